@@ -1,0 +1,79 @@
+package gm
+
+import (
+	"crypto/rand"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// FuzzVerify feeds arbitrary signatures to SM2 verification: never a panic,
+// never an acceptance of anything but the real signature.
+func FuzzVerify(f *testing.F) {
+	k, _ := NewPrivateKey(make32(7))
+	msg := []byte("fuzz message")
+	good, _ := k.SignRaw(rand.Reader, msg)
+	der, _ := k.Sign(rand.Reader, msg, nil)
+	f.Add(good)
+	f.Add(der)
+	f.Add([]byte{})
+	f.Add(make([]byte, 64))
+	f.Fuzz(func(t *testing.T, sig []byte) {
+		err := k.PublicKey().Verify(msg, sig)
+		if err == nil && string(sig) != string(good) {
+			// SM2 signatures are not malleable: only (r, s) itself verifies.
+			t.Fatalf("accepted a different signature %x", sig)
+		}
+		_ = k.PublicKey().VerifyASN1(msg, sig)
+	})
+}
+
+func make32(b byte) []byte {
+	d := make([]byte, 32)
+	d[31] = b
+	return d
+}
+
+// FuzzParseKeys feeds arbitrary bytes to every key decoder.
+func FuzzParseKeys(f *testing.F) {
+	for _, alg := range JWTAlgorithms {
+		k, _ := GenerateSigner(alg, rand.Reader)
+		p, _ := MarshalPrivateKeyPEM(k)
+		f.Add(p)
+		pp, _ := MarshalPublicKeyPEM(k.Public())
+		f.Add(pp)
+		j, _ := NewJWK(k.Public(), "k")
+		f.Add(mustJSON(JWKS{Keys: []JWK{j}}))
+	}
+	f.Add([]byte(`{"keys":[{"kty":"EC","crv":"SM2","x":"","y":""}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		ParsePrivateKeyPEM(data)
+		ParsePublicKeyPEM(data)
+		ParsePrivateKey(data)
+		ParsePublicKey(data)
+		ParsePublicKeyBytes(data)
+		if set, err := ParseJWKS(data); err == nil {
+			for _, j := range set.Keys {
+				if _, err := j.PublicKey(); err != nil {
+					t.Fatalf("ParseJWKS accepted an invalid key: %v", err)
+				}
+			}
+		}
+	})
+}
+
+// FuzzJWT feeds arbitrary compact JWS strings to an SM2 parser.
+func FuzzJWT(f *testing.F) {
+	k, _ := NewPrivateKey(make32(9))
+	good, _ := jwt.NewWithClaims(SigningMethodSM2, jwt.MapClaims{"sub": "a"}).SignedString(k)
+	f.Add(good)
+	f.Add("eyJhbGciOiJub25lIn0.eyJzdWIiOiJhIn0.")
+	f.Add("a.b.c")
+	p, _ := NewJWTParser([]string{AlgSM2})
+	f.Fuzz(func(t *testing.T, s string) {
+		tok, err := p.Parse(s, func(*jwt.Token) (any, error) { return k.PublicKey(), nil })
+		if err == nil && tok.Method.Alg() != AlgSM2 {
+			t.Fatalf("accepted alg %s", tok.Method.Alg())
+		}
+	})
+}

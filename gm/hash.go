@@ -1,0 +1,73 @@
+package gm
+
+import (
+	"crypto/hmac"
+	"crypto/subtle"
+	"errors"
+	"hash"
+	"sync"
+
+	"github.com/emmansun/gmsm/sm3"
+)
+
+// SM3Size is the length of an SM3 digest.
+const SM3Size = sm3.Size
+
+// SM3 returns the SM3 digest of data.
+func SM3(data []byte) [SM3Size]byte { return sm3.Sum(data) }
+
+// NewSM3 returns a streaming SM3 hash.
+func NewSM3() hash.Hash { return sm3.New() }
+
+// MinMACKeySize is the shortest key NewMACKey accepts (128 bits).
+const MinMACKeySize = 16
+
+// ErrShortMACKey is returned for HMAC keys under MinMACKeySize bytes.
+var ErrShortMACKey = errors.New("gm: HMAC-SM3 key must be at least 16 bytes")
+
+// MACKey is an HMAC-SM3 key with its inner and outer states precomputed, so
+// that a MAC of a short message costs two SM3 compressions. It is safe for
+// concurrent use and cannot be compared with ==.
+type MACKey struct {
+	_    [0]func()
+	pool sync.Pool
+}
+
+// NewMACKey precomputes HMAC-SM3 for key. The key is copied.
+func NewMACKey(key []byte) (*MACKey, error) {
+	if len(key) < MinMACKeySize {
+		return nil, ErrShortMACKey
+	}
+	key = append([]byte(nil), key...)
+	k := &MACKey{}
+	k.pool.New = func() any { return hmac.New(sm3.New, key) }
+	return k, nil
+}
+
+// Sum appends HMAC-SM3(key, msg) to dst and returns the result.
+func (k *MACKey) Sum(dst, msg []byte) []byte {
+	h := k.pool.Get().(hash.Hash)
+	h.Reset()
+	h.Write(msg)
+	dst = h.Sum(dst)
+	k.pool.Put(h)
+	return dst
+}
+
+// Verify reports in constant time whether mac is HMAC-SM3(key, msg). A
+// truncated mac (at least 16 bytes) is compared with the digest's prefix.
+func (k *MACKey) Verify(msg, mac []byte) bool {
+	if len(mac) < 16 || len(mac) > SM3Size {
+		return false
+	}
+	var buf [SM3Size]byte
+	sum := k.Sum(buf[:0], msg)
+	return subtle.ConstantTimeCompare(sum[:len(mac)], mac) == 1
+}
+
+// HMACSM3 computes HMAC-SM3 once. Prefer a MACKey for repeated use.
+func HMACSM3(key, msg []byte) []byte {
+	h := hmac.New(sm3.New, key)
+	h.Write(msg)
+	return h.Sum(nil)
+}

@@ -1,0 +1,188 @@
+package gm
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+
+	"github.com/emmansun/gmsm/sm2"
+)
+
+// JWK is a public JSON Web Key (RFC 7517). SM2 keys are written as
+// {"kty":"EC","crv":"SM2",...}; P-256 as "crv":"P-256"; Ed25519 as
+// {"kty":"OKP","crv":"Ed25519"} (RFC 8037). Private members are never
+// produced or accepted.
+type JWK struct {
+	Kty string `json:"kty"`
+	Crv string `json:"crv"`
+	X   string `json:"x"`
+	Y   string `json:"y,omitempty"`
+	Kid string `json:"kid,omitempty"`
+	Use string `json:"use,omitempty"`
+	Alg string `json:"alg,omitempty"`
+}
+
+// JWKS is a JSON Web Key Set.
+type JWKS struct {
+	Keys []JWK `json:"keys"`
+}
+
+// Errors of JWK parsing.
+var (
+	ErrJWK        = errors.New("gm: invalid JWK")
+	ErrPrivateJWK = errors.New("gm: JWK holds private key material")
+)
+
+var b64 = base64.RawURLEncoding.Strict()
+
+// NewJWK describes pub as a public JWK with the given kid and "use":"sig".
+func NewJWK(pub crypto.PublicKey, kid string) (JWK, error) {
+	alg, err := Alg(pub)
+	if err != nil {
+		return JWK{}, err
+	}
+	j := JWK{Kid: kid, Use: "sig", Alg: alg}
+	switch alg {
+	case AlgSM2, AlgES256:
+		var ec *ecdsa.PublicKey
+		if p, ok := pub.(*PublicKey); ok {
+			ec = p.key
+		} else {
+			ec = pub.(*ecdsa.PublicKey)
+		}
+		j.Kty, j.Crv = "EC", "P-256"
+		if alg == AlgSM2 {
+			j.Crv = "SM2"
+		}
+		j.X = b64.EncodeToString(ec.X.FillBytes(make([]byte, 32)))
+		j.Y = b64.EncodeToString(ec.Y.FillBytes(make([]byte, 32)))
+	case AlgEdDSA:
+		j.Kty, j.Crv = "OKP", "Ed25519"
+		j.X = b64.EncodeToString(pub.(ed25519.PublicKey))
+	}
+	return j, nil
+}
+
+// PublicKey returns the key the JWK describes, normalized as by
+// NormalizePublicKey. It checks that "alg", when present, matches the key.
+func (j JWK) PublicKey() (crypto.PublicKey, error) {
+	var pub crypto.PublicKey
+	switch {
+	case j.Kty == "EC" && (j.Crv == "SM2" || j.Crv == "P-256"):
+		x, err1 := decodeCoord(j.X)
+		y, err2 := decodeCoord(j.Y)
+		if err := errors.Join(err1, err2); err != nil {
+			return nil, err
+		}
+		curve := elliptic.P256()
+		if j.Crv == "SM2" {
+			curve = sm2.P256()
+		}
+		ec := &ecdsa.PublicKey{Curve: curve, X: x, Y: y}
+		if !curve.IsOnCurve(x, y) {
+			return nil, fmt.Errorf("%w: point not on %s", ErrJWK, j.Crv)
+		}
+		pub = ec
+	case j.Kty == "OKP" && j.Crv == "Ed25519":
+		x, err := b64.DecodeString(j.X)
+		if err != nil || len(x) != ed25519.PublicKeySize || j.Y != "" {
+			return nil, fmt.Errorf("%w: Ed25519 x must be 32 bytes base64url", ErrJWK)
+		}
+		pub = ed25519.PublicKey(x)
+	default:
+		return nil, fmt.Errorf("%w: unsupported kty/crv %q/%q", ErrJWK, j.Kty, j.Crv)
+	}
+	pub, err := NormalizePublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	if j.Alg != "" {
+		if alg, _ := Alg(pub); alg != j.Alg {
+			return nil, fmt.Errorf("%w: alg %q does not match the key", ErrJWK, j.Alg)
+		}
+	}
+	return pub, nil
+}
+
+func decodeCoord(s string) (*big.Int, error) {
+	b, err := b64.DecodeString(s)
+	if err != nil || len(b) != 32 {
+		return nil, fmt.Errorf("%w: EC coordinates must be 32 bytes base64url", ErrJWK)
+	}
+	return new(big.Int).SetBytes(b), nil
+}
+
+// Thumbprint returns the RFC 7638 SHA-256 thumbprint of the key, base64url.
+func (j JWK) Thumbprint() (string, error) {
+	var canon string
+	switch j.Kty {
+	case "EC":
+		canon = fmt.Sprintf(`{"crv":%q,"kty":"EC","x":%q,"y":%q}`, j.Crv, j.X, j.Y)
+	case "OKP":
+		canon = fmt.Sprintf(`{"crv":%q,"kty":"OKP","x":%q}`, j.Crv, j.X)
+	default:
+		return "", fmt.Errorf("%w: unsupported kty %q", ErrJWK, j.Kty)
+	}
+	sum := sha256.Sum256([]byte(canon))
+	return b64.EncodeToString(sum[:]), nil
+}
+
+// maxJWKS bounds a key set document.
+const maxJWKS = 256 << 10
+
+// ParseJWKS decodes a JWK Set strictly: bounded size, no private members
+// ("d"), no duplicate kids, no trailing data, every key valid.
+func ParseJWKS(data []byte) (JWKS, error) {
+	if len(data) > maxJWKS {
+		return JWKS{}, fmt.Errorf("%w: key set over %d bytes", ErrJWK, maxJWKS)
+	}
+	var raw struct {
+		Keys []map[string]json.RawMessage `json:"keys"`
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	if err := dec.Decode(&raw); err != nil {
+		return JWKS{}, fmt.Errorf("%w: %v", ErrJWK, err)
+	}
+	if dec.More() {
+		return JWKS{}, fmt.Errorf("%w: trailing data", ErrJWK)
+	}
+	var set JWKS
+	seen := map[string]bool{}
+	for i, m := range raw.Keys {
+		if _, ok := m["d"]; ok {
+			return JWKS{}, fmt.Errorf("key %d: %w", i, ErrPrivateJWK)
+		}
+		var j JWK
+		b, _ := json.Marshal(m)
+		if err := json.Unmarshal(b, &j); err != nil {
+			return JWKS{}, fmt.Errorf("%w: key %d: %v", ErrJWK, i, err)
+		}
+		if _, err := j.PublicKey(); err != nil {
+			return JWKS{}, fmt.Errorf("key %d: %w", i, err)
+		}
+		if j.Kid == "" || seen[j.Kid] {
+			return JWKS{}, fmt.Errorf("%w: key %d: kid missing or repeated", ErrJWK, i)
+		}
+		seen[j.Kid] = true
+		set.Keys = append(set.Keys, j)
+	}
+	return set, nil
+}
+
+// Key returns the key with the given kid.
+func (s JWKS) Key(kid string) (JWK, bool) {
+	for _, k := range s.Keys {
+		if k.Kid == kid {
+			return k, true
+		}
+	}
+	return JWK{}, false
+}

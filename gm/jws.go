@@ -1,0 +1,89 @@
+package gm
+
+import (
+	"crypto"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"slices"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// SigningMethodSM2 is the JWS algorithm "SM2": GB/T 32918.2 over SM3 with
+// Z_A for the default user ID, the signature as raw 64-byte r‖s.
+//
+// Sign takes a *PrivateKey or any crypto.Signer holding an SM2 key. Verify
+// takes a *PublicKey (fastest: Z_A is precomputed) or an SM2
+// *ecdsa.PublicKey; it rejects DER and any length but 64.
+var SigningMethodSM2 = &signingMethodSM2{}
+
+type signingMethodSM2 struct{}
+
+// The registration lives beside the method, as golang-jwt's own algorithms
+// do: the jwt parser finds methods by the header's "alg".
+func init() {
+	jwt.RegisterSigningMethod(AlgSM2, func() jwt.SigningMethod { return SigningMethodSM2 })
+}
+
+func (*signingMethodSM2) Alg() string { return AlgSM2 }
+
+func (*signingMethodSM2) Verify(signingString string, sig []byte, key any) error {
+	var pub *PublicKey
+	switch k := key.(type) {
+	case *PublicKey:
+		pub = k
+	default:
+		p, err := NormalizePublicKey(key)
+		if err != nil {
+			return jwt.ErrInvalidKeyType
+		}
+		var ok bool
+		if pub, ok = p.(*PublicKey); !ok {
+			return jwt.ErrInvalidKeyType
+		}
+	}
+	if err := pub.Verify([]byte(signingString), sig); err != nil {
+		return fmt.Errorf("%w: %w", jwt.ErrSignatureInvalid, err)
+	}
+	return nil
+}
+
+func (*signingMethodSM2) Sign(signingString string, key any) ([]byte, error) {
+	signer, ok := key.(crypto.Signer)
+	if !ok {
+		return nil, jwt.ErrInvalidKeyType
+	}
+	return SignWith(rand.Reader, signer, []byte(signingString))
+}
+
+// JWTAlgorithms lists the JWS algorithms TrustID signs and verifies.
+var JWTAlgorithms = []string{AlgSM2, AlgES256, AlgEdDSA}
+
+// ErrAlgorithms is returned by NewJWTParser for an unusable allow-list.
+var ErrAlgorithms = errors.New("gm: verifiers must allow at least one known algorithm and never \"none\"")
+
+// NewJWTParser returns a jwt.Parser that accepts only the algorithms in
+// allow, each of which must be in JWTAlgorithms. Extra options (audience,
+// issuer, clock) are appended.
+func NewJWTParser(allow []string, opts ...jwt.ParserOption) (*jwt.Parser, error) {
+	if len(allow) == 0 {
+		return nil, ErrAlgorithms
+	}
+	for _, a := range allow {
+		if !slices.Contains(JWTAlgorithms, a) {
+			return nil, fmt.Errorf("%w: %q", ErrAlgorithms, a)
+		}
+	}
+	opts = append([]jwt.ParserOption{jwt.WithValidMethods(slices.Clone(allow))}, opts...)
+	return jwt.NewParser(opts...), nil
+}
+
+// SigningMethod returns the jwt method for a signer's key type.
+func SigningMethod(signer crypto.Signer) (jwt.SigningMethod, error) {
+	alg, err := Alg(signer.Public())
+	if err != nil {
+		return nil, err
+	}
+	return jwt.GetSigningMethod(alg), nil
+}

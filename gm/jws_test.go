@@ -1,0 +1,113 @@
+package gm
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+func signToken(t *testing.T, key any, method jwt.SigningMethod) string {
+	t.Helper()
+	tok := jwt.NewWithClaims(method, jwt.MapClaims{"sub": "x", "exp": time.Now().Add(time.Minute).Unix()})
+	s, err := tok.SignedString(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestJWTSM2(t *testing.T) {
+	k, _ := GenerateKey(rand.Reader)
+	s := signToken(t, k, SigningMethodSM2)
+	parser, err := NewJWTParser([]string{AlgSM2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyfunc := func(*jwt.Token) (any, error) { return k.PublicKey(), nil }
+	tok, err := parser.Parse(s, keyfunc)
+	if err != nil || !tok.Valid {
+		t.Fatalf("parse: %v", err)
+	}
+	if h := tok.Header["alg"]; h != "SM2" {
+		t.Errorf("alg header %v", h)
+	}
+	parts := strings.Split(s, ".")
+	sig, _ := base64.RawURLEncoding.DecodeString(parts[2])
+	if len(sig) != 64 {
+		t.Fatalf("signature is %d bytes, want 64", len(sig))
+	}
+
+	// An SM2 *ecdsa.PublicKey also verifies.
+	if _, err := parser.Parse(s, func(*jwt.Token) (any, error) { return k.PublicKey().ECDSA(), nil }); err != nil {
+		t.Errorf("ecdsa key: %v", err)
+	}
+
+	// DER in place of r||s is refused.
+	der, _ := k.Sign(rand.Reader, []byte(parts[0]+"."+parts[1]), nil)
+	withDER := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(der)
+	if _, err := parser.Parse(withDER, keyfunc); !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+		t.Errorf("DER signature: %v", err)
+	}
+
+	// Another key does not verify.
+	other, _ := GenerateKey(rand.Reader)
+	if _, err := parser.Parse(s, func(*jwt.Token) (any, error) { return other.PublicKey(), nil }); err == nil {
+		t.Error("verified with the wrong key")
+	}
+	// A P-256 key given for an SM2 token is a key type error.
+	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if _, err := parser.Parse(s, func(*jwt.Token) (any, error) { return &p256.PublicKey, nil }); err == nil {
+		t.Error("verified with a P-256 key")
+	}
+}
+
+func TestJWTAllowList(t *testing.T) {
+	if _, err := NewJWTParser(nil); !errors.Is(err, ErrAlgorithms) {
+		t.Errorf("empty allow-list: %v", err)
+	}
+	for _, bad := range []string{"none", "HS256", "RS256", "sm2"} {
+		if _, err := NewJWTParser([]string{AlgSM2, bad}); !errors.Is(err, ErrAlgorithms) {
+			t.Errorf("%s allowed: %v", bad, err)
+		}
+	}
+	sm2Key, _ := GenerateKey(rand.Reader)
+	es, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	onlySM2, _ := NewJWTParser([]string{AlgSM2})
+	esTok := signToken(t, es, jwt.SigningMethodES256)
+	if _, err := onlySM2.Parse(esTok, func(*jwt.Token) (any, error) { return &es.PublicKey, nil }); !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+		t.Errorf("ES256 token under SM2-only parser: %v", err)
+	}
+	none := signToken(t, jwt.UnsafeAllowNoneSignatureType, jwt.SigningMethodNone)
+	if _, err := onlySM2.Parse(none, func(*jwt.Token) (any, error) { return sm2Key.PublicKey(), nil }); err == nil {
+		t.Error("alg none accepted")
+	}
+	// The SM2 token header claims alg SM2; swapping it to ES256 fails.
+	s := signToken(t, sm2Key, SigningMethodSM2)
+	both, _ := NewJWTParser([]string{AlgSM2, AlgES256})
+	swapped := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"ES256","typ":"JWT"}`)) + s[strings.Index(s, "."):]
+	if _, err := both.Parse(swapped, func(*jwt.Token) (any, error) { return sm2Key.PublicKey(), nil }); err == nil {
+		t.Error("alg swap accepted")
+	}
+}
+
+func TestJWTEdDSAAndES256(t *testing.T) {
+	for _, alg := range []string{AlgES256, AlgEdDSA} {
+		k, _ := GenerateSigner(alg, rand.Reader)
+		m, err := SigningMethod(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := signToken(t, k, m)
+		p, _ := NewJWTParser(JWTAlgorithms)
+		if _, err := p.Parse(s, func(*jwt.Token) (any, error) { return k.Public(), nil }); err != nil {
+			t.Errorf("%s: %v", alg, err)
+		}
+	}
+}

@@ -1,0 +1,273 @@
+package gm
+
+import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"io"
+	"math/big"
+
+	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/sm3"
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
+)
+
+// DefaultUID is the SM2 signer identity of GB/T 35276 used when none is
+// configured: the ASCII string "1234567812345678".
+var DefaultUID = []byte("1234567812345678")
+
+// SignatureSize is the length of a raw SM2 signature r‖s.
+const SignatureSize = 64
+
+// Errors returned by SM2 operations.
+var (
+	ErrInvalidSignature = errors.New("gm: invalid SM2 signature")
+	ErrSignatureLength  = errors.New("gm: SM2 signature must be 64 bytes r||s")
+	ErrNotSM2Key        = errors.New("gm: not an SM2 key")
+	ErrInvalidKey       = errors.New("gm: invalid key")
+)
+
+// PublicKey is an SM2 public key with Z_A precomputed for one user ID, so a
+// verification hashes only the message. It is immutable and safe for
+// concurrent use.
+type PublicKey struct {
+	key *ecdsa.PublicKey
+	uid []byte
+	za  [sm3.Size]byte
+}
+
+// NewPublicKey wraps an SM2 public key for user ID uid (DefaultUID when nil).
+func NewPublicKey(pub *ecdsa.PublicKey, uid []byte) (*PublicKey, error) {
+	if pub == nil || pub.Curve != sm2.P256() || pub.X == nil || pub.Y == nil {
+		return nil, ErrNotSM2Key
+	}
+	if !pub.Curve.IsOnCurve(pub.X, pub.Y) {
+		return nil, fmt.Errorf("%w: point not on the SM2 curve", ErrInvalidKey)
+	}
+	if len(uid) == 0 {
+		uid = DefaultUID
+	}
+	if len(uid) > 8191 { // ENTL is a 16-bit count of bits.
+		return nil, fmt.Errorf("%w: user ID too long", ErrInvalidKey)
+	}
+	za, err := sm2.CalculateZA(pub, uid)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
+	}
+	k := &PublicKey{key: pub, uid: append([]byte(nil), uid...)}
+	copy(k.za[:], za)
+	return k, nil
+}
+
+// ParsePublicKeyBytes parses an uncompressed SEC 1 point (0x04‖X‖Y) on the
+// SM2 curve.
+func ParsePublicKeyBytes(b []byte) (*PublicKey, error) {
+	if len(b) != 65 || b[0] != 4 {
+		return nil, fmt.Errorf("%w: want a 65-byte uncompressed point", ErrInvalidKey)
+	}
+	pub, err := sm2.NewPublicKey(b)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
+	}
+	return NewPublicKey(pub, nil)
+}
+
+// ECDSA returns the underlying key. Callers must not modify it.
+func (k *PublicKey) ECDSA() *ecdsa.PublicKey { return k.key }
+
+// Bytes returns the uncompressed SEC 1 encoding 0x04‖X‖Y.
+func (k *PublicKey) Bytes() []byte {
+	b := make([]byte, 65)
+	b[0] = 4
+	k.key.X.FillBytes(b[1:33])
+	k.key.Y.FillBytes(b[33:])
+	return b
+}
+
+// Equal reports whether x is the same SM2 public key.
+func (k *PublicKey) Equal(x crypto.PublicKey) bool {
+	switch o := x.(type) {
+	case *PublicKey:
+		return k.key.Equal(o.key)
+	case *ecdsa.PublicKey:
+		return k.key.Equal(o)
+	}
+	return false
+}
+
+// digest returns e = SM3(Z_A ‖ msg).
+func (k *PublicKey) digest(msg []byte) []byte {
+	h := sm3.New()
+	h.Write(k.za[:])
+	h.Write(msg)
+	return h.Sum(make([]byte, 0, sm3.Size))
+}
+
+// Verify checks a raw 64-byte r‖s signature of msg. Any other length,
+// including a DER encoding, is rejected with ErrSignatureLength.
+func (k *PublicKey) Verify(msg, sig []byte) error {
+	if len(sig) != SignatureSize {
+		return ErrSignatureLength
+	}
+	der, err := rawToDER(sig)
+	if err != nil {
+		return ErrInvalidSignature
+	}
+	if !sm2.VerifyASN1(k.key, k.digest(msg), der) {
+		return ErrInvalidSignature
+	}
+	return nil
+}
+
+// VerifyASN1 checks a DER-encoded SM2 signature of msg (the X.509 and
+// crypto.Signer form).
+func (k *PublicKey) VerifyASN1(msg, der []byte) error {
+	if len(der) > 80 || !sm2.VerifyASN1(k.key, k.digest(msg), der) {
+		return ErrInvalidSignature
+	}
+	return nil
+}
+
+// PrivateKey is an SM2 private key. It implements crypto.Signer: Sign takes
+// the whole message (SM2 hashes it with Z_A itself, so opts.HashFunc() must be
+// zero) and returns a DER signature; SignRaw returns r‖s.
+type PrivateKey struct {
+	key *sm2.PrivateKey
+	pub *PublicKey
+}
+
+// GenerateKey makes a new SM2 key from rand, with the default user ID.
+func GenerateKey(rand io.Reader) (*PrivateKey, error) {
+	k, err := sm2.GenerateKey(rand)
+	if err != nil {
+		return nil, fmt.Errorf("gm: generate SM2 key: %w", err)
+	}
+	return newPrivateKey(k, nil)
+}
+
+// NewPrivateKey builds a key from its 32-byte big-endian scalar.
+func NewPrivateKey(d []byte) (*PrivateKey, error) {
+	if len(d) != 32 {
+		return nil, fmt.Errorf("%w: SM2 private scalar must be 32 bytes", ErrInvalidKey)
+	}
+	k, err := sm2.NewPrivateKey(d)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
+	}
+	return newPrivateKey(k, nil)
+}
+
+func newPrivateKey(k *sm2.PrivateKey, uid []byte) (*PrivateKey, error) {
+	pub, err := NewPublicKey(&k.PublicKey, uid)
+	if err != nil {
+		return nil, err
+	}
+	return &PrivateKey{key: k, pub: pub}, nil
+}
+
+// WithUID returns the same key signing for another user ID.
+func (k *PrivateKey) WithUID(uid []byte) (*PrivateKey, error) {
+	return newPrivateKey(k.key, uid)
+}
+
+// Public returns the *PublicKey.
+func (k *PrivateKey) Public() crypto.PublicKey { return k.pub }
+
+// PublicKey returns the public half.
+func (k *PrivateKey) PublicKey() *PublicKey { return k.pub }
+
+// Scalar returns the 32-byte private scalar. Handle it as a secret.
+func (k *PrivateKey) Scalar() []byte { return k.key.D.FillBytes(make([]byte, 32)) }
+
+// Equal reports, in constant time for the scalar, whether x is the same key.
+func (k *PrivateKey) Equal(x crypto.PrivateKey) bool {
+	o, ok := x.(*PrivateKey)
+	if !ok {
+		return false
+	}
+	return k.pub.Equal(o.pub) && subtle.ConstantTimeCompare(k.Scalar(), o.Scalar()) == 1
+}
+
+// Sign implements crypto.Signer. msg is the message itself; opts must not
+// ask for a pre-hash (HashFunc() == 0). The signature is DER.
+func (k *PrivateKey) Sign(rand io.Reader, msg []byte, opts crypto.SignerOpts) ([]byte, error) {
+	if opts != nil && opts.HashFunc() != 0 {
+		return nil, errors.New("gm: SM2 signs the message itself; pass opts with HashFunc() == 0")
+	}
+	return sm2.SignASN1(rand, k.key, k.pub.digest(msg), nil)
+}
+
+// SignRaw signs msg and returns the raw 64-byte r‖s signature.
+func (k *PrivateKey) SignRaw(rand io.Reader, msg []byte) ([]byte, error) {
+	der, err := k.Sign(rand, msg, nil)
+	if err != nil {
+		return nil, err
+	}
+	return derToRaw(der)
+}
+
+// sm2Opts are the crypto.SignerOpts passed to a foreign crypto.Signer (an HSM
+// handle, or emmansun's *sm2.PrivateKey) so that it hashes with Z_A itself.
+var sm2Opts = sm2.DefaultSM2SignerOpts
+
+// SignWith signs msg with any crypto.Signer holding an SM2 key and returns
+// r‖s. A *PrivateKey is signed directly; other signers (for example a KMS
+// handle) receive the message with SM2 signer options and must return DER.
+func SignWith(rand io.Reader, signer crypto.Signer, msg []byte) ([]byte, error) {
+	if k, ok := signer.(*PrivateKey); ok {
+		return k.SignRaw(rand, msg)
+	}
+	if !IsSM2PublicKey(signer.Public()) {
+		return nil, ErrNotSM2Key
+	}
+	der, err := signer.Sign(rand, msg, sm2Opts)
+	if err != nil {
+		return nil, fmt.Errorf("gm: SM2 sign: %w", err)
+	}
+	return derToRaw(der)
+}
+
+// IsSM2PublicKey reports whether pub is an SM2 public key.
+func IsSM2PublicKey(pub crypto.PublicKey) bool {
+	switch p := pub.(type) {
+	case *PublicKey:
+		return true
+	case *ecdsa.PublicKey:
+		return p.Curve == sm2.P256()
+	}
+	return false
+}
+
+// rawToDER encodes r‖s as the ASN.1 SEQUENCE the SM2 primitives expect.
+func rawToDER(sig []byte) ([]byte, error) {
+	r := new(big.Int).SetBytes(sig[:32])
+	s := new(big.Int).SetBytes(sig[32:])
+	if r.Sign() == 0 || s.Sign() == 0 {
+		return nil, ErrInvalidSignature
+	}
+	var b cryptobyte.Builder
+	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+		b.AddASN1BigInt(r)
+		b.AddASN1BigInt(s)
+	})
+	return b.Bytes()
+}
+
+// derToRaw decodes a DER SM2 signature into r‖s.
+func derToRaw(der []byte) ([]byte, error) {
+	var r, s big.Int
+	var inner cryptobyte.String
+	in := cryptobyte.String(der)
+	if !in.ReadASN1(&inner, asn1.SEQUENCE) || !in.Empty() ||
+		!inner.ReadASN1Integer(&r) || !inner.ReadASN1Integer(&s) || !inner.Empty() ||
+		r.Sign() <= 0 || s.Sign() <= 0 || r.BitLen() > 256 || s.BitLen() > 256 {
+		return nil, ErrInvalidSignature
+	}
+	out := make([]byte, SignatureSize)
+	r.FillBytes(out[:32])
+	s.FillBytes(out[32:])
+	return out, nil
+}
