@@ -1,0 +1,579 @@
+// Package keystore keeps a node's keys in its data directory, encrypted at
+// rest with SM4-GCM under a key-encryption key (KEK): the region's signing
+// keys (SM2 primary; ES256 and EdDSA for international interop), each with a
+// kid, a creation time and a state, and named, versioned symmetric secrets
+// (such as the identity-symbol key) for the packages that need them.
+//
+// A signing key moves active → retiring → retired. Exactly one key per
+// algorithm is active and signs; retiring keys no longer sign but still
+// verify what they signed and stay published; retired keys are kept as
+// public history only (their private half is destroyed).
+//
+// The file is written atomically (temp file, fsync, rename) and is never
+// overwritten after a failed read: a wrong KEK or a damaged file stops
+// start-up with an error naming the file and the reason.
+package keystore
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// Key states.
+const (
+	StateActive   = "active"
+	StateRetiring = "retiring"
+	StateRetired  = "retired"
+)
+
+// Errors.
+var (
+	ErrWrongKEK   = errors.New("keystore: cannot decrypt with this key-encryption key (wrong TRUSTID_KEK?)")
+	ErrCorrupted  = errors.New("keystore: file is corrupted")
+	ErrNotFound   = errors.New("keystore: no such key")
+	ErrBadKEK     = errors.New("keystore: the key-encryption key must be 16 bytes (32 hex digits)")
+	ErrNoActive   = errors.New("keystore: no active key for algorithm")
+	ErrKeyState   = errors.New("keystore: key is not in a state that allows this")
+	ErrBadSecret  = errors.New("keystore: invalid secret")
+	ErrSecretSeen = errors.New("keystore: a different secret with this name and version exists")
+)
+
+// Algorithms holds the signing algorithms a node keeps a key for.
+var Algorithms = []string{gm.AlgSM2, gm.AlgES256, gm.AlgEdDSA}
+
+const (
+	fileFormat = "trustid-keystore/1"
+	maxFile    = 4 << 20
+)
+
+// Key is one signing key. Signer is nil for retired keys.
+type Key struct {
+	Kid     string
+	Alg     string
+	State   string
+	Created time.Time
+	// Retiring is when the key stopped signing, Retired when it stopped
+	// verifying; zero while not reached.
+	Retiring, Retired time.Time
+	Public            crypto.PublicKey
+	Signer            crypto.Signer
+}
+
+// JWK returns the key's public JWK.
+func (k Key) JWK() (gm.JWK, error) { return gm.NewJWK(k.Public, k.Kid) }
+
+// Secret is a named, versioned symmetric secret.
+type Secret struct {
+	_       [0]func()
+	Name    string
+	Version int
+	Created time.Time
+	value   []byte
+}
+
+// Value returns the secret bytes. Handle them as a secret.
+func (s *Secret) Value() []byte { return s.value }
+
+// String never prints the value.
+func (s *Secret) String() string { return fmt.Sprintf("%s/v%d", s.Name, s.Version) }
+
+// Options configures Open. The zero value uses crypto/rand and time.Now.
+type Options struct {
+	Rand io.Reader
+	Now  func() time.Time
+}
+
+// Store is an open keystore. It is safe for concurrent use.
+type Store struct {
+	path string
+	kek  []byte
+	rand io.Reader
+	now  func() time.Time
+
+	mu      sync.RWMutex
+	keys    []Key
+	secrets []*Secret
+}
+
+// ResolveKEK returns the KEK given in value (see ParseKEK) or, when value
+// is empty, the development KEK kept in devPath, generating it on first use.
+// generated reports that the development KEK was used: callers must warn
+// that it protects nothing against someone who can read the data directory.
+func ResolveKEK(value, devPath string, rnd io.Reader) (kek []byte, dev bool, err error) {
+	if value != "" {
+		kek, err = ParseKEK(value)
+		return kek, false, err
+	}
+	raw, err := os.ReadFile(devPath)
+	if err == nil {
+		kek, err = ParseKEK(string(bytes.TrimSpace(raw)))
+		if err != nil {
+			return nil, true, fmt.Errorf("%s: %w", devPath, err)
+		}
+		return kek, true, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return nil, true, fmt.Errorf("keystore: %w", err)
+	}
+	kek = make([]byte, gm.SM4KeySize)
+	if _, err := io.ReadFull(rnd, kek); err != nil {
+		return nil, true, fmt.Errorf("keystore: random: %w", err)
+	}
+	if err := WriteFileAtomic(devPath, []byte(hex.EncodeToString(kek)+"\n"), 0o600); err != nil {
+		return nil, true, err
+	}
+	return kek, true, nil
+}
+
+// ParseKEK decodes a KEK given as 32 hex digits or as base64 of 16 bytes.
+func ParseKEK(s string) ([]byte, error) {
+	if b, err := hex.DecodeString(s); err == nil && len(b) == gm.SM4KeySize {
+		return b, nil
+	}
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil && len(b) == gm.SM4KeySize {
+			return b, nil
+		}
+	}
+	return nil, ErrBadKEK
+}
+
+// Open loads the keystore at path, or creates it with one active key per
+// algorithm in Algorithms when the file does not exist.
+func Open(path string, kek []byte, opts Options) (*Store, error) {
+	if len(kek) != gm.SM4KeySize {
+		return nil, ErrBadKEK
+	}
+	s := &Store{path: path, kek: slices.Clone(kek), rand: opts.Rand, now: opts.Now}
+	if s.rand == nil {
+		s.rand = rand.Reader
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	err := s.load()
+	if errors.Is(err, os.ErrNotExist) {
+		for _, alg := range Algorithms {
+			if _, err := s.newKey(alg); err != nil {
+				return nil, err
+			}
+		}
+		if err := s.save(); err != nil {
+			return nil, err
+		}
+		return s, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Path returns the keystore file.
+func (s *Store) Path() string { return s.path }
+
+// Reload re-reads the file, for a running server after `trustid keys
+// rotate`. On error the keys in memory are kept.
+func (s *Store) Reload() error { return s.load() }
+
+// Active returns the signing key for alg.
+func (s *Store) Active(alg string) (Key, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, k := range s.keys {
+		if k.Alg == alg && k.State == StateActive {
+			return k, nil
+		}
+	}
+	return Key{}, fmt.Errorf("%w %s", ErrNoActive, alg)
+}
+
+// Lookup returns the key with the given kid, in any state.
+func (s *Store) Lookup(kid string) (Key, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, k := range s.keys {
+		if k.Kid == kid {
+			return k, nil
+		}
+	}
+	return Key{}, ErrNotFound
+}
+
+// Keys lists every key, oldest first.
+func (s *Store) Keys() []Key {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return slices.Clone(s.keys)
+}
+
+// Published lists the keys that still verify (active and retiring): the
+// ones a JWKS or DID document publishes.
+func (s *Store) Published() []Key {
+	var out []Key
+	for _, k := range s.Keys() {
+		if k.State != StateRetired {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Rotate makes a new active key for alg; the previous active key becomes
+// retiring, so what it signed keeps verifying.
+func (s *Store) Rotate(alg string) (Key, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	now := s.now().UTC()
+	old := slices.Clone(s.keys)
+	for i := range s.keys {
+		if s.keys[i].Alg == alg && s.keys[i].State == StateActive {
+			s.keys[i].State, s.keys[i].Retiring = StateRetiring, now
+		}
+	}
+	k, err := s.newKey(alg)
+	if err == nil {
+		err = s.save()
+	}
+	if err != nil {
+		s.keys = old
+		return Key{}, err
+	}
+	return k, nil
+}
+
+// Retire ends a retiring key: it no longer verifies and its private half is
+// destroyed. An active key must be rotated first.
+func (s *Store) Retire(kid string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	i := slices.IndexFunc(s.keys, func(k Key) bool { return k.Kid == kid })
+	if i < 0 {
+		return ErrNotFound
+	}
+	if s.keys[i].State != StateRetiring {
+		return fmt.Errorf("%w: %s is %s (rotate it first)", ErrKeyState, kid, s.keys[i].State)
+	}
+	old := s.keys[i]
+	s.keys[i].State, s.keys[i].Retired, s.keys[i].Signer = StateRetired, s.now().UTC(), nil
+	if err := s.save(); err != nil {
+		s.keys[i] = old
+		return err
+	}
+	return nil
+}
+
+// Secret returns the newest version of the named secret, creating version 1
+// with size random bytes when there is none.
+func (s *Store) Secret(name string, size int) (*Secret, error) {
+	if name == "" || size < 16 || size > 64 {
+		return nil, fmt.Errorf("%w: name required, 16..64 bytes", ErrBadSecret)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if sec := s.latest(name); sec != nil {
+		return sec, nil
+	}
+	v := make([]byte, size)
+	if _, err := io.ReadFull(s.rand, v); err != nil {
+		return nil, fmt.Errorf("keystore: random: %w", err)
+	}
+	sec := &Secret{Name: name, Version: 1, Created: s.now().UTC(), value: v}
+	s.secrets = append(s.secrets, sec)
+	if err := s.save(); err != nil {
+		s.secrets = s.secrets[:len(s.secrets)-1]
+		return nil, err
+	}
+	return sec, nil
+}
+
+// SecretVersion returns one version of a named secret.
+func (s *Store) SecretVersion(name string, version int) (*Secret, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for _, sec := range s.secrets {
+		if sec.Name == name && sec.Version == version {
+			return sec, nil
+		}
+	}
+	return nil, ErrNotFound
+}
+
+// ImportSecret stores a secret supplied by the operator (for example the
+// national symbol key shared by every region node). Importing the same
+// value again is a no-op; a different value under an existing version is an
+// error.
+func (s *Store) ImportSecret(name string, version int, value []byte) error {
+	if name == "" || version < 1 || len(value) < 16 || len(value) > 64 {
+		return fmt.Errorf("%w: name, version >= 1 and 16..64 bytes required", ErrBadSecret)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sec := range s.secrets {
+		if sec.Name == name && sec.Version == version {
+			if subtle.ConstantTimeCompare(sec.value, value) != 1 {
+				return ErrSecretSeen
+			}
+			return nil
+		}
+	}
+	s.secrets = append(s.secrets, &Secret{Name: name, Version: version, Created: s.now().UTC(), value: slices.Clone(value)})
+	if err := s.save(); err != nil {
+		s.secrets = s.secrets[:len(s.secrets)-1]
+		return err
+	}
+	return nil
+}
+
+func (s *Store) latest(name string) *Secret {
+	var best *Secret
+	for _, sec := range s.secrets {
+		if sec.Name == name && (best == nil || sec.Version > best.Version) {
+			best = sec
+		}
+	}
+	return best
+}
+
+// newKey generates and appends an active key. The caller holds mu (or owns s).
+func (s *Store) newKey(alg string) (Key, error) {
+	signer, err := gm.GenerateSigner(alg, s.rand)
+	if err != nil {
+		return Key{}, err
+	}
+	k, err := makeKey(signer.Public(), signer)
+	if err != nil {
+		return Key{}, err
+	}
+	k.State, k.Created = StateActive, s.now().UTC()
+	s.keys = append(s.keys, k)
+	return k, nil
+}
+
+// makeKey derives the kid (the RFC 7638 thumbprint) and algorithm.
+func makeKey(pub crypto.PublicKey, signer crypto.Signer) (Key, error) {
+	pub, err := gm.NormalizePublicKey(pub)
+	if err != nil {
+		return Key{}, err
+	}
+	alg, _ := gm.Alg(pub)
+	j, err := gm.NewJWK(pub, "")
+	if err != nil {
+		return Key{}, err
+	}
+	kid, err := j.Thumbprint()
+	if err != nil {
+		return Key{}, err
+	}
+	return Key{Kid: kid, Alg: alg, Public: pub, Signer: signer}, nil
+}
+
+// On disk: an envelope in clear naming the format and the KEK's fingerprint,
+// and the sealed inner document.
+type envelope struct {
+	Format string `json:"format"`
+	KEKID  string `json:"kek_id"`
+	Sealed []byte `json:"sealed"`
+}
+
+type inner struct {
+	Keys    []diskKey    `json:"keys"`
+	Secrets []diskSecret `json:"secrets"`
+}
+
+type diskKey struct {
+	Kid      string     `json:"kid"`
+	Alg      string     `json:"alg"`
+	State    string     `json:"state"`
+	Created  time.Time  `json:"created"`
+	Retiring *time.Time `json:"retiring,omitempty"`
+	Retired  *time.Time `json:"retired,omitempty"`
+	Public   []byte     `json:"public"`            // PKIX DER
+	Private  []byte     `json:"private,omitempty"` // PKCS#8 DER
+}
+
+type diskSecret struct {
+	Name    string    `json:"name"`
+	Version int       `json:"version"`
+	Created time.Time `json:"created"`
+	Value   []byte    `json:"value"`
+}
+
+// KEKID fingerprints a KEK, so a wrong one is told apart from a damaged file.
+func KEKID(kek []byte) string {
+	sum := gm.SM3(append([]byte("trustid kek id\x00"), kek...))
+	return hex.EncodeToString(sum[:8])
+}
+
+func (s *Store) load() error {
+	raw, err := os.ReadFile(s.path)
+	if err != nil {
+		return err
+	}
+	if len(raw) > maxFile {
+		return fmt.Errorf("%s: %w: larger than %d bytes", s.path, ErrCorrupted, maxFile)
+	}
+	var env envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return fmt.Errorf("%s: %w: not a keystore envelope: %v", s.path, ErrCorrupted, err)
+	}
+	if env.Format != fileFormat {
+		return fmt.Errorf("%s: %w: unknown format %q", s.path, ErrCorrupted, env.Format)
+	}
+	if env.KEKID != KEKID(s.kek) {
+		return fmt.Errorf("%s: %w (file sealed under KEK %s, given %s)", s.path, ErrWrongKEK, env.KEKID, KEKID(s.kek))
+	}
+	plain, err := gm.Open(s.kek, env.Sealed, []byte(fileFormat))
+	if err != nil {
+		return fmt.Errorf("%s: %w: authentication failed", s.path, ErrCorrupted)
+	}
+	var doc inner
+	if err := json.Unmarshal(plain, &doc); err != nil {
+		return fmt.Errorf("%s: %w: %v", s.path, ErrCorrupted, err)
+	}
+	keys, secrets, err := decode(doc)
+	if err != nil {
+		return fmt.Errorf("%s: %w: %v", s.path, ErrCorrupted, err)
+	}
+	s.mu.Lock()
+	s.keys, s.secrets = keys, secrets
+	s.mu.Unlock()
+	return nil
+}
+
+func decode(doc inner) ([]Key, []*Secret, error) {
+	var keys []Key
+	for _, d := range doc.Keys {
+		pub, err := gm.ParsePublicKey(d.Public)
+		if err != nil {
+			return nil, nil, fmt.Errorf("key %s: %v", d.Kid, err)
+		}
+		var signer crypto.Signer
+		if d.State != StateRetired {
+			if signer, err = gm.ParsePrivateKey(d.Private); err != nil {
+				return nil, nil, fmt.Errorf("key %s: %v", d.Kid, err)
+			}
+		}
+		k, err := makeKey(pub, signer)
+		if err != nil || k.Kid != d.Kid || k.Alg != d.Alg {
+			return nil, nil, fmt.Errorf("key %s: kid or algorithm does not match the key", d.Kid)
+		}
+		if signer != nil {
+			if sk, _ := makeKey(signer.Public(), nil); sk.Kid != d.Kid {
+				return nil, nil, fmt.Errorf("key %s: private key does not match", d.Kid)
+			}
+		}
+		switch d.State {
+		case StateActive, StateRetiring, StateRetired:
+		default:
+			return nil, nil, fmt.Errorf("key %s: unknown state %q", d.Kid, d.State)
+		}
+		k.State, k.Created = d.State, d.Created
+		if d.Retiring != nil {
+			k.Retiring = *d.Retiring
+		}
+		if d.Retired != nil {
+			k.Retired = *d.Retired
+		}
+		keys = append(keys, k)
+	}
+	var secrets []*Secret
+	for _, d := range doc.Secrets {
+		secrets = append(secrets, &Secret{Name: d.Name, Version: d.Version, Created: d.Created, value: d.Value})
+	}
+	return keys, secrets, nil
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// save seals and atomically replaces the file. The caller holds mu.
+func (s *Store) save() error {
+	var doc inner
+	for _, k := range s.keys {
+		pub, err := gm.MarshalPublicKey(k.Public)
+		if err != nil {
+			return err
+		}
+		d := diskKey{Kid: k.Kid, Alg: k.Alg, State: k.State, Created: k.Created,
+			Retiring: timePtr(k.Retiring), Retired: timePtr(k.Retired), Public: pub}
+		if k.Signer != nil {
+			if d.Private, err = gm.MarshalPrivateKey(k.Signer); err != nil {
+				return err
+			}
+		}
+		doc.Keys = append(doc.Keys, d)
+	}
+	for _, sec := range s.secrets {
+		doc.Secrets = append(doc.Secrets, diskSecret{Name: sec.Name, Version: sec.Version, Created: sec.Created, Value: sec.value})
+	}
+	plain, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	sealed, err := gm.Seal(s.rand, s.kek, plain, []byte(fileFormat))
+	if err != nil {
+		return err
+	}
+	out, err := json.MarshalIndent(envelope{Format: fileFormat, KEKID: KEKID(s.kek), Sealed: sealed}, "", "  ")
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(s.path, append(out, '\n'), 0o600)
+}
+
+// WriteFileAtomic writes data to a temporary file beside path, syncs it and
+// renames it over path, so readers see the old or the new file, never half.
+func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return fmt.Errorf("keystore: %w", err)
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return fmt.Errorf("keystore: write %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("keystore: sync %s: %w", path, err)
+	}
+	if err := f.Close(); err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	if d, err := os.Open(dir); err == nil {
+		d.Sync()
+		d.Close()
+	}
+	return nil
+}

@@ -1,0 +1,218 @@
+package keystore
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/trustid-cn/trustid/gm"
+)
+
+func kek(b byte) []byte { return bytes.Repeat([]byte{b}, 16) }
+
+func open(t *testing.T, path string, k []byte) *Store {
+	t.Helper()
+	s, err := Open(path, k, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestCreateAndReopen(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keys", "keystore.json")
+	s := open(t, path, kek(1))
+	for _, alg := range Algorithms {
+		k, err := s.Active(alg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k.Signer == nil || k.Kid == "" || k.Alg != alg {
+			t.Fatalf("%s: bad key %+v", alg, k)
+		}
+	}
+	st, _ := os.Stat(path)
+	if st.Mode().Perm() != 0o600 {
+		t.Errorf("mode %v, want 0600", st.Mode().Perm())
+	}
+	raw, _ := os.ReadFile(path)
+	if bytes.Contains(raw, []byte("PRIVATE")) || bytes.Contains(raw, []byte(`"keys"`)) {
+		t.Error("keystore file shows its contents in clear")
+	}
+	again := open(t, path, kek(1))
+	for _, alg := range Algorithms {
+		a, _ := s.Active(alg)
+		b, _ := again.Active(alg)
+		if a.Kid != b.Kid {
+			t.Errorf("%s: kid changed across reopen", alg)
+		}
+	}
+}
+
+func TestWrongKEKAndCorruption(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keystore.json")
+	open(t, path, kek(1))
+	before, _ := os.ReadFile(path)
+
+	_, err := Open(path, kek(2), Options{})
+	if !errors.Is(err, ErrWrongKEK) || !strings.Contains(err.Error(), path) {
+		t.Errorf("wrong KEK: %v", err)
+	}
+
+	damaged := bytes.Replace(before, []byte(`"sealed": "`), []byte(`"sealed": "AAAA`), 1)
+	os.WriteFile(path, damaged, 0o600)
+	_, err = Open(path, kek(1), Options{})
+	if !errors.Is(err, ErrCorrupted) || !strings.Contains(err.Error(), path) {
+		t.Errorf("damaged: %v", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, damaged) {
+		t.Error("a failed open rewrote the file")
+	}
+
+	os.WriteFile(path, []byte("not json"), 0o600)
+	if _, err := Open(path, kek(1), Options{}); !errors.Is(err, ErrCorrupted) {
+		t.Errorf("garbage: %v", err)
+	}
+	if _, err := Open(path, kek(1)[:8], Options{}); !errors.Is(err, ErrBadKEK) {
+		t.Errorf("short KEK: %v", err)
+	}
+}
+
+// TestRotateTwiceOldTokensVerify signs with each generation of key and
+// checks that everything signed before two rotations still verifies against
+// the published keys, until the key is retired.
+func TestRotateTwiceOldTokensVerify(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keystore.json")
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s, err := Open(path, kek(1), Options{Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type signed struct{ kid, tok string }
+	var tokens []signed
+	sign := func() {
+		k, err := s.Active(gm.AlgSM2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := jwt.NewWithClaims(gm.SigningMethodSM2, jwt.MapClaims{"n": len(tokens)})
+		tok.Header["kid"] = k.Kid
+		str, err := tok.SignedString(k.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tokens = append(tokens, signed{k.Kid, str})
+	}
+	sign()
+	for range 2 {
+		now = now.Add(24 * time.Hour)
+		if _, err := s.Rotate(gm.AlgSM2); err != nil {
+			t.Fatal(err)
+		}
+		sign()
+	}
+	reopened := open(t, path, kek(1))
+	parser, _ := gm.NewJWTParser([]string{gm.AlgSM2})
+	keyfunc := func(tok *jwt.Token) (any, error) {
+		for _, k := range reopened.Published() {
+			if k.Kid == tok.Header["kid"] {
+				return k.Public, nil
+			}
+		}
+		return nil, ErrNotFound
+	}
+	for _, tk := range tokens {
+		if _, err := parser.Parse(tk.tok, keyfunc); err != nil {
+			t.Errorf("token by %s: %v", tk.kid, err)
+		}
+	}
+	var states []string
+	for _, k := range reopened.Keys() {
+		if k.Alg == gm.AlgSM2 {
+			states = append(states, k.State)
+		}
+	}
+	if strings.Join(states, ",") != "retiring,retiring,active" {
+		t.Errorf("states %v", states)
+	}
+
+	// Retire the first key: its token stops verifying; the active key cannot
+	// be retired.
+	if err := reopened.Retire(tokens[0].kid); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := parser.Parse(tokens[0].tok, keyfunc); err == nil {
+		t.Error("token of a retired key still verifies")
+	}
+	if err := reopened.Retire(tokens[2].kid); !errors.Is(err, ErrKeyState) {
+		t.Errorf("retire active: %v", err)
+	}
+	if err := reopened.Retire("nope"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("retire unknown: %v", err)
+	}
+	k, _ := open(t, path, kek(1)).Lookup(tokens[0].kid)
+	if k.State != StateRetired || k.Signer != nil {
+		t.Errorf("retired key after reopen: %s, signer %v", k.State, k.Signer != nil)
+	}
+}
+
+func TestSecrets(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keystore.json")
+	s := open(t, path, kek(1))
+	a, err := s.Secret("symbol", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Contains(a.String(), string(a.Value())) || a.String() != "symbol/v1" {
+		t.Errorf("String() = %q", a.String())
+	}
+	b, _ := open(t, path, kek(1)).Secret("symbol", 32)
+	if !bytes.Equal(a.Value(), b.Value()) || b.Version != 1 {
+		t.Error("secret not persisted")
+	}
+	v2 := bytes.Repeat([]byte{7}, 32)
+	if err := s.ImportSecret("symbol", 2, v2); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.ImportSecret("symbol", 2, v2); err != nil {
+		t.Errorf("re-import of the same value: %v", err)
+	}
+	if err := s.ImportSecret("symbol", 2, bytes.Repeat([]byte{8}, 32)); !errors.Is(err, ErrSecretSeen) {
+		t.Errorf("conflicting import: %v", err)
+	}
+	if latest, _ := s.Secret("symbol", 32); latest.Version != 2 {
+		t.Errorf("latest version %d", latest.Version)
+	}
+	if old, err := s.SecretVersion("symbol", 1); err != nil || !bytes.Equal(old.Value(), a.Value()) {
+		t.Errorf("version 1: %v", err)
+	}
+	if err := s.ImportSecret("x", 1, []byte("short")); !errors.Is(err, ErrBadSecret) {
+		t.Errorf("short secret: %v", err)
+	}
+}
+
+func TestResolveKEK(t *testing.T) {
+	dir := t.TempDir()
+	dev := filepath.Join(dir, "kek.dev")
+	k1, isDev, err := ResolveKEK("", dev, rand.Reader)
+	if err != nil || !isDev || len(k1) != 16 {
+		t.Fatalf("generated: %v %v", isDev, err)
+	}
+	k2, _, _ := ResolveKEK("", dev, rand.Reader)
+	if !bytes.Equal(k1, k2) {
+		t.Error("development KEK not kept")
+	}
+	k3, isDev, err := ResolveKEK("000102030405060708090a0b0c0d0e0f", dev, rand.Reader)
+	if err != nil || isDev || k3[15] != 15 {
+		t.Errorf("hex KEK: %x %v", k3, err)
+	}
+	if _, _, err := ResolveKEK("too-short", dev, rand.Reader); !errors.Is(err, ErrBadKEK) {
+		t.Errorf("bad KEK: %v", err)
+	}
+}
