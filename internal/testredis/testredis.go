@@ -1,0 +1,194 @@
+// Package testredis starts a throwaway redis-server for tests: Debian's
+// redis-server binary on a free loopback port, in a temporary directory,
+// with persistence off, stopped when the test ends. Nothing depends on a
+// system-wide Redis.
+//
+// A missing redis-server fails the test with a message saying how to install
+// it (scripts/test.sh does); set TRUSTID_SKIP_REDIS=1 to skip such tests
+// instead, for quick local runs. Start costs a few milliseconds, so start
+// one server per top-level test and separate subtests with key prefixes (or
+// FLUSHALL between them).
+package testredis
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// SkipEnv is the environment variable that, set to "1", makes Start skip the
+// test instead of failing when redis-server is not installed. With it set,
+// Start skips even when redis-server is installed, so a quick local run does
+// not pay for Redis at all.
+const SkipEnv = "TRUSTID_SKIP_REDIS"
+
+// Binary is the name of the server executable looked up on PATH.
+const Binary = "redis-server"
+
+// startTimeout bounds how long Start waits for the server to answer PING.
+const startTimeout = 10 * time.Second
+
+// Installed reports whether redis-server is on PATH, for benchmarks and
+// examples that prefer skipping to failing.
+func Installed() bool {
+	_, err := exec.LookPath(Binary)
+	return err == nil
+}
+
+// Start starts a redis-server for the calling test and returns its address
+// ("127.0.0.1:PORT"). The server is killed and its directory removed by
+// tb.Cleanup. It fails the test if redis-server is not on PATH, unless
+// TRUSTID_SKIP_REDIS=1, which skips the test.
+func Start(tb testing.TB) string {
+	tb.Helper()
+	if os.Getenv(SkipEnv) == "1" {
+		tb.Skip(SkipEnv + "=1: skipping test that needs redis-server")
+	}
+	bin, err := exec.LookPath(Binary)
+	if err != nil {
+		tb.Fatalf("testredis: %s not found on PATH: run scripts/test.sh (it installs Debian's redis-server), "+
+			"or apt-get install redis-server; set %s=1 to skip Redis tests", Binary, SkipEnv)
+	}
+	// Another process may take the free port between our probe and the
+	// server's bind; retry a few times.
+	var lastErr error
+	for range 3 {
+		addr, err := start(tb, bin)
+		if err == nil {
+			return addr
+		}
+		lastErr = err
+	}
+	tb.Fatalf("testredis: %v", lastErr)
+	return ""
+}
+
+// Client returns a go-redis client for addr, closed by tb.Cleanup.
+func Client(tb testing.TB, addr string) *redis.Client {
+	tb.Helper()
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	tb.Cleanup(func() { _ = c.Close() })
+	return c
+}
+
+// StartClient starts a server with Start and returns a client for it.
+func StartClient(tb testing.TB) *redis.Client {
+	tb.Helper()
+	return Client(tb, Start(tb))
+}
+
+// start launches one server; it returns an error (and cleans up) if the
+// server exits or does not answer in time.
+func start(tb testing.TB, bin string) (string, error) {
+	port, err := freePort()
+	if err != nil {
+		return "", err
+	}
+	dir := tb.TempDir()
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	cmd := exec.Command(bin,
+		"--port", strconv.Itoa(port),
+		"--bind", "127.0.0.1",
+		"--save", "",
+		"--appendonly", "no",
+		"--dir", dir,
+		"--daemonize", "no",
+		"--logfile", "",
+		"--databases", "1",
+	)
+	cmd.Dir = dir
+	out := &syncBuffer{}
+	cmd.Stdout = out
+	cmd.Stderr = out
+	setPdeathsig(cmd)
+	if err := cmd.Start(); err != nil {
+		return "", fmt.Errorf("start %s: %w", bin, err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	stop := func() {
+		_ = cmd.Process.Kill()
+		<-exited
+	}
+
+	deadline := time.Now().Add(startTimeout)
+	for {
+		if err := ping(addr); err == nil {
+			break
+		} else if time.Now().After(deadline) {
+			stop()
+			return "", fmt.Errorf("redis-server on %s did not answer PING within %v: %v\n%s", addr, startTimeout, err, out.String())
+		}
+		select {
+		case err := <-exited:
+			exited <- err // let stop() see it
+			return "", fmt.Errorf("redis-server on %s exited early (%v):\n%s", addr, err, out.String())
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	tb.Cleanup(stop)
+	return addr, nil
+}
+
+// freePort asks the kernel for a free loopback TCP port.
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("find free port: %w", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// ping sends an inline PING and expects +PONG.
+func ping(addr string) error {
+	c, err := net.DialTimeout("tcp", addr, time.Second)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	_ = c.SetDeadline(time.Now().Add(time.Second))
+	if _, err := c.Write([]byte("PING\r\n")); err != nil {
+		return err
+	}
+	line, err := bufio.NewReader(c).ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if strings.TrimSpace(line) != "+PONG" {
+		return errors.New("unexpected reply " + strconv.Quote(line))
+	}
+	return nil
+}
+
+// syncBuffer collects the server's output for error messages.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.buf.Len() > 64<<10 {
+		return len(p), nil // keep the first 64 KiB only
+	}
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}

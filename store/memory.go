@@ -1,0 +1,442 @@
+package store
+
+import (
+	"context"
+	"encoding/binary"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Defaults for [MemoryOptions] zero values.
+const (
+	// DefaultMaxEntries is the entry cap used when MemoryOptions.MaxEntries
+	// is zero.
+	DefaultMaxEntries = 1 << 20
+	// DefaultSweepInterval is the background sweep period used when
+	// MemoryOptions.SweepInterval is zero.
+	DefaultSweepInterval = 30 * time.Second
+)
+
+// memShards is the number of independently locked maps.
+const memShards = 32
+
+// fullSweepGap is the least time between two sweeps triggered by a full store.
+const fullSweepGap = time.Second
+
+// MemoryOptions configures [NewMemory]. The zero value is ready to use.
+type MemoryOptions struct {
+	// Prefix is prepended to every stored key, e.g. "trustid:310000:". It
+	// must not contain '{' or '}'. Empty means no prefix.
+	Prefix string
+	// KeySecret, if set, keys the digest of caller keys (HMAC-SHA-256).
+	KeySecret []byte
+	// Now is the clock used for expiry and rate limits. Nil means time.Now.
+	Now func() time.Time
+	// MaxEntries caps the number of live entries across all capabilities;
+	// writes of new keys beyond it fail with ErrFull. Zero means
+	// DefaultMaxEntries; negative means no cap.
+	MaxEntries int
+	// SweepInterval is how often a background goroutine removes expired
+	// entries. Zero means DefaultSweepInterval; negative disables the
+	// background sweeper (expired entries are then removed when touched, and
+	// all of them when the cap is reached).
+	SweepInterval time.Duration
+}
+
+// Memory is the in-memory [Store]: the embedded default for a single node.
+// It is safe for concurrent use. Create it with [NewMemory] and stop its
+// sweeper with Close.
+type Memory struct {
+	keys      keyer
+	now       func() time.Time
+	max       int64 // < 0: no cap
+	count     atomic.Int64
+	lastSweep atomic.Int64 // clock time (UnixNano) of the last full-store sweep
+	closed    atomic.Bool
+	shards    [memShards]memShard
+
+	stop      chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+type memShard struct {
+	mu sync.Mutex
+	m  map[string]memEntry
+}
+
+// memEntry is one stored item. exp is the expiry time in UnixNano; the entry
+// is live while now < exp.
+type memEntry struct {
+	val []byte
+	tat int64 // rate-limit theoretical arrival time, µs
+	exp int64
+}
+
+var _ Store = (*Memory)(nil)
+
+// NewMemory returns an in-memory store. It starts a background sweeper unless
+// opts.SweepInterval is negative; call Close to stop it.
+func NewMemory(opts MemoryOptions) (*Memory, error) {
+	k, err := newKeyer(opts.Prefix, opts.KeySecret)
+	if err != nil {
+		return nil, err
+	}
+	m := &Memory{keys: k, now: opts.Now, max: int64(opts.MaxEntries)}
+	if m.now == nil {
+		m.now = time.Now
+	}
+	if m.max == 0 {
+		m.max = DefaultMaxEntries
+	}
+	for i := range m.shards {
+		m.shards[i].m = make(map[string]memEntry)
+	}
+	interval := opts.SweepInterval
+	if interval == 0 {
+		interval = DefaultSweepInterval
+	}
+	if interval > 0 {
+		m.stop = make(chan struct{})
+		m.done = make(chan struct{})
+		go m.sweeper(interval)
+	}
+	return m, nil
+}
+
+func (m *Memory) sweeper(interval time.Duration) {
+	defer close(m.done)
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-t.C:
+			m.sweep()
+		}
+	}
+}
+
+// sweep removes every expired entry, one shard at a time.
+func (m *Memory) sweep() {
+	now := m.now().UnixNano()
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		for k, e := range s.m {
+			if now >= e.exp {
+				delete(s.m, k)
+				m.count.Add(-1)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// Close stops the sweeper and drops every entry. It is idempotent.
+func (m *Memory) Close() error {
+	m.closeOnce.Do(func() {
+		m.closed.Store(true)
+		if m.stop != nil {
+			close(m.stop)
+			<-m.done
+		}
+		for i := range m.shards {
+			s := &m.shards[i]
+			s.mu.Lock()
+			m.count.Add(-int64(len(s.m)))
+			s.m = make(map[string]memEntry)
+			s.mu.Unlock()
+		}
+	})
+	return nil
+}
+
+// Ping returns nil unless the store is closed or ctx is done.
+func (m *Memory) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	return nil
+}
+
+// begin validates the arguments and returns the stored key and its shard.
+func (m *Memory) begin(ctx context.Context, ns, key string) (string, *memShard, error) {
+	if err := checkKey(ctx, key); err != nil {
+		return "", nil, err
+	}
+	if m.closed.Load() {
+		return "", nil, ErrClosed
+	}
+	sk := m.keys.key(ns, key)
+	// The digest part of the stored key is uniformly distributed.
+	d := sk[len(sk)-hashedKeyLen:]
+	h := binary.LittleEndian.Uint32([]byte(d[:4]))
+	return sk, &m.shards[h%memShards], nil
+}
+
+// sweepIfFull is called before a write that may add a key: when the store is
+// at its cap it removes expired entries, at most once per fullSweepGap of the
+// store's clock. The cap itself is enforced by reserve. It must be called
+// without any shard lock held.
+func (m *Memory) sweepIfFull() {
+	if m.max < 0 || m.count.Load() < m.max {
+		return
+	}
+	now := m.now().UnixNano()
+	last := m.lastSweep.Load()
+	if now-last >= int64(fullSweepGap) && m.lastSweep.CompareAndSwap(last, now) {
+		m.sweep()
+	}
+}
+
+// reserve counts one new entry, or reports ErrFull. Callers hold the shard
+// lock and roll back with m.count.Add(-1) if they do not insert.
+func (m *Memory) reserve() error {
+	if n := m.count.Add(1); m.max >= 0 && n > m.max {
+		m.count.Add(-1)
+		return ErrFull
+	}
+	return nil
+}
+
+// insertNew stores e under sk if no live entry is there. It reports whether
+// a live entry was found (and left alone).
+func (m *Memory) insertNew(s *memShard, sk string, e memEntry, now int64) (exists bool, err error) {
+	m.sweepIfFull()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.closed.Load() {
+		return false, ErrClosed
+	}
+	if old, ok := s.m[sk]; ok {
+		if now < old.exp {
+			return true, nil
+		}
+		s.m[sk] = e // replace the expired entry; the count is unchanged
+		return false, nil
+	}
+	if err := m.reserve(); err != nil {
+		return false, err
+	}
+	s.m[sk] = e
+	return false, nil
+}
+
+// Put implements [Store.Put].
+func (m *Memory) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	sk, s, err := m.begin(ctx, nsToken, key)
+	if err != nil {
+		return err
+	}
+	if err := checkTTL(ttl); err != nil {
+		return err
+	}
+	now := m.now()
+	e := memEntry{val: clone(value), exp: now.Add(ttl).UnixNano()}
+	exists, err := m.insertNew(s, sk, e, now.UnixNano())
+	if err != nil {
+		return err
+	}
+	if exists {
+		return ErrExists
+	}
+	return nil
+}
+
+// Consume implements [Store.Consume].
+func (m *Memory) Consume(ctx context.Context, key string) ([]byte, error) {
+	sk, s, err := m.begin(ctx, nsToken, key)
+	if err != nil {
+		return nil, err
+	}
+	now := m.now().UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[sk]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	delete(s.m, sk)
+	m.count.Add(-1)
+	if now >= e.exp {
+		return nil, ErrNotFound
+	}
+	return e.val, nil // removed from the map: the caller owns it
+}
+
+// MarkUsed implements [Store.MarkUsed].
+func (m *Memory) MarkUsed(ctx context.Context, key string, ttl time.Duration) error {
+	sk, s, err := m.begin(ctx, nsNonce, key)
+	if err != nil {
+		return err
+	}
+	if err := checkTTL(ttl); err != nil {
+		return err
+	}
+	now := m.now()
+	exists, err := m.insertNew(s, sk, memEntry{exp: now.Add(ttl).UnixNano()}, now.UnixNano())
+	if err != nil {
+		return err
+	}
+	if exists {
+		return ErrReplayed
+	}
+	return nil
+}
+
+// Get implements [Store.Get].
+func (m *Memory) Get(ctx context.Context, key string) ([]byte, error) {
+	sk, s, err := m.begin(ctx, nsKV, key)
+	if err != nil {
+		return nil, err
+	}
+	now := m.now().UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[sk]
+	if !ok {
+		return nil, ErrNotFound
+	}
+	if now >= e.exp {
+		delete(s.m, sk)
+		m.count.Add(-1)
+		return nil, ErrNotFound
+	}
+	return clone(e.val), nil
+}
+
+// Set implements [Store.Set].
+func (m *Memory) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	sk, s, err := m.begin(ctx, nsKV, key)
+	if err != nil {
+		return err
+	}
+	if err := checkTTL(ttl); err != nil {
+		return err
+	}
+	m.sweepIfFull()
+	e := memEntry{val: clone(value), exp: m.now().Add(ttl).UnixNano()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.closed.Load() {
+		return ErrClosed
+	}
+	if _, ok := s.m[sk]; !ok {
+		if err := m.reserve(); err != nil {
+			return err
+		}
+	}
+	s.m[sk] = e
+	return nil
+}
+
+// Delete implements [Store.Delete].
+func (m *Memory) Delete(ctx context.Context, key string) error {
+	sk, s, err := m.begin(ctx, nsKV, key)
+	if err != nil {
+		return err
+	}
+	m.remove(s, sk)
+	return nil
+}
+
+func (m *Memory) remove(s *memShard, sk string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.m[sk]; ok {
+		delete(s.m, sk)
+		m.count.Add(-1)
+	}
+}
+
+// Allow implements [Store.Allow].
+func (m *Memory) Allow(ctx context.Context, key string, limit int, window time.Duration) (Decision, error) {
+	sk, s, err := m.begin(ctx, nsRate, key)
+	if err != nil {
+		return Decision{}, err
+	}
+	g, err := newGCRA(limit, window)
+	if err != nil {
+		return Decision{}, err
+	}
+	m.sweepIfFull()
+	now := m.now()
+	nowUS := now.UnixMicro()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.closed.Load() {
+		return Decision{}, ErrClosed
+	}
+	e, ok := s.m[sk]
+	if ok && now.UnixNano() >= e.exp {
+		e = memEntry{}
+	}
+	d, tat := g.decide(nowUS, e.tat)
+	if !d.Allowed {
+		return d, nil
+	}
+	if !ok {
+		if err := m.reserve(); err != nil {
+			return Decision{}, err
+		}
+	}
+	// The state is equivalent to a fresh key once tat has passed.
+	s.m[sk] = memEntry{tat: tat, exp: time.UnixMicro(tat).UnixNano()}
+	return d, nil
+}
+
+// Reset implements [Store.Reset].
+func (m *Memory) Reset(ctx context.Context, key string) error {
+	sk, s, err := m.begin(ctx, nsRate, key)
+	if err != nil {
+		return err
+	}
+	m.remove(s, sk)
+	return nil
+}
+
+// StoredKeys returns the stored (prefixed, hashed) keys of live entries,
+// sorted. It is meant for debugging and for the conformance suite's check
+// that no caller key is stored in clear.
+func (m *Memory) StoredKeys(ctx context.Context) ([]string, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	if m.closed.Load() {
+		return nil, ErrClosed
+	}
+	now := m.now().UnixNano()
+	var keys []string
+	for i := range m.shards {
+		s := &m.shards[i]
+		s.mu.Lock()
+		for k, e := range s.m {
+			if now < e.exp {
+				keys = append(keys, k)
+			}
+		}
+		s.mu.Unlock()
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+// Len returns the number of entries held, including expired ones not yet
+// swept.
+func (m *Memory) Len() int {
+	return int(m.count.Load())
+}
+
+func clone(b []byte) []byte {
+	if b == nil {
+		return []byte{}
+	}
+	return append(make([]byte, 0, len(b)), b...)
+}

@@ -1,0 +1,223 @@
+package store_test
+
+import (
+	"errors"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/store"
+	"github.com/trustid-cn/trustid/store/storetest"
+)
+
+func TestMemoryConformance(t *testing.T) {
+	t.Parallel()
+	storetest.Run(t, func(t *testing.T) store.Store {
+		m, err := store.NewMemory(store.MemoryOptions{Prefix: "trustid:310000:"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	})
+}
+
+// fakeClock is a settable clock for deterministic expiry tests.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newFakeClock() *fakeClock {
+	return &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
+}
+
+func (c *fakeClock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *fakeClock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+func newFakeMemory(t *testing.T, opts store.MemoryOptions) (*store.Memory, *fakeClock) {
+	t.Helper()
+	clk := newFakeClock()
+	opts.Now = clk.Now
+	if opts.SweepInterval == 0 {
+		opts.SweepInterval = -1
+	}
+	m, err := store.NewMemory(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m, clk
+}
+
+func TestMemoryInjectedClock(t *testing.T) {
+	ctx := t.Context()
+	m, clk := newFakeMemory(t, store.MemoryOptions{})
+	if err := m.Put(ctx, "tok", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.MarkUsed(ctx, "jti", time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(ctx, "sess", []byte("v"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute - time.Nanosecond)
+	if _, err := m.Get(ctx, "sess"); err != nil {
+		t.Fatalf("Get just before expiry: %v", err)
+	}
+	if err := m.MarkUsed(ctx, "jti", time.Minute); !errors.Is(err, store.ErrReplayed) {
+		t.Fatalf("MarkUsed just before expiry: %v, want ErrReplayed", err)
+	}
+	clk.Advance(time.Nanosecond)
+	if _, err := m.Consume(ctx, "tok"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Consume at expiry: %v, want ErrNotFound", err)
+	}
+	if _, err := m.Get(ctx, "sess"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("Get at expiry: %v, want ErrNotFound", err)
+	}
+	if err := m.MarkUsed(ctx, "jti", time.Minute); err != nil {
+		t.Fatalf("MarkUsed at expiry: %v", err)
+	}
+}
+
+func TestMemoryGCRA(t *testing.T) {
+	ctx := t.Context()
+	m, clk := newFakeMemory(t, store.MemoryOptions{})
+	allow := func() store.Decision {
+		t.Helper()
+		d, err := m.Allow(ctx, "k", 4, time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	for i := range 4 {
+		if d := allow(); !d.Allowed || d.Remaining != 3-i {
+			t.Fatalf("Allow #%d = %+v", i+1, d)
+		}
+	}
+	if d := allow(); d.Allowed || d.RetryAfter != 250*time.Millisecond {
+		t.Fatalf("Allow over limit = %+v, want RetryAfter 250ms", d)
+	}
+	clk.Advance(100 * time.Millisecond)
+	if d := allow(); d.Allowed || d.RetryAfter != 150*time.Millisecond {
+		t.Fatalf("Allow 100ms later = %+v, want RetryAfter 150ms", d)
+	}
+	// One emission interval later, exactly one more request is allowed.
+	clk.Advance(150 * time.Millisecond)
+	if d := allow(); !d.Allowed || d.Remaining != 0 {
+		t.Fatalf("Allow after one interval = %+v", d)
+	}
+	if d := allow(); d.Allowed {
+		t.Fatalf("second Allow after one interval = %+v, want denied", d)
+	}
+	// After a full window of silence, the full burst is back.
+	clk.Advance(time.Second)
+	if d := allow(); !d.Allowed || d.Remaining != 3 {
+		t.Fatalf("Allow after window = %+v", d)
+	}
+}
+
+func TestMemoryMaxEntries(t *testing.T) {
+	ctx := t.Context()
+	m, clk := newFakeMemory(t, store.MemoryOptions{MaxEntries: 3})
+	for _, k := range []string{"a", "b", "c"} {
+		if err := m.Put(ctx, k, nil, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Put(ctx, "d", nil, time.Second); !errors.Is(err, store.ErrFull) {
+		t.Fatalf("Put into full store: %v, want ErrFull", err)
+	}
+	if err := m.MarkUsed(ctx, "d", time.Second); !errors.Is(err, store.ErrFull) {
+		t.Fatalf("MarkUsed into full store: %v, want ErrFull", err)
+	}
+	if err := m.Set(ctx, "d", nil, time.Second); !errors.Is(err, store.ErrFull) {
+		t.Fatalf("Set into full store: %v, want ErrFull", err)
+	}
+	if _, err := m.Allow(ctx, "d", 1, time.Second); !errors.Is(err, store.ErrFull) {
+		t.Fatalf("Allow into full store: %v, want ErrFull", err)
+	}
+	// Consuming frees a slot.
+	if _, err := m.Consume(ctx, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(ctx, "d", []byte("1"), time.Second); err != nil {
+		t.Fatalf("Set after Consume: %v", err)
+	}
+	// Replacing an existing key needs no room.
+	if err := m.Set(ctx, "d", []byte("2"), time.Second); err != nil {
+		t.Fatalf("Set existing key in full store: %v", err)
+	}
+	// Expired entries are swept when the store is full.
+	clk.Advance(2 * time.Second)
+	if m.Len() != 3 {
+		t.Fatalf("Len = %d before sweep, want 3", m.Len())
+	}
+	if err := m.MarkUsed(ctx, "e", time.Second); err != nil {
+		t.Fatalf("MarkUsed after expiry in full store: %v", err)
+	}
+	if m.Len() != 1 {
+		t.Fatalf("Len = %d after sweep, want 1", m.Len())
+	}
+}
+
+func TestMemoryBackgroundSweeper(t *testing.T) {
+	ctx := t.Context()
+	clk := newFakeClock()
+	m, err := store.NewMemory(store.MemoryOptions{Now: clk.Now, SweepInterval: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	for _, k := range []string{"a", "b", "c"} {
+		if err := m.MarkUsed(ctx, k, time.Second); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := m.Set(ctx, "live", nil, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(time.Minute)
+	deadline := time.Now().Add(5 * time.Second)
+	for m.Len() != 1 {
+		if time.Now().After(deadline) {
+			t.Fatalf("sweeper left %d entries, want 1", m.Len())
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+func TestMemoryCloseDropsEntries(t *testing.T) {
+	m, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Set(t.Context(), "k", []byte("v"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if m.Len() != 0 {
+		t.Fatalf("Len after Close = %d", m.Len())
+	}
+	if _, err := m.StoredKeys(t.Context()); !errors.Is(err, store.ErrClosed) {
+		t.Fatalf("StoredKeys after Close: %v, want ErrClosed", err)
+	}
+}
+
+func TestNewMemoryRejectsHashTagPrefix(t *testing.T) {
+	if _, err := store.NewMemory(store.MemoryOptions{Prefix: "{trustid}:"}); err == nil {
+		t.Fatal("NewMemory accepted a prefix with a hash tag")
+	}
+}

@@ -1,0 +1,188 @@
+package store_test
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/trustid-cn/trustid/internal/testredis"
+	"github.com/trustid-cn/trustid/store"
+	"github.com/trustid-cn/trustid/store/storetest"
+)
+
+func newRedis(t testing.TB, c redis.UniversalClient, prefix string) *store.Redis {
+	t.Helper()
+	r, err := store.NewRedis(c, store.RedisOptions{Prefix: prefix})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestRedisConformance(t *testing.T) {
+	t.Parallel()
+	c := testredis.StartClient(t)
+	var n atomic.Int64
+	storetest.Run(t, func(t *testing.T) store.Store {
+		// One server for the whole suite; a fresh prefix per subtest.
+		return newRedis(t, c, fmt.Sprintf("trustid:test%d:", n.Add(1)))
+	})
+	// Every key the suite left behind carries a TTL: nothing leaks forever.
+	ctx := t.Context()
+	keys, err := c.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) == 0 {
+		t.Fatal("suite left no keys: KEYS * sees nothing, the listing check is vacuous")
+	}
+	for _, k := range keys {
+		ttl, err := c.PTTL(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ttl < 0 {
+			t.Errorf("key %q has no expiry (PTTL %v)", k, ttl)
+		}
+		if !strings.HasPrefix(k, "trustid:test") {
+			t.Errorf("key %q outside the configured prefixes", k)
+		}
+	}
+}
+
+func TestRedisPrefixesShareOneServer(t *testing.T) {
+	ctx := t.Context()
+	c := testredis.StartClient(t)
+	a := newRedis(t, c, "trustid:310000:")
+	b := newRedis(t, c, "trustid:440000:")
+	if err := a.Put(ctx, "token", []byte("a"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Put(ctx, "token", []byte("b"), time.Minute); err != nil {
+		t.Fatalf("Put under another prefix: %v", err)
+	}
+	if v, err := b.Consume(ctx, "token"); err != nil || string(v) != "b" {
+		t.Fatalf("Consume b = %q, %v", v, err)
+	}
+	if v, err := a.Consume(ctx, "token"); err != nil || string(v) != "a" {
+		t.Fatalf("Consume a = %q, %v", v, err)
+	}
+	if err := a.Set(ctx, "s", []byte("a"), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	keysA, err := a.StoredKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keysB, err := b.StoredKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keysA) != 1 || len(keysB) != 0 {
+		t.Fatalf("StoredKeys: a=%q b=%q, want one key in a only", keysA, keysB)
+	}
+}
+
+func TestRedisPrefixWithGlobCharacters(t *testing.T) {
+	ctx := t.Context()
+	c := testredis.StartClient(t)
+	star := newRedis(t, c, "t*:")
+	plain := newRedis(t, c, "tx:")
+	if err := plain.Set(ctx, "k", nil, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := star.StoredKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(keys) != 0 {
+		t.Fatalf("StoredKeys for prefix %q matched other prefixes: %q", "t*:", keys)
+	}
+}
+
+func TestRedisTTLRoundsUp(t *testing.T) {
+	ctx := t.Context()
+	c := testredis.StartClient(t)
+	r := newRedis(t, c, "p:")
+	if err := r.Set(ctx, "k", []byte("v"), 500*time.Microsecond); err != nil {
+		t.Fatalf("Set with sub-millisecond ttl: %v", err)
+	}
+	if err := r.MarkUsed(ctx, "n", 90*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := r.StoredKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if !strings.HasPrefix(k, "p:nonce:") {
+			continue
+		}
+		ttl, err := c.PTTL(ctx, k).Result()
+		if err != nil || ttl <= 89*time.Minute || ttl > 90*time.Minute {
+			t.Fatalf("PTTL of nonce = %v, %v; want about 90m", ttl, err)
+		}
+	}
+}
+
+func TestRedisErrorsAreWrappedWithoutKeys(t *testing.T) {
+	// A client for a loopback port nothing listens on.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1, DialerRetryTimeout: time.Millisecond, DialTimeout: 200 * time.Millisecond})
+	defer c.Close()
+	r := newRedis(t, c, "p:")
+	ctx := t.Context()
+	const key = "SECRET-qr-token-7c1f"
+	_, errConsume := r.Consume(ctx, key)
+	_, errGet := r.Get(ctx, key)
+	_, errAllow := r.Allow(ctx, key, 1, time.Second)
+	for op, err := range map[string]error{
+		"put":       r.Put(ctx, key, []byte("v"), time.Minute),
+		"consume":   errConsume,
+		"mark used": r.MarkUsed(ctx, key, time.Minute),
+		"get":       errGet,
+		"set":       r.Set(ctx, key, []byte("v"), time.Minute),
+		"delete":    r.Delete(ctx, key),
+		"allow":     errAllow,
+		"reset":     r.Reset(ctx, key),
+		"ping":      r.Ping(ctx),
+	} {
+		if err == nil {
+			t.Errorf("%s against a stopped server succeeded", op)
+			continue
+		}
+		if !strings.HasPrefix(err.Error(), "store: redis "+op+": ") {
+			t.Errorf("%s: error %q lacks the operation prefix", op, err)
+		}
+		if strings.Contains(err.Error(), key) {
+			t.Errorf("%s: error %q contains the caller key", op, err)
+		}
+		for _, sentinel := range []error{store.ErrNotFound, store.ErrExists, store.ErrReplayed} {
+			if errors.Is(err, sentinel) {
+				t.Errorf("%s: backend failure %q matches %v", op, err, sentinel)
+			}
+		}
+	}
+}
+
+func TestNewRedisRejectsBadInput(t *testing.T) {
+	if _, err := store.NewRedis(nil, store.RedisOptions{}); err == nil {
+		t.Error("NewRedis accepted a nil client")
+	}
+	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	defer c.Close()
+	if _, err := store.NewRedis(c, store.RedisOptions{Prefix: "trustid:{310000}:"}); err == nil {
+		t.Error("NewRedis accepted a prefix with a hash tag")
+	}
+}

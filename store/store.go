@@ -1,0 +1,227 @@
+package store
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Sentinel errors. Test for them with [errors.Is]; implementations wrap them.
+var (
+	// ErrNotFound means the entry does not exist, has expired, or (for a
+	// single-use token) was already consumed.
+	ErrNotFound = errors.New("store: not found")
+	// ErrExists means Put found a live token under the same key; the stored
+	// token is left unchanged.
+	ErrExists = errors.New("store: already exists")
+	// ErrReplayed means MarkUsed found the nonce already marked.
+	ErrReplayed = errors.New("store: replayed")
+	// ErrInvalidKey means the caller passed an empty key.
+	ErrInvalidKey = errors.New("store: empty key")
+	// ErrInvalidTTL means the caller passed a TTL that is not positive.
+	ErrInvalidTTL = errors.New("store: ttl must be positive")
+	// ErrInvalidLimit means Allow got a limit or window out of range.
+	ErrInvalidLimit = errors.New("store: invalid rate limit")
+	// ErrFull means the memory store reached its entry cap; nothing was
+	// written. Callers should fail closed (reject the request).
+	ErrFull = errors.New("store: memory store full")
+	// ErrClosed means the store was closed.
+	ErrClosed = errors.New("store: closed")
+)
+
+// Rate-limit bounds accepted by Allow.
+const (
+	// MaxLimit is the largest limit Allow accepts.
+	MaxLimit = 1 << 30
+	// MinWindow is the shortest window Allow accepts.
+	MinWindow = time.Millisecond
+	// MaxWindow is the longest window Allow accepts.
+	MaxWindow = 366 * 24 * time.Hour
+)
+
+// Store is the aggregate of every capability of this package. It exists for
+// the conformance suite (package storetest) and for wiring in cmd/trustid,
+// which picks [Memory] or [Redis]. Feature packages should not depend on it:
+// they declare the small interface they use (for example just Consume and
+// Put), which both implementations satisfy.
+//
+// All methods are safe for concurrent use by multiple goroutines, across
+// goroutines and (for [Redis]) across processes sharing the backend. Every
+// method returns an error matching ctx.Err() when ctx is already done, an
+// error matching [ErrInvalidKey] for an empty key, and [ErrClosed] after
+// Close. Keys are opaque strings that may be secrets: they are never stored
+// or reported in clear.
+type Store interface {
+	// Put stores a single-use token value under key for ttl. If a live token
+	// already exists under key, Put returns ErrExists and leaves it unchanged:
+	// tokens are never overwritten. A ttl <= 0 gives ErrInvalidTTL.
+	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Consume atomically returns and deletes the token under key. Of any
+	// number of concurrent callers exactly one gets the value; the others,
+	// and every later caller, get ErrNotFound (as do callers for a key that
+	// was never put or has expired).
+	Consume(ctx context.Context, key string) ([]byte, error)
+
+	// MarkUsed records a nonce or replay marker for ttl. The first call for a
+	// key returns nil; any call while the marker is live returns ErrReplayed,
+	// and exactly one of many concurrent first calls returns nil. After ttl
+	// the key may be used again, so ttl must cover the lifetime of whatever
+	// carries the nonce (for example the assertion's exp plus clock skew).
+	MarkUsed(ctx context.Context, key string, ttl time.Duration) error
+
+	// Get returns the value stored by Set, or ErrNotFound when it is missing
+	// or expired. The caller owns the returned slice.
+	Get(ctx context.Context, key string) ([]byte, error)
+	// Set stores value under key for ttl, replacing any previous value and
+	// TTL. A ttl <= 0 gives ErrInvalidTTL.
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	// Delete removes the value stored by Set. Deleting a missing key is not
+	// an error.
+	Delete(ctx context.Context, key string) error
+
+	// Allow counts one request against the rate limit for key: at most limit
+	// requests per window (GCRA: a burst of limit, then limit per window
+	// sustained). It returns the decision and, when denied, how long until
+	// one more request would be allowed. A denied request is not counted. Of
+	// N concurrent callers on a fresh key, exactly min(N, limit) are allowed.
+	// limit must be in [1, MaxLimit] and window in [MinWindow, MaxWindow],
+	// else ErrInvalidLimit. Calls for one key should use the same limit and
+	// window.
+	//
+	// For PIN lockouts, call Allow before each attempt with the number of
+	// attempts permitted and the lockout window, and Reset after a success.
+	Allow(ctx context.Context, key string, limit int, window time.Duration) (Decision, error)
+	// Reset forgets the rate-limit state for key, as if no request had been
+	// made. Resetting a missing key is not an error.
+	Reset(ctx context.Context, key string) error
+
+	// Ping reports whether the store can serve requests (for /readyz).
+	Ping(ctx context.Context) error
+	// Close releases the store's resources. It is idempotent; after it, every
+	// other method returns ErrClosed.
+	Close() error
+}
+
+// Decision is the outcome of Allow.
+type Decision struct {
+	// Allowed reports whether the request may proceed.
+	Allowed bool
+	// Remaining is how many more requests would be allowed right now.
+	Remaining int
+	// RetryAfter is zero when Allowed; otherwise the time until one more
+	// request would be allowed (positive).
+	RetryAfter time.Duration
+}
+
+// Key namespaces, one per capability.
+const (
+	nsToken = "tok"
+	nsNonce = "nonce"
+	nsKV    = "kv"
+	nsRate  = "rate"
+)
+
+// hashedKeyLen is the length of the encoded digest in a stored key:
+// 32 base64url characters carry the first 24 bytes (192 bits) of the digest.
+const hashedKeyLen = 32
+
+// keyer turns caller keys into stored keys.
+type keyer struct {
+	prefix string
+	secret []byte
+}
+
+func newKeyer(prefix string, secret []byte) (keyer, error) {
+	if strings.ContainsAny(prefix, "{}") {
+		// A hash tag in the prefix would put every key in one Cluster slot.
+		return keyer{}, errors.New("store: prefix must not contain '{' or '}'")
+	}
+	if len(prefix) > 128 {
+		return keyer{}, errors.New("store: prefix longer than 128 bytes")
+	}
+	return keyer{prefix: prefix, secret: append([]byte(nil), secret...)}, nil
+}
+
+// key returns prefix + ns + ":" + base64url(digest)[:32], where digest is
+// SHA-256(key), or HMAC-SHA-256(secret, key) when a secret is set.
+func (k keyer) key(ns, key string) string {
+	var sum [sha256.Size]byte
+	if len(k.secret) > 0 {
+		mac := hmac.New(sha256.New, k.secret)
+		mac.Write([]byte(key))
+		mac.Sum(sum[:0])
+	} else {
+		sum = sha256.Sum256([]byte(key))
+	}
+	var b strings.Builder
+	b.Grow(len(k.prefix) + len(ns) + 1 + hashedKeyLen)
+	b.WriteString(k.prefix)
+	b.WriteString(ns)
+	b.WriteByte(':')
+	var enc [hashedKeyLen]byte
+	base64.RawURLEncoding.Encode(enc[:], sum[:hashedKeyLen*3/4])
+	b.Write(enc[:])
+	return b.String()
+}
+
+// checkKey validates the common arguments of every keyed operation.
+func checkKey(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if key == "" {
+		return ErrInvalidKey
+	}
+	return nil
+}
+
+func checkTTL(ttl time.Duration) error {
+	if ttl <= 0 {
+		return ErrInvalidTTL
+	}
+	return nil
+}
+
+// gcra holds the integer parameters of a rate limit, in microseconds.
+type gcra struct {
+	interval int64 // emission interval: ceil(window / limit)
+	span     int64 // burst span: limit * interval
+}
+
+func newGCRA(limit int, window time.Duration) (gcra, error) {
+	if limit < 1 || limit > MaxLimit {
+		return gcra{}, fmt.Errorf("%w: limit %d out of range [1, %d]", ErrInvalidLimit, limit, MaxLimit)
+	}
+	if window < MinWindow || window > MaxWindow {
+		return gcra{}, fmt.Errorf("%w: window %v out of range [%v, %v]", ErrInvalidLimit, window, MinWindow, MaxWindow)
+	}
+	w := window.Microseconds()
+	l := int64(limit)
+	iv := (w + l - 1) / l
+	return gcra{interval: iv, span: iv * l}, nil
+}
+
+// decide applies GCRA at time now (µs) to the theoretical arrival time tat
+// (µs; zero or past means a fresh key). It returns the decision and, when
+// allowed, the new tat to store.
+func (g gcra) decide(now, tat int64) (Decision, int64) {
+	if tat < now {
+		tat = now
+	}
+	next := tat + g.interval
+	diff := next - now
+	if diff > g.span {
+		return Decision{RetryAfter: time.Duration(diff-g.span) * time.Microsecond}, 0
+	}
+	return Decision{Allowed: true, Remaining: int((g.span - diff) / g.interval)}, next
+}
+
+// ttlMillis rounds a TTL up to whole milliseconds, the granularity of Redis.
+func ttlMillis(ttl time.Duration) time.Duration {
+	return (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
+}

@@ -1,0 +1,632 @@
+// Package storetest is the behavioural conformance suite for implementations
+// of [store.Store]: every implementation (in-memory, Redis) runs the same
+// [Run] so they cannot drift apart. It uses real time with short TTLs, so a
+// full run takes a few seconds.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/store"
+)
+
+// KeyLister is implemented by stores that can list their raw stored keys.
+// When the store under test implements it, the suite checks that no caller
+// key is stored in clear. Both [store.Memory] and [store.Redis] implement it.
+type KeyLister interface {
+	// StoredKeys returns every key the store holds under its prefix.
+	StoredKeys(ctx context.Context) ([]string, error)
+}
+
+// Timing of the expiry tests. Redis expires with millisecond granularity.
+const (
+	shortTTL = 80 * time.Millisecond
+	longTTL  = time.Minute
+	// settle is how long the tests wait for a shortTTL entry to expire.
+	settle = 3 * shortTTL
+)
+
+// Contenders is the number of goroutines racing in the atomicity tests.
+const Contenders = 200
+
+// Run runs every behaviour subtest against the implementation built by
+// newStore. newStore is called once per subtest and must return an empty
+// store that shares no keys with stores returned earlier (for a shared
+// backend, use a fresh Prefix each time); it should register any cleanup of
+// the backend with t.Cleanup. The suite closes each store it gets.
+func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s store.Store)
+	}{
+		{"TokenPutConsumeOnce", testTokenPutConsumeOnce},
+		{"TokenConsumeMissing", testTokenConsumeMissing},
+		{"TokenPutExisting", testTokenPutExisting},
+		{"TokenExpiry", testTokenExpiry},
+		{"TokenValueIsCopied", testTokenValueIsCopied},
+		{"TokenEmptyValue", testTokenEmptyValue},
+		{"NonceReplay", testNonceReplay},
+		{"NonceExpiry", testNonceExpiry},
+		{"KVSetGetDelete", testKVSetGetDelete},
+		{"KVExpiry", testKVExpiry},
+		{"NamespacesAreSeparate", testNamespacesAreSeparate},
+		{"RateLimitExact", testRateLimitExact},
+		{"RateLimitWindow", testRateLimitWindow},
+		{"RateLimitReset", testRateLimitReset},
+		{"BadInput", testBadInput},
+		{"ContextCanceled", testContextCanceled},
+		{"Ping", testPing},
+		{"Closed", testClosed},
+		{"KeysNotInClear", testKeysNotInClear},
+		{"ConcurrentConsume", testConcurrentConsume},
+		{"ConcurrentMarkUsed", testConcurrentMarkUsed},
+		{"ConcurrentAllow", testConcurrentAllow},
+		{"ConcurrentDistinctKeys", testConcurrentDistinctKeys},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := newStore(t)
+			t.Cleanup(func() {
+				if err := s.Close(); err != nil {
+					t.Errorf("Close: %v", err)
+				}
+			})
+			tc.fn(t, s)
+		})
+	}
+}
+
+// secret returns a random key that looks like a bearer token.
+func secret(label string) string {
+	return label + "-" + rand.Text()
+}
+
+func wantErr(t *testing.T, what string, err, want error) {
+	t.Helper()
+	if !errors.Is(err, want) {
+		t.Fatalf("%s: err = %v, want %v", what, err, want)
+	}
+}
+
+func noErr(t *testing.T, what string, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+func wantValue(t *testing.T, what string, got []byte, err error, want []byte) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("%s = %q, want %q", what, got, want)
+	}
+}
+
+func testTokenPutConsumeOnce(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("qr")
+	noErr(t, "Put", s.Put(ctx, k, []byte("payload"), longTTL))
+	v, err := s.Consume(ctx, k)
+	wantValue(t, "first Consume", v, err, []byte("payload"))
+	_, err = s.Consume(ctx, k)
+	wantErr(t, "second Consume", err, store.ErrNotFound)
+}
+
+func testTokenConsumeMissing(t *testing.T, s store.Store) {
+	v, err := s.Consume(t.Context(), secret("never-put"))
+	wantErr(t, "Consume", err, store.ErrNotFound)
+	if v != nil {
+		t.Fatalf("Consume returned %q with ErrNotFound", v)
+	}
+}
+
+func testTokenPutExisting(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("qr")
+	noErr(t, "Put", s.Put(ctx, k, []byte("first"), longTTL))
+	wantErr(t, "Put over live token", s.Put(ctx, k, []byte("second"), longTTL), store.ErrExists)
+	v, err := s.Consume(ctx, k)
+	wantValue(t, "Consume", v, err, []byte("first"))
+	// Once consumed, the key is free again.
+	noErr(t, "Put after Consume", s.Put(ctx, k, []byte("third"), longTTL))
+}
+
+func testTokenExpiry(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	short, long := secret("short"), secret("long")
+	noErr(t, "Put short", s.Put(ctx, short, []byte("s"), shortTTL))
+	noErr(t, "Put long", s.Put(ctx, long, []byte("l"), longTTL))
+	time.Sleep(settle)
+	_, err := s.Consume(ctx, short)
+	wantErr(t, "Consume expired", err, store.ErrNotFound)
+	v, err := s.Consume(ctx, long)
+	wantValue(t, "Consume live", v, err, []byte("l"))
+
+	// An expired token does not block a new Put under its key.
+	again := secret("again")
+	noErr(t, "Put", s.Put(ctx, again, []byte("1"), shortTTL))
+	time.Sleep(settle)
+	noErr(t, "Put after expiry", s.Put(ctx, again, []byte("2"), longTTL))
+	v, err = s.Consume(ctx, again)
+	wantValue(t, "Consume", v, err, []byte("2"))
+}
+
+func testTokenValueIsCopied(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("qr")
+	val := []byte("original")
+	noErr(t, "Put", s.Put(ctx, k, val, longTTL))
+	copy(val, "MUTATED!")
+	v, err := s.Consume(ctx, k)
+	wantValue(t, "Consume", v, err, []byte("original"))
+}
+
+func testTokenEmptyValue(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("qr")
+	noErr(t, "Put nil value", s.Put(ctx, k, nil, longTTL))
+	v, err := s.Consume(ctx, k)
+	wantValue(t, "Consume", v, err, nil)
+	_, err = s.Consume(ctx, k)
+	wantErr(t, "second Consume", err, store.ErrNotFound)
+}
+
+func testNonceReplay(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	jti := secret("jti")
+	noErr(t, "first MarkUsed", s.MarkUsed(ctx, jti, longTTL))
+	wantErr(t, "second MarkUsed", s.MarkUsed(ctx, jti, longTTL), store.ErrReplayed)
+	wantErr(t, "third MarkUsed", s.MarkUsed(ctx, jti, longTTL), store.ErrReplayed)
+	noErr(t, "MarkUsed other nonce", s.MarkUsed(ctx, secret("jti"), longTTL))
+}
+
+func testNonceExpiry(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	short, long := secret("short"), secret("long")
+	noErr(t, "MarkUsed short", s.MarkUsed(ctx, short, shortTTL))
+	noErr(t, "MarkUsed long", s.MarkUsed(ctx, long, longTTL))
+	time.Sleep(settle)
+	noErr(t, "MarkUsed after expiry", s.MarkUsed(ctx, short, longTTL))
+	wantErr(t, "MarkUsed again", s.MarkUsed(ctx, short, longTTL), store.ErrReplayed)
+	wantErr(t, "MarkUsed live", s.MarkUsed(ctx, long, longTTL), store.ErrReplayed)
+}
+
+func testKVSetGetDelete(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("session")
+	_, err := s.Get(ctx, k)
+	wantErr(t, "Get missing", err, store.ErrNotFound)
+	noErr(t, "Set", s.Set(ctx, k, []byte("v1"), longTTL))
+	v, err := s.Get(ctx, k)
+	wantValue(t, "Get", v, err, []byte("v1"))
+	// The caller owns what Get returns.
+	v[0] = 'X'
+	v, err = s.Get(ctx, k)
+	wantValue(t, "Get after mutating result", v, err, []byte("v1"))
+	// Get does not consume.
+	v, err = s.Get(ctx, k)
+	wantValue(t, "Get again", v, err, []byte("v1"))
+	noErr(t, "Set overwrite", s.Set(ctx, k, []byte("v2"), longTTL))
+	v, err = s.Get(ctx, k)
+	wantValue(t, "Get overwritten", v, err, []byte("v2"))
+	noErr(t, "Delete", s.Delete(ctx, k))
+	_, err = s.Get(ctx, k)
+	wantErr(t, "Get deleted", err, store.ErrNotFound)
+	noErr(t, "Delete missing", s.Delete(ctx, k))
+	noErr(t, "Set nil value", s.Set(ctx, k, nil, longTTL))
+	v, err = s.Get(ctx, k)
+	wantValue(t, "Get empty value", v, err, nil)
+}
+
+func testKVExpiry(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	short, long, refreshed := secret("short"), secret("long"), secret("refreshed")
+	noErr(t, "Set short", s.Set(ctx, short, []byte("s"), shortTTL))
+	noErr(t, "Set long", s.Set(ctx, long, []byte("l"), longTTL))
+	noErr(t, "Set refreshed", s.Set(ctx, refreshed, []byte("r1"), shortTTL))
+	noErr(t, "Set refreshed again", s.Set(ctx, refreshed, []byte("r2"), longTTL))
+	time.Sleep(settle)
+	_, err := s.Get(ctx, short)
+	wantErr(t, "Get expired", err, store.ErrNotFound)
+	v, err := s.Get(ctx, long)
+	wantValue(t, "Get live", v, err, []byte("l"))
+	v, err = s.Get(ctx, refreshed)
+	wantValue(t, "Get refreshed", v, err, []byte("r2"))
+}
+
+func testNamespacesAreSeparate(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("shared")
+	noErr(t, "Put", s.Put(ctx, k, []byte("token"), longTTL))
+	noErr(t, "Set", s.Set(ctx, k, []byte("session"), longTTL))
+	noErr(t, "MarkUsed", s.MarkUsed(ctx, k, longTTL))
+	d, err := s.Allow(ctx, k, 1, time.Minute)
+	noErr(t, "Allow", err)
+	if !d.Allowed {
+		t.Fatalf("Allow on fresh key = %+v", d)
+	}
+	v, err := s.Get(ctx, k)
+	wantValue(t, "Get", v, err, []byte("session"))
+	v, err = s.Consume(ctx, k)
+	wantValue(t, "Consume", v, err, []byte("token"))
+	noErr(t, "Delete", s.Delete(ctx, k))
+	noErr(t, "Reset", s.Reset(ctx, k))
+	wantErr(t, "MarkUsed after Delete and Reset", s.MarkUsed(ctx, k, longTTL), store.ErrReplayed)
+}
+
+func testRateLimitExact(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const limit = 5
+	window := time.Minute
+	k := secret("client")
+	for i := range limit {
+		d, err := s.Allow(ctx, k, limit, window)
+		noErr(t, "Allow", err)
+		want := store.Decision{Allowed: true, Remaining: limit - 1 - i}
+		if d != want {
+			t.Fatalf("Allow #%d = %+v, want %+v", i+1, d, want)
+		}
+	}
+	for i := range 3 {
+		d, err := s.Allow(ctx, k, limit, window)
+		noErr(t, "Allow", err)
+		if d.Allowed || d.Remaining != 0 || d.RetryAfter <= 0 || d.RetryAfter > window/limit {
+			t.Fatalf("Allow #%d over the limit = %+v, want denied with 0 < RetryAfter <= %v", limit+1+i, d, window/limit)
+		}
+	}
+	// Other keys are independent.
+	d, err := s.Allow(ctx, secret("other"), limit, window)
+	noErr(t, "Allow other key", err)
+	if !d.Allowed || d.Remaining != limit-1 {
+		t.Fatalf("Allow other key = %+v", d)
+	}
+}
+
+func testRateLimitWindow(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const limit = 2
+	window := 100 * time.Millisecond
+	k := secret("client")
+	for i := range limit {
+		d, err := s.Allow(ctx, k, limit, window)
+		noErr(t, "Allow", err)
+		if !d.Allowed {
+			t.Fatalf("Allow #%d = %+v, want allowed", i+1, d)
+		}
+	}
+	// After a full window of silence the whole burst is available again.
+	time.Sleep(window + 50*time.Millisecond)
+	for i := range limit {
+		d, err := s.Allow(ctx, k, limit, window)
+		noErr(t, "Allow after window", err)
+		if !d.Allowed || d.Remaining != limit-1-i {
+			t.Fatalf("Allow #%d after window = %+v, want allowed with Remaining %d", i+1, d, limit-1-i)
+		}
+	}
+}
+
+func testRateLimitReset(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const limit = 3
+	k := secret("pin")
+	for range limit {
+		if _, err := s.Allow(ctx, k, limit, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	d, err := s.Allow(ctx, k, limit, time.Hour)
+	noErr(t, "Allow", err)
+	if d.Allowed {
+		t.Fatalf("Allow over the limit = %+v, want denied", d)
+	}
+	noErr(t, "Reset", s.Reset(ctx, k))
+	d, err = s.Allow(ctx, k, limit, time.Hour)
+	noErr(t, "Allow after Reset", err)
+	if !d.Allowed || d.Remaining != limit-1 {
+		t.Fatalf("Allow after Reset = %+v, want allowed with Remaining %d", d, limit-1)
+	}
+	noErr(t, "Reset missing", s.Reset(ctx, secret("never")))
+}
+
+func testBadInput(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("k")
+	wantErr(t, "Put empty key", s.Put(ctx, "", []byte("v"), longTTL), store.ErrInvalidKey)
+	_, err := s.Consume(ctx, "")
+	wantErr(t, "Consume empty key", err, store.ErrInvalidKey)
+	wantErr(t, "MarkUsed empty key", s.MarkUsed(ctx, "", longTTL), store.ErrInvalidKey)
+	_, err = s.Get(ctx, "")
+	wantErr(t, "Get empty key", err, store.ErrInvalidKey)
+	wantErr(t, "Set empty key", s.Set(ctx, "", []byte("v"), longTTL), store.ErrInvalidKey)
+	wantErr(t, "Delete empty key", s.Delete(ctx, ""), store.ErrInvalidKey)
+	_, err = s.Allow(ctx, "", 1, time.Minute)
+	wantErr(t, "Allow empty key", err, store.ErrInvalidKey)
+	wantErr(t, "Reset empty key", s.Reset(ctx, ""), store.ErrInvalidKey)
+
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		wantErr(t, "Put bad ttl", s.Put(ctx, k, []byte("v"), ttl), store.ErrInvalidTTL)
+		wantErr(t, "MarkUsed bad ttl", s.MarkUsed(ctx, k, ttl), store.ErrInvalidTTL)
+		wantErr(t, "Set bad ttl", s.Set(ctx, k, []byte("v"), ttl), store.ErrInvalidTTL)
+	}
+	// Nothing was stored by the rejected calls.
+	_, err = s.Consume(ctx, k)
+	wantErr(t, "Consume after rejected Put", err, store.ErrNotFound)
+	noErr(t, "MarkUsed after rejected MarkUsed", s.MarkUsed(ctx, k, longTTL))
+
+	for _, c := range []struct {
+		limit  int
+		window time.Duration
+	}{
+		{0, time.Minute}, {-1, time.Minute}, {store.MaxLimit + 1, time.Minute},
+		{1, 0}, {1, -time.Minute}, {1, store.MinWindow - 1}, {1, store.MaxWindow + 1},
+	} {
+		d, err := s.Allow(ctx, k, c.limit, c.window)
+		if !errors.Is(err, store.ErrInvalidLimit) || d.Allowed {
+			t.Fatalf("Allow(limit %d, window %v) = %+v, %v; want ErrInvalidLimit", c.limit, c.window, d, err)
+		}
+	}
+}
+
+func testContextCanceled(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("qr")
+	noErr(t, "Put", s.Put(ctx, k, []byte("v"), longTTL))
+
+	canceled, cancel := context.WithCancel(ctx)
+	cancel()
+	check := func(what string, err error) {
+		t.Helper()
+		if !errors.Is(err, context.Canceled) {
+			t.Errorf("%s with canceled context: err = %v, want context.Canceled", what, err)
+		}
+	}
+	_, err := s.Consume(canceled, k)
+	check("Consume", err)
+	other := secret("other")
+	check("Put", s.Put(canceled, other, []byte("v"), longTTL))
+	check("MarkUsed", s.MarkUsed(canceled, other, longTTL))
+	_, err = s.Get(canceled, k)
+	check("Get", err)
+	check("Set", s.Set(canceled, other, []byte("v"), longTTL))
+	check("Delete", s.Delete(canceled, k))
+	_, err = s.Allow(canceled, k, 1, time.Minute)
+	check("Allow", err)
+	check("Reset", s.Reset(canceled, k))
+	check("Ping", s.Ping(canceled))
+
+	// The canceled calls changed nothing.
+	v, err := s.Consume(ctx, k)
+	wantValue(t, "Consume after canceled Consume", v, err, []byte("v"))
+	_, err = s.Consume(ctx, other)
+	wantErr(t, "Consume after canceled Put", err, store.ErrNotFound)
+	noErr(t, "MarkUsed after canceled MarkUsed", s.MarkUsed(ctx, other, longTTL))
+
+	deadline, cancel := context.WithTimeout(ctx, time.Nanosecond)
+	defer cancel()
+	<-deadline.Done()
+	_, err = s.Consume(deadline, k)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("Consume with expired deadline: err = %v, want context.DeadlineExceeded", err)
+	}
+}
+
+func testPing(t *testing.T, s store.Store) {
+	noErr(t, "Ping", s.Ping(t.Context()))
+}
+
+func testClosed(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("k")
+	noErr(t, "Put", s.Put(ctx, k, []byte("v"), longTTL))
+	noErr(t, "Close", s.Close())
+	noErr(t, "second Close", s.Close())
+	wantErr(t, "Put", s.Put(ctx, k, []byte("v"), longTTL), store.ErrClosed)
+	_, err := s.Consume(ctx, k)
+	wantErr(t, "Consume", err, store.ErrClosed)
+	wantErr(t, "MarkUsed", s.MarkUsed(ctx, k, longTTL), store.ErrClosed)
+	_, err = s.Get(ctx, k)
+	wantErr(t, "Get", err, store.ErrClosed)
+	wantErr(t, "Set", s.Set(ctx, k, []byte("v"), longTTL), store.ErrClosed)
+	wantErr(t, "Delete", s.Delete(ctx, k), store.ErrClosed)
+	_, err = s.Allow(ctx, k, 1, time.Minute)
+	wantErr(t, "Allow", err, store.ErrClosed)
+	wantErr(t, "Reset", s.Reset(ctx, k), store.ErrClosed)
+	wantErr(t, "Ping", s.Ping(ctx), store.ErrClosed)
+}
+
+// namespaces are the capability namespaces a stored key may carry.
+var namespaces = []string{"tok", "nonce", "kv", "rate"}
+
+func testKeysNotInClear(t *testing.T, s store.Store) {
+	lister, ok := s.(KeyLister)
+	if !ok {
+		t.Skip("store does not implement storetest.KeyLister")
+	}
+	ctx := t.Context()
+	token, jti, session, client := secret("qrtoken"), secret("jti"), secret("session"), "203.0.113.7"
+	noErr(t, "Put", s.Put(ctx, token, []byte("v"), longTTL))
+	noErr(t, "MarkUsed", s.MarkUsed(ctx, jti, longTTL))
+	noErr(t, "Set", s.Set(ctx, session, []byte("v"), longTTL))
+	if _, err := s.Allow(ctx, client, 10, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+
+	keys, err := lister.StoredKeys(ctx)
+	noErr(t, "StoredKeys", err)
+	if len(keys) != 4 {
+		t.Fatalf("StoredKeys returned %d keys, want 4 (one per capability): %q", len(keys), keys)
+	}
+	seen := map[string]bool{}
+	prefix := ""
+	for i, sk := range keys {
+		for _, raw := range []string{token, jti, session, client} {
+			for _, enc := range []string{
+				raw,
+				hex.EncodeToString([]byte(raw)),
+				base64.StdEncoding.EncodeToString([]byte(raw)),
+				base64.RawURLEncoding.EncodeToString([]byte(raw)),
+			} {
+				if strings.Contains(sk, enc) {
+					t.Errorf("stored key %q contains a caller key", sk)
+				}
+			}
+		}
+		colon := strings.LastIndexByte(sk, ':')
+		if colon < 0 {
+			t.Fatalf("stored key %q has no namespace", sk)
+		}
+		digest, head := sk[colon+1:], sk[:colon]
+		if len(digest) != 32 {
+			t.Errorf("stored key %q: digest part is %d characters, want 32", sk, len(digest))
+		}
+		if _, err := base64.RawURLEncoding.DecodeString(digest); err != nil {
+			t.Errorf("stored key %q: digest part is not base64url: %v", sk, err)
+		}
+		ns := ""
+		for _, n := range namespaces {
+			if strings.HasSuffix(head, n) {
+				ns = n
+			}
+		}
+		if ns == "" {
+			t.Fatalf("stored key %q has no known namespace", sk)
+		}
+		seen[ns] = true
+		p := strings.TrimSuffix(head, ns)
+		if i > 0 && p != prefix {
+			t.Errorf("stored keys have different prefixes %q and %q", prefix, p)
+		}
+		prefix = p
+	}
+	if len(seen) != len(namespaces) {
+		t.Errorf("stored keys cover namespaces %v, want all of %v", seen, namespaces)
+	}
+}
+
+// race runs fn in Contenders goroutines released together and returns how
+// many returned a nil error. Any error other than allowed fails the test.
+func race(t *testing.T, allowed error, fn func() error) int {
+	t.Helper()
+	var (
+		wins  atomic.Int64
+		wg    sync.WaitGroup
+		start = make(chan struct{})
+		errs  = make(chan error, Contenders)
+	)
+	for range Contenders {
+		wg.Go(func() {
+			<-start
+			err := fn()
+			switch {
+			case err == nil:
+				wins.Add(1)
+			case !errors.Is(err, allowed):
+				errs <- err
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("unexpected error: %v", err)
+	}
+	return int(wins.Load())
+}
+
+func testConcurrentConsume(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("qr")
+	noErr(t, "Put", s.Put(ctx, k, []byte("once"), longTTL))
+	var got atomic.Value
+	wins := race(t, store.ErrNotFound, func() error {
+		v, err := s.Consume(ctx, k)
+		if err == nil {
+			got.Store(string(v))
+		}
+		return err
+	})
+	if wins != 1 {
+		t.Fatalf("%d of %d concurrent Consume calls succeeded, want exactly 1", wins, Contenders)
+	}
+	if v, _ := got.Load().(string); v != "once" {
+		t.Fatalf("winning Consume got %q, want %q", v, "once")
+	}
+}
+
+func testConcurrentMarkUsed(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("jti")
+	wins := race(t, store.ErrReplayed, func() error { return s.MarkUsed(ctx, k, longTTL) })
+	if wins != 1 {
+		t.Fatalf("%d of %d concurrent MarkUsed calls returned nil, want exactly 1", wins, Contenders)
+	}
+}
+
+// errDenied marks a denied Allow inside race.
+var errDenied = errors.New("denied")
+
+func testConcurrentAllow(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const limit = 50
+	k := secret("client")
+	wins := race(t, errDenied, func() error {
+		d, err := s.Allow(ctx, k, limit, time.Hour)
+		if err != nil {
+			return err
+		}
+		if !d.Allowed {
+			if d.RetryAfter <= 0 {
+				return errors.New("denied with RetryAfter <= 0")
+			}
+			return errDenied
+		}
+		return nil
+	})
+	if wins != limit {
+		t.Fatalf("%d of %d concurrent Allow calls were allowed, want exactly %d", wins, Contenders, limit)
+	}
+}
+
+func testConcurrentDistinctKeys(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	var n atomic.Int64
+	wins := race(t, nil, func() error {
+		i := n.Add(1)
+		k := secret("qr")
+		want := []byte{byte(i), byte(i >> 8)}
+		if err := s.Put(ctx, k, want, longTTL); err != nil {
+			return err
+		}
+		if err := s.Set(ctx, k, want, longTTL); err != nil {
+			return err
+		}
+		if v, err := s.Get(ctx, k); err != nil || !bytes.Equal(v, want) {
+			return errors.New("Get returned another goroutine's value")
+		}
+		v, err := s.Consume(ctx, k)
+		if err != nil {
+			return err
+		}
+		if !bytes.Equal(v, want) {
+			return errors.New("Consume returned another goroutine's value")
+		}
+		return nil
+	})
+	if wins != Contenders {
+		t.Fatalf("%d of %d goroutines round-tripped their own keys", wins, Contenders)
+	}
+}
