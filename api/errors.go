@@ -1,0 +1,101 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+)
+
+// Error codes shared by every endpoint.
+const (
+	CodeInvalidRequest = "invalid_request"
+	CodeNotFound       = "not_found"
+	CodeMethod         = "method_not_allowed"
+	CodeTooLarge       = "request_too_large"
+	CodeUnavailable    = "temporarily_unavailable"
+	CodeServerError    = "server_error"
+	CodeRateLimited    = "rate_limited"
+)
+
+// Error is an error with its HTTP status, code and a message safe to show.
+// Domain errors are mapped onto it by the table in mapError; handlers may
+// also return one directly.
+type Error struct {
+	Status  int
+	Code    string
+	Message string
+	Err     error // the cause, logged, never sent
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return e.Code + ": " + e.Message + ": " + e.Err.Error()
+	}
+	return e.Code + ": " + e.Message
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+// errorBody is the JSON of every error response.
+type errorBody struct {
+	Error       string `json:"error"`
+	Description string `json:"error_description,omitempty"`
+}
+
+// mapping turns a domain sentinel into a response. Packages register their
+// sentinels here, in one table, as features land.
+type mapping struct {
+	err     error
+	status  int
+	code    string
+	message string // empty: use err.Error()
+}
+
+var errorTable []mapping
+
+// mapError finds the response for err.
+func mapError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	for _, m := range errorTable {
+		if errors.Is(err, m.err) {
+			msg := m.message
+			if msg == "" {
+				msg = m.err.Error()
+			}
+			return &Error{Status: m.status, Code: m.code, Message: msg, Err: err}
+		}
+	}
+	return &Error{Status: http.StatusInternalServerError, Code: CodeServerError, Message: "internal error", Err: err}
+}
+
+// writeError sends err and logs its cause. 5xx are logged at error level.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	e := mapError(err)
+	level := slog.LevelInfo
+	if e.Status >= 500 {
+		level = slog.LevelError
+	}
+	log.LogAttrs(r.Context(), level, "request failed",
+		slog.String("request_id", requestID(r.Context())),
+		slog.String("code", e.Code), slog.Int("status", e.Status), slog.Any("cause", e.Err))
+	if e.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer error="`+e.Code+`"`)
+	}
+	writeJSONStatus(w, e.Status, errorBody{Error: e.Code, Description: e.Message})
+}
+
+// writeJSON sends v as a 200 response.
+func writeJSON(w http.ResponseWriter, v any) { writeJSONStatus(w, http.StatusOK, v) }
+
+func writeJSONStatus(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}

@@ -1,0 +1,115 @@
+package api
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"sort"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// Check is a readiness probe of one dependency (the ephemeral store, the
+// ledger). It returns nil when the dependency can serve.
+type Check func(ctx context.Context) error
+
+// Config configures a Server. Zero values: a discarding logger, a fresh
+// Prometheus registry, a 1 MiB body limit, no readiness checks.
+type Config struct {
+	Logger   *slog.Logger
+	Registry *prometheus.Registry
+	// Checks are run by /readyz; the map key names the dependency.
+	Checks map[string]Check
+	// MaxBody bounds request bodies, in bytes.
+	MaxBody int64
+}
+
+// Server routes TrustID's HTTP API. Build it with New, add features with
+// their Mount functions, then serve Handler().
+type Server struct {
+	log     *slog.Logger
+	reg     *prometheus.Registry
+	metrics *metrics
+	checks  map[string]Check
+	maxBody int64
+	mux     *http.ServeMux
+}
+
+// New returns a server with /healthz, /readyz and /metrics.
+func New(cfg Config) *Server {
+	s := &Server{log: cfg.Logger, reg: cfg.Registry, checks: cfg.Checks, maxBody: cfg.MaxBody, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.reg == nil {
+		s.reg = prometheus.NewRegistry()
+		s.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 1 << 20
+	}
+	s.metrics = newMetrics(s.reg)
+	s.handle("GET /healthz", http.HandlerFunc(s.healthz))
+	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
+	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.mux.Handle("/", s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, s.log, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such endpoint"})
+	})))
+	return s
+}
+
+// Handler returns the root handler.
+func (s *Server) Handler() http.Handler { return s.mux }
+
+// Logger returns the server's logger.
+func (s *Server) Logger() *slog.Logger { return s.log }
+
+// handle registers an instrumented route.
+func (s *Server) handle(pattern string, h http.Handler) {
+	s.mux.Handle(pattern, s.instrument(pattern, h))
+}
+
+// handleFunc registers a handler that returns an error, rendered by
+// writeError.
+func (s *Server) handleFunc(pattern string, h func(http.ResponseWriter, *http.Request) error) {
+	s.handle(pattern, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, r, s.log, err)
+		}
+	}))
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, map[string]string{"status": "ok"})
+}
+
+// readyz runs every check with a short deadline. The body names each
+// dependency and whether it is ready, never the error text (which may name
+// internal hosts); the log has the details.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+	defer cancel()
+	names := make([]string, 0, len(s.checks))
+	for name := range s.checks {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	status, body := http.StatusOK, map[string]string{}
+	for _, name := range names {
+		if err := s.checks[name](ctx); err != nil {
+			s.log.Warn("not ready", slog.String("check", name), slog.Any("error", err))
+			status, body[name] = http.StatusServiceUnavailable, "unavailable"
+			continue
+		}
+		body[name] = "ok"
+	}
+	if status == http.StatusOK {
+		body["status"] = "ready"
+	} else {
+		body["status"] = "not ready"
+	}
+	writeJSONStatus(w, status, body)
+}

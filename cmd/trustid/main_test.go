@@ -1,0 +1,216 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"github.com/spf13/cobra"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// run executes the CLI with args and returns stdout, stderr and the error.
+func run(t *testing.T, ctx context.Context, args ...string) (string, string, error) {
+	t.Helper()
+	var out, errOut syncBuffer
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetOut(&out)
+	root.SetErr(&errOut)
+	err := root.ExecuteContext(ctx)
+	return out.String(), errOut.String(), err
+}
+
+// startServe runs `trustid serve` on a free port until the test ends and
+// returns its base URL and log buffer.
+func startServe(t *testing.T, args ...string) (string, *syncBuffer) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	var logs syncBuffer
+	root := newRootCmd()
+	root.SetArgs(append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...))
+	root.SetErr(&logs)
+	root.SetOut(io.Discard)
+	done := make(chan error, 1)
+	go func() { done <- root.ExecuteContext(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Error("serve did not shut down")
+		}
+	})
+	re := regexp.MustCompile(`"msg":"serving".*?"addr":"([^"]+)"`)
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if m := re.FindStringSubmatch(logs.String()); m != nil {
+			return "http://" + m[1], &logs
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("serve exited: %v\n%s", err, logs.String())
+		default:
+		}
+	}
+	t.Fatalf("serve did not start:\n%s", logs.String())
+	return "", nil
+}
+
+func get(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func TestServeEmbeddedDefaults(t *testing.T) {
+	dir := t.TempDir()
+	t.Chdir(dir)
+	t.Setenv("TRUSTID_KEK", "")
+	base, logs := startServe(t)
+	if code, body := get(t, base+"/healthz"); code != 200 || !strings.Contains(body, "ok") {
+		t.Errorf("healthz %d %s", code, body)
+	}
+	if code, body := get(t, base+"/readyz"); code != 200 || !strings.Contains(body, `"store":"ok"`) {
+		t.Errorf("readyz %d %s", code, body)
+	}
+	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "trustid_http_requests_total") {
+		t.Errorf("metrics %d", code)
+	}
+	for _, f := range []string{keystoreFile, devKEKFile} {
+		if _, err := os.Stat(filepath.Join(dir, "data", f)); err != nil {
+			t.Errorf("data/%s: %v", f, err)
+		}
+	}
+	if !strings.Contains(logs.String(), "development key-encryption key") {
+		t.Error("no warning about the development KEK")
+	}
+}
+
+func TestServeRefusesWrongKEK(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	if _, _, err := run(t, context.Background(), "keys", "list", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, keystoreFile)
+	before, _ := os.ReadFile(path)
+	t.Setenv("TRUSTID_KEK", "ffeeddccbbaa99887766554433221100")
+	_, _, err := run(t, context.Background(), "serve", "--data", dir, "--addr", "127.0.0.1:0")
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "TRUSTID_KEK") {
+		t.Fatalf("serve with the wrong KEK: %v", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("keystore changed after a failed start")
+	}
+	os.WriteFile(path, []byte("{broken"), 0o600)
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	_, _, err = run(t, context.Background(), "serve", "--data", dir, "--addr", "127.0.0.1:0")
+	if err == nil || !strings.Contains(err.Error(), path) || !strings.Contains(err.Error(), "corrupted") {
+		t.Fatalf("serve with a broken keystore: %v", err)
+	}
+	if after, _ := os.ReadFile(path); string(after) != "{broken" {
+		t.Error("broken keystore was overwritten")
+	}
+}
+
+func TestKeysRotate(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	ctx := context.Background()
+	if _, _, err := run(t, ctx, "keys", "rotate", "SM2", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	out, _, err := run(t, ctx, "keys", "list", "--data", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Count(out, "SM2") != 2 || !strings.Contains(out, "retiring") {
+		t.Errorf("after rotate:\n%s", out)
+	}
+	if _, _, err := run(t, ctx, "keys", "rotate", "RS256", "--data", dir); err == nil {
+		t.Error("rotate of an unknown algorithm succeeded")
+	}
+}
+
+// TestConfigPrecedence: flag > TRUSTID_* environment > config file > default.
+func TestConfigPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "trustid.yaml")
+	os.WriteFile(cfg, []byte("region: \"320000\"\nshutdown-timeout: 3s\nlog-level: debug\n"), 0o600)
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	t.Setenv("TRUSTID_LOG_LEVEL", "warn")
+
+	check := func(args []string, want map[string]string) {
+		t.Helper()
+		root := newRootCmd()
+		cmd, _, err := root.Find([]string{"serve"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.RunE = func(c *cobra.Command, _ []string) error {
+			for k, v := range want {
+				if got := c.Flags().Lookup(k).Value.String(); got != v {
+					t.Errorf("%v: %s = %q, want %q", args, k, got, v)
+				}
+			}
+			return nil
+		}
+		root.SetArgs(append([]string{"serve"}, args...))
+		if err := root.Execute(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check([]string{"--config", cfg}, map[string]string{"region": "320000", "shutdown-timeout": "3s", "log-level": "warn", "addr": "127.0.0.1:8080"})
+	check([]string{"--config", cfg, "--region", "110000", "--log-level", "error"}, map[string]string{"region": "110000", "log-level": "error"})
+	t.Setenv("TRUSTID_CONFIG", cfg)
+	t.Setenv("TRUSTID_REGION", "440000")
+	check(nil, map[string]string{"region": "440000", "shutdown-timeout": "3s"})
+
+	os.WriteFile(cfg, []byte("regoin: \"320000\"\n"), 0o600)
+	root := newRootCmd()
+	root.SetArgs([]string{"keys", "list", "--config", cfg, "--data", dir})
+	root.SetErr(io.Discard)
+	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "regoin") {
+		t.Errorf("unknown config key: %v", err)
+	}
+}
+
+func TestServeRejectsBadRegion(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	_, _, err := run(t, context.Background(), "serve", "--data", t.TempDir(), "--region", "999999")
+	if err == nil || !strings.Contains(err.Error(), "--region") {
+		t.Fatalf("bad region: %v", err)
+	}
+}

@@ -1,0 +1,86 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/spf13/cobra"
+
+	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// Files in the data directory.
+const (
+	keystoreFile = "keystore.json"
+	devKEKFile   = "kek.dev"
+)
+
+// openKeystore opens (or on first use creates) the node keystore in the
+// data directory, under TRUSTID_KEK or the development KEK.
+func openKeystore(cmd *cobra.Command, log *slog.Logger) (*keystore.Store, error) {
+	dir, _ := cmd.Flags().GetString("data")
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return nil, fmt.Errorf("data directory: %w", err)
+	}
+	kek, dev, err := keystore.ResolveKEK(os.Getenv("TRUSTID_KEK"), filepath.Join(dir, devKEKFile), rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("TRUSTID_KEK: %w", err)
+	}
+	if dev {
+		log.Warn("TRUSTID_KEK is not set: using a development key-encryption key stored beside the keystore; it protects nothing against anyone who can read the data directory. Set TRUSTID_KEK (32 hex digits) in production.",
+			slog.String("file", filepath.Join(dir, devKEKFile)))
+	}
+	path := filepath.Join(dir, keystoreFile)
+	_, statErr := os.Stat(path)
+	ks, err := keystore.Open(path, kek, keystore.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if errors.Is(statErr, os.ErrNotExist) {
+		log.Info("generated node keys", slog.String("keystore", path), slog.Int("keys", len(ks.Keys())))
+	}
+	return ks, nil
+}
+
+// ephemeral is the node's ephemeral store and its closer.
+type ephemeral struct {
+	store.Store
+	close func() error
+}
+
+// openStore returns Redis when --redis-url is set, else the in-memory store.
+func openStore(cmd *cobra.Command, region string) (*ephemeral, error) {
+	url, _ := cmd.Flags().GetString("redis-url")
+	prefix := "trustid:" + region + ":"
+	if url == "" {
+		m, err := store.NewMemory(store.MemoryOptions{Prefix: prefix})
+		if err != nil {
+			return nil, err
+		}
+		return &ephemeral{Store: m, close: m.Close}, nil
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, fmt.Errorf("--redis-url: %w", err)
+	}
+	client := redis.NewClient(opts)
+	r, err := store.NewRedis(client, store.RedisOptions{Prefix: prefix})
+	if err != nil {
+		client.Close()
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(cmd.Context(), 5e9)
+	defer cancel()
+	if err := r.Ping(ctx); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("redis at %s: %w", opts.Addr, err)
+	}
+	return &ephemeral{Store: r, close: func() error { r.Close(); return client.Close() }}, nil
+}

@@ -1,0 +1,136 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/spf13/cobra"
+
+	"github.com/trustid-cn/trustid/api"
+)
+
+func newServeCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a region node (embedded defaults: ./data, 127.0.0.1:8080, in-memory store)",
+		Args:  cobra.NoArgs,
+		RunE:  runServe,
+	}
+	f := cmd.Flags()
+	f.String("addr", "127.0.0.1:8080", "HTTP listen address")
+	f.String("region", "310000", "this node's region: a GB/T 2260 province-level code")
+	f.String("issuer", "", "public base URL of this node (default http://<addr>)")
+	f.String("redis-url", "", "Redis URL for the ephemeral store (empty: in-memory)")
+	f.Duration("shutdown-timeout", 15*time.Second, "how long to drain requests on SIGINT/SIGTERM")
+	return cmd
+}
+
+func runServe(cmd *cobra.Command, _ []string) error {
+	log, err := newLogger(cmd)
+	if err != nil {
+		return err
+	}
+	f := cmd.Flags()
+	addr, _ := f.GetString("addr")
+	region, _ := f.GetString("region")
+	drain, _ := f.GetDuration("shutdown-timeout")
+	if !validRegion(region) {
+		return fmt.Errorf("--region %q: want a six-digit GB/T 2260 province-level code such as 310000", region)
+	}
+	log = log.With(slog.String("region", region))
+
+	ks, err := openKeystore(cmd, log)
+	if err != nil {
+		return err
+	}
+	st, err := openStore(cmd, region)
+	if err != nil {
+		return err
+	}
+	defer st.close()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	srv := api.New(api.Config{
+		Logger:   log,
+		Registry: reg,
+		Checks:   map[string]api.Check{"store": st.Ping},
+	})
+
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+
+	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			if err := ks.Reload(); err != nil {
+				log.Error("keystore reload failed; keeping the keys in memory", slog.Any("error", err))
+				continue
+			}
+			log.Info("keystore reloaded", slog.Int("keys", len(ks.Keys())))
+		}
+	}()
+
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	log.Info("serving", slog.String("addr", ln.Addr().String()), slog.String("data", dataDir(cmd)))
+
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down", slog.Duration("drain", drain))
+	sctx, cancel := context.WithTimeout(context.Background(), drain)
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+func dataDir(cmd *cobra.Command) string {
+	d, _ := cmd.Flags().GetString("data")
+	return d
+}
+
+// validRegion accepts a province-level GB/T 2260 code: six digits ending in
+// 0000 with a province prefix between 11 and 83.
+func validRegion(s string) bool {
+	if len(s) != 6 || s[2:] != "0000" {
+		return false
+	}
+	for i := 0; i < 2; i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	p := int(s[0]-'0')*10 + int(s[1]-'0')
+	return p >= 11 && p <= 83
+}
