@@ -43,8 +43,7 @@ type errorBody struct {
 	Description string `json:"error_description,omitempty"`
 }
 
-// mapping turns a domain sentinel into a response. Packages register their
-// sentinels here, in one table, as features land.
+// mapping turns a domain sentinel into a response.
 type mapping struct {
 	err     error
 	status  int
@@ -52,7 +51,10 @@ type mapping struct {
 	message string // empty: use err.Error()
 }
 
-var errorTable []mapping
+// errorTables lists every feature's mappings, searched in order. Each
+// feature keeps its table beside its handlers (e.g. authErrors in
+// oauth.go) and adds it here.
+var errorTables = [][]mapping{}
 
 // mapError finds the response for err.
 func mapError(err error) *Error {
@@ -60,13 +62,15 @@ func mapError(err error) *Error {
 	if errors.As(err, &e) {
 		return e
 	}
-	for _, m := range errorTable {
-		if errors.Is(err, m.err) {
-			msg := m.message
-			if msg == "" {
-				msg = m.err.Error()
+	for _, table := range errorTables {
+		for _, m := range table {
+			if errors.Is(err, m.err) {
+				msg := m.message
+				if msg == "" {
+					msg = m.err.Error()
+				}
+				return &Error{Status: m.status, Code: m.code, Message: msg, Err: err}
 			}
-			return &Error{Status: m.status, Code: m.code, Message: msg, Err: err}
 		}
 	}
 	return &Error{Status: http.StatusInternalServerError, Code: CodeServerError, Message: "internal error", Err: err}

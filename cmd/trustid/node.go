@@ -16,6 +16,17 @@ import (
 	"github.com/trustid-cn/trustid/store"
 )
 
+// node holds what a running node's features share; serve builds it and
+// passes it to each feature's mount function.
+type node struct {
+	log     *slog.Logger
+	region  string // GB/T 2260 province-level code, e.g. 310000
+	issuer  string // public base URL, no trailing slash
+	dataDir string
+	keys    *keystore.Store
+	store   store.Store
+}
+
 // Files in the data directory.
 const (
 	keystoreFile = "keystore.json"

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -59,6 +60,12 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	}
 	defer st.close()
 
+	issuer, _ := f.GetString("issuer")
+	if issuer == "" {
+		issuer = "http://" + addr
+	}
+	n := &node{log: log, region: region, issuer: strings.TrimSuffix(issuer, "/"), dataDir: dataDir(cmd), keys: ks, store: st}
+
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := api.New(api.Config{
@@ -66,6 +73,12 @@ func runServe(cmd *cobra.Command, _ []string) error {
 		Registry: reg,
 		Checks:   map[string]api.Check{"store": st.Ping},
 	})
+	// Each feature mounts its routes here, one line each.
+	for _, mount := range []func(*api.Server, *node) error{} {
+		if err := mount(srv, n); err != nil {
+			return err
+		}
+	}
 
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
