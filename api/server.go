@@ -36,6 +36,7 @@ type Server struct {
 	checks  map[string]Check
 	maxBody int64
 	mux     *http.ServeMux
+	authz   Authorizer
 }
 
 // New returns a server with /healthz, /readyz and /metrics.
