@@ -37,6 +37,8 @@ type Server struct {
 	maxBody int64
 	mux     *http.ServeMux
 	authz   Authorizer
+	// unrouted answers requests that match no route.
+	unrouted http.Handler
 }
 
 // New returns a server with /healthz, /readyz and /metrics.
@@ -56,14 +58,44 @@ func New(cfg Config) *Server {
 	s.handle("GET /healthz", http.HandlerFunc(s.healthz))
 	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
-	s.mux.Handle("/", s.instrument("other", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, s.log, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such endpoint"})
-	})))
+	s.unrouted = s.instrument("unrouted", http.HandlerFunc(s.notRouted))
 	return s
 }
 
 // Handler returns the root handler.
-func (s *Server) Handler() http.Handler { return s.mux }
+func (s *Server) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := s.mux.Handler(r); pattern == "" {
+			s.unrouted.ServeHTTP(w, r)
+			return
+		}
+		s.mux.ServeHTTP(w, r)
+	})
+}
+
+// notRouted answers requests no route matched, as JSON: 405 with Allow when
+// the path exists for other methods, else 404.
+func (s *Server) notRouted(w http.ResponseWriter, r *http.Request) {
+	probe := &headerProbe{header: http.Header{}}
+	h, _ := s.mux.Handler(r)
+	h.ServeHTTP(probe, r)
+	if probe.status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", probe.header.Get("Allow"))
+		writeError(w, r, s.log, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethod, Message: "method not allowed"})
+		return
+	}
+	writeError(w, r, s.log, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such endpoint"})
+}
+
+// headerProbe captures what the mux's own 404/405 handler would send.
+type headerProbe struct {
+	header http.Header
+	status int
+}
+
+func (p *headerProbe) Header() http.Header         { return p.header }
+func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
+func (p *headerProbe) WriteHeader(code int)        { p.status = code }
 
 // Logger returns the server's logger.
 func (s *Server) Logger() *slog.Logger { return s.log }
