@@ -12,3 +12,17 @@ build:
 
 bench: ## the benchmarks behind docs/BENCHMARKS.md
 	go test -run '^$$' -bench . -benchtime 2s ./gm/
+
+.PHONY: fabric-build fabric-up fabric-down fabric-test
+
+fabric-build: ## build the Fabric binaries from the pinned module (cached)
+	./scripts/fabric/build.sh
+
+fabric-up: ## start the native Fabric network (2 regions) and deploy the contract
+	./scripts/fabric/up.sh
+
+fabric-down: ## stop the Fabric network and remove its state
+	./scripts/fabric/down.sh
+
+fabric-test: ## bring the network up, run the Fabric integration tests, tear it down
+	./scripts/fabric/test.sh

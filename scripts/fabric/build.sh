@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# Builds the Fabric binaries (peer, orderer, configtxgen, cryptogen, osnadmin)
-# from the Go module at the pinned pseudo-version into $FABRIC_BIN (default
-# scripts/fabric/work/bin), and copies the sample core.yaml/orderer.yaml from
+# Builds the Fabric binaries (peer, orderer, configtxgen, cryptogen, osnadmin,
+# configtxlator) from the Go module at the pinned pseudo-version into
+# $FABRIC_BIN (default scripts/fabric/work/bin), and copies the sample core.yaml/orderer.yaml from
 # the module cache into $FABNET/sampleconfig. Cached: a second run returns at
 # once. The cold build takes ~6 min on 2 cores; it runs under `nice -n 19`.
 set -euo pipefail
 source "$(dirname "$0")/env.sh"
 
 FABRIC_VERSION=v1.4.0-rc1.0.20230405174026-695dd57e01c2
-BINS=(peer orderer configtxgen cryptogen osnadmin)
+BINS=(peer orderer configtxgen cryptogen osnadmin configtxlator)
 STAMP=$FABRIC_BIN/.version
 
 have_all() {
@@ -40,6 +40,7 @@ package fabtools
 
 import (
 	_ "github.com/hyperledger/fabric/cmd/configtxgen"
+	_ "github.com/hyperledger/fabric/cmd/configtxlator"
 	_ "github.com/hyperledger/fabric/cmd/cryptogen"
 	_ "github.com/hyperledger/fabric/cmd/orderer"
 	_ "github.com/hyperledger/fabric/cmd/osnadmin"

@@ -1,0 +1,240 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// QRConfig wires the QR identity code routes. Routes whose dependencies
+// are nil are not mounted.
+type QRConfig struct {
+	// Service issues and redeems online codes: POST /v1/qr (with Holders)
+	// and POST /v1/qr/verify (protected by auth.ScopeQRRedeem).
+	Service *qrcode.Service
+	// Holders authenticates the holder app's device-signed requests.
+	Holders qrcode.HolderAuthenticator
+	// Peers authenticates other regions' nodes for
+	// POST /v1/qr/peer/redeem.
+	Peers qrcode.PeerAuthenticator
+	// Verifier checks static codes before GET /v1/qr/static renders them,
+	// so a revoked or forged code is never printed.
+	Verifier *qrcode.Verifier
+}
+
+// maxQRBody bounds QR request bodies: a holder request carries a binding
+// of about 170 bytes, base64-encoded.
+const maxQRBody = 8 << 10
+
+// MountQR registers the QR routes.
+func (s *Server) MountQR(cfg QRConfig) error {
+	if cfg.Service != nil && cfg.Holders != nil {
+		s.handleFunc("POST /v1/qr", func(w http.ResponseWriter, r *http.Request) error { return qrIssue(w, r, cfg) })
+	}
+	if cfg.Service != nil {
+		s.handle("POST /v1/qr/verify", s.protect(auth.ScopeQRRedeem, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
+			return qrRedeem(w, r, cfg)
+		})))
+	}
+	if cfg.Service != nil && cfg.Peers != nil {
+		s.handleFunc("POST "+qrcode.PeerRedeemPath, func(w http.ResponseWriter, r *http.Request) error { return qrPeerRedeem(w, r, cfg) })
+	}
+	if cfg.Verifier != nil {
+		s.handleFunc("GET /v1/qr/static", func(w http.ResponseWriter, r *http.Request) error { return qrStatic(w, r, cfg) })
+	}
+	return nil
+}
+
+// errorHandler adapts an error-returning handler for wrapping (protect).
+func errorHandler(s *Server, h func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if err := h(w, r); err != nil {
+			writeError(w, r, s.log, err)
+		}
+	})
+}
+
+// decodeQRBody reads one JSON object strictly: bounded, no unknown
+// fields, nothing after it.
+func decodeQRBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxQRBody+1))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "body too large", Err: err}
+		}
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "body must be one JSON object with the documented fields", Err: err}
+	}
+	if dec.More() {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "data after the JSON object"}
+	}
+	if dec.InputOffset() > maxQRBody {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "body too large"}
+	}
+	return nil
+}
+
+// qrIssueResponse is the answer to POST /v1/qr.
+type qrIssueResponse struct {
+	Code      string    `json:"code"`
+	Region    string    `json:"region"`
+	ExpiresAt time.Time `json:"expires_at"`
+	ExpiresIn int       `json:"expires_in"`
+}
+
+func qrIssue(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
+	var req qrcode.HolderRequest
+	if err := decodeQRBody(r, &req); err != nil {
+		return err
+	}
+	h, err := cfg.Holders.AuthenticateHolder(r.Context(), &req)
+	if err != nil {
+		return err
+	}
+	is, err := cfg.Service.Issue(r.Context(), h, req.Consent)
+	if err != nil {
+		return err
+	}
+	writeJSONStatus(w, http.StatusCreated, qrIssueResponse{
+		Code: is.Text, Region: cfg.Service.Region(), ExpiresAt: is.ExpiresAt.UTC(), ExpiresIn: int(cfg.Service.TTL() / time.Second),
+	})
+	return nil
+}
+
+type qrRedeemRequest struct {
+	Code string `json:"code"`
+}
+
+func qrRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
+	p, ok := PrincipalFrom(r.Context())
+	if !ok {
+		return &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "no authenticated caller"}
+	}
+	var req qrRedeemRequest
+	if err := decodeQRBody(r, &req); err != nil {
+		return err
+	}
+	red, err := cfg.Service.Redeem(r.Context(), p.ClientID, req.Code)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, red)
+	return nil
+}
+
+func qrPeerRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
+	if _, err := cfg.Peers.AuthenticatePeer(r); err != nil {
+		return err
+	}
+	var req qrcode.PeerRedeemRequest
+	if err := decodeQRBody(r, &req); err != nil {
+		return err
+	}
+	red, err := cfg.Service.RedeemForPeer(r.Context(), req.RelyingParty, req.Code)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, red)
+	return nil
+}
+
+// qrStatic renders a static code for printing:
+// GET /v1/qr/static?code=TIDST1:...&format=png|svg&size=N. The code is
+// verified first (signature, validity, status).
+func qrStatic(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
+	q := r.URL.Query()
+	for name, vs := range q {
+		if name != "code" && name != "format" && name != "size" || len(vs) != 1 {
+			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "query takes code, format and size, once each"}
+		}
+	}
+	size := 0
+	if s := q.Get("size"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < qrcode.MinImageSize || n > qrcode.MaxImageSize {
+			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: fmt.Sprintf("size must be %d to %d pixels", qrcode.MinImageSize, qrcode.MaxImageSize)}
+		}
+		size = n
+	}
+	format := q.Get("format")
+	if format == "" {
+		format = "png"
+	}
+	if format != "png" && format != "svg" {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "format must be png or svg"}
+	}
+	code := q.Get("code")
+	if k, err := qrcode.DetectKind(code); err != nil {
+		return err
+	} else if k != qrcode.KindStatic {
+		return fmt.Errorf("%w: want a static code", qrcode.ErrKind)
+	}
+	if _, err := cfg.Verifier.VerifyStatic(r.Context(), code); err != nil {
+		return err
+	}
+	sym, err := qrcode.Encode(code, qrcode.Medium)
+	if err != nil {
+		return err
+	}
+	var body []byte
+	if format == "svg" {
+		body, err = sym.SVG(size)
+		w.Header().Set("Content-Type", "image/svg+xml")
+	} else {
+		body, err = sym.PNG(size)
+		w.Header().Set("Content-Type", "image/png")
+	}
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
+	return nil
+}
+
+// qrErrors maps the qrcode package's errors. Codes shared with the
+// node-to-node protocol match qrcode.ErrorCode (TestQRErrorCodesMatch).
+var qrErrors = []mapping{
+	{qrcode.ErrCodeUsed, http.StatusConflict, "qr_code_used", "the code was already redeemed or is unknown"},
+	{qrcode.ErrCodeExpired, http.StatusGone, "qr_code_expired", "the code has expired"},
+	{qrcode.ErrNoRoute, http.StatusUnprocessableEntity, "qr_no_route", "the code belongs to a region this node cannot reach"},
+	{qrcode.ErrWrongRegion, http.StatusUnprocessableEntity, "qr_wrong_region", "the code belongs to another region"},
+	{qrcode.ErrUnknownVerifier, http.StatusForbidden, "qr_unknown_verifier", "the relying party is not registered for QR redemption"},
+	{qrcode.ErrPeerAuth, http.StatusUnauthorized, "qr_peer_unauthorized", "node authentication failed"},
+	{qrcode.ErrHolderAuth, http.StatusUnauthorized, "qr_holder_unauthorized", "the device-signed request is invalid, stale or replayed"},
+	{qrcode.ErrRevoked, http.StatusForbidden, "qr_revoked", "the device binding or code is revoked"},
+	{qrcode.ErrBindingExpired, http.StatusForbidden, "qr_binding_expired", "the device binding or code is expired"},
+	{qrcode.ErrDelegationScope, http.StatusForbidden, "qr_delegation_scope", "the action is outside the delegation's scope"},
+	{qrcode.ErrDelegation, http.StatusForbidden, "qr_delegation_invalid", "the delegation is invalid"},
+	{qrcode.ErrUnknownKey, http.StatusUnauthorized, "qr_unknown_key", "the code is signed by an unknown issuer key"},
+	{qrcode.ErrSignature, http.StatusUnauthorized, "qr_bad_signature", "a signature does not verify"},
+	{qrcode.ErrStale, http.StatusBadRequest, "qr_stale", "the code is outside the freshness window"},
+	{qrcode.ErrChallenge, http.StatusBadRequest, "qr_challenge_mismatch", "the challenge does not match"},
+	{qrcode.ErrAudience, http.StatusBadRequest, "qr_audience_mismatch", "the code is for another verifier"},
+	{qrcode.ErrReplayed, http.StatusConflict, "qr_replayed", "the code was already presented"},
+	{qrcode.ErrCloneSuspected, http.StatusConflict, "qr_clone_suspected", "the device counter went backwards"},
+	{qrcode.ErrConsent, http.StatusBadRequest, "qr_invalid_consent", "consent names a claim that is not attested"},
+	{qrcode.ErrStatusUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "status is temporarily unavailable"},
+	{qrcode.ErrUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "temporarily unavailable, retry"},
+	{qrcode.ErrPeer, http.StatusBadGateway, "qr_peer_failed", "the code's region did not answer correctly"},
+	{qrcode.ErrTooLarge, http.StatusRequestEntityTooLarge, "qr_too_large", "the code is too large"},
+	{qrcode.ErrVersion, http.StatusBadRequest, "qr_unsupported_version", "unsupported code version"},
+	{qrcode.ErrKind, http.StatusBadRequest, "qr_wrong_kind", "wrong kind of code for this endpoint"},
+	{qrcode.ErrPrefix, http.StatusBadRequest, "qr_malformed", "not a TrustID code"},
+	{qrcode.ErrTruncated, http.StatusBadRequest, "qr_malformed", "the code is truncated"},
+	{qrcode.ErrTrailingData, http.StatusBadRequest, "qr_malformed", "data after the code"},
+	{qrcode.ErrDuplicateField, http.StatusBadRequest, "qr_malformed", "the code repeats a field"},
+	{qrcode.ErrUnknownField, http.StatusBadRequest, "qr_malformed", "the code has an unknown field"},
+	{qrcode.ErrMalformed, http.StatusBadRequest, "qr_malformed", "the code is malformed"},
+	{qrcode.ErrBase45, http.StatusBadRequest, "qr_malformed", "the code is not valid base45"},
+	{qrcode.ErrInvalidArgument, http.StatusBadRequest, CodeInvalidRequest, "invalid argument"},
+}

@@ -1,0 +1,342 @@
+package api
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"image/png"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// qrTokens is a real bearer-token authorizer over a fixed table, standing
+// in for the OAuth authorizer in these tests.
+type qrTokens map[string]Principal
+
+func (q qrTokens) Authorize(r *http.Request, scope string) (Principal, error) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	p, found := q[tok]
+	if !ok || !found {
+		return Principal{}, &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "bad token"}
+	}
+	for _, s := range p.Scopes {
+		if s == scope {
+			return p, nil
+		}
+	}
+	return Principal{}, &Error{Status: http.StatusForbidden, Code: "insufficient_scope", Message: "scope"}
+}
+
+type qrRPs map[string]qrcode.RelyingParty
+
+func (m qrRPs) RelyingParty(_ context.Context, id string) (qrcode.RelyingParty, error) {
+	if rp, ok := m[id]; ok {
+		return rp, nil
+	}
+	return qrcode.RelyingParty{}, qrcode.ErrUnknownVerifier
+}
+
+type qrPairwise []byte
+
+func (k qrPairwise) Pairwise(subject []byte, sector string) (string, error) {
+	return hex.EncodeToString(gm.HMACSM3(k, append([]byte(sector+"\x00"), subject...))[:16]), nil
+}
+
+type qrStatus struct {
+	mu      sync.Mutex
+	revoked map[qrcode.StatusRef]bool
+}
+
+func (s *qrStatus) Status(_ context.Context, ref qrcode.StatusRef) (qrcode.Status, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.revoked[ref] {
+		return qrcode.StatusRevoked, nil
+	}
+	return qrcode.StatusValid, nil
+}
+
+func (s *qrStatus) revoke(ref qrcode.StatusRef) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.revoked[ref] = true
+}
+
+// qrRegion is one region's node: its keys, store, service and server.
+type qrRegion struct {
+	region string
+	key    *gm.PrivateKey
+	kid    string
+	issuer *qrcode.Issuer
+	status *qrStatus
+	srv    *httptest.Server
+	logs   *bytes.Buffer
+}
+
+func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[string]qrcode.Peer, peerKeys map[string]qrcode.IssuerKeySource) *qrRegion {
+	t.Helper()
+	key, err := gm.NewPrivateKey(bytes.Repeat([]byte{seed}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := gm.NewJWK(key.Public(), "")
+	kid, _ := j.Thumbprint()
+	mem, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mem.Close() })
+	reg := &qrRegion{region: region, key: key, kid: kid, status: &qrStatus{revoked: map[qrcode.StatusRef]bool{}},
+		issuer: &qrcode.Issuer{Signer: key, Kid: kid, Region: code}}
+	nodeAuth := &qrcode.NodeAssertions{Region: region, Signer: key, Kid: kid, PeerKeys: peerKeys, Nonces: mem}
+	svc, err := qrcode.NewService(qrcode.ServiceConfig{
+		Region: region, Store: mem, Pairwise: qrPairwise("pairwise " + region),
+		RelyingParties: qrRPs{
+			"hotel-" + region: {ClientID: "hotel-" + region, Sector: "hotel.example", AllowedClaims: []string{"age_over_18"}},
+		},
+		Peers: &qrcode.HTTPPeers{Peers: peers, Credentials: nodeAuth},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := qrcode.NewVerifier(qrcode.VerifierConfig{Keys: qrcode.StaticKeys{{Kid: kid, Public: key.Public()}}, Status: reg.status})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, logs := newTestServer(t, nil)
+	s.SetAuthorizer(qrTokens{
+		"tok-hotel-" + region: {ClientID: "hotel-" + region, Scopes: []string{auth.ScopeQRRedeem}, Region: region},
+		"tok-noscope":         {ClientID: "hotel-" + region, Scopes: []string{auth.ScopeEnroll}},
+	})
+	if err := s.MountQR(QRConfig{
+		Service: svc, Verifier: v, Peers: nodeAuth,
+		Holders: &qrcode.BindingAuthenticator{Verifier: v, Nonces: mem, Region: region},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	reg.srv = httptest.NewServer(s.Handler())
+	reg.logs = logs
+	t.Cleanup(reg.srv.Close)
+	return reg
+}
+
+func qrPost(t *testing.T, url, token string, body any) (*http.Response, map[string]any) {
+	t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		data, _ := json.Marshal(b)
+		rd = bytes.NewReader(data)
+	}
+	req, _ := http.NewRequest("POST", url, rd)
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp, m
+}
+
+// TestQRTwoRegions runs two real nodes: a holder of region A gets an
+// online code from A; a hotel registered at region B redeems it at B,
+// which forwards to A with a node assertion.
+func TestQRTwoRegions(t *testing.T) {
+	// B's URL is not needed by A; A's by B. Keys are deterministic, so B
+	// can be told A's key before A exists.
+	var a *qrRegion
+	keyA, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x71}, 32))
+	keyB, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x72}, 32))
+	jb, _ := gm.NewJWK(keyB.Public(), "")
+	kidB, _ := jb.Thumbprint()
+	a = newQRRegion(t, "310000", 310000, 0x71, nil, map[string]qrcode.IssuerKeySource{"440000": qrcode.StaticKeys{{Kid: kidB, Public: keyB.Public()}}})
+	b := newQRRegion(t, "440000", 440000, 0x72, map[string]qrcode.Peer{"310000": {BaseURL: a.srv.URL}}, nil)
+	_ = keyA
+
+	device, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x23}, 32))
+	subject := bytes.Repeat([]byte{0xc3}, 16)
+	now := time.Now()
+	binding, err := a.issuer.IssueBinding(qrcode.Binding{
+		Subject: subject, DeviceKey: device.PublicKey(), Assurance: qrcode.AssurancePIN,
+		IssuedAt: now.Add(-time.Minute), Expiry: now.Add(time.Hour), Status: qrcode.StatusRef{List: 1, Index: 5},
+		Claims: map[string]string{"age_over_18": "true", "resident": "yes"},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce := byte(0)
+	holderReq := func(region string, consent ...string) *qrcode.HolderRequest {
+		nonce++
+		r := &qrcode.HolderRequest{Binding: binding, Time: time.Now().Unix(), Nonce: bytes.Repeat([]byte{nonce}, 16), Region: region, Consent: consent}
+		if err := qrcode.SignHolderRequest(nil, device, r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+
+	resp, m := qrPost(t, a.srv.URL+"/v1/qr", "", holderReq("310000", "age_over_18", "resident"))
+	if resp.StatusCode != 201 || m["region"] != "310000" || m["expires_in"] != float64(60) {
+		t.Fatalf("issue: %d %v", resp.StatusCode, m)
+	}
+	code := m["code"].(string)
+	if v, _ := qrcode.QRVersion(code, qrcode.Medium); v > 6 {
+		t.Errorf("online code needs version %d", v)
+	}
+
+	// Redeem at B: forwarded to A.
+	resp, m = qrPost(t, b.srv.URL+"/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": code})
+	if resp.StatusCode != 200 || m["region"] != "310000" || m["assurance_level"] != float64(3) || m["pairwise_id"] == "" {
+		t.Fatalf("cross-region redeem: %d %v", resp.StatusCode, m)
+	}
+	if c := m["claims"].(map[string]any); len(c) != 1 || c["age_over_18"] != "true" {
+		t.Errorf("claims released: %v", c)
+	}
+	// Reused, at either node.
+	for _, u := range []string{b.srv.URL, a.srv.URL} {
+		tok := "tok-hotel-440000"
+		if u == a.srv.URL {
+			tok = "tok-hotel-310000"
+		}
+		if resp, m := qrPost(t, u+"/v1/qr/verify", tok, map[string]string{"code": code}); resp.StatusCode != 409 || m["error"] != "qr_code_used" {
+			t.Errorf("reuse at %s: %d %v", u, resp.StatusCode, m)
+		}
+	}
+
+	for name, c := range map[string]struct {
+		url, token string
+		body       any
+		status     int
+		code       string
+	}{
+		"no token":         {b.srv.URL + "/v1/qr/verify", "", map[string]string{"code": code}, 401, "invalid_token"},
+		"wrong scope":      {b.srv.URL + "/v1/qr/verify", "tok-noscope", map[string]string{"code": code}, 403, "insufficient_scope"},
+		"garbage":          {b.srv.URL + "/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": "hello"}, 400, "qr_malformed"},
+		"bad base45":       {b.srv.URL + "/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": "TIDON1:abc"}, 400, "qr_malformed"},
+		"version":          {b.srv.URL + "/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": "TIDON9:00"}, 400, "qr_unsupported_version"},
+		"oversized":        {b.srv.URL + "/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": "TIDON1:" + strings.Repeat("0", 300)}, 413, "qr_too_large"},
+		"unknown field":    {b.srv.URL + "/v1/qr/verify", "tok-hotel-440000", `{"code":"x","extra":1}`, 400, CodeInvalidRequest},
+		"two objects":      {b.srv.URL + "/v1/qr/verify", "tok-hotel-440000", `{"code":"x"}{}`, 400, CodeInvalidRequest},
+		"no route":         {b.srv.URL + "/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": (qrcode.OnlineCode{Region: 110000}).String()}, 422, "qr_no_route"},
+		"never issued":     {a.srv.URL + "/v1/qr/verify", "tok-hotel-310000", map[string]string{"code": (qrcode.OnlineCode{Region: 310000}).String()}, 409, "qr_code_used"},
+		"static as online": {a.srv.URL + "/v1/qr/verify", "tok-hotel-310000", map[string]string{"code": "TIDST1:00"}, 400, "qr_wrong_kind"},
+		"holder replay":    {a.srv.URL + "/v1/qr", "", nil, 401, "qr_holder_unauthorized"},
+		"holder elsewhere": {b.srv.URL + "/v1/qr", "", holderReq("310000"), 401, "qr_holder_unauthorized"},
+		"bad consent":      {a.srv.URL + "/v1/qr", "", holderReq("310000", "name"), 400, "qr_invalid_consent"},
+		"peer no auth":     {a.srv.URL + qrcode.PeerRedeemPath, "", map[string]any{"code": code}, 401, "qr_peer_unauthorized"},
+	} {
+		body := c.body
+		if name == "holder replay" {
+			r := holderReq("310000")
+			qrPost(t, c.url, "", r)
+			body = r
+		}
+		resp, m := qrPost(t, c.url, c.token, body)
+		if resp.StatusCode != c.status || m["error"] != c.code {
+			t.Errorf("%s: %d %v, want %d %s", name, resp.StatusCode, m, c.status, c.code)
+		}
+	}
+
+	// Revocation takes effect at once (expiry is tested with an injected
+	// clock in package qrcode).
+	a.status.revoke(qrcode.StatusRef{Region: 310000, List: 1, Index: 5})
+	if resp, m := qrPost(t, a.srv.URL+"/v1/qr", "", holderReq("310000")); resp.StatusCode != 403 || m["error"] != "qr_revoked" {
+		t.Errorf("revoked binding: %d %v", resp.StatusCode, m)
+	}
+	// No code, binding or assertion reaches a log.
+	for _, reg := range []*qrRegion{a, b} {
+		if l := reg.logs.String(); strings.Contains(l, "TIDON1") || strings.Contains(l, code[7:20]) || strings.Contains(l, "Bearer") || !strings.Contains(l, "qr_code_used") {
+			t.Errorf("region %s logs:\n%s", reg.region, l)
+		}
+	}
+}
+
+func TestQRStaticRendering(t *testing.T) {
+	a := newQRRegion(t, "310000", 310000, 0x71, nil, nil)
+	now := time.Now()
+	st, err := a.issuer.IssueStatic(qrcode.Static{
+		Subject: bytes.Repeat([]byte{0xc3}, 16), MaskedName: "李**", MaskedNumber: "3101**********002X", DocType: 1,
+		PhotoHint: "ID card photo", Assurance: 4, IssuedAt: now.Add(-time.Hour), Expiry: now.AddDate(5, 0, 0),
+		Status: qrcode.StatusRef{List: 2, Index: 3},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	get := func(query string) (*http.Response, []byte) {
+		resp, err := http.Get(a.srv.URL + "/v1/qr/static?" + query)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp, b
+	}
+	q := "code=" + urlEscape(st)
+	resp, body := get(q + "&format=png&size=400")
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/png" {
+		t.Fatalf("png: %d %s", resp.StatusCode, body)
+	}
+	img, err := png.Decode(bytes.NewReader(body))
+	if err != nil || img.Bounds().Dx() != 400 {
+		t.Fatalf("png decode: %v", err)
+	}
+	bmp, _ := gozxing.NewBinaryBitmapFromImage(img)
+	res, err := zxqr.NewQRCodeReader().Decode(bmp, nil)
+	if err != nil || res.GetText() != st {
+		t.Fatalf("scanned %v, %v", res, err)
+	}
+	if resp, body := get(q + "&format=svg"); resp.StatusCode != 200 || !bytes.HasPrefix(body, []byte("<?xml")) {
+		t.Errorf("svg: %d", resp.StatusCode)
+	}
+	for _, bad := range []string{q + "&size=10", q + "&size=99999", q + "&format=gif", q + "&size=abc", q + "&code=x", "code=hello", "code=TIDST1:ZZ"} {
+		if resp, body := get(bad); resp.StatusCode != 400 {
+			t.Errorf("%.60s: %d %s", bad, resp.StatusCode, body)
+		}
+	}
+	a.status.revoke(qrcode.StatusRef{Region: 310000, List: 2, Index: 3})
+	if resp, body := get(q); resp.StatusCode != 403 || !strings.Contains(string(body), "qr_revoked") {
+		t.Errorf("revoked static code rendered: %d %s", resp.StatusCode, body)
+	}
+}
+
+func urlEscape(s string) string {
+	r := strings.NewReplacer("%", "%25", "+", "%2B", " ", "%20", "$", "%24", "/", "%2F", ":", "%3A", "*", "%2A")
+	return r.Replace(s)
+}
+
+// TestQRErrorCodesMatch: the codes the api sends are those the peer
+// client reads back.
+func TestQRErrorCodesMatch(t *testing.T) {
+	for _, err := range []error{qrcode.ErrCodeUsed, qrcode.ErrCodeExpired, qrcode.ErrWrongRegion, qrcode.ErrNoRoute,
+		qrcode.ErrUnknownVerifier, qrcode.ErrPeerAuth, qrcode.ErrTooLarge, qrcode.ErrPrefix, qrcode.ErrVersion, qrcode.ErrKind, qrcode.ErrMalformed, qrcode.ErrUnavailable} {
+		if got, want := mapError(err).Code, qrcode.ErrorCode(err); got != want {
+			t.Errorf("%v: api code %q, peer code %q", err, got, want)
+		}
+	}
+	for _, m := range qrErrors {
+		if e := mapError(m.err); e.Status >= 500 && !errors.Is(m.err, qrcode.ErrUnavailable) && !errors.Is(m.err, qrcode.ErrStatusUnavailable) && !errors.Is(m.err, qrcode.ErrPeer) {
+			t.Errorf("%v maps to %d", m.err, e.Status)
+		}
+	}
+}

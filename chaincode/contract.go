@@ -1,0 +1,891 @@
+package chaincode
+
+import (
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// Event names. Payloads are JSON: RegistryEvent, Batch, HeadsEvent,
+// AuditAnchor.
+const (
+	EventRegistry    = "trustid.registry"
+	EventStatusBatch = "trustid.status.batch"
+	EventStatusHeads = "trustid.status.heads"
+	EventAudit       = "trustid.audit"
+)
+
+// RegistryEvent says which registry entry changed.
+type RegistryEvent struct {
+	Kind   string `json:"kind"` // region, proposal, issuer, relying_party, terminal
+	ID     string `json:"id"`
+	Region string `json:"region"`
+	Action string `json:"action"` // e.g. requested, admitted, voted, updated, key_added
+}
+
+// HeadsEvent lists the status heads a transaction wrote.
+type HeadsEvent struct {
+	Region string       `json:"region"`
+	Heads  []StatusHead `json:"heads"`
+}
+
+// BatchResult is what AnchorBatch returns: the anchored batch and whether
+// it was already anchored (a replay, written nothing).
+type BatchResult struct {
+	Batch    Batch `json:"batch"`
+	Replayed bool  `json:"replayed"`
+}
+
+// BatchInput is AnchorBatch's argument; the region is the caller's.
+type BatchInput struct {
+	ID      string   `json:"id"`
+	Root    string   `json:"root"`
+	Count   int      `json:"count"`
+	Lists   []string `json:"lists"`
+	Changes string   `json:"changes"`
+}
+
+// NewBatchInput packs changes into the argument of AnchorBatch.
+func NewBatchInput(id string, changes []StatusChange) (BatchInput, error) {
+	root, err := MerkleRoot(changes)
+	if err != nil {
+		return BatchInput{}, err
+	}
+	lists, packed := EncodeChanges(changes)
+	return BatchInput{ID: id, Root: hex.EncodeToString(root[:]), Count: len(changes), Lists: lists,
+		Changes: base64.RawURLEncoding.EncodeToString(packed)}, nil
+}
+
+// DecodeBatch returns a batch's changes, checking them against its root.
+func DecodeBatch(b Batch) ([]StatusChange, error) {
+	packed, err := base64.RawURLEncoding.Strict().DecodeString(b.Changes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrBadEncoding, err)
+	}
+	changes, err := DecodeChanges(b.Lists, packed, b.Count)
+	if err != nil {
+		return nil, err
+	}
+	root, _ := MerkleRoot(changes)
+	if hex.EncodeToString(root[:]) != b.Root {
+		return nil, fmt.Errorf("%w: batch %q", ErrProof, b.ID)
+	}
+	return changes, nil
+}
+
+// HeadInput is one element of PutStatusHeads' argument.
+type HeadInput struct {
+	List    string `json:"list"`
+	Version uint64 `json:"version"`
+	Digest  string `json:"digest"`
+}
+
+// AuditInput is AnchorAudit's argument.
+type AuditInput struct {
+	Node string `json:"node"`
+	Seq  uint64 `json:"seq"`
+	Head string `json:"head"`
+}
+
+// Object types of the composite keys.
+const (
+	objRegion   = "region"
+	objProposal = "proposal"
+	objIssuer   = "issuer"
+	objRP       = "rp"
+	objTerminal = "terminal"
+	objHead     = "statushead"
+	objBatch    = "batch"
+	objAudit    = "audit"
+)
+
+// MaxHeads bounds PutStatusHeads.
+const MaxHeads = 1000
+
+type call struct {
+	st     State
+	args   [][]byte
+	caller string // region code, "" if the caller names none
+	now    time.Time
+}
+
+type function struct {
+	nargs    int
+	readOnly bool
+	fn       func(*call) (any, error)
+}
+
+var functions = map[string]function{
+	"RequestRegion":      {1, false, requestRegion},
+	"Vote":               {2, false, vote},
+	"UpdateRegion":       {1, false, updateRegion},
+	"AddRegionKey":       {1, false, addRegionKey},
+	"SetRegionKeyState":  {2, false, setRegionKeyState},
+	"GetRegion":          {1, true, getRegion},
+	"ListRegions":        {0, true, listRegions},
+	"GetProposal":        {2, true, getProposal},
+	"ListProposals":      {0, true, listProposals},
+	"PutIssuer":          {1, false, putIssuer},
+	"GetIssuer":          {1, true, getIssuer},
+	"ListIssuers":        {0, true, listIssuers},
+	"PutRelyingParty":    {1, false, putRP},
+	"GetRelyingParty":    {1, true, getRP},
+	"ListRelyingParties": {0, true, listRPs},
+	"PutTerminal":        {1, false, putTerminal},
+	"GetTerminal":        {1, true, getTerminal},
+	"ListTerminals":      {0, true, listTerminals},
+	"AnchorBatch":        {1, false, anchorBatch},
+	"GetBatch":           {2, true, getBatch},
+	"PutStatusHeads":     {1, false, putStatusHeads},
+	"GetStatusHead":      {2, true, getStatusHead},
+	"ListStatusHeads":    {1, true, listStatusHeads},
+	"AnchorAudit":        {1, false, anchorAudit},
+	"GetAuditAnchor":     {2, true, getAuditAnchor},
+	"ListAuditAnchors":   {1, true, listAuditAnchors},
+}
+
+// ReadOnly reports whether fn is a query that writes nothing.
+func ReadOnly(fn string) bool {
+	f, ok := functions[fn]
+	return ok && f.readOnly
+}
+
+// Functions returns the names of the contract's functions.
+func Functions() []string {
+	names := make([]string, 0, len(functions))
+	for n := range functions {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+// Invoke runs function fn with args over st and returns its JSON result.
+// On error the caller must discard every write the call made (Fabric and
+// the embedded ledger do).
+func Invoke(st State, fn string, args [][]byte) ([]byte, error) {
+	f, ok := functions[fn]
+	if !ok {
+		return nil, fmt.Errorf("%w: %q", ErrUnknownFunc, fn)
+	}
+	if len(args) != f.nargs {
+		return nil, fmt.Errorf("%w: %s takes %d, got %d", ErrArgumentsCount, fn, f.nargs, len(args))
+	}
+	c := &call{st: st, args: args}
+	var err error
+	if c.now, err = st.Time(); err != nil {
+		return nil, err
+	}
+	c.now = c.now.UTC()
+	if !f.readOnly {
+		msp, err := st.Caller()
+		if err != nil {
+			return nil, err
+		}
+		if c.caller, err = RegionOfMSP(msp); err != nil {
+			return nil, err
+		}
+	}
+	out, err := f.fn(c)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(out)
+}
+
+// --- storage helpers ---
+
+func (c *call) load(v any, objectType string, attrs ...string) error {
+	k, err := CompositeKey(objectType, attrs...)
+	if err != nil {
+		return invalid("%v", err)
+	}
+	b, err := c.st.Get(k)
+	if err != nil {
+		return err
+	}
+	if b == nil {
+		return fmt.Errorf("%w: %s %v", ErrNotFound, objectType, attrs)
+	}
+	return json.Unmarshal(b, v)
+}
+
+func (c *call) exists(objectType string, attrs ...string) (bool, error) {
+	k, err := CompositeKey(objectType, attrs...)
+	if err != nil {
+		return false, invalid("%v", err)
+	}
+	b, err := c.st.Get(k)
+	return b != nil, err
+}
+
+func (c *call) save(v any, objectType string, attrs ...string) error {
+	k, err := CompositeKey(objectType, attrs...)
+	if err != nil {
+		return invalid("%v", err)
+	}
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.st.Put(k, b)
+}
+
+func (c *call) del(objectType string, attrs ...string) error {
+	k, err := CompositeKey(objectType, attrs...)
+	if err != nil {
+		return invalid("%v", err)
+	}
+	return c.st.Delete(k)
+}
+
+func list[T any](c *call, objectType string, attrs ...string) ([]T, error) {
+	out := []T{}
+	err := c.st.Scan(objectType, attrs, func(_ string, v []byte) error {
+		var x T
+		if err := json.Unmarshal(v, &x); err != nil {
+			return err
+		}
+		out = append(out, x)
+		return nil
+	})
+	return out, err
+}
+
+func (c *call) emit(name string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return c.st.Emit(name, b)
+}
+
+func (c *call) arg(i int) string { return string(c.args[i]) }
+
+// activeCaller returns the caller's region record, which must be active.
+func (c *call) activeCaller() (Region, error) {
+	var r Region
+	if err := c.load(&r, objRegion, c.caller); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return r, fmt.Errorf("%w: region %s is not registered", ErrForbidden, c.caller)
+		}
+		return r, err
+	}
+	if r.Status != RegionActive {
+		return r, fmt.Errorf("%w: region %s is %s", ErrForbidden, c.caller, r.Status)
+	}
+	return r, nil
+}
+
+func (c *call) change(state string) StateChange {
+	return StateChange{State: state, At: c.now, Tx: c.st.TxID()}
+}
+
+// --- regions and the consortium ---
+
+// RegionInput is RequestRegion's and UpdateRegion's argument.
+type RegionInput struct {
+	Code      string     `json:"code"`
+	DID       string     `json:"did"`
+	Name      string     `json:"name,omitempty"`
+	Endpoints []Endpoint `json:"endpoints"`
+	Keys      []gm.JWK   `json:"keys,omitempty"` // RequestRegion only
+}
+
+func (in *RegionInput) check() error {
+	if !ValidRegionCode(in.Code) {
+		return invalid("region code %q is not a GB/T 2260 province-level code", in.Code)
+	}
+	if err := checkDID(in.DID); err != nil {
+		return err
+	}
+	if err := checkName(in.Name); err != nil {
+		return err
+	}
+	return checkEndpoints(in.Endpoints)
+}
+
+func requestRegion(c *call) (any, error) {
+	var in RegionInput
+	if err := decodeStrict(c.args[0], &in); err != nil {
+		return nil, err
+	}
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	if in.Code != c.caller {
+		return nil, fmt.Errorf("%w: region %s may only request its own admission, not %s", ErrForbidden, c.caller, in.Code)
+	}
+	if len(in.Keys) == 0 || len(in.Keys) > 16 {
+		return nil, invalid("a region registers 1 to 16 signing keys")
+	}
+	if ok, err := c.exists(objRegion, in.Code); err != nil || ok {
+		if err == nil {
+			err = fmt.Errorf("%w: region %s", ErrExists, in.Code)
+		}
+		return nil, err
+	}
+	r := Region{Code: in.Code, MSPID: RegionMSP(in.Code), DID: in.DID, Name: in.Name,
+		Endpoints: nonNil(in.Endpoints), Created: c.now, Updated: c.now}
+	for _, j := range in.Keys {
+		if err := r.addKey(c, j); err != nil {
+			return nil, err
+		}
+	}
+	regions, err := list[Region](c, objRegion)
+	if err != nil {
+		return nil, err
+	}
+	genesis := !slices.ContainsFunc(regions, func(x Region) bool { return x.Status == RegionActive })
+	action := "requested"
+	if genesis {
+		r.Status, action = RegionActive, "genesis"
+	} else {
+		r.Status = RegionPending
+		p := Proposal{Action: ActionAdmit, Region: r.Code, Votes: []string{}, Created: c.now}
+		if err := c.save(p, objProposal, ActionAdmit, r.Code); err != nil {
+			return nil, err
+		}
+	}
+	r.StatusHistory = []StateChange{c.change(r.Status)}
+	if err := c.save(r, objRegion, r.Code); err != nil {
+		return nil, err
+	}
+	return r, c.emit(EventRegistry, RegistryEvent{Kind: "region", ID: r.Code, Region: r.Code, Action: action})
+}
+
+func (r *Region) addKey(c *call, j gm.JWK) error {
+	alg, err := checkJWK(j)
+	if err != nil {
+		return err
+	}
+	if len(r.Keys) >= 64 {
+		return invalid("a region keeps at most 64 keys in its history")
+	}
+	for _, k := range r.Keys {
+		if k.Kid == j.Kid {
+			return fmt.Errorf("%w: key %q", ErrExists, j.Kid)
+		}
+	}
+	j.Alg, j.Use = alg, "sig"
+	r.Keys = append(r.Keys, RegionKey{Kid: j.Kid, Alg: alg, JWK: j, State: KeyActive, History: []StateChange{c.change(KeyActive)}})
+	return nil
+}
+
+// vote: args action, region.
+func vote(c *call) (any, error) {
+	action, code := c.arg(0), c.arg(1)
+	want := map[string]string{ActionAdmit: RegionPending, ActionSuspend: RegionActive, ActionReinstate: RegionSuspended}
+	from, ok := want[action]
+	if !ok {
+		return nil, invalid("action must be admit, suspend or reinstate")
+	}
+	if !ValidRegionCode(code) {
+		return nil, invalid("region code %q", code)
+	}
+	if _, err := c.activeCaller(); err != nil {
+		return nil, err
+	}
+	if code == c.caller {
+		return nil, fmt.Errorf("%w: a region does not vote on its own membership", ErrForbidden)
+	}
+	var subject Region
+	if err := c.load(&subject, objRegion, code); err != nil {
+		return nil, err
+	}
+	if subject.Status != from {
+		return nil, fmt.Errorf("%w: cannot %s region %s while it is %s", ErrRegionState, action, code, subject.Status)
+	}
+	var p Proposal
+	if err := c.load(&p, objProposal, action, code); errors.Is(err, ErrNotFound) {
+		p = Proposal{Action: action, Region: code, Votes: []string{}, Created: c.now}
+	} else if err != nil {
+		return nil, err
+	}
+	if slices.Contains(p.Votes, c.caller) {
+		return nil, fmt.Errorf("%w: %s on %s %s", ErrAlreadyVoted, c.caller, action, code)
+	}
+	p.Votes = append(p.Votes, c.caller)
+
+	regions, err := list[Region](c, objRegion)
+	if err != nil {
+		return nil, err
+	}
+	voters := map[string]bool{}
+	for _, r := range regions {
+		if r.Status == RegionActive && r.Code != code {
+			voters[r.Code] = true
+		}
+	}
+	yes := 0
+	for _, v := range p.Votes {
+		if voters[v] {
+			yes++
+		}
+	}
+	if len(voters) == 0 {
+		return nil, ErrNoQuorum
+	}
+	if yes*2 <= len(voters) { // not yet a strict majority
+		if err := c.save(p, objProposal, action, code); err != nil {
+			return nil, err
+		}
+		return p, c.emit(EventRegistry, RegistryEvent{Kind: "proposal", ID: action + ":" + code, Region: c.caller, Action: "voted"})
+	}
+	to := map[string]string{ActionAdmit: RegionActive, ActionSuspend: RegionSuspended, ActionReinstate: RegionActive}[action]
+	subject.Status, subject.Updated = to, c.now
+	subject.StatusHistory = append(subject.StatusHistory, c.change(to))
+	if err := c.save(subject, objRegion, code); err != nil {
+		return nil, err
+	}
+	if err := c.del(objProposal, action, code); err != nil {
+		return nil, err
+	}
+	past := map[string]string{ActionAdmit: "admitted", ActionSuspend: "suspended", ActionReinstate: "reinstated"}[action]
+	return subject, c.emit(EventRegistry, RegistryEvent{Kind: "region", ID: code, Region: code, Action: past})
+}
+
+func (c *call) ownRegion() (Region, error) {
+	var r Region
+	if err := c.load(&r, objRegion, c.caller); err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return r, fmt.Errorf("%w: region %s is not registered", ErrForbidden, c.caller)
+		}
+		return r, err
+	}
+	if r.Status == RegionSuspended {
+		return r, fmt.Errorf("%w: region %s is suspended", ErrForbidden, c.caller)
+	}
+	return r, nil
+}
+
+func updateRegion(c *call) (any, error) {
+	var in RegionInput
+	if err := decodeStrict(c.args[0], &in); err != nil {
+		return nil, err
+	}
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	if in.Code != c.caller {
+		return nil, fmt.Errorf("%w: region %s may not update region %s", ErrForbidden, c.caller, in.Code)
+	}
+	if len(in.Keys) != 0 {
+		return nil, invalid("keys change through AddRegionKey and SetRegionKeyState")
+	}
+	r, err := c.ownRegion()
+	if err != nil {
+		return nil, err
+	}
+	r.DID, r.Name, r.Endpoints, r.Updated = in.DID, in.Name, nonNil(in.Endpoints), c.now
+	if err := c.save(r, objRegion, r.Code); err != nil {
+		return nil, err
+	}
+	return r, c.emit(EventRegistry, RegistryEvent{Kind: "region", ID: r.Code, Region: r.Code, Action: "updated"})
+}
+
+func addRegionKey(c *call) (any, error) {
+	var j gm.JWK
+	if err := decodeStrict(c.args[0], &j); err != nil {
+		return nil, err
+	}
+	r, err := c.ownRegion()
+	if err != nil {
+		return nil, err
+	}
+	if err := r.addKey(c, j); err != nil {
+		return nil, err
+	}
+	r.Updated = c.now
+	if err := c.save(r, objRegion, r.Code); err != nil {
+		return nil, err
+	}
+	return r, c.emit(EventRegistry, RegistryEvent{Kind: "region", ID: r.Code, Region: r.Code, Action: "key_added"})
+}
+
+// keyTransitions lists the allowed key state changes.
+var keyTransitions = map[string][]string{
+	KeyActive:   {KeyRetiring, KeyRetired, KeyRevoked},
+	KeyRetiring: {KeyRetired, KeyRevoked},
+	KeyRetired:  {KeyRevoked},
+}
+
+func setRegionKeyState(c *call) (any, error) {
+	kid, state := c.arg(0), c.arg(1)
+	r, err := c.ownRegion()
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(r.Keys, func(k RegionKey) bool { return k.Kid == kid })
+	if i < 0 {
+		return nil, fmt.Errorf("%w: key %q of region %s", ErrNotFound, kid, r.Code)
+	}
+	k := &r.Keys[i]
+	if !slices.Contains(keyTransitions[k.State], state) {
+		return nil, fmt.Errorf("%w: %s → %q", ErrKeyTransition, k.State, state)
+	}
+	k.State = state
+	k.History = append(k.History, c.change(state))
+	r.Updated = c.now
+	if err := c.save(r, objRegion, r.Code); err != nil {
+		return nil, err
+	}
+	return r, c.emit(EventRegistry, RegistryEvent{Kind: "region", ID: r.Code, Region: r.Code, Action: "key_" + state})
+}
+
+func getRegion(c *call) (any, error) {
+	var r Region
+	return r, c.load(&r, objRegion, c.arg(0))
+}
+
+func listRegions(c *call) (any, error) { return list[Region](c, objRegion) }
+
+func getProposal(c *call) (any, error) {
+	var p Proposal
+	return p, c.load(&p, objProposal, c.arg(0), c.arg(1))
+}
+
+func listProposals(c *call) (any, error) { return list[Proposal](c, objProposal) }
+
+// --- issuers, relying parties, terminals ---
+
+func putIssuer(c *call) (any, error) {
+	var in Issuer
+	if err := decodeStrict(c.args[0], &in); err != nil {
+		return nil, err
+	}
+	if err := checkID("issuer id", in.ID); err != nil {
+		return nil, err
+	}
+	if err := checkName(in.Name); err != nil {
+		return nil, err
+	}
+	if len(in.Types) == 0 {
+		return nil, invalid("an issuer may issue at least one credential type")
+	}
+	if err := checkTokens("credential types", in.Types, 64); err != nil {
+		return nil, err
+	}
+	if len(in.Keys) > 16 {
+		return nil, invalid("at most 16 issuer keys")
+	}
+	kids := map[string]bool{}
+	for _, j := range in.Keys {
+		if _, err := checkJWK(j); err != nil {
+			return nil, err
+		}
+		if kids[j.Kid] {
+			return nil, invalid("issuer key %q repeated", j.Kid)
+		}
+		kids[j.Kid] = true
+	}
+	if err := checkEntryStatus(in.Status); err != nil {
+		return nil, err
+	}
+	if in.Region != "" && in.Region != c.caller {
+		return nil, fmt.Errorf("%w: region %s may not write an issuer of region %s", ErrForbidden, c.caller, in.Region)
+	}
+	if _, err := c.activeCaller(); err != nil {
+		return nil, err
+	}
+	in.Region, in.Keys = c.caller, nonNil(in.Keys)
+	var old Issuer
+	err := c.load(&old, objIssuer, in.ID)
+	action := "updated"
+	switch {
+	case errors.Is(err, ErrNotFound):
+		in.Created, action = c.now, "added"
+	case err != nil:
+		return nil, err
+	case old.Region != c.caller:
+		return nil, fmt.Errorf("%w: issuer %q belongs to region %s", ErrForbidden, in.ID, old.Region)
+	default:
+		in.Created = old.Created
+	}
+	in.Updated = c.now
+	if err := c.save(in, objIssuer, in.ID); err != nil {
+		return nil, err
+	}
+	return in, c.emit(EventRegistry, RegistryEvent{Kind: "issuer", ID: in.ID, Region: in.Region, Action: action})
+}
+
+func getIssuer(c *call) (any, error) {
+	var x Issuer
+	return x, c.load(&x, objIssuer, c.arg(0))
+}
+
+func listIssuers(c *call) (any, error) { return list[Issuer](c, objIssuer) }
+
+func putRP(c *call) (any, error) {
+	var in RelyingParty
+	if err := decodeStrict(c.args[0], &in); err != nil {
+		return nil, err
+	}
+	if err := checkID("client_id", in.ClientID); err != nil {
+		return nil, err
+	}
+	if err := checkName(in.Name); err != nil {
+		return nil, err
+	}
+	raw, _ := json.Marshal(in.JWKS)
+	if _, err := gm.ParseJWKS(raw); err != nil {
+		return nil, invalid("jwks: %v", err)
+	}
+	if len(in.JWKS.Keys) == 0 || len(in.JWKS.Keys) > 16 {
+		return nil, invalid("a relying party registers 1 to 16 public keys")
+	}
+	for _, j := range in.JWKS.Keys {
+		if _, err := checkJWK(j); err != nil {
+			return nil, err
+		}
+	}
+	if err := checkTokens("scopes", in.Scopes, 64); err != nil {
+		return nil, err
+	}
+	if err := checkTokens("claims", in.Claims, 64); err != nil {
+		return nil, err
+	}
+	if err := checkEntryStatus(in.Status); err != nil {
+		return nil, err
+	}
+	if in.HomeRegion != "" && in.HomeRegion != c.caller {
+		return nil, fmt.Errorf("%w: region %s may not write a relying party of region %s", ErrForbidden, c.caller, in.HomeRegion)
+	}
+	if _, err := c.activeCaller(); err != nil {
+		return nil, err
+	}
+	in.HomeRegion, in.Scopes, in.Claims = c.caller, nonNil(in.Scopes), nonNil(in.Claims)
+	var old RelyingParty
+	err := c.load(&old, objRP, in.ClientID)
+	action := "updated"
+	switch {
+	case errors.Is(err, ErrNotFound):
+		in.Created, action = c.now, "added"
+	case err != nil:
+		return nil, err
+	case old.HomeRegion != c.caller:
+		return nil, fmt.Errorf("%w: relying party %q belongs to region %s", ErrForbidden, in.ClientID, old.HomeRegion)
+	default:
+		in.Created = old.Created
+	}
+	in.Updated = c.now
+	if err := c.save(in, objRP, in.ClientID); err != nil {
+		return nil, err
+	}
+	return in, c.emit(EventRegistry, RegistryEvent{Kind: "relying_party", ID: in.ClientID, Region: in.HomeRegion, Action: action})
+}
+
+func getRP(c *call) (any, error) {
+	var x RelyingParty
+	return x, c.load(&x, objRP, c.arg(0))
+}
+
+func listRPs(c *call) (any, error) { return list[RelyingParty](c, objRP) }
+
+func putTerminal(c *call) (any, error) {
+	var in Terminal
+	if err := decodeStrict(c.args[0], &in); err != nil {
+		return nil, err
+	}
+	if err := checkID("terminal id", in.ID); err != nil {
+		return nil, err
+	}
+	if !reToken.MatchString(in.Kind) {
+		return nil, invalid("terminal kind %q", in.Kind)
+	}
+	if _, err := checkJWK(in.Key); err != nil {
+		return nil, err
+	}
+	if err := checkEntryStatus(in.Status); err != nil {
+		return nil, err
+	}
+	if in.Region != "" && in.Region != c.caller {
+		return nil, fmt.Errorf("%w: region %s may not write a terminal of region %s", ErrForbidden, c.caller, in.Region)
+	}
+	if _, err := c.activeCaller(); err != nil {
+		return nil, err
+	}
+	in.Region = c.caller
+	var old Terminal
+	err := c.load(&old, objTerminal, in.ID)
+	action := "updated"
+	switch {
+	case errors.Is(err, ErrNotFound):
+		in.Created, action = c.now, "added"
+	case err != nil:
+		return nil, err
+	case old.Region != c.caller:
+		return nil, fmt.Errorf("%w: terminal %q belongs to region %s", ErrForbidden, in.ID, old.Region)
+	default:
+		in.Created = old.Created
+	}
+	in.Updated = c.now
+	if err := c.save(in, objTerminal, in.ID); err != nil {
+		return nil, err
+	}
+	return in, c.emit(EventRegistry, RegistryEvent{Kind: "terminal", ID: in.ID, Region: in.Region, Action: action})
+}
+
+func getTerminal(c *call) (any, error) {
+	var x Terminal
+	return x, c.load(&x, objTerminal, c.arg(0))
+}
+
+func listTerminals(c *call) (any, error) { return list[Terminal](c, objTerminal) }
+
+// --- status anchoring ---
+
+func anchorBatch(c *call) (any, error) {
+	var in BatchInput
+	if err := decodeStrict(c.args[0], &in); err != nil {
+		return nil, err
+	}
+	if err := checkID("batch id", in.ID); err != nil {
+		return nil, err
+	}
+	if !reHex256.MatchString(in.Root) {
+		return nil, invalid("root must be 64 lowercase hex digits")
+	}
+	b := Batch{ID: in.ID, Region: c.caller, Root: in.Root, Count: in.Count, Lists: nonNil(in.Lists), Changes: in.Changes, Time: c.now, Tx: c.st.TxID()}
+	if _, err := DecodeBatch(b); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	var old Batch
+	err := c.load(&old, objBatch, c.caller, in.ID)
+	switch {
+	case err == nil:
+		if old.Root == b.Root && old.Count == b.Count && slices.Equal(old.Lists, b.Lists) && old.Changes == b.Changes {
+			return BatchResult{Batch: old, Replayed: true}, nil
+		}
+		return nil, fmt.Errorf("%w: %s/%s", ErrBatchConflict, c.caller, in.ID)
+	case !errors.Is(err, ErrNotFound):
+		return nil, err
+	}
+	if _, err := c.activeCaller(); err != nil {
+		return nil, err
+	}
+	if err := c.save(b, objBatch, c.caller, in.ID); err != nil {
+		return nil, err
+	}
+	return BatchResult{Batch: b}, c.emit(EventStatusBatch, b)
+}
+
+func getBatch(c *call) (any, error) {
+	var b Batch
+	return b, c.load(&b, objBatch, c.arg(0), c.arg(1))
+}
+
+func putStatusHeads(c *call) (any, error) {
+	var in []HeadInput
+	if err := decodeStrict(c.args[0], &in); err != nil {
+		return nil, err
+	}
+	if len(in) == 0 || len(in) > MaxHeads {
+		return nil, invalid("1 to %d heads per transaction", MaxHeads)
+	}
+	seen := map[string]bool{}
+	for _, h := range in {
+		if err := ValidListID(h.List); err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+		}
+		if seen[h.List] {
+			return nil, invalid("list %q repeated", h.List)
+		}
+		seen[h.List] = true
+		if !reHex256.MatchString(h.Digest) {
+			return nil, invalid("digest of %q must be 64 lowercase hex digits (SM3)", h.List)
+		}
+		if h.Version == 0 {
+			return nil, invalid("versions start at 1")
+		}
+	}
+	if _, err := c.activeCaller(); err != nil {
+		return nil, err
+	}
+	ev := HeadsEvent{Region: c.caller, Heads: []StatusHead{}}
+	for _, h := range in {
+		var old StatusHead
+		err := c.load(&old, objHead, c.caller, h.List)
+		switch {
+		case err == nil && old.Version == h.Version && old.Digest == h.Digest:
+			continue // already anchored
+		case err == nil && old.Version == h.Version:
+			return nil, fmt.Errorf("%w: list %q version %d", ErrHeadConflict, h.List, h.Version)
+		case err == nil && old.Version > h.Version:
+			return nil, fmt.Errorf("%w: list %q is at version %d, not %d", ErrStale, h.List, old.Version, h.Version)
+		case err != nil && !errors.Is(err, ErrNotFound):
+			return nil, err
+		}
+		head := StatusHead{Region: c.caller, List: h.List, Version: h.Version, Digest: h.Digest, Updated: c.now, Tx: c.st.TxID()}
+		if err := c.save(head, objHead, c.caller, h.List); err != nil {
+			return nil, err
+		}
+		ev.Heads = append(ev.Heads, head)
+	}
+	if len(ev.Heads) == 0 {
+		return ev, nil
+	}
+	return ev, c.emit(EventStatusHeads, ev)
+}
+
+func getStatusHead(c *call) (any, error) {
+	var h StatusHead
+	return h, c.load(&h, objHead, c.arg(0), c.arg(1))
+}
+
+func listStatusHeads(c *call) (any, error) { return list[StatusHead](c, objHead, c.arg(0)) }
+
+// --- audit anchors ---
+
+func anchorAudit(c *call) (any, error) {
+	var in AuditInput
+	if err := decodeStrict(c.args[0], &in); err != nil {
+		return nil, err
+	}
+	if !reToken.MatchString(in.Node) {
+		return nil, invalid("node %q: want letters, digits and ._:/- (at most 128)", in.Node)
+	}
+	if !reHex256.MatchString(in.Head) {
+		return nil, invalid("head must be 64 lowercase hex digits (SM3)")
+	}
+	if _, err := c.activeCaller(); err != nil {
+		return nil, err
+	}
+	var old AuditAnchor
+	err := c.load(&old, objAudit, c.caller, in.Node)
+	switch {
+	case err == nil && old.Seq == in.Seq && old.Head == in.Head:
+		return old, nil
+	case err == nil && old.Seq == in.Seq:
+		return nil, fmt.Errorf("%w: audit log of %s/%s forks at %d", ErrHeadConflict, c.caller, in.Node, in.Seq)
+	case err == nil && old.Seq > in.Seq:
+		return nil, fmt.Errorf("%w: audit log of %s/%s is anchored at %d", ErrStale, c.caller, in.Node, old.Seq)
+	case err != nil && !errors.Is(err, ErrNotFound):
+		return nil, err
+	}
+	a := AuditAnchor{Region: c.caller, Node: in.Node, Seq: in.Seq, Head: in.Head, Time: c.now, Tx: c.st.TxID()}
+	if err := c.save(a, objAudit, c.caller, in.Node); err != nil {
+		return nil, err
+	}
+	return a, c.emit(EventAudit, a)
+}
+
+func getAuditAnchor(c *call) (any, error) {
+	var a AuditAnchor
+	return a, c.load(&a, objAudit, c.arg(0), c.arg(1))
+}
+
+func listAuditAnchors(c *call) (any, error) { return list[AuditAnchor](c, objAudit, c.arg(0)) }
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

@@ -1,0 +1,547 @@
+package chaincode
+
+import (
+	"bytes"
+	"crypto/ed25519"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/gm"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+var t0 = time.Date(2026, 11, 1, 8, 0, 0, 0, time.UTC)
+
+// ledger runs transactions over one MemState as a ledger would: each call
+// is atomic (its writes are dropped on error) and gets its own tx ID and a
+// later timestamp.
+type ledger struct {
+	st  *MemState
+	seq int
+}
+
+func newLedger() *ledger { return &ledger{st: NewMemState("", t0)} }
+
+func (l *ledger) call(msp, fn string, args ...string) ([]byte, error) {
+	l.seq++
+	before := maps.Clone(l.st.KV)
+	l.st.MSPID, l.st.ID, l.st.Now = msp, fmt.Sprintf("tx%03d", l.seq), t0.Add(time.Duration(l.seq)*time.Second)
+	l.st.Events = nil
+	bargs := make([][]byte, len(args))
+	for i, a := range args {
+		bargs[i] = []byte(a)
+	}
+	out, err := Invoke(l.st, fn, bargs)
+	if err != nil {
+		l.st.KV = before
+		l.st.Events = nil
+	}
+	return out, err
+}
+
+func (l *ledger) must(t *testing.T, msp, fn string, args ...string) []byte {
+	t.Helper()
+	out, err := l.call(msp, fn, args...)
+	if err != nil {
+		t.Fatalf("%s by %s: %v", fn, msp, err)
+	}
+	return out
+}
+
+func sm2JWK(t testing.TB, seed byte, kid string) gm.JWK {
+	t.Helper()
+	d := bytes.Repeat([]byte{seed}, 32)
+	k, err := gm.NewPrivateKey(d)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := gm.NewJWK(k.Public(), kid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func edJWK(t testing.TB, seed byte, kid string) gm.JWK {
+	t.Helper()
+	pub := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{seed}, 32)).Public()
+	j, err := gm.NewJWK(pub, kid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+func js(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+const (
+	msp31 = "Region310000MSP"
+	msp32 = "Region320000MSP"
+	msp44 = "Region440000MSP"
+)
+
+func regionInput(t testing.TB, code string, seed byte) string {
+	return js(t, RegionInput{Code: code, DID: "did:web:" + code + ".trustid.example", Name: "node " + code,
+		Endpoints: []Endpoint{{Type: "api", URL: "https://" + code + ".trustid.example"}},
+		Keys:      []gm.JWK{sm2JWK(t, seed, code+"-k1")}})
+}
+
+// consortium sets up 310000 (genesis) and 320000 (admitted by 310000).
+func consortium(t *testing.T) *ledger {
+	l := newLedger()
+	l.must(t, msp31, "RequestRegion", regionInput(t, "310000", 1))
+	l.must(t, msp32, "RequestRegion", regionInput(t, "320000", 2))
+	l.must(t, msp31, "Vote", ActionAdmit, "320000")
+	return l
+}
+
+func region(t *testing.T, l *ledger, code string) Region {
+	t.Helper()
+	var r Region
+	if err := json.Unmarshal(l.must(t, "", "GetRegion", code), &r); err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+func TestConsortiumPolicy(t *testing.T) {
+	l := newLedger()
+	// Genesis: the first region is active at once.
+	l.must(t, msp31, "RequestRegion", regionInput(t, "310000", 1))
+	if r := region(t, l, "310000"); r.Status != RegionActive {
+		t.Fatalf("genesis region is %s", r.Status)
+	}
+	// A region may only request its own admission.
+	if _, err := l.call(msp31, "RequestRegion", regionInput(t, "320000", 2)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("request for another region: %v", err)
+	}
+	if _, err := l.call("Org1MSP", "RequestRegion", regionInput(t, "320000", 2)); !errors.Is(err, ErrUnknownCaller) {
+		t.Errorf("non-region MSP: %v", err)
+	}
+	l.must(t, msp32, "RequestRegion", regionInput(t, "320000", 2))
+	if r := region(t, l, "320000"); r.Status != RegionPending {
+		t.Fatalf("second region is %s", r.Status)
+	}
+	if _, err := l.call(msp32, "RequestRegion", regionInput(t, "320000", 2)); !errors.Is(err, ErrExists) {
+		t.Errorf("second request: %v", err)
+	}
+	// A pending region writes nothing but its request, and cannot vote.
+	if _, err := l.call(msp32, "Vote", ActionAdmit, "310000"); !errors.Is(err, ErrForbidden) {
+		t.Errorf("pending region voting: %v", err)
+	}
+	if _, err := l.call(msp32, "AnchorAudit", js(t, AuditInput{Node: "n1", Seq: 1, Head: strings.Repeat("ab", 32)})); !errors.Is(err, ErrForbidden) {
+		t.Errorf("pending region anchoring: %v", err)
+	}
+	// 1 of 1 active regions is a majority.
+	l.must(t, msp31, "Vote", ActionAdmit, "320000")
+	if r := region(t, l, "320000"); r.Status != RegionActive || len(r.StatusHistory) != 2 {
+		t.Fatalf("after the vote: %+v", r)
+	}
+	if _, err := l.call("", "GetProposal", ActionAdmit, "320000"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("proposal kept after it applied: %v", err)
+	}
+	// A third region needs 2 of 2.
+	l.must(t, msp44, "RequestRegion", regionInput(t, "440000", 4))
+	l.must(t, msp31, "Vote", ActionAdmit, "440000")
+	if r := region(t, l, "440000"); r.Status != RegionPending {
+		t.Fatalf("admitted with 1 of 2 votes: %s", r.Status)
+	}
+	if _, err := l.call(msp31, "Vote", ActionAdmit, "440000"); !errors.Is(err, ErrAlreadyVoted) {
+		t.Errorf("double vote: %v", err)
+	}
+	var ev RegistryEvent
+	l.must(t, msp32, "Vote", ActionAdmit, "440000")
+	json.Unmarshal(l.st.Events[0].Payload, &ev)
+	if r := region(t, l, "440000"); r.Status != RegionActive || ev.Action != "admitted" {
+		t.Fatalf("after 2 of 2: %s %+v", r.Status, ev)
+	}
+	// Suspending 440000 needs 2 of the 2 others; it may not vote itself.
+	if _, err := l.call(msp44, "Vote", ActionSuspend, "440000"); !errors.Is(err, ErrForbidden) {
+		t.Errorf("self vote: %v", err)
+	}
+	l.must(t, msp31, "Vote", ActionSuspend, "440000")
+	if r := region(t, l, "440000"); r.Status != RegionActive {
+		t.Fatal("suspended by one vote of two")
+	}
+	l.must(t, msp32, "Vote", ActionSuspend, "440000")
+	if r := region(t, l, "440000"); r.Status != RegionSuspended {
+		t.Fatalf("not suspended: %s", r.Status)
+	}
+	// A suspended region writes nothing.
+	if _, err := l.call(msp44, "PutStatusHeads", js(t, []HeadInput{{List: "l", Version: 1, Digest: strings.Repeat("00", 32)}})); !errors.Is(err, ErrForbidden) {
+		t.Errorf("suspended region wrote: %v", err)
+	}
+	if _, err := l.call(msp31, "Vote", ActionAdmit, "440000"); !errors.Is(err, ErrRegionState) {
+		t.Errorf("admit of a suspended region: %v", err)
+	}
+	l.must(t, msp31, "Vote", ActionReinstate, "440000")
+	l.must(t, msp32, "Vote", ActionReinstate, "440000")
+	if r := region(t, l, "440000"); r.Status != RegionActive || len(r.StatusHistory) != 4 {
+		t.Fatalf("not reinstated: %+v", r.StatusHistory)
+	}
+	if _, err := l.call(msp31, "Vote", "dissolve", "440000"); !errors.Is(err, ErrInvalid) {
+		t.Errorf("unknown action: %v", err)
+	}
+}
+
+func TestNoQuorum(t *testing.T) {
+	l := consortium(t)
+	// Suspend 320000 (1 of 1 other), then 310000 alone cannot be suspended
+	// by anyone: the only other region is suspended and cannot vote.
+	l.must(t, msp31, "Vote", ActionSuspend, "320000")
+	if _, err := l.call(msp32, "Vote", ActionSuspend, "310000"); !errors.Is(err, ErrForbidden) {
+		t.Errorf("suspended region voting: %v", err)
+	}
+}
+
+func TestRegionKeysHistory(t *testing.T) {
+	l := consortium(t)
+	l.must(t, msp31, "AddRegionKey", js(t, edJWK(t, 9, "310000-k2")))
+	if _, err := l.call(msp31, "AddRegionKey", js(t, sm2JWK(t, 1, "310000-k2"))); !errors.Is(err, ErrExists) {
+		t.Errorf("duplicate kid: %v", err)
+	}
+	l.must(t, msp31, "SetRegionKeyState", "310000-k1", KeyRetiring)
+	l.must(t, msp31, "SetRegionKeyState", "310000-k1", KeyRetired)
+	if _, err := l.call(msp31, "SetRegionKeyState", "310000-k1", KeyActive); !errors.Is(err, ErrKeyTransition) {
+		t.Errorf("retired → active: %v", err)
+	}
+	l.must(t, msp31, "SetRegionKeyState", "310000-k1", KeyRevoked)
+	if _, err := l.call(msp32, "SetRegionKeyState", "310000-k2", KeyRevoked); !errors.Is(err, ErrNotFound) {
+		t.Errorf("320000 changing 310000's key: %v", err)
+	}
+	r := region(t, l, "310000")
+	if len(r.Keys) != 2 || r.Keys[0].State != KeyRevoked || len(r.Keys[0].History) != 4 || r.Keys[1].Alg != gm.AlgEdDSA {
+		t.Fatalf("keys: %+v", r.Keys)
+	}
+	bad := sm2JWK(t, 3, "x")
+	bad.X = bad.Y
+	if _, err := l.call(msp31, "AddRegionKey", js(t, bad)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("off-curve key: %v", err)
+	}
+	if _, err := l.call(msp31, "AddRegionKey", `{"kty":"EC","crv":"SM2","x":"`+bad.Y+`","y":"`+bad.Y+`","d":"AAAA","kid":"p"}`); !errors.Is(err, ErrInvalid) {
+		t.Errorf("private member accepted: %v", err)
+	}
+	upd := RegionInput{Code: "320000", DID: "did:web:x", Endpoints: []Endpoint{}}
+	if _, err := l.call(msp31, "UpdateRegion", js(t, upd)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("update of another region: %v", err)
+	}
+	upd.Code = "310000"
+	upd.Endpoints = []Endpoint{{Type: "api", URL: "ftp://x"}}
+	if _, err := l.call(msp31, "UpdateRegion", js(t, upd)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("ftp endpoint: %v", err)
+	}
+}
+
+func TestRegistryOwnership(t *testing.T) {
+	l := consortium(t)
+	iss := Issuer{ID: "did:web:310000.trustid.example:issuer", Name: "Shanghai issuer", Types: []string{"IdentityCredential", "AgeOver18"},
+		Keys: []gm.JWK{sm2JWK(t, 5, "iss-1")}, Status: EntryActive}
+	l.must(t, msp31, "PutIssuer", js(t, iss))
+	if _, err := l.call(msp32, "PutIssuer", js(t, iss)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("320000 overwrote 310000's issuer: %v", err)
+	}
+	iss.Region = "310000"
+	if _, err := l.call(msp32, "PutIssuer", js(t, iss)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("320000 wrote an issuer of 310000: %v", err)
+	}
+	iss.Types = nil
+	if _, err := l.call(msp31, "PutIssuer", js(t, iss)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("issuer without types: %v", err)
+	}
+
+	rp := RelyingParty{ClientID: "gov-portal-32", Name: "Jiangsu portal", JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, "rp-1")}},
+		Scopes: []string{"openid", "identity.verify"}, Claims: []string{"age_over_18"}, Status: EntryActive}
+	l.must(t, msp32, "PutRelyingParty", js(t, rp))
+	if _, err := l.call(msp31, "PutRelyingParty", js(t, rp)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("310000 overwrote 320000's relying party: %v", err)
+	}
+	rp.Scopes = []string{"openid", "openid"}
+	if _, err := l.call(msp32, "PutRelyingParty", js(t, rp)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("repeated scope: %v", err)
+	}
+
+	term := Terminal{ID: "T-310000-0001", Kind: "counter", Key: sm2JWK(t, 7, "term-1"), Status: EntryActive}
+	l.must(t, msp31, "PutTerminal", js(t, term))
+	term.Status = EntrySuspended
+	l.must(t, msp31, "PutTerminal", js(t, term))
+	if _, err := l.call(msp32, "PutTerminal", js(t, term)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("320000 suspended 310000's terminal: %v", err)
+	}
+	var got Terminal
+	json.Unmarshal(l.must(t, "", "GetTerminal", term.ID), &got)
+	if got.Status != EntrySuspended || got.Region != "310000" || !got.Created.Before(got.Updated) {
+		t.Errorf("terminal: %+v", got)
+	}
+	var all []Issuer
+	json.Unmarshal(l.must(t, "", "ListIssuers"), &all)
+	if len(all) != 1 || all[0].Region != "310000" {
+		t.Errorf("issuers: %+v", all)
+	}
+}
+
+func TestStrictArguments(t *testing.T) {
+	l := consortium(t)
+	for name, arg := range map[string]string{
+		"duplicate key":  `{"node":"n","node":"m","seq":1,"head":"` + strings.Repeat("00", 32) + `"}`,
+		"unknown field":  `{"node":"n","seq":1,"head":"` + strings.Repeat("00", 32) + `","extra":1}`,
+		"trailing data":  `{"node":"n","seq":1,"head":"` + strings.Repeat("00", 32) + `"} {}`,
+		"uppercase hex":  `{"node":"n","seq":1,"head":"` + strings.Repeat("AB", 32) + `"}`,
+		"short head":     `{"node":"n","seq":1,"head":"00"}`,
+		"not json":       `node=n`,
+		"negative seq":   `{"node":"n","seq":-1,"head":"` + strings.Repeat("00", 32) + `"}`,
+		"nested dup key": `{"node":"n","seq":1,"head":"` + strings.Repeat("00", 32) + `","x":{"a":1,"a":2}}`,
+	} {
+		if _, err := l.call(msp31, "AnchorAudit", arg); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := l.call(msp31, "Nope"); !errors.Is(err, ErrUnknownFunc) {
+		t.Errorf("unknown function: %v", err)
+	}
+	if _, err := l.call(msp31, "GetRegion"); !errors.Is(err, ErrArgumentsCount) {
+		t.Errorf("missing argument: %v", err)
+	}
+}
+
+func changes(n int, list string, status uint8) []StatusChange {
+	out := make([]StatusChange, n)
+	for i := range out {
+		out[i] = StatusChange{List: list, Index: uint64(i * 7), Status: status}
+	}
+	return out
+}
+
+func TestAnchorBatchIdempotent(t *testing.T) {
+	l := consortium(t)
+	in, err := NewBatchInput("node-a-1", append(changes(3, "https://310000.example/status/1", 1), changes(2, "https://310000.example/status/2", 2)...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var res BatchResult
+	json.Unmarshal(l.must(t, msp31, "AnchorBatch", js(t, in)), &res)
+	if res.Replayed || res.Batch.Count != 5 || res.Batch.Region != "310000" || len(l.st.Events) != 1 || l.st.Events[0].Name != EventStatusBatch {
+		t.Fatalf("first anchor: %+v %v", res, l.st.Events)
+	}
+	before := maps.Clone(l.st.KV)
+	json.Unmarshal(l.must(t, msp31, "AnchorBatch", js(t, in)), &res)
+	if !res.Replayed || len(l.st.Events) != 0 || !maps.EqualFunc(before, l.st.KV, bytes.Equal) {
+		t.Fatalf("replay wrote or emitted: %+v %v", res, l.st.Events)
+	}
+	// Same ID, different content: refused.
+	other, _ := NewBatchInput("node-a-1", changes(5, "https://310000.example/status/1", 1))
+	if _, err := l.call(msp31, "AnchorBatch", js(t, other)); !errors.Is(err, ErrBatchConflict) {
+		t.Errorf("different batch under the same ID: %v", err)
+	}
+	// Same ID in another region is another batch.
+	l.must(t, msp32, "AnchorBatch", js(t, other))
+	// A root that does not match the changes.
+	bad := in
+	bad.ID, bad.Root = "node-a-2", strings.Repeat("00", 32)
+	if _, err := l.call(msp31, "AnchorBatch", js(t, bad)); !errors.Is(err, ErrInvalid) || !errors.Is(err, ErrProof) {
+		t.Errorf("wrong root: %v", err)
+	}
+	bad = in
+	bad.ID, bad.Count = "node-a-3", 4
+	if _, err := l.call(msp31, "AnchorBatch", js(t, bad)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("wrong count: %v", err)
+	}
+	var got Batch
+	json.Unmarshal(l.must(t, "", "GetBatch", "310000", "node-a-1"), &got)
+	cs, err := DecodeBatch(got)
+	if err != nil || len(cs) != 5 || cs[4].Status != 2 {
+		t.Fatalf("decode anchored batch: %v %+v", err, cs)
+	}
+}
+
+func TestStatusHeads(t *testing.T) {
+	l := consortium(t)
+	d1, d2 := ListDigest([]byte("list v1")), ListDigest([]byte("list v2"))
+	l.must(t, msp31, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 1, Digest: d1}, {List: "L2", Version: 1, Digest: d1}}))
+	if len(l.st.Events) != 1 || l.st.Events[0].Name != EventStatusHeads {
+		t.Fatal("no heads event")
+	}
+	// Replaying is a no-op without an event.
+	l.must(t, msp31, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 1, Digest: d1}}))
+	if len(l.st.Events) != 0 {
+		t.Error("replayed heads emitted an event")
+	}
+	if _, err := l.call(msp31, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 1, Digest: d2}})); !errors.Is(err, ErrHeadConflict) {
+		t.Errorf("same version, other digest: %v", err)
+	}
+	l.must(t, msp31, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 2, Digest: d2}}))
+	if _, err := l.call(msp31, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 1, Digest: d1}})); !errors.Is(err, ErrStale) {
+		t.Errorf("older version: %v", err)
+	}
+	// 320000 writes under its own region only: no effect on 310000's L1.
+	l.must(t, msp32, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 9, Digest: d1}}))
+	var h StatusHead
+	json.Unmarshal(l.must(t, "", "GetStatusHead", "310000", "L1"), &h)
+	if h.Version != 2 || h.Digest != d2 {
+		t.Errorf("310000/L1: %+v", h)
+	}
+	var heads []StatusHead
+	json.Unmarshal(l.must(t, "", "ListStatusHeads", "310000"), &heads)
+	if len(heads) != 2 {
+		t.Errorf("heads of 310000: %+v", heads)
+	}
+	if _, err := l.call(msp31, "PutStatusHeads", js(t, []HeadInput{{List: "bad list", Version: 1, Digest: d1}})); !errors.Is(err, ErrInvalid) {
+		t.Errorf("list ID with a space: %v", err)
+	}
+}
+
+func TestAuditAnchors(t *testing.T) {
+	l := consortium(t)
+	h1, h2 := strings.Repeat("11", 32), strings.Repeat("22", 32)
+	l.must(t, msp31, "AnchorAudit", js(t, AuditInput{Node: "node-a", Seq: 10, Head: h1}))
+	l.must(t, msp31, "AnchorAudit", js(t, AuditInput{Node: "node-a", Seq: 10, Head: h1}))
+	if _, err := l.call(msp31, "AnchorAudit", js(t, AuditInput{Node: "node-a", Seq: 10, Head: h2})); !errors.Is(err, ErrHeadConflict) {
+		t.Errorf("fork: %v", err)
+	}
+	if _, err := l.call(msp31, "AnchorAudit", js(t, AuditInput{Node: "node-a", Seq: 9, Head: h2})); !errors.Is(err, ErrStale) {
+		t.Errorf("rollback: %v", err)
+	}
+	l.must(t, msp31, "AnchorAudit", js(t, AuditInput{Node: "node-a", Seq: 11, Head: h2}))
+	var a AuditAnchor
+	json.Unmarshal(l.must(t, "", "GetAuditAnchor", "310000", "node-a"), &a)
+	if a.Seq != 11 || a.Head != h2 {
+		t.Errorf("anchor: %+v", a)
+	}
+}
+
+// TestReadOnlyNeedsNoCaller: queries run without a caller identity, writes
+// need one that names a region.
+func TestReadOnlyNeedsNoCaller(t *testing.T) {
+	l := consortium(t)
+	if _, err := l.call("", "ListRegions"); err != nil {
+		t.Error(err)
+	}
+	if _, err := l.call("", "AnchorAudit", "{}"); !errors.Is(err, ErrUnknownCaller) {
+		t.Errorf("write without a caller: %v", err)
+	}
+	for _, fn := range Functions() {
+		if strings.HasPrefix(fn, "Get") || strings.HasPrefix(fn, "List") {
+			if !ReadOnly(fn) {
+				t.Errorf("%s is not read-only", fn)
+			}
+		} else if ReadOnly(fn) {
+			t.Errorf("%s is read-only", fn)
+		}
+	}
+}
+
+func TestWireErrors(t *testing.T) {
+	err := fmt.Errorf("%w: %s/%s", ErrBatchConflict, "310000", "b1")
+	msg := "endorse: chaincode response 500, " + WireMessage(err)
+	got := FromWire(msg)
+	if !errors.Is(got, ErrBatchConflict) || !strings.Contains(got.Error(), "310000/b1") {
+		t.Fatalf("FromWire(%q) = %v", msg, got)
+	}
+	if FromWire("connection refused") != nil {
+		t.Error("plain text read as a contract error")
+	}
+	if FromWire(WireMessage(errors.New("disk"))) != nil {
+		t.Error("internal error mapped to a sentinel")
+	}
+}
+
+// TestGoldenRecords pins the stored records: a scenario's whole state,
+// key by key. Regenerate with go test ./chaincode -run Golden -update.
+func TestGoldenRecords(t *testing.T) {
+	l := consortium(t)
+	l.must(t, msp31, "AddRegionKey", js(t, edJWK(t, 9, "310000-k2")))
+	l.must(t, msp31, "SetRegionKeyState", "310000-k1", KeyRetiring)
+	l.must(t, msp31, "PutIssuer", js(t, Issuer{ID: "did:web:310000.trustid.example:issuer", Types: []string{"IdentityCredential"},
+		Keys: []gm.JWK{sm2JWK(t, 5, "iss-1")}, Status: EntryActive}))
+	l.must(t, msp32, "PutRelyingParty", js(t, RelyingParty{ClientID: "rp-32", JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, "rp-1")}},
+		Scopes: []string{"openid"}, Claims: []string{"age_over_18"}, Status: EntryActive}))
+	l.must(t, msp31, "PutTerminal", js(t, Terminal{ID: "T-1", Kind: "counter", Key: sm2JWK(t, 7, "t-1"), Status: EntryActive}))
+	in, _ := NewBatchInput("node-a-1", []StatusChange{{List: "L1", Index: 5, Status: 1}, {List: "L2", Index: 300, Status: 2}, {List: "L1", Index: 6, Status: 1}})
+	l.must(t, msp31, "AnchorBatch", js(t, in))
+	l.must(t, msp31, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 3, Digest: ListDigest([]byte("L1 v3"))}}))
+	l.must(t, msp31, "AnchorAudit", js(t, AuditInput{Node: "node-a", Seq: 42, Head: strings.Repeat("ab", 32)}))
+	l.must(t, msp44, "RequestRegion", regionInput(t, "440000", 4))
+	l.must(t, msp31, "Vote", ActionAdmit, "440000")
+
+	var buf bytes.Buffer
+	keys := slices.Sorted(maps.Keys(l.st.KV))
+	for _, k := range keys {
+		typ, attrs, err := SplitCompositeKey(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var pretty bytes.Buffer
+		json.Indent(&pretty, l.st.KV[k], "", "  ")
+		fmt.Fprintf(&buf, "== %s %s\n%s\n", typ, strings.Join(attrs, " "), pretty.String())
+	}
+	path := filepath.Join("testdata", "records.golden")
+	if *update {
+		if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create)", err)
+	}
+	if !bytes.Equal(want, buf.Bytes()) {
+		t.Errorf("stored records differ from %s (run with -update if intended):\n%s", path, buf.String())
+	}
+	// Personal data never reaches the ledger: no 18-digit runs (resident
+	// ID numbers) anywhere in the state.
+	for k, v := range l.st.KV {
+		if hasDigitRun(k+string(v), 15) {
+			t.Errorf("%q holds a long digit run", k)
+		}
+	}
+}
+
+func hasDigitRun(s string, n int) bool {
+	run := 0
+	for i := 0; i < len(s); i++ {
+		if s[i] >= '0' && s[i] <= '9' {
+			run++
+			if run >= n {
+				return true
+			}
+		} else {
+			run = 0
+		}
+	}
+	return false
+}
+
+func TestCompositeKeys(t *testing.T) {
+	k, err := CompositeKey("batch", "310000", "b1")
+	if err != nil || k != "\x00batch\x00310000\x00b1\x00" {
+		t.Fatalf("%q %v", k, err)
+	}
+	typ, attrs, err := SplitCompositeKey(k)
+	if err != nil || typ != "batch" || !slices.Equal(attrs, []string{"310000", "b1"}) {
+		t.Fatalf("split: %s %v %v", typ, attrs, err)
+	}
+	for _, bad := range []string{"a\x00b", "\xff", string(rune(0x10FFFF))} {
+		if _, err := CompositeKey("x", bad); !errors.Is(err, ErrBadKey) {
+			t.Errorf("%q: %v", bad, err)
+		}
+	}
+	if _, err := CompositeKey("x", strings.Repeat("a", 2000)); !errors.Is(err, ErrBadKey) {
+		t.Error("oversized key accepted")
+	}
+}

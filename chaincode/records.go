@@ -1,0 +1,375 @@
+package chaincode
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// Region statuses.
+const (
+	RegionPending   = "pending"
+	RegionActive    = "active"
+	RegionSuspended = "suspended"
+)
+
+// Key states of a region's signing keys. A key moves active → retiring →
+// retired, or to revoked (compromised) from any other state. Keys are never
+// removed: History records every state with its time and transaction.
+const (
+	KeyActive   = "active"
+	KeyRetiring = "retiring"
+	KeyRetired  = "retired"
+	KeyRevoked  = "revoked"
+)
+
+// Entry statuses of issuers, relying parties and terminals.
+const (
+	EntryActive    = "active"
+	EntrySuspended = "suspended"
+)
+
+// Region is a consortium member: a province-level region running a node.
+type Region struct {
+	Code      string      `json:"code"`
+	MSPID     string      `json:"msp_id"`
+	DID       string      `json:"did"`
+	Name      string      `json:"name,omitempty"`
+	Status    string      `json:"status"`
+	Keys      []RegionKey `json:"keys"`
+	Endpoints []Endpoint  `json:"endpoints"`
+	Created   time.Time   `json:"created"`
+	Updated   time.Time   `json:"updated"`
+	// StatusHistory records each status with its time and the transaction.
+	StatusHistory []StateChange `json:"status_history"`
+}
+
+// RegionKey is one of a region's signing keys with its full history.
+type RegionKey struct {
+	Kid     string        `json:"kid"`
+	Alg     string        `json:"alg"`
+	JWK     gm.JWK        `json:"jwk"`
+	State   string        `json:"state"`
+	History []StateChange `json:"history"`
+}
+
+// StateChange is one entry of a history.
+type StateChange struct {
+	State string    `json:"state"`
+	At    time.Time `json:"at"`
+	Tx    string    `json:"tx"`
+}
+
+// Endpoint is a service a region publishes, e.g. {"type":"api","url":...}.
+type Endpoint struct {
+	Type string `json:"type"`
+	URL  string `json:"url"`
+}
+
+// Proposal is an open consortium change awaiting votes.
+type Proposal struct {
+	Action  string    `json:"action"` // admit, suspend, reinstate
+	Region  string    `json:"region"`
+	Votes   []string  `json:"votes"` // region codes, in voting order
+	Created time.Time `json:"created"`
+}
+
+// Consortium actions.
+const (
+	ActionAdmit     = "admit"
+	ActionSuspend   = "suspend"
+	ActionReinstate = "reinstate"
+)
+
+// Issuer is a credential issuer and the credential types it may issue.
+type Issuer struct {
+	ID      string    `json:"id"` // a DID or an https URL
+	Region  string    `json:"region"`
+	Name    string    `json:"name,omitempty"`
+	Types   []string  `json:"types"`
+	Keys    []gm.JWK  `json:"keys"`
+	Status  string    `json:"status"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+}
+
+// RelyingParty is a service that verifies TrustID tokens and credentials.
+type RelyingParty struct {
+	ClientID   string    `json:"client_id"`
+	Name       string    `json:"name,omitempty"`
+	HomeRegion string    `json:"home_region"`
+	JWKS       gm.JWKS   `json:"jwks"`
+	Scopes     []string  `json:"scopes"`
+	Claims     []string  `json:"claims"`
+	Status     string    `json:"status"`
+	Created    time.Time `json:"created"`
+	Updated    time.Time `json:"updated"`
+}
+
+// Terminal is an accredited verification terminal (counter, kiosk, gate)
+// whose key signs enrollment attestations.
+type Terminal struct {
+	ID      string    `json:"id"`
+	Region  string    `json:"region"`
+	Kind    string    `json:"kind"`
+	Key     gm.JWK    `json:"key"`
+	Status  string    `json:"status"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+}
+
+// StatusHead is the anchored head of one status list: its version and the
+// SM3 digest (hex) of its encoded form. A verifier that fetched the list
+// compares ListDigest(fetched) with Digest.
+type StatusHead struct {
+	Region  string    `json:"region"`
+	List    string    `json:"list"`
+	Version uint64    `json:"version"`
+	Digest  string    `json:"digest"`
+	Updated time.Time `json:"updated"`
+	Tx      string    `json:"tx"`
+}
+
+// Batch is an anchored batch of status changes. Changes holds the compact
+// records (EncodeChanges, base64url without padding) whose Merkle root is
+// Root.
+type Batch struct {
+	ID      string    `json:"id"`
+	Region  string    `json:"region"`
+	Root    string    `json:"root"`
+	Count   int       `json:"count"`
+	Lists   []string  `json:"lists"`
+	Changes string    `json:"changes"`
+	Time    time.Time `json:"time"`
+	Tx      string    `json:"tx"`
+}
+
+// AuditAnchor is the head of one node's hash-chained audit log.
+type AuditAnchor struct {
+	Region string    `json:"region"`
+	Node   string    `json:"node"`
+	Seq    uint64    `json:"seq"`
+	Head   string    `json:"head"` // hex SM3 of the log entry at Seq
+	Time   time.Time `json:"time"`
+	Tx     string    `json:"tx"`
+}
+
+// ListDigest returns the digest a StatusHead holds for an encoded status
+// list: hex SM3 of the bytes as served.
+func ListDigest(encoded []byte) string {
+	d := gm.SM3(encoded)
+	return fmt.Sprintf("%x", d[:])
+}
+
+// maxArg bounds one JSON argument.
+const maxArg = 4 << 20
+
+// decodeStrict decodes one JSON value into v: no unknown fields, no
+// duplicate keys, no trailing data, at most maxArg bytes.
+func decodeStrict(data []byte, v any) error {
+	if len(data) > maxArg {
+		return fmt.Errorf("%w: argument over %d bytes", ErrInvalid, maxArg)
+	}
+	if err := noDuplicateKeys(data); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return fmt.Errorf("%w: trailing data after the JSON value", ErrInvalid)
+	}
+	return nil
+}
+
+// noDuplicateKeys walks the JSON tokens and refuses an object with a key
+// twice.
+func noDuplicateKeys(data []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	type frame struct {
+		obj  bool
+		keys map[string]bool
+		key  bool // next token in an object is a key
+	}
+	var stack []*frame
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		var top *frame
+		if len(stack) > 0 {
+			top = stack[len(stack)-1]
+		}
+		if top != nil && top.obj && top.key {
+			if d, ok := tok.(json.Delim); ok && d == '}' {
+				stack = stack[:len(stack)-1]
+				if len(stack) > 0 && stack[len(stack)-1].obj {
+					stack[len(stack)-1].key = true
+				}
+				continue
+			}
+			k, _ := tok.(string)
+			if top.keys[k] {
+				return fmt.Errorf("duplicate key %q", k)
+			}
+			top.keys[k] = true
+			top.key = false
+			continue
+		}
+		switch d, _ := tok.(json.Delim); d {
+		case '{':
+			stack = append(stack, &frame{obj: true, keys: map[string]bool{}, key: true})
+		case '[':
+			stack = append(stack, &frame{})
+		case '}', ']':
+			stack = stack[:len(stack)-1]
+			if len(stack) > 0 && stack[len(stack)-1].obj {
+				stack[len(stack)-1].key = true
+			}
+		default:
+			if top != nil && top.obj {
+				top.key = true
+			}
+		}
+	}
+}
+
+var (
+	reID     = regexp.MustCompile(`^[\x21-\x7e]{1,256}$`)
+	reName   = regexp.MustCompile(`^[^\x00-\x1f\x7f]{0,128}$`)
+	reToken  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$`)
+	reHex256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	reMSP    = regexp.MustCompile(`^Region([0-9]{6})MSP$`)
+)
+
+// provinces are the GB/T 2260 province-level prefixes.
+var provinces = map[string]bool{
+	"11": true, "12": true, "13": true, "14": true, "15": true,
+	"21": true, "22": true, "23": true,
+	"31": true, "32": true, "33": true, "34": true, "35": true, "36": true, "37": true,
+	"41": true, "42": true, "43": true, "44": true, "45": true, "46": true,
+	"50": true, "51": true, "52": true, "53": true, "54": true,
+	"61": true, "62": true, "63": true, "64": true, "65": true,
+	"71": true, "81": true, "82": true,
+}
+
+// ValidRegionCode reports whether code is a GB/T 2260 province-level code
+// such as 310000.
+func ValidRegionCode(code string) bool {
+	return len(code) == 6 && code[2:] == "0000" && provinces[code[:2]]
+}
+
+// RegionMSP returns the MSP ID of region code's organization.
+func RegionMSP(code string) string { return "Region" + code + "MSP" }
+
+// RegionOfMSP returns the region whose organization has MSP ID mspID.
+func RegionOfMSP(mspID string) (string, error) {
+	m := reMSP.FindStringSubmatch(mspID)
+	if m == nil || !ValidRegionCode(m[1]) {
+		return "", fmt.Errorf("%w: %q", ErrUnknownCaller, mspID)
+	}
+	return m[1], nil
+}
+
+func invalid(format string, a ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, a...)...)
+}
+
+func checkID(what, s string) error {
+	if !reID.MatchString(s) {
+		return invalid("%s must be 1-256 printable ASCII characters without spaces", what)
+	}
+	return nil
+}
+
+func checkName(s string) error {
+	if !reName.MatchString(s) {
+		return invalid("name must be at most 128 characters without control characters")
+	}
+	return nil
+}
+
+func checkTokens(what string, list []string, max int) error {
+	if len(list) > max {
+		return invalid("at most %d %s", max, what)
+	}
+	seen := map[string]bool{}
+	for _, s := range list {
+		if !reToken.MatchString(s) {
+			return invalid("%s %q: want letters, digits and ._:/- (at most 128)", what, s)
+		}
+		if seen[s] {
+			return invalid("%s %q repeated", what, s)
+		}
+		seen[s] = true
+	}
+	return nil
+}
+
+func checkDID(did string) error {
+	if !strings.HasPrefix(did, "did:") || strings.Count(did, ":") < 2 || !reID.MatchString(did) {
+		return invalid("did must be a DID (did:method:id)")
+	}
+	return nil
+}
+
+func checkEndpoints(eps []Endpoint) error {
+	if len(eps) > 16 {
+		return invalid("at most 16 endpoints")
+	}
+	seen := map[string]bool{}
+	for _, e := range eps {
+		if !reToken.MatchString(e.Type) {
+			return invalid("endpoint type %q", e.Type)
+		}
+		if seen[e.Type] {
+			return invalid("endpoint type %q repeated", e.Type)
+		}
+		seen[e.Type] = true
+		u, err := url.Parse(e.URL)
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || len(e.URL) > 512 {
+			return invalid("endpoint %q: want an http(s) URL without credentials", e.Type)
+		}
+	}
+	return nil
+}
+
+// checkJWK validates a public signing key and returns its algorithm.
+func checkJWK(j gm.JWK) (string, error) {
+	pub, err := j.PublicKey()
+	if err != nil {
+		return "", invalid("key %q: %v", j.Kid, err)
+	}
+	alg, err := gm.Alg(pub)
+	if err != nil {
+		return "", invalid("key %q: %v", j.Kid, err)
+	}
+	if err := checkID("kid", j.Kid); err != nil {
+		return "", err
+	}
+	if j.Alg != "" && j.Alg != alg {
+		return "", invalid("key %q: alg %q does not match the key (%s)", j.Kid, j.Alg, alg)
+	}
+	return alg, nil
+}
+
+func checkEntryStatus(s string) error {
+	if s != EntryActive && s != EntrySuspended {
+		return invalid("status must be %q or %q", EntryActive, EntrySuspended)
+	}
+	return nil
+}

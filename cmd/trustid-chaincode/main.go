@@ -1,0 +1,126 @@
+// Command trustid-chaincode serves TrustID's contract (package chaincode)
+// to Fabric peers as chaincode-as-a-service: the peer dials this process.
+//
+//	CHAINCODE_ID=<package id> CHAINCODE_SERVER_ADDRESS=127.0.0.1:27999 trustid-chaincode
+//
+// TLS toward the peers is on when CHAINCODE_TLS_CERT and CHAINCODE_TLS_KEY
+// name PEM files (and CHAINCODE_TLS_CLIENT_CA, if set, requires the peers'
+// client certificates); without them it serves plain gRPC, for loopback
+// development networks only.
+//
+// The same binary is the project's CCaaS external builder for the peer:
+// installed (or linked) under the names detect, build and release in a
+// builder's bin/ directory, it acts as that step (see builder.go).
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/hyperledger/fabric-chaincode-go/v2/pkg/cid"
+	"github.com/hyperledger/fabric-chaincode-go/v2/shim"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
+
+	"github.com/trustid-cn/trustid/chaincode"
+)
+
+func main() {
+	var err error
+	switch name := filepath.Base(os.Args[0]); name {
+	case "detect":
+		err = detect(os.Args[1:])
+	case "build":
+		err = build(os.Args[1:])
+	case "release":
+		err = release(os.Args[1:])
+	default:
+		err = serve()
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "%s: %v\n", filepath.Base(os.Args[0]), err)
+		os.Exit(1)
+	}
+}
+
+func serve() error {
+	ccid, addr := os.Getenv("CHAINCODE_ID"), os.Getenv("CHAINCODE_SERVER_ADDRESS")
+	if ccid == "" || addr == "" {
+		return fmt.Errorf("CHAINCODE_ID (the package ID) and CHAINCODE_SERVER_ADDRESS (host:port) must be set")
+	}
+	tls := shim.TLSProperties{Disabled: true}
+	if certFile, keyFile := os.Getenv("CHAINCODE_TLS_CERT"), os.Getenv("CHAINCODE_TLS_KEY"); certFile != "" || keyFile != "" {
+		cert, err := os.ReadFile(certFile)
+		if err != nil {
+			return fmt.Errorf("CHAINCODE_TLS_CERT: %w", err)
+		}
+		key, err := os.ReadFile(keyFile)
+		if err != nil {
+			return fmt.Errorf("CHAINCODE_TLS_KEY: %w", err)
+		}
+		tls = shim.TLSProperties{Cert: cert, Key: key}
+		if caFile := os.Getenv("CHAINCODE_TLS_CLIENT_CA"); caFile != "" {
+			if tls.ClientCACerts, err = os.ReadFile(caFile); err != nil {
+				return fmt.Errorf("CHAINCODE_TLS_CLIENT_CA: %w", err)
+			}
+		}
+	}
+	srv := &shim.ChaincodeServer{CCID: ccid, Address: addr, CC: contract{}, TLSProps: tls}
+	fmt.Fprintf(os.Stderr, "trustid-chaincode: serving %s on %s (tls %v)\n", ccid, addr, !tls.Disabled)
+	return srv.Start()
+}
+
+// contract adapts chaincode.Invoke to the shim.
+type contract struct{}
+
+func (contract) Init(stub shim.ChaincodeStubInterface) *peer.Response { return shim.Success(nil) }
+
+func (contract) Invoke(stub shim.ChaincodeStubInterface) *peer.Response {
+	fn, _ := stub.GetFunctionAndParameters()
+	args := stub.GetArgs()
+	if len(args) == 0 {
+		return shim.Error(chaincode.WireMessage(chaincode.ErrUnknownFunc))
+	}
+	out, err := chaincode.Invoke(stubState{stub}, fn, args[1:])
+	if err != nil {
+		return shim.Error(chaincode.WireMessage(err))
+	}
+	return shim.Success(out)
+}
+
+// stubState is chaincode.State over the Fabric stub.
+type stubState struct{ stub shim.ChaincodeStubInterface }
+
+func (s stubState) Get(key string) ([]byte, error)         { return s.stub.GetState(key) }
+func (s stubState) Put(key string, value []byte) error     { return s.stub.PutState(key, value) }
+func (s stubState) Delete(key string) error                { return s.stub.DelState(key) }
+func (s stubState) Emit(name string, payload []byte) error { return s.stub.SetEvent(name, payload) }
+func (s stubState) Caller() (string, error)                { return cid.GetMSPID(s.stub) }
+func (s stubState) TxID() string                           { return s.stub.GetTxID() }
+
+func (s stubState) Time() (time.Time, error) {
+	ts, err := s.stub.GetTxTimestamp()
+	if err != nil {
+		return time.Time{}, err
+	}
+	return ts.AsTime(), nil
+}
+
+func (s stubState) Scan(objectType string, attrs []string, fn func(string, []byte) error) error {
+	it, err := s.stub.GetStateByPartialCompositeKey(objectType, attrs)
+	if err != nil {
+		return err
+	}
+	defer it.Close()
+	for it.HasNext() {
+		kv, err := it.Next()
+		if err != nil {
+			return err
+		}
+		if err := fn(kv.Key, kv.Value); err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,0 +1,335 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/ledger"
+)
+
+// Files of the ledger in the data directory.
+const (
+	ledgerFile = "ledger.db"
+	outboxFile = "outbox.db"
+)
+
+// addLedgerFlags adds the ledger settings to `trustid serve` (and the
+// ledger subcommands). With no Fabric setting the node runs the embedded
+// ledger in its data directory.
+func addLedgerFlags(f *pflag.FlagSet) {
+	f.String("ledger", "auto", "ledger backend: embedded, fabric, or auto (fabric when a Fabric profile or peer is set)")
+	f.String("fabric-profile", "", "Fabric common connection profile (YAML/JSON): MSP ID, certificate, key, peer, TLS CA")
+	f.String("fabric-msp-id", "", "Fabric MSP ID (overrides the profile), e.g. Region310000MSP")
+	f.String("fabric-cert", "", "PEM file of the Fabric client certificate (overrides the profile)")
+	f.String("fabric-key", "", "PEM file of the Fabric client private key (overrides the profile)")
+	f.String("fabric-peer", "", "host:port of the Fabric peer gateway (overrides the profile)")
+	f.String("fabric-tls-ca", "", "PEM file of the peer's TLS CA (overrides the profile)")
+	f.String("fabric-server-name", "", "TLS server name of the peer (overrides the profile)")
+	f.String("fabric-channel", "", "Fabric channel (default: the profile's, else trustid)")
+	f.String("fabric-chaincode", "trustid", "chaincode name on the channel")
+	f.Int("anchor-max-batch", 4000, "most status changes in one ledger transaction")
+	f.Duration("anchor-window", 200*time.Millisecond, "how long a status change waits for more before a smaller batch is sent")
+}
+
+// nodeLedger is the ledger a node runs with, for the features mounted
+// after mountLedger (see ledgerOf).
+type nodeLedger struct {
+	Ledger ledger.Ledger
+	Client ledger.Client
+	// Outbox is the Anchorer of status changes and heads.
+	Outbox *ledger.Outbox
+	// View is the local registry and status heads (a ledger.StatusHeads).
+	View *ledger.View
+	Mode string // "embedded" or "fabric"
+}
+
+var ledgers sync.Map // *node → *nodeLedger
+
+// ledgerOf returns the ledger mountLedger opened for n.
+func ledgerOf(n *node) (*nodeLedger, bool) {
+	v, ok := ledgers.Load(n)
+	if !ok {
+		return nil, false
+	}
+	return v.(*nodeLedger), true
+}
+
+// openLedger opens the backend the flags select, acting as region.
+func openLedger(cmd *cobra.Command, dataDir, region string) (ledger.Ledger, string, error) {
+	f := cmd.Flags()
+	mode, _ := f.GetString("ledger")
+	profile, _ := f.GetString("fabric-profile")
+	peer, _ := f.GetString("fabric-peer")
+	if mode == "auto" {
+		mode = "embedded"
+		if profile != "" || peer != "" {
+			mode = "fabric"
+		}
+	}
+	switch mode {
+	case "embedded":
+		if err := os.MkdirAll(dataDir, 0o700); err != nil {
+			return nil, "", fmt.Errorf("data directory: %w", err)
+		}
+		l, err := ledger.OpenEmbedded(filepath.Join(dataDir, ledgerFile), ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP(region)})
+		return l, mode, err
+	case "fabric":
+		cfg, err := fabricConfig(f)
+		if err != nil {
+			return nil, "", err
+		}
+		if want := chaincode.RegionMSP(region); cfg.MSPID != want {
+			return nil, "", fmt.Errorf("Fabric MSP ID %q does not match region %s (want %s)", cfg.MSPID, region, want)
+		}
+		l, err := ledger.OpenFabric(cfg)
+		return l, mode, err
+	}
+	return nil, "", fmt.Errorf("--ledger must be embedded, fabric or auto, not %q", mode)
+}
+
+// fabricConfig reads the profile, then lets each flag override it.
+func fabricConfig(f *pflag.FlagSet) (ledger.FabricConfig, error) {
+	var cfg ledger.FabricConfig
+	if p, _ := f.GetString("fabric-profile"); p != "" {
+		var err error
+		if cfg, err = ledger.LoadProfile(p); err != nil {
+			return cfg, fmt.Errorf("--fabric-profile: %w", err)
+		}
+	}
+	str := func(name string, dst *string) {
+		if v, _ := f.GetString(name); v != "" {
+			*dst = v
+		}
+	}
+	file := func(name string, dst *[]byte) error {
+		if v, _ := f.GetString(name); v != "" {
+			b, err := os.ReadFile(v)
+			if err != nil {
+				return fmt.Errorf("--%s: %w", name, err)
+			}
+			*dst = b
+		}
+		return nil
+	}
+	str("fabric-msp-id", &cfg.MSPID)
+	str("fabric-peer", &cfg.PeerEndpoint)
+	str("fabric-server-name", &cfg.ServerName)
+	str("fabric-channel", &cfg.Channel)
+	str("fabric-chaincode", &cfg.Chaincode)
+	for name, dst := range map[string]*[]byte{"fabric-cert": &cfg.CertPEM, "fabric-key": &cfg.KeyPEM, "fabric-tls-ca": &cfg.TLSCAPEM} {
+		if err := file(name, dst); err != nil {
+			return cfg, err
+		}
+	}
+	return cfg, nil
+}
+
+// mountLedger returns the mount function of the ledger: it opens the
+// backend, makes sure the node's region is in the registry (genesis on an
+// empty chain, else an admission request the consortium votes on), starts
+// the outbox and the local view, and adds the "ledger" readiness check.
+// Everything stops when the command's context ends.
+func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
+	return func(srv *api.Server, n *node) error {
+		f := cmd.Flags()
+		l, mode, err := openLedger(cmd, n.dataDir, n.region)
+		if err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		c := ledger.Client{L: l}
+		maxBatch, _ := f.GetInt("anchor-max-batch")
+		window, _ := f.GetDuration("anchor-window")
+		ob, err := ledger.OpenOutbox(filepath.Join(n.dataDir, outboxFile), c, ledger.OutboxOptions{MaxBatch: maxBatch, Window: window, Logger: n.log})
+		if err != nil {
+			l.Close()
+			return fmt.Errorf("ledger outbox: %w", err)
+		}
+		view := ledger.NewView(l, ledger.ViewOptions{})
+		nl := &nodeLedger{Ledger: l, Client: c, Outbox: ob, View: view, Mode: mode}
+		ledgers.Store(n, nl)
+
+		var wg sync.WaitGroup
+		wg.Add(3)
+		go func() {
+			// Register the region, retrying while the ledger cannot answer
+			// (a Fabric network still starting).
+			defer wg.Done()
+			for {
+				err := ensureRegion(ctx, c, n)
+				if err == nil {
+					return
+				}
+				n.log.Warn("region is not registered on the ledger yet; retrying in 5s", slog.String("mode", mode), slog.Any("error", err))
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(5 * time.Second):
+				}
+			}
+		}()
+		go func() { defer wg.Done(); ob.Run(ctx) }()
+		go func() { defer wg.Done(); view.Run(ctx) }()
+		go func() {
+			<-ctx.Done()
+			wg.Wait()
+			ob.Close()
+			l.Close()
+			ledgers.Delete(n)
+		}()
+		srv.AddCheck("ledger", func(ctx context.Context) error {
+			if _, err := l.Height(ctx); err != nil {
+				return err
+			}
+			if !view.Ready() {
+				return ledger.ErrNotReady
+			}
+			return nil
+		})
+		st := ob.Stats()
+		n.log.Info("ledger ready", slog.String("mode", mode), slog.String("outbox_node", ob.NodeID()),
+			slog.Int("outbox_pending", st.Pending), slog.Int("outbox_frozen", st.Frozen))
+		return nil
+	}
+}
+
+// ensureRegion registers the node's region with its published keys, if
+// it is not registered: on an empty chain it becomes the genesis region;
+// otherwise it waits, pending, for the consortium's vote.
+func ensureRegion(ctx context.Context, c ledger.Client, n *node) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	_, err := c.Region(ctx, n.region)
+	if err == nil || !errors.Is(err, chaincode.ErrNotFound) {
+		return err
+	}
+	in := chaincode.RegionInput{Code: n.region, DID: regionDID(n.issuer, n.region),
+		Endpoints: []chaincode.Endpoint{{Type: "api", URL: n.issuer}}}
+	for _, k := range n.keys.Published() {
+		j, err := gm.NewJWK(k.Public, k.Kid)
+		if err != nil {
+			return err
+		}
+		in.Keys = append(in.Keys, j)
+	}
+	r, err := c.RequestRegion(ctx, in)
+	if errors.Is(err, chaincode.ErrExists) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	n.log.Info("region registered on the ledger", slog.String("status", r.Status), slog.String("did", r.DID))
+	return nil
+}
+
+// regionDID is did:web of the node's issuer URL (port percent-encoded),
+// or did:web:<region>.trustid.invalid when the issuer has no host.
+func regionDID(issuer, region string) string {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Host == "" {
+		return "did:web:" + region + ".trustid.invalid"
+	}
+	did := "did:web:" + strings.ReplaceAll(u.Host, ":", "%3A")
+	if p := strings.Trim(u.Path, "/"); p != "" {
+		did += ":" + strings.ReplaceAll(p, "/", ":")
+	}
+	return did
+}
+
+// newLedgerCmd is `trustid ledger`: operator commands on the ledger the
+// flags select (the embedded file is locked while a node serves on it).
+func newLedgerCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "ledger",
+		Short: "Inspect the ledger and vote on consortium changes",
+	}
+	pf := cmd.PersistentFlags()
+	pf.String("region", "310000", "the region (organization) to act as")
+	addLedgerFlags(pf)
+
+	withLedger := func(run func(ctx context.Context, c ledger.Client, l ledger.Ledger, args []string) (any, error)) func(*cobra.Command, []string) error {
+		return func(cmd *cobra.Command, args []string) error {
+			region, _ := cmd.Flags().GetString("region")
+			if !validRegion(region) {
+				return fmt.Errorf("--region %q: want a GB/T 2260 province-level code such as 310000", region)
+			}
+			l, _, err := openLedger(cmd, dataDir(cmd), region)
+			if err != nil {
+				return err
+			}
+			defer l.Close()
+			ctx, cancel := context.WithTimeout(cmd.Context(), time.Minute)
+			defer cancel()
+			out, err := run(ctx, ledger.Client{L: l}, l, args)
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd, out)
+		}
+	}
+	cmd.AddCommand(&cobra.Command{
+		Use: "regions", Short: "List the consortium's regions", Args: cobra.NoArgs,
+		RunE: withLedger(func(ctx context.Context, c ledger.Client, _ ledger.Ledger, _ []string) (any, error) {
+			return c.Regions(ctx)
+		}),
+	}, &cobra.Command{
+		Use: "proposals", Short: "List open consortium changes and their votes", Args: cobra.NoArgs,
+		RunE: withLedger(func(ctx context.Context, c ledger.Client, _ ledger.Ledger, _ []string) (any, error) {
+			return c.Proposals(ctx)
+		}),
+	}, &cobra.Command{
+		Use:   "vote admit|suspend|reinstate REGION",
+		Short: "Vote, as --region, to admit, suspend or reinstate a region (a majority of the other active regions decides)",
+		Args:  cobra.ExactArgs(2),
+		RunE: withLedger(func(ctx context.Context, c ledger.Client, _ ledger.Ledger, args []string) (any, error) {
+			if err := c.Vote(ctx, args[0], args[1]); err != nil {
+				return nil, err
+			}
+			return c.Region(ctx, args[1])
+		}),
+	}, &cobra.Command{
+		Use: "head REGION LIST", Short: "Show a status list's anchored head", Args: cobra.ExactArgs(2),
+		RunE: withLedger(func(ctx context.Context, c ledger.Client, _ ledger.Ledger, args []string) (any, error) {
+			return c.StatusHead(ctx, args[0], args[1])
+		}),
+	}, &cobra.Command{
+		Use: "verify", Short: "Check the embedded ledger's block log and state", Args: cobra.NoArgs,
+		RunE: withLedger(func(ctx context.Context, _ ledger.Client, l ledger.Ledger, _ []string) (any, error) {
+			e, ok := l.(*ledger.Embedded)
+			if !ok {
+				return nil, errors.New("verify checks the embedded ledger; Fabric peers validate their own blocks")
+			}
+			if err := e.Verify(); err != nil {
+				return nil, err
+			}
+			h, err := e.Height(ctx)
+			return map[string]any{"verified": true, "blocks": h}, err
+		}),
+	})
+	return cmd
+}
+
+func printJSON(cmd *cobra.Command, v any) error {
+	enc := json.NewEncoder(cmd.OutOrStdout())
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

@@ -1,0 +1,134 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/chaincode"
+)
+
+// TestServeEmbeddedLedger: with no ledger settings the node runs the
+// embedded ledger in its data directory, registers its region as the
+// genesis region, and reports the ledger in /readyz.
+func TestServeEmbeddedLedger(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	t.Run("serve", func(t *testing.T) {
+		base, logs := startServe(t, "--data", dir, "--region", "320000")
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			code, body := get(t, base+"/readyz")
+			if code == 200 && strings.Contains(body, `"ledger":"ok"`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("readyz %d %s\n%s", code, body, logs.String())
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		for _, f := range []string{ledgerFile, outboxFile} {
+			if _, err := os.Stat(filepath.Join(dir, f)); err != nil {
+				t.Error(err)
+			}
+		}
+		if s := logs.String(); !strings.Contains(s, `"msg":"ledger ready"`) || !strings.Contains(s, `"mode":"embedded"`) {
+			t.Errorf("no ledger ready log:\n%s", logs.String())
+		}
+	})
+	// After the node stops, the operator commands open the same file.
+	var out string
+	var err error
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		out, _, err = run(t, context.Background(), "ledger", "regions", "--data", dir, "--region", "320000")
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	var regions []chaincode.Region
+	if err := json.Unmarshal([]byte(out), &regions); err != nil || len(regions) != 1 {
+		t.Fatalf("regions: %v\n%s", err, out)
+	}
+	r := regions[0]
+	if r.Code != "320000" || r.Status != chaincode.RegionActive || len(r.Keys) == 0 || !strings.HasPrefix(r.DID, "did:web:127.0.0.1%3A") {
+		t.Errorf("genesis region: %+v", r)
+	}
+	out, _, err = run(t, context.Background(), "ledger", "verify", "--data", dir, "--region", "320000")
+	if err != nil || !strings.Contains(out, `"verified": true`) {
+		t.Errorf("verify: %v %s", err, out)
+	}
+	// Only the region itself may vote on nothing: a vote on itself is refused.
+	if _, _, err := run(t, context.Background(), "ledger", "vote", "suspend", "320000", "--data", dir, "--region", "320000"); err == nil {
+		t.Error("a region voted on its own suspension")
+	}
+}
+
+func TestLedgerFlags(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	dir := t.TempDir()
+	_, _, err := run(t, context.Background(), "ledger", "regions", "--data", dir, "--ledger", "couchdb")
+	if err == nil || !strings.Contains(err.Error(), "--ledger must be") {
+		t.Errorf("unknown backend: %v", err)
+	}
+	_, _, err = run(t, context.Background(), "ledger", "regions", "--data", dir, "--fabric-peer", "127.0.0.1:1", "--fabric-msp-id", "Region310000MSP")
+	if err == nil || !strings.Contains(err.Error(), "client certificate") {
+		t.Errorf("fabric without a certificate: %v", err)
+	}
+	_, _, err = run(t, context.Background(), "ledger", "regions", "--data", dir, "--fabric-peer", "127.0.0.1:1", "--fabric-msp-id", "Region320000MSP")
+	if err == nil || !strings.Contains(err.Error(), "does not match region 310000") {
+		t.Errorf("MSP of another region: %v", err)
+	}
+	if _, _, err := run(t, context.Background(), "ledger", "regions", "--data", dir, "--fabric-profile", filepath.Join(dir, "missing.yaml")); err == nil {
+		t.Error("missing profile accepted")
+	}
+}
+
+func TestRegionDID(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8080":           "did:web:127.0.0.1%3A8080",
+		"https://sh.trustid.gov.cn":       "did:web:sh.trustid.gov.cn",
+		"https://x.example/region/310000": "did:web:x.example:region:310000",
+		"":                                "did:web:310000.trustid.invalid",
+	} {
+		if got := regionDID(in, "310000"); got != want {
+			t.Errorf("regionDID(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+// TestServeFabricLedger: with a connection profile the node runs on Fabric
+// (needs the development network: scripts/fabric/up.sh and its env file).
+func TestServeFabricLedger(t *testing.T) {
+	profile := os.Getenv("TRUSTID_FABRIC_PROFILE_310000")
+	if profile == "" {
+		t.Skip("no Fabric network: run scripts/fabric/up.sh and source scripts/fabric/work/run/env")
+	}
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	base, logs := startServe(t, "--data", t.TempDir(), "--region", "310000", "--fabric-profile", profile)
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		code, body := get(t, base+"/readyz")
+		if code == 200 && strings.Contains(body, `"ledger":"ok"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("readyz %d %s\n%s", code, body, logs.String())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if s := logs.String(); !strings.Contains(s, `"mode":"fabric"`) {
+		t.Errorf("not on Fabric:\n%s", s)
+	}
+	// The wrong region for the profile's MSP is refused at start.
+	_, _, err := run(t, context.Background(), "serve", "--data", t.TempDir(), "--region", "320000", "--fabric-profile", profile, "--addr", "127.0.0.1:0")
+	if err == nil || !strings.Contains(err.Error(), "does not match region 320000") {
+		t.Errorf("serve 320000 with 310000's profile: %v", err)
+	}
+}

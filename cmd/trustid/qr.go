@@ -1,0 +1,536 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"image"
+	_ "image/jpeg"
+	_ "image/png"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/makiuchi-d/gozxing"
+	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/spf13/cobra"
+
+	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+func newQRCmd() *cobra.Command {
+	qr := &cobra.Command{Use: "qr", Short: "Show (holder side) and verify (verifier side) QR identity codes"}
+	qr.AddCommand(newQRShowCmd(), newQRVerifyCmd())
+	return qr
+}
+
+// wallet is a local wallet identity file for testing the holder side: a
+// device key and the issuer-signed binding, delegation and static code the
+// wallet holds, and the counter of its offline codes. Only --demo makes
+// one; its identity is random and belongs to no one.
+type wallet struct {
+	Demo       bool   `json:"demo"`
+	Region     string `json:"region"`
+	DeviceKey  string `json:"device_key"` // PKCS#8 PEM
+	Binding    []byte `json:"binding"`
+	Delegation []byte `json:"delegation,omitempty"`
+	Static     string `json:"static,omitempty"`
+	Counter    uint64 `json:"counter"`
+}
+
+const maxWalletFile = 64 << 10
+
+func readWallet(path string) (*wallet, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, maxWalletFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxWalletFile {
+		return nil, fmt.Errorf("wallet %s: larger than %d bytes", path, maxWalletFile)
+	}
+	var w wallet
+	dec := json.NewDecoder(strings.NewReader(string(data)))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&w); err != nil {
+		return nil, fmt.Errorf("wallet %s: %w", path, err)
+	}
+	return &w, nil
+}
+
+func (w *wallet) save(path string) error {
+	data, err := json.MarshalIndent(w, "", "  ")
+	if err != nil {
+		return err
+	}
+	return keystore.WriteFileAtomic(path, append(data, '\n'), 0o600)
+}
+
+// newDemoWallet makes a demo identity signed by the node's active SM2 key:
+// a random subject (not derived from any document), a fresh device key, a
+// binding, a delegation naming a second random subject as the principal
+// (the demo holder acting as guardian), and a static code with demo masked
+// data.
+func newDemoWallet(ks *keystore.Store, region string, now time.Time) (*wallet, error) {
+	key, err := ks.Active(gm.AlgSM2)
+	if err != nil {
+		return nil, err
+	}
+	code, err := qrcode.ParseRegion(region)
+	if err != nil {
+		return nil, err
+	}
+	is := &qrcode.Issuer{Signer: key.Signer, Kid: key.Kid, Region: code}
+	device, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	subject, principal := make([]byte, 16), make([]byte, 16)
+	rand.Read(subject)
+	rand.Read(principal)
+	exp := now.AddDate(1, 0, 0)
+	binding, err := is.IssueBinding(qrcode.Binding{
+		Subject: subject, DeviceKey: device.PublicKey(), Assurance: qrcode.AssuranceDevice,
+		IssuedAt: now, Expiry: exp, Claims: map[string]string{"demo": "true"},
+	})
+	if err != nil {
+		return nil, err
+	}
+	deleg, err := is.IssueDelegation(qrcode.Delegation{
+		Actor: subject, Principal: principal, ActorName: identity.MaskName("演示"), PrincipalName: identity.MaskName("演示老人"),
+		Relationship: qrcode.RelFamily, Scope: []string{qrcode.ActionPresent, qrcode.ActionPickup},
+		NotBefore: now, Expiry: exp,
+	})
+	if err != nil {
+		return nil, err
+	}
+	static, err := is.IssueStatic(qrcode.Static{
+		Subject: subject, MaskedName: identity.MaskName("演示"), MaskedNumber: "DEMO**********0000",
+		PhotoHint: "demo: no photo", Assurance: qrcode.AssuranceDocument, IssuedAt: now, Expiry: now.AddDate(5, 0, 0),
+	})
+	if err != nil {
+		return nil, err
+	}
+	pem, err := gm.MarshalPrivateKeyPEM(device)
+	if err != nil {
+		return nil, err
+	}
+	return &wallet{Demo: true, Region: region, DeviceKey: string(pem), Binding: binding, Delegation: deleg, Static: static}, nil
+}
+
+func newQRShowCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "show",
+		Short: "Holder side, for testing: make a code from a local wallet file and show it",
+		Long: `Make a QR identity code from a local wallet file and print it to the
+terminal, and optionally to a PNG or SVG file.
+
+--demo creates the wallet file on first use with a DEMO identity: a random
+subject signed by this node's active SM2 key. It belongs to no one and
+proves nothing about a person.`,
+		Args: cobra.NoArgs,
+		RunE: runQRShow,
+	}
+	f := cmd.Flags()
+	f.Bool("demo", false, "create the wallet with a demo identity if it does not exist")
+	f.String("wallet", "wallet.json", "wallet identity file")
+	f.String("kind", "offline", "code to show: offline, delegated or static")
+	f.String("region", "310000", "region of the demo identity")
+	f.String("audience", "", "audience hint for the verifier (offline codes)")
+	f.String("challenge", "", "verifier challenge, hex (offline codes)")
+	f.String("png", "", "also write the code as PNG to this file")
+	f.String("svg", "", "also write the code as SVG to this file")
+	f.Int("size", qrcode.DefaultImageSize, "PNG/SVG size in pixels")
+	f.Bool("text", false, "print only the payload text")
+	f.Bool("invert", false, "terminal: draw dark modules (for light terminals)")
+	return cmd
+}
+
+func runQRShow(cmd *cobra.Command, _ []string) error {
+	f := cmd.Flags()
+	path, _ := f.GetString("wallet")
+	demo, _ := f.GetBool("demo")
+	kind, _ := f.GetString("kind")
+	out := cmd.OutOrStdout()
+	w, err := readWallet(path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && demo:
+		ks, err := keysOpen(cmd)
+		if err != nil {
+			return err
+		}
+		region, _ := f.GetString("region")
+		if w, err = newDemoWallet(ks, region, time.Now()); err != nil {
+			return err
+		}
+		if err := w.save(path); err != nil {
+			return err
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "created DEMO wallet %s: a random identity signed by this node's key; it belongs to no one\n", path)
+	case errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("no wallet at %s (use --demo to create a demo identity)", path)
+	case err != nil:
+		return err
+	}
+	if w.Demo {
+		fmt.Fprintln(cmd.ErrOrStderr(), "DEMO identity: for testing only")
+	}
+	var text string
+	switch kind {
+	case "static":
+		if w.Static == "" {
+			return errors.New("the wallet holds no static code")
+		}
+		text = w.Static
+	case "offline", "delegated":
+		device, err := gm.ParsePrivateKeyPEM([]byte(w.DeviceKey))
+		if err != nil {
+			return fmt.Errorf("wallet device key: %w", err)
+		}
+		var challenge []byte
+		if h, _ := f.GetString("challenge"); h != "" {
+			if challenge, err = hex.DecodeString(h); err != nil {
+				return fmt.Errorf("--challenge: %w", err)
+			}
+		}
+		aud, _ := f.GetString("audience")
+		var deleg []byte
+		if kind == "delegated" {
+			if deleg = w.Delegation; deleg == nil {
+				return errors.New("the wallet holds no delegation")
+			}
+		}
+		w.Counter++
+		if err := w.save(path); err != nil { // the counter never goes back
+			return err
+		}
+		text, err = qrcode.NewOffline(rand.Reader, device, w.Binding, deleg, qrcode.Presentation{
+			Time: time.Now(), Counter: w.Counter, Audience: aud, Challenge: challenge,
+		})
+		if err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("--kind %q: want offline, delegated or static", kind)
+	}
+	sym, err := qrcode.Encode(text, qrcode.Medium)
+	if err != nil {
+		return err
+	}
+	size, _ := f.GetInt("size")
+	for _, flag := range []string{"png", "svg"} {
+		file, _ := f.GetString(flag)
+		if file == "" {
+			continue
+		}
+		var data []byte
+		if flag == "png" {
+			data, err = sym.PNG(size)
+		} else {
+			data, err = sym.SVG(size)
+		}
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(file, data, 0o644); err != nil {
+			return err
+		}
+	}
+	if only, _ := f.GetBool("text"); only {
+		fmt.Fprintln(out, text)
+		return nil
+	}
+	invert, _ := f.GetBool("invert")
+	fmt.Fprint(out, sym.Terminal(invert))
+	fmt.Fprintf(out, "%s code, %d characters, QR version %d-M\n%s\n", kind, len(text), sym.Version, text)
+	return nil
+}
+
+func newQRVerifyCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "verify [PAYLOAD]",
+		Short: "Verifier side: verify an offline or static code from its text or a PNG, without network",
+		Long: `Verify an offline or static QR identity code: the payload text as an
+argument (or on standard input with "-"), or a PNG/JPEG image with --image.
+
+Issuer keys come from this node's keystore (--data) or a JWKS file (--jwks).
+Status: --revoked names a file of revoked entries ("REGION LIST INDEX" per
+line, from the region's status lists); --no-status skips the status check
+and says so.`,
+		Args: cobra.MaximumNArgs(1),
+		RunE: runQRVerify,
+	}
+	f := cmd.Flags()
+	f.String("image", "", "PNG or JPEG file holding the code")
+	f.String("jwks", "", "JWKS file of trusted issuer keys (default: this node's published keys)")
+	f.String("revoked", "", "file of revoked status entries: REGION LIST INDEX per line")
+	f.Bool("no-status", false, "do not check status (says so in the output)")
+	f.String("challenge", "", "the challenge the code must carry, hex")
+	f.String("audience", "", "this verifier's audience name")
+	f.String("action", "", "action asked of a delegated code (default present)")
+	f.Duration("window", qrcode.DefaultWindow, "freshness window for offline codes")
+	return cmd
+}
+
+// maxImageFile bounds an image given to qr verify.
+const maxImageFile = 8 << 20
+
+// scanImage decodes the QR code in an image file.
+func scanImage(path string) (string, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return "", err
+	}
+	if fi.Size() > maxImageFile {
+		return "", fmt.Errorf("%s: larger than %d bytes", path, maxImageFile)
+	}
+	file, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer file.Close()
+	cfg, _, err := image.DecodeConfig(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	if cfg.Width*cfg.Height > 16<<20 {
+		return "", fmt.Errorf("%s: image of %dx%d is too large", path, cfg.Width, cfg.Height)
+	}
+	file.Seek(0, io.SeekStart)
+	img, _, err := image.Decode(file)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	bmp, err := gozxing.NewBinaryBitmapFromImage(img)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", path, err)
+	}
+	res, err := zxqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
+	if err != nil {
+		return "", fmt.Errorf("%s: no QR code found: %w", path, err)
+	}
+	return res.GetText(), nil
+}
+
+// revokedFile is a StatusChecker over a file of revoked entries.
+type revokedFile map[qrcode.StatusRef]bool
+
+func (r revokedFile) Status(_ context.Context, ref qrcode.StatusRef) (qrcode.Status, error) {
+	if r == nil {
+		return qrcode.StatusValid, nil
+	}
+	if r[ref] {
+		return qrcode.StatusRevoked, nil
+	}
+	return qrcode.StatusValid, nil
+}
+
+func readRevoked(path string) (revokedFile, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	r := revokedFile{}
+	for i, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		var region string
+		var ref qrcode.StatusRef
+		if n, err := fmt.Sscanf(line, "%s %d %d", &region, &ref.List, &ref.Index); n != 3 || err != nil {
+			return nil, fmt.Errorf("%s:%d: want REGION LIST INDEX", path, i+1)
+		}
+		if ref.Region, err = qrcode.ParseRegion(region); err != nil {
+			return nil, fmt.Errorf("%s:%d: %w", path, i+1, err)
+		}
+		r[ref] = true
+	}
+	return r, nil
+}
+
+// jwksKeys reads a JWKS file.
+func jwksKeys(path string) (qrcode.StaticKeys, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	set, err := gm.ParseJWKS(data)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	var keys qrcode.StaticKeys
+	for _, j := range set.Keys {
+		pub, err := j.PublicKey()
+		if err != nil {
+			return nil, fmt.Errorf("%s: key %q: %w", path, j.Kid, err)
+		}
+		keys = append(keys, qrcode.IssuerKey{Kid: j.Kid, Public: pub})
+	}
+	return keys, nil
+}
+
+// publishedKeys lists a keystore's published keys.
+func publishedKeys(ks *keystore.Store) qrcode.StaticKeys {
+	var keys qrcode.StaticKeys
+	for _, k := range ks.Published() {
+		keys = append(keys, qrcode.IssuerKey{Kid: k.Kid, Public: k.Public})
+	}
+	return keys
+}
+
+func runQRVerify(cmd *cobra.Command, args []string) error {
+	f := cmd.Flags()
+	out := cmd.OutOrStdout()
+	var text string
+	imgPath, _ := f.GetString("image")
+	switch {
+	case imgPath != "" && len(args) > 0:
+		return errors.New("give the payload text or --image, not both")
+	case imgPath != "":
+		var err error
+		if text, err = scanImage(imgPath); err != nil {
+			return err
+		}
+	case len(args) == 1 && args[0] == "-":
+		data, err := io.ReadAll(io.LimitReader(cmd.InOrStdin(), qrcode.MaxOfflineLen+2))
+		if err != nil {
+			return err
+		}
+		text = strings.TrimSpace(string(data))
+	case len(args) == 1:
+		text = args[0]
+	default:
+		return errors.New("give the payload text (or - for standard input) or --image FILE")
+	}
+
+	var keys qrcode.StaticKeys
+	if p, _ := f.GetString("jwks"); p != "" {
+		var err error
+		if keys, err = jwksKeys(p); err != nil {
+			return err
+		}
+	} else {
+		ks, err := keysOpen(cmd)
+		if err != nil {
+			return err
+		}
+		keys = publishedKeys(ks)
+	}
+	var status revokedFile
+	noStatus, _ := f.GetBool("no-status")
+	if p, _ := f.GetString("revoked"); p != "" {
+		var err error
+		if status, err = readRevoked(p); err != nil {
+			return err
+		}
+	} else if !noStatus {
+		return errors.New("no status source: give --revoked FILE, or --no-status to skip the status check")
+	}
+	window, _ := f.GetDuration("window")
+	v, err := qrcode.NewVerifier(qrcode.VerifierConfig{Keys: keys, Status: status, Window: window})
+	if err != nil {
+		return err
+	}
+	var opts qrcode.VerifyOptions
+	if h, _ := f.GetString("challenge"); h != "" {
+		if opts.Challenge, err = hex.DecodeString(h); err != nil {
+			return fmt.Errorf("--challenge: %w", err)
+		}
+	}
+	opts.Audience, _ = f.GetString("audience")
+	opts.Action, _ = f.GetString("action")
+
+	if k, err := qrcode.DetectKind(text); err == nil && k == qrcode.KindOnline {
+		c, err := qrcode.DecodeOnline(text)
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("an online code of region %s: redeem it at a node (POST /v1/qr/verify); it cannot be verified offline", c.RegionString())
+	}
+	r, err := v.Verify(cmd.Context(), text, opts)
+	if err != nil {
+		return fmt.Errorf("NOT VALID: %w", err)
+	}
+	fmt.Fprintf(out, "VALID %s code: %s\n", r.Kind, r.Summary())
+	if r.Static != nil {
+		fmt.Fprintf(out, "name %s, document %s; compare the face with: %s\n", r.Static.MaskedName, r.Static.MaskedNumber, r.Static.PhotoHint)
+	}
+	if r.Kind == qrcode.KindOffline {
+		fmt.Fprintf(out, "made %s ago, counter %d\n", time.Since(r.Time).Round(time.Second), r.Counter)
+	}
+	if noStatus && status == nil {
+		fmt.Fprintln(out, "WARNING: status NOT checked (--no-status): a revoked binding would pass")
+	}
+	return nil
+}
+
+// qrWiring is what the QR routes need from other features. The lead fills
+// it from auth (relying parties, node credentials), identity (pairwise
+// IDs) and credentials (status lists) and adds mountQRWith(w) to serve's
+// mount list.
+type qrWiring struct {
+	Pairwise       qrcode.PairwiseDeriver
+	RelyingParties qrcode.RelyingParties
+	Status         qrcode.StatusChecker
+	// Peers are the other regions' nodes and PeerKeys their published
+	// keys (for NodeAssertions); both may be empty.
+	Peers    map[string]qrcode.Peer
+	PeerKeys map[string]qrcode.IssuerKeySource
+	// Holders overrides the holder authenticator (default: the compact
+	// binding authenticator of package qrcode).
+	Holders qrcode.HolderAuthenticator
+	TTL     time.Duration
+}
+
+// qrNodeKeys is the IssuerKeySource of the node's own keystore, re-read on
+// every call so rotations are seen.
+type qrNodeKeys struct{ ks *keystore.Store }
+
+func (n qrNodeKeys) IssuerKeys(context.Context) ([]qrcode.IssuerKey, error) {
+	return publishedKeys(n.ks), nil
+}
+
+// mountQRWith returns the mount function of the QR routes.
+func mountQRWith(w qrWiring) func(*api.Server, *node) error {
+	return func(s *api.Server, n *node) error {
+		if w.Pairwise == nil || w.RelyingParties == nil || w.Status == nil {
+			return errors.New("qr: pairwise deriver, relying parties and status checker must be wired")
+		}
+		key, err := n.keys.Active(gm.AlgSM2)
+		if err != nil {
+			return fmt.Errorf("qr: %w", err)
+		}
+		nodeAuth := &qrcode.NodeAssertions{Region: n.region, Signer: key.Signer, Kid: key.Kid, PeerKeys: w.PeerKeys, Nonces: n.store}
+		svc, err := qrcode.NewService(qrcode.ServiceConfig{
+			Region: n.region, Store: n.store, Pairwise: w.Pairwise, RelyingParties: w.RelyingParties, TTL: w.TTL,
+			Peers: &qrcode.HTTPPeers{Peers: w.Peers, Credentials: nodeAuth},
+		})
+		if err != nil {
+			return err
+		}
+		v, err := qrcode.NewVerifier(qrcode.VerifierConfig{Keys: qrNodeKeys{n.keys}, Status: w.Status})
+		if err != nil {
+			return err
+		}
+		holders := w.Holders
+		if holders == nil {
+			holders = &qrcode.BindingAuthenticator{Verifier: v, Nonces: n.store, Region: n.region}
+		}
+		n.log.Info("qr routes mounted", slog.Int("peers", len(w.Peers)), slog.Duration("ttl", svc.TTL()))
+		return s.MountQR(api.QRConfig{Service: svc, Holders: holders, Peers: nodeAuth, Verifier: v})
+	}
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"log/slog"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// TestQRShowVerify: the holder side makes a demo wallet and renders codes
+// to PNG; the verifier side scans the PNGs back and verifies them offline.
+func TestQRShowVerify(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	ctx := context.Background()
+	data := []string{"--data", filepath.Join(dir, "data")}
+	wallet := filepath.Join(dir, "wallet.json")
+	png := filepath.Join(dir, "code.png")
+
+	if _, _, err := run(t, ctx, append([]string{"qr", "show", "--wallet", wallet}, data...)...); err == nil || !strings.Contains(err.Error(), "--demo") {
+		t.Fatalf("show without a wallet: %v", err)
+	}
+	out, errOut, err := run(t, ctx, append([]string{"qr", "show", "--demo", "--wallet", wallet, "--png", png, "--challenge", "0a0b0c"}, data...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(errOut, "DEMO") || !strings.Contains(out, "▀") || !strings.Contains(out, "TIDOFF1:") {
+		t.Errorf("show output:\n%s\n%s", out, errOut)
+	}
+	verify := func(args ...string) (string, error) {
+		out, _, err := run(t, ctx, append(append([]string{"qr", "verify"}, args...), data...)...)
+		return out, err
+	}
+	out, err = verify("--image", png, "--no-status", "--challenge", "0a0b0c")
+	if err != nil || !strings.Contains(out, "VALID offline code") || !strings.Contains(out, "status NOT checked") {
+		t.Fatalf("verify PNG: %v\n%s", err, out)
+	}
+	if _, err := verify("--image", png, "--no-status", "--challenge", "ffff"); err == nil || !strings.Contains(err.Error(), "challenge") {
+		t.Errorf("wrong challenge: %v", err)
+	}
+	if _, err := verify("--image", png); err == nil || !strings.Contains(err.Error(), "status") {
+		t.Errorf("no status source: %v", err)
+	}
+
+	// Delegated: in scope and out of scope.
+	out, _, err = run(t, ctx, append([]string{"qr", "show", "--wallet", wallet, "--kind", "delegated", "--text"}, data...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := strings.TrimSpace(out)
+	out, err = verify(code, "--no-status", "--action", "pickup")
+	if err != nil || !strings.Contains(out, "on behalf of 演***") {
+		t.Errorf("delegated: %v\n%s", err, out)
+	}
+	if _, err := verify(code, "--no-status", "--action", "medical"); err == nil || !strings.Contains(err.Error(), "scope") {
+		t.Errorf("out of scope: %v", err)
+	}
+
+	// Static: rendered to PNG, verified with a JWKS file, then revoked.
+	if _, _, err := run(t, ctx, append([]string{"qr", "show", "--wallet", wallet, "--kind", "static", "--png", png, "--size", "500"}, data...)...); err != nil {
+		t.Fatal(err)
+	}
+	jwks := filepath.Join(dir, "jwks.json")
+	writeJWKS(t, jwks, filepath.Join(dir, "data"))
+	revoked := filepath.Join(dir, "revoked.txt")
+	os.WriteFile(revoked, []byte("# none\n"), 0o600)
+	out, err = verify("--image", png, "--jwks", jwks, "--revoked", revoked)
+	if err != nil || !strings.Contains(out, "VALID static code") || !strings.Contains(out, "DEMO**********0000") {
+		t.Fatalf("static: %v\n%s", err, out)
+	}
+	st, _ := qrcode.DecodeStatic(scanOrFail(t, png))
+	os.WriteFile(revoked, []byte("310000 "+itoa(st.Status.List)+" "+itoa(st.Status.Index)+"\n"), 0o600)
+	if _, err := verify("--image", png, "--jwks", jwks, "--revoked", revoked); err == nil || !strings.Contains(err.Error(), "revoked") {
+		t.Errorf("revoked static: %v", err)
+	}
+	// Garbage and online codes.
+	if _, err := verify("hello", "--no-status"); err == nil || !strings.Contains(err.Error(), "not a TrustID") {
+		t.Errorf("garbage: %v", err)
+	}
+	if _, err := verify((qrcode.OnlineCode{Region: 310000}).String(), "--no-status"); err == nil || !strings.Contains(err.Error(), "redeem it at a node") {
+		t.Errorf("online: %v", err)
+	}
+}
+
+func itoa(n uint32) string { b, _ := json.Marshal(n); return string(b) }
+
+func scanOrFail(t *testing.T, path string) string {
+	t.Helper()
+	s, err := scanImage(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// writeJWKS exports the node's published keys as a JWKS file.
+func writeJWKS(t *testing.T, path, dataDir string) {
+	t.Helper()
+	kek, err := keystore.ParseKEK(os.Getenv("TRUSTID_KEK"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keystore.Open(filepath.Join(dataDir, keystoreFile), kek, keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var set gm.JWKS
+	for _, k := range ks.Published() {
+		j, err := k.JWK()
+		if err != nil {
+			t.Fatal(err)
+		}
+		set.Keys = append(set.Keys, j)
+	}
+	b, _ := json.Marshal(set)
+	os.WriteFile(path, b, 0o600)
+}
+
+type qrTestRPs struct{}
+
+func (qrTestRPs) RelyingParty(_ context.Context, id string) (qrcode.RelyingParty, error) {
+	return qrcode.RelyingParty{ClientID: id, Sector: id}, nil
+}
+
+type qrTestPairwise struct{}
+
+func (qrTestPairwise) Pairwise(subject []byte, sector string) (string, error) {
+	return hex.EncodeToString(gm.HMACSM3([]byte("pairwise test key"), append([]byte(sector), subject...))), nil
+}
+
+// TestMountQR wires the QR routes on a node with its keystore and store
+// and gets an online code for a binding the node signed.
+func TestMountQR(t *testing.T) {
+	dir := t.TempDir()
+	kek, _ := keystore.ParseKEK("00112233445566778899aabbccddeeff")
+	ks, err := keystore.Open(filepath.Join(dir, keystoreFile), kek, keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, _ := store.NewMemory(store.MemoryOptions{})
+	defer mem.Close()
+	n := &node{log: slog.New(slog.DiscardHandler), region: "310000", dataDir: dir, keys: ks, store: mem}
+	srv := api.New(api.Config{})
+	if err := mountQRWith(qrWiring{})(srv, n); err == nil {
+		t.Error("mounted without its dependencies")
+	}
+	if err := mountQRWith(qrWiring{Pairwise: qrTestPairwise{}, RelyingParties: qrTestRPs{}, Status: revokedFile{}})(srv, n); err != nil {
+		t.Fatal(err)
+	}
+	w, err := newDemoWallet(ks, "310000", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	device, _ := gm.ParsePrivateKeyPEM([]byte(w.DeviceKey))
+	req := &qrcode.HolderRequest{Binding: w.Binding, Time: time.Now().Unix(), Nonce: make([]byte, 16), Region: "310000", Consent: []string{"demo"}}
+	qrcode.SignHolderRequest(nil, device, req)
+	body, _ := json.Marshal(req)
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/v1/qr", bytes.NewReader(body)))
+	if rec.Code != 201 || !strings.Contains(rec.Body.String(), "TIDON1:") {
+		t.Fatalf("POST /v1/qr: %d %s", rec.Code, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("POST", "/v1/qr/verify", strings.NewReader(`{"code":"x"}`)))
+	if rec.Code != 503 {
+		t.Errorf("redeem without an authorizer: %d", rec.Code)
+	}
+}

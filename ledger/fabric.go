@@ -1,0 +1,239 @@
+package ledger
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hyperledger/fabric-gateway/pkg/client"
+	"github.com/hyperledger/fabric-gateway/pkg/hash"
+	"github.com/hyperledger/fabric-gateway/pkg/identity"
+	"github.com/hyperledger/fabric-protos-go-apiv2/common"
+	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/trustid-cn/trustid/chaincode"
+)
+
+// FabricConfig says how to reach a Fabric peer's gateway and as whom.
+// LoadProfile fills it from a Fabric common connection profile.
+type FabricConfig struct {
+	MSPID        string // e.g. Region310000MSP
+	CertPEM      []byte // the client's X.509 certificate
+	KeyPEM       []byte // its private key (PKCS#8 or SEC 1 PEM)
+	PeerEndpoint string // host:port of the peer's gateway
+	TLSCAPEM     []byte // CA certificates for the peer's TLS certificate
+	// ServerName overrides the TLS server name (default: the endpoint's
+	// host).
+	ServerName string
+	Channel    string // default "trustid"
+	Chaincode  string // default "trustid"
+	// Timeouts; zero values: evaluate 10 s, endorse 30 s, submit 10 s,
+	// commit status 60 s.
+	EvaluateTimeout, EndorseTimeout, SubmitTimeout, CommitTimeout time.Duration
+}
+
+// Fabric is the Ledger over a Hyperledger Fabric channel through the
+// peer's gateway (fabric-gateway). Transactions are endorsed as the
+// channel's endorsement policy requires (the gateway finds the endorsers).
+type Fabric struct {
+	cfg      FabricConfig
+	conn     *grpc.ClientConn
+	gw       *client.Gateway
+	network  *client.Network
+	contract *client.Contract
+	qscc     *client.Contract
+
+	mu     sync.Mutex
+	closed bool
+}
+
+var _ Ledger = (*Fabric)(nil)
+
+// ErrConfig reports an unusable Fabric configuration.
+var ErrConfig = errors.New("ledger: invalid Fabric configuration")
+
+// OpenFabric connects to the peer. It does not call it: use Height to
+// check that it answers.
+func OpenFabric(cfg FabricConfig) (*Fabric, error) {
+	if cfg.Channel == "" {
+		cfg.Channel = "trustid"
+	}
+	if cfg.Chaincode == "" {
+		cfg.Chaincode = "trustid"
+	}
+	for _, d := range []struct {
+		v *time.Duration
+		d time.Duration
+	}{{&cfg.EvaluateTimeout, 10 * time.Second}, {&cfg.EndorseTimeout, 30 * time.Second}, {&cfg.SubmitTimeout, 10 * time.Second}, {&cfg.CommitTimeout, 60 * time.Second}} {
+		if *d.v <= 0 {
+			*d.v = d.d
+		}
+	}
+	if cfg.MSPID == "" || cfg.PeerEndpoint == "" {
+		return nil, fmt.Errorf("%w: MSP ID and peer endpoint are required", ErrConfig)
+	}
+	cert, err := identity.CertificateFromPEM(cfg.CertPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%w: client certificate: %v", ErrConfig, err)
+	}
+	id, err := identity.NewX509Identity(cfg.MSPID, cert)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	key, err := identity.PrivateKeyFromPEM(cfg.KeyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("%w: client key: %v", ErrConfig, err)
+	}
+	sign, err := identity.NewPrivateKeySign(key)
+	if err != nil {
+		return nil, fmt.Errorf("%w: client key: %v", ErrConfig, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(cfg.TLSCAPEM) {
+		return nil, fmt.Errorf("%w: no CA certificate in the peer TLS CA", ErrConfig)
+	}
+	tlsCfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, ServerName: cfg.ServerName}
+	conn, err := grpc.NewClient(cfg.PeerEndpoint, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(100<<20), grpc.MaxCallSendMsgSize(100<<20)))
+	if err != nil {
+		return nil, fmt.Errorf("%w: peer %s: %v", ErrConfig, cfg.PeerEndpoint, err)
+	}
+	gw, err := client.Connect(id, client.WithSign(sign), client.WithHash(hash.SHA256), client.WithClientConnection(conn),
+		client.WithEvaluateTimeout(cfg.EvaluateTimeout), client.WithEndorseTimeout(cfg.EndorseTimeout),
+		client.WithSubmitTimeout(cfg.SubmitTimeout), client.WithCommitStatusTimeout(cfg.CommitTimeout))
+	if err != nil {
+		conn.Close()
+		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+	}
+	network := gw.GetNetwork(cfg.Channel)
+	return &Fabric{cfg: cfg, conn: conn, gw: gw, network: network,
+		contract: network.GetContract(cfg.Chaincode), qscc: network.GetContract("qscc")}, nil
+}
+
+// MSPID implements Ledger.
+func (f *Fabric) MSPID() string { return f.cfg.MSPID }
+
+// Close implements Ledger.
+func (f *Fabric) Close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.closed {
+		return nil
+	}
+	f.closed = true
+	f.gw.Close()
+	return f.conn.Close()
+}
+
+// Submit implements Ledger: endorse, order, and wait for the commit.
+func (f *Fabric) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
+	out, err := f.contract.SubmitWithContext(ctx, fn, client.WithArguments(args...))
+	if err != nil {
+		return nil, fabricError(fn, err)
+	}
+	return out, nil
+}
+
+// Evaluate implements Ledger.
+func (f *Fabric) Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error) {
+	out, err := f.contract.EvaluateWithContext(ctx, fn, client.WithArguments(args...))
+	if err != nil {
+		return nil, fabricError(fn, err)
+	}
+	return out, nil
+}
+
+// Height implements Ledger, from the peer's qscc GetChainInfo.
+func (f *Fabric) Height(ctx context.Context) (uint64, error) {
+	raw, err := f.qscc.EvaluateWithContext(ctx, "GetChainInfo", client.WithArguments(f.cfg.Channel))
+	if err != nil {
+		return 0, fabricError("GetChainInfo", err)
+	}
+	var info common.BlockchainInfo
+	if err := proto.Unmarshal(raw, &info); err != nil {
+		return 0, fmt.Errorf("%w: chain info: %v", ErrUnavailable, err)
+	}
+	return info.GetHeight(), nil
+}
+
+// Events implements Ledger. When the stream breaks (a peer restart) it
+// reconnects from the last block delivered, skipping events already sent.
+func (f *Fabric) Events(ctx context.Context, from uint64) (<-chan Event, error) {
+	first, err := f.network.ChaincodeEvents(ctx, f.cfg.Chaincode, client.WithStartBlock(from))
+	if err != nil {
+		return nil, fabricError("events", err)
+	}
+	out := make(chan Event, 64)
+	go func() {
+		defer close(out)
+		in := first
+		next := from
+		sent := map[string]bool{} // tx IDs delivered in block next-1
+		for {
+			for ev := range in {
+				if ev.BlockNumber < next-1 || (ev.BlockNumber == next-1 && sent[ev.TransactionID]) {
+					continue
+				}
+				if ev.BlockNumber >= next {
+					next, sent = ev.BlockNumber+1, map[string]bool{}
+				}
+				sent[ev.TransactionID] = true
+				select {
+				case out <- Event{Block: ev.BlockNumber, TxID: ev.TransactionID, Name: ev.EventName, Payload: ev.Payload}:
+				case <-ctx.Done():
+					return
+				}
+			}
+			for {
+				select {
+				case <-ctx.Done():
+					return
+				case <-time.After(time.Second):
+				}
+				start := next
+				if start > 0 {
+					start-- // the last block may hold more events
+				}
+				if in, err = f.network.ChaincodeEvents(ctx, f.cfg.Chaincode, client.WithStartBlock(start)); err == nil {
+					break
+				}
+			}
+		}
+	}()
+	return out, nil
+}
+
+// fabricError turns a gateway error into the contract's sentinel when the
+// chaincode refused, else into ErrUnavailable.
+func fabricError(fn string, err error) error {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%w: %s: %w", ErrUnavailable, fn, err)
+	}
+	text := []string{err.Error()}
+	if st, ok := status.FromError(err); ok {
+		for _, d := range st.Details() {
+			if ed, ok := d.(*gateway.ErrorDetail); ok {
+				text = append(text, ed.GetMessage())
+			}
+		}
+	}
+	for _, t := range text {
+		if ce := chaincode.FromWire(t); ce != nil {
+			return ce
+		}
+	}
+	var commitErr *client.CommitError
+	if errors.As(err, &commitErr) {
+		return fmt.Errorf("%w: %s: transaction %s not committed: %s", ErrUnavailable, fn, commitErr.TransactionID, commitErr.Code)
+	}
+	return fmt.Errorf("%w: %s: %s", ErrUnavailable, fn, strings.Join(text, "; "))
+}

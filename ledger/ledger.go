@@ -1,0 +1,230 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/trustid-cn/trustid/chaincode"
+)
+
+// StatusChange is one status-list entry change to anchor.
+type StatusChange = chaincode.StatusChange
+
+// StatusHeadInput is a status-list head to anchor.
+type StatusHeadInput = chaincode.HeadInput
+
+// Ledger is a connection to the chain, acting as one organization (one
+// region). Implementations are safe for concurrent use.
+//
+// Errors the contract returns wrap the chaincode sentinels
+// (chaincode.ErrNotFound, chaincode.ErrBatchConflict, ...) in both
+// backends; errors.Is works on them. Other errors (network, peer down,
+// MVCC conflicts) wrap ErrUnavailable and are worth retrying.
+type Ledger interface {
+	// Submit runs a writing transaction and returns its result once the
+	// transaction is committed (or an error if it was not).
+	Submit(ctx context.Context, fn string, args ...string) ([]byte, error)
+	// Evaluate runs a query on the current state and commits nothing.
+	Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error)
+	// Events delivers the contract's events of committed transactions
+	// from block number from (0: from the start), in commit order, until
+	// ctx ends; then the channel is closed.
+	Events(ctx context.Context, from uint64) (<-chan Event, error)
+	// Height returns the number of blocks committed so far.
+	Height(ctx context.Context) (uint64, error)
+	// MSPID returns the identity transactions are submitted as.
+	MSPID() string
+	// Close releases the connection.
+	Close() error
+}
+
+// Event is a contract event of a committed transaction.
+type Event struct {
+	Block   uint64
+	TxID    string
+	Name    string
+	Payload []byte
+}
+
+// ErrUnavailable wraps failures of the ledger itself (not the contract's
+// refusals): a peer or file that cannot serve, a transaction that did not
+// commit. Retrying later may succeed.
+var ErrUnavailable = errors.New("ledger: unavailable")
+
+// ErrClosed is returned after Close.
+var ErrClosed = errors.New("ledger: closed")
+
+// Client is the typed API of the contract over any Ledger.
+type Client struct {
+	L Ledger
+}
+
+func call[T any](ctx context.Context, c Client, submit bool, fn string, args ...string) (T, error) {
+	var out T
+	var b []byte
+	var err error
+	if submit {
+		b, err = c.L.Submit(ctx, fn, args...)
+	} else {
+		b, err = c.L.Evaluate(ctx, fn, args...)
+	}
+	if err != nil {
+		return out, err
+	}
+	if err := json.Unmarshal(b, &out); err != nil {
+		return out, fmt.Errorf("%w: %s returned malformed JSON: %v", ErrUnavailable, fn, err)
+	}
+	return out, nil
+}
+
+func js(v any) (string, error) {
+	b, err := json.Marshal(v)
+	return string(b), err
+}
+
+// RequestRegion asks for the admission of the caller's own region.
+func (c Client) RequestRegion(ctx context.Context, in chaincode.RegionInput) (chaincode.Region, error) {
+	a, err := js(in)
+	if err != nil {
+		return chaincode.Region{}, err
+	}
+	return call[chaincode.Region](ctx, c, true, "RequestRegion", a)
+}
+
+// Vote casts the caller's vote on a consortium change (chaincode.ActionAdmit,
+// ActionSuspend, ActionReinstate) for region code.
+func (c Client) Vote(ctx context.Context, action, code string) error {
+	_, err := c.L.Submit(ctx, "Vote", action, code)
+	return err
+}
+
+// UpdateRegion updates the caller's region's DID, name and endpoints.
+func (c Client) UpdateRegion(ctx context.Context, in chaincode.RegionInput) (chaincode.Region, error) {
+	a, err := js(in)
+	if err != nil {
+		return chaincode.Region{}, err
+	}
+	return call[chaincode.Region](ctx, c, true, "UpdateRegion", a)
+}
+
+// Region returns a region's record.
+func (c Client) Region(ctx context.Context, code string) (chaincode.Region, error) {
+	return call[chaincode.Region](ctx, c, false, "GetRegion", code)
+}
+
+// Regions lists every region.
+func (c Client) Regions(ctx context.Context) ([]chaincode.Region, error) {
+	return call[[]chaincode.Region](ctx, c, false, "ListRegions")
+}
+
+// Proposals lists the open consortium changes.
+func (c Client) Proposals(ctx context.Context) ([]chaincode.Proposal, error) {
+	return call[[]chaincode.Proposal](ctx, c, false, "ListProposals")
+}
+
+// PutIssuer adds or updates an issuer of the caller's region.
+func (c Client) PutIssuer(ctx context.Context, in chaincode.Issuer) (chaincode.Issuer, error) {
+	a, err := js(in)
+	if err != nil {
+		return chaincode.Issuer{}, err
+	}
+	return call[chaincode.Issuer](ctx, c, true, "PutIssuer", a)
+}
+
+// Issuers lists every issuer.
+func (c Client) Issuers(ctx context.Context) ([]chaincode.Issuer, error) {
+	return call[[]chaincode.Issuer](ctx, c, false, "ListIssuers")
+}
+
+// PutRelyingParty adds or updates a relying party of the caller's region.
+func (c Client) PutRelyingParty(ctx context.Context, in chaincode.RelyingParty) (chaincode.RelyingParty, error) {
+	a, err := js(in)
+	if err != nil {
+		return chaincode.RelyingParty{}, err
+	}
+	return call[chaincode.RelyingParty](ctx, c, true, "PutRelyingParty", a)
+}
+
+// RelyingParty returns a relying party by client ID.
+func (c Client) RelyingParty(ctx context.Context, clientID string) (chaincode.RelyingParty, error) {
+	return call[chaincode.RelyingParty](ctx, c, false, "GetRelyingParty", clientID)
+}
+
+// RelyingParties lists every relying party.
+func (c Client) RelyingParties(ctx context.Context) ([]chaincode.RelyingParty, error) {
+	return call[[]chaincode.RelyingParty](ctx, c, false, "ListRelyingParties")
+}
+
+// PutTerminal adds or updates a verification terminal of the caller's region.
+func (c Client) PutTerminal(ctx context.Context, in chaincode.Terminal) (chaincode.Terminal, error) {
+	a, err := js(in)
+	if err != nil {
+		return chaincode.Terminal{}, err
+	}
+	return call[chaincode.Terminal](ctx, c, true, "PutTerminal", a)
+}
+
+// Terminals lists every terminal.
+func (c Client) Terminals(ctx context.Context) ([]chaincode.Terminal, error) {
+	return call[[]chaincode.Terminal](ctx, c, false, "ListTerminals")
+}
+
+// AnchorBatch anchors a packed batch (chaincode.NewBatchInput). Anchoring
+// the same batch again is a no-op reported as Replayed.
+func (c Client) AnchorBatch(ctx context.Context, in chaincode.BatchInput) (chaincode.BatchResult, error) {
+	a, err := js(in)
+	if err != nil {
+		return chaincode.BatchResult{}, err
+	}
+	return call[chaincode.BatchResult](ctx, c, true, "AnchorBatch", a)
+}
+
+// Batch returns an anchored batch.
+func (c Client) Batch(ctx context.Context, region, id string) (chaincode.Batch, error) {
+	return call[chaincode.Batch](ctx, c, false, "GetBatch", region, id)
+}
+
+// PutStatusHeads anchors status-list heads of the caller's region.
+func (c Client) PutStatusHeads(ctx context.Context, heads []StatusHeadInput) (chaincode.HeadsEvent, error) {
+	a, err := js(heads)
+	if err != nil {
+		return chaincode.HeadsEvent{}, err
+	}
+	return call[chaincode.HeadsEvent](ctx, c, true, "PutStatusHeads", a)
+}
+
+// StatusHead returns the anchored head of a region's list.
+func (c Client) StatusHead(ctx context.Context, region, list string) (chaincode.StatusHead, error) {
+	return call[chaincode.StatusHead](ctx, c, false, "GetStatusHead", region, list)
+}
+
+// StatusHeads lists a region's anchored heads.
+func (c Client) StatusHeads(ctx context.Context, region string) ([]chaincode.StatusHead, error) {
+	return call[[]chaincode.StatusHead](ctx, c, false, "ListStatusHeads", region)
+}
+
+// AnchorAudit anchors the head of a node's audit log.
+func (c Client) AnchorAudit(ctx context.Context, node string, seq uint64, head string) (chaincode.AuditAnchor, error) {
+	a, err := js(chaincode.AuditInput{Node: node, Seq: seq, Head: head})
+	if err != nil {
+		return chaincode.AuditAnchor{}, err
+	}
+	return call[chaincode.AuditAnchor](ctx, c, true, "AnchorAudit", a)
+}
+
+// AuditAnchor returns the anchored head of a node's audit log.
+func (c Client) AuditAnchor(ctx context.Context, region, node string) (chaincode.AuditAnchor, error) {
+	return call[chaincode.AuditAnchor](ctx, c, false, "GetAuditAnchor", region, node)
+}
+
+// Issuer returns an issuer by ID.
+func (c Client) Issuer(ctx context.Context, id string) (chaincode.Issuer, error) {
+	return call[chaincode.Issuer](ctx, c, false, "GetIssuer", id)
+}
+
+// Terminal returns a verification terminal by ID.
+func (c Client) Terminal(ctx context.Context, id string) (chaincode.Terminal, error) {
+	return call[chaincode.Terminal](ctx, c, false, "GetTerminal", id)
+}

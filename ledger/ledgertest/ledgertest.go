@@ -1,0 +1,365 @@
+// Package ledgertest is the one behavioural suite every ledger.Ledger
+// backend must pass: the embedded ledger in its unit tests and Fabric in
+// the integration tests. It is safe to run repeatedly against a long-lived
+// chain: every record it writes has a fresh ID.
+package ledgertest
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/ledger"
+)
+
+// Regions are the two regions the suite uses.
+const (
+	RegionA = "310000"
+	RegionB = "320000"
+)
+
+// Open returns two handles to the same chain, acting as RegionA's and
+// RegionB's organizations. The suite closes nothing; Open's caller does.
+type Open func(t *testing.T) (a, b ledger.Ledger)
+
+func fresh(prefix string) string {
+	var b [6]byte
+	rand.Read(b[:])
+	return prefix + "-" + hex.EncodeToString(b[:])
+}
+
+func sm2Key(t testing.TB, kid string) gm.JWK {
+	t.Helper()
+	k, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := gm.NewJWK(k.Public(), kid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// EnsureConsortium registers RegionA (genesis) and RegionB (admitted by
+// RegionA's vote) unless they are active already. On a network just
+// started, Fabric's discovery may not know both peers yet: it retries
+// unavailable errors for up to a minute.
+func EnsureConsortium(ctx context.Context, t testing.TB, a, b ledger.Ledger) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		err := ensureConsortium(ctx, t, a, b)
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, ledger.ErrUnavailable) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+}
+
+func ensureConsortium(ctx context.Context, t testing.TB, a, b ledger.Ledger) error {
+	ca, cb := ledger.Client{L: a}, ledger.Client{L: b}
+	for _, x := range []struct {
+		c    ledger.Client
+		code string
+	}{{ca, RegionA}, {cb, RegionB}} {
+		r, err := x.c.Region(ctx, x.code)
+		if err == nil && r.Status != chaincode.RegionPending {
+			continue
+		}
+		if errors.Is(err, chaincode.ErrNotFound) {
+			_, err = x.c.RequestRegion(ctx, chaincode.RegionInput{Code: x.code, DID: "did:web:" + x.code + ".trustid.local",
+				Name: "region " + x.code, Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://" + x.code + ".trustid.local"}},
+				Keys: []gm.JWK{sm2Key(t, x.code+"-"+fresh("k"))}})
+		}
+		if err != nil && !errors.Is(err, chaincode.ErrExists) {
+			return fmt.Errorf("register %s: %w", x.code, err)
+		}
+	}
+	if r, err := cb.Region(ctx, RegionB); err == nil && r.Status == chaincode.RegionPending {
+		if err := ca.Vote(ctx, chaincode.ActionAdmit, RegionB); err != nil {
+			return fmt.Errorf("admit %s: %w", RegionB, err)
+		}
+	}
+	for _, code := range []string{RegionA, RegionB} {
+		r, err := ca.Region(ctx, code)
+		if err == nil && r.Status != chaincode.RegionActive {
+			// Fabric: the vote is committed on A's peer; reads go there.
+			err = fmt.Errorf("%w: region %s is %s", ledger.ErrUnavailable, code, r.Status)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Run runs the suite.
+func Run(t *testing.T, open Open) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	a, b := open(t)
+	if a.MSPID() != chaincode.RegionMSP(RegionA) || b.MSPID() != chaincode.RegionMSP(RegionB) {
+		t.Fatalf("handles act as %s and %s", a.MSPID(), b.MSPID())
+	}
+	EnsureConsortium(ctx, t, a, b)
+	ca, cb := ledger.Client{L: a}, ledger.Client{L: b}
+
+	t.Run("NotFoundAndInvalid", func(t *testing.T) {
+		if _, err := ca.Batch(ctx, RegionA, fresh("nope")); !errors.Is(err, chaincode.ErrNotFound) {
+			t.Errorf("missing batch: %v", err)
+		}
+		if _, err := a.Submit(ctx, "AnchorAudit", `{"node":"n","seq":1,"head":"zz"}`); !errors.Is(err, chaincode.ErrInvalid) {
+			t.Errorf("bad audit head: %v", err)
+		}
+		if _, err := a.Evaluate(ctx, "NoSuchFunction"); !errors.Is(err, chaincode.ErrUnknownFunc) {
+			t.Errorf("unknown function: %v", err)
+		}
+	})
+
+	t.Run("RegistryOwnership", func(t *testing.T) {
+		id := "did:web:" + RegionA + ".trustid.local:" + fresh("issuer")
+		iss := chaincode.Issuer{ID: id, Types: []string{"IdentityCredential"}, Keys: []gm.JWK{sm2Key(t, "i1")}, Status: chaincode.EntryActive}
+		if _, err := ca.PutIssuer(ctx, iss); err != nil {
+			t.Fatal(err)
+		}
+		// Fabric peers commit independently: wait until RegionB's peer has it.
+		eventually(t, func() error { _, err := cb.Issuer(ctx, id); return err })
+		if _, err := cb.PutIssuer(ctx, iss); !errors.Is(err, chaincode.ErrForbidden) {
+			t.Errorf("%s overwrote an issuer of %s: %v", RegionB, RegionA, err)
+		}
+		all, err := cb.Issuers(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		found := false
+		for _, x := range all {
+			found = found || (x.ID == id && x.Region == RegionA)
+		}
+		if !found {
+			t.Errorf("issuer %s not listed by %s", id, RegionB)
+		}
+		rp := chaincode.RelyingParty{ClientID: fresh("rp"), JWKS: gm.JWKS{Keys: []gm.JWK{sm2Key(t, "r1")}},
+			Scopes: []string{"openid"}, Claims: []string{"age_over_18"}, Status: chaincode.EntryActive}
+		if _, err := cb.PutRelyingParty(ctx, rp); err != nil {
+			t.Fatal(err)
+		}
+		var got chaincode.RelyingParty
+		eventually(t, func() (err error) { got, err = ca.RelyingParty(ctx, rp.ClientID); return err })
+		if err != nil || got.HomeRegion != RegionB || got.JWKS.Keys[0].X != rp.JWKS.Keys[0].X {
+			t.Errorf("relying party read by %s: %+v %v", RegionA, got, err)
+		}
+	})
+
+	t.Run("BatchIdempotent", func(t *testing.T) {
+		from, err := a.Height(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		events, err := b.Events(ctx, from)
+		if err != nil {
+			t.Fatal(err)
+		}
+		list := "https://" + RegionA + ".trustid.local/status/" + fresh("l")
+		changes := []chaincode.StatusChange{{List: list, Index: 7, Status: 1}, {List: list, Index: 9, Status: 1}, {List: list, Index: 12, Status: 2}}
+		in, err := chaincode.NewBatchInput(fresh("batch"), changes)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := ca.AnchorBatch(ctx, in)
+		if err != nil || res.Replayed || res.Batch.Region != RegionA || res.Batch.Root != in.Root {
+			t.Fatalf("anchor: %+v %v", res, err)
+		}
+		res, err = ca.AnchorBatch(ctx, in)
+		if err != nil || !res.Replayed {
+			t.Fatalf("replay: %+v %v", res, err)
+		}
+		other, _ := chaincode.NewBatchInput(in.ID, changes[:2])
+		if _, err := ca.AnchorBatch(ctx, other); !errors.Is(err, chaincode.ErrBatchConflict) {
+			t.Errorf("different batch under the same ID: %v", err)
+		}
+		var got chaincode.Batch
+		eventually(t, func() (err error) { got, err = cb.Batch(ctx, RegionA, in.ID); return err })
+		decoded, err := chaincode.DecodeBatch(got)
+		if err != nil || len(decoded) != 3 || decoded[2] != changes[2] {
+			t.Fatalf("read back by %s: %+v %v", RegionB, decoded, err)
+		}
+		// RegionB sees the batch event exactly once.
+		seen := 0
+		timeout := time.After(30 * time.Second)
+		for seen == 0 {
+			select {
+			case ev, ok := <-events:
+				if !ok {
+					t.Fatal("event stream closed")
+				}
+				if ev.Name != chaincode.EventStatusBatch {
+					continue
+				}
+				var bt chaincode.Batch
+				if err := json.Unmarshal(ev.Payload, &bt); err != nil {
+					t.Fatal(err)
+				}
+				if bt.ID == in.ID && bt.Region == RegionA {
+					seen++
+					if ev.Block < from || ev.TxID == "" {
+						t.Errorf("event block %d tx %q", ev.Block, ev.TxID)
+					}
+				}
+			case <-timeout:
+				t.Fatal("no batch event within 30 s")
+			}
+		}
+	})
+
+	t.Run("StatusHeads", func(t *testing.T) {
+		list := fresh("list")
+		d1, d2 := chaincode.ListDigest([]byte(list+" v1")), chaincode.ListDigest([]byte(list+" v2"))
+		if _, err := ca.PutStatusHeads(ctx, []ledger.StatusHeadInput{{List: list, Version: 1, Digest: d1}}); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ca.PutStatusHeads(ctx, []ledger.StatusHeadInput{{List: list, Version: 1, Digest: d2}}); !errors.Is(err, chaincode.ErrHeadConflict) {
+			t.Errorf("conflicting digest: %v", err)
+		}
+		if _, err := ca.PutStatusHeads(ctx, []ledger.StatusHeadInput{{List: list, Version: 2, Digest: d2}}); err != nil {
+			t.Fatal(err)
+		}
+		var h chaincode.StatusHead
+		eventually(t, func() (err error) {
+			if h, err = cb.StatusHead(ctx, RegionA, list); err == nil && h.Version != 2 {
+				err = chaincode.ErrNotFound
+			}
+			return err
+		})
+		if h.Version != 2 || h.Digest != d2 {
+			t.Errorf("head read by %s: %+v", RegionB, h)
+		}
+		if _, err := cb.StatusHead(ctx, RegionB, list); !errors.Is(err, chaincode.ErrNotFound) {
+			t.Errorf("%s's head visible under %s: %v", RegionA, RegionB, err)
+		}
+	})
+
+	t.Run("AuditAnchor", func(t *testing.T) {
+		node := fresh("node")
+		h := strings.Repeat("5a", 32)
+		if _, err := cb.AnchorAudit(ctx, node, 3, h); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cb.AnchorAudit(ctx, node, 2, h); !errors.Is(err, chaincode.ErrStale) {
+			t.Errorf("older sequence: %v", err)
+		}
+		var got chaincode.AuditAnchor
+		eventually(t, func() (err error) { got, err = ca.AuditAnchor(ctx, RegionB, node); return err })
+		if got.Seq != 3 || got.Head != h {
+			t.Errorf("anchor read by %s: %+v", RegionA, got)
+		}
+	})
+
+	t.Run("View", func(t *testing.T) {
+		vctx, vcancel := context.WithCancel(ctx)
+		defer vcancel()
+		v := ledger.NewView(b, ledger.ViewOptions{Reconcile: time.Hour})
+		done := make(chan error, 1)
+		go func() { done <- v.Run(vctx) }()
+		defer func() { vcancel(); <-done }()
+		waitFor(t, "view ready", v.Ready)
+		list := "https://" + RegionA + ".trustid.local/status/" + fresh("v")
+		good := []byte("encoded list " + list)
+		if _, err := v.CheckList(RegionA, list, good); !errors.Is(err, ledger.ErrListUnknown) {
+			t.Errorf("unknown list: %v", err)
+		}
+		if _, err := ca.PutStatusHeads(ctx, []ledger.StatusHeadInput{{List: list, Version: 1, Digest: chaincode.ListDigest(good)}}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "head in the view", func() bool { _, ok := v.StatusHead(RegionA, list); return ok })
+		if h, err := v.CheckList(RegionA, list, good); err != nil || h.Version != 1 {
+			t.Errorf("genuine list: %+v %v", h, err)
+		}
+		forged := append([]byte(nil), good...)
+		forged[0] ^= 1
+		if _, err := v.CheckList(RegionA, list, forged); !errors.Is(err, ledger.ErrListDigest) {
+			t.Errorf("forged list accepted: %v", err)
+		}
+		// A newer head makes the old (stale) list fail.
+		newer := append(good, '!')
+		if _, err := ca.PutStatusHeads(ctx, []ledger.StatusHeadInput{{List: list, Version: 2, Digest: chaincode.ListDigest(newer)}}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "head v2 in the view", func() bool { h, _ := v.StatusHead(RegionA, list); return h.Version == 2 })
+		if _, err := v.CheckList(RegionA, list, good); !errors.Is(err, ledger.ErrListDigest) {
+			t.Errorf("stale list accepted: %v", err)
+		}
+		// Registry changes reach the view by events.
+		term := chaincode.Terminal{ID: fresh("term"), Kind: "counter", Key: sm2Key(t, "t1"), Status: chaincode.EntryActive}
+		if _, err := ca.PutTerminal(ctx, term); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "terminal in the view", func() bool { x, ok := v.Terminal(term.ID); return ok && x.Region == RegionA })
+		term.Status = chaincode.EntrySuspended
+		if _, err := ca.PutTerminal(ctx, term); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "suspension in the view", func() bool { x, _ := v.Terminal(term.ID); return x.Status == chaincode.EntrySuspended })
+		if r, ok := v.Region(RegionA); !ok || r.Status != chaincode.RegionActive {
+			t.Errorf("region in the view: %+v", r)
+		}
+	})
+
+	t.Run("LargeBatch", func(t *testing.T) {
+		list := fresh("big")
+		changes := make([]chaincode.StatusChange, 5000)
+		for i := range changes {
+			changes[i] = chaincode.StatusChange{List: list, Index: uint64(i * 3), Status: uint8(i % 2)}
+		}
+		in, _ := chaincode.NewBatchInput(fresh("big"), changes)
+		if _, err := ca.AnchorBatch(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		var got chaincode.Batch
+		eventually(t, func() (err error) { got, err = cb.Batch(ctx, RegionA, in.ID); return err })
+		raw, _ := json.Marshal(got)
+		if got.Count != 5000 || !bytes.Contains(raw, []byte(in.Root)) {
+			t.Errorf("large batch: count %d", got.Count)
+		}
+	})
+}
+
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// eventually retries f while it reports ErrNotFound: a write committed on
+// one Fabric peer reaches the other peers a moment later.
+func eventually(t *testing.T, f func() error) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		err := f()
+		if err == nil {
+			return
+		}
+		if !errors.Is(err, chaincode.ErrNotFound) || time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}

@@ -1,0 +1,785 @@
+package ledger
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/trustid-cn/trustid/chaincode"
+)
+
+// BatchAnchorer is what the Outbox needs from the chain; Client
+// implements it over either backend.
+type BatchAnchorer interface {
+	AnchorBatch(ctx context.Context, in chaincode.BatchInput) (chaincode.BatchResult, error)
+	PutStatusHeads(ctx context.Context, heads []StatusHeadInput) (chaincode.HeadsEvent, error)
+}
+
+// OutboxOptions configures an Outbox. Zero values are the defaults.
+type OutboxOptions struct {
+	// MaxBatch is the most changes in one transaction (default 4000,
+	// at most chaincode.MaxBatchChanges).
+	MaxBatch int
+	// Window is how long a change waits for more before a smaller batch
+	// is sent (default 200 ms).
+	Window time.Duration
+	// Concurrency is the most batch transactions in flight (default 4).
+	// Each writes only its own batch key, so they never conflict.
+	Concurrency int
+	// MinBackoff and MaxBackoff bound the retry delay (defaults 100 ms,
+	// 5 s), doubled after each failure.
+	MinBackoff, MaxBackoff time.Duration
+	Now                    func() time.Time
+	Rand                   io.Reader
+	Logger                 *slog.Logger
+}
+
+// Outbox is the durable, batching path of status changes to the chain.
+// Anchor writes changes to a bbolt file (fsync) before it returns; Run
+// groups them, by size and by a short window, into batches with Merkle
+// roots, each frozen under a batch ID ("<node>-<sequence>") in the same
+// file before it is sent, and retries each until it is committed. A batch
+// is removed only once the chain has it; after a crash the frozen batches
+// are sent again under the same IDs, and the contract treats a batch it
+// already has as a no-op, so every accepted change is anchored exactly
+// once.
+//
+// Status heads go through a second lane (one transaction at a time; for
+// each list only the newest head waits).
+//
+// It implements the Anchorer interface of this package's documentation
+// and is safe for concurrent use.
+type Outbox struct {
+	db     *bolt.DB
+	chain  BatchAnchorer
+	opts   OutboxOptions
+	nodeID string
+	log    *slog.Logger
+
+	kick chan struct{}
+
+	mu          sync.Mutex
+	changed     chan struct{} // closed and replaced when the outbox shrinks
+	pending     int           // changes not yet frozen
+	oldest      time.Time     // arrival of the oldest pending change
+	flushing    int           // Flush calls waiting
+	stats       OutboxStats
+	closed      bool
+	running     bool
+	lastChunkID uint64
+}
+
+// OutboxStats counts what an Outbox did since it was opened (Pending and
+// Frozen are current).
+type OutboxStats struct {
+	Pending          int // changes waiting to be batched
+	Frozen           int // batches waiting for (or in) a transaction
+	CommittedBatches int
+	CommittedChanges int
+	Replayed         int // batches the chain already had (after a restart)
+	Retries          int
+	Dead             int // batches the chain refused for good (see DeadBatches)
+	HeadsPending     int
+}
+
+var (
+	obPending = []byte("pending")
+	obBatches = []byte("batches")
+	obHeads   = []byte("heads")
+	obDead    = []byte("dead")
+	obMeta    = []byte("meta")
+	keyNodeID = []byte("node_id")
+)
+
+// ErrOutboxClosed is returned after Close.
+var ErrOutboxClosed = errors.New("ledger: outbox closed")
+
+// frozen is a batch in the outbox file.
+type frozen struct {
+	Input chaincode.BatchInput `json:"input"`
+	First uint64               `json:"first"` // chunk sequence range it took from
+	Last  uint64               `json:"last"`
+}
+
+// OpenOutbox opens (creating if needed) the outbox file at path, sending
+// to chain.
+func OpenOutbox(path string, chain BatchAnchorer, opts OutboxOptions) (*Outbox, error) {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 4000
+	}
+	if opts.MaxBatch > chaincode.MaxBatchChanges {
+		return nil, fmt.Errorf("ledger: outbox: MaxBatch over %d", chaincode.MaxBatchChanges)
+	}
+	if opts.Window <= 0 {
+		opts.Window = 200 * time.Millisecond
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 4
+	}
+	if opts.MinBackoff <= 0 {
+		opts.MinBackoff = 100 * time.Millisecond
+	}
+	if opts.MaxBackoff < opts.MinBackoff {
+		opts.MaxBackoff = max(5*time.Second, opts.MinBackoff)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Rand == nil {
+		opts.Rand = rand.Reader
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, fmt.Errorf("%w: outbox %s: %v", ErrUnavailable, path, err)
+	}
+	o := &Outbox{db: db, chain: chain, opts: opts, log: opts.Logger, kick: make(chan struct{}, 1), changed: make(chan struct{})}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range [][]byte{obPending, obBatches, obHeads, obDead, obMeta} {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		meta := tx.Bucket(obMeta)
+		if id := meta.Get(keyNodeID); id != nil {
+			o.nodeID = string(id)
+		} else {
+			var b [6]byte
+			if _, err := io.ReadFull(opts.Rand, b[:]); err != nil {
+				return err
+			}
+			o.nodeID = hex.EncodeToString(b[:])
+			if err := meta.Put(keyNodeID, []byte(o.nodeID)); err != nil {
+				return err
+			}
+		}
+		// Count what a previous run left.
+		if err := tx.Bucket(obPending).ForEach(func(k, v []byte) error {
+			n, err := chunkLen(v)
+			o.pending += n
+			return err
+		}); err != nil {
+			return err
+		}
+		o.stats.Frozen = tx.Bucket(obBatches).Stats().KeyN
+		o.stats.Dead = tx.Bucket(obDead).Stats().KeyN
+		o.stats.HeadsPending = tx.Bucket(obHeads).Stats().KeyN
+		o.lastChunkID = tx.Bucket(obPending).Sequence()
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: outbox %s: %v", ErrUnavailable, path, err)
+	}
+	if o.pending > 0 {
+		o.oldest = opts.Now()
+	}
+	return o, nil
+}
+
+// NodeID returns the outbox's node ID, the prefix of its batch IDs.
+func (o *Outbox) NodeID() string { return o.nodeID }
+
+// chunk encoding: u32be(count), then per change uvarint(len(list)), list,
+// uvarint(index), status.
+func encodeChunk(changes []StatusChange) []byte {
+	b := binary.BigEndian.AppendUint32(nil, uint32(len(changes)))
+	for _, c := range changes {
+		b = binary.AppendUvarint(b, uint64(len(c.List)))
+		b = append(b, c.List...)
+		b = binary.AppendUvarint(b, c.Index)
+		b = append(b, c.Status)
+	}
+	return b
+}
+
+var errChunk = errors.New("ledger: outbox: corrupted chunk")
+
+func chunkLen(b []byte) (int, error) {
+	if len(b) < 4 {
+		return 0, errChunk
+	}
+	return int(binary.BigEndian.Uint32(b)), nil
+}
+
+func decodeChunk(b []byte) ([]StatusChange, error) {
+	n, err := chunkLen(b)
+	if err != nil {
+		return nil, err
+	}
+	b = b[4:]
+	out := make([]StatusChange, 0, n)
+	for i := 0; i < n; i++ {
+		l, k := binary.Uvarint(b)
+		if k <= 0 || uint64(len(b)-k) < l {
+			return nil, errChunk
+		}
+		list := string(b[k : k+int(l)])
+		b = b[k+int(l):]
+		idx, k := binary.Uvarint(b)
+		if k <= 0 || len(b) < k+1 {
+			return nil, errChunk
+		}
+		out = append(out, StatusChange{List: list, Index: idx, Status: b[k]})
+		b = b[k+1:]
+	}
+	if len(b) != 0 {
+		return nil, errChunk
+	}
+	return out, nil
+}
+
+func (o *Outbox) signal() {
+	select {
+	case o.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Anchor durably accepts changes: when it returns nil they are on disk
+// and will reach the chain exactly once, whatever happens to this process.
+func (o *Outbox) Anchor(ctx context.Context, changes []StatusChange) error {
+	if len(changes) == 0 {
+		return nil
+	}
+	for _, c := range changes {
+		if err := chaincode.ValidListID(c.List); err != nil {
+			return err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	o.mu.Lock()
+	closed := o.closed
+	o.mu.Unlock()
+	if closed {
+		return ErrOutboxClosed
+	}
+	chunk := encodeChunk(changes)
+	var seq uint64
+	err := o.db.Batch(func(tx *bolt.Tx) error {
+		b := tx.Bucket(obPending)
+		s, err := b.NextSequence()
+		if err != nil {
+			return err
+		}
+		seq = s
+		return b.Put(binary.BigEndian.AppendUint64(nil, s), chunk)
+	})
+	if err != nil {
+		return fmt.Errorf("%w: outbox: %v", ErrUnavailable, err)
+	}
+	o.mu.Lock()
+	if o.pending == 0 {
+		o.oldest = o.opts.Now()
+	}
+	o.pending += len(changes)
+	if seq > o.lastChunkID {
+		o.lastChunkID = seq
+	}
+	o.mu.Unlock()
+	o.signal()
+	return nil
+}
+
+// AnchorHeads durably accepts status-list heads. For each list only the
+// newest version waits; an older one than what waits is ignored.
+func (o *Outbox) AnchorHeads(ctx context.Context, heads []StatusHeadInput) error {
+	for _, h := range heads {
+		if err := chaincode.ValidListID(h.List); err != nil {
+			return err
+		}
+		if h.Version == 0 || !isHex256(h.Digest) {
+			return fmt.Errorf("%w: head of %q: version from 1 and a 64-hex-digit SM3 digest", chaincode.ErrInvalid, h.List)
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	added := 0
+	err := o.db.Batch(func(tx *bolt.Tx) error {
+		added = 0
+		b := tx.Bucket(obHeads)
+		for _, h := range heads {
+			if old := b.Get([]byte(h.List)); old != nil {
+				var prev StatusHeadInput
+				if json.Unmarshal(old, &prev) == nil && prev.Version > h.Version {
+					continue
+				}
+			} else {
+				added++
+			}
+			v, _ := json.Marshal(h)
+			if err := b.Put([]byte(h.List), v); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("%w: outbox: %v", ErrUnavailable, err)
+	}
+	o.mu.Lock()
+	o.stats.HeadsPending += added
+	o.mu.Unlock()
+	o.signal()
+	return nil
+}
+
+func isHex256(s string) bool {
+	if len(s) != 64 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if (s[i] < '0' || s[i] > '9') && (s[i] < 'a' || s[i] > 'f') {
+			return false
+		}
+	}
+	return true
+}
+
+// Stats returns the outbox's counters.
+func (o *Outbox) Stats() OutboxStats {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	s := o.stats
+	s.Pending = o.pending
+	return s
+}
+
+// freeze moves up to MaxBatch pending changes into a new frozen batch.
+func (o *Outbox) freeze() (uint64, *frozen, error) {
+	var seq uint64
+	var fb *frozen
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		pend := tx.Bucket(obPending)
+		var changes []StatusChange
+		var first, last uint64
+		c := pend.Cursor()
+		var del [][]byte
+		for k, v := c.First(); k != nil && len(changes) < o.opts.MaxBatch; k, v = c.Next() {
+			cs, err := decodeChunk(v)
+			if err != nil {
+				return fmt.Errorf("chunk %x: %w", k, err)
+			}
+			if first == 0 {
+				first = binary.BigEndian.Uint64(k)
+			}
+			last = binary.BigEndian.Uint64(k)
+			room := o.opts.MaxBatch - len(changes)
+			if len(cs) <= room {
+				changes = append(changes, cs...)
+				del = append(del, append([]byte(nil), k...))
+				continue
+			}
+			changes = append(changes, cs[:room]...)
+			if err := pend.Put(append([]byte(nil), k...), encodeChunk(cs[room:])); err != nil {
+				return err
+			}
+			break
+		}
+		for _, k := range del {
+			if err := pend.Delete(k); err != nil {
+				return err
+			}
+		}
+		if len(changes) == 0 {
+			return nil
+		}
+		batches := tx.Bucket(obBatches)
+		s, err := batches.NextSequence()
+		if err != nil {
+			return err
+		}
+		in, err := chaincode.NewBatchInput(fmt.Sprintf("%s-%d", o.nodeID, s), changes)
+		if err != nil {
+			return err
+		}
+		fb, seq = &frozen{Input: in, First: first, Last: last}, s
+		raw, err := json.Marshal(fb)
+		if err != nil {
+			return err
+		}
+		return batches.Put(binary.BigEndian.AppendUint64(nil, s), raw)
+	})
+	if err != nil {
+		return 0, nil, err
+	}
+	if fb != nil {
+		o.mu.Lock()
+		o.pending -= fb.Input.Count
+		if o.pending <= 0 {
+			o.pending, o.oldest = 0, time.Time{}
+		} else {
+			o.oldest = o.opts.Now() // the rest starts a new window
+		}
+		o.stats.Frozen++
+		o.mu.Unlock()
+	}
+	return seq, fb, nil
+}
+
+// frozenBatches returns the frozen batches not in skip, oldest first.
+func (o *Outbox) frozenBatches(skip map[uint64]bool, limit int) (map[uint64]*frozen, error) {
+	out := map[uint64]*frozen{}
+	err := o.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(obBatches).Cursor()
+		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+			seq := binary.BigEndian.Uint64(k)
+			if skip[seq] {
+				continue
+			}
+			var fb frozen
+			if err := json.Unmarshal(v, &fb); err != nil {
+				return fmt.Errorf("batch %d: %w", seq, err)
+			}
+			out[seq] = &fb
+		}
+		return nil
+	})
+	return out, err
+}
+
+// permanent reports a refusal that retrying cannot cure.
+func permanent(err error) bool {
+	for _, e := range []error{chaincode.ErrBatchConflict, chaincode.ErrInvalid, chaincode.ErrArgumentsCount, chaincode.ErrUnknownFunc, chaincode.ErrHeadConflict, chaincode.ErrStale} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+type sent struct {
+	seq uint64
+	fb  *frozen
+	err error // nil: committed
+	rep bool
+}
+
+// Run sends the outbox to the chain until ctx ends. Run it once.
+func (o *Outbox) Run(ctx context.Context) error {
+	o.mu.Lock()
+	if o.running || o.closed {
+		o.mu.Unlock()
+		return errors.New("ledger: outbox: Run called twice or after Close")
+	}
+	o.running = true
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		o.running = false
+		o.mu.Unlock()
+	}()
+
+	inflight := map[uint64]bool{}
+	results := make(chan sent)
+	headsDone := make(chan struct{}, 1)
+	headsBusy := false
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		// 1. Send frozen batches (left by a crash or just frozen).
+		if len(inflight) < o.opts.Concurrency {
+			more, err := o.frozenBatches(inflight, o.opts.Concurrency-len(inflight))
+			if err != nil {
+				return err
+			}
+			for seq, fb := range more {
+				inflight[seq] = true
+				wg.Add(1)
+				go func() { defer wg.Done(); o.send(ctx, seq, fb, results) }()
+			}
+		}
+		// 2. Freeze a new batch when it is full, old enough, or flushed.
+		o.mu.Lock()
+		due := o.pending > 0 && (o.pending >= o.opts.MaxBatch || o.flushing > 0 || o.opts.Now().Sub(o.oldest) >= o.opts.Window)
+		wait := time.Hour
+		if o.pending > 0 && !due {
+			wait = o.opts.Window - o.opts.Now().Sub(o.oldest)
+		}
+		headsWaiting := o.stats.HeadsPending > 0
+		o.mu.Unlock()
+		if due && len(inflight) < o.opts.Concurrency {
+			seq, fb, err := o.freeze()
+			if err != nil {
+				return err
+			}
+			if fb != nil {
+				inflight[seq] = true
+				wg.Add(1)
+				go func() { defer wg.Done(); o.send(ctx, seq, fb, results) }()
+				continue
+			}
+		}
+		// 3. Heads, one transaction at a time.
+		if headsWaiting && !headsBusy {
+			headsBusy = true
+			wg.Add(1)
+			go func() { defer wg.Done(); o.sendHeads(ctx); headsDone <- struct{}{} }()
+		}
+		if wait < time.Millisecond {
+			wait = time.Millisecond
+		}
+		timer.Reset(wait)
+		select {
+		case <-ctx.Done():
+			// In-flight sends stop at their next retry; their batches stay
+			// frozen for the next run.
+			wg.Wait()
+			return ctx.Err()
+		case r := <-results:
+			delete(inflight, r.seq)
+			o.done(r)
+		case <-headsDone:
+			headsBusy = false
+		case <-o.kick:
+		case <-timer.C:
+		}
+	}
+}
+
+// send submits one frozen batch until the chain has it or refuses it.
+func (o *Outbox) send(ctx context.Context, seq uint64, fb *frozen, results chan<- sent) {
+	backoff := o.opts.MinBackoff
+	for {
+		res, err := o.chain.AnchorBatch(ctx, fb.Input)
+		if err == nil || permanent(err) {
+			select {
+			case results <- sent{seq: seq, fb: fb, err: err, rep: err == nil && res.Replayed}:
+			case <-ctx.Done():
+			}
+			return
+		}
+		o.mu.Lock()
+		o.stats.Retries++
+		o.mu.Unlock()
+		o.log.Warn("status batch not anchored yet; retrying", slog.String("batch", fb.Input.ID),
+			slog.Int("changes", fb.Input.Count), slog.Duration("backoff", backoff), slog.Any("error", err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(backoff):
+		}
+		backoff = min(2*backoff, o.opts.MaxBackoff)
+	}
+}
+
+// done records a sent batch: removed when committed, moved to the dead
+// bucket when refused.
+func (o *Outbox) done(r sent) {
+	key := binary.BigEndian.AppendUint64(nil, r.seq)
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		if r.err != nil {
+			v, _ := json.Marshal(struct {
+				Batch chaincode.BatchInput `json:"batch"`
+				Error string               `json:"error"`
+			}{r.fb.Input, r.err.Error()})
+			if err := tx.Bucket(obDead).Put([]byte(r.fb.Input.ID), v); err != nil {
+				return err
+			}
+		}
+		return tx.Bucket(obBatches).Delete(key)
+	})
+	if err != nil {
+		o.log.Error("outbox: cannot record a sent batch; it will be sent again", slog.String("batch", r.fb.Input.ID), slog.Any("error", err))
+		return
+	}
+	o.mu.Lock()
+	o.stats.Frozen--
+	if r.err != nil {
+		o.stats.Dead++
+	} else {
+		o.stats.CommittedBatches++
+		o.stats.CommittedChanges += r.fb.Input.Count
+		if r.rep {
+			o.stats.Replayed++
+		}
+	}
+	close(o.changed)
+	o.changed = make(chan struct{})
+	o.mu.Unlock()
+	if r.err != nil {
+		o.log.Error("status batch refused by the chain; kept in the outbox's dead bucket", slog.String("batch", r.fb.Input.ID), slog.Any("error", r.err))
+	}
+}
+
+// sendHeads submits the waiting heads (at most chaincode.MaxHeads per
+// transaction); on a permanent refusal it sends them one by one to drop
+// only the refused ones.
+func (o *Outbox) sendHeads(ctx context.Context) {
+	var heads []StatusHeadInput
+	if err := o.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(obHeads).Cursor()
+		for k, v := c.First(); k != nil && len(heads) < chaincode.MaxHeads; k, v = c.Next() {
+			var h StatusHeadInput
+			if err := json.Unmarshal(v, &h); err != nil {
+				return err
+			}
+			heads = append(heads, h)
+		}
+		return nil
+	}); err != nil || len(heads) == 0 {
+		return
+	}
+	groups := [][]StatusHeadInput{heads}
+	backoff := o.opts.MinBackoff
+	for len(groups) > 0 {
+		g := groups[0]
+		_, err := o.chain.PutStatusHeads(ctx, g)
+		switch {
+		case err == nil:
+			o.removeHeads(g, false)
+			groups = groups[1:]
+		case permanent(err) && len(g) > 1:
+			groups = groups[1:]
+			for _, h := range g {
+				groups = append(groups, []StatusHeadInput{h})
+			}
+		case permanent(err):
+			o.log.Error("status head refused by the chain; dropped", slog.String("list", g[0].List), slog.Uint64("version", g[0].Version), slog.Any("error", err))
+			o.removeHeads(g, true)
+			groups = groups[1:]
+		default:
+			o.log.Warn("status heads not anchored yet; retrying", slog.Int("heads", len(g)), slog.Any("error", err))
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(backoff):
+			}
+			backoff = min(2*backoff, o.opts.MaxBackoff)
+		}
+	}
+}
+
+// removeHeads deletes sent heads unless a newer one arrived meanwhile.
+func (o *Outbox) removeHeads(heads []StatusHeadInput, dead bool) {
+	removed := 0
+	err := o.db.Update(func(tx *bolt.Tx) error {
+		removed = 0
+		b := tx.Bucket(obHeads)
+		for _, h := range heads {
+			var cur StatusHeadInput
+			if v := b.Get([]byte(h.List)); v == nil || json.Unmarshal(v, &cur) != nil || cur != h {
+				continue
+			}
+			if err := b.Delete([]byte(h.List)); err != nil {
+				return err
+			}
+			removed++
+		}
+		return nil
+	})
+	if err != nil {
+		o.log.Error("outbox: cannot record sent heads; they will be sent again", slog.Any("error", err))
+		return
+	}
+	o.mu.Lock()
+	o.stats.HeadsPending -= removed
+	close(o.changed)
+	o.changed = make(chan struct{})
+	o.mu.Unlock()
+}
+
+// Flush waits until every change accepted before the call is committed
+// (or refused into the dead bucket) and no heads wait, or ctx ends. Run
+// must be running.
+func (o *Outbox) Flush(ctx context.Context) error {
+	o.mu.Lock()
+	target := o.lastChunkID
+	o.flushing++
+	o.mu.Unlock()
+	defer func() {
+		o.mu.Lock()
+		o.flushing--
+		o.mu.Unlock()
+	}()
+	o.signal()
+	for {
+		o.mu.Lock()
+		wait := o.changed
+		heads := o.stats.HeadsPending
+		o.mu.Unlock()
+		lowest, err := o.lowestOutstanding()
+		if err != nil {
+			return err
+		}
+		if (lowest == 0 || lowest > target) && heads == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-wait:
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// lowestOutstanding returns the lowest chunk sequence not yet committed
+// (pending or in a frozen batch), 0 if none.
+func (o *Outbox) lowestOutstanding() (uint64, error) {
+	var low uint64
+	err := o.db.View(func(tx *bolt.Tx) error {
+		if k, _ := tx.Bucket(obPending).Cursor().First(); k != nil {
+			low = binary.BigEndian.Uint64(k)
+		}
+		return tx.Bucket(obBatches).ForEach(func(_, v []byte) error {
+			var fb frozen
+			if err := json.Unmarshal(v, &fb); err != nil {
+				return err
+			}
+			if low == 0 || fb.First < low {
+				low = fb.First
+			}
+			return nil
+		})
+	})
+	return low, err
+}
+
+// DeadBatches returns the IDs of batches the chain refused for good, with
+// the reasons. They need an operator: a refused batch means a bug or two
+// nodes sharing one outbox's node ID.
+func (o *Outbox) DeadBatches() (map[string]string, error) {
+	out := map[string]string{}
+	err := o.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(obDead).ForEach(func(k, v []byte) error {
+			var d struct {
+				Error string `json:"error"`
+			}
+			json.Unmarshal(v, &d)
+			out[string(k)] = d.Error
+			return nil
+		})
+	})
+	return out, err
+}
+
+// Close closes the file. Stop Run first (cancel its context); what is not
+// yet committed stays in the file for the next Open.
+func (o *Outbox) Close() error {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return nil
+	}
+	o.closed = true
+	o.mu.Unlock()
+	return o.db.Close()
+}

@@ -1,0 +1,473 @@
+package ledger_test
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/ledgertest"
+)
+
+// node is one embedded node: ledger (RegionA, consortium set up) and outbox.
+type node struct {
+	l   *ledger.Embedded
+	b   *ledger.Embedded
+	ob  *ledger.Outbox
+	dir string
+}
+
+func openNode(t testing.TB, dir string, chain func(ledger.Client) ledger.BatchAnchorer, opts ledger.OutboxOptions) *node {
+	t.Helper()
+	l, err := ledger.OpenEmbedded(filepath.Join(dir, "ledger.db"), ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := l.As(chaincode.RegionMSP(ledgertest.RegionB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ledgertest.EnsureConsortium(context.Background(), t, l, b)
+	var ch ledger.BatchAnchorer = ledger.Client{L: l}
+	if chain != nil {
+		ch = chain(ledger.Client{L: l})
+	}
+	ob, err := ledger.OpenOutbox(filepath.Join(dir, "outbox.db"), ch, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &node{l: l, b: b, ob: ob, dir: dir}
+}
+
+func (n *node) close() {
+	n.ob.Close()
+	n.b.Close()
+	n.l.Close()
+}
+
+func (n *node) run(t testing.TB) (stop func()) {
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- n.ob.Run(ctx) }()
+	return func() {
+		cancel()
+		if err := <-done; !errors.Is(err, context.Canceled) {
+			t.Errorf("Run: %v", err)
+		}
+	}
+}
+
+// anchored reads the batch events of the chain from block from (until the
+// height at the call, or 5 s without an event) and counts each change.
+func anchored(t testing.TB, l ledger.Ledger, from ...uint64) map[chaincode.StatusChange]int {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h, err := l.Height(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := uint64(0)
+	if len(from) > 0 {
+		start = from[0]
+	}
+	counts := map[chaincode.StatusChange]int{}
+	if h == 0 {
+		return counts
+	}
+	events, err := l.Events(ctx, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle := 5 * time.Second
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return counts
+			}
+			if ev.Name == chaincode.EventStatusBatch {
+				var b chaincode.Batch
+				if err := json.Unmarshal(ev.Payload, &b); err != nil {
+					t.Fatal(err)
+				}
+				cs, err := chaincode.DecodeBatch(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range cs {
+					counts[c]++
+				}
+			}
+			if ev.Block+1 >= h {
+				idle = 300 * time.Millisecond // the rest of the last block
+			}
+		case <-time.After(idle):
+			return counts
+		}
+	}
+}
+
+func seqChanges(list string, from, n int) []ledger.StatusChange {
+	cs := make([]ledger.StatusChange, n)
+	for i := range cs {
+		cs[i] = ledger.StatusChange{List: list, Index: uint64(from + i), Status: 1}
+	}
+	return cs
+}
+
+func checkExactlyOnce(t *testing.T, counts map[chaincode.StatusChange]int, list string, acked int) {
+	t.Helper()
+	for c, n := range counts {
+		if n != 1 {
+			t.Errorf("%v anchored %d times", c, n)
+		}
+	}
+	for i := 0; i < acked; i++ {
+		if counts[ledger.StatusChange{List: list, Index: uint64(i), Status: 1}] != 1 {
+			t.Fatalf("accepted change %d is not on the chain", i)
+		}
+	}
+}
+
+func TestOutboxBatchesAndFlush(t *testing.T) {
+	n := openNode(t, t.TempDir(), nil, ledger.OutboxOptions{MaxBatch: 1000, Window: 20 * time.Millisecond})
+	defer n.close()
+	stop := n.run(t)
+	defer stop()
+	ctx := context.Background()
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 10; i++ {
+				if err := n.ob.Anchor(ctx, seqChanges("L", (w*10+i)*250, 250)); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := n.ob.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, anchored(t, n.l), "L", 10000)
+	st := n.ob.Stats()
+	if st.CommittedChanges != 10000 || st.CommittedBatches < 10 || st.Pending != 0 || st.Frozen != 0 {
+		t.Errorf("stats %+v", st)
+	}
+	// A small tail goes out after the window, without Flush.
+	if err := n.ob.Anchor(ctx, seqChanges("L", 10000, 3)); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for n.ob.Stats().CommittedChanges != 10003 {
+		if time.Now().After(deadline) {
+			t.Fatalf("tail not sent after the window: %+v", n.ob.Stats())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: "bad list", Index: 1}}); !errors.Is(err, chaincode.ErrBadList) {
+		t.Errorf("bad list ID: %v", err)
+	}
+}
+
+// TestOutboxSurvivesRestart: changes accepted by an outbox that never ran
+// (or was closed mid-way) are sent by the next one.
+func TestOutboxSurvivesRestart(t *testing.T) {
+	dir := t.TempDir()
+	n := openNode(t, dir, nil, ledger.OutboxOptions{MaxBatch: 300})
+	for i := 0; i < 10; i++ {
+		if err := n.ob.Anchor(context.Background(), seqChanges("R", i*100, 100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	id := n.ob.NodeID()
+	n.close() // no Run: nothing sent
+	n = openNode(t, dir, nil, ledger.OutboxOptions{MaxBatch: 300})
+	defer n.close()
+	if n.ob.NodeID() != id || n.ob.Stats().Pending != 1000 {
+		t.Fatalf("after reopen: node %s stats %+v", n.ob.NodeID(), n.ob.Stats())
+	}
+	stop := n.run(t)
+	defer stop()
+	if err := n.ob.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, anchored(t, n.l), "R", 1000)
+}
+
+// lossyAck commits on the chain but reports a failure the first time for
+// each batch, as when the connection drops after the commit: the outbox
+// must send the batch again and the chain must apply it once.
+type lossyAck struct {
+	ledger.Client
+	seen  sync.Map
+	fails atomic.Int32
+}
+
+func (l *lossyAck) AnchorBatch(ctx context.Context, in chaincode.BatchInput) (chaincode.BatchResult, error) {
+	res, err := l.Client.AnchorBatch(ctx, in)
+	if _, again := l.seen.LoadOrStore(in.ID, true); !again && err == nil {
+		l.fails.Add(1)
+		return res, fmt.Errorf("%w: connection reset after commit", ledger.ErrUnavailable)
+	}
+	return res, err
+}
+
+func TestOutboxLostAckAppliedOnce(t *testing.T) {
+	var la *lossyAck
+	n := openNode(t, t.TempDir(), func(c ledger.Client) ledger.BatchAnchorer { la = &lossyAck{Client: c}; return la },
+		ledger.OutboxOptions{MaxBatch: 500, MinBackoff: time.Millisecond})
+	defer n.close()
+	stop := n.run(t)
+	defer stop()
+	for i := 0; i < 4; i++ {
+		if err := n.ob.Anchor(context.Background(), seqChanges("A", i*500, 500)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.ob.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnce(t, anchored(t, n.l), "A", 2000)
+	st := n.ob.Stats()
+	if la.fails.Load() != 4 || st.Replayed != 4 || st.Retries != 4 {
+		t.Errorf("lost acks %d, stats %+v", la.fails.Load(), st)
+	}
+}
+
+// TestOutboxDeadBatch: a batch the chain refuses for good (another batch
+// holds its ID) is set aside, not retried forever, and the rest flows.
+func TestOutboxDeadBatch(t *testing.T) {
+	n := openNode(t, t.TempDir(), nil, ledger.OutboxOptions{MaxBatch: 100})
+	defer n.close()
+	squatter, _ := chaincode.NewBatchInput(n.ob.NodeID()+"-1", seqChanges("other", 0, 1))
+	if _, err := (ledger.Client{L: n.l}).AnchorBatch(context.Background(), squatter); err != nil {
+		t.Fatal(err)
+	}
+	stop := n.run(t)
+	defer stop()
+	if err := n.ob.Anchor(context.Background(), seqChanges("D", 0, 150)); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ob.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	dead, _ := n.ob.DeadBatches()
+	if len(dead) != 1 || !strings.Contains(dead[n.ob.NodeID()+"-1"], "different batch") {
+		t.Fatalf("dead batches: %v", dead)
+	}
+	if st := n.ob.Stats(); st.Dead != 1 || st.CommittedChanges != 50 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestOutboxHeads(t *testing.T) {
+	n := openNode(t, t.TempDir(), nil, ledger.OutboxOptions{})
+	defer n.close()
+	ctx := context.Background()
+	d := func(s string) string { return chaincode.ListDigest([]byte(s)) }
+	// Queue v1 and v3 (v3 replaces v1 while waiting), then v2 (older: ignored).
+	for _, v := range []uint64{1, 3, 2} {
+		if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "H", Version: v, Digest: d(fmt.Sprint(v))}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "G", Version: 1, Digest: "xx"}}); !errors.Is(err, chaincode.ErrInvalid) {
+		t.Errorf("bad digest: %v", err)
+	}
+	stop := n.run(t)
+	defer stop()
+	if err := n.ob.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	h, err := (ledger.Client{L: n.l}).StatusHead(ctx, ledgertest.RegionA, "H")
+	if err != nil || h.Version != 3 || h.Digest != d("3") {
+		t.Fatalf("head %+v %v", h, err)
+	}
+	// A head older than the chain's is refused by the chain and dropped.
+	if err := n.ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "H", Version: 2, Digest: d("2")}, {List: "K", Version: 1, Digest: d("k")}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ob.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if k, err := (ledger.Client{L: n.l}).StatusHead(ctx, ledgertest.RegionA, "K"); err != nil || k.Version != 1 {
+		t.Errorf("K next to a stale head: %+v %v", k, err)
+	}
+	if st := n.ob.Stats(); st.HeadsPending != 0 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestOutboxSIGKILL runs a node in a child process that accepts changes
+// as fast as it can, kills it with SIGKILL mid-batch, restarts on the same
+// data directory and checks the chain: every change the child reported as
+// accepted is anchored, and no change is anchored twice.
+func TestOutboxSIGKILL(t *testing.T) {
+	if os.Getenv("TRUSTID_OUTBOX_CHILD") != "" {
+		t.Skip("child")
+	}
+	dir := t.TempDir()
+	outstanding := 0
+	defer func() {
+		if outstanding == 0 {
+			t.Error("the child was never killed mid-batch: no frozen batch was left to send")
+		}
+	}()
+	for round := 0; round < 2; round++ {
+		cmd := exec.Command(os.Args[0], "-test.run=^TestOutboxChild$", "-test.v")
+		cmd.Env = append(os.Environ(), "TRUSTID_OUTBOX_CHILD="+dir, "TRUSTID_OUTBOX_CHILD_FROM="+strconv.Itoa(round*1_000_000))
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd.Stderr = os.Stderr
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		acked := -1
+		sc := bufio.NewScanner(out)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
+				acked, _ = strconv.Atoi(v)
+				if acked >= 30_000+round*7_000 {
+					break
+				}
+			}
+		}
+		cmd.Process.Signal(syscall.SIGKILL)
+		cmd.Wait()
+		if acked < 0 {
+			t.Fatal("child accepted nothing")
+		}
+		func() {
+			n := openNode(t, dir, nil, ledger.OutboxOptions{MaxBatch: 2000})
+			defer n.close()
+			st := n.ob.Stats()
+			t.Logf("round %d: child killed after %d accepted changes; left %d pending changes and %d frozen batches", round, acked, st.Pending, st.Frozen)
+			outstanding += st.Frozen
+			stop := n.run(t)
+			defer stop()
+			if err := n.ob.Flush(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			counts := anchored(t, n.l)
+			for c, k := range counts {
+				if k != 1 {
+					t.Fatalf("%v anchored %d times", c, k)
+				}
+			}
+			t.Logf("round %d: after restart %+v", round, n.ob.Stats())
+			for i := 0; i < acked; i++ {
+				if counts[ledger.StatusChange{List: "K", Index: uint64(round*1_000_000 + i), Status: 1}] != 1 {
+					t.Fatalf("round %d: accepted change %d lost", round, i)
+				}
+			}
+			if err := n.l.Verify(); err != nil {
+				t.Fatal(err)
+			}
+		}()
+	}
+}
+
+type slowAck struct{ ledger.Client }
+
+func (s slowAck) AnchorBatch(ctx context.Context, in chaincode.BatchInput) (chaincode.BatchResult, error) {
+	res, err := s.Client.AnchorBatch(ctx, in)
+	time.Sleep(30 * time.Millisecond)
+	return res, err
+}
+
+// TestOutboxChild is the child of TestOutboxSIGKILL.
+func TestOutboxChild(t *testing.T) {
+	dir := os.Getenv("TRUSTID_OUTBOX_CHILD")
+	if dir == "" {
+		t.Skip("run by TestOutboxSIGKILL")
+	}
+	from, _ := strconv.Atoi(os.Getenv("TRUSTID_OUTBOX_CHILD_FROM"))
+	list := os.Getenv("TRUSTID_OUTBOX_CHILD_LIST")
+	if list == "" {
+		list = "K"
+	}
+	if profile := os.Getenv("TRUSTID_OUTBOX_CHILD_FABRIC"); profile != "" {
+		f := openFabric(t, profile)
+		ob, err := ledger.OpenOutbox(filepath.Join(dir, "outbox.db"), slowAck{ledger.Client{L: f}}, ledger.OutboxOptions{MaxBatch: 2000, Window: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		go ob.Run(context.Background())
+		for i := 0; ; i += 500 {
+			if err := ob.Anchor(context.Background(), seqChanges(list, from+i, 500)); err != nil {
+				t.Fatal(err)
+			}
+			fmt.Printf("acked %d\n", i+500)
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	// Each commit is acknowledged 30 ms late, so the kill usually lands
+	// between a batch's commit and its removal from the outbox.
+	n := openNode(t, dir, func(c ledger.Client) ledger.BatchAnchorer { return slowAck{c} },
+		ledger.OutboxOptions{MaxBatch: 2000, Window: 5 * time.Millisecond})
+	n.run(t)
+	for i := 0; ; i += 500 {
+		if err := n.ob.Anchor(context.Background(), seqChanges("K", from+i, 500)); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("acked %d\n", i+500)
+	}
+}
+
+// BenchmarkOutboxEmbedded measures status changes anchored per second on
+// the embedded ledger, end to end: Anchor (fsync) by 4 writers in chunks of
+// 1,000, batching, Merkle roots, the contract, the block log, and Flush.
+func BenchmarkOutboxEmbedded(b *testing.B) {
+	n := openNode(b, b.TempDir(), nil, ledger.OutboxOptions{MaxBatch: 10000, Window: 20 * time.Millisecond})
+	defer n.close()
+	stop := n.run(b)
+	defer stop()
+	ctx := context.Background()
+	const chunk = 1000
+	var next atomic.Int64
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= b.N {
+					return
+				}
+				if err := n.ob.Anchor(ctx, seqChanges("https://310000.trustid.local/status/1", i*chunk, chunk)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := n.ob.Flush(ctx); err != nil {
+		b.Fatal(err)
+	}
+	el := time.Since(start)
+	b.ReportMetric(float64(b.N*chunk)/el.Seconds(), "changes/s")
+	b.ReportMetric(float64(el.Nanoseconds())/float64(b.N*chunk), "ns/change")
+}

@@ -1,0 +1,356 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/trustid-cn/trustid/chaincode"
+)
+
+// StatusHeads is what a verifier needs to check a fetched status list;
+// *View implements it.
+type StatusHeads interface {
+	// CheckList returns nil when encoded is the list whose digest region
+	// anchored for list, ErrListUnknown when no head is anchored, and
+	// ErrListDigest when the digest differs (a stale or forged list).
+	CheckList(region, list string, encoded []byte) (chaincode.StatusHead, error)
+}
+
+// Errors of list checks.
+var (
+	ErrListUnknown = errors.New("ledger: no status head is anchored for this list")
+	ErrListDigest  = errors.New("ledger: status list does not match the digest anchored on the ledger (stale or forged)")
+	ErrNotReady    = errors.New("ledger: the local view has not loaded the ledger yet")
+)
+
+// ViewOptions configures a View. Zero values: reconcile every minute, do
+// not keep statuses.
+type ViewOptions struct {
+	// Reconcile is how often the whole registry and every region's heads
+	// are read again, in case an event was missed.
+	Reconcile time.Duration
+	// TrackStatuses keeps every anchored status change (from block 0), for
+	// Status lookups. Off, only heads and the registry are kept.
+	TrackStatuses bool
+	// OnEvent, if set, is called after each event is applied (cache
+	// invalidation hooks, metrics). It must not block.
+	OnEvent func(Event)
+}
+
+// View is a node's local copy of the registry and the status heads,
+// refreshed by the ledger's events with a periodic reconcile, so lookups
+// on the verification path never wait for the chain. Safe for concurrent
+// use.
+type View struct {
+	l    Ledger
+	c    Client
+	opts ViewOptions
+
+	mu        sync.RWMutex
+	ready     bool
+	regions   map[string]chaincode.Region
+	issuers   map[string]chaincode.Issuer
+	rps       map[string]chaincode.RelyingParty
+	terminals map[string]chaincode.Terminal
+	heads     map[[2]string]chaincode.StatusHead
+	statuses  map[[2]string]map[uint64]uint8
+	applied   uint64 // events applied
+}
+
+var _ StatusHeads = (*View)(nil)
+
+// NewView returns a view of l; call Run to fill and follow it.
+func NewView(l Ledger, opts ViewOptions) *View {
+	if opts.Reconcile <= 0 {
+		opts.Reconcile = time.Minute
+	}
+	return &View{l: l, c: Client{L: l}, opts: opts, statuses: map[[2]string]map[uint64]uint8{}}
+}
+
+// load reads the whole registry and every region's heads.
+func (v *View) load(ctx context.Context) error {
+	regions, err := v.c.Regions(ctx)
+	if err != nil {
+		return err
+	}
+	issuers, err := v.c.Issuers(ctx)
+	if err != nil {
+		return err
+	}
+	rps, err := v.c.RelyingParties(ctx)
+	if err != nil {
+		return err
+	}
+	terms, err := v.c.Terminals(ctx)
+	if err != nil {
+		return err
+	}
+	heads := map[[2]string]chaincode.StatusHead{}
+	for _, r := range regions {
+		hs, err := v.c.StatusHeads(ctx, r.Code)
+		if err != nil {
+			return err
+		}
+		for _, h := range hs {
+			heads[[2]string{h.Region, h.List}] = h
+		}
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	v.regions, v.issuers, v.rps, v.terminals = map[string]chaincode.Region{}, map[string]chaincode.Issuer{}, map[string]chaincode.RelyingParty{}, map[string]chaincode.Terminal{}
+	for _, r := range regions {
+		v.regions[r.Code] = r
+	}
+	for _, x := range issuers {
+		v.issuers[x.ID] = x
+	}
+	for _, x := range rps {
+		v.rps[x.ClientID] = x
+	}
+	for _, x := range terms {
+		v.terminals[x.ID] = x
+	}
+	// Keep a head newer than what was read (an event may have overtaken
+	// the read).
+	for k, h := range v.heads {
+		if cur, ok := heads[k]; !ok || cur.Version < h.Version {
+			heads[k] = h
+		}
+	}
+	v.heads = heads
+	v.ready = true
+	return nil
+}
+
+// Run loads the view, then follows the ledger's events and reconciles
+// periodically until ctx ends. It retries (with a delay) when the ledger is
+// unavailable.
+func (v *View) Run(ctx context.Context) error {
+	for {
+		err := v.follow(ctx)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		_ = err
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (v *View) follow(ctx context.Context) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	h, err := v.l.Height(ctx)
+	if err != nil {
+		return err
+	}
+	if err := v.load(ctx); err != nil {
+		return err
+	}
+	from := h
+	if v.opts.TrackStatuses {
+		from = 0
+	}
+	events, err := v.l.Events(ctx, from)
+	if err != nil {
+		return err
+	}
+	tick := time.NewTicker(v.opts.Reconcile)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+			if err := v.load(ctx); err != nil {
+				return err
+			}
+		case ev, ok := <-events:
+			if !ok {
+				return fmt.Errorf("%w: event stream ended", ErrUnavailable)
+			}
+			if err := v.apply(ctx, ev, ev.Block < h); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+// apply applies one event. Registry events of blocks the initial load
+// already covered (replay) are skipped.
+func (v *View) apply(ctx context.Context, ev Event, replay bool) error {
+	switch ev.Name {
+	case chaincode.EventStatusBatch:
+		if v.opts.TrackStatuses {
+			var b chaincode.Batch
+			if err := json.Unmarshal(ev.Payload, &b); err != nil {
+				return err
+			}
+			cs, err := chaincode.DecodeBatch(b)
+			if err != nil {
+				return err
+			}
+			v.mu.Lock()
+			for _, c := range cs {
+				k := [2]string{b.Region, c.List}
+				m := v.statuses[k]
+				if m == nil {
+					m = map[uint64]uint8{}
+					v.statuses[k] = m
+				}
+				m[c.Index] = c.Status
+			}
+			v.mu.Unlock()
+		}
+	case chaincode.EventStatusHeads:
+		var he chaincode.HeadsEvent
+		if err := json.Unmarshal(ev.Payload, &he); err != nil {
+			return err
+		}
+		v.mu.Lock()
+		for _, h := range he.Heads {
+			k := [2]string{h.Region, h.List}
+			if cur, ok := v.heads[k]; !ok || cur.Version < h.Version {
+				v.heads[k] = h
+			}
+		}
+		v.mu.Unlock()
+	case chaincode.EventRegistry:
+		if replay {
+			break
+		}
+		var re chaincode.RegistryEvent
+		if err := json.Unmarshal(ev.Payload, &re); err != nil {
+			return err
+		}
+		if err := v.refresh(ctx, re); err != nil {
+			return err
+		}
+	}
+	v.mu.Lock()
+	v.applied++
+	v.mu.Unlock()
+	if v.opts.OnEvent != nil {
+		v.opts.OnEvent(ev)
+	}
+	return nil
+}
+
+// refresh reads the one registry entry an event names.
+func (v *View) refresh(ctx context.Context, re chaincode.RegistryEvent) error {
+	switch re.Kind {
+	case "region":
+		r, err := v.c.Region(ctx, re.ID)
+		if err != nil {
+			return err
+		}
+		v.mu.Lock()
+		v.regions[r.Code] = r
+		v.mu.Unlock()
+	case "issuer":
+		x, err := v.c.Issuer(ctx, re.ID)
+		if err != nil {
+			return err
+		}
+		v.mu.Lock()
+		v.issuers[x.ID] = x
+		v.mu.Unlock()
+	case "relying_party":
+		x, err := v.c.RelyingParty(ctx, re.ID)
+		if err != nil {
+			return err
+		}
+		v.mu.Lock()
+		v.rps[x.ClientID] = x
+		v.mu.Unlock()
+	case "terminal":
+		x, err := v.c.Terminal(ctx, re.ID)
+		if err != nil {
+			return err
+		}
+		v.mu.Lock()
+		v.terminals[x.ID] = x
+		v.mu.Unlock()
+	}
+	return nil
+}
+
+// Ready reports whether the view has loaded the ledger once.
+func (v *View) Ready() bool {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.ready
+}
+
+// Region returns a region from the view.
+func (v *View) Region(code string) (chaincode.Region, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	r, ok := v.regions[code]
+	return r, ok
+}
+
+// Issuer returns an issuer from the view.
+func (v *View) Issuer(id string) (chaincode.Issuer, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	x, ok := v.issuers[id]
+	return x, ok
+}
+
+// RelyingParty returns a relying party from the view.
+func (v *View) RelyingParty(clientID string) (chaincode.RelyingParty, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	x, ok := v.rps[clientID]
+	return x, ok
+}
+
+// Terminal returns a verification terminal from the view.
+func (v *View) Terminal(id string) (chaincode.Terminal, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	x, ok := v.terminals[id]
+	return x, ok
+}
+
+// StatusHead returns a list's anchored head from the view.
+func (v *View) StatusHead(region, list string) (chaincode.StatusHead, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	h, ok := v.heads[[2]string{region, list}]
+	return h, ok
+}
+
+// CheckList implements StatusHeads.
+func (v *View) CheckList(region, list string, encoded []byte) (chaincode.StatusHead, error) {
+	v.mu.RLock()
+	ready := v.ready
+	h, ok := v.heads[[2]string{region, list}]
+	v.mu.RUnlock()
+	if !ready {
+		return h, ErrNotReady
+	}
+	if !ok {
+		return h, fmt.Errorf("%w: %s %s", ErrListUnknown, region, list)
+	}
+	if chaincode.ListDigest(encoded) != h.Digest {
+		return h, fmt.Errorf("%w: %s %s version %d", ErrListDigest, region, list, h.Version)
+	}
+	return h, nil
+}
+
+// Status returns the last anchored status of an entry (TrackStatuses).
+func (v *View) Status(region, list string, index uint64) (uint8, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	s, ok := v.statuses[[2]string{region, list}][index]
+	return s, ok
+}

@@ -1,0 +1,70 @@
+// Package qrcode owns TrustID's QR identity codes: the payload formats
+// (online, offline, static and delegated), their strict decoders, offline
+// verification, the online issue/redeem service with cross-region
+// forwarding, and rendering to PNG, SVG and terminal text.
+//
+// # Formats
+//
+// Every payload is a text prefix naming the kind and version, then the
+// base45 (RFC 9285) encoding of compact CBOR, so the whole text is in the
+// QR alphanumeric set:
+//
+//	TIDON1:  online   [region, ref]                       ref: 16 random bytes
+//	TIDOFF1: offline  {1: binding, 2: presentation, 3: device sig, ?4: delegation}
+//	TIDST1:  static   [kid, claims, issuer sig]
+//
+// Issuer-signed structures (the device binding, a delegation, a static
+// code) are COSE_Sign1-like arrays [kid hint (8 bytes), payload (bstr),
+// SM2 r‖s (64 bytes)], where the payload is a CBOR map with small integer
+// keys and the signature covers a context string naming the structure, the
+// kid hint and the payload. Device keys are carried compressed (33 bytes).
+// The offline code's device signature covers the binding and delegation
+// exactly as carried, and the presentation {time, counter, ?audience,
+// ?challenge}. testdata/*.golden shows each format in CBOR diagnostic
+// notation (regenerate with go test -run Golden -update).
+//
+// Decoders are strict and return one sentinel per fault: ErrPrefix,
+// ErrVersion, ErrKind, ErrTooLarge, ErrTruncated, ErrTrailingData,
+// ErrDuplicateField, ErrUnknownField, ErrMalformed (wrong types, missing
+// fields, out-of-range values, indefinite lengths, tags).
+//
+// # Sizes
+//
+// Asserted by TestSizes from the QR version go-qrcode picks at level M: an
+// online code is 42 characters (version 3; target ≤ 6); an offline code
+// 398 characters without a challenge and 517 with the largest challenge
+// and audience (versions 12 and 14; target ≤ 15); a static code 255
+// characters (version 9); an offline code carrying a delegation with
+// masked names and a challenge 679 characters (version 17).
+//
+// # Verification
+//
+// A Verifier checks offline and static codes with no network: the issuer
+// signature with keys from an IssuerKeySource (cached by kid hint and
+// decoded once), the device signature, validity, status through a
+// StatusChecker (fail closed), the freshness window, the challenge and
+// audience, the delegation (signature, presenter, validity, status, scope)
+// and finally a CounterStore that rejects replays (equal counter) and
+// suspected clones (lower counter). BenchmarkVerifyOffline sits next to
+// BenchmarkSM2VerifyBaseline.
+//
+// # Online codes
+//
+// Service.Issue stores a record under a fresh 128-bit reference (TTL 60 s
+// by default), sealed with SM4-GCM under a key derived from the reference:
+// the record holds only the symbol-derived subject, the assurance level,
+// the region, the expiry and the claims the holder consented to. Redeem
+// consumes it atomically (exactly one redemption succeeds) and returns the
+// verifier's pairwise ID, the assurance level, the region and the claims
+// both consented and allowed by the verifier's registration. Codes of
+// another region are forwarded to it by a PeerRedeemer (HTTPPeers with
+// NodeAssertions, node-signed short-lived JWTs with single-use IDs).
+//
+// # Interfaces the node wires
+//
+// The package declares what it consumes: TokenStore and NonceStore (the
+// ephemeral store), IssuerKeySource, StatusChecker, CounterStore,
+// RelyingParties, PairwiseDeriver, PeerRedeemer, PeerCredentials,
+// PeerAuthenticator and HolderAuthenticator (BindingAuthenticator verifies
+// requests signed by a device holding a binding of this package).
+package qrcode

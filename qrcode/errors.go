@@ -1,0 +1,93 @@
+package qrcode
+
+import "errors"
+
+// Errors of decoding. Every decoder returns an error matching exactly one
+// of them with errors.Is (ErrBase45 counts as ErrMalformed's sibling for a
+// bad text encoding). Messages never contain the payload.
+var (
+	// ErrTooLarge: the input exceeds the size cap for its kind.
+	ErrTooLarge = errors.New("qrcode: payload too large")
+	// ErrPrefix: the text does not start with a known TrustID prefix.
+	ErrPrefix = errors.New("qrcode: not a TrustID QR payload (unknown prefix)")
+	// ErrVersion: a TrustID prefix of a known kind with an unsupported
+	// version.
+	ErrVersion = errors.New("qrcode: unsupported payload version")
+	// ErrKind: a valid payload of another kind than the one expected (an
+	// online code given to the offline verifier, say).
+	ErrKind = errors.New("qrcode: payload of the wrong kind")
+	// ErrTruncated: the binary payload ends in the middle of an item.
+	ErrTruncated = errors.New("qrcode: payload truncated")
+	// ErrTrailingData: bytes follow the payload.
+	ErrTrailingData = errors.New("qrcode: trailing data after payload")
+	// ErrDuplicateField: a map repeats a key.
+	ErrDuplicateField = errors.New("qrcode: duplicate field")
+	// ErrUnknownField: a map has a key this version does not define.
+	ErrUnknownField = errors.New("qrcode: unknown field")
+	// ErrMalformed: any other structural fault: wrong types, missing
+	// required fields, values out of range, indefinite lengths, tags.
+	ErrMalformed = errors.New("qrcode: malformed payload")
+)
+
+// Errors of verification and of the online service.
+var (
+	// ErrSignature: an issuer or device signature does not verify.
+	ErrSignature = errors.New("qrcode: signature does not verify")
+	// ErrUnknownKey: no trusted issuer key has the payload's kid.
+	ErrUnknownKey = errors.New("qrcode: unknown issuer key")
+	// ErrBindingExpired: the device binding (or static code) is past its
+	// expiry, or not yet valid.
+	ErrBindingExpired = errors.New("qrcode: device binding expired")
+	// ErrRevoked: the binding, static code or delegation is revoked or
+	// suspended in its status list.
+	ErrRevoked = errors.New("qrcode: revoked")
+	// ErrStatusUnavailable: the status could not be checked (no fresh
+	// list); verification fails closed.
+	ErrStatusUnavailable = errors.New("qrcode: status unavailable")
+	// ErrStale: an offline code's time is outside the freshness window.
+	ErrStale = errors.New("qrcode: code outside the freshness window")
+	// ErrChallenge: the verifier's challenge is missing or different.
+	ErrChallenge = errors.New("qrcode: challenge mismatch")
+	// ErrAudience: the code names another audience.
+	ErrAudience = errors.New("qrcode: audience mismatch")
+	// ErrReplayed: an offline code with a counter already seen for this
+	// binding (the same code shown twice).
+	ErrReplayed = errors.New("qrcode: offline code replayed")
+	// ErrCloneSuspected: an offline code with a counter lower than one
+	// already seen for this binding: two devices may share the key.
+	ErrCloneSuspected = errors.New("qrcode: counter went backwards (cloned device suspected)")
+	// ErrDelegation: a delegation that does not match the presenter, is
+	// expired or not yet valid.
+	ErrDelegation = errors.New("qrcode: invalid delegation")
+	// ErrDelegationScope: the action asked for is outside the delegation's
+	// scope.
+	ErrDelegationScope = errors.New("qrcode: action outside the delegation scope")
+
+	// ErrCodeUsed: an online code that was already redeemed, or never
+	// issued.
+	ErrCodeUsed = errors.New("qrcode: code already redeemed or unknown")
+	// ErrCodeExpired: an online code whose validity ended.
+	ErrCodeExpired = errors.New("qrcode: code expired")
+	// ErrWrongRegion: an online code's record belongs to another region.
+	ErrWrongRegion = errors.New("qrcode: code bound to another region")
+	// ErrNoRoute: an online code of a region this node has no peer for.
+	ErrNoRoute = errors.New("qrcode: no route to the code's region")
+	// ErrPeer: the peer region failed or answered with an error that is
+	// not one of ours.
+	ErrPeer = errors.New("qrcode: peer region failed")
+	// ErrPeerAuth: a node-to-node request failed authentication.
+	ErrPeerAuth = errors.New("qrcode: peer authentication failed")
+	// ErrHolderAuth: the holder's signed request failed authentication
+	// (bad signature, stale time, nonce reused, revoked binding).
+	ErrHolderAuth = errors.New("qrcode: holder authentication failed")
+	// ErrConsent: the holder consented to a claim that is unknown or not
+	// attested.
+	ErrConsent = errors.New("qrcode: invalid consent")
+	// ErrUnknownVerifier: the relying party is not registered.
+	ErrUnknownVerifier = errors.New("qrcode: unknown relying party")
+	// ErrUnavailable: a dependency (the store, a peer) failed; retry.
+	ErrUnavailable = errors.New("qrcode: temporarily unavailable")
+	// ErrInvalidArgument: a caller passed an invalid argument (too many
+	// claims, a bad region code, a size out of range).
+	ErrInvalidArgument = errors.New("qrcode: invalid argument")
+)

@@ -1,0 +1,79 @@
+package qrcode
+
+import (
+	"context"
+	"testing"
+	"time"
+)
+
+// Fuzz targets of every decoder of untrusted input. Run each briefly:
+//
+//	go test -run '^$' -fuzz FuzzDecodeOffline -fuzztime 15s ./qrcode/
+
+func seeds(f *testing.F) *fixture {
+	fx := newFixture(f)
+	online, _ := newOnline(constReader(1), 310000)
+	for _, s := range []string{fx.offline(f, 1, []byte("challenge")), fx.delegated(f, 2), fx.static, online.String(), "TIDOFF1:", "TIDON2:00", ""} {
+		f.Add(s)
+	}
+	return fx
+}
+
+func FuzzDecodeOffline(f *testing.F) {
+	fx := seeds(f)
+	v := fx.verifier(f, &MemoryCounters{})
+	f.Fuzz(func(t *testing.T, s string) {
+		b, d, p, err := DecodeOffline(s)
+		if err != nil {
+			return
+		}
+		if b.DeviceKey == nil || p.Time.IsZero() || (d != nil && len(d.Scope) == 0) {
+			t.Fatal("decoded without required parts")
+		}
+		v.Verify(context.Background(), s, VerifyOptions{})
+	})
+}
+
+func FuzzDecodeOnline(f *testing.F) {
+	seeds(f)
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := DecodeOnline(s)
+		if err != nil {
+			return
+		}
+		if c.String() != s {
+			t.Fatalf("online code is not canonical: %q vs %q", s, c.String())
+		}
+	})
+}
+
+func FuzzDecodeStatic(f *testing.F) {
+	fx := seeds(f)
+	v := fx.verifier(f, nil)
+	f.Fuzz(func(t *testing.T, s string) {
+		if _, err := DecodeStatic(s); err != nil {
+			return
+		}
+		v.Verify(context.Background(), s, VerifyOptions{})
+	})
+}
+
+func FuzzParseBindingDelegation(f *testing.F) {
+	fx := newFixture(f)
+	f.Add(fx.binding)
+	f.Add(fx.delegation)
+	f.Add([]byte{0x83, 0x48})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		ParseBinding(b)
+		ParseDelegation(b)
+	})
+}
+
+func FuzzHolderRequest(f *testing.F) {
+	fx := newFixture(f)
+	f.Add(fx.binding, int64(fx.now.Unix()), []byte("0123456789abcdef"), []byte{1})
+	a := &BindingAuthenticator{Verifier: fx.verifier(f, nil), Nonces: newMemStore(f, nil), Region: "310000", Now: func() time.Time { return fx.now }}
+	f.Fuzz(func(t *testing.T, binding []byte, ts int64, nonce, sig []byte) {
+		a.AuthenticateHolder(context.Background(), &HolderRequest{Binding: binding, Time: ts, Nonce: nonce, Region: "310000", Sig: sig})
+	})
+}

@@ -1,0 +1,259 @@
+package qrcode
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// PeerRedeemPath is the route of node-to-node redemptions.
+const PeerRedeemPath = "/v1/qr/peer/redeem"
+
+// PeerRedeemRequest is the body a node sends to the code's home node.
+type PeerRedeemRequest struct {
+	Code         string       `json:"code"`
+	RelyingParty RelyingParty `json:"relying_party"`
+}
+
+// Error codes on the wire: the "error" member of an error response. The
+// api package answers with these; HTTPPeers turns them back into the
+// sentinels.
+var errorCodes = []struct {
+	err  error
+	code string
+}{
+	{ErrCodeUsed, "qr_code_used"},
+	{ErrCodeExpired, "qr_code_expired"},
+	{ErrWrongRegion, "qr_wrong_region"},
+	{ErrNoRoute, "qr_no_route"},
+	{ErrUnknownVerifier, "qr_unknown_verifier"},
+	{ErrPeerAuth, "qr_peer_unauthorized"},
+	{ErrTooLarge, "qr_too_large"},
+	{ErrPrefix, "qr_malformed"},
+	{ErrVersion, "qr_unsupported_version"},
+	{ErrKind, "qr_wrong_kind"},
+	{ErrMalformed, "qr_malformed"},
+	{ErrUnavailable, "temporarily_unavailable"},
+}
+
+// ErrorCode returns the stable wire code of a package error ("" when err
+// is not one).
+func ErrorCode(err error) string {
+	for _, c := range errorCodes {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
+	}
+	return ""
+}
+
+func errorFromCode(code string) error {
+	for _, c := range errorCodes {
+		if c.code == code {
+			return c.err
+		}
+	}
+	return nil
+}
+
+// Peer is another region's node.
+type Peer struct {
+	// BaseURL is the node's public base URL, without a trailing slash.
+	BaseURL string
+	// Client is the HTTP client for it; nil means a client with a 5 s
+	// timeout.
+	Client *http.Client
+}
+
+// PeerCredentials authenticates this node to a peer: it adds credentials
+// (an access token from the peer's token endpoint, a signed node
+// assertion, ...) to a request bound for region.
+type PeerCredentials interface {
+	Authorize(ctx context.Context, req *http.Request, region string) error
+}
+
+// HTTPPeers is the PeerRedeemer of a configured peer list.
+type HTTPPeers struct {
+	Peers       map[string]Peer // by region, e.g. "310000"
+	Credentials PeerCredentials
+}
+
+var defaultPeerClient = &http.Client{Timeout: 5 * time.Second}
+
+// maxPeerResponse bounds a peer's answer.
+const maxPeerResponse = 64 << 10
+
+// RedeemAt implements PeerRedeemer.
+func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty, code string) (*Redemption, error) {
+	peer, ok := p.Peers[region]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrNoRoute, region)
+	}
+	body, _ := json.Marshal(PeerRedeemRequest{Code: code, RelyingParty: rp})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(peer.BaseURL, "/")+PeerRedeemPath, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrPeer, region, err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if p.Credentials != nil {
+		if err := p.Credentials.Authorize(ctx, req, region); err != nil {
+			return nil, fmt.Errorf("%w: credentials for %s: %w", ErrPeer, region, err)
+		}
+	}
+	client := peer.Client
+	if client == nil {
+		client = defaultPeerClient
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w: %s: %v", ErrUnavailable, ErrPeer, region, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPeerResponse+1))
+	if err != nil || len(data) > maxPeerResponse {
+		return nil, fmt.Errorf("%w: %w: %s: unreadable answer", ErrUnavailable, ErrPeer, region)
+	}
+	if resp.StatusCode != http.StatusOK {
+		var e struct {
+			Error string `json:"error"`
+		}
+		json.Unmarshal(data, &e)
+		if sentinel := errorFromCode(e.Error); sentinel != nil && sentinel != ErrPeerAuth && sentinel != ErrUnavailable {
+			return nil, fmt.Errorf("peer %s: %w", region, sentinel)
+		}
+		return nil, fmt.Errorf("%w: %w: %s answered %d %q", ErrUnavailable, ErrPeer, region, resp.StatusCode, clip(e.Error))
+	}
+	var r Redemption
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&r); err != nil || r.PairwiseID == "" || r.Region != region {
+		return nil, fmt.Errorf("%w: %s: invalid redemption", ErrPeer, region)
+	}
+	return &r, nil
+}
+
+// PeerAuthenticator authenticates a node-to-node request and returns the
+// calling node's region. Errors match ErrPeerAuth. Safe for concurrent use.
+type PeerAuthenticator interface {
+	AuthenticatePeer(r *http.Request) (region string, err error)
+}
+
+// NodeAssertions authenticates nodes to each other with short-lived
+// assertions (JWTs) signed by each node's own signing key: issuer
+// "trustid-node:<region>", audience "trustid-node:<peer region>", a
+// 60-second lifetime and a single-use jti. It implements PeerCredentials
+// (with Signer/Kid) and PeerAuthenticator (with PeerKeys and Nonces). It
+// stands in for node client registrations at the peers' token endpoints
+// until the trust registry provides them.
+type NodeAssertions struct {
+	// Region is this node's region.
+	Region string
+	// Signer and Kid sign outgoing assertions.
+	Signer crypto.Signer
+	Kid    string
+	// PeerKeys gives each peer region's published keys.
+	PeerKeys map[string]IssuerKeySource
+	// Nonces spends assertion IDs.
+	Nonces NonceStore
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+const assertionLifetime = 60 * time.Second
+
+func (n *NodeAssertions) now() time.Time {
+	if n.Now != nil {
+		return n.Now()
+	}
+	return time.Now()
+}
+
+// Authorize implements PeerCredentials.
+func (n *NodeAssertions) Authorize(ctx context.Context, req *http.Request, region string) error {
+	m, err := gm.SigningMethod(n.Signer)
+	if err != nil {
+		return err
+	}
+	var jti [16]byte
+	if _, err := io.ReadFull(defaultRand, jti[:]); err != nil {
+		return err
+	}
+	now := n.now()
+	t := jwt.NewWithClaims(m, jwt.RegisteredClaims{
+		Issuer: "trustid-node:" + n.Region, Subject: "trustid-node:" + n.Region,
+		Audience: jwt.ClaimStrings{"trustid-node:" + region},
+		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(assertionLifetime)),
+		ID: base64.RawURLEncoding.EncodeToString(jti[:]),
+	})
+	t.Header["kid"] = n.Kid
+	s, err := t.SignedString(n.Signer)
+	if err != nil {
+		return err
+	}
+	req.Header.Set("Authorization", "Bearer "+s)
+	return nil
+}
+
+// AuthenticatePeer implements PeerAuthenticator.
+func (n *NodeAssertions) AuthenticatePeer(r *http.Request) (string, error) {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || len(tok) > 4096 {
+		return "", fmt.Errorf("%w: no node assertion", ErrPeerAuth)
+	}
+	parser, err := gm.NewJWTParser(gm.JWTAlgorithms,
+		jwt.WithAudience("trustid-node:"+n.Region), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
+		jwt.WithTimeFunc(n.now), jwt.WithLeeway(5*time.Second))
+	if err != nil {
+		return "", err
+	}
+	var claims jwt.RegisteredClaims
+	var region string
+	_, err = parser.ParseWithClaims(tok, &claims, func(t *jwt.Token) (any, error) {
+		iss, _ := t.Claims.GetIssuer()
+		var ok bool
+		region, ok = strings.CutPrefix(iss, "trustid-node:")
+		src := n.PeerKeys[region]
+		if !ok || src == nil {
+			return nil, errors.New("unknown peer region")
+		}
+		kid, _ := t.Header["kid"].(string)
+		keys, err := src.IssuerKeys(r.Context())
+		if err != nil {
+			return nil, err
+		}
+		for _, k := range keys {
+			if k.Kid == kid {
+				return k.Public, nil
+			}
+		}
+		return nil, errors.New("unknown peer key")
+	})
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrPeerAuth, err)
+	}
+	if claims.ExpiresAt.Sub(claims.IssuedAt.Time) > assertionLifetime || claims.ID == "" {
+		return "", fmt.Errorf("%w: assertion lifetime or jti", ErrPeerAuth)
+	}
+	err = n.Nonces.MarkUsed(r.Context(), "qr-peer:"+region+":"+claims.ID, 2*assertionLifetime)
+	if errors.Is(err, store.ErrReplayed) {
+		return "", fmt.Errorf("%w: assertion replayed", ErrPeerAuth)
+	}
+	if err != nil {
+		return "", fmt.Errorf("%w: nonce store: %w", ErrUnavailable, err)
+	}
+	return region, nil
+}

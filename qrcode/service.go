@@ -1,0 +1,309 @@
+package qrcode
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+	"unicode/utf8"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// TokenStore is the part of the ephemeral store the online service uses;
+// store.Memory and store.Redis satisfy it. Put must refuse to overwrite a
+// live token; Consume must atomically return and delete it, so that of
+// concurrent callers exactly one gets the value and the others get an
+// error matching store.ErrNotFound (as do callers after expiry).
+type TokenStore interface {
+	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	Consume(ctx context.Context, key string) ([]byte, error)
+}
+
+// Holder is an authenticated holder: the facts of the device binding that
+// signed the request, as a HolderAuthenticator established them.
+type Holder struct {
+	Subject   []byte // symbol-derived subject
+	Assurance int
+	Region    uint32 // the binding's issuing region
+	Status    StatusRef
+	// Claims are the attested claims the holder may release, by name.
+	Claims map[string]string
+}
+
+// RelyingParty is a verifier's registration: its sector (pairwise IDs are
+// per sector) and the claims it may receive.
+type RelyingParty struct {
+	ClientID      string   `json:"client_id"`
+	Sector        string   `json:"sector"`
+	AllowedClaims []string `json:"allowed_claims,omitempty"`
+}
+
+// RelyingParties looks up a verifier's registration. It returns an error
+// matching ErrUnknownVerifier for a client that is not registered (or not
+// allowed to redeem QR codes). Safe for concurrent use.
+type RelyingParties interface {
+	RelyingParty(ctx context.Context, clientID string) (RelyingParty, error)
+}
+
+// PairwiseDeriver derives a relying party's pseudonymous ID for a holder
+// from the symbol-derived subject and the party's sector. The same inputs
+// always give the same ID; different sectors give unlinkable IDs. Safe for
+// concurrent use.
+type PairwiseDeriver interface {
+	Pairwise(subject []byte, sector string) (string, error)
+}
+
+// PeerRedeemer forwards a redemption to the node of another region. It
+// returns an error matching ErrNoRoute when it has no peer for region, and
+// the peer's error (ErrCodeUsed, ErrCodeExpired...) when the peer refused.
+type PeerRedeemer interface {
+	RedeemAt(ctx context.Context, region string, rp RelyingParty, code string) (*Redemption, error)
+}
+
+// Redemption is all a verifier learns from an online code.
+type Redemption struct {
+	// PairwiseID is the verifier's own pseudonymous ID for the holder.
+	PairwiseID string `json:"pairwise_id"`
+	Assurance  int    `json:"assurance_level"`
+	// Region is the issuing region, six digits.
+	Region string `json:"region"`
+	// Claims are those both consented to by the holder for this code and
+	// allowed by the verifier's registration.
+	Claims map[string]string `json:"claims,omitempty"`
+}
+
+// Defaults of ServiceConfig.
+const (
+	DefaultCodeTTL = 60 * time.Second
+)
+
+// ServiceConfig configures NewService.
+type ServiceConfig struct {
+	// Region is this node's region, e.g. "310000". Required.
+	Region string
+	// Store keeps the redemption records. Required.
+	Store TokenStore
+	// Pairwise derives verifiers' pairwise IDs. Required.
+	Pairwise PairwiseDeriver
+	// RelyingParties resolves verifiers. Required.
+	RelyingParties RelyingParties
+	// Peers forwards codes of other regions; nil means none (ErrNoRoute).
+	Peers PeerRedeemer
+	// TTL is how long a code can be redeemed. Zero means DefaultCodeTTL.
+	TTL time.Duration
+	// Grace is how long after TTL a record is kept so that a late
+	// redemption gets ErrCodeExpired rather than ErrCodeUsed. Zero means
+	// TTL; negative means none.
+	Grace time.Duration
+	// Rand makes references and record nonces; nil means crypto/rand.
+	Rand io.Reader
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Service issues and redeems online codes. The record behind a code is
+// stored under the reference, sealed with SM4-GCM under a key derived from
+// the reference itself: the store (Redis) sees neither the reference (it
+// hashes keys) nor the record's content, and only a caller holding the code
+// can open it. It is safe for concurrent use.
+type Service struct {
+	cfg    ServiceConfig
+	region uint32
+}
+
+// NewService returns the online code service.
+func NewService(cfg ServiceConfig) (*Service, error) {
+	region, err := ParseRegion(cfg.Region)
+	if err != nil {
+		return nil, err
+	}
+	if cfg.Store == nil || cfg.Pairwise == nil || cfg.RelyingParties == nil {
+		return nil, fmt.Errorf("%w: the QR service needs a store, a pairwise deriver and the relying parties", ErrInvalidArgument)
+	}
+	if cfg.TTL <= 0 {
+		cfg.TTL = DefaultCodeTTL
+	}
+	if cfg.Grace == 0 {
+		cfg.Grace = cfg.TTL
+	} else if cfg.Grace < 0 {
+		cfg.Grace = 0
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = defaultRand
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Service{cfg: cfg, region: region}, nil
+}
+
+// Region returns the node's region.
+func (s *Service) Region() string { return s.cfg.Region }
+
+// TTL returns how long codes can be redeemed.
+func (s *Service) TTL() time.Duration { return s.cfg.TTL }
+
+// record is what the store keeps for a code (sealed).
+type record struct {
+	Subject   []byte            `cbor:"1,keyasint"`
+	Assurance uint8             `cbor:"2,keyasint"`
+	Region    uint32            `cbor:"3,keyasint"`
+	Expiry    int64             `cbor:"4,keyasint"` // unix milliseconds
+	Claims    map[string]string `cbor:"5,keyasint,omitempty"`
+}
+
+// Issued is a freshly issued online code.
+type Issued struct {
+	Code      OnlineCode
+	Text      string // the payload to render
+	ExpiresAt time.Time
+}
+
+// Issue makes an online code for an authenticated holder. consent names
+// the claims the holder agrees to release with this code; each must be
+// among the holder's attested claims (ErrConsent otherwise). The record
+// keeps only the subject, assurance, region, expiry and the consented
+// claims — never a document number or a name.
+func (s *Service) Issue(ctx context.Context, h Holder, consent []string) (*Issued, error) {
+	if err := checkSubject(h.Subject); err != nil {
+		return nil, fmt.Errorf("%w: holder: %w", ErrInvalidArgument, err)
+	}
+	if h.Assurance < AssuranceDocument || h.Assurance > AssuranceBiometric {
+		return nil, fmt.Errorf("%w: holder assurance %d", ErrInvalidArgument, h.Assurance)
+	}
+	if len(consent) > MaxClaims {
+		return nil, fmt.Errorf("%w: more than %d claims", ErrConsent, MaxClaims)
+	}
+	var claims map[string]string
+	for _, name := range consent {
+		v, ok := h.Claims[name]
+		if !ok || !checkToken(name) || len(v) > MaxClaimLen || !utf8.ValidString(v) {
+			return nil, fmt.Errorf("%w: claim %q is not attested for this holder", ErrConsent, clip(name))
+		}
+		if claims == nil {
+			claims = make(map[string]string, len(consent))
+		}
+		claims[name] = v
+	}
+	now := s.cfg.Now()
+	exp := now.Add(s.cfg.TTL)
+	rec := marshal(record{Subject: h.Subject, Assurance: uint8(h.Assurance), Region: s.region, Expiry: exp.UnixMilli(), Claims: claims})
+	for attempt := 0; ; attempt++ {
+		code, err := newOnline(s.cfg.Rand, s.region)
+		if err != nil {
+			return nil, err
+		}
+		sealed, err := gm.Seal(s.cfg.Rand, recordKey(code.Ref[:]), rec, code.Ref[:])
+		if err != nil {
+			return nil, fmt.Errorf("%w: seal: %v", ErrUnavailable, err)
+		}
+		err = s.cfg.Store.Put(ctx, storeKey(code.Ref[:]), sealed, s.cfg.TTL+s.cfg.Grace)
+		if errors.Is(err, store.ErrExists) && attempt < 3 {
+			continue // 128-bit collision: only with a broken Rand
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: store: %w", ErrUnavailable, err)
+		}
+		return &Issued{Code: code, Text: code.String(), ExpiresAt: exp}, nil
+	}
+}
+
+func clip(s string) string {
+	if len(s) > MaxClaimLen {
+		return s[:MaxClaimLen] + "..."
+	}
+	return s
+}
+
+func storeKey(ref []byte) string { return "qr:" + string(ref) }
+
+// recordKey derives the record's SM4 key from the reference.
+func recordKey(ref []byte) []byte {
+	return gm.HMACSM3(ref, []byte("TrustID QR record key v1"))[:gm.SM4KeySize]
+}
+
+// Redeem redeems an online code for the verifier clientID. Codes of this
+// region are consumed here (exactly one redemption succeeds); codes of
+// another region are forwarded to it through Peers. Errors: ErrCodeUsed,
+// ErrCodeExpired, ErrNoRoute, ErrUnknownVerifier, decoding errors, and
+// ErrUnavailable for store or peer failures.
+func (s *Service) Redeem(ctx context.Context, clientID, text string) (*Redemption, error) {
+	code, err := DecodeOnline(text)
+	if err != nil {
+		return nil, err
+	}
+	rp, err := s.cfg.RelyingParties.RelyingParty(ctx, clientID)
+	if err != nil {
+		if errors.Is(err, ErrUnknownVerifier) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: relying parties: %w", ErrUnavailable, err)
+	}
+	if code.Region != s.region {
+		if s.cfg.Peers == nil {
+			return nil, fmt.Errorf("%w: %s", ErrNoRoute, code.RegionString())
+		}
+		return s.cfg.Peers.RedeemAt(ctx, code.RegionString(), rp, text)
+	}
+	return s.redeem(ctx, rp, code)
+}
+
+// RedeemForPeer redeems a code of this region on behalf of a verifier
+// registered at another region's node, which has authenticated itself and
+// vouches for rp. Codes of other regions are refused (ErrWrongRegion): a
+// node never forwards what was forwarded to it.
+func (s *Service) RedeemForPeer(ctx context.Context, rp RelyingParty, text string) (*Redemption, error) {
+	code, err := DecodeOnline(text)
+	if err != nil {
+		return nil, err
+	}
+	if code.Region != s.region {
+		return nil, fmt.Errorf("%w: %s", ErrWrongRegion, code.RegionString())
+	}
+	if rp.Sector == "" || rp.ClientID == "" {
+		return nil, fmt.Errorf("%w: relying party without client ID or sector", ErrInvalidArgument)
+	}
+	return s.redeem(ctx, rp, code)
+}
+
+func (s *Service) redeem(ctx context.Context, rp RelyingParty, code OnlineCode) (*Redemption, error) {
+	sealed, err := s.cfg.Store.Consume(ctx, storeKey(code.Ref[:]))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, ErrCodeUsed
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: store: %w", ErrUnavailable, err)
+	}
+	plain, err := gm.Open(recordKey(code.Ref[:]), sealed, code.Ref[:])
+	if err != nil {
+		return nil, fmt.Errorf("%w: record does not open: %v", ErrUnavailable, err)
+	}
+	var rec record
+	if err := unmarshal(plain, &rec, "record"); err != nil {
+		return nil, fmt.Errorf("%w: record: %w", ErrUnavailable, err)
+	}
+	if rec.Region != s.region {
+		return nil, ErrWrongRegion
+	}
+	if s.cfg.Now().UnixMilli() >= rec.Expiry {
+		return nil, ErrCodeExpired
+	}
+	id, err := s.cfg.Pairwise.Pairwise(rec.Subject, rp.Sector)
+	if err != nil {
+		return nil, fmt.Errorf("%w: pairwise: %w", ErrUnavailable, err)
+	}
+	r := &Redemption{PairwiseID: id, Assurance: int(rec.Assurance), Region: regionString(rec.Region)}
+	for name, v := range rec.Claims {
+		if slices.Contains(rp.AllowedClaims, name) {
+			if r.Claims == nil {
+				r.Claims = map[string]string{}
+			}
+			r.Claims[name] = v
+		}
+	}
+	return r, nil
+}

@@ -1,0 +1,334 @@
+package qrcode
+
+import (
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/testredis"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// hmacPairwise is a real pairwise deriver: HMAC-SM3 of sector and subject
+// under a region key.
+type hmacPairwise struct{ key []byte }
+
+func (p hmacPairwise) Pairwise(subject []byte, sector string) (string, error) {
+	return hex.EncodeToString(gm.HMACSM3(p.key, append([]byte(sector+"\x00"), subject...))[:16]), nil
+}
+
+// rpTable is a real in-memory relying-party registry.
+type rpTable map[string]RelyingParty
+
+func (t rpTable) RelyingParty(_ context.Context, id string) (RelyingParty, error) {
+	rp, ok := t[id]
+	if !ok {
+		return RelyingParty{}, ErrUnknownVerifier
+	}
+	return rp, nil
+}
+
+var testRPs = rpTable{
+	"hotel":   {ClientID: "hotel", Sector: "hotel.example", AllowedClaims: []string{"age_over_18"}},
+	"station": {ClientID: "station", Sector: "rail.example"},
+}
+
+func newService(t testing.TB, st TokenStore, region string, now func() time.Time) *Service {
+	t.Helper()
+	s, err := NewService(ServiceConfig{
+		Region: region, Store: st, Pairwise: hmacPairwise{key: []byte("region pairwise key " + region)},
+		RelyingParties: testRPs, Now: now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func newMemStore(t testing.TB, now func() time.Time) *store.Memory {
+	t.Helper()
+	m, err := store.NewMemory(store.MemoryOptions{Now: now, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	return m
+}
+
+var holder = Holder{
+	Subject: bytes.Repeat([]byte{0xa1}, 16), Assurance: AssurancePIN, Region: 310000,
+	Claims: map[string]string{"age_over_18": "true", "resident": "310000"},
+}
+
+func TestServiceIssueRedeem(t *testing.T) {
+	ctx := context.Background()
+	now := testNow
+	clock := func() time.Time { return now }
+	st := newMemStore(t, clock)
+	s := newService(t, st, "310000", clock)
+
+	is, err := s.Issue(ctx, holder, []string{"age_over_18", "resident"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(is.Text, "TIDON1:") || is.ExpiresAt != now.Add(DefaultCodeTTL) {
+		t.Errorf("issued %+v", is)
+	}
+	r, err := s.Redeem(ctx, "hotel", is.Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Only the consented ∩ allowed claims: the hotel may see age_over_18.
+	if r.Region != "310000" || r.Assurance != AssurancePIN || len(r.Claims) != 1 || r.Claims["age_over_18"] != "true" || len(r.PairwiseID) != 32 {
+		t.Errorf("redemption %+v", r)
+	}
+	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrCodeUsed) {
+		t.Errorf("second redemption: %v", err)
+	}
+
+	// Pairwise IDs differ by sector and are stable.
+	is2, _ := s.Issue(ctx, holder, nil)
+	r2, err := s.Redeem(ctx, "station", is2.Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	is3, _ := s.Issue(ctx, holder, nil)
+	r3, _ := s.Redeem(ctx, "hotel", is3.Text)
+	if r2.PairwiseID == r.PairwiseID || r3.PairwiseID != r.PairwiseID || r3.Claims != nil {
+		t.Errorf("pairwise: hotel %s station %s hotel again %s claims %v", r.PairwiseID, r2.PairwiseID, r3.PairwiseID, r3.Claims)
+	}
+
+	// Expiry: within the grace period the error is precise.
+	is4, _ := s.Issue(ctx, holder, nil)
+	now = now.Add(DefaultCodeTTL)
+	if _, err := s.Redeem(ctx, "hotel", is4.Text); !errors.Is(err, ErrCodeExpired) {
+		t.Errorf("expired code: %v", err)
+	}
+	now = testNow
+
+	// Consent to an unattested claim, an unknown verifier, another region.
+	if _, err := s.Issue(ctx, holder, []string{"name"}); !errors.Is(err, ErrConsent) {
+		t.Errorf("consent to an unattested claim: %v", err)
+	}
+	is5, _ := s.Issue(ctx, holder, nil)
+	if _, err := s.Redeem(ctx, "stranger", is5.Text); !errors.Is(err, ErrUnknownVerifier) {
+		t.Errorf("unknown verifier: %v", err)
+	}
+	other := OnlineCode{Region: 440000}
+	if _, err := s.Redeem(ctx, "hotel", other.String()); !errors.Is(err, ErrNoRoute) {
+		t.Errorf("no route: %v", err)
+	}
+	if _, err := s.RedeemForPeer(ctx, testRPs["hotel"], other.String()); !errors.Is(err, ErrWrongRegion) {
+		t.Errorf("peer redemption of a foreign code: %v", err)
+	}
+	if _, err := s.Redeem(ctx, "hotel", "TIDON1:ZZZ"); !errors.Is(err, ErrMalformed) {
+		t.Errorf("garbage: %v", err)
+	}
+}
+
+// TestRecordHoldsNoClearData: the stored value is sealed; neither the
+// subject nor claim values appear in it, and the key is not the reference.
+func TestRecordHoldsNoClearData(t *testing.T) {
+	rec := &recordingStore{TokenStore: newMemStore(t, nil)}
+	s := newService(t, rec, "310000", nil)
+	if _, err := s.Issue(context.Background(), holder, []string{"resident"}); err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(rec.value, holder.Subject) || bytes.Contains(rec.value, []byte("310000")) || bytes.Contains(rec.value, []byte("resident")) {
+		t.Error("record stored in clear")
+	}
+}
+
+type recordingStore struct {
+	TokenStore
+	value []byte
+}
+
+func (r *recordingStore) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	r.value = append([]byte(nil), value...)
+	return r.TokenStore.Put(ctx, key, value, ttl)
+}
+
+// TestExactlyOneRedemption races many redemptions of each code, against
+// the in-memory store and a real Redis.
+func TestExactlyOneRedemption(t *testing.T) {
+	stores := map[string]TokenStore{"memory": newMemStore(t, nil)}
+	if testredis.Installed() {
+		r, err := store.NewRedis(testredis.StartClient(t), store.RedisOptions{Prefix: "qrtest:"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		stores["redis"] = r
+	} else {
+		t.Log("redis-server not installed: racing the memory store only")
+	}
+	for name, st := range stores {
+		t.Run(name, func(t *testing.T) {
+			s := newService(t, st, "310000", nil)
+			ctx := context.Background()
+			for range 20 {
+				is, err := s.Issue(ctx, holder, nil)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var wins, used atomic.Int32
+				var wg sync.WaitGroup
+				for range 16 {
+					wg.Go(func() {
+						_, err := s.Redeem(ctx, "hotel", is.Text)
+						switch {
+						case err == nil:
+							wins.Add(1)
+						case errors.Is(err, ErrCodeUsed):
+							used.Add(1)
+						default:
+							t.Error(err)
+						}
+					})
+				}
+				wg.Wait()
+				if wins.Load() != 1 || used.Load() != 15 {
+					t.Fatalf("%d redemptions succeeded, %d refused", wins.Load(), used.Load())
+				}
+			}
+		})
+	}
+}
+
+// TestCrossRegionPeers: a verifier of region B redeems a code of region A;
+// B forwards with a signed node assertion, A authenticates it, consumes
+// the code and answers. Replayed assertions, unknown peers and a second
+// redemption fail with their own errors.
+func TestCrossRegionPeers(t *testing.T) {
+	ctx := context.Background()
+	keyA, keyB := mustKey(t, 0x61), mustKey(t, 0x62)
+	memA, memB := newMemStore(t, nil), newMemStore(t, nil)
+	svcA := newService(t, memA, "310000", nil)
+	authA := &NodeAssertions{Region: "310000", Signer: keyA, Kid: "kid-a", Nonces: memA,
+		PeerKeys: map[string]IssuerKeySource{"440000": StaticKeys{{Kid: "kid-b", Public: keyB.Public()}}}}
+	var lastAuth string
+	srvA := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		lastAuth = r.Header.Get("Authorization")
+		w.Header().Set("Content-Type", "application/json")
+		if _, err := authA.AuthenticatePeer(r); err != nil {
+			w.WriteHeader(http.StatusUnauthorized)
+			fmt.Fprintf(w, `{"error":%q}`, ErrorCode(err))
+			return
+		}
+		var req PeerRedeemRequest
+		json.NewDecoder(r.Body).Decode(&req)
+		red, err := svcA.RedeemForPeer(r.Context(), req.RelyingParty, req.Code)
+		if err != nil {
+			w.WriteHeader(http.StatusConflict)
+			fmt.Fprintf(w, `{"error":%q}`, ErrorCode(err))
+			return
+		}
+		json.NewEncoder(w).Encode(red)
+	}))
+	defer srvA.Close()
+
+	credB := &NodeAssertions{Region: "440000", Signer: keyB, Kid: "kid-b"}
+	svcB, err := NewService(ServiceConfig{
+		Region: "440000", Store: memB, Pairwise: hmacPairwise{key: []byte("b")}, RelyingParties: testRPs,
+		Peers: &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srvA.URL}}, Credentials: credB},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := svcA.Issue(ctx, holder, []string{"age_over_18"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := svcB.Redeem(ctx, "hotel", is.Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	local, _ := svcA.Issue(ctx, holder, nil)
+	rl, _ := svcA.Redeem(ctx, "hotel", local.Text)
+	if r.Region != "310000" || r.Claims["age_over_18"] != "true" || r.PairwiseID != rl.PairwiseID {
+		t.Errorf("forwarded redemption %+v (local pairwise %s)", r, rl.PairwiseID)
+	}
+	if _, err := svcB.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrCodeUsed) {
+		t.Errorf("second forwarded redemption: %v", err)
+	}
+	// Replay B's last assertion directly.
+	req, _ := http.NewRequest("POST", srvA.URL+PeerRedeemPath, strings.NewReader(`{}`))
+	req.Header.Set("Authorization", lastAuth)
+	if _, err := authA.AuthenticatePeer(req); !errors.Is(err, ErrPeerAuth) {
+		t.Errorf("replayed assertion: %v", err)
+	}
+	// A node A does not know.
+	credC := &NodeAssertions{Region: "440000", Signer: mustKey(t, 0x63), Kid: "kid-b"}
+	svcC, _ := NewService(ServiceConfig{Region: "440000", Store: memB, Pairwise: hmacPairwise{}, RelyingParties: testRPs,
+		Peers: &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srvA.URL}}, Credentials: credC}})
+	is2, _ := svcA.Issue(ctx, holder, nil)
+	if _, err := svcC.Redeem(ctx, "hotel", is2.Text); !errors.Is(err, ErrPeer) {
+		t.Errorf("impostor node: %v", err)
+	}
+	// The code is still redeemable by an authenticated node.
+	if _, err := svcB.Redeem(ctx, "hotel", is2.Text); err != nil {
+		t.Errorf("after the impostor: %v", err)
+	}
+	if _, err := svcB.Redeem(ctx, "hotel", (OnlineCode{Region: 110000}).String()); !errors.Is(err, ErrNoRoute) {
+		t.Errorf("no peer: %v", err)
+	}
+}
+
+func TestHolderAuthentication(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	nonces := newMemStore(t, nil)
+	a := &BindingAuthenticator{Verifier: f.verifier(t, nil), Nonces: nonces, Region: "310000", Now: func() time.Time { return f.now }}
+	req := func(nonce byte, mod func(*HolderRequest)) *HolderRequest {
+		r := &HolderRequest{Binding: f.binding, Time: f.now.Unix(), Nonce: bytes.Repeat([]byte{nonce}, 16), Region: "310000", Consent: []string{"age_over_18"}}
+		if err := SignHolderRequest(nil, f.device, r); err != nil {
+			t.Fatal(err)
+		}
+		if mod != nil {
+			mod(r)
+		}
+		return r
+	}
+	h, err := a.AuthenticateHolder(ctx, req(1, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(h.Subject, f.subject) || h.Assurance != AssurancePIN || h.Claims["age_over_18"] != "true" {
+		t.Errorf("holder %+v", h)
+	}
+	for name, c := range map[string]struct {
+		r    *HolderRequest
+		want error
+	}{
+		"nonce reused":    {req(1, nil), ErrHolderAuth},
+		"consent changed": {req(2, func(r *HolderRequest) { r.Consent = []string{"resident"} }), ErrHolderAuth},
+		"other region":    {req(3, func(r *HolderRequest) { r.Region = "440000" }), ErrHolderAuth},
+		"stale":           {req(4, func(r *HolderRequest) { r.Time -= 120 }), ErrHolderAuth},
+		"short nonce":     {req(5, func(r *HolderRequest) { r.Nonce = r.Nonce[:8] }), ErrHolderAuth},
+		"garbage binding": {req(6, func(r *HolderRequest) { r.Binding = []byte{0xa0} }), ErrMalformed},
+	} {
+		if _, err := a.AuthenticateHolder(ctx, c.r); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+	// The forged request ("consent changed") did not burn nonce 2.
+	if _, err := a.AuthenticateHolder(ctx, req(2, nil)); err != nil {
+		t.Errorf("nonce burnt by a forged request: %v", err)
+	}
+	// Revocation takes effect at once.
+	f.status.set(StatusRef{Region: 310000, List: 3, Index: 70001}, StatusRevoked)
+	if _, err := a.AuthenticateHolder(ctx, req(7, nil)); !errors.Is(err, ErrRevoked) {
+		t.Errorf("revoked binding: %v", err)
+	}
+}

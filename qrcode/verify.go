@@ -1,0 +1,424 @@
+package qrcode
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// IssuerKey is one trusted issuer verification key.
+type IssuerKey struct {
+	Kid    string // keystore kid (RFC 7638 thumbprint)
+	Public crypto.PublicKey
+}
+
+// IssuerKeySource lists the issuer keys a verifier trusts: the node's
+// published keys, a cached JWKS of the trust registry, a JWKS file. The
+// Verifier caches the SM2 keys it returns by kid hint and asks again (at
+// most once per KeyRefresh) when a payload names a kid it does not know.
+// Implementations must be safe for concurrent use; an error means the
+// source could not be read (the verifier keeps its cache).
+type IssuerKeySource interface {
+	IssuerKeys(ctx context.Context) ([]IssuerKey, error)
+}
+
+// StaticKeys is an IssuerKeySource with a fixed list.
+type StaticKeys []IssuerKey
+
+// IssuerKeys returns the list.
+func (s StaticKeys) IssuerKeys(context.Context) ([]IssuerKey, error) { return s, nil }
+
+// Status is an entry's state in a status list.
+type Status uint8
+
+// Statuses.
+const (
+	StatusValid Status = iota
+	StatusRevoked
+	StatusSuspended
+)
+
+// StatusChecker reports the status of a status-list entry from a cached
+// list. Online (a node's own lists) the answer is current, so a revocation
+// takes effect at once; offline it is as fresh as the verifier's last list
+// refresh. It returns an error (wrapped ErrStatusUnavailable is best) when
+// it has no list fresh enough to answer: verification then fails closed.
+// Implementations must be safe for concurrent use.
+type StatusChecker interface {
+	Status(ctx context.Context, ref StatusRef) (Status, error)
+}
+
+// CounterStore remembers, per device binding, the highest counter seen, to
+// detect replayed codes and cloned devices. Advance atomically records
+// counter for binding when it is higher than the last one and returns
+// nil; it returns ErrReplayed when counter equals the last one and
+// ErrCloneSuspected when it is lower. Implementations must be safe for
+// concurrent use.
+type CounterStore interface {
+	Advance(ctx context.Context, binding []byte, counter uint64) error
+}
+
+// Defaults of VerifierConfig.
+const (
+	DefaultWindow     = 60 * time.Second
+	DefaultKeyRefresh = 30 * time.Second
+)
+
+// VerifierConfig configures NewVerifier.
+type VerifierConfig struct {
+	// Keys lists the trusted issuer keys. Required.
+	Keys IssuerKeySource
+	// Status checks status entries. Required.
+	Status StatusChecker
+	// Counters detects replays and clones; nil disables the check (for
+	// stateless verifiers that rely on the window and challenges).
+	Counters CounterStore
+	// Window is the accepted distance between an offline code's time and
+	// the verifier's clock, both ways. Zero means DefaultWindow.
+	Window time.Duration
+	// KeyRefresh is the least time between two reloads of Keys triggered
+	// by an unknown kid. Zero means DefaultKeyRefresh.
+	KeyRefresh time.Duration
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Verifier checks offline and static codes without network: signatures
+// with cached issuer keys, status with a cached checker, freshness,
+// challenges, counters and delegations. It is safe for concurrent use.
+type Verifier struct {
+	cfg VerifierConfig
+
+	mu         sync.RWMutex
+	keys       map[[KidHintSize]byte]*gm.PublicKey
+	lastReload time.Time
+	loaded     bool
+}
+
+// NewVerifier returns a verifier.
+func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
+	if cfg.Keys == nil || cfg.Status == nil {
+		return nil, fmt.Errorf("%w: a verifier needs issuer keys and a status checker", ErrInvalidArgument)
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.KeyRefresh <= 0 {
+		cfg.KeyRefresh = DefaultKeyRefresh
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Verifier{cfg: cfg, keys: map[[KidHintSize]byte]*gm.PublicKey{}}, nil
+}
+
+// key returns the cached SM2 key for a kid hint, reloading the source when
+// the hint is unknown and the last reload is old enough.
+func (v *Verifier) key(ctx context.Context, hint []byte) (*gm.PublicKey, error) {
+	var h [KidHintSize]byte
+	copy(h[:], hint)
+	v.mu.RLock()
+	k, ok := v.keys[h]
+	v.mu.RUnlock()
+	if ok {
+		return k, nil
+	}
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	if k, ok := v.keys[h]; ok {
+		return k, nil
+	}
+	now := v.cfg.Now()
+	if v.loaded && now.Sub(v.lastReload) < v.cfg.KeyRefresh {
+		return nil, ErrUnknownKey
+	}
+	list, err := v.cfg.Keys.IssuerKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%w: issuer keys: %w", ErrUnavailable, err)
+	}
+	v.loaded, v.lastReload = true, now
+	keys := make(map[[KidHintSize]byte]*gm.PublicKey, len(list))
+	for _, ik := range list {
+		pk, err := sm2Public(ik.Public)
+		if err != nil {
+			continue // only SM2 keys sign QR payloads
+		}
+		var kh [KidHintSize]byte
+		copy(kh[:], KidHint(ik.Kid))
+		keys[kh] = pk
+	}
+	v.keys = keys
+	if k, ok := keys[h]; ok {
+		return k, nil
+	}
+	return nil, ErrUnknownKey
+}
+
+// checkSigned verifies an issuer envelope.
+func (v *Verifier) checkSigned(ctx context.Context, context string, s signed) error {
+	k, err := v.key(ctx, s.Kid)
+	if err != nil {
+		return err
+	}
+	if k.Verify(sigInput(context, s.Kid, s.Payload), s.Sig) != nil {
+		return fmt.Errorf("%w: issuer signature", ErrSignature)
+	}
+	return nil
+}
+
+func (v *Verifier) checkStatus(ctx context.Context, ref StatusRef, what string) error {
+	st, err := v.cfg.Status.Status(ctx, ref)
+	if err != nil {
+		if errors.Is(err, ErrStatusUnavailable) {
+			return err
+		}
+		return fmt.Errorf("%w: %s: %w", ErrStatusUnavailable, what, err)
+	}
+	if st != StatusValid {
+		return fmt.Errorf("%w: %s", ErrRevoked, what)
+	}
+	return nil
+}
+
+// VerifyOptions are the checks of one verification.
+type VerifyOptions struct {
+	// Challenge, when set, must equal the code's challenge (interactive
+	// use: the verifier showed it to the holder's app).
+	Challenge []byte
+	// Audience, when set, must equal the code's audience hint if the code
+	// has one.
+	Audience string
+	// Action is what the presenter wants to do; a delegated code must
+	// have it in its scope. Empty means ActionPresent.
+	Action string
+}
+
+// Party is a subject in a verification result.
+type Party struct {
+	Subject []byte
+	// MaskedName is the masked display name when the payload carries one.
+	MaskedName string
+}
+
+// String shows the masked name, or a short prefix of the subject.
+func (p Party) String() string {
+	if p.MaskedName != "" {
+		return p.MaskedName
+	}
+	return "subject " + hex.EncodeToString(p.Subject[:min(len(p.Subject), 6)])
+}
+
+// Result is what a verified code proves.
+type Result struct {
+	Kind      Kind
+	Presenter Party  // who showed the code
+	Region    string // issuing region, six digits
+	Assurance int
+	// Time and Counter are the offline code's; zero for static codes.
+	Time    time.Time
+	Counter uint64
+	// Claims are the binding's attested claims (offline codes).
+	Claims map[string]string
+	// Static holds the printed data of a static code.
+	Static *Static
+	// OnBehalfOf is the principal of a delegated code, nil otherwise;
+	// Delegation then holds the verified delegation and Action the action
+	// it allowed.
+	OnBehalfOf *Party
+	Delegation *Delegation
+	Action     string
+}
+
+// Summary is one line for a verifier's screen, e.g. "presented by 张* on
+// behalf of 李**".
+func (r *Result) Summary() string {
+	s := "presented by " + r.Presenter.String()
+	if r.OnBehalfOf != nil {
+		s += " (" + r.Delegation.Relationship.String() + ") on behalf of " + r.OnBehalfOf.String() + " for " + r.Action
+	}
+	return fmt.Sprintf("%s, assurance %d, region %s", s, r.Assurance, r.Region)
+}
+
+// Verify checks a payload of any kind the verifier handles (offline or
+// static) and returns what it proves.
+func (v *Verifier) Verify(ctx context.Context, text string, opts VerifyOptions) (*Result, error) {
+	k, err := DetectKind(text)
+	if err != nil {
+		return nil, err
+	}
+	switch k {
+	case KindOffline:
+		return v.VerifyOffline(ctx, text, opts)
+	case KindStatic:
+		return v.VerifyStatic(ctx, text)
+	}
+	return nil, fmt.Errorf("%w: an online code must be redeemed at its region's node", ErrKind)
+}
+
+// VerifyOffline checks an offline code: the issuer's signature on the
+// binding, the device's signature on the presentation, the binding's
+// validity and status, the freshness window, the challenge and audience,
+// the delegation (signature, validity, status, presenter, scope) and
+// finally the counter. The counter is recorded only for codes that passed
+// every other check, so forged codes cannot advance it.
+func (v *Verifier) VerifyOffline(ctx context.Context, text string, opts VerifyOptions) (*Result, error) {
+	p, err := decodeOffline(text)
+	if err != nil {
+		return nil, err
+	}
+	now := v.cfg.Now()
+	if d := now.Sub(p.pres.Time); d > v.cfg.Window || d < -v.cfg.Window {
+		return nil, ErrStale
+	}
+	if opts.Challenge != nil && !bytes.Equal(opts.Challenge, p.pres.Challenge) {
+		return nil, ErrChallenge
+	}
+	if opts.Audience != "" && p.pres.Audience != "" && opts.Audience != p.pres.Audience {
+		return nil, ErrAudience
+	}
+	if err := v.checkSigned(ctx, ctxBinding, p.bindingSigned); err != nil {
+		return nil, fmt.Errorf("binding: %w", err)
+	}
+	if p.binding.DeviceKey.Verify(p.deviceMsg, p.deviceSig) != nil {
+		return nil, fmt.Errorf("%w: device signature", ErrSignature)
+	}
+	if now.Before(p.binding.IssuedAt.Add(-v.cfg.Window)) || !now.Before(p.binding.Expiry) {
+		return nil, ErrBindingExpired
+	}
+	if err := v.checkStatus(ctx, p.binding.Status, "device binding"); err != nil {
+		return nil, err
+	}
+	r := &Result{
+		Kind: KindOffline, Presenter: Party{Subject: p.binding.Subject}, Region: regionString(p.binding.Region),
+		Assurance: p.binding.Assurance, Time: p.pres.Time, Counter: p.pres.Counter, Claims: p.binding.Claims,
+	}
+	if p.delegation != nil {
+		if err := v.checkDelegation(ctx, p, now, opts.Action, r); err != nil {
+			return nil, err
+		}
+	}
+	if v.cfg.Counters != nil {
+		id := gm.SM3(p.bindingSigned.Sig)
+		if err := v.cfg.Counters.Advance(ctx, id[:16], p.pres.Counter); err != nil {
+			return nil, err
+		}
+	}
+	return r, nil
+}
+
+func (v *Verifier) checkDelegation(ctx context.Context, p *offlineParts, now time.Time, action string, r *Result) error {
+	d := p.delegation
+	if err := v.checkSigned(ctx, ctxDelegation, p.delegSigned); err != nil {
+		return fmt.Errorf("delegation: %w", err)
+	}
+	if !bytes.Equal(d.Actor, p.binding.Subject) {
+		return fmt.Errorf("%w: the presenter is not the delegation's actor", ErrDelegation)
+	}
+	if now.Before(d.NotBefore) || !now.Before(d.Expiry) {
+		return fmt.Errorf("%w: outside its validity", ErrDelegation)
+	}
+	if err := v.checkStatus(ctx, d.Status, "delegation"); err != nil {
+		return err
+	}
+	if action == "" {
+		action = ActionPresent
+	}
+	if !slices.Contains(d.Scope, action) {
+		return fmt.Errorf("%w: %q", ErrDelegationScope, action)
+	}
+	r.Presenter.MaskedName = d.ActorName
+	r.OnBehalfOf = &Party{Subject: d.Principal, MaskedName: d.PrincipalName}
+	r.Delegation, r.Action = d, action
+	return nil
+}
+
+// VerifyStatic checks a static code: the issuer's signature, validity and
+// status. The result's Static holds the masked data to show.
+func (v *Verifier) VerifyStatic(ctx context.Context, text string) (*Result, error) {
+	st, s, err := decodeStatic(text)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.checkSigned(ctx, ctxStatic, s); err != nil {
+		return nil, fmt.Errorf("static code: %w", err)
+	}
+	now := v.cfg.Now()
+	if now.Before(st.IssuedAt.Add(-v.cfg.Window)) || !now.Before(st.Expiry) {
+		return nil, ErrBindingExpired
+	}
+	if err := v.checkStatus(ctx, st.Status, "static code"); err != nil {
+		return nil, err
+	}
+	return &Result{
+		Kind: KindStatic, Presenter: Party{Subject: st.Subject, MaskedName: st.MaskedName},
+		Region: regionString(st.Region), Assurance: st.Assurance, Static: &st,
+	}, nil
+}
+
+// MemoryCounters is an in-memory CounterStore for one verifier (a gate, a
+// counter terminal), bounded to Max bindings: when full, the least
+// recently advanced half is forgotten. The zero value holds 100,000.
+type MemoryCounters struct {
+	Max int
+
+	mu   sync.Mutex
+	last map[string]counterEntry
+	tick uint64
+}
+
+type counterEntry struct{ counter, tick uint64 }
+
+var _ CounterStore = (*MemoryCounters)(nil)
+
+// Advance implements CounterStore.
+func (m *MemoryCounters) Advance(ctx context.Context, binding []byte, counter uint64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.last == nil {
+		m.last = map[string]counterEntry{}
+	}
+	m.tick++
+	if e, ok := m.last[string(binding)]; ok {
+		switch {
+		case counter == e.counter:
+			return ErrReplayed
+		case counter < e.counter:
+			return ErrCloneSuspected
+		}
+	}
+	max := m.Max
+	if max <= 0 {
+		max = 100_000
+	}
+	if len(m.last) >= max {
+		m.evict()
+	}
+	m.last[string(binding)] = counterEntry{counter: counter, tick: m.tick}
+	return nil
+}
+
+// evict forgets the older half of the entries.
+func (m *MemoryCounters) evict() {
+	ticks := make([]uint64, 0, len(m.last))
+	for _, e := range m.last {
+		ticks = append(ticks, e.tick)
+	}
+	slices.Sort(ticks)
+	cut := ticks[len(ticks)/2]
+	for k, e := range m.last {
+		if e.tick < cut {
+			delete(m.last, k)
+		}
+	}
+}
