@@ -1,0 +1,354 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/sdjwt"
+	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/keystore"
+)
+
+// bearerAuthorizer is the handler tests' Authorizer: a fixed bearer value
+// per scope. The real route-by-credential tests belong to package auth.
+type bearerAuthorizer map[string]string // token -> scope
+
+func (b bearerAuthorizer) Authorize(r *http.Request, scope string) (Principal, error) {
+	tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+	if !ok {
+		return Principal{}, &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "no bearer token"}
+	}
+	s, ok := b[tok]
+	if !ok {
+		return Principal{}, &Error{Status: http.StatusUnauthorized, Code: "invalid_token", Message: "unknown token"}
+	}
+	if s != scope {
+		return Principal{}, &Error{Status: http.StatusForbidden, Code: "insufficient_scope", Message: "scope missing"}
+	}
+	return Principal{ClientID: "test-" + s, Scopes: []string{s}}, nil
+}
+
+type testClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *testClock) Add(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+type vcEnv struct {
+	srv   *httptest.Server
+	clock *testClock
+	iss   *vc.Issuer
+}
+
+const (
+	issueToken  = "issue-token"
+	statusToken = "status-token"
+)
+
+func newVCEnv(t *testing.T) *vcEnv {
+	t.Helper()
+	dir := t.TempDir()
+	clk := &testClock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+	ks, err := keystore.Open(filepath.Join(dir, "keystore.json"), make([]byte, 16), keystore.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "https://node.example:8443"
+	is, err := vc.NewIssuer(vc.IssuerConfig{BaseURL: base, Keys: ks, Status: st, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	checker := vc.NewStatusChecker(&vc.LocalStatusSource{BaseURL: base, Store: st}, time.Minute, clk.Now)
+	v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: &vc.Resolver{Local: is.Local(), Now: clk.Now}, Status: checker, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{})
+	s.SetAuthorizer(bearerAuthorizer{issueToken: auth.ScopeCredentialsIssue, statusToken: auth.ScopeStatusWrite})
+	if err := s.MountCredentials(CredentialsConfig{Issuer: is, Verifier: v}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return &vcEnv{srv: srv, clock: clk, iss: is}
+}
+
+func (e *vcEnv) post(t *testing.T, path, token, body string) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", e.srv.URL+path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+const credBody = `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],
+  "credentialSubject":{"id":"urn:trustid:subject:pw-3f9a1c0d7e","region":"310000"}}%s}`
+
+func TestVCAPIIssueVerifyRevoke(t *testing.T) {
+	e := newVCEnv(t)
+	if code, body := e.post(t, "/credentials/issue", "", strings.Replace(credBody, "%s", "", 1)); code != 401 {
+		t.Fatalf("no token: %d %v", code, body)
+	}
+	if code, _ := e.post(t, "/credentials/issue", statusToken, strings.Replace(credBody, "%s", "", 1)); code != 403 {
+		t.Fatalf("wrong scope: %d", code)
+	}
+	code, body := e.post(t, "/credentials/issue", issueToken, strings.Replace(credBody, "%s", `,"options":{"format":"vc+jwt","algorithm":"SM2"}`, 1))
+	if code != 201 {
+		t.Fatalf("issue: %d %v", code, body)
+	}
+	env := body["verifiableCredential"].(map[string]any)
+	if env["type"] != "EnvelopedVerifiableCredential" || !strings.HasPrefix(env["id"].(string), "data:application/vc+jwt,ey") {
+		t.Fatalf("envelope %v", env)
+	}
+	envJSON, _ := json.Marshal(env)
+	code, body = e.post(t, "/credentials/verify", "", `{"verifiableCredential":`+string(envJSON)+`}`)
+	if code != 200 || body["verified"] != true {
+		t.Fatalf("verify: %d %v", code, body)
+	}
+	cred := body["credential"].(map[string]any)
+	id := cred["id"].(string)
+
+	// Tampered: flip a character of the signature.
+	tok := strings.TrimPrefix(env["id"].(string), "data:application/vc+jwt,")
+	bad := tok[:len(tok)-3] + flip(tok[len(tok)-3]) + tok[len(tok)-2:]
+	code, body = e.post(t, "/credentials/verify", "", `{"verifiableCredential":"`+bad+`"}`)
+	if code != 400 || body["verified"] != false || firstCode(body) != "invalid_signature" {
+		t.Fatalf("tampered: %d %v", code, body)
+	}
+
+	// Revoke through the API (status scope only).
+	path := "/v1/credentials/" + url.PathEscape(id) + "/status"
+	if code, _ := e.post(t, path, issueToken, `{"action":"revoke"}`); code != 403 {
+		t.Fatalf("revoke with issue scope: %d", code)
+	}
+	if code, body := e.post(t, path, statusToken, `{"action":"delete"}`); code != 400 {
+		t.Fatalf("bad action: %d %v", code, body)
+	}
+	if code, body := e.post(t, path, statusToken, `{"action":"revoke"}`); code != 200 {
+		t.Fatalf("revoke: %d %v", code, body)
+	}
+	e.clock.Add(2 * time.Minute)
+	code, body = e.post(t, "/credentials/verify", "", `{"verifiableCredential":`+string(envJSON)+`}`)
+	if code != 400 || firstCode(body) != "revoked" {
+		t.Fatalf("revoked: %d %v", code, body)
+	}
+	if code, body := e.post(t, path, statusToken, `{"action":"reinstate"}`); code != 409 {
+		t.Fatalf("reinstate revoked: %d %v", code, body)
+	}
+	if code, _ := e.post(t, "/v1/credentials/"+url.PathEscape("urn:uuid:nope")+"/status", statusToken, `{"action":"revoke"}`); code != 404 {
+		t.Fatalf("unknown id: %d", code)
+	}
+}
+
+func flip(c byte) string {
+	if c == 'A' {
+		return "B"
+	}
+	return "A"
+}
+
+func firstCode(body map[string]any) string {
+	errs, _ := body["errors"].([]any)
+	if len(errs) == 0 {
+		return ""
+	}
+	return errs[0].(map[string]any)["code"].(string)
+}
+
+func TestVCAPIBadInput(t *testing.T) {
+	e := newVCEnv(t)
+	cases := []struct {
+		name, path, token, body string
+		code                    int
+	}{
+		{"not JSON", "/credentials/issue", issueToken, `{`, 400},
+		{"duplicate key", "/credentials/issue", issueToken, `{"credential":{"a":1},"credential":{"a":2}}`, 400},
+		{"duplicate key inside", "/credentials/issue", issueToken, strings.Replace(strings.Replace(credBody, "%s", "", 1), `"region":"310000"`, `"region":"310000","region":"110000"`, 1), 400},
+		{"trailing data", "/credentials/issue", issueToken, strings.Replace(credBody, "%s", "", 1) + `{}`, 400},
+		{"unknown member", "/credentials/issue", issueToken, `{"credential":{},"extra":1}`, 400},
+		{"unknown option", "/credentials/issue", issueToken, strings.Replace(credBody, "%s", `,"options":{"proofType":"x"}`, 1), 400},
+		{"no credential", "/credentials/issue", issueToken, `{"options":{}}`, 400},
+		{"invalid credential", "/credentials/issue", issueToken, `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":"VerifiableCredential"}}`, 422},
+		{"foreign issuer", "/credentials/issue", issueToken, `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":"VerifiableCredential","issuer":"did:web:other.example","credentialSubject":{"a":1}}}`, 422},
+		{"unknown format", "/credentials/issue", issueToken, strings.Replace(credBody, "%s", `,"options":{"format":"ldp_vc"}`, 1), 422},
+		{"verify nothing", "/credentials/verify", "", `{}`, 400},
+		{"verify number", "/credentials/verify", "", `{"verifiableCredential":5}`, 400},
+		{"verify garbage", "/credentials/verify", "", `{"verifiableCredential":"abc"}`, 400},
+		{"verify alg none", "/credentials/verify", "", `{"verifiableCredential":"eyJhbGciOiJub25lIiwidHlwIjoidmMrand0In0.e30."}`, 400},
+		{"verify bad envelope", "/credentials/verify", "", `{"verifiableCredential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":"EnvelopedVerifiableCredential","id":"data:text/plain,abc"}}`, 400},
+		{"presentation nothing", "/presentations/verify", "", `{"options":{"challenge":"x"}}`, 400},
+		{"presentation garbage", "/presentations/verify", "", `{"verifiablePresentation":"a.b.c"}`, 400},
+	}
+	for _, c := range cases {
+		code, body := e.post(t, c.path, c.token, c.body)
+		if code != c.code {
+			t.Errorf("%s: %d %v, want %d", c.name, code, body, c.code)
+		}
+	}
+	code, body := e.post(t, "/credentials/verify", "", `{"verifiableCredential":"eyJhbGciOiJub25lIiwidHlwIjoidmMrand0In0.e30."}`)
+	if code != 400 || firstCode(body) != "algorithm_not_allowed" {
+		t.Errorf("alg none: %v", body)
+	}
+	// Random junk never yields a 5xx.
+	for i := 0; i < 200; i++ {
+		b := make([]byte, 1+i%64)
+		rand.Read(b)
+		for _, p := range []string{"/credentials/verify", "/presentations/verify", "/credentials/issue"} {
+			if code, _ := e.post(t, p, issueToken, string(b)); code >= 500 {
+				t.Fatalf("%s with junk: %d", p, code)
+			}
+		}
+	}
+}
+
+func TestVCAPIPublicDocuments(t *testing.T) {
+	e := newVCEnv(t)
+	get := func(path, accept string) (int, string, string) {
+		req, _ := http.NewRequest("GET", e.srv.URL+path, nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var b strings.Builder
+		buf := make([]byte, 1<<16)
+		for {
+			n, err := resp.Body.Read(buf)
+			b.Write(buf[:n])
+			if err != nil {
+				break
+			}
+		}
+		return resp.StatusCode, resp.Header.Get("Content-Type"), b.String()
+	}
+	code, ct, body := get("/.well-known/did.json", "")
+	if code != 200 || ct != "application/did+json" || !strings.Contains(body, `"id":"did:web:node.example%3A8443"`) || !strings.Contains(body, `"assertionMethod"`) || !strings.Contains(body, `"crv":"SM2"`) {
+		t.Fatalf("did.json %d %s %s", code, ct, body)
+	}
+	if _, err := vc.ParseDIDDocument([]byte(body), "did:web:node.example%3A8443"); err != nil {
+		t.Fatal(err)
+	}
+	code, _, body = get("/.well-known/jwt-vc-issuer", "")
+	if code != 200 || !strings.Contains(body, `"issuer":"https://node.example:8443"`) || !strings.Contains(body, `"jwks"`) {
+		t.Fatalf("jwt-vc-issuer %d %s", code, body)
+	}
+	// Issue one of each format so lists exist.
+	_, b1 := e.post(t, "/credentials/issue", issueToken, strings.Replace(credBody, "%s", "", 1))
+	_, b2 := e.post(t, "/credentials/issue", issueToken, strings.Replace(credBody, "%s", `,"options":{"format":"sd-jwt"}`, 1))
+	tok := strings.TrimPrefix(b1["verifiableCredential"].(map[string]any)["id"].(string), "data:application/vc+jwt,")
+	parts := strings.Split(tok, ".")
+	var payload map[string]any
+	raw, _ := base64URL(parts[1])
+	json.Unmarshal(raw, &payload)
+	list := payload["credentialStatus"].([]any)[0].(map[string]any)["statusListCredential"].(string)
+	path := strings.TrimPrefix(list, "https://node.example:8443")
+	code, ct, body = get(path, "")
+	if code != 200 || !strings.Contains(body, `"BitstringStatusListCredential"`) || !strings.Contains(body, `"encodedList":"u`) {
+		t.Fatalf("status list JSON %d %s %s", code, ct, body[:min(200, len(body))])
+	}
+	code, ct, body = get(path, "application/vc+jwt")
+	if code != 200 || ct != "application/vc+jwt" || strings.Count(body, ".") != 2 {
+		t.Fatalf("status list vc+jwt %d %s", code, ct)
+	}
+	sdTok := strings.TrimPrefix(b2["verifiableCredential"].(map[string]any)["id"].(string), "data:application/dc+sd-jwt,")
+	sdParts := strings.Split(strings.Split(sdTok, "~")[0], ".")
+	raw, _ = base64URL(sdParts[1])
+	var sdPayload map[string]any
+	json.Unmarshal(raw, &sdPayload)
+	uri := sdPayload["status"].(map[string]any)["status_list"].(map[string]any)["uri"].(string)
+	code, ct, _ = get(strings.TrimPrefix(uri, "https://node.example:8443"), "")
+	if code != 200 || ct != "application/statuslist+jwt" {
+		t.Fatalf("token status list %d %s", code, ct)
+	}
+	for _, p := range []string{"/status/0000000000000000", "/status/../keystore.json", "/status/abc"} {
+		if code, _, _ := get(p, ""); code != 404 {
+			t.Errorf("%s: %d", p, code)
+		}
+	}
+}
+
+func base64URL(s string) ([]byte, error) {
+	return jsonBase64.DecodeString(s)
+}
+
+func TestVCAPIPresentations(t *testing.T) {
+	e := newVCEnv(t)
+	holder, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	did, _ := vc.DIDKey(holder.Public())
+	hj, _ := gm.NewJWK(holder.Public(), "")
+	hjb, _ := json.Marshal(hj)
+	_, b1 := e.post(t, "/credentials/issue", issueToken, strings.Replace(credBody, "%s", "", 1))
+	_, b2 := e.post(t, "/credentials/issue", issueToken, strings.Replace(credBody, "%s", `,"options":{"format":"sd-jwt","holderKey":`+string(hjb)+`}`, 1))
+	vp := map[string]any{"@context": []any{vc.ContextV2}, "type": "VerifiablePresentation", "holder": did,
+		"verifiableCredential": []any{b1["verifiableCredential"]}}
+	tok, err := vc.SignPresentation(vp, did+"#"+strings.TrimPrefix(did, "did:key:"), "c-1", "https://rp.example", holder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	envp, _ := json.Marshal(vc.Envelope(tok, vc.MediaTypeVPJWT))
+	code, body := e.post(t, "/presentations/verify", "", `{"verifiablePresentation":`+string(envp)+`,"options":{"challenge":"c-1","domain":"https://rp.example"}}`)
+	if code != 200 || body["verified"] != true || body["holder"] != did {
+		t.Fatalf("vp: %d %v", code, body)
+	}
+	code, body = e.post(t, "/presentations/verify", "", `{"verifiablePresentation":`+string(envp)+`,"options":{"challenge":"c-2","domain":"https://rp.example"}}`)
+	if code != 400 || firstCode(body) != "challenge_mismatch" {
+		t.Fatalf("wrong challenge: %d %v", code, body)
+	}
+	// SD-JWT VC with key binding, selective disclosure of region only.
+	sdTok := strings.TrimPrefix(b2["verifiableCredential"].(map[string]any)["id"].(string), "data:application/dc+sd-jwt,")
+	sd, err := sdjwt.Split(sdTok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pres, _ := sd.Present(func(d *sdjwt.Disclosure) bool { return d.Name == "region" },
+		&sdjwt.KeyBinding{Signer: holder, Audience: "https://rp.example", Nonce: "c-3", IssuedAt: e.clock.Now()})
+	code, body = e.post(t, "/presentations/verify", "", `{"verifiablePresentation":"data:application/dc+sd-jwt,`+pres+`","options":{"challenge":"c-3","domain":"https://rp.example"}}`)
+	if code != 200 || body["credential"].(map[string]any)["region"] != "310000" {
+		t.Fatalf("sd-jwt presentation: %d %v", code, body)
+	}
+	code, body = e.post(t, "/presentations/verify", "", `{"verifiablePresentation":"data:application/dc+sd-jwt,`+pres+`","options":{"challenge":"other","domain":"https://rp.example"}}`)
+	if code != 400 || firstCode(body) != "key_binding_nonce_mismatch" {
+		t.Fatalf("wrong nonce: %d %v", code, body)
+	}
+	// A disclosure that matches no digest.
+	code, body = e.post(t, "/credentials/verify", "", `{"verifiableCredential":"`+sdTok+`WyJhYmMiLCJ4IiwxXQ~"}`)
+	if code != 400 || firstCode(body) != "disclosure_unmatched" {
+		t.Fatalf("unmatched disclosure: %d %v", code, body)
+	}
+}
+
+var jsonBase64 = base64.RawURLEncoding

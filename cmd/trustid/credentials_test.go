@@ -1,0 +1,102 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/trustid-cn/trustid/auth"
+)
+
+// TestVCCommands runs a node and drives the credential lifecycle through
+// the CLI: issue (vc+jwt and SD-JWT VC), verify, present with selective
+// disclosure and key binding, revoke.
+func TestVCCommands(t *testing.T) {
+	n := startAuthNode(t)
+	key := n.addClient("rp-vc", "SM2", strings.Join([]string{auth.ScopeCredentialsIssue, auth.ScopeStatusWrite}, ","))
+	t.Setenv("TRUSTID_ACCESS_TOKEN", n.token("rp-vc", key))
+	ctx := context.Background()
+	vcRun := func(args ...string) (string, error) {
+		out, errOut, err := run(t, ctx, append(append([]string{"vc"}, args...), "--node", n.base, "--data", n.dir)...)
+		if err != nil {
+			t.Logf("trustid vc %v: %v\n%s%s", args[0], err, out, errOut)
+		}
+		return out, err
+	}
+	credFile := filepath.Join(n.dir, "residence.json")
+	os.WriteFile(credFile, []byte(`{
+  "@context": ["https://www.w3.org/ns/credentials/v2"],
+  "type": ["VerifiableCredential", "ResidenceCredential"],
+  "credentialSubject": {"id": "urn:trustid:subject:pw-3f9a1c0d7e", "region": "310000", "since": "2019-07-01"}
+}`), 0o600)
+
+	out, err := vcRun("issue", credFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	issued := filepath.Join(n.dir, "issued.json")
+	os.WriteFile(issued, []byte(out), 0o600)
+	out, err = vcRun("verify", issued)
+	if err != nil || !strings.Contains(out, `"verified": true`) {
+		t.Fatalf("verify: %v\n%s", err, out)
+	}
+	var v struct {
+		Credential struct{ ID string } `json:"credential"`
+	}
+	json.Unmarshal([]byte(out), &v)
+	if !strings.HasPrefix(v.Credential.ID, "urn:uuid:") {
+		t.Fatalf("id %q", v.Credential.ID)
+	}
+
+	// SD-JWT VC bound to a holder key; present only "region".
+	holderKey := filepath.Join(n.dir, "holder.pem")
+	if out, err = vcRun("keygen", "--alg", "ES256", "--out", holderKey); err != nil || !strings.Contains(out, "did:key:zDn") {
+		t.Fatalf("keygen: %v %s", err, out)
+	}
+	out, err = vcRun("issue", credFile, "--format", "sd-jwt", "--holder-key", holderKey, "--raw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdFile := filepath.Join(n.dir, "cred.sd-jwt")
+	os.WriteFile(sdFile, []byte(out), 0o600)
+	out, err = vcRun("present", sdFile, "--disclose", "region", "--holder-key", holderKey, "--aud", "https://rp.example", "--nonce", "n-42")
+	if err != nil {
+		t.Fatal(err)
+	}
+	presFile := filepath.Join(n.dir, "pres.txt")
+	os.WriteFile(presFile, []byte(out), 0o600)
+	out, err = vcRun("verify", presFile, "--presentation", "--challenge", "n-42", "--domain", "https://rp.example")
+	if err != nil || !strings.Contains(out, `"region": "310000"`) || strings.Contains(out, "2019-07-01") {
+		t.Fatalf("presentation: %v\n%s", err, out)
+	}
+	if out, err = vcRun("verify", presFile, "--presentation", "--challenge", "other", "--domain", "https://rp.example"); err == nil || !strings.Contains(out, "key_binding_nonce_mismatch") {
+		t.Fatalf("wrong nonce: %v\n%s", err, out)
+	}
+
+	// Revoke the first credential.
+	if out, err = vcRun("status", v.Credential.ID, "revoke"); err != nil {
+		t.Fatalf("revoke: %v %s", err, out)
+	}
+	// The node's verifier reads its own lists directly: no cache delay.
+	out, err = vcRun("verify", issued)
+	if err == nil || !regexp.MustCompile(`"code": "(revoked|status_unavailable)"`).MatchString(out) {
+		t.Fatalf("after revoke: %v\n%s", err, out)
+	}
+	if _, err = vcRun("status", v.Credential.ID, "explode"); err == nil {
+		t.Fatal("bad action accepted")
+	}
+	// No personal attributes in the data directory.
+	filepath.Walk(filepath.Join(n.dir, statusDir), func(p string, info os.FileInfo, err error) error {
+		if err == nil && !info.IsDir() {
+			b, _ := os.ReadFile(p)
+			if strings.Contains(string(b), "2019-07-01") || strings.Contains(string(b), "pw-3f9a1c0d7e") || strings.Contains(string(b), v.Credential.ID) {
+				t.Errorf("%s holds credential data", p)
+			}
+		}
+		return nil
+	})
+}

@@ -1,0 +1,17 @@
+// Package credentials owns TrustID's verifiable credentials: the W3C
+// Verifiable Credentials Data Model 2.0 with strict validation, credentials
+// and presentations secured as vc+jwt / vp+jwt (W3C VC-JOSE-COSE) and as
+// SD-JWT VC (package sdjwt), the node's issuer identity (did:web, its DID
+// document and SD-JWT VC issuer metadata), resolution of did:web, did:key
+// and did:jwk, status (W3C Bitstring Status List and IETF Token Status List,
+// with encodings in package statuslist), and the credential types a region
+// node issues: the identity credential and generic attribute credentials.
+//
+// Issuing keys come from the node keystore through the small KeySource
+// interface; status is kept by a StatusStore. Verifiers always name the JWS
+// algorithms they accept and never fetch JSON-LD contexts: the contexts
+// TrustID uses are bundled (see Context).
+//
+// The node keeps no copy of the personal attributes it signs: issuing
+// records only status entries and credential IDs.
+package credentials

@@ -1,0 +1,62 @@
+package credentials
+
+import (
+	"errors"
+
+	"github.com/trustid-cn/trustid/credentials/internal/strictjson"
+)
+
+// Errors. Each is wrapped with a detail that names the field or the check,
+// never a claim value; test with errors.Is.
+var (
+	// ErrMalformed: the input is not acceptable JSON or JWS (syntax,
+	// duplicate keys, trailing data, oversized).
+	ErrMalformed = errors.New("credentials: malformed input")
+	// ErrInvalid: the document violates the data model.
+	ErrInvalid = errors.New("credentials: invalid credential")
+	// ErrInvalidPresentation: the presentation violates the data model.
+	ErrInvalidPresentation = errors.New("credentials: invalid presentation")
+	// ErrAlgorithm: the JWS algorithm is not in the verifier's allow-list
+	// (this includes "none").
+	ErrAlgorithm = errors.New("credentials: algorithm not allowed")
+	// ErrType: the JOSE header typ or cty is not the one the format needs.
+	ErrType = errors.New("credentials: wrong media type in header")
+	// ErrSignature: the signature does not verify.
+	ErrSignature = errors.New("credentials: signature invalid")
+	// ErrUnknownKey: no published key matches the kid.
+	ErrUnknownKey = errors.New("credentials: unknown signing key")
+	// ErrIssuerMismatch: iss, the kid's controller and the credential's
+	// issuer disagree.
+	ErrIssuerMismatch = errors.New("credentials: issuer mismatch")
+	// ErrExpired: validUntil (or exp) is in the past.
+	ErrExpired = errors.New("credentials: expired")
+	// ErrNotYetValid: validFrom (or nbf) is in the future.
+	ErrNotYetValid = errors.New("credentials: not yet valid")
+	// ErrRevoked: the credential's revocation entry is set.
+	ErrRevoked = errors.New("credentials: revoked")
+	// ErrSuspended: the credential's suspension entry is set.
+	ErrSuspended = errors.New("credentials: suspended")
+	// ErrStatusUnavailable: the status list could not be fetched or
+	// verified; verification fails closed.
+	ErrStatusUnavailable = errors.New("credentials: status list unavailable")
+	// ErrResolve: a DID or key could not be resolved.
+	ErrResolve = errors.New("credentials: cannot resolve key")
+	// ErrUnsupported: a DID method, key type or option TrustID does not
+	// support.
+	ErrUnsupported = errors.New("credentials: unsupported")
+	// ErrChallenge: a presentation's nonce or audience does not match the
+	// verifier's challenge or domain.
+	ErrChallenge = errors.New("credentials: challenge or domain mismatch")
+	// ErrNotFound: no such credential or status list.
+	ErrNotFound = errors.New("credentials: not found")
+	// ErrStatusFull: no free status index could be allocated.
+	ErrStatusFull = errors.New("credentials: status list full")
+)
+
+// Strict JSON errors, matched by errors.Is on every decoding error of this
+// package (which also match ErrMalformed).
+var (
+	ErrDuplicateKey = strictjson.ErrDuplicateKey
+	ErrTrailingData = strictjson.ErrTrailingData
+	ErrTooLarge     = strictjson.ErrTooLarge
+)

@@ -1,0 +1,468 @@
+// Package strictjson decodes untrusted JSON strictly: bounded size and
+// depth, no duplicate object keys at any depth, no trailing data, valid
+// UTF-8. encoding/json accepts duplicate keys (the last one wins), which
+// lets two parsers of one document disagree; credentials must not.
+package strictjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"unicode/utf8"
+)
+
+// Errors. Each is wrapped with detail (never with the document's values).
+var (
+	ErrTooLarge     = errors.New("json: document too large")
+	ErrTooDeep      = errors.New("json: nesting too deep")
+	ErrDuplicateKey = errors.New("json: duplicate object key")
+	ErrTrailingData = errors.New("json: trailing data after the document")
+	ErrSyntax       = errors.New("json: malformed")
+)
+
+// MaxDepth bounds object and array nesting.
+const MaxDepth = 64
+
+// Check validates data without building values.
+func Check(data []byte, max int) error {
+	if len(data) > max {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), max)
+	}
+	if !utf8.Valid(data) {
+		return fmt.Errorf("%w: invalid UTF-8", ErrSyntax)
+	}
+	s := scanner{data: data}
+	s.ws()
+	if err := s.value(0); err != nil {
+		return err
+	}
+	s.ws()
+	if s.pos != len(s.data) {
+		return ErrTrailingData
+	}
+	return nil
+}
+
+// Decode checks data and decodes it into v with encoding/json. Numbers
+// decode as json.Number when v is (or contains) an interface value, so
+// integers stay exact. For a map[string]any prefer Object, which is faster.
+func Decode(data []byte, v any, max int) error {
+	if err := Check(data, max); err != nil {
+		return err
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return fmt.Errorf("%w: %v", ErrSyntax, err)
+	}
+	return nil
+}
+
+// Object checks and decodes data, which must be a JSON object, in one
+// pass into map[string]any, []any, string, json.Number, bool and nil —
+// the values encoding/json produces with UseNumber.
+func Object(data []byte, max int) (map[string]any, error) {
+	if len(data) > max {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), max)
+	}
+	if !utf8.Valid(data) {
+		return nil, fmt.Errorf("%w: invalid UTF-8", ErrSyntax)
+	}
+	s := scanner{data: data, build: true}
+	s.ws()
+	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
+		return nil, fmt.Errorf("%w: want an object", ErrSyntax)
+	}
+	if err := s.value(0); err != nil {
+		return nil, err
+	}
+	s.ws()
+	if s.pos != len(s.data) {
+		return nil, ErrTrailingData
+	}
+	return s.out.(map[string]any), nil
+}
+
+// scanner is a small validating JSON scanner. It checks the grammar of
+// RFC 8259 and records object keys to find duplicates; it allocates only
+// for keys that contain escapes and for the key sets of large objects.
+type scanner struct {
+	data  []byte
+	pos   int
+	build bool // build values; the last one is in out
+	out   any
+}
+
+func (s *scanner) errorf(msg string) error {
+	return fmt.Errorf("%w: %s at offset %d", ErrSyntax, msg, s.pos)
+}
+
+func (s *scanner) ws() {
+	for s.pos < len(s.data) {
+		switch s.data[s.pos] {
+		case ' ', '\t', '\n', '\r':
+			s.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (s *scanner) value(depth int) error {
+	if s.pos >= len(s.data) {
+		return s.errorf("unexpected end")
+	}
+	switch c := s.data[s.pos]; {
+	case c == '{':
+		if depth >= MaxDepth {
+			return ErrTooDeep
+		}
+		return s.object(depth + 1)
+	case c == '[':
+		if depth >= MaxDepth {
+			return ErrTooDeep
+		}
+		return s.array(depth + 1)
+	case c == '"':
+		start := s.pos
+		raw, err := s.str()
+		if err == nil && s.build {
+			s.out, err = s.decodeString(raw, start)
+		}
+		return err
+	case c == '-' || (c >= '0' && c <= '9'):
+		start := s.pos
+		err := s.number()
+		if s.build {
+			s.out = json.Number(s.data[start:s.pos])
+		}
+		return err
+	case c == 't':
+		s.out = true
+		return s.literal("true")
+	case c == 'f':
+		s.out = false
+		return s.literal("false")
+	case c == 'n':
+		s.out = nil
+		return s.literal("null")
+	}
+	return s.errorf("unexpected character")
+}
+
+func (s *scanner) literal(lit string) error {
+	if !bytes.HasPrefix(s.data[s.pos:], []byte(lit)) {
+		return s.errorf("invalid literal")
+	}
+	s.pos += len(lit)
+	return nil
+}
+
+func (s *scanner) number() error {
+	start := s.pos
+	if s.data[s.pos] == '-' {
+		s.pos++
+	}
+	digits := func() int {
+		n := 0
+		for s.pos < len(s.data) && s.data[s.pos] >= '0' && s.data[s.pos] <= '9' {
+			s.pos++
+			n++
+		}
+		return n
+	}
+	if s.pos < len(s.data) && s.data[s.pos] == '0' {
+		s.pos++
+	} else if digits() == 0 {
+		return s.errorf("invalid number")
+	}
+	if s.pos < len(s.data) && s.data[s.pos] == '.' {
+		s.pos++
+		if digits() == 0 {
+			return s.errorf("invalid number")
+		}
+	}
+	if s.pos < len(s.data) && (s.data[s.pos] == 'e' || s.data[s.pos] == 'E') {
+		s.pos++
+		if s.pos < len(s.data) && (s.data[s.pos] == '+' || s.data[s.pos] == '-') {
+			s.pos++
+		}
+		if digits() == 0 {
+			return s.errorf("invalid number")
+		}
+	}
+	if s.pos-start > 64 {
+		return s.errorf("number too long")
+	}
+	return nil
+}
+
+// str scans a string and returns its raw bytes between the quotes, and
+// whether they contain escapes (reported by returning nil raw).
+func (s *scanner) str() (raw []byte, err error) {
+	s.pos++ // opening quote
+	start := s.pos
+	escaped := false
+	for s.pos < len(s.data) {
+		c := s.data[s.pos]
+		switch {
+		case c == '"':
+			raw = s.data[start:s.pos]
+			s.pos++
+			if escaped {
+				return nil, nil
+			}
+			return raw, nil
+		case c == '\\':
+			escaped = true
+			s.pos++
+			if s.pos >= len(s.data) {
+				return nil, s.errorf("unterminated string")
+			}
+			switch s.data[s.pos] {
+			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
+				s.pos++
+			case 'u':
+				if s.pos+5 > len(s.data) {
+					return nil, s.errorf("short unicode escape")
+				}
+				for _, h := range s.data[s.pos+1 : s.pos+5] {
+					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
+						return nil, s.errorf("bad unicode escape")
+					}
+				}
+				s.pos += 5
+			default:
+				return nil, s.errorf("bad escape")
+			}
+		case c < 0x20:
+			return nil, s.errorf("control character in string")
+		default:
+			s.pos++
+		}
+	}
+	return nil, s.errorf("unterminated string")
+}
+
+// key scans an object key and returns it decoded.
+func (s *scanner) key() (string, error) {
+	start := s.pos
+	raw, err := s.str()
+	if err != nil {
+		return "", err
+	}
+	return s.decodeString(raw, start)
+}
+
+// decodeString returns the string scanned from start; raw is its bytes
+// when it had no escapes (nil otherwise).
+func (s *scanner) decodeString(raw []byte, start int) (string, error) {
+	if raw != nil {
+		if k, ok := common(raw); ok {
+			return k, nil
+		}
+		return string(raw), nil
+	}
+	var k string
+	if err := json.Unmarshal(s.data[start:s.pos], &k); err != nil {
+		return "", s.errorf("bad string")
+	}
+	return k, nil
+}
+
+func (s *scanner) object(depth int) error {
+	s.pos++ // {
+	s.ws()
+	var obj map[string]any
+	if s.build {
+		obj = map[string]any{}
+	}
+	if s.pos < len(s.data) && s.data[s.pos] == '}' {
+		s.pos++
+		s.out = obj
+		return nil
+	}
+	// Small objects compare keys linearly; larger ones use a set.
+	var small [16]string
+	keys := small[:0]
+	var set map[string]struct{}
+	for {
+		s.ws()
+		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+			return s.errorf("want object key")
+		}
+		k, err := s.key()
+		if err != nil {
+			return err
+		}
+		if set != nil {
+			if _, dup := set[k]; dup {
+				return fmt.Errorf("%w: %q", ErrDuplicateKey, truncate(k))
+			}
+			set[k] = struct{}{}
+		} else {
+			for _, seen := range keys {
+				if seen == k {
+					return fmt.Errorf("%w: %q", ErrDuplicateKey, truncate(k))
+				}
+			}
+			keys = append(keys, k)
+			if len(keys) > len(small) {
+				set = make(map[string]struct{}, 2*len(keys))
+				for _, seen := range keys {
+					set[seen] = struct{}{}
+				}
+			}
+		}
+		s.ws()
+		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+			return s.errorf("want ':'")
+		}
+		s.pos++
+		s.ws()
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		if s.build {
+			obj[k] = s.out
+		}
+		s.ws()
+		if s.pos >= len(s.data) {
+			return s.errorf("unterminated object")
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			s.out = obj
+			return nil
+		default:
+			return s.errorf("want ',' or '}'")
+		}
+	}
+}
+
+func (s *scanner) array(depth int) error {
+	s.pos++ // [
+	s.ws()
+	var arr []any
+	if s.build {
+		arr = []any{}
+	}
+	if s.pos < len(s.data) && s.data[s.pos] == ']' {
+		s.pos++
+		s.out = arr
+		return nil
+	}
+	for {
+		s.ws()
+		if err := s.value(depth); err != nil {
+			return err
+		}
+		if s.build {
+			arr = append(arr, s.out)
+		}
+		s.ws()
+		if s.pos >= len(s.data) {
+			return s.errorf("unterminated array")
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			s.out = arr
+			return nil
+		default:
+			return s.errorf("want ',' or ']'")
+		}
+	}
+}
+
+// truncate keeps key names short in error messages.
+func truncate(k string) string {
+	if len(k) > 40 {
+		return k[:40] + "..."
+	}
+	return k
+}
+
+// common returns a shared copy of strings that recur in every credential
+// and JWS (member names and a few values), saving an allocation each.
+func common(b []byte) (string, bool) {
+	switch string(b) { // the compiler does not allocate for this switch
+	case "@context":
+		return "@context", true
+	case "id":
+		return "id", true
+	case "type":
+		return "type", true
+	case "issuer":
+		return "issuer", true
+	case "credentialSubject":
+		return "credentialSubject", true
+	case "credentialStatus":
+		return "credentialStatus", true
+	case "validFrom":
+		return "validFrom", true
+	case "validUntil":
+		return "validUntil", true
+	case "statusPurpose":
+		return "statusPurpose", true
+	case "statusListIndex":
+		return "statusListIndex", true
+	case "statusListCredential":
+		return "statusListCredential", true
+	case "BitstringStatusListEntry":
+		return "BitstringStatusListEntry", true
+	case "revocation":
+		return "revocation", true
+	case "suspension":
+		return "suspension", true
+	case "VerifiableCredential":
+		return "VerifiableCredential", true
+	case "https://www.w3.org/ns/credentials/v2":
+		return "https://www.w3.org/ns/credentials/v2", true
+	case "alg":
+		return "alg", true
+	case "typ":
+		return "typ", true
+	case "cty":
+		return "cty", true
+	case "kid":
+		return "kid", true
+	case "iss":
+		return "iss", true
+	case "sub":
+		return "sub", true
+	case "iat":
+		return "iat", true
+	case "exp":
+		return "exp", true
+	case "nbf":
+		return "nbf", true
+	case "vct":
+		return "vct", true
+	case "cnf":
+		return "cnf", true
+	case "jwk":
+		return "jwk", true
+	case "_sd":
+		return "_sd", true
+	case "_sd_alg":
+		return "_sd_alg", true
+	case "...":
+		return "...", true
+	case "status":
+		return "status", true
+	case "status_list":
+		return "status_list", true
+	case "idx":
+		return "idx", true
+	case "uri":
+		return "uri", true
+	}
+	return "", false
+}

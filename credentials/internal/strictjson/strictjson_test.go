@@ -1,0 +1,180 @@
+package strictjson
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestCheck(t *testing.T) {
+	cases := []struct {
+		in   string
+		want error
+	}{
+		{`{"a":1,"b":[1,2,{"c":"d"}],"e":null,"f":true,"g":-1.5e3}`, nil},
+		{` [] `, nil},
+		{`"x\u00e9\n"`, nil},
+		{`{"a":1,"a":2}`, ErrDuplicateKey},
+		{`{"a":{"b":1,"b":1}}`, ErrDuplicateKey},
+		{`[{"x":1},{"x":1,"y":2,"x":3}]`, ErrDuplicateKey},
+		{`{"a":1,"\u0061":2}`, ErrDuplicateKey},
+		{`{"a":1} {"b":2}`, ErrTrailingData},
+		{`{"a":1}x`, ErrTrailingData},
+		{`{"a":01}`, ErrSyntax},
+		{`01`, ErrTrailingData},
+		{`{"a":1,}`, ErrSyntax},
+		{`{"a" 1}`, ErrSyntax},
+		{`{'a':1}`, ErrSyntax},
+		{`[1,2`, ErrSyntax},
+		{`"abc`, ErrSyntax},
+		{"\"a\x01\"", ErrSyntax},
+		{`"\x"`, ErrSyntax},
+		{`tru`, ErrSyntax},
+		{``, ErrSyntax},
+		{"\xff", ErrSyntax},
+		{strings.Repeat("[", 65) + strings.Repeat("]", 65), ErrTooDeep},
+	}
+	for _, c := range cases {
+		err := Check([]byte(c.in), 1<<20)
+		if c.want == nil && err != nil || c.want != nil && !errors.Is(err, c.want) {
+			t.Errorf("Check(%q) = %v, want %v", c.in, err, c.want)
+		}
+	}
+	if err := Check([]byte(`{"a":1}`), 3); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("size limit: %v", err)
+	}
+}
+
+// TestManyKeys crosses the switch from linear comparison to a set.
+func TestManyKeys(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("{")
+	for i := 0; i < 40; i++ {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`"k` + strings.Repeat("x", i) + `":1`)
+	}
+	ok := b.String() + "}"
+	if err := Check([]byte(ok), 1<<20); err != nil {
+		t.Fatal(err)
+	}
+	if err := Check([]byte(b.String()+`,"kxxxxx":2}`), 1<<20); !errors.Is(err, ErrDuplicateKey) {
+		t.Fatalf("late duplicate: %v", err)
+	}
+}
+
+func TestDecodeNumbers(t *testing.T) {
+	m, err := Object([]byte(`{"n":12345678901234567890}`), 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n, ok := m["n"].(json.Number); !ok || n.String() != "12345678901234567890" {
+		t.Fatalf("number %#v", m["n"])
+	}
+	if _, err := Object([]byte(`[1]`), 100); err == nil {
+		t.Fatal("array accepted as object")
+	}
+	if _, err := Object([]byte(`null`), 100); err == nil {
+		t.Fatal("null accepted as object")
+	}
+}
+
+// FuzzCheck: Check never panics, and whatever it accepts encoding/json
+// accepts too.
+func FuzzCheck(f *testing.F) {
+	for _, s := range []string{`{"a":1}`, `[1,"x",{"b":null}]`, `{"a":1,"a":2}`, `"\ud800"`, `1e5`, `-0.5`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if Check(data, 1<<16) == nil && !json.Valid(data) {
+			t.Fatalf("accepted invalid JSON %q", data)
+		}
+	})
+}
+
+// TestObjectMatchesEncodingJSON: Object builds what encoding/json with
+// UseNumber builds.
+func TestObjectMatchesEncodingJSON(t *testing.T) {
+	doc := `{"a":[1,-2.5e3,"x\u00e9\"\\/",true,false,null,{}],"b":{"c":[],"d":"\ud83d\ude00"},"e\n":0}`
+	got, err := Object([]byte(doc), 1<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want map[string]any
+	if err := Decode([]byte(doc), &want, 1<<10); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("Object\n%#v\nencoding/json\n%#v", got, want)
+	}
+}
+
+func FuzzObject(f *testing.F) {
+	f.Add([]byte(`{"a":[1,{"b":"\u0041"}],"c":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := Object(data, 1<<16)
+		if err != nil {
+			return
+		}
+		var want map[string]any
+		d := json.NewDecoder(bytes.NewReader(data))
+		d.UseNumber()
+		if err := d.Decode(&want); err != nil {
+			t.Fatalf("Object accepted what encoding/json rejects: %v", err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("mismatch for %q", data)
+		}
+	})
+}
+
+// TestMarshalMatchesEncodingJSON: Marshal writes what encoding/json writes
+// with HTML escaping off.
+func TestMarshalMatchesEncodingJSON(t *testing.T) {
+	docs := []any{
+		map[string]any{"b": []any{1, int64(-2), json.Number("3.5e1"), "x\"y\\z\n\t\x01\u2028<&>", true, false, nil}, "a": map[string]any{}, "é": []any{}},
+		"\xff invalid",
+		map[string]any{"f": 1.5, "s": []string{"typed"}},
+	}
+	for _, d := range docs {
+		got, err := Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.Encode(d)
+		if want := bytes.TrimSuffix(buf.Bytes(), []byte("\n")); !bytes.Equal(got, want) {
+			t.Errorf("Marshal\n%s\nencoding/json\n%s", got, want)
+		}
+	}
+	if _, err := Marshal(map[string]any{"n": json.Number("1x")}); err == nil {
+		t.Error("invalid json.Number accepted")
+	}
+}
+
+func FuzzMarshal(f *testing.F) {
+	f.Add([]byte(`{"a":[1,"\u2028",{"b":null}],"c":"\ud800"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		m, err := Object(data, 1<<16)
+		if err != nil {
+			return
+		}
+		got, err := Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		enc.Encode(m)
+		if want := bytes.TrimSuffix(buf.Bytes(), []byte("\n")); !bytes.Equal(got, want) {
+			t.Fatalf("Marshal %s\nencoding/json %s", got, want)
+		}
+	})
+}

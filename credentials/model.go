@@ -1,0 +1,443 @@
+package credentials
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/trustid-cn/trustid/credentials/internal/strictjson"
+)
+
+// MaxDocument bounds a credential or presentation document, and a JWS or
+// SD-JWT carrying one.
+const MaxDocument = 256 << 10
+
+// Type names of the data model.
+const (
+	TypeCredential          = "VerifiableCredential"
+	TypePresentation        = "VerifiablePresentation"
+	TypeEnvelopedCredential = "EnvelopedVerifiableCredential"
+)
+
+// Credential is a validated W3C VC 2.0 credential. Its JSON is kept as
+// decoded (map order is not significant in JSON; @context order is kept),
+// and the fields below are read from it.
+type Credential struct {
+	raw        map[string]any
+	ID         string
+	Types      []string
+	Issuer     string
+	ValidFrom  time.Time // zero when absent
+	ValidUntil time.Time // zero when absent
+	Subjects   []map[string]any
+	// Status holds the credentialStatus entries of type
+	// BitstringStatusListEntry; other status types are left in the JSON.
+	Status []StatusEntry
+}
+
+// ParseCredential decodes data strictly (see package strictjson) and
+// validates it as a credential.
+func ParseCredential(data []byte) (*Credential, error) {
+	m, err := decodeObject(data)
+	if err != nil {
+		return nil, err
+	}
+	return NewCredential(m)
+}
+
+func decodeObject(data []byte) (map[string]any, error) {
+	m, err := strictjson.Object(data, MaxDocument)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	return m, nil
+}
+
+// NewCredential validates m as a credential. m must hold JSON values (as
+// decoded by encoding/json) and is not copied: do not change it afterwards.
+func NewCredential(m map[string]any) (*Credential, error) {
+	c := &Credential{raw: m}
+	inv := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+	}
+	if err := checkContext(m["@context"]); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
+	}
+	var err error
+	if c.Types, err = typeList(m["type"]); err != nil {
+		return nil, inv("type: %v", err)
+	}
+	if !slices.Contains(c.Types, TypeCredential) {
+		return nil, inv("type must include %q", TypeCredential)
+	}
+	if slices.Contains(c.Types, TypeEnvelopedCredential) || slices.Contains(c.Types, TypePresentation) {
+		return nil, inv("type must not include %q or %q", TypeEnvelopedCredential, TypePresentation)
+	}
+	if v, ok := m["id"]; ok {
+		if c.ID, err = urlString(v); err != nil {
+			return nil, inv("id: %v", err)
+		}
+	}
+	if c.Issuer, err = idOf(m["issuer"], true); err != nil {
+		return nil, inv("issuer: %v", err)
+	}
+	subjects, err := objects(m["credentialSubject"], false)
+	if err != nil {
+		return nil, inv("credentialSubject: %v", err)
+	}
+	for i, s := range subjects {
+		if len(s) == 0 {
+			return nil, inv("credentialSubject[%d]: must make at least one claim", i)
+		}
+		if id, ok := s["id"]; ok {
+			if _, err := urlString(id); err != nil {
+				return nil, inv("credentialSubject[%d].id: %v", i, err)
+			}
+		}
+	}
+	c.Subjects = subjects
+	for _, f := range []struct {
+		name string
+		dst  *time.Time
+	}{{"validFrom", &c.ValidFrom}, {"validUntil", &c.ValidUntil}} {
+		if v, ok := m[f.name]; ok {
+			if *f.dst, err = dateTimeStamp(v); err != nil {
+				return nil, inv("%s: %v", f.name, err)
+			}
+		}
+	}
+	if !c.ValidFrom.IsZero() && !c.ValidUntil.IsZero() && c.ValidUntil.Before(c.ValidFrom) {
+		return nil, inv("validUntil is before validFrom")
+	}
+	for _, name := range []string{"name", "description"} {
+		if v, ok := m[name]; ok {
+			if err := languageValue(v); err != nil {
+				return nil, inv("%s: %v", name, err)
+			}
+		}
+	}
+	if err := c.checkShapes(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// checkShapes validates the optional typed members.
+func (c *Credential) checkShapes() error {
+	m := c.raw
+	inv := func(format string, args ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+	}
+	// Members whose items need a type; idRequired says whether id must be
+	// present.
+	for _, f := range []struct {
+		name       string
+		idRequired bool
+	}{{"credentialStatus", false}, {"credentialSchema", true}, {"evidence", false}, {"termsOfUse", false}, {"refreshService", false}} {
+		v, ok := m[f.name]
+		if !ok {
+			continue
+		}
+		items, err := objects(v, false)
+		if err != nil {
+			return inv("%s: %v", f.name, err)
+		}
+		for i, it := range items {
+			if _, err := typeList(it["type"]); err != nil {
+				return inv("%s[%d].type: %v", f.name, i, err)
+			}
+			id, hasID := it["id"]
+			if f.idRequired && !hasID {
+				return inv("%s[%d].id is required", f.name, i)
+			}
+			if hasID {
+				if _, err := urlString(id); err != nil {
+					return inv("%s[%d].id: %v", f.name, i, err)
+				}
+			}
+			if f.name == "credentialStatus" {
+				types, _ := typeList(it["type"])
+				if slices.Contains(types, TypeBitstringStatusListEntry) {
+					e, err := parseStatusEntry(it)
+					if err != nil {
+						return inv("credentialStatus[%d]: %v", i, err)
+					}
+					c.Status = append(c.Status, e)
+				}
+			}
+		}
+	}
+	if v, ok := m["relatedResource"]; ok {
+		items, err := objects(v, false)
+		if err != nil {
+			return inv("relatedResource: %v", err)
+		}
+		seen := map[string]bool{}
+		for i, it := range items {
+			id, err := urlString(it["id"])
+			if err != nil {
+				return inv("relatedResource[%d].id: %v", i, err)
+			}
+			if seen[id] {
+				return inv("relatedResource[%d].id repeats an earlier resource", i)
+			}
+			seen[id] = true
+			_, sri := it["digestSRI"].(string)
+			_, mb := it["digestMultibase"].(string)
+			if !sri && !mb {
+				return inv("relatedResource[%d]: digestSRI or digestMultibase is required", i)
+			}
+		}
+	}
+	return nil
+}
+
+// Map returns the credential's JSON object. Callers must not modify it.
+func (c *Credential) Map() map[string]any { return c.raw }
+
+// MarshalJSON encodes the credential.
+func (c *Credential) MarshalJSON() ([]byte, error) { return json.Marshal(c.raw) }
+
+// checkContext enforces the @context rule: an ordered list whose first item
+// is ContextV2, the others URLs or context objects.
+func checkContext(v any) error {
+	list, ok := v.([]any)
+	if !ok || len(list) == 0 {
+		return errors.New("@context must be a non-empty array")
+	}
+	if s, _ := list[0].(string); s != ContextV2 {
+		return fmt.Errorf("@context must start with %q", ContextV2)
+	}
+	for i, item := range list[1:] {
+		switch it := item.(type) {
+		case string:
+			if _, err := urlString(it); err != nil {
+				return fmt.Errorf("@context[%d]: %v", i+1, err)
+			}
+		case map[string]any:
+		default:
+			return fmt.Errorf("@context[%d]: must be a URL or an object", i+1)
+		}
+	}
+	return nil
+}
+
+// typeList reads a type value: a string or a non-empty array of strings.
+func typeList(v any) ([]string, error) {
+	switch t := v.(type) {
+	case string:
+		if t == "" {
+			return nil, errors.New("empty")
+		}
+		return []string{t}, nil
+	case []any:
+		if len(t) == 0 {
+			return nil, errors.New("empty")
+		}
+		out := make([]string, 0, len(t))
+		for _, x := range t {
+			s, ok := x.(string)
+			if !ok || s == "" {
+				return nil, errors.New("items must be non-empty strings")
+			}
+			out = append(out, s)
+		}
+		return out, nil
+	case nil:
+		return nil, errors.New("missing")
+	}
+	return nil, errors.New("must be a string or an array of strings")
+}
+
+// urlString reads an absolute URL (any scheme: https, did, urn, data...):
+// an RFC 3986 scheme, ':', and a non-empty rest without spaces or control
+// characters; http(s) URLs must also parse with a host.
+func urlString(v any) (string, error) {
+	s, ok := v.(string)
+	if !ok {
+		return "", errors.New("must be a URL string")
+	}
+	if len(s) > 8192 {
+		return "", errors.New("URL too long")
+	}
+	colon := strings.IndexByte(s, ':')
+	if colon < 1 || colon == len(s)-1 {
+		return "", errors.New("must be an absolute URL")
+	}
+	for i := 0; i < colon; i++ {
+		c := s[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || i > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return "", errors.New("must be an absolute URL")
+		}
+	}
+	for i := colon + 1; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == 0x7f {
+			return "", errors.New("URL has spaces or control characters")
+		}
+	}
+	if scheme := strings.ToLower(s[:colon]); scheme == "http" || scheme == "https" {
+		if u, err := url.Parse(s); err != nil || u.Host == "" {
+			return "", errors.New("http(s) URL without a host")
+		}
+	}
+	return s, nil
+}
+
+// idOf reads a URL or an object with an id URL (issuer, holder).
+func idOf(v any, required bool) (string, error) {
+	switch t := v.(type) {
+	case string:
+		return urlString(t)
+	case map[string]any:
+		id, ok := t["id"]
+		if !ok {
+			return "", errors.New("object must have an id")
+		}
+		for _, name := range []string{"name", "description"} {
+			if x, ok := t[name]; ok {
+				if err := languageValue(x); err != nil {
+					return "", fmt.Errorf("%s: %v", name, err)
+				}
+			}
+		}
+		return urlString(id)
+	case nil:
+		if !required {
+			return "", nil
+		}
+		return "", errors.New("missing")
+	}
+	return "", errors.New("must be a URL or an object with an id")
+}
+
+// objects reads an object or an array of objects; empty arrays are
+// rejected unless allowEmpty.
+func objects(v any, allowEmpty bool) ([]map[string]any, error) {
+	switch t := v.(type) {
+	case map[string]any:
+		return []map[string]any{t}, nil
+	case []any:
+		if len(t) == 0 && !allowEmpty {
+			return nil, errors.New("must not be empty")
+		}
+		out := make([]map[string]any, 0, len(t))
+		for i, x := range t {
+			o, ok := x.(map[string]any)
+			if !ok {
+				return nil, fmt.Errorf("item %d must be an object", i)
+			}
+			out = append(out, o)
+		}
+		return out, nil
+	case nil:
+		return nil, errors.New("missing")
+	}
+	return nil, errors.New("must be an object or an array of objects")
+}
+
+// languageValue accepts a string, a value object {"@value", "@language",
+// "@direction"}, or an array of those.
+func languageValue(v any) error {
+	switch t := v.(type) {
+	case string:
+		return nil
+	case map[string]any:
+		if _, ok := t["@value"].(string); !ok {
+			return errors.New("value object needs a string @value")
+		}
+		for k := range t {
+			switch k {
+			case "@value", "@language", "@direction":
+			default:
+				return fmt.Errorf("unexpected member %q in value object", k)
+			}
+		}
+		return nil
+	case []any:
+		for _, x := range t {
+			if _, ok := x.(map[string]any); !ok {
+				if _, ok := x.(string); !ok {
+					return errors.New("items must be strings or value objects")
+				}
+			}
+			if err := languageValue(x); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	return errors.New("must be a string or language value object")
+}
+
+// dateTimeStamp parses an xsd:dateTimeStamp: a dateTime with a
+// mandatory time zone, e.g. 2026-01-01T00:00:00Z or
+// 2026-01-01T08:00:00.5+08:00. Years outside 0001-9999, negative years and
+// 24:00:00, valid lexically, are rejected as unusable.
+func dateTimeStamp(v any) (time.Time, error) {
+	s, ok := v.(string)
+	if !ok || !isDateTimeStamp(s) {
+		return time.Time{}, errors.New("must be an XSD dateTimeStamp with a time zone, e.g. 2026-01-01T00:00:00Z")
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("unsupported date-time: %v", err)
+	}
+	return t, nil
+}
+
+// isDateTimeStamp checks YYYY-MM-DDThh:mm:ss[.f+](Z|(+|-)hh:mm) with the
+// ranges of the XSD lexical space (day-of-month is checked by time.Parse).
+func isDateTimeStamp(s string) bool {
+	digits := func(from, n int) (int, bool) {
+		if from+n > len(s) {
+			return 0, false
+		}
+		v := 0
+		for i := from; i < from+n; i++ {
+			if s[i] < '0' || s[i] > '9' {
+				return 0, false
+			}
+			v = v*10 + int(s[i]-'0')
+		}
+		return v, true
+	}
+	if len(s) < 20 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' || s[16] != ':' {
+		return false
+	}
+	y, ok1 := digits(0, 4)
+	mo, ok2 := digits(5, 2)
+	d, ok3 := digits(8, 2)
+	h, ok4 := digits(11, 2)
+	mi, ok5 := digits(14, 2)
+	sec, ok6 := digits(17, 2)
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6) || y == 0 || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 59 {
+		return false
+	}
+	i := 19
+	if i < len(s) && s[i] == '.' {
+		i++
+		start := i
+		for i < len(s) && s[i] >= '0' && s[i] <= '9' {
+			i++
+		}
+		if i == start {
+			return false
+		}
+	}
+	switch {
+	case i == len(s)-1 && s[i] == 'Z':
+		return true
+	case i == len(s)-6 && (s[i] == '+' || s[i] == '-') && s[i+3] == ':':
+		zh, ok1 := digits(i+1, 2)
+		zm, ok2 := digits(i+4, 2)
+		return ok1 && ok2 && (zh < 14 && zm <= 59 || zh == 14 && zm == 0)
+	}
+	return false
+}
+
+// FormatTime writes t as an XSD dateTimeStamp in UTC with seconds.
+func FormatTime(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05Z") }

@@ -1,0 +1,274 @@
+package credentials
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trustid-cn/trustid/credentials/internal/strictjson"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/keystore"
+)
+
+// KeySource is what credentials needs of the node keystore
+// (*keystore.Store satisfies it): the active signing key per algorithm,
+// the keys to publish (active and retiring), and any key by kid. All
+// methods must be safe for concurrent use; Lookup returns an error for an
+// unknown kid.
+type KeySource interface {
+	Active(alg string) (keystore.Key, error)
+	Published() []keystore.Key
+	Lookup(kid string) (keystore.Key, error)
+}
+
+var _ KeySource = (*keystore.Store)(nil)
+
+// KeyResolver finds the key an issuer (or a holder) signed with, from the
+// issuer identifier and the JOSE header kid. It returns an error wrapping
+// ErrResolve when the key cannot be obtained (network, bad document),
+// ErrUnknownKey when the issuer has no such key, and ErrIssuerMismatch when
+// the kid belongs to another issuer. Implementations are safe for
+// concurrent use.
+type KeyResolver interface {
+	ResolveKey(ctx context.Context, issuer, kid string) (crypto.PublicKey, error)
+}
+
+// LocalIssuer lets a resolver answer for the node's own identifiers from
+// its keystore, without a network round trip.
+type LocalIssuer struct {
+	DID     string // did:web of the node
+	BaseURL string // the node's public base URL (the SD-JWT VC iss)
+	Keys    KeySource
+}
+
+func (l *LocalIssuer) key(kid string) (crypto.PublicKey, error) {
+	k, err := l.Keys.Lookup(kid)
+	if err != nil || k.State == keystore.StateRetired {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownKey, truncate(kid))
+	}
+	return k.Public, nil
+}
+
+// Resolver resolves did:key and did:jwk locally, did:web documents and
+// SD-JWT VC issuer metadata (/.well-known/jwt-vc-issuer) over HTTPS with
+// a cache, and the node's own identifiers through Local.
+type Resolver struct {
+	// Client fetches documents; nil means a client with a 5 s timeout.
+	Client *http.Client
+	// TTL is how long a fetched document is used (default 5 minutes).
+	TTL time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Local answers for the node's own DID and base URL when set.
+	Local *LocalIssuer
+
+	mu    sync.Mutex
+	cache map[string]cachedDoc
+}
+
+type cachedDoc struct {
+	doc     DIDDocument
+	jwks    gm.JWKS
+	expires time.Time
+}
+
+var _ KeyResolver = (*Resolver)(nil)
+
+const maxFetch = 256 << 10
+
+func (r *Resolver) now() time.Time {
+	if r.Now != nil {
+		return r.Now()
+	}
+	return time.Now()
+}
+
+func (r *Resolver) ttl() time.Duration {
+	if r.TTL > 0 {
+		return r.TTL
+	}
+	return 5 * time.Minute
+}
+
+// ResolveKey implements KeyResolver.
+func (r *Resolver) ResolveKey(ctx context.Context, issuer, kid string) (crypto.PublicKey, error) {
+	if kid == "" {
+		return nil, fmt.Errorf("%w: the JOSE header has no kid", ErrUnknownKey)
+	}
+	if strings.HasPrefix(kid, "#") && strings.HasPrefix(issuer, "did:") {
+		kid = issuer + kid
+	}
+	if strings.HasPrefix(kid, "did:") {
+		did, frag, err := splitDIDURL(kid)
+		if err != nil {
+			return nil, err
+		}
+		if issuer != "" && issuer != did {
+			return nil, fmt.Errorf("%w: kid is controlled by another DID than the issuer", ErrIssuerMismatch)
+		}
+		return r.resolveDID(ctx, did, frag)
+	}
+	if r.Local != nil && issuer == r.Local.BaseURL {
+		return r.Local.key(kid)
+	}
+	set, err := r.issuerMetadata(ctx, issuer)
+	if err != nil {
+		return nil, err
+	}
+	j, ok := set.Key(kid)
+	if !ok {
+		return nil, fmt.Errorf("%w: issuer metadata has no key %s", ErrUnknownKey, truncate(kid))
+	}
+	pub, err := j.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrResolve, err)
+	}
+	return pub, nil
+}
+
+func (r *Resolver) resolveDID(ctx context.Context, did, frag string) (crypto.PublicKey, error) {
+	switch {
+	case r.Local != nil && did == r.Local.DID:
+		return r.Local.key(frag)
+	case strings.HasPrefix(did, didKeyPrefix):
+		if frag != "" && frag != strings.TrimPrefix(did, didKeyPrefix) {
+			return nil, fmt.Errorf("%w: did:key fragment must repeat the key", ErrUnknownKey)
+		}
+		return parseDIDKey(did)
+	case strings.HasPrefix(did, didJWKPrefix):
+		if frag != "" && frag != "0" {
+			return nil, fmt.Errorf("%w: did:jwk fragment must be 0", ErrUnknownKey)
+		}
+		return parseDIDJWK(did)
+	case strings.HasPrefix(did, didWebPrefix):
+		docURL, err := DIDWebDocumentURL(did)
+		if err != nil {
+			return nil, err
+		}
+		c, err := r.fetch(ctx, docURL, func(body []byte) (cachedDoc, error) {
+			doc, err := ParseDIDDocument(body, did)
+			return cachedDoc{doc: doc}, err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return c.doc.AssertionKey(did + "#" + frag)
+	}
+	return nil, fmt.Errorf("%w: DID method of %s", ErrUnsupported, truncate(did))
+}
+
+// IssuerMetadata is the SD-JWT VC issuer metadata document.
+type IssuerMetadata struct {
+	Issuer  string   `json:"issuer"`
+	JWKS    *gm.JWKS `json:"jwks,omitempty"`
+	JWKSURI string   `json:"jwks_uri,omitempty"`
+}
+
+// IssuerMetadataURL returns where the metadata of an https issuer lives:
+// /.well-known/jwt-vc-issuer inserted between host and path.
+func IssuerMetadataURL(issuer string) (string, error) {
+	u, err := url.Parse(issuer)
+	if err != nil || u.Scheme != "https" || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		return "", fmt.Errorf("%w: issuer %q must be an https URL", ErrResolve, truncate(issuer))
+	}
+	return "https://" + u.Host + wellKnownJWTVCIssue + strings.TrimSuffix(u.EscapedPath(), "/"), nil
+}
+
+func (r *Resolver) issuerMetadata(ctx context.Context, issuer string) (gm.JWKS, error) {
+	mdURL, err := IssuerMetadataURL(issuer)
+	if err != nil {
+		return gm.JWKS{}, err
+	}
+	c, err := r.fetch(ctx, mdURL, func(body []byte) (cachedDoc, error) {
+		var raw map[string]json.RawMessage
+		if err := strictjson.Decode(body, &raw, maxFetch); err != nil {
+			return cachedDoc{}, err
+		}
+		var md IssuerMetadata
+		if err := json.Unmarshal(raw["issuer"], &md.Issuer); err != nil || md.Issuer != issuer {
+			return cachedDoc{}, errors.New("metadata issuer does not match")
+		}
+		if j, ok := raw["jwks"]; ok {
+			set, err := gm.ParseJWKS(j)
+			return cachedDoc{jwks: set}, err
+		}
+		return cachedDoc{}, errors.New("metadata has no inline jwks (jwks_uri is not followed)")
+	})
+	if err != nil {
+		return gm.JWKS{}, err
+	}
+	return c.jwks, nil
+}
+
+// fetch GETs an HTTPS JSON document, parses it and caches the result for
+// the TTL. Failures are not cached.
+func (r *Resolver) fetch(ctx context.Context, docURL string, parse func([]byte) (cachedDoc, error)) (cachedDoc, error) {
+	now := r.now()
+	r.mu.Lock()
+	if c, ok := r.cache[docURL]; ok && now.Before(c.expires) {
+		r.mu.Unlock()
+		return c, nil
+	}
+	r.mu.Unlock()
+	body, err := httpGet(ctx, r.Client, docURL, "application/json")
+	if err != nil {
+		return cachedDoc{}, err
+	}
+	c, err := parse(body)
+	if err != nil {
+		return cachedDoc{}, fmt.Errorf("%w: %s: %w", ErrResolve, docURL, err)
+	}
+	c.expires = now.Add(r.ttl())
+	r.mu.Lock()
+	if r.cache == nil {
+		r.cache = map[string]cachedDoc{}
+	}
+	r.cache[docURL] = c
+	r.mu.Unlock()
+	return c, nil
+}
+
+// httpGet fetches url over HTTPS with a bounded body.
+func httpGet(ctx context.Context, client *http.Client, rawURL, accept string) ([]byte, error) {
+	if !strings.HasPrefix(rawURL, "https://") {
+		return nil, fmt.Errorf("%w: only https URLs are fetched (%s)", ErrResolve, truncate(rawURL))
+	}
+	if client == nil {
+		client = &http.Client{Timeout: 5 * time.Second}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrResolve, err)
+	}
+	req.Header.Set("Accept", accept)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrResolve, rawURL, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("%w: %s: HTTP %d", ErrResolve, rawURL, resp.StatusCode)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "" {
+		if mt, _, err := mime.ParseMediaType(ct); err == nil && accept != "" && mt != accept && !(accept == "application/json" && strings.HasSuffix(mt, "json")) {
+			return nil, fmt.Errorf("%w: %s: content type %s, want %s", ErrResolve, rawURL, mt, accept)
+		}
+	}
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFetch+1))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrResolve, rawURL, err)
+	}
+	if len(body) > maxFetch {
+		return nil, fmt.Errorf("%w: %s: document over %d bytes", ErrResolve, rawURL, maxFetch)
+	}
+	return body, nil
+}

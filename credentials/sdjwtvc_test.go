@@ -1,0 +1,195 @@
+package credentials
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/credentials/sdjwt"
+	"github.com/trustid-cn/trustid/gm"
+)
+
+func identityRequest(t testing.TB, n *node) map[string]any {
+	t.Helper()
+	c, err := IdentityCredential(IdentityClaims{
+		Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 3, Region: "310000",
+		Name: "张三", BirthDate: "1990-05-01", Nationality: "CHN",
+	}, n.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// TestSDJWTVC issues an identity credential as SD-JWT VC with holder
+// binding, presents only age_over_18 with a KB-JWT, verifies, then
+// suspends and revokes it through the Token Status List.
+func TestSDJWTVC(t *testing.T) {
+	n := newNode(t, testBase)
+	ctx := context.Background()
+	for _, alg := range allAlgs {
+		t.Run(alg, func(t *testing.T) {
+			holder, _ := holderKey(t, gm.AlgES256)
+			hj, _ := gm.NewJWK(holder.Public(), "")
+			iss := mustIssue(t, n, identityRequest(t, n), IssueOptions{Format: FormatSDJWT, Algorithm: alg, HolderKey: &hj})
+			if strings.Contains(iss.Token, "1990-05-01") || strings.Contains(iss.Token, "张三") {
+				t.Fatal("claims in clear")
+			}
+			hdr := decodeHeader(t, strings.Split(iss.Token, "~")[0])
+			if hdr["typ"] != "dc+sd-jwt" || hdr["alg"] != alg {
+				t.Fatalf("header %v", hdr)
+			}
+			// Nothing that links presentations is always disclosed.
+			p := decodePayload(t, strings.Split(iss.Token, "~")[0])
+			for _, linkable := range []string{"sub", "jti", "birthDate", "name"} {
+				if _, ok := p[linkable]; ok {
+					t.Fatalf("%s in clear in the issuer-signed JWT", linkable)
+				}
+			}
+			// Issued form verifies (no key binding required).
+			r, err := n.verifier.VerifyToken(ctx, iss.Envelope())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if r.Credential["birthDate"] != "1990-05-01" || r.Credential["vct"] != testBase+"/vct/IdentityCredential" {
+				t.Fatalf("claims %v", r.Credential)
+			}
+			sd, _ := sdjwt.Split(iss.Token)
+			pres, err := sd.Present(func(d *sdjwt.Disclosure) bool { return d.Name == "age_over_18" },
+				&sdjwt.KeyBinding{Signer: holder, Audience: "https://rp.example", Nonce: "abc123", IssuedAt: n.clock.Now()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			opts := SDJWTOptions{RequireKeyBinding: true, Audience: "https://rp.example", Nonce: "abc123"}
+			got, err := n.verifier.VerifySDJWT(ctx, pres, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.Claims["age_over_18"] != true || got.Claims["birthDate"] != nil || got.Claims["name"] != nil {
+				t.Fatalf("selective disclosure: %v", got.Claims)
+			}
+			if got.Claims["region"] != nil {
+				t.Fatal("undisclosed claim present")
+			}
+			for name, o := range map[string]SDJWTOptions{
+				"wrong nonce": {RequireKeyBinding: true, Audience: "https://rp.example", Nonce: "other"},
+				"wrong aud":   {RequireKeyBinding: true, Audience: "https://other.example", Nonce: "abc123"},
+			} {
+				if _, err := n.verifier.VerifySDJWT(ctx, pres, o); !errors.Is(err, ErrChallenge) {
+					t.Errorf("%s: %v", name, err)
+				}
+			}
+			if _, err := n.verifier.VerifySDJWT(ctx, iss.Token, opts); !errors.Is(err, ErrChallenge) {
+				t.Errorf("no KB-JWT: %v", err)
+			}
+			// Status.
+			if err := n.issuer.SetStatus(ctx, iss.ID, ActionSuspend); err != nil {
+				t.Fatal(err)
+			}
+			n.clock.Add(2 * time.Minute)
+			// A fresh KB-JWT at the new time.
+			pres2, _ := sd.Present(func(d *sdjwt.Disclosure) bool { return d.Name == "age_over_18" },
+				&sdjwt.KeyBinding{Signer: holder, Audience: "https://rp.example", Nonce: "abc123", IssuedAt: n.clock.Now()})
+			if _, err := n.verifier.VerifySDJWT(ctx, pres2, opts); !errors.Is(err, ErrSuspended) {
+				t.Fatalf("suspended: %v", err)
+			}
+			if err := n.issuer.SetStatus(ctx, iss.ID, ActionRevoke); err != nil {
+				t.Fatal(err)
+			}
+			n.clock.Add(2 * time.Minute)
+			if _, err := n.verifier.VerifyToken(ctx, iss.Token); !errors.Is(err, ErrRevoked) {
+				t.Fatalf("revoked: %v", err)
+			}
+		})
+	}
+}
+
+func TestSDJWTVCRejects(t *testing.T) {
+	n := newNode(t, testBase)
+	ctx := context.Background()
+	iss := mustIssue(t, n, identityRequest(t, n), IssueOptions{Format: FormatSDJWT})
+	parts := strings.Split(iss.Token, "~")
+	// A disclosure that matches no digest (from another credential).
+	other := mustIssue(t, n, identityRequest(t, n), IssueOptions{Format: FormatSDJWT})
+	foreign := strings.Split(other.Token, "~")[1]
+	if _, err := n.verifier.VerifyToken(ctx, iss.Token+foreign+"~"); !errors.Is(err, ErrMalformed) || !errors.Is(err, sdjwt.ErrUnmatched) {
+		t.Errorf("foreign disclosure: %v", err)
+	}
+	// The same disclosure twice.
+	if _, err := n.verifier.VerifyToken(ctx, iss.Token+parts[1]+"~"); !errors.Is(err, sdjwt.ErrDuplicateDigest) {
+		t.Errorf("repeated disclosure: %v", err)
+	}
+	// An SD-JWT VC given to the vc+jwt verifier.
+	if _, err := n.verifier.VerifyCredential(ctx, parts[0]); !errors.Is(err, ErrType) {
+		t.Errorf("dc+sd-jwt as vc+jwt: %v", err)
+	}
+	// A vc+jwt given as SD-JWT.
+	vc := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	if _, err := n.verifier.VerifySDJWT(ctx, vc.Token+"~", SDJWTOptions{}); !errors.Is(err, ErrType) {
+		t.Errorf("vc+jwt as SD-JWT: %v", err)
+	}
+	// Expired.
+	n.clock.Add(400 * 24 * time.Hour)
+	if _, err := n.verifier.VerifyToken(ctx, iss.Token); !errors.Is(err, ErrExpired) {
+		t.Errorf("expired: %v", err)
+	}
+}
+
+func TestIdentityCredential(t *testing.T) {
+	at := func(s string) time.Time { tt, _ := time.Parse(time.DateOnly, s); return tt.Add(9 * time.Hour) }
+	cases := []struct {
+		birth, now string
+		o18, o60   bool
+	}{
+		{"2008-03-01", "2026-02-28", false, false},
+		{"2008-03-01", "2026-03-01", true, false},
+		{"1966-03-01", "2026-03-01", true, true},
+		{"1966-03-02", "2026-03-01", true, false},
+		{"2008-02-29", "2026-02-28", false, false},
+		{"2008-02-29", "2026-03-01", true, false},
+	}
+	for _, c := range cases {
+		m, err := IdentityCredential(IdentityClaims{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", BirthDate: c.birth}, at(c.now))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := m["credentialSubject"].(map[string]any)
+		if s["age_over_18"] != c.o18 || s["age_over_60"] != c.o60 {
+			t.Errorf("born %s on %s: over18=%v over60=%v", c.birth, c.now, s["age_over_18"], s["age_over_60"])
+		}
+		if _, err := NewCredential(toJSON(t, m)); err == nil {
+			t.Error("an unsigned request without issuer validated as a credential")
+		}
+	}
+	bad := []IdentityClaims{
+		{Subject: "short", AssuranceLevel: 2, Region: "310000"},
+		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 5, Region: "310000"},
+		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310101"},
+		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", BirthDate: "2099-01-01"},
+		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", BirthDate: "01/05/1990"},
+		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", Nationality: "China"},
+	}
+	for _, b := range bad {
+		if _, err := IdentityCredential(b, at("2026-03-01")); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%+v: %v", b, err)
+		}
+	}
+	if _, err := AttributeCredential("ResidenceCredential", "pw-3f9a1c0d7e21", map[string]any{"region": "310000"}, at("2026-03-01"), 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := AttributeCredential("IdentityCredential", "pw-3f9a1c0d7e21", map[string]any{"a": 1}, at("2026-03-01"), 0); !errors.Is(err, ErrInvalid) {
+		t.Fatal(err)
+	}
+}
+
+func toJSON(t testing.TB, m map[string]any) map[string]any {
+	t.Helper()
+	b, _ := jsonMarshal(m)
+	out, err := decodeObject(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}

@@ -1,0 +1,319 @@
+package credentials
+
+import (
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/credentials/internal/jose"
+	"github.com/trustid-cn/trustid/credentials/sdjwt"
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// VerifierConfig configures NewVerifier.
+type VerifierConfig struct {
+	// Algorithms is the allow-list of JWS algorithms (required; a subset
+	// of gm.JWTAlgorithms).
+	Algorithms []string
+	// Resolver finds issuer and holder keys (required).
+	Resolver KeyResolver
+	// Status checks credential status. It is required unless SkipStatus,
+	// which only the verifier of status list credentials themselves uses.
+	Status     *StatusChecker
+	SkipStatus bool
+	// Now is the clock (default time.Now); Leeway the clock skew allowed
+	// (default 0).
+	Now    func() time.Time
+	Leeway time.Duration
+	// KeyTTL bounds how long a resolved key is cached (default 5 minutes).
+	KeyTTL time.Duration
+	// KBMaxAge bounds the age of a KB-JWT (default 5 minutes).
+	KBMaxAge time.Duration
+}
+
+// Verifier verifies vc+jwt, vp+jwt and SD-JWT VC. Resolved keys are
+// cached by issuer and kid, parsed once. It is safe for concurrent use.
+type Verifier struct {
+	cfg    VerifierConfig
+	parser *jwt.Parser
+
+	mu   sync.RWMutex
+	keys map[string]cachedKey
+}
+
+type cachedKey struct {
+	pub     crypto.PublicKey
+	expires time.Time
+}
+
+// NewVerifier checks cfg and returns a Verifier.
+func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
+	if cfg.Resolver == nil {
+		return nil, errors.New("credentials: verifier needs a key resolver")
+	}
+	if cfg.Status == nil && !cfg.SkipStatus {
+		return nil, errors.New("credentials: verifier needs a status checker (or SkipStatus for status lists)")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.KeyTTL <= 0 {
+		cfg.KeyTTL = 5 * time.Minute
+	}
+	cfg.Algorithms = slices.Clone(cfg.Algorithms)
+	p, err := gm.NewJWTParser(cfg.Algorithms, jwt.WithTimeFunc(cfg.Now), jwt.WithLeeway(cfg.Leeway))
+	if err != nil {
+		return nil, err
+	}
+	return &Verifier{cfg: cfg, parser: p, keys: map[string]cachedKey{}}, nil
+}
+
+// key resolves and caches the key for (issuer, kid).
+func (v *Verifier) key(ctx context.Context, issuer, kid, alg string) (crypto.PublicKey, error) {
+	ck := issuer + "\x00" + kid
+	now := v.cfg.Now()
+	v.mu.RLock()
+	c, ok := v.keys[ck]
+	v.mu.RUnlock()
+	if !ok || !now.Before(c.expires) {
+		pub, err := v.cfg.Resolver.ResolveKey(ctx, issuer, kid)
+		if err != nil {
+			return nil, err
+		}
+		c = cachedKey{pub: pub, expires: now.Add(v.cfg.KeyTTL)}
+		v.mu.Lock()
+		v.keys[ck] = c
+		v.mu.Unlock()
+	}
+	if !jose.KeyMatches(c.pub, alg) {
+		return nil, fmt.Errorf("%w: the key of %s is not a %s key", ErrAlgorithm, truncate(kid), alg)
+	}
+	return c.pub, nil
+}
+
+// verifyJWS checks a compact JWS of typ and returns its header and
+// strictly decoded payload. issuerOf names, from the payload, the issuer
+// whose key must have signed.
+func (v *Verifier) verifyJWS(ctx context.Context, token, typ, cty string, issuerOf func(map[string]any) (string, error)) (jose.Header, map[string]any, error) {
+	if len(token) > MaxDocument {
+		return nil, nil, fmt.Errorf("%w: token over %d bytes", ErrMalformed, MaxDocument)
+	}
+	hdr, err := jose.ParseHeader(token, v.cfg.Algorithms)
+	if err != nil {
+		return nil, nil, mapJoseErr(err)
+	}
+	if hdr.String("typ") != typ {
+		return nil, nil, fmt.Errorf("%w: typ %q, want %q", ErrType, truncate(hdr.String("typ")), typ)
+	}
+	if c, ok := hdr["cty"]; ok && c != cty {
+		return nil, nil, fmt.Errorf("%w: cty %v, want %q", ErrType, c, cty)
+	}
+	kid := hdr.String("kid")
+	claims := &jose.Claims{Max: MaxDocument}
+	_, err = v.parser.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) {
+		iss, err := issuerOf(claims.Raw)
+		if err != nil {
+			return nil, err
+		}
+		return v.key(ctx, iss, kid, hdr.String("alg"))
+	})
+	if err != nil {
+		return nil, nil, mapJWTErr(err)
+	}
+	return hdr, claims.Raw, nil
+}
+
+// credentialIssuer reads the issuer of an unverified payload and checks
+// iss against it.
+func credentialIssuer(m map[string]any) (string, error) {
+	iss, err := idOf(m["issuer"], true)
+	if err != nil {
+		return "", fmt.Errorf("%w: issuer: %v", ErrInvalid, err)
+	}
+	if j, ok := m["iss"]; ok && j != iss {
+		return "", fmt.Errorf("%w: iss does not equal the credential issuer", ErrIssuerMismatch)
+	}
+	return iss, nil
+}
+
+// VerifyCredential verifies a vc+jwt: the algorithm is allowed, the header
+// typ is vc+jwt (cty vc when present), the kid resolves to a key of the
+// credential's issuer, the signature holds, the payload is a valid
+// credential, it is within validFrom/validUntil (and exp/nbf), and no
+// status entry is set.
+func (v *Verifier) VerifyCredential(ctx context.Context, token string) (*Credential, error) {
+	_, payload, err := v.verifyJWS(ctx, token, TypVCJWT, CtyVC, credentialIssuer)
+	if err != nil {
+		return nil, err
+	}
+	c, err := NewCredential(payload)
+	if err != nil {
+		return nil, err
+	}
+	if err := v.checkValidity(c.ValidFrom, c.ValidUntil); err != nil {
+		return nil, err
+	}
+	if !v.cfg.SkipStatus && len(c.Status) > 0 {
+		if err := v.cfg.Status.Check(ctx, c.Issuer, c.Status); err != nil {
+			return nil, err
+		}
+	}
+	return c, nil
+}
+
+func (v *Verifier) checkValidity(from, until time.Time) error {
+	now := v.cfg.Now()
+	if !from.IsZero() && now.Add(v.cfg.Leeway).Before(from) {
+		return fmt.Errorf("%w: validFrom %s", ErrNotYetValid, FormatTime(from))
+	}
+	if !until.IsZero() && now.Add(-v.cfg.Leeway).After(until) {
+		return fmt.Errorf("%w: validUntil %s", ErrExpired, FormatTime(until))
+	}
+	return nil
+}
+
+// SDJWTOptions are what a verifier of an SD-JWT VC presentation expects.
+type SDJWTOptions struct {
+	// RequireKeyBinding demands a KB-JWT with this Audience and Nonce.
+	RequireKeyBinding bool
+	Audience, Nonce   string
+}
+
+// VerifySDJWT verifies an SD-JWT VC: typ dc+sd-jwt, a vct, an https or
+// DID iss whose key signed, every disclosure, the key binding when
+// required (or present), validity (exp/nbf) and the status claim (IETF
+// Token Status List).
+func (v *Verifier) VerifySDJWT(ctx context.Context, s string, opts SDJWTOptions) (*sdjwt.Verified, error) {
+	res, err := sdjwt.Verify(s, sdjwt.VerifyOptions{
+		Algorithms: v.cfg.Algorithms,
+		Typ:        TypSDJWTVC,
+		Key: func(h map[string]any, p map[string]any) (crypto.PublicKey, error) {
+			iss, _ := p["iss"].(string)
+			if iss == "" {
+				return nil, fmt.Errorf("%w: SD-JWT VC needs iss", ErrInvalid)
+			}
+			kid, _ := h["kid"].(string)
+			alg, _ := h["alg"].(string)
+			return v.key(ctx, iss, kid, alg)
+		},
+		Now:               v.cfg.Now,
+		Leeway:            v.cfg.Leeway,
+		RequireKeyBinding: opts.RequireKeyBinding,
+		Audience:          opts.Audience,
+		Nonce:             opts.Nonce,
+		MaxAge:            v.cfg.KBMaxAge,
+	})
+	if err != nil {
+		return nil, mapSDJWTErr(err)
+	}
+	if vct, _ := res.Claims["vct"].(string); vct == "" {
+		return nil, fmt.Errorf("%w: SD-JWT VC needs a vct", ErrInvalid)
+	}
+	if st, ok := res.Claims["status"]; ok && !v.cfg.SkipStatus {
+		uri, idx, err := tokenStatusRef(st)
+		if err != nil {
+			return nil, err
+		}
+		iss, _ := res.Claims["iss"].(string)
+		if err := v.cfg.Status.CheckToken(ctx, iss, uri, idx); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// tokenStatusRef reads {"status_list": {"idx": n, "uri": "..."}}.
+func tokenStatusRef(st any) (string, int, error) {
+	m, _ := st.(map[string]any)
+	sl, _ := m["status_list"].(map[string]any)
+	uri, _ := sl["uri"].(string)
+	var idx int64 = -1
+	if n, ok := sl["idx"].(json.Number); ok {
+		idx, _ = n.Int64()
+	} else if f, ok := sl["idx"].(float64); ok && f == float64(int64(f)) {
+		idx = int64(f)
+	}
+	if uri == "" || idx < 0 || idx >= 1<<31 {
+		return "", 0, fmt.Errorf("%w: status.status_list needs idx and uri", ErrInvalid)
+	}
+	return uri, int(idx), nil
+}
+
+// mapSDJWTErr maps sdjwt sentinels onto this package's, keeping both in
+// the chain.
+func mapSDJWTErr(err error) error {
+	for _, m := range []struct{ from, to error }{
+		{sdjwt.ErrAlgorithm, ErrAlgorithm}, {sdjwt.ErrType, ErrType}, {sdjwt.ErrSignature, ErrSignature},
+		{sdjwt.ErrExpired, ErrExpired}, {sdjwt.ErrNotYetValid, ErrNotYetValid},
+	} {
+		if errors.Is(err, m.from) && !errors.Is(err, sdjwt.ErrKeyBinding) {
+			return fmt.Errorf("%w: %w", m.to, err)
+		}
+	}
+	for _, keep := range []error{ErrResolve, ErrUnknownKey, ErrIssuerMismatch, ErrInvalid, ErrUnsupported, ErrAlgorithm} {
+		if errors.Is(err, keep) {
+			return err
+		}
+	}
+	if errors.Is(err, sdjwt.ErrKeyBinding) || errors.Is(err, sdjwt.ErrNoKeyBinding) {
+		return fmt.Errorf("%w: %w", ErrChallenge, err)
+	}
+	return fmt.Errorf("%w: %w", ErrMalformed, err)
+}
+
+// Verified is the outcome of verifying one secured credential.
+type Verified struct {
+	Format     string // "vc+jwt" or "dc+sd-jwt"
+	Issuer     string
+	Credential map[string]any // the credential, or the processed SD-JWT VC claims
+}
+
+// VerifyToken verifies a vc+jwt or an SD-JWT VC given as a compact token,
+// a data: URL, or an enveloped credential object. SD-JWT VCs presented
+// here are checked without a required key binding (use VerifySDJWT for
+// presentations to a relying party).
+func (v *Verifier) VerifyToken(ctx context.Context, input any) (*Verified, error) {
+	var mediaType, token string
+	var err error
+	switch t := input.(type) {
+	case string:
+		if strings.HasPrefix(t, "data:") {
+			mediaType, token, err = ParseDataURL(t)
+		} else if strings.Contains(t, "~") {
+			mediaType, token = MediaTypeSDJWT, t
+		} else {
+			mediaType, token = MediaTypeVCJWT, t
+		}
+	case map[string]any:
+		mediaType, token, err = Unenvelope(t)
+	default:
+		err = fmt.Errorf("%w: a credential must be an enveloped credential object or a token string", ErrInvalid)
+	}
+	if err != nil {
+		return nil, err
+	}
+	switch mediaType {
+	case MediaTypeVCJWT:
+		c, err := v.VerifyCredential(ctx, token)
+		if err != nil {
+			return nil, err
+		}
+		return &Verified{Format: TypVCJWT, Issuer: c.Issuer, Credential: c.Map()}, nil
+	case MediaTypeSDJWT:
+		r, err := v.VerifySDJWT(ctx, token, SDJWTOptions{})
+		if err != nil {
+			return nil, err
+		}
+		iss, _ := r.Claims["iss"].(string)
+		return &Verified{Format: TypSDJWTVC, Issuer: iss, Credential: r.Claims}, nil
+	}
+	return nil, fmt.Errorf("%w: %s is not a credential", ErrUnsupported, mediaType)
+}
