@@ -2,7 +2,9 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"slices"
 )
 
 // Principal is the authenticated caller of a protected route.
@@ -31,18 +33,68 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 // is set every protected route fails closed with 503.
 func (s *Server) SetAuthorizer(a Authorizer) { s.authz = a }
 
-// protect wraps h so that only callers holding scope reach it.
+// protect wraps h so that only callers holding scope reach it. Routes
+// registered with a protected handler are listed by ProtectedRoutes.
 func (s *Server) protect(scope string, h http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if s.authz == nil {
-			writeError(w, r, s.log, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "authorization is not configured"})
-			return
+	return &protected{s: s, scope: scope, h: h}
+}
+
+// protected is the handler protect returns; handle records its scope.
+type protected struct {
+	s     *Server
+	scope string
+	h     http.Handler
+}
+
+func (p *protected) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s := p.s
+	if s.authz == nil {
+		writeError(w, r, s.log, &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "authorization is not configured"})
+		return
+	}
+	pr, err := s.authz.Authorize(r, p.scope)
+	if err != nil {
+		var c challenger
+		if errors.As(err, &c) {
+			w.Header().Set("WWW-Authenticate", c.challenge())
 		}
-		p, err := s.authz.Authorize(r, scope)
-		if err != nil {
-			writeError(w, r, s.log, err)
-			return
+		writeError(w, r, s.log, err)
+		return
+	}
+	p.h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, pr)))
+}
+
+// challenger is an authorization error with its own WWW-Authenticate
+// challenge (RFC 6750 §3).
+type challenger interface{ challenge() string }
+
+// protectedScope finds the protect wrapper in h, looking through
+// middleware that exposes its inner handler with Unwrap (such as
+// rateLimit), and returns its scope.
+func protectedScope(h http.Handler) (string, bool) {
+	for range 16 {
+		switch x := h.(type) {
+		case *protected:
+			return x.scope, true
+		case interface{ Unwrap() http.Handler }:
+			h = x.Unwrap()
+		default:
+			return "", false
 		}
-		h.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), principalKey{}, p)))
-	})
+	}
+	return "", false
+}
+
+// ProtectedRoute is a registered route and the scope it needs.
+type ProtectedRoute struct {
+	Pattern string `json:"route"`
+	Scope   string `json:"scope"`
+}
+
+// ProtectedRoutes lists every protected route registered so far, in
+// registration order.
+func (s *Server) ProtectedRoutes() []ProtectedRoute {
+	s.routesMu.Lock()
+	defer s.routesMu.Unlock()
+	return slices.Clone(s.protectedRoutes)
 }

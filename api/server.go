@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,6 +40,9 @@ type Server struct {
 	authz   Authorizer
 	// unrouted answers requests that match no route.
 	unrouted http.Handler
+	// protectedRoutes lists routes registered with protect (protect.go).
+	routesMu        sync.Mutex
+	protectedRoutes []ProtectedRoute
 }
 
 // New returns a server with /healthz, /readyz and /metrics.
@@ -100,8 +104,22 @@ func (p *headerProbe) WriteHeader(code int)        { p.status = code }
 // Logger returns the server's logger.
 func (s *Server) Logger() *slog.Logger { return s.log }
 
+// AddCheck adds a readiness check run by /readyz, for a dependency a
+// feature opens in its mount function. Call it before serving.
+func (s *Server) AddCheck(name string, c Check) {
+	if s.checks == nil {
+		s.checks = map[string]Check{}
+	}
+	s.checks[name] = c
+}
+
 // handle registers an instrumented route.
 func (s *Server) handle(pattern string, h http.Handler) {
+	if scope, ok := protectedScope(h); ok {
+		s.routesMu.Lock()
+		s.protectedRoutes = append(s.protectedRoutes, ProtectedRoute{Pattern: pattern, Scope: scope})
+		s.routesMu.Unlock()
+	}
 	s.mux.Handle(pattern, s.instrument(pattern, h))
 }
 

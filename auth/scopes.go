@@ -1,6 +1,22 @@
 // Package auth authenticates services to a region node: the relying-party
 // registry, OAuth 2.0 client credentials with private_key_jwt, scoped access
 // tokens (RFC 9068), their validation, introspection and revocation.
+//
+// The registry is a ClientStore; FileStore keeps it in clients.json in the
+// data directory (the ledger may mirror or replace it later), and package
+// clientstoretest is the suite every implementation passes.
+//
+// Clients authenticate with a JWT assertion signed by a key in their JWKS
+// (SM2 or ES256, RFC 7523), or, when registered so, with a node-generated
+// secret over HTTP Basic. Service issues access tokens as at+jwt signed
+// with the node's active SM2 key: iss and aud are the node's issuer URL, so
+// a token is good only at the node (the region) that issued it; sub and
+// client_id are the client; scope is what was granted. Service.Authorize
+// checks them for protected routes, with a validated-token cache.
+//
+// The package returns errors of the kinds in errors.go (ErrInvalidClient,
+// ErrInvalidToken, ...), each an *Error with a description safe to show;
+// package api turns them into OAuth error responses. It never logs.
 package auth
 
 // Scopes a node grants. Each protected route needs exactly one; the table of

@@ -1,0 +1,203 @@
+package api
+
+import (
+	"crypto/rand"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+)
+
+// ClientsConfig configures MountClients. Store is required; Now and Rand
+// default to time.Now and crypto/rand.
+type ClientsConfig struct {
+	Store auth.ClientStore
+	Now   func() time.Time
+	Rand  io.Reader
+}
+
+// MountClients adds the registry administration endpoints, each needing
+// scope registry:admin:
+//
+//	POST /v1/admin/clients               register (body: auth.Registration)
+//	GET  /v1/admin/clients               list
+//	GET  /v1/admin/clients/{id}          show
+//	POST /v1/admin/clients/{id}/keys     {"add": JWK} or {"retire": "kid"}
+//	POST /v1/admin/clients/{id}/disable  disable (empty body or {})
+//	GET  /v1/admin/routes                every protected route and its scope
+//
+// Responses never include a secret hash; a generated client_secret is
+// returned once, in the registration response.
+func (s *Server) MountClients(cfg ClientsConfig) error {
+	if cfg.Store == nil {
+		return errors.New("api: ClientsConfig.Store is required")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	a := &clientAdmin{cfg: cfg, s: s}
+	admin := func(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+		return s.protect(auth.ScopeRegistryAdmin, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r); err != nil {
+				writeError(w, r, s.log, authError(err))
+			}
+		}))
+	}
+	s.handle("POST /v1/admin/clients", admin(a.create))
+	s.handle("GET /v1/admin/clients", admin(a.list))
+	s.handle("GET /v1/admin/clients/{id}", admin(a.show))
+	s.handle("POST /v1/admin/clients/{id}/keys", admin(a.keys))
+	s.handle("POST /v1/admin/clients/{id}/disable", admin(a.disable))
+	s.handle("GET /v1/admin/routes", admin(a.routes))
+	return nil
+}
+
+type clientAdmin struct {
+	cfg ClientsConfig
+	s   *Server
+}
+
+// clientResponse is a client as the admin API shows it.
+type clientResponse struct {
+	auth.Client
+	// ClientSecret is set once, in the response that created it.
+	ClientSecret string `json:"client_secret,omitempty"`
+}
+
+func view(c auth.Client) clientResponse {
+	c.SecretHash = ""
+	return clientResponse{Client: c}
+}
+
+// readJSONBody reads a JSON request body of at most max bytes.
+func readJSONBody(r *http.Request, max int64) ([]byte, error) {
+	if mt := r.Header.Get("Content-Type"); mt != "" && !strings.HasPrefix(mt, "application/json") {
+		return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedContentType, Message: "the body must be application/json"}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	var tooBig *http.MaxBytesError
+	if int64(len(body)) > max || errors.As(err, &tooBig) {
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "the body is too large"}
+	}
+	if err != nil {
+		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the body could not be read", Err: err}
+	}
+	return body, nil
+}
+
+func pathID(r *http.Request) (string, error) {
+	id := r.PathValue("id")
+	if !auth.ValidClientID(id) {
+		return "", auth.ErrClientNotFound
+	}
+	return id, nil
+}
+
+func (a *clientAdmin) create(w http.ResponseWriter, r *http.Request) error {
+	body, err := readJSONBody(r, 64<<10)
+	if err != nil {
+		return err
+	}
+	reg, err := auth.ParseRegistration(body)
+	if err != nil {
+		return err
+	}
+	c, secret, err := auth.NewClient(reg, a.cfg.Now(), a.cfg.Rand)
+	if err != nil {
+		return err
+	}
+	if err := a.cfg.Store.Create(r.Context(), c); err != nil {
+		return err
+	}
+	resp := view(c)
+	resp.ClientSecret = secret
+	w.Header().Set("Location", "/v1/admin/clients/"+c.ID)
+	writeJSONStatus(w, http.StatusCreated, resp)
+	return nil
+}
+
+func (a *clientAdmin) list(w http.ResponseWriter, r *http.Request) error {
+	cs, err := a.cfg.Store.List(r.Context())
+	if err != nil {
+		return err
+	}
+	out := make([]clientResponse, len(cs))
+	for i, c := range cs {
+		out[i] = view(c)
+	}
+	writeJSON(w, map[string]any{"clients": out})
+	return nil
+}
+
+func (a *clientAdmin) show(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	c, err := a.cfg.Store.Get(r.Context(), id)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, view(c))
+	return nil
+}
+
+func (a *clientAdmin) keys(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	body, err := readJSONBody(r, 16<<10)
+	if err != nil {
+		return err
+	}
+	ch, err := auth.ParseKeyChange(body)
+	if err != nil {
+		return err
+	}
+	c, err := a.cfg.Store.Update(r.Context(), id, func(c *auth.Client) error {
+		if ch.Add != nil {
+			return c.AddKey(*ch.Add)
+		}
+		return c.RetireKey(ch.Retire)
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, view(c))
+	return nil
+}
+
+func (a *clientAdmin) disable(w http.ResponseWriter, r *http.Request) error {
+	id, err := pathID(r)
+	if err != nil {
+		return err
+	}
+	body, err := readJSONBody(r, 64)
+	if err != nil {
+		return err
+	}
+	if b := strings.TrimSpace(string(body)); b != "" && b != "{}" {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the body must be empty or {}"}
+	}
+	c, err := a.cfg.Store.Update(r.Context(), id, func(c *auth.Client) error {
+		c.Disabled = true
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, view(c))
+	return nil
+}
+
+func (a *clientAdmin) routes(w http.ResponseWriter, r *http.Request) error {
+	writeJSON(w, map[string]any{"routes": a.s.ProtectedRoutes()})
+	return nil
+}

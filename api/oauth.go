@@ -1,0 +1,377 @@
+package api
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+
+	"github.com/trustid-cn/trustid/auth"
+)
+
+// Error codes of OAuth 2.0 (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7591 §3.2.2).
+const (
+	CodeInvalidClient          = "invalid_client"
+	CodeInvalidGrant           = "invalid_grant"
+	CodeUnauthorizedClient     = "unauthorized_client"
+	CodeUnsupportedGrantType   = "unsupported_grant_type"
+	CodeInvalidScope           = "invalid_scope"
+	CodeInvalidToken           = "invalid_token"
+	CodeInsufficientScope      = "insufficient_scope"
+	CodeInvalidClientMetadata  = "invalid_client_metadata"
+	CodeClientExists           = "client_exists"
+	CodeUnsupportedContentType = "unsupported_media_type"
+)
+
+// authErrors maps package auth's error kinds; see errorTables.
+var authErrors = []mapping{
+	{auth.ErrInvalidRequest, http.StatusBadRequest, CodeInvalidRequest, ""},
+	{auth.ErrInvalidClient, http.StatusUnauthorized, CodeInvalidClient, ""},
+	{auth.ErrInvalidGrant, http.StatusBadRequest, CodeInvalidGrant, ""},
+	{auth.ErrUnauthorizedClient, http.StatusBadRequest, CodeUnauthorizedClient, ""},
+	{auth.ErrUnsupportedGrantType, http.StatusBadRequest, CodeUnsupportedGrantType, ""},
+	{auth.ErrInvalidScope, http.StatusBadRequest, CodeInvalidScope, ""},
+	{auth.ErrInvalidToken, http.StatusUnauthorized, CodeInvalidToken, ""},
+	{auth.ErrInsufficientScope, http.StatusForbidden, CodeInsufficientScope, ""},
+	{auth.ErrInvalidClientMetadata, http.StatusBadRequest, CodeInvalidClientMetadata, ""},
+	{auth.ErrClientNotFound, http.StatusNotFound, CodeNotFound, "no such client"},
+	{auth.ErrClientExists, http.StatusConflict, CodeClientExists, "a client with this client_id exists"},
+	{auth.ErrUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "temporarily unavailable; retry later"},
+}
+
+// authError turns an error from package auth into a response, with the
+// auth.Error's description (safe to show) as the message.
+func authError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	for _, m := range authErrors {
+		if errors.Is(err, m.err) {
+			msg := m.message
+			var ae *auth.Error
+			if errors.As(err, &ae) && m.status < 500 {
+				msg = ae.Description
+			}
+			if msg == "" {
+				msg = m.err.Error()
+			}
+			return &Error{Status: m.status, Code: m.code, Message: msg, Err: err}
+		}
+	}
+	return mapError(err)
+}
+
+// OAuthConfig configures MountOAuth.
+type OAuthConfig struct {
+	// Auth issues and checks tokens. Required.
+	Auth *auth.Service
+	// Limiter counts rate limits; nil disables them.
+	Limiter Limiter
+	// AddrLimit applies per source address (ClientAddress) to the token,
+	// introspection and revocation endpoints, before any other work.
+	AddrLimit RateLimit
+	// ClientLimit applies per authenticated client on the same endpoints.
+	// It counts only after authentication, so nobody can use up another
+	// client's allowance with forged requests.
+	ClientLimit RateLimit
+	// MaxForm bounds a form body in bytes; zero means 16 KiB.
+	MaxForm int64
+}
+
+// MountOAuth adds the OAuth 2.0 endpoints and installs the Bearer token
+// authorizer for protected routes:
+//
+//	POST /oauth2/token                          client credentials (RFC 6749 §4.4, RFC 7523)
+//	POST /oauth2/introspect                     RFC 7662
+//	POST /oauth2/revoke                         RFC 7009
+//	GET  /.well-known/oauth-authorization-server RFC 8414
+//	GET  /.well-known/openid-configuration      its token-related members
+//	GET  /.well-known/jwks.json                 the node's active and retiring keys
+func (s *Server) MountOAuth(cfg OAuthConfig) error {
+	if cfg.Auth == nil {
+		return errors.New("api: OAuthConfig.Auth is required")
+	}
+	if cfg.MaxForm <= 0 {
+		cfg.MaxForm = 16 << 10
+	}
+	cfg.AddrLimit.Name = "oauth-addr"
+	cfg.ClientLimit.Name = "oauth-client"
+	o := &oauth{s: s, cfg: cfg, svc: cfg.Auth}
+	byAddr := func(h http.HandlerFunc) http.Handler {
+		return s.rateLimit(cfg.Limiter, cfg.AddrLimit, ClientAddress, h)
+	}
+	s.handle("POST "+auth.TokenPath, byAddr(o.token))
+	s.handle("POST "+auth.IntrospectionPath, byAddr(o.introspect))
+	s.handle("POST "+auth.RevocationPath, byAddr(o.revoke))
+	s.handle("GET /.well-known/oauth-authorization-server", http.HandlerFunc(o.metadata))
+	s.handle("GET /.well-known/openid-configuration", http.HandlerFunc(o.metadata))
+	s.handleFunc("GET "+auth.JWKSPath, o.jwks)
+	s.SetAuthorizer(bearer{svc: cfg.Auth})
+	return nil
+}
+
+type oauth struct {
+	s   *Server
+	cfg OAuthConfig
+	svc *auth.Service
+}
+
+// fail writes an OAuth error response. A 401 carries a Basic challenge
+// when the client tried HTTP Basic (RFC 6749 §5.2); otherwise none, since
+// the client authenticated in the body.
+func (o *oauth) fail(w http.ResponseWriter, r *http.Request, err error, basic bool) {
+	e := authError(err)
+	level := slog.LevelInfo
+	if e.Status >= 500 {
+		level = slog.LevelError
+	}
+	o.s.log.LogAttrs(r.Context(), level, "request failed",
+		slog.String("request_id", requestID(r.Context())),
+		slog.String("code", e.Code), slog.Int("status", e.Status), slog.Any("cause", e.Err))
+	if e.Status == http.StatusUnauthorized && basic {
+		w.Header().Set("WWW-Authenticate", `Basic realm="trustid", charset="UTF-8"`)
+	}
+	w.Header().Set("Pragma", "no-cache")
+	writeJSONStatus(w, e.Status, errorBody{Error: e.Code, Description: e.Message})
+}
+
+// readForm reads an application/x-www-form-urlencoded body strictly: the
+// right content type, no parameters in the URL, at most max bytes, valid
+// encoding and no repeated parameter (RFC 6749 §3.2). Empty values count
+// as absent (§3.1).
+func readForm(r *http.Request, max int64) (map[string]string, error) {
+	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the body must be application/x-www-form-urlencoded"}
+	}
+	if r.URL.RawQuery != "" {
+		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "parameters must be sent in the body, not the URL"}
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
+	var tooBig *http.MaxBytesError
+	if int64(len(body)) > max || errors.As(err, &tooBig) {
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeInvalidRequest, Message: "the form is larger than " + strconv.FormatInt(max, 10) + " bytes"}
+	}
+	if err != nil {
+		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the body could not be read", Err: err}
+	}
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the form is not valid application/x-www-form-urlencoded"}
+	}
+	form := make(map[string]string, len(vals))
+	for k, v := range vals {
+		if len(v) > 1 {
+			name := k
+			if len(name) > 40 || !isToken(name) {
+				name = "a parameter"
+			}
+			return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "parameter " + name + " is repeated"}
+		}
+		if v[0] != "" {
+			form[k] = v[0]
+		}
+	}
+	return form, nil
+}
+
+// clientCredentials collects the client authentication of a request.
+func clientCredentials(r *http.Request, form map[string]string) (auth.Credentials, error) {
+	cred := auth.Credentials{
+		ClientID: form["client_id"], ClientSecret: form["client_secret"],
+		AssertionType: form["client_assertion_type"], Assertion: form["client_assertion"],
+	}
+	hs := r.Header.Values("Authorization")
+	if len(hs) == 0 {
+		return cred, nil
+	}
+	if len(hs) > 1 {
+		return cred, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "more than one Authorization header"}
+	}
+	scheme, _, _ := strings.Cut(hs[0], " ")
+	if !strings.EqualFold(scheme, "Basic") {
+		return cred, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the Authorization scheme must be Basic at this endpoint"}
+	}
+	cred.Basic = true
+	id, secret, ok := r.BasicAuth()
+	if ok {
+		var err1, err2 error
+		id, err1 = url.QueryUnescape(id)
+		secret, err2 = url.QueryUnescape(secret)
+		ok = err1 == nil && err2 == nil
+	}
+	if !ok {
+		return cred, &Error{Status: http.StatusUnauthorized, Code: CodeInvalidClient, Message: "malformed Basic credentials"}
+	}
+	cred.BasicID, cred.BasicSecret = id, secret
+	return cred, nil
+}
+
+// authenticate reads the form and authenticates the client, applying the
+// per-client limit. On failure it has written the response.
+func (o *oauth) authenticate(w http.ResponseWriter, r *http.Request, check func(map[string]string) error) (auth.Client, map[string]string, bool) {
+	form, err := readForm(r, o.cfg.MaxForm)
+	if err != nil {
+		o.fail(w, r, err, false)
+		return auth.Client{}, nil, false
+	}
+	if check != nil {
+		if err := check(form); err != nil {
+			o.fail(w, r, err, false)
+			return auth.Client{}, nil, false
+		}
+	}
+	cred, err := clientCredentials(r, form)
+	if err != nil {
+		o.fail(w, r, err, cred.Basic)
+		return auth.Client{}, nil, false
+	}
+	c, err := o.svc.AuthenticateClient(r.Context(), cred)
+	if err != nil {
+		o.fail(w, r, err, cred.Basic)
+		return auth.Client{}, nil, false
+	}
+	if err := o.s.checkRate(w, r, o.cfg.Limiter, o.cfg.ClientLimit, c.ID); err != nil {
+		o.fail(w, r, err, false)
+		return auth.Client{}, nil, false
+	}
+	return c, form, true
+}
+
+func (o *oauth) token(w http.ResponseWriter, r *http.Request) {
+	c, form, ok := o.authenticate(w, r, func(form map[string]string) error {
+		return auth.CheckGrantType(form["grant_type"])
+	})
+	if !ok {
+		return
+	}
+	resp, err := o.svc.Token(r.Context(), c, auth.TokenRequest{GrantType: form["grant_type"], Scope: form["scope"]})
+	if err != nil {
+		o.fail(w, r, err, false)
+		return
+	}
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, resp)
+}
+
+func (o *oauth) introspect(w http.ResponseWriter, r *http.Request) {
+	c, form, ok := o.authenticate(w, r, needToken)
+	if !ok {
+		return
+	}
+	res, err := o.svc.Introspect(r.Context(), c, form["token"])
+	if err != nil {
+		o.fail(w, r, err, false)
+		return
+	}
+	writeJSON(w, res)
+}
+
+func (o *oauth) revoke(w http.ResponseWriter, r *http.Request) {
+	c, form, ok := o.authenticate(w, r, needToken)
+	if !ok {
+		return
+	}
+	if err := o.svc.Revoke(r.Context(), c, form["token"]); err != nil {
+		o.fail(w, r, err, false)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+}
+
+func needToken(form map[string]string) error {
+	if form["token"] == "" {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "token is missing"}
+	}
+	return nil
+}
+
+func (o *oauth) metadata(w http.ResponseWriter, r *http.Request) {
+	writePublicJSON(w, o.svc.Metadata())
+}
+
+func (o *oauth) jwks(w http.ResponseWriter, r *http.Request) error {
+	set, err := o.svc.JWKS()
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	writePublicJSON(w, set)
+	return nil
+}
+
+// writePublicJSON sends a public, cacheable document (metadata, keys).
+// Retiring keys stay published, so five minutes of caching never hides a
+// key that signs.
+func writePublicJSON(w http.ResponseWriter, v any) {
+	if w.Header().Get("Content-Type") == "" {
+		w.Header().Set("Content-Type", "application/json")
+	}
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.Encode(v)
+}
+
+// bearer is the Authorizer of protected routes: RFC 6750 Bearer tokens
+// in the Authorization header (never in the URL or body), checked by
+// auth.Service.Authorize.
+type bearer struct{ svc *auth.Service }
+
+// authzError is a refusal with its WWW-Authenticate challenge.
+type authzError struct {
+	err    *Error
+	header string
+}
+
+func (e *authzError) Error() string     { return e.err.Error() }
+func (e *authzError) challenge() string { return e.header }
+func (e *authzError) Unwrap() error     { return e.err }
+
+func (b bearer) Authorize(r *http.Request, scope string) (Principal, error) {
+	hs := r.Header.Values("Authorization")
+	if len(hs) == 0 {
+		return Principal{}, &authzError{
+			err:    &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Message: "an access token is required (Authorization: Bearer)"},
+			header: `Bearer realm="trustid"`,
+		}
+	}
+	scheme, token, _ := strings.Cut(hs[0], " ")
+	if len(hs) > 1 || !strings.EqualFold(scheme, "Bearer") || token == "" {
+		return Principal{}, &authzError{
+			err:    &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Message: "the Authorization header must be one Bearer token"},
+			header: `Bearer realm="trustid", error="invalid_token"`,
+		}
+	}
+	p, err := b.svc.Authorize(r.Context(), strings.TrimSpace(token), scope)
+	if err != nil {
+		e := authError(err)
+		switch e.Code {
+		case CodeInvalidToken:
+			return Principal{}, &authzError{err: e, header: `Bearer realm="trustid", error="invalid_token", error_description="` + quoteSafe(e.Message) + `"`}
+		case CodeInsufficientScope:
+			return Principal{}, &authzError{err: e, header: `Bearer realm="trustid", error="insufficient_scope", scope="` + scope + `"`}
+		}
+		return Principal{}, e
+	}
+	return Principal{ClientID: p.ClientID, Scopes: p.Scopes, Region: p.Region}, nil
+}
+
+// quoteSafe keeps printable ASCII except quote and backslash, for a
+// quoted-string in a challenge.
+func quoteSafe(s string) string {
+	b := make([]byte, 0, len(s))
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
+			b = append(b, c)
+		}
+	}
+	return string(b)
+}

@@ -1,0 +1,133 @@
+package api
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/trustid-cn/trustid/store"
+)
+
+// Limiter counts requests against rate limits in the ephemeral store, so
+// every instance of a region shares the counts. store.Memory and
+// store.Redis satisfy it.
+type Limiter interface {
+	Allow(ctx context.Context, key string, limit int, window time.Duration) (store.Decision, error)
+}
+
+// RateLimit is one limit: at most Limit requests per Window for each key
+// (GCRA: a burst of Limit, then Limit per Window sustained). The zero
+// value, or a Limit of zero, disables it.
+type RateLimit struct {
+	// Name separates the counters of different limits, e.g. "token-addr".
+	Name   string
+	Limit  int
+	Window time.Duration
+}
+
+// Enabled reports whether the limit counts anything.
+func (rl RateLimit) Enabled() bool { return rl.Limit > 0 && rl.Window > 0 }
+
+func (rl RateLimit) String() string {
+	if !rl.Enabled() {
+		return "0"
+	}
+	return strconv.Itoa(rl.Limit) + "/" + rl.Window.String()
+}
+
+// ParseRateLimit reads a limit written "N/WINDOW" (e.g. "300/1m", "20/10s")
+// or "0" (no limit).
+func ParseRateLimit(name, s string) (RateLimit, error) {
+	if s == "0" || s == "" {
+		return RateLimit{Name: name}, nil
+	}
+	n, w, ok := strings.Cut(s, "/")
+	limit, err1 := strconv.Atoi(n)
+	window, err2 := time.ParseDuration(w)
+	if !ok || err1 != nil || err2 != nil || limit < 1 || limit > store.MaxLimit || window < store.MinWindow || window > store.MaxWindow {
+		return RateLimit{}, fmt.Errorf("rate limit %q: want N/WINDOW such as 300/1m (N from 1, WINDOW from 1ms to 366 days), or 0 for none", s)
+	}
+	return RateLimit{Name: name, Limit: limit, Window: window}, nil
+}
+
+// ClientAddress keys a request by its source address: the IP of the TCP
+// peer, an IPv6 peer by its /64 (one host usually holds a whole /64). It
+// does not trust X-Forwarded-For: behind a proxy, every request would
+// share the proxy's address, so put limits at the proxy too or terminate
+// TLS on the node.
+func ClientAddress(r *http.Request) string {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	if err != nil {
+		return host
+	}
+	ip = ip.Unmap()
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}
+
+// rateLimit wraps h so that each request counts against rl under key(r)
+// before h runs; an empty key is not counted. Over the limit, the answer
+// is 429 with Retry-After. A nil limiter or a disabled limit passes every
+// request through. rateLimit may wrap a protect()ed handler: the route is
+// still listed by ProtectedRoutes.
+func (s *Server) rateLimit(l Limiter, rl RateLimit, key func(*http.Request) string, h http.Handler) http.Handler {
+	if l == nil || !rl.Enabled() {
+		return h
+	}
+	return &limited{s: s, l: l, rl: rl, key: key, h: h}
+}
+
+type limited struct {
+	s   *Server
+	l   Limiter
+	rl  RateLimit
+	key func(*http.Request) string
+	h   http.Handler
+}
+
+func (x *limited) Unwrap() http.Handler { return x.h }
+
+func (x *limited) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if err := x.s.checkRate(w, r, x.l, x.rl, x.key(r)); err != nil {
+		writeError(w, r, x.s.log, err)
+		return
+	}
+	x.h.ServeHTTP(w, r)
+}
+
+// checkRate counts one request for key against rl, for limits that need
+// something known only inside a handler (such as the authenticated
+// client). It returns nil when allowed; when denied it sets Retry-After
+// (whole seconds, rounded up) on w and returns a 429 rate_limited error. A
+// failing store gives 503: limits fail closed.
+func (s *Server) checkRate(w http.ResponseWriter, r *http.Request, l Limiter, rl RateLimit, key string) error {
+	if l == nil || !rl.Enabled() || key == "" {
+		return nil
+	}
+	d, err := l.Allow(r.Context(), "ratelimit:"+rl.Name+":"+key, rl.Limit, rl.Window)
+	if err != nil {
+		return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "rate limiter unavailable", Err: err}
+	}
+	if d.Allowed {
+		return nil
+	}
+	secs := int64((d.RetryAfter + time.Second - 1) / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	w.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
+	return &Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited,
+		Message: fmt.Sprintf("too many requests (limit %s); retry after %d s", rl, secs)}
+}

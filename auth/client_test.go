@@ -1,0 +1,173 @@
+package auth
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/gm"
+)
+
+func sm2JWK(t testing.TB, kid string) gm.JWK {
+	t.Helper()
+	k, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := gm.NewJWK(k.Public(), kid)
+	return j
+}
+
+func TestClientValidate(t *testing.T) {
+	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	base := func() Registration {
+		return Registration{ID: "svc-a", Name: "服务 A", Region: "310000", Scopes: []string{ScopeQRRedeem},
+			JWKS: &gm.JWKS{Keys: []gm.JWK{sm2JWK(t, "k1")}}}
+	}
+	if _, _, err := NewClient(base(), now, rand.Reader); err != nil {
+		t.Fatal(err)
+	}
+	ed, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	edJWK, _ := gm.NewJWK(ed.Public(), "ed")
+	bad := map[string]func(*Registration){
+		"short id":             func(r *Registration) { r.ID = "ab" },
+		"id with colon":        func(r *Registration) { r.ID = "svc:a" },
+		"id starting with dot": func(r *Registration) { r.ID = ".svc" },
+		"no name":              func(r *Registration) { r.Name = "" },
+		"control in name":      func(r *Registration) { r.Name = "a\nb" },
+		"city region":          func(r *Registration) { r.Region = "310100" },
+		"unknown province":     func(r *Registration) { r.Region = "990000" },
+		"no scopes":            func(r *Registration) { r.Scopes = nil },
+		"unknown scope":        func(r *Registration) { r.Scopes = []string{"root"} },
+		"repeated scope":       func(r *Registration) { r.Scopes = []string{ScopeQRRedeem, ScopeQRRedeem} },
+		"unknown grant":        func(r *Registration) { r.GrantTypes = []string{"password"} },
+		"bad claim name":       func(r *Registration) { r.Claims = []string{"Birth-Date"} },
+		"bad sector":           func(r *Registration) { r.SectorIdentifier = "https://rp.example" },
+		"http redirect":        func(r *Registration) { r.RedirectURIs = []string{"http://rp.example/cb"} },
+		"fragment redirect":    func(r *Registration) { r.RedirectURIs = []string{"https://rp.example/cb#x"} },
+		"code without redirect": func(r *Registration) {
+			r.GrantTypes = []string{GrantAuthorizationCode}
+		},
+		"no keys":            func(r *Registration) { r.JWKS = nil },
+		"Ed25519 key":        func(r *Registration) { r.JWKS = &gm.JWKS{Keys: []gm.JWK{edJWK}} },
+		"encryption key":     func(r *Registration) { r.JWKS.Keys[0].Use = "enc" },
+		"unknown method":     func(r *Registration) { r.AuthMethod = "client_secret_post" },
+		"secret with jwks":   func(r *Registration) { r.AuthMethod = AuthClientSecretBasic },
+		"too many keys":      func(r *Registration) { r.JWKS.Keys = make([]gm.JWK, maxKeys+1) },
+		"repeated kid":       func(r *Registration) { r.JWKS.Keys = append(r.JWKS.Keys, r.JWKS.Keys[0]) },
+		"key not on curve":   func(r *Registration) { r.JWKS.Keys[0].Y = r.JWKS.Keys[0].X },
+		"alg does not match": func(r *Registration) { r.JWKS.Keys[0].Alg = gm.AlgES256 },
+	}
+	for name, edit := range bad {
+		r := base()
+		edit(&r)
+		if _, _, err := NewClient(r, now, rand.Reader); !errors.Is(err, ErrInvalidClientMetadata) {
+			t.Errorf("%s: got %v", name, err)
+		}
+	}
+	// Loopback http redirects are fine for development.
+	r := base()
+	r.GrantTypes = []string{GrantClientCredentials, GrantAuthorizationCode}
+	r.RedirectURIs = []string{"http://127.0.0.1:9000/cb", "https://rp.example/cb"}
+	if _, _, err := NewClient(r, now, rand.Reader); err != nil {
+		t.Error(err)
+	}
+	// A generated ID.
+	r = base()
+	r.ID = ""
+	c, _, err := NewClient(r, now, rand.Reader)
+	if err != nil || !strings.HasPrefix(c.ID, "c-") || !ValidClientID(c.ID) {
+		t.Errorf("generated id %q %v", c.ID, err)
+	}
+}
+
+func TestKeyRotation(t *testing.T) {
+	c, _, err := NewClient(Registration{ID: "svc-a", Name: "A", Region: "110000", Scopes: []string{ScopeEnroll},
+		JWKS: &gm.JWKS{Keys: []gm.JWK{sm2JWK(t, "k1")}}}, time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RetireKey("k1"); !errors.Is(err, ErrInvalidClientMetadata) {
+		t.Errorf("retiring the last key: %v", err)
+	}
+	if err := c.AddKey(sm2JWK(t, "k1")); !errors.Is(err, ErrInvalidClientMetadata) {
+		t.Errorf("adding a kid twice: %v", err)
+	}
+	if err := c.AddKey(sm2JWK(t, "k2")); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.RetireKey("k1"); err != nil {
+		t.Fatal(err)
+	}
+	if len(c.JWKS.Keys) != 1 || c.JWKS.Keys[0].Kid != "k2" {
+		t.Errorf("keys %v", c.JWKS.Keys)
+	}
+	if err := c.RetireKey("k9"); !errors.Is(err, ErrInvalidClientMetadata) {
+		t.Errorf("retiring an unknown kid: %v", err)
+	}
+}
+
+func TestSecretHash(t *testing.T) {
+	secret, h, err := NewSecret(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !h.Verify(secret) || h.Verify(secret+"x") || h.Verify("") || SecretHash("hmac-sm3$AAAA$BBBB").Verify(secret) {
+		t.Error("verify")
+	}
+	_, h2, _ := NewSecret(bytes.NewReader(append([]byte(secret), make([]byte, 100)...)))
+	if h2 == h {
+		t.Error("equal hashes for different salts")
+	}
+	if strings.Contains(h.String(), string(h)[10:]) {
+		t.Error("String shows the hash")
+	}
+	if _, _, err := NewSecret(bytes.NewReader(nil)); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("no randomness: %v", err)
+	}
+}
+
+func TestParseRegistrationAndKeyChange(t *testing.T) {
+	jwk, _ := json.Marshal(sm2JWK(t, "k1"))
+	ok := `{"client_name":"A","region":"310000","scopes":["qr:redeem"],"jwks":{"keys":[` + string(jwk) + `]}}`
+	reg, err := ParseRegistration([]byte(ok))
+	if err != nil || reg.JWKS == nil || len(reg.JWKS.Keys) != 1 {
+		t.Fatalf("%+v %v", reg, err)
+	}
+	for name, doc := range map[string]string{
+		"unknown field":  `{"client_name":"A","colour":"red"}`,
+		"repeated key":   `{"client_name":"A","client_name":"B"}`,
+		"nested repeat":  `{"client_name":"A","jwks":{"keys":[],"keys":[]}}`,
+		"trailing":       ok + " {}",
+		"not an object":  `[]`,
+		"private key":    strings.Replace(ok, `"kty"`, `"d":"AAAA","kty"`, 1),
+		"Ed25519":        `{"client_name":"A","jwks":{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"e"}]}}`,
+		"invalid utf8":   "{\"client_name\":\"\xff\"}",
+		"too deep":       strings.Repeat("[", 40) + strings.Repeat("]", 40),
+		"oversized":      `{"client_name":"` + strings.Repeat("a", 70<<10) + `"}`,
+		"truncated":      `{"client_name":"A"`,
+		"wrong type":     `{"scopes":"qr:redeem"}`,
+		"empty document": ``,
+	} {
+		if _, err := ParseRegistration([]byte(doc)); !errors.Is(err, ErrInvalidClientMetadata) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	ch, err := ParseKeyChange([]byte(`{"add":` + string(jwk) + `}`))
+	if err != nil || ch.Add == nil || ch.Add.Kid != "k1" {
+		t.Errorf("add: %+v %v", ch, err)
+	}
+	ch, err = ParseKeyChange([]byte(`{"retire":"k1"}`))
+	if err != nil || ch.Retire != "k1" {
+		t.Errorf("retire: %+v %v", ch, err)
+	}
+	for _, doc := range []string{`{}`, `{"retire":"k1","add":` + string(jwk) + `}`, `{"add":{"kty":"EC"}}`, `{"add":[1]}`, `{"retire":"k1","retire":"k2"}`} {
+		if _, err := ParseKeyChange([]byte(doc)); !errors.Is(err, ErrInvalidClientMetadata) {
+			t.Errorf("%s: %v", doc, err)
+		}
+	}
+}

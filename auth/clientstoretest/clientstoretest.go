@@ -1,0 +1,157 @@
+// Package clientstoretest is the conformance suite of auth.ClientStore:
+// every implementation (the registry file today, the ledger later) must
+// pass Run.
+package clientstoretest
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// Run checks the ClientStore contract against stores made by open, which
+// must return a new, empty store for each call.
+func Run(t *testing.T, open func(t *testing.T) auth.ClientStore) {
+	t.Run("GetMissing", func(t *testing.T) {
+		s := open(t)
+		if _, err := s.Get(context.Background(), "nobody"); !errors.Is(err, auth.ErrClientNotFound) {
+			t.Errorf("got %v, want ErrClientNotFound", err)
+		}
+	})
+	t.Run("CreateGetList", func(t *testing.T) {
+		s := open(t)
+		ctx := context.Background()
+		b, a := Client(t, "svc-b"), Client(t, "svc-a")
+		for _, c := range []auth.Client{b, a} {
+			if err := s.Create(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		got, err := s.Get(ctx, "svc-a")
+		if err != nil || fmt.Sprint(got) != fmt.Sprint(a) {
+			t.Errorf("get: %v\n got %+v\nwant %+v", err, got, a)
+		}
+		list, err := s.List(ctx)
+		if err != nil || len(list) != 2 || list[0].ID != "svc-a" || list[1].ID != "svc-b" {
+			t.Errorf("list %v %v", list, err)
+		}
+		if err := s.Create(ctx, a); !errors.Is(err, auth.ErrClientExists) {
+			t.Errorf("duplicate create: %v", err)
+		}
+		bad := Client(t, "svc-c")
+		bad.Region = "999999"
+		if err := s.Create(ctx, bad); !errors.Is(err, auth.ErrInvalidClientMetadata) {
+			t.Errorf("invalid create: %v", err)
+		}
+		if _, err := s.Get(ctx, "svc-c"); !errors.Is(err, auth.ErrClientNotFound) {
+			t.Errorf("invalid client was stored: %v", err)
+		}
+	})
+	t.Run("CopiesAreIndependent", func(t *testing.T) {
+		s := open(t)
+		ctx := context.Background()
+		c := Client(t, "svc-a")
+		if err := s.Create(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		c.Scopes[0] = "changed-after-create"
+		got, _ := s.Get(ctx, "svc-a")
+		got.Scopes[0] = "changed-after-get"
+		got.JWKS.Keys[0].Kid = "changed"
+		again, _ := s.Get(ctx, "svc-a")
+		if again.Scopes[0] != auth.ScopeQRRedeem || again.JWKS.Keys[0].Kid == "changed" {
+			t.Errorf("store shares memory with callers: %+v", again)
+		}
+	})
+	t.Run("Update", func(t *testing.T) {
+		s := open(t)
+		ctx := context.Background()
+		if err := s.Create(ctx, Client(t, "svc-a")); err != nil {
+			t.Fatal(err)
+		}
+		got, err := s.Update(ctx, "svc-a", func(c *auth.Client) error { c.Disabled = true; return nil })
+		if err != nil || !got.Disabled {
+			t.Fatalf("update: %+v %v", got, err)
+		}
+		if c, _ := s.Get(ctx, "svc-a"); !c.Disabled {
+			t.Error("update not stored")
+		}
+		boom := errors.New("boom")
+		if _, err := s.Update(ctx, "svc-a", func(c *auth.Client) error { c.Disabled = false; return boom }); !errors.Is(err, boom) {
+			t.Errorf("fn error: %v", err)
+		}
+		if _, err := s.Update(ctx, "svc-a", func(c *auth.Client) error { c.Scopes = []string{"nope"}; return nil }); !errors.Is(err, auth.ErrInvalidClientMetadata) {
+			t.Errorf("invalid update: %v", err)
+		}
+		if _, err := s.Update(ctx, "svc-a", func(c *auth.Client) error { c.ID = "svc-z"; return nil }); err == nil {
+			t.Error("ID change accepted")
+		}
+		if c, _ := s.Get(ctx, "svc-a"); !c.Disabled || c.Scopes[0] != auth.ScopeQRRedeem {
+			t.Errorf("failed updates changed the client: %+v", c)
+		}
+		if _, err := s.Update(ctx, "nobody", func(*auth.Client) error { return nil }); !errors.Is(err, auth.ErrClientNotFound) {
+			t.Errorf("update of a missing client: %v", err)
+		}
+	})
+	t.Run("ConcurrentUpdatesAreNotLost", func(t *testing.T) {
+		s := open(t)
+		ctx := context.Background()
+		if err := s.Create(ctx, Client(t, "svc-a")); err != nil {
+			t.Fatal(err)
+		}
+		const n = 20
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if _, err := s.Update(ctx, "svc-a", func(c *auth.Client) error {
+					c.Claims = append(c.Claims, fmt.Sprintf("claim_%d", i))
+					return nil
+				}); err != nil {
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if c, _ := s.Get(ctx, "svc-a"); len(c.Claims) != n {
+			t.Errorf("%d of %d concurrent updates kept", len(c.Claims), n)
+		}
+	})
+	t.Run("CancelledContext", func(t *testing.T) {
+		s := open(t)
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		if _, err := s.Get(ctx, "svc-a"); !errors.Is(err, context.Canceled) {
+			t.Errorf("get: %v", err)
+		}
+		if err := s.Create(ctx, Client(t, "svc-a")); !errors.Is(err, context.Canceled) {
+			t.Errorf("create: %v", err)
+		}
+	})
+}
+
+// Client returns a valid private_key_jwt client with a fresh SM2 key.
+func Client(t testing.TB, id string) auth.Client {
+	t.Helper()
+	k, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kid, _ := auth.KeyID(k.Public())
+	j, _ := gm.NewJWK(k.Public(), kid)
+	c, _, err := auth.NewClient(auth.Registration{ID: id, Name: "Client " + id, Region: "310000",
+		Scopes: []string{auth.ScopeQRRedeem, auth.ScopeEnroll}, JWKS: &gm.JWKS{Keys: []gm.JWK{j}}},
+		time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -1,0 +1,76 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// FuzzParseRegistration: the admin API's registration parser never panics
+// and fails only with ErrInvalidClientMetadata.
+func FuzzParseRegistration(f *testing.F) {
+	f.Add([]byte(`{"client_name":"A","region":"310000","scopes":["qr:redeem"]}`))
+	f.Add([]byte(`{"client_name":"A","jwks":{"keys":[{"kty":"EC","crv":"SM2","x":"AA","y":"AA","kid":"k"}]}}`))
+	f.Add([]byte(`{"a":{"b":[1,{"c":null}]},"a":2}`))
+	f.Add([]byte(`{"add":{"kty":"EC"},"retire":""}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if _, err := ParseRegistration(data); err != nil && !errors.Is(err, ErrInvalidClientMetadata) {
+			t.Fatalf("unexpected error kind: %v", err)
+		}
+		if _, err := ParseKeyChange(data); err != nil && !errors.Is(err, ErrInvalidClientMetadata) {
+			t.Fatalf("unexpected error kind: %v", err)
+		}
+	})
+}
+
+// FuzzParseClientsFile: the registry file parser never panics, and what it
+// accepts is all valid.
+func FuzzParseClientsFile(f *testing.F) {
+	f.Add([]byte(`{"format":"trustid-clients/1","clients":[]}`))
+	f.Add([]byte(`{"format":"trustid-clients/1","clients":[{"client_id":"abc","client_name":"x","region":"310000","jwks":{"keys":[]},"grant_types":["client_credentials"],"scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic","secret_hash":"hmac-sm3$AAAAAAAAAAAAAAAAAAAAAA$AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA","created":"2026-01-01T00:00:00Z"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		clients, err := parseClientsFile(data)
+		if err != nil {
+			return
+		}
+		for _, c := range clients {
+			if err := c.Validate(); err != nil {
+				t.Fatalf("accepted an invalid client: %v", err)
+			}
+		}
+	})
+}
+
+// FuzzAuthorize: any bearer string is refused with invalid_token (or
+// accepted only if it is the real token), and any client assertion with
+// invalid_client; never a panic.
+func FuzzAuthorize(f *testing.F) {
+	e := newEnv(f)
+	c := e.register("svc-a", gm.AlgSM2)
+	valid := e.token(c, "")
+	f.Add(valid)
+	f.Add(e.assertion(c, nil))
+	f.Add("eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0.")
+	f.Add("a.b.c")
+	f.Add("")
+	ctx := context.Background()
+	f.Fuzz(func(t *testing.T, token string) {
+		_, err := e.svc.Authorize(ctx, token, ScopeQRRedeem)
+		if err != nil && !errors.Is(err, ErrInvalidToken) {
+			t.Fatalf("bearer: unexpected error kind: %v", err)
+		}
+		if err == nil && token != valid {
+			t.Fatalf("accepted a token that was never issued: %q", token)
+		}
+		_, err = e.svc.AuthenticateClient(ctx, Credentials{AssertionType: AssertionType, Assertion: token})
+		if err != nil && !errors.Is(err, ErrInvalidClient) {
+			t.Fatalf("assertion: unexpected error kind: %v", err)
+		}
+		_, err = e.svc.AuthenticateClient(ctx, Credentials{Basic: true, BasicID: token, BasicSecret: token})
+		if err == nil || !errors.Is(err, ErrInvalidClient) {
+			t.Fatalf("basic: %v", err)
+		}
+	})
+}

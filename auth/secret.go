@@ -1,0 +1,90 @@
+package auth
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"io"
+	"strings"
+
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// Client secrets are 256-bit values the node generates, shown once and
+// stored only as a salted hash.
+//
+// Why a single HMAC-SM3 and not a slow password KDF (Argon2, scrypt): a
+// slow KDF makes guessing a low-entropy, human-chosen password expensive.
+// These secrets are never chosen by people: each is 32 bytes from
+// crypto/rand, so an offline search of 2^256 candidates is out of reach
+// however fast one guess is, and a slow hash would only make every token
+// request slower. The per-client random salt keys the HMAC, so equal
+// secrets never give equal hashes and no table can be precomputed.
+// Comparison is constant-time.
+const (
+	secretSize   = 32
+	saltSize     = 16
+	secretScheme = "hmac-sm3"
+)
+
+var rawURL = base64.RawURLEncoding.Strict()
+
+// SecretHash is the stored form of a client secret:
+// "hmac-sm3$" base64url(salt) "$" base64url(HMAC-SM3(salt, secret)).
+// Compare secrets with Verify, never with ==.
+type SecretHash string
+
+var errSecretHash = errors.New("auth: malformed secret hash")
+
+// NewSecret generates a client secret (base64url of 32 random bytes) and
+// its hash.
+func NewSecret(rand io.Reader) (secret string, hash SecretHash, err error) {
+	var b [secretSize + saltSize]byte
+	if _, err := io.ReadFull(rand, b[:]); err != nil {
+		return "", "", failWith(ErrUnavailable, err, "cannot generate a client secret")
+	}
+	secret = rawURL.EncodeToString(b[:secretSize])
+	salt := b[secretSize:]
+	mac := gm.HMACSM3(salt, []byte(secret))
+	return secret, SecretHash(secretScheme + "$" + rawURL.EncodeToString(salt) + "$" + rawURL.EncodeToString(mac)), nil
+}
+
+func (h SecretHash) parts() (salt, mac []byte, err error) {
+	scheme, rest, ok := strings.Cut(string(h), "$")
+	if !ok || scheme != secretScheme {
+		return nil, nil, errSecretHash
+	}
+	s, m, ok := strings.Cut(rest, "$")
+	if !ok {
+		return nil, nil, errSecretHash
+	}
+	if salt, err = rawURL.DecodeString(s); err != nil || len(salt) != saltSize {
+		return nil, nil, errSecretHash
+	}
+	if mac, err = rawURL.DecodeString(m); err != nil || len(mac) != gm.SM3Size {
+		return nil, nil, errSecretHash
+	}
+	return salt, mac, nil
+}
+
+func (h SecretHash) check() error {
+	_, _, err := h.parts()
+	return err
+}
+
+// Verify reports in constant time whether secret matches the hash.
+func (h SecretHash) Verify(secret string) bool {
+	salt, mac, err := h.parts()
+	if err != nil || len(secret) > 256 {
+		return false
+	}
+	return subtle.ConstantTimeCompare(gm.HMACSM3(salt, []byte(secret)), mac) == 1
+}
+
+// String hides the hash from logs and fmt.
+func (h SecretHash) String() string {
+	if h == "" {
+		return ""
+	}
+	return secretScheme + "$…"
+}

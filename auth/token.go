@@ -1,0 +1,370 @@
+package auth
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// Credentials are what a request to the token, introspection or revocation
+// endpoint carries to authenticate its client. The api package fills them
+// from the Authorization header and the form.
+type Credentials struct {
+	// Basic reports that an HTTP Basic Authorization header was sent, with
+	// BasicID and BasicSecret already form-decoded (RFC 6749 §2.3.1).
+	Basic       bool
+	BasicID     string
+	BasicSecret string
+	// ClientID is the client_id form parameter, if any.
+	ClientID string
+	// ClientSecret is a client_secret form parameter (client_secret_post),
+	// which the node refuses.
+	ClientSecret string
+	// AssertionType and Assertion are client_assertion_type and
+	// client_assertion (private_key_jwt).
+	AssertionType string
+	Assertion     string
+}
+
+// AuthenticateClient authenticates the caller of the token, introspection
+// or revocation endpoint with exactly one method: private_key_jwt or, for
+// clients registered so, client_secret_basic. Errors match
+// ErrInvalidClient (401), ErrInvalidRequest, or ErrUnavailable.
+func (s *Service) AuthenticateClient(ctx context.Context, cred Credentials) (Client, error) {
+	methods := 0
+	if cred.Basic {
+		methods++
+	}
+	if cred.Assertion != "" || cred.AssertionType != "" {
+		methods++
+	}
+	if cred.ClientSecret != "" {
+		return Client{}, fail(ErrInvalidRequest, "client_secret in the request body is not supported; use HTTP Basic (client_secret_basic) or private_key_jwt")
+	}
+	switch methods {
+	case 0:
+		return Client{}, fail(ErrInvalidClient, "client authentication is required (private_key_jwt or client_secret_basic)")
+	case 2:
+		return Client{}, fail(ErrInvalidRequest, "use exactly one client authentication method")
+	}
+	var (
+		c   Client
+		err error
+	)
+	if cred.Basic {
+		c, err = s.authenticateBasic(ctx, cred.BasicID, cred.BasicSecret)
+	} else {
+		c, err = s.authenticateAssertion(ctx, cred.AssertionType, cred.Assertion)
+	}
+	if err != nil {
+		return Client{}, err
+	}
+	if cred.ClientID != "" && cred.ClientID != c.ID {
+		return Client{}, fail(ErrInvalidClient, "client_id does not match the authenticated client")
+	}
+	return c, nil
+}
+
+func (s *Service) getClient(ctx context.Context, id string) (Client, error) {
+	c, err := s.clients.Get(ctx, id)
+	if errors.Is(err, ErrClientNotFound) {
+		return Client{}, err
+	}
+	if err != nil {
+		return Client{}, failWith(ErrUnavailable, err, "client registry unavailable")
+	}
+	return c, nil
+}
+
+func (s *Service) authenticateBasic(ctx context.Context, id, secret string) (Client, error) {
+	if !ValidClientID(id) {
+		return Client{}, fail(ErrInvalidClient, "client authentication failed")
+	}
+	c, err := s.getClient(ctx, id)
+	if errors.Is(err, ErrClientNotFound) {
+		return Client{}, fail(ErrInvalidClient, "client authentication failed")
+	}
+	if err != nil {
+		return Client{}, err
+	}
+	if c.AuthMethod != AuthClientSecretBasic {
+		return Client{}, fail(ErrInvalidClient, "this client must authenticate with %s", c.AuthMethod)
+	}
+	if !c.SecretHash.Verify(secret) {
+		return Client{}, fail(ErrInvalidClient, "client authentication failed")
+	}
+	if c.Disabled {
+		return Client{}, fail(ErrInvalidClient, "client is disabled")
+	}
+	return c, nil
+}
+
+// assertionClaims are the claims of a client assertion (RFC 7523 §3).
+type assertionClaims struct {
+	jwt.RegisteredClaims
+}
+
+// authenticateAssertion checks a private_key_jwt client assertion: signed
+// with SM2 or ES256 by a key in the client's JWKS (the header's kid, or
+// any key of the client when there is none), iss = sub = client_id, aud
+// the token endpoint or the issuer, exp present and at most
+// MaxAssertionAge ahead, iat not in the future, and jti never seen before
+// (kept in the ephemeral store until exp plus leeway).
+func (s *Service) authenticateAssertion(ctx context.Context, typ, assertion string) (Client, error) {
+	if typ != AssertionType {
+		return Client{}, fail(ErrInvalidClient, "client_assertion_type must be %s", AssertionType)
+	}
+	if assertion == "" {
+		return Client{}, fail(ErrInvalidClient, "client_assertion is missing")
+	}
+	if len(assertion) > maxTokenLen {
+		return Client{}, fail(ErrInvalidClient, "client_assertion is too long")
+	}
+	var (
+		claims  assertionClaims
+		client  Client
+		keyErr  error
+		lookups int
+	)
+	_, err := s.assertionParser.ParseWithClaims(assertion, &claims, func(t *jwt.Token) (any, error) {
+		lookups++
+		if _, ok := t.Header["crit"]; ok {
+			keyErr = fail(ErrInvalidClient, "client_assertion has critical header parameters the node does not understand")
+			return nil, keyErr
+		}
+		if !ValidClientID(claims.Issuer) {
+			keyErr = fail(ErrInvalidClient, "client_assertion iss is not a valid client_id")
+			return nil, keyErr
+		}
+		c, err := s.getClient(ctx, claims.Issuer)
+		if errors.Is(err, ErrClientNotFound) {
+			keyErr = fail(ErrInvalidClient, "unknown client")
+			return nil, keyErr
+		}
+		if err != nil {
+			keyErr = err
+			return nil, err
+		}
+		if c.AuthMethod != AuthPrivateKeyJWT {
+			keyErr = fail(ErrInvalidClient, "this client must authenticate with %s", c.AuthMethod)
+			return nil, keyErr
+		}
+		if c.Disabled {
+			keyErr = fail(ErrInvalidClient, "client is disabled")
+			return nil, keyErr
+		}
+		client = c
+		alg := t.Method.Alg()
+		kid, hasKid := t.Header["kid"]
+		if hasKid {
+			k, ok := kid.(string)
+			if !ok {
+				keyErr = fail(ErrInvalidClient, "client_assertion kid must be a string")
+				return nil, keyErr
+			}
+			j, ok := c.JWKS.Key(k)
+			if !ok {
+				keyErr = fail(ErrInvalidClient, "client_assertion kid is not in the client's registered keys")
+				return nil, keyErr
+			}
+			pub, err := s.clientKey.get(j)
+			if err != nil || keyAlg(pub) != alg {
+				keyErr = fail(ErrInvalidClient, "client_assertion alg %s does not match the key %s", alg, truncate(k))
+				return nil, keyErr
+			}
+			return pub, nil
+		}
+		var set jwt.VerificationKeySet
+		for _, j := range c.JWKS.Keys {
+			if pub, err := s.clientKey.get(j); err == nil && keyAlg(pub) == alg {
+				set.Keys = append(set.Keys, pub)
+			}
+		}
+		if len(set.Keys) == 0 {
+			keyErr = fail(ErrInvalidClient, "the client has no %s key", alg)
+			return nil, keyErr
+		}
+		return set, nil
+	})
+	if err != nil {
+		if keyErr != nil {
+			return Client{}, keyErr
+		}
+		return Client{}, &Error{Kind: ErrInvalidClient, Description: "client_assertion " + describeJWTError(err), Err: err}
+	}
+	if lookups != 1 || client.ID == "" {
+		return Client{}, fail(ErrInvalidClient, "client_assertion could not be verified")
+	}
+	now := s.now()
+	switch {
+	case claims.Subject != claims.Issuer:
+		return Client{}, fail(ErrInvalidClient, "client_assertion sub must equal iss (the client_id)")
+	case claims.ExpiresAt.Time.After(now.Add(s.maxAge + s.leeway)):
+		return Client{}, fail(ErrInvalidClient, "client_assertion exp is more than %v ahead", s.maxAge)
+	case claims.ID == "":
+		return Client{}, fail(ErrInvalidClient, "client_assertion jti is missing")
+	case len(claims.ID) > 256:
+		return Client{}, fail(ErrInvalidClient, "client_assertion jti is longer than 256 bytes")
+	}
+	ttl := claims.ExpiresAt.Time.Add(s.leeway).Sub(now)
+	if ttl < time.Second {
+		ttl = time.Second
+	}
+	switch err := s.store.MarkUsed(ctx, "client-assertion:"+client.ID+":"+claims.ID, ttl); {
+	case errors.Is(err, store.ErrReplayed):
+		return Client{}, fail(ErrInvalidClient, "client_assertion was already used (jti replayed)")
+	case err != nil:
+		return Client{}, failWith(ErrUnavailable, err, "replay protection unavailable")
+	}
+	return client, nil
+}
+
+// describeJWTError turns a golang-jwt error into a short, safe reason.
+func describeJWTError(err error) string {
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "is malformed"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return "signature is invalid or its alg is not allowed"
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "has expired"
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "iat is in the future"
+	case errors.Is(err, jwt.ErrTokenNotValidYet):
+		return "is not valid yet (nbf)"
+	case errors.Is(err, jwt.ErrTokenRequiredClaimMissing):
+		return "lacks a required claim (exp, iss or aud)"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "aud is not this node"
+	case errors.Is(err, jwt.ErrTokenInvalidIssuer):
+		return "iss is not this node"
+	case errors.Is(err, jwt.ErrTokenUnverifiable):
+		return "cannot be verified (unknown or unsupported alg)"
+	case errors.Is(err, jwt.ErrTokenInvalidClaims):
+		return "has invalid claims"
+	}
+	return "is invalid"
+}
+
+// TokenRequest is a token endpoint request after client authentication.
+type TokenRequest struct {
+	GrantType string
+	// Scope is the space-separated scope parameter; empty asks for every
+	// scope the client is allowed.
+	Scope string
+}
+
+// TokenResponse is the successful token response (RFC 6749 §5.1).
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int64  `json:"expires_in"`
+	Scope       string `json:"scope"`
+}
+
+// CheckGrantType rejects a missing or unsupported grant_type before the
+// client is authenticated.
+func CheckGrantType(grantType string) error {
+	switch grantType {
+	case "":
+		return fail(ErrInvalidRequest, "grant_type is missing")
+	case GrantClientCredentials:
+		return nil
+	}
+	return fail(ErrUnsupportedGrantType, "grant_type %q is not supported at this endpoint (supported: %s)", truncate(grantType), GrantClientCredentials)
+}
+
+// Token issues an access token to an authenticated client: an at+jwt
+// (RFC 9068) signed with the node's active SM2 key, for the requested
+// scopes (all allowed ones when none are requested). Errors match
+// ErrUnsupportedGrantType, ErrUnauthorizedClient, ErrInvalidScope or
+// ErrUnavailable.
+func (s *Service) Token(ctx context.Context, c Client, req TokenRequest) (TokenResponse, error) {
+	if err := CheckGrantType(req.GrantType); err != nil {
+		return TokenResponse{}, err
+	}
+	if !slices.Contains(c.GrantTypes, req.GrantType) {
+		return TokenResponse{}, fail(ErrUnauthorizedClient, "the client is not registered for %s", req.GrantType)
+	}
+	scopes, err := grantScopes(req.Scope, c.Scopes)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	token, err := s.issue(c.ID, scopes)
+	if err != nil {
+		return TokenResponse{}, err
+	}
+	return TokenResponse{AccessToken: token, TokenType: "Bearer", ExpiresIn: int64(s.ttl / time.Second), Scope: scopes}, nil
+}
+
+// grantScopes returns the granted scopes, space-separated in the order of
+// Scopes.
+func grantScopes(requested string, allowed []string) (string, error) {
+	var want []string
+	if requested == "" {
+		want = allowed
+	} else {
+		want = strings.Split(requested, " ")
+		for _, sc := range want {
+			if sc == "" {
+				return "", fail(ErrInvalidScope, "scope must be scope names separated by single spaces")
+			}
+			if !slices.Contains(Scopes, sc) {
+				return "", fail(ErrInvalidScope, "unknown scope %q", truncate(sc))
+			}
+			if !slices.Contains(allowed, sc) {
+				return "", fail(ErrInvalidScope, "the client is not allowed scope %q", sc)
+			}
+		}
+	}
+	var out []string
+	for _, sc := range Scopes {
+		if slices.Contains(want, sc) {
+			out = append(out, sc)
+		}
+	}
+	if len(out) == 0 {
+		return "", fail(ErrInvalidScope, "no scope to grant")
+	}
+	return strings.Join(out, " "), nil
+}
+
+// issue signs an access token.
+func (s *Service) issue(clientID, scope string) (string, error) {
+	key, err := s.keys.Active(gm.AlgSM2)
+	if err != nil || key.Signer == nil {
+		return "", failWith(ErrUnavailable, err, "no signing key")
+	}
+	var id [16]byte
+	if _, err := io.ReadFull(s.rand, id[:]); err != nil {
+		return "", failWith(ErrUnavailable, err, "randomness unavailable")
+	}
+	now := s.now().Truncate(time.Second)
+	claims := &accessClaims{
+		Issuer:   s.issuer,
+		Subject:  clientID,
+		Audience: audience{s.issuer},
+		Expires:  newUnixTime(now.Add(s.ttl)),
+		IssuedAt: newUnixTime(now),
+		ID:       base64.RawURLEncoding.EncodeToString(id[:]),
+		ClientID: clientID,
+		Scope:    scope,
+	}
+	t := jwt.NewWithClaims(gm.SigningMethodSM2, claims)
+	t.Header["typ"] = AccessTokenType
+	t.Header["kid"] = key.Kid
+	signed, err := t.SignedString(key.Signer)
+	if err != nil {
+		return "", failWith(ErrUnavailable, err, "signing failed")
+	}
+	return signed, nil
+}

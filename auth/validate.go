@@ -1,0 +1,289 @@
+package auth
+
+import (
+	"context"
+	"crypto/sha256"
+	"errors"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/store"
+)
+
+// Principal is the client an access token authenticates.
+type Principal struct {
+	ClientID string
+	// Scopes granted to the token, in the order of Scopes. Shared: do not
+	// modify.
+	Scopes []string
+	// Region is the client's home region.
+	Region string
+	// TokenID is the token's jti.
+	TokenID string
+	// Expires is the token's exp.
+	Expires time.Time
+}
+
+// HasScope reports whether the token grants scope.
+func (p Principal) HasScope(scope string) bool { return slices.Contains(p.Scopes, scope) }
+
+// validToken is what validation of one access token yields; cached by the
+// token's SHA-256.
+type validToken struct {
+	clientID string
+	scopes   []string
+	scope    string
+	jti      string
+	revoked  string // the jti's key in the revocation list
+	kid      string
+	iat, exp time.Time
+	// until is when the cache entry stops being usable: exp plus leeway.
+	until int64
+	// recheck is when the revocation list must next be consulted for a
+	// cached token (unix nanoseconds); zero for a fresh validation.
+	recheck atomic.Int64
+	// client is the last check of the token's client; nil before the first.
+	client atomic.Pointer[clientState]
+}
+
+// Authorize validates the Bearer access token for a request to a route
+// that needs scope: a JWS signed by one of the node's published keys with
+// alg SM2 (gm.NewJWTParser allow-list), typ at+jwt, iss and aud this
+// node's issuer, exp and iat within the leeway, a client that is still
+// registered and enabled, a jti not revoked, and scope among the granted
+// ones. Errors match ErrInvalidToken (401), ErrInsufficientScope (403) or
+// ErrUnavailable (503).
+//
+// Validated tokens are cached by their SHA-256 until they expire, so a
+// repeated token costs a hash and a map lookup. Revocation through this
+// Service evicts the entry at once; a registry change reported by
+// ClientsChanged (a client disabled or removed) makes every entry check
+// its client again. Changes made elsewhere — a token revoked by another
+// node sharing the ephemeral store, a registry edited by another process —
+// reach a cached entry within Config.RevocationRecheck (a second by
+// default), as RFC 7009 §2 allows for propagation. A token seen for the
+// first time is always checked against the registry and the list.
+func (s *Service) Authorize(ctx context.Context, token, scope string) (Principal, error) {
+	now := s.now()
+	v, err := s.validate(now, token)
+	if err != nil {
+		return Principal{}, err
+	}
+	n := now.UnixNano()
+	cs := v.client.Load()
+	if gen := s.clientsGen.Load(); cs == nil || cs.gen != gen || n >= cs.until {
+		c, err := s.clients.Get(ctx, v.clientID)
+		switch {
+		case errors.Is(err, ErrClientNotFound):
+			return Principal{}, fail(ErrInvalidToken, "the token's client is no longer registered")
+		case err != nil:
+			return Principal{}, failWith(ErrUnavailable, err, "client registry unavailable")
+		case c.Disabled:
+			return Principal{}, fail(ErrInvalidToken, "the token's client is disabled")
+		}
+		cs = &clientState{region: c.Region, gen: gen, until: n + int64(s.recheck)}
+		if s.recheck > 0 {
+			v.client.Store(cs)
+		}
+	}
+	if n >= v.recheck.Load() {
+		if err := s.checkRevoked(ctx, v.revoked); err != nil {
+			return Principal{}, err
+		}
+		if s.recheck > 0 {
+			v.recheck.Store(n + int64(s.recheck))
+		}
+	}
+	if !slices.Contains(v.scopes, scope) {
+		return Principal{}, &Error{Kind: ErrInsufficientScope, Description: "the token lacks scope " + scope}
+	}
+	return Principal{ClientID: v.clientID, Scopes: v.scopes, Region: cs.region, TokenID: v.jti, Expires: v.exp}, nil
+}
+
+// clientState is what a cached token remembers of its client's last check.
+type clientState struct {
+	region string
+	gen    uint64 // Service.clientsGen at the check
+	until  int64  // unix nanoseconds; after it, check again
+}
+
+// ClientsChanged tells the Service that the registry changed, so cached
+// tokens check their client again on their next use. FileStore calls it
+// through FileStoreOptions.OnChange; without it a change is still seen
+// within RevocationRecheck.
+func (s *Service) ClientsChanged() { s.clientsGen.Add(1) }
+
+// checkRevoked looks up a revocation list key (revokedKey).
+func (s *Service) checkRevoked(ctx context.Context, key string) error {
+	_, err := s.store.Get(ctx, key)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err == nil:
+		return fail(ErrInvalidToken, "the token was revoked")
+	}
+	return failWith(ErrUnavailable, err, "revocation list unavailable")
+}
+
+func revokedKey(jti string) string { return "access-token-revoked:" + jti }
+
+// tokenHash is the cache key of a token: its SHA-256, computed over the
+// string's bytes in place (sha256 neither keeps nor changes its input), so
+// the hot path does not copy a half-kilobyte token.
+func tokenHash(token string) [sha256.Size]byte {
+	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
+}
+
+// validate checks the token itself (not its client or revocation), using
+// and filling the cache.
+func (s *Service) validate(now time.Time, token string) (*validToken, error) {
+	if token == "" {
+		return nil, fail(ErrInvalidToken, "no access token")
+	}
+	if len(token) > maxTokenLen {
+		return nil, fail(ErrInvalidToken, "access token is too long")
+	}
+	keys := s.currentKeys(now)
+	var sum [sha256.Size]byte
+	if s.cache != nil {
+		sum = tokenHash(token)
+		if v := s.cache.get(sum, now.UnixNano()); v != nil {
+			if _, ok := keys.keys[v.kid]; ok {
+				return v, nil
+			}
+			s.cache.remove(sum)
+		}
+	}
+	v, err := s.parse(token, keys)
+	if err != nil {
+		return nil, err
+	}
+	if s.cache != nil {
+		s.cache.put(sum, v, now.UnixNano())
+	}
+	return v, nil
+}
+
+// parse verifies an access token's signature and claims.
+func (s *Service) parse(token string, keys *nodeKeySet) (*validToken, error) {
+	var (
+		claims accessClaims
+		kid    string
+		keyErr error
+	)
+	_, err := s.tokenParser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		typ, _ := t.Header["typ"].(string)
+		if !strings.EqualFold(typ, AccessTokenType) && !strings.EqualFold(typ, "application/"+AccessTokenType) {
+			keyErr = fail(ErrInvalidToken, "not an access token (typ must be at+jwt)")
+			return nil, keyErr
+		}
+		if _, ok := t.Header["crit"]; ok {
+			keyErr = fail(ErrInvalidToken, "access token has critical header parameters")
+			return nil, keyErr
+		}
+		kid, _ = t.Header["kid"].(string)
+		k, ok := keys.keys[kid]
+		if !ok || k.alg != t.Method.Alg() {
+			keyErr = fail(ErrInvalidToken, "access token was not signed by a key of this node")
+			return nil, keyErr
+		}
+		return k.pub, nil
+	})
+	if err != nil {
+		if keyErr != nil {
+			return nil, keyErr
+		}
+		return nil, &Error{Kind: ErrInvalidToken, Description: "access token " + describeJWTError(err), Err: err}
+	}
+	if claims.ClientID == "" || claims.Subject != claims.ClientID || claims.ID == "" || !claims.IssuedAt.ok {
+		return nil, fail(ErrInvalidToken, "access token lacks client_id, sub, jti or iat")
+	}
+	scopes := strings.Split(claims.Scope, " ")
+	scopes = scopes[:len(scopes):len(scopes)]
+	exp := claims.Expires.d.Time
+	return &validToken{
+		clientID: claims.ClientID, scopes: scopes, scope: claims.Scope, jti: claims.ID, revoked: revokedKey(claims.ID), kid: kid,
+		iat: claims.IssuedAt.d.Time, exp: exp, until: exp.Add(s.leeway).UnixNano(),
+	}, nil
+}
+
+// Introspection is the introspection response (RFC 7662 §2.2).
+type Introspection struct {
+	Active    bool   `json:"active"`
+	Scope     string `json:"scope,omitempty"`
+	ClientID  string `json:"client_id,omitempty"`
+	TokenType string `json:"token_type,omitempty"`
+	Exp       int64  `json:"exp,omitempty"`
+	Iat       int64  `json:"iat,omitempty"`
+	Sub       string `json:"sub,omitempty"`
+	Aud       string `json:"aud,omitempty"`
+	Iss       string `json:"iss,omitempty"`
+	Jti       string `json:"jti,omitempty"`
+}
+
+// Introspect tells an authenticated client whether token is active. A
+// client may introspect its own tokens; a client allowed the
+// registry:admin scope may introspect any. Everything else (invalid,
+// expired, revoked, another client's) is {"active": false}, so the answer
+// does not tell why. Only a failing dependency is an error
+// (ErrUnavailable).
+func (s *Service) Introspect(ctx context.Context, caller Client, token string) (Introspection, error) {
+	now := s.now()
+	v, err := s.validate(now, token)
+	if err != nil {
+		return Introspection{}, nil
+	}
+	if v.clientID != caller.ID && !caller.HasScope(ScopeRegistryAdmin) {
+		return Introspection{}, nil
+	}
+	c, err := s.clients.Get(ctx, v.clientID)
+	if errors.Is(err, ErrClientNotFound) || (err == nil && c.Disabled) {
+		return Introspection{}, nil
+	}
+	if err != nil {
+		return Introspection{}, failWith(ErrUnavailable, err, "client registry unavailable")
+	}
+	if err := s.checkRevoked(ctx, v.revoked); err != nil {
+		if errors.Is(err, ErrInvalidToken) {
+			return Introspection{}, nil
+		}
+		return Introspection{}, err
+	}
+	return Introspection{
+		Active: true, Scope: v.scope, ClientID: v.clientID, TokenType: "Bearer",
+		Exp: v.exp.Unix(), Iat: v.iat.Unix(), Sub: v.clientID, Aud: s.issuer, Iss: s.issuer, Jti: v.jti,
+	}, nil
+}
+
+// Revoke revokes an access token (RFC 7009): its jti is kept in the
+// ephemeral store until the token expires, and this node's cache entry is
+// evicted. A token that is invalid or expired needs no revocation and is
+// not an error. A client may revoke its own tokens; a client allowed
+// registry:admin may revoke any; revoking another client's token gives
+// ErrUnauthorizedClient.
+func (s *Service) Revoke(ctx context.Context, caller Client, token string) error {
+	now := s.now()
+	v, err := s.validate(now, token)
+	if err != nil {
+		return nil
+	}
+	if v.clientID != caller.ID && !caller.HasScope(ScopeRegistryAdmin) {
+		return fail(ErrUnauthorizedClient, "the token was issued to another client")
+	}
+	ttl := time.Duration(v.until - now.UnixNano())
+	if ttl < time.Second {
+		ttl = time.Second
+	}
+	if err := s.store.Set(ctx, revokedKey(v.jti), []byte{1}, ttl); err != nil {
+		return failWith(ErrUnavailable, err, "revocation list unavailable")
+	}
+	if s.cache != nil {
+		s.cache.remove(tokenHash(token))
+	}
+	return nil
+}

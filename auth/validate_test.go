@@ -1,0 +1,273 @@
+package auth
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// TestAuthorizeRefused covers every way an access token can be refused,
+// with the cache on and off.
+func TestAuthorizeRefused(t *testing.T) {
+	for _, cache := range []int{0, -1} {
+		e := newEnv(t, func(c *Config) { c.CacheSize = cache })
+		ctx := context.Background()
+		c := e.register("svc-a", gm.AlgSM2)
+		off := e.register("svc-off", gm.AlgSM2)
+		offToken := e.token(off, "")
+		if _, err := e.clients.Update(ctx, off.ID, func(cl *Client) error { cl.Disabled = true; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		revoked := e.token(c, "")
+		if err := e.svc.Revoke(ctx, c.Client, revoked); err != nil {
+			t.Fatal(err)
+		}
+		foreign, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+		active, _ := e.keys.Active(gm.AlgSM2)
+		es, _ := e.keys.Active(gm.AlgES256)
+		none := jwt.NewWithClaims(jwt.SigningMethodNone, testAccessClaims{RegisteredClaims: jwt.RegisteredClaims{Issuer: testIssuer,
+			Subject: "svc-a", Audience: jwt.ClaimStrings{testIssuer}, IssuedAt: jwt.NewNumericDate(e.clock.Now()),
+			ExpiresAt: jwt.NewNumericDate(e.clock.Now().Add(time.Minute)), ID: "n"}, ClientID: "svc-a", Scope: ScopeCredentialsIssue})
+		none.Header["typ"] = AccessTokenType
+		none.Header["kid"] = active.Kid
+		noneTok, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
+
+		cases := []struct {
+			name  string
+			token string
+			scope string
+			kind  error
+		}{
+			{"anonymous", "", ScopeCredentialsIssue, ErrInvalidToken},
+			{"wrong scope", e.token(c, ScopeQRRedeem), ScopeCredentialsIssue, ErrInsufficientScope},
+			{"expired", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) {
+				cl.ExpiresAt = jwt.NewNumericDate(e.clock.Now().Add(-time.Minute))
+			}), ScopeCredentialsIssue, ErrInvalidToken},
+			{"wrong audience", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) {
+				cl.Audience = jwt.ClaimStrings{"https://bj.trustid.example"}
+			}), ScopeCredentialsIssue, ErrInvalidToken},
+			{"wrong issuer", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.Issuer = "https://bj.trustid.example" }), ScopeCredentialsIssue, ErrInvalidToken},
+			{"alg none", noneTok, ScopeCredentialsIssue, ErrInvalidToken},
+			{"unknown kid", e.nodeToken(active.Signer, "no-such-kid", nil), ScopeCredentialsIssue, ErrInvalidToken},
+			{"disabled client", offToken, ScopeCredentialsIssue, ErrInvalidToken},
+			{"revoked", revoked, ScopeCredentialsIssue, ErrInvalidToken},
+			{"non-node key", e.nodeToken(foreign, active.Kid, nil), ScopeCredentialsIssue, ErrInvalidToken},
+			{"node ES256 key (not allowed for access tokens)", e.nodeToken(es.Signer, es.Kid, nil), ScopeCredentialsIssue, ErrInvalidToken},
+			{"typ JWT", e.nodeToken(nil, "", func(h map[string]any, _ *testAccessClaims) { h["typ"] = "JWT" }), ScopeCredentialsIssue, ErrInvalidToken},
+			{"future iat", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) {
+				cl.IssuedAt = jwt.NewNumericDate(e.clock.Now().Add(5 * time.Minute))
+			}), ScopeCredentialsIssue, ErrInvalidToken},
+			{"no client_id", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.ClientID = "" }), ScopeCredentialsIssue, ErrInvalidToken},
+			{"unregistered client", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) {
+				cl.ClientID, cl.Subject = "svc-ghost", "svc-ghost"
+			}), ScopeCredentialsIssue, ErrInvalidToken},
+			{"garbage", "eyJ.eyJ.sig", ScopeCredentialsIssue, ErrInvalidToken},
+		}
+		for _, tc := range cases {
+			for round := 0; round < 2; round++ { // the second round would hit the cache
+				_, err := e.svc.Authorize(ctx, tc.token, tc.scope)
+				if !errors.Is(err, tc.kind) {
+					t.Errorf("cache %d, %s, round %d: got %v, want %v", cache, tc.name, round, err, tc.kind)
+				}
+			}
+		}
+		// The control: a node token for a registered client with the scope.
+		if _, err := e.svc.Authorize(ctx, e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) {
+			cl.ClientID, cl.Subject = c.ID, c.ID
+		}), ScopeCredentialsIssue); err != nil {
+			t.Errorf("cache %d: valid node token refused: %v", cache, err)
+		}
+	}
+}
+
+func TestCacheFollowsTokenLifeRevocationAndKeys(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.register("svc-a", gm.AlgSM2)
+	tok := e.token(c, "")
+	if _, err := e.svc.Authorize(ctx, tok, ScopeStatusWrite); err != nil {
+		t.Fatal(err)
+	}
+	if e.svc.cache.len() != 1 {
+		t.Fatalf("cache holds %d", e.svc.cache.len())
+	}
+	// Expiry: past exp + leeway the cached entry is not used.
+	e.clock.Advance(10*time.Minute + DefaultLeeway)
+	if _, err := e.svc.Authorize(ctx, tok, ScopeStatusWrite); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("expired cached token: %v", err)
+	}
+	// Revocation evicts.
+	tok = e.token(c, "")
+	e.svc.Authorize(ctx, tok, ScopeStatusWrite)
+	if err := e.svc.Revoke(ctx, c.Client, tok); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Authorize(ctx, tok, ScopeStatusWrite); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("revoked cached token: %v", err)
+	}
+	// Revocation through another node sharing the store: no local
+	// eviction, but the store check still refuses it.
+	tok = e.token(c, "")
+	e.svc.Authorize(ctx, tok, ScopeStatusWrite)
+	other := e.service(e.store)
+	if err := other.Revoke(ctx, c.Client, tok); err != nil {
+		t.Fatal(err)
+	}
+	// Within RevocationRecheck the cached entry still answers (the
+	// documented propagation delay); after it, the list is consulted.
+	if _, err := e.svc.Authorize(ctx, tok, ScopeStatusWrite); err != nil {
+		t.Errorf("within the recheck interval: %v", err)
+	}
+	e.clock.Advance(DefaultRevocationRecheck)
+	if _, err := e.svc.Authorize(ctx, tok, ScopeStatusWrite); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("token revoked on another node: %v", err)
+	}
+	// A disabled client's cached token stops working: at once where the
+	// registry reports changes, within RevocationRecheck where it does not.
+	tok = e.token(c, "")
+	e.svc.Authorize(ctx, tok, ScopeStatusWrite)
+	other.Authorize(ctx, tok, ScopeStatusWrite)
+	e.clients.Update(ctx, c.ID, func(cl *Client) error { cl.Disabled = true; return nil })
+	if _, err := e.svc.Authorize(ctx, tok, ScopeStatusWrite); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("disabled client's cached token: %v", err)
+	}
+	if _, err := other.Authorize(ctx, tok, ScopeStatusWrite); err != nil {
+		t.Errorf("unwired service, within the recheck interval: %v", err)
+	}
+	e.clock.Advance(DefaultRevocationRecheck)
+	if _, err := other.Authorize(ctx, tok, ScopeStatusWrite); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("unwired service, after the recheck interval: %v", err)
+	}
+	e.clients.Update(ctx, c.ID, func(cl *Client) error { cl.Disabled = false; return nil })
+	// Key rotation: tokens of the retiring key verify; once it is retired
+	// (and the key set refreshed) they stop, cached or not.
+	tok = e.token(c, "")
+	if _, err := e.svc.Authorize(ctx, tok, ScopeStatusWrite); err != nil {
+		t.Fatal(err)
+	}
+	old, _ := e.keys.Active(gm.AlgSM2)
+	if _, err := e.keys.Rotate(gm.AlgSM2); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(DefaultKeyRefresh)
+	if _, err := e.svc.Authorize(ctx, tok, ScopeStatusWrite); err != nil {
+		t.Errorf("retiring key's token: %v", err)
+	}
+	newTok := e.token(c, "")
+	if _, err := e.svc.Authorize(ctx, newTok, ScopeStatusWrite); err != nil {
+		t.Errorf("new key's token: %v", err)
+	}
+	if err := e.keys.Retire(old.Kid); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(DefaultKeyRefresh)
+	if _, err := e.svc.Authorize(ctx, tok, ScopeStatusWrite); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("retired key's cached token: %v", err)
+	}
+}
+
+func TestCacheIsBounded(t *testing.T) {
+	e := newEnv(t, func(c *Config) { c.CacheSize = 32 })
+	c := e.register("svc-a", gm.AlgSM2)
+	for range 200 {
+		if _, err := e.svc.Authorize(context.Background(), e.token(c, ""), ScopeQRRedeem); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := e.svc.cache.len(); n > 32 || n == 0 {
+		t.Errorf("cache holds %d entries, want 1..32", n)
+	}
+}
+
+func TestIntrospectAndRevoke(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+	b := e.register("svc-b", gm.AlgSM2, ScopeQRRedeem)
+	admin := e.register("ops", gm.AlgSM2, ScopeRegistryAdmin)
+	tok := e.token(a, "")
+
+	in, err := e.svc.Introspect(ctx, a.Client, tok)
+	if err != nil || !in.Active || in.ClientID != "svc-a" || in.Scope != ScopeQRRedeem || in.TokenType != "Bearer" ||
+		in.Iss != testIssuer || in.Exp-in.Iat != 600 || in.Jti == "" {
+		t.Errorf("own token: %+v %v", in, err)
+	}
+	if in, _ := e.svc.Introspect(ctx, b.Client, tok); in.Active {
+		t.Error("another client's token is active to b")
+	}
+	if in, _ := e.svc.Introspect(ctx, admin.Client, tok); !in.Active {
+		t.Error("admin cannot introspect")
+	}
+	if in, _ := e.svc.Introspect(ctx, a.Client, "garbage"); in.Active {
+		t.Error("garbage is active")
+	}
+	if err := e.svc.Revoke(ctx, b.Client, tok); !errors.Is(err, ErrUnauthorizedClient) {
+		t.Errorf("b revoking a's token: %v", err)
+	}
+	if err := e.svc.Revoke(ctx, a.Client, "garbage"); err != nil {
+		t.Errorf("revoking garbage: %v", err)
+	}
+	if err := e.svc.Revoke(ctx, a.Client, tok); err != nil {
+		t.Fatal(err)
+	}
+	if in, _ := e.svc.Introspect(ctx, a.Client, tok); in.Active {
+		t.Error("revoked token is active")
+	}
+	if err := e.svc.Revoke(ctx, a.Client, tok); err != nil {
+		t.Errorf("revoking twice: %v", err)
+	}
+	tok2 := e.token(a, "")
+	if err := e.svc.Revoke(ctx, admin.Client, tok2); err != nil {
+		t.Errorf("admin revoking: %v", err)
+	}
+	if _, err := e.svc.Authorize(ctx, tok2, ScopeQRRedeem); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("token revoked by admin: %v", err)
+	}
+}
+
+func TestMetadataAndJWKS(t *testing.T) {
+	e := newEnv(t)
+	m := e.svc.Metadata()
+	if m.Issuer != testIssuer || m.TokenEndpoint != testIssuer+"/oauth2/token" || m.JWKSURI != testIssuer+"/.well-known/jwks.json" ||
+		m.IntrospectionEndpoint != testIssuer+"/oauth2/introspect" || m.RevocationEndpoint != testIssuer+"/oauth2/revoke" {
+		t.Errorf("metadata %+v", m)
+	}
+	set, err := e.svc.JWKS()
+	if err != nil || len(set.Keys) != len(e.keys.Published()) {
+		t.Fatalf("jwks %v %v", set, err)
+	}
+	if _, err := e.keys.Rotate(gm.AlgSM2); err != nil {
+		t.Fatal(err)
+	}
+	set2, _ := e.svc.JWKS()
+	if len(set2.Keys) != len(set.Keys)+1 {
+		t.Errorf("after rotation %d keys, want %d (active + retiring)", len(set2.Keys), len(set.Keys)+1)
+	}
+}
+
+func TestNewRejectsBadConfig(t *testing.T) {
+	e := newEnv(t)
+	bad := []func(*Config){
+		func(c *Config) { c.Issuer = "https://x.example/" },
+		func(c *Config) { c.Issuer = "ftp://x.example" },
+		func(c *Config) { c.Issuer = "https://x.example?q=1" },
+		func(c *Config) { c.TokenTTL = time.Second },
+		func(c *Config) { c.TokenTTL = 48 * time.Hour },
+		func(c *Config) { c.Leeway = time.Hour },
+		func(c *Config) { c.MaxAssertionAge = time.Hour },
+		func(c *Config) { c.Store = nil },
+	}
+	for i, f := range bad {
+		cfg := Config{Issuer: testIssuer, Keys: e.keys, Clients: e.clients, Store: e.store}
+		f(&cfg)
+		if _, err := New(cfg); err == nil {
+			t.Errorf("config %d accepted", i)
+		}
+	}
+}

@@ -1,0 +1,446 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/leakcheck"
+	"github.com/trustid-cn/trustid/keystore"
+)
+
+const testKEK = "00112233445566778899aabbccddeeff"
+
+// protectedRoutes is every protected route a node serves and the scope it
+// needs. TestEveryProtectedRoute fails when the running node has a
+// protected route that is missing here (or here one it does not have):
+// whoever adds a route adds its line, and the route is then run through
+// every credential case.
+var protectedRoutes = map[string]string{
+	"POST /v1/admin/clients":              auth.ScopeRegistryAdmin,
+	"GET /v1/admin/clients":               auth.ScopeRegistryAdmin,
+	"GET /v1/admin/clients/{id}":          auth.ScopeRegistryAdmin,
+	"POST /v1/admin/clients/{id}/keys":    auth.ScopeRegistryAdmin,
+	"POST /v1/admin/clients/{id}/disable": auth.ScopeRegistryAdmin,
+	"GET /v1/admin/routes":                auth.ScopeRegistryAdmin,
+	"POST /credentials/issue":             auth.ScopeCredentialsIssue,
+	"POST /v1/credentials/{id}/status":    auth.ScopeStatusWrite,
+}
+
+// freeAddr returns a loopback address with a port free right now, so the
+// node's issuer URL can name it.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// authNode is a running `trustid serve` with its data directory.
+type authNode struct {
+	t    *testing.T
+	dir  string
+	base string
+	logs *syncBuffer
+}
+
+func startAuthNode(t *testing.T, extra ...string) *authNode {
+	t.Helper()
+	t.Setenv("TRUSTID_KEK", testKEK)
+	dir := t.TempDir()
+	addr := freeAddr(t)
+	args := append([]string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr}, extra...)
+	base, logs := startServe(t, args...)
+	return &authNode{t: t, dir: dir, base: base, logs: logs}
+}
+
+// cli runs a trustid subcommand on the node's data directory.
+func (n *authNode) cli(args ...string) string {
+	n.t.Helper()
+	out, errOut, err := run(n.t, context.Background(), append(args, "--data", n.dir)...)
+	if err != nil {
+		n.t.Fatalf("trustid %v: %v\n%s%s", args, err, out, errOut)
+	}
+	return out
+}
+
+// addClient makes a key with `clients keygen` and registers it with
+// `clients add`; it returns the key file.
+func (n *authNode) addClient(id, alg, scopes string) string {
+	n.t.Helper()
+	keys := filepath.Join(n.dir, "rp-"+id)
+	out := n.cli("clients", "keygen", "--alg", alg, "--out", keys)
+	kid := regexp.MustCompile(`kid (\S+)`).FindStringSubmatch(out)[1]
+	n.cli("clients", "add", "--id", id, "--name", "RP "+id, "--region", "320000", "--scopes", scopes,
+		"--jwks-file", filepath.Join(keys, kid+".jwks.json"))
+	return filepath.Join(keys, kid+".key.pem")
+}
+
+// token runs `trustid token` and returns the access token.
+func (n *authNode) token(id, key string, extra ...string) string {
+	n.t.Helper()
+	out := n.cli(append([]string{"token", "--node", n.base, "--client-id", id, "--key", key}, extra...)...)
+	var resp struct {
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal([]byte(out), &resp); err != nil || resp.AccessToken == "" {
+		n.t.Fatalf("token output %q: %v", out, err)
+	}
+	return resp.AccessToken
+}
+
+func (n *authNode) do(method, path, token, contentType, body string) (int, map[string]any, http.Header) {
+	n.t.Helper()
+	req, _ := http.NewRequest(method, n.base+path, strings.NewReader(body))
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	var m map[string]any
+	json.Unmarshal(raw, &m)
+	return resp.StatusCode, m, resp.Header
+}
+
+// assertion signs a client assertion with the key file for the node.
+func (n *authNode) assertion(id, keyFile string) string {
+	n.t.Helper()
+	pemBytes, _ := os.ReadFile(keyFile)
+	signer, err := gm.ParsePrivateKeyPEM(pemBytes)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	kid, _ := auth.KeyID(signer.Public())
+	a, err := auth.NewClientAssertion(signer, kid, id, n.base+auth.TokenPath, time.Now(), time.Minute, rand.Reader)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return a
+}
+
+// forge signs an access token with the node's own SM2 key (or signer),
+// claims edited by edit: the way to make expired, wrong-audience and
+// wrong-issuer tokens that are otherwise perfect.
+func (n *authNode) forge(signer crypto.Signer, kid string, edit func(h map[string]any, c jwt.MapClaims)) string {
+	n.t.Helper()
+	if signer == nil {
+		ks, err := keystore.Open(filepath.Join(n.dir, keystoreFile), mustKEK(n.t), keystore.Options{})
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		k, err := ks.Active(gm.AlgSM2)
+		if err != nil {
+			n.t.Fatal(err)
+		}
+		signer, kid = k.Signer, k.Kid
+	}
+	now := time.Now()
+	claims := jwt.MapClaims{"iss": n.base, "sub": "rp-admin", "aud": []string{n.base}, "client_id": "rp-admin",
+		"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "jti": rand.Text(), "scope": strings.Join(auth.Scopes, " ")}
+	m, _ := gm.SigningMethod(signer)
+	tok := jwt.NewWithClaims(m, claims)
+	tok.Header["typ"] = "at+jwt"
+	tok.Header["kid"] = kid
+	if edit != nil {
+		edit(tok.Header, claims)
+	}
+	s, err := tok.SignedString(signer)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	return s
+}
+
+func mustKEK(t *testing.T) []byte {
+	k, err := keystore.ParseKEK(testKEK)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+// requestFor fills a route pattern's wildcards with a plausible value.
+func requestFor(pattern string) (method, path string) {
+	method, path, _ = strings.Cut(pattern, " ")
+	path = regexp.MustCompile(`\{[^}]*\}`).ReplaceAllString(path, "rp-target")
+	return method, path
+}
+
+// TestEveryProtectedRoute runs every protected route of a real node
+// (listed by the node itself at /v1/admin/routes) through every kind of
+// credential: only a valid token with the route's scope gets past
+// authorization; everything else is 401 invalid_token or 403
+// insufficient_scope.
+func TestEveryProtectedRoute(t *testing.T) {
+	n := startAuthNode(t)
+	adminKey := n.addClient("rp-admin", "SM2", strings.Join(auth.Scopes, ","))
+	offKey := n.addClient("rp-off", "ES256", strings.Join(auth.Scopes, ","))
+	n.addClient("rp-target", "SM2", "qr:redeem") // the {id} of routes that take one
+	admin := n.token("rp-admin", adminKey)
+
+	// The node's own list of protected routes against the table.
+	code, m, _ := n.do("GET", "/v1/admin/routes", admin, "", "")
+	if code != 200 {
+		t.Fatalf("routes: %d %v", code, m)
+	}
+	served := map[string]string{}
+	for _, r := range m["routes"].([]any) {
+		r := r.(map[string]any)
+		served[r["route"].(string)] = r["scope"].(string)
+	}
+	for route, scope := range served {
+		if want, ok := protectedRoutes[route]; !ok {
+			t.Errorf("protected route %q (scope %s) is not in protectedRoutes: add it", route, scope)
+		} else if want != scope {
+			t.Errorf("route %q needs scope %s, table says %s", route, scope, want)
+		}
+	}
+	for route := range protectedRoutes {
+		if _, ok := served[route]; !ok {
+			t.Errorf("protectedRoutes lists %q, which the node does not serve", route)
+		}
+	}
+
+	// Credentials, each made once and used on every route.
+	offToken := n.token("rp-off", offKey)
+	if code, m, _ := n.do("POST", "/v1/admin/clients/rp-off/disable", admin, "", ""); code != 200 {
+		t.Fatalf("disable: %d %v", code, m)
+	}
+	revoked := n.token("rp-admin", adminKey)
+	form := url.Values{"token": {revoked}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {n.assertion("rp-admin", adminKey)}}
+	if code, m, _ := n.do("POST", auth.RevocationPath, "", "application/x-www-form-urlencoded", form.Encode()); code != 200 {
+		t.Fatalf("revoke: %d %v", code, m)
+	}
+	foreign, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	ks, _ := keystore.Open(filepath.Join(n.dir, keystoreFile), mustKEK(t), keystore.Options{})
+	active, _ := ks.Active(gm.AlgSM2)
+	none := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.MapClaims{"iss": n.base, "sub": "rp-admin", "aud": n.base,
+		"client_id": "rp-admin", "iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix(), "jti": "n",
+		"scope": strings.Join(auth.Scopes, " ")})
+	none.Header["typ"] = "at+jwt"
+	none.Header["kid"] = active.Kid
+	noneTok, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
+	scoped := map[string]string{}
+	for _, s := range auth.Scopes {
+		scoped[s] = n.token("rp-admin", adminKey, "--scope", s)
+	}
+
+	type credential struct {
+		name   string
+		token  func(scope string) string
+		status int
+		code   string
+	}
+	otherScope := func(scope string) string {
+		for _, s := range auth.Scopes {
+			if s != scope {
+				return scoped[s]
+			}
+		}
+		panic("one scope only")
+	}
+	creds := []credential{
+		{"anonymous", func(string) string { return "" }, 401, "invalid_token"},
+		{"wrong scope", otherScope, 403, "insufficient_scope"},
+		{"expired", func(string) string {
+			return n.forge(nil, "", func(_ map[string]any, c jwt.MapClaims) {
+				c["iat"], c["exp"] = time.Now().Add(-20*time.Minute).Unix(), time.Now().Add(-10*time.Minute).Unix()
+			})
+		}, 401, "invalid_token"},
+		{"wrong audience", func(string) string {
+			return n.forge(nil, "", func(_ map[string]any, c jwt.MapClaims) { c["aud"] = []string{"https://bj.trustid.example"} })
+		}, 401, "invalid_token"},
+		{"wrong issuer", func(string) string {
+			return n.forge(nil, "", func(_ map[string]any, c jwt.MapClaims) { c["iss"] = "https://bj.trustid.example" })
+		}, 401, "invalid_token"},
+		{"alg none", func(string) string { return noneTok }, 401, "invalid_token"},
+		{"unknown kid", func(string) string { return n.forge(active.Signer, "kid-from-nowhere", nil) }, 401, "invalid_token"},
+		{"disabled client", func(string) string { return offToken }, 401, "invalid_token"},
+		{"revoked token", func(string) string { return revoked }, 401, "invalid_token"},
+		{"non-node key", func(string) string { return n.forge(foreign, active.Kid, nil) }, 401, "invalid_token"},
+		{"valid", func(scope string) string { return scoped[scope] }, 0, ""},
+	}
+	routes := make([]string, 0, len(served))
+	for r := range served {
+		routes = append(routes, r)
+	}
+	sort.Strings(routes)
+	for _, route := range routes {
+		scope := served[route]
+		method, path := requestFor(route)
+		for _, c := range creds {
+			code, m, hdr := n.do(method, path, c.token(scope), "application/json", "{}")
+			if c.status == 0 {
+				if code == 401 || code == 403 || code == 503 || code >= 500 {
+					t.Errorf("%s with a valid %s token: %d %v", route, scope, code, m)
+				}
+				continue
+			}
+			if code != c.status || m["error"] != c.code {
+				t.Errorf("%s, %s: got %d %v, want %d %s", route, c.name, code, m, c.status, c.code)
+			}
+			if !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer ") {
+				t.Errorf("%s, %s: WWW-Authenticate %q", route, c.name, hdr.Get("WWW-Authenticate"))
+			}
+		}
+	}
+	if hits := leakcheck.Find([]byte(n.logs.String()), admin, revoked, offToken, noneTok); len(hits) > 0 {
+		t.Errorf("tokens in the node's logs: %v", hits)
+	}
+}
+
+// TestClientsCLIAndLiveReload: `trustid clients` edits the registry of a
+// running node, which picks changes up within a second (it re-reads
+// clients.json when its modification time changes).
+func TestClientsCLIAndLiveReload(t *testing.T) {
+	n := startAuthNode(t)
+	key := n.addClient("rp-live", "ES256", "qr:redeem,identity:enroll")
+	tok := n.token("rp-live", key, "--scope", "qr:redeem")
+	if tok == "" {
+		t.Fatal("no token")
+	}
+
+	// A client_secret_basic client: the secret is printed once and stored
+	// only as a salted hash.
+	out, errOut, err := run(t, context.Background(), "clients", "add", "--id", "rp-basic", "--name", "Basic RP",
+		"--region", "110000", "--scopes", "qr:redeem", "--secret", "--data", n.dir)
+	if err != nil {
+		t.Fatal(err, errOut)
+	}
+	var added struct {
+		ClientSecret string `json:"client_secret"`
+	}
+	json.Unmarshal([]byte(out), &added)
+	if len(added.ClientSecret) != 43 || !strings.Contains(errOut, "shown once") {
+		t.Fatalf("add --secret: %s %s", out, errOut)
+	}
+	if hits, _ := leakcheck.Dir(n.dir, added.ClientSecret); len(hits) > 0 {
+		t.Errorf("client secret stored in clear: %v", hits)
+	}
+	if show := n.cli("clients", "show", "rp-basic"); strings.Contains(show, "hmac-sm3") || strings.Contains(show, "secret_hash") || strings.Contains(show, "null") {
+		t.Errorf("show prints secret material: %s", show)
+	}
+	t.Setenv("TRUSTID_CLIENT_SECRET", added.ClientSecret)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		out, _, err := run(t, context.Background(), "token", "--node", n.base, "--client-id", "rp-basic", "--data", n.dir)
+		if err == nil && strings.Contains(out, `"access_token"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the node did not pick up the new client: %v %s", err, out)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Setenv("TRUSTID_CLIENT_SECRET", "")
+
+	// Key rotation with the CLI: add a new key, retire the old one.
+	newKeys := filepath.Join(n.dir, "rp-live-2")
+	kid2 := regexp.MustCompile(`kid (\S+)`).FindStringSubmatch(n.cli("clients", "keygen", "--alg", "SM2", "--out", newKeys))[1]
+	oldKid := strings.TrimSuffix(filepath.Base(key), ".key.pem")
+	n.cli("clients", "rotate-key", "rp-live", "--add-jwks-file", filepath.Join(newKeys, kid2+".jwks.json"))
+	n.cli("clients", "rotate-key", "rp-live", "--retire", oldKid)
+	list := n.cli("clients", "list")
+	if !strings.Contains(list, kid2) || strings.Contains(list, oldKid) || !strings.Contains(list, "rp-basic") {
+		t.Errorf("list after rotation:\n%s", list)
+	}
+	newKey := filepath.Join(newKeys, kid2+".key.pem")
+	waitFor(t, func() bool {
+		_, _, err := run(t, context.Background(), "token", "--node", n.base, "--client-id", "rp-live", "--key", newKey, "--data", n.dir)
+		return err == nil
+	}, "the new key to be accepted")
+	if out, _, err := run(t, context.Background(), "token", "--node", n.base, "--client-id", "rp-live", "--key", key, "--data", n.dir); err == nil || !strings.Contains(out, "invalid_client") {
+		t.Errorf("retired key still accepted: %v %s", err, out)
+	}
+
+	// Disable: new tokens are refused and the existing one stops working.
+	n.cli("clients", "disable", "rp-live")
+	waitFor(t, func() bool {
+		code, _, _ := n.do("GET", "/v1/admin/clients", tok, "", "")
+		return code == 401
+	}, "the disabled client's token to be refused")
+
+	// Refusals of the CLI itself.
+	for _, args := range [][]string{
+		{"clients", "add", "--name", "x", "--region", "310000", "--scopes", "qr:redeem"},
+		{"clients", "add", "--name", "x", "--region", "310100", "--scopes", "qr:redeem", "--secret"},
+		{"clients", "add", "--id", "rp-basic", "--name", "x", "--region", "310000", "--scopes", "qr:redeem", "--secret"},
+		{"clients", "show", "rp-nobody"},
+		{"clients", "rotate-key", "rp-basic", "--retire", "x"},
+		{"clients", "keygen", "--alg", "EdDSA", "--out", n.dir},
+		{"token", "--node", n.base, "--client-id", "rp-live"},
+	} {
+		if _, _, err := run(t, context.Background(), append(args, "--data", n.dir)...); err == nil {
+			t.Errorf("trustid %v succeeded", args)
+		}
+	}
+}
+
+func waitFor(t *testing.T, ok func() bool, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func TestServeAuthFlags(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	for _, args := range [][]string{
+		{"--access-token-ttl", "10s"},
+		{"--token-rate-addr", "lots"},
+		{"--token-rate-client", "5/0s"},
+	} {
+		_, _, err := run(t, context.Background(), append([]string{"serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0"}, args...)...)
+		if err == nil {
+			t.Errorf("serve %v started", args)
+		}
+	}
+	// The token endpoint honours --token-rate-addr.
+	n := startAuthNode(t, "--token-rate-addr", "2/1h", "--access-token-ttl", "2m")
+	key := n.addClient("rp-a", "SM2", "qr:redeem")
+	out := n.cli("token", "--node", n.base, "--client-id", "rp-a", "--key", key)
+	if !strings.Contains(out, `"expires_in": 120`) {
+		t.Errorf("ttl flag ignored: %s", out)
+	}
+	// The token command's metadata request was not counted; the token
+	// request was. One more passes, then 429.
+	n.cli("token", "--node", n.base, "--client-id", "rp-a", "--key", key)
+	_, _, err := run(t, context.Background(), "token", "--node", n.base, "--client-id", "rp-a", "--key", key, "--data", n.dir)
+	if err == nil || !strings.Contains(err.Error(), "429") {
+		t.Errorf("third token in an hour: %v", err)
+	}
+	if !slices.ContainsFunc(strings.Split(n.logs.String(), "\n"), func(l string) bool { return strings.Contains(l, `"rate_addr":"2/1h0m0s"`) }) {
+		t.Errorf("start-up log does not show the limits")
+	}
+	_ = fmt.Sprint
+}

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/keystore"
+)
+
+// clientView is a client as the CLI prints it: the secret hash left out,
+// a generated secret shown once.
+type clientView struct {
+	auth.Client
+	ClientSecret string `json:"client_secret,omitempty"`
+}
+
+func printClient(w io.Writer, c auth.Client, secret string) error {
+	c.SecretHash = ""
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	enc.SetIndent("", "  ")
+	return enc.Encode(clientView{Client: c, ClientSecret: secret})
+}
+
+func newClientsCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "clients",
+		Short: "Manage the relying parties registered with this node (DATA/clients.json)",
+		Long: `Manage the relying parties (services) that may get access tokens from this node.
+
+The registry is DATA/clients.json. These commands edit it under a file lock,
+so they are safe beside a running ` + "`trustid serve`" + `, which notices the change
+within a second (it re-reads the file when its modification time changes).`,
+	}
+	cmd.AddCommand(newClientsAddCmd(), newClientsListCmd(), newClientsShowCmd(),
+		newClientsRotateKeyCmd(), newClientsDisableCmd(), newClientsKeygenCmd())
+	return cmd
+}
+
+func newClientsAddCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "add",
+		Short: "Register a client (private_key_jwt with --jwks-file, or client_secret_basic with --secret)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := cmd.Flags()
+			reg := auth.Registration{}
+			reg.ID, _ = f.GetString("id")
+			reg.Name, _ = f.GetString("name")
+			reg.Region, _ = f.GetString("region")
+			reg.Scopes, _ = f.GetStringSlice("scopes")
+			reg.GrantTypes, _ = f.GetStringSlice("grant-types")
+			reg.Claims, _ = f.GetStringSlice("claims")
+			reg.SectorIdentifier, _ = f.GetString("sector")
+			reg.RedirectURIs, _ = f.GetStringSlice("redirect-uri")
+			jwksFile, _ := f.GetString("jwks-file")
+			secret, _ := f.GetBool("secret")
+			switch {
+			case jwksFile != "" && secret:
+				return errors.New("give either --jwks-file (private_key_jwt) or --secret (client_secret_basic), not both")
+			case jwksFile != "":
+				set, err := readJWKSFile(jwksFile)
+				if err != nil {
+					return err
+				}
+				reg.JWKS = &set
+				reg.AuthMethod = auth.AuthPrivateKeyJWT
+			case secret:
+				reg.AuthMethod = auth.AuthClientSecretBasic
+			default:
+				return errors.New("give --jwks-file with the client's public keys (see `trustid clients keygen`), or --secret for a client_secret")
+			}
+			c, sec, err := auth.NewClient(reg, nowUTC(), rand.Reader)
+			if err != nil {
+				return err
+			}
+			store, err := openClients(cmd)
+			if err != nil {
+				return err
+			}
+			if err := store.Create(cmd.Context(), c); err != nil {
+				return err
+			}
+			if sec != "" {
+				fmt.Fprintln(cmd.ErrOrStderr(), "client_secret is shown once, below; store it now (the node keeps only a salted hash)")
+			}
+			return printClient(cmd.OutOrStdout(), c, sec)
+		},
+	}
+	f := cmd.Flags()
+	f.String("id", "", "client_id (default: generated); 3-64 of A-Z a-z 0-9 . _ -")
+	f.String("name", "", "display name (required)")
+	f.String("region", "", "home region, a GB/T 2260 province-level code such as 310000 (required)")
+	f.StringSlice("scopes", nil, "allowed scopes, comma-separated: "+strings.Join(auth.Scopes, ", "))
+	f.StringSlice("grant-types", nil, "allowed grant types (default client_credentials)")
+	f.StringSlice("claims", nil, "identity claims the client may receive")
+	f.String("sector", "", "sector identifier host for pairwise subject IDs")
+	f.StringSlice("redirect-uri", nil, "redirect URIs for user login")
+	f.String("jwks-file", "", "JWK set with the client's public keys (SM2 or P-256): private_key_jwt")
+	f.Bool("secret", false, "generate a client_secret (printed once): client_secret_basic")
+	return cmd
+}
+
+func readJWKSFile(path string) (gm.JWKS, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return gm.JWKS{}, err
+	}
+	set, err := auth.ParseClientJWKS(data)
+	if err != nil {
+		return gm.JWKS{}, fmt.Errorf("%s: %w", path, err)
+	}
+	return set, nil
+}
+
+func newClientsListCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "list",
+		Short: "List registered clients",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			store, err := openClients(cmd)
+			if err != nil {
+				return err
+			}
+			cs, err := store.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "CLIENT_ID\tNAME\tREGION\tAUTH\tKEYS\tSCOPES\tSTATE")
+			for _, c := range cs {
+				state := "enabled"
+				if c.Disabled {
+					state = "disabled"
+				}
+				kids := make([]string, len(c.JWKS.Keys))
+				for i, k := range c.JWKS.Keys {
+					kids[i] = k.Kid
+				}
+				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, c.Region, c.AuthMethod,
+					orDash(strings.Join(kids, ",")), strings.Join(c.Scopes, ","), state)
+			}
+			return w.Flush()
+		},
+	}
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func newClientsShowCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "show CLIENT_ID",
+		Short: "Show one client as JSON",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := openClients(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := store.Get(cmd.Context(), args[0])
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			return printClient(cmd.OutOrStdout(), c, "")
+		},
+	}
+}
+
+func newClientsRotateKeyCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "rotate-key CLIENT_ID",
+		Short: "Add the keys of --add-jwks-file, or retire the key --retire KID",
+		Long: `Rotate a private_key_jwt client's keys in two steps: first add the new key
+(--add-jwks-file, as written by ` + "`trustid clients keygen`" + `), move the client to it,
+then retire the old one (--retire KID). Assertions signed with a retired key
+are refused.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			addFile, _ := cmd.Flags().GetString("add-jwks-file")
+			retire, _ := cmd.Flags().GetString("retire")
+			if (addFile == "") == (retire == "") {
+				return errors.New("give exactly one of --add-jwks-file or --retire")
+			}
+			var add []gm.JWK
+			if addFile != "" {
+				set, err := readJWKSFile(addFile)
+				if err != nil {
+					return err
+				}
+				add = set.Keys
+			}
+			store, err := openClients(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := store.Update(cmd.Context(), args[0], func(c *auth.Client) error {
+				for _, k := range add {
+					if err := c.AddKey(k); err != nil {
+						return err
+					}
+				}
+				if retire != "" {
+					return c.RetireKey(retire)
+				}
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			return printClient(cmd.OutOrStdout(), c, "")
+		},
+	}
+	cmd.Flags().String("add-jwks-file", "", "JWK set file whose keys to add")
+	cmd.Flags().String("retire", "", "kid of the key to retire")
+	return cmd
+}
+
+func newClientsDisableCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "disable CLIENT_ID",
+		Short: "Disable a client: it cannot get tokens, and its tokens stop working",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := openClients(cmd)
+			if err != nil {
+				return err
+			}
+			c, err := store.Update(cmd.Context(), args[0], func(c *auth.Client) error {
+				c.Disabled = true
+				return nil
+			})
+			if err != nil {
+				return fmt.Errorf("%s: %w", args[0], err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "disabled %s\n", c.ID)
+			return nil
+		},
+	}
+}
+
+func newClientsKeygenCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "keygen",
+		Short: "Make a client key pair: KID.key.pem (private, PKCS#8) and KID.jwks.json (public)",
+		Long: `Make a key pair for a relying party. The kid is the key's RFC 7638 JWK
+thumbprint. Register KID.jwks.json with the node (` + "`trustid clients add --jwks-file`" + `
+or rotate-key --add-jwks-file) and keep KID.key.pem with the service.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			alg, _ := cmd.Flags().GetString("alg")
+			out, _ := cmd.Flags().GetString("out")
+			if !slices.Contains(auth.AssertionAlgorithms, alg) {
+				return fmt.Errorf("--alg must be one of %v", auth.AssertionAlgorithms)
+			}
+			signer, err := gm.GenerateSigner(alg, rand.Reader)
+			if err != nil {
+				return err
+			}
+			kid, err := auth.KeyID(signer.Public())
+			if err != nil {
+				return err
+			}
+			jwk, err := gm.NewJWK(signer.Public(), kid)
+			if err != nil {
+				return err
+			}
+			pemBytes, err := gm.MarshalPrivateKeyPEM(signer)
+			if err != nil {
+				return err
+			}
+			set, _ := json.MarshalIndent(gm.JWKS{Keys: []gm.JWK{jwk}}, "", "  ")
+			if err := os.MkdirAll(out, 0o700); err != nil {
+				return err
+			}
+			keyPath := filepath.Join(out, kid+".key.pem")
+			jwksPath := filepath.Join(out, kid+".jwks.json")
+			if _, err := os.Stat(keyPath); err == nil {
+				return fmt.Errorf("%s exists", keyPath)
+			}
+			if err := keystore.WriteFileAtomic(keyPath, pemBytes, 0o600); err != nil {
+				return err
+			}
+			if err := keystore.WriteFileAtomic(jwksPath, append(set, '\n'), 0o644); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "kid %s\nprivate key %s\npublic JWKS %s\n", kid, keyPath, jwksPath)
+			return nil
+		},
+	}
+	cmd.Flags().String("alg", gm.AlgSM2, "SM2 or ES256")
+	cmd.Flags().String("out", ".", "directory to write the key files to")
+	return cmd
+}
