@@ -1,0 +1,467 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/leakcheck"
+)
+
+func TestTokenEndpointIssues(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	admin := e.register("ops-console", gm.AlgSM2, auth.ScopeRegistryAdmin)
+	es := e.register("svc-es", gm.AlgES256, auth.ScopeQRRedeem, auth.ScopeEnroll)
+	basic := e.register("svc-basic", "", auth.ScopeQRRedeem)
+
+	resp, m := e.post(auth.TokenPath, assertionForm(e.assertion(admin, nil)).Encode())
+	if resp.StatusCode != 200 || m["token_type"] != "Bearer" || m["expires_in"] != float64(600) || m["scope"] != "registry:admin" {
+		t.Fatalf("%d %v", resp.StatusCode, m)
+	}
+	if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Pragma") != "no-cache" {
+		t.Errorf("headers %v", resp.Header)
+	}
+	hdr, _ := base64.RawURLEncoding.DecodeString(strings.Split(m["access_token"].(string), ".")[0])
+	if !strings.Contains(string(hdr), `"typ":"at+jwt"`) || !strings.Contains(string(hdr), `"alg":"SM2"`) {
+		t.Errorf("header %s", hdr)
+	}
+	if r, body := e.call("GET", "/v1/admin/clients", m["access_token"].(string), ""); r.StatusCode != 200 || len(body["clients"].([]any)) != 3 {
+		t.Errorf("admin call: %d %v", r.StatusCode, body)
+	}
+
+	resp, m = e.post(auth.TokenPath, assertionForm(e.assertion(es, nil), "scope", "identity:enroll", "client_id", "svc-es").Encode())
+	if resp.StatusCode != 200 || m["scope"] != "identity:enroll" {
+		t.Errorf("ES256 client: %d %v", resp.StatusCode, m)
+	}
+	req := httptest.NewRequest("POST", auth.TokenPath, strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=UTF-8")
+	req.SetBasicAuth(url.QueryEscape(basic.id), url.QueryEscape(basic.secret))
+	if resp, m := e.send(req); resp.StatusCode != 200 || m["scope"] != "qr:redeem" {
+		t.Errorf("basic client: %d %v", resp.StatusCode, m)
+	}
+}
+
+// TestTokenEndpointRefuses: each bad request gets its standard OAuth error
+// and status, never a 500.
+func TestTokenEndpointRefuses(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	rp := e.register("svc-a", gm.AlgSM2, auth.ScopeQRRedeem)
+	off := e.register("svc-off", gm.AlgSM2, auth.ScopeQRRedeem)
+	basic := e.register("svc-basic", "", auth.ScopeQRRedeem)
+	stranger := e.register("svc-x", gm.AlgSM2, auth.ScopeQRRedeem)
+	if _, err := e.clients.Update(t.Context(), off.id, func(c *auth.Client) error { c.Disabled = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	used := e.assertion(rp, nil)
+	if resp, _ := e.post(auth.TokenPath, assertionForm(used).Encode()); resp.StatusCode != 200 {
+		t.Fatal("first use refused")
+	}
+	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.RegisteredClaims{Issuer: rp.id, Subject: rp.id,
+		Audience: jwt.ClaimStrings{oauthIssuer}, ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Minute)), ID: "h"})
+	hsTok, _ := hs.SignedString([]byte("k"))
+	none := jwt.NewWithClaims(jwt.SigningMethodNone, jwt.RegisteredClaims{Issuer: rp.id, Subject: rp.id,
+		Audience: jwt.ClaimStrings{oauthIssuer}, ExpiresAt: jwt.NewNumericDate(time.Now().Add(time.Minute)), ID: "n"})
+	noneTok, _ := none.SignedString(jwt.UnsafeAllowNoneSignatureType)
+	basicAuth := func(id, secret string) string {
+		return "Basic " + base64.StdEncoding.EncodeToString([]byte(id+":"+secret))
+	}
+	ghost := rpClient{id: "svc-ghost", signer: stranger.signer, kid: stranger.kid}
+	otherKey := rpClient{id: rp.id, signer: stranger.signer, kid: stranger.kid}
+
+	cases := []struct {
+		name   string
+		body   string
+		hdr    []string
+		status int
+		code   string
+		basic  bool // a Basic challenge is expected
+	}{
+		{"replayed assertion", assertionForm(used).Encode(), nil, 401, "invalid_client", false},
+		{"other audience", assertionForm(e.assertion(rp, func(_ map[string]any, c *jwt.RegisteredClaims) {
+			c.Audience = jwt.ClaimStrings{"https://bj.trustid.example/oauth2/token"}
+		})).Encode(), nil, 401, "invalid_client", false},
+		{"expired", assertionForm(e.assertion(rp, func(_ map[string]any, c *jwt.RegisteredClaims) {
+			c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-5 * time.Minute))
+		})).Encode(), nil, 401, "invalid_client", false},
+		{"future iat", assertionForm(e.assertion(rp, func(_ map[string]any, c *jwt.RegisteredClaims) {
+			c.IssuedAt = jwt.NewNumericDate(time.Now().Add(5 * time.Minute))
+		})).Encode(), nil, 401, "invalid_client", false},
+		{"unknown client", assertionForm(e.assertion(ghost, nil)).Encode(), nil, 401, "invalid_client", false},
+		{"disabled client", assertionForm(e.assertion(off, nil)).Encode(), nil, 401, "invalid_client", false},
+		{"key not in JWKS", assertionForm(e.assertion(otherKey, nil)).Encode(), nil, 401, "invalid_client", false},
+		{"HS256 assertion", assertionForm(hsTok).Encode(), nil, 401, "invalid_client", false},
+		{"alg none assertion", assertionForm(noneTok).Encode(), nil, 401, "invalid_client", false},
+		{"oversized form", assertionForm(e.assertion(rp, nil), "pad", strings.Repeat("x", 17<<10)).Encode(), nil, 413, "invalid_request", false},
+		{"malformed form", "grant_type=client_credentials&client_assertion=%zz", nil, 400, "invalid_request", false},
+		{"semicolon form", "grant_type=client_credentials;a=b", nil, 400, "invalid_request", false},
+		{"duplicate grant_type", assertionForm(e.assertion(rp, nil)).Encode() + "&grant_type=client_credentials", nil, 400, "invalid_request", false},
+		{"duplicate assertion", assertionForm(e.assertion(rp, nil)).Encode() + "&client_assertion=x", nil, 400, "invalid_request", false},
+		{"wrong content type", "", []string{"Content-Type", "application/json"}, 400, "invalid_request", false},
+		{"parameters in the URL", "", []string{"X-Target", "?grant_type=client_credentials"}, 400, "invalid_request", false},
+		{"missing grant_type", "client_assertion_type=" + url.QueryEscape(auth.AssertionType), nil, 400, "invalid_request", false},
+		{"unknown grant type", "grant_type=password&username=a&password=b", nil, 400, "unsupported_grant_type", false},
+		{"not allowed scope", assertionForm(e.assertion(rp, nil), "scope", "registry:admin").Encode(), nil, 400, "invalid_scope", false},
+		{"no client authentication", "grant_type=client_credentials", nil, 401, "invalid_client", false},
+		{"secret wrong", "grant_type=client_credentials", []string{"Authorization", basicAuth(basic.id, "wrong")}, 401, "invalid_client", true},
+		{"malformed basic", "grant_type=client_credentials", []string{"Authorization", "Basic !!!"}, 401, "invalid_client", true},
+		{"basic for a private_key_jwt client", "grant_type=client_credentials", []string{"Authorization", basicAuth(rp.id, basic.secret)}, 401, "invalid_client", true},
+		{"client_secret_post", "grant_type=client_credentials&client_id=svc-basic&client_secret=" + basic.secret, nil, 400, "invalid_request", false},
+		{"two methods", assertionForm(e.assertion(rp, nil)).Encode(), []string{"Authorization", basicAuth(basic.id, basic.secret)}, 400, "invalid_request", false},
+		{"bearer at the token endpoint", "grant_type=client_credentials", []string{"Authorization", "Bearer abc"}, 400, "invalid_request", false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			target := auth.TokenPath
+			req := httptest.NewRequest("POST", target, strings.NewReader(tc.body))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			for i := 0; i+1 < len(tc.hdr); i += 2 {
+				if tc.hdr[i] == "X-Target" {
+					req = httptest.NewRequest("POST", target+tc.hdr[i+1], strings.NewReader(tc.body))
+					req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+					continue
+				}
+				req.Header.Set(tc.hdr[i], tc.hdr[i+1])
+			}
+			resp, m := e.send(req)
+			if resp.StatusCode != tc.status || m["error"] != tc.code {
+				t.Fatalf("got %d %v, want %d %s", resp.StatusCode, m, tc.status, tc.code)
+			}
+			if d, _ := m["error_description"].(string); d == "" {
+				t.Error("no error_description")
+			}
+			if resp.Header.Get("Cache-Control") != "no-store" {
+				t.Error("no Cache-Control: no-store")
+			}
+			challenge := resp.Header.Get("WWW-Authenticate")
+			if tc.basic != strings.HasPrefix(challenge, "Basic ") {
+				t.Errorf("WWW-Authenticate %q", challenge)
+			}
+		})
+	}
+	if resp, _ := e.send(httptest.NewRequest("GET", auth.TokenPath, nil)); resp.StatusCode != 405 {
+		t.Errorf("GET token endpoint: %d", resp.StatusCode)
+	}
+}
+
+func TestIntrospectionAndRevocationEndpoints(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	rp := e.register("svc-a", gm.AlgSM2, auth.ScopeQRRedeem)
+	other := e.register("svc-b", gm.AlgSM2, auth.ScopeQRRedeem)
+	tok := e.token(rp, "")
+	introspect := func(who rpClient) (int, map[string]any) {
+		resp, m := e.post(auth.IntrospectionPath, url.Values{"token": {tok}, "client_assertion_type": {auth.AssertionType},
+			"client_assertion": {e.assertion(who, func(_ map[string]any, c *jwt.RegisteredClaims) {
+				c.Audience = jwt.ClaimStrings{oauthIssuer} // the issuer is an accepted audience too
+			})}}.Encode())
+		return resp.StatusCode, m
+	}
+	if code, m := introspect(rp); code != 200 || m["active"] != true || m["client_id"] != "svc-a" || m["scope"] != "qr:redeem" || m["token_type"] != "Bearer" {
+		t.Errorf("introspect own: %d %v", code, m)
+	}
+	if code, m := introspect(other); code != 200 || m["active"] != false || len(m) != 1 {
+		t.Errorf("introspect another's: %d %v", code, m)
+	}
+	if resp, m := e.post(auth.IntrospectionPath, "token="+tok); resp.StatusCode != 401 || m["error"] != "invalid_client" {
+		t.Errorf("anonymous introspection: %d %v", resp.StatusCode, m)
+	}
+	if resp, m := e.post(auth.IntrospectionPath, assertionForm(e.assertion(rp, nil)).Encode()); resp.StatusCode != 400 || m["error"] != "invalid_request" {
+		t.Errorf("introspection without token: %d %v", resp.StatusCode, m)
+	}
+	resp, m := e.post(auth.RevocationPath, url.Values{"token": {tok}, "token_type_hint": {"access_token"},
+		"client_assertion_type": {auth.AssertionType}, "client_assertion": {e.assertion(other, nil)}}.Encode())
+	if resp.StatusCode != 400 || m["error"] != "unauthorized_client" {
+		t.Errorf("revoking another's token: %d %v", resp.StatusCode, m)
+	}
+	resp, _ = e.post(auth.RevocationPath, url.Values{"token": {tok}, "client_assertion_type": {auth.AssertionType},
+		"client_assertion": {e.assertion(rp, nil)}}.Encode())
+	if resp.StatusCode != 200 {
+		t.Errorf("revoke: %d", resp.StatusCode)
+	}
+	if code, m := introspect(rp); code != 200 || m["active"] != false {
+		t.Errorf("introspect revoked: %d %v", code, m)
+	}
+	admin := e.register("ops", gm.AlgSM2, auth.ScopeRegistryAdmin)
+	if r, m := e.call("GET", "/v1/admin/clients", tok, ""); r.StatusCode != 401 || m["error"] != "invalid_token" {
+		t.Errorf("revoked token on a protected route: %d %v", r.StatusCode, m)
+	}
+	adminTok := e.token(admin, "")
+	resp, _ = e.post(auth.RevocationPath, url.Values{"token": {"not-a-token"}, "client_assertion_type": {auth.AssertionType},
+		"client_assertion": {e.assertion(admin, nil)}}.Encode())
+	if resp.StatusCode != 200 {
+		t.Errorf("revoking garbage: %d", resp.StatusCode)
+	}
+	if r, _ := e.call("GET", "/v1/admin/clients", adminTok, ""); r.StatusCode != 200 {
+		t.Errorf("admin token: %d", r.StatusCode)
+	}
+}
+
+func TestDiscoveryAndJWKS(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	for _, path := range []string{"/.well-known/oauth-authorization-server", "/.well-known/openid-configuration"} {
+		resp, m := e.send(httptest.NewRequest("GET", path, nil))
+		if resp.StatusCode != 200 || m["issuer"] != oauthIssuer || m["token_endpoint"] != oauthIssuer+"/oauth2/token" ||
+			m["jwks_uri"] != oauthIssuer+"/.well-known/jwks.json" || m["introspection_endpoint"] != oauthIssuer+"/oauth2/introspect" ||
+			m["revocation_endpoint"] != oauthIssuer+"/oauth2/revoke" {
+			t.Errorf("%s: %d %v", path, resp.StatusCode, m)
+		}
+		b, _ := json.Marshal(m)
+		for _, want := range []string{`"grant_types_supported":["client_credentials"]`,
+			`"token_endpoint_auth_methods_supported":["private_key_jwt","client_secret_basic"]`,
+			`"token_endpoint_auth_signing_alg_values_supported":["SM2","ES256"]`,
+			`"scopes_supported":["credentials:issue","status:write","qr:redeem","identity:enroll","registry:admin"]`} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s lacks %s", path, want)
+			}
+		}
+	}
+	req := httptest.NewRequest("GET", "/.well-known/jwks.json", nil)
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	set, err := gm.ParseJWKS(rec.Body.Bytes())
+	if err != nil || rec.Code != 200 || rec.Header().Get("Content-Type") != "application/jwk-set+json" {
+		t.Fatalf("%d %v %s", rec.Code, err, rec.Body)
+	}
+	active, _ := e.keys.Active(gm.AlgSM2)
+	if j, ok := set.Key(active.Kid); !ok || j.Crv != "SM2" {
+		t.Errorf("active SM2 key not published: %v", set)
+	}
+	if strings.Contains(rec.Body.String(), `"d"`) {
+		t.Error("private key material published")
+	}
+}
+
+func TestAdminClientsAPI(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	admin := e.register("ops", gm.AlgSM2, auth.ScopeRegistryAdmin)
+	tok := e.token(admin, "")
+	key1, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	j1, _ := gm.NewJWK(key1.Public(), "k1")
+	jb, _ := json.Marshal(j1)
+
+	resp, m := e.call("POST", "/v1/admin/clients", tok, `{"client_id":"svc-new","client_name":"新服务","region":"440000","scopes":["qr:redeem"],"jwks":{"keys":[`+string(jb)+`]}}`)
+	if resp.StatusCode != 201 || m["client_id"] != "svc-new" || m["token_endpoint_auth_method"] != "private_key_jwt" || resp.Header.Get("Location") != "/v1/admin/clients/svc-new" {
+		t.Fatalf("create: %d %v", resp.StatusCode, m)
+	}
+	resp, m = e.call("POST", "/v1/admin/clients", tok, `{"client_id":"svc-sec","client_name":"Basic","region":"440000","scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic"}`)
+	secret, _ := m["client_secret"].(string)
+	if resp.StatusCode != 201 || len(secret) != 43 || m["secret_hash"] != nil {
+		t.Fatalf("create basic: %d %v", resp.StatusCode, m)
+	}
+	resp, m = e.call("GET", "/v1/admin/clients/svc-sec", tok, "")
+	if resp.StatusCode != 200 || m["client_secret"] != nil || m["secret_hash"] != nil {
+		t.Errorf("show basic: %d %v", resp.StatusCode, m)
+	}
+	// The new client can get a token with the secret it was given once.
+	req := httptest.NewRequest("POST", auth.TokenPath, strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("svc-sec", secret)
+	if resp, m := e.send(req); resp.StatusCode != 200 {
+		t.Errorf("token with the new secret: %d %v", resp.StatusCode, m)
+	}
+
+	key2, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	j2, _ := gm.NewJWK(key2.Public(), "k2")
+	j2b, _ := json.Marshal(j2)
+	resp, m = e.call("POST", "/v1/admin/clients/svc-new/keys", tok, `{"add":`+string(j2b)+`}`)
+	if resp.StatusCode != 200 || len(m["jwks"].(map[string]any)["keys"].([]any)) != 2 {
+		t.Errorf("add key: %d %v", resp.StatusCode, m)
+	}
+	resp, m = e.call("POST", "/v1/admin/clients/svc-new/keys", tok, `{"retire":"k1"}`)
+	if resp.StatusCode != 200 || len(m["jwks"].(map[string]any)["keys"].([]any)) != 1 {
+		t.Errorf("retire key: %d %v", resp.StatusCode, m)
+	}
+	// Disabling through the API stops the client's tokens at once, even
+	// one the cache holds.
+	victim := e.register("svc-victim", gm.AlgSM2, auth.ScopeRegistryAdmin)
+	victimTok := e.token(victim, "")
+	if r, _ := e.call("GET", "/v1/admin/routes", victimTok, ""); r.StatusCode != 200 {
+		t.Fatalf("victim token: %d", r.StatusCode)
+	}
+	if r, m := e.call("POST", "/v1/admin/clients/svc-victim/disable", tok, ""); r.StatusCode != 200 || m["disabled"] != true {
+		t.Errorf("disable: %d %v", r.StatusCode, m)
+	}
+	if r, m := e.call("GET", "/v1/admin/routes", victimTok, ""); r.StatusCode != 401 || m["error"] != "invalid_token" {
+		t.Errorf("disabled client's cached token: %d %v", r.StatusCode, m)
+	}
+	resp, m = e.call("POST", "/v1/admin/clients/svc-new/disable", tok, "")
+	if resp.StatusCode != 200 || m["disabled"] != true {
+		t.Errorf("disable: %d %v", resp.StatusCode, m)
+	}
+	resp, m = e.call("GET", "/v1/admin/clients", tok, "")
+	if resp.StatusCode != 200 || len(m["clients"].([]any)) != 4 || strings.Contains(mustJSON(m), "hmac-sm3") {
+		t.Errorf("list: %d %v", resp.StatusCode, m)
+	}
+
+	refused := []struct {
+		name, method, path, body string
+		status                   int
+		code                     string
+	}{
+		{"unknown field", "POST", "/v1/admin/clients", `{"client_name":"x","region":"310000","scopes":["qr:redeem"],"admin":true}`, 400, "invalid_client_metadata"},
+		{"repeated key", "POST", "/v1/admin/clients", `{"client_name":"x","client_name":"y"}`, 400, "invalid_client_metadata"},
+		{"trailing data", "POST", "/v1/admin/clients", `{"client_name":"x"} []`, 400, "invalid_client_metadata"},
+		{"oversized", "POST", "/v1/admin/clients", `{"client_name":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "request_too_large"},
+		{"invalid region", "POST", "/v1/admin/clients", `{"client_name":"x","region":"310101","scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic"}`, 400, "invalid_client_metadata"},
+		{"existing id", "POST", "/v1/admin/clients", `{"client_id":"svc-sec","client_name":"x","region":"310000","scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic"}`, 409, "client_exists"},
+		{"unknown client", "GET", "/v1/admin/clients/svc-nobody", "", 404, "not_found"},
+		{"bad id", "GET", "/v1/admin/clients/..", "", 404, "not_found"},
+		{"retire unknown kid", "POST", "/v1/admin/clients/svc-new/keys", `{"retire":"k9"}`, 400, "invalid_client_metadata"},
+		{"keys for a basic client", "POST", "/v1/admin/clients/svc-sec/keys", `{"add":` + string(jb) + `}`, 400, "invalid_client_metadata"},
+		{"disable with a body", "POST", "/v1/admin/clients/svc-sec/disable", `{"now":true}`, 400, "invalid_request"},
+		{"disable unknown", "POST", "/v1/admin/clients/svc-nobody/disable", ``, 404, "not_found"},
+	}
+	for _, tc := range refused {
+		resp, m := e.call(tc.method, tc.path, tok, tc.body)
+		if resp.StatusCode != tc.status || m["error"] != tc.code {
+			t.Errorf("%s: %d %v, want %d %s", tc.name, resp.StatusCode, m, tc.status, tc.code)
+		}
+	}
+	// A text body is refused before parsing.
+	req = httptest.NewRequest("POST", "/v1/admin/clients", strings.NewReader("x"))
+	req.Header.Set("Content-Type", "text/plain")
+	req.Header.Set("Authorization", "Bearer "+tok)
+	if resp, _ := e.send(req); resp.StatusCode != 415 {
+		t.Errorf("text body: %d", resp.StatusCode)
+	}
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
+}
+
+func TestRateLimits(t *testing.T) {
+	addr, _ := ParseRateLimit("a", "3/1m")
+	client, _ := ParseRateLimit("c", "2/1m")
+	e := newOAuthEnv(t, OAuthConfig{AddrLimit: addr, ClientLimit: client}, nil)
+	rp := e.register("svc-a", gm.AlgSM2, auth.ScopeQRRedeem)
+	// Per client: the third token in a minute is refused, after
+	// authentication.
+	for i := range 3 {
+		resp, m := e.post(auth.TokenPath, assertionForm(e.assertion(rp, nil)).Encode())
+		if i < 2 && resp.StatusCode != 200 {
+			t.Fatalf("request %d: %d %v", i, resp.StatusCode, m)
+		}
+		if i == 2 {
+			checkLimited(t, resp, m)
+		}
+	}
+	// Per address: the fourth request from the address, authenticated or
+	// not, is refused before anything else; another address is not.
+	resp, m := e.post(auth.TokenPath, "grant_type=client_credentials")
+	checkLimited(t, resp, m)
+	req := httptest.NewRequest("POST", auth.TokenPath, strings.NewReader("grant_type=client_credentials"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.RemoteAddr = "198.51.100.7:4000"
+	if resp, m := e.send(req); resp.StatusCode != 401 {
+		t.Errorf("other address: %d %v", resp.StatusCode, m)
+	}
+
+	// The middleware on any route, around protect: the route is still
+	// listed as protected.
+	s, _ := newTestServer(t, nil)
+	lim, _ := ParseRateLimit("test", "1/1h")
+	s.handle("POST /v1/thing", s.rateLimit(e.store, lim, ClientAddress, s.protect(auth.ScopeEnroll, http.NotFoundHandler())))
+	if got := s.ProtectedRoutes(); len(got) != 1 || got[0] != (ProtectedRoute{"POST /v1/thing", auth.ScopeEnroll}) {
+		t.Errorf("protected routes %v", got)
+	}
+	do(t, s.Handler(), "POST", "/v1/thing", nil)
+	resp, m = do(t, s.Handler(), "POST", "/v1/thing", nil)
+	checkLimited(t, resp, m)
+
+	for _, bad := range []string{"3", "x/1m", "3/x", "-1/1m", "3/0s", "3/1ns"} {
+		if _, err := ParseRateLimit("x", bad); err == nil {
+			t.Errorf("ParseRateLimit(%q) accepted", bad)
+		}
+	}
+	if rl, err := ParseRateLimit("x", "0"); err != nil || rl.Enabled() {
+		t.Errorf("0: %v %v", rl, err)
+	}
+	for remote, want := range map[string]string{"192.0.2.1:80": "192.0.2.1", "[2001:db8:1:2:3::4]:80": "2001:db8:1:2::/64", "[::ffff:192.0.2.9]:1": "192.0.2.9"} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		if got := ClientAddress(r); got != want {
+			t.Errorf("ClientAddress(%s) = %s, want %s", remote, got, want)
+		}
+	}
+}
+
+func checkLimited(t *testing.T, resp *http.Response, m map[string]any) {
+	t.Helper()
+	secs, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	if resp.StatusCode != 429 || m["error"] != "rate_limited" || err != nil || secs < 1 {
+		t.Errorf("want 429 rate_limited with Retry-After: %d %v %q", resp.StatusCode, m, resp.Header.Get("Retry-After"))
+	}
+}
+
+// TestLogsHoldNoCredentials: after every flow (tokens issued and refused,
+// protected calls, introspection, revocation, admin calls), the captured
+// logs contain no access token, assertion, secret or key in any encoding.
+func TestLogsHoldNoCredentials(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	admin := e.register("ops", gm.AlgSM2, auth.ScopeRegistryAdmin)
+	basic := e.register("svc-basic", "", auth.ScopeQRRedeem)
+	var secrets []string
+	tok := e.token(admin, "")
+	secrets = append(secrets, tok, basic.secret)
+	a := e.assertion(admin, nil)
+	secrets = append(secrets, a)
+	e.post(auth.TokenPath, assertionForm(a).Encode())
+	e.post(auth.TokenPath, assertionForm(a).Encode()) // replayed
+	bad := e.assertion(admin, func(_ map[string]any, c *jwt.RegisteredClaims) { c.Audience = jwt.ClaimStrings{"x"} })
+	secrets = append(secrets, bad)
+	e.post(auth.TokenPath, assertionForm(bad).Encode())
+	e.post(auth.TokenPath, "grant_type=client_credentials", "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("svc-basic:"+basic.secret)))
+	e.post(auth.TokenPath, "grant_type=client_credentials", "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte("svc-basic:"+basic.secret+"x")))
+	e.call("GET", "/v1/admin/clients", tok, "")
+	e.call("GET", "/v1/admin/clients", tok+"x", "")
+	e.call("GET", "/v1/admin/clients", "garbage-token-value", "")
+	secrets = append(secrets, "garbage-token-value")
+	k, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	j, _ := gm.NewJWK(k.Public(), "kk")
+	jb, _ := json.Marshal(j)
+	resp, m := e.call("POST", "/v1/admin/clients", tok, `{"client_name":"x","region":"310000","scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic"}`)
+	if resp.StatusCode != 201 {
+		t.Fatal(m)
+	}
+	secrets = append(secrets, m["client_secret"].(string))
+	e.call("POST", "/v1/admin/clients/ops/keys", tok, `{"add":`+string(jb)+`}`)
+	for _, path := range []string{auth.IntrospectionPath, auth.RevocationPath} {
+		a := e.assertion(admin, nil)
+		secrets = append(secrets, a)
+		e.post(path, url.Values{"token": {tok}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {a}}.Encode())
+	}
+	e.call("GET", "/v1/admin/clients", tok, "") // revoked now
+	pem, _ := gm.MarshalPrivateKeyPEM(admin.signer)
+	secrets = append(secrets, string(pem))
+	logs := e.logs.Bytes()
+	if len(logs) < 1000 || !strings.Contains(string(logs), "invalid_client") {
+		t.Fatalf("logs look empty: %s", logs)
+	}
+	// Each part of a JWT is checked on its own too: the signature alone
+	// would let nobody forge, but the claims part of an assertion would
+	// show a jti.
+	var parts []string
+	for _, s := range secrets {
+		if strings.Count(s, ".") == 2 {
+			parts = append(parts, strings.Split(s, ".")[1:]...)
+		}
+	}
+	if hits := leakcheck.Find(logs, append(secrets, parts...)...); len(hits) > 0 {
+		t.Errorf("credentials in logs: %v", hits)
+	}
+	if strings.Contains(string(logs), "Bearer ey") || strings.Contains(string(logs), "Basic ") {
+		t.Error("an Authorization header was logged")
+	}
+}
