@@ -76,7 +76,8 @@ var codeSentinels = [...]struct {
 	{CodeMRZCompositeMismatch, ErrCompositeCheckDigit},
 }
 
-// Codes returns every error code, in a stable order.
+// Codes returns every error code of document parsing, in a stable order.
+// AllCodes adds the codes of symbols, attestations, PINs and the rest.
 func Codes() []Code {
 	out := make([]Code, len(codeSentinels))
 	for i, c := range codeSentinels {
@@ -85,9 +86,15 @@ func Codes() []Code {
 	return out
 }
 
-// Sentinel returns the sentinel error of a code, or nil for an unknown code.
+// Sentinel returns the sentinel error of a code (any of AllCodes), or nil
+// for an unknown code.
 func (c Code) Sentinel() error {
 	for _, s := range codeSentinels {
+		if s.code == c {
+			return s.err
+		}
+	}
+	for _, s := range moreSentinels {
 		if s.code == c {
 			return s.err
 		}

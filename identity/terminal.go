@@ -1,0 +1,468 @@
+package identity
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/keystore"
+)
+
+// TerminalState is the state of a verification terminal.
+type TerminalState string
+
+// Terminal states. A revoked terminal stays in the registry (so its ID is
+// never reused) and its attestations are refused from the moment it is
+// revoked.
+const (
+	TerminalActive  TerminalState = "active"
+	TerminalRevoked TerminalState = "revoked"
+)
+
+// Limits of a terminal's fields.
+const (
+	MaxTerminalIDLen   = 64
+	MaxTerminalNameLen = 128 // bytes of UTF-8
+)
+
+// Terminal is an accredited verification terminal: a counter device or
+// kiosk that checks that a person matches their document (reading the ID
+// card's chip, comparing the face) and signs an attestation saying so.
+type Terminal struct {
+	ID     string // 1..64 of A-Z a-z 0-9 . _ -, starting with a letter or digit
+	Name   string // operator's description, e.g. "Xuhui service centre, counter 3"
+	Region string // GB/T 2260 code of where it is installed, e.g. "310104"
+	// PublicKey verifies its attestations: SM2 (*gm.PublicKey) or P-256
+	// (*ecdsa.PublicKey), as returned by gm.NormalizePublicKey.
+	PublicKey crypto.PublicKey
+	State     TerminalState
+	Created   time.Time
+	Revoked   time.Time // zero while active
+}
+
+// Alg returns the JWS algorithm of the terminal's key: gm.AlgSM2 or
+// gm.AlgES256.
+func (t Terminal) Alg() string {
+	alg, _ := gm.Alg(t.PublicKey)
+	return alg
+}
+
+// NewTerminal checks the fields of a terminal to register and returns it
+// active, created at created. An empty id is replaced by TerminalIDFromKey.
+func NewTerminal(id, name, region string, pub crypto.PublicKey, created time.Time) (Terminal, error) {
+	pub, err := terminalKey(pub)
+	if err != nil {
+		return Terminal{}, err
+	}
+	if id == "" {
+		if id, err = TerminalIDFromKey(pub); err != nil {
+			return Terminal{}, err
+		}
+	}
+	t := Terminal{ID: id, Name: strings.TrimSpace(name), Region: region, PublicKey: pub, State: TerminalActive, Created: created.UTC().Truncate(time.Second)}
+	if err := t.validate(); err != nil {
+		return Terminal{}, err
+	}
+	return t, nil
+}
+
+// TerminalIDFromKey returns the default ID of a terminal: "t-" and the
+// first 16 characters of its key's RFC 7638 thumbprint.
+func TerminalIDFromKey(pub crypto.PublicKey) (string, error) {
+	j, err := gm.NewJWK(pub, "")
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidTerminal, err)
+	}
+	tp, err := j.Thumbprint()
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrInvalidTerminal, err)
+	}
+	return "t-" + tp[:16], nil
+}
+
+// terminalKey accepts SM2 and P-256 public keys only.
+func terminalKey(pub crypto.PublicKey) (crypto.PublicKey, error) {
+	alg, err := gm.Alg(pub)
+	if err != nil || (alg != gm.AlgSM2 && alg != gm.AlgES256) {
+		return nil, fmt.Errorf("%w: the key must be SM2 or P-256", ErrInvalidTerminal)
+	}
+	pub, err = gm.NormalizePublicKey(pub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidTerminal, err)
+	}
+	return pub, nil
+}
+
+func validTerminalID(id string) bool {
+	if len(id) == 0 || len(id) > MaxTerminalIDLen {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		alnum := isDigit(c) || isLetter(c)
+		if !alnum && (i == 0 || (c != '.' && c != '_' && c != '-')) {
+			return false
+		}
+	}
+	return true
+}
+
+func validRegionCode(r string) bool {
+	if len(r) != 6 {
+		return false
+	}
+	for i := 0; i < 6; i++ {
+		if !isDigit(r[i]) {
+			return false
+		}
+	}
+	return data().provinceKnown(uint32(atoi(r[:2])))
+}
+
+func validText(s string, max int) bool {
+	if s == "" || len(s) > max || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0) {
+			return false
+		}
+	}
+	return true
+}
+
+func (t Terminal) validate() error {
+	switch {
+	case !validTerminalID(t.ID):
+		return fmt.Errorf("%w: ID must be 1-%d characters of A-Z, a-z, 0-9, '.', '_', '-', starting with a letter or digit", ErrInvalidTerminal, MaxTerminalIDLen)
+	case !validText(t.Name, MaxTerminalNameLen):
+		return fmt.Errorf("%w: name must be 1-%d bytes of text without control characters", ErrInvalidTerminal, MaxTerminalNameLen)
+	case !validRegionCode(t.Region):
+		return fmt.Errorf("%w: region must be a six-digit GB/T 2260 code under a known province", ErrInvalidTerminal)
+	case t.State != TerminalActive && t.State != TerminalRevoked:
+		return fmt.Errorf("%w: state must be active or revoked", ErrInvalidTerminal)
+	case t.State == TerminalRevoked && t.Revoked.IsZero():
+		return fmt.Errorf("%w: a revoked terminal needs its revocation time", ErrInvalidTerminal)
+	case t.Created.IsZero():
+		return fmt.Errorf("%w: creation time missing", ErrInvalidTerminal)
+	}
+	if _, err := terminalKey(t.PublicKey); err != nil {
+		return err
+	}
+	return nil
+}
+
+// TerminalDirectory finds terminals for attestation checks. Terminal
+// returns the terminal with the given ID in any state (the caller checks
+// State), or an error matching ErrUnknownTerminal; any other error is a
+// failure of the directory itself. Implementations must be safe for
+// concurrent use and should reflect a revocation at once.
+type TerminalDirectory interface {
+	Terminal(ctx context.Context, id string) (Terminal, error)
+}
+
+// TerminalRegistry is the managed registry of terminals: the file in the
+// node's data directory (TerminalFile) and, later, its mirror on the
+// ledger. Add fails with ErrTerminalExists when the ID or the public key
+// is already registered (in any state); Revoke fails with
+// ErrUnknownTerminal for an unknown ID and ErrTerminalRevoked when already
+// revoked; List returns every terminal, in the order added.
+type TerminalRegistry interface {
+	TerminalDirectory
+	Add(ctx context.Context, t Terminal) error
+	Revoke(ctx context.Context, id string, at time.Time) error
+	List(ctx context.Context) ([]Terminal, error)
+}
+
+// TerminalFile is the terminal registry kept in one JSON file (by
+// convention terminals.json in the data directory), written atomically.
+// A process sees changes made by another (trustid terminals add|revoke
+// while trustid serve runs) at its next lookup: the file is re-read when
+// it changes. Concurrent writers in different processes are not
+// coordinated; registry changes are rare operator actions.
+type TerminalFile struct {
+	path string
+
+	mu    sync.Mutex
+	list  []Terminal
+	index map[string]int
+	stat  os.FileInfo // of the file last read; nil if it did not exist
+}
+
+var _ TerminalRegistry = (*TerminalFile)(nil)
+
+const (
+	terminalFileFormat = "trustid-terminals/1"
+	maxTerminalFile    = 4 << 20
+)
+
+// OpenTerminalFile opens the registry at path. A missing file is an empty
+// registry (the file is created by the first Add); a file that cannot be
+// parsed is an error matching ErrTerminalFile, and is never overwritten.
+func OpenTerminalFile(path string) (*TerminalFile, error) {
+	f := &TerminalFile{path: path}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.load(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// Path returns the registry file.
+func (f *TerminalFile) Path() string { return f.path }
+
+// refresh re-reads the file if it changed since it was last read. The
+// caller holds mu.
+func (f *TerminalFile) refresh() error {
+	st, err := os.Stat(f.path)
+	switch {
+	case errors.Is(err, os.ErrNotExist) && f.stat == nil:
+		return nil
+	case err == nil && f.stat != nil && os.SameFile(st, f.stat) && st.ModTime().Equal(f.stat.ModTime()) && st.Size() == f.stat.Size():
+		return nil
+	}
+	return f.load()
+}
+
+// load reads the file. The caller holds mu.
+func (f *TerminalFile) load() error {
+	fh, err := os.Open(f.path)
+	if errors.Is(err, os.ErrNotExist) {
+		f.list, f.index, f.stat = nil, map[string]int{}, nil
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("identity: terminal registry %s: %w", f.path, err)
+	}
+	defer fh.Close()
+	st, err := fh.Stat()
+	if err != nil {
+		return fmt.Errorf("identity: terminal registry %s: %w", f.path, err)
+	}
+	if st.Size() > maxTerminalFile {
+		return fmt.Errorf("%w: %s is larger than %d bytes", ErrTerminalFile, f.path, maxTerminalFile)
+	}
+	raw, err := readAllLimited(fh, maxTerminalFile)
+	if err != nil {
+		return fmt.Errorf("identity: terminal registry %s: %w", f.path, err)
+	}
+	list, err := decodeTerminals(raw)
+	if err != nil {
+		return fmt.Errorf("%s: %w", f.path, err)
+	}
+	f.list, f.stat = list, st
+	f.index = make(map[string]int, len(list))
+	for i, t := range list {
+		f.index[t.ID] = i
+	}
+	return nil
+}
+
+func readAllLimited(fh *os.File, limit int64) ([]byte, error) {
+	raw, err := io.ReadAll(io.LimitReader(fh, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(raw)) > limit {
+		return nil, fmt.Errorf("%w: larger than %d bytes", ErrTerminalFile, limit)
+	}
+	return raw, nil
+}
+
+// Terminal implements TerminalDirectory.
+func (f *TerminalFile) Terminal(ctx context.Context, id string) (Terminal, error) {
+	if err := ctx.Err(); err != nil {
+		return Terminal{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.refresh(); err != nil {
+		return Terminal{}, err
+	}
+	i, ok := f.index[id]
+	if !ok {
+		return Terminal{}, ErrUnknownTerminal
+	}
+	return f.list[i], nil
+}
+
+// List implements TerminalRegistry.
+func (f *TerminalFile) List(ctx context.Context) ([]Terminal, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.refresh(); err != nil {
+		return nil, err
+	}
+	return slices.Clone(f.list), nil
+}
+
+// Add implements TerminalRegistry. t must be valid (see NewTerminal) and
+// active.
+func (f *TerminalFile) Add(ctx context.Context, t Terminal) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := t.validate(); err != nil {
+		return err
+	}
+	if t.State != TerminalActive {
+		return fmt.Errorf("%w: a new terminal must be active", ErrInvalidTerminal)
+	}
+	pub, _ := terminalKey(t.PublicKey)
+	t.PublicKey = pub
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.refresh(); err != nil {
+		return err
+	}
+	if _, ok := f.index[t.ID]; ok {
+		return fmt.Errorf("%w: ID in use", ErrTerminalExists)
+	}
+	for _, o := range f.list {
+		if samePublicKey(o.PublicKey, t.PublicKey) {
+			return fmt.Errorf("%w: key registered as %s", ErrTerminalExists, o.ID)
+		}
+	}
+	return f.save(append(slices.Clone(f.list), t))
+}
+
+// Revoke implements TerminalRegistry.
+func (f *TerminalFile) Revoke(ctx context.Context, id string, at time.Time) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.refresh(); err != nil {
+		return err
+	}
+	i, ok := f.index[id]
+	if !ok {
+		return ErrUnknownTerminal
+	}
+	if f.list[i].State == TerminalRevoked {
+		return ErrTerminalRevoked
+	}
+	list := slices.Clone(f.list)
+	list[i].State = TerminalRevoked
+	list[i].Revoked = at.UTC().Truncate(time.Second)
+	return f.save(list)
+}
+
+// save writes list and makes it current. The caller holds mu.
+func (f *TerminalFile) save(list []Terminal) error {
+	raw, err := encodeTerminals(list)
+	if err != nil {
+		return err
+	}
+	if err := keystore.WriteFileAtomic(f.path, raw, 0o600); err != nil {
+		return fmt.Errorf("identity: terminal registry %s: %w", f.path, err)
+	}
+	return f.load()
+}
+
+func samePublicKey(a, b crypto.PublicKey) bool {
+	ja, err1 := gm.NewJWK(a, "")
+	jb, err2 := gm.NewJWK(b, "")
+	return err1 == nil && err2 == nil && ja.Crv == jb.Crv && ja.X == jb.X && ja.Y == jb.Y
+}
+
+// The file: {"format": "trustid-terminals/1", "terminals": [...]}, each
+// terminal with its public key as a JWK.
+type terminalsDoc struct {
+	Format    string         `json:"format"`
+	Terminals []terminalJSON `json:"terminals"`
+}
+
+type terminalJSON struct {
+	ID      string        `json:"id"`
+	Name    string        `json:"name"`
+	Region  string        `json:"region"`
+	Key     gm.JWK        `json:"key"`
+	State   TerminalState `json:"state"`
+	Created time.Time     `json:"created"`
+	Revoked *time.Time    `json:"revoked,omitempty"`
+}
+
+func encodeTerminals(list []Terminal) ([]byte, error) {
+	doc := terminalsDoc{Format: terminalFileFormat, Terminals: make([]terminalJSON, 0, len(list))}
+	for _, t := range list {
+		j, err := gm.NewJWK(t.PublicKey, t.ID)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrInvalidTerminal, err)
+		}
+		tj := terminalJSON{ID: t.ID, Name: t.Name, Region: t.Region, Key: j, State: t.State, Created: t.Created.UTC()}
+		if !t.Revoked.IsZero() {
+			r := t.Revoked.UTC()
+			tj.Revoked = &r
+		}
+		doc.Terminals = append(doc.Terminals, tj)
+	}
+	out, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+// decodeTerminals parses the file strictly: known format, no unknown or
+// repeated members, no trailing data, every terminal valid, IDs and keys
+// unique.
+func decodeTerminals(raw []byte) ([]Terminal, error) {
+	if err := checkJSON(raw); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrTerminalFile, err)
+	}
+	var doc terminalsDoc
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&doc); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrTerminalFile, err)
+	}
+	if doc.Format != terminalFileFormat {
+		return nil, fmt.Errorf("%w: format %q, want %q", ErrTerminalFile, doc.Format, terminalFileFormat)
+	}
+	list := make([]Terminal, 0, len(doc.Terminals))
+	ids := map[string]bool{}
+	for i, tj := range doc.Terminals {
+		pub, err := tj.Key.PublicKey()
+		if err != nil {
+			return nil, fmt.Errorf("%w: terminal %d: %v", ErrTerminalFile, i, err)
+		}
+		t := Terminal{ID: tj.ID, Name: tj.Name, Region: tj.Region, PublicKey: pub, State: tj.State, Created: tj.Created}
+		if tj.Revoked != nil {
+			t.Revoked = *tj.Revoked
+		}
+		if err := t.validate(); err != nil {
+			return nil, fmt.Errorf("%w: terminal %d: %v", ErrTerminalFile, i, err)
+		}
+		if t.State == TerminalActive && !t.Revoked.IsZero() || tj.Key.Kid != "" && tj.Key.Kid != t.ID {
+			return nil, fmt.Errorf("%w: terminal %d: inconsistent state or key ID", ErrTerminalFile, i)
+		}
+		if ids[t.ID] {
+			return nil, fmt.Errorf("%w: terminal %d: ID repeated", ErrTerminalFile, i)
+		}
+		for _, o := range list {
+			if samePublicKey(o.PublicKey, pub) {
+				return nil, fmt.Errorf("%w: terminal %d: key repeated", ErrTerminalFile, i)
+			}
+		}
+		ids[t.ID] = true
+		list = append(list, t)
+	}
+	return list, nil
+}
