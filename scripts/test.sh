@@ -33,6 +33,12 @@ log "go test"
 go test -count=1 -timeout 20m ./...
 
 log "go test -race (concurrency-critical packages)"
-go test -count=1 -race -timeout 10m ./store/... ./keystore/... ./api/...
+go test -count=1 -race -timeout 10m ./store/... ./keystore/... ./ledger/ ./chaincode/...
+
+if [ -z "${TRUSTID_TEST_SHORT:-}" ]; then
+  log "Fabric: build the binaries (cached after the first run), bring up the native network, run the ledger's Fabric tests, tear down"
+  ./scripts/fabric/build.sh
+  ./scripts/fabric/test.sh
+fi
 
 log "all tests passed"

@@ -44,6 +44,6 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	addCommonFlags(root)
-	root.AddCommand(newServeCmd(), newKeysCmd())
+	root.AddCommand(newServeCmd(), newKeysCmd(), newClientsCmd(), newTokenCmd(), newIDCmd(), newTerminalsCmd(), newQRCmd(), newLedgerCmd(), newVCCmd())
 	return root
 }

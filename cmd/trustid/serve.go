@@ -33,6 +33,8 @@ func newServeCmd() *cobra.Command {
 	f.String("issuer", "", "public base URL of this node (default http://<addr>)")
 	f.String("redis-url", "", "Redis URL for the ephemeral store (empty: in-memory)")
 	f.Duration("shutdown-timeout", 15*time.Second, "how long to drain requests on SIGINT/SIGTERM")
+	addAuthFlags(f)
+	addLedgerFlags(f)
 	return cmd
 }
 
@@ -74,7 +76,7 @@ func runServe(cmd *cobra.Command, _ []string) error {
 		Checks:   map[string]api.Check{"store": st.Ping},
 	})
 	// Each feature mounts its routes here, one line each.
-	for _, mount := range []func(*api.Server, *node) error{} {
+	for _, mount := range []func(*api.Server, *node) error{mountLedger(cmd), mountAuth(cmd), mountCredentials(cmd)} {
 		if err := mount(srv, n); err != nil {
 			return err
 		}
