@@ -62,9 +62,19 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	}
 	defer st.close()
 
+	// Listen before mounting, so the default issuer names the real port
+	// (--addr :0 in tests and demos).
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
 	issuer, _ := f.GetString("issuer")
 	if issuer == "" {
-		issuer = "http://" + addr
+		issuer = "http://" + ln.Addr().String()
+		if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+			log.Warn("--issuer is not set and the node listens on all interfaces: set --issuer to the public URL clients use", slog.String("issuer", issuer))
+		}
 	}
 	n := &node{log: log, region: region, issuer: strings.TrimSuffix(issuer, "/"), dataDir: dataDir(cmd), keys: ks, store: st}
 
@@ -82,10 +92,6 @@ func runServe(cmd *cobra.Command, _ []string) error {
 		}
 	}
 
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
