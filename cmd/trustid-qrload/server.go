@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -22,47 +21,11 @@ import (
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/store"
 )
-
-// registryParties resolves relying parties from the auth client registry:
-// a client with the qr:redeem scope, its sector identifier (or client ID)
-// and its allowed claims.
-type registryParties struct{ clients *auth.FileStore }
-
-func (r registryParties) RelyingParty(ctx context.Context, id string) (qrcode.RelyingParty, error) {
-	c, err := r.clients.Get(ctx, id)
-	if errors.Is(err, auth.ErrClientNotFound) {
-		return qrcode.RelyingParty{}, qrcode.ErrUnknownVerifier
-	}
-	if err != nil {
-		return qrcode.RelyingParty{}, err
-	}
-	allowed := false
-	for _, s := range c.Scopes {
-		allowed = allowed || s == auth.ScopeQRRedeem
-	}
-	if c.Disabled || !allowed {
-		return qrcode.RelyingParty{}, qrcode.ErrUnknownVerifier
-	}
-	sector := c.SectorIdentifier
-	if sector == "" {
-		sector = c.ID
-	}
-	return qrcode.RelyingParty{ClientID: c.ID, Sector: sector, AllowedClaims: c.Claims}, nil
-}
-
-// macPairwise derives pairwise IDs with HMAC-SM3 under a node secret
-// (precomputed key state): the same cost as the identity package's
-// derivation, which the node will use once QR subjects are symbols.
-type macPairwise struct{ key *gm.MACKey }
-
-func (p macPairwise) Pairwise(subject []byte, sector string) (string, error) {
-	msg := append([]byte(sector+"\x00"), subject...)
-	return hex.EncodeToString(p.key.Sum(nil, msg)[:16]), nil
-}
 
 // noRevocations is the status of a fresh region: nothing revoked.
 type noRevocations struct{}
@@ -134,14 +97,20 @@ func runServer(args []string) error {
 	if err != nil {
 		return err
 	}
+	// The node's pairwise IDs: the identity package's deriver under a
+	// fresh pairwise key, over binding subjects (api.BindingSubjects).
 	pkey := make([]byte, 32)
 	rand.Read(pkey)
-	mac, err := gm.NewMACKey(pkey)
+	pw, err := identity.NewPairwiseDeriver(identity.VersionedKey{Version: 1, Secret: pkey})
+	if err != nil {
+		return err
+	}
+	subjects, err := api.NewBindingSubjects(pw)
 	if err != nil {
 		return err
 	}
 	svc, err := qrcode.NewService(qrcode.ServiceConfig{
-		Region: region, Store: st, Pairwise: macPairwise{mac}, RelyingParties: registryParties{clients}, TTL: *ttl,
+		Region: region, Store: st, Pairwise: subjects, RelyingParties: api.RegistryParties{Clients: clients}, TTL: *ttl,
 	})
 	if err != nil {
 		return err
@@ -152,13 +121,15 @@ func runServer(args []string) error {
 	}
 
 	// The load generator's holder: a fresh device key bound to a random
-	// subject by this node.
+	// binding subject (key version 1 and a random 160-bit MAC: the shape
+	// enrollment gives subjects) by this node.
 	device, err := gm.GenerateKey(rand.Reader)
 	if err != nil {
 		return err
 	}
-	subject := make([]byte, 16)
-	rand.Read(subject)
+	subject := make([]byte, api.BindingSubjectSize)
+	subject[0] = 1
+	rand.Read(subject[1:])
 	code, _ := qrcode.ParseRegion(region)
 	binding, err := (&qrcode.Issuer{Signer: key.Signer, Kid: key.Kid, Region: code}).IssueBinding(qrcode.Binding{
 		Subject: subject, DeviceKey: device.PublicKey(), Assurance: qrcode.AssurancePIN,

@@ -43,6 +43,8 @@ var protectedRoutes = map[string]string{
 	"GET /v1/admin/routes":                auth.ScopeRegistryAdmin,
 	"POST /credentials/issue":             auth.ScopeCredentialsIssue,
 	"POST /v1/credentials/{id}/status":    auth.ScopeStatusWrite,
+	"POST /v1/qr/verify":                  auth.ScopeQRRedeem,
+	"POST /v1/enrollments":                auth.ScopeEnroll,
 }
 
 // freeAddr returns a loopback address with a port free right now, so the

@@ -12,8 +12,11 @@ import (
 	_ "image/png"
 	"io"
 	"log/slog"
+	"net/http"
 	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/makiuchi-d/gozxing"
@@ -21,6 +24,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/keystore"
@@ -478,10 +482,9 @@ func runQRVerify(cmd *cobra.Command, args []string) error {
 	return nil
 }
 
-// qrWiring is what the QR routes need from other features. The lead fills
-// it from auth (relying parties, node credentials), identity (pairwise
-// IDs) and credentials (status lists) and adds mountQRWith(w) to serve's
-// mount list.
+// qrWiring is what the QR routes need from other features: mountQR fills
+// it from identity (pairwise IDs over binding subjects), auth (relying
+// parties), credentials (status lists) and --peer.
 type qrWiring struct {
 	Pairwise       qrcode.PairwiseDeriver
 	RelyingParties qrcode.RelyingParties
@@ -533,4 +536,118 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 		n.log.Info("qr routes mounted", slog.Int("peers", len(w.Peers)), slog.Duration("ttl", svc.TTL()))
 		return s.MountQR(api.QRConfig{Service: svc, Holders: holders, Peers: nodeAuth, Verifier: v})
 	}
+}
+
+// mountQR returns the mount function of the QR routes with the node's
+// real components: binding subjects and pairwise IDs from the national
+// pairwise key, relying parties from the auth client registry, status
+// from the credential status lists (read at once, so a revoked binding
+// stops online immediately), and the peers of --peer with their keys
+// from their /.well-known/jwks.json. It is mounted after
+// mountCredentials.
+func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
+	return func(s *api.Server, n *node) error {
+		if n.statusLists == nil {
+			return errors.New("qr: the credential status lists are not mounted")
+		}
+		f := cmd.Flags()
+		specs, _ := f.GetStringArray("peer")
+		peers, err := parsePeers(specs, n.region)
+		if err != nil {
+			return err
+		}
+		ttl, _ := f.GetDuration("qr-ttl")
+		if ttl < 10*time.Second || ttl > 10*time.Minute {
+			return fmt.Errorf("--qr-ttl %v: want 10s to 10m", ttl)
+		}
+		subjects, err := newBindingSubjects(n)
+		if err != nil {
+			return fmt.Errorf("qr: %w", err)
+		}
+		// A reader of clients.json beside mountAuth's: it re-reads the file
+		// when it changes, and at once for an unknown client ID.
+		clients, err := auth.OpenFileStore(filepath.Join(n.dataDir, clientsFile), auth.FileStoreOptions{
+			OnReloadError: func(err error) { n.log.Error("qr: client registry reload failed", slog.Any("error", err)) },
+		})
+		if err != nil {
+			return fmt.Errorf("qr: %w", err)
+		}
+		region, err := qrcode.ParseRegion(n.region)
+		if err != nil {
+			return err
+		}
+		w := qrWiring{
+			Pairwise: subjects, RelyingParties: api.RegistryParties{Clients: clients},
+			Status: &api.ListStatus{Region: region, Lists: n.statusLists},
+			Peers:  map[string]qrcode.Peer{}, PeerKeys: map[string]qrcode.IssuerKeySource{}, TTL: ttl,
+		}
+		client := &http.Client{Timeout: 5 * time.Second}
+		for r, base := range peers {
+			w.Peers[r] = qrcode.Peer{BaseURL: base, Client: client}
+			w.PeerKeys[r] = &peerJWKS{url: base + auth.JWKSPath, client: client}
+		}
+		return mountQRWith(w)(s, n)
+	}
+}
+
+// peerJWKS is a peer node's published keys, fetched from its JWKS and
+// cached for a minute (a fetch failure keeps the last good set).
+type peerJWKS struct {
+	url    string
+	client *http.Client
+
+	mu      sync.Mutex
+	keys    []qrcode.IssuerKey
+	fetched time.Time
+}
+
+const peerJWKSTTL = time.Minute
+
+func (p *peerJWKS) IssuerKeys(ctx context.Context) ([]qrcode.IssuerKey, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.keys != nil && time.Since(p.fetched) < peerJWKSTTL {
+		return p.keys, nil
+	}
+	keys, err := p.fetch(ctx)
+	if err != nil {
+		if p.keys != nil {
+			return p.keys, nil
+		}
+		return nil, err
+	}
+	p.keys, p.fetched = keys, time.Now()
+	return keys, nil
+}
+
+func (p *peerJWKS) fetch(ctx context.Context) ([]qrcode.IssuerKey, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("peer keys: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("peer keys %s: status %d", p.url, resp.StatusCode)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<10+1))
+	if err != nil {
+		return nil, fmt.Errorf("peer keys: %w", err)
+	}
+	set, err := gm.ParseJWKS(data)
+	if err != nil {
+		return nil, fmt.Errorf("peer keys %s: %w", p.url, err)
+	}
+	var keys []qrcode.IssuerKey
+	for _, j := range set.Keys {
+		pub, err := j.PublicKey()
+		if err != nil {
+			return nil, fmt.Errorf("peer keys %s: %w", p.url, err)
+		}
+		keys = append(keys, qrcode.IssuerKey{Kid: j.Kid, Public: pub})
+	}
+	return keys, nil
 }

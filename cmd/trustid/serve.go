@@ -35,6 +35,7 @@ func newServeCmd() *cobra.Command {
 	f.Duration("shutdown-timeout", 15*time.Second, "how long to drain requests on SIGINT/SIGTERM")
 	addAuthFlags(f)
 	addLedgerFlags(f)
+	addEnrollFlags(f)
 	return cmd
 }
 
@@ -86,7 +87,7 @@ func runServe(cmd *cobra.Command, _ []string) error {
 		Checks:   map[string]api.Check{"store": st.Ping},
 	})
 	// Each feature mounts its routes here, one line each.
-	for _, mount := range []func(*api.Server, *node) error{mountLedger(cmd), mountAuth(cmd), mountCredentials(cmd)} {
+	for _, mount := range []func(*api.Server, *node) error{mountLedger(cmd), mountAuth(cmd), mountCredentials(cmd), mountQR(cmd), mountEnroll(cmd)} {
 		if err := mount(srv, n); err != nil {
 			return err
 		}

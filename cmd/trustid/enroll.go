@@ -1,0 +1,329 @@
+package main
+
+import (
+	"bufio"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// Defaults of the enrollment route's rate limits.
+const (
+	defaultEnrollRateAddr   = "120/1m"
+	defaultEnrollRateClient = "600/1m"
+)
+
+// addEnrollFlags adds the enrollment and QR wiring settings to `trustid
+// serve`.
+func addEnrollFlags(f *pflag.FlagSet) {
+	f.String("enroll-rate-addr", defaultEnrollRateAddr, "rate limit of POST /v1/enrollments per source address: N/WINDOW, or 0 for none")
+	f.String("enroll-rate-client", defaultEnrollRateClient, "rate limit of POST /v1/enrollments per authenticated client: N/WINDOW, or 0 for none")
+	f.Duration("binding-ttl", api.DefaultBindingTTL, "validity of device bindings and identity credentials issued at enrollment")
+	f.Bool("strict-documents", false, "refuse address codes in no GB/T 2260 table and unknown nationalities at enrollment")
+	f.StringArray("peer", nil, "another region's node for QR redemption: REGION=BASE_URL (repeatable), e.g. 320000=https://js.trustid.example")
+	f.Duration("qr-ttl", qrcode.DefaultCodeTTL, "how long an online QR code can be redeemed")
+}
+
+// currentBindingIssuer signs compact QR bindings with the node's active
+// SM2 key at the time of each call, so key rotations are followed.
+type currentBindingIssuer struct {
+	keys   *keystore.Store
+	region uint32
+}
+
+func (c currentBindingIssuer) IssueBinding(b qrcode.Binding) ([]byte, error) {
+	k, err := c.keys.Active(gm.AlgSM2)
+	if err != nil {
+		return nil, err
+	}
+	return (&qrcode.Issuer{Signer: k.Signer, Kid: k.Kid, Region: c.region}).IssueBinding(b)
+}
+
+// mountEnroll returns the mount function of POST /v1/enrollments. It needs
+// the credential issuer and status lists, so it is mounted after
+// mountCredentials.
+func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
+	return func(s *api.Server, n *node) error {
+		if n.credIssuer == nil || n.statusLists == nil {
+			return errors.New("enrollment: the credential issuer is not mounted")
+		}
+		f := cmd.Flags()
+		addrSpec, _ := f.GetString("enroll-rate-addr")
+		clientSpec, _ := f.GetString("enroll-rate-client")
+		addrLimit, err := api.ParseRateLimit("enroll-addr", addrSpec)
+		if err != nil {
+			return fmt.Errorf("--enroll-rate-addr: %w", err)
+		}
+		clientLimit, err := api.ParseRateLimit("enroll-client", clientSpec)
+		if err != nil {
+			return fmt.Errorf("--enroll-rate-client: %w", err)
+		}
+		ttl, _ := f.GetDuration("binding-ttl")
+		if ttl < time.Hour || ttl > 10*365*24*time.Hour {
+			return fmt.Errorf("--binding-ttl %v: want 1h to 10 years", ttl)
+		}
+		strict, _ := f.GetBool("strict-documents")
+		symbols, err := newSymbolDeriver(n.keys, n.log)
+		if err != nil {
+			return fmt.Errorf("enrollment: %w", err)
+		}
+		subjects, err := newBindingSubjects(n)
+		if err != nil {
+			return fmt.Errorf("enrollment: %w", err)
+		}
+		pins, err := newPINSealer(n.keys, n.log)
+		if err != nil {
+			return fmt.Errorf("enrollment: %w", err)
+		}
+		terms, err := identity.OpenTerminalFile(filepath.Join(n.dataDir, terminalsFile))
+		if err != nil {
+			return fmt.Errorf("enrollment: %w", err)
+		}
+		region, err := qrcode.ParseRegion(n.region)
+		if err != nil {
+			return err
+		}
+		err = s.MountEnroll(api.EnrollConfig{
+			Region: n.region, Audience: n.issuer,
+			Documents: &identity.Validator{Strict: strict},
+			Symbols:   symbols, Subjects: subjects,
+			Attestations: &identity.AttestationVerifier{Terminals: terms, Replay: n.store, Algorithms: []string{gm.AlgSM2, gm.AlgES256}},
+			PINs:         pins, Credentials: n.credIssuer,
+			Bindings: currentBindingIssuer{keys: n.keys, region: region},
+			Status:   &api.ListStatus{Region: region, Lists: n.statusLists},
+			Nonces:   n.store, Limiter: n.store, AddrLimit: addrLimit, ClientLimit: clientLimit,
+			BindingTTL: ttl,
+		})
+		if err != nil {
+			return err
+		}
+		n.log.Info("enrollment mounted", slog.String("terminals", terms.Path()), slog.Bool("strict_documents", strict),
+			slog.String("rate_addr", addrLimit.String()), slog.String("rate_client", clientLimit.String()), slog.Duration("binding_ttl", ttl))
+		return nil
+	}
+}
+
+// newBindingSubjects builds the binding-subject deriver from the national
+// pairwise key.
+func newBindingSubjects(n *node) (*api.BindingSubjects, error) {
+	pw, err := newPairwiseDeriver(n.keys, n.log)
+	if err != nil {
+		return nil, err
+	}
+	return api.NewBindingSubjects(pw)
+}
+
+// parsePeers reads --peer REGION=URL values.
+func parsePeers(specs []string, self string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, s := range specs {
+		region, base, ok := strings.Cut(s, "=")
+		if !ok || !validRegion(region) || region == self {
+			return nil, fmt.Errorf("--peer %q: want REGION=BASE_URL with another region's six-digit code", s)
+		}
+		base = strings.TrimSuffix(base, "/")
+		if !strings.HasPrefix(base, "https://") && !strings.HasPrefix(base, "http://") {
+			return nil, fmt.Errorf("--peer %q: the base URL must be http(s)", s)
+		}
+		if _, dup := out[region]; dup {
+			return nil, fmt.Errorf("--peer: region %s given twice", region)
+		}
+		out[region] = base
+	}
+	return out, nil
+}
+
+// newWalletCmd is the holder side of enrollment and online codes, for
+// testing and for integrators: it enrolls through a node with a fresh
+// device key and keeps the result in a wallet file that `trustid qr show`
+// also reads.
+func newWalletCmd() *cobra.Command {
+	c := &cobra.Command{Use: "wallet", Short: "Holder side, for testing: enroll through a node and ask it for online QR codes"}
+	pf := c.PersistentFlags()
+	pf.String("node", "http://127.0.0.1:8080", "base URL of the node")
+	pf.Duration("timeout", 10*time.Second, "HTTP timeout")
+	pf.String("wallet", "wallet.json", "wallet file (device key and QR binding)")
+	enroll := &cobra.Command{
+		Use:   "enroll",
+		Short: "Enroll with a new SM2 device key (needs a token with identity:enroll) and write the wallet",
+		Long: `Enroll a person through POST /v1/enrollments with a fresh SM2 device key
+and its device proof, and write the device key and the compact QR binding
+to the wallet file. The response (symbol, assurance level, the binding
+credential and the identity credential) is printed.
+
+--terminal-id and --terminal-key sign a terminal attestation (face match
+passed, chip read) with a registered terminal's private key, as a counter
+terminal would: for testing L4 only.
+
+The document number is read from standard input when --number is "-", so
+it does not stay in the shell history.`,
+		Args: cobra.NoArgs,
+		RunE: runWalletEnroll,
+	}
+	f := enroll.Flags()
+	f.String("number", "", `document number, or "-" to read it from standard input`)
+	f.String("type", "", "document type (default: detected)")
+	f.String("name", "", "the holder's name as on the document")
+	f.String("pin", "", "six-digit PIN to seal into the binding")
+	f.String("terminal-id", "", "testing: sign an attestation as this registered terminal")
+	f.String("terminal-key", "", "testing: PEM private key of --terminal-id")
+	f.String("token", "", "access token (prefer TRUSTID_ACCESS_TOKEN)")
+	code := &cobra.Command{
+		Use:   "code",
+		Short: "Ask the node for an online QR code with a device-signed request",
+		Args:  cobra.NoArgs,
+		RunE:  runWalletCode,
+	}
+	code.Flags().StringSlice("consent", nil, "attested claims to release with the code, e.g. age_over_18")
+	c.AddCommand(enroll, code)
+	return c
+}
+
+func runWalletEnroll(cmd *cobra.Command, _ []string) error {
+	f := cmd.Flags()
+	tok, err := accessToken(cmd)
+	if err != nil {
+		return err
+	}
+	number, _ := f.GetString("number")
+	if number == "-" {
+		line, err := bufio.NewReader(io.LimitReader(cmd.InOrStdin(), 256)).ReadString('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return err
+		}
+		number = strings.TrimSpace(line)
+	}
+	name, _ := f.GetString("name")
+	if number == "" || name == "" {
+		return errors.New("--number and --name are required")
+	}
+	typ, _ := f.GetString("type")
+	pin, _ := f.GetString("pin")
+	path, _ := f.GetString("wallet")
+	if _, err := os.Stat(path); err == nil {
+		return fmt.Errorf("%s exists: choose another --wallet", path)
+	}
+	node, _ := f.GetString("node")
+	node = strings.TrimSuffix(node, "/")
+	device, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	jwk, err := gm.NewJWK(device.Public(), "")
+	if err != nil {
+		return err
+	}
+	proof, err := api.NewDeviceProof(device, node, time.Now(), rand.Text())
+	if err != nil {
+		return err
+	}
+	body := map[string]any{"document": map[string]any{"number": number, "type": typ}, "name": name, "device_key": jwk, "device_proof": proof}
+	if typ == "" {
+		body["document"] = map[string]any{"number": number}
+	}
+	if pin != "" {
+		body["pin"] = pin
+	}
+	if tid, _ := f.GetString("terminal-id"); tid != "" {
+		att, err := testAttestation(cmd, tid, number, name)
+		if err != nil {
+			return err
+		}
+		body["attestation"] = att
+	}
+	status, out, err := vcPost(cmd, api.EnrollPath, tok, body)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusCreated {
+		printVCJSON(cmd, out)
+		return exitCode(1)
+	}
+	var resp api.EnrollResponse
+	if err := json.Unmarshal(out, &resp); err != nil {
+		return fmt.Errorf("enrollment response: %w", err)
+	}
+	if len(resp.QRBinding) == 0 {
+		return errors.New("the node issued no QR binding")
+	}
+	pemKey, err := gm.MarshalPrivateKeyPEM(device)
+	if err != nil {
+		return err
+	}
+	b, err := qrcode.ParseBinding(resp.QRBinding)
+	if err != nil {
+		return err
+	}
+	w := &wallet{Region: fmt.Sprintf("%06d", b.Region), DeviceKey: string(pemKey), Binding: resp.QRBinding}
+	if err := w.save(path); err != nil {
+		return err
+	}
+	printVCJSON(cmd, out)
+	fmt.Fprintf(cmd.ErrOrStderr(), "enrolled at %s; wallet written to %s\n", resp.AssuranceLevel, path)
+	return nil
+}
+
+// testAttestation signs an attestation as a counter terminal would.
+func testAttestation(cmd *cobra.Command, terminalID, number, name string) (string, error) {
+	keyFile, _ := cmd.Flags().GetString("terminal-key")
+	pemBytes, err := readLimitedFile(keyFile, 64<<10)
+	if err != nil {
+		return "", fmt.Errorf("--terminal-key: %w", err)
+	}
+	signer, err := gm.ParsePrivateKeyPEM(pemBytes)
+	if err != nil {
+		return "", fmt.Errorf("--terminal-key: %w", err)
+	}
+	doc, err := identity.Parse(number)
+	if err != nil {
+		return "", err
+	}
+	return (&identity.Attester{TerminalID: terminalID, Signer: signer}).Attest(doc, name,
+		identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.9}, true)
+}
+
+func runWalletCode(cmd *cobra.Command, _ []string) error {
+	f := cmd.Flags()
+	path, _ := f.GetString("wallet")
+	w, err := readWallet(path)
+	if err != nil {
+		return err
+	}
+	device, err := gm.ParsePrivateKeyPEM([]byte(w.DeviceKey))
+	if err != nil {
+		return fmt.Errorf("wallet device key: %w", err)
+	}
+	consent, _ := f.GetStringSlice("consent")
+	nonce := make([]byte, 16)
+	rand.Read(nonce)
+	req := qrcode.HolderRequest{Binding: w.Binding, Time: time.Now().Unix(), Nonce: nonce, Region: w.Region, Consent: consent}
+	if err := qrcode.SignHolderRequest(rand.Reader, device, &req); err != nil {
+		return err
+	}
+	status, out, err := vcPost(cmd, "/v1/qr", "", req)
+	if err != nil {
+		return err
+	}
+	printVCJSON(cmd, out)
+	if status != http.StatusCreated {
+		return exitCode(1)
+	}
+	return nil
+}

@@ -1,0 +1,525 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/leakcheck"
+	"github.com/trustid-cn/trustid/internal/testredis"
+	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// residentNumber completes a 17-digit body with its MOD 11-2 check
+// character.
+func residentNumber(body string) string { return body + string(identity.Mod112(body)) }
+
+// enrollFixture is a running node with an enrolling client, two relying
+// parties and a registered (and a revoked) verification terminal.
+type enrollFixture struct {
+	*authNode
+	enrollTok, hotelTok, shopTok string
+	terminal, oldTerminal        *identity.Attester
+}
+
+func (n *authNode) addClientArgs(id, scopes string, extra ...string) string {
+	n.t.Helper()
+	keys := filepath.Join(n.dir, "rp-"+id)
+	out := n.cli("clients", "keygen", "--alg", "SM2", "--out", keys)
+	kid := regexp.MustCompile(`kid (\S+)`).FindStringSubmatch(out)[1]
+	n.cli(append([]string{"clients", "add", "--id", id, "--name", "RP " + id, "--region", "310000", "--scopes", scopes,
+		"--jwks-file", filepath.Join(keys, kid+".jwks.json")}, extra...)...)
+	return filepath.Join(keys, kid+".key.pem")
+}
+
+func (n *authNode) addTerminal(id string) *identity.Attester {
+	n.t.Helper()
+	key, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	pemBytes, _ := gm.MarshalPublicKeyPEM(key.Public())
+	file := filepath.Join(n.t.TempDir(), id+".pub.pem")
+	os.WriteFile(file, pemBytes, 0o600)
+	n.cli("terminals", "add", "--id", id, "--name", "counter "+id, "--region", "310104", "--public-key", file)
+	return &identity.Attester{TerminalID: id, Signer: key}
+}
+
+// tokenFor gets a token for a client just registered: the node re-reads
+// clients.json on an unknown client at most ten times a second.
+func (n *authNode) tokenFor(id, key string) string {
+	n.t.Helper()
+	var out string
+	waitFor(n.t, func() bool {
+		var err error
+		out, _, err = run(n.t, context.Background(), "token", "--node", n.base, "--client-id", id, "--key", key, "--data", n.dir)
+		return err == nil
+	}, "a token for "+id)
+	var resp struct {
+		AccessToken string `json:"access_token"`
+	}
+	json.Unmarshal([]byte(out), &resp)
+	return resp.AccessToken
+}
+
+func newEnrollFixture(t *testing.T, extra ...string) *enrollFixture {
+	n := startAuthNode(t, extra...)
+	f := &enrollFixture{authNode: n}
+	f.enrollTok = n.tokenFor("app-backend", n.addClientArgs("app-backend", auth.ScopeEnroll+","+auth.ScopeStatusWrite))
+	f.hotelTok = n.tokenFor("hotel", n.addClientArgs("hotel", auth.ScopeQRRedeem, "--claims", "age_over_18", "--sector", "hotel.example"))
+	f.shopTok = n.tokenFor("shop", n.addClientArgs("shop", auth.ScopeQRRedeem, "--sector", "shop.example"))
+	f.terminal = n.addTerminal("t-counter-1")
+	f.oldTerminal = n.addTerminal("t-counter-old")
+	n.cli("terminals", "revoke", "t-counter-old")
+	return f
+}
+
+// person is someone enrolling, with their phone.
+type person struct {
+	number, name string
+	doc          identity.Document
+	device       *gm.PrivateKey
+}
+
+func newPerson(t *testing.T, body, name string) *person {
+	t.Helper()
+	num := residentNumber(body)
+	doc, err := identity.Parse(num)
+	if err != nil {
+		t.Fatalf("test number %s: %v", body, err)
+	}
+	dev, _ := gm.GenerateKey(rand.Reader)
+	return &person{number: num, name: name, doc: doc, device: dev}
+}
+
+// enrollBody builds a request; edit changes it before it is sent.
+func (f *enrollFixture) enrollBody(p *person, attestation, pin string, edit func(m map[string]any)) string {
+	f.t.Helper()
+	m := map[string]any{"document": map[string]any{"number": p.number}, "name": p.name}
+	if p.device != nil {
+		jwk, _ := gm.NewJWK(p.device.Public(), "")
+		proof, err := api.NewDeviceProof(p.device, f.base, time.Now(), rand.Text())
+		if err != nil {
+			f.t.Fatal(err)
+		}
+		m["device_key"], m["device_proof"] = jwk, proof
+	}
+	if attestation != "" {
+		m["attestation"] = attestation
+	}
+	if pin != "" {
+		m["pin"] = pin
+	}
+	if edit != nil {
+		edit(m)
+	}
+	b, _ := json.Marshal(m)
+	return string(b)
+}
+
+type enrollResult struct {
+	Symbol             string `json:"symbol"`
+	Subject            string `json:"subject"`
+	AssuranceLevel     string `json:"assurance_level"`
+	BindingCredential  *api.IssuedCredential
+	QRBinding          []byte               `json:"qr_binding"`
+	IdentityCredential api.IssuedCredential `json:"identity_credential"`
+}
+
+func (f *enrollFixture) enroll(body string) (int, enrollResult, map[string]any) {
+	f.t.Helper()
+	code, m, _ := f.do("POST", "/v1/enrollments", f.enrollTok, "application/json", body)
+	var res enrollResult
+	raw, _ := json.Marshal(m)
+	json.Unmarshal(raw, &res)
+	if bc, ok := m["binding_credential"].(map[string]any); ok {
+		res.BindingCredential = &api.IssuedCredential{ID: bc["id"].(string), Format: bc["format"].(string), Credential: bc["credential"].(string)}
+	}
+	return code, res, m
+}
+
+// jwtPayload decodes the payload of a compact JWS (or the issuer JWT of
+// an SD-JWT).
+func jwtPayload(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	parts := strings.Split(strings.SplitN(tok, "~", 2)[0], ".")
+	if len(parts) != 3 {
+		t.Fatalf("not a JWS: %.40s", tok)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.Unmarshal(raw, &m)
+	return m
+}
+
+// onlineCode asks the node for an online code as the holder of binding.
+func (f *enrollFixture) onlineCode(device *gm.PrivateKey, binding []byte, consent ...string) (int, map[string]any) {
+	f.t.Helper()
+	nonce := make([]byte, 16)
+	rand.Read(nonce)
+	req := qrcode.HolderRequest{Binding: binding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000", Consent: consent}
+	if err := qrcode.SignHolderRequest(rand.Reader, device, &req); err != nil {
+		f.t.Fatal(err)
+	}
+	b, _ := json.Marshal(req)
+	code, m, _ := f.do("POST", "/v1/qr", "", "application/json", string(b))
+	return code, m
+}
+
+func (f *enrollFixture) redeem(tok, code string) (int, map[string]any) {
+	f.t.Helper()
+	b, _ := json.Marshal(map[string]string{"code": code})
+	c, m, _ := f.do("POST", "/v1/qr/verify", tok, "application/json", string(b))
+	return c, m
+}
+
+// TestEnrollmentEndToEnd drives a real node: enrollment at L4 (terminal
+// attestation, PIN) and without, online QR codes requested by the holder
+// and redeemed by two relying parties, revocation of a binding, and
+// re-enrollment on a new phone.
+func TestEnrollmentEndToEnd(t *testing.T) {
+	f := newEnrollFixture(t)
+	a := newPerson(t, "11010519900307123", "张三")
+
+	att, err := f.terminal.Attest(a.doc, a.name, identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.93}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, r1, m := f.enroll(f.enrollBody(a, att, "135790", nil))
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	if r1.AssuranceLevel != "L4" || len(r1.Symbol) != identity.TextLen || r1.BindingCredential == nil || len(r1.QRBinding) == 0 {
+		t.Fatalf("enroll result: %+v", r1)
+	}
+	if _, err := identity.ParseSymbol(r1.Symbol); err != nil {
+		t.Errorf("symbol: %v", err)
+	}
+	// The binding credential: subject, device key, level, PIN verifier,
+	// status entries.
+	bc := jwtPayload(t, r1.BindingCredential.Credential)
+	cs, _ := bc["credentialSubject"].(map[string]any)
+	if cs == nil {
+		cs, _ = bc["vc"].(map[string]any)["credentialSubject"].(map[string]any)
+	}
+	jwk, _ := gm.NewJWK(a.device.Public(), "")
+	cnf, _ := cs["cnf"].(map[string]any)["jwk"].(map[string]any)
+	if cs["id"] != r1.Subject || cnf["x"] != jwk.X || cs["assuranceLevel"] != float64(4) || cs["pinVerifier"] == nil {
+		t.Errorf("binding credential subject: %v", cs)
+	}
+	if st, _ := bc["credentialStatus"].([]any); len(st) != 2 {
+		t.Errorf("binding credential status: %v", bc["credentialStatus"])
+	}
+	if strings.Contains(r1.Subject, r1.Symbol) || !strings.HasPrefix(r1.Subject, "urn:trustid:subject:") {
+		t.Errorf("subject %s shows the symbol or has the wrong form", r1.Subject)
+	}
+	// The PIN verifier opens with the node's PIN keys for this binding only.
+	ks, err := keystore.Open(filepath.Join(f.dir, keystoreFile), mustKEK(t), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sealer, err := newPINSealer(ks, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, _ := hex.DecodeString(strings.TrimPrefix(r1.Subject, "urn:trustid:subject:"))
+	thumb, _ := jwk.Thumbprint()
+	sealed := identity.SealedPIN(cs["pinVerifier"].(string))
+	if err := sealer.CheckPIN(sealed, "135790", api.PINAAD(subject, thumb)); err != nil {
+		t.Errorf("right PIN: %v", err)
+	}
+	if err := sealer.CheckPIN(sealed, "246802", api.PINAAD(subject, thumb)); err == nil {
+		t.Error("wrong PIN accepted")
+	}
+	if err := sealer.CheckPIN(sealed, "135790", api.PINAAD(subject, "other-device")); err == nil {
+		t.Error("PIN verifier opened for another device")
+	}
+	// The QR binding names the same subject and the binding's revocation
+	// entry.
+	b, err := qrcode.ParseBinding(r1.QRBinding)
+	if err != nil || hex.EncodeToString(b.Subject) != strings.TrimPrefix(r1.Subject, "urn:trustid:subject:") || b.Assurance != 4 || b.Claims["age_over_18"] != "true" {
+		t.Errorf("QR binding: %+v %v", b, err)
+	}
+	// The identity credential: SD-JWT VC with the device as holder key.
+	ic := jwtPayload(t, r1.IdentityCredential.Credential)
+	if r1.IdentityCredential.Format != "sd-jwt" || ic["cnf"] == nil || ic["status"] == nil || strings.Count(r1.IdentityCredential.Credential, "~") < 4 {
+		t.Errorf("identity credential: %s %v", r1.IdentityCredential.Format, ic)
+	}
+
+	// Online QR codes: stable pairwise ID for one party, another for a
+	// second; claims as consented and allowed.
+	var hotelIDs []string
+	for range 2 {
+		c, m := f.onlineCode(a.device, r1.QRBinding, "age_over_18")
+		if c != 201 {
+			t.Fatalf("holder request: %d %v", c, m)
+		}
+		c, red := f.redeem(f.hotelTok, m["code"].(string))
+		if c != 200 || red["assurance_level"] != float64(4) || red["claims"].(map[string]any)["age_over_18"] != "true" {
+			t.Fatalf("hotel redeem: %d %v", c, red)
+		}
+		hotelIDs = append(hotelIDs, red["pairwise_id"].(string))
+		if c, again := f.redeem(f.hotelTok, m["code"].(string)); c != 409 || again["error"] != "qr_code_used" {
+			t.Errorf("second redemption: %d %v", c, again)
+		}
+	}
+	if hotelIDs[0] != hotelIDs[1] || len(hotelIDs[0]) != identity.TextLen {
+		t.Errorf("pairwise IDs of two codes: %v", hotelIDs)
+	}
+	_, m = f.onlineCode(a.device, r1.QRBinding, "age_over_18")
+	c, shop := f.redeem(f.shopTok, m["code"].(string))
+	if c != 200 || shop["pairwise_id"] == hotelIDs[0] || shop["pairwise_id"] == "" || shop["claims"] != nil {
+		t.Errorf("shop redeem: %d %v (hotel %s)", c, shop, hotelIDs[0])
+	}
+	for _, id := range append(hotelIDs, shop["pairwise_id"].(string)) {
+		if id == r1.Symbol || strings.Contains(r1.Subject, strings.ToLower(id)) {
+			t.Errorf("pairwise ID %s is the symbol or subject", id)
+		}
+	}
+
+	// Re-enrollment on a new phone, without a terminal and a PIN: the same
+	// symbol and subject, a new binding, L2.
+	a2 := *a
+	a2.device, _ = gm.GenerateKey(rand.Reader)
+	code, r2, m := f.enroll(f.enrollBody(&a2, "", "", nil))
+	if code != 201 || r2.Symbol != r1.Symbol || r2.Subject != r1.Subject || r2.AssuranceLevel != "L2" || r2.BindingCredential.ID == r1.BindingCredential.ID {
+		t.Fatalf("re-enroll: %d %+v %v", code, r2, m)
+	}
+	_, m = f.onlineCode(a2.device, r2.QRBinding)
+	if c, red := f.redeem(f.hotelTok, m["code"].(string)); c != 200 || red["pairwise_id"] != hotelIDs[0] || red["assurance_level"] != float64(2) {
+		t.Errorf("new phone, hotel: %d %v", c, red)
+	}
+
+	// Revoke the first binding: its holder requests stop at once; the new
+	// phone's binding still works.
+	sb, _ := json.Marshal(map[string]string{"action": "revoke"})
+	if c, m, _ := f.do("POST", "/v1/credentials/"+r1.BindingCredential.ID+"/status", f.enrollTok, "application/json", string(sb)); c != 200 {
+		t.Fatalf("revoke: %d %v", c, m)
+	}
+	if c, m := f.onlineCode(a.device, r1.QRBinding); c != 403 || m["error"] != "qr_revoked" {
+		t.Errorf("revoked binding's holder request: %d %v", c, m)
+	}
+	if c, m := f.onlineCode(a2.device, r2.QRBinding); c != 201 {
+		t.Errorf("other binding after revocation: %d %v", c, m)
+	}
+	// A device cannot use another device's binding.
+	if c, m := f.onlineCode(a.device, r2.QRBinding); c != 401 {
+		t.Errorf("foreign device: %d %v", c, m)
+	}
+
+	// Someone without a phone, at a counter: L1, no binding.
+	p := newPerson(t, "31010419851111002", "李四")
+	p.device = nil
+	code, r3, m := f.enroll(f.enrollBody(p, "", "", nil))
+	if code != 201 || r3.AssuranceLevel != "L1" || r3.BindingCredential != nil || r3.QRBinding != nil || r3.IdentityCredential.Credential == "" {
+		t.Errorf("no device: %d %+v %v", code, r3, m)
+	}
+
+	// A P-256 device: a binding credential, no compact QR binding.
+	q := newPerson(t, "44030519751212341", "王五")
+	pk, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	jwkP, _ := gm.NewJWK(pk.Public(), "")
+	proof, _ := api.NewDeviceProof(pk, f.base, time.Now(), rand.Text())
+	q.device = nil
+	code, r4, m := f.enroll(f.enrollBody(q, "", "", func(m map[string]any) { m["device_key"], m["device_proof"] = jwkP, proof }))
+	if code != 201 || r4.AssuranceLevel != "L2" || r4.BindingCredential == nil || r4.QRBinding != nil {
+		t.Errorf("P-256 device: %d %+v %v", code, r4, m)
+	}
+}
+
+// TestEnrollmentRefusals: each bad input gets its own documented code,
+// 400 or 422, never a 500, and spends nothing (no status entry, no
+// attestation marker).
+func TestEnrollmentRefusals(t *testing.T) {
+	f := newEnrollFixture(t)
+	a := newPerson(t, "11010519900307123", "张三")
+	other := newPerson(t, "11010519900307131", "张三")
+	faceOK := identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.9}
+	attest := func(at *identity.Attester, doc identity.Document, name string) string {
+		s, err := at.Attest(doc, name, faceOK, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	unknownKey, _ := gm.GenerateKey(rand.Reader)
+	unknown := &identity.Attester{TerminalID: "t-nobody", Signer: unknownKey}
+	expired := &identity.Attester{TerminalID: f.terminal.TerminalID, Signer: f.terminal.Signer, Now: func() time.Time { return time.Now().Add(-time.Hour) }}
+	forged := &identity.Attester{TerminalID: f.terminal.TerminalID, Signer: unknownKey}
+	num := func(n string) func(m map[string]any) {
+		return func(m map[string]any) { m["document"] = map[string]any{"number": n} }
+	}
+	body17 := a.number[:17]
+	wrongCheck := body17 + string("0123456789X"[(strings.IndexByte("0123456789X", a.number[17])+1)%11])
+	replayed := attest(f.terminal, a.doc, a.name)
+	if code, _, m := f.enroll(f.enrollBody(a, replayed, "", nil)); code != 201 {
+		t.Fatalf("first use of the attestation: %d %v", code, m)
+	}
+	usedProof := f.enrollBody(a, "", "", nil)
+	if code, _, m := f.enroll(usedProof); code != 201 {
+		t.Fatalf("first use of the device proof: %d %v", code, m)
+	}
+	failed, err := f.terminal.Attest(a.doc, a.name, identity.Liveness{Method: identity.LivenessFaceMatch, Passed: false, Score: 0.2}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// MRZ of a TD3 passport (ICAO 9303 part 4 specimen) with the composite
+	// check digit changed.
+	mrz1 := "P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<"
+	mrz2 := "L898902C36UTO7408122F1204159ZE184226B<<<<<10"
+	badComposite := mrz2[:43] + "9"
+
+	// Refusals must not touch the status lists (no entry allocated).
+	statusDigest := func() string {
+		h := ""
+		filepath.Walk(filepath.Join(f.dir, statusDir), func(path string, fi os.FileInfo, err error) error {
+			if err == nil && fi.Mode().IsRegular() {
+				b, _ := os.ReadFile(path)
+				h += path + ":" + fmt.Sprintf("%x", gm.SM3(b)) + ";"
+			}
+			return nil
+		})
+		return h
+	}
+	before := statusDigest()
+
+	cases := []struct {
+		name   string
+		body   string
+		status int
+		code   string
+		field  string
+	}{
+		{"wrong length", f.enrollBody(a, "", "", num("1101051990030712")), 422, "invalid_length", "input"},
+		{"letters", f.enrollBody(a, "", "", num("11010519900307A23X")), 422, "invalid_character", "number"},
+		{"bad check character", f.enrollBody(a, "", "", num(wrongCheck)), 422, "check_digit_mismatch", "check_character"},
+		{"30 February", f.enrollBody(a, "", "", num(residentNumber("11010519900230123"))), 422, "invalid_birth_date", "birth_date"},
+		{"future birth date", f.enrollBody(a, "", "", num(residentNumber("11010520990101123"))), 422, "future_birth_date", "birth_date"},
+		{"MRZ composite", f.enrollBody(a, "", "", func(m map[string]any) { m["document"] = map[string]any{"mrz": []string{mrz1, badComposite}} }), 422, "mrz_composite_mismatch", "composite"},
+		{"unknown terminal", f.enrollBody(a, attest(unknown, a.doc, a.name), "", nil), 422, "unknown_terminal", ""},
+		{"revoked terminal", f.enrollBody(a, attest(f.oldTerminal, a.doc, a.name), "", nil), 422, "terminal_revoked", ""},
+		{"bad signature", f.enrollBody(a, attest(forged, a.doc, a.name), "", nil), 422, "attestation_bad_signature", ""},
+		{"expired attestation", f.enrollBody(a, attest(expired, a.doc, a.name), "", nil), 422, "attestation_expired", ""},
+		{"attestation for another number", f.enrollBody(a, attest(f.terminal, other.doc, other.name), "", nil), 422, "attestation_wrong_person", ""},
+		{"attestation for another name", f.enrollBody(a, attest(f.terminal, a.doc, "李四"), "", nil), 422, "attestation_wrong_person", ""},
+		{"replayed attestation", f.enrollBody(a, replayed, "", nil), 422, "attestation_replayed", ""},
+		{"failed person check", f.enrollBody(a, failed, "", nil), 422, "attestation_liveness_failed", ""},
+		{"replayed device proof", usedProof, 422, "device_proof_replayed", ""},
+		{"trivial PIN", f.enrollBody(a, "", "123456", nil), 422, "pin_too_simple", ""},
+		{"PIN of the birth date", f.enrollBody(a, "", "900307", nil), 422, "pin_too_simple", ""},
+		{"PIN format", f.enrollBody(a, "", "12345", nil), 422, "pin_invalid_format", ""},
+		{"empty name", f.enrollBody(a, "", "", func(m map[string]any) { m["name"] = " " }), 422, "invalid_name", "name"},
+		{"device proof for another node", f.enrollBody(a, "", "", func(m map[string]any) {
+			m["device_proof"], _ = api.NewDeviceProof(a.device, "https://elsewhere.example", time.Now(), rand.Text())
+		}), 422, "device_proof_invalid", ""},
+		{"device proof by another key", f.enrollBody(a, "", "", func(m map[string]any) {
+			m["device_proof"], _ = api.NewDeviceProof(unknownKey, f.base, time.Now(), rand.Text())
+		}), 422, "device_proof_invalid", ""},
+		{"no device proof", f.enrollBody(a, "", "", func(m map[string]any) { delete(m, "device_proof") }), 422, "device_proof_invalid", ""},
+		{"private key in the JWK", f.enrollBody(a, "", "", func(m map[string]any) {
+			m["device_key"] = map[string]any{"kty": "EC", "crv": "SM2", "x": "AA", "y": "AA", "d": "AA"}
+		}), 400, "invalid_request", ""},
+		{"PIN without a device", f.enrollBody(a, "", "135790", func(m map[string]any) { delete(m, "device_key"); delete(m, "device_proof") }), 400, "invalid_request", ""},
+		{"unknown field", f.enrollBody(a, "", "", func(m map[string]any) { m["extra"] = 1 }), 400, "invalid_request", ""},
+		{"number and mrz", f.enrollBody(a, "", "", func(m map[string]any) {
+			m["document"] = map[string]any{"number": a.number, "mrz": []string{mrz1, mrz2}}
+		}), 400, "invalid_request", ""},
+		{"unknown document type", f.enrollBody(a, "", "", func(m map[string]any) { m["document"] = map[string]any{"number": a.number, "type": "driving_licence"} }), 400, "invalid_request", ""},
+		{"duplicate key", `{"name":"x","name":"y","document":{"number":"` + a.number + `"}}`, 400, "invalid_request", ""},
+		{"trailing data", `{"name":"x","document":{"number":"` + a.number + `"}} {}`, 400, "invalid_request", ""},
+		{"not JSON", `number=` + a.number, 400, "invalid_request", ""},
+		{"too large", `{"name":"` + strings.Repeat("x", 20000) + `"}`, 413, "request_too_large", ""},
+	}
+	for _, c := range cases {
+		code, _, m := f.enroll(c.body)
+		if code != c.status || m["error"] != c.code || (c.field != "" && m["field"] != c.field) {
+			t.Errorf("%s: got %d %v, want %d %s %s", c.name, code, m, c.status, c.code, c.field)
+		}
+		if d, _ := m["error_description"].(string); strings.Contains(d, a.number) || strings.Contains(d, a.number[:14]) || strings.Contains(d, a.name) {
+			t.Errorf("%s: the description echoes the input: %q", c.name, d)
+		}
+	}
+	if after := statusDigest(); after != before {
+		t.Errorf("refused enrollments changed the status lists:\n%s\n%s", before, after)
+	}
+	// Strict documents: an address code in no table.
+	g := newEnrollFixture(t, "--strict-documents")
+	z := newPerson(t, "11019919900307123", "赵六")
+	if code, _, m := g.enroll(g.enrollBody(z, "", "", nil)); code != 422 || m["error"] != "unknown_address_code" {
+		t.Errorf("strict, unknown address code: %d %v", code, m)
+	}
+	if code, _, m := f.enroll(f.enrollBody(z, "", "", nil)); code != 201 {
+		t.Errorf("lenient, unknown address code: %d %v", code, m)
+	}
+}
+
+// TestEnrollmentLeavesNoPersonalData enrolls several people on a node
+// backed by Redis, then scans the data directory, the logs and every
+// Redis key and value for their numbers and names.
+func TestEnrollmentLeavesNoPersonalData(t *testing.T) {
+	addr := testredis.Start(t)
+	rc := testredis.Client(t, addr)
+	f := newEnrollFixture(t, "--redis-url", "redis://"+addr)
+	people := []*person{
+		newPerson(t, "11010519900307123", "张三"),
+		newPerson(t, "31010419851111002", "李四"),
+		newPerson(t, "44030519751212341", "欧阳娜娜"),
+		newPerson(t, "32010219601010555", "Zhang Wei"),
+	}
+	var secrets []string
+	for i, p := range people {
+		att := ""
+		if i%2 == 0 {
+			var err error
+			if att, err = f.terminal.Attest(p.doc, p.name, identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.95}, true); err != nil {
+				t.Fatal(err)
+			}
+		}
+		code, r, m := f.enroll(f.enrollBody(p, att, "135790", nil))
+		if code != 201 {
+			t.Fatalf("enroll %d: %d %v", i, code, m)
+		}
+		// Use the binding once, so Redis holds codes and nonces too.
+		if c, m := f.onlineCode(p.device, r.QRBinding, "age_over_18"); c != 201 {
+			t.Fatalf("holder request: %d %v", c, m)
+		}
+		// A refused one: the number is wrong.
+		f.enroll(f.enrollBody(p, "", "", func(m map[string]any) { m["document"] = map[string]any{"number": p.number[:17] + "Y"} }))
+		secrets = append(secrets, p.number, p.number[:14], p.name, r.Symbol)
+	}
+	// The symbol is the holder's own: it may appear only in its short form.
+	hits, err := leakcheck.Dir(f.dir, secrets...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(hits) > 0 {
+		t.Errorf("personal data in the data directory: %v", hits)
+	}
+	if hits := leakcheck.Find([]byte(f.logs.String()), secrets...); len(hits) > 0 {
+		t.Errorf("personal data in the logs: %v", hits)
+	}
+	if hits, err := leakcheck.Redis(context.Background(), rc, secrets...); err != nil || len(hits) > 0 {
+		t.Errorf("personal data in Redis: %v %v", hits, err)
+	}
+	if !strings.Contains(f.logs.String(), `"msg":"enrolled"`) {
+		t.Error("no enrollment was logged")
+	}
+}
