@@ -4,8 +4,11 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
+	"time"
 
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
@@ -19,7 +22,19 @@ import (
 type CredentialsConfig struct {
 	Issuer   *vc.Issuer
 	Verifier *vc.Verifier
+	// Limiter counts VerifyLimit per source address (ClientAddress) on
+	// POST /credentials/verify and POST /presentations/verify, which are
+	// public and may make the node fetch keys and status lists; nil
+	// disables the limit.
+	Limiter Limiter
+	// VerifyLimit is that limit, one budget for both routes; nil means
+	// DefaultVerifyLimit, a zero RateLimit none.
+	VerifyLimit *RateLimit
 }
+
+// DefaultVerifyLimit is the default per-address limit of the two verify
+// routes: 300 requests a minute (a burst of 300, then 5 a second).
+var DefaultVerifyLimit = RateLimit{Limit: 300, Window: time.Minute}
 
 // credentialErrors maps issuance and status errors. Verification errors
 // are reported in the verify responses instead (verifyCodes).
@@ -33,38 +48,43 @@ var credentialErrors = []mapping{
 	{vc.ErrStatusFull, http.StatusServiceUnavailable, CodeUnavailable, "no status entry could be allocated"},
 }
 
-// verifyCodes names each verification failure, most specific first.
+// verifyCodes names each verification failure, most specific first, with
+// a fixed message. The error itself (which may name hosts, addresses or
+// claim names) goes to the log only: whoever submits a credential must
+// not learn how the node's network answered.
 var verifyCodes = []struct {
-	err  error
-	code string
+	err     error
+	code    string
+	message string
 }{
-	{vc.ErrDuplicateKey, "duplicate_json_key"},
-	{sdjwt.ErrUnmatched, "disclosure_unmatched"},
-	{sdjwt.ErrDuplicateDigest, "duplicate_digest"},
-	{sdjwt.ErrReservedName, "reserved_claim_name"},
-	{sdjwt.ErrHashAlgorithm, "unsupported_sd_alg"},
-	{sdjwt.ErrNoKeyBinding, "key_binding_missing"},
-	{sdjwt.ErrNonce, "key_binding_nonce_mismatch"},
-	{sdjwt.ErrAudience, "key_binding_audience_mismatch"},
-	{sdjwt.ErrSDHash, "key_binding_sd_hash_mismatch"},
-	{sdjwt.ErrStale, "key_binding_iat_invalid"},
-	{sdjwt.ErrKeyBinding, "key_binding_invalid"},
-	{vc.ErrAlgorithm, "algorithm_not_allowed"},
-	{vc.ErrType, "wrong_media_type"},
-	{vc.ErrSignature, "invalid_signature"},
-	{vc.ErrUnknownKey, "unknown_key"},
-	{vc.ErrIssuerMismatch, "issuer_mismatch"},
-	{vc.ErrExpired, "expired"},
-	{vc.ErrNotYetValid, "not_yet_valid"},
-	{vc.ErrRevoked, "revoked"},
-	{vc.ErrSuspended, "suspended"},
-	{vc.ErrStatusUnavailable, "status_unavailable"},
-	{vc.ErrResolve, "key_unresolvable"},
-	{vc.ErrChallenge, "challenge_mismatch"},
-	{vc.ErrInvalidPresentation, "invalid_presentation"},
-	{vc.ErrInvalid, "invalid_credential"},
-	{vc.ErrUnsupported, "unsupported"},
-	{vc.ErrMalformed, "malformed"},
+	{vc.ErrDuplicateKey, "duplicate_json_key", "a JSON object repeats a member"},
+	{sdjwt.ErrUnmatched, "disclosure_unmatched", "a disclosure matches no digest"},
+	{sdjwt.ErrDuplicateDigest, "duplicate_digest", "a digest appears twice"},
+	{sdjwt.ErrReservedName, "reserved_claim_name", "a disclosure uses a reserved claim name"},
+	{sdjwt.ErrHashAlgorithm, "unsupported_sd_alg", "the _sd_alg is not supported"},
+	{sdjwt.ErrNoKeyBinding, "key_binding_missing", "a key binding JWT is required"},
+	{sdjwt.ErrNonce, "key_binding_nonce_mismatch", "the key binding nonce does not match the challenge"},
+	{sdjwt.ErrAudience, "key_binding_audience_mismatch", "the key binding audience does not match the domain"},
+	{sdjwt.ErrSDHash, "key_binding_sd_hash_mismatch", "the key binding sd_hash does not match the presentation"},
+	{sdjwt.ErrStale, "key_binding_iat_invalid", "the key binding iat is missing, in the future or too old"},
+	{sdjwt.ErrKeyBinding, "key_binding_invalid", "the key binding JWT is invalid"},
+	{vc.ErrAlgorithm, "algorithm_not_allowed", "the signature algorithm is not allowed"},
+	{vc.ErrType, "wrong_media_type", "the JOSE typ or cty is not the one this format needs"},
+	{vc.ErrSignature, "invalid_signature", "the signature does not verify"},
+	{vc.ErrUnknownKey, "unknown_key", "the signing key is not among the issuer's keys"},
+	{vc.ErrIssuerMismatch, "issuer_mismatch", "the signing key does not belong to the issuer (or the holder)"},
+	{vc.ErrHolderMismatch, "holder_mismatch", "a credential is not bound to the presentation's holder"},
+	{vc.ErrExpired, "expired", "expired"},
+	{vc.ErrNotYetValid, "not_yet_valid", "not yet valid"},
+	{vc.ErrRevoked, "revoked", "revoked"},
+	{vc.ErrSuspended, "suspended", "suspended"},
+	{vc.ErrStatusUnavailable, "status_unavailable", "the status list could not be obtained or verified"},
+	{vc.ErrResolve, "key_unresolvable", "the issuer's key could not be obtained"},
+	{vc.ErrChallenge, "challenge_mismatch", "the nonce or audience does not match the challenge or domain"},
+	{vc.ErrInvalidPresentation, "invalid_presentation", "the presentation violates the data model or lacks holder, kid or iat"},
+	{vc.ErrInvalid, "invalid_credential", "the credential violates the data model"},
+	{vc.ErrUnsupported, "unsupported", "a DID method, key type or format that is not supported"},
+	{vc.ErrMalformed, "malformed", "not an acceptable JWS or JSON document"},
 }
 
 // verifyProblem is one entry of a verify response's errors.
@@ -76,10 +96,10 @@ type verifyProblem struct {
 func problemOf(err error) verifyProblem {
 	for _, c := range verifyCodes {
 		if errors.Is(err, c.err) {
-			return verifyProblem{Code: c.code, Message: err.Error()}
+			return verifyProblem{Code: c.code, Message: c.message}
 		}
 	}
-	return verifyProblem{Code: "verification_failed", Message: err.Error()}
+	return verifyProblem{Code: "verification_failed", Message: "verification failed"}
 }
 
 // maxCredentialBody bounds VC API request bodies.
@@ -93,18 +113,28 @@ func (s *Server) MountCredentials(cfg CredentialsConfig) error {
 	if cfg.Issuer == nil || cfg.Verifier == nil {
 		return errors.New("api: credentials need an issuer and a verifier")
 	}
-	h := &credentialHandlers{cfg: cfg}
+	limit := DefaultVerifyLimit
+	if cfg.VerifyLimit != nil {
+		limit = *cfg.VerifyLimit
+	}
+	limit.Name = "verify-addr"
+	h := &credentialHandlers{cfg: cfg, log: s.log}
 	s.handle("POST /credentials/issue", s.protect(auth.ScopeCredentialsIssue, errorHandler(s, h.issue)))
 	s.handle("POST /v1/credentials/{id}/status", s.protect(auth.ScopeStatusWrite, errorHandler(s, h.status)))
-	s.handleFunc("POST /credentials/verify", h.verify)
-	s.handleFunc("POST /presentations/verify", h.verifyPresentation)
+	// Public, and may make the node fetch keys and status lists: limited
+	// per source address (DefaultVerifyLimit unless configured).
+	s.handle("POST /credentials/verify", s.rateLimit(cfg.Limiter, limit, ClientAddress, errorHandler(s, h.verify)))
+	s.handle("POST /presentations/verify", s.rateLimit(cfg.Limiter, limit, ClientAddress, errorHandler(s, h.verifyPresentation)))
 	s.handleFunc("GET /.well-known/did.json", h.didDocument)
 	s.handleFunc("GET /.well-known/jwt-vc-issuer", h.issuerMetadata)
 	s.handleFunc("GET /status/{listID}", h.statusList)
 	return nil
 }
 
-type credentialHandlers struct{ cfg CredentialsConfig }
+type credentialHandlers struct {
+	cfg CredentialsConfig
+	log *slog.Logger
+}
 
 // readCredentialBody reads a JSON object strictly (no duplicate keys,
 // nothing after it, bounded) into a map of raw members and checks that
@@ -195,8 +225,12 @@ func (h *credentialHandlers) issue(w http.ResponseWriter, r *http.Request) error
 	if opts.Decoys < 0 || opts.Decoys > 16 {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "options.decoys must be 0..16"}
 	}
+	// The issuing client owns the credential's status: only it (or an
+	// operator with registry:admin) may change it later.
+	caller, _ := PrincipalFrom(r.Context())
 	iss, err := h.cfg.Issuer.Issue(r.Context(), cred, vc.IssueOptions{
 		Format: opts.Format, Algorithm: opts.Algorithm, VCT: opts.VCT, HolderKey: opts.HolderKey, Decoys: opts.Decoys,
+		Client: caller.ClientID,
 	})
 	if err != nil {
 		return err
@@ -227,8 +261,13 @@ type verifiedEntry struct {
 	Credential map[string]any `json:"credential"`
 }
 
-func writeVerifyFailure(w http.ResponseWriter, err error) {
-	writeJSONStatus(w, http.StatusBadRequest, verifyResponse{Verified: false, Warnings: []verifyProblem{}, Errors: []verifyProblem{problemOf(err)}})
+// writeVerifyFailure answers a failed verification with its code and
+// fixed message, and logs the cause.
+func (h *credentialHandlers) writeVerifyFailure(w http.ResponseWriter, r *http.Request, err error) {
+	p := problemOf(err)
+	h.log.LogAttrs(r.Context(), slog.LevelInfo, "verification failed",
+		slog.String("request_id", requestID(r.Context())), slog.String("code", p.Code), slog.Any("cause", err))
+	writeJSONStatus(w, http.StatusBadRequest, verifyResponse{Verified: false, Warnings: []verifyProblem{}, Errors: []verifyProblem{p}})
 }
 
 // credentialInput decodes a verifiableCredential member: an enveloped
@@ -269,7 +308,7 @@ func (h *credentialHandlers) verify(w http.ResponseWriter, r *http.Request) erro
 	}
 	res, err := h.cfg.Verifier.VerifyToken(r.Context(), in)
 	if err != nil {
-		writeVerifyFailure(w, err)
+		h.writeVerifyFailure(w, r, err)
 		return nil
 	}
 	writeJSON(w, verifyResponse{Verified: true, Format: res.Format, Issuer: res.Issuer, Credential: res.Credential,
@@ -296,18 +335,19 @@ func (h *credentialHandlers) verifyPresentation(w http.ResponseWriter, r *http.R
 	}
 	mediaType, token, err := presentationToken(in)
 	if err != nil {
-		writeVerifyFailure(w, err)
+		h.writeVerifyFailure(w, r, err)
 		return nil
+	}
+	// Challenge and domain bind the presentation (the vp+jwt's nonce and
+	// aud, or the SD-JWT's KB-JWT) to this verifier and this request.
+	if opts.Challenge == "" || opts.Domain == "" {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "options.challenge and options.domain are required"}
 	}
 	ctx := r.Context()
 	if mediaType == vc.MediaTypeSDJWT {
-		// An SD-JWT VC presentation: challenge and domain bind the KB-JWT.
-		if opts.Challenge == "" || opts.Domain == "" {
-			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "options.challenge and options.domain are required for an SD-JWT presentation"}
-		}
 		res, err := h.cfg.Verifier.VerifySDJWT(ctx, token, vc.SDJWTOptions{RequireKeyBinding: true, Audience: opts.Domain, Nonce: opts.Challenge})
 		if err != nil {
-			writeVerifyFailure(w, err)
+			h.writeVerifyFailure(w, r, err)
 			return nil
 		}
 		iss, _ := res.Claims["iss"].(string)
@@ -317,7 +357,7 @@ func (h *credentialHandlers) verifyPresentation(w http.ResponseWriter, r *http.R
 	}
 	res, err := h.cfg.Verifier.VerifyPresentation(ctx, token, opts.Challenge, opts.Domain)
 	if err != nil {
-		writeVerifyFailure(w, err)
+		h.writeVerifyFailure(w, r, err)
 		return nil
 	}
 	out := verifyResponse{Verified: true, Format: vc.TypVPJWT, Holder: res.Holder, Presentation: res.Presentation,
@@ -364,7 +404,9 @@ func (h *credentialHandlers) status(w http.ResponseWriter, r *http.Request) erro
 	default:
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: `action must be "revoke", "suspend" or "reinstate"`}
 	}
-	if err := h.cfg.Issuer.SetStatus(r.Context(), id, req.Action); err != nil {
+	caller, _ := PrincipalFrom(r.Context())
+	actor := vc.Actor{ClientID: caller.ClientID, Admin: slices.Contains(caller.Scopes, auth.ScopeRegistryAdmin)}
+	if err := h.cfg.Issuer.SetStatusAs(r.Context(), id, req.Action, actor); err != nil {
 		return err
 	}
 	writeJSON(w, map[string]string{"id": id, "action": req.Action, "result": "done"})

@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -19,6 +21,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/store"
 )
 
 // bearerAuthorizer is the handler tests' Authorizer: a fixed bearer value
@@ -37,7 +40,13 @@ func (b bearerAuthorizer) Authorize(r *http.Request, scope string) (Principal, e
 	if s != scope {
 		return Principal{}, &Error{Status: http.StatusForbidden, Code: "insufficient_scope", Message: "scope missing"}
 	}
-	return Principal{ClientID: "test-" + s, Scopes: []string{s}}, nil
+	// One client holds every scope, so what it issues it may also revoke;
+	// a token starting "other-" belongs to another client.
+	client := "test-client"
+	if strings.HasPrefix(tok, "other-") {
+		client = "other-client"
+	}
+	return Principal{ClientID: client, Scopes: []string{s}}, nil
 }
 
 type testClock struct {
@@ -56,14 +65,34 @@ type vcEnv struct {
 	srv   *httptest.Server
 	clock *testClock
 	iss   *vc.Issuer
+	logs  *syncBuffer
+}
+
+// syncBuffer collects a server's log lines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 const (
-	issueToken  = "issue-token"
-	statusToken = "status-token"
+	issueToken       = "issue-token"
+	statusToken      = "status-token"
+	otherStatusToken = "other-status-token"
 )
 
-func newVCEnv(t *testing.T) *vcEnv {
+func newVCEnv(t *testing.T, configure ...func(*CredentialsConfig)) *vcEnv {
 	t.Helper()
 	dir := t.TempDir()
 	clk := &testClock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
@@ -85,14 +114,19 @@ func newVCEnv(t *testing.T) *vcEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := New(Config{})
-	s.SetAuthorizer(bearerAuthorizer{issueToken: auth.ScopeCredentialsIssue, statusToken: auth.ScopeStatusWrite})
-	if err := s.MountCredentials(CredentialsConfig{Issuer: is, Verifier: v}); err != nil {
+	logs := &syncBuffer{}
+	s := New(Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
+	s.SetAuthorizer(bearerAuthorizer{issueToken: auth.ScopeCredentialsIssue, statusToken: auth.ScopeStatusWrite, otherStatusToken: auth.ScopeStatusWrite})
+	cfg := CredentialsConfig{Issuer: is, Verifier: v}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	if err := s.MountCredentials(cfg); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &vcEnv{srv: srv, clock: clk, iss: is}
+	return &vcEnv{srv: srv, clock: clk, iss: is, logs: logs}
 }
 
 func (e *vcEnv) post(t *testing.T, path, token, body string) (int, map[string]any) {
@@ -154,6 +188,11 @@ func TestVCAPIIssueVerifyRevoke(t *testing.T) {
 	}
 	if code, body := e.post(t, path, statusToken, `{"action":"delete"}`); code != 400 {
 		t.Fatalf("bad action: %d %v", code, body)
+	}
+	// Another client with the status scope may not touch this credential,
+	// nor learn that it exists.
+	if code, body := e.post(t, path, otherStatusToken, `{"action":"revoke"}`); code != 404 {
+		t.Fatalf("revoke by another client: %d %v", code, body)
 	}
 	if code, body := e.post(t, path, statusToken, `{"action":"revoke"}`); code != 200 {
 		t.Fatalf("revoke: %d %v", code, body)
@@ -311,11 +350,14 @@ func TestVCAPIPresentations(t *testing.T) {
 	did, _ := vc.DIDKey(holder.Public())
 	hj, _ := gm.NewJWK(holder.Public(), "")
 	hjb, _ := json.Marshal(hj)
-	_, b1 := e.post(t, "/credentials/issue", issueToken, strings.Replace(credBody, "%s", "", 1))
+	holderBody := strings.Replace(strings.Replace(credBody, "%s", "", 1), "urn:trustid:subject:pw-3f9a1c0d7e", did, 1)
+	_, b1 := e.post(t, "/credentials/issue", issueToken, holderBody)
 	_, b2 := e.post(t, "/credentials/issue", issueToken, strings.Replace(credBody, "%s", `,"options":{"format":"sd-jwt","holderKey":`+string(hjb)+`}`, 1))
+	_, b3 := e.post(t, "/credentials/issue", issueToken, strings.Replace(credBody, "%s", "", 1))
 	vp := map[string]any{"@context": []any{vc.ContextV2}, "type": "VerifiablePresentation", "holder": did,
 		"verifiableCredential": []any{b1["verifiableCredential"]}}
-	tok, err := vc.SignPresentation(vp, did+"#"+strings.TrimPrefix(did, "did:key:"), "c-1", "https://rp.example", holder)
+	kid := did + "#" + strings.TrimPrefix(did, "did:key:")
+	tok, err := vc.SignPresentation(vp, kid, vc.PresentOptions{Challenge: "c-1", Domain: "https://rp.example", IssuedAt: e.clock.Now()}, holder)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -327,6 +369,26 @@ func TestVCAPIPresentations(t *testing.T) {
 	code, body = e.post(t, "/presentations/verify", "", `{"verifiablePresentation":`+string(envp)+`,"options":{"challenge":"c-2","domain":"https://rp.example"}}`)
 	if code != 400 || firstCode(body) != "challenge_mismatch" {
 		t.Fatalf("wrong challenge: %d %v", code, body)
+	}
+	// The challenge and the domain are required.
+	for _, opts := range []string{``, `,"options":{"challenge":"c-1"}`, `,"options":{"domain":"https://rp.example"}`} {
+		code, body = e.post(t, "/presentations/verify", "", `{"verifiablePresentation":`+string(envp)+opts+`}`)
+		if code != 400 || body["error"] != CodeInvalidRequest {
+			t.Fatalf("without challenge or domain (%s): %d %v", opts, code, body)
+		}
+	}
+	// Too old: past the verifier's VPMaxAge.
+	e.clock.Add(vc.DefaultVPMaxAge + time.Minute)
+	code, body = e.post(t, "/presentations/verify", "", `{"verifiablePresentation":`+string(envp)+`,"options":{"challenge":"c-1","domain":"https://rp.example"}}`)
+	if code != 400 || firstCode(body) != "expired" {
+		t.Fatalf("old presentation: %d %v", code, body)
+	}
+	// Another subject's credential in the holder's presentation.
+	vp["verifiableCredential"] = []any{b3["verifiableCredential"]}
+	tok, _ = vc.SignPresentation(vp, kid, vc.PresentOptions{Challenge: "c-1", Domain: "https://rp.example", IssuedAt: e.clock.Now()}, holder)
+	code, body = e.post(t, "/presentations/verify", "", `{"verifiablePresentation":"`+tok+`","options":{"challenge":"c-1","domain":"https://rp.example"}}`)
+	if code != 400 || firstCode(body) != "holder_mismatch" {
+		t.Fatalf("another subject's credential: %d %v", code, body)
 	}
 	// SD-JWT VC with key binding, selective disclosure of region only.
 	sdTok := strings.TrimPrefix(b2["verifiableCredential"].(map[string]any)["id"].(string), "data:application/dc+sd-jwt,")
@@ -352,3 +414,87 @@ func TestVCAPIPresentations(t *testing.T) {
 }
 
 var jsonBase64 = base64.RawURLEncoding
+
+// TestVCAPIVerifyHidesNetworkErrors: a credential whose issuer's did:web
+// names an internal address is refused without a fetch, and the answer
+// carries a stable code and a fixed message, never the address or the
+// network error; the cause is in the log.
+func TestVCAPIVerifyHidesNetworkErrors(t *testing.T) {
+	e := newVCEnv(t)
+	signer, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	for _, issuer := range []string{"did:web:127.0.0.1%3A1", "did:web:169.254.169.254", "did:web:localhost%3A6379"} {
+		doc := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential"},
+			"issuer": issuer, "credentialSubject": map[string]any{"a": "b"}}
+		tok, err := vc.SignJWT(doc, vc.TypVCJWT, issuer+"#k1", signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, body := e.post(t, "/credentials/verify", "", `{"verifiableCredential":"`+tok+`"}`)
+		raw, _ := json.Marshal(body)
+		if code != 400 || firstCode(body) != "key_unresolvable" {
+			t.Fatalf("%s: %d %s", issuer, code, raw)
+		}
+		for _, leak := range []string{"127.0.0.1", "169.254", "localhost", "dial", "refused", "not allowed", "tcp"} {
+			if strings.Contains(string(raw), leak) {
+				t.Errorf("%s: the answer shows %q: %s", issuer, leak, raw)
+			}
+		}
+	}
+	if !strings.Contains(e.logs.String(), "address not allowed") {
+		t.Errorf("the cause is not logged:\n%s", e.logs.String())
+	}
+}
+
+// TestVCAPIVerifyRateLimit: both verify routes share one per-address
+// budget, DefaultVerifyLimit unless configured; a zero limit, or no
+// limiter, counts nothing.
+func TestVCAPIVerifyRateLimit(t *testing.T) {
+	newMem := func() *store.Memory {
+		mem, err := store.NewMemory(store.MemoryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { mem.Close() })
+		return mem
+	}
+	mem := newMem()
+	post := func(e *vcEnv, path string) (int, string) {
+		req, _ := http.NewRequest("POST", e.srv.URL+path, strings.NewReader(`{}`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode, resp.Header.Get("Retry-After")
+	}
+	e := newVCEnv(t, func(c *CredentialsConfig) { c.Limiter, c.VerifyLimit = mem, &RateLimit{Limit: 3, Window: time.Minute} })
+	for i, p := range []string{"/credentials/verify", "/presentations/verify", "/credentials/verify"} {
+		if code, _ := post(e, p); code != 400 {
+			t.Fatalf("request %d: %d", i, code)
+		}
+	}
+	for _, p := range []string{"/credentials/verify", "/presentations/verify"} {
+		if code, retry := post(e, p); code != 429 || retry == "" {
+			t.Fatalf("%s over the limit: %d, Retry-After %q", p, code, retry)
+		}
+	}
+	// The default applies when only a limiter is given.
+	mem = newMem()
+	e = newVCEnv(t, func(c *CredentialsConfig) { c.Limiter = mem })
+	for i := range DefaultVerifyLimit.Limit {
+		if code, _ := post(e, "/credentials/verify"); code != 400 {
+			t.Fatalf("request %d under the default limit: %d", i, code)
+		}
+	}
+	if code, _ := post(e, "/presentations/verify"); code != 429 {
+		t.Fatalf("over the default limit: %d", code)
+	}
+	// Disabled: a zero limit.
+	mem = newMem()
+	e = newVCEnv(t, func(c *CredentialsConfig) { c.Limiter, c.VerifyLimit = mem, &RateLimit{} })
+	for range 10 {
+		if code, _ := post(e, "/credentials/verify"); code != 400 {
+			t.Fatalf("with the limit off: %d", code)
+		}
+	}
+}

@@ -61,9 +61,11 @@ var enrollErrors = []mapping{
 }
 
 // AttestationChecker verifies a terminal attestation once
-// (*identity.AttestationVerifier).
+// (*identity.AttestationVerifier, configured with this node's Audience and
+// Region): for doc, name and the device key being enrolled (nil without
+// one), made for this node by a terminal of its region.
 type AttestationChecker interface {
-	Verify(ctx context.Context, doc identity.Document, name, token string) (*identity.Attestation, error)
+	Verify(ctx context.Context, doc identity.Document, name string, device crypto.PublicKey, token string) (*identity.Attestation, error)
 }
 
 // PINSealer seals PIN verifiers (*identity.PINSealer).
@@ -157,7 +159,9 @@ type EnrollRequest struct {
 	// neither.
 	DeviceKey   *gm.JWK `json:"device_key,omitempty"`
 	DeviceProof string  `json:"device_proof,omitempty"`
-	// Attestation is a terminal's attestation (identity.Attester).
+	// Attestation is a terminal's attestation (identity.Attester), made
+	// for this document, name and device key (or none) and this node, by
+	// a terminal of this node's region.
 	Attestation string `json:"attestation,omitempty"`
 	// PIN is six digits; it needs a device key.
 	PIN string `json:"pin,omitempty"`
@@ -437,7 +441,7 @@ func (e *enroller) enroll(w http.ResponseWriter, r *http.Request) (*EnrollRespon
 	// after every other check of it), then the device proof.
 	var att *identity.Attestation
 	if req.Attestation != "" {
-		if att, err = e.cfg.Attestations.Verify(ctx, doc, req.Name, req.Attestation); err != nil {
+		if att, err = e.cfg.Attestations.Verify(ctx, doc, req.Name, devicePub, req.Attestation); err != nil {
 			return nil, asIdentity(err)
 		}
 	}
@@ -481,7 +485,7 @@ func (e *enroller) enroll(w http.ResponseWriter, r *http.Request) (*EnrollRespon
 	if devicePub != nil {
 		holderKey = &deviceJWK
 	}
-	ic, err := e.cfg.Credentials.Issue(ctx, idCred, vc.IssueOptions{Format: vc.FormatSDJWT, HolderKey: holderKey})
+	ic, err := e.cfg.Credentials.Issue(ctx, idCred, vc.IssueOptions{Format: vc.FormatSDJWT, HolderKey: holderKey, Client: enrollingClient(ctx)})
 	if err != nil {
 		e.undo(ctx, resp.BindingCredential)
 		return nil, err
@@ -503,6 +507,14 @@ func (e *enroller) undo(ctx context.Context, bc *IssuedCredential) {
 	}
 }
 
+// enrollingClient names the client that enrolled the holder: it owns the
+// status of what the enrollment issued (with operators holding
+// registry:admin), so it can revoke a lost phone's binding.
+func enrollingClient(ctx context.Context) string {
+	p, _ := PrincipalFrom(ctx)
+	return p.ClientID
+}
+
 func (e *enroller) issueBinding(ctx context.Context, subject []byte, subjectID string, deviceJWK gm.JWK, devicePub crypto.PublicKey,
 	sealed identity.SealedPIN, level identity.Level, idCred map[string]any, now, exp time.Time) (*IssuedCredential, []byte, error) {
 	jwk := map[string]any{"kty": deviceJWK.Kty, "crv": deviceJWK.Crv, "x": deviceJWK.X, "y": deviceJWK.Y}
@@ -522,7 +534,7 @@ func (e *enroller) issueBinding(ctx context.Context, subject []byte, subjectID s
 		"validUntil":        vc.FormatTime(exp),
 		"credentialSubject": cs,
 	}
-	is, err := e.cfg.Credentials.Issue(ctx, in, vc.IssueOptions{Format: vc.FormatVCJWT})
+	is, err := e.cfg.Credentials.Issue(ctx, in, vc.IssueOptions{Format: vc.FormatVCJWT, Client: enrollingClient(ctx)})
 	if err != nil {
 		return nil, nil, err
 	}

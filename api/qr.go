@@ -27,16 +27,59 @@ type QRConfig struct {
 	// Verifier checks static codes before GET /v1/qr/static renders them,
 	// so a revoked or forged code is never printed.
 	Verifier *qrcode.Verifier
+	// Limiter counts Limits per source address (ClientAddress) on the QR
+	// routes that are open to any caller before authentication: nil
+	// disables them (the QR load test runs without).
+	Limiter Limiter
+	// Limits are those limits; nil means DefaultQRLimits. A zero
+	// RateLimit in it disables that one.
+	Limits *QRLimits
+}
+
+// QRLimits are the per-address limits of the QR routes.
+type QRLimits struct {
+	// Issue limits POST /v1/qr: each call checks a device signature and
+	// spends a nonce.
+	Issue RateLimit
+	// Static limits GET /v1/qr/static: each call verifies a code and
+	// renders an image.
+	Static RateLimit
+	// PeerRedeem limits POST /v1/qr/peer/redeem: other regions' nodes,
+	// one address each, forwarding their verifiers' redemptions.
+	PeerRedeem RateLimit
+}
+
+// DefaultQRLimits: 120 issues a minute per address (a phone refreshes
+// its code every 30 to 60 s; many phones share a carrier's address), 60
+// static renders a minute (printing is an operator's occasional act),
+// and 3000 peer redemptions a minute (one node speaks for many
+// verifiers). Each is a GCRA limit: a burst of the limit, then the limit
+// spread over the window.
+var DefaultQRLimits = QRLimits{
+	Issue:      RateLimit{Limit: 120, Window: time.Minute},
+	Static:     RateLimit{Limit: 60, Window: time.Minute},
+	PeerRedeem: RateLimit{Limit: 3000, Window: time.Minute},
 }
 
 // maxQRBody bounds QR request bodies: a holder request carries a binding
 // of about 170 bytes, base64-encoded.
 const maxQRBody = 8 << 10
 
-// MountQR registers the QR routes.
+// MountQR registers the QR routes. POST /v1/qr, GET /v1/qr/static and
+// POST /v1/qr/peer/redeem are rate-limited per source address (see
+// QRConfig.Limits); POST /v1/qr/verify needs a token and is not limited
+// here.
 func (s *Server) MountQR(cfg QRConfig) error {
+	limits := DefaultQRLimits
+	if cfg.Limits != nil {
+		limits = *cfg.Limits
+	}
+	limits.Issue.Name, limits.Static.Name, limits.PeerRedeem.Name = "qr-issue-addr", "qr-static-addr", "qr-peer-addr"
+	limited := func(rl RateLimit, h func(http.ResponseWriter, *http.Request, QRConfig) error) http.Handler {
+		return s.rateLimit(cfg.Limiter, rl, ClientAddress, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error { return h(w, r, cfg) }))
+	}
 	if cfg.Service != nil && cfg.Holders != nil {
-		s.handleFunc("POST /v1/qr", func(w http.ResponseWriter, r *http.Request) error { return qrIssue(w, r, cfg) })
+		s.handle("POST /v1/qr", limited(limits.Issue, qrIssue))
 	}
 	if cfg.Service != nil {
 		s.handle("POST /v1/qr/verify", s.protect(auth.ScopeQRRedeem, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
@@ -44,10 +87,10 @@ func (s *Server) MountQR(cfg QRConfig) error {
 		})))
 	}
 	if cfg.Service != nil && cfg.Peers != nil {
-		s.handleFunc("POST "+qrcode.PeerRedeemPath, func(w http.ResponseWriter, r *http.Request) error { return qrPeerRedeem(w, r, cfg) })
+		s.handle("POST "+qrcode.PeerRedeemPath, limited(limits.PeerRedeem, qrPeerRedeem))
 	}
 	if cfg.Verifier != nil {
-		s.handleFunc("GET /v1/qr/static", func(w http.ResponseWriter, r *http.Request) error { return qrStatic(w, r, cfg) })
+		s.handle("GET /v1/qr/static", limited(limits.Static, qrStatic))
 	}
 	return nil
 }

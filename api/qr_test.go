@@ -88,7 +88,7 @@ type qrRegion struct {
 	logs   *bytes.Buffer
 }
 
-func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[string]qrcode.Peer, peerKeys map[string]qrcode.IssuerKeySource) *qrRegion {
+func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[string]qrcode.Peer, peerKeys map[string]qrcode.IssuerKeySource, configure ...func(*QRConfig)) *qrRegion {
 	t.Helper()
 	key, err := gm.NewPrivateKey(bytes.Repeat([]byte{seed}, 32))
 	if err != nil {
@@ -105,7 +105,7 @@ func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[
 		issuer: &qrcode.Issuer{Signer: key, Kid: kid, Region: code}}
 	nodeAuth := &qrcode.NodeAssertions{Region: region, Signer: key, Kid: kid, PeerKeys: peerKeys, Nonces: mem}
 	svc, err := qrcode.NewService(qrcode.ServiceConfig{
-		Region: region, Store: mem, Pairwise: qrPairwise("pairwise " + region),
+		Region: region, Store: mem, Pairwise: qrPairwise("pairwise " + region), Status: reg.status,
 		RelyingParties: qrRPs{
 			"hotel-" + region: {ClientID: "hotel-" + region, Sector: "hotel.example", AllowedClaims: []string{"age_over_18"}},
 		},
@@ -123,10 +123,14 @@ func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[
 		"tok-hotel-" + region: {ClientID: "hotel-" + region, Scopes: []string{auth.ScopeQRRedeem}, Region: region},
 		"tok-noscope":         {ClientID: "hotel-" + region, Scopes: []string{auth.ScopeEnroll}},
 	})
-	if err := s.MountQR(QRConfig{
+	cfg := QRConfig{
 		Service: svc, Verifier: v, Peers: nodeAuth,
 		Holders: &qrcode.BindingAuthenticator{Verifier: v, Nonces: mem, Region: region},
-	}); err != nil {
+	}
+	for _, f := range configure {
+		f(&cfg)
+	}
+	if err := s.MountQR(cfg); err != nil {
 		t.Fatal(err)
 	}
 	reg.srv = httptest.NewServer(s.Handler())
@@ -337,6 +341,68 @@ func TestQRErrorCodesMatch(t *testing.T) {
 	for _, m := range qrErrors {
 		if e := mapError(m.err); e.Status >= 500 && !errors.Is(m.err, qrcode.ErrUnavailable) && !errors.Is(m.err, qrcode.ErrStatusUnavailable) && !errors.Is(m.err, qrcode.ErrPeer) {
 			t.Errorf("%v maps to %d", m.err, e.Status)
+		}
+	}
+}
+
+// TestQRRateLimits: the three QR routes open to unauthenticated callers
+// are limited per source address, each with its own budget, when a
+// limiter is given; the default limits apply unless configured.
+func TestQRRateLimits(t *testing.T) {
+	newMem := func() *store.Memory {
+		m, err := store.NewMemory(store.MemoryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		return m
+	}
+	small := RateLimit{Limit: 2, Window: time.Minute}
+	a := newQRRegion(t, "310000", 310000, 0x71, nil, nil, func(c *QRConfig) {
+		c.Limiter, c.Limits = newMem(), &QRLimits{Issue: small, Static: small, PeerRedeem: small}
+	})
+	send := func(r *qrRegion, method, path string) *http.Response {
+		req, _ := http.NewRequest(method, r.srv.URL+path, strings.NewReader(`{}`))
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	routes := [][2]string{{"POST", "/v1/qr"}, {"GET", "/v1/qr/static?code=x"}, {"POST", qrcode.PeerRedeemPath}}
+	for _, rt := range routes {
+		for i := range 2 {
+			if resp := send(a, rt[0], rt[1]); resp.StatusCode == http.StatusTooManyRequests {
+				t.Fatalf("%s %s: request %d limited", rt[0], rt[1], i)
+			}
+		}
+		resp := send(a, rt[0], rt[1])
+		if resp.StatusCode != http.StatusTooManyRequests || resp.Header.Get("Retry-After") == "" {
+			t.Fatalf("%s %s over the limit: %d", rt[0], rt[1], resp.StatusCode)
+		}
+	}
+	// The token-protected redemption is not limited by address.
+	for range 3 {
+		if resp := send(a, "POST", "/v1/qr/verify"); resp.StatusCode == http.StatusTooManyRequests {
+			t.Fatal("POST /v1/qr/verify limited by address")
+		}
+	}
+	// Defaults: GET /v1/qr/static allows DefaultQRLimits.Static.Limit.
+	b := newQRRegion(t, "310000", 310000, 0x71, nil, nil, func(c *QRConfig) { c.Limiter = newMem() })
+	for i := range DefaultQRLimits.Static.Limit {
+		if resp := send(b, "GET", "/v1/qr/static?code=x"); resp.StatusCode == http.StatusTooManyRequests {
+			t.Fatalf("request %d under the default limit", i)
+		}
+	}
+	if resp := send(b, "GET", "/v1/qr/static?code=x"); resp.StatusCode != http.StatusTooManyRequests {
+		t.Fatalf("over the default limit: %d", resp.StatusCode)
+	}
+	// Without a limiter (the QR load test), nothing is counted.
+	c := newQRRegion(t, "310000", 310000, 0x71, nil, nil)
+	for range DefaultQRLimits.Static.Limit + 5 {
+		if resp := send(c, "GET", "/v1/qr/static?code=x"); resp.StatusCode == http.StatusTooManyRequests {
+			t.Fatal("limited without a limiter")
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/filelock"
 	"github.com/trustid-cn/trustid/keystore"
 )
 
@@ -358,7 +359,7 @@ func (s *FileStore) modify(ctx context.Context, fn func(map[string]*Client) erro
 	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
 		return failWith(ErrUnavailable, err, "client registry is not writable")
 	}
-	unlock, err := lockFile(s.path + ".lock")
+	unlock, err := filelock.Lock(s.path + ".lock")
 	if err != nil {
 		return failWith(ErrUnavailable, err, "client registry is locked or not writable")
 	}

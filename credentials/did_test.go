@@ -75,7 +75,7 @@ func TestDIDWebResolver(t *testing.T) {
 	doc, _ = json.Marshal(d)
 	iss := mustIssue(t, n, sampleCredential(), IssueOptions{Algorithm: gm.AlgEdDSA})
 
-	res := &Resolver{Client: srv.Client(), TTL: time.Minute, Now: n.clock.Now}
+	res := &Resolver{Client: loopbackClient(t, srv.Client()), TTL: time.Minute, Now: n.clock.Now}
 	v, _ := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: res, Status: n.checker, Now: n.clock.Now, KeyTTL: time.Second})
 	ctx := context.Background()
 	for range 3 {

@@ -8,7 +8,11 @@
 // node issues: the identity credential and generic attribute credentials.
 //
 // Issuing keys come from the node keystore through the small KeySource
-// interface; status is kept by a StatusStore. Verifiers always name the JWS
+// interface; status is kept by a StatusStore. With an Anchorer (the ledger
+// outbox) every status change and each list's new head are anchored on the
+// consortium ledger, and an HTTPStatusSource with StatusAnchors (the
+// ledger view) refuses lists that do not match their anchored heads
+// (anchor.go). Verifiers always name the JWS
 // algorithms they accept and never fetch JSON-LD contexts: the contexts
 // TrustID uses are bundled (see Context).
 //

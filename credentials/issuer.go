@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"slices"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
@@ -40,6 +42,14 @@ type IssuerConfig struct {
 	Now       func() time.Time
 	// StatusTTL is the ttl advertised in status lists.
 	StatusTTL time.Duration
+	// Anchor, when set, receives every status change and the new head of
+	// each list that changed or was created (see anchor.go); Status must
+	// then also be a StatusJournal. Run ReplayAnchors before serving and
+	// RunAnchoring while serving.
+	Anchor Anchorer
+	// OnAnchorError, if set, is told when a change could not be handed to
+	// Anchor (it stays in the journal and is retried). It must not block.
+	OnAnchorError func(error)
 }
 
 // Issuer issues the node's credentials. It keeps no copy of what it signs:
@@ -51,6 +61,10 @@ type Issuer struct {
 
 	mu    sync.Mutex
 	lists map[string]encodedList // status list encodings by list ID
+
+	journal     StatusJournal // cfg.Status, when anchoring
+	anchorLocks sync.Map      // list ID -> *sync.Mutex
+	anchorRetry atomic.Bool   // a hand-off failed; RunAnchoring retries
 }
 
 type encodedList struct {
@@ -84,7 +98,15 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	if cfg.StatusTTL <= 0 {
 		cfg.StatusTTL = 5 * time.Minute
 	}
-	return &Issuer{cfg: cfg, did: did, lists: map[string]encodedList{}}, nil
+	is := &Issuer{cfg: cfg, did: did, lists: map[string]encodedList{}}
+	if cfg.Anchor != nil {
+		j, ok := cfg.Status.(StatusJournal)
+		if !ok {
+			return nil, errors.New("credentials: anchoring needs a status store with a journal (StatusJournal)")
+		}
+		is.journal = j
+	}
+	return is, nil
 }
 
 // DID returns the node's did:web.
@@ -129,6 +151,11 @@ type IssueOptions struct {
 	HolderKey *gm.JWK
 	// Decoys per _sd array of an SD-JWT VC (default 2).
 	Decoys int
+	// Client is the OAuth client ID of the caller. A hash of it (never the
+	// ID in clear) is recorded with the credential's status entries, and
+	// SetStatusAs lets only that client (or an administrator) change the
+	// credential's status. Empty: only administrators can.
+	Client string
 }
 
 // Issued is an issued credential.
@@ -216,8 +243,21 @@ func (is *Issuer) prepare(in map[string]any) (map[string]any, error) {
 // statusURL is the stable URL of a list.
 func (is *Issuer) statusURL(listID string) string { return is.cfg.BaseURL + "/status/" + listID }
 
-// allocate reserves entries for purposes and binds them to id.
-func (is *Issuer) allocate(ctx context.Context, id string, purposes ...string) ([]statuslist.Ref, error) {
+// ownerTag is what the status index records of the client that issued a
+// credential: a domain-separated SHA-256 of its client ID ("" for none).
+// Client IDs are not secret; the hash keeps them out of the index in
+// clear all the same.
+func ownerTag(client string) string {
+	if client == "" {
+		return ""
+	}
+	sum := sha256.Sum256([]byte("trustid status owner\x00" + client))
+	return hex.EncodeToString(sum[:])
+}
+
+// allocate reserves entries for purposes and binds them to id and the
+// issuing client.
+func (is *Issuer) allocate(ctx context.Context, id, client string, purposes ...string) ([]statuslist.Ref, error) {
 	var refs []statuslist.Ref
 	for _, p := range purposes {
 		lid, idx, err := is.cfg.Status.Allocate(ctx, p)
@@ -226,12 +266,20 @@ func (is *Issuer) allocate(ctx context.Context, id string, purposes ...string) (
 		}
 		refs = append(refs, statuslist.Ref{ListID: lid, Index: idx, Purpose: p})
 	}
-	if err := is.cfg.Status.Bind(ctx, id, refs); err != nil {
+	if err := is.cfg.Status.BindOwner(ctx, id, ownerTag(client), refs); err != nil {
 		if errors.Is(err, statuslist.ErrBound) {
 			return nil, fmt.Errorf("%w: a credential with this id was already issued", ErrInvalid)
 		}
 		return nil, err
 	}
+	// A list just created has no head on the ledger yet: hand over its
+	// first one (nothing to do for lists anchored before). A failure is
+	// reported and retried; the credential is valid either way.
+	ids := make([]string, len(refs))
+	for i, r := range refs {
+		ids[i] = r.ListID
+	}
+	is.handOff(ctx, true, ids...)
 	return refs, nil
 }
 
@@ -260,7 +308,7 @@ func (is *Issuer) issueJWT(ctx context.Context, in map[string]any, opts IssueOpt
 		return nil, err
 	}
 	id := c["id"].(string)
-	refs, err := is.allocate(ctx, id, PurposeRevocation, PurposeSuspension)
+	refs, err := is.allocate(ctx, id, opts.Client, PurposeRevocation, PurposeSuspension)
 	if err != nil {
 		return nil, err
 	}
@@ -354,16 +402,18 @@ func (is *Issuer) issueSDJWT(ctx context.Context, in map[string]any, opts IssueO
 		hk.Kid, hk.Use = "", ""
 		claims["cnf"] = map[string]any{"jwk": jwkMap(hk)}
 	}
-	refs, err := is.allocate(ctx, cred.ID, statuslist.PurposeToken)
-	if err != nil {
-		return nil, err
-	}
-	claims["status"] = map[string]any{"status_list": map[string]any{"idx": refs[0].Index, "uri": is.statusURL(refs[0].ListID)}}
+	// Conceal (which validates the claims) before a status entry is
+	// spent; status is a plain claim, added afterwards.
 	iss := &sdjwt.Issuer{Rand: is.cfg.Rand}
 	payload, ds, err := iss.Conceal(claims, frame)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
+	refs, err := is.allocate(ctx, cred.ID, opts.Client, statuslist.PurposeToken)
+	if err != nil {
+		return nil, err
+	}
+	payload["status"] = map[string]any{"status_list": map[string]any{"idx": refs[0].Index, "uri": is.statusURL(refs[0].ListID)}}
 	tok, err := jose.Sign(payload, map[string]any{"typ": TypSDJWTVC, "kid": kid}, signer)
 	if err != nil {
 		return nil, err
@@ -390,9 +440,52 @@ const (
 // (a revoked credential cannot be reinstated or suspended).
 var ErrStatusConflict = errors.New("credentials: status change not allowed")
 
-// SetStatus revokes, suspends or reinstates the credential with id.
-// Revocation is final.
+// ErrNotOwner: the caller did not issue the credential and is not an
+// administrator. It matches ErrNotFound, so a caller cannot tell another
+// client's credential from one that does not exist.
+var ErrNotOwner = fmt.Errorf("%w: credential issued to another client", ErrNotFound)
+
+// Actor is who asks for a status change: the OAuth client, and whether it
+// holds the administrator scope (registry:admin).
+type Actor struct {
+	ClientID string
+	Admin    bool
+}
+
+// SetStatus changes a credential's status with no owner check: for the
+// node itself and operator tools. Handlers acting for a client use
+// SetStatusAs.
 func (is *Issuer) SetStatus(ctx context.Context, id, action string) error {
+	return is.setStatus(ctx, id, action)
+}
+
+// SetStatusAs revokes, suspends or reinstates the credential with id on
+// behalf of actor: only the client that issued it (IssueOptions.Client)
+// or an administrator may; anyone else gets ErrNotOwner (which matches
+// ErrNotFound). Credentials issued without a client can be changed only
+// by an administrator. Revocation is final. With an Anchor, it returns
+// once the change is in the status store and the change and the list's
+// new head are in the Anchor (the ledger outbox, on disk); it does not
+// wait for the chain. If the hand-off fails, the change stands (the
+// node's own verification sees it), OnAnchorError is told and
+// RunAnchoring retries from the journal.
+func (is *Issuer) SetStatusAs(ctx context.Context, id, action string, actor Actor) error {
+	if !actor.Admin {
+		owned, err := is.cfg.Status.OwnedBy(ctx, id, ownerTag(actor.ClientID))
+		if errors.Is(err, statuslist.ErrNotFound) {
+			return fmt.Errorf("%w: no credential with this id was issued here", ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if actor.ClientID == "" || !owned {
+			return ErrNotOwner
+		}
+	}
+	return is.setStatus(ctx, id, action)
+}
+
+func (is *Issuer) setStatus(ctx context.Context, id, action string) error {
 	refs, err := is.cfg.Status.Refs(ctx, id)
 	if errors.Is(err, statuslist.ErrNotFound) {
 		return fmt.Errorf("%w: no credential with this id was issued here", ErrNotFound)
@@ -426,10 +519,12 @@ func (is *Issuer) SetStatus(ctx context.Context, id, action string) error {
 	if revoked && action != ActionRevoke {
 		return fmt.Errorf("%w: the credential is revoked", ErrStatusConflict)
 	}
+	var touched []string
 	set := func(r *statuslist.Ref, v uint8) error {
 		if r == nil {
 			return nil
 		}
+		touched = append(touched, r.ListID)
 		return is.cfg.Status.Set(ctx, r.ListID, r.Index, v)
 	}
 	tok := find(statuslist.PurposeToken)
@@ -443,6 +538,7 @@ func (is *Issuer) SetStatus(ctx context.Context, id, action string) error {
 	default:
 		return fmt.Errorf("%w: action %q (want revoke, suspend or reinstate)", ErrInvalid, action)
 	}
+	is.handOff(ctx, false, touched...)
 	if err == nil {
 		is.mu.Lock()
 		for _, r := range refs {
@@ -461,7 +557,9 @@ func (is *Issuer) StatusList(ctx context.Context, listID string) (doc map[string
 	if !statuslist.ValidListID(listID) {
 		return nil, "", fmt.Errorf("%w: status list", ErrNotFound)
 	}
-	snap, err := is.cfg.Status.Snapshot(ctx, listID)
+	// The cached encoding is current when the list's version is the same:
+	// ask for the version only, and copy the list only to re-encode it.
+	version, _, err := is.cfg.Status.Versions(ctx, listID)
 	if errors.Is(err, statuslist.ErrNotFound) {
 		return nil, "", fmt.Errorf("%w: status list", ErrNotFound)
 	}
@@ -472,8 +570,12 @@ func (is *Issuer) StatusList(ctx context.Context, listID string) (doc map[string
 	is.mu.Lock()
 	e, ok := is.lists[listID]
 	is.mu.Unlock()
-	if ok && e.version == snap.Version && now.Before(e.expires) {
+	if ok && e.version == version && now.Before(e.expires) {
 		return e.doc, e.jwt, nil
+	}
+	snap, err := is.cfg.Status.Snapshot(ctx, listID)
+	if err != nil {
+		return nil, "", err
 	}
 	kid, signer, err := is.signer("")
 	if err != nil {
@@ -493,6 +595,8 @@ func (is *Issuer) StatusList(ctx context.Context, listID string) (doc map[string
 				"statusPurpose": snap.Purpose,
 				"encodedList":   snap.Bitstring.Encode(),
 				"ttl":           is.cfg.StatusTTL.Milliseconds(),
+				// The version the list's head on the ledger carries.
+				claimListVersion: snap.Version,
 			},
 		}
 		token, err = SignJWT(doc, TypVCJWT, is.did+"#"+kid, signer)
@@ -507,6 +611,7 @@ func (is *Issuer) StatusList(ctx context.Context, listID string) (doc map[string
 				"bits": snap.Token.Bits(),
 				"lst":  snap.Token.Encode(),
 			},
+			claimJWTListVersion: snap.Version,
 		}, map[string]any{"typ": TypStatusListJWT, "kid": kid}, signer)
 	}
 	if err != nil {

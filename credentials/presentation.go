@@ -3,9 +3,20 @@ package credentials
 import (
 	"context"
 	"crypto"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
+	"strings"
+	"time"
+
+	"github.com/trustid-cn/trustid/gm"
 )
+
+// ErrHolderMismatch: a credential in a presentation belongs to someone
+// else than the presentation's holder (its subject id, or the key it is
+// bound to).
+var ErrHolderMismatch = errors.New("credentials: credential not bound to the holder")
 
 // Presentation is a validated W3C VC 2.0 presentation.
 type Presentation struct {
@@ -52,24 +63,64 @@ func NewPresentation(m map[string]any) (*Presentation, error) {
 // Map returns the presentation's JSON object.
 func (p *Presentation) Map() map[string]any { return p.raw }
 
+// DefaultVPMaxAge is the default of VerifierConfig.VPMaxAge: how old a
+// vp+jwt may be, from its iat.
+const DefaultVPMaxAge = 5 * time.Minute
+
+// PresentOptions bind a vp+jwt to one verifier and one moment.
+type PresentOptions struct {
+	// Challenge (the nonce claim) and Domain (aud) are the verifier's;
+	// both are required.
+	Challenge, Domain string
+	// IssuedAt is the iat claim; zero means now.
+	IssuedAt time.Time
+}
+
 // SignPresentation secures a presentation as vp+jwt for a verifier's
-// challenge (nonce) and domain (aud), signed by the holder's key kid (a
-// DID URL).
-func SignPresentation(p map[string]any, kid, challenge, domain string, signer crypto.Signer) (string, error) {
-	if _, err := NewPresentation(p); err != nil {
+// challenge (nonce) and domain (aud), with iat, signed by the holder's key
+// kid: a DID URL of the presentation's holder (a DID).
+func SignPresentation(p map[string]any, kid string, opts PresentOptions, signer crypto.Signer) (string, error) {
+	pres, err := NewPresentation(p)
+	if err != nil {
 		return "", err
 	}
-	doc := make(map[string]any, len(p)+2)
+	if _, err := holderKid(pres.Holder, kid); err != nil {
+		return "", err
+	}
+	if opts.Challenge == "" || opts.Domain == "" {
+		return "", fmt.Errorf("%w: a presentation needs the verifier's challenge and domain", ErrChallenge)
+	}
+	if opts.IssuedAt.IsZero() {
+		opts.IssuedAt = time.Now()
+	}
+	doc := make(map[string]any, len(p)+3)
 	for k, v := range p {
 		doc[k] = v
 	}
-	if challenge != "" {
-		doc["nonce"] = challenge
-	}
-	if domain != "" {
-		doc["aud"] = domain
-	}
+	doc["nonce"] = opts.Challenge
+	doc["aud"] = opts.Domain
+	doc["iat"] = opts.IssuedAt.Unix()
 	return SignJWT(doc, TypVPJWT, kid, signer)
+}
+
+// holderKid checks that kid names a verification method of the holder
+// DID (a DID URL of it, or a fragment relative to it) and returns the
+// absolute DID URL.
+func holderKid(holder, kid string) (string, error) {
+	if !strings.HasPrefix(holder, "did:") {
+		return "", fmt.Errorf("%w: holder must be a DID", ErrInvalidPresentation)
+	}
+	if strings.HasPrefix(kid, "#") {
+		kid = holder + kid
+	}
+	did, frag, err := splitDIDURL(kid)
+	if err != nil || frag == "" {
+		return "", fmt.Errorf("%w: kid must be a DID URL of the holder's key", ErrIssuerMismatch)
+	}
+	if did != holder {
+		return "", fmt.Errorf("%w: kid is a key of another DID than the holder", ErrIssuerMismatch)
+	}
+	return kid, nil
 }
 
 // PresentationResult is a verified presentation and its credentials.
@@ -79,15 +130,27 @@ type PresentationResult struct {
 	Credentials  []*Verified
 }
 
-// VerifyPresentation verifies a vp+jwt: the holder's key (kid, a DID URL
-// controlled by the holder when one is named) signed it, nonce equals the
-// challenge and aud the domain when the verifier gives them, and every
-// credential in it is an enveloped, verifiable credential.
+// VerifyPresentation verifies a vp+jwt for a verifier's challenge and
+// domain, both required: the presentation names a holder (a DID); the
+// JOSE kid is a verification method of that DID, whose key signed it;
+// nonce equals the challenge and aud the domain; iat is present, not in
+// the future and at most VPMaxAge old; every credential in it is an
+// enveloped, verifiable credential bound to the holder: a vc+jwt's
+// credentialSubject.id, when present, equals the holder; an SD-JWT VC
+// with cnf.jwk is bound to the key that signed the presentation, one
+// without has its sub, when present, equal to the holder. Replays within VPMaxAge are the caller's to refuse, by
+// issuing each challenge once.
 func (v *Verifier) VerifyPresentation(ctx context.Context, token, challenge, domain string) (*PresentationResult, error) {
-	_, payload, err := v.verifyJWS(ctx, token, TypVPJWT, CtyVP, func(m map[string]any) (string, error) {
-		h, err := idOf(m["holder"], false)
+	if challenge == "" || domain == "" {
+		return nil, fmt.Errorf("%w: a challenge and a domain are required to verify a presentation", ErrChallenge)
+	}
+	payload, holderPub, err := v.verifyJWS(ctx, token, TypVPJWT, CtyVP, func(m map[string]any, kid string) (string, error) {
+		h, err := idOf(m["holder"], true)
 		if err != nil {
 			return "", fmt.Errorf("%w: holder: %v", ErrInvalidPresentation, err)
+		}
+		if _, err := holderKid(h, kid); err != nil {
+			return "", err
 		}
 		return h, nil
 	})
@@ -98,13 +161,14 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, token, challenge, dom
 	if err != nil {
 		return nil, err
 	}
-	if challenge != "" {
-		if n, _ := payload["nonce"].(string); n != challenge {
-			return nil, fmt.Errorf("%w: nonce does not match the challenge", ErrChallenge)
-		}
+	if n, _ := payload["nonce"].(string); n != challenge {
+		return nil, fmt.Errorf("%w: nonce does not match the challenge", ErrChallenge)
 	}
-	if domain != "" && !audienceHas(payload["aud"], domain) {
+	if !audienceHas(payload["aud"], domain) {
 		return nil, fmt.Errorf("%w: aud does not match the domain", ErrChallenge)
+	}
+	if err := v.checkIssuedAt(payload["iat"]); err != nil {
+		return nil, err
 	}
 	res := &PresentationResult{Holder: p.Holder, Presentation: payload}
 	for i, c := range p.Credentials {
@@ -115,9 +179,90 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, token, challenge, dom
 		if err != nil {
 			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
 		}
+		if err := boundToHolder(r, p.Holder, holderPub); err != nil {
+			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
+		}
 		res.Credentials = append(res.Credentials, r)
 	}
 	return res, nil
+}
+
+// checkIssuedAt checks a presentation's iat: present, a NumericDate, not
+// in the future and not older than VPMaxAge (both with Leeway).
+func (v *Verifier) checkIssuedAt(iat any) error {
+	var sec int64
+	switch n := iat.(type) {
+	case json.Number:
+		f, err := n.Float64()
+		if err != nil {
+			return fmt.Errorf("%w: iat is not a number", ErrInvalidPresentation)
+		}
+		sec = int64(f)
+	case float64:
+		sec = int64(n)
+	case nil:
+		return fmt.Errorf("%w: a presentation needs iat", ErrInvalidPresentation)
+	default:
+		return fmt.Errorf("%w: iat is not a number", ErrInvalidPresentation)
+	}
+	at, now := time.Unix(sec, 0), v.cfg.Now()
+	if at.After(now.Add(v.cfg.Leeway)) {
+		return fmt.Errorf("%w: presentation iat is in the future", ErrNotYetValid)
+	}
+	if now.Sub(at) > v.cfg.VPMaxAge+v.cfg.Leeway {
+		return fmt.Errorf("%w: presentation older than %v", ErrExpired, v.cfg.VPMaxAge)
+	}
+	return nil
+}
+
+// boundToHolder checks that a presented credential is the holder's (see
+// VerifyPresentation).
+func boundToHolder(r *Verified, holder string, holderPub crypto.PublicKey) error {
+	var ids []any
+	if r.Format == TypSDJWTVC {
+		// Bound to a key (cnf): that key must have signed. Otherwise its
+		// sub stands for credentialSubject.id.
+		if cnf, ok := r.Credential["cnf"]; ok {
+			return sameKey(cnf, holderPub)
+		}
+		if sub, ok := r.Credential["sub"]; ok {
+			ids = append(ids, sub)
+		}
+	} else {
+		subjects, _ := objects(r.Credential["credentialSubject"], false)
+		for _, s := range subjects {
+			if id, ok := s["id"]; ok {
+				ids = append(ids, id)
+			}
+		}
+	}
+	for _, id := range ids {
+		if id != holder {
+			return fmt.Errorf("%w: the credential's subject is not the presentation's holder", ErrHolderMismatch)
+		}
+	}
+	return nil
+}
+
+// sameKey checks that cnf.jwk is pub (by RFC 7638 thumbprint).
+func sameKey(cnf any, pub crypto.PublicKey) error {
+	m, _ := cnf.(map[string]any)
+	jm, ok := m["jwk"].(map[string]any)
+	if !ok {
+		return fmt.Errorf("%w: cnf has no jwk", ErrHolderMismatch)
+	}
+	raw, _ := json.Marshal(jm)
+	var j gm.JWK
+	if err := json.Unmarshal(raw, &j); err != nil {
+		return fmt.Errorf("%w: cnf.jwk: %v", ErrHolderMismatch, err)
+	}
+	want, err1 := j.Thumbprint()
+	hj, err2 := gm.NewJWK(pub, "")
+	got, err3 := hj.Thumbprint()
+	if err := errors.Join(err1, err2, err3); err != nil || want != got {
+		return fmt.Errorf("%w: the credential is bound to another key than the one that signed the presentation", ErrHolderMismatch)
+	}
+	return nil
 }
 
 func mustTypes(m map[string]any) []string {

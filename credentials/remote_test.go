@@ -55,9 +55,10 @@ func TestRemoteVerifier(t *testing.T) {
 	n = newNode(t, srv.URL)
 	ctx := context.Background()
 
-	res := &Resolver{Client: srv.Client(), Now: n.clock.Now}
+	client := loopbackClient(t, srv.Client())
+	res := &Resolver{Client: client, Now: n.clock.Now}
 	listVerifier, _ := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: res, SkipStatus: true, Now: n.clock.Now})
-	source := &HTTPStatusSource{Client: srv.Client(), Verifier: listVerifier, Resolver: res, Algorithms: allAlgs, Now: n.clock.Now}
+	source := &HTTPStatusSource{Client: client, Verifier: listVerifier, Resolver: res, Algorithms: allAlgs, Now: n.clock.Now}
 	checker := NewStatusChecker(source, time.Minute, n.clock.Now)
 	v, _ := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: res, Status: checker, Now: n.clock.Now})
 

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trustid-cn/trustid/credentials/internal/lru"
 	"github.com/trustid-cn/trustid/credentials/internal/strictjson"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
@@ -62,7 +63,11 @@ func (l *LocalIssuer) key(kid string) (crypto.PublicKey, error) {
 // SD-JWT VC issuer metadata (/.well-known/jwt-vc-issuer) over HTTPS with
 // a cache, and the node's own identifiers through Local.
 type Resolver struct {
-	// Client fetches documents; nil means a client with a 5 s timeout.
+	// Client fetches documents. Whatever it is, fetches follow no
+	// redirect and reach only public addresses (see NewFetchClient): a
+	// client built by NewFetchClient keeps its AllowHost, any other
+	// client gets a guarded copy with no host allowed. nil means
+	// NewFetchClient(nil, FetchOptions{}).
 	Client *http.Client
 	// TTL is how long a fetched document is used (default 5 minutes).
 	TTL time.Duration
@@ -70,15 +75,23 @@ type Resolver struct {
 	Now func() time.Time
 	// Local answers for the node's own DID and base URL when set.
 	Local *LocalIssuer
+	// CacheSize bounds the number of documents cached (default
+	// DefaultDocumentCacheSize), least recently used evicted first. The
+	// documents are fetched before any signature is checked, so whoever
+	// sends credentials can fill this cache; the Verifier keeps its own
+	// cache of keys that have verified a signature.
+	CacheSize int
 
-	mu    sync.Mutex
-	cache map[string]cachedDoc
+	once  sync.Once
+	cache *lru.Cache[string, cachedDoc]
 }
 
+// DefaultDocumentCacheSize is the default of Resolver.CacheSize.
+const DefaultDocumentCacheSize = 256
+
 type cachedDoc struct {
-	doc     DIDDocument
-	jwks    gm.JWKS
-	expires time.Time
+	doc  DIDDocument
+	jwks gm.JWKS
 }
 
 var _ KeyResolver = (*Resolver)(nil)
@@ -212,13 +225,17 @@ func (r *Resolver) issuerMetadata(ctx context.Context, issuer string) (gm.JWKS, 
 // fetch GETs an HTTPS JSON document, parses it and caches the result for
 // the TTL. Failures are not cached.
 func (r *Resolver) fetch(ctx context.Context, docURL string, parse func([]byte) (cachedDoc, error)) (cachedDoc, error) {
+	r.once.Do(func() {
+		size := r.CacheSize
+		if size <= 0 {
+			size = DefaultDocumentCacheSize
+		}
+		r.cache = lru.New[string, cachedDoc](size)
+	})
 	now := r.now()
-	r.mu.Lock()
-	if c, ok := r.cache[docURL]; ok && now.Before(c.expires) {
-		r.mu.Unlock()
+	if c, ok := r.cache.Get(docURL, now); ok {
 		return c, nil
 	}
-	r.mu.Unlock()
 	body, err := httpGet(ctx, r.Client, docURL, "application/json")
 	if err != nil {
 		return cachedDoc{}, err
@@ -227,23 +244,21 @@ func (r *Resolver) fetch(ctx context.Context, docURL string, parse func([]byte) 
 	if err != nil {
 		return cachedDoc{}, fmt.Errorf("%w: %s: %w", ErrResolve, docURL, err)
 	}
-	c.expires = now.Add(r.ttl())
-	r.mu.Lock()
-	if r.cache == nil {
-		r.cache = map[string]cachedDoc{}
-	}
-	r.cache[docURL] = c
-	r.mu.Unlock()
+	r.cache.Put(docURL, c, now.Add(r.ttl()), now)
 	return c, nil
 }
 
-// httpGet fetches url over HTTPS with a bounded body.
+// httpGet fetches url over HTTPS with a bounded body and time, through
+// the guarded client of client (see fetchClient): no redirects, and only
+// public addresses unless the client was built by NewFetchClient with an
+// AllowHost that permits the host.
 func httpGet(ctx context.Context, client *http.Client, rawURL, accept string) ([]byte, error) {
 	if !strings.HasPrefix(rawURL, "https://") {
 		return nil, fmt.Errorf("%w: only https URLs are fetched (%s)", ErrResolve, truncate(rawURL))
 	}
-	if client == nil {
-		client = &http.Client{Timeout: 5 * time.Second}
+	client, err := fetchClient(client)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrResolve, err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
@@ -252,7 +267,7 @@ func httpGet(ctx context.Context, client *http.Client, rawURL, accept string) ([
 	req.Header.Set("Accept", accept)
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrResolve, rawURL, err)
+		return nil, fmt.Errorf("%w: %s: %w", ErrResolve, truncate(rawURL), err)
 	}
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {

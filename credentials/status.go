@@ -1,6 +1,7 @@
 package credentials
 
 import (
+	"container/list"
 	"context"
 	"encoding/json"
 	"errors"
@@ -85,18 +86,23 @@ func (e StatusEntry) Map() map[string]any {
 // unused index in a list of a purpose (revocation, suspension, token),
 // adding lists as they fill, and is durable before it returns; Set changes
 // an allocated entry (0/1 for bitstring lists; statuslist.Token* values for
-// token lists); Snapshot copies a list; Bind records the entries of a
-// credential ID once and Refs returns them. Get reads one entry and its
-// list's purpose. Unknown lists and IDs give
-// errors matching statuslist.ErrNotFound. Implementations are safe for
-// concurrent use.
+// token lists); Snapshot copies a list and Versions returns its version
+// (and the version last anchored) without copying; BindOwner records the
+// entries of a credential ID once, with an opaque owner tag, Refs returns
+// them and OwnedBy compares the tag (false for a binding without one).
+// Get reads one entry and its list's purpose and must not wait for Set's
+// disk writes (it is on every local status check). Unknown lists and IDs
+// give errors matching statuslist.ErrNotFound; a second BindOwner of an ID
+// statuslist.ErrBound. Implementations are safe for concurrent use.
 type StatusStore interface {
 	Allocate(ctx context.Context, purpose string) (listID string, index int, err error)
 	Set(ctx context.Context, listID string, index int, value uint8) error
 	Get(ctx context.Context, listID string, index int) (purpose string, value uint8, err error)
 	Snapshot(ctx context.Context, listID string) (statuslist.Snapshot, error)
-	Bind(ctx context.Context, credentialID string, refs []statuslist.Ref) error
+	Versions(ctx context.Context, listID string) (version, anchored uint64, err error)
+	BindOwner(ctx context.Context, credentialID, owner string, refs []statuslist.Ref) error
 	Refs(ctx context.Context, credentialID string) ([]statuslist.Ref, error)
+	OwnedBy(ctx context.Context, credentialID, owner string) (bool, error)
 }
 
 var _ StatusStore = (*statuslist.FileStore)(nil)
@@ -112,34 +118,92 @@ type StatusListSource interface {
 
 // StatusChecker checks status entries against cached lists. A list that
 // cannot be fetched or verified fails the check with ErrStatusUnavailable
-// (fail closed). It is safe for concurrent use.
+// (fail closed). The cache is bounded by the bytes of the lists it holds
+// (the least recently used go first), and concurrent misses for one list
+// share one fetch and decode. It is safe for concurrent use.
 type StatusChecker struct {
-	source StatusListSource
-	ttl    time.Duration
-	now    func() time.Time
+	source       StatusListSource
+	ttl          time.Duration
+	now          func() time.Time
+	maxBytes     int64
+	fetchTimeout time.Duration
 
-	mu    sync.RWMutex
-	lists map[string]*cachedList
+	mu      sync.Mutex
+	lists   map[string]*list.Element // url -> element holding a *cachedList
+	lru     *list.List               // front: most recently used
+	bytes   int64                    // sum of the cached lists' sizes
+	flights map[string]*flight       // misses being fetched, by flightKey
 }
 
 type cachedList struct {
+	url     string
 	bits    *statuslist.Bitstring
 	token   *statuslist.TokenList
 	purpose string
 	issuer  string
 	expires time.Time
+	size    int64
+}
+
+// flight is one fetch that concurrent misses for the same list wait on.
+type flight struct {
+	done chan struct{}
+	l    *cachedList
+	err  error
+}
+
+// DefaultStatusCacheBytes bounds a StatusChecker's cache by default: 256
+// remote lists of the largest size decoded (statuslist.MaxRemoteEntries
+// two-bit statuses, 256 KiB), or 512 of the default size.
+const DefaultStatusCacheBytes = 64 << 20
+
+// StatusCheckerOptions configures NewStatusCheckerWith. Zero values: a
+// ttl of 5 minutes, time.Now, DefaultStatusCacheBytes, a fetch timeout of
+// 30 seconds.
+type StatusCheckerOptions struct {
+	// TTL is the longest a list is cached (a shorter ttl from the list
+	// wins).
+	TTL time.Duration
+	Now func() time.Time
+	// MaxCacheBytes bounds the decoded lists kept; a list larger than it
+	// is used once and not kept.
+	MaxCacheBytes int64
+	// FetchTimeout bounds a fetch shared by concurrent misses; it runs
+	// detached from any one caller's context (each caller still stops
+	// waiting when its own context ends).
+	FetchTimeout time.Duration
 }
 
 // NewStatusChecker caches lists from source for at most ttl (default 5
-// minutes; a shorter ttl from the list wins). now is the clock.
+// minutes; a shorter ttl from the list wins). now is the clock. The other
+// options take their defaults (see StatusCheckerOptions).
 func NewStatusChecker(source StatusListSource, ttl time.Duration, now func() time.Time) *StatusChecker {
-	if ttl <= 0 {
-		ttl = 5 * time.Minute
+	return NewStatusCheckerWith(source, StatusCheckerOptions{TTL: ttl, Now: now})
+}
+
+// NewStatusCheckerWith caches lists from source as opts say.
+func NewStatusCheckerWith(source StatusListSource, opts StatusCheckerOptions) *StatusChecker {
+	if opts.TTL <= 0 {
+		opts.TTL = 5 * time.Minute
 	}
-	if now == nil {
-		now = time.Now
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
-	return &StatusChecker{source: source, ttl: ttl, now: now, lists: map[string]*cachedList{}}
+	if opts.MaxCacheBytes <= 0 {
+		opts.MaxCacheBytes = DefaultStatusCacheBytes
+	}
+	if opts.FetchTimeout <= 0 {
+		opts.FetchTimeout = 30 * time.Second
+	}
+	return &StatusChecker{source: source, ttl: opts.TTL, now: opts.Now, maxBytes: opts.MaxCacheBytes,
+		fetchTimeout: opts.FetchTimeout, lists: map[string]*list.Element{}, lru: list.New(), flights: map[string]*flight{}}
+}
+
+// CacheBytes returns the bytes of decoded lists the cache holds.
+func (c *StatusChecker) CacheBytes() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.bytes
 }
 
 // Check returns nil when no entry is set, ErrRevoked or ErrSuspended for a
@@ -188,16 +252,22 @@ func (c *StatusChecker) Check(ctx context.Context, issuer string, entries []Stat
 }
 
 func (c *StatusChecker) cached(url, issuer string) *cachedList {
-	c.mu.RLock()
-	l := c.lists[url]
-	c.mu.RUnlock()
-	if l != nil && l.issuer == issuer && c.now().Before(l.expires) {
+	c.mu.Lock()
+	var l *cachedList
+	if e := c.lists[url]; e != nil {
+		c.lru.MoveToFront(e)
+		l = e.Value.(*cachedList)
+	}
+	c.mu.Unlock()
+	if l != nil && l.issuer == issuer && c.now().Before(l.expires) && sourceCurrent(c.source, url) {
 		return l
 	}
 	return nil
 }
 
-func (c *StatusChecker) store(url string, l *cachedList, ttl time.Duration) {
+// store caches l for url, evicting the least recently used lists beyond
+// the byte bound.
+func (c *StatusChecker) store(l *cachedList, ttl time.Duration) {
 	if ttl < 0 {
 		return // the source asks not to cache (the node's own lists)
 	}
@@ -206,21 +276,89 @@ func (c *StatusChecker) store(url string, l *cachedList, ttl time.Duration) {
 	}
 	l.expires = c.now().Add(ttl)
 	c.mu.Lock()
-	c.lists[url] = l
+	defer c.mu.Unlock()
+	if e := c.lists[l.url]; e != nil {
+		c.bytes -= e.Value.(*cachedList).size
+		c.lru.Remove(e)
+		delete(c.lists, l.url)
+	}
+	if l.size > c.maxBytes {
+		return
+	}
+	c.lists[l.url] = c.lru.PushFront(l)
+	c.bytes += l.size
+	for c.bytes > c.maxBytes {
+		e := c.lru.Back()
+		old := e.Value.(*cachedList)
+		c.lru.Remove(e)
+		delete(c.lists, old.url)
+		c.bytes -= old.size
+	}
+}
+
+// listSize is what a decoded list costs in the cache.
+func listSize(l *cachedList) int64 {
+	const overhead = 256 // the entry, its element and map slot, roughly
+	switch {
+	case l.bits != nil:
+		return int64(l.bits.Len()/8) + overhead
+	case l.token != nil:
+		return int64(l.token.Len()*l.token.Bits()/8) + overhead
+	}
+	return overhead
+}
+
+// fetch gets a list through one shared flight per kind, issuer and URL:
+// concurrent misses wait for the same fetch and decode instead of each
+// doing their own. The fetch runs detached from ctx (bounded by
+// fetchTimeout) so one caller giving up does not fail the others; ctx
+// ending stops only this caller's wait.
+func (c *StatusChecker) fetch(ctx context.Context, kind, url, issuer string, get func(context.Context) (*cachedList, time.Duration, error)) (*cachedList, error) {
+	key := kind + "\x00" + issuer + "\x00" + url
+	c.mu.Lock()
+	f, ok := c.flights[key]
+	if !ok {
+		f = &flight{done: make(chan struct{})}
+		c.flights[key] = f
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.fetchTimeout)
+		go func() {
+			defer cancel()
+			l, ttl, err := get(fctx)
+			if err == nil {
+				l.url, l.issuer = url, issuer
+				l.size = listSize(l)
+				c.store(l, ttl)
+			}
+			c.mu.Lock()
+			delete(c.flights, key)
+			c.mu.Unlock()
+			f.l, f.err = l, err
+			close(f.done)
+		}()
+	}
 	c.mu.Unlock()
+	select {
+	case <-f.done:
+		if f.err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrStatusUnavailable, f.err)
+		}
+		return f.l, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: %w", ErrStatusUnavailable, ctx.Err())
+	}
 }
 
 func (c *StatusChecker) bitstring(ctx context.Context, url, issuer string) (*cachedList, error) {
 	if l := c.cached(url, issuer); l != nil && l.bits != nil {
 		return l, nil
 	}
-	bits, purpose, ttl, err := c.source.Bitstring(ctx, url, issuer)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", ErrStatusUnavailable, err)
-	}
-	l := &cachedList{bits: bits, purpose: purpose, issuer: issuer}
-	c.store(url, l, ttl)
-	return l, nil
+	return c.fetch(ctx, "bitstring", url, issuer, func(ctx context.Context) (*cachedList, time.Duration, error) {
+		bits, purpose, ttl, err := c.source.Bitstring(ctx, url, issuer)
+		if err != nil {
+			return nil, 0, err
+		}
+		return &cachedList{bits: bits, purpose: purpose}, ttl, nil
+	})
 }
 
 // CheckToken checks an IETF Token Status List reference (the status claim
@@ -239,12 +377,17 @@ func (c *StatusChecker) CheckToken(ctx context.Context, issuer, uri string, idx 
 	}
 	l := c.cached(uri, issuer)
 	if l == nil || l.token == nil {
-		tl, ttl, err := c.source.Token(ctx, uri, issuer)
+		var err error
+		l, err = c.fetch(ctx, "token", uri, issuer, func(ctx context.Context) (*cachedList, time.Duration, error) {
+			tl, ttl, err := c.source.Token(ctx, uri, issuer)
+			if err != nil {
+				return nil, 0, err
+			}
+			return &cachedList{token: tl}, ttl, nil
+		})
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrStatusUnavailable, err)
+			return err
 		}
-		l = &cachedList{token: tl, issuer: issuer}
-		c.store(uri, l, ttl)
 	}
 	v, err := l.token.Get(idx)
 	if err != nil {
@@ -349,25 +492,64 @@ func (l *LocalStatusSource) Token(ctx context.Context, uri, issuer string) (*sta
 // credentials as vc+jwt (verified with Verifier, which must be built with
 // SkipStatus), Token Status Lists as statuslist+jwt (verified with
 // Resolver and Algorithms). Unsigned lists are refused.
+//
+// With Anchors set, every list must also match the head its issuer's
+// region anchored on the ledger (see anchor.go): a list older than the
+// head fails with ErrStatusListStale (after refetching it twice), one
+// with the head's version and another digest with ErrStatusListForged,
+// and one with no head — or newer than the head for longer than
+// AnchorWait — with ErrStatusListUnanchored. Lists of issuers that are not
+// active regions of the consortium fail too. A StatusChecker drops a
+// cached list as soon as the ledger's head for it moves.
 type HTTPStatusSource struct {
 	Client     *http.Client
 	Verifier   *Verifier
 	Resolver   KeyResolver
 	Algorithms []string
 	Now        func() time.Time
+	// Anchors is the ledger's view of status-list heads (nil: lists are
+	// trusted on their signature alone).
+	Anchors StatusAnchors
+	// AnchorWait bounds how long a list newer than its anchored head
+	// waits for the ledger (default 5 s).
+	AnchorWait time.Duration
+
+	memo sync.Map // url -> anchoredRef of the last list that matched
 }
 
 // Bitstring implements StatusListSource.
 func (h *HTTPStatusSource) Bitstring(ctx context.Context, url, issuer string) (*statuslist.Bitstring, string, time.Duration, error) {
-	body, err := httpGet(ctx, h.Client, url, MediaTypeVCJWT)
-	if err != nil {
-		return nil, "", 0, err
+	for attempt := 0; ; attempt++ {
+		body, err := httpGet(ctx, h.Client, url, MediaTypeVCJWT)
+		if err != nil {
+			return nil, "", 0, err
+		}
+		c, err := h.Verifier.VerifyCredential(ctx, strings.TrimSpace(string(body)))
+		if err != nil {
+			return nil, "", 0, fmt.Errorf("status list credential: %w", err)
+		}
+		bits, purpose, ttl, err := parseStatusListCredential(c, url, issuer)
+		if err != nil || h.Anchors == nil {
+			return bits, purpose, ttl, err
+		}
+		version, err := parseListVersion(c.Subjects[0][claimListVersion])
+		if err != nil {
+			return nil, "", 0, err
+		}
+		id, _ := listIDOf(url)
+		content, err := listContent(id, purpose, version, 1, bits)
+		if err != nil {
+			return nil, "", 0, err
+		}
+		err = h.checkAnchored(ctx, url, issuer, version, content)
+		if errors.Is(err, ErrStatusListStale) && attempt < maxStaleRefetch {
+			continue
+		}
+		if err != nil {
+			return nil, "", 0, err
+		}
+		return bits, purpose, ttl, nil
 	}
-	c, err := h.Verifier.VerifyCredential(ctx, strings.TrimSpace(string(body)))
-	if err != nil {
-		return nil, "", 0, fmt.Errorf("status list credential: %w", err)
-	}
-	return parseStatusListCredential(c, url, issuer)
 }
 
 // parseStatusListCredential reads a verified BitstringStatusListCredential.
@@ -387,7 +569,8 @@ func parseStatusListCredential(c *Credential, url, issuer string) (*statuslist.B
 	}
 	purpose, _ := s["statusPurpose"].(string)
 	enc, _ := s["encodedList"].(string)
-	bits, err := statuslist.DecodeBitstring(enc, 0)
+	// A remote list: at most statuslist.MaxRemoteEntries entries.
+	bits, err := statuslist.DecodeBitstring(enc, statuslist.MaxRemoteEntries)
 	if err != nil {
 		return nil, "", 0, err
 	}
@@ -402,28 +585,51 @@ func parseStatusListCredential(c *Credential, url, issuer string) (*statuslist.B
 
 // Token implements StatusListSource.
 func (h *HTTPStatusSource) Token(ctx context.Context, uri, issuer string) (*statuslist.TokenList, time.Duration, error) {
-	body, err := httpGet(ctx, h.Client, uri, MediaTypeStatusListJWT)
-	if err != nil {
-		return nil, 0, err
+	for attempt := 0; ; attempt++ {
+		body, err := httpGet(ctx, h.Client, uri, MediaTypeStatusListJWT)
+		if err != nil {
+			return nil, 0, err
+		}
+		tl, ttl, claims, err := verifyStatusListJWT(ctx, strings.TrimSpace(string(body)), uri, issuer, h.Resolver, h.Algorithms, h.Now)
+		if err != nil || h.Anchors == nil {
+			return tl, ttl, err
+		}
+		version, err := parseListVersion(claims[claimJWTListVersion])
+		if err != nil {
+			return nil, 0, err
+		}
+		id, _ := listIDOf(uri)
+		content, err := listContent(id, statuslist.PurposeToken, version, tl.Bits(), tl)
+		if err != nil {
+			return nil, 0, err
+		}
+		err = h.checkAnchored(ctx, uri, issuer, version, content)
+		if errors.Is(err, ErrStatusListStale) && attempt < maxStaleRefetch {
+			continue
+		}
+		if err != nil {
+			return nil, 0, err
+		}
+		return tl, ttl, nil
 	}
-	return verifyStatusListJWT(ctx, strings.TrimSpace(string(body)), uri, issuer, h.Resolver, h.Algorithms, h.Now)
 }
 
-// verifyStatusListJWT checks a statuslist+jwt for uri signed by issuer.
-func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyResolver, algs []string, now func() time.Time) (*statuslist.TokenList, time.Duration, error) {
+// verifyStatusListJWT checks a statuslist+jwt for uri signed by issuer and
+// returns the list, its ttl and its claims.
+func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyResolver, algs []string, now func() time.Time) (*statuslist.TokenList, time.Duration, map[string]any, error) {
 	if now == nil {
 		now = time.Now
 	}
 	hdr, err := jose.ParseHeader(tok, algs)
 	if err != nil {
-		return nil, 0, mapJoseErr(err)
+		return nil, 0, nil, mapJoseErr(err)
 	}
 	if hdr.String("typ") != TypStatusListJWT {
-		return nil, 0, fmt.Errorf("%w: typ %q, want %s", ErrType, hdr.String("typ"), TypStatusListJWT)
+		return nil, 0, nil, fmt.Errorf("%w: typ %q, want %s", ErrType, hdr.String("typ"), TypStatusListJWT)
 	}
 	parser, err := gm.NewJWTParser(algs, jwt.WithTimeFunc(now), jwt.WithSubject(uri), jwt.WithIssuer(issuer))
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	claims := &jose.Claims{Max: 4 << 20}
 	_, err = parser.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) {
@@ -437,18 +643,24 @@ func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyRe
 		return pub, nil
 	})
 	if err != nil {
-		return nil, 0, mapJWTErr(err)
+		return nil, 0, nil, mapJWTErr(err)
 	}
 	sl, _ := claims.Raw["status_list"].(map[string]any)
 	bits, _ := sl["bits"].(json.Number)
 	lst, _ := sl["lst"].(string)
 	b, err := bits.Int64()
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: status_list.bits", ErrInvalid)
+		return nil, 0, nil, fmt.Errorf("%w: status_list.bits", ErrInvalid)
 	}
-	tl, err := statuslist.DecodeTokenList(int(b), lst, 0)
+	// Revocation and suspension need VALID, INVALID and SUSPENDED
+	// (0x00-0x02): one or two bits. Wider lists only add
+	// application-specific values and cost up to four times the memory.
+	if b < 1 || b > statuslist.MaxRemoteTokenBits {
+		return nil, 0, nil, fmt.Errorf("%w: status_list.bits %d (only 1 or 2 are accepted)", ErrUnsupported, b)
+	}
+	tl, err := statuslist.DecodeTokenList(int(b), lst, statuslist.MaxRemoteEntries)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	var ttl time.Duration
 	if n, ok := claims.Raw["ttl"].(json.Number); ok {
@@ -456,5 +668,5 @@ func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyRe
 			ttl = time.Duration(s) * time.Second
 		}
 	}
-	return tl, ttl, nil
+	return tl, ttl, claims.Raw, nil
 }

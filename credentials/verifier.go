@@ -8,12 +8,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
+	"github.com/trustid-cn/trustid/credentials/internal/lru"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -35,23 +35,33 @@ type VerifierConfig struct {
 	Leeway time.Duration
 	// KeyTTL bounds how long a resolved key is cached (default 5 minutes).
 	KeyTTL time.Duration
+	// KeyCacheSize bounds the number of cached keys (default
+	// DefaultKeyCacheSize); the least recently used goes first.
+	KeyCacheSize int
 	// KBMaxAge bounds the age of a KB-JWT (default 5 minutes).
 	KBMaxAge time.Duration
+	// VPMaxAge bounds the age of a vp+jwt, from its iat (default
+	// DefaultVPMaxAge).
+	VPMaxAge time.Duration
 }
 
-// Verifier verifies vc+jwt, vp+jwt and SD-JWT VC. Resolved keys are
-// cached by issuer and kid, parsed once. It is safe for concurrent use.
+// DefaultKeyCacheSize is the default of VerifierConfig.KeyCacheSize.
+const DefaultKeyCacheSize = 1024
+
+// Verifier verifies vc+jwt, vp+jwt and SD-JWT VC. It is safe for
+// concurrent use.
+//
+// Keys resolved over the network (did:web, issuer metadata) are cached by
+// issuer and kid, but only once a signature made with them has verified:
+// whoever sends a credential names the issuer and kid, so an unverified
+// resolution must not take a place in the cache. The cache is bounded
+// (KeyCacheSize, least recently used evicted) and entries expire after
+// KeyTTL. did:key and did:jwk keys are never cached: they are parsed from
+// the identifier itself.
 type Verifier struct {
 	cfg    VerifierConfig
 	parser *jwt.Parser
-
-	mu   sync.RWMutex
-	keys map[string]cachedKey
-}
-
-type cachedKey struct {
-	pub     crypto.PublicKey
-	expires time.Time
+	keys   *lru.Cache[string, crypto.PublicKey]
 }
 
 // NewVerifier checks cfg and returns a Verifier.
@@ -68,41 +78,64 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.KeyTTL <= 0 {
 		cfg.KeyTTL = 5 * time.Minute
 	}
+	if cfg.KeyCacheSize <= 0 {
+		cfg.KeyCacheSize = DefaultKeyCacheSize
+	}
+	if cfg.VPMaxAge <= 0 {
+		cfg.VPMaxAge = DefaultVPMaxAge
+	}
 	cfg.Algorithms = slices.Clone(cfg.Algorithms)
 	p, err := gm.NewJWTParser(cfg.Algorithms, jwt.WithTimeFunc(cfg.Now), jwt.WithLeeway(cfg.Leeway))
 	if err != nil {
 		return nil, err
 	}
-	return &Verifier{cfg: cfg, parser: p, keys: map[string]cachedKey{}}, nil
+	return &Verifier{cfg: cfg, parser: p, keys: lru.New[string, crypto.PublicKey](cfg.KeyCacheSize)}, nil
 }
 
-// key resolves and caches the key for (issuer, kid).
-func (v *Verifier) key(ctx context.Context, issuer, kid, alg string) (crypto.PublicKey, error) {
+// resolvedKey is a key found for (issuer, kid) and whether it is to be
+// cached once a signature made with it verifies.
+type resolvedKey struct {
+	ck  string
+	pub crypto.PublicKey
+	new bool
+}
+
+// remember caches a key that has just verified a signature.
+func (v *Verifier) remember(k resolvedKey) {
+	if k.new {
+		now := v.cfg.Now()
+		v.keys.Put(k.ck, k.pub, now.Add(v.cfg.KeyTTL), now)
+	}
+}
+
+// key finds the key for (issuer, kid), from the cache or the resolver.
+// The caller passes the result to remember once the signature verifies.
+func (v *Verifier) key(ctx context.Context, issuer, kid, alg string) (resolvedKey, error) {
 	ck := issuer + "\x00" + kid
-	now := v.cfg.Now()
-	v.mu.RLock()
-	c, ok := v.keys[ck]
-	v.mu.RUnlock()
-	if !ok || !now.Before(c.expires) {
+	k, ok := resolvedKey{ck: ck}, false
+	if k.pub, ok = v.keys.Get(ck, v.cfg.Now()); !ok {
 		pub, err := v.cfg.Resolver.ResolveKey(ctx, issuer, kid)
 		if err != nil {
-			return nil, err
+			return resolvedKey{}, err
 		}
-		c = cachedKey{pub: pub, expires: now.Add(v.cfg.KeyTTL)}
-		v.mu.Lock()
-		v.keys[ck] = c
-		v.mu.Unlock()
+		k.pub, k.new = pub, !selfResolving(issuer) && !selfResolving(kid)
 	}
-	if !jose.KeyMatches(c.pub, alg) {
-		return nil, fmt.Errorf("%w: the key of %s is not a %s key", ErrAlgorithm, truncate(kid), alg)
+	if !jose.KeyMatches(k.pub, alg) {
+		return resolvedKey{}, fmt.Errorf("%w: the key of %s is not a %s key", ErrAlgorithm, truncate(kid), alg)
 	}
-	return c.pub, nil
+	return k, nil
 }
 
-// verifyJWS checks a compact JWS of typ and returns its header and
-// strictly decoded payload. issuerOf names, from the payload, the issuer
-// whose key must have signed.
-func (v *Verifier) verifyJWS(ctx context.Context, token, typ, cty string, issuerOf func(map[string]any) (string, error)) (jose.Header, map[string]any, error) {
+// selfResolving reports whether id is a DID (or DID URL) whose key is in
+// the identifier itself: did:key and did:jwk, parsed, never cached.
+func selfResolving(id string) bool {
+	return strings.HasPrefix(id, didKeyPrefix) || strings.HasPrefix(id, didJWKPrefix)
+}
+
+// verifyJWS checks a compact JWS of typ and returns its strictly decoded
+// payload and the key that signed it. issuerOf names, from the payload
+// and the header's kid, the issuer whose key must have signed.
+func (v *Verifier) verifyJWS(ctx context.Context, token, typ, cty string, issuerOf func(payload map[string]any, kid string) (string, error)) (map[string]any, crypto.PublicKey, error) {
 	if len(token) > MaxDocument {
 		return nil, nil, fmt.Errorf("%w: token over %d bytes", ErrMalformed, MaxDocument)
 	}
@@ -118,22 +151,27 @@ func (v *Verifier) verifyJWS(ctx context.Context, token, typ, cty string, issuer
 	}
 	kid := hdr.String("kid")
 	claims := &jose.Claims{Max: MaxDocument}
+	var key resolvedKey
 	_, err = v.parser.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) {
-		iss, err := issuerOf(claims.Raw)
+		iss, err := issuerOf(claims.Raw, kid)
 		if err != nil {
 			return nil, err
 		}
-		return v.key(ctx, iss, kid, hdr.String("alg"))
+		if key, err = v.key(ctx, iss, kid, hdr.String("alg")); err != nil {
+			return nil, err
+		}
+		return key.pub, nil
 	})
 	if err != nil {
 		return nil, nil, mapJWTErr(err)
 	}
-	return hdr, claims.Raw, nil
+	v.remember(key)
+	return claims.Raw, key.pub, nil
 }
 
 // credentialIssuer reads the issuer of an unverified payload and checks
 // iss against it.
-func credentialIssuer(m map[string]any) (string, error) {
+func credentialIssuer(m map[string]any, _ string) (string, error) {
 	iss, err := idOf(m["issuer"], true)
 	if err != nil {
 		return "", fmt.Errorf("%w: issuer: %v", ErrInvalid, err)
@@ -150,7 +188,7 @@ func credentialIssuer(m map[string]any) (string, error) {
 // credential, it is within validFrom/validUntil (and exp/nbf), and no
 // status entry is set.
 func (v *Verifier) VerifyCredential(ctx context.Context, token string) (*Credential, error) {
-	_, payload, err := v.verifyJWS(ctx, token, TypVCJWT, CtyVC, credentialIssuer)
+	payload, _, err := v.verifyJWS(ctx, token, TypVCJWT, CtyVC, credentialIssuer)
 	if err != nil {
 		return nil, err
 	}
@@ -192,6 +230,7 @@ type SDJWTOptions struct {
 // required (or present), validity (exp/nbf) and the status claim (IETF
 // Token Status List).
 func (v *Verifier) VerifySDJWT(ctx context.Context, s string, opts SDJWTOptions) (*sdjwt.Verified, error) {
+	var key resolvedKey
 	res, err := sdjwt.Verify(s, sdjwt.VerifyOptions{
 		Algorithms: v.cfg.Algorithms,
 		Typ:        TypSDJWTVC,
@@ -202,7 +241,11 @@ func (v *Verifier) VerifySDJWT(ctx context.Context, s string, opts SDJWTOptions)
 			}
 			kid, _ := h["kid"].(string)
 			alg, _ := h["alg"].(string)
-			return v.key(ctx, iss, kid, alg)
+			var err error
+			if key, err = v.key(ctx, iss, kid, alg); err != nil {
+				return nil, err
+			}
+			return key.pub, nil
 		},
 		Now:               v.cfg.Now,
 		Leeway:            v.cfg.Leeway,
@@ -214,6 +257,7 @@ func (v *Verifier) VerifySDJWT(ctx context.Context, s string, opts SDJWTOptions)
 	if err != nil {
 		return nil, mapSDJWTErr(err)
 	}
+	v.remember(key)
 	if vct, _ := res.Claims["vct"].(string); vct == "" {
 		return nil, fmt.Errorf("%w: SD-JWT VC needs a vct", ErrInvalid)
 	}

@@ -96,7 +96,7 @@ type Proof struct {
 // biometric match of this document and name is present. An attestation
 // without a device and a PIN does not raise the level (levels are
 // cumulative), and an Attestation not made by AttestationVerifier.Verify,
-// or made for another document or name, counts for nothing.
+// or made for another document, name or device key, counts for nothing.
 func Assess(p Proof) Level {
 	if p.Document.IsZero() {
 		return LevelNone
@@ -110,7 +110,7 @@ func Assess(p Proof) Level {
 	if p.PIN == "" {
 		return L2
 	}
-	if !p.Attestation.Biometric() || !p.Attestation.binds(p.Document, p.Name) {
+	if !p.Attestation.Biometric() || !p.Attestation.binds(p.Document, p.Name, p.DeviceKey) {
 		return L3
 	}
 	return L4

@@ -12,17 +12,17 @@ import (
 func TestAssess(t *testing.T) {
 	ctx := context.Background()
 	f := newAttestFixture(t)
-	bio, err := f.verifier.Verify(ctx, f.doc, f.name, f.attest(t, f.sm2))
+	bio, err := f.verifier.Verify(ctx, f.doc, f.name, f.device, f.attest(t, f.sm2))
 	if err != nil {
 		t.Fatal(err)
 	}
-	officerTok, _ := f.sm2.Attest(f.doc, f.name, Liveness{Method: LivenessOfficer, Passed: true}, true)
-	officer, err := f.verifier.Verify(ctx, f.doc, f.name, officerTok)
+	officerTok, _ := f.sm2.Attest(f.doc, f.name, f.device, Liveness{Method: LivenessOfficer, Passed: true}, true)
+	officer, err := f.verifier.Verify(ctx, f.doc, f.name, f.device, officerTok)
 	if err != nil {
 		t.Fatal(err)
 	}
 	forged := &Attestation{TerminalID: "counter-sm2", Liveness: face}
-	device := sm2Key(t).Public()
+	device := f.device
 	p256 := p256Key(t).Public()
 	edPub, _, _ := ed25519.GenerateKey(rand.Reader)
 	pin, _ := testSealer(t).SealPIN("135790", []byte("b"))
@@ -48,6 +48,8 @@ func TestAssess(t *testing.T) {
 		{"forged attestation", Proof{Document: f.doc, Name: f.name, DeviceKey: device, PIN: pin, Attestation: forged}, L3},
 		{"attestation of another person", Proof{Document: other, Name: f.name, DeviceKey: device, PIN: pin, Attestation: bio}, L3},
 		{"attestation of another name", Proof{Document: f.doc, Name: "李四", DeviceKey: device, PIN: pin, Attestation: bio}, L3},
+		{"attestation for another device", Proof{Document: f.doc, Name: f.name, DeviceKey: p256, PIN: pin, Attestation: bio}, L3},
+		{"attestation for another SM2 device", Proof{Document: f.doc, Name: f.name, DeviceKey: sm2Key(t).Public(), PIN: pin, Attestation: bio}, L3},
 	}
 	for _, c := range cases {
 		if got := Assess(c.p); got != c.want {

@@ -38,10 +38,18 @@ const (
 	DefaultAttestationMaxLifetime = 10 * time.Minute
 	// MaxNameLen bounds a canonical name, in bytes of UTF-8.
 	MaxNameLen = 200
+	// MaxAudienceLen bounds an attestation's audience (the enrolling
+	// node's issuer URL), in bytes.
+	MaxAudienceLen = 512
 )
 
 // bindingDomain separates the binding digest from every other SM3 use.
-const bindingDomain = "TrustID/attestation-binding/v1\x00"
+// Version 2 added the audience and the device key.
+const bindingDomain = "TrustID/attestation-binding/v2\x00"
+
+// noDevice is what the binding digest takes in place of a device key's
+// thumbprint for an enrollment without a device (at a counter).
+const noDevice = "no device"
 
 // Liveness methods: how the terminal checked that the person in front of
 // it is the document's holder.
@@ -116,11 +124,12 @@ func CanonicalName(name string) (string, error) {
 
 // bindingDigest is SM3 over the length-prefixed encoding of the domain,
 // the jti (a per-attestation salt), the document type name, the normalized
-// number and the canonical name. Neither the number nor the name travels
-// in the attestation.
-func bindingDigest(jti string, doc Document, canonName string) [gm.SM3Size]byte {
+// number, the canonical name, the audience (the enrolling node) and the
+// device key's RFC 7638 thumbprint (noDevice without one). Neither the
+// number nor the name travels in the attestation.
+func bindingDigest(jti string, doc Document, canonName, audience, device string) [gm.SM3Size]byte {
 	dd := doc.get()
-	msg := make([]byte, 0, len(bindingDomain)+2+len(jti)+1+32+1+maxNumberLen+2+len(canonName))
+	msg := make([]byte, 0, len(bindingDomain)+2+len(jti)+1+32+1+maxNumberLen+2+len(canonName)+2+len(audience)+1+len(device))
 	msg = append(msg, bindingDomain...)
 	msg = binary.BigEndian.AppendUint16(msg, uint16(len(jti)))
 	msg = append(msg, jti...)
@@ -131,6 +140,10 @@ func bindingDigest(jti string, doc Document, canonName string) [gm.SM3Size]byte 
 	msg = append(msg, dd.num[:dd.n]...)
 	msg = binary.BigEndian.AppendUint16(msg, uint16(len(canonName)))
 	msg = append(msg, canonName...)
+	msg = binary.BigEndian.AppendUint16(msg, uint16(len(audience)))
+	msg = append(msg, audience...)
+	msg = append(msg, byte(len(device)))
+	msg = append(msg, device...)
 	sum := gm.SM3(msg)
 	clear(msg)
 	return sum
@@ -138,13 +151,38 @@ func bindingDigest(jti string, doc Document, canonName string) [gm.SM3Size]byte 
 
 var b64url = base64.RawURLEncoding.Strict()
 
+// DeviceThumbprint returns the RFC 7638 SHA-256 thumbprint (base64url) of
+// a device public key, SM2 or P-256: what an attestation's cnf.jkt names.
+func DeviceThumbprint(pub crypto.PublicKey) (string, error) {
+	if !deviceKey(pub) {
+		return "", fmt.Errorf("%w: the device key must be a public SM2 or P-256 key", ErrAttestationDevice)
+	}
+	norm, err := gm.NormalizePublicKey(pub)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrAttestationDevice, err)
+	}
+	j, err := gm.NewJWK(norm, "")
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrAttestationDevice, err)
+	}
+	return j.Thumbprint()
+}
+
+// attestationCnf is the confirmation claim (as RFC 7800 and RFC 9449
+// §6.1 write it): the thumbprint of the device key being enrolled.
+type attestationCnf struct {
+	JKT string `json:"jkt"`
+}
+
 // attestationClaims is the payload of an attestation.
 type attestationClaims struct {
 	Issuer   string           `json:"iss"`
+	Audience string           `json:"aud"`
 	IssuedAt *jwt.NumericDate `json:"iat"`
 	Expiry   *jwt.NumericDate `json:"exp"`
 	ID       string           `json:"jti"`
 	Binding  string           `json:"binding"`
+	Cnf      *attestationCnf  `json:"cnf,omitempty"`
 	Liveness *Liveness        `json:"liveness"`
 	ChipRead bool             `json:"chip_read"`
 }
@@ -160,6 +198,10 @@ func (c *attestationClaims) UnmarshalJSON(raw []byte) error {
 	switch {
 	case !validTerminalID(p.Issuer):
 		return errors.New("iss must be a terminal ID")
+	case !validAudience(p.Audience):
+		return errors.New("aud must be the enrolling node's issuer URL, one string")
+	case p.Cnf != nil && !validThumbprint(p.Cnf.JKT):
+		return errors.New("cnf.jkt must be a base64url SHA-256 thumbprint")
 	case p.IssuedAt == nil || p.Expiry == nil:
 		return errors.New("iat and exp are required")
 	case !validJTI(p.ID):
@@ -175,6 +217,25 @@ func (c *attestationClaims) UnmarshalJSON(raw []byte) error {
 	}
 	*c = attestationClaims(p)
 	return nil
+}
+
+// validAudience: 1 to MaxAudienceLen bytes of UTF-8 without control
+// characters or white space.
+func validAudience(s string) bool {
+	if s == "" || len(s) > MaxAudienceLen || !utf8.ValidString(s) {
+		return false
+	}
+	for _, r := range s {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
+			return false
+		}
+	}
+	return true
+}
+
+func validThumbprint(s string) bool {
+	b, err := b64url.DecodeString(s)
+	return err == nil && len(b) == 32
 }
 
 func validJTI(s string) bool {
@@ -196,13 +257,19 @@ func (c *attestationClaims) GetIssuedAt() (*jwt.NumericDate, error)       { retu
 func (c *attestationClaims) GetNotBefore() (*jwt.NumericDate, error)      { return nil, nil }
 func (c *attestationClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
 func (c *attestationClaims) GetSubject() (string, error)                  { return "", nil }
-func (c *attestationClaims) GetAudience() (jwt.ClaimStrings, error)       { return nil, nil }
+func (c *attestationClaims) GetAudience() (jwt.ClaimStrings, error) {
+	return jwt.ClaimStrings{c.Audience}, nil
+}
 
 // Attester creates attestations for one terminal. The terminal (and tests,
 // and tools) use it; the node only verifies.
 type Attester struct {
 	// TerminalID is the registered ID of the terminal.
 	TerminalID string
+	// Audience is the issuer URL of the node the terminal enrolls people
+	// at (its --issuer): attestations are accepted by that node only.
+	// Required.
+	Audience string
 	// Signer is the terminal's private key: an SM2 key (*gm.PrivateKey or
 	// any crypto.Signer holding one) or, for ES256, an *ecdsa.PrivateKey
 	// on P-256.
@@ -217,13 +284,27 @@ type Attester struct {
 
 // Attest signs an attestation that the person holding doc, named name,
 // passed the check described by lv at this terminal, and that the
-// document's chip was read when chipRead is true.
-func (a *Attester) Attest(doc Document, name string, lv Liveness, chipRead bool) (string, error) {
+// document's chip was read when chipRead is true, for the enrollment of
+// the device key device (SM2 or P-256; nil for an enrollment without a
+// device) at the node a.Audience. The attestation is good for that
+// device and that node only.
+func (a *Attester) Attest(doc Document, name string, device crypto.PublicKey, lv Liveness, chipRead bool) (string, error) {
 	if doc.IsZero() {
 		return "", fmt.Errorf("%w: zero document", ErrUnsupportedDocument)
 	}
 	if !validTerminalID(a.TerminalID) {
 		return "", fmt.Errorf("%w: terminal ID", ErrInvalidTerminal)
+	}
+	if !validAudience(a.Audience) {
+		return "", fmt.Errorf("%w: the audience must be the enrolling node's issuer URL", ErrInvalidTerminal)
+	}
+	thumb, cnf := noDevice, (*attestationCnf)(nil)
+	if device != nil {
+		t, err := DeviceThumbprint(device)
+		if err != nil {
+			return "", err
+		}
+		thumb, cnf = t, &attestationCnf{JKT: t}
 	}
 	canon, err := CanonicalName(name)
 	if err != nil {
@@ -257,13 +338,15 @@ func (a *Attester) Attest(doc Document, name string, lv Liveness, chipRead bool)
 		ttl = DefaultAttestationTTL
 	}
 	iat := now().Truncate(time.Second)
-	digest := bindingDigest(jti, doc, canon)
+	digest := bindingDigest(jti, doc, canon, a.Audience, thumb)
 	claims := &attestationClaims{
 		Issuer:   a.TerminalID,
+		Audience: a.Audience,
 		IssuedAt: jwt.NewNumericDate(iat),
 		Expiry:   jwt.NewNumericDate(iat.Add(ttl)),
 		ID:       jti,
 		Binding:  b64url.EncodeToString(digest[:]),
+		Cnf:      cnf,
 		Liveness: &lv,
 		ChipRead: chipRead,
 	}
@@ -293,6 +376,14 @@ type AttestationVerifier struct {
 	Terminals TerminalDirectory
 	// Replay makes each attestation single-use (required).
 	Replay ReplayGuard
+	// Audience is this node's issuer URL: attestations must name it in
+	// aud (required).
+	Audience string
+	// Region is this node's region, a GB/T 2260 code such as "310000"
+	// (required). A terminal is accepted only when it is installed inside
+	// it: its region code starts with Region less its trailing "00"
+	// pairs ("31" for 310000, so 310104 passes and 320102 does not).
+	Region string
 	// Algorithms are the JWS algorithms accepted: gm.AlgSM2 and/or
 	// gm.AlgES256 (required; no default).
 	Algorithms []string
@@ -314,23 +405,45 @@ type AttestationVerifier struct {
 type Attestation struct {
 	TerminalID     string
 	TerminalRegion string
-	ID             string // jti
-	IssuedAt       time.Time
-	Expiry         time.Time
-	Liveness       Liveness
-	ChipRead       bool
-	verified       bool
-	binding        [gm.SM3Size]byte // the digest it was verified against
+	// Audience is the node the attestation was made for.
+	Audience string
+	// DeviceThumbprint is the RFC 7638 thumbprint of the device key it
+	// was made for; empty for an enrollment without a device.
+	DeviceThumbprint string
+	ID               string // jti
+	IssuedAt         time.Time
+	Expiry           time.Time
+	Liveness         Liveness
+	ChipRead         bool
+	verified         bool
+	binding          [gm.SM3Size]byte // the digest it was verified against
 }
 
-// binds reports whether a was verified for doc and name.
-func (a *Attestation) binds(doc Document, name string) bool {
+// binds reports whether a was verified for doc, name and the device key
+// device (nil: none).
+func (a *Attestation) binds(doc Document, name string, device crypto.PublicKey) bool {
 	canon, err := CanonicalName(name)
 	if err != nil || doc.IsZero() || !a.Verified() {
 		return false
 	}
-	d := bindingDigest(a.ID, doc, canon)
+	thumb := noDevice
+	if device != nil {
+		if thumb, err = DeviceThumbprint(device); err != nil {
+			return false
+		}
+	}
+	d := bindingDigest(a.ID, doc, canon, a.Audience, thumb)
 	return subtle.ConstantTimeCompare(d[:], a.binding[:]) == 1
+}
+
+// inRegion reports whether the terminal region code term lies inside the
+// node region node: node less its trailing "00" pairs is a prefix of term.
+func inRegion(term, node string) bool {
+	prefix := node
+	for len(prefix) >= 2 && strings.HasSuffix(prefix, "00") {
+		prefix = prefix[:len(prefix)-2]
+	}
+	return prefix != "" && strings.HasPrefix(term, prefix)
 }
 
 // Verified reports whether a came from AttestationVerifier.Verify.
@@ -342,19 +455,28 @@ func (a *Attestation) Biometric() bool {
 	return a.Verified() && a.Liveness.Method == LivenessFaceMatch && a.Liveness.Passed
 }
 
-// Verify checks an attestation for doc and name, in this order: size and
-// form (ErrAttestationMalformed), the algorithm (allowed, and the
-// terminal's: ErrAttestationSignature), the terminal (ErrUnknownTerminal,
+// Verify checks an attestation for doc and name presented with the device
+// key device (the key being enrolled, whose possession the caller checks;
+// nil for an enrollment without a device), in this order: the device key
+// (ErrAttestationDevice if it is not SM2 or P-256), size and form
+// (ErrAttestationMalformed), the algorithm (allowed, and the terminal's:
+// ErrAttestationSignature), the terminal (ErrUnknownTerminal,
 // ErrTerminalRevoked), the signature (ErrAttestationSignature), time
-// (ErrAttestationEarly, ErrAttestationExpired), the binding to this
-// document and name (ErrAttestationPerson), the person check
+// (ErrAttestationEarly, ErrAttestationExpired), the audience: this node
+// (ErrAttestationAudience), the terminal's region: inside this node's
+// (ErrAttestationRegion), the device: cnf.jkt is device's thumbprint, or
+// both absent (ErrAttestationDevice), the binding digest over document,
+// name, audience and device (ErrAttestationPerson), the person check
 // (ErrAttestationLiveness), and last marks its jti used
 // (ErrAttestationReplayed), so that a failed check does not use it up.
-// Errors that match none of these (a store or registry failure) are not
-// the caller's fault.
-func (v *AttestationVerifier) Verify(ctx context.Context, doc Document, name, token string) (*Attestation, error) {
+// Errors that match none of these (a store or registry failure, a
+// misconfigured verifier) are not the caller's fault.
+func (v *AttestationVerifier) Verify(ctx context.Context, doc Document, name string, device crypto.PublicKey, token string) (*Attestation, error) {
 	if v.Terminals == nil || v.Replay == nil {
 		return nil, errors.New("identity: AttestationVerifier needs Terminals and Replay")
+	}
+	if !validAudience(v.Audience) || !validRegionCode(v.Region) {
+		return nil, errors.New("identity: AttestationVerifier needs the node's Audience and Region")
 	}
 	for _, alg := range v.Algorithms {
 		if alg != gm.AlgSM2 && alg != gm.AlgES256 {
@@ -371,6 +493,12 @@ func (v *AttestationVerifier) Verify(ctx context.Context, doc Document, name, to
 	canon, err := CanonicalName(name)
 	if err != nil {
 		return nil, err
+	}
+	thumb := noDevice
+	if device != nil {
+		if thumb, err = DeviceThumbprint(device); err != nil {
+			return nil, err
+		}
 	}
 	if len(token) > MaxAttestationLen {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrAttestationMalformed, MaxAttestationLen)
@@ -425,7 +553,21 @@ func (v *AttestationVerifier) Verify(ctx context.Context, doc Document, name, to
 		return nil, ErrAttestationExpired
 	}
 
-	want := bindingDigest(claims.ID, doc, canon)
+	if subtle.ConstantTimeCompare([]byte(claims.Audience), []byte(v.Audience)) != 1 {
+		return nil, ErrAttestationAudience
+	}
+	if !inRegion(term.Region, v.Region) {
+		return nil, ErrAttestationRegion
+	}
+	switch {
+	case claims.Cnf == nil && thumb != noDevice:
+		return nil, fmt.Errorf("%w: it was made for an enrollment without a device key", ErrAttestationDevice)
+	case claims.Cnf != nil && thumb == noDevice:
+		return nil, fmt.Errorf("%w: it was made for a device key and none was given", ErrAttestationDevice)
+	case claims.Cnf != nil && subtle.ConstantTimeCompare([]byte(claims.Cnf.JKT), []byte(thumb)) != 1:
+		return nil, fmt.Errorf("%w: it was made for another device key", ErrAttestationDevice)
+	}
+	want := bindingDigest(claims.ID, doc, canon, claims.Audience, thumb)
 	got, _ := b64url.DecodeString(claims.Binding) // checked when decoded
 	if subtle.ConstantTimeCompare(want[:], got) != 1 {
 		return nil, ErrAttestationPerson
@@ -446,8 +588,12 @@ func (v *AttestationVerifier) Verify(ctx context.Context, doc Document, name, to
 		}
 		return nil, fmt.Errorf("identity: attestation replay check: %w", err)
 	}
+	devThumb := ""
+	if thumb != noDevice {
+		devThumb = thumb
+	}
 	return &Attestation{
-		TerminalID: term.ID, TerminalRegion: term.Region, ID: claims.ID,
+		TerminalID: term.ID, TerminalRegion: term.Region, Audience: claims.Audience, DeviceThumbprint: devThumb, ID: claims.ID,
 		IssuedAt: iat.UTC(), Expiry: exp.UTC(), Liveness: lv, ChipRead: claims.ChipRead,
 		verified: true, binding: want,
 	}, nil

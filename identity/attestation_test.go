@@ -3,6 +3,8 @@ package identity
 import (
 	"context"
 	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -35,13 +37,20 @@ type attestFixture struct {
 	unknown   *Attester
 	doc       Document
 	name      string
+	device    crypto.PublicKey // the device key being enrolled
 	now       time.Time
 }
+
+// Audience and region of the node in the attestation fixture.
+const (
+	testAudience = "https://sh.trustid.example"
+	testRegion   = "310000"
+)
 
 func newAttestFixture(t testing.TB) *attestFixture {
 	t.Helper()
 	ctx := context.Background()
-	f := &attestFixture{now: testNow, name: "张三", doc: mustParse(t, "11010519491231002X")}
+	f := &attestFixture{now: testNow, name: "张三", doc: mustParse(t, "11010519491231002X"), device: sm2Key(t).Public()}
 	reg, err := OpenTerminalFile(filepath.Join(t.TempDir(), "terminals.json"))
 	if err != nil {
 		t.Fatal(err)
@@ -56,7 +65,7 @@ func newAttestFixture(t testing.TB) *attestFixture {
 		if err := reg.Add(ctx, tm); err != nil {
 			t.Fatal(err)
 		}
-		return &Attester{TerminalID: id, Signer: signer, Now: clock}
+		return &Attester{TerminalID: id, Audience: testAudience, Signer: signer, Now: clock}
 	}
 	f.sm2 = add("counter-sm2", sm2Key(t))
 	f.p256 = add("kiosk-p256", p256Key(t))
@@ -64,14 +73,15 @@ func newAttestFixture(t testing.TB) *attestFixture {
 	if err := reg.Revoke(ctx, "old-counter", testNow); err != nil {
 		t.Fatal(err)
 	}
-	f.unknown = &Attester{TerminalID: "never-registered", Signer: sm2Key(t), Now: clock}
+	f.unknown = &Attester{TerminalID: "never-registered", Audience: testAudience, Signer: sm2Key(t), Now: clock}
 	st, err := store.NewMemory(store.MemoryOptions{Now: clock, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
 	f.store = st
-	f.verifier = &AttestationVerifier{Terminals: reg, Replay: st, Algorithms: []string{gm.AlgSM2, gm.AlgES256}, Now: clock}
+	f.verifier = &AttestationVerifier{Terminals: reg, Replay: st, Audience: testAudience, Region: testRegion,
+		Algorithms: []string{gm.AlgSM2, gm.AlgES256}, Now: clock}
 	return f
 }
 
@@ -79,7 +89,7 @@ var face = Liveness{Method: LivenessFaceMatch, Passed: true, Score: 0.93}
 
 func (f *attestFixture) attest(t testing.TB, a *Attester) string {
 	t.Helper()
-	tok, err := a.Attest(f.doc, f.name, face, true)
+	tok, err := a.Attest(f.doc, f.name, f.device, face, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +120,7 @@ func TestAttestation(t *testing.T) {
 				t.Fatalf("header %s", hdr)
 			}
 			// The name is compared in canonical form.
-			got, err := f.verifier.Verify(ctx, f.doc, " 张三 ", tok)
+			got, err := f.verifier.Verify(ctx, f.doc, " 张三 ", f.device, tok)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -120,7 +130,7 @@ func TestAttestation(t *testing.T) {
 				t.Fatalf("attestation %+v", got)
 			}
 			// Single use.
-			if _, err := f.verifier.Verify(ctx, f.doc, f.name, tok); !errors.Is(err, ErrAttestationReplayed) {
+			if _, err := f.verifier.Verify(ctx, f.doc, f.name, f.device, tok); !errors.Is(err, ErrAttestationReplayed) {
 				t.Fatalf("replay: %v", err)
 			}
 		})
@@ -132,7 +142,7 @@ func TestAttestationErrors(t *testing.T) {
 	f := newAttestFixture(t)
 	other := mustParse(t, id18("31011519850214002"))
 	legacy := mustParse(t, "110105491231002") // the same person as f.doc
-	otherSigner := &Attester{TerminalID: f.sm2.TerminalID, Signer: sm2Key(t), Now: f.sm2.Now}
+	otherSigner := &Attester{TerminalID: f.sm2.TerminalID, Audience: testAudience, Signer: sm2Key(t), Now: f.sm2.Now}
 	officerFail := Liveness{Method: LivenessOfficer, Passed: false}
 	lowScore := Liveness{Method: LivenessFaceMatch, Passed: true, Score: 0.5}
 
@@ -203,14 +213,14 @@ func TestAttestationErrors(t *testing.T) {
 		{name: "different name", token: good, pname: "张四", want: ErrAttestationPerson},
 		{name: "invalid name", token: good, pname: "  ", want: ErrInvalidName},
 		{name: "liveness failed", token: func() string {
-			tok, err := f.sm2.Attest(f.doc, f.name, officerFail, false)
+			tok, err := f.sm2.Attest(f.doc, f.name, f.device, officerFail, false)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return tok
 		}, want: ErrAttestationLiveness},
 		{name: "score below minimum", token: func() string {
-			tok, _ := f.sm2.Attest(f.doc, f.name, lowScore, true)
+			tok, _ := f.sm2.Attest(f.doc, f.name, f.device, lowScore, true)
 			return tok
 		}, setup: func(v *AttestationVerifier) { v.MinFaceScore = 0.8 }, want: ErrAttestationLiveness},
 		{name: "wrong typ", token: func() string {
@@ -264,7 +274,7 @@ func TestAttestationErrors(t *testing.T) {
 				name = c.pname
 			}
 			n := f.store.Len()
-			_, err := v.Verify(ctx, doc, name, tok)
+			_, err := v.Verify(ctx, doc, name, f.device, tok)
 			if !errors.Is(err, c.want) {
 				t.Fatalf("got %v, want %v", err, c.want)
 			}
@@ -281,31 +291,174 @@ func TestAttestationErrors(t *testing.T) {
 	}
 	// The legacy number of the same person matches (normalized number).
 	f.now = testNow
-	if _, err := f.verifier.Verify(ctx, legacy, f.name, good()); err != nil {
+	if _, err := f.verifier.Verify(ctx, legacy, f.name, f.device, good()); err != nil {
 		t.Errorf("legacy number: %v", err)
 	}
 	// A failed check does not use the attestation up.
 	tok := good()
-	if _, err := f.verifier.Verify(ctx, other, f.name, tok); !errors.Is(err, ErrAttestationPerson) {
+	if _, err := f.verifier.Verify(ctx, other, f.name, f.device, tok); !errors.Is(err, ErrAttestationPerson) {
 		t.Fatal(err)
 	}
-	if _, err := f.verifier.Verify(ctx, f.doc, f.name, tok); err != nil {
+	if _, err := f.verifier.Verify(ctx, f.doc, f.name, f.device, tok); err != nil {
 		t.Fatalf("after a failed check: %v", err)
 	}
 	// Misconfigured verifiers.
 	for _, v := range []*AttestationVerifier{
-		{Terminals: f.reg, Replay: f.store},
-		{Terminals: f.reg, Replay: f.store, Algorithms: []string{"none"}},
-		{Terminals: f.reg, Replay: f.store, Algorithms: []string{gm.AlgEdDSA}},
-		{Replay: f.store, Algorithms: []string{gm.AlgSM2}},
-		{Terminals: f.reg, Algorithms: []string{gm.AlgSM2}},
+		{Terminals: f.reg, Replay: f.store, Audience: testAudience, Region: testRegion},
+		{Terminals: f.reg, Replay: f.store, Audience: testAudience, Region: testRegion, Algorithms: []string{"none"}},
+		{Terminals: f.reg, Replay: f.store, Audience: testAudience, Region: testRegion, Algorithms: []string{gm.AlgEdDSA}},
+		{Replay: f.store, Audience: testAudience, Region: testRegion, Algorithms: []string{gm.AlgSM2}},
+		{Terminals: f.reg, Audience: testAudience, Region: testRegion, Algorithms: []string{gm.AlgSM2}},
+		{Terminals: f.reg, Replay: f.store, Region: testRegion, Algorithms: []string{gm.AlgSM2}},
+		{Terminals: f.reg, Replay: f.store, Audience: testAudience, Algorithms: []string{gm.AlgSM2}},
+		{Terminals: f.reg, Replay: f.store, Audience: testAudience, Region: "31", Algorithms: []string{gm.AlgSM2}},
 	} {
-		if _, err := v.Verify(ctx, f.doc, f.name, good()); err == nil {
+		if _, err := v.Verify(ctx, f.doc, f.name, f.device, good()); err == nil {
 			t.Errorf("misconfigured verifier %+v accepted", v)
 		} else if _, ok := CodeOf(err); ok {
 			t.Errorf("configuration error %v has an input code", err)
 		}
 	}
+}
+
+// TestAttestationBinding: an attestation is good for the device key and
+// the node it was made for, from a terminal inside the node's region.
+func TestAttestationBinding(t *testing.T) {
+	ctx := context.Background()
+	f := newAttestFixture(t)
+	deviceB := p256Key(t).Public()
+	jsKey := sm2Key(t)
+	tm, err := NewTerminal("nanjing-1", "Nanjing counter 1", "320102", jsKey.Public(), testNow)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.reg.Add(ctx, tm); err != nil {
+		t.Fatal(err)
+	}
+	nanjing := &Attester{TerminalID: "nanjing-1", Audience: testAudience, Signer: jsKey, Now: f.sm2.Now}
+	otherNode := *f.sm2
+	otherNode.Audience = "https://js.trustid.example"
+	attest := func(a *Attester, device crypto.PublicKey) string {
+		t.Helper()
+		tok, err := a.Attest(f.doc, f.name, device, face, true)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	jsVerifier := *f.verifier
+	jsVerifier.Region, jsVerifier.Audience = "320000", "https://js.trustid.example"
+	for _, c := range []struct {
+		name   string
+		v      *AttestationVerifier
+		token  string
+		device crypto.PublicKey
+		want   error
+		code   Code
+	}{
+		{"made for device A, presented with device B", f.verifier, attest(f.sm2, f.device), deviceB, ErrAttestationDevice, CodeAttestationWrongDevice},
+		{"made for device A, presented without a device", f.verifier, attest(f.sm2, f.device), nil, ErrAttestationDevice, CodeAttestationWrongDevice},
+		{"made without a device, presented with one", f.verifier, attest(f.sm2, nil), f.device, ErrAttestationDevice, CodeAttestationWrongDevice},
+		{"made for another node", f.verifier, attest(&otherNode, f.device), f.device, ErrAttestationAudience, CodeAttestationWrongAudience},
+		{"made for this node, presented at another", &jsVerifier, attest(f.sm2, f.device), f.device, ErrAttestationAudience, CodeAttestationWrongAudience},
+		{"terminal of another region", f.verifier, attest(nanjing, f.device), f.device, ErrAttestationRegion, CodeAttestationWrongRegion},
+		{"terminal outside the presenting node's region", &jsVerifier, attest(&otherNode, f.device), f.device, ErrAttestationRegion, CodeAttestationWrongRegion},
+		{"device key not SM2 or P-256", f.verifier, attest(f.sm2, f.device), ed25519Public(t), ErrAttestationDevice, CodeAttestationWrongDevice},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			n := f.store.Len()
+			_, err := c.v.Verify(ctx, f.doc, f.name, c.device, c.token)
+			if !errors.Is(err, c.want) {
+				t.Fatalf("got %v, want %v", err, c.want)
+			}
+			if code, _ := CodeOf(err); code != c.code {
+				t.Errorf("code %s, want %s", code, c.code)
+			}
+			if f.store.Len() != n {
+				t.Error("a refused attestation was used up")
+			}
+		})
+	}
+
+	// The right device, node and region pass: an SM2 and a P-256 device,
+	// and a counter enrollment without a device.
+	for _, device := range []crypto.PublicKey{f.device, deviceB, nil} {
+		got, err := f.verifier.Verify(ctx, f.doc, f.name, device, attest(f.sm2, device))
+		if err != nil {
+			t.Fatalf("device %T: %v", device, err)
+		}
+		want := ""
+		if device != nil {
+			want, _ = DeviceThumbprint(device)
+		}
+		if got.Audience != testAudience || got.DeviceThumbprint != want {
+			t.Errorf("attestation %+v", got)
+		}
+	}
+	// A Nanjing terminal enrolls at the Jiangsu node.
+	jsNode := *nanjing
+	jsNode.Audience = jsVerifier.Audience
+	if _, err := jsVerifier.Verify(ctx, f.doc, f.name, f.device, attest(&jsNode, f.device)); err != nil {
+		t.Errorf("Jiangsu terminal at the Jiangsu node: %v", err)
+	}
+
+	// The claims are strict: aud one string, cnf exactly {jkt}.
+	for name, edit := range map[string]func(map[string]any){
+		"aud array":   func(m map[string]any) { m["aud"] = []string{testAudience} },
+		"aud missing": func(m map[string]any) { delete(m, "aud") },
+		"cnf with jwk": func(m map[string]any) {
+			m["cnf"] = map[string]any{"jkt": m["cnf"].(map[string]any)["jkt"], "jwk": map[string]any{}}
+		},
+		"jkt too short": func(m map[string]any) { m["cnf"] = map[string]any{"jkt": "AAAA"} },
+	} {
+		tok := attest(f.sm2, f.device)
+		parts := strings.Split(tok, ".")
+		raw, _ := base64.RawURLEncoding.DecodeString(parts[1])
+		var m map[string]any
+		json.Unmarshal(raw, &m)
+		edit(m)
+		b, _ := json.Marshal(m)
+		parts[1] = base64.RawURLEncoding.EncodeToString(b)
+		if _, err := f.verifier.Verify(ctx, f.doc, f.name, f.device, strings.Join(parts, ".")); !errors.Is(err, ErrAttestationMalformed) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+
+	// The attester needs an audience and a device key it can bind.
+	noAud := *f.sm2
+	noAud.Audience = ""
+	if _, err := noAud.Attest(f.doc, f.name, f.device, face, true); !errors.Is(err, ErrInvalidTerminal) {
+		t.Errorf("attester without audience: %v", err)
+	}
+	if _, err := f.sm2.Attest(f.doc, f.name, ed25519Public(t), face, true); !errors.Is(err, ErrAttestationDevice) {
+		t.Errorf("Ed25519 device: %v", err)
+	}
+}
+
+func TestInRegion(t *testing.T) {
+	for _, c := range []struct {
+		term, node string
+		want       bool
+	}{
+		{"310104", "310000", true},
+		{"310000", "310000", true},
+		{"320102", "310000", false},
+		{"320502", "320500", true},
+		{"320102", "320500", false},
+		{"310104", "000000", false},
+	} {
+		if got := inRegion(c.term, c.node); got != c.want {
+			t.Errorf("inRegion(%s, %s) = %v", c.term, c.node, got)
+		}
+	}
+}
+
+func ed25519Public(t testing.TB) crypto.PublicKey {
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pub
 }
 
 // failingStore fails every call, as a store that is down does.
@@ -326,10 +479,10 @@ func (failingDirectory) Terminal(context.Context, string) (Terminal, error) {
 func TestAttestationInfrastructureErrors(t *testing.T) {
 	f := newAttestFixture(t)
 	for _, v := range []AttestationVerifier{
-		{Terminals: f.reg, Replay: failingStore{}, Algorithms: []string{gm.AlgSM2}, Now: f.verifier.Now},
-		{Terminals: failingDirectory{}, Replay: f.store, Algorithms: []string{gm.AlgSM2}, Now: f.verifier.Now},
+		{Terminals: f.reg, Replay: failingStore{}, Audience: testAudience, Region: testRegion, Algorithms: []string{gm.AlgSM2}, Now: f.verifier.Now},
+		{Terminals: failingDirectory{}, Replay: f.store, Audience: testAudience, Region: testRegion, Algorithms: []string{gm.AlgSM2}, Now: f.verifier.Now},
 	} {
-		_, err := v.Verify(context.Background(), f.doc, f.name, f.attest(t, f.sm2))
+		_, err := v.Verify(context.Background(), f.doc, f.name, f.device, f.attest(t, f.sm2))
 		if err == nil {
 			t.Fatal("accepted")
 		}
@@ -365,7 +518,7 @@ func TestAttestationSingleUseAcrossInstances(t *testing.T) {
 		wg.Add(1)
 		go func(v *AttestationVerifier) {
 			defer wg.Done()
-			_, err := v.Verify(context.Background(), f.doc, f.name, tok)
+			_, err := v.Verify(context.Background(), f.doc, f.name, f.device, tok)
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
@@ -412,25 +565,25 @@ func TestCanonicalName(t *testing.T) {
 
 func TestAttesterInput(t *testing.T) {
 	f := newAttestFixture(t)
-	if _, err := f.sm2.Attest(Document{}, f.name, face, true); err == nil {
+	if _, err := f.sm2.Attest(Document{}, f.name, f.device, face, true); err == nil {
 		t.Error("zero document")
 	}
-	if _, err := f.sm2.Attest(f.doc, "", face, true); !errors.Is(err, ErrInvalidName) {
+	if _, err := f.sm2.Attest(f.doc, "", f.device, face, true); !errors.Is(err, ErrInvalidName) {
 		t.Errorf("empty name: %v", err)
 	}
 	for _, lv := range []Liveness{{Method: "x", Passed: true}, {Method: LivenessFaceMatch, Score: 1.5}, {Method: LivenessOfficer, Passed: true, Score: 0.5}} {
-		if _, err := f.sm2.Attest(f.doc, f.name, lv, true); !errors.Is(err, ErrAttestationMalformed) {
+		if _, err := f.sm2.Attest(f.doc, f.name, f.device, lv, true); !errors.Is(err, ErrAttestationMalformed) {
 			t.Errorf("liveness %+v: %v", lv, err)
 		}
 	}
 	bad := *f.sm2
 	bad.TerminalID = "bad id"
-	if _, err := bad.Attest(f.doc, f.name, face, true); !errors.Is(err, ErrInvalidTerminal) {
+	if _, err := bad.Attest(f.doc, f.name, f.device, face, true); !errors.Is(err, ErrInvalidTerminal) {
 		t.Errorf("bad terminal ID: %v", err)
 	}
 	bad = *f.sm2
 	bad.Signer = nil
-	if _, err := bad.Attest(f.doc, f.name, face, true); !errors.Is(err, ErrInvalidTerminal) {
+	if _, err := bad.Attest(f.doc, f.name, f.device, face, true); !errors.Is(err, ErrInvalidTerminal) {
 		t.Errorf("no signer: %v", err)
 	}
 }
@@ -445,7 +598,7 @@ func FuzzVerifyAttestation(f *testing.F) {
 	f.Add("e30.e30.")
 	f.Add("..")
 	f.Fuzz(func(t *testing.T, token string) {
-		a, err := fx.verifier.Verify(context.Background(), fx.doc, fx.name, token)
+		a, err := fx.verifier.Verify(context.Background(), fx.doc, fx.name, fx.device, token)
 		if err != nil {
 			if _, ok := CodeOf(err); !ok {
 				t.Fatalf("error without a code: %v", err)
@@ -471,7 +624,7 @@ func BenchmarkVerifyAttestation(b *testing.B) {
 	ctx := context.Background()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := f.verifier.Verify(ctx, f.doc, f.name, tok); err != nil {
+		if _, err := f.verifier.Verify(ctx, f.doc, f.name, f.device, tok); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -31,6 +31,9 @@ var (
 	ErrAttestationPerson    = errors.New("identity: attestation is for another document or name")
 	ErrAttestationLiveness  = errors.New("identity: attestation reports a failed person check")
 	ErrAttestationReplayed  = errors.New("identity: attestation already used")
+	ErrAttestationDevice    = errors.New("identity: attestation is for another device key")
+	ErrAttestationAudience  = errors.New("identity: attestation is for another node")
+	ErrAttestationRegion    = errors.New("identity: attestation's terminal is outside this node's region")
 
 	// PINs.
 	ErrPINFormat   = errors.New("identity: PIN must be exactly 6 digits")
@@ -67,6 +70,9 @@ const (
 	CodeAttestationWrongPerson    Code = "attestation_wrong_person"    // ErrAttestationPerson: the binding digest is not this document and name
 	CodeAttestationLivenessFailed Code = "attestation_liveness_failed" // ErrAttestationLiveness
 	CodeAttestationReplayed       Code = "attestation_replayed"        // ErrAttestationReplayed
+	CodeAttestationWrongDevice    Code = "attestation_wrong_device"    // ErrAttestationDevice: cnf.jkt is not the enrolled device key (or one is missing)
+	CodeAttestationWrongAudience  Code = "attestation_wrong_audience"  // ErrAttestationAudience: aud is not this node
+	CodeAttestationWrongRegion    Code = "attestation_wrong_region"    // ErrAttestationRegion: the terminal is installed outside this node's region
 
 	CodePINInvalidFormat Code = "pin_invalid_format" // ErrPINFormat
 	CodePINTooSimple     Code = "pin_too_simple"     // ErrPINTrivial
@@ -100,6 +106,9 @@ var moreSentinels = [...]struct {
 	{CodeAttestationWrongPerson, ErrAttestationPerson},
 	{CodeAttestationLivenessFailed, ErrAttestationLiveness},
 	{CodeAttestationReplayed, ErrAttestationReplayed},
+	{CodeAttestationWrongDevice, ErrAttestationDevice},
+	{CodeAttestationWrongAudience, ErrAttestationAudience},
+	{CodeAttestationWrongRegion, ErrAttestationRegion},
 	{CodePINInvalidFormat, ErrPINFormat},
 	{CodePINTooSimple, ErrPINTrivial},
 	{CodePINMismatch, ErrPINMismatch},

@@ -25,8 +25,9 @@
 //
 // For enrollment: a registry of accredited verification terminals
 // (TerminalRegistry, kept in a file by TerminalFile); attestations that a
-// terminal signs (Attester) binding a digest of the document and name, and
-// that AttestationVerifier checks once; sealed PIN verifiers (PINSealer)
+// terminal signs (Attester) binding a digest of the document, name,
+// device key and enrolling node, and that AttestationVerifier checks once
+// (also that the terminal is of the node's region); sealed PIN verifiers (PINSealer)
 // with attempt limiting (PINGuard); and the assurance Level that Assess
 // computes from what was proven. See docs/identity.md.
 //

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/filelock"
 	"github.com/trustid-cn/trustid/keystore"
 )
 
@@ -189,8 +191,9 @@ type TerminalRegistry interface {
 // convention terminals.json in the data directory), written atomically.
 // A process sees changes made by another (trustid terminals add|revoke
 // while trustid serve runs) at its next lookup: the file is re-read when
-// it changes. Concurrent writers in different processes are not
-// coordinated; registry changes are rare operator actions.
+// it changes. Add and Revoke take an exclusive lock on the file plus
+// ".lock" and re-read the file under it before changing it, so concurrent
+// writers in different processes never lose each other's changes.
 type TerminalFile struct {
 	path string
 
@@ -327,9 +330,11 @@ func (f *TerminalFile) Add(ctx context.Context, t Terminal) error {
 	t.PublicKey = pub
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.refresh(); err != nil {
+	unlock, err := f.lockAndLoad()
+	if err != nil {
 		return err
 	}
+	defer unlock()
 	if _, ok := f.index[t.ID]; ok {
 		return fmt.Errorf("%w: ID in use", ErrTerminalExists)
 	}
@@ -348,9 +353,11 @@ func (f *TerminalFile) Revoke(ctx context.Context, id string, at time.Time) erro
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if err := f.refresh(); err != nil {
+	unlock, err := f.lockAndLoad()
+	if err != nil {
 		return err
 	}
+	defer unlock()
 	i, ok := f.index[id]
 	if !ok {
 		return ErrUnknownTerminal
@@ -364,7 +371,27 @@ func (f *TerminalFile) Revoke(ctx context.Context, id string, at time.Time) erro
 	return f.save(list)
 }
 
-// save writes list and makes it current. The caller holds mu.
+// lockAndLoad takes the file lock (shared with other processes) and
+// re-reads the file under it, whatever its modification time says, so a
+// change is applied to the latest registry. The caller holds mu, and
+// calls the returned function once it has saved.
+func (f *TerminalFile) lockAndLoad() (func(), error) {
+	if err := os.MkdirAll(filepath.Dir(f.path), 0o700); err != nil {
+		return nil, fmt.Errorf("identity: terminal registry %s: %w", f.path, err)
+	}
+	unlock, err := filelock.Lock(f.path + ".lock")
+	if err != nil {
+		return nil, fmt.Errorf("identity: terminal registry %s: lock: %w", f.path, err)
+	}
+	if err := f.load(); err != nil {
+		unlock()
+		return nil, err
+	}
+	return unlock, nil
+}
+
+// save writes list and makes it current. The caller holds mu and the file
+// lock.
 func (f *TerminalFile) save(list []Terminal) error {
 	raw, err := encodeTerminals(list)
 	if err != nil {

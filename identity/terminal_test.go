@@ -8,9 +8,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -221,5 +223,79 @@ func TestTerminalFileStrict(t *testing.T) {
 	}
 	if after, _ := os.ReadFile(good); string(after) != "{broken" {
 		t.Error("broken file overwritten")
+	}
+}
+
+// TestTerminalFileConcurrentWriters adds terminals through two registries
+// on one file at once, as two CLI processes would: none may be lost.
+func TestTerminalFileConcurrentWriters(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "terminals.json")
+	const n = 8
+	regs := make([]*TerminalFile, 2)
+	terms := make([][]Terminal, 2)
+	for i := range regs {
+		reg, err := OpenTerminalFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		regs[i] = reg
+		for j := range n {
+			tm, err := NewTerminal(fmt.Sprintf("c%d-%d", i, j), "Counter", "310104", sm2Key(t).Public(), testNow)
+			if err != nil {
+				t.Fatal(err)
+			}
+			terms[i] = append(terms[i], tm)
+		}
+	}
+	var wg sync.WaitGroup
+	for i, reg := range regs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for _, tm := range terms[i] {
+				if err := reg.Add(ctx, tm); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	// Each revokes, at once, a terminal the other added.
+	for i, reg := range regs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range n / 2 {
+				if err := reg.Revoke(ctx, fmt.Sprintf("c%d-%d", 1-i, j), testNow.Add(time.Hour)); err != nil {
+					t.Error(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	fresh, err := OpenTerminalFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	list, _ := fresh.List(ctx)
+	if len(list) != 2*n {
+		t.Fatalf("%d terminals in the file, want %d", len(list), 2*n)
+	}
+	revoked := 0
+	for _, tm := range list {
+		if tm.State == TerminalRevoked {
+			revoked++
+		}
+	}
+	if revoked != n {
+		t.Fatalf("%d terminals revoked, want %d", revoked, n)
+	}
+	for i, reg := range regs {
+		l, _ := reg.List(ctx)
+		if len(l) != 2*n {
+			t.Fatalf("registry %d sees %d terminals", i, len(l))
+		}
 	}
 }

@@ -11,7 +11,12 @@
 //
 // The file is written atomically (temp file, fsync, rename) and is never
 // overwritten after a failed read: a wrong KEK or a damaged file stops
-// start-up with an error naming the file and the reason.
+// start-up with an error naming the file and the reason. Every change
+// (rotate, retire, a new or imported secret, creating the file) takes an
+// exclusive lock on the file plus ".lock", re-reads the file under it and
+// applies the change to what it read, so two processes (trustid serve and
+// trustid keys rotate, or two CLI commands) never lose each other's
+// changes.
 package keystore
 
 import (
@@ -32,6 +37,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/filelock"
 )
 
 // Key states.
@@ -168,15 +174,19 @@ func Open(path string, kek []byte, opts Options) (*Store, error) {
 	}
 	err := s.load()
 	if errors.Is(err, os.ErrNotExist) {
-		for _, alg := range Algorithms {
-			if _, err := s.newKey(alg); err != nil {
-				return nil, err
+		// Create it under the lock: another process may be creating it
+		// too, and then its keys are the ones kept.
+		err = s.update(true, func(c *contents) error {
+			if len(c.keys) > 0 || len(c.secrets) > 0 {
+				return errUnchanged
 			}
-		}
-		if err := s.save(); err != nil {
-			return nil, err
-		}
-		return s, nil
+			for _, alg := range Algorithms {
+				if _, err := s.newKey(c, alg); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
 	}
 	if err != nil {
 		return nil, err
@@ -237,21 +247,19 @@ func (s *Store) Published() []Key {
 // Rotate makes a new active key for alg; the previous active key becomes
 // retiring, so what it signed keeps verifying.
 func (s *Store) Rotate(alg string) (Key, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	now := s.now().UTC()
-	old := slices.Clone(s.keys)
-	for i := range s.keys {
-		if s.keys[i].Alg == alg && s.keys[i].State == StateActive {
-			s.keys[i].State, s.keys[i].Retiring = StateRetiring, now
+	var k Key
+	err := s.update(false, func(c *contents) error {
+		now := s.now().UTC()
+		for i := range c.keys {
+			if c.keys[i].Alg == alg && c.keys[i].State == StateActive {
+				c.keys[i].State, c.keys[i].Retiring = StateRetiring, now
+			}
 		}
-	}
-	k, err := s.newKey(alg)
-	if err == nil {
-		err = s.save()
-	}
+		var err error
+		k, err = s.newKey(c, alg)
+		return err
+	})
 	if err != nil {
-		s.keys = old
 		return Key{}, err
 	}
 	return k, nil
@@ -260,22 +268,17 @@ func (s *Store) Rotate(alg string) (Key, error) {
 // Retire ends a retiring key: it no longer verifies and its private half is
 // destroyed. An active key must be rotated first.
 func (s *Store) Retire(kid string) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	i := slices.IndexFunc(s.keys, func(k Key) bool { return k.Kid == kid })
-	if i < 0 {
-		return ErrNotFound
-	}
-	if s.keys[i].State != StateRetiring {
-		return fmt.Errorf("%w: %s is %s (rotate it first)", ErrKeyState, kid, s.keys[i].State)
-	}
-	old := s.keys[i]
-	s.keys[i].State, s.keys[i].Retired, s.keys[i].Signer = StateRetired, s.now().UTC(), nil
-	if err := s.save(); err != nil {
-		s.keys[i] = old
-		return err
-	}
-	return nil
+	return s.update(false, func(c *contents) error {
+		i := slices.IndexFunc(c.keys, func(k Key) bool { return k.Kid == kid })
+		if i < 0 {
+			return ErrNotFound
+		}
+		if c.keys[i].State != StateRetiring {
+			return fmt.Errorf("%w: %s is %s (rotate it first)", ErrKeyState, kid, c.keys[i].State)
+		}
+		c.keys[i].State, c.keys[i].Retired, c.keys[i].Signer = StateRetired, s.now().UTC(), nil
+		return nil
+	})
 }
 
 // Secret returns the newest version of the named secret, creating version 1
@@ -284,19 +287,26 @@ func (s *Store) Secret(name string, size int) (*Secret, error) {
 	if name == "" || size < 16 || size > 64 {
 		return nil, fmt.Errorf("%w: name required, 16..64 bytes", ErrBadSecret)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if sec := s.latest(name); sec != nil {
+	s.mu.RLock()
+	sec := latest(s.secrets, name)
+	s.mu.RUnlock()
+	if sec != nil {
 		return sec, nil
 	}
-	v := make([]byte, size)
-	if _, err := io.ReadFull(s.rand, v); err != nil {
-		return nil, fmt.Errorf("keystore: random: %w", err)
-	}
-	sec := &Secret{Name: name, Version: 1, Created: s.now().UTC(), value: v}
-	s.secrets = append(s.secrets, sec)
-	if err := s.save(); err != nil {
-		s.secrets = s.secrets[:len(s.secrets)-1]
+	err := s.update(false, func(c *contents) error {
+		// Another process may have created it since this one read the file.
+		if sec = latest(c.secrets, name); sec != nil {
+			return errUnchanged
+		}
+		v := make([]byte, size)
+		if _, err := io.ReadFull(s.rand, v); err != nil {
+			return fmt.Errorf("keystore: random: %w", err)
+		}
+		sec = &Secret{Name: name, Version: 1, Created: s.now().UTC(), value: v}
+		c.secrets = append(c.secrets, sec)
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return sec, nil
@@ -322,27 +332,23 @@ func (s *Store) ImportSecret(name string, version int, value []byte) error {
 	if name == "" || version < 1 || len(value) < 16 || len(value) > 64 {
 		return fmt.Errorf("%w: name, version >= 1 and 16..64 bytes required", ErrBadSecret)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, sec := range s.secrets {
-		if sec.Name == name && sec.Version == version {
-			if subtle.ConstantTimeCompare(sec.value, value) != 1 {
-				return ErrSecretSeen
+	return s.update(false, func(c *contents) error {
+		for _, sec := range c.secrets {
+			if sec.Name == name && sec.Version == version {
+				if subtle.ConstantTimeCompare(sec.value, value) != 1 {
+					return ErrSecretSeen
+				}
+				return errUnchanged
 			}
-			return nil
 		}
-	}
-	s.secrets = append(s.secrets, &Secret{Name: name, Version: version, Created: s.now().UTC(), value: slices.Clone(value)})
-	if err := s.save(); err != nil {
-		s.secrets = s.secrets[:len(s.secrets)-1]
-		return err
-	}
-	return nil
+		c.secrets = append(c.secrets, &Secret{Name: name, Version: version, Created: s.now().UTC(), value: slices.Clone(value)})
+		return nil
+	})
 }
 
-func (s *Store) latest(name string) *Secret {
+func latest(secrets []*Secret, name string) *Secret {
 	var best *Secret
-	for _, sec := range s.secrets {
+	for _, sec := range secrets {
 		if sec.Name == name && (best == nil || sec.Version > best.Version) {
 			best = sec
 		}
@@ -350,8 +356,52 @@ func (s *Store) latest(name string) *Secret {
 	return best
 }
 
-// newKey generates and appends an active key. The caller holds mu (or owns s).
-func (s *Store) newKey(alg string) (Key, error) {
+// contents is what the file holds: the keys and the secrets.
+type contents struct {
+	keys    []Key
+	secrets []*Secret
+}
+
+// errUnchanged tells update that fn changed nothing: no write.
+var errUnchanged = errors.New("keystore: unchanged")
+
+// update applies one change: under mu and the file lock, it re-reads the
+// file (so a change another process made since this one read it is kept),
+// runs fn on what it read, writes the result and makes it current. A
+// missing file is an error unless create. fn returns errUnchanged to skip
+// the write (the contents read still become current); any other error
+// leaves the file and the keys in memory as they were.
+func (s *Store) update(create bool, fn func(*contents) error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
+		return fmt.Errorf("keystore: %w", err)
+	}
+	unlock, err := filelock.Lock(s.path + ".lock")
+	if err != nil {
+		return fmt.Errorf("keystore: lock %s: %w", s.path, err)
+	}
+	defer unlock()
+	var c contents
+	c.keys, c.secrets, err = s.read()
+	if err != nil && !(create && errors.Is(err, os.ErrNotExist)) {
+		return err
+	}
+	switch err := fn(&c); {
+	case errors.Is(err, errUnchanged):
+	case err != nil:
+		return err
+	default:
+		if err := s.save(c); err != nil {
+			return err
+		}
+	}
+	s.keys, s.secrets = c.keys, c.secrets
+	return nil
+}
+
+// newKey generates an active key and appends it to c.
+func (s *Store) newKey(c *contents, alg string) (Key, error) {
 	signer, err := gm.GenerateSigner(alg, s.rand)
 	if err != nil {
 		return Key{}, err
@@ -361,7 +411,7 @@ func (s *Store) newKey(alg string) (Key, error) {
 		return Key{}, err
 	}
 	k.State, k.Created = StateActive, s.now().UTC()
-	s.keys = append(s.keys, k)
+	c.keys = append(c.keys, k)
 	return k, nil
 }
 
@@ -420,40 +470,50 @@ func KEKID(kek []byte) string {
 	return hex.EncodeToString(sum[:8])
 }
 
+// load reads the file and makes it current.
 func (s *Store) load() error {
-	raw, err := os.ReadFile(s.path)
+	keys, secrets, err := s.read()
 	if err != nil {
 		return err
-	}
-	if len(raw) > maxFile {
-		return fmt.Errorf("%s: %w: larger than %d bytes", s.path, ErrCorrupted, maxFile)
-	}
-	var env envelope
-	if err := json.Unmarshal(raw, &env); err != nil {
-		return fmt.Errorf("%s: %w: not a keystore envelope: %v", s.path, ErrCorrupted, err)
-	}
-	if env.Format != fileFormat {
-		return fmt.Errorf("%s: %w: unknown format %q", s.path, ErrCorrupted, env.Format)
-	}
-	if env.KEKID != KEKID(s.kek) {
-		return fmt.Errorf("%s: %w (file sealed under KEK %s, given %s)", s.path, ErrWrongKEK, env.KEKID, KEKID(s.kek))
-	}
-	plain, err := gm.Open(s.kek, env.Sealed, []byte(fileFormat))
-	if err != nil {
-		return fmt.Errorf("%s: %w: authentication failed", s.path, ErrCorrupted)
-	}
-	var doc inner
-	if err := json.Unmarshal(plain, &doc); err != nil {
-		return fmt.Errorf("%s: %w: %v", s.path, ErrCorrupted, err)
-	}
-	keys, secrets, err := decode(doc)
-	if err != nil {
-		return fmt.Errorf("%s: %w: %v", s.path, ErrCorrupted, err)
 	}
 	s.mu.Lock()
 	s.keys, s.secrets = keys, secrets
 	s.mu.Unlock()
 	return nil
+}
+
+// read decodes the file. An error wraps os.ErrNotExist when it is missing.
+func (s *Store) read() ([]Key, []*Secret, error) {
+	raw, err := os.ReadFile(s.path)
+	if err != nil {
+		return nil, nil, err
+	}
+	if len(raw) > maxFile {
+		return nil, nil, fmt.Errorf("%s: %w: larger than %d bytes", s.path, ErrCorrupted, maxFile)
+	}
+	var env envelope
+	if err := json.Unmarshal(raw, &env); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w: not a keystore envelope: %v", s.path, ErrCorrupted, err)
+	}
+	if env.Format != fileFormat {
+		return nil, nil, fmt.Errorf("%s: %w: unknown format %q", s.path, ErrCorrupted, env.Format)
+	}
+	if env.KEKID != KEKID(s.kek) {
+		return nil, nil, fmt.Errorf("%s: %w (file sealed under KEK %s, given %s)", s.path, ErrWrongKEK, env.KEKID, KEKID(s.kek))
+	}
+	plain, err := gm.Open(s.kek, env.Sealed, []byte(fileFormat))
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w: authentication failed", s.path, ErrCorrupted)
+	}
+	var doc inner
+	if err := json.Unmarshal(plain, &doc); err != nil {
+		return nil, nil, fmt.Errorf("%s: %w: %v", s.path, ErrCorrupted, err)
+	}
+	keys, secrets, err := decode(doc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w: %v", s.path, ErrCorrupted, err)
+	}
+	return keys, secrets, nil
 }
 
 func decode(doc inner) ([]Key, []*Secret, error) {
@@ -506,10 +566,11 @@ func timePtr(t time.Time) *time.Time {
 	return &t
 }
 
-// save seals and atomically replaces the file. The caller holds mu.
-func (s *Store) save() error {
+// save seals c and atomically replaces the file. The caller holds mu and
+// the file lock.
+func (s *Store) save(c contents) error {
 	var doc inner
-	for _, k := range s.keys {
+	for _, k := range c.keys {
 		pub, err := gm.MarshalPublicKey(k.Public)
 		if err != nil {
 			return err
@@ -523,7 +584,7 @@ func (s *Store) save() error {
 		}
 		doc.Keys = append(doc.Keys, d)
 	}
-	for _, sec := range s.secrets {
+	for _, sec := range c.secrets {
 		doc.Secrets = append(doc.Secrets, diskSecret{Name: sec.Name, Version: sec.Version, Created: sec.Created, Value: sec.value})
 	}
 	plain, err := json.Marshal(doc)

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -214,5 +216,97 @@ func TestResolveKEK(t *testing.T) {
 	}
 	if _, _, err := ResolveKEK("too-short", dev, rand.Reader); !errors.Is(err, ErrBadKEK) {
 		t.Errorf("bad KEK: %v", err)
+	}
+}
+
+// TestConcurrentWriters opens the same file twice, as two processes
+// would (trustid serve and trustid keys rotate), and changes it from both
+// at once: no change may be lost, and each store sees the other's.
+func TestConcurrentWriters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keystore.json")
+	a := open(t, path, kek(1))
+	b := open(t, path, kek(1))
+	const n = 8
+	errs := make(chan error, 2*n+2)
+	var wg sync.WaitGroup
+	for i, s := range []*Store{a, b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range n {
+				errs <- s.ImportSecret(fmt.Sprintf("s%d-%d", i, j), 1, bytes.Repeat([]byte{byte(i*n + j + 1)}, 16))
+			}
+			_, err := s.Rotate(Algorithms[i])
+			errs <- err
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, s := range []*Store{open(t, path, kek(1)), a, b} {
+		if err := s.Reload(); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 2 {
+			for j := range n {
+				sec, err := s.SecretVersion(fmt.Sprintf("s%d-%d", i, j), 1)
+				if err != nil || sec.Value()[0] != byte(i*n+j+1) {
+					t.Fatalf("secret s%d-%d lost: %v", i, j, err)
+				}
+			}
+			retiring := 0
+			for _, k := range s.Keys() {
+				if k.Alg == Algorithms[i] && k.State == StateRetiring {
+					retiring++
+				}
+			}
+			if retiring != 1 {
+				t.Fatalf("rotation of %s lost", Algorithms[i])
+			}
+		}
+	}
+	// Secret creates version 1 once, even when another store made it.
+	s1, err := a.Secret("shared", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := b.Secret("shared", 32)
+	if err != nil || !bytes.Equal(s1.Value(), s2.Value()) {
+		t.Fatalf("second store made its own secret: %v", err)
+	}
+}
+
+// TestConcurrentCreate opens a missing keystore from two goroutines:
+// both must end with the same keys.
+func TestConcurrentCreate(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keystore.json")
+	stores := make([]*Store, 2)
+	var wg sync.WaitGroup
+	for i := range stores {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			s, err := Open(path, kek(1), Options{})
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			stores[i] = s
+		}()
+	}
+	wg.Wait()
+	if t.Failed() {
+		return
+	}
+	for _, alg := range Algorithms {
+		x, _ := stores[0].Active(alg)
+		y, _ := stores[1].Active(alg)
+		if x.Kid != y.Kid {
+			t.Fatalf("%s: two stores created different keys", alg)
+		}
 	}
 }

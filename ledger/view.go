@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -319,6 +320,38 @@ func (v *View) Terminal(id string) (chaincode.Terminal, bool) {
 	defer v.mu.RUnlock()
 	x, ok := v.terminals[id]
 	return x, ok
+}
+
+// IssuerRegion returns the code of the active region whose registry
+// record names issuer as its DID or as the URL of one of its endpoints (a
+// node's did:web and its base URL), so a verifier knows under which region
+// an issuer's status heads are anchored. It returns false when no active
+// region does, or more than one.
+func (v *View) IssuerRegion(issuer string) (string, bool) {
+	if issuer == "" {
+		return "", false
+	}
+	want := strings.TrimSuffix(issuer, "/")
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	found := ""
+	for code, r := range v.regions {
+		if r.Status != chaincode.RegionActive {
+			continue
+		}
+		match := r.DID == issuer
+		for _, e := range r.Endpoints {
+			match = match || strings.TrimSuffix(e.URL, "/") == want
+		}
+		if !match {
+			continue
+		}
+		if found != "" {
+			return "", false
+		}
+		found = code
+	}
+	return found, found != ""
 }
 
 // StatusHead returns a list's anchored head from the view.

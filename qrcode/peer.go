@@ -153,8 +153,9 @@ type PeerAuthenticator interface {
 
 // NodeAssertions authenticates nodes to each other with short-lived
 // assertions (JWTs) signed by each node's own signing key: issuer
-// "trustid-node:<region>", audience "trustid-node:<peer region>", a
-// 60-second lifetime and a single-use jti. It implements PeerCredentials
+// "trustid-node:<region>" (and the same subject), audience
+// "trustid-node:<peer region>", iat and exp at most 60 seconds apart, and
+// a single-use jti. It implements PeerCredentials
 // (with Signer/Kid) and PeerAuthenticator (with PeerKeys and Nonces). It
 // stands in for node client registrations at the peers' token endpoints
 // until the trust registry provides them.
@@ -244,6 +245,14 @@ func (n *NodeAssertions) AuthenticatePeer(r *http.Request) (string, error) {
 	})
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrPeerAuth, err)
+	}
+	// jwt.WithIssuedAt checks iat only when present: require it here, as
+	// the lifetime is measured from it.
+	if claims.IssuedAt == nil || claims.ExpiresAt == nil {
+		return "", fmt.Errorf("%w: assertion needs iat and exp", ErrPeerAuth)
+	}
+	if claims.Subject != claims.Issuer {
+		return "", fmt.Errorf("%w: assertion sub must equal iss", ErrPeerAuth)
 	}
 	if claims.ExpiresAt.Sub(claims.IssuedAt.Time) > assertionLifetime || claims.ID == "" {
 		return "", fmt.Errorf("%w: assertion lifetime or jti", ErrPeerAuth)

@@ -91,6 +91,14 @@ type ServiceConfig struct {
 	Pairwise PairwiseDeriver
 	// RelyingParties resolves verifiers. Required.
 	RelyingParties RelyingParties
+	// Status checks, at redemption, the status entry of the device
+	// binding a code was issued for: a binding revoked after the code was
+	// issued makes the code fail (ErrRevoked), and a status source that
+	// cannot answer makes it fail too (ErrStatusUnavailable): it fails
+	// closed. A node passes the checker its holder authenticator uses
+	// (its own current lists), so a revocation takes effect at once.
+	// Required.
+	Status StatusChecker
 	// Peers forwards codes of other regions; nil means none (ErrNoRoute).
 	Peers PeerRedeemer
 	// TTL is how long a code can be redeemed. Zero means DefaultCodeTTL.
@@ -121,8 +129,8 @@ func NewService(cfg ServiceConfig) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Store == nil || cfg.Pairwise == nil || cfg.RelyingParties == nil {
-		return nil, fmt.Errorf("%w: the QR service needs a store, a pairwise deriver and the relying parties", ErrInvalidArgument)
+	if cfg.Store == nil || cfg.Pairwise == nil || cfg.RelyingParties == nil || cfg.Status == nil {
+		return nil, fmt.Errorf("%w: the QR service needs a store, a pairwise deriver, the relying parties and a status checker", ErrInvalidArgument)
 	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = DefaultCodeTTL
@@ -154,6 +162,12 @@ type record struct {
 	Region    uint32            `cbor:"3,keyasint"`
 	Expiry    int64             `cbor:"4,keyasint"` // unix milliseconds
 	Claims    map[string]string `cbor:"5,keyasint,omitempty"`
+	// The status reference of the holder's device binding, checked at
+	// redemption. Required: a record without it (one written by an
+	// older version) is refused.
+	StatusRegion *uint32 `cbor:"6,keyasint"`
+	StatusList   *uint32 `cbor:"7,keyasint"`
+	StatusIndex  *uint32 `cbor:"8,keyasint"`
 }
 
 // Issued is a freshly issued online code.
@@ -166,8 +180,9 @@ type Issued struct {
 // Issue makes an online code for an authenticated holder. consent names
 // the claims the holder agrees to release with this code; each must be
 // among the holder's attested claims (ErrConsent otherwise). The record
-// keeps only the subject, assurance, region, expiry and the consented
-// claims — never a document number or a name.
+// keeps only the subject, assurance, region, expiry, the consented claims
+// and the binding's status reference (h.Status, checked again at
+// redemption) — never a document number or a name.
 func (s *Service) Issue(ctx context.Context, h Holder, consent []string) (*Issued, error) {
 	if err := checkSubject(h.Subject); err != nil {
 		return nil, fmt.Errorf("%w: holder: %w", ErrInvalidArgument, err)
@@ -191,7 +206,9 @@ func (s *Service) Issue(ctx context.Context, h Holder, consent []string) (*Issue
 	}
 	now := s.cfg.Now()
 	exp := now.Add(s.cfg.TTL)
-	rec := marshal(record{Subject: h.Subject, Assurance: uint8(h.Assurance), Region: s.region, Expiry: exp.UnixMilli(), Claims: claims})
+	st := h.Status
+	rec := marshal(record{Subject: h.Subject, Assurance: uint8(h.Assurance), Region: s.region, Expiry: exp.UnixMilli(), Claims: claims,
+		StatusRegion: &st.Region, StatusList: &st.List, StatusIndex: &st.Index})
 	for attempt := 0; ; attempt++ {
 		code, err := newOnline(s.cfg.Rand, s.region)
 		if err != nil {
@@ -228,9 +245,12 @@ func recordKey(ref []byte) []byte {
 
 // Redeem redeems an online code for the verifier clientID. Codes of this
 // region are consumed here (exactly one redemption succeeds); codes of
-// another region are forwarded to it through Peers. Errors: ErrCodeUsed,
-// ErrCodeExpired, ErrNoRoute, ErrUnknownVerifier, decoding errors, and
-// ErrUnavailable for store or peer failures.
+// another region are forwarded to it through Peers. The status of the
+// holder's device binding is checked after the code is consumed, so a
+// code of a binding revoked since it was issued is refused and used up.
+// Errors: ErrCodeUsed, ErrCodeExpired, ErrRevoked, ErrStatusUnavailable,
+// ErrNoRoute, ErrUnknownVerifier, decoding errors, and ErrUnavailable for
+// store or peer failures.
 func (s *Service) Redeem(ctx context.Context, clientID, text string) (*Redemption, error) {
 	code, err := DecodeOnline(text)
 	if err != nil {
@@ -291,6 +311,18 @@ func (s *Service) redeem(ctx context.Context, rp RelyingParty, code OnlineCode) 
 	}
 	if s.cfg.Now().UnixMilli() >= rec.Expiry {
 		return nil, ErrCodeExpired
+	}
+	if rec.StatusRegion == nil || rec.StatusList == nil || rec.StatusIndex == nil {
+		return nil, fmt.Errorf("%w: the code's record has no status reference", ErrStatusUnavailable)
+	}
+	ref := StatusRef{Region: *rec.StatusRegion, List: *rec.StatusList, Index: *rec.StatusIndex}
+	switch st, err := s.cfg.Status.Status(ctx, ref); {
+	case errors.Is(err, ErrStatusUnavailable):
+		return nil, err
+	case err != nil:
+		return nil, fmt.Errorf("%w: device binding: %w", ErrStatusUnavailable, err)
+	case st != StatusValid:
+		return nil, fmt.Errorf("%w: device binding", ErrRevoked)
 	}
 	id, err := s.cfg.Pairwise.Pairwise(rec.Subject, rp.Sector)
 	if err != nil {

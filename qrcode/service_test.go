@@ -46,9 +46,15 @@ var testRPs = rpTable{
 
 func newService(t testing.TB, st TokenStore, region string, now func() time.Time) *Service {
 	t.Helper()
+	return newServiceWith(t, st, region, now, &memStatus{})
+}
+
+// newServiceWith is newService with the binding status source given.
+func newServiceWith(t testing.TB, st TokenStore, region string, now func() time.Time, status StatusChecker) *Service {
+	t.Helper()
 	s, err := NewService(ServiceConfig{
 		Region: region, Store: st, Pairwise: hmacPairwise{key: []byte("region pairwise key " + region)},
-		RelyingParties: testRPs, Now: now,
+		RelyingParties: testRPs, Status: status, Now: now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -68,6 +74,7 @@ func newMemStore(t testing.TB, now func() time.Time) *store.Memory {
 
 var holder = Holder{
 	Subject: bytes.Repeat([]byte{0xa1}, 16), Assurance: AssurancePIN, Region: 310000,
+	Status: StatusRef{Region: 310000, List: 7, Index: 4242},
 	Claims: map[string]string{"age_over_18": "true", "resident": "310000"},
 }
 
@@ -135,6 +142,106 @@ func TestServiceIssueRedeem(t *testing.T) {
 	if _, err := s.Redeem(ctx, "hotel", "TIDON1:ZZZ"); !errors.Is(err, ErrMalformed) {
 		t.Errorf("garbage: %v", err)
 	}
+}
+
+// TestRedeemChecksBindingStatus: a code issued before its binding was
+// revoked (or suspended) is refused at redemption and used up; a status
+// source that cannot answer fails closed; other holders are unaffected.
+func TestRedeemChecksBindingStatus(t *testing.T) {
+	ctx := context.Background()
+	status := &memStatus{}
+	s := newServiceWith(t, newMemStore(t, nil), "310000", nil, status)
+	other := holder
+	other.Subject = bytes.Repeat([]byte{0xb2}, 16)
+	other.Status = StatusRef{Region: 310000, List: 7, Index: 4243}
+
+	// Issue, revoke, redeem: refused, and the code is gone.
+	is, err := s.Issue(ctx, holder, []string{"age_over_18"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	isOther, _ := s.Issue(ctx, other, nil)
+	status.set(holder.Status, StatusRevoked)
+	if r, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrRevoked) || r != nil {
+		t.Fatalf("code of a revoked binding: %+v %v", r, err)
+	}
+	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrCodeUsed) {
+		t.Errorf("refused code redeemed again: %v", err)
+	}
+	if _, err := s.Redeem(ctx, "hotel", isOther.Text); err != nil {
+		t.Errorf("another binding's code: %v", err)
+	}
+	// Through a peer too (the home node checks).
+	is, _ = s.Issue(ctx, holder, nil)
+	if _, err := s.RedeemForPeer(ctx, testRPs["hotel"], is.Text); !errors.Is(err, ErrRevoked) {
+		t.Errorf("peer redemption of a revoked binding's code: %v", err)
+	}
+
+	// Suspension stops codes as well, and lifting it lets new ones pass.
+	status.set(holder.Status, StatusSuspended)
+	is, _ = s.Issue(ctx, holder, nil)
+	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrRevoked) {
+		t.Errorf("code of a suspended binding: %v", err)
+	}
+	status.set(holder.Status, StatusValid)
+	is, _ = s.Issue(ctx, holder, nil)
+	if _, err := s.Redeem(ctx, "hotel", is.Text); err != nil {
+		t.Errorf("after the suspension was lifted: %v", err)
+	}
+
+	// The status source is down: fail closed, and the code is used up.
+	is, _ = s.Issue(ctx, holder, nil)
+	status.mu.Lock()
+	status.down = true
+	status.mu.Unlock()
+	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrStatusUnavailable) {
+		t.Errorf("status down: %v", err)
+	}
+	status.mu.Lock()
+	status.down = false
+	status.mu.Unlock()
+	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrCodeUsed) {
+		t.Errorf("after the status failure: %v", err)
+	}
+	// A checker failing with an error of its own is also unavailable.
+	failing := newServiceWith(t, newMemStore(t, nil), "310000", nil, failingStatus{})
+	is, _ = failing.Issue(ctx, holder, nil)
+	if _, err := failing.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrStatusUnavailable) {
+		t.Errorf("failing checker: %v", err)
+	}
+
+	// A record without a status reference (an older version's) is refused.
+	mem := newMemStore(t, nil)
+	s2 := newServiceWith(t, mem, "310000", nil, &memStatus{})
+	code, err := newOnline(defaultRand, 310000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := marshal(struct {
+		Subject   []byte `cbor:"1,keyasint"`
+		Assurance uint8  `cbor:"2,keyasint"`
+		Region    uint32 `cbor:"3,keyasint"`
+		Expiry    int64  `cbor:"4,keyasint"`
+	}{holder.Subject, AssurancePIN, 310000, time.Now().Add(time.Minute).UnixMilli()})
+	sealed, _ := gm.Seal(defaultRand, recordKey(code.Ref[:]), old, code.Ref[:])
+	if err := mem.Put(ctx, storeKey(code.Ref[:]), sealed, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s2.Redeem(ctx, "hotel", code.String()); !errors.Is(err, ErrStatusUnavailable) {
+		t.Errorf("record without a status reference: %v", err)
+	}
+
+	// The service needs a status checker.
+	if _, err := NewService(ServiceConfig{Region: "310000", Store: mem, Pairwise: hmacPairwise{}, RelyingParties: testRPs}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("no status checker: %v", err)
+	}
+}
+
+// failingStatus is a status source whose own error is not one of ours.
+type failingStatus struct{}
+
+func (failingStatus) Status(context.Context, StatusRef) (Status, error) {
+	return 0, errors.New("connection refused")
 }
 
 // TestRecordHoldsNoClearData: the stored value is sealed; neither the
@@ -240,7 +347,7 @@ func TestCrossRegionPeers(t *testing.T) {
 
 	credB := &NodeAssertions{Region: "440000", Signer: keyB, Kid: "kid-b"}
 	svcB, err := NewService(ServiceConfig{
-		Region: "440000", Store: memB, Pairwise: hmacPairwise{key: []byte("b")}, RelyingParties: testRPs,
+		Region: "440000", Store: memB, Pairwise: hmacPairwise{key: []byte("b")}, RelyingParties: testRPs, Status: &memStatus{},
 		Peers: &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srvA.URL}}, Credentials: credB},
 	})
 	if err != nil {
@@ -270,7 +377,7 @@ func TestCrossRegionPeers(t *testing.T) {
 	}
 	// A node A does not know.
 	credC := &NodeAssertions{Region: "440000", Signer: mustKey(t, 0x63), Kid: "kid-b"}
-	svcC, _ := NewService(ServiceConfig{Region: "440000", Store: memB, Pairwise: hmacPairwise{}, RelyingParties: testRPs,
+	svcC, _ := NewService(ServiceConfig{Region: "440000", Store: memB, Pairwise: hmacPairwise{}, RelyingParties: testRPs, Status: &memStatus{},
 		Peers: &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srvA.URL}}, Credentials: credC}})
 	is2, _ := svcA.Issue(ctx, holder, nil)
 	if _, err := svcC.Redeem(ctx, "hotel", is2.Text); !errors.Is(err, ErrPeer) {

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trustid-cn/trustid/gm"
@@ -94,13 +95,28 @@ type VerifierConfig struct {
 // Verifier checks offline and static codes without network: signatures
 // with cached issuer keys, status with a cached checker, freshness,
 // challenges, counters and delegations. It is safe for concurrent use.
+//
+// Keys it knows are read without a lock. A reload (an unknown kid hint)
+// calls Keys outside any lock the known-key path takes, one reload at a
+// time: concurrent lookups of unknown hints wait for that reload (or
+// their context), and lookups of known keys are never held up by it.
 type Verifier struct {
 	cfg VerifierConfig
 
-	mu         sync.RWMutex
-	keys       map[[KidHintSize]byte]*gm.PublicKey
+	keys atomic.Pointer[keyMap]
+
+	mu         sync.Mutex // guards the fields below
 	lastReload time.Time
 	loaded     bool
+	reloading  *keyReload // the reload in flight, or nil
+}
+
+type keyMap = map[[KidHintSize]byte]*gm.PublicKey
+
+// keyReload is one call of Keys in flight; done is closed when it ends.
+type keyReload struct {
+	done chan struct{}
+	err  error
 }
 
 // NewVerifier returns a verifier.
@@ -117,7 +133,9 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	return &Verifier{cfg: cfg, keys: map[[KidHintSize]byte]*gm.PublicKey{}}, nil
+	v := &Verifier{cfg: cfg}
+	v.keys.Store(&keyMap{})
+	return v, nil
 }
 
 // key returns the cached SM2 key for a kid hint, reloading the source when
@@ -125,27 +143,64 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 func (v *Verifier) key(ctx context.Context, hint []byte) (*gm.PublicKey, error) {
 	var h [KidHintSize]byte
 	copy(h[:], hint)
-	v.mu.RLock()
-	k, ok := v.keys[h]
-	v.mu.RUnlock()
-	if ok {
+	if k, ok := (*v.keys.Load())[h]; ok {
 		return k, nil
 	}
-	v.mu.Lock()
-	defer v.mu.Unlock()
-	if k, ok := v.keys[h]; ok {
-		return k, nil
-	}
-	now := v.cfg.Now()
-	if v.loaded && now.Sub(v.lastReload) < v.cfg.KeyRefresh {
+	for {
+		v.mu.Lock()
+		if k, ok := (*v.keys.Load())[h]; ok {
+			v.mu.Unlock()
+			return k, nil
+		}
+		if r := v.reloading; r != nil {
+			// Another lookup is reloading: wait for it, then look again.
+			v.mu.Unlock()
+			select {
+			case <-r.done:
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: issuer keys: %w", ErrUnavailable, ctx.Err())
+			}
+			if k, ok := (*v.keys.Load())[h]; ok {
+				return k, nil
+			}
+			if r.err != nil {
+				return nil, r.err
+			}
+			continue // the reload just done decides (see lastReload)
+		}
+		now := v.cfg.Now()
+		if v.loaded && now.Sub(v.lastReload) < v.cfg.KeyRefresh {
+			v.mu.Unlock()
+			return nil, ErrUnknownKey
+		}
+		r := &keyReload{done: make(chan struct{})}
+		v.reloading = r
+		v.mu.Unlock()
+
+		r.err = v.reload(ctx, now)
+		v.mu.Lock()
+		v.reloading = nil
+		v.mu.Unlock()
+		close(r.done)
+		if r.err != nil {
+			return nil, r.err
+		}
+		if k, ok := (*v.keys.Load())[h]; ok {
+			return k, nil
+		}
 		return nil, ErrUnknownKey
 	}
+}
+
+// reload reads the key source, without holding mu, and swaps the new
+// keys in. On error the current keys stay and the next unknown hint tries
+// again.
+func (v *Verifier) reload(ctx context.Context, now time.Time) error {
 	list, err := v.cfg.Keys.IssuerKeys(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("%w: issuer keys: %w", ErrUnavailable, err)
+		return fmt.Errorf("%w: issuer keys: %w", ErrUnavailable, err)
 	}
-	v.loaded, v.lastReload = true, now
-	keys := make(map[[KidHintSize]byte]*gm.PublicKey, len(list))
+	keys := make(keyMap, len(list))
 	for _, ik := range list {
 		pk, err := sm2Public(ik.Public)
 		if err != nil {
@@ -155,11 +210,11 @@ func (v *Verifier) key(ctx context.Context, hint []byte) (*gm.PublicKey, error) 
 		copy(kh[:], KidHint(ik.Kid))
 		keys[kh] = pk
 	}
-	v.keys = keys
-	if k, ok := keys[h]; ok {
-		return k, nil
-	}
-	return nil, ErrUnknownKey
+	v.keys.Store(&keys)
+	v.mu.Lock()
+	v.loaded, v.lastReload = true, now
+	v.mu.Unlock()
+	return nil
 }
 
 // checkSigned verifies an issuer envelope.

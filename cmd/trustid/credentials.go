@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -33,16 +34,46 @@ const statusDir = "status"
 // credential routes: the issuer (the node's keys, status lists in
 // data/status), and a verifier that resolves the node's own keys and
 // lists locally and everyone else's over HTTPS.
+//
+// With the node's ledger (mounted before), every status change and each
+// list's new head go to the ledger outbox (replayed from the lists'
+// journals before serving, retried every 10 s after a failed hand-off),
+// and lists fetched from other nodes must match the heads their regions
+// anchored (the node's ledger view).
 func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 	return func(srv *api.Server, n *node) error {
 		st, err := statuslist.OpenFileStore(filepath.Join(n.dataDir, statusDir), statuslist.FileStoreOptions{})
 		if err != nil {
 			return fmt.Errorf("credentials: %w", err)
 		}
-		is, err := vc.NewIssuer(vc.IssuerConfig{BaseURL: n.issuer, Keys: n.keys, Status: st})
+		if rec := st.IndexRecovery(); rec.TornBytes > 0 {
+			n.log.Warn("status index: cut a torn record left by a crash", "records", rec.Records, "torn_bytes", rec.TornBytes)
+		}
+		cfg := vc.IssuerConfig{BaseURL: n.issuer, Keys: n.keys, Status: st}
+		nl, anchored := ledgerOf(n)
+		if anchored {
+			cfg.Anchor = nl.Outbox
+			cfg.OnAnchorError = func(err error) {
+				n.log.Error("status change not handed to the ledger outbox; kept in the list journal and retried", slog.Any("error", err))
+			}
+		}
+		is, err := vc.NewIssuer(cfg)
 		if err != nil {
 			return fmt.Errorf("credentials: --issuer: %w", err)
 		}
+		if anchored {
+			ctx := cmd.Context()
+			if ctx == nil {
+				ctx = context.Background()
+			}
+			changes, heads, err := is.ReplayAnchors(ctx)
+			if err != nil {
+				return fmt.Errorf("credentials: status anchoring: %w", err)
+			}
+			n.log.Info("status lists handed to the ledger outbox", slog.Int("journal_changes", changes), slog.Int("heads", heads))
+			go is.RunAnchoring(ctx, 10*time.Second)
+		}
+		n.credIssuer, n.statusLists = is, st // for enrollment and QR status
 		client := &http.Client{Timeout: 5 * time.Second}
 		res := &vc.Resolver{Client: client, Local: is.Local()}
 		listVerifier, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: res, SkipStatus: true})
@@ -50,13 +81,16 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 			return err
 		}
 		remote := &vc.HTTPStatusSource{Client: client, Verifier: listVerifier, Resolver: res, Algorithms: gm.JWTAlgorithms}
+		if anchored {
+			remote.Anchors = nl.View
+		}
 		checker := vc.NewStatusChecker(&vc.LocalStatusSource{BaseURL: n.issuer, Store: st, Remote: remote}, 5*time.Minute, nil)
 		v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: res, Status: checker, Leeway: 30 * time.Second})
 		if err != nil {
 			return err
 		}
 		n.log.Info("credential routes mounted", "did", is.DID(), "status_lists", len(st.Lists()))
-		return srv.MountCredentials(api.CredentialsConfig{Issuer: is, Verifier: v})
+		return srv.MountCredentials(api.CredentialsConfig{Issuer: is, Verifier: v, Limiter: n.store})
 	}
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"crypto"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -104,8 +105,9 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 			Region: n.region, Audience: n.issuer,
 			Documents: &identity.Validator{Strict: strict},
 			Symbols:   symbols, Subjects: subjects,
-			Attestations: &identity.AttestationVerifier{Terminals: terms, Replay: n.store, Algorithms: []string{gm.AlgSM2, gm.AlgES256}},
-			PINs:         pins, Credentials: n.credIssuer,
+			Attestations: &identity.AttestationVerifier{Terminals: terms, Replay: n.store, Audience: n.issuer, Region: n.region,
+				Algorithms: []string{gm.AlgSM2, gm.AlgES256}},
+			PINs: pins, Credentials: n.credIssuer,
 			Bindings: currentBindingIssuer{keys: n.keys, region: region},
 			Status:   &api.ListStatus{Region: region, Lists: n.statusLists},
 			Nonces:   n.store, Limiter: n.store, AddrLimit: addrLimit, ClientLimit: clientLimit,
@@ -242,7 +244,7 @@ func runWalletEnroll(cmd *cobra.Command, _ []string) error {
 		body["pin"] = pin
 	}
 	if tid, _ := f.GetString("terminal-id"); tid != "" {
-		att, err := testAttestation(cmd, tid, number, name)
+		att, err := testAttestation(cmd, tid, node, device.Public(), number, name)
 		if err != nil {
 			return err
 		}
@@ -280,8 +282,9 @@ func runWalletEnroll(cmd *cobra.Command, _ []string) error {
 	return nil
 }
 
-// testAttestation signs an attestation as a counter terminal would.
-func testAttestation(cmd *cobra.Command, terminalID, number, name string) (string, error) {
+// testAttestation signs an attestation as a counter terminal would, for
+// the enrollment of device at the node whose issuer URL is audience.
+func testAttestation(cmd *cobra.Command, terminalID, audience string, device crypto.PublicKey, number, name string) (string, error) {
 	keyFile, _ := cmd.Flags().GetString("terminal-key")
 	pemBytes, err := readLimitedFile(keyFile, 64<<10)
 	if err != nil {
@@ -295,7 +298,7 @@ func testAttestation(cmd *cobra.Command, terminalID, number, name string) (strin
 	if err != nil {
 		return "", err
 	}
-	return (&identity.Attester{TerminalID: terminalID, Signer: signer}).Attest(doc, name,
+	return (&identity.Attester{TerminalID: terminalID, Audience: audience, Signer: signer}).Attest(doc, name, device,
 		identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.9}, true)
 }
 

@@ -49,6 +49,13 @@ func (n *authNode) addClientArgs(id, scopes string, extra ...string) string {
 
 func (n *authNode) addTerminal(id string) *identity.Attester {
 	n.t.Helper()
+	return n.addTerminalIn(id, "310104")
+}
+
+// addTerminalIn registers a terminal installed in region and returns its
+// attester for this node.
+func (n *authNode) addTerminalIn(id, region string) *identity.Attester {
+	n.t.Helper()
 	key, err := gm.GenerateKey(rand.Reader)
 	if err != nil {
 		n.t.Fatal(err)
@@ -56,8 +63,8 @@ func (n *authNode) addTerminal(id string) *identity.Attester {
 	pemBytes, _ := gm.MarshalPublicKeyPEM(key.Public())
 	file := filepath.Join(n.t.TempDir(), id+".pub.pem")
 	os.WriteFile(file, pemBytes, 0o600)
-	n.cli("terminals", "add", "--id", id, "--name", "counter "+id, "--region", "310104", "--public-key", file)
-	return &identity.Attester{TerminalID: id, Signer: key}
+	n.cli("terminals", "add", "--id", id, "--name", "counter "+id, "--region", region, "--public-key", file)
+	return &identity.Attester{TerminalID: id, Audience: n.base, Signer: key}
 }
 
 // tokenFor gets a token for a client just registered: the node re-reads
@@ -199,7 +206,7 @@ func TestEnrollmentEndToEnd(t *testing.T) {
 	f := newEnrollFixture(t)
 	a := newPerson(t, "11010519900307123", "张三")
 
-	att, err := f.terminal.Attest(a.doc, a.name, identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.93}, true)
+	att, err := f.terminal.Attest(a.doc, a.name, a.device.Public(), identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.93}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,11 +315,22 @@ func TestEnrollmentEndToEnd(t *testing.T) {
 		t.Errorf("new phone, hotel: %d %v", c, red)
 	}
 
-	// Revoke the first binding: its holder requests stop at once; the new
-	// phone's binding still works.
+	// Revoke the first binding: its holder requests stop at once, and so
+	// do codes issued before the revocation (refused and used up); the
+	// new phone's binding still works.
+	c, pending := f.onlineCode(a.device, r1.QRBinding, "age_over_18")
+	if c != 201 {
+		t.Fatalf("holder request before revocation: %d %v", c, pending)
+	}
 	sb, _ := json.Marshal(map[string]string{"action": "revoke"})
 	if c, m, _ := f.do("POST", "/v1/credentials/"+r1.BindingCredential.ID+"/status", f.enrollTok, "application/json", string(sb)); c != 200 {
 		t.Fatalf("revoke: %d %v", c, m)
+	}
+	if c, m := f.redeem(f.hotelTok, pending["code"].(string)); c != 403 || m["error"] != "qr_revoked" || m["pairwise_id"] != nil {
+		t.Errorf("code issued before the revocation: %d %v", c, m)
+	}
+	if c, m := f.redeem(f.hotelTok, pending["code"].(string)); c != 409 || m["error"] != "qr_code_used" {
+		t.Errorf("code refused as revoked, again: %d %v", c, m)
 	}
 	if c, m := f.onlineCode(a.device, r1.QRBinding); c != 403 || m["error"] != "qr_revoked" {
 		t.Errorf("revoked binding's holder request: %d %v", c, m)
@@ -354,16 +372,26 @@ func TestEnrollmentRefusals(t *testing.T) {
 	other := newPerson(t, "11010519900307131", "张三")
 	faceOK := identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.9}
 	attest := func(at *identity.Attester, doc identity.Document, name string) string {
-		s, err := at.Attest(doc, name, faceOK, true)
+		s, err := at.Attest(doc, name, a.device.Public(), faceOK, true)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return s
 	}
 	unknownKey, _ := gm.GenerateKey(rand.Reader)
-	unknown := &identity.Attester{TerminalID: "t-nobody", Signer: unknownKey}
-	expired := &identity.Attester{TerminalID: f.terminal.TerminalID, Signer: f.terminal.Signer, Now: func() time.Time { return time.Now().Add(-time.Hour) }}
-	forged := &identity.Attester{TerminalID: f.terminal.TerminalID, Signer: unknownKey}
+	unknown := &identity.Attester{TerminalID: "t-nobody", Audience: f.base, Signer: unknownKey}
+	expired := &identity.Attester{TerminalID: f.terminal.TerminalID, Audience: f.base, Signer: f.terminal.Signer, Now: func() time.Time { return time.Now().Add(-time.Hour) }}
+	forged := &identity.Attester{TerminalID: f.terminal.TerminalID, Audience: f.base, Signer: unknownKey}
+	otherNode := &identity.Attester{TerminalID: f.terminal.TerminalID, Audience: "https://js.trustid.example", Signer: f.terminal.Signer}
+	nanjing := f.addTerminalIn("t-nanjing-1", "320102")
+	// An attestation made for a's phone, presented with another phone
+	// (whose key and proof are valid): the attestation does not move.
+	otherPhone, _ := gm.GenerateKey(rand.Reader)
+	otherPhoneJWK, _ := gm.NewJWK(otherPhone.Public(), "")
+	withOtherPhone := func(m map[string]any) {
+		m["device_key"] = otherPhoneJWK
+		m["device_proof"], _ = api.NewDeviceProof(otherPhone, f.base, time.Now(), rand.Text())
+	}
 	num := func(n string) func(m map[string]any) {
 		return func(m map[string]any) { m["document"] = map[string]any{"number": n} }
 	}
@@ -377,7 +405,7 @@ func TestEnrollmentRefusals(t *testing.T) {
 	if code, _, m := f.enroll(usedProof); code != 201 {
 		t.Fatalf("first use of the device proof: %d %v", code, m)
 	}
-	failed, err := f.terminal.Attest(a.doc, a.name, identity.Liveness{Method: identity.LivenessFaceMatch, Passed: false, Score: 0.2}, true)
+	failed, err := f.terminal.Attest(a.doc, a.name, a.device.Public(), identity.Liveness{Method: identity.LivenessFaceMatch, Passed: false, Score: 0.2}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -421,6 +449,13 @@ func TestEnrollmentRefusals(t *testing.T) {
 		{"attestation for another number", f.enrollBody(a, attest(f.terminal, other.doc, other.name), "", nil), 422, "attestation_wrong_person", ""},
 		{"attestation for another name", f.enrollBody(a, attest(f.terminal, a.doc, "李四"), "", nil), 422, "attestation_wrong_person", ""},
 		{"replayed attestation", f.enrollBody(a, replayed, "", nil), 422, "attestation_replayed", ""},
+		{"attestation for another device", f.enrollBody(a, attest(f.terminal, a.doc, a.name), "", withOtherPhone), 422, "attestation_wrong_device", ""},
+		{"attestation for a device, enrollment without", f.enrollBody(a, attest(f.terminal, a.doc, a.name), "", func(m map[string]any) {
+			delete(m, "device_key")
+			delete(m, "device_proof")
+		}), 422, "attestation_wrong_device", ""},
+		{"attestation for another node", f.enrollBody(a, attest(otherNode, a.doc, a.name), "", nil), 422, "attestation_wrong_audience", ""},
+		{"attestation by a terminal of another region", f.enrollBody(a, attest(nanjing, a.doc, a.name), "", nil), 422, "attestation_wrong_region", ""},
 		{"failed person check", f.enrollBody(a, failed, "", nil), 422, "attestation_liveness_failed", ""},
 		{"replayed device proof", usedProof, 422, "device_proof_replayed", ""},
 		{"trivial PIN", f.enrollBody(a, "", "123456", nil), 422, "pin_too_simple", ""},
@@ -489,7 +524,7 @@ func TestEnrollmentLeavesNoPersonalData(t *testing.T) {
 		att := ""
 		if i%2 == 0 {
 			var err error
-			if att, err = f.terminal.Attest(p.doc, p.name, identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.95}, true); err != nil {
+			if att, err = f.terminal.Attest(p.doc, p.name, p.device.Public(), identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.95}, true); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -18,6 +18,7 @@ import (
 
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/chaincode"
+	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/ledger"
 )
@@ -47,7 +48,7 @@ func addLedgerFlags(f *pflag.FlagSet) {
 }
 
 // nodeLedger is the ledger a node runs with, for the features mounted
-// after mountLedger (see ledgerOf).
+// after mountLedger (n.ledger, or ledgerOf).
 type nodeLedger struct {
 	Ledger ledger.Ledger
 	Client ledger.Client
@@ -58,15 +59,9 @@ type nodeLedger struct {
 	Mode string // "embedded" or "fabric"
 }
 
-var ledgers sync.Map // *node → *nodeLedger
-
 // ledgerOf returns the ledger mountLedger opened for n.
 func ledgerOf(n *node) (*nodeLedger, bool) {
-	v, ok := ledgers.Load(n)
-	if !ok {
-		return nil, false
-	}
-	return v.(*nodeLedger), true
+	return n.ledger, n.ledger != nil
 }
 
 // openLedger opens the backend the flags select, acting as region.
@@ -163,9 +158,9 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			l.Close()
 			return fmt.Errorf("ledger outbox: %w", err)
 		}
-		view := ledger.NewView(l, ledger.ViewOptions{})
+		view := ledger.NewView(l, ledger.ViewOptions{OnEvent: logOwnHeads(n)})
 		nl := &nodeLedger{Ledger: l, Client: c, Outbox: ob, View: view, Mode: mode}
-		ledgers.Store(n, nl)
+		n.ledger = nl
 
 		var wg sync.WaitGroup
 		wg.Add(3)
@@ -193,7 +188,6 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			wg.Wait()
 			ob.Close()
 			l.Close()
-			ledgers.Delete(n)
 		}()
 		srv.AddCheck("ledger", func(ctx context.Context) error {
 			if _, err := l.Height(ctx); err != nil {
@@ -208,6 +202,25 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		n.log.Info("ledger ready", slog.String("mode", mode), slog.String("outbox_node", ob.NodeID()),
 			slog.Int("outbox_pending", st.Pending), slog.Int("outbox_frozen", st.Frozen))
 		return nil
+	}
+}
+
+// logOwnHeads returns the view's event hook that logs (at debug) the
+// status heads of the node's own region as the chain commits them: list
+// IDs, versions and digests, nothing personal.
+func logOwnHeads(n *node) func(ledger.Event) {
+	return func(ev ledger.Event) {
+		if ev.Name != chaincode.EventStatusHeads || !n.log.Enabled(context.Background(), slog.LevelDebug) {
+			return
+		}
+		var he chaincode.HeadsEvent
+		if json.Unmarshal(ev.Payload, &he) != nil || he.Region != n.region {
+			return
+		}
+		for _, h := range he.Heads {
+			n.log.Debug("status head anchored", slog.String("list", h.List), slog.Uint64("version", h.Version),
+				slog.String("digest", h.Digest), slog.Uint64("block", ev.Block))
+		}
 	}
 }
 
@@ -241,9 +254,13 @@ func ensureRegion(ctx context.Context, c ledger.Client, n *node) error {
 	return nil
 }
 
-// regionDID is did:web of the node's issuer URL (port percent-encoded),
-// or did:web:<region>.trustid.invalid when the issuer has no host.
+// regionDID is did:web of the node's issuer URL (port percent-encoded;
+// the DID its credentials name as issuer, so verifiers find the region by
+// it), or did:web:<region>.trustid.invalid when the issuer has no host.
 func regionDID(issuer, region string) string {
+	if did, err := vc.DIDWeb(issuer); err == nil {
+		return did
+	}
 	u, err := url.Parse(issuer)
 	if err != nil || u.Host == "" {
 		return "did:web:" + region + ".trustid.invalid"

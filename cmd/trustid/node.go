@@ -12,6 +12,8 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
+	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/store"
 )
@@ -25,6 +27,13 @@ type node struct {
 	dataDir string
 	keys    *keystore.Store
 	store   store.Store
+	// credIssuer and statusLists are set by mountCredentials, for the
+	// features mounted after it (enrollment, QR status).
+	credIssuer  *vc.Issuer
+	statusLists *statuslist.FileStore
+	// ledger is set by mountLedger, for the features mounted after it
+	// (see ledgerOf).
+	ledger *nodeLedger
 }
 
 // Files in the data directory.
@@ -66,12 +75,22 @@ type ephemeral struct {
 	close func() error
 }
 
+// storeKeySecret names the keystore secret that keys the digests of
+// ephemeral-store keys, so that guessable keys (a source address, a client
+// ID) cannot be recovered from Redis. Instances sharing one Redis prefix
+// share the keystore copy, hence the secret.
+const storeKeySecret = "store-key"
+
 // openStore returns Redis when --redis-url is set, else the in-memory store.
-func openStore(cmd *cobra.Command, region string) (*ephemeral, error) {
+func openStore(cmd *cobra.Command, region string, ks *keystore.Store) (*ephemeral, error) {
 	url, _ := cmd.Flags().GetString("redis-url")
 	prefix := "trustid:" + region + ":"
+	secret, err := ks.Secret(storeKeySecret, 32)
+	if err != nil {
+		return nil, err
+	}
 	if url == "" {
-		m, err := store.NewMemory(store.MemoryOptions{Prefix: prefix})
+		m, err := store.NewMemory(store.MemoryOptions{Prefix: prefix, KeySecret: secret.Value()})
 		if err != nil {
 			return nil, err
 		}
@@ -82,7 +101,7 @@ func openStore(cmd *cobra.Command, region string) (*ephemeral, error) {
 		return nil, fmt.Errorf("--redis-url: %w", err)
 	}
 	client := redis.NewClient(opts)
-	r, err := store.NewRedis(client, store.RedisOptions{Prefix: prefix})
+	r, err := store.NewRedis(client, store.RedisOptions{Prefix: prefix, KeySecret: secret.Value()})
 	if err != nil {
 		client.Close()
 		return nil, err

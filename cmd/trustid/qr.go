@@ -519,7 +519,7 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 		}
 		nodeAuth := &qrcode.NodeAssertions{Region: n.region, Signer: key.Signer, Kid: key.Kid, PeerKeys: w.PeerKeys, Nonces: n.store}
 		svc, err := qrcode.NewService(qrcode.ServiceConfig{
-			Region: n.region, Store: n.store, Pairwise: w.Pairwise, RelyingParties: w.RelyingParties, TTL: w.TTL,
+			Region: n.region, Store: n.store, Pairwise: w.Pairwise, RelyingParties: w.RelyingParties, Status: w.Status, TTL: w.TTL,
 			Peers: &qrcode.HTTPPeers{Peers: w.Peers, Credentials: nodeAuth},
 		})
 		if err != nil {
@@ -534,7 +534,7 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 			holders = &qrcode.BindingAuthenticator{Verifier: v, Nonces: n.store, Region: n.region}
 		}
 		n.log.Info("qr routes mounted", slog.Int("peers", len(w.Peers)), slog.Duration("ttl", svc.TTL()))
-		return s.MountQR(api.QRConfig{Service: svc, Holders: holders, Peers: nodeAuth, Verifier: v})
+		return s.MountQR(api.QRConfig{Service: svc, Holders: holders, Peers: nodeAuth, Verifier: v, Limiter: n.store})
 	}
 }
 

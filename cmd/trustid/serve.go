@@ -57,7 +57,7 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(cmd, region)
+	st, err := openStore(cmd, region, ks)
 	if err != nil {
 		return err
 	}

@@ -30,9 +30,23 @@ var (
 // allows (16 KiB of bits), which gives group privacy.
 const MinEntries = 131072
 
-// MaxEntries bounds the lists this package decodes (16 MiB of bits), so a
-// small compressed list cannot expand without limit.
+// MaxEntries bounds the lists a FileStore reads from its own files (16
+// MiB of bits).
 const MaxEntries = 1 << 27
+
+// MaxRemoteEntries bounds the lists the decoders accept by default: lists
+// fetched from other nodes, whose size an attacker may choose. 2^20
+// entries is eight times the Bitstring Status List minimum and what a
+// FileStore creates at most (see FileStoreOptions.Size), so a decoded
+// remote list holds at most 128 KiB (one bit per entry) or 256 KiB (a
+// two-bit token list), and decompression stops as soon as the output
+// passes that.
+const MaxRemoteEntries = 1 << 20
+
+// MaxRemoteTokenBits is the widest Token Status List decoded for status
+// checks: VALID, INVALID and SUSPENDED (0x00-0x02) fit in two bits; wider
+// lists only carry application-specific values TrustID does not use.
+const MaxRemoteTokenBits = 2
 
 var b64 = base64.RawURLEncoding
 
@@ -79,6 +93,12 @@ func (b *Bitstring) Set(i int, v bool) error {
 	return nil
 }
 
+// AppendBinary appends the list's bytes, bit 0 in the most significant
+// bit of the first byte (the bytes encodedList compresses), to dst.
+func (b *Bitstring) AppendBinary(dst []byte) ([]byte, error) {
+	return append(dst, b.bits...), nil
+}
+
 // Encode returns the encodedList value: 'u' + base64url(GZIP(bits)).
 func (b *Bitstring) Encode() string {
 	var buf bytes.Buffer
@@ -90,11 +110,14 @@ func (b *Bitstring) Encode() string {
 
 // DecodeBitstring decodes an encodedList. It accepts base64url with or
 // without padding (multibase 'u' is unpadded; some encoders pad), needs at
-// least MinEntries and at most max entries (MaxEntries when max <= 0).
+// least MinEntries and at most max entries (MaxRemoteEntries when max <= 0;
+// never more than MaxEntries). It stops decompressing as soon as the
+// output passes max/8 bytes.
 func DecodeBitstring(encoded string, max int) (*Bitstring, error) {
-	if max <= 0 || max > MaxEntries {
-		max = MaxEntries
+	if max <= 0 {
+		max = MaxRemoteEntries
 	}
+	max = min(max, MaxEntries)
 	if len(encoded) < 2 || encoded[0] != 'u' {
 		return nil, fmt.Errorf("%w: encodedList must be multibase base64url ('u' prefix)", ErrEncoding)
 	}
@@ -124,10 +147,12 @@ func DecodeBitstring(encoded string, max int) (*Bitstring, error) {
 	return &Bitstring{bits: bits, n: len(bits) * 8}, nil
 }
 
-// readBounded reads r to the end, failing beyond limit bytes.
+// readBounded reads r to the end, failing beyond limit bytes. It never
+// reads more than limit+1 bytes from r (the decompressor), so a small
+// input that expands enormously costs at most limit+1 bytes of output.
 func readBounded(r io.Reader, limit int) ([]byte, error) {
 	var buf bytes.Buffer
-	buf.Grow(min(limit, 1<<20))
+	buf.Grow(min(limit+1, 64<<10))
 	n, err := io.Copy(&buf, io.LimitReader(r, int64(limit)+1))
 	if err != nil {
 		return nil, fmt.Errorf("%w: decompress: %v", ErrEncoding, err)
@@ -198,6 +223,12 @@ func (t *TokenList) Set(i int, v uint8) error {
 	return nil
 }
 
+// AppendBinary appends the list's bytes, index 0 in the least significant
+// bits of the first byte (the bytes lst compresses), to dst.
+func (t *TokenList) AppendBinary(dst []byte) ([]byte, error) {
+	return append(dst, t.data...), nil
+}
+
 // Encode returns the lst value: base64url(ZLIB(bytes)), no padding.
 func (t *TokenList) Encode() string {
 	var buf bytes.Buffer
@@ -208,15 +239,17 @@ func (t *TokenList) Encode() string {
 }
 
 // DecodeTokenList decodes lst for the given bits, up to max statuses
-// (MaxEntries when max <= 0).
+// (MaxRemoteEntries when max <= 0; never more than MaxEntries). It stops
+// decompressing as soon as the output passes max*bits/8 bytes.
 func DecodeTokenList(bits int, lst string, max int) (*TokenList, error) {
 	if !validBits(bits) {
 		return nil, fmt.Errorf("%w: bits must be 1, 2, 4 or 8", ErrEncoding)
 	}
-	if max <= 0 || max > MaxEntries {
-		max = MaxEntries
+	if max <= 0 {
+		max = MaxRemoteEntries
 	}
-	if len(lst) > max/2+64 {
+	max = min(max, MaxEntries)
+	if len(lst) > max*bits/8*2+64 { // base64 of even incompressible data is smaller
 		return nil, fmt.Errorf("%w: lst too long", ErrEncoding)
 	}
 	raw, err := b64.Strict().DecodeString(lst)

@@ -7,6 +7,10 @@
 //   - the IETF Token Status List (statuslist+jwt) array (1, 2, 4 or 8 bits
 //     per status; index 0 in the least significant bits of the first byte;
 //     ZLIB, then base64url without padding);
+//   - decoders bounded for lists from other nodes: by default at most
+//     MaxRemoteEntries entries, decompression stopped just past that;
 //   - FileStore, which keeps each list in one file in the data directory,
-//     replaced atomically on every change, and hands out indices at random.
+//     replaced atomically on every change, and hands out indices at random;
+//     each file also holds the list's anchoring journal, the changes not
+//     yet handed to the ledger (Unanchored, MarkAnchored).
 package statuslist

@@ -38,8 +38,8 @@ var Purposes = []string{PurposeRevocation, PurposeSuspension, PurposeToken}
 // FileStoreOptions configures OpenFileStore. Zero values: MinEntries per
 // list, crypto/rand, time.Now.
 type FileStoreOptions struct {
-	// Size is the number of entries per new list (a multiple of 8, at least
-	// MinEntries).
+	// Size is the number of entries per new list (a multiple of 8 in
+	// [MinEntries, MaxRemoteEntries], so that other nodes can decode it).
 	Size int
 	Rand io.Reader
 	Now  func() time.Time
@@ -50,30 +50,55 @@ type FileStoreOptions struct {
 // acknowledged, so a crash loses no allocation and never reuses an index.
 // Indices are drawn at random among the free ones of the newest list of a
 // purpose; when a list is seven-eighths allocated a new list is started.
+// A list's version is 1 when it is created and grows by one with every Set.
+//
+// Each list file also carries the list's anchoring journal (see
+// Unanchored): the changes not yet marked handed to the ledger, written
+// in the same atomic replacement as the change itself, so a change and
+// its journal entry cannot diverge after a crash.
+//
 // It is safe for concurrent use within one process; one process owns the
-// directory.
+// directory. Reads (Get, Snapshot, Refs, Versions) never wait for a file
+// write: a change is written to disk first, under the list's own writer
+// lock, and then applied in memory under a short exclusive lock.
 type FileStore struct {
 	dir  string
 	size int
 	rand io.Reader
 	now  func() time.Time
 
-	mu    sync.Mutex
+	// mu guards the in-memory state below and every list's fields; it is
+	// held exclusively only to apply a change already on disk.
+	mu    sync.RWMutex
 	lists map[string]*list
-	order []string         // list IDs, oldest first
-	index map[string][]Ref // credential ID hash -> entries
+	order []string             // list IDs, oldest first
+	index map[string]indexLine // credential ID hash -> binding
+
+	allocMu  sync.Mutex // serializes Allocate (choosing and creating lists)
+	indexMu  sync.Mutex // serializes appends to the index file
+	recovery IndexRecovery
 }
 
 type list struct {
-	id        string
-	purpose   string
-	created   time.Time
-	updated   time.Time
-	version   uint64
-	count     int // allocated entries
-	allocated []byte
-	bits      *Bitstring // revocation, suspension
-	token     *TokenList // token
+	// wmu serializes the writers of this list (Allocate, Set,
+	// MarkAnchored, Checkpoint); it is taken before mu.
+	wmu sync.Mutex
+
+	id      string
+	purpose string
+	created time.Time
+	updated time.Time
+	version uint64
+	count   int // allocated entries
+	// Anchoring journal: the version last marked anchored, the changes
+	// made after it (oldest first), and whether the file holds another
+	// journal than memory (MarkAnchored does not write; Checkpoint does).
+	anchored     uint64
+	journal      []journalEntry
+	journalDirty bool
+	allocated    []byte
+	bits         *Bitstring // revocation, suspension
+	token        *TokenList // token
 }
 
 func (l *list) size() int {
@@ -85,7 +110,8 @@ func (l *list) size() int {
 
 func (l *list) isAllocated(i int) bool { return l.allocated[i>>3]&(0x80>>(i&7)) != 0 }
 
-// Snapshot is a copy of one list at a version.
+// Snapshot is a copy of one list at a version (1 when the list was
+// created, one more with each change).
 type Snapshot struct {
 	ID      string
 	Purpose string
@@ -110,8 +136,8 @@ func OpenFileStore(dir string, opts FileStoreOptions) (*FileStore, error) {
 	if s.size == 0 {
 		s.size = MinEntries
 	}
-	if s.size < MinEntries || s.size%8 != 0 || s.size > MaxEntries {
-		return nil, fmt.Errorf("%w: list size %d must be a multiple of 8 in [%d, %d]", ErrEncoding, s.size, MinEntries, MaxEntries)
+	if s.size < MinEntries || s.size%8 != 0 || s.size > MaxRemoteEntries {
+		return nil, fmt.Errorf("%w: list size %d must be a multiple of 8 in [%d, %d]", ErrEncoding, s.size, MinEntries, MaxRemoteEntries)
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
@@ -153,6 +179,10 @@ type diskList struct {
 	Version   uint64    `json:"version"`
 	Allocated []byte    `json:"allocated"`
 	Values    []byte    `json:"values"`
+	// Anchored is the version last marked anchored; Journal the changes
+	// after it as [version, index, value], oldest first.
+	Anchored uint64      `json:"anchored,omitempty"`
+	Journal  [][3]uint64 `json:"journal,omitempty"`
 }
 
 func readList(path string) (*list, error) {
@@ -194,12 +224,34 @@ func readList(path string) (*list, error) {
 			l.count++
 		}
 	}
+	if l.version == 0 {
+		// Written before versions started at 1: never set, so all clear.
+		l.version = 1
+	}
+	if d.Anchored > l.version {
+		return nil, bad("anchored version beyond the list's version")
+	}
+	l.anchored = d.Anchored
+	prev := d.Anchored
+	for _, e := range d.Journal {
+		if e[0] <= prev || e[0] > l.version || e[1] >= uint64(d.Size) || !l.isAllocated(int(e[1])) || e[2] > l.maxValue() {
+			return nil, bad("journal entry out of range")
+		}
+		prev = e[0]
+		l.journal = append(l.journal, journalEntry{version: e[0], index: int(e[1]), value: uint8(e[2])})
+	}
 	return l, nil
 }
 
+// write replaces l's file with l's state. The caller holds l.wmu (so no
+// other writer changes l meanwhile) and not s.mu: l may be the list
+// itself or a changed copy not yet applied.
 func (s *FileStore) write(l *list) error {
 	d := diskList{Format: fileFormat, ID: l.id, Purpose: l.purpose, Size: l.size(), Created: l.created,
-		Updated: l.updated, Version: l.version, Allocated: l.allocated}
+		Updated: l.updated, Version: l.version, Allocated: l.allocated, Anchored: l.anchored}
+	for _, e := range l.journal {
+		d.Journal = append(d.Journal, [3]uint64{e.version, uint64(e.index), uint64(e.value)})
+	}
 	if l.bits != nil {
 		d.Values = l.bits.bits
 	} else {
@@ -213,6 +265,24 @@ func (s *FileStore) write(l *list) error {
 		return fmt.Errorf("statuslist: %w", err)
 	}
 	return nil
+}
+
+// next returns a copy of l that a writer (holding l.wmu) changes, writes
+// and then applies with apply: the shared state is never changed before
+// it is on disk.
+func (l *list) next() *list {
+	n := &list{id: l.id, purpose: l.purpose, created: l.created, updated: l.updated, version: l.version,
+		count: l.count, anchored: l.anchored, journal: slices.Clone(l.journal), allocated: l.allocated,
+		bits: l.bits, token: l.token}
+	return n
+}
+
+// apply installs n's state in l; the caller holds l.wmu and s.mu.
+func (l *list) apply(n *list) {
+	l.updated, l.version, l.count = n.updated, n.version, n.count
+	l.anchored, l.journal, l.allocated = n.anchored, n.journal, n.allocated
+	l.bits, l.token = n.bits, n.token
+	l.journalDirty = false
 }
 
 // randInt returns a uniform integer in [0, n).
@@ -243,8 +313,9 @@ func (s *FileStore) Allocate(ctx context.Context, purpose string) (string, int, 
 	if !slices.Contains(Purposes, purpose) {
 		return "", 0, fmt.Errorf("%w: %q", ErrPurpose, purpose)
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.allocMu.Lock()
+	defer s.allocMu.Unlock()
+	s.mu.RLock()
 	var cur *list
 	for i := len(s.order) - 1; i >= 0; i-- {
 		if l := s.lists[s.order[i]]; l.purpose == purpose {
@@ -252,13 +323,18 @@ func (s *FileStore) Allocate(ctx context.Context, purpose string) (string, int, 
 			break
 		}
 	}
-	created := false
+	s.mu.RUnlock()
+	var created *list
+	if cur != nil {
+		cur.wmu.Lock()
+		defer cur.wmu.Unlock()
+	}
 	if cur == nil || cur.full() {
 		var err error
-		if cur, err = s.newList(purpose); err != nil {
+		if created, err = s.newList(purpose); err != nil {
 			return "", 0, err
 		}
-		created = true
+		cur = created
 	}
 	idx := -1
 	for try := 0; try < 64 && idx < 0; try++ {
@@ -282,17 +358,23 @@ func (s *FileStore) Allocate(ctx context.Context, purpose string) (string, int, 
 			}
 		}
 	}
-	cur.allocated[idx>>3] |= 0x80 >> (idx & 7)
-	cur.count++
-	if err := s.write(cur); err != nil {
-		cur.allocated[idx>>3] &^= 0x80 >> (idx & 7)
-		cur.count--
-		if created {
-			delete(s.lists, cur.id)
-			s.order = s.order[:len(s.order)-1]
-		}
+	n := cur.next()
+	n.allocated = slices.Clone(cur.allocated)
+	n.allocated[idx>>3] |= 0x80 >> (idx & 7)
+	n.count++
+	if err := s.write(n); err != nil {
 		return "", 0, err
 	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if created != nil {
+		if _, dup := s.lists[created.id]; dup {
+			return "", 0, errors.New("statuslist: list ID collision")
+		}
+		s.lists[created.id] = created
+		s.order = append(s.order, created.id)
+	}
+	cur.apply(n)
 	return cur.id, idx, nil
 }
 
@@ -302,7 +384,7 @@ func (s *FileStore) newList(purpose string) (*list, error) {
 		return nil, fmt.Errorf("statuslist: random: %w", err)
 	}
 	now := s.now().UTC()
-	l := &list{id: hex.EncodeToString(idb[:]), purpose: purpose, created: now, updated: now, allocated: make([]byte, s.size/8)}
+	l := &list{id: hex.EncodeToString(idb[:]), purpose: purpose, created: now, updated: now, version: 1, allocated: make([]byte, s.size/8)}
 	var err error
 	if purpose == PurposeToken {
 		l.token, err = NewTokenList(TokenBits, s.size)
@@ -312,11 +394,12 @@ func (s *FileStore) newList(purpose string) (*list, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, dup := s.lists[l.id]; dup {
+	s.mu.RLock()
+	_, dup := s.lists[l.id]
+	s.mu.RUnlock()
+	if dup {
 		return nil, errors.New("statuslist: list ID collision")
 	}
-	s.lists[l.id] = l
-	s.order = append(s.order, l.id)
 	return l, nil
 }
 
@@ -327,41 +410,50 @@ func (s *FileStore) Set(ctx context.Context, listID string, index int, value uin
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l, ok := s.lists[listID]
-	if !ok {
-		return ErrNotFound
+	l, err := s.lookup(listID)
+	if err != nil {
+		return err
 	}
+	l.wmu.Lock()
+	defer l.wmu.Unlock()
 	if index < 0 || index >= l.size() || !l.isAllocated(index) {
 		return fmt.Errorf("%w: index %d is not allocated in list", ErrIndex, index)
 	}
-	var undo func()
+	n := l.next()
 	if l.bits != nil {
 		if value > 1 {
 			return fmt.Errorf("%w: %d for a bitstring list", ErrValue, value)
 		}
-		old := l.bits.Get(index)
-		l.bits.Set(index, value == 1)
-		undo = func() { l.bits.Set(index, old) }
+		n.bits = &Bitstring{bits: slices.Clone(l.bits.bits), n: l.bits.n}
+		n.bits.Set(index, value == 1)
 	} else {
 		if value > TokenSuspended {
 			return fmt.Errorf("%w: %d", ErrValue, value)
 		}
-		old, _ := l.token.Get(index)
-		l.token.Set(index, value)
-		undo = func() { l.token.Set(index, old) }
+		n.token = &TokenList{bits: l.token.bits, data: slices.Clone(l.token.data), n: l.token.n}
+		n.token.Set(index, value)
 	}
-	oldUpdated := l.updated
-	l.version++
-	l.updated = s.now().UTC()
-	if err := s.write(l); err != nil {
-		undo()
-		l.version--
-		l.updated = oldUpdated
+	n.version++
+	n.updated = s.now().UTC()
+	n.journal = appendJournal(n.journal, journalEntry{version: n.version, index: index, value: value})
+	if err := s.write(n); err != nil {
 		return err
 	}
+	s.mu.Lock()
+	l.apply(n)
+	s.mu.Unlock()
 	return nil
+}
+
+// lookup returns the list with ID listID, or ErrNotFound.
+func (s *FileStore) lookup(listID string) (*list, error) {
+	s.mu.RLock()
+	l, ok := s.lists[listID]
+	s.mu.RUnlock()
+	if !ok {
+		return nil, ErrNotFound
+	}
+	return l, nil
 }
 
 // Get returns the purpose of list and the status at index.
@@ -369,8 +461,8 @@ func (s *FileStore) Get(ctx context.Context, listID string, index int) (string, 
 	if err := ctx.Err(); err != nil {
 		return "", 0, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	l, ok := s.lists[listID]
 	if !ok {
 		return "", 0, ErrNotFound
@@ -393,25 +485,19 @@ func (s *FileStore) Snapshot(ctx context.Context, listID string) (Snapshot, erro
 	if err := ctx.Err(); err != nil {
 		return Snapshot{}, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	l, ok := s.lists[listID]
 	if !ok {
 		return Snapshot{}, ErrNotFound
 	}
-	snap := Snapshot{ID: l.id, Purpose: l.purpose, Version: l.version, Updated: l.updated}
-	if l.bits != nil {
-		snap.Bitstring = &Bitstring{bits: slices.Clone(l.bits.bits), n: l.bits.n}
-	} else {
-		snap.Token = &TokenList{bits: l.token.bits, data: slices.Clone(l.token.data), n: l.token.n}
-	}
-	return snap, nil
+	return l.snapshot(), nil
 }
 
 // Lists returns the IDs of every list, oldest first.
 func (s *FileStore) Lists() []string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
 	return slices.Clone(s.order)
 }
 

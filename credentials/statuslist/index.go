@@ -2,12 +2,15 @@ package statuslist
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -28,10 +31,30 @@ const indexFile = "index.log"
 // maxIndexLine bounds one line of the index log.
 const maxIndexLine = 4096
 
+// maxOwner bounds an owner tag (BindOwner).
+const maxOwner = 128
+
 type indexLine struct {
 	Key  string `json:"key"` // hex SHA-256 of the credential ID
 	Refs []Ref  `json:"refs"`
+	// Owner is the caller's opaque owner tag (a hash of the issuing
+	// client, never the client in clear); empty for none.
+	Owner string `json:"owner,omitempty"`
 }
+
+// IndexRecovery says what OpenFileStore found in the index log.
+type IndexRecovery struct {
+	// Records is the number of bindings loaded.
+	Records int
+	// TornBytes is the length of an incomplete last record (a crash during
+	// an append, before the append was acknowledged) that was cut off the
+	// file; 0 when the file ended cleanly.
+	TornBytes int64
+}
+
+// IndexRecovery reports what opening the store found in its index log, for
+// the caller to log.
+func (s *FileStore) IndexRecovery() IndexRecovery { return s.recovery }
 
 // indexKey hashes a credential ID: the index never stores IDs in clear (a
 // caller-chosen ID could carry anything).
@@ -40,11 +63,17 @@ func indexKey(credentialID string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// loadIndex reads the append-only index. A torn last line (a crash during
-// an append) is ignored; any other bad line is corruption.
+// loadIndex reads the append-only index. Every acknowledged record ends
+// in '\n' (the newline is part of the one write that is fsynced before
+// Bind returns), so bytes after the last '\n' are a torn record that was
+// never acknowledged: they are cut off the file, and the cut fsynced,
+// before any new record is appended (otherwise the next record would be
+// glued to the torn one, and that line would be unreadable at the next
+// start). Any bad complete line is corruption.
 func (s *FileStore) loadIndex() error {
-	s.index = map[string][]Ref{}
-	f, err := os.Open(filepath.Join(s.dir, indexFile))
+	s.index = map[string]indexLine{}
+	path := filepath.Join(s.dir, indexFile)
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -52,47 +81,89 @@ func (s *FileStore) loadIndex() error {
 		return fmt.Errorf("statuslist: %w", err)
 	}
 	defer f.Close()
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, maxIndexLine), maxIndexLine)
-	var pending error
-	for sc.Scan() {
-		if pending != nil {
-			return pending
+	r := bufio.NewReaderSize(f, 64<<10)
+	var good int64 // length of the complete lines read
+	for {
+		line, err := r.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) || (len(line) > maxIndexLine && err == nil) {
+			return fmt.Errorf("%s: %w: index line too long", indexFile, ErrCorrupted)
+		}
+		if errors.Is(err, io.EOF) {
+			if len(line) > 0 {
+				return s.cutTorn(f, good, int64(len(line)))
+			}
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("statuslist: %s: %w", indexFile, err)
 		}
 		var l indexLine
-		if err := json.Unmarshal(sc.Bytes(), &l); err != nil || len(l.Key) != 64 {
-			pending = fmt.Errorf("%s: %w: bad index line", indexFile, ErrCorrupted)
-			continue
+		if err := json.Unmarshal(bytes.TrimSuffix(line, []byte{'\n'}), &l); err != nil || len(l.Key) != 64 || len(l.Owner) > maxOwner {
+			return fmt.Errorf("%s: %w: bad index line at offset %d", indexFile, ErrCorrupted, good)
 		}
-		s.index[l.Key] = l.Refs
+		s.index[l.Key] = l
+		s.recovery.Records = len(s.index)
+		good += int64(len(line))
 	}
-	return sc.Err()
+}
+
+// cutTorn truncates the index file to its complete records.
+func (s *FileStore) cutTorn(f *os.File, good, torn int64) error {
+	if err := f.Truncate(good); err != nil {
+		return fmt.Errorf("statuslist: cutting a torn index record: %w", err)
+	}
+	if err := f.Sync(); err != nil {
+		return fmt.Errorf("statuslist: cutting a torn index record: %w", err)
+	}
+	s.recovery.TornBytes = torn
+	return nil
 }
 
 // Bind records the status entries of a credential, durably (append and
-// fsync) before returning. A credential ID can be bound once.
+// fsync) before returning. A credential ID can be bound once. It is
+// BindOwner with no owner.
 func (s *FileStore) Bind(ctx context.Context, credentialID string, refs []Ref) error {
+	return s.BindOwner(ctx, credentialID, "", refs)
+}
+
+// BindOwner is Bind that also records owner, an opaque tag of at most 128
+// bytes (callers pass a hash, never an identifier in clear) that
+// OwnedBy later compares.
+func (s *FileStore) BindOwner(ctx context.Context, credentialID, owner string, refs []Ref) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if credentialID == "" || len(refs) == 0 || len(refs) > 8 {
 		return fmt.Errorf("statuslist: bind needs a credential ID and 1..8 refs")
 	}
-	key := indexKey(credentialID)
-	line, err := json.Marshal(indexLine{Key: key, Refs: refs})
+	if len(owner) > maxOwner {
+		return fmt.Errorf("statuslist: owner tag longer than %d bytes", maxOwner)
+	}
+	rec := indexLine{Key: indexKey(credentialID), Refs: slices.Clone(refs), Owner: owner}
+	line, err := json.Marshal(rec)
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if _, ok := s.index[key]; ok {
-		return ErrBound
+	if len(line) >= maxIndexLine {
+		return fmt.Errorf("statuslist: index record too long")
 	}
+	s.indexMu.Lock() // the only writer of s.index and the file
+	defer s.indexMu.Unlock()
+	s.mu.RLock()
+	_, bound := s.index[rec.Key]
+	var bad bool
 	for _, r := range refs {
 		l, ok := s.lists[r.ListID]
 		if !ok || l.purpose != r.Purpose || r.Index < 0 || r.Index >= l.size() || !l.isAllocated(r.Index) {
-			return fmt.Errorf("%w: ref to an unallocated entry", ErrIndex)
+			bad = true
 		}
+	}
+	s.mu.RUnlock()
+	if bound {
+		return ErrBound
+	}
+	if bad {
+		return fmt.Errorf("%w: ref to an unallocated entry", ErrIndex)
 	}
 	f, err := os.OpenFile(filepath.Join(s.dir, indexFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
@@ -108,7 +179,9 @@ func (s *FileStore) Bind(ctx context.Context, credentialID string, refs []Ref) e
 	if err != nil {
 		return fmt.Errorf("statuslist: index: %w", err)
 	}
-	s.index[key] = slices.Clone(refs)
+	s.mu.Lock()
+	s.index[rec.Key] = rec
+	s.mu.Unlock()
 	return nil
 }
 
@@ -117,11 +190,27 @@ func (s *FileStore) Refs(ctx context.Context, credentialID string) ([]Ref, error
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	refs, ok := s.index[indexKey(credentialID)]
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	rec, ok := s.index[indexKey(credentialID)]
 	if !ok {
 		return nil, ErrNotFound
 	}
-	return slices.Clone(refs), nil
+	return slices.Clone(rec.Refs), nil
+}
+
+// OwnedBy reports whether the credential ID was bound with owner tag
+// owner (compared in constant time). A binding without an owner is owned
+// by nobody. An unknown ID gives ErrNotFound.
+func (s *FileStore) OwnedBy(ctx context.Context, credentialID, owner string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s.mu.RLock()
+	rec, ok := s.index[indexKey(credentialID)]
+	s.mu.RUnlock()
+	if !ok {
+		return false, ErrNotFound
+	}
+	return rec.Owner != "" && subtle.ConstantTimeCompare([]byte(rec.Owner), []byte(owner)) == 1, nil
 }

@@ -1,16 +1,13 @@
 //go:build unix
 
-package auth
+package filelock
 
 import (
 	"os"
 	"syscall"
 )
 
-// lockFile takes an exclusive advisory lock (flock) on path, creating it,
-// and returns the function that releases it. The lock is released by the
-// kernel if the process dies, so a crash never leaves the registry locked.
-func lockFile(path string) (func(), error) {
+func lock(path string) (func(), error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err

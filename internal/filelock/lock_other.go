@@ -1,6 +1,6 @@
 //go:build !unix
 
-package auth
+package filelock
 
 import (
 	"errors"
@@ -8,10 +8,7 @@ import (
 	"time"
 )
 
-// lockFile takes an exclusive lock by creating path exclusively, retrying
-// for up to ten seconds, and returns the function that removes it. Unlike
-// flock on Unix, a crashed writer leaves the file behind; remove it by hand.
-func lockFile(path string) (func(), error) {
+func lock(path string) (func(), error) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)

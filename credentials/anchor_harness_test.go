@@ -1,0 +1,283 @@
+package credentials
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/ledger"
+)
+
+const anchorRegion = "310000"
+
+// outboxWindow is the outbox's batching window in tests (the node's
+// default is 200 ms; benchmarks set it back).
+var outboxWindow = 20 * time.Millisecond
+
+// chain is a real embedded ledger with the issuer's region registered, the
+// outbox running on it and a view following it.
+type chain struct {
+	l     *ledger.Embedded
+	c     ledger.Client
+	ob    *ledger.Outbox
+	view  *ledger.View
+	dir   string
+	start func()
+	stop  func()
+}
+
+// registerRegion registers region as the genesis region with the node's
+// DID, base URL and published keys.
+func registerRegion(t testing.TB, l ledger.Ledger, region, did, base string, keys KeySource) {
+	t.Helper()
+	in := chaincode.RegionInput{Code: region, DID: did, Endpoints: []chaincode.Endpoint{{Type: "api", URL: base}}}
+	for _, k := range keys.Published() {
+		j, err := gm.NewJWK(k.Public, k.Kid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		in.Keys = append(in.Keys, j)
+	}
+	if _, err := (ledger.Client{L: l}).RequestRegion(context.Background(), in); err != nil && !errors.Is(err, chaincode.ErrExists) {
+		t.Fatal(err)
+	}
+}
+
+// openChain opens (or reopens) the ledger and the outbox in dir and starts
+// them; track keeps every anchored status in the view.
+func openChain(t testing.TB, dir string, track bool) *chain {
+	t.Helper()
+	ch := openChainPaused(t, dir, track)
+	ch.start()
+	return ch
+}
+
+// openChainPaused is openChain with the outbox not yet sending: start
+// starts it.
+func openChainPaused(t testing.TB, dir string, track bool) *chain {
+	t.Helper()
+	l, err := ledger.OpenEmbedded(filepath.Join(dir, "ledger.db"), ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP(anchorRegion)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ledger.Client{L: l}
+	ob, err := ledger.OpenOutbox(filepath.Join(dir, "outbox.db"), c, ledger.OutboxOptions{Window: outboxWindow})
+	if err != nil {
+		t.Fatal(err)
+	}
+	view := ledger.NewView(l, ledger.ViewOptions{TrackStatuses: track})
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); view.Run(ctx) }()
+	ch := &chain{l: l, c: c, ob: ob, view: view, dir: dir}
+	var started sync.Once
+	ch.start = func() {
+		started.Do(func() {
+			wg.Add(1)
+			go func() { defer wg.Done(); ob.Run(ctx) }()
+		})
+	}
+	var once sync.Once
+	ch.stop = func() {
+		once.Do(func() {
+			cancel()
+			wg.Wait()
+			ob.Close()
+			l.Close()
+		})
+	}
+	t.Cleanup(ch.stop)
+	for deadline := time.Now().Add(5 * time.Second); !view.Ready(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("view not ready")
+		}
+	}
+	return ch
+}
+
+// flush waits until the outbox committed everything and the view has the
+// node's head for each list at the issuer's current version.
+func (ch *chain) flush(t testing.TB, is *Issuer, lists ...string) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ch.ob.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range lists {
+		want, err := is.StatusHead(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for {
+			if h, ok := ch.view.StatusHead(anchorRegion, id); ok && h.Version == want.Version {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				t.Fatalf("list %s: the view never saw version %d", id, want.Version)
+			case <-time.After(5 * time.Millisecond):
+			}
+		}
+	}
+}
+
+// chainStatus waits until the view (TrackStatuses) has the anchored
+// status of an entry (batch and head transactions commit separately, so
+// a head may be seen before its batch) and returns it.
+func (ch *chain) chainStatus(t testing.TB, list string, index int, want uint8) (uint8, bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		s, ok := ch.view.Status(anchorRegion, list, uint64(index))
+		if (ok && s == want) || time.Now().After(deadline) {
+			return s, ok
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// anchorIssuer replaces n's issuer by one anchoring to ch.
+func anchorIssuer(t testing.TB, n *node, ch *chain, base string) {
+	t.Helper()
+	is, err := NewIssuer(IssuerConfig{BaseURL: base, Keys: n.keys, Status: n.status, Now: n.clock.Now, Anchor: ch.ob,
+		OnAnchorError: func(err error) { t.Errorf("anchoring: %v", err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.issuer = is
+}
+
+// tamperFunc, when it handles a path, answers instead of the node: a
+// compromised front or mirror at the node's address.
+type tamperFunc func(path string) (contentType, body string, ok bool)
+
+// listServer serves a node's DID document, issuer metadata and status
+// lists over TLS, as api does, unless tamper answers.
+func listServer(t testing.TB, n **node, tamper *atomic.Pointer[tamperFunc]) *httptest.Server {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f := tamper.Load(); f != nil {
+			if ct, body, ok := (*f)(r.URL.Path); ok {
+				w.Header().Set("Content-Type", ct)
+				w.Write([]byte(body))
+				return
+			}
+		}
+		is := (*n).issuer
+		switch {
+		case r.URL.Path == "/.well-known/did.json":
+			d, _ := is.DIDDocument()
+			w.Header().Set("Content-Type", "application/did+json")
+			json.NewEncoder(w).Encode(d)
+		case r.URL.Path == "/.well-known/jwt-vc-issuer":
+			m, _ := is.Metadata()
+			w.Header().Set("Content-Type", "application/json")
+			json.NewEncoder(w).Encode(m)
+		case strings.HasPrefix(r.URL.Path, "/status/"):
+			doc, tok, err := is.StatusList(r.Context(), strings.TrimPrefix(r.URL.Path, "/status/"))
+			if err != nil {
+				http.NotFound(w, r)
+				return
+			}
+			if doc == nil {
+				w.Header().Set("Content-Type", MediaTypeStatusListJWT)
+			} else {
+				w.Header().Set("Content-Type", MediaTypeVCJWT)
+			}
+			w.Write([]byte(tok))
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// fetchClientFor is the guarded fetch client a verifier uses, allowed to
+// reach srv on the loopback address.
+func fetchClientFor(t testing.TB, srv *httptest.Server) *http.Client {
+	t.Helper()
+	c, err := NewFetchClient(srv.Client(), FetchOptions{AllowHost: AllowHosts("127.0.0.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// remoteVerifier is a verifier on another machine: keys by did:web and
+// metadata, lists over TLS through client, checked against anchors when
+// set.
+func remoteVerifier(t testing.TB, n *node, client *http.Client, anchors StatusAnchors) (*Verifier, *HTTPStatusSource) {
+	t.Helper()
+	res := &Resolver{Client: client, Now: n.clock.Now}
+	lv, err := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: res, SkipStatus: true, Now: n.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := &HTTPStatusSource{Client: client, Verifier: lv, Resolver: res, Algorithms: allAlgs, Now: n.clock.Now,
+		Anchors: anchors, AnchorWait: 300 * time.Millisecond}
+	v, err := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: res, Status: NewStatusChecker(src, time.Hour, n.clock.Now), Now: n.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v, src
+}
+
+// signBitstringList signs a BitstringStatusListCredential for url with the
+// node's active SM2 key, as the issuer does, with any content and version:
+// what an attacker holding the key (or a replayed old list) serves.
+func signBitstringList(t testing.TB, n *node, url, purpose string, version uint64, bits *statuslist.Bitstring) string {
+	t.Helper()
+	k, err := n.keys.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := map[string]any{
+		"@context":  []any{ContextV2},
+		"id":        url,
+		"type":      []any{TypeCredential, TypeBitstringStatusListCredential},
+		"issuer":    n.issuer.DID(),
+		"validFrom": FormatTime(n.clock.Now()),
+		"credentialSubject": map[string]any{
+			"id": url + "#list", "type": TypeBitstringStatusList, "statusPurpose": purpose,
+			"encodedList": bits.Encode(), claimListVersion: version,
+		},
+	}
+	tok, err := SignJWT(doc, TypVCJWT, n.issuer.DID()+"#"+k.Kid, k.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// openNodeIn is newNode over an existing directory (for restarts).
+func openNodeIn(t testing.TB, dir, base string) *node {
+	t.Helper()
+	clk := &clock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+	ks, err := keystore.Open(filepath.Join(dir, "keystore.json"), make([]byte, 16), keystore.Options{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := NewIssuer(IssuerConfig{BaseURL: base, Keys: ks, Status: st, Now: clk.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &node{clock: clk, keys: ks, status: st, issuer: is}
+}

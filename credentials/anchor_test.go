@@ -1,0 +1,386 @@
+package credentials
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/credentials/internal/jose"
+	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/leakcheck"
+	"github.com/trustid-cn/trustid/ledger"
+)
+
+var (
+	_ Anchorer      = (*ledger.Outbox)(nil)
+	_ StatusAnchors = (*ledger.View)(nil)
+)
+
+// TestAnchorStatusChanges: issuing anchors each new list's first head;
+// revoking and suspending hand the change (list, index, value) and the
+// list's new head to the outbox, which brings them to the chain; the
+// anchored digest is the one of the list as served; nothing personal
+// reaches the ledger files.
+func TestAnchorStatusChanges(t *testing.T) {
+	ctx := context.Background()
+	n := newNode(t, testBase)
+	ch := openChain(t, t.TempDir(), true)
+	registerRegion(t, ch.l, anchorRegion, n.issuer.DID(), testBase, n.keys)
+	anchorIssuer(t, n, ch, testBase)
+
+	vc := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	holder, _ := holderKey(t, gm.AlgES256)
+	hj, _ := gm.NewJWK(holder.Public(), "")
+	sd := mustIssue(t, n, identityRequest(t, n), IssueOptions{Format: FormatSDJWT, HolderKey: &hj})
+	rev, sus, tok := vc.Status[0], vc.Status[1], sd.Status[0]
+	lists := []string{rev.ListID, sus.ListID, tok.ListID}
+	ch.flush(t, n.issuer, lists...)
+	for _, id := range lists {
+		h, err := ch.c.StatusHead(ctx, anchorRegion, id)
+		if err != nil || h.Version != 1 {
+			t.Fatalf("new list %s: head %+v %v", id, h, err)
+		}
+	}
+
+	if err := n.issuer.SetStatus(ctx, vc.ID, ActionRevoke); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.issuer.SetStatus(ctx, sd.ID, ActionSuspend); err != nil {
+		t.Fatal(err)
+	}
+	ch.flush(t, n.issuer, lists...)
+	for _, c := range []struct {
+		ref  statuslist.Ref
+		want uint8
+	}{{rev, 1}, {tok, statuslist.TokenSuspended}} {
+		if s, ok := ch.chainStatus(t, c.ref.ListID, c.ref.Index, c.want); !ok || s != c.want {
+			t.Errorf("%s[%d] on the chain: %d %v, want %d", c.ref.Purpose, c.ref.Index, s, ok, c.want)
+		}
+	}
+	if _, ok := ch.view.Status(anchorRegion, sus.ListID, uint64(sus.Index)); ok {
+		t.Error("the suspension entry of the revoked credential was anchored though it did not change")
+	}
+
+	// The anchored head is the digest of the list as served, at the version
+	// it claims.
+	for _, id := range []string{rev.ListID, tok.ListID} {
+		h, err := ch.c.StatusHead(ctx, anchorRegion, id)
+		if err != nil || h.Version != 2 {
+			t.Fatalf("head of %s after one change: %+v %v", id, h, err)
+		}
+		_, served, err := n.issuer.StatusList(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		content := servedContent(t, n, id, served)
+		if _, err := ch.view.CheckList(anchorRegion, id, content); err != nil {
+			t.Errorf("served list %s does not match the anchored head: %v", id, err)
+		}
+	}
+
+	// Reinstating the suspended SD-JWT VC anchors value 0.
+	if err := n.issuer.SetStatus(ctx, sd.ID, ActionReinstate); err != nil {
+		t.Fatal(err)
+	}
+	ch.flush(t, n.issuer, tok.ListID)
+	if s, _ := ch.chainStatus(t, tok.ListID, tok.Index, statuslist.TokenValid); s != statuslist.TokenValid {
+		t.Errorf("reinstated entry on the chain: %d", s)
+	}
+	if st := ch.ob.Stats(); st.CommittedChanges != 3 || st.Dead != 0 {
+		t.Errorf("outbox: %+v (want 3 changes, none dead)", st)
+	}
+	ch.stop()
+	found, err := leakcheck.Dir(ch.dir, vc.ID, sd.ID, "pw-3f9a1c0d7e", "2019-07-01")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(found) > 0 {
+		t.Errorf("personal data or credential IDs in the ledger files: %v", found)
+	}
+}
+
+// servedContent decodes a served list token (as a verifier does) and
+// returns the content its head's digest covers.
+func servedContent(t testing.TB, n *node, id, served string) []byte {
+	t.Helper()
+	m := decodePayload(t, served)
+	if sl, ok := m["status_list"].(map[string]any); ok {
+		bits, _ := sl["bits"].(interface{ Int64() (int64, error) })
+		b, _ := bits.Int64()
+		tl, err := statuslist.DecodeTokenList(int(b), sl["lst"].(string), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v, err := parseListVersion(m[claimJWTListVersion])
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := listContent(id, statuslist.PurposeToken, v, tl.Bits(), tl)
+		return c
+	}
+	sub := m["credentialSubject"].(map[string]any)
+	bits, err := statuslist.DecodeBitstring(sub["encodedList"].(string), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := parseListVersion(sub[claimListVersion])
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _ := listContent(id, sub["statusPurpose"].(string), v, 1, bits)
+	return c
+}
+
+// TestForgedStatusListRejected: a forged status list (wrong digest) served
+// to a verifier is rejected. A real node serves its lists over TLS and
+// anchors to a real embedded ledger; a verifier checks every list against
+// the ledger's heads. A tampered server at the node's address (a
+// compromised front or mirror) then serves other lists, all validly
+// signed with the node's key: a forged one (the revoked bit cleared at the
+// anchored version), a stale one (the list before the revocation), one
+// ahead of the ledger, one under an unanchored list ID, and a forged token
+// list. Each is refused with its own error. Without the ledger the same
+// forged list is accepted.
+func TestForgedStatusListRejected(t *testing.T) {
+	ctx := context.Background()
+	var n *node
+	var tamper atomic.Pointer[tamperFunc]
+	srv := listServer(t, &n, &tamper)
+	client := fetchClientFor(t, srv)
+	n = newNode(t, srv.URL)
+	ch := openChain(t, t.TempDir(), false)
+	registerRegion(t, ch.l, anchorRegion, n.issuer.DID(), srv.URL, n.keys)
+	anchorIssuer(t, n, ch, srv.URL)
+
+	vc1 := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	vc2 := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	holder, _ := holderKey(t, gm.AlgES256)
+	hj, _ := gm.NewJWK(holder.Public(), "")
+	sd := mustIssue(t, n, identityRequest(t, n), IssueOptions{Format: FormatSDJWT, HolderKey: &hj})
+	rev, tok := vc1.Status[0], sd.Status[0]
+	revURL := srv.URL + "/status/" + rev.ListID
+	ch.flush(t, n.issuer, rev.ListID, vc1.Status[1].ListID, tok.ListID)
+
+	v, _ := remoteVerifier(t, n, client, ch.view)
+	if _, err := v.VerifyCredential(ctx, vc1.Token); err != nil {
+		t.Fatalf("before revocation: %v", err)
+	}
+	if _, err := v.VerifyToken(ctx, sd.Token); err != nil {
+		t.Fatalf("SD-JWT VC before suspension: %v", err)
+	}
+	_, before, _ := n.issuer.StatusList(ctx, rev.ListID)
+
+	if err := n.issuer.SetStatus(ctx, vc1.ID, ActionRevoke); err != nil {
+		t.Fatal(err)
+	}
+	ch.flush(t, n.issuer, rev.ListID)
+	// The verifier's cached list is dropped once the ledger's head moved:
+	// no waiting for the cache ttl (an hour here).
+	if _, err := v.VerifyCredential(ctx, vc1.Token); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("revoked, through the ledger-checked list: %v", err)
+	}
+	if _, err := v.VerifyCredential(ctx, vc2.Token); err != nil {
+		t.Fatalf("the other credential: %v", err)
+	}
+
+	// The tampered server: status lists are its own, keys the node's.
+	head, _ := ch.view.StatusHead(anchorRegion, rev.ListID)
+	snap, _ := n.status.Snapshot(ctx, rev.ListID)
+	cleared := snap.Bitstring
+	cleared.Set(rev.Index, false)
+	tokSnap, _ := n.status.Snapshot(ctx, tok.ListID)
+	tokHead, _ := ch.view.StatusHead(anchorRegion, tok.ListID)
+	forgedTok := tokSnap.Token
+	forgedTok.Set(tok.Index, statuslist.TokenInvalid)
+	var serve func(path string) (string, string)
+	tampered := tamperFunc(func(path string) (string, string, bool) {
+		if !strings.HasPrefix(path, "/status/") {
+			return "", "", false
+		}
+		ct, body := serve(path)
+		return ct, body, true
+	})
+	tamper.Store(&tampered)
+
+	for _, c := range []struct {
+		name  string
+		cred  string
+		serve func(path string) (string, string)
+		want  error
+	}{
+		{"forged: the revoked bit cleared at the anchored version", vc1.Token, func(string) (string, string) {
+			return MediaTypeVCJWT, signBitstringList(t, n, revURL, PurposeRevocation, head.Version, cleared)
+		}, ErrStatusListForged},
+		{"stale: the list from before the revocation", vc1.Token, func(string) (string, string) {
+			return MediaTypeVCJWT, before
+		}, ErrStatusListStale},
+		{"ahead: a version the ledger never anchored", vc1.Token, func(string) (string, string) {
+			return MediaTypeVCJWT, signBitstringList(t, n, revURL, PurposeRevocation, head.Version+1, cleared)
+		}, ErrStatusListUnanchored},
+		{"forged token status list", sd.Token, func(string) (string, string) {
+			return MediaTypeStatusListJWT, mustSignTokenList(t, n, srv.URL+"/status/"+tok.ListID, tokHead.Version, forgedTok)
+		}, ErrStatusListForged},
+	} {
+		serve = c.serve
+		tv, _ := remoteVerifier(t, n, client, ch.view)
+		var err error
+		if strings.Contains(c.cred, "~") {
+			_, err = tv.VerifyToken(ctx, c.cred)
+		} else {
+			_, err = tv.VerifyCredential(ctx, c.cred)
+		}
+		if !errors.Is(err, c.want) || !errors.Is(err, ErrStatusUnavailable) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+
+	// A list ID with no head: the verifier fails closed.
+	serve = func(path string) (string, string) {
+		return MediaTypeVCJWT, signBitstringList(t, n, srv.URL+path, PurposeRevocation, 1, cleared)
+	}
+	_, src := remoteVerifier(t, n, client, ch.view)
+	if _, _, _, err := src.Bitstring(ctx, srv.URL+"/status/00000000000000ff", n.issuer.DID()); !errors.Is(err, ErrStatusListUnanchored) {
+		t.Errorf("unanchored list ID: %v", err)
+	}
+	// An issuer that is not a region of the consortium: fail closed.
+	other := openChain(t, t.TempDir(), false)
+	if _, _, _, err := (&HTTPStatusSource{Client: client, Verifier: src.Verifier, Anchors: other.view, AnchorWait: 50 * time.Millisecond}).
+		Bitstring(ctx, revURL, n.issuer.DID()); !errors.Is(err, ErrStatusListUnanchored) || !strings.Contains(err.Error(), "not an active region") {
+		t.Errorf("issuer outside the consortium: %v", err)
+	}
+
+	// The control: without the ledger the forged list passes as valid.
+	serve = func(path string) (string, string) {
+		if strings.HasSuffix(path, rev.ListID) {
+			return MediaTypeVCJWT, signBitstringList(t, n, revURL, PurposeRevocation, head.Version, cleared)
+		}
+		_, real, _ := n.issuer.StatusList(ctx, strings.TrimPrefix(path, "/status/"))
+		return MediaTypeVCJWT, real
+	}
+	plain, _ := remoteVerifier(t, n, client, nil)
+	if _, err := plain.VerifyCredential(ctx, vc1.Token); err != nil {
+		t.Errorf("without the ledger the forged list should pass (the control of this test): %v", err)
+	}
+}
+
+// mustSignTokenList signs a statuslist+jwt for uri as the issuer does,
+// with any content and version.
+func mustSignTokenList(t testing.TB, n *node, uri string, version uint64, tl *statuslist.TokenList) string {
+	t.Helper()
+	k, err := n.keys.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := n.clock.Now()
+	tok, err := jose.Sign(map[string]any{
+		"iss": n.issuer.BaseURL(), "sub": uri, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		"status_list":       map[string]any{"bits": tl.Bits(), "lst": tl.Encode()},
+		claimJWTListVersion: version,
+	}, map[string]any{"typ": TypStatusListJWT, "kid": k.Kid}, k.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// TestAnchorWaitsForLedger: a list newer than the ledger's head (a change
+// the outbox has not committed yet) waits for the head, then passes.
+func TestAnchorWaitsForLedger(t *testing.T) {
+	ctx := context.Background()
+	var n *node
+	srv := listServer(t, &n, new(atomic.Pointer[tamperFunc]))
+	client := fetchClientFor(t, srv)
+	n = newNode(t, srv.URL)
+	ch := openChainPaused(t, t.TempDir(), false)
+	registerRegion(t, ch.l, anchorRegion, n.issuer.DID(), srv.URL, n.keys)
+	anchorIssuer(t, n, ch, srv.URL)
+	vc := mustIssue(t, n, sampleCredential(), IssueOptions{})
+
+	// Nothing reaches the chain until the outbox starts, 150 ms from now.
+	const delay = 150 * time.Millisecond
+	start := time.Now()
+	time.AfterFunc(delay, ch.start)
+	v, _ := remoteVerifier(t, n, client, ch.view)
+	if _, err := v.VerifyCredential(ctx, vc.Token); err != nil {
+		t.Fatalf("a new list, anchored while the verifier waits: %v", err)
+	}
+	if d := time.Since(start); d < delay {
+		t.Fatalf("verified after %v, before the head could be on the chain", d)
+	}
+	ch.flush(t, n.issuer, vc.Status[0].ListID, vc.Status[1].ListID)
+
+	// Revoke, and verify at once: the served list is a version ahead of
+	// the ledger until the outbox commits the head.
+	if err := n.issuer.SetStatus(ctx, vc.ID, ActionRevoke); err != nil {
+		t.Fatal(err)
+	}
+	v, _ = remoteVerifier(t, n, client, ch.view)
+	if _, err := v.VerifyCredential(ctx, vc.Token); !errors.Is(err, ErrRevoked) {
+		t.Fatalf("right after the revocation: %v", err)
+	}
+	if h, _ := ch.view.StatusHead(anchorRegion, vc.Status[0].ListID); h.Version != 2 {
+		t.Fatalf("head %+v", h)
+	}
+}
+
+// FuzzCheckAnchored feeds arbitrary served-list fields (version claim,
+// encodedList, list ID from the URL, purpose) to the ledger check of a
+// verifier whose view holds one anchored list: only that list's exact
+// content at its anchored version passes; everything else is refused with
+// one of the anchoring errors (or a parse error), never a panic.
+func FuzzCheckAnchored(f *testing.F) {
+	ctx := context.Background()
+	n := newNode(f, testBase)
+	ch := openChain(f, f.TempDir(), false)
+	registerRegion(f, ch.l, anchorRegion, n.issuer.DID(), testBase, n.keys)
+	anchorIssuer(f, n, ch, testBase)
+	vc := mustIssue(f, n, sampleCredential(), IssueOptions{})
+	if err := n.issuer.SetStatus(ctx, vc.ID, ActionRevoke); err != nil {
+		f.Fatal(err)
+	}
+	ref := vc.Status[0]
+	ch.flush(f, n.issuer, ref.ListID)
+	snap, _ := n.status.Snapshot(ctx, ref.ListID)
+	want, _ := snap.Bitstring.AppendBinary(nil)
+	src := &HTTPStatusSource{Anchors: ch.view, AnchorWait: time.Nanosecond}
+
+	f.Add("2", snap.Bitstring.Encode(), ref.ListID, PurposeRevocation)
+	f.Add("1", snap.Bitstring.Encode(), ref.ListID, PurposeRevocation)
+	f.Add("3", snap.Bitstring.Encode(), ref.ListID, PurposeRevocation)
+	f.Add("2", snap.Bitstring.Encode(), ref.ListID, PurposeSuspension)
+	f.Add("02", "uH4sIAAAAAAAAA-3BMQEAAADCoPVPbQwfoAAAAAAAAAAAAAAAAAAAAIC3AYbSVKsAQAAA", "00000000000000ff", PurposeRevocation)
+	f.Add("18446744073709551616", "u", "../x", "")
+	f.Fuzz(func(t *testing.T, version, encoded, listID, purpose string) {
+		v, err := parseListVersion(json.Number(version))
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrStatusListUnanchored) {
+				t.Fatalf("version %q: %v", version, err)
+			}
+			return
+		}
+		bits, err := statuslist.DecodeBitstring(encoded, 0)
+		if err != nil {
+			return
+		}
+		content, err := listContent(listID, purpose, v, 1, bits)
+		if err != nil {
+			return
+		}
+		err = src.checkAnchored(ctx, testBase+"/status/"+listID, n.issuer.DID(), v, content)
+		got, _ := bits.AppendBinary(nil)
+		exact := listID == ref.ListID && purpose == PurposeRevocation && v == snap.Version && string(got) == string(want)
+		switch {
+		case err == nil && !exact:
+			t.Fatalf("accepted a list that is not the anchored one: %s v%d %s", listID, v, purpose)
+		case err != nil && exact:
+			t.Fatalf("refused the anchored list: %v", err)
+		case err != nil && !errors.Is(err, ErrStatusListForged) && !errors.Is(err, ErrStatusListStale) && !errors.Is(err, ErrStatusListUnanchored):
+			t.Fatalf("unexpected error: %v", err)
+		}
+	})
+}

@@ -1,0 +1,117 @@
+package credentials
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// TestKeyCacheOnlyVerified: resolving a key for an unverified token does
+// not put it in the verifier's cache; a verified signature does; the
+// cache is bounded; an expired entry is dropped and the key resolved
+// again; did:key and did:jwk keys are never cached.
+func TestKeyCacheOnlyVerified(t *testing.T) {
+	srv, n, hits := issuerServer(t)
+	ctx := context.Background()
+	res := &Resolver{Client: loopbackClient(t, srv.Client()), TTL: time.Hour, Now: n.clock.Now}
+	v, err := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: res, SkipStatus: true, Now: n.clock.Now,
+		KeyTTL: time.Minute, KeyCacheSize: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	k, _ := n.keys.Active(gm.AlgSM2)
+	hdr := `{"alg":"SM2","typ":"vc+jwt","cty":"vc","kid":"` + n.issuer.DID() + "#" + k.Kid + `"}`
+	pb, _ := json.Marshal(decodePayload(t, iss.Token))
+
+	// Forged: the issuer's kid, another key's signature. The document is
+	// fetched (the key is needed to check), but the key is not cached.
+	forger, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	for range 3 {
+		if _, err := v.VerifyCredential(ctx, resign(t, hdr, string(pb), forger)); !errors.Is(err, ErrSignature) {
+			t.Fatalf("forged: %v", err)
+		}
+	}
+	if v.keys.Len() != 0 {
+		t.Fatalf("%d keys cached from forged tokens", v.keys.Len())
+	}
+	// Verified: cached.
+	if _, err := v.VerifyCredential(ctx, iss.Token); err != nil {
+		t.Fatal(err)
+	}
+	if v.keys.Len() != 1 {
+		t.Fatalf("%d keys cached after a verified signature, want 1", v.keys.Len())
+	}
+	// A second key of the issuer: the cache holds one key (KeyCacheSize).
+	if _, err := n.keys.Rotate(gm.AlgSM2); err != nil {
+		t.Fatal(err)
+	}
+	n.clock.Add(2 * time.Hour) // past the document cache: fetch the rotated document
+	iss2 := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	if _, err := v.VerifyCredential(ctx, iss2.Token); err != nil {
+		t.Fatal(err)
+	}
+	if v.keys.Len() != 1 {
+		t.Fatalf("cache over its size: %d", v.keys.Len())
+	}
+	// Expiry: past KeyTTL, the key is resolved again (from the document
+	// cache, which lives longer) and the expired entry is dropped.
+	n.clock.Add(2 * time.Minute)
+	if _, ok := v.keys.Get(n.issuer.DID()+"\x00"+decodeHeader(t, iss2.Token)["kid"].(string), n.clock.Now()); ok {
+		t.Fatal("expired key returned")
+	}
+	if v.keys.Len() != 0 {
+		t.Fatalf("expired key kept: %d", v.keys.Len())
+	}
+	before := hits.Load()
+	if _, err := v.VerifyCredential(ctx, iss2.Token); err != nil {
+		t.Fatal(err)
+	}
+	if hits.Load() != before {
+		t.Errorf("document refetched inside its TTL")
+	}
+
+	// did:key: verified, never cached.
+	holder, did := holderKey(t, gm.AlgEdDSA)
+	v2, _ := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: &Resolver{}, SkipStatus: true, Now: n.clock.Now})
+	doc := sampleCredential()
+	doc["issuer"] = did
+	tok, err := SignJWT(doc, TypVCJWT, did+"#"+did[len("did:key:"):], holder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v2.VerifyCredential(ctx, tok); err != nil {
+		t.Fatal(err)
+	}
+	if v2.keys.Len() != 0 {
+		t.Errorf("did:key key cached")
+	}
+}
+
+// TestResolverCacheBounded: the document cache holds at most CacheSize
+// documents.
+func TestResolverCacheBounded(t *testing.T) {
+	srv, n, hits := issuerServer(t)
+	ctx := context.Background()
+	res := &Resolver{Client: loopbackClient(t, srv.Client()), CacheSize: 1, Now: n.clock.Now}
+	k, _ := n.keys.Active(gm.AlgSM2)
+	for range 2 {
+		if _, err := res.ResolveKey(ctx, n.issuer.DID(), "#"+k.Kid); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := res.ResolveKey(ctx, srv.URL, k.Kid); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if res.cache.Len() != 1 {
+		t.Fatalf("%d documents cached, want 1", res.cache.Len())
+	}
+	if hits.Load() != 4 {
+		t.Fatalf("%d fetches, want 4 (each evicts the other)", hits.Load())
+	}
+}

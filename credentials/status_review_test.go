@@ -1,0 +1,218 @@
+package credentials
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/credentials/internal/jose"
+	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// TestRemoteStatusListCaps: lists fetched from other nodes (chosen by
+// whoever submits a credential to the public verify endpoint) are held to
+// statuslist.MaxRemoteEntries entries and token lists to 1 or 2 bits.
+func TestRemoteStatusListCaps(t *testing.T) {
+	var n *node
+	var tamper atomic.Pointer[tamperFunc]
+	srv := listServer(t, &n, &tamper)
+	n = newNode(t, srv.URL)
+	ctx := context.Background()
+	_, src := remoteVerifier(t, n, fetchClientFor(t, srv), nil)
+	k, err := n.keys.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve := func(path, ct, body string) {
+		f := tamperFunc(func(p string) (string, string, bool) { return ct, body, p == path })
+		tamper.Store(&f)
+	}
+	tokenList := func(uri string, bits int, raw []byte) string {
+		var buf bytes.Buffer
+		zw, _ := zlib.NewWriterLevel(&buf, zlib.BestCompression)
+		zw.Write(raw)
+		zw.Close()
+		now := n.clock.Now()
+		tok, err := jose.Sign(map[string]any{
+			"iss": srv.URL, "sub": uri, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+			"status_list": map[string]any{"bits": bits, "lst": base64.RawURLEncoding.EncodeToString(buf.Bytes())},
+		}, map[string]any{"typ": TypStatusListJWT, "kid": k.Kid}, k.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	const path = "/status/00000000000000aa"
+	uri := srv.URL + path
+	for _, c := range []struct {
+		name    string
+		bits    int
+		entries int
+		want    error
+	}{
+		{"8 bits", 8, 1 << 20, ErrUnsupported},
+		{"4 bits", 4, 1 << 16, ErrUnsupported},
+		{"2 bits past the cap", 2, 2 << 20, statuslist.ErrEncoding},
+		{"1 bit past the cap", 1, 2 << 20, statuslist.ErrEncoding},
+		{"2 bits at the cap", 2, 1 << 20, nil},
+		{"1 bit", 1, 1 << 17, nil},
+	} {
+		serve(path, MediaTypeStatusListJWT, tokenList(uri, c.bits, make([]byte, c.entries*c.bits/8)))
+		tl, _, err := src.Token(ctx, uri, srv.URL)
+		if c.want == nil {
+			if err != nil || tl.Len() != c.entries {
+				t.Errorf("%s: %v", c.name, err)
+			}
+		} else if !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		entries int
+		ok      bool
+	}{{2 << 20, false}, {16 << 20, false}, {1 << 20, true}} {
+		bits, _ := statuslist.NewBitstring(c.entries)
+		serve(path, MediaTypeVCJWT, signBitstringList(t, n, uri, PurposeRevocation, 1, bits))
+		_, _, _, err := src.Bitstring(ctx, uri, n.issuer.DID())
+		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, statuslist.ErrEncoding)) {
+			t.Errorf("bitstring of %d entries: %v", c.entries, err)
+		}
+	}
+}
+
+// memSource serves in-memory bitstring lists by URL, counting fetches;
+// with a gate set, every fetch waits for it to close.
+type memSource struct {
+	mu    sync.Mutex
+	lists map[string]*statuslist.Bitstring
+	calls map[string]int
+	gate  chan struct{}
+}
+
+func newMemSource(t testing.TB, urls ...string) *memSource {
+	m := &memSource{lists: map[string]*statuslist.Bitstring{}, calls: map[string]int{}}
+	for _, u := range urls {
+		b, err := statuslist.NewBitstring(statuslist.MinEntries)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m.lists[u] = b
+	}
+	return m
+}
+
+func (m *memSource) Bitstring(ctx context.Context, url, issuer string) (*statuslist.Bitstring, string, time.Duration, error) {
+	m.mu.Lock()
+	m.calls[url]++
+	b, ok := m.lists[url]
+	gate := m.gate
+	m.mu.Unlock()
+	if gate != nil {
+		select {
+		case <-gate:
+		case <-ctx.Done():
+			return nil, "", 0, ctx.Err()
+		}
+	}
+	if !ok {
+		return nil, "", 0, fmt.Errorf("%w: no list", ErrNotFound)
+	}
+	return b, PurposeRevocation, 0, nil
+}
+
+func (m *memSource) Token(ctx context.Context, uri, issuer string) (*statuslist.TokenList, time.Duration, error) {
+	return nil, 0, ErrNotFound
+}
+
+func (m *memSource) count(url string) int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.calls[url]
+}
+
+func entryFor(url string) []StatusEntry {
+	return []StatusEntry{{Purpose: PurposeRevocation, Index: 7, ListCredential: url}}
+}
+
+// TestStatusCacheSingleFlight: concurrent misses for one list share one
+// fetch (and one decode); a caller giving up does not fail the others.
+func TestStatusCacheSingleFlight(t *testing.T) {
+	const u = "https://other.example/status/0000000000000001"
+	src := newMemSource(t, u)
+	src.gate = make(chan struct{})
+	c := NewStatusChecker(src, time.Minute, nil)
+	ctx := context.Background()
+
+	// One caller that gives up early.
+	short, cancel := context.WithTimeout(ctx, 20*time.Millisecond)
+	defer cancel()
+	if err := c.Check(short, "did:web:other.example", entryFor(u)); !errors.Is(err, ErrStatusUnavailable) {
+		t.Fatalf("abandoned wait: %v", err)
+	}
+	const callers = 8
+	errs := make(chan error, callers)
+	for range callers {
+		go func() { errs <- c.Check(ctx, "did:web:other.example", entryFor(u)) }()
+	}
+	time.Sleep(100 * time.Millisecond) // let every caller miss
+	close(src.gate)
+	for range callers {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := src.count(u); got != 1 {
+		t.Fatalf("%d fetches for %d concurrent misses", got, callers+1)
+	}
+}
+
+// TestStatusCacheBounded: the cache holds lists up to its byte bound and
+// drops the least recently used first; a list larger than the bound is
+// used but not kept.
+func TestStatusCacheBounded(t *testing.T) {
+	a, b, cc := "https://o.example/status/000000000000000a", "https://o.example/status/000000000000000b", "https://o.example/status/000000000000000c"
+	src := newMemSource(t, a, b, cc)
+	per := int64(statuslist.MinEntries/8) + 256
+	c := NewStatusCheckerWith(src, StatusCheckerOptions{TTL: time.Minute, MaxCacheBytes: 2 * per})
+	ctx := context.Background()
+	check := func(u string) {
+		t.Helper()
+		if err := c.Check(ctx, "did:web:o.example", entryFor(u)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	check(a)
+	check(b)
+	check(a) // a is now the most recently used
+	check(cc)
+	if got := c.CacheBytes(); got > 2*per {
+		t.Fatalf("cache holds %d bytes, bound %d", got, 2*per)
+	}
+	check(a)
+	check(cc)
+	if src.count(a) != 1 || src.count(cc) != 1 {
+		t.Errorf("recently used lists were evicted: a %d, c %d fetches", src.count(a), src.count(cc))
+	}
+	check(b)
+	if src.count(b) != 2 {
+		t.Errorf("least recently used list was kept: b %d fetches", src.count(b))
+	}
+
+	small := NewStatusCheckerWith(src, StatusCheckerOptions{MaxCacheBytes: per - 1})
+	for range 2 {
+		if err := small.Check(ctx, "did:web:o.example", entryFor(a)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if small.CacheBytes() != 0 || src.count(a) != 3 {
+		t.Errorf("a list larger than the bound was cached (%d bytes, %d fetches)", small.CacheBytes(), src.count(a))
+	}
+}

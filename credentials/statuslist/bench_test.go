@@ -1,0 +1,81 @@
+package statuslist
+
+import (
+	"context"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+)
+
+// BenchmarkGetParallelWithWrites reads one entry from many goroutines
+// while another goroutine keeps changing entries of the same list (each
+// change rewrites and fsyncs the list's file). It measures what every
+// local status check pays when status changes are being written.
+func BenchmarkGetParallelWithWrites(b *testing.B) {
+	ctx := context.Background()
+	s, err := OpenFileStore(b.TempDir(), FileStoreOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	lid, idx, err := s.Allocate(ctx, PurposeRevocation)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, other, err := s.Allocate(ctx, PurposeRevocation)
+	if err != nil {
+		b.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	writes := 0
+	go func() {
+		defer wg.Done()
+		for v := uint8(0); ; v ^= 1 {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if err := s.Set(ctx, lid, other, v); err != nil {
+				b.Error(err)
+				return
+			}
+			writes++
+		}
+	}()
+	b.ReportAllocs()
+	b.ResetTimer()
+	var mu sync.Mutex
+	var lat []time.Duration
+	b.RunParallel(func(pb *testing.PB) {
+		var mine []time.Duration
+		for i := 0; pb.Next(); i++ {
+			var t0 time.Time
+			if i%64 == 0 {
+				t0 = time.Now()
+			}
+			if _, _, err := s.Get(ctx, lid, idx); err != nil {
+				b.Error(err)
+				return
+			}
+			if i%64 == 0 {
+				mine = append(mine, time.Since(t0))
+			}
+		}
+		mu.Lock()
+		lat = append(lat, mine...)
+		mu.Unlock()
+	})
+	b.StopTimer()
+	close(stop)
+	wg.Wait()
+	b.ReportMetric(float64(writes)/b.Elapsed().Seconds(), "writes/s")
+	if len(lat) > 0 {
+		slices.Sort(lat)
+		b.ReportMetric(float64(lat[len(lat)*999/1000].Nanoseconds()), "p99.9-ns")
+		b.ReportMetric(float64(lat[len(lat)*9999/10000].Nanoseconds()), "p99.99-ns")
+		b.ReportMetric(float64(lat[len(lat)-1].Nanoseconds()), "max-ns")
+	}
+}

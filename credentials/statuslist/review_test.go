@@ -1,0 +1,227 @@
+package statuslist
+
+import (
+	"bytes"
+	"compress/zlib"
+	"context"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"testing"
+	"time"
+)
+
+func zl(data []byte) string {
+	var buf bytes.Buffer
+	w, _ := zlib.NewWriterLevel(&buf, zlib.BestCompression)
+	w.Write(data)
+	w.Close()
+	return b64.EncodeToString(buf.Bytes())
+}
+
+// allocated returns the bytes allocated while f runs.
+func allocated(f func()) uint64 {
+	var a, b runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&a)
+	f()
+	runtime.ReadMemStats(&b)
+	return b.TotalAlloc - a.TotalAlloc
+}
+
+// TestDecodeDefaultCapsRemote: with no explicit bound the decoders take
+// remote lists of at most MaxRemoteEntries, and a small input that
+// expands past that is refused after decompressing little more than the
+// cap (the 174 KB, 8-bit lst of the review expanded to 128 MiB).
+func TestDecodeDefaultCapsRemote(t *testing.T) {
+	bomb := zl(make([]byte, 32<<20)) // 32 MiB of zeros, ~33 KB compressed
+	var err error
+	n := allocated(func() { _, err = DecodeTokenList(8, bomb, 0) })
+	if !errors.Is(err, ErrEncoding) {
+		t.Fatalf("8-bit bomb: %v", err)
+	}
+	if n > 16<<20 { // the output buffer grows to at most 2 MiB
+		t.Errorf("decoding the bomb allocated %d bytes", n)
+	}
+	// Exactly at the cap is fine; one byte more is not.
+	for _, bits := range []int{1, 2} {
+		size := MaxRemoteEntries * bits / 8
+		if l, err := DecodeTokenList(bits, zl(make([]byte, size)), 0); err != nil || l.Len() != MaxRemoteEntries {
+			t.Errorf("bits %d at the cap: %v", bits, err)
+		}
+		if _, err := DecodeTokenList(bits, zl(make([]byte, size+1)), 0); !errors.Is(err, ErrEncoding) {
+			t.Errorf("bits %d past the cap: %v", bits, err)
+		}
+	}
+	if _, err := DecodeBitstring(gz(make([]byte, MaxRemoteEntries/8)), 0); err != nil {
+		t.Errorf("bitstring at the cap: %v", err)
+	}
+	big := gz(make([]byte, 16<<20))
+	n = allocated(func() { _, err = DecodeBitstring(big, 0) })
+	if !errors.Is(err, ErrEncoding) {
+		t.Errorf("16 MiB bitstring: %v", err)
+	}
+	if n > 4<<20 {
+		t.Errorf("16 MiB bitstring allocated %d bytes", n)
+	}
+	// A caller may still ask for more, up to MaxEntries.
+	if _, err := DecodeBitstring(gz(make([]byte, 4<<20)), 1<<25); err != nil {
+		t.Errorf("explicit larger bound: %v", err)
+	}
+}
+
+// TestFileStoreSizeCap: a node never creates lists other nodes would
+// refuse.
+func TestFileStoreSizeCap(t *testing.T) {
+	if _, err := OpenFileStore(t.TempDir(), FileStoreOptions{Size: 2 * MaxRemoteEntries}); !errors.Is(err, ErrEncoding) {
+		t.Fatalf("size past MaxRemoteEntries: %v", err)
+	}
+	if _, err := OpenFileStore(t.TempDir(), FileStoreOptions{Size: MaxRemoteEntries}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestIndexTornRecordThenBind: a crash during an append leaves a torn
+// last record; reopening cuts it off (and says so), so a record appended
+// afterwards starts on its own line and every acknowledged binding is
+// there after the next restart.
+func TestIndexTornRecordThenBind(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, err := OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bind := func(s *FileStore, id string) Ref {
+		t.Helper()
+		lid, x, err := s.Allocate(ctx, PurposeRevocation)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := Ref{ListID: lid, Index: x, Purpose: PurposeRevocation}
+		if err := s.Bind(ctx, id, []Ref{r}); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	r1 := bind(s, "urn:uuid:1")
+	path := filepath.Join(dir, indexFile)
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	torn := `{"key":"ab`
+	f.Write([]byte(torn))
+	f.Close()
+
+	s2, err := OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := s2.IndexRecovery(); got.Records != 1 || got.TornBytes != int64(len(torn)) {
+		t.Errorf("recovery %+v", got)
+	}
+	raw, _ := os.ReadFile(path)
+	if len(raw) == 0 || raw[len(raw)-1] != '\n' {
+		t.Fatalf("torn record not cut: %q", raw)
+	}
+	r2 := bind(s2, "urn:uuid:2")
+
+	s3, err := OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatalf("restart after a torn record and a bind: %v", err)
+	}
+	if got := s3.IndexRecovery(); got.Records != 2 || got.TornBytes != 0 {
+		t.Errorf("recovery %+v", got)
+	}
+	for id, want := range map[string]Ref{"urn:uuid:1": r1, "urn:uuid:2": r2} {
+		got, err := s3.Refs(ctx, id)
+		if err != nil || len(got) != 1 || got[0] != want {
+			t.Errorf("%s after restart: %v %v", id, got, err)
+		}
+	}
+	// A bad complete line is still corruption.
+	os.WriteFile(path, append(raw, []byte("{not json}\n")...), 0o600)
+	if _, err := OpenFileStore(dir, FileStoreOptions{}); !errors.Is(err, ErrCorrupted) {
+		t.Fatalf("bad complete line: %v", err)
+	}
+}
+
+// TestReadsDoNotWaitForWriters: while a writer holds a list (writing and
+// fsyncing its file), Get, Snapshot and Refs still answer.
+func TestReadsDoNotWaitForWriters(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenFileStore(t.TempDir(), FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lid, x, _ := s.Allocate(ctx, PurposeRevocation)
+	if err := s.Bind(ctx, "urn:uuid:r", []Ref{{ListID: lid, Index: x, Purpose: PurposeRevocation}}); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := s.lookup(lid)
+	l.wmu.Lock() // a writer in the middle of its file write
+	s.indexMu.Lock()
+	done := make(chan error, 1)
+	go func() {
+		_, _, err := s.Get(ctx, lid, x)
+		if err == nil {
+			_, err = s.Snapshot(ctx, lid)
+		}
+		if err == nil {
+			_, err = s.Refs(ctx, "urn:uuid:r")
+		}
+		if err == nil {
+			_, _, err = s.Versions(ctx, lid)
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a read waited for a writer")
+	}
+	l.wmu.Unlock()
+	s.indexMu.Unlock()
+	if err := s.Set(ctx, lid, x, 1); err != nil {
+		t.Fatal(err)
+	}
+	if _, v, _ := s.Get(ctx, lid, x); v != 1 {
+		t.Fatal("change not applied")
+	}
+}
+
+// TestOwner: the owner tag is kept with the binding, survives a restart,
+// and a binding without one is owned by nobody.
+func TestOwner(t *testing.T) {
+	dir := t.TempDir()
+	ctx := context.Background()
+	s, _ := OpenFileStore(dir, FileStoreOptions{})
+	lid, x, _ := s.Allocate(ctx, PurposeRevocation)
+	lid2, y, _ := s.Allocate(ctx, PurposeRevocation)
+	if err := s.BindOwner(ctx, "urn:uuid:a", "tag-a", []Ref{{ListID: lid, Index: x, Purpose: PurposeRevocation}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Bind(ctx, "urn:uuid:b", []Ref{{ListID: lid2, Index: y, Purpose: PurposeRevocation}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.BindOwner(ctx, "urn:uuid:c", string(make([]byte, 200)), []Ref{{ListID: lid, Index: x, Purpose: PurposeRevocation}}); err == nil {
+		t.Fatal("oversized owner tag accepted")
+	}
+	s2, err := OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		id, owner string
+		want      bool
+	}{{"urn:uuid:a", "tag-a", true}, {"urn:uuid:a", "tag-b", false}, {"urn:uuid:a", "", false}, {"urn:uuid:b", "", false}, {"urn:uuid:b", "tag-a", false}} {
+		if got, err := s2.OwnedBy(ctx, c.id, c.owner); err != nil || got != c.want {
+			t.Errorf("OwnedBy(%s, %q) = %v, %v", c.id, c.owner, got, err)
+		}
+	}
+	if _, err := s2.OwnedBy(ctx, "urn:uuid:z", "tag-a"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unknown ID: %v", err)
+	}
+}

@@ -1,0 +1,69 @@
+package ledger_test
+
+import (
+	"context"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/ledgertest"
+)
+
+// TestViewIssuerRegion: a verifier finds an issuer's region by the DID or
+// an endpoint URL in the registry; only active regions count, and a name
+// two regions claim belongs to neither.
+func TestViewIssuerRegion(t *testing.T) {
+	ctx := context.Background()
+	a, b := openEmbedded(t, filepath.Join(t.TempDir(), "ledger.db"))
+	ledgertest.EnsureConsortium(ctx, t, a, b)
+	v := ledger.NewView(a, ledger.ViewOptions{})
+	vctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go v.Run(vctx)
+	eventually := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(5 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+		}
+	}
+	eventually("view not ready", v.Ready)
+	for issuer, want := range map[string]string{
+		"did:web:310000.trustid.local":  ledgertest.RegionA,
+		"https://310000.trustid.local":  ledgertest.RegionA,
+		"https://320000.trustid.local/": ledgertest.RegionB,
+	} {
+		if got, ok := v.IssuerRegion(issuer); !ok || got != want {
+			t.Errorf("IssuerRegion(%q) = %q %v, want %s", issuer, got, ok, want)
+		}
+	}
+	for _, issuer := range []string{"", "did:web:330000.trustid.local", "https://310000.trustid.local.evil"} {
+		if got, ok := v.IssuerRegion(issuer); ok {
+			t.Errorf("IssuerRegion(%q) = %q", issuer, got)
+		}
+	}
+	// B claims A's DID too: the DID names no region any more.
+	cb := ledger.Client{L: b}
+	if _, err := cb.UpdateRegion(ctx, chaincode.RegionInput{Code: ledgertest.RegionB, DID: "did:web:310000.trustid.local",
+		Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://320000.trustid.local"}}}); err != nil {
+		t.Fatal(err)
+	}
+	eventually("an ambiguous DID still names a region", func() bool {
+		_, ok := v.IssuerRegion("did:web:310000.trustid.local")
+		return !ok
+	})
+	// A suspended region is no issuer's region.
+	if err := (ledger.Client{L: a}).Vote(ctx, chaincode.ActionSuspend, ledgertest.RegionB); err != nil {
+		t.Fatal(err)
+	}
+	eventually("a suspended region still names issuers", func() bool {
+		_, ok := v.IssuerRegion("https://320000.trustid.local")
+		return !ok
+	})
+	if got, ok := v.IssuerRegion("did:web:310000.trustid.local"); !ok || got != ledgertest.RegionA {
+		t.Errorf("with B suspended the DID is A's again: %q %v", got, ok)
+	}
+}

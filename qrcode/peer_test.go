@@ -1,0 +1,95 @@
+package qrcode
+
+import (
+	"errors"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// TestPeerAssertionClaims feeds AuthenticatePeer assertions signed by a
+// known peer key but with missing or inconsistent claims: each must be
+// refused with ErrPeerAuth (never a panic), and a correct one accepted.
+func TestPeerAssertionClaims(t *testing.T) {
+	now := time.Unix(1_750_000_000, 0)
+	key := mustKey(t, 0x62)
+	auth := &NodeAssertions{Region: "310000", Nonces: newMemStore(t, func() time.Time { return now }),
+		PeerKeys: map[string]IssuerKeySource{"440000": StaticKeys{{Kid: "kid-b", Public: key.Public()}}},
+		Now:      func() time.Time { return now }}
+	method, err := gm.SigningMethod(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	good := func() jwt.MapClaims {
+		return jwt.MapClaims{"iss": "trustid-node:440000", "sub": "trustid-node:440000", "aud": "trustid-node:310000",
+			"iat": now.Unix(), "exp": now.Add(30 * time.Second).Unix(), "jti": "j-" + t.Name()}
+	}
+	try := func(claims jwt.MapClaims) error {
+		tok := jwt.NewWithClaims(method, claims)
+		tok.Header["kid"] = "kid-b"
+		s, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req, _ := http.NewRequest(http.MethodPost, "https://node.example"+PeerRedeemPath, nil)
+		req.Header.Set("Authorization", "Bearer "+s)
+		_, err = auth.AuthenticatePeer(req)
+		return err
+	}
+	for name, mod := range map[string]func(jwt.MapClaims){
+		"no iat":        func(c jwt.MapClaims) { delete(c, "iat") },
+		"no exp":        func(c jwt.MapClaims) { delete(c, "exp") },
+		"no sub":        func(c jwt.MapClaims) { delete(c, "sub") },
+		"other sub":     func(c jwt.MapClaims) { c["sub"] = "trustid-node:310000" },
+		"no jti":        func(c jwt.MapClaims) { delete(c, "jti") },
+		"long lifetime": func(c jwt.MapClaims) { c["exp"] = now.Add(10 * time.Minute).Unix() },
+		"iat in future": func(c jwt.MapClaims) { c["iat"] = now.Add(time.Minute).Unix() },
+	} {
+		c := good()
+		c["jti"] = "j-" + name
+		mod(c)
+		if err := try(c); !errors.Is(err, ErrPeerAuth) {
+			t.Errorf("%s: %v, want ErrPeerAuth", name, err)
+		}
+	}
+	if err := try(good()); err != nil {
+		t.Fatalf("good assertion: %v", err)
+	}
+	if err := try(good()); !errors.Is(err, ErrPeerAuth) {
+		t.Errorf("replayed assertion: %v", err)
+	}
+}
+
+// FuzzAuthenticatePeer: arbitrary bearer tokens never panic and are
+// refused with ErrPeerAuth (or ErrUnavailable from the nonce store).
+func FuzzAuthenticatePeer(f *testing.F) {
+	now := time.Unix(1_750_000_000, 0)
+	key := mustKey(f, 0x62)
+	auth := &NodeAssertions{Region: "310000", Nonces: newMemStore(f, func() time.Time { return now }),
+		PeerKeys: map[string]IssuerKeySource{"440000": StaticKeys{{Kid: "kid-b", Public: key.Public()}}},
+		Now:      func() time.Time { return now }}
+	method, _ := gm.SigningMethod(key)
+	for _, c := range []jwt.MapClaims{
+		{"iss": "trustid-node:440000", "aud": "trustid-node:310000", "exp": now.Add(30 * time.Second).Unix(), "jti": "x"},
+		{"iss": "trustid-node:440000", "sub": "trustid-node:440000", "aud": "trustid-node:310000", "iat": now.Unix(), "exp": now.Add(30 * time.Second).Unix()},
+	} {
+		tok := jwt.NewWithClaims(method, c)
+		tok.Header["kid"] = "kid-b"
+		s, _ := tok.SignedString(key)
+		f.Add(s)
+	}
+	f.Add("a.b.c")
+	f.Fuzz(func(t *testing.T, tok string) {
+		req, _ := http.NewRequest(http.MethodPost, "https://node.example"+PeerRedeemPath, nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		if _, err := auth.AuthenticatePeer(req); err == nil {
+			t.Fatal("a fuzzed assertion was accepted")
+		} else if !errors.Is(err, ErrPeerAuth) && !errors.Is(err, ErrUnavailable) {
+			t.Fatalf("error outside the contract: %v", err)
+		}
+	})
+}
