@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -92,6 +93,21 @@ type NonceMarker interface {
 	MarkUsed(ctx context.Context, key string, ttl time.Duration) error
 }
 
+// AuditRecorder appends to the node's hash-chained audit log
+// (*ledger.AuditLog): an entry of kind about a pseudonymous symbol form,
+// with details free of personal data. Append returns once the entry is
+// durable; it is safe for concurrent use.
+type AuditRecorder interface {
+	Append(kind, symbol string, details map[string]string) (uint64, error)
+}
+
+// Audit entry kinds of enrollment (ledger.AuditEnrollment,
+// ledger.AuditSymbolLink).
+const (
+	auditEnrollment = "enrollment"
+	auditSymbolLink = "symbol_link"
+)
+
 // EnrollConfig wires POST /v1/enrollments. Every field but the rate
 // limits, TTLs and Now is required.
 type EnrollConfig struct {
@@ -121,6 +137,11 @@ type EnrollConfig struct {
 	// DefaultBindingTTL.
 	BindingTTL time.Duration
 	Now        func() time.Time
+	// Audit records each enrollment, and links the holder's symbols under
+	// older symbol key versions to the current one; nil records nothing.
+	// An enrollment whose entry cannot be written fails (its credentials
+	// are revoked).
+	Audit AuditRecorder
 }
 
 // MountEnroll registers POST /v1/enrollments, protected by
@@ -491,9 +512,61 @@ func (e *enroller) enroll(w http.ResponseWriter, r *http.Request) (*EnrollRespon
 		return nil, err
 	}
 	resp.IdentityCredential = IssuedCredential{ID: ic.ID, Format: ic.Format, Credential: ic.Token}
+	if err := e.audit(doc, sym, level, resp); err != nil {
+		e.undo(ctx, resp.BindingCredential)
+		e.undo(ctx, &resp.IdentityCredential)
+		return nil, err
+	}
 	e.s.log.LogAttrs(ctx, slog.LevelInfo, "enrolled", slog.String("request_id", requestID(ctx)),
 		slog.String("client_id", p.ClientID), slog.String("level", level.String()), slog.Any("symbol", sym))
 	return resp, nil
+}
+
+// audit writes the enrollment's audit entries: the symbol's short form
+// and reference (AuditSymbolRef), level, region and credential IDs — no
+// name, number or device key — and, when the deriver holds older symbol
+// key versions, one symbol_link entry per older version.
+func (e *enroller) audit(doc identity.Document, sym identity.Symbol, level identity.Level, resp *EnrollResponse) error {
+	if e.cfg.Audit == nil {
+		return nil
+	}
+	d := map[string]string{
+		"level": level.String(), "region": e.cfg.Region,
+		"symbol_version": strconv.Itoa(sym.Version()), "symbol_ref": AuditSymbolRef(sym),
+		"identity_credential": resp.IdentityCredential.ID,
+	}
+	if resp.BindingCredential != nil {
+		d["binding_credential"] = resp.BindingCredential.ID
+	}
+	if _, err := e.cfg.Audit.Append(auditEnrollment, sym.String(), d); err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
+	if len(e.cfg.Symbols.Versions()) < 2 {
+		return nil
+	}
+	all, err := e.cfg.Symbols.DeriveAll(doc)
+	if err != nil {
+		return err
+	}
+	for _, old := range all[1:] {
+		link := map[string]string{
+			"symbol_version": strconv.Itoa(sym.Version()), "symbol_ref": d["symbol_ref"],
+			"old_version": strconv.Itoa(old.Version()), "old_symbol": old.String(), "old_symbol_ref": AuditSymbolRef(old),
+		}
+		if _, err := e.cfg.Audit.Append(auditSymbolLink, sym.String(), link); err != nil {
+			return fmt.Errorf("audit log: %w", err)
+		}
+	}
+	return nil
+}
+
+// AuditSymbolRef is how the audit log refers to a symbol in full: hex
+// SM3 of "TrustID/audit-symbol/v1", a zero byte and the symbol's text.
+// Whoever holds a symbol can find its entries; the log alone names no
+// one (the symbol is a keyed MAC, so its digest cannot be enumerated).
+func AuditSymbolRef(sym identity.Symbol) string {
+	h := gm.SM3(append([]byte("TrustID/audit-symbol/v1\x00"), sym.Text()...))
+	return hex.EncodeToString(h[:])
 }
 
 // undo revokes a binding credential issued by a request that then failed,

@@ -101,6 +101,10 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return err
 		}
+		var audit api.AuditRecorder
+		if nl, ok := ledgerOf(n); ok && nl.Audit != nil {
+			audit = nl.Audit
+		}
 		err = s.MountEnroll(api.EnrollConfig{
 			Region: n.region, Audience: n.issuer,
 			Documents: &identity.Validator{Strict: strict},
@@ -111,13 +115,13 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 			Bindings: currentBindingIssuer{keys: n.keys, region: region},
 			Status:   &api.ListStatus{Region: region, Lists: n.statusLists},
 			Nonces:   n.store, Limiter: n.store, AddrLimit: addrLimit, ClientLimit: clientLimit,
-			BindingTTL: ttl,
+			BindingTTL: ttl, Audit: audit,
 		})
 		if err != nil {
 			return err
 		}
 		n.log.Info("enrollment mounted", slog.String("terminals", terms.Path()), slog.Bool("strict_documents", strict),
-			slog.String("rate_addr", addrLimit.String()), slog.String("rate_client", clientLimit.String()), slog.Duration("binding_ttl", ttl))
+			slog.String("rate_addr", addrLimit.String()), slog.String("rate_client", clientLimit.String()), slog.Duration("binding_ttl", ttl), slog.Bool("audit_log", audit != nil))
 		return nil
 	}
 }

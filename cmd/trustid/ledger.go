@@ -27,6 +27,7 @@ import (
 const (
 	ledgerFile = "ledger.db"
 	outboxFile = "outbox.db"
+	auditFile  = "audit.log"
 )
 
 // addLedgerFlags adds the ledger settings to `trustid serve` (and the
@@ -45,6 +46,8 @@ func addLedgerFlags(f *pflag.FlagSet) {
 	f.String("fabric-chaincode", "trustid", "chaincode name on the channel")
 	f.Int("anchor-max-batch", 4000, "most status changes in one ledger transaction")
 	f.Duration("anchor-window", 200*time.Millisecond, "how long a status change waits for more before a smaller batch is sent")
+	f.String("node-id", "", "ID the audit log is anchored under on the ledger (default: the ID of the data directory's outbox; a new audit log records it, an existing one must match)")
+	f.Duration("audit-anchor-interval", 30*time.Second, "how often the audit log's head is anchored on the ledger")
 }
 
 // nodeLedger is the ledger a node runs with, for the features mounted
@@ -56,7 +59,10 @@ type nodeLedger struct {
 	Outbox *ledger.Outbox
 	// View is the local registry and status heads (a ledger.StatusHeads).
 	View *ledger.View
-	Mode string // "embedded" or "fabric"
+	// Audit is the node's hash-chained audit log (audit.log), anchored
+	// on the ledger every --audit-anchor-interval and at shutdown.
+	Audit *ledger.AuditLog
+	Mode  string // "embedded" or "fabric"
 }
 
 // ledgerOf returns the ledger mountLedger opened for n.
@@ -158,12 +164,18 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			l.Close()
 			return fmt.Errorf("ledger outbox: %w", err)
 		}
+		audit, every, err := openAuditLog(f, n, ob.NodeID())
+		if err != nil {
+			ob.Close()
+			l.Close()
+			return err
+		}
 		view := ledger.NewView(l, ledger.ViewOptions{OnEvent: logOwnHeads(n)})
-		nl := &nodeLedger{Ledger: l, Client: c, Outbox: ob, View: view, Mode: mode}
+		nl := &nodeLedger{Ledger: l, Client: c, Outbox: ob, View: view, Audit: audit, Mode: mode}
 		n.ledger = nl
 
 		var wg sync.WaitGroup
-		wg.Add(3)
+		wg.Add(4)
 		go func() {
 			// Register the region, retrying while the ledger cannot answer
 			// (a Fabric network still starting).
@@ -183,9 +195,13 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		}()
 		go func() { defer wg.Done(); ob.Run(ctx) }()
 		go func() { defer wg.Done(); view.Run(ctx) }()
+		go func() { defer wg.Done(); runAuditAnchor(ctx, n, c, audit, every) }()
+		n.background.Add(1)
 		go func() {
+			defer n.background.Done()
 			<-ctx.Done()
 			wg.Wait()
+			audit.Close()
 			ob.Close()
 			l.Close()
 		}()
@@ -202,6 +218,70 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		n.log.Info("ledger ready", slog.String("mode", mode), slog.String("outbox_node", ob.NodeID()),
 			slog.Int("outbox_pending", st.Pending), slog.Int("outbox_frozen", st.Frozen))
 		return nil
+	}
+}
+
+// openAuditLog opens the node's audit log in the data directory under
+// --node-id, or by default the outbox's node ID (stable for the data
+// directory), and returns it with the anchoring interval.
+func openAuditLog(f *pflag.FlagSet, n *node, outboxID string) (*ledger.AuditLog, time.Duration, error) {
+	id, _ := f.GetString("node-id")
+	if id == "" {
+		id = outboxID
+	}
+	if !ledger.ValidAuditNode(id) {
+		return nil, 0, fmt.Errorf("--node-id %q: want letters, digits and ._:/- (at most 128)", id)
+	}
+	every, _ := f.GetDuration("audit-anchor-interval")
+	if every < time.Second {
+		return nil, 0, fmt.Errorf("--audit-anchor-interval %v: want at least 1s", every)
+	}
+	path := filepath.Join(n.dataDir, auditFile)
+	a, err := ledger.OpenAuditLog(path, ledger.AuditOptions{Node: id})
+	if err != nil {
+		return nil, 0, fmt.Errorf("audit log: %w", err)
+	}
+	if t := a.Truncated(); t > 0 {
+		n.log.Warn("audit log: cut off a torn last line left by a crash (an append that never completed)",
+			slog.String("file", path), slog.Int64("bytes", t))
+	}
+	seq, head := a.Head()
+	n.log.Info("audit log open", slog.String("file", path), slog.String("node_id", id), slog.Uint64("seq", seq), slog.String("head", head))
+	return a, every, nil
+}
+
+// runAuditAnchor anchors the audit log's head every interval until ctx
+// ends, then once more (best effort, 10 s). A refusal by the chain — the
+// head forks or is older than the anchored one — means the log was
+// rewritten or replaced: it is logged as an error each time.
+func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditLog, every time.Duration) {
+	anchor := func(ctx context.Context) {
+		an, sent, err := a.Anchor(ctx, c)
+		switch {
+		case errors.Is(err, chaincode.ErrHeadConflict) || errors.Is(err, chaincode.ErrStale):
+			seq, head := a.Head()
+			n.log.Error("AUDIT LOG REFUSED BY THE LEDGER: the local log does not extend the anchored one (rewritten, replaced or restored from an old copy); run `trustid ledger audit-verify`",
+				slog.String("node_id", a.Node()), slog.Uint64("seq", seq), slog.String("head", head), slog.Any("error", err))
+		case err != nil:
+			n.log.Warn("audit log anchoring failed; retrying at the next interval", slog.Any("error", err))
+		case sent:
+			n.log.Debug("audit log anchored", slog.Uint64("seq", an.Seq), slog.String("head", an.Head), slog.String("tx", an.Tx))
+		}
+	}
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			anchor(fctx)
+			cancel()
+			return
+		case <-t.C:
+			actx, cancel := context.WithTimeout(ctx, every)
+			anchor(actx)
+			cancel()
+		}
 	}
 }
 
@@ -341,8 +421,54 @@ func newLedgerCmd() *cobra.Command {
 			h, err := e.Height(ctx)
 			return map[string]any{"verified": true, "blocks": h}, err
 		}),
+	}, &cobra.Command{
+		Use:   "audit-verify",
+		Short: "Check the node's audit log chain (DATA/audit.log) and compare it with its anchor on the ledger",
+		Args:  cobra.NoArgs,
+		RunE: func(sub *cobra.Command, args []string) error {
+			return withLedger(func(ctx context.Context, c ledger.Client, _ ledger.Ledger, _ []string) (any, error) {
+				return auditVerify(ctx, c, sub)
+			})(sub, args)
+		},
 	})
 	return cmd
+}
+
+// auditVerify checks the data directory's audit log and its anchor, under
+// --node-id or the node the log names.
+func auditVerify(ctx context.Context, c ledger.Client, cmd *cobra.Command) (any, error) {
+	path := filepath.Join(dataDir(cmd), auditFile)
+	region, _ := cmd.Flags().GetString("region")
+	sum, err := ledger.VerifyAuditLog(path, 0)
+	if err != nil {
+		return nil, err
+	}
+	node, _ := cmd.Flags().GetString("node-id")
+	if node == "" {
+		node = sum.Node
+	}
+	out := map[string]any{"file": path, "node_id": node, "seq": sum.Seq, "head": sum.Head, "chain_verified": true}
+	if sum.TornBytes > 0 {
+		out["torn_bytes"] = sum.TornBytes
+	}
+	an, err := c.AuditAnchor(ctx, region, node)
+	if errors.Is(err, chaincode.ErrNotFound) {
+		out["anchored"] = false
+		return out, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if sum, err = ledger.VerifyAuditLog(path, an.Seq); err != nil {
+		return nil, err
+	}
+	if err := ledger.CheckAnchor(sum, an); err != nil {
+		return nil, err
+	}
+	out["anchored"] = true
+	out["anchored_seq"], out["anchored_at"], out["anchor_tx"] = an.Seq, an.Time, an.Tx
+	out["unanchored_entries"] = sum.Seq - an.Seq
+	return out, nil
 }
 
 func printJSON(cmd *cobra.Command, v any) error {

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
@@ -34,6 +35,11 @@ type node struct {
 	// ledger is set by mountLedger, for the features mounted after it
 	// (see ledgerOf).
 	ledger *nodeLedger
+	// background counts the work a feature started that must finish before
+	// the process exits (flushing the outbox, the last audit anchor). It
+	// runs until the command's context is cancelled, which serve does after
+	// draining HTTP requests, then waits for it.
+	background sync.WaitGroup
 }
 
 // Files in the data directory.

@@ -86,6 +86,11 @@ func runServe(cmd *cobra.Command, _ []string) error {
 		Registry: reg,
 		Checks:   map[string]api.Check{"store": st.Ping},
 	})
+	// Features run their background work under this context; it is
+	// cancelled once HTTP requests have drained, and serve waits for them.
+	bg, stopBackground := context.WithCancel(cmd.Context())
+	defer stopBackground()
+	cmd.SetContext(bg)
 	// Each feature mounts its routes here, one line each.
 	for _, mount := range []func(*api.Server, *node) error{mountLedger(cmd), mountAuth(cmd), mountCredentials(cmd), mountQR(cmd), mountEnroll(cmd)} {
 		if err := mount(srv, n); err != nil {
@@ -103,7 +108,7 @@ func runServe(cmd *cobra.Command, _ []string) error {
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 
-	ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(bg, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
@@ -132,6 +137,16 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	defer cancel()
 	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return err
+	}
+	// Requests have drained: stop the features' background work (the
+	// outbox flushes, the audit log is anchored a last time) and wait for it.
+	stopBackground()
+	done := make(chan struct{})
+	go func() { n.background.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-sctx.Done():
+		log.Warn("background work did not finish within the drain time")
 	}
 	log.Info("stopped")
 	return nil

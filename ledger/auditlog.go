@@ -1,0 +1,436 @@
+package ledger
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"os"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// Audit-log entry kinds written by the node.
+const (
+	// AuditLogCreated is the first entry of every log; its details name
+	// the node (AuditOptions.Node).
+	AuditLogCreated = "log_created"
+	// AuditEnrollment records an enrollment.
+	AuditEnrollment = "enrollment"
+	// AuditSymbolLink links a holder's symbol under an older symbol key
+	// version to the current one.
+	AuditSymbolLink = "symbol_link"
+	// AuditStatusChange records a credential status change.
+	AuditStatusChange = "status_change"
+)
+
+// Limits of an audit entry.
+const (
+	maxAuditLine    = 16 << 10
+	maxAuditDetails = 32
+	maxAuditValue   = 256
+	maxAuditSymbol  = 64
+)
+
+// Errors of the audit log.
+var (
+	// ErrAuditCorrupt: the log's hash chain is broken (an entry edited,
+	// removed, reordered or malformed before the last line). The error
+	// names the line.
+	ErrAuditCorrupt = errors.New("ledger: audit log corrupt")
+	// ErrAuditNode: the log belongs to another node ID than configured.
+	ErrAuditNode = errors.New("ledger: audit log of another node")
+	// ErrAuditEntry: Append was given an entry it refuses (kind, symbol
+	// or details out of bounds).
+	ErrAuditEntry = errors.New("ledger: audit entry invalid")
+	// ErrAuditAnchor: the local log does not contain the head anchored on
+	// the chain (entries lost or rewritten since they were anchored).
+	ErrAuditAnchor = errors.New("ledger: audit log does not match its ledger anchor")
+)
+
+var (
+	reAuditToken     = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
+	reAuditNode      = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,128}$`)
+	auditGenesisPrev = strings.Repeat("0", 64)
+)
+
+// ValidAuditNode reports whether id can name a node in AnchorAudit
+// (letters, digits and ._:/-, at most 128).
+func ValidAuditNode(id string) bool { return reAuditNode.MatchString(id) }
+
+// AuditEntry is one line of the audit log. It carries no personal data:
+// Symbol is at most a pseudonymous symbol form the caller chose (TrustID
+// writes the short display form), Details are codes, levels, regions and
+// credential IDs.
+type AuditEntry struct {
+	Seq     uint64            `json:"seq"`
+	Time    time.Time         `json:"time"`
+	Kind    string            `json:"kind"`
+	Symbol  string            `json:"symbol,omitempty"`
+	Details map[string]string `json:"details,omitempty"`
+	// Prev is the Hash of the previous entry (64 zeros for the first).
+	Prev string `json:"prev"`
+	// Hash is hex SM3 of the entry's canonical bytes: its JSON encoding
+	// (encoding/json, fields in this order, details keys sorted) without
+	// the hash field.
+	Hash string `json:"hash,omitempty"`
+}
+
+// canonical returns the bytes Hash is computed over.
+func (e AuditEntry) canonical() ([]byte, error) {
+	e.Hash = ""
+	return json.Marshal(e)
+}
+
+func (e AuditEntry) digest() (string, error) {
+	b, err := e.canonical()
+	if err != nil {
+		return "", err
+	}
+	h := gm.SM3(b)
+	return hex.EncodeToString(h[:]), nil
+}
+
+// AuditOptions configures OpenAuditLog.
+type AuditOptions struct {
+	// Node is the node ID the log is anchored under. A new log records it
+	// in its first entry; an existing log must name the same node (empty:
+	// take the log's).
+	Node string
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// AuditLog is the node's append-only, SM3 hash-chained audit log: one
+// JSON object a line, each naming the hash of the one before, so editing,
+// removing or reordering any entry breaks the chain; anchoring the head on
+// the ledger (Anchor) makes rewriting the whole tail detectable too.
+//
+// Every Append is written and fsynced before it returns. One process
+// writes a log (a data directory belongs to one node); within it, an
+// AuditLog is safe for concurrent use.
+type AuditLog struct {
+	mu        sync.Mutex
+	f         *os.File
+	now       func() time.Time
+	node      string
+	seq       uint64
+	head      string
+	truncated int64
+	anchored  uint64
+	closed    bool
+}
+
+// OpenAuditLog opens the log at path, creating it (with its log_created
+// entry) if it does not exist, after verifying the whole chain. A broken
+// chain is refused with ErrAuditCorrupt naming the line. A torn last line
+// (no final newline: a crash during an append that never returned) is cut
+// off; Truncated reports how many bytes.
+func OpenAuditLog(path string, opts AuditOptions) (*AuditLog, error) {
+	if opts.Node != "" && !ValidAuditNode(opts.Node) {
+		return nil, fmt.Errorf("%w: node ID %q: want letters, digits and ._:/- (at most 128)", ErrAuditEntry, opts.Node)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("%w: audit log: %v", ErrUnavailable, err)
+	}
+	sum, good, err := scanAuditLog(f, 0)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	a := &AuditLog{f: f, now: opts.Now, node: sum.Node, seq: sum.Seq, head: sum.Head}
+	if sum.TornBytes > 0 {
+		if err := f.Truncate(good); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%w: audit log: truncate torn line: %v", ErrUnavailable, err)
+		}
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("%w: audit log: %v", ErrUnavailable, err)
+		}
+		a.truncated = sum.TornBytes
+	}
+	if _, err := f.Seek(good, io.SeekStart); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%w: audit log: %v", ErrUnavailable, err)
+	}
+	switch {
+	case sum.Seq == 0:
+		if opts.Node == "" {
+			f.Close()
+			return nil, fmt.Errorf("%w: a new audit log needs a node ID", ErrAuditEntry)
+		}
+		a.node = opts.Node
+		if _, err := a.Append(AuditLogCreated, "", map[string]string{"node": opts.Node}); err != nil {
+			f.Close()
+			return nil, err
+		}
+	case opts.Node != "" && sum.Node != opts.Node:
+		f.Close()
+		return nil, fmt.Errorf("%w: %s was created for node %q, not %q", ErrAuditNode, path, sum.Node, opts.Node)
+	}
+	return a, nil
+}
+
+// Node returns the node ID the log is anchored under.
+func (a *AuditLog) Node() string { return a.node }
+
+// Truncated returns the bytes of a torn last line cut off at open (0 if
+// none).
+func (a *AuditLog) Truncated() int64 { return a.truncated }
+
+// Head returns the sequence number and hash of the last entry.
+func (a *AuditLog) Head() (uint64, string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.seq, a.head
+}
+
+// Append writes an entry of kind about symbol (may be empty) with details,
+// fsyncs it and returns its sequence number. kind and detail keys are
+// lower-case tokens; symbol at most 64 characters; at most 32 details of
+// at most 256 characters each.
+func (a *AuditLog) Append(kind, symbol string, details map[string]string) (uint64, error) {
+	if err := checkAuditInput(kind, symbol, details); err != nil {
+		return 0, err
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.closed {
+		return 0, ErrClosed
+	}
+	prev := a.head
+	if prev == "" {
+		prev = auditGenesisPrev
+	}
+	e := AuditEntry{Seq: a.seq + 1, Time: a.now().UTC().Truncate(time.Microsecond), Kind: kind, Symbol: symbol,
+		Details: maps.Clone(details), Prev: prev}
+	if len(e.Details) == 0 {
+		e.Details = nil
+	}
+	var err error
+	if e.Hash, err = e.digest(); err != nil {
+		return 0, err
+	}
+	line, err := json.Marshal(e)
+	if err != nil {
+		return 0, err
+	}
+	if len(line) > maxAuditLine {
+		return 0, fmt.Errorf("%w: entry over %d bytes", ErrAuditEntry, maxAuditLine)
+	}
+	line = append(line, '\n')
+	if _, err := a.f.Write(line); err != nil {
+		// A partial line is cut off at the next open (torn tail); stop
+		// writing after it so nothing follows it.
+		a.closed = true
+		return 0, fmt.Errorf("%w: audit log write: %v", ErrUnavailable, err)
+	}
+	if err := a.f.Sync(); err != nil {
+		a.closed = true
+		return 0, fmt.Errorf("%w: audit log sync: %v", ErrUnavailable, err)
+	}
+	a.seq, a.head = e.Seq, e.Hash
+	return e.Seq, nil
+}
+
+func checkAuditInput(kind, symbol string, details map[string]string) error {
+	if !reAuditToken.MatchString(kind) {
+		return fmt.Errorf("%w: kind %q: want a lower-case token", ErrAuditEntry, kind)
+	}
+	if len(symbol) > maxAuditSymbol || !utf8.ValidString(symbol) {
+		return fmt.Errorf("%w: symbol must be valid UTF-8 of at most %d bytes", ErrAuditEntry, maxAuditSymbol)
+	}
+	if len(details) > maxAuditDetails {
+		return fmt.Errorf("%w: at most %d details", ErrAuditEntry, maxAuditDetails)
+	}
+	for k, v := range details {
+		if !reAuditToken.MatchString(k) {
+			return fmt.Errorf("%w: detail key %q: want a lower-case token", ErrAuditEntry, k)
+		}
+		if len(v) > maxAuditValue || !utf8.ValidString(v) {
+			return fmt.Errorf("%w: detail %s: valid UTF-8 of at most %d bytes", ErrAuditEntry, k, maxAuditValue)
+		}
+	}
+	return nil
+}
+
+// Anchor anchors the log's head on the ledger through c, unless it was
+// already anchored by this AuditLog. It returns the anchor and whether a
+// transaction was submitted. The chaincode refuses a head that forks an
+// anchored one (chaincode.ErrHeadConflict) or is older
+// (chaincode.ErrStale): both mean the log was rewritten or replaced.
+func (a *AuditLog) Anchor(ctx context.Context, c Client) (chaincode.AuditAnchor, bool, error) {
+	seq, head := a.Head()
+	a.mu.Lock()
+	done := a.anchored >= seq
+	a.mu.Unlock()
+	if done {
+		return chaincode.AuditAnchor{Node: a.node, Seq: seq, Head: head}, false, nil
+	}
+	an, err := c.AnchorAudit(ctx, a.node, seq, head)
+	if err != nil {
+		return an, true, err
+	}
+	a.mu.Lock()
+	a.anchored = max(a.anchored, seq)
+	a.mu.Unlock()
+	return an, true, nil
+}
+
+// Close closes the file; later Appends fail with ErrClosed.
+func (a *AuditLog) Close() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.f == nil {
+		return nil
+	}
+	a.closed = true
+	err := a.f.Close()
+	a.f = nil
+	return err
+}
+
+// AuditSummary is what VerifyAuditLog found.
+type AuditSummary struct {
+	Node string `json:"node"`
+	// Seq and Head are the last complete entry's.
+	Seq  uint64 `json:"seq"`
+	Head string `json:"head"`
+	// HeadAt is the hash of the entry VerifyAuditLog was asked about
+	// ("" if the log does not reach it).
+	HeadAt string `json:"head_at,omitempty"`
+	// TornBytes counts a torn last line (left in place by
+	// VerifyAuditLog; cut off by the next OpenAuditLog).
+	TornBytes int64 `json:"torn_bytes,omitempty"`
+}
+
+// VerifyAuditLog checks the chain of the log at path without changing it,
+// and returns its summary, with HeadAt the hash of entry at (0: none).
+func VerifyAuditLog(path string, at uint64) (AuditSummary, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return AuditSummary{}, fmt.Errorf("%w: audit log: %v", ErrUnavailable, err)
+	}
+	defer f.Close()
+	sum, _, err := scanAuditLog(f, at)
+	if err != nil {
+		return sum, fmt.Errorf("%s: %w", path, err)
+	}
+	return sum, nil
+}
+
+// CheckAnchor compares a verified log with its anchor on the chain: the
+// log must reach the anchored sequence number and hold the anchored hash
+// there.
+func CheckAnchor(sum AuditSummary, an chaincode.AuditAnchor) error {
+	switch {
+	case an.Node != sum.Node:
+		return fmt.Errorf("%w: the anchor is of node %q, the log of %q", ErrAuditAnchor, an.Node, sum.Node)
+	case an.Seq > sum.Seq:
+		return fmt.Errorf("%w: anchored at entry %d, the log ends at %d (entries lost)", ErrAuditAnchor, an.Seq, sum.Seq)
+	case sum.HeadAt != an.Head:
+		return fmt.Errorf("%w: entry %d differs from the anchored head (log rewritten)", ErrAuditAnchor, an.Seq)
+	}
+	return nil
+}
+
+// scanAuditLog reads r from the start and verifies every line. It returns
+// the summary and the offset after the last complete line. A last line
+// without its newline is torn: counted, not an error. Any other bad line
+// is ErrAuditCorrupt naming it.
+func scanAuditLog(r io.Reader, at uint64) (AuditSummary, int64, error) {
+	var sum AuditSummary
+	br := bufio.NewReaderSize(r, 64<<10)
+	var good int64
+	prev := auditGenesisPrev
+	for lineNo := 1; ; lineNo++ {
+		line, err := br.ReadSlice('\n')
+		if errors.Is(err, bufio.ErrBufferFull) {
+			// Longer than any entry Append writes: torn only if no
+			// newline follows.
+			n := int64(len(line))
+			rest, rerr := br.ReadString('\n')
+			if rerr == nil {
+				return sum, good, fmt.Errorf("%w: line %d: longer than %d bytes", ErrAuditCorrupt, lineNo, maxAuditLine)
+			}
+			if !errors.Is(rerr, io.EOF) {
+				return sum, good, fmt.Errorf("%w: audit log: %v", ErrUnavailable, rerr)
+			}
+			sum.TornBytes = n + int64(len(rest))
+			return sum, good, nil
+		}
+		if errors.Is(err, io.EOF) {
+			sum.TornBytes = int64(len(line))
+			return sum, good, nil
+		}
+		if err != nil {
+			return sum, good, fmt.Errorf("%w: audit log: %v", ErrUnavailable, err)
+		}
+		if len(line) > maxAuditLine+1 {
+			return sum, good, fmt.Errorf("%w: line %d: longer than %d bytes", ErrAuditCorrupt, lineNo, maxAuditLine)
+		}
+		e, err := parseAuditLine(line[:len(line)-1])
+		if err != nil {
+			return sum, good, fmt.Errorf("%w: line %d: %v", ErrAuditCorrupt, lineNo, err)
+		}
+		switch {
+		case e.Seq != sum.Seq+1:
+			return sum, good, fmt.Errorf("%w: line %d: seq %d, want %d", ErrAuditCorrupt, lineNo, e.Seq, sum.Seq+1)
+		case e.Prev != prev:
+			return sum, good, fmt.Errorf("%w: line %d: prev does not match the hash of line %d", ErrAuditCorrupt, lineNo, lineNo-1)
+		}
+		if d, err := e.digest(); err != nil || d != e.Hash {
+			return sum, good, fmt.Errorf("%w: line %d: hash does not match the entry", ErrAuditCorrupt, lineNo)
+		}
+		if e.Seq == 1 {
+			if e.Kind != AuditLogCreated || !ValidAuditNode(e.Details["node"]) {
+				return sum, good, fmt.Errorf("%w: line 1: want a %s entry naming the node", ErrAuditCorrupt, AuditLogCreated)
+			}
+			sum.Node = e.Details["node"]
+		}
+		sum.Seq, sum.Head, prev = e.Seq, e.Hash, e.Hash
+		if e.Seq == at {
+			sum.HeadAt = e.Hash
+		}
+		good += int64(len(line))
+	}
+}
+
+// parseAuditLine decodes one line strictly: the line must be exactly the
+// encoding Append writes (no unknown or repeated fields, no whitespace,
+// canonical order), with well-formed fields.
+func parseAuditLine(line []byte) (AuditEntry, error) {
+	var e AuditEntry
+	dec := json.NewDecoder(bytes.NewReader(line))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&e); err != nil {
+		return e, fmt.Errorf("malformed entry: %v", err)
+	}
+	again, err := json.Marshal(e)
+	if err != nil || !bytes.Equal(again, line) {
+		return e, errors.New("not in canonical form")
+	}
+	if len(e.Prev) != 64 || len(e.Hash) != 64 {
+		return e, errors.New("prev and hash must be 64 hex digits")
+	}
+	if err := checkAuditInput(e.Kind, e.Symbol, e.Details); err != nil {
+		return e, err
+	}
+	return e, nil
+}
