@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/trustid-cn/trustid/gm"
@@ -588,31 +589,62 @@ func putIssuer(c *call) (any, error) {
 	if err := checkEntryStatus(in.Status); err != nil {
 		return nil, err
 	}
-	if in.Region != "" && in.Region != c.caller {
-		return nil, fmt.Errorf("%w: region %s may not write an issuer of region %s", ErrForbidden, c.caller, in.Region)
+	in.Keys = nonNil(in.Keys)
+	return putOwned(c, &in, "issuer", objIssuer, in.ID)
+}
+
+// owned is a registry entry that belongs to one region: an issuer, a
+// relying party or a terminal.
+type owned[T any] interface {
+	*T
+	// stamps returns the owning region and the entry's times, to be set.
+	stamps() (region *string, created, updated *time.Time)
+}
+
+func (x *Issuer) stamps() (*string, *time.Time, *time.Time) {
+	return &x.Region, &x.Created, &x.Updated
+}
+
+func (x *RelyingParty) stamps() (*string, *time.Time, *time.Time) {
+	return &x.HomeRegion, &x.Created, &x.Updated
+}
+
+func (x *Terminal) stamps() (*string, *time.Time, *time.Time) {
+	return &x.Region, &x.Created, &x.Updated
+}
+
+// putOwned stores an entry of the caller's region: only an active region
+// writes, only its own entries (a new entry is stamped with the caller's
+// region; an existing one must already be the caller's), the creation time
+// is kept across updates, and a registry event names the change.
+func putOwned[T any, P owned[T]](c *call, in P, kind, objectType, id string) (any, error) {
+	region, created, updated := in.stamps()
+	if *region != "" && *region != c.caller {
+		return nil, fmt.Errorf("%w: region %s may not write %s of region %s", ErrForbidden, c.caller, kind, *region)
 	}
 	if _, err := c.activeCaller(); err != nil {
 		return nil, err
 	}
-	in.Region, in.Keys = c.caller, nonNil(in.Keys)
-	var old Issuer
-	err := c.load(&old, objIssuer, in.ID)
+	*region = c.caller
+	var old T
+	err := c.load(&old, objectType, id)
+	oldRegion, oldCreated, _ := P(&old).stamps()
 	action := "updated"
 	switch {
 	case errors.Is(err, ErrNotFound):
-		in.Created, action = c.now, "added"
+		*created, action = c.now, "added"
 	case err != nil:
 		return nil, err
-	case old.Region != c.caller:
-		return nil, fmt.Errorf("%w: issuer %q belongs to region %s", ErrForbidden, in.ID, old.Region)
+	case *oldRegion != c.caller:
+		return nil, fmt.Errorf("%w: %s %q belongs to region %s", ErrForbidden, kind, id, *oldRegion)
 	default:
-		in.Created = old.Created
+		*created = *oldCreated
 	}
-	in.Updated = c.now
-	if err := c.save(in, objIssuer, in.ID); err != nil {
+	*updated = c.now
+	if err := c.save(*in, objectType, id); err != nil {
 		return nil, err
 	}
-	return in, c.emit(EventRegistry, RegistryEvent{Kind: "issuer", ID: in.ID, Region: in.Region, Action: action})
+	return *in, c.emit(EventRegistry, RegistryEvent{Kind: strings.ReplaceAll(kind, " ", "_"), ID: id, Region: c.caller, Action: action})
 }
 
 func getIssuer(c *call) (any, error) {
@@ -654,31 +686,8 @@ func putRP(c *call) (any, error) {
 	if err := checkEntryStatus(in.Status); err != nil {
 		return nil, err
 	}
-	if in.HomeRegion != "" && in.HomeRegion != c.caller {
-		return nil, fmt.Errorf("%w: region %s may not write a relying party of region %s", ErrForbidden, c.caller, in.HomeRegion)
-	}
-	if _, err := c.activeCaller(); err != nil {
-		return nil, err
-	}
-	in.HomeRegion, in.Scopes, in.Claims = c.caller, nonNil(in.Scopes), nonNil(in.Claims)
-	var old RelyingParty
-	err := c.load(&old, objRP, in.ClientID)
-	action := "updated"
-	switch {
-	case errors.Is(err, ErrNotFound):
-		in.Created, action = c.now, "added"
-	case err != nil:
-		return nil, err
-	case old.HomeRegion != c.caller:
-		return nil, fmt.Errorf("%w: relying party %q belongs to region %s", ErrForbidden, in.ClientID, old.HomeRegion)
-	default:
-		in.Created = old.Created
-	}
-	in.Updated = c.now
-	if err := c.save(in, objRP, in.ClientID); err != nil {
-		return nil, err
-	}
-	return in, c.emit(EventRegistry, RegistryEvent{Kind: "relying_party", ID: in.ClientID, Region: in.HomeRegion, Action: action})
+	in.Scopes, in.Claims = nonNil(in.Scopes), nonNil(in.Claims)
+	return putOwned(c, &in, "relying party", objRP, in.ClientID)
 }
 
 func getRP(c *call) (any, error) {
@@ -705,31 +714,7 @@ func putTerminal(c *call) (any, error) {
 	if err := checkEntryStatus(in.Status); err != nil {
 		return nil, err
 	}
-	if in.Region != "" && in.Region != c.caller {
-		return nil, fmt.Errorf("%w: region %s may not write a terminal of region %s", ErrForbidden, c.caller, in.Region)
-	}
-	if _, err := c.activeCaller(); err != nil {
-		return nil, err
-	}
-	in.Region = c.caller
-	var old Terminal
-	err := c.load(&old, objTerminal, in.ID)
-	action := "updated"
-	switch {
-	case errors.Is(err, ErrNotFound):
-		in.Created, action = c.now, "added"
-	case err != nil:
-		return nil, err
-	case old.Region != c.caller:
-		return nil, fmt.Errorf("%w: terminal %q belongs to region %s", ErrForbidden, in.ID, old.Region)
-	default:
-		in.Created = old.Created
-	}
-	in.Updated = c.now
-	if err := c.save(in, objTerminal, in.ID); err != nil {
-		return nil, err
-	}
-	return in, c.emit(EventRegistry, RegistryEvent{Kind: "terminal", ID: in.ID, Region: in.Region, Action: action})
+	return putOwned(c, &in, "terminal", objTerminal, in.ID)
 }
 
 func getTerminal(c *call) (any, error) {
