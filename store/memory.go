@@ -231,7 +231,13 @@ func (m *Memory) insertNew(s *memShard, sk string, e memEntry, now int64) (exist
 
 // Put implements [Store.Put].
 func (m *Memory) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	sk, s, err := m.begin(ctx, nsToken, key)
+	return m.putNew(ctx, nsToken, key, clone(value), ttl, ErrExists)
+}
+
+// putNew stores val under key unless a live entry is there, in which case
+// it returns taken.
+func (m *Memory) putNew(ctx context.Context, ns, key string, val []byte, ttl time.Duration, taken error) error {
+	sk, s, err := m.begin(ctx, ns, key)
 	if err != nil {
 		return err
 	}
@@ -239,13 +245,12 @@ func (m *Memory) Put(ctx context.Context, key string, value []byte, ttl time.Dur
 		return err
 	}
 	now := m.now()
-	e := memEntry{val: clone(value), exp: now.Add(ttl).UnixNano()}
-	exists, err := m.insertNew(s, sk, e, now.UnixNano())
+	exists, err := m.insertNew(s, sk, memEntry{val: val, exp: now.Add(ttl).UnixNano()}, now.UnixNano())
 	if err != nil {
 		return err
 	}
 	if exists {
-		return ErrExists
+		return taken
 	}
 	return nil
 }
@@ -273,22 +278,7 @@ func (m *Memory) Consume(ctx context.Context, key string) ([]byte, error) {
 
 // MarkUsed implements [Store.MarkUsed].
 func (m *Memory) MarkUsed(ctx context.Context, key string, ttl time.Duration) error {
-	sk, s, err := m.begin(ctx, nsNonce, key)
-	if err != nil {
-		return err
-	}
-	if err := checkTTL(ttl); err != nil {
-		return err
-	}
-	now := m.now()
-	exists, err := m.insertNew(s, sk, memEntry{exp: now.Add(ttl).UnixNano()}, now.UnixNano())
-	if err != nil {
-		return err
-	}
-	if exists {
-		return ErrReplayed
-	}
-	return nil
+	return m.putNew(ctx, nsNonce, key, nil, ttl, ErrReplayed)
 }
 
 // Get implements [Store.Get].
