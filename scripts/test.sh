@@ -38,7 +38,10 @@ go test -count=1 -race -timeout 10m ./store/... ./keystore/... ./ledger/ ./chain
 if [ -z "${TRUSTID_TEST_SHORT:-}" ]; then
   log "Fabric: build the binaries (cached after the first run), bring up the native network, run the ledger's Fabric tests, tear down"
   ./scripts/fabric/build.sh
-  ./scripts/fabric/test.sh
+  # The 60 s load test of issue 5 runs too: 12,000 status changes/s asked
+  # of the 310000 node, each anchored exactly once, no MVCC retries; it logs
+  # the FIGURES lines (throughput, cross-region revocation latency).
+  TRUSTID_FABRIC_LOAD=1 TRUSTID_FABRIC_LOAD_RATE=12000 ./scripts/fabric/test.sh
 fi
 
 log "all tests passed"

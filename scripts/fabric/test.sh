@@ -9,4 +9,4 @@ trap '"$FABRIC_SCRIPTS/down.sh" >/dev/null' EXIT
 "$FABRIC_SCRIPTS/up.sh"
 source "$RUN/env"
 cd "$REPO_ROOT"
-go test -count=1 -timeout 15m -run 'Fabric' ./ledger/... ./cmd/trustid/...
+go test -count=1 -timeout 15m -v -run 'Fabric' ./ledger/... ./cmd/trustid/... 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT)'
