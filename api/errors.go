@@ -54,7 +54,7 @@ type mapping struct {
 // errorTables lists every feature's mappings, searched in order. Each
 // feature keeps its table beside its handlers (e.g. authErrors in
 // oauth.go) and adds it here.
-var errorTables = [][]mapping{authErrors, qrErrors, credentialErrors, enrollErrors}
+var errorTables = [][]mapping{authErrors, qrErrors, credentialErrors, enrollErrors, pinErrors}
 
 // mapError finds the response for err.
 func mapError(err error) *Error {

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/trustid-cn/trustid/api"
+	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/keystore"
@@ -29,6 +30,7 @@ import (
 const (
 	defaultEnrollRateAddr   = "120/1m"
 	defaultEnrollRateClient = "600/1m"
+	defaultPINRateAddr      = "60/1m"
 )
 
 // addEnrollFlags adds the enrollment and QR wiring settings to `trustid
@@ -36,6 +38,7 @@ const (
 func addEnrollFlags(f *pflag.FlagSet) {
 	f.String("enroll-rate-addr", defaultEnrollRateAddr, "rate limit of POST /v1/enrollments per source address: N/WINDOW, or 0 for none")
 	f.String("enroll-rate-client", defaultEnrollRateClient, "rate limit of POST /v1/enrollments per authenticated client: N/WINDOW, or 0 for none")
+	f.String("pin-rate-addr", defaultPINRateAddr, "rate limit of POST /v1/bindings/pin per source address: N/WINDOW, or 0 for none (attempts per binding are limited separately: 5 per 15 minutes)")
 	f.Duration("binding-ttl", api.DefaultBindingTTL, "validity of device bindings and identity credentials issued at enrollment")
 	f.Bool("strict-documents", false, "refuse address codes in no GB/T 2260 table and unknown nationalities at enrollment")
 	f.StringArray("peer", nil, "another region's node for QR redemption: REGION=BASE_URL (repeatable), e.g. 320000=https://js.trustid.example")
@@ -120,10 +123,36 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return err
 		}
+		pinSpec, _ := f.GetString("pin-rate-addr")
+		pinLimit, err := api.ParseRateLimit("pin-addr", pinSpec)
+		if err != nil {
+			return fmt.Errorf("--pin-rate-addr: %w", err)
+		}
+		if err := mountPINCheck(s, n, pins, pinLimit); err != nil {
+			return err
+		}
 		n.log.Info("enrollment mounted", slog.String("terminals", terms.Path()), slog.Bool("strict_documents", strict),
 			slog.String("rate_addr", addrLimit.String()), slog.String("rate_client", clientLimit.String()), slog.Duration("binding_ttl", ttl), slog.Bool("audit_log", audit != nil))
 		return nil
 	}
+}
+
+// mountPINCheck registers POST /v1/bindings/pin. Its verifier accepts
+// only this node's bindings, with keys and status read locally (no
+// fetch): a PIN verifier is sealed under the region's PIN keys, so only
+// the region's instances (sharing the keystore copy and the ephemeral
+// store that counts attempts) can check it.
+func mountPINCheck(s *api.Server, n *node, pins *identity.PINSealer, limit api.RateLimit) error {
+	status := vc.NewStatusChecker(&vc.LocalStatusSource{BaseURL: n.issuer, Store: n.statusLists}, 5*time.Minute, nil)
+	v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: &vc.Resolver{Local: n.credIssuer.Local()},
+		Status: status, Leeway: 30 * time.Second})
+	if err != nil {
+		return fmt.Errorf("PIN check: %w", err)
+	}
+	return s.MountPINCheck(api.PINCheckConfig{
+		Audience: n.issuer, Verifier: v, Issuers: []string{n.credIssuer.DID(), n.issuer},
+		PINs: pins, Attempts: n.store, Nonces: n.store, Limiter: n.store, AddrLimit: &limit,
+	})
 }
 
 // newBindingSubjects builds the binding-subject deriver from the national

@@ -8,9 +8,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -556,5 +558,83 @@ func TestEnrollmentLeavesNoPersonalData(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), `"msg":"enrolled"`) {
 		t.Error("no enrollment was logged")
+	}
+}
+
+// TestPINCheckEndToEnd drives a real node: a holder enrolled with a PIN
+// checks it with the binding credential and a device proof; wrong PINs
+// lock the binding (the right PIN too, with Retry-After); a binding
+// without a PIN, a proof by another phone, a replayed proof and a
+// revoked binding are refused; the PIN is in no log line.
+func TestPINCheckEndToEnd(t *testing.T) {
+	f := newEnrollFixture(t)
+	const pin, wrong = "135790", "246802"
+	a := newPerson(t, "11010519900307123", "张三")
+	code, r, m := f.enroll(f.enrollBody(a, "", pin, nil))
+	if code != 201 || r.AssuranceLevel != "L3" || r.BindingCredential == nil {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	check := func(binding string, dev *gm.PrivateKey, proof, pin string) (int, map[string]any, http.Header) {
+		t.Helper()
+		if proof == "" {
+			var err error
+			if proof, err = api.NewDeviceProof(dev, f.base, time.Now(), rand.Text()); err != nil {
+				t.Fatal(err)
+			}
+		}
+		b, _ := json.Marshal(map[string]string{"binding_credential": binding, "device_proof": proof, "pin": pin})
+		return f.do("POST", api.PINCheckPath, "", "application/json", string(b))
+	}
+	bc := r.BindingCredential.Credential
+	if c, m, _ := check(bc, a.device, "", pin); c != 200 || m["verified"] != true || m["assurance_level"] != float64(3) {
+		t.Fatalf("right PIN: %d %v", c, m)
+	}
+	proof, _ := api.NewDeviceProof(a.device, f.base, time.Now(), rand.Text())
+	check(bc, a.device, proof, pin)
+	if c, m, _ := check(bc, a.device, proof, pin); c != 422 || m["error"] != "device_proof_replayed" {
+		t.Errorf("replayed proof: %d %v", c, m)
+	}
+	otherPhone, _ := gm.GenerateKey(rand.Reader)
+	if c, m, _ := check(bc, otherPhone, "", pin); c != 422 || m["error"] != "device_proof_invalid" {
+		t.Errorf("proof by another phone: %d %v", c, m)
+	}
+	for i := 4; i >= 0; i-- {
+		if c, m, _ := check(bc, a.device, "", wrong); c != 403 || m["error"] != "pin_mismatch" || m["attempts_remaining"] != float64(i) {
+			t.Fatalf("wrong PIN, %d left: %d %v", i, c, m)
+		}
+	}
+	c, m, hdr := check(bc, a.device, "", pin)
+	if retry, err := strconv.Atoi(hdr.Get("Retry-After")); c != 429 || m["error"] != "pin_locked" || err != nil || retry < 1 || retry > 180 {
+		t.Errorf("locked: %d %v Retry-After %q", c, m, hdr.Get("Retry-After"))
+	}
+
+	// Another person: no PIN, then a revoked binding.
+	b := newPerson(t, "31010419851111002", "李四")
+	code, rb, m := f.enroll(f.enrollBody(b, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll without PIN: %d %v", code, m)
+	}
+	if c, m, _ := check(rb.BindingCredential.Credential, b.device, "", pin); c != 422 || m["error"] != "pin_not_set" {
+		t.Errorf("no PIN: %d %v", c, m)
+	}
+	code, rc, m := f.enroll(f.enrollBody(b, "", "864209", nil))
+	if code != 201 {
+		t.Fatalf("re-enroll with PIN: %d %v", code, m)
+	}
+	sb, _ := json.Marshal(map[string]string{"action": "revoke"})
+	if c, m, _ := f.do("POST", "/v1/credentials/"+rc.BindingCredential.ID+"/status", f.enrollTok, "application/json", string(sb)); c != 200 {
+		t.Fatalf("revoke: %d %v", c, m)
+	}
+	if c, m, _ := check(rc.BindingCredential.Credential, b.device, "", "864209"); c != 403 || m["error"] != "binding_revoked" {
+		t.Errorf("revoked binding: %d %v", c, m)
+	}
+	if c, m, _ := f.do("POST", api.PINCheckPath, "", "application/json", `{"pin":135790}`); c != 400 || m["error"] != "invalid_request" {
+		t.Errorf("malformed body: %d %v", c, m)
+	}
+	if hits := leakcheck.Find([]byte(f.logs.String()), pin, wrong, "864209"); len(hits) > 0 {
+		t.Errorf("a PIN is in the logs: %v", hits)
+	}
+	if !strings.Contains(f.logs.String(), `"msg":"pin verified"`) {
+		t.Error("no PIN check was logged")
 	}
 }
