@@ -212,6 +212,10 @@ func (h *credentialHandlers) issue(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
+	if t := reservedType(cred["type"]); t != "" {
+		return &Error{Status: http.StatusUnprocessableEntity, Code: "reserved_credential_type",
+			Message: t + " is issued only by enrollment (POST /v1/enrollments)"}
+	}
 	var opts issueOptions
 	if err := decodeMember(m["options"], "options", &opts); err != nil {
 		return err
@@ -432,6 +436,22 @@ func (h *credentialHandlers) didDocument(w http.ResponseWriter, r *http.Request)
 	}
 	writePublic(w, "application/did+json", b)
 	return nil
+}
+
+// reservedType returns the first credential type in t that only the node's
+// own enrollment may issue: a device binding carries the sealed PIN
+// verifier and the assurance level that POST /v1/bindings/pin trusts.
+func reservedType(t any) string {
+	types, _ := t.([]any)
+	if s, ok := t.(string); ok {
+		types = []any{s}
+	}
+	for _, x := range types {
+		if x == TypeDeviceBindingCredential {
+			return x.(string)
+		}
+	}
+	return ""
 }
 
 func (h *credentialHandlers) issuerMetadata(w http.ResponseWriter, r *http.Request) error {

@@ -498,3 +498,15 @@ func TestVCAPIVerifyRateLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestIssueRefusesReservedTypes: a client with credentials:issue cannot
+// mint a device binding, which only enrollment issues.
+func TestIssueRefusesReservedTypes(t *testing.T) {
+	e := newVCEnv(t)
+	body := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","DeviceBindingCredential"],` +
+		`"credentialSubject":{"id":"urn:trustid:subject:00","assuranceLevel":4}}}`
+	code, resp := e.post(t, "/credentials/issue", issueToken, body)
+	if code != 422 || resp["error"] != "reserved_credential_type" {
+		t.Fatalf("device binding through /credentials/issue: %d %v", code, resp)
+	}
+}
