@@ -10,8 +10,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
 	"github.com/trustid-cn/trustid/credentials/internal/lru"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
@@ -59,9 +57,8 @@ const DefaultKeyCacheSize = 1024
 // KeyTTL. did:key and did:jwk keys are never cached: they are parsed from
 // the identifier itself.
 type Verifier struct {
-	cfg    VerifierConfig
-	parser *jwt.Parser
-	keys   *lru.Cache[string, crypto.PublicKey]
+	cfg  VerifierConfig
+	keys *lru.Cache[string, crypto.PublicKey]
 }
 
 // NewVerifier checks cfg and returns a Verifier.
@@ -85,11 +82,13 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		cfg.VPMaxAge = DefaultVPMaxAge
 	}
 	cfg.Algorithms = slices.Clone(cfg.Algorithms)
-	p, err := gm.NewJWTParser(cfg.Algorithms, jwt.WithTimeFunc(cfg.Now), jwt.WithLeeway(cfg.Leeway))
-	if err != nil {
+	// The allow-list is checked as every verifier's is (known algorithms
+	// only, never "none"); verifyJWS then verifies with jose.Parse and
+	// jose.JWS.Verify, which keep jwt.Parser's checks.
+	if _, err := gm.NewJWTParser(cfg.Algorithms); err != nil {
 		return nil, err
 	}
-	return &Verifier{cfg: cfg, parser: p, keys: lru.New[string, crypto.PublicKey](cfg.KeyCacheSize)}, nil
+	return &Verifier{cfg: cfg, keys: lru.New[string, crypto.PublicKey](cfg.KeyCacheSize)}, nil
 }
 
 // resolvedKey is a key found for (issuer, kid) and whether it is to be
@@ -135,14 +134,22 @@ func selfResolving(id string) bool {
 // verifyJWS checks a compact JWS of typ and returns its strictly decoded
 // payload and the key that signed it. issuerOf names, from the payload
 // and the header's kid, the issuer whose key must have signed.
+//
+// It decodes each part once (jose.Parse), where jwt.Parser would decode
+// the header twice and the payload with encoding/json before the strict
+// decoder, and makes the same checks in the same order: size, header
+// (alg allow-list, no "crit", no duplicate members), typ/cty, payload
+// (strict), issuer and kid, key type against alg, signature, exp/nbf
+// with leeway.
 func (v *Verifier) verifyJWS(ctx context.Context, token, typ, cty string, issuerOf func(payload map[string]any, kid string) (string, error)) (map[string]any, crypto.PublicKey, error) {
 	if len(token) > MaxDocument {
 		return nil, nil, fmt.Errorf("%w: token over %d bytes", ErrMalformed, MaxDocument)
 	}
-	hdr, err := jose.ParseHeader(token, v.cfg.Algorithms)
+	jws, err := jose.Parse(token, v.cfg.Algorithms, MaxDocument)
 	if err != nil {
 		return nil, nil, mapJoseErr(err)
 	}
+	hdr := jws.Header
 	if hdr.String("typ") != typ {
 		return nil, nil, fmt.Errorf("%w: typ %q, want %q", ErrType, truncate(hdr.String("typ")), typ)
 	}
@@ -150,23 +157,47 @@ func (v *Verifier) verifyJWS(ctx context.Context, token, typ, cty string, issuer
 		return nil, nil, fmt.Errorf("%w: cty %v, want %q", ErrType, c, cty)
 	}
 	kid := hdr.String("kid")
-	claims := &jose.Claims{Max: MaxDocument}
-	var key resolvedKey
-	_, err = v.parser.ParseWithClaims(token, claims, func(*jwt.Token) (any, error) {
-		iss, err := issuerOf(claims.Raw, kid)
-		if err != nil {
-			return nil, err
-		}
-		if key, err = v.key(ctx, iss, kid, hdr.String("alg")); err != nil {
-			return nil, err
-		}
-		return key.pub, nil
-	})
+	iss, err := issuerOf(jws.Payload, kid)
 	if err != nil {
-		return nil, nil, mapJWTErr(err)
+		return nil, nil, keyErr(err)
+	}
+	key, err := v.key(ctx, iss, kid, hdr.String("alg"))
+	if err != nil {
+		return nil, nil, keyErr(err)
+	}
+	if err := jws.Verify(key.pub); err != nil {
+		return nil, nil, mapJWSErr(err)
+	}
+	if err := jose.CheckTimes(jws.Payload, v.cfg.Now(), v.cfg.Leeway); err != nil {
+		return nil, nil, mapJWSErr(err)
 	}
 	v.remember(key)
-	return claims.Raw, key.pub, nil
+	return jws.Payload, key.pub, nil
+}
+
+// keyErr keeps the sentinels of issuer and key lookup and reports any
+// other failure there as malformed input (as mapJWTErr does).
+func keyErr(err error) error {
+	for _, keep := range []error{ErrResolve, ErrUnknownKey, ErrIssuerMismatch, ErrAlgorithm, ErrUnsupported, ErrType} {
+		if errors.Is(err, keep) {
+			return err
+		}
+	}
+	return fmt.Errorf("%w: %w", ErrMalformed, err)
+}
+
+// mapJWSErr maps the errors of jose.JWS.Verify and jose.CheckTimes onto
+// this package's sentinels, keeping both in the chain.
+func mapJWSErr(err error) error {
+	switch {
+	case errors.Is(err, jose.ErrExpired):
+		return fmt.Errorf("%w: %w", ErrExpired, err)
+	case errors.Is(err, jose.ErrNotYetValid):
+		return fmt.Errorf("%w: %w", ErrNotYetValid, err)
+	case errors.Is(err, jose.ErrSignature):
+		return fmt.Errorf("%w: %w", ErrSignature, err)
+	}
+	return mapJoseErr(err)
 }
 
 // credentialIssuer reads the issuer of an unverified payload and checks

@@ -1,8 +1,10 @@
 // Package jose holds the compact-JWS plumbing shared by vc+jwt, SD-JWT and
 // status list tokens: a strict pre-check of the protected header (no
-// duplicate members, an allowed algorithm, never "none", no "crit"), and
-// a jwt.Claims type that decodes the payload strictly, so the bytes that
-// were signed are the bytes that are read.
+// duplicate members, an allowed algorithm, never "none", no "crit"), a
+// jwt.Claims type that decodes the payload strictly, so the bytes that
+// were signed are the bytes that are read, and Parse/Verify/CheckTimes,
+// which make the same checks as jwt.Parser with those two in one pass
+// over the token, for the verification hot path.
 package jose
 
 import (
@@ -48,6 +50,11 @@ func ParseHeader(token string, allow []string) (Header, error) {
 	if !ok || strings.Count(rest, ".") != 1 {
 		return nil, fmt.Errorf("%w: want three dot-separated parts", ErrMalformed)
 	}
+	return parseHeader(first, allow)
+}
+
+// parseHeader decodes and checks the encoded protected header first.
+func parseHeader(first string, allow []string) (Header, error) {
 	if len(first) > MaxHeader {
 		return nil, fmt.Errorf("%w: header too large", ErrMalformed)
 	}
@@ -91,20 +98,31 @@ func (c *Claims) UnmarshalJSON(b []byte) error {
 }
 
 func (c *Claims) date(name string) (*jwt.NumericDate, error) {
-	v, ok := c.Raw[name]
+	t, ok, err := numericDate(c.Raw, name)
+	if !ok || err != nil {
+		return nil, err
+	}
+	return jwt.NewNumericDate(t), nil
+}
+
+// numericDate reads the NumericDate claim name of payload (RFC 7519 §2):
+// ok is false when it is absent; a value that is not a number in
+// [0, 1e11] seconds is an error.
+func numericDate(payload map[string]any, name string) (t time.Time, ok bool, err error) {
+	v, ok := payload[name]
 	if !ok {
-		return nil, nil
+		return time.Time{}, false, nil
 	}
 	n, ok := v.(json.Number)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s must be a number", ErrMalformed, name)
+		return time.Time{}, true, fmt.Errorf("%w: %s must be a number", ErrMalformed, name)
 	}
 	f, err := n.Float64()
 	if err != nil || math.IsInf(f, 0) || math.IsNaN(f) || f < 0 || f > 1e11 {
-		return nil, fmt.Errorf("%w: %s out of range", ErrMalformed, name)
+		return time.Time{}, true, fmt.Errorf("%w: %s out of range", ErrMalformed, name)
 	}
 	sec, frac := math.Modf(f)
-	return jwt.NewNumericDate(time.Unix(int64(sec), int64(frac*1e9))), nil
+	return time.Unix(int64(sec), int64(frac*1e9)), true, nil
 }
 
 // GetExpirationTime implements jwt.Claims.
