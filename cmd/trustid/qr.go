@@ -322,11 +322,16 @@ func scanImage(path string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", path, err)
 	}
-	res, err := zxqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{gozxing.DecodeHintType_TRY_HARDER: true})
-	if err != nil {
-		return "", fmt.Errorf("%s: no QR code found: %w", path, err)
+	// A code rendered by a program (the printable static code, a
+	// screenshot) decodes exactly as a pure barcode; a photo needs the
+	// slower search. The search alone misses some clean renderings.
+	var res *gozxing.Result
+	for _, hint := range []gozxing.DecodeHintType{gozxing.DecodeHintType_PURE_BARCODE, gozxing.DecodeHintType_TRY_HARDER} {
+		if res, err = zxqr.NewQRCodeReader().Decode(bmp, map[gozxing.DecodeHintType]any{hint: true}); err == nil {
+			return res.GetText(), nil
+		}
 	}
-	return res.GetText(), nil
+	return "", fmt.Errorf("%s: no QR code found: %w", path, err)
 }
 
 // revokedFile is a StatusChecker over a file of revoked entries.
