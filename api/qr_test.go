@@ -350,7 +350,7 @@ func TestQRErrorCodesMatch(t *testing.T) {
 // limiter is given; the default limits apply unless configured.
 func TestQRRateLimits(t *testing.T) {
 	newMem := func() *store.Memory {
-		m, err := store.NewMemory(store.MemoryOptions{})
+		m, err := store.NewMemory(store.MemoryOptions{Now: frozenClock})
 		if err != nil {
 			t.Fatal(err)
 		}

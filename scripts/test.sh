@@ -32,8 +32,8 @@ if [ -n "$unformatted" ]; then echo "not gofmt-ed:"; echo "$unformatted"; exit 1
 log "go test"
 go test -count=1 -timeout 20m ./...
 
-log "go test -race (concurrency-critical packages)"
-go test -count=1 -race -timeout 10m ./store/... ./keystore/... ./ledger/ ./chaincode/...
+log "go test -race (every package with shared state)"
+go test -count=1 -race -timeout 15m ./store/... ./keystore/... ./ledger/ ./chaincode/... ./auth/... ./api/ ./qrcode/ ./identity/ ./credentials/... ./cmd/trustid/
 
 if [ -z "${TRUSTID_TEST_SHORT:-}" ]; then
   log "Fabric: build the binaries (cached after the first run), bring up the native network, run the ledger's Fabric tests, tear down"
