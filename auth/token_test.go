@@ -187,12 +187,17 @@ func TestAuthenticationMethods(t *testing.T) {
 	if err != nil || got.ID != "svc-basic" {
 		t.Fatalf("basic: %v", err)
 	}
+	// Change the secret's last character for another (it is often "A").
+	wrong := secret[:len(secret)-1] + "A"
+	if wrong == secret {
+		wrong = secret[:len(secret)-1] + "E"
+	}
 	refused := []struct {
 		name string
 		cred Credentials
 		kind error
 	}{
-		{"wrong secret", Credentials{Basic: true, BasicID: "svc-basic", BasicSecret: secret[:42] + "A"}, ErrInvalidClient},
+		{"wrong secret", Credentials{Basic: true, BasicID: "svc-basic", BasicSecret: wrong}, ErrInvalidClient},
 		{"empty secret", Credentials{Basic: true, BasicID: "svc-basic"}, ErrInvalidClient},
 		{"unknown client", Credentials{Basic: true, BasicID: "svc-nobody", BasicSecret: secret}, ErrInvalidClient},
 		{"basic for a private_key_jwt client", Credentials{Basic: true, BasicID: jwtClient.ID, BasicSecret: secret}, ErrInvalidClient},
