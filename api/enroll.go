@@ -269,30 +269,40 @@ func badRequest(format string, args ...any) error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: fmt.Sprintf(format, args...), Err: ErrEnrollRequest}
 }
 
-// decodeEnroll reads the body strictly: bounded, no duplicate keys, no
-// unknown fields, nothing after the object.
+// decodeEnroll reads the body strictly (see decodeStrictBody).
 func decodeEnroll(r *http.Request) (*EnrollRequest, error) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, maxEnrollBody+1))
+	var req EnrollRequest
+	if err := decodeStrictBody(r, maxEnrollBody, &req, badRequest, "with the documented fields"); err != nil {
+		return nil, err
+	}
+	return &req, nil
+}
+
+// decodeStrictBody reads one JSON object into dst: at most max bytes, no
+// repeated keys, no unknown fields, nothing after it. bad makes the 400
+// error of its route; shape completes its message. Messages never quote
+// the body.
+func decodeStrictBody(r *http.Request, max int, dst any, bad func(format string, args ...any) error, shape string) error {
+	data, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "body too large", Err: err}
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "body too large", Err: err}
 		}
-		return nil, badRequest("cannot read the body")
+		return bad("cannot read the body")
 	}
-	if len(data) > maxEnrollBody {
-		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: fmt.Sprintf("body over %d bytes", maxEnrollBody)}
+	if len(data) > max {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: fmt.Sprintf("body over %d bytes", max)}
 	}
 	if _, err := vc.ParseJSONObject(data); err != nil { // duplicate keys, trailing data
-		return nil, badRequest("body must be one JSON object without repeated keys")
+		return bad("body must be one JSON object without repeated keys")
 	}
-	var req EnrollRequest
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return nil, badRequest("body must be one JSON object with the documented fields")
+	if err := dec.Decode(dst); err != nil {
+		return bad("body must be one JSON object %s", shape)
 	}
-	return &req, nil
+	return nil
 }
 
 // parseDocument validates the document of a request.
@@ -329,12 +339,12 @@ type deviceClaims struct {
 
 // checkDeviceProof verifies the device proof's signature, type, audience
 // and times, and returns the marker key that spends it.
-func (e *enroller) checkDeviceProof(pub crypto.PublicKey, thumb, proof string, now time.Time) (string, time.Duration, error) {
+func checkDeviceProof(audience string, pub crypto.PublicKey, thumb, proof string, now time.Time) (string, time.Duration, error) {
 	alg, _ := gm.Alg(pub)
 	if proof == "" || len(proof) > 4096 {
 		return "", 0, fmt.Errorf("%w: missing or too long", ErrDeviceProof)
 	}
-	parser, err := gm.NewJWTParser([]string{alg}, jwt.WithAudience(e.cfg.Audience), jwt.WithIssuedAt(),
+	parser, err := gm.NewJWTParser([]string{alg}, jwt.WithAudience(audience), jwt.WithIssuedAt(),
 		jwt.WithExpirationRequired(), jwt.WithLeeway(30*time.Second), jwt.WithTimeFunc(func() time.Time { return now }))
 	if err != nil {
 		return "", 0, err
@@ -438,7 +448,7 @@ func (e *enroller) enroll(w http.ResponseWriter, r *http.Request) (*EnrollRespon
 		if thumb, err = deviceJWK.Thumbprint(); err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrDeviceKey, err)
 		}
-		if proofKey, proofTTL, err = e.checkDeviceProof(devicePub, thumb, req.DeviceProof, now); err != nil {
+		if proofKey, proofTTL, err = checkDeviceProof(e.cfg.Audience, devicePub, thumb, req.DeviceProof, now); err != nil {
 			return nil, err
 		}
 	}

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"encoding/base64"
@@ -9,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -121,7 +119,7 @@ func (s *Server) MountPINCheck(cfg PINCheckConfig) error {
 		limit = *cfg.AddrLimit
 	}
 	limit.Name = "pin-addr"
-	p := &pinChecker{cfg: cfg, s: s, proofs: &enroller{cfg: EnrollConfig{Audience: cfg.Audience}}}
+	p := &pinChecker{cfg: cfg, s: s}
 	s.handle("POST "+PINCheckPath, s.rateLimit(cfg.Limiter, limit, ClientAddress, http.HandlerFunc(p.serve)))
 	return nil
 }
@@ -129,8 +127,6 @@ func (s *Server) MountPINCheck(cfg PINCheckConfig) error {
 type pinChecker struct {
 	cfg PINCheckConfig
 	s   *Server
-	// proofs checks device proofs as enrollment does.
-	proofs *enroller
 }
 
 // PINCheckRequest is the body of POST /v1/bindings/pin.
@@ -243,7 +239,7 @@ func (p *pinChecker) check(r *http.Request) (*pinBinding, error) {
 		return b, ErrPINNotSet
 	}
 	now := p.cfg.Now()
-	key, ttl, err := p.proofs.checkDeviceProof(b.device, b.thumb, req.DeviceProof, now)
+	key, ttl, err := checkDeviceProof(p.cfg.Audience, b.device, b.thumb, req.DeviceProof, now)
 	if err != nil {
 		return b, err
 	}
@@ -266,29 +262,12 @@ func pinRequestError(format string, args ...any) error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: fmt.Sprintf(format, args...), Err: ErrPINRequest}
 }
 
-// decodePINCheck reads the body strictly: bounded, one JSON object, no
-// duplicate or unknown members, nothing after it. Error messages never
-// quote the body (it holds the PIN).
+// decodePINCheck reads the body strictly (see decodeStrictBody); error
+// messages never quote the body, which holds the PIN.
 func decodePINCheck(r *http.Request) (*PINCheckRequest, error) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, maxPINBody+1))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "body too large"}
-		}
-		return nil, pinRequestError("cannot read the body")
-	}
-	if len(data) > maxPINBody {
-		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: fmt.Sprintf("body over %d bytes", maxPINBody)}
-	}
-	if _, err := vc.ParseJSONObject(data); err != nil {
-		return nil, pinRequestError("body must be one JSON object without repeated keys")
-	}
 	var req PINCheckRequest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&req); err != nil {
-		return nil, pinRequestError("body must be one JSON object with binding_credential, device_proof and pin, all strings")
+	if err := decodeStrictBody(r, maxPINBody, &req, pinRequestError, "with binding_credential, device_proof and pin, all strings"); err != nil {
+		return nil, err
 	}
 	return &req, nil
 }
