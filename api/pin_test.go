@@ -22,6 +22,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/leakcheck"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/qrcode"
@@ -325,8 +326,8 @@ func TestPINCheckRefusals(t *testing.T) {
 	if c, _, m := e.try(t, h, pin); c != 403 || m["error"] != "binding_expired" {
 		t.Errorf("expired binding: %d %v", c, m)
 	}
-	if strings.Contains(e.logs.String(), pin) || strings.Contains(e.logs.String(), "482917") {
-		t.Error("a PIN is in the logs")
+	if hits := leakcheck.FindDelimited([]byte(e.logs.String()), pin, "482917"); len(hits) > 0 {
+		t.Errorf("a PIN is in the logs: %v", hits)
 	}
 }
 

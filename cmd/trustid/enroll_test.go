@@ -631,7 +631,7 @@ func TestPINCheckEndToEnd(t *testing.T) {
 	if c, m, _ := f.do("POST", api.PINCheckPath, "", "application/json", `{"pin":135790}`); c != 400 || m["error"] != "invalid_request" {
 		t.Errorf("malformed body: %d %v", c, m)
 	}
-	if hits := leakcheck.Find([]byte(f.logs.String()), pin, wrong, "864209"); len(hits) > 0 {
+	if hits := leakcheck.FindDelimited([]byte(f.logs.String()), pin, wrong, "864209"); len(hits) > 0 {
 		t.Errorf("a PIN is in the logs: %v", hits)
 	}
 	if !strings.Contains(f.logs.String(), `"msg":"pin verified"`) {

@@ -120,3 +120,34 @@ func mask(s string) string {
 	}
 	return string(r[:2]) + strings.Repeat("*", len(r)-4) + string(r[len(r)-2:])
 }
+
+// FindDelimited reports which secrets occur in data in clear as whole
+// tokens: not next to a letter, a digit or a '.'. It is for short secrets
+// such as PINs, which otherwise turn up by chance inside unrelated numbers
+// (a duration of 1.482916ms, a random hex ID).
+func FindDelimited(data []byte, secrets ...string) []string {
+	var found []string
+	for _, s := range secrets {
+		for rest, off := data, 0; s != ""; {
+			i := bytes.Index(rest, []byte(s))
+			if i < 0 {
+				break
+			}
+			start, end := off+i, off+i+len(s)
+			if !tokenByte(data, start-1) && !tokenByte(data, end) {
+				found = append(found, s)
+				break
+			}
+			rest, off = data[start+1:], start+1
+		}
+	}
+	return found
+}
+
+func tokenByte(data []byte, i int) bool {
+	if i < 0 || i >= len(data) {
+		return false
+	}
+	c := data[i]
+	return c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}

@@ -49,3 +49,19 @@ func TestDirAndRedis(t *testing.T) {
 		t.Fatalf("Redis: %v %v", hits, err)
 	}
 }
+
+func TestFindDelimited(t *testing.T) {
+	for data, want := range map[string]int{
+		`pin=482916 ok`:         1,
+		`{"pin":"482916"}`:      1,
+		`duration=1.482916ms`:   0,
+		`"duration":1482916`:    0,
+		`request_id=ab482916cd`: 0,
+		`x 1482916 y 482916`:    1,
+		`482916`:                1,
+	} {
+		if got := FindDelimited([]byte(data), "482916"); len(got) != want {
+			t.Errorf("%s: found %v, want %d", data, got, want)
+		}
+	}
+}
