@@ -27,7 +27,8 @@ type ClientsConfig struct {
 //	GET  /v1/admin/clients/{id}          show
 //	POST /v1/admin/clients/{id}/keys     {"add": JWK} or {"retire": "kid"}
 //	POST /v1/admin/clients/{id}/disable  disable (empty body or {})
-//	GET  /v1/admin/routes                every protected route and its scope
+//	GET  /v1/admin/routes                every route the server serves, with the
+//	                                     scope it needs (none for public routes)
 //
 // Responses never include a secret hash; a generated client_secret is
 // returned once, in the registration response.
@@ -198,6 +199,6 @@ func (a *clientAdmin) disable(w http.ResponseWriter, r *http.Request) error {
 }
 
 func (a *clientAdmin) routes(w http.ResponseWriter, r *http.Request) error {
-	writeJSON(w, map[string]any{"routes": a.s.ProtectedRoutes()})
+	writeJSON(w, map[string]any{"routes": a.s.Routes()})
 	return nil
 }

@@ -71,7 +71,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 func (s *Server) instrument(route string, h http.Handler) http.Handler {
 	requests := s.metrics.requests.MustCurryWith(prometheus.Labels{"route": route})
 	duration := s.metrics.duration.WithLabelValues(route)
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	return instrumented{inner: h, HandlerFunc: func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
 		if len(id) == 0 || len(id) > 64 || !isToken(id) {
@@ -98,8 +98,17 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 				slog.Int("status", sw.status), slog.Duration("duration", elapsed), slog.String("remote", r.RemoteAddr))
 		}()
 		h.ServeHTTP(sw, r)
-	})
+	}}
 }
+
+// instrumented is the handler instrument returns. Unwrap lets the router
+// find the protect wrapper inside, to record the route's scope.
+type instrumented struct {
+	http.HandlerFunc
+	inner http.Handler
+}
+
+func (x instrumented) Unwrap() http.Handler { return x.inner }
 
 // isToken reports whether s is safe to echo and log: letters, digits, - _ .
 func isToken(s string) bool {

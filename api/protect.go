@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"slices"
 )
 
 // Principal is the authenticated caller of a protected route.
@@ -34,7 +33,7 @@ func PrincipalFrom(ctx context.Context) (Principal, bool) {
 func (s *Server) SetAuthorizer(a Authorizer) { s.authz = a }
 
 // protect wraps h so that only callers holding scope reach it. Routes
-// registered with a protected handler are listed by ProtectedRoutes.
+// lists a route registered with a protected handler with its scope.
 func (s *Server) protect(scope string, h http.Handler) http.Handler {
 	return &protected{s: s, scope: scope, h: h}
 }
@@ -83,18 +82,4 @@ func protectedScope(h http.Handler) (string, bool) {
 		}
 	}
 	return "", false
-}
-
-// ProtectedRoute is a registered route and the scope it needs.
-type ProtectedRoute struct {
-	Pattern string `json:"route"`
-	Scope   string `json:"scope"`
-}
-
-// ProtectedRoutes lists every protected route registered so far, in
-// registration order.
-func (s *Server) ProtectedRoutes() []ProtectedRoute {
-	s.routesMu.Lock()
-	defer s.routesMu.Unlock()
-	return slices.Clone(s.protectedRoutes)
 }

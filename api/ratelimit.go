@@ -80,8 +80,8 @@ func ClientAddress(r *http.Request) string {
 // rateLimit wraps h so that each request counts against rl under key(r)
 // before h runs; an empty key is not counted. Over the limit, the answer
 // is 429 with Retry-After. A nil limiter or a disabled limit passes every
-// request through. rateLimit may wrap a protect()ed handler: the route is
-// still listed by ProtectedRoutes.
+// request through. rateLimit may wrap a protect()ed handler: Routes still
+// lists the route with its scope.
 func (s *Server) rateLimit(l Limiter, rl RateLimit, key func(*http.Request) string, h http.Handler) http.Handler {
 	if l == nil || !rl.Enabled() {
 		return h

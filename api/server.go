@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,18 +35,17 @@ type Server struct {
 	metrics *metrics
 	checks  map[string]Check
 	maxBody int64
-	mux     *http.ServeMux
-	authz   Authorizer
+	// router is the mux; every route is registered and recorded through
+	// it (routes.go).
+	router router
+	authz  Authorizer
 	// unrouted answers requests that match no route.
 	unrouted http.Handler
-	// protectedRoutes lists routes registered with protect (protect.go).
-	routesMu        sync.Mutex
-	protectedRoutes []ProtectedRoute
 }
 
 // New returns a server with /healthz, /readyz and /metrics.
 func New(cfg Config) *Server {
-	s := &Server{log: cfg.Logger, reg: cfg.Registry, checks: cfg.Checks, maxBody: cfg.MaxBody, mux: http.NewServeMux()}
+	s := &Server{log: cfg.Logger, reg: cfg.Registry, checks: cfg.Checks, maxBody: cfg.MaxBody, router: router{mux: http.NewServeMux()}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -61,7 +59,7 @@ func New(cfg Config) *Server {
 	s.metrics = newMetrics(s.reg)
 	s.handle("GET /healthz", http.HandlerFunc(s.healthz))
 	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
-	s.mux.Handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
+	s.router.handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	s.unrouted = s.instrument("unrouted", http.HandlerFunc(s.notRouted))
 	return s
 }
@@ -69,11 +67,11 @@ func New(cfg Config) *Server {
 // Handler returns the root handler.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, pattern := s.mux.Handler(r); pattern == "" {
+		if _, pattern := s.router.mux.Handler(r); pattern == "" {
 			s.unrouted.ServeHTTP(w, r)
 			return
 		}
-		s.mux.ServeHTTP(w, r)
+		s.router.mux.ServeHTTP(w, r)
 	})
 }
 
@@ -81,7 +79,7 @@ func (s *Server) Handler() http.Handler {
 // the path exists for other methods, else 404.
 func (s *Server) notRouted(w http.ResponseWriter, r *http.Request) {
 	probe := &headerProbe{header: http.Header{}}
-	h, _ := s.mux.Handler(r)
+	h, _ := s.router.mux.Handler(r)
 	h.ServeHTTP(probe, r)
 	if probe.status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", probe.header.Get("Allow"))
@@ -115,12 +113,7 @@ func (s *Server) AddCheck(name string, c Check) {
 
 // handle registers an instrumented route.
 func (s *Server) handle(pattern string, h http.Handler) {
-	if scope, ok := protectedScope(h); ok {
-		s.routesMu.Lock()
-		s.protectedRoutes = append(s.protectedRoutes, ProtectedRoute{Pattern: pattern, Scope: scope})
-		s.routesMu.Unlock()
-	}
-	s.mux.Handle(pattern, s.instrument(pattern, h))
+	s.router.handle(pattern, s.instrument(pattern, h))
 }
 
 // handleFunc registers a handler that returns an error, rendered by

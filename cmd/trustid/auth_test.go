@@ -21,6 +21,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/leakcheck"
@@ -30,10 +31,11 @@ import (
 const testKEK = "00112233445566778899aabbccddeeff"
 
 // protectedRoutes is every protected route a node serves and the scope it
-// needs. TestEveryProtectedRoute fails when the running node has a
-// protected route that is missing here (or here one it does not have):
-// whoever adds a route adds its line, and the route is then run through
-// every credential case.
+// needs, and publicRoutes every route that is public by design.
+// TestEveryProtectedRoute fails when the running node serves a route that
+// is in neither (or with another scope), or when one listed here is not
+// served: whoever adds a route adds its line, and a protected route is then
+// run through every credential case.
 var protectedRoutes = map[string]string{
 	"POST /v1/admin/clients":              auth.ScopeRegistryAdmin,
 	"GET /v1/admin/clients":               auth.ScopeRegistryAdmin,
@@ -45,6 +47,35 @@ var protectedRoutes = map[string]string{
 	"POST /v1/credentials/{id}/status":    auth.ScopeStatusWrite,
 	"POST /v1/qr/verify":                  auth.ScopeQRRedeem,
 	"POST /v1/enrollments":                auth.ScopeEnroll,
+}
+
+var publicRoutes = []string{
+	// Probes and metrics, for the orchestrator and Prometheus.
+	"GET /healthz",
+	"GET /readyz",
+	"GET /metrics",
+	// OAuth 2.0: the endpoints authenticate the client themselves (client
+	// assertion or secret); discovery metadata and the node's public keys.
+	"POST /oauth2/token",
+	"POST /oauth2/introspect",
+	"POST /oauth2/revoke",
+	"GET /.well-known/oauth-authorization-server",
+	"GET /.well-known/openid-configuration",
+	"GET /.well-known/jwks.json",
+	// Credentials: anyone may verify; the issuer's DID document, metadata
+	// and status lists are what verifiers fetch.
+	"POST /credentials/verify",
+	"POST /presentations/verify",
+	"GET /.well-known/did.json",
+	"GET /.well-known/jwt-vc-issuer",
+	"GET /status/{listID}",
+	// QR: the holder proves its binding, a peer node signs an assertion,
+	// the static QR image carries its own signature; all rate-limited.
+	"POST /v1/qr",
+	"POST /v1/qr/peer/redeem",
+	"GET /v1/qr/static",
+	// PIN check: the holder's binding and device proof authenticate it.
+	"POST /v1/bindings/pin",
 }
 
 // freeAddr returns a loopback address with a port free right now, so the
@@ -189,6 +220,23 @@ func mustKEK(t *testing.T) []byte {
 	return k
 }
 
+// routes returns every route the node serves, as its router recorded them.
+func (n *authNode) routes(adminToken string) []api.Route {
+	n.t.Helper()
+	req, _ := http.NewRequest("GET", n.base+"/v1/admin/routes", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		n.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var body struct{ Routes []api.Route }
+	if err := json.NewDecoder(resp.Body).Decode(&body); resp.StatusCode != 200 || err != nil || len(body.Routes) == 0 {
+		n.t.Fatalf("routes: %d %v %v", resp.StatusCode, err, body)
+	}
+	return body.Routes
+}
+
 // requestFor fills a route pattern's wildcards with a plausible value.
 func requestFor(pattern string) (method, path string) {
 	method, path, _ = strings.Cut(pattern, " ")
@@ -196,11 +244,12 @@ func requestFor(pattern string) (method, path string) {
 	return method, path
 }
 
-// TestEveryProtectedRoute runs every protected route of a real node
-// (listed by the node itself at /v1/admin/routes) through every kind of
-// credential: only a valid token with the route's scope gets past
-// authorization; everything else is 401 invalid_token or 403
-// insufficient_scope.
+// TestEveryProtectedRoute checks every route a real node serves, with all
+// its features mounted by serve (listed by the node's router at
+// /v1/admin/routes), against protectedRoutes and publicRoutes; then it runs
+// every protected route through every kind of credential: only a valid
+// token with the route's scope gets past authorization; everything else is
+// 401 invalid_token or 403 insufficient_scope.
 func TestEveryProtectedRoute(t *testing.T) {
 	n := startAuthNode(t)
 	adminKey := n.addClient("rp-admin", "SM2", strings.Join(auth.Scopes, ","))
@@ -208,26 +257,15 @@ func TestEveryProtectedRoute(t *testing.T) {
 	n.addClient("rp-target", "SM2", "qr:redeem") // the {id} of routes that take one
 	admin := n.token("rp-admin", adminKey)
 
-	// The node's own list of protected routes against the table.
-	code, m, _ := n.do("GET", "/v1/admin/routes", admin, "", "")
-	if code != 200 {
-		t.Fatalf("routes: %d %v", code, m)
+	// Every route the node serves against the tables.
+	all := n.routes(admin)
+	if err := api.CheckRoutes(all, protectedRoutes, publicRoutes); err != nil {
+		t.Errorf("the node's routes and the tables differ (add the route to protectedRoutes, or to publicRoutes if it is public by design):\n%v", err)
 	}
 	served := map[string]string{}
-	for _, r := range m["routes"].([]any) {
-		r := r.(map[string]any)
-		served[r["route"].(string)] = r["scope"].(string)
-	}
-	for route, scope := range served {
-		if want, ok := protectedRoutes[route]; !ok {
-			t.Errorf("protected route %q (scope %s) is not in protectedRoutes: add it", route, scope)
-		} else if want != scope {
-			t.Errorf("route %q needs scope %s, table says %s", route, scope, want)
-		}
-	}
-	for route := range protectedRoutes {
-		if _, ok := served[route]; !ok {
-			t.Errorf("protectedRoutes lists %q, which the node does not serve", route)
+	for _, r := range all {
+		if r.Scope != "" {
+			served[r.Pattern] = r.Scope
 		}
 	}
 

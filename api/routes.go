@@ -1,0 +1,84 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"net/http"
+	"slices"
+	"sync"
+)
+
+// Route is a pattern the server serves and the scope protect requires for
+// it; Scope is empty for a public route.
+type Route struct {
+	Pattern string `json:"route"`
+	Scope   string `json:"scope,omitempty"`
+}
+
+// router is the server's mux with a record of every pattern registered on
+// it. Routes reach the mux only through handle, so a route registered
+// without protect is listed too, as public.
+type router struct {
+	mux    *http.ServeMux
+	mu     sync.Mutex
+	routes []Route
+}
+
+// handle registers h for pattern and records the route with the scope of
+// the protect wrapper found in h (through Unwrap), if any.
+func (rt *router) handle(pattern string, h http.Handler) {
+	scope, _ := protectedScope(h)
+	rt.mux.Handle(pattern, h)
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.routes = append(rt.routes, Route{Pattern: pattern, Scope: scope})
+}
+
+// Routes lists every route registered so far, in registration order.
+func (s *Server) Routes() []Route {
+	s.router.mu.Lock()
+	defer s.router.mu.Unlock()
+	return slices.Clone(s.router.routes)
+}
+
+// CheckRoutes holds routes (a server's Routes) to what was declared for
+// them: protected maps each pattern that needs a token to its scope, and
+// public lists the patterns that are public by design. It returns an error
+// naming every route served without protect that is not in public, every
+// route served with a scope other than its entry in protected (or with
+// none), and every declared pattern that is not served; nil when routes
+// and the declarations agree.
+func CheckRoutes(routes []Route, protected map[string]string, public []string) error {
+	isPublic := map[string]bool{}
+	for _, p := range public {
+		isPublic[p] = true
+	}
+	var errs []error
+	served := map[string]bool{}
+	for _, r := range routes {
+		served[r.Pattern] = true
+		want, listed := protected[r.Pattern]
+		switch {
+		case r.Scope == "" && listed:
+			errs = append(errs, fmt.Errorf("route %q is served without protect, but needs scope %s", r.Pattern, want))
+		case r.Scope == "" && !isPublic[r.Pattern]:
+			errs = append(errs, fmt.Errorf("route %q is served without protect and is not in the public allow-list", r.Pattern))
+		case r.Scope != "" && !listed:
+			errs = append(errs, fmt.Errorf("protected route %q (scope %s) is not in the protected table", r.Pattern, r.Scope))
+		case r.Scope != "" && want != r.Scope:
+			errs = append(errs, fmt.Errorf("route %q is served with scope %s, but the table says %s", r.Pattern, r.Scope, want))
+		}
+		if r.Scope != "" && isPublic[r.Pattern] {
+			errs = append(errs, fmt.Errorf("protected route %q (scope %s) is in the public allow-list", r.Pattern, r.Scope))
+		}
+	}
+	declared := slices.Concat(public, slices.Collect(maps.Keys(protected)))
+	slices.Sort(declared)
+	for _, p := range slices.Compact(declared) {
+		if !served[p] {
+			errs = append(errs, fmt.Errorf("route %q is declared but not served", p))
+		}
+	}
+	return errors.Join(errs...)
+}
