@@ -369,9 +369,6 @@ func (e *pinEnv) reissue(t *testing.T, tok string, edit func(cs map[string]any),
 // share the attempt count: wrong PINs at one lock the binding at the
 // other, and a proof spent at one is spent at the other.
 func TestPINCheckSharedLockout(t *testing.T) {
-	if !testredis.Installed() {
-		t.Skip("redis-server is not installed")
-	}
 	rc := testredis.StartClient(t)
 	shared := func() store.Store {
 		r, err := store.NewRedis(rc, store.RedisOptions{Prefix: "trustid:310000:", KeySecret: bytes.Repeat([]byte{9}, 32)})

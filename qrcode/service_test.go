@@ -270,19 +270,19 @@ func (r *recordingStore) Put(ctx context.Context, key string, value []byte, ttl 
 // TestExactlyOneRedemption races many redemptions of each code, against
 // the in-memory store and a real Redis.
 func TestExactlyOneRedemption(t *testing.T) {
-	stores := map[string]TokenStore{"memory": newMemStore(t, nil)}
-	if testredis.Installed() {
-		r, err := store.NewRedis(testredis.StartClient(t), store.RedisOptions{Prefix: "qrtest:"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		stores["redis"] = r
-	} else {
-		t.Log("redis-server not installed: racing the memory store only")
+	stores := map[string]func(*testing.T) TokenStore{
+		"memory": func(t *testing.T) TokenStore { return newMemStore(t, nil) },
+		"redis": func(t *testing.T) TokenStore {
+			r, err := store.NewRedis(testredis.StartClient(t), store.RedisOptions{Prefix: "qrtest:"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		},
 	}
-	for name, st := range stores {
+	for name, open := range stores {
 		t.Run(name, func(t *testing.T) {
-			s := newService(t, st, "310000", nil)
+			s := newService(t, open(t), "310000", nil)
 			ctx := context.Background()
 			for range 20 {
 				is, err := s.Issue(ctx, holder, nil)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/trustid-cn/trustid/internal/testenv"
 )
 
 // increment does a read-modify-write of a counter file under the lock,
@@ -59,9 +61,7 @@ func TestLockProcesses(t *testing.T) {
 		return
 	}
 	exe, err := os.Executable()
-	if err != nil {
-		t.Skip(err)
-	}
+	testenv.Require(t, "the test executable's path (to start child processes)", err)
 	path := filepath.Join(t.TempDir(), "counter")
 	var cmds []*exec.Cmd
 	for range 2 {

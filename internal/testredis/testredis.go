@@ -3,11 +3,11 @@
 // with persistence off, stopped when the test ends. Nothing depends on a
 // system-wide Redis.
 //
-// A missing redis-server fails the test with a message saying how to install
-// it (scripts/test.sh does); set TRUSTID_SKIP_REDIS=1 to skip such tests
-// instead, for quick local runs. Start costs a few milliseconds, so start
-// one server per top-level test and separate subtests with key prefixes (or
-// FLUSHALL between them).
+// A missing redis-server is reported with testenv.Require: the test fails
+// when the environment variable CI is set, and is skipped (saying how to
+// install it; scripts/test.sh does) otherwise. Start costs a few
+// milliseconds, so start one server per top-level test and separate
+// subtests with key prefixes (or FLUSHALL between them).
 package testredis
 
 import (
@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -25,13 +24,9 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-)
 
-// SkipEnv is the environment variable that, set to "1", makes Start skip the
-// test instead of failing when redis-server is not installed. With it set,
-// Start skips even when redis-server is installed, so a quick local run does
-// not pay for Redis at all.
-const SkipEnv = "TRUSTID_SKIP_REDIS"
+	"github.com/trustid-cn/trustid/internal/testenv"
+)
 
 // Binary is the name of the server executable looked up on PATH.
 const Binary = "redis-server"
@@ -48,18 +43,15 @@ func Installed() bool {
 
 // Start starts a redis-server for the calling test and returns its address
 // ("127.0.0.1:PORT"). The server is killed and its directory removed by
-// tb.Cleanup. It fails the test if redis-server is not on PATH, unless
-// TRUSTID_SKIP_REDIS=1, which skips the test.
+// tb.Cleanup. When redis-server is not on PATH, testenv.Require fails the
+// test under CI and skips it elsewhere.
 func Start(tb testing.TB) string {
 	tb.Helper()
-	if os.Getenv(SkipEnv) == "1" {
-		tb.Skip(SkipEnv + "=1: skipping test that needs redis-server")
-	}
 	bin, err := exec.LookPath(Binary)
 	if err != nil {
-		tb.Fatalf("testredis: %s not found on PATH: run scripts/test.sh (it installs Debian's redis-server), "+
-			"or apt-get install redis-server; set %s=1 to skip Redis tests", Binary, SkipEnv)
+		err = fmt.Errorf("%w: run scripts/test.sh (it installs Debian's redis-server) or apt-get install redis-server", err)
 	}
+	testenv.Require(tb, Binary, err)
 	// Another process may take the free port between our probe and the
 	// server's bind; retry a few times.
 	var lastErr error

@@ -2,6 +2,9 @@ package testredis_test
 
 import (
 	"net"
+	"os"
+	"os/exec"
+	"strings"
 	"testing"
 
 	"github.com/trustid-cn/trustid/internal/testredis"
@@ -44,5 +47,36 @@ func TestTwoServersAreIndependent(t *testing.T) {
 	}
 	if n, err := b.Exists(t.Context(), "k").Result(); err != nil || n != 0 {
 		t.Fatalf("EXISTS on the other server = %d, %v; want 0", n, err)
+	}
+}
+
+// TestMissingServer runs Start in a child test process whose PATH has no
+// redis-server: without CI the child test is skipped, saying why; with CI
+// set it fails.
+func TestMissingServer(t *testing.T) {
+	if os.Getenv("TESTREDIS_CHILD") != "" {
+		testredis.Start(t)
+		t.Fatal("Start returned without redis-server on PATH")
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, ci := range []string{"", "1"} {
+		cmd := exec.Command(exe, "-test.run=^TestMissingServer$", "-test.count=1", "-test.v")
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "CI=") && !strings.HasPrefix(kv, "PATH=") {
+				cmd.Env = append(cmd.Env, kv)
+			}
+		}
+		cmd.Env = append(cmd.Env, "TESTREDIS_CHILD=1", "PATH="+t.TempDir(), "CI="+ci)
+		out, err := cmd.CombinedOutput()
+		failed := err != nil
+		switch {
+		case ci == "" && (failed || !strings.Contains(string(out), "--- SKIP") || !strings.Contains(string(out), "redis-server is not available")):
+			t.Errorf("without CI: want a skip naming redis-server, got %v:\n%s", err, out)
+		case ci == "1" && (!failed || !strings.Contains(string(out), "--- FAIL") || !strings.Contains(string(out), "redis-server is required")):
+			t.Errorf("with CI: want a failure naming redis-server, got %v:\n%s", err, out)
+		}
 	}
 }
