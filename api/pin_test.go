@@ -326,7 +326,9 @@ func TestPINCheckRefusals(t *testing.T) {
 	if c, _, m := e.try(t, h, pin); c != 403 || m["error"] != "binding_expired" {
 		t.Errorf("expired binding: %d %v", c, m)
 	}
-	if hits := leakcheck.FindDelimited([]byte(e.logs.String()), pin, "482917"); len(hits) > 0 {
+	pins := leakcheck.NewDelimited(t, pin, "482917")
+	pins.PlantLog(e.logs)
+	if hits := pins.Log([]byte(e.logs.String())); len(hits) > 0 {
 		t.Errorf("a PIN is in the logs: %v", hits)
 	}
 }

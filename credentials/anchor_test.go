@@ -95,11 +95,9 @@ func TestAnchorStatusChanges(t *testing.T) {
 		t.Errorf("outbox: %+v (want 3 changes, none dead)", st)
 	}
 	ch.stop()
-	found, err := leakcheck.Dir(ch.dir, vc.ID, sd.ID, "pw-3f9a1c0d7e", "2019-07-01")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(found) > 0 {
+	scan := leakcheck.New(t, vc.ID, sd.ID, "pw-3f9a1c0d7e", "2019-07-01")
+	scan.PlantDir(ch.dir)
+	if found := scan.Dir(ch.dir); len(found) > 0 {
 		t.Errorf("personal data or credential IDs in the ledger files: %v", found)
 	}
 }

@@ -149,8 +149,10 @@ func TestAuditLogOfEnrollments(t *testing.T) {
 			t.Errorf("symbol_link entry %d: %+v", i, link)
 		}
 	}
-	if hits, err := leakcheck.Dir(dir, secrets...); err != nil || len(hits) > 0 {
-		t.Errorf("personal data in the data directory: %v %v", hits, err)
+	scan := leakcheck.New(t, secrets...)
+	scan.PlantDir(dir)
+	if hits := scan.Dir(dir); len(hits) > 0 {
+		t.Errorf("personal data in the data directory: %v", hits)
 	}
 
 	// Periodic anchoring reaches the head.
@@ -166,7 +168,8 @@ func TestAuditLogOfEnrollments(t *testing.T) {
 	}, "the audit head anchored")
 
 	stop()
-	if hits := leakcheck.Find([]byte(logs.String()), secrets...); len(hits) > 0 {
+	scan.PlantLog(logs)
+	if hits := scan.Log([]byte(logs.String())); len(hits) > 0 {
 		t.Errorf("personal data in the logs: %v", hits)
 	}
 	var out string

@@ -352,7 +352,9 @@ func TestEveryProtectedRoute(t *testing.T) {
 			}
 		}
 	}
-	if hits := leakcheck.Find([]byte(n.logs.String()), admin, revoked, offToken, noneTok); len(hits) > 0 {
+	scan := leakcheck.New(t, admin, revoked, offToken, noneTok)
+	scan.PlantLog(n.logs)
+	if hits := scan.Log([]byte(n.logs.String())); len(hits) > 0 {
 		t.Errorf("tokens in the node's logs: %v", hits)
 	}
 }
@@ -382,7 +384,9 @@ func TestClientsCLIAndLiveReload(t *testing.T) {
 	if len(added.ClientSecret) != 43 || !strings.Contains(errOut, "shown once") {
 		t.Fatalf("add --secret: %s %s", out, errOut)
 	}
-	if hits, _ := leakcheck.Dir(n.dir, added.ClientSecret); len(hits) > 0 {
+	scan := leakcheck.New(t, added.ClientSecret)
+	scan.PlantDir(n.dir)
+	if hits := scan.Dir(n.dir); len(hits) > 0 {
 		t.Errorf("client secret stored in clear: %v", hits)
 	}
 	if show := n.cli("clients", "show", "rp-basic"); strings.Contains(show, "hmac-sm3") || strings.Contains(show, "secret_hash") || strings.Contains(show, "null") {

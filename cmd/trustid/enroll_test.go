@@ -543,18 +543,19 @@ func TestEnrollmentLeavesNoPersonalData(t *testing.T) {
 		secrets = append(secrets, p.number, p.number[:14], p.name, r.Symbol)
 	}
 	// The symbol is the holder's own: it may appear only in its short form.
-	hits, err := leakcheck.Dir(f.dir, secrets...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(hits) > 0 {
+	// A canary planted where the node writes proves each scan can see.
+	scan := leakcheck.New(t, secrets...)
+	scan.PlantDir(f.dir)
+	scan.PlantLog(f.logs)
+	scan.PlantRedis(rc)
+	if hits := scan.Dir(f.dir); len(hits) > 0 {
 		t.Errorf("personal data in the data directory: %v", hits)
 	}
-	if hits := leakcheck.Find([]byte(f.logs.String()), secrets...); len(hits) > 0 {
+	if hits := scan.Log([]byte(f.logs.String())); len(hits) > 0 {
 		t.Errorf("personal data in the logs: %v", hits)
 	}
-	if hits, err := leakcheck.Redis(context.Background(), rc, secrets...); err != nil || len(hits) > 0 {
-		t.Errorf("personal data in Redis: %v %v", hits, err)
+	if hits := scan.Redis(rc); len(hits) > 0 {
+		t.Errorf("personal data in Redis: %v", hits)
 	}
 	if !strings.Contains(f.logs.String(), `"msg":"enrolled"`) {
 		t.Error("no enrollment was logged")
@@ -631,7 +632,9 @@ func TestPINCheckEndToEnd(t *testing.T) {
 	if c, m, _ := f.do("POST", api.PINCheckPath, "", "application/json", `{"pin":135790}`); c != 400 || m["error"] != "invalid_request" {
 		t.Errorf("malformed body: %d %v", c, m)
 	}
-	if hits := leakcheck.FindDelimited([]byte(f.logs.String()), pin, wrong, "864209"); len(hits) > 0 {
+	pins := leakcheck.NewDelimited(t, pin, wrong, "864209")
+	pins.PlantLog(f.logs)
+	if hits := pins.Log([]byte(f.logs.String())); len(hits) > 0 {
 		t.Errorf("a PIN is in the logs: %v", hits)
 	}
 	if !strings.Contains(f.logs.String(), `"msg":"pin verified"`) {

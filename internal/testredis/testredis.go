@@ -45,7 +45,10 @@ func Installed() bool {
 // ("127.0.0.1:PORT"). The server is killed and its directory removed by
 // tb.Cleanup. When redis-server is not on PATH, testenv.Require fails the
 // test under CI and skips it elsewhere.
-func Start(tb testing.TB) string {
+//
+// The server has one database; args are appended to its command line and
+// override that (args "--databases", "16" for a test that needs more).
+func Start(tb testing.TB, args ...string) string {
 	tb.Helper()
 	bin, err := exec.LookPath(Binary)
 	if err != nil {
@@ -56,7 +59,7 @@ func Start(tb testing.TB) string {
 	// server's bind; retry a few times.
 	var lastErr error
 	for range 3 {
-		addr, err := start(tb, bin)
+		addr, err := start(tb, bin, args)
 		if err == nil {
 			return addr
 		}
@@ -82,14 +85,14 @@ func StartClient(tb testing.TB) *redis.Client {
 
 // start launches one server; it returns an error (and cleans up) if the
 // server exits or does not answer in time.
-func start(tb testing.TB, bin string) (string, error) {
+func start(tb testing.TB, bin string, args []string) (string, error) {
 	port, err := freePort()
 	if err != nil {
 		return "", err
 	}
 	dir := tb.TempDir()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	cmd := exec.Command(bin,
+	cmd := exec.Command(bin, append([]string{
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--save", "",
@@ -98,7 +101,7 @@ func start(tb testing.TB, bin string) (string, error) {
 		"--daemonize", "no",
 		"--logfile", "",
 		"--databases", "1",
-	)
+	}, args...)...)
 	cmd.Dir = dir
 	out := &syncBuffer{}
 	cmd.Stdout = out

@@ -1,0 +1,406 @@
+package leakcheck
+
+import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
+	"encoding/base64"
+	"encoding/hex"
+	"io"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+
+	"golang.org/x/text/encoding/simplifiedchinese"
+)
+
+// maxDepth bounds how many decodings are stacked: a JSON-escaped name
+// inside a base64url JWT payload inside a hex dump is three.
+const maxDepth = 4
+
+// maxInflate bounds what one compressed stream may expand to.
+const maxInflate = 32 << 20
+
+// form is one byte string under which a secret is matched.
+type form struct {
+	name   string // "utf-8", "gbk"
+	b      []byte
+	inText bool // count only a match inside text (containsInText)
+}
+
+// shortGBK is the length under which a GBK form counts only inside text: a
+// two-character name is 4 bytes in GBK, which turn up by chance once in
+// 4 GB of the random bytes that compressed data, signatures and wrongly
+// aligned decodings are made of, too often for a test run that decodes a
+// megabyte.
+const shortGBK = 6
+
+// matcher finds secrets in data. In delimited mode it looks only for the
+// clear form, as a whole token; otherwise it decodes what it reads and
+// looks for every form of every secret at every step.
+type matcher struct {
+	secrets   []string
+	forms     [][]form
+	delimited bool
+	minLen    int // the shortest form, in bytes
+}
+
+func newMatcher(delimited bool, secrets []string) *matcher {
+	m := &matcher{secrets: secrets, delimited: delimited, minLen: -1}
+	for _, s := range secrets {
+		fs := []form{{"utf-8", []byte(s), false}}
+		if !delimited {
+			if g, err := simplifiedchinese.GBK.NewEncoder().String(s); err == nil && g != s {
+				fs = append(fs, form{"gbk", []byte(g), len(g) < shortGBK})
+			}
+			if strings.Contains(s, " ") { // a name in a query string
+				fs = append(fs, form{"form-encoded", []byte(strings.ReplaceAll(s, " ", "+")), false})
+			}
+		}
+		for _, f := range fs {
+			if m.minLen < 0 || len(f.b) < m.minLen {
+				m.minLen = len(f.b)
+			}
+		}
+		m.forms = append(m.forms, fs)
+	}
+	return m
+}
+
+// find returns, for each secret index found in data, how it was found:
+// the chain of decodings and the form ("base64@1 > json-escape > utf-8").
+func (m *matcher) find(data []byte) map[int]string {
+	got := map[int]string{}
+	if m.delimited {
+		for i, s := range m.secrets {
+			if containsToken(data, []byte(s)) {
+				got[i] = "utf-8 token"
+			}
+		}
+		return got
+	}
+	m.walk(data, 0, "", got)
+	return got
+}
+
+func (m *matcher) walk(b []byte, depth int, how string, got map[int]string) {
+	if len(b) < m.minLen {
+		return
+	}
+	for i, fs := range m.forms {
+		if _, ok := got[i]; ok {
+			continue
+		}
+		for _, f := range fs {
+			if f.inText && containsInText(b, f.b) || !f.inText && bytes.Contains(b, f.b) {
+				got[i] = how + f.name
+				break
+			}
+		}
+	}
+	if depth == maxDepth || len(got) == len(m.forms) {
+		return
+	}
+	decodings(b, m.minLen, func(name string, out []byte) {
+		m.walk(out, depth+1, how+name+" > ", got)
+	})
+}
+
+// decodings calls emit with every decoding of b that could hold a form of
+// at least minLen bytes.
+func decodings(b []byte, minLen int, emit func(name string, out []byte)) {
+	base64Runs(b, minLen, emit)
+	hexRuns(b, minLen, emit)
+	textRuns(b, minLen, '\\', "json-escape", unescapeJSON, emit)
+	textRuns(b, minLen, '%', "percent", unescapePercent, emit)
+	inflate(b, emit)
+}
+
+// textRuns applies unescape to each run of printable ASCII that holds the
+// escape character, and emits the runs it changed, NUL-separated. Escaped
+// text is ASCII, and working run by run keeps the bytes of a binary file
+// or of a wrongly aligned decoding from being copied whole at every depth.
+func textRuns(b []byte, minLen int, esc byte, name string, unescape func([]byte) ([]byte, bool), emit func(string, []byte)) {
+	if bytes.IndexByte(b, esc) < 0 {
+		return
+	}
+	var out []byte
+	for i := 0; i < len(b); {
+		if !isText(b[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(b) && isText(b[j]) {
+			j++
+		}
+		if run := b[i:j]; len(run) >= minLen && bytes.IndexByte(run, esc) >= 0 {
+			if dec, ok := unescape(run); ok {
+				out = append(append(out, dec...), 0)
+			}
+		}
+		i = j
+	}
+	if len(out) > 0 {
+		emit(name, out)
+	}
+}
+
+// base64Runs decodes each maximal run of base64 or base64url characters
+// (padding ends a run) starting at its first four characters, so that text
+// encoded at any alignment inside the run is decoded once in phase.
+func base64Runs(b []byte, minLen int, emit func(string, []byte)) {
+	minRun := (minLen*4 + 2) / 3
+	for i := 0; i < len(b); {
+		if !isBase64(b[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(b) && isBase64(b[j]) {
+			j++
+		}
+		for off := 0; off < 4 && j-i-off >= minRun; off++ {
+			emit("base64@"+strconv.Itoa(off), decodeBase64(b[i+off:j]))
+		}
+		i = j
+	}
+}
+
+// Byte classes, looked up rather than computed: the scanner visits every
+// byte of every decoding several times.
+const (
+	classBase64 = 1 << iota // either alphabet
+	classHex
+	classText // printable ASCII or tab
+)
+
+var classes = func() (t [256]uint8) {
+	for c := range 256 {
+		b := byte(c)
+		if b >= 'A' && b <= 'Z' || b >= 'a' && b <= 'z' || b >= '0' && b <= '9' || b == '+' || b == '/' || b == '-' || b == '_' {
+			t[c] |= classBase64
+		}
+		if b >= '0' && b <= '9' || b >= 'a' && b <= 'f' || b >= 'A' && b <= 'F' {
+			t[c] |= classHex
+		}
+		if b >= 0x20 && b < 0x7f || b == '\t' {
+			t[c] |= classText
+		}
+	}
+	return t
+}()
+
+func isBase64(c byte) bool { return classes[c]&classBase64 != 0 }
+func isHex(c byte) bool    { return classes[c]&classHex != 0 }
+func isText(c byte) bool   { return classes[c]&classText != 0 }
+
+// decodeBase64 decodes a run of either alphabet, without padding, ignoring
+// a last character that cannot end a quantum.
+func decodeBase64(run []byte) []byte {
+	if len(run)%4 == 1 {
+		run = run[:len(run)-1]
+	}
+	src := make([]byte, len(run))
+	for i, c := range run {
+		switch c {
+		case '-':
+			c = '+'
+		case '_':
+			c = '/'
+		}
+		src[i] = c
+	}
+	dst := make([]byte, base64.RawStdEncoding.DecodedLen(len(src)))
+	n, _ := base64.RawStdEncoding.Decode(dst, src) // src holds only alphabet characters
+	return dst[:n]
+}
+
+// hexRuns decodes each maximal run of hex digits (either case) at both
+// alignments.
+func hexRuns(b []byte, minLen int, emit func(string, []byte)) {
+	for i := 0; i < len(b); {
+		if !isHex(b[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(b) && isHex(b[j]) {
+			j++
+		}
+		for off := 0; off < 2 && j-i-off >= 2*minLen; off++ {
+			run := b[i+off : j]
+			out := make([]byte, len(run)/2)
+			hex.Decode(out, run[:len(out)*2]) // only hex digits
+			emit("hex@"+strconv.Itoa(off), out)
+		}
+		i = j
+	}
+}
+
+// unescapeJSON decodes JSON string escapes (\uXXXX with surrogate pairs,
+// \" \\ \/ \b \f \n \r \t) wherever they occur, leaving anything else as
+// it is. It reports whether anything changed.
+func unescapeJSON(b []byte) ([]byte, bool) {
+	out := make([]byte, 0, len(b))
+	changed := false
+	for i := 0; i < len(b); i++ {
+		if b[i] != '\\' || i+1 == len(b) {
+			out = append(out, b[i])
+			continue
+		}
+		if r, ok := hex4(b, i+2); b[i+1] == 'u' && ok {
+			n := 6
+			if utf16.IsSurrogate(r) {
+				lo, ok := hex4(b, i+8)
+				if !ok || b[i+6] != '\\' || b[i+7] != 'u' || utf16.DecodeRune(r, lo) == utf8.RuneError {
+					out = append(out, b[i])
+					continue
+				}
+				r, n = utf16.DecodeRune(r, lo), 12
+			}
+			out = utf8.AppendRune(out, r)
+			i += n - 1
+			changed = true
+			continue
+		}
+		if c, ok := simpleEscapes[b[i+1]]; ok {
+			out = append(out, c)
+			i++
+			changed = true
+			continue
+		}
+		out = append(out, b[i])
+	}
+	return out, changed
+}
+
+var simpleEscapes = map[byte]byte{'"': '"', '\\': '\\', '/': '/', 'b': '\b', 'f': '\f', 'n': '\n', 'r': '\r', 't': '\t'}
+
+// hex4 parses four hex digits at b[i:].
+func hex4(b []byte, i int) (rune, bool) {
+	if i < 0 || i+4 > len(b) {
+		return 0, false
+	}
+	v, err := strconv.ParseUint(string(b[i:i+4]), 16, 16)
+	return rune(v), err == nil
+}
+
+// unescapePercent decodes every %XX (either case) and reports whether
+// there was one.
+func unescapePercent(b []byte) ([]byte, bool) {
+	out := make([]byte, 0, len(b))
+	changed := false
+	for i := 0; i < len(b); i++ {
+		if b[i] == '%' && i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]) {
+			var c [1]byte
+			hex.Decode(c[:], b[i+1:i+3])
+			out = append(out, c[0])
+			i += 2
+			changed = true
+			continue
+		}
+		out = append(out, b[i])
+	}
+	return out, changed
+}
+
+// inflate decompresses every gzip member and zlib stream that starts
+// anywhere in b, keeping what a damaged stream yields before its error.
+func inflate(b []byte, emit func(string, []byte)) {
+	for i := 0; i+2 < len(b); i++ {
+		var r io.Reader
+		var name string
+		switch {
+		case b[i] == 0x1f && b[i+1] == 0x8b && b[i+2] == 8:
+			zr, err := gzip.NewReader(bytes.NewReader(b[i:]))
+			if err != nil {
+				continue
+			}
+			zr.Multistream(false)
+			r, name = zr, "gzip"
+		case b[i] == 0x78 && (b[i+1] == 0x01 || b[i+1] == 0x5e || b[i+1] == 0x9c || b[i+1] == 0xda):
+			zr, err := zlib.NewReader(bytes.NewReader(b[i:]))
+			if err != nil {
+				continue
+			}
+			r, name = zr, "zlib"
+		default:
+			continue
+		}
+		out, _ := io.ReadAll(io.LimitReader(r, maxInflate))
+		if len(out) > 0 {
+			emit(name, out)
+		}
+	}
+}
+
+// containsInText reports whether s occurs in data inside text: up to six
+// characters on each side, up to the edge of data, are ASCII or GB2312
+// (both bytes 0xA1-0xFE). GBK prose and records pass; random bytes pass
+// about once in 250 times.
+func containsInText(data, s []byte) bool {
+	for off := 0; ; {
+		i := bytes.Index(data[off:], s)
+		if i < 0 {
+			return false
+		}
+		start := off + i
+		if textAround(data, start, start+len(s)) {
+			return true
+		}
+		off = start + 1
+	}
+}
+
+func textAround(b []byte, i, j int) bool {
+	for n := 0; n < 6 && j < len(b); n++ {
+		switch {
+		case b[j] < 0x80:
+			j++
+		case j+1 < len(b) && isGB2312(b[j]) && isGB2312(b[j+1]):
+			j += 2
+		default:
+			return false
+		}
+	}
+	for n := 0; n < 6 && i > 0; n++ {
+		switch {
+		case b[i-1] < 0x80:
+			i--
+		case i > 1 && isGB2312(b[i-1]) && isGB2312(b[i-2]):
+			i -= 2
+		default:
+			return false
+		}
+	}
+	return true
+}
+
+func isGB2312(c byte) bool { return c >= 0xa1 && c <= 0xfe }
+
+// containsToken reports whether s occurs in data not next to a letter, a
+// digit or a '.', so that a PIN is not "found" inside a duration such as
+// 1.482916ms or a random hex ID.
+func containsToken(data, s []byte) bool {
+	for off := 0; ; {
+		i := bytes.Index(data[off:], s)
+		if i < 0 {
+			return false
+		}
+		start := off + i
+		if !tokenByte(data, start-1) && !tokenByte(data, start+len(s)) {
+			return true
+		}
+		off = start + 1
+	}
+}
+
+func tokenByte(data []byte, i int) bool {
+	if i < 0 || i >= len(data) {
+		return false
+	}
+	c := data[i]
+	return c == '.' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z'
+}
