@@ -132,7 +132,7 @@ func TestOutboxHoldsWhileLedgerFails(t *testing.T) {
 	default:
 	}
 	st := n.ob.Stats()
-	if st.Pending+100*st.Frozen < 250 || st.Frozen == 0 || st.CommittedChanges != 0 {
+	if st.Backlog != 250 || st.Frozen == 0 || st.CommittedChanges != 0 {
 		t.Errorf("backlog while failing: %+v", st)
 	}
 	if !errors.Is(st.LastError, ledger.ErrUnavailable) || st.LastErrorAt.Before(start) {
@@ -149,7 +149,7 @@ func TestOutboxHoldsWhileLedgerFails(t *testing.T) {
 		t.Fatalf("flush after the ledger came back: %v (%+v)", err, n.ob.Stats())
 	}
 	st = n.ob.Stats()
-	if st.LastError != nil || st.OldestAge != 0 || st.Pending != 0 || st.Frozen != 0 || st.HeadsPending != 0 || st.CommittedChanges != 250 {
+	if st.LastError != nil || st.OldestAge != 0 || st.Backlog != 0 || st.Frozen != 0 || st.HeadsPending != 0 || st.CommittedChanges != 250 {
 		t.Errorf("after recovery: %+v", st)
 	}
 	checkExactlyOnce(t, anchored(t, n.l), "F", 250)
@@ -240,7 +240,7 @@ func TestOutboxRunFatalErrorStopsSends(t *testing.T) {
 		t.Errorf("%d transactions sent, %d cancelled by Run's return; want 2 and 2", sc.calls.Load(), sc.cancelled.Load())
 	}
 	st := n.ob.Stats()
-	if st.Frozen != 2 || st.LastError == nil || !strings.Contains(st.LastError.Error(), "corrupted chunk") {
+	if st.Frozen != 2 || st.Backlog != 202 || st.LastError == nil || !strings.Contains(st.LastError.Error(), "corrupted chunk") {
 		t.Errorf("after a fatal error: %+v", st)
 	}
 }
@@ -353,5 +353,129 @@ func TestViewRecordsErrors(t *testing.T) {
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("View.Run did not return after cancel")
+	}
+}
+
+// listFaults wraps the real chain client: a batch holding a change of a
+// list in fail is refused as when the ledger cannot be reached.
+type listFaults struct {
+	ledger.Client
+	fail sync.Map // list ID → true
+}
+
+func (l *listFaults) AnchorBatch(ctx context.Context, in chaincode.BatchInput) (chaincode.BatchResult, error) {
+	for _, list := range in.Lists {
+		if _, ok := l.fail.Load(list); ok {
+			return chaincode.BatchResult{}, errInjected
+		}
+	}
+	return l.Client.AnchorBatch(ctx, in)
+}
+
+// TestOutboxOldestAge: OldestAge is the wait of the oldest change not on
+// the chain, counted from its arrival, through freezing and whatever
+// committed before it (on an injected clock).
+func TestOutboxOldestAge(t *testing.T) {
+	var clock atomic.Int64
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	now := func() time.Time { return base.Add(time.Duration(clock.Load())) }
+	var lf *listFaults
+	n := openNode(t, t.TempDir(), func(c ledger.Client) ledger.BatchAnchorer { lf = &listFaults{Client: c}; return lf },
+		ledger.OutboxOptions{MaxBatch: 100, Concurrency: 1, MinBackoff: 5 * time.Millisecond, MaxBackoff: 10 * time.Millisecond, Now: now})
+	defer n.close()
+	lf.fail.Store("A", true)
+	lf.fail.Store("B", true)
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := runOutbox(ctx, n.ob)
+	eventually := func(what string, ok func(ledger.OutboxStats) bool) ledger.OutboxStats {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+			st := n.ob.Stats()
+			if ok(st) {
+				return st
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %+v", what, st)
+			}
+		}
+	}
+
+	if st := n.ob.Stats(); st.OldestAge != 0 {
+		t.Fatalf("empty outbox: %+v", st)
+	}
+	if err := n.ob.Anchor(ctx, seqChanges("A", 0, 100)); err != nil { // t=0, frozen at once (full)
+		t.Fatal(err)
+	}
+	eventually("A not frozen", func(st ledger.OutboxStats) bool { return st.Frozen == 1 && st.Retries > 0 })
+	clock.Store(int64(10 * time.Second))
+	if err := n.ob.Anchor(ctx, seqChanges("B", 0, 100)); err != nil { // t=10, waits: one transaction at a time
+		t.Fatal(err)
+	}
+	clock.Store(int64(15 * time.Second))
+	if err := n.ob.Anchor(ctx, seqChanges("C", 0, 50)); err != nil { // t=15
+		t.Fatal(err)
+	}
+	clock.Store(int64(20 * time.Second))
+	if st := n.ob.Stats(); st.OldestAge != 20*time.Second || st.Backlog != 250 || st.Pending != 150 {
+		t.Errorf("A frozen since 0, B and C pending since 10 and 15, at 20: %+v", st)
+	}
+	lf.fail.Delete("A")
+	st := eventually("A not committed, or B not frozen", func(st ledger.OutboxStats) bool {
+		return st.CommittedChanges == 100 && st.Frozen == 1 && st.Pending == 50
+	})
+	if st.OldestAge != 10*time.Second || st.Backlog != 150 {
+		t.Errorf("B frozen (arrived at 10), C pending, at 20: %+v", st)
+	}
+	// C is half a batch in a window that has not ended (the clock stands).
+	lf.fail.Delete("B")
+	st = eventually("B not committed", func(st ledger.OutboxStats) bool { return st.CommittedChanges == 200 })
+	if st.OldestAge != 5*time.Second || st.Backlog != 50 || st.Pending != 50 {
+		t.Errorf("C pending (arrived at 15), at 20: %+v", st)
+	}
+	fctx, fcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer fcancel()
+	if err := n.ob.Flush(fctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := n.ob.Stats(); st.OldestAge != 0 || st.Backlog != 0 || st.CommittedChanges != 250 {
+		t.Errorf("drained: %+v", st)
+	}
+	cancel()
+	if err := waitRun(t, done); !errors.Is(err, context.Canceled) {
+		t.Errorf("Run: %v", err)
+	}
+}
+
+// TestOutboxCountsUnderConcurrentAnchors: with writers racing the batching,
+// the outbox's counts end at zero once everything is committed (a freeze
+// must never take a chunk its Anchor has not counted yet, or the pending
+// count, and with it OldestAge, would stay wrong).
+func TestOutboxCountsUnderConcurrentAnchors(t *testing.T) {
+	n := openNode(t, t.TempDir(), nil, ledger.OutboxOptions{MaxBatch: 20, Window: time.Microsecond, Concurrency: 2})
+	defer n.close()
+	stop := n.run(t)
+	defer stop()
+	ctx := context.Background()
+	const writers, each = 8, 100
+	var wg sync.WaitGroup
+	for w := 0; w < writers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				if err := n.ob.Anchor(ctx, seqChanges("N", w*each+i, 1)); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	if err := n.ob.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st := n.ob.Stats(); st.Pending != 0 || st.Backlog != 0 || st.OldestAge != 0 || st.CommittedChanges != writers*each {
+		t.Errorf("after flush: %+v", st)
 	}
 }

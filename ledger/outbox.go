@@ -85,8 +85,14 @@ type Outbox struct {
 	// least arrivalStep apart; while changes are pending, arrivals[0]
 	// covers the oldest).
 	arrivals   []arrival
-	frozenAt   map[uint64]time.Time // batch sequence → arrival of its oldest change
-	headsSince time.Time            // heads waiting since then (or since the heads lane last committed)
+	frozenIn   map[uint64]frozenInfo // by batch sequence
+	headsSince time.Time             // heads waiting since then (or since the heads lane last committed)
+}
+
+// frozenInfo is what Stats needs of a frozen batch.
+type frozenInfo struct {
+	at    time.Time // arrival of its oldest change
+	count int
 }
 
 // arrival marks the arrival time of the chunks from seq on.
@@ -109,6 +115,7 @@ type OutboxStats struct {
 	Retries          int // failed transactions (batches and heads), each sent again
 	Dead             int // batches the chain refused for good (see DeadBatches)
 	HeadsPending     int
+	Backlog          int // changes not yet on the chain: Pending and those in frozen batches
 	// OldestAge is how long the oldest change not yet on the chain has
 	// waited or, if longer, how long heads have waited since the heads
 	// lane last committed; 0 when nothing waits. What a previous run left
@@ -220,10 +227,12 @@ func OpenOutbox(path string, chain BatchAnchorer, opts OutboxOptions) (*Outbox, 
 	if o.stats.HeadsPending > 0 {
 		o.headsSince = now
 	}
-	o.frozenAt = map[uint64]time.Time{}
+	o.frozenIn = map[uint64]frozenInfo{}
 	err = db.View(func(tx *bolt.Tx) error {
-		return tx.Bucket(obBatches).ForEach(func(k, _ []byte) error {
-			o.frozenAt[binary.BigEndian.Uint64(k)] = now
+		return tx.Bucket(obBatches).ForEach(func(k, v []byte) error {
+			var fb frozen
+			json.Unmarshal(v, &fb) // a bad record stops Run, which reports it
+			o.frozenIn[binary.BigEndian.Uint64(k)] = frozenInfo{now, fb.Input.Count}
 			return nil
 		})
 	})
@@ -438,9 +447,11 @@ func (o *Outbox) Stats() OutboxStats {
 	if s.HeadsPending > 0 && (oldest.IsZero() || o.headsSince.Before(oldest)) {
 		oldest = o.headsSince
 	}
-	for _, at := range o.frozenAt {
-		if oldest.IsZero() || at.Before(oldest) {
-			oldest = at
+	s.Backlog = o.pending
+	for _, f := range o.frozenIn {
+		s.Backlog += f.count
+		if oldest.IsZero() || f.at.Before(oldest) {
+			oldest = f.at
 		}
 	}
 	if !oldest.IsZero() {
@@ -520,7 +531,7 @@ func (o *Outbox) freeze() (uint64, *frozen, error) {
 	}
 	if fb != nil {
 		o.mu.Lock()
-		o.frozenAt[seq] = o.arrivedAt(fb.First)
+		o.frozenIn[seq] = frozenInfo{o.arrivedAt(fb.First), fb.Input.Count}
 		o.pending -= fb.Input.Count
 		if o.pending <= 0 {
 			o.pending, o.oldest, o.arrivals = 0, time.Time{}, o.arrivals[:0]
@@ -723,7 +734,7 @@ func (o *Outbox) done(r sent) {
 	}
 	o.mu.Lock()
 	o.stats.Frozen--
-	delete(o.frozenAt, r.seq)
+	delete(o.frozenIn, r.seq)
 	if r.err != nil {
 		o.stats.Dead++
 	} else {
