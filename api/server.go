@@ -16,6 +16,10 @@ import (
 // ledger). It returns nil when the dependency can serve.
 type Check func(ctx context.Context) error
 
+// Details returns figures about a dependency for /readyz (a backlog, an
+// age in seconds). Numbers only, so no internal error text reaches the body.
+type Details func() map[string]float64
+
 // Config configures a Server. Zero values: a discarding logger, a fresh
 // Prometheus registry, a 1 MiB body limit, no readiness checks.
 type Config struct {
@@ -34,6 +38,7 @@ type Server struct {
 	reg     *prometheus.Registry
 	metrics *metrics
 	checks  map[string]Check
+	details map[string]Details
 	maxBody int64
 	// router is the mux; every route is registered and recorded through
 	// it (routes.go).
@@ -111,6 +116,19 @@ func (s *Server) AddCheck(name string, c Check) {
 	s.checks[name] = c
 }
 
+// AddDetails shows d's figures under "details" → name in /readyz. Call
+// it before serving.
+func (s *Server) AddDetails(name string, d Details) {
+	if s.details == nil {
+		s.details = map[string]Details{}
+	}
+	s.details[name] = d
+}
+
+// Registerer is where features register their Prometheus metrics (served
+// by /metrics).
+func (s *Server) Registerer() prometheus.Registerer { return s.reg }
+
 // handle registers an instrumented route.
 func (s *Server) handle(pattern string, h http.Handler) {
 	s.router.handle(pattern, s.instrument(pattern, h))
@@ -132,7 +150,7 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 
 // readyz runs every check with a short deadline. The body names each
 // dependency and whether it is ready, never the error text (which may name
-// internal hosts); the log has the details.
+// internal hosts; the log has it), and the figures of AddDetails.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
 	defer cancel()
@@ -141,7 +159,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	status, body := http.StatusOK, map[string]string{}
+	status, body := http.StatusOK, map[string]any{}
 	for _, name := range names {
 		if err := s.checks[name](ctx); err != nil {
 			s.log.Warn("not ready", slog.String("check", name), slog.Any("error", err))
@@ -149,6 +167,13 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		body[name] = "ok"
+	}
+	if len(s.details) > 0 {
+		details := map[string]map[string]float64{}
+		for name, d := range s.details {
+			details[name] = d()
+		}
+		body["details"] = details
 	}
 	if status == http.StatusOK {
 		body["status"] = "ready"

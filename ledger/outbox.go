@@ -67,29 +67,65 @@ type Outbox struct {
 	log    *slog.Logger
 
 	kick chan struct{}
+	// freezeMu is held shared by Anchor from its write to its count and
+	// exclusively by freeze, so freeze never takes a chunk not counted yet.
+	freezeMu sync.RWMutex
 
 	mu          sync.Mutex
 	changed     chan struct{} // closed and replaced when the outbox shrinks
 	pending     int           // changes not yet frozen
-	oldest      time.Time     // arrival of the oldest pending change
+	oldest      time.Time     // start of the current batching window
 	flushing    int           // Flush calls waiting
 	stats       OutboxStats
 	closed      bool
 	running     bool
 	lastChunkID uint64
+	// arrivals tells when pending chunks arrived: chunks from
+	// arrivals[i].seq on arrived at or after arrivals[i].at (entries at
+	// least arrivalStep apart; while changes are pending, arrivals[0]
+	// covers the oldest).
+	arrivals   []arrival
+	frozenIn   map[uint64]frozenInfo // by batch sequence
+	headsSince time.Time             // heads waiting since then (or since the heads lane last committed)
 }
 
-// OutboxStats counts what an Outbox did since it was opened (Pending and
-// Frozen are current).
+// frozenInfo is what Stats needs of a frozen batch.
+type frozenInfo struct {
+	at    time.Time // arrival of its oldest change
+	count int
+}
+
+// arrival marks the arrival time of the chunks from seq on.
+type arrival struct {
+	seq uint64
+	at  time.Time
+}
+
+// arrivalStep is the resolution of OutboxStats.OldestAge.
+const arrivalStep = time.Second
+
+// OutboxStats counts what an Outbox did since it was opened (Pending,
+// Frozen, HeadsPending, OldestAge and LastError are current).
 type OutboxStats struct {
 	Pending          int // changes waiting to be batched
 	Frozen           int // batches waiting for (or in) a transaction
 	CommittedBatches int
 	CommittedChanges int
 	Replayed         int // batches the chain already had (after a restart)
-	Retries          int
+	Retries          int // failed transactions (batches and heads), each sent again
 	Dead             int // batches the chain refused for good (see DeadBatches)
 	HeadsPending     int
+	Backlog          int // changes not yet on the chain: Pending and those in frozen batches
+	// OldestAge is how long the oldest change not yet on the chain has
+	// waited or, if longer, how long heads have waited since the heads
+	// lane last committed; 0 when nothing waits. What a previous run left
+	// counts from OpenOutbox. Its resolution is a second.
+	OldestAge time.Duration
+	// LastError is the latest failure of a transaction (the chain's
+	// answer; Run retries it) or the error Run returned, nil once a
+	// transaction commits after it. LastErrorAt is when it happened.
+	LastError   error
+	LastErrorAt time.Time
 }
 
 var (
@@ -183,8 +219,26 @@ func OpenOutbox(path string, chain BatchAnchorer, opts OutboxOptions) (*Outbox, 
 		db.Close()
 		return nil, fmt.Errorf("%w: outbox %s: %v", ErrUnavailable, path, err)
 	}
+	now := opts.Now()
 	if o.pending > 0 {
-		o.oldest = opts.Now()
+		o.oldest = now
+		o.arrivals = []arrival{{0, now}}
+	}
+	if o.stats.HeadsPending > 0 {
+		o.headsSince = now
+	}
+	o.frozenIn = map[uint64]frozenInfo{}
+	err = db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(obBatches).ForEach(func(k, v []byte) error {
+			var fb frozen
+			json.Unmarshal(v, &fb) // a bad record stops Run, which reports it
+			o.frozenIn[binary.BigEndian.Uint64(k)] = frozenInfo{now, fb.Input.Count}
+			return nil
+		})
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("%w: outbox %s: %v", ErrUnavailable, path, err)
 	}
 	return o, nil
 }
@@ -205,7 +259,7 @@ func encodeChunk(changes []StatusChange) []byte {
 	return b
 }
 
-var errChunk = errors.New("ledger: outbox: corrupted chunk")
+var errChunk = errors.New("corrupted chunk")
 
 func chunkLen(b []byte) (int, error) {
 	if len(b) < 4 {
@@ -270,6 +324,8 @@ func (o *Outbox) Anchor(ctx context.Context, changes []StatusChange) error {
 	}
 	chunk := encodeChunk(changes)
 	var seq uint64
+	o.freezeMu.RLock()
+	defer o.freezeMu.RUnlock()
 	err := o.db.Batch(func(tx *bolt.Tx) error {
 		b := tx.Bucket(obPending)
 		s, err := b.NextSequence()
@@ -282,9 +338,16 @@ func (o *Outbox) Anchor(ctx context.Context, changes []StatusChange) error {
 	if err != nil {
 		return fmt.Errorf("%w: outbox: %v", ErrUnavailable, err)
 	}
+	now := o.opts.Now()
 	o.mu.Lock()
-	if o.pending == 0 {
-		o.oldest = o.opts.Now()
+	switch last := len(o.arrivals) - 1; {
+	case o.pending == 0:
+		o.oldest = now
+		o.arrivals = append(o.arrivals[:0], arrival{seq, now})
+	case seq < o.arrivals[0].seq: // a concurrent Anchor got a later seq first
+		o.arrivals[0].seq = seq
+	case seq > o.arrivals[last].seq && now.Sub(o.arrivals[last].at) >= arrivalStep:
+		o.arrivals = append(o.arrivals, arrival{seq, now})
 	}
 	o.pending += len(changes)
 	if seq > o.lastChunkID {
@@ -293,6 +356,22 @@ func (o *Outbox) Anchor(ctx context.Context, changes []StatusChange) error {
 	o.mu.Unlock()
 	o.signal()
 	return nil
+}
+
+// arrivedAt returns when the chunk seq arrived (at most arrivalStep
+// early). o.mu must be held and the chunk pending.
+func (o *Outbox) arrivedAt(seq uint64) time.Time {
+	if len(o.arrivals) == 0 {
+		return o.opts.Now()
+	}
+	at := o.arrivals[0].at
+	for _, a := range o.arrivals[1:] {
+		if a.seq > seq {
+			break
+		}
+		at = a.at
+	}
+	return at
 }
 
 // AnchorHeads durably accepts status-list heads. For each list only the
@@ -333,6 +412,9 @@ func (o *Outbox) AnchorHeads(ctx context.Context, heads []StatusHeadInput) error
 		return fmt.Errorf("%w: outbox: %v", ErrUnavailable, err)
 	}
 	o.mu.Lock()
+	if o.stats.HeadsPending == 0 && added > 0 {
+		o.headsSince = o.opts.Now()
+	}
 	o.stats.HeadsPending += added
 	o.mu.Unlock()
 	o.signal()
@@ -353,17 +435,42 @@ func isHex256(s string) bool {
 
 // Stats returns the outbox's counters.
 func (o *Outbox) Stats() OutboxStats {
+	now := o.opts.Now()
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	s := o.stats
 	s.Pending = o.pending
+	var oldest time.Time
+	if o.pending > 0 {
+		oldest = o.arrivals[0].at
+	}
+	if s.HeadsPending > 0 && (oldest.IsZero() || o.headsSince.Before(oldest)) {
+		oldest = o.headsSince
+	}
+	s.Backlog = o.pending
+	for _, f := range o.frozenIn {
+		s.Backlog += f.count
+		if oldest.IsZero() || f.at.Before(oldest) {
+			oldest = f.at
+		}
+	}
+	if !oldest.IsZero() {
+		s.OldestAge = max(now.Sub(oldest), 0)
+	}
 	return s
+}
+
+// failed records a failure for Stats; o.mu must be held.
+func (o *Outbox) failed(err error) {
+	o.stats.LastError, o.stats.LastErrorAt = err, o.opts.Now()
 }
 
 // freeze moves up to MaxBatch pending changes into a new frozen batch.
 func (o *Outbox) freeze() (uint64, *frozen, error) {
-	var seq uint64
+	var seq, rest uint64 // rest: the first chunk left pending
 	var fb *frozen
+	o.freezeMu.Lock()
+	defer o.freezeMu.Unlock()
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		pend := tx.Bucket(obPending)
 		var changes []StatusChange
@@ -399,6 +506,10 @@ func (o *Outbox) freeze() (uint64, *frozen, error) {
 		if len(changes) == 0 {
 			return nil
 		}
+		rest = last + 1
+		if k, _ := pend.Cursor().First(); k != nil {
+			rest = binary.BigEndian.Uint64(k)
+		}
 		batches := tx.Bucket(obBatches)
 		s, err := batches.NextSequence()
 		if err != nil {
@@ -420,11 +531,15 @@ func (o *Outbox) freeze() (uint64, *frozen, error) {
 	}
 	if fb != nil {
 		o.mu.Lock()
+		o.frozenIn[seq] = frozenInfo{o.arrivedAt(fb.First), fb.Input.Count}
 		o.pending -= fb.Input.Count
 		if o.pending <= 0 {
-			o.pending, o.oldest = 0, time.Time{}
+			o.pending, o.oldest, o.arrivals = 0, time.Time{}, o.arrivals[:0]
 		} else {
 			o.oldest = o.opts.Now() // the rest starts a new window
+			for len(o.arrivals) > 1 && o.arrivals[1].seq <= rest {
+				o.arrivals = o.arrivals[1:]
+			}
 		}
 		o.stats.Frozen++
 		o.mu.Unlock()
@@ -470,8 +585,18 @@ type sent struct {
 	rep bool
 }
 
-// Run sends the outbox to the chain until ctx ends. Run it once.
-func (o *Outbox) Run(ctx context.Context) error {
+// Run sends the outbox to the chain until ctx ends, one Run at a time.
+//
+// A failed transaction is retried with backoff for as long as it takes
+// (a ledger that is down or refuses the region for now): the outbox holds
+// the changes and drains when the chain answers again, while Stats shows
+// the backlog, its age and the last error. A refusal that retrying cannot
+// cure sets the batch aside (DeadBatches). Run returns early only when the
+// outbox file itself fails (a read or write error, a corrupted record):
+// it then stops the transactions in flight, whose batches stay frozen for
+// the next Run, and returns the error. Run may be called again after it
+// returned.
+func (o *Outbox) Run(parent context.Context) (err error) {
 	o.mu.Lock()
 	if o.running || o.closed {
 		o.mu.Unlock()
@@ -479,18 +604,25 @@ func (o *Outbox) Run(ctx context.Context) error {
 	}
 	o.running = true
 	o.mu.Unlock()
-	defer func() {
-		o.mu.Lock()
-		o.running = false
-		o.mu.Unlock()
-	}()
 
+	ctx, cancel := context.WithCancel(parent)
 	inflight := map[uint64]bool{}
-	results := make(chan sent)
+	// Each send delivers one result and at most Concurrency are in
+	// flight, so a send never waits for Run to receive.
+	results := make(chan sent, o.opts.Concurrency)
 	headsDone := make(chan struct{}, 1)
 	headsBusy := false
 	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer func() {
+		cancel()
+		wg.Wait()
+		o.mu.Lock()
+		o.running = false
+		if parent.Err() == nil {
+			o.failed(err)
+		}
+		o.mu.Unlock()
+	}()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
@@ -498,7 +630,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 		if len(inflight) < o.opts.Concurrency {
 			more, err := o.frozenBatches(inflight, o.opts.Concurrency-len(inflight))
 			if err != nil {
-				return err
+				return fmt.Errorf("ledger: outbox: %w", err)
 			}
 			for seq, fb := range more {
 				inflight[seq] = true
@@ -518,7 +650,7 @@ func (o *Outbox) Run(ctx context.Context) error {
 		if due && len(inflight) < o.opts.Concurrency {
 			seq, fb, err := o.freeze()
 			if err != nil {
-				return err
+				return fmt.Errorf("ledger: outbox: %w", err)
 			}
 			if fb != nil {
 				inflight[seq] = true
@@ -541,7 +673,6 @@ func (o *Outbox) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			// In-flight sends stop at their next retry; their batches stay
 			// frozen for the next run.
-			wg.Wait()
 			return ctx.Err()
 		case r := <-results:
 			delete(inflight, r.seq)
@@ -560,14 +691,15 @@ func (o *Outbox) send(ctx context.Context, seq uint64, fb *frozen, results chan<
 	for {
 		res, err := o.chain.AnchorBatch(ctx, fb.Input)
 		if err == nil || permanent(err) {
-			select {
-			case results <- sent{seq: seq, fb: fb, err: err, rep: err == nil && res.Replayed}:
-			case <-ctx.Done():
-			}
+			results <- sent{seq: seq, fb: fb, err: err, rep: err == nil && res.Replayed}
+			return
+		}
+		if ctx.Err() != nil {
 			return
 		}
 		o.mu.Lock()
 		o.stats.Retries++
+		o.failed(err)
 		o.mu.Unlock()
 		o.log.Warn("status batch not anchored yet; retrying", slog.String("batch", fb.Input.ID),
 			slog.Int("changes", fb.Input.Count), slog.Duration("backoff", backoff), slog.Any("error", err))
@@ -602,9 +734,11 @@ func (o *Outbox) done(r sent) {
 	}
 	o.mu.Lock()
 	o.stats.Frozen--
+	delete(o.frozenIn, r.seq)
 	if r.err != nil {
 		o.stats.Dead++
 	} else {
+		o.stats.LastError = nil
 		o.stats.CommittedBatches++
 		o.stats.CommittedChanges += r.fb.Input.Count
 		if r.rep {
@@ -643,7 +777,12 @@ func (o *Outbox) sendHeads(ctx context.Context) {
 		g := groups[0]
 		_, err := o.chain.PutStatusHeads(ctx, g)
 		switch {
+		case ctx.Err() != nil:
+			return
 		case err == nil:
+			o.mu.Lock()
+			o.stats.LastError = nil
+			o.mu.Unlock()
 			o.removeHeads(g, false)
 			groups = groups[1:]
 		case permanent(err) && len(g) > 1:
@@ -656,6 +795,10 @@ func (o *Outbox) sendHeads(ctx context.Context) {
 			o.removeHeads(g, true)
 			groups = groups[1:]
 		default:
+			o.mu.Lock()
+			o.stats.Retries++
+			o.failed(err)
+			o.mu.Unlock()
 			o.log.Warn("status heads not anchored yet; retrying", slog.Int("heads", len(g)), slog.Any("error", err))
 			select {
 			case <-ctx.Done():
@@ -691,6 +834,7 @@ func (o *Outbox) removeHeads(heads []StatusHeadInput, dead bool) {
 	}
 	o.mu.Lock()
 	o.stats.HeadsPending -= removed
+	o.headsSince = o.opts.Now() // the lane moved
 	close(o.changed)
 	o.changed = make(chan struct{})
 	o.mu.Unlock()

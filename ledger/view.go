@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -29,7 +30,7 @@ var (
 )
 
 // ViewOptions configures a View. Zero values: reconcile every minute, do
-// not keep statuses.
+// not keep statuses, discard the log, the system clock.
 type ViewOptions struct {
 	// Reconcile is how often the whole registry and every region's heads
 	// are read again, in case an event was missed.
@@ -40,6 +41,23 @@ type ViewOptions struct {
 	// OnEvent, if set, is called after each event is applied (cache
 	// invalidation hooks, metrics). It must not block.
 	OnEvent func(Event)
+	// Logger receives a warning each time the view loses the ledger.
+	Logger *slog.Logger
+	Now    func() time.Time
+}
+
+// ViewHealth is how current a View is.
+type ViewHealth struct {
+	// Ready: the view has loaded the ledger once (lookups answer).
+	Ready bool
+	// LastRefresh is when the view last read the whole registry and every
+	// region's heads (at start and each reconcile); zero before.
+	LastRefresh time.Time
+	// LastError is what last stopped the view from following the ledger,
+	// nil once it follows again; LastErrorAt is when it happened. Run
+	// retries every second meanwhile, and lookups answer from memory.
+	LastError   error
+	LastErrorAt time.Time
 }
 
 // View is a node's local copy of the registry and the status heads,
@@ -60,6 +78,7 @@ type View struct {
 	heads     map[[2]string]chaincode.StatusHead
 	statuses  map[[2]string]map[uint64]uint8
 	applied   uint64 // events applied
+	health    ViewHealth
 }
 
 var _ StatusHeads = (*View)(nil)
@@ -68,6 +87,12 @@ var _ StatusHeads = (*View)(nil)
 func NewView(l Ledger, opts ViewOptions) *View {
 	if opts.Reconcile <= 0 {
 		opts.Reconcile = time.Minute
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
 	}
 	return &View{l: l, c: Client{L: l}, opts: opts, statuses: map[[2]string]map[uint64]uint8{}}
 }
@@ -124,19 +149,26 @@ func (v *View) load(ctx context.Context) error {
 	}
 	v.heads = heads
 	v.ready = true
+	v.health.LastRefresh = v.opts.Now()
 	return nil
 }
 
 // Run loads the view, then follows the ledger's events and reconciles
-// periodically until ctx ends. It retries (with a delay) when the ledger is
-// unavailable.
+// periodically until ctx ends, and returns ctx's error. When the ledger
+// fails (unavailable, an event it cannot apply) Run records the error
+// (Health), logs it and starts again a second later.
 func (v *View) Run(ctx context.Context) error {
 	for {
 		err := v.follow(ctx)
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		_ = err
+		v.mu.Lock()
+		v.health.LastError, v.health.LastErrorAt = err, v.opts.Now()
+		last := v.health.LastRefresh
+		v.mu.Unlock()
+		v.opts.Logger.Warn("ledger view: lost the ledger; lookups answer from the last refresh; retrying in 1s",
+			slog.Time("last_refresh", last), slog.Any("error", err))
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
@@ -163,6 +195,9 @@ func (v *View) follow(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	v.mu.Lock()
+	v.health.LastError = nil // following again
+	v.mu.Unlock()
 	tick := time.NewTicker(v.opts.Reconcile)
 	defer tick.Stop()
 	for {
@@ -288,6 +323,15 @@ func (v *View) Ready() bool {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
 	return v.ready
+}
+
+// Health reports how current the view is.
+func (v *View) Health() ViewHealth {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	h := v.health
+	h.Ready = v.ready
+	return h
 }
 
 // Region returns a region from the view.

@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -48,6 +49,7 @@ func addLedgerFlags(f *pflag.FlagSet) {
 	f.Duration("anchor-window", 200*time.Millisecond, "how long a status change waits for more before a smaller batch is sent")
 	f.String("node-id", "", "ID the audit log is anchored under on the ledger (default: the ID of the data directory's outbox; a new audit log records it, an existing one must match)")
 	f.Duration("audit-anchor-interval", 30*time.Second, "how often the audit log's head is anchored on the ledger")
+	f.Duration("ledger-stall-limit", time.Minute, "/readyz answers 503 when the outbox's oldest status change (or head) has waited longer, or the ledger view has failed and not refreshed for longer")
 }
 
 // nodeLedger is the ledger a node runs with, for the features mounted
@@ -159,6 +161,11 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		c := ledger.Client{L: l}
 		maxBatch, _ := f.GetInt("anchor-max-batch")
 		window, _ := f.GetDuration("anchor-window")
+		limit, _ := f.GetDuration("ledger-stall-limit")
+		if limit <= 0 {
+			l.Close()
+			return fmt.Errorf("--ledger-stall-limit %v: want a positive duration", limit)
+		}
 		ob, err := ledger.OpenOutbox(filepath.Join(n.dataDir, outboxFile), c, ledger.OutboxOptions{MaxBatch: maxBatch, Window: window, Logger: n.log})
 		if err != nil {
 			l.Close()
@@ -170,7 +177,7 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			l.Close()
 			return err
 		}
-		view := ledger.NewView(l, ledger.ViewOptions{OnEvent: logOwnHeads(n)})
+		view := ledger.NewView(l, ledger.ViewOptions{OnEvent: logOwnHeads(n), Logger: n.log})
 		nl := &nodeLedger{Ledger: l, Client: c, Outbox: ob, View: view, Audit: audit, Mode: mode}
 		n.ledger = nl
 
@@ -193,7 +200,7 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 				}
 			}
 		}()
-		go func() { defer wg.Done(); ob.Run(ctx) }()
+		go func() { defer wg.Done(); runOutbox(ctx, n.log, ob, time.Second, time.Minute) }()
 		go func() { defer wg.Done(); view.Run(ctx) }()
 		go func() { defer wg.Done(); runAuditAnchor(ctx, n, c, audit, every) }()
 		n.background.Add(1)
@@ -205,19 +212,119 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			ob.Close()
 			l.Close()
 		}()
-		srv.AddCheck("ledger", func(ctx context.Context) error {
-			if _, err := l.Height(ctx); err != nil {
-				return err
-			}
-			if !view.Ready() {
-				return ledger.ErrNotReady
-			}
-			return nil
-		})
+		addLedgerReadiness(srv, l, ob, view, limit)
 		st := ob.Stats()
 		n.log.Info("ledger ready", slog.String("mode", mode), slog.String("outbox_node", ob.NodeID()),
 			slog.Int("outbox_pending", st.Pending), slog.Int("outbox_frozen", st.Frozen))
 		return nil
+	}
+}
+
+// runOutbox runs the outbox until ctx ends. Run retries the ledger's
+// failures itself and returns early only when the outbox file fails: that
+// is logged as an error and Run starts again after backoff (doubling to
+// maxBackoff). Meanwhile accepted changes wait in the file, their age
+// grows, and /readyz turns 503 past --ledger-stall-limit.
+func runOutbox(ctx context.Context, log *slog.Logger, ob *ledger.Outbox, backoff, maxBackoff time.Duration) {
+	wait := backoff
+	for {
+		start := time.Now()
+		err := ob.Run(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		if time.Since(start) > maxBackoff {
+			wait = backoff // it ran a good while: a new failure
+		}
+		log.Error("ledger outbox stopped; restarting it", slog.Duration("backoff", wait), slog.Any("error", err))
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, maxBackoff)
+	}
+}
+
+// ledgerHealth is the node's "ledger" readiness: the ledger answers, the
+// view has loaded, the outbox drains and the view follows.
+type ledgerHealth struct {
+	l       ledger.Ledger
+	ob      *ledger.Outbox
+	view    *ledger.View
+	limit   time.Duration
+	started time.Time
+}
+
+// Reasons the ledger is not ready (logged by /readyz, never shown).
+var (
+	errOutboxStalled = errors.New("ledger outbox: the oldest status change or head has waited longer than --ledger-stall-limit")
+	errViewStale     = errors.New("ledger view: failing, and not refreshed within --ledger-stall-limit")
+)
+
+func (h *ledgerHealth) check(ctx context.Context) error {
+	if _, err := h.l.Height(ctx); err != nil {
+		return err
+	}
+	vh := h.view.Health()
+	if !vh.Ready && vh.LastError != nil {
+		return fmt.Errorf("%w: %w", ledger.ErrNotReady, vh.LastError)
+	}
+	if !vh.Ready {
+		return ledger.ErrNotReady
+	}
+	if st := h.ob.Stats(); st.OldestAge > h.limit {
+		return fmt.Errorf("%w: %v (%d changes pending, %d batches frozen, %d heads; last error: %v)", errOutboxStalled,
+			st.OldestAge.Round(time.Millisecond), st.Pending, st.Frozen, st.HeadsPending, st.LastError)
+	}
+	if age := time.Since(vh.LastRefresh); vh.LastError != nil && age > h.limit {
+		return fmt.Errorf("%w: last refresh %v ago: %w", errViewStale, age.Round(time.Millisecond), vh.LastError)
+	}
+	return nil
+}
+
+// ledgerFigures are shown in /readyz under details → ledger, and as the
+// Prometheus gauges trustid_ledger_<name>.
+var ledgerFigures = []struct{ name, help string }{
+	{"outbox_backlog_changes", "Status changes the outbox accepted that are not on the ledger yet."},
+	{"outbox_pending_heads", "Status-list heads in the outbox not yet anchored."},
+	{"outbox_oldest_age_seconds", "How long the oldest status change (or head) not yet on the ledger has waited; 0 when none."},
+	{"outbox_failing", "1 when the outbox's latest ledger transaction failed (it retries), else 0."},
+	{"view_failing", "1 when the ledger view has lost the ledger (it retries), else 0."},
+	{"view_refresh_age_seconds", "Time since the ledger view last read the whole registry (or since start, before its first read)."},
+}
+
+func (h *ledgerHealth) figures() map[string]float64 {
+	st, vh := h.ob.Stats(), h.view.Health()
+	refreshed := vh.LastRefresh
+	if refreshed.IsZero() {
+		refreshed = h.started
+	}
+	one := func(b bool) float64 {
+		if b {
+			return 1
+		}
+		return 0
+	}
+	return map[string]float64{
+		"outbox_backlog_changes":    float64(st.Backlog),
+		"outbox_pending_heads":      float64(st.HeadsPending),
+		"outbox_oldest_age_seconds": st.OldestAge.Seconds(),
+		"outbox_failing":            one(st.LastError != nil),
+		"view_failing":              one(vh.LastError != nil),
+		"view_refresh_age_seconds":  time.Since(refreshed).Seconds(),
+	}
+}
+
+// addLedgerReadiness adds the "ledger" readiness check, its figures and
+// their metrics to srv.
+func addLedgerReadiness(srv *api.Server, l ledger.Ledger, ob *ledger.Outbox, view *ledger.View, limit time.Duration) {
+	h := &ledgerHealth{l: l, ob: ob, view: view, limit: limit, started: time.Now()}
+	srv.AddCheck("ledger", h.check)
+	srv.AddDetails("ledger", h.figures)
+	for _, f := range ledgerFigures {
+		srv.Registerer().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trustid_ledger_" + f.name, Help: f.help},
+			func() float64 { return h.figures()[f.name] }))
 	}
 }
 

@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http/httptest"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/ledgertest"
+)
+
+// faultyLedger wraps the real embedded ledger: while submits is set every
+// transaction fails (an orderer that is down: reads still work); while
+// reads is set every contract query fails (the chaincode is down; the
+// block height still answers).
+type faultyLedger struct {
+	ledger.Ledger
+	submits, reads atomic.Bool
+}
+
+var errFault = fmt.Errorf("%w: injected: orderer 10.9.8.7:7050 unreachable", ledger.ErrUnavailable)
+
+func (f *faultyLedger) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
+	if f.submits.Load() {
+		return nil, errFault
+	}
+	return f.Ledger.Submit(ctx, fn, args...)
+}
+
+func (f *faultyLedger) Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error) {
+	if f.reads.Load() {
+		return nil, errFault
+	}
+	return f.Ledger.Evaluate(ctx, fn, args...)
+}
+
+type readyBody struct {
+	Status  string
+	Ledger  string
+	Details map[string]map[string]float64
+}
+
+// TestLedgerReadiness: /readyz turns 503, with the outbox's backlog and
+// its age in the body, when the ledger stops committing (reads still
+// answer, so the old check said ready), and 200 again once the backlog
+// drains; it turns 503 when the view has failed for longer than the limit
+// and 200 when it follows again. The body never carries the error; the
+// figures are Prometheus gauges too.
+func TestLedgerReadiness(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	dir := t.TempDir()
+	l, err := ledger.OpenEmbedded(filepath.Join(dir, ledgerFile), ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	b, err := l.As(chaincode.RegionMSP(ledgertest.RegionB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ledgertest.EnsureConsortium(ctx, t, l, b)
+	fl := &faultyLedger{Ledger: l}
+	ob, err := ledger.OpenOutbox(filepath.Join(dir, outboxFile), ledger.Client{L: fl},
+		ledger.OutboxOptions{Window: 5 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	view := ledger.NewView(fl, ledger.ViewOptions{Reconcile: 20 * time.Millisecond})
+	var logs syncBuffer
+	log := slog.New(slog.NewJSONHandler(&logs, nil))
+	srv := api.New(api.Config{Logger: log})
+	const limit = 300 * time.Millisecond
+	addLedgerReadiness(srv, fl, ob, view, limit)
+	done := make(chan struct{}, 2)
+	go func() { runOutbox(ctx, log, ob, 10*time.Millisecond, 100*time.Millisecond); done <- struct{}{} }()
+	go func() { view.Run(ctx); done <- struct{}{} }()
+	defer func() {
+		cancel()
+		for range 2 {
+			select {
+			case <-done:
+			case <-time.After(5 * time.Second):
+				t.Error("the outbox or the view did not stop")
+				return
+			}
+		}
+	}()
+
+	readyz := func() (int, readyBody, string) {
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+		var body readyBody
+		if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+			t.Fatalf("readyz body %q: %v", rec.Body, err)
+		}
+		return rec.Code, body, rec.Body.String()
+	}
+	waitFor := func(want int, what string) readyBody {
+		t.Helper()
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+			code, body, raw := readyz()
+			if code == want {
+				if strings.Contains(raw, "10.9.8.7") || strings.Contains(raw, "injected") {
+					t.Errorf("readyz body leaks the ledger's error: %s", raw)
+				}
+				return body
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: readyz %d %s\n%s", what, code, raw, logs.String())
+			}
+		}
+	}
+	metric := func(name string) float64 {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+		m := regexp.MustCompile(`(?m)^` + name + ` (\S+)$`).FindStringSubmatch(rec.Body.String())
+		if m == nil {
+			t.Fatalf("no metric %s in /metrics", name)
+		}
+		v, err := strconv.ParseFloat(m[1], 64)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+
+	body := waitFor(200, "a healthy ledger")
+	if d := body.Details["ledger"]; body.Ledger != "ok" || d == nil || d["outbox_backlog_changes"] != 0 || d["outbox_oldest_age_seconds"] != 0 || d["view_failing"] != 0 {
+		t.Fatalf("healthy: %+v", body)
+	}
+
+	// The ledger stops committing: changes wait, and past the limit the
+	// node is not ready, with the backlog shown.
+	fl.submits.Store(true)
+	changes := []ledger.StatusChange{{List: "R", Index: 1, Status: 1}, {List: "R", Index: 2, Status: 1}, {List: "R", Index: 3, Status: 1}}
+	if err := ob.Anchor(ctx, changes); err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "R", Version: 1, Digest: chaincode.ListDigest([]byte("R1"))}}); err != nil {
+		t.Fatal(err)
+	}
+	body = waitFor(503, "outbox stuck")
+	d := body.Details["ledger"]
+	if body.Ledger != "unavailable" || body.Status != "not ready" || d["outbox_backlog_changes"] != float64(len(changes)) ||
+		d["outbox_pending_heads"] != 1 || d["outbox_oldest_age_seconds"] <= limit.Seconds() || d["outbox_failing"] != 1 || d["view_failing"] != 0 {
+		t.Errorf("stuck outbox: %+v", body)
+	}
+	if !strings.Contains(logs.String(), "has waited longer than --ledger-stall-limit") {
+		t.Errorf("the reason is not logged:\n%s", logs.String())
+	}
+	if v := metric("trustid_ledger_outbox_oldest_age_seconds"); v <= limit.Seconds() {
+		t.Errorf("trustid_ledger_outbox_oldest_age_seconds %v", v)
+	}
+	if v := metric("trustid_ledger_outbox_backlog_changes"); v != float64(len(changes)) {
+		t.Errorf("trustid_ledger_outbox_backlog_changes %v", v)
+	}
+	if v := metric("trustid_ledger_outbox_pending_heads"); v != 1 {
+		t.Errorf("trustid_ledger_outbox_pending_heads %v", v)
+	}
+
+	// The ledger commits again: the backlog drains and the node is ready.
+	fl.submits.Store(false)
+	body = waitFor(200, "outbox drained")
+	if d := body.Details["ledger"]; d["outbox_backlog_changes"] != 0 || d["outbox_pending_heads"] != 0 || d["outbox_failing"] != 0 {
+		t.Errorf("drained: %+v", body)
+	}
+	if st := ob.Stats(); st.CommittedChanges != len(changes) {
+		t.Errorf("outbox after recovery: %+v", st)
+	}
+
+	// The view loses the ledger: past the limit the node is not ready.
+	fl.reads.Store(true)
+	body = waitFor(503, "view failing")
+	if d := body.Details["ledger"]; d["view_failing"] != 1 || d["view_refresh_age_seconds"] <= limit.Seconds() || d["outbox_oldest_age_seconds"] != 0 {
+		t.Errorf("failing view: %+v", body)
+	}
+	if v := metric("trustid_ledger_view_failing"); v != 1 {
+		t.Errorf("trustid_ledger_view_failing %v", v)
+	}
+	fl.reads.Store(false)
+	body = waitFor(200, "view following again")
+	if d := body.Details["ledger"]; d["view_failing"] != 0 {
+		t.Errorf("view back: %+v", body)
+	}
+}
+
+// TestRunOutboxRestarts: when Run fails (here: the outbox is closed),
+// serve's loop logs the error and starts Run again after a backoff, and
+// stops when the context ends.
+func TestRunOutboxRestarts(t *testing.T) {
+	dir := t.TempDir()
+	l, err := ledger.OpenEmbedded(filepath.Join(dir, ledgerFile), ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	ob, err := ledger.OpenOutbox(filepath.Join(dir, outboxFile), ledger.Client{L: l}, ledger.OutboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob.Close()
+	var logs syncBuffer
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		runOutbox(ctx, slog.New(slog.NewJSONHandler(&logs, nil)), ob, time.Millisecond, 20*time.Millisecond)
+		close(done)
+	}()
+	for deadline := time.Now().Add(5 * time.Second); strings.Count(logs.String(), `"msg":"ledger outbox stopped; restarting it"`) < 3; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("Run's error not logged and retried:\n%s", logs.String())
+		}
+	}
+	if !strings.Contains(logs.String(), `"level":"ERROR"`) || !strings.Contains(logs.String(), "after Close") {
+		t.Errorf("log:\n%s", logs.String())
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("runOutbox did not stop")
+	}
+}
