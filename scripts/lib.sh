@@ -20,11 +20,21 @@ set -Eeuo pipefail
 STEP=${STEP:-} STEP_LOG=${STEP_LOG:-}
 LOG_TAIL=${LOG_TAIL:-25}
 
-# fail_report STATUS WHERE COMMAND: the report of a failed step.
+# fail_report STATUS WHERE COMMAND [OFFSET]: the report of a failed step.
+# With OFFSET (the log's size before COMMAND ran) it first quotes the error
+# lines of COMMAND's own output, which a long tail (a usage text) can hide.
 fail_report() {
   printf '\nFAILED in %s: step "%s" (exit status %s)\n' "$2" "${STEP:-(unnamed)}" "$1"
   printf '  command: %s\n' "$3"
   if [ -n "$STEP_LOG" ] && [ -s "$STEP_LOG" ]; then
+    local errors=
+    if [ -n "${4:-}" ]; then
+      errors=$(tail -c +"$(($4 + 1))" "$STEP_LOG" | grep -m 5 -E '(^|[^[:alpha:]])(Error|ERROR|error|FATAL|panic)' || true)
+    fi
+    if [ -n "$errors" ]; then
+      printf '  its error lines:\n'
+      sed 's/^/  | /' <<<"$errors"
+    fi
     printf '  last %s lines of %s:\n' "$LOG_TAIL" "$STEP_LOG"
     tail -n "$LOG_TAIL" "$STEP_LOG" | sed 's/^/  | /'
   elif [ -n "$STEP_LOG" ]; then
@@ -63,14 +73,15 @@ run_step() {
   shift 2
   [ "${1:-}" = -- ] && shift
   mkdir -p "$(dirname "$STEP_LOG")"
-  local rc=0
+  local rc=0 offset
+  offset=$(stat -c %s "$STEP_LOG" 2>/dev/null || echo 0)
   if [ -n "$show" ]; then
     { "$@" 2>&1 | tee -a "$STEP_LOG"; rc=${PIPESTATUS[0]}; } || true
   else
     "$@" >>"$STEP_LOG" 2>&1 || rc=$?
   fi
   if [ "$rc" -ne 0 ]; then
-    fail_report "$rc" "${BASH_SOURCE[1]:-$0}:${BASH_LINENO[0]}" "$(printf '%q ' "$@")"
+    fail_report "$rc" "${BASH_SOURCE[1]:-$0}:${BASH_LINENO[0]}" "$(printf '%q ' "$@")" "$offset"
     exit "$rc"
   fi
 }

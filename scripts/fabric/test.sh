@@ -14,6 +14,7 @@ rm -rf "$LOGS"
 if [ -d "$RUN" ]; then "$FABRIC_SCRIPTS/down.sh" >/dev/null; fi
 # On failure the processes stop but $RUN/logs stays for a look.
 trap 'rc=$?; [ $rc -eq 0 ] || export KEEP_RUN=1; "$FABRIC_SCRIPTS/down.sh" >/dev/null; [ $rc -eq 0 ] || echo "network logs kept in $RUN/logs"' EXIT
+step "bring the network up"
 "$FABRIC_SCRIPTS/up.sh"
 source "$RUN/env"
 cd "$REPO_ROOT"
