@@ -176,15 +176,18 @@ func (f *Fabric) Events(ctx context.Context, from uint64) (<-chan Event, error) 
 	go func() {
 		defer close(out)
 		in := first
-		next := from
-		sent := map[string]bool{} // tx IDs delivered in block next-1
+		// last is the block of the last event sent (when any was), sent
+		// the transactions of that block already delivered.
+		var last uint64
+		delivered := false
+		sent := map[string]bool{}
 		for {
 			for ev := range in {
-				if ev.BlockNumber < next-1 || (ev.BlockNumber == next-1 && sent[ev.TransactionID]) {
+				if delivered && (ev.BlockNumber < last || (ev.BlockNumber == last && sent[ev.TransactionID])) {
 					continue
 				}
-				if ev.BlockNumber >= next {
-					next, sent = ev.BlockNumber+1, map[string]bool{}
+				if !delivered || ev.BlockNumber > last {
+					last, delivered, sent = ev.BlockNumber, true, map[string]bool{}
 				}
 				sent[ev.TransactionID] = true
 				select {
@@ -199,9 +202,9 @@ func (f *Fabric) Events(ctx context.Context, from uint64) (<-chan Event, error) 
 					return
 				case <-time.After(time.Second):
 				}
-				start := next
-				if start > 0 {
-					start-- // the last block may hold more events
+				start := from
+				if delivered {
+					start = last // that block may hold more events
 				}
 				if in, err = f.network.ChaincodeEvents(ctx, f.cfg.Chaincode, client.WithStartBlock(start)); err == nil {
 					break

@@ -18,19 +18,29 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/internal/testenv"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
-// fabricProfiles returns the connection profiles of the two regions of a
-// running development network (scripts/fabric/up.sh writes them and the
-// env file that sets these variables), or skips.
-func fabricProfiles(t *testing.T) (string, string) {
-	a, b := os.Getenv("TRUSTID_FABRIC_PROFILE_310000"), os.Getenv("TRUSTID_FABRIC_PROFILE_320000")
-	if a == "" || b == "" {
-		t.Skip("no Fabric network: run scripts/fabric/up.sh and source scripts/fabric/work/run/env (sets TRUSTID_FABRIC_PROFILE_310000/320000)")
+// fabricEnv returns the connection profiles of the two regions of a
+// running development network and the scripts folder (scripts/fabric/up.sh
+// writes the env file that sets these variables). Without them the test
+// skips, or fails under CI.
+func fabricEnv(t *testing.T) (profileA, profileB, scripts string) {
+	t.Helper()
+	var missing []string
+	for _, k := range []string{"TRUSTID_FABRIC_PROFILE_310000", "TRUSTID_FABRIC_PROFILE_320000", "TRUSTID_FABRIC_SCRIPTS"} {
+		if os.Getenv(k) == "" {
+			missing = append(missing, k)
+		}
 	}
-	return a, b
+	var err error
+	if len(missing) > 0 {
+		err = fmt.Errorf("%s unset: run scripts/fabric/test.sh, or scripts/fabric/up.sh and source scripts/fabric/work/run/env", strings.Join(missing, ", "))
+	}
+	testenv.Require(t, "the Fabric development network", err)
+	return os.Getenv("TRUSTID_FABRIC_PROFILE_310000"), os.Getenv("TRUSTID_FABRIC_PROFILE_320000"), os.Getenv("TRUSTID_FABRIC_SCRIPTS")
 }
 
 func openFabric(t *testing.T, profile string) *ledger.Fabric {
@@ -48,7 +58,7 @@ func openFabric(t *testing.T, profile string) *ledger.Fabric {
 }
 
 func TestFabricConformance(t *testing.T) {
-	pa, pb := fabricProfiles(t)
+	pa, pb, _ := fabricEnv(t)
 	ledgertest.Run(t, func(t *testing.T) (ledger.Ledger, ledger.Ledger) {
 		return openFabric(t, pa), openFabric(t, pb)
 	})
@@ -58,7 +68,7 @@ func TestFabricConformance(t *testing.T) {
 // mid-batch and restarted on the same outbox: every accepted change is on
 // the chain, none twice (read from the other region's peer).
 func TestFabricSIGKILL(t *testing.T) {
-	pa, pb := fabricProfiles(t)
+	pa, pb, _ := fabricEnv(t)
 	a, b := openFabric(t, pa), openFabric(t, pb)
 	ctx := context.Background()
 	ledgertest.EnsureConsortium(ctx, t, a, b)
@@ -129,11 +139,7 @@ func TestFabricSIGKILL(t *testing.T) {
 // changes keep coming; the outbox keeps accepting, and once the peer is
 // back every change is on the chain exactly once.
 func TestFabricPeerDown(t *testing.T) {
-	pa, pb := fabricProfiles(t)
-	scripts := os.Getenv("TRUSTID_FABRIC_SCRIPTS")
-	if scripts == "" || testing.Short() {
-		t.Skip("needs TRUSTID_FABRIC_SCRIPTS (scripts/fabric/work/run/env) and not -short")
-	}
+	pa, pb, scripts := fabricEnv(t)
 	a, b := openFabric(t, pa), openFabric(t, pb)
 	ctx := context.Background()
 	ledgertest.EnsureConsortium(ctx, t, a, b)
@@ -225,7 +231,7 @@ func (w tlog) Write(p []byte) (int, error) { w.t.Log(strings.TrimSpace(string(p)
 // that no transaction had to be retried (no MVCC conflicts), and reports
 // the accepted and anchored rates and the probe latency.
 func TestFabricLoad(t *testing.T) {
-	pa, pb := fabricProfiles(t)
+	pa, pb, _ := fabricEnv(t)
 	if os.Getenv("TRUSTID_FABRIC_LOAD") != "1" {
 		t.Skip("set TRUSTID_FABRIC_LOAD=1 to run the 60 s load test")
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/internal/testenv"
 )
 
 // TestServeEmbeddedLedger: with no ledger settings the node runs the
@@ -103,12 +105,12 @@ func TestRegionDID(t *testing.T) {
 	}
 }
 
-// TestServeFabricLedger: with a connection profile the node runs on Fabric
-// (needs the development network: scripts/fabric/up.sh and its env file).
-func TestServeFabricLedger(t *testing.T) {
+// TestFabricServe: with a connection profile the node runs on Fabric
+// (needs the development network: scripts/fabric/test.sh runs it).
+func TestFabricServe(t *testing.T) {
 	profile := os.Getenv("TRUSTID_FABRIC_PROFILE_310000")
 	if profile == "" {
-		t.Skip("no Fabric network: run scripts/fabric/up.sh and source scripts/fabric/work/run/env")
+		testenv.Require(t, "the Fabric development network", errors.New("TRUSTID_FABRIC_PROFILE_310000 unset: run scripts/fabric/test.sh, or scripts/fabric/up.sh and source scripts/fabric/work/run/env"))
 	}
 	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
 	base, logs := startServe(t, "--data", t.TempDir(), "--region", "310000", "--fabric-profile", profile)

@@ -114,8 +114,76 @@ func Run(t *testing.T, open Open) {
 	if a.MSPID() != chaincode.RegionMSP(RegionA) || b.MSPID() != chaincode.RegionMSP(RegionB) {
 		t.Fatalf("handles act as %s and %s", a.MSPID(), b.MSPID())
 	}
+	// A stream from block 0 opened before the suite writes anything: on a
+	// new chain it starts empty and must follow what comes.
+	ectx, ecancel := context.WithCancel(ctx)
+	defer ecancel()
+	early, err := b.Events(ectx, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	EnsureConsortium(ctx, t, a, b)
 	ca, cb := ledger.Client{L: a}, ledger.Client{L: b}
+
+	t.Run("Events", func(t *testing.T) {
+		anchor := func() string {
+			t.Helper()
+			in, err := chaincode.NewBatchInput(fresh("ev"), []chaincode.StatusChange{{List: fresh("ev"), Index: 1, Status: 1}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := ca.AnchorBatch(ctx, in); err != nil {
+				t.Fatal(err)
+			}
+			return in.ID
+		}
+		x := anchor()
+		// From 0, followed live since before the first write, and replayed
+		// now: the same history, in block order, up to x's event.
+		live := readUntil(t, early, batchEvent(x))
+		replay := readUntil(t, openEvents(ctx, t, b, 0), batchEvent(x))
+		if !sameEvents(live, replay) {
+			t.Errorf("events from 0: followed live %v, replayed %v", keys(live), keys(replay))
+		}
+		inOrder(t, replay)
+		h, err := b.Height(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := replay[len(replay)-1]; last.Block >= h {
+			t.Errorf("event of block %d at height %d", last.Block, h)
+		}
+		// From exactly the height: the next write is the first event.
+		atHead := openEvents(ctx, t, b, h)
+		y := anchor()
+		if got := readUntil(t, atHead, batchEvent(y)); len(got) != 1 || got[0].Block < h {
+			t.Errorf("events from the height %d: %v", h, keys(got))
+		}
+		// From beyond the height: nothing until that block exists, then
+		// exactly what a stream from the height shows from that block on.
+		h, err = b.Height(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref, beyond := openEvents(ctx, t, b, h), openEvents(ctx, t, b, h+2)
+		var ids []string
+		for range 3 { // one transaction per block: the third is at h+2 or later
+			ids = append(ids, anchor())
+		}
+		all := readUntil(t, ref, batchEvent(ids[2]))
+		var want []ledger.Event
+		for _, ev := range all {
+			if ev.Block >= h+2 {
+				want = append(want, ev)
+			}
+		}
+		if len(want) == 0 {
+			t.Fatalf("three writes from height %d ended in block %d", h, all[len(all)-1].Block)
+		}
+		if got := readUntil(t, beyond, batchEvent(ids[2])); !sameEvents(got, want) {
+			t.Errorf("events from %d (height %d): %v, want %v", h+2, h, keys(got), keys(want))
+		}
+	})
 
 	t.Run("NotFoundAndInvalid", func(t *testing.T) {
 		if _, err := ca.Batch(ctx, RegionA, fresh("nope")); !errors.Is(err, chaincode.ErrNotFound) {
@@ -317,6 +385,28 @@ func Run(t *testing.T, open Open) {
 		}
 	})
 
+	t.Run("ViewTrackStatuses", func(t *testing.T) {
+		// A view that keeps statuses replays the chain from block 0: a
+		// change anchored before it started is there.
+		list := fresh("tracked")
+		in, _ := chaincode.NewBatchInput(fresh("tracked"), []chaincode.StatusChange{{List: list, Index: 5, Status: 1}})
+		if _, err := ca.AnchorBatch(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		vctx, vcancel := context.WithCancel(ctx)
+		defer vcancel()
+		v := ledger.NewView(b, ledger.ViewOptions{Reconcile: time.Hour, TrackStatuses: true})
+		done := make(chan error, 1)
+		go func() { done <- v.Run(vctx) }()
+		defer func() { vcancel(); <-done }()
+		waitFor(t, "the earlier change in the view", func() bool { s, ok := v.Status(RegionA, list, 5); return ok && s == 1 })
+		in, _ = chaincode.NewBatchInput(fresh("tracked"), []chaincode.StatusChange{{List: list, Index: 5, Status: 2}})
+		if _, err := ca.AnchorBatch(ctx, in); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "the later change in the view", func() bool { s, _ := v.Status(RegionA, list, 5); return s == 2 })
+	})
+
 	t.Run("LargeBatch", func(t *testing.T) {
 		list := fresh("big")
 		changes := make([]chaincode.StatusChange, 5000)
@@ -334,6 +424,89 @@ func Run(t *testing.T, open Open) {
 			t.Errorf("large batch: count %d", got.Count)
 		}
 	})
+}
+
+// openEvents opens a stream that ends with the test.
+func openEvents(ctx context.Context, t *testing.T, l ledger.Ledger, from uint64) <-chan ledger.Event {
+	t.Helper()
+	ctx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	ch, err := l.Events(ctx, from)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ch
+}
+
+// readUntil reads events until one satisfies last, which it includes; it
+// fails the test after 30 s.
+func readUntil(t *testing.T, ch <-chan ledger.Event, last func(ledger.Event) bool) []ledger.Event {
+	t.Helper()
+	var got []ledger.Event
+	timeout := time.After(30 * time.Second)
+	for {
+		select {
+		case ev, ok := <-ch:
+			if !ok {
+				t.Fatalf("event stream closed after %d events", len(got))
+			}
+			got = append(got, ev)
+			if last(ev) {
+				return got
+			}
+		case <-timeout:
+			t.Fatalf("the awaited event did not come within 30 s (%d others did: %v)", len(got), keys(got))
+		}
+	}
+}
+
+// batchEvent matches the event of batch id.
+func batchEvent(id string) func(ledger.Event) bool {
+	return func(ev ledger.Event) bool {
+		var b chaincode.Batch
+		return ev.Name == chaincode.EventStatusBatch && json.Unmarshal(ev.Payload, &b) == nil && b.ID == id
+	}
+}
+
+type eventKey struct {
+	Block uint64
+	TxID  string
+	Name  string
+}
+
+func key(ev ledger.Event) eventKey { return eventKey{ev.Block, ev.TxID, ev.Name} }
+
+func keys(evs []ledger.Event) []eventKey {
+	k := make([]eventKey, len(evs))
+	for i, ev := range evs {
+		k[i] = key(ev)
+	}
+	return k
+}
+
+func sameEvents(a, b []ledger.Event) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if key(a[i]) != key(b[i]) || !bytes.Equal(a[i].Payload, b[i].Payload) {
+			return false
+		}
+	}
+	return true
+}
+
+// inOrder checks that events come in block order, each once.
+func inOrder(t *testing.T, evs []ledger.Event) {
+	t.Helper()
+	seen := map[eventKey]bool{}
+	for i, ev := range evs {
+		k := key(ev)
+		if seen[k] || (i > 0 && ev.Block < evs[i-1].Block) {
+			t.Errorf("event %d %+v out of order or repeated", i, k)
+		}
+		seen[k] = true
+	}
 }
 
 func waitFor(t *testing.T, what string, cond func() bool) {

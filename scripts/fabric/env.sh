@@ -1,11 +1,15 @@
-# Settings of the native Fabric development network (no Docker). Source it.
-# Tests source it too: TRUSTID_FABRIC_PROFILE_310000/320000 point at the
-# connection profiles that up.sh writes.
+# Settings of the native Fabric development network (no Docker), sourced by
+# the scripts beside it (with ../lib.sh). Tests read $RUN/env, which up.sh
+# writes: TRUSTID_FABRIC_PROFILE_310000/320000 point at its connection
+# profiles.
 FABRIC_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export FABRIC_SCRIPTS
 export REPO_ROOT=${REPO_ROOT:-$(cd "$FABRIC_SCRIPTS/../.." && pwd)}
 export FABNET=${FABNET:-$FABRIC_SCRIPTS/work}
+# The binaries, and core.yaml/orderer.yaml from the same Fabric module in
+# sampleconfig/ beside them (build.sh puts both there).
 export FABRIC_BIN=${FABRIC_BIN:-$FABNET/bin}
+export FABRIC_SAMPLECONFIG=${FABRIC_SAMPLECONFIG:-$(dirname "$FABRIC_BIN")/sampleconfig}
 export RUN=$FABNET/run
 export PATH=$FABRIC_BIN:$PATH
 export FABRIC_CFG_PATH=$RUN/config
@@ -40,13 +44,33 @@ peer_cli_env() {
   export FABRIC_LOGGING_SPEC=warning
 }
 
-# wait_port PORT TIMEOUT_S
-wait_port() {
-  local p=$1 t=${2:-30} i=0
-  while ! (exec 3<>/dev/tcp/127.0.0.1/"$p") 2>/dev/null; do
-    i=$((i+1)); [ $i -gt $((t*10)) ] && { echo "port $p not up after ${t}s" >&2; return 1; }
-    sleep 0.1
-  done
+# peer_as REGION ARGS...: the peer CLI acting as that region's admin.
+peer_as() { ( peer_cli_env "$1"; shift; exec peer "$@" ); }
+
+# osnadmin_as ARGS...: osnadmin against the orderer's admin endpoint, as
+# the orderer organization's admin.
+osnadmin_as() {
+  osnadmin "$@" -o "127.0.0.1:$ORDERER_ADMIN_PORT" --ca-file "$ORDERER_CA" \
+    --client-cert "$ORD_DIR/users/Admin@orderer.trustid.local/tls/client.crt" \
+    --client-key "$ORD_DIR/users/Admin@orderer.trustid.local/tls/client.key"
 }
-now() { date +%s.%N; }
-elapsed() { awk -v a="$1" -v b="$(now)" 'BEGIN{printf "%.2f", b-a}'; }
+
+# listening NAME PORT: succeeds once the process $RUN/pids/NAME listens on
+# 127.0.0.1:PORT; exits 125 (wait_for stops) if that process has exited.
+listening() {
+  local pid
+  pid=$(cat "$RUN/pids/$1" 2>/dev/null) || { echo "$1: no pid file"; return 125; }
+  kill -0 "$pid" 2>/dev/null || { echo "$1 (pid $pid) has exited"; return 125; }
+  port_open "$2" || { echo "$1 (pid $pid) does not listen on 127.0.0.1:$2 yet"; return 1; }
+}
+
+# raft_leader: succeeds once the orderer's operations endpoint reports that
+# it leads $CHANNEL's Raft (it is the only consenter); else prints the
+# channel's Raft metrics.
+raft_leader() {
+  local m
+  m=$(curl -fsS --max-time 2 "http://127.0.0.1:$ORDERER_OPS_PORT/metrics") || return 1
+  grep -q "^consensus_etcdraft_is_leader{channel=\"$CHANNEL\"} 1\$" <<<"$m" && return 0
+  grep "^consensus_etcdraft_.*channel=\"$CHANNEL\"" <<<"$m" || echo "no Raft metrics for $CHANNEL yet"
+  return 1
+}

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# peer.sh start|stop REGION — starts or stops one region's peer (the fault
-# tests stop a peer and start it again).
-set -euo pipefail
+# peer.sh start|stop REGION — starts one region's peer and waits until it
+# listens, or stops it (the fault tests stop a peer and start it again).
+source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/env.sh"
 cmd=${1:?usage: peer.sh start|stop REGION}; r=${2:?region}
 node=$(peer_node "$r"); pidf=$RUN/pids/peer$r
 case $cmd in
 start)
+  step "start peer $r" "$RUN/logs/peer$r.log"
   mkdir -p "$RUN/data/peer$r"
   (
     export FABRIC_LOGGING_SPEC=${PEER_LOG:-warning}
@@ -31,13 +32,16 @@ start)
     exec peer node start >>"$RUN/logs/peer$r.log" 2>&1
   ) &
   echo $! > "$pidf"
+  run_step "peer $r listening" "$RUN/logs/peer$r.log" -- \
+    wait_for "peer $r on 127.0.0.1:$(peer_port "$r" 0)" 60 listening "peer$r" "$(peer_port "$r" 0)"
   ;;
 stop)
+  step "stop peer $r"
   [ -f "$pidf" ] || exit 0
   pid=$(cat "$pidf"); kill "$pid" 2>/dev/null || true
   for i in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-  kill -0 "$pid" 2>/dev/null && kill -9 "$pid"
+  if kill -0 "$pid" 2>/dev/null; then kill -9 "$pid"; fi
   rm -f "$pidf"
   ;;
-*) echo "usage: peer.sh start|stop REGION" >&2; exit 2;;
+*) fail "usage: peer.sh start|stop REGION";;
 esac

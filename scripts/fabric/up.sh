@@ -7,27 +7,34 @@
 #
 # It writes $RUN/env (source it) and one Fabric common connection profile
 # per region in $RUN/profiles/. Binaries come from build.sh (cached).
-set -euo pipefail
+source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/env.sh"
-T0=$(now)
-if [ -d "$RUN" ]; then echo "$RUN exists: run down.sh first" >&2; exit 1; fi
+step "check for a previous run"
+[ ! -d "$RUN" ] || fail "$RUN exists: run down.sh first"
+command -v curl >/dev/null || fail "up.sh needs curl (it reads the orderer's metrics)"
+step "Fabric binaries"
 "$FABRIC_SCRIPTS/build.sh"
+trap 'rc=$?; [ $rc -eq 0 ] || echo "the network may be half up: scripts/fabric/down.sh stops it (KEEP_RUN=1 keeps $RUN/logs)"' EXIT
 T0=$(now)
 mkdir -p "$RUN"/{artifacts,logs,pids,config,profiles,builders/ccaas/bin,data/orderer}
+LOGS=$RUN/logs
 
 # ---------- the chaincode server, which is also the CCaaS builder ----------
-( cd "$REPO_ROOT" && CGO_ENABLED=0 go build -trimpath -o "$FABNET/trustid-chaincode" ./cmd/trustid-chaincode )
-for step in detect build release; do ln -f "$FABNET/trustid-chaincode" "$RUN/builders/ccaas/bin/$step"; done
+run_step "build trustid-chaincode" "$LOGS/build.log" -- \
+  env -C "$REPO_ROOT" CGO_ENABLED=0 go build -trimpath -o "$FABNET/trustid-chaincode" ./cmd/trustid-chaincode
+for s in detect build release; do ln -f "$FABNET/trustid-chaincode" "$RUN/builders/ccaas/bin/$s"; done
 
 # ---------- node configuration ----------
+step "node configuration"
 sed -e 's#endpoint: unix:///var/run/docker.sock#endpoint: ""#' \
     -e "s#name: ccaas_builder#name: trustid_ccaas#" \
     -e "s#path: /opt/hyperledger/ccaas_builder#path: $RUN/builders/ccaas#" \
-    "$FABNET/sampleconfig/core.yaml" > "$FABRIC_CFG_PATH/core.yaml"
-cp "$FABNET/sampleconfig/orderer.yaml" "$FABRIC_CFG_PATH/orderer.yaml"
-grep -q "path: $RUN/builders/ccaas" "$FABRIC_CFG_PATH/core.yaml" || { echo "core.yaml: external builder not set" >&2; exit 1; }
+    "$FABRIC_SAMPLECONFIG/core.yaml" > "$FABRIC_CFG_PATH/core.yaml"
+cp "$FABRIC_SAMPLECONFIG/orderer.yaml" "$FABRIC_CFG_PATH/orderer.yaml"
+grep -q "path: $RUN/builders/ccaas" "$FABRIC_CFG_PATH/core.yaml" || fail "core.yaml: external builder not set"
 
 # ---------- crypto material ----------
+step "crypto configuration"
 {
   cat <<YAML
 OrdererOrgs:
@@ -48,9 +55,10 @@ YAML
 YAML
   done
 } > "$RUN/crypto-config.yaml"
-cryptogen generate --config="$RUN/crypto-config.yaml" --output="$RUN/crypto" >/dev/null
+run_step "crypto material" "$LOGS/cryptogen.log" -- cryptogen generate --config="$RUN/crypto-config.yaml" --output="$RUN/crypto"
 
 # ---------- channel genesis block (no system channel) ----------
+step "channel configuration"
 {
   cat <<YAML
 Organizations:
@@ -130,10 +138,12 @@ Profiles:
       Capabilities: *ApplicationCapabilities
 YAML
 } > "$RUN/configtx.yaml"
-configtxgen -configPath "$RUN" -profile TrustIDChannel -channelID "$CHANNEL" \
-  -outputBlock "$RUN/artifacts/$CHANNEL.block" 2>"$RUN/logs/configtxgen.log"
+run_step "channel genesis block" "$LOGS/configtxgen.log" -- configtxgen -configPath "$RUN" -profile TrustIDChannel \
+  -channelID "$CHANNEL" -outputBlock "$RUN/artifacts/$CHANNEL.block"
+T_CONFIG=$(elapsed "$T0")
 
 # ---------- orderer ----------
+step "start the orderer" "$LOGS/orderer.log"
 (
   export FABRIC_LOGGING_SPEC=${ORDERER_LOG:-warning}
   export ORDERER_GENERAL_LISTENADDRESS=127.0.0.1 ORDERER_GENERAL_LISTENPORT=$ORDERER_PORT
@@ -146,34 +156,41 @@ configtxgen -configPath "$RUN" -profile TrustIDChannel -channelID "$CHANNEL" \
   export ORDERER_FILELEDGER_LOCATION=$RUN/data/orderer
   export ORDERER_CONSENSUS_WALDIR=$RUN/data/orderer/etcdraft/wal
   export ORDERER_CONSENSUS_SNAPDIR=$RUN/data/orderer/etcdraft/snapshot
-  export ORDERER_OPERATIONS_LISTENADDRESS=127.0.0.1:$ORDERER_OPS_PORT
+  export ORDERER_OPERATIONS_LISTENADDRESS=127.0.0.1:$ORDERER_OPS_PORT ORDERER_METRICS_PROVIDER=prometheus
   export ORDERER_ADMIN_LISTENADDRESS=127.0.0.1:$ORDERER_ADMIN_PORT
   export ORDERER_ADMIN_TLS_ENABLED=true
   export ORDERER_ADMIN_TLS_CERTIFICATE=$ORDERER_NODE/tls/server.crt
   export ORDERER_ADMIN_TLS_PRIVATEKEY=$ORDERER_NODE/tls/server.key
   export ORDERER_ADMIN_TLS_CLIENTAUTHREQUIRED=true
   export ORDERER_ADMIN_TLS_CLIENTROOTCAS=[$ORDERER_NODE/tls/ca.crt]
-  exec orderer >"$RUN/logs/orderer.log" 2>&1
+  exec orderer >>"$LOGS/orderer.log" 2>&1
 ) &
 echo $! > "$RUN/pids/orderer"
 
 # ---------- peers ----------
 for r in "${REGIONS[@]}"; do "$FABRIC_SCRIPTS/peer.sh" start "$r"; done
-
-wait_port $ORDERER_ADMIN_PORT 30
-for r in "${REGIONS[@]}"; do wait_port "$(peer_port "$r" 0)" 30; done
+for p in $ORDERER_ADMIN_PORT $ORDERER_OPS_PORT; do
+  run_step "orderer listening on $p" "$LOGS/orderer.log" -- wait_for "orderer on 127.0.0.1:$p" 60 listening orderer "$p"
+done
+T_NODES=$(elapsed "$T0")
 
 # ---------- channel ----------
-osnadmin channel join --channelID "$CHANNEL" --config-block "$RUN/artifacts/$CHANNEL.block" \
-  -o 127.0.0.1:$ORDERER_ADMIN_PORT --ca-file "$ORDERER_CA" \
-  --client-cert "$ORD_DIR/users/Admin@orderer.trustid.local/tls/client.crt" \
-  --client-key "$ORD_DIR/users/Admin@orderer.trustid.local/tls/client.key" >"$RUN/logs/osnadmin_join.log"
+run_step "orderer joins $CHANNEL" "$LOGS/osnadmin.log" -- \
+  osnadmin_as channel join --channelID "$CHANNEL" --config-block "$RUN/artifacts/$CHANNEL.block"
+# Joined is not ready: transactions are refused (SERVICE_UNAVAILABLE -- no
+# Raft leader) until the channel's Raft has elected a leader.
+run_step "Raft leader of $CHANNEL" "$LOGS/orderer.log" -- wait_for "a Raft leader for $CHANNEL" 60 raft_leader
+T_LEADER=$(elapsed "$T0")
 for r in "${REGIONS[@]}"; do
-  ( peer_cli_env "$r"; peer channel join -b "$RUN/artifacts/$CHANNEL.block" 2>>"$RUN/logs/peer_cli.log" )
+  run_step "peer $r joins $CHANNEL" "$LOGS/peer_cli.log" -- peer_as "$r" channel join -b "$RUN/artifacts/$CHANNEL.block"
 done
-T_NET=$(elapsed "$T0")
+for r in "${REGIONS[@]}"; do
+  run_step "peer $r has $CHANNEL" "$LOGS/peer$r.log" -- wait_for "peer $r on $CHANNEL" 60 peer_as "$r" channel getinfo -c "$CHANNEL"
+done
+T_JOINED=$(elapsed "$T0")
 
 # ---------- chaincode as a service ----------
+step "chaincode package"
 PKG=$RUN/pkg; mkdir -p "$PKG/src"
 printf '{"address":"127.0.0.1:%s","dial_timeout":"10s","tls_required":false}\n' "$CC_SERVER_PORT" > "$PKG/src/connection.json"
 printf '{"type":"ccaas","label":"%s"}\n' "$CC_LABEL" > "$PKG/metadata.json"
@@ -181,24 +198,42 @@ DTAR="tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner"
 $DTAR -C "$PKG/src" -cf - connection.json | gzip -n > "$PKG/code.tar.gz"
 $DTAR -C "$PKG" -cf - metadata.json code.tar.gz | gzip -n > "$RUN/$CC_LABEL.tar.gz"
 for r in "${REGIONS[@]}"; do
-  ( peer_cli_env "$r"; peer lifecycle chaincode install "$RUN/$CC_LABEL.tar.gz" 2>>"$RUN/logs/peer_cli.log" )
+  run_step "install the chaincode on peer $r" "$LOGS/peer_cli.log" -- peer_as "$r" lifecycle chaincode install "$RUN/$CC_LABEL.tar.gz"
 done
-PKG_ID=$(peer lifecycle chaincode calculatepackageid "$RUN/$CC_LABEL.tar.gz")
+step "package ID" "$LOGS/peer_cli.log"
+PKG_ID=$(peer lifecycle chaincode calculatepackageid "$RUN/$CC_LABEL.tar.gz" 2>>"$LOGS/peer_cli.log")
 echo "$PKG_ID" > "$RUN/package_id"
 "$FABRIC_SCRIPTS/chaincode.sh" start
-ORD=(-o 127.0.0.1:$ORDERER_PORT --tls --cafile "$ORDERER_CA")
+T_INSTALLED=$(elapsed "$T0")
+
+# Transactions: retried with backoff (about 15 s in all) while the orderer
+# still refuses them as unavailable.
+UNAVAILABLE='SERVICE_UNAVAILABLE'
+ORD=(-o "127.0.0.1:$ORDERER_PORT" --tls --cafile "$ORDERER_CA")
 for r in "${REGIONS[@]}"; do
-  ( peer_cli_env "$r"
-    peer lifecycle chaincode approveformyorg "${ORD[@]}" -C "$CHANNEL" -n "$CC_NAME" -v 1 \
-      --package-id "$PKG_ID" --sequence 1 --waitForEvent 2>>"$RUN/logs/peer_cli.log" )
+  run_step "approve the chaincode for $r" "$LOGS/peer_cli.log" -- retry_on "$UNAVAILABLE" 6 \
+    peer_as "$r" lifecycle chaincode approveformyorg "${ORD[@]}" -C "$CHANNEL" -n "$CC_NAME" -v 1 \
+      --package-id "$PKG_ID" --sequence 1 --waitForEvent
 done
 PEERS=()
 for r in "${REGIONS[@]}"; do PEERS+=(--peerAddresses "127.0.0.1:$(peer_port "$r" 0)" --tlsRootCertFiles "$(peer_node "$r")/tls/ca.crt"); done
-( peer_cli_env "${REGIONS[0]}"
-  peer lifecycle chaincode commit "${ORD[@]}" -C "$CHANNEL" -n "$CC_NAME" -v 1 --sequence 1 \
-    "${PEERS[@]}" --waitForEvent 2>>"$RUN/logs/peer_cli.log" )
+run_step "commit the chaincode definition" "$LOGS/peer_cli.log" -- retry_on "$UNAVAILABLE" 6 \
+  peer_as "${REGIONS[0]}" lifecycle chaincode commit "${ORD[@]}" -C "$CHANNEL" -n "$CC_NAME" -v 1 --sequence 1 \
+    "${PEERS[@]}" --waitForEvent
+for r in "${REGIONS[@]}"; do
+  run_step "definition committed on peer $r" "$LOGS/peer_cli.log" -- wait_for "$CC_NAME committed on peer $r" 60 \
+    peer_as "$r" lifecycle chaincode querycommitted -C "$CHANNEL" -n "$CC_NAME"
+done
+T_COMMITTED=$(elapsed "$T0")
+# Each peer endorses: a query goes through it to the chaincode server.
+for r in "${REGIONS[@]}"; do
+  run_step "peer $r runs the chaincode" "$LOGS/peer$r.log" -- wait_for "a query through peer $r" 60 \
+    peer_as "$r" chaincode query -C "$CHANNEL" -n "$CC_NAME" -c '{"Args":["ListRegions"]}'
+done
+T_READY=$(elapsed "$T0")
 
 # ---------- connection profiles and the env file ----------
+step "connection profiles"
 for r in "${REGIONS[@]}"; do
   d=$(org_domain "$r"); u=$(org_dir "$r")/users/User1@$d/msp
   cat > "$RUN/profiles/$r.yaml" <<YAML
@@ -233,4 +268,4 @@ export TRUSTID_FABRIC_CHANNEL=$CHANNEL
 export TRUSTID_FABRIC_CHAINCODE=$CC_NAME
 export TRUSTID_FABRIC_SCRIPTS=$FABRIC_SCRIPTS
 ENV
-echo "fabric up in $(elapsed "$T0")s (network ${T_NET}s; package $PKG_ID); source $RUN/env"
+echo "fabric up in $(elapsed "$T0")s: configuration ${T_CONFIG}s, nodes listening ${T_NODES}s, Raft leader ${T_LEADER}s, peers joined ${T_JOINED}s, chaincode installed and served ${T_INSTALLED}s, committed ${T_COMMITTED}s, endorsing ${T_READY}s (package $PKG_ID); source $RUN/env"
