@@ -14,7 +14,6 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -418,12 +417,9 @@ func (e *enroller) enroll(w http.ResponseWriter, r *http.Request) (*EnrollRespon
 	if err != nil {
 		return nil, err
 	}
-	if _, err := identity.CanonicalName(req.Name); err != nil {
+	name, err := identity.NormalizeName(req.Name)
+	if err != nil {
 		return nil, asIdentity(err)
-	}
-	name := strings.Join(strings.Fields(req.Name), " ")
-	if utf8.RuneCountInString(name) > 100 {
-		return nil, asIdentity(&identity.FieldError{Field: identity.FieldName, Code: identity.CodeInvalidName, Err: identity.ErrInvalidName})
 	}
 	var devicePub crypto.PublicKey
 	var thumb, proofKey string

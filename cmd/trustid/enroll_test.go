@@ -464,6 +464,8 @@ func TestEnrollmentRefusals(t *testing.T) {
 		{"PIN of the birth date", f.enrollBody(a, "", "900307", nil), 422, "pin_too_simple", ""},
 		{"PIN format", f.enrollBody(a, "", "12345", nil), 422, "pin_invalid_format", ""},
 		{"empty name", f.enrollBody(a, "", "", func(m map[string]any) { m["name"] = " " }), 422, "invalid_name", "name"},
+		{"right-to-left override in the name", f.enrollBody(a, "", "", func(m map[string]any) { m["name"] = "张\u202e三" }), 422, "invalid_name", "name"},
+		{"markup as a name", f.enrollBody(a, "", "", func(m map[string]any) { m["name"] = "<script>" }), 422, "invalid_name", "name"},
 		{"device proof for another node", f.enrollBody(a, "", "", func(m map[string]any) {
 			m["device_proof"], _ = api.NewDeviceProof(a.device, "https://elsewhere.example", time.Now(), rand.Text())
 		}), 422, "device_proof_invalid", ""},
