@@ -688,7 +688,7 @@ func NewBindingSubjects(p *identity.PairwiseDeriver) (*BindingSubjects, error) {
 
 // Subject returns the binding subject of sym.
 func (b *BindingSubjects) Subject(sym identity.Symbol) ([]byte, error) {
-	id, err := b.p.Derive(sym, BindingSector)
+	id, err := b.p.Derive(sym, identity.Sector{Kind: identity.SectorInternal, Name: BindingSector})
 	if err != nil {
 		return nil, err
 	}
@@ -696,9 +696,10 @@ func (b *BindingSubjects) Subject(sym identity.Symbol) ([]byte, error) {
 }
 
 // Pairwise implements qrcode.PairwiseDeriver: the pairwise ID (text form)
-// of a binding subject for a sector.
-func (b *BindingSubjects) Pairwise(subject []byte, sector string) (string, error) {
-	if sector == BindingSector {
+// of a binding subject for a relying party's sector (never an internal
+// one).
+func (b *BindingSubjects) Pairwise(subject []byte, sector identity.Sector) (string, error) {
+	if sector.Kind == identity.SectorInternal {
 		return "", identity.ErrInvalidSector
 	}
 	text, err := identText(subject)
@@ -867,7 +868,7 @@ type ClientDirectory interface {
 
 // RegistryParties resolves QR relying parties from the auth client
 // registry: an enabled client with the qr:redeem scope, its sector
-// identifier (or client ID) and its allowed claims. It implements
+// identifier (empty when it registered none) and its allowed claims. It implements
 // qrcode.RelyingParties.
 type RegistryParties struct{ Clients ClientDirectory }
 
@@ -889,9 +890,5 @@ func (r RegistryParties) RelyingParty(ctx context.Context, id string) (qrcode.Re
 	if c.Disabled || !allowed {
 		return qrcode.RelyingParty{}, qrcode.ErrUnknownVerifier
 	}
-	sector := c.SectorIdentifier
-	if sector == "" {
-		sector = c.ID
-	}
-	return qrcode.RelyingParty{ClientID: c.ID, Sector: sector, AllowedClaims: c.Claims}, nil
+	return qrcode.RelyingParty{ClientID: c.ID, Sector: c.SectorIdentifier, AllowedClaims: c.Claims}, nil
 }

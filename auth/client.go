@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
 )
 
 // Token endpoint authentication methods (RFC 7591 §2).
@@ -136,7 +137,7 @@ func (c *Client) Validate() error {
 			return bad("claims[%d] is repeated", i)
 		}
 	}
-	if c.SectorIdentifier != "" && !validHost(c.SectorIdentifier) {
+	if c.SectorIdentifier != "" && !identity.ValidHost(c.SectorIdentifier) {
 		return bad("sector_identifier must be a lower-case DNS host name")
 	}
 	if len(c.RedirectURIs) > maxListLen {
@@ -295,25 +296,6 @@ func validClaimName(s string) bool {
 		c := s[i]
 		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '_') {
 			return false
-		}
-	}
-	return true
-}
-
-// validHost accepts a lower-case DNS host name.
-func validHost(s string) bool {
-	if len(s) == 0 || len(s) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(s, ".") {
-		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
 		}
 	}
 	return true
