@@ -66,11 +66,13 @@ func TestJunkDoesNotFetchPeerKeys(t *testing.T) {
 	for name, mod := range map[string]func(jwt.MapClaims){
 		"unknown region": func(c jwt.MapClaims) { c["iss"], c["sub"] = "trustid-node:110000", "trustid-node:110000" },
 		"other audience": func(c jwt.MapClaims) { c["aud"] = "trustid-node:320000" },
-		"expired":        func(c jwt.MapClaims) { c["iat"], c["exp"] = now.Add(-time.Hour).Unix(), now.Add(-time.Hour+30*time.Second).Unix() },
-		"long lifetime":  func(c jwt.MapClaims) { c["exp"] = now.Add(time.Hour).Unix() },
-		"no jti":         func(c jwt.MapClaims) { delete(c, "jti") },
-		"no iat":         func(c jwt.MapClaims) { delete(c, "iat") },
-		"other sub":      func(c jwt.MapClaims) { c["sub"] = "trustid-node:310000" },
+		"expired": func(c jwt.MapClaims) {
+			c["iat"], c["exp"] = now.Add(-time.Hour).Unix(), now.Add(-time.Hour+30*time.Second).Unix()
+		},
+		"long lifetime": func(c jwt.MapClaims) { c["exp"] = now.Add(time.Hour).Unix() },
+		"no jti":        func(c jwt.MapClaims) { delete(c, "jti") },
+		"no iat":        func(c jwt.MapClaims) { delete(c, "iat") },
+		"other sub":     func(c jwt.MapClaims) { c["sub"] = "trustid-node:310000" },
 	} {
 		junk[name] = peerAssertion(t, key, "kid-b", now, mod)
 	}
