@@ -524,7 +524,7 @@ func (e *enroller) enroll(w http.ResponseWriter, r *http.Request) (*EnrollRespon
 		return nil, err
 	}
 	e.s.log.LogAttrs(ctx, slog.LevelInfo, "enrolled", slog.String("request_id", requestID(ctx)),
-		slog.String("client_id", p.ClientID), slog.String("level", level.String()), slog.Any("symbol", sym))
+		slog.String("client_id", p.ClientID), slog.String("assurance_level", level.String()), slog.Any("symbol", sym))
 	return resp, nil
 }
 
