@@ -3,6 +3,7 @@ package api
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -11,12 +12,16 @@ import (
 	"github.com/trustid-cn/trustid/auth"
 )
 
-// ClientsConfig configures MountClients. Store is required; Now and Rand
-// default to time.Now and crypto/rand.
+// ClientsConfig configures MountClients. Store and Region are required;
+// Now and Rand default to time.Now and crypto/rand.
 type ClientsConfig struct {
 	Store auth.ClientStore
-	Now   func() time.Time
-	Rand  io.Reader
+	// Region is the node's region: the home region of every client it
+	// registers (another region's operator registers that region's
+	// relying parties at its own node).
+	Region string
+	Now    func() time.Time
+	Rand   io.Reader
 }
 
 // MountClients adds the registry administration endpoints, each needing
@@ -34,6 +39,9 @@ type ClientsConfig struct {
 func (s *Server) MountClients(cfg ClientsConfig) error {
 	if cfg.Store == nil {
 		return errors.New("api: ClientsConfig.Store is required")
+	}
+	if !auth.ValidRegion(cfg.Region) {
+		return fmt.Errorf("api: ClientsConfig.Region %q is not a province-level region code", cfg.Region)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -107,6 +115,10 @@ func (a *clientAdmin) create(w http.ResponseWriter, r *http.Request) error {
 	reg, err := auth.ParseRegistration(body)
 	if err != nil {
 		return err
+	}
+	if reg.Region != a.cfg.Region {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidClientMetadata,
+			Message: fmt.Sprintf("region must be this node's region %s: a relying party is registered at the node of its home region", a.cfg.Region)}
 	}
 	c, secret, err := auth.NewClient(reg, a.cfg.Now(), a.cfg.Rand)
 	if err != nil {
