@@ -269,9 +269,16 @@ func TestQRTwoRegions(t *testing.T) {
 
 	// Revocation takes effect at once (expiry is tested with an injected
 	// clock in package qrcode).
+	_, m = qrPost(t, a.srv.URL+"/v1/qr", "", holderReq("310000"))
+	before := m["code"].(string)
 	a.status.revoke(qrcode.StatusRef{Region: 310000, List: 1, Index: 5})
 	if resp, m := qrPost(t, a.srv.URL+"/v1/qr", "", holderReq("310000")); resp.StatusCode != 403 || m["error"] != "qr_revoked" {
 		t.Errorf("revoked binding: %d %v", resp.StatusCode, m)
+	}
+	// A code issued before the revocation, forwarded by B: A refuses it,
+	// and B tells its verifier so (docs/qr.md).
+	if resp, m := qrPost(t, b.srv.URL+"/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": before}); resp.StatusCode != 403 || m["error"] != "qr_revoked" {
+		t.Errorf("forwarded code of a revoked binding: %d %v", resp.StatusCode, m)
 	}
 	// No code, binding or assertion reaches a log.
 	for _, reg := range []*qrRegion{a, b} {
