@@ -127,8 +127,12 @@ type EnrollConfig struct {
 	Status *ListStatus
 	// Nonces makes device proofs single use.
 	Nonces NonceMarker
-	// Limiter, AddrLimit and ClientLimit rate-limit the route per source
-	// address and per authenticated client.
+	// Limiter, AddrLimit and ClientLimit rate-limit the route: the caller
+	// is authenticated first; an authenticated request counts against
+	// ClientLimit for its client, one that fails authentication against
+	// AddrLimit for its source address. A flood of unauthenticated
+	// requests from an address shared with a client (a proxy, a carrier
+	// NAT) does not block that client.
 	Limiter     Limiter
 	AddrLimit   RateLimit
 	ClientLimit RateLimit
@@ -160,8 +164,7 @@ func (s *Server) MountEnroll(cfg EnrollConfig) error {
 		cfg.Now = time.Now
 	}
 	e := &enroller{cfg: cfg, s: s}
-	h := s.protect(auth.ScopeEnroll, http.HandlerFunc(e.serve))
-	s.handle("POST "+EnrollPath, s.rateLimit(cfg.Limiter, cfg.AddrLimit, ClientAddress, h))
+	s.handle("POST "+EnrollPath, s.protectCountingFailures(auth.ScopeEnroll, cfg.Limiter, cfg.AddrLimit, http.HandlerFunc(e.serve)))
 	return nil
 }
 

@@ -640,3 +640,29 @@ func TestPINCheckEndToEnd(t *testing.T) {
 		t.Error("no PIN check was logged")
 	}
 }
+
+// TestEnrollmentLimitsAfterAuthentication: a flood of unauthenticated
+// enrollment calls from one address is limited (429), and does not block
+// an authenticated client enrolling from the same address.
+func TestEnrollmentLimitsAfterAuthentication(t *testing.T) {
+	f := newEnrollFixture(t, "--enroll-rate-addr", "3/1m", "--enroll-rate-client", "2/1m")
+	a := newPerson(t, "11010519900307123", "张三")
+	body := f.enrollBody(a, "", "", nil)
+	codes := map[int]int{}
+	for range 10 {
+		c, _, _ := f.do("POST", "/v1/enrollments", "not-a-token", "application/json", body)
+		codes[c]++
+	}
+	if codes[401] != 3 || codes[429] != 7 {
+		t.Errorf("unauthenticated flood: %v, want 3×401 then 429", codes)
+	}
+	// The enrolling client, from the same address: its own limit only.
+	for i := range 2 {
+		if code, _, m := f.enroll(f.enrollBody(a, "", "", nil)); code != 201 {
+			t.Fatalf("authenticated enrollment %d after the flood: %d %v", i, code, m)
+		}
+	}
+	if code, _, m := f.enroll(f.enrollBody(a, "", "", nil)); code != 429 || m["error"] != "rate_limited" {
+		t.Errorf("over the client's limit: %d %v", code, m)
+	}
+}
