@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/qrcode"
 )
 
 // ClientsConfig configures MountClients. Store and Region are required;
@@ -20,6 +21,12 @@ type ClientsConfig struct {
 	// registers (another region's operator registers that region's
 	// relying parties at its own node).
 	Region string
+	// Sectors, when set, is the consortium's registry of pairwise
+	// sectors: a registration whose sector (its sector identifier, or its
+	// client ID when it has none) another relying party holds is refused
+	// with 409 sector_taken. Registering a sector identifier is the
+	// operator's attestation that the party controls that host.
+	Sectors SectorRegistry
 	Now    func() time.Time
 	Rand   io.Reader
 }
@@ -65,6 +72,10 @@ func (s *Server) MountClients(cfg ClientsConfig) error {
 	s.handle("GET /v1/admin/routes", admin(a.routes))
 	return nil
 }
+
+// CodeSectorTaken: a registration's pairwise sector is held by another
+// relying party (SectorRegistry).
+const CodeSectorTaken = "sector_taken"
 
 type clientAdmin struct {
 	cfg ClientsConfig
@@ -123,6 +134,19 @@ func (a *clientAdmin) create(w http.ResponseWriter, r *http.Request) error {
 	c, secret, err := auth.NewClient(reg, a.cfg.Now(), a.cfg.Rand)
 	if err != nil {
 		return err
+	}
+	if _, err := a.cfg.Store.Get(r.Context(), c.ID); err == nil {
+		return auth.ErrClientExists
+	}
+	if a.cfg.Sectors != nil {
+		sector := qrcode.RelyingParty{ClientID: c.ID, Sector: c.SectorIdentifier}.PairwiseSector()
+		switch err := a.cfg.Sectors.ClaimSector(r.Context(), c.ID, sector); {
+		case errors.Is(err, ErrSectorTaken):
+			return &Error{Status: http.StatusConflict, Code: CodeSectorTaken, Err: err,
+				Message: fmt.Sprintf("the pairwise sector %q is held by another relying party of the consortium", sector.Name)}
+		case err != nil:
+			return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the sector registry is unavailable", Err: err}
+		}
 	}
 	if err := a.cfg.Store.Create(r.Context(), c); err != nil {
 		return err

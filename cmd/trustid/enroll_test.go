@@ -666,3 +666,57 @@ func TestEnrollmentLimitsAfterAuthentication(t *testing.T) {
 		t.Errorf("over the client's limit: %d %v", code, m)
 	}
 }
+
+// TestSectorsHeldOnTheLedger: a node claims each relying party's pairwise
+// sector on the ledger. The admin API refuses a second party with a
+// sector another holds (409 sector_taken) but accepts a client whose ID is
+// that text (another kind of sector); a party added with the CLI for a
+// held sector is refused at redemption.
+func TestSectorsHeldOnTheLedger(t *testing.T) {
+	f := newEnrollFixture(t)
+	admin := f.tokenFor("ops", f.addClientArgs("ops", auth.ScopeRegistryAdmin))
+	reg := func(id, sector string) (int, map[string]any) {
+		m := map[string]any{"client_id": id, "client_name": "RP " + id, "region": "310000", "scopes": []string{auth.ScopeQRRedeem},
+			"token_endpoint_auth_method": "client_secret_basic"}
+		if sector != "" {
+			m["sector_identifier"] = sector
+		}
+		b, _ := json.Marshal(m)
+		c, resp, _ := f.do("POST", "/v1/admin/clients", admin, "application/json", string(b))
+		return c, resp
+	}
+	if c, m := reg("bank-sh", "bank.example"); c != 201 {
+		t.Fatalf("first holder of bank.example: %d %v", c, m)
+	}
+	if c, m := reg("bank-copy", "bank.example"); c != 409 || m["error"] != "sector_taken" {
+		t.Errorf("second party for bank.example: %d %v", c, m)
+	}
+	if c, m := reg("bank.example", ""); c != 201 {
+		t.Errorf("client ID bank.example without a sector: %d %v", c, m)
+	}
+
+	// The hotel (registered with the CLI) claims hotel.example at its
+	// first redemption; a copy registered later for it is refused.
+	p := newPerson(t, "11010519900307123", "张三")
+	code, r, m := f.enroll(f.enrollBody(p, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	redeemNew := func(tok string) (int, map[string]any) {
+		c, qr := f.onlineCode(p.device, r.QRBinding)
+		if c != 201 {
+			t.Fatalf("QR code: %d %v", c, qr)
+		}
+		return f.redeem(tok, qr["code"].(string))
+	}
+	if c, m := redeemNew(f.hotelTok); c != 200 {
+		t.Fatalf("hotel: %d %v", c, m)
+	}
+	copyTok := f.tokenFor("hotel-copy", f.addClientArgs("hotel-copy", auth.ScopeQRRedeem, "--sector", "hotel.example"))
+	if c, m := redeemNew(copyTok); c != 403 || m["error"] != "qr_unknown_verifier" {
+		t.Errorf("a second party for hotel.example: %d %v", c, m)
+	}
+	if c, m := redeemNew(f.hotelTok); c != 200 {
+		t.Errorf("hotel again: %d %v", c, m)
+	}
+}

@@ -581,7 +581,7 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 			return err
 		}
 		w := qrWiring{
-			Pairwise: subjects, RelyingParties: api.RegistryParties{Clients: clients},
+			Pairwise: subjects, RelyingParties: &api.RegistryParties{Clients: clients, Sectors: sectorsOf(n)},
 			Status: &api.ListStatus{Region: region, Lists: n.statusLists},
 			Peers:  map[string]qrcode.Peer{}, PeerKeys: map[string]qrcode.IssuerKeySource{}, TTL: ttl,
 		}
