@@ -478,6 +478,7 @@ func TestGoldenRecords(t *testing.T) {
 	l.must(t, msp31, "AnchorAudit", js(t, AuditInput{Node: "node-a", Seq: 42, Head: strings.Repeat("ab", 32)}))
 	l.must(t, msp44, "RequestRegion", regionInput(t, "440000", 4))
 	l.must(t, msp31, "Vote", ActionAdmit, "440000")
+	l.must(t, msp32, "ClaimSector", js(t, SectorClaim{Kind: SectorKindIdentifier, Name: "rp.example", ClientID: "rp-32"}))
 
 	var buf bytes.Buffer
 	keys := slices.Sorted(maps.Keys(l.st.KV))
