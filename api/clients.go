@@ -27,8 +27,8 @@ type ClientsConfig struct {
 	// with 409 sector_taken. Registering a sector identifier is the
 	// operator's attestation that the party controls that host.
 	Sectors SectorRegistry
-	Now    func() time.Time
-	Rand   io.Reader
+	Now     func() time.Time
+	Rand    io.Reader
 }
 
 // MountClients adds the registry administration endpoints, each needing
