@@ -3,20 +3,32 @@ package api
 import (
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/qrcode"
 )
 
-// ClientsConfig configures MountClients. Store is required; Now and Rand
-// default to time.Now and crypto/rand.
+// ClientsConfig configures MountClients. Store and Region are required;
+// Now and Rand default to time.Now and crypto/rand.
 type ClientsConfig struct {
 	Store auth.ClientStore
-	Now   func() time.Time
-	Rand  io.Reader
+	// Region is the node's region: the home region of every client it
+	// registers (another region's operator registers that region's
+	// relying parties at its own node).
+	Region string
+	// Sectors, when set, is the consortium's registry of pairwise
+	// sectors: a registration whose sector (its sector identifier, or its
+	// client ID when it has none) another relying party holds is refused
+	// with 409 sector_taken. Registering a sector identifier is the
+	// operator's attestation that the party controls that host.
+	Sectors SectorRegistry
+	Now     func() time.Time
+	Rand    io.Reader
 }
 
 // MountClients adds the registry administration endpoints, each needing
@@ -35,6 +47,9 @@ type ClientsConfig struct {
 func (s *Server) MountClients(cfg ClientsConfig) error {
 	if cfg.Store == nil {
 		return errors.New("api: ClientsConfig.Store is required")
+	}
+	if !auth.ValidRegion(cfg.Region) {
+		return fmt.Errorf("api: ClientsConfig.Region %q is not a province-level region code", cfg.Region)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -58,6 +73,10 @@ func (s *Server) MountClients(cfg ClientsConfig) error {
 	s.handle("GET /v1/admin/routes", admin(a.routes))
 	return nil
 }
+
+// CodeSectorTaken: a registration's pairwise sector is held by another
+// relying party (SectorRegistry).
+const CodeSectorTaken = "sector_taken"
 
 type clientAdmin struct {
 	cfg ClientsConfig
@@ -109,9 +128,26 @@ func (a *clientAdmin) create(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if reg.Region != a.cfg.Region {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidClientMetadata,
+			Message: fmt.Sprintf("region must be this node's region %s: a relying party is registered at the node of its home region", a.cfg.Region)}
+	}
 	c, secret, err := auth.NewClient(reg, a.cfg.Now(), a.cfg.Rand)
 	if err != nil {
 		return err
+	}
+	if _, err := a.cfg.Store.Get(r.Context(), c.ID); err == nil {
+		return auth.ErrClientExists
+	}
+	if a.cfg.Sectors != nil {
+		sector := qrcode.RelyingParty{ClientID: c.ID, Sector: c.SectorIdentifier}.PairwiseSector()
+		switch err := a.cfg.Sectors.ClaimSector(r.Context(), c.ID, sector); {
+		case errors.Is(err, ErrSectorTaken):
+			return &Error{Status: http.StatusConflict, Code: CodeSectorTaken, Err: err,
+				Message: fmt.Sprintf("the pairwise sector %q is held by another relying party of the consortium", sector.Name)}
+		case err != nil:
+			return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the sector registry is unavailable", Err: err}
+		}
 	}
 	if err := a.cfg.Store.Create(r.Context(), c); err != nil {
 		return err

@@ -13,8 +13,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -128,8 +128,12 @@ type EnrollConfig struct {
 	Status *ListStatus
 	// Nonces makes device proofs single use.
 	Nonces NonceMarker
-	// Limiter, AddrLimit and ClientLimit rate-limit the route per source
-	// address and per authenticated client.
+	// Limiter, AddrLimit and ClientLimit rate-limit the route: the caller
+	// is authenticated first; an authenticated request counts against
+	// ClientLimit for its client, one that fails authentication against
+	// AddrLimit for its source address. A flood of unauthenticated
+	// requests from an address shared with a client (a proxy, a carrier
+	// NAT) does not block that client.
 	Limiter     Limiter
 	AddrLimit   RateLimit
 	ClientLimit RateLimit
@@ -161,8 +165,7 @@ func (s *Server) MountEnroll(cfg EnrollConfig) error {
 		cfg.Now = time.Now
 	}
 	e := &enroller{cfg: cfg, s: s}
-	h := s.protect(auth.ScopeEnroll, http.HandlerFunc(e.serve))
-	s.handle("POST "+EnrollPath, s.rateLimit(cfg.Limiter, cfg.AddrLimit, ClientAddress, h))
+	s.handle("POST "+EnrollPath, s.protectCountingFailures(auth.ScopeEnroll, cfg.Limiter, cfg.AddrLimit, http.HandlerFunc(e.serve)))
 	return nil
 }
 
@@ -418,12 +421,9 @@ func (e *enroller) enroll(w http.ResponseWriter, r *http.Request) (*EnrollRespon
 	if err != nil {
 		return nil, err
 	}
-	if _, err := identity.CanonicalName(req.Name); err != nil {
+	name, err := identity.NormalizeName(req.Name)
+	if err != nil {
 		return nil, asIdentity(err)
-	}
-	name := strings.Join(strings.Fields(req.Name), " ")
-	if utf8.RuneCountInString(name) > 100 {
-		return nil, asIdentity(&identity.FieldError{Field: identity.FieldName, Code: identity.CodeInvalidName, Err: identity.ErrInvalidName})
 	}
 	var devicePub crypto.PublicKey
 	var thumb, proofKey string
@@ -528,7 +528,7 @@ func (e *enroller) enroll(w http.ResponseWriter, r *http.Request) (*EnrollRespon
 		return nil, err
 	}
 	e.s.log.LogAttrs(ctx, slog.LevelInfo, "enrolled", slog.String("request_id", requestID(ctx)),
-		slog.String("client_id", p.ClientID), slog.String("level", level.String()), slog.Any("symbol", sym))
+		slog.String("client_id", p.ClientID), slog.String("assurance_level", level.String()), slog.Any("symbol", sym))
 	return resp, nil
 }
 
@@ -692,7 +692,7 @@ func NewBindingSubjects(p *identity.PairwiseDeriver) (*BindingSubjects, error) {
 
 // Subject returns the binding subject of sym.
 func (b *BindingSubjects) Subject(sym identity.Symbol) ([]byte, error) {
-	id, err := b.p.Derive(sym, BindingSector)
+	id, err := b.p.Derive(sym, identity.Sector{Kind: identity.SectorInternal, Name: BindingSector})
 	if err != nil {
 		return nil, err
 	}
@@ -700,9 +700,10 @@ func (b *BindingSubjects) Subject(sym identity.Symbol) ([]byte, error) {
 }
 
 // Pairwise implements qrcode.PairwiseDeriver: the pairwise ID (text form)
-// of a binding subject for a sector.
-func (b *BindingSubjects) Pairwise(subject []byte, sector string) (string, error) {
-	if sector == BindingSector {
+// of a binding subject for a relying party's sector (never an internal
+// one).
+func (b *BindingSubjects) Pairwise(subject []byte, sector identity.Sector) (string, error) {
+	if sector.Kind == identity.SectorInternal {
 		return "", identity.ErrInvalidSector
 	}
 	text, err := identText(subject)
@@ -869,16 +870,38 @@ type ClientDirectory interface {
 	Get(ctx context.Context, id string) (auth.Client, error)
 }
 
+// SectorRegistry is the consortium's registry of pairwise sectors: the
+// trust registry on the ledger, where the contract lets no two relying
+// parties hold one sector. ClaimSector records that clientID, a relying
+// party of this node's region, holds sector; it returns nil when clientID
+// already holds it and an error matching ErrSectorTaken when another
+// party does. Safe for concurrent use.
+type SectorRegistry interface {
+	ClaimSector(ctx context.Context, clientID string, sector identity.Sector) error
+}
+
+// ErrSectorTaken: the pairwise sector (a sector identifier, or a client ID
+// used as one) is held by another relying party of the consortium.
+var ErrSectorTaken = errors.New("api: the pairwise sector is held by another relying party")
+
 // RegistryParties resolves QR relying parties from the auth client
 // registry: an enabled client with the qr:redeem scope, its sector
-// identifier (or client ID) and its allowed claims. It implements
-// qrcode.RelyingParties.
-type RegistryParties struct{ Clients ClientDirectory }
+// identifier (empty when it registered none) and its allowed claims. With
+// Sectors set, a party is resolved only once the consortium's registry
+// says it holds its pairwise sector (claimed at its first use, whichever
+// way it was registered); a party whose sector another holds is refused
+// (ErrUnknownVerifier). It implements qrcode.RelyingParties.
+type RegistryParties struct {
+	Clients ClientDirectory
+	Sectors SectorRegistry
 
-var _ qrcode.RelyingParties = RegistryParties{}
+	held sync.Map // client ID + sector → struct{}: claims that succeeded
+}
+
+var _ qrcode.RelyingParties = (*RegistryParties)(nil)
 
 // RelyingParty implements qrcode.RelyingParties.
-func (r RegistryParties) RelyingParty(ctx context.Context, id string) (qrcode.RelyingParty, error) {
+func (r *RegistryParties) RelyingParty(ctx context.Context, id string) (qrcode.RelyingParty, error) {
 	c, err := r.Clients.Get(ctx, id)
 	if errors.Is(err, auth.ErrClientNotFound) {
 		return qrcode.RelyingParty{}, qrcode.ErrUnknownVerifier
@@ -886,16 +909,24 @@ func (r RegistryParties) RelyingParty(ctx context.Context, id string) (qrcode.Re
 	if err != nil {
 		return qrcode.RelyingParty{}, err
 	}
-	allowed := false
-	for _, s := range c.Scopes {
-		allowed = allowed || s == auth.ScopeQRRedeem
-	}
-	if c.Disabled || !allowed {
+	if c.Disabled || !c.HasScope(auth.ScopeQRRedeem) {
 		return qrcode.RelyingParty{}, qrcode.ErrUnknownVerifier
 	}
-	sector := c.SectorIdentifier
-	if sector == "" {
-		sector = c.ID
+	rp := qrcode.RelyingParty{ClientID: c.ID, Sector: c.SectorIdentifier, AllowedClaims: c.Claims}
+	if r.Sectors == nil {
+		return rp, nil
 	}
-	return qrcode.RelyingParty{ClientID: c.ID, Sector: sector, AllowedClaims: c.Claims}, nil
+	sector := rp.PairwiseSector()
+	key := c.ID + "\x00" + string(rune(sector.Kind)) + sector.Name
+	if _, ok := r.held.Load(key); ok {
+		return rp, nil
+	}
+	switch err := r.Sectors.ClaimSector(ctx, c.ID, sector); {
+	case errors.Is(err, ErrSectorTaken):
+		return qrcode.RelyingParty{}, fmt.Errorf("%w: %w", qrcode.ErrUnknownVerifier, err)
+	case err != nil:
+		return qrcode.RelyingParty{}, fmt.Errorf("sector registry: %w", err)
+	}
+	r.held.Store(key, struct{}{})
+	return rp, nil
 }

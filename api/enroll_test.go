@@ -90,21 +90,24 @@ func TestBindingSubjects(t *testing.T) {
 	if text, _ := identText(sa); strings.EqualFold(text, a.Text()) {
 		t.Error("the subject is the symbol")
 	}
-	h1, _ := bs.Pairwise(sa, "hotel.example")
-	h2, _ := bs.Pairwise(sa2, "hotel.example")
-	s1, _ := bs.Pairwise(sa, "shop.example")
-	hb, _ := bs.Pairwise(sb, "hotel.example")
+	hotel, shop := identity.Sector{Kind: identity.SectorIdentifier, Name: "hotel.example"}, identity.Sector{Kind: identity.SectorIdentifier, Name: "shop.example"}
+	h1, _ := bs.Pairwise(sa, hotel)
+	h2, _ := bs.Pairwise(sa2, hotel)
+	s1, _ := bs.Pairwise(sa, shop)
+	hb, _ := bs.Pairwise(sb, hotel)
 	if h1 != h2 || h1 == s1 || h1 == hb || len(h1) != identity.TextLen {
 		t.Errorf("pairwise: %s %s %s %s", h1, h2, s1, hb)
 	}
-	other, _ := testSubjects(t, 2).Pairwise(sa, "hotel.example")
+	other, _ := testSubjects(t, 2).Pairwise(sa, hotel)
 	if other == h1 {
 		t.Error("another pairwise key gives the same ID")
 	}
-	if _, err := bs.Pairwise(sa, BindingSector); err == nil {
-		t.Error("the internal sector was accepted")
+	for _, kind := range []identity.SectorKind{identity.SectorInternal, identity.SectorIdentifier} {
+		if _, err := bs.Pairwise(sa, identity.Sector{Kind: kind, Name: BindingSector}); err == nil {
+			t.Errorf("the internal sector was accepted as kind %d", kind)
+		}
 	}
-	if _, err := bs.Pairwise(make([]byte, 16), "hotel.example"); err == nil {
+	if _, err := bs.Pairwise(make([]byte, 16), hotel); err == nil {
 		t.Error("a 16-byte subject was accepted")
 	}
 }

@@ -99,7 +99,7 @@ func newOAuthEnv(t testing.TB, cfg OAuthConfig, authCfg func(*auth.Config)) *oau
 	if err := s.MountOAuth(cfg); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.MountClients(ClientsConfig{Store: fs}); err != nil {
+	if err := s.MountClients(ClientsConfig{Store: fs, Region: "440000"}); err != nil {
 		t.Fatal(err)
 	}
 	return &oauthEnv{t: t, srv: s, h: s.Handler(), svc: svc, keys: ks, clients: fs, store: mem, logs: logs}

@@ -314,7 +314,7 @@ func TestAdminClientsAPI(t *testing.T) {
 		{"trailing data", "POST", "/v1/admin/clients", `{"client_name":"x"} []`, 400, "invalid_client_metadata"},
 		{"oversized", "POST", "/v1/admin/clients", `{"client_name":"` + strings.Repeat("x", 70<<10) + `"}`, 413, "request_too_large"},
 		{"invalid region", "POST", "/v1/admin/clients", `{"client_name":"x","region":"310101","scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic"}`, 400, "invalid_client_metadata"},
-		{"existing id", "POST", "/v1/admin/clients", `{"client_id":"svc-sec","client_name":"x","region":"310000","scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic"}`, 409, "client_exists"},
+		{"existing id", "POST", "/v1/admin/clients", `{"client_id":"svc-sec","client_name":"x","region":"440000","scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic"}`, 409, "client_exists"},
 		{"unknown client", "GET", "/v1/admin/clients/svc-nobody", "", 404, "not_found"},
 		{"bad id", "GET", "/v1/admin/clients/..", "", 404, "not_found"},
 		{"retire unknown kid", "POST", "/v1/admin/clients/svc-new/keys", `{"retire":"k9"}`, 400, "invalid_client_metadata"},
@@ -326,6 +326,20 @@ func TestAdminClientsAPI(t *testing.T) {
 		resp, m := e.call(tc.method, tc.path, tok, tc.body)
 		if resp.StatusCode != tc.status || m["error"] != tc.code {
 			t.Errorf("%s: %d %v, want %d %s", tc.name, resp.StatusCode, m, tc.status, tc.code)
+		}
+	}
+	// Registrations a hostile operator tried: another region's party, a
+	// name that reorders itself on screen, a claim no binding carries.
+	for name, c := range map[string]struct{ body, says string }{
+		"another region":       {`{"client_name":"x","region":"310000","scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic"}`, "this node's region 440000"},
+		"bidi override":        {`{"client_name":"银行\u202e行银","region":"440000","scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic"}`, "client_name"},
+		"zero-width character": {`{"client_name":"银\u200b行","region":"440000","scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic"}`, "client_name"},
+		"id_number claim":      {`{"client_name":"x","region":"440000","scopes":["qr:redeem"],"claims":["id_number"],"token_endpoint_auth_method":"client_secret_basic"}`, "claims[0] \"id_number\""},
+		"name claim":           {`{"client_name":"x","region":"440000","scopes":["qr:redeem"],"claims":["age_over_18","name"],"token_endpoint_auth_method":"client_secret_basic"}`, "claims[1] \"name\""},
+	} {
+		resp, m := e.call("POST", "/v1/admin/clients", tok, c.body)
+		if d, _ := m["error_description"].(string); resp.StatusCode != 400 || m["error"] != "invalid_client_metadata" || !strings.Contains(d, c.says) {
+			t.Errorf("%s: %d %v, want 400 invalid_client_metadata saying %s", name, resp.StatusCode, m, c.says)
 		}
 	}
 	// A text body is refused before parsing.
@@ -432,7 +446,7 @@ func TestLogsHoldNoCredentials(t *testing.T) {
 	k, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
 	j, _ := gm.NewJWK(k.Public(), "kk")
 	jb, _ := json.Marshal(j)
-	resp, m := e.call("POST", "/v1/admin/clients", tok, `{"client_name":"x","region":"310000","scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic"}`)
+	resp, m := e.call("POST", "/v1/admin/clients", tok, `{"client_name":"x","region":"440000","scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic"}`)
 	if resp.StatusCode != 201 {
 		t.Fatal(m)
 	}

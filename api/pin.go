@@ -183,7 +183,7 @@ func (p *pinChecker) serve(w http.ResponseWriter, r *http.Request) {
 	b, err := p.check(r)
 	if err == nil {
 		p.s.log.LogAttrs(r.Context(), slog.LevelInfo, "pin verified", slog.String("request_id", requestID(r.Context())),
-			slog.String("binding_id", b.id), slog.Int("level", b.level))
+			slog.String("binding_id", b.id), slog.Int("assurance_level", b.level))
 		writeJSON(w, PINCheckResponse{Verified: true, AssuranceLevel: b.level})
 		return
 	}

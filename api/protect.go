@@ -38,11 +38,30 @@ func (s *Server) protect(scope string, h http.Handler) http.Handler {
 	return &protected{s: s, scope: scope, h: h}
 }
 
+// protectCountingFailures is protect, with the requests that fail
+// authentication or authorization counted per source address
+// (ClientAddress) against rl: over it they get 429 rather than 401 or
+// 403. Authenticated requests are not counted against it (their handler
+// limits them per client), so a flood of bad requests from a shared
+// address (a proxy, a carrier NAT) does not block the clients that
+// authenticate from it. A nil limiter or a disabled limit counts nothing.
+func (s *Server) protectCountingFailures(scope string, l Limiter, rl RateLimit, h http.Handler) http.Handler {
+	p := &protected{s: s, scope: scope, h: h}
+	if l != nil && rl.Enabled() {
+		p.failLimiter, p.failLimit = l, rl
+	}
+	return p
+}
+
 // protected is the handler protect returns; handle records its scope.
 type protected struct {
 	s     *Server
 	scope string
 	h     http.Handler
+	// failLimiter and failLimit, when set, count refused requests per
+	// source address (protectCountingFailures).
+	failLimiter Limiter
+	failLimit   RateLimit
 }
 
 func (p *protected) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -53,6 +72,12 @@ func (p *protected) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	pr, err := s.authz.Authorize(r, p.scope)
 	if err != nil {
+		if p.failLimiter != nil {
+			if limited := s.checkRate(w, r, p.failLimiter, p.failLimit, ClientAddress(r)); limited != nil {
+				writeError(w, r, s.log, limited)
+				return
+			}
+		}
 		var c challenger
 		if errors.As(err, &c) {
 			w.Header().Set("WWW-Authenticate", c.challenge())

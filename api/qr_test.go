@@ -20,6 +20,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/store"
 )
@@ -53,8 +54,12 @@ func (m qrRPs) RelyingParty(_ context.Context, id string) (qrcode.RelyingParty, 
 
 type qrPairwise []byte
 
-func (k qrPairwise) Pairwise(subject []byte, sector string) (string, error) {
-	return hex.EncodeToString(gm.HMACSM3(k, append([]byte(sector+"\x00"), subject...))[:16]), nil
+func (k qrPairwise) Pairwise(subject []byte, sector identity.Sector) (string, error) {
+	if err := sector.Check(); err != nil {
+		return "", err
+	}
+	msg := append([]byte{byte(sector.Kind)}, sector.Name+"\x00"...)
+	return hex.EncodeToString(gm.HMACSM3(k, append(msg, subject...))[:16]), nil
 }
 
 type qrStatus struct {
@@ -264,9 +269,16 @@ func TestQRTwoRegions(t *testing.T) {
 
 	// Revocation takes effect at once (expiry is tested with an injected
 	// clock in package qrcode).
+	_, m = qrPost(t, a.srv.URL+"/v1/qr", "", holderReq("310000"))
+	before := m["code"].(string)
 	a.status.revoke(qrcode.StatusRef{Region: 310000, List: 1, Index: 5})
 	if resp, m := qrPost(t, a.srv.URL+"/v1/qr", "", holderReq("310000")); resp.StatusCode != 403 || m["error"] != "qr_revoked" {
 		t.Errorf("revoked binding: %d %v", resp.StatusCode, m)
+	}
+	// A code issued before the revocation, forwarded by B: A refuses it,
+	// and B tells its verifier so (docs/qr.md).
+	if resp, m := qrPost(t, b.srv.URL+"/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": before}); resp.StatusCode != 403 || m["error"] != "qr_revoked" {
+		t.Errorf("forwarded code of a revoked binding: %d %v", resp.StatusCode, m)
 	}
 	// No code, binding or assertion reaches a log.
 	for _, reg := range []*qrRegion{a, b} {
@@ -404,5 +416,59 @@ func TestQRRateLimits(t *testing.T) {
 		if resp := send(c, "GET", "/v1/qr/static?code=x"); resp.StatusCode == http.StatusTooManyRequests {
 			t.Fatal("limited without a limiter")
 		}
+	}
+}
+
+// TestQRPeerRedeemRefusesBadParty: a peer that vouches for a relying party
+// with an invalid sector (the internal binding sector, a NUL, over 255
+// bytes) gets 400 and the holder's code is not consumed: a retry for a
+// valid party succeeds.
+func TestQRPeerRedeemRefusesBadParty(t *testing.T) {
+	keyB, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x72}, 32))
+	jb, _ := gm.NewJWK(keyB.Public(), "")
+	kidB, _ := jb.Thumbprint()
+	a := newQRRegion(t, "310000", 310000, 0x71, nil, map[string]qrcode.IssuerKeySource{"440000": qrcode.StaticKeys{{Kid: kidB, Public: keyB.Public()}}})
+	device, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x23}, 32))
+	now := time.Now()
+	binding, err := a.issuer.IssueBinding(qrcode.Binding{
+		Subject: bytes.Repeat([]byte{0xc3}, 16), DeviceKey: device.PublicKey(), Assurance: qrcode.AssurancePIN,
+		IssuedAt: now.Add(-time.Minute), Expiry: now.Add(time.Hour), Status: qrcode.StatusRef{List: 1, Index: 5},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hr := &qrcode.HolderRequest{Binding: binding, Time: now.Unix(), Nonce: bytes.Repeat([]byte{9}, 16), Region: "310000"}
+	if err := qrcode.SignHolderRequest(nil, device, hr); err != nil {
+		t.Fatal(err)
+	}
+	resp, m := qrPost(t, a.srv.URL+"/v1/qr", "", hr)
+	if resp.StatusCode != 201 {
+		t.Fatalf("issue: %d %v", resp.StatusCode, m)
+	}
+	code := m["code"].(string)
+	nodeB := &qrcode.NodeAssertions{Region: "440000", Signer: keyB, Kid: kidB}
+	peerRedeem := func(rp qrcode.RelyingParty) (int, map[string]any) {
+		body, _ := json.Marshal(qrcode.PeerRedeemRequest{Code: code, RelyingParty: rp})
+		req, _ := http.NewRequest("POST", a.srv.URL+qrcode.PeerRedeemPath, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if err := nodeB.Authorize(context.Background(), req, "310000"); err != nil {
+			t.Fatal(err)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	for _, sector := range []string{BindingSector, "hotel.example\x00", strings.Repeat("a", 256)} {
+		if c, m := peerRedeem(qrcode.RelyingParty{ClientID: "hotel-440000", Sector: sector}); c != 400 || m["error"] != CodeInvalidRequest {
+			t.Errorf("sector %.20q: %d %v", sector, c, m)
+		}
+	}
+	if c, m := peerRedeem(qrcode.RelyingParty{ClientID: "hotel-440000", Sector: "hotel.example"}); c != 200 || m["pairwise_id"] == "" {
+		t.Errorf("valid party after the refusals: %d %v", c, m)
 	}
 }

@@ -10,8 +10,10 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
 )
 
 // Token endpoint authentication methods (RFC 7591 §2).
@@ -44,6 +46,12 @@ var GrantTypes = []string{GrantClientCredentials, GrantAuthorizationCode}
 // AssertionAlgorithms are the JWS algorithms accepted for client keys and
 // client assertions: SM2 and, for international interop, ES256.
 var AssertionAlgorithms = []string{gm.AlgSM2, gm.AlgES256}
+
+// Claims lists the identity claims a relying party may be registered for:
+// those a device binding carries, which an online QR redemption releases
+// with the holder's consent. A name, a document number or a birth date is
+// never released to a relying party, so no client is registered for one.
+var Claims = []string{"age_over_18", "age_over_60"}
 
 // Limits of client metadata.
 const (
@@ -108,7 +116,7 @@ func (c *Client) Validate() error {
 		return bad("client_id must be 3 to 64 characters from A-Z a-z 0-9 . _ - starting with a letter or digit")
 	}
 	if c.Name == "" || len(c.Name) > maxNameLen || !printable(c.Name) {
-		return bad("client_name must be 1 to %d bytes of printable text", maxNameLen)
+		return bad("client_name must be 1 to %d bytes of printable text, without control or format characters (such as bidirectional overrides or zero-width characters)", maxNameLen)
 	}
 	if !ValidRegion(c.Region) {
 		return bad("region %q is not a GB/T 2260 province-level code such as 310000", truncate(c.Region))
@@ -132,11 +140,14 @@ func (c *Client) Validate() error {
 		if !validClaimName(name) {
 			return bad("claims[%d] must be 1 to %d characters from a-z 0-9 _", i, maxClaimNameLen)
 		}
+		if !slices.Contains(Claims, name) {
+			return bad("claims[%d] %q is not a claim a device binding carries (one of %v)", i, name, Claims)
+		}
 		if slices.Contains(c.Claims[:i], name) {
 			return bad("claims[%d] is repeated", i)
 		}
 	}
-	if c.SectorIdentifier != "" && !validHost(c.SectorIdentifier) {
+	if c.SectorIdentifier != "" && !identity.ValidHost(c.SectorIdentifier) {
 		return bad("sector_identifier must be a lower-case DNS host name")
 	}
 	if len(c.RedirectURIs) > maxListLen {
@@ -300,29 +311,12 @@ func validClaimName(s string) bool {
 	return true
 }
 
-// validHost accepts a lower-case DNS host name.
-func validHost(s string) bool {
-	if len(s) == 0 || len(s) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(s, ".") {
-		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for i := 0; i < len(label); i++ {
-			c := label[i]
-			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-				return false
-			}
-		}
-	}
-	return true
-}
-
-// printable accepts valid UTF-8 text without control characters.
+// printable accepts valid UTF-8 text without control characters, format
+// characters (bidirectional controls, zero-width characters, the byte
+// order mark, tag characters), private-use or unassigned code points.
 func printable(s string) bool {
 	for _, r := range s {
-		if r < 0x20 || r == 0x7f || r == 0xfffd || (r >= 0x80 && r < 0xa0) {
+		if r == 0xfffd || !unicode.IsPrint(r) && r != '\u3000' {
 			return false
 		}
 	}

@@ -2,6 +2,9 @@ package auth
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -126,6 +129,44 @@ type Service struct {
 	cache      *tokenCache
 	clientKey  clientKeyCache
 	clientsGen atomic.Uint64
+	decoy      decoyCredentials
+}
+
+// decoyCredentials are what the credentials of a client the registry
+// refuses are checked against, so that its refusal costs what a registered
+// client's does: a secret hash of a discarded secret, and per assertion
+// algorithm a public key whose private half was discarded.
+type decoyCredentials struct {
+	secret SecretHash
+	keys   map[string]any // by JWS alg
+}
+
+func newDecoyCredentials(rand io.Reader) (decoyCredentials, error) {
+	_, secret, err := NewSecret(rand)
+	if err != nil {
+		return decoyCredentials{}, err
+	}
+	sm2Key, err := gm.GenerateKey(rand)
+	if err != nil {
+		return decoyCredentials{}, err
+	}
+	p256Key, err := ecdsa.GenerateKey(elliptic.P256(), rand)
+	if err != nil {
+		return decoyCredentials{}, err
+	}
+	d := decoyCredentials{secret: secret, keys: map[string]any{}}
+	for _, pub := range []crypto.PublicKey{sm2Key.Public(), p256Key.Public()} {
+		j, err := gm.NewJWK(pub, "decoy")
+		if err != nil {
+			return decoyCredentials{}, err
+		}
+		// Parsed as a registered key is, so that verifying costs the same.
+		if pub, err = j.PublicKey(); err != nil {
+			return decoyCredentials{}, err
+		}
+		d.keys[keyAlg(pub)] = pub
+	}
+	return d, nil
 }
 
 // New checks cfg and returns a Service.
@@ -194,6 +235,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if _, err := s.keys.Active(gm.AlgSM2); err != nil {
 		return nil, fmt.Errorf("auth: no SM2 signing key: %w", err)
+	}
+	if s.decoy, err = newDecoyCredentials(s.rand); err != nil {
+		return nil, fmt.Errorf("auth: %w", err)
 	}
 	s.refreshKeys(s.now())
 	return s, nil

@@ -85,25 +85,45 @@ func (s *Service) getClient(ctx context.Context, id string) (Client, error) {
 	return c, nil
 }
 
+// clientAuthFailed is the one description of every client-authentication
+// failure that depends on the registry (unknown, disabled or
+// wrongly-registered client, wrong secret, key or signature), so that the
+// token endpoint does not tell registered client IDs from others. The
+// cause goes to the log only.
+const clientAuthFailed = "client authentication failed"
+
+// authFailed is the failure of clientAuthFailed with its cause.
+func authFailed(cause string) *Error {
+	return failWith(ErrInvalidClient, errors.New(cause), clientAuthFailed)
+}
+
+// authenticateBasic checks HTTP Basic credentials. An unknown client's
+// secret is checked against a decoy hash, so that it costs what a
+// registered client's does.
 func (s *Service) authenticateBasic(ctx context.Context, id, secret string) (Client, error) {
 	if !ValidClientID(id) {
-		return Client{}, fail(ErrInvalidClient, "client authentication failed")
+		return Client{}, fail(ErrInvalidClient, clientAuthFailed)
 	}
 	c, err := s.getClient(ctx, id)
 	if errors.Is(err, ErrClientNotFound) {
-		return Client{}, fail(ErrInvalidClient, "client authentication failed")
+		s.decoy.secret.Verify(secret)
+		return Client{}, authFailed("unknown client")
 	}
 	if err != nil {
 		return Client{}, err
 	}
+	hash := c.SecretHash
 	if c.AuthMethod != AuthClientSecretBasic {
-		return Client{}, fail(ErrInvalidClient, "this client must authenticate with %s", c.AuthMethod)
+		hash = s.decoy.secret
 	}
-	if !c.SecretHash.Verify(secret) {
-		return Client{}, fail(ErrInvalidClient, "client authentication failed")
-	}
-	if c.Disabled {
-		return Client{}, fail(ErrInvalidClient, "client is disabled")
+	ok := hash.Verify(secret)
+	switch {
+	case c.AuthMethod != AuthClientSecretBasic:
+		return Client{}, authFailed("the client authenticates with " + c.AuthMethod)
+	case !ok:
+		return Client{}, authFailed("wrong secret")
+	case c.Disabled:
+		return Client{}, authFailed("client is disabled")
 	}
 	return c, nil
 }
@@ -135,6 +155,11 @@ func (s *Service) authenticateAssertion(ctx context.Context, typ, assertion stri
 		keyErr  error
 		lookups int
 	)
+	// refused is set when the registry refuses the client (unknown,
+	// disabled, another method, no such key): the signature is then
+	// checked against a decoy key, so that the answer and its cost are
+	// those of a registered client's bad signature.
+	var refused string
 	_, err := s.assertionParser.ParseWithClaims(assertion, &claims, func(t *jwt.Token) (any, error) {
 		lookups++
 		if _, ok := t.Header["crit"]; ok {
@@ -145,25 +170,26 @@ func (s *Service) authenticateAssertion(ctx context.Context, typ, assertion stri
 			keyErr = fail(ErrInvalidClient, "client_assertion iss is not a valid client_id")
 			return nil, keyErr
 		}
+		alg := t.Method.Alg()
+		decoy := func(cause string) (any, error) {
+			refused = cause
+			return s.decoy.keys[alg], nil
+		}
 		c, err := s.getClient(ctx, claims.Issuer)
 		if errors.Is(err, ErrClientNotFound) {
-			keyErr = fail(ErrInvalidClient, "unknown client")
-			return nil, keyErr
+			return decoy("unknown client")
 		}
 		if err != nil {
 			keyErr = err
 			return nil, err
 		}
 		if c.AuthMethod != AuthPrivateKeyJWT {
-			keyErr = fail(ErrInvalidClient, "this client must authenticate with %s", c.AuthMethod)
-			return nil, keyErr
+			return decoy("the client authenticates with " + c.AuthMethod)
 		}
 		if c.Disabled {
-			keyErr = fail(ErrInvalidClient, "client is disabled")
-			return nil, keyErr
+			return decoy("client is disabled")
 		}
 		client = c
-		alg := t.Method.Alg()
 		kid, hasKid := t.Header["kid"]
 		if hasKid {
 			k, ok := kid.(string)
@@ -173,13 +199,11 @@ func (s *Service) authenticateAssertion(ctx context.Context, typ, assertion stri
 			}
 			j, ok := c.JWKS.Key(k)
 			if !ok {
-				keyErr = fail(ErrInvalidClient, "client_assertion kid is not in the client's registered keys")
-				return nil, keyErr
+				return decoy("kid is not in the client's registered keys")
 			}
 			pub, err := s.clientKey.get(j)
 			if err != nil || keyAlg(pub) != alg {
-				keyErr = fail(ErrInvalidClient, "client_assertion alg %s does not match the key %s", alg, truncate(k))
-				return nil, keyErr
+				return decoy("alg " + alg + " does not match the key")
 			}
 			return pub, nil
 		}
@@ -190,14 +214,19 @@ func (s *Service) authenticateAssertion(ctx context.Context, typ, assertion stri
 			}
 		}
 		if len(set.Keys) == 0 {
-			keyErr = fail(ErrInvalidClient, "the client has no %s key", alg)
-			return nil, keyErr
+			return decoy("the client has no " + alg + " key")
 		}
 		return set, nil
 	})
+	if refused != "" {
+		return Client{}, authFailed(refused)
+	}
 	if err != nil {
 		if keyErr != nil {
 			return Client{}, keyErr
+		}
+		if lookups == 1 && errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+			return Client{}, failWith(ErrInvalidClient, err, clientAuthFailed)
 		}
 		return Client{}, &Error{Kind: ErrInvalidClient, Description: "client_assertion " + describeJWTError(err), Err: err}
 	}

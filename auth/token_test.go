@@ -134,16 +134,16 @@ func TestAssertionRefused(t *testing.T) {
 		{"no exp", e.assertion(c, func(_ map[string]any, cl *jwt.RegisteredClaims) { cl.ExpiresAt = nil }), "", "required claim"},
 		{"no jti", e.assertion(c, func(_ map[string]any, cl *jwt.RegisteredClaims) { cl.ID = "" }), "", "jti"},
 		{"sub differs", e.assertion(c, func(_ map[string]any, cl *jwt.RegisteredClaims) { cl.Subject = "svc-b" }), "", "sub"},
-		{"unknown client", e.assertion(notRegistered, nil), "", "unknown client"},
+		{"unknown client", e.assertion(notRegistered, nil), "", clientAuthFailed},
 		{"bad client id", e.assertion(c, func(_ map[string]any, cl *jwt.RegisteredClaims) { cl.Issuer = "a b" }), "", "client_id"},
-		{"disabled client", e.assertion(disabled, nil), "", "disabled"},
-		{"kid not in JWKS", e.assertion(unknownKid, nil), "", "kid"},
-		{"signed by another key", e.assertion(wrongKey, nil), "", "signature"},
+		{"disabled client", e.assertion(disabled, nil), "", clientAuthFailed},
+		{"kid not in JWKS", e.assertion(unknownKid, nil), "", clientAuthFailed},
+		{"signed by another key", e.assertion(wrongKey, nil), "", clientAuthFailed},
 		{"kid not a string", e.assertion(c, func(h map[string]any, _ *jwt.RegisteredClaims) { h["kid"] = 7 }), "", "kid"},
 		{"crit header", e.assertion(c, func(h map[string]any, _ *jwt.RegisteredClaims) { h["crit"] = []string{"x"} }), "", "critical"},
 		{"HS256", hsTok, "", "signature"},
 		{"alg none", noneTok, "", "signature"},
-		{"alg swapped", algSwap, "", "alg"},
+		{"alg swapped", algSwap, "", clientAuthFailed},
 		{"malformed", "not.a.jwt", "", "malformed"},
 		{"two segments", "abc.def", "", "malformed"},
 		{"wrong assertion type", e.assertion(c, nil), "urn:ietf:params:oauth:client-assertion-type:saml2-bearer", "client_assertion_type"},
@@ -263,5 +263,47 @@ func TestGrantAndScope(t *testing.T) {
 	}
 	if login.SectorIdentifier != "rp.example" {
 		t.Errorf("sector identifier %q", login.SectorIdentifier)
+	}
+}
+
+// TestNoClientEnumeration: whatever the registry says about a client (not
+// registered, disabled, registered for another method, another key), a
+// caller without the client's credentials gets one answer.
+func TestNoClientEnumeration(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.register("svc-a", gm.AlgSM2)
+	disabled := e.register("svc-off", gm.AlgSM2)
+	if _, err := e.clients.Update(ctx, disabled.ID, func(c *Client) error { c.Disabled = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	basic, secret, err := NewClient(Registration{ID: "svc-basic", Name: "Basic", Region: "440000", Scopes: []string{ScopeQRRedeem},
+		AuthMethod: AuthClientSecretBasic}, e.clock.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.clients.Create(ctx, basic); err != nil {
+		t.Fatal(err)
+	}
+	attacker := e.register("svc-attacker", gm.AlgSM2)
+	forge := func(id string) Credentials {
+		forged := testClient{Client: Client{ID: id}, signer: attacker.signer, kid: c.kid}
+		return Credentials{AssertionType: AssertionType, Assertion: e.assertion(forged, nil)}
+	}
+	cases := map[string]Credentials{
+		"assertion, unknown client":       forge("svc-nobody"),
+		"assertion, registered":           forge(c.ID),
+		"assertion, disabled":             forge(disabled.ID),
+		"assertion, a basic client":       forge(basic.ID),
+		"basic, unknown client":           {Basic: true, BasicID: "svc-nobody", BasicSecret: secret + "x"},
+		"basic, registered":               {Basic: true, BasicID: basic.ID, BasicSecret: secret + "x"},
+		"basic, a private_key_jwt client": {Basic: true, BasicID: c.ID, BasicSecret: secret},
+	}
+	for name, cred := range cases {
+		_, err := e.svc.AuthenticateClient(ctx, cred)
+		var ae *Error
+		if !errors.As(err, &ae) || ae.Kind != ErrInvalidClient || ae.Description != clientAuthFailed {
+			t.Errorf("%s: %v, want %q", name, err, clientAuthFailed)
+		}
 	}
 }

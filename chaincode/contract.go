@@ -100,6 +100,7 @@ const (
 	objProposal = "proposal"
 	objIssuer   = "issuer"
 	objRP       = "rp"
+	objSector   = "sector"
 	objTerminal = "terminal"
 	objHead     = "statushead"
 	objBatch    = "batch"
@@ -138,6 +139,8 @@ var functions = map[string]function{
 	"PutRelyingParty":    {1, false, putRP},
 	"GetRelyingParty":    {1, true, getRP},
 	"ListRelyingParties": {0, true, listRPs},
+	"ClaimSector":        {1, false, claimSector},
+	"GetSector":          {2, true, getSector},
 	"PutTerminal":        {1, false, putTerminal},
 	"GetTerminal":        {1, true, getTerminal},
 	"ListTerminals":      {0, true, listTerminals},
@@ -696,6 +699,43 @@ func getRP(c *call) (any, error) {
 }
 
 func listRPs(c *call) (any, error) { return list[RelyingParty](c, objRP) }
+
+// claimSector records that a relying party of the caller's region holds
+// a pairwise sector; claiming a sector the same party already holds
+// returns it unchanged; a sector another party holds is refused with
+// ErrExists.
+func claimSector(c *call) (any, error) {
+	var in SectorClaim
+	if err := decodeStrict(c.args[0], &in); err != nil {
+		return nil, err
+	}
+	if err := in.check(); err != nil {
+		return nil, err
+	}
+	if _, err := c.activeCaller(); err != nil {
+		return nil, err
+	}
+	var old Sector
+	switch err := c.load(&old, objSector, in.Kind, in.Name); {
+	case err == nil:
+		if old.ClientID == in.ClientID && old.Region == c.caller {
+			return old, nil
+		}
+		return nil, fmt.Errorf("%w: %s %q is held by relying party %q of region %s", ErrExists, in.Kind, in.Name, old.ClientID, old.Region)
+	case !errors.Is(err, ErrNotFound):
+		return nil, err
+	}
+	out := Sector{Kind: in.Kind, Name: in.Name, ClientID: in.ClientID, Region: c.caller, Created: c.now}
+	if err := c.save(out, objSector, in.Kind, in.Name); err != nil {
+		return nil, err
+	}
+	return out, c.emit(EventRegistry, RegistryEvent{Kind: "sector", ID: in.Kind + ":" + in.Name, Region: c.caller, Action: "added"})
+}
+
+func getSector(c *call) (any, error) {
+	var x Sector
+	return x, c.load(&x, objSector, c.arg(0), c.arg(1))
+}
 
 func putTerminal(c *call) (any, error) {
 	var in Terminal

@@ -478,6 +478,7 @@ func TestGoldenRecords(t *testing.T) {
 	l.must(t, msp31, "AnchorAudit", js(t, AuditInput{Node: "node-a", Seq: 42, Head: strings.Repeat("ab", 32)}))
 	l.must(t, msp44, "RequestRegion", regionInput(t, "440000", 4))
 	l.must(t, msp31, "Vote", ActionAdmit, "440000")
+	l.must(t, msp32, "ClaimSector", js(t, SectorClaim{Kind: SectorKindIdentifier, Name: "rp.example", ClientID: "rp-32"}))
 
 	var buf bytes.Buffer
 	keys := slices.Sorted(maps.Keys(l.st.KV))
@@ -543,5 +544,56 @@ func TestCompositeKeys(t *testing.T) {
 	}
 	if _, err := CompositeKey("x", strings.Repeat("a", 2000)); !errors.Is(err, ErrBadKey) {
 		t.Error("oversized key accepted")
+	}
+}
+
+// TestSectorsAreUnique: a pairwise sector is held by one relying party of
+// the consortium. Region 320000 cannot claim the sector identifier a
+// party of 310000 holds, nor another of its own parties; the holder's
+// claim again is a no-op; a client ID sector is its client's only.
+func TestSectorsAreUnique(t *testing.T) {
+	l := consortium(t)
+	claim := func(kind, name, client string) string {
+		return js(t, SectorClaim{Kind: kind, Name: name, ClientID: client})
+	}
+	var got Sector
+	json.Unmarshal(l.must(t, msp31, "ClaimSector", claim(SectorKindIdentifier, "bank.example", "bank-sh")), &got)
+	if got.Region != "310000" || got.ClientID != "bank-sh" || got.Created.IsZero() {
+		t.Fatalf("claimed: %+v", got)
+	}
+	l.must(t, msp31, "ClaimSector", claim(SectorKindIdentifier, "bank.example", "bank-sh")) // again: the same
+	for name, c := range map[string]struct{ msp, arg string }{
+		"another region's party":       {msp32, claim(SectorKindIdentifier, "bank.example", "bank-js")},
+		"the same client ID elsewhere": {msp32, claim(SectorKindIdentifier, "bank.example", "bank-sh")},
+		"another party of the region":  {msp31, claim(SectorKindIdentifier, "bank.example", "shop-sh")},
+	} {
+		if _, err := l.call(c.msp, "ClaimSector", c.arg); !errors.Is(err, ErrExists) {
+			t.Errorf("%s: %v, want ErrExists", name, err)
+		}
+	}
+	// A client ID used as sector is another kind: no clash with the host.
+	l.must(t, msp32, "ClaimSector", claim(SectorKindClientID, "bank.example", "bank.example"))
+	if _, err := l.call(msp31, "ClaimSector", claim(SectorKindClientID, "bank.example", "bank.example")); !errors.Is(err, ErrExists) {
+		t.Errorf("client ID sector of another region: %v", err)
+	}
+	for name, arg := range map[string]string{
+		"upper case host":      claim(SectorKindIdentifier, "Bank.example", "x-client"),
+		"internal sector":      claim(SectorKindIdentifier, "trustid:binding", "x-client"),
+		"NUL":                  claim(SectorKindIdentifier, "bank.example\x00", "x-client"),
+		"client ID of another": claim(SectorKindClientID, "other-client", "x-client"),
+		"unknown kind":         claim("internal", "trustid:binding", "x-client"),
+		"bad client ID":        claim(SectorKindIdentifier, "x.example", "a b"),
+		"unknown field":        `{"kind":"client_id","name":"abc","client_id":"abc","region":"320000"}`,
+	} {
+		if _, err := l.call(msp31, "ClaimSector", arg); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrInvalid", name, err)
+		}
+	}
+	json.Unmarshal(l.must(t, "", "GetSector", SectorKindIdentifier, "bank.example"), &got)
+	if got.ClientID != "bank-sh" || got.Region != "310000" {
+		t.Errorf("GetSector: %+v", got)
+	}
+	if _, err := l.call("", "GetSector", SectorKindIdentifier, "nobody.example"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("unclaimed sector: %v", err)
 	}
 }

@@ -113,6 +113,36 @@ type RelyingParty struct {
 	Updated    time.Time `json:"updated"`
 }
 
+// Kinds of pairwise sectors (identity.SectorKind).
+const (
+	// SectorKindIdentifier: a registered sector identifier, a lower-case
+	// DNS host name.
+	SectorKindIdentifier = "sector_identifier"
+	// SectorKindClientID: a client ID, the sector of a relying party that
+	// registered no sector identifier.
+	SectorKindClientID = "client_id"
+)
+
+// SectorClaim asks that a relying party of the caller's region hold a
+// pairwise sector.
+type SectorClaim struct {
+	Kind     string `json:"kind"`
+	Name     string `json:"name"`
+	ClientID string `json:"client_id"`
+}
+
+// Sector is a pairwise sector held by one relying party. Pairwise IDs are
+// derived from a sector's kind and name, so the contract lets no two
+// relying parties of the consortium hold one: the first claim wins, and
+// a claim of a sector another party holds is refused (ErrExists).
+type Sector struct {
+	Kind     string    `json:"kind"`
+	Name     string    `json:"name"`
+	ClientID string    `json:"client_id"`
+	Region   string    `json:"region"`
+	Created  time.Time `json:"created"`
+}
+
 // Terminal is an accredited verification terminal (counter, kiosk, gate)
 // whose key signs enrollment attestations.
 type Terminal struct {
@@ -254,6 +284,10 @@ var (
 	reToken  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$`)
 	reHex256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	reMSP    = regexp.MustCompile(`^Region([0-9]{6})MSP$`)
+	// reHost is a lower-case DNS host name (at most 253 bytes, checked
+	// apart); reClientID a client ID (auth.ValidClientID).
+	reHost     = regexp.MustCompile(`^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$`)
+	reClientID = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{2,63}$`)
 )
 
 // provinces are the GB/T 2260 province-level prefixes.
@@ -370,6 +404,30 @@ func checkJWK(j gm.JWK) (string, error) {
 func checkEntryStatus(s string) error {
 	if s != EntryActive && s != EntrySuspended {
 		return invalid("status must be %q or %q", EntryActive, EntrySuspended)
+	}
+	return nil
+}
+
+// check validates a claim: a known kind, a name of that kind (a host of at
+// most 253 bytes, or a client ID) and the claiming client's ID.
+func (in *SectorClaim) check() error {
+	switch in.Kind {
+	case SectorKindIdentifier:
+		if len(in.Name) > 253 || !reHost.MatchString(in.Name) {
+			return invalid("a sector identifier must be a lower-case DNS host name")
+		}
+	case SectorKindClientID:
+		if !reClientID.MatchString(in.Name) {
+			return invalid("a client ID sector must be a client ID")
+		}
+		if in.Name != in.ClientID {
+			return invalid("a client ID sector is held by that client only")
+		}
+	default:
+		return invalid("sector kind must be %s or %s", SectorKindIdentifier, SectorKindClientID)
+	}
+	if !reClientID.MatchString(in.ClientID) {
+		return invalid("client_id must be 3 to 64 characters from A-Z a-z 0-9 . _ -")
 	}
 	return nil
 }

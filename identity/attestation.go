@@ -88,35 +88,17 @@ func (l Liveness) validate() error {
 }
 
 // CanonicalName returns the form of a name that attestation digests bind:
-// leading and trailing white space removed, every inner run of white space
-// replaced by one space, letters upper-cased (Unicode simple case mapping).
-// It must be 1 to MaxNameLen bytes of valid UTF-8 without control
-// characters; otherwise the error is a *FieldError with CodeInvalidName.
-// Other characters (the middle dot of transliterated names, for example)
-// are kept as given, so terminal and node must both take the name as it is
-// printed on the document.
+// NormalizeName's form (NFC, white space collapsed, middle-dot and
+// apostrophe variants unified), upper-cased (Unicode simple case mapping).
+// A name outside NormalizeName's repertoire is refused with a *FieldError
+// of CodeInvalidName, so terminal and node bind the same text.
 func CanonicalName(name string) (string, error) {
-	if len(name) > 4*MaxNameLen || !utf8.ValidString(name) {
-		return "", fieldErr(FieldName, CodeInvalidName)
+	n, err := NormalizeName(name)
+	if err != nil {
+		return "", err
 	}
-	var b strings.Builder
-	space := false
-	for _, r := range strings.TrimSpace(name) {
-		switch {
-		case unicode.IsSpace(r):
-			space = true
-			continue
-		case unicode.IsControl(r) || r == utf8.RuneError:
-			return "", fieldErr(FieldName, CodeInvalidName)
-		}
-		if space {
-			b.WriteByte(' ')
-			space = false
-		}
-		b.WriteRune(unicode.ToUpper(r))
-	}
-	out := b.String()
-	if out == "" || len(out) > MaxNameLen {
+	out := strings.Map(unicode.ToUpper, n)
+	if len(out) > MaxNameLen {
 		return "", fieldErr(FieldName, CodeInvalidName)
 	}
 	return out, nil

@@ -550,13 +550,15 @@ func TestCanonicalName(t *testing.T) {
 		"  张三\t":                "张三",
 		"Eriksson  Anna\nMaria": "ERIKSSON ANNA MARIA",
 		"阿卜杜拉·买买提":              "阿卜杜拉·买买提",
+		"阿卜杜拉・买买提":              "阿卜杜拉·买买提",
 		"müller":                "MÜLLER",
+		"mu\u0308ller":          "MÜLLER",
 	} {
 		if got, err := CanonicalName(in); err != nil || got != want {
 			t.Errorf("CanonicalName(%q) = %q, %v", in, got, err)
 		}
 	}
-	for _, in := range []string{"", "   ", "a\x00b", "a\x7fb", "\xff", strings.Repeat("名", 67)} {
+	for _, in := range []string{"", "   ", "a\x00b", "a\x7fb", "\xff", strings.Repeat("名", 67), "张\u202e三"} {
 		if _, err := CanonicalName(in); !errors.Is(err, ErrInvalidName) {
 			t.Errorf("CanonicalName(%q): %v", in, err)
 		}

@@ -3,16 +3,60 @@ package identity
 import (
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"unicode/utf8"
 )
 
 // pairwiseDomain separates pairwise derivation from every other use of the
-// pairwise key.
-const pairwiseDomain = "TrustID/pairwise/v1\x00"
+// pairwise key. Version 2 added the sector kind.
+const pairwiseDomain = "TrustID/pairwise/v2\x00"
 
-// MaxSectorLen bounds a sector identifier, in bytes.
+// MaxSectorLen bounds a sector's name, in bytes.
 const MaxSectorLen = 255
+
+// SectorKind says what a sector's name is. It is a byte of the derivation
+// input ahead of the name, so names of different kinds never give one
+// pairwise ID: a client registered with the client ID "bank.example" and
+// no sector identifier does not get the IDs of the party whose sector
+// identifier is bank.example.
+type SectorKind byte
+
+// Sector kinds.
+const (
+	// SectorClientID: the name is a client ID, used because the relying
+	// party registered no sector identifier.
+	SectorClientID SectorKind = 0x01
+	// SectorIdentifier: the name is a registered sector identifier, the
+	// lower-case DNS host of the party's sector_identifier_uri (OpenID
+	// Connect Core 1.0, section 8.1), unique in the consortium.
+	SectorIdentifier SectorKind = 0x02
+	// SectorInternal: the name is a sector of the nodes' own (such as the
+	// binding subject's), never a relying party's.
+	SectorInternal SectorKind = 0x03
+)
+
+// Sector is what a pairwise ID is derived for: a kind and a name.
+type Sector struct {
+	Kind SectorKind
+	Name string
+}
+
+// Check reports ErrInvalidSector unless s has a known kind and a name of
+// 1 to MaxSectorLen bytes of UTF-8 without control characters; the name
+// of a SectorIdentifier must be a lower-case DNS host name (ValidHost).
+func (s Sector) Check() error {
+	switch s.Kind {
+	case SectorClientID, SectorInternal:
+		return checkSectorName(s.Name)
+	case SectorIdentifier:
+		if !ValidHost(s.Name) {
+			return ErrInvalidSector
+		}
+		return nil
+	}
+	return ErrInvalidSector
+}
 
 // PairwiseID is what a relying party knows a person by: HMAC-SM3 under the
 // national pairwise key (a key separate from the symbol key) of the
@@ -112,25 +156,22 @@ func NewPairwiseDeriver(keys ...VersionedKey) (*PairwiseDeriver, error) {
 		return nil, err
 	}
 	p := &PairwiseDeriver{keys: mk}
-	p.scratch.New = func() any { return new([len(pairwiseDomain) + 1 + SymbolSize + MaxSectorLen + 32]byte) }
+	p.scratch.New = func() any { return new([len(pairwiseDomain) + 2 + SymbolSize + MaxSectorLen + 32]byte) }
 	return p, nil
 }
 
 // Version returns the current pairwise key version.
 func (p *PairwiseDeriver) Version() int { return int(p.keys[0].ver) }
 
-// Derive returns the pairwise ID of sym for a relying party's sector
-// identifier under the current pairwise key. sector is the host of the
-// party's sector_identifier_uri (OpenID Connect Core 1.0, section 8.1), or
-// its client ID when it registered none; it is used as given, so pass it
-// in one canonical form (hosts in lower case). It must be 1 to
-// MaxSectorLen bytes of UTF-8 without control characters.
-func (p *PairwiseDeriver) Derive(sym Symbol, sector string) (PairwiseID, error) {
+// Derive returns the pairwise ID of sym for a sector under the current
+// pairwise key: a relying party's sector identifier, or its client ID
+// when it registered none. The sector must pass Sector.Check.
+func (p *PairwiseDeriver) Derive(sym Symbol, sector Sector) (PairwiseID, error) {
 	return p.derive(&p.keys[0], sym, sector)
 }
 
 // DeriveVersion is Derive under one version of the pairwise key.
-func (p *PairwiseDeriver) DeriveVersion(sym Symbol, sector string, version int) (PairwiseID, error) {
+func (p *PairwiseDeriver) DeriveVersion(sym Symbol, sector Sector, version int) (PairwiseID, error) {
 	k := findKey(p.keys, version)
 	if k == nil {
 		return PairwiseID{}, ErrUnknownKeyVersion
@@ -138,21 +179,22 @@ func (p *PairwiseDeriver) DeriveVersion(sym Symbol, sector string, version int) 
 	return p.derive(k, sym, sector)
 }
 
-// derive computes HMAC-SM3(P_v, pairwiseDomain ‖ symbol version ‖ symbol
-// MAC ‖ sector) truncated to SymbolSize bytes. The symbol part has a fixed
-// length, so the sector needs no delimiter.
-func (p *PairwiseDeriver) derive(k *macKey, sym Symbol, sector string) (PairwiseID, error) {
+// derive computes HMAC-SM3(P_v, pairwiseDomain ‖ sector kind ‖ symbol
+// version ‖ symbol MAC ‖ sector name) truncated to SymbolSize bytes. The
+// kind and the symbol part have fixed lengths, so the name needs no
+// delimiter.
+func (p *PairwiseDeriver) derive(k *macKey, sym Symbol, sector Sector) (PairwiseID, error) {
 	if sym.IsZero() {
 		return PairwiseID{}, ErrZeroIdentifier
 	}
-	if err := checkSector(sector); err != nil {
+	if err := sector.Check(); err != nil {
 		return PairwiseID{}, err
 	}
-	buf := p.scratch.Get().(*[len(pairwiseDomain) + 1 + SymbolSize + MaxSectorLen + 32]byte)
+	buf := p.scratch.Get().(*[len(pairwiseDomain) + 2 + SymbolSize + MaxSectorLen + 32]byte)
 	msg := append(buf[:0], pairwiseDomain...)
-	msg = append(msg, sym.x.ver)
+	msg = append(msg, byte(sector.Kind), sym.x.ver)
 	msg = append(msg, sym.x.mac[:]...)
-	msg = append(msg, sector...)
+	msg = append(msg, sector.Name...)
 	sum := k.mac.Sum(msg[len(msg):len(msg)], msg)
 	id := PairwiseID{x: ident{ver: k.ver}}
 	copy(id.x.mac[:], sum)
@@ -161,7 +203,7 @@ func (p *PairwiseDeriver) derive(k *macKey, sym Symbol, sector string) (Pairwise
 	return id, nil
 }
 
-func checkSector(s string) error {
+func checkSectorName(s string) error {
 	if len(s) == 0 || len(s) > MaxSectorLen || !utf8.ValidString(s) {
 		return ErrInvalidSector
 	}
@@ -171,4 +213,25 @@ func checkSector(s string) error {
 		}
 	}
 	return nil
+}
+
+// ValidHost reports whether s is a lower-case DNS host name: dot-separated
+// labels of 1 to 63 characters from a-z 0-9 -, not starting or ending with
+// a hyphen, 253 bytes at most. A sector identifier is one.
+func ValidHost(s string) bool {
+	if len(s) == 0 || len(s) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(s, ".") {
+		if len(label) == 0 || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for i := 0; i < len(label); i++ {
+			c := label[i]
+			if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
+				return false
+			}
+		}
+	}
+	return true
 }

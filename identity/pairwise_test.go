@@ -28,17 +28,18 @@ func TestPairwise(t *testing.T) {
 	alice, _ := d.Derive(mustParse(t, "11010519491231002X"))
 	bob, _ := d.Derive(mustParse(t, id18("31011519850214002")))
 
-	a1, err := p.Derive(alice, "rp.example.gov.cn")
+	host := func(h string) Sector { return Sector{SectorIdentifier, h} }
+	a1, err := p.Derive(alice, host("rp.example.gov.cn"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	// Stable: the same person and sector, any time, any instance.
-	a1again, _ := testPairwise(t).Derive(alice, "rp.example.gov.cn")
+	a1again, _ := testPairwise(t).Derive(alice, host("rp.example.gov.cn"))
 	if !a1.Equal(a1again) || a1.Text() != a1again.Text() {
 		t.Error("not stable")
 	}
 	// Known answer from a one-shot HMAC.
-	msg := append([]byte("TrustID/pairwise/v1\x00\x01"), alice.x.mac[:]...)
+	msg := append([]byte("TrustID/pairwise/v2\x00\x02\x01"), alice.x.mac[:]...)
 	msg = append(msg, "rp.example.gov.cn"...)
 	want := ident{ver: 1}
 	copy(want.mac[:], gm.HMACSM3(testKey(100), msg))
@@ -46,11 +47,14 @@ func TestPairwise(t *testing.T) {
 		t.Error("pairwise ID differs from HMAC-SM3 of its definition")
 	}
 
-	a2, _ := p.Derive(alice, "bank.example.com")
-	b1, _ := p.Derive(bob, "rp.example.gov.cn")
-	aUpper, _ := p.Derive(alice, "RP.example.gov.cn")
+	a2, _ := p.Derive(alice, host("bank.example.com"))
+	b1, _ := p.Derive(bob, host("rp.example.gov.cn"))
+	// The same name as a client ID and as an internal sector: other IDs.
+	aClient, _ := p.Derive(alice, Sector{SectorClientID, "rp.example.gov.cn"})
+	aInternal, _ := p.Derive(alice, Sector{SectorInternal, "rp.example.gov.cn"})
 	distinct := map[string]string{
-		"symbol": alice.Text(), "rp": a1.Text(), "bank": a2.Text(), "bob": b1.Text(), "case": aUpper.Text(),
+		"symbol": alice.Text(), "rp": a1.Text(), "bank": a2.Text(), "bob": b1.Text(),
+		"client id": aClient.Text(), "internal": aInternal.Text(),
 	}
 	seen := map[string]string{}
 	for name, v := range distinct {
@@ -61,11 +65,11 @@ func TestPairwise(t *testing.T) {
 	}
 	// Key-separated: another pairwise key gives other IDs, and a pairwise
 	// deriver given the symbol key does not reproduce the symbol.
-	other, _ := testPairwise(t, VersionedKey{1, testKey(101)}).Derive(alice, "rp.example.gov.cn")
+	other, _ := testPairwise(t, VersionedKey{1, testKey(101)}).Derive(alice, host("rp.example.gov.cn"))
 	if other.Equal(a1) {
 		t.Error("two pairwise keys gave one ID")
 	}
-	sameKey, _ := testPairwise(t, VersionedKey{1, testKey(0)}).Derive(alice, "rp.example.gov.cn")
+	sameKey, _ := testPairwise(t, VersionedKey{1, testKey(0)}).Derive(alice, host("rp.example.gov.cn"))
 	if sameKey.Text() == alice.Text() || sameKey.Equal(a1) {
 		t.Error("domain separation failed")
 	}
@@ -94,16 +98,17 @@ func TestPairwiseVersions(t *testing.T) {
 	d := testDeriver(t)
 	sym, _ := d.Derive(mustParse(t, "11010519491231002X"))
 	p := testPairwise(t, VersionedKey{1, testKey(100)}, VersionedKey{2, testKey(102)})
-	cur, _ := p.Derive(sym, "rp")
-	old, err := p.DeriveVersion(sym, "rp", 1)
+	rp := Sector{SectorClientID, "rp"}
+	cur, _ := p.Derive(sym, rp)
+	old, err := p.DeriveVersion(sym, rp, 1)
 	if err != nil || cur.Version() != 2 || p.Version() != 2 || old.Version() != 1 || old.Equal(cur) {
 		t.Fatalf("versions: %v", err)
 	}
-	v1only, _ := testPairwise(t).Derive(sym, "rp")
+	v1only, _ := testPairwise(t).Derive(sym, rp)
 	if !v1only.Equal(old) {
 		t.Error("version 1 differs between derivers")
 	}
-	if _, err := p.DeriveVersion(sym, "rp", 3); !errors.Is(err, ErrUnknownKeyVersion) {
+	if _, err := p.DeriveVersion(sym, rp, 3); !errors.Is(err, ErrUnknownKeyVersion) {
 		t.Errorf("unknown version: %v", err)
 	}
 }
@@ -112,18 +117,33 @@ func TestPairwiseBadInput(t *testing.T) {
 	d := testDeriver(t)
 	sym, _ := d.Derive(mustParse(t, "11010519491231002X"))
 	p := testPairwise(t)
-	for _, sector := range []string{"", strings.Repeat("a", MaxSectorLen+1), "rp\x00x", "rp\nx", "\xff", "rp\u0085"} {
-		if _, err := p.Derive(sym, sector); !errors.Is(err, ErrInvalidSector) {
-			t.Errorf("sector %q: %v", sector, err)
+	for _, kind := range []SectorKind{SectorClientID, SectorIdentifier, SectorInternal} {
+		for _, name := range []string{"", strings.Repeat("a", MaxSectorLen+1), "rp\x00x", "rp\nx", "\xff", "rp\u0085"} {
+			if _, err := p.Derive(sym, Sector{kind, name}); !errors.Is(err, ErrInvalidSector) {
+				t.Errorf("sector %d %q: %v", kind, name, err)
+			}
 		}
 	}
-	if _, err := p.Derive(sym, strings.Repeat("a", MaxSectorLen)); err != nil {
+	for _, name := range []string{"Bank.example", "trustid:binding", "政务服务.example", "a..b", "-a.b", "a_b", strings.Repeat("a", 254)} {
+		if _, err := p.Derive(sym, Sector{SectorIdentifier, name}); !errors.Is(err, ErrInvalidSector) {
+			t.Errorf("sector identifier %q: %v", name, err)
+		}
+	}
+	for _, kind := range []SectorKind{0, 4, 0xff} {
+		if _, err := p.Derive(sym, Sector{kind, "rp"}); !errors.Is(err, ErrInvalidSector) {
+			t.Errorf("kind %d: %v", kind, err)
+		}
+	}
+	if _, err := p.Derive(sym, Sector{SectorClientID, strings.Repeat("a", MaxSectorLen)}); err != nil {
 		t.Errorf("longest sector: %v", err)
 	}
-	if _, err := p.Derive(sym, "政务服务.example"); err != nil {
-		t.Errorf("UTF-8 sector: %v", err)
+	if _, err := p.Derive(sym, Sector{SectorIdentifier, strings.Repeat("a", 63) + "." + strings.Repeat("b", 63) + ".xn--fiqs8s"}); err != nil {
+		t.Errorf("host sector: %v", err)
 	}
-	if _, err := p.Derive(Symbol{}, "rp"); !errors.Is(err, ErrZeroIdentifier) {
+	if _, err := p.Derive(sym, Sector{SectorClientID, "政务服务.example"}); err != nil {
+		t.Errorf("UTF-8 client ID sector: %v", err)
+	}
+	if _, err := p.Derive(Symbol{}, Sector{SectorClientID, "rp"}); !errors.Is(err, ErrZeroIdentifier) {
 		t.Errorf("zero symbol: %v", err)
 	}
 	if _, err := NewPairwiseDeriver(); !errors.Is(err, ErrKeys) {
@@ -136,7 +156,7 @@ func BenchmarkPairwiseDerive(b *testing.B) {
 	p := testPairwise(b)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := p.Derive(sym, "rp.example.gov.cn"); err != nil {
+		if _, err := p.Derive(sym, Sector{SectorIdentifier, "rp.example.gov.cn"}); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -24,10 +24,14 @@ func ExampleDeriver() {
 	again, _ := d.Derive(legacy)
 	fmt.Println(again.Equal(sym))
 
-	rp1, _ := p.Derive(sym, "rp.example.gov.cn")
-	rp2, _ := p.Derive(sym, "bank.example.com")
+	rp1, _ := p.Derive(sym, identity.Sector{Kind: identity.SectorIdentifier, Name: "rp.example.gov.cn"})
+	rp2, _ := p.Derive(sym, identity.Sector{Kind: identity.SectorIdentifier, Name: "bank.example.com"})
+	// A client whose client ID is "bank.example.com" and that registered
+	// no sector identifier gets other IDs than the sector bank.example.com.
+	asClient, _ := p.Derive(sym, identity.Sector{Kind: identity.SectorClientID, Name: "bank.example.com"})
 	fmt.Println(rp1.Text())
 	fmt.Println(rp2.Text())
+	fmt.Println(asClient.Text())
 
 	_, err := identity.ParseSymbol(sym.Text()[:33] + "0")
 	fmt.Println(err)
@@ -35,7 +39,8 @@ func ExampleDeriver() {
 	// 1C57RH0…
 	// 1C57RH0PPGQSKV6AVE0H00ESNJCY5J0ZQB
 	// true
-	// 1JK8EPY7RQPG75A1546RJ45JDXEEQKE9B$
-	// 1NPT02TCQEE4YHTF73C42B8Y1DH80JFB0S
+	// 157A8VW19BHC6DPKVRBVKKG0W8KF02XBA0
+	// 142ZCW6Y33JC9VF6VPA9QZXA5WGJDG4VCK
+	// 1BWPTDN0SWJX0YB280B6D8MH5D9QBFA0N4
 	// identity: identifier check character mismatch
 }

@@ -157,6 +157,24 @@ func (c Client) RelyingParties(ctx context.Context) ([]chaincode.RelyingParty, e
 	return call[[]chaincode.RelyingParty](ctx, c, false, "ListRelyingParties")
 }
 
+// ClaimSector records that a relying party of the caller's region holds
+// a pairwise sector. It fails with an error matching chaincode.ErrExists
+// when another relying party holds it; claiming again what one holds
+// returns it.
+func (c Client) ClaimSector(ctx context.Context, in chaincode.SectorClaim) (chaincode.Sector, error) {
+	a, err := js(in)
+	if err != nil {
+		return chaincode.Sector{}, err
+	}
+	return call[chaincode.Sector](ctx, c, true, "ClaimSector", a)
+}
+
+// Sector returns who holds a pairwise sector (chaincode.ErrNotFound when
+// nobody does).
+func (c Client) Sector(ctx context.Context, kind, name string) (chaincode.Sector, error) {
+	return call[chaincode.Sector](ctx, c, false, "GetSector", kind, name)
+}
+
 // PutTerminal adds or updates a verification terminal of the caller's region.
 func (c Client) PutTerminal(ctx context.Context, in chaincode.Terminal) (chaincode.Terminal, error) {
 	a, err := js(in)

@@ -75,7 +75,8 @@ type Peer struct {
 	// BaseURL is the node's public base URL, without a trailing slash.
 	BaseURL string
 	// Client is the HTTP client for it; nil means a client with a 5 s
-	// timeout.
+	// timeout. Redirects are never followed, whatever its policy: the
+	// node assertion is for this peer only.
 	Client *http.Client
 }
 
@@ -91,8 +92,6 @@ type HTTPPeers struct {
 	Peers       map[string]Peer // by region, e.g. "310000"
 	Credentials PeerCredentials
 }
-
-var defaultPeerClient = &http.Client{Timeout: 5 * time.Second}
 
 // maxPeerResponse bounds a peer's answer.
 const maxPeerResponse = 64 << 10
@@ -114,11 +113,7 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 			return nil, fmt.Errorf("%w: credentials for %s: %w", ErrPeer, region, err)
 		}
 	}
-	client := peer.Client
-	if client == nil {
-		client = defaultPeerClient
-	}
-	resp, err := client.Do(req)
+	resp, err := noRedirects(peer.Client).Do(req)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w: %s: %v", ErrUnavailable, ErrPeer, region, err)
 	}
@@ -209,31 +204,30 @@ func (n *NodeAssertions) Authorize(ctx context.Context, req *http.Request, regio
 	return nil
 }
 
-// AuthenticatePeer implements PeerAuthenticator.
+// AuthenticatePeer implements PeerAuthenticator. What can be checked
+// without the peer's keys is checked first (the form, a configured issuer
+// region, the audience, iat, exp, the lifetime, jti and kid), so a junk
+// request never makes the node fetch a peer's keys.
 func (n *NodeAssertions) AuthenticatePeer(r *http.Request) (string, error) {
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || len(tok) > 4096 {
 		return "", fmt.Errorf("%w: no node assertion", ErrPeerAuth)
 	}
+	region, err := n.precheck(tok)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrPeerAuth, err)
+	}
 	parser, err := gm.NewJWTParser(gm.JWTAlgorithms,
 		jwt.WithAudience("trustid-node:"+n.Region), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
-		jwt.WithTimeFunc(n.now), jwt.WithLeeway(5*time.Second))
+		jwt.WithIssuer("trustid-node:"+region), jwt.WithTimeFunc(n.now), jwt.WithLeeway(5*time.Second))
 	if err != nil {
 		return "", err
 	}
 	var claims jwt.RegisteredClaims
-	var region string
 	_, err = parser.ParseWithClaims(tok, &claims, func(t *jwt.Token) (any, error) {
-		iss, _ := t.Claims.GetIssuer()
-		var ok bool
-		region, ok = strings.CutPrefix(iss, "trustid-node:")
-		src := n.PeerKeys[region]
-		if !ok || src == nil {
-			return nil, errors.New("unknown peer region")
-		}
 		kid, _ := t.Header["kid"].(string)
-		keys, err := src.IssuerKeys(r.Context())
+		keys, err := n.PeerKeys[region].IssuerKeys(r.Context())
 		if err != nil {
 			return nil, err
 		}
@@ -247,23 +241,51 @@ func (n *NodeAssertions) AuthenticatePeer(r *http.Request) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", ErrPeerAuth, err)
 	}
-	// jwt.WithIssuedAt checks iat only when present: require it here, as
-	// the lifetime is measured from it.
-	if claims.IssuedAt == nil || claims.ExpiresAt == nil {
-		return "", fmt.Errorf("%w: assertion needs iat and exp", ErrPeerAuth)
-	}
-	if claims.Subject != claims.Issuer {
-		return "", fmt.Errorf("%w: assertion sub must equal iss", ErrPeerAuth)
-	}
-	if claims.ExpiresAt.Sub(claims.IssuedAt.Time) > assertionLifetime || claims.ID == "" {
-		return "", fmt.Errorf("%w: assertion lifetime or jti", ErrPeerAuth)
-	}
 	err = n.Nonces.MarkUsed(r.Context(), "qr-peer:"+region+":"+claims.ID, 2*assertionLifetime)
 	if errors.Is(err, store.ErrReplayed) {
 		return "", fmt.Errorf("%w: assertion replayed", ErrPeerAuth)
 	}
 	if err != nil {
 		return "", fmt.Errorf("%w: nonce store: %w", ErrUnavailable, err)
+	}
+	return region, nil
+}
+
+// precheck checks an assertion as far as it can without keys and returns
+// the issuing region: a peer region this node has keys for, sub = iss,
+// this node as audience, iat and exp present, not expired and at most
+// assertionLifetime apart, a jti and a kid. The signature and the claims
+// are checked again, with the key, by the caller.
+func (n *NodeAssertions) precheck(tok string) (string, error) {
+	var claims jwt.RegisteredClaims
+	t, _, err := jwt.NewParser().ParseUnverified(tok, &claims)
+	if err != nil {
+		return "", errors.New("malformed assertion")
+	}
+	region, ok := strings.CutPrefix(claims.Issuer, "trustid-node:")
+	if !ok || n.PeerKeys[region] == nil {
+		return "", errors.New("unknown peer region")
+	}
+	if claims.Subject != claims.Issuer {
+		return "", errors.New("assertion sub must equal iss")
+	}
+	if len(claims.Audience) != 1 || claims.Audience[0] != "trustid-node:"+n.Region {
+		return "", errors.New("assertion is not for this node")
+	}
+	// jwt.WithIssuedAt checks iat only when present: require it here, as
+	// the lifetime is measured from it.
+	if claims.IssuedAt == nil || claims.ExpiresAt == nil {
+		return "", errors.New("assertion needs iat and exp")
+	}
+	now := n.now()
+	if claims.ExpiresAt.Sub(claims.IssuedAt.Time) > assertionLifetime || claims.IssuedAt.After(now.Add(5*time.Second)) || !now.Before(claims.ExpiresAt.Add(5*time.Second)) {
+		return "", errors.New("assertion lifetime")
+	}
+	if claims.ID == "" || len(claims.ID) > 128 {
+		return "", errors.New("assertion jti")
+	}
+	if kid, _ := t.Header["kid"].(string); kid == "" {
+		return "", errors.New("assertion kid")
 	}
 	return region, nil
 }

@@ -10,6 +10,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -34,12 +35,45 @@ type Holder struct {
 	Claims map[string]string
 }
 
-// RelyingParty is a verifier's registration: its sector (pairwise IDs are
-// per sector) and the claims it may receive.
+// RelyingParty is a verifier's registration: its client ID, its sector
+// identifier (pairwise IDs are per sector; empty when it registered none,
+// and its IDs are then per client ID) and the claims it may receive.
 type RelyingParty struct {
 	ClientID      string   `json:"client_id"`
-	Sector        string   `json:"sector"`
+	Sector        string   `json:"sector,omitempty"`
 	AllowedClaims []string `json:"allowed_claims,omitempty"`
+}
+
+// PairwiseSector is what the party's pairwise IDs are derived for: its
+// sector identifier, or its client ID when it registered none. The two
+// kinds are separated in the derivation, so a client ID never meets a
+// sector identifier of the same text.
+func (rp RelyingParty) PairwiseSector() identity.Sector {
+	if rp.Sector != "" {
+		return identity.Sector{Kind: identity.SectorIdentifier, Name: rp.Sector}
+	}
+	return identity.Sector{Kind: identity.SectorClientID, Name: rp.ClientID}
+}
+
+// check validates a relying party another node vouches for, before
+// anything is spent for it: a client ID, a valid sector (a lower-case
+// DNS host or none) and at most MaxClaims well-formed claim names.
+func (rp RelyingParty) check() error {
+	if rp.ClientID == "" {
+		return fmt.Errorf("%w: relying party without a client ID", ErrInvalidArgument)
+	}
+	if err := rp.PairwiseSector().Check(); err != nil {
+		return fmt.Errorf("%w: relying party: %w", ErrInvalidArgument, err)
+	}
+	if len(rp.AllowedClaims) > MaxClaims {
+		return fmt.Errorf("%w: relying party with more than %d claims", ErrInvalidArgument, MaxClaims)
+	}
+	for _, name := range rp.AllowedClaims {
+		if !checkToken(name) {
+			return fmt.Errorf("%w: relying party claim %q", ErrInvalidArgument, clip(name))
+		}
+	}
+	return nil
 }
 
 // RelyingParties looks up a verifier's registration. It returns an error
@@ -50,11 +84,11 @@ type RelyingParties interface {
 }
 
 // PairwiseDeriver derives a relying party's pseudonymous ID for a holder
-// from the symbol-derived subject and the party's sector. The same inputs
-// always give the same ID; different sectors give unlinkable IDs. Safe for
-// concurrent use.
+// from the symbol-derived subject and the party's sector
+// (RelyingParty.PairwiseSector). The same inputs always give the same ID;
+// different sectors give unlinkable IDs. Safe for concurrent use.
 type PairwiseDeriver interface {
-	Pairwise(subject []byte, sector string) (string, error)
+	Pairwise(subject []byte, sector identity.Sector) (string, error)
 }
 
 // PeerRedeemer forwards a redemption to the node of another region. It
@@ -267,9 +301,31 @@ func (s *Service) Redeem(ctx context.Context, clientID, text string) (*Redemptio
 		if s.cfg.Peers == nil {
 			return nil, fmt.Errorf("%w: %s", ErrNoRoute, code.RegionString())
 		}
-		return s.cfg.Peers.RedeemAt(ctx, code.RegionString(), rp, text)
+		r, err := s.cfg.Peers.RedeemAt(ctx, code.RegionString(), rp, text)
+		if err != nil {
+			return nil, err
+		}
+		// The peer's answer is filtered like a local one: the verifier
+		// gets only the claims its registration here allows.
+		r.Claims = allowedClaims(r.Claims, rp)
+		return r, nil
 	}
 	return s.redeem(ctx, rp, code)
+}
+
+// allowedClaims returns the claims among got that rp may receive (nil if
+// none).
+func allowedClaims(got map[string]string, rp RelyingParty) map[string]string {
+	var out map[string]string
+	for name, v := range got {
+		if slices.Contains(rp.AllowedClaims, name) {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[name] = v
+		}
+	}
+	return out
 }
 
 // RedeemForPeer redeems a code of this region on behalf of a verifier
@@ -284,8 +340,8 @@ func (s *Service) RedeemForPeer(ctx context.Context, rp RelyingParty, text strin
 	if code.Region != s.region {
 		return nil, fmt.Errorf("%w: %s", ErrWrongRegion, code.RegionString())
 	}
-	if rp.Sector == "" || rp.ClientID == "" {
-		return nil, fmt.Errorf("%w: relying party without client ID or sector", ErrInvalidArgument)
+	if err := rp.check(); err != nil {
+		return nil, err
 	}
 	return s.redeem(ctx, rp, code)
 }
@@ -324,18 +380,9 @@ func (s *Service) redeem(ctx context.Context, rp RelyingParty, code OnlineCode) 
 	case st != StatusValid:
 		return nil, fmt.Errorf("%w: device binding", ErrRevoked)
 	}
-	id, err := s.cfg.Pairwise.Pairwise(rec.Subject, rp.Sector)
+	id, err := s.cfg.Pairwise.Pairwise(rec.Subject, rp.PairwiseSector())
 	if err != nil {
 		return nil, fmt.Errorf("%w: pairwise: %w", ErrUnavailable, err)
 	}
-	r := &Redemption{PairwiseID: id, Assurance: int(rec.Assurance), Region: regionString(rec.Region)}
-	for name, v := range rec.Claims {
-		if slices.Contains(rp.AllowedClaims, name) {
-			if r.Claims == nil {
-				r.Claims = map[string]string{}
-			}
-			r.Claims[name] = v
-		}
-	}
-	return r, nil
+	return &Redemption{PairwiseID: id, Assurance: int(rec.Assurance), Region: regionString(rec.Region), Claims: allowedClaims(rec.Claims, rp)}, nil
 }

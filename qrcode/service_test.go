@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/store"
 )
@@ -24,8 +25,12 @@ import (
 // under a region key.
 type hmacPairwise struct{ key []byte }
 
-func (p hmacPairwise) Pairwise(subject []byte, sector string) (string, error) {
-	return hex.EncodeToString(gm.HMACSM3(p.key, append([]byte(sector+"\x00"), subject...))[:16]), nil
+func (p hmacPairwise) Pairwise(subject []byte, sector identity.Sector) (string, error) {
+	if err := sector.Check(); err != nil {
+		return "", err
+	}
+	msg := append([]byte{byte(sector.Kind)}, sector.Name+"\x00"...)
+	return hex.EncodeToString(gm.HMACSM3(p.key, append(msg, subject...))[:16]), nil
 }
 
 // rpTable is a real in-memory relying-party registry.
@@ -437,5 +442,55 @@ func TestHolderAuthentication(t *testing.T) {
 	f.status.set(StatusRef{Region: 310000, List: 3, Index: 70001}, StatusRevoked)
 	if _, err := a.AuthenticateHolder(ctx, req(7, nil)); !errors.Is(err, ErrRevoked) {
 		t.Errorf("revoked binding: %v", err)
+	}
+}
+
+// TestPeerRedemptionChecksTheParty: a relying party vouched for by a peer
+// with an invalid sector (the internal binding sector, a NUL, over 255
+// bytes), no client ID or malformed claims is refused before the code is
+// consumed, so the holder's code still works for a valid party.
+func TestPeerRedemptionChecksTheParty(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t, newMemStore(t, nil), "310000", nil)
+	is, err := s.Issue(ctx, holder, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rp := range []RelyingParty{
+		{ClientID: "hotel", Sector: "trustid:binding"},
+		{ClientID: "hotel", Sector: "hotel.example\x00"},
+		{ClientID: "hotel", Sector: strings.Repeat("a", 256)},
+		{ClientID: "hotel", Sector: "Hotel.Example"},
+		{Sector: "hotel.example"},
+		{ClientID: "a\x00b"},
+		{ClientID: "hotel", Sector: "hotel.example", AllowedClaims: []string{"bad claim"}},
+	} {
+		if _, err := s.RedeemForPeer(ctx, rp, is.Text); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("party %+q: %v", rp, err)
+		}
+	}
+	if _, err := s.RedeemForPeer(ctx, testRPs["hotel"], is.Text); err != nil {
+		t.Errorf("the code was consumed by a refused party: %v", err)
+	}
+}
+
+// TestClientIDIsNotASector: a party with no sector identifier whose client
+// ID is another party's sector identifier gets other pairwise IDs.
+func TestClientIDIsNotASector(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t, newMemStore(t, nil), "310000", nil)
+	bySector := RelyingParty{ClientID: "bank-app", Sector: "bank.example"}
+	byClientID := RelyingParty{ClientID: "bank.example"}
+	var ids []string
+	for _, rp := range []RelyingParty{bySector, byClientID} {
+		is, _ := s.Issue(ctx, holder, nil)
+		r, err := s.RedeemForPeer(ctx, rp, is.Text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, r.PairwiseID)
+	}
+	if ids[0] == ids[1] {
+		t.Errorf("client ID %q and sector %q gave one pairwise ID", byClientID.ClientID, bySector.Sector)
 	}
 }

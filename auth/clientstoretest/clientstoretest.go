@@ -113,7 +113,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.ClientStore) {
 			go func() {
 				defer wg.Done()
 				if _, err := s.Update(ctx, "svc-a", func(c *auth.Client) error {
-					c.Claims = append(c.Claims, fmt.Sprintf("claim_%d", i))
+					c.RedirectURIs = append(c.RedirectURIs, fmt.Sprintf("https://svc-a.example/cb/%d", i))
 					return nil
 				}); err != nil {
 					t.Error(err)
@@ -121,8 +121,8 @@ func Run(t *testing.T, open func(t *testing.T) auth.ClientStore) {
 			}()
 		}
 		wg.Wait()
-		if c, _ := s.Get(ctx, "svc-a"); len(c.Claims) != n {
-			t.Errorf("%d of %d concurrent updates kept", len(c.Claims), n)
+		if c, _ := s.Get(ctx, "svc-a"); len(c.RedirectURIs) != n {
+			t.Errorf("%d of %d concurrent updates kept", len(c.RedirectURIs), n)
 		}
 	})
 	t.Run("CancelledContext", func(t *testing.T) {

@@ -110,7 +110,7 @@ func runServer(args []string) error {
 		return err
 	}
 	svc, err := qrcode.NewService(qrcode.ServiceConfig{
-		Region: region, Store: st, Pairwise: subjects, RelyingParties: api.RegistryParties{Clients: clients}, Status: noRevocations{}, TTL: *ttl,
+		Region: region, Store: st, Pairwise: subjects, RelyingParties: &api.RegistryParties{Clients: clients}, Status: noRevocations{}, TTL: *ttl,
 	})
 	if err != nil {
 		return err

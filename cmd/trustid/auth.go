@@ -78,7 +78,7 @@ func mountAuth(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err := srv.MountOAuth(api.OAuthConfig{Auth: s, Limiter: n.store, AddrLimit: addrLimit, ClientLimit: clientLimit}); err != nil {
 			return err
 		}
-		if err := srv.MountClients(api.ClientsConfig{Store: clients}); err != nil {
+		if err := srv.MountClients(api.ClientsConfig{Store: clients, Region: n.region, Sectors: sectorsOf(n)}); err != nil {
 			return err
 		}
 		n.log.Info("service authentication ready", slog.String("clients", path),

@@ -36,7 +36,7 @@ const (
 // addEnrollFlags adds the enrollment and QR wiring settings to `trustid
 // serve`.
 func addEnrollFlags(f *pflag.FlagSet) {
-	f.String("enroll-rate-addr", defaultEnrollRateAddr, "rate limit of POST /v1/enrollments per source address: N/WINDOW, or 0 for none")
+	f.String("enroll-rate-addr", defaultEnrollRateAddr, "rate limit of POST /v1/enrollments calls that fail authentication, per source address: N/WINDOW, or 0 for none (authenticated calls count only against --enroll-rate-client)")
 	f.String("enroll-rate-client", defaultEnrollRateClient, "rate limit of POST /v1/enrollments per authenticated client: N/WINDOW, or 0 for none")
 	f.String("pin-rate-addr", defaultPINRateAddr, "rate limit of POST /v1/bindings/pin per source address: N/WINDOW, or 0 for none (attempts per binding are limited separately: 5 per 15 minutes)")
 	f.Duration("binding-ttl", api.DefaultBindingTTL, "validity of device bindings and identity credentials issued at enrollment")

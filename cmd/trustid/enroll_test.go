@@ -464,6 +464,8 @@ func TestEnrollmentRefusals(t *testing.T) {
 		{"PIN of the birth date", f.enrollBody(a, "", "900307", nil), 422, "pin_too_simple", ""},
 		{"PIN format", f.enrollBody(a, "", "12345", nil), 422, "pin_invalid_format", ""},
 		{"empty name", f.enrollBody(a, "", "", func(m map[string]any) { m["name"] = " " }), 422, "invalid_name", "name"},
+		{"right-to-left override in the name", f.enrollBody(a, "", "", func(m map[string]any) { m["name"] = "张\u202e三" }), 422, "invalid_name", "name"},
+		{"markup as a name", f.enrollBody(a, "", "", func(m map[string]any) { m["name"] = "<script>" }), 422, "invalid_name", "name"},
 		{"device proof for another node", f.enrollBody(a, "", "", func(m map[string]any) {
 			m["device_proof"], _ = api.NewDeviceProof(a.device, "https://elsewhere.example", time.Now(), rand.Text())
 		}), 422, "device_proof_invalid", ""},
@@ -639,5 +641,85 @@ func TestPINCheckEndToEnd(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), `"msg":"pin verified"`) {
 		t.Error("no PIN check was logged")
+	}
+}
+
+// TestEnrollmentLimitsAfterAuthentication: a flood of unauthenticated
+// enrollment calls from one address is limited (429), and does not block
+// an authenticated client enrolling from the same address.
+func TestEnrollmentLimitsAfterAuthentication(t *testing.T) {
+	f := newEnrollFixture(t, "--enroll-rate-addr", "3/1m", "--enroll-rate-client", "2/1m")
+	a := newPerson(t, "11010519900307123", "张三")
+	body := f.enrollBody(a, "", "", nil)
+	codes := map[int]int{}
+	for range 10 {
+		c, _, _ := f.do("POST", "/v1/enrollments", "not-a-token", "application/json", body)
+		codes[c]++
+	}
+	if codes[401] != 3 || codes[429] != 7 {
+		t.Errorf("unauthenticated flood: %v, want 3×401 then 429", codes)
+	}
+	// The enrolling client, from the same address: its own limit only.
+	for i := range 2 {
+		if code, _, m := f.enroll(f.enrollBody(a, "", "", nil)); code != 201 {
+			t.Fatalf("authenticated enrollment %d after the flood: %d %v", i, code, m)
+		}
+	}
+	if code, _, m := f.enroll(f.enrollBody(a, "", "", nil)); code != 429 || m["error"] != "rate_limited" {
+		t.Errorf("over the client's limit: %d %v", code, m)
+	}
+}
+
+// TestSectorsHeldOnTheLedger: a node claims each relying party's pairwise
+// sector on the ledger. The admin API refuses a second party with a
+// sector another holds (409 sector_taken) but accepts a client whose ID is
+// that text (another kind of sector); a party added with the CLI for a
+// held sector is refused at redemption.
+func TestSectorsHeldOnTheLedger(t *testing.T) {
+	f := newEnrollFixture(t)
+	admin := f.tokenFor("ops", f.addClientArgs("ops", auth.ScopeRegistryAdmin))
+	reg := func(id, sector string) (int, map[string]any) {
+		m := map[string]any{"client_id": id, "client_name": "RP " + id, "region": "310000", "scopes": []string{auth.ScopeQRRedeem},
+			"token_endpoint_auth_method": "client_secret_basic"}
+		if sector != "" {
+			m["sector_identifier"] = sector
+		}
+		b, _ := json.Marshal(m)
+		c, resp, _ := f.do("POST", "/v1/admin/clients", admin, "application/json", string(b))
+		return c, resp
+	}
+	if c, m := reg("bank-sh", "bank.example"); c != 201 {
+		t.Fatalf("first holder of bank.example: %d %v", c, m)
+	}
+	if c, m := reg("bank-copy", "bank.example"); c != 409 || m["error"] != "sector_taken" {
+		t.Errorf("second party for bank.example: %d %v", c, m)
+	}
+	if c, m := reg("bank.example", ""); c != 201 {
+		t.Errorf("client ID bank.example without a sector: %d %v", c, m)
+	}
+
+	// The hotel (registered with the CLI) claims hotel.example at its
+	// first redemption; a copy registered later for it is refused.
+	p := newPerson(t, "11010519900307123", "张三")
+	code, r, m := f.enroll(f.enrollBody(p, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	redeemNew := func(tok string) (int, map[string]any) {
+		c, qr := f.onlineCode(p.device, r.QRBinding)
+		if c != 201 {
+			t.Fatalf("QR code: %d %v", c, qr)
+		}
+		return f.redeem(tok, qr["code"].(string))
+	}
+	if c, m := redeemNew(f.hotelTok); c != 200 {
+		t.Fatalf("hotel: %d %v", c, m)
+	}
+	copyTok := f.tokenFor("hotel-copy", f.addClientArgs("hotel-copy", auth.ScopeQRRedeem, "--sector", "hotel.example"))
+	if c, m := redeemNew(copyTok); c != 403 || m["error"] != "qr_unknown_verifier" {
+		t.Errorf("a second party for hotel.example: %d %v", c, m)
+	}
+	if c, m := redeemNew(f.hotelTok); c != 200 {
+		t.Errorf("hotel again: %d %v", c, m)
 	}
 }

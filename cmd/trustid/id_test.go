@@ -471,7 +471,7 @@ func TestNodeSecrets(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		id, _ := p.Derive(sym, "rp.example")
+		id, _ := p.Derive(sym, identity.Sector{Kind: identity.SectorIdentifier, Name: "rp.example"})
 		ids = append(ids, id.Text())
 		s, err := newPINSealer(ks, log)
 		if err != nil {

@@ -21,6 +21,7 @@ import (
 	"github.com/trustid-cn/trustid/chaincode"
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/ledger"
 )
 
@@ -582,4 +583,36 @@ func printJSON(cmd *cobra.Command, v any) error {
 	enc := json.NewEncoder(cmd.OutOrStdout())
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
+}
+
+// ledgerSectors is the api.SectorRegistry of the node's ledger: the
+// contract lets one relying party of the consortium hold each pairwise
+// sector.
+type ledgerSectors struct{ c ledger.Client }
+
+// sectorsOf returns the sector registry of n's ledger, or nil when n runs
+// without one.
+func sectorsOf(n *node) api.SectorRegistry {
+	if n.ledger == nil {
+		return nil
+	}
+	return ledgerSectors{n.ledger.Client}
+}
+
+// ClaimSector implements api.SectorRegistry.
+func (s ledgerSectors) ClaimSector(ctx context.Context, clientID string, sector identity.Sector) error {
+	var kind string
+	switch sector.Kind {
+	case identity.SectorIdentifier:
+		kind = chaincode.SectorKindIdentifier
+	case identity.SectorClientID:
+		kind = chaincode.SectorKindClientID
+	default:
+		return fmt.Errorf("sector kind %d is not a relying party's", sector.Kind)
+	}
+	_, err := s.c.ClaimSector(ctx, chaincode.SectorClaim{Kind: kind, Name: sector.Name, ClientID: clientID})
+	if errors.Is(err, chaincode.ErrExists) {
+		return fmt.Errorf("%w: %w", api.ErrSectorTaken, err)
+	}
+	return err
 }

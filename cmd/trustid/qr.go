@@ -16,7 +16,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/makiuchi-d/gozxing"
@@ -582,77 +581,15 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 			return err
 		}
 		w := qrWiring{
-			Pairwise: subjects, RelyingParties: api.RegistryParties{Clients: clients},
+			Pairwise: subjects, RelyingParties: &api.RegistryParties{Clients: clients, Sectors: sectorsOf(n)},
 			Status: &api.ListStatus{Region: region, Lists: n.statusLists},
 			Peers:  map[string]qrcode.Peer{}, PeerKeys: map[string]qrcode.IssuerKeySource{}, TTL: ttl,
 		}
 		client := &http.Client{Timeout: 5 * time.Second}
 		for r, base := range peers {
 			w.Peers[r] = qrcode.Peer{BaseURL: base, Client: client}
-			w.PeerKeys[r] = &peerJWKS{url: base + auth.JWKSPath, client: client}
+			w.PeerKeys[r] = &qrcode.PeerJWKS{URL: base + auth.JWKSPath, Client: client}
 		}
 		return mountQRWith(w)(s, n)
 	}
-}
-
-// peerJWKS is a peer node's published keys, fetched from its JWKS and
-// cached for a minute (a fetch failure keeps the last good set).
-type peerJWKS struct {
-	url    string
-	client *http.Client
-
-	mu      sync.Mutex
-	keys    []qrcode.IssuerKey
-	fetched time.Time
-}
-
-const peerJWKSTTL = time.Minute
-
-func (p *peerJWKS) IssuerKeys(ctx context.Context) ([]qrcode.IssuerKey, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.keys != nil && time.Since(p.fetched) < peerJWKSTTL {
-		return p.keys, nil
-	}
-	keys, err := p.fetch(ctx)
-	if err != nil {
-		if p.keys != nil {
-			return p.keys, nil
-		}
-		return nil, err
-	}
-	p.keys, p.fetched = keys, time.Now()
-	return keys, nil
-}
-
-func (p *peerJWKS) fetch(ctx context.Context) ([]qrcode.IssuerKey, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.url, nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := p.client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("peer keys: %w", err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("peer keys %s: status %d", p.url, resp.StatusCode)
-	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 256<<10+1))
-	if err != nil {
-		return nil, fmt.Errorf("peer keys: %w", err)
-	}
-	set, err := gm.ParseJWKS(data)
-	if err != nil {
-		return nil, fmt.Errorf("peer keys %s: %w", p.url, err)
-	}
-	var keys []qrcode.IssuerKey
-	for _, j := range set.Keys {
-		pub, err := j.PublicKey()
-		if err != nil {
-			return nil, fmt.Errorf("peer keys %s: %w", p.url, err)
-		}
-		keys = append(keys, qrcode.IssuerKey{Kid: j.Kid, Public: pub})
-	}
-	return keys, nil
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/store"
@@ -137,8 +138,9 @@ func (qrTestRPs) RelyingParty(_ context.Context, id string) (qrcode.RelyingParty
 
 type qrTestPairwise struct{}
 
-func (qrTestPairwise) Pairwise(subject []byte, sector string) (string, error) {
-	return hex.EncodeToString(gm.HMACSM3([]byte("pairwise test key"), append([]byte(sector), subject...))), nil
+func (qrTestPairwise) Pairwise(subject []byte, sector identity.Sector) (string, error) {
+	msg := append([]byte{byte(sector.Kind)}, sector.Name+"\x00"...)
+	return hex.EncodeToString(gm.HMACSM3([]byte("pairwise test key"), append(msg, subject...))), nil
 }
 
 // TestMountQR wires the QR routes on a node with its keystore and store

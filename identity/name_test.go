@@ -1,0 +1,82 @@
+package identity
+
+import (
+	"errors"
+	"strings"
+	"testing"
+)
+
+func TestNormalizeName(t *testing.T) {
+	for in, want := range map[string]string{
+		"张三":                        "张三",
+		"  张三\t":                    "张三",
+		"欧阳娜娜":                      "欧阳娜娜",
+		"阿卜杜热合曼·买买提":                "阿卜杜热合曼·买买提",
+		"阿卜杜热合曼・买买提":                "阿卜杜热合曼·买买提", // U+30FB
+		"阿卜杜热合曼･买买提":                "阿卜杜热合曼·买买提", // U+FF65
+		"阿卜杜热合曼•买买提":                "阿卜杜热合曼·买买提", // U+2022
+		"〇一":                        "〇一",
+		"Eriksson  Anna\nMaria":     "Eriksson Anna Maria",
+		"O'Neil-Smith":              "O'Neil-Smith",
+		"O’Neil":                    "O'Neil",
+		"Müller":                    "Müller",
+		"Mu\u0308ller":              "Müller", // NFC composes the diaeresis
+		"José María García Márquez": "José María García Márquez",
+		"ZHANG WEI":                 "ZHANG WEI",
+		"𠀀𪚥":                        "𠀀𪚥", // CJK extension B
+	} {
+		if got, err := NormalizeName(in); err != nil || got != want {
+			t.Errorf("NormalizeName(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+}
+
+// TestNameRepertoire refuses the fourteen hostile names a relying party
+// had enrolled and signed, and other names outside the repertoire.
+func TestNameRepertoire(t *testing.T) {
+	hostile := []string{
+		"张\u202e三",               // right-to-left override
+		"\u202eAnna",             // right-to-left override at the start
+		"张\u200e三",               // left-to-right mark
+		"张\u200f三",               // right-to-left mark
+		"张\u200b三",               // zero-width space
+		"张\u200d三",               // zero-width joiner
+		"张\u200c三",               // zero-width non-joiner
+		"\ufeff张三",               // byte order mark
+		"张三\U000E0041\U000E007F", // tag characters
+		"\u0301\u0308",           // combining marks only
+		"张\ue000三",               // private use
+		"张\U000F0000",            // supplementary private use
+		"张\u0378三",               // unassigned
+		"<script>alert(1)</script>",
+	}
+	other := []string{
+		"", "   ", "a\x00b", "a\x7fb", "\xff",
+		"张三1", "Anna!", "·张三", "张三·", "张··三", "Anna - Maria", "O''Neil", "Ａｎｎａ", // full-width
+		"Иван", "محمد", "김철수", "やまだ", "a\u2028b", "张\u3000\u0301",
+	}
+	for _, in := range append(hostile, other...) {
+		_, err := NormalizeName(in)
+		var fe *FieldError
+		if !errors.Is(err, ErrInvalidName) || !errors.As(err, &fe) || fe.Code != CodeInvalidName {
+			t.Errorf("NormalizeName(%q): %v, want invalid_name", in, err)
+		}
+		if _, err := CanonicalName(in); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("CanonicalName(%q): %v, want invalid_name", in, err)
+		}
+	}
+	if len(hostile) != 14 {
+		t.Fatalf("%d hostile names", len(hostile))
+	}
+	// The bounds: MaxNameRunes characters and MaxNameLen bytes.
+	for _, in := range []string{strings.Repeat("a", MaxNameRunes), strings.Repeat("名", MaxNameLen/3)} {
+		if _, err := NormalizeName(in); err != nil {
+			t.Errorf("longest name %q: %v", in, err)
+		}
+	}
+	for _, in := range []string{strings.Repeat("a", MaxNameRunes+1), strings.Repeat("名", MaxNameLen/3+1)} {
+		if _, err := NormalizeName(in); !errors.Is(err, ErrInvalidName) {
+			t.Errorf("too long %q: %v", in, err)
+		}
+	}
+}
