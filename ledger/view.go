@@ -164,11 +164,15 @@ func (v *View) Run(ctx context.Context) error {
 			return ctx.Err()
 		}
 		v.mu.Lock()
-		v.health.LastError, v.health.LastErrorAt = err, v.opts.Now()
 		last := v.health.LastRefresh
 		v.mu.Unlock()
+		// Log before recording, so whoever sees the error in Health also
+		// finds it in the log.
 		v.opts.Logger.Warn("ledger view: lost the ledger; lookups answer from the last refresh; retrying in 1s",
 			slog.Time("last_refresh", last), slog.Any("error", err))
+		v.mu.Lock()
+		v.health.LastError, v.health.LastErrorAt = err, v.opts.Now()
+		v.mu.Unlock()
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
