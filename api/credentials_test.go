@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -16,11 +17,13 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/chaincode"
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -105,19 +108,27 @@ func newVCEnv(t *testing.T, configure ...func(*CredentialsConfig)) *vcEnv {
 		t.Fatal(err)
 	}
 	base := "https://node.example:8443"
-	is, err := vc.NewIssuer(vc.IssuerConfig{BaseURL: base, Keys: ks, Status: st, Now: clk.Now})
+	reg := newTrustRegistry(t, base, ks)
+	is, err := vc.NewIssuer(vc.IssuerConfig{BaseURL: base, Keys: ks, Status: st, Now: clk.Now,
+		Registry: reg.view, Registrar: reg.client, IssuerKeys: ks})
 	if err != nil {
 		t.Fatal(err)
 	}
 	checker := vc.NewStatusChecker(&vc.LocalStatusSource{BaseURL: base, Store: st}, time.Minute, clk.Now)
-	v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: &vc.Resolver{Local: is.Local(), Now: clk.Now}, Status: checker, Now: clk.Now})
+	v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Status: checker, Now: clk.Now,
+		Resolver: &vc.RegistryResolver{Registry: reg.view, Next: &vc.Resolver{Local: is.Local(), Now: clk.Now}},
+		Trust:    &vc.RegistryTrust{Local: is.Local(), Registry: reg.view}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The test client is accredited for residence credentials.
+	if _, err := is.Accredit(context.Background(), vc.AccreditRequest{Client: "test-client", Types: []string{"ResidenceCredential"}}); err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
 	s := New(Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
 	s.SetAuthorizer(bearerAuthorizer{issueToken: auth.ScopeCredentialsIssue, statusToken: auth.ScopeStatusWrite, otherStatusToken: auth.ScopeStatusWrite})
-	cfg := CredentialsConfig{Issuer: is, Verifier: v}
+	cfg := CredentialsConfig{Issuer: is, Verifier: v, Clients: testClients{"test-client": "Test client", "other-client": "Other client"}}
 	for _, f := range configure {
 		f(&cfg)
 	}
@@ -127,6 +138,53 @@ func newVCEnv(t *testing.T, configure ...func(*CredentialsConfig)) *vcEnv {
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
 	return &vcEnv{srv: srv, clock: clk, iss: is, logs: logs}
+}
+
+// trustRegistry is a real embedded ledger with the node's region
+// registered, and a view following it.
+type trustRegistry struct {
+	client ledger.Client
+	view   *ledger.View
+}
+
+func newTrustRegistry(t testing.TB, base string, ks *keystore.Store) *trustRegistry {
+	t.Helper()
+	l, err := ledger.OpenEmbedded(filepath.Join(t.TempDir(), "ledger.db"), ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP("310000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ledger.Client{L: l}
+	did, _ := vc.DIDWeb(base)
+	in := chaincode.RegionInput{Code: "310000", DID: did, Endpoints: []chaincode.Endpoint{{Type: "api", URL: base}}}
+	for _, k := range ks.Published() {
+		j, _ := k.JWK()
+		in.Keys = append(in.Keys, j)
+	}
+	if _, err := c.RequestRegion(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	view := ledger.NewView(l, ledger.ViewOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); view.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; l.Close() })
+	for deadline := time.Now().Add(5 * time.Second); !view.Ready(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the ledger view did not load")
+		}
+	}
+	return &trustRegistry{client: c, view: view}
+}
+
+// testClients is a ClientDirectory of enabled clients (ID → name).
+type testClients map[string]string
+
+func (c testClients) Get(_ context.Context, id string) (auth.Client, error) {
+	name, ok := c[id]
+	if !ok {
+		return auth.Client{}, auth.ErrClientNotFound
+	}
+	return auth.Client{ID: id, Name: name}, nil
 }
 
 func (e *vcEnv) post(t *testing.T, path, token, body string) (int, map[string]any) {
@@ -147,7 +205,7 @@ func (e *vcEnv) post(t *testing.T, path, token, body string) (int, map[string]an
 }
 
 const credBody = `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],
-  "credentialSubject":{"id":"urn:trustid:subject:pw-3f9a1c0d7e","region":"310000"}}%s}`
+  "credentialSubject":{"id":"did:example:holder-3f9a1c0d7e","region":"310000"}}%s}`
 
 func TestVCAPIIssueVerifyRevoke(t *testing.T) {
 	e := newVCEnv(t)
@@ -350,7 +408,7 @@ func TestVCAPIPresentations(t *testing.T) {
 	did, _ := vc.DIDKey(holder.Public())
 	hj, _ := gm.NewJWK(holder.Public(), "")
 	hjb, _ := json.Marshal(hj)
-	holderBody := strings.Replace(strings.Replace(credBody, "%s", "", 1), "urn:trustid:subject:pw-3f9a1c0d7e", did, 1)
+	holderBody := strings.Replace(strings.Replace(credBody, "%s", "", 1), "did:example:holder-3f9a1c0d7e", did, 1)
 	_, b1 := e.post(t, "/credentials/issue", issueToken, holderBody)
 	_, b2 := e.post(t, "/credentials/issue", issueToken, strings.Replace(credBody, "%s", `,"options":{"format":"sd-jwt","holderKey":`+string(hjb)+`}`, 1))
 	_, b3 := e.post(t, "/credentials/issue", issueToken, strings.Replace(credBody, "%s", "", 1))
