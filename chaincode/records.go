@@ -38,15 +38,15 @@ const (
 
 // Region is a consortium member: a province-level region running a node.
 type Region struct {
-	Code      string      `json:"code"`
-	MSPID     string      `json:"msp_id"`
-	DID       string      `json:"did"`
-	Name      string      `json:"name,omitempty"`
-	Status    string      `json:"status"`
+	Code      string        `json:"code"`
+	MSPID     string        `json:"msp_id"`
+	DID       string        `json:"did"`
+	Name      string        `json:"name,omitempty"`
+	Status    string        `json:"status"`
 	Keys      []RegistryKey `json:"keys"`
-	Endpoints []Endpoint  `json:"endpoints"`
-	Created   time.Time   `json:"created"`
-	Updated   time.Time   `json:"updated"`
+	Endpoints []Endpoint    `json:"endpoints"`
+	Created   time.Time     `json:"created"`
+	Updated   time.Time     `json:"updated"`
 	// StatusHistory records each status with its time and the transaction.
 	StatusHistory []StateChange `json:"status_history"`
 }
