@@ -454,6 +454,9 @@ func (h *credentialHandlers) didDocument(w http.ResponseWriter, r *http.Request)
 // registry lists for it.
 func (h *credentialHandlers) clientIssuerDocument(w http.ResponseWriter, r *http.Request) error {
 	doc, err := h.cfg.Issuer.ClientIssuerDocument(r.PathValue("client"))
+	if errors.Is(err, vc.ErrNotFound) {
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no accredited issuer of this name", Err: err}
+	}
 	if err != nil {
 		return err
 	}

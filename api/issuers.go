@@ -81,6 +81,9 @@ func (h *issuerAdmin) accredit(w http.ResponseWriter, r *http.Request) error {
 
 func (h *issuerAdmin) show(w http.ResponseWriter, r *http.Request) error {
 	rec, err := h.is.ClientIssuer(r.PathValue("client"))
+	if errors.Is(err, vc.ErrNotFound) {
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "the client is not accredited", Err: err}
+	}
 	if err != nil {
 		return err
 	}

@@ -199,10 +199,13 @@ func accessToken(cmd *cobra.Command) (string, error) {
 func newVCIssueCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "issue CREDENTIAL.json|-",
-		Short: "Have the node issue a credential (needs a token with credentials:issue)",
+		Short: "Have the node issue a credential (needs a token with credentials:issue and an accreditation)",
 		Long: `Send an unsigned credential to POST /credentials/issue and print the
-response. The node fills issuer, id and validFrom, attaches status entries
-and signs. With --raw only the token (vc+jwt or SD-JWT) is printed.`,
+response. The client must be accredited for the credential's type
+(` + "`trustid issuers accredit`" + `); the node fills issuer (the client's issuer
+DID), id and validFrom, attaches status entries and signs with the key it
+holds for the client. With --raw only the token (vc+jwt or SD-JWT) is
+printed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			tok, err := accessToken(cmd)
