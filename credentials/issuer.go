@@ -425,7 +425,7 @@ func (is *Issuer) client(clientID string) (signingAs, error) {
 	key := func(alg string) (keystore.Key, error) {
 		k, err := is.cfg.IssuerKeys.OwnerActive(did, alg)
 		if err != nil {
-			return k, err
+			return k, fmt.Errorf("%w: this node holds no %s key for it (accredit it again, or give this instance the keystore copy that has its keys)", ErrNotAccredited, alg)
 		}
 		if _, ok := rec.VerifyingKey(k.Kid); !ok {
 			return keystore.Key{}, fmt.Errorf("%w: its %s key is not in its registry record (accredit it again)", ErrNotAccredited, alg)
