@@ -30,6 +30,9 @@ type CredentialsConfig struct {
 	// VerifyLimit is that limit, one budget for both routes; nil means
 	// DefaultVerifyLimit, a zero RateLimit none.
 	VerifyLimit *RateLimit
+	// Clients, when set, mounts the accreditation routes (mountIssuers):
+	// an operator accredits registered clients to issue.
+	Clients ClientDirectory
 }
 
 // DefaultVerifyLimit is the default per-address limit of the two verify
@@ -40,7 +43,12 @@ var DefaultVerifyLimit = RateLimit{Limit: 300, Window: time.Minute}
 // are reported in the verify responses instead (verifyCodes).
 var credentialErrors = []mapping{
 	{vc.ErrMalformed, http.StatusBadRequest, CodeInvalidRequest, "the credential is not acceptable JSON (syntax, duplicate keys, trailing data or size)"},
-	{vc.ErrIssuerMismatch, http.StatusUnprocessableEntity, "invalid_credential", "this node issues only as its own DID"},
+	{vc.ErrReservedType, http.StatusUnprocessableEntity, "reserved_credential_type", "IdentityCredential and DeviceBindingCredential are issued only by enrollment (POST /v1/enrollments)"},
+	{vc.ErrReservedClaim, http.StatusUnprocessableEntity, "reserved_claim", "assuranceLevel is set only by enrollment"},
+	{vc.ErrReservedSubject, http.StatusUnprocessableEntity, "reserved_subject_id", "urn:trustid:subject: subject IDs are named only by enrollment"},
+	{vc.ErrNotAccredited, http.StatusForbidden, "issuer_not_accredited", "the client is not accredited in the trust registry to issue this credential type"},
+	{vc.ErrRegistryUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "the trust registry cannot be written now"},
+	{vc.ErrIssuerMismatch, http.StatusUnprocessableEntity, "invalid_credential", "a client issues only as its own issuer DID"},
 	{vc.ErrInvalid, http.StatusUnprocessableEntity, "invalid_credential", ""},
 	{vc.ErrUnsupported, http.StatusUnprocessableEntity, "unsupported", ""},
 	{vc.ErrNotFound, http.StatusNotFound, CodeNotFound, "no such credential or status list"},
@@ -73,6 +81,7 @@ var verifyCodes = []struct {
 	{vc.ErrSignature, "invalid_signature", "the signature does not verify"},
 	{vc.ErrUnknownKey, "unknown_key", "the signing key is not among the issuer's keys"},
 	{vc.ErrIssuerMismatch, "issuer_mismatch", "the signing key does not belong to the issuer (or the holder)"},
+	{vc.ErrNotAccredited, "issuer_not_accredited", "the trust registry does not accredit the issuer for this credential type or claim"},
 	{vc.ErrHolderMismatch, "holder_mismatch", "a credential is not bound to the presentation's holder"},
 	{vc.ErrExpired, "expired", "expired"},
 	{vc.ErrNotYetValid, "not_yet_valid", "not yet valid"},
@@ -106,9 +115,10 @@ func problemOf(err error) verifyProblem {
 const maxCredentialBody = vc.MaxDocument + 16<<10
 
 // MountCredentials registers the credential routes. Issuing needs
-// auth.ScopeCredentialsIssue and status changes auth.ScopeStatusWrite;
-// verification, the DID document, issuer metadata and status lists are
-// public.
+// auth.ScopeCredentialsIssue (and an accreditation of the client in the
+// trust registry), status changes auth.ScopeStatusWrite; verification,
+// the DID documents, issuer metadata and status lists are public. With
+// Clients, the accreditation routes are mounted too (see MountIssuers).
 func (s *Server) MountCredentials(cfg CredentialsConfig) error {
 	if cfg.Issuer == nil || cfg.Verifier == nil {
 		return errors.New("api: credentials need an issuer and a verifier")
@@ -120,12 +130,16 @@ func (s *Server) MountCredentials(cfg CredentialsConfig) error {
 	limit.Name = "verify-addr"
 	h := &credentialHandlers{cfg: cfg, log: s.log}
 	s.handle("POST /credentials/issue", s.protect(auth.ScopeCredentialsIssue, errorHandler(s, h.issue)))
+	if cfg.Clients != nil {
+		s.mountIssuers(cfg.Issuer, cfg.Clients)
+	}
 	s.handle("POST /v1/credentials/{id}/status", s.protect(auth.ScopeStatusWrite, errorHandler(s, h.status)))
 	// Public, and may make the node fetch keys and status lists: limited
 	// per source address (DefaultVerifyLimit unless configured).
 	s.handle("POST /credentials/verify", s.rateLimit(cfg.Limiter, limit, ClientAddress, errorHandler(s, h.verify)))
 	s.handle("POST /presentations/verify", s.rateLimit(cfg.Limiter, limit, ClientAddress, errorHandler(s, h.verifyPresentation)))
 	s.handleFunc("GET /.well-known/did.json", h.didDocument)
+	s.handleFunc("GET /issuers/{client}/did.json", h.clientIssuerDocument)
 	s.handleFunc("GET /.well-known/jwt-vc-issuer", h.issuerMetadata)
 	s.handleFunc("GET /status/{listID}", h.statusList)
 	return nil
@@ -212,10 +226,6 @@ func (h *credentialHandlers) issue(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if t := reservedType(cred["type"]); t != "" {
-		return &Error{Status: http.StatusUnprocessableEntity, Code: "reserved_credential_type",
-			Message: t + " is issued only by enrollment (POST /v1/enrollments)"}
-	}
 	var opts issueOptions
 	if err := decodeMember(m["options"], "options", &opts); err != nil {
 		return err
@@ -229,10 +239,11 @@ func (h *credentialHandlers) issue(w http.ResponseWriter, r *http.Request) error
 	if opts.Decoys < 0 || opts.Decoys > 16 {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "options.decoys must be 0..16"}
 	}
-	// The issuing client owns the credential's status: only it (or an
-	// operator with registry:admin) may change it later.
+	// The client issues under its own issuer DID, what it is accredited
+	// for, and owns the credential's status: only it (or an operator with
+	// registry:admin) may change it later.
 	caller, _ := PrincipalFrom(r.Context())
-	iss, err := h.cfg.Issuer.Issue(r.Context(), cred, vc.IssueOptions{
+	iss, err := h.cfg.Issuer.IssueAsClient(r.Context(), cred, vc.IssueOptions{
 		Format: opts.Format, Algorithm: opts.Algorithm, VCT: opts.VCT, HolderKey: opts.HolderKey, Decoys: opts.Decoys,
 		Client: caller.ClientID,
 	})
@@ -438,20 +449,23 @@ func (h *credentialHandlers) didDocument(w http.ResponseWriter, r *http.Request)
 	return nil
 }
 
-// reservedType returns the first credential type in t that only the node's
-// own enrollment may issue: a device binding carries the sealed PIN
-// verifier and the assurance level that POST /v1/bindings/pin trusts.
-func reservedType(t any) string {
-	types, _ := t.([]any)
-	if s, ok := t.(string); ok {
-		types = []any{s}
+// clientIssuerDocument serves the DID document of an accredited client's
+// issuer DID (did:web:<node>:issuers:<client>), with the keys the trust
+// registry lists for it.
+func (h *credentialHandlers) clientIssuerDocument(w http.ResponseWriter, r *http.Request) error {
+	doc, err := h.cfg.Issuer.ClientIssuerDocument(r.PathValue("client"))
+	if errors.Is(err, vc.ErrNotFound) {
+		return &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no accredited issuer of this name", Err: err}
 	}
-	for _, x := range types {
-		if x == TypeDeviceBindingCredential {
-			return x.(string)
-		}
+	if err != nil {
+		return err
 	}
-	return ""
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	writePublic(w, "application/did+json", b)
+	return nil
 }
 
 func (h *credentialHandlers) issuerMetadata(w http.ResponseWriter, r *http.Request) error {

@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -16,11 +17,13 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/chaincode"
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -65,6 +68,7 @@ type vcEnv struct {
 	srv   *httptest.Server
 	clock *testClock
 	iss   *vc.Issuer
+	keys  *keystore.Store
 	logs  *syncBuffer
 }
 
@@ -90,6 +94,8 @@ const (
 	issueToken       = "issue-token"
 	statusToken      = "status-token"
 	otherStatusToken = "other-status-token"
+	otherIssueToken  = "other-issue-token"
+	adminToken       = "admin-token"
 )
 
 func newVCEnv(t *testing.T, configure ...func(*CredentialsConfig)) *vcEnv {
@@ -105,19 +111,28 @@ func newVCEnv(t *testing.T, configure ...func(*CredentialsConfig)) *vcEnv {
 		t.Fatal(err)
 	}
 	base := "https://node.example:8443"
-	is, err := vc.NewIssuer(vc.IssuerConfig{BaseURL: base, Keys: ks, Status: st, Now: clk.Now})
+	reg := newTrustRegistry(t, base, ks)
+	is, err := vc.NewIssuer(vc.IssuerConfig{BaseURL: base, Keys: ks, Status: st, Now: clk.Now,
+		Registry: reg.view, Registrar: reg.client, IssuerKeys: ks})
 	if err != nil {
 		t.Fatal(err)
 	}
 	checker := vc.NewStatusChecker(&vc.LocalStatusSource{BaseURL: base, Store: st}, time.Minute, clk.Now)
-	v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: &vc.Resolver{Local: is.Local(), Now: clk.Now}, Status: checker, Now: clk.Now})
+	v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Status: checker, Now: clk.Now,
+		Resolver: &vc.RegistryResolver{Registry: reg.view, Next: &vc.Resolver{Local: is.Local(), Now: clk.Now}},
+		Trust:    &vc.RegistryTrust{Local: is.Local(), Registry: reg.view}})
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The test client is accredited for residence credentials.
+	if _, err := is.Accredit(context.Background(), vc.AccreditRequest{Client: "test-client", Types: []string{"ResidenceCredential"}}); err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
 	s := New(Config{Logger: slog.New(slog.NewTextHandler(logs, nil))})
-	s.SetAuthorizer(bearerAuthorizer{issueToken: auth.ScopeCredentialsIssue, statusToken: auth.ScopeStatusWrite, otherStatusToken: auth.ScopeStatusWrite})
-	cfg := CredentialsConfig{Issuer: is, Verifier: v}
+	s.SetAuthorizer(bearerAuthorizer{issueToken: auth.ScopeCredentialsIssue, statusToken: auth.ScopeStatusWrite, otherStatusToken: auth.ScopeStatusWrite,
+		otherIssueToken: auth.ScopeCredentialsIssue, adminToken: auth.ScopeRegistryAdmin})
+	cfg := CredentialsConfig{Issuer: is, Verifier: v, Clients: testClients{"test-client": "Test client", "other-client": "Other client"}}
 	for _, f := range configure {
 		f(&cfg)
 	}
@@ -126,7 +141,54 @@ func newVCEnv(t *testing.T, configure ...func(*CredentialsConfig)) *vcEnv {
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &vcEnv{srv: srv, clock: clk, iss: is, logs: logs}
+	return &vcEnv{srv: srv, clock: clk, iss: is, keys: ks, logs: logs}
+}
+
+// trustRegistry is a real embedded ledger with the node's region
+// registered, and a view following it.
+type trustRegistry struct {
+	client ledger.Client
+	view   *ledger.View
+}
+
+func newTrustRegistry(t testing.TB, base string, ks *keystore.Store) *trustRegistry {
+	t.Helper()
+	l, err := ledger.OpenEmbedded(filepath.Join(t.TempDir(), "ledger.db"), ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP("310000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := ledger.Client{L: l}
+	did, _ := vc.DIDWeb(base)
+	in := chaincode.RegionInput{Code: "310000", DID: did, Endpoints: []chaincode.Endpoint{{Type: "api", URL: base}}}
+	for _, k := range ks.Published() {
+		j, _ := k.JWK()
+		in.Keys = append(in.Keys, j)
+	}
+	if _, err := c.RequestRegion(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	view := ledger.NewView(l, ledger.ViewOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); view.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; l.Close() })
+	for deadline := time.Now().Add(5 * time.Second); !view.Ready(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the ledger view did not load")
+		}
+	}
+	return &trustRegistry{client: c, view: view}
+}
+
+// testClients is a ClientDirectory of enabled clients (ID → name).
+type testClients map[string]string
+
+func (c testClients) Get(_ context.Context, id string) (auth.Client, error) {
+	name, ok := c[id]
+	if !ok {
+		return auth.Client{}, auth.ErrClientNotFound
+	}
+	return auth.Client{ID: id, Name: name}, nil
 }
 
 func (e *vcEnv) post(t *testing.T, path, token, body string) (int, map[string]any) {
@@ -147,7 +209,7 @@ func (e *vcEnv) post(t *testing.T, path, token, body string) (int, map[string]an
 }
 
 const credBody = `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],
-  "credentialSubject":{"id":"urn:trustid:subject:pw-3f9a1c0d7e","region":"310000"}}%s}`
+  "credentialSubject":{"id":"did:example:holder-3f9a1c0d7e","region":"310000"}}%s}`
 
 func TestVCAPIIssueVerifyRevoke(t *testing.T) {
 	e := newVCEnv(t)
@@ -350,7 +412,7 @@ func TestVCAPIPresentations(t *testing.T) {
 	did, _ := vc.DIDKey(holder.Public())
 	hj, _ := gm.NewJWK(holder.Public(), "")
 	hjb, _ := json.Marshal(hj)
-	holderBody := strings.Replace(strings.Replace(credBody, "%s", "", 1), "urn:trustid:subject:pw-3f9a1c0d7e", did, 1)
+	holderBody := strings.Replace(strings.Replace(credBody, "%s", "", 1), "did:example:holder-3f9a1c0d7e", did, 1)
 	_, b1 := e.post(t, "/credentials/issue", issueToken, holderBody)
 	_, b2 := e.post(t, "/credentials/issue", issueToken, strings.Replace(credBody, "%s", `,"options":{"format":"sd-jwt","holderKey":`+string(hjb)+`}`, 1))
 	_, b3 := e.post(t, "/credentials/issue", issueToken, strings.Replace(credBody, "%s", "", 1))
@@ -514,3 +576,167 @@ func TestIssueRefusesReservedTypes(t *testing.T) {
 // frozenClock stops time for rate-limit tests, so a budget does not refill
 // while a slow run (the race detector, a loaded CI machine) spends it.
 func frozenClock() time.Time { return time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC) }
+
+// testIssuerDID is the issuer DID of test-client at the test node.
+const testIssuerDID = "did:web:node.example%3A8443:issuers:test-client"
+
+// TestIssueNeedsAccreditation: what a hostile relying party with only
+// credentials:issue tried — an identity credential about another person's
+// subject, with a name and assurance level 4, as an SD-JWT bound to its own
+// key — is refused, and so is every type it is not accredited for; what it
+// is accredited for is issued under its own issuer DID and verifies.
+func TestIssueNeedsAccreditation(t *testing.T) {
+	e := newVCEnv(t)
+	holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	hj, _ := gm.NewJWK(holder.Public(), "")
+	hjb, _ := json.Marshal(hj)
+	sdOpts := `,"options":{"format":"sd-jwt","holderKey":` + string(hjb) + `}`
+	identity := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","IdentityCredential"],` +
+		`"credentialSubject":{"id":"urn:trustid:subject:015715ae7e41","name":"张三","assuranceLevel":4,"region":"310000"}}` + sdOpts + `}`
+	for _, tok := range []string{issueToken, otherIssueToken} {
+		for _, format := range []string{sdOpts, ""} {
+			body := identity
+			if format == "" {
+				body = strings.Replace(identity, sdOpts, "", 1)
+			}
+			if code, resp := e.post(t, "/credentials/issue", tok, body); code != 422 || resp["error"] != "reserved_credential_type" {
+				t.Errorf("identity credential (%s, %q): %d %v", tok, format, code, resp)
+			}
+		}
+	}
+	residence := func(subject string) string {
+		return `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
+			`"credentialSubject":{` + subject + `}}%s}`
+	}
+	for name, c := range map[string]struct {
+		token, body string
+		code        int
+		err         string
+	}{
+		"assurance level":     {issueToken, residence(`"id":"did:example:h","assuranceLevel":4`), 422, "reserved_claim"},
+		"enrollment subject":  {issueToken, residence(`"id":"urn:trustid:subject:015715ae7e41"`), 422, "reserved_subject_id"},
+		"not accredited":      {otherIssueToken, residence(`"id":"did:example:h"`), 403, "issuer_not_accredited"},
+		"unaccredited type":   {issueToken, strings.Replace(residence(`"id":"did:example:h"`), "ResidenceCredential", "DiplomaCredential", 1), 403, "issuer_not_accredited"},
+		"unaccredited vct":    {issueToken, strings.Replace(residence(`"id":"did:example:h"`), "%s", `%s,"options":{"format":"sd-jwt","vct":"https://gov.example/pid"}`, 1), 403, "issuer_not_accredited"},
+		"the node as issuer":  {issueToken, strings.Replace(residence(`"id":"did:example:h"`), `"type"`, `"issuer":"did:web:node.example%3A8443","type"`, 1), 422, "invalid_credential"},
+		"device binding (sd)": {issueToken, strings.Replace(residence(`"id":"did:example:h"`), "ResidenceCredential", "DeviceBindingCredential", 1), 422, "reserved_credential_type"},
+	} {
+		code, resp := e.post(t, "/credentials/issue", c.token, strings.Replace(c.body, "%s", "", 1))
+		if code != c.code || resp["error"] != c.err {
+			t.Errorf("%s: %d %v, want %d %s", name, code, resp, c.code, c.err)
+		}
+	}
+
+	// Accredited: issued under the client's issuer DID, and verified.
+	for _, opts := range []string{"", sdOpts} {
+		code, resp := e.post(t, "/credentials/issue", issueToken, strings.Replace(credBody, "%s", opts, 1))
+		if code != 201 {
+			t.Fatalf("accredited issue (%q): %d %v", opts, code, resp)
+		}
+		envJSON, _ := json.Marshal(resp["verifiableCredential"])
+		code, resp = e.post(t, "/credentials/verify", "", `{"verifiableCredential":`+string(envJSON)+`}`)
+		if code != 200 || resp["issuer"] != testIssuerDID {
+			t.Fatalf("verify (%q): %d %v", opts, code, resp)
+		}
+	}
+
+	// The client's real key on a type it is not accredited for: refused
+	// at verification, from the registry copy.
+	key, err := e.keys.OwnerActive(testIssuerDID, gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, typ := range []string{"DiplomaCredential", "IdentityCredential"} {
+		doc := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{vc.TypeCredential, typ}, "issuer": testIssuerDID,
+			"credentialSubject": map[string]any{"id": "did:example:h", "name": "张三"}}
+		tok, err := vc.SignJWT(doc, vc.TypVCJWT, testIssuerDID+"#"+key.Kid, key.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if code, resp := e.post(t, "/credentials/verify", "", `{"verifiableCredential":"`+tok+`"}`); code != 400 || firstCode(resp) != "issuer_not_accredited" {
+			t.Errorf("%s signed by the client's key: %d %v", typ, code, resp)
+		}
+	}
+
+	// Outside verifiers resolve the issuer DID from the node.
+	resp, err := http.Get(e.srv.URL + "/issuers/test-client/did.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := new(bytes.Buffer)
+	raw.ReadFrom(resp.Body)
+	resp.Body.Close()
+	doc, err := vc.ParseDIDDocument(raw.Bytes(), testIssuerDID)
+	if resp.StatusCode != 200 || err != nil || len(doc.VerificationMethod) != 3 {
+		t.Fatalf("issuer DID document: %d %v %s", resp.StatusCode, err, raw)
+	}
+	if pub, err := doc.AssertionKey(testIssuerDID + "#" + key.Kid); err != nil || pub == nil {
+		t.Errorf("the signing key is not in the DID document: %v", err)
+	}
+	for _, p := range []string{"/issuers/other-client/did.json", "/issuers/..%2f/did.json"} {
+		if resp, err := http.Get(e.srv.URL + p); err != nil || resp.StatusCode != 404 {
+			t.Errorf("%s: %v %v", p, err, resp.StatusCode)
+		}
+	}
+}
+
+// TestAccreditationRoutes: an operator (registry:admin) accredits a
+// registered client, which may then issue; bad requests change nothing.
+func TestAccreditationRoutes(t *testing.T) {
+	e := newVCEnv(t)
+	diploma := strings.Replace(strings.Replace(credBody, "ResidenceCredential", "DiplomaCredential", 1), "%s", "", 1)
+	if code, _ := e.post(t, "/credentials/issue", otherIssueToken, diploma); code != 403 {
+		t.Fatalf("before accreditation: %d", code)
+	}
+	for name, c := range map[string]struct {
+		token, body string
+		code        int
+		err         string
+	}{
+		"no token":         {"", `{"client_id":"other-client","types":["DiplomaCredential"]}`, 401, "invalid_token"},
+		"wrong scope":      {issueToken, `{"client_id":"other-client","types":["DiplomaCredential"]}`, 403, "insufficient_scope"},
+		"unknown client":   {adminToken, `{"client_id":"nobody","types":["DiplomaCredential"]}`, 404, CodeNotFound},
+		"no types":         {adminToken, `{"client_id":"other-client","types":[]}`, 400, CodeInvalidRequest},
+		"identity":         {adminToken, `{"client_id":"other-client","types":["IdentityCredential"]}`, 422, "reserved_credential_type"},
+		"device binding":   {adminToken, `{"client_id":"other-client","types":["DiplomaCredential","DeviceBindingCredential"]}`, 422, "reserved_credential_type"},
+		"repeated type":    {adminToken, `{"client_id":"other-client","types":["DiplomaCredential","DiplomaCredential"]}`, 400, CodeInvalidRequest},
+		"bad type":         {adminToken, `{"client_id":"other-client","types":["a b"]}`, 400, CodeInvalidRequest},
+		"unknown member":   {adminToken, `{"client_id":"other-client","types":["DiplomaCredential"],"scope":"x"}`, 400, CodeInvalidRequest},
+		"duplicate member": {adminToken, `{"client_id":"other-client","client_id":"test-client","types":["DiplomaCredential"]}`, 400, CodeInvalidRequest},
+		"trailing data":    {adminToken, `{"client_id":"other-client","types":["DiplomaCredential"]} {}`, 400, CodeInvalidRequest},
+	} {
+		code, resp := e.post(t, "/v1/admin/issuers", c.token, c.body)
+		if code != c.code || resp["error"] != c.err {
+			t.Errorf("%s: %d %v, want %d %s", name, code, resp, c.code, c.err)
+		}
+	}
+	if code, _ := e.post(t, "/credentials/issue", otherIssueToken, diploma); code != 403 {
+		t.Fatalf("a refused accreditation took effect: %d", code)
+	}
+	code, rec := e.post(t, "/v1/admin/issuers", adminToken, `{"client_id":"other-client","types":["DiplomaCredential"]}`)
+	if code != 200 || rec["id"] != "did:web:node.example%3A8443:issuers:other-client" || rec["name"] != "Other client" || rec["region"] != "310000" {
+		t.Fatalf("accredit: %d %v", code, rec)
+	}
+	if code, resp := e.post(t, "/credentials/issue", otherIssueToken, diploma); code != 201 {
+		t.Fatalf("accredited client: %d %v", code, resp)
+	}
+	req, _ := http.NewRequest("GET", e.srv.URL+"/v1/admin/issuers/other-client", nil)
+	req.Header.Set("Authorization", "Bearer "+adminToken)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var shown map[string]any
+	json.NewDecoder(resp.Body).Decode(&shown)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || shown["id"] != rec["id"] || len(shown["keys"].([]any)) != 3 {
+		t.Fatalf("show: %d %v", resp.StatusCode, shown)
+	}
+	// Suspended: it issues nothing more.
+	if code, resp := e.post(t, "/v1/admin/issuers", adminToken, `{"client_id":"other-client","types":["DiplomaCredential"],"suspended":true}`); code != 200 || resp["status"] != "suspended" {
+		t.Fatalf("suspend: %d %v", code, resp)
+	}
+	if code, resp := e.post(t, "/credentials/issue", otherIssueToken, diploma); code != 403 || resp["error"] != "issuer_not_accredited" {
+		t.Fatalf("suspended client: %d %v", code, resp)
+	}
+}

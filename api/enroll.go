@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
@@ -38,7 +40,7 @@ const (
 	// MaxDeviceProofLife bounds exp - iat of a device proof.
 	MaxDeviceProofLife = 5 * time.Minute
 	// TypeDeviceBindingCredential is the type of the binding credential.
-	TypeDeviceBindingCredential = "DeviceBindingCredential"
+	TypeDeviceBindingCredential = vc.TypeDeviceBindingCredential
 	// maxEnrollBody bounds an enrollment request.
 	maxEnrollBody = 16 << 10
 )
@@ -75,8 +77,10 @@ type PINSealer interface {
 }
 
 // CredentialIssuer issues and revokes credentials (*credentials.Issuer).
+// IssueGroup issues an enrollment's credentials so that they share their
+// fate: a status change of one changes them all.
 type CredentialIssuer interface {
-	Issue(ctx context.Context, in map[string]any, opts vc.IssueOptions) (*vc.Issued, error)
+	IssueGroup(ctx context.Context, items []vc.GroupItem) ([]*vc.Issued, error)
 	SetStatus(ctx context.Context, id, action string) error
 }
 
@@ -123,8 +127,8 @@ type EnrollConfig struct {
 	PINs         PINSealer
 	Credentials  CredentialIssuer
 	Bindings     BindingIssuer
-	// Status turns a credential's revocation entry into the QR binding's
-	// status reference.
+	// Status turns the identity credential's status entry into the QR
+	// binding's status reference.
 	Status *ListStatus
 	// Nonces makes device proofs single use.
 	Nonces NonceMarker
@@ -502,28 +506,32 @@ func (e *enroller) enroll(w http.ResponseWriter, r *http.Request) (*EnrollRespon
 		return nil, err
 	}
 
-	// 3. Issue: the binding credential, the compact QR binding, the
-	// identity credential.
+	// 3. Issue, as one group sharing its fate: the identity credential
+	// and the binding credential; then the compact QR binding, whose
+	// status reference is the identity credential's entry.
 	resp := &EnrollResponse{Symbol: sym.Text(), Subject: subjectID, AssuranceLevel: level.String(), ExpiresAt: exp.UTC().Truncate(time.Second)}
+	client := enrollingClient(ctx)
+	items := []vc.GroupItem{{Credential: idCred, Options: vc.IssueOptions{Format: vc.FormatSDJWT, Client: client}}}
 	if devicePub != nil {
-		bc, qb, err := e.issueBinding(ctx, subject, subjectID, deviceJWK, devicePub, sealed, level, idCred, now, exp)
-		if err != nil {
-			return nil, err
-		}
-		resp.BindingCredential, resp.QRBinding = bc, qb
+		items[0].Options.HolderKey = &deviceJWK
+		items = append(items, vc.GroupItem{Credential: e.bindingCredential(subjectID, deviceJWK, sealed, level, now, exp),
+			Options: vc.IssueOptions{Format: vc.FormatVCJWT, Client: client}})
 	}
-	var holderKey *gm.JWK
-	if devicePub != nil {
-		holderKey = &deviceJWK
-	}
-	ic, err := e.cfg.Credentials.Issue(ctx, idCred, vc.IssueOptions{Format: vc.FormatSDJWT, HolderKey: holderKey, Client: enrollingClient(ctx)})
+	issued, err := e.cfg.Credentials.IssueGroup(ctx, items)
 	if err != nil {
-		e.undo(ctx, resp.BindingCredential)
 		return nil, err
 	}
+	ic := issued[0]
 	resp.IdentityCredential = IssuedCredential{ID: ic.ID, Format: ic.Format, Credential: ic.Token}
+	if devicePub != nil {
+		bc := issued[1]
+		resp.BindingCredential = &IssuedCredential{ID: bc.ID, Format: bc.Format, Credential: bc.Token}
+		if resp.QRBinding, err = e.qrBinding(subject, devicePub, level, idCred, now, exp, ic.Status); err != nil {
+			e.undo(ctx, &resp.IdentityCredential)
+			return nil, err
+		}
+	}
 	if err := e.audit(doc, sym, level, resp); err != nil {
-		e.undo(ctx, resp.BindingCredential)
 		e.undo(ctx, &resp.IdentityCredential)
 		return nil, err
 	}
@@ -579,14 +587,11 @@ func AuditSymbolRef(sym identity.Symbol) string {
 	return hex.EncodeToString(h[:])
 }
 
-// undo revokes a binding credential issued by a request that then failed,
-// so no half-enrollment stays valid.
-func (e *enroller) undo(ctx context.Context, bc *IssuedCredential) {
-	if bc == nil {
-		return
-	}
-	if err := e.cfg.Credentials.SetStatus(context.WithoutCancel(ctx), bc.ID, vc.ActionRevoke); err != nil {
-		e.s.log.Error("could not revoke the binding credential of a failed enrollment", slog.String("credential_id", bc.ID), slog.Any("error", err))
+// undo revokes the credentials of an enrollment that then failed (one of
+// them revokes the group), so no half-enrollment stays valid.
+func (e *enroller) undo(ctx context.Context, c *IssuedCredential) {
+	if err := e.cfg.Credentials.SetStatus(context.WithoutCancel(ctx), c.ID, vc.ActionRevoke); err != nil {
+		e.s.log.Error("could not revoke the credentials of a failed enrollment", slog.String("credential_id", c.ID), slog.Any("error", err))
 	}
 }
 
@@ -598,8 +603,8 @@ func enrollingClient(ctx context.Context) string {
 	return p.ClientID
 }
 
-func (e *enroller) issueBinding(ctx context.Context, subject []byte, subjectID string, deviceJWK gm.JWK, devicePub crypto.PublicKey,
-	sealed identity.SealedPIN, level identity.Level, idCred map[string]any, now, exp time.Time) (*IssuedCredential, []byte, error) {
+// bindingCredential is the unsigned device-binding credential.
+func (e *enroller) bindingCredential(subjectID string, deviceJWK gm.JWK, sealed identity.SealedPIN, level identity.Level, now, exp time.Time) map[string]any {
 	jwk := map[string]any{"kty": deviceJWK.Kty, "crv": deviceJWK.Crv, "x": deviceJWK.X, "y": deviceJWK.Y}
 	cs := map[string]any{
 		"id":             subjectID,
@@ -610,36 +615,32 @@ func (e *enroller) issueBinding(ctx context.Context, subject []byte, subjectID s
 	if sealed != "" {
 		cs["pinVerifier"] = string(sealed)
 	}
-	in := map[string]any{
+	return map[string]any{
 		"@context":          []any{vc.ContextV2},
 		"type":              []any{vc.TypeCredential, TypeDeviceBindingCredential},
 		"validFrom":         vc.FormatTime(now),
 		"validUntil":        vc.FormatTime(exp),
 		"credentialSubject": cs,
 	}
-	is, err := e.cfg.Credentials.Issue(ctx, in, vc.IssueOptions{Format: vc.FormatVCJWT, Client: enrollingClient(ctx)})
-	if err != nil {
-		return nil, nil, err
-	}
-	bc := &IssuedCredential{ID: is.ID, Format: is.Format, Credential: is.Token}
+}
+
+// qrBinding signs the compact QR binding (SM2 devices only; nil for
+// others). Its status reference is the identity credential's Token Status
+// List entry, whose values (valid, invalid, suspended) follow the whole
+// enrollment's status: revoking or suspending the binding credential
+// stops the QR binding too.
+func (e *enroller) qrBinding(subject []byte, devicePub crypto.PublicKey, level identity.Level, idCred map[string]any, now, exp time.Time, status []statuslist.Ref) ([]byte, error) {
 	sm2, ok := devicePub.(*gm.PublicKey)
 	if !ok {
-		return bc, nil, nil // P-256 devices: no compact QR binding (it carries SM2 keys only)
+		return nil, nil // P-256 devices: no compact QR binding (it carries SM2 keys only)
 	}
-	var ref qrcode.StatusRef
-	found := false
-	for _, s := range is.Status {
-		if s.Purpose == vc.PurposeRevocation {
-			if ref, err = e.cfg.Status.Ref(s.ListID, s.Index); err != nil {
-				e.undo(ctx, bc)
-				return nil, nil, err
-			}
-			found = true
-		}
+	i := slices.IndexFunc(status, func(r statuslist.Ref) bool { return r.Purpose == statuslist.PurposeToken })
+	if i < 0 {
+		return nil, errors.New("identity credential has no token status entry")
 	}
-	if !found {
-		e.undo(ctx, bc)
-		return nil, nil, errors.New("binding credential has no revocation entry")
+	ref, err := e.cfg.Status.Ref(status[i].ListID, status[i].Index)
+	if err != nil {
+		return nil, err
 	}
 	claims := map[string]string{}
 	if sub, ok := idCred["credentialSubject"].(map[string]any); ok {
@@ -649,14 +650,9 @@ func (e *enroller) issueBinding(ctx context.Context, subject []byte, subjectID s
 			}
 		}
 	}
-	qb, err := e.cfg.Bindings.IssueBinding(qrcode.Binding{
+	return e.cfg.Bindings.IssueBinding(qrcode.Binding{
 		Subject: subject, DeviceKey: sm2, Assurance: int(level), IssuedAt: now, Expiry: exp, Status: ref, Claims: claims,
 	})
-	if err != nil {
-		e.undo(ctx, bc)
-		return nil, nil, err
-	}
-	return bc, qb, nil
 }
 
 // BindingSector is the fixed internal sector under which a symbol's
@@ -842,8 +838,10 @@ func (l *ListStatus) Ref(listID string, index int) (qrcode.StatusRef, error) {
 	return qrcode.StatusRef{Region: l.Region, List: n, Index: uint32(index)}, nil
 }
 
-// Status implements qrcode.StatusChecker for this node's revocation
-// lists.
+// Status implements qrcode.StatusChecker for this node's lists: a Token
+// Status List entry (a binding's, shared with its enrollment's
+// credentials) is valid, revoked or suspended; a revocation entry (the
+// bindings of older enrollments) valid or revoked.
 func (l *ListStatus) Status(ctx context.Context, ref qrcode.StatusRef) (qrcode.Status, error) {
 	if ref.Region != l.Region {
 		return 0, fmt.Errorf("%w: region %d's lists are not held here", qrcode.ErrStatusUnavailable, ref.Region)
@@ -856,13 +854,15 @@ func (l *ListStatus) Status(ctx context.Context, ref qrcode.StatusRef) (qrcode.S
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", qrcode.ErrStatusUnavailable, err)
 	}
-	if purpose != vc.PurposeRevocation {
-		return 0, fmt.Errorf("%w: list %d is not a revocation list", qrcode.ErrStatusUnavailable, ref.List)
-	}
-	if v != 0 {
+	switch {
+	case purpose == statuslist.PurposeToken && v == statuslist.TokenValid, purpose == vc.PurposeRevocation && v == 0:
+		return qrcode.StatusValid, nil
+	case purpose == statuslist.PurposeToken && v == statuslist.TokenSuspended:
+		return qrcode.StatusSuspended, nil
+	case purpose == statuslist.PurposeToken && v == statuslist.TokenInvalid, purpose == vc.PurposeRevocation:
 		return qrcode.StatusRevoked, nil
 	}
-	return qrcode.StatusValid, nil
+	return 0, fmt.Errorf("%w: list %d entry is not a binding status", qrcode.ErrStatusUnavailable, ref.List)
 }
 
 // ClientDirectory looks up registered clients (*auth.FileStore).

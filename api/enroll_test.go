@@ -124,9 +124,9 @@ func (c clashingLists) Lists() []string {
 	return append(l, l[0][:8]+"ffffffff")
 }
 
-// TestListStatus: a QR status reference names the credential's revocation
-// entry; revoking the credential is seen at once; clashes and other
-// regions fail closed.
+// TestListStatus: a QR status reference names a Token Status List entry
+// (valid, revoked or suspended, seen at once) or, for older bindings, a
+// revocation entry; clashes and other regions fail closed.
 func TestListStatus(t *testing.T) {
 	ctx := context.Background()
 	st, err := statuslist.OpenFileStore(t.TempDir(), statuslist.FileStoreOptions{})
@@ -158,6 +158,22 @@ func TestListStatus(t *testing.T) {
 	}
 	if _, err := ls.Status(ctx, sref); !errors.Is(err, qrcode.ErrStatusUnavailable) {
 		t.Errorf("suspension list as revocation: %v", err)
+	}
+	tok, tidx, _ := st.Allocate(ctx, statuslist.PurposeToken)
+	tref, err := ls.Ref(tok, tidx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		value uint8
+		want  qrcode.Status
+	}{{statuslist.TokenValid, qrcode.StatusValid}, {statuslist.TokenSuspended, qrcode.StatusSuspended}, {statuslist.TokenValid, qrcode.StatusValid}, {statuslist.TokenInvalid, qrcode.StatusRevoked}} {
+		if err := st.Set(ctx, tok, tidx, c.value); err != nil {
+			t.Fatal(err)
+		}
+		if s, err := ls.Status(ctx, tref); err != nil || s != c.want {
+			t.Errorf("token entry %d: %v %v, want %v", c.value, s, err, c.want)
+		}
 	}
 	if _, err := ls.Status(ctx, qrcode.StatusRef{Region: 320000, List: ref.List, Index: ref.Index}); !errors.Is(err, qrcode.ErrStatusUnavailable) {
 		t.Errorf("other region: %v", err)

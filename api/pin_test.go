@@ -83,7 +83,7 @@ func newPINEnvAt(t testing.TB, base string, attempts store.Store, configure ...f
 		t.Fatal(err)
 	}
 	checker := vc.NewStatusChecker(&vc.LocalStatusSource{BaseURL: base, Store: st}, time.Minute, clk.Now)
-	v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: &vc.Resolver{Local: is.Local(), Now: clk.Now}, Status: checker, Now: clk.Now})
+	v, err := vc.NewVerifier(vc.VerifierConfig{Trust: &vc.RegistryTrust{Local: is.Local()}, Algorithms: gm.JWTAlgorithms, Resolver: &vc.Resolver{Local: is.Local(), Now: clk.Now}, Status: checker, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -145,11 +145,12 @@ func (e *pinEnv) bind(t testing.TB, n byte, alg, pin string, sealer *identity.PI
 		}
 	}
 	now := e.clock.Now()
-	bc, _, err := e.enroll.issueBinding(context.Background(), subject, SubjectURI(subject), jwk, dev.Public(), sealed, level, nil, now, now.Add(24*time.Hour))
+	in := e.enroll.bindingCredential(SubjectURI(subject), jwk, sealed, level, now, now.Add(24*time.Hour))
+	bc, err := e.iss.Issue(context.Background(), in, vc.IssueOptions{Format: vc.FormatVCJWT})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &holder{device: dev, subject: subject, id: bc.ID, token: bc.Credential}
+	return &holder{device: dev, subject: subject, id: bc.ID, token: bc.Token}
 }
 
 func (e *pinEnv) proof(t testing.TB, dev crypto.Signer) string {

@@ -255,6 +255,7 @@ var qrErrors = []mapping{
 	{qrcode.ErrPeerAuth, http.StatusUnauthorized, "qr_peer_unauthorized", "node authentication failed"},
 	{qrcode.ErrHolderAuth, http.StatusUnauthorized, "qr_holder_unauthorized", "the device-signed request is invalid, stale or replayed"},
 	{qrcode.ErrRevoked, http.StatusForbidden, "qr_revoked", "the device binding or code is revoked"},
+	{qrcode.ErrSuspended, http.StatusForbidden, "qr_suspended", "the device binding or code is suspended"},
 	{qrcode.ErrBindingExpired, http.StatusForbidden, "qr_binding_expired", "the device binding or code is expired"},
 	{qrcode.ErrDelegationScope, http.StatusForbidden, "qr_delegation_scope", "the action is outside the delegation's scope"},
 	{qrcode.ErrDelegation, http.StatusForbidden, "qr_delegation_invalid", "the delegation is invalid"},

@@ -344,7 +344,7 @@ func urlEscape(s string) string {
 // TestQRErrorCodesMatch: the codes the api sends are those the peer
 // client reads back.
 func TestQRErrorCodesMatch(t *testing.T) {
-	for _, err := range []error{qrcode.ErrCodeUsed, qrcode.ErrCodeExpired, qrcode.ErrRevoked, qrcode.ErrWrongRegion, qrcode.ErrNoRoute,
+	for _, err := range []error{qrcode.ErrCodeUsed, qrcode.ErrCodeExpired, qrcode.ErrRevoked, qrcode.ErrSuspended, qrcode.ErrWrongRegion, qrcode.ErrNoRoute,
 		qrcode.ErrUnknownVerifier, qrcode.ErrPeerAuth, qrcode.ErrTooLarge, qrcode.ErrPrefix, qrcode.ErrVersion, qrcode.ErrKind, qrcode.ErrMalformed, qrcode.ErrUnavailable} {
 		if got, want := mapError(err).Code, qrcode.ErrorCode(err); got != want {
 			t.Errorf("%v: api code %q, peer code %q", err, got, want)

@@ -378,7 +378,7 @@ func (r *Region) addKey(c *call, j gm.JWK) error {
 		}
 	}
 	j.Alg, j.Use = alg, "sig"
-	r.Keys = append(r.Keys, RegionKey{Kid: j.Kid, Alg: alg, JWK: j, State: KeyActive, History: []StateChange{c.change(KeyActive)}})
+	r.Keys = append(r.Keys, RegistryKey{Kid: j.Kid, Alg: alg, JWK: j, State: KeyActive, History: []StateChange{c.change(KeyActive)}})
 	return nil
 }
 
@@ -526,7 +526,7 @@ func setRegionKeyState(c *call) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	i := slices.IndexFunc(r.Keys, func(k RegionKey) bool { return k.Kid == kid })
+	i := slices.IndexFunc(r.Keys, func(k RegistryKey) bool { return k.Kid == kid })
 	if i < 0 {
 		return nil, fmt.Errorf("%w: key %q of region %s", ErrNotFound, kid, r.Code)
 	}
@@ -576,24 +576,74 @@ func putIssuer(c *call) (any, error) {
 	if err := checkTokens("credential types", in.Types, 64); err != nil {
 		return nil, err
 	}
-	if len(in.Keys) > 16 {
-		return nil, invalid("at most 16 issuer keys")
-	}
-	kids := map[string]bool{}
-	for _, j := range in.Keys {
-		if _, err := checkJWK(j); err != nil {
-			return nil, err
+	for _, t := range in.Types {
+		if slices.Contains(EnrollmentTypes, t) {
+			return nil, invalid("%s is issued by a region's enrollment only; no issuer is accredited for it", t)
 		}
-		if kids[j.Kid] {
-			return nil, invalid("issuer key %q repeated", j.Kid)
-		}
-		kids[j.Kid] = true
 	}
 	if err := checkEntryStatus(in.Status); err != nil {
 		return nil, err
 	}
-	in.Keys = nonNil(in.Keys)
+	var old Issuer
+	if err := c.load(&old, objIssuer, in.ID); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	keys, err := c.issuerKeys(old.Keys, in.Keys)
+	if err != nil {
+		return nil, err
+	}
+	in.Keys = keys
 	return putOwned(c, &in, "issuer", objIssuer, in.ID)
+}
+
+// issuerKeys merges the keys of a PutIssuer with the stored ones: a stored
+// key must appear again (keys are never removed) with the same JWK, and a
+// change of state must be an allowed transition; a new key starts active.
+// Kid, Alg and History are the contract's.
+func (c *call) issuerKeys(old, in []RegistryKey) ([]RegistryKey, error) {
+	if len(in) > 64 {
+		return nil, invalid("an issuer keeps at most 64 keys in its history")
+	}
+	out := make([]RegistryKey, 0, len(in))
+	seen := map[string]bool{}
+	for _, k := range in {
+		alg, err := checkJWK(k.JWK)
+		if err != nil {
+			return nil, err
+		}
+		kid := k.JWK.Kid
+		if seen[kid] {
+			return nil, invalid("issuer key %q repeated", kid)
+		}
+		seen[kid] = true
+		k.JWK.Alg, k.JWK.Use = alg, "sig"
+		i := slices.IndexFunc(old, func(o RegistryKey) bool { return o.Kid == kid })
+		if i < 0 {
+			if k.State != "" && k.State != KeyActive {
+				return nil, invalid("new issuer key %q must be active", kid)
+			}
+			out = append(out, RegistryKey{Kid: kid, Alg: alg, JWK: k.JWK, State: KeyActive, History: []StateChange{c.change(KeyActive)}})
+			continue
+		}
+		prev := old[i]
+		if prev.JWK.Kty != k.JWK.Kty || prev.JWK.Crv != k.JWK.Crv || prev.JWK.X != k.JWK.X || prev.JWK.Y != k.JWK.Y {
+			return nil, invalid("issuer key %q is registered with another public key", kid)
+		}
+		if k.State != "" && k.State != prev.State {
+			if !slices.Contains(keyTransitions[prev.State], k.State) {
+				return nil, fmt.Errorf("%w: issuer key %q: %s → %q", ErrKeyTransition, kid, prev.State, k.State)
+			}
+			prev.State = k.State
+			prev.History = append(slices.Clone(prev.History), c.change(k.State))
+		}
+		out = append(out, prev)
+	}
+	for _, o := range old {
+		if !seen[o.Kid] {
+			return nil, invalid("issuer key %q is missing: keys are kept for history (retire or revoke them)", o.Kid)
+		}
+	}
+	return out, nil
 }
 
 // owned is a registry entry that belongs to one region: an issuer, a

@@ -251,8 +251,8 @@ func TestRegionKeysHistory(t *testing.T) {
 
 func TestRegistryOwnership(t *testing.T) {
 	l := consortium(t)
-	iss := Issuer{ID: "did:web:310000.trustid.example:issuer", Name: "Shanghai issuer", Types: []string{"IdentityCredential", "AgeOver18"},
-		Keys: []gm.JWK{sm2JWK(t, 5, "iss-1")}, Status: EntryActive}
+	iss := Issuer{ID: "did:web:310000.trustid.example:issuer", Name: "Shanghai issuer", Types: []string{"ResidenceCredential", "AgeOver18"},
+		Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}, Status: EntryActive}
 	l.must(t, msp31, "PutIssuer", js(t, iss))
 	if _, err := l.call(msp32, "PutIssuer", js(t, iss)); !errors.Is(err, ErrForbidden) {
 		t.Errorf("320000 overwrote 310000's issuer: %v", err)
@@ -467,8 +467,8 @@ func TestGoldenRecords(t *testing.T) {
 	l := consortium(t)
 	l.must(t, msp31, "AddRegionKey", js(t, edJWK(t, 9, "310000-k2")))
 	l.must(t, msp31, "SetRegionKeyState", "310000-k1", KeyRetiring)
-	l.must(t, msp31, "PutIssuer", js(t, Issuer{ID: "did:web:310000.trustid.example:issuer", Types: []string{"IdentityCredential"},
-		Keys: []gm.JWK{sm2JWK(t, 5, "iss-1")}, Status: EntryActive}))
+	l.must(t, msp31, "PutIssuer", js(t, Issuer{ID: "did:web:310000.trustid.example:issuer", Types: []string{"ResidenceCredential"},
+		Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}, Status: EntryActive}))
 	l.must(t, msp32, "PutRelyingParty", js(t, RelyingParty{ClientID: "rp-32", JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, "rp-1")}},
 		Scopes: []string{"openid"}, Claims: []string{"age_over_18"}, Status: EntryActive}))
 	l.must(t, msp31, "PutTerminal", js(t, Terminal{ID: "T-1", Kind: "counter", Key: sm2JWK(t, 7, "t-1"), Status: EntryActive}))
@@ -595,5 +595,54 @@ func TestSectorsAreUnique(t *testing.T) {
 	}
 	if _, err := l.call("", "GetSector", SectorKindIdentifier, "nobody.example"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unclaimed sector: %v", err)
+	}
+}
+
+// TestIssuerKeysAndTypes: an issuer's keys keep their history (never
+// removed, state changes only along the allowed transitions, the public
+// key of a kid fixed), and no issuer is accredited for the enrollment
+// types.
+func TestIssuerKeysAndTypes(t *testing.T) {
+	l := consortium(t)
+	k1, k2 := sm2JWK(t, 5, "iss-1"), edJWK(t, 9, "iss-2")
+	iss := Issuer{ID: "did:web:310000.trustid.example:issuers:rp-1", Types: []string{"ResidenceCredential"},
+		Keys: []RegistryKey{{JWK: k1}}, Status: EntryActive}
+	for _, typ := range EnrollmentTypes {
+		bad := iss
+		bad.Types = []string{"ResidenceCredential", typ}
+		if _, err := l.call(msp31, "PutIssuer", js(t, bad)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("issuer accredited for %s: %v", typ, err)
+		}
+	}
+	var got Issuer
+	json.Unmarshal(l.must(t, msp31, "PutIssuer", js(t, iss)), &got)
+	if len(got.Keys) != 1 || got.Keys[0].Kid != "iss-1" || got.Keys[0].State != KeyActive || len(got.Keys[0].History) != 1 || got.Keys[0].Alg != gm.AlgSM2 {
+		t.Fatalf("first put: %+v", got.Keys)
+	}
+	// Rotate: the old key retiring, a new one active.
+	iss.Keys = []RegistryKey{{JWK: k1, State: KeyRetiring}, {JWK: k2}}
+	json.Unmarshal(l.must(t, msp31, "PutIssuer", js(t, iss)), &got)
+	if got.Keys[0].State != KeyRetiring || len(got.Keys[0].History) != 2 || got.Keys[1].State != KeyActive {
+		t.Fatalf("rotation: %+v", got.Keys)
+	}
+	if _, ok := got.VerifyingKey("iss-1"); !ok {
+		t.Error("a retiring key no longer verifies")
+	}
+	for name, keys := range map[string][]RegistryKey{
+		"key dropped":          {{JWK: k2}},
+		"retiring to active":   {{JWK: k1, State: KeyActive}, {JWK: k2}},
+		"kid with another key": {{JWK: sm2JWK(t, 6, "iss-1")}, {JWK: k2}},
+		"new key not active":   {{JWK: k1}, {JWK: k2}, {JWK: sm2JWK(t, 7, "iss-3"), State: KeyRetired}},
+	} {
+		bad := iss
+		bad.Keys = keys
+		if _, err := l.call(msp31, "PutIssuer", js(t, bad)); !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrKeyTransition) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	iss.Keys = []RegistryKey{{JWK: k1, State: KeyRevoked}, {JWK: k2}}
+	json.Unmarshal(l.must(t, msp31, "PutIssuer", js(t, iss)), &got)
+	if _, ok := got.VerifyingKey("iss-1"); ok || got.Keys[0].State != KeyRevoked || len(got.Keys[0].History) != 3 {
+		t.Errorf("revoked key: %+v", got.Keys[0])
 	}
 }

@@ -38,21 +38,22 @@ const (
 
 // Region is a consortium member: a province-level region running a node.
 type Region struct {
-	Code      string      `json:"code"`
-	MSPID     string      `json:"msp_id"`
-	DID       string      `json:"did"`
-	Name      string      `json:"name,omitempty"`
-	Status    string      `json:"status"`
-	Keys      []RegionKey `json:"keys"`
-	Endpoints []Endpoint  `json:"endpoints"`
-	Created   time.Time   `json:"created"`
-	Updated   time.Time   `json:"updated"`
+	Code      string        `json:"code"`
+	MSPID     string        `json:"msp_id"`
+	DID       string        `json:"did"`
+	Name      string        `json:"name,omitempty"`
+	Status    string        `json:"status"`
+	Keys      []RegistryKey `json:"keys"`
+	Endpoints []Endpoint    `json:"endpoints"`
+	Created   time.Time     `json:"created"`
+	Updated   time.Time     `json:"updated"`
 	// StatusHistory records each status with its time and the transaction.
 	StatusHistory []StateChange `json:"status_history"`
 }
 
-// RegionKey is one of a region's signing keys with its full history.
-type RegionKey struct {
+// RegistryKey is a signing key of a region or an issuer, with its full
+// history.
+type RegistryKey struct {
 	Kid     string        `json:"kid"`
 	Alg     string        `json:"alg"`
 	JWK     gm.JWK        `json:"jwk"`
@@ -88,17 +89,39 @@ const (
 	ActionReinstate = "reinstate"
 )
 
-// Issuer is a credential issuer and the credential types it may issue.
+// Issuer is a credential issuer accredited by a region: the credential
+// types it may issue (W3C type names, or SD-JWT VC vct values) and its
+// signing keys with their history. PutIssuer takes the whole record; of
+// each key it reads the JWK and the state (empty: unchanged, or active for
+// a new key) and sets Kid, Alg and History itself. Keys are never removed,
+// only moved along the key states (active → retiring → retired, or
+// revoked), so what an issuer signed stays attributable.
 type Issuer struct {
-	ID      string    `json:"id"` // a DID or an https URL
-	Region  string    `json:"region"`
-	Name    string    `json:"name,omitempty"`
-	Types   []string  `json:"types"`
-	Keys    []gm.JWK  `json:"keys"`
-	Status  string    `json:"status"`
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
+	ID      string        `json:"id"` // a DID or an https URL
+	Region  string        `json:"region"`
+	Name    string        `json:"name,omitempty"`
+	Types   []string      `json:"types"`
+	Keys    []RegistryKey `json:"keys"`
+	Status  string        `json:"status"`
+	Created time.Time     `json:"created"`
+	Updated time.Time     `json:"updated"`
 }
+
+// VerifyingKey returns the issuer's key kid when it may verify: active or
+// retiring (a retired or revoked key verifies nothing).
+func (x Issuer) VerifyingKey(kid string) (RegistryKey, bool) {
+	for _, k := range x.Keys {
+		if k.Kid == kid && (k.State == KeyActive || k.State == KeyRetiring) {
+			return k, true
+		}
+	}
+	return RegistryKey{}, false
+}
+
+// EnrollmentTypes are the credential types only a region's own
+// enrollment issues (its node's DID and base URL, listed in the region's
+// record): no Issuer may be accredited for them.
+var EnrollmentTypes = []string{"IdentityCredential", "DeviceBindingCredential"}
 
 // RelyingParty is a service that verifies TrustID tokens and credentials.
 type RelyingParty struct {

@@ -223,13 +223,13 @@ func fetchClientFor(t testing.TB, srv *httptest.Server) *http.Client {
 func remoteVerifier(t testing.TB, n *node, client *http.Client, anchors StatusAnchors) (*Verifier, *HTTPStatusSource) {
 	t.Helper()
 	res := &Resolver{Client: client, Now: n.clock.Now}
-	lv, err := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: res, SkipStatus: true, Now: n.clock.Now})
+	lv, err := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: res, SkipStatus: true, Now: n.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
 	src := &HTTPStatusSource{Client: client, Verifier: lv, Resolver: res, Algorithms: allAlgs, Now: n.clock.Now,
 		Anchors: anchors, AnchorWait: 300 * time.Millisecond}
-	v, err := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: res, Status: NewStatusChecker(src, time.Hour, n.clock.Now), Now: n.clock.Now})
+	v, err := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: res, Status: NewStatusChecker(src, time.Hour, n.clock.Now), Now: n.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

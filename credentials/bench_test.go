@@ -22,7 +22,7 @@ import (
 
 // benchCredential is an issued-shape credential (with status entries).
 func benchCredential(b *testing.B, n *node) map[string]any {
-	c, err := n.issuer.prepare(sampleCredential())
+	c, err := n.issuer.prepare(sampleCredential(), n.issuer.node())
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -175,7 +175,7 @@ func BenchmarkVerifyVCJWT(b *testing.B) {
 func BenchmarkIssueSDJWT(b *testing.B) {
 	n := newNode(b, testBase)
 	k, _ := n.keys.Active(gm.AlgSM2)
-	claims := map[string]any{"iss": testBase, "vct": testBase + "/vct/IdentityCredential", "iat": 1772352000,
+	claims := map[string]any{"iss": testBase, "vct": TypeIdentityCredential, "iat": 1772352000,
 		"sub": "urn:trustid:subject:pw-3f9a1c0d7e21", "assuranceLevel": 3, "region": "310000", "name": "张三",
 		"birthDate": "1990-05-01", "nationality": "CHN", "age_over_18": true, "age_over_60": false,
 		"status": map[string]any{"status_list": map[string]any{"idx": 1234, "uri": testBase + "/status/0123456789abcdef"}}}

@@ -99,7 +99,7 @@ type VerificationMethod struct {
 // under did: one JsonWebKey method per key, "#<kid>", each listed in
 // assertionMethod (it signs credentials) and authentication.
 func NewDIDDocument(did string, keys []keystore.Key) (DIDDocument, error) {
-	doc := DIDDocument{Context: []string{ContextDID, ContextCID}, ID: did}
+	var jwks []gm.JWK
 	for _, k := range keys {
 		if k.State == keystore.StateRetired {
 			continue
@@ -108,12 +108,21 @@ func NewDIDDocument(did string, keys []keystore.Key) (DIDDocument, error) {
 		if err != nil {
 			return DIDDocument{}, err
 		}
-		id := did + "#" + k.Kid
+		jwks = append(jwks, j)
+	}
+	return didDocument(did, jwks), nil
+}
+
+// didDocument lists jwks under did, each "#<kid>".
+func didDocument(did string, jwks []gm.JWK) DIDDocument {
+	doc := DIDDocument{Context: []string{ContextDID, ContextCID}, ID: did}
+	for _, j := range jwks {
+		id := did + "#" + j.Kid
 		doc.VerificationMethod = append(doc.VerificationMethod, VerificationMethod{ID: id, Type: TypeJsonWebKey, Controller: did, PublicKeyJwk: j})
 		doc.AssertionMethod = append(doc.AssertionMethod, id)
 		doc.Authentication = append(doc.Authentication, id)
 	}
-	return doc, nil
+	return doc
 }
 
 // ParseDIDDocument decodes a DID document strictly and checks that it is

@@ -76,7 +76,7 @@ func TestDIDWebResolver(t *testing.T) {
 	iss := mustIssue(t, n, sampleCredential(), IssueOptions{Algorithm: gm.AlgEdDSA})
 
 	res := &Resolver{Client: loopbackClient(t, srv.Client()), TTL: time.Minute, Now: n.clock.Now}
-	v, _ := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: res, Status: n.checker, Now: n.clock.Now, KeyTTL: time.Second})
+	v, _ := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: res, Status: n.checker, Now: n.clock.Now, KeyTTL: time.Second})
 	ctx := context.Background()
 	for range 3 {
 		if _, err := v.VerifyCredential(ctx, iss.Token); err != nil {

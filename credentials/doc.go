@@ -7,8 +7,17 @@
 // with encodings in package statuslist), and the credential types a region
 // node issues: the identity credential and generic attribute credentials.
 //
+// Who may issue what is the trust registry's (registry.go): the node is
+// its region's enrollment issuer (identity and device-binding
+// credentials), and relying parties issue through it under their own
+// issuer DIDs only the types an operator accredited them for (Accredit,
+// IssueAsClient); every Verifier checks accreditations offline through an
+// IssuerTrust over its copy of the ledger.
+//
 // Issuing keys come from the node keystore through the small KeySource
-// interface; status is kept by a StatusStore. With an Anchorer (the ledger
+// interface (and OwnerKeySource for the issuers it signs for); status is
+// kept by a StatusStore; an enrollment's credentials share their status
+// (IssueGroup). With an Anchorer (the ledger
 // outbox) every status change and each list's new head are anchored on the
 // consortium ledger, and an HTTPStatusSource with StatusAnchors (the
 // ledger view) refuses lists that do not match their anchored heads

@@ -82,7 +82,7 @@ func TestFetchRefusesInternalAddresses(t *testing.T) {
 		"another host allowed":    mustFetchClient(t, srv.Client(), FetchOptions{AllowHost: AllowHosts("registry.example")}),
 	}
 	for name, client := range refusing {
-		v, _ := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: &Resolver{Client: client, Now: n.clock.Now}, SkipStatus: true, Now: n.clock.Now})
+		v, _ := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: &Resolver{Client: client, Now: n.clock.Now}, SkipStatus: true, Now: n.clock.Now})
 		for _, tok := range []string{vcTok, sdTok} {
 			_, err := v.VerifyToken(ctx, tok)
 			if !errors.Is(err, ErrResolve) || !errors.Is(err, ErrAddressNotAllowed) {
@@ -99,9 +99,9 @@ func TestFetchRefusesInternalAddresses(t *testing.T) {
 	// So is a status list on loopback, even when the keys may be fetched.
 	loop := loopbackClient(t, srv.Client())
 	res := &Resolver{Client: loop, Now: n.clock.Now}
-	lv, _ := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: res, SkipStatus: true, Now: n.clock.Now})
+	lv, _ := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: res, SkipStatus: true, Now: n.clock.Now})
 	src := &HTTPStatusSource{Client: srv.Client(), Verifier: lv, Resolver: res, Algorithms: allAlgs, Now: n.clock.Now}
-	v, _ := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: res, Status: NewStatusChecker(src, time.Minute, n.clock.Now), Now: n.clock.Now})
+	v, _ := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: res, Status: NewStatusChecker(src, time.Minute, n.clock.Now), Now: n.clock.Now})
 	before := hits.Load()
 	if _, err := v.VerifyCredential(ctx, vcTok); !errors.Is(err, ErrStatusUnavailable) || !errors.Is(err, ErrAddressNotAllowed) {
 		t.Errorf("status list on loopback: %v", err)
@@ -111,7 +111,7 @@ func TestFetchRefusesInternalAddresses(t *testing.T) {
 	}
 	// Opted in for both: verifies.
 	src.Client = loop
-	v, _ = NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: res, Status: NewStatusChecker(src, time.Minute, n.clock.Now), Now: n.clock.Now})
+	v, _ = NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: res, Status: NewStatusChecker(src, time.Minute, n.clock.Now), Now: n.clock.Now})
 	if _, err := v.VerifyCredential(ctx, vcTok); err != nil {
 		t.Fatalf("allowed host: %v", err)
 	}

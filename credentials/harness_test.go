@@ -67,7 +67,7 @@ func newNode(t testing.TB, base string) *node {
 		t.Fatal(err)
 	}
 	checker := NewStatusChecker(&LocalStatusSource{BaseURL: base, Store: st}, time.Minute, clk.Now)
-	v, err := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: &Resolver{Local: is.Local(), Now: clk.Now}, Status: checker, Now: clk.Now})
+	v, err := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: &Resolver{Local: is.Local(), Now: clk.Now}, Status: checker, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

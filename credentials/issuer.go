@@ -19,6 +19,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/keystore"
 )
 
 // Formats an issuer produces.
@@ -50,11 +51,20 @@ type IssuerConfig struct {
 	// OnAnchorError, if set, is told when a change could not be handed to
 	// Anchor (it stays in the journal and is retried). It must not block.
 	OnAnchorError func(error)
+	// The issuers the node signs for: relying parties accredited to issue
+	// through it, each under its own DID (ClientIssuerDID). Registry is
+	// the trust registry copy IssueAsClient checks accreditations in,
+	// Registrar writes issuer records (Accredit), IssuerKeys holds their
+	// keys. All three, or none: then only the node issues (Issue).
+	Registry   IssuerRegistry
+	Registrar  IssuerRegistrar
+	IssuerKeys OwnerKeySource
 }
 
-// Issuer issues the node's credentials. It keeps no copy of what it signs:
-// only status entries bound to credential IDs. It is safe for concurrent
-// use.
+// Issuer issues the node's credentials: as the node itself (Issue,
+// IssueGroup: enrollment) and as the relying parties accredited to issue
+// through it (IssueAsClient). It keeps no copy of what it signs: only
+// status entries bound to credential IDs. It is safe for concurrent use.
 type Issuer struct {
 	cfg IssuerConfig
 	did string
@@ -82,6 +92,9 @@ func NewIssuer(cfg IssuerConfig) (*Issuer, error) {
 	}
 	if cfg.Keys == nil || cfg.Status == nil {
 		return nil, errors.New("credentials: issuer needs keys and a status store")
+	}
+	if n := countSet(cfg.Registry != nil, cfg.Registrar != nil, cfg.IssuerKeys != nil); n != 0 && n != 3 {
+		return nil, errors.New("credentials: client issuers need a registry, a registrar and issuer keys together")
 	}
 	if cfg.Algorithm == "" {
 		cfg.Algorithm = gm.AlgSM2
@@ -144,8 +157,8 @@ type IssueOptions struct {
 	Format string
 	// Algorithm overrides the issuer's default.
 	Algorithm string
-	// VCT is the SD-JWT VC type (default: BaseURL + "/vct/" + the last
-	// credential type).
+	// VCT is the SD-JWT VC type (default: the last credential type, e.g.
+	// "IdentityCredential").
 	VCT string
 	// HolderKey, for SD-JWT VC, is the holder's public JWK put in cnf.jwk.
 	HolderKey *gm.JWK
@@ -154,8 +167,15 @@ type IssueOptions struct {
 	// Client is the OAuth client ID of the caller. A hash of it (never the
 	// ID in clear) is recorded with the credential's status entries, and
 	// SetStatusAs lets only that client (or an administrator) change the
-	// credential's status. Empty: only administrators can.
+	// credential's status. Empty: only administrators can. IssueAsClient
+	// also issues under this client's issuer DID.
 	Client string
+}
+
+// GroupItem is one credential of IssueGroup.
+type GroupItem struct {
+	Credential map[string]any
+	Options    IssueOptions
 }
 
 // Issued is an issued credential.
@@ -175,18 +195,43 @@ func (i *Issued) Envelope() map[string]any {
 	return Envelope(i.Token, MediaTypeVCJWT)
 }
 
-func (is *Issuer) signer(alg string) (kid string, key crypto.Signer, err error) {
+// signingAs is who a credential is issued as: the node (enrollment) or
+// an accredited issuer the node signs for.
+type signingAs struct {
+	did string // the issuer of vc+jwt, and the DID of every kid
+	iss string // iss of SD-JWT VC: the node's base URL, or did
+	// key returns the signing key of alg.
+	key func(alg string) (keystore.Key, error)
+	// acc is the accreditation a credential must fit; nil for the node.
+	acc *Accreditation
+	// sdKid is the SD-JWT VC header kid of a key.
+	sdKid func(kid string) string
+}
+
+// node is the node's own identity.
+func (is *Issuer) node() signingAs {
+	return signingAs{did: is.did, iss: is.cfg.BaseURL, key: is.cfg.Keys.Active, sdKid: func(kid string) string { return kid }}
+}
+
+func (as signingAs) signer(alg, fallback string) (kid string, key crypto.Signer, err error) {
 	if alg == "" {
-		alg = is.cfg.Algorithm
+		alg = fallback
 	}
 	if !slices.Contains(gm.JWTAlgorithms, alg) {
 		return "", nil, fmt.Errorf("%w: algorithm %q", ErrUnsupported, alg)
 	}
-	k, err := is.cfg.Keys.Active(alg)
+	k, err := as.key(alg)
+	if errors.Is(err, ErrNotAccredited) {
+		return "", nil, err
+	}
 	if err != nil {
 		return "", nil, fmt.Errorf("%w: no active %s key: %v", ErrUnsupported, alg, err)
 	}
 	return k.Kid, k.Signer, nil
+}
+
+func (is *Issuer) signer(alg string) (kid string, key crypto.Signer, err error) {
+	return is.node().signer(alg, is.cfg.Algorithm)
 }
 
 // newID returns a fresh urn:uuid (version 4).
@@ -203,7 +248,7 @@ func (is *Issuer) newID() (string, error) {
 
 // prepare fills issuer, id and validFrom, and validates the request
 // before any status entry is spent.
-func (is *Issuer) prepare(in map[string]any) (map[string]any, error) {
+func (is *Issuer) prepare(in map[string]any, as signingAs) (map[string]any, error) {
 	c := make(map[string]any, len(in)+4)
 	for k, v := range in {
 		c[k] = v
@@ -214,11 +259,11 @@ func (is *Issuer) prepare(in map[string]any) (map[string]any, error) {
 		}
 	}
 	if v, ok := c["issuer"]; !ok {
-		c["issuer"] = is.did
+		c["issuer"] = as.did
 	} else if id, err := idOf(v, true); err != nil {
 		return nil, fmt.Errorf("%w: issuer: %v", ErrInvalid, err)
-	} else if id != is.did {
-		return nil, fmt.Errorf("%w: this node issues only as %s", ErrIssuerMismatch, is.did)
+	} else if id != as.did {
+		return nil, fmt.Errorf("%w: this issues only as %s", ErrIssuerMismatch, as.did)
 	}
 	if _, ok := c["id"]; !ok {
 		id, err := is.newID()
@@ -255,9 +300,8 @@ func ownerTag(client string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// allocate reserves entries for purposes and binds them to id and the
-// issuing client.
-func (is *Issuer) allocate(ctx context.Context, id, client string, purposes ...string) ([]statuslist.Ref, error) {
+// reserve allocates an entry of each purpose.
+func (is *Issuer) reserve(ctx context.Context, purposes ...string) ([]statuslist.Ref, error) {
 	var refs []statuslist.Ref
 	for _, p := range purposes {
 		lid, idx, err := is.cfg.Status.Allocate(ctx, p)
@@ -266,49 +310,190 @@ func (is *Issuer) allocate(ctx context.Context, id, client string, purposes ...s
 		}
 		refs = append(refs, statuslist.Ref{ListID: lid, Index: idx, Purpose: p})
 	}
-	if err := is.cfg.Status.BindOwner(ctx, id, ownerTag(client), refs); err != nil {
-		if errors.Is(err, statuslist.ErrBound) {
-			return nil, fmt.Errorf("%w: a credential with this id was already issued", ErrInvalid)
+	return refs, nil
+}
+
+// bind binds every credential of a group to all the group's entries, and
+// to the issuing client: a status change of any of them changes them all.
+func (is *Issuer) bind(ctx context.Context, client string, group []*pending) error {
+	var all []statuslist.Ref
+	for _, p := range group {
+		all = append(all, p.refs...)
+	}
+	for _, p := range group {
+		if err := is.cfg.Status.BindOwner(ctx, p.id, ownerTag(client), all); err != nil {
+			if errors.Is(err, statuslist.ErrBound) {
+				return fmt.Errorf("%w: a credential with this id was already issued", ErrInvalid)
+			}
+			return err
 		}
-		return nil, err
 	}
 	// A list just created has no head on the ledger yet: hand over its
 	// first one (nothing to do for lists anchored before). A failure is
 	// reported and retried; the credential is valid either way.
-	ids := make([]string, len(refs))
-	for i, r := range refs {
+	ids := make([]string, len(all))
+	for i, r := range all {
 		ids[i] = r.ListID
 	}
 	is.handOff(ctx, true, ids...)
-	return refs, nil
+	return nil
 }
 
-// Issue secures a credential. The request must not carry
+// pending is a credential prepared and given its status entries, to be
+// bound and signed.
+type pending struct {
+	id     string
+	format string
+	refs   []statuslist.Ref
+	sign   func() (string, error)
+}
+
+// Issue secures a credential as the node. The request must not carry
 // credentialStatus or proof; issuer defaults to (and must be) the node's
 // DID; id defaults to a fresh urn:uuid and validFrom to now. A revocation
 // and a suspension entry (vc+jwt) or a Token Status List entry (SD-JWT VC)
-// are attached at random indices.
+// are attached at random indices. The node's own credentials are
+// enrollment's: verifiers accept only the enrollment types from it.
 func (is *Issuer) Issue(ctx context.Context, in map[string]any, opts IssueOptions) (*Issued, error) {
-	switch opts.Format {
-	case "", FormatVCJWT:
-		return is.issueJWT(ctx, in, opts)
-	case FormatSDJWT:
-		return is.issueSDJWT(ctx, in, opts)
+	out, err := is.issue(ctx, is.node(), opts.Client, GroupItem{Credential: in, Options: opts})
+	if err != nil {
+		return nil, err
 	}
-	return nil, fmt.Errorf("%w: format %q (want vc+jwt or sd-jwt)", ErrUnsupported, opts.Format)
+	return out[0], nil
 }
 
-func (is *Issuer) issueJWT(ctx context.Context, in map[string]any, opts IssueOptions) (*Issued, error) {
-	kid, signer, err := is.signer(opts.Algorithm)
+// IssueGroup issues credentials as the node that share their fate (one
+// enrollment's binding and identity credentials): each is bound to the
+// status entries of all, so revoking, suspending or reinstating any of
+// them does the same to all. They are owned by the first item's Client.
+func (is *Issuer) IssueGroup(ctx context.Context, items []GroupItem) ([]*Issued, error) {
+	if len(items) == 0 || len(items) > 4 {
+		return nil, fmt.Errorf("%w: a group has 1 to 4 credentials", ErrInvalid)
+	}
+	return is.issue(ctx, is.node(), items[0].Options.Client, items...)
+}
+
+// IssueAsClient secures a credential for opts.Client, under that client's
+// own issuer DID (ClientIssuerDID) and with a key the node holds for it.
+// The client must be accredited in the trust registry for every type of
+// the credential (and, for an SD-JWT VC, its vct), and may not use what
+// enrollment alone issues: the enrollment types (ErrReservedType), the
+// assuranceLevel claim (ErrReservedClaim) and urn:trustid:subject:
+// subject IDs (ErrReservedSubject). Otherwise as Issue; the client owns
+// the credential's status.
+func (is *Issuer) IssueAsClient(ctx context.Context, in map[string]any, opts IssueOptions) (*Issued, error) {
+	// The reserved names first, whoever asks: the reason is the request,
+	// not the client's accreditation.
+	did, err := ClientIssuerDID(is.did, opts.Client)
 	if err != nil {
 		return nil, err
 	}
-	c, err := is.prepare(in)
+	c, err := is.prepare(in, signingAs{did: did})
 	if err != nil {
 		return nil, err
+	}
+	cred, _ := NewCredential(c)
+	if err := enrollmentOnly(cred.Types, subjectIDs(cred.Subjects), cred.Subjects); err != nil {
+		return nil, err
+	}
+	as, err := is.client(opts.Client)
+	if err != nil {
+		return nil, err
+	}
+	out, err := is.issue(ctx, as, opts.Client, GroupItem{Credential: in, Options: opts})
+	if err != nil {
+		return nil, err
+	}
+	return out[0], nil
+}
+
+// client is the identity of an accredited client issuer, from the
+// registry copy.
+func (is *Issuer) client(clientID string) (signingAs, error) {
+	if is.cfg.Registry == nil {
+		return signingAs{}, fmt.Errorf("%w: this node signs for no issuer", ErrNotAccredited)
+	}
+	did, err := ClientIssuerDID(is.did, clientID)
+	if err != nil {
+		return signingAs{}, err
+	}
+	acc, err := (&RegistryTrust{Registry: is.cfg.Registry}).Accreditation(did)
+	if err != nil {
+		return signingAs{}, err
+	}
+	rec, _ := is.cfg.Registry.Issuer(did)
+	key := func(alg string) (keystore.Key, error) {
+		k, err := is.cfg.IssuerKeys.OwnerActive(did, alg)
+		if err != nil {
+			return k, fmt.Errorf("%w: this node holds no %s key for it (accredit it again, or give this instance the keystore copy that has its keys)", ErrNotAccredited, alg)
+		}
+		if _, ok := rec.VerifyingKey(k.Kid); !ok {
+			return keystore.Key{}, fmt.Errorf("%w: its %s key is not in its registry record (accredit it again)", ErrNotAccredited, alg)
+		}
+		return k, nil
+	}
+	return signingAs{did: did, iss: did, key: key, acc: &acc, sdKid: func(kid string) string { return did + "#" + kid }}, nil
+}
+
+func countSet(bs ...bool) int {
+	n := 0
+	for _, b := range bs {
+		if b {
+			n++
+		}
+	}
+	return n
+}
+
+// issue prepares every item (validating it and reserving its entries),
+// binds the group, then signs each.
+func (is *Issuer) issue(ctx context.Context, as signingAs, client string, items ...GroupItem) ([]*Issued, error) {
+	group := make([]*pending, len(items))
+	for i, it := range items {
+		var err error
+		switch it.Options.Format {
+		case "", FormatVCJWT:
+			group[i], err = is.prepareJWT(ctx, as, it.Credential, it.Options)
+		case FormatSDJWT:
+			group[i], err = is.prepareSDJWT(ctx, as, it.Credential, it.Options)
+		default:
+			err = fmt.Errorf("%w: format %q (want vc+jwt or sd-jwt)", ErrUnsupported, it.Options.Format)
+		}
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := is.bind(ctx, client, group); err != nil {
+		return nil, err
+	}
+	out := make([]*Issued, len(group))
+	for i, p := range group {
+		tok, err := p.sign()
+		if err != nil {
+			return nil, err
+		}
+		out[i] = &Issued{ID: p.id, Format: p.format, Token: tok, Status: p.refs}
+	}
+	return out, nil
+}
+
+func (is *Issuer) prepareJWT(ctx context.Context, as signingAs, in map[string]any, opts IssueOptions) (*pending, error) {
+	kid, signer, err := as.signer(opts.Algorithm, is.cfg.Algorithm)
+	if err != nil {
+		return nil, err
+	}
+	c, err := is.prepare(in, as)
+	if err != nil {
+		return nil, err
+	}
+	if as.acc != nil {
+		cred, _ := NewCredential(c)
+		if err := as.acc.Allows(cred.Types, subjectIDs(cred.Subjects), cred.Subjects); err != nil {
+			return nil, err
+		}
 	}
 	id := c["id"].(string)
-	refs, err := is.allocate(ctx, id, opts.Client, PurposeRevocation, PurposeSuspension)
+	refs, err := is.reserve(ctx, PurposeRevocation, PurposeSuspension)
 	if err != nil {
 		return nil, err
 	}
@@ -318,24 +503,23 @@ func (is *Issuer) issueJWT(ctx context.Context, in map[string]any, opts IssueOpt
 		status = append(status, StatusEntry{ID: fmt.Sprintf("%s#%d", u, r.Index), Purpose: r.Purpose, Index: r.Index, ListCredential: u}.Map())
 	}
 	c["credentialStatus"] = status
-	tok, err := SignJWT(c, TypVCJWT, is.did+"#"+kid, signer)
-	if err != nil {
-		return nil, err
-	}
-	return &Issued{ID: id, Format: FormatVCJWT, Token: tok, Status: refs}, nil
+	return &pending{id: id, format: FormatVCJWT, refs: refs, sign: func() (string, error) {
+		return SignJWT(c, TypVCJWT, as.did+"#"+kid, signer)
+	}}, nil
 }
 
-// issueSDJWT maps the credential onto SD-JWT VC claims: iss (the base
-// URL), vct, iat, nbf/exp from validFrom/validUntil, sub from the subject
-// id, every other subject claim selectively disclosable (objects
-// recursively, arrays element by element), cnf.jwk and a status claim.
-// The subject id becomes a selectively disclosable sub.
-func (is *Issuer) issueSDJWT(ctx context.Context, in map[string]any, opts IssueOptions) (*Issued, error) {
-	kid, signer, err := is.signer(opts.Algorithm)
+// prepareSDJWT maps the credential onto SD-JWT VC claims: iss (the node's
+// base URL, or a client issuer's DID), vct, iat, nbf/exp from
+// validFrom/validUntil, sub from the subject id, every other subject
+// claim selectively disclosable (objects recursively, arrays element by
+// element), cnf.jwk and a status claim. The subject id becomes a
+// selectively disclosable sub.
+func (is *Issuer) prepareSDJWT(ctx context.Context, as signingAs, in map[string]any, opts IssueOptions) (*pending, error) {
+	kid, signer, err := as.signer(opts.Algorithm, is.cfg.Algorithm)
 	if err != nil {
 		return nil, err
 	}
-	c, err := is.prepare(in)
+	c, err := is.prepare(in, as)
 	if err != nil {
 		return nil, err
 	}
@@ -345,15 +529,19 @@ func (is *Issuer) issueSDJWT(ctx context.Context, in map[string]any, opts IssueO
 	}
 	vct := opts.VCT
 	if vct == "" {
-		vct = is.cfg.BaseURL + "/vct/" + cred.Types[len(cred.Types)-1]
-	}
-	if _, err := urlString(vct); err != nil && opts.VCT != "" {
+		vct = cred.Types[len(cred.Types)-1]
+	} else if _, err := urlString(vct); err != nil {
 		return nil, fmt.Errorf("%w: vct: %v", ErrInvalid, err)
+	}
+	if as.acc != nil {
+		if err := as.acc.Allows(append(slices.Clone(cred.Types), vct), subjectIDs(cred.Subjects), cred.Subjects); err != nil {
+			return nil, err
+		}
 	}
 	now := is.cfg.Now()
 	// No jti and a selectively disclosable sub: a value shown to every
 	// verifier would let them link presentations.
-	claims := map[string]any{"iss": is.cfg.BaseURL, "vct": vct, "iat": now.Unix()}
+	claims := map[string]any{"iss": as.iss, "vct": vct, "iat": now.Unix()}
 	if !cred.ValidFrom.IsZero() {
 		claims["nbf"] = cred.ValidFrom.Unix()
 	}
@@ -409,16 +597,18 @@ func (is *Issuer) issueSDJWT(ctx context.Context, in map[string]any, opts IssueO
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	refs, err := is.allocate(ctx, cred.ID, opts.Client, statuslist.PurposeToken)
+	refs, err := is.reserve(ctx, statuslist.PurposeToken)
 	if err != nil {
 		return nil, err
 	}
 	payload["status"] = map[string]any{"status_list": map[string]any{"idx": refs[0].Index, "uri": is.statusURL(refs[0].ListID)}}
-	tok, err := jose.Sign(payload, map[string]any{"typ": TypSDJWTVC, "kid": kid}, signer)
-	if err != nil {
-		return nil, err
-	}
-	return &Issued{ID: cred.ID, Format: FormatSDJWT, Token: sdjwt.Serialize(tok, ds), Status: refs}, nil
+	return &pending{id: cred.ID, format: FormatSDJWT, refs: refs, sign: func() (string, error) {
+		tok, err := jose.Sign(payload, map[string]any{"typ": TypSDJWTVC, "kid": as.sdKid(kid)}, signer)
+		if err != nil {
+			return "", err
+		}
+		return sdjwt.Serialize(tok, ds), nil
+	}}, nil
 }
 
 func jwkMap(j gm.JWK) map[string]any {
@@ -493,50 +683,36 @@ func (is *Issuer) setStatus(ctx context.Context, id, action string) error {
 	if err != nil {
 		return err
 	}
-	find := func(purpose string) *statuslist.Ref {
-		for i := range refs {
-			if refs[i].Purpose == purpose {
-				return &refs[i]
-			}
-		}
-		return nil
-	}
 	revoked := false
-	if r := find(PurposeRevocation); r != nil {
+	for _, r := range refs {
+		if r.Purpose != PurposeRevocation && r.Purpose != statuslist.PurposeToken {
+			continue
+		}
 		_, v, err := is.cfg.Status.Get(ctx, r.ListID, r.Index)
 		if err != nil {
 			return err
 		}
-		revoked = v == 1
-	}
-	if t := find(statuslist.PurposeToken); t != nil {
-		_, v, err := is.cfg.Status.Get(ctx, t.ListID, t.Index)
-		if err != nil {
-			return err
-		}
-		revoked = v == statuslist.TokenInvalid
+		revoked = revoked || (r.Purpose == PurposeRevocation && v == 1) || (r.Purpose == statuslist.PurposeToken && v == statuslist.TokenInvalid)
 	}
 	if revoked && action != ActionRevoke {
 		return fmt.Errorf("%w: the credential is revoked", ErrStatusConflict)
 	}
-	var touched []string
-	set := func(r *statuslist.Ref, v uint8) error {
-		if r == nil {
-			return nil
-		}
-		touched = append(touched, r.ListID)
-		return is.cfg.Status.Set(ctx, r.ListID, r.Index, v)
-	}
-	tok := find(statuslist.PurposeToken)
-	switch action {
-	case ActionRevoke:
-		err = errors.Join(set(find(PurposeRevocation), 1), set(tok, statuslist.TokenInvalid))
-	case ActionSuspend:
-		err = errors.Join(set(find(PurposeSuspension), 1), set(tok, statuslist.TokenSuspended))
-	case ActionReinstate:
-		err = errors.Join(set(find(PurposeSuspension), 0), set(tok, statuslist.TokenValid))
-	default:
+	// Every entry of the credential's group (see IssueGroup): the refs of
+	// each purpose, not only the first.
+	values := map[string]map[string]uint8{
+		ActionRevoke:    {PurposeRevocation: 1, statuslist.PurposeToken: statuslist.TokenInvalid},
+		ActionSuspend:   {PurposeSuspension: 1, statuslist.PurposeToken: statuslist.TokenSuspended},
+		ActionReinstate: {PurposeSuspension: 0, statuslist.PurposeToken: statuslist.TokenValid},
+	}[action]
+	if values == nil {
 		return fmt.Errorf("%w: action %q (want revoke, suspend or reinstate)", ErrInvalid, action)
+	}
+	var touched []string
+	for _, r := range refs {
+		if v, ok := values[r.Purpose]; ok {
+			touched = append(touched, r.ListID)
+			err = errors.Join(err, is.cfg.Status.Set(ctx, r.ListID, r.Index, v))
+		}
 	}
 	is.handOff(ctx, false, touched...)
 	if err == nil {

@@ -19,7 +19,7 @@ func TestKeyCacheOnlyVerified(t *testing.T) {
 	srv, n, hits := issuerServer(t)
 	ctx := context.Background()
 	res := &Resolver{Client: loopbackClient(t, srv.Client()), TTL: time.Hour, Now: n.clock.Now}
-	v, err := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: res, SkipStatus: true, Now: n.clock.Now,
+	v, err := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: res, SkipStatus: true, Now: n.clock.Now,
 		KeyTTL: time.Minute, KeyCacheSize: 1})
 	if err != nil {
 		t.Fatal(err)
@@ -78,7 +78,7 @@ func TestKeyCacheOnlyVerified(t *testing.T) {
 
 	// did:key: verified, never cached.
 	holder, did := holderKey(t, gm.AlgEdDSA)
-	v2, _ := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: &Resolver{}, SkipStatus: true, Now: n.clock.Now})
+	v2, _ := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: &Resolver{}, SkipStatus: true, Now: n.clock.Now})
 	doc := sampleCredential()
 	doc["issuer"] = did
 	tok, err := SignJWT(doc, TypVCJWT, did+"#"+did[len("did:key:"):], holder)

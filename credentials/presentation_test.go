@@ -218,7 +218,7 @@ func FuzzVerifyPresentation(f *testing.F) {
 	for _, s := range []string{good, forged, good[:len(good)/2], "a.b.c", "", "eyJhbGciOiJub25lIn0.e30."} {
 		f.Add(s)
 	}
-	v, err := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: &didKeyOnly{}, Status: n.checker, Now: n.clock.Now})
+	v, err := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: &didKeyOnly{}, Status: n.checker, Now: n.clock.Now})
 	if err != nil {
 		f.Fatal(err)
 	}

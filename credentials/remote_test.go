@@ -57,10 +57,10 @@ func TestRemoteVerifier(t *testing.T) {
 
 	client := loopbackClient(t, srv.Client())
 	res := &Resolver{Client: client, Now: n.clock.Now}
-	listVerifier, _ := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: res, SkipStatus: true, Now: n.clock.Now})
+	listVerifier, _ := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: res, SkipStatus: true, Now: n.clock.Now})
 	source := &HTTPStatusSource{Client: client, Verifier: listVerifier, Resolver: res, Algorithms: allAlgs, Now: n.clock.Now}
 	checker := NewStatusChecker(source, time.Minute, n.clock.Now)
-	v, _ := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: res, Status: checker, Now: n.clock.Now})
+	v, _ := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: res, Status: checker, Now: n.clock.Now})
 
 	vc := mustIssue(t, n, sampleCredential(), IssueOptions{})
 	holder, _ := holderKey(t, gm.AlgEdDSA)

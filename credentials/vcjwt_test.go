@@ -54,12 +54,12 @@ func TestVCJWTRoundTrip(t *testing.T) {
 		})
 	}
 	// Algorithms the verifier does not allow are refused.
-	v, _ := NewVerifier(VerifierConfig{Algorithms: []string{gm.AlgES256}, Resolver: &Resolver{Local: n.issuer.Local()}, Status: n.checker, Now: n.clock.Now})
+	v, _ := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: []string{gm.AlgES256}, Resolver: &Resolver{Local: n.issuer.Local()}, Status: n.checker, Now: n.clock.Now})
 	iss := mustIssue(t, n, sampleCredential(), IssueOptions{Algorithm: gm.AlgSM2})
 	if _, err := v.VerifyCredential(ctx, iss.Token); !errors.Is(err, ErrAlgorithm) {
 		t.Fatalf("SM2 with an ES256-only verifier: %v", err)
 	}
-	if _, err := NewVerifier(VerifierConfig{Algorithms: []string{"none"}, Resolver: &Resolver{}, SkipStatus: true}); err == nil {
+	if _, err := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: []string{"none"}, Resolver: &Resolver{}, SkipStatus: true}); err == nil {
 		t.Fatal("verifier allowing none")
 	}
 }
@@ -215,7 +215,7 @@ func TestStatusRevokeSuspend(t *testing.T) {
 	if sub["statusPurpose"] != "revocation" || !strings.HasPrefix(sub["encodedList"].(string), "u") {
 		t.Fatalf("list %v", doc)
 	}
-	lv, _ := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: &Resolver{Local: n.issuer.Local()}, SkipStatus: true, Now: n.clock.Now})
+	lv, _ := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: &Resolver{Local: n.issuer.Local()}, SkipStatus: true, Now: n.clock.Now})
 	lc, err := lv.VerifyCredential(ctx, tok)
 	if err != nil {
 		t.Fatal(err)
@@ -236,7 +236,7 @@ func TestStatusFailsClosed(t *testing.T) {
 		return nil, errors.New("connection refused")
 	}}}
 	remote := &HTTPStatusSource{Client: refuse, Verifier: n.verifier}
-	v, _ := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: &Resolver{Local: n.issuer.Local()},
+	v, _ := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: &Resolver{Local: n.issuer.Local()},
 		Status: NewStatusChecker(remote, time.Minute, n.clock.Now), Now: n.clock.Now})
 	ctx2, cancel := context.WithTimeout(ctx, 2*time.Second)
 	defer cancel()
@@ -291,7 +291,7 @@ func TestRotation(t *testing.T) {
 	if err := n.keys.Retire(k1.Kid); err != nil {
 		t.Fatal(err)
 	}
-	v, _ := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: &Resolver{Local: n.issuer.Local()}, Status: n.checker, Now: n.clock.Now})
+	v, _ := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: &Resolver{Local: n.issuer.Local()}, Status: n.checker, Now: n.clock.Now})
 	if _, err := v.VerifyCredential(ctx, first.Token); !errors.Is(err, ErrUnknownKey) {
 		t.Fatalf("credential of a retired key: %v", err)
 	}

@@ -23,6 +23,10 @@ type VerifierConfig struct {
 	Algorithms []string
 	// Resolver finds issuer and holder keys (required).
 	Resolver KeyResolver
+	// Trust says which issuer is accredited for which credential type
+	// (required): RegistryTrust over the trust registry copy; AnyIssuer
+	// only for status list credentials.
+	Trust IssuerTrust
 	// Status checks credential status. It is required unless SkipStatus,
 	// which only the verifier of status list credentials themselves uses.
 	Status     *StatusChecker
@@ -65,6 +69,9 @@ type Verifier struct {
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Resolver == nil {
 		return nil, errors.New("credentials: verifier needs a key resolver")
+	}
+	if cfg.Trust == nil {
+		return nil, errors.New("credentials: verifier needs an issuer trust (RegistryTrust; AnyIssuer for status lists only)")
 	}
 	if cfg.Status == nil && !cfg.SkipStatus {
 		return nil, errors.New("credentials: verifier needs a status checker (or SkipStatus for status lists)")
@@ -216,8 +223,9 @@ func credentialIssuer(m map[string]any, _ string) (string, error) {
 // VerifyCredential verifies a vc+jwt: the algorithm is allowed, the header
 // typ is vc+jwt (cty vc when present), the kid resolves to a key of the
 // credential's issuer, the signature holds, the payload is a valid
-// credential, it is within validFrom/validUntil (and exp/nbf), and no
-// status entry is set.
+// credential, it is within validFrom/validUntil (and exp/nbf), the issuer
+// is accredited for its types (and, unless an enrollment issuer, uses no
+// name reserved to enrollment), and no status entry is set.
 func (v *Verifier) VerifyCredential(ctx context.Context, token string) (*Credential, error) {
 	payload, _, err := v.verifyJWS(ctx, token, TypVCJWT, CtyVC, credentialIssuer)
 	if err != nil {
@@ -230,8 +238,15 @@ func (v *Verifier) VerifyCredential(ctx context.Context, token string) (*Credent
 	if err := v.checkValidity(c.ValidFrom, c.ValidUntil); err != nil {
 		return nil, err
 	}
+	acc, err := v.cfg.Trust.Accreditation(c.Issuer)
+	if err != nil {
+		return nil, err
+	}
+	if err := acc.Allows(c.Types, subjectIDs(c.Subjects), c.Subjects); err != nil {
+		return nil, err
+	}
 	if !v.cfg.SkipStatus && len(c.Status) > 0 {
-		if err := v.cfg.Status.Check(ctx, c.Issuer, c.Status); err != nil {
+		if err := v.cfg.Status.Check(ctx, acc.statusIssuer(false), c.Status); err != nil {
 			return nil, err
 		}
 	}
@@ -258,7 +273,9 @@ type SDJWTOptions struct {
 
 // VerifySDJWT verifies an SD-JWT VC: typ dc+sd-jwt, a vct, an https or
 // DID iss whose key signed, every disclosure, the key binding when
-// required (or present), validity (exp/nbf) and the status claim (IETF
+// required (or present), validity (exp/nbf), the issuer's accreditation
+// for the vct (and, unless an enrollment issuer, no disclosed sub in
+// urn:trustid:subject: nor assuranceLevel) and the status claim (IETF
 // Token Status List).
 func (v *Verifier) VerifySDJWT(ctx context.Context, s string, opts SDJWTOptions) (*sdjwt.Verified, error) {
 	var key resolvedKey
@@ -289,16 +306,28 @@ func (v *Verifier) VerifySDJWT(ctx context.Context, s string, opts SDJWTOptions)
 		return nil, mapSDJWTErr(err)
 	}
 	v.remember(key)
-	if vct, _ := res.Claims["vct"].(string); vct == "" {
+	vct, _ := res.Claims["vct"].(string)
+	if vct == "" {
 		return nil, fmt.Errorf("%w: SD-JWT VC needs a vct", ErrInvalid)
+	}
+	iss, _ := res.Claims["iss"].(string)
+	acc, err := v.cfg.Trust.Accreditation(iss)
+	if err != nil {
+		return nil, err
+	}
+	var subs []string
+	if sub, ok := res.Claims["sub"].(string); ok {
+		subs = append(subs, sub)
+	}
+	if err := acc.Allows([]string{vct}, subs, []map[string]any{res.Claims}); err != nil {
+		return nil, err
 	}
 	if st, ok := res.Claims["status"]; ok && !v.cfg.SkipStatus {
 		uri, idx, err := tokenStatusRef(st)
 		if err != nil {
 			return nil, err
 		}
-		iss, _ := res.Claims["iss"].(string)
-		if err := v.cfg.Status.CheckToken(ctx, iss, uri, idx); err != nil {
+		if err := v.cfg.Status.CheckToken(ctx, acc.statusIssuer(true), uri, idx); err != nil {
 			return nil, err
 		}
 	}

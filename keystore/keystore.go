@@ -9,6 +9,13 @@
 // verify what they signed and stay published; retired keys are kept as
 // public history only (their private half is destroyed).
 //
+// Besides its own keys, a node may hold signing keys for issuers it signs
+// for (the relying parties it has accredited, each its own issuer):
+// owner keys, named by the issuer's identifier, with the same states.
+// They are never the node's: Active, Published, Lookup, Keys, Rotate and
+// Retire see only the node's keys, OwnerKeys, OwnerActive and
+// EnsureOwnerKeys only an owner's.
+//
 // The file is written atomically (temp file, fsync, rename) and is never
 // overwritten after a failed read: a wrong KEK or a damaged file stops
 // start-up with an error naming the file and the reason. Every change
@@ -33,6 +40,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -57,6 +65,7 @@ var (
 	ErrKeyState   = errors.New("keystore: key is not in a state that allows this")
 	ErrBadSecret  = errors.New("keystore: invalid secret")
 	ErrSecretSeen = errors.New("keystore: a different secret with this name and version exists")
+	ErrBadOwner   = errors.New("keystore: an owner is 1-256 printable ASCII characters without spaces")
 )
 
 // Algorithms holds the signing algorithms a node keeps a key for.
@@ -69,6 +78,9 @@ const (
 
 // Key is one signing key. Signer is nil for retired keys.
 type Key struct {
+	// Owner is empty for the node's own keys, else the identifier of the
+	// issuer the node holds the key for.
+	Owner   string
 	Kid     string
 	Alg     string
 	State   string
@@ -205,31 +217,85 @@ func (s *Store) Reload() error { return s.load() }
 func (s *Store) Active(alg string) (Key, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	for _, k := range s.keys {
-		if k.Alg == alg && k.State == StateActive {
+	return active(s.keys, "", alg)
+}
+
+func active(keys []Key, owner, alg string) (Key, error) {
+	for _, k := range keys {
+		if k.Owner == owner && k.Alg == alg && k.State == StateActive {
 			return k, nil
 		}
 	}
 	return Key{}, fmt.Errorf("%w %s", ErrNoActive, alg)
 }
 
-// Lookup returns the key with the given kid, in any state.
+// Lookup returns the node's key with the given kid, in any state.
 func (s *Store) Lookup(kid string) (Key, error) {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	for _, k := range s.keys {
-		if k.Kid == kid {
+		if k.Owner == "" && k.Kid == kid {
 			return k, nil
 		}
 	}
 	return Key{}, ErrNotFound
 }
 
-// Keys lists every key, oldest first.
-func (s *Store) Keys() []Key {
+// Keys lists every key of the node, oldest first.
+func (s *Store) Keys() []Key { return s.OwnerKeys("") }
+
+// OwnerKeys lists every key held for owner, oldest first ("" lists the
+// node's own).
+func (s *Store) OwnerKeys(owner string) []Key {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return slices.Clone(s.keys)
+	var out []Key
+	for _, k := range s.keys {
+		if k.Owner == owner {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// OwnerActive returns the signing key held for owner for alg.
+func (s *Store) OwnerActive(owner, alg string) (Key, error) {
+	if owner == "" {
+		return Key{}, ErrBadOwner
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return active(s.keys, owner, alg)
+}
+
+// EnsureOwnerKeys makes an active key for owner in each algorithm of
+// Algorithms that has none, and returns every key held for owner.
+func (s *Store) EnsureOwnerKeys(owner string) ([]Key, error) {
+	if owner == "" || len(owner) > 256 || strings.IndexFunc(owner, func(r rune) bool { return r <= ' ' || r > '~' }) >= 0 {
+		return nil, ErrBadOwner
+	}
+	err := s.update(false, func(c *contents) error {
+		changed := false
+		for _, alg := range Algorithms {
+			if _, err := active(c.keys, owner, alg); err == nil {
+				continue
+			}
+			k, err := s.newKey(c, alg)
+			if err != nil {
+				return err
+			}
+			c.keys[len(c.keys)-1].Owner, k.Owner = owner, owner
+			changed = true
+		}
+		if !changed {
+			return errUnchanged
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.OwnerKeys(owner), nil
 }
 
 // Published lists the keys that still verify (active and retiring): the
@@ -251,7 +317,7 @@ func (s *Store) Rotate(alg string) (Key, error) {
 	err := s.update(false, func(c *contents) error {
 		now := s.now().UTC()
 		for i := range c.keys {
-			if c.keys[i].Alg == alg && c.keys[i].State == StateActive {
+			if c.keys[i].Owner == "" && c.keys[i].Alg == alg && c.keys[i].State == StateActive {
 				c.keys[i].State, c.keys[i].Retiring = StateRetiring, now
 			}
 		}
@@ -269,7 +335,7 @@ func (s *Store) Rotate(alg string) (Key, error) {
 // destroyed. An active key must be rotated first.
 func (s *Store) Retire(kid string) error {
 	return s.update(false, func(c *contents) error {
-		i := slices.IndexFunc(c.keys, func(k Key) bool { return k.Kid == kid })
+		i := slices.IndexFunc(c.keys, func(k Key) bool { return k.Owner == "" && k.Kid == kid })
 		if i < 0 {
 			return ErrNotFound
 		}
@@ -447,6 +513,7 @@ type inner struct {
 }
 
 type diskKey struct {
+	Owner    string     `json:"owner,omitempty"`
 	Kid      string     `json:"kid"`
 	Alg      string     `json:"alg"`
 	State    string     `json:"state"`
@@ -543,7 +610,7 @@ func decode(doc inner) ([]Key, []*Secret, error) {
 		default:
 			return nil, nil, fmt.Errorf("key %s: unknown state %q", d.Kid, d.State)
 		}
-		k.State, k.Created = d.State, d.Created
+		k.Owner, k.State, k.Created = d.Owner, d.State, d.Created
 		if d.Retiring != nil {
 			k.Retiring = *d.Retiring
 		}
@@ -575,7 +642,7 @@ func (s *Store) save(c contents) error {
 		if err != nil {
 			return err
 		}
-		d := diskKey{Kid: k.Kid, Alg: k.Alg, State: k.State, Created: k.Created,
+		d := diskKey{Owner: k.Owner, Kid: k.Kid, Alg: k.Alg, State: k.State, Created: k.Created,
 			Retiring: timePtr(k.Retiring), Retired: timePtr(k.Retired), Public: pub}
 		if k.Signer != nil {
 			if d.Private, err = gm.MarshalPrivateKey(k.Signer); err != nil {

@@ -310,3 +310,53 @@ func TestConcurrentCreate(t *testing.T) {
 		}
 	}
 }
+
+// TestOwnerKeys: keys held for an issuer are made once per algorithm,
+// survive a reopen, and never stand in for the node's own keys.
+func TestOwnerKeys(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keystore.json")
+	s := open(t, path, kek(1))
+	node := s.Keys()
+	const owner = "did:web:node.example:issuers:rp-1"
+	keys, err := s.EnsureOwnerKeys(owner)
+	if err != nil || len(keys) != len(Algorithms) {
+		t.Fatalf("EnsureOwnerKeys: %v %d", err, len(keys))
+	}
+	again, err := s.EnsureOwnerKeys(owner)
+	if err != nil || len(again) != len(keys) || again[0].Kid != keys[0].Kid {
+		t.Fatalf("second EnsureOwnerKeys made new keys: %v %v", err, again)
+	}
+	for _, k := range keys {
+		if k.Owner != owner || k.Signer == nil || k.State != StateActive {
+			t.Errorf("owner key %+v", k)
+		}
+		if _, err := s.Lookup(k.Kid); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Lookup found an owner key as the node's: %v", err)
+		}
+		if a, _ := s.Active(k.Alg); a.Kid == k.Kid {
+			t.Errorf("an owner key is the node's active %s key", k.Alg)
+		}
+		if err := s.Retire(k.Kid); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Retire reached an owner key: %v", err)
+		}
+	}
+	if len(s.Keys()) != len(node) || len(s.Published()) != len(node) {
+		t.Errorf("node keys %d/%d, want %d", len(s.Keys()), len(s.Published()), len(node))
+	}
+	if _, err := s.Rotate(gm.AlgSM2); err != nil {
+		t.Fatal(err)
+	}
+	reopened := open(t, path, kek(1))
+	k, err := reopened.OwnerActive(owner, gm.AlgSM2)
+	if err != nil || k.Kid != keys[0].Kid || k.Owner != owner {
+		t.Errorf("after reopen: %+v %v", k, err)
+	}
+	if _, err := reopened.OwnerActive("did:web:other", gm.AlgSM2); !errors.Is(err, ErrNoActive) {
+		t.Errorf("unknown owner: %v", err)
+	}
+	for _, bad := range []string{"", "has space", strings.Repeat("x", 257)} {
+		if _, err := s.EnsureOwnerKeys(bad); !errors.Is(err, ErrBadOwner) {
+			t.Errorf("owner %q: %v", bad, err)
+		}
+	}
+}

@@ -38,9 +38,12 @@ var (
 	// ErrBindingExpired: the device binding (or static code) is past its
 	// expiry, or not yet valid.
 	ErrBindingExpired = errors.New("qrcode: device binding expired")
-	// ErrRevoked: the binding, static code or delegation is revoked or
-	// suspended in its status list.
+	// ErrRevoked: the binding, static code or delegation is revoked in
+	// its status list.
 	ErrRevoked = errors.New("qrcode: revoked")
+	// ErrSuspended: the binding, static code or delegation is suspended
+	// in its status list (until reinstated).
+	ErrSuspended = errors.New("qrcode: suspended")
 	// ErrStatusUnavailable: the status could not be checked (no fresh
 	// list); verification fails closed.
 	ErrStatusUnavailable = errors.New("qrcode: status unavailable")

@@ -49,8 +49,9 @@ func SignHolderRequest(rand io.Reader, device crypto.Signer, r *HolderRequest) e
 
 // HolderAuthenticator authenticates a holder's signed request and returns
 // the facts of its device binding. Errors match ErrHolderAuth (bad or
-// stale request, reused nonce), ErrRevoked (binding revoked: online this
-// takes effect at once), ErrBindingExpired, ErrUnknownKey or ErrMalformed.
+// stale request, reused nonce), ErrRevoked or ErrSuspended (binding
+// revoked or suspended: online this takes effect at once),
+// ErrBindingExpired, ErrUnknownKey or ErrMalformed.
 // Safe for concurrent use.
 type HolderAuthenticator interface {
 	AuthenticateHolder(ctx context.Context, r *HolderRequest) (Holder, error)

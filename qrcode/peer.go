@@ -38,6 +38,7 @@ var errorCodes = []struct {
 	{ErrCodeUsed, "qr_code_used"},
 	{ErrCodeExpired, "qr_code_expired"},
 	{ErrRevoked, "qr_revoked"},
+	{ErrSuspended, "qr_suspended"},
 	{ErrWrongRegion, "qr_wrong_region"},
 	{ErrNoRoute, "qr_no_route"},
 	{ErrUnknownVerifier, "qr_unknown_verifier"},

@@ -126,8 +126,9 @@ type ServiceConfig struct {
 	// RelyingParties resolves verifiers. Required.
 	RelyingParties RelyingParties
 	// Status checks, at redemption, the status entry of the device
-	// binding a code was issued for: a binding revoked after the code was
-	// issued makes the code fail (ErrRevoked), and a status source that
+	// binding a code was issued for: a binding revoked or suspended after
+	// the code was issued makes the code fail (ErrRevoked, ErrSuspended),
+	// and a status source that
 	// cannot answer makes it fail too (ErrStatusUnavailable): it fails
 	// closed. A node passes the checker its holder authenticator uses
 	// (its own current lists), so a revocation takes effect at once.
@@ -282,7 +283,7 @@ func recordKey(ref []byte) []byte {
 // another region are forwarded to it through Peers. The status of the
 // holder's device binding is checked after the code is consumed, so a
 // code of a binding revoked since it was issued is refused and used up.
-// Errors: ErrCodeUsed, ErrCodeExpired, ErrRevoked, ErrStatusUnavailable,
+// Errors: ErrCodeUsed, ErrCodeExpired, ErrRevoked, ErrSuspended, ErrStatusUnavailable,
 // ErrNoRoute, ErrUnknownVerifier, decoding errors, and ErrUnavailable for
 // store or peer failures.
 func (s *Service) Redeem(ctx context.Context, clientID, text string) (*Redemption, error) {
@@ -378,7 +379,7 @@ func (s *Service) redeem(ctx context.Context, rp RelyingParty, code OnlineCode) 
 	case err != nil:
 		return nil, fmt.Errorf("%w: device binding: %w", ErrStatusUnavailable, err)
 	case st != StatusValid:
-		return nil, fmt.Errorf("%w: device binding", ErrRevoked)
+		return nil, fmt.Errorf("%w: device binding", st.err())
 	}
 	id, err := s.cfg.Pairwise.Pairwise(rec.Subject, rp.PairwiseSector())
 	if err != nil {

@@ -185,7 +185,7 @@ func TestRedeemChecksBindingStatus(t *testing.T) {
 	// Suspension stops codes as well, and lifting it lets new ones pass.
 	status.set(holder.Status, StatusSuspended)
 	is, _ = s.Issue(ctx, holder, nil)
-	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrRevoked) {
+	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrSuspended) {
 		t.Errorf("code of a suspended binding: %v", err)
 	}
 	status.set(holder.Status, StatusValid)

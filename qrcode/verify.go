@@ -238,9 +238,18 @@ func (v *Verifier) checkStatus(ctx context.Context, ref StatusRef, what string) 
 		return fmt.Errorf("%w: %s: %w", ErrStatusUnavailable, what, err)
 	}
 	if st != StatusValid {
-		return fmt.Errorf("%w: %s", ErrRevoked, what)
+		return fmt.Errorf("%w: %s", st.err(), what)
 	}
 	return nil
+}
+
+// err is the error of a status other than valid: ErrSuspended for a
+// suspension, else ErrRevoked.
+func (s Status) err() error {
+	if s == StatusSuspended {
+		return ErrSuspended
+	}
+	return ErrRevoked
 }
 
 // VerifyOptions are the checks of one verification.

@@ -168,7 +168,7 @@ func TestVerifyStatic(t *testing.T) {
 		t.Errorf("static: %+v", r.Static)
 	}
 	f.status.set(StatusRef{Region: 310000, List: 5, Index: 9}, StatusSuspended)
-	if _, err := v.Verify(ctx, f.static, VerifyOptions{}); !errors.Is(err, ErrRevoked) {
+	if _, err := v.Verify(ctx, f.static, VerifyOptions{}); !errors.Is(err, ErrSuspended) {
 		t.Errorf("suspended static code: %v", err)
 	}
 	online, _ := newOnline(constReader(3), 310000)

@@ -78,9 +78,10 @@ func TestServeAnchorsStatus(t *testing.T) {
 		n := &authNode{t: t, dir: dir, base: base, logs: logs}
 		key := n.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue+","+auth.ScopeStatusWrite)
 		tok := n.token("civil-affairs", key)
+		n.accredit("civil-affairs", "ResidenceCredential")
 		issue := func() (string, string) {
 			body := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
-				`"credentialSubject":{"id":"urn:trustid:subject:pw-77c1e0","region":"310000","since":"2020-01-01"}}}`
+				`"credentialSubject":{"id":"did:example:resident-77c1e0","region":"310000","since":"2020-01-01"}}}`
 			code, resp, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body)
 			if code != http.StatusCreated {
 				t.Fatalf("issue: %d %v", code, resp)
@@ -174,9 +175,12 @@ func TestServeAnchorsStatus(t *testing.T) {
 		startServe(t, args...)
 		verifier := func(client *http.Client) *vc.Verifier {
 			res := &vc.Resolver{Client: client}
-			lv, _ := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: res, SkipStatus: true})
+			lv, _ := vc.NewVerifier(vc.VerifierConfig{Trust: vc.AnyIssuer{}, Algorithms: gm.JWTAlgorithms, Resolver: res, SkipStatus: true})
 			src := &vc.HTTPStatusSource{Client: client, Verifier: lv, Resolver: res, Algorithms: gm.JWTAlgorithms, Anchors: view, AnchorWait: time.Second}
-			v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: res, Status: vc.NewStatusChecker(src, time.Minute, nil)})
+			// Keys and accreditations of issuers from the replica of the
+			// registry; the status lists' issuer is the region's node.
+			v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Status: vc.NewStatusChecker(src, time.Minute, nil),
+				Resolver: &vc.RegistryResolver{Registry: view, Next: res}, Trust: &vc.RegistryTrust{Registry: view}})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -43,6 +43,8 @@ var protectedRoutes = map[string]string{
 	"POST /v1/admin/clients/{id}/keys":    auth.ScopeRegistryAdmin,
 	"POST /v1/admin/clients/{id}/disable": auth.ScopeRegistryAdmin,
 	"GET /v1/admin/routes":                auth.ScopeRegistryAdmin,
+	"POST /v1/admin/issuers":              auth.ScopeRegistryAdmin,
+	"GET /v1/admin/issuers/{client}":      auth.ScopeRegistryAdmin,
 	"POST /credentials/issue":             auth.ScopeCredentialsIssue,
 	"POST /v1/credentials/{id}/status":    auth.ScopeStatusWrite,
 	"POST /v1/qr/verify":                  auth.ScopeQRRedeem,
@@ -96,6 +98,8 @@ type authNode struct {
 	dir  string
 	base string
 	logs *syncBuffer
+	// admin is an operator's registry:admin token (see accredit).
+	admin string
 }
 
 func startAuthNode(t *testing.T, extra ...string) *authNode {
@@ -128,6 +132,17 @@ func (n *authNode) addClient(id, alg, scopes string) string {
 	n.cli("clients", "add", "--id", id, "--name", "RP "+id, "--region", "320000", "--scopes", scopes,
 		"--jwks-file", filepath.Join(keys, kid+".jwks.json"))
 	return filepath.Join(keys, kid+".key.pem")
+}
+
+// accredit accredits client id for types with `trustid issuers
+// accredit`, as an operator client (registry:admin) made on first use,
+// and returns the command's output (the issuer record).
+func (n *authNode) accredit(id string, types ...string) string {
+	n.t.Helper()
+	if n.admin == "" {
+		n.admin = n.tokenFor("ops-console", n.addClient("ops-console", "SM2", auth.ScopeRegistryAdmin))
+	}
+	return n.cli("issuers", "accredit", "--node", n.base, "--token", n.admin, "--client", id, "--types", strings.Join(types, ","))
 }
 
 // token runs `trustid token` and returns the access token.

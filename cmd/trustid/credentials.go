@@ -20,6 +20,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
@@ -34,6 +35,12 @@ const statusDir = "status"
 // credential routes: the issuer (the node's keys, status lists in
 // data/status), and a verifier that resolves the node's own keys and
 // lists locally and everyone else's over HTTPS.
+//
+// Accreditation comes from the trust registry on the node's ledger: the
+// issuer signs for the clients an operator accredited (their issuer
+// records written through the ledger client, their keys in the keystore),
+// and the verifier takes accredited issuers' keys and accreditations from
+// the ledger view, offline.
 //
 // With the node's ledger (mounted before), every status change and each
 // list's new head go to the ledger outbox (replayed from the lists'
@@ -51,7 +58,10 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		}
 		cfg := vc.IssuerConfig{BaseURL: n.issuer, Keys: n.keys, Status: st}
 		nl, anchored := ledgerOf(n)
+		var registry vc.IssuerRegistry
 		if anchored {
+			registry = nl.View
+			cfg.Registry, cfg.Registrar, cfg.IssuerKeys = nl.View, nl.Client, n.keys
 			cfg.Anchor = nl.Outbox
 			cfg.OnAnchorError = func(err error) {
 				n.log.Error("status change not handed to the ledger outbox; kept in the list journal and retried", slog.Any("error", err))
@@ -76,7 +86,7 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		n.credIssuer, n.statusLists = is, st // for enrollment and QR status
 		client := &http.Client{Timeout: 5 * time.Second}
 		res := &vc.Resolver{Client: client, Local: is.Local()}
-		listVerifier, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: res, SkipStatus: true})
+		listVerifier, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: res, Trust: vc.AnyIssuer{}, SkipStatus: true})
 		if err != nil {
 			return err
 		}
@@ -85,12 +95,22 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 			remote.Anchors = nl.View
 		}
 		checker := vc.NewStatusChecker(&vc.LocalStatusSource{BaseURL: n.issuer, Store: st, Remote: remote}, 5*time.Minute, nil)
-		v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: res, Status: checker, Leeway: 30 * time.Second})
+		v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Status: checker, Leeway: 30 * time.Second,
+			Resolver: &vc.RegistryResolver{Registry: registry, Next: res},
+			Trust:    &vc.RegistryTrust{Local: is.Local(), Registry: registry}})
 		if err != nil {
 			return err
 		}
+		// The accreditation routes check clients in the registry mountAuth
+		// reads (clients.json, re-read when it changes).
+		clients, err := auth.OpenFileStore(filepath.Join(n.dataDir, clientsFile), auth.FileStoreOptions{
+			OnReloadError: func(err error) { n.log.Error("credentials: client registry reload failed", slog.Any("error", err)) },
+		})
+		if err != nil {
+			return fmt.Errorf("credentials: %w", err)
+		}
 		n.log.Info("credential routes mounted", "did", is.DID(), "status_lists", len(st.Lists()))
-		return srv.MountCredentials(api.CredentialsConfig{Issuer: is, Verifier: v, Limiter: n.store})
+		return srv.MountCredentials(api.CredentialsConfig{Issuer: is, Verifier: v, Limiter: n.store, Clients: clients})
 	}
 }
 
@@ -179,10 +199,13 @@ func accessToken(cmd *cobra.Command) (string, error) {
 func newVCIssueCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "issue CREDENTIAL.json|-",
-		Short: "Have the node issue a credential (needs a token with credentials:issue)",
+		Short: "Have the node issue a credential (needs a token with credentials:issue and an accreditation)",
 		Long: `Send an unsigned credential to POST /credentials/issue and print the
-response. The node fills issuer, id and validFrom, attaches status entries
-and signs. With --raw only the token (vc+jwt or SD-JWT) is printed.`,
+response. The client must be accredited for the credential's type
+(` + "`trustid issuers accredit`" + `); the node fills issuer (the client's issuer
+DID), id and validFrom, attaches status entries and signs with the key it
+holds for the client. With --raw only the token (vc+jwt or SD-JWT) is
+printed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			tok, err := accessToken(cmd)

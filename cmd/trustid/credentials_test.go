@@ -13,13 +13,35 @@ import (
 )
 
 // TestVCCommands runs a node and drives the credential lifecycle through
-// the CLI: issue (vc+jwt and SD-JWT VC), verify, present with selective
+// the CLI: an operator accredits the client, which then issues (vc+jwt
+// and SD-JWT VC) under its own issuer DID; verify, present with selective
 // disclosure and key binding, revoke.
 func TestVCCommands(t *testing.T) {
 	n := startAuthNode(t)
 	key := n.addClient("rp-vc", "SM2", strings.Join([]string{auth.ScopeCredentialsIssue, auth.ScopeStatusWrite}, ","))
 	t.Setenv("TRUSTID_ACCESS_TOKEN", n.token("rp-vc", key))
 	ctx := context.Background()
+	// Not accredited yet: refused.
+	credFile := filepath.Join(n.dir, "residence.json")
+	os.WriteFile(credFile, []byte(`{
+  "@context": ["https://www.w3.org/ns/credentials/v2"],
+  "type": ["VerifiableCredential", "ResidenceCredential"],
+  "credentialSubject": {"id": "did:example:resident-3f9a1c0d7e", "region": "310000", "since": "2019-07-01"}
+}`), 0o600)
+	if out, _, err := run(t, ctx, "vc", "issue", credFile, "--node", n.base); err == nil || !strings.Contains(out, "issuer_not_accredited") {
+		t.Fatalf("issue before accreditation: %v\n%s", err, out)
+	}
+	rec := n.accredit("rp-vc", "ResidenceCredential")
+	issuerDID := "did:web:" + strings.ReplaceAll(strings.TrimPrefix(n.base, "http://"), ":", "%3A") + ":issuers:rp-vc"
+	if !strings.Contains(rec, `"id": "`+issuerDID+`"`) || !strings.Contains(rec, `"ResidenceCredential"`) {
+		t.Fatalf("issuer record:\n%s", rec)
+	}
+	if out, _, err := run(t, ctx, "issuers", "accredit", "--node", n.base, "--token", n.admin, "--client", "rp-vc", "--types", "IdentityCredential"); err == nil || !strings.Contains(out, "reserved_credential_type") {
+		t.Fatalf("accredited for IdentityCredential: %v\n%s", err, out)
+	}
+	if code, body := get(t, n.base+"/issuers/rp-vc/did.json"); code != 200 || !strings.Contains(body, `"id":"`+issuerDID+`"`) || !strings.Contains(body, `"assertionMethod"`) {
+		t.Fatalf("issuer DID document: %d %s", code, body)
+	}
 	vcRun := func(args ...string) (string, error) {
 		out, errOut, err := run(t, ctx, append(append([]string{"vc"}, args...), "--node", n.base, "--data", n.dir)...)
 		if err != nil {
@@ -27,13 +49,6 @@ func TestVCCommands(t *testing.T) {
 		}
 		return out, err
 	}
-	credFile := filepath.Join(n.dir, "residence.json")
-	os.WriteFile(credFile, []byte(`{
-  "@context": ["https://www.w3.org/ns/credentials/v2"],
-  "type": ["VerifiableCredential", "ResidenceCredential"],
-  "credentialSubject": {"id": "urn:trustid:subject:pw-3f9a1c0d7e", "region": "310000", "since": "2019-07-01"}
-}`), 0o600)
-
 	out, err := vcRun("issue", credFile)
 	if err != nil {
 		t.Fatal(err)
@@ -45,11 +60,12 @@ func TestVCCommands(t *testing.T) {
 		t.Fatalf("verify: %v\n%s", err, out)
 	}
 	var v struct {
+		Issuer     string
 		Credential struct{ ID string } `json:"credential"`
 	}
 	json.Unmarshal([]byte(out), &v)
-	if !strings.HasPrefix(v.Credential.ID, "urn:uuid:") {
-		t.Fatalf("id %q", v.Credential.ID)
+	if !strings.HasPrefix(v.Credential.ID, "urn:uuid:") || v.Issuer != issuerDID {
+		t.Fatalf("id %q, issuer %q", v.Credential.ID, v.Issuer)
 	}
 
 	// SD-JWT VC bound to a holder key; present only "region".
@@ -93,7 +109,7 @@ func TestVCCommands(t *testing.T) {
 	filepath.Walk(filepath.Join(n.dir, statusDir), func(p string, info os.FileInfo, err error) error {
 		if err == nil && !info.IsDir() {
 			b, _ := os.ReadFile(p)
-			if strings.Contains(string(b), "2019-07-01") || strings.Contains(string(b), "pw-3f9a1c0d7e") || strings.Contains(string(b), v.Credential.ID) {
+			if strings.Contains(string(b), "2019-07-01") || strings.Contains(string(b), "resident-3f9a1c0d7e") || strings.Contains(string(b), v.Credential.ID) {
 				t.Errorf("%s holds credential data", p)
 			}
 		}

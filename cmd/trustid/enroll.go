@@ -145,7 +145,7 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 func mountPINCheck(s *api.Server, n *node, pins *identity.PINSealer, limit api.RateLimit) error {
 	status := vc.NewStatusChecker(&vc.LocalStatusSource{BaseURL: n.issuer, Store: n.statusLists}, 5*time.Minute, nil)
 	v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: &vc.Resolver{Local: n.credIssuer.Local()},
-		Status: status, Leeway: 30 * time.Second})
+		Trust: &vc.RegistryTrust{Local: n.credIssuer.Local()}, Status: status, Leeway: 30 * time.Second})
 	if err != nil {
 		return fmt.Errorf("PIN check: %w", err)
 	}

@@ -723,3 +723,82 @@ func TestSectorsHeldOnTheLedger(t *testing.T) {
 		t.Errorf("hotel again: %d %v", c, m)
 	}
 }
+
+// TestEnrollmentSharesFate: an enrollment's credentials share their fate.
+// Suspending the binding credential suspends the identity credential and
+// stops QR codes (new requests and codes issued before); reinstating it
+// restores both; revoking it revokes the identity credential and the QR
+// binding.
+func TestEnrollmentSharesFate(t *testing.T) {
+	f := newEnrollFixture(t)
+	a := newPerson(t, "11010519900307123", "张三")
+	code, r, m := f.enroll(f.enrollBody(a, "", "", nil))
+	if code != 201 || r.BindingCredential == nil || len(r.QRBinding) == 0 {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	// The QR binding's status reference is the identity credential's
+	// Token Status List entry.
+	b, err := qrcode.ParseBinding(r.QRBinding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl := jwtPayload(t, r.IdentityCredential.Credential)["status"].(map[string]any)["status_list"].(map[string]any)
+	listID := sl["uri"].(string)[strings.LastIndex(sl["uri"].(string), "/")+1:]
+	if fmt.Sprintf("%08x", b.Status.List) != listID[:8] || float64(b.Status.Index) != sl["idx"] {
+		t.Errorf("QR status %+v, identity credential status %v", b.Status, sl)
+	}
+	verifyIdentity := func() (int, string) {
+		body, _ := json.Marshal(map[string]string{"verifiableCredential": "data:application/dc+sd-jwt," + r.IdentityCredential.Credential})
+		c, m, _ := f.do("POST", "/credentials/verify", "", "application/json", string(body))
+		errs, _ := m["errors"].([]any)
+		if len(errs) > 0 {
+			return c, errs[0].(map[string]any)["code"].(string)
+		}
+		return c, ""
+	}
+	setBinding := func(action string) {
+		t.Helper()
+		sb, _ := json.Marshal(map[string]string{"action": action})
+		if c, m, _ := f.do("POST", "/v1/credentials/"+r.BindingCredential.ID+"/status", f.enrollTok, "application/json", string(sb)); c != 200 {
+			t.Fatalf("%s the binding: %d %v", action, c, m)
+		}
+	}
+	if c, e := verifyIdentity(); c != 200 {
+		t.Fatalf("identity credential: %d %s", c, e)
+	}
+	c, pending := f.onlineCode(a.device, r.QRBinding)
+	if c != 201 {
+		t.Fatalf("holder request: %d %v", c, pending)
+	}
+
+	setBinding("suspend")
+	if c, e := verifyIdentity(); c != 400 || e != "suspended" {
+		t.Errorf("identity credential of a suspended binding: %d %s", c, e)
+	}
+	if c, m := f.onlineCode(a.device, r.QRBinding); c != 403 || m["error"] != "qr_suspended" {
+		t.Errorf("holder request on a suspended binding: %d %v", c, m)
+	}
+	if c, m := f.redeem(f.hotelTok, pending["code"].(string)); c != 403 || m["error"] != "qr_suspended" || m["pairwise_id"] != nil {
+		t.Errorf("code issued before the suspension: %d %v", c, m)
+	}
+
+	setBinding("reinstate")
+	if c, e := verifyIdentity(); c != 200 {
+		t.Errorf("identity credential after reinstatement: %d %s", c, e)
+	}
+	c, m = f.onlineCode(a.device, r.QRBinding)
+	if c != 201 {
+		t.Fatalf("holder request after reinstatement: %d %v", c, m)
+	}
+	if c, red := f.redeem(f.hotelTok, m["code"].(string)); c != 200 || red["pairwise_id"] == nil {
+		t.Errorf("redemption after reinstatement: %d %v", c, red)
+	}
+
+	setBinding("revoke")
+	if c, e := verifyIdentity(); c != 400 || e != "revoked" {
+		t.Errorf("identity credential of a revoked binding: %d %s", c, e)
+	}
+	if c, m := f.onlineCode(a.device, r.QRBinding); c != 403 || m["error"] != "qr_revoked" {
+		t.Errorf("holder request on a revoked binding: %d %v", c, m)
+	}
+}

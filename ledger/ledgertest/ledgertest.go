@@ -199,7 +199,7 @@ func Run(t *testing.T, open Open) {
 
 	t.Run("RegistryOwnership", func(t *testing.T) {
 		id := "did:web:" + RegionA + ".trustid.local:" + fresh("issuer")
-		iss := chaincode.Issuer{ID: id, Types: []string{"IdentityCredential"}, Keys: []gm.JWK{sm2Key(t, "i1")}, Status: chaincode.EntryActive}
+		iss := chaincode.Issuer{ID: id, Types: []string{"ResidenceCredential"}, Keys: []chaincode.RegistryKey{{JWK: sm2Key(t, "i1")}}, Status: chaincode.EntryActive}
 		if _, err := ca.PutIssuer(ctx, iss); err != nil {
 			t.Fatal(err)
 		}

@@ -1,0 +1,292 @@
+package credentials
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/credentials/internal/jose"
+	"github.com/trustid-cn/trustid/credentials/sdjwt"
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// registryNode is a node whose issuer signs for accredited clients, over a
+// real embedded ledger (region registered, view following it), with a
+// verifier that takes keys and accreditations from the view (and the
+// node's own keys, as if fetched, from its keystore).
+type registryNode struct {
+	*node
+	ch       *chain
+	verifier *Verifier
+}
+
+func newRegistryNode(t *testing.T) *registryNode {
+	t.Helper()
+	n := newNode(t, testBase)
+	ch := openChain(t, t.TempDir(), false)
+	did, _ := DIDWeb(testBase)
+	registerRegion(t, ch.l, anchorRegion, did, testBase, n.keys)
+	is, err := NewIssuer(IssuerConfig{BaseURL: testBase, Keys: n.keys, Status: n.status, Now: n.clock.Now,
+		Registry: ch.view, Registrar: ch.c, IssuerKeys: n.keys})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.issuer = is
+	v, err := NewVerifier(VerifierConfig{Algorithms: allAlgs, Now: n.clock.Now, Status: n.checker,
+		Resolver: &RegistryResolver{Registry: ch.view, Next: &Resolver{Local: is.Local(), Now: n.clock.Now}},
+		Trust:    &RegistryTrust{Registry: ch.view}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The view learns of the region through its events.
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, ok := ch.view.IssuerRegion(did); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the view never saw the region")
+		}
+	}
+	return &registryNode{node: n, ch: ch, verifier: v}
+}
+
+func residence(subject string) map[string]any {
+	return map[string]any{
+		"@context":          []any{ContextV2},
+		"type":              []any{TypeCredential, "ResidenceCredential"},
+		"credentialSubject": map[string]any{"id": subject, "region": "310000"},
+	}
+}
+
+const holderDID = "did:example:holder-7e21"
+
+// TestClientIssuerAccreditation: a client issues only what it is
+// accredited for, under its own issuer DID, and never what enrollment
+// alone issues; verifiers check accreditations from the registry copy.
+func TestClientIssuerAccreditation(t *testing.T) {
+	n := newRegistryNode(t)
+	ctx := context.Background()
+	opts := IssueOptions{Client: "rp-1"}
+	if _, err := n.issuer.IssueAsClient(ctx, residence(holderDID), opts); !errors.Is(err, ErrNotAccredited) {
+		t.Fatalf("issue before accreditation: %v", err)
+	}
+	if _, err := n.issuer.Accredit(ctx, AccreditRequest{Client: "rp-1", Types: []string{"IdentityCredential"}}); !errors.Is(err, ErrReservedType) {
+		t.Fatalf("accredited for IdentityCredential: %v", err)
+	}
+	rec, err := n.issuer.Accredit(ctx, AccreditRequest{Client: "rp-1", Name: "RP one", Types: []string{"ResidenceCredential"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantDID := "did:web:trustid.example%3A8443:issuers:rp-1"
+	if rec.ID != wantDID || rec.Region != anchorRegion || len(rec.Keys) != 3 {
+		t.Fatalf("record %+v", rec)
+	}
+
+	// Accredited: issued under the client's DID, verifies.
+	iss, err := n.issuer.IssueAsClient(ctx, residence(holderDID), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := n.verifier.VerifyCredential(ctx, iss.Token)
+	if err != nil || c.Issuer != wantDID {
+		t.Fatalf("verify: %v %+v", err, c)
+	}
+	sd, err := n.issuer.IssueAsClient(ctx, residence(holderDID), IssueOptions{Client: "rp-1", Format: FormatSDJWT, Algorithm: gm.AlgES256})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := n.verifier.VerifySDJWT(ctx, sd.Token, SDJWTOptions{})
+	if err != nil || r.Claims["iss"] != wantDID || r.Claims["vct"] != "ResidenceCredential" {
+		t.Fatalf("SD-JWT VC: %v %v", err, r)
+	}
+
+	// What enrollment alone issues, and what the client is not
+	// accredited for, are refused at issue.
+	identity := residence(holderDID)
+	identity["type"] = []any{TypeCredential, TypeIdentityCredential}
+	level := residence(holderDID)
+	level["credentialSubject"].(map[string]any)[ClaimAssuranceLevel] = 4
+	for name, tc := range map[string]struct {
+		in   map[string]any
+		opts IssueOptions
+		want error
+	}{
+		"identity type":      {identity, opts, ErrReservedType},
+		"identity SD-JWT":    {identity, IssueOptions{Client: "rp-1", Format: FormatSDJWT}, ErrReservedType},
+		"assurance level":    {level, opts, ErrReservedClaim},
+		"enrollment subject": {residence("urn:trustid:subject:015715ae7e41"), opts, ErrReservedSubject},
+		"unaccredited type": {func() map[string]any {
+			m := residence(holderDID)
+			m["type"] = []any{TypeCredential, "DiplomaCredential"}
+			return m
+		}(), opts, ErrNotAccredited},
+		"unaccredited vct": {residence(holderDID), IssueOptions{Client: "rp-1", Format: FormatSDJWT, VCT: "https://evil.example/vct/pid"}, ErrNotAccredited},
+		"other client":     {residence(holderDID), IssueOptions{Client: "rp-2"}, ErrNotAccredited},
+	} {
+		if _, err := n.issuer.IssueAsClient(ctx, tc.in, tc.opts); !errors.Is(err, tc.want) {
+			t.Errorf("%s: %v, want %v", name, err, tc.want)
+		}
+	}
+
+	// The client's real key signing what it is not accredited for: refused
+	// by the verifier, offline, from the registry copy.
+	key, err := n.keys.OwnerActive(wantDID, gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, typ := range map[string]string{"unaccredited": "DiplomaCredential", "identity": TypeIdentityCredential} {
+		m := residence(holderDID)
+		m["type"], m["issuer"], m["id"] = []any{TypeCredential, typ}, wantDID, "urn:uuid:"+name
+		tok, err := SignJWT(m, TypVCJWT, wantDID+"#"+key.Kid, key.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.verifier.VerifyCredential(ctx, tok); !errors.Is(err, ErrNotAccredited) {
+			t.Errorf("%s type signed by the client's key: %v", name, err)
+		}
+	}
+	forged := map[string]any{"iss": wantDID, "vct": TypeIdentityCredential, "iat": n.clock.Now().Unix()}
+	payload, ds, err := (&sdjwt.Issuer{Rand: rand.Reader}).Conceal(map[string]any{"iss": wantDID, "vct": TypeIdentityCredential, "iat": forged["iat"],
+		ClaimAssuranceLevel: 4, "name": "Mallory"}, &sdjwt.Frame{SD: []string{"name"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := jose.Sign(payload, map[string]any{"typ": TypSDJWTVC, "kid": wantDID + "#" + key.Kid}, key.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.verifier.VerifySDJWT(ctx, sdjwt.Serialize(tok, ds), SDJWTOptions{}); !errors.Is(err, ErrNotAccredited) {
+		t.Errorf("SD-JWT IdentityCredential signed by the client's key: %v", err)
+	}
+
+	// The node itself is the enrollment issuer: it may not issue other
+	// types in its own name.
+	own, err := n.issuer.Issue(ctx, residence(holderDID), IssueOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.verifier.VerifyCredential(ctx, own.Token); !errors.Is(err, ErrNotAccredited) {
+		t.Errorf("node-signed ResidenceCredential: %v", err)
+	}
+
+	// The DID document lists the keys the registry lists.
+	doc, err := n.issuer.ClientIssuerDocument("rp-1")
+	if err != nil || doc.ID != wantDID || len(doc.VerificationMethod) != 3 {
+		t.Fatalf("DID document: %v %+v", err, doc)
+	}
+	if _, err := n.issuer.ClientIssuerDocument("rp-2"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("document of an unknown issuer: %v", err)
+	}
+
+	// Suspended in the registry: nothing it issued verifies, it issues
+	// nothing.
+	if _, err := n.issuer.Accredit(ctx, AccreditRequest{Client: "rp-1", Types: []string{"ResidenceCredential"}, Suspended: true}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.verifier.VerifyCredential(ctx, iss.Token); !errors.Is(err, ErrNotAccredited) {
+		t.Errorf("credential of a suspended issuer: %v", err)
+	}
+	if _, err := n.issuer.IssueAsClient(ctx, residence(holderDID), opts); !errors.Is(err, ErrNotAccredited) {
+		t.Errorf("suspended issuer issued: %v", err)
+	}
+}
+
+// TestRegistryTrustStatusIssuer: a client issuer's credentials point into
+// its region node's status lists, and the trust names that node as their
+// issuer; an unknown issuer is not accredited.
+func TestRegistryTrustStatusIssuer(t *testing.T) {
+	n := newRegistryNode(t)
+	ctx := context.Background()
+	if _, err := n.issuer.Accredit(ctx, AccreditRequest{Client: "rp-1", Types: []string{"ResidenceCredential"}}); err != nil {
+		t.Fatal(err)
+	}
+	trust := &RegistryTrust{Registry: n.ch.view}
+	did, _ := DIDWeb(testBase)
+	a, err := trust.Accreditation(did + ":issuers:rp-1")
+	if err != nil || a.Enrollment || a.statusIssuer(false) != did || a.statusIssuer(true) != testBase {
+		t.Fatalf("client issuer: %v %+v", err, a)
+	}
+	if a, err := trust.Accreditation(testBase); err != nil || !a.Enrollment || a.statusIssuer(true) != testBase {
+		t.Fatalf("region node: %v %+v", err, a)
+	}
+	if _, err := trust.Accreditation("did:web:elsewhere.example"); !errors.Is(err, ErrNotAccredited) {
+		t.Errorf("unknown issuer: %v", err)
+	}
+	if _, err := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: &Resolver{}, SkipStatus: true}); err == nil || !strings.Contains(err.Error(), "trust") {
+		t.Errorf("a verifier without an issuer trust: %v", err)
+	}
+	// A key of the registry record that is revoked no longer resolves.
+	rec, _ := n.ch.view.Issuer(did + ":issuers:rp-1")
+	rec.Keys[0].State = chaincode.KeyRevoked
+	if _, err := n.ch.c.PutIssuer(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	res := &RegistryResolver{Registry: n.ch.view}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		_, err := res.ResolveKey(ctx, rec.ID, rec.ID+"#"+rec.Keys[0].Kid)
+		if errors.Is(err, ErrUnknownKey) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("revoked key still resolves: %v", err)
+		}
+	}
+	if _, err := res.ResolveKey(ctx, rec.ID, "did:web:other#"+rec.Keys[1].Kid); !errors.Is(err, ErrIssuerMismatch) {
+		t.Errorf("kid of another DID: %v", err)
+	}
+}
+
+// TestIssueGroupSharesFate: credentials issued together (one
+// enrollment) are revoked, suspended and reinstated together.
+func TestIssueGroupSharesFate(t *testing.T) {
+	n := newNode(t, testBase)
+	ctx := context.Background()
+	group := func() []*Issued {
+		out, err := n.issuer.IssueGroup(ctx, []GroupItem{
+			{Credential: residence(holderDID), Options: IssueOptions{Client: "enroller"}},
+			{Credential: residence(holderDID), Options: IssueOptions{Client: "enroller", Format: FormatSDJWT}},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	verify := func(g []*Issued) (error, error) {
+		_, e1 := n.verifier.VerifyCredential(ctx, g[0].Token)
+		_, e2 := n.verifier.VerifySDJWT(ctx, g[1].Token, SDJWTOptions{})
+		return e1, e2
+	}
+	g := group()
+	if e1, e2 := verify(g); e1 != nil || e2 != nil {
+		t.Fatalf("fresh group: %v %v", e1, e2)
+	}
+	if err := n.issuer.SetStatus(ctx, g[0].ID, ActionSuspend); err != nil {
+		t.Fatal(err)
+	}
+	if e1, e2 := verify(g); !errors.Is(e1, ErrSuspended) || !errors.Is(e2, ErrSuspended) {
+		t.Fatalf("after suspending the first: %v %v", e1, e2)
+	}
+	if err := n.issuer.SetStatus(ctx, g[1].ID, ActionReinstate); err != nil {
+		t.Fatal(err)
+	}
+	if e1, e2 := verify(g); e1 != nil || e2 != nil {
+		t.Fatalf("after reinstating the second: %v %v", e1, e2)
+	}
+	if err := n.issuer.SetStatus(ctx, g[0].ID, ActionRevoke); err != nil {
+		t.Fatal(err)
+	}
+	if e1, e2 := verify(g); !errors.Is(e1, ErrRevoked) || !errors.Is(e2, ErrRevoked) {
+		t.Fatalf("after revoking the first: %v %v", e1, e2)
+	}
+	if err := n.issuer.SetStatus(ctx, g[1].ID, ActionReinstate); !errors.Is(err, ErrStatusConflict) {
+		t.Fatalf("reinstating the second after revocation: %v", err)
+	}
+	// Another group is untouched.
+	if e1, e2 := verify(group()); e1 != nil || e2 != nil {
+		t.Fatalf("another group: %v %v", e1, e2)
+	}
+}
