@@ -90,22 +90,36 @@ func TestBindingSubjects(t *testing.T) {
 	if text, _ := identText(sa); strings.EqualFold(text, a.Text()) {
 		t.Error("the subject is the symbol")
 	}
-	h1, _ := bs.Pairwise(sa, "hotel.example")
-	h2, _ := bs.Pairwise(sa2, "hotel.example")
-	s1, _ := bs.Pairwise(sa, "shop.example")
-	hb, _ := bs.Pairwise(sb, "hotel.example")
+	// Relying parties see IDs derived through per-copy handles.
+	ha, _ := bs.Handle(sa, rand.Reader)
+	ha2, _ := bs.Handle(sa, rand.Reader)
+	hb0, _ := bs.Handle(sb, rand.Reader)
+	if len(ha) != BindingHandleSize || bytes.Equal(ha, ha2) || bytes.Contains(ha, sa[1:8]) || bytes.Contains(ha2, sa[1:8]) {
+		t.Fatalf("handles: %x %x of %x", ha, ha2, sa)
+	}
+	if back, err := bs.Open(ha2); err != nil || !bytes.Equal(back, sa) {
+		t.Fatalf("Open: %x %v, want %x", back, err, sa)
+	}
+	h1, _ := bs.Pairwise(ha, "hotel.example")
+	h2, _ := bs.Pairwise(ha2, "hotel.example")
+	s1, _ := bs.Pairwise(ha, "shop.example")
+	hb, _ := bs.Pairwise(hb0, "hotel.example")
 	if h1 != h2 || h1 == s1 || h1 == hb || len(h1) != identity.TextLen {
 		t.Errorf("pairwise: %s %s %s %s", h1, h2, s1, hb)
 	}
-	other, _ := testSubjects(t, 2).Pairwise(sa, "hotel.example")
-	if other == h1 {
-		t.Error("another pairwise key gives the same ID")
+	other := testSubjects(t, 2)
+	oa, _ := other.Subject(a)
+	oh, _ := other.Handle(oa, rand.Reader)
+	if o, _ := other.Pairwise(oh, "hotel.example"); o == h1 || o == "" {
+		t.Errorf("another pairwise key gives ID %q (first key: %s)", o, h1)
 	}
-	if _, err := bs.Pairwise(sa, BindingSector); err == nil {
+	if _, err := bs.Pairwise(ha, BindingSector); err == nil {
 		t.Error("the internal sector was accepted")
 	}
-	if _, err := bs.Pairwise(make([]byte, 16), "hotel.example"); err == nil {
-		t.Error("a 16-byte subject was accepted")
+	for _, bad := range [][]byte{make([]byte, 16), sa} {
+		if _, err := bs.Pairwise(bad, "hotel.example"); err == nil {
+			t.Errorf("a %d-byte subject was accepted", len(bad))
+		}
 	}
 }
 

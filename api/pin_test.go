@@ -137,7 +137,7 @@ func (e *pinEnv) bind(t testing.TB, n byte, alg, pin string, sealer *identity.PI
 	jwk, _ := gm.NewJWK(dev.Public(), "")
 	jwk.Use, jwk.Alg = "", ""
 	thumb, _ := jwk.Thumbprint()
-	subject := append([]byte{3}, bytes.Repeat([]byte{n}, BindingSubjectSize-1)...)
+	subject := append([]byte{3}, bytes.Repeat([]byte{n}, BindingHandleSize-1)...)
 	var sealed identity.SealedPIN
 	if pin != "" {
 		if sealed, err = sealer.SealPIN(pin, PINAAD(subject, thumb)); err != nil {
@@ -145,7 +145,9 @@ func (e *pinEnv) bind(t testing.TB, n byte, alg, pin string, sealer *identity.PI
 		}
 	}
 	now := e.clock.Now()
-	bc, _, err := e.enroll.issueBinding(context.Background(), subject, SubjectURI(subject), jwk, dev.Public(), sealed, level, nil, now, now.Add(24*time.Hour))
+	id, _ := newEnrollmentID()
+	d := enrollDevice{pub: dev.Public(), jwk: jwk, thumb: thumb}
+	bc, _, err := e.enroll.issueBinding(context.Background(), id, subject, d, sealed, level, nil, now, now.Add(24*time.Hour))
 	if err != nil {
 		t.Fatal(err)
 	}

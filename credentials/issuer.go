@@ -326,7 +326,7 @@ func (is *Issuer) issueJWT(ctx context.Context, in map[string]any, opts IssueOpt
 }
 
 // issueSDJWT maps the credential onto SD-JWT VC claims: iss (the base
-// URL), vct, iat, nbf/exp from validFrom/validUntil, sub from the subject
+// URL), vct, iat (day-coarse), nbf/exp from validFrom/validUntil, sub from the subject
 // id, every other subject claim selectively disclosable (objects
 // recursively, arrays element by element), cnf.jwk and a status claim.
 // The subject id becomes a selectively disclosable sub.
@@ -350,10 +350,12 @@ func (is *Issuer) issueSDJWT(ctx context.Context, in map[string]any, opts IssueO
 	if _, err := urlString(vct); err != nil && opts.VCT != "" {
 		return nil, fmt.Errorf("%w: vct: %v", ErrInvalid, err)
 	}
-	now := is.cfg.Now()
-	// No jti and a selectively disclosable sub: a value shown to every
-	// verifier would let them link presentations.
-	claims := map[string]any{"iss": is.cfg.BaseURL, "vct": vct, "iat": now.Unix()}
+	// No jti, a selectively disclosable sub and iat rounded down to the
+	// UTC day: a value shown to every verifier, or an issuance time to
+	// the second, would let them link presentations (or the copies of one
+	// enrollment, issued together).
+	iat := is.cfg.Now().UTC().Truncate(24 * time.Hour)
+	claims := map[string]any{"iss": is.cfg.BaseURL, "vct": vct, "iat": iat.Unix()}
 	if !cred.ValidFrom.IsZero() {
 		claims["nbf"] = cred.ValidFrom.Unix()
 	}

@@ -47,6 +47,7 @@ var protectedRoutes = map[string]string{
 	"POST /v1/credentials/{id}/status":    auth.ScopeStatusWrite,
 	"POST /v1/qr/verify":                  auth.ScopeQRRedeem,
 	"POST /v1/enrollments":                auth.ScopeEnroll,
+	"POST /v1/enrollments/{id}/status":    auth.ScopeStatusWrite,
 }
 
 var publicRoutes = []string{
