@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strconv"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -482,6 +483,31 @@ func TestEnrollmentRefusals(t *testing.T) {
 			m["device_key"] = map[string]any{"kty": "EC", "crv": "SM2", "x": "AA", "y": "AA", "d": "AA"}
 		}), 400, "invalid_request", ""},
 		{"PIN without a device", f.enrollBody(a, "", "135790", func(m map[string]any) { delete(m, "device_key"); delete(m, "device_proof") }), 400, "invalid_request", ""},
+		{"device_key and device_keys", f.enrollBody(a, "", "", func(m map[string]any) {
+			m["device_keys"] = []any{map[string]any{"key": m["device_key"], "proof": m["device_proof"]}}
+		}), 400, "invalid_request", ""},
+		{"device_keys empty", f.enrollBody(a, "", "", func(m map[string]any) {
+			m["device_keys"] = []any{}
+			delete(m, "device_key")
+			delete(m, "device_proof")
+		}), 400, "invalid_request", ""},
+		{"17 device keys", f.enrollBody(a, "", "", func(m map[string]any) {
+			k := map[string]any{"key": m["device_key"], "proof": m["device_proof"]}
+			m["device_keys"] = slices.Repeat([]any{k}, api.MaxDeviceKeys+1)
+			delete(m, "device_key")
+			delete(m, "device_proof")
+		}), 400, "invalid_request", ""},
+		{"one device key twice", f.enrollBody(a, "", "", func(m map[string]any) {
+			proof2, _ := api.NewDeviceProof(a.device, f.base, time.Now(), rand.Text())
+			m["device_keys"] = []any{map[string]any{"key": m["device_key"], "proof": m["device_proof"]}, map[string]any{"key": m["device_key"], "proof": proof2}}
+			delete(m, "device_key")
+			delete(m, "device_proof")
+		}), 400, "invalid_request", ""},
+		{"a batch key with another key's proof", f.enrollBody(a, "", "", func(m map[string]any) {
+			m["device_keys"] = []any{map[string]any{"key": m["device_key"], "proof": m["device_proof"]}, map[string]any{"key": otherPhoneJWK, "proof": m["device_proof"]}}
+			delete(m, "device_key")
+			delete(m, "device_proof")
+		}), 422, "device_proof_invalid", ""},
 		{"unknown field", f.enrollBody(a, "", "", func(m map[string]any) { m["extra"] = 1 }), 400, "invalid_request", ""},
 		{"number and mrz", f.enrollBody(a, "", "", func(m map[string]any) {
 			m["document"] = map[string]any{"number": a.number, "mrz": []string{mrz1, mrz2}}
