@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/cipher"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -11,12 +13,12 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/emmansun/gmsm/sm4"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/auth"
@@ -82,6 +84,7 @@ type PINSealer interface {
 type CredentialIssuer interface {
 	IssueGroup(ctx context.Context, items []vc.GroupItem) ([]*vc.Issued, error)
 	SetStatus(ctx context.Context, id, action string) error
+	SetStatusAs(ctx context.Context, id, action string, actor vc.Actor) error
 }
 
 // BindingIssuer signs compact QR device bindings (a *qrcode.Issuer, or
@@ -170,6 +173,7 @@ func (s *Server) MountEnroll(cfg EnrollConfig) error {
 	}
 	e := &enroller{cfg: cfg, s: s}
 	s.handle("POST "+EnrollPath, s.protectCountingFailures(auth.ScopeEnroll, cfg.Limiter, cfg.AddrLimit, http.HandlerFunc(e.serve)))
+	s.handle("POST "+EnrollmentStatusPath, s.protect(auth.ScopeStatusWrite, http.HandlerFunc(e.serveStatus)))
 	return nil
 }
 
@@ -187,11 +191,16 @@ type EnrollRequest struct {
 	// neither.
 	DeviceKey   *gm.JWK `json:"device_key,omitempty"`
 	DeviceProof string  `json:"device_proof,omitempty"`
+	// DeviceKeys is the batch form: 1 to MaxDeviceKeys keys, each with
+	// its own proof; the enrollment issues one copy per key. Not with
+	// DeviceKey, which is the batch of one.
+	DeviceKeys []DeviceKeyProof `json:"device_keys,omitempty"`
 	// Attestation is a terminal's attestation (identity.Attester), made
 	// for this document, name and device key (or none) and this node, by
 	// a terminal of this node's region.
 	Attestation string `json:"attestation,omitempty"`
-	// PIN is six digits; it needs a device key.
+	// PIN is six digits; it needs a device key. It is sealed into every
+	// copy.
 	PIN string `json:"pin,omitempty"`
 }
 
@@ -207,12 +216,19 @@ type EnrollDocument struct {
 type EnrollResponse struct {
 	// Symbol is the holder's own identity symbol (full text).
 	Symbol string `json:"symbol"`
-	// Subject is the credentials' subject ID (urn:trustid:subject:...).
+	// Subject is the holder's stable binding subject
+	// (urn:trustid:subject:...), for the holder's own records: no
+	// credential and no code names it (each copy has its own handle).
 	Subject        string `json:"subject"`
 	AssuranceLevel string `json:"assurance_level"`
-	// BindingCredential is the device-binding vc+jwt (absent without a
-	// device key); QRBinding the compact binding for QR codes (SM2
-	// devices only).
+	// EnrollmentID names the enrollment: its status route changes every
+	// copy at once.
+	EnrollmentID string `json:"enrollment_id"`
+	// Copies are the enrollment's copies, one per device key (one without
+	// a device key): each shown to one relying party, or for one offline
+	// code at a time.
+	Copies []EnrollCopy `json:"copies"`
+	// The first copy again, for clients of the single device_key form.
 	BindingCredential  *IssuedCredential `json:"binding_credential,omitempty"`
 	QRBinding          []byte            `json:"qr_binding,omitempty"`
 	IdentityCredential IssuedCredential  `json:"identity_credential"`
@@ -429,32 +445,9 @@ func (e *enroller) enroll(w http.ResponseWriter, r *http.Request) (*EnrollRespon
 	if err != nil {
 		return nil, asIdentity(err)
 	}
-	var devicePub crypto.PublicKey
-	var thumb, proofKey string
-	var proofTTL time.Duration
-	var deviceJWK gm.JWK
-	switch {
-	case req.DeviceKey == nil && req.DeviceProof != "":
-		return nil, badRequest("device_proof without device_key")
-	case req.DeviceKey == nil && req.PIN != "":
-		return nil, badRequest("a PIN needs a device key: it is sealed into the device binding")
-	case req.DeviceKey != nil:
-		if devicePub, err = req.DeviceKey.PublicKey(); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrDeviceKey, err)
-		}
-		if alg, _ := gm.Alg(devicePub); alg != gm.AlgSM2 && alg != gm.AlgES256 {
-			return nil, fmt.Errorf("%w: %s keys are not accepted", ErrDeviceKey, alg)
-		}
-		if deviceJWK, err = gm.NewJWK(devicePub, ""); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrDeviceKey, err)
-		}
-		deviceJWK.Use, deviceJWK.Alg = "", ""
-		if thumb, err = deviceJWK.Thumbprint(); err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrDeviceKey, err)
-		}
-		if proofKey, proofTTL, err = checkDeviceProof(e.cfg.Audience, devicePub, thumb, req.DeviceProof, now); err != nil {
-			return nil, err
-		}
+	devices, err := parseDevices(e.cfg.Audience, req, now)
+	if err != nil {
+		return nil, err
 	}
 	if req.PIN != "" {
 		if err := identity.ValidatePIN(req.PIN, doc); err != nil {
@@ -469,74 +462,62 @@ func (e *enroller) enroll(w http.ResponseWriter, r *http.Request) (*EnrollRespon
 	if err != nil {
 		return nil, err
 	}
-	subjectID := SubjectURI(subject)
-	exp := now.Add(e.cfg.BindingTTL)
 
 	// 2. Single-use evidence: the attestation (its jti is spent last,
-	// after every other check of it), then the device proof.
+	// after every other check of it; it names the first device key),
+	// then the device proofs.
+	var devicePub crypto.PublicKey
+	if len(devices) > 0 {
+		devicePub = devices[0].pub
+	}
 	var att *identity.Attestation
 	if req.Attestation != "" {
 		if att, err = e.cfg.Attestations.Verify(ctx, doc, req.Name, devicePub, req.Attestation); err != nil {
 			return nil, asIdentity(err)
 		}
 	}
-	if proofKey != "" {
-		if err := e.cfg.Nonces.MarkUsed(ctx, proofKey, proofTTL); err != nil {
+	for _, d := range devices {
+		if err := e.cfg.Nonces.MarkUsed(ctx, d.proofKey, d.proofTTL); err != nil {
 			if errors.Is(err, store.ErrReplayed) {
 				return nil, ErrDeviceReplay
 			}
 			return nil, fmt.Errorf("device proof marker: %w", err)
 		}
 	}
-	var sealed identity.SealedPIN
-	if req.PIN != "" {
-		if sealed, err = e.cfg.PINs.SealPIN(req.PIN, pinAAD(subject, thumb)); err != nil {
-			return nil, asIdentity(err)
+	// One subject handle per copy, and the PIN sealed into each copy.
+	copies := max(len(devices), 1)
+	handles := make([][]byte, copies)
+	sealed := make([]identity.SealedPIN, copies)
+	for i := range handles {
+		if handles[i], err = e.cfg.Subjects.Handle(subject, rand.Reader); err != nil {
+			return nil, err
+		}
+		if req.PIN != "" {
+			if sealed[i], err = e.cfg.PINs.SealPIN(req.PIN, pinAAD(handles[i], devices[i].thumb)); err != nil {
+				return nil, asIdentity(err)
+			}
 		}
 	}
-	level := identity.Assess(identity.Proof{Document: doc, Name: req.Name, DeviceKey: devicePub, PIN: sealed, Attestation: att})
+	// Every copy proves what the first does: its key, the same PIN, the
+	// attestation made for the first key in the same request.
+	level := identity.Assess(identity.Proof{Document: doc, Name: req.Name, DeviceKey: devicePub, PIN: sealed[0], Attestation: att})
 	if !level.Valid() {
 		return nil, fmt.Errorf("enrollment reached no assurance level")
 	}
-	idCred, err := vc.IdentityCredential(vc.IdentityClaims{
-		Subject: subjectID, AssuranceLevel: int(level), Region: e.cfg.Region, Name: name,
-		BirthDate: doc.BirthDate().Format(time.DateOnly), Nationality: doc.Nationality(), ValidFor: e.cfg.BindingTTL,
-	}, now)
-	if err != nil {
-		return nil, err
-	}
 
-	// 3. Issue, as one group sharing its fate: the identity credential
-	// and the binding credential; then the compact QR binding, whose
-	// status reference is the identity credential's entry.
-	resp := &EnrollResponse{Symbol: sym.Text(), Subject: subjectID, AssuranceLevel: level.String(), ExpiresAt: exp.UTC().Truncate(time.Second)}
-	client := enrollingClient(ctx)
-	items := []vc.GroupItem{{Credential: idCred, Options: vc.IssueOptions{Format: vc.FormatSDJWT, Client: client}}}
-	if devicePub != nil {
-		items[0].Options.HolderKey = &deviceJWK
-		items = append(items, vc.GroupItem{Credential: e.bindingCredential(subjectID, deviceJWK, sealed, level, now, exp),
-			Options: vc.IssueOptions{Format: vc.FormatVCJWT, Client: client}})
-	}
-	issued, err := e.cfg.Credentials.IssueGroup(ctx, items)
+	// 3. Issue the copies; each copy's credentials share their fate.
+	resp, err := e.issueCopies(ctx, enrollment{doc: doc, name: name, level: level, devices: devices, handles: handles, sealed: sealed, now: now})
 	if err != nil {
 		return nil, err
 	}
-	ic := issued[0]
-	resp.IdentityCredential = IssuedCredential{ID: ic.ID, Format: ic.Format, Credential: ic.Token}
-	if devicePub != nil {
-		bc := issued[1]
-		resp.BindingCredential = &IssuedCredential{ID: bc.ID, Format: bc.Format, Credential: bc.Token}
-		if resp.QRBinding, err = e.qrBinding(subject, devicePub, level, idCred, now, exp, ic.Status); err != nil {
-			e.undo(ctx, &resp.IdentityCredential)
-			return nil, err
-		}
-	}
+	resp.Symbol = sym.Text()
+	resp.Subject = SubjectURI(subject)
 	if err := e.audit(doc, sym, level, resp); err != nil {
-		e.undo(ctx, &resp.IdentityCredential)
+		e.undo(ctx, resp)
 		return nil, err
 	}
 	e.s.log.LogAttrs(ctx, slog.LevelInfo, "enrolled", slog.String("request_id", requestID(ctx)),
-		slog.String("client_id", p.ClientID), slog.String("assurance_level", level.String()), slog.Any("symbol", sym))
+		slog.String("client_id", p.ClientID), slog.String("assurance_level", level.String()), slog.Int("copies", len(resp.Copies)), slog.Any("symbol", sym))
 	return resp, nil
 }
 
@@ -552,6 +533,7 @@ func (e *enroller) audit(doc identity.Document, sym identity.Symbol, level ident
 		"level": level.String(), "region": e.cfg.Region,
 		"symbol_version": strconv.Itoa(sym.Version()), "symbol_ref": AuditSymbolRef(sym),
 		"identity_credential": resp.IdentityCredential.ID,
+		"enrollment":          resp.EnrollmentID, "copies": strconv.Itoa(len(resp.Copies)),
 	}
 	if resp.BindingCredential != nil {
 		d["binding_credential"] = resp.BindingCredential.ID
@@ -587,72 +569,12 @@ func AuditSymbolRef(sym identity.Symbol) string {
 	return hex.EncodeToString(h[:])
 }
 
-// undo revokes the credentials of an enrollment that then failed (one of
-// them revokes the group), so no half-enrollment stays valid.
-func (e *enroller) undo(ctx context.Context, c *IssuedCredential) {
-	if err := e.cfg.Credentials.SetStatus(context.WithoutCancel(ctx), c.ID, vc.ActionRevoke); err != nil {
-		e.s.log.Error("could not revoke the credentials of a failed enrollment", slog.String("credential_id", c.ID), slog.Any("error", err))
-	}
-}
-
 // enrollingClient names the client that enrolled the holder: it owns the
 // status of what the enrollment issued (with operators holding
 // registry:admin), so it can revoke a lost phone's binding.
 func enrollingClient(ctx context.Context) string {
 	p, _ := PrincipalFrom(ctx)
 	return p.ClientID
-}
-
-// bindingCredential is the unsigned device-binding credential.
-func (e *enroller) bindingCredential(subjectID string, deviceJWK gm.JWK, sealed identity.SealedPIN, level identity.Level, now, exp time.Time) map[string]any {
-	jwk := map[string]any{"kty": deviceJWK.Kty, "crv": deviceJWK.Crv, "x": deviceJWK.X, "y": deviceJWK.Y}
-	cs := map[string]any{
-		"id":             subjectID,
-		"assuranceLevel": int(level),
-		"region":         e.cfg.Region,
-		"cnf":            map[string]any{"jwk": jwk},
-	}
-	if sealed != "" {
-		cs["pinVerifier"] = string(sealed)
-	}
-	return map[string]any{
-		"@context":          []any{vc.ContextV2},
-		"type":              []any{vc.TypeCredential, TypeDeviceBindingCredential},
-		"validFrom":         vc.FormatTime(now),
-		"validUntil":        vc.FormatTime(exp),
-		"credentialSubject": cs,
-	}
-}
-
-// qrBinding signs the compact QR binding (SM2 devices only; nil for
-// others). Its status reference is the identity credential's Token Status
-// List entry, whose values (valid, invalid, suspended) follow the whole
-// enrollment's status: revoking or suspending the binding credential
-// stops the QR binding too.
-func (e *enroller) qrBinding(subject []byte, devicePub crypto.PublicKey, level identity.Level, idCred map[string]any, now, exp time.Time, status []statuslist.Ref) ([]byte, error) {
-	sm2, ok := devicePub.(*gm.PublicKey)
-	if !ok {
-		return nil, nil // P-256 devices: no compact QR binding (it carries SM2 keys only)
-	}
-	i := slices.IndexFunc(status, func(r statuslist.Ref) bool { return r.Purpose == statuslist.PurposeToken })
-	if i < 0 {
-		return nil, errors.New("identity credential has no token status entry")
-	}
-	ref, err := e.cfg.Status.Ref(status[i].ListID, status[i].Index)
-	if err != nil {
-		return nil, err
-	}
-	claims := map[string]string{}
-	if sub, ok := idCred["credentialSubject"].(map[string]any); ok {
-		for _, k := range []string{"age_over_18", "age_over_60"} {
-			if b, ok := sub[k].(bool); ok {
-				claims[k] = fmt.Sprint(b)
-			}
-		}
-	}
-	return e.cfg.Bindings.IssueBinding(qrcode.Binding{
-		Subject: subject, DeviceKey: sm2, Assurance: int(level), IssuedAt: now, Expiry: exp, Status: ref, Claims: claims,
-	})
 }
 
 // BindingSector is the fixed internal sector under which a symbol's
@@ -663,17 +585,31 @@ const BindingSector = "trustid:binding"
 // version and the 160-bit MAC of identity.PairwiseID.
 const BindingSubjectSize = 1 + identity.SymbolSize
 
-// BindingSubjects derives the subject of a holder's device binding and
-// credentials, and relying parties' pairwise IDs from it.
+// BindingHandleSize is the size of a per-copy subject handle: the
+// pairwise key version, a 12-byte nonce and the subject's 160-bit MAC
+// encrypted.
+const BindingHandleSize = 1 + handleNonceSize + identity.SymbolSize
+
+const (
+	handleNonceSize = 12
+	handleKeyLabel  = "binding-handle"
+)
+
+// BindingSubjects derives the subject of a holder's device bindings and
+// credentials, the per-copy handles that stand for it in what the holder
+// shows, and relying parties' pairwise IDs.
 //
 // The subject is the pairwise ID of the symbol under the internal sector
 // BindingSector, as bytes (key version ‖ MAC, BindingSubjectSize bytes):
-// the same person gets the same subject on every enrollment, and the
-// subject, which offline verifiers see in QR codes, is not the symbol. A
-// relying party's ID for online redemption is the pairwise ID of the
-// subject (read as an identifier) under the party's sector: stable per
-// party, unlinkable across parties without the national pairwise key.
-// It implements qrcode.PairwiseDeriver and is safe for concurrent use.
+// the same person gets the same subject on every enrollment. It appears in
+// no credential and no code. Each copy of an enrollment names a handle
+// instead (Handle): the subject encrypted under a key derived from the
+// pairwise key with a fresh nonce, so two handles of one person look
+// unrelated to anyone without the pairwise key, and the nodes (which hold
+// it) recover the subject. A relying party's ID for online redemption is
+// the pairwise ID of the subject under the party's sector: stable per
+// party whichever copy the holder used, unlinkable across parties. It
+// implements qrcode.PairwiseDeriver and is safe for concurrent use.
 type BindingSubjects struct{ p *identity.PairwiseDeriver }
 
 var _ qrcode.PairwiseDeriver = (*BindingSubjects)(nil)
@@ -695,12 +631,69 @@ func (b *BindingSubjects) Subject(sym identity.Symbol) ([]byte, error) {
 	return identBytes(id.Text())
 }
 
+// handleStream is the SM4-CTR key stream of a handle: key derived from
+// the pairwise key version, IV the nonce and a zero counter.
+func (b *BindingSubjects) handleStream(version byte, nonce []byte) (cipher.Stream, error) {
+	k, err := b.p.DeriveKey(int(version), handleKeyLabel)
+	if err != nil {
+		return nil, err
+	}
+	blk, err := sm4.NewCipher(k[:gm.SM4KeySize])
+	if err != nil {
+		return nil, err
+	}
+	iv := make([]byte, sm4.BlockSize)
+	copy(iv, nonce)
+	return cipher.NewCTR(blk, iv), nil
+}
+
+// Handle returns a fresh handle for subject (Subject's result): version ‖
+// nonce ‖ SM4-CTR(K_v, nonce ‖ 0³², MAC), with K_v the first 16 bytes of
+// the pairwise key's DeriveKey(v, "binding-handle"). The handle is not
+// authenticated by itself: it travels only inside issuer-signed bindings
+// and credentials.
+func (b *BindingSubjects) Handle(subject []byte, rnd io.Reader) ([]byte, error) {
+	if len(subject) != BindingSubjectSize {
+		return nil, fmt.Errorf("%w: binding subject must be %d bytes", identity.ErrIdentifierLength, BindingSubjectSize)
+	}
+	h := make([]byte, BindingHandleSize)
+	h[0] = subject[0]
+	if _, err := io.ReadFull(rnd, h[1:1+handleNonceSize]); err != nil {
+		return nil, fmt.Errorf("api: handle nonce: %w", err)
+	}
+	st, err := b.handleStream(h[0], h[1:1+handleNonceSize])
+	if err != nil {
+		return nil, err
+	}
+	st.XORKeyStream(h[1+handleNonceSize:], subject[1:])
+	return h, nil
+}
+
+// Open returns the binding subject a handle stands for.
+func (b *BindingSubjects) Open(handle []byte) ([]byte, error) {
+	if len(handle) != BindingHandleSize {
+		return nil, fmt.Errorf("%w: a subject handle is %d bytes", identity.ErrIdentifierLength, BindingHandleSize)
+	}
+	st, err := b.handleStream(handle[0], handle[1:1+handleNonceSize])
+	if err != nil {
+		return nil, err
+	}
+	subject := make([]byte, BindingSubjectSize)
+	subject[0] = handle[0]
+	st.XORKeyStream(subject[1:], handle[1+handleNonceSize:])
+	return subject, nil
+}
+
 // Pairwise implements qrcode.PairwiseDeriver: the pairwise ID (text form)
-// of a binding subject for a relying party's sector (never an internal
-// one).
-func (b *BindingSubjects) Pairwise(subject []byte, sector identity.Sector) (string, error) {
+// for a relying party's sector (never an internal one), of the holder
+// whose copy carries handle.
+func (b *BindingSubjects) Pairwise(handle []byte, sector identity.Sector) (string, error) {
 	if sector.Kind == identity.SectorInternal {
 		return "", identity.ErrInvalidSector
+	}
+	subject, err := b.Open(handle)
+	if err != nil {
+		return "", err
 	}
 	text, err := identText(subject)
 	if err != nil {

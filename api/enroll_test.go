@@ -91,24 +91,36 @@ func TestBindingSubjects(t *testing.T) {
 		t.Error("the subject is the symbol")
 	}
 	hotel, shop := identity.Sector{Kind: identity.SectorIdentifier, Name: "hotel.example"}, identity.Sector{Kind: identity.SectorIdentifier, Name: "shop.example"}
-	h1, _ := bs.Pairwise(sa, hotel)
-	h2, _ := bs.Pairwise(sa2, hotel)
-	s1, _ := bs.Pairwise(sa, shop)
-	hb, _ := bs.Pairwise(sb, hotel)
+	// Relying parties see IDs derived through per-copy handles.
+	ha, _ := bs.Handle(sa, rand.Reader)
+	ha2, _ := bs.Handle(sa, rand.Reader)
+	hb0, _ := bs.Handle(sb, rand.Reader)
+	if len(ha) != BindingHandleSize || bytes.Equal(ha, ha2) || bytes.Contains(ha, sa[1:8]) || bytes.Contains(ha2, sa[1:8]) {
+		t.Fatalf("handles: %x %x of %x", ha, ha2, sa)
+	}
+	if back, err := bs.Open(ha2); err != nil || !bytes.Equal(back, sa) {
+		t.Fatalf("Open: %x %v, want %x", back, err, sa)
+	}
+	h1, _ := bs.Pairwise(ha, hotel)
+	h2, _ := bs.Pairwise(ha2, hotel)
+	s1, _ := bs.Pairwise(ha, shop)
+	hb, _ := bs.Pairwise(hb0, hotel)
 	if h1 != h2 || h1 == s1 || h1 == hb || len(h1) != identity.TextLen {
 		t.Errorf("pairwise: %s %s %s %s", h1, h2, s1, hb)
 	}
-	other, _ := testSubjects(t, 2).Pairwise(sa, hotel)
-	if other == h1 {
-		t.Error("another pairwise key gives the same ID")
+	other := testSubjects(t, 2)
+	oa, _ := other.Subject(a)
+	oh, _ := other.Handle(oa, rand.Reader)
+	if o, _ := other.Pairwise(oh, hotel); o == h1 || o == "" {
+		t.Errorf("another pairwise key gives ID %q (first key: %s)", o, h1)
 	}
-	for _, kind := range []identity.SectorKind{identity.SectorInternal, identity.SectorIdentifier} {
-		if _, err := bs.Pairwise(sa, identity.Sector{Kind: kind, Name: BindingSector}); err == nil {
-			t.Errorf("the internal sector was accepted as kind %d", kind)
+	if _, err := bs.Pairwise(ha, identity.Sector{Kind: identity.SectorInternal, Name: BindingSector}); err == nil {
+		t.Error("the internal sector was accepted")
+	}
+	for _, bad := range [][]byte{make([]byte, 16), sa} {
+		if _, err := bs.Pairwise(bad, hotel); err == nil {
+			t.Errorf("a %d-byte subject was accepted", len(bad))
 		}
-	}
-	if _, err := bs.Pairwise(make([]byte, 16), hotel); err == nil {
-		t.Error("a 16-byte subject was accepted")
 	}
 }
 

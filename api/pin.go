@@ -301,7 +301,7 @@ func (p *pinChecker) binding(ctx context.Context, token string) (*pinBinding, er
 	if !ok {
 		return nil, fmt.Errorf("%w: subject id is not a binding subject", ErrBindingCredential)
 	}
-	if b.subject, err = hex.DecodeString(hexSubject); err != nil || len(b.subject) != BindingSubjectSize || SubjectURI(b.subject) != sid {
+	if b.subject, err = hex.DecodeString(hexSubject); err != nil || len(b.subject) != BindingHandleSize || SubjectURI(b.subject) != sid {
 		return nil, fmt.Errorf("%w: subject id is not a binding subject", ErrBindingCredential)
 	}
 	if b.device, b.thumb, err = cnfDeviceKey(cs["cnf"]); err != nil {

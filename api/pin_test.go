@@ -137,7 +137,7 @@ func (e *pinEnv) bind(t testing.TB, n byte, alg, pin string, sealer *identity.PI
 	jwk, _ := gm.NewJWK(dev.Public(), "")
 	jwk.Use, jwk.Alg = "", ""
 	thumb, _ := jwk.Thumbprint()
-	subject := append([]byte{3}, bytes.Repeat([]byte{n}, BindingSubjectSize-1)...)
+	subject := append([]byte{3}, bytes.Repeat([]byte{n}, BindingHandleSize-1)...)
 	var sealed identity.SealedPIN
 	if pin != "" {
 		if sealed, err = sealer.SealPIN(pin, PINAAD(subject, thumb)); err != nil {
@@ -145,7 +145,9 @@ func (e *pinEnv) bind(t testing.TB, n byte, alg, pin string, sealer *identity.PI
 		}
 	}
 	now := e.clock.Now()
-	in := e.enroll.bindingCredential(SubjectURI(subject), jwk, sealed, level, now, now.Add(24*time.Hour))
+	id, _ := newEnrollmentID()
+	d := enrollDevice{pub: dev.Public(), jwk: jwk, thumb: thumb}
+	in := e.enroll.bindingCredential(id, subject, d, sealed, level, now, now.Add(24*time.Hour))
 	bc, err := e.iss.Issue(context.Background(), in, vc.IssueOptions{Format: vc.FormatVCJWT})
 	if err != nil {
 		t.Fatal(err)

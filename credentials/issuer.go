@@ -509,7 +509,7 @@ func (is *Issuer) prepareJWT(ctx context.Context, as signingAs, in map[string]an
 }
 
 // prepareSDJWT maps the credential onto SD-JWT VC claims: iss (the node's
-// base URL, or a client issuer's DID), vct, iat, nbf/exp from
+// base URL, or a client issuer's DID), vct, iat (day-coarse), nbf/exp from
 // validFrom/validUntil, sub from the subject id, every other subject
 // claim selectively disclosable (objects recursively, arrays element by
 // element), cnf.jwk and a status claim. The subject id becomes a
@@ -538,10 +538,12 @@ func (is *Issuer) prepareSDJWT(ctx context.Context, as signingAs, in map[string]
 			return nil, err
 		}
 	}
-	now := is.cfg.Now()
-	// No jti and a selectively disclosable sub: a value shown to every
-	// verifier would let them link presentations.
-	claims := map[string]any{"iss": as.iss, "vct": vct, "iat": now.Unix()}
+	// No jti, a selectively disclosable sub and iat rounded down to the
+	// UTC day: a value shown to every verifier, or an issuance time to
+	// the second, would let them link presentations (or the copies of one
+	// enrollment, issued together).
+	iat := is.cfg.Now().UTC().Truncate(24 * time.Hour)
+	claims := map[string]any{"iss": as.iss, "vct": vct, "iat": iat.Unix()}
 	if !cred.ValidFrom.IsZero() {
 		claims["nbf"] = cred.ValidFrom.Unix()
 	}

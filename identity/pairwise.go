@@ -235,3 +235,23 @@ func ValidHost(s string) bool {
 	}
 	return true
 }
+
+// derivedKeyDomain separates keys derived from the pairwise key from
+// pairwise IDs: it is not a prefix of pairwiseDomain, nor the reverse.
+const derivedKeyDomain = "TrustID/pairwise-derived-key/v1\x00"
+
+// DeriveKey returns 32 bytes derived from version of the pairwise key for
+// the use named by label: HMAC-SM3(P_v, "TrustID/pairwise-derived-key/v1"
+// ‖ 0x00 ‖ label). Whoever lacks the pairwise key cannot compute it; each
+// label gives an independent key. For node-side sealing of data only the
+// holders of the pairwise key should read (api.BindingSubjects).
+func (p *PairwiseDeriver) DeriveKey(version int, label string) ([]byte, error) {
+	k := findKey(p.keys, version)
+	if k == nil {
+		return nil, ErrUnknownKeyVersion
+	}
+	if label == "" {
+		return nil, fmt.Errorf("%w: empty label", ErrKeys)
+	}
+	return k.mac.Sum(nil, []byte(derivedKeyDomain+label)), nil
+}

@@ -1,6 +1,7 @@
 package identity
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -159,5 +160,27 @@ func BenchmarkPairwiseDerive(b *testing.B) {
 		if _, err := p.Derive(sym, Sector{SectorIdentifier, "rp.example.gov.cn"}); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestPairwiseDeriveKey: derived keys depend on the label and the key
+// version, differ from pairwise IDs, and need a version the deriver holds.
+func TestPairwiseDeriveKey(t *testing.T) {
+	p := testPairwise(t, VersionedKey{Version: 1, Secret: bytes.Repeat([]byte{1}, 32)}, VersionedKey{Version: 2, Secret: bytes.Repeat([]byte{2}, 32)})
+	a, err := p.DeriveKey(2, "binding-handle")
+	if err != nil || len(a) != 32 {
+		t.Fatalf("DeriveKey: %x %v", a, err)
+	}
+	a2, _ := p.DeriveKey(2, "binding-handle")
+	b, _ := p.DeriveKey(2, "other")
+	old, _ := p.DeriveKey(1, "binding-handle")
+	if !bytes.Equal(a, a2) || bytes.Equal(a, b) || bytes.Equal(a, old) {
+		t.Errorf("derived keys: %x %x %x %x", a, a2, b, old)
+	}
+	if _, err := p.DeriveKey(3, "binding-handle"); !errors.Is(err, ErrUnknownKeyVersion) {
+		t.Errorf("unknown version: %v", err)
+	}
+	if _, err := p.DeriveKey(2, ""); err == nil {
+		t.Error("empty label accepted")
 	}
 }

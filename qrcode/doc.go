@@ -10,7 +10,7 @@
 // QR alphanumeric set:
 //
 //	TIDON1:  online   [region, ref]                       ref: 16 random bytes
-//	TIDOFF1: offline  {1: binding, 2: presentation, 3: device sig, ?4: delegation}
+//	TIDOFF2: offline  {1: binding, 2: presentation, 3: device sig, ?4: delegation, ?5: disclosures}
 //	TIDST1:  static   [kid, claims, issuer sig]
 //
 // Issuer-signed structures (the device binding, a delegation, a static
@@ -19,8 +19,12 @@
 // keys and the signature covers a context string naming the structure, the
 // kid hint and the payload. Device keys are carried compressed (33 bytes).
 // The offline code's device signature covers the binding and delegation
-// exactly as carried, and the presentation {time, counter, ?audience,
-// ?challenge}. testdata/*.golden shows each format in CBOR diagnostic
+// exactly as carried, the presentation {time, counter, ?audience,
+// ?challenge} and the disclosures shown. A binding carries a per-copy
+// subject handle and only salted digests of its claims; the holder copy
+// (IssueBinding's result: the binding and every claim's disclosure) stays
+// on the phone, and each code discloses only the claims the holder picked
+// (Presentation.Claims). testdata/*.golden shows each format in CBOR diagnostic
 // notation (regenerate with go test -run Golden -update).
 //
 // Decoders are strict and return one sentinel per fault: ErrPrefix,
@@ -32,10 +36,11 @@
 //
 // Asserted by TestSizes from the QR version go-qrcode picks at level M: an
 // online code is 42 characters (version 3; target ≤ 6); an offline code
-// 398 characters without a challenge and 517 with the largest challenge
-// and audience (versions 12 and 14; target ≤ 15); a static code 255
-// characters (version 9); an offline code carrying a delegation with
-// masked names and a challenge 679 characters (version 17).
+// showing one claim 451 characters without a challenge and 569 with the
+// largest challenge and audience (versions 13 and 15; target ≤ 15); a
+// static code 282 characters (version 10); an offline code carrying a
+// delegation with masked names and a challenge 760 characters (version
+// 18). Subjects are 33-byte copy handles.
 //
 // # Verification
 //
@@ -52,7 +57,7 @@
 //
 // Service.Issue stores a record under a fresh 128-bit reference (TTL 60 s
 // by default), sealed with SM4-GCM under a key derived from the reference:
-// the record holds only the symbol-derived subject, the assurance level,
+// the record holds only the copy's subject handle, the assurance level,
 // the region, the expiry and the claims the holder consented to. Redeem
 // consumes it atomically (exactly one redemption succeeds) and returns the
 // verifier's pairwise ID, the assurance level, the region and the claims

@@ -86,7 +86,7 @@ func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{
 		issuerKey: mustKey(t, 0x11), device: mustKey(t, 0x22), guardian: mustKey(t, 0x33),
-		subject: bytes.Repeat([]byte{0xa1}, 16), guardSubj: bytes.Repeat([]byte{0xb2}, 16),
+		subject: bytes.Repeat([]byte{0xa1}, 33), guardSubj: bytes.Repeat([]byte{0xb2}, 33), // the size of api.BindingSubjects handles
 		status: &memStatus{}, now: testNow,
 	}
 	j, err := gm.NewJWK(f.issuerKey.Public(), "")
@@ -101,7 +101,7 @@ func newFixture(t testing.TB) *fixture {
 	f.binding, err = f.issuer.IssueBinding(Binding{
 		Subject: f.subject, DeviceKey: f.device.PublicKey(), Assurance: AssurancePIN,
 		IssuedAt: testNow.Add(-time.Hour), Expiry: exp, Status: StatusRef{List: 3, Index: 70001},
-		Claims: map[string]string{"age_over_18": "true"},
+		Claims: map[string]string{"age_over_18": "true", "age_over_60": "false"},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -135,7 +135,7 @@ func newFixture(t testing.TB) *fixture {
 func (f *fixture) offline(t testing.TB, counter uint64, challenge []byte) string {
 	t.Helper()
 	s, err := NewOffline(constReader(0x5a), f.device, f.binding, nil, Presentation{
-		Time: f.now, Counter: counter, Audience: "hotel-310115", Challenge: challenge,
+		Time: f.now, Counter: counter, Audience: "hotel-310115", Challenge: challenge, Claims: []string{"age_over_18"},
 	})
 	if err != nil {
 		t.Fatal(err)

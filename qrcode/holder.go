@@ -15,9 +15,10 @@ import (
 )
 
 // HolderRequest is a holder app's request for an online code, signed by
-// its bound device key. Binding is opaque to the interface (the compact
-// binding of this package for BindingAuthenticator; another authenticator
-// may take a binding credential).
+// its bound device key. Binding is opaque to the interface (the holder
+// copy of a binding of this package for BindingAuthenticator, with every
+// claim's disclosure: the node issued them and may read them; another
+// authenticator may take a binding credential).
 type HolderRequest struct {
 	Binding []byte   `json:"binding"`
 	Time    int64    `json:"time"`  // unix seconds
@@ -105,7 +106,7 @@ func (a *BindingAuthenticator) AuthenticateHolder(ctx context.Context, r *Holder
 	if d := now.Sub(time.Unix(r.Time, 0)); d > window || d < -window {
 		return Holder{}, fmt.Errorf("%w: request time outside the window", ErrHolderAuth)
 	}
-	b, s, err := decodeBinding(r.Binding)
+	b, s, _, err := decodeHolderCopy(r.Binding)
 	if err != nil {
 		return Holder{}, err
 	}

@@ -1,12 +1,16 @@
 package qrcode
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/rand"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 	"unicode/utf8"
+
+	"github.com/fxamacker/cbor/v2"
 
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -22,7 +26,7 @@ type StatusRef struct {
 // Size bounds of issued and decoded fields.
 const (
 	MinSubjectSize = 16
-	MaxSubjectSize = 32
+	MaxSubjectSize = 48
 	MaxClaims      = 8
 	MaxClaimLen    = 32 // names and values
 	MaxScope       = 8
@@ -84,10 +88,21 @@ func (is *Issuer) sign(context string, payload []byte) ([]byte, error) {
 }
 
 // Binding is the issuer-signed device binding: it ties a device key to a
-// symbol-derived subject, with the assurance level, validity and status
-// entry. The holder's app keeps it and presents it inside offline codes.
+// subject handle, with the assurance level, validity and status entry. The
+// holder's app keeps it (its holder copy, see IssueBinding) and presents it
+// inside offline codes.
+//
+// Nothing in a binding is meant to be the same across a holder's bindings:
+// enrollment issues several copies, each with its own device key, its own
+// Subject (a per-copy handle, not a stable identifier of the person), its
+// own status entry and its own claim salts, so two verifiers shown codes of
+// two copies cannot tell they are the same person.
 type Binding struct {
-	Subject   []byte // symbol-derived subject, 16 to 32 bytes
+	// Subject is the copy's subject handle, MinSubjectSize to
+	// MaxSubjectSize bytes. Only the issuing node can map it to the
+	// holder (api.BindingSubjects); offline verifiers learn nothing from
+	// it but that a code comes from this copy.
+	Subject   []byte
 	DeviceKey *gm.PublicKey
 	Assurance int // AssuranceDocument .. AssuranceBiometric
 	Region    uint32
@@ -95,25 +110,59 @@ type Binding struct {
 	Expiry    time.Time
 	Status    StatusRef
 	// Claims are attested, non-identifying attributes the holder may
-	// release (e.g. "age_over_18": "true"); at most MaxClaims.
+	// release (e.g. "age_over_18": "true"); at most MaxClaims. The signed
+	// binding carries only a salted digest of each; the holder shows a
+	// claim by adding its disclosure to a code. In a binding decoded
+	// from an offline code, Claims holds only the claims that code shows.
 	Claims map[string]string
 }
 
 type bindingWire struct {
-	Subject     []byte            `cbor:"1,keyasint"`
-	Device      []byte            `cbor:"2,keyasint"`
-	Assurance   *uint8            `cbor:"3,keyasint"`
-	Region      *uint32           `cbor:"4,keyasint"`
-	IssuedAt    *uint64           `cbor:"5,keyasint"`
-	Expiry      *uint64           `cbor:"6,keyasint"`
-	StatusList  *uint32           `cbor:"7,keyasint"`
-	StatusIndex *uint32           `cbor:"8,keyasint"`
-	Claims      map[string]string `cbor:"9,keyasint,omitempty"`
+	Subject     []byte   `cbor:"1,keyasint"`
+	Device      []byte   `cbor:"2,keyasint"`
+	Assurance   *uint8   `cbor:"3,keyasint"`
+	Region      *uint32  `cbor:"4,keyasint"`
+	IssuedAt    *uint64  `cbor:"5,keyasint"`
+	Expiry      *uint64  `cbor:"6,keyasint"`
+	StatusList  *uint32  `cbor:"7,keyasint"`
+	StatusIndex *uint32  `cbor:"8,keyasint"`
+	Digests     [][]byte `cbor:"10,keyasint,omitempty"` // claim digests, sorted
+}
+
+// Claim disclosures: a claim travels as the CBOR of [salt, name, value]
+// (ClaimSaltSize random bytes of salt), and the signed binding carries
+// ClaimDigestSize bytes of SM3 over a context and that encoding.
+const (
+	ClaimSaltSize   = 16
+	ClaimDigestSize = 16
+	maxDisclosure   = 128
+)
+
+type disclosureWire struct {
+	_     struct{} `cbor:",toarray"`
+	Salt  []byte
+	Name  string
+	Value string
+}
+
+// holderCopyWire is what the holder's app keeps: the signed binding and
+// the disclosure of every claim it attests.
+type holderCopyWire struct {
+	_           struct{} `cbor:",toarray"`
+	Binding     cbor.RawMessage
+	Disclosures [][]byte
+}
+
+func claimDigest(disclosure []byte) []byte {
+	h := gm.SM3(sigInput(ctxClaim, disclosure))
+	return h[:ClaimDigestSize]
 }
 
 // IssueBinding signs a device binding. b.Region is set to the issuer's
-// region. It returns the binding in its wire form (CBOR bytes), which the
-// holder's app stores and passes to NewOffline.
+// region. Each claim gets a fresh salt; the signed binding carries their
+// digests in sorted order. It returns the holder copy (CBOR bytes: the
+// signed binding and every claim's disclosure), which the holder's app
+// stores and passes to NewOffline and in online code requests.
 func (is *Issuer) IssueBinding(b Binding) ([]byte, error) {
 	if err := is.check(); err != nil {
 		return nil, err
@@ -123,17 +172,40 @@ func (is *Issuer) IssueBinding(b Binding) ([]byte, error) {
 	if b.DeviceKey == nil {
 		return nil, fmt.Errorf("%w: binding without a device key", ErrInvalidArgument)
 	}
+	if err := checkClaims(b.Claims); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
+	}
+	names := make([]string, 0, len(b.Claims))
+	for k := range b.Claims {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	var disclosures, digests [][]byte
+	for _, name := range names {
+		salt := make([]byte, ClaimSaltSize)
+		if _, err := io.ReadFull(is.rand(), salt); err != nil {
+			return nil, fmt.Errorf("qrcode: claim salt: %w", err)
+		}
+		d := marshal(disclosureWire{Salt: salt, Name: name, Value: b.Claims[name]})
+		disclosures = append(disclosures, d)
+		digests = append(digests, claimDigest(d))
+	}
+	slices.SortFunc(digests, bytes.Compare)
 	w := bindingWire{
 		Subject: b.Subject, Device: CompressKey(b.DeviceKey),
 		Assurance: ptr(uint8(b.Assurance)), Region: ptr(b.Region),
 		IssuedAt: ptr(unix(b.IssuedAt)), Expiry: ptr(unix(b.Expiry)),
 		StatusList: ptr(b.Status.List), StatusIndex: ptr(b.Status.Index),
-		Claims: b.Claims,
+		Digests: digests,
 	}
 	if _, err := w.check(); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidArgument, err)
 	}
-	return is.sign(ctxBinding, marshal(w))
+	env, err := is.sign(ctxBinding, marshal(w))
+	if err != nil {
+		return nil, err
+	}
+	return marshal(holderCopyWire{Binding: env, Disclosures: disclosures}), nil
 }
 
 func ptr[T any](v T) *T { return &v }
@@ -155,8 +227,13 @@ func (w *bindingWire) check() (Binding, error) {
 	if *w.IssuedAt == 0 || *w.IssuedAt > maxTime || *w.Expiry <= *w.IssuedAt || *w.Expiry > maxTime {
 		return Binding{}, malformed("binding: validity out of range")
 	}
-	if err := checkClaims(w.Claims); err != nil {
-		return Binding{}, fmt.Errorf("binding: %w", err)
+	if len(w.Digests) > MaxClaims {
+		return Binding{}, malformed("binding: more than %d claim digests", MaxClaims)
+	}
+	for i, d := range w.Digests {
+		if len(d) != ClaimDigestSize || i > 0 && bytes.Compare(w.Digests[i-1], d) >= 0 {
+			return Binding{}, malformed("binding: claim digests must be %d bytes, sorted and distinct", ClaimDigestSize)
+		}
 	}
 	if len(w.Device) != CompressedKeySize {
 		return Binding{}, malformed("binding: device key must be %d bytes", CompressedKeySize)
@@ -165,7 +242,6 @@ func (w *bindingWire) check() (Binding, error) {
 		Subject: w.Subject, Assurance: int(*w.Assurance), Region: *w.Region,
 		IssuedAt: fromUnix(*w.IssuedAt), Expiry: fromUnix(*w.Expiry),
 		Status: StatusRef{Region: *w.Region, List: *w.StatusList, Index: *w.StatusIndex},
-		Claims: w.Claims,
 	}, nil
 }
 
@@ -206,29 +282,107 @@ func checkClaims(m map[string]string) error {
 	return nil
 }
 
-// ParseBinding decodes a binding's wire form WITHOUT verifying it (for a
-// wallet showing what it holds). Verifiers use Verifier.
+// ParseBinding decodes a holder copy (IssueBinding's result) WITHOUT
+// verifying the issuer's signature (for a wallet showing what it holds),
+// with every claim it attests. Verifiers use Verifier.
 func ParseBinding(raw []byte) (Binding, error) {
-	b, _, err := decodeBinding(raw)
+	b, _, _, err := decodeHolderCopy(raw)
 	return b, err
 }
 
-// decodeBinding decodes the envelope and the claims, and the device key.
-func decodeBinding(raw []byte) (Binding, signed, error) {
+// decodeHolderCopy decodes a holder copy: the signed binding, as carried
+// (for codes), decoded, and every claim, each checked against the
+// binding's digests.
+func decodeHolderCopy(raw []byte) (Binding, signed, []holderClaim, error) {
+	var w holderCopyWire
+	if err := unmarshal(raw, &w, "holder binding"); err != nil {
+		return Binding{}, signed{}, nil, err
+	}
+	if len(w.Binding) == 0 {
+		return Binding{}, signed{}, nil, malformed("holder binding: missing binding")
+	}
+	b, s, digests, err := decodeBinding(w.Binding)
+	if err != nil {
+		return Binding{}, s, nil, err
+	}
+	if len(w.Disclosures) != len(digests) {
+		return Binding{}, s, nil, malformed("holder binding: %d disclosures for %d claim digests", len(w.Disclosures), len(digests))
+	}
+	claims, err := openDisclosures(digests, w.Disclosures)
+	if err != nil {
+		return Binding{}, s, nil, err
+	}
+	b.Claims = claimMap(claims)
+	return b, s, claims, nil
+}
+
+// holderClaim is one checked disclosure.
+type holderClaim struct {
+	name, value string
+	raw         []byte
+}
+
+func claimMap(cs []holderClaim) map[string]string {
+	if len(cs) == 0 {
+		return nil
+	}
+	m := make(map[string]string, len(cs))
+	for _, c := range cs {
+		m[c.name] = c.value
+	}
+	return m
+}
+
+// openDisclosures decodes disclosures strictly and checks each against
+// the binding's digests: every one must match a digest, and no digest or
+// claim name may be shown twice.
+func openDisclosures(digests, list [][]byte) ([]holderClaim, error) {
+	if len(list) > MaxClaims {
+		return nil, malformed("more than %d claim disclosures", MaxClaims)
+	}
+	out := make([]holderClaim, 0, len(list))
+	for _, raw := range list {
+		if len(raw) == 0 || len(raw) > maxDisclosure {
+			return nil, malformed("claim disclosure of %d bytes", len(raw))
+		}
+		var d disclosureWire
+		if err := unmarshal(raw, &d, "claim disclosure"); err != nil {
+			return nil, err
+		}
+		if len(d.Salt) != ClaimSaltSize || !checkToken(d.Name) || len(d.Value) > MaxClaimLen {
+			return nil, malformed("claim disclosure: salt, name or value out of range")
+		}
+		dig := claimDigest(raw)
+		if !slices.ContainsFunc(digests, func(x []byte) bool { return bytes.Equal(x, dig) }) {
+			return nil, fmt.Errorf("%w: a claim disclosure matches no digest of the binding", ErrSignature)
+		}
+		for _, c := range out {
+			if c.name == d.Name || bytes.Equal(c.raw, raw) {
+				return nil, fmt.Errorf("%w: claim %q disclosed twice", ErrDuplicateField, d.Name)
+			}
+		}
+		out = append(out, holderClaim{name: d.Name, value: d.Value, raw: raw})
+	}
+	return out, nil
+}
+
+// decodeBinding decodes the signed binding (envelope, claims, device key)
+// and returns its claim digests.
+func decodeBinding(raw []byte) (Binding, signed, [][]byte, error) {
 	s, err := decodeSigned(raw, "binding")
 	if err != nil {
-		return Binding{}, s, err
+		return Binding{}, s, nil, err
 	}
 	var w bindingWire
 	if err := unmarshal(s.Payload, &w, "binding claims"); err != nil {
-		return Binding{}, s, err
+		return Binding{}, s, nil, err
 	}
 	b, err := w.check()
 	if err != nil {
-		return Binding{}, s, err
+		return Binding{}, s, nil, err
 	}
 	if b.DeviceKey, err = ParseCompressedKey(w.Device); err != nil {
-		return Binding{}, s, err
+		return Binding{}, s, nil, err
 	}
-	return b, s, nil
+	return b, s, w.Digests, nil
 }

@@ -1,9 +1,11 @@
 package qrcode
 
 import (
+	"bytes"
 	"crypto"
 	"fmt"
 	"io"
+	"slices"
 	"time"
 	"unicode/utf8"
 
@@ -26,6 +28,10 @@ type Presentation struct {
 	// Challenge is the optional verifier-supplied challenge of an
 	// interactive check (at most 32 bytes).
 	Challenge []byte
+	// Claims names the attested claims the holder picked for this code
+	// (NewOffline adds their disclosures; the others stay hidden behind
+	// their salted digests). In a decoded code: the claims it shows, sorted.
+	Claims []string
 }
 
 type presentationWire struct {
@@ -59,24 +65,41 @@ type offlineWire struct {
 	Presentation []byte          `cbor:"2,keyasint"`
 	Sig          []byte          `cbor:"3,keyasint"`
 	Delegation   cbor.RawMessage `cbor:"4,keyasint,omitempty"`
+	Disclosures  [][]byte        `cbor:"5,keyasint,omitempty"`
 }
 
 // deviceInput is what the device signs: the binding and delegation exactly
-// as carried, and the presentation.
-func deviceInput(binding, delegation, presentation []byte) []byte {
-	return sigInput(ctxOffline, binding, delegation, presentation)
+// as carried, the presentation and the disclosures shown.
+func deviceInput(binding, delegation, presentation []byte, disclosures [][]byte) []byte {
+	var ds []byte
+	if len(disclosures) > 0 {
+		ds = marshal(disclosures)
+	}
+	return sigInput(ctxOffline, binding, delegation, presentation, ds)
 }
 
-// NewOffline makes an offline code on the holder's device: it signs p
-// with the device key over the issuer-signed binding (and delegation, when
-// acting for someone; nil otherwise) and returns the text form (prefix
-// "TIDOFF1:"). The device key must be the binding's device key. rand nil
-// means crypto/rand.
-func NewOffline(rand io.Reader, device crypto.Signer, binding, delegation []byte, p Presentation) (string, error) {
-	b, _, err := decodeBinding(binding)
+// NewOffline makes an offline code on the holder's device from its holder
+// copy of a binding (IssueBinding's result): it signs p with the device
+// key over the issuer-signed binding (and delegation, when acting for
+// someone; nil otherwise) and the disclosures of the claims named in
+// p.Claims, and returns the text form (prefix "TIDOFF2:"). The code shows
+// only those claims. The device key must be the binding's device key.
+// rand nil means crypto/rand.
+func NewOffline(rand io.Reader, device crypto.Signer, holderCopy, delegation []byte, p Presentation) (string, error) {
+	b, s, claims, err := decodeHolderCopy(holderCopy)
 	if err != nil {
 		return "", fmt.Errorf("%w: binding: %w", ErrInvalidArgument, err)
 	}
+	binding := marshal(s)
+	var shown [][]byte
+	for i, name := range p.Claims {
+		j := slices.IndexFunc(claims, func(c holderClaim) bool { return c.name == name })
+		if j < 0 || slices.Contains(p.Claims[:i], name) {
+			return "", fmt.Errorf("%w: claim %q is not attested by the binding, or named twice", ErrInvalidArgument, clip(name))
+		}
+		shown = append(shown, claims[j].raw)
+	}
+	slices.SortFunc(shown, bytes.Compare)
 	if !b.DeviceKey.Equal(device.Public()) {
 		if pk, ok := device.Public().(*gm.PublicKey); !ok || !b.DeviceKey.Equal(pk.ECDSA()) {
 			return "", fmt.Errorf("%w: the device key is not the binding's", ErrInvalidArgument)
@@ -95,11 +118,11 @@ func NewOffline(rand io.Reader, device crypto.Signer, binding, delegation []byte
 	if rand == nil {
 		rand = defaultRand
 	}
-	sig, err := gm.SignWith(rand, device, deviceInput(binding, delegation, pres))
+	sig, err := gm.SignWith(rand, device, deviceInput(binding, delegation, pres, shown))
 	if err != nil {
 		return "", fmt.Errorf("qrcode: device sign: %w", err)
 	}
-	return sealText(KindOffline, marshal(offlineWire{Binding: binding, Presentation: pres, Sig: sig, Delegation: delegation})), nil
+	return sealText(KindOffline, marshal(offlineWire{Binding: binding, Presentation: pres, Sig: sig, Delegation: delegation, Disclosures: shown})), nil
 }
 
 // offlineParts is a decoded, not yet verified, offline code.
@@ -130,9 +153,18 @@ func decodeOffline(text string) (*offlineParts, error) {
 		return nil, malformed("offline code: device signature must be %d bytes", gm.SignatureSize)
 	}
 	p := &offlineParts{deviceSig: w.Sig}
-	if p.binding, p.bindingSigned, err = decodeBinding(w.Binding); err != nil {
+	var digests [][]byte
+	if p.binding, p.bindingSigned, digests, err = decodeBinding(w.Binding); err != nil {
 		return nil, err
 	}
+	if w.Disclosures != nil && len(w.Disclosures) == 0 {
+		return nil, malformed("offline code: empty disclosure list")
+	}
+	shown, err := openDisclosures(digests, w.Disclosures)
+	if err != nil {
+		return nil, err
+	}
+	p.binding.Claims = claimMap(shown)
 	if w.Delegation != nil {
 		d, s, err := decodeDelegation(w.Delegation)
 		if err != nil {
@@ -147,7 +179,11 @@ func decodeOffline(text string) (*offlineParts, error) {
 	if p.pres, err = pw.check(); err != nil {
 		return nil, err
 	}
-	p.deviceMsg = deviceInput(w.Binding, w.Delegation, w.Presentation)
+	for _, c := range shown {
+		p.pres.Claims = append(p.pres.Claims, c.name)
+	}
+	slices.Sort(p.pres.Claims)
+	p.deviceMsg = deviceInput(w.Binding, w.Delegation, w.Presentation, w.Disclosures)
 	return p, nil
 }
 

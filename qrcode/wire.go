@@ -34,10 +34,21 @@ const (
 	KindStatic
 )
 
-// FormatVersion is the only payload version this package reads and writes.
-const FormatVersion = 1
+// kindVersions is the one payload version of each kind this package reads
+// and writes. Offline codes are at version 2: per-copy subject handles and
+// holder-picked claims (see Binding).
+var kindVersions = [...]int{KindOnline: 1, KindOffline: 2, KindStatic: 1}
 
 var kindTags = [...]string{KindOnline: "ON", KindOffline: "OFF", KindStatic: "ST"}
+
+// Version returns the payload version of kind k this package reads and
+// writes (0 for an unknown kind).
+func (k Kind) Version() int {
+	if k < KindOnline || k > KindStatic {
+		return 0
+	}
+	return kindVersions[k]
+}
 
 func (k Kind) String() string {
 	switch k {
@@ -51,12 +62,12 @@ func (k Kind) String() string {
 	return "unknown"
 }
 
-// Prefix returns the text prefix of payloads of kind k, e.g. "TIDOFF1:".
+// Prefix returns the text prefix of payloads of kind k, e.g. "TIDOFF2:".
 func (k Kind) Prefix() string {
 	if k < KindOnline || k > KindStatic {
 		return ""
 	}
-	return "TID" + kindTags[k] + strconv.Itoa(FormatVersion) + ":"
+	return "TID" + kindTags[k] + strconv.Itoa(kindVersions[k]) + ":"
 }
 
 // Size caps of the text form of each kind, in characters. The online cap
@@ -118,7 +129,7 @@ func splitPrefix(s string) (Kind, string, error) {
 	if j == 0 || j >= len(rest) || rest[j] != ':' {
 		return 0, "", ErrPrefix
 	}
-	if v, _ := strconv.Atoi(rest[:j]); v != FormatVersion || rest[0] == '0' {
+	if v, _ := strconv.Atoi(rest[:j]); v != kind.Version() || rest[0] == '0' {
 		return 0, "", fmt.Errorf("%w: %s version %s", ErrVersion, kind, rest[:j])
 	}
 	if len(s) > maxLen(kind) {
@@ -258,10 +269,11 @@ func sigInput(context string, parts ...[]byte) []byte {
 
 // Signature contexts.
 const (
-	ctxBinding    = "TrustID QR binding v1"
+	ctxBinding    = "TrustID QR binding v2"
 	ctxDelegation = "TrustID QR delegation v1"
 	ctxStatic     = "TrustID QR static v1"
-	ctxOffline    = "TrustID QR offline v1"
+	ctxOffline    = "TrustID QR offline v2"
+	ctxClaim      = "TrustID QR claim v2"
 	ctxHolderReq  = "TrustID QR holder request v1"
 )
 

@@ -120,16 +120,20 @@ func runServer(args []string) error {
 		return err
 	}
 
-	// The load generator's holder: a fresh device key bound to a random
-	// binding subject (key version 1 and a random 160-bit MAC: the shape
-	// enrollment gives subjects) by this node.
+	// The load generator's holder: a fresh device key bound to a handle of
+	// a random binding subject (key version 1 and a random 160-bit MAC:
+	// the shape enrollment gives subjects) by this node.
 	device, err := gm.GenerateKey(rand.Reader)
 	if err != nil {
 		return err
 	}
-	subject := make([]byte, api.BindingSubjectSize)
-	subject[0] = 1
-	rand.Read(subject[1:])
+	stable := make([]byte, api.BindingSubjectSize)
+	stable[0] = 1
+	rand.Read(stable[1:])
+	subject, err := subjects.Handle(stable, rand.Reader) // one copy's handle, as enrollment issues
+	if err != nil {
+		return err
+	}
 	code, _ := qrcode.ParseRegion(region)
 	binding, err := (&qrcode.Issuer{Signer: key.Signer, Kid: key.Kid, Region: code}).IssueBinding(qrcode.Binding{
 		Subject: subject, DeviceKey: device.PublicKey(), Assurance: qrcode.AssurancePIN,

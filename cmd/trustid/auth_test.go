@@ -49,6 +49,7 @@ var protectedRoutes = map[string]string{
 	"POST /v1/credentials/{id}/status":    auth.ScopeStatusWrite,
 	"POST /v1/qr/verify":                  auth.ScopeQRRedeem,
 	"POST /v1/enrollments":                auth.ScopeEnroll,
+	"POST /v1/enrollments/{id}/status":    auth.ScopeStatusWrite,
 }
 
 var publicRoutes = []string{
@@ -69,6 +70,7 @@ var publicRoutes = []string{
 	"POST /credentials/verify",
 	"POST /presentations/verify",
 	"GET /.well-known/did.json",
+	"GET /issuers/{client}/did.json", // a client issuer's DID document
 	"GET /.well-known/jwt-vc-issuer",
 	"GET /status/{listID}",
 	// QR: the holder proves its binding, a peer node signs an assertion,

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -12,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -231,7 +233,9 @@ func TestEnrollmentEndToEnd(t *testing.T) {
 	}
 	jwk, _ := gm.NewJWK(a.device.Public(), "")
 	cnf, _ := cs["cnf"].(map[string]any)["jwk"].(map[string]any)
-	if cs["id"] != r1.Subject || cnf["x"] != jwk.X || cs["assuranceLevel"] != float64(4) || cs["pinVerifier"] == nil {
+	// The copy's subject is its own handle, never the stable subject.
+	handleID, _ := cs["id"].(string)
+	if handleID == r1.Subject || !strings.HasPrefix(handleID, "urn:trustid:subject:") || cnf["x"] != jwk.X || cs["assuranceLevel"] != float64(4) || cs["pinVerifier"] == nil {
 		t.Errorf("binding credential subject: %v", cs)
 	}
 	if st, _ := bc["credentialStatus"].([]any); len(st) != 2 {
@@ -249,7 +253,7 @@ func TestEnrollmentEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	subject, _ := hex.DecodeString(strings.TrimPrefix(r1.Subject, "urn:trustid:subject:"))
+	subject, _ := hex.DecodeString(strings.TrimPrefix(handleID, "urn:trustid:subject:"))
 	thumb, _ := jwk.Thumbprint()
 	sealed := identity.SealedPIN(cs["pinVerifier"].(string))
 	if err := sealer.CheckPIN(sealed, "135790", api.PINAAD(subject, thumb)); err != nil {
@@ -261,11 +265,15 @@ func TestEnrollmentEndToEnd(t *testing.T) {
 	if err := sealer.CheckPIN(sealed, "135790", api.PINAAD(subject, "other-device")); err == nil {
 		t.Error("PIN verifier opened for another device")
 	}
-	// The QR binding names the same subject and the binding's revocation
+	// The QR binding names the copy's handle and the binding's revocation
 	// entry.
 	b, err := qrcode.ParseBinding(r1.QRBinding)
-	if err != nil || hex.EncodeToString(b.Subject) != strings.TrimPrefix(r1.Subject, "urn:trustid:subject:") || b.Assurance != 4 || b.Claims["age_over_18"] != "true" {
+	if err != nil || hex.EncodeToString(b.Subject) != strings.TrimPrefix(handleID, "urn:trustid:subject:") || b.Assurance != 4 || b.Claims["age_over_18"] != "true" {
 		t.Errorf("QR binding: %+v %v", b, err)
+	}
+	stable, _ := hex.DecodeString(strings.TrimPrefix(r1.Subject, "urn:trustid:subject:"))
+	if bytes.Contains(r1.QRBinding, stable[1:]) || strings.Contains(r1.BindingCredential.Credential+r1.IdentityCredential.Credential, hex.EncodeToString(stable)) {
+		t.Error("the stable subject travels in a credential or the QR binding")
 	}
 	// The identity credential: SD-JWT VC with the device as holder key.
 	ic := jwtPayload(t, r1.IdentityCredential.Credential)
@@ -477,6 +485,31 @@ func TestEnrollmentRefusals(t *testing.T) {
 			m["device_key"] = map[string]any{"kty": "EC", "crv": "SM2", "x": "AA", "y": "AA", "d": "AA"}
 		}), 400, "invalid_request", ""},
 		{"PIN without a device", f.enrollBody(a, "", "135790", func(m map[string]any) { delete(m, "device_key"); delete(m, "device_proof") }), 400, "invalid_request", ""},
+		{"device_key and device_keys", f.enrollBody(a, "", "", func(m map[string]any) {
+			m["device_keys"] = []any{map[string]any{"key": m["device_key"], "proof": m["device_proof"]}}
+		}), 400, "invalid_request", ""},
+		{"device_keys empty", f.enrollBody(a, "", "", func(m map[string]any) {
+			m["device_keys"] = []any{}
+			delete(m, "device_key")
+			delete(m, "device_proof")
+		}), 400, "invalid_request", ""},
+		{"17 device keys", f.enrollBody(a, "", "", func(m map[string]any) {
+			k := map[string]any{"key": m["device_key"], "proof": m["device_proof"]}
+			m["device_keys"] = slices.Repeat([]any{k}, api.MaxDeviceKeys+1)
+			delete(m, "device_key")
+			delete(m, "device_proof")
+		}), 400, "invalid_request", ""},
+		{"one device key twice", f.enrollBody(a, "", "", func(m map[string]any) {
+			proof2, _ := api.NewDeviceProof(a.device, f.base, time.Now(), rand.Text())
+			m["device_keys"] = []any{map[string]any{"key": m["device_key"], "proof": m["device_proof"]}, map[string]any{"key": m["device_key"], "proof": proof2}}
+			delete(m, "device_key")
+			delete(m, "device_proof")
+		}), 400, "invalid_request", ""},
+		{"a batch key with another key's proof", f.enrollBody(a, "", "", func(m map[string]any) {
+			m["device_keys"] = []any{map[string]any{"key": m["device_key"], "proof": m["device_proof"]}, map[string]any{"key": otherPhoneJWK, "proof": m["device_proof"]}}
+			delete(m, "device_key")
+			delete(m, "device_proof")
+		}), 422, "device_proof_invalid", ""},
 		{"unknown field", f.enrollBody(a, "", "", func(m map[string]any) { m["extra"] = 1 }), 400, "invalid_request", ""},
 		{"number and mrz", f.enrollBody(a, "", "", func(m map[string]any) {
 			m["document"] = map[string]any{"number": a.number, "mrz": []string{mrz1, mrz2}}

@@ -101,7 +101,7 @@ func newDemoWallet(ks *keystore.Store, region string, now time.Time) (*wallet, e
 	if err != nil {
 		return nil, err
 	}
-	subject, principal := make([]byte, 16), make([]byte, 16)
+	subject, principal := make([]byte, api.BindingHandleSize), make([]byte, api.BindingHandleSize)
 	rand.Read(subject)
 	rand.Read(principal)
 	exp := now.AddDate(1, 0, 0)
@@ -154,6 +154,7 @@ proves nothing about a person.`,
 	f.String("region", "310000", "region of the demo identity")
 	f.String("audience", "", "audience hint for the verifier (offline codes)")
 	f.String("challenge", "", "verifier challenge, hex (offline codes)")
+	f.StringSlice("claims", nil, "attested claims the offline code shows, e.g. age_over_18 (default: none)")
 	f.String("png", "", "also write the code as PNG to this file")
 	f.String("svg", "", "also write the code as SVG to this file")
 	f.Int("size", qrcode.DefaultImageSize, "PNG/SVG size in pixels")
@@ -210,6 +211,7 @@ func runQRShow(cmd *cobra.Command, _ []string) error {
 			}
 		}
 		aud, _ := f.GetString("audience")
+		claims, _ := f.GetStringSlice("claims")
 		var deleg []byte
 		if kind == "delegated" {
 			if deleg = w.Delegation; deleg == nil {
@@ -221,7 +223,7 @@ func runQRShow(cmd *cobra.Command, _ []string) error {
 			return err
 		}
 		text, err = qrcode.NewOffline(rand.Reader, device, w.Binding, deleg, qrcode.Presentation{
-			Time: time.Now(), Counter: w.Counter, Audience: aud, Challenge: challenge,
+			Time: time.Now(), Counter: w.Counter, Audience: aud, Challenge: challenge, Claims: claims,
 		})
 		if err != nil {
 			return err

@@ -38,7 +38,7 @@ func TestQRShowVerify(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(errOut, "DEMO") || !strings.Contains(out, "▀") || !strings.Contains(out, "TIDOFF1:") {
+	if !strings.Contains(errOut, "DEMO") || !strings.Contains(out, "▀") || !strings.Contains(out, "TIDOFF2:") {
 		t.Errorf("show output:\n%s\n%s", out, errOut)
 	}
 	verify := func(args ...string) (string, error) {

@@ -1,0 +1,336 @@
+package api
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// MaxDeviceKeys bounds the device keys (and so the copies) of one
+// enrollment.
+const MaxDeviceKeys = 16
+
+// DeviceKeyProof is one device key of the batch form of enrollment and
+// its proof of possession (a JWS by the key, as for device_proof).
+type DeviceKeyProof struct {
+	Key   *gm.JWK `json:"key"`
+	Proof string  `json:"proof"`
+}
+
+// EnrollCopy is one copy of an enrollment: its own device key (cnf),
+// subject handle, salts and status entries.
+type EnrollCopy struct {
+	// BindingCredential is the device-binding vc+jwt; QRBinding the
+	// holder copy of the compact binding for QR codes (SM2 devices only).
+	BindingCredential  *IssuedCredential `json:"binding_credential,omitempty"`
+	QRBinding          []byte            `json:"qr_binding,omitempty"`
+	IdentityCredential IssuedCredential  `json:"identity_credential"`
+}
+
+// enrollDevice is a checked device key.
+type enrollDevice struct {
+	pub      crypto.PublicKey
+	jwk      gm.JWK
+	thumb    string
+	proofKey string // the marker that spends its proof
+	proofTTL time.Duration
+}
+
+// parseDevices checks the device keys of a request (device_key or
+// device_keys) and their proofs, spending nothing.
+func parseDevices(audience string, req *EnrollRequest, now time.Time) ([]enrollDevice, error) {
+	keys := req.DeviceKeys
+	switch {
+	case req.DeviceKey == nil && req.DeviceProof != "":
+		return nil, badRequest("device_proof without device_key")
+	case req.DeviceKey != nil && keys != nil:
+		return nil, badRequest("give device_key or device_keys, not both")
+	case keys != nil && (len(keys) == 0 || len(keys) > MaxDeviceKeys):
+		return nil, badRequest("device_keys: 1 to %d keys", MaxDeviceKeys)
+	case req.DeviceKey != nil:
+		keys = []DeviceKeyProof{{Key: req.DeviceKey, Proof: req.DeviceProof}}
+	}
+	if len(keys) == 0 && req.PIN != "" {
+		return nil, badRequest("a PIN needs a device key: it is sealed into the device binding")
+	}
+	out := make([]enrollDevice, 0, len(keys))
+	for _, k := range keys {
+		if k.Key == nil {
+			return nil, badRequest("device_keys: each entry needs a key and a proof")
+		}
+		pub, err := k.Key.PublicKey()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrDeviceKey, err)
+		}
+		if alg, _ := gm.Alg(pub); alg != gm.AlgSM2 && alg != gm.AlgES256 {
+			return nil, fmt.Errorf("%w: %s keys are not accepted", ErrDeviceKey, alg)
+		}
+		d := enrollDevice{pub: pub}
+		if d.jwk, err = gm.NewJWK(pub, ""); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrDeviceKey, err)
+		}
+		d.jwk.Use, d.jwk.Alg = "", ""
+		if d.thumb, err = d.jwk.Thumbprint(); err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrDeviceKey, err)
+		}
+		if slices.ContainsFunc(out, func(o enrollDevice) bool { return o.thumb == d.thumb }) {
+			return nil, badRequest("device_keys: a key is given twice")
+		}
+		if d.proofKey, d.proofTTL, err = checkDeviceProof(audience, pub, d.thumb, k.Proof, now); err != nil {
+			return nil, err
+		}
+		out = append(out, d)
+	}
+	return out, nil
+}
+
+// enrollment is a checked request, ready to issue.
+type enrollment struct {
+	doc     identity.Document
+	name    string
+	level   identity.Level
+	devices []enrollDevice       // none for L1
+	handles [][]byte             // one subject handle per copy
+	sealed  []identity.SealedPIN // per copy; empty without a PIN
+	now     time.Time
+}
+
+// day rounds t down to its UTC day: the times of what enrollment issues
+// are day-coarse, so copies issued together cannot be matched by time.
+func day(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
+
+// issueCopies issues every copy of an enrollment. Copy i has its own
+// device key, subject handle, identity credential (own salts and Token
+// Status List entry), binding credential (own status entries) and QR
+// binding (own claim salts). A copy's identity and binding credentials
+// are one group that shares its fate (vc.Issuer.IssueGroup): revoking or
+// suspending either changes both, and the QR binding references the
+// identity credential's Token Status List entry, so it follows too.
+// Credential IDs are derived from the enrollment ID
+// (EnrollmentCredentialIDs). If any issuance fails, what was issued is
+// revoked.
+func (e *enroller) issueCopies(ctx context.Context, en enrollment) (*EnrollResponse, error) {
+	enrollmentID, err := newEnrollmentID()
+	if err != nil {
+		return nil, err
+	}
+	from, until := day(en.now), day(en.now.Add(e.cfg.BindingTTL))
+	resp := &EnrollResponse{AssuranceLevel: en.level.String(), EnrollmentID: enrollmentID, ExpiresAt: until}
+	client := enrollingClient(ctx)
+	for i, handle := range en.handles {
+		subjectID := SubjectURI(handle)
+		idCred, err := vc.IdentityCredential(vc.IdentityClaims{
+			Subject: subjectID, AssuranceLevel: int(en.level), Region: e.cfg.Region, Name: en.name,
+			BirthDate: en.doc.BirthDate().Format(time.DateOnly), Nationality: en.doc.Nationality(), ValidFor: until.Sub(from),
+		}, from)
+		if err != nil {
+			e.undo(ctx, resp)
+			return nil, err
+		}
+		idCred["id"] = enrollmentCredentialID(enrollmentID, "identity", i)
+		items := []vc.GroupItem{{Credential: idCred, Options: vc.IssueOptions{Format: vc.FormatSDJWT, Client: client}}}
+		var d *enrollDevice
+		if len(en.devices) > 0 {
+			d = &en.devices[i]
+			items[0].Options.HolderKey = &d.jwk
+			items = append(items, vc.GroupItem{
+				Credential: e.bindingCredential(enrollmentCredentialID(enrollmentID, "binding", i), handle, *d, en.sealed[i], en.level, from, until),
+				Options:    vc.IssueOptions{Format: vc.FormatVCJWT, Client: client},
+			})
+		}
+		issued, err := e.cfg.Credentials.IssueGroup(ctx, items)
+		if err != nil {
+			e.undo(ctx, resp)
+			return nil, err
+		}
+		ic := issued[0]
+		c := EnrollCopy{IdentityCredential: IssuedCredential{ID: ic.ID, Format: ic.Format, Credential: ic.Token}}
+		if d != nil {
+			bc := issued[1]
+			c.BindingCredential = &IssuedCredential{ID: bc.ID, Format: bc.Format, Credential: bc.Token}
+		}
+		resp.Copies = append(resp.Copies, c) // so that undo finds it
+		if d != nil {
+			if resp.Copies[i].QRBinding, err = e.qrBinding(handle, d.pub, en.level, idCred, from, until, ic.Status); err != nil {
+				e.undo(ctx, resp)
+				return nil, err
+			}
+		}
+	}
+	first := resp.Copies[0]
+	resp.BindingCredential, resp.QRBinding, resp.IdentityCredential = first.BindingCredential, first.QRBinding, first.IdentityCredential
+	return resp, nil
+}
+
+// bindingCredential is one copy's unsigned device-binding credential.
+func (e *enroller) bindingCredential(id string, handle []byte, d enrollDevice, sealed identity.SealedPIN, level identity.Level, from, until time.Time) map[string]any {
+	cs := map[string]any{
+		"id":             SubjectURI(handle),
+		"assuranceLevel": int(level),
+		"region":         e.cfg.Region,
+		"cnf":            map[string]any{"jwk": map[string]any{"kty": d.jwk.Kty, "crv": d.jwk.Crv, "x": d.jwk.X, "y": d.jwk.Y}},
+	}
+	if sealed != "" {
+		cs["pinVerifier"] = string(sealed)
+	}
+	return map[string]any{
+		"@context":          []any{vc.ContextV2},
+		"id":                id,
+		"type":              []any{vc.TypeCredential, TypeDeviceBindingCredential},
+		"validFrom":         vc.FormatTime(from),
+		"validUntil":        vc.FormatTime(until),
+		"credentialSubject": cs,
+	}
+}
+
+// qrBinding signs one copy's compact QR binding (SM2 devices only; nil for
+// others). Its status reference is the copy's identity credential Token
+// Status List entry, whose values (valid, invalid, suspended) follow the
+// copy's group: revoking or suspending its binding credential stops the
+// QR binding too.
+func (e *enroller) qrBinding(handle []byte, devicePub crypto.PublicKey, level identity.Level, idCred map[string]any, from, until time.Time, status []statuslist.Ref) ([]byte, error) {
+	sm2, ok := devicePub.(*gm.PublicKey)
+	if !ok {
+		return nil, nil // P-256 devices: no compact QR binding (it carries SM2 keys only)
+	}
+	i := slices.IndexFunc(status, func(r statuslist.Ref) bool { return r.Purpose == statuslist.PurposeToken })
+	if i < 0 {
+		return nil, errors.New("identity credential has no token status entry")
+	}
+	ref, err := e.cfg.Status.Ref(status[i].ListID, status[i].Index)
+	if err != nil {
+		return nil, err
+	}
+	claims := map[string]string{}
+	if sub, ok := idCred["credentialSubject"].(map[string]any); ok {
+		for _, k := range []string{"age_over_18", "age_over_60"} {
+			if b, ok := sub[k].(bool); ok {
+				claims[k] = strconv.FormatBool(b)
+			}
+		}
+	}
+	return e.cfg.Bindings.IssueBinding(qrcode.Binding{
+		Subject: handle, DeviceKey: sm2, Assurance: int(level), IssuedAt: from, Expiry: until, Status: ref, Claims: claims,
+	})
+}
+
+// undo revokes what a request that then failed issued, so no
+// half-enrollment stays valid.
+func (e *enroller) undo(ctx context.Context, resp *EnrollResponse) {
+	for _, c := range resp.Copies {
+		for _, ic := range []*IssuedCredential{c.BindingCredential, &c.IdentityCredential} {
+			if ic == nil || ic.ID == "" {
+				continue
+			}
+			if err := e.cfg.Credentials.SetStatus(context.WithoutCancel(ctx), ic.ID, vc.ActionRevoke); err != nil {
+				e.s.log.Error("could not revoke a credential of a failed enrollment", slog.String("credential_id", ic.ID), slog.Any("error", err))
+			}
+		}
+	}
+}
+
+// newEnrollmentID returns a fresh urn:uuid (version 4).
+func newEnrollmentID() (string, error) {
+	var b [16]byte
+	if _, err := io.ReadFull(rand.Reader, b[:]); err != nil {
+		return "", fmt.Errorf("api: random: %w", err)
+	}
+	return uuidURN(b), nil
+}
+
+func uuidURN(b [16]byte) string {
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return "urn:uuid:" + h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// enrollmentCredentialID is the ID of copy i's credential of kind
+// ("binding" or "identity"): a urn:uuid made of SM3("TrustID/enrollment-
+// credential/v1" ‖ 0x00 ‖ enrollment ID ‖ 0x00 ‖ kind ‖ 0x00 ‖ i). The
+// node recomputes them from the enrollment ID to change every copy; the
+// status index needs no list of them, and without the enrollment ID two
+// copies' IDs are unrelated.
+func enrollmentCredentialID(enrollmentID, kind string, i int) string {
+	h := gm.SM3([]byte("TrustID/enrollment-credential/v1\x00" + enrollmentID + "\x00" + kind + "\x00" + strconv.Itoa(i)))
+	return uuidURN([16]byte(h[:16]))
+}
+
+// EnrollmentCredentialIDs lists every credential ID an enrollment can
+// have issued (MaxDeviceKeys copies of each kind), whether issued or not.
+func EnrollmentCredentialIDs(enrollmentID string) []string {
+	ids := make([]string, 0, 2*MaxDeviceKeys)
+	for i := range MaxDeviceKeys {
+		ids = append(ids, enrollmentCredentialID(enrollmentID, "binding", i), enrollmentCredentialID(enrollmentID, "identity", i))
+	}
+	return ids
+}
+
+// EnrollmentStatusPath is the route that changes the status of every
+// copy of an enrollment.
+const EnrollmentStatusPath = EnrollPath + "/{id}/status"
+
+// serveStatus answers POST /v1/enrollments/{id}/status {"action":
+// "revoke"|"suspend"|"reinstate"}: the action on every credential of every
+// copy, for the client that enrolled (or an administrator).
+func (e *enroller) serveStatus(w http.ResponseWriter, r *http.Request) {
+	id := r.PathValue("id")
+	var req struct {
+		Action string `json:"action"`
+	}
+	if err := decodeStrictBody(r, 1024, &req, badRequest, `{"action": "revoke" | "suspend" | "reinstate"}`); err != nil {
+		writeError(w, r, e.s.log, err)
+		return
+	}
+	switch req.Action {
+	case vc.ActionRevoke, vc.ActionSuspend, vc.ActionReinstate:
+	default:
+		writeError(w, r, e.s.log, badRequest("action must be revoke, suspend or reinstate"))
+		return
+	}
+	if len(id) > 64 {
+		writeError(w, r, e.s.log, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such enrollment"})
+		return
+	}
+	p, _ := PrincipalFrom(r.Context())
+	actor := vc.Actor{ClientID: p.ClientID, Admin: slices.Contains(p.Scopes, auth.ScopeRegistryAdmin)}
+	changed := 0
+	var errs []error
+	for _, cid := range EnrollmentCredentialIDs(id) {
+		err := e.cfg.Credentials.SetStatusAs(r.Context(), cid, req.Action, actor)
+		switch {
+		case err == nil:
+			changed++
+		case errors.Is(err, vc.ErrNotFound): // not issued (or not the caller's)
+		default:
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		writeError(w, r, e.s.log, err)
+		return
+	}
+	if changed == 0 {
+		writeError(w, r, e.s.log, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no enrollment with this id was made here by this client"})
+		return
+	}
+	e.s.log.LogAttrs(r.Context(), slog.LevelInfo, "enrollment status", slog.String("request_id", requestID(r.Context())),
+		slog.String("enrollment", id), slog.String("action", req.Action), slog.Int("credentials", changed))
+	writeJSONStatus(w, http.StatusOK, map[string]any{"id": id, "action": req.Action, "credentials": changed})
+}
