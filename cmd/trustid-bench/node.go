@@ -51,15 +51,15 @@ var serveConfig = strings.Join([]string{
 // node is a running `trustid serve` process and what was provisioned on it.
 type node struct {
 	bin, dir, data string
-	env          []string
-	cmd          *exec.Cmd
-	exited       chan error
-	logPath      string
-	base         string // http://127.0.0.1:PORT
-	pid          string
-	clientKey    *gm.PrivateKey
-	kid          string
-	terminal     *identity.Attester
+	env            []string
+	cmd            *exec.Cmd
+	exited         chan error
+	logPath        string
+	base           string // http://127.0.0.1:PORT
+	pid            string
+	clientKey      *gm.PrivateKey
+	kid            string
+	terminal       *identity.Attester
 }
 
 // buildTrustID builds cmd/trustid into dir with the go command (the run
