@@ -176,6 +176,12 @@ func TestProblems(t *testing.T) {
 	if err := r.problems(); err == nil || !strings.Contains(err.Error(), "HTTP 429 ×2") {
 		t.Errorf("failed requests: %v", err)
 	}
+	double := ok
+	double.RacedCodes, double.DoubleRedemptions = 100, 1
+	r = &report{Results: []result{double}, AccessLogLines: 100}
+	if err := r.problems(); err == nil || !strings.Contains(err.Error(), "redeemed twice") {
+		t.Errorf("double redemption: %v", err)
+	}
 }
 
 // TestSmokeRun builds cmd/trustid, runs every route against the real
@@ -210,6 +216,9 @@ func TestSmokeRun(t *testing.T) {
 		}
 		if x.SourceAddresses < x.Concurrency {
 			t.Errorf("%s c=%d: %d source addresses", x.Name, x.Concurrency, x.SourceAddresses)
+		}
+		if x.Name == "qr-redeem" && x.RacedCodes != raceProbeCodes {
+			t.Errorf("qr-redeem: %d codes raced", x.RacedCodes)
 		}
 		if x.Name == "qr-issue" && x.SourceAddresses*qrIssuePerAddr < x.Requests {
 			t.Errorf("qr-issue: %d requests from %d addresses", x.Requests, x.SourceAddresses)

@@ -122,6 +122,9 @@ type measure struct {
 	genCPU    time.Duration
 	exhausted bool
 	addrs     int
+	// raced and doubles are the double-redemption probe's codes and
+	// codes redeemed twice (qr-redeem only).
+	raced, doubles int
 }
 
 func (m measure) requests() int {

@@ -256,6 +256,7 @@ func (b *bench) result(r route, conc int, m measure) result {
 		GeneratorCPUs: m.genCPU.Seconds() / secs,
 		Floor:         r.floor.String(), FloorNote: r.floor.Note, FloorMicros: r.floor.micros(b.prims),
 		Exhausted: m.exhausted, SourceAddresses: m.addrs,
+		RacedCodes: m.raced, DoubleRedemptions: m.doubles,
 	}
 	if res.FloorMicros > 0 {
 		res.FloorRatio = res.NodeCPUMicros / res.FloorMicros

@@ -62,6 +62,10 @@ type result struct {
 	// duration: the run is shorter than asked.
 	Exhausted       bool `json:"inputs_exhausted,omitempty"`
 	SourceAddresses int  `json:"source_addresses"`
+	// RacedCodes fresh codes were each sent twice at once after the timed
+	// redemptions; DoubleRedemptions of them were redeemed twice.
+	RacedCodes        int `json:"raced_codes,omitempty"`
+	DoubleRedemptions int `json:"double_redemptions"`
 }
 
 // write saves node-bench.json and node-bench.md in dir and prints the
@@ -112,6 +116,13 @@ func (r *report) markdown(w io.Writer) {
 			x.Route, x.Concurrency, x.PerSecond, x.P50, x.P99, x.NodeCPUMicros, x.Floor, x.FloorMicros, ratio, x.NodeCPUs, x.GeneratorCPUs, errs)
 	}
 	fmt.Fprintln(w)
+	for _, x := range r.Results {
+		if x.RacedCodes > 0 {
+			fmt.Fprintf(w, "Double-redemption probe at concurrency %d: %d fresh codes each sent twice at the same moment; redeemed twice: %d.\n",
+				x.Concurrency, x.RacedCodes, x.DoubleRedemptions)
+		}
+	}
+	fmt.Fprintln(w)
 	seen := map[string]bool{}
 	for _, x := range r.Results {
 		if !seen[x.Name] {
@@ -146,6 +157,9 @@ func (r *report) problems() error {
 		timed += x.Requests
 		if len(x.Errors) > 0 {
 			errs = append(errs, fmt.Errorf("%s at concurrency %d: %s; first: %s", x.Name, x.Concurrency, errorSummary(x.Errors), x.FirstError))
+		}
+		if x.DoubleRedemptions > 0 {
+			errs = append(errs, fmt.Errorf("%s at concurrency %d: %d of %d codes redeemed twice", x.Name, x.Concurrency, x.DoubleRedemptions, x.RacedCodes))
 		}
 		if x.OK == 0 {
 			errs = append(errs, fmt.Errorf("%s at concurrency %d: no successful request", x.Name, x.Concurrency))

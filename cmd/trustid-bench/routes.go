@@ -479,13 +479,9 @@ func (b *bench) runQRRedeem(ctx context.Context, conc int) (measure, error) {
 	if err := b.topUpCodes(poolSize(redeemCodes, b.o.duration, conc)); err != nil {
 		return measure{}, err
 	}
-	bodies := make([][]byte, len(b.codes))
-	for i, code := range b.codes {
-		bodies[i], _ = json.Marshal(map[string]string{"code": code})
-	}
+	p := &pool[[]byte]{items: redeemBodies(b.codes)}
 	b.codes = nil // spent
-	p := &pool[[]byte]{items: bodies}
-	return b.drive(ctx, conc, 0, warm, b.o.duration, func(_ int, c *conn) error {
+	m, err := b.drive(ctx, conc, 0, warm, b.o.duration, func(_ int, c *conn) error {
 		body, err := p.take()
 		if err != nil {
 			return err
@@ -496,4 +492,67 @@ func (b *bench) runQRRedeem(ctx context.Context, conc int) (measure, error) {
 		}
 		return err
 	})
+	if err != nil {
+		return m, err
+	}
+	m.raced, m.doubles, err = b.raceProbe(raceProbeCodes)
+	return m, err
+}
+
+func redeemBodies(codes []string) [][]byte {
+	bodies := make([][]byte, len(codes))
+	for i, code := range codes {
+		bodies[i], _ = json.Marshal(map[string]string{"code": code})
+	}
+	return bodies
+}
+
+// raceProbeCodes is how many fresh codes the double-redemption probe
+// sends twice at the same moment, after the timed redemptions.
+const raceProbeCodes = 100
+
+// raceProbe sends each of n fresh codes twice at once, from two
+// connections, and counts the codes redeemed twice. Each must get one
+// 200 and one 409; any other answer is an error.
+func (b *bench) raceProbe(n int) (raced, doubles int, err error) {
+	if err := b.topUpCodes(n); err != nil {
+		return 0, 0, err
+	}
+	bodies := redeemBodies(b.codes[:n])
+	b.codes = b.codes[n:]
+	conns := [2]*conn{newConn(b.node.base, &b.srcs, 0), newConn(b.node.base, &b.srcs, 0)}
+	defer conns[0].close()
+	defer conns[1].close()
+	for _, body := range bodies {
+		var status [2]int
+		var errs [2]error
+		var wg sync.WaitGroup
+		for k, c := range conns {
+			wg.Go(func() {
+				_, err := c.do("POST", "/v1/qr/verify", b.token, ctJSON, body, 200)
+				var se *statusError
+				switch {
+				case err == nil:
+					status[k] = 200
+				case errors.As(err, &se):
+					status[k] = se.status
+				default:
+					errs[k] = err
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs[:]...); err != nil {
+			return raced, doubles, err
+		}
+		raced++
+		switch status {
+		case [2]int{200, 200}:
+			doubles++
+		case [2]int{200, 409}, [2]int{409, 200}:
+		default:
+			return raced, doubles, fmt.Errorf("a code sent twice at once got %d and %d, want 200 and 409", status[0], status[1])
+		}
+	}
+	return raced, doubles, nil
 }
