@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/internal/testredis"
 )
 
 func TestParseStat(t *testing.T) {
@@ -232,5 +233,40 @@ func TestSmokeRun(t *testing.T) {
 	md, err := os.ReadFile(filepath.Join(out, "node-bench.md"))
 	if err != nil || !strings.Contains(string(md), "| `POST /v1/credentials/{id}/status` | 3 |") {
 		t.Errorf("node-bench.md: %v\n%s", err, md)
+	}
+}
+
+// TestSmokeRunRedis runs the routes that use the ephemeral store most with
+// the node on a redis-server the run starts, and checks that Redis's CPU
+// time was counted. A missing redis-server fails the test (unless
+// TRUSTID_SKIP_REDIS=1, as for every Redis test).
+func TestSmokeRunRedis(t *testing.T) {
+	if os.Getenv(testredis.SkipEnv) == "1" {
+		t.Skip(testredis.SkipEnv + "=1")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rep, err := run(ctx, options{duration: 400 * time.Millisecond, concurrency: []int{2}, paths: []string{"token", "qr-issue", "qr-redeem"},
+		out: t.TempDir(), redis: true}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.problems(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(rep.Store, "Redis") || !strings.Contains(rep.Config, "redis-url: redis://127.0.0.1:") {
+		t.Errorf("store %q, config %q", rep.Store, rep.Config)
+	}
+	// CPU time comes in 10 ms ticks: a short route may show none, the
+	// run as a whole must.
+	redisCPU := 0.0
+	for _, x := range rep.Results {
+		if x.OK == 0 {
+			t.Errorf("%s: %+v", x.Name, x)
+		}
+		redisCPU += x.RedisCPUMicros * float64(x.Requests)
+	}
+	if redisCPU <= 0 {
+		t.Error("no Redis CPU time counted")
 	}
 }

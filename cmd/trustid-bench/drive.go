@@ -119,6 +119,7 @@ type measure struct {
 	errors    map[string]int
 	firstErr  error
 	serverCPU time.Duration
+	redisCPU  time.Duration // with -redis
 	genCPU    time.Duration
 	exhausted bool
 	addrs     int
@@ -185,6 +186,10 @@ func (b *bench) drive(ctx context.Context, conc, budget, warm int, d time.Durati
 	if err != nil {
 		return m, err
 	}
+	redis0, err := b.redisCPU()
+	if err != nil {
+		return m, err
+	}
 	start := time.Now()
 	stop := start.Add(d)
 	for w := range conc {
@@ -216,7 +221,11 @@ func (b *bench) drive(ctx context.Context, conc, budget, warm int, d time.Durati
 		return m, err
 	}
 	gen1, _ := cpuTime("self")
-	m.serverCPU, m.genCPU, m.exhausted = srv1-srv0, gen1-gen0, exhausted.Load()
+	redis1, err := b.redisCPU()
+	if err != nil {
+		return m, err
+	}
+	m.serverCPU, m.genCPU, m.redisCPU, m.exhausted = srv1-srv0, gen1-gen0, redis1-redis0, exhausted.Load()
 	for w := range conc {
 		m.lat = append(m.lat, lats[w]...)
 		for k, v := range errs[w] {
@@ -229,6 +238,14 @@ func (b *bench) drive(ctx context.Context, conc, budget, warm int, d time.Durati
 	}
 	slices.Sort(m.lat)
 	return m, nil
+}
+
+// redisCPU is the CPU time of the run's redis-server, 0 without one.
+func (b *bench) redisCPU() (time.Duration, error) {
+	if b.redisPID == "" {
+		return 0, nil
+	}
+	return cpuTime(b.redisPID)
 }
 
 // parallel runs f(i) for i in [0, n) on conc workers, untimed (setup).

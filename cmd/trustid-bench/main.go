@@ -28,8 +28,10 @@
 // its config file; the two that have no setting (credential verification,
 // 300 a minute, and code issuance, 120 a minute, per source address) are
 // kept, and the load comes from many loopback source addresses, each
-// staying under them, as many clients would. The run only talks to the
-// node it started, on 127.0.0.1, and stops by itself.
+// staying under them, as many clients would. With -redis the node uses a
+// redis-server this run starts on loopback as its ephemeral store, as
+// instances sharing a region do. The run only talks to the node it
+// started, on 127.0.0.1, and stops by itself.
 //
 //	go build -o bin/ ./cmd/trustid ./cmd/trustid-bench
 //	bin/trustid-bench -trustid bin/trustid -duration 5s -concurrency 1,16 -out bench-out
@@ -66,6 +68,9 @@ type options struct {
 	paths       []string
 	out         string
 	keep        bool
+	// redis runs the node with a Redis ephemeral store (a redis-server
+	// this run starts) instead of the in-memory default.
+	redis bool
 }
 
 // maxRun bounds a whole run, whatever the flags.
@@ -80,6 +85,7 @@ func main() {
 	flag.StringVar(&paths, "paths", strings.Join(routeNames(), ","), "comma-separated routes to measure")
 	flag.StringVar(&o.out, "out", "bench-out", "directory for node-bench.md and node-bench.json")
 	flag.BoolVar(&o.keep, "keep", false, "keep the node's data directory and log")
+	flag.BoolVar(&o.redis, "redis", false, "run the node with Redis as its ephemeral store (starts redis-server on loopback)")
 	flag.Parse()
 	var err error
 	if o.concurrency, o.paths, err = parseLists(conc, paths); err == nil {
@@ -155,6 +161,7 @@ type bench struct {
 	holders       []holder
 	codes         []string // unredeemed online codes
 	enrolled      atomic.Int64
+	redisPID      string // with -redis
 }
 
 // run measures the primitives, starts and provisions the node, measures
@@ -175,13 +182,25 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 	rep := &report{
 		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Started: time.Now().UTC().Format(time.RFC3339),
 		LoadBefore: loadAverage(), Duration: o.duration.String(), Concurrency: o.concurrency,
-		Command: strings.Join(os.Args, " "), Config: strings.TrimSpace(serveConfig),
+		Command: strings.Join(os.Args, " "),
 	}
 	fmt.Fprintln(log, "timing the cryptographic primitives...")
 	if rep.Primitives, err = measurePrimitives(); err != nil {
 		return nil, err
 	}
-	b := &bench{o: o, prims: rep.Primitives, node: &node{bin: o.trustid, dir: dir, data: filepath.Join(dir, "data"), env: childEnv()}}
+	b := &bench{o: o, prims: rep.Primitives, node: &node{bin: o.trustid, dir: dir, data: filepath.Join(dir, "data"), env: childEnv(), config: serveConfig}}
+	rep.Store = "in-memory"
+	if o.redis {
+		addr, pid, stop, err := startRedis(ctx, dir)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		b.redisPID = pid
+		b.node.config += "redis-url: redis://" + addr + "/0\n"
+		rep.Store = "Redis (redis-server on loopback, started by the run)"
+	}
+	rep.Config = strings.TrimSpace(b.node.config)
 	if b.node.bin == "" {
 		fmt.Fprintln(log, "building cmd/trustid...")
 		if b.node.bin, err = buildTrustID(ctx, dir); err != nil {
@@ -253,8 +272,9 @@ func (b *bench) result(r route, conc int, m measure) result {
 		PerSecond: float64(len(m.lat)) / secs,
 		P50:       percentile(m.lat, 50), P99: percentile(m.lat, 99), Max: percentile(m.lat, 100),
 		NodeCPUMicros: perRequest(0, m.serverCPU, n), NodeCPUs: m.serverCPU.Seconds() / secs,
-		GeneratorCPUs: m.genCPU.Seconds() / secs,
-		Floor:         r.floor.String(), FloorNote: r.floor.Note, FloorMicros: r.floor.micros(b.prims),
+		RedisCPUMicros: perRequest(0, m.redisCPU, n),
+		GeneratorCPUs:  m.genCPU.Seconds() / secs,
+		Floor:          r.floor.String(), FloorNote: r.floor.Note, FloorMicros: r.floor.micros(b.prims),
 		Exhausted: m.exhausted, SourceAddresses: m.addrs,
 		RacedCodes: m.raced, DoubleRedemptions: m.doubles,
 	}

@@ -51,6 +51,7 @@ var serveConfig = strings.Join([]string{
 // node is a running `trustid serve` process and what was provisioned on it.
 type node struct {
 	bin, dir, data string
+	config         string // the config file's content
 	env            []string
 	cmd            *exec.Cmd
 	exited         chan error
@@ -158,7 +159,7 @@ func (n *node) provision(ctx context.Context) error {
 // goes to serve.log in the run directory.
 func (n *node) start(ctx context.Context) error {
 	cfg := filepath.Join(n.dir, "serve.yaml")
-	if err := os.WriteFile(cfg, []byte(serveConfig), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(n.config), 0o600); err != nil {
 		return err
 	}
 	n.logPath = filepath.Join(n.dir, "serve.log")

@@ -21,8 +21,10 @@ type report struct {
 	LoadAfter   string `json:"load_average_after"`
 	Duration    string `json:"duration_per_route"`
 	Concurrency []int  `json:"concurrency"`
-	// Config is the node's config file (everything else is default).
+	// Config is the node's config file (everything else is default);
+	// Store its ephemeral store.
 	Config     string     `json:"node_config"`
+	Store      string     `json:"ephemeral_store"`
 	Primitives primitives `json:"primitives"`
 	Results    []result   `json:"results"`
 	// AccessLogLines counts the node's access-log lines over the whole
@@ -51,11 +53,13 @@ type result struct {
 	// timed window divided by the requests answered in it; NodeCPUs and
 	// GeneratorCPUs are the CPUs each process kept busy on average.
 	NodeCPUMicros float64 `json:"node_cpu_us_per_request"`
-	NodeCPUs      float64 `json:"node_cpus"`
-	GeneratorCPUs float64 `json:"generator_cpus"`
-	Floor         string  `json:"floor"`
-	FloorNote     string  `json:"floor_note"`
-	FloorMicros   float64 `json:"floor_us"`
+	// RedisCPUMicros is the same for redis-server, with -redis.
+	RedisCPUMicros float64 `json:"redis_cpu_us_per_request,omitempty"`
+	NodeCPUs       float64 `json:"node_cpus"`
+	GeneratorCPUs  float64 `json:"generator_cpus"`
+	Floor          string  `json:"floor"`
+	FloorNote      string  `json:"floor_note"`
+	FloorMicros    float64 `json:"floor_us"`
 	// FloorRatio is NodeCPUMicros / FloorMicros.
 	FloorRatio float64 `json:"node_cpu_over_floor"`
 	// Exhausted reports that the prepared inputs ran out before the
@@ -96,13 +100,18 @@ func (r *report) markdown(w io.Writer) {
 	fmt.Fprintf(w, "Node over HTTP: `trustid serve` as its own process on 127.0.0.1, driven by trustid-bench from another process.\n\n")
 	fmt.Fprintf(w, "- command: `%s`\n", r.Command)
 	fmt.Fprintf(w, "- started %s; %d CPUs, %s; load average before %s, after %s\n", r.Started, r.CPUs, r.GoVersion, r.LoadBefore, r.LoadAfter)
-	fmt.Fprintf(w, "- node config: embedded defaults (in-memory store, embedded ledger, access log at info) plus `%s`\n",
-		strings.ReplaceAll(r.Config, "\n", "`, `"))
+	fmt.Fprintf(w, "- node config: embedded defaults (embedded ledger, access log at info) plus `%s`; ephemeral store %s\n",
+		strings.ReplaceAll(r.Config, "\n", "`, `"), r.Store)
 	fmt.Fprintf(w, "- floor primitives, CPU time of one thread of this process, best of 5 × 100 ms: SM2 sign %.1f µs, SM2 verify %.1f µs, SM3 %.3f µs per 64-byte block\n",
 		p.SM2SignMicros, p.SM2VerifyMicros, p.SM3BlockMicros)
 	fmt.Fprintf(w, "- %s per route and concurrency; node access-log lines %d, error lines %d\n\n", r.Duration, r.AccessLogLines, r.ErrorLogLines)
-	fmt.Fprintln(w, "| route | conc | ok/s | p50 ms | p99 ms | node CPU µs/req | floor | floor µs | CPU ÷ floor | node CPUs | generator CPUs | errors |")
-	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- |")
+	redis := r.Store != "in-memory"
+	head, align := "| route | conc | ok/s | p50 ms | p99 ms | node CPU µs/req |", "| --- | ---: | ---: | ---: | ---: | ---: |"
+	if redis {
+		head, align = head+" Redis CPU µs/req |", align+" ---: |"
+	}
+	fmt.Fprintln(w, head+" floor | floor µs | node CPU ÷ floor | node CPUs | generator CPUs | errors |")
+	fmt.Fprintln(w, align+" --- | ---: | ---: | ---: | ---: | --- |")
 	for _, x := range r.Results {
 		ratio := "–"
 		if x.FloorMicros > 0 {
@@ -112,8 +121,11 @@ func (r *report) markdown(w io.Writer) {
 		if x.Exhausted {
 			errs += " (inputs ran out: " + fmt.Sprintf("%.1f s", x.Seconds) + ")"
 		}
-		fmt.Fprintf(w, "| `%s` | %d | %.0f | %.2f | %.2f | %.0f | %s | %.1f | %s | %.2f | %.2f | %s |\n",
-			x.Route, x.Concurrency, x.PerSecond, x.P50, x.P99, x.NodeCPUMicros, x.Floor, x.FloorMicros, ratio, x.NodeCPUs, x.GeneratorCPUs, errs)
+		fmt.Fprintf(w, "| `%s` | %d | %.0f | %.2f | %.2f | %.0f |", x.Route, x.Concurrency, x.PerSecond, x.P50, x.P99, x.NodeCPUMicros)
+		if redis {
+			fmt.Fprintf(w, " %.0f |", x.RedisCPUMicros)
+		}
+		fmt.Fprintf(w, " %s | %.1f | %s | %.2f | %.2f | %s |\n", x.Floor, x.FloorMicros, ratio, x.NodeCPUs, x.GeneratorCPUs, errs)
 	}
 	fmt.Fprintln(w)
 	for _, x := range r.Results {
