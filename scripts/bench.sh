@@ -20,7 +20,9 @@ cd "$(dirname "$0")/.."
 out=${BENCH_OUT:-bench-out}
 mkdir -p "$out"
 
-log() { printf '\n== %s\n' "$*"; }
+# log prints a step with the seconds since the start and the load average:
+# figures taken while other work shares the CPUs are slower.
+log() { printf '\n== [%ds, load %s] %s\n' "$SECONDS" "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)" "$*"; }
 
 # bench NAME PACKAGE ARGS...: go test -run '^$' ARGS PACKAGE, saved to NAME.txt.
 bench() {
@@ -34,7 +36,7 @@ bench gm ./gm/ -bench . -benchtime 1s
 bench identity ./identity/ -bench 'SymbolDerive|DeriveInput$|ParseSymbol|PairwiseDerive|CheckPIN|VerifyAttestation' -benchmem
 bench derive-batch-inprocess ./cmd/trustid/ -bench DeriveBatch
 bench qrcode ./qrcode/ -bench 'SM2VerifyBaseline|VerifyOffline' -benchtime 2s -count 3
-bench credentials-vcjwt ./credentials/ -bench 'BareSign|BareVerify|IssueVCJWT|VerifyVCJWT' -benchtime 1s
+bench credentials-vcjwt ./credentials/ -bench 'BareSign|BareVerify|IssueVCJWT|VerifyVCJWT|IssueFull' -benchtime 1s
 bench credentials-status ./credentials/ -bench 'StatusCheck|DecodeStatusList1M' -benchmem
 bench credentials-setstatus ./credentials/ -bench SetStatusAnchor -benchtime 2s
 bench ledger-outbox ./ledger/ -bench OutboxEmbedded -benchtime 200x -count 3
@@ -67,4 +69,4 @@ log "trustid-bench: the node over HTTP"
 "$out/trustid-bench" -trustid "$out/trustid" -out "$out" \
   -duration "${BENCH_DURATION:-5s}" -concurrency "${BENCH_CONCURRENCY:-1,16}"
 
-log "results in $out/ (node-bench.md for the node over HTTP)"
+log "done; results in $out/ (node-bench.md: the node over HTTP)"
