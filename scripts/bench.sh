@@ -11,7 +11,9 @@
 #     (node-bench.md, node-bench.json).
 #
 # The Fabric figures need the native network and are not run here: see
-# "Fabric" in docs/BENCHMARKS.md. Takes about 5 minutes on 2 idle cores.
+# "Fabric" in docs/BENCHMARKS.md. Most steps run for a fixed time (about
+# 3.5 minutes in all); compiling and the fixed-count steps add more on a
+# busy machine (9 minutes at load average ~18).
 #
 #   ./scripts/bench.sh
 #   BENCH_DURATION=10s BENCH_CONCURRENCY=1,8,32 ./scripts/bench.sh
