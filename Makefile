@@ -10,8 +10,8 @@ test: ## run every test, installing what the tests need
 build:
 	go build -o bin/ ./cmd/...
 
-bench: ## the benchmarks behind docs/BENCHMARKS.md
-	go test -run '^$$' -bench . -benchtime 2s ./gm/
+bench: ## the benchmarks behind README.md and docs/BENCHMARKS.md, results in bench-out/
+	./scripts/bench.sh
 
 .PHONY: fabric-build fabric-up fabric-down fabric-test
 

@@ -1,0 +1,273 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/internal/testenv"
+	"github.com/trustid-cn/trustid/internal/testredis"
+)
+
+func TestParseStat(t *testing.T) {
+	// Field 2 may hold spaces and parentheses; utime 250 and stime 50
+	// ticks are fields 14 and 15.
+	line := "4242 (trust id) (x)) S 1 4242 4242 0 -1 4194560 1000 0 0 0 250 50 0 0 20 0 12 0 100 0 0\n"
+	d, err := parseStat(line)
+	if err != nil || d != 3*time.Second {
+		t.Fatalf("parseStat = %v, %v; want 3s", d, err)
+	}
+	for _, bad := range []string{"", "4242 no parens", "1 (x) S 1 2 3", "1 (x) S 1 2 3 4 5 6 7 8 9 10 -5 6 7"} {
+		if _, err := parseStat(bad); err == nil {
+			t.Errorf("parseStat(%q) accepted", bad)
+		}
+	}
+}
+
+func TestCPUTimeOfThisProcess(t *testing.T) {
+	before, err := cpuTime("self")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Spin for 300 ms of wall time: at least one tick of CPU must show,
+	// however busy the machine.
+	x := 0
+	for start := time.Now(); time.Since(start) < 300*time.Millisecond; {
+		x++
+	}
+	after, err := cpuTime("self")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after-before < time.Second/userHZ || after-before > 10*time.Second {
+		t.Errorf("CPU time went from %v to %v over a 300 ms spin (%d)", before, after, x)
+	}
+}
+
+func TestPerRequest(t *testing.T) {
+	for _, c := range []struct {
+		before, after time.Duration
+		n             int
+		want          float64
+	}{
+		{time.Second, 3 * time.Second, 4000, 500}, // 2 s over 4,000 requests
+		{0, 10 * time.Millisecond, 1, 10000},
+		{0, time.Second, 0, 0},
+		{time.Second, 0, 10, 0},
+	} {
+		if got := perRequest(c.before, c.after, c.n); got != c.want {
+			t.Errorf("perRequest(%v, %v, %d) = %v, want %v", c.before, c.after, c.n, got, c.want)
+		}
+	}
+}
+
+func TestPercentile(t *testing.T) {
+	var lat []time.Duration
+	for i := 1; i <= 200; i++ {
+		lat = append(lat, time.Duration(i)*time.Millisecond)
+	}
+	for p, want := range map[float64]float64{50: 100, 99: 198, 100: 200, 0: 1} {
+		if got := percentile(lat, p); got != want {
+			t.Errorf("p%v = %v ms, want %v", p, got, want)
+		}
+	}
+	if percentile(nil, 50) != 0 || percentile(lat[:1], 99) != 1 {
+		t.Error("edge cases")
+	}
+}
+
+func TestFloor(t *testing.T) {
+	p := primitives{SM2SignMicros: 10, SM2VerifyMicros: 40, SM3BlockMicros: 0.5}
+	f := floorOps{Signs: 3, Verifies: 2, SM3Blocks: 4}
+	if got := f.micros(p); got != 3*10+2*40+4*0.5 {
+		t.Errorf("micros = %v", got)
+	}
+	if s := f.String(); s != "2 SM2 verify + 3 SM2 sign + 4 SM3 blocks" {
+		t.Errorf("String = %q", s)
+	}
+}
+
+// TestBudgetsUnderNodeLimits keeps the per-address budgets below the
+// node's limits that have no setting: if a default is lowered, the load
+// would be refused (or would have to be raised past it).
+func TestBudgetsUnderNodeLimits(t *testing.T) {
+	if verifyPerAddr >= api.DefaultVerifyLimit.Limit {
+		t.Errorf("verify budget %d, node limit %v", verifyPerAddr, api.DefaultVerifyLimit)
+	}
+	if qrIssuePerAddr >= api.DefaultQRLimits.Issue.Limit {
+		t.Errorf("QR issue budget %d, node limit %v", qrIssuePerAddr, api.DefaultQRLimits.Issue)
+	}
+}
+
+// TestConnMovesSourceAddress sends seven requests with a budget of three
+// and checks the server saw three loopback source addresses, each for at
+// most three requests, none of them 127.0.0.1.
+func TestConnMovesSourceAddress(t *testing.T) {
+	var mu sync.Mutex
+	seen := map[string]int{}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		mu.Lock()
+		seen[host]++
+		mu.Unlock()
+	}))
+	defer ts.Close()
+	var srcs sources
+	c := newConn(ts.URL, &srcs, 3)
+	defer c.close()
+	for range 7 {
+		if _, err := c.do("GET", "/", "", ctJSON, nil, 200); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if len(seen) != 3 || c.addrs != 3 {
+		t.Fatalf("sources %v (conn counted %d)", seen, c.addrs)
+	}
+	for ip, n := range seen {
+		if a := net.ParseIP(ip); a == nil || !a.IsLoopback() || ip == "127.0.0.1" || n > 3 {
+			t.Errorf("source %s used %d times", ip, n)
+		}
+	}
+	// Addresses never repeat and skip .0 and .255.
+	all := map[string]bool{}
+	for range 600 {
+		ip := srcs.next().To4()
+		if all[ip.String()] || ip[3] == 0 || ip[3] == 255 || ip[0] != 127 {
+			t.Fatalf("source %v", ip)
+		}
+		all[ip.String()] = true
+	}
+}
+
+func TestParseLists(t *testing.T) {
+	cs, ps, err := parseLists("1, 16", "token,qr-redeem")
+	if err != nil || len(cs) != 2 || cs[1] != 16 || len(ps) != 2 || ps[1] != "qr-redeem" {
+		t.Fatalf("%v %v %v", cs, ps, err)
+	}
+	for _, c := range [][2]string{{"0", "token"}, {"x", "token"}, {"1", "tokens"}, {"1,,2", "token"}} {
+		if _, _, err := parseLists(c[0], c[1]); err == nil {
+			t.Errorf("parseLists(%q, %q) accepted", c[0], c[1])
+		}
+	}
+}
+
+func TestProblems(t *testing.T) {
+	ok := result{Name: "token", Concurrency: 1, Requests: 10, OK: 10}
+	r := &report{Results: []result{ok}, AccessLogLines: 10}
+	if err := r.problems(); err != nil {
+		t.Errorf("clean run: %v", err)
+	}
+	r.AccessLogLines = 9
+	if err := r.problems(); err == nil || !strings.Contains(err.Error(), "access log") {
+		t.Errorf("missing access-log lines: %v", err)
+	}
+	bad := ok
+	bad.Errors, bad.FirstError = map[string]int{"HTTP 429": 2}, "HTTP 429: rate_limited"
+	r = &report{Results: []result{bad}, AccessLogLines: 100}
+	if err := r.problems(); err == nil || !strings.Contains(err.Error(), "HTTP 429 ×2") {
+		t.Errorf("failed requests: %v", err)
+	}
+	double := ok
+	double.RacedCodes, double.DoubleRedemptions = 100, 1
+	r = &report{Results: []result{double}, AccessLogLines: 100}
+	if err := r.problems(); err == nil || !strings.Contains(err.Error(), "redeemed twice") {
+		t.Errorf("double redemption: %v", err)
+	}
+}
+
+// TestSmokeRun builds cmd/trustid, runs every route against the real
+// node for a moment at two concurrencies, and checks the report: every
+// route answered without an error, the node's CPU time and the floor were
+// measured, the access log saw every request, the per-address limits were
+// respected from several source addresses, and both files were written.
+func TestSmokeRun(t *testing.T) {
+	out := t.TempDir()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rep, err := run(ctx, options{duration: 200 * time.Millisecond, concurrency: []int{1, 3}, paths: routeNames(), out: out}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.write(out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.problems(); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Results) != 2*len(routes) {
+		t.Fatalf("%d results, want %d", len(rep.Results), 2*len(routes))
+	}
+	p := rep.Primitives
+	if p.SM2SignMicros <= 0 || p.SM2VerifyMicros <= p.SM3BlockMicros || p.SM3BlockMicros <= 0 {
+		t.Errorf("primitives %+v", p)
+	}
+	for _, x := range rep.Results {
+		if x.OK == 0 || x.PerSecond <= 0 || x.P50 <= 0 || x.P99 < x.P50 || x.NodeCPUMicros <= 0 || x.FloorMicros <= 0 || x.FloorRatio <= 0 {
+			t.Errorf("%s c=%d: %+v", x.Name, x.Concurrency, x)
+		}
+		if x.SourceAddresses < x.Concurrency {
+			t.Errorf("%s c=%d: %d source addresses", x.Name, x.Concurrency, x.SourceAddresses)
+		}
+		if x.Name == "qr-redeem" && x.RacedCodes != raceProbeCodes {
+			t.Errorf("qr-redeem: %d codes raced", x.RacedCodes)
+		}
+		if x.Name == "qr-issue" && x.SourceAddresses*qrIssuePerAddr < x.Requests {
+			t.Errorf("qr-issue: %d requests from %d addresses", x.Requests, x.SourceAddresses)
+		}
+	}
+	var back report
+	b, err := os.ReadFile(filepath.Join(out, "node-bench.json"))
+	if err != nil || json.Unmarshal(b, &back) != nil || len(back.Results) != len(rep.Results) {
+		t.Errorf("node-bench.json: %v", errors.Join(err))
+	}
+	md, err := os.ReadFile(filepath.Join(out, "node-bench.md"))
+	if err != nil || !strings.Contains(string(md), "| `POST /v1/credentials/{id}/status` | 3 |") {
+		t.Errorf("node-bench.md: %v\n%s", err, md)
+	}
+}
+
+// TestSmokeRunRedis runs the routes that use the ephemeral store most with
+// the node on a redis-server the run starts, and checks that Redis's CPU
+// time was counted. A missing redis-server fails the test under CI and
+// skips it elsewhere (testenv.Require, as for every Redis test).
+func TestSmokeRunRedis(t *testing.T) {
+	_, err := exec.LookPath(testredis.Binary)
+	testenv.Require(t, testredis.Binary, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	rep, err := run(ctx, options{duration: 400 * time.Millisecond, concurrency: []int{2}, paths: []string{"token", "qr-issue", "qr-redeem"},
+		out: t.TempDir(), redis: true}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := rep.problems(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(rep.Store, "Redis") || !strings.Contains(rep.Config, "redis-url: redis://127.0.0.1:") {
+		t.Errorf("store %q, config %q", rep.Store, rep.Config)
+	}
+	// CPU time comes in 10 ms ticks: a short route may show none, the
+	// run as a whole must.
+	redisCPU := 0.0
+	for _, x := range rep.Results {
+		if x.OK == 0 {
+			t.Errorf("%s: %+v", x.Name, x)
+		}
+		redisCPU += x.RedisCPUMicros * float64(x.Requests)
+	}
+	if redisCPU <= 0 {
+		t.Error("no Redis CPU time counted")
+	}
+}

@@ -1,0 +1,324 @@
+// Command trustid-bench measures a TrustID node the way its users reach
+// it. It starts the real `trustid serve` binary as a separate process on a
+// loopback port, with the embedded defaults (in-memory ephemeral store,
+// embedded ledger, access log at info level, status checks), provisions it
+// through the CLI (`trustid clients keygen` and `clients add` for a
+// relying party with an SM2 key, `trustid terminals add` for a
+// verification terminal whose key this process holds), and then, from
+// this process, drives each route over HTTP for a fixed time at each
+// concurrency:
+//
+//	token      POST /oauth2/token
+//	issue      POST /credentials/issue (vc+jwt, SM2, status entries)
+//	verify     POST /credentials/verify
+//	status     POST /v1/credentials/{id}/status
+//	enroll     POST /v1/enrollments (attested, with PIN and device key)
+//	qr-issue   POST /v1/qr
+//	qr-redeem  POST /v1/qr/verify
+//
+// For each it reports throughput, p50/p99 latency, the node process's CPU
+// time per request (user + system from /proc/<pid>/stat, read before and
+// after the timed window), and that CPU time as a multiple of the route's
+// cryptographic floor: the bare SM2 and SM3 operations the route cannot
+// do without, timed in this process in the same run.
+//
+// Requests that need signing by the client (assertions, device proofs,
+// attestations, holder requests) are signed before the clock starts. The
+// node's configurable rate limits (token and enrollment) are raised in
+// its config file; the two that have no setting (credential verification,
+// 300 a minute, and code issuance, 120 a minute, per source address) are
+// kept, and the load comes from many loopback source addresses, each
+// staying under them, as many clients would. With -redis the node uses a
+// redis-server this run starts on loopback as its ephemeral store, as
+// instances sharing a region do. The run only talks to the node it
+// started, on 127.0.0.1, and stops by itself.
+//
+//	go build -o bin/ ./cmd/trustid ./cmd/trustid-bench
+//	bin/trustid-bench -trustid bin/trustid -duration 5s -concurrency 1,16 -out bench-out
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+)
+
+type options struct {
+	trustid     string
+	duration    time.Duration
+	concurrency []int
+	paths       []string
+	out         string
+	keep        bool
+	// redis runs the node with a Redis ephemeral store (a redis-server
+	// this run starts) instead of the in-memory default.
+	redis bool
+}
+
+// maxRun bounds a whole run, whatever the flags.
+const maxRun = 20 * time.Minute
+
+func main() {
+	var o options
+	var conc, paths string
+	flag.StringVar(&o.trustid, "trustid", "", "the trustid binary to run (default: build cmd/trustid with the go command)")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "timed duration of each route at each concurrency (at most 1m)")
+	flag.StringVar(&conc, "concurrency", "1,16", "comma-separated numbers of concurrent connections")
+	flag.StringVar(&paths, "paths", strings.Join(routeNames(), ","), "comma-separated routes to measure")
+	flag.StringVar(&o.out, "out", "bench-out", "directory for node-bench.md and node-bench.json")
+	flag.BoolVar(&o.keep, "keep", false, "keep the node's data directory and log")
+	flag.BoolVar(&o.redis, "redis", false, "run the node with Redis as its ephemeral store (starts redis-server on loopback)")
+	flag.Parse()
+	var err error
+	if o.concurrency, o.paths, err = parseLists(conc, paths); err == nil {
+		err = o.check()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "trustid-bench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	rep, err := run(ctx, o, os.Stderr)
+	if err == nil {
+		err = rep.write(o.out, os.Stdout)
+	}
+	if err == nil {
+		err = rep.problems()
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "trustid-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func routeNames() []string {
+	var names []string
+	for _, r := range routes {
+		names = append(names, r.name)
+	}
+	return names
+}
+
+// parseLists reads the -concurrency and -paths lists.
+func parseLists(conc, paths string) ([]int, []string, error) {
+	var cs []int
+	for _, s := range strings.Split(conc, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > 256 {
+			return nil, nil, fmt.Errorf("-concurrency %q: want numbers from 1 to 256", conc)
+		}
+		cs = append(cs, n)
+	}
+	var ps []string
+	for _, s := range strings.Split(paths, ",") {
+		s = strings.TrimSpace(s)
+		if !slices.Contains(routeNames(), s) {
+			return nil, nil, fmt.Errorf("-paths: unknown route %q (routes: %s)", s, strings.Join(routeNames(), ", "))
+		}
+		ps = append(ps, s)
+	}
+	return cs, ps, nil
+}
+
+func (o options) check() error {
+	if o.duration <= 0 || o.duration > time.Minute {
+		return fmt.Errorf("-duration %v: want (0, 1m]", o.duration)
+	}
+	if len(o.concurrency) == 0 || len(o.paths) == 0 {
+		return errors.New("nothing to measure")
+	}
+	return nil
+}
+
+// bench is one run: the node and what the routes made on it.
+type bench struct {
+	o             options
+	node          *node
+	srcs          sources
+	prims         primitives
+	token         string // access token with every scope the run uses
+	tokenEndpoint string
+	creds         []credential // issued at this concurrency, all active
+	holders       []holder
+	codes         []string // unredeemed online codes
+	enrolled      atomic.Int64
+	redisPID      string // with -redis
+}
+
+// run measures the primitives, starts and provisions the node, measures
+// every route at every concurrency and stops the node. log receives
+// progress.
+func run(ctx context.Context, o options, log io.Writer) (*report, error) {
+	ctx, cancel := context.WithTimeout(ctx, maxRun)
+	defer cancel()
+	dir, err := os.MkdirTemp("", "trustid-bench")
+	if err != nil {
+		return nil, err
+	}
+	if o.keep {
+		fmt.Fprintln(log, "node data and log kept in", dir)
+	} else {
+		defer os.RemoveAll(dir)
+	}
+	rep := &report{
+		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Started: time.Now().UTC().Format(time.RFC3339),
+		LoadBefore: loadAverage(), Duration: o.duration.String(), Concurrency: o.concurrency,
+		Command: strings.Join(os.Args, " "),
+	}
+	fmt.Fprintln(log, "timing the cryptographic primitives...")
+	if rep.Primitives, err = measurePrimitives(); err != nil {
+		return nil, err
+	}
+	b := &bench{o: o, prims: rep.Primitives, node: &node{bin: o.trustid, dir: dir, data: filepath.Join(dir, "data"), env: childEnv(), config: serveConfig}}
+	rep.Store = "in-memory"
+	if o.redis {
+		addr, pid, stop, err := startRedis(ctx, dir)
+		if err != nil {
+			return nil, err
+		}
+		defer stop()
+		b.redisPID = pid
+		b.node.config += "redis-url: redis://" + addr + "/0\n"
+		rep.Store = "Redis (redis-server on loopback, started by the run)"
+	}
+	rep.Config = strings.TrimSpace(b.node.config)
+	if b.node.bin == "" {
+		fmt.Fprintln(log, "building cmd/trustid...")
+		if b.node.bin, err = buildTrustID(ctx, dir); err != nil {
+			return nil, err
+		}
+	}
+	if err := b.node.provision(ctx); err != nil {
+		return nil, err
+	}
+	if err := b.node.start(ctx); err != nil {
+		b.node.stop()
+		return nil, err
+	}
+	fmt.Fprintf(log, "node %s (pid %s)\n", b.node.base, b.node.pid)
+	runErr := b.measureAll(ctx, rep, log)
+	stopErr := b.node.stop()
+	rep.LoadAfter = loadAverage()
+	if runErr != nil {
+		return nil, fmt.Errorf("%w\nnode log:\n%s", runErr, b.node.logTail())
+	}
+	if stopErr != nil {
+		return nil, fmt.Errorf("trustid serve: %w\n%s", stopErr, b.node.logTail())
+	}
+	if rep.AccessLogLines, rep.ErrorLogLines, err = b.node.logCounts(); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+func (b *bench) measureAll(ctx context.Context, rep *report, log io.Writer) error {
+	meta, err := b.metadata()
+	if err != nil {
+		return err
+	}
+	b.tokenEndpoint = meta.TokenEndpoint
+	for _, conc := range b.o.concurrency {
+		// A fresh access token at each concurrency: tokens live 10 minutes.
+		if b.token, err = b.accessToken(); err != nil {
+			return err
+		}
+		b.creds, b.codes = nil, nil
+		for _, r := range routes {
+			if !slices.Contains(b.o.paths, r.name) {
+				continue
+			}
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			m, err := r.run(b, ctx, conc)
+			if err != nil {
+				return fmt.Errorf("%s at concurrency %d: %w", r.name, conc, err)
+			}
+			res := b.result(r, conc, m)
+			rep.Results = append(rep.Results, res)
+			fmt.Fprintf(log, "%-9s c=%-3d %8.0f/s  p50 %6.2f ms  p99 %7.2f ms  node CPU %7.0f µs/req (%.1f× floor)  errors %v\n",
+				r.name, conc, res.PerSecond, res.P50, res.P99, res.NodeCPUMicros, res.FloorRatio, res.Errors)
+		}
+	}
+	return nil
+}
+
+// result turns a measure into a report row.
+func (b *bench) result(r route, conc int, m measure) result {
+	n := m.requests()
+	secs := m.elapsed.Seconds()
+	res := result{
+		Name: r.name, Route: r.route, What: r.what, Concurrency: conc,
+		Seconds: secs, Requests: n, OK: len(m.lat), Errors: m.errors,
+		PerSecond: float64(len(m.lat)) / secs,
+		P50:       percentile(m.lat, 50), P99: percentile(m.lat, 99), Max: percentile(m.lat, 100),
+		NodeCPUMicros: perRequest(0, m.serverCPU, n), NodeCPUs: m.serverCPU.Seconds() / secs,
+		RedisCPUMicros: perRequest(0, m.redisCPU, n),
+		GeneratorCPUs:  m.genCPU.Seconds() / secs,
+		Floor:          r.floor.String(), FloorNote: r.floor.Note, FloorMicros: r.floor.micros(b.prims),
+		Exhausted: m.exhausted, SourceAddresses: m.addrs,
+		RacedCodes: m.raced, DoubleRedemptions: m.doubles,
+	}
+	if res.FloorMicros > 0 {
+		res.FloorRatio = res.NodeCPUMicros / res.FloorMicros
+	}
+	if m.firstErr != nil {
+		res.FirstError = m.firstErr.Error()
+	}
+	return res
+}
+
+// metadata reads the node's OAuth metadata.
+func (b *bench) metadata() (auth.Metadata, error) {
+	var meta auth.Metadata
+	c := newConn(b.node.base, &b.srcs, 0)
+	defer c.close()
+	out, err := c.do("GET", "/.well-known/oauth-authorization-server", "", ctJSON, nil, 200)
+	if err != nil {
+		return meta, fmt.Errorf("node metadata: %w", err)
+	}
+	if err := json.Unmarshal(out, &meta); err != nil || meta.TokenEndpoint == "" {
+		return meta, fmt.Errorf("node metadata: %.200s", out)
+	}
+	return meta, nil
+}
+
+// accessToken gets an access token for the relying party with every
+// scope it has.
+func (b *bench) accessToken() (string, error) {
+	a, err := auth.NewClientAssertion(b.node.clientKey, b.node.kid, clientID, b.tokenEndpoint, time.Now(), time.Minute, rand.Reader)
+	if err != nil {
+		return "", err
+	}
+	form := url.Values{"grant_type": {auth.GrantClientCredentials}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {a}}
+	c := newConn(b.node.base, &b.srcs, 0)
+	defer c.close()
+	out, err := c.do("POST", auth.TokenPath, "", ctForm, []byte(form.Encode()), http.StatusOK)
+	if err != nil {
+		return "", fmt.Errorf("access token: %w", err)
+	}
+	var resp auth.TokenResponse
+	if err := json.Unmarshal(out, &resp); err != nil || resp.AccessToken == "" {
+		return "", fmt.Errorf("access token: %.200s", out)
+	}
+	return resp.AccessToken, nil
+}

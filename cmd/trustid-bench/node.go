@@ -1,0 +1,259 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
+)
+
+// The relying party and terminal the run registers, and the node's region.
+const (
+	clientID   = "bench-rp"
+	terminalID = "t-bench"
+	region     = "310000"
+	// sector is the relying party's sector for pairwise IDs.
+	sector = "bench.example"
+)
+
+// raisedLimit is what the config file sets the rate limits that
+// `trustid serve` lets an operator configure to: the limiter still
+// counts every request, but a load test from one client never reaches it.
+const raisedLimit = "100000000/1m"
+
+// serveConfig is the config file the node runs with: embedded defaults
+// except the configurable rate limits, which are raised. The limits of
+// POST /credentials/verify (300/min) and POST /v1/qr (120/min) per source
+// address have no setting; the load respects them from many loopback
+// addresses instead (see conn).
+var serveConfig = strings.Join([]string{
+	"token-rate-addr: " + raisedLimit,
+	"token-rate-client: " + raisedLimit,
+	"enroll-rate-addr: " + raisedLimit,
+	"enroll-rate-client: " + raisedLimit,
+}, "\n") + "\n"
+
+// node is a running `trustid serve` process and what was provisioned on it.
+type node struct {
+	bin, dir, data string
+	config         string // the config file's content
+	env            []string
+	cmd            *exec.Cmd
+	exited         chan error
+	logPath        string
+	base           string // http://127.0.0.1:PORT
+	pid            string
+	clientKey      *gm.PrivateKey
+	kid            string
+	terminal       *identity.Attester
+}
+
+// buildTrustID builds cmd/trustid into dir with the go command (the run
+// must be inside the module).
+func buildTrustID(ctx context.Context, dir string) (string, error) {
+	out := filepath.Join(dir, "trustid")
+	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "github.com/trustid-cn/trustid/cmd/trustid")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build cmd/trustid: %v\n%s", err, b)
+	}
+	return out, nil
+}
+
+// childEnv is this process's environment without TRUSTID_* settings (they
+// would change the node's configuration) and with a fresh KEK.
+func childEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "TRUSTID_") {
+			env = append(env, kv)
+		}
+	}
+	kek := make([]byte, 16)
+	rand.Read(kek)
+	return append(env, "TRUSTID_KEK="+hex.EncodeToString(kek))
+}
+
+// cli runs a trustid subcommand on the node's data directory.
+func (n *node) cli(ctx context.Context, args ...string) (string, error) {
+	cmd := exec.CommandContext(ctx, n.bin, append(args, "--data", n.data)...)
+	cmd.Env = n.env
+	var out, errOut strings.Builder
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return "", fmt.Errorf("trustid %s: %v\n%s%s", strings.Join(args, " "), err, out.String(), errOut.String())
+	}
+	return out.String(), nil
+}
+
+// provision registers, through the CLI, the relying party (an SM2 key made
+// by `trustid clients keygen`, every scope the run uses, the age_over_18
+// claim and a sector) and a verification terminal whose key this process
+// holds, as a counter terminal would.
+func (n *node) provision(ctx context.Context) error {
+	keys := filepath.Join(n.dir, "rp")
+	out, err := n.cli(ctx, "clients", "keygen", "--alg", gm.AlgSM2, "--out", keys)
+	if err != nil {
+		return err
+	}
+	m := regexp.MustCompile(`(?m)^kid (\S+)$`).FindStringSubmatch(out)
+	if m == nil {
+		return fmt.Errorf("clients keygen printed no kid: %q", out)
+	}
+	n.kid = m[1]
+	scopes := strings.Join([]string{auth.ScopeCredentialsIssue, auth.ScopeStatusWrite, auth.ScopeQRRedeem, auth.ScopeEnroll}, ",")
+	if _, err := n.cli(ctx, "clients", "add", "--id", clientID, "--name", "trustid-bench", "--region", region,
+		"--scopes", scopes, "--claims", "age_over_18", "--sector", sector,
+		"--jwks-file", filepath.Join(keys, n.kid+".jwks.json")); err != nil {
+		return err
+	}
+	pemBytes, err := os.ReadFile(filepath.Join(keys, n.kid+".key.pem"))
+	if err != nil {
+		return err
+	}
+	signer, err := gm.ParsePrivateKeyPEM(pemBytes)
+	if err != nil {
+		return err
+	}
+	var ok bool
+	if n.clientKey, ok = signer.(*gm.PrivateKey); !ok {
+		return errors.New("clients keygen --alg SM2 made no SM2 key")
+	}
+
+	tk, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		return err
+	}
+	pub, err := gm.MarshalPublicKeyPEM(tk.Public())
+	if err != nil {
+		return err
+	}
+	pubFile := filepath.Join(n.dir, "terminal.pub.pem")
+	if err := os.WriteFile(pubFile, pub, 0o600); err != nil {
+		return err
+	}
+	if _, err := n.cli(ctx, "terminals", "add", "--id", terminalID, "--name", "trustid-bench counter",
+		"--region", "310104", "--public-key", pubFile); err != nil {
+		return err
+	}
+	n.terminal = &identity.Attester{TerminalID: terminalID, Signer: tk}
+	return nil
+}
+
+// start runs `trustid serve` on a free loopback port with the config file
+// and waits until it answers /readyz. Its log (the access log included)
+// goes to serve.log in the run directory.
+func (n *node) start(ctx context.Context) error {
+	cfg := filepath.Join(n.dir, "serve.yaml")
+	if err := os.WriteFile(cfg, []byte(n.config), 0o600); err != nil {
+		return err
+	}
+	n.logPath = filepath.Join(n.dir, "serve.log")
+	logFile, err := os.Create(n.logPath)
+	if err != nil {
+		return err
+	}
+	defer logFile.Close()
+	n.cmd = exec.Command(n.bin, "serve", "--data", n.data, "--addr", "127.0.0.1:0", "--config", cfg)
+	n.cmd.Env = n.env
+	n.cmd.Stdout, n.cmd.Stderr = logFile, logFile
+	dieWithParent(n.cmd)
+	if err := n.cmd.Start(); err != nil {
+		return err
+	}
+	n.pid = strconv.Itoa(n.cmd.Process.Pid)
+	n.exited = make(chan error, 1)
+	go func() { n.exited <- n.cmd.Wait() }()
+
+	serving := regexp.MustCompile(`msg=serving .*addr=(127\.0\.0\.1:\d+)`)
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		select {
+		case err := <-n.exited:
+			n.exited <- err
+			return fmt.Errorf("trustid serve exited: %v\n%s", err, n.logTail())
+		case <-ctx.Done():
+			return ctx.Err()
+		default:
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("trustid serve did not start in 30 s\n%s", n.logTail())
+		}
+		b, _ := os.ReadFile(n.logPath)
+		if m := serving.FindSubmatch(b); m != nil {
+			n.base = "http://" + string(m[1])
+			break
+		}
+	}
+	n.terminal.Audience = n.base
+	resp, err := http.Get(n.base + "/readyz")
+	if err != nil {
+		return err
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("/readyz: %s\n%s", resp.Status, n.logTail())
+	}
+	return nil
+}
+
+// stop asks the node to shut down (SIGTERM: drain, flush the outbox) and
+// waits; after 30 s it kills it.
+func (n *node) stop() error {
+	if n.cmd == nil || n.cmd.Process == nil {
+		return nil
+	}
+	n.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case err := <-n.exited:
+		return err
+	case <-time.After(30 * time.Second):
+		n.cmd.Process.Kill()
+		<-n.exited
+		return errors.New("trustid serve did not stop within 30 s of SIGTERM; killed")
+	}
+}
+
+// logTail is the end of the node's log, for error messages.
+func (n *node) logTail() string {
+	b, _ := os.ReadFile(n.logPath)
+	if len(b) > 4000 {
+		b = b[len(b)-4000:]
+	}
+	return string(b)
+}
+
+// logCounts counts the node's access-log lines (msg=http) and its
+// error-level lines.
+func (n *node) logCounts() (access, errorLines int, err error) {
+	f, err := os.Open(n.logPath)
+	if err != nil {
+		return 0, 0, err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.Contains(line, " msg=http ") {
+			access++
+		}
+		if strings.Contains(line, " level=ERROR ") {
+			errorLines++
+		}
+	}
+	return access, errorLines, sc.Err()
+}

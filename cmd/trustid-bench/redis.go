@@ -1,0 +1,44 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os/exec"
+	"strconv"
+	"time"
+)
+
+// startRedis runs redis-server on a free loopback port, without
+// persistence, with its files in dir, until stop is called.
+func startRedis(ctx context.Context, dir string) (addr, pid string, stop func(), err error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", "", nil, errors.New("-redis: redis-server not found (apt-get install redis-server)")
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", "", nil, err
+	}
+	port := l.Addr().(*net.TCPAddr).Port
+	l.Close()
+	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
+	dieWithParent(cmd)
+	if err := cmd.Start(); err != nil {
+		return "", "", nil, err
+	}
+	stop = func() { cmd.Process.Kill(); cmd.Wait() }
+	addr = "127.0.0.1:" + strconv.Itoa(port)
+	for deadline := time.Now().Add(10 * time.Second); ctx.Err() == nil; time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr, strconv.Itoa(cmd.Process.Pid), stop, nil
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+	}
+	stop()
+	return "", "", nil, fmt.Errorf("redis-server did not listen on %s", addr)
+}

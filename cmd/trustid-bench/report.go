@@ -1,0 +1,184 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+)
+
+// report is a whole run, as written to node-bench.json.
+type report struct {
+	Started     string `json:"started"`
+	Command     string `json:"command"`
+	CPUs        int    `json:"cpus"`
+	GoVersion   string `json:"go_version"`
+	LoadBefore  string `json:"load_average_before"`
+	LoadAfter   string `json:"load_average_after"`
+	Duration    string `json:"duration_per_route"`
+	Concurrency []int  `json:"concurrency"`
+	// Config is the node's config file (everything else is default);
+	// Store its ephemeral store.
+	Config     string     `json:"node_config"`
+	Store      string     `json:"ephemeral_store"`
+	Primitives primitives `json:"primitives"`
+	Results    []result   `json:"results"`
+	// AccessLogLines counts the node's access-log lines over the whole
+	// run, setup included; ErrorLogLines its error-level lines.
+	AccessLogLines int `json:"access_log_lines"`
+	ErrorLogLines  int `json:"error_log_lines"`
+}
+
+// result is one route at one concurrency.
+type result struct {
+	Name        string         `json:"name"`
+	Route       string         `json:"route"`
+	What        string         `json:"what"`
+	Concurrency int            `json:"concurrency"`
+	Seconds     float64        `json:"seconds"`
+	Requests    int            `json:"requests"`
+	OK          int            `json:"ok"`
+	Errors      map[string]int `json:"errors,omitempty"`
+	FirstError  string         `json:"first_error,omitempty"`
+	// PerSecond counts successful requests.
+	PerSecond float64 `json:"per_second"`
+	P50       float64 `json:"p50_ms"`
+	P99       float64 `json:"p99_ms"`
+	Max       float64 `json:"max_ms"`
+	// NodeCPUMicros is the node process's user + system CPU time in the
+	// timed window divided by the requests answered in it; NodeCPUs and
+	// GeneratorCPUs are the CPUs each process kept busy on average.
+	NodeCPUMicros float64 `json:"node_cpu_us_per_request"`
+	// RedisCPUMicros is the same for redis-server, with -redis.
+	RedisCPUMicros float64 `json:"redis_cpu_us_per_request,omitempty"`
+	NodeCPUs       float64 `json:"node_cpus"`
+	GeneratorCPUs  float64 `json:"generator_cpus"`
+	Floor          string  `json:"floor"`
+	FloorNote      string  `json:"floor_note"`
+	FloorMicros    float64 `json:"floor_us"`
+	// FloorRatio is NodeCPUMicros / FloorMicros.
+	FloorRatio float64 `json:"node_cpu_over_floor"`
+	// Exhausted reports that the prepared inputs ran out before the
+	// duration: the run is shorter than asked.
+	Exhausted       bool `json:"inputs_exhausted,omitempty"`
+	SourceAddresses int  `json:"source_addresses"`
+	// RacedCodes fresh codes were each sent twice at once after the timed
+	// redemptions; DoubleRedemptions of them were redeemed twice.
+	RacedCodes        int `json:"raced_codes,omitempty"`
+	DoubleRedemptions int `json:"double_redemptions"`
+}
+
+// write saves node-bench.json and node-bench.md in dir and prints the
+// Markdown to w.
+func (r *report) write(dir string, w io.Writer) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "node-bench.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	var md strings.Builder
+	r.markdown(&md)
+	if err := os.WriteFile(filepath.Join(dir, "node-bench.md"), []byte(md.String()), 0o644); err != nil {
+		return err
+	}
+	_, err = io.WriteString(w, md.String())
+	return err
+}
+
+// markdown writes the run as a Markdown table with its conditions.
+func (r *report) markdown(w io.Writer) {
+	p := r.Primitives
+	fmt.Fprintf(w, "Node over HTTP: `trustid serve` as its own process on 127.0.0.1, driven by trustid-bench from another process.\n\n")
+	fmt.Fprintf(w, "- command: `%s`\n", r.Command)
+	fmt.Fprintf(w, "- started %s; %d CPUs, %s; load average before %s, after %s\n", r.Started, r.CPUs, r.GoVersion, r.LoadBefore, r.LoadAfter)
+	fmt.Fprintf(w, "- node config: embedded defaults (embedded ledger, access log at info) plus `%s`; ephemeral store %s\n",
+		strings.ReplaceAll(r.Config, "\n", "`, `"), r.Store)
+	fmt.Fprintf(w, "- floor primitives, CPU time of one thread of this process, best of 5 × 100 ms: SM2 sign %.1f µs, SM2 verify %.1f µs, SM3 %.3f µs per 64-byte block\n",
+		p.SM2SignMicros, p.SM2VerifyMicros, p.SM3BlockMicros)
+	fmt.Fprintf(w, "- %s per route and concurrency; node access-log lines %d, error lines %d\n\n", r.Duration, r.AccessLogLines, r.ErrorLogLines)
+	redis := r.Store != "in-memory"
+	head, align := "| route | conc | ok/s | p50 ms | p99 ms | node CPU µs/req |", "| --- | ---: | ---: | ---: | ---: | ---: |"
+	if redis {
+		head, align = head+" Redis CPU µs/req |", align+" ---: |"
+	}
+	fmt.Fprintln(w, head+" floor | floor µs | node CPU ÷ floor | node CPUs | generator CPUs | errors |")
+	fmt.Fprintln(w, align+" --- | ---: | ---: | ---: | ---: | --- |")
+	for _, x := range r.Results {
+		ratio := "–"
+		if x.FloorMicros > 0 {
+			ratio = fmt.Sprintf("%.1f×", x.FloorRatio)
+		}
+		errs := errorSummary(x.Errors)
+		if x.Exhausted {
+			errs += " (inputs ran out: " + fmt.Sprintf("%.1f s", x.Seconds) + ")"
+		}
+		fmt.Fprintf(w, "| `%s` | %d | %.0f | %.2f | %.2f | %.0f |", x.Route, x.Concurrency, x.PerSecond, x.P50, x.P99, x.NodeCPUMicros)
+		if redis {
+			fmt.Fprintf(w, " %.0f |", x.RedisCPUMicros)
+		}
+		fmt.Fprintf(w, " %s | %.1f | %s | %.2f | %.2f | %s |\n", x.Floor, x.FloorMicros, ratio, x.NodeCPUs, x.GeneratorCPUs, errs)
+	}
+	fmt.Fprintln(w)
+	for _, x := range r.Results {
+		if x.RacedCodes > 0 {
+			fmt.Fprintf(w, "Double-redemption probe at concurrency %d: %d fresh codes each sent twice at the same moment; redeemed twice: %d.\n",
+				x.Concurrency, x.RacedCodes, x.DoubleRedemptions)
+		}
+	}
+	fmt.Fprintln(w)
+	seen := map[string]bool{}
+	for _, x := range r.Results {
+		if !seen[x.Name] {
+			seen[x.Name] = true
+			fmt.Fprintf(w, "- `%s`: %s; floor: %s\n", x.Route, x.What, x.FloorNote)
+		}
+	}
+}
+
+func errorSummary(m map[string]int) string {
+	if len(m) == 0 {
+		return "0"
+	}
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s ×%d", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// problems fails a run whose figures cannot be trusted: failed requests,
+// or fewer access-log lines than requests (the access log was off).
+func (r *report) problems() error {
+	var errs []error
+	timed := 0
+	for _, x := range r.Results {
+		timed += x.Requests
+		if len(x.Errors) > 0 {
+			errs = append(errs, fmt.Errorf("%s at concurrency %d: %s; first: %s", x.Name, x.Concurrency, errorSummary(x.Errors), x.FirstError))
+		}
+		if x.DoubleRedemptions > 0 {
+			errs = append(errs, fmt.Errorf("%s at concurrency %d: %d of %d codes redeemed twice", x.Name, x.Concurrency, x.DoubleRedemptions, x.RacedCodes))
+		}
+		if x.OK == 0 {
+			errs = append(errs, fmt.Errorf("%s at concurrency %d: no successful request", x.Name, x.Concurrency))
+		}
+	}
+	if r.AccessLogLines < timed {
+		errs = append(errs, fmt.Errorf("the node logged %d requests, fewer than the %d timed ones: is the access log on?", r.AccessLogLines, timed))
+	}
+	return errors.Join(errs...)
+}

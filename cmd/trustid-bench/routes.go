@@ -1,0 +1,558 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	mrand "math/rand/v2"
+	"net/url"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// Content types.
+const (
+	ctForm = "application/x-www-form-urlencoded"
+	ctJSON = "application/json"
+)
+
+// Requests per loopback source address on the routes whose per-address
+// limit has no setting: below api.DefaultVerifyLimit (300 a minute, all
+// as a burst) and api.DefaultQRLimits.Issue (120).
+const (
+	verifyPerAddr  = 250
+	qrIssuePerAddr = 100
+)
+
+// Pre-signed inputs are made for at most this many requests per second
+// of the duration; a route that runs out ends early and says so.
+const (
+	tokenRateCap   = 12000
+	enrollRateCap  = 600
+	qrIssueRateCap = 5000
+	// redeemCodes is how many codes per second of the duration the run
+	// issues (untimed) before timing redemptions, besides those the QR
+	// issue run made; redeemTopUpMax bounds the time that takes.
+	redeemCodes    = 5000
+	redeemTopUpMax = 15 * time.Second
+)
+
+// warm is the number of unmeasured requests each worker sends first.
+const warm = 5
+
+// route is one measured node path.
+type route struct {
+	name  string
+	route string
+	// what says what one request does on the node.
+	what  string
+	floor floorOps
+	run   func(b *bench, ctx context.Context, conc int) (measure, error)
+}
+
+// routes are measured in this order at each concurrency: each can use
+// what the previous made (credentials, holders, codes).
+var routes = []route{
+	{"token", "POST /oauth2/token", "client_credentials with an SM2 private_key_jwt assertion; SM2 access token",
+		floorOps{Verifies: 1, Signs: 1, Note: "verify the assertion, sign the token"}, (*bench).runToken},
+	{"issue", "POST /credentials/issue", "vc+jwt, SM2, with revocation and suspension status entries",
+		floorOps{Signs: 1, Note: "sign the credential"}, (*bench).runIssue},
+	{"verify", "POST /credentials/verify", "a vc+jwt of this node, status checked against its own lists",
+		floorOps{Verifies: 1, Note: "verify the credential"}, (*bench).runVerify},
+	{"status", "POST /v1/credentials/{id}/status", "suspend / reinstate, handed to the ledger outbox (fsync) before the answer",
+		floorOps{SM3Blocks: 256, Note: "SM3 of the list's new head (16 KiB)"}, (*bench).runStatus},
+	{"enroll", "POST /v1/enrollments", "resident ID, SM2 device key and proof, terminal attestation (L4), PIN; binding, QR binding and identity credential; audit log (fsync)",
+		floorOps{Verifies: 2, Signs: 3, Note: "verify device proof and attestation, sign three credentials"}, (*bench).runEnroll},
+	{"qr-issue", "POST /v1/qr", "device-signed holder request for an online code (binding status checked)",
+		floorOps{Verifies: 2, Note: "verify the binding and the device signature"}, (*bench).runQRIssue},
+	{"qr-redeem", "POST /v1/qr/verify", "redeem an online code once (status checked, pairwise ID for the party)",
+		floorOps{SM3Blocks: 3, Note: "HMAC-SM3 pairwise ID (SM4-GCM open not counted)"}, (*bench).runQRRedeem},
+}
+
+// credential is one credential the node issued.
+type credential struct {
+	id       string
+	envelope json.RawMessage
+}
+
+// holder is an enrolled phone: its device key and QR binding.
+type holder struct {
+	device  *gm.PrivateKey
+	binding []byte
+}
+
+// poolSize is how many inputs to prepare for rate per second over d,
+// plus the warm-up.
+func poolSize(rate int, d time.Duration, conc int) int {
+	return int(float64(rate)*d.Seconds()) + conc*warm
+}
+
+// prepare makes n inputs with mk on every CPU, before the clock starts.
+func prepare[T any](n int, mk func(i int) (T, error)) ([]T, error) {
+	out := make([]T, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	errs := make([]error, runtime.NumCPU())
+	for w := range errs {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				v, err := mk(i)
+				if err != nil {
+					errs[w] = err
+					return
+				}
+				out[i] = v
+			}
+		})
+	}
+	wg.Wait()
+	return out, errors.Join(errs...)
+}
+
+// pool hands out prepared inputs once each.
+type pool[T any] struct {
+	items []T
+	next  atomic.Int64
+}
+
+func (p *pool[T]) take() (T, error) {
+	i := p.next.Add(1) - 1
+	if i >= int64(len(p.items)) {
+		var zero T
+		return zero, errExhausted
+	}
+	return p.items[i], nil
+}
+
+// collector gathers what workers get back, without sharing a slice.
+type collector[T any] struct {
+	mu  sync.Mutex
+	got []T
+}
+
+func (c *collector[T]) add(v T) {
+	c.mu.Lock()
+	c.got = append(c.got, v)
+	c.mu.Unlock()
+}
+
+func (b *bench) runToken(ctx context.Context, conc int) (measure, error) {
+	now := time.Now()
+	bodies, err := prepare(poolSize(tokenRateCap, b.o.duration, conc), func(int) ([]byte, error) {
+		a, err := auth.NewClientAssertion(b.node.clientKey, b.node.kid, clientID, b.tokenEndpoint, now, auth.DefaultMaxAssertionAge, rand.Reader)
+		if err != nil {
+			return nil, err
+		}
+		return []byte(url.Values{"grant_type": {auth.GrantClientCredentials}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {a}}.Encode()), nil
+	})
+	if err != nil {
+		return measure{}, err
+	}
+	p := &pool[[]byte]{items: bodies}
+	return b.drive(ctx, conc, 0, warm, b.o.duration, func(_ int, c *conn) error {
+		body, err := p.take()
+		if err != nil {
+			return err
+		}
+		out, err := c.do("POST", auth.TokenPath, "", ctForm, body, 200)
+		if err == nil && !bytes.Contains(out, []byte(`"access_token"`)) {
+			err = fmt.Errorf("token response without access_token: %.200s", out)
+		}
+		return err
+	})
+}
+
+// issueBody is the credential the issue route signs: the node adds
+// issuer, id, validFrom and the status entries.
+var issueBody = []byte(`{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],` +
+	`"type":["VerifiableCredential","ResidenceCredential"],` +
+	`"credentialSubject":{"id":"urn:trustid:subject:bench","region":"310000","since":"2019-07-01"}},` +
+	`"options":{"format":"vc+jwt","algorithm":"SM2"}}`)
+
+// issueOne issues a credential on c.
+func (b *bench) issueOne(c *conn) (credential, error) {
+	out, err := c.do("POST", "/credentials/issue", b.token, ctJSON, issueBody, 201)
+	if err != nil {
+		return credential{}, err
+	}
+	var resp struct {
+		VerifiableCredential json.RawMessage `json:"verifiableCredential"`
+		CredentialID         string          `json:"credentialId"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil || resp.CredentialID == "" || resp.VerifiableCredential == nil {
+		return credential{}, fmt.Errorf("issue response: %.200s", out)
+	}
+	return credential{id: resp.CredentialID, envelope: resp.VerifiableCredential}, nil
+}
+
+func (b *bench) runIssue(ctx context.Context, conc int) (measure, error) {
+	var got collector[credential]
+	m, err := b.drive(ctx, conc, 0, warm, b.o.duration, func(_ int, c *conn) error {
+		cr, err := b.issueOne(c)
+		if err == nil {
+			got.add(cr)
+		}
+		return err
+	})
+	b.creds = got.got
+	return m, err
+}
+
+// ensureCreds issues credentials, untimed, until there are n fresh ones
+// (when the issue route was not run at this concurrency).
+func (b *bench) ensureCreds(n int) error {
+	if len(b.creds) >= n {
+		return nil
+	}
+	more := make([]credential, n-len(b.creds))
+	err := b.parallel(4, 0, len(more), func(i int, c *conn) error {
+		var err error
+		more[i], err = b.issueOne(c)
+		return err
+	})
+	b.creds = append(b.creds, more...)
+	return err
+}
+
+func (b *bench) runVerify(ctx context.Context, conc int) (measure, error) {
+	if err := b.ensureCreds(max(50, conc)); err != nil {
+		return measure{}, err
+	}
+	bodies := make([][]byte, len(b.creds))
+	for i, cr := range b.creds {
+		bodies[i], _ = json.Marshal(map[string]json.RawMessage{"verifiableCredential": cr.envelope})
+	}
+	var next atomic.Int64
+	return b.drive(ctx, conc, verifyPerAddr, warm, b.o.duration, func(_ int, c *conn) error {
+		body := bodies[(next.Add(1)-1)%int64(len(bodies))]
+		out, err := c.do("POST", "/credentials/verify", "", ctJSON, body, 200)
+		if err == nil && !bytes.Contains(out, []byte(`"verified":true`)) {
+			err = fmt.Errorf("not verified: %.200s", out)
+		}
+		return err
+	})
+}
+
+func (b *bench) runStatus(ctx context.Context, conc int) (measure, error) {
+	if err := b.ensureCreds(max(50, conc)); err != nil {
+		return measure{}, err
+	}
+	// Worker w owns the credentials i with i % conc == w, so each
+	// credential's changes are sequential: suspend, reinstate, suspend...
+	type owned struct {
+		paths     []string
+		suspended []bool
+		next      int
+	}
+	work := make([]owned, conc)
+	for i, cr := range b.creds {
+		w := &work[i%conc]
+		w.paths = append(w.paths, "/v1/credentials/"+url.PathEscape(cr.id)+"/status")
+		w.suspended = append(w.suspended, false)
+	}
+	suspend, reinstate := []byte(`{"action":"suspend"}`), []byte(`{"action":"reinstate"}`)
+	m, err := b.drive(ctx, conc, 0, warm, b.o.duration, func(w int, c *conn) error {
+		o := &work[w]
+		i := o.next % len(o.paths)
+		o.next++
+		body := suspend
+		if o.suspended[i] {
+			body = reinstate
+		}
+		if _, err := c.do("POST", o.paths[i], b.token, ctJSON, body, 200); err != nil {
+			return err
+		}
+		o.suspended[i] = !o.suspended[i]
+		return nil
+	})
+	b.creds = nil // some are suspended now
+	return m, err
+}
+
+// enrollNames are names on the made-up documents.
+var enrollNames = []string{"张三", "李四", "王五", "赵六", "欧阳娜娜"}
+
+// enrollBody makes the i-th enrollment of the run: a valid made-up
+// resident ID number (born from 1950 on, so over 18), a fresh SM2
+// device key with its proof for this node, a PIN, and an attestation of
+// the registered terminal (face match passed, chip read).
+func (b *bench) enrollBody(i int) (enrollInput, error) {
+	i += int(b.enrolled.Load())
+	birth := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i/1000%18000)
+	body17 := "110105" + birth.Format("20060102") + fmt.Sprintf("%03d", i%1000)
+	number := body17 + string(identity.Mod112(body17))
+	doc, err := identity.Parse(number)
+	if err != nil {
+		return enrollInput{}, fmt.Errorf("made-up number: %w", err)
+	}
+	name := enrollNames[i%len(enrollNames)]
+	device, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		return enrollInput{}, err
+	}
+	jwk, err := gm.NewJWK(device.Public(), "")
+	if err != nil {
+		return enrollInput{}, err
+	}
+	proof, err := api.NewDeviceProof(device, b.node.base, time.Now(), rand.Text())
+	if err != nil {
+		return enrollInput{}, err
+	}
+	att, err := b.node.terminal.Attest(doc, name, device.Public(),
+		identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.9}, true)
+	if err != nil {
+		return enrollInput{}, err
+	}
+	var pin string
+	for {
+		pin = fmt.Sprintf("%06d", mrand.IntN(1000000))
+		if identity.ValidatePIN(pin, doc) == nil {
+			break
+		}
+	}
+	body, err := json.Marshal(api.EnrollRequest{Document: api.EnrollDocument{Number: number}, Name: name,
+		DeviceKey: &jwk, DeviceProof: proof, Attestation: att, PIN: pin})
+	return enrollInput{body: body, device: device}, err
+}
+
+type enrollInput struct {
+	body   []byte
+	device *gm.PrivateKey
+}
+
+// enrollOne sends a prepared enrollment and returns the holder it made.
+func (b *bench) enrollOne(c *conn, in enrollInput) (holder, error) {
+	out, err := c.do("POST", api.EnrollPath, b.token, ctJSON, in.body, 201)
+	if err != nil {
+		return holder{}, err
+	}
+	var resp struct {
+		AssuranceLevel string `json:"assurance_level"`
+		QRBinding      []byte `json:"qr_binding"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil || len(resp.QRBinding) == 0 || resp.AssuranceLevel != "L4" {
+		return holder{}, fmt.Errorf("enrollment response (want L4 with a QR binding): %.300s", out)
+	}
+	return holder{device: in.device, binding: resp.QRBinding}, nil
+}
+
+func (b *bench) runEnroll(ctx context.Context, conc int) (measure, error) {
+	inputs, err := prepare(poolSize(enrollRateCap, b.o.duration, conc), b.enrollBody)
+	b.enrolled.Add(int64(len(inputs)))
+	if err != nil {
+		return measure{}, err
+	}
+	p := &pool[enrollInput]{items: inputs}
+	var got collector[holder]
+	m, err := b.drive(ctx, conc, 0, warm, b.o.duration, func(_ int, c *conn) error {
+		in, err := p.take()
+		if err != nil {
+			return err
+		}
+		h, err := b.enrollOne(c, in)
+		if err == nil && len(b.holders) < 64 {
+			got.add(h)
+		}
+		return err
+	})
+	b.holders = append(b.holders, got.got...)
+	return m, err
+}
+
+// ensureHolders enrolls, untimed, until there are n holders.
+func (b *bench) ensureHolders(n int) error {
+	if len(b.holders) >= n {
+		return nil
+	}
+	inputs, err := prepare(n-len(b.holders), b.enrollBody)
+	b.enrolled.Add(int64(len(inputs)))
+	if err != nil {
+		return err
+	}
+	more := make([]holder, len(inputs))
+	err = b.parallel(4, 0, len(inputs), func(i int, c *conn) error {
+		var err error
+		more[i], err = b.enrollOne(c, inputs[i])
+		return err
+	})
+	b.holders = append(b.holders, more...)
+	return err
+}
+
+// holderRequests signs n requests for online codes (consenting to
+// age_over_18), spread over the holders. The node accepts a request
+// within qrcode.DefaultWindow (60 s) of its time.
+func (b *bench) holderRequests(n int) ([][]byte, error) {
+	now := time.Now().Unix()
+	return prepare(n, func(i int) ([]byte, error) {
+		h := b.holders[i%len(b.holders)]
+		r := qrcode.HolderRequest{Binding: h.binding, Time: now, Nonce: make([]byte, 16), Region: region, Consent: []string{"age_over_18"}}
+		rand.Read(r.Nonce)
+		if err := qrcode.SignHolderRequest(rand.Reader, h.device, &r); err != nil {
+			return nil, err
+		}
+		return json.Marshal(r)
+	})
+}
+
+// issueCode asks for one online code on c.
+func (b *bench) issueCode(c *conn, body []byte) (string, error) {
+	out, err := c.do("POST", "/v1/qr", "", ctJSON, body, 201)
+	if err != nil {
+		return "", err
+	}
+	var resp struct {
+		Code string `json:"code"`
+	}
+	if err := json.Unmarshal(out, &resp); err != nil || resp.Code == "" {
+		return "", fmt.Errorf("code response: %.200s", out)
+	}
+	return resp.Code, nil
+}
+
+func (b *bench) runQRIssue(ctx context.Context, conc int) (measure, error) {
+	if err := b.ensureHolders(8); err != nil {
+		return measure{}, err
+	}
+	bodies, err := b.holderRequests(poolSize(qrIssueRateCap, b.o.duration, conc))
+	if err != nil {
+		return measure{}, err
+	}
+	p := &pool[[]byte]{items: bodies}
+	var got collector[string]
+	m, err := b.drive(ctx, conc, qrIssuePerAddr, warm, b.o.duration, func(_ int, c *conn) error {
+		body, err := p.take()
+		if err != nil {
+			return err
+		}
+		code, err := b.issueCode(c, body)
+		if err == nil {
+			got.add(code)
+		}
+		return err
+	})
+	b.codes = got.got
+	return m, err
+}
+
+// topUpCodes issues codes, untimed, until there are n or redeemTopUpMax
+// has passed.
+func (b *bench) topUpCodes(n int) error {
+	if err := b.ensureHolders(8); err != nil {
+		return err
+	}
+	deadline := time.Now().Add(redeemTopUpMax)
+	for len(b.codes) < n && time.Now().Before(deadline) {
+		bodies, err := b.holderRequests(min(n-len(b.codes), 5000))
+		if err != nil {
+			return err
+		}
+		more := make([]string, len(bodies))
+		if err := b.parallel(8, qrIssuePerAddr, len(bodies), func(i int, c *conn) error {
+			var err error
+			more[i], err = b.issueCode(c, bodies[i])
+			return err
+		}); err != nil {
+			return err
+		}
+		b.codes = append(b.codes, more...)
+	}
+	return nil
+}
+
+func (b *bench) runQRRedeem(ctx context.Context, conc int) (measure, error) {
+	if err := b.topUpCodes(poolSize(redeemCodes, b.o.duration, conc)); err != nil {
+		return measure{}, err
+	}
+	p := &pool[[]byte]{items: redeemBodies(b.codes)}
+	b.codes = nil // spent
+	m, err := b.drive(ctx, conc, 0, warm, b.o.duration, func(_ int, c *conn) error {
+		body, err := p.take()
+		if err != nil {
+			return err
+		}
+		out, err := c.do("POST", "/v1/qr/verify", b.token, ctJSON, body, 200)
+		if err == nil && !bytes.Contains(out, []byte(`"pairwise_id"`)) {
+			err = fmt.Errorf("redemption without pairwise_id: %.200s", out)
+		}
+		return err
+	})
+	if err != nil {
+		return m, err
+	}
+	m.raced, m.doubles, err = b.raceProbe(raceProbeCodes)
+	return m, err
+}
+
+func redeemBodies(codes []string) [][]byte {
+	bodies := make([][]byte, len(codes))
+	for i, code := range codes {
+		bodies[i], _ = json.Marshal(map[string]string{"code": code})
+	}
+	return bodies
+}
+
+// raceProbeCodes is how many fresh codes the double-redemption probe
+// sends twice at the same moment, after the timed redemptions.
+const raceProbeCodes = 100
+
+// raceProbe sends each of n fresh codes twice at once, from two
+// connections, and counts the codes redeemed twice. Each must get one
+// 200 and one 409; any other answer is an error.
+func (b *bench) raceProbe(n int) (raced, doubles int, err error) {
+	if err := b.topUpCodes(n); err != nil {
+		return 0, 0, err
+	}
+	bodies := redeemBodies(b.codes[:n])
+	b.codes = b.codes[n:]
+	conns := [2]*conn{newConn(b.node.base, &b.srcs, 0), newConn(b.node.base, &b.srcs, 0)}
+	defer conns[0].close()
+	defer conns[1].close()
+	for _, body := range bodies {
+		var status [2]int
+		var errs [2]error
+		var wg sync.WaitGroup
+		for k, c := range conns {
+			wg.Go(func() {
+				_, err := c.do("POST", "/v1/qr/verify", b.token, ctJSON, body, 200)
+				var se *statusError
+				switch {
+				case err == nil:
+					status[k] = 200
+				case errors.As(err, &se):
+					status[k] = se.status
+				default:
+					errs[k] = err
+				}
+			})
+		}
+		wg.Wait()
+		if err := errors.Join(errs[:]...); err != nil {
+			return raced, doubles, err
+		}
+		raced++
+		switch status {
+		case [2]int{200, 200}:
+			doubles++
+		case [2]int{200, 409}, [2]int{409, 200}:
+		default:
+			return raced, doubles, fmt.Errorf("a code sent twice at once got %d and %d, want 200 and 409", status[0], status[1])
+		}
+	}
+	return raced, doubles, nil
+}

@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Runs the benchmarks behind the figures in README.md and docs/BENCHMARKS.md
+# and writes their output to bench-out/ (gitignored; BENCH_OUT overrides):
+#
+#  1. the in-process Go benchmarks, package by package: one component at a
+#     time, no network, no other process;
+#  2. `trustid id derive-batch` over 10 million made-up numbers;
+#  3. trustid-bench: the real `trustid serve` as its own process, every
+#     route driven over loopback HTTP, with the node's CPU time per request
+#     and the cryptographic floor measured in the same run
+#     (node-bench.md, node-bench.json).
+#
+# The Fabric figures need the native network and are not run here: see
+# "Fabric" in docs/BENCHMARKS.md. Most steps run for a fixed time (about
+# 3.5 minutes in all); compiling and the fixed-count steps add more on a
+# busy machine (9 minutes at load average ~18).
+#
+#   ./scripts/bench.sh
+#   BENCH_DURATION=10s BENCH_CONCURRENCY=1,8,32 ./scripts/bench.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+out=${BENCH_OUT:-bench-out}
+mkdir -p "$out"
+
+# log prints a step with the seconds since the start and the load average:
+# figures taken while other work shares the CPUs are slower.
+log() { printf '\n== [%ds, load %s] %s\n' "$SECONDS" "$(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)" "$*"; }
+
+# bench NAME PACKAGE ARGS...: go test -run '^$' ARGS PACKAGE, saved to NAME.txt.
+bench() {
+  local name=$1 pkg=$2
+  shift 2
+  log "$name: go test -run '^\$' $* $pkg"
+  go test -run '^$' "$@" "$pkg" | tee "$out/$name.txt"
+}
+
+bench gm ./gm/ -bench . -benchtime 1s
+bench identity ./identity/ -bench 'SymbolDerive|DeriveInput$|ParseSymbol|PairwiseDerive|CheckPIN|VerifyAttestation' -benchmem
+bench derive-batch-inprocess ./cmd/trustid/ -bench DeriveBatch
+bench qrcode ./qrcode/ -bench 'SM2VerifyBaseline|VerifyOffline' -benchtime 2s -count 3
+bench credentials-vcjwt ./credentials/ -bench 'BareSign|BareVerify|IssueVCJWT|VerifyVCJWT|IssueFull' -benchtime 1s
+bench credentials-status ./credentials/ -bench 'StatusCheck|DecodeStatusList1M' -benchmem
+bench credentials-setstatus ./credentials/ -bench SetStatusAnchor -benchtime 2s
+bench ledger-outbox ./ledger/ -bench OutboxEmbedded -benchtime 200x -count 3
+bench ledger-auditlog ./ledger/ -bench AuditLogAppend -benchtime 2000x
+bench chaincode ./chaincode/ -bench MerkleRoot -benchtime 2s
+
+# Token validation: three rounds of the three benchmarks back to back, so
+# each round's ratio compares figures taken under the same load.
+log "api: SM2VerifyBaseline|ValidateToken|TokenEndpoint, 3 rounds"
+go test -c -o "$out/api.test" ./api/
+(cd api && for round in 1 2 3; do
+  "../$out/api.test" -test.run '^$' -test.bench 'SM2VerifyBaseline|ValidateToken|TokenEndpoint' -test.benchmem
+done) | tee "$out/api.txt"
+rm -f "$out/api.test"
+
+log "building trustid and trustid-bench"
+go build -o "$out/" ./cmd/trustid ./cmd/trustid-bench
+
+log "trustid id derive-batch, 10,000,000 lines"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+go run ./identity/internal/gennumbers -n 10000000 -o "$tmp/ids.txt"
+TRUSTID_KEK=$(head -c 16 /dev/urandom | od -An -tx1 | tr -d ' \n') \
+TRUSTID_SYMBOL_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') TRUSTID_SYMBOL_KEY_VERSION=1 \
+  "$out/trustid" id derive-batch --data "$tmp/data" --in "$tmp/ids.txt" --out "$tmp/symbols.txt" --log-level warn 2>&1 |
+  tee "$out/derive-batch.txt"
+rm -f "$tmp/ids.txt" "$tmp/symbols.txt"
+
+log "trustid-bench: the node over HTTP"
+"$out/trustid-bench" -trustid "$out/trustid" -out "$out" \
+  -duration "${BENCH_DURATION:-5s}" -concurrency "${BENCH_CONCURRENCY:-1,16}"
+
+log "done; results in $out/ (node-bench.md: the node over HTTP)"
