@@ -149,11 +149,12 @@ func TestConcurrentWriters(t *testing.T) {
 // runs form exactly the next group, in arrival order; nothing waits for a
 // timer.
 func TestGroupIsWhatQueuedDuringCommit(t *testing.T) {
-	release := make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
 	var mu sync.Mutex
 	var groups [][]int
 	c := New(func(items []int) error {
 		if items[0] == 0 {
+			close(started)
 			<-release
 		}
 		mu.Lock()
@@ -163,7 +164,7 @@ func TestGroupIsWhatQueuedDuringCommit(t *testing.T) {
 	})
 	done := make(chan error, 6)
 	go func() { done <- c.Do(0) }()
-	queued(t, c, 0) // 0 is committing, nothing queued
+	<-started // 0 is committing, nothing queued
 	for i := 1; i <= 5; i++ {
 		go func() { done <- c.Do(i) }()
 		queued(t, c, i)
@@ -193,9 +194,10 @@ func TestGroupIsWhatQueuedDuringCommit(t *testing.T) {
 func TestErrorFailsWholeGroup(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "log")
 	l := openLog(t, path)
-	release := make(chan struct{})
+	started, release := make(chan struct{}), make(chan struct{})
 	l.fail = func(items []int) bool {
 		if items[0] == 0 {
+			close(started)
 			<-release
 		}
 		for _, it := range items {
@@ -212,7 +214,7 @@ func TestErrorFailsWholeGroup(t *testing.T) {
 		errs[it] = ch
 		go func() { ch <- c.Do(it) }()
 		if it == 0 {
-			queued(t, c, 0)
+			<-started
 		} else {
 			queued(t, c, len(errs)-1)
 		}
