@@ -19,6 +19,7 @@ import (
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/groupcommit"
 )
 
 // Audit-log entry kinds written by the node.
@@ -117,10 +118,13 @@ type AuditOptions struct {
 // removing or reordering any entry breaks the chain; anchoring the head on
 // the ledger (Anchor) makes rewriting the whole tail detectable too.
 //
-// Every Append is written and fsynced before it returns. One process
-// writes a log (a data directory belongs to one node); within it, an
-// AuditLog is safe for concurrent use.
+// Every Append is written and fsynced before it returns; concurrent
+// Appends share a write and an fsync (group commit). One process writes a
+// log (a data directory belongs to one node); within it, an AuditLog is
+// safe for concurrent use.
 type AuditLog struct {
+	group *groupcommit.Committer[*auditItem]
+
 	mu        sync.Mutex
 	f         *os.File
 	now       func() time.Time
@@ -154,6 +158,7 @@ func OpenAuditLog(path string, opts AuditOptions) (*AuditLog, error) {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
 	a := &AuditLog{f: f, now: opts.Now, node: sum.Node, seq: sum.Seq, head: sum.Head}
+	a.group = groupcommit.New(a.commit)
 	if sum.TornBytes > 0 {
 		if err := f.Truncate(good); err != nil {
 			f.Close()
@@ -204,49 +209,87 @@ func (a *AuditLog) Head() (uint64, string) {
 // Append writes an entry of kind about symbol (may be empty) with details,
 // fsyncs it and returns its sequence number. kind and detail keys are
 // lower-case tokens; symbol at most 64 characters; at most 32 details of
-// at most 256 characters each.
+// at most 256 characters each. Concurrent Appends are written in groups
+// (one write and one fsync for all that arrived during the previous
+// fsync, see package groupcommit); each returns once its group is on disk.
 func (a *AuditLog) Append(kind, symbol string, details map[string]string) (uint64, error) {
 	if err := checkAuditInput(kind, symbol, details); err != nil {
 		return 0, err
 	}
+	it := &auditItem{kind: kind, symbol: symbol, details: maps.Clone(details)}
+	if len(it.details) == 0 {
+		it.details = nil
+	}
+	if err := a.group.Do(it); err != nil {
+		return 0, err
+	}
+	return it.seq, it.err
+}
+
+// auditItem is one Append waiting for its group: the entry asked for, and
+// what commit made of it.
+type auditItem struct {
+	kind, symbol string
+	details      map[string]string
+	seq          uint64
+	err          error // the entry alone was refused
+}
+
+// commit chains a group of entries after the head, writes them in one
+// write and fsyncs. The group's entries share one time. After a failed
+// write or fsync nothing more is written (a partial line is cut off at
+// the next open as a torn tail) and the group fails as a whole.
+func (a *AuditLog) commit(items []*auditItem) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
-		return 0, ErrClosed
+		return ErrClosed
 	}
-	prev := a.head
-	if prev == "" {
-		prev = auditGenesisPrev
+	seq, head := a.seq, a.head
+	if head == "" {
+		head = auditGenesisPrev
 	}
-	e := AuditEntry{Seq: a.seq + 1, Time: a.now().UTC().Truncate(time.Microsecond), Kind: kind, Symbol: symbol,
-		Details: maps.Clone(details), Prev: prev}
-	if len(e.Details) == 0 {
-		e.Details = nil
+	now := a.now().UTC().Truncate(time.Microsecond)
+	var buf []byte
+	for _, it := range items {
+		e := AuditEntry{Seq: seq + 1, Time: now, Kind: it.kind, Symbol: it.symbol, Details: it.details, Prev: head}
+		line, err := auditLine(&e)
+		if err != nil {
+			it.err = err
+			continue
+		}
+		buf = append(buf, line...)
+		seq, head, it.seq = e.Seq, e.Hash, e.Seq
 	}
-	var err error
-	if e.Hash, err = e.digest(); err != nil {
-		return 0, err
+	if len(buf) == 0 {
+		return nil
 	}
-	line, err := json.Marshal(e)
-	if err != nil {
-		return 0, err
-	}
-	if len(line) > maxAuditLine {
-		return 0, fmt.Errorf("%w: entry over %d bytes", ErrAuditEntry, maxAuditLine)
-	}
-	line = append(line, '\n')
-	if _, err := a.f.Write(line); err != nil {
-		// A partial line is cut off at the next open (torn tail); stop
-		// writing after it so nothing follows it.
+	if _, err := a.f.Write(buf); err != nil {
 		a.closed = true
-		return 0, fmt.Errorf("%w: audit log write: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: audit log write: %v", ErrUnavailable, err)
 	}
 	if err := a.f.Sync(); err != nil {
 		a.closed = true
-		return 0, fmt.Errorf("%w: audit log sync: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: audit log sync: %v", ErrUnavailable, err)
 	}
-	a.seq, a.head = e.Seq, e.Hash
-	return e.Seq, nil
+	a.seq, a.head = seq, head
+	return nil
+}
+
+// auditLine sets e's hash and returns its line, newline included.
+func auditLine(e *AuditEntry) ([]byte, error) {
+	var err error
+	if e.Hash, err = e.digest(); err != nil {
+		return nil, err
+	}
+	line, err := json.Marshal(e)
+	if err != nil {
+		return nil, err
+	}
+	if len(line) > maxAuditLine {
+		return nil, fmt.Errorf("%w: entry over %d bytes", ErrAuditEntry, maxAuditLine)
+	}
+	return append(line, '\n'), nil
 }
 
 func checkAuditInput(kind, symbol string, details map[string]string) error {

@@ -10,7 +10,9 @@
 //   - decoders bounded for lists from other nodes: by default at most
 //     MaxRemoteEntries entries, decompression stopped just past that;
 //   - FileStore, which keeps each list in one file in the data directory,
-//     replaced atomically on every change, and hands out indices at random;
+//     replaced atomically (once for each group of concurrent changes:
+//     group commit) before a change returns, and hands out indices at
+//     random;
 //     each file also holds the list's anchoring journal, the changes not
 //     yet handed to the ledger (Unanchored, MarkAnchored).
 package statuslist

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trustid-cn/trustid/internal/groupcommit"
 	"github.com/trustid-cn/trustid/keystore"
 )
 
@@ -48,6 +49,10 @@ type FileStoreOptions struct {
 // FileStore keeps status lists in a directory, one file per list, each
 // replaced atomically (temporary file, fsync, rename) before a change is
 // acknowledged, so a crash loses no allocation and never reuses an index.
+// Writes are grouped (package groupcommit), one group per purpose at a
+// time: the allocations and changes of a purpose's lists that arrive while
+// its previous group is written go to disk together, one replacement of
+// each list they touch, and each call returns when its group is on disk.
 // Indices are drawn at random among the free ones of the newest list of a
 // purpose; when a list is seven-eighths allocated a new list is started.
 // A list's version is 1 when it is created and grows by one with every Set.
@@ -59,8 +64,9 @@ type FileStoreOptions struct {
 //
 // It is safe for concurrent use within one process; one process owns the
 // directory. Reads (Get, Snapshot, Refs, Versions) never wait for a file
-// write: a change is written to disk first, under the list's own writer
-// lock, and then applied in memory under a short exclusive lock.
+// write: a group is applied to copies of its lists, written to disk under
+// the lists' own writer locks, and then installed in memory under a short
+// exclusive lock; a group whose write fails changes nothing in memory.
 type FileStore struct {
 	dir  string
 	size int
@@ -74,14 +80,24 @@ type FileStore struct {
 	order []string             // list IDs, oldest first
 	index map[string]indexLine // credential ID hash -> binding
 
-	allocMu  sync.Mutex // serializes Allocate (choosing and creating lists)
-	indexMu  sync.Mutex // serializes appends to the index file
+	lanes    map[string]*groupcommit.Committer[*change] // by purpose
+	binds    *groupcommit.Committer[*binding]           // appends to the index file
+	indexErr error                                      // the index file is unusable (set by commitBinds only)
 	recovery IndexRecovery
 }
 
+// change is one Allocate or Set waiting for its group.
+type change struct {
+	alloc  bool   // Allocate: listID and index are its result
+	listID string // Set: the list, index and value to set
+	index  int
+	value  uint8
+	err    error // this change alone failed
+}
+
 type list struct {
-	// wmu serializes the writers of this list (Allocate, Set,
-	// MarkAnchored, Checkpoint); it is taken before mu.
+	// wmu serializes the writers of this list (its purpose's group
+	// commits, MarkAnchored, Checkpoint); it is taken before mu.
 	wmu sync.Mutex
 
 	id      string
@@ -132,7 +148,12 @@ func ValidListID(id string) bool { return listIDRE.MatchString(id) }
 
 // OpenFileStore opens (creating it if needed) the store in dir.
 func OpenFileStore(dir string, opts FileStoreOptions) (*FileStore, error) {
-	s := &FileStore{dir: dir, size: opts.Size, rand: opts.Rand, now: opts.Now, lists: map[string]*list{}}
+	s := &FileStore{dir: dir, size: opts.Size, rand: opts.Rand, now: opts.Now, lists: map[string]*list{},
+		lanes: map[string]*groupcommit.Committer[*change]{}}
+	for _, p := range Purposes {
+		s.lanes[p] = groupcommit.New(func(cs []*change) error { return s.commit(p, cs) })
+	}
+	s.binds = groupcommit.New(s.commitBinds)
 	if s.size == 0 {
 		s.size = MinEntries
 	}
@@ -313,69 +334,35 @@ func (s *FileStore) Allocate(ctx context.Context, purpose string) (string, int, 
 	if !slices.Contains(Purposes, purpose) {
 		return "", 0, fmt.Errorf("%w: %q", ErrPurpose, purpose)
 	}
-	s.allocMu.Lock()
-	defer s.allocMu.Unlock()
-	s.mu.RLock()
-	var cur *list
-	for i := len(s.order) - 1; i >= 0; i-- {
-		if l := s.lists[s.order[i]]; l.purpose == purpose {
-			cur = l
-			break
-		}
-	}
-	s.mu.RUnlock()
-	var created *list
-	if cur != nil {
-		cur.wmu.Lock()
-		defer cur.wmu.Unlock()
-	}
-	if cur == nil || cur.full() {
-		var err error
-		if created, err = s.newList(purpose); err != nil {
-			return "", 0, err
-		}
-		cur = created
-	}
-	idx := -1
-	for try := 0; try < 64 && idx < 0; try++ {
-		i, err := s.randInt(cur.size())
-		if err != nil {
-			return "", 0, err
-		}
-		if !cur.isAllocated(i) {
-			idx = i
-		}
-	}
-	if idx < 0 { // improbable below the fill limit: scan from a random start
-		start, err := s.randInt(cur.size())
-		if err != nil {
-			return "", 0, err
-		}
-		for k := range cur.size() {
-			if i := (start + k) % cur.size(); !cur.isAllocated(i) {
-				idx = i
-				break
-			}
-		}
-	}
-	n := cur.next()
-	n.allocated = slices.Clone(cur.allocated)
-	n.allocated[idx>>3] |= 0x80 >> (idx & 7)
-	n.count++
-	if err := s.write(n); err != nil {
+	c := &change{alloc: true}
+	if err := s.lanes[purpose].Do(c); err != nil {
 		return "", 0, err
 	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if created != nil {
-		if _, dup := s.lists[created.id]; dup {
-			return "", 0, errors.New("statuslist: list ID collision")
+	return c.listID, c.index, c.err
+}
+
+// pickFree returns a random free index of l.
+func (s *FileStore) pickFree(l *list) (int, error) {
+	for try := 0; try < 64; try++ {
+		i, err := s.randInt(l.size())
+		if err != nil {
+			return 0, err
 		}
-		s.lists[created.id] = created
-		s.order = append(s.order, created.id)
+		if !l.isAllocated(i) {
+			return i, nil
+		}
 	}
-	cur.apply(n)
-	return cur.id, idx, nil
+	// Improbable below the fill limit: scan from a random start.
+	start, err := s.randInt(l.size())
+	if err != nil {
+		return 0, err
+	}
+	for k := range l.size() {
+		if i := (start + k) % l.size(); !l.isAllocated(i) {
+			return i, nil
+		}
+	}
+	return 0, errors.New("statuslist: list full")
 }
 
 func (s *FileStore) newList(purpose string) (*list, error) {
@@ -414,34 +401,130 @@ func (s *FileStore) Set(ctx context.Context, listID string, index int, value uin
 	if err != nil {
 		return err
 	}
-	l.wmu.Lock()
-	defer l.wmu.Unlock()
-	if index < 0 || index >= l.size() || !l.isAllocated(index) {
+	s.mu.RLock()
+	allocated := index >= 0 && index < l.size() && l.isAllocated(index)
+	bits, maxValue := l.bits != nil, l.maxValue()
+	s.mu.RUnlock()
+	switch {
+	case !allocated:
 		return fmt.Errorf("%w: index %d is not allocated in list", ErrIndex, index)
+	case uint64(value) > maxValue && bits:
+		return fmt.Errorf("%w: %d for a bitstring list", ErrValue, value)
+	case uint64(value) > maxValue:
+		return fmt.Errorf("%w: %d", ErrValue, value)
 	}
-	n := l.next()
-	if l.bits != nil {
-		if value > 1 {
-			return fmt.Errorf("%w: %d for a bitstring list", ErrValue, value)
+	return s.lanes[l.purpose].Do(&change{listID: listID, index: index, value: value})
+}
+
+// commit makes one group of purpose's allocations and changes durable: it
+// applies them to copies of the lists they touch (taking each list's
+// writer lock), writes each of those lists once, and only then installs
+// the copies. If a write fails the group fails and memory is unchanged.
+func (s *FileStore) commit(purpose string, cs []*change) error {
+	var (
+		edited  []*list              // lists of the store the group changes
+		copies  = map[string]*list{} // list ID -> the copy being changed
+		created []*list              // new lists, written and then added
+		order   []*list              // copies and new lists, in the order they were touched
+	)
+	defer func() {
+		for _, l := range edited {
+			l.wmu.Unlock()
 		}
-		n.bits = &Bitstring{bits: slices.Clone(l.bits.bits), n: l.bits.n}
-		n.bits.Set(index, value == 1)
-	} else {
-		if value > TokenSuspended {
-			return fmt.Errorf("%w: %d", ErrValue, value)
+	}()
+	edit := func(l *list) *list {
+		if n := copies[l.id]; n != nil {
+			return n
 		}
-		n.token = &TokenList{bits: l.token.bits, data: slices.Clone(l.token.data), n: l.token.n}
-		n.token.Set(index, value)
+		l.wmu.Lock()
+		edited = append(edited, l)
+		n := l.next()
+		n.allocated = slices.Clone(l.allocated)
+		if l.bits != nil {
+			n.bits = &Bitstring{bits: slices.Clone(l.bits.bits), n: l.bits.n}
+		} else {
+			n.token = &TokenList{bits: l.token.bits, data: slices.Clone(l.token.data), n: l.token.n}
+		}
+		copies[l.id] = n
+		order = append(order, n)
+		return n
 	}
-	n.version++
-	n.updated = s.now().UTC()
-	n.journal = appendJournal(n.journal, journalEntry{version: n.version, index: index, value: value})
-	if err := s.write(n); err != nil {
-		return err
+	var cur *list // the list allocations go to
+	now := s.now().UTC()
+	for _, c := range cs {
+		if !c.alloc {
+			n := copies[c.listID]
+			if n == nil {
+				l, err := s.lookup(c.listID) // Set found it: lists are never removed
+				if err != nil {
+					c.err = err
+					continue
+				}
+				n = edit(l)
+			}
+			if n.bits != nil {
+				n.bits.Set(c.index, c.value == 1)
+			} else {
+				n.token.Set(c.index, c.value)
+			}
+			n.version++
+			n.updated = now
+			n.journal = appendJournal(n.journal, journalEntry{version: n.version, index: c.index, value: c.value})
+			continue
+		}
+		if cur == nil {
+			if l := s.newest(purpose); l != nil {
+				cur = edit(l)
+			}
+		}
+		if cur == nil || cur.full() {
+			l, err := s.newList(purpose)
+			if err != nil {
+				c.err = err
+				continue
+			}
+			created = append(created, l)
+			order = append(order, l)
+			copies[l.id], cur = l, l
+		}
+		idx, err := s.pickFree(cur)
+		if err != nil {
+			c.err = err
+			continue
+		}
+		cur.allocated[idx>>3] |= 0x80 >> (idx & 7)
+		cur.count++
+		c.listID, c.index = cur.id, idx
+	}
+	for _, n := range order {
+		if err := s.write(n); err != nil {
+			return err
+		}
 	}
 	s.mu.Lock()
-	l.apply(n)
-	s.mu.Unlock()
+	defer s.mu.Unlock()
+	for _, l := range edited {
+		l.apply(copies[l.id])
+	}
+	for _, l := range created {
+		if _, dup := s.lists[l.id]; dup {
+			return errors.New("statuslist: list ID collision")
+		}
+		s.lists[l.id] = l
+		s.order = append(s.order, l.id)
+	}
+	return nil
+}
+
+// newest returns the newest list of purpose, or nil.
+func (s *FileStore) newest(purpose string) *list {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	for i := len(s.order) - 1; i >= 0; i-- {
+		if l := s.lists[s.order[i]]; l.purpose == purpose {
+			return l
+		}
+	}
 	return nil
 }
 

@@ -120,8 +120,8 @@ func (s *FileStore) cutTorn(f *os.File, good, torn int64) error {
 }
 
 // Bind records the status entries of a credential, durably (append and
-// fsync) before returning. A credential ID can be bound once. It is
-// BindOwner with no owner.
+// fsync; concurrent binds share one of each) before returning. A
+// credential ID can be bound once. It is BindOwner with no owner.
 func (s *FileStore) Bind(ctx context.Context, credentialID string, refs []Ref) error {
 	return s.BindOwner(ctx, credentialID, "", refs)
 }
@@ -147,42 +147,88 @@ func (s *FileStore) BindOwner(ctx context.Context, credentialID, owner string, r
 	if len(line) >= maxIndexLine {
 		return fmt.Errorf("statuslist: index record too long")
 	}
-	s.indexMu.Lock() // the only writer of s.index and the file
-	defer s.indexMu.Unlock()
+	b := &binding{rec: rec, line: append(line, '\n')}
+	if err := s.binds.Do(b); err != nil {
+		return err
+	}
+	return b.err
+}
+
+// binding is one BindOwner waiting for its group.
+type binding struct {
+	rec  indexLine
+	line []byte
+	err  error // this binding alone was refused
+}
+
+// commitBinds appends a group of bindings to the index file in one write
+// and one fsync, then adds them to memory. A binding of an ID bound before
+// or earlier in the group, or to an unallocated entry, is refused alone.
+// If the write fails, the file is cut back to its previous end (so the
+// next record does not follow a partial one) and the group fails; if even
+// that fails, every later binding fails too.
+func (s *FileStore) commitBinds(bs []*binding) error {
+	if s.indexErr != nil {
+		return s.indexErr
+	}
+	var buf []byte
+	var ok []*binding
+	group := map[string]bool{}
 	s.mu.RLock()
-	_, bound := s.index[rec.Key]
-	var bad bool
-	for _, r := range refs {
-		l, ok := s.lists[r.ListID]
-		if !ok || l.purpose != r.Purpose || r.Index < 0 || r.Index >= l.size() || !l.isAllocated(r.Index) {
-			bad = true
+	for _, b := range bs {
+		_, bound := s.index[b.rec.Key]
+		switch {
+		case bound || group[b.rec.Key]:
+			b.err = ErrBound
+		case !s.allocated(b.rec.Refs):
+			b.err = fmt.Errorf("%w: ref to an unallocated entry", ErrIndex)
+		default:
+			group[b.rec.Key] = true
+			buf = append(buf, b.line...)
+			ok = append(ok, b)
 		}
 	}
 	s.mu.RUnlock()
-	if bound {
-		return ErrBound
-	}
-	if bad {
-		return fmt.Errorf("%w: ref to an unallocated entry", ErrIndex)
+	if len(ok) == 0 {
+		return nil
 	}
 	f, err := os.OpenFile(filepath.Join(s.dir, indexFile), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return fmt.Errorf("statuslist: %w", err)
 	}
-	_, err = f.Write(append(line, '\n'))
+	defer f.Close()
+	end, err := f.Seek(0, io.SeekEnd)
 	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
+		if _, err = f.Write(buf); err == nil {
+			err = f.Sync()
+		}
+		if err != nil {
+			if terr := f.Truncate(end); terr != nil {
+				s.indexErr = fmt.Errorf("statuslist: index unusable after a failed append: %w", terr)
+			}
+		}
 	}
 	if err != nil {
 		return fmt.Errorf("statuslist: index: %w", err)
 	}
 	s.mu.Lock()
-	s.index[rec.Key] = rec
+	for _, b := range ok {
+		s.index[b.rec.Key] = b.rec
+	}
 	s.mu.Unlock()
 	return nil
+}
+
+// allocated reports whether every ref names an allocated entry of a list
+// of its purpose. The caller holds s.mu.
+func (s *FileStore) allocated(refs []Ref) bool {
+	for _, r := range refs {
+		l, ok := s.lists[r.ListID]
+		if !ok || l.purpose != r.Purpose || r.Index < 0 || r.Index >= l.size() || !l.isAllocated(r.Index) {
+			return false
+		}
+	}
+	return true
 }
 
 // Refs returns the status entries bound to a credential ID, or ErrNotFound.

@@ -159,7 +159,6 @@ func TestReadsDoNotWaitForWriters(t *testing.T) {
 	}
 	l, _ := s.lookup(lid)
 	l.wmu.Lock() // a writer in the middle of its file write
-	s.indexMu.Lock()
 	done := make(chan error, 1)
 	go func() {
 		_, _, err := s.Get(ctx, lid, x)
@@ -183,7 +182,6 @@ func TestReadsDoNotWaitForWriters(t *testing.T) {
 		t.Fatal("a read waited for a writer")
 	}
 	l.wmu.Unlock()
-	s.indexMu.Unlock()
 	if err := s.Set(ctx, lid, x, 1); err != nil {
 		t.Fatal(err)
 	}
