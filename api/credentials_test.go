@@ -62,6 +62,7 @@ func (c *testClock) Add(d time.Duration) {
 }
 
 type vcEnv struct {
+	dir   string // the node's files
 	srv   *httptest.Server
 	clock *testClock
 	iss   *vc.Issuer
@@ -126,7 +127,7 @@ func newVCEnv(t *testing.T, configure ...func(*CredentialsConfig)) *vcEnv {
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &vcEnv{srv: srv, clock: clk, iss: is, logs: logs}
+	return &vcEnv{dir: dir, srv: srv, clock: clk, iss: is, logs: logs}
 }
 
 func (e *vcEnv) post(t *testing.T, path, token, body string) (int, map[string]any) {

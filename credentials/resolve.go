@@ -15,8 +15,8 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials/internal/lru"
-	"github.com/trustid-cn/trustid/credentials/internal/strictjson"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/keystore"
 )
 
