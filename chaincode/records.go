@@ -169,10 +169,10 @@ func ListDigest(encoded []byte) string {
 // maxArg bounds one JSON argument.
 const maxArg = 4 << 20
 
-// decodeStrict decodes one JSON argument into v strictly (see package
+// decodeArg decodes one JSON argument into v strictly (see package
 // strictjson: at most maxArg bytes, exact member names, no unknown or
 // repeated keys, no trailing data).
-func decodeStrict(data []byte, v any) error {
+func decodeArg(data []byte, v any) error {
 	if err := strictjson.Decode(data, v, maxArg); err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
