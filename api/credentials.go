@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -150,61 +149,6 @@ type credentialHandlers struct {
 	log *slog.Logger
 }
 
-// readCredentialBody reads a JSON object strictly (no duplicate keys,
-// nothing after it, bounded) into a map of raw members and checks that
-// only the allowed members appear.
-func readCredentialBody(r *http.Request, allowed ...string) (map[string]json.RawMessage, error) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, maxCredentialBody+1))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "body too large", Err: err}
-		}
-		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "cannot read the body", Err: err}
-	}
-	if len(data) > maxCredentialBody {
-		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "body too large"}
-	}
-	if _, err := vc.ParseJSONObject(data); err != nil {
-		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the body must be one JSON object without duplicate keys: " + err.Error(), Err: err}
-	}
-	var m map[string]json.RawMessage
-	json.Unmarshal(data, &m)
-	for k := range m {
-		ok := false
-		for _, a := range allowed {
-			ok = ok || k == a
-		}
-		if !ok {
-			return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "unknown member " + quoteShort(k) + " (allowed: " + strings.Join(allowed, ", ") + ")"}
-		}
-	}
-	return m, nil
-}
-
-func quoteShort(s string) string {
-	if len(s) > 40 {
-		s = s[:40] + "..."
-	}
-	b, _ := json.Marshal(s)
-	return string(b)
-}
-
-// decodeMember decodes one member strictly into v (unknown fields are
-// errors when v is a struct).
-func decodeMember(raw json.RawMessage, name string, v any) error {
-	if raw == nil {
-		return nil
-	}
-	dec := json.NewDecoder(strings.NewReader(string(raw)))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: name + ": " + err.Error(), Err: err}
-	}
-	return nil
-}
-
 // issueOptions are the VC API issue options TrustID understands.
 type issueOptions struct {
 	Format    string  `json:"format"`
@@ -214,22 +158,25 @@ type issueOptions struct {
 	Decoys    int     `json:"decoys"`
 }
 
+// issueRequest is the body of POST /credentials/issue.
+type issueRequest struct {
+	Credential json.RawMessage `json:"credential"`
+	Options    issueOptions    `json:"options"`
+}
+
 func (h *credentialHandlers) issue(w http.ResponseWriter, r *http.Request) error {
-	m, err := readCredentialBody(r, "credential", "options")
-	if err != nil {
+	var req issueRequest
+	if err := decodeBody(r, maxCredentialBody, &req, invalidRequest, "with credential and options"); err != nil {
 		return err
 	}
-	if m["credential"] == nil {
+	if req.Credential == nil {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "credential is required"}
 	}
-	cred, err := vc.ParseJSONObject(m["credential"])
+	cred, err := vc.ParseJSONObject(req.Credential)
 	if err != nil {
 		return err
 	}
-	var opts issueOptions
-	if err := decodeMember(m["options"], "options", &opts); err != nil {
-		return err
-	}
+	opts := req.Options
 	switch opts.Format {
 	case "", "vc+jwt", "jwt", "application/vc+jwt":
 		opts.Format = vc.FormatVCJWT
@@ -308,17 +255,27 @@ type verifyOptions struct {
 	Checks    []string `json:"checks"`
 }
 
+// verifyRequest is the body of POST /credentials/verify.
+type verifyRequest struct {
+	VerifiableCredential json.RawMessage `json:"verifiableCredential"`
+	Options              verifyOptions   `json:"options"`
+}
+
+// presentationRequest is the body of POST /presentations/verify
+// (presentation is another name for verifiablePresentation).
+type presentationRequest struct {
+	VerifiablePresentation json.RawMessage `json:"verifiablePresentation"`
+	Presentation           json.RawMessage `json:"presentation"`
+	Options                verifyOptions   `json:"options"`
+}
+
 func (h *credentialHandlers) verify(w http.ResponseWriter, r *http.Request) error {
-	m, err := readCredentialBody(r, "verifiableCredential", "options")
-	if err != nil {
+	var req verifyRequest
+	if err := decodeBody(r, maxCredentialBody, &req, invalidRequest, "with verifiableCredential and options"); err != nil {
 		return err
 	}
-	in, err := credentialInput(m["verifiableCredential"], "verifiableCredential")
+	in, err := credentialInput(req.VerifiableCredential, "verifiableCredential")
 	if err != nil {
-		return err
-	}
-	var opts verifyOptions
-	if err := decodeMember(m["options"], "options", &opts); err != nil {
 		return err
 	}
 	res, err := h.cfg.Verifier.VerifyToken(r.Context(), in)
@@ -332,22 +289,19 @@ func (h *credentialHandlers) verify(w http.ResponseWriter, r *http.Request) erro
 }
 
 func (h *credentialHandlers) verifyPresentation(w http.ResponseWriter, r *http.Request) error {
-	m, err := readCredentialBody(r, "verifiablePresentation", "presentation", "options")
-	if err != nil {
+	var req presentationRequest
+	if err := decodeBody(r, maxCredentialBody, &req, invalidRequest, "with verifiablePresentation and options"); err != nil {
 		return err
 	}
-	raw := m["verifiablePresentation"]
+	raw := req.VerifiablePresentation
 	if raw == nil {
-		raw = m["presentation"]
+		raw = req.Presentation
 	}
 	in, err := credentialInput(raw, "verifiablePresentation")
 	if err != nil {
 		return err
 	}
-	var opts verifyOptions
-	if err := decodeMember(m["options"], "options", &opts); err != nil {
-		return err
-	}
+	opts := req.Options
 	mediaType, token, err := presentationToken(in)
 	if err != nil {
 		h.writeVerifyFailure(w, r, err)
@@ -408,12 +362,10 @@ type statusRequest struct {
 
 func (h *credentialHandlers) status(w http.ResponseWriter, r *http.Request) error {
 	id := r.PathValue("id")
-	m, err := readCredentialBody(r, "action")
-	if err != nil {
+	var req statusRequest
+	if err := decodeBody(r, maxCredentialBody, &req, invalidRequest, "with an action"); err != nil {
 		return err
 	}
-	var req statusRequest
-	json.Unmarshal(m["action"], &req.Action)
 	switch req.Action {
 	case vc.ActionRevoke, vc.ActionSuspend, vc.ActionReinstate:
 	default:

@@ -65,6 +65,7 @@ func (c *testClock) Add(d time.Duration) {
 }
 
 type vcEnv struct {
+	dir   string // the node's files
 	srv   *httptest.Server
 	clock *testClock
 	iss   *vc.Issuer
@@ -141,7 +142,7 @@ func newVCEnv(t *testing.T, configure ...func(*CredentialsConfig)) *vcEnv {
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &vcEnv{srv: srv, clock: clk, iss: is, keys: ks, logs: logs}
+	return &vcEnv{dir: dir, srv: srv, clock: clk, iss: is, keys: ks, logs: logs}
 }
 
 // trustRegistry is a real embedded ledger with the node's region

@@ -1,13 +1,11 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/cipher"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -292,40 +290,13 @@ func badRequest(format string, args ...any) error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: fmt.Sprintf(format, args...), Err: ErrEnrollRequest}
 }
 
-// decodeEnroll reads the body strictly (see decodeStrictBody).
+// decodeEnroll reads the body strictly (see decodeBody).
 func decodeEnroll(r *http.Request) (*EnrollRequest, error) {
 	var req EnrollRequest
-	if err := decodeStrictBody(r, maxEnrollBody, &req, badRequest, "with the documented fields"); err != nil {
+	if err := decodeBody(r, maxEnrollBody, &req, badRequest, "with the documented fields"); err != nil {
 		return nil, err
 	}
 	return &req, nil
-}
-
-// decodeStrictBody reads one JSON object into dst: at most max bytes, no
-// repeated keys, no unknown fields, nothing after it. bad makes the 400
-// error of its route; shape completes its message. Messages never quote
-// the body.
-func decodeStrictBody(r *http.Request, max int, dst any, bad func(format string, args ...any) error, shape string) error {
-	data, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "body too large", Err: err}
-		}
-		return bad("cannot read the body")
-	}
-	if len(data) > max {
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: fmt.Sprintf("body over %d bytes", max)}
-	}
-	if _, err := vc.ParseJSONObject(data); err != nil { // duplicate keys, trailing data
-		return bad("body must be one JSON object without repeated keys")
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(dst); err != nil {
-		return bad("body must be one JSON object %s", shape)
-	}
-	return nil
 }
 
 // parseDocument validates the document of a request.

@@ -294,7 +294,7 @@ func (e *enroller) serveStatus(w http.ResponseWriter, r *http.Request) {
 	var req struct {
 		Action string `json:"action"`
 	}
-	if err := decodeStrictBody(r, 1024, &req, badRequest, `{"action": "revoke" | "suspend" | "reinstate"}`); err != nil {
+	if err := decodeBody(r, 1024, &req, badRequest, `{"action": "revoke" | "suspend" | "reinstate"}`); err != nil {
 		writeError(w, r, e.s.log, err)
 		return
 	}

@@ -49,7 +49,7 @@ func badAccredit(format string, args ...any) error {
 
 func (h *issuerAdmin) accredit(w http.ResponseWriter, r *http.Request) error {
 	var req accreditRequest
-	if err := decodeStrictBody(r, maxAccreditBody, &req, badAccredit, `{"client_id", "types", "name", "suspended"}`); err != nil {
+	if err := decodeBody(r, maxAccreditBody, &req, badAccredit, `{"client_id", "types", "name", "suspended"}`); err != nil {
 		return err
 	}
 	if req.ClientID == "" || len(req.Types) == 0 {

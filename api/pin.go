@@ -262,11 +262,11 @@ func pinRequestError(format string, args ...any) error {
 	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: fmt.Sprintf(format, args...), Err: ErrPINRequest}
 }
 
-// decodePINCheck reads the body strictly (see decodeStrictBody); error
+// decodePINCheck reads the body strictly (see decodeBody); error
 // messages never quote the body, which holds the PIN.
 func decodePINCheck(r *http.Request) (*PINCheckRequest, error) {
 	var req PINCheckRequest
-	if err := decodeStrictBody(r, maxPINBody, &req, pinRequestError, "with binding_credential, device_proof and pin, all strings"); err != nil {
+	if err := decodeBody(r, maxPINBody, &req, pinRequestError, "with binding_credential, device_proof and pin, all strings"); err != nil {
 		return nil, err
 	}
 	return &req, nil

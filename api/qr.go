@@ -1,10 +1,7 @@
 package api
 
 import (
-	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -104,25 +101,9 @@ func errorHandler(s *Server, h func(http.ResponseWriter, *http.Request) error) h
 	})
 }
 
-// decodeQRBody reads one JSON object strictly: bounded, no unknown
-// fields, nothing after it.
+// decodeQRBody reads one JSON object strictly (see decodeBody).
 func decodeQRBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, maxQRBody+1))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "body too large", Err: err}
-		}
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "body must be one JSON object with the documented fields", Err: err}
-	}
-	if dec.More() {
-		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "data after the JSON object"}
-	}
-	if dec.InputOffset() > maxQRBody {
-		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "body too large"}
-	}
-	return nil
+	return decodeBody(r, maxQRBody, v, invalidRequest, "with the documented fields")
 }
 
 // qrIssueResponse is the answer to POST /v1/qr.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
 // Token endpoint authentication methods (RFC 7591 §2).
@@ -223,6 +224,11 @@ func ParseClientJWKS(data []byte) (gm.JWKS, error) {
 	set, err := gm.ParseJWKS(data)
 	if err != nil {
 		return gm.JWKS{}, failWith(ErrInvalidClientMetadata, err, "jwks is not a valid public JWK set")
+	}
+	// gm.ParseJWKS reads members as encoding/json does, case-insensitively;
+	// a registration names them exactly and no others.
+	if err := strictjson.Decode(data, new(gm.JWKS), 64<<10); err != nil {
+		return gm.JWKS{}, failWith(ErrInvalidClientMetadata, err, "jwks: %v", err)
 	}
 	if err := checkKeys(set); err != nil {
 		return gm.JWKS{}, err

@@ -139,19 +139,26 @@ func TestParseRegistrationAndKeyChange(t *testing.T) {
 		t.Fatalf("%+v %v", reg, err)
 	}
 	for name, doc := range map[string]string{
-		"unknown field":  `{"client_name":"A","colour":"red"}`,
-		"repeated key":   `{"client_name":"A","client_name":"B"}`,
-		"nested repeat":  `{"client_name":"A","jwks":{"keys":[],"keys":[]}}`,
-		"trailing":       ok + " {}",
-		"not an object":  `[]`,
-		"private key":    strings.Replace(ok, `"kty"`, `"d":"AAAA","kty"`, 1),
-		"Ed25519":        `{"client_name":"A","jwks":{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"e"}]}}`,
-		"invalid utf8":   "{\"client_name\":\"\xff\"}",
-		"too deep":       strings.Repeat("[", 40) + strings.Repeat("]", 40),
-		"oversized":      `{"client_name":"` + strings.Repeat("a", 70<<10) + `"}`,
-		"truncated":      `{"client_name":"A"`,
-		"wrong type":     `{"scopes":"qr:redeem"}`,
-		"empty document": ``,
+		"unknown field": `{"client_name":"A","colour":"red"}`,
+		"repeated key":  `{"client_name":"A","client_name":"B"}`,
+		"nested repeat": `{"client_name":"A","jwks":{"keys":[],"keys":[]}}`,
+		// encoding/json matches names case-insensitively; these must not
+		// pass for the documented members.
+		"repeated in another case":      `{"client_name":"A","CLIENT_NAME":"B"}`,
+		"nested repeat in another case": `{"client_name":"A","jwks":{"keys":[],"Keys":[]}}`,
+		"member in another case":        `{"Client_Name":"A"}`,
+		"key member in another case":    strings.Replace(ok, `"kty"`, `"KTY"`, 1),
+		"key member repeated in case":   strings.Replace(ok, `"kty"`, `"KTY":"EC","kty"`, 1),
+		"trailing":                      ok + " {}",
+		"not an object":                 `[]`,
+		"private key":                   strings.Replace(ok, `"kty"`, `"d":"AAAA","kty"`, 1),
+		"Ed25519":                       `{"client_name":"A","jwks":{"keys":[{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","kid":"e"}]}}`,
+		"invalid utf8":                  "{\"client_name\":\"\xff\"}",
+		"too deep":                      strings.Repeat("[", 40) + strings.Repeat("]", 40),
+		"oversized":                     `{"client_name":"` + strings.Repeat("a", 70<<10) + `"}`,
+		"truncated":                     `{"client_name":"A"`,
+		"wrong type":                    `{"scopes":"qr:redeem"}`,
+		"empty document":                ``,
 	} {
 		if _, err := ParseRegistration([]byte(doc)); !errors.Is(err, ErrInvalidClientMetadata) {
 			t.Errorf("%s: %v", name, err)
@@ -165,7 +172,8 @@ func TestParseRegistrationAndKeyChange(t *testing.T) {
 	if err != nil || ch.Retire != "k1" {
 		t.Errorf("retire: %+v %v", ch, err)
 	}
-	for _, doc := range []string{`{}`, `{"retire":"k1","add":` + string(jwk) + `}`, `{"add":{"kty":"EC"}}`, `{"add":[1]}`, `{"retire":"k1","retire":"k2"}`} {
+	for _, doc := range []string{`{}`, `{"retire":"k1","add":` + string(jwk) + `}`, `{"add":{"kty":"EC"}}`, `{"add":[1]}`, `{"retire":"k1","retire":"k2"}`,
+		`{"retire":"k1","RETIRE":"k2"}`, `{"Retire":"k1"}`, `{"ADD":` + string(jwk) + `}`, `{"add":` + strings.Replace(string(jwk), `"kid"`, `"KID"`, 1) + `}`} {
 		if _, err := ParseKeyChange([]byte(doc)); !errors.Is(err, ErrInvalidClientMetadata) {
 			t.Errorf("%s: %v", doc, err)
 		}

@@ -17,6 +17,7 @@ import (
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/filelock"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/keystore"
 )
 
@@ -155,7 +156,7 @@ func parseClientsFile(data []byte) (map[string]*Client, error) {
 		return nil, fmt.Errorf("file over %d bytes", maxClientsFile)
 	}
 	var doc clientsFile
-	if err := decodeStrict(data, &doc); err != nil {
+	if err := strictjson.Decode(data, &doc, maxClientsFile); err != nil {
 		return nil, err
 	}
 	if doc.Format != clientsFormat {
@@ -400,7 +401,7 @@ func ParseRegistration(data []byte) (Registration, error) {
 		Registration
 		JWKS json.RawMessage `json:"jwks,omitempty"`
 	}
-	if err := decodeStrict(data, &raw); err != nil {
+	if err := strictjson.Decode(data, &raw, 64<<10); err != nil {
 		return Registration{}, failWith(ErrInvalidClientMetadata, err, "registration is not valid JSON: %v", err)
 	}
 	reg := raw.Registration
@@ -430,7 +431,7 @@ func ParseKeyChange(data []byte) (KeyChange, error) {
 		Add    json.RawMessage `json:"add,omitempty"`
 		Retire string          `json:"retire,omitempty"`
 	}
-	if err := decodeStrict(data, &raw); err != nil {
+	if err := strictjson.Decode(data, &raw, 16<<10); err != nil {
 		return KeyChange{}, failWith(ErrInvalidClientMetadata, err, "key change is not valid JSON: %v", err)
 	}
 	hasAdd := len(raw.Add) > 0 && string(raw.Add) != "null"

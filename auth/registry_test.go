@@ -133,13 +133,15 @@ func TestClientsFileIsStrict(t *testing.T) {
 	raw, _ := os.ReadFile(filepath.Join(dir, "ok.json"))
 	body := string(raw)
 	bad := map[string]string{
-		"unknown format": strings.Replace(body, "trustid-clients/1", "trustid-clients/2", 1),
-		"unknown field":  strings.Replace(body, `"client_name"`, `"colour": "red", "client_name"`, 1),
-		"repeated key":   strings.Replace(body, `"client_name"`, `"region": "110000", "client_name"`, 1),
-		"trailing data":  body + "{}",
-		"invalid client": strings.Replace(body, `"310000"`, `"310100"`, 1),
-		"duplicate id":   strings.Replace(body, `"clients": [`, `"clients": [`+clientJSON(t, body)+`,`, 1),
-		"not JSON":       "clients: []",
+		"unknown format":           strings.Replace(body, "trustid-clients/1", "trustid-clients/2", 1),
+		"unknown field":            strings.Replace(body, `"client_name"`, `"colour": "red", "client_name"`, 1),
+		"repeated key":             strings.Replace(body, `"client_name"`, `"region": "110000", "client_name"`, 1),
+		"repeated in another case": strings.Replace(body, `"client_name"`, `"REGION": "110000", "client_name"`, 1),
+		"member in another case":   strings.Replace(body, `"client_name"`, `"Client_Name"`, 1),
+		"trailing data":            body + "{}",
+		"invalid client":           strings.Replace(body, `"310000"`, `"310100"`, 1),
+		"duplicate id":             strings.Replace(body, `"clients": [`, `"clients": [`+clientJSON(t, body)+`,`, 1),
+		"not JSON":                 "clients: []",
 	}
 	for name, content := range bad {
 		p := filepath.Join(dir, "bad.json")

@@ -317,7 +317,7 @@ func (in *RegionInput) check() error {
 
 func requestRegion(c *call) (any, error) {
 	var in RegionInput
-	if err := decodeStrict(c.args[0], &in); err != nil {
+	if err := decodeArg(c.args[0], &in); err != nil {
 		return nil, err
 	}
 	if err := in.check(); err != nil {
@@ -471,7 +471,7 @@ func (c *call) ownRegion() (Region, error) {
 
 func updateRegion(c *call) (any, error) {
 	var in RegionInput
-	if err := decodeStrict(c.args[0], &in); err != nil {
+	if err := decodeArg(c.args[0], &in); err != nil {
 		return nil, err
 	}
 	if err := in.check(); err != nil {
@@ -496,7 +496,7 @@ func updateRegion(c *call) (any, error) {
 
 func addRegionKey(c *call) (any, error) {
 	var j gm.JWK
-	if err := decodeStrict(c.args[0], &j); err != nil {
+	if err := decodeArg(c.args[0], &j); err != nil {
 		return nil, err
 	}
 	r, err := c.ownRegion()
@@ -561,7 +561,7 @@ func listProposals(c *call) (any, error) { return list[Proposal](c, objProposal)
 
 func putIssuer(c *call) (any, error) {
 	var in Issuer
-	if err := decodeStrict(c.args[0], &in); err != nil {
+	if err := decodeArg(c.args[0], &in); err != nil {
 		return nil, err
 	}
 	if err := checkID("issuer id", in.ID); err != nil {
@@ -709,7 +709,7 @@ func listIssuers(c *call) (any, error) { return list[Issuer](c, objIssuer) }
 
 func putRP(c *call) (any, error) {
 	var in RelyingParty
-	if err := decodeStrict(c.args[0], &in); err != nil {
+	if err := decodeArg(c.args[0], &in); err != nil {
 		return nil, err
 	}
 	if err := checkID("client_id", in.ClientID); err != nil {
@@ -756,7 +756,7 @@ func listRPs(c *call) (any, error) { return list[RelyingParty](c, objRP) }
 // ErrExists.
 func claimSector(c *call) (any, error) {
 	var in SectorClaim
-	if err := decodeStrict(c.args[0], &in); err != nil {
+	if err := decodeArg(c.args[0], &in); err != nil {
 		return nil, err
 	}
 	if err := in.check(); err != nil {
@@ -789,7 +789,7 @@ func getSector(c *call) (any, error) {
 
 func putTerminal(c *call) (any, error) {
 	var in Terminal
-	if err := decodeStrict(c.args[0], &in); err != nil {
+	if err := decodeArg(c.args[0], &in); err != nil {
 		return nil, err
 	}
 	if err := checkID("terminal id", in.ID); err != nil {
@@ -818,7 +818,7 @@ func listTerminals(c *call) (any, error) { return list[Terminal](c, objTerminal)
 
 func anchorBatch(c *call) (any, error) {
 	var in BatchInput
-	if err := decodeStrict(c.args[0], &in); err != nil {
+	if err := decodeArg(c.args[0], &in); err != nil {
 		return nil, err
 	}
 	if err := checkID("batch id", in.ID); err != nil {
@@ -858,7 +858,7 @@ func getBatch(c *call) (any, error) {
 
 func putStatusHeads(c *call) (any, error) {
 	var in []HeadInput
-	if err := decodeStrict(c.args[0], &in); err != nil {
+	if err := decodeArg(c.args[0], &in); err != nil {
 		return nil, err
 	}
 	if len(in) == 0 || len(in) > MaxHeads {
@@ -920,7 +920,7 @@ func listStatusHeads(c *call) (any, error) { return list[StatusHead](c, objHead,
 
 func anchorAudit(c *call) (any, error) {
 	var in AuditInput
-	if err := decodeStrict(c.args[0], &in); err != nil {
+	if err := decodeArg(c.args[0], &in); err != nil {
 		return nil, err
 	}
 	if !reToken.MatchString(in.Node) {

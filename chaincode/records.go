@@ -1,16 +1,14 @@
 package chaincode
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
-	"io"
 	"net/url"
 	"regexp"
 	"strings"
 	"time"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
 // Region statuses.
@@ -224,81 +222,14 @@ func ListDigest(encoded []byte) string {
 // maxArg bounds one JSON argument.
 const maxArg = 4 << 20
 
-// decodeStrict decodes one JSON value into v: no unknown fields, no
-// duplicate keys, no trailing data, at most maxArg bytes.
-func decodeStrict(data []byte, v any) error {
-	if len(data) > maxArg {
-		return fmt.Errorf("%w: argument over %d bytes", ErrInvalid, maxArg)
-	}
-	if err := noDuplicateKeys(data); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %v", ErrInvalid, err)
-	}
-	if _, err := dec.Token(); err != io.EOF {
-		return fmt.Errorf("%w: trailing data after the JSON value", ErrInvalid)
+// decodeArg decodes one JSON argument into v strictly (see package
+// strictjson: at most maxArg bytes, exact member names, no unknown or
+// repeated keys, no trailing data).
+func decodeArg(data []byte, v any) error {
+	if err := strictjson.Decode(data, v, maxArg); err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	return nil
-}
-
-// noDuplicateKeys walks the JSON tokens and refuses an object with a key
-// twice.
-func noDuplicateKeys(data []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	type frame struct {
-		obj  bool
-		keys map[string]bool
-		key  bool // next token in an object is a key
-	}
-	var stack []*frame
-	for {
-		tok, err := dec.Token()
-		if err == io.EOF {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		var top *frame
-		if len(stack) > 0 {
-			top = stack[len(stack)-1]
-		}
-		if top != nil && top.obj && top.key {
-			if d, ok := tok.(json.Delim); ok && d == '}' {
-				stack = stack[:len(stack)-1]
-				if len(stack) > 0 && stack[len(stack)-1].obj {
-					stack[len(stack)-1].key = true
-				}
-				continue
-			}
-			k, _ := tok.(string)
-			if top.keys[k] {
-				return fmt.Errorf("duplicate key %q", k)
-			}
-			top.keys[k] = true
-			top.key = false
-			continue
-		}
-		switch d, _ := tok.(json.Delim); d {
-		case '{':
-			stack = append(stack, &frame{obj: true, keys: map[string]bool{}, key: true})
-		case '[':
-			stack = append(stack, &frame{})
-		case '}', ']':
-			stack = stack[:len(stack)-1]
-			if len(stack) > 0 && stack[len(stack)-1].obj {
-				stack[len(stack)-1].key = true
-			}
-		default:
-			if top != nil && top.obj {
-				top.key = true
-			}
-		}
-	}
 }
 
 var (

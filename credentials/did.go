@@ -16,8 +16,8 @@ import (
 
 	"github.com/emmansun/gmsm/sm2"
 
-	"github.com/trustid-cn/trustid/credentials/internal/strictjson"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/keystore"
 )
 

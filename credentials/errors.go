@@ -3,7 +3,7 @@ package credentials
 import (
 	"errors"
 
-	"github.com/trustid-cn/trustid/credentials/internal/strictjson"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
 // Errors. Each is wrapped with a detail that names the field or the check,

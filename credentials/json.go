@@ -3,7 +3,7 @@ package credentials
 import (
 	"fmt"
 
-	"github.com/trustid-cn/trustid/credentials/internal/strictjson"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
 // ParseJSONObject decodes untrusted JSON strictly (bounded by MaxDocument,

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/trustid-cn/trustid/credentials/internal/strictjson"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
 // MaxDocument bounds a credential or presentation document, and a JWS or

@@ -45,6 +45,8 @@ func TestParseCredentialInvalid(t *testing.T) {
 		want      error
 	}{
 		{"duplicate key", `{` + ctx + `,` + base + `,"issuer":"did:example:3"}`, ErrDuplicateKey},
+		{"key repeated in another case", `{` + ctx + `,` + base + `,"Issuer":"did:example:3"}`, ErrDuplicateKey},
+		{"nested key repeated in another case", `{` + ctx + `,` + strings.Replace(base, `{"id":"did:example:2"}`, `{"id":"did:example:2","ID":"did:example:3"}`, 1) + `}`, ErrDuplicateKey},
 		{"trailing data", `{` + ctx + `,` + base + `} {}`, ErrTrailingData},
 		{"oversized", `{` + ctx + `,` + base + `,"x":"` + strings.Repeat("a", MaxDocument) + `"}`, ErrTooLarge},
 		{"not an object", `[1]`, ErrMalformed},

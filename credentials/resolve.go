@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -15,8 +14,8 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials/internal/lru"
-	"github.com/trustid-cn/trustid/credentials/internal/strictjson"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/keystore"
 )
 
@@ -202,24 +201,36 @@ func (r *Resolver) issuerMetadata(ctx context.Context, issuer string) (gm.JWKS, 
 		return gm.JWKS{}, err
 	}
 	c, err := r.fetch(ctx, mdURL, func(body []byte) (cachedDoc, error) {
-		var raw map[string]json.RawMessage
-		if err := strictjson.Decode(body, &raw, maxFetch); err != nil {
-			return cachedDoc{}, err
-		}
-		var md IssuerMetadata
-		if err := json.Unmarshal(raw["issuer"], &md.Issuer); err != nil || md.Issuer != issuer {
-			return cachedDoc{}, errors.New("metadata issuer does not match")
-		}
-		if j, ok := raw["jwks"]; ok {
-			set, err := gm.ParseJWKS(j)
-			return cachedDoc{jwks: set}, err
-		}
-		return cachedDoc{}, errors.New("metadata has no inline jwks (jwks_uri is not followed)")
+		set, err := parseIssuerMetadata(body, issuer)
+		return cachedDoc{jwks: set}, err
 	})
 	if err != nil {
 		return gm.JWKS{}, err
 	}
 	return c.jwks, nil
+}
+
+// parseIssuerMetadata decodes the issuer metadata document of issuer
+// strictly and returns its inline key set (jwks_uri is not followed).
+// Errors match ErrResolve.
+func parseIssuerMetadata(data []byte, issuer string) (gm.JWKS, error) {
+	var raw map[string]json.RawMessage
+	if err := strictjson.Decode(data, &raw, maxFetch); err != nil {
+		return gm.JWKS{}, fmt.Errorf("%w: issuer metadata: %w", ErrResolve, err)
+	}
+	var iss string
+	if err := json.Unmarshal(raw["issuer"], &iss); err != nil || iss != issuer {
+		return gm.JWKS{}, fmt.Errorf("%w: metadata issuer does not match", ErrResolve)
+	}
+	j, ok := raw["jwks"]
+	if !ok {
+		return gm.JWKS{}, fmt.Errorf("%w: metadata has no inline jwks (jwks_uri is not followed)", ErrResolve)
+	}
+	set, err := gm.ParseJWKS(j)
+	if err != nil {
+		return gm.JWKS{}, fmt.Errorf("%w: metadata jwks: %w", ErrResolve, err)
+	}
+	return set, nil
 }
 
 // fetch GETs an HTTPS JSON document, parses it and caches the result for

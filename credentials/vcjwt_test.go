@@ -107,6 +107,8 @@ func TestVCJWTRejects(t *testing.T) {
 		{"kid of another DID", resign(t, strings.Replace(hdr, n.issuer.DID(), "did:web:evil.example", 1), string(pb), k.Signer), ErrIssuerMismatch},
 		{"duplicate header key", resign(t, strings.Replace(hdr, `"cty":"vc"`, `"cty":"vc","cty":"vc"`, 1), string(pb), k.Signer), ErrMalformed},
 		{"duplicate payload key", resign(t, hdr, strings.Replace(string(pb), `{`, `{"issuer":"did:web:evil.example",`, 1), k.Signer), ErrDuplicateKey},
+		{"payload key repeated in another case", resign(t, hdr, strings.Replace(string(pb), `{`, `{"ISSUER":"did:web:evil.example",`, 1), k.Signer), ErrDuplicateKey},
+		{"header key repeated in another case", resign(t, strings.Replace(hdr, `"cty":"vc"`, `"cty":"vc","CTY":"json"`, 1), string(pb), k.Signer), ErrMalformed},
 		{"crit header", resign(t, strings.Replace(hdr, `"cty":"vc"`, `"cty":"vc","crit":["exp"]`, 1), string(pb), k.Signer), ErrMalformed},
 		{"iss differs", resign(t, hdr, strings.Replace(string(pb), `{`, `{"iss":"did:web:evil.example",`, 1), k.Signer), ErrIssuerMismatch},
 		{"invalid model", resign(t, hdr, strings.Replace(string(pb), `"@context":["https://www.w3.org/ns/credentials/v2",`, `"@context":[`, 1), k.Signer), ErrInvalid},

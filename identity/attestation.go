@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -174,7 +175,7 @@ type attestationClaims struct {
 func (c *attestationClaims) UnmarshalJSON(raw []byte) error {
 	type plain attestationClaims
 	var p plain
-	if err := decodeStrict(raw, &p); err != nil {
+	if err := strictjson.Decode(raw, &p, MaxAttestationLen); err != nil {
 		return err
 	}
 	switch {
@@ -598,7 +599,7 @@ func checkAttestationHeader(token string) (string, error) {
 		Typ string `json:"typ"`
 		Kid string `json:"kid"`
 	}
-	if err := decodeStrict(raw, &h); err != nil {
+	if err := strictjson.Decode(raw, &h, MaxAttestationLen); err != nil {
 		return "", fmt.Errorf("%w: header: %v", ErrAttestationMalformed, err)
 	}
 	if h.Typ != AttestationType {

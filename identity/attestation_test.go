@@ -237,6 +237,25 @@ func TestAttestationErrors(t *testing.T) {
 			raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
 			return rawPart(tok, 1, strings.Replace(string(raw), `{`, `{"chip_read":false,`, 1))
 		}, want: ErrAttestationMalformed},
+		// encoding/json matches member names case-insensitively: a header
+		// or claim repeated in another case, or named in another case, is
+		// malformed (refused before the signature is checked).
+		{name: "header member repeated in another case", token: func() string {
+			return rawPart(good(), 0, `{"alg":"SM2","typ":"`+AttestationType+`","kid":"counter-sm2","KID":"counter-sm2"}`)
+		}, want: ErrAttestationMalformed},
+		{name: "header member in another case", token: func() string {
+			return rawPart(good(), 0, `{"alg":"SM2","typ":"`+AttestationType+`","Kid":"counter-sm2"}`)
+		}, want: ErrAttestationMalformed},
+		{name: "claim repeated in another case", token: func() string {
+			tok := good()
+			raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+			return rawPart(tok, 1, strings.Replace(string(raw), `{`, `{"CHIP_READ":false,`, 1))
+		}, want: ErrAttestationMalformed},
+		{name: "nested claim repeated in another case", token: func() string {
+			tok := good()
+			raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[1])
+			return rawPart(tok, 1, strings.Replace(string(raw), `"liveness":{`, `"liveness":{"PASSED":false,`, 1))
+		}, want: ErrAttestationMalformed},
 		{name: "unknown claim", token: func() string {
 			return tamper(good(), 1, func(m map[string]any) { m["name"] = "张三" })
 		}, want: ErrAttestationMalformed},

@@ -1,7 +1,6 @@
 package identity
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"encoding/json"
@@ -18,6 +17,7 @@ import (
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/filelock"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/keystore"
 )
 
@@ -451,13 +451,8 @@ func encodeTerminals(list []Terminal) ([]byte, error) {
 // repeated members, no trailing data, every terminal valid, IDs and keys
 // unique.
 func decodeTerminals(raw []byte) ([]Terminal, error) {
-	if err := checkJSON(raw); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrTerminalFile, err)
-	}
 	var doc terminalsDoc
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&doc); err != nil {
+	if err := strictjson.Decode(raw, &doc, maxTerminalFile); err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrTerminalFile, err)
 	}
 	if doc.Format != terminalFileFormat {

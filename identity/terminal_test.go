@@ -188,16 +188,19 @@ func TestTerminalFileStrict(t *testing.T) {
 	text := string(raw)
 	entry := text[strings.Index(text, "    {") : strings.LastIndex(text, "}\n  ]")+1] // the one terminal
 	cases := map[string]string{
-		"not json":       "{broken",
-		"trailing":       text + "{}",
-		"unknown member": strings.Replace(text, `"format"`, `"extra": 1, "format"`, 1),
-		"repeated":       strings.Replace(text, `"format"`, `"format": "trustid-terminals/1", "format"`, 1),
-		"format":         strings.Replace(text, "trustid-terminals/1", "trustid-terminals/2", 1),
-		"bad state":      strings.Replace(text, `"active"`, `"paused"`, 1),
-		"bad region":     strings.Replace(text, `"310104"`, `"999999"`, 1),
-		"key kid":        strings.Replace(text, `"kid": "counter-1"`, `"kid": "other"`, 1),
-		"bad key":        strings.Replace(text, `"x": "`, `"x": "AA`, 1),
-		"repeated id":    strings.Replace(text, "\n  ]", ",\n"+entry+"\n  ]", 1),
+		"not json":                 "{broken",
+		"trailing":                 text + "{}",
+		"unknown member":           strings.Replace(text, `"format"`, `"extra": 1, "format"`, 1),
+		"repeated":                 strings.Replace(text, `"format"`, `"format": "trustid-terminals/1", "format"`, 1),
+		"repeated in another case": strings.Replace(text, `"format"`, `"FORMAT": "trustid-terminals/1", "format"`, 1),
+		"nested in another case":   strings.Replace(text, `"state"`, `"State": "active", "state"`, 1),
+		"member in another case":   strings.Replace(text, `"region"`, `"Region"`, 1),
+		"format":                   strings.Replace(text, "trustid-terminals/1", "trustid-terminals/2", 1),
+		"bad state":                strings.Replace(text, `"active"`, `"paused"`, 1),
+		"bad region":               strings.Replace(text, `"310104"`, `"999999"`, 1),
+		"key kid":                  strings.Replace(text, `"kid": "counter-1"`, `"kid": "other"`, 1),
+		"bad key":                  strings.Replace(text, `"x": "`, `"x": "AA`, 1),
+		"repeated id":              strings.Replace(text, "\n  ]", ",\n"+entry+"\n  ]", 1),
 	}
 	for name, body := range cases {
 		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".json")

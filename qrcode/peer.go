@@ -16,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -123,20 +124,26 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 	if err != nil || len(data) > maxPeerResponse {
 		return nil, fmt.Errorf("%w: %w: %s: unreadable answer", ErrUnavailable, ErrPeer, region)
 	}
-	if resp.StatusCode != http.StatusOK {
-		var e struct {
-			Error string `json:"error"`
-		}
-		json.Unmarshal(data, &e)
-		if sentinel := errorFromCode(e.Error); sentinel != nil && sentinel != ErrPeerAuth && sentinel != ErrUnavailable {
+	return decodePeerAnswer(region, resp.StatusCode, data)
+}
+
+// decodePeerAnswer reads the answer of region's node to a redemption:
+// on 200 a Redemption of that region, decoded strictly (package
+// strictjson); otherwise the error its code names. A refusal the caller
+// should pass on (code used, expired, revoked...) is returned as its
+// sentinel; anything else matches ErrPeer (and ErrUnavailable when not a
+// malformed 200).
+func decodePeerAnswer(region string, status int, data []byte) (*Redemption, error) {
+	if status != http.StatusOK {
+		m, _ := strictjson.Object(data, maxPeerResponse)
+		code, _ := m["error"].(string)
+		if sentinel := errorFromCode(code); sentinel != nil && sentinel != ErrPeerAuth && sentinel != ErrUnavailable {
 			return nil, fmt.Errorf("peer %s: %w", region, sentinel)
 		}
-		return nil, fmt.Errorf("%w: %w: %s answered %d %q", ErrUnavailable, ErrPeer, region, resp.StatusCode, clip(e.Error))
+		return nil, fmt.Errorf("%w: %w: %s answered %d %q", ErrUnavailable, ErrPeer, region, status, clip(code))
 	}
 	var r Redemption
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&r); err != nil || r.PairwiseID == "" || r.Region != region {
+	if err := strictjson.Decode(data, &r, maxPeerResponse); err != nil || r.PairwiseID == "" || r.Region != region {
 		return nil, fmt.Errorf("%w: %s: invalid redemption", ErrPeer, region)
 	}
 	return &r, nil

@@ -1,8 +1,11 @@
 package qrcode
 
 import (
+	"context"
 	"errors"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -92,4 +95,49 @@ func FuzzAuthenticatePeer(f *testing.F) {
 			t.Fatalf("error outside the contract: %v", err)
 		}
 	})
+}
+
+// TestPeerAnswerStrict: HTTPPeers reads a peer's answer with the
+// project's strict decoder. encoding/json would take {"pairwise_id":"a",
+// "PAIRWISE_ID":"b"} as "b" and "Region" as region; such answers, and an
+// error code under another name, are invalid answers (ErrPeer), while the
+// exact ones pass.
+func TestPeerAnswerStrict(t *testing.T) {
+	var status int
+	var body string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	peers := &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srv.URL}}}
+	redeem := func(s int, b string) (*Redemption, error) {
+		status, body = s, b
+		return peers.RedeemAt(context.Background(), "310000", RelyingParty{ClientID: "hotel", Sector: "hotel.example"}, "TIDON1:00")
+	}
+	if r, err := redeem(200, `{"pairwise_id":"p1","assurance_level":3,"region":"310000","claims":{"age_over_18":"true"}}`); err != nil || r.PairwiseID != "p1" {
+		t.Fatalf("exact answer: %+v %v", r, err)
+	}
+	if _, err := redeem(409, `{"error":"qr_code_used","error_description":"used"}`); !errors.Is(err, ErrCodeUsed) {
+		t.Fatalf("exact error answer: %v", err)
+	}
+	for name, b := range map[string]string{
+		"repeated in another case":        `{"pairwise_id":"p1","PAIRWISE_ID":"p2","assurance_level":3,"region":"310000"}`,
+		"nested repeated in another case": `{"pairwise_id":"p1","assurance_level":3,"region":"310000","claims":{"age_over_18":"true","AGE_OVER_18":"false"}}`,
+		"named in another case":           `{"pairwise_id":"p1","assurance_level":3,"Region":"310000"}`,
+		"unknown member":                  `{"pairwise_id":"p1","assurance_level":3,"region":"310000","extra":1}`,
+		"trailing data":                   `{"pairwise_id":"p1","assurance_level":3,"region":"310000"} {}`,
+	} {
+		if r, err := redeem(200, b); !errors.Is(err, ErrPeer) {
+			t.Errorf("%s: %+v %v", name, r, err)
+		}
+	}
+	for name, b := range map[string]string{
+		"error code named in another case":    `{"ERROR":"qr_code_used"}`,
+		"error code repeated in another case": `{"error":"qr_code_used","Error":"qr_revoked"}`,
+	} {
+		if _, err := redeem(409, b); !errors.Is(err, ErrPeer) || errors.Is(err, ErrCodeUsed) || errors.Is(err, ErrRevoked) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
 }

@@ -101,7 +101,8 @@ func (n *node) cli(ctx context.Context, args ...string) (string, error) {
 }
 
 // provision registers, through the CLI, the relying party (an SM2 key made
-// by `trustid clients keygen`, every scope the run uses, the age_over_18
+// by `trustid clients keygen`, every scope the run uses (registry:admin
+// to accredit itself as an issuer, as an operator would), the age_over_18
 // claim and a sector) and a verification terminal whose key this process
 // holds, as a counter terminal would.
 func (n *node) provision(ctx context.Context) error {
@@ -115,7 +116,7 @@ func (n *node) provision(ctx context.Context) error {
 		return fmt.Errorf("clients keygen printed no kid: %q", out)
 	}
 	n.kid = m[1]
-	scopes := strings.Join([]string{auth.ScopeCredentialsIssue, auth.ScopeStatusWrite, auth.ScopeQRRedeem, auth.ScopeEnroll}, ",")
+	scopes := strings.Join([]string{auth.ScopeCredentialsIssue, auth.ScopeStatusWrite, auth.ScopeQRRedeem, auth.ScopeEnroll, auth.ScopeRegistryAdmin}, ",")
 	if _, err := n.cli(ctx, "clients", "add", "--id", clientID, "--name", "trustid-bench", "--region", region,
 		"--scopes", scopes, "--claims", "age_over_18", "--sector", sector,
 		"--jwks-file", filepath.Join(keys, n.kid+".jwks.json")); err != nil {

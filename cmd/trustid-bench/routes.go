@@ -181,7 +181,7 @@ func (b *bench) runToken(ctx context.Context, conc int) (measure, error) {
 // issuer, id, validFrom and the status entries.
 var issueBody = []byte(`{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],` +
 	`"type":["VerifiableCredential","ResidenceCredential"],` +
-	`"credentialSubject":{"id":"urn:trustid:subject:bench","region":"310000","since":"2019-07-01"}},` +
+	`"credentialSubject":{"id":"urn:example:resident:bench","region":"310000","since":"2019-07-01"}},` +
 	`"options":{"format":"vc+jwt","algorithm":"SM2"}}`)
 
 // issueOne issues a credential on c.

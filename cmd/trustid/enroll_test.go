@@ -516,6 +516,12 @@ func TestEnrollmentRefusals(t *testing.T) {
 		}), 400, "invalid_request", ""},
 		{"unknown document type", f.enrollBody(a, "", "", func(m map[string]any) { m["document"] = map[string]any{"number": a.number, "type": "driving_licence"} }), 400, "invalid_request", ""},
 		{"duplicate key", `{"name":"x","name":"y","document":{"number":"` + a.number + `"}}`, 400, "invalid_request", ""},
+		// encoding/json matches names case-insensitively: these would
+		// enroll if only exact repeats were refused.
+		{"member repeated in another case", strings.Replace(f.enrollBody(a, "", "", nil), `"name":`, `"NAME":"`+a.name+`","name":`, 1), 400, "invalid_request", ""},
+		{"nested member repeated in another case", strings.Replace(f.enrollBody(a, "", "", nil), `"number":`, `"NUMBER":"`+a.number+`","number":`, 1), 400, "invalid_request", ""},
+		{"device key member repeated in another case", strings.Replace(f.enrollBody(a, "", "", nil), `"kty":`, `"KTY":"EC","kty":`, 1), 400, "invalid_request", ""},
+		{"member named in another case", strings.Replace(f.enrollBody(a, "", "", nil), `"name":`, `"Name":`, 1), 400, "invalid_request", ""},
 		{"trailing data", `{"name":"x","document":{"number":"` + a.number + `"}} {}`, 400, "invalid_request", ""},
 		{"not JSON", `number=` + a.number, 400, "invalid_request", ""},
 		{"too large", `{"name":"` + strings.Repeat("x", 20000) + `"}`, 413, "request_too_large", ""},

@@ -25,8 +25,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
-	"github.com/trustid-cn/trustid/credentials/internal/strictjson"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
 // Errors. Test with errors.Is.

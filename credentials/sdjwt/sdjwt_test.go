@@ -342,6 +342,44 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestKeyBindingJWKExactNames: cnf.jwk is read with exact member names.
+// encoding/json would read {"KTY":...,"CRV":...} as the key; a verifier
+// that follows RFC 7517 sees a JWK without kty, so the SD-JWT is refused.
+func TestKeyBindingJWKExactNames(t *testing.T) {
+	issuerKey, _ := gm.GenerateKey(rand.Reader)
+	holder, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	hj, _ := gm.NewJWK(holder.Public(), "")
+	now := time.Unix(1_800_000_000, 0)
+	present := func(jwk map[string]any) error {
+		claims := map[string]any{"iss": "https://issuer.example", "vct": "urn:example:id", "age_over_18": true, "cnf": map[string]any{"jwk": jwk}}
+		payload, ds, err := (&Issuer{Rand: rand.Reader}).Conceal(claims, &Frame{SD: []string{"age_over_18"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sd, err := Split(signed(t, issuerKey, payload, ds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pres, err := sd.Present(func(*Disclosure) bool { return true }, &KeyBinding{Signer: holder, Audience: "https://rp.example", Nonce: "n-1", IssuedAt: now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = Verify(pres, VerifyOptions{
+			Algorithms: allAlgs, Typ: "dc+sd-jwt", RequireKeyBinding: true,
+			Key:      func(map[string]any, map[string]any) (crypto.PublicKey, error) { return issuerKey.Public(), nil },
+			Now:      func() time.Time { return now.Add(10 * time.Second) },
+			Audience: "https://rp.example", Nonce: "n-1",
+		})
+		return err
+	}
+	if err := present(map[string]any{"kty": hj.Kty, "crv": hj.Crv, "x": hj.X}); err != nil {
+		t.Fatalf("exact names: %v", err)
+	}
+	if err := present(map[string]any{"KTY": hj.Kty, "Crv": hj.Crv, "x": hj.X}); !errors.Is(err, ErrKeyBinding) {
+		t.Fatalf("names in another case: %v", err)
+	}
+}
+
 func FuzzSplitVerify(f *testing.F) {
 	v := loadRFC(f)
 	f.Add(v.Issuance51)

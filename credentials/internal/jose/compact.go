@@ -10,8 +10,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
-	"github.com/trustid-cn/trustid/credentials/internal/strictjson"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
 // Errors of Verify and CheckTimes. Each also wraps the golang-jwt sentinel

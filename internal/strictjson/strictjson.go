@@ -1,7 +1,14 @@
-// Package strictjson decodes untrusted JSON strictly: bounded size and
-// depth, no duplicate object keys at any depth, no trailing data, valid
-// UTF-8. encoding/json accepts duplicate keys (the last one wins), which
-// lets two parsers of one document disagree; credentials must not.
+// Package strictjson is TrustID's one decoder for untrusted JSON: HTTP
+// request bodies, chaincode arguments, credentials, JOSE headers, DID
+// documents and configuration files. It refuses what encoding/json lets
+// through and two parsers of one document could read differently:
+// oversized input, deep nesting, invalid UTF-8, trailing data, an object
+// key given twice, and two keys of one object that differ only in case
+// (encoding/json matches struct fields case-insensitively, so
+// {"name":"A","NAME":"B"} would decode as "B"). Decode also refuses keys
+// that match no field of the target struct and keys that match a field
+// only case-insensitively. Error messages name keys (truncated), never
+// values.
 package strictjson
 
 import (
@@ -9,16 +16,27 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"unicode/utf8"
 )
 
-// Errors. Each is wrapped with detail (never with the document's values).
+// Errors. Each is wrapped with detail (key names, never values).
 var (
 	ErrTooLarge     = errors.New("json: document too large")
 	ErrTooDeep      = errors.New("json: nesting too deep")
 	ErrDuplicateKey = errors.New("json: duplicate object key")
 	ErrTrailingData = errors.New("json: trailing data after the document")
 	ErrSyntax       = errors.New("json: malformed")
+	// ErrUnknownField: Decode met a key that names no field of its struct.
+	ErrUnknownField = errors.New("json: unknown object key")
+	// ErrFieldCase: Decode met a key that names a field of its struct
+	// only when case is ignored ("Name" for "name").
+	ErrFieldCase = errors.New("json: object key differs in case from the field name")
+	// ErrType: a value does not fit its Go type (a string for a number),
+	// or the type's own UnmarshalJSON refused it (that error is wrapped
+	// too).
+	ErrType = errors.New("json: value of the wrong type")
 )
 
 // MaxDepth bounds object and array nesting.
@@ -26,54 +44,80 @@ const MaxDepth = 64
 
 // Check validates data without building values.
 func Check(data []byte, max int) error {
-	if len(data) > max {
-		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), max)
+	_, err := parse(data, max, false)
+	return err
+}
+
+// Decode checks data (see Check) and decodes it into v, which must be a
+// non-nil pointer, with encoding/json. Every object decoded into a struct
+// must use the struct's field names exactly and no other keys. Numbers
+// decode as json.Number where v has an interface value, so integers stay
+// exact. For a map[string]any prefer Object, which is faster.
+func Decode(data []byte, v any, max int) error {
+	t := reflect.TypeOf(v)
+	if t == nil || t.Kind() != reflect.Pointer || reflect.ValueOf(v).IsNil() {
+		return fmt.Errorf("strictjson: Decode needs a non-nil pointer, not %v", t)
 	}
-	if !utf8.Valid(data) {
-		return fmt.Errorf("%w: invalid UTF-8", ErrSyntax)
-	}
-	s := scanner{data: data}
-	s.ws()
-	if err := s.value(0); err != nil {
+	tree, err := parse(data, max, hasStructs(t.Elem()))
+	if err != nil {
 		return err
 	}
-	s.ws()
-	if s.pos != len(s.data) {
-		return ErrTrailingData
+	if tree != nil {
+		if err := checkFields(tree, t.Elem(), ""); err != nil {
+			return err
+		}
+	}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return fmt.Errorf("%w: %s", ErrType, fieldOf(te))
+		}
+		if strings.HasPrefix(err.Error(), "json: unknown field") {
+			// A name two embedded structs both claim at one depth:
+			// encoding/json uses neither.
+			return ErrUnknownField
+		}
+		return fmt.Errorf("%w: %w", ErrType, err)
 	}
 	return nil
 }
 
-// Decode checks data and decodes it into v with encoding/json. Numbers
-// decode as json.Number when v is (or contains) an interface value, so
-// integers stay exact. For a map[string]any prefer Object, which is faster.
-func Decode(data []byte, v any, max int) error {
-	if err := Check(data, max); err != nil {
-		return err
+// fieldOf names the field of a type error, or the value's JSON kind.
+func fieldOf(te *json.UnmarshalTypeError) string {
+	if te.Field != "" {
+		return fmt.Sprintf("%q is not a %s", truncate(te.Field), te.Value)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		return fmt.Errorf("%w: %v", ErrSyntax, err)
-	}
-	return nil
+	return "the document is a " + te.Value
 }
 
 // Object checks and decodes data, which must be a JSON object, in one
 // pass into map[string]any, []any, string, json.Number, bool and nil —
 // the values encoding/json produces with UseNumber.
 func Object(data []byte, max int) (map[string]any, error) {
+	v, err := parse(data, max, true)
+	if err != nil {
+		return nil, err
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, fmt.Errorf("%w: want an object", ErrSyntax)
+	}
+	return m, nil
+}
+
+// parse checks data and, when build is set, returns its value.
+func parse(data []byte, max int, build bool) (any, error) {
 	if len(data) > max {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), max)
 	}
 	if !utf8.Valid(data) {
 		return nil, fmt.Errorf("%w: invalid UTF-8", ErrSyntax)
 	}
-	s := scanner{data: data, build: true}
+	s := scanner{data: data, build: build}
 	s.ws()
-	if s.pos >= len(s.data) || s.data[s.pos] != '{' {
-		return nil, fmt.Errorf("%w: want an object", ErrSyntax)
-	}
 	if err := s.value(0); err != nil {
 		return nil, err
 	}
@@ -81,7 +125,7 @@ func Object(data []byte, max int) (map[string]any, error) {
 	if s.pos != len(s.data) {
 		return nil, ErrTrailingData
 	}
-	return s.out.(map[string]any), nil
+	return s.out, nil
 }
 
 // scanner is a small validating JSON scanner. It checks the grammar of
@@ -283,10 +327,11 @@ func (s *scanner) object(depth int) error {
 		s.out = obj
 		return nil
 	}
-	// Small objects compare keys linearly; larger ones use a set.
+	// Small objects compare keys linearly; larger ones use a set of
+	// folded keys.
 	var small [16]string
 	keys := small[:0]
-	var set map[string]struct{}
+	var set map[string]string // folded key -> key
 	for {
 		s.ws()
 		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
@@ -297,21 +342,22 @@ func (s *scanner) object(depth int) error {
 			return err
 		}
 		if set != nil {
-			if _, dup := set[k]; dup {
-				return fmt.Errorf("%w: %q", ErrDuplicateKey, truncate(k))
+			f := fold(k)
+			if seen, dup := set[f]; dup {
+				return duplicate(seen, k)
 			}
-			set[k] = struct{}{}
+			set[f] = k
 		} else {
 			for _, seen := range keys {
-				if seen == k {
-					return fmt.Errorf("%w: %q", ErrDuplicateKey, truncate(k))
+				if equalFold(seen, k) {
+					return duplicate(seen, k)
 				}
 			}
 			keys = append(keys, k)
 			if len(keys) > len(small) {
-				set = make(map[string]struct{}, 2*len(keys))
+				set = make(map[string]string, 2*len(keys))
 				for _, seen := range keys {
-					set[seen] = struct{}{}
+					set[fold(seen)] = seen
 				}
 			}
 		}

@@ -21,6 +21,14 @@ func TestCheck(t *testing.T) {
 		{`{"a":{"b":1,"b":1}}`, ErrDuplicateKey},
 		{`[{"x":1},{"x":1,"y":2,"x":3}]`, ErrDuplicateKey},
 		{`{"a":1,"\u0061":2}`, ErrDuplicateKey},
+		{`{"name":"A","NAME":"B"}`, ErrDuplicateKey},
+		{`{"x":{"name":"A","Name":"B"}}`, ErrDuplicateKey},
+		{`[{"k":1},{"id":1,"y":2,"iD":3}]`, ErrDuplicateKey},
+		{`{"s":1,"ſ":2}`, ErrDuplicateKey},      // long s folds like s in encoding/json
+		{`{"k":1,"K":2}`, ErrDuplicateKey},      // Kelvin sign folds like k
+		{`{"a":1,"\u0041":2}`, ErrDuplicateKey}, // escaped upper case
+		{`{"name":1,"nam":2,"names":3,"na me":4}`, nil},
+		{`{"é":1,"Éx":2}`, nil},
 		{`{"a":1} {"b":2}`, ErrTrailingData},
 		{`{"a":1}x`, ErrTrailingData},
 		{`{"a":01}`, ErrSyntax},
@@ -64,6 +72,9 @@ func TestManyKeys(t *testing.T) {
 	}
 	if err := Check([]byte(b.String()+`,"kxxxxx":2}`), 1<<20); !errors.Is(err, ErrDuplicateKey) {
 		t.Fatalf("late duplicate: %v", err)
+	}
+	if err := Check([]byte(b.String()+`,"KXXXXX":2}`), 1<<20); !errors.Is(err, ErrDuplicateKey) {
+		t.Fatalf("late case-folded duplicate: %v", err)
 	}
 }
 

@@ -1,0 +1,58 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/trustid-cn/trustid/internal/strictjson"
+)
+
+// decodeBody reads one JSON object of at most max bytes from the request
+// body into dst with strictjson.Decode: member names exactly as
+// documented, none unknown or repeated (names that differ only in case
+// count as repeated), nothing after the object. bad makes the route's 400
+// error; shape completes its message ("with the documented fields").
+// Messages never quote the body, which may hold a PIN or an ID number.
+func decodeBody(r *http.Request, max int, dst any, bad func(format string, args ...any) error, shape string) error {
+	data, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "body too large", Err: err}
+		}
+		return bad("cannot read the body")
+	}
+	if len(data) > max {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: fmt.Sprintf("body over %d bytes", max)}
+	}
+	if err := strictjson.Decode(data, dst, max); err != nil {
+		return bad("body must be one JSON object %s: %s", shape, bodyProblem(err))
+	}
+	return nil
+}
+
+// bodyProblem says what strictjson refused, without the body's content.
+func bodyProblem(err error) string {
+	switch {
+	case errors.Is(err, strictjson.ErrDuplicateKey):
+		return "a member is repeated (names that differ only in case count as repeated)"
+	case errors.Is(err, strictjson.ErrFieldCase):
+		return "a member name differs in case from the documented name"
+	case errors.Is(err, strictjson.ErrUnknownField):
+		return "a member is not documented"
+	case errors.Is(err, strictjson.ErrType):
+		return "a member has the wrong type or value"
+	case errors.Is(err, strictjson.ErrTrailingData):
+		return "data after the object"
+	case errors.Is(err, strictjson.ErrTooDeep):
+		return "nested too deeply"
+	}
+	return "malformed JSON"
+}
+
+// invalidRequest is the plain 400 invalid_request error.
+func invalidRequest(format string, args ...any) error {
+	return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: fmt.Sprintf(format, args...)}
+}

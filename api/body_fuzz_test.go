@@ -1,0 +1,110 @@
+package api
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// bodyDecoders decode a request body as each handler family does; each
+// returns the decoded value.
+var bodyDecoders = []struct {
+	name string
+	max  int
+	dec  func(r *http.Request) (any, error)
+}{
+	{"enroll", maxEnrollBody, func(r *http.Request) (any, error) { return decodeEnroll(r) }},
+	{"pin", maxPINBody, func(r *http.Request) (any, error) { return decodePINCheck(r) }},
+	{"qr issue", maxQRBody, func(r *http.Request) (any, error) { var v qrcode.HolderRequest; return &v, decodeQRBody(r, &v) }},
+	{"qr redeem", maxQRBody, func(r *http.Request) (any, error) { var v qrRedeemRequest; return &v, decodeQRBody(r, &v) }},
+	{"qr peer", maxQRBody, func(r *http.Request) (any, error) { var v qrcode.PeerRedeemRequest; return &v, decodeQRBody(r, &v) }},
+	{"issue", maxCredentialBody, func(r *http.Request) (any, error) {
+		var v issueRequest
+		return &v, decodeBody(r, maxCredentialBody, &v, invalidRequest, "with credential and options")
+	}},
+	{"verify", maxCredentialBody, func(r *http.Request) (any, error) {
+		var v verifyRequest
+		return &v, decodeBody(r, maxCredentialBody, &v, invalidRequest, "with verifiableCredential and options")
+	}},
+	{"presentation", maxCredentialBody, func(r *http.Request) (any, error) {
+		var v presentationRequest
+		return &v, decodeBody(r, maxCredentialBody, &v, invalidRequest, "with verifiablePresentation and options")
+	}},
+	{"status", maxCredentialBody, func(r *http.Request) (any, error) {
+		var v statusRequest
+		return &v, decodeBody(r, maxCredentialBody, &v, invalidRequest, "with an action")
+	}},
+}
+
+// bodyProblems are the endings of decodeBody's 400 messages.
+var bodyProblems = []string{
+	"a member is repeated (names that differ only in case count as repeated)",
+	"a member name differs in case from the documented name", "a member is not documented",
+	"a member has the wrong type or value", "data after the object", "nested too deeply", "malformed JSON",
+}
+
+// FuzzBodyDecoders: every handler family's body decoder, on any body,
+// never panics; a refusal is a 400 invalid_request (413 when too large)
+// whose message is made of fixed text only (never the body's content);
+// what it accepts encodes and decodes back to itself.
+func FuzzBodyDecoders(f *testing.F) {
+	seeds := []string{
+		`{"document":{"number":"11010519491231002X"},"name":"张三","device_key":{"kty":"EC","crv":"SM2","x":"AA","y":"AA"},"device_proof":"a.b.c","pin":"135790"}`,
+		pinBody("eyJhbGciOiJTTTIifQ.eyJpc3N1ZXIiOiJkaWQ6d2ViOngifQ.AA", "a.b.c", "482916"),
+		`{"binding":"gwE=","time":1750000000,"nonce":"MDEyMzQ1Njc4OWFiY2RlZg==","region":"310000","consent":["age_over_18"],"sig":"AA=="}`,
+		`{"code":"TIDON1:6KG400LSNU6A3TBK"}`,
+		`{"code":"TIDON1:00","relying_party":{"client_id":"hotel-440000","sector":"hotel.example","allowed_claims":["age_over_18"]}}`,
+		strings.Replace(strings.ReplaceAll(credBody, "\n", ""), "%s", `,"options":{"format":"vc+jwt","algorithm":"SM2","holderKey":{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}}`, 1),
+		`{"verifiableCredential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":"EnvelopedVerifiableCredential","id":"data:application/vc+jwt,a.b.c"},"options":{"checks":["status"]}}`,
+		`{"verifiablePresentation":"a.b.c~","options":{"challenge":"c","domain":"d"}}`,
+		`{"action":"revoke"}`,
+		`{"name":"A","NAME":"B"}`, `{"Action":"revoke"}`, `{"code":"x"} {}`,
+	}
+	for i, s := range seeds {
+		f.Add(uint8(i), []byte(s))
+	}
+	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
+		d := bodyDecoders[int(which)%len(bodyDecoders)]
+		v, err := d.dec(httptest.NewRequest("POST", "/", bytes.NewReader(body)))
+		if err != nil {
+			var ae *Error
+			if !errors.As(err, &ae) {
+				t.Fatalf("%s: refusal is no *Error: %v", d.name, err)
+			}
+			switch {
+			case ae.Status == 413 && ae.Code == CodeTooLarge:
+			case ae.Status == 400 && ae.Code == CodeInvalidRequest:
+				fixed := false
+				for _, p := range bodyProblems {
+					fixed = fixed || strings.HasPrefix(ae.Message, "body must be one JSON object ") && strings.HasSuffix(ae.Message, ": "+p)
+				}
+				if !fixed {
+					t.Fatalf("%s: message not of fixed text: %q", d.name, ae.Message)
+				}
+			default:
+				t.Fatalf("%s: refusal %d %s", d.name, ae.Status, ae.Code)
+			}
+			return
+		}
+		once, err := json.Marshal(v)
+		if err != nil {
+			t.Fatalf("%s: accepted value does not encode: %v", d.name, err)
+		}
+		if len(once) > d.max {
+			return // escaping grew it past the limit
+		}
+		back, err := d.dec(httptest.NewRequest("POST", "/", bytes.NewReader(once)))
+		if err != nil {
+			t.Fatalf("%s: re-encoded body refused: %v\n%s", d.name, err, once)
+		}
+		if twice, _ := json.Marshal(back); !bytes.Equal(once, twice) {
+			t.Fatalf("%s: not stable:\n%s\n%s", d.name, once, twice)
+		}
+	})
+}

@@ -1,0 +1,192 @@
+package credentials
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"strings"
+	"testing"
+
+	"github.com/trustid-cn/trustid/credentials/sdjwt"
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// sentinels are the package's errors: every refusal matches one.
+var sentinels = []error{ErrMalformed, ErrInvalid, ErrInvalidPresentation, ErrAlgorithm, ErrType, ErrSignature,
+	ErrUnknownKey, ErrIssuerMismatch, ErrExpired, ErrNotYetValid, ErrRevoked, ErrSuspended, ErrStatusUnavailable,
+	ErrResolve, ErrUnsupported, ErrChallenge, ErrNotFound, ErrStatusFull}
+
+func isSentinel(err error) bool {
+	for _, s := range sentinels {
+		if errors.Is(err, s) {
+			return true
+		}
+	}
+	return false
+}
+
+// FuzzParseDIDDocument: any document never panics; a refusal matches
+// ErrResolve; an accepted one is the document of the DID asked for, and
+// encoding it and parsing it again gives the same document. Seeds: a real
+// issuer's DID document and variants of it.
+func FuzzParseDIDDocument(f *testing.F) {
+	n := newNode(f, testBase)
+	did := n.issuer.DID()
+	doc, err := n.issuer.DIDDocument()
+	if err != nil {
+		f.Fatal(err)
+	}
+	real, _ := json.Marshal(doc)
+	f.Add(real)
+	vm, _ := json.Marshal(doc.VerificationMethod[0])
+	f.Add([]byte(`{"id":"` + did + `","assertionMethod":[` + string(vm) + `,"#k1"]}`))
+	f.Add([]byte(`{"id":"` + did + `","verificationMethod":[{"id":"#k","type":"JsonWebKey","controller":"` + did + `","publicKeyJwk":{"kty":"EC","crv":"SM2","x":"AA","y":"AA","d":"AA"}}]}`))
+	f.Add([]byte(`{"id":"` + did + `","ID":"did:web:evil.example"}`))
+	f.Add([]byte(`{"id":"did:web:other.example"}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		d, err := ParseDIDDocument(data, did)
+		if err != nil {
+			if !errors.Is(err, ErrResolve) {
+				t.Fatalf("refusal without ErrResolve: %v", err)
+			}
+			return
+		}
+		if d.ID != did {
+			t.Fatalf("document of %q accepted for %q", d.ID, did)
+		}
+		for _, vm := range d.VerificationMethod {
+			if strings.HasPrefix(vm.ID, "#") {
+				t.Fatalf("relative method id %q kept", vm.ID)
+			}
+		}
+		out, err := json.Marshal(d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again, err := ParseDIDDocument(out, did)
+		if err != nil {
+			t.Fatalf("re-encoded document refused: %v\n%s", err, out)
+		}
+		if !reflect.DeepEqual(d, again) {
+			t.Fatalf("not stable:\n%+v\n%+v", d, again)
+		}
+	})
+}
+
+// FuzzParseIssuerMetadata: any metadata document never panics; a refusal
+// matches ErrResolve; an accepted one names the issuer asked for, holds
+// only valid public keys with distinct kids, and encodes and parses back
+// to the same key set. Seeds: a real issuer's metadata and variants.
+func FuzzParseIssuerMetadata(f *testing.F) {
+	n := newNode(f, testBase)
+	md, err := n.issuer.Metadata()
+	if err != nil {
+		f.Fatal(err)
+	}
+	real, _ := json.Marshal(md)
+	f.Add(real)
+	f.Add(bytes.Replace(real, []byte(`"kty"`), []byte(`"d":"AA","kty"`), 1))
+	f.Add(bytes.Replace(real, []byte(`"issuer"`), []byte(`"ISSUER":"https://evil.example","issuer"`), 1))
+	f.Add([]byte(`{"issuer":"` + testBase + `","jwks_uri":"` + testBase + `/jwks"}`))
+	f.Add([]byte(`{"issuer":"` + testBase + `","jwks":null}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		set, err := parseIssuerMetadata(data, testBase)
+		if err != nil {
+			if !errors.Is(err, ErrResolve) {
+				t.Fatalf("refusal without ErrResolve: %v", err)
+			}
+			return
+		}
+		kids := map[string]bool{}
+		for _, k := range set.Keys {
+			if _, err := k.PublicKey(); err != nil || k.Kid == "" || kids[k.Kid] {
+				t.Fatalf("accepted key %+v: %v", k, err)
+			}
+			kids[k.Kid] = true
+		}
+		out, _ := json.Marshal(IssuerMetadata{Issuer: testBase, JWKS: &set})
+		again, err := parseIssuerMetadata(out, testBase)
+		if err != nil {
+			t.Fatalf("re-encoded metadata refused: %v\n%s", err, out)
+		}
+		if a, b := mustJSON(t, set), mustJSON(t, again); a != b {
+			t.Fatalf("not stable:\n%s\n%s", a, b)
+		}
+	})
+}
+
+func mustJSON(t *testing.T, v any) string {
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// FuzzVerifyCredentialToken: vc+jwt and SD-JWT VC tokens (issued,
+// presented with a key binding, tampered, truncated) go into the
+// verifier end to end: keys, signature, data model, validity, status.
+// Nothing panics; every refusal matches a package sentinel; what verifies
+// was issued by this node: its issuer, and for a vc+jwt exactly the
+// credential issued.
+func FuzzVerifyCredentialToken(f *testing.F) {
+	n := newNode(f, testBase)
+	ctx := context.Background()
+	vcTok := mustIssue(f, n, sampleCredential(), IssueOptions{Format: FormatVCJWT})
+	holder, _ := holderKey(f, gm.AlgES256)
+	hj, _ := gm.NewJWK(holder.Public(), "")
+	sdTok := mustIssue(f, n, identityRequest(f, n), IssueOptions{Format: FormatSDJWT, HolderKey: &hj})
+	sd, err := sdjwt.Split(sdTok.Token)
+	if err != nil {
+		f.Fatal(err)
+	}
+	kb := &sdjwt.KeyBinding{Signer: holder, Audience: "https://rp.example", Nonce: "n-1", IssuedAt: n.clock.Now()}
+	pres, err := sd.Present(func(d *sdjwt.Disclosure) bool { return d.Name == "age_over_18" }, kb)
+	if err != nil {
+		f.Fatal(err)
+	}
+	good, err := n.verifier.VerifyToken(ctx, vcTok.Token)
+	if err != nil {
+		f.Fatal(err)
+	}
+	issuers := map[string]bool{good.Issuer: true}
+	if r, err := n.verifier.VerifyToken(ctx, sdTok.Token); err != nil {
+		f.Fatal(err)
+	} else {
+		issuers[r.Issuer] = true
+	}
+	for _, s := range []string{vcTok.Token, sdTok.Token, pres, vcTok.Token[:len(vcTok.Token)/2], sdTok.Token[:strings.LastIndex(sdTok.Token[:len(sdTok.Token)-1], "~")+1],
+		strings.Replace(vcTok.Token, ".", "..", 1), "eyJhbGciOiJub25lIn0.e30.", "a~b~", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, tok string) {
+		r, err := n.verifier.VerifyToken(ctx, tok)
+		if err != nil {
+			if !isSentinel(err) {
+				t.Fatalf("refusal without a sentinel: %v", err)
+			}
+		} else {
+			if !issuers[r.Issuer] {
+				t.Fatalf("verified a credential of %q", r.Issuer)
+			}
+			if r.Format == TypVCJWT && !reflect.DeepEqual(r.Credential, good.Credential) {
+				t.Fatalf("verified another credential: %v", r.Credential)
+			}
+		}
+		if !strings.Contains(tok, "~") {
+			return
+		}
+		res, err := n.verifier.VerifySDJWT(ctx, tok, SDJWTOptions{RequireKeyBinding: true, Audience: kb.Audience, Nonce: kb.Nonce})
+		if err != nil {
+			if !isSentinel(err) {
+				t.Fatalf("SD-JWT refusal without a sentinel: %v", err)
+			}
+			return
+		}
+		if iss, _ := res.Claims["iss"].(string); !issuers[iss] || res.Claims["cnf"] == nil {
+			t.Fatalf("verified presentation of %q without cnf: %v", iss, res.Claims)
+		}
+	})
+}
