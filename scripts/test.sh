@@ -49,6 +49,9 @@ log "go test -race (every package with shared state)"
 run_step -t "go test -race" "$LOGS/race.log" -- go test -count=1 -race -timeout 15m -skip "$FABRIC_TESTS" \
   ./store/... ./keystore/... ./ledger/ ./chaincode/... ./auth/... ./api/ ./qrcode/ ./identity/ ./credentials/... ./cmd/trustid/
 
+log "fuzz: every fuzz target for a few seconds (FUZZTIME, default 2s)"
+run_step -t "fuzz" "$LOGS/fuzz.log" -- env FUZZTIME="${FUZZTIME:-2s}" ./scripts/fuzz.sh
+
 if [ -z "${TRUSTID_TEST_SHORT:-}" ]; then
   log "Fabric: build the binaries (cached after the first run), bring up the native network, run the Fabric tests, tear down"
   need_pkg curl curl
