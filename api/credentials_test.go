@@ -24,6 +24,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/embedded"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -154,7 +155,7 @@ type trustRegistry struct {
 
 func newTrustRegistry(t testing.TB, base string, ks *keystore.Store) *trustRegistry {
 	t.Helper()
-	l, err := ledger.OpenEmbedded(filepath.Join(t.TempDir(), "ledger.db"), ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP("310000")})
+	l, err := embedded.Open(filepath.Join(t.TempDir(), "ledger.db"), embedded.Options{MSPID: chaincode.RegionMSP("310000")})
 	if err != nil {
 		t.Fatal(err)
 	}

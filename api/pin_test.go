@@ -27,6 +27,7 @@ import (
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/store"
+	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
 
 // pinBase is the test node's base URL (its issuer and the device
@@ -376,7 +377,7 @@ func (e *pinEnv) reissue(t *testing.T, tok string, edit func(cs map[string]any),
 func TestPINCheckSharedLockout(t *testing.T) {
 	rc := testredis.StartClient(t)
 	shared := func() store.Store {
-		r, err := store.NewRedis(rc, store.RedisOptions{Prefix: "trustid:310000:", KeySecret: bytes.Repeat([]byte{9}, 32)})
+		r, err := redisstore.New(rc, redisstore.Options{Prefix: "trustid:310000:", KeySecret: bytes.Repeat([]byte{9}, 32)})
 		if err != nil {
 			t.Fatal(err)
 		}

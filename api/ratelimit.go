@@ -15,7 +15,7 @@ import (
 
 // Limiter counts requests against rate limits in the ephemeral store, so
 // every instance of a region shares the counts. store.Memory and
-// store.Redis satisfy it.
+// redisstore.Store satisfy it.
 type Limiter interface {
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (store.Decision, error)
 }

@@ -9,7 +9,7 @@ import (
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/testredis"
-	"github.com/trustid-cn/trustid/store"
+	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
 
 // TestReplayAndRevocationAcrossNodesOnRedis: two nodes of one region share
@@ -18,7 +18,7 @@ import (
 // refused at the other.
 func TestReplayAndRevocationAcrossNodesOnRedis(t *testing.T) {
 	client := testredis.StartClient(t)
-	rs, err := store.NewRedis(client, store.RedisOptions{Prefix: "trustid:310000:"})
+	rs, err := redisstore.New(client, redisstore.Options{Prefix: "trustid:310000:"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -68,7 +68,7 @@ type NodeKeys interface {
 // (MarkUsed, which returns an error matching store.ErrReplayed for a seen
 // key) and revoked access-token IDs (Set, and Get which returns an error
 // matching store.ErrNotFound for a missing key). store.Memory and
-// store.Redis satisfy it; with Redis every node of a region sees the same
+// redisstore.Store satisfy it; with Redis every node of a region sees the same
 // replays and revocations. Keys passed in are hashed by the store.
 type Ephemeral interface {
 	MarkUsed(ctx context.Context, key string, ttl time.Duration) error

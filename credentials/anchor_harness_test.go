@@ -18,6 +18,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/embedded"
 )
 
 const anchorRegion = "310000"
@@ -29,7 +30,7 @@ var outboxWindow = 20 * time.Millisecond
 // chain is a real embedded ledger with the issuer's region registered, the
 // outbox running on it and a view following it.
 type chain struct {
-	l     *ledger.Embedded
+	l     *embedded.Ledger
 	c     ledger.Client
 	ob    *ledger.Outbox
 	view  *ledger.View
@@ -68,7 +69,7 @@ func openChain(t testing.TB, dir string, track bool) *chain {
 // starts it.
 func openChainPaused(t testing.TB, dir string, track bool) *chain {
 	t.Helper()
-	l, err := ledger.OpenEmbedded(filepath.Join(dir, "ledger.db"), ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP(anchorRegion)})
+	l, err := embedded.Open(filepath.Join(dir, "ledger.db"), embedded.Options{MSPID: chaincode.RegionMSP(anchorRegion)})
 	if err != nil {
 		t.Fatal(err)
 	}

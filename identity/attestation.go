@@ -343,7 +343,7 @@ func (a *Attester) Attest(doc Document, name string, device crypto.PublicKey, lv
 	return s, nil
 }
 
-// ReplayGuard records single-use markers; *store.Memory and *store.Redis
+// ReplayGuard records single-use markers; *store.Memory and *redisstore.Store
 // implement it. MarkUsed returns nil the first time key is marked and an
 // error matching store.ErrReplayed while the marker lives (ttl); exactly
 // one of concurrent first calls succeeds. Any other error is a failure of

@@ -17,13 +17,14 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/store"
+	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
 
 var (
 	_ ReplayGuard    = (*store.Memory)(nil)
-	_ ReplayGuard    = (*store.Redis)(nil)
+	_ ReplayGuard    = (*redisstore.Store)(nil)
 	_ AttemptLimiter = (*store.Memory)(nil)
-	_ AttemptLimiter = (*store.Redis)(nil)
+	_ AttemptLimiter = (*redisstore.Store)(nil)
 )
 
 // attestFixture is a registry with an SM2 and a P-256 terminal, a revoked
@@ -519,7 +520,7 @@ func TestAttestationSingleUseAcrossInstances(t *testing.T) {
 	f := newAttestFixture(t)
 	var verifiers []*AttestationVerifier
 	for i := 0; i < 2; i++ {
-		r, err := store.NewRedis(client, store.RedisOptions{Prefix: "trustid:310000:"})
+		r, err := redisstore.New(client, redisstore.Options{Prefix: "trustid:310000:"})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -215,7 +215,7 @@ func (s *PINSealer) CheckPIN(sealed SealedPIN, pin string, aad []byte) error {
 	return nil
 }
 
-// AttemptLimiter counts PIN attempts; *store.Memory and *store.Redis
+// AttemptLimiter counts PIN attempts; *store.Memory and *redisstore.Store
 // implement it. Allow counts one attempt against key, at most limit per
 // window, and says whether it may proceed and, if not, when; Reset forgets
 // the count. Errors are failures of the store. It must be safe for

@@ -11,6 +11,7 @@ import (
 
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/store"
+	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
 
 func testSealer(t testing.TB) *PINSealer {
@@ -172,7 +173,7 @@ func TestPINGuardLockout(t *testing.T) {
 // uses a short window.
 func TestPINGuardLockoutRedis(t *testing.T) {
 	client := testredis.StartClient(t)
-	r, err := store.NewRedis(client, store.RedisOptions{Prefix: "trustid:310000:"})
+	r, err := redisstore.New(client, redisstore.Options{Prefix: "trustid:310000:"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,10 +1,14 @@
 // Package ledger is TrustID's access to the consortium chain: the Ledger
-// interface, its two backends — Embedded (the default: the contract of
-// package chaincode run in-process over one bbolt file with an append-only,
-// SM3 hash-chained block log) and Fabric (Hyperledger Fabric through
-// fabric-gateway) — the typed Client over either, the durable Outbox that
-// batches status changes into Merkle-rooted transactions, and the View, a
-// local copy of the registry and status heads kept fresh by events.
+// interface, the typed Client over any backend, the durable Outbox that
+// batches status changes into Merkle-rooted transactions (its queue is a
+// local bbolt file), the View, a local copy of the registry and status heads
+// kept fresh by events, and the hash-chained audit log.
+//
+// The backends live in subpackages, so nothing that uses the View or the
+// Outbox links them: ledger/embedded (the default: the contract of package
+// chaincode run in-process over one bbolt file with an append-only, SM3
+// hash-chained block log) and ledger/fabric (Hyperledger Fabric through
+// fabric-gateway and gRPC). Only cmd/trustid chooses and opens one.
 //
 // Domain packages do not import this package's backends; they declare the
 // small interface they need. The one for status changes is Anchorer:

@@ -114,7 +114,7 @@ func TestOutboxHoldsWhileLedgerFails(t *testing.T) {
 		t.Fatalf("heads waiting 300 ms on a failing ledger: %+v", st)
 	}
 	start := time.Now()
-	if err := n.ob.Anchor(ctx, seqChanges("F", 0, 250)); err != nil {
+	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("F", 0, 250)); err != nil {
 		t.Fatal(err)
 	}
 	retries := n.ob.Stats().Retries
@@ -152,14 +152,14 @@ func TestOutboxHoldsWhileLedgerFails(t *testing.T) {
 	if st.LastError != nil || st.OldestAge != 0 || st.Backlog != 0 || st.Frozen != 0 || st.HeadsPending != 0 || st.CommittedChanges != 250 {
 		t.Errorf("after recovery: %+v", st)
 	}
-	checkExactlyOnce(t, anchored(t, n.l), "F", 250)
+	checkExactlyOnce(t, ledgertest.Anchored(t, n.l), "F", 250)
 	if h, err := (ledger.Client{L: n.l}).StatusHead(ctx, ledgertest.RegionA, "F"); err != nil || h.Digest != d {
 		t.Errorf("head after recovery: %+v %v", h, err)
 	}
 
 	// Down again, then stop: the retrying sends end with Run.
 	sw.down.Store(true)
-	if err := n.ob.Anchor(ctx, seqChanges("F", 1000, 10)); err != nil {
+	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("F", 1000, 10)); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(5 * time.Second); n.ob.Stats().Frozen == 0; time.Sleep(5 * time.Millisecond) {
@@ -204,7 +204,7 @@ func TestOutboxRunFatalErrorStopsSends(t *testing.T) {
 	opts := ledger.OutboxOptions{MaxBatch: 100, Window: time.Millisecond}
 	n := openNode(t, dir, chain, opts)
 	for i := 0; i < 2; i++ {
-		if err := n.ob.Anchor(context.Background(), seqChanges("C", i*100, 100)); err != nil {
+		if err := n.ob.Anchor(context.Background(), ledgertest.SeqChanges("C", i*100, 100)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -404,16 +404,16 @@ func TestOutboxOldestAge(t *testing.T) {
 	if st := n.ob.Stats(); st.OldestAge != 0 {
 		t.Fatalf("empty outbox: %+v", st)
 	}
-	if err := n.ob.Anchor(ctx, seqChanges("A", 0, 100)); err != nil { // t=0, frozen at once (full)
+	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("A", 0, 100)); err != nil { // t=0, frozen at once (full)
 		t.Fatal(err)
 	}
 	eventually("A not frozen", func(st ledger.OutboxStats) bool { return st.Frozen == 1 && st.Retries > 0 })
 	clock.Store(int64(10 * time.Second))
-	if err := n.ob.Anchor(ctx, seqChanges("B", 0, 100)); err != nil { // t=10, waits: one transaction at a time
+	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("B", 0, 100)); err != nil { // t=10, waits: one transaction at a time
 		t.Fatal(err)
 	}
 	clock.Store(int64(15 * time.Second))
-	if err := n.ob.Anchor(ctx, seqChanges("C", 0, 50)); err != nil { // t=15
+	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("C", 0, 50)); err != nil { // t=15
 		t.Fatal(err)
 	}
 	clock.Store(int64(20 * time.Second))
@@ -464,7 +464,7 @@ func TestOutboxCountsUnderConcurrentAnchors(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < each; i++ {
-				if err := n.ob.Anchor(ctx, seqChanges("N", w*each+i, 1)); err != nil {
+				if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("N", w*each+i, 1)); err != nil {
 					t.Error(err)
 					return
 				}

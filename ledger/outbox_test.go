@@ -3,7 +3,6 @@ package ledger_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -19,20 +18,21 @@ import (
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/embedded"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
 // node is one embedded node: ledger (RegionA, consortium set up) and outbox.
 type node struct {
-	l   *ledger.Embedded
-	b   *ledger.Embedded
+	l   *embedded.Ledger
+	b   *embedded.Ledger
 	ob  *ledger.Outbox
 	dir string
 }
 
 func openNode(t testing.TB, dir string, chain func(ledger.Client) ledger.BatchAnchorer, opts ledger.OutboxOptions) *node {
 	t.Helper()
-	l, err := ledger.OpenEmbedded(filepath.Join(dir, "ledger.db"), ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
+	l, err := embedded.Open(filepath.Join(dir, "ledger.db"), embedded.Options{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,63 +72,6 @@ func (n *node) run(t testing.TB) (stop func()) {
 
 // anchored reads the batch events of the chain from block from (until the
 // height at the call, or 5 s without an event) and counts each change.
-func anchored(t testing.TB, l ledger.Ledger, from ...uint64) map[chaincode.StatusChange]int {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	h, err := l.Height(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	start := uint64(0)
-	if len(from) > 0 {
-		start = from[0]
-	}
-	counts := map[chaincode.StatusChange]int{}
-	if h == 0 {
-		return counts
-	}
-	events, err := l.Events(ctx, start)
-	if err != nil {
-		t.Fatal(err)
-	}
-	idle := 5 * time.Second
-	for {
-		select {
-		case ev, ok := <-events:
-			if !ok {
-				return counts
-			}
-			if ev.Name == chaincode.EventStatusBatch {
-				var b chaincode.Batch
-				if err := json.Unmarshal(ev.Payload, &b); err != nil {
-					t.Fatal(err)
-				}
-				cs, err := chaincode.DecodeBatch(b)
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, c := range cs {
-					counts[c]++
-				}
-			}
-			if ev.Block+1 >= h {
-				idle = 300 * time.Millisecond // the rest of the last block
-			}
-		case <-time.After(idle):
-			return counts
-		}
-	}
-}
-
-func seqChanges(list string, from, n int) []ledger.StatusChange {
-	cs := make([]ledger.StatusChange, n)
-	for i := range cs {
-		cs[i] = ledger.StatusChange{List: list, Index: uint64(from + i), Status: 1}
-	}
-	return cs
-}
-
 func checkExactlyOnce(t *testing.T, counts map[chaincode.StatusChange]int, list string, acked int) {
 	t.Helper()
 	for c, n := range counts {
@@ -155,7 +98,7 @@ func TestOutboxBatchesAndFlush(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; i < 10; i++ {
-				if err := n.ob.Anchor(ctx, seqChanges("L", (w*10+i)*250, 250)); err != nil {
+				if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("L", (w*10+i)*250, 250)); err != nil {
 					t.Error(err)
 				}
 			}
@@ -165,13 +108,13 @@ func TestOutboxBatchesAndFlush(t *testing.T) {
 	if err := n.ob.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
-	checkExactlyOnce(t, anchored(t, n.l), "L", 10000)
+	checkExactlyOnce(t, ledgertest.Anchored(t, n.l), "L", 10000)
 	st := n.ob.Stats()
 	if st.CommittedChanges != 10000 || st.CommittedBatches < 10 || st.Pending != 0 || st.Frozen != 0 {
 		t.Errorf("stats %+v", st)
 	}
 	// A small tail goes out after the window, without Flush.
-	if err := n.ob.Anchor(ctx, seqChanges("L", 10000, 3)); err != nil {
+	if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("L", 10000, 3)); err != nil {
 		t.Fatal(err)
 	}
 	deadline := time.Now().Add(5 * time.Second)
@@ -192,7 +135,7 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	n := openNode(t, dir, nil, ledger.OutboxOptions{MaxBatch: 300})
 	for i := 0; i < 10; i++ {
-		if err := n.ob.Anchor(context.Background(), seqChanges("R", i*100, 100)); err != nil {
+		if err := n.ob.Anchor(context.Background(), ledgertest.SeqChanges("R", i*100, 100)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -208,7 +151,7 @@ func TestOutboxSurvivesRestart(t *testing.T) {
 	if err := n.ob.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	checkExactlyOnce(t, anchored(t, n.l), "R", 1000)
+	checkExactlyOnce(t, ledgertest.Anchored(t, n.l), "R", 1000)
 }
 
 // lossyAck commits on the chain but reports a failure the first time for
@@ -237,14 +180,14 @@ func TestOutboxLostAckAppliedOnce(t *testing.T) {
 	stop := n.run(t)
 	defer stop()
 	for i := 0; i < 4; i++ {
-		if err := n.ob.Anchor(context.Background(), seqChanges("A", i*500, 500)); err != nil {
+		if err := n.ob.Anchor(context.Background(), ledgertest.SeqChanges("A", i*500, 500)); err != nil {
 			t.Fatal(err)
 		}
 	}
 	if err := n.ob.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	checkExactlyOnce(t, anchored(t, n.l), "A", 2000)
+	checkExactlyOnce(t, ledgertest.Anchored(t, n.l), "A", 2000)
 	st := n.ob.Stats()
 	if la.fails.Load() != 4 || st.Replayed != 4 || st.Retries != 4 {
 		t.Errorf("lost acks %d, stats %+v", la.fails.Load(), st)
@@ -256,13 +199,13 @@ func TestOutboxLostAckAppliedOnce(t *testing.T) {
 func TestOutboxDeadBatch(t *testing.T) {
 	n := openNode(t, t.TempDir(), nil, ledger.OutboxOptions{MaxBatch: 100})
 	defer n.close()
-	squatter, _ := chaincode.NewBatchInput(n.ob.NodeID()+"-1", seqChanges("other", 0, 1))
+	squatter, _ := chaincode.NewBatchInput(n.ob.NodeID()+"-1", ledgertest.SeqChanges("other", 0, 1))
 	if _, err := (ledger.Client{L: n.l}).AnchorBatch(context.Background(), squatter); err != nil {
 		t.Fatal(err)
 	}
 	stop := n.run(t)
 	defer stop()
-	if err := n.ob.Anchor(context.Background(), seqChanges("D", 0, 150)); err != nil {
+	if err := n.ob.Anchor(context.Background(), ledgertest.SeqChanges("D", 0, 150)); err != nil {
 		t.Fatal(err)
 	}
 	if err := n.ob.Flush(context.Background()); err != nil {
@@ -367,7 +310,7 @@ func TestOutboxSIGKILL(t *testing.T) {
 			if err := n.ob.Flush(context.Background()); err != nil {
 				t.Fatal(err)
 			}
-			counts := anchored(t, n.l)
+			counts := ledgertest.Anchored(t, n.l)
 			for c, k := range counts {
 				if k != 1 {
 					t.Fatalf("%v anchored %d times", c, k)
@@ -394,39 +337,21 @@ func (s slowAck) AnchorBatch(ctx context.Context, in chaincode.BatchInput) (chai
 	return res, err
 }
 
-// TestOutboxChild is the child of TestOutboxSIGKILL.
+// TestOutboxChild is the child of TestOutboxSIGKILL (the Fabric one is in
+// package ledger/fabric).
 func TestOutboxChild(t *testing.T) {
 	dir := os.Getenv("TRUSTID_OUTBOX_CHILD")
 	if dir == "" {
 		t.Skip("run by TestOutboxSIGKILL")
 	}
 	from, _ := strconv.Atoi(os.Getenv("TRUSTID_OUTBOX_CHILD_FROM"))
-	list := os.Getenv("TRUSTID_OUTBOX_CHILD_LIST")
-	if list == "" {
-		list = "K"
-	}
-	if profile := os.Getenv("TRUSTID_OUTBOX_CHILD_FABRIC"); profile != "" {
-		f := openFabric(t, profile)
-		ob, err := ledger.OpenOutbox(filepath.Join(dir, "outbox.db"), slowAck{ledger.Client{L: f}}, ledger.OutboxOptions{MaxBatch: 2000, Window: 50 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		go ob.Run(context.Background())
-		for i := 0; ; i += 500 {
-			if err := ob.Anchor(context.Background(), seqChanges(list, from+i, 500)); err != nil {
-				t.Fatal(err)
-			}
-			fmt.Printf("acked %d\n", i+500)
-			time.Sleep(10 * time.Millisecond)
-		}
-	}
 	// Each commit is acknowledged 30 ms late, so the kill usually lands
 	// between a batch's commit and its removal from the outbox.
 	n := openNode(t, dir, func(c ledger.Client) ledger.BatchAnchorer { return slowAck{c} },
 		ledger.OutboxOptions{MaxBatch: 2000, Window: 5 * time.Millisecond})
 	n.run(t)
 	for i := 0; ; i += 500 {
-		if err := n.ob.Anchor(context.Background(), seqChanges("K", from+i, 500)); err != nil {
+		if err := n.ob.Anchor(context.Background(), ledgertest.SeqChanges("K", from+i, 500)); err != nil {
 			t.Fatal(err)
 		}
 		fmt.Printf("acked %d\n", i+500)
@@ -456,7 +381,7 @@ func BenchmarkOutboxEmbedded(b *testing.B) {
 				if i >= b.N {
 					return
 				}
-				if err := n.ob.Anchor(ctx, seqChanges("https://310000.trustid.local/status/1", i*chunk, chunk)); err != nil {
+				if err := n.ob.Anchor(ctx, ledgertest.SeqChanges("https://310000.trustid.local/status/1", i*chunk, chunk)); err != nil {
 					b.Error(err)
 					return
 				}

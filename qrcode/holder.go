@@ -58,7 +58,7 @@ type HolderAuthenticator interface {
 	AuthenticateHolder(ctx context.Context, r *HolderRequest) (Holder, error)
 }
 
-// NonceStore records single-use nonces; store.Memory and store.Redis
+// NonceStore records single-use nonces; store.Memory and redisstore.Store
 // satisfy it. MarkUsed returns an error matching store.ErrReplayed for a
 // nonce already marked.
 type NonceStore interface {

@@ -15,7 +15,7 @@ import (
 )
 
 // TokenStore is the part of the ephemeral store the online service uses;
-// store.Memory and store.Redis satisfy it. Put must refuse to overwrite a
+// store.Memory and redisstore.Store satisfy it. Put must refuse to overwrite a
 // live token; Consume must atomically return and delete it, so that of
 // concurrent callers exactly one gets the value and the others get an
 // error matching store.ErrNotFound (as do callers after expiry).

@@ -19,6 +19,7 @@ import (
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/store"
+	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
 
 // hmacPairwise is a real pairwise deriver: HMAC-SM3 of sector and subject
@@ -278,7 +279,7 @@ func TestExactlyOneRedemption(t *testing.T) {
 	stores := map[string]func(*testing.T) TokenStore{
 		"memory": func(t *testing.T) TokenStore { return newMemStore(t, nil) },
 		"redis": func(t *testing.T) TokenStore {
-			r, err := store.NewRedis(testredis.StartClient(t), store.RedisOptions{Prefix: "qrtest:"})
+			r, err := redisstore.New(testredis.StartClient(t), redisstore.Options{Prefix: "qrtest:"})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,7 +12,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/trustid-test.XXXXXX")
 echo "logs in $LOGS"
-# The Fabric integration tests (^TestFabric in ./ledger and ./cmd/trustid)
+# The Fabric integration tests (^TestFabric in ./ledger/fabric and ./cmd/trustid)
 # need the network: scripts/fabric/test.sh runs them, not the plain go test
 # runs below.
 FABRIC_TESTS='^TestFabric'
@@ -47,7 +47,7 @@ run_step -t "go test" "$LOGS/test.log" -- go test -count=1 -timeout 20m -skip "$
 
 log "go test -race (every package with shared state)"
 run_step -t "go test -race" "$LOGS/race.log" -- go test -count=1 -race -timeout 15m -skip "$FABRIC_TESTS" \
-  ./store/... ./keystore/... ./ledger/ ./chaincode/... ./auth/... ./api/ ./qrcode/ ./identity/ ./credentials/... ./cmd/trustid/
+  ./store/... ./keystore/... ./ledger/... ./chaincode/... ./auth/... ./api/ ./qrcode/ ./identity/ ./credentials/... ./cmd/trustid/
 
 log "fuzz: every fuzz target for a few seconds (FUZZTIME, default 2s)"
 run_step -t "fuzz" "$LOGS/fuzz.log" -- env FUZZTIME="${FUZZTIME:-2s}" ./scripts/fuzz.sh
@@ -65,7 +65,7 @@ if [ -z "${TRUSTID_TEST_SHORT:-}" ]; then
   log "all tests passed"
 else
   step "list what TRUSTID_TEST_SHORT leaves out"
-  listed=$(go test -list "$FABRIC_TESTS" ./ledger/ ./cmd/trustid/)
+  listed=$(go test -list "$FABRIC_TESTS" ./ledger/fabric/ ./cmd/trustid/)
   log "LEFT OUT (TRUSTID_TEST_SHORT=1): the Fabric network and its tests:" $(grep -E '^Test' <<<"$listed" || true)
   log "all other tests passed; the run is NOT complete"
 fi

@@ -4,17 +4,21 @@
 // the holder; everything here may be lost on restart without harm beyond
 // forcing users to start a flow again.
 //
-// Two implementations satisfy the same contract and pass the same conformance
-// suite (package storetest):
+// This package holds the contract ([Store]), its sentinel errors, the shared
+// key derivation and rate-limit arithmetic, and the in-memory store; it links
+// no third-party module, so domain packages depend on it freely. Two
+// implementations satisfy the contract and pass the same conformance suite
+// (package storetest):
 //
 //   - [Memory], the embedded default, for a single node. Safe for concurrent
 //     use, sharded, with expiry against an injected clock, a background
 //     sweeper and a cap on the number of entries.
-//   - [Redis], for any number of stateless nodes sharing one Redis or Redis
-//     Cluster (any [redis.UniversalClient]). Every operation is a single-key
-//     command or a single-key Lua script, so it is atomic and Cluster-safe
-//     without hash tags. Expiry and rate-limit time come from the Redis
-//     server's clock, so nodes with skewed clocks still agree.
+//   - redisstore.Store (package store/redis), for any number of stateless
+//     nodes sharing one Redis or Redis Cluster (any redis.UniversalClient).
+//     Every operation is a single-key command or a single-key Lua script, so
+//     it is atomic and Cluster-safe without hash tags. Expiry and rate-limit
+//     time come from the Redis server's clock, so nodes with skewed clocks
+//     still agree.
 //
 // # Capabilities and their namespaces
 //
@@ -28,7 +32,7 @@
 //
 // To keep sessions apart from a cache (or one feature's cache from
 // another's), give each its own store value with its own Prefix; several
-// [Redis] values can share one client.
+// Redis store values can share one client.
 //
 // # Keys are never stored in clear
 //
@@ -46,8 +50,8 @@
 //
 // # Errors
 //
-// Missing or expired entries give [ErrNotFound]; [Memory.Put]/[Redis.Put] over
-// a live token gives [ErrExists]; a second [Memory.MarkUsed]/[Redis.MarkUsed]
+// Missing or expired entries give [ErrNotFound]; Put over
+// a live token gives [ErrExists]; a second MarkUsed
 // gives [ErrReplayed]. Bad input gives [ErrInvalidKey], [ErrInvalidTTL] or
 // [ErrInvalidLimit]; use after Close gives [ErrClosed]. Backend failures are
 // wrapped with %w and the operation name ("store: redis consume: ..."), and a
@@ -64,7 +68,7 @@
 //
 // # Performance
 //
-// Measured with `go test -run '^$' -bench . -benchmem -count=3 ./store/` on
+// Measured with `go test -run '^$' -bench . -benchmem -count=3 ./store/...` on
 // the project's 2-core machine (AMD EPYC VM, shared with other work, load
 // about 3; Go 1.26; Redis 7.0.15 on loopback, one client goroutine), median
 // of three runs:

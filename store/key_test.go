@@ -10,27 +10,27 @@ import (
 )
 
 func TestKeyDerivation(t *testing.T) {
-	k, err := newKeyer("trustid:310000:", nil)
+	k, err := NewKeyer("trustid:310000:", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
 	// SHA-256("abc") = ba7816bf 8f01cfea 414140de 5dae2223 b00361a3 96177a9c ...
 	const want = "trustid:310000:tok:ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qc"
-	if got := k.key(nsToken, "abc"); got != want {
+	if got := k.Key(NamespaceToken, "abc"); got != want {
 		t.Fatalf("key = %q, want %q", got, want)
 	}
 
-	sk, err := newKeyer("p:", []byte("node secret"))
+	sk, err := NewKeyer("p:", []byte("node secret"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	mac := hmac.New(sha256.New, []byte("node secret"))
 	mac.Write([]byte("abc"))
 	wantMAC := "p:kv:" + base64.RawURLEncoding.EncodeToString(mac.Sum(nil))[:32]
-	if got := sk.key(nsKV, "abc"); got != wantMAC {
+	if got := sk.Key(NamespaceKV, "abc"); got != wantMAC {
 		t.Fatalf("keyed key = %q, want %q", got, wantMAC)
 	}
-	if strings.Contains(sk.key(nsKV, "abc"), "abc") {
+	if strings.Contains(sk.Key(NamespaceKV, "abc"), "abc") {
 		t.Fatal("stored key contains the caller key")
 	}
 }
@@ -46,17 +46,17 @@ func TestNewGCRA(t *testing.T) {
 		{1000, time.Millisecond, 1, 1000},
 		{999, time.Millisecond, 2, 1998},
 	} {
-		g, err := newGCRA(c.limit, c.window)
+		g, err := NewGCRA(c.limit, c.window)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if g.interval != c.interval || g.span != c.span {
-			t.Errorf("newGCRA(%d, %v) = %+v, want interval %d span %d", c.limit, c.window, g, c.interval, c.span)
+		if g.Interval != c.interval || g.Span != c.span {
+			t.Errorf("NewGCRA(%d, %v) = %+v, want interval %d span %d", c.limit, c.window, g, c.interval, c.span)
 		}
 		// Exactly limit requests fit in a burst.
 		now, tat, n := int64(1_700_000_000_000_000), int64(0), 0
 		for {
-			d, next := g.decide(now, tat)
+			d, next := g.Decide(now, tat)
 			if !d.Allowed {
 				break
 			}
@@ -65,21 +65,6 @@ func TestNewGCRA(t *testing.T) {
 		}
 		if n != c.limit {
 			t.Errorf("limit %d window %v: burst of %d", c.limit, c.window, n)
-		}
-	}
-}
-
-func TestTTLMillis(t *testing.T) {
-	for in, want := range map[time.Duration]time.Duration{
-		time.Nanosecond:               time.Millisecond,
-		time.Millisecond:              time.Millisecond,
-		1500 * time.Microsecond:       2 * time.Millisecond,
-		time.Second:                   time.Second,
-		time.Second + time.Nanosecond: time.Second + time.Millisecond,
-		80 * time.Millisecond:         80 * time.Millisecond,
-	} {
-		if got := ttlMillis(in); got != want {
-			t.Errorf("ttlMillis(%v) = %v, want %v", in, got, want)
 		}
 	}
 }

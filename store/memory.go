@@ -49,7 +49,7 @@ type MemoryOptions struct {
 // It is safe for concurrent use. Create it with [NewMemory] and stop its
 // sweeper with Close.
 type Memory struct {
-	keys      keyer
+	keys      Keyer
 	now       func() time.Time
 	max       int64 // < 0: no cap
 	count     atomic.Int64
@@ -80,7 +80,7 @@ var _ Store = (*Memory)(nil)
 // NewMemory returns an in-memory store. It starts a background sweeper unless
 // opts.SweepInterval is negative; call Close to stop it.
 func NewMemory(opts MemoryOptions) (*Memory, error) {
-	k, err := newKeyer(opts.Prefix, opts.KeySecret)
+	k, err := NewKeyer(opts.Prefix, opts.KeySecret)
 	if err != nil {
 		return nil, err
 	}
@@ -168,13 +168,13 @@ func (m *Memory) Ping(ctx context.Context) error {
 
 // begin validates the arguments and returns the stored key and its shard.
 func (m *Memory) begin(ctx context.Context, ns, key string) (string, *memShard, error) {
-	if err := checkKey(ctx, key); err != nil {
+	if err := CheckKey(ctx, key); err != nil {
 		return "", nil, err
 	}
 	if m.closed.Load() {
 		return "", nil, ErrClosed
 	}
-	sk := m.keys.key(ns, key)
+	sk := m.keys.Key(ns, key)
 	// The digest part of the stored key is uniformly distributed.
 	d := sk[len(sk)-hashedKeyLen:]
 	h := binary.LittleEndian.Uint32([]byte(d[:4]))
@@ -231,7 +231,7 @@ func (m *Memory) insertNew(s *memShard, sk string, e memEntry, now int64) (exist
 
 // Put implements [Store.Put].
 func (m *Memory) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	return m.putNew(ctx, nsToken, key, clone(value), ttl, ErrExists)
+	return m.putNew(ctx, NamespaceToken, key, clone(value), ttl, ErrExists)
 }
 
 // putNew stores val under key unless a live entry is there, in which case
@@ -241,7 +241,7 @@ func (m *Memory) putNew(ctx context.Context, ns, key string, val []byte, ttl tim
 	if err != nil {
 		return err
 	}
-	if err := checkTTL(ttl); err != nil {
+	if err := CheckTTL(ttl); err != nil {
 		return err
 	}
 	now := m.now()
@@ -257,7 +257,7 @@ func (m *Memory) putNew(ctx context.Context, ns, key string, val []byte, ttl tim
 
 // Consume implements [Store.Consume].
 func (m *Memory) Consume(ctx context.Context, key string) ([]byte, error) {
-	sk, s, err := m.begin(ctx, nsToken, key)
+	sk, s, err := m.begin(ctx, NamespaceToken, key)
 	if err != nil {
 		return nil, err
 	}
@@ -278,12 +278,12 @@ func (m *Memory) Consume(ctx context.Context, key string) ([]byte, error) {
 
 // MarkUsed implements [Store.MarkUsed].
 func (m *Memory) MarkUsed(ctx context.Context, key string, ttl time.Duration) error {
-	return m.putNew(ctx, nsNonce, key, nil, ttl, ErrReplayed)
+	return m.putNew(ctx, NamespaceNonce, key, nil, ttl, ErrReplayed)
 }
 
 // Get implements [Store.Get].
 func (m *Memory) Get(ctx context.Context, key string) ([]byte, error) {
-	sk, s, err := m.begin(ctx, nsKV, key)
+	sk, s, err := m.begin(ctx, NamespaceKV, key)
 	if err != nil {
 		return nil, err
 	}
@@ -304,11 +304,11 @@ func (m *Memory) Get(ctx context.Context, key string) ([]byte, error) {
 
 // Set implements [Store.Set].
 func (m *Memory) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	sk, s, err := m.begin(ctx, nsKV, key)
+	sk, s, err := m.begin(ctx, NamespaceKV, key)
 	if err != nil {
 		return err
 	}
-	if err := checkTTL(ttl); err != nil {
+	if err := CheckTTL(ttl); err != nil {
 		return err
 	}
 	m.sweepIfFull()
@@ -329,7 +329,7 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 
 // Delete implements [Store.Delete].
 func (m *Memory) Delete(ctx context.Context, key string) error {
-	sk, s, err := m.begin(ctx, nsKV, key)
+	sk, s, err := m.begin(ctx, NamespaceKV, key)
 	if err != nil {
 		return err
 	}
@@ -348,11 +348,11 @@ func (m *Memory) remove(s *memShard, sk string) {
 
 // Allow implements [Store.Allow].
 func (m *Memory) Allow(ctx context.Context, key string, limit int, window time.Duration) (Decision, error) {
-	sk, s, err := m.begin(ctx, nsRate, key)
+	sk, s, err := m.begin(ctx, NamespaceRate, key)
 	if err != nil {
 		return Decision{}, err
 	}
-	g, err := newGCRA(limit, window)
+	g, err := NewGCRA(limit, window)
 	if err != nil {
 		return Decision{}, err
 	}
@@ -368,7 +368,7 @@ func (m *Memory) Allow(ctx context.Context, key string, limit int, window time.D
 	if ok && now.UnixNano() >= e.exp {
 		e = memEntry{}
 	}
-	d, tat := g.decide(nowUS, e.tat)
+	d, tat := g.Decide(nowUS, e.tat)
 	if !d.Allowed {
 		return d, nil
 	}
@@ -384,7 +384,7 @@ func (m *Memory) Allow(ctx context.Context, key string, limit int, window time.D
 
 // Reset implements [Store.Reset].
 func (m *Memory) Reset(ctx context.Context, key string) error {
-	sk, s, err := m.begin(ctx, nsRate, key)
+	sk, s, err := m.begin(ctx, NamespaceRate, key)
 	if err != nil {
 		return err
 	}

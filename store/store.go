@@ -118,38 +118,46 @@ type Decision struct {
 	RetryAfter time.Duration
 }
 
-// Key namespaces, one per capability.
+// Key namespaces, one per capability. They and the helpers below are the
+// shared plumbing of every [Store] implementation ([Memory] here, the Redis
+// store in package store/redis), so all of them derive the same stored keys
+// and apply the same checks and rate-limit arithmetic.
 const (
-	nsToken = "tok"
-	nsNonce = "nonce"
-	nsKV    = "kv"
-	nsRate  = "rate"
+	NamespaceToken = "tok"
+	NamespaceNonce = "nonce"
+	NamespaceKV    = "kv"
+	NamespaceRate  = "rate"
 )
 
 // hashedKeyLen is the length of the encoded digest in a stored key:
 // 32 base64url characters carry the first 24 bytes (192 bits) of the digest.
 const hashedKeyLen = 32
 
-// keyer turns caller keys into stored keys.
-type keyer struct {
+// Keyer turns caller keys into stored keys (see the package comment).
+type Keyer struct {
 	prefix string
 	secret []byte
 }
 
-func newKeyer(prefix string, secret []byte) (keyer, error) {
+// NewKeyer returns a Keyer for prefix, which must not contain '{' or '}' and
+// is at most 128 bytes, and an optional HMAC secret.
+func NewKeyer(prefix string, secret []byte) (Keyer, error) {
 	if strings.ContainsAny(prefix, "{}") {
 		// A hash tag in the prefix would put every key in one Cluster slot.
-		return keyer{}, errors.New("store: prefix must not contain '{' or '}'")
+		return Keyer{}, errors.New("store: prefix must not contain '{' or '}'")
 	}
 	if len(prefix) > 128 {
-		return keyer{}, errors.New("store: prefix longer than 128 bytes")
+		return Keyer{}, errors.New("store: prefix longer than 128 bytes")
 	}
-	return keyer{prefix: prefix, secret: append([]byte(nil), secret...)}, nil
+	return Keyer{prefix: prefix, secret: append([]byte(nil), secret...)}, nil
 }
 
-// key returns prefix + ns + ":" + base64url(digest)[:32], where digest is
+// Prefix returns the prefix every stored key starts with.
+func (k Keyer) Prefix() string { return k.prefix }
+
+// Key returns prefix + ns + ":" + base64url(digest)[:32], where digest is
 // SHA-256(key), or HMAC-SHA-256(secret, key) when a secret is set.
-func (k keyer) key(ns, key string) string {
+func (k Keyer) Key(ns, key string) string {
 	var sum [sha256.Size]byte
 	if len(k.secret) > 0 {
 		mac := hmac.New(sha256.New, k.secret)
@@ -169,8 +177,9 @@ func (k keyer) key(ns, key string) string {
 	return b.String()
 }
 
-// checkKey validates the common arguments of every keyed operation.
-func checkKey(ctx context.Context, key string) error {
+// CheckKey validates the common arguments of every keyed operation: a live
+// context and a non-empty key ([ErrInvalidKey]).
+func CheckKey(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -180,48 +189,46 @@ func checkKey(ctx context.Context, key string) error {
 	return nil
 }
 
-func checkTTL(ttl time.Duration) error {
+// CheckTTL returns [ErrInvalidTTL] unless ttl is positive.
+func CheckTTL(ttl time.Duration) error {
 	if ttl <= 0 {
 		return ErrInvalidTTL
 	}
 	return nil
 }
 
-// gcra holds the integer parameters of a rate limit, in microseconds.
-type gcra struct {
-	interval int64 // emission interval: ceil(window / limit)
-	span     int64 // burst span: limit * interval
+// GCRA holds the integer parameters of a rate limit, in microseconds.
+type GCRA struct {
+	Interval int64 // emission interval: ceil(window / limit)
+	Span     int64 // burst span: limit * interval
 }
 
-func newGCRA(limit int, window time.Duration) (gcra, error) {
+// NewGCRA checks limit and window ([ErrInvalidLimit]) and returns their
+// parameters.
+func NewGCRA(limit int, window time.Duration) (GCRA, error) {
 	if limit < 1 || limit > MaxLimit {
-		return gcra{}, fmt.Errorf("%w: limit %d out of range [1, %d]", ErrInvalidLimit, limit, MaxLimit)
+		return GCRA{}, fmt.Errorf("%w: limit %d out of range [1, %d]", ErrInvalidLimit, limit, MaxLimit)
 	}
 	if window < MinWindow || window > MaxWindow {
-		return gcra{}, fmt.Errorf("%w: window %v out of range [%v, %v]", ErrInvalidLimit, window, MinWindow, MaxWindow)
+		return GCRA{}, fmt.Errorf("%w: window %v out of range [%v, %v]", ErrInvalidLimit, window, MinWindow, MaxWindow)
 	}
 	w := window.Microseconds()
 	l := int64(limit)
 	iv := (w + l - 1) / l
-	return gcra{interval: iv, span: iv * l}, nil
+	return GCRA{Interval: iv, Span: iv * l}, nil
 }
 
-// decide applies GCRA at time now (µs) to the theoretical arrival time tat
+// Decide applies GCRA at time now (µs) to the theoretical arrival time tat
 // (µs; zero or past means a fresh key). It returns the decision and, when
 // allowed, the new tat to store.
-func (g gcra) decide(now, tat int64) (Decision, int64) {
+func (g GCRA) Decide(now, tat int64) (Decision, int64) {
 	if tat < now {
 		tat = now
 	}
-	next := tat + g.interval
+	next := tat + g.Interval
 	diff := next - now
-	if diff > g.span {
-		return Decision{RetryAfter: time.Duration(diff-g.span) * time.Microsecond}, 0
+	if diff > g.Span {
+		return Decision{RetryAfter: time.Duration(diff-g.Span) * time.Microsecond}, 0
 	}
-	return Decision{Allowed: true, Remaining: int((g.span - diff) / g.interval)}, next
-}
-
-// ttlMillis rounds a TTL up to whole milliseconds, the granularity of Redis.
-func ttlMillis(ttl time.Duration) time.Duration {
-	return (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
+	return Decision{Allowed: true, Remaining: int((g.Span - diff) / g.Interval)}, next
 }

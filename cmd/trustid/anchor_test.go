@@ -27,6 +27,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/embedded"
 )
 
 // TestServeAnchorsStatus runs `trustid serve` on the embedded defaults
@@ -152,7 +153,7 @@ func TestServeAnchorsStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(replica, raw, 0o600)
-	l, err := ledger.OpenEmbedded(replica, ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP("320000")})
+	l, err := embedded.Open(replica, embedded.Options{MSPID: chaincode.RegionMSP("320000")})
 	if err != nil {
 		t.Fatal(err)
 	}

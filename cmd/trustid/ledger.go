@@ -23,6 +23,8 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/embedded"
+	"github.com/trustid-cn/trustid/ledger/fabric"
 )
 
 // Files of the ledger in the data directory.
@@ -90,7 +92,7 @@ func openLedger(cmd *cobra.Command, dataDir, region string) (ledger.Ledger, stri
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, "", fmt.Errorf("data directory: %w", err)
 		}
-		l, err := ledger.OpenEmbedded(filepath.Join(dataDir, ledgerFile), ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP(region)})
+		l, err := embedded.Open(filepath.Join(dataDir, ledgerFile), embedded.Options{MSPID: chaincode.RegionMSP(region)})
 		return l, mode, err
 	case "fabric":
 		cfg, err := fabricConfig(f)
@@ -100,18 +102,18 @@ func openLedger(cmd *cobra.Command, dataDir, region string) (ledger.Ledger, stri
 		if want := chaincode.RegionMSP(region); cfg.MSPID != want {
 			return nil, "", fmt.Errorf("Fabric MSP ID %q does not match region %s (want %s)", cfg.MSPID, region, want)
 		}
-		l, err := ledger.OpenFabric(cfg)
+		l, err := fabric.Open(cfg)
 		return l, mode, err
 	}
 	return nil, "", fmt.Errorf("--ledger must be embedded, fabric or auto, not %q", mode)
 }
 
 // fabricConfig reads the profile, then lets each flag override it.
-func fabricConfig(f *pflag.FlagSet) (ledger.FabricConfig, error) {
-	var cfg ledger.FabricConfig
+func fabricConfig(f *pflag.FlagSet) (fabric.Config, error) {
+	var cfg fabric.Config
 	if p, _ := f.GetString("fabric-profile"); p != "" {
 		var err error
-		if cfg, err = ledger.LoadProfile(p); err != nil {
+		if cfg, err = fabric.LoadProfile(p); err != nil {
 			return cfg, fmt.Errorf("--fabric-profile: %w", err)
 		}
 	}
@@ -519,7 +521,7 @@ func newLedgerCmd() *cobra.Command {
 	}, &cobra.Command{
 		Use: "verify", Short: "Check the embedded ledger's block log and state", Args: cobra.NoArgs,
 		RunE: withLedger(func(ctx context.Context, _ ledger.Client, l ledger.Ledger, _ []string) (any, error) {
-			e, ok := l.(*ledger.Embedded)
+			e, ok := l.(*embedded.Ledger)
 			if !ok {
 				return nil, errors.New("verify checks the embedded ledger; Fabric peers validate their own blocks")
 			}

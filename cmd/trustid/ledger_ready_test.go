@@ -17,6 +17,7 @@ import (
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/embedded"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
@@ -61,7 +62,7 @@ func TestLedgerReadiness(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	dir := t.TempDir()
-	l, err := ledger.OpenEmbedded(filepath.Join(dir, ledgerFile), ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
+	l, err := embedded.Open(filepath.Join(dir, ledgerFile), embedded.Options{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +205,7 @@ func TestLedgerReadiness(t *testing.T) {
 // stops when the context ends.
 func TestRunOutboxRestarts(t *testing.T) {
 	dir := t.TempDir()
-	l, err := ledger.OpenEmbedded(filepath.Join(dir, ledgerFile), ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
+	l, err := embedded.Open(filepath.Join(dir, ledgerFile), embedded.Options{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/store"
+	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
 
 // node holds what a running node's features share; serve builds it and
@@ -107,7 +108,7 @@ func openStore(cmd *cobra.Command, region string, ks *keystore.Store) (*ephemera
 		return nil, fmt.Errorf("--redis-url: %w", err)
 	}
 	client := redis.NewClient(opts)
-	r, err := store.NewRedis(client, store.RedisOptions{Prefix: prefix, KeySecret: secret.Value()})
+	r, err := redisstore.New(client, redisstore.Options{Prefix: prefix, KeySecret: secret.Value()})
 	if err != nil {
 		client.Close()
 		return nil, err

@@ -536,3 +536,65 @@ func eventually(t *testing.T, f func() error) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+// Anchored reads the chain from block from (default 0) and counts how often
+// each status change was anchored in a batch, so tests can check that every
+// accepted change reached the chain exactly once.
+func Anchored(t testing.TB, l ledger.Ledger, from ...uint64) map[chaincode.StatusChange]int {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h, err := l.Height(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := uint64(0)
+	if len(from) > 0 {
+		start = from[0]
+	}
+	counts := map[chaincode.StatusChange]int{}
+	if h == 0 {
+		return counts
+	}
+	events, err := l.Events(ctx, start)
+	if err != nil {
+		t.Fatal(err)
+	}
+	idle := 5 * time.Second
+	for {
+		select {
+		case ev, ok := <-events:
+			if !ok {
+				return counts
+			}
+			if ev.Name == chaincode.EventStatusBatch {
+				var b chaincode.Batch
+				if err := json.Unmarshal(ev.Payload, &b); err != nil {
+					t.Fatal(err)
+				}
+				cs, err := chaincode.DecodeBatch(b)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, c := range cs {
+					counts[c]++
+				}
+			}
+			if ev.Block+1 >= h {
+				idle = 300 * time.Millisecond // the rest of the last block
+			}
+		case <-time.After(idle):
+			return counts
+		}
+	}
+}
+
+// SeqChanges returns n changes to list at indexes from, from+1, ... with
+// status 1.
+func SeqChanges(list string, from, n int) []ledger.StatusChange {
+	cs := make([]ledger.StatusChange, n)
+	for i := range cs {
+		cs[i] = ledger.StatusChange{List: list, Index: uint64(from + i), Status: 1}
+	}
+	return cs
+}

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Brings the network up, runs every Fabric integration test (the Go tests
-# named ^TestFabric, which live in ./ledger and ./cmd/trustid: the ledger
-# conformance suite, the fault tests, the node serving on Fabric) against
+# named ^TestFabric, which live in ./ledger/fabric and ./cmd/trustid: the
+# ledger conformance suite, the fault tests, the node serving on Fabric) against
 # it, and tears it down.
 #   TRUSTID_FABRIC_LOAD=1 also runs the 60 s load test (figures in docs/BENCHMARKS.md).
 # It fails if any of those tests fails, skips, or does not run at all.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/env.sh"
-PKGS=(./ledger/ ./cmd/trustid/)
+PKGS=(./ledger/fabric/ ./cmd/trustid/)
 TESTS='^TestFabric'
 LOGS=$FABNET/test-logs
 rm -rf "$LOGS"

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -22,7 +23,7 @@ import (
 
 // KeyLister is implemented by stores that can list their raw stored keys.
 // When the store under test implements it, the suite checks that no caller
-// key is stored in clear. Both [store.Memory] and [store.Redis] implement it.
+// key is stored in clear. Both [store.Memory] and the Redis store (package store/redis) implement it.
 type KeyLister interface {
 	// StoredKeys returns every key the store holds under its prefix.
 	StoredKeys(ctx context.Context) ([]string, error)
@@ -628,5 +629,43 @@ func testConcurrentDistinctKeys(t *testing.T, s store.Store) {
 	})
 	if wins != Contenders {
 		t.Fatalf("%d of %d goroutines round-tripped their own keys", wins, Contenders)
+	}
+}
+
+// BenchConsume measures one Put followed by one Consume of a fresh token (the
+// life of a single-use QR token) on s. Every implementation's benchmark uses
+// it, so their figures compare.
+func BenchConsume(b *testing.B, s store.Store) {
+	ctx := b.Context()
+	val := []byte("payload-of-a-qr-token-0123456789")
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = "qr-token-" + strconv.Itoa(i) + "-ZkFqY2xhc3NpZmllZA"
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; b.Loop(); i++ {
+		k := keys[i%len(keys)]
+		if err := s.Put(ctx, k, val, time.Minute); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := s.Consume(ctx, k); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchAllow measures one Allow over 1024 rotating client addresses on s.
+func BenchAllow(b *testing.B, s store.Store) {
+	ctx := b.Context()
+	keys := make([]string, 1024)
+	for i := range keys {
+		keys[i] = "203.0.113." + strconv.Itoa(i)
+	}
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := s.Allow(ctx, keys[i%len(keys)], 1_000_000, time.Second); err != nil {
+			b.Fatal(err)
+		}
 	}
 }

@@ -1,4 +1,11 @@
-package store
+// Package redisstore is the [store.Store] backed by Redis or Redis Cluster,
+// for any number of stateless nodes sharing one backend. Every operation is a
+// single-key command or a single-key Lua script, so it is atomic and
+// Cluster-safe without hash tags; expiry and rate-limit time come from the
+// Redis server's clock, so nodes with skewed clocks still agree. It is the
+// only package that links go-redis: domain packages depend on the contract
+// in package store.
+package redisstore
 
 import (
 	"context"
@@ -11,10 +18,12 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/trustid-cn/trustid/store"
 )
 
-// RedisOptions configures [NewRedis]. The zero value is ready to use.
-type RedisOptions struct {
+// Options configures [New]. The zero value is ready to use.
+type Options struct {
 	// Prefix is prepended to every stored key so that several nodes,
 	// regions or features can share one Redis, e.g. "trustid:310000:". It
 	// must not contain '{' or '}' (a hash tag would pin every key to one
@@ -25,31 +34,31 @@ type RedisOptions struct {
 	KeySecret []byte
 }
 
-// Redis is the [Store] backed by Redis or Redis Cluster (Redis 6.2 or later,
+// Store is the [store.Store] backed by Redis or Redis Cluster (Redis 6.2 or later,
 // for GETDEL). It is safe for concurrent use, and any number of processes
 // may share one backend: every operation is one atomic single-key command or
 // script. Expiry and rate-limit time follow the Redis server's clock; TTLs
 // are rounded up to whole milliseconds.
-type Redis struct {
+type Store struct {
 	c      redis.UniversalClient
-	keys   keyer
+	keys   store.Keyer
 	closed atomic.Bool
 }
 
-var _ Store = (*Redis)(nil)
+var _ store.Store = (*Store)(nil)
 
-// NewRedis returns a store using client, which the caller keeps owning:
-// [Redis.Close] does not close it. Use a [redis.ClusterClient] for Redis
+// New returns a store using client, which the caller keeps owning:
+// [Store.Close] does not close it. Use a [redis.ClusterClient] for Redis
 // Cluster.
-func NewRedis(client redis.UniversalClient, opts RedisOptions) (*Redis, error) {
+func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if client == nil {
 		return nil, errors.New("store: nil redis client")
 	}
-	k, err := newKeyer(opts.Prefix, opts.KeySecret)
+	k, err := store.NewKeyer(opts.Prefix, opts.KeySecret)
 	if err != nil {
 		return nil, err
 	}
-	return &Redis{c: client, keys: k}, nil
+	return &Store{c: client, keys: k}, nil
 }
 
 // wrap adds the operation name to a backend error, keeping it matchable.
@@ -58,23 +67,23 @@ func wrap(op string, err error) error {
 }
 
 // begin validates the arguments and returns the stored key.
-func (r *Redis) begin(ctx context.Context, ns, key string) (string, error) {
-	if err := checkKey(ctx, key); err != nil {
+func (r *Store) begin(ctx context.Context, ns, key string) (string, error) {
+	if err := store.CheckKey(ctx, key); err != nil {
 		return "", err
 	}
 	if r.closed.Load() {
-		return "", ErrClosed
+		return "", store.ErrClosed
 	}
-	return r.keys.key(ns, key), nil
+	return r.keys.Key(ns, key), nil
 }
 
-// Put implements [Store.Put] with SET NX PX.
-func (r *Redis) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	sk, err := r.begin(ctx, nsToken, key)
+// Put implements [store.Store.Put] with SET NX PX.
+func (r *Store) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	sk, err := r.begin(ctx, store.NamespaceToken, key)
 	if err != nil {
 		return err
 	}
-	if err := checkTTL(ttl); err != nil {
+	if err := store.CheckTTL(ttl); err != nil {
 		return err
 	}
 	ok, err := r.c.SetNX(ctx, sk, nonNil(value), ttlMillis(ttl)).Result()
@@ -82,20 +91,20 @@ func (r *Redis) Put(ctx context.Context, key string, value []byte, ttl time.Dura
 		return wrap("put", err)
 	}
 	if !ok {
-		return ErrExists
+		return store.ErrExists
 	}
 	return nil
 }
 
-// Consume implements [Store.Consume] with GETDEL.
-func (r *Redis) Consume(ctx context.Context, key string) ([]byte, error) {
-	sk, err := r.begin(ctx, nsToken, key)
+// Consume implements [store.Store.Consume] with GETDEL.
+func (r *Store) Consume(ctx context.Context, key string) ([]byte, error) {
+	sk, err := r.begin(ctx, store.NamespaceToken, key)
 	if err != nil {
 		return nil, err
 	}
 	v, err := r.c.GetDel(ctx, sk).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
+		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, wrap("consume", err)
@@ -103,13 +112,13 @@ func (r *Redis) Consume(ctx context.Context, key string) ([]byte, error) {
 	return v, nil
 }
 
-// MarkUsed implements [Store.MarkUsed] with SET NX PX.
-func (r *Redis) MarkUsed(ctx context.Context, key string, ttl time.Duration) error {
-	sk, err := r.begin(ctx, nsNonce, key)
+// MarkUsed implements [store.Store.MarkUsed] with SET NX PX.
+func (r *Store) MarkUsed(ctx context.Context, key string, ttl time.Duration) error {
+	sk, err := r.begin(ctx, store.NamespaceNonce, key)
 	if err != nil {
 		return err
 	}
-	if err := checkTTL(ttl); err != nil {
+	if err := store.CheckTTL(ttl); err != nil {
 		return err
 	}
 	ok, err := r.c.SetNX(ctx, sk, "1", ttlMillis(ttl)).Result()
@@ -117,20 +126,20 @@ func (r *Redis) MarkUsed(ctx context.Context, key string, ttl time.Duration) err
 		return wrap("mark used", err)
 	}
 	if !ok {
-		return ErrReplayed
+		return store.ErrReplayed
 	}
 	return nil
 }
 
-// Get implements [Store.Get].
-func (r *Redis) Get(ctx context.Context, key string) ([]byte, error) {
-	sk, err := r.begin(ctx, nsKV, key)
+// Get implements [store.Store.Get].
+func (r *Store) Get(ctx context.Context, key string) ([]byte, error) {
+	sk, err := r.begin(ctx, store.NamespaceKV, key)
 	if err != nil {
 		return nil, err
 	}
 	v, err := r.c.Get(ctx, sk).Bytes()
 	if errors.Is(err, redis.Nil) {
-		return nil, ErrNotFound
+		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, wrap("get", err)
@@ -138,13 +147,13 @@ func (r *Redis) Get(ctx context.Context, key string) ([]byte, error) {
 	return v, nil
 }
 
-// Set implements [Store.Set] with SET PX.
-func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
-	sk, err := r.begin(ctx, nsKV, key)
+// Set implements [store.Store.Set] with SET PX.
+func (r *Store) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	sk, err := r.begin(ctx, store.NamespaceKV, key)
 	if err != nil {
 		return err
 	}
-	if err := checkTTL(ttl); err != nil {
+	if err := store.CheckTTL(ttl); err != nil {
 		return err
 	}
 	if err := r.c.Set(ctx, sk, nonNil(value), ttlMillis(ttl)).Err(); err != nil {
@@ -153,9 +162,9 @@ func (r *Redis) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	return nil
 }
 
-// Delete implements [Store.Delete].
-func (r *Redis) Delete(ctx context.Context, key string) error {
-	sk, err := r.begin(ctx, nsKV, key)
+// Delete implements [store.Store.Delete].
+func (r *Store) Delete(ctx context.Context, key string) error {
+	sk, err := r.begin(ctx, store.NamespaceKV, key)
 	if err != nil {
 		return err
 	}
@@ -185,34 +194,34 @@ redis.call('SET', KEYS[1], string.format('%.0f', tat + interval), 'PX', math.cei
 return {1, math.floor((span - diff) / interval), 0}
 `)
 
-// Allow implements [Store.Allow] with one Lua script (EVALSHA), so the read
+// Allow implements [store.Store.Allow] with one Lua script (EVALSHA), so the read
 // and the update are atomic and all nodes share the server's clock.
-func (r *Redis) Allow(ctx context.Context, key string, limit int, window time.Duration) (Decision, error) {
-	sk, err := r.begin(ctx, nsRate, key)
+func (r *Store) Allow(ctx context.Context, key string, limit int, window time.Duration) (store.Decision, error) {
+	sk, err := r.begin(ctx, store.NamespaceRate, key)
 	if err != nil {
-		return Decision{}, err
+		return store.Decision{}, err
 	}
-	g, err := newGCRA(limit, window)
+	g, err := store.NewGCRA(limit, window)
 	if err != nil {
-		return Decision{}, err
+		return store.Decision{}, err
 	}
-	res, err := allowScript.Run(ctx, r.c, []string{sk}, g.interval, g.span).Int64Slice()
+	res, err := allowScript.Run(ctx, r.c, []string{sk}, g.Interval, g.Span).Int64Slice()
 	if err != nil {
-		return Decision{}, wrap("allow", err)
+		return store.Decision{}, wrap("allow", err)
 	}
 	if len(res) != 3 {
-		return Decision{}, wrap("allow", fmt.Errorf("unexpected script reply of %d values", len(res)))
+		return store.Decision{}, wrap("allow", fmt.Errorf("unexpected script reply of %d values", len(res)))
 	}
-	return Decision{
+	return store.Decision{
 		Allowed:    res[0] == 1,
 		Remaining:  int(res[1]),
 		RetryAfter: time.Duration(res[2]) * time.Microsecond,
 	}, nil
 }
 
-// Reset implements [Store.Reset].
-func (r *Redis) Reset(ctx context.Context, key string) error {
-	sk, err := r.begin(ctx, nsRate, key)
+// Reset implements [store.Store.Reset].
+func (r *Store) Reset(ctx context.Context, key string) error {
+	sk, err := r.begin(ctx, store.NamespaceRate, key)
 	if err != nil {
 		return err
 	}
@@ -223,12 +232,12 @@ func (r *Redis) Reset(ctx context.Context, key string) error {
 }
 
 // Ping checks that Redis answers (for /readyz).
-func (r *Redis) Ping(ctx context.Context) error {
+func (r *Store) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
 	if r.closed.Load() {
-		return ErrClosed
+		return store.ErrClosed
 	}
 	if err := r.c.Ping(ctx).Err(); err != nil {
 		return wrap("ping", err)
@@ -236,9 +245,9 @@ func (r *Redis) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Close marks the store closed; later calls return ErrClosed. It does not
+// Close marks the store closed; later calls return store.ErrClosed. It does not
 // close the client, which belongs to the caller. It is idempotent.
-func (r *Redis) Close() error {
+func (r *Store) Close() error {
 	r.closed.Store(true)
 	return nil
 }
@@ -247,14 +256,14 @@ func (r *Redis) Close() error {
 // master of a Cluster), sorted. It is meant for debugging and for the
 // conformance suite's check that no caller key is stored in clear; it walks
 // the whole keyspace, so do not call it on a hot path.
-func (r *Redis) StoredKeys(ctx context.Context) ([]string, error) {
+func (r *Store) StoredKeys(ctx context.Context) ([]string, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
 	if r.closed.Load() {
-		return nil, ErrClosed
+		return nil, store.ErrClosed
 	}
-	pattern := globEscape(r.keys.prefix) + "*"
+	pattern := globEscape(r.keys.Prefix()) + "*"
 	var (
 		mu   sync.Mutex
 		keys []string
@@ -307,4 +316,9 @@ func nonNil(b []byte) []byte {
 		return []byte{}
 	}
 	return b
+}
+
+// ttlMillis rounds a TTL up to whole milliseconds, the granularity of Redis.
+func ttlMillis(ttl time.Duration) time.Duration {
+	return (ttl + time.Millisecond - 1).Truncate(time.Millisecond)
 }

@@ -1,4 +1,4 @@
-package ledger
+package fabric
 
 import (
 	"fmt"
@@ -62,8 +62,8 @@ func (r pemRef) load(dir, what string) ([]byte, error) {
 // (grpcOptions.ssl-target-name-override); the channel is the profile's
 // only channel, if it names one. Paths are relative to the profile's
 // folder. Fields the profile lacks stay empty for flags to fill.
-func LoadProfile(path string) (FabricConfig, error) {
-	var cfg FabricConfig
+func LoadProfile(path string) (Config, error) {
+	var cfg Config
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return cfg, fmt.Errorf("%w: connection profile: %v", ErrConfig, err)

@@ -1,4 +1,4 @@
-package ledger_test
+package fabric_test
 
 import (
 	"bufio"
@@ -20,6 +20,7 @@ import (
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/internal/testenv"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/fabric"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
@@ -43,13 +44,13 @@ func fabricEnv(t *testing.T) (profileA, profileB, scripts string) {
 	return os.Getenv("TRUSTID_FABRIC_PROFILE_310000"), os.Getenv("TRUSTID_FABRIC_PROFILE_320000"), os.Getenv("TRUSTID_FABRIC_SCRIPTS")
 }
 
-func openFabric(t *testing.T, profile string) *ledger.Fabric {
+func openFabric(t *testing.T, profile string) *fabric.Ledger {
 	t.Helper()
-	cfg, err := ledger.LoadProfile(profile)
+	cfg, err := fabric.LoadProfile(profile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	f, err := ledger.OpenFabric(cfg)
+	f, err := fabric.Open(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -116,7 +117,7 @@ func TestFabricSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("after restart: %+v", ob.Stats())
-	counts := anchored(t, b, from)
+	counts := ledgertest.Anchored(t, b, from)
 	n := 0
 	for c, k := range counts {
 		if c.List != list {
@@ -190,7 +191,7 @@ func TestFabricPeerDown(t *testing.T) {
 			restarted = true
 			t.Logf("peer %s started at %v; outbox %+v", ledgertest.RegionA, time.Since(start).Round(time.Millisecond), ob.Stats())
 		}
-		if err := ob.Anchor(ctx, seqChanges(list, total, 200)); err != nil {
+		if err := ob.Anchor(ctx, ledgertest.SeqChanges(list, total, 200)); err != nil {
 			t.Fatalf("Anchor while the peer is down: %v", err)
 		}
 		total += 200
@@ -205,7 +206,7 @@ func TestFabricPeerDown(t *testing.T) {
 	if st.Retries == 0 {
 		t.Error("no retries: the outage was not felt")
 	}
-	counts := anchored(t, b, from)
+	counts := ledgertest.Anchored(t, b, from)
 	for i := 0; i < total; i++ {
 		if k := counts[ledger.StatusChange{List: list, Index: uint64(i), Status: 1}]; k != 1 {
 			t.Fatalf("change %d anchored %d times", i, k)
@@ -335,7 +336,7 @@ func TestFabricLoad(t *testing.T) {
 		<-tk.C
 		want := int(time.Since(start).Seconds() * float64(rate))
 		if n := want - total; n > 0 {
-			if err := ob.Anchor(ctx, seqChanges(list, total, n)); err != nil {
+			if err := ob.Anchor(ctx, ledgertest.SeqChanges(list, total, n)); err != nil {
 				t.Fatal(err)
 			}
 			total += n
@@ -386,4 +387,39 @@ func TestFabricLoad(t *testing.T) {
 	if len(probeSent) != 0 {
 		t.Errorf("%d probes never seen", len(probeSent))
 	}
+}
+
+// TestOutboxChild is the child of TestFabricSIGKILL: it anchors changes
+// through an outbox on Fabric, printing each acknowledged count, until it is
+// killed.
+func TestOutboxChild(t *testing.T) {
+	dir := os.Getenv("TRUSTID_OUTBOX_CHILD")
+	if dir == "" {
+		t.Skip("run by TestFabricSIGKILL")
+	}
+	from, _ := strconv.Atoi(os.Getenv("TRUSTID_OUTBOX_CHILD_FROM"))
+	list := os.Getenv("TRUSTID_OUTBOX_CHILD_LIST")
+	f := openFabric(t, os.Getenv("TRUSTID_OUTBOX_CHILD_FABRIC"))
+	ob, err := ledger.OpenOutbox(filepath.Join(dir, "outbox.db"), slowAck{ledger.Client{L: f}}, ledger.OutboxOptions{MaxBatch: 2000, Window: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	go ob.Run(context.Background())
+	for i := 0; ; i += 500 {
+		if err := ob.Anchor(context.Background(), ledgertest.SeqChanges(list, from+i, 500)); err != nil {
+			t.Fatal(err)
+		}
+		fmt.Printf("acked %d\n", i+500)
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// slowAck acknowledges each commit 30 ms late, so the kill usually lands
+// between a batch's commit and its removal from the outbox.
+type slowAck struct{ ledger.Client }
+
+func (s slowAck) AnchorBatch(ctx context.Context, in chaincode.BatchInput) (chaincode.BatchResult, error) {
+	res, err := s.Client.AnchorBatch(ctx, in)
+	time.Sleep(30 * time.Millisecond)
+	return res, err
 }

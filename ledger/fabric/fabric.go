@@ -1,4 +1,9 @@
-package ledger
+// Package fabric is the ledger backend over a Hyperledger Fabric channel
+// through fabric-gateway (gRPC): [Open] connects to one peer's gateway as one
+// MSP, [LoadProfile] reads a Fabric common connection profile. It implements
+// [ledger.Ledger]; only cmd/trustid (wiring) and tests import it, so code that
+// uses the ledger's View or Outbox links neither fabric-gateway nor gRPC.
+package fabric
 
 import (
 	"context"
@@ -21,11 +26,12 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/ledger"
 )
 
-// FabricConfig says how to reach a Fabric peer's gateway and as whom.
+// Config says how to reach a Fabric peer's gateway and as whom.
 // LoadProfile fills it from a Fabric common connection profile.
-type FabricConfig struct {
+type Config struct {
 	MSPID        string // e.g. Region310000MSP
 	CertPEM      []byte // the client's X.509 certificate
 	KeyPEM       []byte // its private key (PKCS#8 or SEC 1 PEM)
@@ -41,11 +47,11 @@ type FabricConfig struct {
 	EvaluateTimeout, EndorseTimeout, SubmitTimeout, CommitTimeout time.Duration
 }
 
-// Fabric is the Ledger over a Hyperledger Fabric channel through the
+// Ledger is the ledger.Ledger over a Hyperledger Fabric channel through the
 // peer's gateway (fabric-gateway). Transactions are endorsed as the
 // channel's endorsement policy requires (the gateway finds the endorsers).
-type Fabric struct {
-	cfg      FabricConfig
+type Ledger struct {
+	cfg      Config
 	conn     *grpc.ClientConn
 	gw       *client.Gateway
 	network  *client.Network
@@ -56,14 +62,14 @@ type Fabric struct {
 	closed bool
 }
 
-var _ Ledger = (*Fabric)(nil)
+var _ ledger.Ledger = (*Ledger)(nil)
 
 // ErrConfig reports an unusable Fabric configuration.
 var ErrConfig = errors.New("ledger: invalid Fabric configuration")
 
-// OpenFabric connects to the peer. It does not call it: use Height to
+// Open connects to the peer. It does not call it: use Height to
 // check that it answers.
-func OpenFabric(cfg FabricConfig) (*Fabric, error) {
+func Open(cfg Config) (*Ledger, error) {
 	if cfg.Channel == "" {
 		cfg.Channel = "trustid"
 	}
@@ -112,18 +118,18 @@ func OpenFabric(cfg FabricConfig) (*Fabric, error) {
 		client.WithSubmitTimeout(cfg.SubmitTimeout), client.WithCommitStatusTimeout(cfg.CommitTimeout))
 	if err != nil {
 		conn.Close()
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %v", ledger.ErrUnavailable, err)
 	}
 	network := gw.GetNetwork(cfg.Channel)
-	return &Fabric{cfg: cfg, conn: conn, gw: gw, network: network,
+	return &Ledger{cfg: cfg, conn: conn, gw: gw, network: network,
 		contract: network.GetContract(cfg.Chaincode), qscc: network.GetContract("qscc")}, nil
 }
 
-// MSPID implements Ledger.
-func (f *Fabric) MSPID() string { return f.cfg.MSPID }
+// MSPID implements ledger.Ledger.
+func (f *Ledger) MSPID() string { return f.cfg.MSPID }
 
-// Close implements Ledger.
-func (f *Fabric) Close() error {
+// Close implements ledger.Ledger.
+func (f *Ledger) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.closed {
@@ -134,8 +140,8 @@ func (f *Fabric) Close() error {
 	return f.conn.Close()
 }
 
-// Submit implements Ledger: endorse, order, and wait for the commit.
-func (f *Fabric) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
+// Submit implements ledger.Ledger: endorse, order, and wait for the commit.
+func (f *Ledger) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
 	out, err := f.contract.SubmitWithContext(ctx, fn, client.WithArguments(args...))
 	if err != nil {
 		return nil, fabricError(fn, err)
@@ -143,8 +149,8 @@ func (f *Fabric) Submit(ctx context.Context, fn string, args ...string) ([]byte,
 	return out, nil
 }
 
-// Evaluate implements Ledger.
-func (f *Fabric) Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error) {
+// Evaluate implements ledger.Ledger.
+func (f *Ledger) Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error) {
 	out, err := f.contract.EvaluateWithContext(ctx, fn, client.WithArguments(args...))
 	if err != nil {
 		return nil, fabricError(fn, err)
@@ -152,27 +158,27 @@ func (f *Fabric) Evaluate(ctx context.Context, fn string, args ...string) ([]byt
 	return out, nil
 }
 
-// Height implements Ledger, from the peer's qscc GetChainInfo.
-func (f *Fabric) Height(ctx context.Context) (uint64, error) {
+// Height implements ledger.Ledger, from the peer's qscc GetChainInfo.
+func (f *Ledger) Height(ctx context.Context) (uint64, error) {
 	raw, err := f.qscc.EvaluateWithContext(ctx, "GetChainInfo", client.WithArguments(f.cfg.Channel))
 	if err != nil {
 		return 0, fabricError("GetChainInfo", err)
 	}
 	var info common.BlockchainInfo
 	if err := proto.Unmarshal(raw, &info); err != nil {
-		return 0, fmt.Errorf("%w: chain info: %v", ErrUnavailable, err)
+		return 0, fmt.Errorf("%w: chain info: %v", ledger.ErrUnavailable, err)
 	}
 	return info.GetHeight(), nil
 }
 
-// Events implements Ledger. When the stream breaks (a peer restart) it
+// Events implements ledger.Ledger. When the stream breaks (a peer restart) it
 // reconnects from the last block delivered, skipping events already sent.
-func (f *Fabric) Events(ctx context.Context, from uint64) (<-chan Event, error) {
+func (f *Ledger) Events(ctx context.Context, from uint64) (<-chan ledger.Event, error) {
 	first, err := f.network.ChaincodeEvents(ctx, f.cfg.Chaincode, client.WithStartBlock(from))
 	if err != nil {
 		return nil, fabricError("events", err)
 	}
-	out := make(chan Event, 64)
+	out := make(chan ledger.Event, 64)
 	go func() {
 		defer close(out)
 		in := first
@@ -191,7 +197,7 @@ func (f *Fabric) Events(ctx context.Context, from uint64) (<-chan Event, error) 
 				}
 				sent[ev.TransactionID] = true
 				select {
-				case out <- Event{Block: ev.BlockNumber, TxID: ev.TransactionID, Name: ev.EventName, Payload: ev.Payload}:
+				case out <- ledger.Event{Block: ev.BlockNumber, TxID: ev.TransactionID, Name: ev.EventName, Payload: ev.Payload}:
 				case <-ctx.Done():
 					return
 				}
@@ -216,10 +222,10 @@ func (f *Fabric) Events(ctx context.Context, from uint64) (<-chan Event, error) 
 }
 
 // fabricError turns a gateway error into the contract's sentinel when the
-// chaincode refused, else into ErrUnavailable.
+// chaincode refused, else into ledger.ErrUnavailable.
 func fabricError(fn string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("%w: %s: %w", ErrUnavailable, fn, err)
+		return fmt.Errorf("%w: %s: %w", ledger.ErrUnavailable, fn, err)
 	}
 	text := []string{err.Error()}
 	if st, ok := status.FromError(err); ok {
@@ -236,7 +242,7 @@ func fabricError(fn string, err error) error {
 	}
 	var commitErr *client.CommitError
 	if errors.As(err, &commitErr) {
-		return fmt.Errorf("%w: %s: transaction %s not committed: %s", ErrUnavailable, fn, commitErr.TransactionID, commitErr.Code)
+		return fmt.Errorf("%w: %s: transaction %s not committed: %s", ledger.ErrUnavailable, fn, commitErr.TransactionID, commitErr.Code)
 	}
-	return fmt.Errorf("%w: %s: %s", ErrUnavailable, fn, strings.Join(text, "; "))
+	return fmt.Errorf("%w: %s: %s", ledger.ErrUnavailable, fn, strings.Join(text, "; "))
 }

@@ -1,4 +1,9 @@
-package ledger
+// Package embedded is the default ledger backend: the contract of package
+// chaincode run in-process over one bbolt file, with an append-only, SM3
+// hash-chained block log that Verify replays. It implements [ledger.Ledger];
+// only cmd/trustid (wiring) and tests import it, so code that uses the
+// ledger's View or Outbox does not link bbolt.
+package embedded
 
 import (
 	"bytes"
@@ -18,9 +23,10 @@ import (
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/ledger"
 )
 
-// Embedded is the in-process ledger: the contract run over one bbolt file,
+// Ledger is the in-process ledger: the contract run over one bbolt file,
 // with an append-only block log. Each committed transaction that changed
 // the state or emitted an event is one block:
 //
@@ -33,9 +39,9 @@ import (
 // for block 0). Blocks keep their write sets, so Verify can replay the log
 // into a fresh state and compare it with the stored one.
 //
-// One Embedded value acts as one MSP; As returns a handle acting as
+// One Ledger value acts as one MSP; As returns a handle acting as
 // another over the same file (for tests and single-machine consortia).
-type Embedded struct {
+type Ledger struct {
 	*embeddedDB
 	msp string
 }
@@ -57,9 +63,9 @@ var (
 	bucketBlocks = []byte("blocks")
 )
 
-// EmbeddedOptions configures OpenEmbedded. Zero values: time.Now and
+// Options configures Open. Zero values: time.Now and
 // crypto/rand.
-type EmbeddedOptions struct {
+type Options struct {
 	// MSPID is the identity transactions are submitted as, e.g.
 	// chaincode.RegionMSP("310000"). Required.
 	MSPID string
@@ -67,17 +73,17 @@ type EmbeddedOptions struct {
 	Rand  io.Reader
 }
 
-var _ Ledger = (*Embedded)(nil)
+var _ ledger.Ledger = (*Ledger)(nil)
 
-// OpenEmbedded opens (creating if needed) the embedded ledger at path. The
+// Open opens (creating if needed) the embedded ledger at path. The
 // file is locked: a second process opening it fails after a second.
-func OpenEmbedded(path string, opts EmbeddedOptions) (*Embedded, error) {
+func Open(path string, opts Options) (*Ledger, error) {
 	if _, err := chaincode.RegionOfMSP(opts.MSPID); err != nil {
 		return nil, fmt.Errorf("ledger: embedded: %w", err)
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
 	if err != nil {
-		return nil, fmt.Errorf("%w: open %s: %v", ErrUnavailable, path, err)
+		return nil, fmt.Errorf("%w: open %s: %v", ledger.ErrUnavailable, path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketState, bucketBlocks} {
@@ -88,7 +94,7 @@ func OpenEmbedded(path string, opts EmbeddedOptions) (*Embedded, error) {
 		return nil
 	}); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("%w: %s: %v", ErrUnavailable, path, err)
+		return nil, fmt.Errorf("%w: %s: %v", ledger.ErrUnavailable, path, err)
 	}
 	e := &embeddedDB{db: db, now: opts.Now, rand: opts.Rand, notify: make(chan struct{}), refs: 1}
 	if e.now == nil {
@@ -97,29 +103,29 @@ func OpenEmbedded(path string, opts EmbeddedOptions) (*Embedded, error) {
 	if e.rand == nil {
 		e.rand = rand.Reader
 	}
-	return &Embedded{embeddedDB: e, msp: opts.MSPID}, nil
+	return &Ledger{embeddedDB: e, msp: opts.MSPID}, nil
 }
 
 // As returns a handle over the same file acting as mspID. Close every
 // handle; the file closes with the last one.
-func (e *Embedded) As(mspID string) (*Embedded, error) {
+func (e *Ledger) As(mspID string) (*Ledger, error) {
 	if _, err := chaincode.RegionOfMSP(mspID); err != nil {
 		return nil, fmt.Errorf("ledger: embedded: %w", err)
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return nil, ErrClosed
+		return nil, ledger.ErrClosed
 	}
 	e.refs++
-	return &Embedded{embeddedDB: e.embeddedDB, msp: mspID}, nil
+	return &Ledger{embeddedDB: e.embeddedDB, msp: mspID}, nil
 }
 
-// MSPID implements Ledger.
-func (e *Embedded) MSPID() string { return e.msp }
+// MSPID implements ledger.Ledger.
+func (e *Ledger) MSPID() string { return e.msp }
 
-// Close implements Ledger.
-func (e *Embedded) Close() error {
+// Close implements ledger.Ledger.
+func (e *Ledger) Close() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
@@ -160,7 +166,7 @@ func lp(buf []byte, b []byte) []byte {
 	return append(buf, b...)
 }
 
-// hash computes the block's hash (see Embedded).
+// hash computes the block's hash (see Ledger).
 func (b *Block) hash() (string, error) {
 	prev, err := hex.DecodeString(b.Prev)
 	if err != nil || len(prev) != gm.SM3Size {
@@ -260,7 +266,7 @@ func (s *txState) Caller() (string, error)  { return s.msp, nil }
 func (s *txState) TxID() string             { return s.id }
 func (s *txState) Time() (time.Time, error) { return s.now, nil }
 
-func (e *Embedded) newTxID() (string, error) {
+func (e *Ledger) newTxID() (string, error) {
 	var b [16]byte
 	if _, err := io.ReadFull(e.rand, b[:]); err != nil {
 		return "", err
@@ -268,17 +274,17 @@ func (e *Embedded) newTxID() (string, error) {
 	return hex.EncodeToString(b[:]), nil
 }
 
-func (e *Embedded) checkOpen() error {
+func (e *Ledger) checkOpen() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.closed {
-		return ErrClosed
+		return ledger.ErrClosed
 	}
 	return nil
 }
 
-// Evaluate implements Ledger.
-func (e *Embedded) Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error) {
+// Evaluate implements ledger.Ledger.
+func (e *Ledger) Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error) {
 	if err := e.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -303,9 +309,9 @@ func bargs(args []string) [][]byte {
 	return b
 }
 
-// Submit implements Ledger: the contract runs and its writes and block are
+// Submit implements ledger.Ledger: the contract runs and its writes and block are
 // committed (fsync) in one bbolt transaction, or nothing is.
-func (e *Embedded) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
+func (e *Ledger) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
 	if err := e.checkOpen(); err != nil {
 		return nil, err
 	}
@@ -314,7 +320,7 @@ func (e *Embedded) Submit(ctx context.Context, fn string, args ...string) ([]byt
 	}
 	id, err := e.newTxID()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %v", ledger.ErrUnavailable, err)
 	}
 	var out []byte
 	var appended bool
@@ -368,7 +374,7 @@ func (e *Embedded) Submit(ctx context.Context, fn string, args ...string) ([]byt
 		if errors.As(err, &ce) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: %v", ledger.ErrUnavailable, err)
 	}
 	if appended {
 		e.mu.Lock()
@@ -381,8 +387,8 @@ func (e *Embedded) Submit(ctx context.Context, fn string, args ...string) ([]byt
 	return out, nil
 }
 
-// Height implements Ledger.
-func (e *Embedded) Height(ctx context.Context) (uint64, error) {
+// Height implements ledger.Ledger.
+func (e *Ledger) Height(ctx context.Context) (uint64, error) {
 	var h uint64
 	err := e.db.View(func(tx *bolt.Tx) error {
 		if k, _ := tx.Bucket(bucketBlocks).Cursor().Last(); k != nil {
@@ -394,7 +400,7 @@ func (e *Embedded) Height(ctx context.Context) (uint64, error) {
 }
 
 // Blocks calls fn for each block from number from on, in order.
-func (e *Embedded) Blocks(from uint64, fn func(Block) error) error {
+func (e *Ledger) Blocks(from uint64, fn func(Block) error) error {
 	return e.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(bucketBlocks).Cursor()
 		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, from)); k != nil; k, v = c.Next() {
@@ -416,7 +422,7 @@ var ErrTampered = errors.New("ledger: embedded ledger does not verify")
 // Verify checks the block log's hash chain and numbering, replays every
 // block's writes into a fresh state, and compares that with the stored
 // state key by key.
-func (e *Embedded) Verify() error {
+func (e *Ledger) Verify() error {
 	return e.db.View(func(tx *bolt.Tx) error {
 		replayed := map[string][]byte{}
 		prev, next := zeroHash, uint64(0)
@@ -463,13 +469,13 @@ func (e *Embedded) Verify() error {
 	})
 }
 
-// Events implements Ledger: it replays blocks from from and then follows
+// Events implements ledger.Ledger: it replays blocks from from and then follows
 // new ones.
-func (e *Embedded) Events(ctx context.Context, from uint64) (<-chan Event, error) {
+func (e *Ledger) Events(ctx context.Context, from uint64) (<-chan ledger.Event, error) {
 	if err := e.checkOpen(); err != nil {
 		return nil, err
 	}
-	ch := make(chan Event, 64)
+	ch := make(chan ledger.Event, 64)
 	go func() {
 		defer close(ch)
 		next := from
@@ -500,7 +506,7 @@ func (e *Embedded) Events(ctx context.Context, from uint64) (<-chan Event, error
 					continue
 				}
 				select {
-				case ch <- Event{Block: b.Number, TxID: b.TxID, Name: b.Event, Payload: b.Payload}:
+				case ch <- ledger.Event{Block: b.Number, TxID: b.TxID, Name: b.Event, Payload: b.Payload}:
 				case <-ctx.Done():
 					return
 				}

@@ -1,4 +1,4 @@
-package ledger_test
+package embedded_test
 
 import (
 	"bytes"
@@ -14,12 +14,13 @@ import (
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/embedded"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
-func openEmbedded(t *testing.T, path string) (*ledger.Embedded, *ledger.Embedded) {
+func openEmbedded(t *testing.T, path string) (*embedded.Ledger, *embedded.Ledger) {
 	t.Helper()
-	a, err := ledger.OpenEmbedded(path, ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
+	a, err := embedded.Open(path, embedded.Options{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +87,7 @@ func TestEmbeddedVerify(t *testing.T) {
 		t.Helper()
 		a, b := openEmbeddedNoCleanup(t, path)
 		defer func() { b.Close(); a.Close() }()
-		if err := a.Verify(); !errors.Is(err, ledger.ErrTampered) {
+		if err := a.Verify(); !errors.Is(err, embedded.ErrTampered) {
 			t.Errorf("%s: Verify = %v", what, err)
 		}
 	}
@@ -117,9 +118,9 @@ func TestEmbeddedVerify(t *testing.T) {
 	check("removed block")
 }
 
-func openEmbeddedNoCleanup(t *testing.T, path string) (*ledger.Embedded, *ledger.Embedded) {
+func openEmbeddedNoCleanup(t *testing.T, path string) (*embedded.Ledger, *embedded.Ledger) {
 	t.Helper()
-	a, err := ledger.OpenEmbedded(path, ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
+	a, err := embedded.Open(path, embedded.Options{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,10 +137,10 @@ func TestEmbeddedLockedAndClosed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	a, b := openEmbeddedNoCleanup(t, path)
 	start := time.Now()
-	if _, err := ledger.OpenEmbedded(path, ledger.EmbeddedOptions{MSPID: chaincode.RegionMSP("310000")}); !errors.Is(err, ledger.ErrUnavailable) || time.Since(start) > 5*time.Second {
+	if _, err := embedded.Open(path, embedded.Options{MSPID: chaincode.RegionMSP("310000")}); !errors.Is(err, ledger.ErrUnavailable) || time.Since(start) > 5*time.Second {
 		t.Errorf("second open: %v after %v", err, time.Since(start))
 	}
-	if _, err := ledger.OpenEmbedded(filepath.Join(t.TempDir(), "x.db"), ledger.EmbeddedOptions{MSPID: "Org1MSP"}); !errors.Is(err, chaincode.ErrUnknownCaller) {
+	if _, err := embedded.Open(filepath.Join(t.TempDir(), "x.db"), embedded.Options{MSPID: "Org1MSP"}); !errors.Is(err, chaincode.ErrUnknownCaller) {
 		t.Errorf("non-region MSP: %v", err)
 	}
 	b.Close()

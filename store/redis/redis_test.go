@@ -1,4 +1,4 @@
-package store_test
+package redisstore_test
 
 import (
 	"errors"
@@ -13,12 +13,13 @@ import (
 
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/store"
+	redisstore "github.com/trustid-cn/trustid/store/redis"
 	"github.com/trustid-cn/trustid/store/storetest"
 )
 
-func newRedis(t testing.TB, c redis.UniversalClient, prefix string) *store.Redis {
+func newRedis(t testing.TB, c redis.UniversalClient, prefix string) *redisstore.Store {
 	t.Helper()
-	r, err := store.NewRedis(c, store.RedisOptions{Prefix: prefix})
+	r, err := redisstore.New(c, redisstore.Options{Prefix: prefix})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -177,12 +178,12 @@ func TestRedisErrorsAreWrappedWithoutKeys(t *testing.T) {
 }
 
 func TestNewRedisRejectsBadInput(t *testing.T) {
-	if _, err := store.NewRedis(nil, store.RedisOptions{}); err == nil {
-		t.Error("NewRedis accepted a nil client")
+	if _, err := redisstore.New(nil, redisstore.Options{}); err == nil {
+		t.Error("New accepted a nil client")
 	}
 	c := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
 	defer c.Close()
-	if _, err := store.NewRedis(c, store.RedisOptions{Prefix: "trustid:{310000}:"}); err == nil {
-		t.Error("NewRedis accepted a prefix with a hash tag")
+	if _, err := redisstore.New(c, redisstore.Options{Prefix: "trustid:{310000}:"}); err == nil {
+		t.Error("New accepted a prefix with a hash tag")
 	}
 }

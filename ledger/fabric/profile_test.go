@@ -1,4 +1,4 @@
-package ledger_test
+package fabric_test
 
 import (
 	"errors"
@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/fabric"
 )
 
 func TestLoadProfile(t *testing.T) {
@@ -36,7 +36,7 @@ channels:
 `
 	path := filepath.Join(dir, "p.yaml")
 	os.WriteFile(path, []byte(profile), 0o600)
-	cfg, err := ledger.LoadProfile(path)
+	cfg, err := fabric.LoadProfile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -51,15 +51,15 @@ channels:
 		"not yaml":     "{",
 	} {
 		os.WriteFile(path, []byte(p), 0o600)
-		if _, err := ledger.LoadProfile(path); !errors.Is(err, ledger.ErrConfig) {
+		if _, err := fabric.LoadProfile(path); !errors.Is(err, fabric.ErrConfig) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
 	// OpenFabric refuses what cannot work before dialing anything.
-	if _, err := ledger.OpenFabric(ledger.FabricConfig{MSPID: "Region310000MSP", PeerEndpoint: "127.0.0.1:1", CertPEM: []byte("x")}); !errors.Is(err, ledger.ErrConfig) {
+	if _, err := fabric.Open(fabric.Config{MSPID: "Region310000MSP", PeerEndpoint: "127.0.0.1:1", CertPEM: []byte("x")}); !errors.Is(err, fabric.ErrConfig) {
 		t.Errorf("bad certificate: %v", err)
 	}
-	if _, err := ledger.OpenFabric(ledger.FabricConfig{}); !errors.Is(err, ledger.ErrConfig) {
+	if _, err := fabric.Open(fabric.Config{}); !errors.Is(err, fabric.ErrConfig) {
 		t.Errorf("empty config: %v", err)
 	}
 }
