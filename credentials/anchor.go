@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 )
 
@@ -360,7 +361,7 @@ func listIDOf(url string) (string, bool) {
 		return "", false
 	}
 	id := url[i+1:]
-	return id, statuslist.ValidListID(id)
+	return id, status.ValidListID(id)
 }
 
 // parseListVersion reads a list's version claim: a JSON integer from 1.

@@ -17,6 +17,7 @@ import (
 
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
@@ -599,7 +600,7 @@ func (is *Issuer) prepareSDJWT(ctx context.Context, as signingAs, in map[string]
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	refs, err := is.reserve(ctx, statuslist.PurposeToken)
+	refs, err := is.reserve(ctx, status.PurposeToken)
 	if err != nil {
 		return nil, err
 	}
@@ -687,14 +688,14 @@ func (is *Issuer) setStatus(ctx context.Context, id, action string) error {
 	}
 	revoked := false
 	for _, r := range refs {
-		if r.Purpose != PurposeRevocation && r.Purpose != statuslist.PurposeToken {
+		if r.Purpose != PurposeRevocation && r.Purpose != status.PurposeToken {
 			continue
 		}
 		_, v, err := is.cfg.Status.Get(ctx, r.ListID, r.Index)
 		if err != nil {
 			return err
 		}
-		revoked = revoked || (r.Purpose == PurposeRevocation && v == 1) || (r.Purpose == statuslist.PurposeToken && v == statuslist.TokenInvalid)
+		revoked = revoked || (r.Purpose == PurposeRevocation && v == 1) || (r.Purpose == status.PurposeToken && v == status.TokenInvalid)
 	}
 	if revoked && action != ActionRevoke {
 		return fmt.Errorf("%w: the credential is revoked", ErrStatusConflict)
@@ -702,9 +703,9 @@ func (is *Issuer) setStatus(ctx context.Context, id, action string) error {
 	// Every entry of the credential's group (see IssueGroup): the refs of
 	// each purpose, not only the first.
 	values := map[string]map[string]uint8{
-		ActionRevoke:    {PurposeRevocation: 1, statuslist.PurposeToken: statuslist.TokenInvalid},
-		ActionSuspend:   {PurposeSuspension: 1, statuslist.PurposeToken: statuslist.TokenSuspended},
-		ActionReinstate: {PurposeSuspension: 0, statuslist.PurposeToken: statuslist.TokenValid},
+		ActionRevoke:    {PurposeRevocation: 1, status.PurposeToken: status.TokenInvalid},
+		ActionSuspend:   {PurposeSuspension: 1, status.PurposeToken: status.TokenSuspended},
+		ActionReinstate: {PurposeSuspension: 0, status.PurposeToken: status.TokenValid},
 	}[action]
 	if values == nil {
 		return fmt.Errorf("%w: action %q (want revoke, suspend or reinstate)", ErrInvalid, action)
@@ -732,7 +733,7 @@ func (is *Issuer) setStatus(ctx context.Context, id, action string) error {
 // for a token list (doc nil) the statuslist+jwt. Encodings are cached per
 // list version.
 func (is *Issuer) StatusList(ctx context.Context, listID string) (doc map[string]any, token string, err error) {
-	if !statuslist.ValidListID(listID) {
+	if !status.ValidListID(listID) {
 		return nil, "", fmt.Errorf("%w: status list", ErrNotFound)
 	}
 	// The cached encoding is current when the list's version is the same:

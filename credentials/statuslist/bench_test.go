@@ -2,6 +2,7 @@ package statuslist
 
 import (
 	"context"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"slices"
 	"sync"
 	"testing"
@@ -18,11 +19,11 @@ func BenchmarkGetParallelWithWrites(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	lid, idx, err := s.Allocate(ctx, PurposeRevocation)
+	lid, idx, err := s.Allocate(ctx, status.PurposeRevocation)
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, other, err := s.Allocate(ctx, PurposeRevocation)
+	_, other, err := s.Allocate(ctx, status.PurposeRevocation)
 	if err != nil {
 		b.Fatal(err)
 	}

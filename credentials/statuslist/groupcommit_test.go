@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -38,7 +39,7 @@ func TestGroupCommit(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lid, idx, err := s.Allocate(ctx, PurposeSuspension)
+			lid, idx, err := s.Allocate(ctx, status.PurposeSuspension)
 			if err != nil {
 				errs <- err
 				return
@@ -47,7 +48,7 @@ func TestGroupCommit(t *testing.T) {
 				errs <- fmt.Errorf("allocation %d acknowledged before it is in the file (%v)", idx, err)
 				return
 			}
-			refs[w] = Ref{ListID: lid, Index: idx, Purpose: PurposeSuspension}
+			refs[w] = Ref{ListID: lid, Index: idx, Purpose: status.PurposeSuspension}
 			id := fmt.Sprintf("urn:uuid:%d", w)
 			if err := s.Bind(ctx, id, refs[w:w+1]); err != nil {
 				errs <- err
@@ -124,11 +125,11 @@ func TestGroupCommitFailure(t *testing.T) {
 	}
 	var refs []Ref
 	for range 8 {
-		lid, idx, err := s.Allocate(ctx, PurposeRevocation)
+		lid, idx, err := s.Allocate(ctx, status.PurposeRevocation)
 		if err != nil {
 			t.Fatal(err)
 		}
-		refs = append(refs, Ref{ListID: lid, Index: idx, Purpose: PurposeRevocation})
+		refs = append(refs, Ref{ListID: lid, Index: idx, Purpose: status.PurposeRevocation})
 	}
 	// Break the directory: a file where it was (root ignores permissions).
 	if err := os.Rename(dir, dir+".away"); err != nil {
@@ -154,7 +155,7 @@ func TestGroupCommitFailure(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	if _, _, err := s.Allocate(ctx, PurposeRevocation); err == nil {
+	if _, _, err := s.Allocate(ctx, status.PurposeRevocation); err == nil {
 		t.Error("allocation succeeded without a directory")
 	}
 	if failed.Load() != int32(len(refs)) {
@@ -226,7 +227,7 @@ func TestGroupCommitSIGKILL(t *testing.T) {
 			continue
 		}
 		idx, _ := strconv.Atoi(f[3])
-		acks = append(acks, ack{step: f[1], ref: Ref{ListID: f[2], Index: idx, Purpose: PurposeRevocation}, id: f[4]})
+		acks = append(acks, ack{step: f[1], ref: Ref{ListID: f[2], Index: idx, Purpose: status.PurposeRevocation}, id: f[4]})
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
@@ -289,11 +290,11 @@ func TestGroupCommitChild(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; ; i++ {
-				lid, idx, err := s.Allocate(ctx, PurposeRevocation)
+				lid, idx, err := s.Allocate(ctx, status.PurposeRevocation)
 				if err != nil {
 					panic(err)
 				}
-				r := Ref{ListID: lid, Index: idx, Purpose: PurposeRevocation}
+				r := Ref{ListID: lid, Index: idx, Purpose: status.PurposeRevocation}
 				id := fmt.Sprintf("urn:uuid:%d-%d", g, i)
 				say("allocate", r, id)
 				if err := s.Bind(ctx, id, []Ref{r}); err != nil {

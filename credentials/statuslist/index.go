@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"io"
 	"os"
 	"path/filepath"
@@ -181,7 +182,7 @@ func (s *FileStore) commitBinds(bs []*binding) error {
 		case bound || group[b.rec.Key]:
 			b.err = ErrBound
 		case !s.allocated(b.rec.Refs):
-			b.err = fmt.Errorf("%w: ref to an unallocated entry", ErrIndex)
+			b.err = fmt.Errorf("%w: ref to an unallocated entry", status.ErrIndex)
 		default:
 			group[b.rec.Key] = true
 			buf = append(buf, b.line...)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"slices"
 )
 
@@ -69,15 +70,15 @@ func (l *list) maxValue() uint64 {
 	if l.bits != nil {
 		return 1
 	}
-	return TokenSuspended
+	return status.TokenSuspended
 }
 
 func (l *list) snapshot() Snapshot {
 	snap := Snapshot{ID: l.id, Purpose: l.purpose, Version: l.version, Updated: l.updated}
 	if l.bits != nil {
-		snap.Bitstring = &Bitstring{bits: slices.Clone(l.bits.bits), n: l.bits.n}
+		snap.Bitstring = l.bits.Clone()
 	} else {
-		snap.Token = &TokenList{bits: l.token.bits, data: slices.Clone(l.token.data), n: l.token.n}
+		snap.Token = l.token.Clone()
 	}
 	return snap
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"os"
 	"path/filepath"
 	"testing"
@@ -20,11 +21,11 @@ func TestJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, a, err := s.Allocate(ctx, PurposeRevocation)
+	id, a, err := s.Allocate(ctx, status.PurposeRevocation)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, b, _ := s.Allocate(ctx, PurposeRevocation)
+	_, b, _ := s.Allocate(ctx, status.PurposeRevocation)
 
 	// A new list: version 1, nothing anchored, no changes.
 	p, err := s.Unanchored(ctx, id)
@@ -105,9 +106,9 @@ func TestJournal(t *testing.T) {
 	}
 
 	// Token lists journal their values.
-	tid, tx, _ := s3.Allocate(ctx, PurposeToken)
-	s3.Set(ctx, tid, tx, TokenSuspended)
-	if p, _ := s3.Unanchored(ctx, tid); p.Token == nil || !equalChanges(p.Changes, []Change{{Index: tx, Value: TokenSuspended, Version: 2}}) {
+	tid, tx, _ := s3.Allocate(ctx, status.PurposeToken)
+	s3.Set(ctx, tid, tx, status.TokenSuspended)
+	if p, _ := s3.Unanchored(ctx, tid); p.Token == nil || !equalChanges(p.Changes, []Change{{Index: tx, Value: status.TokenSuspended, Version: 2}}) {
 		t.Fatalf("token list: %+v", p)
 	}
 }
@@ -130,7 +131,7 @@ func TestJournalFileChecks(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s, _ := OpenFileStore(dir, FileStoreOptions{})
-	id, idx, _ := s.Allocate(ctx, PurposeSuspension)
+	id, idx, _ := s.Allocate(ctx, status.PurposeSuspension)
 	s.Set(ctx, id, idx, 1)
 	path := filepath.Join(dir, id+".json")
 	orig, _ := os.ReadFile(path)
@@ -147,7 +148,7 @@ func TestJournalFileChecks(t *testing.T) {
 	}
 	for name, f := range map[string]func(m map[string]any){
 		"version beyond the list":  func(m map[string]any) { m["journal"] = []any{[]any{3, idx, 1}} },
-		"unallocated index":        func(m map[string]any) { m["journal"] = []any{[]any{2, (idx + 1) % MinEntries, 1}} },
+		"unallocated index":        func(m map[string]any) { m["journal"] = []any{[]any{2, (idx + 1) % status.MinEntries, 1}} },
 		"value out of range":       func(m map[string]any) { m["journal"] = []any{[]any{2, idx, 2}} },
 		"not after anchored":       func(m map[string]any) { m["anchored"] = 2 },
 		"anchored beyond the list": func(m map[string]any) { m["anchored"] = 3; m["journal"] = nil },
@@ -157,7 +158,11 @@ func TestJournalFileChecks(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	edit(func(m map[string]any) { m["version"] = 0; m["journal"] = nil; m["values"] = make([]byte, MinEntries/8) })
+	edit(func(m map[string]any) {
+		m["version"] = 0
+		m["journal"] = nil
+		m["values"] = make([]byte, status.MinEntries/8)
+	})
 	s2, err := OpenFileStore(dir, FileStoreOptions{})
 	if err != nil {
 		t.Fatal(err)
