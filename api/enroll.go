@@ -18,7 +18,6 @@ import (
 
 	"github.com/emmansun/gmsm/sm4"
 	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/status"

@@ -11,7 +11,6 @@ import (
 
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
 	"github.com/trustid-cn/trustid/credentials/status"
-	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/leakcheck"
 	"github.com/trustid-cn/trustid/ledger"
@@ -56,7 +55,7 @@ func TestAnchorStatusChanges(t *testing.T) {
 	}
 	ch.flush(t, n.issuer, lists...)
 	for _, c := range []struct {
-		ref  statuslist.Ref
+		ref  status.Ref
 		want uint8
 	}{{rev, 1}, {tok, status.TokenSuspended}} {
 		if s, ok := ch.chainStatus(t, c.ref.ListID, c.ref.Index, c.want); !ok || s != c.want {

@@ -18,7 +18,6 @@ import (
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/credentials/status"
-	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
 )
@@ -185,7 +184,7 @@ type Issued struct {
 	Format string
 	// Token is the vc+jwt or the SD-JWT (issuer JWT and all disclosures).
 	Token  string
-	Status []statuslist.Ref
+	Status []status.Ref
 }
 
 // Envelope returns the enveloped form for VC API responses.
@@ -302,14 +301,14 @@ func ownerTag(client string) string {
 }
 
 // reserve allocates an entry of each purpose.
-func (is *Issuer) reserve(ctx context.Context, purposes ...string) ([]statuslist.Ref, error) {
-	var refs []statuslist.Ref
+func (is *Issuer) reserve(ctx context.Context, purposes ...string) ([]status.Ref, error) {
+	var refs []status.Ref
 	for _, p := range purposes {
 		lid, idx, err := is.cfg.Status.Allocate(ctx, p)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStatusFull, err)
 		}
-		refs = append(refs, statuslist.Ref{ListID: lid, Index: idx, Purpose: p})
+		refs = append(refs, status.Ref{ListID: lid, Index: idx, Purpose: p})
 	}
 	return refs, nil
 }
@@ -317,13 +316,13 @@ func (is *Issuer) reserve(ctx context.Context, purposes ...string) ([]statuslist
 // bind binds every credential of a group to all the group's entries, and
 // to the issuing client: a status change of any of them changes them all.
 func (is *Issuer) bind(ctx context.Context, client string, group []*pending) error {
-	var all []statuslist.Ref
+	var all []status.Ref
 	for _, p := range group {
 		all = append(all, p.refs...)
 	}
 	for _, p := range group {
 		if err := is.cfg.Status.BindOwner(ctx, p.id, ownerTag(client), all); err != nil {
-			if errors.Is(err, statuslist.ErrBound) {
+			if errors.Is(err, status.ErrBound) {
 				return fmt.Errorf("%w: a credential with this id was already issued", ErrInvalid)
 			}
 			return err
@@ -345,7 +344,7 @@ func (is *Issuer) bind(ctx context.Context, client string, group []*pending) err
 type pending struct {
 	id     string
 	format string
-	refs   []statuslist.Ref
+	refs   []status.Ref
 	sign   func() (string, error)
 }
 
@@ -665,7 +664,7 @@ func (is *Issuer) SetStatus(ctx context.Context, id, action string) error {
 func (is *Issuer) SetStatusAs(ctx context.Context, id, action string, actor Actor) error {
 	if !actor.Admin {
 		owned, err := is.cfg.Status.OwnedBy(ctx, id, ownerTag(actor.ClientID))
-		if errors.Is(err, statuslist.ErrNotFound) {
+		if errors.Is(err, status.ErrNotFound) {
 			return fmt.Errorf("%w: no credential with this id was issued here", ErrNotFound)
 		}
 		if err != nil {
@@ -680,7 +679,7 @@ func (is *Issuer) SetStatusAs(ctx context.Context, id, action string, actor Acto
 
 func (is *Issuer) setStatus(ctx context.Context, id, action string) error {
 	refs, err := is.cfg.Status.Refs(ctx, id)
-	if errors.Is(err, statuslist.ErrNotFound) {
+	if errors.Is(err, status.ErrNotFound) {
 		return fmt.Errorf("%w: no credential with this id was issued here", ErrNotFound)
 	}
 	if err != nil {
@@ -739,7 +738,7 @@ func (is *Issuer) StatusList(ctx context.Context, listID string) (doc map[string
 	// The cached encoding is current when the list's version is the same:
 	// ask for the version only, and copy the list only to re-encode it.
 	version, _, err := is.cfg.Status.Versions(ctx, listID)
-	if errors.Is(err, statuslist.ErrNotFound) {
+	if errors.Is(err, status.ErrNotFound) {
 		return nil, "", fmt.Errorf("%w: status list", ErrNotFound)
 	}
 	if err != nil {

@@ -13,10 +13,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
 	"github.com/trustid-cn/trustid/credentials/status"
-	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 )
 
@@ -86,27 +84,25 @@ func (e StatusEntry) Map() map[string]any {
 // StatusStore keeps the node's status lists. Allocate reserves a random
 // unused index in a list of a purpose (revocation, suspension, token),
 // adding lists as they fill, and is durable before it returns; Set changes
-// an allocated entry (0/1 for bitstring lists; statuslist.Token* values for
+// an allocated entry (0/1 for bitstring lists; status.Token* values for
 // token lists); Snapshot copies a list and Versions returns its version
 // (and the version last anchored) without copying; BindOwner records the
 // entries of a credential ID once, with an opaque owner tag, Refs returns
 // them and OwnedBy compares the tag (false for a binding without one).
 // Get reads one entry and its list's purpose and must not wait for Set's
 // disk writes (it is on every local status check). Unknown lists and IDs
-// give errors matching statuslist.ErrNotFound; a second BindOwner of an ID
-// statuslist.ErrBound. Implementations are safe for concurrent use.
+// give errors matching status.ErrNotFound; a second BindOwner of an ID
+// status.ErrBound. Implementations are safe for concurrent use.
 type StatusStore interface {
 	Allocate(ctx context.Context, purpose string) (listID string, index int, err error)
 	Set(ctx context.Context, listID string, index int, value uint8) error
 	Get(ctx context.Context, listID string, index int) (purpose string, value uint8, err error)
-	Snapshot(ctx context.Context, listID string) (statuslist.Snapshot, error)
+	Snapshot(ctx context.Context, listID string) (status.Snapshot, error)
 	Versions(ctx context.Context, listID string) (version, anchored uint64, err error)
-	BindOwner(ctx context.Context, credentialID, owner string, refs []statuslist.Ref) error
-	Refs(ctx context.Context, credentialID string) ([]statuslist.Ref, error)
+	BindOwner(ctx context.Context, credentialID, owner string, refs []status.Ref) error
+	Refs(ctx context.Context, credentialID string) ([]status.Ref, error)
 	OwnedBy(ctx context.Context, credentialID, owner string) (bool, error)
 }
-
-var _ StatusStore = (*statuslist.FileStore)(nil)
 
 // StatusListSource fetches status lists for verification. Both methods
 // return lists whose integrity was checked (a signature of issuer, or the

@@ -2,11 +2,12 @@ package statuslist
 
 import (
 	"context"
-	"github.com/trustid-cn/trustid/credentials/status"
 	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/trustid-cn/trustid/credentials/status"
 )
 
 // BenchmarkGetParallelWithWrites reads one entry from many goroutines

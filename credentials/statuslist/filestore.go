@@ -23,8 +23,6 @@ import (
 
 // Errors.
 var (
-	// ErrNotFound: no list with that ID.
-	ErrNotFound = errors.New("statuslist: no such list")
 	// ErrPurpose: an unknown purpose.
 	ErrPurpose = errors.New("statuslist: unknown purpose")
 	// ErrCorrupted: a stored list cannot be read.
@@ -126,19 +124,6 @@ func (l *list) size() int {
 }
 
 func (l *list) isAllocated(i int) bool { return l.allocated[i>>3]&(0x80>>(i&7)) != 0 }
-
-// Snapshot is a copy of one list at a version (1 when the list was
-// created, one more with each change).
-type Snapshot struct {
-	ID      string
-	Purpose string
-	Version uint64
-	Updated time.Time
-	// Bitstring is set for revocation and suspension lists, Token for token
-	// lists.
-	Bitstring *status.Bitstring
-	Token     *status.TokenList
-}
 
 const fileFormat = "trustid-statuslist/1"
 
@@ -530,7 +515,7 @@ func (s *FileStore) lookup(listID string) (*list, error) {
 	l, ok := s.lists[listID]
 	s.mu.RUnlock()
 	if !ok {
-		return nil, ErrNotFound
+		return nil, status.ErrNotFound
 	}
 	return l, nil
 }
@@ -544,7 +529,7 @@ func (s *FileStore) Get(ctx context.Context, listID string, index int) (string, 
 	defer s.mu.RUnlock()
 	l, ok := s.lists[listID]
 	if !ok {
-		return "", 0, ErrNotFound
+		return "", 0, status.ErrNotFound
 	}
 	if index < 0 || index >= l.size() {
 		return "", 0, fmt.Errorf("%w: %d", status.ErrIndex, index)
@@ -560,15 +545,15 @@ func (s *FileStore) Get(ctx context.Context, listID string, index int) (string, 
 }
 
 // Snapshot returns a copy of the list.
-func (s *FileStore) Snapshot(ctx context.Context, listID string) (Snapshot, error) {
+func (s *FileStore) Snapshot(ctx context.Context, listID string) (status.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
-		return Snapshot{}, err
+		return status.Snapshot{}, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	l, ok := s.lists[listID]
 	if !ok {
-		return Snapshot{}, ErrNotFound
+		return status.Snapshot{}, status.ErrNotFound
 	}
 	return l.snapshot(), nil
 }

@@ -4,10 +4,11 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"github.com/trustid-cn/trustid/credentials/status"
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/trustid-cn/trustid/credentials/status"
 )
 
 // TestJournal: each Set records its change in the list's journal, in the
@@ -53,7 +54,7 @@ func TestJournal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := []Change{{Index: a, Value: 1, Version: 2}, {Index: b, Value: 1, Version: 3}, {Index: b, Value: 0, Version: 4}}
+	want := []status.Change{{Index: a, Value: 1, Version: 2}, {Index: b, Value: 1, Version: 3}, {Index: b, Value: 0, Version: 4}}
 	p, err = s.Unanchored(ctx, id)
 	if err != nil || p.Version != 4 || p.Anchored != 1 || !equalChanges(p.Changes, want) {
 		t.Fatalf("after three sets: %+v", p)
@@ -74,13 +75,13 @@ func TestJournal(t *testing.T) {
 	if err := s.MarkAnchored(ctx, id, 9); !errors.Is(err, ErrVersion) {
 		t.Fatalf("marking a future version: %v", err)
 	}
-	if err := s.MarkAnchored(ctx, "0000000000000000", 1); !errors.Is(err, ErrNotFound) {
+	if err := s.MarkAnchored(ctx, "0000000000000000", 1); !errors.Is(err, status.ErrNotFound) {
 		t.Fatalf("unknown list: %v", err)
 	}
-	if _, err := s.Unanchored(ctx, "0000000000000000"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Unanchored(ctx, "0000000000000000"); !errors.Is(err, status.ErrNotFound) {
 		t.Fatalf("unknown list: %v", err)
 	}
-	if _, _, err := s.Versions(ctx, "0000000000000000"); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.Versions(ctx, "0000000000000000"); !errors.Is(err, status.ErrNotFound) {
 		t.Fatalf("unknown list: %v", err)
 	}
 
@@ -108,12 +109,12 @@ func TestJournal(t *testing.T) {
 	// Token lists journal their values.
 	tid, tx, _ := s3.Allocate(ctx, status.PurposeToken)
 	s3.Set(ctx, tid, tx, status.TokenSuspended)
-	if p, _ := s3.Unanchored(ctx, tid); p.Token == nil || !equalChanges(p.Changes, []Change{{Index: tx, Value: status.TokenSuspended, Version: 2}}) {
+	if p, _ := s3.Unanchored(ctx, tid); p.Token == nil || !equalChanges(p.Changes, []status.Change{{Index: tx, Value: status.TokenSuspended, Version: 2}}) {
 		t.Fatalf("token list: %+v", p)
 	}
 }
 
-func equalChanges(a, b []Change) bool {
+func equalChanges(a, b []status.Change) bool {
 	if len(a) != len(b) {
 		return false
 	}

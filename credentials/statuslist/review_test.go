@@ -3,11 +3,12 @@ package statuslist
 import (
 	"context"
 	"errors"
-	"github.com/trustid-cn/trustid/credentials/status"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/trustid-cn/trustid/credentials/status"
 )
 
 // TestFileStoreSizeCap: a node never creates lists other nodes would
@@ -32,14 +33,14 @@ func TestIndexTornRecordThenBind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bind := func(s *FileStore, id string) Ref {
+	bind := func(s *FileStore, id string) status.Ref {
 		t.Helper()
 		lid, x, err := s.Allocate(ctx, status.PurposeRevocation)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := Ref{ListID: lid, Index: x, Purpose: status.PurposeRevocation}
-		if err := s.Bind(ctx, id, []Ref{r}); err != nil {
+		r := status.Ref{ListID: lid, Index: x, Purpose: status.PurposeRevocation}
+		if err := s.Bind(ctx, id, []status.Ref{r}); err != nil {
 			t.Fatal(err)
 		}
 		return r
@@ -71,7 +72,7 @@ func TestIndexTornRecordThenBind(t *testing.T) {
 	if got := s3.IndexRecovery(); got.Records != 2 || got.TornBytes != 0 {
 		t.Errorf("recovery %+v", got)
 	}
-	for id, want := range map[string]Ref{"urn:uuid:1": r1, "urn:uuid:2": r2} {
+	for id, want := range map[string]status.Ref{"urn:uuid:1": r1, "urn:uuid:2": r2} {
 		got, err := s3.Refs(ctx, id)
 		if err != nil || len(got) != 1 || got[0] != want {
 			t.Errorf("%s after restart: %v %v", id, got, err)
@@ -93,7 +94,7 @@ func TestReadsDoNotWaitForWriters(t *testing.T) {
 		t.Fatal(err)
 	}
 	lid, x, _ := s.Allocate(ctx, status.PurposeRevocation)
-	if err := s.Bind(ctx, "urn:uuid:r", []Ref{{ListID: lid, Index: x, Purpose: status.PurposeRevocation}}); err != nil {
+	if err := s.Bind(ctx, "urn:uuid:r", []status.Ref{{ListID: lid, Index: x, Purpose: status.PurposeRevocation}}); err != nil {
 		t.Fatal(err)
 	}
 	l, _ := s.lookup(lid)
@@ -137,13 +138,13 @@ func TestOwner(t *testing.T) {
 	s, _ := OpenFileStore(dir, FileStoreOptions{})
 	lid, x, _ := s.Allocate(ctx, status.PurposeRevocation)
 	lid2, y, _ := s.Allocate(ctx, status.PurposeRevocation)
-	if err := s.BindOwner(ctx, "urn:uuid:a", "tag-a", []Ref{{ListID: lid, Index: x, Purpose: status.PurposeRevocation}}); err != nil {
+	if err := s.BindOwner(ctx, "urn:uuid:a", "tag-a", []status.Ref{{ListID: lid, Index: x, Purpose: status.PurposeRevocation}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Bind(ctx, "urn:uuid:b", []Ref{{ListID: lid2, Index: y, Purpose: status.PurposeRevocation}}); err != nil {
+	if err := s.Bind(ctx, "urn:uuid:b", []status.Ref{{ListID: lid2, Index: y, Purpose: status.PurposeRevocation}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.BindOwner(ctx, "urn:uuid:c", string(make([]byte, 200)), []Ref{{ListID: lid, Index: x, Purpose: status.PurposeRevocation}}); err == nil {
+	if err := s.BindOwner(ctx, "urn:uuid:c", string(make([]byte, 200)), []status.Ref{{ListID: lid, Index: x, Purpose: status.PurposeRevocation}}); err == nil {
 		t.Fatal("oversized owner tag accepted")
 	}
 	s2, err := OpenFileStore(dir, FileStoreOptions{})
@@ -158,7 +159,7 @@ func TestOwner(t *testing.T) {
 			t.Errorf("OwnedBy(%s, %q) = %v, %v", c.id, c.owner, got, err)
 		}
 	}
-	if _, err := s2.OwnedBy(ctx, "urn:uuid:z", "tag-a"); !errors.Is(err, ErrNotFound) {
+	if _, err := s2.OwnedBy(ctx, "urn:uuid:z", "tag-a"); !errors.Is(err, status.ErrNotFound) {
 		t.Errorf("unknown ID: %v", err)
 	}
 }

@@ -5,11 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"github.com/trustid-cn/trustid/credentials/status"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/trustid-cn/trustid/credentials/status"
 )
 
 func TestFileStore(t *testing.T) {
@@ -61,7 +62,7 @@ func TestFileStore(t *testing.T) {
 	if err := s.Set(ctx, id, free, 1); !errors.Is(err, status.ErrIndex) {
 		t.Fatalf("unallocated index: %v", err)
 	}
-	if err := s.Set(ctx, "0000000000000000", 0, 1); !errors.Is(err, ErrNotFound) {
+	if err := s.Set(ctx, "0000000000000000", 0, 1); !errors.Is(err, status.ErrNotFound) {
 		t.Fatalf("unknown list: %v", err)
 	}
 	if _, _, err := s.Allocate(ctx, "other"); !errors.Is(err, ErrPurpose) {
@@ -159,14 +160,14 @@ func TestFileStoreIndex(t *testing.T) {
 	ctx := context.Background()
 	s, _ := OpenFileStore(dir, FileStoreOptions{})
 	lid, x, _ := s.Allocate(ctx, status.PurposeRevocation)
-	refs := []Ref{{ListID: lid, Index: x, Purpose: status.PurposeRevocation}}
+	refs := []status.Ref{{ListID: lid, Index: x, Purpose: status.PurposeRevocation}}
 	if err := s.Bind(ctx, "urn:uuid:1", refs); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Bind(ctx, "urn:uuid:1", refs); !errors.Is(err, ErrBound) {
+	if err := s.Bind(ctx, "urn:uuid:1", refs); !errors.Is(err, status.ErrBound) {
 		t.Fatalf("bound twice: %v", err)
 	}
-	if err := s.Bind(ctx, "urn:uuid:2", []Ref{{ListID: lid, Index: x + 1, Purpose: status.PurposeRevocation}}); err == nil && x+1 < status.MinEntries {
+	if err := s.Bind(ctx, "urn:uuid:2", []status.Ref{{ListID: lid, Index: x + 1, Purpose: status.PurposeRevocation}}); err == nil && x+1 < status.MinEntries {
 		// x+1 is almost surely unallocated
 		if s.lists[lid].isAllocated(x + 1) {
 			t.Skip("neighbour allocated")
@@ -189,7 +190,7 @@ func TestFileStoreIndex(t *testing.T) {
 	if err != nil || len(got) != 1 || got[0] != refs[0] {
 		t.Fatalf("refs after reopen: %v %v", got, err)
 	}
-	if _, err := s2.Refs(ctx, "urn:uuid:3"); !errors.Is(err, ErrNotFound) {
+	if _, err := s2.Refs(ctx, "urn:uuid:3"); !errors.Is(err, status.ErrNotFound) {
 		t.Fatalf("unknown ID: %v", err)
 	}
 }
