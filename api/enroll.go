@@ -18,10 +18,9 @@ import (
 
 	"github.com/emmansun/gmsm/sm4"
 	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
-	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
@@ -819,11 +818,11 @@ func (l *ListStatus) Status(ctx context.Context, ref qrcode.StatusRef) (qrcode.S
 		return 0, fmt.Errorf("%w: %w", qrcode.ErrStatusUnavailable, err)
 	}
 	switch {
-	case purpose == statuslist.PurposeToken && v == statuslist.TokenValid, purpose == vc.PurposeRevocation && v == 0:
+	case purpose == status.PurposeToken && v == status.TokenValid, purpose == vc.PurposeRevocation && v == 0:
 		return qrcode.StatusValid, nil
-	case purpose == statuslist.PurposeToken && v == statuslist.TokenSuspended:
+	case purpose == status.PurposeToken && v == status.TokenSuspended:
 		return qrcode.StatusSuspended, nil
-	case purpose == statuslist.PurposeToken && v == statuslist.TokenInvalid, purpose == vc.PurposeRevocation:
+	case purpose == status.PurposeToken && v == status.TokenInvalid, purpose == vc.PurposeRevocation:
 		return qrcode.StatusRevoked, nil
 	}
 	return 0, fmt.Errorf("%w: list %d entry is not a binding status", qrcode.ErrStatusUnavailable, ref.List)

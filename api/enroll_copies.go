@@ -16,7 +16,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
-	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
@@ -204,16 +204,16 @@ func (e *enroller) bindingCredential(id string, handle []byte, d enrollDevice, s
 // Status List entry, whose values (valid, invalid, suspended) follow the
 // copy's group: revoking or suspending its binding credential stops the
 // QR binding too.
-func (e *enroller) qrBinding(handle []byte, devicePub crypto.PublicKey, level identity.Level, idCred map[string]any, from, until time.Time, status []statuslist.Ref) ([]byte, error) {
+func (e *enroller) qrBinding(handle []byte, devicePub crypto.PublicKey, level identity.Level, idCred map[string]any, from, until time.Time, entries []status.Ref) ([]byte, error) {
 	sm2, ok := devicePub.(*gm.PublicKey)
 	if !ok {
 		return nil, nil // P-256 devices: no compact QR binding (it carries SM2 keys only)
 	}
-	i := slices.IndexFunc(status, func(r statuslist.Ref) bool { return r.Purpose == statuslist.PurposeToken })
+	i := slices.IndexFunc(entries, func(r status.Ref) bool { return r.Purpose == status.PurposeToken })
 	if i < 0 {
 		return nil, errors.New("identity credential has no token status entry")
 	}
-	ref, err := e.cfg.Status.Ref(status[i].ListID, status[i].Index)
+	ref, err := e.cfg.Status.Ref(entries[i].ListID, entries[i].Index)
 	if err != nil {
 		return nil, err
 	}

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
@@ -171,7 +172,7 @@ func TestListStatus(t *testing.T) {
 	if _, err := ls.Status(ctx, sref); !errors.Is(err, qrcode.ErrStatusUnavailable) {
 		t.Errorf("suspension list as revocation: %v", err)
 	}
-	tok, tidx, _ := st.Allocate(ctx, statuslist.PurposeToken)
+	tok, tidx, _ := st.Allocate(ctx, status.PurposeToken)
 	tref, err := ls.Ref(tok, tidx)
 	if err != nil {
 		t.Fatal(err)
@@ -179,7 +180,7 @@ func TestListStatus(t *testing.T) {
 	for _, c := range []struct {
 		value uint8
 		want  qrcode.Status
-	}{{statuslist.TokenValid, qrcode.StatusValid}, {statuslist.TokenSuspended, qrcode.StatusSuspended}, {statuslist.TokenValid, qrcode.StatusValid}, {statuslist.TokenInvalid, qrcode.StatusRevoked}} {
+	}{{status.TokenValid, qrcode.StatusValid}, {status.TokenSuspended, qrcode.StatusSuspended}, {status.TokenValid, qrcode.StatusValid}, {status.TokenInvalid, qrcode.StatusRevoked}} {
 		if err := st.Set(ctx, tok, tidx, c.value); err != nil {
 			t.Fatal(err)
 		}

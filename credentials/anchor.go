@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
-	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/credentials/status"
 )
 
 // Status anchoring connects the node's status lists to the consortium
@@ -74,13 +74,13 @@ type Anchorer interface {
 // StatusJournal is what anchoring needs from the status store besides
 // StatusStore: each list's changes not yet handed to the Anchorer,
 // persisted with the changes themselves. *statuslist.FileStore implements
-// it. Unknown lists give errors matching statuslist.ErrNotFound.
+// it. Unknown lists give errors matching status.ErrNotFound.
 type StatusJournal interface {
 	// Lists returns every list ID.
 	Lists() []string
 	// Unanchored returns the list now, the version last marked anchored
 	// and the changes since.
-	Unanchored(ctx context.Context, listID string) (statuslist.Pending, error)
+	Unanchored(ctx context.Context, listID string) (status.Pending, error)
 	// Versions returns the list's version and the version last marked
 	// anchored.
 	Versions(ctx context.Context, listID string) (version, anchored uint64, err error)
@@ -90,8 +90,6 @@ type StatusJournal interface {
 	// Checkpoint persists what MarkAnchored recorded.
 	Checkpoint(ctx context.Context) error
 }
-
-var _ StatusJournal = (*statuslist.FileStore)(nil)
 
 // StatusAnchors is the ledger as a status-list verifier sees it, read from
 // memory (never waiting for the chain); *ledger.View implements it. It is
@@ -161,7 +159,7 @@ func listContent(listID, purpose string, version uint64, bitsPer int, body listB
 }
 
 // snapshotContent is listContent of a store snapshot.
-func snapshotContent(s statuslist.Snapshot) ([]byte, error) {
+func snapshotContent(s status.Snapshot) ([]byte, error) {
 	if s.Bitstring != nil {
 		return listContent(s.ID, s.Purpose, s.Version, 1, s.Bitstring)
 	}
@@ -172,7 +170,7 @@ func snapshotContent(s statuslist.Snapshot) ([]byte, error) {
 }
 
 // listHead returns the head anchored for a snapshot.
-func listHead(s statuslist.Snapshot) (chaincode.HeadInput, error) {
+func listHead(s status.Snapshot) (chaincode.HeadInput, error) {
 	content, err := snapshotContent(s)
 	if err != nil {
 		return chaincode.HeadInput{}, err
@@ -184,7 +182,7 @@ func listHead(s statuslist.Snapshot) (chaincode.HeadInput, error) {
 // version and the digest a verifier computes over the list as served.
 func (is *Issuer) StatusHead(ctx context.Context, listID string) (chaincode.HeadInput, error) {
 	snap, err := is.cfg.Status.Snapshot(ctx, listID)
-	if errors.Is(err, statuslist.ErrNotFound) {
+	if errors.Is(err, status.ErrNotFound) {
 		return chaincode.HeadInput{}, fmt.Errorf("%w: status list", ErrNotFound)
 	}
 	if err != nil {
@@ -360,7 +358,7 @@ func listIDOf(url string) (string, bool) {
 		return "", false
 	}
 	id := url[i+1:]
-	return id, statuslist.ValidListID(id)
+	return id, status.ValidListID(id)
 }
 
 // parseListVersion reads a list's version claim: a JSON integer from 1.

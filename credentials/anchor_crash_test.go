@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
-	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/ledger"
 )
 
@@ -55,8 +55,8 @@ func (c *crashAnchorer) AnchorHeads(ctx context.Context, heads []chaincode.HeadI
 }
 
 type crashRecord struct {
-	ID  string         `json:"id"`
-	Ref statuslist.Ref `json:"ref"`
+	ID  string     `json:"id"`
+	Ref status.Ref `json:"ref"`
 }
 
 // TestAnchorCrash kills a node (SIGKILL, in a child process) in the middle

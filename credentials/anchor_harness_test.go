@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
@@ -240,7 +241,7 @@ func remoteVerifier(t testing.TB, n *node, client *http.Client, anchors StatusAn
 // signBitstringList signs a BitstringStatusListCredential for url with the
 // node's active SM2 key, as the issuer does, with any content and version:
 // what an attacker holding the key (or a replayed old list) serves.
-func signBitstringList(t testing.TB, n *node, url, purpose string, version uint64, bits *statuslist.Bitstring) string {
+func signBitstringList(t testing.TB, n *node, url, purpose string, version uint64, bits *status.Bitstring) string {
 	t.Helper()
 	k, err := n.keys.Active(gm.AlgSM2)
 	if err != nil {

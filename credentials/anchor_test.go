@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
-	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/leakcheck"
 	"github.com/trustid-cn/trustid/ledger"
@@ -55,9 +55,9 @@ func TestAnchorStatusChanges(t *testing.T) {
 	}
 	ch.flush(t, n.issuer, lists...)
 	for _, c := range []struct {
-		ref  statuslist.Ref
+		ref  status.Ref
 		want uint8
-	}{{rev, 1}, {tok, statuslist.TokenSuspended}} {
+	}{{rev, 1}, {tok, status.TokenSuspended}} {
 		if s, ok := ch.chainStatus(t, c.ref.ListID, c.ref.Index, c.want); !ok || s != c.want {
 			t.Errorf("%s[%d] on the chain: %d %v, want %d", c.ref.Purpose, c.ref.Index, s, ok, c.want)
 		}
@@ -88,7 +88,7 @@ func TestAnchorStatusChanges(t *testing.T) {
 		t.Fatal(err)
 	}
 	ch.flush(t, n.issuer, tok.ListID)
-	if s, _ := ch.chainStatus(t, tok.ListID, tok.Index, statuslist.TokenValid); s != statuslist.TokenValid {
+	if s, _ := ch.chainStatus(t, tok.ListID, tok.Index, status.TokenValid); s != status.TokenValid {
 		t.Errorf("reinstated entry on the chain: %d", s)
 	}
 	if st := ch.ob.Stats(); st.CommittedChanges != 3 || st.Dead != 0 {
@@ -110,7 +110,7 @@ func servedContent(t testing.TB, n *node, id, served string) []byte {
 	if sl, ok := m["status_list"].(map[string]any); ok {
 		bits, _ := sl["bits"].(interface{ Int64() (int64, error) })
 		b, _ := bits.Int64()
-		tl, err := statuslist.DecodeTokenList(int(b), sl["lst"].(string), 0)
+		tl, err := status.DecodeTokenList(int(b), sl["lst"].(string), 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -118,11 +118,11 @@ func servedContent(t testing.TB, n *node, id, served string) []byte {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, _ := listContent(id, statuslist.PurposeToken, v, tl.Bits(), tl)
+		c, _ := listContent(id, status.PurposeToken, v, tl.Bits(), tl)
 		return c
 	}
 	sub := m["credentialSubject"].(map[string]any)
-	bits, err := statuslist.DecodeBitstring(sub["encodedList"].(string), 0)
+	bits, err := status.DecodeBitstring(sub["encodedList"].(string), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -194,7 +194,7 @@ func TestForgedStatusListRejected(t *testing.T) {
 	tokSnap, _ := n.status.Snapshot(ctx, tok.ListID)
 	tokHead, _ := ch.view.StatusHead(anchorRegion, tok.ListID)
 	forgedTok := tokSnap.Token
-	forgedTok.Set(tok.Index, statuslist.TokenInvalid)
+	forgedTok.Set(tok.Index, status.TokenInvalid)
 	var serve func(path string) (string, string)
 	tampered := tamperFunc(func(path string) (string, string, bool) {
 		if !strings.HasPrefix(path, "/status/") {
@@ -268,7 +268,7 @@ func TestForgedStatusListRejected(t *testing.T) {
 
 // mustSignTokenList signs a statuslist+jwt for uri as the issuer does,
 // with any content and version.
-func mustSignTokenList(t testing.TB, n *node, uri string, version uint64, tl *statuslist.TokenList) string {
+func mustSignTokenList(t testing.TB, n *node, uri string, version uint64, tl *status.TokenList) string {
 	t.Helper()
 	k, err := n.keys.Active(gm.AlgSM2)
 	if err != nil {
@@ -361,7 +361,7 @@ func FuzzCheckAnchored(f *testing.F) {
 			}
 			return
 		}
-		bits, err := statuslist.DecodeBitstring(encoded, 0)
+		bits, err := status.DecodeBitstring(encoded, 0)
 		if err != nil {
 			return
 		}

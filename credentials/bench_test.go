@@ -12,7 +12,7 @@ import (
 
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
-	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 )
 
@@ -250,7 +250,7 @@ func BenchmarkStatusCheck(b *testing.B) {
 // BenchmarkDecodeStatusList1M decodes a 1,000,000-entry encodedList with
 // about one entry in 100 set.
 func BenchmarkDecodeStatusList1M(b *testing.B) {
-	l, _ := statuslist.NewBitstring(1_000_000)
+	l, _ := status.NewBitstring(1_000_000)
 	for i := 0; i < l.Len(); i += 97 {
 		l.Set(i, true)
 	}
@@ -258,7 +258,7 @@ func BenchmarkDecodeStatusList1M(b *testing.B) {
 	b.ReportAllocs()
 	stop := cpuMeter(b)
 	for b.Loop() {
-		if _, err := statuslist.DecodeBitstring(enc, 0); err != nil {
+		if _, err := status.DecodeBitstring(enc, 0); err != nil {
 			b.Fatal(err)
 		}
 	}

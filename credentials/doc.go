@@ -4,7 +4,8 @@
 // SD-JWT VC (package sdjwt), the node's issuer identity (did:web, its DID
 // document and SD-JWT VC issuer metadata), resolution of did:web, did:key
 // and did:jwk, status (W3C Bitstring Status List and IETF Token Status List,
-// with encodings in package statuslist), and the credential types a region
+// with encodings in package status and the node's file store in package
+// statuslist), and the credential types a region
 // node issues: the identity credential and generic attribute credentials.
 //
 // Who may issue what is the trust registry's (registry.go): the node is

@@ -35,6 +35,13 @@ func (c *clock) Add(d time.Duration) {
 	c.mu.Unlock()
 }
 
+// The node's file store implements the status interfaces this package
+// declares.
+var (
+	_ StatusStore   = (*statuslist.FileStore)(nil)
+	_ StatusJournal = (*statuslist.FileStore)(nil)
+)
+
 var allAlgs = []string{gm.AlgSM2, gm.AlgES256, gm.AlgEdDSA}
 
 // node is a complete issuer and verifier over real components: a keystore

@@ -17,7 +17,7 @@ import (
 
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
-	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
 )
@@ -184,7 +184,7 @@ type Issued struct {
 	Format string
 	// Token is the vc+jwt or the SD-JWT (issuer JWT and all disclosures).
 	Token  string
-	Status []statuslist.Ref
+	Status []status.Ref
 }
 
 // Envelope returns the enveloped form for VC API responses.
@@ -301,14 +301,14 @@ func ownerTag(client string) string {
 }
 
 // reserve allocates an entry of each purpose.
-func (is *Issuer) reserve(ctx context.Context, purposes ...string) ([]statuslist.Ref, error) {
-	var refs []statuslist.Ref
+func (is *Issuer) reserve(ctx context.Context, purposes ...string) ([]status.Ref, error) {
+	var refs []status.Ref
 	for _, p := range purposes {
 		lid, idx, err := is.cfg.Status.Allocate(ctx, p)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrStatusFull, err)
 		}
-		refs = append(refs, statuslist.Ref{ListID: lid, Index: idx, Purpose: p})
+		refs = append(refs, status.Ref{ListID: lid, Index: idx, Purpose: p})
 	}
 	return refs, nil
 }
@@ -316,13 +316,13 @@ func (is *Issuer) reserve(ctx context.Context, purposes ...string) ([]statuslist
 // bind binds every credential of a group to all the group's entries, and
 // to the issuing client: a status change of any of them changes them all.
 func (is *Issuer) bind(ctx context.Context, client string, group []*pending) error {
-	var all []statuslist.Ref
+	var all []status.Ref
 	for _, p := range group {
 		all = append(all, p.refs...)
 	}
 	for _, p := range group {
 		if err := is.cfg.Status.BindOwner(ctx, p.id, ownerTag(client), all); err != nil {
-			if errors.Is(err, statuslist.ErrBound) {
+			if errors.Is(err, status.ErrBound) {
 				return fmt.Errorf("%w: a credential with this id was already issued", ErrInvalid)
 			}
 			return err
@@ -344,7 +344,7 @@ func (is *Issuer) bind(ctx context.Context, client string, group []*pending) err
 type pending struct {
 	id     string
 	format string
-	refs   []statuslist.Ref
+	refs   []status.Ref
 	sign   func() (string, error)
 }
 
@@ -599,7 +599,7 @@ func (is *Issuer) prepareSDJWT(ctx context.Context, as signingAs, in map[string]
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
 	}
-	refs, err := is.reserve(ctx, statuslist.PurposeToken)
+	refs, err := is.reserve(ctx, status.PurposeToken)
 	if err != nil {
 		return nil, err
 	}
@@ -664,7 +664,7 @@ func (is *Issuer) SetStatus(ctx context.Context, id, action string) error {
 func (is *Issuer) SetStatusAs(ctx context.Context, id, action string, actor Actor) error {
 	if !actor.Admin {
 		owned, err := is.cfg.Status.OwnedBy(ctx, id, ownerTag(actor.ClientID))
-		if errors.Is(err, statuslist.ErrNotFound) {
+		if errors.Is(err, status.ErrNotFound) {
 			return fmt.Errorf("%w: no credential with this id was issued here", ErrNotFound)
 		}
 		if err != nil {
@@ -679,7 +679,7 @@ func (is *Issuer) SetStatusAs(ctx context.Context, id, action string, actor Acto
 
 func (is *Issuer) setStatus(ctx context.Context, id, action string) error {
 	refs, err := is.cfg.Status.Refs(ctx, id)
-	if errors.Is(err, statuslist.ErrNotFound) {
+	if errors.Is(err, status.ErrNotFound) {
 		return fmt.Errorf("%w: no credential with this id was issued here", ErrNotFound)
 	}
 	if err != nil {
@@ -687,14 +687,14 @@ func (is *Issuer) setStatus(ctx context.Context, id, action string) error {
 	}
 	revoked := false
 	for _, r := range refs {
-		if r.Purpose != PurposeRevocation && r.Purpose != statuslist.PurposeToken {
+		if r.Purpose != PurposeRevocation && r.Purpose != status.PurposeToken {
 			continue
 		}
 		_, v, err := is.cfg.Status.Get(ctx, r.ListID, r.Index)
 		if err != nil {
 			return err
 		}
-		revoked = revoked || (r.Purpose == PurposeRevocation && v == 1) || (r.Purpose == statuslist.PurposeToken && v == statuslist.TokenInvalid)
+		revoked = revoked || (r.Purpose == PurposeRevocation && v == 1) || (r.Purpose == status.PurposeToken && v == status.TokenInvalid)
 	}
 	if revoked && action != ActionRevoke {
 		return fmt.Errorf("%w: the credential is revoked", ErrStatusConflict)
@@ -702,9 +702,9 @@ func (is *Issuer) setStatus(ctx context.Context, id, action string) error {
 	// Every entry of the credential's group (see IssueGroup): the refs of
 	// each purpose, not only the first.
 	values := map[string]map[string]uint8{
-		ActionRevoke:    {PurposeRevocation: 1, statuslist.PurposeToken: statuslist.TokenInvalid},
-		ActionSuspend:   {PurposeSuspension: 1, statuslist.PurposeToken: statuslist.TokenSuspended},
-		ActionReinstate: {PurposeSuspension: 0, statuslist.PurposeToken: statuslist.TokenValid},
+		ActionRevoke:    {PurposeRevocation: 1, status.PurposeToken: status.TokenInvalid},
+		ActionSuspend:   {PurposeSuspension: 1, status.PurposeToken: status.TokenSuspended},
+		ActionReinstate: {PurposeSuspension: 0, status.PurposeToken: status.TokenValid},
 	}[action]
 	if values == nil {
 		return fmt.Errorf("%w: action %q (want revoke, suspend or reinstate)", ErrInvalid, action)
@@ -732,13 +732,13 @@ func (is *Issuer) setStatus(ctx context.Context, id, action string) error {
 // for a token list (doc nil) the statuslist+jwt. Encodings are cached per
 // list version.
 func (is *Issuer) StatusList(ctx context.Context, listID string) (doc map[string]any, token string, err error) {
-	if !statuslist.ValidListID(listID) {
+	if !status.ValidListID(listID) {
 		return nil, "", fmt.Errorf("%w: status list", ErrNotFound)
 	}
 	// The cached encoding is current when the list's version is the same:
 	// ask for the version only, and copy the list only to re-encode it.
 	version, _, err := is.cfg.Status.Versions(ctx, listID)
-	if errors.Is(err, statuslist.ErrNotFound) {
+	if errors.Is(err, status.ErrNotFound) {
 		return nil, "", fmt.Errorf("%w: status list", ErrNotFound)
 	}
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/credentials/status"
 )
 
 // TestSDJWTConcealBeforeAllocate: claims that cannot be concealed are
@@ -24,7 +24,7 @@ func TestSDJWTConcealBeforeAllocate(t *testing.T) {
 	if _, err := n.issuer.Issue(ctx, c, IssueOptions{Format: FormatSDJWT}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("reserved nested claim: %v", err)
 	}
-	if _, err := n.status.Refs(ctx, c["id"].(string)); !errors.Is(err, statuslist.ErrNotFound) {
+	if _, err := n.status.Refs(ctx, c["id"].(string)); !errors.Is(err, status.ErrNotFound) {
 		t.Fatalf("status entries bound for a refused credential: %v", err)
 	}
 	if got := len(n.status.Lists()); got != 0 {

@@ -13,9 +13,8 @@ import (
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
-
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
-	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 )
 
@@ -25,8 +24,8 @@ const (
 	TypeBitstringStatusListEntry      = "BitstringStatusListEntry"
 	TypeBitstringStatusListCredential = "BitstringStatusListCredential"
 	TypeBitstringStatusList           = "BitstringStatusList"
-	PurposeRevocation                 = statuslist.PurposeRevocation
-	PurposeSuspension                 = statuslist.PurposeSuspension
+	PurposeRevocation                 = status.PurposeRevocation
+	PurposeSuspension                 = status.PurposeSuspension
 	MediaTypeVCJWT                    = "application/vc+jwt"
 	MediaTypeVPJWT                    = "application/vp+jwt"
 	MediaTypeSDJWT                    = "application/dc+sd-jwt"
@@ -85,35 +84,33 @@ func (e StatusEntry) Map() map[string]any {
 // StatusStore keeps the node's status lists. Allocate reserves a random
 // unused index in a list of a purpose (revocation, suspension, token),
 // adding lists as they fill, and is durable before it returns; Set changes
-// an allocated entry (0/1 for bitstring lists; statuslist.Token* values for
+// an allocated entry (0/1 for bitstring lists; status.Token* values for
 // token lists); Snapshot copies a list and Versions returns its version
 // (and the version last anchored) without copying; BindOwner records the
 // entries of a credential ID once, with an opaque owner tag, Refs returns
 // them and OwnedBy compares the tag (false for a binding without one).
 // Get reads one entry and its list's purpose and must not wait for Set's
 // disk writes (it is on every local status check). Unknown lists and IDs
-// give errors matching statuslist.ErrNotFound; a second BindOwner of an ID
-// statuslist.ErrBound. Implementations are safe for concurrent use.
+// give errors matching status.ErrNotFound; a second BindOwner of an ID
+// status.ErrBound. Implementations are safe for concurrent use.
 type StatusStore interface {
 	Allocate(ctx context.Context, purpose string) (listID string, index int, err error)
 	Set(ctx context.Context, listID string, index int, value uint8) error
 	Get(ctx context.Context, listID string, index int) (purpose string, value uint8, err error)
-	Snapshot(ctx context.Context, listID string) (statuslist.Snapshot, error)
+	Snapshot(ctx context.Context, listID string) (status.Snapshot, error)
 	Versions(ctx context.Context, listID string) (version, anchored uint64, err error)
-	BindOwner(ctx context.Context, credentialID, owner string, refs []statuslist.Ref) error
-	Refs(ctx context.Context, credentialID string) ([]statuslist.Ref, error)
+	BindOwner(ctx context.Context, credentialID, owner string, refs []status.Ref) error
+	Refs(ctx context.Context, credentialID string) ([]status.Ref, error)
 	OwnedBy(ctx context.Context, credentialID, owner string) (bool, error)
 }
-
-var _ StatusStore = (*statuslist.FileStore)(nil)
 
 // StatusListSource fetches status lists for verification. Both methods
 // return lists whose integrity was checked (a signature of issuer, or the
 // node's own store) and the time the list may be cached for: 0 for the
 // checker's default, negative for not at all.
 type StatusListSource interface {
-	Bitstring(ctx context.Context, url, issuer string) (*statuslist.Bitstring, string, time.Duration, error)
-	Token(ctx context.Context, uri, issuer string) (*statuslist.TokenList, time.Duration, error)
+	Bitstring(ctx context.Context, url, issuer string) (*status.Bitstring, string, time.Duration, error)
+	Token(ctx context.Context, uri, issuer string) (*status.TokenList, time.Duration, error)
 }
 
 // StatusChecker checks status entries against cached lists. A list that
@@ -137,8 +134,8 @@ type StatusChecker struct {
 
 type cachedList struct {
 	url     string
-	bits    *statuslist.Bitstring
-	token   *statuslist.TokenList
+	bits    *status.Bitstring
+	token   *status.TokenList
 	purpose string
 	issuer  string
 	expires time.Time
@@ -153,7 +150,7 @@ type flight struct {
 }
 
 // DefaultStatusCacheBytes bounds a StatusChecker's cache by default: 256
-// remote lists of the largest size decoded (statuslist.MaxRemoteEntries
+// remote lists of the largest size decoded (status.MaxRemoteEntries
 // two-bit statuses, 256 KiB), or 512 of the default size.
 const DefaultStatusCacheBytes = 64 << 20
 
@@ -366,7 +363,7 @@ func (c *StatusChecker) bitstring(ctx context.Context, url, issuer string) (*cac
 func (c *StatusChecker) CheckToken(ctx context.Context, issuer, uri string, idx int) error {
 	if local, ok := c.source.(*LocalStatusSource); ok {
 		if purpose, v, handled, err := local.entry(ctx, uri, idx); handled {
-			if err == nil && purpose != statuslist.PurposeToken {
+			if err == nil && purpose != status.PurposeToken {
 				err = fmt.Errorf("list %s is not a token status list", truncate(uri))
 			}
 			if err != nil {
@@ -398,11 +395,11 @@ func (c *StatusChecker) CheckToken(ctx context.Context, issuer, uri string, idx 
 
 func tokenStatus(v uint8) error {
 	switch v {
-	case statuslist.TokenValid:
+	case status.TokenValid:
 		return nil
-	case statuslist.TokenInvalid:
+	case status.TokenInvalid:
 		return ErrRevoked
-	case statuslist.TokenSuspended:
+	case status.TokenSuspended:
 		return ErrSuspended
 	}
 	return fmt.Errorf("%w: status value 0x%02x", ErrUnsupported, v)
@@ -447,11 +444,11 @@ func (l *LocalStatusSource) localID(url string) (string, bool) {
 		return "", false
 	}
 	id, ok := strings.CutPrefix(rest, "/status/")
-	return id, ok && statuslist.ValidListID(id)
+	return id, ok && status.ValidListID(id)
 }
 
 // Bitstring implements StatusListSource.
-func (l *LocalStatusSource) Bitstring(ctx context.Context, url, issuer string) (*statuslist.Bitstring, string, time.Duration, error) {
+func (l *LocalStatusSource) Bitstring(ctx context.Context, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
 	id, ok := l.localID(url)
 	if !ok {
 		if l.Remote == nil {
@@ -470,7 +467,7 @@ func (l *LocalStatusSource) Bitstring(ctx context.Context, url, issuer string) (
 }
 
 // Token implements StatusListSource.
-func (l *LocalStatusSource) Token(ctx context.Context, uri, issuer string) (*statuslist.TokenList, time.Duration, error) {
+func (l *LocalStatusSource) Token(ctx context.Context, uri, issuer string) (*status.TokenList, time.Duration, error) {
 	id, ok := l.localID(uri)
 	if !ok {
 		if l.Remote == nil {
@@ -518,7 +515,7 @@ type HTTPStatusSource struct {
 }
 
 // Bitstring implements StatusListSource.
-func (h *HTTPStatusSource) Bitstring(ctx context.Context, url, issuer string) (*statuslist.Bitstring, string, time.Duration, error) {
+func (h *HTTPStatusSource) Bitstring(ctx context.Context, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
 	for attempt := 0; ; attempt++ {
 		body, err := httpGet(ctx, h.Client, url, MediaTypeVCJWT)
 		if err != nil {
@@ -553,7 +550,7 @@ func (h *HTTPStatusSource) Bitstring(ctx context.Context, url, issuer string) (*
 }
 
 // parseStatusListCredential reads a verified BitstringStatusListCredential.
-func parseStatusListCredential(c *Credential, url, issuer string) (*statuslist.Bitstring, string, time.Duration, error) {
+func parseStatusListCredential(c *Credential, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
 	if c.Issuer != issuer {
 		return nil, "", 0, fmt.Errorf("%w: status list issued by another issuer", ErrIssuerMismatch)
 	}
@@ -569,8 +566,8 @@ func parseStatusListCredential(c *Credential, url, issuer string) (*statuslist.B
 	}
 	purpose, _ := s["statusPurpose"].(string)
 	enc, _ := s["encodedList"].(string)
-	// A remote list: at most statuslist.MaxRemoteEntries entries.
-	bits, err := statuslist.DecodeBitstring(enc, statuslist.MaxRemoteEntries)
+	// A remote list: at most status.MaxRemoteEntries entries.
+	bits, err := status.DecodeBitstring(enc, status.MaxRemoteEntries)
 	if err != nil {
 		return nil, "", 0, err
 	}
@@ -584,7 +581,7 @@ func parseStatusListCredential(c *Credential, url, issuer string) (*statuslist.B
 }
 
 // Token implements StatusListSource.
-func (h *HTTPStatusSource) Token(ctx context.Context, uri, issuer string) (*statuslist.TokenList, time.Duration, error) {
+func (h *HTTPStatusSource) Token(ctx context.Context, uri, issuer string) (*status.TokenList, time.Duration, error) {
 	for attempt := 0; ; attempt++ {
 		body, err := httpGet(ctx, h.Client, uri, MediaTypeStatusListJWT)
 		if err != nil {
@@ -599,7 +596,7 @@ func (h *HTTPStatusSource) Token(ctx context.Context, uri, issuer string) (*stat
 			return nil, 0, err
 		}
 		id, _ := listIDOf(uri)
-		content, err := listContent(id, statuslist.PurposeToken, version, tl.Bits(), tl)
+		content, err := listContent(id, status.PurposeToken, version, tl.Bits(), tl)
 		if err != nil {
 			return nil, 0, err
 		}
@@ -616,7 +613,7 @@ func (h *HTTPStatusSource) Token(ctx context.Context, uri, issuer string) (*stat
 
 // verifyStatusListJWT checks a statuslist+jwt for uri signed by issuer and
 // returns the list, its ttl and its claims.
-func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyResolver, algs []string, now func() time.Time) (*statuslist.TokenList, time.Duration, map[string]any, error) {
+func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyResolver, algs []string, now func() time.Time) (*status.TokenList, time.Duration, map[string]any, error) {
 	if now == nil {
 		now = time.Now
 	}
@@ -655,10 +652,10 @@ func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyRe
 	// Revocation and suspension need VALID, INVALID and SUSPENDED
 	// (0x00-0x02): one or two bits. Wider lists only add
 	// application-specific values and cost up to four times the memory.
-	if b < 1 || b > statuslist.MaxRemoteTokenBits {
+	if b < 1 || b > status.MaxRemoteTokenBits {
 		return nil, 0, nil, fmt.Errorf("%w: status_list.bits %d (only 1 or 2 are accepted)", ErrUnsupported, b)
 	}
-	tl, err := statuslist.DecodeTokenList(int(b), lst, statuslist.MaxRemoteEntries)
+	tl, err := status.DecodeTokenList(int(b), lst, status.MaxRemoteEntries)
 	if err != nil {
 		return nil, 0, nil, err
 	}

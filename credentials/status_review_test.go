@@ -13,13 +13,13 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
-	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 )
 
 // TestRemoteStatusListCaps: lists fetched from other nodes (chosen by
 // whoever submits a credential to the public verify endpoint) are held to
-// statuslist.MaxRemoteEntries entries and token lists to 1 or 2 bits.
+// status.MaxRemoteEntries entries and token lists to 1 or 2 bits.
 func TestRemoteStatusListCaps(t *testing.T) {
 	var n *node
 	var tamper atomic.Pointer[tamperFunc]
@@ -60,8 +60,8 @@ func TestRemoteStatusListCaps(t *testing.T) {
 	}{
 		{"8 bits", 8, 1 << 20, ErrUnsupported},
 		{"4 bits", 4, 1 << 16, ErrUnsupported},
-		{"2 bits past the cap", 2, 2 << 20, statuslist.ErrEncoding},
-		{"1 bit past the cap", 1, 2 << 20, statuslist.ErrEncoding},
+		{"2 bits past the cap", 2, 2 << 20, status.ErrEncoding},
+		{"1 bit past the cap", 1, 2 << 20, status.ErrEncoding},
 		{"2 bits at the cap", 2, 1 << 20, nil},
 		{"1 bit", 1, 1 << 17, nil},
 	} {
@@ -79,10 +79,10 @@ func TestRemoteStatusListCaps(t *testing.T) {
 		entries int
 		ok      bool
 	}{{2 << 20, false}, {16 << 20, false}, {1 << 20, true}} {
-		bits, _ := statuslist.NewBitstring(c.entries)
+		bits, _ := status.NewBitstring(c.entries)
 		serve(path, MediaTypeVCJWT, signBitstringList(t, n, uri, PurposeRevocation, 1, bits))
 		_, _, _, err := src.Bitstring(ctx, uri, n.issuer.DID())
-		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, statuslist.ErrEncoding)) {
+		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, status.ErrEncoding)) {
 			t.Errorf("bitstring of %d entries: %v", c.entries, err)
 		}
 	}
@@ -92,15 +92,15 @@ func TestRemoteStatusListCaps(t *testing.T) {
 // with a gate set, every fetch waits for it to close.
 type memSource struct {
 	mu    sync.Mutex
-	lists map[string]*statuslist.Bitstring
+	lists map[string]*status.Bitstring
 	calls map[string]int
 	gate  chan struct{}
 }
 
 func newMemSource(t testing.TB, urls ...string) *memSource {
-	m := &memSource{lists: map[string]*statuslist.Bitstring{}, calls: map[string]int{}}
+	m := &memSource{lists: map[string]*status.Bitstring{}, calls: map[string]int{}}
 	for _, u := range urls {
-		b, err := statuslist.NewBitstring(statuslist.MinEntries)
+		b, err := status.NewBitstring(status.MinEntries)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -109,7 +109,7 @@ func newMemSource(t testing.TB, urls ...string) *memSource {
 	return m
 }
 
-func (m *memSource) Bitstring(ctx context.Context, url, issuer string) (*statuslist.Bitstring, string, time.Duration, error) {
+func (m *memSource) Bitstring(ctx context.Context, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
 	m.mu.Lock()
 	m.calls[url]++
 	b, ok := m.lists[url]
@@ -128,7 +128,7 @@ func (m *memSource) Bitstring(ctx context.Context, url, issuer string) (*statusl
 	return b, PurposeRevocation, 0, nil
 }
 
-func (m *memSource) Token(ctx context.Context, uri, issuer string) (*statuslist.TokenList, time.Duration, error) {
+func (m *memSource) Token(ctx context.Context, uri, issuer string) (*status.TokenList, time.Duration, error) {
 	return nil, 0, ErrNotFound
 }
 
@@ -180,7 +180,7 @@ func TestStatusCacheSingleFlight(t *testing.T) {
 func TestStatusCacheBounded(t *testing.T) {
 	a, b, cc := "https://o.example/status/000000000000000a", "https://o.example/status/000000000000000b", "https://o.example/status/000000000000000c"
 	src := newMemSource(t, a, b, cc)
-	per := int64(statuslist.MinEntries/8) + 256
+	per := int64(status.MinEntries/8) + 256
 	c := NewStatusCheckerWith(src, StatusCheckerOptions{TTL: time.Minute, MaxCacheBytes: 2 * per})
 	ctx := context.Background()
 	check := func(u string) {

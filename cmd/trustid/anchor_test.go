@@ -23,7 +23,7 @@ import (
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/chaincode"
 	vc "github.com/trustid-cn/trustid/credentials"
-	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
@@ -308,7 +308,7 @@ func forgeCleared(t *testing.T, dir, list string, index int) string {
 	}
 	doc := payload(t, list)
 	sub := doc["credentialSubject"].(map[string]any)
-	bits, err := statuslist.DecodeBitstring(sub["encodedList"].(string), 0)
+	bits, err := status.DecodeBitstring(sub["encodedList"].(string), 0)
 	if err != nil {
 		t.Fatal(err)
 	}

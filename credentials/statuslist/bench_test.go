@@ -6,6 +6,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/trustid-cn/trustid/credentials/status"
 )
 
 // BenchmarkGetParallelWithWrites reads one entry from many goroutines
@@ -18,11 +20,11 @@ func BenchmarkGetParallelWithWrites(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	lid, idx, err := s.Allocate(ctx, PurposeRevocation)
+	lid, idx, err := s.Allocate(ctx, status.PurposeRevocation)
 	if err != nil {
 		b.Fatal(err)
 	}
-	_, other, err := s.Allocate(ctx, PurposeRevocation)
+	_, other, err := s.Allocate(ctx, status.PurposeRevocation)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -11,30 +11,29 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/internal/groupcommit"
 	"github.com/trustid-cn/trustid/keystore"
 )
 
-// Purposes of a list. Revocation and suspension lists are W3C Bitstring
-// Status Lists (1 bit per entry); token lists are IETF Token Status Lists
-// with 2 bits per entry (VALID, INVALID, SUSPENDED).
-const (
-	PurposeRevocation = "revocation"
-	PurposeSuspension = "suspension"
-	PurposeToken      = "token"
+// Errors.
+var (
+	// ErrPurpose: an unknown purpose.
+	ErrPurpose = errors.New("statuslist: unknown purpose")
+	// ErrCorrupted: a stored list cannot be read.
+	ErrCorrupted = errors.New("statuslist: stored list is corrupted")
 )
 
 // TokenBits is the width of the token lists FileStore keeps.
 const TokenBits = 2
 
 // Purposes lists the purposes FileStore keeps.
-var Purposes = []string{PurposeRevocation, PurposeSuspension, PurposeToken}
+var Purposes = []string{status.PurposeRevocation, status.PurposeSuspension, status.PurposeToken}
 
 // FileStoreOptions configures OpenFileStore. Zero values: MinEntries per
 // list, crypto/rand, time.Now.
@@ -113,8 +112,8 @@ type list struct {
 	journal      []journalEntry
 	journalDirty bool
 	allocated    []byte
-	bits         *Bitstring // revocation, suspension
-	token        *TokenList // token
+	bits         *status.Bitstring // revocation, suspension
+	token        *status.TokenList // token
 }
 
 func (l *list) size() int {
@@ -126,25 +125,7 @@ func (l *list) size() int {
 
 func (l *list) isAllocated(i int) bool { return l.allocated[i>>3]&(0x80>>(i&7)) != 0 }
 
-// Snapshot is a copy of one list at a version (1 when the list was
-// created, one more with each change).
-type Snapshot struct {
-	ID      string
-	Purpose string
-	Version uint64
-	Updated time.Time
-	// Bitstring is set for revocation and suspension lists, Token for token
-	// lists.
-	Bitstring *Bitstring
-	Token     *TokenList
-}
-
 const fileFormat = "trustid-statuslist/1"
-
-var listIDRE = regexp.MustCompile(`^[0-9a-f]{16}$`)
-
-// ValidListID reports whether id has the form FileStore gives list IDs.
-func ValidListID(id string) bool { return listIDRE.MatchString(id) }
 
 // OpenFileStore opens (creating it if needed) the store in dir.
 func OpenFileStore(dir string, opts FileStoreOptions) (*FileStore, error) {
@@ -155,10 +136,10 @@ func OpenFileStore(dir string, opts FileStoreOptions) (*FileStore, error) {
 	}
 	s.binds = groupcommit.New(s.commitBinds)
 	if s.size == 0 {
-		s.size = MinEntries
+		s.size = status.MinEntries
 	}
-	if s.size < MinEntries || s.size%8 != 0 || s.size > MaxRemoteEntries {
-		return nil, fmt.Errorf("%w: list size %d must be a multiple of 8 in [%d, %d]", ErrEncoding, s.size, MinEntries, MaxRemoteEntries)
+	if s.size < status.MinEntries || s.size%8 != 0 || s.size > status.MaxRemoteEntries {
+		return nil, fmt.Errorf("%w: list size %d must be a multiple of 8 in [%d, %d]", status.ErrEncoding, s.size, status.MinEntries, status.MaxRemoteEntries)
 	}
 	if s.rand == nil {
 		s.rand = rand.Reader
@@ -219,24 +200,24 @@ func readList(path string) (*list, error) {
 	if d.Format != fileFormat {
 		return nil, bad("unknown format")
 	}
-	if !ValidListID(d.ID) || filepath.Base(path) != d.ID+".json" {
+	if !status.ValidListID(d.ID) || filepath.Base(path) != d.ID+".json" {
 		return nil, bad("list ID does not match the file name")
 	}
-	if d.Size < 8 || d.Size%8 != 0 || d.Size > MaxEntries || len(d.Allocated) != d.Size/8 {
+	if d.Size < 8 || d.Size%8 != 0 || d.Size > status.MaxEntries || len(d.Allocated) != d.Size/8 {
 		return nil, bad("sizes do not match")
 	}
 	l := &list{id: d.ID, purpose: d.Purpose, created: d.Created, updated: d.Updated, version: d.Version, allocated: d.Allocated}
 	switch d.Purpose {
-	case PurposeRevocation, PurposeSuspension:
+	case status.PurposeRevocation, status.PurposeSuspension:
 		if len(d.Values) != d.Size/8 {
 			return nil, bad("sizes do not match")
 		}
-		l.bits = &Bitstring{bits: d.Values, n: d.Size}
-	case PurposeToken:
+		l.bits = status.BitstringFromBytes(d.Values)
+	case status.PurposeToken:
 		if len(d.Values) != d.Size*TokenBits/8 {
 			return nil, bad("sizes do not match")
 		}
-		l.token = &TokenList{bits: TokenBits, data: d.Values, n: d.Size}
+		l.token, _ = status.TokenListFromBytes(TokenBits, d.Values) // TokenBits is valid
 	default:
 		return nil, bad("unknown purpose")
 	}
@@ -274,9 +255,9 @@ func (s *FileStore) write(l *list) error {
 		d.Journal = append(d.Journal, [3]uint64{e.version, uint64(e.index), uint64(e.value)})
 	}
 	if l.bits != nil {
-		d.Values = l.bits.bits
+		d.Values = l.bits.Bytes()
 	} else {
-		d.Values = l.token.data
+		d.Values = l.token.Bytes()
 	}
 	out, err := json.Marshal(d)
 	if err != nil {
@@ -373,10 +354,10 @@ func (s *FileStore) newList(purpose string) (*list, error) {
 	now := s.now().UTC()
 	l := &list{id: hex.EncodeToString(idb[:]), purpose: purpose, created: now, updated: now, version: 1, allocated: make([]byte, s.size/8)}
 	var err error
-	if purpose == PurposeToken {
-		l.token, err = NewTokenList(TokenBits, s.size)
+	if purpose == status.PurposeToken {
+		l.token, err = status.NewTokenList(TokenBits, s.size)
 	} else {
-		l.bits, err = NewBitstring(s.size)
+		l.bits, err = status.NewBitstring(s.size)
 	}
 	if err != nil {
 		return nil, err
@@ -407,11 +388,11 @@ func (s *FileStore) Set(ctx context.Context, listID string, index int, value uin
 	s.mu.RUnlock()
 	switch {
 	case !allocated:
-		return fmt.Errorf("%w: index %d is not allocated in list", ErrIndex, index)
+		return fmt.Errorf("%w: index %d is not allocated in list", status.ErrIndex, index)
 	case uint64(value) > maxValue && bits:
-		return fmt.Errorf("%w: %d for a bitstring list", ErrValue, value)
+		return fmt.Errorf("%w: %d for a bitstring list", status.ErrValue, value)
 	case uint64(value) > maxValue:
-		return fmt.Errorf("%w: %d", ErrValue, value)
+		return fmt.Errorf("%w: %d", status.ErrValue, value)
 	}
 	return s.lanes[l.purpose].Do(&change{listID: listID, index: index, value: value})
 }
@@ -441,9 +422,9 @@ func (s *FileStore) commit(purpose string, cs []*change) error {
 		n := l.next()
 		n.allocated = slices.Clone(l.allocated)
 		if l.bits != nil {
-			n.bits = &Bitstring{bits: slices.Clone(l.bits.bits), n: l.bits.n}
+			n.bits = l.bits.Clone()
 		} else {
-			n.token = &TokenList{bits: l.token.bits, data: slices.Clone(l.token.data), n: l.token.n}
+			n.token = l.token.Clone()
 		}
 		copies[l.id] = n
 		order = append(order, n)
@@ -534,7 +515,7 @@ func (s *FileStore) lookup(listID string) (*list, error) {
 	l, ok := s.lists[listID]
 	s.mu.RUnlock()
 	if !ok {
-		return nil, ErrNotFound
+		return nil, status.ErrNotFound
 	}
 	return l, nil
 }
@@ -548,10 +529,10 @@ func (s *FileStore) Get(ctx context.Context, listID string, index int) (string, 
 	defer s.mu.RUnlock()
 	l, ok := s.lists[listID]
 	if !ok {
-		return "", 0, ErrNotFound
+		return "", 0, status.ErrNotFound
 	}
 	if index < 0 || index >= l.size() {
-		return "", 0, fmt.Errorf("%w: %d", ErrIndex, index)
+		return "", 0, fmt.Errorf("%w: %d", status.ErrIndex, index)
 	}
 	if l.bits != nil {
 		if l.bits.Get(index) {
@@ -564,15 +545,15 @@ func (s *FileStore) Get(ctx context.Context, listID string, index int) (string, 
 }
 
 // Snapshot returns a copy of the list.
-func (s *FileStore) Snapshot(ctx context.Context, listID string) (Snapshot, error) {
+func (s *FileStore) Snapshot(ctx context.Context, listID string) (status.Snapshot, error) {
 	if err := ctx.Err(); err != nil {
-		return Snapshot{}, err
+		return status.Snapshot{}, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	l, ok := s.lists[listID]
 	if !ok {
-		return Snapshot{}, ErrNotFound
+		return status.Snapshot{}, status.ErrNotFound
 	}
 	return l.snapshot(), nil
 }

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trustid-cn/trustid/credentials/status"
 )
 
 // TestGroupCommit: concurrent allocations, bindings and changes from many
@@ -31,14 +33,14 @@ func TestGroupCommit(t *testing.T) {
 		t.Fatal(err)
 	}
 	const writers, changes = 32, 10
-	refs := make([]Ref, writers)
+	refs := make([]status.Ref, writers)
 	var wg sync.WaitGroup
 	errs := make(chan error, writers)
 	for w := range writers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			lid, idx, err := s.Allocate(ctx, PurposeSuspension)
+			lid, idx, err := s.Allocate(ctx, status.PurposeSuspension)
 			if err != nil {
 				errs <- err
 				return
@@ -47,7 +49,7 @@ func TestGroupCommit(t *testing.T) {
 				errs <- fmt.Errorf("allocation %d acknowledged before it is in the file (%v)", idx, err)
 				return
 			}
-			refs[w] = Ref{ListID: lid, Index: idx, Purpose: PurposeSuspension}
+			refs[w] = status.Ref{ListID: lid, Index: idx, Purpose: status.PurposeSuspension}
 			id := fmt.Sprintf("urn:uuid:%d", w)
 			if err := s.Bind(ctx, id, refs[w:w+1]); err != nil {
 				errs <- err
@@ -81,7 +83,7 @@ func TestGroupCommit(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
-	seen := map[Ref]bool{}
+	seen := map[status.Ref]bool{}
 	for _, r := range refs {
 		if seen[r] {
 			t.Fatalf("entry %v allocated twice", r)
@@ -122,13 +124,13 @@ func TestGroupCommitFailure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var refs []Ref
+	var refs []status.Ref
 	for range 8 {
-		lid, idx, err := s.Allocate(ctx, PurposeRevocation)
+		lid, idx, err := s.Allocate(ctx, status.PurposeRevocation)
 		if err != nil {
 			t.Fatal(err)
 		}
-		refs = append(refs, Ref{ListID: lid, Index: idx, Purpose: PurposeRevocation})
+		refs = append(refs, status.Ref{ListID: lid, Index: idx, Purpose: status.PurposeRevocation})
 	}
 	// Break the directory: a file where it was (root ignores permissions).
 	if err := os.Rename(dir, dir+".away"); err != nil {
@@ -147,14 +149,14 @@ func TestGroupCommitFailure(t *testing.T) {
 				failed.Add(1)
 			}
 			if i == 0 {
-				if err := s.Bind(ctx, "urn:uuid:x", []Ref{r}); err == nil {
+				if err := s.Bind(ctx, "urn:uuid:x", []status.Ref{r}); err == nil {
 					t.Error("bind succeeded without a directory")
 				}
 			}
 		}()
 	}
 	wg.Wait()
-	if _, _, err := s.Allocate(ctx, PurposeRevocation); err == nil {
+	if _, _, err := s.Allocate(ctx, status.PurposeRevocation); err == nil {
 		t.Error("allocation succeeded without a directory")
 	}
 	if failed.Load() != int32(len(refs)) {
@@ -168,7 +170,7 @@ func TestGroupCommitFailure(t *testing.T) {
 	if v, _, _ := s.Versions(ctx, refs[0].ListID); v != 1 {
 		t.Fatalf("version %d after failed changes", v)
 	}
-	if _, err := s.Refs(ctx, "urn:uuid:x"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Refs(ctx, "urn:uuid:x"); !errors.Is(err, status.ErrNotFound) {
 		t.Fatalf("failed binding visible: %v", err)
 	}
 	os.Remove(dir)
@@ -215,7 +217,7 @@ func TestGroupCommitSIGKILL(t *testing.T) {
 	}
 	type ack struct {
 		step string
-		ref  Ref
+		ref  status.Ref
 		id   string
 	}
 	var acks []ack
@@ -226,7 +228,7 @@ func TestGroupCommitSIGKILL(t *testing.T) {
 			continue
 		}
 		idx, _ := strconv.Atoi(f[3])
-		acks = append(acks, ack{step: f[1], ref: Ref{ListID: f[2], Index: idx, Purpose: PurposeRevocation}, id: f[4]})
+		acks = append(acks, ack{step: f[1], ref: status.Ref{ListID: f[2], Index: idx, Purpose: status.PurposeRevocation}, id: f[4]})
 	}
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
@@ -238,7 +240,7 @@ func TestGroupCommitSIGKILL(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	allocated := map[Ref]bool{}
+	allocated := map[status.Ref]bool{}
 	for _, a := range acks {
 		l, err := s.lookup(a.ref.ListID)
 		if err != nil {
@@ -278,7 +280,7 @@ func TestGroupCommitChild(t *testing.T) {
 	}
 	ctx := context.Background()
 	var mu sync.Mutex
-	say := func(step string, r Ref, id string) {
+	say := func(step string, r status.Ref, id string) {
 		mu.Lock()
 		fmt.Printf("acked %s %s %d %s\n", step, r.ListID, r.Index, id)
 		mu.Unlock()
@@ -289,14 +291,14 @@ func TestGroupCommitChild(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; ; i++ {
-				lid, idx, err := s.Allocate(ctx, PurposeRevocation)
+				lid, idx, err := s.Allocate(ctx, status.PurposeRevocation)
 				if err != nil {
 					panic(err)
 				}
-				r := Ref{ListID: lid, Index: idx, Purpose: PurposeRevocation}
+				r := status.Ref{ListID: lid, Index: idx, Purpose: status.PurposeRevocation}
 				id := fmt.Sprintf("urn:uuid:%d-%d", g, i)
 				say("allocate", r, id)
-				if err := s.Bind(ctx, id, []Ref{r}); err != nil {
+				if err := s.Bind(ctx, id, []status.Ref{r}); err != nil {
 					panic(err)
 				}
 				say("bind", r, id)

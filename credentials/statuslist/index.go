@@ -14,17 +14,9 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+
+	"github.com/trustid-cn/trustid/credentials/status"
 )
-
-// Ref names one status entry: a list, an index in it, and its purpose.
-type Ref struct {
-	ListID  string `json:"list"`
-	Index   int    `json:"index"`
-	Purpose string `json:"purpose"`
-}
-
-// ErrBound: a credential ID already has status entries.
-var ErrBound = errors.New("statuslist: credential already has status entries")
 
 const indexFile = "index.log"
 
@@ -35,8 +27,8 @@ const maxIndexLine = 4096
 const maxOwner = 128
 
 type indexLine struct {
-	Key  string `json:"key"` // hex SHA-256 of the credential ID
-	Refs []Ref  `json:"refs"`
+	Key  string       `json:"key"` // hex SHA-256 of the credential ID
+	Refs []status.Ref `json:"refs"`
 	// Owner is the caller's opaque owner tag (a hash of the issuing
 	// client, never the client in clear); empty for none.
 	Owner string `json:"owner,omitempty"`
@@ -122,14 +114,14 @@ func (s *FileStore) cutTorn(f *os.File, good, torn int64) error {
 // Bind records the status entries of a credential, durably (append and
 // fsync; concurrent binds share one of each) before returning. A
 // credential ID can be bound once. It is BindOwner with no owner.
-func (s *FileStore) Bind(ctx context.Context, credentialID string, refs []Ref) error {
+func (s *FileStore) Bind(ctx context.Context, credentialID string, refs []status.Ref) error {
 	return s.BindOwner(ctx, credentialID, "", refs)
 }
 
 // BindOwner is Bind that also records owner, an opaque tag of at most 128
 // bytes (callers pass a hash, never an identifier in clear) that
 // OwnedBy later compares.
-func (s *FileStore) BindOwner(ctx context.Context, credentialID, owner string, refs []Ref) error {
+func (s *FileStore) BindOwner(ctx context.Context, credentialID, owner string, refs []status.Ref) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -179,9 +171,9 @@ func (s *FileStore) commitBinds(bs []*binding) error {
 		_, bound := s.index[b.rec.Key]
 		switch {
 		case bound || group[b.rec.Key]:
-			b.err = ErrBound
+			b.err = status.ErrBound
 		case !s.allocated(b.rec.Refs):
-			b.err = fmt.Errorf("%w: ref to an unallocated entry", ErrIndex)
+			b.err = fmt.Errorf("%w: ref to an unallocated entry", status.ErrIndex)
 		default:
 			group[b.rec.Key] = true
 			buf = append(buf, b.line...)
@@ -221,7 +213,7 @@ func (s *FileStore) commitBinds(bs []*binding) error {
 
 // allocated reports whether every ref names an allocated entry of a list
 // of its purpose. The caller holds s.mu.
-func (s *FileStore) allocated(refs []Ref) bool {
+func (s *FileStore) allocated(refs []status.Ref) bool {
 	for _, r := range refs {
 		l, ok := s.lists[r.ListID]
 		if !ok || l.purpose != r.Purpose || r.Index < 0 || r.Index >= l.size() || !l.isAllocated(r.Index) {
@@ -232,7 +224,7 @@ func (s *FileStore) allocated(refs []Ref) bool {
 }
 
 // Refs returns the status entries bound to a credential ID, or ErrNotFound.
-func (s *FileStore) Refs(ctx context.Context, credentialID string) ([]Ref, error) {
+func (s *FileStore) Refs(ctx context.Context, credentialID string) ([]status.Ref, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
@@ -240,7 +232,7 @@ func (s *FileStore) Refs(ctx context.Context, credentialID string) ([]Ref, error
 	defer s.mu.RUnlock()
 	rec, ok := s.index[indexKey(credentialID)]
 	if !ok {
-		return nil, ErrNotFound
+		return nil, status.ErrNotFound
 	}
 	return slices.Clone(rec.Refs), nil
 }
@@ -256,7 +248,7 @@ func (s *FileStore) OwnedBy(ctx context.Context, credentialID, owner string) (bo
 	rec, ok := s.index[indexKey(credentialID)]
 	s.mu.RUnlock()
 	if !ok {
-		return false, ErrNotFound
+		return false, status.ErrNotFound
 	}
 	return rec.Owner != "" && subtle.ConstantTimeCompare([]byte(rec.Owner), []byte(owner)) == 1, nil
 }

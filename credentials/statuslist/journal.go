@@ -5,29 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/trustid-cn/trustid/credentials/status"
 )
-
-// Change is one entry change recorded in a list's anchoring journal.
-type Change struct {
-	Index int
-	// Value is the entry's new status (0/1 for a bitstring list, a Token*
-	// value for a token list): an absolute value, so handing the same
-	// change to the ledger twice is harmless.
-	Value uint8
-	// Version is the list's version after the change.
-	Version uint64
-}
-
-// Pending is what of one list has not been marked anchored: the list as it
-// is now, and the changes made after the version last marked anchored.
-type Pending struct {
-	Snapshot
-	// Anchored is the version last marked anchored (0: none yet; a new
-	// list's first head is version 1).
-	Anchored uint64
-	// Changes are oldest first.
-	Changes []Change
-}
 
 // ErrVersion: a version the list has not reached.
 var ErrVersion = errors.New("statuslist: list has no such version")
@@ -69,15 +49,15 @@ func (l *list) maxValue() uint64 {
 	if l.bits != nil {
 		return 1
 	}
-	return TokenSuspended
+	return status.TokenSuspended
 }
 
-func (l *list) snapshot() Snapshot {
-	snap := Snapshot{ID: l.id, Purpose: l.purpose, Version: l.version, Updated: l.updated}
+func (l *list) snapshot() status.Snapshot {
+	snap := status.Snapshot{ID: l.id, Purpose: l.purpose, Version: l.version, Updated: l.updated}
 	if l.bits != nil {
-		snap.Bitstring = &Bitstring{bits: slices.Clone(l.bits.bits), n: l.bits.n}
+		snap.Bitstring = l.bits.Clone()
 	} else {
-		snap.Token = &TokenList{bits: l.token.bits, data: slices.Clone(l.token.data), n: l.token.n}
+		snap.Token = l.token.Clone()
 	}
 	return snap
 }
@@ -85,19 +65,19 @@ func (l *list) snapshot() Snapshot {
 // Unanchored returns list listID's anchoring state: a snapshot of the list
 // now, the version last marked anchored and the changes made since, taken
 // together under the store's lock.
-func (s *FileStore) Unanchored(ctx context.Context, listID string) (Pending, error) {
+func (s *FileStore) Unanchored(ctx context.Context, listID string) (status.Pending, error) {
 	if err := ctx.Err(); err != nil {
-		return Pending{}, err
+		return status.Pending{}, err
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	l, found := s.lists[listID]
 	if !found {
-		return Pending{}, ErrNotFound
+		return status.Pending{}, status.ErrNotFound
 	}
-	p := Pending{Snapshot: l.snapshot(), Anchored: l.anchored, Changes: make([]Change, 0, len(l.journal))}
+	p := status.Pending{Snapshot: l.snapshot(), Anchored: l.anchored, Changes: make([]status.Change, 0, len(l.journal))}
 	for _, e := range l.journal {
-		p.Changes = append(p.Changes, Change{Index: e.index, Value: e.value, Version: e.version})
+		p.Changes = append(p.Changes, status.Change{Index: e.index, Value: e.value, Version: e.version})
 	}
 	return p, nil
 }
@@ -112,7 +92,7 @@ func (s *FileStore) Versions(ctx context.Context, listID string) (version, ancho
 	defer s.mu.RUnlock()
 	l, found := s.lists[listID]
 	if !found {
-		return 0, 0, ErrNotFound
+		return 0, 0, status.ErrNotFound
 	}
 	return l.version, l.anchored, nil
 }

@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/trustid-cn/trustid/credentials/status"
 )
 
 // TestJournal: each Set records its change in the list's journal, in the
@@ -20,11 +22,11 @@ func TestJournal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	id, a, err := s.Allocate(ctx, PurposeRevocation)
+	id, a, err := s.Allocate(ctx, status.PurposeRevocation)
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, b, _ := s.Allocate(ctx, PurposeRevocation)
+	_, b, _ := s.Allocate(ctx, status.PurposeRevocation)
 
 	// A new list: version 1, nothing anchored, no changes.
 	p, err := s.Unanchored(ctx, id)
@@ -52,7 +54,7 @@ func TestJournal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	want := []Change{{Index: a, Value: 1, Version: 2}, {Index: b, Value: 1, Version: 3}, {Index: b, Value: 0, Version: 4}}
+	want := []status.Change{{Index: a, Value: 1, Version: 2}, {Index: b, Value: 1, Version: 3}, {Index: b, Value: 0, Version: 4}}
 	p, err = s.Unanchored(ctx, id)
 	if err != nil || p.Version != 4 || p.Anchored != 1 || !equalChanges(p.Changes, want) {
 		t.Fatalf("after three sets: %+v", p)
@@ -73,13 +75,13 @@ func TestJournal(t *testing.T) {
 	if err := s.MarkAnchored(ctx, id, 9); !errors.Is(err, ErrVersion) {
 		t.Fatalf("marking a future version: %v", err)
 	}
-	if err := s.MarkAnchored(ctx, "0000000000000000", 1); !errors.Is(err, ErrNotFound) {
+	if err := s.MarkAnchored(ctx, "0000000000000000", 1); !errors.Is(err, status.ErrNotFound) {
 		t.Fatalf("unknown list: %v", err)
 	}
-	if _, err := s.Unanchored(ctx, "0000000000000000"); !errors.Is(err, ErrNotFound) {
+	if _, err := s.Unanchored(ctx, "0000000000000000"); !errors.Is(err, status.ErrNotFound) {
 		t.Fatalf("unknown list: %v", err)
 	}
-	if _, _, err := s.Versions(ctx, "0000000000000000"); !errors.Is(err, ErrNotFound) {
+	if _, _, err := s.Versions(ctx, "0000000000000000"); !errors.Is(err, status.ErrNotFound) {
 		t.Fatalf("unknown list: %v", err)
 	}
 
@@ -105,14 +107,14 @@ func TestJournal(t *testing.T) {
 	}
 
 	// Token lists journal their values.
-	tid, tx, _ := s3.Allocate(ctx, PurposeToken)
-	s3.Set(ctx, tid, tx, TokenSuspended)
-	if p, _ := s3.Unanchored(ctx, tid); p.Token == nil || !equalChanges(p.Changes, []Change{{Index: tx, Value: TokenSuspended, Version: 2}}) {
+	tid, tx, _ := s3.Allocate(ctx, status.PurposeToken)
+	s3.Set(ctx, tid, tx, status.TokenSuspended)
+	if p, _ := s3.Unanchored(ctx, tid); p.Token == nil || !equalChanges(p.Changes, []status.Change{{Index: tx, Value: status.TokenSuspended, Version: 2}}) {
 		t.Fatalf("token list: %+v", p)
 	}
 }
 
-func equalChanges(a, b []Change) bool {
+func equalChanges(a, b []status.Change) bool {
 	if len(a) != len(b) {
 		return false
 	}
@@ -130,7 +132,7 @@ func TestJournalFileChecks(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	s, _ := OpenFileStore(dir, FileStoreOptions{})
-	id, idx, _ := s.Allocate(ctx, PurposeSuspension)
+	id, idx, _ := s.Allocate(ctx, status.PurposeSuspension)
 	s.Set(ctx, id, idx, 1)
 	path := filepath.Join(dir, id+".json")
 	orig, _ := os.ReadFile(path)
@@ -147,7 +149,7 @@ func TestJournalFileChecks(t *testing.T) {
 	}
 	for name, f := range map[string]func(m map[string]any){
 		"version beyond the list":  func(m map[string]any) { m["journal"] = []any{[]any{3, idx, 1}} },
-		"unallocated index":        func(m map[string]any) { m["journal"] = []any{[]any{2, (idx + 1) % MinEntries, 1}} },
+		"unallocated index":        func(m map[string]any) { m["journal"] = []any{[]any{2, (idx + 1) % status.MinEntries, 1}} },
 		"value out of range":       func(m map[string]any) { m["journal"] = []any{[]any{2, idx, 2}} },
 		"not after anchored":       func(m map[string]any) { m["anchored"] = 2 },
 		"anchored beyond the list": func(m map[string]any) { m["anchored"] = 3; m["journal"] = nil },
@@ -157,7 +159,11 @@ func TestJournalFileChecks(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	edit(func(m map[string]any) { m["version"] = 0; m["journal"] = nil; m["values"] = make([]byte, MinEntries/8) })
+	edit(func(m map[string]any) {
+		m["version"] = 0
+		m["journal"] = nil
+		m["values"] = make([]byte, status.MinEntries/8)
+	})
 	s2, err := OpenFileStore(dir, FileStoreOptions{})
 	if err != nil {
 		t.Fatal(err)

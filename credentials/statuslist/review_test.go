@@ -1,83 +1,23 @@
 package statuslist
 
 import (
-	"bytes"
-	"compress/zlib"
 	"context"
 	"errors"
 	"os"
 	"path/filepath"
-	"runtime"
 	"testing"
 	"time"
+
+	"github.com/trustid-cn/trustid/credentials/status"
 )
-
-func zl(data []byte) string {
-	var buf bytes.Buffer
-	w, _ := zlib.NewWriterLevel(&buf, zlib.BestCompression)
-	w.Write(data)
-	w.Close()
-	return b64.EncodeToString(buf.Bytes())
-}
-
-// allocated returns the bytes allocated while f runs.
-func allocated(f func()) uint64 {
-	var a, b runtime.MemStats
-	runtime.GC()
-	runtime.ReadMemStats(&a)
-	f()
-	runtime.ReadMemStats(&b)
-	return b.TotalAlloc - a.TotalAlloc
-}
-
-// TestDecodeDefaultCapsRemote: with no explicit bound the decoders take
-// remote lists of at most MaxRemoteEntries, and a small input that
-// expands past that is refused after decompressing little more than the
-// cap (the 174 KB, 8-bit lst of the review expanded to 128 MiB).
-func TestDecodeDefaultCapsRemote(t *testing.T) {
-	bomb := zl(make([]byte, 32<<20)) // 32 MiB of zeros, ~33 KB compressed
-	var err error
-	n := allocated(func() { _, err = DecodeTokenList(8, bomb, 0) })
-	if !errors.Is(err, ErrEncoding) {
-		t.Fatalf("8-bit bomb: %v", err)
-	}
-	if n > 16<<20 { // the output buffer grows to at most 2 MiB
-		t.Errorf("decoding the bomb allocated %d bytes", n)
-	}
-	// Exactly at the cap is fine; one byte more is not.
-	for _, bits := range []int{1, 2} {
-		size := MaxRemoteEntries * bits / 8
-		if l, err := DecodeTokenList(bits, zl(make([]byte, size)), 0); err != nil || l.Len() != MaxRemoteEntries {
-			t.Errorf("bits %d at the cap: %v", bits, err)
-		}
-		if _, err := DecodeTokenList(bits, zl(make([]byte, size+1)), 0); !errors.Is(err, ErrEncoding) {
-			t.Errorf("bits %d past the cap: %v", bits, err)
-		}
-	}
-	if _, err := DecodeBitstring(gz(make([]byte, MaxRemoteEntries/8)), 0); err != nil {
-		t.Errorf("bitstring at the cap: %v", err)
-	}
-	big := gz(make([]byte, 16<<20))
-	n = allocated(func() { _, err = DecodeBitstring(big, 0) })
-	if !errors.Is(err, ErrEncoding) {
-		t.Errorf("16 MiB bitstring: %v", err)
-	}
-	if n > 4<<20 {
-		t.Errorf("16 MiB bitstring allocated %d bytes", n)
-	}
-	// A caller may still ask for more, up to MaxEntries.
-	if _, err := DecodeBitstring(gz(make([]byte, 4<<20)), 1<<25); err != nil {
-		t.Errorf("explicit larger bound: %v", err)
-	}
-}
 
 // TestFileStoreSizeCap: a node never creates lists other nodes would
 // refuse.
 func TestFileStoreSizeCap(t *testing.T) {
-	if _, err := OpenFileStore(t.TempDir(), FileStoreOptions{Size: 2 * MaxRemoteEntries}); !errors.Is(err, ErrEncoding) {
+	if _, err := OpenFileStore(t.TempDir(), FileStoreOptions{Size: 2 * status.MaxRemoteEntries}); !errors.Is(err, status.ErrEncoding) {
 		t.Fatalf("size past MaxRemoteEntries: %v", err)
 	}
-	if _, err := OpenFileStore(t.TempDir(), FileStoreOptions{Size: MaxRemoteEntries}); err != nil {
+	if _, err := OpenFileStore(t.TempDir(), FileStoreOptions{Size: status.MaxRemoteEntries}); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -93,14 +33,14 @@ func TestIndexTornRecordThenBind(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bind := func(s *FileStore, id string) Ref {
+	bind := func(s *FileStore, id string) status.Ref {
 		t.Helper()
-		lid, x, err := s.Allocate(ctx, PurposeRevocation)
+		lid, x, err := s.Allocate(ctx, status.PurposeRevocation)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := Ref{ListID: lid, Index: x, Purpose: PurposeRevocation}
-		if err := s.Bind(ctx, id, []Ref{r}); err != nil {
+		r := status.Ref{ListID: lid, Index: x, Purpose: status.PurposeRevocation}
+		if err := s.Bind(ctx, id, []status.Ref{r}); err != nil {
 			t.Fatal(err)
 		}
 		return r
@@ -132,7 +72,7 @@ func TestIndexTornRecordThenBind(t *testing.T) {
 	if got := s3.IndexRecovery(); got.Records != 2 || got.TornBytes != 0 {
 		t.Errorf("recovery %+v", got)
 	}
-	for id, want := range map[string]Ref{"urn:uuid:1": r1, "urn:uuid:2": r2} {
+	for id, want := range map[string]status.Ref{"urn:uuid:1": r1, "urn:uuid:2": r2} {
 		got, err := s3.Refs(ctx, id)
 		if err != nil || len(got) != 1 || got[0] != want {
 			t.Errorf("%s after restart: %v %v", id, got, err)
@@ -153,8 +93,8 @@ func TestReadsDoNotWaitForWriters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lid, x, _ := s.Allocate(ctx, PurposeRevocation)
-	if err := s.Bind(ctx, "urn:uuid:r", []Ref{{ListID: lid, Index: x, Purpose: PurposeRevocation}}); err != nil {
+	lid, x, _ := s.Allocate(ctx, status.PurposeRevocation)
+	if err := s.Bind(ctx, "urn:uuid:r", []status.Ref{{ListID: lid, Index: x, Purpose: status.PurposeRevocation}}); err != nil {
 		t.Fatal(err)
 	}
 	l, _ := s.lookup(lid)
@@ -196,15 +136,15 @@ func TestOwner(t *testing.T) {
 	dir := t.TempDir()
 	ctx := context.Background()
 	s, _ := OpenFileStore(dir, FileStoreOptions{})
-	lid, x, _ := s.Allocate(ctx, PurposeRevocation)
-	lid2, y, _ := s.Allocate(ctx, PurposeRevocation)
-	if err := s.BindOwner(ctx, "urn:uuid:a", "tag-a", []Ref{{ListID: lid, Index: x, Purpose: PurposeRevocation}}); err != nil {
+	lid, x, _ := s.Allocate(ctx, status.PurposeRevocation)
+	lid2, y, _ := s.Allocate(ctx, status.PurposeRevocation)
+	if err := s.BindOwner(ctx, "urn:uuid:a", "tag-a", []status.Ref{{ListID: lid, Index: x, Purpose: status.PurposeRevocation}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.Bind(ctx, "urn:uuid:b", []Ref{{ListID: lid2, Index: y, Purpose: PurposeRevocation}}); err != nil {
+	if err := s.Bind(ctx, "urn:uuid:b", []status.Ref{{ListID: lid2, Index: y, Purpose: status.PurposeRevocation}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.BindOwner(ctx, "urn:uuid:c", string(make([]byte, 200)), []Ref{{ListID: lid, Index: x, Purpose: PurposeRevocation}}); err == nil {
+	if err := s.BindOwner(ctx, "urn:uuid:c", string(make([]byte, 200)), []status.Ref{{ListID: lid, Index: x, Purpose: status.PurposeRevocation}}); err == nil {
 		t.Fatal("oversized owner tag accepted")
 	}
 	s2, err := OpenFileStore(dir, FileStoreOptions{})
@@ -219,7 +159,7 @@ func TestOwner(t *testing.T) {
 			t.Errorf("OwnedBy(%s, %q) = %v, %v", c.id, c.owner, got, err)
 		}
 	}
-	if _, err := s2.OwnedBy(ctx, "urn:uuid:z", "tag-a"); !errors.Is(err, ErrNotFound) {
+	if _, err := s2.OwnedBy(ctx, "urn:uuid:z", "tag-a"); !errors.Is(err, status.ErrNotFound) {
 		t.Errorf("unknown ID: %v", err)
 	}
 }

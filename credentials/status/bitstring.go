@@ -1,4 +1,4 @@
-package statuslist
+package status
 
 import (
 	"bytes"
@@ -16,21 +16,15 @@ var (
 	ErrEncoding = errors.New("statuslist: invalid encoded list")
 	// ErrIndex: an index is outside the list.
 	ErrIndex = errors.New("statuslist: index out of range")
-	// ErrNotFound: no list with that ID.
-	ErrNotFound = errors.New("statuslist: no such list")
 	// ErrValue: a status value does not fit the list's bits.
 	ErrValue = errors.New("statuslist: status value out of range")
-	// ErrPurpose: an unknown purpose.
-	ErrPurpose = errors.New("statuslist: unknown purpose")
-	// ErrCorrupted: a stored list cannot be read.
-	ErrCorrupted = errors.New("statuslist: stored list is corrupted")
 )
 
 // MinEntries is the smallest Bitstring Status List the specification
 // allows (16 KiB of bits), which gives group privacy.
 const MinEntries = 131072
 
-// MaxEntries bounds the lists a FileStore reads from its own files (16
+// MaxEntries bounds every list, and those a node reads from its own files (16
 // MiB of bits).
 const MaxEntries = 1 << 27
 
@@ -64,6 +58,16 @@ func NewBitstring(n int) (*Bitstring, error) {
 	}
 	return &Bitstring{bits: make([]byte, n/8), n: n}, nil
 }
+
+// BitstringFromBytes returns the list whose bits are b (8 entries a byte);
+// the list keeps b.
+func BitstringFromBytes(b []byte) *Bitstring { return &Bitstring{bits: b, n: len(b) * 8} }
+
+// Bytes returns the list's bits, not a copy: callers must not modify them.
+func (b *Bitstring) Bytes() []byte { return b.bits }
+
+// Clone returns a copy of the list.
+func (b *Bitstring) Clone() *Bitstring { return &Bitstring{bits: bytes.Clone(b.bits), n: b.n} }
 
 // Len returns the number of entries.
 func (b *Bitstring) Len() int { return b.n }
@@ -187,6 +191,24 @@ func NewTokenList(bits, n int) (*TokenList, error) {
 		return nil, fmt.Errorf("%w: size %d must fill whole bytes and be at most %d", ErrEncoding, n, MaxEntries)
 	}
 	return &TokenList{bits: bits, data: make([]byte, n*bits/8), n: n}, nil
+}
+
+// TokenListFromBytes returns the list of bits-wide statuses held in data;
+// the list keeps data.
+func TokenListFromBytes(bits int, data []byte) (*TokenList, error) {
+	if !validBits(bits) {
+		return nil, fmt.Errorf("%w: bits must be 1, 2, 4 or 8", ErrEncoding)
+	}
+	return &TokenList{bits: bits, data: data, n: len(data) * 8 / bits}, nil
+}
+
+// Bytes returns the list's packed statuses, not a copy: callers must not
+// modify them.
+func (t *TokenList) Bytes() []byte { return t.data }
+
+// Clone returns a copy of the list.
+func (t *TokenList) Clone() *TokenList {
+	return &TokenList{bits: t.bits, data: bytes.Clone(t.data), n: t.n}
 }
 
 func validBits(b int) bool { return b == 1 || b == 2 || b == 4 || b == 8 }
