@@ -73,6 +73,16 @@ var enforced = []rule{
 		Forbid: []string{"ledger/embedded/...", "ledger/fabric/...", "github.com/hyperledger/fabric-gateway/...", "google.golang.org/grpc/..."},
 	},
 	{
+		Name:   "the QR wire format, holder signing and offline verification link no node state (the redemption service is qrcode/redeem)",
+		From:   []string{"qrcode"},
+		Forbid: []string{"store/...", "ledger/...", "qrcode/redeem/..."},
+	},
+	{
+		Name:   "the credential verifier and holder link no status storage or ledger",
+		From:   []string{"credentials"},
+		Forbid: []string{"credentials/statuslist/...", "ledger/..."},
+	},
+	{
 		Name:   "the HTTP layer does not pick a backend",
 		From:   []string{"api/..."},
 		Forbid: backends,
@@ -85,14 +95,9 @@ var enforced = []rule{
 // rule to move to enforced.
 var pending = []rule{
 	{
-		Name:   "the QR wire format, holder signing and offline verification link no node state (the redemption service moves to qrcode/redeem)",
-		From:   []string{"qrcode"},
-		Forbid: []string{"store/...", "ledger/..."},
-	},
-	{
-		Name:   "the credential verifier and holder link no issuer, anchoring or status storage",
+		Name:   "the credential verifier links no issuer keys (the issuer, issue groups and anchoring still live in credentials)",
 		From:   []string{"credentials"},
-		Forbid: []string{"credentials/statuslist/...", "ledger/..."},
+		Forbid: []string{"keystore/..."},
 	},
 }
 
