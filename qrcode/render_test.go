@@ -36,7 +36,7 @@ func scan(t *testing.T, pngData []byte) string {
 func TestRenderScanVerify(t *testing.T) {
 	f := newFixture(t)
 	v := f.verifier(t, &MemoryCounters{})
-	online, _ := newOnline(constReader(7), 310000)
+	online, _ := NewOnlineCode(constReader(7), 310000)
 	for name, text := range map[string]string{
 		"offline":   f.offline(t, 1, nil),
 		"delegated": f.delegated(t, 1),
