@@ -13,10 +13,11 @@ import (
 )
 
 // HolderRequest is a holder app's request for an online code, signed by
-// its bound device key. Binding is opaque to the interface (the holder
-// copy of a binding of this package for BindingAuthenticator, with every
-// claim's disclosure: the node issued them and may read them; another
-// authenticator may take a binding credential).
+// its bound device key. Binding is opaque to the request (the holder copy
+// of a binding of this package for the node's BindingAuthenticator in
+// package qrcode/redeem, with every claim's disclosure: the node issued
+// them and may read them; another authenticator may take a binding
+// credential).
 type HolderRequest struct {
 	Binding []byte   `json:"binding"`
 	Time    int64    `json:"time"`  // unix seconds

@@ -83,7 +83,7 @@ func TestRenderFormats(t *testing.T) {
 	}
 	big, _ := Encode(f.delegated(t, 1), Medium)
 	if _, err := big.PNG(MinImageSize); big.Modules <= MinImageSize || !errors.Is(err, ErrInvalidArgument) {
-		t.Errorf("a %d-module symbol in %d pixels: %v", big.Modules, MinImageSize, err)
+		t.Errorf("a %d-module barcode in %d pixels: %v", big.Modules, MinImageSize, err)
 	}
 	data, err := sym.PNG(600)
 	if err != nil {

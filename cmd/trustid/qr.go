@@ -501,7 +501,7 @@ type qrWiring struct {
 	Peers    map[string]redeem.Peer
 	PeerKeys map[string]qrcode.IssuerKeySource
 	// Holders overrides the holder authenticator (default: the compact
-	// binding authenticator of package qrcode).
+	// binding authenticator of package qrcode/redeem).
 	Holders redeem.HolderAuthenticator
 	TTL     time.Duration
 }

@@ -28,7 +28,7 @@ type NonceStore interface {
 }
 
 // BindingAuthenticator is the HolderAuthenticator for devices holding a
-// binding of this package: it checks the issuer's signature (with the
+// binding of package qrcode: it checks the issuer's signature (with the
 // verifier's keys), the binding's validity and status, the request's
 // region, time and device signature, then spends the nonce.
 type BindingAuthenticator struct {
