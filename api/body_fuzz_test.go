@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
 // bodyDecoders decode a request body as each handler family does; each
@@ -23,7 +24,7 @@ var bodyDecoders = []struct {
 	{"pin", maxPINBody, func(r *http.Request) (any, error) { return decodePINCheck(r) }},
 	{"qr issue", maxQRBody, func(r *http.Request) (any, error) { var v qrcode.HolderRequest; return &v, decodeQRBody(r, &v) }},
 	{"qr redeem", maxQRBody, func(r *http.Request) (any, error) { var v qrRedeemRequest; return &v, decodeQRBody(r, &v) }},
-	{"qr peer", maxQRBody, func(r *http.Request) (any, error) { var v qrcode.PeerRedeemRequest; return &v, decodeQRBody(r, &v) }},
+	{"qr peer", maxQRBody, func(r *http.Request) (any, error) { var v redeem.PeerRedeemRequest; return &v, decodeQRBody(r, &v) }},
 	{"issue", maxCredentialBody, func(r *http.Request) (any, error) {
 		var v issueRequest
 		return &v, decodeBody(r, maxCredentialBody, &v, invalidRequest, "with credential and options")

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
-	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
 // ClientsConfig configures MountClients. Store and Region are required;
@@ -140,7 +140,7 @@ func (a *clientAdmin) create(w http.ResponseWriter, r *http.Request) error {
 		return auth.ErrClientExists
 	}
 	if a.cfg.Sectors != nil {
-		sector := qrcode.RelyingParty{ClientID: c.ID, Sector: c.SectorIdentifier}.PairwiseSector()
+		sector := redeem.RelyingParty{ClientID: c.ID, Sector: c.SectorIdentifier}.PairwiseSector()
 		switch err := a.cfg.Sectors.ClaimSector(r.Context(), c.ID, sector); {
 		case errors.Is(err, ErrSectorTaken):
 			return &Error{Status: http.StatusConflict, Code: CodeSectorTaken, Err: err,

@@ -24,6 +24,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -579,10 +580,10 @@ const (
 // it) recover the subject. A relying party's ID for online redemption is
 // the pairwise ID of the subject under the party's sector: stable per
 // party whichever copy the holder used, unlinkable across parties. It
-// implements qrcode.PairwiseDeriver and is safe for concurrent use.
+// implements redeem.PairwiseDeriver and is safe for concurrent use.
 type BindingSubjects struct{ p *identity.PairwiseDeriver }
 
-var _ qrcode.PairwiseDeriver = (*BindingSubjects)(nil)
+var _ redeem.PairwiseDeriver = (*BindingSubjects)(nil)
 
 // NewBindingSubjects uses the national pairwise key's deriver.
 func NewBindingSubjects(p *identity.PairwiseDeriver) (*BindingSubjects, error) {
@@ -654,7 +655,7 @@ func (b *BindingSubjects) Open(handle []byte) ([]byte, error) {
 	return subject, nil
 }
 
-// Pairwise implements qrcode.PairwiseDeriver: the pairwise ID (text form)
+// Pairwise implements redeem.PairwiseDeriver: the pairwise ID (text form)
 // for a relying party's sector (never an internal one), of the holder
 // whose copy carries handle.
 func (b *BindingSubjects) Pairwise(handle []byte, sector identity.Sector) (string, error) {
@@ -853,7 +854,7 @@ var ErrSectorTaken = errors.New("api: the pairwise sector is held by another rel
 // Sectors set, a party is resolved only once the consortium's registry
 // says it holds its pairwise sector (claimed at its first use, whichever
 // way it was registered); a party whose sector another holds is refused
-// (ErrUnknownVerifier). It implements qrcode.RelyingParties.
+// (ErrUnknownVerifier). It implements redeem.RelyingParties.
 type RegistryParties struct {
 	Clients ClientDirectory
 	Sectors SectorRegistry
@@ -861,21 +862,21 @@ type RegistryParties struct {
 	held sync.Map // client ID + sector → struct{}: claims that succeeded
 }
 
-var _ qrcode.RelyingParties = (*RegistryParties)(nil)
+var _ redeem.RelyingParties = (*RegistryParties)(nil)
 
-// RelyingParty implements qrcode.RelyingParties.
-func (r *RegistryParties) RelyingParty(ctx context.Context, id string) (qrcode.RelyingParty, error) {
+// RelyingParty implements redeem.RelyingParties.
+func (r *RegistryParties) RelyingParty(ctx context.Context, id string) (redeem.RelyingParty, error) {
 	c, err := r.Clients.Get(ctx, id)
 	if errors.Is(err, auth.ErrClientNotFound) {
-		return qrcode.RelyingParty{}, qrcode.ErrUnknownVerifier
+		return redeem.RelyingParty{}, qrcode.ErrUnknownVerifier
 	}
 	if err != nil {
-		return qrcode.RelyingParty{}, err
+		return redeem.RelyingParty{}, err
 	}
 	if c.Disabled || !c.HasScope(auth.ScopeQRRedeem) {
-		return qrcode.RelyingParty{}, qrcode.ErrUnknownVerifier
+		return redeem.RelyingParty{}, qrcode.ErrUnknownVerifier
 	}
-	rp := qrcode.RelyingParty{ClientID: c.ID, Sector: c.SectorIdentifier, AllowedClaims: c.Claims}
+	rp := redeem.RelyingParty{ClientID: c.ID, Sector: c.SectorIdentifier, AllowedClaims: c.Claims}
 	if r.Sectors == nil {
 		return rp, nil
 	}
@@ -886,9 +887,9 @@ func (r *RegistryParties) RelyingParty(ctx context.Context, id string) (qrcode.R
 	}
 	switch err := r.Sectors.ClaimSector(ctx, c.ID, sector); {
 	case errors.Is(err, ErrSectorTaken):
-		return qrcode.RelyingParty{}, fmt.Errorf("%w: %w", qrcode.ErrUnknownVerifier, err)
+		return redeem.RelyingParty{}, fmt.Errorf("%w: %w", qrcode.ErrUnknownVerifier, err)
 	case err != nil:
-		return qrcode.RelyingParty{}, fmt.Errorf("sector registry: %w", err)
+		return redeem.RelyingParty{}, fmt.Errorf("sector registry: %w", err)
 	}
 	r.held.Store(key, struct{}{})
 	return rp, nil

@@ -8,6 +8,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
 // QRConfig wires the QR identity code routes. Routes whose dependencies
@@ -15,12 +16,12 @@ import (
 type QRConfig struct {
 	// Service issues and redeems online codes: POST /v1/qr (with Holders)
 	// and POST /v1/qr/verify (protected by auth.ScopeQRRedeem).
-	Service *qrcode.Service
+	Service *redeem.Service
 	// Holders authenticates the holder app's device-signed requests.
-	Holders qrcode.HolderAuthenticator
+	Holders redeem.HolderAuthenticator
 	// Peers authenticates other regions' nodes for
 	// POST /v1/qr/peer/redeem.
-	Peers qrcode.PeerAuthenticator
+	Peers redeem.PeerAuthenticator
 	// Verifier checks static codes before GET /v1/qr/static renders them,
 	// so a revoked or forged code is never printed.
 	Verifier *qrcode.Verifier
@@ -84,7 +85,7 @@ func (s *Server) MountQR(cfg QRConfig) error {
 		})))
 	}
 	if cfg.Service != nil && cfg.Peers != nil {
-		s.handle("POST "+qrcode.PeerRedeemPath, limited(limits.PeerRedeem, qrPeerRedeem))
+		s.handle("POST "+redeem.PeerRedeemPath, limited(limits.PeerRedeem, qrPeerRedeem))
 	}
 	if cfg.Verifier != nil {
 		s.handle("GET /v1/qr/static", limited(limits.Static, qrStatic))
@@ -158,7 +159,7 @@ func qrPeerRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
 	if _, err := cfg.Peers.AuthenticatePeer(r); err != nil {
 		return err
 	}
-	var req qrcode.PeerRedeemRequest
+	var req redeem.PeerRedeemRequest
 	if err := decodeQRBody(r, &req); err != nil {
 		return err
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -43,13 +44,13 @@ func (q qrTokens) Authorize(r *http.Request, scope string) (Principal, error) {
 	return Principal{}, &Error{Status: http.StatusForbidden, Code: "insufficient_scope", Message: "scope"}
 }
 
-type qrRPs map[string]qrcode.RelyingParty
+type qrRPs map[string]redeem.RelyingParty
 
-func (m qrRPs) RelyingParty(_ context.Context, id string) (qrcode.RelyingParty, error) {
+func (m qrRPs) RelyingParty(_ context.Context, id string) (redeem.RelyingParty, error) {
 	if rp, ok := m[id]; ok {
 		return rp, nil
 	}
-	return qrcode.RelyingParty{}, qrcode.ErrUnknownVerifier
+	return redeem.RelyingParty{}, qrcode.ErrUnknownVerifier
 }
 
 type qrPairwise []byte
@@ -93,7 +94,7 @@ type qrRegion struct {
 	logs   *bytes.Buffer
 }
 
-func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[string]qrcode.Peer, peerKeys map[string]qrcode.IssuerKeySource, configure ...func(*QRConfig)) *qrRegion {
+func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[string]redeem.Peer, peerKeys map[string]qrcode.IssuerKeySource, configure ...func(*QRConfig)) *qrRegion {
 	t.Helper()
 	key, err := gm.NewPrivateKey(bytes.Repeat([]byte{seed}, 32))
 	if err != nil {
@@ -108,13 +109,13 @@ func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[
 	t.Cleanup(func() { mem.Close() })
 	reg := &qrRegion{region: region, key: key, kid: kid, status: &qrStatus{revoked: map[qrcode.StatusRef]bool{}},
 		issuer: &qrcode.Issuer{Signer: key, Kid: kid, Region: code}}
-	nodeAuth := &qrcode.NodeAssertions{Region: region, Signer: key, Kid: kid, PeerKeys: peerKeys, Nonces: mem}
-	svc, err := qrcode.NewService(qrcode.ServiceConfig{
+	nodeAuth := &redeem.NodeAssertions{Region: region, Signer: key, Kid: kid, PeerKeys: peerKeys, Nonces: mem}
+	svc, err := redeem.NewService(redeem.ServiceConfig{
 		Region: region, Store: mem, Pairwise: qrPairwise("pairwise " + region), Status: reg.status,
 		RelyingParties: qrRPs{
 			"hotel-" + region: {ClientID: "hotel-" + region, Sector: "hotel.example", AllowedClaims: []string{"age_over_18"}},
 		},
-		Peers: &qrcode.HTTPPeers{Peers: peers, Credentials: nodeAuth},
+		Peers: &redeem.HTTPPeers{Peers: peers, Credentials: nodeAuth},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -130,7 +131,7 @@ func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[
 	})
 	cfg := QRConfig{
 		Service: svc, Verifier: v, Peers: nodeAuth,
-		Holders: &qrcode.BindingAuthenticator{Verifier: v, Nonces: mem, Region: region},
+		Holders: &redeem.BindingAuthenticator{Verifier: v, Nonces: mem, Region: region},
 	}
 	for _, f := range configure {
 		f(&cfg)
@@ -181,7 +182,7 @@ func TestQRTwoRegions(t *testing.T) {
 	jb, _ := gm.NewJWK(keyB.Public(), "")
 	kidB, _ := jb.Thumbprint()
 	a = newQRRegion(t, "310000", 310000, 0x71, nil, map[string]qrcode.IssuerKeySource{"440000": qrcode.StaticKeys{{Kid: kidB, Public: keyB.Public()}}})
-	b := newQRRegion(t, "440000", 440000, 0x72, map[string]qrcode.Peer{"310000": {BaseURL: a.srv.URL}}, nil)
+	b := newQRRegion(t, "440000", 440000, 0x72, map[string]redeem.Peer{"310000": {BaseURL: a.srv.URL}}, nil)
 	_ = keyA
 
 	device, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x23}, 32))
@@ -253,7 +254,7 @@ func TestQRTwoRegions(t *testing.T) {
 		"holder replay":    {a.srv.URL + "/v1/qr", "", nil, 401, "qr_holder_unauthorized"},
 		"holder elsewhere": {b.srv.URL + "/v1/qr", "", holderReq("310000"), 401, "qr_holder_unauthorized"},
 		"bad consent":      {a.srv.URL + "/v1/qr", "", holderReq("310000", "name"), 400, "qr_invalid_consent"},
-		"peer no auth":     {a.srv.URL + qrcode.PeerRedeemPath, "", map[string]any{"code": code}, 401, "qr_peer_unauthorized"},
+		"peer no auth":     {a.srv.URL + redeem.PeerRedeemPath, "", map[string]any{"code": code}, 401, "qr_peer_unauthorized"},
 	} {
 		body := c.body
 		if name == "holder replay" {
@@ -382,7 +383,7 @@ func TestQRRateLimits(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
-	routes := [][2]string{{"POST", "/v1/qr"}, {"GET", "/v1/qr/static?code=x"}, {"POST", qrcode.PeerRedeemPath}}
+	routes := [][2]string{{"POST", "/v1/qr"}, {"GET", "/v1/qr/static?code=x"}, {"POST", redeem.PeerRedeemPath}}
 	for _, rt := range routes {
 		for i := range 2 {
 			if resp := send(a, rt[0], rt[1]); resp.StatusCode == http.StatusTooManyRequests {
@@ -446,10 +447,10 @@ func TestQRPeerRedeemRefusesBadParty(t *testing.T) {
 		t.Fatalf("issue: %d %v", resp.StatusCode, m)
 	}
 	code := m["code"].(string)
-	nodeB := &qrcode.NodeAssertions{Region: "440000", Signer: keyB, Kid: kidB}
-	peerRedeem := func(rp qrcode.RelyingParty) (int, map[string]any) {
-		body, _ := json.Marshal(qrcode.PeerRedeemRequest{Code: code, RelyingParty: rp})
-		req, _ := http.NewRequest("POST", a.srv.URL+qrcode.PeerRedeemPath, bytes.NewReader(body))
+	nodeB := &redeem.NodeAssertions{Region: "440000", Signer: keyB, Kid: kidB}
+	peerRedeem := func(rp redeem.RelyingParty) (int, map[string]any) {
+		body, _ := json.Marshal(redeem.PeerRedeemRequest{Code: code, RelyingParty: rp})
+		req, _ := http.NewRequest("POST", a.srv.URL+redeem.PeerRedeemPath, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		if err := nodeB.Authorize(context.Background(), req, "310000"); err != nil {
 			t.Fatal(err)
@@ -464,11 +465,11 @@ func TestQRPeerRedeemRefusesBadParty(t *testing.T) {
 		return resp.StatusCode, m
 	}
 	for _, sector := range []string{BindingSector, "hotel.example\x00", strings.Repeat("a", 256)} {
-		if c, m := peerRedeem(qrcode.RelyingParty{ClientID: "hotel-440000", Sector: sector}); c != 400 || m["error"] != CodeInvalidRequest {
+		if c, m := peerRedeem(redeem.RelyingParty{ClientID: "hotel-440000", Sector: sector}); c != 400 || m["error"] != CodeInvalidRequest {
 			t.Errorf("sector %.20q: %d %v", sector, c, m)
 		}
 	}
-	if c, m := peerRedeem(qrcode.RelyingParty{ClientID: "hotel-440000", Sector: "hotel.example"}); c != 200 || m["pairwise_id"] == "" {
+	if c, m := peerRedeem(redeem.RelyingParty{ClientID: "hotel-440000", Sector: "hotel.example"}); c != 200 || m["pairwise_id"] == "" {
 		t.Errorf("valid party after the refusals: %d %v", c, m)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
 // encoding/json matches member names to struct fields case-insensitively,
@@ -107,10 +108,10 @@ func TestQRBodiesExactNames(t *testing.T) {
 			t.Errorf("redeem, %s: %d %v", name, resp.StatusCode, m)
 		}
 	}
-	peer := &qrcode.NodeAssertions{Region: "440000", Signer: keyB, Kid: kidB}
+	peer := &redeem.NodeAssertions{Region: "440000", Signer: keyB, Kid: kidB}
 	peerBody := `{"code":"` + qr + `","relying_party":{"client_id":"hotel-440000","sector":"hotel.example","allowed_claims":["age_over_18"]}}`
 	for name, body := range caseVariants(t, peerBody, "relying_party") {
-		r, _ := http.NewRequest("POST", a.srv.URL+qrcode.PeerRedeemPath, strings.NewReader(body))
+		r, _ := http.NewRequest("POST", a.srv.URL+redeem.PeerRedeemPath, strings.NewReader(body))
 		r.Header.Set("Content-Type", "application/json")
 		if err := peer.Authorize(context.Background(), r, "310000"); err != nil {
 			t.Fatal(err)

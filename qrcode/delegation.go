@@ -112,7 +112,7 @@ func (w *delegationWire) check() (Delegation, error) {
 		return Delegation{}, malformed("delegation: scope must hold 1 to %d actions", MaxScope)
 	}
 	for i, a := range w.Scope {
-		if !checkToken(a) || slices.Contains(w.Scope[:i], a) {
+		if !ValidToken(a) || slices.Contains(w.Scope[:i], a) {
 			return Delegation{}, malformed("delegation: scope action is not a unique short token")
 		}
 	}

@@ -1,7 +1,11 @@
-// Package qrcode owns TrustID's QR identity codes: the payload formats
-// (online, offline, static and delegated), their strict decoders, offline
-// verification, the online issue/redeem service with cross-region
-// forwarding, and rendering to PNG, SVG and terminal text.
+// Package qrcode owns TrustID's QR identity codes on the side of a holder
+// app and a verifier app: the payload formats (online, offline, static and
+// delegated), their strict decoders, the issuer's signing, the holder's
+// signing (offline codes, requests for an online code), offline
+// verification, and rendering to PNG, SVG and terminal text (Barcode). It
+// links no server dependency (no store, no HTTP client): the node's online
+// issue/redeem service, its holder authenticator and its cross-region
+// forwarding are in package qrcode/redeem.
 //
 // # Formats
 //
@@ -55,21 +59,15 @@
 //
 // # Online codes
 //
-// Service.Issue stores a record under a fresh 128-bit reference (TTL 60 s
-// by default), sealed with SM4-GCM under a key derived from the reference:
-// the record holds only the copy's subject handle, the assurance level,
-// the region, the expiry and the claims the holder consented to. Redeem
-// consumes it atomically (exactly one redemption succeeds) and returns the
-// verifier's pairwise ID, the assurance level, the region and the claims
-// both consented and allowed by the verifier's registration. Codes of
-// another region are forwarded to it by a PeerRedeemer (HTTPPeers with
-// NodeAssertions, node-signed short-lived JWTs with single-use IDs).
+// An online code carries only the issuing region and a random 128-bit
+// reference (NewOnlineCode, DecodeOnline); the record behind it stays at
+// the issuing node (package qrcode/redeem). A holder app asks for one with
+// a HolderRequest signed by its device key (SignHolderRequest); the node
+// checks it with Verifier.VerifyHolderRequest. ErrorCode and ErrorFromCode
+// map this package's errors to and from the wire codes of the node's API.
 //
-// # Interfaces the node wires
+// # Interfaces a verifier wires
 //
-// The package declares what it consumes: TokenStore and NonceStore (the
-// ephemeral store), IssuerKeySource, StatusChecker, CounterStore,
-// RelyingParties, PairwiseDeriver, PeerRedeemer, PeerCredentials,
-// PeerAuthenticator and HolderAuthenticator (BindingAuthenticator verifies
-// requests signed by a device holding a binding of this package).
+// The package declares what it consumes: IssuerKeySource, StatusChecker
+// and CounterStore.
 package qrcode

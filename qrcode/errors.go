@@ -94,3 +94,48 @@ var (
 	// claims, a bad region code, a size out of range).
 	ErrInvalidArgument = errors.New("qrcode: invalid argument")
 )
+
+// Error codes on the wire: the "error" member of an error response. The
+// api package answers with these; HTTPPeers turns them back into the
+// sentinels.
+var errorCodes = []struct {
+	err  error
+	code string
+}{
+	{ErrCodeUsed, "qr_code_used"},
+	{ErrCodeExpired, "qr_code_expired"},
+	{ErrRevoked, "qr_revoked"},
+	{ErrSuspended, "qr_suspended"},
+	{ErrWrongRegion, "qr_wrong_region"},
+	{ErrNoRoute, "qr_no_route"},
+	{ErrUnknownVerifier, "qr_unknown_verifier"},
+	{ErrPeerAuth, "qr_peer_unauthorized"},
+	{ErrTooLarge, "qr_too_large"},
+	{ErrPrefix, "qr_malformed"},
+	{ErrVersion, "qr_unsupported_version"},
+	{ErrKind, "qr_wrong_kind"},
+	{ErrMalformed, "qr_malformed"},
+	{ErrUnavailable, "temporarily_unavailable"},
+}
+
+// ErrorCode returns the stable wire code of a package error ("" when err
+// is not one).
+func ErrorCode(err error) string {
+	for _, c := range errorCodes {
+		if errors.Is(err, c.err) {
+			return c.code
+		}
+	}
+	return ""
+}
+
+// ErrorFromCode returns the sentinel of a wire code (nil when code is
+// not one): a client of the node's API turns its answers back into errors.
+func ErrorFromCode(code string) error {
+	for _, c := range errorCodes {
+		if c.code == code {
+			return c.err
+		}
+	}
+	return nil
+}

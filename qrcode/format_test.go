@@ -36,7 +36,7 @@ func describe(t *testing.T, text string) []byte {
 
 func TestGoldenPayloads(t *testing.T) {
 	f := newFixture(t)
-	online, err := newOnline(constReader(0x5a), 310000)
+	online, err := NewOnlineCode(constReader(0x5a), 310000)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestGoldenPayloads(t *testing.T) {
 // TestSizes asserts the QR size targets by encoding each payload.
 func TestSizes(t *testing.T) {
 	f := newFixture(t)
-	online, _ := newOnline(constReader(0xff), 839999/10000*10000)
+	online, _ := NewOnlineCode(constReader(0xff), 839999/10000*10000)
 	maxChallenge := bytes.Repeat([]byte{0xff}, MaxChallenge)
 	for _, c := range []struct {
 		name string
@@ -111,7 +111,7 @@ func TestDecodeErrors(t *testing.T) {
 	f := newFixture(t)
 	off := f.offline(t, 1, nil)
 	raw := body(t, off)
-	online, _ := newOnline(constReader(1), 310000)
+	online, _ := NewOnlineCode(constReader(1), 310000)
 
 	// A map with a duplicate key: the offline code's key 3 twice.
 	var m map[int]cbor.RawMessage

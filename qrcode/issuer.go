@@ -252,9 +252,9 @@ func checkSubject(s []byte) error {
 	return nil
 }
 
-// checkToken accepts short tokens of [a-z0-9_.:-] (claim names, scope
+// ValidToken reports whether s is a short token of [a-z0-9_.:-] (claim names, scope
 // actions).
-func checkToken(s string) bool {
+func ValidToken(s string) bool {
 	if len(s) == 0 || len(s) > MaxClaimLen {
 		return false
 	}
@@ -272,7 +272,7 @@ func checkClaims(m map[string]string) error {
 		return malformed("more than %d claims", MaxClaims)
 	}
 	for k, v := range m {
-		if !checkToken(k) {
+		if !ValidToken(k) {
 			return malformed("claim name is not a short token")
 		}
 		if len(v) > MaxClaimLen || !utf8.ValidString(v) {
@@ -349,7 +349,7 @@ func openDisclosures(digests, list [][]byte) ([]holderClaim, error) {
 		if err := unmarshal(raw, &d, "claim disclosure"); err != nil {
 			return nil, err
 		}
-		if len(d.Salt) != ClaimSaltSize || !checkToken(d.Name) || len(d.Value) > MaxClaimLen {
+		if len(d.Salt) != ClaimSaltSize || !ValidToken(d.Name) || len(d.Value) > MaxClaimLen {
 			return nil, malformed("claim disclosure: salt, name or value out of range")
 		}
 		dig := claimDigest(raw)

@@ -54,8 +54,9 @@ func DecodeOnline(text string) (OnlineCode, error) {
 // RegionString returns the region as six digits.
 func (c OnlineCode) RegionString() string { return regionString(c.Region) }
 
-// newOnline draws a fresh reference.
-func newOnline(rnd io.Reader, region uint32) (OnlineCode, error) {
+// NewOnlineCode draws a fresh online code for region, its reference from
+// rnd (the node's redemption service issues them).
+func NewOnlineCode(rnd io.Reader, region uint32) (OnlineCode, error) {
 	c := OnlineCode{Region: region}
 	if _, err := io.ReadFull(rnd, c.Ref[:]); err != nil {
 		return c, fmt.Errorf("%w: random reference: %v", ErrUnavailable, err)

@@ -43,8 +43,9 @@ const (
 	DefaultImageSize = 320
 )
 
-// Symbol is an encoded QR symbol, ready to render.
-type Symbol struct {
+// Barcode is an encoded QR code (the rendered barcode, not an identity
+// symbol), ready to render.
+type Barcode struct {
 	// Version is the QR version (1 to 40) the payload needed.
 	Version int
 	// Modules is the side in modules, including the 4-module quiet zone.
@@ -52,11 +53,11 @@ type Symbol struct {
 	bits    [][]bool
 }
 
-// Encode makes the QR symbol for a payload at the given level, choosing
+// Encode makes the barcode for a payload at the given level, choosing
 // the smallest version that holds it. A TrustID payload (prefix and base45)
 // is entirely in the QR alphanumeric set, so it is encoded in alphanumeric
 // mode.
-func Encode(text string, level Level) (*Symbol, error) {
+func Encode(text string, level Level) (*Barcode, error) {
 	if text == "" || len(text) > MaxOfflineLen {
 		return nil, fmt.Errorf("%w: payload of %d characters", ErrInvalidArgument, len(text))
 	}
@@ -66,10 +67,10 @@ func Encode(text string, level Level) (*Symbol, error) {
 	}
 	q.DisableBorder = false
 	bits := q.Bitmap()
-	return &Symbol{Version: q.VersionNumber, Modules: len(bits), bits: bits}, nil
+	return &Barcode{Version: q.VersionNumber, Modules: len(bits), bits: bits}, nil
 }
 
-// QRVersion returns the version of the QR symbol holding text at level.
+// QRVersion returns the version of the barcode holding text at level.
 func QRVersion(text string, level Level) (int, error) {
 	s, err := Encode(text, level)
 	if err != nil {
@@ -88,10 +89,10 @@ func checkImageSize(size int) (int, error) {
 	return size, nil
 }
 
-// Image draws the symbol in a size×size image (0 means DefaultImageSize),
+// Image draws the barcode in a size×size image (0 means DefaultImageSize),
 // each module an equal whole number of pixels, centred on white. A size
-// smaller than the symbol's modules is refused.
-func (s *Symbol) Image(size int) (*image.Paletted, error) {
+// smaller than the barcode's modules is refused.
+func (s *Barcode) Image(size int) (*image.Paletted, error) {
 	size, err := checkImageSize(size)
 	if err != nil {
 		return nil, err
@@ -118,8 +119,8 @@ func (s *Symbol) Image(size int) (*image.Paletted, error) {
 	return img, nil
 }
 
-// PNG renders the symbol as a size×size two-colour PNG.
-func (s *Symbol) PNG(size int) ([]byte, error) {
+// PNG renders the barcode as a size×size two-colour PNG.
+func (s *Barcode) PNG(size int) ([]byte, error) {
 	img, err := s.Image(size)
 	if err != nil {
 		return nil, err
@@ -131,9 +132,9 @@ func (s *Symbol) PNG(size int) ([]byte, error) {
 	return b.Bytes(), nil
 }
 
-// SVG renders the symbol as a size×size SVG: one path of dark runs over
+// SVG renders the barcode as a size×size SVG: one path of dark runs over
 // a white square, crisp at any print size.
-func (s *Symbol) SVG(size int) ([]byte, error) {
+func (s *Barcode) SVG(size int) ([]byte, error) {
 	size, err := checkImageSize(size)
 	if err != nil {
 		return nil, err
@@ -161,10 +162,10 @@ func (s *Symbol) SVG(size int) ([]byte, error) {
 	return []byte(b.String()), nil
 }
 
-// Terminal renders the symbol with Unicode half blocks, two module rows
+// Terminal renders the barcode with Unicode half blocks, two module rows
 // per text line. By default light modules are drawn (for light text on a
 // dark terminal); invert draws dark modules instead.
-func (s *Symbol) Terminal(invert bool) string {
+func (s *Barcode) Terminal(invert bool) string {
 	var b strings.Builder
 	on := func(y, x int) bool {
 		if y >= len(s.bits) {

@@ -36,7 +36,7 @@ func scan(t *testing.T, pngData []byte) string {
 func TestRenderScanVerify(t *testing.T) {
 	f := newFixture(t)
 	v := f.verifier(t, &MemoryCounters{})
-	online, _ := newOnline(constReader(7), 310000)
+	online, _ := NewOnlineCode(constReader(7), 310000)
 	for name, text := range map[string]string{
 		"offline":   f.offline(t, 1, nil),
 		"delegated": f.delegated(t, 1),
@@ -83,7 +83,7 @@ func TestRenderFormats(t *testing.T) {
 	}
 	big, _ := Encode(f.delegated(t, 1), Medium)
 	if _, err := big.PNG(MinImageSize); big.Modules <= MinImageSize || !errors.Is(err, ErrInvalidArgument) {
-		t.Errorf("a %d-module symbol in %d pixels: %v", big.Modules, MinImageSize, err)
+		t.Errorf("a %d-module barcode in %d pixels: %v", big.Modules, MinImageSize, err)
 	}
 	data, err := sym.PNG(600)
 	if err != nil {

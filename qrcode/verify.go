@@ -238,14 +238,14 @@ func (v *Verifier) checkStatus(ctx context.Context, ref StatusRef, what string) 
 		return fmt.Errorf("%w: %s: %w", ErrStatusUnavailable, what, err)
 	}
 	if st != StatusValid {
-		return fmt.Errorf("%w: %s", st.err(), what)
+		return fmt.Errorf("%w: %s", st.Err(), what)
 	}
 	return nil
 }
 
-// err is the error of a status other than valid: ErrSuspended for a
+// Err is the error of a status other than valid: ErrSuspended for a
 // suspension, else ErrRevoked.
-func (s Status) err() error {
+func (s Status) Err() error {
 	if s == StatusSuspended {
 		return ErrSuspended
 	}

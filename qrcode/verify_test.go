@@ -171,7 +171,7 @@ func TestVerifyStatic(t *testing.T) {
 	if _, err := v.Verify(ctx, f.static, VerifyOptions{}); !errors.Is(err, ErrSuspended) {
 		t.Errorf("suspended static code: %v", err)
 	}
-	online, _ := newOnline(constReader(3), 310000)
+	online, _ := NewOnlineCode(constReader(3), 310000)
 	if _, err := v.Verify(ctx, online.String(), VerifyOptions{}); !errors.Is(err, ErrKind) {
 		t.Errorf("online code given to the offline verifier: %v", err)
 	}

@@ -365,3 +365,11 @@ func unix(t time.Time) uint64 {
 const maxTime = 7258118400
 
 func fromUnix(s uint64) time.Time { return time.Unix(int64(s), 0).UTC() }
+
+// clip shortens a caller's string for an error message.
+func clip(s string) string {
+	if len(s) > MaxClaimLen {
+		return s[:MaxClaimLen] + "..."
+	}
+	return s
+}

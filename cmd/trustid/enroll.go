@@ -24,6 +24,7 @@ import (
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
 // Defaults of the enrollment route's rate limits.
@@ -42,7 +43,7 @@ func addEnrollFlags(f *pflag.FlagSet) {
 	f.Duration("binding-ttl", api.DefaultBindingTTL, "validity of device bindings and identity credentials issued at enrollment")
 	f.Bool("strict-documents", false, "refuse address codes in no GB/T 2260 table and unknown nationalities at enrollment")
 	f.StringArray("peer", nil, "another region's node for QR redemption: REGION=BASE_URL (repeatable), e.g. 320000=https://js.trustid.example")
-	f.Duration("qr-ttl", qrcode.DefaultCodeTTL, "how long an online QR code can be redeemed")
+	f.Duration("qr-ttl", redeem.DefaultCodeTTL, "how long an online QR code can be redeemed")
 }
 
 // currentBindingIssuer signs compact QR bindings with the node's active

@@ -28,6 +28,7 @@ import (
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
 func newQRCmd() *cobra.Command {
@@ -492,16 +493,16 @@ func runQRVerify(cmd *cobra.Command, args []string) error {
 // it from identity (pairwise IDs over binding subjects), auth (relying
 // parties), credentials (status lists) and --peer.
 type qrWiring struct {
-	Pairwise       qrcode.PairwiseDeriver
-	RelyingParties qrcode.RelyingParties
+	Pairwise       redeem.PairwiseDeriver
+	RelyingParties redeem.RelyingParties
 	Status         qrcode.StatusChecker
 	// Peers are the other regions' nodes and PeerKeys their published
 	// keys (for NodeAssertions); both may be empty.
-	Peers    map[string]qrcode.Peer
+	Peers    map[string]redeem.Peer
 	PeerKeys map[string]qrcode.IssuerKeySource
 	// Holders overrides the holder authenticator (default: the compact
-	// binding authenticator of package qrcode).
-	Holders qrcode.HolderAuthenticator
+	// binding authenticator of package qrcode/redeem).
+	Holders redeem.HolderAuthenticator
 	TTL     time.Duration
 }
 
@@ -523,10 +524,10 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 		if err != nil {
 			return fmt.Errorf("qr: %w", err)
 		}
-		nodeAuth := &qrcode.NodeAssertions{Region: n.region, Signer: key.Signer, Kid: key.Kid, PeerKeys: w.PeerKeys, Nonces: n.store}
-		svc, err := qrcode.NewService(qrcode.ServiceConfig{
+		nodeAuth := &redeem.NodeAssertions{Region: n.region, Signer: key.Signer, Kid: key.Kid, PeerKeys: w.PeerKeys, Nonces: n.store}
+		svc, err := redeem.NewService(redeem.ServiceConfig{
 			Region: n.region, Store: n.store, Pairwise: w.Pairwise, RelyingParties: w.RelyingParties, Status: w.Status, TTL: w.TTL,
-			Peers: &qrcode.HTTPPeers{Peers: w.Peers, Credentials: nodeAuth},
+			Peers: &redeem.HTTPPeers{Peers: w.Peers, Credentials: nodeAuth},
 		})
 		if err != nil {
 			return err
@@ -537,7 +538,7 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 		}
 		holders := w.Holders
 		if holders == nil {
-			holders = &qrcode.BindingAuthenticator{Verifier: v, Nonces: n.store, Region: n.region}
+			holders = &redeem.BindingAuthenticator{Verifier: v, Nonces: n.store, Region: n.region}
 		}
 		n.log.Info("qr routes mounted", slog.Int("peers", len(w.Peers)), slog.Duration("ttl", svc.TTL()))
 		return s.MountQR(api.QRConfig{Service: svc, Holders: holders, Peers: nodeAuth, Verifier: v, Limiter: n.store})
@@ -585,12 +586,12 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 		w := qrWiring{
 			Pairwise: subjects, RelyingParties: &api.RegistryParties{Clients: clients, Sectors: sectorsOf(n)},
 			Status: &api.ListStatus{Region: region, Lists: n.statusLists},
-			Peers:  map[string]qrcode.Peer{}, PeerKeys: map[string]qrcode.IssuerKeySource{}, TTL: ttl,
+			Peers:  map[string]redeem.Peer{}, PeerKeys: map[string]qrcode.IssuerKeySource{}, TTL: ttl,
 		}
 		client := &http.Client{Timeout: 5 * time.Second}
 		for r, base := range peers {
-			w.Peers[r] = qrcode.Peer{BaseURL: base, Client: client}
-			w.PeerKeys[r] = &qrcode.PeerJWKS{URL: base + auth.JWKSPath, Client: client}
+			w.Peers[r] = redeem.Peer{BaseURL: base, Client: client}
+			w.PeerKeys[r] = &redeem.PeerJWKS{URL: base + auth.JWKSPath, Client: client}
 		}
 		return mountQRWith(w)(s, n)
 	}

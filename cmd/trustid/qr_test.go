@@ -18,6 +18,7 @@ import (
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -132,8 +133,8 @@ func writeJWKS(t *testing.T, path, dataDir string) {
 
 type qrTestRPs struct{}
 
-func (qrTestRPs) RelyingParty(_ context.Context, id string) (qrcode.RelyingParty, error) {
-	return qrcode.RelyingParty{ClientID: id, Sector: id}, nil
+func (qrTestRPs) RelyingParty(_ context.Context, id string) (redeem.RelyingParty, error) {
+	return redeem.RelyingParty{ClientID: id, Sector: id}, nil
 }
 
 type qrTestPairwise struct{}

@@ -1,4 +1,4 @@
-package qrcode
+package redeem
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/qrcode"
 )
 
 // Defaults of PeerJWKS.
@@ -43,7 +44,7 @@ type PeerJWKS struct {
 	Now func() time.Time
 
 	mu       sync.Mutex
-	keys     []IssuerKey
+	keys     []qrcode.IssuerKey
 	fetched  time.Time
 	failed   time.Time
 	failErr  error
@@ -51,7 +52,7 @@ type PeerJWKS struct {
 }
 
 // IssuerKeys implements IssuerKeySource.
-func (p *PeerJWKS) IssuerKeys(ctx context.Context) ([]IssuerKey, error) {
+func (p *PeerJWKS) IssuerKeys(ctx context.Context) ([]qrcode.IssuerKey, error) {
 	for {
 		p.mu.Lock()
 		now := p.now()
@@ -127,7 +128,7 @@ func (p *PeerJWKS) retry() time.Duration {
 	return DefaultPeerKeysRetry
 }
 
-func (p *PeerJWKS) fetch(ctx context.Context) ([]IssuerKey, error) {
+func (p *PeerJWKS) fetch(ctx context.Context) ([]qrcode.IssuerKey, error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, p.URL, nil)
 	if err != nil {
 		return nil, fmt.Errorf("peer keys: %w", err)
@@ -151,13 +152,13 @@ func (p *PeerJWKS) fetch(ctx context.Context) ([]IssuerKey, error) {
 	if err != nil {
 		return nil, fmt.Errorf("peer keys %s: %w", p.URL, err)
 	}
-	keys := make([]IssuerKey, 0, len(set.Keys))
+	keys := make([]qrcode.IssuerKey, 0, len(set.Keys))
 	for _, j := range set.Keys {
 		pub, err := j.PublicKey()
 		if err != nil {
 			return nil, fmt.Errorf("peer keys %s: %w", p.URL, err)
 		}
-		keys = append(keys, IssuerKey{Kid: j.Kid, Public: pub})
+		keys = append(keys, qrcode.IssuerKey{Kid: j.Kid, Public: pub})
 	}
 	return keys, nil
 }

@@ -1,4 +1,4 @@
-package qrcode
+package redeem
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/qrcode"
 )
 
 // countingServer answers every request with h and counts them.
@@ -61,7 +62,7 @@ func TestJunkDoesNotFetchPeerKeys(t *testing.T) {
 	now := time.Now()
 	key := mustKey(t, 0x62)
 	auth := &NodeAssertions{Region: "310000", Nonces: newMemStore(t, nil),
-		PeerKeys: map[string]IssuerKeySource{"440000": &PeerJWKS{URL: jwks.URL}}}
+		PeerKeys: map[string]qrcode.IssuerKeySource{"440000": &PeerJWKS{URL: jwks.URL}}}
 	junk := map[string]*http.Request{}
 	for name, mod := range map[string]func(jwt.MapClaims){
 		"unknown region": func(c jwt.MapClaims) { c["iss"], c["sub"] = "trustid-node:110000", "trustid-node:110000" },
@@ -81,7 +82,7 @@ func TestJunkDoesNotFetchPeerKeys(t *testing.T) {
 	junk["garbage"], _ = http.NewRequest(http.MethodPost, "https://node.example"+PeerRedeemPath, nil)
 	junk["garbage"].Header.Set("Authorization", "Bearer a.b.c")
 	for name, req := range junk {
-		if _, err := auth.AuthenticatePeer(req); !errors.Is(err, ErrPeerAuth) {
+		if _, err := auth.AuthenticatePeer(req); !errors.Is(err, qrcode.ErrPeerAuth) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -89,7 +90,7 @@ func TestJunkDoesNotFetchPeerKeys(t *testing.T) {
 		t.Errorf("junk made the node fetch the peer's keys %d times", n)
 	}
 	// A well-formed assertion does fetch them.
-	if _, err := auth.AuthenticatePeer(peerAssertion(t, key, "kid-b", now, nil)); !errors.Is(err, ErrPeerAuth) {
+	if _, err := auth.AuthenticatePeer(peerAssertion(t, key, "kid-b", now, nil)); !errors.Is(err, qrcode.ErrPeerAuth) {
 		t.Errorf("assertion with unreachable keys: %v", err)
 	}
 	if n := hits.Load(); n != 1 {
@@ -184,7 +185,7 @@ func TestPeersDoNotFollowRedirects(t *testing.T) {
 		Peers:       map[string]Peer{"310000": {BaseURL: redirect.URL, Client: &http.Client{Timeout: 5 * time.Second}}},
 		Credentials: &NodeAssertions{Region: "440000", Signer: mustKey(t, 0x62), Kid: "kid-b"},
 	}
-	if _, err := peers.RedeemAt(context.Background(), "310000", testRPs["hotel"], (OnlineCode{Region: 310000}).String()); !errors.Is(err, ErrPeer) {
+	if _, err := peers.RedeemAt(context.Background(), "310000", testRPs["hotel"], (qrcode.OnlineCode{Region: 310000}).String()); !errors.Is(err, qrcode.ErrPeer) {
 		t.Errorf("redirected redemption: %v", err)
 	}
 	src := &PeerJWKS{URL: redirect.URL + "/.well-known/jwks.json"}
@@ -212,7 +213,7 @@ func TestForwardedAnswerIsFiltered(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code := (OnlineCode{Region: 310000}).String()
+	code := (qrcode.OnlineCode{Region: 310000}).String()
 	r, err := svc.Redeem(context.Background(), "hotel", code)
 	if err != nil || len(r.Claims) != 1 || r.Claims["age_over_18"] != "true" {
 		t.Errorf("hotel: %+v %v", r, err)

@@ -1,4 +1,4 @@
-package qrcode
+package redeem
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/qrcode"
 )
 
 // TestPeerAssertionClaims feeds AuthenticatePeer assertions signed by a
@@ -21,7 +22,7 @@ func TestPeerAssertionClaims(t *testing.T) {
 	now := time.Unix(1_750_000_000, 0)
 	key := mustKey(t, 0x62)
 	auth := &NodeAssertions{Region: "310000", Nonces: newMemStore(t, func() time.Time { return now }),
-		PeerKeys: map[string]IssuerKeySource{"440000": StaticKeys{{Kid: "kid-b", Public: key.Public()}}},
+		PeerKeys: map[string]qrcode.IssuerKeySource{"440000": qrcode.StaticKeys{{Kid: "kid-b", Public: key.Public()}}},
 		Now:      func() time.Time { return now }}
 	method, err := gm.SigningMethod(key)
 	if err != nil {
@@ -55,14 +56,14 @@ func TestPeerAssertionClaims(t *testing.T) {
 		c := good()
 		c["jti"] = "j-" + name
 		mod(c)
-		if err := try(c); !errors.Is(err, ErrPeerAuth) {
+		if err := try(c); !errors.Is(err, qrcode.ErrPeerAuth) {
 			t.Errorf("%s: %v, want ErrPeerAuth", name, err)
 		}
 	}
 	if err := try(good()); err != nil {
 		t.Fatalf("good assertion: %v", err)
 	}
-	if err := try(good()); !errors.Is(err, ErrPeerAuth) {
+	if err := try(good()); !errors.Is(err, qrcode.ErrPeerAuth) {
 		t.Errorf("replayed assertion: %v", err)
 	}
 }
@@ -73,7 +74,7 @@ func FuzzAuthenticatePeer(f *testing.F) {
 	now := time.Unix(1_750_000_000, 0)
 	key := mustKey(f, 0x62)
 	auth := &NodeAssertions{Region: "310000", Nonces: newMemStore(f, func() time.Time { return now }),
-		PeerKeys: map[string]IssuerKeySource{"440000": StaticKeys{{Kid: "kid-b", Public: key.Public()}}},
+		PeerKeys: map[string]qrcode.IssuerKeySource{"440000": qrcode.StaticKeys{{Kid: "kid-b", Public: key.Public()}}},
 		Now:      func() time.Time { return now }}
 	method, _ := gm.SigningMethod(key)
 	for _, c := range []jwt.MapClaims{
@@ -91,7 +92,7 @@ func FuzzAuthenticatePeer(f *testing.F) {
 		req.Header.Set("Authorization", "Bearer "+tok)
 		if _, err := auth.AuthenticatePeer(req); err == nil {
 			t.Fatal("a fuzzed assertion was accepted")
-		} else if !errors.Is(err, ErrPeerAuth) && !errors.Is(err, ErrUnavailable) {
+		} else if !errors.Is(err, qrcode.ErrPeerAuth) && !errors.Is(err, qrcode.ErrUnavailable) {
 			t.Fatalf("error outside the contract: %v", err)
 		}
 	})
@@ -118,7 +119,7 @@ func TestPeerAnswerStrict(t *testing.T) {
 	if r, err := redeem(200, `{"pairwise_id":"p1","assurance_level":3,"region":"310000","claims":{"age_over_18":"true"}}`); err != nil || r.PairwiseID != "p1" {
 		t.Fatalf("exact answer: %+v %v", r, err)
 	}
-	if _, err := redeem(409, `{"error":"qr_code_used","error_description":"used"}`); !errors.Is(err, ErrCodeUsed) {
+	if _, err := redeem(409, `{"error":"qr_code_used","error_description":"used"}`); !errors.Is(err, qrcode.ErrCodeUsed) {
 		t.Fatalf("exact error answer: %v", err)
 	}
 	for name, b := range map[string]string{
@@ -128,7 +129,7 @@ func TestPeerAnswerStrict(t *testing.T) {
 		"unknown member":                  `{"pairwise_id":"p1","assurance_level":3,"region":"310000","extra":1}`,
 		"trailing data":                   `{"pairwise_id":"p1","assurance_level":3,"region":"310000"} {}`,
 	} {
-		if r, err := redeem(200, b); !errors.Is(err, ErrPeer) {
+		if r, err := redeem(200, b); !errors.Is(err, qrcode.ErrPeer) {
 			t.Errorf("%s: %+v %v", name, r, err)
 		}
 	}
@@ -136,7 +137,7 @@ func TestPeerAnswerStrict(t *testing.T) {
 		"error code named in another case":    `{"ERROR":"qr_code_used"}`,
 		"error code repeated in another case": `{"error":"qr_code_used","Error":"qr_revoked"}`,
 	} {
-		if _, err := redeem(409, b); !errors.Is(err, ErrPeer) || errors.Is(err, ErrCodeUsed) || errors.Is(err, ErrRevoked) {
+		if _, err := redeem(409, b); !errors.Is(err, qrcode.ErrPeer) || errors.Is(err, qrcode.ErrCodeUsed) || errors.Is(err, qrcode.ErrRevoked) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}

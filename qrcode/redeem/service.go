@@ -1,16 +1,21 @@
-package qrcode
+package redeem
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"time"
 	"unicode/utf8"
 
+	"github.com/fxamacker/cbor/v2"
+
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -30,7 +35,7 @@ type Holder struct {
 	Subject   []byte // symbol-derived subject
 	Assurance int
 	Region    uint32 // the binding's issuing region
-	Status    StatusRef
+	Status    qrcode.StatusRef
 	// Claims are the attested claims the holder may release, by name.
 	Claims map[string]string
 }
@@ -60,17 +65,17 @@ func (rp RelyingParty) PairwiseSector() identity.Sector {
 // DNS host or none) and at most MaxClaims well-formed claim names.
 func (rp RelyingParty) check() error {
 	if rp.ClientID == "" {
-		return fmt.Errorf("%w: relying party without a client ID", ErrInvalidArgument)
+		return fmt.Errorf("%w: relying party without a client ID", qrcode.ErrInvalidArgument)
 	}
 	if err := rp.PairwiseSector().Check(); err != nil {
-		return fmt.Errorf("%w: relying party: %w", ErrInvalidArgument, err)
+		return fmt.Errorf("%w: relying party: %w", qrcode.ErrInvalidArgument, err)
 	}
-	if len(rp.AllowedClaims) > MaxClaims {
-		return fmt.Errorf("%w: relying party with more than %d claims", ErrInvalidArgument, MaxClaims)
+	if len(rp.AllowedClaims) > qrcode.MaxClaims {
+		return fmt.Errorf("%w: relying party with more than %d claims", qrcode.ErrInvalidArgument, qrcode.MaxClaims)
 	}
 	for _, name := range rp.AllowedClaims {
-		if !checkToken(name) {
-			return fmt.Errorf("%w: relying party claim %q", ErrInvalidArgument, clip(name))
+		if !qrcode.ValidToken(name) {
+			return fmt.Errorf("%w: relying party claim %q", qrcode.ErrInvalidArgument, clip(name))
 		}
 	}
 	return nil
@@ -133,7 +138,7 @@ type ServiceConfig struct {
 	// closed. A node passes the checker its holder authenticator uses
 	// (its own current lists), so a revocation takes effect at once.
 	// Required.
-	Status StatusChecker
+	Status qrcode.StatusChecker
 	// Peers forwards codes of other regions; nil means none (ErrNoRoute).
 	Peers PeerRedeemer
 	// TTL is how long a code can be redeemed. Zero means DefaultCodeTTL.
@@ -160,12 +165,12 @@ type Service struct {
 
 // NewService returns the online code service.
 func NewService(cfg ServiceConfig) (*Service, error) {
-	region, err := ParseRegion(cfg.Region)
+	region, err := qrcode.ParseRegion(cfg.Region)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Store == nil || cfg.Pairwise == nil || cfg.RelyingParties == nil || cfg.Status == nil {
-		return nil, fmt.Errorf("%w: the QR service needs a store, a pairwise deriver, the relying parties and a status checker", ErrInvalidArgument)
+		return nil, fmt.Errorf("%w: the QR service needs a store, a pairwise deriver, the relying parties and a status checker", qrcode.ErrInvalidArgument)
 	}
 	if cfg.TTL <= 0 {
 		cfg.TTL = DefaultCodeTTL
@@ -207,7 +212,7 @@ type record struct {
 
 // Issued is a freshly issued online code.
 type Issued struct {
-	Code      OnlineCode
+	Code      qrcode.OnlineCode
 	Text      string // the payload to render
 	ExpiresAt time.Time
 }
@@ -219,20 +224,20 @@ type Issued struct {
 // and the binding's status reference (h.Status, checked again at
 // redemption) — never a document number or a name.
 func (s *Service) Issue(ctx context.Context, h Holder, consent []string) (*Issued, error) {
-	if err := checkSubject(h.Subject); err != nil {
-		return nil, fmt.Errorf("%w: holder: %w", ErrInvalidArgument, err)
+	if len(h.Subject) < qrcode.MinSubjectSize || len(h.Subject) > qrcode.MaxSubjectSize {
+		return nil, fmt.Errorf("%w: holder: %w: subject must be %d to %d bytes", qrcode.ErrInvalidArgument, qrcode.ErrMalformed, qrcode.MinSubjectSize, qrcode.MaxSubjectSize)
 	}
-	if h.Assurance < AssuranceDocument || h.Assurance > AssuranceBiometric {
-		return nil, fmt.Errorf("%w: holder assurance %d", ErrInvalidArgument, h.Assurance)
+	if h.Assurance < qrcode.AssuranceDocument || h.Assurance > qrcode.AssuranceBiometric {
+		return nil, fmt.Errorf("%w: holder assurance %d", qrcode.ErrInvalidArgument, h.Assurance)
 	}
-	if len(consent) > MaxClaims {
-		return nil, fmt.Errorf("%w: more than %d claims", ErrConsent, MaxClaims)
+	if len(consent) > qrcode.MaxClaims {
+		return nil, fmt.Errorf("%w: more than %d claims", qrcode.ErrConsent, qrcode.MaxClaims)
 	}
 	var claims map[string]string
 	for _, name := range consent {
 		v, ok := h.Claims[name]
-		if !ok || !checkToken(name) || len(v) > MaxClaimLen || !utf8.ValidString(v) {
-			return nil, fmt.Errorf("%w: claim %q is not attested for this holder", ErrConsent, clip(name))
+		if !ok || !qrcode.ValidToken(name) || len(v) > qrcode.MaxClaimLen || !utf8.ValidString(v) {
+			return nil, fmt.Errorf("%w: claim %q is not attested for this holder", qrcode.ErrConsent, clip(name))
 		}
 		if claims == nil {
 			claims = make(map[string]string, len(consent))
@@ -242,33 +247,67 @@ func (s *Service) Issue(ctx context.Context, h Holder, consent []string) (*Issue
 	now := s.cfg.Now()
 	exp := now.Add(s.cfg.TTL)
 	st := h.Status
-	rec := marshal(record{Subject: h.Subject, Assurance: uint8(h.Assurance), Region: s.region, Expiry: exp.UnixMilli(), Claims: claims,
+	rec := marshalRecord(record{Subject: h.Subject, Assurance: uint8(h.Assurance), Region: s.region, Expiry: exp.UnixMilli(), Claims: claims,
 		StatusRegion: &st.Region, StatusList: &st.List, StatusIndex: &st.Index})
 	for attempt := 0; ; attempt++ {
-		code, err := newOnline(s.cfg.Rand, s.region)
+		code, err := qrcode.NewOnlineCode(s.cfg.Rand, s.region)
 		if err != nil {
 			return nil, err
 		}
 		sealed, err := gm.Seal(s.cfg.Rand, recordKey(code.Ref[:]), rec, code.Ref[:])
 		if err != nil {
-			return nil, fmt.Errorf("%w: seal: %v", ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: seal: %v", qrcode.ErrUnavailable, err)
 		}
 		err = s.cfg.Store.Put(ctx, storeKey(code.Ref[:]), sealed, s.cfg.TTL+s.cfg.Grace)
 		if errors.Is(err, store.ErrExists) && attempt < 3 {
 			continue // 128-bit collision: only with a broken Rand
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: store: %w", ErrUnavailable, err)
+			return nil, fmt.Errorf("%w: store: %w", qrcode.ErrUnavailable, err)
 		}
 		return &Issued{Code: code, Text: code.String(), ExpiresAt: exp}, nil
 	}
 }
 
 func clip(s string) string {
-	if len(s) > MaxClaimLen {
-		return s[:MaxClaimLen] + "..."
+	if len(s) > qrcode.MaxClaimLen {
+		return s[:qrcode.MaxClaimLen] + "..."
 	}
 	return s
+}
+
+// defaultRand is the randomness of references, record nonces and
+// assertion IDs when none is configured.
+var defaultRand = rand.Reader
+
+// The record's CBOR: deterministic encoding, strict decoding (it comes
+// back from the store).
+var (
+	recordEnc, _ = cbor.CoreDetEncOptions().EncMode()
+	recordDec, _ = cbor.DecOptions{
+		DupMapKey:         cbor.DupMapKeyEnforcedAPF,
+		IndefLength:       cbor.IndefLengthForbidden,
+		TagsMd:            cbor.TagsForbidden,
+		MaxNestedLevels:   4,
+		MaxMapPairs:       16,
+		ExtraReturnErrors: cbor.ExtraDecErrorUnknownField,
+		UTF8:              cbor.UTF8RejectInvalid,
+	}.DecMode()
+)
+
+func marshalRecord(r record) []byte {
+	b, err := recordEnc.Marshal(r)
+	if err != nil {
+		panic(fmt.Sprintf("redeem: marshal record: %v", err)) // a fixed structure
+	}
+	return b
+}
+
+func unmarshalRecord(b []byte, r *record) error {
+	if err := recordDec.Unmarshal(b, r); err != nil {
+		return fmt.Errorf("%w: record: %v", qrcode.ErrMalformed, err)
+	}
+	return nil
 }
 
 func storeKey(ref []byte) string { return "qr:" + string(ref) }
@@ -287,20 +326,20 @@ func recordKey(ref []byte) []byte {
 // ErrNoRoute, ErrUnknownVerifier, decoding errors, and ErrUnavailable for
 // store or peer failures.
 func (s *Service) Redeem(ctx context.Context, clientID, text string) (*Redemption, error) {
-	code, err := DecodeOnline(text)
+	code, err := qrcode.DecodeOnline(text)
 	if err != nil {
 		return nil, err
 	}
 	rp, err := s.cfg.RelyingParties.RelyingParty(ctx, clientID)
 	if err != nil {
-		if errors.Is(err, ErrUnknownVerifier) {
+		if errors.Is(err, qrcode.ErrUnknownVerifier) {
 			return nil, err
 		}
-		return nil, fmt.Errorf("%w: relying parties: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: relying parties: %w", qrcode.ErrUnavailable, err)
 	}
 	if code.Region != s.region {
 		if s.cfg.Peers == nil {
-			return nil, fmt.Errorf("%w: %s", ErrNoRoute, code.RegionString())
+			return nil, fmt.Errorf("%w: %s", qrcode.ErrNoRoute, code.RegionString())
 		}
 		r, err := s.cfg.Peers.RedeemAt(ctx, code.RegionString(), rp, text)
 		if err != nil {
@@ -334,12 +373,12 @@ func allowedClaims(got map[string]string, rp RelyingParty) map[string]string {
 // vouches for rp. Codes of other regions are refused (ErrWrongRegion): a
 // node never forwards what was forwarded to it.
 func (s *Service) RedeemForPeer(ctx context.Context, rp RelyingParty, text string) (*Redemption, error) {
-	code, err := DecodeOnline(text)
+	code, err := qrcode.DecodeOnline(text)
 	if err != nil {
 		return nil, err
 	}
 	if code.Region != s.region {
-		return nil, fmt.Errorf("%w: %s", ErrWrongRegion, code.RegionString())
+		return nil, fmt.Errorf("%w: %s", qrcode.ErrWrongRegion, code.RegionString())
 	}
 	if err := rp.check(); err != nil {
 		return nil, err
@@ -347,43 +386,43 @@ func (s *Service) RedeemForPeer(ctx context.Context, rp RelyingParty, text strin
 	return s.redeem(ctx, rp, code)
 }
 
-func (s *Service) redeem(ctx context.Context, rp RelyingParty, code OnlineCode) (*Redemption, error) {
+func (s *Service) redeem(ctx context.Context, rp RelyingParty, code qrcode.OnlineCode) (*Redemption, error) {
 	sealed, err := s.cfg.Store.Consume(ctx, storeKey(code.Ref[:]))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, ErrCodeUsed
+		return nil, qrcode.ErrCodeUsed
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: store: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: store: %w", qrcode.ErrUnavailable, err)
 	}
 	plain, err := gm.Open(recordKey(code.Ref[:]), sealed, code.Ref[:])
 	if err != nil {
-		return nil, fmt.Errorf("%w: record does not open: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: record does not open: %v", qrcode.ErrUnavailable, err)
 	}
 	var rec record
-	if err := unmarshal(plain, &rec, "record"); err != nil {
-		return nil, fmt.Errorf("%w: record: %w", ErrUnavailable, err)
+	if err := unmarshalRecord(plain, &rec); err != nil {
+		return nil, fmt.Errorf("%w: record: %w", qrcode.ErrUnavailable, err)
 	}
 	if rec.Region != s.region {
-		return nil, ErrWrongRegion
+		return nil, qrcode.ErrWrongRegion
 	}
 	if s.cfg.Now().UnixMilli() >= rec.Expiry {
-		return nil, ErrCodeExpired
+		return nil, qrcode.ErrCodeExpired
 	}
 	if rec.StatusRegion == nil || rec.StatusList == nil || rec.StatusIndex == nil {
-		return nil, fmt.Errorf("%w: the code's record has no status reference", ErrStatusUnavailable)
+		return nil, fmt.Errorf("%w: the code's record has no status reference", qrcode.ErrStatusUnavailable)
 	}
-	ref := StatusRef{Region: *rec.StatusRegion, List: *rec.StatusList, Index: *rec.StatusIndex}
+	ref := qrcode.StatusRef{Region: *rec.StatusRegion, List: *rec.StatusList, Index: *rec.StatusIndex}
 	switch st, err := s.cfg.Status.Status(ctx, ref); {
-	case errors.Is(err, ErrStatusUnavailable):
+	case errors.Is(err, qrcode.ErrStatusUnavailable):
 		return nil, err
 	case err != nil:
-		return nil, fmt.Errorf("%w: device binding: %w", ErrStatusUnavailable, err)
-	case st != StatusValid:
-		return nil, fmt.Errorf("%w: device binding", st.err())
+		return nil, fmt.Errorf("%w: device binding: %w", qrcode.ErrStatusUnavailable, err)
+	case st != qrcode.StatusValid:
+		return nil, fmt.Errorf("%w: device binding", st.Err())
 	}
 	id, err := s.cfg.Pairwise.Pairwise(rec.Subject, rp.PairwiseSector())
 	if err != nil {
-		return nil, fmt.Errorf("%w: pairwise: %w", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: pairwise: %w", qrcode.ErrUnavailable, err)
 	}
-	return &Redemption{PairwiseID: id, Assurance: int(rec.Assurance), Region: regionString(rec.Region), Claims: allowedClaims(rec.Claims, rp)}, nil
+	return &Redemption{PairwiseID: id, Assurance: int(rec.Assurance), Region: strconv.FormatUint(uint64(rec.Region), 10), Claims: allowedClaims(rec.Claims, rp)}, nil
 }

@@ -1,4 +1,4 @@
-package qrcode
+package redeem
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/strictjson"
+	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -27,49 +28,6 @@ const PeerRedeemPath = "/v1/qr/peer/redeem"
 type PeerRedeemRequest struct {
 	Code         string       `json:"code"`
 	RelyingParty RelyingParty `json:"relying_party"`
-}
-
-// Error codes on the wire: the "error" member of an error response. The
-// api package answers with these; HTTPPeers turns them back into the
-// sentinels.
-var errorCodes = []struct {
-	err  error
-	code string
-}{
-	{ErrCodeUsed, "qr_code_used"},
-	{ErrCodeExpired, "qr_code_expired"},
-	{ErrRevoked, "qr_revoked"},
-	{ErrSuspended, "qr_suspended"},
-	{ErrWrongRegion, "qr_wrong_region"},
-	{ErrNoRoute, "qr_no_route"},
-	{ErrUnknownVerifier, "qr_unknown_verifier"},
-	{ErrPeerAuth, "qr_peer_unauthorized"},
-	{ErrTooLarge, "qr_too_large"},
-	{ErrPrefix, "qr_malformed"},
-	{ErrVersion, "qr_unsupported_version"},
-	{ErrKind, "qr_wrong_kind"},
-	{ErrMalformed, "qr_malformed"},
-	{ErrUnavailable, "temporarily_unavailable"},
-}
-
-// ErrorCode returns the stable wire code of a package error ("" when err
-// is not one).
-func ErrorCode(err error) string {
-	for _, c := range errorCodes {
-		if errors.Is(err, c.err) {
-			return c.code
-		}
-	}
-	return ""
-}
-
-func errorFromCode(code string) error {
-	for _, c := range errorCodes {
-		if c.code == code {
-			return c.err
-		}
-	}
-	return nil
 }
 
 // Peer is another region's node.
@@ -102,27 +60,27 @@ const maxPeerResponse = 64 << 10
 func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty, code string) (*Redemption, error) {
 	peer, ok := p.Peers[region]
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrNoRoute, region)
+		return nil, fmt.Errorf("%w: %s", qrcode.ErrNoRoute, region)
 	}
 	body, _ := json.Marshal(PeerRedeemRequest{Code: code, RelyingParty: rp})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(peer.BaseURL, "/")+PeerRedeemPath, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrPeer, region, err)
+		return nil, fmt.Errorf("%w: %s: %v", qrcode.ErrPeer, region, err)
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if p.Credentials != nil {
 		if err := p.Credentials.Authorize(ctx, req, region); err != nil {
-			return nil, fmt.Errorf("%w: credentials for %s: %w", ErrPeer, region, err)
+			return nil, fmt.Errorf("%w: credentials for %s: %w", qrcode.ErrPeer, region, err)
 		}
 	}
 	resp, err := noRedirects(peer.Client).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w: %s: %v", ErrUnavailable, ErrPeer, region, err)
+		return nil, fmt.Errorf("%w: %w: %s: %v", qrcode.ErrUnavailable, qrcode.ErrPeer, region, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPeerResponse+1))
 	if err != nil || len(data) > maxPeerResponse {
-		return nil, fmt.Errorf("%w: %w: %s: unreadable answer", ErrUnavailable, ErrPeer, region)
+		return nil, fmt.Errorf("%w: %w: %s: unreadable answer", qrcode.ErrUnavailable, qrcode.ErrPeer, region)
 	}
 	return decodePeerAnswer(region, resp.StatusCode, data)
 }
@@ -137,14 +95,14 @@ func decodePeerAnswer(region string, status int, data []byte) (*Redemption, erro
 	if status != http.StatusOK {
 		m, _ := strictjson.Object(data, maxPeerResponse)
 		code, _ := m["error"].(string)
-		if sentinel := errorFromCode(code); sentinel != nil && sentinel != ErrPeerAuth && sentinel != ErrUnavailable {
+		if sentinel := qrcode.ErrorFromCode(code); sentinel != nil && sentinel != qrcode.ErrPeerAuth && sentinel != qrcode.ErrUnavailable {
 			return nil, fmt.Errorf("peer %s: %w", region, sentinel)
 		}
-		return nil, fmt.Errorf("%w: %w: %s answered %d %q", ErrUnavailable, ErrPeer, region, status, clip(code))
+		return nil, fmt.Errorf("%w: %w: %s answered %d %q", qrcode.ErrUnavailable, qrcode.ErrPeer, region, status, clip(code))
 	}
 	var r Redemption
 	if err := strictjson.Decode(data, &r, maxPeerResponse); err != nil || r.PairwiseID == "" || r.Region != region {
-		return nil, fmt.Errorf("%w: %s: invalid redemption", ErrPeer, region)
+		return nil, fmt.Errorf("%w: %s: invalid redemption", qrcode.ErrPeer, region)
 	}
 	return &r, nil
 }
@@ -170,7 +128,7 @@ type NodeAssertions struct {
 	Signer crypto.Signer
 	Kid    string
 	// PeerKeys gives each peer region's published keys.
-	PeerKeys map[string]IssuerKeySource
+	PeerKeys map[string]qrcode.IssuerKeySource
 	// Nonces spends assertion IDs.
 	Nonces NonceStore
 	// Now is the clock; nil means time.Now.
@@ -220,11 +178,11 @@ func (n *NodeAssertions) AuthenticatePeer(r *http.Request) (string, error) {
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || len(tok) > 4096 {
-		return "", fmt.Errorf("%w: no node assertion", ErrPeerAuth)
+		return "", fmt.Errorf("%w: no node assertion", qrcode.ErrPeerAuth)
 	}
 	region, err := n.precheck(tok)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrPeerAuth, err)
+		return "", fmt.Errorf("%w: %v", qrcode.ErrPeerAuth, err)
 	}
 	parser, err := gm.NewJWTParser(gm.JWTAlgorithms,
 		jwt.WithAudience("trustid-node:"+n.Region), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
@@ -247,14 +205,14 @@ func (n *NodeAssertions) AuthenticatePeer(r *http.Request) (string, error) {
 		return nil, errors.New("unknown peer key")
 	})
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", ErrPeerAuth, err)
+		return "", fmt.Errorf("%w: %v", qrcode.ErrPeerAuth, err)
 	}
 	err = n.Nonces.MarkUsed(r.Context(), "qr-peer:"+region+":"+claims.ID, 2*assertionLifetime)
 	if errors.Is(err, store.ErrReplayed) {
-		return "", fmt.Errorf("%w: assertion replayed", ErrPeerAuth)
+		return "", fmt.Errorf("%w: assertion replayed", qrcode.ErrPeerAuth)
 	}
 	if err != nil {
-		return "", fmt.Errorf("%w: nonce store: %w", ErrUnavailable, err)
+		return "", fmt.Errorf("%w: nonce store: %w", qrcode.ErrUnavailable, err)
 	}
 	return region, nil
 }

@@ -1,4 +1,4 @@
-package qrcode
+package redeem
 
 import (
 	"bytes"
@@ -18,6 +18,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/testredis"
+	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/store"
 	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
@@ -40,7 +41,7 @@ type rpTable map[string]RelyingParty
 func (t rpTable) RelyingParty(_ context.Context, id string) (RelyingParty, error) {
 	rp, ok := t[id]
 	if !ok {
-		return RelyingParty{}, ErrUnknownVerifier
+		return RelyingParty{}, qrcode.ErrUnknownVerifier
 	}
 	return rp, nil
 }
@@ -56,7 +57,7 @@ func newService(t testing.TB, st TokenStore, region string, now func() time.Time
 }
 
 // newServiceWith is newService with the binding status source given.
-func newServiceWith(t testing.TB, st TokenStore, region string, now func() time.Time, status StatusChecker) *Service {
+func newServiceWith(t testing.TB, st TokenStore, region string, now func() time.Time, status qrcode.StatusChecker) *Service {
 	t.Helper()
 	s, err := NewService(ServiceConfig{
 		Region: region, Store: st, Pairwise: hmacPairwise{key: []byte("region pairwise key " + region)},
@@ -79,8 +80,8 @@ func newMemStore(t testing.TB, now func() time.Time) *store.Memory {
 }
 
 var holder = Holder{
-	Subject: bytes.Repeat([]byte{0xa1}, 16), Assurance: AssurancePIN, Region: 310000,
-	Status: StatusRef{Region: 310000, List: 7, Index: 4242},
+	Subject: bytes.Repeat([]byte{0xa1}, 16), Assurance: qrcode.AssurancePIN, Region: 310000,
+	Status: qrcode.StatusRef{Region: 310000, List: 7, Index: 4242},
 	Claims: map[string]string{"age_over_18": "true", "resident": "310000"},
 }
 
@@ -103,10 +104,10 @@ func TestServiceIssueRedeem(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Only the consented ∩ allowed claims: the hotel may see age_over_18.
-	if r.Region != "310000" || r.Assurance != AssurancePIN || len(r.Claims) != 1 || r.Claims["age_over_18"] != "true" || len(r.PairwiseID) != 32 {
+	if r.Region != "310000" || r.Assurance != qrcode.AssurancePIN || len(r.Claims) != 1 || r.Claims["age_over_18"] != "true" || len(r.PairwiseID) != 32 {
 		t.Errorf("redemption %+v", r)
 	}
-	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrCodeUsed) {
+	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, qrcode.ErrCodeUsed) {
 		t.Errorf("second redemption: %v", err)
 	}
 
@@ -125,27 +126,27 @@ func TestServiceIssueRedeem(t *testing.T) {
 	// Expiry: within the grace period the error is precise.
 	is4, _ := s.Issue(ctx, holder, nil)
 	now = now.Add(DefaultCodeTTL)
-	if _, err := s.Redeem(ctx, "hotel", is4.Text); !errors.Is(err, ErrCodeExpired) {
+	if _, err := s.Redeem(ctx, "hotel", is4.Text); !errors.Is(err, qrcode.ErrCodeExpired) {
 		t.Errorf("expired code: %v", err)
 	}
 	now = testNow
 
 	// Consent to an unattested claim, an unknown verifier, another region.
-	if _, err := s.Issue(ctx, holder, []string{"name"}); !errors.Is(err, ErrConsent) {
+	if _, err := s.Issue(ctx, holder, []string{"name"}); !errors.Is(err, qrcode.ErrConsent) {
 		t.Errorf("consent to an unattested claim: %v", err)
 	}
 	is5, _ := s.Issue(ctx, holder, nil)
-	if _, err := s.Redeem(ctx, "stranger", is5.Text); !errors.Is(err, ErrUnknownVerifier) {
+	if _, err := s.Redeem(ctx, "stranger", is5.Text); !errors.Is(err, qrcode.ErrUnknownVerifier) {
 		t.Errorf("unknown verifier: %v", err)
 	}
-	other := OnlineCode{Region: 440000}
-	if _, err := s.Redeem(ctx, "hotel", other.String()); !errors.Is(err, ErrNoRoute) {
+	other := qrcode.OnlineCode{Region: 440000}
+	if _, err := s.Redeem(ctx, "hotel", other.String()); !errors.Is(err, qrcode.ErrNoRoute) {
 		t.Errorf("no route: %v", err)
 	}
-	if _, err := s.RedeemForPeer(ctx, testRPs["hotel"], other.String()); !errors.Is(err, ErrWrongRegion) {
+	if _, err := s.RedeemForPeer(ctx, testRPs["hotel"], other.String()); !errors.Is(err, qrcode.ErrWrongRegion) {
 		t.Errorf("peer redemption of a foreign code: %v", err)
 	}
-	if _, err := s.Redeem(ctx, "hotel", "TIDON1:ZZZ"); !errors.Is(err, ErrMalformed) {
+	if _, err := s.Redeem(ctx, "hotel", "TIDON1:ZZZ"); !errors.Is(err, qrcode.ErrMalformed) {
 		t.Errorf("garbage: %v", err)
 	}
 }
@@ -159,7 +160,7 @@ func TestRedeemChecksBindingStatus(t *testing.T) {
 	s := newServiceWith(t, newMemStore(t, nil), "310000", nil, status)
 	other := holder
 	other.Subject = bytes.Repeat([]byte{0xb2}, 16)
-	other.Status = StatusRef{Region: 310000, List: 7, Index: 4243}
+	other.Status = qrcode.StatusRef{Region: 310000, List: 7, Index: 4243}
 
 	// Issue, revoke, redeem: refused, and the code is gone.
 	is, err := s.Issue(ctx, holder, []string{"age_over_18"})
@@ -167,11 +168,11 @@ func TestRedeemChecksBindingStatus(t *testing.T) {
 		t.Fatal(err)
 	}
 	isOther, _ := s.Issue(ctx, other, nil)
-	status.set(holder.Status, StatusRevoked)
-	if r, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrRevoked) || r != nil {
+	status.set(holder.Status, qrcode.StatusRevoked)
+	if r, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, qrcode.ErrRevoked) || r != nil {
 		t.Fatalf("code of a revoked binding: %+v %v", r, err)
 	}
-	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrCodeUsed) {
+	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, qrcode.ErrCodeUsed) {
 		t.Errorf("refused code redeemed again: %v", err)
 	}
 	if _, err := s.Redeem(ctx, "hotel", isOther.Text); err != nil {
@@ -179,17 +180,17 @@ func TestRedeemChecksBindingStatus(t *testing.T) {
 	}
 	// Through a peer too (the home node checks).
 	is, _ = s.Issue(ctx, holder, nil)
-	if _, err := s.RedeemForPeer(ctx, testRPs["hotel"], is.Text); !errors.Is(err, ErrRevoked) {
+	if _, err := s.RedeemForPeer(ctx, testRPs["hotel"], is.Text); !errors.Is(err, qrcode.ErrRevoked) {
 		t.Errorf("peer redemption of a revoked binding's code: %v", err)
 	}
 
 	// Suspension stops codes as well, and lifting it lets new ones pass.
-	status.set(holder.Status, StatusSuspended)
+	status.set(holder.Status, qrcode.StatusSuspended)
 	is, _ = s.Issue(ctx, holder, nil)
-	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrSuspended) {
+	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, qrcode.ErrSuspended) {
 		t.Errorf("code of a suspended binding: %v", err)
 	}
-	status.set(holder.Status, StatusValid)
+	status.set(holder.Status, qrcode.StatusValid)
 	is, _ = s.Issue(ctx, holder, nil)
 	if _, err := s.Redeem(ctx, "hotel", is.Text); err != nil {
 		t.Errorf("after the suspension was lifted: %v", err)
@@ -200,45 +201,45 @@ func TestRedeemChecksBindingStatus(t *testing.T) {
 	status.mu.Lock()
 	status.down = true
 	status.mu.Unlock()
-	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrStatusUnavailable) {
+	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, qrcode.ErrStatusUnavailable) {
 		t.Errorf("status down: %v", err)
 	}
 	status.mu.Lock()
 	status.down = false
 	status.mu.Unlock()
-	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrCodeUsed) {
+	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, qrcode.ErrCodeUsed) {
 		t.Errorf("after the status failure: %v", err)
 	}
 	// A checker failing with an error of its own is also unavailable.
 	failing := newServiceWith(t, newMemStore(t, nil), "310000", nil, failingStatus{})
 	is, _ = failing.Issue(ctx, holder, nil)
-	if _, err := failing.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrStatusUnavailable) {
+	if _, err := failing.Redeem(ctx, "hotel", is.Text); !errors.Is(err, qrcode.ErrStatusUnavailable) {
 		t.Errorf("failing checker: %v", err)
 	}
 
 	// A record without a status reference (an older version's) is refused.
 	mem := newMemStore(t, nil)
 	s2 := newServiceWith(t, mem, "310000", nil, &memStatus{})
-	code, err := newOnline(defaultRand, 310000)
+	code, err := qrcode.NewOnlineCode(defaultRand, 310000)
 	if err != nil {
 		t.Fatal(err)
 	}
-	old := marshal(struct {
+	old, _ := recordEnc.Marshal(struct {
 		Subject   []byte `cbor:"1,keyasint"`
 		Assurance uint8  `cbor:"2,keyasint"`
 		Region    uint32 `cbor:"3,keyasint"`
 		Expiry    int64  `cbor:"4,keyasint"`
-	}{holder.Subject, AssurancePIN, 310000, time.Now().Add(time.Minute).UnixMilli()})
+	}{holder.Subject, qrcode.AssurancePIN, 310000, time.Now().Add(time.Minute).UnixMilli()})
 	sealed, _ := gm.Seal(defaultRand, recordKey(code.Ref[:]), old, code.Ref[:])
 	if err := mem.Put(ctx, storeKey(code.Ref[:]), sealed, time.Minute); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s2.Redeem(ctx, "hotel", code.String()); !errors.Is(err, ErrStatusUnavailable) {
+	if _, err := s2.Redeem(ctx, "hotel", code.String()); !errors.Is(err, qrcode.ErrStatusUnavailable) {
 		t.Errorf("record without a status reference: %v", err)
 	}
 
 	// The service needs a status checker.
-	if _, err := NewService(ServiceConfig{Region: "310000", Store: mem, Pairwise: hmacPairwise{}, RelyingParties: testRPs}); !errors.Is(err, ErrInvalidArgument) {
+	if _, err := NewService(ServiceConfig{Region: "310000", Store: mem, Pairwise: hmacPairwise{}, RelyingParties: testRPs}); !errors.Is(err, qrcode.ErrInvalidArgument) {
 		t.Errorf("no status checker: %v", err)
 	}
 }
@@ -246,7 +247,7 @@ func TestRedeemChecksBindingStatus(t *testing.T) {
 // failingStatus is a status source whose own error is not one of ours.
 type failingStatus struct{}
 
-func (failingStatus) Status(context.Context, StatusRef) (Status, error) {
+func (failingStatus) Status(context.Context, qrcode.StatusRef) (qrcode.Status, error) {
 	return 0, errors.New("connection refused")
 }
 
@@ -303,7 +304,7 @@ func TestExactlyOneRedemption(t *testing.T) {
 						switch {
 						case err == nil:
 							wins.Add(1)
-						case errors.Is(err, ErrCodeUsed):
+						case errors.Is(err, qrcode.ErrCodeUsed):
 							used.Add(1)
 						default:
 							t.Error(err)
@@ -329,14 +330,14 @@ func TestCrossRegionPeers(t *testing.T) {
 	memA, memB := newMemStore(t, nil), newMemStore(t, nil)
 	svcA := newService(t, memA, "310000", nil)
 	authA := &NodeAssertions{Region: "310000", Signer: keyA, Kid: "kid-a", Nonces: memA,
-		PeerKeys: map[string]IssuerKeySource{"440000": StaticKeys{{Kid: "kid-b", Public: keyB.Public()}}}}
+		PeerKeys: map[string]qrcode.IssuerKeySource{"440000": qrcode.StaticKeys{{Kid: "kid-b", Public: keyB.Public()}}}}
 	var lastAuth string
 	srvA := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lastAuth = r.Header.Get("Authorization")
 		w.Header().Set("Content-Type", "application/json")
 		if _, err := authA.AuthenticatePeer(r); err != nil {
 			w.WriteHeader(http.StatusUnauthorized)
-			fmt.Fprintf(w, `{"error":%q}`, ErrorCode(err))
+			fmt.Fprintf(w, `{"error":%q}`, qrcode.ErrorCode(err))
 			return
 		}
 		var req PeerRedeemRequest
@@ -344,7 +345,7 @@ func TestCrossRegionPeers(t *testing.T) {
 		red, err := svcA.RedeemForPeer(r.Context(), req.RelyingParty, req.Code)
 		if err != nil {
 			w.WriteHeader(http.StatusConflict)
-			fmt.Fprintf(w, `{"error":%q}`, ErrorCode(err))
+			fmt.Fprintf(w, `{"error":%q}`, qrcode.ErrorCode(err))
 			return
 		}
 		json.NewEncoder(w).Encode(red)
@@ -372,13 +373,13 @@ func TestCrossRegionPeers(t *testing.T) {
 	if r.Region != "310000" || r.Claims["age_over_18"] != "true" || r.PairwiseID != rl.PairwiseID {
 		t.Errorf("forwarded redemption %+v (local pairwise %s)", r, rl.PairwiseID)
 	}
-	if _, err := svcB.Redeem(ctx, "hotel", is.Text); !errors.Is(err, ErrCodeUsed) {
+	if _, err := svcB.Redeem(ctx, "hotel", is.Text); !errors.Is(err, qrcode.ErrCodeUsed) {
 		t.Errorf("second forwarded redemption: %v", err)
 	}
 	// Replay B's last assertion directly.
 	req, _ := http.NewRequest("POST", srvA.URL+PeerRedeemPath, strings.NewReader(`{}`))
 	req.Header.Set("Authorization", lastAuth)
-	if _, err := authA.AuthenticatePeer(req); !errors.Is(err, ErrPeerAuth) {
+	if _, err := authA.AuthenticatePeer(req); !errors.Is(err, qrcode.ErrPeerAuth) {
 		t.Errorf("replayed assertion: %v", err)
 	}
 	// A node A does not know.
@@ -386,14 +387,14 @@ func TestCrossRegionPeers(t *testing.T) {
 	svcC, _ := NewService(ServiceConfig{Region: "440000", Store: memB, Pairwise: hmacPairwise{}, RelyingParties: testRPs, Status: &memStatus{},
 		Peers: &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srvA.URL}}, Credentials: credC}})
 	is2, _ := svcA.Issue(ctx, holder, nil)
-	if _, err := svcC.Redeem(ctx, "hotel", is2.Text); !errors.Is(err, ErrPeer) {
+	if _, err := svcC.Redeem(ctx, "hotel", is2.Text); !errors.Is(err, qrcode.ErrPeer) {
 		t.Errorf("impostor node: %v", err)
 	}
 	// The code is still redeemable by an authenticated node.
 	if _, err := svcB.Redeem(ctx, "hotel", is2.Text); err != nil {
 		t.Errorf("after the impostor: %v", err)
 	}
-	if _, err := svcB.Redeem(ctx, "hotel", (OnlineCode{Region: 110000}).String()); !errors.Is(err, ErrNoRoute) {
+	if _, err := svcB.Redeem(ctx, "hotel", (qrcode.OnlineCode{Region: 110000}).String()); !errors.Is(err, qrcode.ErrNoRoute) {
 		t.Errorf("no peer: %v", err)
 	}
 }
@@ -403,9 +404,9 @@ func TestHolderAuthentication(t *testing.T) {
 	ctx := context.Background()
 	nonces := newMemStore(t, nil)
 	a := &BindingAuthenticator{Verifier: f.verifier(t, nil), Nonces: nonces, Region: "310000", Now: func() time.Time { return f.now }}
-	req := func(nonce byte, mod func(*HolderRequest)) *HolderRequest {
-		r := &HolderRequest{Binding: f.binding, Time: f.now.Unix(), Nonce: bytes.Repeat([]byte{nonce}, 16), Region: "310000", Consent: []string{"age_over_18"}}
-		if err := SignHolderRequest(nil, f.device, r); err != nil {
+	req := func(nonce byte, mod func(*qrcode.HolderRequest)) *qrcode.HolderRequest {
+		r := &qrcode.HolderRequest{Binding: f.binding, Time: f.now.Unix(), Nonce: bytes.Repeat([]byte{nonce}, 16), Region: "310000", Consent: []string{"age_over_18"}}
+		if err := qrcode.SignHolderRequest(nil, f.device, r); err != nil {
 			t.Fatal(err)
 		}
 		if mod != nil {
@@ -417,19 +418,19 @@ func TestHolderAuthentication(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !bytes.Equal(h.Subject, f.subject) || h.Assurance != AssurancePIN || h.Claims["age_over_18"] != "true" {
+	if !bytes.Equal(h.Subject, f.subject) || h.Assurance != qrcode.AssurancePIN || h.Claims["age_over_18"] != "true" {
 		t.Errorf("holder %+v", h)
 	}
 	for name, c := range map[string]struct {
-		r    *HolderRequest
+		r    *qrcode.HolderRequest
 		want error
 	}{
-		"nonce reused":    {req(1, nil), ErrHolderAuth},
-		"consent changed": {req(2, func(r *HolderRequest) { r.Consent = []string{"resident"} }), ErrHolderAuth},
-		"other region":    {req(3, func(r *HolderRequest) { r.Region = "440000" }), ErrHolderAuth},
-		"stale":           {req(4, func(r *HolderRequest) { r.Time -= 120 }), ErrHolderAuth},
-		"short nonce":     {req(5, func(r *HolderRequest) { r.Nonce = r.Nonce[:8] }), ErrHolderAuth},
-		"garbage binding": {req(6, func(r *HolderRequest) { r.Binding = []byte{0xa0} }), ErrMalformed},
+		"nonce reused":    {req(1, nil), qrcode.ErrHolderAuth},
+		"consent changed": {req(2, func(r *qrcode.HolderRequest) { r.Consent = []string{"resident"} }), qrcode.ErrHolderAuth},
+		"other region":    {req(3, func(r *qrcode.HolderRequest) { r.Region = "440000" }), qrcode.ErrHolderAuth},
+		"stale":           {req(4, func(r *qrcode.HolderRequest) { r.Time -= 120 }), qrcode.ErrHolderAuth},
+		"short nonce":     {req(5, func(r *qrcode.HolderRequest) { r.Nonce = r.Nonce[:8] }), qrcode.ErrHolderAuth},
+		"garbage binding": {req(6, func(r *qrcode.HolderRequest) { r.Binding = []byte{0xa0} }), qrcode.ErrMalformed},
 	} {
 		if _, err := a.AuthenticateHolder(ctx, c.r); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
@@ -440,8 +441,8 @@ func TestHolderAuthentication(t *testing.T) {
 		t.Errorf("nonce burnt by a forged request: %v", err)
 	}
 	// Revocation takes effect at once.
-	f.status.set(StatusRef{Region: 310000, List: 3, Index: 70001}, StatusRevoked)
-	if _, err := a.AuthenticateHolder(ctx, req(7, nil)); !errors.Is(err, ErrRevoked) {
+	f.status.set(qrcode.StatusRef{Region: 310000, List: 3, Index: 70001}, qrcode.StatusRevoked)
+	if _, err := a.AuthenticateHolder(ctx, req(7, nil)); !errors.Is(err, qrcode.ErrRevoked) {
 		t.Errorf("revoked binding: %v", err)
 	}
 }
@@ -466,7 +467,7 @@ func TestPeerRedemptionChecksTheParty(t *testing.T) {
 		{ClientID: "a\x00b"},
 		{ClientID: "hotel", Sector: "hotel.example", AllowedClaims: []string{"bad claim"}},
 	} {
-		if _, err := s.RedeemForPeer(ctx, rp, is.Text); !errors.Is(err, ErrInvalidArgument) {
+		if _, err := s.RedeemForPeer(ctx, rp, is.Text); !errors.Is(err, qrcode.ErrInvalidArgument) {
 			t.Errorf("party %+q: %v", rp, err)
 		}
 	}
