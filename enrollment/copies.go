@@ -99,8 +99,8 @@ func parseDevices(audience string, req *Request, now time.Time) ([]enrollDevice,
 	return out, nil
 }
 
-// enrollment is a checked request, ready to issue.
-type enrollment struct {
+// checked is a checked request, ready to issue.
+type checked struct {
 	doc     identity.Document
 	name    string
 	level   identity.Level
@@ -124,7 +124,7 @@ func day(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
 // Credential IDs are derived from the enrollment ID
 // (EnrollmentCredentialIDs). If any issuance fails, what was issued is
 // revoked.
-func (s *Service) issueCopies(ctx context.Context, client string, en enrollment) (*Response, error) {
+func (s *Service) issueCopies(ctx context.Context, client string, en checked) (*Response, error) {
 	enrollmentID, err := newEnrollmentID()
 	if err != nil {
 		return nil, err

@@ -360,7 +360,7 @@ func (s *Service) Enroll(ctx context.Context, client string, req *Request) (*Res
 	}
 
 	// 3. Issue the copies; each copy's credentials share their fate.
-	resp, err := s.issueCopies(ctx, client, enrollment{doc: doc, name: name, level: level, devices: devices, handles: handles, sealed: sealed, now: now})
+	resp, err := s.issueCopies(ctx, client, checked{doc: doc, name: name, level: level, devices: devices, handles: handles, sealed: sealed, now: now})
 	if err != nil {
 		return nil, identity.Symbol{}, err
 	}
