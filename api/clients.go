@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
@@ -238,3 +240,16 @@ func (a *clientAdmin) routes(w http.ResponseWriter, r *http.Request) error {
 	writeJSON(w, map[string]any{"routes": a.s.Routes()})
 	return nil
 }
+
+// ClientDirectory looks up registered clients (*auth.FileStore).
+type ClientDirectory interface {
+	Get(ctx context.Context, id string) (auth.Client, error)
+}
+
+// SectorRegistry is the consortium's registry of pairwise sectors
+// (enrollment.SectorRegistry).
+type SectorRegistry = enrollment.SectorRegistry
+
+// ErrSectorTaken: the pairwise sector is held by another relying party of
+// the consortium (enrollment.ErrSectorTaken).
+var ErrSectorTaken = enrollment.ErrSectorTaken

@@ -464,7 +464,7 @@ func TestQRPeerRedeemRefusesBadParty(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&m)
 		return resp.StatusCode, m
 	}
-	for _, sector := range []string{BindingSector, "hotel.example\x00", strings.Repeat("a", 256)} {
+	for _, sector := range []string{identity.BindingSector, "hotel.example\x00", strings.Repeat("a", 256)} {
 		if c, m := peerRedeem(redeem.RelyingParty{ClientID: "hotel-440000", Sector: sector}); c != 400 || m["error"] != CodeInvalidRequest {
 			t.Errorf("sector %.20q: %d %v", sector, c, m)
 		}

@@ -244,7 +244,7 @@ const derivedKeyDomain = "TrustID/pairwise-derived-key/v1\x00"
 // the use named by label: HMAC-SM3(P_v, "TrustID/pairwise-derived-key/v1"
 // ‖ 0x00 ‖ label). Whoever lacks the pairwise key cannot compute it; each
 // label gives an independent key. For node-side sealing of data only the
-// holders of the pairwise key should read (api.BindingSubjects).
+// holders of the pairwise key should read (BindingSubjects).
 func (p *PairwiseDeriver) DeriveKey(version int, label string) ([]byte, error) {
 	k := findKey(p.keys, version)
 	if k == nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
+	wallet "github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
 )
@@ -309,7 +310,7 @@ func (b *bench) enrollBody(i int) (enrollInput, error) {
 	if err != nil {
 		return enrollInput{}, err
 	}
-	proof, err := api.NewDeviceProof(device, b.node.base, time.Now(), rand.Text())
+	proof, err := wallet.NewDeviceProof(device, b.node.base, time.Now(), rand.Text())
 	if err != nil {
 		return enrollInput{}, err
 	}

@@ -20,7 +20,9 @@ import (
 
 	"github.com/trustid-cn/trustid/api"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/qrcode"
@@ -40,7 +42,7 @@ func addEnrollFlags(f *pflag.FlagSet) {
 	f.String("enroll-rate-addr", defaultEnrollRateAddr, "rate limit of POST /v1/enrollments calls that fail authentication, per source address: N/WINDOW, or 0 for none (authenticated calls count only against --enroll-rate-client)")
 	f.String("enroll-rate-client", defaultEnrollRateClient, "rate limit of POST /v1/enrollments per authenticated client: N/WINDOW, or 0 for none")
 	f.String("pin-rate-addr", defaultPINRateAddr, "rate limit of POST /v1/bindings/pin per source address: N/WINDOW, or 0 for none (attempts per binding are limited separately: 5 per 15 minutes)")
-	f.Duration("binding-ttl", api.DefaultBindingTTL, "validity of device bindings and identity credentials issued at enrollment")
+	f.Duration("binding-ttl", enrollment.DefaultBindingTTL, "validity of device bindings and identity credentials issued at enrollment")
 	f.Bool("strict-documents", false, "refuse address codes in no GB/T 2260 table and unknown nationalities at enrollment")
 	f.StringArray("peer", nil, "another region's node for QR redemption: REGION=BASE_URL (repeatable), e.g. 320000=https://js.trustid.example")
 	f.Duration("qr-ttl", redeem.DefaultCodeTTL, "how long an online QR code can be redeemed")
@@ -105,22 +107,26 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return err
 		}
-		var audit api.AuditRecorder
+		var audit enrollment.AuditRecorder
 		if nl, ok := ledgerOf(n); ok && nl.Audit != nil {
 			audit = nl.Audit
 		}
-		err = s.MountEnroll(api.EnrollConfig{
+		enroll, err := enrollment.New(enrollment.Config{
 			Region: n.region, Audience: n.issuer,
 			Documents: &identity.Validator{Strict: strict},
 			Symbols:   symbols, Subjects: subjects,
 			Attestations: &identity.AttestationVerifier{Terminals: terms, Replay: n.store, Audience: n.issuer, Region: n.region,
 				Algorithms: []string{gm.AlgSM2, gm.AlgES256}},
 			PINs: pins, Credentials: n.credIssuer,
-			Bindings: currentBindingIssuer{keys: n.keys, region: region},
-			Status:   &api.ListStatus{Region: region, Lists: n.statusLists},
-			Nonces:   n.store, Limiter: n.store, AddrLimit: addrLimit, ClientLimit: clientLimit,
-			BindingTTL: ttl, Audit: audit,
+			Bindings:   currentBindingIssuer{keys: n.keys, region: region},
+			Status:     &enrollment.ListStatus{Region: region, Lists: n.statusLists},
+			Nonces:     n.store,
+			BindingTTL: ttl, Audit: audit, Log: n.log,
 		})
+		if err != nil {
+			return err
+		}
+		err = s.MountEnroll(api.EnrollConfig{Enrollment: enroll, Limiter: n.store, AddrLimit: addrLimit, ClientLimit: clientLimit})
 		if err != nil {
 			return err
 		}
@@ -150,20 +156,24 @@ func mountPINCheck(s *api.Server, n *node, pins *identity.PINSealer, limit api.R
 	if err != nil {
 		return fmt.Errorf("PIN check: %w", err)
 	}
-	return s.MountPINCheck(api.PINCheckConfig{
+	checker, err := enrollment.NewPINChecker(enrollment.PINCheckConfig{
 		Audience: n.issuer, Verifier: v, Issuers: []string{n.credIssuer.DID(), n.issuer},
-		PINs: pins, Attempts: n.store, Nonces: n.store, Limiter: n.store, AddrLimit: &limit,
+		PINs: pins, Attempts: n.store, Nonces: n.store,
 	})
+	if err != nil {
+		return fmt.Errorf("PIN check: %w", err)
+	}
+	return s.MountPINCheck(api.PINCheckConfig{Checker: checker, Limiter: n.store, AddrLimit: &limit})
 }
 
 // newBindingSubjects builds the binding-subject deriver from the national
 // pairwise key.
-func newBindingSubjects(n *node) (*api.BindingSubjects, error) {
+func newBindingSubjects(n *node) (*identity.BindingSubjects, error) {
 	pw, err := newPairwiseDeriver(n.keys, n.log)
 	if err != nil {
 		return nil, err
 	}
-	return api.NewBindingSubjects(pw)
+	return identity.NewBindingSubjects(pw)
 }
 
 // parsePeers reads --peer REGION=URL values.
@@ -266,7 +276,7 @@ func runWalletEnroll(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	proof, err := api.NewDeviceProof(device, node, time.Now(), rand.Text())
+	proof, err := holder.NewDeviceProof(device, node, time.Now(), rand.Text())
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,9 @@ import (
 
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/leakcheck"
 	"github.com/trustid-cn/trustid/internal/testredis"
@@ -124,7 +126,7 @@ func (f *enrollFixture) enrollBody(p *person, attestation, pin string, edit func
 	m := map[string]any{"document": map[string]any{"number": p.number}, "name": p.name}
 	if p.device != nil {
 		jwk, _ := gm.NewJWK(p.device.Public(), "")
-		proof, err := api.NewDeviceProof(p.device, f.base, time.Now(), rand.Text())
+		proof, err := holder.NewDeviceProof(p.device, f.base, time.Now(), rand.Text())
 		if err != nil {
 			f.t.Fatal(err)
 		}
@@ -256,13 +258,13 @@ func TestEnrollmentEndToEnd(t *testing.T) {
 	subject, _ := hex.DecodeString(strings.TrimPrefix(handleID, "urn:trustid:subject:"))
 	thumb, _ := jwk.Thumbprint()
 	sealed := identity.SealedPIN(cs["pinVerifier"].(string))
-	if err := sealer.CheckPIN(sealed, "135790", api.PINAAD(subject, thumb)); err != nil {
+	if err := sealer.CheckPIN(sealed, "135790", holder.PINAAD(subject, thumb)); err != nil {
 		t.Errorf("right PIN: %v", err)
 	}
-	if err := sealer.CheckPIN(sealed, "246802", api.PINAAD(subject, thumb)); err == nil {
+	if err := sealer.CheckPIN(sealed, "246802", holder.PINAAD(subject, thumb)); err == nil {
 		t.Error("wrong PIN accepted")
 	}
-	if err := sealer.CheckPIN(sealed, "135790", api.PINAAD(subject, "other-device")); err == nil {
+	if err := sealer.CheckPIN(sealed, "135790", holder.PINAAD(subject, "other-device")); err == nil {
 		t.Error("PIN verifier opened for another device")
 	}
 	// The QR binding names the copy's handle and the binding's revocation
@@ -365,7 +367,7 @@ func TestEnrollmentEndToEnd(t *testing.T) {
 	q := newPerson(t, "44030519751212341", "王五")
 	pk, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
 	jwkP, _ := gm.NewJWK(pk.Public(), "")
-	proof, _ := api.NewDeviceProof(pk, f.base, time.Now(), rand.Text())
+	proof, _ := holder.NewDeviceProof(pk, f.base, time.Now(), rand.Text())
 	q.device = nil
 	code, r4, m := f.enroll(f.enrollBody(q, "", "", func(m map[string]any) { m["device_key"], m["device_proof"] = jwkP, proof }))
 	if code != 201 || r4.AssuranceLevel != "L2" || r4.BindingCredential == nil || r4.QRBinding != nil {
@@ -400,7 +402,7 @@ func TestEnrollmentRefusals(t *testing.T) {
 	otherPhoneJWK, _ := gm.NewJWK(otherPhone.Public(), "")
 	withOtherPhone := func(m map[string]any) {
 		m["device_key"] = otherPhoneJWK
-		m["device_proof"], _ = api.NewDeviceProof(otherPhone, f.base, time.Now(), rand.Text())
+		m["device_proof"], _ = holder.NewDeviceProof(otherPhone, f.base, time.Now(), rand.Text())
 	}
 	num := func(n string) func(m map[string]any) {
 		return func(m map[string]any) { m["document"] = map[string]any{"number": n} }
@@ -475,10 +477,10 @@ func TestEnrollmentRefusals(t *testing.T) {
 		{"right-to-left override in the name", f.enrollBody(a, "", "", func(m map[string]any) { m["name"] = "张\u202e三" }), 422, "invalid_name", "name"},
 		{"markup as a name", f.enrollBody(a, "", "", func(m map[string]any) { m["name"] = "<script>" }), 422, "invalid_name", "name"},
 		{"device proof for another node", f.enrollBody(a, "", "", func(m map[string]any) {
-			m["device_proof"], _ = api.NewDeviceProof(a.device, "https://elsewhere.example", time.Now(), rand.Text())
+			m["device_proof"], _ = holder.NewDeviceProof(a.device, "https://elsewhere.example", time.Now(), rand.Text())
 		}), 422, "device_proof_invalid", ""},
 		{"device proof by another key", f.enrollBody(a, "", "", func(m map[string]any) {
-			m["device_proof"], _ = api.NewDeviceProof(unknownKey, f.base, time.Now(), rand.Text())
+			m["device_proof"], _ = holder.NewDeviceProof(unknownKey, f.base, time.Now(), rand.Text())
 		}), 422, "device_proof_invalid", ""},
 		{"no device proof", f.enrollBody(a, "", "", func(m map[string]any) { delete(m, "device_proof") }), 422, "device_proof_invalid", ""},
 		{"private key in the JWK", f.enrollBody(a, "", "", func(m map[string]any) {
@@ -495,12 +497,12 @@ func TestEnrollmentRefusals(t *testing.T) {
 		}), 400, "invalid_request", ""},
 		{"17 device keys", f.enrollBody(a, "", "", func(m map[string]any) {
 			k := map[string]any{"key": m["device_key"], "proof": m["device_proof"]}
-			m["device_keys"] = slices.Repeat([]any{k}, api.MaxDeviceKeys+1)
+			m["device_keys"] = slices.Repeat([]any{k}, enrollment.MaxDeviceKeys+1)
 			delete(m, "device_key")
 			delete(m, "device_proof")
 		}), 400, "invalid_request", ""},
 		{"one device key twice", f.enrollBody(a, "", "", func(m map[string]any) {
-			proof2, _ := api.NewDeviceProof(a.device, f.base, time.Now(), rand.Text())
+			proof2, _ := holder.NewDeviceProof(a.device, f.base, time.Now(), rand.Text())
 			m["device_keys"] = []any{map[string]any{"key": m["device_key"], "proof": m["device_proof"]}, map[string]any{"key": m["device_key"], "proof": proof2}}
 			delete(m, "device_key")
 			delete(m, "device_proof")
@@ -620,7 +622,7 @@ func TestPINCheckEndToEnd(t *testing.T) {
 		t.Helper()
 		if proof == "" {
 			var err error
-			if proof, err = api.NewDeviceProof(dev, f.base, time.Now(), rand.Text()); err != nil {
+			if proof, err = holder.NewDeviceProof(dev, f.base, time.Now(), rand.Text()); err != nil {
 				t.Fatal(err)
 			}
 		}
@@ -631,7 +633,7 @@ func TestPINCheckEndToEnd(t *testing.T) {
 	if c, m, _ := check(bc, a.device, "", pin); c != 200 || m["verified"] != true || m["assurance_level"] != float64(3) {
 		t.Fatalf("right PIN: %d %v", c, m)
 	}
-	proof, _ := api.NewDeviceProof(a.device, f.base, time.Now(), rand.Text())
+	proof, _ := holder.NewDeviceProof(a.device, f.base, time.Now(), rand.Text())
 	check(bc, a.device, proof, pin)
 	if c, m, _ := check(bc, a.device, proof, pin); c != 422 || m["error"] != "device_proof_replayed" {
 		t.Errorf("replayed proof: %d %v", c, m)

@@ -20,6 +20,7 @@ import (
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/chaincode"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/ledger"
@@ -587,21 +588,21 @@ func printJSON(cmd *cobra.Command, v any) error {
 	return enc.Encode(v)
 }
 
-// ledgerSectors is the api.SectorRegistry of the node's ledger: the
+// ledgerSectors is the enrollment.SectorRegistry of the node's ledger: the
 // contract lets one relying party of the consortium hold each pairwise
 // sector.
 type ledgerSectors struct{ c ledger.Client }
 
 // sectorsOf returns the sector registry of n's ledger, or nil when n runs
 // without one.
-func sectorsOf(n *node) api.SectorRegistry {
+func sectorsOf(n *node) enrollment.SectorRegistry {
 	if n.ledger == nil {
 		return nil
 	}
 	return ledgerSectors{n.ledger.Client}
 }
 
-// ClaimSector implements api.SectorRegistry.
+// ClaimSector implements enrollment.SectorRegistry.
 func (s ledgerSectors) ClaimSector(ctx context.Context, clientID string, sector identity.Sector) error {
 	var kind string
 	switch sector.Kind {
@@ -614,7 +615,7 @@ func (s ledgerSectors) ClaimSector(ctx context.Context, clientID string, sector 
 	}
 	_, err := s.c.ClaimSector(ctx, chaincode.SectorClaim{Kind: kind, Name: sector.Name, ClientID: clientID})
 	if errors.Is(err, chaincode.ErrExists) {
-		return fmt.Errorf("%w: %w", api.ErrSectorTaken, err)
+		return fmt.Errorf("%w: %w", enrollment.ErrSectorTaken, err)
 	}
 	return err
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
 )
 
@@ -81,7 +82,7 @@ func TestLogLinesAreStrictJSON(t *testing.T) {
 	if code != 201 || r.AssuranceLevel != "L4" {
 		t.Fatalf("enroll: %d %v", code, m)
 	}
-	proof, err := api.NewDeviceProof(p.device, f.base, time.Now(), rand.Text())
+	proof, err := holder.NewDeviceProof(p.device, f.base, time.Now(), rand.Text())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -14,6 +14,7 @@ import (
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
 )
@@ -34,7 +35,7 @@ func (f *enrollFixture) enrollCopies(t *testing.T, p *person, n int) (copiesResu
 	for range n {
 		d, _ := gm.GenerateKey(rand.Reader)
 		jwk, _ := gm.NewJWK(d.Public(), "")
-		proof, err := api.NewDeviceProof(d, f.base, time.Now(), rand.Text())
+		proof, err := holder.NewDeviceProof(d, f.base, time.Now(), rand.Text())
 		if err != nil {
 			t.Fatal(err)
 		}

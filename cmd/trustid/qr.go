@@ -24,6 +24,7 @@ import (
 
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/keystore"
@@ -102,7 +103,7 @@ func newDemoWallet(ks *keystore.Store, region string, now time.Time) (*wallet, e
 	if err != nil {
 		return nil, err
 	}
-	subject, principal := make([]byte, api.BindingHandleSize), make([]byte, api.BindingHandleSize)
+	subject, principal := make([]byte, identity.BindingHandleSize), make([]byte, identity.BindingHandleSize)
 	rand.Read(subject)
 	rand.Read(principal)
 	exp := now.AddDate(1, 0, 0)
@@ -584,8 +585,8 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 			return err
 		}
 		w := qrWiring{
-			Pairwise: subjects, RelyingParties: &api.RegistryParties{Clients: clients, Sectors: sectorsOf(n)},
-			Status: &api.ListStatus{Region: region, Lists: n.statusLists},
+			Pairwise: subjects, RelyingParties: &enrollment.RegistryParties{Clients: clients, Sectors: sectorsOf(n)},
+			Status: &enrollment.ListStatus{Region: region, Lists: n.statusLists},
 			Peers:  map[string]redeem.Peer{}, PeerKeys: map[string]qrcode.IssuerKeySource{}, TTL: ttl,
 		}
 		client := &http.Client{Timeout: 5 * time.Second}

@@ -27,7 +27,7 @@ type rule struct {
 
 var (
 	// domain are the packages that own TrustID's logic.
-	domain = []string{"identity/...", "credentials/...", "qrcode/...", "auth/...", "chaincode/...", "gm/...", "keystore/..."}
+	domain = []string{"identity/...", "enrollment/...", "credentials/...", "qrcode/...", "auth/...", "chaincode/...", "gm/...", "keystore/..."}
 	// serverSideDomain are the domain packages allowed to link server-only
 	// modules. None is today.
 	serverSideDomain = []string{}

@@ -1,4 +1,4 @@
-package api
+package enrollment
 
 import (
 	"context"
@@ -9,15 +9,14 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/http"
 	"slices"
 	"strconv"
 	"time"
 
-	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
 )
@@ -33,9 +32,9 @@ type DeviceKeyProof struct {
 	Proof string  `json:"proof"`
 }
 
-// EnrollCopy is one copy of an enrollment: its own device key (cnf),
+// Copy is one copy of an enrollment: its own device key (cnf),
 // subject handle, salts and status entries.
-type EnrollCopy struct {
+type Copy struct {
 	// BindingCredential is the device-binding vc+jwt; QRBinding the
 	// holder copy of the compact binding for QR codes (SM2 devices only).
 	BindingCredential  *IssuedCredential `json:"binding_credential,omitempty"`
@@ -54,7 +53,7 @@ type enrollDevice struct {
 
 // parseDevices checks the device keys of a request (device_key or
 // device_keys) and their proofs, spending nothing.
-func parseDevices(audience string, req *EnrollRequest, now time.Time) ([]enrollDevice, error) {
+func parseDevices(audience string, req *Request, now time.Time) ([]enrollDevice, error) {
 	keys := req.DeviceKeys
 	switch {
 	case req.DeviceKey == nil && req.DeviceProof != "":
@@ -100,8 +99,8 @@ func parseDevices(audience string, req *EnrollRequest, now time.Time) ([]enrollD
 	return out, nil
 }
 
-// enrollment is a checked request, ready to issue.
-type enrollment struct {
+// checked is a checked request, ready to issue.
+type checked struct {
 	doc     identity.Document
 	name    string
 	level   identity.Level
@@ -125,22 +124,21 @@ func day(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
 // Credential IDs are derived from the enrollment ID
 // (EnrollmentCredentialIDs). If any issuance fails, what was issued is
 // revoked.
-func (e *enroller) issueCopies(ctx context.Context, en enrollment) (*EnrollResponse, error) {
+func (s *Service) issueCopies(ctx context.Context, client string, en checked) (*Response, error) {
 	enrollmentID, err := newEnrollmentID()
 	if err != nil {
 		return nil, err
 	}
-	from, until := day(en.now), day(en.now.Add(e.cfg.BindingTTL))
-	resp := &EnrollResponse{AssuranceLevel: en.level.String(), EnrollmentID: enrollmentID, ExpiresAt: until}
-	client := enrollingClient(ctx)
+	from, until := day(en.now), day(en.now.Add(s.cfg.BindingTTL))
+	resp := &Response{AssuranceLevel: en.level.String(), EnrollmentID: enrollmentID, ExpiresAt: until}
 	for i, handle := range en.handles {
-		subjectID := SubjectURI(handle)
+		subjectID := holder.SubjectURI(handle)
 		idCred, err := vc.IdentityCredential(vc.IdentityClaims{
-			Subject: subjectID, AssuranceLevel: int(en.level), Region: e.cfg.Region, Name: en.name,
+			Subject: subjectID, AssuranceLevel: int(en.level), Region: s.cfg.Region, Name: en.name,
 			BirthDate: en.doc.BirthDate().Format(time.DateOnly), Nationality: en.doc.Nationality(), ValidFor: until.Sub(from),
 		}, from)
 		if err != nil {
-			e.undo(ctx, resp)
+			s.undo(ctx, resp)
 			return nil, err
 		}
 		idCred["id"] = enrollmentCredentialID(enrollmentID, "identity", i)
@@ -150,25 +148,25 @@ func (e *enroller) issueCopies(ctx context.Context, en enrollment) (*EnrollRespo
 			d = &en.devices[i]
 			items[0].Options.HolderKey = &d.jwk
 			items = append(items, vc.GroupItem{
-				Credential: e.bindingCredential(enrollmentCredentialID(enrollmentID, "binding", i), handle, *d, en.sealed[i], en.level, from, until),
+				Credential: BindingCredential(enrollmentCredentialID(enrollmentID, "binding", i), handle, d.jwk, en.sealed[i], en.level, s.cfg.Region, from, until),
 				Options:    vc.IssueOptions{Format: vc.FormatVCJWT, Client: client},
 			})
 		}
-		issued, err := e.cfg.Credentials.IssueGroup(ctx, items)
+		issued, err := s.cfg.Credentials.IssueGroup(ctx, items)
 		if err != nil {
-			e.undo(ctx, resp)
+			s.undo(ctx, resp)
 			return nil, err
 		}
 		ic := issued[0]
-		c := EnrollCopy{IdentityCredential: IssuedCredential{ID: ic.ID, Format: ic.Format, Credential: ic.Token}}
+		c := Copy{IdentityCredential: IssuedCredential{ID: ic.ID, Format: ic.Format, Credential: ic.Token}}
 		if d != nil {
 			bc := issued[1]
 			c.BindingCredential = &IssuedCredential{ID: bc.ID, Format: bc.Format, Credential: bc.Token}
 		}
 		resp.Copies = append(resp.Copies, c) // so that undo finds it
 		if d != nil {
-			if resp.Copies[i].QRBinding, err = e.qrBinding(handle, d.pub, en.level, idCred, from, until, ic.Status); err != nil {
-				e.undo(ctx, resp)
+			if resp.Copies[i].QRBinding, err = s.qrBinding(handle, d.pub, en.level, idCred, from, until, ic.Status); err != nil {
+				s.undo(ctx, resp)
 				return nil, err
 			}
 		}
@@ -178,13 +176,16 @@ func (e *enroller) issueCopies(ctx context.Context, en enrollment) (*EnrollRespo
 	return resp, nil
 }
 
-// bindingCredential is one copy's unsigned device-binding credential.
-func (e *enroller) bindingCredential(id string, handle []byte, d enrollDevice, sealed identity.SealedPIN, level identity.Level, from, until time.Time) map[string]any {
+// BindingCredential is one copy's unsigned device-binding credential: id,
+// the copy's subject handle, its device key (cnf.jwk: kty, crv, x and y),
+// the sealed PIN verifier (none when empty), level and region, valid from
+// from until until.
+func BindingCredential(id string, handle []byte, device gm.JWK, sealed identity.SealedPIN, level identity.Level, region string, from, until time.Time) map[string]any {
 	cs := map[string]any{
-		"id":             SubjectURI(handle),
+		"id":             holder.SubjectURI(handle),
 		"assuranceLevel": int(level),
-		"region":         e.cfg.Region,
-		"cnf":            map[string]any{"jwk": map[string]any{"kty": d.jwk.Kty, "crv": d.jwk.Crv, "x": d.jwk.X, "y": d.jwk.Y}},
+		"region":         region,
+		"cnf":            map[string]any{"jwk": map[string]any{"kty": device.Kty, "crv": device.Crv, "x": device.X, "y": device.Y}},
 	}
 	if sealed != "" {
 		cs["pinVerifier"] = string(sealed)
@@ -204,7 +205,7 @@ func (e *enroller) bindingCredential(id string, handle []byte, d enrollDevice, s
 // Status List entry, whose values (valid, invalid, suspended) follow the
 // copy's group: revoking or suspending its binding credential stops the
 // QR binding too.
-func (e *enroller) qrBinding(handle []byte, devicePub crypto.PublicKey, level identity.Level, idCred map[string]any, from, until time.Time, entries []status.Ref) ([]byte, error) {
+func (s *Service) qrBinding(handle []byte, devicePub crypto.PublicKey, level identity.Level, idCred map[string]any, from, until time.Time, entries []status.Ref) ([]byte, error) {
 	sm2, ok := devicePub.(*gm.PublicKey)
 	if !ok {
 		return nil, nil // P-256 devices: no compact QR binding (it carries SM2 keys only)
@@ -213,7 +214,7 @@ func (e *enroller) qrBinding(handle []byte, devicePub crypto.PublicKey, level id
 	if i < 0 {
 		return nil, errors.New("identity credential has no token status entry")
 	}
-	ref, err := e.cfg.Status.Ref(entries[i].ListID, entries[i].Index)
+	ref, err := s.cfg.Status.Ref(entries[i].ListID, entries[i].Index)
 	if err != nil {
 		return nil, err
 	}
@@ -225,21 +226,21 @@ func (e *enroller) qrBinding(handle []byte, devicePub crypto.PublicKey, level id
 			}
 		}
 	}
-	return e.cfg.Bindings.IssueBinding(qrcode.Binding{
+	return s.cfg.Bindings.IssueBinding(qrcode.Binding{
 		Subject: handle, DeviceKey: sm2, Assurance: int(level), IssuedAt: from, Expiry: until, Status: ref, Claims: claims,
 	})
 }
 
 // undo revokes what a request that then failed issued, so no
 // half-enrollment stays valid.
-func (e *enroller) undo(ctx context.Context, resp *EnrollResponse) {
+func (s *Service) undo(ctx context.Context, resp *Response) {
 	for _, c := range resp.Copies {
 		for _, ic := range []*IssuedCredential{c.BindingCredential, &c.IdentityCredential} {
 			if ic == nil || ic.ID == "" {
 				continue
 			}
-			if err := e.cfg.Credentials.SetStatus(context.WithoutCancel(ctx), ic.ID, vc.ActionRevoke); err != nil {
-				e.s.log.Error("could not revoke a credential of a failed enrollment", slog.String("credential_id", ic.ID), slog.Any("error", err))
+			if err := s.cfg.Credentials.SetStatus(context.WithoutCancel(ctx), ic.ID, vc.ActionRevoke); err != nil {
+				s.cfg.Log.Error("could not revoke a credential of a failed enrollment", slog.String("credential_id", ic.ID), slog.Any("error", err))
 			}
 		}
 	}
@@ -249,7 +250,7 @@ func (e *enroller) undo(ctx context.Context, resp *EnrollResponse) {
 func newEnrollmentID() (string, error) {
 	var b [16]byte
 	if _, err := io.ReadFull(rand.Reader, b[:]); err != nil {
-		return "", fmt.Errorf("api: random: %w", err)
+		return "", fmt.Errorf("enrollment: random: %w", err)
 	}
 	return uuidURN(b), nil
 }
@@ -282,38 +283,19 @@ func EnrollmentCredentialIDs(enrollmentID string) []string {
 	return ids
 }
 
-// EnrollmentStatusPath is the route that changes the status of every
-// copy of an enrollment.
-const EnrollmentStatusPath = EnrollPath + "/{id}/status"
+// ErrNotFound: no credential of the enrollment was issued here for the
+// caller (or the enrollment does not exist).
+var ErrNotFound = errors.New("enrollment: no enrollment with this id was made here by this client")
 
-// serveStatus answers POST /v1/enrollments/{id}/status {"action":
-// "revoke"|"suspend"|"reinstate"}: the action on every credential of every
-// copy, for the client that enrolled (or an administrator).
-func (e *enroller) serveStatus(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	var req struct {
-		Action string `json:"action"`
-	}
-	if err := decodeBody(r, 1024, &req, badRequest, `{"action": "revoke" | "suspend" | "reinstate"}`); err != nil {
-		writeError(w, r, e.s.log, err)
-		return
-	}
-	switch req.Action {
-	case vc.ActionRevoke, vc.ActionSuspend, vc.ActionReinstate:
-	default:
-		writeError(w, r, e.s.log, badRequest("action must be revoke, suspend or reinstate"))
-		return
-	}
-	if len(id) > 64 {
-		writeError(w, r, e.s.log, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such enrollment"})
-		return
-	}
-	p, _ := PrincipalFrom(r.Context())
-	actor := vc.Actor{ClientID: p.ClientID, Admin: slices.Contains(p.Scopes, auth.ScopeRegistryAdmin)}
+// SetStatus applies action (credentials.ActionRevoke, ActionSuspend,
+// ActionReinstate) to every credential of every copy of enrollment id, as
+// actor (the client that enrolled, or an administrator). It returns how
+// many credentials changed; ErrNotFound when none is the actor's.
+func (s *Service) SetStatus(ctx context.Context, id, action string, actor vc.Actor) (int, error) {
 	changed := 0
 	var errs []error
 	for _, cid := range EnrollmentCredentialIDs(id) {
-		err := e.cfg.Credentials.SetStatusAs(r.Context(), cid, req.Action, actor)
+		err := s.cfg.Credentials.SetStatusAs(ctx, cid, action, actor)
 		switch {
 		case err == nil:
 			changed++
@@ -323,14 +305,10 @@ func (e *enroller) serveStatus(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
-		writeError(w, r, e.s.log, err)
-		return
+		return 0, err
 	}
 	if changed == 0 {
-		writeError(w, r, e.s.log, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no enrollment with this id was made here by this client"})
-		return
+		return 0, ErrNotFound
 	}
-	e.s.log.LogAttrs(r.Context(), slog.LevelInfo, "enrollment status", slog.String("request_id", requestID(r.Context())),
-		slog.String("enrollment", id), slog.String("action", req.Action), slog.Int("credentials", changed))
-	writeJSONStatus(w, http.StatusOK, map[string]any{"id": id, "action": req.Action, "credentials": changed})
+	return changed, nil
 }

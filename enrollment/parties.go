@@ -1,0 +1,79 @@
+package enrollment
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
+)
+
+// ClientDirectory looks up registered clients (*auth.FileStore).
+type ClientDirectory interface {
+	Get(ctx context.Context, id string) (auth.Client, error)
+}
+
+// SectorRegistry is the consortium's registry of pairwise sectors: the
+// trust registry on the ledger, where the contract lets no two relying
+// parties hold one sector. ClaimSector records that clientID, a relying
+// party of this node's region, holds sector; it returns nil when clientID
+// already holds it and an error matching ErrSectorTaken when another
+// party does. Safe for concurrent use.
+type SectorRegistry interface {
+	ClaimSector(ctx context.Context, clientID string, sector identity.Sector) error
+}
+
+// ErrSectorTaken: the pairwise sector (a sector identifier, or a client ID
+// used as one) is held by another relying party of the consortium.
+var ErrSectorTaken = errors.New("enrollment: the pairwise sector is held by another relying party")
+
+// RegistryParties resolves QR relying parties from the auth client
+// registry: an enabled client with the qr:redeem scope, its sector
+// identifier (empty when it registered none) and its allowed claims. With
+// Sectors set, a party is resolved only once the consortium's registry
+// says it holds its pairwise sector (claimed at its first use, whichever
+// way it was registered); a party whose sector another holds is refused
+// (ErrUnknownVerifier). It implements redeem.RelyingParties.
+type RegistryParties struct {
+	Clients ClientDirectory
+	Sectors SectorRegistry
+
+	held sync.Map // client ID + sector → struct{}: claims that succeeded
+}
+
+var _ redeem.RelyingParties = (*RegistryParties)(nil)
+
+// RelyingParty implements redeem.RelyingParties.
+func (r *RegistryParties) RelyingParty(ctx context.Context, id string) (redeem.RelyingParty, error) {
+	c, err := r.Clients.Get(ctx, id)
+	if errors.Is(err, auth.ErrClientNotFound) {
+		return redeem.RelyingParty{}, qrcode.ErrUnknownVerifier
+	}
+	if err != nil {
+		return redeem.RelyingParty{}, err
+	}
+	if c.Disabled || !c.HasScope(auth.ScopeQRRedeem) {
+		return redeem.RelyingParty{}, qrcode.ErrUnknownVerifier
+	}
+	rp := redeem.RelyingParty{ClientID: c.ID, Sector: c.SectorIdentifier, AllowedClaims: c.Claims}
+	if r.Sectors == nil {
+		return rp, nil
+	}
+	sector := rp.PairwiseSector()
+	key := c.ID + "\x00" + string(rune(sector.Kind)) + sector.Name
+	if _, ok := r.held.Load(key); ok {
+		return rp, nil
+	}
+	switch err := r.Sectors.ClaimSector(ctx, c.ID, sector); {
+	case errors.Is(err, ErrSectorTaken):
+		return redeem.RelyingParty{}, fmt.Errorf("%w: %w", qrcode.ErrUnknownVerifier, err)
+	case err != nil:
+		return redeem.RelyingParty{}, fmt.Errorf("sector registry: %w", err)
+	}
+	r.held.Store(key, struct{}{})
+	return rp, nil
+}

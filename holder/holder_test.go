@@ -1,0 +1,87 @@
+package holder
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/gm"
+)
+
+const node = "https://node.example:8443"
+
+// TestDeviceProof: a proof made by NewDeviceProof checks for its key, its
+// node and within its life; every other proof fails with ErrDeviceProof.
+func TestDeviceProof(t *testing.T) {
+	now := time.Now().Truncate(time.Second)
+	for _, alg := range []string{gm.AlgSM2, gm.AlgES256} {
+		dev, err := gm.GenerateSigner(alg, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		other, _ := gm.GenerateSigner(alg, rand.Reader)
+		jti := rand.Text()
+		proof, err := NewDeviceProof(dev, node, now, jti)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := CheckDeviceProof(node, dev.Public(), proof, now.Add(time.Minute))
+		if err != nil || p.ID != jti || !p.Expires.Equal(now.Add(deviceProofLife)) {
+			t.Fatalf("%s: %+v %v", alg, p, err)
+		}
+		sign := func(c jwt.RegisteredClaims, typ string) string {
+			m, _ := gm.SigningMethod(dev)
+			tok := jwt.NewWithClaims(m, c)
+			tok.Header["typ"] = typ
+			s, err := tok.SignedString(dev)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return s
+		}
+		claims := func(life time.Duration, id string) jwt.RegisteredClaims {
+			return jwt.RegisteredClaims{Audience: jwt.ClaimStrings{node}, IssuedAt: jwt.NewNumericDate(now),
+				ExpiresAt: jwt.NewNumericDate(now.Add(life)), ID: id}
+		}
+		for name, c := range map[string]struct {
+			proof string
+			pub   any
+			at    time.Time
+		}{
+			"empty":        {"", dev.Public(), now},
+			"too long":     {strings.Repeat("a", maxDeviceProof+1), dev.Public(), now},
+			"other key":    {proof, other.Public(), now},
+			"other node":   {proof, dev.Public(), now},
+			"stale":        {proof, dev.Public(), now.Add(time.Hour)},
+			"typ":          {sign(claims(time.Minute, jti), "JWT"), dev.Public(), now},
+			"long life":    {sign(claims(MaxDeviceProofLife+time.Second, jti), DeviceProofType), dev.Public(), now},
+			"short jti":    {sign(claims(time.Minute, "short"), DeviceProofType), dev.Public(), now},
+			"no signature": {proof[:strings.LastIndexByte(proof, '.')+1], dev.Public(), now},
+		} {
+			aud := node
+			if name == "other node" {
+				aud = "https://elsewhere.example"
+			}
+			if _, err := CheckDeviceProof(aud, c.pub, c.proof, c.at); !errors.Is(err, ErrDeviceProof) {
+				t.Errorf("%s %s: %v, want ErrDeviceProof", alg, name, err)
+			}
+		}
+	}
+}
+
+// TestPINAAD: the AAD is the domain, the subject and the thumbprint, so a
+// verifier sealed for one binding opens for no other.
+func TestPINAAD(t *testing.T) {
+	got := PINAAD([]byte{1, 2}, "th")
+	if want := []byte("TrustID/binding-pin/v1\x00\x01\x02th"); !bytes.Equal(got, want) {
+		t.Errorf("PINAAD = %q, want %q", got, want)
+	}
+	if SubjectURI([]byte{0xab, 0x01}) != "urn:trustid:subject:ab01" {
+		t.Error(SubjectURI([]byte{0xab, 0x01}))
+	}
+}
