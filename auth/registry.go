@@ -16,9 +16,9 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/atomicfile"
 	"github.com/trustid-cn/trustid/internal/filelock"
 	"github.com/trustid-cn/trustid/internal/strictjson"
-	"github.com/trustid-cn/trustid/keystore"
 )
 
 // ClientStore is the registry of relying parties. Today it is a file in the
@@ -70,7 +70,7 @@ type FileStoreOptions struct {
 }
 
 // FileStore keeps the registry in one JSON file (clients.json in the data
-// directory), written atomically with keystore.WriteFileAtomic. Writers in
+// directory), written atomically with atomicfile.WriteFile. Writers in
 // several processes (a running node and `trustid clients` commands)
 // serialize on an advisory lock file beside it (clients.json.lock) and each
 // re-reads the file before changing it, so no update is lost. A running
@@ -376,7 +376,7 @@ func (s *FileStore) modify(ctx context.Context, fn func(map[string]*Client) erro
 	if err != nil {
 		return failWith(ErrUnavailable, err, "client registry cannot be encoded")
 	}
-	if err := keystore.WriteFileAtomic(s.path, data, 0o600); err != nil {
+	if err := atomicfile.WriteFile(s.path, data, 0o600); err != nil {
 		return failWith(ErrUnavailable, err, "client registry cannot be written")
 	}
 	info, err := os.Stat(s.path)

@@ -16,9 +16,9 @@ import (
 	"unicode/utf8"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/atomicfile"
 	"github.com/trustid-cn/trustid/internal/filelock"
 	"github.com/trustid-cn/trustid/internal/strictjson"
-	"github.com/trustid-cn/trustid/keystore"
 )
 
 // TerminalState is the state of a verification terminal.
@@ -397,7 +397,7 @@ func (f *TerminalFile) save(list []Terminal) error {
 	if err != nil {
 		return err
 	}
-	if err := keystore.WriteFileAtomic(f.path, raw, 0o600); err != nil {
+	if err := atomicfile.WriteFile(f.path, raw, 0o600); err != nil {
 		return fmt.Errorf("identity: terminal registry %s: %w", f.path, err)
 	}
 	return f.load()
