@@ -22,6 +22,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/fakeclock"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded"
@@ -53,22 +54,10 @@ func (b bearerAuthorizer) Authorize(r *http.Request, scope string) (Principal, e
 	return Principal{ClientID: client, Scopes: []string{s}}, nil
 }
 
-type testClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *testClock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *testClock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 type vcEnv struct {
 	dir   string // the node's files
 	srv   *httptest.Server
-	clock *testClock
+	clock *fakeclock.Clock
 	iss   *vc.Issuer
 	keys  *keystore.Store
 	logs  *syncBuffer
@@ -103,7 +92,7 @@ const (
 func newVCEnv(t *testing.T, configure ...func(*CredentialsConfig)) *vcEnv {
 	t.Helper()
 	dir := t.TempDir()
-	clk := &testClock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
 	ks, err := keystore.Open(filepath.Join(dir, "keystore.json"), make([]byte, 16), keystore.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -261,7 +250,7 @@ func TestVCAPIIssueVerifyRevoke(t *testing.T) {
 	if code, body := e.post(t, path, statusToken, `{"action":"revoke"}`); code != 200 {
 		t.Fatalf("revoke: %d %v", code, body)
 	}
-	e.clock.Add(2 * time.Minute)
+	e.clock.Advance(2 * time.Minute)
 	code, body = e.post(t, "/credentials/verify", "", `{"verifiableCredential":`+string(envJSON)+`}`)
 	if code != 400 || firstCode(body) != "revoked" {
 		t.Fatalf("revoked: %d %v", code, body)
@@ -442,7 +431,7 @@ func TestVCAPIPresentations(t *testing.T) {
 		}
 	}
 	// Too old: past the verifier's VPMaxAge.
-	e.clock.Add(vc.DefaultVPMaxAge + time.Minute)
+	e.clock.Advance(vc.DefaultVPMaxAge + time.Minute)
 	code, body = e.post(t, "/presentations/verify", "", `{"verifiablePresentation":`+string(envp)+`,"options":{"challenge":"c-1","domain":"https://rp.example"}}`)
 	if code != 400 || firstCode(body) != "expired" {
 		t.Fatalf("old presentation: %d %v", code, body)

@@ -25,6 +25,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/fakeclock"
 	"github.com/trustid-cn/trustid/internal/leakcheck"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/keystore"
@@ -43,7 +44,7 @@ type pinEnv struct {
 	base     string
 	srv      *httptest.Server
 	verifier *vc.Verifier
-	clock    *testClock
+	clock    *fakeclock.Clock
 	iss      *vc.Issuer
 	sealer   *identity.PINSealer
 	logs     *syncBuffer
@@ -78,7 +79,7 @@ func newPINEnv(t testing.TB, attempts store.Store, configure ...func(*pinTestCon
 func newPINEnvAt(t testing.TB, base string, attempts store.Store, configure ...func(*pinTestConfig)) *pinEnv {
 	t.Helper()
 	dir := t.TempDir()
-	clk := &testClock{t: time.Now().UTC().Truncate(time.Second)}
+	clk := fakeclock.New(time.Now().UTC().Truncate(time.Second))
 	ks, err := keystore.Open(filepath.Join(dir, "keystore.json"), make([]byte, 16), keystore.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
@@ -239,11 +240,11 @@ func TestPINCheck(t *testing.T) {
 	if c, _, m := e.try(t, p, pin); c != 200 {
 		t.Errorf("other binding during the lock: %d %v", c, m)
 	}
-	e.clock.Add(time.Duration(retry-2) * time.Second)
+	e.clock.Advance(time.Duration(retry-2) * time.Second)
 	if c, _, m := e.try(t, h, pin); c != 429 {
 		t.Fatalf("before Retry-After: %d %v", c, m)
 	}
-	e.clock.Add(3 * time.Second)
+	e.clock.Advance(3 * time.Second)
 	if c, _, m := e.try(t, h, pin); c != 200 {
 		t.Fatalf("after Retry-After: %d %v", c, m)
 	}
@@ -334,7 +335,7 @@ func TestPINCheckRefusals(t *testing.T) {
 		t.Errorf("attempts after the refusals: %d %v", c, m)
 	}
 	// An expired binding.
-	e.clock.Add(25 * time.Hour)
+	e.clock.Advance(25 * time.Hour)
 	if c, _, m := e.try(t, h, pin); c != 403 || m["error"] != "binding_expired" {
 		t.Errorf("expired binding: %d %v", c, m)
 	}

@@ -12,29 +12,10 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/fakeclock"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/store"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 const testIssuer = "https://sh.trustid.example"
 
@@ -44,7 +25,7 @@ var testKEK = []byte("0123456789abcdef")
 // temporary directory, an in-memory ephemeral store, a test clock.
 type env struct {
 	t       testing.TB
-	clock   *clock
+	clock   *fakeclock.Clock
 	keys    *keystore.Store
 	clients *FileStore
 	store   store.Store
@@ -60,7 +41,7 @@ type envOption func(*Config)
 func newEnv(t testing.TB, opts ...envOption) *env {
 	t.Helper()
 	dir := t.TempDir()
-	c := newClock()
+	c := fakeclock.New(time.Date(2026, 11, 22, 10, 0, 0, 0, time.UTC))
 	ks, err := keystore.Open(filepath.Join(dir, "keystore.json"), testKEK, keystore.Options{Now: c.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -25,7 +25,7 @@ func TestReplayAndRevocationAcrossNodesOnRedis(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()
 	// Redis expires keys by its own clock: run this test on real time.
-	e.clock.t = time.Now()
+	e.clock.Set(time.Now())
 	nodeA, nodeB := e.service(rs), e.service(rs, func(c *Config) { c.RevocationRecheck = -1 })
 	c := e.register("svc-a", gm.AlgSM2)
 

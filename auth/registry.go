@@ -6,19 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/trustid-cn/trustid/gm"
-	"github.com/trustid-cn/trustid/internal/filelock"
+	"github.com/trustid-cn/trustid/internal/jsonfile"
 	"github.com/trustid-cn/trustid/internal/strictjson"
-	"github.com/trustid-cn/trustid/keystore"
 )
 
 // ClientStore is the registry of relying parties. Today it is a file in the
@@ -70,7 +65,7 @@ type FileStoreOptions struct {
 }
 
 // FileStore keeps the registry in one JSON file (clients.json in the data
-// directory), written atomically with keystore.WriteFileAtomic. Writers in
+// directory), kept with internal/jsonfile. Writers in
 // several processes (a running node and `trustid clients` commands)
 // serialize on an advisory lock file beside it (clients.json.lock) and each
 // re-reads the file before changing it, so no update is lost. A running
@@ -79,17 +74,11 @@ type FileStoreOptions struct {
 // access, and also (at most ten times a second) when asked for a client ID
 // it does not know, so a newly added client works at once.
 type FileStore struct {
-	path     string
+	file     *jsonfile.Registry[map[string]*Client] // immutable values; replaced, never changed
 	interval time.Duration
 	now      func() time.Time
 	onErr    func(error)
 	onChange func()
-
-	writeMu sync.Mutex // serializes writers in this process
-
-	mu      sync.RWMutex
-	clients map[string]*Client // immutable values; replaced, never changed
-	info    os.FileInfo        // of the file the clients came from; nil if absent
 
 	nextCheck atomic.Int64 // unix nanoseconds
 	lastMiss  atomic.Int64 // unix nanoseconds of the last check after a miss
@@ -105,56 +94,33 @@ type clientsFile struct {
 // registry, created at the first write; a damaged one is an error naming
 // the file.
 func OpenFileStore(path string, opts FileStoreOptions) (*FileStore, error) {
-	s := &FileStore{path: path, interval: opts.ReloadInterval, now: opts.Now, onErr: opts.OnReloadError, onChange: opts.OnChange}
+	s := &FileStore{interval: opts.ReloadInterval, now: opts.Now, onErr: opts.OnReloadError, onChange: opts.OnChange}
 	if s.interval == 0 {
 		s.interval = DefaultReloadInterval
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
-	clients, info, err := readClients(path)
+	file, err := jsonfile.Open(path, jsonfile.Options[map[string]*Client]{
+		Decode:  parseClientsFile,
+		Encode:  marshalClients,
+		Empty:   func() map[string]*Client { return map[string]*Client{} },
+		MaxSize: maxClientsFile,
+	})
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("auth: client registry %w", err)
 	}
-	s.clients, s.info = clients, info
+	s.file = file
 	s.nextCheck.Store(s.now().Add(s.interval).UnixNano())
 	return s, nil
 }
 
 // Path returns the registry file.
-func (s *FileStore) Path() string { return s.path }
-
-// readClients reads and strictly parses the file.
-func readClients(path string) (map[string]*Client, os.FileInfo, error) {
-	f, err := os.Open(path)
-	if errors.Is(err, os.ErrNotExist) {
-		return map[string]*Client{}, nil, nil
-	}
-	if err != nil {
-		return nil, nil, fmt.Errorf("auth: client registry %s: %w", path, err)
-	}
-	defer f.Close()
-	info, err := f.Stat()
-	if err != nil {
-		return nil, nil, fmt.Errorf("auth: client registry %s: %w", path, err)
-	}
-	data, err := io.ReadAll(io.LimitReader(f, maxClientsFile+1))
-	if err != nil {
-		return nil, nil, fmt.Errorf("auth: client registry %s: %w", path, err)
-	}
-	clients, err := parseClientsFile(data)
-	if err != nil {
-		return nil, nil, fmt.Errorf("auth: client registry %s: %w", path, err)
-	}
-	return clients, info, nil
-}
+func (s *FileStore) Path() string { return s.file.Path() }
 
 // parseClientsFile decodes clients.json strictly: known format, no unknown
 // or repeated keys, no trailing data, every client valid, unique IDs.
 func parseClientsFile(data []byte) (map[string]*Client, error) {
-	if len(data) > maxClientsFile {
-		return nil, fmt.Errorf("file over %d bytes", maxClientsFile)
-	}
 	var doc clientsFile
 	if err := strictjson.Decode(data, &doc, maxClientsFile); err != nil {
 		return nil, err
@@ -211,24 +177,13 @@ func (s *FileStore) maybeReload() {
 // Reload re-reads the file now if it changed since it was last read.
 // On error the clients in memory are kept.
 func (s *FileStore) Reload() error {
-	info, err := os.Stat(s.path)
-	if err != nil && !errors.Is(err, os.ErrNotExist) {
-		return fmt.Errorf("auth: client registry %s: %w", s.path, err)
-	}
-	s.mu.RLock()
-	same := sameFile(s.info, info)
-	s.mu.RUnlock()
-	if same {
-		return nil
-	}
-	clients, info, err := readClients(s.path)
+	changed, err := s.file.Reload()
 	if err != nil {
-		return err
+		return fmt.Errorf("auth: client registry %w", err)
 	}
-	s.mu.Lock()
-	s.clients, s.info = clients, info
-	s.mu.Unlock()
-	s.changed()
+	if changed {
+		s.changed()
+	}
 	return nil
 }
 
@@ -236,13 +191,6 @@ func (s *FileStore) changed() {
 	if s.onChange != nil {
 		s.onChange()
 	}
-}
-
-func sameFile(a, b os.FileInfo) bool {
-	if a == nil || b == nil {
-		return a == nil && b == nil
-	}
-	return os.SameFile(a, b) && a.ModTime().Equal(b.ModTime()) && a.Size() == b.Size()
 }
 
 // Get implements ClientStore.
@@ -262,9 +210,7 @@ func (s *FileStore) Get(ctx context.Context, id string) (Client, error) {
 }
 
 func (s *FileStore) find(id string) (*Client, bool) {
-	s.mu.RLock()
-	c, ok := s.clients[id]
-	s.mu.RUnlock()
+	c, ok := s.file.Value()[id]
 	return c, ok
 }
 
@@ -300,12 +246,11 @@ func (s *FileStore) List(ctx context.Context) ([]Client, error) {
 		return nil, err
 	}
 	s.maybeReload()
-	s.mu.RLock()
-	out := make([]Client, 0, len(s.clients))
-	for _, c := range s.clients {
+	clients := s.file.Value()
+	out := make([]Client, 0, len(clients))
+	for _, c := range clients {
 		out = append(out, c.clone())
 	}
-	s.mu.RUnlock()
 	slices.SortFunc(out, func(a, b Client) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
 }
@@ -355,37 +300,24 @@ func (s *FileStore) modify(ctx context.Context, fn func(map[string]*Client) erro
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	s.writeMu.Lock()
-	defer s.writeMu.Unlock()
-	if err := os.MkdirAll(filepath.Dir(s.path), 0o700); err != nil {
-		return failWith(ErrUnavailable, err, "client registry is not writable")
+	err := s.file.Update(func(clients map[string]*Client) (map[string]*Client, error) {
+		return clients, fn(clients)
+	})
+	var ferr *jsonfile.Error
+	if errors.As(err, &ferr) {
+		msg := map[string]string{
+			"mkdir":  "client registry is not writable",
+			"lock":   "client registry is locked or not writable",
+			"read":   "client registry cannot be read",
+			"encode": "client registry cannot be encoded",
+			"write":  "client registry cannot be written",
+			"stat":   "client registry cannot be read back",
+		}[ferr.Op]
+		return failWith(ErrUnavailable, fmt.Errorf("auth: client registry %w", err), "%s", msg)
 	}
-	unlock, err := filelock.Lock(s.path + ".lock")
 	if err != nil {
-		return failWith(ErrUnavailable, err, "client registry is locked or not writable")
-	}
-	defer unlock()
-	clients, _, err := readClients(s.path)
-	if err != nil {
-		return failWith(ErrUnavailable, err, "client registry cannot be read")
-	}
-	if err := fn(clients); err != nil {
 		return err
 	}
-	data, err := marshalClients(clients)
-	if err != nil {
-		return failWith(ErrUnavailable, err, "client registry cannot be encoded")
-	}
-	if err := keystore.WriteFileAtomic(s.path, data, 0o600); err != nil {
-		return failWith(ErrUnavailable, err, "client registry cannot be written")
-	}
-	info, err := os.Stat(s.path)
-	if err != nil {
-		return failWith(ErrUnavailable, err, "client registry cannot be read back")
-	}
-	s.mu.Lock()
-	s.clients, s.info = clients, info
-	s.mu.Unlock()
 	s.changed()
 	return nil
 }

@@ -121,7 +121,11 @@ func (x Issuer) VerifyingKey(kid string) (RegistryKey, bool) {
 // record): no Issuer may be accredited for them.
 var EnrollmentTypes = []string{"IdentityCredential", "DeviceBindingCredential"}
 
-// RelyingParty is a service that verifies TrustID tokens and credentials.
+// RelyingParty is the on-chain record of an auth.Client (the node's type
+// for a relying party, a service that verifies TrustID tokens and
+// credentials): the public part the consortium shares — client ID, name,
+// home region, keys, scopes, claims, status — never its secret or redirect
+// URIs. Written with ledger.Client.PutRelyingParty.
 type RelyingParty struct {
 	ClientID   string    `json:"client_id"`
 	Name       string    `json:"name,omitempty"`

@@ -17,6 +17,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/fakeclock"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded"
@@ -268,7 +269,7 @@ func signBitstringList(t testing.TB, n *node, url, purpose string, version uint6
 // openNodeIn is newNode over an existing directory (for restarts).
 func openNodeIn(t testing.TB, dir, base string) *node {
 	t.Helper()
-	clk := &clock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
 	ks, err := keystore.Open(filepath.Join(dir, "keystore.json"), make([]byte, 16), keystore.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

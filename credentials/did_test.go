@@ -82,12 +82,12 @@ func TestDIDWebResolver(t *testing.T) {
 		if _, err := v.VerifyCredential(ctx, iss.Token); err != nil {
 			t.Fatal(err)
 		}
-		n.clock.Add(2 * time.Second) // past the key cache, inside the document cache
+		n.clock.Advance(2 * time.Second) // past the key cache, inside the document cache
 	}
 	if hits.Load() != 1 {
 		t.Fatalf("document fetched %d times, want 1 (cached)", hits.Load())
 	}
-	n.clock.Add(2 * time.Minute)
+	n.clock.Advance(2 * time.Minute)
 	if _, err := v.VerifyCredential(ctx, iss.Token); err != nil {
 		t.Fatal(err)
 	}
@@ -97,13 +97,13 @@ func TestDIDWebResolver(t *testing.T) {
 	// A document naming another DID is refused.
 	d.ID = "did:web:evil.example"
 	doc, _ = json.Marshal(d)
-	n.clock.Add(2 * time.Minute)
+	n.clock.Advance(2 * time.Minute)
 	if _, err := v.VerifyCredential(ctx, iss.Token); !errors.Is(err, ErrResolve) {
 		t.Fatalf("document of another DID: %v", err)
 	}
 	// A document with duplicate keys is refused.
 	doc = []byte(`{"id":"` + n.issuer.DID() + `","id":"` + n.issuer.DID() + `"}`)
-	n.clock.Add(2 * time.Minute)
+	n.clock.Advance(2 * time.Minute)
 	if _, err := v.VerifyCredential(ctx, iss.Token); !errors.Is(err, ErrResolve) {
 		t.Fatalf("duplicate keys: %v", err)
 	}

@@ -8,32 +8,14 @@ import (
 	"encoding/json"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/fakeclock"
 	"github.com/trustid-cn/trustid/keystore"
 )
-
-// clock is an injectable, adjustable clock.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
 
 // The node's file store implements the status interfaces this package
 // declares.
@@ -47,7 +29,7 @@ var allAlgs = []string{gm.AlgSM2, gm.AlgES256, gm.AlgEdDSA}
 // node is a complete issuer and verifier over real components: a keystore
 // and a status store in a temporary directory.
 type node struct {
-	clock    *clock
+	clock    *fakeclock.Clock
 	keys     *keystore.Store
 	status   *statuslist.FileStore
 	issuer   *Issuer
@@ -60,7 +42,7 @@ const testBase = "https://trustid.example:8443"
 func newNode(t testing.TB, base string) *node {
 	t.Helper()
 	dir := t.TempDir()
-	clk := &clock{t: time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)}
+	clk := fakeclock.New(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
 	ks, err := keystore.Open(filepath.Join(dir, "keystore.json"), make([]byte, 16), keystore.Options{Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)

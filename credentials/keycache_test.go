@@ -51,7 +51,7 @@ func TestKeyCacheOnlyVerified(t *testing.T) {
 	if _, err := n.keys.Rotate(gm.AlgSM2); err != nil {
 		t.Fatal(err)
 	}
-	n.clock.Add(2 * time.Hour) // past the document cache: fetch the rotated document
+	n.clock.Advance(2 * time.Hour) // past the document cache: fetch the rotated document
 	iss2 := mustIssue(t, n, sampleCredential(), IssueOptions{})
 	if _, err := v.VerifyCredential(ctx, iss2.Token); err != nil {
 		t.Fatal(err)
@@ -61,7 +61,7 @@ func TestKeyCacheOnlyVerified(t *testing.T) {
 	}
 	// Expiry: past KeyTTL, the key is resolved again (from the document
 	// cache, which lives longer) and the expired entry is dropped.
-	n.clock.Add(2 * time.Minute)
+	n.clock.Advance(2 * time.Minute)
 	if _, ok := v.keys.Get(n.issuer.DID()+"\x00"+decodeHeader(t, iss2.Token)["kid"].(string), n.clock.Now()); ok {
 		t.Fatal("expired key returned")
 	}

@@ -82,7 +82,7 @@ func TestRemoteVerifier(t *testing.T) {
 	if _, err := v.VerifyCredential(ctx, vc.Token); err != nil {
 		t.Fatalf("within the cache ttl: %v", err)
 	}
-	n.clock.Add(2 * time.Minute)
+	n.clock.Advance(2 * time.Minute)
 	if _, err := v.VerifyCredential(ctx, vc.Token); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("revoked remotely: %v", err)
 	}
@@ -96,7 +96,7 @@ func TestRemoteVerifier(t *testing.T) {
 	// verification fails closed.
 	other := mustIssue(t, n, sampleCredential(), IssueOptions{})
 	down.Store(true)
-	n.clock.Add(10 * time.Minute)
+	n.clock.Advance(10 * time.Minute)
 	_, err := v.VerifyCredential(ctx, other.Token)
 	if !errors.Is(err, ErrStatusUnavailable) || !strings.Contains(err.Error(), "HTTP 503") {
 		t.Fatalf("lists unreachable: %v", err)

@@ -88,7 +88,7 @@ func TestSDJWTVC(t *testing.T) {
 			if err := n.issuer.SetStatus(ctx, iss.ID, ActionSuspend); err != nil {
 				t.Fatal(err)
 			}
-			n.clock.Add(2 * time.Minute)
+			n.clock.Advance(2 * time.Minute)
 			// A fresh KB-JWT at the new time.
 			pres2, _ := sd.Present(func(d *sdjwt.Disclosure) bool { return d.Name == "age_over_18" },
 				&sdjwt.KeyBinding{Signer: holder, Audience: "https://rp.example", Nonce: "abc123", IssuedAt: n.clock.Now()})
@@ -98,7 +98,7 @@ func TestSDJWTVC(t *testing.T) {
 			if err := n.issuer.SetStatus(ctx, iss.ID, ActionRevoke); err != nil {
 				t.Fatal(err)
 			}
-			n.clock.Add(2 * time.Minute)
+			n.clock.Advance(2 * time.Minute)
 			if _, err := n.verifier.VerifyToken(ctx, iss.Token); !errors.Is(err, ErrRevoked) {
 				t.Fatalf("revoked: %v", err)
 			}
@@ -131,7 +131,7 @@ func TestSDJWTVCRejects(t *testing.T) {
 		t.Errorf("vc+jwt as SD-JWT: %v", err)
 	}
 	// Expired.
-	n.clock.Add(400 * 24 * time.Hour)
+	n.clock.Advance(400 * 24 * time.Hour)
 	if _, err := n.verifier.VerifyToken(ctx, iss.Token); !errors.Is(err, ErrExpired) {
 		t.Errorf("expired: %v", err)
 	}

@@ -132,11 +132,11 @@ func TestVCJWTValidityWindow(t *testing.T) {
 	if _, err := n.verifier.VerifyCredential(ctx, iss.Token); !errors.Is(err, ErrNotYetValid) {
 		t.Fatalf("before validFrom: %v", err)
 	}
-	n.clock.Add(60 * 24 * time.Hour)
+	n.clock.Advance(60 * 24 * time.Hour)
 	if _, err := n.verifier.VerifyCredential(ctx, iss.Token); err != nil {
 		t.Fatalf("inside window: %v", err)
 	}
-	n.clock.Add(400 * 24 * time.Hour)
+	n.clock.Advance(400 * 24 * time.Hour)
 	if _, err := n.verifier.VerifyCredential(ctx, iss.Token); !errors.Is(err, ErrExpired) {
 		t.Fatalf("after validUntil: %v", err)
 	}
@@ -180,7 +180,7 @@ func TestStatusRevokeSuspend(t *testing.T) {
 	}
 	check := func(tok string, want error) {
 		t.Helper()
-		n.clock.Add(2 * time.Minute) // past the cached list's ttl
+		n.clock.Advance(2 * time.Minute) // past the cached list's ttl
 		if _, err := n.verifier.VerifyCredential(ctx, tok); !errors.Is(err, want) || (want == nil && err != nil) {
 			t.Fatalf("got %v, want %v", err, want)
 		}

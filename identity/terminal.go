@@ -6,19 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 	"unicode/utf8"
 
 	"github.com/trustid-cn/trustid/gm"
-	"github.com/trustid-cn/trustid/internal/filelock"
+	"github.com/trustid-cn/trustid/internal/jsonfile"
 	"github.com/trustid-cn/trustid/internal/strictjson"
-	"github.com/trustid-cn/trustid/keystore"
 )
 
 // TerminalState is the state of a verification terminal.
@@ -195,12 +190,22 @@ type TerminalRegistry interface {
 // ".lock" and re-read the file under it before changing it, so concurrent
 // writers in different processes never lose each other's changes.
 type TerminalFile struct {
-	path string
+	file *jsonfile.Registry[terminalSet]
+}
 
-	mu    sync.Mutex
+// terminalSet is the registry in memory: the terminals in the order added
+// and their positions by ID. It is replaced, never changed.
+type terminalSet struct {
 	list  []Terminal
 	index map[string]int
-	stat  os.FileInfo // of the file last read; nil if it did not exist
+}
+
+func newTerminalSet(list []Terminal) terminalSet {
+	set := terminalSet{list: list, index: make(map[string]int, len(list))}
+	for i, t := range list {
+		set.index[t.ID] = i
+	}
+	return set
 }
 
 var _ TerminalRegistry = (*TerminalFile)(nil)
@@ -214,74 +219,40 @@ const (
 // registry (the file is created by the first Add); a file that cannot be
 // parsed is an error matching ErrTerminalFile, and is never overwritten.
 func OpenTerminalFile(path string) (*TerminalFile, error) {
-	f := &TerminalFile{path: path}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.load(); err != nil {
-		return nil, err
+	file, err := jsonfile.Open(path, jsonfile.Options[terminalSet]{
+		Decode: func(raw []byte) (terminalSet, error) {
+			list, err := decodeTerminals(raw)
+			return newTerminalSet(list), err
+		},
+		Encode:  func(set terminalSet) ([]byte, error) { return encodeTerminals(set.list) },
+		Empty:   func() terminalSet { return newTerminalSet(nil) },
+		MaxSize: maxTerminalFile,
+	})
+	if err != nil {
+		return nil, terminalFileError(err)
 	}
-	return f, nil
+	return &TerminalFile{file: file}, nil
+}
+
+// terminalFileError describes a failure of the file; an oversized file
+// matches ErrTerminalFile, as a damaged one does.
+func terminalFileError(err error) error {
+	if errors.Is(err, jsonfile.ErrTooLarge) {
+		return fmt.Errorf("identity: terminal registry %w: %w", ErrTerminalFile, err)
+	}
+	return fmt.Errorf("identity: terminal registry %w", err)
 }
 
 // Path returns the registry file.
-func (f *TerminalFile) Path() string { return f.path }
+func (f *TerminalFile) Path() string { return f.file.Path() }
 
-// refresh re-reads the file if it changed since it was last read. The
-// caller holds mu.
-func (f *TerminalFile) refresh() error {
-	st, err := os.Stat(f.path)
-	switch {
-	case errors.Is(err, os.ErrNotExist) && f.stat == nil:
-		return nil
-	case err == nil && f.stat != nil && os.SameFile(st, f.stat) && st.ModTime().Equal(f.stat.ModTime()) && st.Size() == f.stat.Size():
-		return nil
+// current re-reads the file if it changed since it was last read, and
+// returns the registry.
+func (f *TerminalFile) current() (terminalSet, error) {
+	if _, err := f.file.Reload(); err != nil {
+		return terminalSet{}, terminalFileError(err)
 	}
-	return f.load()
-}
-
-// load reads the file. The caller holds mu.
-func (f *TerminalFile) load() error {
-	fh, err := os.Open(f.path)
-	if errors.Is(err, os.ErrNotExist) {
-		f.list, f.index, f.stat = nil, map[string]int{}, nil
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("identity: terminal registry %s: %w", f.path, err)
-	}
-	defer fh.Close()
-	st, err := fh.Stat()
-	if err != nil {
-		return fmt.Errorf("identity: terminal registry %s: %w", f.path, err)
-	}
-	if st.Size() > maxTerminalFile {
-		return fmt.Errorf("%w: %s is larger than %d bytes", ErrTerminalFile, f.path, maxTerminalFile)
-	}
-	raw, err := readAllLimited(fh, maxTerminalFile)
-	if err != nil {
-		return fmt.Errorf("identity: terminal registry %s: %w", f.path, err)
-	}
-	list, err := decodeTerminals(raw)
-	if err != nil {
-		return fmt.Errorf("%s: %w", f.path, err)
-	}
-	f.list, f.stat = list, st
-	f.index = make(map[string]int, len(list))
-	for i, t := range list {
-		f.index[t.ID] = i
-	}
-	return nil
-}
-
-func readAllLimited(fh *os.File, limit int64) ([]byte, error) {
-	raw, err := io.ReadAll(io.LimitReader(fh, limit+1))
-	if err != nil {
-		return nil, err
-	}
-	if int64(len(raw)) > limit {
-		return nil, fmt.Errorf("%w: larger than %d bytes", ErrTerminalFile, limit)
-	}
-	return raw, nil
+	return f.file.Value(), nil
 }
 
 // Terminal implements TerminalDirectory.
@@ -289,16 +260,15 @@ func (f *TerminalFile) Terminal(ctx context.Context, id string) (Terminal, error
 	if err := ctx.Err(); err != nil {
 		return Terminal{}, err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.refresh(); err != nil {
+	set, err := f.current()
+	if err != nil {
 		return Terminal{}, err
 	}
-	i, ok := f.index[id]
+	i, ok := set.index[id]
 	if !ok {
 		return Terminal{}, ErrUnknownTerminal
 	}
-	return f.list[i], nil
+	return set.list[i], nil
 }
 
 // List implements TerminalRegistry.
@@ -306,12 +276,11 @@ func (f *TerminalFile) List(ctx context.Context) ([]Terminal, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	if err := f.refresh(); err != nil {
+	set, err := f.current()
+	if err != nil {
 		return nil, err
 	}
-	return slices.Clone(f.list), nil
+	return slices.Clone(set.list), nil
 }
 
 // Add implements TerminalRegistry. t must be valid (see NewTerminal) and
@@ -328,22 +297,17 @@ func (f *TerminalFile) Add(ctx context.Context, t Terminal) error {
 	}
 	pub, _ := terminalKey(t.PublicKey)
 	t.PublicKey = pub
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	unlock, err := f.lockAndLoad()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	if _, ok := f.index[t.ID]; ok {
-		return fmt.Errorf("%w: ID in use", ErrTerminalExists)
-	}
-	for _, o := range f.list {
-		if samePublicKey(o.PublicKey, t.PublicKey) {
-			return fmt.Errorf("%w: key registered as %s", ErrTerminalExists, o.ID)
+	return f.update(func(set terminalSet) (terminalSet, error) {
+		if _, ok := set.index[t.ID]; ok {
+			return set, fmt.Errorf("%w: ID in use", ErrTerminalExists)
 		}
-	}
-	return f.save(append(slices.Clone(f.list), t))
+		for _, o := range set.list {
+			if samePublicKey(o.PublicKey, t.PublicKey) {
+				return set, fmt.Errorf("%w: key registered as %s", ErrTerminalExists, o.ID)
+			}
+		}
+		return newTerminalSet(append(slices.Clone(set.list), t)), nil
+	})
 }
 
 // Revoke implements TerminalRegistry.
@@ -351,56 +315,35 @@ func (f *TerminalFile) Revoke(ctx context.Context, id string, at time.Time) erro
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	unlock, err := f.lockAndLoad()
-	if err != nil {
-		return err
-	}
-	defer unlock()
-	i, ok := f.index[id]
-	if !ok {
-		return ErrUnknownTerminal
-	}
-	if f.list[i].State == TerminalRevoked {
-		return ErrTerminalRevoked
-	}
-	list := slices.Clone(f.list)
-	list[i].State = TerminalRevoked
-	list[i].Revoked = at.UTC().Truncate(time.Second)
-	return f.save(list)
+	return f.update(func(set terminalSet) (terminalSet, error) {
+		i, ok := set.index[id]
+		if !ok {
+			return set, ErrUnknownTerminal
+		}
+		if set.list[i].State == TerminalRevoked {
+			return set, ErrTerminalRevoked
+		}
+		list := slices.Clone(set.list)
+		list[i].State = TerminalRevoked
+		list[i].Revoked = at.UTC().Truncate(time.Second)
+		return newTerminalSet(list), nil
+	})
 }
 
-// lockAndLoad takes the file lock (shared with other processes) and
-// re-reads the file under it, whatever its modification time says, so a
-// change is applied to the latest registry. The caller holds mu, and
-// calls the returned function once it has saved.
-func (f *TerminalFile) lockAndLoad() (func(), error) {
-	if err := os.MkdirAll(filepath.Dir(f.path), 0o700); err != nil {
-		return nil, fmt.Errorf("identity: terminal registry %s: %w", f.path, err)
+// update changes the file under its cross-process lock (the file plus
+// ".lock"), applying fn to the registry re-read under the lock whatever
+// the file's modification time says, so concurrent writers in different
+// processes never lose each other's changes.
+func (f *TerminalFile) update(fn func(terminalSet) (terminalSet, error)) error {
+	var fnErr error
+	err := f.file.Update(func(set terminalSet) (terminalSet, error) {
+		set, fnErr = fn(set)
+		return set, fnErr
+	})
+	if err != nil && fnErr == nil {
+		return terminalFileError(err)
 	}
-	unlock, err := filelock.Lock(f.path + ".lock")
-	if err != nil {
-		return nil, fmt.Errorf("identity: terminal registry %s: lock: %w", f.path, err)
-	}
-	if err := f.load(); err != nil {
-		unlock()
-		return nil, err
-	}
-	return unlock, nil
-}
-
-// save writes list and makes it current. The caller holds mu and the file
-// lock.
-func (f *TerminalFile) save(list []Terminal) error {
-	raw, err := encodeTerminals(list)
-	if err != nil {
-		return err
-	}
-	if err := keystore.WriteFileAtomic(f.path, raw, 0o600); err != nil {
-		return fmt.Errorf("identity: terminal registry %s: %w", f.path, err)
-	}
-	return f.load()
+	return err
 }
 
 func samePublicKey(a, b crypto.PublicKey) bool {

@@ -45,6 +45,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/atomicfile"
 	"github.com/trustid-cn/trustid/internal/filelock"
 )
 
@@ -152,7 +153,7 @@ func ResolveKEK(value, devPath string, rnd io.Reader) (kek []byte, dev bool, err
 	if _, err := io.ReadFull(rnd, kek); err != nil {
 		return nil, true, fmt.Errorf("keystore: random: %w", err)
 	}
-	if err := WriteFileAtomic(devPath, []byte(hex.EncodeToString(kek)+"\n"), 0o600); err != nil {
+	if err := atomicfile.WriteFile(devPath, []byte(hex.EncodeToString(kek)+"\n"), 0o600); err != nil {
 		return nil, true, err
 	}
 	return kek, true, nil
@@ -666,42 +667,5 @@ func (s *Store) save(c contents) error {
 	if err != nil {
 		return err
 	}
-	return WriteFileAtomic(s.path, append(out, '\n'), 0o600)
-}
-
-// WriteFileAtomic writes data to a temporary file beside path, syncs it and
-// renames it over path, so readers see the old or the new file, never half.
-func WriteFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
-	if err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return fmt.Errorf("keystore: %w", err)
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return fmt.Errorf("keystore: write %s: %w", path, err)
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return fmt.Errorf("keystore: sync %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return fmt.Errorf("keystore: %w", err)
-	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.WriteFile(s.path, append(out, '\n'), 0o600)
 }

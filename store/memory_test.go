@@ -2,10 +2,10 @@ package store_test
 
 import (
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/trustid-cn/trustid/internal/fakeclock"
 	"github.com/trustid-cn/trustid/store"
 	"github.com/trustid-cn/trustid/store/storetest"
 )
@@ -21,31 +21,9 @@ func TestMemoryConformance(t *testing.T) {
 	})
 }
 
-// fakeClock is a settable clock for deterministic expiry tests.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{t: time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func newFakeMemory(t *testing.T, opts store.MemoryOptions) (*store.Memory, *fakeClock) {
+func newFakeMemory(t *testing.T, opts store.MemoryOptions) (*store.Memory, *fakeclock.Clock) {
 	t.Helper()
-	clk := newFakeClock()
+	clk := fakeclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	opts.Now = clk.Now
 	if opts.SweepInterval == 0 {
 		opts.SweepInterval = -1
@@ -173,7 +151,7 @@ func TestMemoryMaxEntries(t *testing.T) {
 
 func TestMemoryBackgroundSweeper(t *testing.T) {
 	ctx := t.Context()
-	clk := newFakeClock()
+	clk := fakeclock.New(time.Date(2025, 1, 1, 0, 0, 0, 0, time.UTC))
 	m, err := store.NewMemory(store.MemoryOptions{Now: clk.Now, SweepInterval: 5 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -16,52 +15,9 @@ import (
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/leakcheck"
+	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/ledger"
 )
-
-// serveStoppable runs `trustid serve` like startServe, and returns a
-// function that stops it and waits for it to return.
-func serveStoppable(t *testing.T, args ...string) (string, *syncBuffer, func()) {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	root := newRootCmd()
-	root.SetArgs(append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...))
-	root.SetErr(&logs)
-	root.SetOut(io.Discard)
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	stopped := false
-	stop := func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("serve did not shut down")
-		}
-	}
-	t.Cleanup(stop)
-	re := regexp.MustCompile(`"msg":"serving".*?"addr":"([^"]+)"`)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if m := re.FindStringSubmatch(logs.String()); m != nil {
-			return "http://" + m[1], &logs, stop
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve exited: %v\n%s", err, logs.String())
-		default:
-		}
-	}
-	t.Fatalf("serve did not start:\n%s", logs.String())
-	return "", nil, nil
-}
 
 func readAuditEntries(t *testing.T, path string) []ledger.AuditEntry {
 	t.Helper()
@@ -98,8 +54,8 @@ func TestAuditLogOfEnrollments(t *testing.T) {
 	addr := freeAddr(t)
 	serveArgs := []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr, "--log-level", "debug",
 		"--audit-anchor-interval", "1s", "--node-id", "sh-node-1"}
-	base, logs, stop := serveStoppable(t, serveArgs...)
-	n := &authNode{t: t, dir: dir, base: base, logs: logs}
+	node := testnode.Start(t, serveMain, serveArgs...)
+	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs}
 	f := &enrollFixture{authNode: n}
 	f.enrollTok = n.tokenFor("app-backend", n.addClientArgs("app-backend", auth.ScopeEnroll))
 	f.terminal = n.addTerminal("t-counter-1")
@@ -159,7 +115,7 @@ func TestAuditLogOfEnrollments(t *testing.T) {
 	head := entries[len(entries)-1]
 	want := `"seq":` + jsonNum(head.Seq) + `,"head":"` + head.Hash + `"`
 	waitFor(t, func() bool {
-		for _, line := range strings.Split(logs.String(), "\n") {
+		for _, line := range strings.Split(node.Logs.String(), "\n") {
 			if strings.Contains(line, `"msg":"audit log anchored"`) && strings.Contains(line, want) {
 				return true
 			}
@@ -167,9 +123,9 @@ func TestAuditLogOfEnrollments(t *testing.T) {
 		return false
 	}, "the audit head anchored")
 
-	stop()
-	scan.PlantLog(logs)
-	if hits := scan.Log([]byte(logs.String())); len(hits) > 0 {
+	node.Stop()
+	scan.PlantLog(node.Logs)
+	if hits := scan.Log([]byte(node.Logs.String())); len(hits) > 0 {
 		t.Errorf("personal data in the logs: %v", hits)
 	}
 	var out string

@@ -16,7 +16,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
-	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/internal/atomicfile"
 )
 
 // clientView is a client as the CLI prints it: the secret hash left out,
@@ -295,10 +295,10 @@ or rotate-key --add-jwks-file) and keep KID.key.pem with the service.`,
 			if _, err := os.Stat(keyPath); err == nil {
 				return fmt.Errorf("%s exists", keyPath)
 			}
-			if err := keystore.WriteFileAtomic(keyPath, pemBytes, 0o600); err != nil {
+			if err := atomicfile.WriteFile(keyPath, pemBytes, 0o600); err != nil {
 				return err
 			}
-			if err := keystore.WriteFileAtomic(jwksPath, append(set, '\n'), 0o644); err != nil {
+			if err := atomicfile.WriteFile(jwksPath, append(set, '\n'), 0o644); err != nil {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "kid %s\nprivate key %s\npublic JWKS %s\n", kid, keyPath, jwksPath)

@@ -25,7 +25,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
-	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/internal/atomicfile"
 )
 
 // statusDir holds the node's status lists in the data directory.
@@ -449,7 +449,7 @@ func newVCKeygenCmd() *cobra.Command {
 			if _, err := os.Stat(out); err == nil {
 				return fmt.Errorf("%s exists; not overwriting a key", out)
 			}
-			if err := keystore.WriteFileAtomic(out, pemBytes, 0o600); err != nil {
+			if err := atomicfile.WriteFile(out, pemBytes, 0o600); err != nil {
 				return err
 			}
 			j, _ := gm.NewJWK(k.Public(), "")

@@ -8,30 +8,15 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
-	"sync"
 	"testing"
-	"time"
+
+	"github.com/trustid-cn/trustid/internal/testnode"
 )
 
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects a command's output, safe for the server goroutine
+// and the test.
+type syncBuffer = testnode.Buffer
 
 // run executes the CLI with args and returns stdout, stderr and the error.
 func run(t *testing.T, ctx context.Context, args ...string) (string, string, error) {
@@ -45,42 +30,21 @@ func run(t *testing.T, ctx context.Context, args ...string) (string, string, err
 	return out.String(), errOut.String(), err
 }
 
+// serveMain runs the CLI in-process for testnode.Start.
+func serveMain(ctx context.Context, args []string, stderr io.Writer) error {
+	root := newRootCmd()
+	root.SetArgs(args)
+	root.SetErr(stderr)
+	root.SetOut(io.Discard)
+	return root.ExecuteContext(ctx)
+}
+
 // startServe runs `trustid serve` on a free port until the test ends and
 // returns its base URL and log buffer.
 func startServe(t *testing.T, args ...string) (string, *syncBuffer) {
 	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	var logs syncBuffer
-	root := newRootCmd()
-	root.SetArgs(append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...))
-	root.SetErr(&logs)
-	root.SetOut(io.Discard)
-	done := make(chan error, 1)
-	go func() { done <- root.ExecuteContext(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve: %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Error("serve did not shut down")
-		}
-	})
-	re := regexp.MustCompile(`"msg":"serving".*?"addr":"([^"]+)"`)
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if m := re.FindStringSubmatch(logs.String()); m != nil {
-			return "http://" + m[1], &logs
-		}
-		select {
-		case err := <-done:
-			t.Fatalf("serve exited: %v\n%s", err, logs.String())
-		default:
-		}
-	}
-	t.Fatalf("serve did not start:\n%s", logs.String())
-	return "", nil
+	n := testnode.Start(t, serveMain, args...)
+	return n.Base, n.Logs
 }
 
 func get(t *testing.T, url string) (int, string) {

@@ -27,6 +27,7 @@ import (
 	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/atomicfile"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
@@ -81,7 +82,7 @@ func (w *wallet) save(path string) error {
 	if err != nil {
 		return err
 	}
-	return keystore.WriteFileAtomic(path, append(data, '\n'), 0o600)
+	return atomicfile.WriteFile(path, append(data, '\n'), 0o600)
 }
 
 // newDemoWallet makes a demo identity signed by the node's active SM2 key:

@@ -17,8 +17,8 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials/status"
+	"github.com/trustid-cn/trustid/internal/atomicfile"
 	"github.com/trustid-cn/trustid/internal/groupcommit"
-	"github.com/trustid-cn/trustid/keystore"
 )
 
 // Errors.
@@ -263,7 +263,7 @@ func (s *FileStore) write(l *list) error {
 	if err != nil {
 		return err
 	}
-	if err := keystore.WriteFileAtomic(filepath.Join(s.dir, l.id+".json"), out, 0o600); err != nil {
+	if err := atomicfile.WriteFile(filepath.Join(s.dir, l.id+".json"), out, 0o600); err != nil {
 		return fmt.Errorf("statuslist: %w", err)
 	}
 	return nil

@@ -1,0 +1,85 @@
+package testnode
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"runtime"
+	"testing"
+)
+
+// miniServe is a stand-in command line with trustid serve's contract: it
+// listens on --addr, logs "serving" with the address as JSON, and returns
+// nil when ctx is cancelled.
+func miniServe(ctx context.Context, args []string, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "serve" {
+		return errors.New("no serve command")
+	}
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	addr := fs.String("addr", "", "")
+	fs.String("log-format", "", "")
+	fail := fs.Bool("fail", false, "")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	if *fail {
+		return errors.New("refused to start")
+	}
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })}
+	slog.New(slog.NewJSONHandler(stderr, nil)).Info("serving", "addr", ln.Addr().String())
+	go func() { <-ctx.Done(); srv.Close() }()
+	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
+
+func TestStartServesAndStops(t *testing.T) {
+	n := Start(t, miniServe)
+	resp, err := http.Get(n.Base + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "ok" {
+		t.Fatalf("body = %q", body)
+	}
+	n.Stop()
+	n.Stop() // a second Stop does nothing
+	if _, err := http.Get(n.Base + "/"); err == nil {
+		t.Fatal("node still serving after Stop")
+	}
+}
+
+func TestStartFailsWhenServeExits(t *testing.T) {
+	var failed bool
+	ft := &fatalRecorder{TB: t, failed: &failed}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Start(ft, miniServe, "--fail")
+	}()
+	<-done
+	if !failed {
+		t.Fatal("Start did not fail the test when serve exited")
+	}
+}
+
+// fatalRecorder records Fatalf instead of failing the enclosing test.
+type fatalRecorder struct {
+	testing.TB
+	failed *bool
+}
+
+func (f *fatalRecorder) Fatalf(string, ...any) { *f.failed = true; runtime.Goexit() }
+func (f *fatalRecorder) Helper()               {}
+func (f *fatalRecorder) Cleanup(func())        {}
