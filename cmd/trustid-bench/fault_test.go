@@ -6,13 +6,19 @@ import (
 	"errors"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/internal/testenv"
+	"github.com/trustid-cn/trustid/internal/testredis"
 )
 
 // Node-level fault tests: the real `trustid serve` binary, provisioned
@@ -162,5 +168,167 @@ func TestFaultSIGKILLDuringWrites(t *testing.T) {
 	}
 	if len(lost) > 0 {
 		t.Fatalf("%d acknowledged writes lost after SIGKILL: %v", len(lost), lost)
+	}
+}
+
+// TestFaultRedisRestartUnderLoad proves that single use holds when the
+// node's Redis dies and comes back under load, and that the node recovers
+// by itself. Four workers each issue an online code, redeem it, and
+// replay it at once; when no code can be issued (the outage) they replay
+// codes redeemed earlier; the test also replays every redeemed code after
+// the outage. Answers are counted by the phase in which the request was
+// sent. redis-server is killed (SIGKILL) after 3 s and restarted on the
+// same port (empty: no persistence) 3 s later. It holds that: no code is
+// ever redeemed twice (no second 200, before, during or after); every
+// failure during the outage is 503 temporarily_unavailable (never a 500);
+// and codes are issued and redeemed again within 10 s of the restart,
+// without restarting the node.
+func TestFaultRedisRestartUnderLoad(t *testing.T) {
+	_, err := exec.LookPath(testredis.Binary)
+	testenv.Require(t, testredis.Binary, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rdir := t.TempDir()
+	addr, _, stopRedis, err := startRedis(ctx, rdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stopRedis() }()
+	port, _ := strconv.Atoi(addr[strings.LastIndexByte(addr, ':')+1:])
+	b := startFaultNode(t, ctx, "redis-url: redis://"+addr+"/0\n")
+	if err := b.ensureHolders(4); err != nil {
+		t.Fatal(err)
+	}
+
+	var phase atomic.Int32 // 0 before, 1 outage, 2 after the restart
+	phases := [3]string{"before", "outage", "after"}
+	var mu sync.Mutex
+	redeemed := map[string]int{} // code -> 200 answers
+	statuses := [3]map[string]int{{}, {}, {}}
+	note := func(p int32, what string, err error) {
+		key := what + " 200"
+		var se *statusError
+		switch {
+		case errors.As(err, &se):
+			key = what + " " + strconv.Itoa(se.status)
+			if se.status == 503 && !strings.Contains(se.body, `"`+api.CodeUnavailable+`"`) {
+				key += " (other code)"
+			}
+		case err != nil:
+			key = what + " transport"
+		}
+		mu.Lock()
+		statuses[p][key]++
+		mu.Unlock()
+	}
+	var lastOKAfter atomic.Int64 // unix nanos of the first full round after the restart
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			c := newConn(b.node.base, &b.srcs, qrIssuePerAddr)
+			defer c.close()
+			for !stop.Load() {
+				p := phase.Load()
+				body, err := holderRequest(b.holders[w], time.Now())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				code, err := b.issueCode(c, body)
+				note(p, "issue", err)
+				if err != nil {
+					// No fresh code: replay one redeemed earlier.
+					var old string
+					mu.Lock()
+					for old = range redeemed {
+						break
+					}
+					mu.Unlock()
+					if old != "" {
+						_, err := c.do("POST", "/v1/qr/verify", b.token, ctJSON, redeemBodies([]string{old})[0], 200)
+						note(p, "old replay", err)
+						if err == nil {
+							mu.Lock()
+							redeemed[old]++
+							mu.Unlock()
+						}
+					}
+					time.Sleep(20 * time.Millisecond)
+					continue
+				}
+				rb := redeemBodies([]string{code})[0]
+				for _, what := range []string{"redeem", "replay"} {
+					_, err := c.do("POST", "/v1/qr/verify", b.token, ctJSON, rb, 200)
+					note(p, what, err)
+					if err == nil {
+						mu.Lock()
+						redeemed[code]++
+						mu.Unlock()
+						if p == 2 && what == "redeem" {
+							lastOKAfter.CompareAndSwap(0, time.Now().UnixNano())
+						}
+					}
+				}
+			}
+		})
+	}
+	time.Sleep(3 * time.Second)
+	stopRedis()
+	phase.Store(1)
+	killed := time.Now()
+	time.Sleep(3 * time.Second)
+	if _, _, stopRedis, err = startRedisOn(ctx, rdir, port); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	phase.Store(2)
+	time.Sleep(5 * time.Second)
+	stop.Store(true)
+	wg.Wait()
+
+	// Replay every code redeemed, after the restart.
+	c := newConn(b.node.base, &b.srcs, 0)
+	defer c.close()
+	for code := range redeemed {
+		_, err := c.do("POST", "/v1/qr/verify", b.token, ctJSON, redeemBodies([]string{code})[0], 200)
+		note(2, "late replay", err)
+		if err == nil {
+			redeemed[code]++
+		}
+	}
+	doubles := 0
+	for _, n := range redeemed {
+		if n > 1 {
+			doubles++
+		}
+	}
+	for i, m := range statuses {
+		t.Logf("FIGURES fault=redis-restart phase=%s answers=%v", phases[i], m)
+	}
+	recovery := time.Duration(0)
+	if ns := lastOKAfter.Load(); ns != 0 {
+		recovery = time.Unix(0, ns).Sub(restarted)
+	}
+	t.Logf("FIGURES fault=redis-restart outage=%v codes_redeemed=%d double_redemptions=%d recovery_after_restart=%v",
+		restarted.Sub(killed).Round(time.Millisecond), len(redeemed), doubles, recovery.Round(time.Millisecond))
+	if doubles > 0 {
+		t.Errorf("%d codes redeemed twice", doubles)
+	}
+	if statuses[0]["redeem 200"] < 10 {
+		t.Errorf("only %d redemptions before the outage: the load did not run", statuses[0]["redeem 200"])
+	}
+	for i, m := range statuses {
+		for k, n := range m {
+			if strings.HasSuffix(k, " 500") || strings.Contains(k, "other code") || strings.HasSuffix(k, " transport") {
+				t.Errorf("%s: %d answers %q", phases[i], n, k)
+			}
+		}
+	}
+	if statuses[1]["issue 503"] == 0 || statuses[1]["old replay 503"]+statuses[1]["old replay 409"] == 0 {
+		t.Errorf("no 503 for issuance or no replay answered during the outage: %v", statuses[1])
+	}
+	if recovery == 0 || recovery > 10*time.Second {
+		t.Errorf("no redemption within 10 s of the restart (first after %v)", recovery)
 	}
 }

@@ -59,11 +59,11 @@ type node struct {
 	base           string // http://127.0.0.1:PORT
 	// addr is where start listens; empty: a free loopback port. A restart
 	// reuses the first start's address (credentials name the node's URL).
-	addr string
-	pid            string
-	clientKey      *gm.PrivateKey
-	kid            string
-	terminal       *identity.Attester
+	addr      string
+	pid       string
+	clientKey *gm.PrivateKey
+	kid       string
+	terminal  *identity.Attester
 }
 
 // buildTrustID builds cmd/trustid into dir with the go command (the run
