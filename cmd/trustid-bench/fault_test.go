@@ -1,13 +1,16 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -331,4 +334,164 @@ func TestFaultRedisRestartUnderLoad(t *testing.T) {
 	if recovery == 0 || recovery > 10*time.Second {
 		t.Errorf("no redemption within 10 s of the restart (first after %v)", recovery)
 	}
+}
+
+// TestFaultDiskFull proves that a full data directory gives clear errors
+// and loses nothing. The node's data directory is on a 16 MiB tmpfs the
+// test mounts (root is needed: without it the test fails under CI and
+// skips elsewhere). 20 credentials are issued and half of them suspended;
+// then a file fills the file system and the node gets more writes
+// (suspensions of the other half, issuance, an enrollment): each must
+// succeed or fail with a
+// 5xx other than 500 and a specific error code, and the node must not
+// exit. After the filler is removed, the node must serve writes again
+// without a restart, and every write acknowledged before or during the
+// full disk must read back: issued credentials verify, acknowledged
+// suspensions show. Then it is restarted and read back once more.
+func TestFaultDiskFull(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	mnt := t.TempDir()
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt).CombinedOutput()
+	if err != nil {
+		err = fmt.Errorf("%v: %s", err, out)
+	}
+	testenv.Require(t, "a tmpfs mount (root)", err)
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", mnt, err, out)
+		}
+	})
+	b := &bench{node: &node{bin: trustidBinary(t), dir: t.TempDir(), data: filepath.Join(mnt, "data"), env: childEnv(), config: serveConfig}}
+	if err := b.node.provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.node.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b.node.stop()
+	if _, err := b.setupIssuer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	type acked struct {
+		cr        credential
+		suspended bool
+	}
+	var got []acked
+	c := newConn(b.node.base, &b.srcs, verifyPerAddr)
+	defer c.close()
+	answers := map[string]int{}
+	// suspend suspends got[i], recording the answer when the disk is full.
+	suspend := func(i int, full bool) {
+		_, err := c.do("POST", "/v1/credentials/"+url.PathEscape(got[i].cr.id)+"/status", b.token, ctJSON, []byte(`{"action":"suspend"}`), 200)
+		if full {
+			answers["suspend "+answerKey(err)]++
+		} else if err != nil {
+			t.Fatalf("suspend: %v", err)
+		}
+		got[i].suspended = err == nil
+	}
+	issue := func(full bool) {
+		cr, err := b.issueOne(c)
+		if full {
+			answers["issue "+answerKey(err)]++
+		} else if err != nil {
+			t.Fatalf("issue: %v", err)
+		}
+		if err == nil {
+			got = append(got, acked{cr: cr})
+		}
+	}
+	// Before: 20 credentials, the even ones suspended.
+	for i := range 20 {
+		issue(false)
+		if i%2 == 0 {
+			suspend(i, false)
+		}
+	}
+
+	// Fill the file system.
+	filler := filepath.Join(mnt, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			break
+		}
+	}
+	f.Close()
+	// Full: suspend the odd ones, issue more.
+	for i := 1; i < 20; i += 2 {
+		suspend(i, true)
+		issue(true)
+	}
+	enrollIn, err := b.enrollBodyAt(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.enrollOne(c, enrollIn)
+	answers["enroll "+answerKey(err)]++
+	select {
+	case err := <-b.node.exited:
+		t.Fatalf("the node exited on a full disk: %v\n%s", err, b.node.logTail())
+	default:
+	}
+	t.Logf("FIGURES fault=disk-full answers_while_full=%v", answers)
+	for k, n := range answers {
+		if !strings.HasSuffix(k, " 200") && !strings.HasSuffix(k, " 201") && !regexp.MustCompile(` 5\d\d [a-z_]+$`).MatchString(k) || strings.Contains(k, " 500 ") {
+			t.Errorf("while the disk was full: %d answers %q (want success, or a 5xx other than 500 with a specific code)", n, k)
+		}
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	var afterErr error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if _, afterErr = b.issueOne(c); afterErr == nil {
+			break
+		}
+	}
+	if afterErr != nil {
+		t.Fatalf("no issuance within 10 s of freeing the disk: %v\n%s", afterErr, b.node.logTail())
+	}
+	check := func(when string) {
+		lost := 0
+		for _, a := range got {
+			state, err := verifyState(c, a.cr)
+			if err != nil || (a.suspended && state != "suspended") {
+				lost++
+				t.Errorf("%s: credential %s (suspension acknowledged: %v): %s %v", when, a.cr.id, a.suspended, state, err)
+			}
+		}
+		t.Logf("FIGURES fault=disk-full %s acknowledged_credentials=%d lost=%d", when, len(got), lost)
+	}
+	check("after freeing space")
+	if err := b.node.stop(); err != nil {
+		t.Fatalf("stop: %v\n%s", err, b.node.logTail())
+	}
+	if err := b.node.start(ctx); err != nil {
+		t.Fatalf("restart after the full disk: %v", err)
+	}
+	check("after a restart")
+}
+
+// answerKey is "200", or the status and error code of a failed request.
+func answerKey(err error) string {
+	var se *statusError
+	if err == nil {
+		return "200"
+	}
+	if errors.As(err, &se) {
+		var body struct {
+			Error string `json:"error"`
+			Code  string `json:"code"`
+		}
+		json.Unmarshal([]byte(se.body), &body)
+		return strconv.Itoa(se.status) + " " + cmp.Or(body.Code, body.Error, "(no code)")
+	}
+	return "transport"
 }

@@ -66,21 +66,21 @@ func soakGoroutineBound(workers int) int { return 100 + 4*workers }
 
 // soakSample is one reading of the node process.
 type soakSample struct {
-	At         float64 `json:"seconds"`
+	At float64 `json:"seconds"`
 	// RSSKiB is VmRSS; AnonKiB its anonymous part (RssAnon: heap,
 	// stacks, runtime), FileKiB its file-backed part (RssFile: mapped
 	// files, the ledger's bbolt database among them, which grows with the
 	// data written and is page cache the kernel can reclaim).
-	RSSKiB  int64 `json:"rss_kib"`
-	AnonKiB int64 `json:"rss_anon_kib"`
-	FileKiB int64 `json:"rss_file_kib"`
-	Goroutines int     `json:"goroutines"`
+	RSSKiB     int64 `json:"rss_kib"`
+	AnonKiB    int64 `json:"rss_anon_kib"`
+	FileKiB    int64 `json:"rss_file_kib"`
+	Goroutines int   `json:"goroutines"`
 	// HeapKiB is go_memstats_heap_inuse_bytes: what of the RSS is live
 	// heap (or garbage not yet collected).
 	HeapKiB int64 `json:"heap_inuse_kib"`
-	FDs        int     `json:"fds"`
-	OK         int64   `json:"ok"`
-	Errors     int64   `json:"errors"`
+	FDs     int   `json:"fds"`
+	OK      int64 `json:"ok"`
+	Errors  int64 `json:"errors"`
 }
 
 // soakReport is a soak's outcome, as written to soak.json.
