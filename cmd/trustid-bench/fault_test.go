@@ -3,6 +3,7 @@ package main
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/internal/testenv"
 	"github.com/trustid-cn/trustid/internal/testredis"
 )
@@ -494,4 +496,58 @@ func answerKey(err error) string {
 		return strconv.Itoa(se.status) + " " + cmp.Or(body.Code, body.Error, "(no code)")
 	}
 	return "transport"
+}
+
+// TestFaultClockSkew proves the documented clock tolerances on the real
+// node, with the skew on the other side of the wire: a relying party's
+// clock ahead or behind signs its client assertion (iat/exp leeway 30 s,
+// auth.DefaultLeeway), and a phone's clock ahead or behind signs its
+// request for a QR code (±60 s, qrcode.DefaultWindow). Within the
+// tolerance the node accepts; beyond it, it refuses with the specific
+// error (401 invalid_client; 401 qr_holder_unauthorized), never a 5xx.
+func TestFaultClockSkew(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b := startFaultNode(t, ctx, "")
+	if err := b.ensureHolders(1); err != nil {
+		t.Fatal(err)
+	}
+	c := newConn(b.node.base, &b.srcs, 0)
+	defer c.close()
+	token := func(iat time.Time) string {
+		a, err := auth.NewClientAssertion(b.node.clientKey, b.node.kid, clientID, b.tokenEndpoint, iat, time.Minute, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := url.Values{"grant_type": {auth.GrantClientCredentials}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {a}}
+		_, err = c.do("POST", auth.TokenPath, "", ctForm, []byte(form.Encode()), 200)
+		return answerKey(err)
+	}
+	code := func(at time.Time) string {
+		body, err := holderRequest(b.holders[0], at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = b.issueCode(c, body)
+		return strings.Replace(answerKey(err), "201 ", "", 1)
+	}
+	now := time.Now
+	for _, x := range []struct {
+		what, got, want string
+	}{
+		// The assertion lives 1 minute from its iat.
+		{"assertion, party's clock 20 s ahead", token(now().Add(20 * time.Second)), "200"},
+		{"assertion, party's clock 45 s ahead", token(now().Add(45 * time.Second)), "401 invalid_client"},
+		{"assertion expired 20 s ago by the node's clock", token(now().Add(-80 * time.Second)), "200"},
+		{"assertion expired 45 s ago by the node's clock", token(now().Add(-105 * time.Second)), "401 invalid_client"},
+		{"QR request, phone 50 s ahead", code(now().Add(50 * time.Second)), "200"},
+		{"QR request, phone 50 s behind", code(now().Add(-50 * time.Second)), "200"},
+		{"QR request, phone 75 s ahead", code(now().Add(75 * time.Second)), "401 qr_holder_unauthorized"},
+		{"QR request, phone 75 s behind", code(now().Add(-75 * time.Second)), "401 qr_holder_unauthorized"},
+	} {
+		t.Logf("FIGURES fault=clock-skew case=%q answer=%q", x.what, x.got)
+		if !strings.HasPrefix(x.got, x.want) {
+			t.Errorf("%s: %s, want %s", x.what, x.got, x.want)
+		}
+	}
 }
