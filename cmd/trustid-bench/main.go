@@ -33,8 +33,19 @@
 // instances sharing a region do. The run only talks to the node it
 // started, on 127.0.0.1, and stops by itself.
 //
+// With -soak DURATION it instead sends a fixed mix of every route (see
+// soakMix) for that long at -rate requests per second, by default half of
+// the capacity a short closed-loop ramp of the mix over -concurrency
+// measures first, on as many connections as the last -concurrency. It
+// samples the node's RSS (anonymous and file-backed), heap, goroutines
+// and open files every -sample, prints them as a table and FIGURES lines,
+// writes soak.json, and fails on any failed request, on the node's own
+// memory growing 10 % or more after the warm-up, or on goroutines beyond
+// their bound (scripts/soak.sh).
+//
 //	go build -o bin/ ./cmd/trustid ./cmd/trustid-bench
 //	bin/trustid-bench -trustid bin/trustid -duration 5s -concurrency 1,16 -out bench-out
+//	bin/trustid-bench -trustid bin/trustid -redis -soak 30m -concurrency 4,16
 package main
 
 import (
