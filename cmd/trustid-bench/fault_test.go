@@ -36,6 +36,15 @@ var (
 	buildErr  error
 )
 
+// TestMain removes the binary trustidBinary built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
+
 // trustidBinary builds cmd/trustid once for the package's tests.
 func trustidBinary(t *testing.T) string {
 	t.Helper()
