@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"syscall"
 )
 
 // Error codes shared by every endpoint.
@@ -16,6 +17,7 @@ const (
 	CodeUnavailable    = "temporarily_unavailable"
 	CodeServerError    = "server_error"
 	CodeRateLimited    = "rate_limited"
+	CodeStorageFull    = "insufficient_storage"
 )
 
 // Error is an error with its HTTP status, code and a message safe to show.
@@ -61,6 +63,11 @@ func mapError(err error) *Error {
 	var e *Error
 	if errors.As(err, &e) {
 		return e
+	}
+	// A full disk (or quota) under any write: a specific answer the
+	// client may retry once space is freed, not an internal error.
+	if errors.Is(err, syscall.ENOSPC) || errors.Is(err, syscall.EDQUOT) {
+		return &Error{Status: http.StatusInsufficientStorage, Code: CodeStorageFull, Message: "the node's storage is full; retry later", Err: err}
 	}
 	for _, table := range errorTables {
 		for _, m := range table {

@@ -33,8 +33,19 @@
 // instances sharing a region do. The run only talks to the node it
 // started, on 127.0.0.1, and stops by itself.
 //
+// With -soak DURATION it instead sends a fixed mix of every route (see
+// soakMix) for that long at -rate requests per second, by default half of
+// the capacity a short closed-loop ramp of the mix over -concurrency
+// measures first, on as many connections as the last -concurrency. It
+// samples the node's RSS (anonymous and file-backed), heap, goroutines
+// and open files every -sample, prints them as a table and FIGURES lines,
+// writes soak.json, and fails on any failed request, on the node's own
+// memory growing 10 % or more after the warm-up, or on goroutines beyond
+// their bound (scripts/soak.sh).
+//
 //	go build -o bin/ ./cmd/trustid ./cmd/trustid-bench
 //	bin/trustid-bench -trustid bin/trustid -duration 5s -concurrency 1,16 -out bench-out
+//	bin/trustid-bench -trustid bin/trustid -redis -soak 30m -concurrency 4,16
 package main
 
 import (
@@ -71,10 +82,20 @@ type options struct {
 	// redis runs the node with a Redis ephemeral store (a redis-server
 	// this run starts) instead of the in-memory default.
 	redis bool
+	// soak, when set, runs the mixed soak (soak.go) for that long instead
+	// of measuring each route; rate is its requests per second (0: half
+	// of the capacity measured first); sample the interval between
+	// readings of the node.
+	soak   time.Duration
+	rate   float64
+	sample time.Duration
 }
 
-// maxRun bounds a whole run, whatever the flags.
+// maxRun bounds a whole run, whatever the flags (a soak adds its duration).
 const maxRun = 20 * time.Minute
+
+// maxSoak bounds -soak.
+const maxSoak = 2 * time.Hour
 
 func main() {
 	var o options
@@ -86,6 +107,9 @@ func main() {
 	flag.StringVar(&o.out, "out", "bench-out", "directory for node-bench.md and node-bench.json")
 	flag.BoolVar(&o.keep, "keep", false, "keep the node's data directory and log")
 	flag.BoolVar(&o.redis, "redis", false, "run the node with Redis as its ephemeral store (starts redis-server on loopback)")
+	flag.DurationVar(&o.soak, "soak", 0, "run a soak of this duration: every route in a fixed mix at -rate, the node sampled and held to bounds (see soak.go)")
+	flag.Float64Var(&o.rate, "rate", 0, "soak rate in requests per second (default: half the capacity a ramp over -concurrency measures first)")
+	flag.DurationVar(&o.sample, "sample", 5*time.Second, "soak: interval between readings of the node's RSS, goroutines and open files")
 	flag.Parse()
 	var err error
 	if o.concurrency, o.paths, err = parseLists(conc, paths); err == nil {
@@ -98,11 +122,16 @@ func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	rep, err := run(ctx, o, os.Stderr)
-	if err == nil {
-		err = rep.write(o.out, os.Stdout)
-	}
-	if err == nil {
-		err = rep.problems()
+	switch {
+	case err != nil:
+	case rep.Soak != nil:
+		if err = rep.Soak.write(o.out, os.Stdout); err == nil {
+			err = rep.Soak.problems()
+		}
+	default:
+		if err = rep.write(o.out, os.Stdout); err == nil {
+			err = rep.problems()
+		}
 	}
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "trustid-bench:", err)
@@ -143,6 +172,9 @@ func (o options) check() error {
 	if o.duration <= 0 || o.duration > time.Minute {
 		return fmt.Errorf("-duration %v: want (0, 1m]", o.duration)
 	}
+	if o.soak < 0 || o.soak > maxSoak || o.rate < 0 || (o.soak > 0 && o.sample < time.Second) {
+		return fmt.Errorf("-soak %v, -rate %v, -sample %v: want a soak up to %v, a rate >= 0, samples at least 1 s apart", o.soak, o.rate, o.sample, maxSoak)
+	}
 	if len(o.concurrency) == 0 || len(o.paths) == 0 {
 		return errors.New("nothing to measure")
 	}
@@ -168,7 +200,7 @@ type bench struct {
 // every route at every concurrency and stops the node. log receives
 // progress.
 func run(ctx context.Context, o options, log io.Writer) (*report, error) {
-	ctx, cancel := context.WithTimeout(ctx, maxRun)
+	ctx, cancel := context.WithTimeout(ctx, maxRun+o.soak)
 	defer cancel()
 	dir, err := os.MkdirTemp("", "trustid-bench")
 	if err != nil {
@@ -215,7 +247,12 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		return nil, err
 	}
 	fmt.Fprintf(log, "node %s (pid %s)\n", b.node.base, b.node.pid)
-	runErr := b.measureAll(ctx, rep, log)
+	var runErr error
+	if o.soak > 0 {
+		rep.Soak, runErr = b.soak(ctx, log)
+	} else {
+		runErr = b.measureAll(ctx, rep, log)
+	}
 	stopErr := b.node.stop()
 	rep.LoadAfter = loadAverage()
 	if runErr != nil {
@@ -231,21 +268,11 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 }
 
 func (b *bench) measureAll(ctx context.Context, rep *report, log io.Writer) error {
-	meta, err := b.metadata()
-	if err != nil {
+	// The relying party issues only what the registry accredits it for.
+	if _, err := b.setupIssuer(ctx); err != nil {
 		return err
 	}
-	b.tokenEndpoint = meta.TokenEndpoint
-	// The relying party issues only what the registry accredits it for:
-	// the operator's step, through the CLI, as docs/relying-party.md shows.
-	admin, err := b.accessToken()
-	if err != nil {
-		return err
-	}
-	if _, err := b.node.cli(ctx, "issuers", "accredit", "--node", b.node.base, "--token", admin,
-		"--client", clientID, "--types", "ResidenceCredential"); err != nil {
-		return err
-	}
+	var err error
 	for _, conc := range b.o.concurrency {
 		// A fresh access token at each concurrency: tokens live 10 minutes.
 		if b.token, err = b.accessToken(); err != nil {

@@ -57,10 +57,13 @@ type node struct {
 	exited         chan error
 	logPath        string
 	base           string // http://127.0.0.1:PORT
-	pid            string
-	clientKey      *gm.PrivateKey
-	kid            string
-	terminal       *identity.Attester
+	// addr is where start listens; empty: a free loopback port. A restart
+	// reuses the first start's address (credentials name the node's URL).
+	addr      string
+	pid       string
+	clientKey *gm.PrivateKey
+	kid       string
+	terminal  *identity.Attester
 }
 
 // buildTrustID builds cmd/trustid into dir with the go command (the run
@@ -169,7 +172,11 @@ func (n *node) start(ctx context.Context) error {
 		return err
 	}
 	defer logFile.Close()
-	n.cmd = exec.Command(n.bin, "serve", "--data", n.data, "--addr", "127.0.0.1:0", "--config", cfg)
+	addr := n.addr
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	n.cmd = exec.Command(n.bin, "serve", "--data", n.data, "--addr", addr, "--config", cfg)
 	n.cmd.Env = n.env
 	n.cmd.Stdout, n.cmd.Stderr = logFile, logFile
 	dieWithParent(n.cmd)
@@ -195,7 +202,7 @@ func (n *node) start(ctx context.Context) error {
 		}
 		b, _ := os.ReadFile(n.logPath)
 		if m := serving.FindSubmatch(b); m != nil {
-			n.base = "http://" + string(m[1])
+			n.base, n.addr = "http://"+string(m[1]), string(m[1])
 			break
 		}
 	}

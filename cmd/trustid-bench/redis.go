@@ -13,16 +13,21 @@ import (
 // startRedis runs redis-server on a free loopback port, without
 // persistence, with its files in dir, until stop is called.
 func startRedis(ctx context.Context, dir string) (addr, pid string, stop func(), err error) {
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		return "", "", nil, errors.New("-redis: redis-server not found (apt-get install redis-server)")
-	}
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", "", nil, err
 	}
 	port := l.Addr().(*net.TCPAddr).Port
 	l.Close()
+	return startRedisOn(ctx, dir, port)
+}
+
+// startRedisOn is startRedis on a given port (a restart reuses the port).
+func startRedisOn(ctx context.Context, dir string, port int) (addr, pid string, stop func(), err error) {
+	bin, err := exec.LookPath("redis-server")
+	if err != nil {
+		return "", "", nil, errors.New("-redis: redis-server not found (apt-get install redis-server)")
+	}
 	cmd := exec.Command(bin, "--port", strconv.Itoa(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir)
 	dieWithParent(cmd)
 	if err := cmd.Start(); err != nil {

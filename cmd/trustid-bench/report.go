@@ -31,6 +31,8 @@ type report struct {
 	// run, setup included; ErrorLogLines its error-level lines.
 	AccessLogLines int `json:"access_log_lines"`
 	ErrorLogLines  int `json:"error_log_lines"`
+	// Soak is the outcome of a -soak run (which measures no route alone).
+	Soak *soakReport `json:"soak,omitempty"`
 }
 
 // result is one route at one concurrency.

@@ -186,8 +186,11 @@ var issueBody = []byte(`{"credential":{"@context":["https://www.w3.org/ns/creden
 	`"options":{"format":"vc+jwt","algorithm":"SM2"}}`)
 
 // issueOne issues a credential on c.
-func (b *bench) issueOne(c *conn) (credential, error) {
-	out, err := c.do("POST", "/credentials/issue", b.token, ctJSON, issueBody, 201)
+func (b *bench) issueOne(c *conn) (credential, error) { return b.issueOneWith(c, b.token) }
+
+// issueOneWith issues a credential on c with an access token.
+func (b *bench) issueOneWith(c *conn, token string) (credential, error) {
+	out, err := c.do("POST", "/credentials/issue", token, ctJSON, issueBody, 201)
 	if err != nil {
 		return credential{}, err
 	}
@@ -293,7 +296,11 @@ var enrollNames = []string{"张三", "李四", "王五", "赵六", "欧阳娜娜
 // device key with its proof for this node, a PIN, and an attestation of
 // the registered terminal (face match passed, chip read).
 func (b *bench) enrollBody(i int) (enrollInput, error) {
-	i += int(b.enrolled.Load())
+	return b.enrollBodyAt(i + int(b.enrolled.Load()))
+}
+
+// enrollBodyAt makes the enrollment with run-wide index i.
+func (b *bench) enrollBodyAt(i int) (enrollInput, error) {
 	birth := time.Date(1950, 1, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i/1000%18000)
 	body17 := "110105" + birth.Format("20060102") + fmt.Sprintf("%03d", i%1000)
 	number := body17 + string(identity.Mod112(body17))
@@ -338,7 +345,12 @@ type enrollInput struct {
 
 // enrollOne sends a prepared enrollment and returns the holder it made.
 func (b *bench) enrollOne(c *conn, in enrollInput) (holder, error) {
-	out, err := c.do("POST", api.EnrollPath, b.token, ctJSON, in.body, 201)
+	return b.enrollOneWith(c, in, b.token)
+}
+
+// enrollOneWith sends a prepared enrollment with an access token.
+func (b *bench) enrollOneWith(c *conn, in enrollInput, token string) (holder, error) {
+	out, err := c.do("POST", api.EnrollPath, token, ctJSON, in.body, 201)
 	if err != nil {
 		return holder{}, err
 	}
@@ -399,16 +411,18 @@ func (b *bench) ensureHolders(n int) error {
 // age_over_18), spread over the holders. The node accepts a request
 // within qrcode.DefaultWindow (60 s) of its time.
 func (b *bench) holderRequests(n int) ([][]byte, error) {
-	now := time.Now().Unix()
-	return prepare(n, func(i int) ([]byte, error) {
-		h := b.holders[i%len(b.holders)]
-		r := qrcode.HolderRequest{Binding: h.binding, Time: now, Nonce: make([]byte, 16), Region: region, Consent: []string{"age_over_18"}}
-		rand.Read(r.Nonce)
-		if err := qrcode.SignHolderRequest(rand.Reader, h.device, &r); err != nil {
-			return nil, err
-		}
-		return json.Marshal(r)
-	})
+	now := time.Now()
+	return prepare(n, func(i int) ([]byte, error) { return holderRequest(b.holders[i%len(b.holders)], now) })
+}
+
+// holderRequest is h's signed request for an online code at now.
+func holderRequest(h holder, now time.Time) ([]byte, error) {
+	r := qrcode.HolderRequest{Binding: h.binding, Time: now.Unix(), Nonce: make([]byte, 16), Region: region, Consent: []string{"age_over_18"}}
+	rand.Read(r.Nonce)
+	if err := qrcode.SignHolderRequest(rand.Reader, h.device, &r); err != nil {
+		return nil, err
+	}
+	return json.Marshal(r)
 }
 
 // issueCode asks for one online code on c.

@@ -1,0 +1,562 @@
+package main
+
+import (
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/internal/testenv"
+	"github.com/trustid-cn/trustid/internal/testredis"
+)
+
+// Node-level fault tests: the real `trustid serve` binary, provisioned
+// through the CLI as trustid-bench does, with a fault made from outside
+// the process while the load runs.
+
+var (
+	buildOnce sync.Once
+	builtBin  string
+	buildErr  error
+)
+
+// TestMain removes the binary trustidBinary built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if builtBin != "" {
+		os.RemoveAll(filepath.Dir(builtBin))
+	}
+	os.Exit(code)
+}
+
+// trustidBinary builds cmd/trustid once for the package's tests.
+func trustidBinary(t *testing.T) string {
+	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "trustid-fault-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBin, buildErr = buildTrustID(context.Background(), dir)
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBin
+}
+
+// startFaultNode provisions and starts a node in a test directory with
+// config (the raised limits are always there) and accredits the relying
+// party as an issuer.
+func startFaultNode(t *testing.T, ctx context.Context, extraConfig string) *bench {
+	t.Helper()
+	dir := t.TempDir()
+	b := &bench{node: &node{bin: trustidBinary(t), dir: dir, data: filepath.Join(dir, "data"), env: childEnv(), config: serveConfig + extraConfig}}
+	if err := b.node.provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.node.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.node.stop() })
+	if _, err := b.setupIssuer(ctx); err != nil {
+		t.Fatalf("%v\n%s", err, b.node.logTail())
+	}
+	return b
+}
+
+// verifyState verifies cr on the node and returns "active", "suspended"
+// or an error.
+func verifyState(c *conn, cr credential) (string, error) {
+	body, _ := json.Marshal(map[string]json.RawMessage{"verifiableCredential": cr.envelope})
+	out, err := c.do("POST", "/credentials/verify", "", ctJSON, body, 200)
+	var se *statusError
+	switch {
+	case err == nil && strings.Contains(string(out), `"verified":true`):
+		return "active", nil
+	case errors.As(err, &se) && se.status == 400 && strings.Contains(se.body, `"code":"suspended"`):
+		return "suspended", nil
+	case err == nil:
+		return "", errors.New("verify: " + string(out))
+	}
+	return "", err
+}
+
+// TestFaultSIGKILLDuringWrites proves that nothing the node acknowledged
+// is lost when it is killed with SIGKILL in the middle of writes: 8
+// workers issue credentials and suspend them (each once) as fast as the
+// node answers; after 2 s the node gets SIGKILL. It is restarted on the
+// same data directory, and every credential whose issuance was answered
+// 201 must verify, and every one whose suspension was answered 200 must
+// verify as suspended. Unanswered requests (in flight at the kill) may go
+// either way.
+func TestFaultSIGKILLDuringWrites(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b := startFaultNode(t, ctx, "")
+
+	type acked struct {
+		cr        credential
+		suspended bool
+	}
+	var mu sync.Mutex
+	var got []acked
+	var inFlightErrs atomic.Int64
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			c := newConn(b.node.base, &b.srcs, 0)
+			defer c.close()
+			for !stop.Load() {
+				cr, err := b.issueOne(c)
+				if err != nil {
+					inFlightErrs.Add(1)
+					return
+				}
+				mu.Lock()
+				got = append(got, acked{cr: cr})
+				i := len(got) - 1
+				mu.Unlock()
+				path := "/v1/credentials/" + url.PathEscape(cr.id) + "/status"
+				if _, err := c.do("POST", path, b.token, ctJSON, []byte(`{"action":"suspend"}`), 200); err != nil {
+					inFlightErrs.Add(1)
+					return
+				}
+				mu.Lock()
+				got[i].suspended = true
+				mu.Unlock()
+			}
+		})
+	}
+	time.Sleep(2 * time.Second)
+	if err := b.node.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	<-b.node.exited
+	stop.Store(true)
+	wg.Wait()
+	b.node.cmd = nil
+
+	if err := b.node.start(ctx); err != nil {
+		t.Fatalf("restart after SIGKILL: %v", err)
+	}
+	issued, suspended := 0, 0
+	var lost []string
+	c := newConn(b.node.base, &b.srcs, verifyPerAddr)
+	defer c.close()
+	for _, a := range got {
+		state, err := verifyState(c, a.cr)
+		if err != nil {
+			t.Fatalf("reading back %s: %v\n%s", a.cr.id, err, b.node.logTail())
+		}
+		issued++
+		if a.suspended {
+			suspended++
+			if state != "suspended" {
+				lost = append(lost, a.cr.id+" (suspension acknowledged, now "+state+")")
+			}
+		}
+	}
+	t.Logf("FIGURES fault=sigkill acknowledged_issuances=%d acknowledged_suspensions=%d in_flight_at_kill=%d lost=%d",
+		issued, suspended, inFlightErrs.Load(), len(lost))
+	if issued < 10 || suspended < 10 {
+		t.Fatalf("only %d issuances and %d suspensions before the kill: the test proved nothing", issued, suspended)
+	}
+	if len(lost) > 0 {
+		t.Fatalf("%d acknowledged writes lost after SIGKILL: %v", len(lost), lost)
+	}
+}
+
+// TestFaultRedisRestartUnderLoad proves that single use holds when the
+// node's Redis dies and comes back under load, and that the node recovers
+// by itself. Four workers each issue an online code, redeem it, and
+// replay it at once; when no code can be issued (the outage) they replay
+// codes redeemed earlier; the test also replays every redeemed code after
+// the outage. Answers are counted by the phase in which the request was
+// sent. redis-server is killed (SIGKILL) after 3 s and restarted on the
+// same port (empty: no persistence) 3 s later. It holds that: no code is
+// ever redeemed twice (no second 200, before, during or after); every
+// failure during the outage is 503 temporarily_unavailable (never a 500);
+// and codes are issued and redeemed again within 10 s of the restart,
+// without restarting the node.
+func TestFaultRedisRestartUnderLoad(t *testing.T) {
+	_, err := exec.LookPath(testredis.Binary)
+	testenv.Require(t, testredis.Binary, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	rdir := t.TempDir()
+	addr, _, stopRedis, err := startRedis(ctx, rdir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() { stopRedis() }()
+	port, _ := strconv.Atoi(addr[strings.LastIndexByte(addr, ':')+1:])
+	b := startFaultNode(t, ctx, "redis-url: redis://"+addr+"/0\n")
+	if err := b.ensureHolders(4); err != nil {
+		t.Fatal(err)
+	}
+
+	var phase atomic.Int32 // 0 before, 1 outage, 2 after the restart
+	phases := [3]string{"before", "outage", "after"}
+	var mu sync.Mutex
+	redeemed := map[string]int{} // code -> 200 answers
+	statuses := [3]map[string]int{{}, {}, {}}
+	note := func(p int32, what string, err error) {
+		key := what + " 200"
+		var se *statusError
+		switch {
+		case errors.As(err, &se):
+			key = what + " " + strconv.Itoa(se.status)
+			if se.status == 503 && !strings.Contains(se.body, `"`+api.CodeUnavailable+`"`) {
+				key += " (other code)"
+			}
+		case err != nil:
+			key = what + " transport"
+		}
+		mu.Lock()
+		statuses[p][key]++
+		mu.Unlock()
+	}
+	var lastOKAfter atomic.Int64 // unix nanos of the first full round after the restart
+	var stop atomic.Bool
+	var wg sync.WaitGroup
+	for w := range 4 {
+		wg.Go(func() {
+			c := newConn(b.node.base, &b.srcs, qrIssuePerAddr)
+			defer c.close()
+			for !stop.Load() {
+				p := phase.Load()
+				body, err := holderRequest(b.holders[w], time.Now())
+				if err != nil {
+					t.Error(err)
+					return
+				}
+				code, err := b.issueCode(c, body)
+				note(p, "issue", err)
+				if err != nil {
+					// No fresh code: replay one redeemed earlier.
+					var old string
+					mu.Lock()
+					for old = range redeemed {
+						break
+					}
+					mu.Unlock()
+					if old != "" {
+						_, err := c.do("POST", "/v1/qr/verify", b.token, ctJSON, redeemBodies([]string{old})[0], 200)
+						note(p, "old replay", err)
+						if err == nil {
+							mu.Lock()
+							redeemed[old]++
+							mu.Unlock()
+						}
+					}
+					time.Sleep(20 * time.Millisecond)
+					continue
+				}
+				rb := redeemBodies([]string{code})[0]
+				for _, what := range []string{"redeem", "replay"} {
+					_, err := c.do("POST", "/v1/qr/verify", b.token, ctJSON, rb, 200)
+					note(p, what, err)
+					if err == nil {
+						mu.Lock()
+						redeemed[code]++
+						mu.Unlock()
+						if p == 2 && what == "redeem" {
+							lastOKAfter.CompareAndSwap(0, time.Now().UnixNano())
+						}
+					}
+				}
+			}
+		})
+	}
+	time.Sleep(3 * time.Second)
+	stopRedis()
+	phase.Store(1)
+	killed := time.Now()
+	time.Sleep(3 * time.Second)
+	if _, _, stopRedis, err = startRedisOn(ctx, rdir, port); err != nil {
+		t.Fatal(err)
+	}
+	restarted := time.Now()
+	phase.Store(2)
+	time.Sleep(5 * time.Second)
+	stop.Store(true)
+	wg.Wait()
+
+	// Replay every code redeemed, after the restart.
+	c := newConn(b.node.base, &b.srcs, 0)
+	defer c.close()
+	for code := range redeemed {
+		_, err := c.do("POST", "/v1/qr/verify", b.token, ctJSON, redeemBodies([]string{code})[0], 200)
+		note(2, "late replay", err)
+		if err == nil {
+			redeemed[code]++
+		}
+	}
+	doubles := 0
+	for _, n := range redeemed {
+		if n > 1 {
+			doubles++
+		}
+	}
+	for i, m := range statuses {
+		t.Logf("FIGURES fault=redis-restart phase=%s answers=%v", phases[i], m)
+	}
+	recovery := time.Duration(0)
+	if ns := lastOKAfter.Load(); ns != 0 {
+		recovery = time.Unix(0, ns).Sub(restarted)
+	}
+	t.Logf("FIGURES fault=redis-restart outage=%v codes_redeemed=%d double_redemptions=%d recovery_after_restart=%v",
+		restarted.Sub(killed).Round(time.Millisecond), len(redeemed), doubles, recovery.Round(time.Millisecond))
+	if doubles > 0 {
+		t.Errorf("%d codes redeemed twice", doubles)
+	}
+	if statuses[0]["redeem 200"] < 10 {
+		t.Errorf("only %d redemptions before the outage: the load did not run", statuses[0]["redeem 200"])
+	}
+	for i, m := range statuses {
+		for k, n := range m {
+			if strings.HasSuffix(k, " 500") || strings.Contains(k, "other code") || strings.HasSuffix(k, " transport") {
+				t.Errorf("%s: %d answers %q", phases[i], n, k)
+			}
+		}
+	}
+	if statuses[1]["issue 503"] == 0 || statuses[1]["old replay 503"]+statuses[1]["old replay 409"] == 0 {
+		t.Errorf("no 503 for issuance or no replay answered during the outage: %v", statuses[1])
+	}
+	if recovery == 0 || recovery > 10*time.Second {
+		t.Errorf("no redemption within 10 s of the restart (first after %v)", recovery)
+	}
+}
+
+// TestFaultDiskFull proves that a full data directory gives clear errors
+// and loses nothing. The node's data directory is on a 16 MiB tmpfs the
+// test mounts (root is needed: without it the test fails under CI and
+// skips elsewhere). 20 credentials are issued and half of them suspended;
+// then a file fills the file system and the node gets more writes
+// (suspensions of the other half, issuance, an enrollment): each must
+// succeed or fail with a
+// 5xx other than 500 and a specific error code, and the node must not
+// exit. After the filler is removed, the node must serve writes again
+// without a restart, and every write acknowledged before or during the
+// full disk must read back: issued credentials verify, acknowledged
+// suspensions show. Then it is restarted and read back once more.
+func TestFaultDiskFull(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	mnt := t.TempDir()
+	out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", mnt).CombinedOutput()
+	if err != nil {
+		err = fmt.Errorf("%v: %s", err, out)
+	}
+	testenv.Require(t, "a tmpfs mount (root)", err)
+	t.Cleanup(func() {
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Errorf("umount %s: %v %s", mnt, err, out)
+		}
+	})
+	b := &bench{node: &node{bin: trustidBinary(t), dir: t.TempDir(), data: filepath.Join(mnt, "data"), env: childEnv(), config: serveConfig}}
+	if err := b.node.provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.node.start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b.node.stop()
+	if _, err := b.setupIssuer(ctx); err != nil {
+		t.Fatal(err)
+	}
+	type acked struct {
+		cr        credential
+		suspended bool
+	}
+	var got []acked
+	c := newConn(b.node.base, &b.srcs, verifyPerAddr)
+	defer c.close()
+	answers := map[string]int{}
+	// suspend suspends got[i], recording the answer when the disk is full.
+	suspend := func(i int, full bool) {
+		_, err := c.do("POST", "/v1/credentials/"+url.PathEscape(got[i].cr.id)+"/status", b.token, ctJSON, []byte(`{"action":"suspend"}`), 200)
+		if full {
+			answers["suspend "+answerKey(err)]++
+		} else if err != nil {
+			t.Fatalf("suspend: %v", err)
+		}
+		got[i].suspended = err == nil
+	}
+	issue := func(full bool) {
+		cr, err := b.issueOne(c)
+		if full {
+			answers["issue "+answerKey(err)]++
+		} else if err != nil {
+			t.Fatalf("issue: %v", err)
+		}
+		if err == nil {
+			got = append(got, acked{cr: cr})
+		}
+	}
+	// Before: 20 credentials, the even ones suspended.
+	for i := range 20 {
+		issue(false)
+		if i%2 == 0 {
+			suspend(i, false)
+		}
+	}
+
+	// Fill the file system.
+	filler := filepath.Join(mnt, "filler")
+	f, err := os.Create(filler)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	for {
+		if _, err := f.Write(chunk); err != nil {
+			break
+		}
+	}
+	f.Close()
+	// Full: suspend the odd ones, issue more.
+	for i := 1; i < 20; i += 2 {
+		suspend(i, true)
+		issue(true)
+	}
+	enrollIn, err := b.enrollBodyAt(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = b.enrollOne(c, enrollIn)
+	answers["enroll "+answerKey(err)]++
+	select {
+	case err := <-b.node.exited:
+		t.Fatalf("the node exited on a full disk: %v\n%s", err, b.node.logTail())
+	default:
+	}
+	t.Logf("FIGURES fault=disk-full answers_while_full=%v", answers)
+	for k, n := range answers {
+		if !strings.HasSuffix(k, " 200") && !strings.HasSuffix(k, " 201") && !regexp.MustCompile(` 5\d\d [a-z_]+$`).MatchString(k) || strings.Contains(k, " 500 ") {
+			t.Errorf("while the disk was full: %d answers %q (want success, or a 5xx other than 500 with a specific code)", n, k)
+		}
+	}
+
+	if err := os.Remove(filler); err != nil {
+		t.Fatal(err)
+	}
+	var afterErr error
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		if _, afterErr = b.issueOne(c); afterErr == nil {
+			break
+		}
+	}
+	if afterErr != nil {
+		t.Fatalf("no issuance within 10 s of freeing the disk: %v\n%s", afterErr, b.node.logTail())
+	}
+	check := func(when string) {
+		lost := 0
+		for _, a := range got {
+			state, err := verifyState(c, a.cr)
+			if err != nil || (a.suspended && state != "suspended") {
+				lost++
+				t.Errorf("%s: credential %s (suspension acknowledged: %v): %s %v", when, a.cr.id, a.suspended, state, err)
+			}
+		}
+		t.Logf("FIGURES fault=disk-full %s acknowledged_credentials=%d lost=%d", when, len(got), lost)
+	}
+	check("after freeing space")
+	if err := b.node.stop(); err != nil {
+		t.Fatalf("stop: %v\n%s", err, b.node.logTail())
+	}
+	if err := b.node.start(ctx); err != nil {
+		t.Fatalf("restart after the full disk: %v", err)
+	}
+	check("after a restart")
+}
+
+// answerKey is "200", or the status and error code of a failed request.
+func answerKey(err error) string {
+	var se *statusError
+	if err == nil {
+		return "200"
+	}
+	if errors.As(err, &se) {
+		var body struct {
+			Error string `json:"error"`
+			Code  string `json:"code"`
+		}
+		json.Unmarshal([]byte(se.body), &body)
+		return strconv.Itoa(se.status) + " " + cmp.Or(body.Code, body.Error, "(no code)")
+	}
+	return "transport"
+}
+
+// TestFaultClockSkew proves the documented clock tolerances on the real
+// node, with the skew on the other side of the wire: a relying party's
+// clock ahead or behind signs its client assertion (iat/exp leeway 30 s,
+// auth.DefaultLeeway), and a phone's clock ahead or behind signs its
+// request for a QR code (±60 s, qrcode.DefaultWindow). Within the
+// tolerance the node accepts; beyond it, it refuses with the specific
+// error (401 invalid_client; 401 qr_holder_unauthorized), never a 5xx.
+func TestFaultClockSkew(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	b := startFaultNode(t, ctx, "")
+	if err := b.ensureHolders(1); err != nil {
+		t.Fatal(err)
+	}
+	c := newConn(b.node.base, &b.srcs, 0)
+	defer c.close()
+	token := func(iat time.Time) string {
+		a, err := auth.NewClientAssertion(b.node.clientKey, b.node.kid, clientID, b.tokenEndpoint, iat, time.Minute, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		form := url.Values{"grant_type": {auth.GrantClientCredentials}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {a}}
+		_, err = c.do("POST", auth.TokenPath, "", ctForm, []byte(form.Encode()), 200)
+		return answerKey(err)
+	}
+	code := func(at time.Time) string {
+		body, err := holderRequest(b.holders[0], at)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = b.issueCode(c, body)
+		return strings.Replace(answerKey(err), "201 ", "", 1)
+	}
+	now := time.Now
+	for _, x := range []struct {
+		what, got, want string
+	}{
+		// The assertion lives 1 minute from its iat.
+		{"assertion, party's clock 20 s ahead", token(now().Add(20 * time.Second)), "200"},
+		{"assertion, party's clock 45 s ahead", token(now().Add(45 * time.Second)), "401 invalid_client"},
+		{"assertion expired 20 s ago by the node's clock", token(now().Add(-80 * time.Second)), "200"},
+		{"assertion expired 45 s ago by the node's clock", token(now().Add(-105 * time.Second)), "401 invalid_client"},
+		{"QR request, phone 50 s ahead", code(now().Add(50 * time.Second)), "200"},
+		{"QR request, phone 50 s behind", code(now().Add(-50 * time.Second)), "200"},
+		{"QR request, phone 75 s ahead", code(now().Add(75 * time.Second)), "401 qr_holder_unauthorized"},
+		{"QR request, phone 75 s behind", code(now().Add(-75 * time.Second)), "401 qr_holder_unauthorized"},
+	} {
+		t.Logf("FIGURES fault=clock-skew case=%q answer=%q", x.what, x.got)
+		if !strings.HasPrefix(x.got, x.want) {
+			t.Errorf("%s: %s, want %s", x.what, x.got, x.want)
+		}
+	}
+}

@@ -1,0 +1,614 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"cmp"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+)
+
+// With -soak the run sends a mix of every route for the soak duration at a
+// steady rate (-rate, or half of the capacity a short ramp measures first
+// in the same run), samples the node process and asserts that it held:
+// no failed request, resident memory after the warm-up growing less than
+// soakMaxGrowth, goroutines within soakGoroutineBound.
+
+// soakMix is the share of each route in the mix, in requests per 100.
+// QR redemption redeems the codes QR issuance made; status changes and
+// verifications use credentials the issue route made.
+var soakMix = []struct {
+	name   string
+	weight int
+}{
+	{"token", 5}, {"issue", 15}, {"verify", 25}, {"status", 15}, {"enroll", 5}, {"qr-issue", 18}, {"qr-redeem", 17},
+}
+
+const (
+	// soakMaxGrowth bounds the growth of the node's RSS from the end of
+	// the warm-up to its largest later sample.
+	soakMaxGrowth = 0.10
+	// soakRampStep is how long the capacity ramp runs the mix closed-loop
+	// at each -concurrency.
+	soakRampStep = 8 * time.Second
+	// soakBudget is the requests each worker sends from one loopback
+	// source address: below the smallest per-address limit with no
+	// setting (QR issuance, 120 a minute).
+	soakBudget = qrIssuePerAddr
+)
+
+// soakWarmup is the part of a soak whose samples are not held to the
+// growth bound: a quarter of it, at most 5 minutes (30 s of a 2-minute
+// soak, 5 minutes of a 30-minute one).
+func soakWarmup(d time.Duration) time.Duration { return min(d/4, 5*time.Minute) }
+
+// soakGoroutineBound is the most goroutines the node may run after the
+// warm-up with workers connections: 100 for itself plus 4 per connection
+// (each connection costs the server 1 or 2).
+func soakGoroutineBound(workers int) int { return 100 + 4*workers }
+
+// soakSample is one reading of the node process.
+type soakSample struct {
+	At float64 `json:"seconds"`
+	// RSSKiB is VmRSS; AnonKiB its anonymous part (RssAnon: heap,
+	// stacks, runtime), FileKiB its file-backed part (RssFile: mapped
+	// files, the ledger's bbolt database among them, which grows with the
+	// data written and is page cache the kernel can reclaim).
+	RSSKiB     int64 `json:"rss_kib"`
+	AnonKiB    int64 `json:"rss_anon_kib"`
+	FileKiB    int64 `json:"rss_file_kib"`
+	Goroutines int   `json:"goroutines"`
+	// HeapKiB is go_memstats_heap_inuse_bytes: what of the RSS is live
+	// heap (or garbage not yet collected).
+	HeapKiB int64 `json:"heap_inuse_kib"`
+	FDs     int   `json:"fds"`
+	OK      int64 `json:"ok"`
+	Errors  int64 `json:"errors"`
+}
+
+// soakReport is a soak's outcome, as written to soak.json.
+type soakReport struct {
+	Duration       string         `json:"duration"`
+	Warmup         string         `json:"warmup"`
+	Workers        int            `json:"workers"`
+	Mix            map[string]int `json:"mix_per_100"`
+	CapacityPerSec float64        `json:"capacity_per_second,omitempty"` // 0 with -rate
+	RatePerSec     float64        `json:"rate_per_second"`
+	AchievedPerSec float64        `json:"achieved_per_second"`
+	Requests       map[string]int `json:"requests"`
+	Errors         map[string]int `json:"errors,omitempty"`
+	FirstError     string         `json:"first_error,omitempty"`
+	Samples        []soakSample   `json:"samples"`
+	RSSGrowth      float64        `json:"rss_anon_growth_after_warmup"`
+	MaxGoroutines  int            `json:"max_goroutines_after_warmup"`
+	GoroutineBound int            `json:"goroutine_bound"`
+	MaxFDs         int            `json:"max_fds_after_warmup"`
+}
+
+// soakState is what the mix's requests share.
+type soakState struct {
+	b     *bench
+	token atomic.Pointer[string]
+	mu    sync.Mutex
+	// verifyPool holds credentials only verified (never suspended);
+	// statusPool credentials whose status changes, each taken by one
+	// request at a time.
+	verifyPool []credential
+	statusPool chan *statusItem
+	codes      chan string
+	holders    []holder
+	okBy       sync.Map // route -> *atomic.Int64
+	errBy      sync.Map // route + " " + error kind -> *atomic.Int64
+	ok, failed atomic.Int64
+	firstErr   atomic.Pointer[string]
+}
+
+type statusItem struct {
+	path      string
+	suspended bool
+}
+
+func count(m *sync.Map, key string) {
+	v, _ := m.LoadOrStore(key, new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+}
+
+func snapshot(m *sync.Map) map[string]int {
+	out := map[string]int{}
+	m.Range(func(k, v any) bool { out[k.(string)] = int(v.(*atomic.Int64).Load()); return true })
+	return out
+}
+
+// soak runs the capacity ramp (without -rate), then the soak.
+func (b *bench) soak(ctx context.Context, log io.Writer) (*soakReport, error) {
+	if _, err := b.setupIssuer(ctx); err != nil {
+		return nil, err
+	}
+	s := &soakState{b: b, statusPool: make(chan *statusItem, 4096), codes: make(chan string, 8192)}
+	s.token.Store(&b.token)
+	if err := b.ensureHolders(8); err != nil {
+		return nil, err
+	}
+	s.holders = b.holders
+	if err := b.ensureCreds(64); err != nil {
+		return nil, err
+	}
+	for i, cr := range b.creds {
+		s.addCred(cr, i%2 == 0)
+	}
+	workers := b.o.concurrency[len(b.o.concurrency)-1]
+	rep := &soakReport{Duration: b.o.soak.String(), Warmup: soakWarmup(b.o.soak).String(), Workers: workers,
+		Mix: map[string]int{}, GoroutineBound: soakGoroutineBound(workers)}
+	for _, m := range soakMix {
+		rep.Mix[m.name] = m.weight
+	}
+	rate := b.o.rate
+	if rate <= 0 {
+		for _, c := range b.o.concurrency {
+			n, elapsed, err := s.closedLoop(ctx, c, soakRampStep)
+			if err != nil {
+				return nil, fmt.Errorf("capacity ramp at concurrency %d: %w", c, err)
+			}
+			perSec := float64(n) / elapsed.Seconds()
+			fmt.Fprintf(log, "capacity ramp: mix at concurrency %d: %.0f requests/s\n", c, perSec)
+			rep.CapacityPerSec = max(rep.CapacityPerSec, perSec)
+		}
+		rate = rep.CapacityPerSec / 2
+		// The ramp's requests are not the soak's: count afresh.
+		s.okBy, s.errBy = sync.Map{}, sync.Map{}
+		s.ok.Store(0)
+		s.failed.Store(0)
+		s.firstErr.Store(nil)
+	}
+	if rate <= 0 {
+		return nil, errors.New("soak: no rate (the capacity ramp answered nothing)")
+	}
+	rep.RatePerSec = rate
+	fmt.Fprintf(log, "soak: %v of the mix at %.0f requests/s on %d connections (warm-up %v)\n", b.o.soak, rate, workers, rep.Warmup)
+
+	start := time.Now()
+	stop := start.Add(b.o.soak)
+	interval := time.Duration(float64(time.Second) / rate)
+	var slot atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			c := newConn(b.node.base, &b.srcs, soakBudget)
+			defer c.close()
+			for ctx.Err() == nil {
+				at := start.Add(time.Duration(slot.Add(1)-1) * interval)
+				if !at.Before(stop) {
+					return
+				}
+				if d := time.Until(at); d > 0 {
+					time.Sleep(d)
+				}
+				s.one(c)
+			}
+		})
+	}
+	// The sampler reads the node every -sample until the workers are
+	// done, then once more.
+	var sampleErr error
+	take := func() {
+		x, err := s.sample(time.Since(start))
+		if err != nil {
+			sampleErr = cmp.Or(sampleErr, err)
+			return
+		}
+		rep.Samples = append(rep.Samples, x)
+		fmt.Fprintf(log, "soak %5.0fs  rss %7d KiB (anon %7d, file %7d)  heap %7d KiB  goroutines %4d  fds %4d  ok %8d  errors %d\n", x.At, x.RSSKiB, x.AnonKiB, x.FileKiB, x.HeapKiB, x.Goroutines, x.FDs, x.OK, x.Errors)
+	}
+	done := make(chan struct{})
+	var sampler sync.WaitGroup
+	sampler.Go(func() {
+		tick := time.NewTicker(b.o.sample)
+		defer tick.Stop()
+		for {
+			take()
+			select {
+			case <-tick.C:
+			case <-done:
+				return
+			}
+		}
+	})
+	wg.Wait()
+	close(done)
+	sampler.Wait()
+	take()
+	if sampleErr != nil {
+		return nil, sampleErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	rep.AchievedPerSec = float64(s.ok.Load()+s.failed.Load()) / time.Since(start).Seconds()
+	rep.Requests, rep.Errors = snapshot(&s.okBy), snapshot(&s.errBy)
+	if p := s.firstErr.Load(); p != nil {
+		rep.FirstError = *p
+	}
+	rep.assess(soakWarmup(b.o.soak).Seconds())
+	return rep, nil
+}
+
+// setupIssuer gets the node ready for the routes: its metadata and the
+// relying party accredited as an issuer (the operator's step, through the
+// CLI, as docs/relying-party.md shows), and an access token.
+func (b *bench) setupIssuer(ctx context.Context) (string, error) {
+	meta, err := b.metadata()
+	if err != nil {
+		return "", err
+	}
+	b.tokenEndpoint = meta.TokenEndpoint
+	admin, err := b.accessToken()
+	if err != nil {
+		return "", err
+	}
+	if _, err := b.node.cli(ctx, "issuers", "accredit", "--node", b.node.base, "--token", admin,
+		"--client", clientID, "--types", "ResidenceCredential"); err != nil {
+		return "", err
+	}
+	b.token = admin
+	return admin, nil
+}
+
+// closedLoop runs the mix on conc connections, each sending its next
+// request as soon as the last is answered, for d; it returns the requests
+// answered and the time taken.
+func (s *soakState) closedLoop(ctx context.Context, conc int, d time.Duration) (int64, time.Duration, error) {
+	before := s.ok.Load()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range conc {
+		wg.Go(func() {
+			c := newConn(s.b.node.base, &s.b.srcs, soakBudget)
+			defer c.close()
+			for time.Since(start) < d && ctx.Err() == nil {
+				s.one(c)
+			}
+		})
+	}
+	wg.Wait()
+	if p := s.firstErr.Load(); p != nil {
+		return 0, 0, errors.New(*p)
+	}
+	return s.ok.Load() - before, time.Since(start), ctx.Err()
+}
+
+// pick draws a route from the mix.
+func pick() string {
+	n := mrand.IntN(100)
+	for _, m := range soakMix {
+		if n < m.weight {
+			return m.name
+		}
+		n -= m.weight
+	}
+	return soakMix[len(soakMix)-1].name
+}
+
+// one sends one request of the mix (two when a redemption finds no code
+// waiting: it issues one first) and counts the outcome.
+func (s *soakState) one(c *conn) {
+	name := pick()
+	if name == "qr-redeem" {
+		select {
+		case code := <-s.codes:
+			s.done(name, s.redeem(c, code))
+			return
+		default:
+			name = "qr-issue"
+		}
+	}
+	var err error
+	switch name {
+	case "token":
+		err = s.tokenOne(c)
+	case "issue":
+		var cr credential
+		if cr, err = s.b.issueOneWith(c, *s.token.Load()); err == nil {
+			s.addCred(cr, mrand.IntN(2) == 0)
+		}
+	case "verify":
+		err = s.verify(c)
+	case "status":
+		err = s.status(c)
+	case "enroll":
+		err = s.enroll(c)
+	case "qr-issue":
+		err = s.qrIssue(c)
+	}
+	s.done(name, err)
+}
+
+func (s *soakState) done(route string, err error) {
+	if err == nil {
+		s.ok.Add(1)
+		count(&s.okBy, route)
+		return
+	}
+	s.failed.Add(1)
+	count(&s.errBy, route+" "+errorKey(err))
+	msg := route + ": " + err.Error()
+	s.firstErr.CompareAndSwap(nil, &msg)
+}
+
+// addCred puts a fresh credential in the verify pool (up to 2,000) or
+// the status pool (when it has room).
+func (s *soakState) addCred(cr credential, forVerify bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if forVerify || len(s.verifyPool) < 16 {
+		if len(s.verifyPool) < 2000 {
+			s.verifyPool = append(s.verifyPool, cr)
+		}
+		return
+	}
+	select {
+	case s.statusPool <- &statusItem{path: "/v1/credentials/" + url.PathEscape(cr.id) + "/status"}:
+	default:
+	}
+}
+
+func (s *soakState) tokenOne(c *conn) error {
+	a, err := auth.NewClientAssertion(s.b.node.clientKey, s.b.node.kid, clientID, s.b.tokenEndpoint, time.Now(), auth.DefaultMaxAssertionAge, rand.Reader)
+	if err != nil {
+		return err
+	}
+	body := url.Values{"grant_type": {auth.GrantClientCredentials}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {a}}.Encode()
+	out, err := c.do("POST", auth.TokenPath, "", ctForm, []byte(body), 200)
+	if err != nil {
+		return err
+	}
+	var resp auth.TokenResponse
+	if err := json.Unmarshal(out, &resp); err != nil || resp.AccessToken == "" {
+		return fmt.Errorf("token response without access_token: %.200s", out)
+	}
+	s.token.Store(&resp.AccessToken)
+	return nil
+}
+
+func (s *soakState) verify(c *conn) error {
+	s.mu.Lock()
+	cr := s.verifyPool[mrand.IntN(len(s.verifyPool))]
+	s.mu.Unlock()
+	body, _ := json.Marshal(map[string]json.RawMessage{"verifiableCredential": cr.envelope})
+	out, err := c.do("POST", "/credentials/verify", "", ctJSON, body, 200)
+	if err == nil && !bytes.Contains(out, []byte(`"verified":true`)) {
+		err = fmt.Errorf("not verified: %.200s", out)
+	}
+	return err
+}
+
+// status suspends or reinstates a credential of the status pool: one
+// request at a time per credential, so each change is valid.
+func (s *soakState) status(c *conn) error {
+	var it *statusItem
+	select {
+	case it = <-s.statusPool:
+	default:
+		return s.verify(c) // none yet: the pool fills as credentials are issued
+	}
+	body := []byte(`{"action":"suspend"}`)
+	if it.suspended {
+		body = []byte(`{"action":"reinstate"}`)
+	}
+	_, err := c.do("POST", it.path, *s.token.Load(), ctJSON, body, 200)
+	if err == nil {
+		it.suspended = !it.suspended
+	}
+	s.statusPool <- it
+	return err
+}
+
+func (s *soakState) enroll(c *conn) error {
+	in, err := s.b.enrollBodyAt(int(s.b.enrolled.Add(1) - 1))
+	if err != nil {
+		return err
+	}
+	h, err := s.b.enrollOneWith(c, in, *s.token.Load())
+	if err == nil {
+		s.mu.Lock()
+		if len(s.holders) < 64 {
+			s.holders = append(s.holders, h)
+		}
+		s.mu.Unlock()
+	}
+	return err
+}
+
+func (s *soakState) qrIssue(c *conn) error {
+	s.mu.Lock()
+	h := s.holders[mrand.IntN(len(s.holders))]
+	s.mu.Unlock()
+	body, err := holderRequest(h, time.Now())
+	if err != nil {
+		return err
+	}
+	code, err := s.b.issueCode(c, body)
+	if err == nil {
+		select {
+		case s.codes <- code:
+		default:
+		}
+	}
+	return err
+}
+
+func (s *soakState) redeem(c *conn, code string) error {
+	body, _ := json.Marshal(map[string]string{"code": code})
+	out, err := c.do("POST", "/v1/qr/verify", *s.token.Load(), ctJSON, body, 200)
+	if err == nil && !bytes.Contains(out, []byte(`"pairwise_id"`)) {
+		err = fmt.Errorf("redemption without pairwise_id: %.200s", out)
+	}
+	return err
+}
+
+// sample reads the node's RSS and open files from /proc and its
+// goroutines from /metrics.
+func (s *soakState) sample(at time.Duration) (soakSample, error) {
+	x := soakSample{At: at.Round(time.Second).Seconds(), OK: s.ok.Load(), Errors: s.failed.Load()}
+	var err error
+	var rss map[string]int64
+	if rss, err = procStatusKiB(s.b.node.pid, "VmRSS", "RssAnon", "RssFile"); err != nil {
+		return x, err
+	}
+	x.RSSKiB, x.AnonKiB, x.FileKiB = rss["VmRSS"], rss["RssAnon"], rss["RssFile"]
+	fds, err := os.ReadDir(filepath.Join("/proc", s.b.node.pid, "fd"))
+	if err != nil {
+		return x, err
+	}
+	x.FDs = len(fds)
+	m, err := nodeMetrics(s.b.node.base, "go_goroutines", "go_memstats_heap_inuse_bytes")
+	x.Goroutines, x.HeapKiB = int(m[0]), int64(m[1]/1024)
+	return x, err
+}
+
+// procStatusKiB reads the named kB fields of /proc/<pid>/status.
+func procStatusKiB(pid string, names ...string) (map[string]int64, error) {
+	f, err := os.Open("/proc/" + pid + "/status")
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out := map[string]int64{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		name, v, ok := strings.Cut(sc.Text(), ":")
+		if ok && slices.Contains(names, name) {
+			if out[name], err = strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64); err != nil {
+				return nil, fmt.Errorf("/proc/%s/status %s: %w", pid, name, err)
+			}
+		}
+	}
+	if len(out) != len(names) {
+		return nil, fmt.Errorf("/proc/%s/status lacks one of %v", pid, names)
+	}
+	return out, sc.Err()
+}
+
+// nodeMetrics reads the named gauges from the node's /metrics.
+func nodeMetrics(base string, names ...string) ([]float64, error) {
+	resp, err := http.Get(base + "/metrics")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	out := make([]float64, len(names))
+	found := 0
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		for i, name := range names {
+			if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+				if out[i], err = strconv.ParseFloat(v, 64); err != nil {
+					return nil, fmt.Errorf("/metrics %s: %w", name, err)
+				}
+				found++
+			}
+		}
+	}
+	if found != len(names) {
+		return nil, fmt.Errorf("/metrics lacks one of %v", names)
+	}
+	return out, sc.Err()
+}
+
+// assess works out the figures held against the bounds. Memory growth
+// is that of the node's own memory (RssAnon; the file-backed part is the
+// data it maps, reported but not bounded): the highest sample after the
+// warm-up over the highest during it, so that the garbage collector's
+// cycles within a stable footprint do not count as growth.
+func (r *soakReport) assess(warmup float64) {
+	var base, after int64
+	for _, x := range r.Samples {
+		if x.At <= warmup {
+			base = max(base, x.AnonKiB)
+			continue
+		}
+		after = max(after, x.AnonKiB)
+		r.MaxGoroutines = max(r.MaxGoroutines, x.Goroutines)
+		r.MaxFDs = max(r.MaxFDs, x.FDs)
+	}
+	if base > 0 {
+		r.RSSGrowth = float64(after-base) / float64(base)
+	}
+}
+
+// problems fails a soak that did not hold.
+func (r *soakReport) problems() error {
+	var errs []error
+	if n := sum(r.Errors); n > 0 {
+		errs = append(errs, fmt.Errorf("soak: %d failed requests %v; first: %s", n, r.Errors, r.FirstError))
+	}
+	after := 0
+	for _, x := range r.Samples {
+		if w, _ := time.ParseDuration(r.Warmup); x.At > w.Seconds() {
+			after++
+		}
+	}
+	if after < 2 {
+		errs = append(errs, fmt.Errorf("soak: %d samples after the warm-up, want at least 2", after))
+	}
+	if r.RSSGrowth >= soakMaxGrowth {
+		errs = append(errs, fmt.Errorf("soak: anonymous RSS grew %.1f%% after the warm-up (bound %.0f%%)", 100*r.RSSGrowth, 100*soakMaxGrowth))
+	}
+	if r.MaxGoroutines > r.GoroutineBound {
+		errs = append(errs, fmt.Errorf("soak: %d goroutines after the warm-up (bound %d)", r.MaxGoroutines, r.GoroutineBound))
+	}
+	if r.AchievedPerSec < 0.9*r.RatePerSec {
+		errs = append(errs, fmt.Errorf("soak: %.0f requests/s sent, below 90%% of the rate %.0f/s (the generator fell behind)", r.AchievedPerSec, r.RatePerSec))
+	}
+	return errors.Join(errs...)
+}
+
+func sum(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
+}
+
+// write saves soak.json in dir and prints the samples as a table and the
+// FIGURES lines to w.
+func (r *soakReport) write(dir string, w io.Writer) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	js, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(dir, "soak.json"), append(js, '\n'), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "| s | RSS KiB | anon KiB | file KiB | heap in use KiB | goroutines | fds | ok | errors |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, x := range r.Samples {
+		fmt.Fprintf(w, "| %.0f | %d | %d | %d | %d | %d | %d | %d | %d |\n", x.At, x.RSSKiB, x.AnonKiB, x.FileKiB, x.HeapKiB, x.Goroutines, x.FDs, x.OK, x.Errors)
+	}
+	fmt.Fprintf(w, "FIGURES soak duration=%s warmup=%s workers=%d capacity_per_s=%.0f rate_per_s=%.0f achieved_per_s=%.0f requests=%d errors=%d\n",
+		r.Duration, r.Warmup, r.Workers, r.CapacityPerSec, r.RatePerSec, r.AchievedPerSec, sum(r.Requests), sum(r.Errors))
+	fmt.Fprintf(w, "FIGURES soak rss_anon_growth_after_warmup=%.1f%% (bound %.0f%%) max_goroutines=%d (bound %d) max_fds=%d\n",
+		100*r.RSSGrowth, 100*soakMaxGrowth, r.MaxGoroutines, r.GoroutineBound, r.MaxFDs)
+	fmt.Fprintf(w, "FIGURES soak requests_by_route=%v mix_per_100=%v\n", r.Requests, r.Mix)
+	return nil
+}
