@@ -47,7 +47,8 @@ run_step -t "go test" "$LOGS/test.log" -- go test -count=1 -timeout 20m -skip "$
 
 log "go test -race (every package with shared state)"
 run_step -t "go test -race" "$LOGS/race.log" -- go test -count=1 -race -timeout 15m -skip "$FABRIC_TESTS" \
-  ./store/... ./keystore/... ./ledger/... ./chaincode/... ./auth/... ./api/ ./qrcode/ ./identity/ ./credentials/... ./cmd/trustid/
+  ./store/... ./keystore/... ./ledger/... ./chaincode/... ./auth/... ./api/ ./qrcode/... ./identity/ ./credentials/... ./enrollment/ \
+  ./internal/groupcommit/ ./internal/jsonfile/ ./internal/fakeclock/ ./cmd/trustid/
 
 log "fuzz: every fuzz target for a few seconds (FUZZTIME, default 2s)"
 run_step -t "fuzz" "$LOGS/fuzz.log" -- env FUZZTIME="${FUZZTIME:-2s}" ./scripts/fuzz.sh
