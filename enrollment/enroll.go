@@ -97,7 +97,7 @@ type BindingIssuer interface {
 	IssueBinding(b qrcode.Binding) ([]byte, error)
 }
 
-// NonceMarker spends single-use markers (store.Memory, store.Redis):
+// NonceMarker spends single-use markers (store.Memory, redisstore.Store):
 // MarkUsed returns an error matching store.ErrReplayed for a marker that
 // is still live.
 type NonceMarker interface {
