@@ -64,8 +64,11 @@ const (
 )
 
 // Client is a registered relying party: a service that authenticates to
-// the node. Values returned by a ClientStore are copies; changing one does
-// not change the registry.
+// the node. It is the node's one full record of a relying party; the
+// others are views of it: redeem.RelyingParty is what QR redemption needs
+// (client ID, sector, allowed claims) and chaincode.RelyingParty is the
+// public part shared on the ledger. Values returned by a ClientStore are
+// copies; changing one does not change the registry.
 type Client struct {
 	// ID is the client_id: 3 to 64 characters from A-Z a-z 0-9 . _ -,
 	// starting with a letter or digit.

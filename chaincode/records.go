@@ -125,7 +125,8 @@ var EnrollmentTypes = []string{"IdentityCredential", "DeviceBindingCredential"}
 // for a relying party, a service that verifies TrustID tokens and
 // credentials): the public part the consortium shares — client ID, name,
 // home region, keys, scopes, claims, status — never its secret or redirect
-// URIs. Written with ledger.Client.PutRelyingParty.
+// URIs. Written with ledger.Client.PutRelyingParty. (redeem.RelyingParty
+// is the QR redemption view of the same party.)
 type RelyingParty struct {
 	ClientID   string    `json:"client_id"`
 	Name       string    `json:"name,omitempty"`

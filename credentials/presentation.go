@@ -20,7 +20,6 @@ var ErrHolderMismatch = errors.New("credentials: credential not bound to the hol
 
 // Presentation is a validated W3C VC 2.0 presentation.
 type Presentation struct {
-	raw    map[string]any
 	ID     string
 	Types  []string
 	Holder string
@@ -30,7 +29,7 @@ type Presentation struct {
 
 // NewPresentation validates m as a presentation.
 func NewPresentation(m map[string]any) (*Presentation, error) {
-	p := &Presentation{raw: m}
+	p := &Presentation{}
 	inv := func(format string, args ...any) error {
 		return fmt.Errorf("%w: "+format, append([]any{ErrInvalidPresentation}, args...)...)
 	}
@@ -59,9 +58,6 @@ func NewPresentation(m map[string]any) (*Presentation, error) {
 	}
 	return p, nil
 }
-
-// Map returns the presentation's JSON object.
-func (p *Presentation) Map() map[string]any { return p.raw }
 
 // DefaultVPMaxAge is the default of VerifierConfig.VPMaxAge: how old a
 // vp+jwt may be, from its iat.

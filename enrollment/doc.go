@@ -5,7 +5,7 @@
 // audit log), changing the status of every copy of an enrollment, and
 // checking a holder's PIN against the verifier sealed in a binding. It
 // also adapts the node's stores to QR redemption: ListStatus (the QR
-// status checker over the credential status store) and RegistryParties
+// status checker over the credential status store) and QRRelyingParties
 // (QR relying parties from the auth client registry).
 //
 // cmd/trustid wires a Service and a PINChecker; api decodes requests,

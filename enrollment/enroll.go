@@ -76,8 +76,9 @@ type AttestationChecker interface {
 	Verify(ctx context.Context, doc identity.Document, name string, device crypto.PublicKey, token string) (*identity.Attestation, error)
 }
 
-// PINSealer seals PIN verifiers (*identity.PINSealer).
-type PINSealer interface {
+// Sealer seals a holder's PIN verifier for its binding
+// (*identity.PINSealer, which also checks them).
+type Sealer interface {
 	SealPIN(pin string, aad []byte) (identity.SealedPIN, error)
 }
 
@@ -96,7 +97,7 @@ type BindingIssuer interface {
 	IssueBinding(b qrcode.Binding) ([]byte, error)
 }
 
-// NonceMarker spends single-use markers (store.Memory, store.Redis):
+// NonceMarker spends single-use markers (store.Memory, redisstore.Store):
 // MarkUsed returns an error matching store.ErrReplayed for a marker that
 // is still live.
 type NonceMarker interface {
@@ -130,7 +131,7 @@ type Config struct {
 	Subjects  *identity.BindingSubjects
 	// Attestations verifies terminal attestations (single use).
 	Attestations AttestationChecker
-	PINs         PINSealer
+	PINs         Sealer
 	Credentials  CredentialIssuer
 	Bindings     BindingIssuer
 	// Status turns the identity credential's status entry into the QR

@@ -31,24 +31,25 @@ type SectorRegistry interface {
 // used as one) is held by another relying party of the consortium.
 var ErrSectorTaken = errors.New("enrollment: the pairwise sector is held by another relying party")
 
-// RegistryParties resolves QR relying parties from the auth client
-// registry: an enabled client with the qr:redeem scope, its sector
-// identifier (empty when it registered none) and its allowed claims. With
+// QRRelyingParties are the relying parties that may redeem QR codes, read
+// from the auth client registry: an enabled auth.Client with the qr:redeem
+// scope becomes a redeem.RelyingParty with its client ID, sector
+// identifier (empty when it registered none) and allowed claims. With
 // Sectors set, a party is resolved only once the consortium's registry
 // says it holds its pairwise sector (claimed at its first use, whichever
 // way it was registered); a party whose sector another holds is refused
 // (ErrUnknownVerifier). It implements redeem.RelyingParties.
-type RegistryParties struct {
+type QRRelyingParties struct {
 	Clients ClientDirectory
 	Sectors SectorRegistry
 
 	held sync.Map // client ID + sector → struct{}: claims that succeeded
 }
 
-var _ redeem.RelyingParties = (*RegistryParties)(nil)
+var _ redeem.RelyingParties = (*QRRelyingParties)(nil)
 
 // RelyingParty implements redeem.RelyingParties.
-func (r *RegistryParties) RelyingParty(ctx context.Context, id string) (redeem.RelyingParty, error) {
+func (r *QRRelyingParties) RelyingParty(ctx context.Context, id string) (redeem.RelyingParty, error) {
 	c, err := r.Clients.Get(ctx, id)
 	if errors.Is(err, auth.ErrClientNotFound) {
 		return redeem.RelyingParty{}, qrcode.ErrUnknownVerifier

@@ -86,7 +86,7 @@ type PINCheckConfig struct {
 	// PINs opens PIN verifiers with the node's PIN keys.
 	PINs *identity.PINSealer
 	// Attempts counts PIN attempts per binding, shared by every instance
-	// of the region (store.Memory, store.Redis); MaxAttempts and Window
+	// of the region (store.Memory, redisstore.Store); MaxAttempts and Window
 	// are identity.PINGuard's (zero: its defaults, 5 per 15 minutes).
 	Attempts    identity.AttemptLimiter
 	MaxAttempts int

@@ -100,7 +100,7 @@ func (is *Issuer) sign(context string, payload []byte) ([]byte, error) {
 type Binding struct {
 	// Subject is the copy's subject handle, MinSubjectSize to
 	// MaxSubjectSize bytes. Only the issuing node can map it to the
-	// holder (api.BindingSubjects); offline verifiers learn nothing from
+	// holder (identity.BindingSubjects); offline verifiers learn nothing from
 	// it but that a code comes from this copy.
 	Subject   []byte
 	DeviceKey *gm.PublicKey

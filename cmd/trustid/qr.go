@@ -586,7 +586,7 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 			return err
 		}
 		w := qrWiring{
-			Pairwise: subjects, RelyingParties: &enrollment.RegistryParties{Clients: clients, Sectors: sectorsOf(n)},
+			Pairwise: subjects, RelyingParties: &enrollment.QRRelyingParties{Clients: clients, Sectors: sectorsOf(n)},
 			Status: &enrollment.ListStatus{Region: region, Lists: n.statusLists},
 			Peers:  map[string]redeem.Peer{}, PeerKeys: map[string]qrcode.IssuerKeySource{}, TTL: ttl,
 		}

@@ -34,13 +34,6 @@ const Binary = "redis-server"
 // startTimeout bounds how long Start waits for the server to answer PING.
 const startTimeout = 10 * time.Second
 
-// Installed reports whether redis-server is on PATH, for benchmarks and
-// examples that prefer skipping to failing.
-func Installed() bool {
-	_, err := exec.LookPath(Binary)
-	return err == nil
-}
-
 // Start starts a redis-server for the calling test and returns its address
 // ("127.0.0.1:PORT"). The server is killed and its directory removed by
 // tb.Cleanup. When redis-server is not on PATH, testenv.Require fails the

@@ -55,7 +55,7 @@ channels:
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	// OpenFabric refuses what cannot work before dialing anything.
+	// fabric.Open refuses what cannot work before dialing anything.
 	if _, err := fabric.Open(fabric.Config{MSPID: "Region310000MSP", PeerEndpoint: "127.0.0.1:1", CertPEM: []byte("x")}); !errors.Is(err, fabric.ErrConfig) {
 		t.Errorf("bad certificate: %v", err)
 	}

@@ -65,7 +65,7 @@ func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{
 		issuerKey: mustKey(t, 0x11), device: mustKey(t, 0x22),
-		subject: bytes.Repeat([]byte{0xa1}, 33), // the size of api.BindingSubjects handles
+		subject: bytes.Repeat([]byte{0xa1}, 33), // the size of identity.BindingSubjects handles
 		status:  &memStatus{}, now: testNow,
 	}
 	j, err := gm.NewJWK(f.issuerKey.Public(), "")

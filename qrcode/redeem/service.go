@@ -40,9 +40,12 @@ type Holder struct {
 	Claims map[string]string
 }
 
-// RelyingParty is a verifier's registration: its client ID, its sector
-// identifier (pairwise IDs are per sector; empty when it registered none,
-// and its IDs are then per client ID) and the claims it may receive.
+// RelyingParty is a verifier's registration as QR redemption sees it: its
+// client ID, its sector identifier (pairwise IDs are per sector; empty
+// when it registered none, and its IDs are then per client ID) and the
+// claims it may receive. The node's full record of a relying party is
+// auth.Client (enrollment.QRRelyingParties makes this view of it), and
+// its ledger record is chaincode.RelyingParty.
 type RelyingParty struct {
 	ClientID      string   `json:"client_id"`
 	Sector        string   `json:"sector,omitempty"`
