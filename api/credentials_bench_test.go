@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -56,18 +57,26 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		b.Fatal(err)
 	}
 	base := "https://node.example:8443"
-	is, err := vc.NewIssuer(vc.IssuerConfig{BaseURL: base, Keys: ks, Status: st})
+	reg := newTrustRegistry(b, base, ks)
+	is, err := vc.NewIssuer(vc.IssuerConfig{BaseURL: base, Keys: ks, Status: st,
+		Registry: reg.view, Registrar: reg.client, IssuerKeys: ks})
 	if err != nil {
 		b.Fatal(err)
 	}
 	checker := vc.NewStatusChecker(&vc.LocalStatusSource{BaseURL: base, Store: st}, time.Minute, nil)
-	v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: &vc.Resolver{Local: is.Local()}, Status: checker})
+	v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Status: checker,
+		Resolver: &vc.RegistryResolver{Registry: reg.view, Next: &vc.Resolver{Local: is.Local()}},
+		Trust:    &vc.RegistryTrust{Local: is.Local(), Registry: reg.view}})
 	if err != nil {
+		b.Fatal(err)
+	}
+	// The bench client issues under its own issuer DID, accredited first.
+	if _, err := is.Accredit(context.Background(), vc.AccreditRequest{Client: "test-client", Types: []string{"ResidenceCredential"}}); err != nil {
 		b.Fatal(err)
 	}
 	s := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	s.SetAuthorizer(bearerAuthorizer{issueToken: auth.ScopeCredentialsIssue, statusToken: auth.ScopeStatusWrite})
-	if err := s.MountCredentials(CredentialsConfig{Issuer: is, Verifier: v}); err != nil {
+	if err := s.MountCredentials(CredentialsConfig{Issuer: is, Verifier: v, Clients: testClients{"test-client": "Test client"}}); err != nil {
 		b.Fatal(err)
 	}
 	srv := httptest.NewServer(s.Handler())
