@@ -16,6 +16,7 @@ import (
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/credentials/status"
+	"github.com/trustid-cn/trustid/internal/testenv"
 	"github.com/trustid-cn/trustid/ledger"
 )
 
@@ -68,15 +69,13 @@ type crashRecord struct {
 // (killed after it; the record is an absolute value, so the repeat is
 // harmless), never lost.
 func TestAnchorCrash(t *testing.T) {
-	if os.Getenv("TRUSTID_ANCHOR_CRASH_DIR") != "" {
+	if testenv.IsChild() {
 		t.Skip("child")
 	}
 	for mode, wantRecords := range map[string]int{"before-outbox": 1, "between-change-and-head": 2} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestAnchorCrashChild$", "-test.v")
-			cmd.Env = append(os.Environ(), "TRUSTID_ANCHOR_CRASH_DIR="+dir, "TRUSTID_ANCHOR_CRASH_MODE="+mode)
-			out, err := cmd.CombinedOutput()
+			out, err := testenv.RunChild("TestAnchorCrashChild", "TRUSTID_ANCHOR_CRASH_DIR="+dir, "TRUSTID_ANCHOR_CRASH_MODE="+mode)
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 				t.Fatalf("the child was not killed: %v\n%s", err, out)
