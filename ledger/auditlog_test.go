@@ -269,7 +269,7 @@ func TestAuditLogTornTail(t *testing.T) {
 func TestAuditLogAnchor(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	l, lb := openEmbedded(t, filepath.Join(dir, "ledger.db"))
+	l, lb := ledgertest.OpenEmbedded(t, filepath.Join(dir, "ledger.db"))
 	ledgertest.EnsureConsortium(ctx, t, l, lb)
 	c := ledger.Client{L: l}
 	path := filepath.Join(dir, "audit.log")

@@ -295,7 +295,7 @@ func (l *lockedBuffer) String() string {
 // error once it follows again, and keeps answering from memory.
 func TestViewRecordsErrors(t *testing.T) {
 	ctx := context.Background()
-	a, b := openEmbedded(t, filepath.Join(t.TempDir(), "ledger.db"))
+	a, b := ledgertest.OpenEmbedded(t, filepath.Join(t.TempDir(), "ledger.db"))
 	ledgertest.EnsureConsortium(ctx, t, a, b)
 	fl := &flakyLedger{Ledger: a}
 	fl.reads.Store(true)

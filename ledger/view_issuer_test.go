@@ -16,7 +16,7 @@ import (
 // two regions claim belongs to neither.
 func TestViewIssuerRegion(t *testing.T) {
 	ctx := context.Background()
-	a, b := openEmbedded(t, filepath.Join(t.TempDir(), "ledger.db"))
+	a, b := ledgertest.OpenEmbedded(t, filepath.Join(t.TempDir(), "ledger.db"))
 	ledgertest.EnsureConsortium(ctx, t, a, b)
 	v := ledger.NewView(a, ledger.ViewOptions{})
 	vctx, cancel := context.WithCancel(ctx)

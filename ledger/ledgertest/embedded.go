@@ -1,0 +1,26 @@
+package ledgertest
+
+import (
+	"testing"
+
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/ledger/embedded"
+)
+
+// OpenEmbedded opens the embedded ledger at path and returns handles acting
+// as RegionA's and RegionB's MSP, both closed when the test ends (a test that
+// needs the file closed sooner closes both itself, b first).
+func OpenEmbedded(t testing.TB, path string) (a, b *embedded.Ledger) {
+	t.Helper()
+	a, err := embedded.Open(path, embedded.Options{MSPID: chaincode.RegionMSP(RegionA)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err = a.As(chaincode.RegionMSP(RegionB))
+	if err != nil {
+		a.Close()
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close(); a.Close() })
+	return a, b
+}
