@@ -17,6 +17,7 @@ import (
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/internal/testenv"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
@@ -269,7 +270,7 @@ func TestAuditLogTornTail(t *testing.T) {
 func TestAuditLogAnchor(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	l, lb := ledgertest.OpenEmbedded(t, filepath.Join(dir, "ledger.db"))
+	l, lb := embeddedtest.Open(t, filepath.Join(dir, "ledger.db"))
 	ledgertest.EnsureConsortium(ctx, t, l, lb)
 	c := ledger.Client{L: l}
 	path := filepath.Join(dir, "audit.log")

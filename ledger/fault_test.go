@@ -19,6 +19,7 @@ import (
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
@@ -278,7 +279,7 @@ func (f *flakyLedger) Events(ctx context.Context, from uint64) (<-chan ledger.Ev
 // error once it follows again, and keeps answering from memory.
 func TestViewRecordsErrors(t *testing.T) {
 	ctx := context.Background()
-	a, b := ledgertest.OpenEmbedded(t, filepath.Join(t.TempDir(), "ledger.db"))
+	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
 	ledgertest.EnsureConsortium(ctx, t, a, b)
 	fl := &flakyLedger{Ledger: a}
 	fl.reads.Store(true)

@@ -15,6 +15,7 @@ import (
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded"
+	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
@@ -22,14 +23,14 @@ func TestEmbeddedConformance(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	t.Run("new", func(t *testing.T) {
 		ledgertest.Run(t, func(t *testing.T) (ledger.Ledger, ledger.Ledger) {
-			a, b := ledgertest.OpenEmbedded(t, path)
+			a, b := embeddedtest.Open(t, path)
 			return a, b
 		})
 	})
 	// The suite again over the same file, reopened and verified.
 	t.Run("reopened", func(t *testing.T) {
 		ledgertest.Run(t, func(t *testing.T) (ledger.Ledger, ledger.Ledger) {
-			a, b := ledgertest.OpenEmbedded(t, path)
+			a, b := embeddedtest.Open(t, path)
 			if err := a.Verify(); err != nil {
 				t.Fatal(err)
 			}
@@ -56,7 +57,7 @@ func TestEmbeddedVerify(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ledger.db")
 	populate := func() {
-		a, b := ledgertest.OpenEmbedded(t, path)
+		a, b := embeddedtest.Open(t, path)
 		ledgertest.EnsureConsortium(context.Background(), t, a, b)
 		in, _ := chaincode.NewBatchInput("b1", []chaincode.StatusChange{{List: "L", Index: 1, Status: 1}})
 		if _, err := (ledger.Client{L: a}).AnchorBatch(context.Background(), in); err != nil {
@@ -71,7 +72,7 @@ func TestEmbeddedVerify(t *testing.T) {
 	populate()
 	check := func(what string) {
 		t.Helper()
-		a, b := ledgertest.OpenEmbedded(t, path)
+		a, b := embeddedtest.Open(t, path)
 		defer func() { b.Close(); a.Close() }()
 		if err := a.Verify(); !errors.Is(err, embedded.ErrTampered) {
 			t.Errorf("%s: Verify = %v", what, err)
@@ -108,7 +109,7 @@ func TestEmbeddedVerify(t *testing.T) {
 // while a node holds it; a closed ledger refuses calls.
 func TestEmbeddedLockedAndClosed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
-	a, b := ledgertest.OpenEmbedded(t, path)
+	a, b := embeddedtest.Open(t, path)
 	start := time.Now()
 	if _, err := embedded.Open(path, embedded.Options{MSPID: chaincode.RegionMSP("310000")}); !errors.Is(err, ledger.ErrUnavailable) || time.Since(start) > 5*time.Second {
 		t.Errorf("second open: %v after %v", err, time.Since(start))
@@ -128,7 +129,7 @@ func TestEmbeddedLockedAndClosed(t *testing.T) {
 
 // TestEmbeddedConcurrentSubmits: many writers, one chain, no lost block.
 func TestEmbeddedConcurrentSubmits(t *testing.T) {
-	a, b := ledgertest.OpenEmbedded(t, filepath.Join(t.TempDir(), "ledger.db"))
+	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
 	ctx := context.Background()
 	ledgertest.EnsureConsortium(ctx, t, a, b)
 	h0, _ := a.Height(ctx)
