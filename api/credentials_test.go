@@ -189,13 +189,7 @@ func (e *vcEnv) post(t *testing.T, path, token, body string) (int, map[string]an
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	json.NewDecoder(resp.Body).Decode(&m)
+	resp, m := doJSON(t, req)
 	return resp.StatusCode, m
 }
 

@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -13,7 +12,6 @@ import (
 	"net/url"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -22,29 +20,12 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/store"
 )
 
 const oauthIssuer = "https://sh.trustid.example"
-
-// lockedBuffer is a log sink safe for concurrent handlers.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) Bytes() []byte {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return bytes.Clone(l.b.Bytes())
-}
 
 // oauthEnv is a server with the OAuth and admin endpoints mounted on real
 // parts: keystore and registry files in a temporary directory and the
@@ -57,7 +38,7 @@ type oauthEnv struct {
 	keys    *keystore.Store
 	clients *auth.FileStore
 	store   *store.Memory
-	logs    *lockedBuffer
+	logs    *testnode.Buffer
 }
 
 func newOAuthEnv(t testing.TB, cfg OAuthConfig, authCfg func(*auth.Config)) *oauthEnv {
@@ -90,7 +71,7 @@ func newOAuthEnv(t testing.TB, cfg OAuthConfig, authCfg func(*auth.Config)) *oau
 		t.Fatal(err)
 	}
 	svcp.Store(svc)
-	logs := &lockedBuffer{}
+	logs := &testnode.Buffer{}
 	s := New(Config{Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	cfg.Auth = svc
 	if cfg.Limiter == nil {

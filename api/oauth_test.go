@@ -460,7 +460,7 @@ func TestLogsHoldNoCredentials(t *testing.T) {
 	e.call("GET", "/v1/admin/clients", tok, "") // revoked now
 	pem, _ := gm.MarshalPrivateKeyPEM(admin.signer)
 	secrets = append(secrets, string(pem))
-	logs := e.logs.Bytes()
+	logs := []byte(e.logs.String())
 	if len(logs) < 1000 || !strings.Contains(string(logs), "invalid_client") {
 		t.Fatalf("logs look empty: %s", logs)
 	}
@@ -475,7 +475,7 @@ func TestLogsHoldNoCredentials(t *testing.T) {
 	}
 	scan := leakcheck.New(t, append(secrets, parts...)...)
 	scan.PlantLog(e.logs)
-	if hits := scan.Log(e.logs.Bytes()); len(hits) > 0 {
+	if hits := scan.Log([]byte(e.logs.String())); len(hits) > 0 {
 		t.Errorf("credentials in logs: %v", hits)
 	}
 	if strings.Contains(string(logs), "Bearer ey") || strings.Contains(string(logs), "Basic ") {

@@ -160,6 +160,13 @@ func qrPost(t *testing.T, url, token string, body any) (*http.Response, map[stri
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
+	return doJSON(t, req)
+}
+
+// doJSON sends req and returns the response with its body decoded as a
+// JSON object (nil when it is not one); the body is closed.
+func doJSON(t *testing.T, req *http.Request) (*http.Response, map[string]any) {
+	t.Helper()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -170,32 +177,57 @@ func qrPost(t *testing.T, url, token string, body any) (*http.Response, map[stri
 	return resp, m
 }
 
-// TestQRTwoRegions runs two real nodes: a holder of region A gets an
-// online code from A; a hotel registered at region B redeems it at B,
-// which forwards to A with a node assertion.
-func TestQRTwoRegions(t *testing.T) {
-	// B's URL is not needed by A; A's by B. Keys are deterministic, so B
-	// can be told A's key before A exists.
-	var a *qrRegion
-	keyA, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x71}, 32))
+// peerQR is region 310000 trusting region 440000's node key, with a
+// binding it issued for a device key, for tests of the peer redeem route.
+type peerQR struct {
+	a       *qrRegion
+	peer    *redeem.NodeAssertions // signs requests as region 440000's node
+	device  *gm.PrivateKey
+	binding []byte
+}
+
+// newPeerQR starts region 310000 trusting the node key region 440000
+// gets from newQRRegion (seed 0x72), and issues a binding with claims.
+func newPeerQR(t *testing.T, claims map[string]string) *peerQR {
+	t.Helper()
 	keyB, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x72}, 32))
 	jb, _ := gm.NewJWK(keyB.Public(), "")
 	kidB, _ := jb.Thumbprint()
-	a = newQRRegion(t, "310000", 310000, 0x71, nil, map[string]qrcode.IssuerKeySource{"440000": qrcode.StaticKeys{{Kid: kidB, Public: keyB.Public()}}})
-	b := newQRRegion(t, "440000", 440000, 0x72, map[string]redeem.Peer{"310000": {BaseURL: a.srv.URL}}, nil)
-	_ = keyA
-
+	a := newQRRegion(t, "310000", 310000, 0x71, nil, map[string]qrcode.IssuerKeySource{"440000": qrcode.StaticKeys{{Kid: kidB, Public: keyB.Public()}}})
 	device, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x23}, 32))
-	subject := bytes.Repeat([]byte{0xc3}, 16)
 	now := time.Now()
 	binding, err := a.issuer.IssueBinding(qrcode.Binding{
-		Subject: subject, DeviceKey: device.PublicKey(), Assurance: qrcode.AssurancePIN,
+		Subject: bytes.Repeat([]byte{0xc3}, 16), DeviceKey: device.PublicKey(), Assurance: qrcode.AssurancePIN,
 		IssuedAt: now.Add(-time.Minute), Expiry: now.Add(time.Hour), Status: qrcode.StatusRef{List: 1, Index: 5},
-		Claims: map[string]string{"age_over_18": "true", "resident": "yes"},
+		Claims: claims,
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return &peerQR{a: a, peer: &redeem.NodeAssertions{Region: "440000", Signer: keyB, Kid: kidB}, device: device, binding: binding}
+}
+
+// peerRedeem posts body to a's peer redeem route as region 440000's node.
+func (p *peerQR) peerRedeem(t *testing.T, body []byte) (*http.Response, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", p.a.srv.URL+redeem.PeerRedeemPath, bytes.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	if err := p.peer.Authorize(context.Background(), req, "310000"); err != nil {
+		t.Fatal(err)
+	}
+	return doJSON(t, req)
+}
+
+// TestQRTwoRegions runs two real nodes: a holder of region A gets an
+// online code from A; a hotel registered at region B redeems it at B,
+// which forwards to A with a node assertion.
+func TestQRTwoRegions(t *testing.T) {
+	// Keys are deterministic, so A (newPeerQR) trusts B's node key before
+	// B exists; B is told A's URL.
+	p := newPeerQR(t, map[string]string{"age_over_18": "true", "resident": "yes"})
+	a, device, binding := p.a, p.device, p.binding
+	b := newQRRegion(t, "440000", 440000, 0x72, map[string]redeem.Peer{"310000": {BaseURL: a.srv.URL}}, nil)
+
 	nonce := byte(0)
 	holderReq := func(region string, consent ...string) *qrcode.HolderRequest {
 		nonce++
@@ -425,21 +457,10 @@ func TestQRRateLimits(t *testing.T) {
 // bytes) gets 400 and the holder's code is not consumed: a retry for a
 // valid party succeeds.
 func TestQRPeerRedeemRefusesBadParty(t *testing.T) {
-	keyB, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x72}, 32))
-	jb, _ := gm.NewJWK(keyB.Public(), "")
-	kidB, _ := jb.Thumbprint()
-	a := newQRRegion(t, "310000", 310000, 0x71, nil, map[string]qrcode.IssuerKeySource{"440000": qrcode.StaticKeys{{Kid: kidB, Public: keyB.Public()}}})
-	device, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x23}, 32))
-	now := time.Now()
-	binding, err := a.issuer.IssueBinding(qrcode.Binding{
-		Subject: bytes.Repeat([]byte{0xc3}, 16), DeviceKey: device.PublicKey(), Assurance: qrcode.AssurancePIN,
-		IssuedAt: now.Add(-time.Minute), Expiry: now.Add(time.Hour), Status: qrcode.StatusRef{List: 1, Index: 5},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	hr := &qrcode.HolderRequest{Binding: binding, Time: now.Unix(), Nonce: bytes.Repeat([]byte{9}, 16), Region: "310000"}
-	if err := qrcode.SignHolderRequest(nil, device, hr); err != nil {
+	p := newPeerQR(t, nil)
+	a := p.a
+	hr := &qrcode.HolderRequest{Binding: p.binding, Time: time.Now().Unix(), Nonce: bytes.Repeat([]byte{9}, 16), Region: "310000"}
+	if err := qrcode.SignHolderRequest(nil, p.device, hr); err != nil {
 		t.Fatal(err)
 	}
 	resp, m := qrPost(t, a.srv.URL+"/v1/qr", "", hr)
@@ -447,21 +468,9 @@ func TestQRPeerRedeemRefusesBadParty(t *testing.T) {
 		t.Fatalf("issue: %d %v", resp.StatusCode, m)
 	}
 	code := m["code"].(string)
-	nodeB := &redeem.NodeAssertions{Region: "440000", Signer: keyB, Kid: kidB}
 	peerRedeem := func(rp redeem.RelyingParty) (int, map[string]any) {
 		body, _ := json.Marshal(redeem.PeerRedeemRequest{Code: code, RelyingParty: rp})
-		req, _ := http.NewRequest("POST", a.srv.URL+redeem.PeerRedeemPath, bytes.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		if err := nodeB.Authorize(context.Background(), req, "310000"); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
+		resp, m := p.peerRedeem(t, body)
 		return resp.StatusCode, m
 	}
 	for _, sector := range []string{identity.BindingSector, "hotel.example\x00", strings.Repeat("a", 256)} {

@@ -1,11 +1,8 @@
 package api
 
 import (
-	"bytes"
-	"context"
 	"crypto/rand"
 	"encoding/json"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -16,7 +13,6 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
-	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
 // encoding/json matches member names to struct fields case-insensitively,
@@ -61,23 +57,11 @@ func caseVariants(t *testing.T, body, nested string) map[string]string {
 }
 
 func TestQRBodiesExactNames(t *testing.T) {
-	keyB, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x72}, 32))
-	jb, _ := gm.NewJWK(keyB.Public(), "")
-	kidB, _ := jb.Thumbprint()
-	a := newQRRegion(t, "310000", 310000, 0x71, nil, map[string]qrcode.IssuerKeySource{"440000": qrcode.StaticKeys{{Kid: kidB, Public: keyB.Public()}}})
-	device, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x23}, 32))
-	now := time.Now()
-	binding, err := a.issuer.IssueBinding(qrcode.Binding{
-		Subject: bytes.Repeat([]byte{0xc3}, 16), DeviceKey: device.PublicKey(), Assurance: qrcode.AssurancePIN,
-		IssuedAt: now.Add(-time.Minute), Expiry: now.Add(time.Hour), Status: qrcode.StatusRef{List: 1, Index: 5},
-		Claims: map[string]string{"age_over_18": "true"},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := newPeerQR(t, map[string]string{"age_over_18": "true"})
+	a := p.a
 	holderReq := func() string {
-		r := &qrcode.HolderRequest{Binding: binding, Time: time.Now().Unix(), Nonce: []byte(rand.Text()[:16]), Region: "310000", Consent: []string{"age_over_18"}}
-		if err := qrcode.SignHolderRequest(nil, device, r); err != nil {
+		r := &qrcode.HolderRequest{Binding: p.binding, Time: time.Now().Unix(), Nonce: []byte(rand.Text()[:16]), Region: "310000", Consent: []string{"age_over_18"}}
+		if err := qrcode.SignHolderRequest(nil, p.device, r); err != nil {
 			t.Fatal(err)
 		}
 		b, _ := json.Marshal(r)
@@ -108,22 +92,9 @@ func TestQRBodiesExactNames(t *testing.T) {
 			t.Errorf("redeem, %s: %d %v", name, resp.StatusCode, m)
 		}
 	}
-	peer := &redeem.NodeAssertions{Region: "440000", Signer: keyB, Kid: kidB}
 	peerBody := `{"code":"` + qr + `","relying_party":{"client_id":"hotel-440000","sector":"hotel.example","allowed_claims":["age_over_18"]}}`
 	for name, body := range caseVariants(t, peerBody, "relying_party") {
-		r, _ := http.NewRequest("POST", a.srv.URL+redeem.PeerRedeemPath, strings.NewReader(body))
-		r.Header.Set("Content-Type", "application/json")
-		if err := peer.Authorize(context.Background(), r, "310000"); err != nil {
-			t.Fatal(err)
-		}
-		resp, err := http.DefaultClient.Do(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
-		resp.Body.Close()
-		if resp.StatusCode != 400 || m["error"] != CodeInvalidRequest {
+		if resp, m := p.peerRedeem(t, []byte(body)); resp.StatusCode != 400 || m["error"] != CodeInvalidRequest {
 			t.Errorf("peer redeem, %s: %d %v", name, resp.StatusCode, m)
 		}
 	}

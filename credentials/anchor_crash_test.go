@@ -16,7 +16,9 @@ import (
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/credentials/status"
+	"github.com/trustid-cn/trustid/internal/testenv"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
 // crashAnchorer passes hand-offs to a real outbox until armed; armed, it
@@ -68,15 +70,13 @@ type crashRecord struct {
 // (killed after it; the record is an absolute value, so the repeat is
 // harmless), never lost.
 func TestAnchorCrash(t *testing.T) {
-	if os.Getenv("TRUSTID_ANCHOR_CRASH_DIR") != "" {
+	if testenv.IsChild() {
 		t.Skip("child")
 	}
 	for mode, wantRecords := range map[string]int{"before-outbox": 1, "between-change-and-head": 2} {
 		t.Run(mode, func(t *testing.T) {
 			dir := t.TempDir()
-			cmd := exec.Command(os.Args[0], "-test.run=^TestAnchorCrashChild$", "-test.v")
-			cmd.Env = append(os.Environ(), "TRUSTID_ANCHOR_CRASH_DIR="+dir, "TRUSTID_ANCHOR_CRASH_MODE="+mode)
-			out, err := cmd.CombinedOutput()
+			out, err := testenv.RunChild("TestAnchorCrashChild", "TRUSTID_ANCHOR_CRASH_DIR="+dir, "TRUSTID_ANCHOR_CRASH_MODE="+mode)
 			var ee *exec.ExitError
 			if !errors.As(err, &ee) || ee.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
 				t.Fatalf("the child was not killed: %v\n%s", err, out)
@@ -112,7 +112,7 @@ func TestAnchorCrash(t *testing.T) {
 			if s, ok := ch.chainStatus(t, rec.Ref.ListID, rec.Ref.Index, 1); !ok || s != 1 {
 				t.Fatal("the revocation is not on the chain")
 			}
-			counts := anchoredChanges(t, ch.l)
+			counts := ledgertest.Anchored(t, ch.l)
 			if k := counts[chaincode.StatusChange{List: rec.Ref.ListID, Index: uint64(rec.Ref.Index), Status: 1}]; k != wantRecords {
 				t.Errorf("the revocation was anchored %d times, want %d", k, wantRecords)
 			}
@@ -174,39 +174,4 @@ func TestAnchorCrashChild(t *testing.T) {
 	ca.armed.Store(true)
 	is.SetStatus(ctx, iss.ID, ActionRevoke)
 	t.Fatal("not killed")
-}
-
-// anchoredChanges counts every change record in the chain's batches.
-func anchoredChanges(t testing.TB, l ledger.Ledger) map[chaincode.StatusChange]int {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	h, err := l.Height(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	events, err := l.Events(ctx, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[chaincode.StatusChange]int{}
-	for ev := range events {
-		if ev.Name == chaincode.EventStatusBatch {
-			var b chaincode.Batch
-			if err := json.Unmarshal(ev.Payload, &b); err != nil {
-				t.Fatal(err)
-			}
-			cs, err := chaincode.DecodeBatch(b)
-			if err != nil {
-				t.Fatal(err)
-			}
-			for _, c := range cs {
-				out[c]++
-			}
-		}
-		if ev.Block+1 >= h {
-			break
-		}
-	}
-	return out
 }

@@ -1,24 +1,23 @@
 package ledger_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/internal/testenv"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
@@ -271,7 +270,7 @@ func TestAuditLogTornTail(t *testing.T) {
 func TestAuditLogAnchor(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	l, lb := openEmbedded(t, filepath.Join(dir, "ledger.db"))
+	l, lb := embeddedtest.Open(t, filepath.Join(dir, "ledger.db"))
 	ledgertest.EnsureConsortium(ctx, t, l, lb)
 	c := ledger.Client{L: l}
 	path := filepath.Join(dir, "audit.log")
@@ -438,33 +437,19 @@ func TestAuditLogGroupCommit(t *testing.T) {
 // mid-stream; the log reopens with a valid chain holding every entry it
 // acknowledged.
 func TestAuditLogSIGKILL(t *testing.T) {
-	if os.Getenv("TRUSTID_AUDIT_CHILD") != "" {
+	if testenv.IsChild() {
 		t.Skip("child")
 	}
 	path := filepath.Join(t.TempDir(), "audit.log")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAuditLogChild$")
-	cmd.Env = append(os.Environ(), "TRUSTID_AUDIT_CHILD="+path)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	var acked, most uint64
-	sc := bufio.NewScanner(out)
-	for acked < 2000 && sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
-			n, err := strconv.ParseUint(v, 10, 64)
-			if err != nil {
-				t.Fatalf("child said %q", sc.Text())
-			}
-			acked, most = acked+1, max(most, n)
+	testenv.KillChild(t, "TestAuditLogChild", []string{"TRUSTID_AUDIT_CHILD=" + path}, func(v string) bool {
+		n, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			t.Fatalf("child said %q", "acked "+v)
 		}
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+		acked, most = acked+1, max(most, n)
+		return acked < 2000
+	})
 	if acked < 2000 {
 		t.Fatalf("the child acknowledged only %d entries", acked)
 	}

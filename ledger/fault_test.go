@@ -1,7 +1,6 @@
 package ledger_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -18,7 +17,9 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
@@ -273,33 +274,16 @@ func (f *flakyLedger) Events(ctx context.Context, from uint64) (<-chan ledger.Ev
 	return f.Ledger.Events(ctx, from)
 }
 
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // TestViewRecordsErrors: View.Run records and logs the error that stops
 // it following the ledger, keeps the time of the last refresh, clears the
 // error once it follows again, and keeps answering from memory.
 func TestViewRecordsErrors(t *testing.T) {
 	ctx := context.Background()
-	a, b := openEmbedded(t, filepath.Join(t.TempDir(), "ledger.db"))
+	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
 	ledgertest.EnsureConsortium(ctx, t, a, b)
 	fl := &flakyLedger{Ledger: a}
 	fl.reads.Store(true)
-	var logs lockedBuffer
+	var logs testnode.Buffer
 	v := ledger.NewView(fl, ledger.ViewOptions{Reconcile: 20 * time.Millisecond, Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 	vctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -1,22 +1,20 @@
 package ledger_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/internal/testenv"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
@@ -263,7 +261,7 @@ func TestOutboxHeads(t *testing.T) {
 // data directory and checks the chain: every change the child reported as
 // accepted is anchored, and no change is anchored twice.
 func TestOutboxSIGKILL(t *testing.T) {
-	if os.Getenv("TRUSTID_OUTBOX_CHILD") != "" {
+	if testenv.IsChild() {
 		t.Skip("child")
 	}
 	dir := t.TempDir()
@@ -274,28 +272,12 @@ func TestOutboxSIGKILL(t *testing.T) {
 		}
 	}()
 	for round := 0; round < 2; round++ {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestOutboxChild$", "-test.v")
-		cmd.Env = append(os.Environ(), "TRUSTID_OUTBOX_CHILD="+dir, "TRUSTID_OUTBOX_CHILD_FROM="+strconv.Itoa(round*1_000_000))
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		cmd.Stderr = os.Stderr
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
 		acked := -1
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
-				acked, _ = strconv.Atoi(v)
-				if acked >= 30_000+round*7_000 {
-					break
-				}
-			}
-		}
-		cmd.Process.Signal(syscall.SIGKILL)
-		cmd.Wait()
+		env := []string{"TRUSTID_OUTBOX_CHILD=" + dir, "TRUSTID_OUTBOX_CHILD_FROM=" + strconv.Itoa(round*1_000_000)}
+		testenv.KillChild(t, "TestOutboxChild", env, func(v string) bool {
+			acked, _ = strconv.Atoi(v)
+			return acked < 30_000+round*7_000
+		})
 		if acked < 0 {
 			t.Fatal("child accepted nothing")
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
@@ -16,7 +17,7 @@ import (
 // two regions claim belongs to neither.
 func TestViewIssuerRegion(t *testing.T) {
 	ctx := context.Background()
-	a, b := openEmbedded(t, filepath.Join(t.TempDir(), "ledger.db"))
+	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
 	ledgertest.EnsureConsortium(ctx, t, a, b)
 	v := ledger.NewView(a, ledger.ViewOptions{})
 	vctx, cancel := context.WithCancel(ctx)

@@ -176,6 +176,20 @@ func vcPost(cmd *cobra.Command, path, token string, body any) (int, []byte, erro
 	return resp.StatusCode, out, err
 }
 
+// vcPostPrint posts body to path on the node, prints the answer, and
+// exits with status 1 unless the node answered with status want.
+func vcPostPrint(cmd *cobra.Command, path, token string, body any, want int) error {
+	code, resp, err := vcPost(cmd, path, token, body)
+	if err != nil {
+		return err
+	}
+	printVCJSON(cmd, resp)
+	if code != want {
+		return exitCode(1)
+	}
+	return nil
+}
+
 func printVCJSON(cmd *cobra.Command, raw []byte) {
 	var buf bytes.Buffer
 	if json.Indent(&buf, raw, "", "  ") != nil {
@@ -316,15 +330,7 @@ JSON) to POST /credentials/verify, or with --presentation a presentation
 				path, body = "/presentations/verify", map[string]any{"verifiablePresentation": input,
 					"options": map[string]any{"challenge": challenge, "domain": domain}}
 			}
-			code, resp, err := vcPost(cmd, path, "", body)
-			if err != nil {
-				return err
-			}
-			printVCJSON(cmd, resp)
-			if code != http.StatusOK {
-				return exitCode(1)
-			}
-			return nil
+			return vcPostPrint(cmd, path, "", body, http.StatusOK)
 		},
 	}
 	f := cmd.Flags()
@@ -347,15 +353,7 @@ func newVCStatusCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			code, body, err := vcPost(cmd, "/v1/credentials/"+url.PathEscape(args[0])+"/status", tok, map[string]any{"action": args[1]})
-			if err != nil {
-				return err
-			}
-			printVCJSON(cmd, body)
-			if code != http.StatusOK {
-				return exitCode(1)
-			}
-			return nil
+			return vcPostPrint(cmd, "/v1/credentials/"+url.PathEscape(args[0])+"/status", tok, map[string]any{"action": args[1]}, http.StatusOK)
 		},
 	}
 	cmd.Flags().String("token", "", "access token (prefer TRUSTID_ACCESS_TOKEN)")

@@ -364,13 +364,5 @@ func runWalletCode(cmd *cobra.Command, _ []string) error {
 	if err := qrcode.SignHolderRequest(rand.Reader, device, &req); err != nil {
 		return err
 	}
-	status, out, err := vcPost(cmd, "/v1/qr", "", req)
-	if err != nil {
-		return err
-	}
-	printVCJSON(cmd, out)
-	if status != http.StatusCreated {
-		return exitCode(1)
-	}
-	return nil
+	return vcPostPrint(cmd, "/v1/qr", "", req, http.StatusCreated)
 }

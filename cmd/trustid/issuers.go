@@ -52,15 +52,7 @@ from TRUSTID_ACCESS_TOKEN (from ` + "`trustid token`" + `) or --token.`,
 			if suspend {
 				body["suspended"] = true
 			}
-			code, resp, err := vcPost(cmd, "/v1/admin/issuers", tok, body)
-			if err != nil {
-				return err
-			}
-			printVCJSON(cmd, resp)
-			if code != http.StatusOK {
-				return exitCode(1)
-			}
-			return nil
+			return vcPostPrint(cmd, "/v1/admin/issuers", tok, body, http.StatusOK)
 		},
 	}
 	af := accredit.Flags()

@@ -1,22 +1,20 @@
 package statuslist
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials/status"
+	"github.com/trustid-cn/trustid/internal/testenv"
 )
 
 // TestGroupCommit: concurrent allocations, bindings and changes from many
@@ -201,37 +199,23 @@ func TestGroupCommitFailure(t *testing.T) {
 // many goroutines is killed mid-stream; after a restart every allocation,
 // binding and change it acknowledged is there.
 func TestGroupCommitSIGKILL(t *testing.T) {
-	if os.Getenv("TRUSTID_STATUS_CHILD") != "" {
+	if testenv.IsChild() {
 		t.Skip("child")
 	}
 	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestGroupCommitChild$")
-	cmd.Env = append(os.Environ(), "TRUSTID_STATUS_CHILD="+dir)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	type ack struct {
 		step string
 		ref  status.Ref
 		id   string
 	}
 	var acks []ack
-	sc := bufio.NewScanner(out)
-	for len(acks) < 600 && sc.Scan() {
-		f := strings.Fields(sc.Text())
-		if len(f) != 5 || f[0] != "acked" {
-			continue
+	testenv.KillChild(t, "TestGroupCommitChild", []string{"TRUSTID_STATUS_CHILD=" + dir}, func(v string) bool {
+		if f := strings.Fields(v); len(f) == 4 {
+			idx, _ := strconv.Atoi(f[2])
+			acks = append(acks, ack{step: f[0], ref: status.Ref{ListID: f[1], Index: idx, Purpose: status.PurposeRevocation}, id: f[3]})
 		}
-		idx, _ := strconv.Atoi(f[3])
-		acks = append(acks, ack{step: f[1], ref: status.Ref{ListID: f[2], Index: idx, Purpose: status.PurposeRevocation}, id: f[4]})
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+		return len(acks) < 600
+	})
 	if len(acks) < 600 {
 		t.Fatalf("the child acknowledged only %d steps", len(acks))
 	}

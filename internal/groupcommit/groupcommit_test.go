@@ -5,14 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/trustid-cn/trustid/internal/testenv"
 )
 
 // fileLog is a real durable log for the tests: commit appends the group's
@@ -240,33 +240,19 @@ func TestErrorFailsWholeGroup(t *testing.T) {
 // TestSIGKILL: a child process writing from many goroutines is killed
 // mid-stream; every item it acknowledged is in the file.
 func TestSIGKILL(t *testing.T) {
-	if os.Getenv("GROUPCOMMIT_CHILD") != "" {
+	if testenv.IsChild() {
 		t.Skip("child")
 	}
 	path := filepath.Join(t.TempDir(), "log")
-	cmd := exec.Command(os.Args[0], "-test.run=^TestChild$")
-	cmd.Env = append(os.Environ(), "GROUPCOMMIT_CHILD="+path)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	acked := map[int]bool{}
-	sc := bufio.NewScanner(out)
-	for sc.Scan() && len(acked) < 3000 {
-		if v, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
-			n, err := strconv.Atoi(v)
-			if err != nil {
-				t.Fatalf("child said %q", sc.Text())
-			}
-			acked[n] = true
+	testenv.KillChild(t, "TestChild", []string{"GROUPCOMMIT_CHILD=" + path}, func(v string) bool {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			t.Fatalf("child said %q", "acked "+v)
 		}
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+		acked[n] = true
+		return len(acked) < 3000
+	})
 	if len(acked) < 3000 {
 		t.Fatalf("the child acknowledged only %d items before it ended", len(acked))
 	}

@@ -2,7 +2,9 @@
 // (a Fabric network, a redis-server binary, ...) is missing: on a developer's
 // machine the test is skipped with the reason; under CI (the environment
 // variable CI is set, as CI services and .ci/run set it) the test fails, so
-// a missing component can never pass for a green run.
+// a missing component can never pass for a green run. It also runs a
+// test of the test binary in a child process (RunChild, KillChild), for
+// tests that must watch a process end or kill it mid-write.
 package testenv
 
 import (

@@ -3,7 +3,6 @@ package testenv
 import (
 	"errors"
 	"os"
-	"os/exec"
 	"strings"
 	"testing"
 )
@@ -22,9 +21,7 @@ func TestRequire(t *testing.T) {
 		{ci: "", missing: "1", want: "--- SKIP: TestRequireChild"},
 		{ci: "true", missing: "1", fail: true, want: "--- FAIL: TestRequireChild"},
 	} {
-		cmd := exec.Command(os.Args[0], "-test.run=^TestRequireChild$", "-test.v")
-		cmd.Env = append(os.Environ(), "TESTENV_CHILD=1", "CI="+c.ci, "TESTENV_MISSING="+c.missing)
-		out, err := cmd.CombinedOutput()
+		out, err := RunChild("TestRequireChild", "CI="+c.ci, "TESTENV_MISSING="+c.missing)
 		if (err != nil) != c.fail || !strings.Contains(string(out), c.want) {
 			t.Errorf("CI=%q missing=%q: exit %v, want %q in:\n%s", c.ci, c.missing, err, c.want, out)
 		}
@@ -38,7 +35,7 @@ func TestRequire(t *testing.T) {
 }
 
 func TestRequireChild(t *testing.T) {
-	if os.Getenv("TESTENV_CHILD") == "" {
+	if !IsChild() {
 		t.Skip("run by TestRequire")
 	}
 	var err error

@@ -15,35 +15,22 @@ import (
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded"
+	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
-
-func openEmbedded(t *testing.T, path string) (*embedded.Ledger, *embedded.Ledger) {
-	t.Helper()
-	a, err := embedded.Open(path, embedded.Options{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := a.As(chaincode.RegionMSP(ledgertest.RegionB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { b.Close(); a.Close() })
-	return a, b
-}
 
 func TestEmbeddedConformance(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	t.Run("new", func(t *testing.T) {
 		ledgertest.Run(t, func(t *testing.T) (ledger.Ledger, ledger.Ledger) {
-			a, b := openEmbedded(t, path)
+			a, b := embeddedtest.Open(t, path)
 			return a, b
 		})
 	})
 	// The suite again over the same file, reopened and verified.
 	t.Run("reopened", func(t *testing.T) {
 		ledgertest.Run(t, func(t *testing.T) (ledger.Ledger, ledger.Ledger) {
-			a, b := openEmbedded(t, path)
+			a, b := embeddedtest.Open(t, path)
 			if err := a.Verify(); err != nil {
 				t.Fatal(err)
 			}
@@ -70,7 +57,7 @@ func TestEmbeddedVerify(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "ledger.db")
 	populate := func() {
-		a, b := openEmbeddedNoCleanup(t, path)
+		a, b := embeddedtest.Open(t, path)
 		ledgertest.EnsureConsortium(context.Background(), t, a, b)
 		in, _ := chaincode.NewBatchInput("b1", []chaincode.StatusChange{{List: "L", Index: 1, Status: 1}})
 		if _, err := (ledger.Client{L: a}).AnchorBatch(context.Background(), in); err != nil {
@@ -85,7 +72,7 @@ func TestEmbeddedVerify(t *testing.T) {
 	populate()
 	check := func(what string) {
 		t.Helper()
-		a, b := openEmbeddedNoCleanup(t, path)
+		a, b := embeddedtest.Open(t, path)
 		defer func() { b.Close(); a.Close() }()
 		if err := a.Verify(); !errors.Is(err, embedded.ErrTampered) {
 			t.Errorf("%s: Verify = %v", what, err)
@@ -118,24 +105,11 @@ func TestEmbeddedVerify(t *testing.T) {
 	check("removed block")
 }
 
-func openEmbeddedNoCleanup(t *testing.T, path string) (*embedded.Ledger, *embedded.Ledger) {
-	t.Helper()
-	a, err := embedded.Open(path, embedded.Options{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := a.As(chaincode.RegionMSP(ledgertest.RegionB))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a, b
-}
-
 // TestEmbeddedLockedAndClosed: a second process cannot open the file
 // while a node holds it; a closed ledger refuses calls.
 func TestEmbeddedLockedAndClosed(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
-	a, b := openEmbeddedNoCleanup(t, path)
+	a, b := embeddedtest.Open(t, path)
 	start := time.Now()
 	if _, err := embedded.Open(path, embedded.Options{MSPID: chaincode.RegionMSP("310000")}); !errors.Is(err, ledger.ErrUnavailable) || time.Since(start) > 5*time.Second {
 		t.Errorf("second open: %v after %v", err, time.Since(start))
@@ -155,7 +129,7 @@ func TestEmbeddedLockedAndClosed(t *testing.T) {
 
 // TestEmbeddedConcurrentSubmits: many writers, one chain, no lost block.
 func TestEmbeddedConcurrentSubmits(t *testing.T) {
-	a, b := openEmbedded(t, filepath.Join(t.TempDir(), "ledger.db"))
+	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
 	ctx := context.Background()
 	ledgertest.EnsureConsortium(ctx, t, a, b)
 	h0, _ := a.Height(ctx)

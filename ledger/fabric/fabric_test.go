@@ -1,7 +1,6 @@
 package fabric_test
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -79,27 +77,12 @@ func TestFabricSIGKILL(t *testing.T) {
 	}
 	dir := t.TempDir()
 	list := fmt.Sprintf("kill-%d", time.Now().UnixNano())
-	cmd := exec.Command(os.Args[0], "-test.run=^TestOutboxChild$")
-	cmd.Env = append(os.Environ(), "TRUSTID_OUTBOX_CHILD="+dir, "TRUSTID_OUTBOX_CHILD_FABRIC="+pa, "TRUSTID_OUTBOX_CHILD_LIST="+list)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stderr = os.Stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
 	acked := -1
-	sc := bufio.NewScanner(out)
-	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "acked "); ok {
-			if acked, _ = strconv.Atoi(v); acked >= 20000 {
-				break
-			}
-		}
-	}
-	cmd.Process.Signal(syscall.SIGKILL)
-	cmd.Wait()
+	env := []string{"TRUSTID_OUTBOX_CHILD=" + dir, "TRUSTID_OUTBOX_CHILD_FABRIC=" + pa, "TRUSTID_OUTBOX_CHILD_LIST=" + list}
+	testenv.KillChild(t, "TestOutboxChild", env, func(v string) bool {
+		acked, _ = strconv.Atoi(v)
+		return acked < 20000
+	})
 	ob, err := ledger.OpenOutbox(filepath.Join(dir, "outbox.db"), ledger.Client{L: a}, ledger.OutboxOptions{MaxBatch: 2000, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
