@@ -381,6 +381,16 @@ func (h *credentialHandlers) status(w http.ResponseWriter, r *http.Request) erro
 }
 
 // writePublic sends a public document that may be cached briefly.
+// writePublicDoc marshals v and serves it with writePublic.
+func writePublicDoc(w http.ResponseWriter, contentType string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	writePublic(w, contentType, b)
+	return nil
+}
+
 func writePublic(w http.ResponseWriter, contentType string, body []byte) {
 	w.Header().Set("Content-Type", contentType)
 	w.Header().Set("Cache-Control", "public, max-age=60")
@@ -393,12 +403,7 @@ func (h *credentialHandlers) didDocument(w http.ResponseWriter, r *http.Request)
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	writePublic(w, "application/did+json", b)
-	return nil
+	return writePublicDoc(w, "application/did+json", doc)
 }
 
 // clientIssuerDocument serves the DID document of an accredited client's
@@ -412,12 +417,7 @@ func (h *credentialHandlers) clientIssuerDocument(w http.ResponseWriter, r *http
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(doc)
-	if err != nil {
-		return err
-	}
-	writePublic(w, "application/did+json", b)
-	return nil
+	return writePublicDoc(w, "application/did+json", doc)
 }
 
 func (h *credentialHandlers) issuerMetadata(w http.ResponseWriter, r *http.Request) error {
@@ -425,12 +425,7 @@ func (h *credentialHandlers) issuerMetadata(w http.ResponseWriter, r *http.Reque
 	if err != nil {
 		return err
 	}
-	b, err := json.Marshal(md)
-	if err != nil {
-		return err
-	}
-	writePublic(w, "application/json", b)
-	return nil
+	return writePublicDoc(w, "application/json", md)
 }
 
 // statusList serves a list: a Bitstring Status List credential as JSON,
