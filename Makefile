@@ -1,4 +1,6 @@
 # Convenience targets; the scripts they call work without make.
+# The Go toolchain of go.mod's toolchain line, as in scripts/toolchain.sh.
+export GOTOOLCHAIN = auto
 .PHONY: run test build bench
 
 run: ## run a node on embedded defaults (./data, 127.0.0.1:8080)

@@ -60,7 +60,7 @@ func FuzzBodyDecoders(f *testing.F) {
 		pinBody("eyJhbGciOiJTTTIifQ.eyJpc3N1ZXIiOiJkaWQ6d2ViOngifQ.AA", "a.b.c", "482916"),
 		`{"binding":"gwE=","time":1750000000,"nonce":"MDEyMzQ1Njc4OWFiY2RlZg==","region":"310000","consent":["age_over_18"],"sig":"AA=="}`,
 		`{"code":"TIDON1:6KG400LSNU6A3TBK"}`,
-		`{"code":"TIDON1:00","relying_party":{"client_id":"hotel-440000","sector":"hotel.example","allowed_claims":["age_over_18"]}}`,
+		`{"code":"TIDON1:00","client_id":"hotel-440000","sector":"hotel.example"}`,
 		strings.Replace(strings.ReplaceAll(credBody, "\n", ""), "%s", `,"options":{"format":"vc+jwt","algorithm":"SM2","holderKey":{"kty":"EC","crv":"P-256","x":"AA","y":"AA"}}`, 1),
 		`{"verifiableCredential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":"EnvelopedVerifiableCredential","id":"data:application/vc+jwt,a.b.c"},"options":{"checks":["status"]}}`,
 		`{"verifiablePresentation":"a.b.c~","options":{"challenge":"c","domain":"d"}}`,

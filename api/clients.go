@@ -241,7 +241,7 @@ func (a *clientAdmin) routes(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// ClientDirectory looks up registered clients (*auth.FileStore).
+// ClientDirectory looks up registered clients (an auth.ClientStore).
 type ClientDirectory interface {
 	Get(ctx context.Context, id string) (auth.Client, error)
 }

@@ -3,6 +3,7 @@ package api
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -11,6 +12,10 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/cose"
+	"github.com/trustid-cn/trustid/credentials/dataintegrity"
+	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -19,8 +24,13 @@ import (
 // API (issue, verify, presentations/verify), status changes, the node's
 // DID document and SD-JWT VC issuer metadata, and its status lists.
 type CredentialsConfig struct {
-	Issuer   *vc.Issuer
+	Issuer   *issuer.Issuer
 	Verifier *vc.Verifier
+	// DataIntegrity, when set, verifies credentials and presentations with
+	// embedded Data Integrity proofs; COSE, vp+cose presentations (vc+cose
+	// credentials are Verifier's, through its Envelopes).
+	DataIntegrity *dataintegrity.Verifier
+	COSE          *cose.Verifier
 	// Limiter counts VerifyLimit per source address (ClientAddress) on
 	// POST /credentials/verify and POST /presentations/verify, which are
 	// public and may make the node fetch keys and status lists; nil
@@ -32,6 +42,10 @@ type CredentialsConfig struct {
 	// Clients, when set, mounts the accreditation routes (mountIssuers):
 	// an operator accredits registered clients to issue.
 	Clients ClientDirectory
+	// StatusLists, when set, lists the IDs of the node's status lists for
+	// GET /status, the index a QR verifier reads to find the list a QR
+	// status reference numbers (its first 32 bits).
+	StatusLists func() []string
 }
 
 // DefaultVerifyLimit is the default per-address limit of the two verify
@@ -42,16 +56,28 @@ var DefaultVerifyLimit = RateLimit{Limit: 300, Window: time.Minute}
 // are reported in the verify responses instead (verifyCodes).
 var credentialErrors = []mapping{
 	{vc.ErrMalformed, http.StatusBadRequest, CodeInvalidRequest, "the credential is not acceptable JSON (syntax, duplicate keys, trailing data or size)"},
+	{jsonld.ErrUnknownContext, http.StatusBadRequest, "unknown_context", "an @context is not one of the contexts this node bundles (contexts are never fetched)"},
+	{jsonld.ErrFirstContext, http.StatusBadRequest, "invalid_context", "the first @context must be https://www.w3.org/ns/credentials/v2"},
+	{jsonld.ErrProtectedTerm, http.StatusBadRequest, "protected_term_redefined", "a context redefines a protected term"},
+	{jsonld.ErrUndefinedTerm, http.StatusBadRequest, "undefined_term", ""},
+	{jsonld.ErrIssuerDependent, http.StatusBadRequest, "undefined_term", ""},
+	{jsonld.ErrRelativeIRI, http.StatusBadRequest, "relative_iri", "a type or id does not expand to an absolute IRI"},
+	{jsonld.ErrTooLarge, http.StatusBadRequest, "document_too_large", "the credential is too large for JSON-LD processing"},
+	{jsonld.ErrTooDeep, http.StatusBadRequest, "document_too_deep", "the credential is nested too deeply for JSON-LD processing"},
+	{jsonld.ErrInvalid, http.StatusBadRequest, "invalid_jsonld", "the credential is not valid JSON-LD"},
+	{issuer.ErrUnknownFormat, http.StatusBadRequest, "unsupported_format", "options.format names a securing mechanism this node does not issue"},
+	{issuer.ErrHolder, http.StatusUnprocessableEntity, "holder_mismatch", "a client presents only as its own issuer DID"},
+	{vc.ErrInvalidPresentation, http.StatusUnprocessableEntity, "invalid_presentation", ""},
 	{vc.ErrReservedType, http.StatusUnprocessableEntity, "reserved_credential_type", "IdentityCredential and DeviceBindingCredential are issued only by enrollment (POST /v1/enrollments)"},
 	{vc.ErrReservedClaim, http.StatusUnprocessableEntity, "reserved_claim", "assuranceLevel is set only by enrollment"},
 	{vc.ErrReservedSubject, http.StatusUnprocessableEntity, "reserved_subject_id", "urn:trustid:subject: subject IDs are named only by enrollment"},
 	{vc.ErrNotAccredited, http.StatusForbidden, "issuer_not_accredited", "the client is not accredited in the trust registry to issue this credential type"},
-	{vc.ErrRegistryUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "the trust registry cannot be written now"},
+	{issuer.ErrRegistryUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "the trust registry cannot be written now"},
 	{vc.ErrIssuerMismatch, http.StatusUnprocessableEntity, "invalid_credential", "a client issues only as its own issuer DID"},
 	{vc.ErrInvalid, http.StatusUnprocessableEntity, "invalid_credential", ""},
 	{vc.ErrUnsupported, http.StatusUnprocessableEntity, "unsupported", ""},
 	{vc.ErrNotFound, http.StatusNotFound, CodeNotFound, "no such credential or status list"},
-	{vc.ErrStatusConflict, http.StatusConflict, "status_conflict", "the credential is revoked; revocation is final"},
+	{issuer.ErrStatusConflict, http.StatusConflict, "status_conflict", "the credential is revoked; revocation is final"},
 	{vc.ErrStatusFull, http.StatusServiceUnavailable, CodeUnavailable, "no status entry could be allocated"},
 }
 
@@ -65,6 +91,26 @@ var verifyCodes = []struct {
 	message string
 }{
 	{vc.ErrDuplicateKey, "duplicate_json_key", "a JSON object repeats a member"},
+	{jsonld.ErrUnknownContext, "unknown_context", "an @context is not bundled by this node (contexts are never fetched)"},
+	{jsonld.ErrFirstContext, "invalid_context", "the first @context must be https://www.w3.org/ns/credentials/v2"},
+	{jsonld.ErrProtectedTerm, "protected_term_redefined", "a context redefines a protected term"},
+	{jsonld.ErrUndefinedTerm, "undefined_term", "a term is defined by no context"},
+	{jsonld.ErrRelativeIRI, "relative_iri", "a type or id does not expand to an absolute IRI"},
+	{jsonld.ErrTooLarge, "document_too_large", "the document is too large for JSON-LD processing"},
+	{jsonld.ErrTooDeep, "document_too_deep", "the document is nested too deeply for JSON-LD processing"},
+	{jsonld.ErrInvalid, "invalid_jsonld", "not valid JSON-LD"},
+	{dataintegrity.ErrNoProof, "proof_missing", "the document has no proof"},
+	{dataintegrity.ErrUnsupportedSuite, "unsupported_cryptosuite", "the cryptosuite is not supported"},
+	{dataintegrity.ErrSuiteKeyMismatch, "cryptosuite_key_mismatch", "the verification method's key does not fit the cryptosuite"},
+	{dataintegrity.ErrProofPurpose, "wrong_proof_purpose", "the proofPurpose is not the one required"},
+	{dataintegrity.ErrCreated, "proof_created_in_future", "the proof was created in the future"},
+	{dataintegrity.ErrExpired, "proof_expired", "the proof has expired"},
+	{dataintegrity.ErrChallenge, "challenge_mismatch", "the proof's challenge does not match"},
+	{dataintegrity.ErrDomain, "domain_mismatch", "the proof's domain does not match"},
+	{dataintegrity.ErrSignature, "invalid_signature", "the signature does not verify"},
+	{dataintegrity.ErrVerificationMethod, "unknown_key", "the verification method cannot be resolved or does not belong to the issuer (or holder)"},
+	{dataintegrity.ErrKey, "invalid_key", "the verification method's key is invalid"},
+	{dataintegrity.ErrProof, "malformed_proof", "the proof is malformed"},
 	{sdjwt.ErrUnmatched, "disclosure_unmatched", "a disclosure matches no digest"},
 	{sdjwt.ErrDuplicateDigest, "duplicate_digest", "a digest appears twice"},
 	{sdjwt.ErrReservedName, "reserved_claim_name", "a disclosure uses a reserved claim name"},
@@ -132,6 +178,7 @@ func (s *Server) MountCredentials(cfg CredentialsConfig) error {
 	if cfg.Clients != nil {
 		s.mountIssuers(cfg.Issuer, cfg.Clients)
 	}
+	s.handle("POST /presentations", s.protect(auth.ScopeCredentialsIssue, errorHandler(s, h.present)))
 	s.handle("POST /v1/credentials/{id}/status", s.protect(auth.ScopeStatusWrite, errorHandler(s, h.status)))
 	// Public, and may make the node fetch keys and status lists: limited
 	// per source address (DefaultVerifyLimit unless configured).
@@ -141,6 +188,11 @@ func (s *Server) MountCredentials(cfg CredentialsConfig) error {
 	s.handleFunc("GET /issuers/{client}/did.json", h.clientIssuerDocument)
 	s.handleFunc("GET /.well-known/jwt-vc-issuer", h.issuerMetadata)
 	s.handleFunc("GET /status/{listID}", h.statusList)
+	if cfg.StatusLists != nil {
+		s.handleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) error {
+			return writePublicDoc(w, "application/json", map[string]any{"lists": cfg.StatusLists()})
+		})
+	}
 	return nil
 }
 
@@ -150,12 +202,24 @@ type credentialHandlers struct {
 }
 
 // issueOptions are the VC API issue options TrustID understands.
+// format names the securing mechanism (vc+jwt by default, dc+sd-jwt, or
+// one the node registers: vc+cose, a Data Integrity cryptosuite, which
+// cryptosuite may name too); credentialStatus asks for the node's status
+// entries besides the credential's own.
 type issueOptions struct {
-	Format    string  `json:"format"`
-	Algorithm string  `json:"algorithm"`
-	VCT       string  `json:"vct"`
-	HolderKey *gm.JWK `json:"holderKey"`
-	Decoys    int     `json:"decoys"`
+	Format           string            `json:"format"`
+	Cryptosuite      string            `json:"cryptosuite"`
+	Algorithm        string            `json:"algorithm"`
+	VCT              string            `json:"vct"`
+	HolderKey        *gm.JWK           `json:"holderKey"`
+	Decoys           int               `json:"decoys"`
+	CredentialStatus *statusTypeOption `json:"credentialStatus"`
+}
+
+// statusTypeOption is the VC API's options.credentialStatus: the type of
+// status entry the issuer adds.
+type statusTypeOption struct {
+	Type string `json:"type"`
 }
 
 // issueRequest is the body of POST /credentials/issue.
@@ -177,11 +241,14 @@ func (h *credentialHandlers) issue(w http.ResponseWriter, r *http.Request) error
 		return err
 	}
 	opts := req.Options
-	switch opts.Format {
-	case "", "vc+jwt", "jwt", "application/vc+jwt":
-		opts.Format = vc.FormatVCJWT
-	case "sd-jwt", "dc+sd-jwt", "vc+sd-jwt", "application/dc+sd-jwt":
-		opts.Format = vc.FormatSDJWT
+	if opts.Cryptosuite != "" {
+		if opts.Format != "" && opts.Format != opts.Cryptosuite {
+			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "options.format and options.cryptosuite name different securing mechanisms"}
+		}
+		opts.Format = opts.Cryptosuite
+	}
+	if cs := opts.CredentialStatus; cs != nil && cs.Type != vc.TypeBitstringStatusListEntry {
+		return &Error{Status: http.StatusBadRequest, Code: "unsupported_status_type", Message: "options.credentialStatus.type must be BitstringStatusListEntry"}
 	}
 	if opts.Decoys < 0 || opts.Decoys > 16 {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "options.decoys must be 0..16"}
@@ -190,16 +257,21 @@ func (h *credentialHandlers) issue(w http.ResponseWriter, r *http.Request) error
 	// for, and owns the credential's status: only it (or an operator with
 	// registry:admin) may change it later.
 	caller, _ := PrincipalFrom(r.Context())
-	iss, err := h.cfg.Issuer.IssueAsClient(r.Context(), cred, vc.IssueOptions{
+	iss, err := h.cfg.Issuer.IssueAsClient(r.Context(), cred, issuer.IssueOptions{
 		Format: opts.Format, Algorithm: opts.Algorithm, VCT: opts.VCT, HolderKey: opts.HolderKey, Decoys: opts.Decoys,
-		Client: caller.ClientID,
+		AddStatus: opts.CredentialStatus != nil, Client: caller.ClientID,
 	})
 	if err != nil {
 		return err
 	}
-	// credentialId names the credential for status changes: an SD-JWT VC
-	// does not carry it (it would link presentations).
-	writeJSONStatus(w, http.StatusCreated, map[string]any{"verifiableCredential": iss.Envelope(), "credentialId": iss.ID})
+	// credentialId names the credential for status changes (an SD-JWT VC
+	// does not carry it: it would link presentations); a credential with
+	// none of the node's status entries has none to change.
+	out := map[string]any{"verifiableCredential": iss.Envelope()}
+	if len(iss.Status) > 0 {
+		out["credentialId"] = iss.ID
+	}
+	writeJSONStatus(w, http.StatusCreated, out)
 	return nil
 }
 
@@ -255,9 +327,13 @@ type verifyOptions struct {
 	Checks    []string `json:"checks"`
 }
 
-// verifyRequest is the body of POST /credentials/verify.
+// verifyRequest is the body of POST /credentials/verify. credentialId
+// is accepted so that the issue response can be sent as it is: it must be
+// a string, and plays no part in verification (a warning says when it is
+// not the verified credential's id).
 type verifyRequest struct {
 	VerifiableCredential json.RawMessage `json:"verifiableCredential"`
+	CredentialID         json.RawMessage `json:"credentialId"`
 	Options              verifyOptions   `json:"options"`
 }
 
@@ -278,14 +354,53 @@ func (h *credentialHandlers) verify(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	res, err := h.cfg.Verifier.VerifyToken(r.Context(), in)
+	var credentialID string
+	if req.CredentialID != nil {
+		if json.Unmarshal(req.CredentialID, &credentialID) != nil || credentialID == "" {
+			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "credentialId must be a non-empty string (the issue response's)"}
+		}
+	}
+	res, err := h.verifyCredential(r, in, req.VerifiableCredential)
 	if err != nil {
 		h.writeVerifyFailure(w, r, err)
 		return nil
 	}
+	warnings := []verifyProblem{}
+	if id, ok := res.Credential["id"].(string); ok && credentialID != "" && id != credentialID {
+		warnings = append(warnings, verifyProblem{Code: "credential_id_mismatch", Message: "credentialId is not the verified credential's id; it was ignored"})
+	}
 	writeJSON(w, verifyResponse{Verified: true, Format: res.Format, Issuer: res.Issuer, Credential: res.Credential,
-		Checks: []string{"signature", "data-model", "validity", "status"}, Warnings: []verifyProblem{}, Errors: []verifyProblem{}})
+		Checks: []string{"signature", "data-model", "validity", "status"}, Warnings: warnings, Errors: []verifyProblem{}})
 	return nil
+}
+
+// verifyCredential verifies a credential with an embedded proof (an
+// object with a proof member; raw is its JSON) with the Data Integrity
+// verifier, and any other form with the credentials Verifier (vc+jwt,
+// SD-JWT VC, and vc+cose through its Envelopes).
+func (h *credentialHandlers) verifyCredential(r *http.Request, in any, raw json.RawMessage) (*vc.Verified, error) {
+	m, isObject := in.(map[string]any)
+	if _, hasProof := m["proof"]; !isObject || !hasProof {
+		return h.cfg.Verifier.VerifyToken(r.Context(), in)
+	}
+	if h.cfg.DataIntegrity == nil {
+		return nil, fmt.Errorf("%w: this node verifies no embedded proofs", vc.ErrUnsupported)
+	}
+	c, err := h.cfg.DataIntegrity.VerifyCredential(r.Context(), raw)
+	if err != nil {
+		return nil, err
+	}
+	return &vc.Verified{Format: cryptosuiteOf(m), Issuer: issuerID(c), Credential: c}, nil
+}
+
+// cryptosuiteOf names the securing mechanism of a document with an
+// embedded proof: its cryptosuite, the name options.format gives it.
+func cryptosuiteOf(doc map[string]any) string {
+	p, _ := doc["proof"].(map[string]any)
+	if s, ok := p["cryptosuite"].(string); ok {
+		return s
+	}
+	return dataintegrity.ProofType
 }
 
 func (h *credentialHandlers) verifyPresentation(w http.ResponseWriter, r *http.Request) error {
@@ -302,9 +417,25 @@ func (h *credentialHandlers) verifyPresentation(w http.ResponseWriter, r *http.R
 		return err
 	}
 	opts := req.Options
+	if m, ok := in.(map[string]any); ok && m["proof"] != nil || isCOSEPresentation(in) {
+		if opts.Challenge == "" || opts.Domain == "" {
+			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "options.challenge and options.domain are required"}
+		}
+		res, err := h.verifyOtherPresentation(r, in, raw, opts)
+		if err != nil {
+			h.writeVerifyFailure(w, r, err)
+			return nil
+		}
+		writeJSON(w, res)
+		return nil
+	}
 	mediaType, token, err := presentationToken(in)
 	if err != nil {
 		h.writeVerifyFailure(w, r, err)
+		return nil
+	}
+	if mediaType != vc.MediaTypeVPJWT && mediaType != vc.MediaTypeSDJWT {
+		h.writeVerifyFailure(w, r, fmt.Errorf("%w: %s is not a presentation this node verifies (vp+jwt, or dc+sd-jwt with a key binding)", vc.ErrUnsupported, mediaType))
 		return nil
 	}
 	// Challenge and domain bind the presentation (the vp+jwt's nonce and
@@ -338,6 +469,104 @@ func (h *credentialHandlers) verifyPresentation(w http.ResponseWriter, r *http.R
 	return nil
 }
 
+// isCOSEPresentation reports whether in is a vp+cose: an enveloped
+// presentation or a data: URL of application/vp+cose.
+func isCOSEPresentation(in any) bool {
+	id, _ := in.(string)
+	if m, ok := in.(map[string]any); ok {
+		id, _ = m["id"].(string)
+	}
+	return strings.HasPrefix(id, "data:"+cose.MediaTypeVP+";") || strings.HasPrefix(id, "data:"+cose.MediaTypeVP+",")
+}
+
+// verifyOtherPresentation verifies a presentation with an embedded Data
+// Integrity proof (raw is its JSON) or a vp+cose. The credentials of a
+// Data Integrity presentation with embedded proofs are verified with it;
+// the others (enveloped: vc+jwt, vc+cose, SD-JWT VC) by the credentials
+// Verifier; each must be about the holder, as in a vp+jwt.
+func (h *credentialHandlers) verifyOtherPresentation(r *http.Request, in any, raw json.RawMessage, opts verifyOptions) (*verifyResponse, error) {
+	ctx := r.Context()
+	out := &verifyResponse{Verified: true, Warnings: []verifyProblem{}, Errors: []verifyProblem{},
+		Checks: []string{"signature", "data-model", "challenge", "domain", "credentials"}}
+	if isCOSEPresentation(in) {
+		if h.cfg.COSE == nil {
+			return nil, fmt.Errorf("%w: this node verifies no vp+cose", vc.ErrUnsupported)
+		}
+		var data []byte
+		var err error
+		if s, ok := in.(string); ok {
+			_, data, err = cose.ParseDataURL(s)
+		} else {
+			_, data, err = cose.Unenvelope(in.(map[string]any))
+		}
+		if err != nil {
+			return nil, err
+		}
+		res, err := h.cfg.COSE.VerifyPresentation(ctx, data, opts.Challenge, opts.Domain)
+		if err != nil {
+			return nil, err
+		}
+		out.Format, out.Holder, out.Presentation = "vp+cose", res.Holder, res.Presentation
+		for _, c := range res.Credentials {
+			out.Credentials = append(out.Credentials, verifiedEntry{Format: c.Format, Issuer: c.Issuer, Credential: c.Credential})
+		}
+		return out, nil
+	}
+	if h.cfg.DataIntegrity == nil {
+		return nil, fmt.Errorf("%w: this node verifies no embedded proofs", vc.ErrUnsupported)
+	}
+	p, err := h.cfg.DataIntegrity.VerifyPresentation(ctx, raw, opts.Challenge, opts.Domain)
+	if err != nil {
+		return nil, err
+	}
+	doc := in.(map[string]any)
+	out.Format, out.Holder, out.Presentation = cryptosuiteOf(doc), p.Holder, p.Document
+	// p.Credentials are the items with a proof, in their order.
+	var suites []string
+	items, _ := doc["verifiableCredential"].([]any)
+	if items == nil && doc["verifiableCredential"] != nil {
+		items = []any{doc["verifiableCredential"]}
+	}
+	for _, it := range items {
+		if m, ok := it.(map[string]any); ok && m["proof"] != nil {
+			suites = append(suites, cryptosuiteOf(m))
+		}
+	}
+	for i, c := range p.Credentials {
+		e := verifiedEntry{Format: dataintegrity.ProofType, Issuer: issuerID(c), Credential: c}
+		if i < len(suites) {
+			e.Format = suites[i]
+		}
+		if err := vc.CheckHolderBinding(&vc.Verified{Format: e.Format, Credential: c}, p.Holder, nil); err != nil {
+			return nil, err
+		}
+		out.Credentials = append(out.Credentials, e)
+	}
+	for i, it := range p.Other {
+		res, err := h.cfg.Verifier.VerifyToken(ctx, it)
+		if err != nil {
+			return nil, fmt.Errorf("verifiableCredential (enveloped) %d: %w", i, err)
+		}
+		// A key-bound SD-JWT VC (cnf) cannot be bound here: the Data
+		// Integrity verifier does not return the holder's key, so it fails.
+		if err := vc.CheckHolderBinding(res, p.Holder, nil); err != nil {
+			return nil, err
+		}
+		out.Credentials = append(out.Credentials, verifiedEntry{Format: res.Format, Issuer: res.Issuer, Credential: res.Credential})
+	}
+	return out, nil
+}
+
+// issuerID reads a credential's issuer, a URL or an object's id.
+func issuerID(c map[string]any) string {
+	if o, ok := c["issuer"].(map[string]any); ok {
+		id, _ := o["id"].(string)
+		return id
+	}
+	id, _ := c["issuer"].(string)
+	return id
+}
+
 // presentationToken reads an enveloped presentation, a data: URL or a
 // bare vp+jwt / SD-JWT string.
 func presentationToken(in any) (string, string, error) {
@@ -356,6 +585,45 @@ func presentationToken(in any) (string, string, error) {
 	return "", "", vc.ErrInvalidPresentation
 }
 
+// presentRequest is the body of POST /presentations (the VC API's holder
+// service): an unsigned presentation and the verifier's challenge and
+// domain.
+type presentRequest struct {
+	Presentation json.RawMessage `json:"presentation"`
+	Options      struct {
+		Challenge string `json:"challenge"`
+		Domain    string `json:"domain"`
+		Algorithm string `json:"algorithm"`
+	} `json:"options"`
+}
+
+// present signs a presentation as the calling client's issuer DID with
+// the key the node holds for it (issuer.PresentAsClient).
+func (h *credentialHandlers) present(w http.ResponseWriter, r *http.Request) error {
+	var req presentRequest
+	if err := decodeBody(r, maxCredentialBody, &req, invalidRequest, "with presentation and options"); err != nil {
+		return err
+	}
+	if req.Presentation == nil {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "presentation is required"}
+	}
+	if req.Options.Challenge == "" || req.Options.Domain == "" {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "options.challenge and options.domain are required (the verifier's)"}
+	}
+	p, err := vc.ParseJSONObject(req.Presentation)
+	if err != nil {
+		return err
+	}
+	caller, _ := PrincipalFrom(r.Context())
+	tok, err := h.cfg.Issuer.PresentAsClient(r.Context(), p, caller.ClientID, issuer.PresentOptions{
+		Challenge: req.Options.Challenge, Domain: req.Options.Domain, Algorithm: req.Options.Algorithm})
+	if err != nil {
+		return err
+	}
+	writeJSONStatus(w, http.StatusCreated, map[string]any{"verifiablePresentation": vc.Envelope(tok, vc.MediaTypeVPJWT)})
+	return nil
+}
+
 type statusRequest struct {
 	Action string `json:"action"`
 }
@@ -367,12 +635,12 @@ func (h *credentialHandlers) status(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	switch req.Action {
-	case vc.ActionRevoke, vc.ActionSuspend, vc.ActionReinstate:
+	case issuer.ActionRevoke, issuer.ActionSuspend, issuer.ActionReinstate:
 	default:
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: `action must be "revoke", "suspend" or "reinstate"`}
 	}
 	caller, _ := PrincipalFrom(r.Context())
-	actor := vc.Actor{ClientID: caller.ClientID, Admin: slices.Contains(caller.Scopes, auth.ScopeRegistryAdmin)}
+	actor := issuer.Actor{ClientID: caller.ClientID, Admin: slices.Contains(caller.Scopes, auth.ScopeRegistryAdmin)}
 	if err := h.cfg.Issuer.SetStatusAs(r.Context(), id, req.Action, actor); err != nil {
 		return err
 	}
@@ -429,7 +697,8 @@ func (h *credentialHandlers) issuerMetadata(w http.ResponseWriter, r *http.Reque
 }
 
 // statusList serves a list: a Bitstring Status List credential as JSON,
-// or as vc+jwt when asked (Accept: application/vc+jwt); a Token Status
+// or as vc+jwt or vc+cose when asked (Accept: application/vc+jwt,
+// application/vc+cose); a Token Status
 // List always as statuslist+jwt.
 func (h *credentialHandlers) statusList(w http.ResponseWriter, r *http.Request) error {
 	doc, token, err := h.cfg.Issuer.StatusList(r.Context(), r.PathValue("listID"))
@@ -442,6 +711,15 @@ func (h *credentialHandlers) statusList(w http.ResponseWriter, r *http.Request) 
 		writePublic(w, vc.MediaTypeStatusListJWT, []byte(token))
 	case strings.Contains(accept, vc.MediaTypeVCJWT):
 		writePublic(w, vc.MediaTypeVCJWT, []byte(token))
+	case strings.Contains(accept, cose.MediaTypeVC):
+		b, err := h.cfg.Issuer.SecureStatusList(r.Context(), r.PathValue("listID"), cose.MediaTypeVC)
+		if errors.Is(err, issuer.ErrUnknownFormat) {
+			return &Error{Status: http.StatusNotAcceptable, Code: "not_acceptable", Message: "this node does not secure status lists as application/vc+cose", Err: err}
+		}
+		if err != nil {
+			return err
+		}
+		writePublic(w, cose.MediaTypeVC, b)
 	default:
 		b, err := json.Marshal(doc)
 		if err != nil {

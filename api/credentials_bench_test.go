@@ -18,6 +18,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
@@ -58,7 +59,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	}
 	base := "https://node.example:8443"
 	reg := newTrustRegistry(b, base, ks)
-	is, err := vc.NewIssuer(vc.IssuerConfig{BaseURL: base, Keys: ks, Status: st,
+	is, err := issuer.New(issuer.Config{BaseURL: base, Keys: ks, Status: st,
 		Registry: reg.view, Registrar: reg.client, IssuerKeys: ks})
 	if err != nil {
 		b.Fatal(err)
@@ -71,7 +72,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 		b.Fatal(err)
 	}
 	// The bench client issues under its own issuer DID, accredited first.
-	if _, err := is.Accredit(context.Background(), vc.AccreditRequest{Client: "test-client", Types: []string{"ResidenceCredential"}}); err != nil {
+	if _, err := is.Accredit(context.Background(), issuer.AccreditRequest{Client: "test-client", Types: []string{"ResidenceCredential"}}); err != nil {
 		b.Fatal(err)
 	}
 	s := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})

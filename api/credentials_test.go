@@ -19,6 +19,7 @@ import (
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/chaincode"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
@@ -58,7 +59,7 @@ type vcEnv struct {
 	dir   string // the node's files
 	srv   *httptest.Server
 	clock *fakeclock.Clock
-	iss   *vc.Issuer
+	iss   *issuer.Issuer
 	keys  *keystore.Store
 	logs  *syncBuffer
 }
@@ -103,7 +104,7 @@ func newVCEnv(t *testing.T, configure ...func(*CredentialsConfig)) *vcEnv {
 	}
 	base := "https://node.example:8443"
 	reg := newTrustRegistry(t, base, ks)
-	is, err := vc.NewIssuer(vc.IssuerConfig{BaseURL: base, Keys: ks, Status: st, Now: clk.Now,
+	is, err := issuer.New(issuer.Config{BaseURL: base, Keys: ks, Status: st, Now: clk.Now,
 		Registry: reg.view, Registrar: reg.client, IssuerKeys: ks})
 	if err != nil {
 		t.Fatal(err)
@@ -116,7 +117,7 @@ func newVCEnv(t *testing.T, configure ...func(*CredentialsConfig)) *vcEnv {
 		t.Fatal(err)
 	}
 	// The test client is accredited for residence credentials.
-	if _, err := is.Accredit(context.Background(), vc.AccreditRequest{Client: "test-client", Types: []string{"ResidenceCredential"}}); err != nil {
+	if _, err := is.Accredit(context.Background(), issuer.AccreditRequest{Client: "test-client", Types: []string{"ResidenceCredential"}}); err != nil {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
@@ -287,7 +288,7 @@ func TestVCAPIBadInput(t *testing.T) {
 		{"no credential", "/credentials/issue", issueToken, `{"options":{}}`, 400},
 		{"invalid credential", "/credentials/issue", issueToken, `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":"VerifiableCredential"}}`, 422},
 		{"foreign issuer", "/credentials/issue", issueToken, `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":"VerifiableCredential","issuer":"did:web:other.example","credentialSubject":{"a":1}}}`, 422},
-		{"unknown format", "/credentials/issue", issueToken, strings.Replace(credBody, "%s", `,"options":{"format":"ldp_vc"}`, 1), 422},
+		{"unknown format", "/credentials/issue", issueToken, strings.Replace(credBody, "%s", `,"options":{"format":"ldp_vc"}`, 1), 400},
 		{"verify nothing", "/credentials/verify", "", `{}`, 400},
 		{"verify number", "/credentials/verify", "", `{"verifiableCredential":5}`, 400},
 		{"verify garbage", "/credentials/verify", "", `{"verifiableCredential":"abc"}`, 400},

@@ -8,9 +8,11 @@ import (
 	"slices"
 
 	"github.com/trustid-cn/trustid/auth"
-	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/store"
 )
 
 // EnrollPath is the enrollment route.
@@ -50,6 +52,9 @@ var enrollErrors = []mapping{
 	{ErrDeviceKey, http.StatusUnprocessableEntity, "device_key_invalid", "the device key must be a public SM2 or P-256 JWK"},
 	{ErrDeviceReplay, http.StatusUnprocessableEntity, "device_proof_replayed", "the device proof was already used"},
 	{ErrEnrollRequest, http.StatusBadRequest, CodeInvalidRequest, ""},
+	// The replay store restarted: proofs are refused until its history
+	// covers them (store.Store.MarkUsed).
+	{store.ErrHistoryLost, http.StatusServiceUnavailable, CodeUnavailable, "replay protection is recovering from a store restart; retry later"},
 }
 
 // EnrollConfig wires POST /v1/enrollments and its status route.
@@ -197,17 +202,17 @@ func (e *enroller) serveStatus(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	switch req.Action {
-	case vc.ActionRevoke, vc.ActionSuspend, vc.ActionReinstate:
+	case issuer.ActionRevoke, issuer.ActionSuspend, issuer.ActionReinstate:
 	default:
 		writeError(w, r, e.s.log, badRequest("action must be revoke, suspend or reinstate"))
 		return
 	}
-	if len(id) > 64 {
+	if len(id) > statuslist.MaxEnrollmentID {
 		writeError(w, r, e.s.log, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such enrollment"})
 		return
 	}
 	p, _ := PrincipalFrom(r.Context())
-	actor := vc.Actor{ClientID: p.ClientID, Admin: slices.Contains(p.Scopes, auth.ScopeRegistryAdmin)}
+	actor := issuer.Actor{ClientID: p.ClientID, Admin: slices.Contains(p.Scopes, auth.ScopeRegistryAdmin)}
 	changed, err := e.cfg.Enrollment.SetStatus(r.Context(), id, req.Action, actor)
 	if errors.Is(err, enrollment.ErrNotFound) {
 		writeError(w, r, e.s.log, &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no enrollment with this id was made here by this client", Err: err})

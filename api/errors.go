@@ -56,7 +56,7 @@ type mapping struct {
 // errorTables lists every feature's mappings, searched in order. Each
 // feature keeps its table beside its handlers (e.g. authErrors in
 // oauth.go) and adds it here.
-var errorTables = [][]mapping{authErrors, qrErrors, credentialErrors, enrollErrors, pinErrors}
+var errorTables = [][]mapping{authErrors, qrErrors, credentialErrors, enrollErrors, pinErrors, oid4vciErrors}
 
 // mapError finds the response for err.
 func mapError(err error) *Error {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 )
 
 // maxAccreditBody bounds an accreditation request.
@@ -32,14 +33,14 @@ type accreditRequest struct {
 //	                                 suspends it)
 //	GET  /v1/admin/issuers/{client}  the client's issuer record as the
 //	                                 node's registry copy has it
-func (s *Server) mountIssuers(is *vc.Issuer, clients ClientDirectory) {
+func (s *Server) mountIssuers(is *issuer.Issuer, clients ClientDirectory) {
 	h := &issuerAdmin{is: is, clients: clients}
 	s.handle("POST /v1/admin/issuers", s.protect(auth.ScopeRegistryAdmin, errorHandler(s, h.accredit)))
 	s.handle("GET /v1/admin/issuers/{client}", s.protect(auth.ScopeRegistryAdmin, errorHandler(s, h.show)))
 }
 
 type issuerAdmin struct {
-	is      *vc.Issuer
+	is      *issuer.Issuer
 	clients ClientDirectory
 }
 
@@ -68,7 +69,7 @@ func (h *issuerAdmin) accredit(w http.ResponseWriter, r *http.Request) error {
 	if req.Name == "" {
 		req.Name = c.Name
 	}
-	rec, err := h.is.Accredit(r.Context(), vc.AccreditRequest{Client: c.ID, Name: req.Name, Types: req.Types, Suspended: req.Suspended})
+	rec, err := h.is.Accredit(r.Context(), issuer.AccreditRequest{Client: c.ID, Name: req.Name, Types: req.Types, Suspended: req.Suspended})
 	if errors.Is(err, vc.ErrInvalid) {
 		return badAccredit("%s", strings.TrimPrefix(err.Error(), vc.ErrInvalid.Error()+": "))
 	}

@@ -8,10 +8,12 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/login"
 )
 
 // Error codes of OAuth 2.0 (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7591 §3.2.2).
@@ -36,6 +38,7 @@ var authErrors = []mapping{
 	{auth.ErrUnauthorizedClient, http.StatusBadRequest, CodeUnauthorizedClient, ""},
 	{auth.ErrUnsupportedGrantType, http.StatusBadRequest, CodeUnsupportedGrantType, ""},
 	{auth.ErrInvalidScope, http.StatusBadRequest, CodeInvalidScope, ""},
+	{auth.ErrInvalidTarget, http.StatusBadRequest, "invalid_target", ""},
 	{auth.ErrInvalidToken, http.StatusUnauthorized, CodeInvalidToken, ""},
 	{auth.ErrInsufficientScope, http.StatusForbidden, CodeInsufficientScope, ""},
 	{auth.ErrInvalidClientMetadata, http.StatusBadRequest, CodeInvalidClientMetadata, ""},
@@ -109,8 +112,8 @@ func (s *Server) MountOAuth(cfg OAuthConfig) error {
 	s.handle("POST "+auth.TokenPath, byAddr(o.token))
 	s.handle("POST "+auth.IntrospectionPath, byAddr(o.introspect))
 	s.handle("POST "+auth.RevocationPath, byAddr(o.revoke))
-	s.handle("GET /.well-known/oauth-authorization-server", http.HandlerFunc(o.metadata))
-	s.handle("GET /.well-known/openid-configuration", http.HandlerFunc(o.metadata))
+	s.handle("GET /.well-known/oauth-authorization-server", http.HandlerFunc(o.openIDConfiguration))
+	s.handle("GET /.well-known/openid-configuration", http.HandlerFunc(o.openIDConfiguration))
 	s.handleFunc("GET "+auth.JWKSPath, o.jwks)
 	s.SetAuthorizer(bearer{svc: cfg.Auth})
 	return nil
@@ -245,13 +248,30 @@ func (o *oauth) authenticate(w http.ResponseWriter, r *http.Request, check func(
 }
 
 func (o *oauth) token(w http.ResponseWriter, r *http.Request) {
+	userLogin := func(form map[string]string) bool {
+		return o.s.login != nil && slices.Contains(login.Grants, form["grant_type"])
+	}
 	c, form, ok := o.authenticate(w, r, func(form map[string]string) error {
+		if userLogin(form) {
+			return nil
+		}
 		return auth.CheckGrantType(form["grant_type"])
 	})
 	if !ok {
 		return
 	}
-	resp, err := o.svc.Token(r.Context(), c, auth.TokenRequest{GrantType: form["grant_type"], Scope: form["scope"]})
+	if userLogin(form) {
+		resp, err := o.s.login.Token(r.Context(), c, form)
+		if err != nil {
+			o.fail(w, r, loginError(err), false)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Pragma", "no-cache")
+		writeJSON(w, resp)
+		return
+	}
+	resp, err := o.svc.Token(r.Context(), c, auth.TokenRequest{GrantType: form["grant_type"], Scope: form["scope"], Resource: form["resource"]})
 	if err != nil {
 		o.fail(w, r, err, false)
 		return
@@ -295,6 +315,18 @@ func needToken(form map[string]string) error {
 
 func (o *oauth) metadata(w http.ResponseWriter, r *http.Request) {
 	writePublicJSON(w, o.svc.Metadata())
+}
+
+// openIDConfiguration is the OpenID Provider configuration: the
+// authorization server metadata, completed by user login when mounted
+// (then both discovery documents carry it: RFC 8414 §2 allows the OpenID
+// members).
+func (o *oauth) openIDConfiguration(w http.ResponseWriter, r *http.Request) {
+	if o.s.login == nil {
+		o.metadata(w, r)
+		return
+	}
+	writePublicJSON(w, o.s.login.Discovery(o.svc.Metadata()))
 }
 
 func (o *oauth) jwks(w http.ResponseWriter, r *http.Request) error {

@@ -36,7 +36,7 @@ type oauthEnv struct {
 	h       http.Handler
 	svc     *auth.Service
 	keys    *keystore.Store
-	clients *auth.FileStore
+	clients *auth.MemoryStore
 	store   *store.Memory
 	logs    *testnode.Buffer
 }
@@ -49,14 +49,11 @@ func newOAuthEnv(t testing.TB, cfg OAuthConfig, authCfg func(*auth.Config)) *oau
 		t.Fatal(err)
 	}
 	var svcp atomic.Pointer[auth.Service]
-	fs, err := auth.OpenFileStore(filepath.Join(dir, "clients.json"), auth.FileStoreOptions{OnChange: func() {
+	fs := auth.NewMemoryStore(func() {
 		if s := svcp.Load(); s != nil {
 			s.ClientsChanged()
 		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	mem, err := store.NewMemory(store.MemoryOptions{})
 	if err != nil {
 		t.Fatal(err)

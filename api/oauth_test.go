@@ -220,7 +220,7 @@ func TestDiscoveryAndJWKS(t *testing.T) {
 		for _, want := range []string{`"grant_types_supported":["client_credentials"]`,
 			`"token_endpoint_auth_methods_supported":["private_key_jwt","client_secret_basic"]`,
 			`"token_endpoint_auth_signing_alg_values_supported":["SM2","ES256"]`,
-			`"scopes_supported":["credentials:issue","status:write","qr:redeem","identity:enroll","registry:admin"]`} {
+			`"scopes_supported":["credentials:issue","status:write","qr:redeem","identity:enroll","registry:admin","presentation:request"]`} {
 			if !strings.Contains(string(b), want) {
 				t.Errorf("%s lacks %s", path, want)
 			}

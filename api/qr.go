@@ -156,14 +156,15 @@ func qrRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
 }
 
 func qrPeerRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
-	if _, err := cfg.Peers.AuthenticatePeer(r); err != nil {
+	region, err := cfg.Peers.AuthenticatePeer(r)
+	if err != nil {
 		return err
 	}
 	var req redeem.PeerRedeemRequest
 	if err := decodeQRBody(r, &req); err != nil {
 		return err
 	}
-	red, err := cfg.Service.RedeemForPeer(r.Context(), req.RelyingParty, req.Code)
+	red, err := cfg.Service.RedeemForPeer(r.Context(), region, req)
 	if err != nil {
 		return err
 	}

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -53,6 +54,34 @@ func (m qrRPs) RelyingParty(_ context.Context, id string) (redeem.RelyingParty, 
 	return redeem.RelyingParty{}, qrcode.ErrUnknownVerifier
 }
 
+// qrPeerRPs is an in-memory trust registry of relying parties by home
+// region and client ID, each with the one sector it holds.
+type qrPeerRPs map[[2]string]redeem.RelyingParty
+
+func (m qrPeerRPs) PeerParty(_ context.Context, region, id, sector string) (redeem.RelyingParty, error) {
+	rp, ok := m[[2]string{region, id}]
+	if !ok || rp.Sector != sector {
+		return redeem.RelyingParty{}, qrcode.ErrUnknownVerifier
+	}
+	return rp, nil
+}
+
+// qrRegistryRPs: each test region's hotel, as the registry records it.
+var qrRegistryRPs = qrPeerRPs{
+	{"310000", "hotel-310000"}: {ClientID: "hotel-310000", Sector: "hotel.example", AllowedClaims: []string{"age_over_18"}},
+	{"440000", "hotel-440000"}: {ClientID: "hotel-440000", Sector: "hotel.example", AllowedClaims: []string{"age_over_18"}},
+}
+
+// qrKeys is an in-memory registry of region keys: region → kid → key.
+type qrKeys map[string]map[string]crypto.PublicKey
+
+func (k qrKeys) RegionKey(_ context.Context, region, kid string) (crypto.PublicKey, string, error) {
+	if pub, ok := k[region][kid]; ok {
+		return pub, "", nil
+	}
+	return nil, "", errors.New("no such region key")
+}
+
 type qrPairwise []byte
 
 func (k qrPairwise) Pairwise(subject []byte, sector identity.Sector) (string, error) {
@@ -94,7 +123,7 @@ type qrRegion struct {
 	logs   *bytes.Buffer
 }
 
-func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[string]redeem.Peer, peerKeys map[string]qrcode.IssuerKeySource, configure ...func(*QRConfig)) *qrRegion {
+func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[string]redeem.Peer, peerKeys qrKeys, configure ...func(*QRConfig)) *qrRegion {
 	t.Helper()
 	key, err := gm.NewPrivateKey(bytes.Repeat([]byte{seed}, 32))
 	if err != nil {
@@ -109,13 +138,13 @@ func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[
 	t.Cleanup(func() { mem.Close() })
 	reg := &qrRegion{region: region, key: key, kid: kid, status: &qrStatus{revoked: map[qrcode.StatusRef]bool{}},
 		issuer: &qrcode.Issuer{Signer: key, Kid: kid, Region: code}}
-	nodeAuth := &redeem.NodeAssertions{Region: region, Signer: key, Kid: kid, PeerKeys: peerKeys, Nonces: mem}
+	nodeAuth := &redeem.NodeAssertions{Region: region, Signer: key, Kid: kid, Keys: peerKeys, Nonces: mem}
 	svc, err := redeem.NewService(redeem.ServiceConfig{
 		Region: region, Store: mem, Pairwise: qrPairwise("pairwise " + region), Status: reg.status,
 		RelyingParties: qrRPs{
 			"hotel-" + region: {ClientID: "hotel-" + region, Sector: "hotel.example", AllowedClaims: []string{"age_over_18"}},
 		},
-		Peers: &redeem.HTTPPeers{Peers: peers, Credentials: nodeAuth},
+		Peers: &redeem.HTTPPeers{Peers: peers, Credentials: nodeAuth}, PeerParties: qrRegistryRPs,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -193,7 +222,7 @@ func newPeerQR(t *testing.T, claims map[string]string) *peerQR {
 	keyB, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x72}, 32))
 	jb, _ := gm.NewJWK(keyB.Public(), "")
 	kidB, _ := jb.Thumbprint()
-	a := newQRRegion(t, "310000", 310000, 0x71, nil, map[string]qrcode.IssuerKeySource{"440000": qrcode.StaticKeys{{Kid: kidB, Public: keyB.Public()}}})
+	a := newQRRegion(t, "310000", 310000, 0x71, nil, qrKeys{"440000": {kidB: keyB.Public()}})
 	device, _ := gm.NewPrivateKey(bytes.Repeat([]byte{0x23}, 32))
 	now := time.Now()
 	binding, err := a.issuer.IssueBinding(qrcode.Binding{
@@ -452,10 +481,12 @@ func TestQRRateLimits(t *testing.T) {
 	}
 }
 
-// TestQRPeerRedeemRefusesBadParty: a peer that vouches for a relying party
-// with an invalid sector (the internal binding sector, a NUL, over 255
-// bytes) gets 400 and the holder's code is not consumed: a retry for a
-// valid party succeeds.
+// TestQRPeerRedeemRefusesBadParty: a peer asking with an invalid sector
+// (the internal binding sector, a NUL, over 255 bytes) gets 400; for a
+// party registered with another region, or a sector its party does not
+// hold, 403 qr_unknown_verifier; claims sent in the request are refused
+// (400: the registry gives them). None consumes the holder's code: a
+// retry for the registered party succeeds.
 func TestQRPeerRedeemRefusesBadParty(t *testing.T) {
 	p := newPeerQR(t, nil)
 	a := p.a
@@ -468,17 +499,30 @@ func TestQRPeerRedeemRefusesBadParty(t *testing.T) {
 		t.Fatalf("issue: %d %v", resp.StatusCode, m)
 	}
 	code := m["code"].(string)
-	peerRedeem := func(rp redeem.RelyingParty) (int, map[string]any) {
-		body, _ := json.Marshal(redeem.PeerRedeemRequest{Code: code, RelyingParty: rp})
+	peerRedeem := func(clientID, sector string) (int, map[string]any) {
+		body, _ := json.Marshal(redeem.PeerRedeemRequest{Code: code, ClientID: clientID, Sector: sector})
 		resp, m := p.peerRedeem(t, body)
 		return resp.StatusCode, m
 	}
 	for _, sector := range []string{identity.BindingSector, "hotel.example\x00", strings.Repeat("a", 256)} {
-		if c, m := peerRedeem(redeem.RelyingParty{ClientID: "hotel-440000", Sector: sector}); c != 400 || m["error"] != CodeInvalidRequest {
+		if c, m := peerRedeem("hotel-440000", sector); c != 400 || m["error"] != CodeInvalidRequest {
 			t.Errorf("sector %.20q: %d %v", sector, c, m)
 		}
 	}
-	if c, m := peerRedeem(redeem.RelyingParty{ClientID: "hotel-440000", Sector: "hotel.example"}); c != 200 || m["pairwise_id"] == "" {
+	for name, r := range map[string][2]string{
+		"party of another region": {"hotel-310000", "hotel.example"},
+		"sector not held":         {"hotel-440000", "rail.example"},
+		"unregistered party":      {"stranger", ""},
+	} {
+		if c, m := peerRedeem(r[0], r[1]); c != 403 || m["error"] != "qr_unknown_verifier" {
+			t.Errorf("%s: %d %v", name, c, m)
+		}
+	}
+	body := `{"code":"` + code + `","client_id":"hotel-440000","sector":"hotel.example","allowed_claims":["resident"]}`
+	if resp, m := p.peerRedeem(t, []byte(body)); resp.StatusCode != 400 || m["error"] != CodeInvalidRequest {
+		t.Errorf("claims in the request: %d %v", resp.StatusCode, m)
+	}
+	if c, m := peerRedeem("hotel-440000", "hotel.example"); c != 200 || m["pairwise_id"] == "" {
 		t.Errorf("valid party after the refusals: %d %v", c, m)
 	}
 }

@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/trustid-cn/trustid/login"
 )
 
 // Check is a readiness probe of one dependency (the ephemeral store, the
@@ -46,6 +48,9 @@ type Server struct {
 	authz  Authorizer
 	// unrouted answers requests that match no route.
 	unrouted http.Handler
+	// login serves user login's grants at the token endpoint and completes
+	// the OpenID configuration; set by MountLogin.
+	login *login.Provider
 }
 
 // New returns a server with /healthz, /readyz and /metrics.

@@ -92,8 +92,8 @@ func TestQRBodiesExactNames(t *testing.T) {
 			t.Errorf("redeem, %s: %d %v", name, resp.StatusCode, m)
 		}
 	}
-	peerBody := `{"code":"` + qr + `","relying_party":{"client_id":"hotel-440000","sector":"hotel.example","allowed_claims":["age_over_18"]}}`
-	for name, body := range caseVariants(t, peerBody, "relying_party") {
+	peerBody := `{"code":"` + qr + `","client_id":"hotel-440000","sector":"hotel.example"}`
+	for name, body := range caseVariants(t, peerBody, "") {
 		if resp, m := p.peerRedeem(t, []byte(body)); resp.StatusCode != 400 || m["error"] != CodeInvalidRequest {
 			t.Errorf("peer redeem, %s: %d %v", name, resp.StatusCode, m)
 		}

@@ -48,6 +48,16 @@ var GrantTypes = []string{GrantClientCredentials, GrantAuthorizationCode}
 // client assertions: SM2 and, for international interop, ES256.
 var AssertionAlgorithms = []string{gm.AlgSM2, gm.AlgES256}
 
+// IDTokenAlgorithms are the JWS algorithms a client may have its ID tokens
+// signed with: SM2 (the default) and ES256, which mainstream JOSE
+// libraries verify.
+var IDTokenAlgorithms = []string{gm.AlgSM2, gm.AlgES256}
+
+// AccessTokenAlgorithms are the JWS algorithms a client may have its
+// access tokens signed with: SM2 (the default) or ES256, for resource
+// servers on JOSE libraries without SM2.
+var AccessTokenAlgorithms = []string{gm.AlgSM2, gm.AlgES256}
+
 // Claims lists the identity claims a relying party may be registered for:
 // those a device binding carries, which an online QR redemption releases
 // with the holder's consent. A name, a document number or a birth date is
@@ -92,6 +102,15 @@ type Client struct {
 	SectorIdentifier string `json:"sector_identifier,omitempty"`
 	// RedirectURIs for user login.
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
+	// PostLogoutRedirectURIs are where a user may be sent after logout
+	// (OpenID Connect RP-Initiated Logout).
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
+	// IDTokenAlg is the JWS algorithm of the client's ID tokens
+	// (IDTokenAlgorithms); empty means SM2.
+	IDTokenAlg string `json:"id_token_signed_response_alg,omitempty"`
+	// AccessTokenAlg is the JWS algorithm of the client's access tokens
+	// (AccessTokenAlgorithms); empty means SM2.
+	AccessTokenAlg string `json:"access_token_signed_response_alg,omitempty"`
 	// AuthMethod is the token endpoint authentication method (AuthMethods).
 	AuthMethod string `json:"token_endpoint_auth_method"`
 	// SecretHash is the salted hash of the client secret, for
@@ -110,6 +129,7 @@ func (c Client) clone() Client {
 	c.Scopes = slices.Clone(c.Scopes)
 	c.Claims = slices.Clone(c.Claims)
 	c.RedirectURIs = slices.Clone(c.RedirectURIs)
+	c.PostLogoutRedirectURIs = slices.Clone(c.PostLogoutRedirectURIs)
 	return c
 }
 
@@ -165,8 +185,25 @@ func (c *Client) Validate() error {
 			return bad("redirect_uris[%d] is repeated", i)
 		}
 	}
+	if len(c.PostLogoutRedirectURIs) > maxListLen {
+		return bad("at most %d post_logout_redirect_uris", maxListLen)
+	}
+	for i, u := range c.PostLogoutRedirectURIs {
+		if err := checkRedirectURI(u); err != nil {
+			return bad("post_logout_redirect_uris[%d]: %v", i, err)
+		}
+		if slices.Contains(c.PostLogoutRedirectURIs[:i], u) {
+			return bad("post_logout_redirect_uris[%d] is repeated", i)
+		}
+	}
 	if slices.Contains(c.GrantTypes, GrantAuthorizationCode) && len(c.RedirectURIs) == 0 {
 		return bad("the authorization_code grant needs at least one redirect_uri")
+	}
+	if c.IDTokenAlg != "" && !slices.Contains(IDTokenAlgorithms, c.IDTokenAlg) {
+		return bad("id_token_signed_response_alg must be one of %v", IDTokenAlgorithms)
+	}
+	if c.AccessTokenAlg != "" && !slices.Contains(AccessTokenAlgorithms, c.AccessTokenAlg) {
+		return bad("access_token_signed_response_alg must be one of %v", AccessTokenAlgorithms)
 	}
 	if err := checkKeys(c.JWKS); err != nil {
 		return err
@@ -355,7 +392,11 @@ type Registration struct {
 	Claims           []string `json:"claims,omitempty"`
 	SectorIdentifier string   `json:"sector_identifier,omitempty"`
 	RedirectURIs     []string `json:"redirect_uris,omitempty"`
+	IDTokenAlg       string   `json:"id_token_signed_response_alg,omitempty"`
+	AccessTokenAlg   string   `json:"access_token_signed_response_alg,omitempty"`
 	AuthMethod       string   `json:"token_endpoint_auth_method,omitempty"`
+	// PostLogoutRedirectURIs (OpenID Connect RP-Initiated Logout).
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris,omitempty"`
 }
 
 // NewClient builds and validates a client from a registration. For
@@ -365,7 +406,8 @@ func NewClient(reg Registration, now time.Time, rand io.Reader) (c Client, secre
 	c = Client{
 		ID: reg.ID, Name: reg.Name, Region: reg.Region,
 		GrantTypes: slices.Clone(reg.GrantTypes), Scopes: slices.Clone(reg.Scopes), Claims: slices.Clone(reg.Claims),
-		SectorIdentifier: reg.SectorIdentifier, RedirectURIs: slices.Clone(reg.RedirectURIs),
+		SectorIdentifier: reg.SectorIdentifier, RedirectURIs: slices.Clone(reg.RedirectURIs), IDTokenAlg: reg.IDTokenAlg,
+		AccessTokenAlg: reg.AccessTokenAlg, PostLogoutRedirectURIs: slices.Clone(reg.PostLogoutRedirectURIs),
 		AuthMethod: reg.AuthMethod, Created: now.UTC().Truncate(time.Second),
 	}
 	if reg.JWKS != nil {

@@ -25,6 +25,9 @@ var (
 	// ErrInvalidScope: a requested scope is unknown or not allowed to the
 	// client.
 	ErrInvalidScope = errors.New("auth: invalid scope")
+	// ErrInvalidTarget: the resource indicator is not a region of the
+	// trust registry (RFC 8707 invalid_target).
+	ErrInvalidTarget = errors.New("auth: invalid resource")
 	// ErrInvalidToken: the access token is missing, malformed, expired,
 	// revoked, not for this node, or its client is disabled.
 	ErrInvalidToken = errors.New("auth: invalid access token")

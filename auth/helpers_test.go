@@ -21,13 +21,13 @@ const testIssuer = "https://sh.trustid.example"
 
 var testKEK = []byte("0123456789abcdef")
 
-// env is a Service with real parts: a keystore and a registry file in a
-// temporary directory, an in-memory ephemeral store, a test clock.
+// env is a Service with real parts: a keystore in a temporary directory,
+// an in-memory client registry, an in-memory ephemeral store, a test clock.
 type env struct {
 	t       testing.TB
 	clock   *fakeclock.Clock
 	keys    *keystore.Store
-	clients *FileStore
+	clients *MemoryStore
 	store   store.Store
 	svc     *Service
 	dir     string
@@ -47,16 +47,13 @@ func newEnv(t testing.TB, opts ...envOption) *env {
 		t.Fatal(err)
 	}
 	e := &env{t: t, clock: c, dir: dir}
-	fs, err := OpenFileStore(filepath.Join(dir, "clients.json"), FileStoreOptions{Now: c.Now, OnChange: func() {
+	fs := NewMemoryStore(func() {
 		e.mu.Lock()
 		defer e.mu.Unlock()
 		for _, s := range e.services {
 			s.ClientsChanged()
 		}
-	}})
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	mem, err := store.NewMemory(store.MemoryOptions{Now: c.Now, SweepInterval: -1})
 	if err != nil {
 		t.Fatal(err)

@@ -2,9 +2,10 @@
 // registry, OAuth 2.0 client credentials with private_key_jwt, scoped access
 // tokens (RFC 9068), their validation, introspection and revocation.
 //
-// The registry is a ClientStore; FileStore keeps it in clients.json in the
-// data directory (the ledger may mirror or replace it later), and package
-// clientstoretest is the suite every implementation passes.
+// The registry is a ClientStore: a node's is on the ledger
+// (ledger/registry.Clients), MemoryStore keeps one in memory, clients.json
+// is the import/export format (ParseClientsFile, MarshalClientsFile), and
+// package clientstoretest is the suite every implementation passes.
 //
 // Clients authenticate with a JWT assertion signed by a key in their JWKS
 // (SM2 or ES256, RFC 7523), or, when registered so, with a node-generated
@@ -35,7 +36,11 @@ const (
 	// ScopeRegistryAdmin lets an operator manage clients, terminals and
 	// issuers.
 	ScopeRegistryAdmin = "registry:admin"
+	// ScopePresentationRequest lets a relying party ask holders' wallets
+	// for presentations through OpenID for Verifiable Presentations and
+	// fetch their results (/v1/oid4vp/...).
+	ScopePresentationRequest = "presentation:request"
 )
 
 // Scopes lists every scope a node knows.
-var Scopes = []string{ScopeCredentialsIssue, ScopeStatusWrite, ScopeQRRedeem, ScopeEnroll, ScopeRegistryAdmin}
+var Scopes = []string{ScopeCredentialsIssue, ScopeStatusWrite, ScopeQRRedeem, ScopeEnroll, ScopeRegistryAdmin, ScopePresentationRequest}

@@ -106,6 +106,12 @@ type Config struct {
 	RevocationRecheck time.Duration
 	Now               func() time.Time
 	Rand              io.Reader
+
+	// Federation, when set, makes the node accept access tokens of other
+	// regions' nodes that name it as an audience, verified from the trust
+	// registry alone, and lets clients ask (RFC 8707 resource) for tokens
+	// another region accepts. Nil: this node's own tokens only.
+	Federation Federation
 }
 
 // Service issues, validates, introspects and revokes access tokens, and
@@ -121,7 +127,9 @@ type Service struct {
 	now                   func() time.Time
 	rand                  io.Reader
 
-	tokenParser     *jwt.Parser // access tokens: SM2 only
+	tokenParser     *jwt.Parser // access tokens: AccessTokenAlgorithms
+	foreignParser   *jwt.Parser // other regions' access tokens: AccessTokenAlgorithms, aud this node
+	fed             Federation
 	assertionParser *jwt.Parser // client assertions: SM2, ES256
 
 	nodeKeys   atomic.Pointer[nodeKeySet]
@@ -223,8 +231,13 @@ func New(cfg Config) (*Service, error) {
 	}
 	common := []jwt.ParserOption{jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(s.leeway),
 		jwt.WithTimeFunc(s.now), jwt.WithStrictDecoding()}
-	s.tokenParser, err = gm.NewJWTParser([]string{gm.AlgSM2},
+	s.tokenParser, err = gm.NewJWTParser(AccessTokenAlgorithms,
 		append(common, jwt.WithIssuer(s.issuer), jwt.WithAudience(s.issuer))...)
+	if err != nil {
+		return nil, err
+	}
+	s.fed = cfg.Federation
+	s.foreignParser, err = gm.NewJWTParser(AccessTokenAlgorithms, append(common, jwt.WithAudience(s.issuer))...)
 	if err != nil {
 		return nil, err
 	}
@@ -329,7 +342,7 @@ func (s *Service) Metadata() Metadata {
 		RevocationEndpointAuthMethods:     AuthMethods,
 		RevocationEndpointAuthSigningAlgs: AssertionAlgorithms,
 		ScopesSupported:                   Scopes,
-		AccessTokenSigningAlgs:            []string{gm.AlgSM2},
+		AccessTokenSigningAlgs:            AccessTokenAlgorithms,
 	}
 }
 

@@ -244,10 +244,11 @@ func (s *Service) authenticateAssertion(ctx context.Context, typ, assertion stri
 	case len(claims.ID) > 256:
 		return Client{}, fail(ErrInvalidClient, "client_assertion jti is longer than 256 bytes")
 	}
-	ttl := claims.ExpiresAt.Time.Add(s.leeway).Sub(now)
-	if ttl < time.Second {
-		ttl = time.Second
-	}
+	// The marker covers the assertion's whole window of use: from the
+	// earliest time it could have been accepted (exp - maxAge - leeway) to
+	// the latest (exp + leeway), as store.MarkUsed requires.
+	exp := claims.ExpiresAt.Time
+	ttl := max(exp.Add(s.leeway).Sub(now), now.Sub(exp.Add(-s.maxAge-s.leeway)), time.Second)
 	switch err := s.store.MarkUsed(ctx, "client-assertion:"+client.ID+":"+claims.ID, ttl); {
 	case errors.Is(err, store.ErrReplayed):
 		return Client{}, fail(ErrInvalidClient, "client_assertion was already used (jti replayed)")
@@ -290,6 +291,10 @@ type TokenRequest struct {
 	// Scope is the space-separated scope parameter; empty asks for every
 	// scope the client is allowed.
 	Scope string
+	// Resource (RFC 8707), when set, is the issuer URL of another region's
+	// node the token is also for: it joins the token's audiences. It must
+	// be an active region of the trust registry (Config.Federation).
+	Resource string
 }
 
 // TokenResponse is the successful token response (RFC 6749 §5.1).
@@ -313,7 +318,8 @@ func CheckGrantType(grantType string) error {
 }
 
 // Token issues an access token to an authenticated client: an at+jwt
-// (RFC 9068) signed with the node's active SM2 key, for the requested
+// (RFC 9068) signed with the node's active key of the client's
+// AccessTokenAlg (SM2 by default), for the requested
 // scopes (all allowed ones when none are requested). Errors match
 // ErrUnsupportedGrantType, ErrUnauthorizedClient, ErrInvalidScope or
 // ErrUnavailable.
@@ -328,7 +334,10 @@ func (s *Service) Token(ctx context.Context, c Client, req TokenRequest) (TokenR
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	token, err := s.issue(c.ID, scopes)
+	if err := s.checkResource(req.Resource); err != nil {
+		return TokenResponse{}, err
+	}
+	token, err := s.issue(c.ID, c.AccessTokenAlg, scopes, req.Resource)
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -367,11 +376,16 @@ func grantScopes(requested string, allowed []string) (string, error) {
 	return strings.Join(out, " "), nil
 }
 
-// issue signs an access token.
-func (s *Service) issue(clientID, scope string) (string, error) {
-	key, err := s.keys.Active(gm.AlgSM2)
-	if err != nil || key.Signer == nil {
-		return "", failWith(ErrUnavailable, err, "no signing key")
+// issue signs an access token for this node and, when set, resource,
+// with the node's active key of alg (SM2 when empty).
+func (s *Service) issue(clientID, alg, scope, resource string) (string, error) {
+	if alg == "" {
+		alg = gm.AlgSM2
+	}
+	method := jwt.GetSigningMethod(alg)
+	key, err := s.keys.Active(alg)
+	if err != nil || key.Signer == nil || method == nil {
+		return "", failWith(ErrUnavailable, err, "no %s signing key", alg)
 	}
 	var id [16]byte
 	if _, err := io.ReadFull(s.rand, id[:]); err != nil {
@@ -388,7 +402,10 @@ func (s *Service) issue(clientID, scope string) (string, error) {
 		ClientID: clientID,
 		Scope:    scope,
 	}
-	t := jwt.NewWithClaims(gm.SigningMethodSM2, claims)
+	if resource != "" && resource != s.issuer {
+		claims.Audience = audience{s.issuer, resource}
+	}
+	t := jwt.NewWithClaims(method, claims)
 	t.Header["typ"] = AccessTokenType
 	t.Header["kid"] = key.Kid
 	signed, err := t.SignedString(key.Signer)

@@ -49,6 +49,9 @@ type validToken struct {
 	recheck atomic.Int64
 	// client is the last check of the token's client; nil before the first.
 	client atomic.Pointer[clientState]
+	// region is the issuing region of another region's token (see
+	// Federation), empty for this node's own.
+	region string
 }
 
 // Authorize validates the Bearer access token for a request to a route
@@ -73,6 +76,16 @@ func (s *Service) Authorize(ctx context.Context, token, scope string) (Principal
 	v, err := s.validate(now, token)
 	if err != nil {
 		return Principal{}, err
+	}
+	if v.region != "" {
+		scopes, err := s.checkForeign(v)
+		if err != nil {
+			return Principal{}, err
+		}
+		if !slices.Contains(scopes, scope) {
+			return Principal{}, &Error{Kind: ErrInsufficientScope, Description: "the token lacks scope " + scope}
+		}
+		return Principal{ClientID: v.clientID, Scopes: scopes, Region: v.region, TokenID: v.jti, Expires: v.exp}, nil
 	}
 	n := now.UnixNano()
 	cs := v.client.Load()
@@ -113,9 +126,9 @@ type clientState struct {
 }
 
 // ClientsChanged tells the Service that the registry changed, so cached
-// tokens check their client again on their next use. FileStore calls it
-// through FileStoreOptions.OnChange; without it a change is still seen
-// within RevocationRecheck.
+// tokens check their client again on their next use. A node calls it on
+// each registry event of its ledger view (a client disabled on any
+// instance); without it a change is still seen within RevocationRecheck.
 func (s *Service) ClientsChanged() { s.clientsGen.Add(1) }
 
 // checkRevoked looks up a revocation list key (revokedKey).
@@ -153,13 +166,16 @@ func (s *Service) validate(now time.Time, token string) (*validToken, error) {
 	if s.cache != nil {
 		sum = tokenHash(token)
 		if v := s.cache.get(sum, now.UnixNano()); v != nil {
-			if _, ok := keys.keys[v.kid]; ok {
-				return v, nil
+			if _, ok := keys.keys[v.kid]; ok || v.region != "" {
+				return v, nil // another region's key is checked on each use
 			}
 			s.cache.remove(sum)
 		}
 	}
 	v, err := s.parse(token, keys)
+	if errors.Is(err, errForeignKey) && s.fed != nil {
+		v, err = s.parseForeign(token)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -177,19 +193,13 @@ func (s *Service) parse(token string, keys *nodeKeySet) (*validToken, error) {
 		keyErr error
 	)
 	_, err := s.tokenParser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
-		typ, _ := t.Header["typ"].(string)
-		if !strings.EqualFold(typ, AccessTokenType) && !strings.EqualFold(typ, "application/"+AccessTokenType) {
-			keyErr = fail(ErrInvalidToken, "not an access token (typ must be at+jwt)")
-			return nil, keyErr
-		}
-		if _, ok := t.Header["crit"]; ok {
-			keyErr = fail(ErrInvalidToken, "access token has critical header parameters")
+		if keyErr = checkAccessHeader(t); keyErr != nil {
 			return nil, keyErr
 		}
 		kid, _ = t.Header["kid"].(string)
 		k, ok := keys.keys[kid]
 		if !ok || k.alg != t.Method.Alg() {
-			keyErr = fail(ErrInvalidToken, "access token was not signed by a key of this node")
+			keyErr = &Error{Kind: ErrInvalidToken, Description: "access token was not signed by a key of this node", Err: errForeignKey}
 			return nil, keyErr
 		}
 		return k.pub, nil
@@ -200,6 +210,24 @@ func (s *Service) parse(token string, keys *nodeKeySet) (*validToken, error) {
 		}
 		return nil, &Error{Kind: ErrInvalidToken, Description: "access token " + describeJWTError(err), Err: err}
 	}
+	return newValidToken(&claims, kid, s.leeway)
+}
+
+// checkAccessHeader checks an access token's header: typ at+jwt, no crit.
+func checkAccessHeader(t *jwt.Token) error {
+	typ, _ := t.Header["typ"].(string)
+	if !strings.EqualFold(typ, AccessTokenType) && !strings.EqualFold(typ, "application/"+AccessTokenType) {
+		return fail(ErrInvalidToken, "not an access token (typ must be at+jwt)")
+	}
+	if _, ok := t.Header["crit"]; ok {
+		return fail(ErrInvalidToken, "access token has critical header parameters")
+	}
+	return nil
+}
+
+// newValidToken checks the claims every access token must carry and
+// returns what validation yields.
+func newValidToken(claims *accessClaims, kid string, leeway time.Duration) (*validToken, error) {
 	if claims.ClientID == "" || claims.Subject != claims.ClientID || claims.ID == "" || !claims.IssuedAt.ok {
 		return nil, fail(ErrInvalidToken, "access token lacks client_id, sub, jti or iat")
 	}
@@ -208,7 +236,7 @@ func (s *Service) parse(token string, keys *nodeKeySet) (*validToken, error) {
 	exp := claims.Expires.d.Time
 	return &validToken{
 		clientID: claims.ClientID, scopes: scopes, scope: claims.Scope, jti: claims.ID, revoked: revokedKey(claims.ID), kid: kid,
-		iat: claims.IssuedAt.d.Time, exp: exp, until: exp.Add(s.leeway).UnixNano(),
+		iat: claims.IssuedAt.d.Time, exp: exp, until: exp.Add(leeway).UnixNano(),
 	}, nil
 }
 
@@ -235,7 +263,7 @@ type Introspection struct {
 func (s *Service) Introspect(ctx context.Context, caller Client, token string) (Introspection, error) {
 	now := s.now()
 	v, err := s.validate(now, token)
-	if err != nil {
+	if err != nil || v.region != "" { // another region's token: its node answers
 		return Introspection{}, nil
 	}
 	if v.clientID != caller.ID && !caller.HasScope(ScopeRegistryAdmin) {
@@ -269,7 +297,7 @@ func (s *Service) Introspect(ctx context.Context, caller Client, token string) (
 func (s *Service) Revoke(ctx context.Context, caller Client, token string) error {
 	now := s.now()
 	v, err := s.validate(now, token)
-	if err != nil {
+	if err != nil || v.region != "" { // another region's token: its node revokes it
 		return nil
 	}
 	if v.clientID != caller.ID && !caller.HasScope(ScopeRegistryAdmin) {

@@ -10,6 +10,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/keystore"
 )
 
 // TestAuthorizeRefused covers every way an access token can be refused,
@@ -29,6 +30,7 @@ func TestAuthorizeRefused(t *testing.T) {
 			t.Fatal(err)
 		}
 		foreign, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+		foreignES, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
 		active, _ := e.keys.Active(gm.AlgSM2)
 		es, _ := e.keys.Active(gm.AlgES256)
 		none := jwt.NewWithClaims(jwt.SigningMethodNone, testAccessClaims{RegisteredClaims: jwt.RegisteredClaims{Issuer: testIssuer,
@@ -58,7 +60,9 @@ func TestAuthorizeRefused(t *testing.T) {
 			{"disabled client", offToken, ScopeCredentialsIssue, ErrInvalidToken},
 			{"revoked", revoked, ScopeCredentialsIssue, ErrInvalidToken},
 			{"non-node key", e.nodeToken(foreign, active.Kid, nil), ScopeCredentialsIssue, ErrInvalidToken},
-			{"node ES256 key (not allowed for access tokens)", e.nodeToken(es.Signer, es.Kid, nil), ScopeCredentialsIssue, ErrInvalidToken},
+			{"node ES256 key under the SM2 kid", e.nodeToken(es.Signer, active.Kid, nil), ScopeCredentialsIssue, ErrInvalidToken},
+			{"node SM2 key under the ES256 kid", e.nodeToken(active.Signer, es.Kid, nil), ScopeCredentialsIssue, ErrInvalidToken},
+			{"another ES256 key under the node's ES256 kid", e.nodeToken(foreignES, es.Kid, nil), ScopeCredentialsIssue, ErrInvalidToken},
 			{"typ JWT", e.nodeToken(nil, "", func(h map[string]any, _ *testAccessClaims) { h["typ"] = "JWT" }), ScopeCredentialsIssue, ErrInvalidToken},
 			{"future iat", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) {
 				cl.IssuedAt = jwt.NewNumericDate(e.clock.Now().Add(5 * time.Minute))
@@ -77,11 +81,14 @@ func TestAuthorizeRefused(t *testing.T) {
 				}
 			}
 		}
-		// The control: a node token for a registered client with the scope.
-		if _, err := e.svc.Authorize(ctx, e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) {
-			cl.ClientID, cl.Subject = c.ID, c.ID
-		}), ScopeCredentialsIssue); err != nil {
-			t.Errorf("cache %d: valid node token refused: %v", cache, err)
+		// The control: node tokens (SM2 and ES256) for a registered client
+		// with the scope.
+		for _, k := range []keystore.Key{active, es} {
+			if _, err := e.svc.Authorize(ctx, e.nodeToken(k.Signer, k.Kid, func(_ map[string]any, cl *testAccessClaims) {
+				cl.ClientID, cl.Subject = c.ID, c.ID
+			}), ScopeCredentialsIssue); err != nil {
+				t.Errorf("cache %d: valid node token (%s) refused: %v", cache, k.Alg, err)
+			}
 		}
 	}
 }
@@ -268,6 +275,37 @@ func TestNewRejectsBadConfig(t *testing.T) {
 		f(&cfg)
 		if _, err := New(cfg); err == nil {
 			t.Errorf("config %d accepted", i)
+		}
+	}
+}
+
+// TestAccessTokenAlgPerClient: the token endpoint signs with the client's
+// AccessTokenAlg (SM2 when unset), validation accepts both, and a
+// registration for any other algorithm is refused.
+func TestAccessTokenAlgPerClient(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.register("svc-a", gm.AlgSM2)
+	for alg, want := range map[string]string{"": gm.AlgSM2, gm.AlgSM2: gm.AlgSM2, gm.AlgES256: gm.AlgES256} {
+		cl := c.Client
+		cl.AccessTokenAlg = alg
+		resp, err := e.svc.Token(ctx, cl, TokenRequest{GrantType: GrantClientCredentials})
+		if err != nil {
+			t.Fatalf("%q: %v", alg, err)
+		}
+		tok, _, err := jwt.NewParser().ParseUnverified(resp.AccessToken, jwt.MapClaims{})
+		if err != nil || tok.Method.Alg() != want {
+			t.Errorf("client alg %q: token alg %v (%v), want %s", alg, tok.Method.Alg(), err, want)
+		}
+		if _, err := e.svc.Authorize(ctx, resp.AccessToken, ScopeStatusWrite); err != nil {
+			t.Errorf("client alg %q: own token refused: %v", alg, err)
+		}
+	}
+	for _, alg := range []string{"none", gm.AlgEdDSA, "HS256", "es256"} {
+		_, _, err := NewClient(Registration{ID: "svc-x", Name: "x", Region: "310000", Scopes: Scopes, AuthMethod: AuthClientSecretBasic,
+			AccessTokenAlg: alg}, e.clock.Now(), rand.Reader)
+		if !errors.Is(err, ErrInvalidClientMetadata) {
+			t.Errorf("access token alg %q: got %v, want invalid_client_metadata", alg, err)
 		}
 	}
 }

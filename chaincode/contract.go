@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 	"time"
@@ -136,11 +138,13 @@ var functions = map[string]function{
 	"PutIssuer":          {1, false, putIssuer},
 	"GetIssuer":          {1, true, getIssuer},
 	"ListIssuers":        {0, true, listIssuers},
+	"AddRelyingParty":    {1, false, addRP},
 	"PutRelyingParty":    {1, false, putRP},
 	"GetRelyingParty":    {1, true, getRP},
 	"ListRelyingParties": {0, true, listRPs},
 	"ClaimSector":        {1, false, claimSector},
 	"GetSector":          {2, true, getSector},
+	"AddTerminal":        {1, false, addTerminal},
 	"PutTerminal":        {1, false, putTerminal},
 	"GetTerminal":        {1, true, getTerminal},
 	"ListTerminals":      {0, true, listTerminals},
@@ -593,7 +597,7 @@ func putIssuer(c *call) (any, error) {
 		return nil, err
 	}
 	in.Keys = keys
-	return putOwned(c, &in, "issuer", objIssuer, in.ID)
+	return putOwned(c, &in, "issuer", objIssuer, in.ID, false)
 }
 
 // issuerKeys merges the keys of a PutIssuer with the stored ones: a stored
@@ -668,10 +672,22 @@ func (x *Terminal) stamps() (*string, *time.Time, *time.Time) {
 
 // putOwned stores an entry of the caller's region: only an active region
 // writes, only its own entries (a new entry is stamped with the caller's
-// region; an existing one must already be the caller's), the creation time
-// is kept across updates, and a registry event names the change.
-func putOwned[T any, P owned[T]](c *call, in P, kind, objectType, id string) (any, error) {
+// region; an existing one must already be the caller's; a region the
+// input names must be a registered one, else ErrUnknownRegion), the
+// creation time is kept across updates, and a registry event names the
+// change. With create, an existing entry is refused with ErrExists.
+func putOwned[T any, P owned[T]](c *call, in P, kind, objectType, id string, create bool) (any, error) {
 	region, created, updated := in.stamps()
+	if *region != "" {
+		if !ValidRegionCode(*region) {
+			return nil, fmt.Errorf("%w: %q is not a GB/T 2260 province-level code", ErrUnknownRegion, *region)
+		}
+		if known, err := c.exists(objRegion, *region); err != nil {
+			return nil, err
+		} else if !known {
+			return nil, fmt.Errorf("%w: region %s is not registered", ErrUnknownRegion, *region)
+		}
+	}
 	if *region != "" && *region != c.caller {
 		return nil, fmt.Errorf("%w: region %s may not write %s of region %s", ErrForbidden, c.caller, kind, *region)
 	}
@@ -688,6 +704,8 @@ func putOwned[T any, P owned[T]](c *call, in P, kind, objectType, id string) (an
 		*created, action = c.now, "added"
 	case err != nil:
 		return nil, err
+	case create:
+		return nil, fmt.Errorf("%w: %s %q is registered (by region %s)", ErrExists, kind, id, *oldRegion)
 	case *oldRegion != c.caller:
 		return nil, fmt.Errorf("%w: %s %q belongs to region %s", ErrForbidden, kind, id, *oldRegion)
 	default:
@@ -707,40 +725,171 @@ func getIssuer(c *call) (any, error) {
 
 func listIssuers(c *call) (any, error) { return list[Issuer](c, objIssuer) }
 
-func putRP(c *call) (any, error) {
+func addRP(c *call) (any, error) { return writeRP(c, true) }
+func putRP(c *call) (any, error) { return writeRP(c, false) }
+
+var reSecretVerifier = regexp.MustCompile(`^hmac-sm3\$[A-Za-z0-9_-]{22}\$[A-Za-z0-9_-]{43}$`)
+
+// writeRP checks a relying party, merges its keys into their history and
+// stores it (create: a new client ID only).
+func writeRP(c *call, create bool) (any, error) {
 	var in RelyingParty
 	if err := decodeArg(c.args[0], &in); err != nil {
 		return nil, err
 	}
-	if err := checkID("client_id", in.ClientID); err != nil {
-		return nil, err
+	if !reClientID.MatchString(in.ClientID) {
+		return nil, invalid("client_id must be 3 to 64 characters from A-Z a-z 0-9 . _ -, starting with a letter or digit")
 	}
 	if err := checkName(in.Name); err != nil {
 		return nil, err
 	}
-	raw, _ := json.Marshal(in.JWKS)
-	if _, err := gm.ParseJWKS(raw); err != nil {
-		return nil, invalid("jwks: %v", err)
-	}
-	if len(in.JWKS.Keys) == 0 || len(in.JWKS.Keys) > 16 {
-		return nil, invalid("a relying party registers 1 to 16 public keys")
+	if len(in.JWKS.Keys) > 16 {
+		return nil, invalid("a relying party registers at most 16 current keys")
 	}
 	for _, j := range in.JWKS.Keys {
 		if _, err := checkJWK(j); err != nil {
 			return nil, err
 		}
 	}
+	if len(in.Scopes) == 0 {
+		return nil, fmt.Errorf("%w: a relying party needs at least one scope", ErrUnknownScope)
+	}
 	if err := checkTokens("scopes", in.Scopes, 64); err != nil {
 		return nil, err
+	}
+	for _, s := range in.Scopes {
+		if !slices.Contains(Scopes, s) {
+			return nil, fmt.Errorf("%w: %q is not one of %v", ErrUnknownScope, s, Scopes)
+		}
 	}
 	if err := checkTokens("claims", in.Claims, 64); err != nil {
 		return nil, err
 	}
+	if len(in.GrantTypes) == 0 {
+		in.GrantTypes = []string{GrantClientCredentials}
+	}
+	if err := checkTokens("grant types", in.GrantTypes, len(GrantTypes)); err != nil {
+		return nil, err
+	}
+	for _, g := range in.GrantTypes {
+		if !slices.Contains(GrantTypes, g) {
+			return nil, invalid("grant type %q is not one of %v", g, GrantTypes)
+		}
+	}
+	if in.AuthMethod == "" {
+		in.AuthMethod = AuthPrivateKeyJWT
+	}
+	switch in.AuthMethod {
+	case AuthPrivateKeyJWT:
+		if len(in.JWKS.Keys) == 0 || in.SecretVerifier != "" {
+			return nil, invalid("a private_key_jwt relying party has at least one key and no secret verifier")
+		}
+	case AuthClientSecretBasic:
+		if len(in.JWKS.Keys) != 0 || !reSecretVerifier.MatchString(in.SecretVerifier) {
+			return nil, invalid("a client_secret_basic relying party has no keys and a secret verifier hmac-sm3$salt$mac")
+		}
+	default:
+		return nil, invalid("token endpoint auth method must be one of %v", AuthMethods)
+	}
+	if in.SectorIdentifier != "" && (len(in.SectorIdentifier) > 253 || !reHost.MatchString(in.SectorIdentifier)) {
+		return nil, invalid("sector identifier must be a lower-case DNS host name")
+	}
+	if err := checkRedirects("redirect URI", in.RedirectURIs); err != nil {
+		return nil, err
+	}
+	if err := checkRedirects("post-logout redirect URI", in.PostLogoutRedirectURIs); err != nil {
+		return nil, err
+	}
+	if in.IDTokenAlg != "" && in.IDTokenAlg != gm.AlgSM2 && in.IDTokenAlg != "ES256" {
+		return nil, invalid("ID token algorithm must be SM2 or ES256, not %q", in.IDTokenAlg)
+	}
+	if in.AccessTokenAlg != "" && in.AccessTokenAlg != gm.AlgSM2 && in.AccessTokenAlg != "ES256" {
+		return nil, invalid("access token algorithm must be SM2 or ES256, not %q", in.AccessTokenAlg)
+	}
 	if err := checkEntryStatus(in.Status); err != nil {
 		return nil, err
 	}
+	var old RelyingParty
+	if err := c.load(&old, objRP, in.ClientID); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if in.Version != 0 && !create && in.Version != old.Version {
+		return nil, fmt.Errorf("%w: relying party %q is at version %d, not %d", ErrStale, in.ClientID, old.Version, in.Version)
+	}
+	keys, err := c.rpKeys(old.Keys, in.JWKS.Keys)
+	if err != nil {
+		return nil, err
+	}
+	in.Keys, in.Version = keys, old.Version+1
+	for i := range in.JWKS.Keys {
+		in.JWKS.Keys[i] = keys[slices.IndexFunc(keys, func(k RegistryKey) bool { return k.Kid == in.JWKS.Keys[i].Kid })].JWK
+	}
+	in.JWKS.Keys = nonNil(in.JWKS.Keys)
 	in.Scopes, in.Claims = nonNil(in.Scopes), nonNil(in.Claims)
-	return putOwned(c, &in, "relying party", objRP, in.ClientID)
+	in.RedirectURIs, in.PostLogoutRedirectURIs = nonNil(in.RedirectURIs), nonNil(in.PostLogoutRedirectURIs)
+	return putOwned(c, &in, "relying party", objRP, in.ClientID, create)
+}
+
+// rpKeys merges a relying party's current keys into the stored history:
+// a new kid starts active; a stored key named again must have the same
+// public key and be active (a retired key never returns); an active key
+// no longer named is retired. At most 64 keys are kept.
+func (c *call) rpKeys(old []RegistryKey, current []gm.JWK) ([]RegistryKey, error) {
+	out := slices.Clone(old)
+	seen := map[string]bool{}
+	for _, j := range current {
+		alg, _ := checkJWK(j) // checked by the caller
+		if seen[j.Kid] {
+			return nil, invalid("key %q repeated", j.Kid)
+		}
+		seen[j.Kid] = true
+		j.Alg, j.Use = alg, "sig"
+		i := slices.IndexFunc(out, func(k RegistryKey) bool { return k.Kid == j.Kid })
+		if i < 0 {
+			out = append(out, RegistryKey{Kid: j.Kid, Alg: alg, JWK: j, State: KeyActive, History: []StateChange{c.change(KeyActive)}})
+			continue
+		}
+		prev := out[i].JWK
+		if prev.Kty != j.Kty || prev.Crv != j.Crv || prev.X != j.X || prev.Y != j.Y {
+			return nil, fmt.Errorf("%w: key %q is registered with another public key", ErrMalformedKey, j.Kid)
+		}
+		if out[i].State != KeyActive {
+			return nil, fmt.Errorf("%w: key %q is %s and cannot return", ErrKeyTransition, j.Kid, out[i].State)
+		}
+	}
+	for i, k := range out {
+		if k.State == KeyActive && !seen[k.Kid] {
+			out[i].State = KeyRetired
+			out[i].History = append(slices.Clone(k.History), c.change(KeyRetired))
+		}
+	}
+	if len(out) > 64 {
+		return nil, invalid("a relying party keeps at most 64 keys in its history")
+	}
+	return nonNil(out), nil
+}
+
+// checkRedirects accepts at most 32 distinct absolute https URLs (http for
+// loopback hosts) of at most 512 bytes, without user info or fragment.
+func checkRedirects(what string, uris []string) error {
+	if len(uris) > 32 {
+		return invalid("at most 32 %ss", what)
+	}
+	for i, s := range uris {
+		u, err := url.Parse(s)
+		ok := err == nil && len(s) <= 512 && u.IsAbs() && u.Host != "" && u.User == nil && !strings.Contains(s, "#")
+		if ok && u.Scheme != "https" {
+			h := u.Hostname()
+			ok = u.Scheme == "http" && (h == "localhost" || h == "127.0.0.1" || h == "::1")
+		}
+		if !ok {
+			return invalid("%s %d: want an absolute https URL (http only on loopback) without user info or fragment", what, i)
+		}
+		if slices.Contains(uris[:i], s) {
+			return invalid("%s %d repeated", what, i)
+		}
+	}
+	return nil
 }
 
 func getRP(c *call) (any, error) {
@@ -787,7 +936,12 @@ func getSector(c *call) (any, error) {
 	return x, c.load(&x, objSector, c.arg(0), c.arg(1))
 }
 
-func putTerminal(c *call) (any, error) {
+func addTerminal(c *call) (any, error) { return writeTerminal(c, true) }
+func putTerminal(c *call) (any, error) { return writeTerminal(c, false) }
+
+// writeTerminal checks a terminal and stores it (create: a new ID only). A
+// stored terminal keeps its key, and a revoked one is never written again.
+func writeTerminal(c *call, create bool) (any, error) {
 	var in Terminal
 	if err := decodeArg(c.args[0], &in); err != nil {
 		return nil, err
@@ -798,13 +952,33 @@ func putTerminal(c *call) (any, error) {
 	if !reToken.MatchString(in.Kind) {
 		return nil, invalid("terminal kind %q", in.Kind)
 	}
-	if _, err := checkJWK(in.Key); err != nil {
+	if err := checkName(in.Name); err != nil {
 		return nil, err
 	}
-	if err := checkEntryStatus(in.Status); err != nil {
+	if in.Location != "" && (len(in.Location) != 6 || strings.Trim(in.Location, "0123456789") != "" || !provinces[in.Location[:2]]) {
+		return nil, fmt.Errorf("%w: location %q is not a GB/T 2260 code under a known province", ErrUnknownRegion, in.Location)
+	}
+	alg, err := checkJWK(in.Key)
+	if err != nil {
 		return nil, err
 	}
-	return putOwned(c, &in, "terminal", objTerminal, in.ID)
+	in.Key.Alg, in.Key.Use = alg, "sig"
+	if in.Status != TerminalRevoked {
+		if err := checkEntryStatus(in.Status); err != nil {
+			return nil, invalid("status must be %q, %q or %q", EntryActive, EntrySuspended, TerminalRevoked)
+		}
+	}
+	var old Terminal
+	switch err := c.load(&old, objTerminal, in.ID); {
+	case errors.Is(err, ErrNotFound) || create:
+	case err != nil:
+		return nil, err
+	case old.Status == TerminalRevoked:
+		return nil, fmt.Errorf("%w: terminal %q is revoked", ErrKeyTransition, in.ID)
+	case old.Key.Kty != in.Key.Kty || old.Key.Crv != in.Key.Crv || old.Key.X != in.Key.X || old.Key.Y != in.Key.Y:
+		return nil, fmt.Errorf("%w: terminal %q is registered with another key (a new key is a new terminal)", ErrMalformedKey, in.ID)
+	}
+	return putOwned(c, &in, "terminal", objTerminal, in.ID, create)
 }
 
 func getTerminal(c *call) (any, error) {

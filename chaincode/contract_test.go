@@ -267,7 +267,7 @@ func TestRegistryOwnership(t *testing.T) {
 	}
 
 	rp := RelyingParty{ClientID: "gov-portal-32", Name: "Jiangsu portal", JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, "rp-1")}},
-		Scopes: []string{"openid", "identity.verify"}, Claims: []string{"age_over_18"}, Status: EntryActive}
+		Scopes: []string{"openid", "qr:redeem"}, Claims: []string{"age_over_18"}, Status: EntryActive}
 	l.must(t, msp32, "PutRelyingParty", js(t, rp))
 	if _, err := l.call(msp31, "PutRelyingParty", js(t, rp)); !errors.Is(err, ErrForbidden) {
 		t.Errorf("310000 overwrote 320000's relying party: %v", err)
@@ -644,5 +644,118 @@ func TestIssuerKeysAndTypes(t *testing.T) {
 	json.Unmarshal(l.must(t, msp31, "PutIssuer", js(t, iss)), &got)
 	if _, ok := got.VerifyingKey("iss-1"); ok || got.Keys[0].State != KeyRevoked || len(got.Keys[0].History) != 3 {
 		t.Errorf("revoked key: %+v", got.Keys[0])
+	}
+}
+
+// TestRegistryBadInput: a registry write with a malformed key, an unknown
+// region, a duplicate ID or an unknown scope is refused with its own error
+// and changes nothing (no state, no event).
+func TestRegistryBadInput(t *testing.T) {
+	l := consortium(t)
+	rp := RelyingParty{ClientID: "svc-31", Name: "Shanghai portal", JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, "rp-1")}},
+		Scopes: []string{"qr:redeem"}, Status: EntryActive}
+	l.must(t, msp31, "AddRelyingParty", js(t, rp))
+	term := Terminal{ID: "T-1", Kind: "counter", Location: "310104", Key: sm2JWK(t, 7, "T-1"), Status: EntryActive}
+	l.must(t, msp31, "AddTerminal", js(t, term))
+
+	badKey := sm2JWK(t, 8, "rp-2")
+	badKey.X = badKey.Y // not on the curve
+	withRP := func(f func(*RelyingParty)) string {
+		x := rp
+		x.ClientID = "svc-new"
+		f(&x)
+		return js(t, x)
+	}
+	withTerm := func(f func(*Terminal)) string {
+		x := term
+		x.ID = "T-new"
+		f(&x)
+		return js(t, x)
+	}
+	for _, tc := range []struct {
+		name, fn, arg string
+		want          *Error
+	}{
+		{"rp malformed key", "AddRelyingParty", withRP(func(x *RelyingParty) { x.JWKS.Keys = []gm.JWK{badKey} }), ErrMalformedKey},
+		{"rp key without kid", "AddRelyingParty", withRP(func(x *RelyingParty) { k := sm2JWK(t, 9, ""); x.JWKS.Keys = []gm.JWK{k} }), ErrMalformedKey},
+		{"rp unknown region", "AddRelyingParty", withRP(func(x *RelyingParty) { x.HomeRegion = "440000" }), ErrUnknownRegion},
+		{"rp not a region", "AddRelyingParty", withRP(func(x *RelyingParty) { x.HomeRegion = "999999" }), ErrUnknownRegion},
+		{"rp duplicate id", "AddRelyingParty", js(t, rp), ErrExists},
+		{"rp unknown scope", "AddRelyingParty", withRP(func(x *RelyingParty) { x.Scopes = []string{"qr:redeem", "admin:everything"} }), ErrUnknownScope},
+		{"rp no scope", "AddRelyingParty", withRP(func(x *RelyingParty) { x.Scopes = nil }), ErrUnknownScope},
+		{"rp unknown ID token algorithm", "AddRelyingParty", withRP(func(x *RelyingParty) { x.IDTokenAlg = "none" }), ErrInvalid},
+		{"rp access token alg none", "AddRelyingParty", withRP(func(x *RelyingParty) { x.AccessTokenAlg = "none" }), ErrInvalid},
+		{"rp access token alg EdDSA", "AddRelyingParty", withRP(func(x *RelyingParty) { x.AccessTokenAlg = gm.AlgEdDSA }), ErrInvalid},
+		{"rp update unknown scope", "PutRelyingParty", func() string { x := rp; x.Scopes = []string{"nope"}; return js(t, x) }(), ErrUnknownScope},
+		{"terminal malformed key", "AddTerminal", withTerm(func(x *Terminal) { x.Key = badKey }), ErrMalformedKey},
+		{"terminal unknown region", "AddTerminal", withTerm(func(x *Terminal) { x.Region = "440000" }), ErrUnknownRegion},
+		{"terminal unknown location", "AddTerminal", withTerm(func(x *Terminal) { x.Location = "990101" }), ErrUnknownRegion},
+		{"terminal duplicate id", "AddTerminal", js(t, term), ErrExists},
+		{"terminal key change", "PutTerminal", func() string { x := term; x.Key = sm2JWK(t, 10, "T-1"); return js(t, x) }(), ErrMalformedKey},
+		{"issuer malformed key", "PutIssuer", js(t, Issuer{ID: "did:web:x.example", Types: []string{"T"}, Keys: []RegistryKey{{JWK: badKey}}, Status: EntryActive}), ErrMalformedKey},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			before := maps.Clone(l.st.KV)
+			_, err := l.call(msp31, tc.fn, tc.arg)
+			if !errors.Is(err, tc.want) {
+				t.Fatalf("got %v, want %v", err, tc.want)
+			}
+			if !errors.Is(err, ErrInvalid) && tc.want != ErrExists {
+				t.Errorf("%v is not also an ErrInvalid", err)
+			}
+			if !maps.EqualFunc(before, l.st.KV, bytes.Equal) || len(l.st.Events) != 0 {
+				t.Errorf("a refused write changed the state or emitted an event")
+			}
+			// The error survives the trip through Fabric's error text.
+			if got := FromWire("peer: " + WireMessage(err)); !errors.Is(got, tc.want) {
+				t.Errorf("wire: %v", got)
+			}
+		})
+	}
+}
+
+// TestRelyingPartyKeysAndVersion: rotation adds a key, then retires the
+// old one (kept in the history, never back); a write naming an old
+// version is refused with ErrStale.
+func TestRelyingPartyKeysAndVersion(t *testing.T) {
+	l := consortium(t)
+	k1, k2 := sm2JWK(t, 6, "k1"), sm2JWK(t, 7, "k2")
+	rp := RelyingParty{ClientID: "svc-31", JWKS: gm.JWKS{Keys: []gm.JWK{k1}}, Scopes: []string{"qr:redeem"}, Status: EntryActive,
+		RedirectURIs: []string{"https://svc.example/cb"}, PostLogoutRedirectURIs: []string{"https://svc.example/bye"}, SectorIdentifier: "svc.example"}
+	get := func() RelyingParty {
+		var x RelyingParty
+		json.Unmarshal(l.must(t, "", "GetRelyingParty", rp.ClientID), &x)
+		return x
+	}
+	l.must(t, msp31, "AddRelyingParty", js(t, rp))
+	got := get()
+	if got.Version != 1 || got.AuthMethod != AuthPrivateKeyJWT || len(got.GrantTypes) != 1 || got.RedirectURIs[0] != rp.RedirectURIs[0] || got.PostLogoutRedirectURIs[0] != rp.PostLogoutRedirectURIs[0] {
+		t.Fatalf("added: %+v", got)
+	}
+	got.JWKS.Keys = []gm.JWK{k1, k2}
+	l.must(t, msp31, "PutRelyingParty", js(t, got))
+	stale := got // version 1
+	got = get()
+	got.JWKS.Keys = []gm.JWK{k2}
+	l.must(t, msp31, "PutRelyingParty", js(t, got))
+	got = get()
+	if got.Version != 3 || len(got.JWKS.Keys) != 1 || got.JWKS.Keys[0].Kid != "k2" || len(got.Keys) != 2 ||
+		got.Keys[0].State != KeyRetired || len(got.Keys[0].History) != 2 || got.Keys[1].State != KeyActive {
+		t.Fatalf("after rotation: %+v", got)
+	}
+	if _, err := l.call(msp31, "PutRelyingParty", js(t, stale)); !errors.Is(err, ErrStale) {
+		t.Errorf("stale write: %v", err)
+	}
+	got.JWKS.Keys = []gm.JWK{k1, k2}
+	if _, err := l.call(msp31, "PutRelyingParty", js(t, got)); !errors.Is(err, ErrKeyTransition) {
+		t.Errorf("a retired key came back: %v", err)
+	}
+	sec := RelyingParty{ClientID: "svc-secret", Scopes: []string{"qr:redeem"}, Status: EntryActive, AuthMethod: AuthClientSecretBasic,
+		SecretVerifier: "hmac-sm3$" + strings.Repeat("A", 22) + "$" + strings.Repeat("B", 43)}
+	l.must(t, msp31, "AddRelyingParty", js(t, sec))
+	sec.SecretVerifier = "the-secret-itself"
+	sec.ClientID = "svc-secret2"
+	if _, err := l.call(msp31, "AddRelyingParty", js(t, sec)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("a raw secret was accepted as verifier: %v", err)
 	}
 }

@@ -11,36 +11,52 @@ import (
 type Error struct {
 	code string
 	msg  string
+	// kindOf is the broader sentinel this one refines (ErrMalformedKey is
+	// an ErrInvalid), so errors.Is matches both; nil for none.
+	kindOf *Error
 }
 
 func (e *Error) Error() string { return e.msg }
+
+// Unwrap returns the broader sentinel e refines, if any.
+func (e *Error) Unwrap() error {
+	if e.kindOf == nil {
+		return nil
+	}
+	return e.kindOf
+}
 
 // Code returns the stable machine-readable code.
 func (e *Error) Code() string { return e.code }
 
 // Contract errors. Everything the contract refuses wraps one of these.
 var (
-	ErrNotFound       = &Error{"not_found", "chaincode: no such record"}
-	ErrForbidden      = &Error{"forbidden", "chaincode: the caller may not write this entry"}
-	ErrInvalid        = &Error{"invalid", "chaincode: invalid argument"}
-	ErrExists         = &Error{"exists", "chaincode: record exists"}
-	ErrBatchConflict  = &Error{"batch_conflict", "chaincode: a different batch with this ID is anchored"}
-	ErrHeadConflict   = &Error{"head_conflict", "chaincode: a different digest is anchored for this version"}
-	ErrStale          = &Error{"stale", "chaincode: version or sequence is not newer than the anchored one"}
-	ErrRegionState    = &Error{"region_state", "chaincode: the region is not in a state that allows this"}
-	ErrNoQuorum       = &Error{"no_quorum", "chaincode: no active region can vote on this change"}
-	ErrUnknownCaller  = &Error{"unknown_caller", "chaincode: the caller's MSP ID names no region (want Region<code>MSP)"}
-	ErrUnknownFunc    = &Error{"unknown_function", "chaincode: unknown function"}
-	ErrReadOnly       = &Error{"read_only", "chaincode: read-only evaluation cannot write"}
-	ErrKeyTransition  = &Error{"key_transition", "chaincode: key state change not allowed"}
-	ErrAlreadyVoted   = &Error{"already_voted", "chaincode: this region has already voted on this change"}
-	ErrArgumentsCount = &Error{"arguments", "chaincode: wrong number of arguments"}
+	ErrNotFound       = &Error{code: "not_found", msg: "chaincode: no such record"}
+	ErrForbidden      = &Error{code: "forbidden", msg: "chaincode: the caller may not write this entry"}
+	ErrInvalid        = &Error{code: "invalid", msg: "chaincode: invalid argument"}
+	ErrExists         = &Error{code: "exists", msg: "chaincode: record exists"}
+	ErrBatchConflict  = &Error{code: "batch_conflict", msg: "chaincode: a different batch with this ID is anchored"}
+	ErrHeadConflict   = &Error{code: "head_conflict", msg: "chaincode: a different digest is anchored for this version"}
+	ErrStale          = &Error{code: "stale", msg: "chaincode: version or sequence is not newer than the anchored one"}
+	ErrRegionState    = &Error{code: "region_state", msg: "chaincode: the region is not in a state that allows this"}
+	ErrNoQuorum       = &Error{code: "no_quorum", msg: "chaincode: no active region can vote on this change"}
+	ErrUnknownCaller  = &Error{code: "unknown_caller", msg: "chaincode: the caller's MSP ID names no region (want Region<code>MSP)"}
+	ErrUnknownFunc    = &Error{code: "unknown_function", msg: "chaincode: unknown function"}
+	ErrReadOnly       = &Error{code: "read_only", msg: "chaincode: read-only evaluation cannot write"}
+	ErrKeyTransition  = &Error{code: "key_transition", msg: "chaincode: key state change not allowed"}
+	ErrAlreadyVoted   = &Error{code: "already_voted", msg: "chaincode: this region has already voted on this change"}
+	ErrArgumentsCount = &Error{code: "arguments", msg: "chaincode: wrong number of arguments"}
+
+	// Refusals of registry writes, each also an ErrInvalid.
+	ErrMalformedKey  = &Error{code: "malformed_key", msg: "chaincode: malformed public key", kindOf: ErrInvalid}
+	ErrUnknownRegion = &Error{code: "unknown_region", msg: "chaincode: no such region in the consortium", kindOf: ErrInvalid}
+	ErrUnknownScope  = &Error{code: "unknown_scope", msg: "chaincode: no such scope", kindOf: ErrInvalid}
 )
 
 var allErrors = []*Error{
 	ErrNotFound, ErrForbidden, ErrInvalid, ErrExists, ErrBatchConflict, ErrHeadConflict,
 	ErrStale, ErrRegionState, ErrNoQuorum, ErrUnknownCaller, ErrUnknownFunc, ErrReadOnly,
-	ErrKeyTransition, ErrAlreadyVoted, ErrArgumentsCount,
+	ErrKeyTransition, ErrAlreadyVoted, ErrArgumentsCount, ErrMalformedKey, ErrUnknownRegion, ErrUnknownScope,
 }
 
 // wirePrefix marks a contract error inside a Fabric error message.

@@ -123,21 +123,76 @@ var EnrollmentTypes = []string{"IdentityCredential", "DeviceBindingCredential"}
 
 // RelyingParty is the on-chain record of an auth.Client (the node's type
 // for a relying party, a service that verifies TrustID tokens and
-// credentials): the public part the consortium shares — client ID, name,
-// home region, keys, scopes, claims, status — never its secret or redirect
-// URIs. Written with ledger.Client.PutRelyingParty. (redeem.RelyingParty
-// is the QR redemption view of the same party.)
+// credentials): everything every instance of every region needs to
+// authenticate and serve it — client ID, name, home region, keys with
+// their history, grant types, token endpoint authentication, sector,
+// redirect URIs (public OpenID Connect metadata), scopes, claims, status.
+// Never its client secret: a client_secret_basic client carries only
+// SecretVerifier, a salted HMAC-SM3 of a 256-bit random secret, from which
+// the secret cannot be recovered. Written with ledger.Client's
+// AddRelyingParty (a new ID) and PutRelyingParty. (redeem.RelyingParty is
+// the QR redemption view of the same party.)
 type RelyingParty struct {
-	ClientID   string    `json:"client_id"`
-	Name       string    `json:"name,omitempty"`
-	HomeRegion string    `json:"home_region"`
-	JWKS       gm.JWKS   `json:"jwks"`
-	Scopes     []string  `json:"scopes"`
-	Claims     []string  `json:"claims"`
-	Status     string    `json:"status"`
-	Created    time.Time `json:"created"`
-	Updated    time.Time `json:"updated"`
+	ClientID   string `json:"client_id"`
+	Name       string `json:"name,omitempty"`
+	HomeRegion string `json:"home_region"`
+	// JWKS holds the keys that verify the party's assertions now. A write
+	// names the whole current set; the contract keeps Keys.
+	JWKS gm.JWKS `json:"jwks"`
+	// Keys is every key the party ever registered, with its history, kept
+	// by the contract: a key in JWKS is active; one dropped from JWKS is
+	// retired and may never return. Ignored on input.
+	Keys []RegistryKey `json:"keys"`
+	// GrantTypes (GrantTypes) and AuthMethod (AuthMethods); empty on input
+	// means client_credentials and private_key_jwt.
+	GrantTypes []string `json:"grant_types"`
+	AuthMethod string   `json:"token_endpoint_auth_method"`
+	// SecretVerifier is "hmac-sm3$salt$mac" for client_secret_basic, else
+	// empty.
+	SecretVerifier         string   `json:"secret_verifier,omitempty"`
+	SectorIdentifier       string   `json:"sector_identifier,omitempty"`
+	RedirectURIs           []string `json:"redirect_uris"`
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	// IDTokenAlg is the JWS algorithm of the party's ID tokens (SM2 or
+	// ES256); empty means SM2.
+	IDTokenAlg string `json:"id_token_signed_response_alg,omitempty"`
+	// AccessTokenAlg is the JWS algorithm of the party's access tokens
+	// (SM2 or ES256); empty means SM2.
+	AccessTokenAlg string `json:"access_token_signed_response_alg,omitempty"`
+	// Scopes are among Scopes.
+	Scopes []string `json:"scopes"`
+	Claims []string `json:"claims"`
+	// Status is EntryActive or EntrySuspended (a disabled client).
+	Status string `json:"status"`
+	// Version counts the writes of the record (1 when added). A write
+	// that names a version other than the stored one is refused with
+	// ErrStale, so concurrent read-modify-writes lose nothing; version 0
+	// writes unconditionally.
+	Version uint64    `json:"version"`
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
 }
+
+// Token endpoint authentication methods and grant types a relying party
+// may be registered with (the same names as package auth's).
+const (
+	AuthPrivateKeyJWT      = "private_key_jwt"
+	AuthClientSecretBasic  = "client_secret_basic"
+	GrantClientCredentials = "client_credentials"
+	GrantAuthorizationCode = "authorization_code"
+)
+
+// Scopes are the scopes a relying party may be registered for: every
+// scope a node grants (package auth's Scopes, checked by a test) and
+// openid for OpenID Connect login. A write naming another scope is
+// refused with ErrUnknownScope.
+var Scopes = []string{"credentials:issue", "status:write", "qr:redeem", "identity:enroll", "registry:admin", "presentation:request", "openid"}
+
+// AuthMethods and GrantTypes list the values a record may hold.
+var (
+	AuthMethods = []string{AuthPrivateKeyJWT, AuthClientSecretBasic}
+	GrantTypes  = []string{GrantClientCredentials, GrantAuthorizationCode}
+)
 
 // Kinds of pairwise sectors (identity.SectorKind).
 const (
@@ -169,16 +224,25 @@ type Sector struct {
 	Created  time.Time `json:"created"`
 }
 
+// TerminalRevoked is the final status of a terminal whose key is no
+// longer trusted; besides it a terminal is EntryActive or EntrySuspended.
+// A revoked terminal cannot be written again, so its ID is never reused.
+const TerminalRevoked = "revoked"
+
 // Terminal is an accredited verification terminal (counter, kiosk, gate)
-// whose key signs enrollment attestations.
+// whose key signs enrollment attestations. Region is the owning region
+// (the writer's); Location is the GB/T 2260 code where it is installed,
+// such as 310104. Its key cannot change: a new key is a new terminal.
 type Terminal struct {
-	ID      string    `json:"id"`
-	Region  string    `json:"region"`
-	Kind    string    `json:"kind"`
-	Key     gm.JWK    `json:"key"`
-	Status  string    `json:"status"`
-	Created time.Time `json:"created"`
-	Updated time.Time `json:"updated"`
+	ID       string    `json:"id"`
+	Region   string    `json:"region"`
+	Kind     string    `json:"kind"`
+	Name     string    `json:"name,omitempty"`
+	Location string    `json:"location,omitempty"`
+	Key      gm.JWK    `json:"key"`
+	Status   string    `json:"status"`
+	Created  time.Time `json:"created"`
+	Updated  time.Time `json:"updated"`
 }
 
 // StatusHead is the anchored head of one status list: its version and the
@@ -342,20 +406,24 @@ func checkEndpoints(eps []Endpoint) error {
 }
 
 // checkJWK validates a public signing key and returns its algorithm.
+// Errors match ErrMalformedKey.
 func checkJWK(j gm.JWK) (string, error) {
+	bad := func(format string, a ...any) error {
+		return fmt.Errorf("%w: "+format, append([]any{ErrMalformedKey}, a...)...)
+	}
+	if !reID.MatchString(j.Kid) {
+		return "", bad("kid must be 1-256 printable ASCII characters without spaces")
+	}
 	pub, err := j.PublicKey()
 	if err != nil {
-		return "", invalid("key %q: %v", j.Kid, err)
+		return "", bad("key %q: %v", j.Kid, err)
 	}
 	alg, err := gm.Alg(pub)
 	if err != nil {
-		return "", invalid("key %q: %v", j.Kid, err)
-	}
-	if err := checkID("kid", j.Kid); err != nil {
-		return "", err
+		return "", bad("key %q: %v", j.Kid, err)
 	}
 	if j.Alg != "" && j.Alg != alg {
-		return "", invalid("key %q: alg %q does not match the key (%s)", j.Kid, j.Alg, alg)
+		return "", bad("key %q: alg %q does not match the key (%s)", j.Kid, j.Alg, alg)
 	}
 	return alg, nil
 }

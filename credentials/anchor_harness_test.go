@@ -1,4 +1,4 @@
-package credentials
+package credentials_test
 
 import (
 	"context"
@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/credentials/status"
@@ -32,18 +35,20 @@ var outboxWindow = 20 * time.Millisecond
 // chain is a real embedded ledger with the issuer's region registered, the
 // outbox running on it and a view following it.
 type chain struct {
-	l     *embedded.Ledger
-	c     ledger.Client
-	ob    *ledger.Outbox
-	view  *ledger.View
-	dir   string
-	start func()
-	stop  func()
+	l    *embedded.Ledger
+	c    ledger.Client
+	ob   *ledger.Outbox
+	view *ledger.View
+	dir  string
+	// shared is the status store anchoring to the chain (anchorShared).
+	shared *statuslist.Shared
+	start  func()
+	stop   func()
 }
 
 // registerRegion registers region as the genesis region with the node's
 // DID, base URL and published keys.
-func registerRegion(t testing.TB, l ledger.Ledger, region, did, base string, keys KeySource) {
+func registerRegion(t testing.TB, l ledger.Ledger, region, did, base string, keys issuer.KeySource) {
 	t.Helper()
 	in := chaincode.RegionInput{Code: region, DID: did, Endpoints: []chaincode.Endpoint{{Type: "api", URL: base}}}
 	for _, k := range keys.Published() {
@@ -111,29 +116,30 @@ func openChainPaused(t testing.TB, dir string, track bool) *chain {
 	return ch
 }
 
-// flush waits until the outbox committed everything and the view has the
-// node's head for each list at the issuer's current version.
-func (ch *chain) flush(t testing.TB, is *Issuer, lists ...string) {
+// flush waits until the outbox committed everything, the shared store
+// saw its own changes on the chain, and the view has the head of each list
+// at the version the store serves.
+func (ch *chain) flush(t testing.TB, lists ...string) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := ch.ob.Flush(ctx); err != nil {
-		t.Fatal(err)
-	}
-	for _, id := range lists {
-		want, err := is.StatusHead(ctx, id)
-		if err != nil {
+	for {
+		if err := ch.ob.Flush(ctx); err != nil {
 			t.Fatal(err)
 		}
-		for {
-			if h, ok := ch.view.StatusHead(anchorRegion, id); ok && h.Version == want.Version {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				t.Fatalf("list %s: the view never saw version %d", id, want.Version)
-			case <-time.After(5 * time.Millisecond):
-			}
+		done := ch.shared.Pending() == 0
+		for _, id := range lists {
+			snap, err := ch.shared.Snapshot(ctx, id)
+			h, ok := ch.view.StatusHead(anchorRegion, id)
+			done = done && err == nil && ok && h.Version == snap.Version
+		}
+		if done {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("lists %v: the view never saw the heads of the served versions", lists)
+		case <-time.After(5 * time.Millisecond):
 		}
 	}
 }
@@ -153,15 +159,41 @@ func (ch *chain) chainStatus(t testing.TB, list string, index int, want uint8) (
 	}
 }
 
-// anchorIssuer replaces n's issuer by one anchoring to ch.
-func anchorIssuer(t testing.TB, n *node, ch *chain, base string) {
+// anchorShared gives n the status store a node of a region with a ledger
+// runs (statuslist.Shared over ch: changes and heads go through the outbox,
+// lists are materialized from the chain) and an issuer over it.
+func anchorShared(t testing.TB, n *node, ch *chain, base string) {
 	t.Helper()
-	is, err := NewIssuer(IssuerConfig{BaseURL: base, Keys: n.keys, Status: n.status, Now: n.clock.Now, Anchor: ch.ob,
-		OnAnchorError: func(err error) { t.Errorf("anchoring: %v", err) }})
+	// The lists carry the chain's commit times (validFrom): the node's
+	// clock is set past any commit the test makes.
+	n.clock.Set(time.Now().Add(time.Hour))
+	own, err := statuslist.OpenFileStore(filepath.Join(t.TempDir(), "status"), statuslist.FileStoreOptions{Instance: "a", Now: n.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	n.issuer = is
+	ids, err := statuslist.NewCredentialIDs(make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: ch.ob, Region: anchorRegion,
+		BatchPrefix: ch.ob.NodeID() + "-", OnError: func(err error) { t.Errorf("anchoring heads: %v", err) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		ledger.Follow(ctx, ch.l, 5*time.Millisecond, func(ev ledger.Event) error { return sh.ApplyEvent(ev.Name, ev.Payload) }, nil)
+	}()
+	go func() { defer wg.Done(); sh.RunHeads(ctx, 5*time.Millisecond) }()
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	is, err := issuer.New(issuer.Config{BaseURL: base, Keys: n.keys, Status: sh, Now: n.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.issuer, ch.shared = is, sh
 }
 
 // tamperFunc, when it handles a path, answers instead of the node: a
@@ -256,7 +288,7 @@ func signBitstringList(t testing.TB, n *node, url, purpose string, version uint6
 		"validFrom": FormatTime(n.clock.Now()),
 		"credentialSubject": map[string]any{
 			"id": url + "#list", "type": TypeBitstringStatusList, "statusPurpose": purpose,
-			"encodedList": bits.Encode(), claimListVersion: version,
+			"encodedList": bits.Encode(), ClaimListVersion: version,
 		},
 	}
 	tok, err := SignJWT(doc, TypVCJWT, n.issuer.DID()+"#"+k.Kid, k.Signer)
@@ -278,7 +310,7 @@ func openNodeIn(t testing.TB, dir, base string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	is, err := NewIssuer(IssuerConfig{BaseURL: base, Keys: ks, Status: st, Now: clk.Now})
+	is, err := issuer.New(issuer.Config{BaseURL: base, Keys: ks, Status: st, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package credentials
+package credentials_test
 
 import (
 	"context"
@@ -9,6 +9,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
@@ -22,10 +25,8 @@ import (
 
 // benchCredential is an issued-shape credential (with status entries).
 func benchCredential(b *testing.B, n *node) map[string]any {
-	c, err := n.issuer.prepare(sampleCredential(), n.issuer.node())
-	if err != nil {
-		b.Fatal(err)
-	}
+	c := sampleCredential()
+	c["issuer"], c["id"], c["validFrom"] = n.issuer.DID(), "urn:uuid:8f0a8a41-3c2e-4f6b-9a57-0d6e8c1b2a3f", FormatTime(n.clock.Now())
 	c["credentialStatus"] = []any{
 		StatusEntry{ID: testBase + "/status/0123456789abcdef#1234", Purpose: PurposeRevocation, Index: 1234, ListCredential: testBase + "/status/0123456789abcdef"}.Map(),
 		StatusEntry{ID: testBase + "/status/fedcba9876543210#5678", Purpose: PurposeSuspension, Index: 5678, ListCredential: testBase + "/status/fedcba9876543210"}.Map(),
@@ -132,12 +133,12 @@ func BenchmarkIssueVCJWT(b *testing.B) {
 func BenchmarkIssueFull(b *testing.B) {
 	n := newNode(b, testBase)
 	ctx := context.Background()
-	for _, f := range []string{FormatVCJWT, FormatSDJWT} {
+	for _, f := range []string{issuer.FormatVCJWT, issuer.FormatSDJWT} {
 		b.Run(f, func(b *testing.B) {
 			b.ReportAllocs()
 			stop := cpuMeter(b)
 			for b.Loop() {
-				if _, err := n.issuer.Issue(ctx, sampleCredential(), IssueOptions{Format: f}); err != nil {
+				if _, err := n.issuer.Issue(ctx, sampleCredential(), issuer.IssueOptions{Format: f}); err != nil {
 					b.Fatal(err)
 				}
 			}
@@ -154,7 +155,7 @@ func BenchmarkVerifyVCJWT(b *testing.B) {
 	ctx := context.Background()
 	for _, alg := range []string{gm.AlgSM2, gm.AlgES256} {
 		b.Run(alg, func(b *testing.B) {
-			iss := mustIssue(b, n, sampleCredential(), IssueOptions{Algorithm: alg})
+			iss := mustIssue(b, n, sampleCredential(), issuer.IssueOptions{Algorithm: alg})
 			if _, err := n.verifier.VerifyCredential(ctx, iss.Token); err != nil {
 				b.Fatal(err)
 			}
@@ -205,7 +206,7 @@ func BenchmarkVerifySDJWT(b *testing.B) {
 	ctx := context.Background()
 	holder, _ := holderKey(b, gm.AlgES256)
 	hj, _ := gm.NewJWK(holder.Public(), "")
-	iss := mustIssue(b, n, identityRequest(b, n), IssueOptions{Format: FormatSDJWT, HolderKey: &hj})
+	iss := mustIssue(b, n, identityRequest(b, n), issuer.IssueOptions{Format: issuer.FormatSDJWT, HolderKey: &hj})
 	sd, _ := sdjwt.Split(iss.Token)
 	pres, _ := sd.Present(func(d *sdjwt.Disclosure) bool { return d.Name == "age_over_18" },
 		&sdjwt.KeyBinding{Signer: holder, Audience: "https://rp.example", Nonce: "n", IssuedAt: n.clock.Now()})
@@ -227,7 +228,7 @@ func BenchmarkVerifySDJWT(b *testing.B) {
 func BenchmarkStatusCheck(b *testing.B) {
 	n := newNode(b, testBase)
 	ctx := context.Background()
-	iss := mustIssue(b, n, sampleCredential(), IssueOptions{})
+	iss := mustIssue(b, n, sampleCredential(), issuer.IssueOptions{})
 	c, err := n.verifier.VerifyCredential(ctx, iss.Token)
 	if err != nil {
 		b.Fatal(err)

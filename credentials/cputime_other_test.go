@@ -1,7 +1,9 @@
 //go:build !unix
 
-package credentials
+package credentials_test
 
-import "testing"
+import (
+	"testing"
+)
 
 func cpuMeter(*testing.B) func() { return func() {} }

@@ -1,6 +1,6 @@
 //go:build unix
 
-package credentials
+package credentials_test
 
 import (
 	"syscall"

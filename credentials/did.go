@@ -18,7 +18,6 @@ import (
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/strictjson"
-	"github.com/trustid-cn/trustid/keystore"
 )
 
 // DID document contexts and the verification method type TrustID writes.
@@ -95,26 +94,10 @@ type VerificationMethod struct {
 	PublicKeyJwk gm.JWK `json:"publicKeyJwk"`
 }
 
-// NewDIDDocument describes keys (the published ones: active and retiring)
+// NewDIDDocument lists jwks (the published keys: active and retiring)
 // under did: one JsonWebKey method per key, "#<kid>", each listed in
 // assertionMethod (it signs credentials) and authentication.
-func NewDIDDocument(did string, keys []keystore.Key) (DIDDocument, error) {
-	var jwks []gm.JWK
-	for _, k := range keys {
-		if k.State == keystore.StateRetired {
-			continue
-		}
-		j, err := k.JWK()
-		if err != nil {
-			return DIDDocument{}, err
-		}
-		jwks = append(jwks, j)
-	}
-	return didDocument(did, jwks), nil
-}
-
-// didDocument lists jwks under did, each "#<kid>".
-func didDocument(did string, jwks []gm.JWK) DIDDocument {
+func NewDIDDocument(did string, jwks []gm.JWK) DIDDocument {
 	doc := DIDDocument{Context: []string{ContextDID, ContextCID}, ID: did}
 	for _, j := range jwks {
 		id := did + "#" + j.Kid

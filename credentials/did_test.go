@@ -1,4 +1,4 @@
-package credentials
+package credentials_test
 
 import (
 	"context"
@@ -12,6 +12,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -73,7 +76,7 @@ func TestDIDWebResolver(t *testing.T) {
 	}
 	d, _ := n.issuer.DIDDocument()
 	doc, _ = json.Marshal(d)
-	iss := mustIssue(t, n, sampleCredential(), IssueOptions{Algorithm: gm.AlgEdDSA})
+	iss := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{Algorithm: gm.AlgEdDSA})
 
 	res := &Resolver{Client: loopbackClient(t, srv.Client()), TTL: time.Minute, Now: n.clock.Now}
 	v, _ := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: res, Status: n.checker, Now: n.clock.Now, KeyTTL: time.Second})
@@ -108,7 +111,7 @@ func TestDIDWebResolver(t *testing.T) {
 		t.Fatalf("duplicate keys: %v", err)
 	}
 	// Only https is fetched.
-	if _, err := httpGet(ctx, srv.Client(), strings.Replace(srv.URL, "https", "http", 1), "application/json"); !errors.Is(err, ErrResolve) {
+	if _, err := HTTPGet(ctx, srv.Client(), strings.Replace(srv.URL, "https", "http", 1), "application/json"); !errors.Is(err, ErrResolve) {
 		t.Fatalf("http fetch: %v", err)
 	}
 }
@@ -148,7 +151,7 @@ func TestDIDKeyAndJWK(t *testing.T) {
 	// Malformed identifiers.
 	for _, bad := range []string{"did:key:6Mk", "did:key:z0OIl", "did:key:z", "did:jwk:!!", "did:jwk:" + b64url([]byte(`{"kty":"oct","k":"AAAA"}`)),
 		"did:jwk:" + b64url([]byte(`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}`)),
-		"did:example:123", "did:key:z" + base58Encode(append(appendUvarint(nil, 0xe7), make([]byte, 33)...))} {
+		"did:example:123", "did:key:z" + Base58Encode(append(AppendUvarint(nil, 0xe7), make([]byte, 33)...))} {
 		if _, err := (&Resolver{}).ResolveKey(ctx, "", bad+"#0"); err == nil {
 			t.Errorf("accepted %s", bad)
 		}
@@ -173,10 +176,10 @@ func TestBase58(t *testing.T) {
 	// Known answers from the Bitcoin base58 alphabet.
 	cases := map[string]string{"": "", "\x00": "1", "\x00\x00\x01": "112", "hello world": "StV1DL6CwTryKyV"}
 	for in, want := range cases {
-		if got := base58Encode([]byte(in)); got != want {
+		if got := Base58Encode([]byte(in)); got != want {
 			t.Errorf("base58(%q) = %s, want %s", in, got, want)
 		}
-		if back, err := base58Decode(want); err != nil || string(back) != in {
+		if back, err := Base58Decode(want); err != nil || string(back) != in {
 			t.Errorf("decode %s = %q %v", want, back, err)
 		}
 	}

@@ -1,4 +1,4 @@
-package credentials
+package credentials_test
 
 import (
 	"context"
@@ -14,6 +14,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 )
 
 // loopbackClient is how a test opts in to fetching from its own
@@ -73,8 +76,8 @@ func issuerServer(t *testing.T) (*httptest.Server, *node, *atomic.Int32) {
 func TestFetchRefusesInternalAddresses(t *testing.T) {
 	srv, n, hits := issuerServer(t)
 	ctx := context.Background()
-	vcTok := mustIssue(t, n, sampleCredential(), IssueOptions{}).Token
-	sdTok := mustIssue(t, n, identityRequest(t, n), IssueOptions{Format: FormatSDJWT}).Token
+	vcTok := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{}).Token
+	sdTok := mustIssue(t, n, identityRequest(t, n), issuer.IssueOptions{Format: issuer.FormatSDJWT}).Token
 
 	refusing := map[string]*http.Client{
 		"default client":          nil,
@@ -144,8 +147,8 @@ func TestFetchNoRedirects(t *testing.T) {
 	defer srv.Close()
 	c := loopbackClient(t, srv.Client())
 	c.CheckRedirect = nil // a caller's change does not bring redirects back
-	_, err := httpGet(context.Background(), c, srv.URL+"/.well-known/did.json", "application/json")
-	if !errors.Is(err, ErrResolve) || !errors.Is(err, errRedirect) || followed.Load() != 0 {
+	_, err := HTTPGet(context.Background(), c, srv.URL+"/.well-known/did.json", "application/json")
+	if !errors.Is(err, ErrResolve) || !errors.Is(err, ErrRedirect) || followed.Load() != 0 {
 		t.Fatalf("redirect: %v (followed %d)", err, followed.Load())
 	}
 }
@@ -163,18 +166,18 @@ func TestFetchBounds(t *testing.T) {
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`"` + strings.Repeat("a", maxFetch) + `"`))
+		w.Write([]byte(`"` + strings.Repeat("a", MaxFetch) + `"`))
 	}))
 	defer srv.Close()
 	defer close(block)
 	ctx := context.Background()
 	c := loopbackClient(t, srv.Client())
-	if _, err := httpGet(ctx, c, srv.URL+"/big", "application/json"); !errors.Is(err, ErrResolve) || !strings.Contains(err.Error(), "over") {
+	if _, err := HTTPGet(ctx, c, srv.URL+"/big", "application/json"); !errors.Is(err, ErrResolve) || !strings.Contains(err.Error(), "over") {
 		t.Errorf("oversized: %v", err)
 	}
 	slow := mustFetchClient(t, srv.Client(), FetchOptions{AllowHost: AllowHosts("127.0.0.1"), Timeout: 200 * time.Millisecond})
 	start := time.Now()
-	if _, err := httpGet(ctx, slow, srv.URL+"/slow", "application/json"); !errors.Is(err, ErrResolve) {
+	if _, err := HTTPGet(ctx, slow, srv.URL+"/slow", "application/json"); !errors.Is(err, ErrResolve) {
 		t.Errorf("slow server: %v", err)
 	}
 	if d := time.Since(start); d > 3*time.Second {
@@ -206,11 +209,11 @@ func TestFetchGuardedTransports(t *testing.T) {
 	if _, err := NewFetchClient(odd, FetchOptions{}); err == nil {
 		t.Error("custom RoundTripper accepted")
 	}
-	if _, err := httpGet(context.Background(), odd, "https://issuer.example/x", "application/json"); !errors.Is(err, ErrResolve) {
+	if _, err := HTTPGet(context.Background(), odd, "https://issuer.example/x", "application/json"); !errors.Is(err, ErrResolve) {
 		t.Errorf("fetch through an unguardable client: %v", err)
 	}
 	u, _ := url.Parse("http://issuer.example/x")
-	if _, err := (&guardedTransport{base: &http.Transport{}}).RoundTrip(&http.Request{URL: u}); !errors.Is(err, ErrResolve) {
+	if _, err := NewGuardedTransport(&http.Transport{}).RoundTrip(&http.Request{URL: u}); !errors.Is(err, ErrResolve) {
 		t.Errorf("http through the guarded transport: %v", err)
 	}
 }

@@ -1,4 +1,4 @@
-package credentials
+package credentials_test
 
 import (
 	"bytes"
@@ -8,6 +8,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+
+	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/gm"
@@ -92,7 +95,7 @@ func FuzzParseIssuerMetadata(f *testing.F) {
 	f.Add([]byte(`{"issuer":"` + testBase + `","jwks_uri":"` + testBase + `/jwks"}`))
 	f.Add([]byte(`{"issuer":"` + testBase + `","jwks":null}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		set, err := parseIssuerMetadata(data, testBase)
+		set, err := ParseIssuerMetadata(data, testBase)
 		if err != nil {
 			if !errors.Is(err, ErrResolve) {
 				t.Fatalf("refusal without ErrResolve: %v", err)
@@ -107,7 +110,7 @@ func FuzzParseIssuerMetadata(f *testing.F) {
 			kids[k.Kid] = true
 		}
 		out, _ := json.Marshal(IssuerMetadata{Issuer: testBase, JWKS: &set})
-		again, err := parseIssuerMetadata(out, testBase)
+		again, err := ParseIssuerMetadata(out, testBase)
 		if err != nil {
 			t.Fatalf("re-encoded metadata refused: %v\n%s", err, out)
 		}
@@ -134,10 +137,10 @@ func mustJSON(t *testing.T, v any) string {
 func FuzzVerifyCredentialToken(f *testing.F) {
 	n := newNode(f, testBase)
 	ctx := context.Background()
-	vcTok := mustIssue(f, n, sampleCredential(), IssueOptions{Format: FormatVCJWT})
+	vcTok := mustIssue(f, n, sampleCredential(), issuer.IssueOptions{Format: issuer.FormatVCJWT})
 	holder, _ := holderKey(f, gm.AlgES256)
 	hj, _ := gm.NewJWK(holder.Public(), "")
-	sdTok := mustIssue(f, n, identityRequest(f, n), IssueOptions{Format: FormatSDJWT, HolderKey: &hj})
+	sdTok := mustIssue(f, n, identityRequest(f, n), issuer.IssueOptions{Format: issuer.FormatSDJWT, HolderKey: &hj})
 	sd, err := sdjwt.Split(sdTok.Token)
 	if err != nil {
 		f.Fatal(err)

@@ -1,4 +1,4 @@
-package credentials
+package credentials_test
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
+
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/fakeclock"
@@ -20,8 +23,7 @@ import (
 // The node's file store implements the status interfaces this package
 // declares.
 var (
-	_ StatusStore   = (*statuslist.FileStore)(nil)
-	_ StatusJournal = (*statuslist.FileStore)(nil)
+	_ StatusStore = (*statuslist.FileStore)(nil)
 )
 
 var allAlgs = []string{gm.AlgSM2, gm.AlgES256, gm.AlgEdDSA}
@@ -32,7 +34,7 @@ type node struct {
 	clock    *fakeclock.Clock
 	keys     *keystore.Store
 	status   *statuslist.FileStore
-	issuer   *Issuer
+	issuer   *issuer.Issuer
 	verifier *Verifier
 	checker  *StatusChecker
 }
@@ -51,7 +53,7 @@ func newNode(t testing.TB, base string) *node {
 	if err != nil {
 		t.Fatal(err)
 	}
-	is, err := NewIssuer(IssuerConfig{BaseURL: base, Keys: ks, Status: st, Now: clk.Now})
+	is, err := issuer.New(issuer.Config{BaseURL: base, Keys: ks, Status: st, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -107,7 +109,7 @@ func resign(t testing.TB, header, payload string, signer crypto.Signer) string {
 	return in + "." + base64.RawURLEncoding.EncodeToString(sig)
 }
 
-func mustIssue(t testing.TB, n *node, c map[string]any, opts IssueOptions) *Issued {
+func mustIssue(t testing.TB, n *node, c map[string]any, opts issuer.IssueOptions) *issuer.Issued {
 	t.Helper()
 	iss, err := n.issuer.Issue(context.Background(), c, opts)
 	if err != nil {

@@ -1,4 +1,4 @@
-package credentials
+package credentials_test
 
 import (
 	"context"
@@ -8,6 +8,9 @@ import (
 	"runtime"
 	"strings"
 	"testing"
+
+	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 
 	"github.com/trustid-cn/trustid/credentials/status"
 )
@@ -21,7 +24,7 @@ func TestSDJWTConcealBeforeAllocate(t *testing.T) {
 	c := sampleCredential()
 	c["id"] = "urn:uuid:0b6f3c52-8d4e-4a7b-9c1d-2e3f4a5b6c7d"
 	c["credentialSubject"].(map[string]any)["residence"] = map[string]any{"region": "310000", "_sd": "forged"}
-	if _, err := n.issuer.Issue(ctx, c, IssueOptions{Format: FormatSDJWT}); !errors.Is(err, ErrInvalid) {
+	if _, err := n.issuer.Issue(ctx, c, issuer.IssueOptions{Format: issuer.FormatSDJWT}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("reserved nested claim: %v", err)
 	}
 	if _, err := n.status.Refs(ctx, c["id"].(string)); !errors.Is(err, status.ErrNotFound) {
@@ -31,7 +34,7 @@ func TestSDJWTConcealBeforeAllocate(t *testing.T) {
 		t.Fatalf("%d status lists created for a refused credential", got)
 	}
 	c["credentialSubject"].(map[string]any)["residence"] = map[string]any{"region": "310000"}
-	iss, err := n.issuer.Issue(ctx, c, IssueOptions{Format: FormatSDJWT})
+	iss, err := n.issuer.Issue(ctx, c, issuer.IssueOptions{Format: issuer.FormatSDJWT})
 	if err != nil {
 		t.Fatalf("the fixed request: %v", err)
 	}
@@ -46,47 +49,47 @@ func TestSDJWTConcealBeforeAllocate(t *testing.T) {
 func TestSetStatusAs(t *testing.T) {
 	n := newNode(t, testBase)
 	ctx := context.Background()
-	mine := mustIssue(t, n, sampleCredential(), IssueOptions{Client: "svc-issuer-a"})
-	sd := mustIssue(t, n, identityRequest(t, n), IssueOptions{Format: FormatSDJWT, Client: "svc-issuer-a"})
-	nobody := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	mine := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{Client: "svc-issuer-a"})
+	sd := mustIssue(t, n, identityRequest(t, n), issuer.IssueOptions{Format: issuer.FormatSDJWT, Client: "svc-issuer-a"})
+	nobody := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
 
 	for _, c := range []struct {
 		id    string
-		actor Actor
+		actor issuer.Actor
 	}{
-		{mine.ID, Actor{ClientID: "svc-issuer-b"}},
-		{mine.ID, Actor{}},
-		{sd.ID, Actor{ClientID: "svc-issuer-b"}},
-		{nobody.ID, Actor{ClientID: "svc-issuer-a"}},
-		{nobody.ID, Actor{}},
+		{mine.ID, issuer.Actor{ClientID: "svc-issuer-b"}},
+		{mine.ID, issuer.Actor{}},
+		{sd.ID, issuer.Actor{ClientID: "svc-issuer-b"}},
+		{nobody.ID, issuer.Actor{ClientID: "svc-issuer-a"}},
+		{nobody.ID, issuer.Actor{}},
 	} {
-		err := n.issuer.SetStatusAs(ctx, c.id, ActionRevoke, c.actor)
-		if !errors.Is(err, ErrNotOwner) || !errors.Is(err, ErrNotFound) {
+		err := n.issuer.SetStatusAs(ctx, c.id, issuer.ActionRevoke, c.actor)
+		if !errors.Is(err, issuer.ErrNotOwner) || !errors.Is(err, ErrNotFound) {
 			t.Errorf("%+v revoking %s: %v", c.actor, c.id, err)
 		}
 	}
 	if _, err := n.verifier.VerifyCredential(ctx, mine.Token); err != nil {
 		t.Fatalf("changed by another client: %v", err)
 	}
-	if err := n.issuer.SetStatusAs(ctx, "urn:uuid:none", ActionRevoke, Actor{ClientID: "svc-issuer-b"}); !errors.Is(err, ErrNotFound) {
+	if err := n.issuer.SetStatusAs(ctx, "urn:uuid:none", issuer.ActionRevoke, issuer.Actor{ClientID: "svc-issuer-b"}); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unknown ID: %v", err)
 	}
-	if err := n.issuer.SetStatusAs(ctx, mine.ID, ActionSuspend, Actor{ClientID: "svc-issuer-a"}); err != nil {
+	if err := n.issuer.SetStatusAs(ctx, mine.ID, issuer.ActionSuspend, issuer.Actor{ClientID: "svc-issuer-a"}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := n.verifier.VerifyCredential(ctx, mine.Token); !errors.Is(err, ErrSuspended) {
 		t.Fatalf("owner's suspension: %v", err)
 	}
-	if err := n.issuer.SetStatusAs(ctx, sd.ID, ActionRevoke, Actor{ClientID: "svc-issuer-a"}); err != nil {
+	if err := n.issuer.SetStatusAs(ctx, sd.ID, issuer.ActionRevoke, issuer.Actor{ClientID: "svc-issuer-a"}); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.issuer.SetStatusAs(ctx, nobody.ID, ActionRevoke, Actor{ClientID: "ops", Admin: true}); err != nil {
+	if err := n.issuer.SetStatusAs(ctx, nobody.ID, issuer.ActionRevoke, issuer.Actor{ClientID: "ops", Admin: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := n.verifier.VerifyCredential(ctx, nobody.Token); !errors.Is(err, ErrRevoked) {
 		t.Fatalf("administrator's revocation: %v", err)
 	}
-	if err := n.issuer.SetStatusAs(ctx, mine.ID, ActionRevoke, Actor{ClientID: "svc-issuer-b", Admin: true}); err != nil {
+	if err := n.issuer.SetStatusAs(ctx, mine.ID, issuer.ActionRevoke, issuer.Actor{ClientID: "svc-issuer-b", Admin: true}); err != nil {
 		t.Fatal(err)
 	}
 	dir := strings.TrimSuffix(n.status.String()[len("statuslist.FileStore("):], ")")
@@ -107,7 +110,7 @@ func TestSetStatusAs(t *testing.T) {
 func TestStatusListCurrentNoCopy(t *testing.T) {
 	n := newNode(t, testBase)
 	ctx := context.Background()
-	iss := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	iss := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
 	lid := iss.Status[0].ListID
 	_, tok1, err := n.issuer.StatusList(ctx, lid)
 	if err != nil {
@@ -127,7 +130,7 @@ func TestStatusListCurrentNoCopy(t *testing.T) {
 		t.Errorf("%d bytes allocated per cached StatusList call", per)
 	}
 	// A change is still served at once.
-	if err := n.issuer.SetStatus(ctx, iss.ID, ActionRevoke); err != nil {
+	if err := n.issuer.SetStatus(ctx, iss.ID, issuer.ActionRevoke); err != nil {
 		t.Fatal(err)
 	}
 	if _, tok, _ := n.issuer.StatusList(ctx, lid); tok == tok1 {

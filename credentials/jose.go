@@ -2,9 +2,11 @@ package credentials
 
 import (
 	"crypto"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -15,8 +17,12 @@ import (
 const (
 	TypVCJWT = "vc+jwt"
 	TypVPJWT = "vp+jwt"
-	CtyVC    = "vc"
-	CtyVP    = "vp"
+	// TypSDJWTVC is the typ of an SD-JWT VC issuer JWT.
+	TypSDJWTVC = "dc+sd-jwt"
+	// TypVCSDJWT is the typ of a W3C credential secured with SD-JWT.
+	TypVCSDJWT = "vc+sd-jwt"
+	CtyVC      = "vc"
+	CtyVP      = "vp"
 )
 
 // SignJWT secures a credential or presentation document as a compact JWS
@@ -36,19 +42,27 @@ func SignJWT(doc map[string]any, typ, kid string, signer crypto.Signer) (string,
 // EnvelopedVerifiablePresentation) with a data: URL id.
 func Envelope(token, mediaType string) map[string]any {
 	typ := TypeEnvelopedCredential
-	if mediaType == MediaTypeVPJWT {
+	if strings.HasPrefix(mediaType, "application/vp+") {
 		typ = "EnvelopedVerifiablePresentation"
+	}
+	sep := ","
+	if strings.HasSuffix(mediaType, "+cose") {
+		sep = ";base64," // COSE is binary: token is its standard base64
 	}
 	return map[string]any{
 		"@context": []any{ContextV2},
-		"id":       "data:" + mediaType + "," + token,
+		"id":       "data:" + mediaType + sep + token,
 		"type":     typ,
 	}
 }
 
 // Unenvelope returns the media type and token of an enveloped credential
-// or presentation object.
+// or presentation object (JOSE media types only, as ParseDataURL).
 func Unenvelope(env map[string]any) (mediaType, token string, err error) {
+	return unenvelope(env, joseMediaType)
+}
+
+func unenvelope(env map[string]any, known func(string) bool) (mediaType, token string, err error) {
 	if err := checkContext(env["@context"]); err != nil {
 		return "", "", fmt.Errorf("%w: envelope: %w", ErrInvalid, err)
 	}
@@ -57,26 +71,63 @@ func Unenvelope(env map[string]any) (mediaType, token string, err error) {
 		return "", "", fmt.Errorf("%w: envelope type must be EnvelopedVerifiableCredential or EnvelopedVerifiablePresentation", ErrInvalid)
 	}
 	id, _ := env["id"].(string)
-	return ParseDataURL(id)
+	mediaType, token, err = parseDataURL(id, known)
+	if err != nil {
+		return "", "", err
+	}
+	if isVP := strings.HasPrefix(mediaType, "application/vp+"); isVP != (types[0] == "EnvelopedVerifiablePresentation") {
+		return "", "", fmt.Errorf("%w: envelope type %s does not fit media type %s", ErrInvalid, types[0], mediaType)
+	}
+	return mediaType, token, nil
 }
 
-// ParseDataURL splits "data:<media type>,<token>" (no base64 flag, no
-// parameters: tokens are already URL-safe).
+// joseMediaType reports whether mt is one of the JOSE media types of
+// VC-JOSE-COSE (application/vc+jwt, vp+jwt, vc+sd-jwt, vp+sd-jwt) or SD-JWT
+// VC's application/dc+sd-jwt.
+func joseMediaType(mt string) bool {
+	switch mt {
+	case MediaTypeVCJWT, MediaTypeVPJWT, MediaTypeSDJWT, MediaTypeVCSDJWT, MediaTypeVPSDJWT:
+		return true
+	}
+	return false
+}
+
+// ParseDataURL splits an RFC 2397 data: URL, "data:<media type>,<token>"
+// or "data:<media type>;base64,<base64 of the token>", into the media type
+// and the token. The media types are the JOSE ones (joseMediaType); no
+// other parameter is accepted.
 func ParseDataURL(s string) (mediaType, token string, err error) {
+	return parseDataURL(s, joseMediaType)
+}
+
+// parseDataURL is ParseDataURL for the media types known accepts. The
+// content of a JOSE media type is a token (base64 of one, when flagged);
+// any other is returned as it is, or base64-decoded (binary: COSE).
+func parseDataURL(s string, known func(string) bool) (mediaType, content string, err error) {
 	rest, ok := strings.CutPrefix(s, "data:")
 	if !ok {
 		return "", "", fmt.Errorf("%w: envelope id must be a data: URL", ErrInvalid)
 	}
-	mediaType, token, ok = strings.Cut(rest, ",")
-	if !ok || token == "" {
+	mediaType, content, ok = strings.Cut(rest, ",")
+	if !ok || content == "" {
 		return "", "", fmt.Errorf("%w: data: URL has no content", ErrInvalid)
 	}
-	switch mediaType {
-	case MediaTypeVCJWT, MediaTypeVPJWT, MediaTypeSDJWT:
-	default:
+	mediaType, b64, _ := strings.Cut(mediaType, ";")
+	if !known(mediaType) {
 		return "", "", fmt.Errorf("%w: envelope media type %q", ErrUnsupported, truncate(mediaType))
 	}
-	return mediaType, token, nil
+	switch b64 {
+	case "":
+	case "base64":
+		raw, err := base64.StdEncoding.DecodeString(content)
+		if err != nil || len(raw) == 0 || (joseMediaType(mediaType) && (!utf8.Valid(raw) || strings.ContainsAny(string(raw), " \t\r\n,"))) {
+			return "", "", fmt.Errorf("%w: data: URL content is not base64 of a token", ErrInvalid)
+		}
+		content = string(raw)
+	default:
+		return "", "", fmt.Errorf("%w: data: URL parameter %q (only base64)", ErrInvalid, truncate(b64))
+	}
+	return mediaType, content, nil
 }
 
 func mapJoseErr(err error) error {

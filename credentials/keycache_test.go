@@ -1,4 +1,4 @@
-package credentials
+package credentials_test
 
 import (
 	"context"
@@ -7,6 +7,9 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -24,7 +27,7 @@ func TestKeyCacheOnlyVerified(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	iss := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	iss := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
 	k, _ := n.keys.Active(gm.AlgSM2)
 	hdr := `{"alg":"SM2","typ":"vc+jwt","cty":"vc","kid":"` + n.issuer.DID() + "#" + k.Kid + `"}`
 	pb, _ := json.Marshal(decodePayload(t, iss.Token))
@@ -37,36 +40,36 @@ func TestKeyCacheOnlyVerified(t *testing.T) {
 			t.Fatalf("forged: %v", err)
 		}
 	}
-	if v.keys.Len() != 0 {
-		t.Fatalf("%d keys cached from forged tokens", v.keys.Len())
+	if v.CachedKeys().Len() != 0 {
+		t.Fatalf("%d keys cached from forged tokens", v.CachedKeys().Len())
 	}
 	// Verified: cached.
 	if _, err := v.VerifyCredential(ctx, iss.Token); err != nil {
 		t.Fatal(err)
 	}
-	if v.keys.Len() != 1 {
-		t.Fatalf("%d keys cached after a verified signature, want 1", v.keys.Len())
+	if v.CachedKeys().Len() != 1 {
+		t.Fatalf("%d keys cached after a verified signature, want 1", v.CachedKeys().Len())
 	}
 	// A second key of the issuer: the cache holds one key (KeyCacheSize).
 	if _, err := n.keys.Rotate(gm.AlgSM2); err != nil {
 		t.Fatal(err)
 	}
 	n.clock.Advance(2 * time.Hour) // past the document cache: fetch the rotated document
-	iss2 := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	iss2 := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
 	if _, err := v.VerifyCredential(ctx, iss2.Token); err != nil {
 		t.Fatal(err)
 	}
-	if v.keys.Len() != 1 {
-		t.Fatalf("cache over its size: %d", v.keys.Len())
+	if v.CachedKeys().Len() != 1 {
+		t.Fatalf("cache over its size: %d", v.CachedKeys().Len())
 	}
 	// Expiry: past KeyTTL, the key is resolved again (from the document
 	// cache, which lives longer) and the expired entry is dropped.
 	n.clock.Advance(2 * time.Minute)
-	if _, ok := v.keys.Get(n.issuer.DID()+"\x00"+decodeHeader(t, iss2.Token)["kid"].(string), n.clock.Now()); ok {
+	if _, ok := v.CachedKeys().Get(n.issuer.DID()+"\x00"+decodeHeader(t, iss2.Token)["kid"].(string), n.clock.Now()); ok {
 		t.Fatal("expired key returned")
 	}
-	if v.keys.Len() != 0 {
-		t.Fatalf("expired key kept: %d", v.keys.Len())
+	if v.CachedKeys().Len() != 0 {
+		t.Fatalf("expired key kept: %d", v.CachedKeys().Len())
 	}
 	before := hits.Load()
 	if _, err := v.VerifyCredential(ctx, iss2.Token); err != nil {
@@ -88,7 +91,7 @@ func TestKeyCacheOnlyVerified(t *testing.T) {
 	if _, err := v2.VerifyCredential(ctx, tok); err != nil {
 		t.Fatal(err)
 	}
-	if v2.keys.Len() != 0 {
+	if v2.CachedKeys().Len() != 0 {
 		t.Errorf("did:key key cached")
 	}
 }
@@ -108,8 +111,8 @@ func TestResolverCacheBounded(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if res.cache.Len() != 1 {
-		t.Fatalf("%d documents cached, want 1", res.cache.Len())
+	if res.CachedDocs().Len() != 1 {
+		t.Fatalf("%d documents cached, want 1", res.CachedDocs().Len())
 	}
 	if hits.Load() != 4 {
 		t.Fatalf("%d fetches, want 4 (each evicts the other)", hits.Load())

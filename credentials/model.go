@@ -78,7 +78,7 @@ func NewCredential(m map[string]any) (*Credential, error) {
 		return nil, inv("type must not include %q or %q", TypeEnvelopedCredential, TypePresentation)
 	}
 	if v, ok := m["id"]; ok {
-		if c.ID, err = urlString(v); err != nil {
+		if c.ID, err = URLString(v); err != nil {
 			return nil, inv("id: %v", err)
 		}
 	}
@@ -94,7 +94,7 @@ func NewCredential(m map[string]any) (*Credential, error) {
 			return nil, inv("credentialSubject[%d]: must make at least one claim", i)
 		}
 		if id, ok := s["id"]; ok {
-			if _, err := urlString(id); err != nil {
+			if _, err := URLString(id); err != nil {
 				return nil, inv("credentialSubject[%d].id: %v", i, err)
 			}
 		}
@@ -155,7 +155,7 @@ func (c *Credential) checkShapes() error {
 				return inv("%s[%d].id is required", f.name, i)
 			}
 			if hasID {
-				if _, err := urlString(id); err != nil {
+				if _, err := URLString(id); err != nil {
 					return inv("%s[%d].id: %v", f.name, i, err)
 				}
 			}
@@ -178,7 +178,7 @@ func (c *Credential) checkShapes() error {
 		}
 		seen := map[string]bool{}
 		for i, it := range items {
-			id, err := urlString(it["id"])
+			id, err := URLString(it["id"])
 			if err != nil {
 				return inv("relatedResource[%d].id: %v", i, err)
 			}
@@ -205,9 +205,12 @@ func (c *Credential) MarshalJSON() ([]byte, error) { return json.Marshal(c.raw) 
 // checkContext enforces the @context rule: an ordered list whose first item
 // is ContextV2, the others URLs or context objects.
 func checkContext(v any) error {
+	if s, ok := v.(string); ok {
+		v = []any{s} // a single string is a one-item ordered set (JSON-LD)
+	}
 	list, ok := v.([]any)
 	if !ok || len(list) == 0 {
-		return errors.New("@context must be a non-empty array")
+		return errors.New("@context must be a URL or a non-empty array")
 	}
 	if s, _ := list[0].(string); s != ContextV2 {
 		return fmt.Errorf("@context must start with %q", ContextV2)
@@ -215,7 +218,7 @@ func checkContext(v any) error {
 	for i, item := range list[1:] {
 		switch it := item.(type) {
 		case string:
-			if _, err := urlString(it); err != nil {
+			if _, err := URLString(it); err != nil {
 				return fmt.Errorf("@context[%d]: %v", i+1, err)
 			}
 		case map[string]any:
@@ -253,10 +256,10 @@ func typeList(v any) ([]string, error) {
 	return nil, errors.New("must be a string or an array of strings")
 }
 
-// urlString reads an absolute URL (any scheme: https, did, urn, data...):
+// URLString reads an absolute URL (any scheme: https, did, urn, data...):
 // an RFC 3986 scheme, ':', and a non-empty rest without spaces or control
 // characters; http(s) URLs must also parse with a host.
-func urlString(v any) (string, error) {
+func URLString(v any) (string, error) {
 	s, ok := v.(string)
 	if !ok {
 		return "", errors.New("must be a URL string")
@@ -291,7 +294,7 @@ func urlString(v any) (string, error) {
 func idOf(v any, required bool) (string, error) {
 	switch t := v.(type) {
 	case string:
-		return urlString(t)
+		return URLString(t)
 	case map[string]any:
 		id, ok := t["id"]
 		if !ok {
@@ -304,7 +307,7 @@ func idOf(v any, required bool) (string, error) {
 				}
 			}
 		}
-		return urlString(id)
+		return URLString(id)
 	case nil:
 		if !required {
 			return "", nil

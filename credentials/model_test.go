@@ -51,7 +51,7 @@ func TestParseCredentialInvalid(t *testing.T) {
 		{"oversized", `{` + ctx + `,` + base + `,"x":"` + strings.Repeat("a", MaxDocument) + `"}`, ErrTooLarge},
 		{"not an object", `[1]`, ErrMalformed},
 		{"no context", `{` + base + `}`, ErrInvalid},
-		{"context not array", `{"@context":"https://www.w3.org/ns/credentials/v2",` + base + `}`, ErrInvalid},
+		{"context string not v2", `{"@context":"https://www.w3.org/2018/credentials/v1",` + base + `}`, ErrInvalid},
 		{"context v1 first", `{"@context":["https://www.w3.org/2018/credentials/v1","https://www.w3.org/ns/credentials/v2"],` + base + `}`, ErrInvalid},
 		{"context item not URL", `{"@context":["https://www.w3.org/ns/credentials/v2","not a url"],` + base + `}`, ErrInvalid},
 		{"no VC type", `{` + ctx + `,"type":["Other"],"issuer":"did:example:1","credentialSubject":{"id":"did:example:2"}}`, ErrInvalid},

@@ -44,7 +44,7 @@ func NewPresentation(m map[string]any) (*Presentation, error) {
 		return nil, inv("type must include %q", TypePresentation)
 	}
 	if v, ok := m["id"]; ok {
-		if p.ID, err = urlString(v); err != nil {
+		if p.ID, err = URLString(v); err != nil {
 			return nil, inv("id: %v", err)
 		}
 	}

@@ -1,4 +1,4 @@
-package credentials
+package credentials_test
 
 import (
 	"context"
@@ -6,6 +6,9 @@ import (
 	"errors"
 	"testing"
 	"time"
+
+	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -23,11 +26,11 @@ func TestPresentationJWT(t *testing.T) {
 	for _, alg := range allAlgs {
 		holder, did := holderKey(t, alg)
 		hj, _ := gm.NewJWK(holder.Public(), "")
-		vc := mustIssue(t, n, holderCredential(did), IssueOptions{Algorithm: gm.AlgSM2})
+		vc := mustIssue(t, n, holderCredential(did), issuer.IssueOptions{Algorithm: gm.AlgSM2})
 		noSubject := sampleCredential()
 		delete(noSubject["credentialSubject"].(map[string]any), "id")
-		bearer := mustIssue(t, n, noSubject, IssueOptions{})
-		sd := mustIssue(t, n, identityRequest(t, n), IssueOptions{Format: FormatSDJWT, HolderKey: &hj})
+		bearer := mustIssue(t, n, noSubject, issuer.IssueOptions{})
+		sd := mustIssue(t, n, identityRequest(t, n), issuer.IssueOptions{Format: issuer.FormatSDJWT, HolderKey: &hj})
 		vp := map[string]any{
 			"@context":             []any{ContextV2},
 			"type":                 []any{"VerifiablePresentation"},
@@ -72,8 +75,8 @@ func TestPresentationJWT(t *testing.T) {
 		// SD-JWT VC bound to another key.
 		other, otherDID := holderKey(t, alg)
 		oj, _ := gm.NewJWK(other.Public(), "")
-		theirs := mustIssue(t, n, holderCredential(otherDID), IssueOptions{})
-		theirSD := mustIssue(t, n, identityRequest(t, n), IssueOptions{Format: FormatSDJWT, HolderKey: &oj})
+		theirs := mustIssue(t, n, holderCredential(otherDID), issuer.IssueOptions{})
+		theirSD := mustIssue(t, n, identityRequest(t, n), issuer.IssueOptions{Format: issuer.FormatSDJWT, HolderKey: &oj})
 		for name, env := range map[string]map[string]any{"subject id": theirs.Envelope(), "cnf": theirSD.Envelope()} {
 			vp["verifiableCredential"] = []any{env}
 			tok, _ := SignPresentation(vp, kid, opts, holder)
@@ -123,7 +126,7 @@ func TestPresentationHolderBinding(t *testing.T) {
 	ctx := context.Background()
 	holder, did := holderKey(t, gm.AlgEdDSA)
 	kid := did + "#" + did[len("did:key:"):]
-	vc := mustIssue(t, n, holderCredential(did), IssueOptions{})
+	vc := mustIssue(t, n, holderCredential(did), issuer.IssueOptions{})
 	vp := map[string]any{"@context": []any{ContextV2}, "type": "VerifiablePresentation", "holder": did,
 		"verifiableCredential": []any{vc.Envelope()}}
 	now := n.clock.Now()
@@ -194,7 +197,7 @@ func TestPresentationHolderBinding(t *testing.T) {
 type didKeyOnly struct{ r Resolver }
 
 func (d *didKeyOnly) ResolveKey(ctx context.Context, issuer, kid string) (crypto.PublicKey, error) {
-	if !selfResolving(issuer) {
+	if !SelfResolving(issuer) {
 		return nil, ErrUnknownKey
 	}
 	return d.r.ResolveKey(ctx, issuer, kid)

@@ -8,11 +8,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
-	"github.com/trustid-cn/trustid/gm"
-	"github.com/trustid-cn/trustid/keystore"
 )
 
 // Who may issue what. Every credential names its issuer, and a verifier
@@ -62,22 +59,6 @@ type IssuerRegistry interface {
 	// its DID or as an endpoint URL.
 	IssuerRegion(issuer string) (string, bool)
 }
-
-// IssuerRegistrar writes issuer records to the trust registry
-// (ledger.Client): PutIssuer returns once the record is committed.
-type IssuerRegistrar interface {
-	PutIssuer(ctx context.Context, in chaincode.Issuer) (chaincode.Issuer, error)
-}
-
-// OwnerKeySource holds the signing keys of the issuers a node signs for
-// (*keystore.Store): created on first accreditation, kept with their
-// states. Safe for concurrent use.
-type OwnerKeySource interface {
-	EnsureOwnerKeys(owner string) ([]keystore.Key, error)
-	OwnerActive(owner, alg string) (keystore.Key, error)
-}
-
-var _ OwnerKeySource = (*keystore.Store)(nil)
 
 // Accreditation is what the registry says of one issuer.
 type Accreditation struct {
@@ -187,7 +168,7 @@ func (a Accreditation) statusIssuer(token bool) string {
 // (and the reserved-name error that applies).
 func (a Accreditation) Allows(types, subjectIDs []string, claims []map[string]any) error {
 	if !a.Enrollment {
-		if err := enrollmentOnly(types, subjectIDs, claims); err != nil {
+		if err := EnrollmentOnly(types, subjectIDs, claims); err != nil {
 			return fmt.Errorf("%w: %w", ErrNotAccredited, err)
 		}
 	}
@@ -199,10 +180,10 @@ func (a Accreditation) Allows(types, subjectIDs []string, claims []map[string]an
 	return nil
 }
 
-// enrollmentOnly finds what only enrollment issues in a credential: the
+// EnrollmentOnly finds what only enrollment issues in a credential: the
 // enrollment types (ErrReservedType), urn:trustid:subject: subject IDs
 // (ErrReservedSubject), the assuranceLevel claim (ErrReservedClaim).
-func enrollmentOnly(types, subjectIDs []string, claims []map[string]any) error {
+func EnrollmentOnly(types, subjectIDs []string, claims []map[string]any) error {
 	for _, t := range types {
 		if slices.Contains(chaincode.EnrollmentTypes, t) {
 			return fmt.Errorf("%w: %s", ErrReservedType, t)
@@ -221,8 +202,8 @@ func enrollmentOnly(types, subjectIDs []string, claims []map[string]any) error {
 	return nil
 }
 
-// subjectIDs returns the string ids of subjects.
-func subjectIDs(subjects []map[string]any) []string {
+// SubjectIDs returns the string ids of subjects.
+func SubjectIDs(subjects []map[string]any) []string {
 	var ids []string
 	for _, s := range subjects {
 		if id, ok := s["id"].(string); ok {
@@ -233,9 +214,13 @@ func subjectIDs(subjects []map[string]any) []string {
 }
 
 // RegistryResolver resolves the keys of the issuers in the trust registry
-// from their records (active and retiring keys), offline; any other
-// issuer (a region's node, a holder's DID) goes to Next. The kid is the
-// record's kid, alone or as a DID URL of the issuer.
+// from their records (active and retiring keys), offline, and so the keys
+// of an active region's node (the issuer its record names as DID or
+// endpoint) from the region's record: a credential of another region
+// verifies without calling it. A region key the registry marks retired or
+// revoked is refused; a kid the region's record does not list, and any
+// other issuer (a holder's DID), go to Next. The kid is the record's kid,
+// alone or as a DID URL of the issuer.
 type RegistryResolver struct {
 	Registry IssuerRegistry
 	Next     KeyResolver
@@ -245,33 +230,83 @@ var _ KeyResolver = (*RegistryResolver)(nil)
 
 // ResolveKey implements KeyResolver.
 func (r *RegistryResolver) ResolveKey(ctx context.Context, issuer, kid string) (crypto.PublicKey, error) {
-	id, frag := issuer, kid
+	id, frag, err := splitKid(issuer, kid)
+	if err != nil {
+		return nil, err
+	}
+	if k, found, err := r.fromRegistry(id, frag); found {
+		if err != nil {
+			return nil, err
+		}
+		pub, err := k.JWK.PublicKey()
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", ErrResolve, err)
+		}
+		return pub, nil
+	}
+	if r.Next == nil {
+		return nil, fmt.Errorf("%w: %s is not in the trust registry", ErrUnknownKey, truncate(id))
+	}
+	return r.Next.ResolveKey(ctx, issuer, kid)
+}
+
+// splitKid returns the identifier whose key kid names and the key's own
+// kid (the fragment of a DID URL, or kid itself).
+func splitKid(issuer, kid string) (id, frag string, err error) {
+	id, frag = issuer, kid
 	if d, f, ok := strings.Cut(kid, "#"); ok {
 		if d != "" && issuer != "" && d != issuer {
-			return nil, fmt.Errorf("%w: kid is controlled by another DID than the issuer", ErrIssuerMismatch)
+			return "", "", fmt.Errorf("%w: kid is controlled by another DID than the issuer", ErrIssuerMismatch)
 		}
 		if d != "" {
 			id = d
 		}
 		frag = f
 	}
-	if r.Registry != nil && id != "" {
-		if rec, ok := r.Registry.Issuer(id); ok {
-			k, ok := rec.VerifyingKey(frag)
-			if !ok {
-				return nil, fmt.Errorf("%w: the registry lists no verifying key %s of %s", ErrUnknownKey, truncate(frag), truncate(id))
-			}
-			pub, err := k.JWK.PublicKey()
-			if err != nil {
-				return nil, fmt.Errorf("%w: %v", ErrResolve, err)
-			}
-			return pub, nil
+	return id, frag, nil
+}
+
+// fromRegistry answers from the registry alone: found is true when id is
+// a registry issuer, or an active region listing kid frag; err then says
+// why its key does not verify.
+func (r *RegistryResolver) fromRegistry(id, frag string) (k chaincode.RegistryKey, found bool, err error) {
+	if r.Registry == nil || id == "" {
+		return k, false, nil
+	}
+	if rec, ok := r.Registry.Issuer(id); ok {
+		if k, ok = rec.VerifyingKey(frag); !ok {
+			return k, true, fmt.Errorf("%w: the registry lists no verifying key %s of %s", ErrUnknownKey, truncate(frag), truncate(id))
 		}
+		return k, true, nil
 	}
-	if r.Next == nil {
-		return nil, fmt.Errorf("%w: %s is not in the trust registry", ErrUnknownKey, truncate(id))
+	if code, ok := r.Registry.IssuerRegion(id); ok {
+		reg, _ := r.Registry.Region(code)
+		i := slices.IndexFunc(reg.Keys, func(k chaincode.RegistryKey) bool { return k.Kid == frag })
+		if i < 0 {
+			return k, false, nil // perhaps rotated since: Next may know it
+		}
+		if k = reg.Keys[i]; k.State != chaincode.KeyActive && k.State != chaincode.KeyRetiring {
+			return k, true, fmt.Errorf("%w: key %s of region %s is %s in the trust registry", ErrUnknownKey, truncate(frag), code, k.State)
+		}
+		return k, true, nil
 	}
-	return r.Next.ResolveKey(ctx, issuer, kid)
+	return k, false, nil
+}
+
+// inRegistry reports whether r answers for (issuer, kid) from the
+// registry, whose keys a Verifier does not cache: a retirement or a
+// revocation there applies at once.
+func inRegistry(r KeyResolver, issuer, kid string) bool {
+	rr, ok := r.(*RegistryResolver)
+	if !ok {
+		return false
+	}
+	id, frag, err := splitKid(issuer, kid)
+	if err != nil {
+		return false
+	}
+	_, found, _ := rr.fromRegistry(id, frag)
+	return found
 }
 
 // clientIDRE is what a client ID may be in an issuer DID: a did:web path
@@ -312,115 +347,4 @@ func CheckAccreditableTypes(types []string) error {
 		}
 	}
 	return nil
-}
-
-// ErrRegistryUnavailable: the trust registry could not be written (the
-// ledger is down, or the node's region may not write: not admitted or
-// suspended).
-var ErrRegistryUnavailable = errors.New("credentials: the trust registry cannot be written")
-
-// AccreditRequest is what an operator accredits a client for.
-type AccreditRequest struct {
-	// Client is the client's OAuth client ID; its issuer DID is
-	// ClientIssuerDID of the node's DID.
-	Client string
-	// Name is shown in the registry (the client's name).
-	Name string
-	// Types replace the types it was accredited for (CheckAccreditableTypes).
-	Types []string
-	// Suspended writes the record suspended: its credentials stop
-	// verifying everywhere, and it issues nothing, until accredited again.
-	Suspended bool
-}
-
-// accreditWait bounds how long Accredit waits for the registry copy to
-// show the record it wrote.
-const accreditWait = 5 * time.Second
-
-// Accredit writes a client's issuer record to the trust registry: its
-// issuer DID, the types, and its signing keys with their states (made in
-// IssuerKeys on first accreditation, SM2, ES256 and EdDSA). It returns the
-// committed record once the node's registry copy shows it (or after
-// accreditWait), so IssueAsClient can follow at once. Errors: ErrInvalid
-// (a client ID, name or type), ErrReservedType, ErrRegistryUnavailable.
-func (is *Issuer) Accredit(ctx context.Context, req AccreditRequest) (chaincode.Issuer, error) {
-	if is.cfg.Registrar == nil {
-		return chaincode.Issuer{}, fmt.Errorf("%w: this node has no trust registry to accredit in", ErrUnsupported)
-	}
-	did, err := ClientIssuerDID(is.did, req.Client)
-	if err != nil {
-		return chaincode.Issuer{}, err
-	}
-	if err := CheckAccreditableTypes(req.Types); err != nil {
-		return chaincode.Issuer{}, err
-	}
-	keys, err := is.cfg.IssuerKeys.EnsureOwnerKeys(did)
-	if err != nil {
-		return chaincode.Issuer{}, err
-	}
-	rec := chaincode.Issuer{ID: did, Name: req.Name, Types: slices.Clone(req.Types), Status: chaincode.EntryActive}
-	if req.Suspended {
-		rec.Status = chaincode.EntrySuspended
-	}
-	states := map[string]string{keystore.StateActive: chaincode.KeyActive, keystore.StateRetiring: chaincode.KeyRetiring, keystore.StateRetired: chaincode.KeyRetired}
-	for _, k := range keys {
-		j, err := k.JWK()
-		if err != nil {
-			return chaincode.Issuer{}, err
-		}
-		rec.Keys = append(rec.Keys, chaincode.RegistryKey{JWK: j, State: states[k.State]})
-	}
-	out, err := is.cfg.Registrar.PutIssuer(ctx, rec)
-	if errors.Is(err, chaincode.ErrInvalid) {
-		return chaincode.Issuer{}, fmt.Errorf("%w: %w", ErrInvalid, err)
-	}
-	if err != nil {
-		return chaincode.Issuer{}, fmt.Errorf("%w: %w", ErrRegistryUnavailable, err)
-	}
-	deadline := time.NewTimer(accreditWait)
-	defer deadline.Stop()
-	for {
-		if got, ok := is.cfg.Registry.Issuer(did); ok && got.Updated.Equal(out.Updated) {
-			return out, nil
-		}
-		select {
-		case <-ctx.Done():
-			return out, nil
-		case <-deadline.C:
-			return out, nil
-		case <-time.After(10 * time.Millisecond):
-		}
-	}
-}
-
-// ClientIssuer returns the registry record of a client's issuer DID (as
-// the node's registry copy has it), or ErrNotFound.
-func (is *Issuer) ClientIssuer(clientID string) (chaincode.Issuer, error) {
-	did, err := ClientIssuerDID(is.did, clientID)
-	if err != nil || is.cfg.Registry == nil {
-		return chaincode.Issuer{}, fmt.Errorf("%w: no such issuer", ErrNotFound)
-	}
-	rec, ok := is.cfg.Registry.Issuer(did)
-	if !ok {
-		return chaincode.Issuer{}, fmt.Errorf("%w: no such issuer", ErrNotFound)
-	}
-	return rec, nil
-}
-
-// ClientIssuerDocument returns the DID document of a client's issuer DID
-// (served at /issuers/<client>/did.json): its verifying keys (active and
-// retiring) as the registry lists them, so verifiers without a registry
-// copy resolve the same keys. ErrNotFound for a client not accredited.
-func (is *Issuer) ClientIssuerDocument(clientID string) (DIDDocument, error) {
-	rec, err := is.ClientIssuer(clientID)
-	if err != nil {
-		return DIDDocument{}, err
-	}
-	var jwks []gm.JWK
-	for _, k := range rec.Keys {
-		if _, ok := rec.VerifyingKey(k.Kid); ok {
-			jwks = append(jwks, k.JWK)
-		}
-	}
-	return didDocument(rec.ID, jwks), nil
 }

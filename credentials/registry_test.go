@@ -1,4 +1,4 @@
-package credentials
+package credentials_test
 
 import (
 	"context"
@@ -7,6 +7,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
@@ -30,7 +33,7 @@ func newRegistryNode(t *testing.T) *registryNode {
 	ch := openChain(t, t.TempDir(), false)
 	did, _ := DIDWeb(testBase)
 	registerRegion(t, ch.l, anchorRegion, did, testBase, n.keys)
-	is, err := NewIssuer(IssuerConfig{BaseURL: testBase, Keys: n.keys, Status: n.status, Now: n.clock.Now,
+	is, err := issuer.New(issuer.Config{BaseURL: testBase, Keys: n.keys, Status: n.status, Now: n.clock.Now,
 		Registry: ch.view, Registrar: ch.c, IssuerKeys: n.keys})
 	if err != nil {
 		t.Fatal(err)
@@ -70,14 +73,14 @@ const holderDID = "did:example:holder-7e21"
 func TestClientIssuerAccreditation(t *testing.T) {
 	n := newRegistryNode(t)
 	ctx := context.Background()
-	opts := IssueOptions{Client: "rp-1"}
+	opts := issuer.IssueOptions{Client: "rp-1"}
 	if _, err := n.issuer.IssueAsClient(ctx, residence(holderDID), opts); !errors.Is(err, ErrNotAccredited) {
 		t.Fatalf("issue before accreditation: %v", err)
 	}
-	if _, err := n.issuer.Accredit(ctx, AccreditRequest{Client: "rp-1", Types: []string{"IdentityCredential"}}); !errors.Is(err, ErrReservedType) {
+	if _, err := n.issuer.Accredit(ctx, issuer.AccreditRequest{Client: "rp-1", Types: []string{"IdentityCredential"}}); !errors.Is(err, ErrReservedType) {
 		t.Fatalf("accredited for IdentityCredential: %v", err)
 	}
-	rec, err := n.issuer.Accredit(ctx, AccreditRequest{Client: "rp-1", Name: "RP one", Types: []string{"ResidenceCredential"}})
+	rec, err := n.issuer.Accredit(ctx, issuer.AccreditRequest{Client: "rp-1", Name: "RP one", Types: []string{"ResidenceCredential"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +98,7 @@ func TestClientIssuerAccreditation(t *testing.T) {
 	if err != nil || c.Issuer != wantDID {
 		t.Fatalf("verify: %v %+v", err, c)
 	}
-	sd, err := n.issuer.IssueAsClient(ctx, residence(holderDID), IssueOptions{Client: "rp-1", Format: FormatSDJWT, Algorithm: gm.AlgES256})
+	sd, err := n.issuer.IssueAsClient(ctx, residence(holderDID), issuer.IssueOptions{Client: "rp-1", Format: issuer.FormatSDJWT, Algorithm: gm.AlgES256})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,11 +115,11 @@ func TestClientIssuerAccreditation(t *testing.T) {
 	level["credentialSubject"].(map[string]any)[ClaimAssuranceLevel] = 4
 	for name, tc := range map[string]struct {
 		in   map[string]any
-		opts IssueOptions
+		opts issuer.IssueOptions
 		want error
 	}{
 		"identity type":      {identity, opts, ErrReservedType},
-		"identity SD-JWT":    {identity, IssueOptions{Client: "rp-1", Format: FormatSDJWT}, ErrReservedType},
+		"identity SD-JWT":    {identity, issuer.IssueOptions{Client: "rp-1", Format: issuer.FormatSDJWT}, ErrReservedType},
 		"assurance level":    {level, opts, ErrReservedClaim},
 		"enrollment subject": {residence("urn:trustid:subject:015715ae7e41"), opts, ErrReservedSubject},
 		"unaccredited type": {func() map[string]any {
@@ -124,8 +127,8 @@ func TestClientIssuerAccreditation(t *testing.T) {
 			m["type"] = []any{TypeCredential, "DiplomaCredential"}
 			return m
 		}(), opts, ErrNotAccredited},
-		"unaccredited vct": {residence(holderDID), IssueOptions{Client: "rp-1", Format: FormatSDJWT, VCT: "https://evil.example/vct/pid"}, ErrNotAccredited},
-		"other client":     {residence(holderDID), IssueOptions{Client: "rp-2"}, ErrNotAccredited},
+		"unaccredited vct": {residence(holderDID), issuer.IssueOptions{Client: "rp-1", Format: issuer.FormatSDJWT, VCT: "https://evil.example/vct/pid"}, ErrNotAccredited},
+		"other client":     {residence(holderDID), issuer.IssueOptions{Client: "rp-2"}, ErrNotAccredited},
 	} {
 		if _, err := n.issuer.IssueAsClient(ctx, tc.in, tc.opts); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
@@ -165,7 +168,7 @@ func TestClientIssuerAccreditation(t *testing.T) {
 
 	// The node itself is the enrollment issuer: it may not issue other
 	// types in its own name.
-	own, err := n.issuer.Issue(ctx, residence(holderDID), IssueOptions{})
+	own, err := n.issuer.Issue(ctx, residence(holderDID), issuer.IssueOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -184,7 +187,7 @@ func TestClientIssuerAccreditation(t *testing.T) {
 
 	// Suspended in the registry: nothing it issued verifies, it issues
 	// nothing.
-	if _, err := n.issuer.Accredit(ctx, AccreditRequest{Client: "rp-1", Types: []string{"ResidenceCredential"}, Suspended: true}); err != nil {
+	if _, err := n.issuer.Accredit(ctx, issuer.AccreditRequest{Client: "rp-1", Types: []string{"ResidenceCredential"}, Suspended: true}); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := n.verifier.VerifyCredential(ctx, iss.Token); !errors.Is(err, ErrNotAccredited) {
@@ -201,16 +204,16 @@ func TestClientIssuerAccreditation(t *testing.T) {
 func TestRegistryTrustStatusIssuer(t *testing.T) {
 	n := newRegistryNode(t)
 	ctx := context.Background()
-	if _, err := n.issuer.Accredit(ctx, AccreditRequest{Client: "rp-1", Types: []string{"ResidenceCredential"}}); err != nil {
+	if _, err := n.issuer.Accredit(ctx, issuer.AccreditRequest{Client: "rp-1", Types: []string{"ResidenceCredential"}}); err != nil {
 		t.Fatal(err)
 	}
 	trust := &RegistryTrust{Registry: n.ch.view}
 	did, _ := DIDWeb(testBase)
 	a, err := trust.Accreditation(did + ":issuers:rp-1")
-	if err != nil || a.Enrollment || a.statusIssuer(false) != did || a.statusIssuer(true) != testBase {
+	if err != nil || a.Enrollment || a.StatusIssuer(false) != did || a.StatusIssuer(true) != testBase {
 		t.Fatalf("client issuer: %v %+v", err, a)
 	}
-	if a, err := trust.Accreditation(testBase); err != nil || !a.Enrollment || a.statusIssuer(true) != testBase {
+	if a, err := trust.Accreditation(testBase); err != nil || !a.Enrollment || a.StatusIssuer(true) != testBase {
 		t.Fatalf("region node: %v %+v", err, a)
 	}
 	if _, err := trust.Accreditation("did:web:elsewhere.example"); !errors.Is(err, ErrNotAccredited) {
@@ -245,17 +248,17 @@ func TestRegistryTrustStatusIssuer(t *testing.T) {
 func TestIssueGroupSharesFate(t *testing.T) {
 	n := newNode(t, testBase)
 	ctx := context.Background()
-	group := func() []*Issued {
-		out, err := n.issuer.IssueGroup(ctx, []GroupItem{
-			{Credential: residence(holderDID), Options: IssueOptions{Client: "enroller"}},
-			{Credential: residence(holderDID), Options: IssueOptions{Client: "enroller", Format: FormatSDJWT}},
+	group := func() []*issuer.Issued {
+		out, err := n.issuer.IssueGroup(ctx, []issuer.GroupItem{
+			{Credential: residence(holderDID), Options: issuer.IssueOptions{Client: "enroller"}},
+			{Credential: residence(holderDID), Options: issuer.IssueOptions{Client: "enroller", Format: issuer.FormatSDJWT}},
 		})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return out
 	}
-	verify := func(g []*Issued) (error, error) {
+	verify := func(g []*issuer.Issued) (error, error) {
 		_, e1 := n.verifier.VerifyCredential(ctx, g[0].Token)
 		_, e2 := n.verifier.VerifySDJWT(ctx, g[1].Token, SDJWTOptions{})
 		return e1, e2
@@ -264,29 +267,68 @@ func TestIssueGroupSharesFate(t *testing.T) {
 	if e1, e2 := verify(g); e1 != nil || e2 != nil {
 		t.Fatalf("fresh group: %v %v", e1, e2)
 	}
-	if err := n.issuer.SetStatus(ctx, g[0].ID, ActionSuspend); err != nil {
+	if err := n.issuer.SetStatus(ctx, g[0].ID, issuer.ActionSuspend); err != nil {
 		t.Fatal(err)
 	}
 	if e1, e2 := verify(g); !errors.Is(e1, ErrSuspended) || !errors.Is(e2, ErrSuspended) {
 		t.Fatalf("after suspending the first: %v %v", e1, e2)
 	}
-	if err := n.issuer.SetStatus(ctx, g[1].ID, ActionReinstate); err != nil {
+	if err := n.issuer.SetStatus(ctx, g[1].ID, issuer.ActionReinstate); err != nil {
 		t.Fatal(err)
 	}
 	if e1, e2 := verify(g); e1 != nil || e2 != nil {
 		t.Fatalf("after reinstating the second: %v %v", e1, e2)
 	}
-	if err := n.issuer.SetStatus(ctx, g[0].ID, ActionRevoke); err != nil {
+	if err := n.issuer.SetStatus(ctx, g[0].ID, issuer.ActionRevoke); err != nil {
 		t.Fatal(err)
 	}
 	if e1, e2 := verify(g); !errors.Is(e1, ErrRevoked) || !errors.Is(e2, ErrRevoked) {
 		t.Fatalf("after revoking the first: %v %v", e1, e2)
 	}
-	if err := n.issuer.SetStatus(ctx, g[1].ID, ActionReinstate); !errors.Is(err, ErrStatusConflict) {
+	if err := n.issuer.SetStatus(ctx, g[1].ID, issuer.ActionReinstate); !errors.Is(err, issuer.ErrStatusConflict) {
 		t.Fatalf("reinstating the second after revocation: %v", err)
 	}
 	// Another group is untouched.
 	if e1, e2 := verify(group()); e1 != nil || e2 != nil {
 		t.Fatalf("another group: %v %v", e1, e2)
+	}
+}
+
+// TestRegionKeysFromRegistry: a credential a region's node issued
+// verifies at a verifier that has only the trust registry (no DID fetch,
+// no local keys): the key comes from the region's record. Once the region
+// retires that key in the registry, it no longer resolves.
+func TestRegionKeysFromRegistry(t *testing.T) {
+	n := newRegistryNode(t)
+	ctx := context.Background()
+	cred := residence(holderDID)
+	cred["type"] = []any{TypeCredential, "IdentityCredential"}
+	is, err := n.issuer.Issue(ctx, cred, issuer.IssueOptions{Client: "enroller"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := NewVerifier(VerifierConfig{Algorithms: allAlgs, Now: n.clock.Now, Status: n.checker,
+		Resolver: &RegistryResolver{Registry: n.ch.view}, Trust: &RegistryTrust{Registry: n.ch.view}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyCredential(ctx, is.Token); err != nil {
+		t.Fatalf("from the registry alone: %v", err)
+	}
+	key, err := n.keys.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.ch.l.Submit(ctx, "SetRegionKeyState", key.Kid, chaincode.KeyRetired); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		_, err := v.VerifyCredential(ctx, is.Token)
+		if errors.Is(err, ErrUnknownKey) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a retired region key still verifies: %v", err)
+		}
 	}
 }

@@ -1,4 +1,4 @@
-package credentials
+package credentials_test
 
 import (
 	"context"
@@ -10,6 +10,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/gm"
@@ -62,20 +65,20 @@ func TestRemoteVerifier(t *testing.T) {
 	checker := NewStatusChecker(source, time.Minute, n.clock.Now)
 	v, _ := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: res, Status: checker, Now: n.clock.Now})
 
-	vc := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	vc := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
 	holder, _ := holderKey(t, gm.AlgEdDSA)
 	hj, _ := gm.NewJWK(holder.Public(), "")
-	sd := mustIssue(t, n, identityRequest(t, n), IssueOptions{Format: FormatSDJWT, HolderKey: &hj})
+	sd := mustIssue(t, n, identityRequest(t, n), issuer.IssueOptions{Format: issuer.FormatSDJWT, HolderKey: &hj})
 	if _, err := v.VerifyCredential(ctx, vc.Token); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := v.VerifyToken(ctx, sd.Token); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.issuer.SetStatus(ctx, vc.ID, ActionRevoke); err != nil {
+	if err := n.issuer.SetStatus(ctx, vc.ID, issuer.ActionRevoke); err != nil {
 		t.Fatal(err)
 	}
-	if err := n.issuer.SetStatus(ctx, sd.ID, ActionSuspend); err != nil {
+	if err := n.issuer.SetStatus(ctx, sd.ID, issuer.ActionSuspend); err != nil {
 		t.Fatal(err)
 	}
 	// Cached lists still say valid until their ttl passes.
@@ -94,7 +97,7 @@ func TestRemoteVerifier(t *testing.T) {
 	}
 	// The status lists become unreachable: after the cache expires,
 	// verification fails closed.
-	other := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	other := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
 	down.Store(true)
 	n.clock.Advance(10 * time.Minute)
 	_, err := v.VerifyCredential(ctx, other.Token)

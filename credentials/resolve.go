@@ -16,21 +16,14 @@ import (
 	"github.com/trustid-cn/trustid/credentials/internal/lru"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/strictjson"
-	"github.com/trustid-cn/trustid/keystore"
 )
 
-// KeySource is what credentials needs of the node keystore
-// (*keystore.Store satisfies it): the active signing key per algorithm,
-// the keys to publish (active and retiring), and any key by kid. All
-// methods must be safe for concurrent use; Lookup returns an error for an
-// unknown kid.
-type KeySource interface {
-	Active(alg string) (keystore.Key, error)
-	Published() []keystore.Key
-	Lookup(kid string) (keystore.Key, error)
+// LocalKeys are the node's own verifying keys (its keystore, through
+// the issuer). VerifyingKey returns the public key of kid, or false for an
+// unknown or retired key. Safe for concurrent use.
+type LocalKeys interface {
+	VerifyingKey(kid string) (crypto.PublicKey, bool)
 }
-
-var _ KeySource = (*keystore.Store)(nil)
 
 // KeyResolver finds the key an issuer (or a holder) signed with, from the
 // issuer identifier and the JOSE header kid. It returns an error wrapping
@@ -47,15 +40,15 @@ type KeyResolver interface {
 type LocalIssuer struct {
 	DID     string // did:web of the node
 	BaseURL string // the node's public base URL (the SD-JWT VC iss)
-	Keys    KeySource
+	Keys    LocalKeys
 }
 
 func (l *LocalIssuer) key(kid string) (crypto.PublicKey, error) {
-	k, err := l.Keys.Lookup(kid)
-	if err != nil || k.State == keystore.StateRetired {
+	k, ok := l.Keys.VerifyingKey(kid)
+	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownKey, truncate(kid))
 	}
-	return k.Public, nil
+	return k, nil
 }
 
 // Resolver resolves did:key and did:jwk locally, did:web documents and

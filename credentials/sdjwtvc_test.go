@@ -1,4 +1,4 @@
-package credentials
+package credentials_test
 
 import (
 	"context"
@@ -6,6 +6,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/gm"
@@ -33,7 +36,7 @@ func TestSDJWTVC(t *testing.T) {
 		t.Run(alg, func(t *testing.T) {
 			holder, _ := holderKey(t, gm.AlgES256)
 			hj, _ := gm.NewJWK(holder.Public(), "")
-			iss := mustIssue(t, n, identityRequest(t, n), IssueOptions{Format: FormatSDJWT, Algorithm: alg, HolderKey: &hj})
+			iss := mustIssue(t, n, identityRequest(t, n), issuer.IssueOptions{Format: issuer.FormatSDJWT, Algorithm: alg, HolderKey: &hj})
 			if strings.Contains(iss.Token, "1990-05-01") || strings.Contains(iss.Token, "张三") {
 				t.Fatal("claims in clear")
 			}
@@ -85,7 +88,7 @@ func TestSDJWTVC(t *testing.T) {
 				t.Errorf("no KB-JWT: %v", err)
 			}
 			// Status.
-			if err := n.issuer.SetStatus(ctx, iss.ID, ActionSuspend); err != nil {
+			if err := n.issuer.SetStatus(ctx, iss.ID, issuer.ActionSuspend); err != nil {
 				t.Fatal(err)
 			}
 			n.clock.Advance(2 * time.Minute)
@@ -95,7 +98,7 @@ func TestSDJWTVC(t *testing.T) {
 			if _, err := n.verifier.VerifySDJWT(ctx, pres2, opts); !errors.Is(err, ErrSuspended) {
 				t.Fatalf("suspended: %v", err)
 			}
-			if err := n.issuer.SetStatus(ctx, iss.ID, ActionRevoke); err != nil {
+			if err := n.issuer.SetStatus(ctx, iss.ID, issuer.ActionRevoke); err != nil {
 				t.Fatal(err)
 			}
 			n.clock.Advance(2 * time.Minute)
@@ -109,10 +112,10 @@ func TestSDJWTVC(t *testing.T) {
 func TestSDJWTVCRejects(t *testing.T) {
 	n := newNode(t, testBase)
 	ctx := context.Background()
-	iss := mustIssue(t, n, identityRequest(t, n), IssueOptions{Format: FormatSDJWT})
+	iss := mustIssue(t, n, identityRequest(t, n), issuer.IssueOptions{Format: issuer.FormatSDJWT})
 	parts := strings.Split(iss.Token, "~")
 	// A disclosure that matches no digest (from another credential).
-	other := mustIssue(t, n, identityRequest(t, n), IssueOptions{Format: FormatSDJWT})
+	other := mustIssue(t, n, identityRequest(t, n), issuer.IssueOptions{Format: issuer.FormatSDJWT})
 	foreign := strings.Split(other.Token, "~")[1]
 	if _, err := n.verifier.VerifyToken(ctx, iss.Token+foreign+"~"); !errors.Is(err, ErrMalformed) || !errors.Is(err, sdjwt.ErrUnmatched) {
 		t.Errorf("foreign disclosure: %v", err)
@@ -126,7 +129,7 @@ func TestSDJWTVCRejects(t *testing.T) {
 		t.Errorf("dc+sd-jwt as vc+jwt: %v", err)
 	}
 	// A vc+jwt given as SD-JWT.
-	vc := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	vc := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
 	if _, err := n.verifier.VerifySDJWT(ctx, vc.Token+"~", SDJWTOptions{}); !errors.Is(err, ErrType) {
 		t.Errorf("vc+jwt as SD-JWT: %v", err)
 	}
@@ -187,7 +190,7 @@ func TestIdentityCredential(t *testing.T) {
 func toJSON(t testing.TB, m map[string]any) map[string]any {
 	t.Helper()
 	b, _ := jsonMarshal(m)
-	out, err := decodeObject(b)
+	out, err := DecodeObject(b)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -29,6 +29,8 @@ const (
 	MediaTypeVCJWT                    = "application/vc+jwt"
 	MediaTypeVPJWT                    = "application/vp+jwt"
 	MediaTypeSDJWT                    = "application/dc+sd-jwt"
+	MediaTypeVCSDJWT                  = "application/vc+sd-jwt"
+	MediaTypeVPSDJWT                  = "application/vp+sd-jwt"
 	MediaTypeStatusListJWT            = "application/statuslist+jwt"
 	TypStatusListJWT                  = "statuslist+jwt"
 )
@@ -56,7 +58,7 @@ func parseStatusEntry(m map[string]any) (StatusEntry, error) {
 		return e, errors.New("statusListIndex must be a non-negative decimal integer")
 	}
 	e.Index = int(n)
-	if e.ListCredential, err = urlString(m["statusListCredential"]); err != nil {
+	if e.ListCredential, err = URLString(m["statusListCredential"]); err != nil {
 		return e, fmt.Errorf("statusListCredential: %v", err)
 	}
 	if id, ok := m["id"].(string); ok {
@@ -85,8 +87,8 @@ func (e StatusEntry) Map() map[string]any {
 // unused index in a list of a purpose (revocation, suspension, token),
 // adding lists as they fill, and is durable before it returns; Set changes
 // an allocated entry (0/1 for bitstring lists; status.Token* values for
-// token lists); Snapshot copies a list and Versions returns its version
-// (and the version last anchored) without copying; BindOwner records the
+// token lists); Snapshot copies a list and Version returns its version
+// without copying; BindOwner records the
 // entries of a credential ID once, with an opaque owner tag, Refs returns
 // them and OwnedBy compares the tag (false for a binding without one).
 // Get reads one entry and its list's purpose and must not wait for Set's
@@ -98,7 +100,7 @@ type StatusStore interface {
 	Set(ctx context.Context, listID string, index int, value uint8) error
 	Get(ctx context.Context, listID string, index int) (purpose string, value uint8, err error)
 	Snapshot(ctx context.Context, listID string) (status.Snapshot, error)
-	Versions(ctx context.Context, listID string) (version, anchored uint64, err error)
+	Version(ctx context.Context, listID string) (uint64, error)
 	BindOwner(ctx context.Context, credentialID, owner string, refs []status.Ref) error
 	Refs(ctx context.Context, credentialID string) ([]status.Ref, error)
 	OwnedBy(ctx context.Context, credentialID, owner string) (bool, error)
@@ -529,7 +531,7 @@ func (h *HTTPStatusSource) Bitstring(ctx context.Context, url, issuer string) (*
 		if err != nil || h.Anchors == nil {
 			return bits, purpose, ttl, err
 		}
-		version, err := parseListVersion(c.Subjects[0][claimListVersion])
+		version, err := parseListVersion(c.Subjects[0][ClaimListVersion])
 		if err != nil {
 			return nil, "", 0, err
 		}
@@ -547,6 +549,13 @@ func (h *HTTPStatusSource) Bitstring(ctx context.Context, url, issuer string) (*
 		}
 		return bits, purpose, ttl, nil
 	}
+}
+
+// StatusListFromCredential reads a BitstringStatusListCredential already
+// verified (Verifier.VerifyCredential) that was fetched from url for
+// issuer: the list, its purpose and its ttl (0 when it has none).
+func StatusListFromCredential(c *Credential, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
+	return parseStatusListCredential(c, url, issuer)
 }
 
 // parseStatusListCredential reads a verified BitstringStatusListCredential.
@@ -591,7 +600,7 @@ func (h *HTTPStatusSource) Token(ctx context.Context, uri, issuer string) (*stat
 		if err != nil || h.Anchors == nil {
 			return tl, ttl, err
 		}
-		version, err := parseListVersion(claims[claimJWTListVersion])
+		version, err := parseListVersion(claims[ClaimJWTListVersion])
 		if err != nil {
 			return nil, 0, err
 		}
@@ -609,6 +618,16 @@ func (h *HTTPStatusSource) Token(ctx context.Context, uri, issuer string) (*stat
 		}
 		return tl, ttl, nil
 	}
+}
+
+// VerifyStatusListJWT verifies a Token Status List (a statuslist+jwt
+// fetched from uri, signed by issuer with a key res resolves and an
+// algorithm in algs) and returns the list and its ttl (0 when it has
+// none). HTTPStatusSource uses it; the relying-party SDK fetches the lists
+// of the nodes it is configured for and checks them with it.
+func VerifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyResolver, algs []string, now func() time.Time) (*status.TokenList, time.Duration, error) {
+	tl, ttl, _, err := verifyStatusListJWT(ctx, tok, uri, issuer, res, algs, now)
+	return tl, ttl, err
 }
 
 // verifyStatusListJWT checks a statuslist+jwt for uri signed by issuer and

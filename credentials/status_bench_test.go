@@ -1,8 +1,10 @@
-package credentials
+package credentials_test
 
 import (
 	"context"
 	"testing"
+
+	"github.com/trustid-cn/trustid/credentials/issuer"
 )
 
 // BenchmarkStatusListServe serves a status list whose encoding is cached
@@ -10,7 +12,7 @@ import (
 func BenchmarkStatusListServe(b *testing.B) {
 	n := newNode(b, testBase)
 	ctx := context.Background()
-	iss := mustIssue(b, n, sampleCredential(), IssueOptions{})
+	iss := mustIssue(b, n, sampleCredential(), issuer.IssueOptions{})
 	lid := iss.Status[0].ListID
 	if _, _, err := n.issuer.StatusList(ctx, lid); err != nil {
 		b.Fatal(err)

@@ -1,4 +1,4 @@
-package credentials
+package credentials_test
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	. "github.com/trustid-cn/trustid/credentials"
 
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
 	"github.com/trustid-cn/trustid/credentials/status"

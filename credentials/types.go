@@ -42,7 +42,7 @@ func SubjectURI(s string) (string, error) {
 	if !subjectRE.MatchString(s) {
 		return "", fmt.Errorf("%w: subject ID must be 8-200 characters of [A-Za-z0-9._~:-]", ErrInvalid)
 	}
-	if _, err := urlString(s); err == nil && strings.Contains(s, ":") {
+	if _, err := URLString(s); err == nil && strings.Contains(s, ":") {
 		return s, nil
 	}
 	return "urn:trustid:subject:" + s, nil

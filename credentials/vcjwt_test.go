@@ -1,4 +1,4 @@
-package credentials
+package credentials_test
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
+
 	"github.com/trustid-cn/trustid/gm"
 )
 
@@ -19,7 +22,7 @@ func TestVCJWTRoundTrip(t *testing.T) {
 	ctx := context.Background()
 	for _, alg := range allAlgs {
 		t.Run(alg, func(t *testing.T) {
-			iss := mustIssue(t, n, sampleCredential(), IssueOptions{Algorithm: alg})
+			iss := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{Algorithm: alg})
 			parts := strings.Split(iss.Token, ".")
 			if len(parts) != 3 {
 				t.Fatal("not a compact JWS")
@@ -55,7 +58,7 @@ func TestVCJWTRoundTrip(t *testing.T) {
 	}
 	// Algorithms the verifier does not allow are refused.
 	v, _ := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: []string{gm.AlgES256}, Resolver: &Resolver{Local: n.issuer.Local()}, Status: n.checker, Now: n.clock.Now})
-	iss := mustIssue(t, n, sampleCredential(), IssueOptions{Algorithm: gm.AlgSM2})
+	iss := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{Algorithm: gm.AlgSM2})
 	if _, err := v.VerifyCredential(ctx, iss.Token); !errors.Is(err, ErrAlgorithm) {
 		t.Fatalf("SM2 with an ES256-only verifier: %v", err)
 	}
@@ -73,7 +76,7 @@ func decodeHeader(t testing.TB, tok string) map[string]any {
 func TestVCJWTRejects(t *testing.T) {
 	n := newNode(t, testBase)
 	ctx := context.Background()
-	iss := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	iss := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
 	k, _ := n.keys.Active(gm.AlgSM2)
 	hdr := `{"alg":"SM2","typ":"vc+jwt","cty":"vc","kid":"` + n.issuer.DID() + "#" + k.Kid + `"}`
 	payload := decodePayload(t, iss.Token)
@@ -128,7 +131,7 @@ func TestVCJWTValidityWindow(t *testing.T) {
 	ctx := context.Background()
 	c := sampleCredential()
 	c["validFrom"] = "2026-04-01T00:00:00Z"
-	iss := mustIssue(t, n, c, IssueOptions{})
+	iss := mustIssue(t, n, c, issuer.IssueOptions{})
 	if _, err := n.verifier.VerifyCredential(ctx, iss.Token); !errors.Is(err, ErrNotYetValid) {
 		t.Fatalf("before validFrom: %v", err)
 	}
@@ -145,26 +148,29 @@ func TestVCJWTValidityWindow(t *testing.T) {
 func TestIssueRejects(t *testing.T) {
 	n := newNode(t, testBase)
 	ctx := context.Background()
-	bad := func(name string, mut func(map[string]any), opts IssueOptions, want error) {
+	bad := func(name string, mut func(map[string]any), opts issuer.IssueOptions, want error) {
 		c := sampleCredential()
 		mut(c)
 		if _, err := n.issuer.Issue(ctx, c, opts); !errors.Is(err, want) {
 			t.Errorf("%s: %v, want %v", name, err, want)
 		}
 	}
-	bad("foreign issuer", func(c map[string]any) { c["issuer"] = "did:web:other.example" }, IssueOptions{}, ErrIssuerMismatch)
-	bad("status given", func(c map[string]any) { c["credentialStatus"] = map[string]any{"type": "X"} }, IssueOptions{}, ErrInvalid)
-	bad("proof given", func(c map[string]any) { c["proof"] = map[string]any{"type": "X"} }, IssueOptions{}, ErrInvalid)
-	bad("no subject", func(c map[string]any) { delete(c, "credentialSubject") }, IssueOptions{}, ErrInvalid)
-	bad("unknown format", func(map[string]any) {}, IssueOptions{Format: "ldp_vc"}, ErrUnsupported)
-	bad("unknown alg", func(map[string]any) {}, IssueOptions{Algorithm: "RS256"}, ErrUnsupported)
+	bad("foreign issuer", func(c map[string]any) { c["issuer"] = "did:web:other.example" }, issuer.IssueOptions{}, ErrIssuerMismatch)
+	bad("status entry in the node's list", func(c map[string]any) {
+		c["credentialStatus"] = map[string]any{"type": TypeBitstringStatusListEntry, "statusPurpose": PurposeRevocation, "statusListIndex": "1",
+			"statusListCredential": testBase + "/status/0123456789abcdef"}
+	}, issuer.IssueOptions{}, ErrInvalid)
+	bad("proof given", func(c map[string]any) { c["proof"] = map[string]any{"type": "X"} }, issuer.IssueOptions{}, ErrInvalid)
+	bad("no subject", func(c map[string]any) { delete(c, "credentialSubject") }, issuer.IssueOptions{}, ErrInvalid)
+	bad("unknown format", func(map[string]any) {}, issuer.IssueOptions{Format: "ldp_vc"}, issuer.ErrUnknownFormat)
+	bad("unknown alg", func(map[string]any) {}, issuer.IssueOptions{Algorithm: "RS256"}, ErrUnsupported)
 	// The same id twice.
 	c := sampleCredential()
 	c["id"] = "urn:uuid:3978344f-8596-4c3a-a978-8fcaba3903c5"
-	mustIssue(t, n, c, IssueOptions{})
+	mustIssue(t, n, c, issuer.IssueOptions{})
 	c2 := sampleCredential()
 	c2["id"] = "urn:uuid:3978344f-8596-4c3a-a978-8fcaba3903c5"
-	if _, err := n.issuer.Issue(ctx, c2, IssueOptions{}); !errors.Is(err, ErrInvalid) {
+	if _, err := n.issuer.Issue(ctx, c2, issuer.IssueOptions{}); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("repeated id: %v", err)
 	}
 }
@@ -172,8 +178,8 @@ func TestIssueRejects(t *testing.T) {
 func TestStatusRevokeSuspend(t *testing.T) {
 	n := newNode(t, testBase)
 	ctx := context.Background()
-	a := mustIssue(t, n, sampleCredential(), IssueOptions{})
-	b := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	a := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
+	b := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
 	// Random, unrelated indices.
 	if a.Status[0].Index == b.Status[0].Index || a.Status[0].Index+1 == b.Status[0].Index {
 		t.Fatalf("indices look sequential: %d %d", a.Status[0].Index, b.Status[0].Index)
@@ -186,23 +192,23 @@ func TestStatusRevokeSuspend(t *testing.T) {
 		}
 	}
 	check(a.Token, nil)
-	if err := n.issuer.SetStatus(ctx, a.ID, ActionSuspend); err != nil {
+	if err := n.issuer.SetStatus(ctx, a.ID, issuer.ActionSuspend); err != nil {
 		t.Fatal(err)
 	}
 	check(a.Token, ErrSuspended)
 	check(b.Token, nil)
-	if err := n.issuer.SetStatus(ctx, a.ID, ActionReinstate); err != nil {
+	if err := n.issuer.SetStatus(ctx, a.ID, issuer.ActionReinstate); err != nil {
 		t.Fatal(err)
 	}
 	check(a.Token, nil)
-	if err := n.issuer.SetStatus(ctx, a.ID, ActionRevoke); err != nil {
+	if err := n.issuer.SetStatus(ctx, a.ID, issuer.ActionRevoke); err != nil {
 		t.Fatal(err)
 	}
 	check(a.Token, ErrRevoked)
-	if err := n.issuer.SetStatus(ctx, a.ID, ActionReinstate); !errors.Is(err, ErrStatusConflict) {
+	if err := n.issuer.SetStatus(ctx, a.ID, issuer.ActionReinstate); !errors.Is(err, issuer.ErrStatusConflict) {
 		t.Fatalf("reinstating a revoked credential: %v", err)
 	}
-	if err := n.issuer.SetStatus(ctx, "urn:uuid:unknown", ActionRevoke); !errors.Is(err, ErrNotFound) {
+	if err := n.issuer.SetStatus(ctx, "urn:uuid:unknown", issuer.ActionRevoke); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown id: %v", err)
 	}
 	if err := n.issuer.SetStatus(ctx, b.ID, "delete"); !errors.Is(err, ErrInvalid) {
@@ -222,7 +228,7 @@ func TestStatusRevokeSuspend(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bits, purpose, ttl, err := parseStatusListCredential(lc, n.issuer.BaseURL()+"/status/"+a.Status[0].ListID, n.issuer.DID())
+	bits, purpose, ttl, err := ParseStatusListCredential(lc, n.issuer.BaseURL()+"/status/"+a.Status[0].ListID, n.issuer.DID())
 	if err != nil || purpose != "revocation" || !bits.Get(a.Status[0].Index) || bits.Get(b.Status[0].Index) || ttl != 5*time.Minute {
 		t.Fatalf("list credential: %v %s %v", err, purpose, ttl)
 	}
@@ -231,7 +237,7 @@ func TestStatusRevokeSuspend(t *testing.T) {
 func TestStatusFailsClosed(t *testing.T) {
 	n := newNode(t, testBase)
 	ctx := context.Background()
-	iss := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	iss := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
 	// A verifier on another machine, with no way to reach the list.
 	// Its dialer refuses every connection, so nothing leaves the machine.
 	refuse := &http.Client{Transport: &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) {
@@ -256,16 +262,16 @@ func TestStatusFailsClosed(t *testing.T) {
 func TestRotation(t *testing.T) {
 	n := newNode(t, testBase)
 	ctx := context.Background()
-	first := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	first := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
 	k1, _ := n.keys.Active(gm.AlgSM2)
 	if _, err := n.keys.Rotate(gm.AlgSM2); err != nil {
 		t.Fatal(err)
 	}
-	second := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	second := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
 	if _, err := n.keys.Rotate(gm.AlgSM2); err != nil {
 		t.Fatal(err)
 	}
-	third := mustIssue(t, n, sampleCredential(), IssueOptions{})
+	third := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
 	kids := map[string]bool{}
 	for _, tok := range []string{first.Token, second.Token, third.Token} {
 		kids[decodeHeader(t, tok)["kid"].(string)] = true

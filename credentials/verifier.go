@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -19,7 +20,7 @@ import (
 // VerifierConfig configures NewVerifier.
 type VerifierConfig struct {
 	// Algorithms is the allow-list of JWS algorithms (required; a subset
-	// of gm.JWTAlgorithms).
+	// of gm.JWTVerifyAlgorithms: ES384 and ES512 only when named).
 	Algorithms []string
 	// Resolver finds issuer and holder keys (required).
 	Resolver KeyResolver
@@ -35,6 +36,11 @@ type VerifierConfig struct {
 	// (default 0).
 	Now    func() time.Time
 	Leeway time.Duration
+	// Envelopes verify credentials in media types besides the JOSE ones
+	// (application/vc+cose, ...), by media type: the extension point of
+	// other securing mechanisms. VerifyToken hands them the data: URL's
+	// content (base64-decoded when flagged).
+	Envelopes map[string]EnvelopeVerifier
 	// KeyTTL bounds how long a resolved key is cached (default 5 minutes).
 	KeyTTL time.Duration
 	// KeyCacheSize bounds the number of cached keys (default
@@ -59,7 +65,8 @@ const DefaultKeyCacheSize = 1024
 // resolution must not take a place in the cache. The cache is bounded
 // (KeyCacheSize, least recently used evicted) and entries expire after
 // KeyTTL. did:key and did:jwk keys are never cached: they are parsed from
-// the identifier itself.
+// the identifier itself; nor are keys a RegistryResolver takes from the
+// trust registry, so their retirement applies at once.
 type Verifier struct {
 	cfg  VerifierConfig
 	keys *lru.Cache[string, crypto.PublicKey]
@@ -89,6 +96,12 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		cfg.VPMaxAge = DefaultVPMaxAge
 	}
 	cfg.Algorithms = slices.Clone(cfg.Algorithms)
+	for mt, ev := range cfg.Envelopes {
+		if joseMediaType(mt) || ev == nil || !strings.HasPrefix(mt, "application/") {
+			return nil, fmt.Errorf("credentials: envelope verifier for %q: a JOSE media type is built in; others need a function", mt)
+		}
+	}
+	cfg.Envelopes = maps.Clone(cfg.Envelopes)
 	// The allow-list is checked as every verifier's is (known algorithms
 	// only, never "none"); verifyJWS then verifies with jose.Parse and
 	// jose.JWS.Verify, which keep jwt.Parser's checks.
@@ -117,6 +130,19 @@ func (v *Verifier) remember(k resolvedKey) {
 // key finds the key for (issuer, kid), from the cache or the resolver.
 // The caller passes the result to remember once the signature verifies.
 func (v *Verifier) key(ctx context.Context, issuer, kid, alg string) (resolvedKey, error) {
+	k, err := v.lookup(ctx, issuer, kid)
+	if err != nil {
+		return resolvedKey{}, err
+	}
+	if !jose.KeyMatches(k.pub, alg) {
+		return resolvedKey{}, fmt.Errorf("%w: the key of %s is not a %s key", ErrAlgorithm, truncate(kid), alg)
+	}
+	return k, nil
+}
+
+// lookup finds the key for (issuer, kid), from the cache or the resolver,
+// whatever its algorithm.
+func (v *Verifier) lookup(ctx context.Context, issuer, kid string) (resolvedKey, error) {
 	ck := issuer + "\x00" + kid
 	k, ok := resolvedKey{ck: ck}, false
 	if k.pub, ok = v.keys.Get(ck, v.cfg.Now()); !ok {
@@ -124,10 +150,7 @@ func (v *Verifier) key(ctx context.Context, issuer, kid, alg string) (resolvedKe
 		if err != nil {
 			return resolvedKey{}, err
 		}
-		k.pub, k.new = pub, !selfResolving(issuer) && !selfResolving(kid)
-	}
-	if !jose.KeyMatches(k.pub, alg) {
-		return resolvedKey{}, fmt.Errorf("%w: the key of %s is not a %s key", ErrAlgorithm, truncate(kid), alg)
+		k.pub, k.new = pub, !selfResolving(issuer) && !selfResolving(kid) && !inRegistry(v.cfg.Resolver, issuer, kid)
 	}
 	return k, nil
 }
@@ -231,6 +254,12 @@ func (v *Verifier) VerifyCredential(ctx context.Context, token string) (*Credent
 	if err != nil {
 		return nil, err
 	}
+	return v.checkCredential(ctx, payload)
+}
+
+// checkCredential checks a credential document whose issuer's signature
+// was verified: the data model, validity, accreditation and status.
+func (v *Verifier) checkCredential(ctx context.Context, payload map[string]any) (*Credential, error) {
 	c, err := NewCredential(payload)
 	if err != nil {
 		return nil, err
@@ -242,7 +271,7 @@ func (v *Verifier) VerifyCredential(ctx context.Context, token string) (*Credent
 	if err != nil {
 		return nil, err
 	}
-	if err := acc.Allows(c.Types, subjectIDs(c.Subjects), c.Subjects); err != nil {
+	if err := acc.Allows(c.Types, SubjectIDs(c.Subjects), c.Subjects); err != nil {
 		return nil, err
 	}
 	if !v.cfg.SkipStatus && len(c.Status) > 0 {
@@ -262,6 +291,39 @@ func (v *Verifier) checkValidity(from, until time.Time) error {
 		return fmt.Errorf("%w: validUntil %s", ErrExpired, FormatTime(until))
 	}
 	return nil
+}
+
+// VerifyVCSDJWT verifies a W3C credential secured with SD-JWT
+// (VC-JOSE-COSE, application/vc+sd-jwt): typ vc+sd-jwt, the kid resolves
+// to a key of the credential's issuer, the signature and every disclosure
+// hold, and the disclosed document passes as a vc+jwt payload does
+// (VerifyCredential). A key binding JWT, when present, must verify.
+func (v *Verifier) VerifyVCSDJWT(ctx context.Context, s string) (*Credential, error) {
+	var key resolvedKey
+	res, err := sdjwt.Verify(s, sdjwt.VerifyOptions{
+		Algorithms: v.cfg.Algorithms,
+		Typ:        TypVCSDJWT,
+		Key: func(h map[string]any, p map[string]any) (crypto.PublicKey, error) {
+			kid, _ := h["kid"].(string)
+			alg, _ := h["alg"].(string)
+			iss, err := credentialIssuer(p, kid)
+			if err != nil {
+				return nil, err
+			}
+			if key, err = v.key(ctx, iss, kid, alg); err != nil {
+				return nil, err
+			}
+			return key.pub, nil
+		},
+		Now:    v.cfg.Now,
+		Leeway: v.cfg.Leeway,
+		MaxAge: v.cfg.KBMaxAge,
+	})
+	if err != nil {
+		return nil, mapSDJWTErr(err)
+	}
+	v.remember(key)
+	return v.checkCredential(ctx, res.Claims)
 }
 
 // SDJWTOptions are what a verifier of an SD-JWT VC presentation expects.
@@ -373,15 +435,26 @@ func mapSDJWTErr(err error) error {
 	return fmt.Errorf("%w: %w", ErrMalformed, err)
 }
 
+// EnvelopeVerifier verifies one credential secured in its media type
+// (content is the data: URL's) with v, whose key resolution, trust and
+// status checking it uses.
+type EnvelopeVerifier func(ctx context.Context, v *Verifier, content []byte) (*Verified, error)
+
+// knownMediaType reports whether VerifyToken takes media type mt.
+func (v *Verifier) knownMediaType(mt string) bool {
+	return joseMediaType(mt) || v.cfg.Envelopes[mt] != nil
+}
+
 // Verified is the outcome of verifying one secured credential.
 type Verified struct {
-	Format     string // "vc+jwt" or "dc+sd-jwt"
+	Format     string // "vc+jwt", "vc+sd-jwt" or "dc+sd-jwt"
 	Issuer     string
 	Credential map[string]any // the credential, or the processed SD-JWT VC claims
 }
 
 // VerifyToken verifies a vc+jwt or an SD-JWT VC given as a compact token,
-// a data: URL, or an enveloped credential object. SD-JWT VCs presented
+// a data: URL or an enveloped credential object, and a vc+sd-jwt given as
+// a data: URL or an envelope. SD-JWT VCs presented
 // here are checked without a required key binding (use VerifySDJWT for
 // presentations to a relying party).
 func (v *Verifier) VerifyToken(ctx context.Context, input any) (*Verified, error) {
@@ -390,19 +463,22 @@ func (v *Verifier) VerifyToken(ctx context.Context, input any) (*Verified, error
 	switch t := input.(type) {
 	case string:
 		if strings.HasPrefix(t, "data:") {
-			mediaType, token, err = ParseDataURL(t)
+			mediaType, token, err = parseDataURL(t, v.knownMediaType)
 		} else if strings.Contains(t, "~") {
 			mediaType, token = MediaTypeSDJWT, t
 		} else {
 			mediaType, token = MediaTypeVCJWT, t
 		}
 	case map[string]any:
-		mediaType, token, err = Unenvelope(t)
+		mediaType, token, err = unenvelope(t, v.knownMediaType)
 	default:
 		err = fmt.Errorf("%w: a credential must be an enveloped credential object or a token string", ErrInvalid)
 	}
 	if err != nil {
 		return nil, err
+	}
+	if ev := v.cfg.Envelopes[mediaType]; ev != nil {
+		return ev(ctx, v, []byte(token))
 	}
 	switch mediaType {
 	case MediaTypeVCJWT:
@@ -411,6 +487,12 @@ func (v *Verifier) VerifyToken(ctx context.Context, input any) (*Verified, error
 			return nil, err
 		}
 		return &Verified{Format: TypVCJWT, Issuer: c.Issuer, Credential: c.Map()}, nil
+	case MediaTypeVCSDJWT:
+		c, err := v.VerifyVCSDJWT(ctx, token)
+		if err != nil {
+			return nil, err
+		}
+		return &Verified{Format: TypVCSDJWT, Issuer: c.Issuer, Credential: c.Map()}, nil
 	case MediaTypeSDJWT:
 		r, err := v.VerifySDJWT(ctx, token, SDJWTOptions{})
 		if err != nil {

@@ -1,4 +1,4 @@
-package credentials
+package credentials_test
 
 import (
 	"context"
@@ -10,6 +10,9 @@ import (
 	"testing"
 	"time"
 
+	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
+
 	"github.com/trustid-cn/trustid/gm"
 )
 
@@ -20,7 +23,7 @@ func TestVCJWTTimeClaims(t *testing.T) {
 	ctx := context.Background()
 	k, _ := n.keys.Active(gm.AlgSM2)
 	hdr := `{"alg":"SM2","typ":"vc+jwt","cty":"vc","kid":"` + n.issuer.DID() + "#" + k.Kid + `"}`
-	pb, _ := jsonMarshal(decodePayload(t, mustIssue(t, n, sampleCredential(), IssueOptions{}).Token))
+	pb, _ := jsonMarshal(decodePayload(t, mustIssue(t, n, sampleCredential(), issuer.IssueOptions{}).Token))
 	now := n.clock.Now().Unix()
 	with := func(claim string, at int64) string {
 		return resign(t, hdr, strings.Replace(string(pb), `{`, `{"`+claim+`":`+strconv.FormatInt(at, 10)+`,`, 1), k.Signer)

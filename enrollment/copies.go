@@ -11,10 +11,13 @@ import (
 	"log/slog"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/credentials/status"
+	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
@@ -118,17 +121,32 @@ func day(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
 // device key, subject handle, identity credential (own salts and Token
 // Status List entry), binding credential (own status entries) and QR
 // binding (own claim salts). A copy's identity and binding credentials
-// are one group that shares its fate (vc.Issuer.IssueGroup): revoking or
+// are one group that shares its fate (issuer.Issuer.IssueGroup): revoking or
 // suspending either changes both, and the QR binding references the
 // identity credential's Token Status List entry, so it follows too.
-// Credential IDs are derived from the enrollment ID
+// With Config.IDs the credential store mints the credential IDs and the
+// enrollment ID carries every copy's entries (minted last); without,
+// credential IDs are derived from a random enrollment ID
 // (EnrollmentCredentialIDs). If any issuance fails, what was issued is
 // revoked.
 func (s *Service) issueCopies(ctx context.Context, client string, en checked) (*Response, error) {
-	enrollmentID, err := newEnrollmentID()
-	if err != nil {
-		return nil, err
+	enrollmentID := ""
+	if s.cfg.IDs == nil {
+		var err error
+		if enrollmentID, err = newEnrollmentID(); err != nil {
+			return nil, err
+		}
 	}
+	// credID is the ID a copy's credential of kind is issued with: none
+	// (minted by the store) with IDs.
+	credID := func(cred map[string]any, kind string, i int) {
+		if s.cfg.IDs == nil {
+			cred["id"] = enrollmentCredentialID(enrollmentID, kind, i)
+		} else {
+			delete(cred, "id")
+		}
+	}
+	var groups [][]status.Ref // each copy's entries, for the minted enrollment ID
 	from, until := day(en.now), day(en.now.Add(s.cfg.BindingTTL))
 	resp := &Response{AssuranceLevel: en.level.String(), EnrollmentID: enrollmentID, ExpiresAt: until}
 	for i, handle := range en.handles {
@@ -141,16 +159,15 @@ func (s *Service) issueCopies(ctx context.Context, client string, en checked) (*
 			s.undo(ctx, resp)
 			return nil, err
 		}
-		idCred["id"] = enrollmentCredentialID(enrollmentID, "identity", i)
-		items := []vc.GroupItem{{Credential: idCred, Options: vc.IssueOptions{Format: vc.FormatSDJWT, Client: client}}}
+		credID(idCred, "identity", i)
+		items := []issuer.GroupItem{{Credential: idCred, Options: issuer.IssueOptions{Format: issuer.FormatSDJWT, Client: client}}}
 		var d *enrollDevice
 		if len(en.devices) > 0 {
 			d = &en.devices[i]
 			items[0].Options.HolderKey = &d.jwk
-			items = append(items, vc.GroupItem{
-				Credential: BindingCredential(enrollmentCredentialID(enrollmentID, "binding", i), handle, d.jwk, en.sealed[i], en.level, s.cfg.Region, from, until),
-				Options:    vc.IssueOptions{Format: vc.FormatVCJWT, Client: client},
-			})
+			bcred := BindingCredential("", handle, d.jwk, en.sealed[i], en.level, s.cfg.Region, from, until)
+			credID(bcred, "binding", i)
+			items = append(items, issuer.GroupItem{Credential: bcred, Options: issuer.IssueOptions{Format: issuer.FormatVCJWT, Client: client}})
 		}
 		issued, err := s.cfg.Credentials.IssueGroup(ctx, items)
 		if err != nil {
@@ -159,10 +176,13 @@ func (s *Service) issueCopies(ctx context.Context, client string, en checked) (*
 		}
 		ic := issued[0]
 		c := Copy{IdentityCredential: IssuedCredential{ID: ic.ID, Format: ic.Format, Credential: ic.Token}}
+		group := slices.Clone(ic.Status)
 		if d != nil {
 			bc := issued[1]
 			c.BindingCredential = &IssuedCredential{ID: bc.ID, Format: bc.Format, Credential: bc.Token}
+			group = append(group, bc.Status...)
 		}
+		groups = append(groups, group)
 		resp.Copies = append(resp.Copies, c) // so that undo finds it
 		if d != nil {
 			if resp.Copies[i].QRBinding, err = s.qrBinding(handle, d.pub, en.level, idCred, from, until, ic.Status); err != nil {
@@ -170,6 +190,14 @@ func (s *Service) issueCopies(ctx context.Context, client string, en checked) (*
 				return nil, err
 			}
 		}
+	}
+	if s.cfg.IDs != nil {
+		id, err := s.cfg.IDs.MintEnrollmentID(issuer.OwnerTag(client), groups)
+		if err != nil {
+			s.undo(ctx, resp)
+			return nil, err
+		}
+		resp.EnrollmentID = id
 	}
 	first := resp.Copies[0]
 	resp.BindingCredential, resp.QRBinding, resp.IdentityCredential = first.BindingCredential, first.QRBinding, first.IdentityCredential
@@ -239,7 +267,7 @@ func (s *Service) undo(ctx context.Context, resp *Response) {
 			if ic == nil || ic.ID == "" {
 				continue
 			}
-			if err := s.cfg.Credentials.SetStatus(context.WithoutCancel(ctx), ic.ID, vc.ActionRevoke); err != nil {
+			if err := s.cfg.Credentials.SetStatus(context.WithoutCancel(ctx), ic.ID, issuer.ActionRevoke); err != nil {
 				s.cfg.Log.Error("could not revoke a credential of a failed enrollment", slog.String("credential_id", ic.ID), slog.Any("error", err))
 			}
 		}
@@ -287,18 +315,31 @@ func EnrollmentCredentialIDs(enrollmentID string) []string {
 // caller (or the enrollment does not exist).
 var ErrNotFound = errors.New("enrollment: no enrollment with this id was made here by this client")
 
-// SetStatus applies action (credentials.ActionRevoke, ActionSuspend,
+// SetStatus applies action (issuer.ActionRevoke, ActionSuspend,
 // ActionReinstate) to every credential of every copy of enrollment id, as
 // actor (the client that enrolled, or an administrator). It returns how
-// many credentials changed; ErrNotFound when none is the actor's.
-func (s *Service) SetStatus(ctx context.Context, id, action string, actor vc.Actor) (int, error) {
+// many credentials changed; ErrNotFound when none is the actor's. With
+// Config.IDs, the ID names every copy's credentials, and one change per
+// copy changes its whole group.
+func (s *Service) SetStatus(ctx context.Context, id, action string, actor issuer.Actor) (int, error) {
+	var groups [][]string
+	if s.cfg.IDs != nil && strings.HasPrefix(id, statuslist.EnrollmentIDPrefix) {
+		var err error
+		if groups, err = s.cfg.IDs.EnrollmentCredentials(id); err != nil {
+			return 0, ErrNotFound
+		}
+	} else {
+		for _, cid := range EnrollmentCredentialIDs(id) {
+			groups = append(groups, []string{cid})
+		}
+	}
 	changed := 0
 	var errs []error
-	for _, cid := range EnrollmentCredentialIDs(id) {
-		err := s.cfg.Credentials.SetStatusAs(ctx, cid, action, actor)
+	for _, g := range groups {
+		err := s.cfg.Credentials.SetStatusAs(ctx, g[0], action, actor)
 		switch {
 		case err == nil:
-			changed++
+			changed += len(g)
 		case errors.Is(err, vc.ErrNotFound): // not issued (or not the caller's)
 		default:
 			errs = append(errs, err)

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
@@ -86,9 +88,9 @@ type Sealer interface {
 // IssueGroup issues an enrollment's credentials so that they share their
 // fate: a status change of one changes them all.
 type CredentialIssuer interface {
-	IssueGroup(ctx context.Context, items []vc.GroupItem) ([]*vc.Issued, error)
+	IssueGroup(ctx context.Context, items []issuer.GroupItem) ([]*issuer.Issued, error)
 	SetStatus(ctx context.Context, id, action string) error
-	SetStatusAs(ctx context.Context, id, action string, actor vc.Actor) error
+	SetStatusAs(ctx context.Context, id, action string, actor issuer.Actor) error
 }
 
 // BindingIssuer signs compact QR device bindings (a *qrcode.Issuer, or
@@ -119,8 +121,19 @@ const (
 	auditSymbolLink = "symbol_link"
 )
 
-// Config wires a Service. Every field but the TTL, Now, Audit and Log is
-// required.
+// EnrollmentIDs mints enrollment IDs that carry every copy's status
+// entries and the enrolling client (statuslist.Shared), so that any
+// instance of a region changes an enrollment's status with nothing kept
+// per enrollment. owner is credentials.OwnerTag of the client.
+type EnrollmentIDs interface {
+	MintEnrollmentID(owner string, copies [][]status.Ref) (string, error)
+	// EnrollmentCredentials returns the IDs of each copy's credentials
+	// (one group each), or an error matching status.ErrNotFound.
+	EnrollmentCredentials(id string) ([][]string, error)
+}
+
+// Config wires a Service. Every field but the TTL, Now, Audit, Log and IDs
+// is required.
 type Config struct {
 	// Region is this node's region, six digits.
 	Region string
@@ -151,6 +164,11 @@ type Config struct {
 	// Log gets the credentials of a failed enrollment that could not be
 	// revoked; nil: slog.Default().
 	Log *slog.Logger
+	// IDs, when set, mints enrollment IDs (and the credential store mints
+	// the credentials' IDs: it must be the same statuslist.Shared). Nil:
+	// enrollment IDs are random and the credential IDs derived from them
+	// (enrollmentCredentialID), bound in the store's index.
+	IDs EnrollmentIDs
 }
 
 // Service enrolls holders and changes the status of enrollments. It is
@@ -273,7 +291,11 @@ func checkDeviceProof(audience string, pub crypto.PublicKey, thumb, proof string
 	if err != nil {
 		return "", 0, err
 	}
-	return "enroll-device:" + thumb + ":" + p.ID, p.Expires.Sub(now) + time.Minute, nil
+	// The marker covers the proof's whole window of use: it was acceptable
+	// no earlier than exp - MaxDeviceProofLife - leeway and is no later than
+	// exp + leeway (leeway 30 s; a minute here), as store.MarkUsed requires.
+	ttl := max(p.Expires.Sub(now), now.Sub(p.Expires)+holder.MaxDeviceProofLife) + time.Minute
+	return "enroll-device:" + thumb + ":" + p.ID, ttl, nil
 }
 
 // spendProof spends a checked device proof's marker.
@@ -386,7 +408,7 @@ func (s *Service) audit(doc identity.Document, sym identity.Symbol, level identi
 		"level": level.String(), "region": s.cfg.Region,
 		"symbol_version": strconv.Itoa(sym.Version()), "symbol_ref": AuditSymbolRef(sym),
 		"identity_credential": resp.IdentityCredential.ID,
-		"enrollment":          resp.EnrollmentID, "copies": strconv.Itoa(len(resp.Copies)),
+		"enrollment":          AuditEnrollmentRef(resp.EnrollmentID), "copies": strconv.Itoa(len(resp.Copies)),
 	}
 	if resp.BindingCredential != nil {
 		d["binding_credential"] = resp.BindingCredential.ID
@@ -420,4 +442,15 @@ func (s *Service) audit(doc identity.Document, sym identity.Symbol, level identi
 func AuditSymbolRef(sym identity.Symbol) string {
 	h := gm.SM3(append([]byte("TrustID/audit-symbol/v1\x00"), sym.Text()...))
 	return hex.EncodeToString(h[:])
+}
+
+// AuditEnrollmentRef is how an enrollment's audit entry names the
+// enrollment: 32 hex digits of SM3 of "TrustID/audit-enrollment/v1", a
+// zero byte and the enrollment ID (a minted ID carries every copy's
+// entries and runs to hundreds of characters, more than an audit value
+// holds). An operator holding an enrollment ID finds its entry by this
+// reference.
+func AuditEnrollmentRef(enrollmentID string) string {
+	h := gm.SM3([]byte("TrustID/audit-enrollment/v1\x00" + enrollmentID))
+	return hex.EncodeToString(h[:16])
 }

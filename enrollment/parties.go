@@ -12,7 +12,7 @@ import (
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
-// ClientDirectory looks up registered clients (*auth.FileStore).
+// ClientDirectory looks up registered clients (an auth.ClientStore).
 type ClientDirectory interface {
 	Get(ctx context.Context, id string) (auth.Client, error)
 }

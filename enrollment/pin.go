@@ -152,6 +152,10 @@ type Binding struct {
 	sealed  identity.SealedPIN
 }
 
+// Subject returns the binding's subject handle (the Subject of its QR
+// binding), so that a caller can tell which binding a PIN was checked for.
+func (b *Binding) Subject() []byte { return slices.Clone(b.subject) }
+
 // Check runs the steps of a PIN check and returns the binding it read
 // (nil when the request failed before). Errors: PINRequestError,
 // ErrBindingCredential, BindingVerifyError, ErrPINNotSet, ErrDeviceProof,

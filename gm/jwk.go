@@ -51,19 +51,20 @@ func NewJWK(pub crypto.PublicKey, kid string) (JWK, error) {
 	}
 	j := JWK{Kid: kid, Use: "sig", Alg: alg}
 	switch alg {
-	case AlgSM2, AlgES256:
+	case AlgSM2, AlgES256, AlgES384, AlgES512:
 		var ec *ecdsa.PublicKey
 		if p, ok := pub.(*PublicKey); ok {
 			ec = p.key
 		} else {
 			ec = pub.(*ecdsa.PublicKey)
 		}
-		j.Kty, j.Crv = "EC", "P-256"
+		j.Kty, j.Crv = "EC", ec.Curve.Params().Name
 		if alg == AlgSM2 {
 			j.Crv = "SM2"
 		}
-		j.X = b64.EncodeToString(ec.X.FillBytes(make([]byte, 32)))
-		j.Y = b64.EncodeToString(ec.Y.FillBytes(make([]byte, 32)))
+		size := (ec.Curve.Params().BitSize + 7) / 8
+		j.X = b64.EncodeToString(ec.X.FillBytes(make([]byte, size)))
+		j.Y = b64.EncodeToString(ec.Y.FillBytes(make([]byte, size)))
 	case AlgEdDSA:
 		j.Kty, j.Crv = "OKP", "Ed25519"
 		j.X = b64.EncodeToString(pub.(ed25519.PublicKey))
@@ -76,15 +77,13 @@ func NewJWK(pub crypto.PublicKey, kid string) (JWK, error) {
 func (j JWK) PublicKey() (crypto.PublicKey, error) {
 	var pub crypto.PublicKey
 	switch {
-	case j.Kty == "EC" && (j.Crv == "SM2" || j.Crv == "P-256"):
-		x, err1 := decodeCoord(j.X)
-		y, err2 := decodeCoord(j.Y)
+	case j.Kty == "EC" && ecCurves[j.Crv] != nil:
+		curve := ecCurves[j.Crv]()
+		size := (curve.Params().BitSize + 7) / 8
+		x, err1 := decodeCoord(j.X, size)
+		y, err2 := decodeCoord(j.Y, size)
 		if err := errors.Join(err1, err2); err != nil {
 			return nil, err
-		}
-		curve := elliptic.P256()
-		if j.Crv == "SM2" {
-			curve = sm2.P256()
 		}
 		ec := &ecdsa.PublicKey{Curve: curve, X: x, Y: y}
 		if !curve.IsOnCurve(x, y) {
@@ -112,10 +111,13 @@ func (j JWK) PublicKey() (crypto.PublicKey, error) {
 	return pub, nil
 }
 
-func decodeCoord(s string) (*big.Int, error) {
+// ecCurves are the JWK "crv" values of the EC keys TrustID reads.
+var ecCurves = map[string]func() elliptic.Curve{"SM2": sm2.P256, "P-256": elliptic.P256, "P-384": elliptic.P384, "P-521": elliptic.P521}
+
+func decodeCoord(s string, size int) (*big.Int, error) {
 	b, err := b64.DecodeString(s)
-	if err != nil || len(b) != 32 {
-		return nil, fmt.Errorf("%w: EC coordinates must be 32 bytes base64url", ErrJWK)
+	if err != nil || len(b) != size {
+		return nil, fmt.Errorf("%w: EC coordinates must be %d bytes base64url", ErrJWK, size)
 	}
 	return new(big.Int).SetBytes(b), nil
 }

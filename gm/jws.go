@@ -60,18 +60,24 @@ func (*signingMethodSM2) Sign(signingString string, key any) ([]byte, error) {
 // JWTAlgorithms lists the JWS algorithms TrustID signs and verifies.
 var JWTAlgorithms = []string{AlgSM2, AlgES256, AlgEdDSA}
 
+// JWTVerifyAlgorithms lists the JWS algorithms a TrustID verifier may
+// allow: JWTAlgorithms, and ES384 and ES512, which VC-JOSE-COSE and
+// SD-JWT VC issuers may sign with (TrustID never does). A verifier still
+// names the ones it accepts.
+var JWTVerifyAlgorithms = []string{AlgSM2, AlgES256, AlgES384, AlgES512, AlgEdDSA}
+
 // ErrAlgorithms is returned by NewJWTParser for an unusable allow-list.
 var ErrAlgorithms = errors.New("gm: verifiers must allow at least one known algorithm and never \"none\"")
 
 // NewJWTParser returns a jwt.Parser that accepts only the algorithms in
-// allow, each of which must be in JWTAlgorithms. Extra options (audience,
+// allow, each of which must be in JWTVerifyAlgorithms. Extra options (audience,
 // issuer, clock) are appended.
 func NewJWTParser(allow []string, opts ...jwt.ParserOption) (*jwt.Parser, error) {
 	if len(allow) == 0 {
 		return nil, ErrAlgorithms
 	}
 	for _, a := range allow {
-		if !slices.Contains(JWTAlgorithms, a) {
+		if !slices.Contains(JWTVerifyAlgorithms, a) {
 			return nil, fmt.Errorf("%w: %q", ErrAlgorithms, a)
 		}
 	}

@@ -1,6 +1,7 @@
 package gm
 
 import (
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -110,4 +111,66 @@ func TestJWTEdDSAAndES256(t *testing.T) {
 			t.Errorf("%s: %v", alg, err)
 		}
 	}
+}
+
+// TestVerifyOnlyAlgorithms: ES384 (P-384) and ES512 (P-521) keys make
+// JWKs that read back as the same keys, a parser that names the algorithm
+// verifies their tokens, one that does not refuses them, and algorithms
+// outside JWTVerifyAlgorithms cannot be named at all.
+func TestVerifyOnlyAlgorithms(t *testing.T) {
+	for _, c := range []struct {
+		alg    string
+		curve  elliptic.Curve
+		method jwt.SigningMethod
+	}{{AlgES384, elliptic.P384(), jwt.SigningMethodES384}, {AlgES512, elliptic.P521(), jwt.SigningMethodES512}} {
+		k, err := GenerateSigner(c.alg, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if k.Public().(*ecdsa.PublicKey).Curve != c.curve {
+			t.Fatalf("%s: wrong curve", c.alg)
+		}
+		j, err := NewJWK(k.Public(), "k1")
+		if err != nil || j.Alg != c.alg || j.Crv != c.curve.Params().Name {
+			t.Fatalf("%s: JWK %+v %v", c.alg, j, err)
+		}
+		pub, err := j.PublicKey()
+		if err != nil || !pub.(*ecdsa.PublicKey).Equal(k.Public()) {
+			t.Fatalf("%s: JWK round trip: %v", c.alg, err)
+		}
+		short := j
+		short.X = short.X[:len(short.X)-4]
+		if _, err := short.PublicKey(); !errors.Is(err, ErrJWK) {
+			t.Errorf("%s: short coordinate: %v", c.alg, err)
+		}
+		tok := signToken(t, k, c.method)
+		p, err := NewJWTParser([]string{c.alg})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Parse(tok, func(*jwt.Token) (any, error) { return pub, nil }); err != nil {
+			t.Errorf("%s: %v", c.alg, err)
+		}
+		p, _ = NewJWTParser(JWTAlgorithms)
+		if _, err := p.Parse(tok, func(*jwt.Token) (any, error) { return pub, nil }); err == nil {
+			t.Errorf("%s verified by a parser that does not name it", c.alg)
+		}
+	}
+	for _, bad := range []string{"RS256", "none", "HS256"} {
+		if _, err := NewJWTParser([]string{bad}); !errors.Is(err, ErrAlgorithms) {
+			t.Errorf("%s allowed: %v", bad, err)
+		}
+	}
+	if _, err := MarshalPrivateKey(mustGen(t, AlgES384)); !errors.Is(err, ErrUnsupportedKey) {
+		t.Errorf("an ES384 key is not a keystore key: %v", err)
+	}
+}
+
+func mustGen(t *testing.T, alg string) crypto.Signer {
+	t.Helper()
+	k, err := GenerateSigner(alg, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
 }

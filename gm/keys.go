@@ -19,6 +19,10 @@ const (
 	AlgSM2   = "SM2"
 	AlgES256 = "ES256"
 	AlgEdDSA = "EdDSA"
+	// AlgES384 (P-384) and AlgES512 (P-521) are verified, never signed
+	// with: see JWTVerifyAlgorithms.
+	AlgES384 = "ES384"
+	AlgES512 = "ES512"
 )
 
 // maxPEM bounds PEM input; a key file is a few hundred bytes.
@@ -39,6 +43,10 @@ func Alg(pub crypto.PublicKey) (string, error) {
 			return AlgSM2, nil
 		case elliptic.P256():
 			return AlgES256, nil
+		case elliptic.P384():
+			return AlgES384, nil
+		case elliptic.P521():
+			return AlgES512, nil
 		}
 	case ed25519.PublicKey:
 		return AlgEdDSA, nil
@@ -57,9 +65,9 @@ func NormalizePublicKey(pub crypto.PublicKey) (crypto.PublicKey, error) {
 		switch p.Curve {
 		case sm2.P256():
 			return NewPublicKey(p, nil)
-		case elliptic.P256():
+		case elliptic.P256(), elliptic.P384(), elliptic.P521():
 			if p.X == nil || p.Y == nil || !p.Curve.IsOnCurve(p.X, p.Y) {
-				return nil, fmt.Errorf("%w: point not on P-256", ErrInvalidKey)
+				return nil, fmt.Errorf("%w: point not on %s", ErrInvalidKey, p.Curve.Params().Name)
 			}
 			return p, nil
 		}
@@ -80,6 +88,10 @@ func GenerateSigner(alg string, rand interface{ Read([]byte) (int, error) }) (cr
 		return GenerateKey(rand)
 	case AlgES256:
 		return ecdsa.GenerateKey(elliptic.P256(), rand)
+	case AlgES384:
+		return ecdsa.GenerateKey(elliptic.P384(), rand)
+	case AlgES512:
+		return ecdsa.GenerateKey(elliptic.P521(), rand)
 	case AlgEdDSA:
 		_, k, err := ed25519.GenerateKey(rand)
 		return k, err

@@ -561,10 +561,9 @@ func (v *AttestationVerifier) Verify(ctx context.Context, doc Document, name str
 		return nil, ErrAttestationLiveness
 	}
 
-	ttl := exp.Sub(now) + leeway
-	if ttl < time.Second {
-		ttl = time.Second
-	}
+	// The marker covers the attestation's whole window of use (from
+	// iat - leeway to exp + leeway), as store.MarkUsed requires.
+	ttl := max(exp.Sub(now)+leeway, now.Sub(iat)+leeway, time.Second)
 	if err := v.Replay.MarkUsed(ctx, "attestation:"+kid+":"+claims.ID, ttl); err != nil {
 		if errors.Is(err, store.ErrReplayed) {
 			return nil, ErrAttestationReplayed

@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -30,7 +29,7 @@ var (
 // attestFixture is a registry with an SM2 and a P-256 terminal, a revoked
 // one, an in-memory store on the test clock and a verifier.
 type attestFixture struct {
-	reg       *TerminalFile
+	reg       *memTerminals
 	store     *store.Memory
 	verifier  *AttestationVerifier
 	sm2, p256 *Attester
@@ -52,10 +51,7 @@ func newAttestFixture(t testing.TB) *attestFixture {
 	t.Helper()
 	ctx := context.Background()
 	f := &attestFixture{now: testNow, name: "张三", doc: mustParse(t, "11010519491231002X"), device: sm2Key(t).Public()}
-	reg, err := OpenTerminalFile(filepath.Join(t.TempDir(), "terminals.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
+	reg := &memTerminals{}
 	f.reg = reg
 	clock := func() time.Time { return f.now }
 	add := func(id string, signer crypto.Signer) *Attester {
@@ -522,6 +518,9 @@ func TestAttestationSingleUseAcrossInstances(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		r, err := redisstore.New(client, redisstore.Options{Prefix: "trustid:310000:"})
 		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := r.InitEpoch(t.Context()); err != nil { // a new server: its replay history is complete
 			t.Fatal(err)
 		}
 		v := *f.verifier

@@ -24,7 +24,7 @@
 // IDs have no ==, compare in constant time and print only a short prefix.
 //
 // For enrollment: a registry of accredited verification terminals
-// (TerminalRegistry, kept in a file by TerminalFile); attestations that a
+// (TerminalRegistry, kept on the ledger); attestations that a
 // terminal signs (Attester) binding a digest of the document, name,
 // device key and enrolling node, and that AttestationVerifier checks once
 // (also that the terminal is of the node's region); sealed PIN verifiers (PINSealer)

@@ -4,15 +4,12 @@ import (
 	"context"
 	"crypto"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
 	"github.com/trustid-cn/trustid/gm"
-	"github.com/trustid-cn/trustid/internal/jsonfile"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
@@ -169,12 +166,11 @@ type TerminalDirectory interface {
 	Terminal(ctx context.Context, id string) (Terminal, error)
 }
 
-// TerminalRegistry is the managed registry of terminals: the file in the
-// node's data directory (TerminalFile) and, later, its mirror on the
-// ledger. Add fails with ErrTerminalExists when the ID or the public key
-// is already registered (in any state); Revoke fails with
-// ErrUnknownTerminal for an unknown ID and ErrTerminalRevoked when already
-// revoked; List returns every terminal, in the order added.
+// TerminalRegistry is the managed registry of terminals: on the ledger
+// (ledger/registry.Terminals). Add fails with ErrTerminalExists when the
+// ID or the public key is already registered (in any state); Revoke fails
+// with ErrUnknownTerminal for an unknown ID and ErrTerminalRevoked when
+// already revoked; List returns every terminal, in the order added.
 type TerminalRegistry interface {
 	TerminalDirectory
 	Add(ctx context.Context, t Terminal) error
@@ -182,169 +178,25 @@ type TerminalRegistry interface {
 	List(ctx context.Context) ([]Terminal, error)
 }
 
-// TerminalFile is the terminal registry kept in one JSON file (by
-// convention terminals.json in the data directory), written atomically.
-// A process sees changes made by another (trustid terminals add|revoke
-// while trustid serve runs) at its next lookup: the file is re-read when
-// it changes. Add and Revoke take an exclusive lock on the file plus
-// ".lock" and re-read the file under it before changing it, so concurrent
-// writers in different processes never lose each other's changes.
-type TerminalFile struct {
-	file *jsonfile.Registry[terminalSet]
-}
-
-// terminalSet is the registry in memory: the terminals in the order added
-// and their positions by ID. It is replaced, never changed.
-type terminalSet struct {
-	list  []Terminal
-	index map[string]int
-}
-
-func newTerminalSet(list []Terminal) terminalSet {
-	set := terminalSet{list: list, index: make(map[string]int, len(list))}
-	for i, t := range list {
-		set.index[t.ID] = i
-	}
-	return set
-}
-
-var _ TerminalRegistry = (*TerminalFile)(nil)
-
 const (
 	terminalFileFormat = "trustid-terminals/1"
 	maxTerminalFile    = 4 << 20
 )
 
-// OpenTerminalFile opens the registry at path. A missing file is an empty
-// registry (the file is created by the first Add); a file that cannot be
-// parsed is an error matching ErrTerminalFile, and is never overwritten.
-func OpenTerminalFile(path string) (*TerminalFile, error) {
-	file, err := jsonfile.Open(path, jsonfile.Options[terminalSet]{
-		Decode: func(raw []byte) (terminalSet, error) {
-			list, err := decodeTerminals(raw)
-			return newTerminalSet(list), err
-		},
-		Encode:  func(set terminalSet) ([]byte, error) { return encodeTerminals(set.list) },
-		Empty:   func() terminalSet { return newTerminalSet(nil) },
-		MaxSize: maxTerminalFile,
-	})
-	if err != nil {
-		return nil, terminalFileError(err)
+// ParseTerminalsFile decodes a terminals.json document (format
+// trustid-terminals/1, the file an older node kept its registry in, now
+// only imported) strictly: known format, no unknown or repeated members,
+// no trailing data, every terminal valid, IDs and keys unique. Errors
+// match ErrTerminalFile.
+func ParseTerminalsFile(raw []byte) ([]Terminal, error) {
+	if len(raw) > maxTerminalFile {
+		return nil, fmt.Errorf("%w: over %d bytes", ErrTerminalFile, maxTerminalFile)
 	}
-	return &TerminalFile{file: file}, nil
+	return decodeTerminals(raw)
 }
 
-// terminalFileError describes a failure of the file; an oversized file
-// matches ErrTerminalFile, as a damaged one does.
-func terminalFileError(err error) error {
-	if errors.Is(err, jsonfile.ErrTooLarge) {
-		return fmt.Errorf("identity: terminal registry %w: %w", ErrTerminalFile, err)
-	}
-	return fmt.Errorf("identity: terminal registry %w", err)
-}
-
-// Path returns the registry file.
-func (f *TerminalFile) Path() string { return f.file.Path() }
-
-// current re-reads the file if it changed since it was last read, and
-// returns the registry.
-func (f *TerminalFile) current() (terminalSet, error) {
-	if _, err := f.file.Reload(); err != nil {
-		return terminalSet{}, terminalFileError(err)
-	}
-	return f.file.Value(), nil
-}
-
-// Terminal implements TerminalDirectory.
-func (f *TerminalFile) Terminal(ctx context.Context, id string) (Terminal, error) {
-	if err := ctx.Err(); err != nil {
-		return Terminal{}, err
-	}
-	set, err := f.current()
-	if err != nil {
-		return Terminal{}, err
-	}
-	i, ok := set.index[id]
-	if !ok {
-		return Terminal{}, ErrUnknownTerminal
-	}
-	return set.list[i], nil
-}
-
-// List implements TerminalRegistry.
-func (f *TerminalFile) List(ctx context.Context) ([]Terminal, error) {
-	if err := ctx.Err(); err != nil {
-		return nil, err
-	}
-	set, err := f.current()
-	if err != nil {
-		return nil, err
-	}
-	return slices.Clone(set.list), nil
-}
-
-// Add implements TerminalRegistry. t must be valid (see NewTerminal) and
-// active.
-func (f *TerminalFile) Add(ctx context.Context, t Terminal) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if err := t.validate(); err != nil {
-		return err
-	}
-	if t.State != TerminalActive {
-		return fmt.Errorf("%w: a new terminal must be active", ErrInvalidTerminal)
-	}
-	pub, _ := terminalKey(t.PublicKey)
-	t.PublicKey = pub
-	return f.update(func(set terminalSet) (terminalSet, error) {
-		if _, ok := set.index[t.ID]; ok {
-			return set, fmt.Errorf("%w: ID in use", ErrTerminalExists)
-		}
-		for _, o := range set.list {
-			if samePublicKey(o.PublicKey, t.PublicKey) {
-				return set, fmt.Errorf("%w: key registered as %s", ErrTerminalExists, o.ID)
-			}
-		}
-		return newTerminalSet(append(slices.Clone(set.list), t)), nil
-	})
-}
-
-// Revoke implements TerminalRegistry.
-func (f *TerminalFile) Revoke(ctx context.Context, id string, at time.Time) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return f.update(func(set terminalSet) (terminalSet, error) {
-		i, ok := set.index[id]
-		if !ok {
-			return set, ErrUnknownTerminal
-		}
-		if set.list[i].State == TerminalRevoked {
-			return set, ErrTerminalRevoked
-		}
-		list := slices.Clone(set.list)
-		list[i].State = TerminalRevoked
-		list[i].Revoked = at.UTC().Truncate(time.Second)
-		return newTerminalSet(list), nil
-	})
-}
-
-// update changes the file under its cross-process lock (the file plus
-// ".lock"), applying fn to the registry re-read under the lock whatever
-// the file's modification time says, so concurrent writers in different
-// processes never lose each other's changes.
-func (f *TerminalFile) update(fn func(terminalSet) (terminalSet, error)) error {
-	var fnErr error
-	err := f.file.Update(func(set terminalSet) (terminalSet, error) {
-		set, fnErr = fn(set)
-		return set, fnErr
-	})
-	if err != nil && fnErr == nil {
-		return terminalFileError(err)
-	}
-	return err
-}
+// MarshalTerminalsFile encodes terminals as a terminals.json document.
+func MarshalTerminalsFile(list []Terminal) ([]byte, error) { return encodeTerminals(list) }
 
 func samePublicKey(a, b crypto.PublicKey) bool {
 	ja, err1 := gm.NewJWK(a, "")

@@ -8,9 +8,7 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -87,104 +85,17 @@ func TestNewTerminal(t *testing.T) {
 	}
 }
 
-func TestTerminalFile(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "terminals.json")
-	reg, err := OpenTerminalFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if l, _ := reg.List(ctx); len(l) != 0 {
-		t.Fatal("new registry not empty")
-	}
-	if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
-		t.Error("opening created the file")
-	}
-	k1, k2 := sm2Key(t), p256Key(t)
-	t1, _ := NewTerminal("counter-1", "Counter 1", "310104", k1.Public(), testNow)
-	t2, _ := NewTerminal("kiosk-2", "Kiosk 2", "310115", k2.Public(), testNow)
-	for _, tm := range []Terminal{t1, t2} {
-		if err := reg.Add(ctx, tm); err != nil {
-			t.Fatal(err)
-		}
-	}
-	// A second process's view of the same file.
-	other, err := OpenTerminalFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	got, err := other.Terminal(ctx, "kiosk-2")
-	if err != nil || got.Region != "310115" || got.Alg() != gm.AlgES256 || !got.PublicKey.(*ecdsa.PublicKey).Equal(&k2.PublicKey) {
-		t.Fatalf("lookup: %+v %v", got, err)
-	}
-	if _, err := other.Terminal(ctx, "nope"); !errors.Is(err, ErrUnknownTerminal) {
-		t.Errorf("unknown: %v", err)
-	}
-	// Duplicates: ID, key.
-	dupID, _ := NewTerminal("counter-1", "x", "310104", sm2Key(t).Public(), testNow)
-	dupKey, _ := NewTerminal("counter-9", "x", "310104", k1.Public(), testNow)
-	for _, tm := range []Terminal{dupID, dupKey} {
-		if err := reg.Add(ctx, tm); !errors.Is(err, ErrTerminalExists) {
-			t.Errorf("duplicate %s: %v", tm.ID, err)
-		}
-	}
-	// Revocation by one process is seen by the other at its next lookup.
-	revokedAt := testNow.Add(time.Hour)
-	if err := reg.Revoke(ctx, "counter-1", revokedAt); err != nil {
-		t.Fatal(err)
-	}
-	got, err = other.Terminal(ctx, "counter-1")
-	if err != nil || got.State != TerminalRevoked || !got.Revoked.Equal(revokedAt) {
-		t.Fatalf("revoked lookup %+v %v", got, err)
-	}
-	if err := other.Revoke(ctx, "counter-1", revokedAt); !errors.Is(err, ErrTerminalRevoked) {
-		t.Errorf("revoke twice: %v", err)
-	}
-	if err := other.Revoke(ctx, "nope", revokedAt); !errors.Is(err, ErrUnknownTerminal) {
-		t.Errorf("revoke unknown: %v", err)
-	}
-	// A revoked terminal's ID and key stay taken.
-	again, _ := NewTerminal("counter-1", "x", "310104", sm2Key(t).Public(), testNow)
-	if err := other.Add(ctx, again); !errors.Is(err, ErrTerminalExists) {
-		t.Errorf("reuse of a revoked ID: %v", err)
-	}
-	list, _ := other.List(ctx)
-	if len(list) != 2 || list[0].ID != "counter-1" || list[1].ID != "kiosk-2" {
-		t.Errorf("list %v", list)
-	}
-	// Adding a revoked or invalid terminal.
-	rt, _ := NewTerminal("r", "x", "310104", sm2Key(t).Public(), testNow)
-	rt.State, rt.Revoked = TerminalRevoked, testNow
-	if err := reg.Add(ctx, rt); !errors.Is(err, ErrInvalidTerminal) {
-		t.Errorf("add revoked: %v", err)
-	}
-	if err := reg.Add(ctx, Terminal{ID: "x"}); !errors.Is(err, ErrInvalidTerminal) {
-		t.Errorf("add invalid: %v", err)
-	}
-	cctx, cancel := context.WithCancel(ctx)
-	cancel()
-	if _, err := reg.Terminal(cctx, "kiosk-2"); !errors.Is(err, context.Canceled) {
-		t.Errorf("cancelled: %v", err)
-	}
-	raw, _ := os.ReadFile(path)
-	if !strings.Contains(string(raw), `"format": "trustid-terminals/1"`) || strings.Contains(string(raw), `"d"`) {
-		t.Errorf("file:\n%s", raw)
-	}
-	if st, _ := os.Stat(path); st.Mode().Perm() != 0o600 {
-		t.Errorf("mode %v", st.Mode())
-	}
-}
-
-func TestTerminalFileStrict(t *testing.T) {
-	ctx := context.Background()
-	dir := t.TempDir()
-	good := filepath.Join(dir, "good.json")
-	reg, _ := OpenTerminalFile(good)
+// TestTerminalsFileStrict: terminals.json, now only imported, is parsed
+// strictly.
+func TestTerminalsFileStrict(t *testing.T) {
 	tm, _ := NewTerminal("counter-1", "Counter 1", "310104", sm2Key(t).Public(), testNow)
-	if err := reg.Add(ctx, tm); err != nil {
+	raw, err := MarshalTerminalsFile([]Terminal{tm})
+	if err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := os.ReadFile(good)
+	if back, err := ParseTerminalsFile(raw); err != nil || len(back) != 1 || back[0].ID != tm.ID || !samePublicKey(back[0].PublicKey, tm.PublicKey) {
+		t.Fatalf("round trip: %+v %v", back, err)
+	}
 	text := string(raw)
 	entry := text[strings.Index(text, "    {") : strings.LastIndex(text, "}\n  ]")+1] // the one terminal
 	cases := map[string]string{
@@ -203,102 +114,67 @@ func TestTerminalFileStrict(t *testing.T) {
 		"repeated id":              strings.Replace(text, "\n  ]", ",\n"+entry+"\n  ]", 1),
 	}
 	for name, body := range cases {
-		path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".json")
-		os.WriteFile(path, []byte(body), 0o600)
-		_, err := OpenTerminalFile(path)
+		_, err := ParseTerminalsFile([]byte(body))
 		if !errors.Is(err, ErrTerminalFile) {
 			t.Errorf("%s: %v", name, err)
 		}
-		t.Logf("%s: %v", name, err)
-		if after, _ := os.ReadFile(path); string(after) != body {
-			t.Errorf("%s: file changed", name)
-		}
-	}
-	// A registry whose file breaks while open reports it and keeps the
-	// file as it is.
-	os.WriteFile(good, []byte("{broken"), 0o600)
-	if _, err := reg.Terminal(ctx, "counter-1"); !errors.Is(err, ErrTerminalFile) {
-		t.Errorf("broken file: %v", err)
-	}
-	t2, _ := NewTerminal("counter-2", "Counter 2", "310104", sm2Key(t).Public(), testNow)
-	if err := reg.Add(ctx, t2); !errors.Is(err, ErrTerminalFile) {
-		t.Errorf("add over a broken file: %v", err)
-	}
-	if after, _ := os.ReadFile(good); string(after) != "{broken" {
-		t.Error("broken file overwritten")
 	}
 }
 
-// TestTerminalFileConcurrentWriters adds terminals through two registries
-// on one file at once, as two CLI processes would: none may be lost.
-func TestTerminalFileConcurrentWriters(t *testing.T) {
-	ctx := context.Background()
-	path := filepath.Join(t.TempDir(), "terminals.json")
-	const n = 8
-	regs := make([]*TerminalFile, 2)
-	terms := make([][]Terminal, 2)
-	for i := range regs {
-		reg, err := OpenTerminalFile(path)
-		if err != nil {
-			t.Fatal(err)
+// memTerminals is a TerminalRegistry in memory for the attestation tests
+// (a node's registry is on the ledger: ledger/registry.Terminals, whose
+// suite is ledger/registry/registrytest).
+type memTerminals struct {
+	mu   sync.Mutex
+	list []Terminal
+}
+
+func (m *memTerminals) Terminal(ctx context.Context, id string) (Terminal, error) {
+	if err := ctx.Err(); err != nil {
+		return Terminal{}, err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, t := range m.list {
+		if t.ID == id {
+			return t, nil
 		}
-		regs[i] = reg
-		for j := range n {
-			tm, err := NewTerminal(fmt.Sprintf("c%d-%d", i, j), "Counter", "310104", sm2Key(t).Public(), testNow)
-			if err != nil {
-				t.Fatal(err)
+	}
+	return Terminal{}, ErrUnknownTerminal
+}
+
+func (m *memTerminals) Add(ctx context.Context, t Terminal) error {
+	if err := t.validate(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, o := range m.list {
+		if o.ID == t.ID || samePublicKey(o.PublicKey, t.PublicKey) {
+			return ErrTerminalExists
+		}
+	}
+	m.list = append(m.list, t)
+	return nil
+}
+
+func (m *memTerminals) Revoke(ctx context.Context, id string, at time.Time) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i, t := range m.list {
+		if t.ID == id {
+			if t.State == TerminalRevoked {
+				return ErrTerminalRevoked
 			}
-			terms[i] = append(terms[i], tm)
+			m.list[i].State, m.list[i].Revoked = TerminalRevoked, at
+			return nil
 		}
 	}
-	var wg sync.WaitGroup
-	for i, reg := range regs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for _, tm := range terms[i] {
-				if err := reg.Add(ctx, tm); err != nil {
-					t.Error(err)
-					return
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	// Each revokes, at once, a terminal the other added.
-	for i, reg := range regs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range n / 2 {
-				if err := reg.Revoke(ctx, fmt.Sprintf("c%d-%d", 1-i, j), testNow.Add(time.Hour)); err != nil {
-					t.Error(err)
-				}
-			}
-		}()
-	}
-	wg.Wait()
-	fresh, err := OpenTerminalFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	list, _ := fresh.List(ctx)
-	if len(list) != 2*n {
-		t.Fatalf("%d terminals in the file, want %d", len(list), 2*n)
-	}
-	revoked := 0
-	for _, tm := range list {
-		if tm.State == TerminalRevoked {
-			revoked++
-		}
-	}
-	if revoked != n {
-		t.Fatalf("%d terminals revoked, want %d", revoked, n)
-	}
-	for i, reg := range regs {
-		l, _ := reg.List(ctx)
-		if len(l) != 2*n {
-			t.Fatalf("registry %d sees %d terminals", i, len(l))
-		}
-	}
+	return ErrUnknownTerminal
+}
+
+func (m *memTerminals) List(context.Context) ([]Terminal, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.list), nil
 }

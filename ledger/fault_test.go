@@ -52,12 +52,19 @@ func runOutbox(ctx context.Context, ob *ledger.Outbox) <-chan error {
 }
 
 // waitRun waits (at most 5 s) for Run to return, then checks that no
-// goroutine of the outbox is left.
+// goroutine of the outbox is left. A goroutine that has called wg.Done
+// may still be listed for a moment while it exits (Run's wg.Wait has
+// returned), so the check allows 1 s for that; a goroutine that is really
+// left behind (blocked) is still there after it.
 func waitRun(t *testing.T, done <-chan error) error {
 	t.Helper()
 	select {
 	case err := <-done:
-		if left := goroutinesIn("ledger.(*Outbox)"); len(left) > 0 {
+		left := goroutinesIn("ledger.(*Outbox)")
+		for deadline := time.Now().Add(time.Second); len(left) > 0 && time.Now().Before(deadline); left = goroutinesIn("ledger.(*Outbox)") {
+			time.Sleep(10 * time.Millisecond)
+		}
+		if len(left) > 0 {
 			t.Errorf("%d outbox goroutines left after Run returned:\n%s", len(left), strings.Join(left, "\n\n"))
 		}
 		return err

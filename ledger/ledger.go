@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/gm"
 )
 
 // StatusChange is one status-list entry change to anchor.
@@ -52,6 +53,12 @@ type Event struct {
 // refusals): a peer or file that cannot serve, a transaction that did not
 // commit. Retrying later may succeed.
 var ErrUnavailable = errors.New("ledger: unavailable")
+
+// ErrConflict marks a transaction that did not commit because a
+// concurrent transaction changed what it read (Fabric's MVCC read
+// conflict). It also matches ErrUnavailable; a read-modify-write should
+// read again and retry.
+var ErrConflict = errors.New("ledger: transaction conflicted with a concurrent one")
 
 // ErrClosed is returned after Close.
 var ErrClosed = errors.New("ledger: closed")
@@ -109,6 +116,21 @@ func (c Client) UpdateRegion(ctx context.Context, in chaincode.RegionInput) (cha
 	return call[chaincode.Region](ctx, c, true, "UpdateRegion", a)
 }
 
+// AddRegionKey adds a verifying key (active) to the caller's region.
+func (c Client) AddRegionKey(ctx context.Context, j gm.JWK) (chaincode.Region, error) {
+	a, err := js(j)
+	if err != nil {
+		return chaincode.Region{}, err
+	}
+	return call[chaincode.Region](ctx, c, true, "AddRegionKey", a)
+}
+
+// SetRegionKeyState moves a key of the caller's region to state
+// (chaincode.KeyRetiring, KeyRetired, KeyRevoked; only forward).
+func (c Client) SetRegionKeyState(ctx context.Context, kid, state string) (chaincode.Region, error) {
+	return call[chaincode.Region](ctx, c, true, "SetRegionKeyState", kid, state)
+}
+
 // Region returns a region's record.
 func (c Client) Region(ctx context.Context, code string) (chaincode.Region, error) {
 	return call[chaincode.Region](ctx, c, false, "GetRegion", code)
@@ -138,7 +160,19 @@ func (c Client) Issuers(ctx context.Context) ([]chaincode.Issuer, error) {
 	return call[[]chaincode.Issuer](ctx, c, false, "ListIssuers")
 }
 
-// PutRelyingParty adds or updates a relying party of the caller's region.
+// AddRelyingParty registers a new relying party of the caller's region;
+// an ID already registered (by any region) fails with chaincode.ErrExists.
+func (c Client) AddRelyingParty(ctx context.Context, in chaincode.RelyingParty) (chaincode.RelyingParty, error) {
+	a, err := js(in)
+	if err != nil {
+		return chaincode.RelyingParty{}, err
+	}
+	return call[chaincode.RelyingParty](ctx, c, true, "AddRelyingParty", a)
+}
+
+// PutRelyingParty adds or updates a relying party of the caller's region
+// (with in.Version set, only if the stored record is at that version,
+// else chaincode.ErrStale).
 func (c Client) PutRelyingParty(ctx context.Context, in chaincode.RelyingParty) (chaincode.RelyingParty, error) {
 	a, err := js(in)
 	if err != nil {
@@ -173,6 +207,16 @@ func (c Client) ClaimSector(ctx context.Context, in chaincode.SectorClaim) (chai
 // nobody does).
 func (c Client) Sector(ctx context.Context, kind, name string) (chaincode.Sector, error) {
 	return call[chaincode.Sector](ctx, c, false, "GetSector", kind, name)
+}
+
+// AddTerminal registers a new verification terminal of the caller's
+// region; an ID already registered fails with chaincode.ErrExists.
+func (c Client) AddTerminal(ctx context.Context, in chaincode.Terminal) (chaincode.Terminal, error) {
+	a, err := js(in)
+	if err != nil {
+		return chaincode.Terminal{}, err
+	}
+	return call[chaincode.Terminal](ctx, c, true, "AddTerminal", a)
 }
 
 // PutTerminal adds or updates a verification terminal of the caller's region.

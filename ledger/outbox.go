@@ -358,6 +358,35 @@ func (o *Outbox) Anchor(ctx context.Context, changes []StatusChange) error {
 	return nil
 }
 
+// Unsent returns the changes the outbox holds that the chain has not
+// committed yet (frozen batches, then pending changes), oldest first: what
+// a restarted node still has to see reach the chain.
+func (o *Outbox) Unsent() ([]StatusChange, error) {
+	var out []StatusChange
+	err := o.db.View(func(tx *bolt.Tx) error {
+		if err := tx.Bucket(obBatches).ForEach(func(k, v []byte) error {
+			var fb frozen
+			if err := json.Unmarshal(v, &fb); err != nil {
+				return err
+			}
+			cs, err := chaincode.DecodeBatch(chaincode.Batch{ID: fb.Input.ID, Root: fb.Input.Root, Count: fb.Input.Count, Lists: fb.Input.Lists, Changes: fb.Input.Changes})
+			out = append(out, cs...)
+			return err
+		}); err != nil {
+			return err
+		}
+		return tx.Bucket(obPending).ForEach(func(k, v []byte) error {
+			cs, err := decodeChunk(v)
+			out = append(out, cs...)
+			return err
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: outbox: %v", ErrUnavailable, err)
+	}
+	return out, nil
+}
+
 // arrivedAt returns when the chunk seq arrived (at most arrivalStep
 // early). o.mu must be held and the chunk pending.
 func (o *Outbox) arrivedAt(seq uint64) time.Time {

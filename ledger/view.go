@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -360,6 +362,29 @@ func (v *View) RelyingParty(clientID string) (chaincode.RelyingParty, bool) {
 	defer v.mu.RUnlock()
 	x, ok := v.rps[clientID]
 	return x, ok
+}
+
+// RelyingParties returns every relying party in the view, sorted by
+// client ID.
+func (v *View) RelyingParties() []chaincode.RelyingParty {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return sortedValues(v.rps)
+}
+
+// Terminals returns every terminal in the view, sorted by ID.
+func (v *View) Terminals() []chaincode.Terminal {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return sortedValues(v.terminals)
+}
+
+func sortedValues[T any](m map[string]T) []T {
+	out := make([]T, 0, len(m))
+	for _, k := range slices.Sorted(maps.Keys(m)) {
+		out = append(out, m[k])
+	}
+	return out
 }
 
 // Terminal returns a verification terminal from the view.

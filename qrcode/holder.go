@@ -69,7 +69,7 @@ func (v *Verifier) VerifyHolderRequest(ctx context.Context, r *HolderRequest, re
 	if err != nil {
 		return Binding{}, err
 	}
-	if err := v.checkSigned(ctx, ctxBinding, s); err != nil {
+	if err := v.checkSigned(ctx, ctxBinding, b.Region, s); err != nil {
 		return Binding{}, fmt.Errorf("binding: %w", err)
 	}
 	if b.DeviceKey.Verify(r.signedBytes(), r.Sig) != nil {

@@ -31,6 +31,16 @@ type IssuerKeySource interface {
 	IssuerKeys(ctx context.Context) ([]IssuerKey, error)
 }
 
+// RegionKeySource resolves an issuer key of another region from the trust
+// registry by the payload's region and kid hint (federation.Keys): the
+// region must be active and the key active or retiring. Errors should
+// match ErrUnknownKey (no such usable key) or ErrUnavailable (the source
+// cannot say yet); others are reported as ErrUnknownKey. Implementations
+// must be safe for concurrent use and should not block on the network.
+type RegionKeySource interface {
+	QRIssuerKey(ctx context.Context, region uint32, kidHint []byte) (crypto.PublicKey, error)
+}
+
 // StaticKeys is an IssuerKeySource with a fixed list.
 type StaticKeys []IssuerKey
 
@@ -77,6 +87,15 @@ const (
 type VerifierConfig struct {
 	// Keys lists the trusted issuer keys. Required.
 	Keys IssuerKeySource
+	// Region, when set, is the one region Keys sign for: a payload naming
+	// another region is checked with the key Regions gives for (its region,
+	// its kid hint), and refused with ErrUnknownKey when Regions is nil.
+	// Zero trusts Keys for any region (a stand-alone verifier given an
+	// issuer's JWKS file).
+	Region uint32
+	// Regions resolves other regions' keys from the trust registry; nil
+	// means none are trusted.
+	Regions RegionKeySource
 	// Status checks status entries. Required.
 	Status StatusChecker
 	// Counters detects replays and clones; nil disables the check (for
@@ -217,9 +236,33 @@ func (v *Verifier) reload(ctx context.Context, now time.Time) error {
 	return nil
 }
 
-// checkSigned verifies an issuer envelope.
-func (v *Verifier) checkSigned(ctx context.Context, context string, s signed) error {
-	k, err := v.key(ctx, s.Kid)
+// issuerKey returns the key of the payload's region and kid hint: the
+// verifier's own keys for its region (or any region when Region is zero),
+// else the registry's key of that region.
+func (v *Verifier) issuerKey(ctx context.Context, region uint32, hint []byte) (*gm.PublicKey, error) {
+	if v.cfg.Region == 0 || region == v.cfg.Region {
+		return v.key(ctx, hint)
+	}
+	if v.cfg.Regions == nil {
+		return nil, fmt.Errorf("%w: region %d is not trusted here", ErrUnknownKey, region)
+	}
+	pub, err := v.cfg.Regions.QRIssuerKey(ctx, region, hint)
+	if err != nil {
+		if errors.Is(err, ErrUnknownKey) || errors.Is(err, ErrUnavailable) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: region %d: %w", ErrUnknownKey, region, err)
+	}
+	k, err := sm2Public(pub)
+	if err != nil {
+		return nil, fmt.Errorf("%w: region %d: %w", ErrUnknownKey, region, err)
+	}
+	return k, nil
+}
+
+// checkSigned verifies an issuer envelope of a payload naming region.
+func (v *Verifier) checkSigned(ctx context.Context, context string, region uint32, s signed) error {
+	k, err := v.issuerKey(ctx, region, s.Kid)
 	if err != nil {
 		return err
 	}
@@ -348,7 +391,7 @@ func (v *Verifier) VerifyOffline(ctx context.Context, text string, opts VerifyOp
 	if opts.Audience != "" && p.pres.Audience != "" && opts.Audience != p.pres.Audience {
 		return nil, ErrAudience
 	}
-	if err := v.checkSigned(ctx, ctxBinding, p.bindingSigned); err != nil {
+	if err := v.checkSigned(ctx, ctxBinding, p.binding.Region, p.bindingSigned); err != nil {
 		return nil, fmt.Errorf("binding: %w", err)
 	}
 	if p.binding.DeviceKey.Verify(p.deviceMsg, p.deviceSig) != nil {
@@ -378,9 +421,28 @@ func (v *Verifier) VerifyOffline(ctx context.Context, text string, opts VerifyOp
 	return r, nil
 }
 
+// VerifyDelegation checks a delegation presented online beside a holder's
+// signed request (a guardian approving a login for the person they act
+// for): the issuer's signature, that actor (the authenticated holder's
+// binding subject) is its actor, its validity at now, its status, and that
+// its scope allows action (ActionPresent when empty). Errors match
+// ErrDelegation, ErrDelegationScope, a status error or a decoding
+// sentinel.
+func (v *Verifier) VerifyDelegation(ctx context.Context, raw, actor []byte, action string, now time.Time) (*Delegation, error) {
+	d, s, err := decodeDelegation(raw)
+	if err != nil {
+		return nil, err
+	}
+	p := &offlineParts{binding: Binding{Subject: actor}, delegation: &d, delegSigned: s}
+	if err := v.checkDelegation(ctx, p, now, action, &Result{}); err != nil {
+		return nil, err
+	}
+	return &d, nil
+}
+
 func (v *Verifier) checkDelegation(ctx context.Context, p *offlineParts, now time.Time, action string, r *Result) error {
 	d := p.delegation
-	if err := v.checkSigned(ctx, ctxDelegation, p.delegSigned); err != nil {
+	if err := v.checkSigned(ctx, ctxDelegation, d.Status.Region, p.delegSigned); err != nil {
 		return fmt.Errorf("delegation: %w", err)
 	}
 	if !bytes.Equal(d.Actor, p.binding.Subject) {
@@ -411,7 +473,7 @@ func (v *Verifier) VerifyStatic(ctx context.Context, text string) (*Result, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := v.checkSigned(ctx, ctxStatic, s); err != nil {
+	if err := v.checkSigned(ctx, ctxStatic, st.Region, s); err != nil {
 		return nil, fmt.Errorf("static code: %w", err)
 	}
 	now := v.cfg.Now()

@@ -7,8 +7,10 @@
 #  2. `trustid id derive-batch` over 10 million made-up numbers;
 #  3. trustid-bench: the real `trustid serve` as its own process, every
 #     route driven over loopback HTTP, with the node's CPU time per request
-#     and the cryptographic floor measured in the same run
-#     (node-bench.md, node-bench.json).
+#     and the cryptographic floor measured in the same run, the library
+#     comparisons of step 1 (api.txt) and PNG plots of requests/s and p99
+#     against concurrency (node-bench.md, node-bench.json,
+#     node-bench-throughput.png, node-bench-p99.png).
 #
 # The Fabric figures need the native network and are not run here: see
 # "Fabric" in docs/BENCHMARKS.md. Most steps run for a fixed time (about
@@ -19,6 +21,7 @@
 #   BENCH_DURATION=10s BENCH_CONCURRENCY=1,8,32 ./scripts/bench.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/toolchain.sh
 out=${BENCH_OUT:-bench-out}
 mkdir -p "$out"
 
@@ -40,17 +43,19 @@ bench derive-batch-inprocess ./cmd/trustid/ -bench DeriveBatch
 bench qrcode ./qrcode/ -bench 'SM2VerifyBaseline|VerifyOffline' -benchtime 2s -count 3
 bench credentials-vcjwt ./credentials/ -bench 'BareSign|BareVerify|IssueVCJWT|VerifyVCJWT|IssueFull' -benchtime 1s
 bench credentials-status ./credentials/ -bench 'StatusCheck|DecodeStatusList1M' -benchmem
-bench credentials-setstatus ./credentials/ -bench SetStatusAnchor -benchtime 2s
+bench credentials-setstatus ./credentials/statuslist/ -bench SharedSetStatus -benchtime 2s
 bench ledger-outbox ./ledger/ -bench OutboxEmbedded -benchtime 200x -count 3
 bench ledger-auditlog ./ledger/ -bench AuditLogAppend -benchtime 2000x
 bench chaincode ./chaincode/ -bench MerkleRoot -benchtime 2s
 
-# Token validation: three rounds of the three benchmarks back to back, so
-# each round's ratio compares figures taken under the same load.
-log "api: SM2VerifyBaseline|ValidateToken|TokenEndpoint, 3 rounds"
+# Token validation and the library comparisons (emmansun/gmsm against
+# tjfoc/gmsm, TrustID's token check against golang-jwt ES256): three rounds
+# of the benchmarks back to back, so each round's ratio compares figures
+# taken under the same load. trustid-bench puts the ratios in its table.
+log "api: SM2VerifyBaseline|ValidateToken|TokenEndpoint|Compare, 3 rounds"
 go test -c -o "$out/api.test" ./api/
 (cd api && for round in 1 2 3; do
-  "../$out/api.test" -test.run '^$' -test.bench 'SM2VerifyBaseline|ValidateToken|TokenEndpoint' -test.benchmem
+  "../$out/api.test" -test.run '^$' -test.bench 'SM2VerifyBaseline|ValidateToken|TokenEndpoint|Compare' -test.benchmem
 done) | tee "$out/api.txt"
 rm -f "$out/api.test"
 
@@ -67,8 +72,8 @@ TRUSTID_SYMBOL_KEY=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n') TRUSTI
   tee "$out/derive-batch.txt"
 rm -f "$tmp/ids.txt" "$tmp/symbols.txt"
 
-log "trustid-bench: the node over HTTP"
-"$out/trustid-bench" -trustid "$out/trustid" -out "$out" \
+log "trustid-bench: the node over HTTP, with the comparisons from api.txt and the plots"
+"$out/trustid-bench" -trustid "$out/trustid" -out "$out" -gobench "$out/api.txt" \
   -duration "${BENCH_DURATION:-5s}" -concurrency "${BENCH_CONCURRENCY:-1,16}"
 
-log "done; results in $out/ (node-bench.md: the node over HTTP)"
+log "done; results in $out/ (node-bench.md: the node over HTTP; node-bench-*.png: its plots)"

@@ -21,6 +21,7 @@
 # script. A count-bound FUZZTIME (500x) avoids the race altogether.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/toolchain.sh
 
 fuzztime=${FUZZTIME:-3s}
 

@@ -16,6 +16,7 @@
 # Functions run as CMD must return their failures explicitly: bash ignores
 # `set -e` inside a command whose status is tested.
 set -Eeuo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/toolchain.sh"
 
 STEP=${STEP:-} STEP_LOG=${STEP_LOG:-}
 LOG_TAIL=${LOG_TAIL:-25}

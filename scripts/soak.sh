@@ -2,19 +2,32 @@
 # Soak: the real `trustid serve` (Redis ephemeral store from a redis-server
 # the run starts, embedded ledger) under a mix of every route at half of
 # the capacity a short ramp measures first, for SOAK_DURATION (default 2m;
-# the full soak is 30m). trustid-bench samples the node's RSS, goroutines
-# and open files every 5 s, prints them as a table and FIGURES lines, and
-# fails on any failed request, RSS growth after the warm-up (a quarter of
-# the duration, at most 5 minutes) of 10 % or more, or more goroutines
-# than 100 + 4 per connection. Output: SOAK_OUT (default bench-out/soak).
+# the full soak is 30m). trustid-bench samples the node's heap after GC,
+# goroutines, RSS and open files every 5 s, prints them as a table and
+# FIGURES lines, and fails on any failed request, on the heap after GC
+# growing 10 % or more after the warm-up (a quarter of the duration, at
+# most 5 minutes; medians of 3 samples), or on more goroutines than
+# 100 + 4 per connection. Output: SOAK_OUT (default bench-out/soak).
 #
-#   ./scripts/soak.sh                    # 2 minutes (what scripts/test.sh runs)
+#   ./scripts/soak.sh                    # 2 minutes
 #   SOAK_DURATION=30m ./scripts/soak.sh  # the full soak
 #   SOAK_RATE=300 ./scripts/soak.sh      # a fixed rate instead of the ramp
+#   SOAK_PPROF=1 ./scripts/soak.sh       # also save the node's heap profiles
+#                                        # (trustid built with -tags benchpprof)
+#                                        # at the end of the warm-up and of the soak:
+#   go tool pprof -top -base bench-out/soak/heap-warmup.pb.gz bench-out/soak/heap-end.pb.gz
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/toolchain.sh
 out=${SOAK_OUT:-bench-out/soak}
 mkdir -p "$out"
-go build -o "$out/" ./cmd/trustid ./cmd/trustid-bench
-exec "$out/trustid-bench" -trustid "$out/trustid" -redis -out "$out" \
+pprof=()
+if [ -n "${SOAK_PPROF:-}" ]; then
+  go build -tags benchpprof -o "$out/" ./cmd/trustid
+  pprof=(-pprof)
+else
+  go build -o "$out/" ./cmd/trustid
+fi
+go build -o "$out/" ./cmd/trustid-bench
+exec "$out/trustid-bench" -trustid "$out/trustid" -redis -out "$out" "${pprof[@]}" \
   -soak "${SOAK_DURATION:-2m}" -rate "${SOAK_RATE:-0}" -concurrency "${SOAK_CONCURRENCY:-4,16}"

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every TrustID test on a fresh machine: installs what the tests need
-# (Debian's redis-server; curl and the Fabric binaries for the Fabric
-# tests), then vets and tests the whole module.
+# (Debian's redis-server and chromium, for the browser test; curl and the
+# Fabric binaries for the Fabric tests), then vets and tests the whole module, runs govulncheck and the
+# 2-minute soak. Go is the toolchain go.mod names (scripts/toolchain.sh).
 #
 #   ./scripts/test.sh                        # everything
 #   TRUSTID_TEST_SHORT=1 ./scripts/test.sh   # leave out the Fabric network
@@ -12,7 +13,7 @@ source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/trustid-test.XXXXXX")
 echo "logs in $LOGS"
-# The Fabric integration tests (^TestFabric in ./ledger/fabric and ./cmd/trustid)
+# The Fabric integration tests (^TestFabric in ./ledger/fabric, ./cmd/trustid and ./cmd/trustid-bench)
 # need the network: scripts/fabric/test.sh runs them, not the plain go test
 # runs below.
 FABRIC_TESTS='^TestFabric'
@@ -33,6 +34,15 @@ need_pkg() { # need_pkg COMMAND PACKAGE
 }
 
 need_pkg redis-server redis-server
+# The browser test finds chromium or chromium-browser (internal/testbrowser).
+command -v chromium-browser >/dev/null 2>&1 || need_pkg chromium chromium
+# The interop tests run third-party libraries on Node.js (COSE, Data
+# Integrity, OID4VCI, OID4VP): Node.js and every interop directory's npm
+# packages, from their committed lock files.
+need_pkg node nodejs
+need_pkg npm npm
+log "interop: npm ci in every directory with a committed package-lock.json"
+run_step -t "interop setup" "$LOGS/interop.log" -- ./scripts/interop.sh
 
 log "go vet"
 run_step -t "go vet" "$LOGS/vet.log" -- go vet ./...
@@ -48,14 +58,25 @@ run_step -t "go test" "$LOGS/test.log" -- go test -count=1 -timeout 20m -skip "$
 log "go test -race (every package with shared state)"
 run_step -t "go test -race" "$LOGS/race.log" -- go test -count=1 -race -timeout 15m -skip "$FABRIC_TESTS" \
   ./store/... ./keystore/... ./ledger/... ./chaincode/... ./auth/... ./api/ ./qrcode/... ./identity/ ./credentials/... ./enrollment/ \
-  ./internal/groupcommit/ ./internal/jsonfile/ ./internal/fakeclock/ ./cmd/trustid/
+  ./login/ ./federation/ ./oid4vp/... ./internal/groupcommit/ ./internal/fakeclock/ ./cmd/trustid/ ./sdk/... ./oid4vci/
 
 log "fuzz: every fuzz target for a few seconds (FUZZTIME, default 2s)"
 run_step -t "fuzz" "$LOGS/fuzz.log" -- env FUZZTIME="${FUZZTIME:-2s}" ./scripts/fuzz.sh
 
+log "govulncheck: known vulnerabilities our code reaches (go.mod's toolchain, database from the module proxy)"
+run_step -t "vulncheck" "$LOGS/vulncheck.log" -- ./scripts/vulncheck.sh
+
+# The 2-minute soak: the real node with Redis and the embedded ledger under
+# the mixed load at half its measured capacity; fails on any failed
+# request, on the heap after GC growing 10 % or more after the warm-up, or
+# on goroutines beyond their bound (docs/BENCHMARKS.md, "Soak and faults").
+log "soak: 2 minutes of mixed traffic (scripts/soak.sh)"
+run_step -t "soak" "$LOGS/soak.log" -- env SOAK_OUT="$LOGS/soak" ./scripts/soak.sh
+
 if [ -z "${TRUSTID_TEST_SHORT:-}" ]; then
   log "Fabric: build the binaries (cached after the first run), bring up the native network, run the Fabric tests, tear down"
   need_pkg curl curl
+  need_pkg haproxy haproxy # the load balancer of TestFabricLBProof
   step "Fabric binaries"
   ./scripts/fabric/build.sh
   # The 60 s load test of issue 5 runs too: 12,000 status changes/s asked
@@ -66,7 +87,7 @@ if [ -z "${TRUSTID_TEST_SHORT:-}" ]; then
   log "all tests passed"
 else
   step "list what TRUSTID_TEST_SHORT leaves out"
-  listed=$(go test -list "$FABRIC_TESTS" ./ledger/fabric/ ./cmd/trustid/)
+  listed=$(go test -list "$FABRIC_TESTS" ./ledger/fabric/ ./cmd/trustid/ ./cmd/trustid-bench/)
   log "LEFT OUT (TRUSTID_TEST_SHORT=1): the Fabric network and its tests:" $(grep -E '^Test' <<<"$listed" || true)
   log "all other tests passed; the run is NOT complete"
 fi

@@ -20,13 +20,16 @@
 # When govulncheck cannot analyse the module it exits 2.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/toolchain.sh
 
 GOVULNCHECK_VERSION=v1.9.0
 VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018
 
 TOOLS=${TRUSTID_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/trustid-tools}
 # govulncheck type-checks the standard library of the go command it runs
-# with, so it is built by that same Go (GOTOOLCHAIN may select another).
+# with, so it is built by that same Go: the toolchain go.mod names
+# (scripts/toolchain.sh), also outside the module, where the go command
+# would otherwise take the local one.
 GOVERSION=$(go env GOVERSION)
 BIN=$TOOLS/govulncheck@$GOVULNCHECK_VERSION-$GOVERSION
 
@@ -40,13 +43,13 @@ if [ ! -x "$BIN/govulncheck" ]; then
   echo "installing govulncheck $GOVULNCHECK_VERSION into $BIN"
   mkdir -p "$BIN"
   # Outside the module, so our go.mod is neither read nor changed.
-  (cd "$TOOLS" && GOBIN=$BIN GOFLAGS= go install "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION") ||
+  (cd "$TOOLS" && GOTOOLCHAIN=$GOVERSION GOBIN=$BIN GOFLAGS= go install "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION") ||
     not_run "cannot install golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION from the Go module proxy"
 fi
 
 db=${VULNDB:-}
 if [ -z "$db" ]; then
-  dir=$(cd "$TOOLS" && GOFLAGS= go mod download -json "golang.org/x/vulndb@$VULNDB_VERSION" |
+  dir=$(cd "$TOOLS" && GOTOOLCHAIN=$GOVERSION GOFLAGS= go mod download -json "golang.org/x/vulndb@$VULNDB_VERSION" |
     sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') ||
     not_run "cannot download golang.org/x/vulndb@$VULNDB_VERSION from the Go module proxy"
   [ -d "$dir/data/osv" ] || not_run "golang.org/x/vulndb@$VULNDB_VERSION has no data/osv directory"

@@ -21,6 +21,11 @@ var (
 	ErrExists = errors.New("store: already exists")
 	// ErrReplayed means MarkUsed found the nonce already marked.
 	ErrReplayed = errors.New("store: replayed")
+	// ErrHistoryLost means MarkUsed cannot tell whether the nonce was
+	// marked before: the backend restarted (and may have lost markers) less
+	// than the marker's ttl ago. Nothing was written; callers must fail
+	// closed (refuse the request as temporarily unavailable).
+	ErrHistoryLost = errors.New("store: replay history lost (backend restarted within the marker's ttl)")
 	// ErrInvalidKey means the caller passed an empty key.
 	ErrInvalidKey = errors.New("store: empty key")
 	// ErrInvalidTTL means the caller passed a TTL that is not positive.
@@ -70,8 +75,16 @@ type Store interface {
 	// MarkUsed records a nonce or replay marker for ttl. The first call for a
 	// key returns nil; any call while the marker is live returns ErrReplayed,
 	// and exactly one of many concurrent first calls returns nil. After ttl
-	// the key may be used again, so ttl must cover the lifetime of whatever
-	// carries the nonce (for example the assertion's exp plus clock skew).
+	// the key may be used again.
+	//
+	// ttl must cover the carrier's whole window of use as seen from now:
+	// the carrier (an assertion, a proof) must not be acceptable later than
+	// now+ttl, nor have been acceptable earlier than now-ttl (for a JWT:
+	// max(exp - now, now - iat) plus the clock-skew leeway). A store that
+	// can lose markers (a Redis that restarted empty or from an older
+	// snapshot) returns ErrHistoryLost, marking nothing, while it has been
+	// up for less than ttl: a marker set before the loss might otherwise
+	// be accepted again.
 	MarkUsed(ctx context.Context, key string, ttl time.Duration) error
 
 	// Get returns the value stored by Set, or ErrNotFound when it is missing

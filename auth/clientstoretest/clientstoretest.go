@@ -1,6 +1,8 @@
 // Package clientstoretest is the conformance suite of auth.ClientStore:
-// every implementation (the registry file today, the ledger later) must
-// pass Run.
+// every implementation (the in-memory store, the registry on the ledger
+// over the embedded ledger and over Fabric) must pass Run. Client IDs are
+// fresh in each run, so the suite also runs against a shared, long-lived
+// registry (a Fabric network).
 package clientstoretest
 
 import (
@@ -8,6 +10,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,94 +19,112 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 )
 
-// Run checks the ClientStore contract against stores made by open, which
-// must return a new, empty store for each call.
+// Run checks the ClientStore contract against stores made by open. A
+// store may already hold other clients; the suite's IDs are fresh.
 func Run(t *testing.T, open func(t *testing.T) auth.ClientStore) {
+	// start opens a store and returns it with a maker of fresh IDs.
+	start := func(t *testing.T) (auth.ClientStore, func(string) string) {
+		var b [4]byte
+		rand.Read(b[:])
+		pre := fmt.Sprintf("cs%x-", b)
+		return open(t), func(s string) string { return pre + s }
+	}
 	t.Run("GetMissing", func(t *testing.T) {
-		s := open(t)
-		if _, err := s.Get(context.Background(), "nobody"); !errors.Is(err, auth.ErrClientNotFound) {
+		s, id := start(t)
+		if _, err := s.Get(context.Background(), id("nobody")); !errors.Is(err, auth.ErrClientNotFound) {
 			t.Errorf("got %v, want ErrClientNotFound", err)
 		}
 	})
 	t.Run("CreateGetList", func(t *testing.T) {
-		s := open(t)
+		s, id := start(t)
 		ctx := context.Background()
-		b, a := Client(t, "svc-b"), Client(t, "svc-a")
+		b, a := Client(t, id("svc-b")), Client(t, id("svc-a"))
 		for _, c := range []auth.Client{b, a} {
 			if err := s.Create(ctx, c); err != nil {
 				t.Fatal(err)
 			}
 		}
-		got, err := s.Get(ctx, "svc-a")
-		if err != nil || fmt.Sprint(got) != fmt.Sprint(a) {
+		got, err := s.Get(ctx, id("svc-a"))
+		// A store may stamp Created with its own registration time.
+		if err != nil || got.Created.IsZero() {
+			t.Errorf("get: %v, created %v", err, got.Created)
+		}
+		got.Created = a.Created
+		if fmt.Sprint(got) != fmt.Sprint(a) {
 			t.Errorf("get: %v\n got %+v\nwant %+v", err, got, a)
 		}
-		list, err := s.List(ctx)
-		if err != nil || len(list) != 2 || list[0].ID != "svc-a" || list[1].ID != "svc-b" {
+		all, err := s.List(ctx)
+		var list []auth.Client
+		for _, c := range all {
+			if strings.HasPrefix(c.ID, id("")) {
+				list = append(list, c)
+			}
+		}
+		if err != nil || len(list) != 2 || list[0].ID != id("svc-a") || list[1].ID != id("svc-b") {
 			t.Errorf("list %v %v", list, err)
 		}
 		if err := s.Create(ctx, a); !errors.Is(err, auth.ErrClientExists) {
 			t.Errorf("duplicate create: %v", err)
 		}
-		bad := Client(t, "svc-c")
+		bad := Client(t, id("svc-c"))
 		bad.Region = "999999"
 		if err := s.Create(ctx, bad); !errors.Is(err, auth.ErrInvalidClientMetadata) {
 			t.Errorf("invalid create: %v", err)
 		}
-		if _, err := s.Get(ctx, "svc-c"); !errors.Is(err, auth.ErrClientNotFound) {
+		if _, err := s.Get(ctx, id("svc-c")); !errors.Is(err, auth.ErrClientNotFound) {
 			t.Errorf("invalid client was stored: %v", err)
 		}
 	})
 	t.Run("CopiesAreIndependent", func(t *testing.T) {
-		s := open(t)
+		s, id := start(t)
 		ctx := context.Background()
-		c := Client(t, "svc-a")
+		c := Client(t, id("svc-a"))
 		if err := s.Create(ctx, c); err != nil {
 			t.Fatal(err)
 		}
 		c.Scopes[0] = "changed-after-create"
-		got, _ := s.Get(ctx, "svc-a")
+		got, _ := s.Get(ctx, id("svc-a"))
 		got.Scopes[0] = "changed-after-get"
 		got.JWKS.Keys[0].Kid = "changed"
-		again, _ := s.Get(ctx, "svc-a")
+		again, _ := s.Get(ctx, id("svc-a"))
 		if again.Scopes[0] != auth.ScopeQRRedeem || again.JWKS.Keys[0].Kid == "changed" {
 			t.Errorf("store shares memory with callers: %+v", again)
 		}
 	})
 	t.Run("Update", func(t *testing.T) {
-		s := open(t)
+		s, id := start(t)
 		ctx := context.Background()
-		if err := s.Create(ctx, Client(t, "svc-a")); err != nil {
+		if err := s.Create(ctx, Client(t, id("svc-a"))); err != nil {
 			t.Fatal(err)
 		}
-		got, err := s.Update(ctx, "svc-a", func(c *auth.Client) error { c.Disabled = true; return nil })
+		got, err := s.Update(ctx, id("svc-a"), func(c *auth.Client) error { c.Disabled = true; return nil })
 		if err != nil || !got.Disabled {
 			t.Fatalf("update: %+v %v", got, err)
 		}
-		if c, _ := s.Get(ctx, "svc-a"); !c.Disabled {
+		if c, _ := s.Get(ctx, id("svc-a")); !c.Disabled {
 			t.Error("update not stored")
 		}
 		boom := errors.New("boom")
-		if _, err := s.Update(ctx, "svc-a", func(c *auth.Client) error { c.Disabled = false; return boom }); !errors.Is(err, boom) {
+		if _, err := s.Update(ctx, id("svc-a"), func(c *auth.Client) error { c.Disabled = false; return boom }); !errors.Is(err, boom) {
 			t.Errorf("fn error: %v", err)
 		}
-		if _, err := s.Update(ctx, "svc-a", func(c *auth.Client) error { c.Scopes = []string{"nope"}; return nil }); !errors.Is(err, auth.ErrInvalidClientMetadata) {
+		if _, err := s.Update(ctx, id("svc-a"), func(c *auth.Client) error { c.Scopes = []string{"nope"}; return nil }); !errors.Is(err, auth.ErrInvalidClientMetadata) {
 			t.Errorf("invalid update: %v", err)
 		}
-		if _, err := s.Update(ctx, "svc-a", func(c *auth.Client) error { c.ID = "svc-z"; return nil }); err == nil {
+		if _, err := s.Update(ctx, id("svc-a"), func(c *auth.Client) error { c.ID = id("svc-z"); return nil }); err == nil {
 			t.Error("ID change accepted")
 		}
-		if c, _ := s.Get(ctx, "svc-a"); !c.Disabled || c.Scopes[0] != auth.ScopeQRRedeem {
+		if c, _ := s.Get(ctx, id("svc-a")); !c.Disabled || c.Scopes[0] != auth.ScopeQRRedeem {
 			t.Errorf("failed updates changed the client: %+v", c)
 		}
-		if _, err := s.Update(ctx, "nobody", func(*auth.Client) error { return nil }); !errors.Is(err, auth.ErrClientNotFound) {
+		if _, err := s.Update(ctx, id("nobody"), func(*auth.Client) error { return nil }); !errors.Is(err, auth.ErrClientNotFound) {
 			t.Errorf("update of a missing client: %v", err)
 		}
 	})
 	t.Run("ConcurrentUpdatesAreNotLost", func(t *testing.T) {
-		s := open(t)
+		s, id := start(t)
 		ctx := context.Background()
-		if err := s.Create(ctx, Client(t, "svc-a")); err != nil {
+		if err := s.Create(ctx, Client(t, id("svc-a"))); err != nil {
 			t.Fatal(err)
 		}
 		const n = 20
@@ -112,7 +133,7 @@ func Run(t *testing.T, open func(t *testing.T) auth.ClientStore) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := s.Update(ctx, "svc-a", func(c *auth.Client) error {
+				if _, err := s.Update(ctx, id("svc-a"), func(c *auth.Client) error {
 					c.RedirectURIs = append(c.RedirectURIs, fmt.Sprintf("https://svc-a.example/cb/%d", i))
 					return nil
 				}); err != nil {
@@ -121,18 +142,18 @@ func Run(t *testing.T, open func(t *testing.T) auth.ClientStore) {
 			}()
 		}
 		wg.Wait()
-		if c, _ := s.Get(ctx, "svc-a"); len(c.RedirectURIs) != n {
+		if c, _ := s.Get(ctx, id("svc-a")); len(c.RedirectURIs) != n {
 			t.Errorf("%d of %d concurrent updates kept", len(c.RedirectURIs), n)
 		}
 	})
 	t.Run("CancelledContext", func(t *testing.T) {
-		s := open(t)
+		s, id := start(t)
 		ctx, cancel := context.WithCancel(context.Background())
 		cancel()
-		if _, err := s.Get(ctx, "svc-a"); !errors.Is(err, context.Canceled) {
+		if _, err := s.Get(ctx, id("svc-a")); !errors.Is(err, context.Canceled) {
 			t.Errorf("get: %v", err)
 		}
-		if err := s.Create(ctx, Client(t, "svc-a")); !errors.Is(err, context.Canceled) {
+		if err := s.Create(ctx, Client(t, id("svc-a"))); !errors.Is(err, context.Canceled) {
 			t.Errorf("create: %v", err)
 		}
 	})

@@ -78,31 +78,38 @@ func (e *statusError) Error() string { return fmt.Sprintf("HTTP %d: %.300s", e.s
 // do sends one request and reads the whole answer; an answer other than
 // want is a *statusError.
 func (c *conn) do(method, path, bearer string, contentType string, body []byte, want int) ([]byte, error) {
+	h := http.Header{"Content-Type": {contentType}}
+	if bearer != "" {
+		h.Set("Authorization", "Bearer "+bearer)
+	}
+	out, _, err := c.send(method, path, h, body, want)
+	return out, err
+}
+
+// send is do with the request's headers given, and the answer's returned.
+func (c *conn) send(method, path string, h http.Header, body []byte, want int) ([]byte, http.Header, error) {
 	if c.budget > 0 && c.used >= c.budget {
 		c.move()
 	}
 	c.used++
 	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	req.Header.Set("Content-Type", contentType)
-	if bearer != "" {
-		req.Header.Set("Authorization", "Bearer "+bearer)
-	}
+	req.Header = h
 	resp, err := c.client.Do(req)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	out, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if resp.StatusCode != want {
-		return nil, &statusError{status: resp.StatusCode, body: string(out)}
+		return nil, nil, &statusError{status: resp.StatusCode, body: string(out)}
 	}
-	return out, nil
+	return out, resp.Header, nil
 }
 
 // errExhausted reports that a route's prepared inputs (pre-signed

@@ -15,15 +15,24 @@
 //	enroll     POST /v1/enrollments (attested, with PIN and device key)
 //	qr-issue   POST /v1/qr
 //	qr-redeem  POST /v1/qr/verify
+//	login      GET /oauth2/authorize, GET and POST /login/sessions/{id}/…,
+//	           POST /oauth2/token, GET /oauth2/userinfo: one whole login
 //
 // For each it reports throughput, p50/p99 latency, the node process's CPU
 // time per request (user + system from /proc/<pid>/stat, read before and
 // after the timed window), and that CPU time as a multiple of the route's
 // cryptographic floor: the bare SM2 and SM3 operations the route cannot
 // do without, timed in this process in the same run.
+// It writes them as node-bench.md and node-bench.json, and PNG plots of
+// requests/s and p99 latency against concurrency (plot.go). With -gobench
+// it adds the library comparisons from Go benchmark output (compare.go:
+// emmansun/gmsm against tjfoc/gmsm, TrustID's token check against
+// golang-jwt ES256).
 //
 // Requests that need signing by the client (assertions, device proofs,
-// attestations, holder requests) are signed before the clock starts. The
+// attestations, holder requests) are signed before the clock starts, but
+// for the login approval: it signs the session's challenge, known only
+// then. The
 // node's configurable rate limits (token and enrollment) are raised in
 // its config file; the two that have no setting (credential verification,
 // 300 a minute, and code issuance, 120 a minute, per source address) are
@@ -39,9 +48,11 @@
 // measures first, on as many connections as the last -concurrency. It
 // samples the node's RSS (anonymous and file-backed), heap, goroutines
 // and open files every -sample, prints them as a table and FIGURES lines,
-// writes soak.json, and fails on any failed request, on the node's own
-// memory growing 10 % or more after the warm-up, or on goroutines beyond
-// their bound (scripts/soak.sh).
+// writes soak.json, and fails on any failed request, on the node's heap
+// after GC growing 10 % or more after the warm-up, or on goroutines beyond
+// their bound (scripts/soak.sh). With -pprof (a trustid built with -tags
+// benchpprof) it saves the node's heap profiles at the end of the warm-up
+// and of the soak.
 //
 //	go build -o bin/ ./cmd/trustid ./cmd/trustid-bench
 //	bin/trustid-bench -trustid bin/trustid -duration 5s -concurrency 1,16 -out bench-out
@@ -56,6 +67,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -89,6 +101,14 @@ type options struct {
 	soak   time.Duration
 	rate   float64
 	sample time.Duration
+	// pprof: the trustid is built with -tags benchpprof; its profiling
+	// listener gets a free loopback address (pprofAddr) and the soak
+	// saves heap profiles from it (soak.go).
+	pprof     bool
+	pprofAddr string
+	// gobench are files of Go benchmark output holding the library
+	// comparisons (compare.go).
+	gobench []string
 }
 
 // maxRun bounds a whole run, whatever the flags (a soak adds its duration).
@@ -110,7 +130,13 @@ func main() {
 	flag.DurationVar(&o.soak, "soak", 0, "run a soak of this duration: every route in a fixed mix at -rate, the node sampled and held to bounds (see soak.go)")
 	flag.Float64Var(&o.rate, "rate", 0, "soak rate in requests per second (default: half the capacity a ramp over -concurrency measures first)")
 	flag.DurationVar(&o.sample, "sample", 5*time.Second, "soak: interval between readings of the node's RSS, goroutines and open files")
+	flag.BoolVar(&o.pprof, "pprof", false, "the trustid is built with -tags benchpprof: its pprof listener gets a free loopback address (printed); a soak saves its heap profiles at the end of the warm-up and of the soak in -out")
+	var gobench string
+	flag.StringVar(&gobench, "gobench", "", "comma-separated files of Go benchmark output with api's BenchmarkCompare*, ValidateToken and SM2VerifyBaseline: their ratios go into the table")
 	flag.Parse()
+	if gobench != "" {
+		o.gobench = strings.Split(gobench, ",")
+	}
 	var err error
 	if o.concurrency, o.paths, err = parseLists(conc, paths); err == nil {
 		err = o.check()
@@ -216,12 +242,24 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		LoadBefore: loadAverage(), Duration: o.duration.String(), Concurrency: o.concurrency,
 		Command: strings.Join(os.Args, " "),
 	}
+	if len(o.gobench) > 0 {
+		if rep.Comparisons, err = compareFiles(o.gobench); err != nil {
+			return nil, err
+		}
+	}
 	fmt.Fprintln(log, "timing the cryptographic primitives...")
 	if rep.Primitives, err = measurePrimitives(); err != nil {
 		return nil, err
 	}
 	b := &bench{o: o, prims: rep.Primitives, node: &node{bin: o.trustid, dir: dir, data: filepath.Join(dir, "data"), env: childEnv(), config: serveConfig}}
 	rep.Store = "in-memory"
+	if o.pprof {
+		if b.o.pprofAddr, err = freeLoopbackAddr(); err != nil {
+			return nil, err
+		}
+		b.node.serveEnv = append(b.node.serveEnv, "TRUSTID_PPROF_ADDR="+b.o.pprofAddr)
+		fmt.Fprintf(log, "the node serves pprof at http://%s/debug/pprof/\n", b.o.pprofAddr)
+	}
 	if o.redis {
 		addr, pid, stop, err := startRedis(ctx, dir)
 		if err != nil {
@@ -239,10 +277,13 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 			return nil, err
 		}
 	}
-	if err := b.node.provision(ctx); err != nil {
+	// The registry is on the node's ledger: provision through the running
+	// node (its admin socket).
+	if err := b.node.start(ctx); err != nil {
+		b.node.stop()
 		return nil, err
 	}
-	if err := b.node.start(ctx); err != nil {
+	if err := b.node.provision(ctx); err != nil {
 		b.node.stop()
 		return nil, err
 	}
@@ -358,4 +399,14 @@ func (b *bench) accessToken() (string, error) {
 		return "", fmt.Errorf("access token: %.200s", out)
 	}
 	return resp.AccessToken, nil
+}
+
+// freeLoopbackAddr returns a loopback address with a port free right now.
+func freeLoopbackAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }

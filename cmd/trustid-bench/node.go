@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -24,9 +25,14 @@ import (
 
 // The relying party and terminal the run registers, and the node's region.
 const (
-	clientID   = "bench-rp"
-	terminalID = "t-bench"
-	region     = "310000"
+	clientID = "bench-rp"
+	// loginClientID is the website that logs people in (OpenID Connect,
+	// client_secret_basic), at loginRedirect, with a sector of its own
+	// (a sector belongs to one relying party).
+	loginClientID = "bench-web"
+	loginRedirect = "http://127.0.0.1:9/callback"
+	terminalID    = "t-bench"
+	region        = "310000"
 	// sector is the relying party's sector for pairwise IDs.
 	sector = "bench.example"
 )
@@ -46,6 +52,7 @@ var serveConfig = strings.Join([]string{
 	"token-rate-client: " + raisedLimit,
 	"enroll-rate-addr: " + raisedLimit,
 	"enroll-rate-client: " + raisedLimit,
+	"login-rate-addr: " + raisedLimit,
 }, "\n") + "\n"
 
 // node is a running `trustid serve` process and what was provisioned on it.
@@ -53,17 +60,22 @@ type node struct {
 	bin, dir, data string
 	config         string // the config file's content
 	env            []string
-	cmd            *exec.Cmd
-	exited         chan error
-	logPath        string
-	base           string // http://127.0.0.1:PORT
+	// serveEnv is added to env for `trustid serve` only (not the CLI).
+	serveEnv []string
+	cmd      *exec.Cmd
+	exited   chan error
+	logPath  string
+	base     string // http://127.0.0.1:PORT
 	// addr is where start listens; empty: a free loopback port. A restart
 	// reuses the first start's address (credentials name the node's URL).
 	addr      string
+	args      []string // more `trustid serve` flags
 	pid       string
 	clientKey *gm.PrivateKey
 	kid       string
 	terminal  *identity.Attester
+	// loginSecret is the login client's secret.
+	loginSecret string
 }
 
 // buildTrustID builds cmd/trustid into dir with the go command (the run
@@ -106,7 +118,8 @@ func (n *node) cli(ctx context.Context, args ...string) (string, error) {
 // provision registers, through the CLI, the relying party (an SM2 key made
 // by `trustid clients keygen`, every scope the run uses (registry:admin
 // to accredit itself as an issuer, as an operator would), the age_over_18
-// claim and a sector) and a verification terminal whose key this process
+// claim and a sector), a website that logs people in (authorization_code,
+// a client secret) and a verification terminal whose key this process
 // holds, as a counter terminal would.
 func (n *node) provision(ctx context.Context) error {
 	keys := filepath.Join(n.dir, "rp")
@@ -124,6 +137,17 @@ func (n *node) provision(ctx context.Context) error {
 		"--scopes", scopes, "--claims", "age_over_18", "--sector", sector,
 		"--jwks-file", filepath.Join(keys, n.kid+".jwks.json")); err != nil {
 		return err
+	}
+	out, err = n.cli(ctx, "clients", "add", "--id", loginClientID, "--name", "trustid-bench web", "--region", region,
+		"--scopes", auth.ScopeQRRedeem, "--grant-types", "authorization_code", "--redirect-uri", loginRedirect,
+		"--claims", "age_over_18", "--sector", "web."+sector, "--secret")
+	if err != nil {
+		return err
+	}
+	if m := regexp.MustCompile(`"client_secret":\s*"([^"]+)"`).FindStringSubmatch(out); m != nil {
+		n.loginSecret = m[1]
+	} else {
+		return fmt.Errorf("clients add --secret printed no client_secret")
 	}
 	pemBytes, err := os.ReadFile(filepath.Join(keys, n.kid+".key.pem"))
 	if err != nil {
@@ -154,7 +178,7 @@ func (n *node) provision(ctx context.Context) error {
 		"--region", "310104", "--public-key", pubFile); err != nil {
 		return err
 	}
-	n.terminal = &identity.Attester{TerminalID: terminalID, Signer: tk}
+	n.terminal = &identity.Attester{TerminalID: terminalID, Signer: tk, Audience: n.base}
 	return nil
 }
 
@@ -176,8 +200,8 @@ func (n *node) start(ctx context.Context) error {
 	if addr == "" {
 		addr = "127.0.0.1:0"
 	}
-	n.cmd = exec.Command(n.bin, "serve", "--data", n.data, "--addr", addr, "--config", cfg)
-	n.cmd.Env = n.env
+	n.cmd = exec.Command(n.bin, append([]string{"serve", "--data", n.data, "--addr", addr, "--config", cfg}, n.args...)...)
+	n.cmd.Env = append(slices.Clone(n.env), n.serveEnv...)
 	n.cmd.Stdout, n.cmd.Stderr = logFile, logFile
 	dieWithParent(n.cmd)
 	if err := n.cmd.Start(); err != nil {
@@ -206,16 +230,23 @@ func (n *node) start(ctx context.Context) error {
 			break
 		}
 	}
-	n.terminal.Audience = n.base
-	resp, err := http.Get(n.base + "/readyz")
-	if err != nil {
-		return err
+	if n.terminal != nil {
+		n.terminal.Audience = n.base
 	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("/readyz: %s\n%s", resp.Status, n.logTail())
+	// Ready within 30 s (on Fabric the ledger view loads first).
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get(n.base + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("/readyz: %s\n%s", resp.Status, n.logTail())
+		}
 	}
-	return nil
 }
 
 // stop asks the node to shut down (SIGTERM: drain, flush the outbox) and

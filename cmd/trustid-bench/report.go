@@ -27,10 +27,14 @@ type report struct {
 	Store      string     `json:"ephemeral_store"`
 	Primitives primitives `json:"primitives"`
 	Results    []result   `json:"results"`
+	// Comparisons are the library comparisons read from -gobench.
+	Comparisons []comparison `json:"comparisons,omitempty"`
 	// AccessLogLines counts the node's access-log lines over the whole
 	// run, setup included; ErrorLogLines its error-level lines.
 	AccessLogLines int `json:"access_log_lines"`
 	ErrorLogLines  int `json:"error_log_lines"`
+	// Plots are the PNG files written beside the table (plot.go).
+	Plots []string `json:"plots,omitempty"`
 	// Soak is the outcome of a -soak run (which measures no route alone).
 	Soak *soakReport `json:"soak,omitempty"`
 }
@@ -74,11 +78,19 @@ type result struct {
 	DoubleRedemptions int `json:"double_redemptions"`
 }
 
-// write saves node-bench.json and node-bench.md in dir and prints the
-// Markdown to w.
+// write saves node-bench.json, node-bench.md and the plots (plot.go) in
+// dir and prints the Markdown to w.
 func (r *report) write(dir string, w io.Writer) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
+	}
+	plots, err := r.plots(dir)
+	if err != nil {
+		return err
+	}
+	r.Plots = nil
+	for _, p := range plots {
+		r.Plots = append(r.Plots, filepath.Base(p))
 	}
 	js, err := json.MarshalIndent(r, "", "  ")
 	if err != nil {
@@ -135,6 +147,11 @@ func (r *report) markdown(w io.Writer) {
 			fmt.Fprintf(w, "Double-redemption probe at concurrency %d: %d fresh codes each sent twice at the same moment; redeemed twice: %d.\n",
 				x.Concurrency, x.RacedCodes, x.DoubleRedemptions)
 		}
+	}
+	fmt.Fprintln(w)
+	comparisonsMarkdown(w, r.Comparisons)
+	for _, p := range r.Plots {
+		fmt.Fprintf(w, "![%s](%s)\n", strings.TrimSuffix(p, ".png"), p)
 	}
 	fmt.Fprintln(w)
 	seen := map[string]bool{}

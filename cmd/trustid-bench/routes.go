@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	mrand "math/rand/v2"
+	"net/http"
 	"net/url"
+	"regexp"
 	"runtime"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -79,6 +84,8 @@ var routes = []route{
 		floorOps{Verifies: 2, Note: "verify the binding and the device signature"}, (*bench).runQRIssue},
 	{"qr-redeem", "POST /v1/qr/verify", "redeem an online code once (status checked, pairwise ID for the party)",
 		floorOps{SM3Blocks: 3, Note: "HMAC-SM3 pairwise ID (SM4-GCM open not counted)"}, (*bench).runQRRedeem},
+	{"login", "GET /oauth2/authorize … GET /oauth2/userinfo", "one whole scan-to-login, 6 requests: the login page (QR), the session read by the app, the device-signed approval, the page's poll (code), the code redeemed for tokens (client_secret_basic, PKCE), userinfo",
+		floorOps{Verifies: 2, Signs: 1, Note: "verify the binding and the device signature, sign the SM2 ID token"}, (*bench).runLogin},
 }
 
 // credential is one credential the node issued.
@@ -570,4 +577,110 @@ func (b *bench) raceProbe(n int) (raced, doubles int, err error) {
 		}
 	}
 	return raced, doubles, nil
+}
+
+// loginAppLink finds the session URL in the login page's app link.
+var loginAppLink = regexp.MustCompile(`href="trustid://login\?session=([^"]+)"`)
+
+// runLogin logs holders in to the login client, each iteration one whole
+// login as a browser, a phone and the party's backend do it. The phone's
+// signature over the session's challenge is made in the loop (the
+// challenge is only known then): this process's CPU, not the node's.
+func (b *bench) runLogin(ctx context.Context, conc int) (measure, error) {
+	if err := b.ensureHolders(8); err != nil {
+		return measure{}, err
+	}
+	var next atomic.Int64
+	return b.drive(ctx, conc, 0, warm, b.o.duration, func(_ int, c *conn) error {
+		return b.loginOnce(c, b.holders[(next.Add(1)-1)%int64(len(b.holders))])
+	})
+}
+
+// loginOnce is one login of h on c.
+func (b *bench) loginOnce(c *conn, h holder) error {
+	verifier := rand.Text() + rand.Text()
+	challenge := pkceS256(verifier)
+	q := url.Values{"client_id": {loginClientID}, "redirect_uri": {loginRedirect}, "response_type": {"code"},
+		"scope": {"openid age_over_18"}, "state": {rand.Text()}, "nonce": {rand.Text()},
+		"code_challenge": {challenge}, "code_challenge_method": {"S256"}}
+	page, hdr, err := c.send("GET", "/oauth2/authorize?"+q.Encode(), http.Header{}, nil, 200)
+	if err != nil {
+		return fmt.Errorf("authorize: %w", err)
+	}
+	m := loginAppLink.FindSubmatch(page)
+	if m == nil {
+		return fmt.Errorf("login page without the app link: %.200s", page)
+	}
+	sessionURL, err := url.QueryUnescape(strings.ReplaceAll(string(m[1]), "&amp;", "&"))
+	if err != nil || !strings.HasPrefix(sessionURL, b.node.base+"/") {
+		return fmt.Errorf("session URL %q", m[1])
+	}
+	session := strings.TrimPrefix(sessionURL, b.node.base)
+	var cookie string
+	for _, sc := range (&http.Response{Header: hdr}).Cookies() {
+		if sc.Name == "tid_login" {
+			cookie = sc.Name + "=" + sc.Value
+		}
+	}
+	if cookie == "" {
+		return errors.New("login page without its cookie")
+	}
+	out, err := c.do("GET", session, "", ctJSON, nil, 200)
+	if err != nil {
+		return fmt.Errorf("session: %w", err)
+	}
+	var req struct {
+		Challenge string `json:"challenge"`
+	}
+	json.Unmarshal(out, &req)
+	nonce, err := base64.RawURLEncoding.DecodeString(req.Challenge)
+	if err != nil || len(nonce) == 0 {
+		return fmt.Errorf("session without a challenge: %.200s", out)
+	}
+	hr := qrcode.HolderRequest{Binding: h.binding, Time: time.Now().Unix(), Nonce: nonce, Region: region, Consent: []string{"age_over_18"}}
+	if err := qrcode.SignHolderRequest(rand.Reader, h.device, &hr); err != nil {
+		return err
+	}
+	approval, _ := json.Marshal(map[string]any{"request": hr})
+	if _, err := c.do("POST", session+"/approve", "", ctJSON, approval, 204); err != nil {
+		return fmt.Errorf("approve: %w", err)
+	}
+	out, _, err = c.send("GET", session+"/wait", http.Header{"Cookie": {cookie}}, nil, 200)
+	if err != nil {
+		return fmt.Errorf("wait: %w", err)
+	}
+	var waited struct {
+		Status, Redirect string
+	}
+	json.Unmarshal(out, &waited)
+	landed, err := url.Parse(waited.Redirect)
+	if err != nil || waited.Status != "approved" || landed.Query().Get("code") == "" {
+		return fmt.Errorf("wait answered %.200s", out)
+	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {landed.Query().Get("code")},
+		"redirect_uri": {loginRedirect}, "code_verifier": {verifier}}
+	th := http.Header{"Content-Type": {ctForm}}
+	th.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(loginClientID)+":"+url.QueryEscape(b.node.loginSecret))))
+	out, _, err = c.send("POST", auth.TokenPath, th, []byte(form.Encode()), 200)
+	if err != nil {
+		return fmt.Errorf("token: %w", err)
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		IDToken     string `json:"id_token"`
+	}
+	if json.Unmarshal(out, &tok); tok.AccessToken == "" || tok.IDToken == "" {
+		return fmt.Errorf("token response: %.200s", out)
+	}
+	out, err = c.do("GET", "/oauth2/userinfo", tok.AccessToken, ctJSON, nil, 200)
+	if err == nil && !bytes.Contains(out, []byte(`"age_over_18":true`)) {
+		err = fmt.Errorf("userinfo: %.200s", out)
+	}
+	return err
+}
+
+// pkceS256 is the S256 code challenge of verifier (RFC 7636).
+func pkceS256(verifier string) string {
+	sum := sha256.Sum256([]byte(verifier))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
 }

@@ -8,6 +8,11 @@
 // client certificates); without them it serves plain gRPC, for loopback
 // development networks only.
 //
+// `trustid-chaincode healthcheck` exits 0 if the server accepts TCP
+// connections on CHAINCODE_SERVER_ADDRESS's port (on loopback when the
+// address names no host or all interfaces): the container healthcheck of
+// an image with no shell.
+//
 // The same binary is the project's CCaaS external builder for the peer:
 // installed (or linked) under the names detect, build and release in a
 // builder's bin/ directory, it acts as that step (see builder.go).
@@ -15,6 +20,7 @@ package main
 
 import (
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"time"
@@ -36,6 +42,10 @@ func main() {
 	case "release":
 		err = release(os.Args[1:])
 	default:
+		if len(os.Args) == 2 && os.Args[1] == "healthcheck" {
+			err = healthcheck(os.Getenv("CHAINCODE_SERVER_ADDRESS"))
+			break
+		}
 		err = serve()
 	}
 	if err != nil {
@@ -69,6 +79,23 @@ func serve() error {
 	srv := &shim.ChaincodeServer{CCID: ccid, Address: addr, CC: contract{}, TLSProps: tls}
 	fmt.Fprintf(os.Stderr, "trustid-chaincode: serving %s on %s (tls %v)\n", ccid, addr, !tls.Disabled)
 	return srv.Start()
+}
+
+// healthcheck dials the chaincode server at addr (host:port), on
+// loopback when the host is empty or unspecified.
+func healthcheck(addr string) error {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("CHAINCODE_SERVER_ADDRESS %q: %w", addr, err)
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	c, err := net.DialTimeout("tcp", net.JoinHostPort(host, port), 2*time.Second)
+	if err != nil {
+		return err
+	}
+	return c.Close()
 }
 
 // contract adapts chaincode.Invoke to the shim.

@@ -107,10 +107,16 @@ func TestServeAnchorsStatus(t *testing.T) {
 		if code != http.StatusOK {
 			t.Fatalf("revoke: %d %v", code, resp)
 		}
-		after = fetchList(t, fetch, listURL)
-		served = listVersion(t, after)
-		if served <= listVersion(t, before) {
-			t.Fatalf("the served list's version did not grow: %d", served)
+		// The served list is the chain's: it changes once the outbox's
+		// batch is committed and followed (the staleness bound).
+		for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+			after = fetchList(t, fetch, listURL)
+			if served = listVersion(t, after); served > listVersion(t, before) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("the served list's version did not grow: %d", served)
+			}
 		}
 		// The API returned before the chain had the change; wait for the
 		// node's view to report the head.

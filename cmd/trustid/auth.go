@@ -1,10 +1,12 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
-	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -12,9 +14,13 @@ import (
 
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/registry"
 )
 
-// clientsFile is the relying-party registry in the data directory.
+// clientsFile is where an older node kept the relying-party registry in
+// the data directory; a node imports it into the ledger once.
 const clientsFile = "clients.json"
 
 // Defaults of the token endpoint's rate limits (per source address, and
@@ -33,10 +39,10 @@ func addAuthFlags(f *pflag.FlagSet) {
 }
 
 // mountAuth returns the mount function of service authentication: the
-// client registry (clients.json in the data directory, re-read when its
-// modification time changes, checked at most once a second), the OAuth
-// endpoints, the admin endpoints and the Bearer authorizer of every
-// protected route.
+// client registry on the ledger (read from the node's ledger view, written
+// as the region), the OAuth endpoints, the admin endpoints and the Bearer
+// authorizer of every protected route. A clients.json left in the data
+// directory by an older node is imported once (migrateClients).
 func mountAuth(cmd *cobra.Command) func(*api.Server, *node) error {
 	return func(srv *api.Server, n *node) error {
 		f := cmd.Flags()
@@ -52,45 +58,116 @@ func mountAuth(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return fmt.Errorf("--token-rate-client: %w", err)
 		}
-		path := filepath.Join(n.dataDir, clientsFile)
-		var svc atomic.Pointer[auth.Service]
-		clients, err := auth.OpenFileStore(path, auth.FileStoreOptions{
-			OnReloadError: func(err error) {
-				n.log.Error("client registry reload failed; keeping the clients in memory", slog.Any("error", err))
-			},
-			OnChange: func() {
-				if s := svc.Load(); s != nil {
-					s.ClientsChanged()
-				}
-			},
-		})
-		if err != nil {
-			return err
+		nl, ok := ledgerOf(n)
+		if !ok {
+			return errors.New("service authentication needs the ledger (the client registry is on it)")
 		}
+		clients := nl.Clients
 		s, err := auth.New(auth.Config{
 			Issuer: n.issuer, Keys: n.keys, Clients: clients, Store: n.store,
-			TokenTTL: ttl, CacheSize: cacheSize,
+			TokenTTL: ttl, CacheSize: cacheSize, Federation: tokensOf(n, srv),
 		})
 		if err != nil {
 			return fmt.Errorf("service authentication: %w", err)
 		}
-		svc.Store(s)
+		// A registry event (a client disabled on any instance) makes every
+		// cached token check its client again.
+		nl.onRegistry(s.ClientsChanged)
 		if err := srv.MountOAuth(api.OAuthConfig{Auth: s, Limiter: n.store, AddrLimit: addrLimit, ClientLimit: clientLimit}); err != nil {
 			return err
 		}
 		if err := srv.MountClients(api.ClientsConfig{Store: clients, Region: n.region, Sectors: sectorsOf(n)}); err != nil {
 			return err
 		}
-		n.log.Info("service authentication ready", slog.String("clients", path),
+		ctx := cmd.Context()
+		n.background.Add(1)
+		go func() {
+			defer n.background.Done()
+			migrate(ctx, n, nl, filepath.Join(n.dataDir, clientsFile), "clients", func(ctx context.Context, path string) (int, int, error) {
+				return importClients(ctx, clients, path)
+			})
+		}()
+		n.log.Info("service authentication ready", slog.String("clients", "ledger"),
 			slog.Duration("access_token_ttl", s.TokenTTL()),
 			slog.String("rate_addr", addrLimit.String()), slog.String("rate_client", clientLimit.String()))
 		return nil
 	}
 }
 
+// cliClients is the registry as the `trustid clients` commands use it:
+// read from and written to the ledger directly (no view).
+type cliClients struct {
+	*registry.Clients
+	l ledger.Ledger
+}
+
+func (c cliClients) Close() error { return c.l.Close() }
+
 // openClients opens the registry for the `trustid clients` commands.
-func openClients(cmd *cobra.Command) (*auth.FileStore, error) {
-	return auth.OpenFileStore(filepath.Join(dataDir(cmd), clientsFile), auth.FileStoreOptions{ReloadInterval: -1})
+func openClients(cmd *cobra.Command) (cliClients, error) {
+	region, _ := cmd.Flags().GetString("region")
+	l, err := openRegistryLedger(cmd, region)
+	if err != nil {
+		return cliClients{}, err
+	}
+	return cliClients{registry.NewClients(ledger.Client{L: l}, nil), l}, nil
+}
+
+// importClients registers every client of a clients.json file that the
+// registry does not hold yet, and counts those added and those kept.
+func importClients(ctx context.Context, store auth.ClientStore, path string) (added, kept int, err error) {
+	data, err := readLimitedFile(path, 16<<20)
+	if err != nil {
+		return 0, 0, err
+	}
+	cs, err := auth.ParseClientsFile(data)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, c := range cs {
+		switch err := store.Create(ctx, c); {
+		case errors.Is(err, auth.ErrClientExists):
+			kept++
+		case err != nil:
+			return added, kept, fmt.Errorf("%s: client %s: %w", path, c.ID, err)
+		default:
+			added++
+		}
+	}
+	return added, kept, nil
+}
+
+// migrate imports a registry file an older node kept in the data
+// directory (clients.json, terminals.json) into the ledger once, as soon
+// as the view shows the region active (retrying every 5 s after a
+// failure), then renames the file
+// to FILE.imported so it is not read again. Nothing is lost if the node
+// stops midway: the import skips what is registered.
+func migrate(ctx context.Context, n *node, nl *nodeLedger, path, what string, imp func(context.Context, string) (int, int, error)) {
+	if _, err := os.Stat(path); err != nil {
+		return
+	}
+	for {
+		wait := 100 * time.Millisecond // until the view shows the region active
+		if r, ok := nl.View.Region(n.region); ok && r.Status == chaincode.RegionActive {
+			wait = 5 * time.Second
+			added, kept, err := imp(ctx, path)
+			if err == nil {
+				if err := os.Rename(path, path+".imported"); err != nil {
+					n.log.Error("registry file imported but not renamed", slog.String("file", path), slog.Any("error", err))
+				}
+				n.log.Info("imported the "+what+" registry file into the ledger; it is now only an export", slog.String("file", path),
+					slog.Int("added", added), slog.Int("already_registered", kept), slog.String("renamed_to", path+".imported"))
+				return
+			}
+			n.log.Warn("importing the "+what+" registry file failed; retrying in 5s", slog.String("file", path), slog.Any("error", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 }
 
 // nowUTC is the CLI's clock.

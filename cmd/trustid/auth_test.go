@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -24,7 +25,9 @@ import (
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/leakcheck"
+	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/keystore"
 )
 
@@ -46,10 +49,14 @@ var protectedRoutes = map[string]string{
 	"POST /v1/admin/issuers":              auth.ScopeRegistryAdmin,
 	"GET /v1/admin/issuers/{client}":      auth.ScopeRegistryAdmin,
 	"POST /credentials/issue":             auth.ScopeCredentialsIssue,
+	"POST /presentations":                 auth.ScopeCredentialsIssue,
 	"POST /v1/credentials/{id}/status":    auth.ScopeStatusWrite,
 	"POST /v1/qr/verify":                  auth.ScopeQRRedeem,
 	"POST /v1/enrollments":                auth.ScopeEnroll,
 	"POST /v1/enrollments/{id}/status":    auth.ScopeStatusWrite,
+	"POST /v1/oid4vp/requests":            auth.ScopePresentationRequest,
+	"GET /v1/oid4vp/requests/{id}":        auth.ScopePresentationRequest,
+	"POST /oid4vci/offers":                auth.ScopeCredentialsIssue,
 }
 
 var publicRoutes = []string{
@@ -57,6 +64,7 @@ var publicRoutes = []string{
 	"GET /healthz",
 	"GET /readyz",
 	"GET /metrics",
+	"GET /openapi.json", // the API's description (docs/api.md)
 	// OAuth 2.0: the endpoints authenticate the client themselves (client
 	// assertion or secret); discovery metadata and the node's public keys.
 	"POST /oauth2/token",
@@ -65,6 +73,18 @@ var publicRoutes = []string{
 	"GET /.well-known/oauth-authorization-server",
 	"GET /.well-known/openid-configuration",
 	"GET /.well-known/jwks.json",
+	// User login (OpenID Connect): the browser's authorization request and
+	// long poll (its cookie), the holder's app reading and approving a
+	// session (its device signature), userinfo and logout (a login access
+	// token or ID token, checked by package login).
+	"GET /oauth2/authorize",
+	"GET /login/sessions/{id}",
+	"POST /login/sessions/{id}/approve",
+	"POST /login/sessions/{id}/counter-approve",
+	"GET /login/sessions/{id}/wait",
+	"GET /oauth2/userinfo",
+	"POST /oauth2/userinfo",
+	"GET /oauth2/logout",
 	// Credentials: anyone may verify; the issuer's DID document, metadata
 	// and status lists are what verifiers fetch.
 	"POST /credentials/verify",
@@ -73,6 +93,7 @@ var publicRoutes = []string{
 	"GET /issuers/{client}/did.json", // a client issuer's DID document
 	"GET /.well-known/jwt-vc-issuer",
 	"GET /status/{listID}",
+	"GET /status", // the list index offline QR verifiers read (sdk.QRStatus)
 	// QR: the holder proves its binding, a peer node signs an assertion,
 	// the static QR image carries its own signature; all rate-limited.
 	"POST /v1/qr",
@@ -80,6 +101,20 @@ var publicRoutes = []string{
 	"GET /v1/qr/static",
 	// PIN check: the holder's binding and device proof authenticate it.
 	"POST /v1/bindings/pin",
+	// OID4VP: the wallet fetches the signed request object and posts its
+	// response (state, nonce and the key binding authenticate it).
+	"GET /oid4vp/request/{id}",
+	"POST /oid4vp/response/{id}",
+	// OID4VCI: metadata, offers by reference (a random reference), the
+	// pre-authorized code grant; the credential and notification
+	// endpoints take the access token of that grant (checked by oid4vci).
+	"GET /.well-known/openid-credential-issuer",
+	"GET /.well-known/oauth-authorization-server/oid4vci",
+	"GET /oid4vci/offers/{ref}",
+	"POST /oid4vci/token",
+	"POST /oid4vci/nonce",
+	"POST /oid4vci/credential",
+	"POST /oid4vci/notification",
 }
 
 // freeAddr returns a loopback address with a port free right now, so the
@@ -102,7 +137,12 @@ type authNode struct {
 	logs *syncBuffer
 	// admin is an operator's registry:admin token (see accredit).
 	admin string
+	// node is set by tests that stop the node.
+	node *testnode.Node
 }
+
+// stop stops the node and waits for it.
+func (n *authNode) stop() { n.node.Stop() }
 
 func startAuthNode(t *testing.T, extra ...string) *authNode {
 	t.Helper()
@@ -110,8 +150,8 @@ func startAuthNode(t *testing.T, extra ...string) *authNode {
 	dir := t.TempDir()
 	addr := freeAddr(t)
 	args := append([]string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr}, extra...)
-	base, logs := startServe(t, args...)
-	return &authNode{t: t, dir: dir, base: base, logs: logs}
+	node := testnode.Start(t, serveMain, args...)
+	return &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
 }
 
 // cli runs a trustid subcommand on the node's data directory.
@@ -131,7 +171,7 @@ func (n *authNode) addClient(id, alg, scopes string) string {
 	keys := filepath.Join(n.dir, "rp-"+id)
 	out := n.cli("clients", "keygen", "--alg", alg, "--out", keys)
 	kid := regexp.MustCompile(`kid (\S+)`).FindStringSubmatch(out)[1]
-	n.cli("clients", "add", "--id", id, "--name", "RP "+id, "--region", "320000", "--scopes", scopes,
+	n.cli("clients", "add", "--id", id, "--name", "RP "+id, "--region", "310000", "--scopes", scopes,
 		"--jwks-file", filepath.Join(keys, kid+".jwks.json"))
 	return filepath.Join(keys, kid+".key.pem")
 }
@@ -390,7 +430,7 @@ func TestClientsCLIAndLiveReload(t *testing.T) {
 	// A client_secret_basic client: the secret is printed once and stored
 	// only as a salted hash.
 	out, errOut, err := run(t, context.Background(), "clients", "add", "--id", "rp-basic", "--name", "Basic RP",
-		"--region", "110000", "--scopes", "qr:redeem", "--secret", "--data", n.dir)
+		"--region", "310000", "--scopes", "qr:redeem", "--secret", "--data", n.dir)
 	if err != nil {
 		t.Fatal(err, errOut)
 	}
@@ -504,4 +544,117 @@ func TestServeAuthFlags(t *testing.T) {
 		t.Errorf("start-up log does not show the limits")
 	}
 	_ = fmt.Sprint
+}
+
+// TestRegistryCLIBadInput: registry writes with a malformed key, an
+// unknown region, a duplicate ID or an unknown scope are refused with a
+// specific error, and the registry on the ledger is unchanged.
+func TestRegistryCLIBadInput(t *testing.T) {
+	n := startAuthNode(t)
+	n.addClient("rp-one", "SM2", "qr:redeem")
+	badJWKS := filepath.Join(n.dir, "bad.jwks.json")
+	os.WriteFile(badJWKS, []byte(`{"keys":[{"kty":"EC","crv":"SM2","x":"AAAA","y":"AAAA","kid":"k"}]}`), 0o600)
+	goodJWKS, _ := filepath.Glob(filepath.Join(n.dir, "rp-rp-one", "*.jwks.json"))
+	otherKeys := filepath.Join(n.dir, "other")
+	kid := regexp.MustCompile(`kid (\S+)`).FindStringSubmatch(n.cli("clients", "keygen", "--out", otherKeys))[1]
+	otherJWKS := filepath.Join(otherKeys, kid+".jwks.json")
+	badPEM := filepath.Join(n.dir, "bad.pem")
+	os.WriteFile(badPEM, []byte("-----BEGIN PUBLIC KEY-----\nAAAA\n-----END PUBLIC KEY-----\n"), 0o600)
+
+	goodPEM := filepath.Join(n.dir, "good.pem")
+	os.WriteFile(goodPEM, testTerminalKeyPEM(t), 0o600)
+	n.cli("terminals", "add", "--id", "t-1", "--name", "counter", "--region", "310104", "--public-key", goodPEM)
+	goodPEM2 := filepath.Join(n.dir, "good2.pem")
+	os.WriteFile(goodPEM2, testTerminalKeyPEM(t), 0o600)
+	before := n.cli("clients", "export")
+	termsBefore := n.cli("terminals", "list", "--json")
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"clients", "add", "--id", "rp-two", "--name", "x", "--scopes", "qr:redeem", "--jwks-file", badJWKS}, "jwks is not a valid public JWK set"},
+		{[]string{"clients", "add", "--id", "rp-two", "--name", "x", "--home-region", "440000", "--scopes", "qr:redeem", "--jwks-file", otherJWKS}, "no such region in the consortium"},
+		{[]string{"clients", "add", "--id", "rp-two", "--name", "x", "--region", "440000", "--scopes", "qr:redeem", "--jwks-file", otherJWKS}, "this node acts as Region310000MSP"},
+		{[]string{"clients", "add", "--id", "rp-two", "--name", "x", "--home-region", "990000", "--scopes", "qr:redeem", "--jwks-file", otherJWKS}, "is not a GB/T 2260"},
+		{[]string{"clients", "add", "--id", "rp-one", "--name", "x", "--scopes", "qr:redeem", "--jwks-file", otherJWKS}, "client already exists"},
+		{[]string{"clients", "add", "--id", "rp-two", "--name", "x", "--scopes", "qr:redeem,no:such-scope", "--jwks-file", otherJWKS}, `"no:such-scope" is not one of`},
+		{[]string{"clients", "rotate-key", "rp-one", "--add-jwks-file", goodJWKS[0]}, "already registered"},
+		{[]string{"terminals", "add", "--id", "t-2", "--name", "x", "--region", "310104", "--public-key", badPEM}, "public"},
+		{[]string{"terminals", "add", "--id", "t-2", "--name", "x", "--region", "440104", "--public-key", goodPEM2}, "this node acts as Region310000MSP"},
+		{[]string{"terminals", "add", "--id", "t-1", "--name", "x", "--region", "310104", "--public-key", goodPEM2}, "already registered"},
+	} {
+		out, errOut, err := run(t, context.Background(), append(tc.args, "--data", n.dir)...)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("trustid %v: %v\n%s%s", tc.args, err, out, errOut)
+		}
+	}
+	// The contract refuses an unknown region (its own check, behind the
+	// CLI's): asking for 440000, the node of 310000 writes nothing.
+	if after := n.cli("clients", "export"); after != before {
+		t.Errorf("refused writes changed the client registry:\n%s\n%s", before, after)
+	}
+	if after := n.cli("terminals", "list", "--json"); after != termsBefore {
+		t.Errorf("refused writes changed the terminal registry: %s", after)
+	}
+}
+
+// TestMigratesRegistryFiles: a node finding clients.json and
+// terminals.json left by an older version imports them into the ledger
+// once and renames them; the clients then authenticate, the terminals
+// are listed (a revoked one revoked).
+func TestMigratesRegistryFiles(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "keys")
+	kid := regexp.MustCompile(`kid (\S+)`).FindStringSubmatch(mustRun(t, "clients", "keygen", "--out", keys))[1]
+	set, err := readJWKSFile(filepath.Join(keys, kid+".jwks.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, _, err := auth.NewClient(auth.Registration{ID: "rp-old", Name: "Old RP", Region: "310000", Scopes: []string{auth.ScopeQRRedeem}, JWKS: &set}, time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	file, _ := auth.MarshalClientsFile([]auth.Client{c})
+	os.WriteFile(filepath.Join(dir, clientsFile), file, 0o600)
+	var terms []identity.Terminal
+	for _, id := range []string{"t-old-1", "t-old-2"} {
+		k, _ := gm.GenerateKey(rand.Reader)
+		term, _ := identity.NewTerminal(id, "old counter", "310104", k.Public(), time.Now())
+		terms = append(terms, term)
+	}
+	terms[1].State, terms[1].Revoked = identity.TerminalRevoked, time.Now()
+	tfile, err := identity.MarshalTerminalsFile(terms)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, terminalsFile), tfile, 0o600)
+
+	addr := freeAddr(t)
+	node := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr)
+	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
+	waitFor(t, func() bool {
+		_, err := os.Stat(filepath.Join(dir, clientsFile+".imported"))
+		_, err2 := os.Stat(filepath.Join(dir, terminalsFile+".imported"))
+		return err == nil && err2 == nil
+	}, "the registry files to be imported")
+	if tok := n.token("rp-old", filepath.Join(keys, kid+".key.pem"), "--scope", "qr:redeem"); tok == "" {
+		t.Error("the imported client gets no token")
+	}
+	list := n.cli("terminals", "list")
+	if !regexp.MustCompile(`t-old-1 .* active`).MatchString(list) || !regexp.MustCompile(`t-old-2 .* revoked`).MatchString(list) {
+		t.Errorf("imported terminals:\n%s", list)
+	}
+	if _, err := os.Stat(filepath.Join(dir, clientsFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Error("clients.json is still in place")
+	}
+}
+
+func mustRun(t *testing.T, args ...string) string {
+	t.Helper()
+	out, errOut, err := run(t, context.Background(), args...)
+	if err != nil {
+		t.Fatalf("trustid %v: %v %s", args, err, errOut)
+	}
+	return out
 }

@@ -37,15 +37,24 @@ func printClient(w io.Writer, c auth.Client, secret string) error {
 func newClientsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "clients",
-		Short: "Manage the relying parties registered with this node (DATA/clients.json)",
-		Long: `Manage the relying parties (services) that may get access tokens from this node.
+		Short: "Manage the relying parties registered on the ledger",
+		Long: `Manage the relying parties (services) that may get access tokens from the
+region's nodes.
 
-The registry is DATA/clients.json. These commands edit it under a file lock,
-so they are safe beside a running ` + "`trustid serve`" + `, which notices the change
-within a second (it re-reads the file when its modification time changes).`,
+The registry is on the ledger: these commands write to it as --region's
+administrator. With Fabric they connect with the --fabric-* identity (the
+region admin's). With the embedded ledger they go through the admin socket
+of the node serving on --data (DATA/admin.sock, mode 0600), or open
+DATA/ledger.db directly when no node runs. Every instance of the region sees
+a change as soon as its ledger view applies the block (embedded: at commit;
+Fabric: one block). JSON files are only an import/export format.`,
 	}
+	pf := cmd.PersistentFlags()
+	pf.String("region", "310000", "the region to act as (its administrator), which is also a new client's home region")
+	addLedgerFlags(pf)
 	cmd.AddCommand(newClientsAddCmd(), newClientsListCmd(), newClientsShowCmd(),
-		newClientsRotateKeyCmd(), newClientsDisableCmd(), newClientsKeygenCmd())
+		newClientsRotateKeyCmd(), newClientsDisableCmd(), newClientsEnableCmd(), newClientsKeygenCmd(),
+		newClientsImportCmd(), newClientsExportCmd())
 	return cmd
 }
 
@@ -59,12 +68,18 @@ func newClientsAddCmd() *cobra.Command {
 			reg := auth.Registration{}
 			reg.ID, _ = f.GetString("id")
 			reg.Name, _ = f.GetString("name")
-			reg.Region, _ = f.GetString("region")
+			reg.Region, _ = f.GetString("home-region")
+			if reg.Region == "" {
+				reg.Region, _ = f.GetString("region")
+			}
 			reg.Scopes, _ = f.GetStringSlice("scopes")
 			reg.GrantTypes, _ = f.GetStringSlice("grant-types")
 			reg.Claims, _ = f.GetStringSlice("claims")
 			reg.SectorIdentifier, _ = f.GetString("sector")
 			reg.RedirectURIs, _ = f.GetStringSlice("redirect-uri")
+			reg.PostLogoutRedirectURIs, _ = f.GetStringSlice("post-logout-redirect-uri")
+			reg.IDTokenAlg, _ = f.GetString("id-token-alg")
+			reg.AccessTokenAlg, _ = f.GetString("token-alg")
 			jwksFile, _ := f.GetString("jwks-file")
 			secret, _ := f.GetBool("secret")
 			switch {
@@ -90,11 +105,12 @@ func newClientsAddCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer store.Close()
 			if err := store.Create(cmd.Context(), c); err != nil {
 				return err
 			}
 			if sec != "" {
-				fmt.Fprintln(cmd.ErrOrStderr(), "client_secret is shown once, below; store it now (the node keeps only a salted hash)")
+				fmt.Fprintln(cmd.ErrOrStderr(), "client_secret is shown once, below; store it now (the ledger keeps only a salted verifier)")
 			}
 			return printClient(cmd.OutOrStdout(), c, sec)
 		},
@@ -102,12 +118,15 @@ func newClientsAddCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.String("id", "", "client_id (default: generated); 3-64 of A-Z a-z 0-9 . _ -")
 	f.String("name", "", "display name (required)")
-	f.String("region", "", "home region, a GB/T 2260 province-level code such as 310000 (required)")
 	f.StringSlice("scopes", nil, "allowed scopes, comma-separated: "+strings.Join(auth.Scopes, ", "))
 	f.StringSlice("grant-types", nil, "allowed grant types (default client_credentials)")
 	f.StringSlice("claims", nil, "identity claims the client may receive")
+	f.String("home-region", "", "the client's home region (default --region; the ledger accepts only the region that writes)")
 	f.String("sector", "", "sector identifier host for pairwise subject IDs")
 	f.StringSlice("redirect-uri", nil, "redirect URIs for user login")
+	f.StringSlice("post-logout-redirect-uri", nil, "where users may be sent after logout")
+	f.String("id-token-alg", "", "ID token algorithm for user login: SM2 (default) or ES256 (for standard OpenID Connect libraries)")
+	f.String("token-alg", "", "access token algorithm: SM2 (default) or ES256 (for resource servers on standard JOSE libraries)")
 	f.String("jwks-file", "", "JWK set with the client's public keys (SM2 or P-256): private_key_jwt")
 	f.Bool("secret", false, "generate a client_secret (printed once): client_secret_basic")
 	return cmd
@@ -135,6 +154,7 @@ func newClientsListCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer store.Close()
 			cs, err := store.List(cmd.Context())
 			if err != nil {
 				return err
@@ -175,6 +195,7 @@ func newClientsShowCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
+			defer store.Close()
 			c, err := store.Get(cmd.Context(), args[0])
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
@@ -211,6 +232,7 @@ are refused.`,
 			if err != nil {
 				return err
 			}
+			defer store.Close()
 			c, err := store.Update(cmd.Context(), args[0], func(c *auth.Client) error {
 				for _, k := range add {
 					if err := c.AddKey(k); err != nil {
@@ -234,24 +256,79 @@ are refused.`,
 }
 
 func newClientsDisableCmd() *cobra.Command {
+	return newClientsSwitchCmd("disable", "Disable a client: it cannot get tokens, and its tokens stop working on every instance", true)
+}
+
+func newClientsEnableCmd() *cobra.Command {
+	return newClientsSwitchCmd("enable", "Enable a disabled client again", false)
+}
+
+func newClientsSwitchCmd(verb, short string, disabled bool) *cobra.Command {
 	return &cobra.Command{
-		Use:   "disable CLIENT_ID",
-		Short: "Disable a client: it cannot get tokens, and its tokens stop working",
+		Use:   verb + " CLIENT_ID",
+		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			store, err := openClients(cmd)
 			if err != nil {
 				return err
 			}
+			defer store.Close()
 			c, err := store.Update(cmd.Context(), args[0], func(c *auth.Client) error {
-				c.Disabled = true
+				c.Disabled = disabled
 				return nil
 			})
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "disabled %s\n", c.ID)
+			fmt.Fprintf(cmd.OutOrStdout(), "%sd %s\n", verb, c.ID)
 			return nil
+		},
+	}
+}
+
+func newClientsImportCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "import FILE",
+		Short: "Register on the ledger every client of a clients.json file (trustid-clients/1) not registered yet",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			store, err := openClients(cmd)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			added, kept, err := importClients(cmd.Context(), store, args[0])
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "imported %d clients (%d already registered)\n", added, kept)
+			return nil
+		},
+	}
+}
+
+func newClientsExportCmd() *cobra.Command {
+	return &cobra.Command{
+		Use:   "export",
+		Short: "Print the registry as a clients.json file (trustid-clients/1), secret verifiers included",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			store, err := openClients(cmd)
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			cs, err := store.List(cmd.Context())
+			if err != nil {
+				return err
+			}
+			out, err := auth.MarshalClientsFile(cs)
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(out)
+			return err
 		},
 	}
 }

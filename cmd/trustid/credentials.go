@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -20,12 +21,17 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trustid-cn/trustid/api"
-	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/cose"
+	"github.com/trustid-cn/trustid/credentials/dataintegrity"
+	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/atomicfile"
+	"github.com/trustid-cn/trustid/ledger"
 )
 
 // statusDir holds the node's status lists in the data directory.
@@ -42,76 +48,112 @@ const statusDir = "status"
 // and the verifier takes accredited issuers' keys and accreditations from
 // the ledger view, offline.
 //
-// With the node's ledger (mounted before), every status change and each
-// list's new head go to the ledger outbox (replayed from the lists'
-// journals before serving, retried every 10 s after a failed hand-off),
-// and lists fetched from other nodes must match the heads their regions
-// anchored (the node's ledger view).
+// With the node's ledger (mounted before), status is shared by the
+// region's instances through it (openSharedStatus), and lists fetched
+// from other nodes must match the heads their regions anchored (the
+// node's ledger view).
 func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 	return func(srv *api.Server, n *node) error {
-		st, err := statuslist.OpenFileStore(filepath.Join(n.dataDir, statusDir), statuslist.FileStoreOptions{})
-		if err != nil {
-			return fmt.Errorf("credentials: %w", err)
+		nl, anchored := ledgerOf(n)
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
 		}
-		if rec := st.IndexRecovery(); rec.TornBytes > 0 {
+		var st nodeStatus
+		var own *statuslist.FileStore
+		if anchored {
+			shared, fs, err := openSharedStatus(ctx, cmd, n, nl)
+			if err != nil {
+				return fmt.Errorf("credentials: %w", err)
+			}
+			st, own = shared, fs
+		} else {
+			fs, err := statuslist.OpenFileStore(filepath.Join(n.dataDir, statusDir), statuslist.FileStoreOptions{})
+			if err != nil {
+				return fmt.Errorf("credentials: %w", err)
+			}
+			st, own = fs, fs
+		}
+		if rec := own.IndexRecovery(); rec.TornBytes > 0 {
 			n.log.Warn("status index: cut a torn record left by a crash", "records", rec.Records, "torn_bytes", rec.TornBytes)
 		}
-		cfg := vc.IssuerConfig{BaseURL: n.issuer, Keys: n.keys, Status: st}
-		nl, anchored := ledgerOf(n)
+		cfg := issuer.Config{BaseURL: n.issuer, Keys: n.keys, Status: st, Formats: credentialFormats()}
 		var registry vc.IssuerRegistry
 		if anchored {
 			registry = nl.View
 			cfg.Registry, cfg.Registrar, cfg.IssuerKeys = nl.View, nl.Client, n.keys
-			cfg.Anchor = nl.Outbox
-			cfg.OnAnchorError = func(err error) {
-				n.log.Error("status change not handed to the ledger outbox; kept in the list journal and retried", slog.Any("error", err))
-			}
 		}
-		is, err := vc.NewIssuer(cfg)
+		is, err := issuer.New(cfg)
 		if err != nil {
 			return fmt.Errorf("credentials: --issuer: %w", err)
-		}
-		if anchored {
-			ctx := cmd.Context()
-			if ctx == nil {
-				ctx = context.Background()
-			}
-			changes, heads, err := is.ReplayAnchors(ctx)
-			if err != nil {
-				return fmt.Errorf("credentials: status anchoring: %w", err)
-			}
-			n.log.Info("status lists handed to the ledger outbox", slog.Int("journal_changes", changes), slog.Int("heads", heads))
-			go is.RunAnchoring(ctx, 10*time.Second)
 		}
 		n.credIssuer, n.statusLists = is, st // for enrollment and QR status
 		client := &http.Client{Timeout: 5 * time.Second}
 		res := &vc.Resolver{Client: client, Local: is.Local()}
-		listVerifier, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: res, Trust: vc.AnyIssuer{}, SkipStatus: true})
+		listVerifier, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTVerifyAlgorithms, Resolver: res, Trust: vc.AnyIssuer{}, SkipStatus: true})
 		if err != nil {
 			return err
 		}
-		remote := &vc.HTTPStatusSource{Client: client, Verifier: listVerifier, Resolver: res, Algorithms: gm.JWTAlgorithms}
+		remote := &vc.HTTPStatusSource{Client: client, Verifier: listVerifier, Resolver: res, Algorithms: gm.JWTVerifyAlgorithms}
 		if anchored {
 			remote.Anchors = nl.View
 		}
 		checker := vc.NewStatusChecker(&vc.LocalStatusSource{BaseURL: n.issuer, Store: st, Remote: remote}, 5*time.Minute, nil)
-		v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Status: checker, Leeway: 30 * time.Second,
-			Resolver: &vc.RegistryResolver{Registry: registry, Next: res},
-			Trust:    &vc.RegistryTrust{Local: is.Local(), Registry: registry}})
+		coseEnvelope, err := cose.EnvelopeVerifier(coseVerifyAlgorithms)
 		if err != nil {
 			return err
 		}
-		// The accreditation routes check clients in the registry mountAuth
-		// reads (clients.json, re-read when it changes).
-		clients, err := auth.OpenFileStore(filepath.Join(n.dataDir, clientsFile), auth.FileStoreOptions{
-			OnReloadError: func(err error) { n.log.Error("credentials: client registry reload failed", slog.Any("error", err)) },
-		})
+		keys := &vc.RegistryResolver{Registry: registry, Next: res}
+		v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTVerifyAlgorithms, Status: checker, Leeway: 30 * time.Second,
+			Resolver: keys, Trust: &vc.RegistryTrust{Local: is.Local(), Registry: registry},
+			Envelopes: map[string]vc.EnvelopeVerifier{cose.MediaTypeVC: coseEnvelope}})
 		if err != nil {
-			return fmt.Errorf("credentials: %w", err)
+			return err
 		}
+		coseV, err := cose.NewVerifier(v, coseVerifyAlgorithms)
+		if err != nil {
+			return err
+		}
+		// Data Integrity proofs: the same keys, and the same checks once a
+		// proof holds (data model, validity, accreditation, status).
+		div, err := dataintegrity.NewVerifier(dataintegrity.Config{Resolver: keys, Cryptosuites: dataintegrity.Cryptosuites(),
+			Checker: dataintegrity.CheckWith(v.CheckCredential), Leeway: 30 * time.Second})
+		if err != nil {
+			return err
+		}
+		// The accreditation routes check clients in the registry on the
+		// ledger, as mountAuth reads it.
+		if !anchored {
+			return errors.New("credentials: the client registry is on the ledger; no ledger is mounted")
+		}
+		clients := nl.Clients
+		n.credVerifier = v
 		n.log.Info("credential routes mounted", "did", is.DID(), "status_lists", len(st.Lists()))
-		return srv.MountCredentials(api.CredentialsConfig{Issuer: is, Verifier: v, Limiter: n.store, Clients: clients})
+		return srv.MountCredentials(api.CredentialsConfig{Issuer: is, Verifier: v, DataIntegrity: div, COSE: coseV,
+			Limiter: n.store, Clients: clients, StatusLists: st.Lists})
 	}
+}
+
+// coseVerifyAlgorithms are the COSE algorithms the node's verifier
+// accepts (ES384 only in COSE: the node issues none).
+var coseVerifyAlgorithms = []string{gm.AlgES256, gm.AlgES384, gm.AlgEdDSA, gm.AlgSM2}
+
+// credentialFormats are the securing mechanisms the node issues besides
+// vc+jwt and dc+sd-jwt: vc+cose, and Data Integrity proofs in each
+// cryptosuite (with the key type it takes), embedded in the credential.
+func credentialFormats() map[string]issuer.Format {
+	fs := map[string]issuer.Format{
+		"vc+cose": {MediaType: cose.MediaTypeVC, Algorithms: []string{gm.AlgSM2, gm.AlgES256, gm.AlgEdDSA}, Sign: cose.SignToken},
+	}
+	for suite, alg := range map[string]string{
+		dataintegrity.SM2RDFC2025: gm.AlgSM2, dataintegrity.ECDSARDFC2019: gm.AlgES256, dataintegrity.EdDSARDFC2022: gm.AlgEdDSA,
+	} {
+		fs[suite] = issuer.Format{MediaType: issuer.MediaTypeEmbedded, Algorithms: []string{alg}, Check: jsonld.CheckDefinedTerms,
+			Sign: func(doc map[string]any, vm string, key crypto.Signer) (string, error) {
+				return dataintegrity.SignCredential(suite, doc, vm, key)
+			}}
+	}
+	return fs
 }
 
 func newVCCmd() *cobra.Command {
@@ -255,13 +297,24 @@ printed.`,
 			}
 			if raw, _ := f.GetBool("raw"); raw {
 				var resp struct {
-					VerifiableCredential struct{ ID string } `json:"verifiableCredential"`
-					CredentialID         string              `json:"credentialId"`
+					VerifiableCredential json.RawMessage `json:"verifiableCredential"`
+					CredentialID         string          `json:"credentialId"`
+				}
+				var env struct {
+					ID    string          `json:"id"`
+					Proof json.RawMessage `json:"proof"`
 				}
 				json.Unmarshal(body, &resp)
-				_, token, err := vc.ParseDataURL(resp.VerifiableCredential.ID)
-				if err != nil {
-					return err
+				json.Unmarshal(resp.VerifiableCredential, &env)
+				// The token; a credential with an embedded proof is its
+				// JSON, a binary vc+cose stays a data: URL.
+				token := string(resp.VerifiableCredential)
+				if env.Proof == nil && !strings.HasPrefix(env.ID, "data:"+cose.MediaTypeVC+";") {
+					if _, token, err = vc.ParseDataURL(env.ID); err != nil {
+						return err
+					}
+				} else if env.Proof == nil {
+					token = env.ID
 				}
 				fmt.Fprintln(cmd.ErrOrStderr(), "credential id:", resp.CredentialID)
 				fmt.Fprintln(cmd.OutOrStdout(), token)
@@ -273,10 +326,10 @@ printed.`,
 	}
 	f := cmd.Flags()
 	f.String("token", "", "access token (prefer TRUSTID_ACCESS_TOKEN)")
-	f.String("format", "vc+jwt", "vc+jwt or sd-jwt")
+	f.String("format", "vc+jwt", "vc+jwt, sd-jwt, vc+cose, or a Data Integrity cryptosuite: sm2-rdfc-2025, ecdsa-rdfc-2019, eddsa-rdfc-2022")
 	f.String("alg", "", "signing algorithm: SM2 (node default), ES256 or EdDSA")
 	f.String("holder-key", "", "holder private key PEM (from `trustid vc keygen`) to bind an SD-JWT VC to (cnf)")
-	f.Bool("raw", false, "print only the token")
+	f.Bool("raw", false, "print only the token (a Data Integrity credential: its JSON; vc+cose: its data: URL)")
 	return cmd
 }
 
@@ -297,9 +350,11 @@ func newVCVerifyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify FILE|-",
 		Short: "Have the node verify a credential or presentation; exits 1 unless verified",
-		Long: `Send a credential (vc+jwt, SD-JWT, a data: URL or an enveloped credential
-JSON) to POST /credentials/verify, or with --presentation a presentation
-(vp+jwt or an SD-JWT with key binding) to POST /presentations/verify with
+		Long: `Send a credential (vc+jwt, SD-JWT, a data: URL, an enveloped credential
+JSON or a credential with an embedded Data Integrity proof) to POST
+/credentials/verify, or with --presentation a presentation (vp+jwt, an
+SD-JWT with key binding, vp+cose or one with an embedded proof) to POST
+/presentations/verify with
 --challenge and --domain. The node's answer is printed.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -313,7 +368,7 @@ JSON) to POST /credentials/verify, or with --presentation a presentation
 				if err != nil {
 					return fmt.Errorf("%s: %w", args[0], err)
 				}
-				if env, ok := obj["verifiableCredential"]; ok { // an issue response
+				if env, ok := obj["verifiableCredential"]; ok && obj["@context"] == nil { // an issue response
 					input = env
 				} else {
 					input = obj
@@ -346,7 +401,7 @@ func newVCStatusCmd() *cobra.Command {
 		Short: "Revoke, suspend or reinstate a credential (needs a token with status:write)",
 		Args:  cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains([]string{vc.ActionRevoke, vc.ActionSuspend, vc.ActionReinstate}, args[1]) {
+			if !slices.Contains([]string{issuer.ActionRevoke, issuer.ActionSuspend, issuer.ActionReinstate}, args[1]) {
 				return fmt.Errorf("action %q: want revoke, suspend or reinstate", args[1])
 			}
 			tok, err := accessToken(cmd)
@@ -460,4 +515,99 @@ func newVCKeygenCmd() *cobra.Command {
 	cmd.Flags().String("alg", gm.AlgES256, "SM2, ES256 or EdDSA")
 	cmd.Flags().String("out", "", "private key file to write")
 	return cmd
+}
+
+// nodeStatus is the status store the node's features read: the issuer's
+// store, and its lists for QR references.
+type nodeStatus interface {
+	vc.StatusStore
+	Lists() []string
+}
+
+// instanceFile holds the instance's default --instance in the data
+// directory.
+const instanceFile = "instance"
+
+// instanceID returns --instance, else the ID kept in the data directory
+// (made on first start: "i" and 8 random hex digits).
+func instanceID(cmd *cobra.Command, dataDir string) (string, error) {
+	id, _ := cmd.Flags().GetString("instance")
+	path := filepath.Join(dataDir, instanceFile)
+	if id == "" {
+		b, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			id = strings.TrimSpace(string(b))
+		case errors.Is(err, os.ErrNotExist):
+			var r [4]byte
+			if _, err := rand.Read(r[:]); err != nil {
+				return "", err
+			}
+			id = fmt.Sprintf("i%x", r)
+			if err := atomicfile.WriteFile(path, []byte(id+"\n"), 0o600); err != nil {
+				return "", fmt.Errorf("instance: %w", err)
+			}
+		default:
+			return "", fmt.Errorf("instance: %w", err)
+		}
+	}
+	if !status.ValidInstance(id) {
+		return "", fmt.Errorf("--instance %q: want 1 to 32 of a-z, 0-9 and '-', not starting with '-'", id)
+	}
+	return id, nil
+}
+
+// openSharedStatus opens the status store of one instance of a region
+// whose instances share status through the ledger (statuslist.Shared):
+// allocation from the lists of --instance in data/status, credential IDs
+// under the keystore's region secret, changes through the outbox, every
+// list of the region materialized from the chain (followed from block 0
+// until ctx ends).
+func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *nodeLedger) (*statuslist.Shared, *statuslist.FileStore, error) {
+	inst, err := instanceID(cmd, n.dataDir)
+	if err != nil {
+		return nil, nil, err
+	}
+	own, err := statuslist.OpenFileStore(filepath.Join(n.dataDir, statusDir), statuslist.FileStoreOptions{Instance: inst})
+	if err != nil {
+		return nil, nil, err
+	}
+	key, err := n.keys.Secret(statuslist.CredentialIDSecret, 32)
+	if err != nil {
+		return nil, nil, err
+	}
+	ids, err := statuslist.NewCredentialIDs(key.Value())
+	if err != nil {
+		return nil, nil, err
+	}
+	shared, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: nl.Outbox, Region: n.region,
+		BatchPrefix: nl.Outbox.NodeID() + "-",
+		OnError:     func(err error) { n.log.Error("status heads", slog.Any("error", err)) }})
+	if err != nil {
+		return nil, nil, err
+	}
+	unsent, err := nl.Outbox.Unsent()
+	if err != nil {
+		return nil, nil, err
+	}
+	shared.Restore(unsent)
+	apply := func(ev ledger.Event) error {
+		if err := shared.ApplyEvent(ev.Name, ev.Payload); err != nil {
+			n.log.Error("status: ledger event skipped", slog.Uint64("block", ev.Block), slog.Any("error", err))
+		}
+		return nil
+	}
+	n.background.Add(2)
+	go func() {
+		defer n.background.Done()
+		ledger.Follow(ctx, nl.Ledger, time.Second, apply, func(err error) {
+			n.log.Warn("status: lost the ledger's events; lists are served as last applied; retrying", slog.Any("error", err))
+		})
+	}()
+	go func() { defer n.background.Done(); shared.RunHeads(ctx, 0) }()
+	// Every instance of the region must show the same credential_id_key:
+	// copy the keystore to the others after the first start.
+	n.log.Info("status shared through the ledger", slog.String("instance", inst), slog.Int("own_lists", len(own.Lists())),
+		slog.String("credential_id_key", ids.Fingerprint()))
+	return shared, own, nil
 }

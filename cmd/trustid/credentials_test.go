@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/credentials/statuslist"
 )
 
 // TestVCCommands runs a node and drives the credential lifecycle through
@@ -64,7 +65,7 @@ func TestVCCommands(t *testing.T) {
 		Credential struct{ ID string } `json:"credential"`
 	}
 	json.Unmarshal([]byte(out), &v)
-	if !strings.HasPrefix(v.Credential.ID, "urn:uuid:") || v.Issuer != issuerDID {
+	if !strings.HasPrefix(v.Credential.ID, statuslist.CredentialIDPrefix) || v.Issuer != issuerDID {
 		t.Fatalf("id %q, issuer %q", v.Credential.ID, v.Issuer)
 	}
 

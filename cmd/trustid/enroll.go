@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"crypto"
 	"crypto/rand"
 	"encoding/json"
@@ -99,18 +100,29 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return fmt.Errorf("enrollment: %w", err)
 		}
-		terms, err := identity.OpenTerminalFile(filepath.Join(n.dataDir, terminalsFile))
-		if err != nil {
-			return fmt.Errorf("enrollment: %w", err)
+		nl, ok := ledgerOf(n)
+		if !ok {
+			return errors.New("enrollment needs the ledger (the terminal registry is on it)")
 		}
+		terms := nl.Terminals
+		ctx := cmd.Context()
+		n.background.Add(1)
+		go func() {
+			defer n.background.Done()
+			migrate(ctx, n, nl, filepath.Join(n.dataDir, terminalsFile), "terminals", func(ctx context.Context, path string) (int, int, error) {
+				return importTerminals(ctx, terms, path)
+			})
+		}()
 		region, err := qrcode.ParseRegion(n.region)
 		if err != nil {
 			return err
 		}
 		var audit enrollment.AuditRecorder
-		if nl, ok := ledgerOf(n); ok && nl.Audit != nil {
+		if nl.Audit != nil {
 			audit = nl.Audit
 		}
+		// Shared status mints enrollment IDs that any instance reads.
+		ids, _ := n.statusLists.(enrollment.EnrollmentIDs)
 		enroll, err := enrollment.New(enrollment.Config{
 			Region: n.region, Audience: n.issuer,
 			Documents: &identity.Validator{Strict: strict},
@@ -121,7 +133,7 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 			Bindings:   currentBindingIssuer{keys: n.keys, region: region},
 			Status:     &enrollment.ListStatus{Region: region, Lists: n.statusLists},
 			Nonces:     n.store,
-			BindingTTL: ttl, Audit: audit, Log: n.log,
+			BindingTTL: ttl, Audit: audit, Log: n.log, IDs: ids,
 		})
 		if err != nil {
 			return err
@@ -138,7 +150,7 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err := mountPINCheck(s, n, pins, pinLimit); err != nil {
 			return err
 		}
-		n.log.Info("enrollment mounted", slog.String("terminals", terms.Path()), slog.Bool("strict_documents", strict),
+		n.log.Info("enrollment mounted", slog.String("terminals", "ledger"), slog.Bool("strict_documents", strict),
 			slog.String("rate_addr", addrLimit.String()), slog.String("rate_client", clientLimit.String()), slog.Duration("binding_ttl", ttl), slog.Bool("audit_log", audit != nil))
 		return nil
 	}
@@ -163,6 +175,7 @@ func mountPINCheck(s *api.Server, n *node, pins *identity.PINSealer, limit api.R
 	if err != nil {
 		return fmt.Errorf("PIN check: %w", err)
 	}
+	n.pinChecker = checker
 	return s.MountPINCheck(api.PINCheckConfig{Checker: checker, Limiter: n.store, AddrLimit: &limit})
 }
 
@@ -185,8 +198,8 @@ func parsePeers(specs []string, self string) (map[string]string, error) {
 			return nil, fmt.Errorf("--peer %q: want REGION=BASE_URL with another region's six-digit code", s)
 		}
 		base = strings.TrimSuffix(base, "/")
-		if !strings.HasPrefix(base, "https://") && !strings.HasPrefix(base, "http://") {
-			return nil, fmt.Errorf("--peer %q: the base URL must be http(s)", s)
+		if err := redeem.CheckPeerURL(base); err != nil {
+			return nil, fmt.Errorf("--peer %q: %w", s, err)
 		}
 		if _, dup := out[region]; dup {
 			return nil, fmt.Errorf("--peer: region %s given twice", region)

@@ -69,7 +69,8 @@ func (n *authNode) addTerminalIn(id, region string) *identity.Attester {
 	pemBytes, _ := gm.MarshalPublicKeyPEM(key.Public())
 	file := filepath.Join(n.t.TempDir(), id+".pub.pem")
 	os.WriteFile(file, pemBytes, 0o600)
-	n.cli("terminals", "add", "--id", id, "--name", "counter "+id, "--region", region, "--public-key", file)
+	// The node's region registers it, wherever it is installed.
+	n.cli("terminals", "add", "--id", id, "--name", "counter "+id, "--region", region, "--as-region", "310000", "--public-key", file)
 	return &identity.Attester{TerminalID: id, Audience: n.base, Signer: key}
 }
 

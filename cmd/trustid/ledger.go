@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ import (
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded"
 	"github.com/trustid-cn/trustid/ledger/fabric"
+	"github.com/trustid-cn/trustid/ledger/registry"
 )
 
 // Files of the ledger in the data directory.
@@ -40,6 +42,7 @@ const (
 // ledger in its data directory.
 func addLedgerFlags(f *pflag.FlagSet) {
 	f.String("ledger", "auto", "ledger backend: embedded, fabric, or auto (fabric when a Fabric profile or peer is set)")
+	f.String("ledger-file", "", "embedded ledger file (default DATA/ledger.db); nodes of several regions in one process may share one")
 	f.String("fabric-profile", "", "Fabric common connection profile (YAML/JSON): MSP ID, certificate, key, peer, TLS CA")
 	f.String("fabric-msp-id", "", "Fabric MSP ID (overrides the profile), e.g. Region310000MSP")
 	f.String("fabric-cert", "", "PEM file of the Fabric client certificate (overrides the profile)")
@@ -69,6 +72,35 @@ type nodeLedger struct {
 	// on the ledger every --audit-anchor-interval and at shutdown.
 	Audit *ledger.AuditLog
 	Mode  string // "embedded" or "fabric"
+	// Clients and Terminals are the registries on the ledger, read from
+	// View.
+	Clients   *registry.Clients
+	Terminals *registry.Terminals
+
+	hooksMu       sync.Mutex
+	registryHooks []func()
+}
+
+// onRegistry calls f after the view applies each registry event (a
+// relying party or terminal changed on any instance).
+func (nl *nodeLedger) onRegistry(f func()) {
+	nl.hooksMu.Lock()
+	defer nl.hooksMu.Unlock()
+	nl.registryHooks = append(nl.registryHooks, f)
+}
+
+// viewEvent runs the hooks of a view event.
+func (nl *nodeLedger) viewEvent(n *node, ev ledger.Event) {
+	logOwnHeads(n)(ev)
+	if ev.Name != chaincode.EventRegistry {
+		return
+	}
+	nl.hooksMu.Lock()
+	hooks := slices.Clone(nl.registryHooks)
+	nl.hooksMu.Unlock()
+	for _, f := range hooks {
+		f()
+	}
 }
 
 // ledgerOf returns the ledger mountLedger opened for n.
@@ -93,7 +125,11 @@ func openLedger(cmd *cobra.Command, dataDir, region string) (ledger.Ledger, stri
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, "", fmt.Errorf("data directory: %w", err)
 		}
-		l, err := embedded.Open(filepath.Join(dataDir, ledgerFile), embedded.Options{MSPID: chaincode.RegionMSP(region)})
+		path, _ := f.GetString("ledger-file")
+		if path == "" {
+			path = filepath.Join(dataDir, ledgerFile)
+		}
+		l, err := embedded.OpenShared(path, embedded.Options{MSPID: chaincode.RegionMSP(region)})
 		return l, mode, err
 	case "fabric":
 		cfg, err := fabricConfig(f)
@@ -181,17 +217,30 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			l.Close()
 			return err
 		}
-		view := ledger.NewView(l, ledger.ViewOptions{OnEvent: logOwnHeads(n), Logger: n.log})
-		nl := &nodeLedger{Ledger: l, Client: c, Outbox: ob, View: view, Audit: audit, Mode: mode}
+		nl := &nodeLedger{Ledger: l, Client: c, Outbox: ob, Audit: audit, Mode: mode}
+		view := ledger.NewView(l, ledger.ViewOptions{OnEvent: func(ev ledger.Event) { nl.viewEvent(n, ev) }, Logger: n.log})
+		nl.View = view
+		nl.Clients, nl.Terminals = registry.NewClients(c, view), registry.NewTerminals(c, view)
 		n.ledger = nl
+		if mode == "embedded" {
+			if err := serveAdminSocket(ctx, n.log, n.dataDir, nl); err != nil {
+				audit.Close()
+				ob.Close()
+				l.Close()
+				return err
+			}
+		}
 
+		// The embedded ledger answers at once: register the region before
+		// serving, so the registry can be written from the first request.
+		registered := mode == "embedded" && ensureRegion(ctx, c, n) == nil
 		var wg sync.WaitGroup
 		wg.Add(4)
 		go func() {
 			// Register the region, retrying while the ledger cannot answer
 			// (a Fabric network still starting).
 			defer wg.Done()
-			for {
+			for !registered {
 				err := ensureRegion(ctx, c, n)
 				if err == nil {
 					return
@@ -417,12 +466,16 @@ func logOwnHeads(n *node) func(ledger.Event) {
 
 // ensureRegion registers the node's region with its published keys, if
 // it is not registered: on an empty chain it becomes the genesis region;
-// otherwise it waits, pending, for the consortium's vote.
+// otherwise it waits, pending, for the consortium's vote. A registered
+// region's record gets the keystore's key changes (syncRegionKeys).
 func ensureRegion(ctx context.Context, c ledger.Client, n *node) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	_, err := c.Region(ctx, n.region)
-	if err == nil || !errors.Is(err, chaincode.ErrNotFound) {
+	if err == nil {
+		return syncRegionKeys(ctx, c, n)
+	}
+	if !errors.Is(err, chaincode.ErrNotFound) {
 		return err
 	}
 	in := chaincode.RegionInput{Code: n.region, DID: regionDID(n.issuer, n.region),

@@ -44,6 +44,6 @@ func newRootCmd() *cobra.Command {
 		},
 	}
 	addCommonFlags(root)
-	root.AddCommand(newServeCmd(), newKeysCmd(), newClientsCmd(), newTokenCmd(), newIDCmd(), newTerminalsCmd(), newQRCmd(), newLedgerCmd(), newVCCmd(), newIssuersCmd(), newWalletCmd())
+	root.AddCommand(newServeCmd(), newKeysCmd(), newClientsCmd(), newTokenCmd(), newIDCmd(), newTerminalsCmd(), newQRCmd(), newLedgerCmd(), newVCCmd(), newIssuersCmd(), newWalletCmd(), newHealthcheckCmd())
 	return root
 }

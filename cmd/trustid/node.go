@@ -10,11 +10,14 @@ import (
 	"path/filepath"
 	"sync"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 	"github.com/spf13/cobra"
 
-	vc "github.com/trustid-cn/trustid/credentials"
-	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/enrollment"
+	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/store"
 	redisstore "github.com/trustid-cn/trustid/store/redis"
@@ -31,11 +34,19 @@ type node struct {
 	store   store.Store
 	// credIssuer and statusLists are set by mountCredentials, for the
 	// features mounted after it (enrollment, QR status).
-	credIssuer  *vc.Issuer
-	statusLists *statuslist.FileStore
+	credIssuer  *issuer.Issuer
+	statusLists nodeStatus
+	// credVerifier is set by mountCredentials, for the OID4VP verifier.
+	credVerifier *credentials.Verifier
 	// ledger is set by mountLedger, for the features mounted after it
 	// (see ledgerOf).
 	ledger *nodeLedger
+	// regionKeys resolves other regions' keys from the ledger view
+	// (regionKeysOf).
+	regionKeys  *federation.Keys
+	fedRefusals *prometheus.CounterVec
+	// pinChecker is set by mountEnroll, for user login's L3 approvals.
+	pinChecker *enrollment.PINChecker
 	// background counts the work a feature started that must finish before
 	// the process exits (flushing the outbox, the last audit anchor). It
 	// runs until the command's context is cancelled, which serve does after
@@ -118,6 +129,17 @@ func openStore(cmd *cobra.Command, region string, ks *keystore.Store) (*ephemera
 	if err := r.Ping(ctx); err != nil {
 		client.Close()
 		return nil, fmt.Errorf("redis at %s: %w", opts.Addr, err)
+	}
+	// A server with no replay epoch is taken as new (see InitEpoch and
+	// docs/operations.md: after a restart, running instances have started
+	// an epoch that refuses markers for their carriers' lifetime).
+	fresh, err := r.InitEpoch(ctx)
+	if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("redis at %s: %w", opts.Addr, err)
+	}
+	if fresh {
+		slog.Info("redis: replay epoch started (a server with no TrustID epoch is taken as new)", slog.String("addr", opts.Addr))
 	}
 	return &ephemeral{Store: r, close: func() error { r.Close(); return client.Close() }}, nil
 }

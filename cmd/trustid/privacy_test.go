@@ -6,13 +6,17 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
+	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
@@ -267,5 +271,32 @@ func (f *enrollFixture) issuerKey(t *testing.T) func(h, _ map[string]any) (crypt
 			}
 		}
 		return nil, fmt.Errorf("no key %v", h["kid"])
+	}
+}
+
+// TestEnrollmentMaxCopiesStatus: an enrollment of MaxDeviceKeys copies
+// (its ID carries all 48 status entries: the longest enrollment ID) is
+// audited, and suspending and revoking it through its ID changes every
+// credential of every copy.
+func TestEnrollmentMaxCopiesStatus(t *testing.T) {
+	f := newEnrollFixture(t)
+	p := newPerson(t, "11010519900307123", "张三")
+	r, _ := f.enrollCopies(t, p, enrollment.MaxDeviceKeys)
+	t.Logf("enrollment ID of %d copies: %d characters", len(r.Copies), len(r.EnrollmentID))
+	for _, action := range []string{"suspend", "revoke"} {
+		code, m, _ := f.do("POST", "/v1/enrollments/"+r.EnrollmentID+"/status", f.enrollTok, "application/json", `{"action":"`+action+`"}`)
+		if code != 200 || m["credentials"] != float64(2*enrollment.MaxDeviceKeys) {
+			t.Fatalf("%s the enrollment: %d %v", action, code, m)
+		}
+	}
+	for i, c := range r.Copies {
+		if code, m, _ := f.do("POST", "/credentials/verify", "", "application/json", verifyBody(c.BindingCredential.Credential)); code == 200 && m["verified"] == true {
+			t.Errorf("copy %d: binding credential still verifies", i)
+		}
+	}
+	// Nothing was kept per credential: the instance's status index was
+	// never written.
+	if _, err := os.Stat(filepath.Join(f.dir, statusDir, "index.log")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the status index was written: %v", err)
 	}
 }

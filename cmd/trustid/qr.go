@@ -14,17 +14,18 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/makiuchi-d/gozxing"
 	zxqr "github.com/makiuchi-d/gozxing/qrcode"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/enrollment"
+	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/atomicfile"
@@ -498,10 +499,19 @@ type qrWiring struct {
 	Pairwise       redeem.PairwiseDeriver
 	RelyingParties redeem.RelyingParties
 	Status         qrcode.StatusChecker
-	// Peers are the other regions' nodes and PeerKeys their published
-	// keys (for NodeAssertions); both may be empty.
-	Peers    map[string]redeem.Peer
-	PeerKeys map[string]qrcode.IssuerKeySource
+	// Peers are the other regions' nodes (may be empty). Directory,
+	// RegionKeys and PeerParties read the trust registry: where other
+	// regions' nodes are (and whether they are active), the calling
+	// regions' keys and the relying parties they redeem for; nil (no
+	// ledger) mounts no peer route.
+	Peers      map[string]redeem.Peer
+	Directory  redeem.PeerDirectory
+	RegionKeys redeem.RegionKeys
+	// IssuerKeys are the other regions' QR issuer keys (bindings,
+	// delegations, static codes) from the registry; nil trusts only this
+	// node's own keys.
+	IssuerKeys  qrcode.RegionKeySource
+	PeerParties redeem.PeerParties
 	// Holders overrides the holder authenticator (default: the compact
 	// binding authenticator of package qrcode/redeem).
 	Holders redeem.HolderAuthenticator
@@ -526,15 +536,23 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 		if err != nil {
 			return fmt.Errorf("qr: %w", err)
 		}
-		nodeAuth := &redeem.NodeAssertions{Region: n.region, Signer: key.Signer, Kid: key.Kid, PeerKeys: w.PeerKeys, Nonces: n.store}
+		nodeAuth := &redeem.NodeAssertions{Region: n.region, Signer: key.Signer, Kid: key.Kid, Keys: w.RegionKeys, Nonces: n.store}
 		svc, err := redeem.NewService(redeem.ServiceConfig{
 			Region: n.region, Store: n.store, Pairwise: w.Pairwise, RelyingParties: w.RelyingParties, Status: w.Status, TTL: w.TTL,
-			Peers: &redeem.HTTPPeers{Peers: w.Peers, Credentials: nodeAuth},
+			Peers: &redeem.HTTPPeers{Peers: w.Peers, Directory: w.Directory, Credentials: nodeAuth}, PeerParties: w.PeerParties,
 		})
 		if err != nil {
 			return err
 		}
-		v, err := qrcode.NewVerifier(qrcode.VerifierConfig{Keys: qrNodeKeys{n.keys}, Status: w.Status})
+		region, err := qrcode.ParseRegion(n.region)
+		if err != nil {
+			return err
+		}
+		vc := qrcode.VerifierConfig{Keys: qrNodeKeys{n.keys}, Region: region, Status: w.Status}
+		if w.IssuerKeys != nil {
+			vc.Regions = w.IssuerKeys
+		}
+		v, err := qrcode.NewVerifier(vc)
 		if err != nil {
 			return err
 		}
@@ -543,7 +561,11 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 			holders = &redeem.BindingAuthenticator{Verifier: v, Nonces: n.store, Region: n.region}
 		}
 		n.log.Info("qr routes mounted", slog.Int("peers", len(w.Peers)), slog.Duration("ttl", svc.TTL()))
-		return s.MountQR(api.QRConfig{Service: svc, Holders: holders, Peers: nodeAuth, Verifier: v, Limiter: n.store})
+		cfg := api.QRConfig{Service: svc, Holders: holders, Verifier: v, Limiter: n.store}
+		if w.RegionKeys != nil && w.PeerParties != nil {
+			cfg.Peers = nodeAuth
+		}
+		return s.MountQR(cfg)
 	}
 }
 
@@ -551,9 +573,9 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 // real components: binding subjects and pairwise IDs from the national
 // pairwise key, relying parties from the auth client registry, status
 // from the credential status lists (read at once, so a revoked binding
-// stops online immediately), and the peers of --peer with their keys
-// from their /.well-known/jwks.json. It is mounted after
-// mountCredentials.
+// stops online immediately), the peers of --peer, and the other regions'
+// keys and relying parties from the ledger view (never from a peer). It
+// is mounted after mountCredentials.
 func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 	return func(s *api.Server, n *node) error {
 		if n.statusLists == nil {
@@ -573,14 +595,13 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return fmt.Errorf("qr: %w", err)
 		}
-		// A reader of clients.json beside mountAuth's: it re-reads the file
-		// when it changes, and at once for an unknown client ID.
-		clients, err := auth.OpenFileStore(filepath.Join(n.dataDir, clientsFile), auth.FileStoreOptions{
-			OnReloadError: func(err error) { n.log.Error("qr: client registry reload failed", slog.Any("error", err)) },
-		})
-		if err != nil {
-			return fmt.Errorf("qr: %w", err)
+		// The relying parties are the registry on the ledger, read from
+		// the node's view.
+		nl, ok := ledgerOf(n)
+		if !ok {
+			return errors.New("qr: the relying-party registry is on the ledger; no ledger is mounted")
 		}
+		clients := nl.Clients
 		region, err := qrcode.ParseRegion(n.region)
 		if err != nil {
 			return err
@@ -588,13 +609,52 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 		w := qrWiring{
 			Pairwise: subjects, RelyingParties: &enrollment.QRRelyingParties{Clients: clients, Sectors: sectorsOf(n)},
 			Status: &enrollment.ListStatus{Region: region, Lists: n.statusLists},
-			Peers:  map[string]redeem.Peer{}, PeerKeys: map[string]qrcode.IssuerKeySource{}, TTL: ttl,
+			Peers:  map[string]redeem.Peer{}, TTL: ttl,
+		}
+		if n.ledger != nil {
+			w.RegionKeys, w.Directory = regionKeysOf(n, s), federation.Directory{Registry: n.ledger.View}
+			w.IssuerKeys = regionKeysOf(n, s)
+			w.PeerParties = &federation.Parties{Registry: n.ledger.View, Sectors: n.ledger.Client, OnRefuse: refusalsOf(n, s)}
 		}
 		client := &http.Client{Timeout: 5 * time.Second}
 		for r, base := range peers {
 			w.Peers[r] = redeem.Peer{BaseURL: base, Client: client}
-			w.PeerKeys[r] = &redeem.PeerJWKS{URL: base + auth.JWKSPath, Client: client}
 		}
 		return mountQRWith(w)(s, n)
 	}
+}
+
+// regionKeysOf returns the other regions' keys from n's ledger view, one
+// resolver (and parsed-key cache) per node; nil without a ledger.
+func regionKeysOf(n *node, s *api.Server) *federation.Keys {
+	if n.ledger == nil {
+		return nil
+	}
+	if n.regionKeys == nil {
+		n.regionKeys = &federation.Keys{Registry: n.ledger.View, OnRefuse: refusalsOf(n, s)}
+	}
+	return n.regionKeys
+}
+
+// refusalsOf counts what federation refuses, by reason
+// (trustid_federation_refusals_total), once per node.
+func refusalsOf(n *node, s *api.Server) func(error) {
+	if n.fedRefusals == nil {
+		n.fedRefusals = prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trustid_federation_refusals_total",
+			Help: "Other regions' keys, tokens and relying parties refused from the trust registry, by reason.",
+		}, []string{"reason"})
+		s.Registerer().MustRegister(n.fedRefusals)
+	}
+	c := n.fedRefusals
+	return func(err error) { c.WithLabelValues(federation.Reason(err)).Inc() }
+}
+
+// tokensOf returns what auth needs to accept other regions' access tokens
+// from n's ledger view, or nil (own tokens only) without a ledger.
+func tokensOf(n *node, s *api.Server) auth.Federation {
+	if n.ledger == nil {
+		return nil
+	}
+	return federation.Tokens{Keys: regionKeysOf(n, s)}
 }

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"regexp"
 	"strings"
 	"syscall"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/login"
 )
 
 func newServeCmd() *cobra.Command {
@@ -32,10 +34,13 @@ func newServeCmd() *cobra.Command {
 	f.String("region", "310000", "this node's region: a GB/T 2260 province-level code")
 	f.String("issuer", "", "public base URL of this node (default http://<addr>)")
 	f.String("redis-url", "", "Redis URL for the ephemeral store (empty: in-memory)")
+	f.String("instance", "", "this instance's ID among the region's instances (names the status lists it allocates from; default: made on first start and kept in the data directory)")
 	f.Duration("shutdown-timeout", 15*time.Second, "how long to drain requests on SIGINT/SIGTERM")
 	addAuthFlags(f)
 	addLedgerFlags(f)
 	addEnrollFlags(f)
+	f.String("login-rate-addr", "600/1m", "rate limit of user login's endpoints per source address: N/WINDOW, or 0 for none")
+	f.Duration("login-session-ttl", login.DefaultSessionTTL, "how long a login QR waits for the holder's approval (1s to 10m)")
 	return cmd
 }
 
@@ -80,19 +85,23 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	n := &node{log: log, region: region, issuer: strings.TrimSuffix(issuer, "/"), dataDir: dataDir(cmd), keys: ks, store: st}
 
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	// The Go collector adds the heap the last GC found live
+	// (go_gc_heap_live_bytes), the figure the soak bounds.
+	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := api.New(api.Config{
 		Logger:   log,
 		Registry: reg,
 		Checks:   map[string]api.Check{"store": st.Ping},
 	})
+	srv.MountOpenAPI()
 	// Features run their background work under this context; it is
 	// cancelled once HTTP requests have drained, and serve waits for them.
 	bg, stopBackground := context.WithCancel(cmd.Context())
 	defer stopBackground()
 	cmd.SetContext(bg)
 	// Each feature mounts its routes here, one line each.
-	for _, mount := range []func(*api.Server, *node) error{mountLedger(cmd), mountAuth(cmd), mountCredentials(cmd), mountQR(cmd), mountEnroll(cmd)} {
+	for _, mount := range []func(*api.Server, *node) error{mountLedger(cmd), mountAuth(cmd), mountCredentials(cmd), mountOID4VCI(cmd), mountQR(cmd), mountEnroll(cmd), mountLogin(cmd), mountOID4VP(cmd)} {
 		if err := mount(srv, n); err != nil {
 			return err
 		}
@@ -120,6 +129,11 @@ func runServe(cmd *cobra.Command, _ []string) error {
 				continue
 			}
 			log.Info("keystore reloaded", slog.Int("keys", len(ks.Keys())))
+			if n.ledger != nil {
+				if err := syncRegionKeys(ctx, n.ledger.Client, n); err != nil {
+					log.Error("node keys not published on the ledger; restart to retry", slog.Any("error", err))
+				}
+			}
 		}
 	}()
 

@@ -1,11 +1,10 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"text/tabwriter"
 	"time"
 
@@ -13,20 +12,71 @@ import (
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/registry"
 )
 
-// terminalsFile is the terminal registry in the data directory.
+// terminalsFile is where an older node kept the terminal registry in the
+// data directory; a node imports it into the ledger once.
 const terminalsFile = "terminals.json"
 
-// openTerminals opens the registry in --data.
-func openTerminals(cmd *cobra.Command, create bool) (*identity.TerminalFile, error) {
-	dir := dataDir(cmd)
-	if create {
-		if err := os.MkdirAll(dir, 0o700); err != nil {
-			return nil, fmt.Errorf("data directory: %w", err)
+// cliTerminals is the terminal registry as the `trustid terminals`
+// commands use it: read from and written to the ledger directly.
+type cliTerminals struct {
+	*registry.Terminals
+	l ledger.Ledger
+}
+
+func (c cliTerminals) Close() error { return c.l.Close() }
+
+// openTerminals opens the registry on the ledger, acting as the province
+// of --region.
+func openTerminals(cmd *cobra.Command) (cliTerminals, error) {
+	as, _ := cmd.Flags().GetString("as-region")
+	if as == "" {
+		r, _ := cmd.Flags().GetString("region")
+		if len(r) != 6 {
+			return cliTerminals{}, fmt.Errorf("--region %q: want a six-digit GB/T 2260 code", r)
+		}
+		as = r[:2] + "0000"
+	}
+	l, err := openRegistryLedger(cmd, as)
+	if err != nil {
+		return cliTerminals{}, err
+	}
+	return cliTerminals{registry.NewTerminals(ledger.Client{L: l}, nil), l}, nil
+}
+
+// importTerminals registers on the ledger every terminal of a
+// terminals.json file not registered yet (a revoked one is registered,
+// then revoked), and counts those added and those kept.
+func importTerminals(ctx context.Context, reg identity.TerminalRegistry, path string) (added, kept int, err error) {
+	raw, err := readLimitedFile(path, 4<<20)
+	if err != nil {
+		return 0, 0, err
+	}
+	ts, err := identity.ParseTerminalsFile(raw)
+	if err != nil {
+		return 0, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	for _, t := range ts {
+		revoked := t.State == identity.TerminalRevoked
+		t.State = identity.TerminalActive
+		switch err := reg.Add(ctx, t); {
+		case errors.Is(err, identity.ErrTerminalExists):
+			kept++
+			continue
+		case err != nil:
+			return added, kept, fmt.Errorf("%s: terminal %s: %w", path, t.ID, err)
+		}
+		added++
+		if revoked {
+			if err := reg.Revoke(ctx, t.ID, t.Revoked); err != nil {
+				return added, kept, fmt.Errorf("%s: terminal %s: %w", path, t.ID, err)
+			}
 		}
 	}
-	return identity.OpenTerminalFile(filepath.Join(dir, terminalsFile))
+	return added, kept, nil
 }
 
 func newTerminalsCmd() *cobra.Command {
@@ -36,8 +86,17 @@ func newTerminalsCmd() *cobra.Command {
 		Long: `Manage the registry of accredited verification terminals: the counter
 devices and kiosks whose signed attestations (face match, ID card chip
 read) raise an enrollment to assurance level L4. The registry is
-terminals.json in --data; a running node sees changes at once.`,
+on the ledger: these commands write to it as the administrator of --region's
+province, like ` + "`trustid clients`" + ` (Fabric: the --fabric-* identity; embedded: the
+admin socket of the node serving on --data, or the ledger file when no node
+runs). Every instance sees a change when its ledger view applies the block;
+a revoked terminal's attestations are refused from then on.`,
 	}
+	pf := cmd.PersistentFlags()
+	pf.String("region", "310000", "GB/T 2260 code: where a new terminal is installed (e.g. 310104); its province (310000) is the region acted as")
+	pf.String("as-region", "", "the region to act as (its administrator; default: the province of --region)")
+	addLedgerFlags(pf)
+
 	add := &cobra.Command{
 		Use:   "add",
 		Short: "Register a terminal from its public key (PEM, SM2 or P-256)",
@@ -63,10 +122,11 @@ terminals.json in --data; a running node sees changes at once.`,
 			if err != nil {
 				return err
 			}
-			reg, err := openTerminals(cmd, true)
+			reg, err := openTerminals(cmd)
 			if err != nil {
 				return err
 			}
+			defer reg.Close()
 			if err := reg.Add(cmd.Context(), t); err != nil {
 				return err
 			}
@@ -77,7 +137,6 @@ terminals.json in --data; a running node sees changes at once.`,
 	af := add.Flags()
 	af.String("id", "", "terminal ID (default: t- and the start of the key's thumbprint)")
 	af.String("name", "", "description, e.g. the service centre and counter")
-	af.String("region", "", "GB/T 2260 code of where the terminal is installed, e.g. 310104 (like any flag, also read from TRUSTID_REGION or the config file)")
 	af.String("public-key", "", "PEM file with the terminal's public key (SM2 or P-256)")
 
 	list := &cobra.Command{
@@ -85,10 +144,11 @@ terminals.json in --data; a running node sees changes at once.`,
 		Short: "List registered terminals",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			reg, err := openTerminals(cmd, false)
+			reg, err := openTerminals(cmd)
 			if err != nil {
 				return err
 			}
+			defer reg.Close()
 			ts, err := reg.List(cmd.Context())
 			if err != nil {
 				return err
@@ -130,10 +190,11 @@ terminals.json in --data; a running node sees changes at once.`,
 		Short: "Revoke a terminal: its attestations are refused from now on",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			reg, err := openTerminals(cmd, false)
+			reg, err := openTerminals(cmd)
 			if err != nil {
 				return err
 			}
+			defer reg.Close()
 			if err := reg.Revoke(cmd.Context(), args[0], time.Now()); err != nil {
 				return err
 			}

@@ -34,24 +34,9 @@ type Snapshot struct {
 	Token     *TokenList
 }
 
-// Change is one entry change recorded in a list's anchoring journal.
-type Change struct {
-	Index int
-	// Value is the entry's new status (0/1 for a bitstring list, a Token*
-	// value for a token list): an absolute value, so handing the same
-	// change to the ledger twice is harmless.
-	Value uint8
-	// Version is the list's version after the change.
-	Version uint64
-}
-
-// Pending is what of one list has not been marked anchored: the list as it
-// is now, and the changes made after the version last marked anchored.
-type Pending struct {
-	Snapshot
-	// Anchored is the version last marked anchored (0: none yet; a new
-	// list's first head is version 1).
-	Anchored uint64
-	// Changes are oldest first.
-	Changes []Change
+// Entry is a new value for one entry of a list (a status change to make).
+type Entry struct {
+	ListID string
+	Index  int
+	Value  uint8
 }

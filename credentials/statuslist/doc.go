@@ -1,8 +1,17 @@
-// Package statuslist owns the node's local status store: FileStore, which
-// keeps each list (encoded as package credentials/status defines) in one
-// file in the data directory, replaced atomically (once for each group of
-// concurrent changes: group commit) before a change returns, and hands out
-// indices at random; each file also holds the list's anchoring journal,
-// the changes not yet handed to the ledger (Unanchored, MarkAnchored).
+// Package statuslist owns the node's status stores.
+//
+// FileStore keeps each list (encoded as package credentials/status
+// defines) in one file in the data directory, replaced atomically (once
+// for each group of concurrent changes: group commit) before a change
+// returns, and hands out indices at random, recording allocations in a
+// list that exists in its append-only allocation log (one append and one
+// fsync per group).
+//
+// Shared is the store of one instance of a region whose instances share
+// status through the ledger: it allocates from the lists its own
+// FileStore made, hands changes to the ledger outbox, materializes every
+// list of the region from the chain, and reads credential IDs that carry
+// their entries and owner (CredentialIDs).
+//
 // Only the node imports it; verifiers need only package status.
 package statuslist

@@ -1,6 +1,7 @@
 package statuslist
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -41,13 +42,20 @@ type FileStoreOptions struct {
 	// Size is the number of entries per new list (a multiple of 8 in
 	// [MinEntries, MaxRemoteEntries], so that other nodes can decode it).
 	Size int
-	Rand io.Reader
-	Now  func() time.Time
+	// Instance, when set, names the instance that owns the directory: new
+	// lists get IDs made by status.NewListID (purpose and instance in the
+	// ID), so that the instances of a region allocate from distinct lists
+	// without coordinating.
+	Instance string
+	Rand     io.Reader
+	Now      func() time.Time
 }
 
 // FileStore keeps status lists in a directory, one file per list, each
 // replaced atomically (temporary file, fsync, rename) before a change is
-// acknowledged, so a crash loses no allocation and never reuses an index.
+// acknowledged; an allocation in an existing list is appended to the
+// list's allocation log instead (alloclog.go). So a crash loses no
+// allocation and never reuses an index.
 // Writes are grouped (package groupcommit), one group per purpose at a
 // time: the allocations and changes of a purpose's lists that arrive while
 // its previous group is written go to disk together, one replacement of
@@ -56,21 +64,17 @@ type FileStoreOptions struct {
 // purpose; when a list is seven-eighths allocated a new list is started.
 // A list's version is 1 when it is created and grows by one with every Set.
 //
-// Each list file also carries the list's anchoring journal (see
-// Unanchored): the changes not yet marked handed to the ledger, written
-// in the same atomic replacement as the change itself, so a change and
-// its journal entry cannot diverge after a crash.
-//
 // It is safe for concurrent use within one process; one process owns the
 // directory. Reads (Get, Snapshot, Refs, Versions) never wait for a file
 // write: a group is applied to copies of its lists, written to disk under
 // the lists' own writer locks, and then installed in memory under a short
 // exclusive lock; a group whose write fails changes nothing in memory.
 type FileStore struct {
-	dir  string
-	size int
-	rand io.Reader
-	now  func() time.Time
+	dir      string
+	size     int
+	instance string
+	rand     io.Reader
+	now      func() time.Time
 
 	// mu guards the in-memory state below and every list's fields; it is
 	// held exclusively only to apply a change already on disk.
@@ -96,24 +100,21 @@ type change struct {
 
 type list struct {
 	// wmu serializes the writers of this list (its purpose's group
-	// commits, MarkAnchored, Checkpoint); it is taken before mu.
+	// commits); it is taken before mu.
 	wmu sync.Mutex
 
-	id      string
-	purpose string
-	created time.Time
-	updated time.Time
-	version uint64
-	count   int // allocated entries
-	// Anchoring journal: the version last marked anchored, the changes
-	// made after it (oldest first), and whether the file holds another
-	// journal than memory (MarkAnchored does not write; Checkpoint does).
-	anchored     uint64
-	journal      []journalEntry
-	journalDirty bool
-	allocated    []byte
-	bits         *status.Bitstring // revocation, suspension
-	token        *status.TokenList // token
+	id        string
+	purpose   string
+	created   time.Time
+	updated   time.Time
+	version   uint64
+	count     int // allocated entries
+	allocated []byte
+	// The allocation log (alloclog.go): whether its file exists, and
+	// whether a failed append left it unusable. Guarded by wmu.
+	logExists, logBroken bool
+	bits                 *status.Bitstring // revocation, suspension
+	token                *status.TokenList // token
 }
 
 func (l *list) size() int {
@@ -129,7 +130,10 @@ const fileFormat = "trustid-statuslist/1"
 
 // OpenFileStore opens (creating it if needed) the store in dir.
 func OpenFileStore(dir string, opts FileStoreOptions) (*FileStore, error) {
-	s := &FileStore{dir: dir, size: opts.Size, rand: opts.Rand, now: opts.Now, lists: map[string]*list{},
+	if opts.Instance != "" && !status.ValidInstance(opts.Instance) {
+		return nil, fmt.Errorf("statuslist: instance %q: want 1 to 32 of a-z, 0-9 and '-'", opts.Instance)
+	}
+	s := &FileStore{dir: dir, size: opts.Size, instance: opts.Instance, rand: opts.Rand, now: opts.Now, lists: map[string]*list{},
 		lanes: map[string]*groupcommit.Committer[*change]{}}
 	for _, p := range Purposes {
 		s.lanes[p] = groupcommit.New(func(cs []*change) error { return s.commit(p, cs) })
@@ -159,6 +163,9 @@ func OpenFileStore(dir string, opts FileStoreOptions) (*FileStore, error) {
 		if err != nil {
 			return nil, err
 		}
+		if err := s.readAllocLog(l, true); err != nil {
+			return nil, err
+		}
 		s.lists[l.id] = l
 		s.order = append(s.order, l.id)
 	}
@@ -181,10 +188,6 @@ type diskList struct {
 	Version   uint64    `json:"version"`
 	Allocated []byte    `json:"allocated"`
 	Values    []byte    `json:"values"`
-	// Anchored is the version last marked anchored; Journal the changes
-	// after it as [version, index, value], oldest first.
-	Anchored uint64      `json:"anchored,omitempty"`
-	Journal  [][3]uint64 `json:"journal,omitempty"`
 }
 
 func readList(path string) (*list, error) {
@@ -230,18 +233,6 @@ func readList(path string) (*list, error) {
 		// Written before versions started at 1: never set, so all clear.
 		l.version = 1
 	}
-	if d.Anchored > l.version {
-		return nil, bad("anchored version beyond the list's version")
-	}
-	l.anchored = d.Anchored
-	prev := d.Anchored
-	for _, e := range d.Journal {
-		if e[0] <= prev || e[0] > l.version || e[1] >= uint64(d.Size) || !l.isAllocated(int(e[1])) || e[2] > l.maxValue() {
-			return nil, bad("journal entry out of range")
-		}
-		prev = e[0]
-		l.journal = append(l.journal, journalEntry{version: e[0], index: int(e[1]), value: uint8(e[2])})
-	}
 	return l, nil
 }
 
@@ -250,31 +241,36 @@ func readList(path string) (*list, error) {
 // itself or a changed copy not yet applied.
 func (s *FileStore) write(l *list) error {
 	d := diskList{Format: fileFormat, ID: l.id, Purpose: l.purpose, Size: l.size(), Created: l.created,
-		Updated: l.updated, Version: l.version, Allocated: l.allocated, Anchored: l.anchored}
-	for _, e := range l.journal {
-		d.Journal = append(d.Journal, [3]uint64{e.version, uint64(e.index), uint64(e.value)})
-	}
+		Updated: l.updated, Version: l.version, Allocated: l.allocated}
 	if l.bits != nil {
 		d.Values = l.bits.Bytes()
 	} else {
 		d.Values = l.token.Bytes()
 	}
-	out, err := json.Marshal(d)
-	if err != nil {
+	// Encoded into a reused buffer: a list's JSON is tens of kilobytes,
+	// and json.Marshal would allocate it anew for every group.
+	buf := writeBufs.Get().(*bytes.Buffer)
+	defer writeBufs.Put(buf)
+	buf.Reset()
+	if err := json.NewEncoder(buf).Encode(d); err != nil {
 		return err
 	}
+	out := bytes.TrimSuffix(buf.Bytes(), []byte("\n")) // the bytes json.Marshal gives
 	if err := atomicfile.WriteFile(filepath.Join(s.dir, l.id+".json"), out, 0o600); err != nil {
 		return fmt.Errorf("statuslist: %w", err)
 	}
 	return nil
 }
 
+// writeBufs holds the buffers write encodes lists into.
+var writeBufs = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
 // next returns a copy of l that a writer (holding l.wmu) changes, writes
 // and then applies with apply: the shared state is never changed before
 // it is on disk.
 func (l *list) next() *list {
 	n := &list{id: l.id, purpose: l.purpose, created: l.created, updated: l.updated, version: l.version,
-		count: l.count, anchored: l.anchored, journal: slices.Clone(l.journal), allocated: l.allocated,
+		count: l.count, allocated: l.allocated,
 		bits: l.bits, token: l.token}
 	return n
 }
@@ -282,9 +278,8 @@ func (l *list) next() *list {
 // apply installs n's state in l; the caller holds l.wmu and s.mu.
 func (l *list) apply(n *list) {
 	l.updated, l.version, l.count = n.updated, n.version, n.count
-	l.anchored, l.journal, l.allocated = n.anchored, n.journal, n.allocated
+	l.allocated = n.allocated
 	l.bits, l.token = n.bits, n.token
-	l.journalDirty = false
 }
 
 // randInt returns a uniform integer in [0, n).
@@ -302,8 +297,9 @@ func (s *FileStore) randInt(n int) (int, error) {
 	}
 }
 
-// full reports whether l should take no more allocations.
-func (l *list) full() bool { return l.count >= l.size()-l.size()/8 }
+// full reports whether l should take no more allocations once extra more
+// are made.
+func (l *list) full(extra int) bool { return l.count+extra >= l.size()-l.size()/8 }
 
 // Allocate reserves a random free index in the newest list of purpose,
 // starting a new list when needed, and persists the reservation before
@@ -322,14 +318,14 @@ func (s *FileStore) Allocate(ctx context.Context, purpose string) (string, int, 
 	return c.listID, c.index, c.err
 }
 
-// pickFree returns a random free index of l.
-func (s *FileStore) pickFree(l *list) (int, error) {
+// pickFree returns a random free index of l not in taken.
+func (s *FileStore) pickFree(l *list, taken map[int]bool) (int, error) {
 	for try := 0; try < 64; try++ {
 		i, err := s.randInt(l.size())
 		if err != nil {
 			return 0, err
 		}
-		if !l.isAllocated(i) {
+		if !l.isAllocated(i) && !taken[i] {
 			return i, nil
 		}
 	}
@@ -339,7 +335,7 @@ func (s *FileStore) pickFree(l *list) (int, error) {
 		return 0, err
 	}
 	for k := range l.size() {
-		if i := (start + k) % l.size(); !l.isAllocated(i) {
+		if i := (start + k) % l.size(); !l.isAllocated(i) && !taken[i] {
 			return i, nil
 		}
 	}
@@ -351,8 +347,12 @@ func (s *FileStore) newList(purpose string) (*list, error) {
 	if _, err := io.ReadFull(s.rand, idb[:]); err != nil {
 		return nil, fmt.Errorf("statuslist: random: %w", err)
 	}
+	id := hex.EncodeToString(idb[:])
+	if s.instance != "" {
+		id, _ = status.NewListID([4]byte(idb[:4]), purpose, s.instance) // both checked
+	}
 	now := s.now().UTC()
-	l := &list{id: hex.EncodeToString(idb[:]), purpose: purpose, created: now, updated: now, version: 1, allocated: make([]byte, s.size/8)}
+	l := &list{id: id, purpose: purpose, created: now, updated: now, version: 1, allocated: make([]byte, s.size/8)}
 	var err error
 	if purpose == status.PurposeToken {
 		l.token, err = status.NewTokenList(TokenBits, s.size)
@@ -397,28 +397,39 @@ func (s *FileStore) Set(ctx context.Context, listID string, index int, value uin
 	return s.lanes[l.purpose].Do(&change{listID: listID, index: index, value: value})
 }
 
-// commit makes one group of purpose's allocations and changes durable: it
-// applies them to copies of the lists they touch (taking each list's
-// writer lock), writes each of those lists once, and only then installs
-// the copies. If a write fails the group fails and memory is unchanged.
+// commit makes one group of purpose's allocations and changes durable.
+// Changes are applied to copies of the lists they touch (taking each
+// list's writer lock), each of those lists is written once, and only then
+// are the copies installed. Allocations in an existing list are appended
+// to its allocation log (one append and one fsync for the group: no list
+// file is rewritten); a new list is written once, with the group's
+// allocations in it. If a write fails the group fails and memory is
+// unchanged.
 func (s *FileStore) commit(purpose string, cs []*change) error {
 	var (
-		edited  []*list              // lists of the store the group changes
+		locked  []*list              // lists of the store whose writer lock the group holds
 		copies  = map[string]*list{} // list ID -> the copy being changed
 		created []*list              // new lists, written and then added
 		order   []*list              // copies and new lists, in the order they were touched
+		fresh   = map[*list][]int{}  // existing lists -> indices the group allocates in them
+		taken   = map[int]bool{}     // the fresh indices of cur
 	)
 	defer func() {
-		for _, l := range edited {
+		for _, l := range locked {
 			l.wmu.Unlock()
 		}
 	}()
+	lock := func(l *list) {
+		if !slices.Contains(locked, l) {
+			l.wmu.Lock()
+			locked = append(locked, l)
+		}
+	}
 	edit := func(l *list) *list {
 		if n := copies[l.id]; n != nil {
 			return n
 		}
-		l.wmu.Lock()
-		edited = append(edited, l)
+		lock(l)
 		n := l.next()
 		n.allocated = slices.Clone(l.allocated)
 		if l.bits != nil {
@@ -431,6 +442,7 @@ func (s *FileStore) commit(purpose string, cs []*change) error {
 		return n
 	}
 	var cur *list // the list allocations go to
+	curNew := false
 	now := s.now().UTC()
 	for _, c := range cs {
 		if !c.alloc {
@@ -450,15 +462,17 @@ func (s *FileStore) commit(purpose string, cs []*change) error {
 			}
 			n.version++
 			n.updated = now
-			n.journal = appendJournal(n.journal, journalEntry{version: n.version, index: c.index, value: c.value})
 			continue
 		}
 		if cur == nil {
 			if l := s.newest(purpose); l != nil {
-				cur = edit(l)
+				lock(l)
+				cur = l
 			}
 		}
-		if cur == nil || cur.full() {
+		// cur's count and allocated change only under its writer lock,
+		// which the group holds.
+		if cur == nil || cur.logBroken || cur.full(len(fresh[cur])) {
 			l, err := s.newList(purpose)
 			if err != nil {
 				c.err = err
@@ -466,16 +480,27 @@ func (s *FileStore) commit(purpose string, cs []*change) error {
 			}
 			created = append(created, l)
 			order = append(order, l)
-			copies[l.id], cur = l, l
+			copies[l.id], cur, curNew = l, l, true
+			clear(taken)
 		}
-		idx, err := s.pickFree(cur)
+		idx, err := s.pickFree(cur, taken)
 		if err != nil {
 			c.err = err
 			continue
 		}
-		cur.allocated[idx>>3] |= 0x80 >> (idx & 7)
-		cur.count++
+		if curNew {
+			cur.allocated[idx>>3] |= 0x80 >> (idx & 7)
+			cur.count++
+		} else {
+			taken[idx] = true
+			fresh[cur] = append(fresh[cur], idx)
+		}
 		c.listID, c.index = cur.id, idx
+	}
+	for l, idx := range fresh {
+		if err := s.appendAllocs(l, idx); err != nil {
+			return err
+		}
 	}
 	for _, n := range order {
 		if err := s.write(n); err != nil {
@@ -484,8 +509,14 @@ func (s *FileStore) commit(purpose string, cs []*change) error {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	for _, l := range edited {
-		l.apply(copies[l.id])
+	for _, l := range locked {
+		if n := copies[l.id]; n != nil {
+			l.apply(n)
+		}
+		for _, i := range fresh[l] {
+			l.allocated[i>>3] |= 0x80 >> (i & 7)
+			l.count++
+		}
 	}
 	for _, l := range created {
 		if _, dup := s.lists[l.id]; dup {

@@ -109,7 +109,7 @@ func TestReadsDoNotWaitForWriters(t *testing.T) {
 			_, err = s.Refs(ctx, "urn:uuid:r")
 		}
 		if err == nil {
-			_, _, err = s.Versions(ctx, lid)
+			_, err = s.Version(ctx, lid)
 		}
 		done <- err
 	}()

@@ -113,7 +113,7 @@ func TestFileStoreGrows(t *testing.T) {
 	lid, _, _ := s.Allocate(ctx, status.PurposeSuspension)
 	// Fill the list to its limit in memory, then allocate: a new list starts.
 	l := s.lists[lid]
-	for i := 0; !l.full(); i++ {
+	for i := 0; !l.full(0); i++ {
 		if !l.isAllocated(i) {
 			l.allocated[i>>3] |= 0x80 >> (i & 7)
 			l.count++

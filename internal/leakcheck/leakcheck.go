@@ -210,6 +210,9 @@ func (s *Scanner) dir(root string) ([]string, error) {
 		if err != nil || d.IsDir() {
 			return err
 		}
+		if d.Type()&fs.ModeSocket != 0 {
+			return nil // a socket stores nothing (a node's admin socket)
+		}
 		if !d.Type().IsRegular() {
 			return fmt.Errorf("leakcheck: %s is not a regular file (%v): cannot scan it", path, d.Type())
 		}

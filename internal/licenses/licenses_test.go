@@ -76,6 +76,12 @@ purpose with or without fee is hereby granted, provided that the above`
 		gpl    = `GNU GENERAL PUBLIC LICENSE  Version 3, 29 June 2007`
 		lgpl   = `GNU LESSER GENERAL PUBLIC LICENSE`
 		random = `All rights reserved. Do not copy.`
+		ftl    = `Use of the Freetype-Go software is subject to your choice of exactly one of
+the following two licenses:
+  * The FreeType License, which is similar to the original BSD license with
+    an advertising clause, or
+  * The GNU General Public License (GPL), version 2 or later.`
+		ccby = `Creative Commons Attribution 4.0 International Public License`
 	)
 	for _, c := range []struct {
 		name, text string
@@ -88,8 +94,11 @@ purpose with or without fee is hereby granted, provided that the above`
 		{"BSD-4", bsd + "\n" + advertising + "\n" + endorse, []string{"BSD-4-Clause"}},
 		{"ISC", isc, []string{"ISC"}},
 		{"MPL", mpl, []string{"MPL-2.0"}},
+		{"MPL naming its secondary licenses", mpl + "\n1.12. \"Secondary License\"\n    means either the GNU General Public License, Version 2.0, the GNU\n    Lesser General Public License, Version 2.1, the GNU Affero General\n    Public License, Version 3.0, or any later versions of those\n    licenses.", []string{"MPL-2.0"}},
 		{"GPL", gpl, []string{"GPL"}},
 		{"LGPL", lgpl, []string{"LGPL"}},
+		{"FTL or GPL: FTL", ftl, []string{"FTL"}},
+		{"CC-BY-4.0", ccby, []string{"CC-BY-4.0"}},
 		{"MIT and Apache in one file", mit + "\n\n" + apache, []string{"Apache-2.0", "MIT"}},
 		{"unrecognized", random, nil},
 		{"empty", "", nil},
@@ -106,18 +115,25 @@ purpose with or without fee is hereby granted, provided that the above`
 func TestAllowed(t *testing.T) {
 	for _, c := range []struct {
 		license string
+		usedBy  []string
 		want    bool
 	}{
-		{"MIT", true},
-		{"Apache-2.0 AND MIT", true},
-		{"MPL-2.0", true},
-		{"GPL", false},
-		{"Apache-2.0 AND GPL", false},
-		{"BSD-4-Clause", false},
-		{Unknown, false},
+		{"MIT", nil, true},
+		{"Apache-2.0 AND MIT", nil, true},
+		{"MPL-2.0", nil, true},
+		{"GPL", nil, false},
+		{"Apache-2.0 AND GPL", nil, false},
+		{"BSD-4-Clause", nil, false},
+		{Unknown, nil, false},
+		// Attribution licenses only in the benchmark tool, never shipped.
+		{"FTL", []string{"trustid-bench"}, true},
+		{"CC-BY-4.0", []string{"trustid-bench"}, true},
+		{"FTL", []string{"trustid", "trustid-bench"}, false},
+		{"CC-BY-4.0", nil, false},
+		{"GPL", []string{"trustid-bench"}, false},
 	} {
-		if got := (Module{License: c.license}).Allowed(); got != c.want {
-			t.Errorf("%s: %v", c.license, got)
+		if got := (Module{License: c.license, UsedBy: c.usedBy}).Allowed(); got != c.want {
+			t.Errorf("%s in %v: %v", c.license, c.usedBy, got)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestCheck(t *testing.T) {
@@ -160,7 +161,14 @@ func TestMarshalMatchesEncodingJSON(t *testing.T) {
 		enc := json.NewEncoder(&buf)
 		enc.SetEscapeHTML(false)
 		enc.Encode(d)
-		if want := bytes.TrimSuffix(buf.Bytes(), []byte("\n")); !bytes.Equal(got, want) {
+		want := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
+		if s, ok := d.(string); ok && !utf8.ValidString(s) {
+			// Invalid UTF-8 becomes U+FFFD: Marshal writes it as \ufffd,
+			// as encoding/json did before Go 1.27, which writes the
+			// character itself. The same string either way.
+			want = bytes.ReplaceAll(want, []byte("\uFFFD"), []byte(`\ufffd`))
+		}
+		if !bytes.Equal(got, want) {
 			t.Errorf("Marshal\n%s\nencoding/json\n%s", got, want)
 		}
 	}

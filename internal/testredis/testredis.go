@@ -83,7 +83,13 @@ func start(tb testing.TB, bin string, args []string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	dir := tb.TempDir()
+	addr, _, err := startOn(tb, bin, port, tb.TempDir(), args)
+	return addr, err
+}
+
+// startOn launches one server on port with its files in dir and returns
+// its address and a function that kills it (also run by tb.Cleanup).
+func startOn(tb testing.TB, bin string, port int, dir string, args []string) (string, func(), error) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	cmd := exec.Command(bin, append([]string{
 		"--port", strconv.Itoa(port),
@@ -101,13 +107,16 @@ func start(tb testing.TB, bin string, args []string) (string, error) {
 	cmd.Stderr = out
 	setPdeathsig(cmd)
 	if err := cmd.Start(); err != nil {
-		return "", fmt.Errorf("start %s: %w", bin, err)
+		return "", nil, fmt.Errorf("start %s: %w", bin, err)
 	}
 	exited := make(chan error, 1)
 	go func() { exited <- cmd.Wait() }()
+	var once sync.Once
 	stop := func() {
-		_ = cmd.Process.Kill()
-		<-exited
+		once.Do(func() {
+			_ = cmd.Process.Kill()
+			<-exited
+		})
 	}
 
 	deadline := time.Now().Add(startTimeout)
@@ -116,17 +125,69 @@ func start(tb testing.TB, bin string, args []string) (string, error) {
 			break
 		} else if time.Now().After(deadline) {
 			stop()
-			return "", fmt.Errorf("redis-server on %s did not answer PING within %v: %v\n%s", addr, startTimeout, err, out.String())
+			return "", nil, fmt.Errorf("redis-server on %s did not answer PING within %v: %v\n%s", addr, startTimeout, err, out.String())
 		}
 		select {
 		case err := <-exited:
 			exited <- err // let stop() see it
-			return "", fmt.Errorf("redis-server on %s exited early (%v):\n%s", addr, err, out.String())
+			return "", nil, fmt.Errorf("redis-server on %s exited early (%v):\n%s", addr, err, out.String())
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
 	tb.Cleanup(stop)
-	return addr, nil
+	return addr, stop, nil
+}
+
+// Server is a redis-server a test can kill and start again on the same
+// address, as an operator's restart would.
+type Server struct {
+	// Addr is "127.0.0.1:PORT", the same across restarts.
+	Addr string
+	tb   testing.TB
+	bin  string
+	port int
+	dir  string
+	args []string
+	stop func()
+}
+
+// StartServer is Start for a server the test restarts. Its files (an RDB
+// or AOF when args turn persistence on) stay in one directory across
+// restarts.
+func StartServer(tb testing.TB, args ...string) *Server {
+	tb.Helper()
+	bin, err := exec.LookPath(Binary)
+	if err != nil {
+		err = fmt.Errorf("%w: run scripts/test.sh (it installs Debian's redis-server) or apt-get install redis-server", err)
+	}
+	testenv.Require(tb, Binary, err)
+	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), args: args}
+	var lastErr error
+	for range 3 {
+		if s.port, err = freePort(); err != nil {
+			tb.Fatalf("testredis: %v", err)
+		}
+		if s.Addr, s.stop, err = startOn(tb, bin, s.port, s.dir, args); err == nil {
+			return s
+		}
+		lastErr = err
+	}
+	tb.Fatalf("testredis: %v", lastErr)
+	return nil
+}
+
+// Kill kills the server (SIGKILL: nothing is saved on the way down).
+func (s *Server) Kill() { s.stop() }
+
+// Restart kills the server and starts it again on the same port and
+// directory; it fails the test if the server does not come back.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	s.stop()
+	var err error
+	if _, s.stop, err = startOn(s.tb, s.bin, s.port, s.dir, s.args); err != nil {
+		s.tb.Fatalf("testredis: restart: %v", err)
+	}
 }
 
 // freePort asks the kernel for a free loopback TCP port.

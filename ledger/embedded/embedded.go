@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"sort"
 	"sync"
 	"time"
@@ -104,6 +105,39 @@ func Open(path string, opts Options) (*Ledger, error) {
 		e.rand = rand.Reader
 	}
 	return &Ledger{embeddedDB: e, msp: opts.MSPID}, nil
+}
+
+// shared holds the files opened with OpenShared in this process, by
+// absolute path.
+var shared = struct {
+	sync.Mutex
+	m map[string]*Ledger
+}{m: map[string]*Ledger{}}
+
+// OpenShared is Open, except that a file this process already opened with
+// OpenShared (and has not closed) is not opened again: the result is a
+// handle over it acting as opts.MSPID (As; opts.Now and opts.Rand of the
+// first opener stay). It lets several nodes of different regions run in
+// one process over one ledger (tests, single-machine consortia); across
+// processes the file lock still refuses a second opener.
+func OpenShared(path string, opts Options) (*Ledger, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ledger.ErrUnavailable, path, err)
+	}
+	shared.Lock()
+	defer shared.Unlock()
+	if l, ok := shared.m[abs]; ok {
+		if h, err := l.As(opts.MSPID); !errors.Is(err, ledger.ErrClosed) {
+			return h, err
+		}
+	}
+	l, err := Open(abs, opts)
+	if err != nil {
+		return nil, err
+	}
+	shared.m[abs] = l
+	return l, nil
 }
 
 // As returns a handle over the same file acting as mspID. Close every

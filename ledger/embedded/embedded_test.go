@@ -154,3 +154,37 @@ func TestEmbeddedConcurrentSubmits(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestOpenShared: a file opened with OpenShared in this process is shared
+// (a handle acting as the second MSP, at once), writes of one handle are
+// seen by the other, and the file opens again once every handle closed.
+func TestOpenShared(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "ledger.db")
+	a, err := embedded.OpenShared(path, embedded.Options{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	b, err := embedded.OpenShared(filepath.Join(filepath.Dir(path), ".", "ledger.db"), embedded.Options{MSPID: chaincode.RegionMSP(ledgertest.RegionB)})
+	if err != nil || time.Since(start) > 500*time.Millisecond {
+		t.Fatalf("second OpenShared: %v after %v", err, time.Since(start))
+	}
+	if b.MSPID() != chaincode.RegionMSP(ledgertest.RegionB) {
+		t.Errorf("second handle acts as %s", b.MSPID())
+	}
+	ctx := context.Background()
+	ledgertest.EnsureConsortium(ctx, t, a, b)
+	if r, err := (ledger.Client{L: a}).Region(ctx, ledgertest.RegionB); err != nil || r.Status != chaincode.RegionActive {
+		t.Errorf("A sees B: %+v %v", r, err)
+	}
+	a.Close()
+	b.Close()
+	c, err := embedded.OpenShared(path, embedded.Options{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
+	if err != nil {
+		t.Fatalf("reopen after close: %v", err)
+	}
+	defer c.Close()
+	if _, err := (ledger.Client{L: c}).Region(ctx, ledgertest.RegionB); err != nil {
+		t.Errorf("after reopening: %v", err)
+	}
+}

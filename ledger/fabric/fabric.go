@@ -20,6 +20,7 @@ import (
 	"github.com/hyperledger/fabric-gateway/pkg/identity"
 	"github.com/hyperledger/fabric-protos-go-apiv2/common"
 	"github.com/hyperledger/fabric-protos-go-apiv2/gateway"
+	"github.com/hyperledger/fabric-protos-go-apiv2/peer"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/status"
@@ -242,6 +243,9 @@ func fabricError(fn string, err error) error {
 	}
 	var commitErr *client.CommitError
 	if errors.As(err, &commitErr) {
+		if commitErr.Code == peer.TxValidationCode_MVCC_READ_CONFLICT || commitErr.Code == peer.TxValidationCode_PHANTOM_READ_CONFLICT {
+			return fmt.Errorf("%w: %w: %s: transaction %s not committed: %s", ledger.ErrUnavailable, ledger.ErrConflict, fn, commitErr.TransactionID, commitErr.Code)
+		}
 		return fmt.Errorf("%w: %s: transaction %s not committed: %s", ledger.ErrUnavailable, fn, commitErr.TransactionID, commitErr.Code)
 	}
 	return fmt.Errorf("%w: %s: %s", ledger.ErrUnavailable, fn, strings.Join(text, "; "))

@@ -20,6 +20,7 @@ import (
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/fabric"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
+	"github.com/trustid-cn/trustid/ledger/registry/registrytest"
 )
 
 // fabricEnv returns the connection profiles of the two regions of a
@@ -405,4 +406,14 @@ func (s slowAck) AnchorBatch(ctx context.Context, in chaincode.BatchInput) (chai
 	res, err := s.Client.AnchorBatch(ctx, in)
 	time.Sleep(30 * time.Millisecond)
 	return res, err
+}
+
+// TestFabricRegistry runs the registry suite (the ClientStore conformance
+// suite, terminals, two instances of one region) over the network; a
+// change must reach the other instance's view within one block (2 s).
+func TestFabricRegistry(t *testing.T) {
+	pa, pb, _ := fabricEnv(t)
+	registrytest.Run(t, func(t *testing.T) (ledger.Ledger, ledger.Ledger) {
+		return openFabric(t, pa), openFabric(t, pb)
+	}, 2*time.Second)
 }

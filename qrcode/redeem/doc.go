@@ -2,7 +2,7 @@
 // Service that issues and redeems them, the holder authenticator that
 // admits a holder app's signed request (BindingAuthenticator), and the
 // forwarding of codes of other regions to their home node (HTTPPeers,
-// NodeAssertions, PeerJWKS). Wire formats, holder signing and offline
+// NodeAssertions). Wire formats, holder signing and offline
 // verification are in package qrcode, whose error sentinels this package
 // returns.
 //
@@ -17,13 +17,17 @@
 // both consented and allowed by the verifier's registration
 // (RelyingParty). Codes of another region are forwarded to it by a
 // PeerRedeemer (HTTPPeers with NodeAssertions, node-signed short-lived
-// JWTs with single-use IDs).
+// JWTs with single-use IDs, over https or loopback http only). The home
+// node verifies an assertion with the calling region's key from the trust
+// registry (RegionKeys) and takes the relying party, its sector and its
+// claims from the registry too (PeerParties), never from the request.
 //
 // # Interfaces the node wires
 //
 // The package declares what it consumes: TokenStore and NonceStore (the
 // ephemeral store), RelyingParties, PairwiseDeriver, PeerRedeemer,
-// PeerCredentials, PeerAuthenticator and HolderAuthenticator, and from
+// PeerCredentials, PeerAuthenticator, RegionKeys, PeerParties and
+// HolderAuthenticator, and from
 // package qrcode a StatusChecker and, through the Verifier, an
 // IssuerKeySource.
 package redeem

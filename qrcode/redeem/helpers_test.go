@@ -3,6 +3,8 @@ package redeem
 import (
 	"bytes"
 	"context"
+	"crypto"
+	"errors"
 	"sync"
 	"testing"
 	"time"
@@ -97,4 +99,15 @@ func (f *fixture) verifier(t testing.TB, counters qrcode.CounterStore) *qrcode.V
 		t.Fatal(err)
 	}
 	return v
+}
+
+// keyTable is an in-memory registry of region keys: region → kid → key.
+type keyTable map[string]map[string]crypto.PublicKey
+
+func (k keyTable) RegionKey(_ context.Context, region, kid string) (crypto.PublicKey, string, error) {
+	pub, ok := k[region][kid]
+	if !ok {
+		return nil, "", errors.New("no such region key")
+	}
+	return pub, "", nil
 }

@@ -4,12 +4,15 @@ import (
 	"bytes"
 	"context"
 	"crypto"
+	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -24,10 +27,49 @@ import (
 // PeerRedeemPath is the route of node-to-node redemptions.
 const PeerRedeemPath = "/v1/qr/peer/redeem"
 
-// PeerRedeemRequest is the body a node sends to the code's home node.
+// PeerRedeemRequest is the body a node sends to the code's home node: the
+// code, and the relying party of the calling region on whose behalf it
+// asks, by client ID and the sector identifier it names (empty: its
+// client ID is its sector). The home node takes the party's home region,
+// its allowed claims and whether it holds the sector from the trust
+// registry (PeerParties), never from the request.
 type PeerRedeemRequest struct {
-	Code         string       `json:"code"`
-	RelyingParty RelyingParty `json:"relying_party"`
+	Code     string `json:"code"`
+	ClientID string `json:"client_id"`
+	Sector   string `json:"sector,omitempty"`
+}
+
+// PeerParties resolves, from the trust registry, the relying party
+// clientID on whose behalf region's node asks: it must be registered with
+// region as its home region, be active and allowed to redeem QR codes,
+// and hold the pairwise sector (sector, or its client ID when empty). The
+// returned party's allowed claims are its registry record's. Errors match
+// qrcode.ErrUnknownVerifier (not so in the registry) or
+// qrcode.ErrUnavailable. Safe for concurrent use.
+type PeerParties interface {
+	PeerParty(ctx context.Context, region, clientID, sector string) (RelyingParty, error)
+}
+
+// CheckPeerURL accepts a peer node's base URL: https, or http only to a
+// loopback address (development on one machine). A node-to-node call over
+// plain HTTP elsewhere would let whoever sits between two nodes read and
+// change what they say.
+func CheckPeerURL(base string) error {
+	u, err := url.Parse(base)
+	if err != nil || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
+		return fmt.Errorf("%w: peer URL %q: want https://host[:port][/path]", qrcode.ErrInvalidArgument, clip(base))
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		h := u.Hostname()
+		if ip := net.ParseIP(h); h == "localhost" || ip != nil && ip.IsLoopback() {
+			return nil
+		}
+		return fmt.Errorf("%w: peer URL %q: plain http is allowed only to a loopback address; use https", qrcode.ErrInvalidArgument, clip(base))
+	}
+	return fmt.Errorf("%w: peer URL %q: want https", qrcode.ErrInvalidArgument, clip(base))
 }
 
 // Peer is another region's node.
@@ -47,9 +89,21 @@ type PeerCredentials interface {
 	Authorize(ctx context.Context, req *http.Request, region string) error
 }
 
-// HTTPPeers is the PeerRedeemer of a configured peer list.
+// PeerDirectory gives a region's node URL from the trust registry
+// (federation.Directory): an error when the region is unknown or not
+// active, so no redemption is forwarded to a suspended region. Safe for
+// concurrent use.
+type PeerDirectory interface {
+	PeerURL(region string) (string, error)
+}
+
+// HTTPPeers is the PeerRedeemer of a configured peer list and, with
+// Directory, of the regions of the trust registry: a configured peer is
+// used when its region is active in the registry, any other active region
+// at its registered URL.
 type HTTPPeers struct {
 	Peers       map[string]Peer // by region, e.g. "310000"
+	Directory   PeerDirectory
 	Credentials PeerCredentials
 }
 
@@ -59,10 +113,22 @@ const maxPeerResponse = 64 << 10
 // RedeemAt implements PeerRedeemer.
 func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty, code string) (*Redemption, error) {
 	peer, ok := p.Peers[region]
+	if p.Directory != nil {
+		u, err := p.Directory.PeerURL(region)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %s: %w", qrcode.ErrNoRoute, region, err)
+		}
+		if !ok {
+			peer, ok = Peer{BaseURL: u}, true
+		}
+	}
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", qrcode.ErrNoRoute, region)
 	}
-	body, _ := json.Marshal(PeerRedeemRequest{Code: code, RelyingParty: rp})
+	if err := CheckPeerURL(peer.BaseURL); err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", qrcode.ErrNoRoute, region, err)
+	}
+	body, _ := json.Marshal(PeerRedeemRequest{Code: code, ClientID: rp.ClientID, Sector: rp.Sector})
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimSuffix(peer.BaseURL, "/")+PeerRedeemPath, bytes.NewReader(body))
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %v", qrcode.ErrPeer, region, err)
@@ -113,22 +179,34 @@ type PeerAuthenticator interface {
 	AuthenticatePeer(r *http.Request) (region string, err error)
 }
 
+// RegionKeys resolves a region's verifying key from the trust registry
+// (federation.Keys): the key kid of an active region, in state active or
+// retiring, and its JWS algorithm. Errors say why a key is refused
+// (unknown region, suspended region, unknown kid, retired or revoked key).
+// It never calls the region. Safe for concurrent use.
+type RegionKeys interface {
+	RegionKey(ctx context.Context, region, kid string) (crypto.PublicKey, string, error)
+}
+
 // NodeAssertions authenticates nodes to each other with short-lived
-// assertions (JWTs) signed by each node's own signing key: issuer
-// "trustid-node:<region>" (and the same subject), audience
-// "trustid-node:<peer region>", iat and exp at most 60 seconds apart, and
-// a single-use jti. It implements PeerCredentials
-// (with Signer/Kid) and PeerAuthenticator (with PeerKeys and Nonces). It
-// stands in for node client registrations at the peers' token endpoints
-// until the trust registry provides them.
+// assertions (JWTs) signed by each node's region key as registered in the
+// trust registry: issuer "trustid-node:<region>" (and the same subject),
+// audience "trustid-node:<peer region>", iat and exp at most 60 seconds
+// apart, a single-use jti, and body_sm3, the base64url SM3 digest of the
+// request body (of at most MaxPeerBody bytes), so an assertion vouches for
+// this one request's code, client and sector. It implements PeerCredentials (with
+// Signer/Kid) and PeerAuthenticator (with Keys and Nonces): the caller's
+// region is the one whose registered key verifies the assertion, never
+// what the request says.
 type NodeAssertions struct {
 	// Region is this node's region.
 	Region string
-	// Signer and Kid sign outgoing assertions.
+	// Signer and Kid sign outgoing assertions; Kid must be one of this
+	// region's keys in the registry.
 	Signer crypto.Signer
 	Kid    string
-	// PeerKeys gives each peer region's published keys.
-	PeerKeys map[string]qrcode.IssuerKeySource
+	// Keys resolves the calling regions' keys from the registry.
+	Keys RegionKeys
 	// Nonces spends assertion IDs.
 	Nonces NonceStore
 	// Now is the clock; nil means time.Now.
@@ -136,6 +214,37 @@ type NodeAssertions struct {
 }
 
 const assertionLifetime = 60 * time.Second
+
+// MaxPeerBody bounds the body of a node-to-node request.
+const MaxPeerBody = 8 << 10
+
+// nodeClaims are the claims of a node assertion.
+type nodeClaims struct {
+	jwt.RegisteredClaims
+	BodySM3 string `json:"body_sm3"`
+}
+
+// bodyDigest is the body_sm3 claim of body.
+func bodyDigest(body []byte) string {
+	d := gm.SM3(body)
+	return base64.RawURLEncoding.EncodeToString(d[:])
+}
+
+// readBody reads req's body (at most MaxPeerBody bytes) and puts it back.
+func readBody(body io.ReadCloser) ([]byte, io.ReadCloser, error) {
+	if body == nil || body == http.NoBody {
+		return nil, body, nil
+	}
+	data, err := io.ReadAll(io.LimitReader(body, MaxPeerBody+1))
+	body.Close()
+	if err != nil {
+		return nil, nil, fmt.Errorf("request body: %w", err)
+	}
+	if len(data) > MaxPeerBody {
+		return nil, nil, fmt.Errorf("request body over %d bytes", MaxPeerBody)
+	}
+	return data, io.NopCloser(bytes.NewReader(data)), nil
+}
 
 func (n *NodeAssertions) now() time.Time {
 	if n.Now != nil {
@@ -154,13 +263,18 @@ func (n *NodeAssertions) Authorize(ctx context.Context, req *http.Request, regio
 	if _, err := io.ReadFull(defaultRand, jti[:]); err != nil {
 		return err
 	}
+	body, rc, err := readBody(req.Body)
+	if err != nil {
+		return err
+	}
+	req.Body = rc
 	now := n.now()
-	t := jwt.NewWithClaims(m, jwt.RegisteredClaims{
+	t := jwt.NewWithClaims(m, nodeClaims{RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: "trustid-node:" + n.Region, Subject: "trustid-node:" + n.Region,
 		Audience: jwt.ClaimStrings{"trustid-node:" + region},
 		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(assertionLifetime)),
 		ID: base64.RawURLEncoding.EncodeToString(jti[:]),
-	})
+	}, BodySM3: bodyDigest(body)})
 	t.Header["kid"] = n.Kid
 	s, err := t.SignedString(n.Signer)
 	if err != nil {
@@ -171,9 +285,11 @@ func (n *NodeAssertions) Authorize(ctx context.Context, req *http.Request, regio
 }
 
 // AuthenticatePeer implements PeerAuthenticator. What can be checked
-// without the peer's keys is checked first (the form, a configured issuer
-// region, the audience, iat, exp, the lifetime, jti and kid), so a junk
-// request never makes the node fetch a peer's keys.
+// without a key is checked first (the form, the issuer region, the
+// audience, iat, exp, the lifetime, jti and kid); the key is the calling
+// region's in the registry (Keys), so a suspended region, an unknown or a
+// retired key is refused without a network call. The body must be the one
+// the assertion's body_sm3 names; it is read and put back for the handler.
 func (n *NodeAssertions) AuthenticatePeer(r *http.Request) (string, error) {
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
@@ -190,22 +306,28 @@ func (n *NodeAssertions) AuthenticatePeer(r *http.Request) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	var claims jwt.RegisteredClaims
+	var claims nodeClaims
 	_, err = parser.ParseWithClaims(tok, &claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
-		keys, err := n.PeerKeys[region].IssuerKeys(r.Context())
+		pub, alg, err := n.Keys.RegionKey(r.Context(), region, kid)
 		if err != nil {
 			return nil, err
 		}
-		for _, k := range keys {
-			if k.Kid == kid {
-				return k.Public, nil
-			}
+		if alg != "" && alg != t.Method.Alg() {
+			return nil, fmt.Errorf("assertion alg %s, the registry key's is %s", t.Method.Alg(), alg)
 		}
-		return nil, errors.New("unknown peer key")
+		return pub, nil
 	})
 	if err != nil {
 		return "", fmt.Errorf("%w: %v", qrcode.ErrPeerAuth, err)
+	}
+	body, rc, err := readBody(r.Body)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", qrcode.ErrPeerAuth, err)
+	}
+	r.Body = rc
+	if want := bodyDigest(body); subtle.ConstantTimeCompare([]byte(claims.BodySM3), []byte(want)) != 1 {
+		return "", fmt.Errorf("%w: the assertion does not cover this request body", qrcode.ErrPeerAuth)
 	}
 	err = n.Nonces.MarkUsed(r.Context(), "qr-peer:"+region+":"+claims.ID, 2*assertionLifetime)
 	if errors.Is(err, store.ErrReplayed) {
@@ -218,7 +340,7 @@ func (n *NodeAssertions) AuthenticatePeer(r *http.Request) (string, error) {
 }
 
 // precheck checks an assertion as far as it can without keys and returns
-// the issuing region: a peer region this node has keys for, sub = iss,
+// the issuing region: another region's six-digit code, sub = iss,
 // this node as audience, iat and exp present, not expired and at most
 // assertionLifetime apart, a jti and a kid. The signature and the claims
 // are checked again, with the key, by the caller.
@@ -229,8 +351,8 @@ func (n *NodeAssertions) precheck(tok string) (string, error) {
 		return "", errors.New("malformed assertion")
 	}
 	region, ok := strings.CutPrefix(claims.Issuer, "trustid-node:")
-	if !ok || n.PeerKeys[region] == nil {
-		return "", errors.New("unknown peer region")
+	if _, err := qrcode.ParseRegion(region); !ok || err != nil || region == n.Region {
+		return "", errors.New("assertion issuer is not another region's node")
 	}
 	if claims.Subject != claims.Issuer {
 		return "", errors.New("assertion sub must equal iss")
@@ -254,4 +376,17 @@ func (n *NodeAssertions) precheck(tok string) (string, error) {
 		return "", errors.New("assertion kid")
 	}
 	return region, nil
+}
+
+var defaultPeerClient = &http.Client{Timeout: 5 * time.Second}
+
+// noRedirects returns a copy of c (or of the default client) that does
+// not follow redirects: the 3xx answer itself is returned.
+func noRedirects(c *http.Client) *http.Client {
+	if c == nil {
+		c = defaultPeerClient
+	}
+	cc := *c
+	cc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	return &cc
 }

@@ -2,10 +2,13 @@ package redeem
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -22,15 +25,15 @@ func TestPeerAssertionClaims(t *testing.T) {
 	now := time.Unix(1_750_000_000, 0)
 	key := mustKey(t, 0x62)
 	auth := &NodeAssertions{Region: "310000", Nonces: newMemStore(t, func() time.Time { return now }),
-		PeerKeys: map[string]qrcode.IssuerKeySource{"440000": qrcode.StaticKeys{{Kid: "kid-b", Public: key.Public()}}},
-		Now:      func() time.Time { return now }}
+		Keys: keyTable{"440000": {"kid-b": key.Public()}},
+		Now:  func() time.Time { return now }}
 	method, err := gm.SigningMethod(key)
 	if err != nil {
 		t.Fatal(err)
 	}
 	good := func() jwt.MapClaims {
 		return jwt.MapClaims{"iss": "trustid-node:440000", "sub": "trustid-node:440000", "aud": "trustid-node:310000",
-			"iat": now.Unix(), "exp": now.Add(30 * time.Second).Unix(), "jti": "j-" + t.Name()}
+			"iat": now.Unix(), "exp": now.Add(30 * time.Second).Unix(), "jti": "j-" + t.Name(), "body_sm3": bodyDigest(nil)}
 	}
 	try := func(claims jwt.MapClaims) error {
 		tok := jwt.NewWithClaims(method, claims)
@@ -52,6 +55,8 @@ func TestPeerAssertionClaims(t *testing.T) {
 		"no jti":        func(c jwt.MapClaims) { delete(c, "jti") },
 		"long lifetime": func(c jwt.MapClaims) { c["exp"] = now.Add(10 * time.Minute).Unix() },
 		"iat in future": func(c jwt.MapClaims) { c["iat"] = now.Add(time.Minute).Unix() },
+		"no body_sm3":   func(c jwt.MapClaims) { delete(c, "body_sm3") },
+		"other body":    func(c jwt.MapClaims) { c["body_sm3"] = bodyDigest([]byte("{}")) },
 	} {
 		c := good()
 		c["jti"] = "j-" + name
@@ -68,14 +73,54 @@ func TestPeerAssertionClaims(t *testing.T) {
 	}
 }
 
+// TestPeerAssertionCoversTheBody: an assertion made for one request body
+// does not authenticate another (a changed code, client or sector), nor a
+// body over MaxPeerBody; the body it covers is accepted and left readable
+// for the handler.
+func TestPeerAssertionCoversTheBody(t *testing.T) {
+	ctx := context.Background()
+	now := time.Unix(1_750_000_000, 0)
+	key := mustKey(t, 0x62)
+	caller := &NodeAssertions{Region: "440000", Signer: key, Kid: "kid-b", Now: func() time.Time { return now }}
+	callee := &NodeAssertions{Region: "310000", Nonces: newMemStore(t, func() time.Time { return now }),
+		Keys: keyTable{"440000": {"kid-b": key.Public()}}, Now: func() time.Time { return now }}
+	body := `{"code":"TIDON1:X","client_id":"hotel"}`
+	send := func(signed, sent string) (string, error) {
+		req, _ := http.NewRequest(http.MethodPost, "https://node.example"+PeerRedeemPath, strings.NewReader(signed))
+		if err := caller.Authorize(ctx, req, "310000"); err != nil {
+			t.Fatal(err)
+		}
+		in, _ := http.NewRequest(http.MethodPost, "https://node.example"+PeerRedeemPath, strings.NewReader(sent))
+		in.Header = req.Header
+		if _, err := callee.AuthenticatePeer(in); err != nil {
+			return "", err
+		}
+		got, err := io.ReadAll(in.Body)
+		return string(got), err
+	}
+	if got, err := send(body, body); err != nil || got != body {
+		t.Fatalf("the body signed: %q %v", got, err)
+	}
+	for name, sent := range map[string]string{
+		"other client": `{"code":"TIDON1:X","client_id":"bank"}`,
+		"other sector": `{"code":"TIDON1:X","client_id":"hotel","sector":"bank.example"}`,
+		"empty":        "",
+		"too large":    body + strings.Repeat(" ", MaxPeerBody),
+	} {
+		if _, err := send(body, sent); !errors.Is(err, qrcode.ErrPeerAuth) {
+			t.Errorf("%s: %v, want ErrPeerAuth", name, err)
+		}
+	}
+}
+
 // FuzzAuthenticatePeer: arbitrary bearer tokens never panic and are
 // refused with ErrPeerAuth (or ErrUnavailable from the nonce store).
 func FuzzAuthenticatePeer(f *testing.F) {
 	now := time.Unix(1_750_000_000, 0)
 	key := mustKey(f, 0x62)
 	auth := &NodeAssertions{Region: "310000", Nonces: newMemStore(f, func() time.Time { return now }),
-		PeerKeys: map[string]qrcode.IssuerKeySource{"440000": qrcode.StaticKeys{{Kid: "kid-b", Public: key.Public()}}},
-		Now:      func() time.Time { return now }}
+		Keys: keyTable{"440000": {"kid-b": key.Public()}},
+		Now:  func() time.Time { return now }}
 	method, _ := gm.SigningMethod(key)
 	for _, c := range []jwt.MapClaims{
 		{"iss": "trustid-node:440000", "aud": "trustid-node:310000", "exp": now.Add(30 * time.Second).Unix(), "jti": "x"},
@@ -140,5 +185,101 @@ func TestPeerAnswerStrict(t *testing.T) {
 		if _, err := redeem(409, b); !errors.Is(err, qrcode.ErrPeer) || errors.Is(err, qrcode.ErrCodeUsed) || errors.Is(err, qrcode.ErrRevoked) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// countingServer answers every request with h and counts them.
+func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
+	t.Helper()
+	var n atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n.Add(1)
+		h(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	return srv, &n
+}
+
+// TestPeersDoNotFollowRedirects: neither the redemption (which carries
+// the node assertion) nor the key fetch follows a redirect.
+func TestPeersDoNotFollowRedirects(t *testing.T) {
+	var leaked atomic.Value
+	target, targetHits := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		leaked.Store(r.Header.Get("Authorization"))
+		w.WriteHeader(200)
+	})
+	redirect := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer redirect.Close()
+
+	peers := &HTTPPeers{
+		Peers:       map[string]Peer{"310000": {BaseURL: redirect.URL, Client: &http.Client{Timeout: 5 * time.Second}}},
+		Credentials: &NodeAssertions{Region: "440000", Signer: mustKey(t, 0x62), Kid: "kid-b"},
+	}
+	if _, err := peers.RedeemAt(context.Background(), "310000", testRPs["hotel"], (qrcode.OnlineCode{Region: 310000}).String()); !errors.Is(err, qrcode.ErrPeer) {
+		t.Errorf("redirected redemption: %v", err)
+	}
+	if n := targetHits.Load(); n != 0 {
+		t.Errorf("the redirect target was called %d times (Authorization %v)", n, leaked.Load())
+	}
+}
+
+// TestForwardedAnswerIsFiltered: a peer that answers with claims the
+// relying party is not registered for (name, id_number) does not get them
+// to the verifier.
+func TestForwardedAnswerIsFiltered(t *testing.T) {
+	peer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(Redemption{PairwiseID: "pw", Assurance: 3, Region: "310000",
+			Claims: map[string]string{"age_over_18": "true", "name": "张三", "id_number": "11010519491231002X"}})
+	}))
+	defer peer.Close()
+	svc, err := NewService(ServiceConfig{
+		Region: "440000", Store: newMemStore(t, nil), Pairwise: hmacPairwise{key: []byte("b")}, RelyingParties: testRPs, Status: &memStatus{},
+		Peers: &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: peer.URL}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := (qrcode.OnlineCode{Region: 310000}).String()
+	r, err := svc.Redeem(context.Background(), "hotel", code)
+	if err != nil || len(r.Claims) != 1 || r.Claims["age_over_18"] != "true" {
+		t.Errorf("hotel: %+v %v", r, err)
+	}
+	r, err = svc.Redeem(context.Background(), "station", code)
+	if err != nil || r.Claims != nil {
+		t.Errorf("station: %+v %v", r, err)
+	}
+}
+
+// dirTable is an in-memory registry of region node URLs; a region
+// missing from it is not active.
+type dirTable map[string]string
+
+func (d dirTable) PeerURL(region string) (string, error) {
+	if u, ok := d[region]; ok {
+		return u, nil
+	}
+	return "", errors.New("region not active")
+}
+
+// TestPeersFromTheDirectory: with a directory, a region not configured is
+// reached at its registered URL, and a configured peer whose region is
+// not active is not called (ErrNoRoute).
+func TestPeersFromTheDirectory(t *testing.T) {
+	srv, hits := countingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, `{"pairwise_id":"p1","assurance_level":3,"region":"310000"}`)
+	})
+	code := (qrcode.OnlineCode{Region: 310000}).String()
+	peers := &HTTPPeers{Directory: dirTable{"310000": srv.URL}}
+	if r, err := peers.RedeemAt(context.Background(), "310000", testRPs["hotel"], code); err != nil || r.PairwiseID != "p1" {
+		t.Fatalf("registered region: %+v %v", r, err)
+	}
+	peers = &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srv.URL}}, Directory: dirTable{}}
+	if _, err := peers.RedeemAt(context.Background(), "310000", testRPs["hotel"], code); !errors.Is(err, qrcode.ErrNoRoute) {
+		t.Errorf("suspended region: %v", err)
+	}
+	if n := hits.Load(); n != 1 {
+		t.Errorf("peer called %d times, want 1", n)
 	}
 }

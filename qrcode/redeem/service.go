@@ -63,9 +63,9 @@ func (rp RelyingParty) PairwiseSector() identity.Sector {
 	return identity.Sector{Kind: identity.SectorClientID, Name: rp.ClientID}
 }
 
-// check validates a relying party another node vouches for, before
-// anything is spent for it: a client ID, a valid sector (a lower-case
-// DNS host or none) and at most MaxClaims well-formed claim names.
+// check validates a relying party another node asks for, before anything
+// is spent for it: a client ID, a valid sector (a lower-case DNS host or
+// none) and at most MaxClaims well-formed claim names.
 func (rp RelyingParty) check() error {
 	if rp.ClientID == "" {
 		return fmt.Errorf("%w: relying party without a client ID", qrcode.ErrInvalidArgument)
@@ -144,6 +144,10 @@ type ServiceConfig struct {
 	Status qrcode.StatusChecker
 	// Peers forwards codes of other regions; nil means none (ErrNoRoute).
 	Peers PeerRedeemer
+	// PeerParties resolves, from the trust registry, the relying parties
+	// other regions' nodes redeem for (RedeemForPeer); nil refuses every
+	// peer redemption (ErrUnknownVerifier).
+	PeerParties PeerParties
 	// TTL is how long a code can be redeemed. Zero means DefaultCodeTTL.
 	TTL time.Duration
 	// Grace is how long after TTL a record is kept so that a late
@@ -371,20 +375,33 @@ func allowedClaims(got map[string]string, rp RelyingParty) map[string]string {
 	return out
 }
 
-// RedeemForPeer redeems a code of this region on behalf of a verifier
-// registered at another region's node, which has authenticated itself and
-// vouches for rp. Codes of other regions are refused (ErrWrongRegion): a
-// node never forwards what was forwarded to it.
-func (s *Service) RedeemForPeer(ctx context.Context, rp RelyingParty, text string) (*Redemption, error) {
-	code, err := qrcode.DecodeOnline(text)
+// RedeemForPeer redeems a code of this region for region's node, which
+// has authenticated itself (the region comes from its verified
+// assertion), on behalf of the relying party req names. The party must be
+// registered with region and hold the sector req names (PeerParties);
+// its allowed claims come from the registry. Codes of other regions are
+// refused (ErrWrongRegion): a node never forwards what was forwarded to
+// it. Nothing is consumed before the party is resolved.
+func (s *Service) RedeemForPeer(ctx context.Context, region string, req PeerRedeemRequest) (*Redemption, error) {
+	code, err := qrcode.DecodeOnline(req.Code)
 	if err != nil {
 		return nil, err
 	}
 	if code.Region != s.region {
 		return nil, fmt.Errorf("%w: %s", qrcode.ErrWrongRegion, code.RegionString())
 	}
+	rp := RelyingParty{ClientID: req.ClientID, Sector: req.Sector}
 	if err := rp.check(); err != nil {
 		return nil, err
+	}
+	if s.cfg.PeerParties == nil {
+		return nil, fmt.Errorf("%w: this node redeems for no other region", qrcode.ErrUnknownVerifier)
+	}
+	if rp, err = s.cfg.PeerParties.PeerParty(ctx, region, req.ClientID, req.Sector); err != nil {
+		return nil, err
+	}
+	if err := rp.check(); err != nil {
+		return nil, fmt.Errorf("%w: registry record: %w", qrcode.ErrUnknownVerifier, err)
 	}
 	return s.redeem(ctx, rp, code)
 }

@@ -51,6 +51,35 @@ var testRPs = rpTable{
 	"station": {ClientID: "station", Sector: "rail.example"},
 }
 
+// peerTable is an in-memory trust registry of other regions' relying
+// parties: by home region and client ID, each with the one sector it
+// holds and its registered claims.
+type peerTable map[[2]string]RelyingParty
+
+func (t peerTable) PeerParty(_ context.Context, region, clientID, sector string) (RelyingParty, error) {
+	rp, ok := t[[2]string{region, clientID}]
+	if !ok {
+		return RelyingParty{}, fmt.Errorf("%w: not registered with %s", qrcode.ErrUnknownVerifier, region)
+	}
+	if rp.Sector != sector {
+		return RelyingParty{}, fmt.Errorf("%w: sector not held", qrcode.ErrUnknownVerifier)
+	}
+	return rp, nil
+}
+
+// testPeers: region 440000's hotel (registered for age_over_18 and
+// resident), bank-app (sector bank.example) and bank.example (no sector).
+var testPeers = peerTable{
+	{"440000", "hotel"}:        {ClientID: "hotel", Sector: "hotel.example", AllowedClaims: []string{"age_over_18", "resident"}},
+	{"440000", "bank-app"}:     {ClientID: "bank-app", Sector: "bank.example"},
+	{"440000", "bank.example"}: {ClientID: "bank.example"},
+}
+
+// peerReq is the peer request of rp for code.
+func peerReq(rp RelyingParty, code string) PeerRedeemRequest {
+	return PeerRedeemRequest{Code: code, ClientID: rp.ClientID, Sector: rp.Sector}
+}
+
 func newService(t testing.TB, st TokenStore, region string, now func() time.Time) *Service {
 	t.Helper()
 	return newServiceWith(t, st, region, now, &memStatus{})
@@ -61,7 +90,7 @@ func newServiceWith(t testing.TB, st TokenStore, region string, now func() time.
 	t.Helper()
 	s, err := NewService(ServiceConfig{
 		Region: region, Store: st, Pairwise: hmacPairwise{key: []byte("region pairwise key " + region)},
-		RelyingParties: testRPs, Status: status, Now: now,
+		RelyingParties: testRPs, PeerParties: testPeers, Status: status, Now: now,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -143,7 +172,7 @@ func TestServiceIssueRedeem(t *testing.T) {
 	if _, err := s.Redeem(ctx, "hotel", other.String()); !errors.Is(err, qrcode.ErrNoRoute) {
 		t.Errorf("no route: %v", err)
 	}
-	if _, err := s.RedeemForPeer(ctx, testRPs["hotel"], other.String()); !errors.Is(err, qrcode.ErrWrongRegion) {
+	if _, err := s.RedeemForPeer(ctx, "440000", peerReq(testRPs["hotel"], other.String())); !errors.Is(err, qrcode.ErrWrongRegion) {
 		t.Errorf("peer redemption of a foreign code: %v", err)
 	}
 	if _, err := s.Redeem(ctx, "hotel", "TIDON1:ZZZ"); !errors.Is(err, qrcode.ErrMalformed) {
@@ -180,7 +209,7 @@ func TestRedeemChecksBindingStatus(t *testing.T) {
 	}
 	// Through a peer too (the home node checks).
 	is, _ = s.Issue(ctx, holder, nil)
-	if _, err := s.RedeemForPeer(ctx, testRPs["hotel"], is.Text); !errors.Is(err, qrcode.ErrRevoked) {
+	if _, err := s.RedeemForPeer(ctx, "440000", peerReq(testRPs["hotel"], is.Text)); !errors.Is(err, qrcode.ErrRevoked) {
 		t.Errorf("peer redemption of a revoked binding's code: %v", err)
 	}
 
@@ -330,19 +359,20 @@ func TestCrossRegionPeers(t *testing.T) {
 	memA, memB := newMemStore(t, nil), newMemStore(t, nil)
 	svcA := newService(t, memA, "310000", nil)
 	authA := &NodeAssertions{Region: "310000", Signer: keyA, Kid: "kid-a", Nonces: memA,
-		PeerKeys: map[string]qrcode.IssuerKeySource{"440000": qrcode.StaticKeys{{Kid: "kid-b", Public: keyB.Public()}}}}
+		Keys: keyTable{"440000": {"kid-b": keyB.Public()}}}
 	var lastAuth string
 	srvA := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		lastAuth = r.Header.Get("Authorization")
 		w.Header().Set("Content-Type", "application/json")
-		if _, err := authA.AuthenticatePeer(r); err != nil {
+		region, err := authA.AuthenticatePeer(r)
+		if err != nil {
 			w.WriteHeader(http.StatusUnauthorized)
 			fmt.Fprintf(w, `{"error":%q}`, qrcode.ErrorCode(err))
 			return
 		}
 		var req PeerRedeemRequest
 		json.NewDecoder(r.Body).Decode(&req)
-		red, err := svcA.RedeemForPeer(r.Context(), req.RelyingParty, req.Code)
+		red, err := svcA.RedeemForPeer(r.Context(), region, req)
 		if err != nil {
 			w.WriteHeader(http.StatusConflict)
 			fmt.Fprintf(w, `{"error":%q}`, qrcode.ErrorCode(err))
@@ -447,10 +477,10 @@ func TestHolderAuthentication(t *testing.T) {
 	}
 }
 
-// TestPeerRedemptionChecksTheParty: a relying party vouched for by a peer
-// with an invalid sector (the internal binding sector, a NUL, over 255
-// bytes), no client ID or malformed claims is refused before the code is
-// consumed, so the holder's code still works for a valid party.
+// TestPeerRedemptionChecksTheParty: a peer request naming an invalid
+// sector (the internal binding sector, a NUL, over 255 bytes) or no
+// client ID is refused before the code is consumed, so the holder's code
+// still works for a valid party.
 func TestPeerRedemptionChecksTheParty(t *testing.T) {
 	ctx := context.Background()
 	s := newService(t, newMemStore(t, nil), "310000", nil)
@@ -465,13 +495,12 @@ func TestPeerRedemptionChecksTheParty(t *testing.T) {
 		{ClientID: "hotel", Sector: "Hotel.Example"},
 		{Sector: "hotel.example"},
 		{ClientID: "a\x00b"},
-		{ClientID: "hotel", Sector: "hotel.example", AllowedClaims: []string{"bad claim"}},
 	} {
-		if _, err := s.RedeemForPeer(ctx, rp, is.Text); !errors.Is(err, qrcode.ErrInvalidArgument) {
+		if _, err := s.RedeemForPeer(ctx, "440000", peerReq(rp, is.Text)); !errors.Is(err, qrcode.ErrInvalidArgument) {
 			t.Errorf("party %+q: %v", rp, err)
 		}
 	}
-	if _, err := s.RedeemForPeer(ctx, testRPs["hotel"], is.Text); err != nil {
+	if _, err := s.RedeemForPeer(ctx, "440000", peerReq(testRPs["hotel"], is.Text)); err != nil {
 		t.Errorf("the code was consumed by a refused party: %v", err)
 	}
 }
@@ -486,7 +515,7 @@ func TestClientIDIsNotASector(t *testing.T) {
 	var ids []string
 	for _, rp := range []RelyingParty{bySector, byClientID} {
 		is, _ := s.Issue(ctx, holder, nil)
-		r, err := s.RedeemForPeer(ctx, rp, is.Text)
+		r, err := s.RedeemForPeer(ctx, "440000", peerReq(rp, is.Text))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -494,5 +523,64 @@ func TestClientIDIsNotASector(t *testing.T) {
 	}
 	if ids[0] == ids[1] {
 		t.Errorf("client ID %q and sector %q gave one pairwise ID", byClientID.ClientID, bySector.Sector)
+	}
+}
+
+// TestPeerRedemptionBindsTheParty: the home node resolves the party from
+// the registry under the calling region: a party of another home region
+// and a sector the party does not hold are refused without consuming the
+// code, and the claims released are the registry's, not the caller's.
+func TestPeerRedemptionBindsTheParty(t *testing.T) {
+	ctx := context.Background()
+	s := newService(t, newMemStore(t, nil), "310000", nil)
+	is, err := s.Issue(ctx, holder, []string{"age_over_18"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.RedeemForPeer(ctx, "320000", PeerRedeemRequest{Code: is.Text, ClientID: "hotel", Sector: "hotel.example"}); !errors.Is(err, qrcode.ErrUnknownVerifier) {
+		t.Errorf("party of another home region: %v", err)
+	}
+	if _, err := s.RedeemForPeer(ctx, "440000", PeerRedeemRequest{Code: is.Text, ClientID: "hotel", Sector: "bank.example"}); !errors.Is(err, qrcode.ErrUnknownVerifier) {
+		t.Errorf("sector held by another party: %v", err)
+	}
+	r, err := s.RedeemForPeer(ctx, "440000", PeerRedeemRequest{Code: is.Text, ClientID: "hotel", Sector: "hotel.example"})
+	if err != nil {
+		t.Fatalf("the refusals consumed the code: %v", err)
+	}
+	if r.Claims["age_over_18"] != "true" || len(r.Claims) != 1 {
+		t.Errorf("claims %v", r.Claims)
+	}
+	// Without a registry of other regions' parties, none is served.
+	s2, _ := NewService(ServiceConfig{Region: "310000", Store: newMemStore(t, nil), Pairwise: hmacPairwise{}, RelyingParties: testRPs, Status: &memStatus{}})
+	is2, _ := s2.Issue(ctx, holder, nil)
+	if _, err := s2.RedeemForPeer(ctx, "440000", peerReq(testRPs["hotel"], is2.Text)); !errors.Is(err, qrcode.ErrUnknownVerifier) {
+		t.Errorf("no peer parties: %v", err)
+	}
+}
+
+// TestCheckPeerURL: https anywhere, plain http only to loopback.
+func TestCheckPeerURL(t *testing.T) {
+	for u, ok := range map[string]bool{
+		"https://js.trustid.example":      true,
+		"https://10.0.0.7:8443/trustid":   true,
+		"http://127.0.0.1:8080":           true,
+		"http://[::1]:8080":               true,
+		"http://localhost:8080":           true,
+		"http://js.trustid.example":       false,
+		"http://10.0.0.7:8080":            false,
+		"http://127.0.0.1.nip.io":         false,
+		"ftp://js.trustid.example":        false,
+		"https://user@js.trustid.example": false,
+		"js.trustid.example":              false,
+	} {
+		if err := CheckPeerURL(u); (err == nil) != ok {
+			t.Errorf("%s: %v", u, err)
+		} else if err != nil && !errors.Is(err, qrcode.ErrInvalidArgument) {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+	peers := &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: "http://js.trustid.example"}}}
+	if _, err := peers.RedeemAt(context.Background(), "310000", testRPs["hotel"], "TIDON1:00"); !errors.Is(err, qrcode.ErrNoRoute) {
+		t.Errorf("redeem over plain http: %v", err)
 	}
 }

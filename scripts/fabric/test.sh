@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # Brings the network up, runs every Fabric integration test (the Go tests
 # named ^TestFabric, which live in ./ledger/fabric and ./cmd/trustid: the
-# ledger conformance suite, the fault tests, the node serving on Fabric) against
-# it, and tears it down.
+# ledger conformance suite, the fault tests, the node serving on Fabric, and
+# ./cmd/trustid-bench's TestFabricLBProof: three instances behind HAProxy,
+# issue 13's proof) against it, and tears it down.
 #   TRUSTID_FABRIC_LOAD=1 also runs the 60 s load test (figures in docs/BENCHMARKS.md).
 # It fails if any of those tests fails, skips, or does not run at all.
 source "$(dirname "$0")/../lib.sh"
 source "$(dirname "$0")/env.sh"
-PKGS=(./ledger/fabric/ ./cmd/trustid/)
+PKGS=(./ledger/fabric/ ./cmd/trustid/ ./cmd/trustid-bench/)
 TESTS='^TestFabric'
 LOGS=$FABNET/test-logs
 rm -rf "$LOGS"
@@ -24,8 +25,10 @@ skip=()
 run_step "list the Fabric tests" "$LOGS/list.log" -- go test -list "$TESTS" "${PKGS[@]}"
 want=$(grep -E '^Test' "$LOGS/list.log" || true)
 [ ${#skip[@]} -eq 0 ] || want=$(grep -vx 'TestFabricLoad' <<<"$want" || true)
+# -p 1: one package at a time, as the fault tests stop and start the one
+# network's peers (TestFabricPeerDown, TestFabricLBProof).
 fabric_tests() {
-  go test -count=1 -timeout 15m -v -run "$TESTS" "${skip[@]}" "${PKGS[@]}" 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT|NAME)'
+  go test -count=1 -p 1 -timeout 15m -v -run "$TESTS" "${skip[@]}" "${PKGS[@]}" 2>&1 | grep -vE '^=== (RUN|PAUSE|CONT|NAME)'
 }
 run_step -t "Fabric tests" "$LOGS/test.log" -- fabric_tests
 

@@ -112,7 +112,76 @@ func (r *Store) Consume(ctx context.Context, key string) ([]byte, error) {
 	return v, nil
 }
 
-// MarkUsed implements [store.Store.MarkUsed] with SET NX PX.
+// EpochKey is the key, shared by every prefix on one Redis server, that
+// records the server's replay epoch: "RUN_ID:SINCE_MS", the server run
+// (INFO run_id, new on every start) and the server time from which its
+// markers are complete. See [Store.MarkUsed].
+const EpochKey = "trustid-replay-epoch"
+
+// markScript is SET NX PX (KEYS[1], ttl ARGV[1] ms) guarded by the replay
+// epoch (KEYS[2]). A Redis that restarted lost every marker it had not
+// persisted (all of them without persistence; with persistence the writes
+// after the last snapshot or fsync), and a replica promoted by a failover
+// lacks the writes not yet replicated; each gives a new run_id. When the
+// epoch names another run (or is missing: the server restarted empty or
+// was flushed), the script starts a new epoch at the server's time, and
+// refuses (-1) every marker whose ttl reaches back before the epoch's
+// start: a marker set before might be missing. It returns 1 when it set
+// the marker, 0 when the marker was live.
+var markScript = redis.NewScript(`
+local run = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local since
+local e = redis.call('GET', KEYS[2])
+if e then
+  local r, s = string.match(e, '^(%w+):(%d+)$')
+  if r == run then since = tonumber(s) end
+end
+if since == nil then
+  since = now
+  redis.call('SET', KEYS[2], run .. ':' .. now)
+end
+if now - since < tonumber(ARGV[1]) then
+  return -1
+end
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+  return 1
+end
+return 0
+`)
+
+// markUptimeScript is markScript for Redis Cluster, where the epoch key
+// and a marker live in different slots: the epoch is the start of the
+// marker's own server (INFO uptime_in_seconds, truncated, which only
+// lengthens the refusal). It cannot be initialised by [Store.InitEpoch].
+var markUptimeScript = redis.NewScript(`
+local up = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
+if up == nil or up * 1000 < tonumber(ARGV[1]) then
+  return -1
+end
+if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
+  return 1
+end
+return 0
+`)
+
+// initEpochScript sets the epoch to "this run, complete since time 0"
+// unless an epoch exists; it returns 1 when it set it.
+var initEpochScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local run = string.match(redis.call('INFO', 'server'), 'run_id:(%w+)')
+redis.call('SET', KEYS[1], run .. ':0')
+return 1
+`)
+
+// MarkUsed implements [store.Store.MarkUsed] with one Lua script: SET NX
+// PX, refused with [store.ErrHistoryLost] (nothing written) while the
+// server's replay epoch is younger than ttl (see markScript), so no marker
+// lost by a Redis restart, flush or failover lets a carrier through twice.
+// After the loss, markers are refused for as long as the carriers they
+// protect live (for a client assertion, its lifetime: at most 5 minutes
+// plus leeway), then accepted again.
 func (r *Store) MarkUsed(ctx context.Context, key string, ttl time.Duration) error {
 	sk, err := r.begin(ctx, store.NamespaceNonce, key)
 	if err != nil {
@@ -121,14 +190,44 @@ func (r *Store) MarkUsed(ctx context.Context, key string, ttl time.Duration) err
 	if err := store.CheckTTL(ttl); err != nil {
 		return err
 	}
-	ok, err := r.c.SetNX(ctx, sk, "1", ttlMillis(ttl)).Result()
+	ms := ttlMillis(ttl).Milliseconds()
+	var res int64
+	if _, cluster := r.c.(*redis.ClusterClient); cluster {
+		res, err = markUptimeScript.Run(ctx, r.c, []string{sk}, ms).Int64()
+	} else {
+		res, err = markScript.Run(ctx, r.c, []string{sk, EpochKey}, ms).Int64()
+	}
 	if err != nil {
 		return wrap("mark used", err)
 	}
-	if !ok {
+	switch res {
+	case 1:
+		return nil
+	case 0:
 		return store.ErrReplayed
+	default:
+		return store.ErrHistoryLost
 	}
-	return nil
+}
+
+// InitEpoch declares the server's replay history complete from its start
+// when it has no epoch yet (a server TrustID has not used: no marker can
+// have been lost), and reports whether it did. trustid serve calls it at
+// startup. On a server that restarted empty since instances last marked
+// on it, the running instances' first MarkUsed has already started a new
+// epoch; InitEpoch then changes nothing. It does nothing on Redis Cluster.
+func (r *Store) InitEpoch(ctx context.Context) (bool, error) {
+	if r.closed.Load() {
+		return false, store.ErrClosed
+	}
+	if _, cluster := r.c.(*redis.ClusterClient); cluster {
+		return false, nil
+	}
+	n, err := initEpochScript.Run(ctx, r.c, []string{EpochKey}).Int64()
+	if err != nil {
+		return false, wrap("init epoch", err)
+	}
+	return n == 1, nil
 }
 
 // Get implements [store.Store.Get].

@@ -1,0 +1,292 @@
+package api
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"html/template"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/trustid-cn/trustid/login"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// LoginConfig configures MountLogin.
+type LoginConfig struct {
+	// Provider is the OpenID Connect provider. Required.
+	Provider *login.Provider
+	// Limiter and AddrLimit bound the login endpoints per source address;
+	// nil Limiter disables the limit.
+	Limiter   Limiter
+	AddrLimit RateLimit
+	// MaxWait bounds one long poll of the login page; zero means 25 s.
+	MaxWait time.Duration
+}
+
+// MountLogin adds user login (OpenID Connect) on a server where MountOAuth
+// is mounted: the token endpoint then serves authorization_code and
+// refresh_token too, and the OpenID configuration is complete.
+//
+//	GET  /oauth2/authorize                  the login page (QR), or an error redirect
+//	GET  /login/sessions/{id}               what the session asks (the holder's app)
+//	POST /login/sessions/{id}/approve       the holder's signed approval
+//	POST /login/sessions/{id}/counter-approve a counter terminal's approval (static code)
+//	GET  /login/sessions/{id}/wait          the page's long poll (its cookie)
+//	GET, POST /oauth2/userinfo              claims for a login access token
+//	GET  /oauth2/logout                     RP-initiated logout
+func (s *Server) MountLogin(cfg LoginConfig) error {
+	if cfg.Provider == nil {
+		return errors.New("api: LoginConfig.Provider is required")
+	}
+	if cfg.MaxWait <= 0 {
+		cfg.MaxWait = 25 * time.Second
+	}
+	cfg.AddrLimit.Name = "login-addr"
+	l := &loginHandlers{s: s, cfg: cfg, p: cfg.Provider}
+	s.login = cfg.Provider
+	limited := func(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+		return s.rateLimit(cfg.Limiter, cfg.AddrLimit, ClientAddress, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r); err != nil {
+				l.fail(w, r, err)
+			}
+		}))
+	}
+	s.handle("GET "+login.AuthorizePath, limited(l.authorize))
+	s.handle("GET "+login.SessionPath, limited(l.describe))
+	s.handle("POST "+login.SessionPath+"/approve", limited(l.approve))
+	s.handle("POST "+login.SessionPath+"/counter-approve", limited(l.counterApprove))
+	s.handle("GET "+login.SessionPath+"/wait", limited(l.wait))
+	s.handle("GET "+login.UserInfoPath, limited(l.userinfo))
+	s.handle("POST "+login.UserInfoPath, limited(l.userinfo))
+	s.handle("GET "+login.LogoutPath, limited(l.logout))
+	return nil
+}
+
+type loginHandlers struct {
+	s   *Server
+	cfg LoginConfig
+	p   *login.Provider
+}
+
+// loginStatus is the HTTP status of a login error code.
+func loginStatus(code string) int {
+	switch code {
+	case login.CodeInvalidClient, login.CodeInvalidToken:
+		return http.StatusUnauthorized
+	case login.CodeSessionNotFound:
+		return http.StatusNotFound
+	case login.CodeApprovalRefused:
+		return http.StatusForbidden
+	case login.CodeServerError:
+		return http.StatusInternalServerError
+	case login.CodeTemporarilyUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusBadRequest
+}
+
+// loginError turns an error of package login into a response.
+func loginError(err error) *Error {
+	var e *login.Error
+	if errors.As(err, &e) {
+		return &Error{Status: loginStatus(e.Code), Code: e.Code, Message: e.Description, Err: err}
+	}
+	return mapError(err)
+}
+
+func (l *loginHandlers) fail(w http.ResponseWriter, r *http.Request, err error) {
+	w.Header().Set("Cache-Control", "no-store")
+	writeError(w, r, l.s.log, loginError(err))
+}
+
+// loginCSP allows the page's own inline script and style (by nonce), its
+// QR as a data: image and requests to the node; nothing else.
+func loginCSP(nonce string) string {
+	return "default-src 'none'; script-src 'nonce-" + nonce + "'; style-src 'nonce-" + nonce + "'; img-src data:; connect-src 'self'; " +
+		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+}
+
+func (l *loginHandlers) authorize(w http.ResponseWriter, r *http.Request) error {
+	st, err := l.p.Authorize(r.Context(), r.URL.Query())
+	var ae *login.AuthorizeError
+	if errors.As(err, &ae) && ae.RedirectURI != "" {
+		l.s.log.Info("authorization refused", "request_id", requestID(r.Context()), "code", ae.Err.Code)
+		q := url.Values{"error": {ae.Err.Code}, "error_description": {ae.Err.Description}}
+		if ae.State != "" {
+			q.Set("state", ae.State)
+		}
+		sep := "?"
+		if strings.Contains(ae.RedirectURI, "?") {
+			sep = "&"
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		http.Redirect(w, r, ae.RedirectURI+sep+q.Encode(), http.StatusFound)
+		return nil
+	}
+	if errors.As(err, &ae) {
+		return ae.Err
+	}
+	if err != nil {
+		return err
+	}
+	sessionURL := l.p.Issuer() + strings.Replace(login.SessionPath, "{id}", st.ID, 1)
+	code, err := qrcode.Encode(sessionURL, qrcode.Medium)
+	if err != nil {
+		return err
+	}
+	svg, err := code.SVG(320)
+	if err != nil {
+		return err
+	}
+	var nb [16]byte
+	rand.Read(nb[:])
+	nonce := base64.RawURLEncoding.EncodeToString(nb[:])
+	http.SetCookie(w, &http.Cookie{
+		Name: loginCookie, Value: st.Browser, Path: strings.Replace(login.SessionPath, "{id}", st.ID, 1),
+		MaxAge: int(l.p.SessionTTL() / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: strings.HasPrefix(l.p.Issuer(), "https://"),
+	})
+	h := w.Header()
+	h.Set("Content-Security-Policy", loginCSP(nonce))
+	h.Set("Cache-Control", "no-store")
+	h.Set("Referrer-Policy", "no-referrer")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Type", "text/html; charset=utf-8")
+	return loginPage.Execute(w, loginPageData{
+		Nonce: nonce, ClientName: st.ClientName, Claims: st.Claims, Level: st.Level.String(),
+		QR:       template.URL("data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(svg)),
+		AppLink:  template.URL("trustid://login?session=" + url.QueryEscape(sessionURL)),
+		WaitPath: strings.Replace(login.SessionPath, "{id}", st.ID, 1) + "/wait",
+	})
+}
+
+// loginCookie carries the browser secret of a login session, scoped to
+// the session's path.
+const loginCookie = "tid_login"
+
+func (l *loginHandlers) describe(w http.ResponseWriter, r *http.Request) error {
+	req, err := l.p.Describe(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, req)
+	return nil
+}
+
+func (l *loginHandlers) approve(w http.ResponseWriter, r *http.Request) error {
+	var req login.Approval
+	if err := decodeQRBody(r, &req); err != nil {
+		return err
+	}
+	if err := l.p.Approve(r.Context(), r.PathValue("id"), &req); err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (l *loginHandlers) counterApprove(w http.ResponseWriter, r *http.Request) error {
+	var req login.CounterApproval
+	if err := decodeQRBody(r, &req); err != nil {
+		return err
+	}
+	if err := l.p.ApproveAtCounter(r.Context(), r.PathValue("id"), &req); err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (l *loginHandlers) wait(w http.ResponseWriter, r *http.Request) error {
+	c, err := r.Cookie(loginCookie)
+	if err != nil {
+		return &Error{Status: http.StatusNotFound, Code: login.CodeSessionNotFound, Message: "no login session for this browser"}
+	}
+	out, err := l.p.Wait(r.Context(), r.PathValue("id"), c.Value, l.cfg.MaxWait)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if out == nil {
+		writeJSON(w, map[string]string{"status": "pending"})
+		return nil
+	}
+	writeJSON(w, map[string]string{"status": "approved", "redirect": out.Redirect})
+	return nil
+}
+
+func (l *loginHandlers) userinfo(w http.ResponseWriter, r *http.Request) error {
+	scheme, tok, _ := strings.Cut(r.Header.Get("Authorization"), " ")
+	if !strings.EqualFold(scheme, "Bearer") || len(r.Header.Values("Authorization")) != 1 {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="trustid"`)
+		return &Error{Status: http.StatusUnauthorized, Code: login.CodeInvalidToken, Message: "an access token is required (Authorization: Bearer)"}
+	}
+	claims, err := l.p.UserInfo(r.Context(), strings.TrimSpace(tok))
+	if err != nil {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="trustid", error="invalid_token"`)
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, claims)
+	return nil
+}
+
+func (l *loginHandlers) logout(w http.ResponseWriter, r *http.Request) error {
+	target, err := l.p.Logout(r.Context(), r.URL.Query())
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if target != "" {
+		http.Redirect(w, r, target, http.StatusFound)
+		return nil
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.Write([]byte("You are logged out.\n"))
+	return nil
+}
+
+type loginPageData struct {
+	Nonce, ClientName, Level string
+	Claims                   []string
+	QR, AppLink              template.URL
+	WaitPath                 string
+}
+
+// loginPage is the server-rendered login page: the QR to scan, the link
+// for the app on the same device, and a long poll that follows the
+// redirect once the holder approves.
+var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>TrustID login</title>
+<style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:28rem;margin:2rem auto;text-align:center}img{width:16rem;height:16rem}</style>
+</head><body>
+<h1>Log in to {{.ClientName}}</h1>
+<p>Scan with the TrustID app and approve. Assurance asked: {{.Level}}.</p>
+{{if .Claims}}<p>Shared with {{.ClientName}} if you agree: {{range $i, $c := .Claims}}{{if $i}}, {{end}}{{$c}}{{end}}</p>{{end}}
+<img id="qr" alt="login QR code" src="{{.QR}}">
+<p><a id="app" href="{{.AppLink}}">Open the TrustID app on this phone</a></p>
+<p id="status" role="status">Waiting for approval…</p>
+<script nonce="{{.Nonce}}">
+(function () {
+  var path = {{.WaitPath}};
+  function poll() {
+    fetch(path, {credentials: "same-origin", cache: "no-store"}).then(function (r) {
+      return r.json().then(function (b) { return {ok: r.ok, b: b}; });
+    }).then(function (x) {
+      if (x.ok && x.b.status === "approved") { window.location.assign(x.b.redirect); return; }
+      if (!x.ok) { document.getElementById("status").textContent = "This login expired. Reload the page."; return; }
+      poll();
+    }).catch(function () { setTimeout(poll, 2000); });
+  }
+  poll();
+})();
+</script>
+</body></html>
+`))

@@ -1,0 +1,251 @@
+package api
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/oid4vci"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// OID4VCIConfig wires the OpenID for Verifiable Credential Issuance 1.0
+// routes (handlers only translate HTTP; package oid4vci owns the logic).
+type OID4VCIConfig struct {
+	Service *oid4vci.Service
+	// Limiter counts Limit per source address on the public token, nonce,
+	// credential and notification endpoints and on offer references; nil
+	// disables the limit.
+	Limiter Limiter
+	// Limit is that limit; nil means DefaultOID4VCILimit.
+	Limit *RateLimit
+}
+
+// DefaultOID4VCILimit is the default per-address limit of the public
+// OID4VCI endpoints: 600 requests a minute.
+var DefaultOID4VCILimit = RateLimit{Limit: 600, Window: time.Minute}
+
+// oid4vciErrors maps the offer errors of package oid4vci; protocol
+// errors (*oid4vci.Error) are mapped by vciError.
+var oid4vciErrors = []mapping{
+	{oid4vci.ErrInvalid, http.StatusUnprocessableEntity, "invalid_offer", ""},
+	{oid4vci.ErrNotFound, http.StatusNotFound, CodeNotFound, "no such credential offer (unknown or expired)"},
+}
+
+// MountOID4VCI registers the credential issuer's routes:
+//
+//	GET  /.well-known/openid-credential-issuer           issuer metadata
+//	GET  /.well-known/oauth-authorization-server/oid4vci its authorization server
+//	POST /oid4vci/token                                  pre-authorized code grant
+//	POST /oid4vci/nonce                                  a fresh c_nonce
+//	POST /oid4vci/credential                             credential endpoint
+//	POST /oid4vci/notification                           notification endpoint
+//	POST /oid4vci/offers                                 make an offer (credentials:issue)
+//	GET  /oid4vci/offers/{ref}                           an offer by reference
+func (s *Server) MountOID4VCI(cfg OID4VCIConfig) error {
+	if cfg.Service == nil {
+		return errors.New("api: OID4VCI needs a service")
+	}
+	limit := DefaultOID4VCILimit
+	if cfg.Limit != nil {
+		limit = *cfg.Limit
+	}
+	limit.Name = "oid4vci-addr"
+	h := &vciHandlers{svc: cfg.Service}
+	public := func(f func(http.ResponseWriter, *http.Request) error) http.Handler {
+		return s.rateLimit(cfg.Limiter, limit, ClientAddress, errorHandler(s, vciErrors(f)))
+	}
+	s.handleFunc("GET /.well-known/openid-credential-issuer", func(w http.ResponseWriter, r *http.Request) error {
+		writePublic(w, "application/json", cfg.Service.Metadata())
+		return nil
+	})
+	s.handleFunc("GET "+oid4vci.PathASMetadata, func(w http.ResponseWriter, r *http.Request) error {
+		writePublic(w, "application/json", cfg.Service.AuthorizationServerMetadata())
+		return nil
+	})
+	s.handle("POST "+oid4vci.PathToken, public(h.token))
+	s.handle("POST "+oid4vci.PathNonce, public(h.nonce))
+	s.handle("POST "+oid4vci.PathCredential, public(h.credential))
+	s.handle("POST "+oid4vci.PathNotification, public(h.notification))
+	s.handle("POST "+oid4vci.PathOffers, s.protect(auth.ScopeCredentialsIssue, errorHandler(s, h.offer)))
+	s.handle("GET "+oid4vci.PathOffers+"/{ref}", public(h.offerByReference))
+	return nil
+}
+
+type vciHandlers struct{ svc *oid4vci.Service }
+
+// vciErrors turns protocol errors into responses with the specification's
+// codes: invalid_token 401, unavailable 503, server errors 500, the rest
+// 400.
+func vciErrors(f func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		err := f(w, r)
+		var e *oid4vci.Error
+		if !errors.As(err, &e) {
+			return err
+		}
+		status := http.StatusBadRequest
+		switch e.Code {
+		case oid4vci.CodeInvalidToken:
+			status = http.StatusUnauthorized
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		case oid4vci.CodeTemporarilyUnavailable:
+			status = http.StatusServiceUnavailable
+		case oid4vci.CodeServerError:
+			return &Error{Status: http.StatusInternalServerError, Code: CodeServerError, Message: "internal error", Err: err}
+		}
+		return &Error{Status: status, Code: e.Code, Message: e.Description, Err: err}
+	}
+}
+
+func (h *vciHandlers) token(w http.ResponseWriter, r *http.Request) error {
+	form, err := readForm(r, 16<<10)
+	if err != nil {
+		return err
+	}
+	resp, err := h.svc.Token(r.Context(), oid4vci.TokenRequest{
+		GrantType: form["grant_type"], PreAuthorizedCode: form["pre-authorized_code"], TxCode: form["tx_code"],
+	})
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Pragma", "no-cache")
+	writeJSON(w, resp)
+	return nil
+}
+
+func (h *vciHandlers) nonce(w http.ResponseWriter, r *http.Request) error {
+	resp, err := h.svc.Nonce(r.Context())
+	if err != nil {
+		return err
+	}
+	writeJSON(w, resp)
+	return nil
+}
+
+// bearer returns the access token of an Authorization: Bearer header.
+func bearerToken(r *http.Request) (string, error) {
+	hs := r.Header.Values("Authorization")
+	scheme, tok, ok := "", "", false
+	if len(hs) == 1 {
+		scheme, tok, ok = strings.Cut(hs[0], " ")
+	}
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "", &oid4vci.Error{Code: oid4vci.CodeInvalidToken, Description: "an Authorization: Bearer access token from the token endpoint is required"}
+	}
+	return tok, nil
+}
+
+// readJSON reads a JSON request body of at most max bytes.
+func readJSON(r *http.Request, max int) ([]byte, error) {
+	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeInvalidRequest, Message: "the body must be application/json"}
+	}
+	data, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
+	if err != nil {
+		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "cannot read the body"}
+	}
+	if len(data) > max {
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "body too large"}
+	}
+	return data, nil
+}
+
+func (h *vciHandlers) credential(w http.ResponseWriter, r *http.Request) error {
+	tok, err := bearerToken(r)
+	if err != nil {
+		return err
+	}
+	body, err := readJSON(r, oid4vci.MaxRequest)
+	if err != nil {
+		return err
+	}
+	resp, err := h.svc.Credential(r.Context(), tok, body)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, resp)
+	return nil
+}
+
+func (h *vciHandlers) notification(w http.ResponseWriter, r *http.Request) error {
+	tok, err := bearerToken(r)
+	if err != nil {
+		return err
+	}
+	body, err := readJSON(r, oid4vci.MaxRequest)
+	if err != nil {
+		return err
+	}
+	if _, err := h.svc.Notify(r.Context(), tok, body); err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// offerRequest is the body of POST /oid4vci/offers.
+type offerRequest struct {
+	CredentialConfigurationIDs []string        `json:"credential_configuration_ids"`
+	Credential                 json.RawMessage `json:"credential"`
+	TxCode                     bool            `json:"tx_code"`
+	ByReference                bool            `json:"by_reference"`
+}
+
+// offerResponse answers POST /oid4vci/offers.
+type offerResponse struct {
+	CredentialOffer json.RawMessage `json:"credential_offer"`
+	OfferURI        string          `json:"offer_uri"`
+	QRPNG           string          `json:"qr_png"`
+	TxCode          string          `json:"tx_code,omitempty"`
+	ExpiresIn       int             `json:"expires_in"`
+}
+
+func (h *vciHandlers) offer(w http.ResponseWriter, r *http.Request) error {
+	var req offerRequest
+	if err := decodeBody(r, maxCredentialBody, &req, invalidRequest, "with credential_configuration_ids and credential"); err != nil {
+		return err
+	}
+	if req.Credential == nil {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "credential is required"}
+	}
+	cred, err := vc.ParseJSONObject(req.Credential)
+	if err != nil {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "credential must be a JSON object", Err: err}
+	}
+	caller, _ := PrincipalFrom(r.Context())
+	o, err := h.svc.CreateOffer(r.Context(), oid4vci.OfferRequest{
+		Client: caller.ClientID, ConfigurationIDs: req.CredentialConfigurationIDs, Credential: cred,
+		TxCode: req.TxCode, ByReference: req.ByReference,
+	})
+	if err != nil {
+		return err
+	}
+	png, err := o.QRPNG(qrcode.DefaultImageSize)
+	if err != nil {
+		return err
+	}
+	writeJSONStatus(w, http.StatusCreated, offerResponse{
+		CredentialOffer: o.JSON, OfferURI: o.URI, TxCode: o.TxCode, ExpiresIn: o.ExpiresIn,
+		QRPNG: "data:image/png;base64," + base64.StdEncoding.EncodeToString(png),
+	})
+	return nil
+}
+
+func (h *vciHandlers) offerByReference(w http.ResponseWriter, r *http.Request) error {
+	doc, err := h.svc.OfferByReference(r.Context(), r.PathValue("ref"))
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	_, _ = w.Write(doc)
+	return nil
+}

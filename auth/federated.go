@@ -1,0 +1,128 @@
+package auth
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"slices"
+	"strings"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// Federation is what a node needs from the trust registry to accept the
+// access tokens of other regions' nodes, without calling them
+// (federation.Tokens over the ledger view). Safe for concurrent use.
+type Federation interface {
+	// TokenRegion returns the active region whose node issues tokens as
+	// iss (its registered endpoint URL or DID), false when none does.
+	TokenRegion(iss string) (region string, ok bool)
+	// RegionKey returns region's verifying key kid and its JWS algorithm
+	// when the region is active and the key active or retiring; the error
+	// says why not.
+	RegionKey(ctx context.Context, region, kid string) (crypto.PublicKey, string, error)
+	// RegionClient returns the registry's record of a relying party: its
+	// home region, its scopes, and whether it is active.
+	RegionClient(clientID string) (region string, scopes []string, active, ok bool)
+}
+
+// FederatedScopes are the scopes another region's access token may carry
+// at this node. Administration, issuance, status changes and enrollment
+// act on a region's own registry and people: a token of another region
+// never grants them here, whatever its region registered.
+var FederatedScopes = []string{ScopeQRRedeem}
+
+// errForeignKey marks an access token whose kid is not one of this node's
+// keys: it may be another region's token.
+var errForeignKey = errors.New("auth: access token key is not this node's")
+
+// parseForeign verifies an access token issued by another region's node:
+// a JWS with alg SM2 or ES256 and typ at+jwt, iss a region of the trust registry
+// other than this node, signed by one of that region's keys in the
+// registry (active or retiring), this node among its audiences (RFC 8707
+// resource indicators), exp and iat within the leeway.
+func (s *Service) parseForeign(token string) (*validToken, error) {
+	var (
+		claims accessClaims
+		kid    string
+		region string
+		keyErr error
+	)
+	_, err := s.foreignParser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
+		if keyErr = checkAccessHeader(t); keyErr != nil {
+			return nil, keyErr
+		}
+		kid, _ = t.Header["kid"].(string)
+		var ok bool
+		if region, ok = s.fed.TokenRegion(claims.Issuer); !ok || claims.Issuer == s.issuer {
+			keyErr = fail(ErrInvalidToken, "access token issuer is neither this node nor an active region of the trust registry")
+			return nil, keyErr
+		}
+		pub, alg, err := s.fed.RegionKey(context.Background(), region, kid)
+		if err != nil {
+			keyErr = failWith(ErrInvalidToken, err, "access token key is not a valid key of region %s in the trust registry", region)
+			return nil, keyErr
+		}
+		if alg != "" && alg != t.Method.Alg() {
+			keyErr = fail(ErrInvalidToken, "access token alg does not match the registry key")
+			return nil, keyErr
+		}
+		return pub, nil
+	})
+	if err != nil {
+		if keyErr != nil {
+			return nil, keyErr
+		}
+		return nil, &Error{Kind: ErrInvalidToken, Description: "access token " + describeJWTError(err), Err: err}
+	}
+	v, err := newValidToken(&claims, kid, s.leeway)
+	if err != nil {
+		return nil, err
+	}
+	v.region = region
+	return v, nil
+}
+
+// checkForeign checks again, on each use, what the registry may have
+// changed for another region's token: its region is active and its key
+// still verifies, and its client is registered with that region and
+// active. It returns the scopes granted, still registered, and among
+// FederatedScopes.
+func (s *Service) checkForeign(v *validToken) ([]string, error) {
+	if _, _, err := s.fed.RegionKey(context.Background(), v.region, v.kid); err != nil {
+		return nil, failWith(ErrInvalidToken, err, "the token's region or key is no longer valid in the trust registry")
+	}
+	home, scopes, active, ok := s.fed.RegionClient(v.clientID)
+	switch {
+	case !ok || home != v.region:
+		return nil, fail(ErrInvalidToken, "the token's client is not registered with its issuing region")
+	case !active:
+		return nil, fail(ErrInvalidToken, "the token's client is suspended")
+	}
+	out := make([]string, 0, len(v.scopes))
+	for _, sc := range v.scopes {
+		if slices.Contains(scopes, sc) && slices.Contains(FederatedScopes, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out, nil
+}
+
+// checkResource checks an RFC 8707 resource indicator: the token endpoint
+// adds it to the token's audiences when it is the issuer URL of another
+// active region of the trust registry.
+func (s *Service) checkResource(resource string) error {
+	if resource == "" || resource == s.issuer {
+		return nil
+	}
+	if s.fed == nil {
+		return fail(ErrInvalidTarget, "this node issues tokens for itself only")
+	}
+	if strings.TrimSuffix(resource, "/") != resource {
+		return fail(ErrInvalidTarget, "resource must be a region's issuer URL without a trailing slash")
+	}
+	if _, ok := s.fed.TokenRegion(resource); !ok {
+		return fail(ErrInvalidTarget, "resource is not an active region of the trust registry")
+	}
+	return nil
+}

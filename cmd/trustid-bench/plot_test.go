@@ -1,0 +1,99 @@
+package main
+
+import (
+	"image"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"gonum.org/v1/plot/vg"
+)
+
+// TestPlots renders the plots of a small fixed result set and checks each
+// is a PNG of the stated size with the routes drawn on it (not a blank
+// canvas), and that the report names them in its JSON and Markdown.
+func TestPlots(t *testing.T) {
+	r := &report{CPUs: 2, GoVersion: "go1.x", LoadBefore: "1.00 1.00 1.00", Duration: "5s", Concurrency: []int{1, 4, 16}}
+	for _, x := range []struct {
+		route string
+		conc  int
+		rps   float64
+		p99   float64
+	}{
+		{"POST /oauth2/token", 1, 1800, 3.1}, {"POST /oauth2/token", 4, 2300, 9.5}, {"POST /oauth2/token", 16, 2600, 30},
+		{"POST /v1/qr/verify", 1, 3000, 2.7}, {"POST /v1/qr/verify", 4, 4200, 6}, {"POST /v1/qr/verify", 16, 4800, 18},
+		{"POST /v1/enrollments", 16, 300, 170}, {"POST /v1/enrollments", 1, 55, 63}, // out of order
+	} {
+		r.Results = append(r.Results, result{Name: x.route, Route: x.route, Concurrency: x.conc, PerSecond: x.rps, P99: x.p99, OK: 1})
+	}
+	dir := t.TempDir()
+	if err := r.write(dir, new(strings.Builder)); err != nil {
+		t.Fatal(err)
+	}
+	wantW, wantH := int(plotWidth/vg.Inch*plotDPI), int(plotHeight/vg.Inch*plotDPI)
+	for _, f := range plotFiles {
+		b, err := os.ReadFile(filepath.Join(dir, f.name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		img, err := png.Decode(strings.NewReader(string(b)))
+		if err != nil {
+			t.Fatalf("%s: %v", f.name, err)
+		}
+		if got := img.Bounds().Size(); got != (image.Point{wantW, wantH}) {
+			t.Errorf("%s: %v pixels, want %dx%d", f.name, got, wantW, wantH)
+		}
+		// Three routes in three palette colours, besides black text and
+		// grey grid on white: many distinct colours, and enough non-white.
+		colours, inked := map[[3]uint32]bool{}, 0
+		for y := 0; y < wantH; y++ {
+			for x := 0; x < wantW; x++ {
+				r, g, b, _ := img.At(x, y).RGBA()
+				colours[[3]uint32{r >> 8, g >> 8, b >> 8}] = true
+				if r>>8 < 200 || g>>8 < 200 || b>>8 < 200 {
+					inked++
+				}
+			}
+		}
+		if len(colours) < 10 || inked < wantW*wantH/200 {
+			t.Errorf("%s: %d colours, %d inked pixels: nothing plotted?", f.name, len(colours), inked)
+		}
+		md, _ := os.ReadFile(filepath.Join(dir, "node-bench.md"))
+		js, _ := os.ReadFile(filepath.Join(dir, "node-bench.json"))
+		if !strings.Contains(string(md), "("+f.name+")") || !strings.Contains(string(js), `"`+f.name+`"`) {
+			t.Errorf("%s is not named in node-bench.md and node-bench.json", f.name)
+		}
+	}
+}
+
+// TestPlotOneConcurrency: a run at a single concurrency still plots (a
+// log axis over one value).
+func TestPlotOneConcurrency(t *testing.T) {
+	r := &report{CPUs: 2, GoVersion: "go1.x", Results: []result{{Route: "POST /oauth2/token", Concurrency: 16, PerSecond: 2000, P99: 30}}}
+	if _, err := r.plots(t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestPlotNoResults: nothing to plot is an error, not an empty picture.
+func TestPlotNoResults(t *testing.T) {
+	if _, err := (&report{}).plots(t.TempDir()); err == nil {
+		t.Fatal("plotted an empty run")
+	}
+}
+
+// TestLogTicks: a log axis within one or two decades still gets labels.
+func TestLogTicks(t *testing.T) {
+	var got []string
+	for _, x := range (logTicks{}).Ticks(1.5, 180) {
+		got = append(got, x.Label)
+	}
+	if strings.Join(got, " ") != "2 5 10 20 50 100" {
+		t.Errorf("ticks over [1.5, 180]: %v", got)
+	}
+	if n := len((logTicks{}).Ticks(2100, 4800)); n != 2 {
+		t.Errorf("ticks over [2100, 4800]: %d, want the two ends", n)
+	}
+}

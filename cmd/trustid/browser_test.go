@@ -1,0 +1,393 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"fmt"
+	"html"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/page"
+	"github.com/chromedp/chromedp"
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+
+	"github.com/trustid-cn/trustid/internal/testbrowser"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// webRP is a relying party website: /login sends the browser to the
+// node's authorization endpoint, /callback exchanges the code with go-oidc
+// and x/oauth2 and greets the user with the pairwise sub.
+type webRP struct {
+	srv      *httptest.Server
+	conf     oauth2.Config
+	verifier *oidc.IDTokenVerifier
+
+	mu      sync.Mutex
+	pending map[string][2]string // state → PKCE verifier, nonce
+	subs    []string             // the subjects logged in
+	errs    []string
+}
+
+func (f *enrollFixture) startWebRP(id, sector string) *webRP {
+	f.t.Helper()
+	rp := &webRP{pending: map[string][2]string{}}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /login", rp.login)
+	mux.HandleFunc("GET /callback", rp.callback)
+	rp.srv = httptest.NewServer(mux)
+	f.t.Cleanup(rp.srv.Close)
+	redirect := rp.srv.URL + "/callback"
+	out := f.cli("clients", "add", "--id", id, "--name", "Web "+id, "--region", "310000", "--scopes", "qr:redeem",
+		"--grant-types", "authorization_code", "--redirect-uri", redirect, "--sector", sector, "--claims", "age_over_18",
+		"--id-token-alg", "ES256", "--secret")
+	m := clientSecretRE.FindStringSubmatch(out)
+	if m == nil {
+		f.t.Fatalf("no client_secret in %s", out)
+	}
+	provider, err := oidc.NewProvider(context.Background(), f.base)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	rp.verifier = provider.Verifier(&oidc.Config{ClientID: id})
+	rp.conf = oauth2.Config{ClientID: id, ClientSecret: m[1], Endpoint: provider.Endpoint(), RedirectURL: redirect,
+		Scopes: []string{oidc.ScopeOpenID, "age_over_18"}}
+	return rp
+}
+
+func (rp *webRP) login(w http.ResponseWriter, r *http.Request) {
+	state, nonce, pkce := rand.Text(), rand.Text(), oauth2.GenerateVerifier()
+	rp.mu.Lock()
+	rp.pending[state] = [2]string{pkce, nonce}
+	rp.mu.Unlock()
+	http.Redirect(w, r, rp.conf.AuthCodeURL(state, oauth2.S256ChallengeOption(pkce), oidc.Nonce(nonce)), http.StatusFound)
+}
+
+func (rp *webRP) callback(w http.ResponseWriter, r *http.Request) {
+	sub, err := rp.finish(r)
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if err != nil {
+		rp.errs = append(rp.errs, err.Error())
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	rp.subs = append(rp.subs, sub)
+	fmt.Fprintf(w, `<!doctype html><title>Shop</title><p>Welcome, <span id="who">%s</span></p>`, html.EscapeString(sub))
+}
+
+// finish checks state and iss, redeems the code with its PKCE verifier and
+// verifies the ID token and its nonce with go-oidc.
+func (rp *webRP) finish(r *http.Request) (string, error) {
+	q := r.URL.Query()
+	rp.mu.Lock()
+	p, ok := rp.pending[q.Get("state")]
+	delete(rp.pending, q.Get("state"))
+	rp.mu.Unlock()
+	if !ok || q.Get("code") == "" {
+		return "", fmt.Errorf("callback without a known state or a code: %v", q)
+	}
+	tok, err := rp.conf.Exchange(r.Context(), q.Get("code"), oauth2.VerifierOption(p[0]))
+	if err != nil {
+		return "", fmt.Errorf("exchange: %w", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := rp.verifier.Verify(r.Context(), raw)
+	if err != nil {
+		return "", fmt.Errorf("ID token: %w", err)
+	}
+	if idt.Nonce != p[1] {
+		return "", fmt.Errorf("nonce %q", idt.Nonce)
+	}
+	return idt.Subject, nil
+}
+
+// netLog records what a tab asks of the network.
+type netLog struct {
+	mu       sync.Mutex
+	requests []string            // URLs, in order
+	csp      map[string]string   // document URL → its Content-Security-Policy header
+	failed   []string            // requests that failed: the error and any blocking reason
+	waiting  map[string]struct{} // long polls sent and not yet answered, by request ID
+	blocked  int                 // requests the test's block list stopped
+}
+
+func watchNetwork(t *testing.T, ctx context.Context) *netLog {
+	t.Helper()
+	n := &netLog{csp: map[string]string{}, waiting: map[string]struct{}{}}
+	err := chromedp.Listen(ctx, func(ev any) {
+		n.mu.Lock()
+		defer n.mu.Unlock()
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			n.requests = append(n.requests, ev.Request.URL)
+			if strings.HasSuffix(ev.Request.URL, "/wait") {
+				n.waiting[string(ev.RequestID)] = struct{}{}
+			}
+		case *network.EventResponseReceived:
+			delete(n.waiting, string(ev.RequestID))
+			if ev.Type == network.ResourceTypeDocument {
+				for k, v := range ev.Response.Headers {
+					if strings.EqualFold(k, "Content-Security-Policy") {
+						n.csp[ev.Response.URL], _ = v.(string)
+					}
+				}
+			}
+		case *network.EventLoadingFailed:
+			delete(n.waiting, string(ev.RequestID))
+			n.failed = append(n.failed, ev.ErrorText+" "+string(ev.BlockedReason))
+			if ev.BlockedReason != "" {
+				n.blocked++
+			}
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every page reports its CSP violations into a list the test reads
+	// (a script the browser adds, not subject to the page's CSP).
+	_, err = chromedp.Call(ctx, page.AddScriptToEvaluateOnNewDocument, page.AddScriptToEvaluateOnNewDocumentParams{
+		Source: `window.cspViolations = []; document.addEventListener("securitypolicyviolation", function (e) { window.cspViolations.push(e.violatedDirective + " " + e.blockedURI); });`,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// pollWaiting is how many long polls the page has open.
+func (n *netLog) pollWaiting() int {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	return len(n.waiting)
+}
+
+// TestBrowserScanToLogin drives a real headless Chromium through the login
+// page: a relying party website sends it to the node, the page shows the
+// login QR and long-polls, the holder's phone approves with its device
+// key, and the page takes the browser to the party's callback, where the
+// party redeems the code with go-oidc. The page loads nothing but itself
+// (its QR is a data: image) and violates its own strict CSP in nothing; a
+// second browser without the session's cookie cannot collect the code,
+// even while it waits uncollected. Screenshots go to the test's artifact
+// directory (go test -artifacts keeps them).
+func TestBrowserScanToLogin(t *testing.T) {
+	browser := testbrowser.New(t)
+	f := newEnrollFixture(t)
+	alice := newPerson(t, "11010519900307123", "张三")
+	code, ra, m := f.enroll(f.enrollBody(alice, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	phone := f.app(alice, ra)
+	rp := f.startWebRP("shop-web", "shopweb.example")
+	shot := func(ctx context.Context, name string) {
+		t.Helper()
+		png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("screenshot %s: %v", name, err)
+		}
+		if err := os.WriteFile(filepath.Join(t.ArtifactDir(), name), png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
+	defer cancel()
+	netlog := watchNetwork(t, ctx)
+
+	// The browser starts at the party, lands on the login page, which
+	// shows the QR and starts waiting.
+	if err := chromedp.Do(ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("qr"))); err != nil {
+		t.Fatal(err)
+	}
+	sessionURL := loginPageSession(t, ctx)
+	shot(ctx, "login-page.png")
+	waitFor(t, func() bool { return netlog.pollWaiting() == 1 }, "the page's long poll")
+	// The poll is a long one: still open a moment later.
+	time.Sleep(500 * time.Millisecond)
+	if netlog.pollWaiting() != 1 {
+		t.Fatal("the page's poll did not stay open")
+	}
+
+	// The phone approves; the open poll answers and the browser follows
+	// it to the party, which redeems the code.
+	approved := time.Now()
+	if status, m := approve(t, sessionURL, phone, "", "age_over_18"); status != 204 {
+		t.Fatalf("approve: %d %v", status, m)
+	}
+	who, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("who")))
+	if err != nil {
+		t.Fatalf("the browser did not land at the party: %v (party errors %v)", err, rp.errs)
+	}
+	// The poll open before the approval brought the code: one poll in all.
+	netlog.mu.Lock()
+	polls := 0
+	for _, u := range netlog.requests {
+		if strings.HasSuffix(u, "/wait") {
+			polls++
+		}
+	}
+	netlog.mu.Unlock()
+	if polls != 1 {
+		t.Errorf("the page polled %d times, want one long poll", polls)
+	}
+	t.Logf("from the approval to the party's page: %v", time.Since(approved))
+	loc, _ := chromedp.Run(ctx, chromedp.Location())
+	shot(ctx, "logged-in.png")
+	rp.mu.Lock()
+	if len(rp.subs) != 1 || rp.subs[0] != who || len(rp.errs) != 0 {
+		t.Errorf("party: subs %v, errors %v; page shows %q", rp.subs, rp.errs, who)
+	}
+	rp.mu.Unlock()
+	if !strings.HasPrefix(loc, rp.conf.RedirectURL+"?") || !strings.Contains(loc, "iss="+url.QueryEscape(f.base)) {
+		t.Errorf("landed at %s", loc)
+	}
+
+	// Nothing outside the node and the party was asked for (the QR is
+	// inline: Chromium reports its data: URL as a request), the page's CSP is the strict one, and nothing broke it.
+	netlog.mu.Lock()
+	for _, u := range netlog.requests {
+		if !strings.HasPrefix(u, f.base+"/") && !strings.HasPrefix(u, rp.srv.URL+"/") && !strings.HasPrefix(u, "data:image/svg+xml;") {
+			t.Errorf("the browser asked for %s", u)
+		}
+	}
+	if len(netlog.failed) != 0 {
+		t.Errorf("requests failed: %v", netlog.failed)
+	}
+	var csp string
+	for doc, c := range netlog.csp {
+		if strings.HasPrefix(doc, f.base+"/oauth2/authorize?") {
+			csp = c
+		}
+	}
+	netlog.mu.Unlock()
+	for _, want := range []string{"default-src 'none'", "script-src 'nonce-", "img-src data:", "connect-src 'self'", "frame-ancestors 'none'"} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("login page CSP %q lacks %q", csp, want)
+		}
+	}
+
+	// A second login, and a second browser that learned the session URL
+	// (from the QR over a shoulder). The first browser's polls are held
+	// back until the approval is in, so the code waits uncollected; the
+	// second browser cannot collect it, with no cookie or a made-up one.
+	block := func(on bool) {
+		t.Helper()
+		p := network.SetBlockedURLsParams{}
+		if on {
+			p.URLPatterns = []*network.BlockPattern{{URLPattern: f.base + "/login/sessions/*/wait", Block: true}}
+		}
+		if _, err := chromedp.Call(ctx, network.SetBlockedURLs, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	block(true)
+	if err := chromedp.Do(ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("qr"))); err != nil {
+		t.Fatal(err)
+	}
+	session2 := loginPageSession(t, ctx)
+	waitFor(t, func() bool { netlog.mu.Lock(); defer netlog.mu.Unlock(); return netlog.blocked > 0 }, "a blocked poll")
+	if status, m := approve(t, session2, phone, ""); status != 204 {
+		t.Fatalf("approve: %d %v", status, m)
+	}
+	thief := testbrowser.New(t)
+	thiefCtx, cancelThief := context.WithTimeout(thief, 15*time.Second)
+	defer cancelThief()
+	if err := chromedp.Do(thiefCtx, chromedp.Navigate(f.base+"/.well-known/openid-configuration")); err != nil {
+		t.Fatal(err)
+	}
+	sessionPath := strings.TrimPrefix(session2, f.base)
+	steal := func() (int, string) {
+		t.Helper()
+		r, err := chromedp.Run(thiefCtx, chromedp.Evaluate[[]any](
+			`fetch(`+jsString(sessionPath+"/wait")+`, {credentials: "same-origin"}).then(r => r.text().then(b => [r.status, b]))`,
+			chromedp.EvalAwaitPromise))
+		if err != nil || len(r) != 2 {
+			t.Fatalf("the thief's fetch: %v %v", r, err)
+		}
+		status, _ := r[0].(float64)
+		body, _ := r[1].(string)
+		return int(status), body
+	}
+	if status, body := steal(); status != 404 || strings.Contains(body, "code=") {
+		t.Errorf("a browser without the cookie: %d %s", status, body)
+	}
+	if _, err := chromedp.Run(thiefCtx, chromedp.Evaluate[string](
+		`document.cookie = "tid_login=`+rand.Text()+rand.Text()+`; path=`+sessionPath+`"`)); err != nil {
+		t.Fatal(err)
+	}
+	if status, body := steal(); status != 404 || strings.Contains(body, "code=") {
+		t.Errorf("a browser with a made-up cookie: %d %s", status, body)
+	}
+	// The holder's browser still gets its code: its retry follows.
+	block(false)
+	if _, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("who"))); err != nil {
+		t.Fatalf("the holder's browser did not land at the party after the thief's tries: %v (party errors %v)", err, rp.errs)
+	}
+	rp.mu.Lock()
+	if len(rp.subs) != 2 || rp.subs[1] != rp.subs[0] {
+		t.Errorf("party: subs %v, errors %v", rp.subs, rp.errs)
+	}
+	rp.mu.Unlock()
+}
+
+// loginPageSession checks the login page in the tab: its QR image is
+// rendered and encodes the session URL its app link names, and the page's
+// script broke no CSP rule. It returns the session URL (what the phone
+// reads from the QR).
+func loginPageSession(t *testing.T, ctx context.Context) string {
+	t.Helper()
+	href, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("app"), "href"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, err := url.Parse(href.Value)
+	if err != nil || link.Scheme != "trustid" {
+		t.Fatalf("app link %q", href.Value)
+	}
+	sessionURL := link.Query().Get("session")
+	res, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](
+		`(() => { const q = document.getElementById("qr"); return {src: q.src, width: q.complete ? q.naturalWidth : 0, violations: window.cspViolations}; })()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := res["src"].(string)
+	if v, _ := res["violations"].([]any); len(v) != 0 {
+		t.Errorf("CSP violations on the login page: %v", v)
+	}
+	if w, _ := res["width"].(float64); w == 0 {
+		t.Errorf("the QR image is not rendered")
+	}
+	// The QR the page shows is the session URL: the same image encoded here.
+	svg, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(src, "data:image/svg+xml;base64,"))
+	if err != nil {
+		t.Fatalf("QR src %.60q: %v", src, err)
+	}
+	bc, err := qrcode.Encode(sessionURL, qrcode.Medium)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := bc.SVG(320)
+	if !bytes.Equal(svg, want) {
+		t.Errorf("the page's QR does not encode the session URL %s", sessionURL)
+	}
+	return sessionURL
+}
+
+// jsString quotes s as a JavaScript string literal.
+func jsString(s string) string {
+	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}

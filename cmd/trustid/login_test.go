@@ -1,0 +1,757 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/oauth2"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/holder"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/testredis"
+	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/login"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// loginRP is a relying party logging people in with a standard OpenID
+// Connect client (go-oidc and x/oauth2), registered for ES256 ID tokens.
+type loginRP struct {
+	id       string
+	conf     oauth2.Config
+	provider *oidc.Provider
+	verifier *oidc.IDTokenVerifier
+}
+
+var clientSecretRE = regexp.MustCompile(`"client_secret":\s*"([^"]+)"`)
+
+func (f *enrollFixture) addLoginRP(id, sector string, extra ...string) *loginRP {
+	f.t.Helper()
+	redirect := "http://127.0.0.1:9/" + id + "/callback"
+	args := append([]string{"clients", "add", "--id", id, "--name", "Web " + id, "--region", "310000", "--scopes", "qr:redeem",
+		"--grant-types", "authorization_code", "--redirect-uri", redirect, "--post-logout-redirect-uri", redirect, "--sector", sector, "--claims", "age_over_18", "--secret"}, extra...)
+	out := f.cli(args...)
+	m := clientSecretRE.FindStringSubmatch(out)
+	if m == nil {
+		f.t.Fatalf("no client_secret in %s", out)
+	}
+	ctx := context.Background()
+	provider, err := oidc.NewProvider(ctx, f.base)
+	if err != nil {
+		f.t.Fatal(err)
+	}
+	rp := &loginRP{id: id, provider: provider, verifier: provider.Verifier(&oidc.Config{ClientID: id})}
+	rp.conf = oauth2.Config{ClientID: id, ClientSecret: m[1], Endpoint: provider.Endpoint(), RedirectURL: redirect,
+		Scopes: []string{oidc.ScopeOpenID, oidc.ScopeOfflineAccess, "age_over_18"}}
+	return rp
+}
+
+// browser is a user agent that keeps cookies and does not follow
+// redirects (the test reads them).
+func newBrowser() *http.Client {
+	jar, _ := cookiejar.New(nil)
+	return &http.Client{Jar: jar, Timeout: 40 * time.Second, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+}
+
+// loginAttempt is one authorization request in flight.
+type loginAttempt struct {
+	browser             *http.Client
+	state, nonce, pkce  string
+	sessionURL, waitURL string
+}
+
+var appLinkRE = regexp.MustCompile(`href="trustid://login\?session=([^"]+)"`)
+
+// start opens the authorization URL in a browser and reads the login
+// page.
+func (rp *loginRP) start(t *testing.T, opts ...oauth2.AuthCodeOption) *loginAttempt {
+	t.Helper()
+	a := &loginAttempt{browser: newBrowser(), state: rand.Text(), nonce: rand.Text(), pkce: oauth2.GenerateVerifier()}
+	opts = append([]oauth2.AuthCodeOption{oauth2.S256ChallengeOption(a.pkce), oidc.Nonce(a.nonce)}, opts...)
+	resp, err := a.browser.Get(rp.conf.AuthCodeURL(a.state, opts...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `src="data:image/svg`) {
+		t.Fatalf("login page: %d %s", resp.StatusCode, body)
+	}
+	csp := resp.Header.Get("Content-Security-Policy")
+	if !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "frame-ancestors 'none'") {
+		t.Errorf("login page CSP: %q", csp)
+	}
+	m := appLinkRE.FindStringSubmatch(string(body))
+	if m == nil {
+		t.Fatalf("no app link on the login page:\n%s", body)
+	}
+	a.sessionURL, _ = url.QueryUnescape(strings.ReplaceAll(m[1], "&amp;", "&"))
+	a.waitURL = a.sessionURL + "/wait"
+	return a
+}
+
+// holderApp is what a holder's phone keeps after enrollment.
+type holderApp struct {
+	device     *gm.PrivateKey
+	binding    []byte // the QR binding
+	credential string // the binding credential (vc+jwt)
+	node       string
+}
+
+func (f *enrollFixture) app(p *person, r enrollResult) holderApp {
+	return holderApp{device: p.device, binding: r.QRBinding, credential: r.BindingCredential.Credential, node: f.base}
+}
+
+// approve is the holder's app: it reads the session and approves it by
+// signing the challenge with its device key over its binding, with a PIN
+// check when pin is set.
+func approve(t *testing.T, sessionURL string, h holderApp, pin string, consent ...string) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get(sessionURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req struct {
+		Challenge  string   `json:"challenge"`
+		ClientName string   `json:"client_name"`
+		Claims     []string `json:"claims"`
+		ACR        string   `json:"acr"`
+	}
+	json.NewDecoder(resp.Body).Decode(&req)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		return resp.StatusCode, nil
+	}
+	nonce, err := base64.RawURLEncoding.DecodeString(req.Challenge)
+	if err != nil {
+		t.Fatalf("challenge %q: %v", req.Challenge, err)
+	}
+	hr := qrcode.HolderRequest{Binding: h.binding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000", Consent: consent}
+	if err := qrcode.SignHolderRequest(rand.Reader, h.device, &hr); err != nil {
+		t.Fatal(err)
+	}
+	body := map[string]any{"request": hr}
+	if pin != "" {
+		proof, err := holder.NewDeviceProof(h.device, h.node, time.Now(), rand.Text())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body["pin_check"] = map[string]string{"binding_credential": h.credential, "device_proof": proof, "pin": pin}
+	}
+	b, _ := json.Marshal(body)
+	resp, err = http.Post(sessionURL+"/approve", "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+// wait is the login page's long poll.
+func (a *loginAttempt) wait(t *testing.T) (int, map[string]string) {
+	t.Helper()
+	resp, err := a.browser.Get(a.waitURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]string
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+// code waits for the approval and returns the code the browser lands
+// with, checking state and iss.
+func (a *loginAttempt) code(t *testing.T, rp *loginRP, base string) string {
+	t.Helper()
+	status, m := a.wait(t)
+	if status != 200 || m["status"] != "approved" {
+		t.Fatalf("wait: %d %v", status, m)
+	}
+	u, err := url.Parse(m["redirect"])
+	if err != nil || !strings.HasPrefix(m["redirect"], rp.conf.RedirectURL+"?") {
+		t.Fatalf("redirect %q", m["redirect"])
+	}
+	q := u.Query()
+	if q.Get("state") != a.state || q.Get("iss") != base || q.Get("code") == "" {
+		t.Fatalf("redirect query: %v", q)
+	}
+	return q.Get("code")
+}
+
+// exchange redeems a code with the library and verifies the ID token with
+// it alone.
+func (rp *loginRP) exchange(t *testing.T, a *loginAttempt, code string) (*oauth2.Token, *oidc.IDToken) {
+	t.Helper()
+	ctx := context.Background()
+	tok, err := rp.conf.Exchange(ctx, code, oauth2.VerifierOption(a.pkce))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	raw, _ := tok.Extra("id_token").(string)
+	idt, err := rp.verifier.Verify(ctx, raw)
+	if err != nil {
+		t.Fatalf("the library refuses the ID token: %v", err)
+	}
+	if idt.Nonce != a.nonce {
+		t.Errorf("nonce %q, want %q", idt.Nonce, a.nonce)
+	}
+	if err := idt.VerifyAccessToken(tok.AccessToken); err != nil {
+		t.Errorf("at_hash: %v", err)
+	}
+	return tok, idt
+}
+
+func oauthErrorCode(err error) string {
+	var re *oauth2.RetrieveError
+	if errors.As(err, &re) {
+		return re.ErrorCode
+	}
+	return ""
+}
+
+// TestOIDCLoginWithStandardClient logs people in through a real node with
+// go-oidc and x/oauth2 as the relying party: discovery, PKCE, the login
+// QR approved by the holder's device key, ES256 ID tokens verified by the
+// library, pairwise subjects, userinfo, refresh rotation with reuse
+// detection, logout; and every refusal.
+// It runs on the memory store and on Redis; with Redis, no key or value
+// holds a code, a token, a session ID or the symbol.
+func TestOIDCLoginWithStandardClient(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testOIDCLogin(t) })
+	t.Run("redis", func(t *testing.T) {
+		addr := testredis.Start(t)
+		rc := testredis.Client(t, addr)
+		secrets := testOIDCLogin(t, "--redis-url", "redis://"+addr)
+		ctx := context.Background()
+		keys, err := rc.Keys(ctx, "*").Result()
+		if err != nil || len(keys) == 0 {
+			t.Fatalf("redis keys: %d %v", len(keys), err)
+		}
+		for _, k := range keys {
+			v, _ := rc.Dump(ctx, k).Result()
+			for name, secret := range secrets {
+				if strings.Contains(k, secret) || strings.Contains(v, secret) {
+					t.Errorf("redis key %s holds a %s", k, name)
+				}
+			}
+		}
+	})
+}
+
+// testOIDCLogin runs the flows on a node started with extra arguments and
+// returns the secrets it saw, by name.
+func testOIDCLogin(t *testing.T, extra ...string) map[string]string {
+	f := newEnrollFixture(t, append([]string{"--login-session-ttl", "3s"}, extra...)...)
+	ctx := context.Background()
+	alice := newPerson(t, "11010519900307123", "张三")
+	att, err := f.terminal.Attest(alice.doc, alice.name, alice.device.Public(), identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.93}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, ra, m := f.enroll(f.enrollBody(alice, att, "135790", nil))
+	if code != 201 || ra.AssuranceLevel != "L4" {
+		t.Fatalf("enroll alice: %d %v", code, m)
+	}
+	bob := newPerson(t, "11010519850101002", "李四")
+	code, rb, m := f.enroll(f.enrollBody(bob, "", "", nil))
+	if code != 201 || ra.AssuranceLevel == rb.AssuranceLevel {
+		t.Fatalf("enroll bob: %d %v", code, m)
+	}
+
+	aliceApp, bobApp := f.app(alice, ra), f.app(bob, rb)
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	bank := f.addLoginRP("bank-web", "bankweb.example", "--id-token-alg", "ES256")
+
+	// Discovery is complete.
+	var disco struct {
+		AuthorizationEndpoint string   `json:"authorization_endpoint"`
+		SubjectTypes          []string `json:"subject_types_supported"`
+		Algs                  []string `json:"id_token_signing_alg_values_supported"`
+		ResponseTypes         []string `json:"response_types_supported"`
+		PKCE                  []string `json:"code_challenge_methods_supported"`
+		EndSession            string   `json:"end_session_endpoint"`
+		UserInfo              string   `json:"userinfo_endpoint"`
+		ACR                   []string `json:"acr_values_supported"`
+	}
+	if err := shop.provider.Claims(&disco); err != nil {
+		t.Fatal(err)
+	}
+	if disco.AuthorizationEndpoint != f.base+"/oauth2/authorize" || strings.Join(disco.SubjectTypes, ",") != "pairwise" ||
+		strings.Join(disco.Algs, ",") != "SM2,ES256" || strings.Join(disco.ResponseTypes, ",") != "code" ||
+		strings.Join(disco.PKCE, ",") != "S256" || disco.EndSession == "" || disco.UserInfo == "" || len(disco.ACR) != 4 {
+		t.Errorf("discovery: %+v", disco)
+	}
+	// RFC 8414 metadata says the same.
+	if code, body := get(t, f.base+"/.well-known/oauth-authorization-server"); code != 200 || !strings.Contains(body, `"authorization_code"`) || !strings.Contains(body, `"pairwise"`) {
+		t.Errorf("authorization server metadata: %d %s", code, body)
+	}
+
+	// A full login.
+	// The page's long poll is waiting when the holder approves, and
+	// notices the approval. L4 is asked: the holder enters the PIN.
+	a := shop.start(t, oauth2.SetAuthURLParam("acr_values", "L4"))
+	type waited struct {
+		status int
+		m      map[string]string
+	}
+	waitCh := make(chan waited, 1)
+	go func() {
+		status, m := a.wait(t)
+		waitCh <- waited{status, m}
+	}()
+	time.Sleep(300 * time.Millisecond)
+	if status, m := approve(t, a.sessionURL, aliceApp, "135790", "age_over_18"); status != 204 {
+		t.Fatalf("approve: %d %v", status, m)
+	}
+	w := <-waitCh
+	if w.status != 200 || w.m["status"] != "approved" {
+		t.Fatalf("the waiting page: %d %v", w.status, w.m)
+	}
+	landed, _ := url.Parse(w.m["redirect"])
+	if landed.Query().Get("state") != a.state {
+		t.Errorf("redirect %v", landed)
+	}
+	tok, idt := shop.exchange(t, a, landed.Query().Get("code"))
+	var claims struct {
+		ACR      string   `json:"acr"`
+		AMR      []string `json:"amr"`
+		AuthTime int64    `json:"auth_time"`
+	}
+	idt.Claims(&claims)
+	if claims.ACR != "L4" || strings.Join(claims.AMR, " ") != "hwk pin" || time.Since(time.Unix(claims.AuthTime, 0)) > time.Minute {
+		t.Errorf("ID token claims: %+v", claims)
+	}
+	if len(idt.Subject) != identity.TextLen || strings.Contains(f.logs.String(), idt.Subject) {
+		t.Errorf("sub %q is not a pairwise ID, or it is logged", idt.Subject)
+	}
+	if hdr := jwtHeader(t, tok.Extra("id_token").(string)); hdr["alg"] != "ES256" {
+		t.Errorf("ID token header %v", hdr)
+	}
+	ui, err := shop.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var uc map[string]any
+	ui.Claims(&uc)
+	if ui.Subject != idt.Subject || uc["age_over_18"] != true || len(uc) != 2 {
+		t.Errorf("userinfo: %v", uc)
+	}
+
+	// Pairwise: stable for one sector, different for another.
+	a2 := shop.start(t)
+	approve(t, a2.sessionURL, aliceApp, "")
+	_, idt2 := shop.exchange(t, a2, a2.code(t, shop, f.base))
+	// Without a PIN, an L4 binding proves possession only: acr L2.
+	var claims2 struct {
+		ACR string `json:"acr"`
+	}
+	if idt2.Claims(&claims2); claims2.ACR != "L2" {
+		t.Errorf("acr %q without a PIN", claims2.ACR)
+	}
+	a3 := bank.start(t)
+	approve(t, a3.sessionURL, aliceApp, "")
+	tok3, idt3 := bank.exchange(t, a3, a3.code(t, bank, f.base))
+	if idt2.Subject != idt.Subject || idt3.Subject == idt.Subject {
+		t.Errorf("pairwise subs: shop %s, %s; bank %s", idt.Subject, idt2.Subject, idt3.Subject)
+	}
+	// No consent given this time: userinfo releases no claim.
+	ui3, err := bank.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok3))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uc = nil
+	ui3.Claims(&uc)
+	if len(uc) != 1 {
+		t.Errorf("userinfo without consent: %v", uc)
+	}
+
+	// Refresh: rotation, then reuse of the old token revokes the family.
+	fresh, err := shop.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil || fresh.RefreshToken == "" || fresh.RefreshToken == tok.RefreshToken {
+		t.Fatalf("refresh: %v %+v", err, fresh)
+	}
+	if _, err := shop.verifier.Verify(ctx, fresh.Extra("id_token").(string)); err != nil {
+		t.Errorf("refreshed ID token: %v", err)
+	}
+	_, err = shop.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if oauthErrorCode(err) != "invalid_grant" {
+		t.Errorf("reused refresh token: %v", err)
+	}
+	_, err = shop.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: fresh.RefreshToken}).Token()
+	if oauthErrorCode(err) != "invalid_grant" {
+		t.Errorf("the rotated token survived reuse detection: %v", err)
+	}
+	if _, err := shop.provider.UserInfo(ctx, oauth2.StaticTokenSource(fresh)); err == nil {
+		t.Error("an access token of a revoked family still works at userinfo")
+	}
+
+	// Code replay: refused, and the tokens the code gave are revoked.
+	a4 := shop.start(t)
+	approve(t, a4.sessionURL, aliceApp, "")
+	code4 := a4.code(t, shop, f.base)
+	tok4, _ := shop.exchange(t, a4, code4)
+	if _, err := shop.conf.Exchange(ctx, code4, oauth2.VerifierOption(a4.pkce)); oauthErrorCode(err) != "invalid_grant" {
+		t.Errorf("code replay: %v", err)
+	}
+	if _, err := shop.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok4)); err == nil {
+		t.Error("tokens of a replayed code still work")
+	}
+	// The browser cannot collect a second code from one session.
+	if status, m := a4.wait(t); status != 404 {
+		t.Errorf("second wait: %d %v", status, m)
+	}
+
+	// Wrong PKCE verifier, wrong client, wrong redirect URI at the token
+	// endpoint: invalid_grant, and the code is spent.
+	for name, try := range map[string]func(code string, a *loginAttempt) error{
+		"wrong verifier": func(code string, a *loginAttempt) error {
+			_, err := shop.conf.Exchange(ctx, code, oauth2.VerifierOption(oauth2.GenerateVerifier()))
+			return err
+		},
+		"no verifier": func(code string, a *loginAttempt) error {
+			_, err := shop.conf.Exchange(ctx, code)
+			return err
+		},
+		"other client": func(code string, a *loginAttempt) error {
+			_, err := bank.conf.Exchange(ctx, code, oauth2.VerifierOption(a.pkce))
+			return err
+		},
+		"other redirect": func(code string, a *loginAttempt) error {
+			c := shop.conf
+			c.RedirectURL = bank.conf.RedirectURL
+			_, err := c.Exchange(ctx, code, oauth2.VerifierOption(a.pkce))
+			return err
+		},
+	} {
+		a := shop.start(t)
+		approve(t, a.sessionURL, aliceApp, "")
+		code := a.code(t, shop, f.base)
+		if err := try(code, a); oauthErrorCode(err) != "invalid_grant" && oauthErrorCode(err) != "invalid_request" {
+			t.Errorf("%s: %v", name, err)
+		}
+		if _, err := shop.conf.Exchange(ctx, code, oauth2.VerifierOption(a.pkce)); oauthErrorCode(err) != "invalid_grant" {
+			t.Errorf("%s: the code survived: %v", name, err)
+		}
+	}
+
+	// Authorization requests: no PKCE, bad redirect URI, unknown client.
+	br := newBrowser()
+	get := func(u string) *http.Response {
+		resp, err := br.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	resp := get(shop.conf.AuthCodeURL("st1"))
+	if loc, _ := url.Parse(resp.Header.Get("Location")); resp.StatusCode != 302 || !strings.HasPrefix(loc.String(), shop.conf.RedirectURL) ||
+		loc.Query().Get("error") != "invalid_request" || loc.Query().Get("state") != "st1" {
+		t.Errorf("no PKCE: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	evil := shop.conf
+	evil.RedirectURL = "https://evil.example/cb"
+	if resp := get(evil.AuthCodeURL("st2", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))); resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
+		t.Errorf("unregistered redirect URI: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	unknown := shop.conf
+	unknown.ClientID = "nobody"
+	if resp := get(unknown.AuthCodeURL("st3", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))); resp.StatusCode != 401 || resp.Header.Get("Location") != "" {
+		t.Errorf("unknown client: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := get(shop.conf.AuthCodeURL("st4", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("prompt", "none"))); !strings.Contains(resp.Header.Get("Location"), "error=login_required") {
+		t.Errorf("prompt=none: %q", resp.Header.Get("Location"))
+	}
+
+	// Approvals refused: another device key, twice, below the asked level,
+	// a session another browser started.
+	a5 := shop.start(t)
+	stranger, _ := gm.GenerateKey(rand.Reader)
+	if status, m := approve(t, a5.sessionURL, holderApp{stranger, ra.QRBinding, "", f.base}, ""); status != 403 || m["error"] != "approval_refused" {
+		t.Errorf("approval by another device key: %d %v", status, m)
+	}
+	if status, _ := approve(t, a5.sessionURL, aliceApp, ""); status != 204 {
+		t.Errorf("approval after a refused one: %d", status)
+	}
+	if status, m := approve(t, a5.sessionURL, aliceApp, ""); status == 204 {
+		t.Errorf("second approval: %d %v", status, m)
+	}
+	thief := *a5
+	thief.browser = newBrowser()
+	// With a cookie of its own for the session's path.
+	waitURL, _ := url.Parse(a5.waitURL)
+	thief.browser.Jar.SetCookies(waitURL, []*http.Cookie{{Name: "tid_login", Value: rand.Text() + rand.Text(), Path: waitURL.Path}})
+	if status, m := thief.wait(t); status != 404 {
+		t.Errorf("another browser collected the code: %d %v", status, m)
+	}
+	// carol set a PIN but had no face match: L3. Her right PIN does not
+	// make an L4 login.
+	carol := newPerson(t, "31010419851111002", "王五")
+	code, rc, m := f.enroll(f.enrollBody(carol, "", "246810", nil))
+	if code != 201 || rc.AssuranceLevel != "L3" {
+		t.Fatalf("enroll carol: %d %v", code, m)
+	}
+	a12 := shop.start(t, oauth2.SetAuthURLParam("acr_values", "L4"))
+	if status, m := approve(t, a12.sessionURL, f.app(carol, rc), "246810"); status != 403 || !strings.Contains(m["error_description"].(string), "below") {
+		t.Errorf("an L3 binding approved an L4 login: %d %v", status, m)
+	}
+	a6 := shop.start(t, oauth2.SetAuthURLParam("acr_values", "L4"))
+	if status, m := approve(t, a6.sessionURL, bobApp, ""); status != 403 || m["error"] != "approval_refused" {
+		t.Errorf("%s binding approved an L4 login: %d %v", rb.AssuranceLevel, status, m)
+	}
+
+	// L3 asks for the PIN: none, or a wrong one, is refused (and the
+	// holder may try again); then the right one passes, with the acr of
+	// alice's binding (L4: its biometric enrollment, and now device and
+	// PIN).
+	a9 := shop.start(t, oauth2.SetAuthURLParam("acr_values", "L3"))
+	if status, m := approve(t, a9.sessionURL, aliceApp, ""); status != 403 || !strings.Contains(m["error_description"].(string), "PIN") {
+		t.Errorf("L3 without a PIN: %d %v", status, m)
+	}
+	if status, m := approve(t, a9.sessionURL, aliceApp, "000000"); status != 403 || !strings.Contains(m["error_description"].(string), "wrong PIN") {
+		t.Errorf("wrong PIN: %d %v", status, m)
+	}
+	if status, m := approve(t, a9.sessionURL, bobApp, "135790"); status != 403 {
+		t.Errorf("another holder's PIN check: %d %v", status, m)
+	}
+	if status, m := approve(t, a9.sessionURL, aliceApp, "135790"); status != 204 {
+		t.Errorf("right PIN after a wrong one: %d %v", status, m)
+	}
+	_, idt9 := shop.exchange(t, a9, a9.code(t, shop, f.base))
+	idt9.Claims(&claims)
+	if claims.ACR != "L4" {
+		t.Errorf("acr %q after a PIN check at L3", claims.ACR)
+	}
+
+	// An expired session (3 s here) can be neither approved nor collected.
+	a7 := shop.start(t)
+	time.Sleep(3500 * time.Millisecond)
+	if status, _ := approve(t, a7.sessionURL, aliceApp, ""); status != 404 {
+		t.Errorf("approval of an expired session: %d", status)
+	}
+	if status, _ := a7.wait(t); status != 404 {
+		t.Errorf("wait on an expired session: %d", status)
+	}
+
+	// Without a smartphone: an accredited counter terminal scans alice's
+	// static printed code, matches her face and approves; the party gets
+	// the same pairwise sub as from her phone, amr face, act the terminal.
+	static := f.staticCode(t, alice, ra)
+	a10 := shop.start(t, oauth2.SetAuthURLParam("acr_values", "L4"))
+	counter := func(a *loginAttempt, code string, term *identity.Attester, edit func(jwt.MapClaims)) (int, map[string]any) {
+		return counterApprove(t, f.base, a.sessionURL, code, term, edit)
+	}
+	for name, edit := range map[string]func(jwt.MapClaims){
+		"another session":  func(c jwt.MapClaims) { c["login_session"] = "x" },
+		"another code":     func(c jwt.MapClaims) { c["code_hash"] = "x" },
+		"no face match":    func(c jwt.MapClaims) { c["method"] = "pin" },
+		"another audience": func(c jwt.MapClaims) { c["aud"] = "https://other.example" },
+		"ten minutes long": func(c jwt.MapClaims) { c["exp"] = time.Now().Add(10 * time.Minute).Unix() },
+	} {
+		if status, m := counter(a10, static, f.terminal, edit); status != 403 {
+			t.Errorf("counter approval, %s: %d %v", name, status, m)
+		}
+	}
+	if status, m := counter(a10, static, f.oldTerminal, nil); status != 403 || !strings.Contains(m["error_description"].(string), "revoked") {
+		t.Errorf("counter approval by a revoked terminal: %d %v", status, m)
+	}
+	if status, m := counter(a10, static, f.terminal, nil); status != 204 {
+		t.Fatalf("counter approval: %d %v", status, m)
+	}
+	if status, _ := counter(a10, static, f.terminal, nil); status == 204 {
+		t.Error("a second counter approval")
+	}
+	_, idt10 := shop.exchange(t, a10, a10.code(t, shop, f.base))
+	var cc struct {
+		ACR string            `json:"acr"`
+		AMR []string          `json:"amr"`
+		Act map[string]string `json:"act"`
+	}
+	idt10.Claims(&cc)
+	if idt10.Subject != idt.Subject || cc.ACR != "L4" || strings.Join(cc.AMR, " ") != "face" || cc.Act["sub"] != "terminal:t-counter-1" {
+		t.Errorf("counter login: sub %s (phone %s), %+v", idt10.Subject, idt.Subject, cc)
+	}
+
+	// A guardian: bob holds a delegation to act for alice; approving with
+	// his own device, he logs her in: sub hers, act his pairwise ID.
+	deleg := f.delegation(t, rb, ra, qrcode.ActionPresent)
+	a11 := shop.start(t)
+	if status, m := approveAs(t, a11.sessionURL, bobApp, f.delegation(t, rb, ra, qrcode.ActionPickup)); status != 403 {
+		t.Errorf("a delegation without the present action: %d %v", status, m)
+	}
+	a11 = shop.start(t)
+	if status, m := approveAs(t, a11.sessionURL, aliceApp, deleg); status != 403 {
+		t.Errorf("a delegation presented by someone other than its actor: %d %v", status, m)
+	}
+	a11 = shop.start(t)
+	if status, m := approveAs(t, a11.sessionURL, bobApp, deleg); status != 204 {
+		t.Fatalf("guardian approval: %d %v", status, m)
+	}
+	_, idt11 := shop.exchange(t, a11, a11.code(t, shop, f.base))
+	idt11.Claims(&cc)
+	if idt11.Subject != idt.Subject || len(cc.Act["sub"]) != identity.TextLen || cc.Act["sub"] == idt.Subject || strings.Join(cc.AMR, " ") != "hwk" {
+		t.Errorf("guardian login: sub %s (alice %s), %+v", idt11.Subject, idt.Subject, cc)
+	}
+
+	// RP-initiated logout revokes the login's tokens and redirects only to
+	// a registered URI.
+	a8 := shop.start(t)
+	approve(t, a8.sessionURL, aliceApp, "")
+	tok8, _ := shop.exchange(t, a8, a8.code(t, shop, f.base))
+	q := url.Values{"id_token_hint": {tok8.Extra("id_token").(string)}, "post_logout_redirect_uri": {"https://evil.example/"}}
+	if resp := get(disco.EndSession + "?" + q.Encode()); resp.StatusCode != 400 {
+		t.Errorf("logout to an unregistered URI: %d", resp.StatusCode)
+	}
+	q.Set("post_logout_redirect_uri", shop.conf.RedirectURL)
+	q.Set("state", "bye")
+	if resp := get(disco.EndSession + "?" + q.Encode()); resp.StatusCode != 302 || resp.Header.Get("Location") != shop.conf.RedirectURL+"?state=bye" {
+		t.Errorf("logout: %d %q", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if _, err := shop.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok8)); err == nil {
+		t.Error("tokens work after logout")
+	}
+
+	// Nothing secret in the node's logs.
+	logs := f.logs.String()
+	secrets := map[string]string{"code": code4, "access token": tok.AccessToken, "refresh token": tok.RefreshToken,
+		"id token": tok.Extra("id_token").(string), "session": a.sessionURL[strings.LastIndex(a.sessionURL, "/")+1:], "symbol": ra.Symbol}
+	for name, secret := range secrets {
+		if strings.Contains(logs, secret) {
+			t.Errorf("the node logged a %s", name)
+		}
+	}
+	return secrets
+}
+
+// staticCode issues a static printed code for p as the node would: its
+// subject is p's binding handle, its status entry the binding's.
+func (f *enrollFixture) staticCode(t *testing.T, p *person, r enrollResult) string {
+	t.Helper()
+	b, err := qrcode.ParseBinding(r.QRBinding)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	code, err := f.qrIssuer(t).IssueStatic(qrcode.Static{Subject: b.Subject, MaskedName: identity.MaskName(p.name), MaskedNumber: p.doc.Masked(),
+		DocType: uint8(p.doc.Type()), PhotoHint: "ID card photo", Assurance: b.Assurance, IssuedAt: now, Expiry: now.AddDate(5, 0, 0), Status: b.Status})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return code
+}
+
+// delegation issues, as the node would, a delegation letting the holder
+// of actor act for the holder of principal.
+func (f *enrollFixture) delegation(t *testing.T, actor, principal enrollResult, actions ...string) []byte {
+	t.Helper()
+	a, _ := qrcode.ParseBinding(actor.QRBinding)
+	p, _ := qrcode.ParseBinding(principal.QRBinding)
+	now := time.Now()
+	d, err := f.qrIssuer(t).IssueDelegation(qrcode.Delegation{Actor: a.Subject, Principal: p.Subject, Relationship: qrcode.RelFamily,
+		Scope: actions, NotBefore: now.Add(-time.Minute), Expiry: now.Add(time.Hour), Status: p.Status})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d
+}
+
+// qrIssuer signs QR formats with the node's active SM2 key.
+func (f *enrollFixture) qrIssuer(t *testing.T) *qrcode.Issuer {
+	t.Helper()
+	ks, err := keystore.Open(filepath.Join(f.dir, keystoreFile), mustKEK(t), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := ks.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	region, _ := qrcode.ParseRegion("310000")
+	return &qrcode.Issuer{Signer: key.Signer, Kid: key.Kid, Region: region}
+}
+
+// approveAs is a guardian's app approving with its own device and binding
+// and the delegation to act for another.
+func approveAs(t *testing.T, sessionURL string, h holderApp, delegation []byte) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Get(sessionURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req struct {
+		Challenge string `json:"challenge"`
+	}
+	json.NewDecoder(resp.Body).Decode(&req)
+	resp.Body.Close()
+	nonce, _ := base64.RawURLEncoding.DecodeString(req.Challenge)
+	hr := qrcode.HolderRequest{Binding: h.binding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000"}
+	if err := qrcode.SignHolderRequest(rand.Reader, h.device, &hr); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]any{"request": hr, "delegation": delegation})
+	resp, err = http.Post(sessionURL+"/approve", "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+// counterApprove is a counter terminal approving a session for the
+// holder of a static code, after a face match; edit changes the
+// attestation's claims before it is signed.
+func counterApprove(t *testing.T, node, sessionURL, static string, term *identity.Attester, edit func(jwt.MapClaims)) (int, map[string]any) {
+	t.Helper()
+	now := time.Now()
+	claims := jwt.MapClaims{"iss": term.TerminalID, "aud": node, "iat": now.Unix(), "exp": now.Add(2 * time.Minute).Unix(),
+		"jti": rand.Text(), "login_session": sessionURL[strings.LastIndex(sessionURL, "/")+1:], "code_hash": login.CodeHash(static), "method": "face"}
+	if edit != nil {
+		edit(claims)
+	}
+	tok := jwt.NewWithClaims(gm.SigningMethodSM2, claims)
+	tok.Header["typ"] = login.CounterAttestationType
+	att, err := tok.SignedString(term.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]string{"static_code": static, "attestation": att})
+	resp, err := http.Post(sessionURL+"/counter-approve", "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+func jwtHeader(t *testing.T, tok string) map[string]any {
+	t.Helper()
+	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.Unmarshal(raw, &m)
+	return m
+}

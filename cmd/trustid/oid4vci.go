@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trustid-cn/trustid/api"
+	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/oid4vci"
+)
+
+// mountOID4VCI returns the mount function of the OpenID for Verifiable
+// Credential Issuance 1.0 routes. The credentials are issued by the
+// node's issuer (mounted before, by mountCredentials) as the client that
+// made the offer, under its issuer DID and accreditation; codes, nonces
+// and tokens live in the node's store.
+func mountOID4VCI(cmd *cobra.Command) func(*api.Server, *node) error {
+	return func(srv *api.Server, n *node) error {
+		if n.credIssuer == nil {
+			return errors.New("oid4vci: the credential issuer is not mounted")
+		}
+		signer := issuerSigner{is: n.credIssuer}
+		if nl, anchored := ledgerOf(n); anchored {
+			signer.registry = nl.View
+		}
+		svc, err := oid4vci.New(oid4vci.Config{
+			Issuer:  n.issuer,
+			Types:   oid4vciTypes,
+			Display: []oid4vci.Display{{Name: "TrustID 可信数字身份", Locale: "zh-CN"}, {Name: "TrustID digital identity", Locale: "en"}},
+			Signer:  signer,
+			Store:   n.store,
+		})
+		if err != nil {
+			return fmt.Errorf("oid4vci: %w", err)
+		}
+		return srv.MountOID4VCI(api.OID4VCIConfig{Service: svc, Limiter: n.store})
+	}
+}
+
+// oid4vciTypes are the credential types the node offers through OID4VCI:
+// the attribute credentials relying parties issue through it. (The
+// identity credential is enrollment's: POST /v1/enrollments.)
+var oid4vciTypes = []oid4vci.CredentialType{{
+	Type: "ResidenceCredential",
+	Display: []oid4vci.Display{
+		{Name: "居住证明", Locale: "zh-CN", Description: "由依赖方经 TrustID 签发的居住信息凭证"},
+		{Name: "Residence credential", Locale: "en", Description: "Residence attributes issued by a relying party through TrustID"},
+	},
+	Claims: []oid4vci.Claim{
+		{Path: []string{"region"}, Display: []oid4vci.Display{{Name: "地区", Locale: "zh-CN"}, {Name: "Region", Locale: "en"}}},
+	},
+}}
+
+// issuerSigner signs OID4VCI credentials with the node's credential
+// issuer, as the client that made the offer, and checks offers against
+// the client's accreditation in the trust registry.
+type issuerSigner struct {
+	is       *issuer.Issuer
+	registry vc.IssuerRegistry
+}
+
+// CheckOffer refuses an offer whose types the client is not accredited
+// for (vc.ErrNotAccredited) or that uses what enrollment alone issues.
+func (s issuerSigner) CheckOffer(ctx context.Context, client string, credential map[string]any) error {
+	did, err := vc.ClientIssuerDID(s.is.DID(), client)
+	if err != nil {
+		return err
+	}
+	if s.registry == nil {
+		return fmt.Errorf("%w: this node signs for no issuer", vc.ErrNotAccredited)
+	}
+	acc, err := (&vc.RegistryTrust{Registry: s.registry}).Accreditation(did)
+	if err != nil {
+		return err
+	}
+	var types, ids []string
+	raw, _ := credential["type"].([]any)
+	for _, t := range raw {
+		if t, ok := t.(string); ok {
+			types = append(types, t)
+		}
+	}
+	var subjects []map[string]any
+	switch v := credential["credentialSubject"].(type) {
+	case map[string]any:
+		subjects = []map[string]any{v}
+	case []any:
+		for _, e := range v {
+			if m, ok := e.(map[string]any); ok {
+				subjects = append(subjects, m)
+			}
+		}
+	}
+	for _, sub := range subjects {
+		if id, ok := sub["id"].(string); ok {
+			ids = append(ids, id)
+		}
+	}
+	return acc.Allows(types, ids, subjects)
+}
+
+func (s issuerSigner) Sign(ctx context.Context, req oid4vci.SignRequest) (string, error) {
+	opts := issuer.IssueOptions{Client: req.Client, Format: issuer.FormatVCJWT}
+	if req.Format == oid4vci.FormatSDJWT {
+		k := req.HolderKey
+		opts.Format, opts.VCT, opts.HolderKey = issuer.FormatSDJWT, req.VCT, &k
+	}
+	iss, err := s.is.IssueAsClient(ctx, req.Credential, opts)
+	if err != nil {
+		return "", err
+	}
+	return iss.Token, nil
+}

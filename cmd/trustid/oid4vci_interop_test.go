@@ -1,0 +1,101 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/testenv"
+)
+
+// interopDir holds the third-party wallet script and its package-lock.json
+// (installed by scripts/interop.sh).
+const interopDir = "../../internal/interop/oid4vc"
+
+// TestOID4VCIInteropAnimoWallet issues through TrustID's OID4VCI issuer to
+// a wallet no one on this project wrote: Animo's @openid4vc/openid4vci
+// 0.4.6 (oid4vc-ts) on Node.js, with an offer by reference, a transaction
+// code, a batch of two credentials per configuration on ES256 keys and a
+// notification. The node then verifies every credential, and each is
+// bound to the key the wallet proved (cnf.jwk, or the did:jwk subject).
+func TestOID4VCIInteropAnimoWallet(t *testing.T) {
+	nodeBin := testenv.NPM(t, interopDir)
+
+	n := startVCINode(t)
+	o := n.offer(`["ResidenceCredential_sd_jwt","ResidenceCredential_jwt_vc_json"]`, true, true)
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, nodeBin, "wallet.mjs")
+	cmd.Dir = interopDir
+	cmd.Env = append(os.Environ(), "OFFER="+o["offer_uri"].(string), "TX_CODE="+o["tx_code"].(string), "COUNT=2")
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("wallet.mjs: %v\n%s\nnode log:\n%s", err, stderr.String(), n.logs.String())
+	}
+	var out struct {
+		Results []struct {
+			Configuration string
+			Format        string
+			Credentials   []string
+			JWKs          []gm.JWK `json:"jwks"`
+		}
+	}
+	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil || len(out.Results) != 2 {
+		t.Fatalf("wallet output: %v\n%s", err, stdout.String())
+	}
+	for _, r := range out.Results {
+		if len(r.Credentials) != 2 || len(r.JWKs) != 2 {
+			t.Fatalf("%s: %d credentials for %d keys, want 2", r.Configuration, len(r.Credentials), len(r.JWKs))
+		}
+		for i, c := range r.Credentials {
+			body, _ := json.Marshal(map[string]any{"verifiableCredential": c})
+			code, v, _ := n.do("POST", "/credentials/verify", "", "application/json", string(body))
+			if code != 200 || v["verified"] != true {
+				t.Fatalf("%s credential %d does not verify: %d %v", r.Format, i, code, v)
+			}
+			want, _ := r.JWKs[i].Thumbprint()
+			got, err := boundKey(r.Format, c, v)
+			if err != nil || got != want {
+				t.Fatalf("%s credential %d is bound to %q, want the wallet's key %q (%v)", r.Format, i, got, want, err)
+			}
+		}
+	}
+}
+
+// boundKey returns the thumbprint of the key a credential is bound to:
+// cnf.jwk of an SD-JWT VC, the did:jwk subject of a jwt_vc_json.
+func boundKey(format, cred string, verified map[string]any) (string, error) {
+	var j gm.JWK
+	switch format {
+	case "dc+sd-jwt":
+		parts := strings.Split(strings.SplitN(cred, "~", 2)[0], ".")
+		payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+		if err != nil {
+			return "", err
+		}
+		var c struct{ Cnf struct{ JWK gm.JWK } }
+		if err := json.Unmarshal(payload, &c); err != nil {
+			return "", err
+		}
+		j = c.Cnf.JWK
+	case "jwt_vc_json":
+		subj, _ := verified["credential"].(map[string]any)["credentialSubject"].(map[string]any)["id"].(string)
+		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(subj, "did:jwk:"))
+		if err != nil || !strings.HasPrefix(subj, "did:jwk:") {
+			return "", errors.New("subject is not a did:jwk")
+		}
+		if err := json.Unmarshal(raw, &j); err != nil {
+			return "", err
+		}
+	}
+	return j.Thumbprint()
+}

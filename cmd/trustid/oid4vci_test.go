@@ -1,0 +1,358 @@
+package main
+
+import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/gm"
+	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
+)
+
+const residenceOffer = `{"credential_configuration_ids": %s, "tx_code": %t, "by_reference": %t,
+  "credential": {"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiableCredential", "ResidenceCredential"],
+    "credentialSubject": {"region": "310000", "since": "2019-07-01"}}}`
+
+// vciNode is a node with a relying party accredited for
+// ResidenceCredential and allowed to make offers.
+type vciNode struct {
+	*authNode
+	rpToken string
+}
+
+func startVCINode(t *testing.T) *vciNode {
+	n := startAuthNode(t)
+	key := n.addClient("rp-vci", "SM2", auth.ScopeCredentialsIssue)
+	n.accredit("rp-vci", "ResidenceCredential")
+	return &vciNode{authNode: n, rpToken: n.token("rp-vci", key)}
+}
+
+// offer makes an offer and returns the response.
+func (n *vciNode) offer(configs string, txCode, byRef bool) map[string]any {
+	n.t.Helper()
+	code, m, _ := n.do("POST", "/oid4vci/offers", n.rpToken, "application/json", sprintf(residenceOffer, configs, txCode, byRef))
+	if code != 201 {
+		n.t.Fatalf("POST /oid4vci/offers: %d %v", code, m)
+	}
+	return m
+}
+
+func sprintf(format string, args ...any) string {
+	b := new(strings.Builder)
+	_, _ = fmt.Fprintf(b, format, args...)
+	return b.String()
+}
+
+// TestOID4VCIWalletSDK issues through OID4VCI 1.0 to TrustID's wallet SDK:
+// an offer by reference with a transaction code, rendered as a QR code,
+// redeemed once, a batch of three credentials in each format, each bound
+// to its own key, that the node then verifies; the notification.
+func TestOID4VCIWalletSDK(t *testing.T) {
+	n := startVCINode(t)
+	// Metadata: both formats, display in Chinese and English, the
+	// endpoints and proof algorithms.
+	code, meta, _ := n.do("GET", "/.well-known/openid-credential-issuer", "", "", "")
+	raw, _ := json.Marshal(meta)
+	for _, want := range []string{`"credential_issuer":"` + n.base + `"`, `"nonce_endpoint":"` + n.base + `/oid4vci/nonce"`,
+		`"notification_endpoint"`, `"batch_size":10`, `"locale":"zh-CN"`, `"locale":"en"`, `"ResidenceCredential_sd_jwt"`,
+		`"ResidenceCredential_jwt_vc_json"`, `"format":"dc+sd-jwt"`, `"format":"jwt_vc_json"`, `"proof_signing_alg_values_supported":["SM2","ES256","EdDSA"]`} {
+		if code != 200 || !strings.Contains(string(raw), want) {
+			t.Fatalf("metadata lacks %s: %d %s", want, code, raw)
+		}
+	}
+	if code, as, _ := n.do("GET", "/.well-known/oauth-authorization-server/oid4vci", "", "", ""); code != 200 || as["token_endpoint"] != n.base+"/oid4vci/token" || as["issuer"] != n.base+"/oid4vci" {
+		t.Fatalf("authorization server metadata: %d %v", code, as)
+	}
+
+	o := n.offer(`["ResidenceCredential_sd_jwt","ResidenceCredential_jwt_vc_json"]`, true, true)
+	link, _ := o["offer_uri"].(string)
+	tx, _ := o["tx_code"].(string)
+	if !strings.HasPrefix(link, "openid-credential-offer://?credential_offer_uri=") || len(tx) != 6 {
+		t.Fatalf("offer: %v", o)
+	}
+	png, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(o["qr_png"].(string), "data:image/png;base64,"))
+	if err != nil || string(png[1:4]) != "PNG" {
+		t.Fatalf("qr_png is not a PNG: %v", err)
+	}
+	// The offer carries no claim: nothing of the holder travels in the link.
+	offerJSON, _ := json.Marshal(o["credential_offer"])
+	if strings.Contains(string(offerJSON), "310000") || strings.Contains(link, "310000") {
+		t.Fatalf("the offer carries a claim: %s", offerJSON)
+	}
+
+	keys := sdkwallet.NewSoftwareKeys()
+	w, err := sdkwallet.NewHolder(n.base, keys, "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer, err := w.ReceiveOffer(link)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if offer.TxCodeLength() != 6 || offer.Issuer() != n.base || offer.IssuerName("zh-CN") != "TrustID 可信数字身份" {
+		t.Fatalf("offer: %d %s %s", offer.TxCodeLength(), offer.Issuer(), offer.IssuerName("zh-CN"))
+	}
+	store := sdkwallet.NewMemoryStore()
+	wrong := "000000"
+	if tx == wrong {
+		wrong = "111111"
+	}
+	if _, err := w.AcceptOffer(offer, "", wrong, 3, store); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Fatalf("wrong transaction code: %v", err)
+	}
+	ids, err := w.AcceptOffer(offer, "", tx, 3, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Split(ids, ","); len(got) != 6 {
+		t.Fatalf("stored %q, want 6 credentials", ids)
+	}
+	// Redeemed once only.
+	if _, err := w.AcceptOffer(offer, "", tx, 1, sdkwallet.NewMemoryStore()); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
+		t.Fatalf("second redemption: %v", err)
+	}
+	subjects := map[string]bool{}
+	for _, id := range strings.Split(ids, ",") {
+		c, err := sdkwallet.LoadCredential(store, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(map[string]any{"verifiableCredential": c.Credential})
+		code, v, _ := n.do("POST", "/credentials/verify", "", "application/json", string(body))
+		if code != 200 || v["verified"] != true {
+			t.Fatalf("verify %s credential: %d %v", c.Format, code, v)
+		}
+		if c.Format == "jwt_vc_json" {
+			subj := v["credential"].(map[string]any)["credentialSubject"].(map[string]any)["id"].(string)
+			if !strings.HasPrefix(subj, "did:jwk:") || subjects[subj] {
+				t.Fatalf("jwt_vc_json subject %q: not a fresh did:jwk", subj)
+			}
+			subjects[subj] = true
+		}
+	}
+	if len(subjects) != 3 {
+		t.Fatalf("%d distinct holder keys for jwt_vc_json, want 3", len(subjects))
+	}
+	// The node's log carries neither the pre-authorized code, the
+	// transaction code nor the offer reference.
+	preCode := o["credential_offer"].(map[string]any)["grants"].(map[string]any)["urn:ietf:params:oauth:grant-type:pre-authorized_code"].(map[string]any)["pre-authorized_code"].(string)
+	ref := link[strings.LastIndex(link, "%2F")+3:]
+	for name, secret := range map[string]string{"pre-authorized code": preCode, "offer reference": ref, "transaction code": `"` + tx + `"`} {
+		if strings.Contains(n.logs.String(), secret) {
+			t.Errorf("the node's log holds the %s", name)
+		}
+	}
+}
+
+// vciSession redeems a fresh offer (by value, no transaction code) and
+// returns the access token and a nonce.
+func (n *vciNode) vciSession(configs string) (token, nonce string) {
+	n.t.Helper()
+	o := n.offer(configs, false, false)
+	grants := o["credential_offer"].(map[string]any)["grants"].(map[string]any)
+	code := grants["urn:ietf:params:oauth:grant-type:pre-authorized_code"].(map[string]any)["pre-authorized_code"].(string)
+	form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:pre-authorized_code"}, "pre-authorized_code": {code}}
+	st, m, _ := n.do("POST", "/oid4vci/token", "", "application/x-www-form-urlencoded", form.Encode())
+	if st != 200 {
+		n.t.Fatalf("token: %d %v", st, m)
+	}
+	st, nm, _ := n.do("POST", "/oid4vci/nonce", "", "", "")
+	if st != 200 {
+		n.t.Fatalf("nonce: %d %v", st, nm)
+	}
+	return m["access_token"].(string), nm["c_nonce"].(string)
+}
+
+// es256Proof signs a key proof with a fresh P-256 key; edit changes it.
+func es256Proof(t *testing.T, aud, nonce string, edit func(h map[string]any, c jwt.MapClaims)) string {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	j, _ := gm.NewJWK(&k.PublicKey, "")
+	j.Use, j.Alg = "", ""
+	c := jwt.MapClaims{"aud": aud, "iat": time.Now().Unix(), "nonce": nonce}
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, c)
+	tok.Header["typ"] = "openid4vci-proof+jwt"
+	tok.Header["jwk"] = j
+	if edit != nil {
+		edit(tok.Header, c)
+	}
+	s, err := tok.SignedString(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestOID4VCIRefusals sends the abuse the issue lists and checks each gets
+// the error code OID4VCI 1.0 names.
+func TestOID4VCIRefusals(t *testing.T) {
+	n := startVCINode(t)
+	const sd = "ResidenceCredential_sd_jwt"
+	credReq := func(token string, proofs ...string) (int, map[string]any) {
+		b, _ := json.Marshal(map[string]any{"credential_configuration_id": sd, "proofs": map[string]any{"jwt": proofs}})
+		code, m, _ := n.do("POST", "/oid4vci/credential", token, "application/json", string(b))
+		return code, m
+	}
+	tok, nonce := n.vciSession(`["` + sd + `"]`)
+	otherKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	cases := []struct {
+		name  string
+		token string
+		proof string
+		want  string
+	}{
+		{"no access token", "", es256Proof(t, n.base, nonce, nil), "invalid_token"},
+		{"unknown access token", strings.Repeat("A", 43), es256Proof(t, n.base, nonce, nil), "invalid_token"},
+		{"wrong typ", tok, es256Proof(t, n.base, nonce, func(h map[string]any, _ jwt.MapClaims) { h["typ"] = "JWT" }), "invalid_proof"},
+		{"wrong audience", tok, es256Proof(t, n.base, nonce, func(_ map[string]any, c jwt.MapClaims) { c["aud"] = "https://other.example" }), "invalid_proof"},
+		{"stale iat", tok, es256Proof(t, n.base, nonce, func(_ map[string]any, c jwt.MapClaims) { c["iat"] = time.Now().Add(-time.Hour).Unix() }), "invalid_proof"},
+		{"no nonce", tok, es256Proof(t, n.base, nonce, func(_ map[string]any, c jwt.MapClaims) { delete(c, "nonce") }), "invalid_proof"},
+		{"unknown nonce", tok, es256Proof(t, n.base, strings.Repeat("B", 32), nil), "invalid_nonce"},
+		{"signed by another key than the jwk", tok, es256Proof(t, n.base, nonce, func(h map[string]any, _ jwt.MapClaims) {
+			j, _ := gm.NewJWK(&otherKey.PublicKey, "")
+			h["jwk"] = j
+		}), "invalid_proof"},
+		{"kid instead of jwk", tok, es256Proof(t, n.base, nonce, func(h map[string]any, _ jwt.MapClaims) { h["kid"] = "did:example:1#k" }), "invalid_proof"},
+		{"not a JWS", tok, "not.a.jws", "invalid_proof"},
+	}
+	for _, c := range cases {
+		code, m := credReq(c.token, c.proof)
+		if m["error"] != c.want || (c.want == "invalid_token") != (code == 401) || (code != 400 && code != 401) {
+			t.Errorf("%s: %d %v, want %s", c.name, code, m, c.want)
+		}
+	}
+	// One key twice in a batch: refused (each credential needs its own key).
+	same := es256Proof(t, n.base, nonce, nil)
+	if code, m := credReq(tok, same, same); code != 400 || m["error"] != "invalid_proof" {
+		t.Errorf("duplicate key: %d %v", code, m)
+	}
+	// The nonce survived the refusals; a good batch spends it.
+	if code, m := credReq(tok, es256Proof(t, n.base, nonce, nil), es256Proof(t, n.base, nonce, nil)); code != 200 || len(m["credentials"].([]any)) != 2 {
+		t.Fatalf("good batch: %d %v\n%s", code, m, n.logs.String())
+	}
+	// Replayed nonce (with a new session, so the configuration is not the refusal).
+	tok2, _ := n.vciSession(`["` + sd + `"]`)
+	if code, m := credReq(tok2, es256Proof(t, n.base, nonce, nil)); code != 400 || m["error"] != "invalid_nonce" {
+		t.Errorf("replayed nonce: %d %v", code, m)
+	}
+	// Unknown configuration, configuration outside the grant, malformed body, legacy proof.
+	_, nonce2 := n.vciSession(`["` + sd + `"]`)
+	for _, c := range []struct{ name, body, want string }{
+		{"unknown configuration", `{"credential_configuration_id":"Nope_sd_jwt","proofs":{"jwt":["x"]}}`, "unknown_credential_configuration"},
+		{"not in the grant", `{"credential_configuration_id":"ResidenceCredential_jwt_vc_json","proofs":{"jwt":["x"]}}`, "invalid_credential_request"},
+		{"no proofs", `{"credential_configuration_id":"` + sd + `"}`, "invalid_proof"},
+		{"singular proof", `{"credential_configuration_id":"` + sd + `","proof":{"proof_type":"jwt","jwt":"x"}}`, "invalid_credential_request"},
+		{"duplicate member", `{"credential_configuration_id":"a","credential_configuration_id":"b"}`, "invalid_credential_request"},
+		{"encryption asked", `{"credential_configuration_id":"` + sd + `","credential_response_encryption":{"enc":"A128GCM"}}`, "invalid_encryption_parameters"},
+		{"credential identifier", `{"credential_identifier":"x"}`, "unknown_credential_identifier"},
+		{"too many proofs", `{"credential_configuration_id":"` + sd + `","proofs":{"jwt":["a","b","c","d","e","f","g","h","i","j","k"]}}`, "invalid_credential_request"},
+	} {
+		if code, m, _ := n.do("POST", "/oid4vci/credential", tok2, "application/json", c.body); code != 400 || m["error"] != c.want {
+			t.Errorf("%s: %d %v, want %s", c.name, code, m, c.want)
+		}
+	}
+	_ = nonce2
+
+	// Notification: unknown id, bad event, then the real one.
+	if code, m, _ := n.do("POST", "/oid4vci/notification", tok, "application/json", `{"notification_id":"AAAAAAAAAAAAAAAAAAAAAAAA","event":"credential_accepted"}`); code != 400 || m["error"] != "invalid_notification_id" {
+		t.Errorf("unknown notification: %d %v", code, m)
+	}
+	if code, m, _ := n.do("POST", "/oid4vci/notification", tok, "application/json", `{"notification_id":"x","event":"credential_lost"}`); code != 400 || m["error"] != "invalid_notification_request" {
+		t.Errorf("bad event: %d %v", code, m)
+	}
+	if code, m, _ := n.do("POST", "/oid4vci/notification", "", "application/json", `{}`); code != 401 || m["error"] != "invalid_token" {
+		t.Errorf("notification without token: %d %v", code, m)
+	}
+
+	// Token endpoint: wrong grant type, unknown code.
+	for _, c := range []struct{ form, want string }{
+		{"grant_type=client_credentials", "unsupported_grant_type"},
+		{"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code&pre-authorized_code=" + strings.Repeat("C", 43), "invalid_grant"},
+		{"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Apre-authorized_code", "invalid_request"},
+	} {
+		if code, m, _ := n.do("POST", "/oid4vci/token", "", "application/x-www-form-urlencoded", c.form); code != 400 || m["error"] != c.want {
+			t.Errorf("token %s: %d %v, want %s", c.form, code, m, c.want)
+		}
+	}
+	// The log holds none of the secrets these requests carried.
+	for name, secret := range map[string]string{"access token": tok, "second access token": tok2, "nonce": nonce, "RP token": n.rpToken} {
+		if strings.Contains(n.logs.String(), secret) {
+			t.Errorf("the node's log holds the %s", name)
+		}
+	}
+	// Offers: an unknown reference, a type the configuration does not name,
+	// no token.
+	if code, m, _ := n.do("GET", "/oid4vci/offers/AAAAAAAAAAAAAAAAAAAAAAAA", "", "", ""); code != 404 {
+		t.Errorf("unknown offer reference: %d %v", code, m)
+	}
+	if code, m, _ := n.do("POST", "/oid4vci/offers", n.rpToken, "application/json", `{"credential_configuration_ids":["Nope_sd_jwt"],"credential":{"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"a":1}}}`); code != 422 || m["error"] != "invalid_offer" {
+		t.Errorf("unknown configuration in offer: %d %v", code, m)
+	}
+	// A client allowed to issue but not accredited for the type gets no
+	// offer (rather than an offer the holder could never redeem).
+	other := n.addClient("rp-unaccredited", "SM2", auth.ScopeCredentialsIssue)
+	if code, m, _ := n.do("POST", "/oid4vci/offers", n.token("rp-unaccredited", other), "application/json", sprintf(residenceOffer, `["ResidenceCredential_sd_jwt"]`, false, false)); code != 403 || m["error"] != "issuer_not_accredited" {
+		t.Errorf("offer by an unaccredited client: %d %v", code, m)
+	}
+	if code, _, _ := n.do("POST", "/oid4vci/offers", "", "application/json", `{}`); code != 401 {
+		t.Errorf("offer without token: %d", code)
+	}
+}
+
+// TestOID4VCITxCodeLockout: wrong transaction codes burn the offer, not
+// the holder: after five, even the right code is refused, and a new offer
+// works.
+func TestOID4VCITxCodeLockout(t *testing.T) {
+	n := startVCINode(t)
+	o := n.offer(`["ResidenceCredential_sd_jwt"]`, true, false)
+	tx := o["tx_code"].(string)
+	grants := o["credential_offer"].(map[string]any)["grants"].(map[string]any)
+	code := grants["urn:ietf:params:oauth:grant-type:pre-authorized_code"].(map[string]any)["pre-authorized_code"].(string)
+	try := func(tx string) (int, map[string]any) {
+		form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:pre-authorized_code"}, "pre-authorized_code": {code}}
+		if tx != "" {
+			form.Set("tx_code", tx)
+		}
+		st, m, _ := n.do("POST", "/oid4vci/token", "", "application/x-www-form-urlencoded", form.Encode())
+		return st, m
+	}
+	if st, m := try(""); st != 400 || m["error"] != "invalid_request" {
+		t.Fatalf("missing tx_code: %d %v", st, m)
+	}
+	wrong := "999999"
+	if tx == wrong {
+		wrong = "888888"
+	}
+	for i := range 5 {
+		st, m := try(wrong)
+		if st != 400 || m["error"] != "invalid_grant" {
+			t.Fatalf("wrong try %d: %d %v", i+1, st, m)
+		}
+		if i == 4 && !strings.Contains(m["error_description"].(string), "new offer") {
+			t.Fatalf("last wrong try does not say the offer is void: %v", m)
+		}
+	}
+	if st, m := try(tx); st != 400 || m["error"] != "invalid_grant" {
+		t.Fatalf("right code after lockout: %d %v", st, m)
+	}
+	// The holder asks for a new offer: it works.
+	o2 := n.offer(`["ResidenceCredential_sd_jwt"]`, true, false)
+	w, _ := sdkwallet.NewHolder(n.base, sdkwallet.NewSoftwareKeys(), "device")
+	offer, err := w.ReceiveOffer(o2["offer_uri"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.AcceptOffer(offer, "", o2["tx_code"].(string), 1, sdkwallet.NewMemoryStore()); err != nil {
+		t.Fatalf("new offer after lockout: %v", err)
+	}
+}

@@ -1,0 +1,46 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/oid4vp"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// oid4vpSecret names the keystore secret that derives each OID4VP
+// transaction's response encryption key.
+const oid4vpSecret = "oid4vp-response"
+
+// mountOID4VP returns the mount function of the OpenID for Verifiable
+// Presentations verifier: relying parties in the ledger's client registry
+// open transactions; the node signs their request objects with its ES256
+// key (which every wallet verifies) and checks presentations with the
+// credential verifier mountCredentials made.
+func mountOID4VP(_ *cobra.Command) func(*api.Server, *node) error {
+	return func(srv *api.Server, n *node) error {
+		nl, anchored := ledgerOf(n)
+		if !anchored || n.credVerifier == nil {
+			return errors.New("oid4vp: needs the ledger's client registry and the credential verifier")
+		}
+		key, err := n.keys.Active(gm.AlgES256)
+		if err != nil {
+			return fmt.Errorf("oid4vp: the node needs an active ES256 key: %w", err)
+		}
+		sec, err := n.keys.Secret(oid4vpSecret, 32)
+		if err != nil {
+			return fmt.Errorf("oid4vp: %w", err)
+		}
+		v, err := oid4vp.New(oid4vp.Config{BaseURL: n.issuer, Signer: key.Signer, Kid: key.Kid, Secret: sec.Value(),
+			Store: n.store, NotFound: func(err error) bool { return errors.Is(err, store.ErrNotFound) },
+			Clients: oid4vp.RegistryClients{Store: nl.Clients}, Verifier: n.credVerifier})
+		if err != nil {
+			return err
+		}
+		return srv.MountOID4VP(api.OID4VPConfig{Verifier: v, Limiter: n.store})
+	}
+}

@@ -1,0 +1,181 @@
+package main
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/trustid-cn/trustid/auth"
+	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
+)
+
+// addRP registers a relying party for OID4VP: scope
+// presentation:request, the claim age_over_18 and a redirect URI.
+func (n *authNode) addRP(id string) string {
+	n.t.Helper()
+	keys := filepath.Join(n.dir, "rp-"+id)
+	out := n.cli("clients", "keygen", "--alg", "ES256", "--out", keys)
+	kid := regexp.MustCompile(`kid (\S+)`).FindStringSubmatch(out)[1]
+	n.cli("clients", "add", "--id", id, "--name", "RP "+id, "--region", "310000", "--scopes", auth.ScopePresentationRequest,
+		"--claims", "age_over_18", "--redirect-uri", "https://shop.example/done", "--jwks-file", filepath.Join(keys, kid+".jwks.json"))
+	return n.tokenFor(id, filepath.Join(keys, kid+".key.pem"))
+}
+
+// oid4vpSetup is a node with an accredited issuer, a relying party and a
+// wallet holding an AgeCredential (SD-JWT VC bound to its SM2 device key).
+type oid4vpSetup struct {
+	n      *authNode
+	rp     string // the relying party's token
+	holder *sdkwallet.Holder
+	creds  *sdkwallet.MemoryCredentials
+	jwks   string
+}
+
+func newOID4VPSetup(t *testing.T) *oid4vpSetup {
+	n := startAuthNode(t)
+	issuerTok := n.tokenFor("age-issuer", n.addClient("age-issuer", "SM2", auth.ScopeCredentialsIssue))
+	n.accredit("age-issuer", "AgeCredential")
+	h, err := sdkwallet.NewHolder(n.base, sdkwallet.NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.CreateDeviceKey(); err != nil {
+		t.Fatal(err)
+	}
+	jwk, _ := h.DeviceKeyJWK()
+	body := `{"credential": {"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiableCredential", "AgeCredential"],
+	  "credentialSubject": {"age_over_18": true, "age_over_60": false, "birthDate": "1990-05-01"}},
+	  "options": {"format": "dc+sd-jwt", "holderKey": ` + jwk + `}}`
+	code, m, _ := n.do("POST", "/credentials/issue", issuerTok, "application/json", body)
+	if code != 201 {
+		t.Fatalf("issue: %d %v", code, m)
+	}
+	id, _ := m["verifiableCredential"].(map[string]any)["id"].(string)
+	_, tok, _ := strings.Cut(id, ",")
+	creds := sdkwallet.NewMemoryCredentials()
+	creds.Add("age-1", tok)
+	_, jwks := get(t, n.base+"/.well-known/jwks.json")
+	return &oid4vpSetup{n: n, rp: n.addRP("shop-1"), holder: h, creds: creds, jwks: jwks}
+}
+
+const ageDCQL = `{"credentials": [{"id": "age", "format": "dc+sd-jwt", "meta": {"vct_values": ["AgeCredential"]},
+  "claims": [{"path": ["age_over_18"], "values": [true]}]}]}`
+
+// TestOID4VP runs OpenID for Verifiable Presentations through a node:
+// the relying party opens a request, TrustID's wallet SDK resolves and
+// verifies the signed request object, answers with only age_over_18 in
+// both response modes, and the relying party fetches the result; replays,
+// over-asking and unknown transactions get the spec's error codes.
+func TestOID4VP(t *testing.T) {
+	s := newOID4VPSetup(t)
+	n := s.n
+	for _, tc := range []struct{ mode, redirect string }{{"direct_post.jwt", ""}, {"direct_post", "https://shop.example/done"}} {
+		t.Run(tc.mode, func(t *testing.T) {
+			body := `{"dcql_query": ` + ageDCQL + `, "response_mode": "` + tc.mode + `"`
+			if tc.redirect != "" {
+				body += `, "redirect_uri": "` + tc.redirect + `"`
+			}
+			code, created, _ := n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json", body+"}")
+			if code != 201 || !strings.HasPrefix(created["qr_code"].(string), "data:image/svg+xml;base64,") {
+				t.Fatalf("create: %d %v", code, created)
+			}
+			txID := created["transaction_id"].(string)
+			code, res, _ := n.do("GET", "/v1/oid4vp/requests/"+txID, s.rp, "", "")
+			if code != 200 || res["status"] != "pending" {
+				t.Fatalf("pending: %d %v", code, res)
+			}
+			// A wallet that trusts another attester refuses the request.
+			if _, err := s.holder.ResolvePresentationRequest(created["authorization_request"].(string), "https://other.example", s.jwks); err == nil ||
+				!strings.Contains(err.Error(), "trusted attester") {
+				t.Fatalf("other attester: %v", err)
+			}
+			req, err := s.holder.ResolvePresentationRequest(created["authorization_request"].(string), n.base, s.jwks)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if req.RelyingParty != "shop-1" || req.ResponseMode != tc.mode || req.Claims() != "age_over_18" {
+				t.Fatalf("request %+v", req)
+			}
+			if m, _ := req.Matches(s.creds); m != `{"age":[{"credential":"age-1","claims":["age_over_18"]}]}` {
+				t.Fatalf("matches %s", m)
+			}
+			redirect, err := req.Respond(s.creds, "age=age-1")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := req.Respond(s.creds, "age=age-1"); err == nil || !strings.Contains(err.Error(), "invalid_request") {
+				t.Fatalf("replay: %v", err)
+			}
+			path := "/v1/oid4vp/requests/" + txID
+			if tc.redirect != "" {
+				u, _ := url.Parse(redirect)
+				frag, _ := url.ParseQuery(u.Fragment)
+				if code, m, _ := n.do("GET", path, s.rp, "", ""); code != 400 || m["error"] != "invalid_request" {
+					t.Fatalf("without response_code: %d %v", code, m)
+				}
+				path += "?response_code=" + url.QueryEscape(frag.Get("response_code"))
+			} else if redirect != "" {
+				t.Fatalf("redirect %q", redirect)
+			}
+			code, res, _ = n.do("GET", path, s.rp, "", "")
+			raw, _ := json.Marshal(res)
+			if code != 200 || res["status"] != "verified" || !strings.Contains(string(raw), `"claims":{"age_over_18":true}`) || strings.Contains(string(raw), "1990") {
+				t.Fatalf("result: %d %s", code, raw)
+			}
+		})
+	}
+	// The holder declines: the relying party sees access_denied.
+	code, created, _ := n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": `+ageDCQL+`}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, created)
+	}
+	req, err := s.holder.ResolvePresentationRequest(created["authorization_request"].(string), n.base, s.jwks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := req.Decline(); err != nil {
+		t.Fatal(err)
+	}
+	if code, res, _ := n.do("GET", "/v1/oid4vp/requests/"+created["transaction_id"].(string), s.rp, "", ""); code != 200 || res["status"] != "refused" || res["error"] != "access_denied" {
+		t.Fatalf("declined: %d %v", code, res)
+	}
+	// Over-asking, malformed queries, unknown transactions.
+	for name, c := range map[string]struct {
+		method, path, token, ctype, body string
+		status                           int
+		code                             string
+	}{
+		"over-asking": {"POST", "/v1/oid4vp/requests", s.rp, "application/json",
+			`{"dcql_query": ` + strings.Replace(ageDCQL, `"age_over_18"`, `"birthDate"`, 1) + `}`, 400, "invalid_scope"},
+		"malformed DCQL":      {"POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": {"credentials": []}}`, 400, "invalid_request"},
+		"unknown member":      {"POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": ` + ageDCQL + `, "x": 1}`, 400, "invalid_request"},
+		"unknown request_uri": {"GET", "/oid4vp/request/nope", "", "", "", 404, "invalid_request_uri"},
+		"unknown response":    {"POST", "/oid4vp/response/nope", "", "application/x-www-form-urlencoded", "state=x", 400, "invalid_request"},
+		"not a form":          {"POST", "/oid4vp/response/nope", "", "application/json", "{}", 400, "invalid_request"},
+		"unknown result":      {"GET", "/v1/oid4vp/requests/nope", s.rp, "", "", 404, "not_found"},
+	} {
+		if code, m, _ := n.do(c.method, c.path, c.token, c.ctype, c.body); code != c.status || m["error"] != c.code {
+			t.Errorf("%s: %d %v", name, code, m)
+		}
+	}
+}
+
+// TestOID4VPRequestObject checks the request object's media type.
+func TestOID4VPRequestObject(t *testing.T) {
+	s := newOID4VPSetup(t)
+	_, created, _ := s.n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": `+ageDCQL+`}`)
+	resp, err := http.Get(created["request_uri"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/oauth-authz-req+jwt" || strings.Count(string(b), ".") != 2 {
+		t.Fatalf("%d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/internal/apispec"
+)
+
+// conformance validates every response a node sends to this package's
+// tests, and every request body it accepts, against the OpenAPI document:
+// TestMain routes http.DefaultTransport
+// through it, so each end-to-end test (enrollment, QR, credentials, login,
+// the SDK) also checks the document against real bodies.
+var conformance = &specTransport{next: http.DefaultTransport, seen: map[string]map[int]bool{}}
+
+type specTransport struct {
+	next http.RoundTripper
+	spec *apispec.Spec
+
+	mu       sync.Mutex
+	failures []string
+	seen     map[string]map[int]bool // pattern → statuses answered
+}
+
+func (t *specTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	pattern := ""
+	if strings.HasPrefix(req.URL.Host, "127.0.0.1:") {
+		pattern = t.spec.Match(req)
+	}
+	if pattern == "" {
+		return t.next.RoundTrip(req) // not a node's documented route; TestOpenAPIMatchesRouter covers the router
+	}
+	var sent []byte
+	if req.Body != nil {
+		var err error
+		if sent, err = io.ReadAll(req.Body); err != nil {
+			return nil, err
+		}
+		req.Body.Close()
+		req.Body = io.NopCloser(bytes.NewReader(sent))
+	}
+	resp, err := t.next.RoundTrip(req)
+	if err != nil {
+		return resp, err
+	}
+	body, err := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	resp.Body = io.NopCloser(bytes.NewReader(body))
+	if err != nil {
+		return resp, nil
+	}
+	verr := t.spec.ValidateResponse(pattern, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	if resp.StatusCode < 300 && verr == nil {
+		// A request the node accepted must match the documented request
+		// body (refused ones are the tests' deliberate bad input).
+		verr = t.spec.ValidateRequest(pattern, req.Header.Get("Content-Type"), sent)
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.seen[pattern] == nil {
+		t.seen[pattern] = map[int]bool{}
+	}
+	t.seen[pattern][resp.StatusCode] = true
+	if verr != nil {
+		t.failures = append(t.failures, fmt.Sprintf("%v\n    body: %.300s", verr, body))
+	}
+	return resp, nil
+}
+
+func TestMain(m *testing.M) {
+	spec, err := apispec.Load(api.OpenAPI())
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	conformance.spec = spec
+	http.DefaultTransport = conformance
+	code := m.Run()
+	conformance.mu.Lock()
+	defer conformance.mu.Unlock()
+	if len(conformance.failures) > 0 {
+		fmt.Fprintf(os.Stderr, "FAIL: %d responses do not match api/openapi.json:\n", len(conformance.failures))
+		for _, f := range slices.Compact(slices.Sorted(slices.Values(conformance.failures))) {
+			fmt.Fprintln(os.Stderr, "  "+f)
+		}
+		code = 1
+	}
+	// A documented route no test reached is a gap in the conformance
+	// check, when the whole package ran (not with -run, -skip or -list).
+	if wholePackageRan() && code == 0 {
+		for _, p := range spec.Patterns() {
+			if len(conformance.seen[p]) == 0 {
+				fmt.Fprintf(os.Stderr, "FAIL: no test got a response from %s; add one to TestOpenAPIConformance\n", p)
+				code = 1
+			}
+		}
+	}
+	if testing.Verbose() {
+		for _, p := range spec.Patterns() {
+			fmt.Fprintf(os.Stderr, "openapi: %-45s answered %v\n", p, slices.Sorted(mapKeys(conformance.seen[p])))
+		}
+	}
+	os.Exit(code)
+}
+
+// wholePackageRan reports whether m.Run ran every test of the package.
+func wholePackageRan() bool {
+	for _, name := range []string{"test.run", "test.skip", "test.list"} {
+		if f := flag.Lookup(name); f != nil && f.Value.String() != "" {
+			return false
+		}
+	}
+	return true
+}
+
+func mapKeys(m map[int]bool) func(func(int) bool) {
+	return func(yield func(int) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+// TestOpenAPIMatchesRouter: every route a node serves with all its
+// features is in api/openapi.json with the scope it needs, every
+// documented route is served, and GET /openapi.json serves the document.
+func TestOpenAPIMatchesRouter(t *testing.T) {
+	n := startAuthNode(t)
+	admin := n.token("rp-admin", n.addClient("rp-admin", "SM2", "registry:admin"))
+	if err := conformance.spec.CheckRoutes(n.routes(admin)); err != nil {
+		t.Errorf("api/openapi.json and the router differ:\n%v", err)
+	}
+	resp, err := http.Get(n.base + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	got, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || !bytes.Equal(got, api.OpenAPI()) {
+		t.Errorf("GET /openapi.json: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(got))
+	}
+}
+
+// TestOpenAPIConformance reaches the routes the package's other tests do
+// not, so that every documented route answers at least once to the
+// validating transport (TestMain): introspection, userinfo by POST, the
+// SD-JWT VC issuer metadata, static QR rendering and peer redemption
+// (their refusals).
+func TestOpenAPIConformance(t *testing.T) {
+	n := startAuthNode(t)
+	key := n.addClient("rp-a", "SM2", "qr:redeem")
+	tok := n.token("rp-a", key)
+	form := url.Values{"token": {tok}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {n.assertion("rp-a", key)}}
+	// Introspection of a live token; then the other routes.
+	if code, m, _ := n.do("POST", auth.IntrospectionPath, "", "application/x-www-form-urlencoded", form.Encode()); code != 200 || m["active"] != true {
+		t.Errorf("introspect: %d %v", code, m)
+	}
+	for _, c := range []struct {
+		method, path, ctype, body string
+		want                      int
+	}{
+		{"POST", auth.IntrospectionPath, "application/x-www-form-urlencoded", "token=x", 401},
+		{"POST", "/oauth2/userinfo", "", "", 401},
+		{"GET", "/.well-known/jwt-vc-issuer", "", "", 200},
+		{"GET", "/v1/qr/static?code=TIDST1:nonsense", "", "", 400},
+		{"POST", "/v1/qr/peer/redeem", "application/json", `{}`, 401},
+	} {
+		if code, m, _ := n.do(c.method, c.path, "", c.ctype, c.body); code != c.want {
+			t.Errorf("%s %s: %d %v, want %d", c.method, c.path, code, m, c.want)
+		}
+	}
+}

@@ -1,0 +1,38 @@
+//go:build benchpprof
+
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	_ "net/http/pprof" // the profiling handlers, on http.DefaultServeMux only
+	"os"
+	"runtime"
+)
+
+// A trustid built with -tags benchpprof serves net/http/pprof on the
+// loopback address in TRUSTID_PPROF_ADDR, on a listener of its own (the
+// node's routes use their own mux, which never carries these handlers).
+// scripts/soak.sh builds it so (SOAK_PPROF=1) to take heap profiles of
+// the node during a soak; the trustid users run is built without the tag
+// and has no such listener.
+func init() {
+	addr := os.Getenv("TRUSTID_PPROF_ADDR")
+	if addr == "" {
+		return
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "trustid: pprof listener:", err)
+		os.Exit(1)
+	}
+	if tcp, ok := ln.Addr().(*net.TCPAddr); !ok || !tcp.IP.IsLoopback() {
+		fmt.Fprintln(os.Stderr, "trustid: TRUSTID_PPROF_ADDR must be a loopback address")
+		os.Exit(1)
+	}
+	// Sample an allocation every 4 KiB on average (the default, 512 KiB,
+	// misses most of a heap of a few MiB).
+	runtime.MemProfileRate = 4096
+	go http.Serve(ln, nil)
+}

@@ -1,0 +1,79 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/ledger"
+)
+
+// keyRank orders key states; a key on the region record only moves up.
+var keyRank = map[string]int{
+	chaincode.KeyActive: 0, chaincode.KeyRetiring: 1, chaincode.KeyRetired: 2, chaincode.KeyRevoked: 3,
+}
+
+// recordState is the registry state of a keystore state.
+var recordState = map[string]string{
+	keystore.StateActive: chaincode.KeyActive, keystore.StateRetiring: chaincode.KeyRetiring, keystore.StateRetired: chaincode.KeyRetired,
+}
+
+// syncRegionKeys brings the node's region record on the ledger up to its
+// keystore: a published key missing from the record is added
+// (AddRegionKey), and a key the keystore has moved on (retiring, retired)
+// gets that state on the record (SetRegionKeyState), so other regions
+// verify what the node signs with its new keys and refuse its retired
+// ones. States only move forward; a key on the record that this keystore
+// does not hold is left alone; a suspended region is skipped. It runs at
+// start and after a keystore reload (SIGHUP, after `trustid keys rotate`).
+func syncRegionKeys(ctx context.Context, c ledger.Client, n *node) error {
+	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+	defer cancel()
+	r, err := c.Region(ctx, n.region)
+	if err != nil {
+		return err
+	}
+	if r.Status == chaincode.RegionSuspended {
+		// The contract refuses a suspended region's writes; its keys are
+		// refused everywhere anyway.
+		n.log.Warn("region is suspended on the ledger; node keys not published", slog.String("region", n.region))
+		return nil
+	}
+	onRecord := make(map[string]string, len(r.Keys))
+	for _, k := range r.Keys {
+		onRecord[k.Kid] = k.State
+	}
+	for _, k := range n.keys.Keys() {
+		state, ok := onRecord[k.Kid]
+		if !ok {
+			if k.State == keystore.StateRetired {
+				continue // never published there; nothing to withdraw
+			}
+			j, err := gm.NewJWK(k.Public, k.Kid)
+			if err != nil {
+				return fmt.Errorf("key %s: %w", k.Kid, err)
+			}
+			// ErrExists: another instance of the region added it first.
+			if _, err := c.AddRegionKey(ctx, j); err != nil && !errors.Is(err, chaincode.ErrExists) {
+				return fmt.Errorf("add key %s to region %s: %w", k.Kid, n.region, err)
+			}
+			n.log.Info("node key published on the ledger", slog.String("kid", k.Kid), slog.String("alg", k.Alg))
+			state = chaincode.KeyActive
+		}
+		want := recordState[k.State]
+		if want == "" || keyRank[want] <= keyRank[state] {
+			continue
+		}
+		// ErrKeyTransition: another instance moved it on first.
+		if _, err := c.SetRegionKeyState(ctx, k.Kid, want); err != nil && !errors.Is(err, chaincode.ErrKeyTransition) {
+			return fmt.Errorf("mark key %s %s on region %s: %w", k.Kid, want, n.region, err)
+		}
+		n.log.Info("node key state published on the ledger", slog.String("kid", k.Kid), slog.String("state", want))
+	}
+	return nil
+}

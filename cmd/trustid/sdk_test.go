@@ -1,0 +1,318 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/sdk"
+	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
+)
+
+// sdkTokens returns a token source for a registered client's key file.
+func sdkTokens(t *testing.T, base, id, keyFile string, refreshBefore time.Duration) *sdk.TokenSource {
+	t.Helper()
+	pemBytes, err := os.ReadFile(keyFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := gm.ParsePrivateKeyPEM(pemBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := sdk.NewTokenSource(sdk.ClientConfig{Node: base, ClientID: id, Key: key, RefreshBefore: refreshBefore})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ts
+}
+
+// TestSDKEndToEnd drives a real node with the relying-party and wallet
+// SDKs: a wallet enrolls (SM2 device key in a key store, terminal
+// attestation, PIN), asks for an online code that a relying party redeems
+// with an SDK token (SM2 and ES256 client keys, refreshed before expiry),
+// makes an offline code verified with the node's cached keys and published
+// status lists, presents its SD-JWT identity credential with one chosen
+// disclosure, and the binding is then revoked: the cached status list
+// keeps answering until its ttl, then every check fails.
+func TestSDKEndToEnd(t *testing.T) {
+	f := newEnrollFixture(t, "--access-token-ttl", "1m")
+	ctx := context.Background()
+	base := f.base
+
+	// Access tokens: SM2 and ES256 client keys, cached, refreshed before
+	// expiry.
+	hotelKey := f.addClientArgs("hotel-sdk", auth.ScopeQRRedeem, "--claims", "age_over_18", "--sector", "hotel-sdk.example")
+	f.tokenFor("hotel-sdk", hotelKey) // waits until the node has re-read its clients
+	hotel := sdkTokens(t, base, "hotel-sdk", hotelKey, 58*time.Second)
+	t1, err := hotel.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if t2, _ := hotel.Token(ctx); t2 != t1 {
+		t.Error("a fresh token was not reused")
+	}
+	time.Sleep(2100 * time.Millisecond) // now within 58 s of the 60 s expiry
+	t3, err := hotel.Token(ctx)
+	if err != nil || t3 == t1 {
+		t.Errorf("token due for refresh was not replaced (err %v)", err)
+	}
+	esKey := f.addClient("es-sdk", "ES256", auth.ScopeQRRedeem)
+	f.tokenFor("es-sdk", esKey)
+	esTok, err := sdkTokens(t, base, "es-sdk", esKey, 0).Token(ctx)
+	if err != nil {
+		t.Fatalf("ES256 client: %v", err)
+	}
+	bad, _ := sdk.NewTokenSource(sdk.ClientConfig{Node: base, ClientID: "hotel-sdk", Key: mustKey(t)})
+	var nerr *sdk.NodeError
+	if _, err := bad.Token(ctx); !errors.Is(err, sdk.ErrToken) || !errors.As(err, &nerr) || nerr.Code != "invalid_client" {
+		t.Errorf("unregistered key: %v, want ErrToken with invalid_client", err)
+	}
+
+	// Offline verification of access tokens, and the middleware.
+	atv, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Algorithms: []string{gm.AlgSM2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := atv.Verify(ctx, t3)
+	if err != nil || p.ClientID != "hotel-sdk" || !p.HasScope(auth.ScopeQRRedeem) {
+		t.Fatalf("verify hotel token: %+v %v", p, err)
+	}
+	if p, err := atv.Verify(ctx, esTok); err != nil || p.ClientID != "es-sdk" {
+		t.Errorf("verify es token: %+v %v", p, err)
+	}
+	es256Only, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Algorithms: []string{gm.AlgES256}})
+	if _, err := es256Only.Verify(ctx, t3); !errors.Is(err, sdk.ErrInvalidToken) {
+		t.Errorf("SM2 token under an ES256-only allow-list: %v", err)
+	}
+	otherAud, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Audience: "https://other.example", Algorithms: []string{gm.AlgSM2}})
+	if _, err := otherAud.Verify(ctx, t3); !errors.Is(err, sdk.ErrInvalidToken) {
+		t.Errorf("token for another audience: %v", err)
+	}
+	later, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: base, Algorithms: []string{gm.AlgSM2},
+		Now: func() time.Time { return time.Now().Add(2 * time.Minute) }})
+	if _, err := later.Verify(ctx, t3); !errors.Is(err, sdk.ErrInvalidToken) {
+		t.Errorf("expired token: %v", err)
+	}
+	svc := httptest.NewServer(atv.Middleware(auth.ScopeQRRedeem)(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		p, _ := sdk.PrincipalFrom(r.Context())
+		w.Write([]byte(p.ClientID))
+	})))
+	defer svc.Close()
+	for _, c := range []struct {
+		name, token string
+		status      int
+	}{
+		{"valid", t3, 200}, {"no token", "", 401}, {"tampered", t3[:len(t3)-4] + "AAAA", 401},
+	} {
+		req, _ := http.NewRequest("GET", svc.URL, nil)
+		if c.token != "" {
+			req.Header.Set("Authorization", "Bearer "+c.token)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.status {
+			t.Errorf("middleware, %s: HTTP %d, want %d", c.name, resp.StatusCode, c.status)
+		}
+	}
+	enrollOnly := httptest.NewServer(atv.Middleware(auth.ScopeEnroll)(http.NotFoundHandler()))
+	defer enrollOnly.Close()
+	req, _ := http.NewRequest("GET", enrollOnly.URL, nil)
+	req.Header.Set("Authorization", "Bearer "+t3)
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 403 || !strings.Contains(resp.Header.Get("WWW-Authenticate"), "insufficient_scope") {
+		t.Errorf("token without the route's scope: %v %v", resp, err)
+	}
+
+	// Wallet: device key in a key store, enrollment at L4.
+	keys := sdkwallet.NewSoftwareKeys()
+	w, err := sdkwallet.NewHolder(base, keys, "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.CreateDeviceKey(); err != nil {
+		t.Fatal(err)
+	}
+	number := residentNumber("11010519491231003")
+	doc, _ := identity.Parse(number)
+	pubRaw, _ := keys.PublicKey("device")
+	devicePub, _ := gm.ParsePublicKeyBytes(pubRaw)
+	att, err := f.terminal.Attest(doc, "张三", devicePub, identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.9}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := w.EnrollmentRequest(number, "张三", "135790", att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, m, _ := f.do("POST", "/v1/enrollments", f.enrollTok, "application/json", string(body))
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	raw, _ := json.Marshal(m)
+	if err := w.AcceptEnrollment(raw); err != nil {
+		t.Fatal(err)
+	}
+	bindingID := m["binding_credential"].(map[string]any)["id"].(string)
+	bindingVC := m["binding_credential"].(map[string]any)["credential"].(string)
+
+	// Online code, redeemed once through the SDK.
+	online, err := w.RequestOnlineCode("age_over_18")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := &sdk.Client{Node: base, Tokens: hotel}
+	red, err := rp.RedeemQR(ctx, online)
+	if err != nil || red.AssuranceLevel != 4 || red.Claims["age_over_18"] != "true" || red.PairwiseID == "" {
+		t.Fatalf("redeem: %+v %v", red, err)
+	}
+	if _, err := rp.RedeemQR(ctx, online); !errors.Is(err, qrcode.ErrCodeUsed) {
+		t.Errorf("second redemption: %v, want qrcode.ErrCodeUsed", err)
+	}
+
+	// Offline code, verified with cached keys and the published status
+	// lists; the clock is injectable to age the cache.
+	var skew atomic.Int64
+	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
+	nodes := &sdk.Nodes{Bases: []string{base}, Algorithms: []string{gm.AlgSM2}, Now: now}
+	qrStatus := &sdk.QRStatus{Nodes: nodes, Regions: map[string]string{"310000": base}, TTL: 10 * time.Minute}
+	qv, err := sdk.NewQRVerifier(sdk.QRConfig{Keys: &sdk.KeySet{URL: base + auth.JWKSPath, Now: now}, Status: qrStatus, Now: now,
+		Window: 10 * time.Minute}) // the wallet's clock is not skewed
+	if err != nil {
+		t.Fatal(err)
+	}
+	offline := func() string {
+		c, err := w.OfflineCode("age_over_18", "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if res, err := qv.Verify(ctx, offline(), qrcode.VerifyOptions{}); err != nil || res.Assurance != 4 || res.Claims["age_over_18"] != "true" {
+		t.Fatalf("offline code: %+v %v", res, err)
+	}
+	noRegion := &sdk.QRStatus{Nodes: nodes, Regions: map[string]string{"320000": base}}
+	qvNoRegion, _ := sdk.NewQRVerifier(sdk.QRConfig{Keys: &sdk.KeySet{URL: base + auth.JWKSPath}, Status: noRegion})
+	if _, err := qvNoRegion.Verify(ctx, offline(), qrcode.VerifyOptions{}); !errors.Is(err, qrcode.ErrStatusUnavailable) {
+		t.Errorf("region without a node: %v, want ErrStatusUnavailable", err)
+	}
+
+	// Credentials: the binding vc+jwt and the SD-JWT VC identity
+	// credential presented with one chosen disclosure.
+	cv, err := sdk.NewCredentialVerifier(nodes, 10*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cv.VerifyCredential(ctx, bindingVC); err != nil {
+		t.Errorf("binding vc+jwt: %v", err)
+	}
+	// A credential a relying party issued under its own DID (hosted by
+	// the node): its key from its DID document, accepted only for the
+	// types the verifier lists for it.
+	issuerKey := f.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue)
+	f.accredit("civil-affairs", "ResidenceCredential")
+	body = []byte(`{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
+		`"credentialSubject":{"id":"did:example:resident-1","region":"310000"}}}`)
+	code, m, _ = f.do("POST", "/credentials/issue", f.tokenFor("civil-affairs", issuerKey), "application/json", string(body))
+	if code != 201 {
+		t.Fatalf("issue: %d %v", code, m)
+	}
+	_, residence, err := vc.ParseDataURL(m["verifiableCredential"].(map[string]any)["id"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	nodeDID, _ := vc.DIDWeb(base)
+	clientDID, _ := vc.ClientIssuerDID(nodeDID, "civil-affairs")
+	if _, err := cv.VerifyCredential(ctx, residence); !errors.Is(err, vc.ErrNotAccredited) {
+		t.Errorf("a hosted issuer the verifier does not list: %v, want ErrNotAccredited", err)
+	}
+	listing := &sdk.Nodes{Bases: []string{base}, Algorithms: []string{gm.AlgSM2}, Issuers: map[string][]string{clientDID: {"ResidenceCredential"}}}
+	cv2, _ := sdk.NewCredentialVerifier(listing, 0)
+	if got, err := cv2.VerifyCredential(ctx, residence); err != nil || got.Issuer != clientDID {
+		t.Errorf("hosted issuer's credential: %v", err)
+	}
+	wrongType := &sdk.Nodes{Bases: []string{base}, Algorithms: []string{gm.AlgSM2}, Issuers: map[string][]string{clientDID: {"DriverLicence"}}}
+	cv3, _ := sdk.NewCredentialVerifier(wrongType, 0)
+	if _, err := cv3.VerifyCredential(ctx, residence); !errors.Is(err, vc.ErrNotAccredited) {
+		t.Errorf("hosted issuer listed for another type: %v, want ErrNotAccredited", err)
+	}
+
+	pres, err := w.Present("age_over_18", "https://rp.example", "n-123")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := cv.VerifySDJWT(ctx, pres, vc.SDJWTOptions{RequireKeyBinding: true, Audience: "https://rp.example", Nonce: "n-123"})
+	if err != nil {
+		t.Fatalf("SD-JWT presentation: %v", err)
+	}
+	if got.Claims["age_over_18"] != true || got.Claims["name"] != nil || got.Claims["birthDate"] != nil {
+		t.Errorf("disclosed claims: %v, want age_over_18 only", got.Claims)
+	}
+	if _, err := cv.VerifySDJWT(ctx, pres, vc.SDJWTOptions{RequireKeyBinding: true, Audience: "https://other.example", Nonce: "n-123"}); err == nil {
+		t.Error("presentation for another audience verified")
+	}
+	if _, err := w.Present("no_such_claim", "https://rp.example", "n"); !errors.Is(err, sdkwallet.ErrInvalidArgument) {
+		t.Errorf("unknown claim: %v", err)
+	}
+	parts := strings.Split(pres, "~")
+	parts[1] = parts[1][:len(parts[1])-2] + "AA"
+	if _, err := cv.VerifySDJWT(ctx, strings.Join(parts, "~"), vc.SDJWTOptions{RequireKeyBinding: true, Audience: "https://rp.example", Nonce: "n-123"}); err == nil {
+		t.Error("tampered disclosure verified")
+	}
+
+	// Revocation: cached lists answer until their ttl; then every check
+	// sees it.
+	sb, _ := json.Marshal(map[string]string{"action": "revoke"})
+	if c, m, _ := f.do("POST", "/v1/credentials/"+bindingID+"/status", f.enrollTok, "application/json", string(sb)); c != 200 {
+		t.Fatalf("revoke: %d %v", c, m)
+	}
+	if _, err := qv.Verify(ctx, offline(), qrcode.VerifyOptions{}); err != nil {
+		t.Errorf("within the cached list's ttl the offline code still verifies (cache), got %v", err)
+	}
+	// The node publishes a change once the chain has it (docs/credentials.md,
+	// "One region, many instances"): wait for a verifier with no cache to
+	// see it, then age the cached one past the list's ttl.
+	waitFor(t, func() bool {
+		fresh := &sdk.QRStatus{Nodes: &sdk.Nodes{Bases: []string{base}, Algorithms: []string{gm.AlgSM2}}, Regions: map[string]string{"310000": base}, TTL: time.Minute}
+		fv, err := sdk.NewQRVerifier(sdk.QRConfig{Keys: &sdk.KeySet{URL: base + auth.JWKSPath}, Status: fresh, Window: 10 * time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = fv.Verify(ctx, offline(), qrcode.VerifyOptions{})
+		return errors.Is(err, qrcode.ErrRevoked)
+	}, "the node to publish the revocation")
+	skew.Store(int64(6 * time.Minute)) // past the list's ttl (5 min), within the SDK's TTL (10 min)
+	if _, err := qv.Verify(ctx, offline(), qrcode.VerifyOptions{}); !errors.Is(err, qrcode.ErrRevoked) {
+		t.Errorf("offline code after revocation and ttl: %v, want ErrRevoked", err)
+	}
+	if _, err := cv.VerifySDJWT(ctx, pres, vc.SDJWTOptions{RequireKeyBinding: true, Audience: "https://rp.example", Nonce: "n-123"}); err == nil {
+		t.Error("revoked identity credential verified")
+	}
+	if _, err := w.RequestOnlineCode(""); !errors.Is(err, qrcode.ErrRevoked) {
+		t.Errorf("online code after revocation: %v, want qrcode.ErrRevoked", err)
+	}
+}
+
+func mustKey(t *testing.T) *gm.PrivateKey {
+	t.Helper()
+	k, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}

@@ -1,0 +1,302 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/cose"
+	di "github.com/trustid-cn/trustid/credentials/dataintegrity"
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// TestVCAPISecuringMechanisms runs the securing mechanisms of issue 17
+// through a real node's VC API: a credential issued in each Data
+// Integrity cryptosuite (embedded proof, status entries at the top level
+// of credentialStatus) and as vc+cose verifies, is refused once tampered
+// with and once revoked; an unknown context is a specific 400; a did:key
+// holder's Data Integrity presentation and vp+cose presentation verify
+// with their challenge and domain (and not with another challenge); the
+// node's status list is served and verifies as vc+cose.
+func TestVCAPISecuringMechanisms(t *testing.T) {
+	n := startAuthNode(t)
+	tok := n.token("univ", n.addClient("univ", "SM2", auth.ScopeCredentialsIssue+","+auth.ScopeStatusWrite))
+	n.accredit("univ", "DegreeCredential")
+
+	holderKey, err := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := vc.DIDKey(holderKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	holderVM := holder + "#" + strings.TrimPrefix(holder, "did:key:")
+	credential := `{"@context":["https://www.w3.org/ns/credentials/v2","https://www.w3.org/ns/credentials/examples/v2"],` +
+		`"type":["VerifiableCredential","DegreeCredential"],"credentialSubject":{"id":"` + holder + `","degree":"BSc"}}`
+	post := func(path, token string, body any) (int, map[string]any) {
+		t.Helper()
+		code, m, _ := n.do(http.MethodPost, path, token, "application/json", string(mustJSON(t, body)))
+		return code, m
+	}
+	verify := func(cred any) (int, map[string]any) {
+		t.Helper()
+		return post("/credentials/verify", "", map[string]any{"verifiableCredential": cred})
+	}
+	firstError := func(m map[string]any) string {
+		errs, _ := m["errors"].([]any)
+		if len(errs) == 0 {
+			return ""
+		}
+		code, _ := errs[0].(map[string]any)["code"].(string)
+		return code
+	}
+
+	// 1. Issue in each mechanism (the cryptosuite option names one too);
+	// verify what the issue response carries.
+	type issued struct {
+		format, id string
+		cred       map[string]any
+	}
+	var all []issued
+	for _, f := range []struct{ format, option string }{
+		{di.SM2RDFC2025, "format"}, {di.ECDSARDFC2019, "format"}, {di.EdDSARDFC2022, "cryptosuite"}, {"vc+cose", "format"},
+	} {
+		code, m := post("/credentials/issue", tok, json.RawMessage(`{"credential":`+credential+`,"options":{"`+f.option+`":"`+f.format+`"}}`))
+		if code != http.StatusCreated || m["credentialId"] == nil {
+			t.Fatalf("issue %s: %d %v", f.format, code, m)
+		}
+		cred := m["verifiableCredential"].(map[string]any)
+		if f.format == "vc+cose" {
+			if id, _ := cred["id"].(string); cred["type"] != vc.TypeEnvelopedCredential || !strings.HasPrefix(id, "data:application/vc+cose;base64,") {
+				t.Fatalf("vc+cose issue response: %v", cred)
+			}
+		} else {
+			proof, _ := cred["proof"].(map[string]any)
+			entries, _ := cred["credentialStatus"].([]any)
+			if proof["cryptosuite"] != f.format || proof["type"] != di.ProofType || len(entries) != 2 || cred["id"] != m["credentialId"] {
+				t.Fatalf("%s issue response (embedded proof, two status entries at the top level): %v", f.format, cred)
+			}
+		}
+		all = append(all, issued{f.format, m["credentialId"].(string), cred})
+		code, res := verify(cred)
+		if code != http.StatusOK || res["verified"] != true || res["format"] != f.format {
+			t.Fatalf("verify %s: %d %v", f.format, code, res)
+		}
+		if s, _ := res["credential"].(map[string]any)["credentialSubject"].(map[string]any); s["degree"] != "BSc" {
+			t.Fatalf("verify %s: credential %v", f.format, res["credential"])
+		}
+	}
+
+	// The CLI issues in them too; --raw prints what vc verify takes.
+	credFile := filepath.Join(n.dir, "degree.json")
+	if err := os.WriteFile(credFile, []byte(credential), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, format := range []string{di.SM2RDFC2025, "vc+cose"} {
+		out, errOut, err := run(t, context.Background(), "vc", "issue", credFile, "--format", format, "--raw", "--node", n.base, "--token", tok)
+		if err != nil {
+			t.Fatalf("vc issue --format %s: %v\n%s%s", format, err, out, errOut)
+		}
+		raw := filepath.Join(n.dir, "degree."+format)
+		os.WriteFile(raw, []byte(out), 0o600)
+		if out, _, err := run(t, context.Background(), "vc", "verify", raw, "--node", n.base); err != nil || !strings.Contains(out, `"format": "`+format+`"`) {
+			t.Fatalf("vc verify (%s): %v\n%s", format, err, out)
+		}
+	}
+
+	// 2. Tampered with, an embedded proof no longer verifies; an unknown
+	// context is refused on issue and on verify, by name.
+	tampered := map[string]any{}
+	for k, v := range all[0].cred {
+		tampered[k] = v
+	}
+	tampered["credentialSubject"] = map[string]any{"id": holder, "degree": "PhD"}
+	if code, m := verify(tampered); code != http.StatusBadRequest || m["verified"] != false || firstError(m) != "invalid_signature" {
+		t.Fatalf("tampered credential: %d %v", code, m)
+	}
+	remote := strings.Replace(credential, `"https://www.w3.org/ns/credentials/examples/v2"`, `"https://contexts.example/v1"`, 1)
+	if code, m := post("/credentials/issue", tok, json.RawMessage(`{"credential":`+remote+`,"options":{"format":"`+di.SM2RDFC2025+`"}}`)); code != http.StatusBadRequest || m["error"] != "unknown_context" {
+		t.Fatalf("issue with an unknown context: %d %v", code, m)
+	}
+	withRemote := map[string]any{}
+	for k, v := range all[1].cred {
+		withRemote[k] = v
+	}
+	withRemote["@context"] = []any{vc.ContextV2, "https://contexts.example/v1"}
+	if code, m := verify(withRemote); code != http.StatusBadRequest || firstError(m) != "unknown_context" {
+		t.Fatalf("verify with an unknown context: %d %v", code, m)
+	}
+	undefined := strings.Replace(credential, `,"https://www.w3.org/ns/credentials/examples/v2"`, ``, 1)
+	if code, m := post("/credentials/issue", tok, json.RawMessage(`{"credential":`+undefined+`,"options":{"format":"`+di.EdDSARDFC2022+`"}}`)); code != http.StatusBadRequest || m["error"] != "undefined_term" {
+		t.Fatalf("issue with terms no context defines: %d %v", code, m)
+	}
+
+	// 3. A did:key holder presents with Data Integrity: its credentials
+	// with embedded proofs and an enveloped vc+cose, for the verifier's
+	// challenge and domain.
+	vp := map[string]any{
+		"@context":             []any{vc.ContextV2},
+		"type":                 []any{"VerifiablePresentation"},
+		"holder":               holder,
+		"verifiableCredential": []any{all[0].cred, all[2].cred, all[3].cred},
+	}
+	signed, err := di.AddProof(vp, holderKey, di.Options{Cryptosuite: di.EdDSARDFC2022, VerificationMethod: holderVM,
+		ProofPurpose: di.PurposeAuthentication, Challenge: "c-7d1", Domain: "verifier.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	verifyVP := func(p any, challenge string) (int, map[string]any) {
+		t.Helper()
+		return post("/presentations/verify", "", map[string]any{"verifiablePresentation": p, "options": map[string]any{"challenge": challenge, "domain": "verifier.example"}})
+	}
+	code, m := verifyVP(signed, "c-7d1")
+	if code != http.StatusOK || m["verified"] != true || m["holder"] != holder || m["format"] != di.EdDSARDFC2022 {
+		t.Fatalf("Data Integrity presentation: %d %v", code, m)
+	}
+	if creds, _ := m["credentials"].([]any); len(creds) != 3 || creds[0].(map[string]any)["format"] != di.SM2RDFC2025 || creds[2].(map[string]any)["format"] != "vc+cose" {
+		t.Fatalf("Data Integrity presentation's credentials: %v", m["credentials"])
+	}
+	if code, m := verifyVP(signed, "c-other"); code != http.StatusBadRequest || firstError(m) != "challenge_mismatch" {
+		t.Fatalf("Data Integrity presentation, another challenge: %d %v", code, m)
+	}
+
+	// Without a challenge the request itself is refused (a request error).
+	if code, m := post("/presentations/verify", "", map[string]any{"verifiablePresentation": signed, "options": map[string]any{"domain": "verifier.example"}}); code != http.StatusBadRequest || m["error"] != "invalid_request" {
+		t.Fatalf("presentation without a challenge: %d %v", code, m)
+	}
+
+	// Credentials about someone else are not the holder's to present.
+	otherKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	other, _ := vc.DIDKey(otherKey.Public())
+	vp["holder"] = other
+	stolen, err := di.AddProof(vp, otherKey, di.Options{Cryptosuite: di.EdDSARDFC2022, VerificationMethod: other + "#" + strings.TrimPrefix(other, "did:key:"),
+		ProofPurpose: di.PurposeAuthentication, Challenge: "c-7d1", Domain: "verifier.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, m := verifyVP(stolen, "c-7d1"); code != http.StatusBadRequest || firstError(m) != "holder_mismatch" {
+		t.Fatalf("Data Integrity presentation of another's credentials: %d %v", code, m)
+	}
+
+	// 4. The same holder presents as vp+cose.
+	data, err := cose.SignPresentation(map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": holder,
+		"verifiableCredential": []any{all[3].cred}}, holderVM, vc.PresentOptions{Challenge: "c-8e2", Domain: "verifier.example"}, holderKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, m = verifyVP(cose.Envelope(data, cose.MediaTypeVP), "c-8e2")
+	if code != http.StatusOK || m["verified"] != true || m["holder"] != holder || m["format"] != "vp+cose" {
+		t.Fatalf("vp+cose presentation: %d %v", code, m)
+	}
+	if code, m := verifyVP(cose.DataURL(data, cose.MediaTypeVP), "c-other"); code != http.StatusBadRequest || firstError(m) != "challenge_mismatch" {
+		t.Fatalf("vp+cose presentation, another challenge: %d %v", code, m)
+	}
+
+	// 5. Revoked, each is refused as revoked: the status entries of
+	// embedded proofs are checked as every other's.
+	for _, c := range all {
+		if code, m := post("/v1/credentials/"+c.id+"/status", tok, map[string]any{"action": "revoke"}); code != http.StatusOK {
+			t.Fatalf("revoke %s: %d %v", c.format, code, m)
+		}
+		if code, m := verify(c.cred); code != http.StatusBadRequest || firstError(m) != "revoked" {
+			t.Fatalf("revoked %s: %d %v", c.format, code, m)
+		}
+	}
+	if code, m := verifyVP(signed, "c-7d1"); code != http.StatusBadRequest || firstError(m) != "revoked" {
+		t.Fatalf("presentation of revoked credentials: %d %v", code, m)
+	}
+
+	// 6. The status list, asked for as vc+cose, is a vc+cose the node
+	// verifies (signed by the node's key) whose list has the bits set.
+	entry := all[0].cred["credentialStatus"].([]any)[0].(map[string]any)
+	listURL := entry["statusListCredential"].(string)
+	index, _ := strconv.Atoi(entry["statusListIndex"].(string))
+	fetch := func() []byte {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, listURL, nil)
+		req.Header.Set("Accept", cose.MediaTypeVC)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != cose.MediaTypeVC {
+			t.Fatalf("status list as vc+cose: %d %s %.80q", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		return body
+	}
+	// As a remote verifier would: the node's key from its DID document.
+	lists, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTVerifyAlgorithms, Resolver: nodeDIDKeys{n}, Trust: vc.AnyIssuer{}, SkipStatus: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cv, err := cose.NewVerifier(lists, []string{gm.AlgSM2, gm.AlgES256, gm.AlgEdDSA})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, did, _ := n.do(http.MethodGet, "/.well-known/did.json", "", "", "")
+	// The served list follows the ledger: the revocation shows in it
+	// once its event is applied.
+	var body []byte
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		body = fetch()
+		bits, purpose, _, err := cv.VerifyStatusList(context.Background(), body, listURL, did["id"].(string))
+		if err != nil || purpose != entry["statusPurpose"] {
+			t.Fatalf("status list vc+cose: %s %v", purpose, err)
+		}
+		if bits.Get(index) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("status list vc+cose: bit %d not set", index)
+		}
+	}
+	// Signed once per list version (the route is public): two fetches of
+	// a list that no longer changes are the same bytes (SM2 signatures
+	// are randomized).
+	for deadline := time.Now().Add(10 * time.Second); string(fetch()) != string(fetch()); time.Sleep(50 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the vc+cose status list is signed anew on every request")
+		}
+	}
+	body[len(body)-1] ^= 1
+	if _, _, _, err := cv.VerifyStatusList(context.Background(), body, listURL, did["id"].(string)); !errors.Is(err, vc.ErrSignature) {
+		t.Fatalf("altered status list vc+cose: %v", err)
+	}
+}
+
+// nodeDIDKeys resolves the node's keys from its DID document, fetched
+// from the node (a loopback did:web the credentials.Resolver refuses).
+type nodeDIDKeys struct{ n *authNode }
+
+func (r nodeDIDKeys) ResolveKey(_ context.Context, issuer, kid string) (crypto.PublicKey, error) {
+	resp, err := http.Get(r.n.base + "/.well-known/did.json")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	var doc vc.DIDDocument
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		return nil, err
+	}
+	for _, m := range doc.VerificationMethod {
+		if doc.ID == issuer && m.ID == kid {
+			return m.PublicKeyJwk.PublicKey()
+		}
+	}
+	return nil, vc.ErrUnknownKey
+}

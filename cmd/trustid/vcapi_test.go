@@ -1,0 +1,151 @@
+package main
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/trustid-cn/trustid/auth"
+	vc "github.com/trustid-cn/trustid/credentials"
+)
+
+// TestVCAPI runs the VC API of issue 17 through a real node: issue
+// options (securing mechanism, the credential's own status entries, the
+// node's on request), verification of the issue response as it is and of
+// base64 data: URLs, and the holder service (POST /presentations) whose
+// presentation POST /presentations/verify accepts.
+func TestVCAPI(t *testing.T) {
+	n := startAuthNode(t)
+	key := n.addClient("univ", "SM2", auth.ScopeCredentialsIssue)
+	tok := n.token("univ", key)
+	n.accredit("univ", "DegreeCredential")
+	_, doc, _ := n.do(http.MethodGet, "/.well-known/did.json", "", "", "")
+	holder := doc["id"].(string) + ":issuers:univ"
+
+	// The data model's own form: a single-string @context.
+	credential := func(extra string) string {
+		return `{"@context":"https://www.w3.org/ns/credentials/v2","type":["VerifiableCredential","DegreeCredential"],` +
+			`"credentialSubject":{"id":"` + holder + `","degree":"BSc"}` + extra + `}`
+	}
+	issue := func(body string) (int, map[string]any) {
+		t.Helper()
+		code, m, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body)
+		return code, m
+	}
+	payload := func(m map[string]any) map[string]any {
+		t.Helper()
+		env, _ := m["verifiableCredential"].(map[string]any)
+		_, token, err := vc.ParseDataURL(env["id"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return jwtPayload(t, token)
+	}
+
+	// 1. Securing mechanism: an unknown one is a specific 400.
+	if code, m := issue(`{"credential":` + credential("") + `,"options":{"format":"vc+unknown"}}`); code != http.StatusBadRequest || m["error"] != "unsupported_format" {
+		t.Fatalf("unknown format: %d %v", code, m)
+	}
+	if code, m := issue(`{"credential":` + credential("") + `,"options":{"credentialStatus":{"type":"StatusList2021Entry"}}}`); code != http.StatusBadRequest || m["error"] != "unsupported_status_type" {
+		t.Fatalf("unknown status type: %d %v", code, m)
+	}
+
+	// 2. A credential with its own status entry is issued with it (and
+	// without the node's, so without a credentialId); asked, the node adds
+	// its own; an entry in the node's lists is the node's to allocate.
+	own := `,"credentialStatus":{"id":"https://status.example/lists/7#42","type":"BitstringStatusListEntry","statusPurpose":"revocation",` +
+		`"statusListIndex":"42","statusListCredential":"https://status.example/lists/7"}`
+	code, m := issue(`{"credential":` + credential(own) + `}`)
+	if code != http.StatusCreated || m["credentialId"] != nil {
+		t.Fatalf("own status entry: %d %v", code, m)
+	}
+	if st, _ := payload(m)["credentialStatus"].(map[string]any); st["statusListCredential"] != "https://status.example/lists/7" {
+		t.Fatalf("own entry not issued as it was: %v", payload(m)["credentialStatus"])
+	}
+	code, m = issue(`{"credential":` + credential(own) + `,"options":{"credentialStatus":{"type":"BitstringStatusListEntry"}}}`)
+	if code != http.StatusCreated || m["credentialId"] == nil {
+		t.Fatalf("own and node entries: %d %v", code, m)
+	}
+	if st, _ := payload(m)["credentialStatus"].([]any); len(st) != 3 {
+		t.Fatalf("want the own entry and the node's two: %v", payload(m)["credentialStatus"])
+	}
+	spoof := strings.ReplaceAll(own, "https://status.example/lists/7", n.base+"/status/0123456789abcdef")
+	if code, m := issue(`{"credential":` + credential(spoof) + `}`); code != http.StatusUnprocessableEntity || m["error"] != "invalid_credential" {
+		t.Fatalf("entry in the node's list: %d %v", code, m)
+	}
+
+	// 3. The issue response, credentialId and all, is a verify request.
+	code, issued := issue(`{"credential":` + credential("") + `}`)
+	if code != http.StatusCreated {
+		t.Fatalf("issue: %d %v", code, issued)
+	}
+	body, _ := json.Marshal(issued)
+	if code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json", string(body)); code != http.StatusOK || m["verified"] != true ||
+		len(m["warnings"].([]any)) != 0 {
+		t.Fatalf("issue response as verify request: %d %v", code, m)
+	}
+	env := issued["verifiableCredential"].(map[string]any)
+	if code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json",
+		`{"verifiableCredential":`+string(mustJSON(t, env))+`,"credentialId":42}`); code != http.StatusBadRequest || m["error"] != "invalid_request" {
+		t.Fatalf("credentialId not a string: %d %v", code, m)
+	}
+	if code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json",
+		`{"verifiableCredential":`+string(mustJSON(t, env))+`,"credentialId":"urn:uuid:00000000-0000-4000-8000-000000000000"}`); code != http.StatusOK ||
+		m["warnings"].([]any)[0].(map[string]any)["code"] != "credential_id_mismatch" {
+		t.Fatalf("another credentialId: %d %v", code, m)
+	}
+	_, token, _ := vc.ParseDataURL(env["id"].(string))
+	b64 := "data:application/vc+jwt;base64," + base64.StdEncoding.EncodeToString([]byte(token))
+	if code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json", `{"verifiableCredential":"`+b64+`"}`); code != http.StatusOK || m["verified"] != true {
+		t.Fatalf("base64 data: URL: %d %v", code, m)
+	}
+	mismatch := `{"verifiableCredential":{"@context":"https://www.w3.org/ns/credentials/v2","type":"EnvelopedVerifiablePresentation","id":"` + env["id"].(string) + `"}}`
+	if code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json", mismatch); code != http.StatusBadRequest || m["verified"] != false {
+		t.Fatalf("presentation envelope around a credential: %d %v", code, m)
+	}
+
+	// 4. The holder service signs a presentation as the client's DID with
+	// the key the node holds for it; the verifier accepts it.
+	pres := `{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiablePresentation"],"verifiableCredential":[` + string(mustJSON(t, env)) + `]}`
+	if code, m, _ := n.do(http.MethodPost, "/presentations", tok, "application/json", `{"presentation":`+pres+`}`); code != http.StatusBadRequest {
+		t.Fatalf("no challenge: %d %v", code, m)
+	}
+	other := strings.Replace(pres, `"type"`, `"holder":"did:example:someone-else","type"`, 1)
+	if code, m, _ := n.do(http.MethodPost, "/presentations", tok, "application/json",
+		`{"presentation":`+other+`,"options":{"challenge":"c-1","domain":"verifier.example"}}`); code != http.StatusUnprocessableEntity || m["error"] != "holder_mismatch" {
+		t.Fatalf("someone else's presentation: %d %v", code, m)
+	}
+	code, m, _ = n.do(http.MethodPost, "/presentations", tok, "application/json",
+		`{"presentation":`+pres+`,"options":{"challenge":"c-1","domain":"verifier.example"}}`)
+	if code != http.StatusCreated {
+		t.Fatalf("present: %d %v", code, m)
+	}
+	vp := string(mustJSON(t, m["verifiablePresentation"]))
+	code, m, _ = n.do(http.MethodPost, "/presentations/verify", "", "application/json",
+		`{"verifiablePresentation":`+vp+`,"options":{"challenge":"c-1","domain":"verifier.example"}}`)
+	if code != http.StatusOK || m["verified"] != true || m["holder"] != holder {
+		t.Fatalf("verify the holder service's presentation: %d %v", code, m)
+	}
+	if code, m, _ := n.do(http.MethodPost, "/presentations/verify", "", "application/json",
+		`{"verifiablePresentation":`+vp+`,"options":{"challenge":"c-2","domain":"verifier.example"}}`); code != http.StatusBadRequest || m["verified"] != false {
+		t.Fatalf("another challenge: %d %v", code, m)
+	}
+
+	// A client the node holds no key for (not accredited) presents nothing.
+	key2 := n.addClient("shop", "SM2", auth.ScopeCredentialsIssue)
+	if code, m, _ := n.do(http.MethodPost, "/presentations", n.token("shop", key2), "application/json",
+		`{"presentation":`+pres+`,"options":{"challenge":"c-1","domain":"verifier.example"}}`); code != http.StatusForbidden || m["error"] != "issuer_not_accredited" {
+		t.Fatalf("unaccredited client: %d %v", code, m)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}

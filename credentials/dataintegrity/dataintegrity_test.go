@@ -1,0 +1,337 @@
+package dataintegrity_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/credentials"
+	di "github.com/trustid-cn/trustid/credentials/dataintegrity"
+	"github.com/trustid-cn/trustid/credentials/jsonld"
+	"github.com/trustid-cn/trustid/gm"
+)
+
+var now = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+
+type didKey struct {
+	signer crypto.Signer
+	did    string
+	vm     string
+}
+
+func newDIDKey(t testing.TB, alg string) didKey {
+	t.Helper()
+	k, err := gm.GenerateSigner(alg, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	did, err := credentials.DIDKey(k.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return didKey{k, did, did + "#" + strings.TrimPrefix(did, "did:key:")}
+}
+
+var suiteOf = map[string]string{gm.AlgEdDSA: di.EdDSARDFC2022, gm.AlgES256: di.ECDSARDFC2019, gm.AlgSM2: di.SM2RDFC2025}
+
+func credential(issuer string) map[string]any {
+	return map[string]any{
+		"@context":  []any{"https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"},
+		"id":        "urn:uuid:8b0f5a36-4c8e-4b1d-9f57-2d6f0d1c4a11",
+		"type":      []any{"VerifiableCredential", "ResidenceCredential"},
+		"issuer":    issuer,
+		"validFrom": "2026-01-01T00:00:00Z",
+		"credentialSubject": map[string]any{
+			"id":        "did:example:holder",
+			"residence": map[string]any{"region": "310000"},
+		},
+	}
+}
+
+func verifier(t testing.TB, suites ...string) *di.Verifier {
+	t.Helper()
+	if len(suites) == 0 {
+		suites = di.Cryptosuites()
+	}
+	v, err := di.NewVerifier(di.Config{
+		Resolver:     &credentials.Resolver{Now: func() time.Time { return now }},
+		Cryptosuites: suites,
+		ProofOnly:    true,
+		Now:          func() time.Time { return now },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v
+}
+
+func sign(t testing.TB, doc map[string]any, k didKey, suite string, opts di.Options) map[string]any {
+	t.Helper()
+	opts.Cryptosuite = suite
+	if opts.VerificationMethod == "" {
+		opts.VerificationMethod = k.vm
+	}
+	if opts.Created.IsZero() {
+		opts.Created = now.Add(-time.Hour)
+	}
+	out, err := di.AddProof(doc, k.signer, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func marshal(t testing.TB, v any) []byte {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestCredentialRoundTrip: each suite signs a credential of a did:key
+// issuer; the verifier resolves the key through credentials.Resolver and
+// returns the credential without its proof.
+func TestCredentialRoundTrip(t *testing.T) {
+	v := verifier(t)
+	for alg, suite := range suiteOf {
+		k := newDIDKey(t, alg)
+		mk, err := di.EncodeMultikey(k.signer.Public())
+		if err != nil || "did:key:"+mk != k.did {
+			t.Fatalf("%s: Multikey %s does not match did:key %s (%v)", alg, mk, k.did, err)
+		}
+		signed := sign(t, credential(k.did), k, suite, di.Options{})
+		got, err := v.VerifyCredential(context.Background(), marshal(t, signed))
+		if err != nil {
+			t.Fatalf("%s: %v", suite, err)
+		}
+		if _, has := got["proof"]; has || got["issuer"] != k.did {
+			t.Fatalf("%s: returned %v", suite, got)
+		}
+	}
+}
+
+// TestP384 signs and verifies ecdsa-rdfc-2019 with P-384 (the key given as
+// a Multikey; did:key in TrustID does not carry P-384).
+func TestP384(t *testing.T) {
+	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, err := di.EncodeMultikey(&k.PublicKey)
+	if err != nil || !strings.HasPrefix(mk, "z82L") {
+		t.Fatalf("P-384 Multikey %q: %v", mk, err)
+	}
+	pub, err := di.DecodeMultikey(mk)
+	if err != nil || !pub.(*ecdsa.PublicKey).Equal(&k.PublicKey) {
+		t.Fatalf("decode: %v", err)
+	}
+	signed := sign(t, credential("https://issuer.example"), didKey{signer: k}, di.ECDSARDFC2019, di.Options{VerificationMethod: "https://issuer.example#" + mk})
+	doc, _ := jsonld.Check(signed, jsonld.Limits{})
+	if err := di.VerifyProofWithKey(doc, &k.PublicKey); err != nil {
+		t.Fatal(err)
+	}
+	doc["validFrom"] = "2026-01-02T00:00:00Z"
+	if err := di.VerifyProofWithKey(doc, &k.PublicKey); !errors.Is(err, di.ErrSignature) {
+		t.Fatalf("tampered: %v", err)
+	}
+}
+
+// TestPresentation: a did:key holder signs a presentation for the
+// verifier's challenge and domain; the embedded credential is verified too.
+func TestPresentation(t *testing.T) {
+	v := verifier(t)
+	issuer := newDIDKey(t, gm.AlgSM2)
+	holder := newDIDKey(t, gm.AlgEdDSA)
+	vc := sign(t, credential(issuer.did), issuer, di.SM2RDFC2025, di.Options{})
+	vp := map[string]any{
+		"@context":             []any{"https://www.w3.org/ns/credentials/v2"},
+		"type":                 []any{"VerifiablePresentation"},
+		"holder":               holder.did,
+		"verifiableCredential": []any{vc},
+	}
+	signed := sign(t, vp, holder, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-1f8e", Domain: "https://verifier.example"})
+	data := marshal(t, signed)
+	ctx := context.Background()
+	p, err := v.VerifyPresentation(ctx, data, "c-1f8e", "https://verifier.example")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Holder != holder.did || len(p.Credentials) != 1 || p.Credentials[0]["issuer"] != issuer.did {
+		t.Fatalf("presentation: %+v", p)
+	}
+	for _, c := range []struct {
+		name, challenge, domain string
+		want                    error
+	}{
+		{"wrong challenge", "c-other", "https://verifier.example", di.ErrChallenge},
+		{"no challenge expected", "", "", di.ErrChallenge},
+		{"wrong domain", "c-1f8e", "https://other.example", di.ErrDomain},
+	} {
+		if _, err := v.VerifyPresentation(ctx, data, c.challenge, c.domain); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	// Signed by someone other than the holder.
+	other := newDIDKey(t, gm.AlgEdDSA)
+	forged := sign(t, vp, other, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-1f8e"})
+	if _, err := v.VerifyPresentation(ctx, marshal(t, forged), "c-1f8e", ""); !errors.Is(err, di.ErrVerificationMethod) || !errors.Is(err, credentials.ErrIssuerMismatch) {
+		t.Errorf("another key than the holder's: %v", err)
+	}
+	// A presentation signed for assertion.
+	assert := sign(t, vp, holder, di.EdDSARDFC2022, di.Options{Challenge: "c-1f8e"})
+	if _, err := v.VerifyPresentation(ctx, marshal(t, assert), "c-1f8e", ""); !errors.Is(err, di.ErrProofPurpose) {
+		t.Errorf("assertionMethod presentation: %v", err)
+	}
+	// A tampered embedded credential.
+	bad := sign(t, credential(issuer.did), issuer, di.SM2RDFC2025, di.Options{})
+	bad["validFrom"] = "2020-01-01T00:00:00Z"
+	vp["verifiableCredential"] = []any{bad}
+	tampered := sign(t, vp, holder, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-1f8e"})
+	if _, err := v.VerifyPresentation(ctx, marshal(t, tampered), "c-1f8e", ""); !errors.Is(err, di.ErrSignature) {
+		t.Errorf("tampered embedded credential: %v", err)
+	}
+}
+
+// TestBadProofs: each refusal has its own error, nothing panics and
+// nothing is fetched (the resolver has no network for did:key).
+func TestBadProofs(t *testing.T) {
+	ctx := context.Background()
+	v := verifier(t)
+	ed := newDIDKey(t, gm.AlgEdDSA)
+	sm := newDIDKey(t, gm.AlgSM2)
+	good := sign(t, credential(sm.did), sm, di.SM2RDFC2025, di.Options{})
+	edit := func(f func(doc, proof map[string]any)) []byte {
+		var m map[string]any
+		json.Unmarshal(marshal(t, good), &m)
+		f(m, m["proof"].(map[string]any))
+		return marshal(t, m)
+	}
+	// A proof claiming eddsa-rdfc-2022 over an SM2 key: re-sign the
+	// configuration is impossible, so the mismatch is found first.
+	mismatch := edit(func(_, p map[string]any) { p["cryptosuite"] = di.EdDSARDFC2022 })
+	cases := []struct {
+		name string
+		data []byte
+		v    *di.Verifier
+		want error
+	}{
+		{"no proof", marshal(t, credential(sm.did)), v, di.ErrNoProof},
+		{"suite/key mismatch", mismatch, v, di.ErrSuiteKeyMismatch},
+		{"suite not allowed", marshal(t, good), verifier(t, di.EdDSARDFC2022), di.ErrUnsupportedSuite},
+		{"unknown suite", edit(func(_, p map[string]any) { p["cryptosuite"] = "rsa-rdfc-2099" }), v, di.ErrUnsupportedSuite},
+		{"other proof type", edit(func(_, p map[string]any) { p["type"] = "Ed25519Signature2020" }), v, di.ErrUnsupportedSuite},
+		{"wrong purpose", edit(func(_, p map[string]any) { p["proofPurpose"] = "authentication" }), v, di.ErrProofPurpose},
+		{"tampered document", edit(func(d, _ map[string]any) { d["validFrom"] = "2025-01-01T00:00:00Z" }), v, di.ErrSignature},
+		{"tampered proof", edit(func(_, p map[string]any) { p["created"] = "2026-02-01T00:00:00Z" }), v, di.ErrSignature},
+		{"created in the future", marshal(t, sign(t, credential(sm.did), sm, di.SM2RDFC2025, di.Options{Created: now.Add(time.Hour)})), v, di.ErrCreated},
+		{"expired", marshal(t, sign(t, credential(sm.did), sm, di.SM2RDFC2025, di.Options{Expires: now.Add(-time.Minute)})), v, di.ErrExpired},
+		{"bad created", edit(func(_, p map[string]any) { p["created"] = "yesterday" }), v, di.ErrProof},
+		{"proofValue not base58btc", edit(func(_, p map[string]any) { p["proofValue"] = "uAAAA" }), v, di.ErrProof},
+		{"proof set", edit(func(d, p map[string]any) { d["proof"] = []any{p, p} }), v, di.ErrProof},
+		{"key of another DID", marshal(t, sign(t, credential(sm.did), ed, di.EdDSARDFC2022, di.Options{})), v, credentials.ErrIssuerMismatch},
+		{"unknown context", edit(func(d, _ map[string]any) {
+			d["@context"] = []any{"https://www.w3.org/ns/credentials/v2", "https://schema.org/"}
+		}), v, jsonld.ErrUnknownContext},
+		{"first context", edit(func(d, _ map[string]any) { d["@context"] = []any{"https://www.w3.org/2018/credentials/v1"} }), v, jsonld.ErrFirstContext},
+		{"protected redefinition", edit(func(d, _ map[string]any) {
+			d["@context"] = []any{"https://www.w3.org/ns/credentials/v2", map[string]any{"name": "https://evil.example/name"}}
+		}), v, jsonld.ErrProtectedTerm},
+		{"deep", edit(func(d, _ map[string]any) {
+			var x any = "leaf"
+			for range 40 {
+				x = map[string]any{"n": x}
+			}
+			d["credentialSubject"] = x
+		}), v, jsonld.ErrTooDeep},
+		{"oversized", edit(func(d, _ map[string]any) { d["description"] = strings.Repeat("x", jsonld.DefaultMaxBytes) }), v, jsonld.ErrTooLarge},
+	}
+	for _, c := range cases {
+		_, err := c.v.VerifyCredential(ctx, c.data)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	// Refusing to sign with a key of another type than the suite's.
+	if _, err := di.AddProof(credential(ed.did), ed.signer, di.Options{Cryptosuite: di.SM2RDFC2025, VerificationMethod: ed.vm}); !errors.Is(err, di.ErrSuiteKeyMismatch) {
+		t.Errorf("signing SM2 suite with Ed25519: %v", err)
+	}
+	if _, err := di.AddProof(good, sm.signer, di.Options{Cryptosuite: di.SM2RDFC2025, VerificationMethod: sm.vm}); !errors.Is(err, di.ErrProof) {
+		t.Errorf("signing a signed document: %v", err)
+	}
+	_ = ed25519.PublicKeySize
+}
+
+// FuzzVerifyCredential: no input panics; a refusal is always one of the
+// package's or jsonld's errors.
+func FuzzVerifyCredential(f *testing.F) {
+	k := newDIDKey(f, gm.AlgSM2)
+	f.Add(marshal(f, sign(f, credential(k.did), k, di.SM2RDFC2025, di.Options{})))
+	e := newDIDKey(f, gm.AlgEdDSA)
+	f.Add(marshal(f, sign(f, credential(e.did), e, di.EdDSARDFC2022, di.Options{Expires: now.Add(time.Hour)})))
+	f.Add([]byte(`{"@context":"https://www.w3.org/ns/credentials/v2","issuer":"did:key:z6Mk","proof":[{"type":"DataIntegrityProof","cryptosuite":"eddsa-rdfc-2022","proofPurpose":"assertionMethod","verificationMethod":"did:key:z6Mk#z6Mk","proofValue":"z1","domain":["a"]}]}`))
+	v := verifier(f)
+	sentinels := []error{di.ErrNoProof, di.ErrProof, di.ErrUnsupportedSuite, di.ErrSuiteKeyMismatch, di.ErrKey, di.ErrProofPurpose,
+		di.ErrVerificationMethod, di.ErrCreated, di.ErrExpired, di.ErrSignature,
+		jsonld.ErrUnknownContext, jsonld.ErrFirstContext, jsonld.ErrUndefinedTerm, jsonld.ErrProtectedTerm, jsonld.ErrRelativeIRI,
+		jsonld.ErrTooLarge, jsonld.ErrTooDeep, jsonld.ErrInvalid}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := v.VerifyCredential(context.Background(), data)
+		if err == nil {
+			return
+		}
+		for _, s := range sentinels {
+			if errors.Is(err, s) {
+				return
+			}
+		}
+		t.Fatalf("unexpected error kind: %v", err)
+	})
+}
+
+func jsonldCheck(doc map[string]any) (map[string]any, error) {
+	return jsonld.Check(doc, jsonld.Limits{})
+}
+
+func jsonldCanonicalize(doc map[string]any) (string, error) { return jsonld.Canonicalize(doc) }
+
+// FuzzVerifyPresentation: no presentation input panics; a refusal is one
+// of the package's or jsonld's errors (or an embedded credential's).
+func FuzzVerifyPresentation(f *testing.F) {
+	issuer := newDIDKey(f, gm.AlgSM2)
+	holder := newDIDKey(f, gm.AlgEdDSA)
+	vp := map[string]any{
+		"@context":             []any{"https://www.w3.org/ns/credentials/v2"},
+		"type":                 []any{"VerifiablePresentation"},
+		"holder":               holder.did,
+		"verifiableCredential": []any{sign(f, credential(issuer.did), issuer, di.SM2RDFC2025, di.Options{})},
+	}
+	f.Add(marshal(f, sign(f, vp, holder, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c", Domain: "d"})))
+	f.Add([]byte(`{"@context":"https://www.w3.org/ns/credentials/v2","type":"VerifiablePresentation","verifiableCredential":[{"id":"data:application/vc+jwt,x","type":"EnvelopedVerifiableCredential"}],"proof":{"type":"DataIntegrityProof","cryptosuite":"eddsa-rdfc-2022","proofPurpose":"authentication","verificationMethod":"did:key:z6Mk#z6Mk","proofValue":"z1","challenge":"c"}}`))
+	v := verifier(f)
+	sentinels := []error{di.ErrNoProof, di.ErrProof, di.ErrUnsupportedSuite, di.ErrSuiteKeyMismatch, di.ErrKey, di.ErrProofPurpose,
+		di.ErrVerificationMethod, di.ErrCreated, di.ErrExpired, di.ErrChallenge, di.ErrDomain, di.ErrSignature,
+		jsonld.ErrUnknownContext, jsonld.ErrFirstContext, jsonld.ErrUndefinedTerm, jsonld.ErrProtectedTerm, jsonld.ErrRelativeIRI,
+		jsonld.ErrTooLarge, jsonld.ErrTooDeep, jsonld.ErrInvalid}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		_, err := v.VerifyPresentation(context.Background(), data, "c", "d")
+		if err == nil {
+			return
+		}
+		for _, s := range sentinels {
+			if errors.Is(err, s) {
+				return
+			}
+		}
+		t.Fatalf("unexpected error kind: %v", err)
+	})
+}

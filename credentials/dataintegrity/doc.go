@@ -1,0 +1,16 @@
+// Package dataintegrity secures verifiable credentials and presentations
+// with embedded W3C Data Integrity proofs (VC Data Integrity 1.0): the
+// cryptosuites eddsa-rdfc-2022 (Ed25519), ecdsa-rdfc-2019 (P-256 and
+// P-384) and TrustID's sm2-rdfc-2025 (SM2 with SM3, specified in
+// docs/sm2-cryptosuite.md), all over RDF Dataset Canonicalization
+// (RDFC-1.0, package credentials/jsonld), with public keys as Multikey.
+//
+// AddProof signs; a Verifier checks a proof's type, cryptosuite (against
+// the caller's allow-list), purpose, verification method (resolved through
+// a KeyResolver, such as credentials.Resolver, and tied to the issuer or
+// holder), created/expires, challenge and domain, the key type against the
+// cryptosuite, and the signature over the canonical proof configuration
+// and document; then a CredentialChecker (credentials.Verifier) applies
+// the data model, validity, issuer trust and status checks every secured
+// credential gets.
+package dataintegrity

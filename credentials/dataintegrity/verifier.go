@@ -1,0 +1,244 @@
+package dataintegrity
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/trustid-cn/trustid/credentials/jsonld"
+)
+
+// KeyResolver finds the public key of a verification method (a DID URL)
+// controlled by controller (the issuer or holder; "" when the document
+// names none). *credentials.Resolver satisfies it: did:key and did:jwk
+// locally, did:web over HTTPS. It must refuse a method whose DID is not
+// controller.
+type KeyResolver interface {
+	ResolveKey(ctx context.Context, controller, verificationMethod string) (crypto.PublicKey, error)
+}
+
+// CredentialChecker applies to a credential whose proof has verified what
+// every secured credential gets: the VC 2.0 data model, validFrom and
+// validUntil, the issuer's accreditation and the status entries at the
+// top level of credentialStatus. The node passes
+// credentials.Verifier.CheckCredential (through CheckWith).
+type CredentialChecker func(ctx context.Context, credential map[string]any) error
+
+// CheckWith adapts a checker that also returns what it read (as
+// credentials.Verifier.CheckCredential does) to a CredentialChecker.
+func CheckWith[T any](check func(ctx context.Context, credential map[string]any) (T, error)) CredentialChecker {
+	return func(ctx context.Context, credential map[string]any) error {
+		_, err := check(ctx, credential)
+		return err
+	}
+}
+
+// Config configures a Verifier.
+type Config struct {
+	// Resolver resolves verification methods (required).
+	Resolver KeyResolver
+	// Cryptosuites is the allow-list of cryptosuites (required).
+	Cryptosuites []string
+	// Checker checks the credentials whose proofs verify. It is required
+	// unless ProofOnly is set (for callers that check credentials
+	// themselves).
+	Checker   CredentialChecker
+	ProofOnly bool
+	// Now is the clock (default time.Now) and Leeway the clock skew
+	// allowed on created and expires (default 0).
+	Now    func() time.Time
+	Leeway time.Duration
+	// Limits bound the JSON-LD input (zero: jsonld defaults).
+	Limits jsonld.Limits
+}
+
+// Verifier verifies Data Integrity proofs. It is safe for concurrent use.
+type Verifier struct{ cfg Config }
+
+// NewVerifier checks cfg.
+func NewVerifier(cfg Config) (*Verifier, error) {
+	if cfg.Resolver == nil {
+		return nil, errors.New("dataintegrity: verifier needs a KeyResolver")
+	}
+	if len(cfg.Cryptosuites) == 0 {
+		return nil, errors.New("dataintegrity: verifier needs an allow-list of cryptosuites")
+	}
+	for _, s := range cfg.Cryptosuites {
+		if !slices.Contains(Cryptosuites(), s) {
+			return nil, fmt.Errorf("%w: %q", ErrUnsupportedSuite, s)
+		}
+	}
+	if cfg.Checker == nil && !cfg.ProofOnly {
+		return nil, errors.New("dataintegrity: verifier needs a CredentialChecker (or ProofOnly)")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Verifier{cfg: cfg}, nil
+}
+
+// VerifyCredential parses data (JSON, within the limits) and verifies it
+// as VerifyCredentialMap does.
+func (v *Verifier) VerifyCredential(ctx context.Context, data []byte) (map[string]any, error) {
+	doc, err := jsonld.Parse(data, v.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	return v.VerifyCredentialMap(ctx, doc)
+}
+
+// VerifyCredentialMap verifies a credential with an embedded proof: the
+// proof's purpose is assertionMethod, its verification method belongs to
+// the issuer, the signature holds, and the Checker accepts the credential
+// (validity, trust, status). It returns the credential without its proof.
+func (v *Verifier) VerifyCredentialMap(ctx context.Context, doc map[string]any) (map[string]any, error) {
+	doc, err := jsonld.Check(doc, v.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	issuer, err := idOf(doc["issuer"])
+	if err != nil {
+		return nil, fmt.Errorf("%w: issuer: %v", ErrProof, err)
+	}
+	unsecured, err := v.verify(ctx, doc, expect{purpose: PurposeAssertion, controller: issuer})
+	if err != nil {
+		return nil, err
+	}
+	if v.cfg.Checker != nil {
+		if err := v.cfg.Checker(ctx, unsecured); err != nil {
+			return nil, err
+		}
+	}
+	return unsecured, nil
+}
+
+// Presentation is a verified presentation.
+type Presentation struct {
+	// Document is the presentation without its proof.
+	Document map[string]any
+	// Holder is the holder the proof is bound to ("" when the
+	// presentation names none: then the signer is only the key's DID).
+	Holder string
+	// Credentials are the embedded credentials with Data Integrity
+	// proofs, each verified (without its proof).
+	Credentials []map[string]any
+	// Other are the remaining verifiableCredential items (for example
+	// EnvelopedVerifiableCredential), for the caller to verify.
+	Other []any
+}
+
+// VerifyPresentation parses data and verifies a presentation with an
+// embedded proof: purpose authentication, the challenge the verifier gave
+// (required) and its domain (when domain is not empty), a did:key or
+// did:jwk verification method of the holder, and each embedded credential
+// with a Data Integrity proof.
+func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challenge, domain string) (*Presentation, error) {
+	doc, err := jsonld.Parse(data, v.cfg.Limits)
+	if err != nil {
+		return nil, err
+	}
+	if challenge == "" {
+		return nil, fmt.Errorf("%w: the verifier must give a challenge", ErrChallenge)
+	}
+	var holder string
+	if h, ok := doc["holder"]; ok {
+		if holder, err = idOf(h); err != nil {
+			return nil, fmt.Errorf("%w: holder: %v", ErrProof, err)
+		}
+	}
+	unsecured, err := v.verify(ctx, doc, expect{purpose: PurposeAuthentication, controller: holder, challenge: challenge, domain: domain})
+	if err != nil {
+		return nil, err
+	}
+	out := &Presentation{Document: unsecured, Holder: holder}
+	items := unsecured["verifiableCredential"]
+	if _, isList := items.([]any); !isList && items != nil {
+		items = []any{items}
+	}
+	list, _ := items.([]any)
+	for i, it := range list {
+		m, ok := it.(map[string]any)
+		if !ok {
+			return nil, fmt.Errorf("%w: verifiableCredential[%d] is not an object", ErrProof, i)
+		}
+		if _, has := m["proof"]; !has {
+			out.Other = append(out.Other, it)
+			continue
+		}
+		c, err := v.VerifyCredentialMap(ctx, m)
+		if err != nil {
+			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
+		}
+		out.Credentials = append(out.Credentials, c)
+	}
+	return out, nil
+}
+
+type expect struct {
+	purpose, controller, challenge, domain string
+}
+
+// verify checks doc's proof against exp and returns doc without it.
+func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (map[string]any, error) {
+	if err := jsonld.CheckContext(doc); err != nil {
+		return nil, err
+	}
+	p, err := parseProof(doc)
+	if err != nil {
+		return nil, err
+	}
+	if !allowed(v.cfg.Cryptosuites, p.suite) {
+		return nil, fmt.Errorf("%w: %.40q", ErrUnsupportedSuite, p.suite)
+	}
+	if p.purpose != exp.purpose {
+		return nil, fmt.Errorf("%w: %.40q, want %s", ErrProofPurpose, p.purpose, exp.purpose)
+	}
+	now := v.cfg.Now()
+	if !p.created.IsZero() && p.created.After(now.Add(v.cfg.Leeway)) {
+		return nil, ErrCreated
+	}
+	if !p.expires.IsZero() && !now.Add(-v.cfg.Leeway).Before(p.expires) {
+		return nil, ErrExpired
+	}
+	if exp.challenge != "" && p.challenge != exp.challenge {
+		return nil, ErrChallenge
+	}
+	if exp.domain != "" && !slices.Contains(p.domains, exp.domain) {
+		return nil, ErrDomain
+	}
+	if exp.purpose == PurposeAuthentication && !isDIDKeyLike(p.vm) {
+		return nil, fmt.Errorf("%w: presentations must be signed with a did:key or did:jwk verification method", ErrVerificationMethod)
+	}
+	pub, err := v.cfg.Resolver.ResolveKey(ctx, exp.controller, p.vm)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrVerificationMethod, err)
+	}
+	unsecured := make(map[string]any, len(doc))
+	for k, x := range doc {
+		if k != "proof" {
+			unsecured[k] = x
+		}
+	}
+	if err := p.check(unsecured, pub); err != nil {
+		return nil, err
+	}
+	return unsecured, nil
+}
+
+// idOf reads an identifier given as a string or as an object's id.
+func idOf(v any) (string, error) {
+	switch t := v.(type) {
+	case string:
+		if t != "" {
+			return t, nil
+		}
+	case map[string]any:
+		if s, ok := t["id"].(string); ok && s != "" {
+			return s, nil
+		}
+	}
+	return "", errors.New("must be a URL or an object with an id")
+}

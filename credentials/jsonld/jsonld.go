@@ -1,0 +1,622 @@
+// Package jsonld is TrustID's JSON-LD processing: parsing with limits,
+// expansion, the checks the VC 2.0 data model asks of contexts, and RDF
+// Dataset Canonicalization (RDFC-1.0) for Data Integrity proofs. It uses
+// github.com/piprate/json-gold (a JSON-LD 1.1 processor with URDNA2015,
+// which RDFC-1.0 standardised) with a document loader that serves only the
+// contexts bundled in package contexts: nothing is ever fetched.
+package jsonld
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/piprate/json-gold/ld"
+
+	"github.com/trustid-cn/trustid/credentials/contexts"
+	"github.com/trustid-cn/trustid/internal/strictjson"
+)
+
+// Errors. Each is wrapped with detail that names no document value.
+var (
+	// ErrUnknownContext: a context URL that is not bundled. Contexts are
+	// never fetched, so a remote context is refused with this error too.
+	ErrUnknownContext = errors.New("jsonld: context is not bundled (contexts are never fetched)")
+	// ErrFirstContext: the first @context is not the VC 2.0 base context.
+	ErrFirstContext = errors.New("jsonld: the first @context must be " + contexts.CredentialsV2)
+	// ErrUndefinedTerm: a property that no context defines (expansion
+	// would drop it).
+	ErrUndefinedTerm = errors.New("jsonld: undefined term")
+	// ErrProtectedTerm: a context redefines a protected term.
+	ErrProtectedTerm = errors.New("jsonld: redefinition of a protected term")
+	// ErrRelativeIRI: a type or identifier that does not expand to an
+	// absolute IRI.
+	ErrRelativeIRI = errors.New("jsonld: type or id does not expand to an absolute IRI")
+	// ErrTooLarge and ErrTooDeep: the input is over the size or nesting
+	// limit.
+	ErrTooLarge = errors.New("jsonld: document too large")
+	ErrTooDeep  = errors.New("jsonld: document nested too deeply")
+	// ErrInvalid: anything else that is not valid JSON-LD input for a
+	// credential or presentation.
+	ErrInvalid = errors.New("jsonld: invalid document")
+)
+
+// Default limits.
+const (
+	DefaultMaxBytes = 256 << 10
+	DefaultMaxDepth = 24
+)
+
+// Limits bound the input. The zero value means the defaults.
+type Limits struct {
+	MaxBytes int // bytes of JSON (default DefaultMaxBytes)
+	MaxDepth int // nesting of objects and arrays (default DefaultMaxDepth)
+}
+
+func (l Limits) maxBytes() int {
+	if l.MaxBytes > 0 {
+		return l.MaxBytes
+	}
+	return DefaultMaxBytes
+}
+
+func (l Limits) maxDepth() int {
+	if l.MaxDepth > 0 {
+		return l.MaxDepth
+	}
+	return DefaultMaxDepth
+}
+
+// Parse decodes a JSON object strictly (no duplicate keys, no trailing
+// data) within the limits. Numbers are json.Number (as encoding/json's
+// UseNumber gives them) and strings may hold no
+// control character other than LF and CR (RDFC-1.0 and the JSON-LD
+// processor escape the others differently, so they are refused rather than
+// risk two canonical forms).
+func Parse(data []byte, lim Limits) (map[string]any, error) {
+	if len(data) > lim.maxBytes() {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), lim.maxBytes())
+	}
+	m, err := strictjson.Object(data, lim.maxBytes())
+	if err != nil {
+		if errors.Is(err, strictjson.ErrTooDeep) {
+			return nil, fmt.Errorf("%w: %v", ErrTooDeep, err)
+		}
+		return nil, fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	v, err := normalize(m, 0, lim.maxDepth())
+	if err != nil {
+		return nil, err
+	}
+	return v.(map[string]any), nil
+}
+
+// Check applies Parse's rules to a document already decoded (by
+// encoding/json, with or without UseNumber) and returns a copy that the
+// processor can take.
+func Check(doc map[string]any, lim Limits) (map[string]any, error) {
+	v, err := normalize(doc, 0, lim.maxDepth())
+	if err != nil {
+		return nil, err
+	}
+	return v.(map[string]any), nil
+}
+
+// normalize copies v, checking depth, strings and numbers.
+func normalize(v any, depth, max int) (any, error) {
+	switch t := v.(type) {
+	case map[string]any:
+		if depth >= max {
+			return nil, fmt.Errorf("%w: limit %d", ErrTooDeep, max)
+		}
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			if err := checkString(k); err != nil {
+				return nil, err
+			}
+			n, err := normalize(e, depth+1, max)
+			if err != nil {
+				return nil, err
+			}
+			out[k] = n
+		}
+		return out, nil
+	case []any:
+		if depth >= max {
+			return nil, fmt.Errorf("%w: limit %d", ErrTooDeep, max)
+		}
+		out := make([]any, len(t))
+		for i, e := range t {
+			n, err := normalize(e, depth+1, max)
+			if err != nil {
+				return nil, err
+			}
+			out[i] = n
+		}
+		return out, nil
+	case string:
+		return t, checkString(t)
+	case json.Number:
+		f, err := strconv.ParseFloat(string(t), 64)
+		if err != nil || math.IsInf(f, 0) {
+			return nil, fmt.Errorf("%w: number out of range", ErrInvalid)
+		}
+		return t, nil
+	case float64:
+		if math.IsInf(t, 0) || math.IsNaN(t) {
+			return nil, fmt.Errorf("%w: number out of range", ErrInvalid)
+		}
+		return t, nil
+	case bool, nil:
+		return t, nil
+	case int:
+		return json.Number(strconv.Itoa(t)), nil
+	case int64:
+		return json.Number(strconv.FormatInt(t, 10)), nil
+	}
+	return nil, fmt.Errorf("%w: unsupported value of type %T", ErrInvalid, v)
+}
+
+func checkString(s string) error {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < 0x20 && c != '\n' && c != '\r') || c == 0x7f {
+			return fmt.Errorf("%w: control character U+%04X in a string", ErrInvalid, c)
+		}
+	}
+	return nil
+}
+
+// CheckContext checks the VC 2.0 rule on @context: a URL string or an
+// ordered set whose first item is the base context URL; later items are
+// URLs or objects (URLs must be bundled, which expansion checks).
+func CheckContext(doc map[string]any) error {
+	switch c := doc["@context"].(type) {
+	case string:
+		if c == contexts.CredentialsV2 {
+			return nil
+		}
+	case []any:
+		if len(c) > 0 && c[0] == contexts.CredentialsV2 {
+			for _, it := range c[1:] {
+				switch it.(type) {
+				case string, map[string]any:
+				default:
+					return fmt.Errorf("%w: @context items are URLs or objects", ErrInvalid)
+				}
+			}
+			return nil
+		}
+	}
+	return ErrFirstContext
+}
+
+// Expand expands doc (after Check or Parse) with the bundled contexts only
+// and checks that nothing was dropped, no protected term was redefined,
+// and every @type and @id is an absolute IRI or blank node.
+func Expand(doc map[string]any) (expanded []any, err error) {
+	defer func() {
+		// json-gold is third-party code on untrusted input: a panic in it
+		// is a refusal, never a crash of the node.
+		if r := recover(); r != nil {
+			expanded, err = nil, fmt.Errorf("%w: the JSON-LD processor failed", ErrInvalid)
+		}
+	}()
+	expanded, err = expand(forProcessor(doc).(map[string]any))
+	if err != nil {
+		return nil, mapErr(err)
+	}
+	if err := checkIRIs(expanded); err != nil {
+		return nil, err
+	}
+	return expanded, nil
+}
+
+// Canonicalize returns the RDFC-1.0 canonical N-Quads of doc (after Check
+// or Parse), with Expand's checks.
+func Canonicalize(doc map[string]any) (nquads string, err error) {
+	expanded, err := Expand(doc)
+	if err != nil {
+		return "", err
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			nquads, err = "", fmt.Errorf("%w: the JSON-LD processor failed", ErrInvalid)
+		}
+	}()
+	dataset, err := toRDF(expanded)
+	if err != nil {
+		return "", mapErr(err)
+	}
+	return canonicalNQuads(dataset)
+}
+
+// canonicalNQuads returns the RDFC-1.0 N-Quads of a dataset.
+func canonicalNQuads(dataset *ld.RDFDataset) (string, error) {
+	opts := options()
+	api := ld.NewJsonLdApi()
+	opts.Algorithm = ld.AlgorithmURDNA2015
+	opts.Format = "application/n-quads"
+	out, err := api.Normalize(dataset, opts)
+	if err != nil {
+		return "", mapErr(err)
+	}
+	s, ok := out.(string)
+	if !ok {
+		return "", fmt.Errorf("%w: canonicalization produced no N-Quads", ErrInvalid)
+	}
+	return s, nil
+}
+
+// expand runs JSON-LD expansion. A top-level @context made only of
+// bundled URLs (the usual case) is processed once and kept: processing
+// the VC 2.0 context was the larger part of expanding a credential.
+func expand(doc map[string]any) ([]any, error) {
+	opts := options()
+	active, err := cachedContext(doc["@context"], opts)
+	if err != nil {
+		return nil, err
+	}
+	if active == nil {
+		return ld.NewJsonLdProcessor().Expand(doc, opts)
+	}
+	body := make(map[string]any, len(doc))
+	for k, v := range doc {
+		if k != "@context" {
+			body[k] = v
+		}
+	}
+	out, err := ld.NewJsonLdApi().Expand(active, "", body, opts, false, nil)
+	if err != nil {
+		return nil, err
+	}
+	// The last steps of the expansion algorithm (JSON-LD 1.1 API §5.1.2,
+	// as json-gold's JsonLdProcessor.Expand does them).
+	m, isMap := out.(map[string]any)
+	if isMap && len(m) == 0 {
+		out = nil
+	}
+	if g, ok := m["@graph"]; isMap && ok && len(m) == 1 {
+		out = g
+	}
+	switch t := out.(type) {
+	case nil:
+		return []any{}, nil
+	case []any:
+		return t, nil
+	}
+	return []any{out}, nil
+}
+
+// contextCache holds processed contexts by their list of bundled URLs.
+// json-gold copies a context before changing it and expansion only reads
+// the active context, so one processed context serves concurrent calls.
+var contextCache = struct {
+	sync.Mutex
+	m map[string]*ld.Context
+}{m: map[string]*ld.Context{}}
+
+const maxCachedContexts = 32
+
+// cachedContext returns the processed context of c when c is a bundled
+// URL or a short list of them, nil otherwise.
+func cachedContext(c any, opts *ld.JsonLdOptions) (*ld.Context, error) {
+	var urls []string
+	switch t := c.(type) {
+	case string:
+		urls = []string{t}
+	case []any:
+		if len(t) > 4 {
+			return nil, nil
+		}
+		for _, u := range t {
+			s, ok := u.(string)
+			if !ok {
+				return nil, nil
+			}
+			urls = append(urls, s)
+		}
+	default:
+		return nil, nil
+	}
+	for _, u := range urls {
+		if _, ok := contexts.Document(u); !ok {
+			return nil, nil
+		}
+	}
+	key := strings.Join(urls, " ")
+	contextCache.Lock()
+	active := contextCache.m[key]
+	contextCache.Unlock()
+	if active != nil {
+		return active, nil
+	}
+	list := make([]any, len(urls))
+	for i, u := range urls {
+		list[i] = u
+	}
+	active, err := ld.NewContext(nil, opts).Parse(list)
+	if err != nil {
+		return nil, err
+	}
+	contextCache.Lock()
+	if len(contextCache.m) < maxCachedContexts {
+		contextCache.m[key] = active
+	}
+	contextCache.Unlock()
+	return active, nil
+}
+
+func options() *ld.JsonLdOptions {
+	opts := ld.NewJsonLdOptions("")
+	opts.DocumentLoader = loader{}
+	opts.ProcessingMode = ld.JsonLd_1_1
+	opts.SafeMode = true
+	return opts
+}
+
+func mapErr(err error) error {
+	for _, ours := range []error{ErrUnknownContext, ErrInvalid, ErrRelativeIRI} {
+		if errors.Is(err, ours) {
+			return err
+		}
+	}
+	var le *ld.JsonLdError
+	if errors.As(err, &le) {
+		switch le.Code {
+		case ld.ProtectedTermRedefinition:
+			return fmt.Errorf("%w: %v", ErrProtectedTerm, le.Code)
+		case ld.InvalidProperty:
+			return fmt.Errorf("%w: a property does not expand to an IRI", ErrUndefinedTerm)
+		}
+		return fmt.Errorf("%w: %v", ErrInvalid, le.Code)
+	}
+	return fmt.Errorf("%w: %v", ErrInvalid, err)
+}
+
+// checkIRIs walks expanded JSON-LD: every @type (of a node) and @id must
+// be an absolute IRI or a blank node identifier, and every IRI and
+// language tag must be one json-gold keeps: its toRDF silently drops a
+// statement whose http(s) IRI fails its URL check or whose language tag
+// is malformed, and a dropped statement would be left out of what is
+// signed. Such input is refused instead.
+func checkIRIs(v any) error {
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			if err := checkIRIs(e); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		_, isValue := t["@value"]
+		for k, e := range t {
+			switch k {
+			case "@id":
+				if s, _ := e.(string); !absolute(s) {
+					return fmt.Errorf("%w: @id", ErrRelativeIRI)
+				}
+			case "@type":
+				if isValue {
+					if s, _ := e.(string); s != "@json" && !absolute(s) {
+						return fmt.Errorf("%w: value @type", ErrRelativeIRI)
+					}
+					continue
+				}
+				ts, _ := e.([]any)
+				for _, x := range ts {
+					if s, _ := x.(string); !absolute(s) {
+						return fmt.Errorf("%w: @type", ErrRelativeIRI)
+					}
+				}
+			case "@language":
+				if s, _ := e.(string); !languageTag.MatchString(s) {
+					return fmt.Errorf("%w: malformed language tag", ErrInvalid)
+				}
+			case "@value", "@direction", "@index":
+			default:
+				if !strings.HasPrefix(k, "@") && !absolute(k) {
+					return fmt.Errorf("%w: property", ErrRelativeIRI)
+				}
+				if err := checkIRIs(e); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// languageTag is json-gold's test of a language tag (rdf_dataset.go).
+var languageTag = regexp.MustCompile("^[a-zA-Z]+(-[a-zA-Z0-9]+)*$")
+
+// urlChecked caches the IRIs that passed json-gold's URL check (the
+// properties and types of the bundled contexts recur in every document).
+var urlChecked = struct {
+	sync.Mutex
+	ok map[string]bool
+}{ok: map[string]bool{}}
+
+const maxURLCache = 4096
+
+// keptIRI reports whether json-gold keeps statements with IRI s.
+func keptIRI(s string) bool {
+	if !strings.HasPrefix(s, "http://") && !strings.HasPrefix(s, "https://") {
+		return true
+	}
+	urlChecked.Lock()
+	ok := urlChecked.ok[s]
+	urlChecked.Unlock()
+	if ok {
+		return true
+	}
+	if !ld.IsURL(s) {
+		return false
+	}
+	urlChecked.Lock()
+	if len(urlChecked.ok) < maxURLCache {
+		urlChecked.ok[s] = true
+	}
+	urlChecked.Unlock()
+	return true
+}
+
+// absolute reports whether s is an absolute IRI (a scheme, then ':') that
+// json-gold keeps, or a blank node identifier.
+func absolute(s string) bool {
+	if strings.HasPrefix(s, "_:") {
+		return len(s) > 2
+	}
+	if !keptIRI(s) {
+		return false
+	}
+	i := strings.IndexByte(s, ':')
+	if i <= 0 {
+		return false
+	}
+	for j := 0; j < i; j++ {
+		c := s[j]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || j > 0 && (c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.')) {
+			return false
+		}
+	}
+	return true
+}
+
+// loader serves the bundled contexts and nothing else.
+type loader struct{}
+
+var (
+	parsedOnce sync.Once
+	parsed     map[string]any
+	parseErr   error
+)
+
+// LoadDocument implements ld.DocumentLoader.
+func (loader) LoadDocument(u string) (*ld.RemoteDocument, error) {
+	parsedOnce.Do(func() {
+		parsed = map[string]any{}
+		for _, url := range contexts.URLs() {
+			raw, _ := contexts.Document(url)
+			var doc any
+			if err := json.Unmarshal(raw, &doc); err != nil {
+				parseErr = fmt.Errorf("jsonld: bundled context %s: %w", url, err)
+				return
+			}
+			parsed[url] = doc
+		}
+	})
+	if parseErr != nil {
+		return nil, parseErr
+	}
+	doc, ok := parsed[u]
+	if !ok {
+		return nil, fmt.Errorf("%w: %.100q", ErrUnknownContext, u)
+	}
+	// json-gold writes into loaded documents (an @import merges the
+	// importing context into the imported one), so each load gets its own
+	// copy: a shared one could be poisoned by one request for all others.
+	return &ld.RemoteDocument{DocumentURL: u, Document: clone(doc)}, nil
+}
+
+// forProcessor copies v with numbers as float64, the form json-gold
+// handles everywhere (Check has refused numbers out of range).
+func forProcessor(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = forProcessor(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = forProcessor(e)
+		}
+		return out
+	case json.Number:
+		f, _ := strconv.ParseFloat(string(t), 64)
+		return f
+	}
+	return v
+}
+
+func clone(v any) any {
+	switch t := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(t))
+		for k, e := range t {
+			out[k] = clone(e)
+		}
+		return out
+	case []any:
+		out := make([]any, len(t))
+		for i, e := range t {
+			out[i] = clone(e)
+		}
+		return out
+	}
+	return v
+}
+
+// IssuerDependent is the vocabulary the VC 2.0 context's @vocab gives
+// terms no context defines.
+const IssuerDependent = "https://www.w3.org/ns/credentials/issuer-dependent#"
+
+// ErrIssuerDependent: a term is defined only by the VC 2.0 context's
+// @vocab (the issuer-dependent vocabulary).
+var ErrIssuerDependent = errors.New("jsonld: term defined by no context (issuer-dependent)")
+
+// CheckDefinedTerms expands doc (as Expand) and refuses, with
+// ErrIssuerDependent naming the first such term, any property or type
+// that only the VC 2.0 context's @vocab maps: VC 2.0 lets a verifier
+// accept those, and asks issuers not to use them in production, so an
+// issuer calls this before signing.
+func CheckDefinedTerms(doc map[string]any) error {
+	expanded, err := Expand(doc)
+	if err != nil {
+		return err
+	}
+	if term := issuerDependent(expanded); term != "" {
+		return fmt.Errorf("%w: %.64q", ErrIssuerDependent, term)
+	}
+	return nil
+}
+
+func issuerDependent(v any) string {
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			if s := issuerDependent(e); s != "" {
+				return s
+			}
+		}
+	case map[string]any:
+		if _, isValue := t["@value"]; isValue {
+			return ""
+		}
+		for k, e := range t {
+			if term, ok := strings.CutPrefix(k, IssuerDependent); ok {
+				return term
+			}
+			if k == "@type" {
+				ts, _ := e.([]any)
+				for _, x := range ts {
+					if s, _ := x.(string); strings.HasPrefix(s, IssuerDependent) {
+						return strings.TrimPrefix(s, IssuerDependent)
+					}
+				}
+				continue
+			}
+			if s := issuerDependent(e); s != "" {
+				return s
+			}
+		}
+	}
+	return ""
+}

@@ -1,0 +1,322 @@
+package jsonld
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"reflect"
+
+	"errors"
+	"github.com/piprate/json-gold/ld"
+
+	"github.com/trustid-cn/trustid/credentials/contexts"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+)
+
+const credential = `{
+  "@context": ["https://www.w3.org/ns/credentials/v2"],
+  "id": "urn:uuid:58172aac-d8ba-11ed-83dd-0b3aef56cc33",
+  "type": ["VerifiableCredential", "AlumniCredential"],
+  "name": "Alumni Credential",
+  "issuer": "https://vc.example/issuers/5678",
+  "validFrom": "2023-01-01T00:00:00Z",
+  "credentialSubject": {"id": "did:example:abcdefgh", "alumniOf": "The School of Examples"}
+}`
+
+func mustParse(t *testing.T, s string) map[string]any {
+	t.Helper()
+	m, err := Parse([]byte(s), Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+func TestCanonicalize(t *testing.T) {
+	nq, err := Canonicalize(mustParse(t, credential))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"<urn:uuid:58172aac-d8ba-11ed-83dd-0b3aef56cc33> <http://www.w3.org/1999/02/22-rdf-syntax-ns#type> <https://www.w3.org/2018/credentials#VerifiableCredential> .\n",
+		"<urn:uuid:58172aac-d8ba-11ed-83dd-0b3aef56cc33> <https://www.w3.org/2018/credentials#validFrom> \"2023-01-01T00:00:00Z\"^^<http://www.w3.org/2001/XMLSchema#dateTime> .\n",
+		"<did:example:abcdefgh> <https://www.w3.org/ns/credentials/issuer-dependent#alumniOf> \"The School of Examples\" .\n",
+	} {
+		if !strings.Contains(nq, want) {
+			t.Errorf("canonical form lacks %q:\n%s", want, nq)
+		}
+	}
+	if n := strings.Count(nq, "\n"); n != 7 {
+		t.Errorf("%d quads, want 7:\n%s", n, nq)
+	}
+}
+
+// TestBadInput: each refusal has its own error.
+func TestBadInput(t *testing.T) {
+	var fetched atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetched.Add(1)
+		w.Header().Set("Content-Type", "application/ld+json")
+		w.Write([]byte(`{"@context": {"x": "https://example.org/x"}}`))
+	}))
+	defer srv.Close()
+	v2 := `"https://www.w3.org/ns/credentials/v2"`
+	cases := []struct {
+		name, doc string
+		want      error
+	}{
+		{"remote context", `{"@context": [` + v2 + `, "` + srv.URL + `/ctx"], "type": "VerifiableCredential"}`, ErrUnknownContext},
+		{"unknown context", `{"@context": [` + v2 + `, "https://w3id.org/citizenship/v4"], "type": "VerifiableCredential"}`, ErrUnknownContext},
+		{"import", `{"@context": [` + v2 + `, {"@version": 1.1, "@import": "` + srv.URL + `/ctx"}], "type": "VerifiableCredential"}`, ErrUnknownContext},
+		{"redefine protected", `{"@context": [` + v2 + `, {"VerifiableCredential": "https://evil.example/VC"}], "type": "VerifiableCredential"}`, ErrProtectedTerm},
+		{"redefine protected name", `{"@context": [` + v2 + `, {"name": "https://evil.example/name"}], "type": "VerifiableCredential", "name": "x"}`, ErrProtectedTerm},
+		{"redefine protected proof type", `{"@context": [` + v2 + `, {"DataIntegrityProof": "https://evil.example/P"}], "type": "VerifiableCredential"}`, ErrProtectedTerm},
+		{"dropped term", `{"@context": [` + v2 + `, {"@vocab": null}], "type": "VerifiableCredential", "undefinedTerm": "x"}`, ErrUndefinedTerm},
+		{"relative type", `{"@context": [` + v2 + `, {"@vocab": null}], "type": ["VerifiableCredential", "NoSuchType"]}`, ErrRelativeIRI},
+		{"IRI json-gold would drop", `{"@context": [` + v2 + `], "id": "https://exa mple.org/x", "type": "VerifiableCredential"}`, ErrRelativeIRI},
+		{"subject IRI json-gold would drop", `{"@context": [` + v2 + `], "type": "VerifiableCredential", "credentialSubject": {"id": "https://-bad-.example/%zz", "name": "x"}}`, ErrRelativeIRI},
+		{"bad language tag", `{"@context": [` + v2 + `], "type": "VerifiableCredential", "name": {"@value": "x", "@language": "en_US"}}`, ErrInvalid},
+		{"relative id", `{"@context": [` + v2 + `], "id": "relative/path", "type": "VerifiableCredential"}`, ErrRelativeIRI},
+	}
+	for _, c := range cases {
+		doc := mustParse(t, c.doc)
+		if err := CheckContext(doc); err != nil {
+			t.Errorf("%s: CheckContext: %v", c.name, err)
+		}
+		if _, err := Canonicalize(doc); !errors.Is(err, c.want) {
+			t.Errorf("%s: got %v, want %v", c.name, err, c.want)
+		}
+	}
+	if n := fetched.Load(); n != 0 {
+		t.Errorf("%d fetches; contexts must never be fetched", n)
+	}
+}
+
+// TestImportDoesNotPoison: an @import merges the importing context into
+// the imported one inside json-gold; the bundled copy must not change.
+func TestImportDoesNotPoison(t *testing.T) {
+	// Within one context the importing definitions win (JSON-LD 1.1
+	// @import), so this document is valid and maps Multikey elsewhere.
+	evil := `{"@context": ["https://www.w3.org/ns/credentials/v2", {"@version": 1.1, "@import": "https://w3id.org/security/multikey/v1", "Multikey": "https://evil.example/K"}], "id": "did:example:1#k", "type": "Multikey"}`
+	nq, err := Canonicalize(mustParse(t, evil))
+	if err != nil || !strings.Contains(nq, "<https://evil.example/K>") {
+		t.Fatalf("import: %v\n%s", err, nq)
+	}
+	good := `{"@context": ["https://www.w3.org/ns/credentials/v2", "https://w3id.org/security/multikey/v1"], "id": "did:example:1#k", "type": "Multikey", "publicKeyMultibase": "z6Mk"}`
+	nq, err = Canonicalize(mustParse(t, good))
+	if err != nil || !strings.Contains(nq, "<https://w3id.org/security#Multikey>") {
+		t.Fatalf("bundled multikey context changed: %v\n%s", err, nq)
+	}
+}
+
+func TestCheckContext(t *testing.T) {
+	for doc, want := range map[string]error{
+		`{"@context": "https://www.w3.org/ns/credentials/v2"}`:                        nil,
+		`{"@context": ["https://www.w3.org/ns/credentials/v2", {"a": "https://a/"}]}`: nil,
+		`{"@context": ["https://www.w3.org/2018/credentials/v1"]}`:                    ErrFirstContext,
+		`{"@context": [{"a": "https://a/"}, "https://www.w3.org/ns/credentials/v2"]}`: ErrFirstContext,
+		`{"type": "VerifiableCredential"}`:                                            ErrFirstContext,
+		`{"@context": ["https://www.w3.org/ns/credentials/v2", 3]}`:                   ErrInvalid,
+	} {
+		if err := CheckContext(mustParse(t, doc)); !errors.Is(err, want) && !(err == nil && want == nil) {
+			t.Errorf("%s: got %v, want %v", doc, err, want)
+		}
+	}
+}
+
+func TestLimits(t *testing.T) {
+	deep := strings.Repeat(`{"a":`, 30) + `1` + strings.Repeat(`}`, 30)
+	if _, err := Parse([]byte(deep), Limits{}); !errors.Is(err, ErrTooDeep) {
+		t.Errorf("deep: %v", err)
+	}
+	deeper := strings.Repeat(`[`, 100) + strings.Repeat(`]`, 100)
+	if _, err := Parse([]byte(`{"a":`+deeper+`}`), Limits{}); !errors.Is(err, ErrTooDeep) {
+		t.Errorf("deeper: %v", err)
+	}
+	big := `{"a":"` + strings.Repeat("x", DefaultMaxBytes) + `"}`
+	if _, err := Parse([]byte(big), Limits{}); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("big: %v", err)
+	}
+	if _, err := Parse([]byte(`{"a":"tab\there"}`), Limits{}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("control character: %v", err)
+	}
+	if _, err := Parse([]byte(`{"a":1e999}`), Limits{}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("huge number: %v", err)
+	}
+	if _, err := Parse([]byte(`{"a":1,"a":2}`), Limits{}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("duplicate key: %v", err)
+	}
+}
+
+// FuzzCanonicalize: no input makes the processor panic or fetch; what it
+// accepts canonicalizes the same way twice.
+func FuzzCanonicalize(f *testing.F) {
+	f.Add([]byte(credential))
+	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", {"@vocab": null}], "type": "X"}`))
+	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", {"@version": 1.1, "@import": "https://w3id.org/security/multikey/v1"}], "type": "Multikey"}`))
+	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2"], "credentialSubject": {"@list": [1, 2.5, true, {"@value": "x", "@language": "en"}]}}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := Parse(data, Limits{MaxBytes: 8 << 10})
+		if err != nil {
+			return
+		}
+		a, err := Canonicalize(doc)
+		if err != nil {
+			return
+		}
+		b, err := Canonicalize(doc)
+		if err != nil || a != b {
+			t.Fatalf("second canonicalization differs: %v", err)
+		}
+		checkExpansion(t, doc)
+		if c := jsonGoldCanonical(t, doc); a != c {
+			t.Fatalf("our toRDF differs from json-gold's:\nours %q\ntheirs %q", a, c)
+		}
+	})
+}
+
+// checkExpansion: expanding with a cached processed context gives what
+// json-gold's own expansion of the whole document gives.
+func checkExpansion(t *testing.T, doc map[string]any) {
+	t.Helper()
+	ours, err := Expand(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, err := ld.NewJsonLdProcessor().Expand(forProcessor(doc), options())
+	if err != nil {
+		t.Fatalf("json-gold refuses what we expanded: %v", err)
+	}
+	if !reflect.DeepEqual(ours, theirs) {
+		t.Fatalf("expansion with the cached context differs:\nours   %v\ntheirs %v", ours, theirs)
+	}
+}
+
+// jsonGoldCanonical canonicalizes doc with json-gold's own toRDF, the
+// reference for ours.
+func jsonGoldCanonical(t *testing.T, doc map[string]any) string {
+	t.Helper()
+	expanded, err := Expand(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := ld.NewJsonLdApi().ToRDF(expanded, options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	nq, err := canonicalNQuads(ds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nq
+}
+
+// TestToRDFMatchesJSONGold: our toRDF gives json-gold's dataset for
+// values of every kind, lists (nested and empty), language strings,
+// numbers, named graphs (a proof) and @json literals.
+func TestToRDFMatchesJSONGold(t *testing.T) {
+	docs := []string{
+		credential,
+		`{"@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
+		  "type": ["VerifiableCredential"], "issuer": "did:example:i",
+		  "credentialSubject": {"id": "did:example:s", "n": 3, "f": 2.5, "big": 1e21, "neg": -7, "t": true, "x": false,
+		    "l": {"@list": [1, "a", {"@list": []}, {"@list": [{"@id": "did:example:o"}, {"@value": "v", "@language": "zh-CN"}]}]},
+		    "d": {"@value": "5", "@type": "http://www.w3.org/2001/XMLSchema#double"},
+		    "nested": {"k": "v", "m": {"@id": "_:b7", "p": "q"}}},
+		  "proof": {"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022", "created": "2026-01-01T00:00:00Z",
+		    "verificationMethod": "did:example:i#k", "proofPurpose": "assertionMethod", "proofValue": "z1"}}`,
+		`{"@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
+		  "type": "VerifiablePresentation", "holder": "did:example:h",
+		  "verifiableCredential": [{"@context": "https://www.w3.org/ns/credentials/v2", "type": "VerifiableCredential", "issuer": "did:example:i", "credentialSubject": {"name": "n"}}]}`,
+		// @json literals take json-gold's own path.
+		`{"@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
+		  "type": "VerifiableCredential", "credentialSubject": {"j": {"@value": {"b": [1, 2], "a": null}, "@type": "@json"}}}`,
+	}
+	for i, d := range docs {
+		doc := mustParse(t, d)
+		got, err := Canonicalize(doc)
+		if err != nil {
+			t.Fatalf("doc %d: %v", i, err)
+		}
+		checkExpansion(t, doc)
+		if want := jsonGoldCanonical(t, doc); got != want {
+			t.Errorf("doc %d:\nours   %s\ntheirs %s", i, got, want)
+		}
+	}
+}
+
+// TestBundledHashes: the bundled contexts are the files README.md lists.
+func TestBundledHashes(t *testing.T) {
+	readme, err := os.ReadFile("../contexts/README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, u := range contexts.URLs() {
+		doc, _ := contexts.Document(u)
+		sum := sha256.Sum256(doc)
+		row := "| " + u + " | "
+		i := strings.Index(string(readme), row)
+		if i < 0 || !strings.Contains(string(readme)[i:i+300], hex.EncodeToString(sum[:])) {
+			t.Errorf("%s: SHA-256 %x is not the one README.md lists", u, sum)
+		}
+	}
+}
+
+// TestConcurrentCanonicalize: the cached processed contexts serve
+// concurrent calls (run with -race).
+func TestConcurrentCanonicalize(t *testing.T) {
+	want, err := Canonicalize(mustParse(t, credential))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for range 20 {
+				doc := mustParse(t, credential)
+				if i%2 == 1 {
+					doc["@context"] = []any{contexts.CredentialsV2, contexts.ExamplesV2}
+				}
+				got, err := Canonicalize(doc)
+				if err != nil {
+					errs <- err
+					return
+				}
+				if i%2 == 0 && got != want {
+					errs <- errors.New("canonical form changed under concurrency")
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// TestCheckDefinedTerms: terms only the VC 2.0 @vocab maps are named;
+// a credential whose terms a context defines passes.
+func TestCheckDefinedTerms(t *testing.T) {
+	undefined := mustParse(t, credential) // alumniOf, AlumniCredential: only @vocab
+	if err := CheckDefinedTerms(undefined); !errors.Is(err, ErrIssuerDependent) {
+		t.Errorf("undefined terms: %v", err)
+	}
+	typeOnly := mustParse(t, `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiableCredential", "UndefinedType"], "issuer": "did:example:i", "credentialSubject": {"id": "did:example:s"}}`)
+	if err := CheckDefinedTerms(typeOnly); !errors.Is(err, ErrIssuerDependent) || !strings.Contains(err.Error(), "UndefinedType") {
+		t.Errorf("undefined type: %v", err)
+	}
+	defined := mustParse(t, `{"@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"], "type": ["VerifiableCredential", "AlumniCredential"], "issuer": "did:example:i", "name": "n", "credentialSubject": {"id": "did:example:s", "alumniOf": "x"}}`)
+	if err := CheckDefinedTerms(defined); err != nil {
+		t.Errorf("defined terms: %v", err)
+	}
+}

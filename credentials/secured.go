@@ -1,0 +1,64 @@
+package credentials
+
+import (
+	"context"
+	"crypto"
+	"fmt"
+	"net/http"
+)
+
+// Securing mechanisms kept outside this package (credentials/cose) verify
+// through these: SignerKey finds the key a kid names for an issuer (or a
+// holder) exactly as the JOSE paths do, and CheckCredential makes the
+// checks every format shares once the signature holds.
+
+// SignerKey resolves kid for issuer through the verifier's resolver and
+// key cache. The caller checks the key against its algorithm, verifies the
+// signature and only then calls remember, which caches the key (as the
+// JOSE paths do: an unverified resolution takes no place in the cache).
+// With holder true, issuer is a presentation's holder and kid must be a
+// DID URL of it.
+func (v *Verifier) SignerKey(ctx context.Context, issuer, kid string, holder bool) (pub crypto.PublicKey, remember func(), err error) {
+	if holder {
+		if _, err := holderKid(issuer, kid); err != nil {
+			return nil, nil, err
+		}
+	}
+	k, err := v.lookup(ctx, issuer, kid)
+	if err != nil {
+		return nil, nil, keyErr(err)
+	}
+	return k.pub, func() { v.remember(k) }, nil
+}
+
+// CheckCredential checks a credential document whose issuer's signature
+// another securing mechanism verified: the data model, validFrom and
+// validUntil, the issuer's accreditation for its types and its status
+// entries (unless SkipStatus), as VerifyCredential does for a vc+jwt.
+func (v *Verifier) CheckCredential(ctx context.Context, doc map[string]any) (*Credential, error) {
+	return v.checkCredential(ctx, doc)
+}
+
+// CheckPresentationTime checks a presentation's iat as VerifyPresentation
+// does for a vp+jwt: present, not in the future, at most VPMaxAge old.
+func (v *Verifier) CheckPresentationTime(iat any) error {
+	return v.checkIssuedAt(iat)
+}
+
+// CheckHolderBinding checks that a verified credential belongs to the
+// holder of the presentation that carried it, signed with holderPub (see
+// VerifyPresentation).
+func CheckHolderBinding(r *Verified, holder string, holderPub crypto.PublicKey) error {
+	if r == nil {
+		return fmt.Errorf("%w: no credential", ErrInvalidPresentation)
+	}
+	return boundToHolder(r, holder, holderPub)
+}
+
+// Fetch gets url over HTTPS with the guarded client as the resolver and
+// the status sources do (no redirect, public addresses only unless client
+// allows the host, bounded size and time); the response's content type,
+// when given, must be accept.
+func Fetch(ctx context.Context, client *http.Client, url, accept string) ([]byte, error) {
+	return httpGet(ctx, client, url, accept)
+}

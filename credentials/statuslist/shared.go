@@ -1,0 +1,568 @@
+package statuslist
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/credentials/status"
+)
+
+// Anchorer is the ledger's durable outbox as Shared uses it;
+// *ledger.Outbox implements it.
+type Anchorer interface {
+	// Anchor durably accepts changes (on disk when it returns nil,
+	// concurrent callers sharing one fsync); they reach the chain whatever
+	// happens to the process afterwards.
+	Anchor(ctx context.Context, changes []chaincode.StatusChange) error
+	// AnchorHeads durably accepts list heads.
+	AnchorHeads(ctx context.Context, heads []chaincode.HeadInput) error
+}
+
+// SharedOptions configures NewShared. All fields but OnError are required.
+type SharedOptions struct {
+	// Own allocates: the lists this instance owns (opened with an
+	// Instance), which only this instance allocates from.
+	Own *FileStore
+	// IDs makes and reads credential IDs under the region's key.
+	IDs *CredentialIDs
+	// Anchor takes changes and heads to the chain.
+	Anchor Anchorer
+	// Region is the region whose lists are materialized from the chain.
+	Region string
+	// BatchPrefix starts the IDs of the batches Anchor sends (the outbox's
+	// node ID and "-"): this instance anchors the heads of the lists its
+	// own batches changed.
+	BatchPrefix string
+	// OnError, if set, is told when heads could not be handed to Anchor
+	// (they are retried). It must not block.
+	OnError func(error)
+}
+
+// Shared is the status store of one instance of a region whose instances
+// share their status lists through the ledger. No instance owns a list's
+// content:
+//
+//   - Allocation is local: each instance allocates only from the lists it
+//     owns (Own, list IDs naming the instance), so no index is handed out
+//     twice and no instance waits for another.
+//   - A change of any list, by any instance, goes to the chain through the
+//     outbox (Anchor, durable on return: a group commit) and is then
+//     acknowledged. The instance also keeps it in a small overlay of its own
+//     changes not yet on the chain (read your writes for its own checks:
+//     Get).
+//   - Every instance materializes every list of its region from the chain
+//     (ApplyEvent, fed the ledger's events in commit order): the version of
+//     a list is 1 plus the number of changes the chain holds for it, its
+//     content the changes applied in chain order, a revocation (bitstring
+//     bit, token TokenInvalid) final. The same chain gives every instance
+//     the same list at the same version; Snapshot serves it (never the
+//     overlay), so every instance publishes identical lists, at most the
+//     chain's lag behind.
+//   - The heads (version, digest) of a list are anchored by whoever needs
+//     them to move: the owner for a new list (version 1), and each
+//     instance for the lists its own batches changed, once it has applied
+//     them. Heads are derived from chain order, so two instances anchoring
+//     one list agree (the contract takes a repeated head as a no-op and
+//     refuses an older one, which the outbox drops).
+//   - Credential IDs carry their entries and owner (IDs), so Refs and
+//     OwnedBy need no index and memory does not grow with issuance; so do
+//     enrollment IDs (MintEnrollmentID: every copy's entries). IDs a
+//     request chose still go to the own store's index: only the instance
+//     that issued them can change them.
+//
+// Concurrent changes of one entry by two instances: the chain orders them
+// and the later one wins on every instance, except that a revocation is
+// final whatever comes after it.
+//
+// Safe for concurrent use.
+type Shared struct {
+	opts SharedOptions
+	size int
+
+	announce sync.Mutex // serializes first heads of new own lists
+
+	mu      sync.RWMutex
+	lists   map[string]*chainList
+	overlay map[entryKey]uint8 // own changes not yet seen on the chain
+	dirty   map[string]bool    // lists whose head this instance anchors next
+	kick    chan struct{}
+}
+
+type entryKey struct {
+	list  string
+	index int
+}
+
+// chainList is a list as the chain has it.
+type chainList struct {
+	purpose string
+	version uint64
+	updated time.Time
+	bits    *status.Bitstring
+	token   *status.TokenList
+	head    uint64 // the newest head version seen on the chain
+}
+
+// NewShared returns the store; feed it the chain with ApplyEvent and run
+// RunHeads.
+func NewShared(opts SharedOptions) (*Shared, error) {
+	if opts.Own == nil || opts.Own.instance == "" || opts.IDs == nil || opts.Anchor == nil || opts.Region == "" {
+		return nil, errors.New("statuslist: a shared store needs an instance's own store, credential IDs, an anchorer and a region")
+	}
+	s := &Shared{opts: opts, size: opts.Own.size, lists: map[string]*chainList{}, overlay: map[entryKey]uint8{},
+		dirty: map[string]bool{}, kick: make(chan struct{}, 1)}
+	for _, id := range opts.Own.Lists() {
+		snap, err := opts.Own.Snapshot(context.Background(), id)
+		if err != nil {
+			return nil, err
+		}
+		if _, err := s.listLocked(id, snap.Purpose); err != nil {
+			return nil, err
+		}
+		s.dirty[id] = true // its first head, if a crash lost it
+	}
+	s.signal()
+	return s, nil
+}
+
+// listLocked returns the materialized list id of purpose ("" to take it
+// from the ID), creating it empty at version 1. s.mu is held (or s is not
+// shared yet).
+func (s *Shared) listLocked(id, purpose string) (*chainList, error) {
+	if l := s.lists[id]; l != nil {
+		return l, nil
+	}
+	if purpose == "" {
+		p, ok := status.ListPurpose(id)
+		if !ok {
+			return nil, fmt.Errorf("%w: list %s", status.ErrNotFound, id)
+		}
+		purpose = p
+	}
+	l := &chainList{purpose: purpose, version: 1}
+	var err error
+	if purpose == status.PurposeToken {
+		l.token, err = status.NewTokenList(TokenBits, s.size)
+	} else {
+		l.bits, err = status.NewBitstring(s.size)
+	}
+	if err != nil {
+		return nil, err
+	}
+	s.lists[id] = l
+	return l, nil
+}
+
+func (s *Shared) signal() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+func (l *chainList) value(i int) uint8 {
+	if l.bits != nil {
+		if l.bits.Get(i) {
+			return 1
+		}
+		return 0
+	}
+	v, _ := l.token.Get(i)
+	return v
+}
+
+func (l *chainList) maxValue() uint8 {
+	if l.bits != nil {
+		return 1
+	}
+	return status.TokenSuspended
+}
+
+// final reports whether entry i can no longer change: it is revoked.
+func (l *chainList) final(i int) bool {
+	v := l.value(i)
+	return (l.purpose == status.PurposeRevocation && v == 1) || (l.purpose == status.PurposeToken && v == status.TokenInvalid)
+}
+
+// Allocate reserves an entry in a list this instance owns; a list it
+// starts gets its first head handed to the outbox before Allocate returns.
+func (s *Shared) Allocate(ctx context.Context, purpose string) (string, int, error) {
+	id, idx, err := s.opts.Own.Allocate(ctx, purpose)
+	if err != nil {
+		return "", 0, err
+	}
+	s.mu.RLock()
+	_, known := s.lists[id]
+	s.mu.RUnlock()
+	if known {
+		return id, idx, nil
+	}
+	s.announce.Lock()
+	defer s.announce.Unlock()
+	s.mu.Lock()
+	_, known = s.lists[id]
+	var head chaincode.HeadInput
+	if !known {
+		l, err := s.listLocked(id, purpose)
+		if err == nil {
+			head, err = l.headInput(id)
+		}
+		if err != nil {
+			s.mu.Unlock()
+			return "", 0, err
+		}
+	}
+	s.mu.Unlock()
+	if !known {
+		if err := s.opts.Anchor.AnchorHeads(context.WithoutCancel(ctx), []chaincode.HeadInput{head}); err != nil {
+			s.mu.Lock()
+			s.dirty[id] = true // RunHeads retries
+			s.mu.Unlock()
+			s.signal()
+			return "", 0, fmt.Errorf("statuslist: first head of list %s: %w", id, err)
+		}
+	}
+	return id, idx, nil
+}
+
+// Set is SetMany of one entry.
+func (s *Shared) Set(ctx context.Context, listID string, index int, value uint8) error {
+	return s.SetMany(ctx, []status.Entry{{ListID: listID, Index: index, Value: value}})
+}
+
+// SetMany hands the changes to the outbox (one durable write, shared with
+// concurrent callers) and returns when they are on disk; they reach the
+// chain afterwards. Every instance's lists show them once they are on the
+// chain; this instance's Get at once.
+func (s *Shared) SetMany(ctx context.Context, entries []status.Entry) error {
+	changes := make([]chaincode.StatusChange, len(entries))
+	s.mu.RLock()
+	for i, e := range entries {
+		purpose, ok := status.ListPurpose(e.ListID)
+		if l := s.lists[e.ListID]; l != nil {
+			purpose, ok = l.purpose, true
+		}
+		max := uint8(1)
+		if purpose == status.PurposeToken {
+			max = status.TokenSuspended
+		}
+		switch {
+		case !ok:
+			s.mu.RUnlock()
+			return fmt.Errorf("%w: list %s", status.ErrNotFound, e.ListID)
+		case e.Index < 0 || e.Index >= s.size:
+			s.mu.RUnlock()
+			return fmt.Errorf("%w: %d", status.ErrIndex, e.Index)
+		case e.Value > max:
+			s.mu.RUnlock()
+			return fmt.Errorf("%w: %d", status.ErrValue, e.Value)
+		}
+		changes[i] = chaincode.StatusChange{List: e.ListID, Index: uint64(e.Index), Status: e.Value}
+	}
+	s.mu.RUnlock()
+	if err := s.opts.Anchor.Anchor(context.WithoutCancel(ctx), changes); err != nil {
+		return err
+	}
+	s.mu.Lock()
+	for _, e := range entries {
+		s.overlay[entryKey{e.ListID, e.Index}] = e.Value
+	}
+	s.mu.Unlock()
+	return nil
+}
+
+// Get returns an entry: this instance's own change not yet on the chain,
+// else the chain's value. A list this instance has not seen on the chain
+// yet (another instance's, just made) reads as all valid.
+func (s *Shared) Get(ctx context.Context, listID string, index int) (string, uint8, error) {
+	if err := ctx.Err(); err != nil {
+		return "", 0, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	l := s.lists[listID]
+	purpose := ""
+	if l != nil {
+		purpose = l.purpose
+	} else if p, ok := status.ListPurpose(listID); ok {
+		purpose = p
+	} else {
+		return "", 0, status.ErrNotFound
+	}
+	if index < 0 || index >= s.size {
+		return "", 0, fmt.Errorf("%w: %d", status.ErrIndex, index)
+	}
+	if v, ok := s.overlay[entryKey{listID, index}]; ok {
+		return purpose, v, nil
+	}
+	if l == nil {
+		return purpose, 0, nil
+	}
+	return purpose, l.value(index), nil
+}
+
+// Snapshot returns the list as the chain has it (what every instance
+// serves).
+func (s *Shared) Snapshot(ctx context.Context, listID string) (status.Snapshot, error) {
+	if err := ctx.Err(); err != nil {
+		return status.Snapshot{}, err
+	}
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	l := s.lists[listID]
+	if l == nil {
+		return status.Snapshot{}, status.ErrNotFound
+	}
+	return l.snapshot(listID), nil
+}
+
+func (l *chainList) snapshot(id string) status.Snapshot {
+	snap := status.Snapshot{ID: id, Purpose: l.purpose, Version: l.version, Updated: l.updated}
+	if l.bits != nil {
+		snap.Bitstring = l.bits.Clone()
+	} else {
+		snap.Token = l.token.Clone()
+	}
+	return snap
+}
+
+func (l *chainList) headInput(id string) (chaincode.HeadInput, error) {
+	content, err := l.snapshot(id).Content()
+	if err != nil {
+		return chaincode.HeadInput{}, err
+	}
+	return chaincode.HeadInput{List: id, Version: l.version, Digest: chaincode.ListDigest(content)}, nil
+}
+
+// Version returns the list's version on the chain.
+func (s *Shared) Version(ctx context.Context, listID string) (uint64, error) {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	l := s.lists[listID]
+	if l == nil {
+		return 0, status.ErrNotFound
+	}
+	return l.version, nil
+}
+
+// Lists returns the IDs of every list known, sorted.
+func (s *Shared) Lists() []string {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	out := make([]string, 0, len(s.lists))
+	for id := range s.lists {
+		out = append(out, id)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// MintID returns the ID of the member-th credential of a group owned by
+// owner with entries refs (see CredentialIDs).
+func (s *Shared) MintID(member int, owner string, refs []status.Ref) (string, error) {
+	return s.opts.IDs.Make(member, owner, refs)
+}
+
+// MintEnrollmentID returns the ID of an enrollment owned by owner whose
+// copies have the entries copies (see CredentialIDs.MakeEnrollment).
+func (s *Shared) MintEnrollmentID(owner string, copies [][]status.Ref) (string, error) {
+	return s.opts.IDs.MakeEnrollment(owner, copies)
+}
+
+// EnrollmentCredentials returns the IDs of the credentials of each copy
+// of an enrollment ID MintEnrollmentID made.
+func (s *Shared) EnrollmentCredentials(id string) ([][]string, error) {
+	return s.opts.IDs.EnrollmentCredentials(id)
+}
+
+// BindOwner checks that credentialID is the ID MintID made for owner and
+// refs: the ID is the binding, nothing is stored. An ID a request chose
+// (enrollment's derived IDs) is bound in the own store's index instead,
+// which only this instance reads.
+func (s *Shared) BindOwner(ctx context.Context, credentialID, owner string, refs []status.Ref) error {
+	if !strings.HasPrefix(credentialID, CredentialIDPrefix) {
+		return s.opts.Own.BindOwner(ctx, credentialID, owner, refs)
+	}
+	got, tag, err := s.opts.IDs.Read(credentialID)
+	if err != nil || !s.opts.IDs.Owned(tag, owner) || !slices.Equal(got, refs) {
+		return errors.New("statuslist: the credential ID does not carry its entries and owner (mint it with MintID)")
+	}
+	return nil
+}
+
+// Refs returns the entries the credential ID carries (or, for an ID a
+// request chose, the own store's binding).
+func (s *Shared) Refs(ctx context.Context, credentialID string) ([]status.Ref, error) {
+	if !strings.HasPrefix(credentialID, CredentialIDPrefix) {
+		return s.opts.Own.Refs(ctx, credentialID)
+	}
+	refs, _, err := s.opts.IDs.Read(credentialID)
+	return refs, err
+}
+
+// OwnedBy reports whether the credential ID names owner (or, for an ID a
+// request chose, whether the own store's binding does).
+func (s *Shared) OwnedBy(ctx context.Context, credentialID, owner string) (bool, error) {
+	if !strings.HasPrefix(credentialID, CredentialIDPrefix) {
+		return s.opts.Own.OwnedBy(ctx, credentialID, owner)
+	}
+	_, tag, err := s.opts.IDs.Read(credentialID)
+	if err != nil {
+		return false, err
+	}
+	return s.opts.IDs.Owned(tag, owner), nil
+}
+
+// ApplyEvent applies one ledger event, in the ledger's commit order:
+// status batches and heads of the region; other events are ignored. Feed
+// it every event from block 0, each once.
+func (s *Shared) ApplyEvent(name string, payload []byte) error {
+	switch name {
+	case chaincode.EventStatusBatch:
+		var b chaincode.Batch
+		if err := json.Unmarshal(payload, &b); err != nil {
+			return fmt.Errorf("statuslist: status batch event: %w", err)
+		}
+		if b.Region != s.opts.Region {
+			return nil
+		}
+		cs, err := chaincode.DecodeBatch(b)
+		if err != nil {
+			return fmt.Errorf("statuslist: status batch %s: %w", b.ID, err)
+		}
+		s.applyBatch(b, cs)
+	case chaincode.EventStatusHeads:
+		var he chaincode.HeadsEvent
+		if err := json.Unmarshal(payload, &he); err != nil {
+			return fmt.Errorf("statuslist: status heads event: %w", err)
+		}
+		if he.Region != s.opts.Region {
+			return nil
+		}
+		s.mu.Lock()
+		for _, h := range he.Heads {
+			if l, err := s.listLocked(h.List, ""); err == nil && h.Version > l.head {
+				l.head = h.Version
+			}
+		}
+		s.mu.Unlock()
+	}
+	return nil
+}
+
+func (s *Shared) applyBatch(b chaincode.Batch, cs []chaincode.StatusChange) {
+	mine := s.opts.BatchPrefix != "" && strings.HasPrefix(b.ID, s.opts.BatchPrefix)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range cs {
+		l, err := s.listLocked(c.List, "")
+		if err != nil || c.Index >= uint64(s.size) || c.Status > l.maxValue() {
+			continue // not a list of this form: no instance serves it
+		}
+		i := int(c.Index)
+		if !l.final(i) {
+			if l.bits != nil {
+				l.bits.Set(i, c.Status == 1)
+			} else {
+				l.token.Set(i, c.Status)
+			}
+		}
+		l.version++
+		l.updated = b.Time.UTC()
+		k := entryKey{c.List, i}
+		if v, ok := s.overlay[k]; ok && (v == l.value(i) || l.final(i)) {
+			delete(s.overlay, k)
+		}
+		if mine {
+			s.dirty[c.List] = true
+		}
+	}
+	if mine {
+		s.signal()
+	}
+}
+
+// Restore puts changes this instance handed to the outbox before a
+// restart, not yet on the chain (ledger.Outbox.Unsent), back into the
+// overlay, so that it still reads its own acknowledged changes. Call it
+// before serving.
+func (s *Shared) Restore(changes []chaincode.StatusChange) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range changes {
+		if c.Index < uint64(s.size) {
+			s.overlay[entryKey{c.List, int(c.Index)}] = c.Status
+		}
+	}
+}
+
+// Pending returns how many of this instance's changes are not on the chain
+// yet (the overlay).
+func (s *Shared) Pending() int {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return len(s.overlay)
+}
+
+// RunHeads hands the outbox the heads this instance anchors (lists its own
+// batches changed, own lists never anchored), a moment after they change
+// so that a burst shares one head per list, until ctx ends.
+func (s *Shared) RunHeads(ctx context.Context, delay time.Duration) error {
+	if delay <= 0 {
+		delay = 200 * time.Millisecond
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-s.kick:
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(delay):
+		}
+		s.mu.Lock()
+		var heads []chaincode.HeadInput
+		var lists []string
+		for id := range s.dirty {
+			l := s.lists[id]
+			delete(s.dirty, id)
+			if l == nil || l.head >= l.version {
+				continue
+			}
+			h, err := l.headInput(id)
+			if err != nil {
+				continue
+			}
+			heads, lists = append(heads, h), append(lists, id)
+		}
+		s.mu.Unlock()
+		for len(heads) > 0 {
+			n := min(len(heads), chaincode.MaxHeads)
+			if err := s.opts.Anchor.AnchorHeads(ctx, heads[:n]); err != nil {
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+				if s.opts.OnError != nil {
+					s.opts.OnError(fmt.Errorf("statuslist: status heads not handed to the outbox; retrying: %w", err))
+				}
+				s.mu.Lock()
+				for _, id := range lists {
+					s.dirty[id] = true
+				}
+				s.mu.Unlock()
+				time.AfterFunc(time.Second, s.signal)
+				break
+			}
+			heads, lists = heads[n:], lists[n:]
+		}
+	}
+}

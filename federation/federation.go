@@ -1,0 +1,313 @@
+// Package federation answers, from the trust registry on the ledger
+// alone, what a node needs to know about other regions: a region's
+// verifying keys (with their key states) and the relying parties a
+// region's node may ask for, and the access tokens of other regions
+// (Tokens, for package auth). It reads a local view of the registry
+// (*ledger.View), so nothing here calls another region or waits for the
+// chain; a region suspended in the registry is refused as soon as the
+// view has its change.
+package federation
+
+import (
+	"bytes"
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
+)
+
+// Registry is the part of the ledger view federation reads; *ledger.View
+// implements it. Safe for concurrent use.
+type Registry interface {
+	Ready() bool
+	Region(code string) (chaincode.Region, bool)
+	RelyingParty(clientID string) (chaincode.RelyingParty, bool)
+	// IssuerRegion returns the one active region whose record names
+	// issuer as its DID or an endpoint URL.
+	IssuerRegion(issuer string) (string, bool)
+}
+
+// Sectors looks up who holds a pairwise sector (ledger.Client). It returns
+// an error matching chaincode.ErrNotFound when no one does.
+type Sectors interface {
+	Sector(ctx context.Context, kind, name string) (chaincode.Sector, error)
+}
+
+// Errors of key resolution and of relying-party checks. Each is specific,
+// so a refusal says why in the node's log and metrics.
+var (
+	ErrNotReady        = errors.New("federation: the registry view has not loaded yet")
+	ErrUnknownRegion   = errors.New("federation: region is not in the trust registry")
+	ErrRegionSuspended = errors.New("federation: region is not active in the trust registry")
+	ErrUnknownKey      = errors.New("federation: the region has no key with this kid")
+	ErrKeyNotValid     = errors.New("federation: the region's key is retired or revoked")
+	ErrForeignParty    = errors.New("federation: the relying party is not registered with the calling region")
+	ErrPartyDisabled   = errors.New("federation: the relying party is suspended or may not redeem QR codes")
+	ErrSectorNotHeld   = errors.New("federation: the relying party does not hold this pairwise sector")
+)
+
+// Keys resolves a region's verifying keys from the registry: the key
+// must belong to an active region and be active or retiring (a retired or
+// revoked key verifies nothing). It is the one key lookup for everything a
+// region signs that another region verifies (node assertions, access and
+// ID tokens, QR bindings, credentials). Parsed keys are cached by their
+// registry JWK, so a lookup costs a map read. Safe for concurrent use.
+type Keys struct {
+	Registry Registry
+	// OnRefuse, if set, is told of every refusal (metrics; see Reason).
+	// It must not block.
+	OnRefuse func(error)
+
+	parsed  sync.Map // region + kid + JWK coordinates → crypto.PublicKey
+	nparsed atomic.Int64
+}
+
+// maxParsed bounds the parsed-key cache; past it keys are parsed on each
+// use (a region that registers keys without end costs only itself time).
+const maxParsed = 4096
+
+// RegionKey returns region's verifying key kid and its algorithm.
+func (k *Keys) RegionKey(_ context.Context, region, kid string) (crypto.PublicKey, string, error) {
+	pub, alg, err := k.regionKey(region, kid)
+	if err != nil && k.OnRefuse != nil {
+		k.OnRefuse(err)
+	}
+	return pub, alg, err
+}
+
+func (k *Keys) regionKey(region, kid string) (crypto.PublicKey, string, error) {
+	keys, err := k.activeKeys(region)
+	if err != nil {
+		return nil, "", err
+	}
+	i := slices.IndexFunc(keys, func(x chaincode.RegistryKey) bool { return x.Kid == kid })
+	if i < 0 {
+		return nil, "", fmt.Errorf("%w: %s", ErrUnknownKey, region)
+	}
+	return k.usable(region, keys[i])
+}
+
+// activeKeys returns the keys of region, an active region.
+func (k *Keys) activeKeys(region string) ([]chaincode.RegistryKey, error) {
+	if !k.Registry.Ready() {
+		return nil, ErrNotReady
+	}
+	r, ok := k.Registry.Region(region)
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownRegion, region)
+	}
+	if r.Status != chaincode.RegionActive {
+		return nil, fmt.Errorf("%w: %s is %s", ErrRegionSuspended, region, r.Status)
+	}
+	return r.Keys, nil
+}
+
+// usable returns rk's public key and algorithm when rk is active or
+// retiring.
+func (k *Keys) usable(region string, rk chaincode.RegistryKey) (crypto.PublicKey, string, error) {
+	if rk.State != chaincode.KeyActive && rk.State != chaincode.KeyRetiring {
+		return nil, "", fmt.Errorf("%w: %s key is %s", ErrKeyNotValid, region, rk.State)
+	}
+	ck := region + "\x00" + rk.Kid + "\x00" + rk.JWK.Kty + rk.JWK.Crv + rk.JWK.X + "." + rk.JWK.Y
+	if pub, ok := k.parsed.Load(ck); ok {
+		return pub.(crypto.PublicKey), rk.Alg, nil
+	}
+	// Normalized once: an SM2 key then carries its precomputed Z value,
+	// so verifications with it cost what the node's own keys do.
+	pub, err := rk.JWK.PublicKey()
+	if err == nil {
+		pub, err = gm.NormalizePublicKey(pub)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: %s: %v", ErrUnknownKey, region, err)
+	}
+	if k.nparsed.Add(1) <= maxParsed {
+		k.parsed.Store(ck, pub)
+	}
+	return pub, rk.Alg, nil
+}
+
+var _ qrcode.RegionKeySource = (*Keys)(nil)
+
+// QRIssuerKey implements qrcode.RegionKeySource: the key of region whose
+// kid hint (qrcode.KidHint) is hint, looked up in that region's registry
+// record only. Errors match qrcode.ErrUnknownKey (or qrcode.ErrUnavailable
+// before the view has loaded) and one of this package's sentinels.
+func (k *Keys) QRIssuerKey(_ context.Context, region uint32, hint []byte) (crypto.PublicKey, error) {
+	pub, err := k.qrIssuerKey(fmt.Sprintf("%06d", region), hint)
+	if err != nil {
+		if k.OnRefuse != nil {
+			k.OnRefuse(err)
+		}
+		if errors.Is(err, ErrNotReady) {
+			return nil, fmt.Errorf("%w: %w", qrcode.ErrUnavailable, err)
+		}
+		return nil, fmt.Errorf("%w: %w", qrcode.ErrUnknownKey, err)
+	}
+	return pub, nil
+}
+
+func (k *Keys) qrIssuerKey(region string, hint []byte) (crypto.PublicKey, error) {
+	keys, err := k.activeKeys(region)
+	if err != nil {
+		return nil, err
+	}
+	i := slices.IndexFunc(keys, func(x chaincode.RegistryKey) bool { return bytes.Equal(qrcode.KidHint(x.Kid), hint) })
+	if i < 0 {
+		return nil, fmt.Errorf("%w: %s", ErrUnknownKey, region)
+	}
+	pub, _, err := k.usable(region, keys[i])
+	return pub, err
+}
+
+// Tokens is auth.Federation over the registry: other regions' access
+// tokens are verified with their region's keys (Keys), their issuer is a
+// region's registered endpoint, and their client is the registry's
+// relying party of that region. Safe for concurrent use.
+type Tokens struct {
+	*Keys
+}
+
+var _ auth.Federation = Tokens{}
+
+// TokenRegion implements auth.Federation.
+func (t Tokens) TokenRegion(iss string) (string, bool) {
+	if !t.Registry.Ready() {
+		return "", false
+	}
+	return t.Registry.IssuerRegion(iss)
+}
+
+// RegionClient implements auth.Federation.
+func (t Tokens) RegionClient(clientID string) (string, []string, bool, bool) {
+	x, ok := t.Registry.RelyingParty(clientID)
+	return x.HomeRegion, x.Scopes, x.Status == chaincode.EntryActive, ok
+}
+
+// Directory is redeem.PeerDirectory over the registry: an active
+// region's node is at its registered "api" endpoint.
+type Directory struct {
+	Registry Registry
+}
+
+var _ redeem.PeerDirectory = Directory{}
+
+// PeerURL implements redeem.PeerDirectory.
+func (d Directory) PeerURL(region string) (string, error) {
+	if !d.Registry.Ready() {
+		return "", ErrNotReady
+	}
+	r, ok := d.Registry.Region(region)
+	switch {
+	case !ok:
+		return "", fmt.Errorf("%w: %s", ErrUnknownRegion, region)
+	case r.Status != chaincode.RegionActive:
+		return "", fmt.Errorf("%w: %s is %s", ErrRegionSuspended, region, r.Status)
+	}
+	for _, e := range r.Endpoints {
+		if e.Type == "api" {
+			return strings.TrimSuffix(e.URL, "/"), nil
+		}
+	}
+	return "", fmt.Errorf("%w: %s registers no api endpoint", ErrUnknownRegion, region)
+}
+
+// Parties resolves the relying party on whose behalf another region's
+// node asks (redeem.PeerParties): registered on the ledger with the
+// calling region as its home region, active, with the qr:redeem scope,
+// holding the pairwise sector on the ledger; its allowed claims are its
+// registry record's. Nothing of it comes from the request but the client
+// ID and the sector it names. Safe for concurrent use.
+type Parties struct {
+	Registry Registry
+	Sectors  Sectors
+	// OnRefuse, if set, is told of every refusal (metrics; see Reason).
+	// It must not block.
+	OnRefuse func(error)
+
+	held sync.Map // region, client ID, sector kind and name → struct{}
+}
+
+var _ redeem.PeerParties = (*Parties)(nil)
+
+// PeerParty implements redeem.PeerParties. Errors match
+// qrcode.ErrUnknownVerifier and one of ErrForeignParty, ErrPartyDisabled,
+// ErrSectorNotHeld; or qrcode.ErrUnavailable when the ledger cannot say.
+func (p *Parties) PeerParty(ctx context.Context, region, clientID, sector string) (redeem.RelyingParty, error) {
+	rp, err := p.peerParty(ctx, region, clientID, sector)
+	if err != nil && p.OnRefuse != nil {
+		p.OnRefuse(err)
+	}
+	return rp, err
+}
+
+func (p *Parties) peerParty(ctx context.Context, region, clientID, sector string) (redeem.RelyingParty, error) {
+	if !p.Registry.Ready() {
+		return redeem.RelyingParty{}, fmt.Errorf("%w: %w", qrcode.ErrUnavailable, ErrNotReady)
+	}
+	x, ok := p.Registry.RelyingParty(clientID)
+	if !ok || x.HomeRegion != region {
+		return redeem.RelyingParty{}, fmt.Errorf("%w: %w", qrcode.ErrUnknownVerifier, ErrForeignParty)
+	}
+	if x.Status != chaincode.EntryActive || !slices.Contains(x.Scopes, auth.ScopeQRRedeem) {
+		return redeem.RelyingParty{}, fmt.Errorf("%w: %w", qrcode.ErrUnknownVerifier, ErrPartyDisabled)
+	}
+	rp := redeem.RelyingParty{ClientID: clientID, Sector: sector, AllowedClaims: slices.Clone(x.Claims)}
+	kind, name := chaincode.SectorKindClientID, clientID
+	if sector != "" {
+		kind, name = chaincode.SectorKindIdentifier, sector
+	}
+	// A sector's holder never changes (the contract has no release), so a
+	// confirmed hold is remembered.
+	key := region + "\x00" + clientID + "\x00" + kind + "\x00" + name
+	if _, ok := p.held.Load(key); ok {
+		return rp, nil
+	}
+	s, err := p.Sectors.Sector(ctx, kind, name)
+	switch {
+	case errors.Is(err, chaincode.ErrNotFound):
+		return redeem.RelyingParty{}, fmt.Errorf("%w: %w", qrcode.ErrUnknownVerifier, ErrSectorNotHeld)
+	case err != nil:
+		return redeem.RelyingParty{}, fmt.Errorf("%w: sector registry: %w", qrcode.ErrUnavailable, err)
+	case s.ClientID != clientID || s.Region != region:
+		return redeem.RelyingParty{}, fmt.Errorf("%w: %w", qrcode.ErrUnknownVerifier, ErrSectorNotHeld)
+	}
+	p.held.Store(key, struct{}{})
+	return rp, nil
+}
+
+// reasons name the refusals for metrics.
+var reasons = []struct {
+	err  error
+	name string
+}{
+	{ErrNotReady, "not_ready"},
+	{ErrUnknownRegion, "unknown_region"},
+	{ErrRegionSuspended, "region_suspended"},
+	{ErrUnknownKey, "unknown_key"},
+	{ErrKeyNotValid, "key_not_valid"},
+	{ErrForeignParty, "foreign_party"},
+	{ErrPartyDisabled, "party_disabled"},
+	{ErrSectorNotHeld, "sector_not_held"},
+}
+
+// Reason is a short, fixed name of a refusal (a metric label): one per
+// error of this package, else "other".
+func Reason(err error) string {
+	for _, r := range reasons {
+		if errors.Is(err, r.err) {
+			return r.name
+		}
+	}
+	return "other"
+}

@@ -1,0 +1,264 @@
+package federation_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/federation"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// The regions' node URLs as ledgertest.EnsureConsortium registers them.
+const issuerA, issuerB = "https://" + regionA + ".trustid.local", "https://" + regionB + ".trustid.local"
+
+// nodeKeys is a node's one SM2 signing key.
+type nodeKeys struct{ k keystore.Key }
+
+func (n nodeKeys) Active(string) (keystore.Key, error) { return n.k, nil }
+func (n nodeKeys) Published() []keystore.Key           { return []keystore.Key{n.k} }
+
+// newAuth starts a region node's token service; fed nil accepts only its
+// own tokens.
+func newAuth(t testing.TB, issuer, kid string, key *gm.PrivateKey, fed auth.Federation, cacheSize int) *auth.Service {
+	t.Helper()
+	clients := auth.NewMemoryStore(nil)
+	mem, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mem.Close() })
+	s, err := auth.New(auth.Config{Issuer: issuer, Keys: nodeKeys{keystore.Key{Kid: kid, Alg: gm.AlgSM2, State: keystore.StateActive, Public: key.Public(), Signer: key}},
+		Clients: clients, Store: mem, Federation: fed, CacheSize: cacheSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// viewOf runs a view of l until the test ends.
+func viewOf(t testing.TB, l ledger.Ledger) *ledger.View {
+	v := ledger.NewView(l, ledger.ViewOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); v.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return v
+}
+
+// tokenSetup: region A's node (key registered on the ledger) and region
+// B's node verifying from its own view; svc-a is a relying party of A on
+// the ledger, with scopes qr:redeem and identity:enroll.
+type tokenSetup struct {
+	c        *consortium
+	viewB    *ledger.View
+	a, b     *auth.Service
+	clientA  auth.Client
+	keyA     *gm.PrivateKey
+	keyB     *gm.PrivateKey
+	resource auth.TokenRequest
+}
+
+func newTokenSetup(t testing.TB, cacheSize int) *tokenSetup {
+	t.Helper()
+	ctx := context.Background()
+	c := newConsortium(t)
+	keyA := addKey(t, c.a, "a-node-1")
+	viewB := viewOf(t, c.b.L)
+	k, _ := gm.GenerateKey(rand.Reader)
+	j, _ := gm.NewJWK(k.Public(), "svc-a-k")
+	if _, err := c.a.PutRelyingParty(ctx, chaincode.RelyingParty{ClientID: "svc-a", JWKS: gm.JWKS{Keys: []gm.JWK{j}},
+		Scopes: []string{auth.ScopeQRRedeem, auth.ScopeEnroll}, Status: chaincode.EntryActive}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B's view", func() bool {
+		_, ok := viewB.RelyingParty("svc-a")
+		r, _ := viewB.Region(regionA)
+		return ok && len(r.Keys) == 2
+	})
+	keyB, _ := gm.GenerateKey(rand.Reader)
+	return &tokenSetup{
+		c: c, viewB: viewB, keyA: keyA, keyB: keyB,
+		a:        newAuth(t, issuerA, "a-node-1", keyA, federation.Tokens{Keys: &federation.Keys{Registry: c.view}}, cacheSize),
+		b:        newAuth(t, issuerB, "b-node-1", keyB, federation.Tokens{Keys: &federation.Keys{Registry: viewB}}, cacheSize),
+		clientA:  auth.Client{ID: "svc-a", Region: regionA, GrantTypes: []string{auth.GrantClientCredentials}, Scopes: []string{auth.ScopeQRRedeem, auth.ScopeEnroll}},
+		resource: auth.TokenRequest{GrantType: auth.GrantClientCredentials, Scope: auth.ScopeQRRedeem, Resource: issuerB},
+	}
+}
+
+// TestTokensAcrossRegions: a token region A issues for B (RFC 8707
+// resource) is accepted by B from B's view of the registry alone — B
+// never calls A — with A's region and the client's registered scopes; a
+// token of A only for A is refused by B; a resource that is not a region
+// is refused by A; and B refuses A's tokens as soon as its view has A's
+// client suspended, A's key retired, or A suspended.
+func TestTokensAcrossRegions(t *testing.T) {
+	ctx := context.Background()
+	s := newTokenSetup(t, 0)
+	issue := func(req auth.TokenRequest) string {
+		t.Helper()
+		r, err := s.a.Token(ctx, s.clientA, req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r.AccessToken
+	}
+	tok := issue(s.resource)
+	p, err := s.b.Authorize(ctx, tok, auth.ScopeQRRedeem)
+	if err != nil || p.ClientID != "svc-a" || p.Region != regionA {
+		t.Fatalf("A's token at B: %+v %v", p, err)
+	}
+	if _, err := s.b.Authorize(ctx, tok, auth.ScopeEnroll); !errors.Is(err, auth.ErrInsufficientScope) {
+		t.Errorf("scope not granted: %v", err)
+	}
+	// A scope A registered and granted, but that acts on a region's own
+	// people: never honoured at B.
+	enroll := issue(auth.TokenRequest{GrantType: auth.GrantClientCredentials, Scope: auth.ScopeEnroll + " " + auth.ScopeQRRedeem, Resource: issuerB})
+	if _, err := s.b.Authorize(ctx, enroll, auth.ScopeEnroll); !errors.Is(err, auth.ErrInsufficientScope) {
+		t.Errorf("identity:enroll of another region: %v", err)
+	}
+	if _, err := s.b.Authorize(ctx, enroll, auth.ScopeQRRedeem); err != nil {
+		t.Errorf("qr:redeem beside it: %v", err)
+	}
+	only := issue(auth.TokenRequest{GrantType: auth.GrantClientCredentials, Scope: auth.ScopeQRRedeem})
+	if _, err := s.b.Authorize(ctx, only, auth.ScopeQRRedeem); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("A's token not meant for B: %v", err)
+	}
+	if _, err := s.a.Authorize(ctx, tok, auth.ScopeQRRedeem); err == nil {
+		// A knows no client svc-a locally in this setup: its own check of
+		// the client refuses, which shows A's path is its own registry.
+		t.Errorf("A accepted a token of a client it does not hold")
+	}
+	for _, res := range []string{"https://evil.example", issuerB + "/", "https://330000.trustid.local"} {
+		if _, err := s.a.Token(ctx, s.clientA, auth.TokenRequest{GrantType: auth.GrantClientCredentials, Resource: res}); !errors.Is(err, auth.ErrInvalidTarget) {
+			t.Errorf("resource %s: %v", res, err)
+		}
+	}
+	// Forged: the same claims signed by a key A never registered.
+	forged, _ := gm.GenerateKey(rand.Reader)
+	f := newAuth(t, issuerA, "a-node-1", forged, nil, 0)
+	ft, err := f.Token(ctx, s.clientA, auth.TokenRequest{GrantType: auth.GrantClientCredentials, Scope: auth.ScopeQRRedeem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.b.Authorize(ctx, ft.AccessToken, auth.ScopeQRRedeem); !errors.Is(err, auth.ErrInvalidToken) {
+		t.Errorf("forged token: %v", err)
+	}
+
+	// The client suspended by its region: refused, cached or not.
+	x, _ := s.viewB.RelyingParty("svc-a")
+	x.Status = chaincode.EntrySuspended
+	if _, err := s.c.a.PutRelyingParty(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "suspended client", func() bool { _, err := s.b.Authorize(ctx, tok, auth.ScopeQRRedeem); return err != nil })
+	x, _ = s.viewB.RelyingParty("svc-a") // the current record (and version)
+	x.Status = chaincode.EntryActive
+	if _, err := s.c.a.PutRelyingParty(ctx, x); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "client back", func() bool { _, err := s.b.Authorize(ctx, tok, auth.ScopeQRRedeem); return err == nil })
+
+	// A retires its key: A's tokens stop at B.
+	if _, err := s.c.a.L.Submit(ctx, "SetRegionKeyState", "a-node-1", chaincode.KeyRetired); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "retired key", func() bool {
+		_, err := s.b.Authorize(ctx, tok, auth.ScopeQRRedeem)
+		return errors.Is(err, auth.ErrInvalidToken)
+	})
+}
+
+// TestSuspendedRegionTokens: once the consortium suspends A, B refuses a
+// token of A it accepted (and cached) a moment before.
+func TestSuspendedRegionTokens(t *testing.T) {
+	ctx := context.Background()
+	s := newTokenSetup(t, 0)
+	r, err := s.a.Token(ctx, s.clientA, s.resource)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.b.Authorize(ctx, r.AccessToken, auth.ScopeQRRedeem); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.c.b.Vote(ctx, chaincode.ActionSuspend, regionA); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "A suspended at B", func() bool {
+		_, err := s.b.Authorize(ctx, r.AccessToken, auth.ScopeQRRedeem)
+		return errors.Is(err, auth.ErrInvalidToken)
+	})
+}
+
+// BenchmarkAuthorize compares B's validation of A's token (from its
+// registry view) with B's validation of its own token (its own keys and
+// client registry), without the token cache (each iteration verifies the
+// SM2 signature) and with it.
+func BenchmarkAuthorize(b *testing.B) {
+	ctx := context.Background()
+	for _, cache := range []struct {
+		name string
+		size int
+	}{{"nocache", -1}, {"cache", 0}} {
+		s := newTokenSetup(b, cache.size)
+		tok, err := s.a.Token(ctx, s.clientA, s.resource)
+		if err != nil {
+			b.Fatal(err)
+		}
+		own, ownTok := ownClientToken(b, s.keyB, cache.size)
+		for _, c := range []struct {
+			name string
+			svc  *auth.Service
+			tok  string
+		}{{"same-region", own, ownTok}, {"cross-region", s.b, tok.AccessToken}} {
+			b.Run(cache.name+"/"+c.name, func(b *testing.B) {
+				if _, err := c.svc.Authorize(ctx, c.tok, auth.ScopeQRRedeem); err != nil {
+					b.Fatal(err)
+				}
+				b.ReportAllocs()
+				for b.Loop() {
+					if _, err := c.svc.Authorize(ctx, c.tok, auth.ScopeQRRedeem); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
+// ownClientToken is region B's node with a client of its own
+// registry, and a token it issued to that client.
+func ownClientToken(b *testing.B, key *gm.PrivateKey, cacheSize int) (*auth.Service, string) {
+	b.Helper()
+	ctx := context.Background()
+	clients := auth.NewMemoryStore(nil)
+	k, _ := gm.GenerateKey(rand.Reader)
+	j, _ := gm.NewJWK(k.Public(), "svc-b-k")
+	c := auth.Client{ID: "svc-b", Name: "svc b", Created: time.Now(), Region: regionB, GrantTypes: []string{auth.GrantClientCredentials}, Scopes: []string{auth.ScopeQRRedeem},
+		AuthMethod: auth.AuthPrivateKeyJWT, JWKS: gm.JWKS{Keys: []gm.JWK{j}}}
+	if err := clients.Create(ctx, c); err != nil {
+		b.Fatal(err)
+	}
+	mem, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { mem.Close() })
+	s, err := auth.New(auth.Config{Issuer: issuerB, Keys: nodeKeys{keystore.Key{Kid: "b-node-1", Alg: gm.AlgSM2, State: keystore.StateActive, Public: key.Public(), Signer: key}},
+		Clients: clients, Store: mem, CacheSize: cacheSize})
+	if err != nil {
+		b.Fatal(err)
+	}
+	r, err := s.Token(ctx, c, auth.TokenRequest{GrantType: auth.GrantClientCredentials})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return s, r.AccessToken
+}

@@ -1,0 +1,170 @@
+package oid4vp
+
+import (
+	"bufio"
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/json"
+	"encoding/pem"
+	"math/big"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+
+	"github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/testenv"
+	"github.com/trustid-cn/trustid/sdk/wallet"
+)
+
+// selfSigned makes a TLS certificate for 127.0.0.1 and returns its PEMs.
+func selfSigned(t *testing.T) (certPEM, keyPEM []byte, cert *x509.Certificate) {
+	t.Helper()
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "interop"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.ParseIP("127.0.0.1")}, KeyUsage: x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kd, _ := x509.MarshalPKCS8PrivateKey(k)
+	cert, _ = x509.ParseCertificate(der)
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kd}), cert
+}
+
+// TestWalletAgainstThirdPartyVerifier: TrustID's wallet SDK answers a
+// request that @openid4vc/openid4vp's Openid4vpVerifier created (signed
+// request object by reference, verifier_attestation), in both response
+// modes; the library parses, decrypts and validates the response against
+// its DCQL query, and the presentation it received verifies for its nonce
+// and client_id, disclosing only age_over_18.
+func TestWalletAgainstThirdPartyVerifier(t *testing.T) {
+	node := testenv.NPM(t, ".")
+	vn := startVerifier(t) // for its issuer and credential verifier
+	certPEM, keyPEM, cert := selfSigned(t)
+	// The wallet's HTTP client is the default transport: trust the
+	// verifier's certificate for this test.
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	old := http.DefaultTransport
+	http.DefaultTransport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	t.Cleanup(func() { http.DefaultTransport = old })
+
+	attKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	priv, _ := jose.JSONWebKey{Key: attKey, KeyID: "att-1", Algorithm: "ES256"}.MarshalJSON()
+	pubJWK, _ := gm.NewJWK(attKey.Public(), "att-1")
+	attJWKS, _ := json.Marshal(gm.JWKS{Keys: []gm.JWK{pubJWK}})
+	const attester = "https://attester.example"
+
+	h, err := wallet.NewHolder("https://trustid.example", wallet.NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.CreateDeviceKey(); err != nil {
+		t.Fatal(err)
+	}
+	dk, _ := h.DeviceKeyJWK()
+	var hj gm.JWK
+	json.Unmarshal([]byte(dk), &hj)
+	c, _ := credentials.IdentityCredential(credentials.IdentityClaims{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 3, Region: "310000",
+		Name: "张三", BirthDate: "1990-05-01"}, time.Now())
+	iss, err := vn.issuer.Issue(context.Background(), c, issuer.IssueOptions{Format: issuer.FormatSDJWT, Algorithm: gm.AlgES256, HolderKey: &hj})
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := wallet.NewMemoryCredentials()
+	store.Add("id-1", iss.Token)
+
+	for _, mode := range []string{"direct_post.jwt", "direct_post"} {
+		t.Run(mode, func(t *testing.T) {
+			in, _ := json.Marshal(map[string]any{"attesterJwk": json.RawMessage(priv), "attester": attester, "mode": mode,
+				"vct": "IdentityCredential", "tlsCert": string(certPEM), "tlsKey": string(keyPEM)})
+			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, node, "verifier.mjs")
+			cmd.Stdin = strings.NewReader(string(in))
+			cmd.Stderr = os.Stderr
+			out, err := cmd.StdoutPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			defer cmd.Wait()
+			lines := bufio.NewScanner(out)
+			lines.Buffer(make([]byte, 1<<20), 1<<20)
+			var first struct{ Link string }
+			if !lines.Scan() || json.Unmarshal(lines.Bytes(), &first) != nil || first.Link == "" {
+				t.Fatalf("verifier.mjs did not start: %s", lines.Text())
+			}
+			req, err := h.ResolvePresentationRequest(first.Link, attester, string(attJWKS))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if req.ClientID != "verifier_attestation:their-rp" || req.ResponseMode != mode {
+				t.Fatalf("request %+v", req)
+			}
+			if _, err := req.Respond(store, "age=id-1"); err != nil {
+				lines.Scan()
+				t.Fatalf("%v: the verifier said %s", err, lines.Text())
+			}
+			var got struct {
+				VPToken  map[string][]string
+				Nonce    string
+				ClientID string
+				Error    string
+			}
+			if !lines.Scan() || json.Unmarshal(lines.Bytes(), &got) != nil || got.Error != "" {
+				t.Fatalf("the verifier refused: %s", lines.Text())
+			}
+			pres := got.VPToken["age"]
+			if len(pres) != 1 {
+				t.Fatalf("vp_token %v", got.VPToken)
+			}
+			v, err := vn.creds.VerifySDJWT(context.Background(), pres[0], credentials.SDJWTOptions{RequireKeyBinding: true, Audience: got.ClientID, Nonce: got.Nonce})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if v.Claims["age_over_18"] != true || v.Claims["birthDate"] != nil || v.Claims["name"] != nil {
+				t.Fatalf("disclosed %v", v.Claims)
+			}
+		})
+	}
+	// A request whose attestation the wallet's attester did not sign is
+	// refused before anything is sent.
+	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	otherJWK, _ := gm.NewJWK(other.Public(), "att-1")
+	otherJWKS, _ := json.Marshal(gm.JWKS{Keys: []gm.JWK{otherJWK}})
+	in, _ := json.Marshal(map[string]any{"attesterJwk": json.RawMessage(priv), "attester": attester, "mode": "direct_post",
+		"vct": "IdentityCredential", "tlsCert": string(certPEM), "tlsKey": string(keyPEM)})
+	cmd := exec.Command(node, "verifier.mjs")
+	cmd.Stdin = strings.NewReader(string(in))
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	lines := bufio.NewScanner(out)
+	var first struct{ Link string }
+	if !lines.Scan() || json.Unmarshal(lines.Bytes(), &first) != nil {
+		t.Fatal("verifier.mjs did not start")
+	}
+	if _, err := h.ResolvePresentationRequest(first.Link, attester, string(otherJWKS)); err == nil || !strings.Contains(err.Error(), "attestation") {
+		t.Fatalf("untrusted attestation: %v", err)
+	}
+}

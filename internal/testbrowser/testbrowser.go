@@ -1,0 +1,67 @@
+// Package testbrowser starts a real headless Chromium for browser tests,
+// driven with chromedp. The binary is Debian's chromium (scripts/test.sh
+// installs it when missing); when it is not found, testenv.Require skips
+// the test on a developer's machine and fails it under CI.
+package testbrowser
+
+import (
+	"context"
+	"errors"
+	"os"
+	"os/exec"
+	"testing"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/trustid-cn/trustid/internal/testenv"
+)
+
+// Names are the names Chromium's binary has on the distributions we meet
+// (Debian: chromium; Ubuntu and older Debian: chromium-browser; Google's
+// build: google-chrome), in the order they are looked for on PATH.
+var Names = []string{"chromium", "chromium-browser", "google-chrome", "google-chrome-stable"}
+
+// Find returns the path of the first of Names found on PATH, or of
+// $TRUSTID_CHROMIUM when it is set.
+func Find() (string, error) {
+	if p := os.Getenv("TRUSTID_CHROMIUM"); p != "" {
+		return exec.LookPath(p)
+	}
+	for _, n := range Names {
+		if p, err := exec.LookPath(n); err == nil {
+			return p, nil
+		}
+	}
+	return "", errors.New("none of chromium, chromium-browser, google-chrome on PATH (apt-get install -y chromium)")
+}
+
+// New starts a headless Chromium with a fresh profile (no cookies, no
+// cache) and returns a context for chromedp actions in its first tab. The
+// browser ends with the test (t.Cleanup). Each call is a separate browser:
+// nothing is shared between two of them.
+func New(t testing.TB) context.Context {
+	t.Helper()
+	path, err := Find()
+	testenv.Require(t, "Chromium", err)
+	opts := append([]chromedp.ExecAllocatorOption{}, chromedp.DefaultExecAllocatorOptions[:]...)
+	opts = append(opts, chromedp.ExecPath(path), chromedp.UserDataDir(t.TempDir()), chromedp.WindowSize(800, 900))
+	// Chromium refuses to start its sandbox as root (it needs an
+	// unprivileged user namespace, and as root it would sandbox nothing
+	// from root anyway). Containers and CI machines often run tests as
+	// root: only there is the sandbox turned off; as any other user the
+	// browser keeps it.
+	if os.Geteuid() == 0 {
+		opts = append(opts, chromedp.NoSandbox)
+	}
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(allocCtx)
+	t.Cleanup(func() {
+		cancel()
+		cancelAlloc()
+	})
+	// Start the browser now, so a broken installation is reported here.
+	if err := chromedp.Do(ctx); err != nil {
+		t.Fatalf("starting Chromium %s: %v", path, err)
+	}
+	return ctx
+}

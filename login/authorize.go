@@ -1,0 +1,239 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
+)
+
+// Scopes and grant types of user login besides auth's.
+const (
+	ScopeOpenID        = "openid"
+	ScopeOfflineAccess = "offline_access"
+	GrantRefreshToken  = "refresh_token"
+)
+
+// Limits of authorization request parameters.
+const (
+	maxStateLen = 512
+	maxNonceLen = 255
+	maxParamLen = 2048
+)
+
+// minLevel is the lowest assurance of a scan login: a bound device key.
+const minLevel = identity.L2
+
+// authorizeParams are the parameters Authorize reads; any other is
+// ignored (RFC 6749 §3.1), except request and request_uri, refused.
+var authorizeParams = []string{"client_id", "redirect_uri", "response_type", "scope", "state", "nonce",
+	"code_challenge", "code_challenge_method", "prompt", "max_age", "acr_values", "response_mode", "login_hint", "ui_locales", "display"}
+
+// Started is a login session just created for an authorization request:
+// its ID (a capability the login QR carries), the secret of the browser
+// that started it (set as a cookie; only that browser receives the code)
+// and what the login page shows.
+type Started struct {
+	ID         string
+	Browser    string
+	ClientName string
+	Claims     []string
+	Level      identity.Level
+}
+
+// Authorize checks an authorization request (the query of GET
+// AuthorizePath) and starts its login session. Errors are *AuthorizeError:
+// with RedirectURI set once client_id and redirect_uri are known good.
+func (p *Provider) Authorize(ctx context.Context, q url.Values) (*Started, error) {
+	direct := func(code, desc string) error { return &AuthorizeError{Err: fail(code, desc)} }
+	for _, name := range []string{"client_id", "redirect_uri"} {
+		if len(q[name]) > 1 {
+			return nil, direct(CodeInvalidRequest, name+" is repeated")
+		}
+	}
+	c, err := p.client(ctx, q.Get("client_id"))
+	if err != nil {
+		return nil, &AuthorizeError{Err: asError(err)}
+	}
+	redirect := q.Get("redirect_uri")
+	if redirect == "" || !slices.Contains(c.RedirectURIs, redirect) {
+		return nil, direct(CodeInvalidRequest, "redirect_uri is missing or not registered for the client")
+	}
+	state := q.Get("state")
+	back := func(code, desc string) error {
+		return &AuthorizeError{Err: fail(code, desc), RedirectURI: redirect, State: state}
+	}
+	if len(q["state"]) > 1 || len(state) > maxStateLen {
+		return nil, &AuthorizeError{Err: fail(CodeInvalidRequest, "state is repeated or too long"), RedirectURI: redirect}
+	}
+	for _, name := range authorizeParams {
+		if len(q[name]) > 1 {
+			return nil, back(CodeInvalidRequest, name+" is repeated")
+		}
+		if len(q.Get(name)) > maxParamLen {
+			return nil, back(CodeInvalidRequest, name+" is too long")
+		}
+	}
+	if q.Has("request") || q.Has("request_uri") {
+		return nil, back("request_not_supported", "request objects are not supported")
+	}
+	if !slices.Contains(c.GrantTypes, auth.GrantAuthorizationCode) {
+		return nil, back(CodeUnauthorizedClient, "the client is not registered for the authorization_code grant")
+	}
+	if q.Get("response_type") != "code" {
+		return nil, back(CodeUnsupportedResponseType, "response_type must be code")
+	}
+	if m := q.Get("response_mode"); m != "" && m != "query" {
+		return nil, back(CodeInvalidRequest, "response_mode must be query")
+	}
+	scopes := strings.Fields(q.Get("scope"))
+	if !slices.Contains(scopes, ScopeOpenID) {
+		return nil, back(CodeInvalidScope, "scope must include openid")
+	}
+	var claims []string
+	for _, s := range scopes {
+		if slices.Contains(c.Claims, s) && !slices.Contains(claims, s) {
+			claims = append(claims, s)
+		}
+	}
+	challenge := q.Get("code_challenge")
+	if q.Get("code_challenge_method") != "S256" || !validChallenge(challenge) {
+		return nil, back(CodeInvalidRequest, "PKCE is required: code_challenge (43 base64url characters) with code_challenge_method S256")
+	}
+	nonce := q.Get("nonce")
+	if len(nonce) > maxNonceLen {
+		return nil, back(CodeInvalidRequest, "nonce is too long")
+	}
+	prompts := strings.Fields(q.Get("prompt"))
+	for _, pr := range prompts {
+		switch pr {
+		case "none":
+			if len(prompts) > 1 {
+				return nil, back(CodeInvalidRequest, "prompt none cannot be combined")
+			}
+			// The node keeps no browser session: every login is an
+			// approval on the holder's device.
+			return nil, back(CodeLoginRequired, "the holder must approve the login on their device")
+		case "login", "consent", "select_account":
+		default:
+			return nil, back(CodeInvalidRequest, "unknown prompt value")
+		}
+	}
+	if ma := q.Get("max_age"); ma != "" {
+		// Every login is a fresh approval, so any max_age is met; auth_time
+		// is always in the ID token.
+		if n, err := strconv.Atoi(ma); err != nil || n < 0 {
+			return nil, back(CodeInvalidRequest, "max_age must be a non-negative integer")
+		}
+	}
+	level := minLevel
+	if acr := q.Get("acr_values"); acr != "" {
+		// The first value the node knows is the one asked for (OpenID
+		// Connect Core §3.1.2.1: in order of preference).
+		for _, v := range strings.Fields(acr) {
+			if l, err := identity.ParseLevel(v); err == nil {
+				level = max(l, minLevel)
+				break
+			}
+		}
+	}
+	id, err := p.random(32)
+	if err != nil {
+		return nil, err
+	}
+	browser, err := p.random(32)
+	if err != nil {
+		return nil, err
+	}
+	loginChallenge, err := p.random(32)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{
+		ClientID: c.ID, RedirectURI: redirect, State: state, Nonce: nonce, CodeChallenge: challenge,
+		Scope: grantedScope(scopes, claims), Claims: claims, Level: int(level),
+		Browser: digest(browser), Challenge: loginChallenge,
+		Expires: p.cfg.Now().Add(p.cfg.SessionTTL).Unix(),
+	}
+	if err := p.putSession(ctx, id, s); err != nil {
+		return nil, err
+	}
+	return &Started{ID: id, Browser: browser, ClientName: c.Name, Claims: claims, Level: level}, nil
+}
+
+// grantedScope is openid, offline_access when asked for, and the claims.
+func grantedScope(asked, claims []string) string {
+	out := []string{ScopeOpenID}
+	if slices.Contains(asked, ScopeOfflineAccess) {
+		out = append(out, ScopeOfflineAccess)
+	}
+	return strings.Join(append(out, claims...), " ")
+}
+
+// client returns an enabled registered client whose sector is claimed.
+func (p *Provider) client(ctx context.Context, id string) (auth.Client, error) {
+	if id == "" || !auth.ValidClientID(id) {
+		return auth.Client{}, fail(CodeInvalidRequest, "client_id is missing or malformed")
+	}
+	c, err := p.cfg.Clients.Get(ctx, id)
+	if errors.Is(err, auth.ErrClientNotFound) {
+		return auth.Client{}, fail(CodeInvalidClient, "unknown client_id")
+	}
+	if err != nil {
+		return auth.Client{}, failWith(CodeTemporarilyUnavailable, "the client registry is unavailable", err)
+	}
+	if c.Disabled {
+		return auth.Client{}, fail(CodeInvalidClient, "the client is disabled")
+	}
+	if p.cfg.Sectors != nil {
+		sector := sectorOf(c)
+		key := c.ID + "\x00" + string(rune(sector.Kind)) + sector.Name
+		if _, ok := p.held.Load(key); !ok {
+			if err := p.cfg.Sectors.ClaimSector(ctx, c.ID, sector); err != nil {
+				return auth.Client{}, failWith(CodeInvalidClient, "the client's pairwise sector is not held by it", err)
+			}
+			p.held.Store(key, struct{}{})
+		}
+	}
+	return c, nil
+}
+
+// sectorOf is the client's pairwise sector, the one QR redemption uses,
+// so a party gets one pairwise ID per person from either.
+func sectorOf(c auth.Client) identity.Sector {
+	return redeem.RelyingParty{ClientID: c.ID, Sector: c.SectorIdentifier}.PairwiseSector()
+}
+
+// validChallenge accepts a base64url SHA-256 digest: 43 characters.
+func validChallenge(s string) bool {
+	if len(s) != 43 {
+		return false
+	}
+	return isBase64URL(s)
+}
+
+func isBase64URL(s string) bool {
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		if !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return false
+		}
+	}
+	return true
+}
+
+// asError returns err as an *Error, wrapping an unknown error as a
+// server error.
+func asError(err error) *Error {
+	var e *Error
+	if errors.As(err, &e) {
+		return e
+	}
+	return failWith(CodeServerError, "internal error", err)
+}

@@ -1,0 +1,77 @@
+package login
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// validStatus answers valid for every entry: the static codes the fuzzer
+// makes carry no real status entry.
+type validStatus struct{}
+
+func (validStatus) Status(context.Context, qrcode.StatusRef) (qrcode.Status, error) {
+	return qrcode.StatusValid, nil
+}
+
+// FuzzCounterApproval: any static code and attestation, even signed by
+// the registered terminal, is refused with an *Error unless every check
+// passes; the fuzzer cannot forge the issuer's signature on a static code,
+// so nothing is ever approved.
+func FuzzCounterApproval(f *testing.F) {
+	p := newTestProvider(f)
+	term, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		f.Fatal(err)
+	}
+	tm, err := identity.NewTerminal("t-1", "counter 1", "310104", term.Public(), time.Now())
+	if err != nil {
+		f.Fatal(err)
+	}
+	issuerKey, _ := gm.GenerateKey(rand.Reader)
+	v, err := qrcode.NewVerifier(qrcode.VerifierConfig{Keys: qrcode.StaticKeys{{Kid: "k1", Public: issuerKey.Public()}}, Status: validStatus{}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	p.cfg.Terminals, p.cfg.StaticCodes = oneTerminal{tm}, v
+	st, err := p.Authorize(context.Background(), goodQuery())
+	if err != nil {
+		f.Fatal(err)
+	}
+	sign := func(claims jwt.MapClaims) string {
+		tok := jwt.NewWithClaims(gm.SigningMethodSM2, claims)
+		tok.Header["typ"] = CounterAttestationType
+		s, _ := tok.SignedString(term)
+		return s
+	}
+	now := time.Now().Unix()
+	f.Add("TIDST1:ABC", sign(jwt.MapClaims{"iss": "t-1", "aud": "https://node.example", "iat": now, "exp": now + 60,
+		"jti": "0123456789abcdef", "login_session": st.ID, "code_hash": CodeHash("TIDST1:ABC"), "method": "face"}))
+	f.Add("", "a.b.c")
+	f.Add("TIDST1:", sign(jwt.MapClaims{"iss": "t-2"}))
+	f.Fuzz(func(t *testing.T, static, attestation string) {
+		err := p.ApproveAtCounter(context.Background(), st.ID, &CounterApproval{StaticCode: static, Attestation: attestation})
+		var e *Error
+		if !errors.As(err, &e) {
+			t.Fatalf("approved, or not an *Error: %v", err)
+		}
+	})
+}
+
+// oneTerminal is a terminal directory holding one terminal.
+type oneTerminal struct{ t identity.Terminal }
+
+func (o oneTerminal) Terminal(_ context.Context, id string) (identity.Terminal, error) {
+	if id != o.t.ID {
+		return identity.Terminal{}, identity.ErrUnknownTerminal
+	}
+	return o.t, nil
+}

@@ -1,0 +1,228 @@
+package login
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net/url"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
+	"github.com/trustid-cn/trustid/store"
+)
+
+const testRedirect = "https://shop.example/cb"
+
+// newTestProvider is a provider on real components (a client registry
+// file, a keystore, the memory store, pairwise IDs under a test key) with
+// one client, "shop". Holders is an authenticator without a verifier: the
+// tests here never approve (cmd/trustid's end-to-end test does).
+func newTestProvider(t testing.TB) *Provider {
+	t.Helper()
+	dir := t.TempDir()
+	clients := auth.NewMemoryStore(nil)
+	c, _, err := auth.NewClient(auth.Registration{ID: "shop", Name: "Shop", Region: "310000", Scopes: []string{auth.ScopeQRRedeem},
+		GrantTypes: []string{auth.GrantAuthorizationCode}, RedirectURIs: []string{testRedirect}, Claims: []string{"age_over_18"},
+		AuthMethod: auth.AuthClientSecretBasic}, time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := clients.Create(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keystore.Open(filepath.Join(dir, "keys.json"), make([]byte, 16), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mem, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mem.Close() })
+	pd, err := identity.NewPairwiseDeriver(identity.VersionedKey{Version: 1, Secret: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subjects, err := identity.NewBindingSubjects(pd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{Issuer: "https://node.example", Clients: clients, Holders: &redeem.BindingAuthenticator{},
+		Pairwise: subjects, Keys: ks, Store: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func goodQuery() url.Values {
+	return url.Values{"client_id": {"shop"}, "redirect_uri": {testRedirect}, "response_type": {"code"},
+		"scope": {"openid age_over_18"}, "state": {"s1"}, "nonce": {"n1"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
+}
+
+// TestAuthorizeRefusals: each bad request gets its error code, sent back
+// to the redirect URI only once client_id and redirect_uri are good.
+func TestAuthorizeRefusals(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	st, err := p.Authorize(ctx, goodQuery())
+	if err != nil || len(st.ID) != 43 || st.Browser == "" || !slices.Equal(st.Claims, []string{"age_over_18"}) || st.Level != identity.L2 {
+		t.Fatalf("good request: %+v %v", st, err)
+	}
+	for _, c := range []struct {
+		name     string
+		edit     func(q url.Values)
+		code     string
+		redirect bool
+	}{
+		{"no client", func(q url.Values) { q.Del("client_id") }, CodeInvalidRequest, false},
+		{"unknown client", func(q url.Values) { q.Set("client_id", "nobody") }, CodeInvalidClient, false},
+		{"two client IDs", func(q url.Values) { q.Add("client_id", "shop") }, CodeInvalidRequest, false},
+		{"no redirect", func(q url.Values) { q.Del("redirect_uri") }, CodeInvalidRequest, false},
+		{"unregistered redirect", func(q url.Values) { q.Set("redirect_uri", "https://evil.example/cb") }, CodeInvalidRequest, false},
+		{"redirect prefix", func(q url.Values) { q.Set("redirect_uri", testRedirect+"/x") }, CodeInvalidRequest, false},
+		{"redirect with query", func(q url.Values) { q.Set("redirect_uri", testRedirect+"?next=https://evil.example") }, CodeInvalidRequest, false},
+		{"token response", func(q url.Values) { q.Set("response_type", "token") }, CodeUnsupportedResponseType, true},
+		{"no openid", func(q url.Values) { q.Set("scope", "age_over_18") }, CodeInvalidScope, true},
+		{"no PKCE", func(q url.Values) { q.Del("code_challenge") }, CodeInvalidRequest, true},
+		{"plain PKCE", func(q url.Values) { q.Set("code_challenge_method", "plain") }, CodeInvalidRequest, true},
+		{"short challenge", func(q url.Values) { q.Set("code_challenge", "abc") }, CodeInvalidRequest, true},
+		{"prompt none", func(q url.Values) { q.Set("prompt", "none") }, CodeLoginRequired, true},
+		{"prompt none and login", func(q url.Values) { q.Set("prompt", "none login") }, CodeInvalidRequest, true},
+		{"bad max_age", func(q url.Values) { q.Set("max_age", "-1") }, CodeInvalidRequest, true},
+		{"request object", func(q url.Values) { q.Set("request", "eyJ") }, "request_not_supported", true},
+		{"two scopes", func(q url.Values) { q.Add("scope", "openid") }, CodeInvalidRequest, true},
+		{"fragment mode", func(q url.Values) { q.Set("response_mode", "fragment") }, CodeInvalidRequest, true},
+	} {
+		q := goodQuery()
+		c.edit(q)
+		_, err := p.Authorize(ctx, q)
+		var ae *AuthorizeError
+		if !errors.As(err, &ae) || ae.Err.Code != c.code || (ae.RedirectURI != "") != c.redirect {
+			t.Errorf("%s: %v (%+v)", c.name, err, ae)
+			continue
+		}
+		if c.redirect && (ae.RedirectURI != testRedirect || ae.State != "s1") {
+			t.Errorf("%s: redirect to %q with state %q", c.name, ae.RedirectURI, ae.State)
+		}
+	}
+	// acr_values: the first known value, never below L2.
+	for acr, want := range map[string]identity.Level{"L4": identity.L4, "foo L3 L4": identity.L3, "L1": identity.L2, "urn:x": identity.L2} {
+		q := goodQuery()
+		q.Set("acr_values", acr)
+		if st, err := p.Authorize(ctx, q); err != nil || st.Level != want {
+			t.Errorf("acr_values %q: %v %v", acr, st, err)
+		}
+	}
+}
+
+// TestSessionBoundToBrowser: only the browser that started a session may
+// wait on it; unknown and malformed session IDs are not found.
+func TestSessionBoundToBrowser(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	st, err := p.Authorize(ctx, goodQuery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if out, err := p.Wait(ctx, st.ID, st.Browser, 0); err != nil || out != nil {
+		t.Errorf("pending session: %v %v", out, err)
+	}
+	// Change one character of each to one it does not have already.
+	other := func(s string) string {
+		if s[0] == 'A' {
+			return "B" + s[1:]
+		}
+		return "A" + s[1:]
+	}
+	for name, c := range map[string][2]string{
+		"other browser": {st.ID, other(st.Browser)},
+		"unknown":       {other(st.ID), st.Browser},
+		"malformed":     {"../" + st.ID, st.Browser},
+	} {
+		var e *Error
+		if _, err := p.Wait(ctx, c[0], c[1], 0); !errors.As(err, &e) || e.Code != CodeSessionNotFound {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if r, err := p.Describe(ctx, st.ID); err != nil || r.ClientName != "Shop" || r.ACR != "L2" || len(r.Challenge) != 43 {
+		t.Errorf("describe: %+v %v", r, err)
+	}
+}
+
+// FuzzAuthorize: any query gets a session or an *AuthorizeError, and an
+// error is redirected only to the registered URI.
+func FuzzAuthorize(f *testing.F) {
+	f.Add(goodQuery().Encode())
+	f.Add("client_id=shop&redirect_uri=https%3A%2F%2Fshop.example%2Fcb&response_type=code&scope=openid&prompt=none")
+	f.Add("client_id=shop&client_id=shop")
+	f.Add("%zz&&=;")
+	p := newTestProvider(f)
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		st, err := p.Authorize(context.Background(), q)
+		if err == nil {
+			if st == nil || len(st.ID) != 43 {
+				t.Fatalf("session %+v", st)
+			}
+			return
+		}
+		var ae *AuthorizeError
+		if !errors.As(err, &ae) {
+			t.Fatalf("not an AuthorizeError: %v", err)
+		}
+		if ae.RedirectURI != "" && ae.RedirectURI != testRedirect {
+			t.Fatalf("redirects to %q", ae.RedirectURI)
+		}
+	})
+}
+
+// FuzzLogout: any query is refused with an *Error (no ID token of this
+// node can be forged), never a redirect.
+func FuzzLogout(f *testing.F) {
+	f.Add("id_token_hint=eyJhbGciOiJFUzI1NiJ9.e30.sig&post_logout_redirect_uri=https%3A%2F%2Fshop.example%2Fcb")
+	f.Add("id_token_hint=a.b.c&id_token_hint=d")
+	p := newTestProvider(f)
+	f.Fuzz(func(t *testing.T, raw string) {
+		q, err := url.ParseQuery(raw)
+		if err != nil {
+			return
+		}
+		target, err := p.Logout(context.Background(), q)
+		var e *Error
+		if target != "" || !errors.As(err, &e) {
+			t.Fatalf("logout without a valid hint: %q %v", target, err)
+		}
+	})
+}
+
+// FuzzToken: any token request form from a registered client is refused
+// with an *Error when no code or refresh token was issued.
+func FuzzToken(f *testing.F) {
+	f.Add("authorization_code", "abc", "https://shop.example/cb", "verifier-verifier-verifier-verifier-verifier", "")
+	f.Add("refresh_token", "", "", "", "xyz")
+	f.Add("password", "", "", "", "")
+	p := newTestProvider(f)
+	c, err := p.cfg.Clients.Get(context.Background(), "shop")
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, grant, code, redirect, verifier, rt string) {
+		form := map[string]string{"grant_type": grant, "code": code, "redirect_uri": redirect, "code_verifier": verifier, "refresh_token": rt}
+		resp, err := p.Token(context.Background(), c, form)
+		var e *Error
+		if resp != nil || !errors.As(err, &e) {
+			t.Fatalf("token without a grant: %+v %v", resp, err)
+		}
+	})
+}

@@ -1,0 +1,231 @@
+package login
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/enrollment"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
+)
+
+// Endpoint paths, relative to the issuer.
+const (
+	AuthorizePath = "/oauth2/authorize"
+	UserInfoPath  = "/oauth2/userinfo"
+	LogoutPath    = "/oauth2/logout"
+	// SessionPath is the login session resource the holder's app reads
+	// (GET), approves (POST SessionPath/approve) and the login page waits
+	// on (GET SessionPath/wait); {id} is the session ID.
+	SessionPath = "/login/sessions/{id}"
+)
+
+// Defaults of Config zero values.
+const (
+	DefaultSessionTTL      = 2 * time.Minute
+	DefaultCodeTTL         = 60 * time.Second
+	DefaultAccessTokenTTL  = 10 * time.Minute
+	DefaultRefreshTokenTTL = 30 * 24 * time.Hour
+	DefaultIDTokenTTL      = 10 * time.Minute
+)
+
+// Clients looks up registered relying parties; auth.FileStore satisfies
+// it. Get returns an error matching auth.ErrClientNotFound for an unknown
+// client ID.
+type Clients interface {
+	Get(ctx context.Context, id string) (auth.Client, error)
+}
+
+// Holders authenticates a holder's signed request (its device key over
+// the request, its binding checked for signature, validity and status,
+// the nonce spent); redeem.BindingAuthenticator satisfies it.
+type Holders interface {
+	AuthenticateHolder(ctx context.Context, r *qrcode.HolderRequest) (redeem.Holder, error)
+}
+
+// Pairwise derives a relying party's pairwise subject from a holder's
+// symbol-derived subject and the party's sector; identity.BindingSubjects
+// satisfies it.
+type Pairwise interface {
+	Pairwise(subject []byte, sector identity.Sector) (string, error)
+}
+
+// SectorRegistry claims a relying party's pairwise sector in the
+// consortium registry (the ledger), so that no two parties share one; it
+// returns an error for a sector another party holds. Optional.
+type SectorRegistry interface {
+	ClaimSector(ctx context.Context, clientID string, sector identity.Sector) error
+}
+
+// PINChecker checks a holder's PIN against the verifier sealed in its
+// binding credential, counting attempts; *enrollment.PINChecker satisfies
+// it. Its errors: enrollment.PINMismatchError (wrong PIN),
+// identity.ErrPINLocked, and the binding and device proof errors.
+type PINChecker interface {
+	Check(ctx context.Context, req *enrollment.PINCheckRequest) (*enrollment.Binding, error)
+}
+
+// Delegations verifies a delegation presented by an authenticated holder
+// (the actor) for an action; *qrcode.Verifier satisfies it.
+type Delegations interface {
+	VerifyDelegation(ctx context.Context, raw, actor []byte, action string, now time.Time) (*qrcode.Delegation, error)
+}
+
+// Keys are the node's keys: Active signs ID tokens, Published (active
+// and retiring) verifies an id_token_hint. *keystore.Store satisfies it.
+type Keys interface {
+	Active(alg string) (keystore.Key, error)
+	Published() []keystore.Key
+}
+
+// Store is the ephemeral state of logins: sessions, codes and tokens.
+// store.Memory and redisstore.Store satisfy it. Put never overwrites a
+// live value (store.ErrExists); MarkUsed spends a single-use ID
+// (store.ErrReplayed when already spent); Consume returns and deletes atomically (of
+// concurrent callers one wins, the others get store.ErrNotFound); Get
+// returns store.ErrNotFound for a missing or expired key. Keys are hashed
+// by the store, so the secrets used in them never reach it in clear.
+type Store interface {
+	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	Consume(ctx context.Context, key string) ([]byte, error)
+	Get(ctx context.Context, key string) ([]byte, error)
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	MarkUsed(ctx context.Context, key string, ttl time.Duration) error
+}
+
+// Config configures New. Issuer, Clients, Holders, Pairwise, Keys and
+// Store are required; zero durations take the defaults above, nil Now and
+// Rand take time.Now and crypto/rand.
+type Config struct {
+	// Issuer is the node's public base URL, the iss of ID tokens.
+	Issuer   string
+	Clients  Clients
+	Holders  Holders
+	Pairwise Pairwise
+	Sectors  SectorRegistry
+	// Terminals and StaticCodes let accredited counter terminals approve
+	// logins for holders of static printed codes; nil refuses such
+	// approvals.
+	Terminals   Terminals
+	StaticCodes StaticCodes
+	// Delegations verifies the delegation of a guardian approving for the
+	// person they act for; nil refuses such approvals.
+	Delegations Delegations
+	// PINs checks the PIN of approvals at L3 and above; nil means such
+	// logins cannot be approved.
+	PINs  PINChecker
+	Keys  Keys
+	Store Store
+	// SessionTTL is how long a login session waits for its approval.
+	SessionTTL time.Duration
+	// CodeTTL is how long an authorization code can be exchanged.
+	CodeTTL                    time.Duration
+	AccessTokenTTL, IDTokenTTL time.Duration
+	RefreshTokenTTL            time.Duration
+	Now                        func() time.Time
+	Rand                       io.Reader
+}
+
+// Provider is the OpenID Connect provider. It is safe for concurrent use.
+type Provider struct {
+	cfg  Config
+	held sync.Map // client ID + sector → struct{}: sector claims that succeeded
+}
+
+// New checks cfg and returns a Provider.
+func New(cfg Config) (*Provider, error) {
+	if cfg.Clients == nil || cfg.Holders == nil || cfg.Pairwise == nil || cfg.Keys == nil || cfg.Store == nil {
+		return nil, errors.New("login: Config needs Clients, Holders, Pairwise, Keys and Store")
+	}
+	u, err := url.Parse(cfg.Issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.HasSuffix(cfg.Issuer, "/") {
+		return nil, fmt.Errorf("login: issuer %q must be an http(s) URL without trailing slash", cfg.Issuer)
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.SessionTTL, DefaultSessionTTL)
+	def(&cfg.CodeTTL, DefaultCodeTTL)
+	def(&cfg.AccessTokenTTL, DefaultAccessTokenTTL)
+	def(&cfg.IDTokenTTL, DefaultIDTokenTTL)
+	def(&cfg.RefreshTokenTTL, DefaultRefreshTokenTTL)
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	for _, alg := range IDTokenAlgorithms {
+		if _, err := cfg.Keys.Active(alg); err != nil {
+			return nil, fmt.Errorf("login: no %s signing key: %w", alg, err)
+		}
+	}
+	return &Provider{cfg: cfg}, nil
+}
+
+// IDTokenAlgorithms are the algorithms ID tokens are signed with: SM2 by
+// default, ES256 for relying parties registered for it (mainstream JOSE
+// libraries cannot verify SM2).
+var IDTokenAlgorithms = auth.IDTokenAlgorithms
+
+// random returns n random bytes as base64url.
+func (p *Provider) random(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(p.cfg.Rand, b); err != nil {
+		return "", &Error{Code: CodeTemporarilyUnavailable, Description: "randomness unavailable", Err: err}
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// Discovery is the OpenID Provider configuration (OpenID Connect
+// Discovery 1.0 §3) merged with the authorization server metadata m.
+func (p *Provider) Discovery(m auth.Metadata) map[string]any {
+	iss := p.cfg.Issuer
+	return map[string]any{
+		"issuer":                                           iss,
+		"authorization_endpoint":                           iss + AuthorizePath,
+		"token_endpoint":                                   m.TokenEndpoint,
+		"userinfo_endpoint":                                iss + UserInfoPath,
+		"end_session_endpoint":                             iss + LogoutPath,
+		"jwks_uri":                                         m.JWKSURI,
+		"introspection_endpoint":                           m.IntrospectionEndpoint,
+		"revocation_endpoint":                              m.RevocationEndpoint,
+		"scopes_supported":                                 append([]string{ScopeOpenID, ScopeOfflineAccess}, auth.Claims...),
+		"response_types_supported":                         []string{"code"},
+		"response_modes_supported":                         []string{"query"},
+		"grant_types_supported":                            []string{auth.GrantAuthorizationCode, GrantRefreshToken, auth.GrantClientCredentials},
+		"subject_types_supported":                          []string{"pairwise"},
+		"id_token_signing_alg_values_supported":            IDTokenAlgorithms,
+		"userinfo_signing_alg_values_supported":            []string{"none"},
+		"code_challenge_methods_supported":                 []string{"S256"},
+		"token_endpoint_auth_methods_supported":            m.TokenEndpointAuthMethods,
+		"token_endpoint_auth_signing_alg_values_supported": m.TokenEndpointAuthSigningAlgs,
+		"claims_supported":                                 append([]string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "azp"}, auth.Claims...),
+		"acr_values_supported":                             []string{"L1", "L2", "L3", "L4"},
+		"prompt_values_supported":                          []string{"none", "login", "consent", "select_account"},
+		"claims_parameter_supported":                       false,
+		"request_parameter_supported":                      false,
+		"request_uri_parameter_supported":                  false,
+		"frontchannel_logout_supported":                    false,
+		"access_token_signing_alg_values_supported":        m.AccessTokenSigningAlgs,
+	}
+}
+
+// Issuer returns the node's issuer URL.
+func (p *Provider) Issuer() string { return p.cfg.Issuer }
+
+// SessionTTL returns how long a login session waits for its approval.
+func (p *Provider) SessionTTL() time.Duration { return p.cfg.SessionTTL }

@@ -1,0 +1,319 @@
+package login
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/trustid-cn/trustid/enrollment"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// session is a login session as stored: the authorization request, the
+// digest of the browser secret, the challenge the holder signs, and once
+// approved, who logged in.
+type session struct {
+	ClientID      string   `json:"client_id"`
+	RedirectURI   string   `json:"redirect_uri"`
+	State         string   `json:"state,omitempty"`
+	Nonce         string   `json:"nonce,omitempty"`
+	CodeChallenge string   `json:"code_challenge"`
+	Scope         string   `json:"scope"`
+	Claims        []string `json:"claims,omitempty"`
+	Level         int      `json:"level"`
+	Browser       string   `json:"browser"`
+	Challenge     string   `json:"challenge"`
+	Expires       int64    `json:"expires"`
+
+	Approved *grant `json:"approved,omitempty"`
+}
+
+// grant is what a login established, carried from the session to the
+// code and from the code to the tokens.
+type grant struct {
+	Sub      string            `json:"sub"`
+	ACR      string            `json:"acr"`
+	AMR      []string          `json:"amr"`
+	AuthTime int64             `json:"auth_time"`
+	Claims   map[string]string `json:"claims,omitempty"`
+	// Act names who approved on the holder's behalf (a counter terminal or
+	// a guardian), empty when the holder did.
+	Act string `json:"act,omitempty"`
+}
+
+func sessionKey(id string) string { return "login-session:" + id }
+func onceKey(id string) string    { return "login-session-once:" + id }
+
+// digest is a base64url SHA-256, for secrets kept only to be compared.
+func digest(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+func (p *Provider) putSession(ctx context.Context, id string, s *session) error {
+	b, err := json.Marshal(s)
+	if err != nil {
+		return failWith(CodeServerError, "internal error", err)
+	}
+	ttl := time.Unix(s.Expires, 0).Sub(p.cfg.Now())
+	if ttl <= 0 {
+		return fail(CodeSessionNotFound, "the login session expired")
+	}
+	if err := p.cfg.Store.Set(ctx, sessionKey(id), b, ttl); err != nil {
+		return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
+	}
+	if s.Approved == nil {
+		if err := p.cfg.Store.Put(ctx, onceKey(id), []byte{1}, ttl); err != nil {
+			return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
+		}
+	}
+	return nil
+}
+
+func (p *Provider) getSession(ctx context.Context, id string) (*session, error) {
+	if len(id) != 43 || !isBase64URL(id) {
+		return nil, fail(CodeSessionNotFound, "no such login session")
+	}
+	b, err := p.cfg.Store.Get(ctx, sessionKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fail(CodeSessionNotFound, "no such login session, or it expired")
+	}
+	if err != nil {
+		return nil, failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
+	}
+	var s session
+	if err := json.Unmarshal(b, &s); err != nil {
+		return nil, failWith(CodeServerError, "internal error", err)
+	}
+	if p.cfg.Now().Unix() >= s.Expires {
+		return nil, fail(CodeSessionNotFound, "the login session expired")
+	}
+	return &s, nil
+}
+
+// Request is what a login session asks of the holder: the app shows it
+// before the holder approves.
+type Request struct {
+	ClientID   string   `json:"client_id"`
+	ClientName string   `json:"client_name"`
+	Claims     []string `json:"claims"`
+	// ACR is the assurance level asked for, "L2".."L4".
+	ACR string `json:"acr"`
+	// Challenge is the nonce the holder's approval signs (base64url of 32
+	// bytes): the Nonce of its qrcode.HolderRequest.
+	Challenge string    `json:"challenge"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// Describe returns what session id asks, for the holder's app.
+func (p *Provider) Describe(ctx context.Context, id string) (*Request, error) {
+	s, err := p.getSession(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	if s.Approved != nil {
+		return nil, fail(CodeSessionNotFound, "the login session was already approved")
+	}
+	c, err := p.client(ctx, s.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	return &Request{
+		ClientID: c.ID, ClientName: c.Name, Claims: append([]string{}, s.Claims...),
+		ACR: identity.Level(s.Level).String(), Challenge: s.Challenge, ExpiresAt: time.Unix(s.Expires, 0).UTC(),
+	}, nil
+}
+
+// Approval is the holder app's approval of a login session.
+type Approval struct {
+	// Request is signed by the holder's bound device key over its QR
+	// binding, with the session's challenge as Nonce and Consent naming
+	// the claims the holder releases (of those the session asks).
+	Request qrcode.HolderRequest `json:"request"`
+	// PINCheck is required at L3 and above: the same binding's credential,
+	// a fresh device proof and the PIN (enrollment.PINCheckRequest).
+	PINCheck *enrollment.PINCheckRequest `json:"pin_check,omitempty"`
+	// Delegation, when set, makes this a guardian's approval: the holder
+	// who signed Request is the delegation's actor and logs in the
+	// principal, for a delegation whose scope allows qrcode.ActionPresent.
+	// The ID token's sub is the principal's, its act the guardian's
+	// pairwise ID; no claim is released (Consent must be empty).
+	Delegation []byte `json:"delegation,omitempty"`
+}
+
+// Approve approves session id as the holder. The level the approval
+// proves is the binding's when its PIN was checked, else at most L2
+// (possession of the device); it must meet the level asked for.
+// Approving spends the challenge, so a session is approved at most once.
+func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
+	r := &a.Request
+	s, err := p.getSession(ctx, id)
+	if err != nil {
+		return err
+	}
+	if s.Approved != nil {
+		return fail(CodeSessionNotFound, "the login session was already approved")
+	}
+	want, _ := base64.RawURLEncoding.DecodeString(s.Challenge)
+	if subtle.ConstantTimeCompare(r.Nonce, want) != 1 {
+		return fail(CodeApprovalRefused, "the approval does not sign this session's challenge")
+	}
+	if a.Delegation != nil && (len(r.Consent) > 0 || p.cfg.Delegations == nil || len(a.Delegation) > 2048) {
+		return fail(CodeApprovalRefused, "a guardian's approval releases no claim, and needs a delegation this node can check")
+	}
+	for _, name := range r.Consent {
+		if !slices.Contains(s.Claims, name) {
+			return fail(CodeApprovalRefused, "consent names a claim the session does not ask for")
+		}
+	}
+	// The PIN is checked first: a wrong PIN leaves the challenge unspent,
+	// so the holder can try again on the same session.
+	var pinned *enrollment.Binding
+	if identity.Level(s.Level) >= identity.L3 {
+		if a.PINCheck == nil {
+			return fail(CodeApprovalRefused, "this login asks for the holder's PIN (pin_check)")
+		}
+		if p.cfg.PINs == nil {
+			return fail(CodeApprovalRefused, "this node cannot check PINs")
+		}
+		if pinned, err = p.cfg.PINs.Check(ctx, a.PINCheck); err != nil {
+			return pinError(err)
+		}
+	}
+	h, err := p.cfg.Holders.AuthenticateHolder(ctx, r)
+	if err != nil {
+		return holderError(err)
+	}
+	level, amr := min(identity.Level(h.Assurance), identity.L2), []string{"hwk"}
+	if pinned != nil {
+		if subtle.ConstantTimeCompare(pinned.Subject(), h.Subject) != 1 {
+			return fail(CodeApprovalRefused, "the PIN was checked for another binding")
+		}
+		level, amr = identity.Level(min(pinned.Level, h.Assurance)), []string{"hwk", "pin"}
+	}
+	if !level.AtLeast(identity.Level(s.Level)) {
+		return fail(CodeApprovalRefused, "the holder's binding is below the assurance level the relying party asked for")
+	}
+	c, err := p.client(ctx, s.ClientID)
+	if err != nil {
+		return err
+	}
+	subject, act := h.Subject, ""
+	if a.Delegation != nil {
+		d, err := p.cfg.Delegations.VerifyDelegation(ctx, a.Delegation, h.Subject, qrcode.ActionPresent, p.cfg.Now())
+		if err != nil {
+			return holderError(err)
+		}
+		if act, err = p.cfg.Pairwise.Pairwise(h.Subject, sectorOf(c)); err != nil {
+			return failWith(CodeApprovalRefused, "the guardian's subject is not this region's", err)
+		}
+		subject = d.Principal
+	}
+	sub, err := p.cfg.Pairwise.Pairwise(subject, sectorOf(c))
+	if err != nil {
+		return failWith(CodeApprovalRefused, "the subject is not this region's", err)
+	}
+	g := &grant{Sub: sub, ACR: level.String(), AMR: amr, AuthTime: p.cfg.Now().Unix(), Act: act}
+	for _, name := range r.Consent {
+		if v, ok := h.Claims[name]; ok && slices.Contains(c.Claims, name) {
+			if g.Claims == nil {
+				g.Claims = map[string]string{}
+			}
+			g.Claims[name] = v
+		}
+	}
+	s.Approved = g
+	return p.putSession(ctx, id, s)
+}
+
+// holderError maps the holder authenticator's errors.
+func holderError(err error) error {
+	switch {
+	case errors.Is(err, qrcode.ErrUnavailable), errors.Is(err, qrcode.ErrStatusUnavailable):
+		return failWith(CodeTemporarilyUnavailable, "the holder's binding cannot be checked now; retry", err)
+	case errors.Is(err, qrcode.ErrRevoked):
+		return failWith(CodeApprovalRefused, "the holder's binding is revoked", err)
+	case errors.Is(err, qrcode.ErrSuspended):
+		return failWith(CodeApprovalRefused, "the holder's binding is suspended", err)
+	case errors.Is(err, qrcode.ErrBindingExpired):
+		return failWith(CodeApprovalRefused, "the holder's binding expired", err)
+	case errors.Is(err, qrcode.ErrDelegation), errors.Is(err, qrcode.ErrDelegationScope):
+		return failWith(CodeApprovalRefused, "the delegation does not let this holder log in for its principal", err)
+	}
+	return failWith(CodeApprovalRefused, "the approval is not signed by a valid device binding", err)
+}
+
+// pinError maps the PIN checker's errors.
+func pinError(err error) error {
+	var mismatch *enrollment.PINMismatchError
+	switch {
+	case errors.As(err, &mismatch):
+		return failWith(CodeApprovalRefused, fmt.Sprintf("wrong PIN; %d attempts left", mismatch.Remaining), err)
+	case errors.Is(err, identity.ErrPINLocked):
+		return failWith(CodeApprovalRefused, "too many wrong PINs; the binding is locked for now", err)
+	case errors.Is(err, enrollment.ErrPINNotSet):
+		return failWith(CodeApprovalRefused, "the binding has no PIN", err)
+	case errors.Is(err, enrollment.ErrPINRequest), errors.Is(err, enrollment.ErrBindingCredential):
+		return failWith(CodeApprovalRefused, "the PIN check is malformed or its binding credential invalid", err)
+	case errors.Is(err, store.ErrFull) || errors.Is(err, store.ErrClosed):
+		return failWith(CodeTemporarilyUnavailable, "the PIN check is unavailable; retry", err)
+	}
+	return failWith(CodeApprovalRefused, "the PIN check failed", err)
+}
+
+// Outcome is where the browser goes once its session is done: the
+// client's redirect URI with the code (or an error) and state.
+type Outcome struct {
+	Redirect string
+}
+
+// Wait waits up to maxWait for session id to be approved and returns
+// the redirect with the authorization code, or nil when it is still
+// pending. browser is the secret Authorize returned (the login page's
+// cookie): only the browser that started the session gets its code. The
+// session ends when the code is issued: a second Wait finds none.
+func (p *Provider) Wait(ctx context.Context, id, browser string, maxWait time.Duration) (*Outcome, error) {
+	deadline := time.Now().Add(maxWait)
+	for {
+		s, err := p.getSession(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if subtle.ConstantTimeCompare([]byte(digest(browser)), []byte(s.Browser)) != 1 {
+			return nil, fail(CodeSessionNotFound, "no such login session for this browser")
+		}
+		if s.Approved != nil {
+			return p.complete(ctx, id, s)
+		}
+		if !time.Now().Before(deadline) {
+			return nil, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, nil
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// complete ends an approved session, exactly once, and issues its code.
+func (p *Provider) complete(ctx context.Context, id string, s *session) (*Outcome, error) {
+	if _, err := p.cfg.Store.Consume(ctx, onceKey(id)); errors.Is(err, store.ErrNotFound) {
+		return nil, fail(CodeSessionNotFound, "the login session is already complete")
+	} else if err != nil {
+		return nil, failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
+	}
+	code, err := p.issueCode(ctx, s)
+	if err != nil {
+		return nil, err
+	}
+	return &Outcome{Redirect: redirectWith(s.RedirectURI, map[string]string{"code": code, "state": s.State, "iss": p.cfg.Issuer})}, nil
+}

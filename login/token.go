@@ -1,0 +1,367 @@
+package login
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"hash"
+	"net/url"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// code is an authorization code as stored, under its own value.
+type code struct {
+	ClientID      string `json:"client_id"`
+	RedirectURI   string `json:"redirect_uri"`
+	CodeChallenge string `json:"code_challenge"`
+	Nonce         string `json:"nonce,omitempty"`
+	Scope         string `json:"scope"`
+	Grant         grant  `json:"grant"`
+}
+
+// refresh is a refresh token (or an access token) as stored: whom it is
+// for and the family of tokens one login started.
+type refresh struct {
+	ClientID string `json:"client_id"`
+	Scope    string `json:"scope"`
+	Family   string `json:"family"`
+	Grant    grant  `json:"grant"`
+}
+
+// Store keys. A spent marker remembers, for a code or refresh token
+// already used, the family it started, so that a replay revokes it.
+func codeKey(c string) string          { return "login-code:" + c }
+func codeSpentKey(c string) string     { return "login-code-spent:" + c }
+func refreshKey(t string) string       { return "login-rt:" + t }
+func refreshSpentKey(t string) string  { return "login-rt-spent:" + t }
+func accessKey(t string) string        { return "login-at:" + t }
+func familyRevokedKey(f string) string { return "login-family-revoked:" + f }
+
+// spentTTL is how long a spent code is remembered: a replay within it
+// revokes the tokens the code gave.
+const spentTTL = time.Hour
+
+func (p *Provider) issueCode(ctx context.Context, s *session) (string, error) {
+	c, err := p.random(32)
+	if err != nil {
+		return "", err
+	}
+	b, _ := json.Marshal(code{ClientID: s.ClientID, RedirectURI: s.RedirectURI, CodeChallenge: s.CodeChallenge,
+		Nonce: s.Nonce, Scope: s.Scope, Grant: *s.Approved})
+	if err := p.cfg.Store.Put(ctx, codeKey(c), b, p.cfg.CodeTTL); err != nil {
+		return "", failWith(CodeTemporarilyUnavailable, "the code store is unavailable", err)
+	}
+	return c, nil
+}
+
+// redirectWith adds params (those not empty) to the query of uri.
+func redirectWith(uri string, params map[string]string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return uri
+	}
+	q := u.Query()
+	for k, v := range params {
+		if v != "" {
+			q.Set(k, v)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
+}
+
+// TokenResponse is the token endpoint's answer (RFC 6749 §5.1, OpenID
+// Connect Core §3.1.3.3).
+type TokenResponse struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	IDToken      string `json:"id_token"`
+	RefreshToken string `json:"refresh_token,omitempty"`
+	Scope        string `json:"scope"`
+}
+
+// Grants are the grant types Token serves.
+var Grants = []string{auth.GrantAuthorizationCode, GrantRefreshToken}
+
+// Token serves the authorization_code and refresh_token grants for the
+// authenticated client c, with the token request's form.
+func (p *Provider) Token(ctx context.Context, c auth.Client, form map[string]string) (*TokenResponse, error) {
+	if !slices.Contains(c.GrantTypes, auth.GrantAuthorizationCode) {
+		return nil, fail(CodeUnauthorizedClient, "the client is not registered for user login")
+	}
+	switch form["grant_type"] {
+	case auth.GrantAuthorizationCode:
+		return p.exchange(ctx, c, form)
+	case GrantRefreshToken:
+		return p.refresh(ctx, c, form["refresh_token"])
+	}
+	return nil, fail(CodeUnsupportedGrantType, "grant_type must be authorization_code or refresh_token")
+}
+
+func (p *Provider) exchange(ctx context.Context, c auth.Client, form map[string]string) (*TokenResponse, error) {
+	text, verifier := form["code"], form["code_verifier"]
+	if text == "" || len(text) > 64 {
+		return nil, fail(CodeInvalidRequest, "code is missing")
+	}
+	b, err := p.cfg.Store.Consume(ctx, codeKey(text))
+	if errors.Is(err, store.ErrNotFound) {
+		// A replayed code: revoke what it gave (RFC 6749 §4.1.2).
+		if fam, err := p.cfg.Store.Get(ctx, codeSpentKey(text)); err == nil {
+			p.revokeFamily(ctx, string(fam))
+		}
+		return nil, fail(CodeInvalidGrant, "the code is invalid, expired or already used")
+	}
+	if err != nil {
+		return nil, failWith(CodeTemporarilyUnavailable, "the code store is unavailable", err)
+	}
+	var cd code
+	if err := json.Unmarshal(b, &cd); err != nil {
+		return nil, failWith(CodeServerError, "internal error", err)
+	}
+	// The code is spent either way: a wrong client, redirect or verifier
+	// is someone who should not have it.
+	sum := sha256.Sum256([]byte(verifier))
+	switch {
+	case len(verifier) < 43 || len(verifier) > 128:
+		return nil, fail(CodeInvalidGrant, "code_verifier is missing or not 43 to 128 characters (PKCE is required)")
+	case cd.ClientID != c.ID:
+		return nil, fail(CodeInvalidGrant, "the code was issued to another client")
+	case form["redirect_uri"] != cd.RedirectURI:
+		return nil, fail(CodeInvalidGrant, "redirect_uri does not match the authorization request")
+	case subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(cd.CodeChallenge)) != 1:
+		return nil, fail(CodeInvalidGrant, "code_verifier does not match the code_challenge")
+	}
+	family, err := p.random(16)
+	if err != nil {
+		return nil, err
+	}
+	if err := p.cfg.Store.Set(ctx, codeSpentKey(text), []byte(family), spentTTL); err != nil {
+		return nil, failWith(CodeTemporarilyUnavailable, "the code store is unavailable", err)
+	}
+	return p.tokens(ctx, c, refresh{ClientID: c.ID, Scope: cd.Scope, Family: family, Grant: cd.Grant}, cd.Nonce)
+}
+
+func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*TokenResponse, error) {
+	if tok == "" || len(tok) > 64 {
+		return nil, fail(CodeInvalidRequest, "refresh_token is missing")
+	}
+	b, err := p.cfg.Store.Consume(ctx, refreshKey(tok))
+	if errors.Is(err, store.ErrNotFound) {
+		// Reuse of a rotated refresh token: someone else has it. Revoke
+		// the whole family (OAuth 2.0 Security BCP §4.14.2).
+		if fam, err := p.cfg.Store.Get(ctx, refreshSpentKey(tok)); err == nil {
+			p.revokeFamily(ctx, string(fam))
+		}
+		return nil, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
+	}
+	if err != nil {
+		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	var rt refresh
+	if err := json.Unmarshal(b, &rt); err != nil {
+		return nil, failWith(CodeServerError, "internal error", err)
+	}
+	if err := p.cfg.Store.Set(ctx, refreshSpentKey(tok), []byte(rt.Family), p.cfg.RefreshTokenTTL); err != nil {
+		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	if rt.ClientID != c.ID {
+		p.revokeFamily(ctx, rt.Family)
+		return nil, fail(CodeInvalidGrant, "the refresh token was issued to another client")
+	}
+	if p.familyRevoked(ctx, rt.Family) {
+		return nil, fail(CodeInvalidGrant, "the refresh token was revoked")
+	}
+	return p.tokens(ctx, c, rt, "")
+}
+
+func (p *Provider) revokeFamily(ctx context.Context, family string) {
+	// Best effort: a store failure here leaves the family's tokens to
+	// expire, and the request is refused anyway.
+	_ = p.cfg.Store.Set(ctx, familyRevokedKey(family), []byte{1}, p.cfg.RefreshTokenTTL)
+}
+
+// familyRevoked fails closed: a store that cannot answer counts as revoked.
+func (p *Provider) familyRevoked(ctx context.Context, family string) bool {
+	_, err := p.cfg.Store.Get(ctx, familyRevokedKey(family))
+	return !errors.Is(err, store.ErrNotFound)
+}
+
+// tokens issues an access token, an ID token and, with offline_access, a
+// new refresh token of the family.
+func (p *Provider) tokens(ctx context.Context, c auth.Client, rt refresh, nonce string) (*TokenResponse, error) {
+	at, err := p.random(32)
+	if err != nil {
+		return nil, err
+	}
+	b, _ := json.Marshal(rt)
+	if err := p.cfg.Store.Set(ctx, accessKey(at), b, p.cfg.AccessTokenTTL); err != nil {
+		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(p.cfg.AccessTokenTTL / time.Second), Scope: rt.Scope}
+	if slices.Contains(strings.Fields(rt.Scope), ScopeOfflineAccess) {
+		if resp.RefreshToken, err = p.random(32); err != nil {
+			return nil, err
+		}
+		if err := p.cfg.Store.Put(ctx, refreshKey(resp.RefreshToken), b, p.cfg.RefreshTokenTTL); err != nil {
+			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+		}
+	}
+	if resp.IDToken, err = p.idToken(c, rt, nonce, at); err != nil {
+		return nil, err
+	}
+	return resp, nil
+}
+
+// idToken signs the ID token with the client's algorithm (SM2 unless it
+// registered ES256).
+func (p *Provider) idToken(c auth.Client, rt refresh, nonce, accessToken string) (string, error) {
+	alg := c.IDTokenAlg
+	if alg == "" {
+		alg = gm.AlgSM2
+	}
+	key, err := p.cfg.Keys.Active(alg)
+	if err != nil || key.Signer == nil {
+		return "", failWith(CodeTemporarilyUnavailable, "no signing key", err)
+	}
+	now := p.cfg.Now().Truncate(time.Second)
+	g := rt.Grant
+	claims := jwt.MapClaims{
+		"iss": p.cfg.Issuer, "sub": g.Sub, "aud": c.ID, "azp": c.ID,
+		"iat": now.Unix(), "exp": now.Add(p.cfg.IDTokenTTL).Unix(), "auth_time": g.AuthTime,
+		"acr": g.ACR, "amr": g.AMR, "sid": rt.Family, "at_hash": halfHash(alg, accessToken),
+	}
+	if nonce != "" {
+		claims["nonce"] = nonce
+	}
+	if g.Act != "" {
+		claims["act"] = map[string]string{"sub": g.Act}
+	}
+	t := jwt.NewWithClaims(jwt.GetSigningMethod(alg), claims)
+	t.Header["kid"] = key.Kid
+	t.Header["typ"] = "JWT"
+	signed, err := t.SignedString(key.Signer)
+	if err != nil {
+		return "", failWith(CodeServerError, "signing failed", err)
+	}
+	return signed, nil
+}
+
+// halfHash is at_hash (OpenID Connect Core §3.1.3.6): the left half of
+// the access token's hash with the ID token algorithm's hash, SHA-256
+// for ES256 and SM3 for SM2, base64url.
+func halfHash(alg, token string) string {
+	var h hash.Hash = sha256.New()
+	if alg == gm.AlgSM2 {
+		h = gm.NewSM3()
+	}
+	h.Write([]byte(token))
+	sum := h.Sum(nil)
+	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
+
+// UserInfo answers the userinfo endpoint for an access token: the
+// pairwise sub and the claims the holder released that the client is
+// registered for. Errors carry CodeInvalidToken.
+func (p *Provider) UserInfo(ctx context.Context, accessToken string) (map[string]any, error) {
+	if accessToken == "" || len(accessToken) > 64 {
+		return nil, fail(CodeInvalidToken, "an access token is required")
+	}
+	b, err := p.cfg.Store.Get(ctx, accessKey(accessToken))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fail(CodeInvalidToken, "the access token is invalid or expired")
+	}
+	if err != nil {
+		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	var rt refresh
+	if err := json.Unmarshal(b, &rt); err != nil {
+		return nil, failWith(CodeServerError, "internal error", err)
+	}
+	if p.familyRevoked(ctx, rt.Family) {
+		return nil, fail(CodeInvalidToken, "the access token was revoked")
+	}
+	c, err := p.client(ctx, rt.ClientID)
+	if err != nil {
+		return nil, fail(CodeInvalidToken, "the access token's client is no longer registered")
+	}
+	out := map[string]any{"sub": rt.Grant.Sub}
+	for name, v := range rt.Grant.Claims {
+		if !slices.Contains(c.Claims, name) {
+			continue
+		}
+		switch v {
+		case "true":
+			out[name] = true
+		case "false":
+			out[name] = false
+		default:
+			out[name] = v
+		}
+	}
+	return out, nil
+}
+
+// Logout serves RP-initiated logout (OpenID Connect RP-Initiated Logout
+// 1.0): id_token_hint must be an ID token this node issued (expired ones
+// too); the tokens of its login (its sid) are revoked. It returns where to
+// send the browser: post_logout_redirect_uri with state, which must be one
+// of the client's registered redirect URIs, or "" when none was given.
+func (p *Provider) Logout(ctx context.Context, q url.Values) (string, error) {
+	for _, name := range []string{"id_token_hint", "post_logout_redirect_uri", "state", "client_id"} {
+		if len(q[name]) > 1 {
+			return "", fail(CodeInvalidRequest, name+" is repeated")
+		}
+	}
+	hint := q.Get("id_token_hint")
+	if hint == "" || len(hint) > 8<<10 {
+		return "", fail(CodeInvalidRequest, "id_token_hint is required")
+	}
+	parser, err := gm.NewJWTParser(IDTokenAlgorithms, jwt.WithIssuer(p.cfg.Issuer), jwt.WithoutClaimsValidation())
+	if err != nil {
+		return "", failWith(CodeServerError, "internal error", err)
+	}
+	var claims struct {
+		jwt.RegisteredClaims
+		SID string `json:"sid"`
+	}
+	_, err = parser.ParseWithClaims(hint, &claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		for _, k := range p.cfg.Keys.Published() {
+			if k.Kid == kid && k.Alg == t.Method.Alg() {
+				return k.Public, nil
+			}
+		}
+		return nil, errors.New("unknown kid")
+	})
+	if err != nil || claims.Issuer != p.cfg.Issuer || len(claims.Audience) != 1 || claims.SID == "" {
+		return "", fail(CodeInvalidRequest, "id_token_hint is not an ID token of this node")
+	}
+	if id := q.Get("client_id"); id != "" && id != claims.Audience[0] {
+		return "", fail(CodeInvalidRequest, "client_id does not match id_token_hint")
+	}
+	c, err := p.client(ctx, claims.Audience[0])
+	if err != nil {
+		return "", err
+	}
+	p.revokeFamily(ctx, claims.SID)
+	target := q.Get("post_logout_redirect_uri")
+	if target == "" {
+		return "", nil
+	}
+	if !slices.Contains(c.PostLogoutRedirectURIs, target) {
+		return "", fail(CodeInvalidRequest, "post_logout_redirect_uri is not registered for the client")
+	}
+	return redirectWith(target, map[string]string{"state": q.Get("state")}), nil
+}

@@ -1,0 +1,344 @@
+package oid4vci
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/strictjson"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// MaxRequest bounds credential and notification request bodies.
+const MaxRequest = 256 << 10
+
+// maxProof bounds one key proof.
+const maxProof = 4 << 10
+
+// NonceResponse is the nonce endpoint's answer.
+type NonceResponse struct {
+	CNonce string `json:"c_nonce"`
+}
+
+// Nonce issues a fresh c_nonce: single use, valid for NonceTTL.
+func (s *Service) Nonce(ctx context.Context) (*NonceResponse, error) {
+	n, err := s.random(24)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Store.Put(ctx, "oid4vci:nonce:"+n, []byte{1}, s.cfg.NonceTTL); err != nil {
+		return nil, unavailable(err)
+	}
+	return &NonceResponse{CNonce: n}, nil
+}
+
+// credentialRequest is the body of a credential request.
+type credentialRequest struct {
+	ConfigurationID string          `json:"credential_configuration_id"`
+	Identifier      string          `json:"credential_identifier"`
+	Proofs          *proofs         `json:"proofs"`
+	Proof           json.RawMessage `json:"proof"`
+	Encryption      json.RawMessage `json:"credential_response_encryption"`
+}
+
+type proofs struct {
+	JWT []string `json:"jwt"`
+}
+
+// CredentialResponse is the credential endpoint's answer.
+type CredentialResponse struct {
+	Credentials    []IssuedCredential `json:"credentials"`
+	NotificationID string             `json:"notification_id"`
+}
+
+// IssuedCredential is one credential of a response.
+type IssuedCredential struct {
+	Credential string `json:"credential"`
+}
+
+// notification is the sealed record behind a notification_id.
+type notification struct {
+	Token []byte `json:"t"` // SHA-256 of the access token it was issued under
+}
+
+// session looks up an access token.
+func (s *Service) session(ctx context.Context, token string) (*grant, error) {
+	if len(token) != 43 {
+		return nil, fail(CodeInvalidToken, "the access token is unknown or expired")
+	}
+	var g grant
+	if err := s.get(ctx, "token", token, &g); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fail(CodeInvalidToken, "the access token is unknown or expired")
+		}
+		return nil, unavailable(err)
+	}
+	return &g, nil
+}
+
+// Credential answers a credential request made with an access token: it
+// checks every key proof (typ, algorithm, the key in the jwk header, aud,
+// iat, one fresh c_nonce shared by the batch, which it spends) and issues
+// one credential per distinct key, each bound to its key. Each
+// configuration is issued once per access token.
+func (s *Service) Credential(ctx context.Context, token string, body []byte) (*CredentialResponse, error) {
+	g, err := s.session(ctx, token)
+	if err != nil {
+		return nil, err
+	}
+	var req credentialRequest
+	if err := strictjson.Decode(body, &req, MaxRequest); err != nil {
+		return nil, &Error{Code: CodeInvalidCredentialRequest, Description: "the request is not a credential request object: " + err.Error()}
+	}
+	switch {
+	case req.Encryption != nil:
+		return nil, fail(CodeInvalidEncryption, "this issuer does not encrypt credential responses")
+	case req.Identifier != "":
+		return nil, fail(CodeUnknownIdentifier, "this issuer assigns no credential identifiers; use credential_configuration_id")
+	case req.ConfigurationID == "":
+		return nil, fail(CodeInvalidCredentialRequest, "credential_configuration_id is required")
+	case req.Proof != nil:
+		return nil, fail(CodeInvalidCredentialRequest, "send key proofs in proofs, not proof")
+	}
+	cfg, ok := s.configs[req.ConfigurationID]
+	if !ok {
+		return nil, fail(CodeUnknownConfiguration, "unknown credential configuration")
+	}
+	if !slices.Contains(g.Configs, cfg.id) {
+		return nil, fail(CodeInvalidCredentialRequest, "the access token does not cover this credential configuration")
+	}
+	if req.Proofs == nil || len(req.Proofs.JWT) == 0 {
+		return nil, fail(CodeInvalidProof, "proofs with at least one jwt key proof are required")
+	}
+	if len(req.Proofs.JWT) > s.cfg.BatchSize {
+		return nil, fail(CodeInvalidCredentialRequest, fmt.Sprintf("at most %d key proofs per request (batch_size)", s.cfg.BatchSize))
+	}
+	keys := make([]gm.JWK, len(req.Proofs.JWT))
+	var nonce string
+	seen := map[string]bool{}
+	for i, p := range req.Proofs.JWT {
+		k, n, err := s.verifyProof(p)
+		if err != nil {
+			return nil, err
+		}
+		if i > 0 && n != nonce {
+			return nil, fail(CodeInvalidNonce, "the key proofs of one request must carry the same c_nonce")
+		}
+		nonce = n
+		thumb, err := k.Thumbprint()
+		if err != nil {
+			return nil, &Error{Code: CodeInvalidProof, Description: "the proof's jwk is not a usable key", Err: err}
+		}
+		if seen[thumb] {
+			return nil, fail(CodeInvalidProof, "two key proofs name the same key; each credential of a batch needs its own key")
+		}
+		seen[thumb] = true
+		keys[i] = k
+	}
+	if _, err := s.cfg.Store.Consume(ctx, "oid4vci:nonce:"+nonce); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fail(CodeInvalidNonce, "the c_nonce is unknown, expired or already used; get a fresh one from the nonce endpoint")
+		}
+		return nil, unavailable(err)
+	}
+	if _, err := s.cfg.Store.Consume(ctx, issueKey(cfg.id, token)); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fail(CodeInvalidCredentialRequest, "this credential configuration was already issued under this access token")
+		}
+		return nil, unavailable(err)
+	}
+	out := &CredentialResponse{Credentials: make([]IssuedCredential, len(keys))}
+	for i, k := range keys {
+		cred, err := clone(g.Credential)
+		if err != nil {
+			return nil, &Error{Code: CodeServerError, Description: "stored credential", Err: err}
+		}
+		if cfg.format == FormatJWTVC {
+			did, err := didJWK(k)
+			if err != nil {
+				return nil, &Error{Code: CodeInvalidProof, Description: "the proof's jwk is not a usable key", Err: err}
+			}
+			cred["credentialSubject"].(map[string]any)["id"] = did
+		}
+		tok, err := s.cfg.Signer.Sign(ctx, SignRequest{Client: g.Client, Credential: cred, Format: cfg.format, VCT: cfg.signVCT, HolderKey: k})
+		if err != nil {
+			return nil, &Error{Code: CodeCredentialRequestDenied, Description: "the issuer did not sign this credential", Err: err}
+		}
+		out.Credentials[i] = IssuedCredential{Credential: tok}
+	}
+	if out.NotificationID, err = s.random(18); err != nil {
+		return nil, err
+	}
+	h := sha256.Sum256([]byte(token))
+	if err := s.put(ctx, "notification", out.NotificationID, notification{Token: h[:]}, s.cfg.TokenTTL); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// proofClaims are the claims of a jwt key proof.
+type proofClaims struct {
+	Nonce string `json:"nonce"`
+	jwt.RegisteredClaims
+}
+
+// verifyProof checks one jwt key proof and returns its key and nonce.
+func (s *Service) verifyProof(compact string) (gm.JWK, string, error) {
+	if len(compact) > maxProof {
+		return gm.JWK{}, "", fail(CodeInvalidProof, "a key proof is too large")
+	}
+	var key gm.JWK
+	p, err := gm.NewJWTParser(s.cfg.ProofAlgorithms,
+		jwt.WithAudience(s.cfg.Issuer), jwt.WithIssuedAt(), jwt.WithTimeFunc(s.cfg.Now), jwt.WithLeeway(time.Minute))
+	if err != nil {
+		return gm.JWK{}, "", &Error{Code: CodeServerError, Description: "proof parser", Err: err}
+	}
+	var claims proofClaims
+	_, err = p.ParseWithClaims(compact, &claims, func(t *jwt.Token) (any, error) {
+		if t.Header["typ"] != ProofTyp {
+			return nil, badHeader("typ must be " + ProofTyp)
+		}
+		if t.Header["kid"] != nil || t.Header["x5c"] != nil || t.Header["trust_chain"] != nil {
+			return nil, badHeader("the key must be given as jwk (no kid, x5c or trust_chain)")
+		}
+		m, ok := t.Header["jwk"].(map[string]any)
+		if !ok {
+			return nil, badHeader("the header has no jwk")
+		}
+		for _, priv := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
+			if _, bad := m[priv]; bad {
+				return nil, badHeader("the jwk holds private key material")
+			}
+		}
+		raw, _ := json.Marshal(m)
+		if err := json.Unmarshal(raw, &key); err != nil {
+			return nil, badHeader("the jwk is not a JWK")
+		}
+		pub, err := key.PublicKey()
+		if err != nil {
+			return nil, badHeader("the jwk is not an SM2, P-256 or Ed25519 public key")
+		}
+		if alg, err := gm.Alg(pub); err != nil || alg != t.Method.Alg() {
+			return nil, badHeader("the alg does not match the jwk's key type")
+		}
+		return pub, nil
+	})
+	if err != nil {
+		return gm.JWK{}, "", &Error{Code: CodeInvalidProof, Description: "a key proof is invalid: " + proofReason(err), Err: err}
+	}
+	if claims.IssuedAt == nil || s.cfg.Now().Sub(claims.IssuedAt.Time) > s.cfg.ProofMaxAge {
+		return gm.JWK{}, "", fail(CodeInvalidProof, "a key proof's iat is missing or too old")
+	}
+	if claims.Nonce == "" {
+		return gm.JWK{}, "", fail(CodeInvalidProof, "a key proof carries no nonce (c_nonce)")
+	}
+	if len(claims.Nonce) != 32 {
+		return gm.JWK{}, "", fail(CodeInvalidNonce, "the c_nonce is unknown, expired or already used; get a fresh one from the nonce endpoint")
+	}
+	key.Kid, key.Use, key.Alg = "", "", ""
+	return key, claims.Nonce, nil
+}
+
+// headerError is a key proof header the keyfunc refused; reason is safe
+// to show.
+type headerError struct{ reason string }
+
+func (e *headerError) Error() string { return e.reason }
+
+func badHeader(reason string) error { return &headerError{reason} }
+
+// proofReason names what failed, without echoing the proof.
+func proofReason(err error) string {
+	var hdr *headerError
+	switch {
+	case errors.Is(err, jwt.ErrTokenMalformed):
+		return "not a compact JWS"
+	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
+		return "the signature does not verify with the jwk, or its algorithm is not accepted"
+	case errors.Is(err, jwt.ErrTokenInvalidAudience):
+		return "aud is not this credential issuer"
+	case errors.Is(err, jwt.ErrTokenUsedBeforeIssued):
+		return "iat is in the future"
+	case errors.Is(err, jwt.ErrTokenExpired):
+		return "it has expired"
+	case errors.As(err, &hdr):
+		return hdr.reason
+	}
+	return "the header or claims are not acceptable"
+}
+
+// didJWK is the did:jwk naming a public key.
+func didJWK(k gm.JWK) (string, error) {
+	if _, err := k.PublicKey(); err != nil {
+		return "", err
+	}
+	m := map[string]any{"kty": k.Kty, "crv": k.Crv, "x": k.X}
+	if k.Y != "" {
+		m["y"] = k.Y
+	}
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return "", err
+	}
+	return "did:jwk:" + base64.RawURLEncoding.EncodeToString(raw), nil
+}
+
+func clone(m map[string]any) (map[string]any, error) {
+	raw, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	var out map[string]any
+	return out, decode(raw, &out)
+}
+
+// Notification events.
+var events = []string{"credential_accepted", "credential_failure", "credential_deleted"}
+
+type notificationRequest struct {
+	ID          string `json:"notification_id"`
+	Event       string `json:"event"`
+	Description string `json:"event_description"`
+}
+
+// Notify takes a wallet's notification about credentials issued under the
+// same access token and returns its event. Each notification_id takes
+// one notification.
+func (s *Service) Notify(ctx context.Context, token string, body []byte) (string, error) {
+	if _, err := s.session(ctx, token); err != nil {
+		return "", err
+	}
+	var req notificationRequest
+	if err := strictjson.Decode(body, &req, MaxRequest); err != nil {
+		return "", &Error{Code: CodeInvalidNotificationRequest, Description: "the request is not a notification object: " + err.Error()}
+	}
+	if !slices.Contains(events, req.Event) {
+		return "", fail(CodeInvalidNotificationRequest, "event must be credential_accepted, credential_failure or credential_deleted")
+	}
+	if req.ID == "" || len(req.ID) != 24 {
+		return "", fail(CodeInvalidNotificationID, "unknown notification_id")
+	}
+	var n notification
+	if err := s.get(ctx, "notification", req.ID, &n); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return "", fail(CodeInvalidNotificationID, "unknown notification_id")
+		}
+		return "", unavailable(err)
+	}
+	h := sha256.Sum256([]byte(token))
+	if !slices.Equal(h[:], n.Token) {
+		return "", fail(CodeInvalidNotificationID, "unknown notification_id")
+	}
+	if err := s.cfg.Store.Delete(ctx, "oid4vci:notification:"+req.ID); err != nil {
+		return "", unavailable(err)
+	}
+	return req.Event, nil
+}

@@ -1,0 +1,49 @@
+package oid4vci
+
+import "errors"
+
+// Error codes, as OpenID for Verifiable Credential Issuance 1.0 and
+// RFC 6749/6750 name them.
+const (
+	CodeInvalidRequest             = "invalid_request"
+	CodeInvalidGrant               = "invalid_grant"
+	CodeUnsupportedGrantType       = "unsupported_grant_type"
+	CodeInvalidToken               = "invalid_token"
+	CodeInvalidCredentialRequest   = "invalid_credential_request"
+	CodeUnknownConfiguration       = "unknown_credential_configuration"
+	CodeUnknownIdentifier          = "unknown_credential_identifier"
+	CodeInvalidProof               = "invalid_proof"
+	CodeInvalidNonce               = "invalid_nonce"
+	CodeInvalidEncryption          = "invalid_encryption_parameters"
+	CodeCredentialRequestDenied    = "credential_request_denied"
+	CodeInvalidNotificationID      = "invalid_notification_id"
+	CodeInvalidNotificationRequest = "invalid_notification_request"
+	CodeTemporarilyUnavailable     = "temporarily_unavailable"
+	CodeServerError                = "server_error"
+)
+
+// Error is a protocol error: Code is the specification's error code,
+// Description a message safe to show the client (it never carries a code,
+// token or claim value), Err the internal cause, for the log only.
+type Error struct {
+	Code        string
+	Description string
+	Err         error
+}
+
+func (e *Error) Error() string {
+	if e.Err != nil {
+		return "oid4vci: " + e.Code + ": " + e.Description + ": " + e.Err.Error()
+	}
+	return "oid4vci: " + e.Code + ": " + e.Description
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func fail(code, description string) error { return &Error{Code: code, Description: description} }
+
+// ErrNotFound: no live offer under that reference.
+var ErrNotFound = errors.New("oid4vci: no such offer (unknown or expired)")
+
+// ErrInvalid: an offer request the issuer cannot make an offer of.
+var ErrInvalid = errors.New("oid4vci: invalid offer request")

@@ -1,0 +1,305 @@
+package oid4vci
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"net/url"
+	"slices"
+	"time"
+
+	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// OfferRequest is what a relying party asks to offer a holder.
+type OfferRequest struct {
+	// Client is the OAuth client ID of the relying party making the offer;
+	// the credential is issued as it (under its issuer DID), so it must be
+	// accredited for the type.
+	Client string
+	// ConfigurationIDs are the credential configurations offered (the
+	// same credential in one or both formats).
+	ConfigurationIDs []string
+	// Credential is the unsigned W3C credential (as for POST
+	// /credentials/issue): its types must include every offered
+	// configuration's type. It is sealed under the pre-authorized code and
+	// never stored in clear. For a jwt_vc_json configuration it must not
+	// set credentialSubject.id: the node binds it to the holder's key.
+	Credential map[string]any
+	// TxCode asks for a transaction code the holder must type in (sent to
+	// them on another channel by the relying party).
+	TxCode bool
+	// ByReference puts credential_offer_uri in the link instead of the
+	// offer itself.
+	ByReference bool
+}
+
+// Offer is a credential offer made for one holder.
+type Offer struct {
+	// JSON is the credential offer object.
+	JSON []byte
+	// URI is the openid-credential-offer:// link (by value or by reference).
+	URI string
+	// TxCode is the transaction code to give the holder on another
+	// channel; empty when none was asked for. It is not stored anywhere.
+	TxCode string
+	// ExpiresIn is the offer's life in seconds.
+	ExpiresIn int
+}
+
+// QRPNG renders the offer link as a PNG QR code of the given size in pixels.
+func (o *Offer) QRPNG(size int) ([]byte, error) {
+	b, err := qrcode.Encode(o.URI, qrcode.Medium)
+	if err != nil {
+		return nil, err
+	}
+	return b.PNG(size)
+}
+
+// grant is the sealed record of a pre-authorized code and, after the
+// token request, of an access token.
+type grant struct {
+	Client     string         `json:"c"`
+	Configs    []string       `json:"cfg"`
+	Credential map[string]any `json:"vc"`
+	TxHash     []byte         `json:"tx,omitempty"`
+}
+
+// CreateOffer makes an offer with a fresh pre-authorized code.
+func (s *Service) CreateOffer(ctx context.Context, req OfferRequest) (*Offer, error) {
+	if req.Client == "" {
+		return nil, fmt.Errorf("%w: no client", ErrInvalid)
+	}
+	if len(req.ConfigurationIDs) == 0 || len(req.ConfigurationIDs) > 2 {
+		return nil, fmt.Errorf("%w: offer one or two credential configurations", ErrInvalid)
+	}
+	types, err := credentialTypes(req.Credential)
+	if err != nil {
+		return nil, err
+	}
+	for i, id := range req.ConfigurationIDs {
+		c, ok := s.configs[id]
+		if !ok {
+			return nil, fmt.Errorf("%w: unknown credential configuration %q", ErrInvalid, truncate(id))
+		}
+		if slices.Contains(req.ConfigurationIDs[:i], id) {
+			return nil, fmt.Errorf("%w: configuration %q listed twice", ErrInvalid, id)
+		}
+		if !slices.Contains(types, c.typ) {
+			return nil, fmt.Errorf("%w: the credential's types do not include %s", ErrInvalid, c.typ)
+		}
+		if c.format == FormatJWTVC {
+			if subj, _ := req.Credential["credentialSubject"].(map[string]any); subj != nil && subj["id"] != nil {
+				return nil, fmt.Errorf("%w: for %s the node sets credentialSubject.id to the holder's key; leave it out", ErrInvalid, FormatJWTVC)
+			}
+		}
+	}
+	if c, ok := s.cfg.Signer.(OfferChecker); ok {
+		if err := c.CheckOffer(ctx, req.Client, req.Credential); err != nil {
+			return nil, err
+		}
+	}
+	code, err := s.random(32)
+	if err != nil {
+		return nil, err
+	}
+	g := grant{Client: req.Client, Configs: slices.Clone(req.ConfigurationIDs), Credential: req.Credential}
+	preAuth := map[string]any{"pre-authorized_code": code}
+	var tx string
+	if req.TxCode {
+		if tx, err = s.digits(s.cfg.TxCodeLength); err != nil {
+			return nil, err
+		}
+		h := sha256.Sum256([]byte(tx))
+		g.TxHash = h[:]
+		preAuth["tx_code"] = map[string]any{
+			"input_mode": "numeric", "length": s.cfg.TxCodeLength,
+			"description": "请输入发证方另行发送给您的交易码 / Enter the transaction code the issuer sent you",
+		}
+	}
+	if err := s.put(ctx, "code", code, g, s.cfg.OfferTTL); err != nil {
+		return nil, err
+	}
+	// The single-use half: Token consumes it, so exactly one redemption
+	// wins however many race.
+	if err := s.cfg.Store.Put(ctx, "oid4vci:redeem:"+code, []byte{1}, s.cfg.OfferTTL); err != nil {
+		return nil, unavailable(err)
+	}
+	doc, err := json.Marshal(map[string]any{
+		"credential_issuer":            s.cfg.Issuer,
+		"credential_configuration_ids": req.ConfigurationIDs,
+		"grants":                       map[string]any{GrantPreAuthorized: preAuth},
+	})
+	if err != nil {
+		return nil, err
+	}
+	o := &Offer{JSON: doc, TxCode: tx, ExpiresIn: int(s.cfg.OfferTTL / time.Second)}
+	if req.ByReference {
+		ref, err := s.random(18)
+		if err != nil {
+			return nil, err
+		}
+		if err := s.put(ctx, "offer", ref, json.RawMessage(doc), s.cfg.OfferTTL); err != nil {
+			return nil, err
+		}
+		o.URI = OfferScheme + "?credential_offer_uri=" + url.QueryEscape(s.cfg.Issuer+PathOffers+"/"+ref)
+	} else {
+		o.URI = OfferScheme + "?credential_offer=" + url.QueryEscape(string(doc))
+	}
+	return o, nil
+}
+
+// OfferByReference returns the offer stored under a credential_offer_uri
+// reference; ErrNotFound when there is none or it expired.
+func (s *Service) OfferByReference(ctx context.Context, ref string) ([]byte, error) {
+	if len(ref) != 24 {
+		return nil, ErrNotFound
+	}
+	var doc json.RawMessage
+	if err := s.get(ctx, "offer", ref, &doc); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, ErrNotFound
+		}
+		return nil, unavailable(err)
+	}
+	return doc, nil
+}
+
+// credentialTypes checks the shape of an offered credential and returns
+// its types.
+func credentialTypes(c map[string]any) ([]string, error) {
+	if c == nil {
+		return nil, fmt.Errorf("%w: no credential", ErrInvalid)
+	}
+	raw, _ := c["type"].([]any)
+	var types []string
+	for _, t := range raw {
+		if s, ok := t.(string); ok {
+			types = append(types, s)
+		}
+	}
+	if len(types) == 0 || len(types) != len(raw) {
+		return nil, fmt.Errorf("%w: the credential's type must be an array of strings", ErrInvalid)
+	}
+	if _, ok := c["credentialSubject"].(map[string]any); !ok {
+		return nil, fmt.Errorf("%w: the credential needs one credentialSubject object", ErrInvalid)
+	}
+	return types, nil
+}
+
+// digits returns n uniformly random decimal digits.
+func (s *Service) digits(n int) (string, error) {
+	out := make([]byte, n)
+	ten := big.NewInt(10)
+	for i := range out {
+		d, err := rand.Int(s.cfg.Rand, ten)
+		if err != nil {
+			return "", &Error{Code: CodeServerError, Description: "no randomness", Err: err}
+		}
+		out[i] = byte('0' + d.Int64())
+	}
+	return string(out), nil
+}
+
+func truncate(s string) string {
+	if len(s) > 64 {
+		return s[:64] + "…"
+	}
+	return s
+}
+
+// TokenRequest is a token request of the pre-authorized code grant.
+type TokenRequest struct {
+	GrantType         string
+	PreAuthorizedCode string
+	TxCode            string
+}
+
+// TokenResponse is the token endpoint's answer.
+type TokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	ExpiresIn   int    `json:"expires_in"`
+}
+
+// Token redeems a pre-authorized code (once) for an access token. A
+// wrong transaction code counts against the offer; after TxCodeTries
+// wrong codes the offer is void (invalid_grant) and the holder asks the
+// relying party for a new one: the lockout binds the offer, never the
+// holder.
+func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, error) {
+	if req.GrantType != GrantPreAuthorized {
+		return nil, fail(CodeUnsupportedGrantType, "this authorization server supports only the pre-authorized code grant")
+	}
+	if req.PreAuthorizedCode == "" {
+		return nil, fail(CodeInvalidRequest, "pre-authorized_code is required")
+	}
+	if len(req.PreAuthorizedCode) != 43 {
+		return nil, fail(CodeInvalidGrant, "the pre-authorized code is unknown, expired or already used")
+	}
+	code := req.PreAuthorizedCode
+	var g grant
+	if err := s.get(ctx, "code", code, &g); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fail(CodeInvalidGrant, "the pre-authorized code is unknown, expired or already used")
+		}
+		return nil, unavailable(err)
+	}
+	switch {
+	case g.TxHash == nil && req.TxCode != "":
+		return nil, fail(CodeInvalidRequest, "this offer has no transaction code; send none")
+	case g.TxHash != nil && req.TxCode == "":
+		return nil, fail(CodeInvalidRequest, "tx_code is required for this offer")
+	case g.TxHash != nil:
+		d, err := s.cfg.Store.Allow(ctx, "oid4vci:txtry:"+code, s.cfg.TxCodeTries, s.cfg.OfferTTL)
+		if err != nil {
+			return nil, unavailable(err)
+		}
+		h := sha256.Sum256([]byte(req.TxCode))
+		if !d.Allowed || subtle.ConstantTimeCompare(h[:], g.TxHash) != 1 {
+			if !d.Allowed || d.Remaining == 0 {
+				if err := s.cfg.Store.Delete(ctx, "oid4vci:code:"+code); err != nil {
+					return nil, unavailable(err)
+				}
+				return nil, fail(CodeInvalidGrant, "wrong transaction code; too many tries, so this offer is void: ask the issuer for a new offer")
+			}
+			return nil, fail(CodeInvalidGrant, fmt.Sprintf("wrong transaction code (%d tries left)", d.Remaining))
+		}
+	}
+	// Exactly one redemption wins, however many race.
+	if _, err := s.cfg.Store.Consume(ctx, "oid4vci:redeem:"+code); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, fail(CodeInvalidGrant, "the pre-authorized code is unknown, expired or already used")
+		}
+		return nil, unavailable(err)
+	}
+	if err := s.cfg.Store.Delete(ctx, "oid4vci:code:"+code); err != nil {
+		return nil, unavailable(err)
+	}
+	tok, err := s.random(32)
+	if err != nil {
+		return nil, err
+	}
+	g.TxHash = nil
+	if err := s.put(ctx, "token", tok, g, s.cfg.TokenTTL); err != nil {
+		return nil, err
+	}
+	// Each configuration is issued once under the token: the credential
+	// endpoint consumes its entry.
+	for _, c := range g.Configs {
+		if err := s.cfg.Store.Put(ctx, issueKey(c, tok), []byte{1}, s.cfg.TokenTTL); err != nil {
+			return nil, unavailable(err)
+		}
+	}
+	return &TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(s.cfg.TokenTTL / time.Second)}, nil
+}
+
+// issueKey names the single-use entry of one configuration under one
+// access token.
+func issueKey(config, token string) string { return "oid4vci:issue:" + config + ":" + token }

@@ -1,0 +1,380 @@
+package oid4vci
+
+import (
+	"bytes"
+	"context"
+	"crypto/hkdf"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// Protocol identifiers.
+const (
+	GrantPreAuthorized = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+	FormatSDJWT        = "dc+sd-jwt"
+	FormatJWTVC        = "jwt_vc_json"
+	// ProofTyp is the typ of a jwt key proof.
+	ProofTyp = "openid4vci-proof+jwt"
+	// OfferScheme is the scheme of credential offer links.
+	OfferScheme = "openid-credential-offer://"
+)
+
+// Paths of the endpoints, relative to the issuer's base URL.
+const (
+	PathMetadata     = "/.well-known/openid-credential-issuer"
+	PathASMetadata   = "/.well-known/oauth-authorization-server/oid4vci"
+	PathAS           = "/oid4vci"
+	PathToken        = "/oid4vci/token"
+	PathNonce        = "/oid4vci/nonce"
+	PathCredential   = "/oid4vci/credential"
+	PathNotification = "/oid4vci/notification"
+	PathOffers       = "/oid4vci/offers"
+)
+
+// Store is the part of the node's store (package store: memory or Redis)
+// the issuer uses: sealed records (Set, Get, Delete), single-use entries
+// (Put, Consume: exactly one of concurrent consumers gets the value) and
+// the transaction code counter (Allow). It hashes every key before
+// storing it; values are sealed here. Errors: store.ErrNotFound for a
+// missing, expired or consumed entry.
+type Store interface {
+	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	Get(ctx context.Context, key string) ([]byte, error)
+	Delete(ctx context.Context, key string) error
+	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	Consume(ctx context.Context, key string) ([]byte, error)
+	Allow(ctx context.Context, key string, limit int, window time.Duration) (store.Decision, error)
+}
+
+// Signer signs one credential for the client that made the offer (in
+// TrustID: the credential issuer's IssueAsClient, which checks the
+// client's accreditation, adds status entries and records its ownership).
+// It returns the credential as the format's compact serialization.
+type Signer interface {
+	Sign(ctx context.Context, req SignRequest) (string, error)
+}
+
+// OfferChecker is implemented by a Signer that can tell, when an offer is
+// made, whether it will sign the credential for the client (its
+// accreditation for the types), so that no holder gets an offer that
+// cannot be redeemed. CreateOffer returns its error as is.
+type OfferChecker interface {
+	CheckOffer(ctx context.Context, client string, credential map[string]any) error
+}
+
+// SignRequest is what Signer signs.
+type SignRequest struct {
+	// Client is the OAuth client ID of the relying party that made the offer.
+	Client string
+	// Credential is the unsigned W3C credential the offer carried (for
+	// jwt_vc_json, with credentialSubject.id set to the holder key's did:jwk).
+	Credential map[string]any
+	// Format is FormatSDJWT or FormatJWTVC.
+	Format string
+	// VCT is the SD-JWT VC type (FormatSDJWT) when it is not the
+	// credential's last type (empty then).
+	VCT string
+	// HolderKey is the key the credential is bound to (cnf.jwk for
+	// FormatSDJWT).
+	HolderKey gm.JWK
+}
+
+// Display is a localized name.
+type Display struct {
+	Name        string `json:"name"`
+	Locale      string `json:"locale"`
+	Description string `json:"description,omitempty"`
+}
+
+// Claim describes one subject claim for wallets: its path and names.
+type Claim struct {
+	Path    []string  `json:"path"`
+	Display []Display `json:"display,omitempty"`
+}
+
+// CredentialType is a credential type the node offers, in both formats:
+// configuration IDs <Type>_sd_jwt (dc+sd-jwt) and <Type>_jwt_vc_json.
+type CredentialType struct {
+	// Type is the W3C credential type, e.g. "ResidenceCredential".
+	Type string
+	// VCT is the SD-JWT VC type; empty means Type.
+	VCT     string
+	Display []Display
+	Claims  []Claim
+}
+
+// Config configures New. Zero values: crypto/rand, time.Now, offers live
+// 10 minutes, access tokens 5 minutes, nonces 5 minutes, proofs are
+// accepted up to 5 minutes old, transaction codes have 6 digits and 5
+// tries, batches hold up to 10 proofs, proofs may be signed with any of
+// gm.JWTAlgorithms.
+type Config struct {
+	// Issuer is the credential issuer identifier: the node's public base
+	// URL (https, no path, query or fragment).
+	Issuer  string
+	Types   []CredentialType
+	Display []Display
+	Signer  Signer
+	Store   Store
+	// SigningAlgorithms are advertised as credential_signing_alg_values_supported.
+	SigningAlgorithms []string
+	ProofAlgorithms   []string
+	Rand              io.Reader
+	Now               func() time.Time
+	OfferTTL          time.Duration
+	TokenTTL          time.Duration
+	NonceTTL          time.Duration
+	ProofMaxAge       time.Duration
+	TxCodeLength      int
+	TxCodeTries       int
+	BatchSize         int
+}
+
+// configuration is one entry of credential_configurations_supported.
+type configuration struct {
+	id     string
+	typ    string
+	format string
+	vct    string // as advertised
+	// signVCT is the vct the Signer is asked for: empty when it is the
+	// type name (the issuer's default).
+	signVCT string
+}
+
+// Service is the credential issuer. It is safe for concurrent use.
+type Service struct {
+	cfg      Config
+	configs  map[string]configuration
+	metadata []byte
+	asMeta   []byte
+}
+
+var typeRE = regexp.MustCompile(`^[A-Z][A-Za-z0-9]{2,63}$`)
+
+// New checks cfg and precomputes the metadata.
+func New(cfg Config) (*Service, error) {
+	u, err := url.Parse(cfg.Issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || strings.TrimSuffix(u.Path, "/") != "" || u.RawQuery != "" || u.Fragment != "" {
+		return nil, errors.New("oid4vci: Issuer must be an https URL without path, query or fragment")
+	}
+	cfg.Issuer = strings.TrimSuffix(cfg.Issuer, "/")
+	if cfg.Signer == nil || cfg.Store == nil {
+		return nil, errors.New("oid4vci: a signer and a store are required")
+	}
+	if len(cfg.Types) == 0 {
+		return nil, errors.New("oid4vci: no credential type to offer")
+	}
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&cfg.OfferTTL, 10*time.Minute)
+	def(&cfg.TokenTTL, 5*time.Minute)
+	def(&cfg.NonceTTL, 5*time.Minute)
+	def(&cfg.ProofMaxAge, 5*time.Minute)
+	if cfg.TxCodeLength <= 0 {
+		cfg.TxCodeLength = 6
+	}
+	if cfg.TxCodeLength < 4 || cfg.TxCodeLength > 12 {
+		return nil, errors.New("oid4vci: TxCodeLength must be 4..12")
+	}
+	if cfg.TxCodeTries <= 0 {
+		cfg.TxCodeTries = 5
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 10
+	}
+	if len(cfg.ProofAlgorithms) == 0 {
+		cfg.ProofAlgorithms = slices.Clone(gm.JWTAlgorithms)
+	}
+	if len(cfg.SigningAlgorithms) == 0 {
+		cfg.SigningAlgorithms = slices.Clone(gm.JWTAlgorithms)
+	}
+	for _, a := range append(slices.Clone(cfg.ProofAlgorithms), cfg.SigningAlgorithms...) {
+		if !slices.Contains(gm.JWTAlgorithms, a) {
+			return nil, fmt.Errorf("oid4vci: unknown algorithm %q", a)
+		}
+	}
+	s := &Service{cfg: cfg, configs: map[string]configuration{}}
+	for _, t := range cfg.Types {
+		if !typeRE.MatchString(t.Type) || t.Type == "VerifiableCredential" {
+			return nil, fmt.Errorf("oid4vci: credential type %q is not a CamelCase type name", t.Type)
+		}
+		vct := t.VCT
+		if vct == "" {
+			vct = t.Type
+		}
+		for _, c := range []configuration{
+			{id: t.Type + "_sd_jwt", typ: t.Type, format: FormatSDJWT, vct: vct, signVCT: t.VCT},
+			{id: t.Type + "_jwt_vc_json", typ: t.Type, format: FormatJWTVC},
+		} {
+			if _, dup := s.configs[c.id]; dup {
+				return nil, fmt.Errorf("oid4vci: credential type %q listed twice", t.Type)
+			}
+			s.configs[c.id] = c
+		}
+	}
+	if s.metadata, err = json.Marshal(s.issuerMetadata()); err != nil {
+		return nil, err
+	}
+	if s.asMeta, err = json.Marshal(s.authorizationServerMetadata()); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// Issuer returns the credential issuer identifier.
+func (s *Service) Issuer() string { return s.cfg.Issuer }
+
+// Metadata returns the credential issuer metadata document (JSON).
+func (s *Service) Metadata() []byte { return s.metadata }
+
+// AuthorizationServerMetadata returns the RFC 8414 metadata of the
+// issuer's authorization server (JSON), served at PathASMetadata.
+func (s *Service) AuthorizationServerMetadata() []byte { return s.asMeta }
+
+func (s *Service) issuerMetadata() map[string]any {
+	configs := map[string]any{}
+	for _, t := range s.cfg.Types {
+		meta := map[string]any{"display": nonNil(t.Display)}
+		if len(t.Claims) > 0 {
+			meta["claims"] = t.Claims
+		}
+		proofs := map[string]any{"jwt": map[string]any{"proof_signing_alg_values_supported": s.cfg.ProofAlgorithms}}
+		sd := s.configs[t.Type+"_sd_jwt"]
+		configs[sd.id] = map[string]any{
+			"format": FormatSDJWT,
+			"vct":    sd.vct,
+			"scope":  sd.id,
+			"cryptographic_binding_methods_supported": []string{"jwk"},
+			"credential_signing_alg_values_supported": s.cfg.SigningAlgorithms,
+			"proof_types_supported":                   proofs,
+			"credential_metadata":                     meta,
+		}
+		configs[t.Type+"_jwt_vc_json"] = map[string]any{
+			"format":                FormatJWTVC,
+			"scope":                 t.Type + "_jwt_vc_json",
+			"credential_definition": map[string]any{"type": []string{"VerifiableCredential", t.Type}},
+			"cryptographic_binding_methods_supported": []string{"did:jwk"},
+			"credential_signing_alg_values_supported": s.cfg.SigningAlgorithms,
+			"proof_types_supported":                   proofs,
+			"credential_metadata":                     meta,
+		}
+	}
+	return map[string]any{
+		"credential_issuer":                   s.cfg.Issuer,
+		"authorization_servers":               []string{s.cfg.Issuer + PathAS},
+		"credential_endpoint":                 s.cfg.Issuer + PathCredential,
+		"nonce_endpoint":                      s.cfg.Issuer + PathNonce,
+		"notification_endpoint":               s.cfg.Issuer + PathNotification,
+		"batch_credential_issuance":           map[string]any{"batch_size": s.cfg.BatchSize},
+		"display":                             nonNil(s.cfg.Display),
+		"credential_configurations_supported": configs,
+	}
+}
+
+func (s *Service) authorizationServerMetadata() map[string]any {
+	return map[string]any{
+		"issuer":                                          s.cfg.Issuer + PathAS,
+		"token_endpoint":                                  s.cfg.Issuer + PathToken,
+		"grant_types_supported":                           []string{GrantPreAuthorized},
+		"token_endpoint_auth_methods_supported":           []string{"none"},
+		"response_types_supported":                        []string{},
+		"pre-authorized_grant_anonymous_access_supported": true,
+	}
+}
+
+func nonNil(d []Display) []Display {
+	if d == nil {
+		return []Display{}
+	}
+	return d
+}
+
+// random returns n random bytes, base64url.
+func (s *Service) random(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := io.ReadFull(s.cfg.Rand, b); err != nil {
+		return "", &Error{Code: CodeServerError, Description: "no randomness", Err: err}
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// sealKey derives the SM4 key that seals the record stored under secret.
+func sealKey(purpose, secret string) []byte {
+	k, err := hkdf.Key(sha256.New, []byte(secret), nil, "trustid oid4vci "+purpose, gm.SM4KeySize)
+	if err != nil {
+		panic(err) // only for lengths out of range, which are constant here
+	}
+	return k
+}
+
+// put seals v under a key derived from secret and stores it under
+// purpose+secret (which the store hashes).
+func (s *Service) put(ctx context.Context, purpose, secret string, v any, ttl time.Duration) error {
+	plain, err := json.Marshal(v)
+	if err != nil {
+		return &Error{Code: CodeServerError, Description: "record", Err: err}
+	}
+	sealed, err := gm.Seal(s.cfg.Rand, sealKey(purpose, secret), plain, []byte(purpose))
+	if err != nil {
+		return &Error{Code: CodeServerError, Description: "seal", Err: err}
+	}
+	if err := s.cfg.Store.Set(ctx, "oid4vci:"+purpose+":"+secret, sealed, ttl); err != nil {
+		return unavailable(err)
+	}
+	return nil
+}
+
+// get reads and opens what put stored; store.ErrNotFound when missing.
+func (s *Service) get(ctx context.Context, purpose, secret string, v any) error {
+	sealed, err := s.cfg.Store.Get(ctx, "oid4vci:"+purpose+":"+secret)
+	if err != nil {
+		return err
+	}
+	plain, err := gm.Open(sealKey(purpose, secret), sealed, []byte(purpose))
+	if err != nil {
+		return &Error{Code: CodeServerError, Description: "stored record", Err: err}
+	}
+	if err := decode(plain, v); err != nil {
+		return &Error{Code: CodeServerError, Description: "stored record", Err: err}
+	}
+	return nil
+}
+
+// decode unmarshals JSON keeping numbers exact (json.Number), as the
+// credential issuer reads them.
+func decode(data []byte, v any) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	return dec.Decode(v)
+}
+
+// unavailable wraps a store failure.
+func unavailable(err error) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return err
+	}
+	return &Error{Code: CodeTemporarilyUnavailable, Description: "the issuer's store is unavailable; try again", Err: err}
+}

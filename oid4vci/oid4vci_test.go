@@ -1,0 +1,333 @@
+package oid4vci
+
+import (
+	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/testredis"
+	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/store"
+	redisstore "github.com/trustid-cn/trustid/store/redis"
+)
+
+const issuerURL = "https://node.example"
+
+// nodeSigner signs with a real credential issuer (as the node: these
+// tests are about the protocol, not accreditation).
+type nodeSigner struct{ is *issuer.Issuer }
+
+func (s nodeSigner) Sign(ctx context.Context, req SignRequest) (string, error) {
+	opts := issuer.IssueOptions{Client: req.Client, Format: issuer.FormatVCJWT}
+	if req.Format == FormatSDJWT {
+		k := req.HolderKey
+		opts.Format, opts.HolderKey = issuer.FormatSDJWT, &k
+	}
+	iss, err := s.is.Issue(ctx, req.Credential, opts)
+	if err != nil {
+		return "", err
+	}
+	return iss.Token, nil
+}
+
+// stores runs f against the memory store and a real Redis.
+func stores(t *testing.T, f func(t *testing.T, st Store)) {
+	t.Run("memory", func(t *testing.T) {
+		m, err := store.NewMemory(store.MemoryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { m.Close() })
+		f(t, m)
+	})
+	t.Run("redis", func(t *testing.T) {
+		r, err := redisstore.New(testredis.StartClient(t), redisstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		f(t, r)
+	})
+}
+
+func newService(t testing.TB, st Store, now func() time.Time) *Service {
+	t.Helper()
+	dir := t.TempDir()
+	ks, err := keystore.Open(filepath.Join(dir, "keystore.json"), make([]byte, 16), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl, err := statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := issuer.New(issuer.Config{BaseURL: issuerURL, Keys: ks, Status: sl})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := New(Config{Issuer: issuerURL, Types: []CredentialType{{Type: "ResidenceCredential"}}, Signer: nodeSigner{is}, Store: st, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func residence() map[string]any {
+	return map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential", "ResidenceCredential"},
+		"credentialSubject": map[string]any{"region": "310000", "name": "张三"}}
+}
+
+func preAuthCode(t testing.TB, o *Offer) string {
+	var doc struct {
+		Grants map[string]struct {
+			Code string `json:"pre-authorized_code"`
+		}
+	}
+	if err := json.Unmarshal(o.JSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Grants[GrantPreAuthorized].Code
+}
+
+func proof(t testing.TB, nonce string, iat time.Time) string {
+	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	j, _ := gm.NewJWK(&k.PublicKey, "")
+	j.Use, j.Alg = "", ""
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"aud": issuerURL, "iat": iat.Unix(), "nonce": nonce})
+	tok.Header["typ"] = ProofTyp
+	tok.Header["jwk"] = j
+	s, err := tok.SignedString(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func code(err error) string {
+	var e *Error
+	if errors.As(err, &e) {
+		return e.Code
+	}
+	return ""
+}
+
+// TestRedeemedOnce: of concurrent token requests for one pre-authorized
+// code, exactly one gets a token.
+func TestRedeemedOnce(t *testing.T) {
+	stores(t, func(t *testing.T, st Store) {
+		s := newService(t, st, nil)
+		ctx := context.Background()
+		o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := preAuthCode(t, o)
+		var ok, refused atomic.Int32
+		var wg sync.WaitGroup
+		for range 16 {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: c})
+				switch {
+				case err == nil:
+					ok.Add(1)
+				case code(err) == CodeInvalidGrant:
+					refused.Add(1)
+				default:
+					t.Error(err)
+				}
+			}()
+		}
+		wg.Wait()
+		if ok.Load() != 1 || refused.Load() != 15 {
+			t.Fatalf("%d tokens, %d refusals; want 1 and 15", ok.Load(), refused.Load())
+		}
+	})
+}
+
+// TestNonceSpentOnce: two requests with one c_nonce (under two tokens):
+// one is served, the other gets invalid_nonce.
+func TestNonceSpentOnce(t *testing.T) {
+	stores(t, func(t *testing.T, st Store) {
+		s := newService(t, st, nil)
+		ctx := context.Background()
+		n, err := s.Nonce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var results [2]error
+		var wg sync.WaitGroup
+		for i := range results {
+			o, _ := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
+			tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": []string{proof(t, n.CNonce, time.Now())}}})
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				_, results[i] = s.Credential(ctx, tok.AccessToken, body)
+			}()
+		}
+		wg.Wait()
+		if (results[0] == nil) == (results[1] == nil) || code(results[0])+code(results[1]) != CodeInvalidNonce {
+			t.Fatalf("results %v, %v: want one credential and one invalid_nonce", results[0], results[1])
+		}
+	})
+}
+
+// TestProofClock: a proof from the future (beyond a minute's leeway) or
+// older than ProofMaxAge is refused with invalid_proof.
+func TestProofClock(t *testing.T) {
+	m, _ := store.NewMemory(store.MemoryOptions{})
+	defer m.Close()
+	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
+	s := newService(t, m, func() time.Time { return now })
+	ctx := context.Background()
+	o, _ := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
+	tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := s.Nonce(ctx)
+	for _, iat := range []time.Time{now.Add(2 * time.Minute), now.Add(-6 * time.Minute)} {
+		body, _ := json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": []string{proof(t, n.CNonce, iat)}}})
+		if _, err := s.Credential(ctx, tok.AccessToken, body); code(err) != CodeInvalidProof {
+			t.Errorf("iat %v: %v, want invalid_proof", iat.Sub(now), err)
+		}
+	}
+	body, _ := json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": []string{proof(t, n.CNonce, now.Add(-4*time.Minute))}}})
+	if _, err := s.Credential(ctx, tok.AccessToken, body); err != nil {
+		t.Fatalf("a 4-minute-old proof: %v", err)
+	}
+}
+
+// TestNothingInClearInRedis: after an offer (by reference, with a
+// transaction code), its redemption and issuance, no Redis key or value
+// holds the pre-authorized code, the transaction code, the access token,
+// the offer reference or a claim.
+func TestNothingInClearInRedis(t *testing.T) {
+	client := testredis.StartClient(t)
+	r, err := redisstore.New(client, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	s := newService(t, r, nil)
+	ctx := context.Background()
+	o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence(), TxCode: true, ByReference: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := o.URI[strings.LastIndex(o.URI, "%2F")+3:]
+	if _, err := s.OfferByReference(ctx, ref); err != nil {
+		t.Fatal(err)
+	}
+	c := preAuthCode(t, o)
+	tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: c, TxCode: o.TxCode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := s.Nonce(ctx)
+	body, _ := json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": []string{proof(t, n.CNonce, time.Now())}}})
+	resp, err := s.Credential(ctx, tok.AccessToken, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{c, o.TxCode, tok.AccessToken, ref, n.CNonce, resp.NotificationID, "310000", "张三", "ResidenceCredential"}
+	keys, err := client.Keys(ctx, "*").Result()
+	if err != nil || len(keys) < 4 {
+		t.Fatalf("%d keys in Redis (%v): the check would be vacuous", len(keys), err)
+	}
+	for _, k := range keys {
+		dump, err := client.Dump(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range secrets {
+			if strings.Contains(k, s) || strings.Contains(dump, s) {
+				t.Errorf("Redis key %q holds a secret or claim in clear", k)
+			}
+		}
+	}
+}
+
+// FuzzCredentialRequest sends arbitrary bodies to the credential
+// endpoint's logic: never a panic, and every refusal is a protocol error
+// with one of the codes the endpoint may use.
+func FuzzCredentialRequest(f *testing.F) {
+	m, _ := store.NewMemory(store.MemoryOptions{})
+	f.Cleanup(func() { m.Close() })
+	s := newService(f, m, nil)
+	ctx := context.Background()
+	n, _ := s.Nonce(ctx)
+	f.Add([]byte(`{"credential_configuration_id":"ResidenceCredential_sd_jwt","proofs":{"jwt":["` + proof(f, n.CNonce, time.Now()) + `"]}}`))
+	f.Add([]byte(`{"credential_configuration_id":"ResidenceCredential_jwt_vc_json","proofs":{"jwt":["a.b.c"]}}`))
+	f.Add([]byte(`{"credential_identifier":"x"}`))
+	f.Add([]byte(`{"proof":{"proof_type":"jwt"}}`))
+	f.Add([]byte(`[]`))
+	allowed := map[string]bool{CodeInvalidCredentialRequest: true, CodeUnknownConfiguration: true, CodeUnknownIdentifier: true,
+		CodeInvalidProof: true, CodeInvalidNonce: true, CodeInvalidEncryption: true}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Credential(ctx, tok.AccessToken, body); err != nil && !allowed[code(err)] {
+			t.Fatalf("refusal %v has no credential endpoint error code", err)
+		}
+	})
+}
+
+// TestNumbersKeptExact: a claim number beyond float64's exact range
+// reaches the signed credential unchanged through the sealed offer.
+func TestNumbersKeptExact(t *testing.T) {
+	m, _ := store.NewMemory(store.MemoryOptions{})
+	defer m.Close()
+	s := newService(t, m, nil)
+	ctx := context.Background()
+	cred, err := vc.ParseJSONObject([]byte(`{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"household":9007199254740993}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_jwt_vc_json"}, Credential: cred})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, _ := s.Nonce(ctx)
+	body, _ := json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_jwt_vc_json", "proofs": map[string]any{"jwt": []string{proof(t, n.CNonce, time.Now())}}})
+	resp, err := s.Credential(ctx, tok.AccessToken, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(resp.Credentials[0].Credential, ".")[1])
+	if err != nil || !strings.Contains(string(payload), `"household":9007199254740993`) {
+		t.Fatalf("the signed credential changed the number: %s", payload)
+	}
+}

@@ -1,0 +1,217 @@
+package oid4vp_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/oid4vp"
+)
+
+// TestFlow runs a transaction in both response modes: the relying party
+// gets exactly the requested claim, the wallet the redirect with a
+// response_code when one was asked for.
+func TestFlow(t *testing.T) {
+	for _, mode := range []string{oid4vp.ModeDirectPost, oid4vp.ModeDirectPostJWT} {
+		t.Run(mode, func(t *testing.T) {
+			e := newEnv(t)
+			ctx := context.Background()
+			holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+			cred := e.issue(t, holder)
+			r := e.open(t, "shop-1", ageQuery, mode)
+			if r.clientID != "verifier_attestation:shop-1" {
+				t.Fatalf("client_id %s", r.clientID)
+			}
+			if res, err := e.verifier.FetchResult(ctx, "shop-1", r.id, ""); err != nil || res.Status != oid4vp.StatusPending {
+				t.Fatalf("before: %+v %v", res, err)
+			}
+			pres := e.present(t, cred.Token, holder, r.clientID, r.nonce, "age_over_18")
+			out, err := e.verifier.HandleResponse(ctx, r.id, form(t, r, map[string]any{"vp_token": token("pid", pres), "state": r.state}))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if out.RedirectURI != "" {
+				t.Fatalf("redirect without a redirect_uri: %s", out.RedirectURI)
+			}
+			res, err := e.verifier.FetchResult(ctx, "shop-1", r.id, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := res.Credentials["pid"]
+			if res.Status != oid4vp.StatusVerified || len(got) != 1 || got[0].VCT != "IdentityCredential" || got[0].Issuer != base {
+				t.Fatalf("result %+v", res)
+			}
+			if raw, _ := json.Marshal(got[0].Claims); string(raw) != `{"age_over_18":true}` {
+				t.Fatalf("claims %s", raw)
+			}
+			// Another relying party cannot read it.
+			if _, err := e.verifier.FetchResult(ctx, "shop-2", r.id, ""); oid4vp.CodeOf(err) != oid4vp.CodeNotFound {
+				t.Fatalf("other RP: %v", err)
+			}
+		})
+	}
+}
+
+// TestOverDisclosureFiltered: a wallet that discloses more than asked
+// does not get the extra claims to the relying party.
+func TestOverDisclosureFiltered(t *testing.T) {
+	e := newEnv(t)
+	holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	cred := e.issue(t, holder)
+	r := e.open(t, "shop-1", ageQuery, oid4vp.ModeDirectPost)
+	pres := e.present(t, cred.Token, holder, r.clientID, r.nonce, "age_over_18", "birthDate", "name")
+	if _, err := e.verifier.HandleResponse(context.Background(), r.id, form(t, r, map[string]any{"vp_token": token("pid", pres), "state": r.state})); err != nil {
+		t.Fatal(err)
+	}
+	res, _ := e.verifier.FetchResult(context.Background(), "shop-1", r.id, "")
+	raw, _ := json.Marshal(res)
+	if strings.Contains(string(raw), "1990") || strings.Contains(string(raw), "张三") {
+		t.Fatalf("unrequested claims reached the relying party: %s", raw)
+	}
+}
+
+// TestResponseCode: with a redirect_uri, the result needs the
+// response_code the wallet's redirect carried.
+func TestResponseCode(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	cred := e.issue(t, holder)
+	c, err := e.verifier.Create(ctx, "shop-1", oid4vp.CreateRequest{Query: json.RawMessage(ageQuery), RedirectURI: "https://shop.example/done"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := e.openExisting(t, c.TransactionID)
+	pres := e.present(t, cred.Token, holder, r.clientID, r.nonce, "age_over_18")
+	out, err := e.verifier.HandleResponse(ctx, r.id, form(t, r, map[string]any{"vp_token": token("pid", pres), "state": r.state}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, _ := url.Parse(out.RedirectURI)
+	frag, _ := url.ParseQuery(u.Fragment)
+	code := frag.Get("response_code")
+	if !strings.HasPrefix(out.RedirectURI, "https://shop.example/done#response_code=") || len(code) < 20 {
+		t.Fatalf("redirect %q", out.RedirectURI)
+	}
+	for _, wrong := range []string{"", code + "x"} {
+		if _, err := e.verifier.FetchResult(ctx, "shop-1", r.id, wrong); oid4vp.CodeOf(err) != oid4vp.CodeInvalidRequest {
+			t.Fatalf("response_code %q: %v", wrong, err)
+		}
+	}
+	if res, err := e.verifier.FetchResult(ctx, "shop-1", r.id, code); err != nil || res.Status != oid4vp.StatusVerified {
+		t.Fatalf("%+v %v", res, err)
+	}
+	// A redirect URI the relying party is not registered for is refused.
+	_, err = e.verifier.Create(ctx, "shop-1", oid4vp.CreateRequest{Query: json.RawMessage(ageQuery), RedirectURI: "https://evil.example/"})
+	wantCode(t, err, oid4vp.CodeInvalidClient, "redirect_uri")
+}
+
+// TestCreateRefuses: DCQL over-asking and malformed queries.
+func TestCreateRefuses(t *testing.T) {
+	e := newEnv(t)
+	for name, c := range map[string]struct{ rp, query, mode, code, desc string }{
+		"over-asking":         {"shop-1", strings.Replace(ageQuery, `"values":[true]}`, `"values":[true]},{"path":["birthDate"]}`, 1), "", oid4vp.CodeInvalidScope, `"birthDate"`},
+		"over-asking in set":  {"shop-1", strings.Replace(ageQuery, `["age_over_18"]`, `["age_over_60"]`, 1), "", oid4vp.CodeInvalidScope, `"age_over_60"`},
+		"nested over-asking":  {"shop-2", strings.Replace(ageQuery, `["age_over_18"]`, `["address","street"]`, 1), "", oid4vp.CodeInvalidScope, `"address"`},
+		"unknown rp":          {"nobody", ageQuery, "", oid4vp.CodeInvalidClient, "not registered"},
+		"not json":            {"shop-1", `{"credentials":`, "", oid4vp.CodeInvalidRequest, ""},
+		"no credentials":      {"shop-1", `{"credentials":[]}`, "", oid4vp.CodeInvalidRequest, "credentials"},
+		"unknown member":      {"shop-1", strings.Replace(ageQuery, `"format"`, `"colour":1,"format"`, 1), "", oid4vp.CodeInvalidRequest, ""},
+		"mdoc":                {"shop-1", strings.Replace(ageQuery, `"dc+sd-jwt","meta":{"vct_values":["IdentityCredential"]}`, `"mso_mdoc","meta":{"doctype_value":"x"}`, 1), "", oid4vp.CodeVPFormatsNotSupported, "dc+sd-jwt"},
+		"bad mode":            {"shop-1", ageQuery, "fragment", oid4vp.CodeInvalidRequest, "response_mode"},
+		"claim_sets unknown":  {"shop-1", strings.Replace(ageQuery, `"claims":[{"path"`, `"claim_sets":[["x"]],"claims":[{"id":"a","path"`, 1), "", oid4vp.CodeInvalidRequest, "unknown claim"},
+		"credential_sets bad": {"shop-1", strings.TrimSuffix(ageQuery, "}") + `,"credential_sets":[{"options":[["nope"]]}]}`, "", oid4vp.CodeInvalidRequest, "unknown credential"},
+		"oversized":           {"shop-1", `{"credentials":[` + strings.Repeat(" ", 20<<10) + `]}`, "", oid4vp.CodeInvalidRequest, "bytes"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := e.verifier.Create(context.Background(), c.rp, oid4vp.CreateRequest{Query: json.RawMessage(c.query), ResponseMode: c.mode})
+			wantCode(t, err, c.code, c.desc)
+		})
+	}
+}
+
+// TestResponseRefuses: responses for another verifier or nonce, replays,
+// wrong state, mode mismatches, garbage, revoked credentials; a refused
+// response changes nothing (the right one is still accepted after).
+func TestResponseRefuses(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	cred := e.issue(t, holder)
+	r := e.open(t, "shop-1", ageQuery, oid4vp.ModeDirectPostJWT)
+	other := e.open(t, "shop-2", ageQuery, oid4vp.ModeDirectPost)
+	good := e.present(t, cred.Token, holder, r.clientID, r.nonce, "age_over_18")
+	thief, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	for name, c := range map[string]struct {
+		form url.Values
+		desc string
+	}{
+		"other verifier":    {form(t, r, map[string]any{"vp_token": token("pid", e.present(t, cred.Token, holder, other.clientID, r.nonce, "age_over_18")), "state": r.state}), "aud"},
+		"other nonce":       {form(t, r, map[string]any{"vp_token": token("pid", e.present(t, cred.Token, holder, r.clientID, other.nonce, "age_over_18")), "state": r.state}), "nonce"},
+		"wrong state":       {form(t, r, map[string]any{"vp_token": token("pid", good), "state": other.state}), "state"},
+		"no kb":             {form(t, r, map[string]any{"vp_token": token("pid", strings.TrimSuffix(good, good[strings.LastIndexByte(good, '~')+1:])), "state": r.state}), "key binding"},
+		"other key":         {form(t, r, map[string]any{"vp_token": token("pid", e.present(t, cred.Token, thief, r.clientID, r.nonce, "age_over_18")), "state": r.state}), "key binding"},
+		"claim missing":     {form(t, r, map[string]any{"vp_token": token("pid", e.present(t, cred.Token, holder, r.clientID, r.nonce)), "state": r.state}), "do not meet"},
+		"unknown query":     {form(t, r, map[string]any{"vp_token": token("x", good), "state": r.state}), "did not ask"},
+		"not array":         {form(t, r, map[string]any{"vp_token": map[string]any{"pid": good}, "state": r.state}), "array"},
+		"two, not multiple": {form(t, r, map[string]any{"vp_token": map[string]any{"pid": []string{good, good}}, "state": r.state}), "multiple"},
+		"garbage":           {form(t, r, map[string]any{"vp_token": token("pid", "eyJ~x~"), "state": r.state}), "vp_token"},
+		"plain in jwt mode": {url.Values{"vp_token": {`{"pid":["` + good + `"]}`}, "state": {r.state}}, "direct_post.jwt"},
+		"not a JWE":         {url.Values{"response": {"a.b.c.d.e"}}, "JWE"},
+		"JWE for another transaction": {form(t, request{mode: oid4vp.ModeDirectPostJWT, encKey: e.open(t, "shop-1", ageQuery, oid4vp.ModeDirectPostJWT).encKey},
+			map[string]any{"vp_token": token("pid", good), "state": r.state}), "key"},
+		"repeated param": {url.Values{"response": {"x", "y"}}, "repeated"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := e.verifier.HandleResponse(ctx, r.id, c.form)
+			wantCode(t, err, oid4vp.CodeInvalidRequest, c.desc)
+		})
+	}
+	if _, err := e.verifier.HandleResponse(ctx, "nope", url.Values{}); oid4vp.CodeOf(err) != oid4vp.CodeInvalidRequest {
+		t.Fatalf("unknown transaction: %v", err)
+	}
+	// The good response is still accepted, once.
+	if _, err := e.verifier.HandleResponse(ctx, r.id, form(t, r, map[string]any{"vp_token": token("pid", good), "state": r.state})); err != nil {
+		t.Fatal(err)
+	}
+	_, err := e.verifier.HandleResponse(ctx, r.id, form(t, r, map[string]any{"vp_token": token("pid", good), "state": r.state}))
+	wantCode(t, err, oid4vp.CodeInvalidRequest, "already answered")
+	// Expired transactions are gone.
+	e.clock.Advance(6 * time.Minute)
+	if _, err := e.verifier.RequestObject(ctx, other.id); oid4vp.CodeOf(err) != oid4vp.CodeInvalidRequestURI {
+		t.Fatalf("expired: %v", err)
+	}
+}
+
+// TestRevoked: a revoked credential is refused with invalid_request.
+func TestRevoked(t *testing.T) {
+	e := newEnv(t)
+	holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	cred := e.issue(t, holder)
+	if err := e.issuer.SetStatus(context.Background(), cred.ID, issuer.ActionRevoke); err != nil {
+		t.Fatal(err)
+	}
+	e.clock.Advance(2 * time.Minute)
+	r := e.open(t, "shop-1", ageQuery, oid4vp.ModeDirectPost)
+	_, err := e.verifier.HandleResponse(context.Background(), r.id, form(t, r, map[string]any{"vp_token": token("pid", e.present(t, cred.Token, holder, r.clientID, r.nonce, "age_over_18")), "state": r.state}))
+	wantCode(t, err, oid4vp.CodeInvalidRequest, "revoked")
+}
+
+// TestWalletError: access_denied reaches the relying party as refused.
+func TestWalletError(t *testing.T) {
+	e := newEnv(t)
+	r := e.open(t, "shop-1", ageQuery, oid4vp.ModeDirectPost)
+	if _, err := e.verifier.HandleResponse(context.Background(), r.id, url.Values{"error": {"access_denied"}, "state": {r.state}}); err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.verifier.FetchResult(context.Background(), "shop-1", r.id, "")
+	if err != nil || res.Status != oid4vp.StatusRefused || res.Error != "access_denied" {
+		t.Fatalf("%+v %v", res, err)
+	}
+}

@@ -1,0 +1,209 @@
+package sdk
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// Errors of key fetching.
+var (
+	// ErrKeysUnavailable: the key set could not be fetched and no fresh
+	// copy is cached (verification fails closed).
+	ErrKeysUnavailable = errors.New("sdk: issuer keys unavailable")
+	// ErrUnknownKey: the fresh key set has no key with the kid.
+	ErrUnknownKey = errors.New("sdk: unknown key")
+)
+
+// Defaults of KeySet.
+const (
+	DefaultKeyTTL     = 5 * time.Minute
+	DefaultMinRefresh = 30 * time.Second
+	maxBody           = 1 << 20
+)
+
+// KeySet is a cached JSON Web Key Set fetched from URL (a node's
+// /.well-known/jwks.json). A fetched set is used for TTL; after that it is
+// fetched again, and when that fails the set is unavailable (fail closed:
+// keys a node retired must stop verifying). A kid the cached set lacks
+// triggers a refetch, at most once per MinRefresh. It implements
+// qrcode.IssuerKeySource. Safe for concurrent use; set the fields before
+// first use.
+type KeySet struct {
+	// URL is the JWKS URL. Required.
+	URL string
+	// Client fetches it; nil means a client with a 10 s timeout.
+	Client *http.Client
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+	// TTL is how long a fetched set is used (default DefaultKeyTTL).
+	TTL time.Duration
+	// MinRefresh is the least time between two fetches (default
+	// DefaultMinRefresh).
+	MinRefresh time.Duration
+
+	mu      sync.Mutex
+	keys    map[string]crypto.PublicKey
+	fetched time.Time // when keys was fetched (zero: never)
+	tried   time.Time // last fetch attempt
+	fetches int
+}
+
+var _ qrcode.IssuerKeySource = (*KeySet)(nil)
+
+var defaultClient = &http.Client{Timeout: 10 * time.Second}
+
+func clientOr(c *http.Client) *http.Client {
+	if c == nil {
+		return defaultClient
+	}
+	return c
+}
+
+func nowOr(now func() time.Time) func() time.Time {
+	if now == nil {
+		return time.Now
+	}
+	return now
+}
+
+func durOr(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+// Key returns the public key with kid, refetching the set when it is
+// stale or lacks kid (at most once per MinRefresh).
+func (k *KeySet) Key(ctx context.Context, kid string) (crypto.PublicKey, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.refresh(ctx, kid); err != nil {
+		return nil, err
+	}
+	if pub, ok := k.keys[kid]; ok {
+		return pub, nil
+	}
+	return nil, fmt.Errorf("%w: %.16s", ErrUnknownKey, kid)
+}
+
+// IssuerKeys implements qrcode.IssuerKeySource: every key of a fresh set.
+// The qrcode verifier calls it for a kid it does not know, so it refetches
+// (at most once per MinRefresh).
+func (k *KeySet) IssuerKeys(ctx context.Context) ([]qrcode.IssuerKey, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err := k.refresh(ctx, ""); err != nil {
+		return nil, err
+	}
+	out := make([]qrcode.IssuerKey, 0, len(k.keys))
+	for kid, pub := range k.keys {
+		out = append(out, qrcode.IssuerKey{Kid: kid, Public: pub})
+	}
+	return out, nil
+}
+
+// refresh fetches the set when it is stale, or when it lacks kid ("" for
+// any reason to look again), at most once per MinRefresh. It fails only
+// when no fresh set is left. k.mu is held.
+func (k *KeySet) refresh(ctx context.Context, kid string) error {
+	now := nowOr(k.Now)()
+	fresh := !k.fetched.IsZero() && now.Before(k.fetched.Add(durOr(k.TTL, DefaultKeyTTL)))
+	if _, ok := k.keys[kid]; fresh && ok {
+		return nil
+	}
+	if !k.tried.IsZero() && now.Sub(k.tried) < durOr(k.MinRefresh, DefaultMinRefresh) {
+		if !fresh {
+			return fmt.Errorf("%w: the cached set is stale and was fetched less than MinRefresh ago", ErrKeysUnavailable)
+		}
+		return nil
+	}
+	if err := k.fetch(ctx, now); err != nil && !fresh {
+		return err
+	}
+	return nil
+}
+
+// Fetches reports how many times the set was fetched (for monitoring).
+func (k *KeySet) Fetches() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.fetches
+}
+
+// fetch loads the set; k.mu is held.
+func (k *KeySet) fetch(ctx context.Context, now time.Time) error {
+	k.tried = now
+	k.fetches++
+	body, err := get(ctx, k.Client, k.URL, "application/json")
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+	}
+	set, err := gm.ParseJWKS(body)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+	}
+	keys := make(map[string]crypto.PublicKey, len(set.Keys))
+	for _, j := range set.Keys {
+		pub, err := j.PublicKey()
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+		}
+		kid := j.Kid
+		if kid == "" {
+			if kid, err = j.Thumbprint(); err != nil {
+				return fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+			}
+		}
+		keys[kid] = pub
+	}
+	k.keys, k.fetched = keys, now
+	return nil
+}
+
+// get fetches url with accept, following no redirect, and returns the
+// body of a 200 answer (at most 1 MiB).
+func get(ctx context.Context, c *http.Client, url, accept string) ([]byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Accept", accept)
+	return do(c, req, http.StatusOK)
+}
+
+// do sends req and returns the body of an answer with status want; any
+// other answer is a *NodeError. Redirects are not followed.
+func do(c *http.Client, req *http.Request, want int) ([]byte, error) {
+	cl := *clientOr(c)
+	cl.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	resp, err := cl.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxBody+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(body) > maxBody {
+		return nil, fmt.Errorf("sdk: %s: answer larger than %d bytes", req.URL.Redacted(), maxBody)
+	}
+	if resp.StatusCode != want {
+		return nil, nodeError(req, resp.StatusCode, body)
+	}
+	return body, nil
+}
+
+// trimBase normalizes a node base URL.
+func trimBase(s string) string { return strings.TrimSuffix(s, "/") }

@@ -1,0 +1,292 @@
+package sdk
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// Errors of login.
+var (
+	// ErrLogin: the login could not complete (discovery, a refused
+	// authorization, the token exchange).
+	ErrLogin = errors.New("sdk: login failed")
+	// ErrIDToken: an ID token that does not verify (signature, algorithm,
+	// iss, aud, azp, exp, iat, nonce).
+	ErrIDToken = errors.New("sdk: invalid ID token")
+	// ErrState: the callback's state is not the one the login started
+	// with (a forged or mixed-up callback).
+	ErrState = errors.New("sdk: login state mismatch")
+)
+
+// LoginConfig configures a Login.
+type LoginConfig struct {
+	// Issuer is the provider's issuer URL (the node's base URL). Required.
+	Issuer string
+	// ClientID and RedirectURI are the relying party's registration.
+	// Required.
+	ClientID, RedirectURI string
+	// Key is the client's SM2 or P-256 key for private_key_jwt at the
+	// token endpoint (KeyID defaults to its thumbprint). Required.
+	Key   crypto.Signer
+	KeyID string
+	// Scopes are asked besides "openid" (e.g. "age_over_18").
+	Scopes []string
+	// Algorithms is the allow-list of ID token algorithms. Required.
+	Algorithms []string
+	// MaxAge bounds the age of an ID token's iat (default 10 minutes).
+	MaxAge time.Duration
+	// HTTPClient, Now and Rand default to a 10 s client, time.Now and
+	// crypto/rand. Leeway is the clock skew allowed.
+	HTTPClient *http.Client
+	Now        func() time.Time
+	Rand       io.Reader
+	Leeway     time.Duration
+}
+
+// Login is the relying party's side of OpenID Connect with TrustID
+// (scan-to-login): discovery, the authorization code flow with PKCE (S256)
+// and a nonce, the code exchange authenticated with private_key_jwt, and
+// the ID token checks of OpenID Connect Core §3.1.3.7. Safe for concurrent
+// use.
+type Login struct {
+	cfg  LoginConfig
+	once sync.Once
+	meta providerMetadata
+	keys *KeySet
+	err  error
+}
+
+type providerMetadata struct {
+	Issuer                string   `json:"issuer"`
+	AuthorizationEndpoint string   `json:"authorization_endpoint"`
+	TokenEndpoint         string   `json:"token_endpoint"`
+	JWKSURI               string   `json:"jwks_uri"`
+	CodeChallengeMethods  []string `json:"code_challenge_methods_supported"`
+}
+
+// NewLogin checks cfg and returns a Login; discovery happens on first use.
+func NewLogin(cfg LoginConfig) (*Login, error) {
+	if cfg.Issuer == "" || cfg.ClientID == "" || cfg.RedirectURI == "" || cfg.Key == nil || len(cfg.Algorithms) == 0 {
+		return nil, errors.New("sdk: LoginConfig needs Issuer, ClientID, RedirectURI, Key and Algorithms")
+	}
+	if _, err := gm.NewJWTParser(cfg.Algorithms); err != nil {
+		return nil, fmt.Errorf("sdk: %w", err)
+	}
+	cfg.Issuer = trimBase(cfg.Issuer)
+	if cfg.KeyID == "" {
+		kid, err := keyID(cfg.Key.Public())
+		if err != nil {
+			return nil, fmt.Errorf("sdk: client key: %w", err)
+		}
+		cfg.KeyID = kid
+	}
+	cfg.Now = nowOr(cfg.Now)
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	cfg.MaxAge = durOr(cfg.MaxAge, 10*time.Minute)
+	return &Login{cfg: cfg}, nil
+}
+
+// discover reads the provider's metadata once: its issuer must be the
+// configured one, and it must name the endpoints and support S256.
+func (l *Login) discover(ctx context.Context) error {
+	l.once.Do(func() {
+		body, err := get(ctx, l.cfg.HTTPClient, l.cfg.Issuer+"/.well-known/openid-configuration", "application/json")
+		if err != nil {
+			l.err = fmt.Errorf("%w: discovery: %w", ErrLogin, err)
+			return
+		}
+		if err := json.Unmarshal(body, &l.meta); err != nil {
+			l.err = fmt.Errorf("%w: discovery: %w", ErrLogin, err)
+			return
+		}
+		switch {
+		case l.meta.Issuer != l.cfg.Issuer:
+			l.err = fmt.Errorf("%w: discovery names issuer %q, not %q", ErrLogin, l.meta.Issuer, l.cfg.Issuer)
+		case l.meta.AuthorizationEndpoint == "" || l.meta.TokenEndpoint == "" || l.meta.JWKSURI == "":
+			l.err = fmt.Errorf("%w: the provider has no authorization, token or JWKS endpoint (is login enabled on the node?)", ErrLogin)
+		case !slices.Contains(l.meta.CodeChallengeMethods, "S256"):
+			l.err = fmt.Errorf("%w: the provider does not support PKCE S256", ErrLogin)
+		default:
+			l.keys = &KeySet{URL: l.meta.JWKSURI, Client: l.cfg.HTTPClient, Now: l.cfg.Now}
+		}
+	})
+	return l.err
+}
+
+// LoginStart is a login in progress: the URL to send the browser to, and
+// the secrets to keep (in the user's session, server side) until the
+// callback.
+type LoginStart struct {
+	URL          string
+	State        string
+	Nonce        string
+	CodeVerifier string
+}
+
+// Start begins a login: a fresh state, nonce and PKCE verifier, and the
+// authorization URL (response_type=code, S256 challenge).
+func (l *Login) Start(ctx context.Context) (*LoginStart, error) {
+	if err := l.discover(ctx); err != nil {
+		return nil, err
+	}
+	s := &LoginStart{}
+	for _, p := range []*string{&s.State, &s.Nonce, &s.CodeVerifier} {
+		b := make([]byte, 32)
+		if _, err := io.ReadFull(l.cfg.Rand, b); err != nil {
+			return nil, err
+		}
+		*p = base64.RawURLEncoding.EncodeToString(b)
+	}
+	sum := sha256.Sum256([]byte(s.CodeVerifier))
+	q := url.Values{
+		"response_type":         {"code"},
+		"client_id":             {l.cfg.ClientID},
+		"redirect_uri":          {l.cfg.RedirectURI},
+		"scope":                 {strings.Join(append([]string{"openid"}, l.cfg.Scopes...), " ")},
+		"state":                 {s.State},
+		"nonce":                 {s.Nonce},
+		"code_challenge":        {base64.RawURLEncoding.EncodeToString(sum[:])},
+		"code_challenge_method": {"S256"},
+	}
+	sep := "?"
+	if strings.Contains(l.meta.AuthorizationEndpoint, "?") {
+		sep = "&"
+	}
+	s.URL = l.meta.AuthorizationEndpoint + sep + q.Encode()
+	return s, nil
+}
+
+// Identity is a verified login: the pairwise subject, the assurance
+// level (acr), and the ID token's other claims.
+type Identity struct {
+	Subject  string
+	ACR      string
+	AuthTime time.Time
+	Claims   map[string]any
+	// AccessToken is the user's access token (for the userinfo endpoint).
+	AccessToken string
+}
+
+// Finish completes a login from the callback's query: the state must be
+// start's, an error answer is an ErrLogin naming the provider's code, the
+// code is exchanged (with the PKCE verifier and a client assertion) and
+// the ID token verified.
+func (l *Login) Finish(ctx context.Context, start *LoginStart, callback url.Values) (*Identity, error) {
+	if err := l.discover(ctx); err != nil {
+		return nil, err
+	}
+	if subtle.ConstantTimeCompare([]byte(callback.Get("state")), []byte(start.State)) != 1 || start.State == "" {
+		return nil, ErrState
+	}
+	if e := callback.Get("error"); e != "" {
+		return nil, fmt.Errorf("%w: the provider answered %s", ErrLogin, e)
+	}
+	code := callback.Get("code")
+	if code == "" {
+		return nil, fmt.Errorf("%w: the callback has no code", ErrLogin)
+	}
+	assertion, err := clientAssertion(l.cfg.Key, l.cfg.KeyID, l.cfg.ClientID, l.meta.TokenEndpoint, l.cfg.Now(), l.cfg.Rand)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrLogin, err)
+	}
+	form := url.Values{
+		"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {l.cfg.RedirectURI},
+		"code_verifier": {start.CodeVerifier}, "client_id": {l.cfg.ClientID},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion},
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.meta.TokenEndpoint, strings.NewReader(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	body, err := do(l.cfg.HTTPClient, req, http.StatusOK)
+	if err != nil {
+		return nil, fmt.Errorf("%w: code exchange: %w", ErrLogin, err)
+	}
+	var resp struct {
+		IDToken     string `json:"id_token"`
+		AccessToken string `json:"access_token"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil || resp.IDToken == "" {
+		return nil, fmt.Errorf("%w: the token answer has no id_token", ErrLogin)
+	}
+	id, err := l.VerifyIDToken(ctx, resp.IDToken, start.Nonce)
+	if err != nil {
+		return nil, err
+	}
+	id.AccessToken = resp.AccessToken
+	return id, nil
+}
+
+// VerifyIDToken checks an ID token for this client (OpenID Connect Core
+// §3.1.3.7): an allowed algorithm and a signature by a key of the
+// provider's JWKS of that algorithm, iss, aud containing the client ID
+// (and azp equal to it when there are several), exp, an iat no older than
+// MaxAge, a sub, and the nonce of the login. Errors match ErrIDToken.
+func (l *Login) VerifyIDToken(ctx context.Context, token, nonce string) (*Identity, error) {
+	if err := l.discover(ctx); err != nil {
+		return nil, err
+	}
+	p, err := gm.NewJWTParser(l.cfg.Algorithms, jwt.WithIssuer(l.cfg.Issuer), jwt.WithAudience(l.cfg.ClientID),
+		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(l.cfg.Now), jwt.WithLeeway(l.cfg.Leeway))
+	if err != nil {
+		return nil, err
+	}
+	claims := jwt.MapClaims{}
+	_, err = p.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		kid, _ := t.Header["kid"].(string)
+		pub, err := l.keys.Key(ctx, kid)
+		if err != nil {
+			return nil, err
+		}
+		if alg, err := gm.Alg(pub); err != nil || alg != t.Method.Alg() {
+			return nil, fmt.Errorf("the key of kid is not a %s key", t.Method.Alg())
+		}
+		return pub, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrIDToken, err)
+	}
+	aud, _ := claims.GetAudience()
+	azp, _ := claims["azp"].(string)
+	if (len(aud) > 1 || azp != "") && azp != l.cfg.ClientID {
+		return nil, fmt.Errorf("%w: azp is not this client", ErrIDToken)
+	}
+	iat, _ := claims.GetIssuedAt()
+	if iat == nil || l.cfg.Now().Sub(iat.Time) > l.cfg.MaxAge+l.cfg.Leeway {
+		return nil, fmt.Errorf("%w: iat missing or older than %v", ErrIDToken, l.cfg.MaxAge)
+	}
+	if n, _ := claims["nonce"].(string); nonce == "" || subtle.ConstantTimeCompare([]byte(n), []byte(nonce)) != 1 {
+		return nil, fmt.Errorf("%w: nonce mismatch", ErrIDToken)
+	}
+	sub, _ := claims.GetSubject()
+	if sub == "" {
+		return nil, fmt.Errorf("%w: no sub", ErrIDToken)
+	}
+	id := &Identity{Subject: sub, Claims: claims}
+	id.ACR, _ = claims["acr"].(string)
+	if at, ok := claims["auth_time"].(float64); ok {
+		id.AuthTime = time.Unix(int64(at), 0)
+	}
+	return id, nil
+}

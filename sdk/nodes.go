@@ -1,0 +1,238 @@
+package sdk
+
+import (
+	"context"
+	"crypto"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/status"
+)
+
+// Nodes is the set of TrustID nodes a verifier trusts, by base URL, with a
+// cache of their keys (their JWKS, and the DID documents of the issuers
+// they host) and of their published status lists. Keys and lists are
+// fetched only from these base URLs (never from a URL a credential names
+// elsewhere), with Client. It implements credentials.KeyResolver,
+// credentials.StatusListSource and credentials.IssuerTrust (a node is the
+// enrollment issuer of its region; issuers it hosts are trusted for the
+// types Issuers lists, or through Trust). Safe for concurrent use; set the fields before first
+// use.
+type Nodes struct {
+	// Bases are the nodes' base URLs, e.g. "https://sh.trustid.example".
+	Bases []string
+	// Algorithms is the allow-list of JWS algorithms. Required.
+	Algorithms []string
+	// Client fetches keys and lists (default a 10 s client); Now is the
+	// clock (default time.Now).
+	Client *http.Client
+	Now    func() time.Time
+	// KeyTTL and DocTTL bound how long a JWKS and a DID document are
+	// used (default DefaultKeyTTL).
+	KeyTTL time.Duration
+	// Issuers lists the issuers hosted by the nodes (relying parties
+	// issuing under did:web:<node host>:issuers:<client>) that this
+	// verifier accepts, each with the credential types (W3C type names or
+	// SD-JWT VC vct values) it accepts from them: what the trust
+	// registry accredits them for. Their status lists are their node's.
+	Issuers map[string][]string
+	// Trust, when set, answers for issuers that are neither a node nor in
+	// Issuers (a registry copy); nil: no other issuer is trusted.
+	Trust vc.IssuerTrust
+
+	once  sync.Once
+	nodes []*node
+	mu    sync.Mutex
+	docs  map[string]cachedDoc // client issuer DID -> document
+	lists *vc.Verifier         // verifies Bitstring status list credentials
+	err   error
+}
+
+type node struct {
+	base, did string
+	keys      *KeySet
+}
+
+type cachedDoc struct {
+	doc     vc.DIDDocument
+	fetched time.Time
+}
+
+var (
+	_ vc.KeyResolver      = (*Nodes)(nil)
+	_ vc.StatusListSource = (*Nodes)(nil)
+	_ vc.IssuerTrust      = (*Nodes)(nil)
+)
+
+func (n *Nodes) init() error {
+	n.once.Do(func() {
+		if len(n.Bases) == 0 {
+			n.err = errors.New("sdk: Nodes needs at least one base URL")
+			return
+		}
+		for _, b := range n.Bases {
+			b = trimBase(b)
+			did, err := vc.DIDWeb(b)
+			if err != nil {
+				n.err = fmt.Errorf("sdk: node %q: %w", b, err)
+				return
+			}
+			n.nodes = append(n.nodes, &node{base: b, did: did,
+				keys: &KeySet{URL: b + JWKSPath, Client: n.Client, Now: n.Now, TTL: n.KeyTTL}})
+		}
+		n.docs = map[string]cachedDoc{}
+		n.lists, n.err = vc.NewVerifier(vc.VerifierConfig{Algorithms: n.Algorithms, Resolver: n, Trust: vc.AnyIssuer{}, SkipStatus: true, Now: n.Now})
+	})
+	return n.err
+}
+
+// node returns the node issuer is (by base URL or DID), or the node that
+// hosts the issuer DID (did:web:<node host>:issuers:<client>).
+func (n *Nodes) node(issuer string) (nd *node, hosted bool) {
+	for _, nd := range n.nodes {
+		switch {
+		case issuer == nd.base || issuer == nd.did:
+			return nd, false
+		case strings.HasPrefix(issuer, nd.did+":"):
+			return nd, true
+		}
+	}
+	return nil, false
+}
+
+// ResolveKey implements credentials.KeyResolver for the configured nodes
+// and the issuers they host.
+func (n *Nodes) ResolveKey(ctx context.Context, issuer, kid string) (crypto.PublicKey, error) {
+	if err := n.init(); err != nil {
+		return nil, err
+	}
+	if kid == "" {
+		return nil, fmt.Errorf("%w: the JOSE header has no kid", vc.ErrUnknownKey)
+	}
+	nd, hosted := n.node(issuer)
+	if nd == nil {
+		return nil, fmt.Errorf("%w: %.64s is not a configured node or an issuer it hosts", vc.ErrResolve, issuer)
+	}
+	if strings.HasPrefix(kid, "#") {
+		kid = issuer + kid
+	}
+	if strings.HasPrefix(kid, "did:") {
+		did, frag, _ := strings.Cut(kid, "#")
+		if did != issuer && !(did == nd.did && issuer == nd.base) {
+			return nil, fmt.Errorf("%w: kid is controlled by another DID than the issuer", vc.ErrIssuerMismatch)
+		}
+		if hosted {
+			return n.hostedKey(ctx, nd, issuer, kid)
+		}
+		kid = frag
+	} else if hosted {
+		return nil, fmt.Errorf("%w: a hosted issuer's kid must be a DID URL", vc.ErrUnknownKey)
+	}
+	pub, err := nd.keys.Key(ctx, kid)
+	switch {
+	case errors.Is(err, ErrUnknownKey):
+		return nil, fmt.Errorf("%w: %w", vc.ErrUnknownKey, err)
+	case err != nil:
+		return nil, fmt.Errorf("%w: %w", vc.ErrResolve, err)
+	}
+	return pub, nil
+}
+
+// hostedKey resolves kid in the DID document of an issuer hosted by nd,
+// fetched from nd's base URL and cached for KeyTTL.
+func (n *Nodes) hostedKey(ctx context.Context, nd *node, did, kid string) (crypto.PublicKey, error) {
+	now := nowOr(n.Now)()
+	n.mu.Lock()
+	c, ok := n.docs[did]
+	n.mu.Unlock()
+	if !ok || !now.Before(c.fetched.Add(durOr(n.KeyTTL, DefaultKeyTTL))) {
+		path := strings.ReplaceAll(strings.TrimPrefix(did, nd.did+":"), ":", "/")
+		body, err := get(ctx, n.Client, nd.base+"/"+path+"/did.json", "application/json")
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", vc.ErrResolve, err)
+		}
+		doc, err := vc.ParseDIDDocument(body, did)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", vc.ErrResolve, err)
+		}
+		c = cachedDoc{doc: doc, fetched: now}
+		n.mu.Lock()
+		if len(n.docs) >= vc.DefaultDocumentCacheSize {
+			clear(n.docs)
+		}
+		n.docs[did] = c
+		n.mu.Unlock()
+	}
+	return c.doc.AssertionKey(kid)
+}
+
+// Accreditation implements credentials.IssuerTrust: a configured node is
+// an enrollment issuer; other issuers are asked of Trust.
+func (n *Nodes) Accreditation(issuer string) (vc.Accreditation, error) {
+	if err := n.init(); err != nil {
+		return vc.Accreditation{}, err
+	}
+	nd, hosted := n.node(issuer)
+	if nd != nil && !hosted {
+		return vc.Accreditation{Issuer: issuer, Enrollment: true}, nil
+	}
+	if types, ok := n.Issuers[issuer]; ok && nd != nil {
+		return vc.Accreditation{Issuer: issuer, Types: types, StatusDID: nd.did, StatusURL: nd.base}, nil
+	}
+	if n.Trust != nil {
+		return n.Trust.Accreditation(issuer)
+	}
+	return vc.Accreditation{}, fmt.Errorf("%w: %.64s is not a configured node", vc.ErrNotAccredited, issuer)
+}
+
+// listNode returns the node whose published list url is, checking that
+// issuer is that node.
+func (n *Nodes) listNode(url, issuer string) (*node, error) {
+	if err := n.init(); err != nil {
+		return nil, err
+	}
+	for _, nd := range n.nodes {
+		if strings.HasPrefix(url, nd.base+"/status/") {
+			if issuer != nd.base && issuer != nd.did {
+				return nil, fmt.Errorf("%w: list of another issuer", vc.ErrIssuerMismatch)
+			}
+			return nd, nil
+		}
+	}
+	return nil, fmt.Errorf("%w: status list %.80s is not published by a configured node", vc.ErrResolve, url)
+}
+
+// Bitstring implements credentials.StatusListSource: a Bitstring Status
+// List credential (vc+jwt) published by a configured node.
+func (n *Nodes) Bitstring(ctx context.Context, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
+	if _, err := n.listNode(url, issuer); err != nil {
+		return nil, "", 0, err
+	}
+	body, err := get(ctx, n.Client, url, vc.MediaTypeVCJWT)
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("%w: %w", vc.ErrResolve, err)
+	}
+	c, err := n.lists.VerifyCredential(ctx, strings.TrimSpace(string(body)))
+	if err != nil {
+		return nil, "", 0, fmt.Errorf("status list credential: %w", err)
+	}
+	return vc.StatusListFromCredential(c, url, issuer)
+}
+
+// Token implements credentials.StatusListSource: a Token Status List
+// (statuslist+jwt) published by a configured node.
+func (n *Nodes) Token(ctx context.Context, uri, issuer string) (*status.TokenList, time.Duration, error) {
+	if _, err := n.listNode(uri, issuer); err != nil {
+		return nil, 0, err
+	}
+	body, err := get(ctx, n.Client, uri, vc.MediaTypeStatusListJWT)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", vc.ErrResolve, err)
+	}
+	return vc.VerifyStatusListJWT(ctx, strings.TrimSpace(string(body)), uri, issuer, n, n.Algorithms, n.Now)
+}

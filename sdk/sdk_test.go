@@ -1,0 +1,260 @@
+package sdk_test
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/rand"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"strconv"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/credentials/status"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/sdk"
+)
+
+// skewClock is an injectable clock: real time plus a skew tests move.
+type skewClock struct{ skew atomic.Int64 }
+
+func (c *skewClock) Now() time.Time          { return time.Now().Add(time.Duration(c.skew.Load())) }
+func (c *skewClock) Advance(d time.Duration) { c.skew.Add(int64(d)) }
+
+// TestTokenRefreshBeforeExpiry: a cached token is reused until
+// RefreshBefore its expiry, then replaced; clock-driven, against the
+// in-process node.
+func TestTokenRefreshBeforeExpiry(t *testing.T) {
+	node := startExampleNode()
+	defer node.Close()
+	key := node.register("hotel", gm.AlgSM2, auth.ScopeQRRedeem)
+	clock := &skewClock{}
+	ts, err := sdk.NewTokenSource(sdk.ClientConfig{Node: node.URL, ClientID: "hotel", Key: key,
+		RefreshBefore: auth.DefaultTokenTTL - 20*time.Second, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	t1, err := ts.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(10 * time.Second)
+	if t2, _ := ts.Token(ctx); t2 != t1 {
+		t.Error("token replaced before it was due")
+	}
+	clock.Advance(15 * time.Second) // 25 s: within RefreshBefore of the expiry
+	if t3, err := ts.Token(ctx); err != nil || t3 == t1 {
+		t.Errorf("token due for refresh was not replaced (err %v)", err)
+	}
+}
+
+func TestTokenSourceRefusals(t *testing.T) {
+	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
+	ts, err := sdk.NewTokenSource(sdk.ClientConfig{Node: "http://127.0.0.1:1", ClientID: "x", Key: edKey})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ts.Token(context.Background()); !errors.Is(err, sdk.ErrToken) {
+		t.Errorf("Ed25519 client key: %v, want ErrToken", err)
+	}
+	if _, err := sdk.NewTokenSource(sdk.ClientConfig{Node: "http://x", Key: edKey}); err == nil {
+		t.Error("a config without ClientID was accepted")
+	}
+}
+
+// TestAccessTokenRefusals signs tokens with the node's own keys and
+// changes one thing at a time: each must be refused.
+func TestAccessTokenRefusals(t *testing.T) {
+	node := startExampleNode()
+	defer node.Close()
+	ctx := context.Background()
+	sign := func(alg string, edit func(h map[string]any, c jwt.MapClaims)) string {
+		k, err := node.keys.Active(alg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		method, _ := gm.SigningMethod(k.Signer)
+		now := time.Now()
+		c := jwt.MapClaims{"iss": node.URL, "aud": node.URL, "sub": "hotel", "client_id": "hotel", "jti": "j1",
+			"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix(), "scope": "qr:redeem"}
+		tok := jwt.NewWithClaims(method, c)
+		tok.Header["typ"], tok.Header["kid"] = "at+jwt", k.Kid
+		if edit != nil {
+			edit(tok.Header, c)
+		}
+		s, err := tok.SignedString(k.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p, err := v.Verify(ctx, sign(gm.AlgSM2, nil)); err != nil || p.ClientID != "hotel" || !p.HasScope("qr:redeem") {
+		t.Fatalf("valid token: %+v %v", p, err)
+	}
+	esKid := func() string { k, _ := node.keys.Active(gm.AlgES256); return k.Kid }()
+	for name, tok := range map[string]string{
+		"alg not allowed":  sign(gm.AlgES256, nil),
+		"expired":          sign(gm.AlgSM2, func(_ map[string]any, c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() }),
+		"wrong aud":        sign(gm.AlgSM2, func(_ map[string]any, c jwt.MapClaims) { c["aud"] = "https://other.example" }),
+		"wrong iss":        sign(gm.AlgSM2, func(_ map[string]any, c jwt.MapClaims) { c["iss"] = "https://other.example" }),
+		"typ":              sign(gm.AlgSM2, func(h map[string]any, _ jwt.MapClaims) { h["typ"] = "JWT" }),
+		"no client_id":     sign(gm.AlgSM2, func(_ map[string]any, c jwt.MapClaims) { delete(c, "client_id") }),
+		"unknown kid":      sign(gm.AlgSM2, func(h map[string]any, _ jwt.MapClaims) { h["kid"] = "nope" }),
+		"kid of ES256 key": sign(gm.AlgSM2, func(h map[string]any, _ jwt.MapClaims) { h["kid"] = esKid }),
+		"crit":             sign(gm.AlgSM2, func(h map[string]any, _ jwt.MapClaims) { h["crit"] = []string{"x"} }),
+		"empty":            "",
+	} {
+		if _, err := v.Verify(ctx, tok); !errors.Is(err, sdk.ErrInvalidToken) {
+			t.Errorf("%s: %v, want ErrInvalidToken", name, err)
+		}
+	}
+	if _, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL}); err == nil {
+		t.Error("a verifier without an algorithm allow-list was built")
+	}
+}
+
+// TestKeySetCache: keys are reused within TTL, a missing kid refetches at
+// most once per MinRefresh, and a stale set whose node cannot be reached
+// fails closed (the middleware then answers 503).
+func TestKeySetCache(t *testing.T) {
+	node := startExampleNode()
+	defer node.Close()
+	ctx := context.Background()
+	clock := &skewClock{}
+	ks := &sdk.KeySet{URL: node.URL + sdk.JWKSPath, Now: clock.Now, TTL: time.Minute, MinRefresh: 10 * time.Second}
+	k, _ := node.keys.Active(gm.AlgSM2)
+	if _, err := ks.Key(ctx, k.Kid); err != nil {
+		t.Fatal(err)
+	}
+	ks.Key(ctx, k.Kid)
+	if n := ks.Fetches(); n != 1 {
+		t.Errorf("%d fetches for two lookups of a known kid, want 1", n)
+	}
+	clock.Advance(11 * time.Second)
+	for range 3 {
+		if _, err := ks.Key(ctx, "unknown"); !errors.Is(err, sdk.ErrUnknownKey) {
+			t.Errorf("unknown kid: %v", err)
+		}
+	}
+	if n := ks.Fetches(); n != 2 {
+		t.Errorf("%d fetches after three lookups of an unknown kid within MinRefresh, want 2", n)
+	}
+	method, _ := gm.SigningMethod(k.Signer)
+	tok := jwt.NewWithClaims(method, jwt.MapClaims{"iss": node.URL, "aud": node.URL, "sub": "a", "client_id": "a", "jti": "j",
+		"iat": clock.Now().Unix(), "exp": clock.Now().Add(time.Hour).Unix()})
+	tok.Header["typ"], tok.Header["kid"] = "at+jwt", k.Kid
+	token, _ := tok.SignedString(k.Signer)
+	node.srv.Close() // the node is gone
+	clock.Advance(30 * time.Second)
+	if _, err := ks.Key(ctx, k.Kid); err != nil {
+		t.Errorf("within TTL the cached key must serve: %v", err)
+	}
+	clock.Advance(time.Minute)
+	if _, err := ks.Key(ctx, k.Kid); !errors.Is(err, sdk.ErrKeysUnavailable) {
+		t.Errorf("stale set, node down: %v, want ErrKeysUnavailable", err)
+	}
+	v, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}, Keys: ks, Now: clock.Now})
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("GET", "/", nil)
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Authorization", "bearer "+token) // the scheme is case-insensitive (RFC 7235)
+	v.Middleware()(http.NotFoundHandler()).ServeHTTP(rec, req)
+	if rec.Code != http.StatusServiceUnavailable {
+		t.Errorf("middleware with unreachable keys: %d", rec.Code)
+	}
+}
+
+// TestConcurrentUse shares one token source, key set and verifier between
+// goroutines (run with -race): callers get the same cached token and the
+// set is fetched once.
+func TestConcurrentUse(t *testing.T) {
+	node := startExampleNode()
+	defer node.Close()
+	key := node.register("hotel", gm.AlgSM2, auth.ScopeQRRedeem)
+	ts, _ := sdk.NewTokenSource(sdk.ClientConfig{Node: node.URL, ClientID: "hotel", Key: key})
+	ks := &sdk.KeySet{URL: node.URL + sdk.JWKSPath}
+	v, _ := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}, Keys: ks})
+	tokens := make(chan string, 8)
+	for range 8 {
+		go func() {
+			tok, err := ts.Token(context.Background())
+			if err == nil {
+				_, err = v.Verify(context.Background(), tok)
+			}
+			if err != nil {
+				t.Error(err)
+			}
+			tokens <- tok
+		}()
+	}
+	first := <-tokens
+	for range 7 {
+		if tok := <-tokens; tok != first {
+			t.Error("concurrent callers got different tokens")
+		}
+	}
+	if n := ks.Fetches(); n != 1 {
+		t.Errorf("key set fetched %d times, want 1", n)
+	}
+}
+
+// TestQRStatusStaleFailsClosed: an offline code verifies while the
+// node's status list is cached; once the list is older than its ttl and
+// the node cannot be reached, the status is unavailable and the code is
+// refused (fail closed), never accepted on a stale list.
+func TestQRStatusStaleFailsClosed(t *testing.T) {
+	node := startExampleNode()
+	defer node.Close()
+	ctx := context.Background()
+	listID, index, err := node.lists.Allocate(ctx, status.PurposeToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	num, _ := strconv.ParseUint(listID[:8], 16, 32)
+	nodeKey, _ := node.keys.Active(gm.AlgSM2)
+	device, _ := gm.GenerateKey(rand.Reader)
+	now := time.Now()
+	holderCopy, err := (&qrcode.Issuer{Signer: nodeKey.Signer, Kid: nodeKey.Kid, Region: 310000}).IssueBinding(qrcode.Binding{
+		Subject: make([]byte, 16), DeviceKey: device.PublicKey(), Assurance: qrcode.AssuranceDevice, IssuedAt: now,
+		Expiry: now.Add(time.Hour), Status: qrcode.StatusRef{List: uint32(num), Index: uint32(index)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := &skewClock{}
+	nodes := &sdk.Nodes{Bases: []string{node.URL}, Algorithms: []string{gm.AlgSM2}, Now: clock.Now}
+	qv, err := sdk.NewQRVerifier(sdk.QRConfig{Keys: &sdk.KeySet{URL: node.URL + sdk.JWKSPath, Now: clock.Now},
+		Status: &sdk.QRStatus{Nodes: nodes, Regions: map[string]string{"310000": node.URL}}, Now: clock.Now, Window: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := func(counter uint64) string {
+		c, err := qrcode.NewOffline(rand.Reader, device, holderCopy, nil, qrcode.Presentation{Time: now, Counter: counter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	if _, err := qv.Verify(ctx, code(1), qrcode.VerifyOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	node.srv.Close()
+	clock.Advance(time.Minute)
+	if _, err := qv.Verify(ctx, code(2), qrcode.VerifyOptions{}); err != nil {
+		t.Errorf("within the list's ttl, with the node down: %v", err)
+	}
+	clock.Advance(5 * time.Minute)
+	if _, err := qv.Verify(ctx, code(3), qrcode.VerifyOptions{}); !errors.Is(err, qrcode.ErrStatusUnavailable) {
+		t.Errorf("stale list, node down: %v, want ErrStatusUnavailable", err)
+	}
+}

@@ -1,0 +1,174 @@
+package sdk
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// Paths of a node's OAuth 2.0 endpoints (package auth serves them; the
+// SDK does not link it).
+const (
+	TokenPath = "/oauth2/token"
+	JWKSPath  = "/.well-known/jwks.json"
+)
+
+// ErrToken: the node did not issue an access token (the cause is wrapped:
+// a *NodeError for an error answer).
+var ErrToken = errors.New("sdk: token request failed")
+
+// DefaultRefreshBefore is how long before its expiry a cached access token
+// is replaced.
+const DefaultRefreshBefore = 30 * time.Second
+
+// ClientConfig configures NewTokenSource.
+type ClientConfig struct {
+	// Node is the node's base URL, e.g. "https://trustid.example". Required.
+	Node string
+	// ClientID is the registered client ID. Required.
+	ClientID string
+	// Key is the client's private key, SM2 or P-256 (ES256). Required.
+	Key crypto.Signer
+	// KeyID is the kid of Key in the registered JWKS; empty means its RFC
+	// 7638 thumbprint (what `trustid clients keygen` names it).
+	KeyID string
+	// Scopes asks for these scopes; empty means all the client's scopes.
+	Scopes []string
+	// RefreshBefore: a cached token is replaced this long before it
+	// expires (default DefaultRefreshBefore).
+	RefreshBefore time.Duration
+	// HTTPClient, Now and Rand default to a 10 s client, time.Now and
+	// crypto/rand.
+	HTTPClient *http.Client
+	Now        func() time.Time
+	Rand       io.Reader
+}
+
+// TokenSource obtains access tokens with the OAuth 2.0 client credentials
+// grant, authenticating with private_key_jwt (RFC 7523), and caches each
+// until RefreshBefore its expiry. Safe for concurrent use: concurrent
+// callers share one request.
+type TokenSource struct {
+	cfg     ClientConfig
+	mu      sync.Mutex
+	token   string
+	expires time.Time
+}
+
+// NewTokenSource checks cfg and returns a token source.
+func NewTokenSource(cfg ClientConfig) (*TokenSource, error) {
+	if cfg.Node == "" || cfg.ClientID == "" || cfg.Key == nil {
+		return nil, errors.New("sdk: ClientConfig needs Node, ClientID and Key")
+	}
+	cfg.Node = trimBase(cfg.Node)
+	if cfg.KeyID == "" {
+		kid, err := keyID(cfg.Key.Public())
+		if err != nil {
+			return nil, fmt.Errorf("sdk: client key: %w", err)
+		}
+		cfg.KeyID = kid
+	}
+	cfg.Now = nowOr(cfg.Now)
+	if cfg.Rand == nil {
+		cfg.Rand = rand.Reader
+	}
+	cfg.RefreshBefore = durOr(cfg.RefreshBefore, DefaultRefreshBefore)
+	return &TokenSource{cfg: cfg}, nil
+}
+
+// Token returns a cached access token, or a new one when the cached one
+// expires within RefreshBefore.
+func (ts *TokenSource) Token(ctx context.Context) (string, error) {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	now := ts.cfg.Now()
+	if ts.token != "" && now.Before(ts.expires.Add(-ts.cfg.RefreshBefore)) {
+		return ts.token, nil
+	}
+	assertion, err := clientAssertion(ts.cfg.Key, ts.cfg.KeyID, ts.cfg.ClientID, ts.cfg.Node+TokenPath, now, ts.cfg.Rand)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrToken, err)
+	}
+	form := url.Values{
+		"grant_type":            {"client_credentials"},
+		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+		"client_assertion":      {assertion},
+	}
+	if len(ts.cfg.Scopes) > 0 {
+		form.Set("scope", strings.Join(ts.cfg.Scopes, " "))
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.cfg.Node+TokenPath, strings.NewReader(form.Encode()))
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrToken, err)
+	}
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	body, err := do(ts.cfg.HTTPClient, req, http.StatusOK)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrToken, err)
+	}
+	var resp struct {
+		AccessToken string `json:"access_token"`
+		ExpiresIn   int64  `json:"expires_in"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil || resp.AccessToken == "" || resp.ExpiresIn <= 0 {
+		return "", fmt.Errorf("%w: the node's answer has no access token and lifetime", ErrToken)
+	}
+	ts.token, ts.expires = resp.AccessToken, now.Add(time.Duration(resp.ExpiresIn)*time.Second)
+	return ts.token, nil
+}
+
+// Expires returns when the cached token expires (zero before the first).
+func (ts *TokenSource) Expires() time.Time {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return ts.expires
+}
+
+// clientAssertion signs a private_key_jwt client assertion (RFC 7523
+// §3): iss = sub = the client ID, aud = the token endpoint, a one-minute
+// life and a random jti.
+func clientAssertion(key crypto.Signer, kid, clientID, aud string, now time.Time, rnd io.Reader) (string, error) {
+	method, err := gm.SigningMethod(key)
+	if err != nil {
+		return "", err
+	}
+	if alg := method.Alg(); alg != gm.AlgSM2 && alg != gm.AlgES256 {
+		return "", fmt.Errorf("client keys are SM2 or ES256, not %s", alg)
+	}
+	var jti [16]byte
+	if _, err := io.ReadFull(rnd, jti[:]); err != nil {
+		return "", err
+	}
+	now = now.Truncate(time.Second)
+	t := jwt.NewWithClaims(method, jwt.RegisteredClaims{
+		Issuer: clientID, Subject: clientID, Audience: jwt.ClaimStrings{aud},
+		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)),
+		ID: base64.RawURLEncoding.EncodeToString(jti[:]),
+	})
+	t.Header["kid"] = kid
+	return t.SignedString(key)
+}
+
+// keyID is the kid TrustID tools give a client key: its RFC 7638
+// thumbprint.
+func keyID(pub crypto.PublicKey) (string, error) {
+	j, err := gm.NewJWK(pub, "")
+	if err != nil {
+		return "", err
+	}
+	return j.Thumbprint()
+}

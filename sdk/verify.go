@@ -1,0 +1,171 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// DefaultStatusTTL is the longest a status list is cached; a list's own
+// ttl, when shorter, wins.
+const DefaultStatusTTL = 5 * time.Minute
+
+// NewCredentialVerifier returns a verifier of vc+jwt, vp+jwt and SD-JWT VC
+// from the configured nodes (and the issuers nodes.Trust accredits), with
+// keys and status lists from nodes: status lists are cached for statusTTL
+// (0: DefaultStatusTTL) or the list's own ttl when shorter, and a list that
+// cannot be fetched fails the check (credentials.ErrStatusUnavailable).
+func NewCredentialVerifier(nodes *Nodes, statusTTL time.Duration) (*vc.Verifier, error) {
+	if err := nodes.init(); err != nil {
+		return nil, err
+	}
+	checker := vc.NewStatusCheckerWith(nodes, vc.StatusCheckerOptions{TTL: durOr(statusTTL, DefaultStatusTTL), Now: nodes.Now})
+	return vc.NewVerifier(vc.VerifierConfig{Algorithms: nodes.Algorithms, Resolver: nodes, Trust: nodes, Status: checker, Now: nodes.Now})
+}
+
+// QRStatus is a qrcode.StatusChecker over the status lists the nodes
+// publish: a QR status reference names a region, a list number (the first
+// 32 bits of a list ID) and an index; QRStatus finds the region's node in
+// Regions, the list in the node's index (GET /status, cached, read again
+// when a number is missing, at most once per DefaultMinRefresh), and checks
+// the entry in the node's signed Token Status List, cached for TTL or the
+// list's ttl when shorter. Anything it cannot fetch or verify answers
+// qrcode.ErrStatusUnavailable (the verifier fails closed). Safe for
+// concurrent use; set the fields before first use.
+type QRStatus struct {
+	// Nodes verifies and fetches the lists. Required.
+	Nodes *Nodes
+	// Regions maps a region (six digits) to the base URL of its node,
+	// one of Nodes.Bases. Required.
+	Regions map[string]string
+	// TTL bounds how long a list is cached (default DefaultStatusTTL).
+	TTL time.Duration
+
+	once    sync.Once
+	checker *vc.StatusChecker
+	mu      sync.Mutex
+	index   map[string]*listIndex // base URL -> its lists
+}
+
+type listIndex struct {
+	lists map[uint32]string // list number -> list ID
+	tried time.Time
+}
+
+var _ qrcode.StatusChecker = (*QRStatus)(nil)
+
+// Status implements qrcode.StatusChecker.
+func (q *QRStatus) Status(ctx context.Context, ref qrcode.StatusRef) (qrcode.Status, error) {
+	if q.Nodes == nil {
+		return 0, fmt.Errorf("%w: QRStatus needs Nodes", qrcode.ErrStatusUnavailable)
+	}
+	q.once.Do(func() {
+		q.checker = vc.NewStatusCheckerWith(q.Nodes, vc.StatusCheckerOptions{TTL: durOr(q.TTL, DefaultStatusTTL), Now: q.Nodes.Now})
+		q.index = map[string]*listIndex{}
+	})
+	region := fmt.Sprintf("%06d", ref.Region)
+	base, ok := q.Regions[region]
+	if !ok {
+		return 0, fmt.Errorf("%w: no node configured for region %s", qrcode.ErrStatusUnavailable, region)
+	}
+	base = trimBase(base)
+	id, err := q.listID(ctx, base, ref.List)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", qrcode.ErrStatusUnavailable, err)
+	}
+	err = q.checker.CheckToken(ctx, base, base+"/status/"+id, int(ref.Index))
+	switch {
+	case err == nil:
+		return qrcode.StatusValid, nil
+	case errors.Is(err, vc.ErrRevoked):
+		return qrcode.StatusRevoked, nil
+	case errors.Is(err, vc.ErrSuspended):
+		return qrcode.StatusSuspended, nil
+	}
+	return 0, fmt.Errorf("%w: %w", qrcode.ErrStatusUnavailable, err)
+}
+
+// listID finds the list numbered n in base's index.
+func (q *QRStatus) listID(ctx context.Context, base string, n uint32) (string, error) {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	ix := q.index[base]
+	if ix != nil {
+		if id, ok := ix.lists[n]; ok {
+			return id, nil
+		}
+	}
+	now := nowOr(q.Nodes.Now)()
+	if ix != nil && now.Sub(ix.tried) < DefaultMinRefresh {
+		return "", fmt.Errorf("no status list number %d at %s", n, base)
+	}
+	if ix == nil {
+		ix = &listIndex{}
+		q.index[base] = ix
+	}
+	ix.tried = now
+	body, err := get(ctx, q.Nodes.Client, base+"/status", "application/json")
+	if err != nil {
+		return "", err
+	}
+	var doc struct {
+		Lists []string `json:"lists"`
+	}
+	if err := json.Unmarshal(body, &doc); err != nil {
+		return "", fmt.Errorf("status list index: %w", err)
+	}
+	ix.lists = map[uint32]string{}
+	for _, id := range doc.Lists {
+		var num uint32
+		if len(id) != 16 || strings.ToLower(id) != id {
+			continue
+		}
+		if _, err := fmt.Sscanf(id[:8], "%08x", &num); err != nil {
+			continue
+		}
+		if _, dup := ix.lists[num]; dup {
+			ix.lists[num] = "" // two lists share a number: fail closed
+			continue
+		}
+		ix.lists[num] = id
+	}
+	if id := ix.lists[n]; id != "" {
+		return id, nil
+	}
+	return "", fmt.Errorf("no unique status list number %d at %s", n, base)
+}
+
+// QRConfig configures NewQRVerifier.
+type QRConfig struct {
+	// Keys are the issuing nodes' keys (for one node, a KeySet of its
+	// JWKS). Required.
+	Keys qrcode.IssuerKeySource
+	// Status checks binding status (a *QRStatus). Required.
+	Status qrcode.StatusChecker
+	// Counters detects replayed codes and cloned devices (nil: a
+	// qrcode.MemoryCounters of the default size).
+	Counters qrcode.CounterStore
+	// Window is the accepted clock distance of offline codes (default
+	// qrcode.DefaultWindow); Now the clock.
+	Window time.Duration
+	Now    func() time.Time
+}
+
+// NewQRVerifier returns a verifier of offline and static QR codes
+// (qrcode.Verifier) with cached issuer keys and status.
+func NewQRVerifier(cfg QRConfig) (*qrcode.Verifier, error) {
+	if cfg.Keys == nil || cfg.Status == nil {
+		return nil, errors.New("sdk: QRConfig needs Keys and Status")
+	}
+	if cfg.Counters == nil {
+		cfg.Counters = &qrcode.MemoryCounters{}
+	}
+	return qrcode.NewVerifier(qrcode.VerifierConfig{Keys: cfg.Keys, Status: cfg.Status, Counters: cfg.Counters, Window: cfg.Window, Now: cfg.Now})
+}

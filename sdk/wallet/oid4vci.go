@@ -1,0 +1,584 @@
+package wallet
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/strictjson"
+)
+
+// OpenID for Verifiable Credential Issuance 1.0, holder side: receive a
+// credential offer, redeem its pre-authorized code (with the transaction
+// code), prove possession of fresh keys and store the credentials.
+
+const (
+	grantPreAuthorized = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+	proofTyp           = "openid4vci-proof+jwt"
+	offerScheme        = "openid-credential-offer://"
+	maxIssuerResponse  = 1 << 20
+)
+
+// ErrIssuer: the credential issuer answered something the wallet cannot
+// use (an error response names its code).
+var ErrIssuer = errors.New("wallet: credential issuer refused or answered badly")
+
+// ErrNotStored: the credential store holds nothing under the ID.
+var ErrNotStored = errors.New("wallet: no stored credential under this ID")
+
+// Store keeps the wallet's credentials by ID. Save stores (or replaces)
+// a record, Load returns it (ErrNotStored when missing), List returns the
+// IDs comma-separated, Remove deletes (a missing ID is not an error).
+// A record is JSON: issuer, configuration_id, format, credential and
+// key_alias (the KeyStore alias of the key it is bound to). An app
+// implements it over its encrypted storage; MemoryStore is in memory.
+// Implementations must be safe for concurrent use.
+type Store interface {
+	Save(id string, record []byte) error
+	Load(id string) ([]byte, error)
+	List() (string, error)
+	Remove(id string) error
+}
+
+// MemoryStore is an in-memory Store. Its zero value is empty and ready.
+type MemoryStore struct {
+	mu      sync.Mutex
+	records map[string][]byte
+}
+
+// NewMemoryStore returns an empty in-memory store.
+func NewMemoryStore() *MemoryStore { return &MemoryStore{} }
+
+// Save implements Store.
+func (m *MemoryStore) Save(id string, record []byte) error {
+	if id == "" {
+		return fmt.Errorf("%w: empty credential ID", ErrInvalidArgument)
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.records == nil {
+		m.records = map[string][]byte{}
+	}
+	m.records[id] = bytes.Clone(record)
+	return nil
+}
+
+// Load implements Store.
+func (m *MemoryStore) Load(id string) ([]byte, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	r, ok := m.records[id]
+	if !ok {
+		return nil, ErrNotStored
+	}
+	return bytes.Clone(r), nil
+}
+
+// List implements Store.
+func (m *MemoryStore) List() (string, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	ids := make([]string, 0, len(m.records))
+	for id := range m.records {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return strings.Join(ids, ","), nil
+}
+
+// Remove implements Store.
+func (m *MemoryStore) Remove(id string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.records, id)
+	return nil
+}
+
+// StoredCredential is a stored credential record.
+type StoredCredential struct {
+	Issuer          string `json:"issuer"`
+	ConfigurationID string `json:"configuration_id"`
+	Format          string `json:"format"`
+	Credential      string `json:"credential"`
+	KeyAlias        string `json:"key_alias"`
+}
+
+// LoadCredential reads one record of a Store.
+func LoadCredential(s Store, id string) (*StoredCredential, error) {
+	raw, err := s.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	var c StoredCredential
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, fmt.Errorf("%w: stored record: %v", ErrInvalidArgument, err)
+	}
+	return &c, nil
+}
+
+// CredentialOffer is a credential offer the wallet received and resolved:
+// the offer, the issuer's metadata and its token endpoint.
+type CredentialOffer struct {
+	issuer  string
+	configs []string
+	code    string
+	txLen   int
+	txDesc  string
+	meta    issuerMetadata
+	token   string
+}
+
+// Issuer returns the credential issuer identifier.
+func (o *CredentialOffer) Issuer() string { return o.issuer }
+
+// ConfigurationIDs returns the offered configurations, comma-separated.
+func (o *CredentialOffer) ConfigurationIDs() string { return strings.Join(o.configs, ",") }
+
+// TxCodeLength is the length of the transaction code the holder must
+// enter (0: the offer needs none).
+func (o *CredentialOffer) TxCodeLength() int { return o.txLen }
+
+// TxCodeDescription is the issuer's hint for the transaction code.
+func (o *CredentialOffer) TxCodeDescription() string { return o.txDesc }
+
+// IssuerName is the issuer's display name in locale (e.g. "zh-CN",
+// "en"), or the first name when none matches.
+func (o *CredentialOffer) IssuerName(locale string) string {
+	for _, d := range o.meta.Display {
+		if d.Locale == locale {
+			return d.Name
+		}
+	}
+	if len(o.meta.Display) > 0 {
+		return o.meta.Display[0].Name
+	}
+	return ""
+}
+
+type issuerMetadata struct {
+	CredentialIssuer     string   `json:"credential_issuer"`
+	AuthorizationServers []string `json:"authorization_servers"`
+	CredentialEndpoint   string   `json:"credential_endpoint"`
+	NonceEndpoint        string   `json:"nonce_endpoint"`
+	NotificationEndpoint string   `json:"notification_endpoint"`
+	Batch                *struct {
+		Size int `json:"batch_size"`
+	} `json:"batch_credential_issuance"`
+	Display []struct {
+		Name   string `json:"name"`
+		Locale string `json:"locale"`
+	} `json:"display"`
+	Configurations map[string]struct {
+		Format string `json:"format"`
+		Proofs struct {
+			JWT *struct {
+				Algs []string `json:"proof_signing_alg_values_supported"`
+			} `json:"jwt"`
+		} `json:"proof_types_supported"`
+	} `json:"credential_configurations_supported"`
+}
+
+type offerObject struct {
+	CredentialIssuer string                     `json:"credential_issuer"`
+	ConfigurationIDs []string                   `json:"credential_configuration_ids"`
+	Grants           map[string]json.RawMessage `json:"grants"`
+}
+
+type preAuthGrant struct {
+	Code   string `json:"pre-authorized_code"`
+	TxCode *struct {
+		InputMode   string `json:"input_mode"`
+		Length      int    `json:"length"`
+		Description string `json:"description"`
+	} `json:"tx_code"`
+	AuthorizationServer string `json:"authorization_server"`
+}
+
+// ReceiveOffer resolves a credential offer link (openid-credential-offer://
+// or an https link with the same query): the offer by value or by
+// reference (credential_offer_uri), then the issuer's metadata and its
+// authorization server's token endpoint. Only offers with a
+// pre-authorized code are supported.
+func (w *Holder) ReceiveOffer(link string) (*CredentialOffer, error) {
+	doc, ref, err := parseOfferLink(link)
+	if err != nil {
+		return nil, err
+	}
+	if ref != "" {
+		if doc, err = w.fetch(http.MethodGet, ref, "", "", nil); err != nil {
+			return nil, err
+		}
+	}
+	offer, asHint, err := parseOffer(doc)
+	if err != nil {
+		return nil, err
+	}
+	metaURL, err := wellKnown(offer.issuer, "/.well-known/openid-credential-issuer")
+	if err != nil {
+		return nil, err
+	}
+	body, err := w.fetch(http.MethodGet, metaURL, "", "", nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := json.Unmarshal(body, &offer.meta); err != nil || strings.TrimSuffix(offer.meta.CredentialIssuer, "/") != offer.issuer {
+		return nil, fmt.Errorf("%w: issuer metadata does not name the offer's issuer", ErrIssuer)
+	}
+	for _, id := range offer.configs {
+		if _, ok := offer.meta.Configurations[id]; !ok {
+			return nil, fmt.Errorf("%w: the offer names a configuration the issuer does not describe", ErrIssuer)
+		}
+	}
+	as := offer.issuer
+	if len(offer.meta.AuthorizationServers) > 0 {
+		as = offer.meta.AuthorizationServers[0]
+		if asHint != "" {
+			as = asHint
+		}
+	}
+	asURL, err := wellKnown(as, "/.well-known/oauth-authorization-server")
+	if err != nil {
+		return nil, err
+	}
+	if body, err = w.fetch(http.MethodGet, asURL, "", "", nil); err != nil {
+		return nil, err
+	}
+	var asMeta struct {
+		Issuer        string `json:"issuer"`
+		TokenEndpoint string `json:"token_endpoint"`
+	}
+	if err := json.Unmarshal(body, &asMeta); err != nil || asMeta.Issuer != as || checkURL(asMeta.TokenEndpoint) != nil {
+		return nil, fmt.Errorf("%w: authorization server metadata", ErrIssuer)
+	}
+	offer.token = asMeta.TokenEndpoint
+	return offer, nil
+}
+
+// AcceptOffer redeems the offer's pre-authorized code with txCode (empty
+// when the offer needs none), then for each of configurationIDs (comma-
+// separated; empty means all offered) asks for count credentials (1 up
+// to the issuer's batch size), each bound to a fresh key of its own in
+// the wallet's KeyStore so that they cannot be linked when presented, and
+// saves them in store. It tells the issuer they were accepted and
+// returns the stored IDs, comma-separated.
+func (w *Holder) AcceptOffer(offer *CredentialOffer, configurationIDs, txCode string, count int, store Store) (string, error) {
+	if offer == nil || store == nil {
+		return "", fmt.Errorf("%w: an offer and a store are required", ErrInvalidArgument)
+	}
+	configs := offer.configs
+	if configurationIDs != "" {
+		configs = splitList(configurationIDs)
+		for _, c := range configs {
+			if !slices.Contains(offer.configs, c) {
+				return "", fmt.Errorf("%w: configuration %q is not offered", ErrInvalidArgument, c)
+			}
+		}
+	}
+	batch := 1
+	if offer.meta.Batch != nil {
+		batch = offer.meta.Batch.Size
+	}
+	if count < 1 || count > batch {
+		return "", fmt.Errorf("%w: count must be 1..%d (the issuer's batch size)", ErrInvalidArgument, batch)
+	}
+	form := url.Values{"grant_type": {grantPreAuthorized}, "pre-authorized_code": {offer.code}}
+	if txCode != "" {
+		form.Set("tx_code", txCode)
+	}
+	body, err := w.fetch(http.MethodPost, offer.token, "application/x-www-form-urlencoded", "", []byte(form.Encode()))
+	if err != nil {
+		return "", err
+	}
+	var tok struct {
+		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
+	}
+	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" || !strings.EqualFold(tok.TokenType, "Bearer") {
+		return "", fmt.Errorf("%w: token response", ErrIssuer)
+	}
+	var ids []string
+	var notify []string
+	for _, cfg := range configs {
+		got, nid, err := w.fetchCredentials(offer, cfg, tok.AccessToken, count, store)
+		if err != nil {
+			return strings.Join(ids, ","), err
+		}
+		ids = append(ids, got...)
+		if nid != "" {
+			notify = append(notify, nid)
+		}
+	}
+	if offer.meta.NotificationEndpoint != "" {
+		for _, nid := range notify {
+			b, _ := json.Marshal(map[string]string{"notification_id": nid, "event": "credential_accepted"})
+			if _, err := w.fetch(http.MethodPost, offer.meta.NotificationEndpoint, "application/json", tok.AccessToken, b); err != nil {
+				return strings.Join(ids, ","), err
+			}
+		}
+	}
+	return strings.Join(ids, ","), nil
+}
+
+// fetchCredentials runs one credential request with count key proofs.
+func (w *Holder) fetchCredentials(offer *CredentialOffer, cfg, token string, count int, store Store) ([]string, string, error) {
+	conf := offer.meta.Configurations[cfg]
+	if conf.Proofs.JWT == nil || !slices.Contains(conf.Proofs.JWT.Algs, gm.AlgSM2) {
+		return nil, "", fmt.Errorf("%w: configuration %q takes no SM2 jwt key proofs", ErrIssuer, cfg)
+	}
+	body, err := w.fetch(http.MethodPost, offer.meta.NonceEndpoint, "", "", nil)
+	if err != nil {
+		return nil, "", err
+	}
+	var nonce struct {
+		CNonce string `json:"c_nonce"`
+	}
+	if err := json.Unmarshal(body, &nonce); err != nil || nonce.CNonce == "" {
+		return nil, "", fmt.Errorf("%w: nonce response", ErrIssuer)
+	}
+	aliases := make([]string, count)
+	proofs := make([]string, count)
+	thumbs := make([]string, count)
+	for i := range proofs {
+		var r [8]byte
+		if _, err := io.ReadFull(w.rand, r[:]); err != nil {
+			return nil, "", err
+		}
+		aliases[i] = w.alias + ".oid4vci." + hex.EncodeToString(r[:])
+		if _, err := w.keys.Generate(aliases[i]); err != nil {
+			return nil, "", err
+		}
+		if proofs[i], thumbs[i], err = w.keyProof(aliases[i], offer.issuer, nonce.CNonce); err != nil {
+			return nil, "", err
+		}
+	}
+	req, _ := json.Marshal(map[string]any{"credential_configuration_id": cfg, "proofs": map[string]any{"jwt": proofs}})
+	if body, err = w.fetch(http.MethodPost, offer.meta.CredentialEndpoint, "application/json", token, req); err != nil {
+		return nil, "", err
+	}
+	var resp struct {
+		Credentials []struct {
+			Credential string `json:"credential"`
+		} `json:"credentials"`
+		NotificationID string `json:"notification_id"`
+	}
+	if err := json.Unmarshal(body, &resp); err != nil || len(resp.Credentials) != count {
+		return nil, "", fmt.Errorf("%w: the credential response does not hold %d credentials", ErrIssuer, count)
+	}
+	var ids []string
+	for i, c := range resp.Credentials {
+		if conf.Format == "dc+sd-jwt" {
+			if err := checkBound(c.Credential, thumbs[i]); err != nil {
+				return ids, "", err
+			}
+		}
+		rec, _ := json.Marshal(StoredCredential{Issuer: offer.issuer, ConfigurationID: cfg, Format: conf.Format, Credential: c.Credential, KeyAlias: aliases[i]})
+		var r [16]byte
+		if _, err := io.ReadFull(w.rand, r[:]); err != nil {
+			return ids, "", err
+		}
+		id := hex.EncodeToString(r[:])
+		if err := store.Save(id, rec); err != nil {
+			return ids, "", err
+		}
+		ids = append(ids, id)
+	}
+	return ids, resp.NotificationID, nil
+}
+
+// keyProof signs a jwt key proof with the key under alias and returns it
+// with the key's JWK thumbprint.
+func (w *Holder) keyProof(alias, aud, nonce string) (string, string, error) {
+	s, err := newStoreSigner(w.keys, alias)
+	if err != nil {
+		return "", "", err
+	}
+	j, err := gm.NewJWK(s.pub, "")
+	if err != nil {
+		return "", "", err
+	}
+	thumb, err := j.Thumbprint()
+	if err != nil {
+		return "", "", err
+	}
+	j.Use, j.Alg = "", ""
+	t := jwt.NewWithClaims(gm.SigningMethodSM2, jwt.MapClaims{"aud": aud, "iat": w.clock().Unix(), "nonce": nonce})
+	t.Header["typ"] = proofTyp
+	t.Header["jwk"] = j
+	p, err := t.SignedString(s)
+	return p, thumb, err
+}
+
+// checkBound checks that an SD-JWT VC's cnf.jwk is the key with thumbprint.
+func checkBound(sdjwtVC, thumb string) error {
+	issuerJWT, _, _ := strings.Cut(sdjwtVC, "~")
+	parts := strings.Split(issuerJWT, ".")
+	if len(parts) != 3 {
+		return fmt.Errorf("%w: a credential is not an SD-JWT", ErrIssuer)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return fmt.Errorf("%w: a credential is not an SD-JWT", ErrIssuer)
+	}
+	var c struct {
+		Cnf struct {
+			JWK gm.JWK `json:"jwk"`
+		} `json:"cnf"`
+	}
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return fmt.Errorf("%w: a credential is not an SD-JWT", ErrIssuer)
+	}
+	got, err := c.Cnf.JWK.Thumbprint()
+	if err != nil || got != thumb {
+		return fmt.Errorf("%w: a credential is not bound to the key the wallet proved", ErrIssuer)
+	}
+	return nil
+}
+
+// checkURL accepts https URLs, and http ones only on a loopback host
+// (a node under test).
+func checkURL(s string) error {
+	u, err := url.Parse(s)
+	if err == nil && u.Host != "" && u.User == nil {
+		if u.Scheme == "https" {
+			return nil
+		}
+		if ip := net.ParseIP(u.Hostname()); u.Scheme == "http" && (u.Hostname() == "localhost" || (ip != nil && ip.IsLoopback())) {
+			return nil
+		}
+	}
+	return fmt.Errorf("%w: %q is not an https URL", ErrIssuer, truncated(s))
+}
+
+func truncated(s string) string {
+	if len(s) > 80 {
+		return s[:80] + "…"
+	}
+	return s
+}
+
+// wellKnown inserts a well-known suffix between an identifier's host and
+// path (RFC 8414 §3.1).
+func wellKnown(id, suffix string) (string, error) {
+	if err := checkURL(id); err != nil {
+		return "", err
+	}
+	u, _ := url.Parse(id)
+	return u.Scheme + "://" + u.Host + suffix + strings.TrimSuffix(u.Path, "/"), nil
+}
+
+// fetch makes one request to the issuer and returns a 2xx body (empty
+// for 204); an error answer becomes ErrIssuer naming its code.
+func (w *Holder) fetch(method, target, contentType, token string, body []byte) ([]byte, error) {
+	if err := checkURL(target); err != nil {
+		return nil, err
+	}
+	req, err := http.NewRequest(method, target, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Accept", "application/json")
+	w.mu.Lock()
+	client := w.client
+	w.mu.Unlock()
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrIssuer, err)
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, maxIssuerResponse+1))
+	if err != nil || len(out) > maxIssuerResponse {
+		return nil, fmt.Errorf("%w: unreadable or oversized answer", ErrIssuer)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error       string `json:"error"`
+			Description string `json:"error_description"`
+		}
+		json.Unmarshal(out, &e)
+		return nil, fmt.Errorf("%w: HTTP %d %s: %s", ErrIssuer, resp.StatusCode, e.Error, truncated(e.Description))
+	}
+	return out, nil
+}
+
+// parseOfferLink returns the offer of a link given by value, or the
+// https URL of an offer given by reference.
+func parseOfferLink(link string) (doc []byte, ref string, err error) {
+	if len(link) > 16<<10 {
+		return nil, "", fmt.Errorf("%w: offer link too long", ErrInvalidArgument)
+	}
+	var query string
+	switch {
+	case strings.HasPrefix(link, offerScheme):
+		_, query, _ = strings.Cut(strings.TrimPrefix(link, offerScheme), "?")
+	case strings.HasPrefix(link, "https://"):
+		u, err := url.Parse(link)
+		if err != nil {
+			return nil, "", fmt.Errorf("%w: offer link: %v", ErrInvalidArgument, err)
+		}
+		query = u.RawQuery
+	default:
+		return nil, "", fmt.Errorf("%w: not a credential offer link", ErrInvalidArgument)
+	}
+	q, err := url.ParseQuery(query)
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: offer link query: %v", ErrInvalidArgument, err)
+	}
+	byValue, byRef := q["credential_offer"], q["credential_offer_uri"]
+	switch {
+	case len(byValue) == 1 && len(byRef) == 0:
+		return []byte(byValue[0]), "", nil
+	case len(byRef) == 1 && len(byValue) == 0:
+		if err := checkURL(byRef[0]); err != nil {
+			return nil, "", err
+		}
+		return nil, byRef[0], nil
+	}
+	return nil, "", fmt.Errorf("%w: the link needs exactly one credential_offer or credential_offer_uri", ErrInvalidArgument)
+}
+
+// parseOffer checks a credential offer object and returns it with the
+// authorization server its grant names (empty when none).
+func parseOffer(doc []byte) (*CredentialOffer, string, error) {
+	var o offerObject
+	if err := strictjson.Decode(doc, &o, 64<<10); err != nil {
+		return nil, "", fmt.Errorf("%w: credential offer: %v", ErrIssuer, err)
+	}
+	if err := checkURL(o.CredentialIssuer); err != nil || len(o.ConfigurationIDs) == 0 {
+		return nil, "", fmt.Errorf("%w: the offer needs an https credential_issuer and configuration IDs", ErrIssuer)
+	}
+	raw, ok := o.Grants[grantPreAuthorized]
+	if !ok {
+		return nil, "", fmt.Errorf("%w: the offer has no pre-authorized code grant", ErrIssuer)
+	}
+	var g preAuthGrant
+	if err := strictjson.Decode(raw, &g, 16<<10); err != nil || g.Code == "" {
+		return nil, "", fmt.Errorf("%w: the pre-authorized code grant is malformed or has no code", ErrIssuer)
+	}
+	if g.TxCode != nil && (g.TxCode.Length < 0 || g.TxCode.Length > 64) {
+		return nil, "", fmt.Errorf("%w: tx_code length out of range", ErrIssuer)
+	}
+	offer := &CredentialOffer{issuer: strings.TrimSuffix(o.CredentialIssuer, "/"), configs: o.ConfigurationIDs, code: g.Code}
+	if g.TxCode != nil {
+		offer.txLen, offer.txDesc = max(g.TxCode.Length, 1), g.TxCode.Description
+	}
+	return offer, g.AuthorizationServer, nil
+}

@@ -1,0 +1,506 @@
+package wallet
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	jose "github.com/go-jose/go-jose/v4"
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/credentials/sdjwt"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/strictjson"
+	"github.com/trustid-cn/trustid/oid4vp/dcql"
+)
+
+// ErrPresentationRequest: an OID4VP request the wallet refuses (not
+// signed by an attested verifier, expired, malformed, or asking for what
+// the wallet cannot answer).
+var ErrPresentationRequest = errors.New("wallet: invalid presentation request")
+
+// OID4VP names the wallet checks.
+const (
+	prefixAttestation = "verifier_attestation:"
+	typRequestObject  = "oauth-authz-req+jwt"
+	typAttestation    = "verifier-attestation+jwt"
+	audSelfIssued     = "https://self-issued.me/v2"
+	maxRequestObject  = 64 << 10
+)
+
+// CredentialStore holds the holder's SD-JWT VCs, each as issued (with all
+// its disclosures) and bound to the wallet's device key. IDs returns the
+// stored credentials' IDs, comma-separated; Get returns one, or an error
+// when there is none. Implementations must be safe for concurrent use.
+type CredentialStore interface {
+	IDs() (string, error)
+	Get(id string) (string, error)
+}
+
+// MemoryCredentials is a CredentialStore in memory.
+type MemoryCredentials struct {
+	m map[string]string
+}
+
+// NewMemoryCredentials returns an empty store.
+func NewMemoryCredentials() *MemoryCredentials { return &MemoryCredentials{m: map[string]string{}} }
+
+// Add stores credential under id (not safe concurrently with reads).
+func (s *MemoryCredentials) Add(id, credential string) { s.m[id] = credential }
+
+// IDs implements CredentialStore.
+func (s *MemoryCredentials) IDs() (string, error) {
+	ids := make([]string, 0, len(s.m))
+	for id := range s.m {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	return strings.Join(ids, ","), nil
+}
+
+// Get implements CredentialStore.
+func (s *MemoryCredentials) Get(id string) (string, error) {
+	c, ok := s.m[id]
+	if !ok {
+		return "", fmt.Errorf("%w: no credential %q", ErrInvalidArgument, id)
+	}
+	return c, nil
+}
+
+// PresentationRequest is a verified OID4VP request: its request object was
+// signed with the key a Verifier Attestation JWT from the trusted
+// attester binds, for the client identifier verifier_attestation:<RP>.
+type PresentationRequest struct {
+	// ClientID is the verifier's client identifier; RelyingParty the
+	// attested relying party (the attestation's sub); AttestedBy the
+	// attester (its iss).
+	ClientID     string
+	RelyingParty string
+	AttestedBy   string
+	ResponseURI  string
+	ResponseMode string
+
+	nonce, state string
+	query        *dcql.Query
+	encKey       *jose.JSONWebKey
+	enc          jose.ContentEncryption
+	holder       *Holder
+}
+
+func reqErr(format string, args ...any) error {
+	return fmt.Errorf("%w: "+format, append([]any{ErrPresentationRequest}, args...)...)
+}
+
+// ResolvePresentationRequest fetches the request object that an
+// openid4vp:// link references (request_uri) and verifies it: a
+// Verifier Attestation JWT (JOSE header jwt) signed by attester with a key
+// of attesterJWKS (the trusted node's JWK Set, JSON), whose sub is the
+// client_id's identifier and whose cnf key signed the request object; typ
+// headers, aud, expiry, response_uri among the attested redirect_uris, a
+// valid DCQL query, and for direct_post.jwt a P-256 encryption key.
+func (w *Holder) ResolvePresentationRequest(link, attester, attesterJWKS string) (*PresentationRequest, error) {
+	u, err := url.Parse(link)
+	if err != nil {
+		return nil, reqErr("not a URL")
+	}
+	params := u.Query()
+	requestURI, linkClient := params.Get("request_uri"), params.Get("client_id")
+	if requestURI == "" || linkClient == "" {
+		return nil, reqErr("the link needs client_id and request_uri")
+	}
+	ru, err := url.Parse(requestURI)
+	if err != nil || (ru.Scheme != "https" && ru.Scheme != "http") {
+		return nil, reqErr("request_uri must be an https URL")
+	}
+	keys, err := gm.ParseJWKS([]byte(attesterJWKS))
+	if err != nil {
+		return nil, fmt.Errorf("%w: attester JWKS: %w", ErrInvalidArgument, err)
+	}
+	w.mu.Lock()
+	client := w.client
+	w.mu.Unlock()
+	req, err := http.NewRequest(http.MethodGet, requestURI, nil)
+	if err != nil {
+		return nil, reqErr("request_uri")
+	}
+	req.Header.Set("Accept", "application/oauth-authz-req+jwt")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("wallet: fetching the request object: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, maxRequestObject+1))
+	if err != nil {
+		return nil, fmt.Errorf("wallet: fetching the request object: %w", err)
+	}
+	if resp.StatusCode != http.StatusOK {
+		return nil, nodeError(resp.StatusCode, body)
+	}
+	if len(body) > maxRequestObject {
+		return nil, reqErr("request object over %d bytes", maxRequestObject)
+	}
+	pr, err := w.verifyRequestObject(strings.TrimSpace(string(body)), attester, keys)
+	if err != nil {
+		return nil, err
+	}
+	if pr.ClientID != linkClient {
+		return nil, reqErr("the link's client_id is not the request object's")
+	}
+	pr.holder = w
+	return pr, nil
+}
+
+// parseSigned verifies a compact JWS of the given typ with the key keyFor
+// returns from its header (an allowed algorithm, exp required) and
+// returns header and claims.
+func (w *Holder) parseSigned(token, typ string, keyFor func(h map[string]any) (crypto.PublicKey, error)) (map[string]any, jwt.MapClaims, error) {
+	parser, err := gm.NewJWTParser(gm.JWTAlgorithms, jwt.WithTimeFunc(w.clock), jwt.WithExpirationRequired(), jwt.WithLeeway(30*time.Second))
+	if err != nil {
+		return nil, nil, err
+	}
+	claims := jwt.MapClaims{}
+	tok, err := parser.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		if t.Header["typ"] != typ {
+			return nil, fmt.Errorf("typ must be %s", typ)
+		}
+		pub, err := keyFor(t.Header)
+		if err != nil {
+			return nil, err
+		}
+		if a, err := gm.Alg(pub); err != nil || a != t.Method.Alg() {
+			return nil, errors.New("the key does not match alg")
+		}
+		return pub, nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	return tok.Header, claims, nil
+}
+
+func (w *Holder) verifyRequestObject(ro, attester string, keys gm.JWKS) (*PresentationRequest, error) {
+	var att jwt.MapClaims
+	_, claims, err := w.parseSigned(ro, typRequestObject, func(h map[string]any) (crypto.PublicKey, error) {
+		attJWT, _ := h["jwt"].(string)
+		if attJWT == "" {
+			return nil, errors.New("no Verifier Attestation JWT in the jwt header")
+		}
+		_, ac, err := w.parseSigned(attJWT, typAttestation, func(ah map[string]any) (crypto.PublicKey, error) {
+			kid, _ := ah["kid"].(string)
+			k, ok := keys.Key(kid)
+			if !ok {
+				return nil, errors.New("the attestation is signed with a key the attester does not publish")
+			}
+			return k.PublicKey()
+		})
+		if err != nil {
+			return nil, fmt.Errorf("verifier attestation: %w", err)
+		}
+		if ac["iss"] != attester {
+			return nil, errors.New("the attestation is not from the trusted attester")
+		}
+		cnf, _ := ac["cnf"].(map[string]any)
+		jwkm, _ := cnf["jwk"].(map[string]any)
+		raw, _ := json.Marshal(jwkm)
+		var j gm.JWK
+		if err := strictjson.Decode(raw, &j, 8<<10); err != nil {
+			return nil, errors.New("the attestation's cnf.jwk is not a public JWK")
+		}
+		pub, err := j.PublicKey()
+		if err != nil {
+			return nil, err
+		}
+		att = ac
+		return pub, nil
+	})
+	if err != nil {
+		return nil, reqErr("request object: %v", err)
+	}
+	str := func(name string) string { s, _ := claims[name].(string); return s }
+	sub, _ := att["sub"].(string)
+	pr := &PresentationRequest{ClientID: str("client_id"), RelyingParty: sub, AttestedBy: attester,
+		ResponseURI: str("response_uri"), ResponseMode: str("response_mode"), nonce: str("nonce"), state: str("state")}
+	if sub == "" || pr.ClientID != prefixAttestation+sub {
+		return nil, reqErr("client_id must be verifier_attestation: followed by the attestation's sub")
+	}
+	if aud, _ := claims.GetAudience(); !slices.Contains(aud, audSelfIssued) {
+		return nil, reqErr("aud must be %s", audSelfIssued)
+	}
+	if str("response_type") != "vp_token" {
+		return nil, reqErr("response_type must be vp_token")
+	}
+	if pr.nonce == "" {
+		return nil, reqErr("nonce is required")
+	}
+	ru, err := url.Parse(pr.ResponseURI)
+	if err != nil || ru.Host == "" || (ru.Scheme != "https" && ru.Scheme != "http") {
+		return nil, reqErr("response_uri must be an https URL")
+	}
+	if uris, ok := att["redirect_uris"].([]any); ok && !slices.Contains(uris, any(pr.ResponseURI)) {
+		return nil, reqErr("response_uri is not among the attested redirect_uris")
+	}
+	raw, _ := json.Marshal(claims["dcql_query"])
+	if pr.query, err = dcql.Parse(raw); err != nil {
+		return nil, reqErr("dcql_query: %v", err)
+	}
+	switch pr.ResponseMode {
+	case "direct_post":
+	case "direct_post.jwt":
+		if err := pr.encryptionKey(claims["client_metadata"]); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, reqErr("response_mode must be direct_post or direct_post.jwt")
+	}
+	return pr, nil
+}
+
+// encryptionKey picks the P-256 ECDH-ES key and enc of client_metadata.
+func (pr *PresentationRequest) encryptionKey(meta any) error {
+	m, _ := meta.(map[string]any)
+	pr.enc = jose.A128GCM
+	if encs, ok := m["encrypted_response_enc_values_supported"].([]any); ok {
+		switch {
+		case slices.Contains(encs, any("A128GCM")):
+		case slices.Contains(encs, any("A256GCM")):
+			pr.enc = jose.A256GCM
+		default:
+			return reqErr("no supported encrypted_response_enc_values")
+		}
+	}
+	jwks, _ := m["jwks"].(map[string]any)
+	list, _ := jwks["keys"].([]any)
+	for _, k := range list {
+		raw, _ := json.Marshal(k)
+		var jk jose.JSONWebKey
+		if err := jk.UnmarshalJSON(raw); err != nil || jk.KeyID == "" {
+			continue
+		}
+		if pub, ok := jk.Key.(*ecdsa.PublicKey); ok && pub.Curve.Params().Name == "P-256" && (jk.Use == "" || jk.Use == "enc") {
+			pr.encKey = &jk
+			return nil
+		}
+	}
+	return reqErr("direct_post.jwt needs a P-256 key with a kid in client_metadata.jwks")
+}
+
+// Claims returns the top-level claim names the request asks for,
+// comma-separated, for the consent screen.
+func (pr *PresentationRequest) Claims() string { return strings.Join(pr.query.ClaimNames(), ",") }
+
+// match is one stored credential that meets a credential query, with
+// the claim queries it meets.
+type match struct {
+	ID     string   `json:"credential"`
+	Claims []string `json:"claims"`
+}
+
+func (pr *PresentationRequest) candidates(store CredentialStore) (map[string][]match, error) {
+	ids, err := store.IDs()
+	if err != nil {
+		return nil, err
+	}
+	out := map[string][]match{}
+	for _, id := range splitList(ids) {
+		cred, err := store.Get(id)
+		if err != nil {
+			return nil, err
+		}
+		claims, err := holderView(cred)
+		if err != nil {
+			continue // a stored credential the wallet cannot read matches nothing
+		}
+		vct, _ := claims["vct"].(string)
+		for _, cq := range pr.query.Credentials {
+			if cq.Format != dcql.FormatSDJWTVC || !slices.Contains(cq.Meta.VCTValues, vct) {
+				continue
+			}
+			met, ok := cq.Satisfied(claims)
+			if !ok {
+				continue
+			}
+			var names []string
+			for _, cl := range met {
+				names = append(names, pathNames(cl.Path)...)
+			}
+			slices.Sort(names)
+			out[cq.ID] = append(out[cq.ID], match{ID: id, Claims: slices.Compact(names)})
+		}
+	}
+	return out, nil
+}
+
+// Matches evaluates the DCQL query against store and returns, as JSON,
+// each credential query id with the stored credentials that meet it and
+// the claims each would disclose: {"pid": [{"credential": "c1",
+// "claims": ["age_over_18"]}]}. Choose one credential per query for
+// Respond.
+func (pr *PresentationRequest) Matches(store CredentialStore) (string, error) {
+	c, err := pr.candidates(store)
+	if err != nil {
+		return "", err
+	}
+	raw, err := json.Marshal(c)
+	return string(raw), err
+}
+
+// pathNames returns the claim names along a path (the disclosures it
+// needs revealed).
+func pathNames(p dcql.Path) []string {
+	var out []string
+	for _, el := range p {
+		if s, ok := el.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// holderView returns a stored SD-JWT VC's claims with every disclosure
+// applied (the wallet's own copy; the issuer signature is not checked
+// here).
+func holderView(cred string) (map[string]any, error) {
+	sd, err := sdjwt.Split(cred)
+	if err != nil {
+		return nil, err
+	}
+	parts := strings.Split(sd.JWT, ".")
+	if len(parts) != 3 {
+		return nil, sdjwt.ErrMalformed
+	}
+	raw, err := jwtSegment(parts[1])
+	if err != nil {
+		return nil, err
+	}
+	payload, err := strictjson.Object(raw, sdjwt.Max)
+	if err != nil {
+		return nil, err
+	}
+	return sdjwt.Process(payload, sd.Disclosures)
+}
+
+func jwtSegment(s string) ([]byte, error) {
+	return jwt.NewParser().DecodeSegment(s)
+}
+
+// Respond presents the holder's choice to the verifier: choice lists
+// query-id=credential-id pairs, comma-separated ("pid=c1"), one per
+// credential query the holder agrees to answer (optional credential sets
+// may be left out). Each presentation discloses only the claims its query
+// needs, with a KB-JWT (aud = client_id, the request's nonce) signed by the
+// device key. It returns the redirect_uri the verifier answered, if any.
+func (pr *PresentationRequest) Respond(store CredentialStore, choice string) (string, error) {
+	cands, err := pr.candidates(store)
+	if err != nil {
+		return "", err
+	}
+	signer, err := newStoreSigner(pr.holder.keys, pr.holder.alias)
+	if err != nil {
+		return "", err
+	}
+	token := map[string][]string{}
+	present := map[string]bool{}
+	for _, pair := range splitList(choice) {
+		qid, cid, ok := strings.Cut(pair, "=")
+		if !ok {
+			return "", fmt.Errorf("%w: choice must be query-id=credential-id pairs", ErrInvalidArgument)
+		}
+		var m *match
+		for i := range cands[qid] {
+			if cands[qid][i].ID == cid {
+				m = &cands[qid][i]
+			}
+		}
+		if m == nil {
+			return "", fmt.Errorf("%w: credential %q does not meet query %q", ErrInvalidArgument, cid, qid)
+		}
+		cred, err := store.Get(cid)
+		if err != nil {
+			return "", err
+		}
+		sd, err := sdjwt.Split(cred)
+		if err != nil {
+			return "", err
+		}
+		keep := func(d *sdjwt.Disclosure) bool { return !d.Array && slices.Contains(m.Claims, d.Name) }
+		pres, err := sd.Present(keep, &sdjwt.KeyBinding{Signer: signer, Audience: pr.ClientID, Nonce: pr.nonce, IssuedAt: pr.holder.clock()})
+		if err != nil {
+			return "", err
+		}
+		token[qid] = append(token[qid], pres)
+		present[qid] = true
+	}
+	if !pr.query.SetsSatisfied(present) {
+		return "", fmt.Errorf("%w: the choice does not answer every required credential query", ErrInvalidArgument)
+	}
+	return pr.post(map[string]any{"vp_token": token, "state": pr.state})
+}
+
+// Decline tells the verifier the holder refused (error access_denied).
+func (pr *PresentationRequest) Decline() error {
+	_, err := pr.post(map[string]any{"error": "access_denied", "state": pr.state})
+	return err
+}
+
+// post sends the response parameters as direct_post or direct_post.jwt.
+func (pr *PresentationRequest) post(params map[string]any) (string, error) {
+	form := url.Values{}
+	if pr.ResponseMode == "direct_post.jwt" {
+		plain, err := json.Marshal(params)
+		if err != nil {
+			return "", err
+		}
+		enc, err := jose.NewEncrypter(pr.enc, jose.Recipient{Algorithm: jose.ECDH_ES, Key: pr.encKey.Key, KeyID: pr.encKey.KeyID}, nil)
+		if err != nil {
+			return "", err
+		}
+		obj, err := enc.Encrypt(plain)
+		if err != nil {
+			return "", err
+		}
+		compact, err := obj.CompactSerialize()
+		if err != nil {
+			return "", err
+		}
+		form.Set("response", compact)
+	} else {
+		for k, v := range params {
+			if s, ok := v.(string); ok {
+				form.Set(k, s)
+				continue
+			}
+			raw, err := json.Marshal(v)
+			if err != nil {
+				return "", err
+			}
+			form.Set(k, string(raw))
+		}
+	}
+	pr.holder.mu.Lock()
+	client := pr.holder.client
+	pr.holder.mu.Unlock()
+	resp, err := client.Post(pr.ResponseURI, "application/x-www-form-urlencoded", bytes.NewReader([]byte(form.Encode())))
+	if err != nil {
+		return "", fmt.Errorf("wallet: posting the response: %w", err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if resp.StatusCode != http.StatusOK {
+		return "", nodeError(resp.StatusCode, body)
+	}
+	var out struct {
+		RedirectURI string `json:"redirect_uri"`
+	}
+	json.Unmarshal(body, &out)
+	return out.RedirectURI, nil
+}

@@ -1,0 +1,270 @@
+package wallet_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/sdk/wallet"
+)
+
+// issuerKey is the test node's SM2 binding key, fixed so that runs are
+// comparable.
+var issuerKey = func() *gm.PrivateKey {
+	k, err := gm.NewPrivateKey([]byte("0123456789abcdef0123456789abcdef"))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// statusList answers from a set of revoked references, as a verifier's
+// cached list would.
+type statusList map[qrcode.StatusRef]bool
+
+func (s statusList) Status(_ context.Context, ref qrcode.StatusRef) (qrcode.Status, error) {
+	if s[ref] {
+		return qrcode.StatusRevoked, nil
+	}
+	return qrcode.StatusValid, nil
+}
+
+var ref = qrcode.StatusRef{Region: 310000, List: 7, Index: 42}
+
+// issueBinding does the node's part: a binding of the wallet's device key.
+func issueBinding(w *wallet.Holder) []byte {
+	var j gm.JWK
+	s, err := w.DeviceKeyJWK()
+	if err != nil {
+		log.Fatal(err)
+	}
+	json.Unmarshal([]byte(s), &j)
+	pub, err := j.PublicKey()
+	if err != nil {
+		log.Fatal(err)
+	}
+	dev := pub.(*gm.PublicKey)
+	now := time.Now()
+	b, err := (&qrcode.Issuer{Signer: issuerKey, Kid: "test-node-key", Region: 310000}).IssueBinding(qrcode.Binding{
+		Subject: make([]byte, 16), DeviceKey: dev, Assurance: qrcode.AssuranceDevice, IssuedAt: now, Expiry: now.Add(time.Hour),
+		Status: ref, Claims: map[string]string{"age_over_18": "true", "age_over_60": "false"}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return b
+}
+
+func verifier(revoked statusList) *qrcode.Verifier {
+	v, err := qrcode.NewVerifier(qrcode.VerifierConfig{Keys: qrcode.StaticKeys{{Kid: "test-node-key", Public: issuerKey.Public()}},
+		Status: revoked, Counters: &qrcode.MemoryCounters{}})
+	if err != nil {
+		log.Fatal(err)
+	}
+	return v
+}
+
+// A wallet makes offline codes with its device key, showing only the
+// claims the holder picks; each code advances the counter.
+func ExampleHolder_OfflineCode() {
+	w, err := wallet.NewHolder("https://sh.trustid.example", wallet.NewSoftwareKeys(), "device")
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := w.CreateDeviceKey(); err != nil {
+		log.Fatal(err)
+	}
+	if err := w.Restore(issueBinding(w), "", 0); err != nil { // as after enrollment
+		log.Fatal(err)
+	}
+	code, err := w.OfflineCode("age_over_18", "", nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	res, err := verifier(nil).Verify(context.Background(), code, qrcode.VerifyOptions{})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(code[:8], res.Claims, "counter", res.Counter, "saved counter", w.Counter())
+	// Output:
+	// TIDOFF2: map[age_over_18:true] counter 1 saved counter 1
+}
+
+func newWallet(t *testing.T) (*wallet.Holder, *wallet.SoftwareKeys) {
+	t.Helper()
+	keys := wallet.NewSoftwareKeys()
+	w, err := wallet.NewHolder("https://sh.trustid.example", keys, "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.CreateDeviceKey(); err != nil {
+		t.Fatal(err)
+	}
+	return w, keys
+}
+
+func TestKeyStore(t *testing.T) {
+	keys := wallet.NewSoftwareKeys()
+	pub, err := keys.Generate("a")
+	if err != nil || len(pub) != 65 || pub[0] != 4 {
+		t.Fatalf("Generate: %x %v", pub, err)
+	}
+	if _, err := keys.Generate("a"); !errors.Is(err, wallet.ErrKeyExists) {
+		t.Errorf("second Generate: %v", err)
+	}
+	if _, err := keys.Sign("b", []byte("m")); !errors.Is(err, wallet.ErrNoKey) {
+		t.Errorf("Sign without key: %v", err)
+	}
+	sig, err := keys.Sign("a", []byte("message"))
+	if err != nil || len(sig) != 64 {
+		t.Fatalf("Sign: %v", err)
+	}
+	p, _ := gm.ParsePublicKeyBytes(pub)
+	if err := p.Verify([]byte("message"), sig); err != nil {
+		t.Errorf("signature does not verify: %v", err)
+	}
+	der, err := keys.ExportPKCS8("a")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := wallet.NewSoftwareKeys()
+	if err := other.ImportPKCS8("a", der); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := other.PublicKey("a"); string(got) != string(pub) {
+		t.Error("imported key differs")
+	}
+	if err := other.ImportPKCS8("x", []byte("junk")); err == nil {
+		t.Error("junk PKCS#8 imported")
+	}
+}
+
+// badStore returns signatures of the wrong size, as a faulty secure
+// element might.
+type badStore struct{ *wallet.SoftwareKeys }
+
+func (b badStore) Sign(alias string, m []byte) ([]byte, error) { return []byte{1, 2, 3}, nil }
+
+func TestWalletRefusals(t *testing.T) {
+	w, _ := newWallet(t)
+	if _, err := w.OfflineCode("", "", nil); !errors.Is(err, wallet.ErrNotEnrolled) {
+		t.Errorf("offline code before enrollment: %v", err)
+	}
+	if _, err := w.OnlineCodeRequest(""); !errors.Is(err, wallet.ErrNotEnrolled) {
+		t.Errorf("online request before enrollment: %v", err)
+	}
+	other, _ := newWallet(t)
+	if err := w.Restore(issueBinding(other), "", 0); !errors.Is(err, wallet.ErrInvalidArgument) {
+		t.Errorf("another device's binding: %v", err)
+	}
+	if err := w.Restore([]byte("junk"), "", 0); !errors.Is(err, wallet.ErrInvalidArgument) {
+		t.Errorf("junk binding: %v", err)
+	}
+	if err := w.Restore(issueBinding(w), "", -1); !errors.Is(err, wallet.ErrInvalidArgument) {
+		t.Errorf("negative counter: %v", err)
+	}
+	if _, err := w.EnrollmentRequest("", "张三", "", ""); !errors.Is(err, wallet.ErrInvalidArgument) {
+		t.Errorf("enrollment without number: %v", err)
+	}
+	if _, err := w.PresentCredential("not an sd-jwt", "a", "aud", "n"); !errors.Is(err, wallet.ErrInvalidArgument) {
+		t.Errorf("junk credential: %v", err)
+	}
+	bad, _ := wallet.NewHolder("https://sh.trustid.example", badStore{wallet.NewSoftwareKeys()}, "device")
+	bad.CreateDeviceKey()
+	if _, err := bad.EnrollmentRequest("x", "y", "", ""); err == nil || !strings.Contains(err.Error(), "64") {
+		t.Errorf("a key store returning a 3-byte signature: %v", err)
+	}
+}
+
+// TestOfflineCodes: codes verify, show only the chosen claims, advance the
+// counter (a restored counter continues), and a revoked binding is refused.
+func TestOfflineCodes(t *testing.T) {
+	w, _ := newWallet(t)
+	binding := issueBinding(w)
+	if err := w.Restore(binding, "", 5); err != nil {
+		t.Fatal(err)
+	}
+	v := verifier(nil)
+	code, err := w.OfflineCode("age_over_60", "gate-1", []byte("challenge"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := v.Verify(context.Background(), code, qrcode.VerifyOptions{Audience: "gate-1", Challenge: []byte("challenge")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Counter != 6 || len(res.Claims) != 1 || res.Claims["age_over_60"] != "false" {
+		t.Errorf("result: counter %d claims %v", res.Counter, res.Claims)
+	}
+	if _, err := v.Verify(context.Background(), code, qrcode.VerifyOptions{Audience: "gate-1", Challenge: []byte("challenge")}); !errors.Is(err, qrcode.ErrReplayed) {
+		t.Errorf("the same code twice: %v", err)
+	}
+	if _, err := w.OfflineCode("no_such_claim", "", nil); err == nil {
+		t.Error("a code showing an unattested claim was made")
+	}
+	code, _ = w.OfflineCode("", "", nil)
+	if _, err := verifier(statusList{ref: true}).Verify(context.Background(), code, qrcode.VerifyOptions{}); !errors.Is(err, qrcode.ErrRevoked) {
+		t.Errorf("revoked binding: %v", err)
+	}
+}
+
+// TestOnlineCodeRequest: the request verifies as the node checks it, with
+// the consent given.
+func TestOnlineCodeRequest(t *testing.T) {
+	w, _ := newWallet(t)
+	if err := w.Restore(issueBinding(w), "", 0); err != nil {
+		t.Fatal(err)
+	}
+	body, err := w.OnlineCodeRequest("age_over_18")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req qrcode.HolderRequest
+	if err := json.Unmarshal(body, &req); err != nil {
+		t.Fatal(err)
+	}
+	if len(req.Consent) != 1 || req.Region != "310000" {
+		t.Errorf("request: %+v", req)
+	}
+	if _, err := verifier(nil).VerifyHolderRequest(context.Background(), &req, "310000", time.Now(), time.Minute); err != nil {
+		t.Errorf("holder request: %v", err)
+	}
+	req.Consent = []string{"age_over_60"}
+	if _, err := verifier(nil).VerifyHolderRequest(context.Background(), &req, "310000", time.Now(), time.Minute); err == nil {
+		t.Error("a request with changed consent verified")
+	}
+}
+
+// TestLoginApproval: the approval of a login session is a holder request
+// whose nonce is the session's challenge, signed by the device key (what
+// the login provider's Approve checks).
+func TestLoginApproval(t *testing.T) {
+	w, _ := newWallet(t)
+	if err := w.Restore(issueBinding(w), "", 0); err != nil {
+		t.Fatal(err)
+	}
+	challenge := "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8" // base64url of 0..31
+	body, err := w.LoginApproval(challenge, "age_over_18")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var req qrcode.HolderRequest
+	json.Unmarshal(body, &req)
+	if len(req.Nonce) != 32 || req.Nonce[31] != 31 || len(req.Consent) != 1 {
+		t.Errorf("approval: nonce %x consent %v", req.Nonce, req.Consent)
+	}
+	if _, err := verifier(nil).VerifyHolderRequest(context.Background(), &req, "310000", time.Now(), time.Minute); err != nil {
+		t.Errorf("approval does not verify: %v", err)
+	}
+	for _, bad := range []string{"", "not base64!", "AAEC"} {
+		if _, err := w.LoginApproval(bad, ""); !errors.Is(err, wallet.ErrInvalidArgument) {
+			t.Errorf("challenge %q: %v", bad, err)
+		}
+	}
+}
