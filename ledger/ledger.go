@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/gm"
@@ -86,6 +88,32 @@ func call[T any](ctx context.Context, c Client, submit bool, fn string, args ...
 	return out, nil
 }
 
+// conflictRetries bounds how often write submits a transaction again
+// after a read conflict.
+const conflictRetries = 6
+
+// write submits a registry write, submitting it again after a read
+// conflict (ErrConflict): a conflicted transaction changed nothing, and
+// running it again reads the state the concurrent one left, so the
+// contract's own checks (versions, ErrExists, key transitions) decide as
+// for a first try. Registry writes are rare and often meet another
+// instance's write to the same region record (its keys at start-up);
+// the anchoring paths count and retry their own conflicts instead.
+func write[T any](ctx context.Context, c Client, fn string, args ...string) (T, error) {
+	for attempt := 1; ; attempt++ {
+		out, err := call[T](ctx, c, true, fn, args...)
+		if !errors.Is(err, ErrConflict) || attempt == conflictRetries {
+			return out, err
+		}
+		pause := time.Duration(attempt)*20*time.Millisecond + time.Duration(rand.Int64N(int64(20*time.Millisecond)))
+		select {
+		case <-ctx.Done():
+			return out, err
+		case <-time.After(pause):
+		}
+	}
+}
+
 func js(v any) (string, error) {
 	b, err := json.Marshal(v)
 	return string(b), err
@@ -97,13 +125,13 @@ func (c Client) RequestRegion(ctx context.Context, in chaincode.RegionInput) (ch
 	if err != nil {
 		return chaincode.Region{}, err
 	}
-	return call[chaincode.Region](ctx, c, true, "RequestRegion", a)
+	return write[chaincode.Region](ctx, c, "RequestRegion", a)
 }
 
 // Vote casts the caller's vote on a consortium change (chaincode.ActionAdmit,
 // ActionSuspend, ActionReinstate) for region code.
 func (c Client) Vote(ctx context.Context, action, code string) error {
-	_, err := c.L.Submit(ctx, "Vote", action, code)
+	_, err := write[json.RawMessage](ctx, c, "Vote", action, code)
 	return err
 }
 
@@ -113,7 +141,7 @@ func (c Client) UpdateRegion(ctx context.Context, in chaincode.RegionInput) (cha
 	if err != nil {
 		return chaincode.Region{}, err
 	}
-	return call[chaincode.Region](ctx, c, true, "UpdateRegion", a)
+	return write[chaincode.Region](ctx, c, "UpdateRegion", a)
 }
 
 // AddRegionKey adds a verifying key (active) to the caller's region.
@@ -122,13 +150,13 @@ func (c Client) AddRegionKey(ctx context.Context, j gm.JWK) (chaincode.Region, e
 	if err != nil {
 		return chaincode.Region{}, err
 	}
-	return call[chaincode.Region](ctx, c, true, "AddRegionKey", a)
+	return write[chaincode.Region](ctx, c, "AddRegionKey", a)
 }
 
 // SetRegionKeyState moves a key of the caller's region to state
 // (chaincode.KeyRetiring, KeyRetired, KeyRevoked; only forward).
 func (c Client) SetRegionKeyState(ctx context.Context, kid, state string) (chaincode.Region, error) {
-	return call[chaincode.Region](ctx, c, true, "SetRegionKeyState", kid, state)
+	return write[chaincode.Region](ctx, c, "SetRegionKeyState", kid, state)
 }
 
 // Region returns a region's record.
@@ -152,7 +180,7 @@ func (c Client) PutIssuer(ctx context.Context, in chaincode.Issuer) (chaincode.I
 	if err != nil {
 		return chaincode.Issuer{}, err
 	}
-	return call[chaincode.Issuer](ctx, c, true, "PutIssuer", a)
+	return write[chaincode.Issuer](ctx, c, "PutIssuer", a)
 }
 
 // Issuers lists every issuer.
@@ -167,7 +195,7 @@ func (c Client) AddRelyingParty(ctx context.Context, in chaincode.RelyingParty) 
 	if err != nil {
 		return chaincode.RelyingParty{}, err
 	}
-	return call[chaincode.RelyingParty](ctx, c, true, "AddRelyingParty", a)
+	return write[chaincode.RelyingParty](ctx, c, "AddRelyingParty", a)
 }
 
 // PutRelyingParty adds or updates a relying party of the caller's region
@@ -178,7 +206,7 @@ func (c Client) PutRelyingParty(ctx context.Context, in chaincode.RelyingParty) 
 	if err != nil {
 		return chaincode.RelyingParty{}, err
 	}
-	return call[chaincode.RelyingParty](ctx, c, true, "PutRelyingParty", a)
+	return write[chaincode.RelyingParty](ctx, c, "PutRelyingParty", a)
 }
 
 // RelyingParty returns a relying party by client ID.
@@ -200,7 +228,7 @@ func (c Client) ClaimSector(ctx context.Context, in chaincode.SectorClaim) (chai
 	if err != nil {
 		return chaincode.Sector{}, err
 	}
-	return call[chaincode.Sector](ctx, c, true, "ClaimSector", a)
+	return write[chaincode.Sector](ctx, c, "ClaimSector", a)
 }
 
 // Sector returns who holds a pairwise sector (chaincode.ErrNotFound when
@@ -216,7 +244,7 @@ func (c Client) AddTerminal(ctx context.Context, in chaincode.Terminal) (chainco
 	if err != nil {
 		return chaincode.Terminal{}, err
 	}
-	return call[chaincode.Terminal](ctx, c, true, "AddTerminal", a)
+	return write[chaincode.Terminal](ctx, c, "AddTerminal", a)
 }
 
 // PutTerminal adds or updates a verification terminal of the caller's region.
@@ -225,7 +253,7 @@ func (c Client) PutTerminal(ctx context.Context, in chaincode.Terminal) (chainco
 	if err != nil {
 		return chaincode.Terminal{}, err
 	}
-	return call[chaincode.Terminal](ctx, c, true, "PutTerminal", a)
+	return write[chaincode.Terminal](ctx, c, "PutTerminal", a)
 }
 
 // Terminals lists every terminal.
