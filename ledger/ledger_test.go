@@ -14,7 +14,7 @@ import (
 type conflicting struct {
 	Ledger
 	conflicts, submits int
-	other             error
+	other              error
 }
 
 func (c *conflicting) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
