@@ -27,10 +27,10 @@ need_pkg() { # need_pkg COMMAND PACKAGE
   local sudo=
   [ "$(id -u)" -eq 0 ] || sudo=sudo
   if [ -z "$apt_updated" ]; then
-    run_step "apt-get update" "$LOGS/apt.log" -- $sudo apt-get update -qq
+    run_step "apt-get update" "$LOGS/apt.log" -- $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq
     apt_updated=1
   fi
-  run_step "install $2" "$LOGS/apt.log" -- env DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "$2"
+  run_step "install $2" "$LOGS/apt.log" -- env DEBIAN_FRONTEND=noninteractive $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq "$2"
 }
 
 need_pkg redis-server redis-server
