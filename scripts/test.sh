@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs every TrustID test on a fresh machine: installs what the tests need
-# (Debian's redis-server and chromium, for the browser test; curl and the
+# (Debian's redis-server, haproxy and chromium, for the browser test; curl and the
 # Fabric binaries for the Fabric tests), then vets and tests the whole module, runs govulncheck and the
 # 2-minute soak. Go is the toolchain go.mod names (scripts/toolchain.sh).
 #
@@ -34,6 +34,9 @@ need_pkg() { # need_pkg COMMAND PACKAGE
 }
 
 need_pkg redis-server redis-server
+# deploy's TestLoadBalancerConfig checks the compose file's HAProxy
+# configuration with `haproxy -c`; TestFabricLBProof runs HAProxy.
+need_pkg haproxy haproxy
 # The browser test finds chromium or chromium-browser (internal/testbrowser).
 command -v chromium-browser >/dev/null 2>&1 || need_pkg chromium chromium
 # The interop tests run third-party libraries on Node.js (COSE, Data
@@ -76,7 +79,6 @@ run_step -t "soak" "$LOGS/soak.log" -- env SOAK_OUT="$LOGS/soak" ./scripts/soak.
 if [ -z "${TRUSTID_TEST_SHORT:-}" ]; then
   log "Fabric: build the binaries (cached after the first run), bring up the native network, run the Fabric tests, tear down"
   need_pkg curl curl
-  need_pkg haproxy haproxy # the load balancer of TestFabricLBProof
   step "Fabric binaries"
   ./scripts/fabric/build.sh
   # The 60 s load test of issue 5 runs too: 12,000 status changes/s asked
