@@ -254,7 +254,9 @@ func fetchClientFor(t testing.TB, srv *httptest.Server) *http.Client {
 
 // remoteVerifier is a verifier on another machine: keys by did:web and
 // metadata, lists over TLS through client, checked against anchors when
-// set.
+// set. AnchorWait is 3 s: long enough for the outbox to anchor on a
+// loaded machine (300 ms failed CI at load 8), and only the tests of an
+// unanchored list wait it out.
 func remoteVerifier(t testing.TB, n *node, client *http.Client, anchors StatusAnchors) (*Verifier, *HTTPStatusSource) {
 	t.Helper()
 	res := &Resolver{Client: client, Now: n.clock.Now}
@@ -263,7 +265,7 @@ func remoteVerifier(t testing.TB, n *node, client *http.Client, anchors StatusAn
 		t.Fatal(err)
 	}
 	src := &HTTPStatusSource{Client: client, Verifier: lv, Resolver: res, Algorithms: allAlgs, Now: n.clock.Now,
-		Anchors: anchors, AnchorWait: 300 * time.Millisecond}
+		Anchors: anchors, AnchorWait: 3 * time.Second}
 	v, err := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: res, Status: NewStatusChecker(src, time.Hour, n.clock.Now), Now: n.clock.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -259,7 +259,7 @@ func TestOIDCLoginWithStandardClient(t *testing.T) {
 // testOIDCLogin runs the flows on a node started with extra arguments and
 // returns the secrets it saw, by name.
 func testOIDCLogin(t *testing.T, extra ...string) map[string]string {
-	f := newEnrollFixture(t, append([]string{"--login-session-ttl", "3s"}, extra...)...)
+	f := newEnrollFixture(t, append([]string{"--login-session-ttl", "10s"}, extra...)...)
 	ctx := context.Background()
 	alice := newPerson(t, "11010519900307123", "张三")
 	att, err := f.terminal.Attest(alice.doc, alice.name, alice.device.Public(), identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.93}, true)
@@ -541,9 +541,10 @@ func testOIDCLogin(t *testing.T, extra ...string) map[string]string {
 		t.Errorf("acr %q after a PIN check at L3", claims.ACR)
 	}
 
-	// An expired session (3 s here) can be neither approved nor collected.
+	// An expired session (10 s here: 3 s expired the L3 PIN attempts at
+	// load 8) can be neither approved nor collected.
 	a7 := shop.start(t)
-	time.Sleep(3500 * time.Millisecond)
+	time.Sleep(10500 * time.Millisecond)
 	if status, _ := approve(t, a7.sessionURL, aliceApp, ""); status != 404 {
 		t.Errorf("approval of an expired session: %d", status)
 	}
