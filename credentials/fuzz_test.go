@@ -19,7 +19,8 @@ import (
 // sentinels are the package's errors: every refusal matches one.
 var sentinels = []error{ErrMalformed, ErrInvalid, ErrInvalidPresentation, ErrAlgorithm, ErrType, ErrSignature,
 	ErrUnknownKey, ErrIssuerMismatch, ErrExpired, ErrNotYetValid, ErrRevoked, ErrSuspended, ErrStatusUnavailable,
-	ErrResolve, ErrUnsupported, ErrChallenge, ErrNotFound, ErrStatusFull}
+	ErrResolve, ErrUnsupported, ErrChallenge, ErrNotFound, ErrStatusFull,
+	ErrRelatedMismatch, ErrRelatedUnavailable, ErrDigestMalformed}
 
 func isSentinel(err error) bool {
 	for _, s := range sentinels {
@@ -209,7 +210,9 @@ func FuzzRelatedDigests(f *testing.F) {
 		f.Add(examplesSRI384, m, []byte{})
 	}
 	f.Fuzz(func(t *testing.T, sri, mb string, data []byte) {
-		refused := func(err error) bool { return errors.Is(err, ErrDigestMalformed) || errors.Is(err, ErrDigestUnsupported) }
+		refused := func(err error) bool {
+			return errors.Is(err, ErrDigestMalformed) || errors.Is(err, ErrDigestUnsupported)
+		}
 		ds, err := ParseSRI(sri)
 		if err != nil && !refused(err) {
 			t.Fatalf("ParseSRI: %v", err)
