@@ -452,9 +452,15 @@ func (h *credentialHandlers) verify(w http.ResponseWriter, r *http.Request) erro
 	}
 	checks := []string{"signature", "data-model", "validity", "status"}
 	// Related resources (VC Data Model 2.0 §5.3): those given are
-	// hashed, the others fetched only when the node is configured to.
-	results, rerr := h.cfg.Verifier.VerifyRelated(r.Context(), res.Credential,
-		vc.RelatedOptions{Content: content, Fetch: h.cfg.RelatedFetch != nil, Client: h.cfg.RelatedFetch})
+	// hashed, the others fetched only when the node is configured to. An
+	// SD-JWT VC is not a VC 2.0 document: a claim of that name means
+	// nothing there.
+	var results []vc.RelatedResult
+	var rerr error
+	if res.Format != vc.TypSDJWTVC {
+		results, rerr = h.cfg.Verifier.VerifyRelated(r.Context(), res.Credential,
+			vc.RelatedOptions{Content: content, Fetch: h.cfg.RelatedFetch != nil, Client: h.cfg.RelatedFetch})
+	}
 	if rerr != nil && len(results) == 0 {
 		h.writeVerifyFailure(w, r, rerr)
 		return nil
