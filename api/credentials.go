@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -42,6 +43,12 @@ type CredentialsConfig struct {
 	// Clients, when set, mounts the accreditation routes (mountIssuers):
 	// an operator accredits registered clients to issue.
 	Clients ClientDirectory
+	// RelatedFetch, when set, fetches the related resources
+	// (relatedResource) of a credential sent to POST /credentials/verify
+	// that the request does not give in options.trustidRelatedResources;
+	// build it with vc.NewFetchClient. nil (the default) fetches nothing:
+	// resources not given are reported as not checked.
+	RelatedFetch *http.Client
 	// StatusLists, when set, lists the IDs of the node's status lists for
 	// GET /status, the index a QR verifier reads to find the list a QR
 	// status reference numbers (its first 32 bits).
@@ -121,6 +128,10 @@ var verifyCodes = []struct {
 	{sdjwt.ErrSDHash, "key_binding_sd_hash_mismatch", "the key binding sd_hash does not match the presentation"},
 	{sdjwt.ErrStale, "key_binding_iat_invalid", "the key binding iat is missing, in the future or too old"},
 	{sdjwt.ErrKeyBinding, "key_binding_invalid", "the key binding JWT is invalid"},
+	{vc.ErrRelatedMismatch, "related_resource_mismatch", "a related resource does not match its digest in the credential"},
+	{vc.ErrDigestMalformed, "related_resource_digest_malformed", "a relatedResource digestSRI or digestMultibase is malformed"},
+	{vc.ErrDigestUnsupported, "related_resource_digest_unsupported", "a relatedResource digest uses no supported algorithm"},
+	{vc.ErrRelatedUnavailable, "related_resource_unavailable", "a related resource could not be obtained"},
 	{vc.ErrAlgorithm, "algorithm_not_allowed", "the signature algorithm is not allowed"},
 	{vc.ErrType, "wrong_media_type", "the JOSE typ or cty is not the one this format needs"},
 	{vc.ErrSignature, "invalid_signature", "the signature does not verify"},
@@ -287,6 +298,18 @@ type verifyResponse struct {
 	Checks       []string        `json:"checks,omitempty"`
 	Warnings     []verifyProblem `json:"warnings"`
 	Errors       []verifyProblem `json:"errors"`
+	// RelatedResources is the outcome per relatedResource entry of the
+	// credential (POST /credentials/verify only).
+	RelatedResources []relatedOutcome `json:"relatedResources,omitempty"`
+}
+
+// relatedOutcome is one related resource's outcome: verified, mismatch,
+// unavailable (not given and not fetched: not checked) or invalid (its
+// digest cannot be checked).
+type relatedOutcome struct {
+	ID      string `json:"id"`
+	Status  string `json:"status"`
+	Fetched bool   `json:"fetched,omitempty"`
 }
 
 type verifiedEntry struct {
@@ -327,14 +350,68 @@ type verifyOptions struct {
 	Checks    []string `json:"checks"`
 }
 
+// credentialVerifyOptions are the options of POST /credentials/verify:
+// the VC API's, and TrustID's trustidRelatedResources, the content of the
+// credential's related resources (the VC API has no option for it).
+type credentialVerifyOptions struct {
+	Challenge        string            `json:"challenge"`
+	Domain           string            `json:"domain"`
+	Checks           []string          `json:"checks"`
+	RelatedResources []relatedResource `json:"trustidRelatedResources"`
+}
+
+// relatedResource is one item of options.trustidRelatedResources: the id
+// of a relatedResource entry and the resource's bytes, base64url.
+type relatedResource struct {
+	ID      string `json:"id"`
+	Content string `json:"content"`
+}
+
+// maxRelatedContent bounds one resource given in
+// options.trustidRelatedResources, decoded (the body limit bounds them
+// all).
+const maxRelatedContent = 128 << 10
+
+// relatedContent decodes options.trustidRelatedResources into the
+// content map VerifyRelated takes.
+func relatedContent(items []relatedResource) (map[string][]byte, error) {
+	if len(items) == 0 {
+		return nil, nil
+	}
+	bad := func(msg string) error {
+		return &Error{Status: http.StatusBadRequest, Code: "invalid_related_resource", Message: "options.trustidRelatedResources: " + msg}
+	}
+	if len(items) > vc.MaxRelatedResources {
+		return nil, bad(fmt.Sprintf("at most %d resources", vc.MaxRelatedResources))
+	}
+	out := make(map[string][]byte, len(items))
+	for _, it := range items {
+		if it.ID == "" || len(it.ID) > 2048 {
+			return nil, bad("every item needs an id (the relatedResource id), at most 2048 bytes")
+		}
+		if _, dup := out[it.ID]; dup {
+			return nil, bad("an id is repeated")
+		}
+		if base64.RawURLEncoding.DecodedLen(len(it.Content)) > maxRelatedContent {
+			return nil, &Error{Status: http.StatusBadRequest, Code: "related_resource_too_large", Message: fmt.Sprintf("options.trustidRelatedResources: a content is over %d bytes", maxRelatedContent)}
+		}
+		b, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimRight(it.Content, "="))
+		if err != nil {
+			return nil, bad("content must be base64url")
+		}
+		out[it.ID] = b
+	}
+	return out, nil
+}
+
 // verifyRequest is the body of POST /credentials/verify. credentialId
 // is accepted so that the issue response can be sent as it is: it must be
 // a string, and plays no part in verification (a warning says when it is
 // not the verified credential's id).
 type verifyRequest struct {
-	VerifiableCredential json.RawMessage `json:"verifiableCredential"`
-	CredentialID         json.RawMessage `json:"credentialId"`
-	Options              verifyOptions   `json:"options"`
+	VerifiableCredential json.RawMessage         `json:"verifiableCredential"`
+	CredentialID         json.RawMessage         `json:"credentialId"`
+	Options              credentialVerifyOptions `json:"options"`
 }
 
 // presentationRequest is the body of POST /presentations/verify
@@ -360,6 +437,10 @@ func (h *credentialHandlers) verify(w http.ResponseWriter, r *http.Request) erro
 			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "credentialId must be a non-empty string (the issue response's)"}
 		}
 	}
+	content, err := relatedContent(req.Options.RelatedResources)
+	if err != nil {
+		return err
+	}
 	res, err := h.verifyCredential(r, in, req.VerifiableCredential)
 	if err != nil {
 		h.writeVerifyFailure(w, r, err)
@@ -369,8 +450,57 @@ func (h *credentialHandlers) verify(w http.ResponseWriter, r *http.Request) erro
 	if id, ok := res.Credential["id"].(string); ok && credentialID != "" && id != credentialID {
 		warnings = append(warnings, verifyProblem{Code: "credential_id_mismatch", Message: "credentialId is not the verified credential's id; it was ignored"})
 	}
+	checks := []string{"signature", "data-model", "validity", "status"}
+	// Related resources (VC Data Model 2.0 §5.3): those given are
+	// hashed, the others fetched only when the node is configured to. An
+	// SD-JWT VC is not a VC 2.0 document: a claim of that name means
+	// nothing there.
+	var results []vc.RelatedResult
+	var rerr error
+	if res.Format != vc.TypSDJWTVC {
+		results, rerr = h.cfg.Verifier.VerifyRelated(r.Context(), res.Credential,
+			vc.RelatedOptions{Content: content, Fetch: h.cfg.RelatedFetch != nil, Client: h.cfg.RelatedFetch})
+	}
+	if rerr != nil && len(results) == 0 {
+		h.writeVerifyFailure(w, r, rerr)
+		return nil
+	}
+	listed := map[string]bool{}
+	outcomes := make([]relatedOutcome, 0, len(results))
+	var problems []verifyProblem
+	checked := len(results) > 0
+	for _, rr := range results {
+		listed[rr.ID] = true
+		outcomes = append(outcomes, relatedOutcome{ID: rr.ID, Status: string(rr.Outcome), Fetched: rr.Fetched})
+		switch rr.Outcome {
+		case vc.RelatedMismatch, vc.RelatedInvalid:
+			problems = append(problems, problemOf(rr.Err))
+		case vc.RelatedUnavailable:
+			checked = false
+			warnings = append(warnings, verifyProblem{Code: "related_resource_unchecked",
+				Message: "a related resource was neither given in options.trustidRelatedResources nor fetched; its digest was not checked"})
+		}
+	}
+	for id := range content {
+		if !listed[id] {
+			warnings = append(warnings, verifyProblem{Code: "related_resource_not_listed", Message: "options.trustidRelatedResources names a resource the credential does not list; it was ignored"})
+			break
+		}
+	}
+	if rerr != nil {
+		if len(problems) == 0 {
+			problems = []verifyProblem{problemOf(rerr)}
+		}
+		h.log.LogAttrs(r.Context(), slog.LevelInfo, "verification failed",
+			slog.String("request_id", requestID(r.Context())), slog.String("code", problems[0].Code), slog.Any("cause", rerr))
+		writeJSONStatus(w, http.StatusBadRequest, verifyResponse{Verified: false, Warnings: warnings, Errors: problems, RelatedResources: outcomes})
+		return nil
+	}
+	if checked {
+		checks = append(checks, "related-resources")
+	}
 	writeJSON(w, verifyResponse{Verified: true, Format: res.Format, Issuer: res.Issuer, Credential: res.Credential,
-		Checks: []string{"signature", "data-model", "validity", "status"}, Warnings: warnings, Errors: []verifyProblem{}})
+		Checks: checks, Warnings: warnings, Errors: []verifyProblem{}, RelatedResources: outcomes})
 	return nil
 }
 

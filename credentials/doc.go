@@ -23,6 +23,10 @@
 // algorithms they accept and never fetch JSON-LD contexts: the contexts
 // TrustID uses are bundled (see Context).
 //
+// VerifyRelated checks a credential's relatedResource digests (digestSRI,
+// digestMultibase) against bytes the caller gives or, only when allowed,
+// fetches through the guarded fetch client (related.go).
+//
 // The node keeps no copy of the personal attributes it signs: issuing
 // records only status entries and credential IDs.
 package credentials

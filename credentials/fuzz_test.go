@@ -19,7 +19,8 @@ import (
 // sentinels are the package's errors: every refusal matches one.
 var sentinels = []error{ErrMalformed, ErrInvalid, ErrInvalidPresentation, ErrAlgorithm, ErrType, ErrSignature,
 	ErrUnknownKey, ErrIssuerMismatch, ErrExpired, ErrNotYetValid, ErrRevoked, ErrSuspended, ErrStatusUnavailable,
-	ErrResolve, ErrUnsupported, ErrChallenge, ErrNotFound, ErrStatusFull}
+	ErrResolve, ErrUnsupported, ErrChallenge, ErrNotFound, ErrStatusFull,
+	ErrRelatedMismatch, ErrRelatedUnavailable, ErrDigestMalformed}
 
 func isSentinel(err error) bool {
 	for _, s := range sentinels {
@@ -190,6 +191,53 @@ func FuzzVerifyCredentialToken(f *testing.F) {
 		}
 		if iss, _ := res.Claims["iss"].(string); !issuers[iss] || res.Claims["cnf"] == nil {
 			t.Fatalf("verified presentation of %q without cnf: %v", iss, res.Claims)
+		}
+	})
+}
+
+// FuzzRelatedDigests feeds the digestSRI and digestMultibase parsers
+// arbitrary strings: they never panic, every refusal is
+// ErrDigestMalformed or ErrDigestUnsupported, and what they accept is a
+// digest of its algorithm's size that Match checks without error or
+// with ErrRelatedMismatch.
+func FuzzRelatedDigests(f *testing.F) {
+	for _, s := range []string{examplesSRI384, examplesSRI384AsSpec, examplesSRI256 + " " + examplesSRI512 + "?x=y",
+		"md5-AAAA sha1-AAAA", "sha384-", "sha512-" + strings.Repeat("=", 3), " \t\n"} {
+		f.Add(s, examplesMB256, []byte("abc"))
+	}
+	for _, m := range []string{examplesMB256Z, examplesMB384, examplesMB512Z, examplesMB3384, abcSM3U, abcSM3Z,
+		"u1QEQAAAAAAAAAAAAAAAAAAAAAA", "ukgA", "uAAA", "z", "u", "m", "z0OIl", "z1111111111"} {
+		f.Add(examplesSRI384, m, []byte{})
+	}
+	f.Fuzz(func(t *testing.T, sri, mb string, data []byte) {
+		refused := func(err error) bool {
+			return errors.Is(err, ErrDigestMalformed) || errors.Is(err, ErrDigestUnsupported)
+		}
+		ds, err := ParseSRI(sri)
+		if err != nil && !refused(err) {
+			t.Fatalf("ParseSRI: %v", err)
+		}
+		for _, d := range ds {
+			if len(d.Value) != d.Alg.Size || d.Alg != ds[0].Alg {
+				t.Fatalf("ParseSRI gave %d bytes of %s", len(d.Value), d.Alg.Name)
+			}
+		}
+		d, err := ParseMultibaseDigest(mb)
+		if err != nil && !refused(err) {
+			t.Fatalf("ParseMultibaseDigest: %v", err)
+		}
+		if err == nil && len(d.Value) != d.Alg.Size {
+			t.Fatalf("ParseMultibaseDigest gave %d bytes of %s", len(d.Value), d.Alg.Name)
+		}
+		rd, err := ParseRelatedDigests(sri, []string{mb})
+		if err != nil {
+			if !refused(err) {
+				t.Fatalf("ParseRelatedDigests: %v", err)
+			}
+			return
+		}
+		if err := rd.Match(data); err != nil && !errors.Is(err, ErrRelatedMismatch) {
+			t.Fatalf("Match: %v", err)
 		}
 	})
 }

@@ -186,8 +186,13 @@ func (c *Credential) checkShapes() error {
 				return inv("relatedResource[%d].id repeats an earlier resource", i)
 			}
 			seen[id] = true
+			// digestSRI is one string of hash expressions; digestMultibase
+			// one or more multibase strings. VerifyRelated parses them.
 			_, sri := it["digestSRI"].(string)
 			_, mb := it["digestMultibase"].(string)
+			if l, ok := it["digestMultibase"].([]any); ok && len(l) > 0 {
+				mb = true
+			}
 			if !sri && !mb {
 				return inv("relatedResource[%d]: digestSRI or digestMultibase is required", i)
 			}

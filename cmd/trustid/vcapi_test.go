@@ -106,6 +106,36 @@ func TestVCAPI(t *testing.T) {
 		t.Fatalf("presentation envelope around a credential: %d %v", code, m)
 	}
 
+	// 3b. Related resources (VC Data Model 2.0 §5.3): the request gives
+	// their content (TrustID's option); a mismatch fails verification;
+	// what is not given is reported as not checked.
+	sri, _ := vc.SRIDigest("sha384", []byte("terms v1"))
+	code, rel := issue(`{"credential":` + credential(`,"relatedResource":[{"id":"https://univ.example/terms","digestSRI":"`+sri+`","mediaType":"text/plain"}]`) + `}`)
+	if code != http.StatusCreated {
+		t.Fatalf("issue with relatedResource: %d %v", code, rel)
+	}
+	relEnv := string(mustJSON(t, rel["verifiableCredential"]))
+	withContent := func(content string) string {
+		return `{"verifiableCredential":` + relEnv + `,"options":{"trustidRelatedResources":[{"id":"https://univ.example/terms","content":"` +
+			base64.RawURLEncoding.EncodeToString([]byte(content)) + `"}]}}`
+	}
+	if code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json", withContent("terms v1")); code != http.StatusOK ||
+		m["verified"] != true || m["relatedResources"].([]any)[0].(map[string]any)["status"] != "verified" {
+		t.Fatalf("related resource given: %d %v", code, m)
+	}
+	if code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json", withContent("terms v2")); code != http.StatusBadRequest ||
+		m["verified"] != false || m["errors"].([]any)[0].(map[string]any)["code"] != "related_resource_mismatch" {
+		t.Fatalf("related resource changed: %d %v", code, m)
+	}
+	if code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json", `{"verifiableCredential":`+relEnv+`}`); code != http.StatusOK ||
+		m["warnings"].([]any)[0].(map[string]any)["code"] != "related_resource_unchecked" {
+		t.Fatalf("related resource not given: %d %v", code, m)
+	}
+	if code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json", strings.Replace(withContent("x"), `"content":"eA"`, `"content":"e+A/"`, 1)); code != http.StatusBadRequest ||
+		m["error"] != "invalid_related_resource" {
+		t.Fatalf("related content not base64url: %d %v", code, m)
+	}
+
 	// 4. The holder service signs a presentation as the client's DID with
 	// the key the node holds for it; the verifier accepts it.
 	pres := `{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiablePresentation"],"verifiableCredential":[` + string(mustJSON(t, env)) + `]}`
