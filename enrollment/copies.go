@@ -318,7 +318,7 @@ func (s *Service) staticCode(en checked, handle []byte, sealed identity.SealedPI
 		return nil, err
 	}
 	st := qrcode.Static{
-		Subject: handle, MaskedName: identity.MaskName(en.name), MaskedNumber: en.doc.Masked(), DocType: uint8(en.doc.Type()),
+		Subject: handle, MaskedName: identity.MaskName(en.name), MaskedNumber: staticMasked(en.doc.Masked()), DocType: uint8(en.doc.Type()),
 		Assurance: int(en.static), IssuedAt: from, Expiry: until, Status: ref,
 	}
 	if sealed != "" {
@@ -339,6 +339,24 @@ func (s *Service) staticCode(en checked, handle []byte, sealed identity.SealedPI
 		return nil, err
 	}
 	return &StaticCode{Code: text, PNG: png, QRVersion: bc.Version, AssuranceLevel: en.static.String(), PIN: sealed != "", ExpiresAt: until}, nil
+}
+
+// staticMasked masks more of a display number until at least half of it
+// is '*', as a static code requires: Document.Masked keeps 4 + 4
+// characters, too many of a permit's or passport's short number. It masks
+// from the middle outwards and keeps the first and last character.
+func staticMasked(m string) string {
+	b := []byte(m)
+	stars := strings.Count(m, "*")
+	for d := 0; stars < len(b)/2 && d < len(b); d++ {
+		for _, i := range []int{len(b)/2 - d, len(b)/2 + d} {
+			if i > 0 && i < len(b)-1 && b[i] != '*' && b[i] != ' ' && b[i] < 0x80 && stars < len(b)/2 {
+				b[i] = '*'
+				stars++
+			}
+		}
+	}
+	return string(b)
 }
 
 // SealedPINBytes is the sealed verifier as a static code carries it: the

@@ -83,3 +83,18 @@ func TestCheckStaticPIN(t *testing.T) {
 		t.Error(StaticPINKey(a.Status))
 	}
 }
+
+// TestStaticMasked: a static code's number is at least half masked for
+// every document type's display form.
+func TestStaticMasked(t *testing.T) {
+	for in, want := range map[string]string{
+		"3101**********002X": "3101**********002X",
+		"UTO L8*****C3":      "UTO L******C3",
+		"H0123456700":        "H01*****700",
+		"":                   "",
+	} {
+		if got := staticMasked(in); got != want {
+			t.Errorf("staticMasked(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
