@@ -4,12 +4,17 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"html/template"
+	"log/slog"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
+	"github.com/trustid-cn/trustid/enrollment"
+	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/qrcode"
 )
@@ -78,8 +83,12 @@ func loginStatus(code string) int {
 		return http.StatusUnauthorized
 	case login.CodeSessionNotFound:
 		return http.StatusNotFound
-	case login.CodeApprovalRefused:
+	case login.CodeApprovalRefused, login.CodePINMismatch:
 		return http.StatusForbidden
+	case login.CodePINLocked:
+		return http.StatusTooManyRequests
+	case login.CodePINNotSet:
+		return http.StatusUnprocessableEntity
 	case login.CodeServerError:
 		return http.StatusInternalServerError
 	case login.CodeTemporarilyUnavailable:
@@ -196,10 +205,31 @@ func (l *loginHandlers) counterApprove(w http.ResponseWriter, r *http.Request) e
 		return err
 	}
 	if err := l.p.ApproveAtCounter(r.Context(), r.PathValue("id"), &req); err != nil {
-		return err
+		return counterPINError(w, r, l.s, err)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// counterPINError answers a wrong PIN with the attempts left (as POST
+// /v1/bindings/pin does) and a locked code with Retry-After; other errors
+// are returned to the caller. Neither answer nor log line has the PIN.
+func counterPINError(w http.ResponseWriter, r *http.Request, s *Server, err error) error {
+	var locked *identity.LockedError
+	if errors.As(err, &locked) {
+		secs := int64((locked.RetryAfter + time.Second - 1) / time.Second)
+		w.Header().Set("Retry-After", strconv.FormatInt(max(secs, 1), 10))
+		return err
+	}
+	var mm *enrollment.PINMismatchError
+	if !errors.As(err, &mm) {
+		return err
+	}
+	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request failed", slog.String("request_id", requestID(r.Context())),
+		slog.String("code", login.CodePINMismatch), slog.Int("status", http.StatusForbidden), slog.Int("attempts_remaining", mm.Remaining))
+	writeJSONStatus(w, http.StatusForbidden, pinMismatchBody{Error: login.CodePINMismatch,
+		Description: fmt.Sprintf("wrong PIN; %d attempts left before the code is locked", mm.Remaining), AttemptsRemaining: mm.Remaining})
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -43,6 +44,41 @@ type Copy struct {
 	BindingCredential  *IssuedCredential `json:"binding_credential,omitempty"`
 	QRBinding          []byte            `json:"qr_binding,omitempty"`
 	IdentityCredential IssuedCredential  `json:"identity_credential"`
+	// StaticCode is the copy's static printed code (Request.StaticCode):
+	// it carries the copy's subject handle and its identity credential's
+	// Token Status List entry, so revoking or suspending that credential
+	// (or the enrollment) stops the code.
+	StaticCode *StaticCode `json:"static_code,omitempty"`
+}
+
+// StaticCode is a static printed code as enrollment returns it to the
+// counter terminal for printing.
+type StaticCode struct {
+	// Code is the code's text ("TIDST1:…"): masked name and number,
+	// document type, level, region, validity, status entry and, with a
+	// PIN, the sealed PIN verifier; no raw number, name or PIN.
+	Code string `json:"code"`
+	// PNG is the code as a two-colour PNG, 8 pixels a module with the
+	// quiet zone, error correction M; QRVersion its QR version.
+	PNG       []byte `json:"png"`
+	QRVersion int    `json:"qr_version"`
+	// AssuranceLevel is the code's level (identity.AssessStatic).
+	AssuranceLevel string `json:"assurance_level"`
+	// PIN says whether a PIN verifier is sealed in the code (counter
+	// logins with method pin).
+	PIN       bool      `json:"pin"`
+	ExpiresAt time.Time `json:"expires_at"`
+}
+
+// staticPNGModule is the size of a module of the printed code's PNG.
+const staticPNGModule = 8
+
+// StaticPINAAD is the AAD that binds a PIN verifier sealed into a static
+// code to the code's subject handle (its own domain: a verifier sealed
+// for a device binding does not open as a static code's, nor the
+// reverse).
+func StaticPINAAD(handle []byte) []byte {
+	return append([]byte("TrustID/static-pin/v1\x00"), handle...)
 }
 
 // enrollDevice is a checked device key.
@@ -68,8 +104,11 @@ func parseDevices(audience string, req *Request, now time.Time) ([]enrollDevice,
 	case req.DeviceKey != nil:
 		keys = []DeviceKeyProof{{Key: req.DeviceKey, Proof: req.DeviceProof}}
 	}
-	if len(keys) == 0 && req.PIN != "" {
-		return nil, badRequest("a PIN needs a device key: it is sealed into the device binding")
+	if req.StaticCode && len(keys) > 0 {
+		return nil, badRequest("static_code is for a holder without a smartphone: enroll it without device keys")
+	}
+	if len(keys) == 0 && req.PIN != "" && !req.StaticCode {
+		return nil, badRequest("a PIN needs a device key or static_code: it is sealed into the device binding or the static code")
 	}
 	out := make([]enrollDevice, 0, len(keys))
 	for _, k := range keys {
@@ -110,6 +149,7 @@ type checked struct {
 	devices []enrollDevice       // none for L1
 	handles [][]byte             // one subject handle per copy
 	sealed  []identity.SealedPIN // per copy; empty without a PIN
+	static  identity.Level       // the static code's level; LevelNone: no static code
 	now     time.Time
 }
 
@@ -190,6 +230,12 @@ func (s *Service) issueCopies(ctx context.Context, client string, en checked) (*
 				return nil, err
 			}
 		}
+		if en.static.Valid() {
+			if resp.Copies[i].StaticCode, err = s.staticCode(en, handle, en.sealed[i], from, until, ic.Status); err != nil {
+				s.undo(ctx, resp)
+				return nil, err
+			}
+		}
 	}
 	if s.cfg.IDs != nil {
 		id, err := s.cfg.IDs.MintEnrollmentID(issuer.OwnerTag(client), groups)
@@ -257,6 +303,70 @@ func (s *Service) qrBinding(handle []byte, devicePub crypto.PublicKey, level ide
 	return s.cfg.Bindings.IssueBinding(qrcode.Binding{
 		Subject: handle, DeviceKey: sm2, Assurance: int(level), IssuedAt: from, Expiry: until, Status: ref, Claims: claims,
 	})
+}
+
+// staticCode signs one copy's static printed code and renders it. Like
+// the QR binding, its status reference is the copy's identity credential
+// Token Status List entry, so the code shares the copy's fate.
+func (s *Service) staticCode(en checked, handle []byte, sealed identity.SealedPIN, from, until time.Time, entries []status.Ref) (*StaticCode, error) {
+	i := slices.IndexFunc(entries, func(r status.Ref) bool { return r.Purpose == status.PurposeToken })
+	if i < 0 {
+		return nil, errors.New("identity credential has no token status entry")
+	}
+	ref, err := s.cfg.Status.Ref(entries[i].ListID, entries[i].Index)
+	if err != nil {
+		return nil, err
+	}
+	st := qrcode.Static{
+		Subject: handle, MaskedName: identity.MaskName(en.name), MaskedNumber: staticMasked(en.doc.Masked()), DocType: uint8(en.doc.Type()),
+		Assurance: int(en.static), IssuedAt: from, Expiry: until, Status: ref,
+	}
+	if sealed != "" {
+		if st.SealedPIN, err = SealedPINBytes(sealed); err != nil {
+			return nil, err
+		}
+	}
+	text, err := s.cfg.Statics.IssueStatic(st)
+	if err != nil {
+		return nil, err
+	}
+	bc, err := qrcode.Encode(text, qrcode.Medium)
+	if err != nil {
+		return nil, err
+	}
+	png, err := bc.PNG(min(bc.Modules*staticPNGModule, qrcode.MaxImageSize))
+	if err != nil {
+		return nil, err
+	}
+	return &StaticCode{Code: text, PNG: png, QRVersion: bc.Version, AssuranceLevel: en.static.String(), PIN: sealed != "", ExpiresAt: until}, nil
+}
+
+// staticMasked masks more of a display number until at least half of it
+// is '*', as a static code requires: Document.Masked keeps 4 + 4
+// characters, too many of a permit's or passport's short number. It masks
+// from the middle outwards and keeps the first and last character.
+func staticMasked(m string) string {
+	b := []byte(m)
+	stars := strings.Count(m, "*")
+	for d := 0; stars < len(b)/2 && d < len(b); d++ {
+		for _, i := range []int{len(b)/2 - d, len(b)/2 + d} {
+			if i > 0 && i < len(b)-1 && b[i] != '*' && b[i] != ' ' && b[i] < 0x80 && stars < len(b)/2 {
+				b[i] = '*'
+				stars++
+			}
+		}
+	}
+	return string(b)
+}
+
+// SealedPINBytes is the sealed verifier as a static code carries it: the
+// raw bytes of its base64url text.
+func SealedPINBytes(sealed identity.SealedPIN) ([]byte, error) {
+	b, err := base64.RawURLEncoding.Strict().DecodeString(string(sealed))
+	if err != nil || len(b) == 0 || len(b) > qrcode.MaxSealedPINLen {
+		return nil, identity.ErrPINVerifier
+	}
+	return b, nil
 }
 
 // undo revokes what a request that then failed issued, so no

@@ -99,6 +99,12 @@ type BindingIssuer interface {
 	IssueBinding(b qrcode.Binding) ([]byte, error)
 }
 
+// StaticIssuer signs static printed codes (a *qrcode.Issuer, or one that
+// picks the node's current key on each call) and returns their text.
+type StaticIssuer interface {
+	IssueStatic(st qrcode.Static) (string, error)
+}
+
 // NonceMarker spends single-use markers (store.Memory, redisstore.Store):
 // MarkUsed returns an error matching store.ErrReplayed for a marker that
 // is still live.
@@ -147,6 +153,9 @@ type Config struct {
 	PINs         Sealer
 	Credentials  CredentialIssuer
 	Bindings     BindingIssuer
+	// Statics signs the static printed codes of enrollments that ask for
+	// one (Request.StaticCode); nil refuses such enrollments.
+	Statics StaticIssuer
 	// Status turns the identity credential's status entry into the QR
 	// binding's status reference.
 	Status *ListStatus
@@ -213,9 +222,14 @@ type Request struct {
 	// for this document, name and device key (or none) and this node, by
 	// a terminal of this node's region.
 	Attestation string `json:"attestation,omitempty"`
-	// PIN is six digits; it needs a device key. It is sealed into every
-	// copy.
+	// PIN is six digits; it needs a device key or StaticCode. It is
+	// sealed into every copy (and into the static code).
 	PIN string `json:"pin,omitempty"`
+	// StaticCode asks for a static printed code, for a holder enrolling
+	// at a counter without a smartphone: the enrollment then has no
+	// device key and one copy, whose identity credential's status entry
+	// the code carries (StaticCode in Copy).
+	StaticCode bool `json:"static_code,omitempty"`
 }
 
 // Document is the document: a number with an optional type name
@@ -329,6 +343,9 @@ func (s *Service) Enroll(ctx context.Context, client string, req *Request) (*Res
 	if err != nil {
 		return nil, identity.Symbol{}, err
 	}
+	if req.StaticCode && s.cfg.Statics == nil {
+		return nil, identity.Symbol{}, badRequest("static_code: this node does not issue static codes")
+	}
 	if req.PIN != "" {
 		if err := identity.ValidatePIN(req.PIN, doc); err != nil {
 			return nil, identity.Symbol{}, evidence(err)
@@ -370,7 +387,11 @@ func (s *Service) Enroll(ctx context.Context, client string, req *Request) (*Res
 			return nil, identity.Symbol{}, err
 		}
 		if req.PIN != "" {
-			if sealed[i], err = s.cfg.PINs.SealPIN(req.PIN, holder.PINAAD(handles[i], devices[i].thumb)); err != nil {
+			aad := StaticPINAAD(handles[i])
+			if !req.StaticCode {
+				aad = holder.PINAAD(handles[i], devices[i].thumb)
+			}
+			if sealed[i], err = s.cfg.PINs.SealPIN(req.PIN, aad); err != nil {
 				return nil, identity.Symbol{}, evidence(err)
 			}
 		}
@@ -381,9 +402,17 @@ func (s *Service) Enroll(ctx context.Context, client string, req *Request) (*Res
 	if !level.Valid() {
 		return nil, identity.Symbol{}, fmt.Errorf("enrollment reached no assurance level")
 	}
+	en := checked{doc: doc, name: name, level: level, devices: devices, handles: handles, sealed: sealed, now: now}
+	if req.StaticCode {
+		// The printed code stands for the device (identity.AssessStatic).
+		en.static = identity.AssessStatic(identity.Proof{Document: doc, Name: req.Name, PIN: sealed[0], Attestation: att})
+		if !en.static.Valid() {
+			return nil, identity.Symbol{}, fmt.Errorf("enrollment: the static code reached no assurance level")
+		}
+	}
 
 	// 3. Issue the copies; each copy's credentials share their fate.
-	resp, err := s.issueCopies(ctx, client, checked{doc: doc, name: name, level: level, devices: devices, handles: handles, sealed: sealed, now: now})
+	resp, err := s.issueCopies(ctx, client, en)
 	if err != nil {
 		return nil, identity.Symbol{}, err
 	}

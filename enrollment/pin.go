@@ -16,6 +16,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -333,4 +334,38 @@ func bindingLevel(v any) (int, error) {
 		return 0, fmt.Errorf("%w: assuranceLevel %d is not a level", ErrBindingCredential, n)
 	}
 	return int(n), nil
+}
+
+// StaticPINKey is the attempt limiter key of a static code's PIN: its
+// issuing region and status entry, which the issuer signed and which
+// name one code only. Another code (of the same holder or not), a copy
+// of the code, or a made-up one cannot move the count of this code: the
+// entry is read from a code whose signature was checked.
+func StaticPINKey(ref qrcode.StatusRef) string {
+	return fmt.Sprintf("static:%d/%d/%d", ref.Region, ref.List, ref.Index)
+}
+
+// CheckStatic checks pin against the verifier sealed in a static code the
+// caller has verified (issuer signature, validity, status:
+// qrcode.Verifier.VerifyStatic), counting attempts per code as Check does
+// per binding (identity.PINGuard: 5 per 15 minutes, shared by the
+// region's instances). Errors: PINRequestError (not six digits: no
+// attempt counted), ErrPINNotSet (the code carries no verifier),
+// PINMismatchError, *identity.LockedError, identity.ErrPINVerifier, or a
+// store's failure. The PIN is neither kept nor logged.
+func (p *PINChecker) CheckStatic(ctx context.Context, st *qrcode.Static, pin string) error {
+	if errors.Is(identity.ValidatePIN(pin, identity.Document{}), identity.ErrPINFormat) {
+		return pinRequestError("pin must be exactly %d digits", identity.PINLen)
+	}
+	if st == nil || len(st.SealedPIN) == 0 {
+		return ErrPINNotSet
+	}
+	sealed := identity.SealedPIN(base64.RawURLEncoding.EncodeToString(st.SealedPIN))
+	rec := &attemptRecorder{AttemptLimiter: p.cfg.Attempts}
+	g := identity.PINGuard{Sealer: p.cfg.PINs, Limiter: rec, MaxAttempts: p.cfg.MaxAttempts, Window: p.cfg.Window}
+	err := g.Check(ctx, StaticPINKey(st.Status), sealed, pin, StaticPINAAD(st.Subject))
+	if errors.Is(err, identity.ErrPINMismatch) {
+		return &PINMismatchError{Remaining: rec.d.Remaining}
+	}
+	return err
 }

@@ -127,3 +127,31 @@ func deviceKey(pub crypto.PublicKey) bool {
 	_, err = gm.NormalizePublicKey(pub)
 	return err == nil
 }
+
+// AssessStatic returns the level a static printed code reaches, for a
+// holder enrolled without a device: the issuer-signed code, handed over
+// at the counter, stands for the device. LevelNone without a document and
+// a valid name; L2 with them (the code is the possession factor); L3 with
+// a PIN sealed into the code; L4 when, in addition, a verified
+// attestation of a biometric match of this document and name, made for
+// no device, is present. p.DeviceKey must be nil.
+//
+// A printed code can be copied where a device key cannot, so what a code
+// proves at login time is capped by the login rules, not here: a PIN typed
+// at a counter terminal proves at most L3; only a face match at the
+// counter reaches the code's L4 (docs/login.md).
+func AssessStatic(p Proof) Level {
+	if p.Document.IsZero() || p.DeviceKey != nil {
+		return LevelNone
+	}
+	if _, err := CanonicalName(p.Name); err != nil {
+		return LevelNone
+	}
+	if p.PIN == "" {
+		return L2
+	}
+	if !p.Attestation.Biometric() || !p.Attestation.binds(p.Document, p.Name, nil) {
+		return L3
+	}
+	return L4
+}

@@ -114,3 +114,43 @@ func TestAllCodes(t *testing.T) {
 		t.Error("nil has a code")
 	}
 }
+
+// TestAssessStatic: a static printed code is the possession factor of a
+// holder without a device (L2), a PIN sealed into it makes L3, and a face
+// match attested for this document and name and no device L4.
+func TestAssessStatic(t *testing.T) {
+	ctx := context.Background()
+	f := newAttestFixture(t)
+	noDevTok, err := f.sm2.Attest(f.doc, f.name, nil, face, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bio, err := f.verifier.Verify(ctx, f.doc, f.name, nil, noDevTok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forDevice, err := f.verifier.Verify(ctx, f.doc, f.name, f.device, f.attest(t, f.sm2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pin, _ := testSealer(t).SealPIN("135790", []byte("s"))
+	for _, c := range []struct {
+		name string
+		p    Proof
+		want Level
+	}{
+		{"nothing", Proof{}, LevelNone},
+		{"no name", Proof{Document: f.doc, PIN: pin}, LevelNone},
+		{"with a device", Proof{Document: f.doc, Name: f.name, DeviceKey: f.device}, LevelNone},
+		{"document and name", Proof{Document: f.doc, Name: f.name}, L2},
+		{"attestation without PIN", Proof{Document: f.doc, Name: f.name, Attestation: bio}, L2},
+		{"PIN", Proof{Document: f.doc, Name: f.name, PIN: pin}, L3},
+		{"biometric", Proof{Document: f.doc, Name: f.name, PIN: pin, Attestation: bio}, L4},
+		{"attestation made for a device", Proof{Document: f.doc, Name: f.name, PIN: pin, Attestation: forDevice}, L3},
+		{"attestation of another name", Proof{Document: f.doc, Name: "李四", PIN: pin, Attestation: bio}, L3},
+	} {
+		if got := AssessStatic(c.p); got != c.want {
+			t.Errorf("%s: %s, want %s", c.name, got, c.want)
+		}
+	}
+}

@@ -6,10 +6,12 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
@@ -19,9 +21,22 @@ import (
 // CounterAttestationType is the "typ" of a counter terminal's approval.
 const CounterAttestationType = "trustid-counter-login+jwt"
 
-// MethodFace is the only person check a counter approval may name today:
-// the terminal compared the person's face with their document's photo.
-const MethodFace = "face"
+// The person checks a counter approval may name (RFC 8176 values, which
+// are also the login's amr).
+const (
+	// MethodFace: the terminal compared the person's face with their
+	// document's photo. The login's acr is the static code's level.
+	MethodFace = "face"
+	// MethodPIN: the person typed their PIN at the terminal, which sends
+	// it with the approval; the node checks it against the verifier sealed
+	// in the static code. The login's acr is the code's level, at most L3.
+	MethodPIN = "pin"
+)
+
+// maxPINLevel caps what a PIN typed at a counter proves: the static code
+// is paper, which can be copied where a device key cannot, so the code
+// and a PIN are at most L3; L4 at the counter takes a face match.
+const maxPINLevel = identity.L3
 
 // maxCounterLife bounds exp - iat of a counter attestation.
 const maxCounterLife = 5 * time.Minute
@@ -31,6 +46,16 @@ const maxCounterLife = 5 * time.Minute
 // an error matching identity.ErrUnknownTerminal.
 type Terminals interface {
 	Terminal(ctx context.Context, id string) (identity.Terminal, error)
+}
+
+// StaticPINs checks a PIN typed at a counter terminal against the
+// verifier sealed in a verified static code, counting attempts per code;
+// *enrollment.PINChecker satisfies it. Its errors:
+// enrollment.PINRequestError (not six digits), enrollment.ErrPINNotSet,
+// enrollment.PINMismatchError, *identity.LockedError,
+// identity.ErrPINVerifier, or a store's failure.
+type StaticPINs interface {
+	CheckStatic(ctx context.Context, st *qrcode.Static, pin string) error
 }
 
 // StaticCodes verifies a static printed code: issuer signature, validity
@@ -44,11 +69,14 @@ type StaticCodes interface {
 // code, and the terminal's attestation, a JWS by its registered key of
 // typ CounterAttestationType with iss its terminal ID, aud the node's
 // issuer, login_session the session ID, code_hash the base64url SHA-256
-// of the static code's text, method MethodFace, iat, exp (at most five
-// minutes on) and a jti of 16 to 128 characters, which the node spends.
+// of the static code's text, method MethodFace or MethodPIN, iat, exp (at
+// most five minutes on) and a jti of 16 to 128 characters, which the node
+// spends. With MethodPIN, PIN is what the person typed at the terminal
+// (six digits); with MethodFace it is empty. The PIN is never kept.
 type CounterApproval struct {
 	StaticCode  string `json:"static_code"`
 	Attestation string `json:"attestation"`
+	PIN         string `json:"pin,omitempty"`
 }
 
 type counterClaims struct {
@@ -65,9 +93,20 @@ func CodeHash(staticCode string) string {
 }
 
 // ApproveAtCounter approves session id for the holder of a static code, on
-// the word of an active accredited terminal that checked the person's
-// face. The login's acr is the static code's level, its amr ["face"], and
-// its act the terminal ("terminal:" + ID). No claim is released.
+// the word of an active accredited terminal that checked the person: their
+// face (method face: the login's acr is the static code's level, its amr
+// ["face"]) or their PIN, typed at the terminal and checked here against
+// the verifier sealed in the code (method pin: acr the code's level, at
+// most L3, amr ["pin"]). Its act is the terminal ("terminal:" + ID). No
+// claim is released.
+//
+// With method pin every check of the terminal, its attestation and the
+// code comes first, and the attestation's jti is spent before the PIN is
+// looked at: each attempt takes a fresh attestation by an active terminal,
+// and only then counts against the code (enrollment.StaticPINKey). A wrong
+// PIN is CodePINMismatch (its Err an *enrollment.PINMismatchError with
+// the attempts left), a locked code CodePINLocked (an
+// *identity.LockedError), a code without a verifier CodePINNotSet.
 func (p *Provider) ApproveAtCounter(ctx context.Context, id string, a *CounterApproval) error {
 	if p.cfg.Terminals == nil || p.cfg.StaticCodes == nil {
 		return fail(CodeApprovalRefused, "this node does not accept counter approvals")
@@ -81,6 +120,10 @@ func (p *Provider) ApproveAtCounter(ctx context.Context, id string, a *CounterAp
 	}
 	if a.StaticCode == "" || len(a.StaticCode) > 4096 || a.Attestation == "" || len(a.Attestation) > 8192 {
 		return fail(CodeInvalidRequest, "static_code and attestation are required")
+	}
+	// The PIN's format is public: a malformed one spends nothing.
+	if a.PIN != "" && errors.Is(identity.ValidatePIN(a.PIN, identity.Document{}), identity.ErrPINFormat) {
+		return fail(CodeInvalidRequest, "pin must be exactly six digits")
 	}
 	var unverified counterClaims
 	if _, _, err := jwt.NewParser().ParseUnverified(a.Attestation, &unverified); err != nil || unverified.Issuer == "" {
@@ -118,16 +161,28 @@ func (p *Provider) ApproveAtCounter(ctx context.Context, id string, a *CounterAp
 		return fail(CodeApprovalRefused, "the attestation is for another login session")
 	case subtle.ConstantTimeCompare([]byte(c.CodeHash), []byte(CodeHash(a.StaticCode))) != 1:
 		return fail(CodeApprovalRefused, "the attestation is for another static code")
-	case c.Method != MethodFace:
-		return fail(CodeApprovalRefused, "the attestation must say the terminal matched the face (method face)")
+	case c.Method != MethodFace && c.Method != MethodPIN:
+		return fail(CodeApprovalRefused, "the attestation must say how the terminal checked the person (method face or pin)")
+	case c.Method == MethodPIN && a.PIN == "":
+		return fail(CodeInvalidRequest, "method pin needs the PIN the person typed (pin)")
+	case c.Method == MethodFace && a.PIN != "":
+		return fail(CodeInvalidRequest, "a pin is sent only with method pin")
+	case c.Method == MethodPIN && p.cfg.StaticPINs == nil:
+		return fail(CodeApprovalRefused, "this node cannot check PINs")
 	}
 	res, err := p.cfg.StaticCodes.VerifyStatic(ctx, a.StaticCode)
 	if err != nil {
 		return holderError(err)
 	}
-	level := identity.Level(res.Assurance)
+	level, amr := identity.Level(res.Assurance), []string{MethodFace}
+	if c.Method == MethodPIN {
+		if res.Static == nil || len(res.Static.SealedPIN) == 0 {
+			return fail(CodePINNotSet, "the static code carries no PIN verifier: use method face")
+		}
+		level, amr = min(level, maxPINLevel), []string{MethodPIN}
+	}
 	if !level.AtLeast(identity.Level(s.Level)) {
-		return fail(CodeApprovalRefused, "the static code's level is below the assurance level the relying party asked for")
+		return fail(CodeApprovalRefused, "the static code's level (at most L3 with a PIN) is below the assurance level the relying party asked for")
 	}
 	err = p.cfg.Store.MarkUsed(ctx, "login-counter:"+c.ID, 2*maxCounterLife)
 	if errors.Is(err, store.ErrReplayed) {
@@ -135,6 +190,11 @@ func (p *Provider) ApproveAtCounter(ctx context.Context, id string, a *CounterAp
 	}
 	if err != nil {
 		return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
+	}
+	if c.Method == MethodPIN {
+		if err := p.cfg.StaticPINs.CheckStatic(ctx, res.Static, a.PIN); err != nil {
+			return staticPINError(err)
+		}
 	}
 	cl, err := p.client(ctx, s.ClientID)
 	if err != nil {
@@ -144,6 +204,24 @@ func (p *Provider) ApproveAtCounter(ctx context.Context, id string, a *CounterAp
 	if err != nil {
 		return failWith(CodeApprovalRefused, "the static code's subject is not this region's", err)
 	}
-	s.Approved = &grant{Sub: sub, ACR: level.String(), AMR: []string{"face"}, AuthTime: now.Unix(), Act: "terminal:" + term.ID}
+	s.Approved = &grant{Sub: sub, ACR: level.String(), AMR: amr, AuthTime: now.Unix(), Act: "terminal:" + term.ID}
 	return p.putSession(ctx, id, s)
+}
+
+// staticPINError maps the static PIN check's errors.
+func staticPINError(err error) error {
+	var mismatch *enrollment.PINMismatchError
+	switch {
+	case errors.As(err, &mismatch):
+		return failWith(CodePINMismatch, fmt.Sprintf("wrong PIN; %d attempts left before the code is locked", mismatch.Remaining), err)
+	case errors.Is(err, identity.ErrPINLocked):
+		return failWith(CodePINLocked, "too many wrong PINs: the static code is locked for now; use method face, or retry later", err)
+	case errors.Is(err, enrollment.ErrPINNotSet):
+		return failWith(CodePINNotSet, "the static code carries no PIN verifier: use method face", err)
+	case errors.Is(err, enrollment.ErrPINRequest):
+		return failWith(CodeInvalidRequest, "pin must be exactly six digits", err)
+	case errors.Is(err, identity.ErrPINVerifier):
+		return failWith(CodeApprovalRefused, "the static code's PIN verifier cannot be opened by this node", err)
+	}
+	return failWith(CodeTemporarilyUnavailable, "the PIN check is unavailable; retry", err)
 }

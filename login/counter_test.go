@@ -22,10 +22,16 @@ func (validStatus) Status(context.Context, qrcode.StatusRef) (qrcode.Status, err
 	return qrcode.StatusValid, nil
 }
 
-// FuzzCounterApproval: any static code and attestation, even signed by
-// the registered terminal, is refused with an *Error unless every check
-// passes; the fuzzer cannot forge the issuer's signature on a static code,
-// so nothing is ever approved.
+// anyPIN accepts every PIN: the fuzzer must not get an approval even so.
+type anyPIN struct{}
+
+func (anyPIN) CheckStatic(context.Context, *qrcode.Static, string) error { return nil }
+
+// FuzzCounterApproval: any static code, attestation and PIN, even signed
+// by the registered terminal and with a PIN checker that accepts every
+// PIN, is refused with an *Error unless every check passes; the fuzzer
+// cannot forge the issuer's signature on a static code, so nothing is
+// ever approved.
 func FuzzCounterApproval(f *testing.F) {
 	p := newTestProvider(f)
 	term, err := gm.GenerateKey(rand.Reader)
@@ -41,7 +47,7 @@ func FuzzCounterApproval(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	p.cfg.Terminals, p.cfg.StaticCodes = oneTerminal{tm}, v
+	p.cfg.Terminals, p.cfg.StaticCodes, p.cfg.StaticPINs = oneTerminal{tm}, v, anyPIN{}
 	st, err := p.Authorize(context.Background(), goodQuery())
 	if err != nil {
 		f.Fatal(err)
@@ -54,11 +60,13 @@ func FuzzCounterApproval(f *testing.F) {
 	}
 	now := time.Now().Unix()
 	f.Add("TIDST1:ABC", sign(jwt.MapClaims{"iss": "t-1", "aud": "https://node.example", "iat": now, "exp": now + 60,
-		"jti": "0123456789abcdef", "login_session": st.ID, "code_hash": CodeHash("TIDST1:ABC"), "method": "face"}))
-	f.Add("", "a.b.c")
-	f.Add("TIDST1:", sign(jwt.MapClaims{"iss": "t-2"}))
-	f.Fuzz(func(t *testing.T, static, attestation string) {
-		err := p.ApproveAtCounter(context.Background(), st.ID, &CounterApproval{StaticCode: static, Attestation: attestation})
+		"jti": "0123456789abcdef", "login_session": st.ID, "code_hash": CodeHash("TIDST1:ABC"), "method": "face"}), "")
+	f.Add("TIDST1:ABC", sign(jwt.MapClaims{"iss": "t-1", "aud": "https://node.example", "iat": now, "exp": now + 60,
+		"jti": "0123456789abcdeg", "login_session": st.ID, "code_hash": CodeHash("TIDST1:ABC"), "method": "pin"}), "135790")
+	f.Add("", "a.b.c", "")
+	f.Add("TIDST1:", sign(jwt.MapClaims{"iss": "t-2"}), "1")
+	f.Fuzz(func(t *testing.T, static, attestation, pin string) {
+		err := p.ApproveAtCounter(context.Background(), st.ID, &CounterApproval{StaticCode: static, Attestation: attestation, PIN: pin})
 		var e *Error
 		if !errors.As(err, &e) {
 			t.Fatalf("approved, or not an *Error: %v", err)

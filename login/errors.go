@@ -21,6 +21,14 @@ const (
 	// CodeApprovalRefused: the holder's approval was not accepted (bad
 	// device signature, revoked binding, assurance below what was asked).
 	CodeApprovalRefused = "approval_refused"
+	// Counter approvals with method pin (the codes of POST
+	// /v1/bindings/pin): a wrong PIN (Err: *enrollment.PINMismatchError,
+	// with the attempts left), a static code locked after too many wrong
+	// PINs (Err: *identity.LockedError, with the wait), a static code
+	// without a PIN verifier.
+	CodePINMismatch = "pin_mismatch"
+	CodePINLocked   = "pin_locked"
+	CodePINNotSet   = "pin_not_set"
 )
 
 // Error is a refusal with its error code and a description safe to show

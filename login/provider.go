@@ -119,6 +119,9 @@ type Config struct {
 	// approvals.
 	Terminals   Terminals
 	StaticCodes StaticCodes
+	// StaticPINs checks the PIN of counter approvals with method pin; nil
+	// refuses them.
+	StaticPINs StaticPINs
 	// Delegations verifies the delegation of a guardian approving for the
 	// person they act for; nil refuses such approvals.
 	Delegations Delegations

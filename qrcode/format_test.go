@@ -67,6 +67,7 @@ func TestSizes(t *testing.T) {
 		{"offline without challenge", mustOffline(t, f, "", nil, 1), 15},
 		{"delegated", f.delegated(t, 1<<40), 18},
 		{"static", f.static, 15},
+		{"static with a sealed PIN", f.staticPIN, 15},
 	} {
 		v, err := QRVersion(c.text, Medium)
 		if err != nil {

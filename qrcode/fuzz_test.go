@@ -12,7 +12,7 @@ import (
 func seeds(f *testing.F) *fixture {
 	fx := newFixture(f)
 	online, _ := NewOnlineCode(constReader(1), 310000)
-	for _, s := range []string{fx.offline(f, 1, []byte("challenge")), fx.delegated(f, 2), fx.static, online.String(), "TIDOFF2:", "TIDOFF1:", "TIDON2:00", ""} {
+	for _, s := range []string{fx.offline(f, 1, []byte("challenge")), fx.delegated(f, 2), fx.static, fx.staticPIN, online.String(), "TIDOFF2:", "TIDOFF1:", "TIDON2:00", ""} {
 		f.Add(s)
 	}
 	return fx

@@ -78,6 +78,7 @@ type fixture struct {
 	guardBind  []byte
 	delegation []byte
 	static     string
+	staticPIN  string // a static code with a sealed PIN verifier (key 12)
 	status     *memStatus
 	now        time.Time
 }
@@ -125,6 +126,17 @@ func newFixture(t testing.TB) *fixture {
 		Subject: f.subject, MaskedName: "李**", MaskedNumber: "3101**********002X", DocType: 1,
 		PhotoHint: "ID card photo", Assurance: AssuranceBiometric,
 		IssuedAt: testNow.Add(-time.Hour), Expiry: testNow.AddDate(5, 0, 0), Status: StatusRef{List: 5, Index: 9},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A sealed verifier is 63 bytes: format and key versions, GCM nonce,
+	// the 32-byte PIN MAC and the tag (identity.PINSealer).
+	f.staticPIN, err = f.issuer.IssueStatic(Static{
+		Subject: f.subject, MaskedName: "李**", MaskedNumber: "3101**********002X", DocType: 1,
+		PhotoHint: "ID card photo", Assurance: AssuranceBiometric,
+		IssuedAt: testNow.Add(-time.Hour), Expiry: testNow.AddDate(5, 0, 0), Status: StatusRef{List: 5, Index: 10},
+		SealedPIN: bytes.Repeat([]byte{0xc3}, 63),
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -24,7 +24,17 @@ type Static struct {
 	IssuedAt  time.Time
 	Expiry    time.Time
 	Status    StatusRef
+	// SealedPIN is the holder's PIN verifier sealed by the issuing node
+	// (identity.PINSealer, raw bytes, at most MaxSealedPINLen): only the
+	// region's nodes can open it, to check a PIN typed at a counter
+	// terminal. Nil for a code without a PIN. Wire key 12, optional: a code
+	// without it is byte for byte what verifiers before key 12 read.
+	SealedPIN []byte
 }
+
+// MaxSealedPINLen bounds the sealed PIN verifier of a static code (an
+// identity.PINSealer verifier is 63 bytes).
+const MaxSealedPINLen = 96
 
 type staticWire struct {
 	Subject      []byte  `cbor:"1,keyasint"`
@@ -38,6 +48,7 @@ type staticWire struct {
 	Expiry       *uint64 `cbor:"9,keyasint"`
 	StatusList   *uint32 `cbor:"10,keyasint"`
 	StatusIndex  *uint32 `cbor:"11,keyasint"`
+	SealedPIN    []byte  `cbor:"12,keyasint,omitempty"`
 }
 
 // IssueStatic signs a static code and returns its text form (prefix
@@ -50,7 +61,10 @@ func (is *Issuer) IssueStatic(st Static) (string, error) {
 		Subject: st.Subject, MaskedName: st.MaskedName, MaskedNumber: st.MaskedNumber,
 		DocType: ptr(st.DocType), PhotoHint: st.PhotoHint, Assurance: ptr(uint8(st.Assurance)),
 		Region: ptr(is.Region), IssuedAt: ptr(unix(st.IssuedAt)), Expiry: ptr(unix(st.Expiry)),
-		StatusList: ptr(st.Status.List), StatusIndex: ptr(st.Status.Index),
+		StatusList: ptr(st.Status.List), StatusIndex: ptr(st.Status.Index), SealedPIN: st.SealedPIN,
+	}
+	if st.SealedPIN != nil && len(st.SealedPIN) == 0 {
+		return "", fmt.Errorf("%w: static: empty sealed PIN (nil for none)", ErrInvalidArgument)
 	}
 	if _, err := w.check(); err != nil {
 		return "", fmt.Errorf("%w: %w", ErrInvalidArgument, err)
@@ -82,6 +96,9 @@ func (w *staticWire) check() (Static, error) {
 	if *w.Assurance < AssuranceDocument || *w.Assurance > AssuranceBiometric {
 		return Static{}, malformed("static: assurance level %d out of range", *w.Assurance)
 	}
+	if w.SealedPIN != nil && (len(w.SealedPIN) == 0 || len(w.SealedPIN) > MaxSealedPINLen) {
+		return Static{}, malformed("static: sealed PIN must be 1 to %d bytes", MaxSealedPINLen)
+	}
 	if !validRegionCode(*w.Region) {
 		return Static{}, malformed("static: region %d", *w.Region)
 	}
@@ -92,7 +109,8 @@ func (w *staticWire) check() (Static, error) {
 		Subject: w.Subject, MaskedName: w.MaskedName, MaskedNumber: w.MaskedNumber,
 		DocType: *w.DocType, PhotoHint: w.PhotoHint, Assurance: int(*w.Assurance), Region: *w.Region,
 		IssuedAt: fromUnix(*w.IssuedAt), Expiry: fromUnix(*w.Expiry),
-		Status: StatusRef{Region: *w.Region, List: *w.StatusList, Index: *w.StatusIndex},
+		Status:    StatusRef{Region: *w.Region, List: *w.StatusList, Index: *w.StatusIndex},
+		SealedPIN: w.SealedPIN,
 	}, nil
 }
 

@@ -64,6 +64,15 @@ func (c currentBindingIssuer) IssueBinding(b qrcode.Binding) ([]byte, error) {
 	return (&qrcode.Issuer{Signer: k.Signer, Kid: k.Kid, Region: c.region}).IssueBinding(b)
 }
 
+// IssueStatic signs a static printed code with the node's active SM2 key.
+func (c currentBindingIssuer) IssueStatic(st qrcode.Static) (string, error) {
+	k, err := c.keys.Active(gm.AlgSM2)
+	if err != nil {
+		return "", err
+	}
+	return (&qrcode.Issuer{Signer: k.Signer, Kid: k.Kid, Region: c.region}).IssueStatic(st)
+}
+
 // mountEnroll returns the mount function of POST /v1/enrollments. It needs
 // the credential issuer and status lists, so it is mounted after
 // mountCredentials.
@@ -131,6 +140,7 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 				Algorithms: []string{gm.AlgSM2, gm.AlgES256}},
 			PINs: pins, Credentials: n.credIssuer,
 			Bindings:   currentBindingIssuer{keys: n.keys, region: region},
+			Statics:    currentBindingIssuer{keys: n.keys, region: region},
 			Status:     &enrollment.ListStatus{Region: region, Lists: n.statusLists},
 			Nonces:     n.store,
 			BindingTTL: ttl, Audit: audit, Log: n.log, IDs: ids,

@@ -52,7 +52,7 @@ func mountLogin(cmd *cobra.Command) func(*api.Server, *node) error {
 			Holders: &redeem.BindingAuthenticator{Verifier: v, Nonces: n.store, Region: n.region},
 		}
 		if n.pinChecker != nil {
-			cfg.PINs = n.pinChecker
+			cfg.PINs, cfg.StaticPINs = n.pinChecker, n.pinChecker
 		}
 		if sectors := sectorsOf(n); sectors != nil {
 			cfg.Sectors = sectors

@@ -563,7 +563,7 @@ func testOIDCLogin(t *testing.T, extra ...string) map[string]string {
 	for name, edit := range map[string]func(jwt.MapClaims){
 		"another session":  func(c jwt.MapClaims) { c["login_session"] = "x" },
 		"another code":     func(c jwt.MapClaims) { c["code_hash"] = "x" },
-		"no face match":    func(c jwt.MapClaims) { c["method"] = "pin" },
+		"no person check":  func(c jwt.MapClaims) { c["method"] = "none" },
 		"another audience": func(c jwt.MapClaims) { c["aud"] = "https://other.example" },
 		"ten minutes long": func(c jwt.MapClaims) { c["exp"] = time.Now().Add(10 * time.Minute).Unix() },
 	} {
