@@ -143,8 +143,9 @@ func parseAuthorizationResponse(redirect, redirectURI, state, issuer string, req
 		return "", fmt.Errorf("%w: authorization refused: %s: %s", ErrIssuer, truncated(e), truncated(q.Get("error_description")))
 	}
 	code := q.Get("code")
-	if code == "" || len(code) > 512 {
-		return "", fmt.Errorf("%w: the redirect has no code", ErrIssuer)
+	if code == "" || len(code) > 512 || strings.IndexFunc(code, func(r rune) bool { return r < 0x20 || r > 0x7e }) >= 0 {
+		// RFC 6749 §A.11: a code is VSCHAR.
+		return "", fmt.Errorf("%w: the redirect has no code, or a malformed one", ErrIssuer)
 	}
 	return code, nil
 }
