@@ -39,6 +39,7 @@ type LoginConfig struct {
 //	GET  /login/sessions/{id}               what the session asks (the holder's app)
 //	POST /login/sessions/{id}/approve       the holder's signed approval
 //	POST /login/sessions/{id}/counter-approve a counter terminal's approval (static code)
+//	POST /login/sessions/{id}/deny          the holder's signed refusal (access_denied)
 //	GET  /login/sessions/{id}/wait          the page's long poll (its cookie)
 //	GET, POST /oauth2/userinfo              claims for a login access token
 //	GET  /oauth2/logout                     RP-initiated logout
@@ -63,6 +64,7 @@ func (s *Server) MountLogin(cfg LoginConfig) error {
 	s.handle("GET "+login.SessionPath, limited(l.describe))
 	s.handle("POST "+login.SessionPath+"/approve", limited(l.approve))
 	s.handle("POST "+login.SessionPath+"/counter-approve", limited(l.counterApprove))
+	s.handle("POST "+login.SessionPath+"/deny", limited(l.deny))
 	s.handle("GET "+login.SessionPath+"/wait", limited(l.wait))
 	s.handle("GET "+login.UserInfoPath, limited(l.userinfo))
 	s.handle("POST "+login.UserInfoPath, limited(l.userinfo))
@@ -120,12 +122,26 @@ func loginCSP(nonce string) string {
 
 func (l *loginHandlers) authorize(w http.ResponseWriter, r *http.Request) error {
 	st, err := l.p.Authorize(r.Context(), r.URL.Query())
+	if err != nil {
+		return redirectAuthorizeError(w, r, l.s, err, "")
+	}
+	return renderLoginPage(w, l.p, st)
+}
+
+// redirectAuthorizeError sends an authorization error back to the
+// client's redirect URI when that is safe (RFC 6749 §4.1.2.1), with iss
+// when set (RFC 9207), and returns nil; any other error it returns, to
+// be shown on the node.
+func redirectAuthorizeError(w http.ResponseWriter, r *http.Request, s *Server, err error, iss string) error {
 	var ae *login.AuthorizeError
 	if errors.As(err, &ae) && ae.RedirectURI != "" {
-		l.s.log.Info("authorization refused", "request_id", requestID(r.Context()), "code", ae.Err.Code)
+		s.log.Info("authorization refused", "request_id", requestID(r.Context()), "code", ae.Err.Code)
 		q := url.Values{"error": {ae.Err.Code}, "error_description": {ae.Err.Description}}
 		if ae.State != "" {
 			q.Set("state", ae.State)
+		}
+		if iss != "" {
+			q.Set("iss", iss)
 		}
 		sep := "?"
 		if strings.Contains(ae.RedirectURI, "?") {
@@ -138,10 +154,14 @@ func (l *loginHandlers) authorize(w http.ResponseWriter, r *http.Request) error 
 	if errors.As(err, &ae) {
 		return ae.Err
 	}
-	if err != nil {
-		return err
-	}
-	sessionURL := l.p.Issuer() + strings.Replace(login.SessionPath, "{id}", st.ID, 1)
+	return err
+}
+
+// renderLoginPage serves the login page of a login session just started:
+// the QR of the session URL, the app link, and the long poll; it sets the
+// session's browser cookie.
+func renderLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started) error {
+	sessionURL := p.Issuer() + strings.Replace(login.SessionPath, "{id}", st.ID, 1)
 	code, err := qrcode.Encode(sessionURL, qrcode.Medium)
 	if err != nil {
 		return err
@@ -155,8 +175,8 @@ func (l *loginHandlers) authorize(w http.ResponseWriter, r *http.Request) error 
 	nonce := base64.RawURLEncoding.EncodeToString(nb[:])
 	http.SetCookie(w, &http.Cookie{
 		Name: loginCookie, Value: st.Browser, Path: strings.Replace(login.SessionPath, "{id}", st.ID, 1),
-		MaxAge: int(l.p.SessionTTL() / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: strings.HasPrefix(l.p.Issuer(), "https://"),
+		MaxAge: int(p.SessionTTL() / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		Secure: strings.HasPrefix(p.Issuer(), "https://"),
 	})
 	h := w.Header()
 	h.Set("Content-Security-Policy", loginCSP(nonce))
@@ -165,7 +185,7 @@ func (l *loginHandlers) authorize(w http.ResponseWriter, r *http.Request) error 
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Type", "text/html; charset=utf-8")
 	return loginPage.Execute(w, loginPageData{
-		Nonce: nonce, ClientName: st.ClientName, Claims: st.Claims, Level: st.Level.String(),
+		Nonce: nonce, ClientName: st.ClientName, Claims: st.Claims, Level: st.Level.String(), Purpose: st.Purpose,
 		QR:       template.URL("data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(svg)),
 		AppLink:  template.URL("trustid://login?session=" + url.QueryEscape(sessionURL)),
 		WaitPath: strings.Replace(login.SessionPath, "{id}", st.ID, 1) + "/wait",
@@ -192,6 +212,19 @@ func (l *loginHandlers) approve(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if err := l.p.Approve(r.Context(), r.PathValue("id"), &req); err != nil {
+		return err
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+func (l *loginHandlers) deny(w http.ResponseWriter, r *http.Request) error {
+	var req login.Approval
+	if err := decodeQRBody(r, &req); err != nil {
+		return err
+	}
+	if err := l.p.Deny(r.Context(), r.PathValue("id"), &req); err != nil {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -283,10 +316,10 @@ func (l *loginHandlers) logout(w http.ResponseWriter, r *http.Request) error {
 }
 
 type loginPageData struct {
-	Nonce, ClientName, Level string
-	Claims                   []string
-	QR, AppLink              template.URL
-	WaitPath                 string
+	Nonce, ClientName, Level, Purpose string
+	Claims                            []string
+	QR, AppLink                       template.URL
+	WaitPath                          string
 }
 
 // loginPage is the server-rendered login page: the QR to scan, the link
@@ -298,6 +331,7 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:28rem;margin:2rem auto;text-align:center}img{width:16rem;height:16rem}</style>
 </head><body>
 <h1>Log in to {{.ClientName}}</h1>
+{{if .Purpose}}<p id="purpose">For: {{.Purpose}}</p>{{end}}
 <p>Scan with the TrustID app and approve. Assurance asked: {{.Level}}.</p>
 {{if .Claims}}<p>Shared with {{.ClientName}} if you agree: {{range $i, $c := .Claims}}{{if $i}}, {{end}}{{$c}}{{end}}</p>{{end}}
 <img id="qr" alt="login QR code" src="{{.QR}}">

@@ -11,6 +11,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/oid4vci"
 	"github.com/trustid-cn/trustid/qrcode"
 )
@@ -42,7 +43,8 @@ var oid4vciErrors = []mapping{
 //
 //	GET  /.well-known/openid-credential-issuer           issuer metadata
 //	GET  /.well-known/oauth-authorization-server/oid4vci its authorization server
-//	POST /oid4vci/token                                  pre-authorized code grant
+//	GET  /oid4vci/authorize                              authorization endpoint (TrustID login)
+//	POST /oid4vci/token                                  pre-authorized code and authorization_code grants
 //	POST /oid4vci/nonce                                  a fresh c_nonce
 //	POST /oid4vci/credential                             credential endpoint
 //	POST /oid4vci/notification                           notification endpoint
@@ -57,7 +59,7 @@ func (s *Server) MountOID4VCI(cfg OID4VCIConfig) error {
 		limit = *cfg.Limit
 	}
 	limit.Name = "oid4vci-addr"
-	h := &vciHandlers{svc: cfg.Service}
+	h := &vciHandlers{svc: cfg.Service, s: s}
 	public := func(f func(http.ResponseWriter, *http.Request) error) http.Handler {
 		return s.rateLimit(cfg.Limiter, limit, ClientAddress, errorHandler(s, vciErrors(f)))
 	}
@@ -70,6 +72,16 @@ func (s *Server) MountOID4VCI(cfg OID4VCIConfig) error {
 		return nil
 	})
 	s.handle("POST "+oid4vci.PathToken, public(h.token))
+	if s.login != nil {
+		lp := s.login
+		s.handle("GET "+oid4vci.PathAuthorize, s.rateLimit(cfg.Limiter, limit, ClientAddress, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			err := h.authorize(w, r, lp)
+			if err != nil {
+				w.Header().Set("Cache-Control", "no-store")
+				writeError(w, r, s.log, loginError(err))
+			}
+		})))
+	}
 	s.handle("POST "+oid4vci.PathNonce, public(h.nonce))
 	s.handle("POST "+oid4vci.PathCredential, public(h.credential))
 	s.handle("POST "+oid4vci.PathNotification, public(h.notification))
@@ -78,7 +90,10 @@ func (s *Server) MountOID4VCI(cfg OID4VCIConfig) error {
 	return nil
 }
 
-type vciHandlers struct{ svc *oid4vci.Service }
+type vciHandlers struct {
+	svc *oid4vci.Service
+	s   *Server
+}
 
 // vciErrors turns protocol errors into responses with the specification's
 // codes: invalid_token 401, unavailable 503, server errors 500, the rest
@@ -111,6 +126,7 @@ func (h *vciHandlers) token(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp, err := h.svc.Token(r.Context(), oid4vci.TokenRequest{
 		GrantType: form["grant_type"], PreAuthorizedCode: form["pre-authorized_code"], TxCode: form["tx_code"],
+		Code: form["code"], CodeVerifier: form["code_verifier"], RedirectURI: form["redirect_uri"], ClientID: form["client_id"],
 	})
 	if err != nil {
 		return err
@@ -118,6 +134,20 @@ func (h *vciHandlers) token(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, resp)
 	return nil
+}
+
+// authorize is the authorization endpoint: the login page of TrustID's
+// user login, or an error sent back to the wallet's redirect URI.
+func (h *vciHandlers) authorize(w http.ResponseWriter, r *http.Request, lp *login.Provider) error {
+	st, err := h.svc.Authorize(r.Context(), r.URL.Query())
+	if err != nil {
+		var ae *login.AuthorizeError
+		if errors.As(err, &ae) && ae.Err.Code == login.CodeServerError {
+			return ae.Err
+		}
+		return redirectAuthorizeError(w, r, h.s, err, h.svc.Issuer()+oid4vci.PathAS)
+	}
+	return renderLoginPage(w, lp, st)
 }
 
 func (h *vciHandlers) nonce(w http.ResponseWriter, r *http.Request) error {
@@ -197,6 +227,11 @@ type offerRequest struct {
 	Credential                 json.RawMessage `json:"credential"`
 	TxCode                     bool            `json:"tx_code"`
 	ByReference                bool            `json:"by_reference"`
+	// Grant is "pre-authorized_code" (the default) or "authorization_code".
+	Grant string `json:"grant"`
+	// Subject (authorization_code only) is the holder's pairwise sub for
+	// the offering client.
+	Subject string `json:"subject"`
 }
 
 // offerResponse answers POST /oid4vci/offers.
@@ -220,10 +255,14 @@ func (h *vciHandlers) offer(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "credential must be a JSON object", Err: err}
 	}
+	if req.Grant != "" && req.Grant != "pre-authorized_code" && req.Grant != oid4vci.GrantAuthorizationCode {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "grant must be pre-authorized_code or authorization_code"}
+	}
 	caller, _ := PrincipalFrom(r.Context())
 	o, err := h.svc.CreateOffer(r.Context(), oid4vci.OfferRequest{
 		Client: caller.ClientID, ConfigurationIDs: req.CredentialConfigurationIDs, Credential: cred,
 		TxCode: req.TxCode, ByReference: req.ByReference,
+		AuthorizationCode: req.Grant == oid4vci.GrantAuthorizationCode, Subject: req.Subject,
 	})
 	if err != nil {
 		return err

@@ -45,53 +45,19 @@ type Started struct {
 	ClientName string
 	Claims     []string
 	Level      identity.Level
+	// Purpose is what another protocol's login is for (AuthorizeFor).
+	Purpose string
 }
 
 // Authorize checks an authorization request (the query of GET
 // AuthorizePath) and starts its login session. Errors are *AuthorizeError:
 // with RedirectURI set once client_id and redirect_uri are known good.
 func (p *Provider) Authorize(ctx context.Context, q url.Values) (*Started, error) {
-	direct := func(code, desc string) error { return &AuthorizeError{Err: fail(code, desc)} }
-	for _, name := range []string{"client_id", "redirect_uri"} {
-		if len(q[name]) > 1 {
-			return nil, direct(CodeInvalidRequest, name+" is repeated")
-		}
-	}
-	c, err := p.client(ctx, q.Get("client_id"))
+	r, err := p.checkRequest(ctx, q, authorizeParams)
 	if err != nil {
-		return nil, &AuthorizeError{Err: asError(err)}
+		return nil, err
 	}
-	redirect := q.Get("redirect_uri")
-	if redirect == "" || !slices.Contains(c.RedirectURIs, redirect) {
-		return nil, direct(CodeInvalidRequest, "redirect_uri is missing or not registered for the client")
-	}
-	state := q.Get("state")
-	back := func(code, desc string) error {
-		return &AuthorizeError{Err: fail(code, desc), RedirectURI: redirect, State: state}
-	}
-	if len(q["state"]) > 1 || len(state) > maxStateLen {
-		return nil, &AuthorizeError{Err: fail(CodeInvalidRequest, "state is repeated or too long"), RedirectURI: redirect}
-	}
-	for _, name := range authorizeParams {
-		if len(q[name]) > 1 {
-			return nil, back(CodeInvalidRequest, name+" is repeated")
-		}
-		if len(q.Get(name)) > maxParamLen {
-			return nil, back(CodeInvalidRequest, name+" is too long")
-		}
-	}
-	if q.Has("request") || q.Has("request_uri") {
-		return nil, back("request_not_supported", "request objects are not supported")
-	}
-	if !slices.Contains(c.GrantTypes, auth.GrantAuthorizationCode) {
-		return nil, back(CodeUnauthorizedClient, "the client is not registered for the authorization_code grant")
-	}
-	if q.Get("response_type") != "code" {
-		return nil, back(CodeUnsupportedResponseType, "response_type must be code")
-	}
-	if m := q.Get("response_mode"); m != "" && m != "query" {
-		return nil, back(CodeInvalidRequest, "response_mode must be query")
-	}
+	c, redirect, state, back := r.client, r.redirect, r.state, r.back
 	scopes := strings.Fields(q.Get("scope"))
 	if !slices.Contains(scopes, ScopeOpenID) {
 		return nil, back(CodeInvalidScope, "scope must include openid")
@@ -102,10 +68,7 @@ func (p *Provider) Authorize(ctx context.Context, q url.Values) (*Started, error
 			claims = append(claims, s)
 		}
 	}
-	challenge := q.Get("code_challenge")
-	if q.Get("code_challenge_method") != "S256" || !validChallenge(challenge) {
-		return nil, back(CodeInvalidRequest, "PKCE is required: code_challenge (43 base64url characters) with code_challenge_method S256")
-	}
+	challenge := r.challenge
 	nonce := q.Get("nonce")
 	if len(nonce) > maxNonceLen {
 		return nil, back(CodeInvalidRequest, "nonce is too long")
@@ -165,6 +128,70 @@ func (p *Provider) Authorize(ctx context.Context, q url.Values) (*Started, error
 		return nil, err
 	}
 	return &Started{ID: id, Browser: browser, ClientName: c.Name, Claims: claims, Level: level}, nil
+}
+
+// checked is an authorization request whose client, redirect URI, state,
+// response type and PKCE challenge are good; back makes an error that is
+// sent back to the redirect URI.
+type checked struct {
+	client          auth.Client
+	redirect, state string
+	challenge       string
+	back            func(code, desc string) error
+}
+
+// checkRequest runs the checks every authorization request of the node
+// shares (RFC 6749 §4.1.1, RFC 7636): client_id and redirect_uri first
+// (their errors are never redirected), then the parameters named in
+// params (not repeated, not too long), no request objects, the client's
+// grant, response_type code, response_mode query and an S256 challenge.
+func (p *Provider) checkRequest(ctx context.Context, q url.Values, params []string) (*checked, error) {
+	direct := func(code, desc string) error { return &AuthorizeError{Err: fail(code, desc)} }
+	for _, name := range []string{"client_id", "redirect_uri"} {
+		if len(q[name]) > 1 {
+			return nil, direct(CodeInvalidRequest, name+" is repeated")
+		}
+	}
+	c, err := p.client(ctx, q.Get("client_id"))
+	if err != nil {
+		return nil, &AuthorizeError{Err: asError(err)}
+	}
+	redirect := q.Get("redirect_uri")
+	if redirect == "" || !slices.Contains(c.RedirectURIs, redirect) {
+		return nil, direct(CodeInvalidRequest, "redirect_uri is missing or not registered for the client")
+	}
+	state := q.Get("state")
+	back := func(code, desc string) error {
+		return &AuthorizeError{Err: fail(code, desc), RedirectURI: redirect, State: state}
+	}
+	if len(q["state"]) > 1 || len(state) > maxStateLen {
+		return nil, &AuthorizeError{Err: fail(CodeInvalidRequest, "state is repeated or too long"), RedirectURI: redirect}
+	}
+	for _, name := range params {
+		if len(q[name]) > 1 {
+			return nil, back(CodeInvalidRequest, name+" is repeated")
+		}
+		if len(q.Get(name)) > maxParamLen {
+			return nil, back(CodeInvalidRequest, name+" is too long")
+		}
+	}
+	if q.Has("request") || q.Has("request_uri") {
+		return nil, back("request_not_supported", "request objects are not supported")
+	}
+	if !slices.Contains(c.GrantTypes, auth.GrantAuthorizationCode) {
+		return nil, back(CodeUnauthorizedClient, "the client is not registered for the authorization_code grant")
+	}
+	if q.Get("response_type") != "code" {
+		return nil, back(CodeUnsupportedResponseType, "response_type must be code")
+	}
+	if m := q.Get("response_mode"); m != "" && m != "query" {
+		return nil, back(CodeInvalidRequest, "response_mode must be query")
+	}
+	challenge := q.Get("code_challenge")
+	if q.Get("code_challenge_method") != "S256" || !validChallenge(challenge) {
+		return nil, back(CodeInvalidRequest, "PKCE is required: code_challenge (43 base64url characters) with code_challenge_method S256")
+	}
+	return &checked{client: c, redirect: redirect, state: state, challenge: challenge, back: back}, nil
 }
 
 // grantedScope is openid, offline_access when asked for, and the claims.

@@ -115,8 +115,8 @@ func (p *Provider) ApproveAtCounter(ctx context.Context, id string, a *CounterAp
 	if err != nil {
 		return err
 	}
-	if s.Approved != nil {
-		return fail(CodeSessionNotFound, "the login session was already approved")
+	if s.Approved != nil || s.Denied {
+		return fail(CodeSessionNotFound, "the login session was already answered")
 	}
 	if a.StaticCode == "" || len(a.StaticCode) > 4096 || a.Attestation == "" || len(a.Attestation) > 8192 {
 		return fail(CodeInvalidRequest, "static_code and attestation are required")
@@ -200,9 +200,9 @@ func (p *Provider) ApproveAtCounter(ctx context.Context, id string, a *CounterAp
 	if err != nil {
 		return err
 	}
-	sub, err := p.cfg.Pairwise.Pairwise(res.Presenter.Subject, sectorOf(cl))
+	sub, err := p.subjectOf(ctx, s, cl, res.Presenter.Subject)
 	if err != nil {
-		return failWith(CodeApprovalRefused, "the static code's subject is not this region's", err)
+		return err
 	}
 	s.Approved = &grant{Sub: sub, ACR: level.String(), AMR: amr, AuthTime: now.Unix(), Act: "terminal:" + term.ID}
 	return p.putSession(ctx, id, s)

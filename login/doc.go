@@ -10,7 +10,10 @@
 // Provider owns the protocol: the authorization request's checks
 // (Authorize), login sessions (Describe, Approve, Complete), the token
 // endpoint's authorization_code and refresh_token grants (Exchange,
-// Refresh), userinfo and RP-initiated logout. Everything it keeps is in
+// Refresh), userinfo and RP-initiated logout. The same sessions log the
+// holder in for other protocols of the node (AuthorizeFor, Redeem,
+// Revoked: OID4VCI's authorization code flow), and the holder may refuse
+// a login (Deny: access_denied). Everything it keeps is in
 // the ephemeral store (memory or Redis) under keys the store hashes:
 // sessions, codes and tokens are single use and short lived, and no node
 // keeps per-person state beyond them. Package api serves it over HTTP.

@@ -34,6 +34,19 @@ type session struct {
 	Expires       int64    `json:"expires"`
 
 	Approved *grant `json:"approved,omitempty"`
+	// Denied: the holder refused; the browser goes back with access_denied.
+	Denied bool `json:"denied,omitempty"`
+
+	// Set for another protocol's login (AuthorizeFor): its audience and
+	// issuer (the redirect's iss), its data sealed under the session ID,
+	// whose pairwise sub the login yields, the only sub that may approve,
+	// and what the holder is shown.
+	Audience      string `json:"aud,omitempty"`
+	Iss           string `json:"iss,omitempty"`
+	Data          []byte `json:"data,omitempty"`
+	SubjectClient string `json:"subject_client,omitempty"`
+	RequiredSub   string `json:"required_sub,omitempty"`
+	Purpose       string `json:"purpose,omitempty"`
 }
 
 // grant is what a login established, carried from the session to the
@@ -70,7 +83,7 @@ func (p *Provider) putSession(ctx context.Context, id string, s *session) error 
 	if err := p.cfg.Store.Set(ctx, sessionKey(id), b, ttl); err != nil {
 		return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
 	}
-	if s.Approved == nil {
+	if s.Approved == nil && !s.Denied {
 		if err := p.cfg.Store.Put(ctx, onceKey(id), []byte{1}, ttl); err != nil {
 			return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
 		}
@@ -102,9 +115,12 @@ func (p *Provider) getSession(ctx context.Context, id string) (*session, error) 
 // Request is what a login session asks of the holder: the app shows it
 // before the holder approves.
 type Request struct {
-	ClientID   string   `json:"client_id"`
-	ClientName string   `json:"client_name"`
-	Claims     []string `json:"claims"`
+	ClientID   string `json:"client_id"`
+	ClientName string `json:"client_name"`
+	// Purpose says what the login is for when it is not a login to the
+	// client (e.g. receiving a credential); the app shows it.
+	Purpose string   `json:"purpose,omitempty"`
+	Claims  []string `json:"claims"`
 	// ACR is the assurance level asked for, "L2".."L4".
 	ACR string `json:"acr"`
 	// Challenge is the nonce the holder's approval signs (base64url of 32
@@ -119,15 +135,15 @@ func (p *Provider) Describe(ctx context.Context, id string) (*Request, error) {
 	if err != nil {
 		return nil, err
 	}
-	if s.Approved != nil {
-		return nil, fail(CodeSessionNotFound, "the login session was already approved")
+	if s.Approved != nil || s.Denied {
+		return nil, fail(CodeSessionNotFound, "the login session was already answered")
 	}
 	c, err := p.client(ctx, s.ClientID)
 	if err != nil {
 		return nil, err
 	}
 	return &Request{
-		ClientID: c.ID, ClientName: c.Name, Claims: append([]string{}, s.Claims...),
+		ClientID: c.ID, ClientName: c.Name, Purpose: s.Purpose, Claims: append([]string{}, s.Claims...),
 		ACR: identity.Level(s.Level).String(), Challenge: s.Challenge, ExpiresAt: time.Unix(s.Expires, 0).UTC(),
 	}, nil
 }
@@ -159,12 +175,15 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 	if err != nil {
 		return err
 	}
-	if s.Approved != nil {
-		return fail(CodeSessionNotFound, "the login session was already approved")
+	if s.Approved != nil || s.Denied {
+		return fail(CodeSessionNotFound, "the login session was already answered")
 	}
 	want, _ := base64.RawURLEncoding.DecodeString(s.Challenge)
 	if subtle.ConstantTimeCompare(r.Nonce, want) != 1 {
 		return fail(CodeApprovalRefused, "the approval does not sign this session's challenge")
+	}
+	if a.Delegation != nil && s.Audience != "" {
+		return fail(CodeApprovalRefused, "a guardian cannot approve this login")
 	}
 	if a.Delegation != nil && (len(r.Consent) > 0 || p.cfg.Delegations == nil || len(a.Delegation) > 2048) {
 		return fail(CodeApprovalRefused, "a guardian's approval releases no claim, and needs a delegation this node can check")
@@ -217,9 +236,17 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 		}
 		subject = d.Principal
 	}
-	sub, err := p.cfg.Pairwise.Pairwise(subject, sectorOf(c))
+	sub, err := p.subjectOf(ctx, s, c, subject)
 	if err != nil {
-		return failWith(CodeApprovalRefused, "the subject is not this region's", err)
+		// The approval spent the challenge: give the session a new one,
+		// so that the person the login is for can still approve it.
+		if next, rerr := p.random(32); rerr == nil {
+			s.Challenge = next
+			// The session's once entry exists already: putSession's
+			// store.ErrExists on it is expected, the session is saved.
+			_ = p.putSession(ctx, id, s)
+		}
+		return err
 	}
 	g := &grant{Sub: sub, ACR: level.String(), AMR: amr, AuthTime: p.cfg.Now().Unix(), Act: act}
 	for _, name := range r.Consent {
@@ -290,7 +317,7 @@ func (p *Provider) Wait(ctx context.Context, id, browser string, maxWait time.Du
 		if subtle.ConstantTimeCompare([]byte(digest(browser)), []byte(s.Browser)) != 1 {
 			return nil, fail(CodeSessionNotFound, "no such login session for this browser")
 		}
-		if s.Approved != nil {
+		if s.Approved != nil || s.Denied {
 			return p.complete(ctx, id, s)
 		}
 		if !time.Now().Before(deadline) {
@@ -311,9 +338,21 @@ func (p *Provider) complete(ctx context.Context, id string, s *session) (*Outcom
 	} else if err != nil {
 		return nil, failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
 	}
-	code, err := p.issueCode(ctx, s)
+	iss := p.cfg.Issuer
+	if s.Iss != "" {
+		iss = s.Iss
+	}
+	if s.Denied {
+		return &Outcome{Redirect: redirectWith(s.RedirectURI, map[string]string{"error": CodeAccessDenied,
+			"error_description": "the holder refused", "state": s.State, "iss": iss})}, nil
+	}
+	issue := p.issueCode
+	if s.Audience != "" {
+		issue = func(ctx context.Context, s *session) (string, error) { return p.issueExtensionCode(ctx, id, s) }
+	}
+	code, err := issue(ctx, s)
 	if err != nil {
 		return nil, err
 	}
-	return &Outcome{Redirect: redirectWith(s.RedirectURI, map[string]string{"code": code, "state": s.State, "iss": p.cfg.Issuer})}, nil
+	return &Outcome{Redirect: redirectWith(s.RedirectURI, map[string]string{"code": code, "state": s.State, "iss": iss})}, nil
 }

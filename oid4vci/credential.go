@@ -81,6 +81,11 @@ func (s *Service) session(ctx context.Context, token string) (*grant, error) {
 		}
 		return nil, unavailable(err)
 	}
+	// An access token from an authorization code dies with its grant (a
+	// replayed code revokes it).
+	if g.Family != "" && (s.cfg.Login == nil || s.cfg.Login.Revoked(ctx, g.Family)) {
+		return nil, fail(CodeInvalidToken, "the access token was revoked")
+	}
 	return &g, nil
 }
 
@@ -98,11 +103,24 @@ func (s *Service) Credential(ctx context.Context, token string, body []byte) (*C
 	if err := strictjson.Decode(body, &req, MaxRequest); err != nil {
 		return nil, &Error{Code: CodeInvalidCredentialRequest, Description: "the request is not a credential request object: " + err.Error()}
 	}
+	if g.Identifiers {
+		// The token response gave credential identifiers (one per
+		// configuration, the configuration ID): requests name those.
+		switch {
+		case req.ConfigurationID != "":
+			return nil, fail(CodeInvalidCredentialRequest, "the token response gave credential_identifiers: use credential_identifier, not credential_configuration_id")
+		case req.Identifier == "":
+			return nil, fail(CodeInvalidCredentialRequest, "credential_identifier is required")
+		case !slices.Contains(g.Configs, req.Identifier):
+			return nil, fail(CodeUnknownIdentifier, "unknown credential_identifier")
+		}
+		req.ConfigurationID, req.Identifier = req.Identifier, ""
+	}
 	switch {
 	case req.Encryption != nil:
 		return nil, fail(CodeInvalidEncryption, "this issuer does not encrypt credential responses")
 	case req.Identifier != "":
-		return nil, fail(CodeUnknownIdentifier, "this issuer assigns no credential identifiers; use credential_configuration_id")
+		return nil, fail(CodeUnknownIdentifier, "this access token has no credential identifiers; use credential_configuration_id")
 	case req.ConfigurationID == "":
 		return nil, fail(CodeInvalidCredentialRequest, "credential_configuration_id is required")
 	case req.Proof != nil:

@@ -38,6 +38,15 @@ type OfferRequest struct {
 	// ByReference puts credential_offer_uri in the link instead of the
 	// offer itself.
 	ByReference bool
+	// AuthorizationCode makes an offer of the authorization code grant
+	// (with an issuer_state) instead of a pre-authorized code: the holder
+	// logs in with TrustID at the authorization endpoint, and only the
+	// person named by Subject can take the credential. No TxCode then.
+	AuthorizationCode bool
+	// Subject is required with AuthorizationCode: the holder's pairwise
+	// subject for the offering client's sector (the sub its own TrustID
+	// login or QR redemption gave it for that person).
+	Subject string
 }
 
 // Offer is a credential offer made for one holder.
@@ -69,6 +78,15 @@ type grant struct {
 	Configs    []string       `json:"cfg"`
 	Credential map[string]any `json:"vc"`
 	TxHash     []byte         `json:"tx,omitempty"`
+	// Subject is the only person (pairwise sub at Client's sector) who may
+	// take an authorization code offer.
+	Subject string `json:"sub,omitempty"`
+	// Family is the login grant an authorization code's access token came
+	// from: a replayed code revokes it.
+	Family string `json:"fam,omitempty"`
+	// Identifiers: the token response gave credential identifiers, which
+	// credential requests must use (OID4VCI 1.0 §8.2).
+	Identifiers bool `json:"ids,omitempty"`
 }
 
 // CreateOffer makes an offer with a fresh pre-authorized code.
@@ -100,10 +118,25 @@ func (s *Service) CreateOffer(ctx context.Context, req OfferRequest) (*Offer, er
 			}
 		}
 	}
+	if req.AuthorizationCode {
+		switch {
+		case s.cfg.Login == nil:
+			return nil, fmt.Errorf("%w: this issuer has no authorization endpoint (user login is not mounted)", ErrInvalid)
+		case req.TxCode:
+			return nil, fmt.Errorf("%w: a transaction code goes with the pre-authorized code grant only", ErrInvalid)
+		case !validSubject(req.Subject):
+			return nil, fmt.Errorf("%w: an authorization code offer names its holder: subject, the pairwise sub your TrustID login gave you for them", ErrInvalid)
+		}
+	} else if req.Subject != "" {
+		return nil, fmt.Errorf("%w: subject goes with the authorization code grant only (a pre-authorized code goes to whoever holds the link)", ErrInvalid)
+	}
 	if c, ok := s.cfg.Signer.(OfferChecker); ok {
 		if err := c.CheckOffer(ctx, req.Client, req.Credential); err != nil {
 			return nil, err
 		}
+	}
+	if req.AuthorizationCode {
+		return s.createAuthorizationOffer(ctx, req)
 	}
 	code, err := s.random(32)
 	if err != nil {
@@ -139,8 +172,53 @@ func (s *Service) CreateOffer(ctx context.Context, req OfferRequest) (*Offer, er
 	if err != nil {
 		return nil, err
 	}
+	return s.link(ctx, doc, tx, req.ByReference)
+}
+
+// createAuthorizationOffer makes an offer of the authorization code grant
+// with a fresh issuer_state, single use, under which the offer's grant is
+// sealed.
+func (s *Service) createAuthorizationOffer(ctx context.Context, req OfferRequest) (*Offer, error) {
+	state, err := s.random(32)
+	if err != nil {
+		return nil, err
+	}
+	g := grant{Client: req.Client, Configs: slices.Clone(req.ConfigurationIDs), Credential: req.Credential, Subject: req.Subject}
+	if err := s.put(ctx, "state", state, g, s.cfg.OfferTTL); err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Store.Put(ctx, "oid4vci:state-once:"+state, []byte{1}, s.cfg.OfferTTL); err != nil {
+		return nil, unavailable(err)
+	}
+	doc, err := json.Marshal(map[string]any{
+		"credential_issuer":            s.cfg.Issuer,
+		"credential_configuration_ids": req.ConfigurationIDs,
+		"grants":                       map[string]any{GrantAuthorizationCode: map[string]any{"issuer_state": state}},
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.link(ctx, doc, "", req.ByReference)
+}
+
+// validSubject accepts a pairwise subject: 8 to 255 printable ASCII
+// characters without spaces.
+func validSubject(sub string) bool {
+	if len(sub) < 8 || len(sub) > 255 {
+		return false
+	}
+	for i := 0; i < len(sub); i++ {
+		if sub[i] <= ' ' || sub[i] > '~' {
+			return false
+		}
+	}
+	return true
+}
+
+// link makes the offer's link, by value or by reference.
+func (s *Service) link(ctx context.Context, doc []byte, tx string, byReference bool) (*Offer, error) {
 	o := &Offer{JSON: doc, TxCode: tx, ExpiresIn: int(s.cfg.OfferTTL / time.Second)}
-	if req.ByReference {
+	if byReference {
 		ref, err := s.random(18)
 		if err != nil {
 			return nil, err
@@ -219,6 +297,10 @@ type TokenRequest struct {
 	GrantType         string
 	PreAuthorizedCode string
 	TxCode            string
+	// The authorization code grant's: the code, the PKCE verifier, the
+	// redirect URI of the authorization request and the wallet's
+	// client_id (a public client).
+	Code, CodeVerifier, RedirectURI, ClientID string
 }
 
 // TokenResponse is the token endpoint's answer.
@@ -226,6 +308,9 @@ type TokenResponse struct {
 	AccessToken string `json:"access_token"`
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int    `json:"expires_in"`
+	// AuthorizationDetails answers authorization_details of the
+	// authorization request (OID4VCI 1.0 §6.2).
+	AuthorizationDetails []AuthorizationDetail `json:"authorization_details,omitempty"`
 }
 
 // Token redeems a pre-authorized code (once) for an access token. A
@@ -234,8 +319,11 @@ type TokenResponse struct {
 // relying party for a new one: the lockout binds the offer, never the
 // holder.
 func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, error) {
+	if req.GrantType == GrantAuthorizationCode {
+		return s.tokenAuthorizationCode(ctx, req)
+	}
 	if req.GrantType != GrantPreAuthorized {
-		return nil, fail(CodeUnsupportedGrantType, "this authorization server supports only the pre-authorized code grant")
+		return nil, fail(CodeUnsupportedGrantType, "grant_type must be the pre-authorized code grant or authorization_code")
 	}
 	if req.PreAuthorizedCode == "" {
 		return nil, fail(CodeInvalidRequest, "pre-authorized_code is required")
@@ -282,11 +370,17 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	if err := s.cfg.Store.Delete(ctx, "oid4vci:code:"+code); err != nil {
 		return nil, unavailable(err)
 	}
+	g.TxHash = nil
+	return s.issueToken(ctx, g)
+}
+
+// issueToken makes an access token for grant g, each configuration of it
+// issuable once.
+func (s *Service) issueToken(ctx context.Context, g grant) (*TokenResponse, error) {
 	tok, err := s.random(32)
 	if err != nil {
 		return nil, err
 	}
-	g.TxHash = nil
 	if err := s.put(ctx, "token", tok, g, s.cfg.TokenTTL); err != nil {
 		return nil, err
 	}

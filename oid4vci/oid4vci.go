@@ -129,6 +129,10 @@ type Config struct {
 	Display []Display
 	Signer  Signer
 	Store   Store
+	// Login is the node's user login; with it the issuer serves the
+	// authorization code flow (PathAuthorize). Nil: pre-authorized codes
+	// only.
+	Login Login
 	// SigningAlgorithms are advertised as credential_signing_alg_values_supported.
 	SigningAlgorithms []string
 	ProofAlgorithms   []string
@@ -294,6 +298,27 @@ func (s *Service) issuerMetadata() map[string]any {
 }
 
 func (s *Service) authorizationServerMetadata() map[string]any {
+	if s.cfg.Login != nil {
+		scopes := make([]string, 0, len(s.configs))
+		for id := range s.configs {
+			scopes = append(scopes, id)
+		}
+		slices.Sort(scopes)
+		return map[string]any{
+			"issuer":                                          s.cfg.Issuer + PathAS,
+			"authorization_endpoint":                          s.cfg.Issuer + PathAuthorize,
+			"token_endpoint":                                  s.cfg.Issuer + PathToken,
+			"grant_types_supported":                           []string{GrantAuthorizationCode, GrantPreAuthorized},
+			"token_endpoint_auth_methods_supported":           []string{"none"},
+			"response_types_supported":                        []string{"code"},
+			"response_modes_supported":                        []string{"query"},
+			"code_challenge_methods_supported":                []string{"S256"},
+			"scopes_supported":                                scopes,
+			"authorization_details_types_supported":           []string{DetailsType},
+			"authorization_response_iss_parameter_supported":  true,
+			"pre-authorized_grant_anonymous_access_supported": true,
+		}
+	}
 	return map[string]any{
 		"issuer":                                          s.cfg.Issuer + PathAS,
 		"token_endpoint":                                  s.cfg.Issuer + PathToken,

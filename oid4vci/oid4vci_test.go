@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -330,4 +331,37 @@ func TestNumbersKeptExact(t *testing.T) {
 	if err != nil || !strings.Contains(string(payload), `"household":9007199254740993`) {
 		t.Fatalf("the signed credential changed the number: %s", payload)
 	}
+}
+
+// FuzzAuthorizationDetails feeds the authorization_details parameter (from
+// any wallet) to its parser: it returns known configuration IDs, without
+// repeats, or an invalid_authorization_details error; it never panics.
+func FuzzAuthorizationDetails(f *testing.F) {
+	m, _ := store.NewMemory(store.MemoryOptions{})
+	f.Cleanup(func() { m.Close() })
+	s := newService(f, m, nil)
+	f.Add(`[{"type":"openid_credential","credential_configuration_id":"ResidenceCredential_sd_jwt"}]`)
+	f.Add(`[{"type":"openid_credential","credential_configuration_id":"ResidenceCredential_sd_jwt","locations":["https://node.example"]}]`)
+	f.Add(`[{"type":"openid_credential","format":"jwt_vc_json"}]`)
+	f.Add(`[{"type":"openid_credential","credential_configuration_id":"a","credential_configuration_id":"b"}]`)
+	f.Add(`[]`)
+	f.Add(`[1]`)
+	f.Add(`{}`)
+	f.Fuzz(func(t *testing.T, raw string) {
+		ids, err := s.ParseAuthorizationDetails(raw)
+		if err != nil {
+			if code(err) != CodeInvalidAuthorizationDetails {
+				t.Fatalf("refusal %v is not invalid_authorization_details", err)
+			}
+			return
+		}
+		if len(ids) == 0 {
+			t.Fatal("accepted no configuration")
+		}
+		for i, id := range ids {
+			if _, ok := s.configs[id]; !ok || slices.Contains(ids[:i], id) {
+				t.Fatalf("accepted %q in %v", id, ids)
+			}
+		}
+	})
 }

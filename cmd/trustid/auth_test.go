@@ -81,6 +81,7 @@ var publicRoutes = []string{
 	"GET /login/sessions/{id}",
 	"POST /login/sessions/{id}/approve",
 	"POST /login/sessions/{id}/counter-approve",
+	"POST /login/sessions/{id}/deny",
 	"GET /login/sessions/{id}/wait",
 	"GET /oauth2/userinfo",
 	"POST /oauth2/userinfo",
@@ -112,6 +113,9 @@ var publicRoutes = []string{
 	"GET /.well-known/oauth-authorization-server/oid4vci",
 	"GET /oid4vci/offers/{ref}",
 	"POST /oid4vci/token",
+	// The authorization endpoint of the authorization code flow: the
+	// holder logs in (its device signature); the wallet is a public client.
+	"GET /oid4vci/authorize",
 	"POST /oid4vci/nonce",
 	"POST /oid4vci/credential",
 	"POST /oid4vci/notification",

@@ -47,7 +47,11 @@ func mountLogin(cmd *cobra.Command) func(*api.Server, *node) error {
 		if ttl < time.Second || ttl > 10*time.Minute {
 			return fmt.Errorf("--login-session-ttl %v: want 1s to 10m", ttl)
 		}
-		cfg := login.Config{SessionTTL: ttl, Terminals: nl.Terminals, StaticCodes: v, Delegations: v,
+		codeTTL, _ := cmd.Flags().GetDuration("login-code-ttl")
+		if codeTTL < time.Second || codeTTL > 10*time.Minute {
+			return fmt.Errorf("--login-code-ttl %v: want 1s to 10m", codeTTL)
+		}
+		cfg := login.Config{SessionTTL: ttl, CodeTTL: codeTTL, Terminals: nl.Terminals, StaticCodes: v, Delegations: v,
 			Issuer: n.issuer, Clients: nl.Clients, Pairwise: subjects, Keys: n.keys, Store: n.store,
 			Holders: &redeem.BindingAuthenticator{Verifier: v, Nonces: n.store, Region: n.region},
 		}
@@ -69,6 +73,7 @@ func mountLogin(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err := s.MountLogin(api.LoginConfig{Provider: p, Limiter: n.store, AddrLimit: limit}); err != nil {
 			return err
 		}
+		n.loginProvider = p
 		n.log.Info("user login ready", slog.Duration("session_ttl", p.SessionTTL()), slog.String("rate_addr", limit.String()))
 		return nil
 	}

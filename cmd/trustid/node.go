@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/trustid-cn/trustid/login"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -47,6 +48,9 @@ type node struct {
 	fedRefusals *prometheus.CounterVec
 	// pinChecker is set by mountEnroll, for user login's L3 approvals.
 	pinChecker *enrollment.PINChecker
+	// loginProvider is set by mountLogin, for OID4VCI's authorization
+	// code flow (the holder logs in with it).
+	loginProvider *login.Provider
 	// background counts the work a feature started that must finish before
 	// the process exits (flushing the outbox, the last audit anchor). It
 	// runs until the command's context is cancelled, which serve does after

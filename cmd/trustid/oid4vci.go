@@ -17,7 +17,8 @@ import (
 // Credential Issuance 1.0 routes. The credentials are issued by the
 // node's issuer (mounted before, by mountCredentials) as the client that
 // made the offer, under its issuer DID and accreditation; codes, nonces
-// and tokens live in the node's store.
+// and tokens live in the node's store. It is mounted after mountLogin:
+// the authorization code flow logs the holder in with it.
 func mountOID4VCI(cmd *cobra.Command) func(*api.Server, *node) error {
 	return func(srv *api.Server, n *node) error {
 		if n.credIssuer == nil {
@@ -27,13 +28,19 @@ func mountOID4VCI(cmd *cobra.Command) func(*api.Server, *node) error {
 		if nl, anchored := ledgerOf(n); anchored {
 			signer.registry = nl.View
 		}
-		svc, err := oid4vci.New(oid4vci.Config{
+		cfg := oid4vci.Config{
 			Issuer:  n.issuer,
 			Types:   oid4vciTypes,
 			Display: []oid4vci.Display{{Name: "TrustID 可信数字身份", Locale: "zh-CN"}, {Name: "TrustID digital identity", Locale: "en"}},
 			Signer:  signer,
 			Store:   n.store,
-		})
+		}
+		// With user login mounted (before), the holder can log in at the
+		// authorization endpoint: the authorization code flow.
+		if n.loginProvider != nil {
+			cfg.Login = n.loginProvider
+		}
+		svc, err := oid4vci.New(cfg)
 		if err != nil {
 			return fmt.Errorf("oid4vci: %w", err)
 		}

@@ -26,10 +26,11 @@ import (
 // code), prove possession of fresh keys and store the credentials.
 
 const (
-	grantPreAuthorized = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
-	proofTyp           = "openid4vci-proof+jwt"
-	offerScheme        = "openid-credential-offer://"
-	maxIssuerResponse  = 1 << 20
+	grantPreAuthorized     = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
+	grantAuthorizationCode = "authorization_code"
+	proofTyp               = "openid4vci-proof+jwt"
+	offerScheme            = "openid-credential-offer://"
+	maxIssuerResponse      = 1 << 20
 )
 
 // ErrIssuer: the credential issuer answered something the wallet cannot
@@ -131,6 +132,8 @@ func LoadCredential(s Store, id string) (*StoredCredential, error) {
 
 // CredentialOffer is a credential offer the wallet received and resolved:
 // the offer, the issuer's metadata and its token endpoint.
+//
+// A CredentialOffer is used by one goroutine at a time.
 type CredentialOffer struct {
 	issuer  string
 	configs []string
@@ -139,7 +142,32 @@ type CredentialOffer struct {
 	txDesc  string
 	meta    issuerMetadata
 	token   string
+
+	// The authorization code grant: whether the offer has it, its
+	// issuer_state, and the authorization server's identifier, endpoint
+	// and whether it sends iss in its responses (RFC 9207).
+	authCode    bool
+	issuerState string
+	asIssuer    string
+	authorize   string
+	issRequired bool
+	pending     *pendingAuthorization
 }
+
+// pendingAuthorization is the authorization request in flight.
+type pendingAuthorization struct {
+	clientID, redirectURI, state, verifier string
+	configs                                []string
+}
+
+// HasPreAuthorizedCode reports whether the offer carries a pre-authorized
+// code (AcceptOffer).
+func (o *CredentialOffer) HasPreAuthorizedCode() bool { return o.code != "" }
+
+// HasAuthorizationCodeGrant reports whether the offer can be taken with
+// the authorization code flow (AuthorizationURL, AcceptAuthorization):
+// the holder logs in with the issuer.
+func (o *CredentialOffer) HasAuthorizationCodeGrant() bool { return o.authCode && o.authorize != "" }
 
 // Issuer returns the credential issuer identifier.
 func (o *CredentialOffer) Issuer() string { return o.issuer }
@@ -197,6 +225,11 @@ type offerObject struct {
 	Grants           map[string]json.RawMessage `json:"grants"`
 }
 
+type authCodeGrant struct {
+	IssuerState         string `json:"issuer_state"`
+	AuthorizationServer string `json:"authorization_server"`
+}
+
 type preAuthGrant struct {
 	Code   string `json:"pre-authorized_code"`
 	TxCode *struct {
@@ -210,8 +243,9 @@ type preAuthGrant struct {
 // ReceiveOffer resolves a credential offer link (openid-credential-offer://
 // or an https link with the same query): the offer by value or by
 // reference (credential_offer_uri), then the issuer's metadata and its
-// authorization server's token endpoint. Only offers with a
-// pre-authorized code are supported.
+// authorization server's endpoints. An offer with a pre-authorized code
+// is taken with AcceptOffer; one with the authorization_code grant with
+// AuthorizationURL and AcceptAuthorization.
 func (w *Holder) ReceiveOffer(link string) (*CredentialOffer, error) {
 	doc, ref, err := parseOfferLink(link)
 	if err != nil {
@@ -257,13 +291,22 @@ func (w *Holder) ReceiveOffer(link string) (*CredentialOffer, error) {
 		return nil, err
 	}
 	var asMeta struct {
-		Issuer        string `json:"issuer"`
-		TokenEndpoint string `json:"token_endpoint"`
+		Issuer                string   `json:"issuer"`
+		TokenEndpoint         string   `json:"token_endpoint"`
+		AuthorizationEndpoint string   `json:"authorization_endpoint"`
+		PKCEMethods           []string `json:"code_challenge_methods_supported"`
+		ISSParameter          bool     `json:"authorization_response_iss_parameter_supported"`
 	}
 	if err := json.Unmarshal(body, &asMeta); err != nil || asMeta.Issuer != as || checkURL(asMeta.TokenEndpoint) != nil {
 		return nil, fmt.Errorf("%w: authorization server metadata", ErrIssuer)
 	}
-	offer.token = asMeta.TokenEndpoint
+	offer.token, offer.asIssuer, offer.issRequired = asMeta.TokenEndpoint, asMeta.Issuer, asMeta.ISSParameter
+	if offer.authCode && checkURL(asMeta.AuthorizationEndpoint) == nil && slices.Contains(asMeta.PKCEMethods, "S256") {
+		offer.authorize = asMeta.AuthorizationEndpoint
+	}
+	if offer.code == "" && offer.authorize == "" {
+		return nil, fmt.Errorf("%w: the authorization server has no authorization endpoint with S256 PKCE for this offer", ErrIssuer)
+	}
 	return offer, nil
 }
 
@@ -278,21 +321,15 @@ func (w *Holder) AcceptOffer(offer *CredentialOffer, configurationIDs, txCode st
 	if offer == nil || store == nil {
 		return "", fmt.Errorf("%w: an offer and a store are required", ErrInvalidArgument)
 	}
-	configs := offer.configs
-	if configurationIDs != "" {
-		configs = splitList(configurationIDs)
-		for _, c := range configs {
-			if !slices.Contains(offer.configs, c) {
-				return "", fmt.Errorf("%w: configuration %q is not offered", ErrInvalidArgument, c)
-			}
-		}
+	if offer.code == "" {
+		return "", fmt.Errorf("%w: the offer has no pre-authorized code; use AuthorizationURL", ErrInvalidArgument)
 	}
-	batch := 1
-	if offer.meta.Batch != nil {
-		batch = offer.meta.Batch.Size
+	configs, err := offer.pick(configurationIDs)
+	if err != nil {
+		return "", err
 	}
-	if count < 1 || count > batch {
-		return "", fmt.Errorf("%w: count must be 1..%d (the issuer's batch size)", ErrInvalidArgument, batch)
+	if err := offer.checkCount(count); err != nil {
+		return "", err
 	}
 	form := url.Values{"grant_type": {grantPreAuthorized}, "pre-authorized_code": {offer.code}}
 	if txCode != "" {
@@ -302,17 +339,85 @@ func (w *Holder) AcceptOffer(offer *CredentialOffer, configurationIDs, txCode st
 	if err != nil {
 		return "", err
 	}
-	var tok struct {
-		AccessToken string `json:"access_token"`
-		TokenType   string `json:"token_type"`
+	tok, err := parseTokenResponse(body)
+	if err != nil {
+		return "", err
 	}
+	return w.collect(offer, configs, tok, count, store)
+}
+
+// tokenResponse is what the wallet reads of a token response: the access
+// token and, per configuration, the credential identifier to request it
+// by (when the response has authorization_details).
+type tokenResponse struct {
+	AccessToken string `json:"access_token"`
+	TokenType   string `json:"token_type"`
+	Details     []struct {
+		Type            string   `json:"type"`
+		ConfigurationID string   `json:"credential_configuration_id"`
+		Identifiers     []string `json:"credential_identifiers"`
+	} `json:"authorization_details"`
+}
+
+func parseTokenResponse(body []byte) (*tokenResponse, error) {
+	var tok tokenResponse
 	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" || !strings.EqualFold(tok.TokenType, "Bearer") {
-		return "", fmt.Errorf("%w: token response", ErrIssuer)
+		return nil, fmt.Errorf("%w: token response", ErrIssuer)
 	}
+	return &tok, nil
+}
+
+// identifier is the credential identifier the token response gave for
+// configuration cfg ("" when it gave no authorization_details).
+func (t *tokenResponse) identifier(cfg string) (string, error) {
+	if len(t.Details) == 0 {
+		return "", nil
+	}
+	for _, d := range t.Details {
+		if d.Type == "openid_credential" && d.ConfigurationID == cfg && len(d.Identifiers) > 0 {
+			return d.Identifiers[0], nil
+		}
+	}
+	return "", fmt.Errorf("%w: the token response does not grant configuration %q", ErrIssuer, cfg)
+}
+
+// pick returns the offered configurations named (comma-separated; empty
+// means all offered).
+func (o *CredentialOffer) pick(configurationIDs string) ([]string, error) {
+	if configurationIDs == "" {
+		return o.configs, nil
+	}
+	configs := splitList(configurationIDs)
+	for _, c := range configs {
+		if !slices.Contains(o.configs, c) {
+			return nil, fmt.Errorf("%w: configuration %q is not offered", ErrInvalidArgument, c)
+		}
+	}
+	return configs, nil
+}
+
+func (o *CredentialOffer) checkCount(count int) error {
+	batch := 1
+	if o.meta.Batch != nil {
+		batch = o.meta.Batch.Size
+	}
+	if count < 1 || count > batch {
+		return fmt.Errorf("%w: count must be 1..%d (the issuer's batch size)", ErrInvalidArgument, batch)
+	}
+	return nil
+}
+
+// collect fetches count credentials of each configuration with the
+// access token, stores them and notifies the issuer.
+func (w *Holder) collect(offer *CredentialOffer, configs []string, tok *tokenResponse, count int, store Store) (string, error) {
 	var ids []string
 	var notify []string
 	for _, cfg := range configs {
-		got, nid, err := w.fetchCredentials(offer, cfg, tok.AccessToken, count, store)
+		ident, err := tok.identifier(cfg)
+		if err != nil {
+			return strings.Join(ids, ","), err
+		}
+		got, nid, err := w.fetchCredentials(offer, cfg, ident, tok.AccessToken, count, store)
 		if err != nil {
 			return strings.Join(ids, ","), err
 		}
@@ -333,7 +438,9 @@ func (w *Holder) AcceptOffer(offer *CredentialOffer, configurationIDs, txCode st
 }
 
 // fetchCredentials runs one credential request with count key proofs.
-func (w *Holder) fetchCredentials(offer *CredentialOffer, cfg, token string, count int, store Store) ([]string, string, error) {
+// identifier, when set, names the credential in the request instead of
+// the configuration (OID4VCI 1.0 §8.2).
+func (w *Holder) fetchCredentials(offer *CredentialOffer, cfg, identifier, token string, count int, store Store) ([]string, string, error) {
 	conf := offer.meta.Configurations[cfg]
 	if conf.Proofs.JWT == nil || !slices.Contains(conf.Proofs.JWT.Algs, gm.AlgSM2) {
 		return nil, "", fmt.Errorf("%w: configuration %q takes no SM2 jwt key proofs", ErrIssuer, cfg)
@@ -364,7 +471,12 @@ func (w *Holder) fetchCredentials(offer *CredentialOffer, cfg, token string, cou
 			return nil, "", err
 		}
 	}
-	req, _ := json.Marshal(map[string]any{"credential_configuration_id": cfg, "proofs": map[string]any{"jwt": proofs}})
+	creq := map[string]any{"credential_configuration_id": cfg, "proofs": map[string]any{"jwt": proofs}}
+	if identifier != "" {
+		delete(creq, "credential_configuration_id")
+		creq["credential_identifier"] = identifier
+	}
+	req, _ := json.Marshal(creq)
 	if body, err = w.fetch(http.MethodPost, offer.meta.CredentialEndpoint, "application/json", token, req); err != nil {
 		return nil, "", err
 	}
@@ -565,9 +677,26 @@ func parseOffer(doc []byte) (*CredentialOffer, string, error) {
 	if err := checkURL(o.CredentialIssuer); err != nil || len(o.ConfigurationIDs) == 0 {
 		return nil, "", fmt.Errorf("%w: the offer needs an https credential_issuer and configuration IDs", ErrIssuer)
 	}
+	offer := &CredentialOffer{issuer: strings.TrimSuffix(o.CredentialIssuer, "/"), configs: o.ConfigurationIDs}
+	var asHint string
+	if raw, ok := o.Grants[grantAuthorizationCode]; ok {
+		var a authCodeGrant
+		if err := strictjson.Decode(raw, &a, 16<<10); err != nil || len(a.IssuerState) > 1024 {
+			return nil, "", fmt.Errorf("%w: the authorization_code grant is malformed", ErrIssuer)
+		}
+		if a.AuthorizationServer != "" {
+			if err := checkURL(a.AuthorizationServer); err != nil {
+				return nil, "", err
+			}
+		}
+		offer.authCode, offer.issuerState, asHint = true, a.IssuerState, a.AuthorizationServer
+	}
 	raw, ok := o.Grants[grantPreAuthorized]
 	if !ok {
-		return nil, "", fmt.Errorf("%w: the offer has no pre-authorized code grant", ErrIssuer)
+		if offer.authCode {
+			return offer, asHint, nil
+		}
+		return nil, "", fmt.Errorf("%w: the offer has neither a pre-authorized code nor an authorization_code grant", ErrIssuer)
 	}
 	var g preAuthGrant
 	if err := strictjson.Decode(raw, &g, 16<<10); err != nil || g.Code == "" {
@@ -576,9 +705,12 @@ func parseOffer(doc []byte) (*CredentialOffer, string, error) {
 	if g.TxCode != nil && (g.TxCode.Length < 0 || g.TxCode.Length > 64) {
 		return nil, "", fmt.Errorf("%w: tx_code length out of range", ErrIssuer)
 	}
-	offer := &CredentialOffer{issuer: strings.TrimSuffix(o.CredentialIssuer, "/"), configs: o.ConfigurationIDs, code: g.Code}
+	offer.code = g.Code
 	if g.TxCode != nil {
 		offer.txLen, offer.txDesc = max(g.TxCode.Length, 1), g.TxCode.Description
 	}
-	return offer, g.AuthorizationServer, nil
+	if g.AuthorizationServer != "" {
+		asHint = g.AuthorizationServer
+	}
+	return offer, asHint, nil
 }

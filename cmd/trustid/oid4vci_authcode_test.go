@@ -1,0 +1,431 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/coreos/go-oidc/v3/oidc"
+	"golang.org/x/oauth2"
+	"golang.org/x/oauth2/clientcredentials"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/qrcode"
+	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
+)
+
+// TestOID4VCIAuthorizationCode runs the OID4VCI 1.0 authorization code
+// flow through TrustID's own login on a real node: a relying party that
+// logged a person in (OpenID Connect, so it knows their pairwise sub)
+// offers them a credential with an issuer_state; the wallet SDK sends the
+// person to the authorization endpoint, they approve the login with their
+// phone, the wallet takes the redirect, redeems the code with PKCE and
+// gets credentials bound to its keys, which the node verifies. Then every
+// refusal with the specification's error code.
+func TestOID4VCIAuthorizationCode(t *testing.T) {
+	f := newEnrollFixture(t, "--login-session-ttl", "10s", "--login-code-ttl", "3s")
+	ctx := context.Background()
+	alice := newPerson(t, "11010519900307123", "张三")
+	code, ra, m := f.enroll(f.enrollBody(alice, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll alice: %d %v", code, m)
+	}
+	bob := newPerson(t, "11010519850101002", "李四")
+	code, rb, m := f.enroll(f.enrollBody(bob, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll bob: %d %v", code, m)
+	}
+	aliceApp, bobApp := f.app(alice, ra), f.app(bob, rb)
+
+	// The relying party: logs people in, and issues residence credentials.
+	rpRedirect := "http://127.0.0.1:9/bureau/callback"
+	out := f.cli("clients", "add", "--id", "bureau", "--name", "Residence bureau", "--region", "310000",
+		"--scopes", auth.ScopeCredentialsIssue, "--grant-types", "client_credentials,authorization_code",
+		"--redirect-uri", rpRedirect, "--sector", "bureau.example", "--id-token-alg", "ES256", "--secret")
+	secret := clientSecretRE.FindStringSubmatch(out)
+	if secret == nil {
+		t.Fatalf("no client_secret in %s", out)
+	}
+	f.accredit("bureau", "ResidenceCredential")
+	provider, err := oidc.NewProvider(ctx, f.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rp := &loginRP{id: "bureau", provider: provider, verifier: provider.Verifier(&oidc.Config{ClientID: "bureau"}),
+		conf: oauth2.Config{ClientID: "bureau", ClientSecret: secret[1], Endpoint: provider.Endpoint(), RedirectURL: rpRedirect, Scopes: []string{oidc.ScopeOpenID}}}
+	a := rp.start(t)
+	if status, m := approve(t, a.sessionURL, aliceApp, ""); status != 204 {
+		t.Fatalf("alice logs in to the bureau: %d %v", status, m)
+	}
+	_, idt := rp.exchange(t, a, a.code(t, rp, f.base))
+	aliceSub := idt.Subject
+	cc := clientcredentials.Config{ClientID: "bureau", ClientSecret: secret[1], TokenURL: f.base + "/oauth2/token", Scopes: []string{auth.ScopeCredentialsIssue}}
+	rpTok, err := cc.Token(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer := func(sub string, configs string) map[string]any {
+		t.Helper()
+		body := `{"grant":"authorization_code","subject":"` + sub + `","by_reference":true,"credential_configuration_ids":` + configs + `,
+		  "credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`
+		code, m, _ := f.do("POST", "/oid4vci/offers", rpTok.AccessToken, "application/json", body)
+		if code != 201 {
+			t.Fatalf("offer: %d %v", code, m)
+		}
+		return m
+	}
+
+	// The wallet: a public client registered with its redirect URI.
+	walletRedirect := "http://127.0.0.1:9/wallet/cb"
+	f.cli("clients", "add", "--id", "wallet-app", "--name", "Wallet app", "--region", "310000", "--scopes", auth.ScopeQRRedeem,
+		"--grant-types", "authorization_code", "--redirect-uri", walletRedirect, "--secret")
+	f.cli("clients", "add", "--id", "other-wallet", "--name", "Other wallet", "--region", "310000", "--scopes", auth.ScopeQRRedeem,
+		"--grant-types", "authorization_code", "--redirect-uri", "http://127.0.0.1:9/other/cb", "--secret")
+
+	// Metadata: the authorization server lists the authorization code flow.
+	code, as, _ := f.do("GET", "/.well-known/oauth-authorization-server/oid4vci", "", "", "")
+	asJSON, _ := json.Marshal(as)
+	for _, want := range []string{`"authorization_endpoint":"` + f.base + `/oid4vci/authorize"`, `"response_types_supported":["code"]`,
+		`"grant_types_supported":["authorization_code","urn:ietf:params:oauth:grant-type:pre-authorized_code"]`,
+		`"code_challenge_methods_supported":["S256"]`, `"authorization_response_iss_parameter_supported":true`} {
+		if code != 200 || !strings.Contains(string(asJSON), want) {
+			t.Fatalf("authorization server metadata lacks %s: %s", want, asJSON)
+		}
+	}
+
+	// The whole flow with the wallet SDK.
+	o := offer(aliceSub, `["ResidenceCredential_sd_jwt","ResidenceCredential_jwt_vc_json"]`)
+	offerJSON, _ := json.Marshal(o["credential_offer"])
+	if !strings.Contains(string(offerJSON), `"authorization_code":{"issuer_state":`) || strings.Contains(string(offerJSON), aliceSub) || o["tx_code"] != nil {
+		t.Fatalf("offer: %s", offerJSON)
+	}
+	w, _ := sdkwallet.NewHolder(f.base, sdkwallet.NewSoftwareKeys(), "device")
+	co, err := w.ReceiveOffer(o["offer_uri"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if co.HasPreAuthorizedCode() || !co.HasAuthorizationCodeGrant() {
+		t.Fatalf("offer grants: pre-auth %v, authorization code %v", co.HasPreAuthorizedCode(), co.HasAuthorizationCodeGrant())
+	}
+	authURL, err := w.AuthorizationURL(co, "wallet-app", walletRedirect, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	browser := newBrowser()
+	sessionURL := loginPage(t, browser, authURL)
+	// Bob is not the person the offer is for: his approval is refused and
+	// the session stays open for Alice.
+	if status, m := approve(t, sessionURL, bobApp, ""); status != 403 || m["error"] != "approval_refused" {
+		t.Fatalf("bob approves alice's offer: %d %v", status, m)
+	}
+	if status, m := approve(t, sessionURL, aliceApp, ""); status != 204 {
+		t.Fatalf("alice approves: %d %v", status, m)
+	}
+	redirect := waitRedirect(t, browser, sessionURL)
+	store := sdkwallet.NewMemoryStore()
+	ids, err := w.AcceptAuthorization(co, redirect, 2, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Split(ids, ","); len(got) != 4 {
+		t.Fatalf("stored %q, want 4 credentials", ids)
+	}
+	for _, id := range strings.Split(ids, ",") {
+		c, _ := sdkwallet.LoadCredential(store, id)
+		body, _ := json.Marshal(map[string]any{"verifiableCredential": c.Credential})
+		if code, v, _ := f.do("POST", "/credentials/verify", "", "application/json", string(body)); code != 200 || v["verified"] != true {
+			t.Fatalf("verify %s credential: %d %v", c.Format, code, v)
+		}
+	}
+	// The offer was used: its issuer_state is spent.
+	again, err := w.AuthorizationURL(co, "wallet-app", walletRedirect, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp, err := newBrowser().Get(again); err != nil || resp.StatusCode != 302 || !strings.Contains(resp.Header.Get("Location"), "error=invalid_request") {
+		t.Fatalf("the offer's issuer_state again: %v %v", resp, err)
+	}
+
+	// authorize sends an authorization request by hand and returns the
+	// response (not followed).
+	type req struct {
+		q       url.Values
+		verfier string
+	}
+	newReq := func(state string) req {
+		v := rand.Text() + rand.Text()
+		sum := sha256.Sum256([]byte(v))
+		return req{q: url.Values{"response_type": {"code"}, "client_id": {"wallet-app"}, "redirect_uri": {walletRedirect},
+			"state": {"st-" + rand.Text()}, "code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
+			"issuer_state": {state}, "authorization_details": {`[{"type":"openid_credential","credential_configuration_id":"ResidenceCredential_sd_jwt"}]`}}, verfier: v}
+	}
+	issuerState := func() string {
+		o := offer(aliceSub, `["ResidenceCredential_sd_jwt"]`)
+		ref := o["offer_uri"].(string)
+		ref, _ = url.QueryUnescape(ref[strings.Index(ref, "=")+1:])
+		resp, err := http.Get(ref)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var doc struct {
+			Grants map[string]struct {
+				State string `json:"issuer_state"`
+			} `json:"grants"`
+		}
+		json.NewDecoder(resp.Body).Decode(&doc)
+		return doc.Grants["authorization_code"].State
+	}
+	send := func(q url.Values) (int, url.Values, string) {
+		t.Helper()
+		resp, err := newBrowser().Get(f.base + "/oid4vci/authorize?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		if resp.Header.Get("Location") == "" {
+			return resp.StatusCode, nil, string(body)
+		}
+		return resp.StatusCode, loc.Query(), string(body)
+	}
+	// Refusals sent back to the wallet, with state and iss.
+	for _, c := range []struct {
+		name string
+		edit func(q url.Values)
+		want string
+	}{
+		{"plain PKCE", func(q url.Values) { q.Set("code_challenge_method", "plain") }, "invalid_request"},
+		{"no PKCE", func(q url.Values) { q.Del("code_challenge"); q.Del("code_challenge_method") }, "invalid_request"},
+		{"unknown issuer_state", func(q url.Values) { q.Set("issuer_state", strings.Repeat("A", 43)) }, "invalid_request"},
+		{"no issuer_state", func(q url.Values) { q.Del("issuer_state") }, "invalid_request"},
+		{"unknown configuration", func(q url.Values) {
+			q.Set("authorization_details", `[{"type":"openid_credential","credential_configuration_id":"Nope_sd_jwt"}]`)
+		}, "invalid_authorization_details"},
+		{"configuration not offered", func(q url.Values) {
+			q.Set("authorization_details", `[{"type":"openid_credential","credential_configuration_id":"ResidenceCredential_jwt_vc_json"}]`)
+		}, "invalid_authorization_details"},
+		{"other details type", func(q url.Values) { q.Set("authorization_details", `[{"type":"payment"}]`) }, "invalid_authorization_details"},
+		{"unknown scope", func(q url.Values) { q.Del("authorization_details"); q.Set("scope", "Nope_sd_jwt") }, "invalid_scope"},
+		{"nothing asked", func(q url.Values) { q.Del("authorization_details") }, "invalid_request"},
+		{"response_type token", func(q url.Values) { q.Set("response_type", "token") }, "unsupported_response_type"},
+	} {
+		r := newReq(issuerState())
+		c.edit(r.q)
+		status, back, body := send(r.q)
+		if status != 302 || back.Get("error") != c.want || back.Get("state") != r.q.Get("state") || back.Get("iss") != f.base+"/oid4vci" {
+			t.Errorf("%s: %d %v %s, want a redirect with %s", c.name, status, back, body, c.want)
+		}
+	}
+	// Refusals never redirected: redirect URI not registered, unknown client.
+	r := newReq(issuerState())
+	r.q.Set("redirect_uri", "http://127.0.0.1:9/elsewhere")
+	if status, back, _ := send(r.q); status != 400 || back != nil {
+		t.Errorf("unregistered redirect_uri: %d %v", status, back)
+	}
+	r.q.Set("client_id", "no-such-wallet")
+	if status, back, _ := send(r.q); status != 401 || back != nil {
+		t.Errorf("unknown client: %d %v", status, back)
+	}
+	// An issuer_state is good for one authorization.
+	r = newReq(issuerState())
+	if status, _, _ := send(r.q); status != 200 {
+		t.Fatalf("authorization: %d", status)
+	}
+	if status, back, _ := send(newReq(r.q.Get("issuer_state")).q); status != 302 || back.Get("error") != "invalid_request" {
+		t.Errorf("issuer_state used twice: %d %v", status, back)
+	}
+
+	// login runs an authorization request through Alice's approval and
+	// returns the code.
+	loginFor := func(r req) string {
+		t.Helper()
+		b := newBrowser()
+		sess := loginPage(t, b, f.base+"/oid4vci/authorize?"+r.q.Encode())
+		if status, m := approve(t, sess, aliceApp, ""); status != 204 {
+			t.Fatalf("approve: %d %v", status, m)
+		}
+		u, _ := url.Parse(waitRedirect(t, b, sess))
+		if u.Query().Get("state") != r.q.Get("state") || u.Query().Get("iss") != f.base+"/oid4vci" || u.Query().Get("code") == "" {
+			t.Fatalf("redirect: %v", u)
+		}
+		return u.Query().Get("code")
+	}
+	token := func(form url.Values) (int, map[string]any) {
+		code, m, _ := f.do("POST", "/oid4vci/token", "", "application/x-www-form-urlencoded", form.Encode())
+		return code, m
+	}
+	redeem := func(r req, code string) url.Values {
+		return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {r.verfier}, "redirect_uri": {walletRedirect}, "client_id": {"wallet-app"}}
+	}
+	for _, c := range []struct {
+		name string
+		edit func(form url.Values)
+	}{
+		{"wrong verifier", func(form url.Values) { form.Set("code_verifier", rand.Text()+rand.Text()) }},
+		{"no verifier", func(form url.Values) { form.Del("code_verifier") }},
+		{"another client", func(form url.Values) { form.Set("client_id", "other-wallet") }},
+		{"another redirect_uri", func(form url.Values) { form.Set("redirect_uri", "http://127.0.0.1:9/other/cb") }},
+	} {
+		r := newReq(issuerState())
+		code := loginFor(r)
+		form := redeem(r, code)
+		c.edit(form)
+		if status, m := token(form); status != 400 || m["error"] != "invalid_grant" {
+			t.Errorf("%s: %d %v", c.name, status, m)
+		}
+		// The code is spent by the failed try.
+		if status, m := token(redeem(r, code)); status != 400 || m["error"] != "invalid_grant" {
+			t.Errorf("%s, then the right request: %d %v", c.name, status, m)
+		}
+	}
+	// Replay: the second redemption is refused and revokes the first's
+	// access token.
+	r = newReq(issuerState())
+	c := loginFor(r)
+	status, tok := token(redeem(r, c))
+	if status != 200 || tok["access_token"] == nil {
+		t.Fatalf("redeem: %d %v", status, tok)
+	}
+	details, _ := json.Marshal(tok["authorization_details"])
+	if string(details) != `[{"credential_configuration_id":"ResidenceCredential_sd_jwt","credential_identifiers":["ResidenceCredential_sd_jwt"],"type":"openid_credential"}]` {
+		t.Errorf("token authorization_details: %s", details)
+	}
+	at := tok["access_token"].(string)
+	_, nm, _ := f.do("POST", "/oid4vci/nonce", "", "", "")
+	credReq := func(body map[string]any) (int, map[string]any) {
+		b, _ := json.Marshal(body)
+		code, m, _ := f.do("POST", "/oid4vci/credential", at, "application/json", string(b))
+		return code, m
+	}
+	// The token response gave identifiers: the request must use them.
+	if code, m := credReq(map[string]any{"credential_configuration_id": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": []string{es256Proof(t, f.base, nm["c_nonce"].(string), nil)}}}); code != 400 || m["error"] != "invalid_credential_request" {
+		t.Errorf("configuration id with identifiers: %d %v", code, m)
+	}
+	if code, m := credReq(map[string]any{"credential_identifier": "Other", "proofs": map[string]any{"jwt": []string{es256Proof(t, f.base, nm["c_nonce"].(string), nil)}}}); code != 400 || m["error"] != "unknown_credential_identifier" {
+		t.Errorf("unknown identifier: %d %v", code, m)
+	}
+	if status, m := token(redeem(r, c)); status != 400 || m["error"] != "invalid_grant" {
+		t.Errorf("replayed code: %d %v", status, m)
+	}
+	if code, m := credReq(map[string]any{"credential_identifier": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": []string{es256Proof(t, f.base, nm["c_nonce"].(string), nil)}}}); code != 401 || m["error"] != "invalid_token" {
+		t.Errorf("access token after the code's replay: %d %v", code, m)
+	}
+	// An expired code (the node's codes live 3 s here).
+	r = newReq(issuerState())
+	c = loginFor(r)
+	time.Sleep(3500 * time.Millisecond)
+	if status, m := token(redeem(r, c)); status != 400 || m["error"] != "invalid_grant" {
+		t.Errorf("expired code: %d %v", status, m)
+	}
+	// The holder refuses: access_denied back to the wallet.
+	r = newReq(issuerState())
+	b := newBrowser()
+	sess := loginPage(t, b, f.base+"/oid4vci/authorize?"+r.q.Encode())
+	if status, m := signLogin(t, sess+"/deny", aliceApp); status != 204 {
+		t.Fatalf("deny: %d %v", status, m)
+	}
+	u, _ := url.Parse(waitRedirect(t, b, sess))
+	if q := u.Query(); q.Get("error") != "access_denied" || q.Get("state") != r.q.Get("state") || q.Get("iss") != f.base+"/oid4vci" || q.Get("code") != "" {
+		t.Errorf("denied: %v", u)
+	}
+	// ... and the SDK reports it.
+	co2, err := w.ReceiveOffer(offer(aliceSub, `["ResidenceCredential_sd_jwt"]`)["offer_uri"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.AuthorizationURL(co2, "wallet-app", walletRedirect, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.AcceptAuthorization(co2, walletRedirect+"?error=access_denied&state=forged", 1, store); err == nil || !strings.Contains(err.Error(), "state") {
+		t.Errorf("forged state: %v", err)
+	}
+	// Offers: the authorization code grant needs a subject and takes no
+	// transaction code.
+	for _, body := range []string{`{"grant":"authorization_code","credential_configuration_ids":["ResidenceCredential_sd_jwt"],"credential":{"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`,
+		`{"grant":"authorization_code","subject":"` + aliceSub + `","tx_code":true,"credential_configuration_ids":["ResidenceCredential_sd_jwt"],"credential":{"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`} {
+		if code, m, _ := f.do("POST", "/oid4vci/offers", rpTok.AccessToken, "application/json", body); code != 422 || m["error"] != "invalid_offer" {
+			t.Errorf("bad authorization code offer: %d %v", code, m)
+		}
+	}
+	// No code, verifier or state in the node's log.
+	if strings.Contains(f.logs.String(), c) || strings.Contains(f.logs.String(), r.verfier) || strings.Contains(f.logs.String(), at) {
+		t.Error("the node's log holds a code, a verifier or an access token")
+	}
+}
+
+// loginPage opens an authorization URL in browser and returns the login
+// session's URL from the page's app link.
+func loginPage(t *testing.T, browser *http.Client, authURL string) string {
+	t.Helper()
+	resp, err := browser.Get(authURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("login page: %d %s (%s)", resp.StatusCode, body, resp.Header.Get("Location"))
+	}
+	m := appLinkRE.FindStringSubmatch(string(body))
+	if m == nil || !strings.Contains(string(body), `id="purpose"`) {
+		t.Fatalf("no app link or purpose on the login page:\n%s", body)
+	}
+	s, _ := url.QueryUnescape(strings.ReplaceAll(m[1], "&amp;", "&"))
+	return s
+}
+
+// waitRedirect is the login page's long poll: where the browser goes.
+func waitRedirect(t *testing.T, browser *http.Client, sessionURL string) string {
+	t.Helper()
+	resp, err := browser.Get(sessionURL + "/wait")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]string
+	json.NewDecoder(resp.Body).Decode(&m)
+	if resp.StatusCode != 200 || m["status"] != "approved" {
+		t.Fatalf("wait: %d %v", resp.StatusCode, m)
+	}
+	return m["redirect"]
+}
+
+// signLogin posts the holder's signed answer (over the session's
+// challenge) to target, as approve does for an approval.
+func signLogin(t *testing.T, target string, h holderApp) (int, map[string]any) {
+	t.Helper()
+	sessionURL := strings.TrimSuffix(target, "/deny")
+	resp, err := http.Get(sessionURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sr struct {
+		Challenge string `json:"challenge"`
+	}
+	json.NewDecoder(resp.Body).Decode(&sr)
+	resp.Body.Close()
+	nonce, _ := base64.RawURLEncoding.DecodeString(sr.Challenge)
+	hr := qrcode.HolderRequest{Binding: h.binding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000"}
+	if err := qrcode.SignHolderRequest(rand.Reader, h.device, &hr); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(map[string]any{"request": hr})
+	resp, err = http.Post(target, "application/json", strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}

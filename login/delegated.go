@@ -1,0 +1,308 @@
+package login
+
+import (
+	"context"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"slices"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// Logins for other protocols. The node's user login also authenticates
+// the holder for other authorization servers of the node (OpenID for
+// Verifiable Credential Issuance's): the same client registry, redirect
+// URI and PKCE checks, the same login page, QR, approval and session, but
+// codes that only that protocol redeems (through Redeem, never at the
+// OpenID Connect token endpoint) and no ID token.
+
+// Extension describes an authorization request of another protocol.
+type Extension struct {
+	// Audience names the protocol (e.g. "oid4vci"); a code issued for it
+	// is redeemed only by Redeem with the same audience.
+	Audience string
+	// Issuer is the protocol's authorization server identifier, sent as
+	// iss in the redirect (RFC 9207).
+	Issuer string
+	// Params are the protocol's own parameters: checked, like the common
+	// ones, for repetition and length.
+	Params []string
+	// Check reads the protocol's parameters once the client and redirect
+	// URI are known good (and response_type, state and PKCE checked). Its
+	// *Error is sent back to the redirect URI; any other error is a
+	// server error.
+	Check func(ctx context.Context, client auth.Client, q url.Values) (*ExtensionGrant, error)
+}
+
+// ExtensionGrant is what Check lets the login proceed with.
+type ExtensionGrant struct {
+	// Data is carried, sealed, from the session to the code and given
+	// back by Redeem. At most 64 KiB.
+	Data []byte
+	// SubjectClient is the client whose pairwise sector the login's sub
+	// is computed for (empty: the requesting client's).
+	SubjectClient string
+	// RequiredSub, when set, is the only sub (for SubjectClient's sector)
+	// that may approve: anyone else's approval is refused.
+	RequiredSub string
+	// Purpose is shown to the holder with the client's name (e.g. which
+	// credential from which issuer), at most 200 bytes.
+	Purpose string
+}
+
+// extensionParams are the common parameters of an extension's request.
+var extensionParams = []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method", "response_mode"}
+
+const maxExtensionData = 64 << 10
+
+// AuthorizeFor checks an authorization request of another protocol and
+// starts its login session, as Authorize does for OpenID Connect. Errors
+// are *AuthorizeError, with RedirectURI set once client_id and
+// redirect_uri are known good. The login asks for L2 (the holder's bound
+// device) and releases no claim; a guardian cannot approve it.
+func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) (*Started, error) {
+	if x.Audience == "" || x.Issuer == "" || x.Check == nil {
+		return nil, failWith(CodeServerError, "internal error", errors.New("login: an extension needs Audience, Issuer and Check"))
+	}
+	r, err := p.checkRequest(ctx, q, append(slices.Clone(extensionParams), x.Params...))
+	if err != nil {
+		return nil, err
+	}
+	g, err := x.Check(ctx, r.client, q)
+	var e *Error
+	if errors.As(err, &e) {
+		return nil, &AuthorizeError{Err: e, RedirectURI: r.redirect, State: r.state}
+	}
+	if err != nil {
+		return nil, failWith(CodeServerError, "internal error", err)
+	}
+	if len(g.Data) > maxExtensionData || len(g.Purpose) > 200 {
+		return nil, failWith(CodeServerError, "internal error", errors.New("login: extension data or purpose too large"))
+	}
+	id, err := p.random(32)
+	if err != nil {
+		return nil, err
+	}
+	browser, err := p.random(32)
+	if err != nil {
+		return nil, err
+	}
+	loginChallenge, err := p.random(32)
+	if err != nil {
+		return nil, err
+	}
+	sealed, err := p.seal("session", id, g.Data)
+	if err != nil {
+		return nil, err
+	}
+	s := &session{
+		ClientID: r.client.ID, RedirectURI: r.redirect, State: r.state, CodeChallenge: r.challenge,
+		Level: int(minLevel), Browser: digest(browser), Challenge: loginChallenge,
+		Expires:  p.cfg.Now().Add(p.cfg.SessionTTL).Unix(),
+		Audience: x.Audience, Iss: x.Issuer, Data: sealed, SubjectClient: g.SubjectClient, RequiredSub: g.RequiredSub, Purpose: g.Purpose,
+	}
+	if err := p.putSession(ctx, id, s); err != nil {
+		return nil, err
+	}
+	return &Started{ID: id, Browser: browser, ClientName: r.client.Name, Level: minLevel, Purpose: g.Purpose}, nil
+}
+
+// sealKey derives the SM4 key sealing extension data under a secret (the
+// session ID, then the code), so that the store, which keeps only hashes
+// of those, holds the data unreadable.
+func sealKey(purpose, secret string) []byte {
+	k, err := hkdf.Key(sha256.New, []byte(secret), nil, "trustid login "+purpose, gm.SM4KeySize)
+	if err != nil {
+		panic(err) // only for lengths out of range, which are constant here
+	}
+	return k
+}
+
+func (p *Provider) seal(purpose, secret string, data []byte) ([]byte, error) {
+	if data == nil {
+		return nil, nil
+	}
+	b, err := gm.Seal(p.cfg.Rand, sealKey(purpose, secret), data, []byte(purpose))
+	if err != nil {
+		return nil, failWith(CodeServerError, "internal error", err)
+	}
+	return b, nil
+}
+
+func (p *Provider) open(purpose, secret string, sealed []byte) ([]byte, error) {
+	if sealed == nil {
+		return nil, nil
+	}
+	b, err := gm.Open(sealKey(purpose, secret), sealed, []byte(purpose))
+	if err != nil {
+		return nil, failWith(CodeServerError, "internal error", err)
+	}
+	return b, nil
+}
+
+// subjectOf is the login's sub for session s: pairwise for the sector of
+// the session's subject client (the requesting client unless the
+// extension named another), and the required one when the session has
+// one.
+func (p *Provider) subjectOf(ctx context.Context, s *session, requester auth.Client, subject []byte) (string, error) {
+	c := requester
+	if s.SubjectClient != "" && s.SubjectClient != requester.ID {
+		var err error
+		if c, err = p.client(ctx, s.SubjectClient); err != nil {
+			return "", failWith(CodeApprovalRefused, "the party this login is for is no longer registered", err)
+		}
+	}
+	sub, err := p.cfg.Pairwise.Pairwise(subject, sectorOf(c))
+	if err != nil {
+		return "", failWith(CodeApprovalRefused, "the subject is not this region's", err)
+	}
+	if s.RequiredSub != "" && subtle.ConstantTimeCompare([]byte(sub), []byte(s.RequiredSub)) != 1 {
+		return "", fail(CodeApprovalRefused, "this login is for another person")
+	}
+	return sub, nil
+}
+
+// Deny records the holder's refusal of session id: the request is signed
+// by the holder's bound device key over the session's challenge, as for
+// Approve (so that no one who merely saw the QR can cancel a login). The
+// browser is then sent back with error access_denied (RFC 6749 §4.1.2.1).
+func (p *Provider) Deny(ctx context.Context, id string, a *Approval) error {
+	s, err := p.getSession(ctx, id)
+	if err != nil {
+		return err
+	}
+	if s.Approved != nil || s.Denied {
+		return fail(CodeSessionNotFound, "the login session was already answered")
+	}
+	want, _ := base64.RawURLEncoding.DecodeString(s.Challenge)
+	if subtle.ConstantTimeCompare(a.Request.Nonce, want) != 1 {
+		return fail(CodeApprovalRefused, "the refusal does not sign this session's challenge")
+	}
+	if _, err := p.cfg.Holders.AuthenticateHolder(ctx, &a.Request); err != nil {
+		return holderError(err)
+	}
+	s.Denied = true
+	return p.putSession(ctx, id, s)
+}
+
+// Redemption is a token request redeeming an extension's code: the
+// public client that asked, the redirect URI and PKCE verifier of its
+// authorization request.
+type Redemption struct {
+	Code, ClientID, RedirectURI, Verifier string
+}
+
+// Redeemed is what a redeemed code established.
+type Redeemed struct {
+	// Sub is the pairwise subject for the session's subject client.
+	Sub      string
+	ACR      string
+	AMR      []string
+	AuthTime int64
+	// Data is the extension's data, as Check gave it.
+	Data []byte
+	// Family names the grant: what the protocol issues from the code
+	// should stop working once Revoked(Family) says so (a replayed code).
+	Family string
+}
+
+func xcodeKey(aud, c string) string      { return "login-xcode:" + aud + ":" + c }
+func xcodeSpentKey(aud, c string) string { return "login-xcode-spent:" + aud + ":" + c }
+
+// xcode is an extension's code as stored.
+type xcode struct {
+	ClientID      string `json:"client_id"`
+	RedirectURI   string `json:"redirect_uri"`
+	CodeChallenge string `json:"code_challenge"`
+	Grant         grant  `json:"grant"`
+	Data          []byte `json:"data,omitempty"`
+}
+
+// issueExtensionCode stores the code of an approved extension session.
+func (p *Provider) issueExtensionCode(ctx context.Context, id string, s *session) (string, error) {
+	data, err := p.open("session", id, s.Data)
+	if err != nil {
+		return "", err
+	}
+	c, err := p.random(32)
+	if err != nil {
+		return "", err
+	}
+	sealed, err := p.seal("code", c, data)
+	if err != nil {
+		return "", err
+	}
+	b, _ := json.Marshal(xcode{ClientID: s.ClientID, RedirectURI: s.RedirectURI, CodeChallenge: s.CodeChallenge, Grant: *s.Approved, Data: sealed})
+	if err := p.cfg.Store.Put(ctx, xcodeKey(s.Audience, c), b, p.cfg.CodeTTL); err != nil {
+		return "", failWith(CodeTemporarilyUnavailable, "the code store is unavailable", err)
+	}
+	return c, nil
+}
+
+// Redeem redeems an extension's code, once: the code must have been
+// issued for audience to r.ClientID, with r.RedirectURI, and r.Verifier
+// must match its S256 challenge. A wrong client, redirect URI or verifier
+// spends the code. A replayed code is refused and revokes the family of
+// what the first redemption gave (RFC 6749 §4.1.2). Errors are *Error
+// with CodeInvalidRequest or CodeInvalidGrant (or the store's).
+func (p *Provider) Redeem(ctx context.Context, audience string, r Redemption) (*Redeemed, error) {
+	if r.Code == "" || len(r.Code) > 64 {
+		return nil, fail(CodeInvalidRequest, "code is missing")
+	}
+	if r.ClientID == "" {
+		return nil, fail(CodeInvalidRequest, "client_id is missing (a public client identifies itself)")
+	}
+	b, err := p.cfg.Store.Consume(ctx, xcodeKey(audience, r.Code))
+	if errors.Is(err, store.ErrNotFound) {
+		if fam, err := p.cfg.Store.Get(ctx, xcodeSpentKey(audience, r.Code)); err == nil {
+			p.revokeFamily(ctx, string(fam))
+		}
+		return nil, fail(CodeInvalidGrant, "the code is invalid, expired or already used")
+	}
+	if err != nil {
+		return nil, failWith(CodeTemporarilyUnavailable, "the code store is unavailable", err)
+	}
+	var cd xcode
+	if err := json.Unmarshal(b, &cd); err != nil {
+		return nil, failWith(CodeServerError, "internal error", err)
+	}
+	family, err := p.random(16)
+	if err != nil {
+		return nil, err
+	}
+	// Remembered whatever follows: a second try with this code, even one
+	// that failed, revokes what it gave.
+	if err := p.cfg.Store.Set(ctx, xcodeSpentKey(audience, r.Code), []byte(family), spentTTL); err != nil {
+		return nil, failWith(CodeTemporarilyUnavailable, "the code store is unavailable", err)
+	}
+	sum := sha256.Sum256([]byte(r.Verifier))
+	switch {
+	case len(r.Verifier) < 43 || len(r.Verifier) > 128:
+		return nil, fail(CodeInvalidGrant, "code_verifier is missing or not 43 to 128 characters (PKCE is required)")
+	case subtle.ConstantTimeCompare([]byte(cd.ClientID), []byte(r.ClientID)) != 1:
+		return nil, fail(CodeInvalidGrant, "the code was issued to another client")
+	case r.RedirectURI != cd.RedirectURI:
+		return nil, fail(CodeInvalidGrant, "redirect_uri does not match the authorization request")
+	case subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(cd.CodeChallenge)) != 1:
+		return nil, fail(CodeInvalidGrant, "code_verifier does not match the code_challenge")
+	}
+	data, err := p.open("code", r.Code, cd.Data)
+	if err != nil {
+		return nil, err
+	}
+	g := cd.Grant
+	return &Redeemed{Sub: g.Sub, ACR: g.ACR, AMR: g.AMR, AuthTime: g.AuthTime, Data: data, Family: family}, nil
+}
+
+// Revoked reports whether the grant family was revoked (a replayed
+// code). It fails closed: a store that cannot answer counts as revoked.
+func (p *Provider) Revoked(ctx context.Context, family string) bool {
+	return p.familyRevoked(ctx, family)
+}

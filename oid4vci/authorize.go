@@ -1,0 +1,256 @@
+package oid4vci
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/internal/strictjson"
+	"github.com/trustid-cn/trustid/login"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// The authorization code flow (OID4VCI 1.0 §5, §6): the wallet sends the
+// holder to PathAuthorize with the issuer_state of an offer, the holder
+// logs in with TrustID's user login (the login page, QR and approval on
+// the phone), and the wallet redeems the code at PathToken.
+
+// Protocol identifiers of the authorization code flow.
+const (
+	GrantAuthorizationCode = "authorization_code"
+	// DetailsType is the authorization_details type of OID4VCI.
+	DetailsType = "openid_credential"
+	// PathAuthorize is the authorization endpoint.
+	PathAuthorize = "/oid4vci/authorize"
+	// audience names OID4VCI's codes in the login.
+	audience = "oid4vci"
+)
+
+// Error codes of the authorization code flow (RFC 6749 §4.1.2.1, §5.2,
+// RFC 9396 §5).
+const (
+	CodeInvalidClient               = "invalid_client"
+	CodeInvalidScope                = "invalid_scope"
+	CodeInvalidAuthorizationDetails = "invalid_authorization_details"
+	CodeAccessDenied                = "access_denied"
+)
+
+// Login is the node's user login (login.Provider) as the authorization
+// code flow uses it: it checks the client, redirect URI and PKCE, runs
+// the login session, issues the code, and redeems it once.
+type Login interface {
+	AuthorizeFor(ctx context.Context, q url.Values, x login.Extension) (*login.Started, error)
+	Redeem(ctx context.Context, audience string, r login.Redemption) (*login.Redeemed, error)
+	Revoked(ctx context.Context, family string) bool
+}
+
+// maxDetails bounds the authorization_details array.
+const maxDetails = 8
+
+// authorizationDetail is one authorization_details object (RFC 9396 §2,
+// OID4VCI 1.0 §5.1.1).
+type authorizationDetail struct {
+	Type            string   `json:"type"`
+	ConfigurationID string   `json:"credential_configuration_id"`
+	Locations       []string `json:"locations,omitempty"`
+}
+
+// AuthorizationDetail is one authorization_details object of a token
+// response: the configuration and the credential identifiers the wallet
+// names in its credential requests.
+type AuthorizationDetail struct {
+	Type                  string   `json:"type"`
+	ConfigurationID       string   `json:"credential_configuration_id"`
+	CredentialIdentifiers []string `json:"credential_identifiers"`
+}
+
+// ParseAuthorizationDetails reads the authorization_details parameter
+// (strict JSON: an array of 1 to 8 objects of type openid_credential,
+// each naming a credential_configuration_id of this issuer, with no
+// member but type, credential_configuration_id and locations, whose only
+// allowed value is the issuer) and returns the configuration IDs, in
+// order, without repeats. Errors are *Error with
+// CodeInvalidAuthorizationDetails.
+func (s *Service) ParseAuthorizationDetails(raw string) ([]string, error) {
+	bad := func(desc string) error { return fail(CodeInvalidAuthorizationDetails, desc) }
+	if len(raw) > 4<<10 {
+		return nil, bad("authorization_details is too long")
+	}
+	var list []json.RawMessage
+	if err := strictjson.Decode([]byte(raw), &list, 4<<10); err != nil {
+		return nil, bad("authorization_details must be a JSON array of objects")
+	}
+	if len(list) == 0 || len(list) > maxDetails {
+		return nil, bad(fmt.Sprintf("authorization_details must hold 1 to %d objects", maxDetails))
+	}
+	var ids []string
+	for _, item := range list {
+		var d authorizationDetail
+		if !bytes.HasPrefix(bytes.TrimSpace(item), []byte("{")) {
+			return nil, bad("each authorization_details entry must be an object")
+		}
+		if err := strictjson.Decode(item, &d, 4<<10); err != nil {
+			return nil, bad("an authorization_details object has an unknown or malformed member (type, credential_configuration_id and locations are understood)")
+		}
+		if d.Type != DetailsType {
+			return nil, bad("authorization_details type must be " + DetailsType)
+		}
+		for _, l := range d.Locations {
+			if strings.TrimSuffix(l, "/") != s.cfg.Issuer {
+				return nil, bad("locations may only name this credential issuer")
+			}
+		}
+		if _, ok := s.configs[d.ConfigurationID]; !ok {
+			return nil, bad("unknown credential_configuration_id")
+		}
+		if !slices.Contains(ids, d.ConfigurationID) {
+			ids = append(ids, d.ConfigurationID)
+		}
+	}
+	return ids, nil
+}
+
+// authorization is what the login carries, sealed, from the
+// authorization request to the code: the offer's grant and what was
+// granted of it.
+type authorization struct {
+	Grant grant `json:"g"`
+	// Details: the configurations were asked with authorization_details,
+	// so the token response returns them with credential identifiers.
+	Details bool `json:"d,omitempty"`
+}
+
+// Authorize serves the authorization endpoint: it checks the request
+// (the login's checks of client_id, redirect_uri, response_type, state
+// and S256 PKCE; then issuer_state, authorization_details or scope), spends
+// the offer's issuer_state and starts the holder's login session. The
+// wallet client is a public client registered in the client registry for
+// the authorization_code grant, with the redirect URI. Errors are
+// *login.AuthorizeError: redirected when RedirectURI is set.
+func (s *Service) Authorize(ctx context.Context, q url.Values) (*login.Started, error) {
+	if s.cfg.Login == nil {
+		return nil, &login.AuthorizeError{Err: &login.Error{Code: CodeInvalidRequest, Description: "this issuer has no authorization endpoint"}}
+	}
+	return s.cfg.Login.AuthorizeFor(ctx, q, login.Extension{
+		Audience: audience,
+		Issuer:   s.cfg.Issuer + PathAS,
+		Params:   []string{"issuer_state", "authorization_details", "scope"},
+		Check:    s.checkAuthorization,
+	})
+}
+
+func (s *Service) checkAuthorization(ctx context.Context, c auth.Client, q url.Values) (*login.ExtensionGrant, error) {
+	refuse := func(code, desc string) error { return &login.Error{Code: code, Description: desc} }
+	state := q.Get("issuer_state")
+	if state == "" {
+		return nil, refuse(CodeInvalidRequest, "issuer_state is required: this issuer issues what a relying party offered, to the person it offered it to")
+	}
+	var g grant
+	if len(state) != 43 {
+		return nil, refuse(CodeInvalidRequest, "issuer_state is unknown, expired or already used")
+	}
+	if err := s.get(ctx, "state", state, &g); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, refuse(CodeInvalidRequest, "issuer_state is unknown, expired or already used")
+		}
+		return nil, err
+	}
+	var ids []string
+	details := q.Has("authorization_details")
+	if details {
+		var err error
+		if ids, err = s.ParseAuthorizationDetails(q.Get("authorization_details")); err != nil {
+			var e *Error
+			errors.As(err, &e)
+			return nil, refuse(e.Code, e.Description)
+		}
+		for _, id := range ids {
+			if !slices.Contains(g.Configs, id) {
+				return nil, refuse(CodeInvalidAuthorizationDetails, "a credential_configuration_id is not part of the offer")
+			}
+		}
+	}
+	for _, sc := range strings.Fields(q.Get("scope")) {
+		// Scope values are the configurations' scope (their IDs).
+		if _, ok := s.configs[sc]; !ok || !slices.Contains(g.Configs, sc) {
+			return nil, refuse(CodeInvalidScope, "a scope value names no configuration of the offer")
+		}
+		if !slices.Contains(ids, sc) {
+			ids = append(ids, sc)
+		}
+	}
+	if len(ids) == 0 {
+		return nil, refuse(CodeInvalidRequest, "name the credentials with authorization_details (type openid_credential) or scope")
+	}
+	// The offer is spent here: one authorization per offer.
+	if _, err := s.cfg.Store.Consume(ctx, "oid4vci:state-once:"+state); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, refuse(CodeInvalidRequest, "issuer_state is unknown, expired or already used")
+		}
+		return nil, unavailable(err)
+	}
+	if err := s.cfg.Store.Delete(ctx, "oid4vci:state:"+state); err != nil {
+		return nil, unavailable(err)
+	}
+	g.Configs = ids
+	subject := g.Subject
+	g.Subject = ""
+	data, err := json.Marshal(authorization{Grant: g, Details: details})
+	if err != nil {
+		return nil, err
+	}
+	types := make([]string, 0, len(ids))
+	for _, id := range ids {
+		if t := s.configs[id].typ; !slices.Contains(types, t) {
+			types = append(types, t)
+		}
+	}
+	return &login.ExtensionGrant{
+		Data: data, SubjectClient: g.Client, RequiredSub: subject,
+		Purpose: "receive " + strings.Join(types, ", ") + " from " + g.Client,
+	}, nil
+}
+
+// tokenAuthorizationCode redeems an authorization code for an access token.
+func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest) (*TokenResponse, error) {
+	if s.cfg.Login == nil {
+		return nil, fail(CodeUnsupportedGrantType, "this authorization server supports only the pre-authorized code grant")
+	}
+	if req.Code == "" || req.RedirectURI == "" || req.ClientID == "" {
+		return nil, fail(CodeInvalidRequest, "code, redirect_uri, client_id and code_verifier are required")
+	}
+	r, err := s.cfg.Login.Redeem(ctx, audience, login.Redemption{Code: req.Code, ClientID: req.ClientID, RedirectURI: req.RedirectURI, Verifier: req.CodeVerifier})
+	if err != nil {
+		var e *login.Error
+		if errors.As(err, &e) {
+			switch e.Code {
+			case login.CodeInvalidRequest, login.CodeInvalidGrant:
+				return nil, fail(e.Code, e.Description)
+			case login.CodeTemporarilyUnavailable:
+				return nil, &Error{Code: CodeTemporarilyUnavailable, Description: e.Description, Err: err}
+			}
+		}
+		return nil, &Error{Code: CodeServerError, Description: "internal error", Err: err}
+	}
+	var a authorization
+	if err := decode(r.Data, &a); err != nil {
+		return nil, &Error{Code: CodeServerError, Description: "stored authorization", Err: err}
+	}
+	a.Grant.Family, a.Grant.Identifiers = r.Family, a.Details
+	resp, err := s.issueToken(ctx, a.Grant)
+	if err != nil {
+		return nil, err
+	}
+	if a.Details {
+		for _, id := range a.Grant.Configs {
+			resp.AuthorizationDetails = append(resp.AuthorizationDetails, AuthorizationDetail{Type: DetailsType, ConfigurationID: id, CredentialIdentifiers: []string{id}})
+		}
+	}
+	return resp, nil
+}
