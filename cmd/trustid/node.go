@@ -47,6 +47,8 @@ type node struct {
 	fedRefusals *prometheus.CounterVec
 	// pinChecker is set by mountEnroll, for user login's L3 approvals.
 	pinChecker *enrollment.PINChecker
+	// enroll is set by mountEnroll, for the wallet demo (mountUI).
+	enroll *enrollment.Service
 	// background counts the work a feature started that must finish before
 	// the process exits (flushing the outbox, the last audit anchor). It
 	// runs until the command's context is cancelled, which serve does after
