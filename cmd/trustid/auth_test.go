@@ -119,6 +119,19 @@ var publicRoutes = []string{
 	"POST /oid4vci/nonce",
 	"POST /oid4vci/credential",
 	"POST /oid4vci/notification",
+	// The web pages (docs/ui.md): static files and what they show of the
+	// node; the pages call the node's routes with the caller's own token.
+	"GET /ui/",
+	"GET /ui/wallet",
+	"GET /ui/counter",
+	"GET /ui/operator",
+	"GET /ui/assets/{file}",
+	"GET /ui/config.json",
+	// The wallet demo, served only with --demo (which the route tests
+	// turn on): made-up identities, rate-limited per address.
+	"POST /ui/demo/wallets",
+	"POST /ui/demo/wallets/{id}/code-request",
+	"POST /ui/demo/wallets/{id}/presentation",
 }
 
 // freeAddr returns a loopback address with a port free right now, so the
@@ -306,13 +319,13 @@ func requestFor(pattern string) (method, path string) {
 }
 
 // TestEveryProtectedRoute checks every route a real node serves, with all
-// its features mounted by serve (listed by the node's router at
+// its features mounted by serve (--demo included) (listed by the node's router at
 // /v1/admin/routes), against protectedRoutes and publicRoutes; then it runs
 // every protected route through every kind of credential: only a valid
 // token with the route's scope gets past authorization; everything else is
 // 401 invalid_token or 403 insufficient_scope.
 func TestEveryProtectedRoute(t *testing.T) {
-	n := startAuthNode(t)
+	n := startAuthNode(t, "--demo") // every feature, the wallet demo's routes too
 	adminKey := n.addClient("rp-admin", "SM2", strings.Join(auth.Scopes, ","))
 	offKey := n.addClient("rp-off", "ES256", strings.Join(auth.Scopes, ","))
 	n.addClient("rp-target", "SM2", "qr:redeem") // the {id} of routes that take one

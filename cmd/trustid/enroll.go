@@ -148,6 +148,7 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return err
 		}
+		n.enroll = enroll
 		err = s.MountEnroll(api.EnrollConfig{Enrollment: enroll, Limiter: n.store, AddrLimit: addrLimit, ClientLimit: clientLimit})
 		if err != nil {
 			return err

@@ -136,10 +136,10 @@ func mapKeys(m map[int]bool) func(func(int) bool) {
 }
 
 // TestOpenAPIMatchesRouter: every route a node serves with all its
-// features is in api/openapi.json with the scope it needs, every
+// features (--demo included) is in api/openapi.json with the scope it needs, every
 // documented route is served, and GET /openapi.json serves the document.
 func TestOpenAPIMatchesRouter(t *testing.T) {
-	n := startAuthNode(t)
+	n := startAuthNode(t, "--demo") // the wallet demo's routes too
 	admin := n.token("rp-admin", n.addClient("rp-admin", "SM2", "registry:admin"))
 	if err := conformance.spec.CheckRoutes(n.routes(admin)); err != nil {
 		t.Errorf("api/openapi.json and the router differ:\n%v", err)

@@ -42,6 +42,7 @@ func newServeCmd() *cobra.Command {
 	f.String("login-rate-addr", "600/1m", "rate limit of user login's endpoints per source address: N/WINDOW, or 0 for none")
 	f.Duration("login-session-ttl", login.DefaultSessionTTL, "how long a login QR waits for the holder's approval (1s to 10m)")
 	f.Duration("login-code-ttl", login.DefaultCodeTTL, "how long an authorization code of a login can be redeemed (1s to 10m)")
+	addUIFlags(f)
 	return cmd
 }
 
@@ -102,7 +103,7 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	defer stopBackground()
 	cmd.SetContext(bg)
 	// Each feature mounts its routes here, one line each.
-	for _, mount := range []func(*api.Server, *node) error{mountLedger(cmd), mountAuth(cmd), mountCredentials(cmd), mountQR(cmd), mountEnroll(cmd), mountLogin(cmd), mountOID4VCI(cmd), mountOID4VP(cmd)} {
+	for _, mount := range []func(*api.Server, *node) error{mountLedger(cmd), mountAuth(cmd), mountCredentials(cmd), mountQR(cmd), mountEnroll(cmd), mountLogin(cmd), mountOID4VCI(cmd), mountOID4VP(cmd), mountUI(cmd)} {
 		if err := mount(srv, n); err != nil {
 			return err
 		}
