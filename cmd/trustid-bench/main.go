@@ -77,11 +77,13 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/internal/progress"
 )
 
 type options struct {
@@ -313,6 +315,12 @@ func (b *bench) measureAll(ctx context.Context, rep *report, log io.Writer) erro
 	if _, err := b.setupIssuer(ctx); err != nil {
 		return err
 	}
+	// A progress line on a terminal: route and concurrency, steps done,
+	// time left; the result lines print above it.
+	steps := &stepProgress{steps: len(b.o.concurrency) * len(b.o.paths), now: time.Now}
+	line := progress.Start(log, progress.Options{Unit: "steps"}, steps.status)
+	defer line.Stop()
+	log = line
 	var err error
 	for _, conc := range b.o.concurrency {
 		// A fresh access token at each concurrency: tokens live 10 minutes.
@@ -327,7 +335,9 @@ func (b *bench) measureAll(ctx context.Context, rep *report, log io.Writer) erro
 			if err := ctx.Err(); err != nil {
 				return err
 			}
+			steps.begin(fmt.Sprintf("%s c=%d", r.name, conc), b.o.duration)
 			m, err := r.run(b, ctx, conc)
+			steps.end()
 			if err != nil {
 				return fmt.Errorf("%s at concurrency %d: %w", r.name, conc, err)
 			}
@@ -338,6 +348,46 @@ func (b *bench) measureAll(ctx context.Context, rep *report, log io.Writer) erro
 		}
 	}
 	return nil
+}
+
+// stepProgress is what the progress line of a measurement shows: the
+// route being measured, the steps (route and concurrency) done, and the
+// share of the run's timed windows behind it.
+type stepProgress struct {
+	now   func() time.Time
+	mu    sync.Mutex
+	label string
+	steps int // route × concurrency pairs in the run
+	done  int
+	start time.Time     // of the current step
+	len   time.Duration // its timed window
+}
+
+func (p *stepProgress) begin(label string, window time.Duration) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.label, p.start, p.len = label, p.now(), window
+}
+
+func (p *stepProgress) end() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.done++
+	p.len = 0
+}
+
+func (p *stepProgress) status() progress.Status {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	part := 0.0
+	if p.len > 0 {
+		part = min(1, float64(p.now().Sub(p.start))/float64(p.len))
+	}
+	frac := -1.0
+	if p.steps > 0 {
+		frac = (float64(p.done) + part) / float64(p.steps)
+	}
+	return progress.Status{Label: p.label, Done: int64(p.done), Fraction: frac}
 }
 
 // result turns a measure into a report row.

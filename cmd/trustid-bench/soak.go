@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/internal/progress"
 )
 
 // With -soak the run sends a mix of every route for the soak duration at a
@@ -205,6 +206,13 @@ func (b *bench) soak(ctx context.Context, log io.Writer) (*soakReport, error) {
 
 	start := time.Now()
 	stop := start.Add(b.o.soak)
+	// A progress line on a terminal: requests sent, rate, time left; the
+	// sample lines print above it.
+	line := progress.Start(log, progress.Options{Unit: "requests"}, func() progress.Status {
+		return progress.Status{Label: "soak", Done: s.ok.Load() + s.failed.Load(), Fraction: float64(time.Since(start)) / float64(b.o.soak)}
+	})
+	defer line.Stop()
+	log = line
 	interval := time.Duration(float64(time.Second) / rate)
 	var slot atomic.Int64
 	var wg sync.WaitGroup

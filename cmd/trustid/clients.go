@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
@@ -49,13 +50,27 @@ DATA/ledger.db directly when no node runs. Every instance of the region sees
 a change as soon as its ledger view applies the block (embedded: at commit;
 Fabric: one block). JSON files are only an import/export format.`,
 	}
-	pf := cmd.PersistentFlags()
-	pf.String("region", "310000", "the region to act as (its administrator), which is also a new client's home region")
-	addLedgerFlags(pf)
 	cmd.AddCommand(newClientsAddCmd(), newClientsListCmd(), newClientsShowCmd(),
 		newClientsRotateKeyCmd(), newClientsDisableCmd(), newClientsEnableCmd(), newClientsKeygenCmd(),
 		newClientsImportCmd(), newClientsExportCmd())
+	// Every subcommand but keygen (local files only) reaches the registry
+	// on the ledger; keygen accepts the flags as before, hidden from its
+	// help.
+	for _, sub := range cmd.Commands() {
+		if sub.Name() != "keygen" {
+			addClientsRegistryFlags(sub.Flags())
+		} else {
+			addHiddenFlags(sub.Flags(), addClientsRegistryFlags)
+		}
+	}
 	return cmd
+}
+
+// addClientsRegistryFlags adds the flags of the clients subcommands that
+// read or write the registry on the ledger.
+func addClientsRegistryFlags(f *pflag.FlagSet) {
+	f.String("region", "310000", "the region to act as (its administrator), which is also a new client's home region")
+	addLedgerConnFlags(f)
 }
 
 func newClientsAddCmd() *cobra.Command {
@@ -158,6 +173,14 @@ func newClientsListCmd() *cobra.Command {
 			cs, err := store.List(cmd.Context())
 			if err != nil {
 				return err
+			}
+			if jsonOutput(cmd) {
+				out := make([]clientView, 0, len(cs))
+				for _, c := range cs {
+					c.SecretHash = ""
+					out = append(out, clientView{Client: c})
+				}
+				return writeJSON(cmd.OutOrStdout(), out)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "CLIENT_ID\tNAME\tREGION\tAUTH\tKEYS\tSCOPES\tSTATE")
@@ -281,8 +304,10 @@ func newClientsSwitchCmd(verb, short string, disabled bool) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("%s: %w", args[0], err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "%sd %s\n", verb, c.ID)
-			return nil
+			return printResult(cmd, map[string]any{"client_id": c.ID, "disabled": c.Disabled}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "%sd %s\n", verb, c.ID)
+				return err
+			})
 		},
 	}
 }
@@ -302,8 +327,10 @@ func newClientsImportCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "imported %d clients (%d already registered)\n", added, kept)
-			return nil
+			return printResult(cmd, map[string]int{"imported": added, "already_registered": kept}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "imported %d clients (%d already registered)\n", added, kept)
+				return err
+			})
 		},
 	}
 }
@@ -378,8 +405,10 @@ or rotate-key --add-jwks-file) and keep KID.key.pem with the service.`,
 			if err := atomicfile.WriteFile(jwksPath, append(set, '\n'), 0o644); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "kid %s\nprivate key %s\npublic JWKS %s\n", kid, keyPath, jwksPath)
-			return nil
+			return printResult(cmd, map[string]string{"kid": kid, "private_key": keyPath, "public_jwks": jwksPath}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "kid %s\nprivate key %s\npublic JWKS %s\n", kid, keyPath, jwksPath)
+				return err
+			})
 		},
 	}
 	cmd.Flags().String("alg", gm.AlgSM2, "SM2 or ES256")

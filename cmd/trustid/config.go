@@ -84,6 +84,9 @@ func newLogger(cmd *cobra.Command) (*slog.Logger, error) {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
 	opts := &slog.HandlerOptions{Level: level}
+	if format == "text" && !cmd.Flags().Changed("log-format") && jsonOutput(cmd) {
+		format = "json" // -o json: every line on stderr is JSON
+	}
 	switch format {
 	case "text":
 		return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), opts)), nil

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/trustid-cn/trustid/api"
 	vc "github.com/trustid-cn/trustid/credentials"
@@ -158,9 +159,20 @@ func credentialFormats() map[string]issuer.Format {
 
 func newVCCmd() *cobra.Command {
 	c := &cobra.Command{Use: "vc", Short: "Issue, present, verify and revoke verifiable credentials through a node"}
-	c.PersistentFlags().String("node", "http://127.0.0.1:8080", "base URL of the node")
-	c.PersistentFlags().Duration("timeout", 10*time.Second, "HTTP timeout")
 	c.AddCommand(newVCIssueCmd(), newVCVerifyCmd(), newVCStatusCmd(), newVCPresentCmd(), newVCKeygenCmd())
+	// Every subcommand but the holder's local ones talks to a node; those
+	// accept --node and --timeout as before, hidden from their help.
+	nodeFlags := func(f *pflag.FlagSet) {
+		f.String("node", "http://127.0.0.1:8080", "base URL of the node")
+		f.Duration("timeout", 10*time.Second, "HTTP timeout")
+	}
+	for _, sub := range c.Commands() {
+		if sub.Name() != "present" && sub.Name() != "keygen" {
+			nodeFlags(sub.Flags())
+		} else {
+			addHiddenFlags(sub.Flags(), nodeFlags)
+		}
+	}
 	return c
 }
 
@@ -227,18 +239,14 @@ func vcPostPrint(cmd *cobra.Command, path, token string, body any, want int) err
 	}
 	printVCJSON(cmd, resp)
 	if code != want {
-		return exitCode(1)
+		return newNodeError(code, resp)
 	}
 	return nil
 }
 
+// printVCJSON prints a node's answer (indented; compact with -o json).
 func printVCJSON(cmd *cobra.Command, raw []byte) {
-	var buf bytes.Buffer
-	if json.Indent(&buf, raw, "", "  ") != nil {
-		buf.Reset()
-		buf.Write(raw)
-	}
-	fmt.Fprintln(cmd.OutOrStdout(), strings.TrimSpace(buf.String()))
+	printNodeAnswer(cmd, raw)
 }
 
 func accessToken(cmd *cobra.Command) (string, error) {
@@ -293,9 +301,9 @@ printed.`,
 			}
 			if code != http.StatusCreated {
 				printVCJSON(cmd, body)
-				return exitCode(1)
+				return newNodeError(code, body)
 			}
-			if raw, _ := f.GetBool("raw"); raw {
+			if raw, _ := f.GetBool("raw"); raw && !jsonOutput(cmd) {
 				var resp struct {
 					VerifiableCredential json.RawMessage `json:"verifiableCredential"`
 					CredentialID         string          `json:"credentialId"`
@@ -467,8 +475,10 @@ elements: name the array's value), and sign a KB-JWT for --aud and
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(cmd.OutOrStdout(), pres)
-			return nil
+			return printResult(cmd, map[string]string{"presentation": pres}, func(w io.Writer) error {
+				_, err := fmt.Fprintln(w, pres)
+				return err
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -508,8 +518,10 @@ func newVCKeygenCmd() *cobra.Command {
 			j, _ := gm.NewJWK(k.Public(), "")
 			did, _ := vc.DIDKey(k.Public())
 			jb, _ := json.Marshal(j)
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s\njwk %s\ndid %s\n", out, jb, did)
-			return nil
+			return printResult(cmd, map[string]any{"file": out, "jwk": j, "did": did}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "wrote %s\njwk %s\ndid %s\n", out, jb, did)
+				return err
+			})
 		},
 	}
 	cmd.Flags().String("alg", gm.AlgES256, "SM2, ES256 or EdDSA")

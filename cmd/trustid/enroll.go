@@ -324,7 +324,7 @@ func runWalletEnroll(cmd *cobra.Command, _ []string) error {
 	}
 	if status != http.StatusCreated {
 		printVCJSON(cmd, out)
-		return exitCode(1)
+		return newNodeError(status, out)
 	}
 	var resp api.EnrollResponse
 	if err := json.Unmarshal(out, &resp); err != nil {

@@ -16,9 +16,7 @@ func newHealthcheckCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "healthcheck",
 		Short: "Exit 0 if a node's /readyz (or another URL) answers 200, else 1",
-		Example: `  trustid healthcheck
-  trustid healthcheck --url http://127.0.0.1:8080/healthz --timeout 2s`,
-		Args: cobra.NoArgs,
+		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			url, _ := cmd.Flags().GetString("url")
 			timeout, _ := cmd.Flags().GetDuration("timeout")
@@ -35,6 +33,9 @@ func newHealthcheckCmd() *cobra.Command {
 			resp.Body.Close()
 			if resp.StatusCode != http.StatusOK {
 				return fmt.Errorf("healthcheck: %s answered %s", url, resp.Status)
+			}
+			if jsonOutput(cmd) {
+				return writeJSON(cmd.OutOrStdout(), map[string]any{"url": url, "status_code": resp.StatusCode, "ready": true})
 			}
 			return nil
 		},

@@ -17,9 +17,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/progress"
 	"github.com/trustid-cn/trustid/keystore"
 )
 
@@ -275,8 +275,10 @@ bytes).`,
 				}
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "imported %s key version %d\n", name, version)
-			return nil
+			return printResult(cmd, map[string]any{"secret_name": name, "version": version}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "imported %s key version %d\n", name, version)
+				return err
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -469,6 +471,10 @@ func runDeriveBatch(cmd *cobra.Command, _ []string) error {
 	if workers > 256 {
 		return errors.New("--workers must be at most 256")
 	}
+	asJSON := jsonOutput(cmd)
+	if asJSON && outPath == "-" {
+		return usageError{errors.New("--output json needs --out FILE: standard output carries the symbols")}
+	}
 	d, err := cliDeriver(cmd)
 	if err != nil {
 		return err
@@ -502,7 +508,10 @@ func runDeriveBatch(cmd *cobra.Command, _ []string) error {
 	}
 
 	b := &idBatch{deriver: d, strict: strict, workers: workers}
-	stopProgress := startBatchProgress(cmd.ErrOrStderr(), &b.linesDone, &b.bytesRead, total)
+	stopProgress := func() {}
+	if !asJSON {
+		stopProgress = startBatchProgress(cmd.ErrOrStderr(), &b.linesDone, &b.bytesRead, total)
+	}
 	start := time.Now()
 	err = b.run(cmd, in, out)
 	stopProgress()
@@ -515,8 +524,16 @@ func runDeriveBatch(cmd *cobra.Command, _ []string) error {
 	elapsed := time.Since(start)
 	lines, bad := b.linesDone.Load(), b.bad.Load()
 	rate := float64(lines) / elapsed.Seconds()
-	fmt.Fprintf(cmd.ErrOrStderr(), "derive-batch: %d lines, %d invalid, %s (%.0f lines/s), key version %d\n",
-		lines, bad, elapsed.Round(time.Millisecond), rate, d.Version())
+	if asJSON {
+		err = writeJSON(cmd.OutOrStdout(), map[string]any{"lines": lines, "invalid": bad, "seconds": elapsed.Seconds(),
+			"per_second": rate, "key_version": d.Version(), "out": outPath})
+		if err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(cmd.ErrOrStderr(), "derive-batch: %d lines, %d invalid, %s (%.0f lines/s), key version %d\n",
+			lines, bad, elapsed.Round(time.Millisecond), rate, d.Version())
+	}
 	if bad > 0 {
 		return &idError{msg: fmt.Sprintf("derive-batch: %d of %d lines invalid (marked !CODE in the output)", bad, lines), code: exitInvalidLines}
 	}
@@ -697,39 +714,16 @@ func (b *idBatch) derive(j *idBatchJob) {
 }
 
 // startBatchProgress draws a progress line on w while a batch runs, when w is
-// a terminal; it returns the function that stops it and clears the line.
+// a terminal (internal/progress): lines done, rate, and with a known input
+// size the share read and the time left. It returns the function that
+// stops it and clears the line.
 func startBatchProgress(w io.Writer, lines, read *atomic.Int64, total int64) func() {
-	f, ok := w.(*os.File)
-	if !ok || !term.IsTerminal(int(f.Fd())) {
-		return func() {}
-	}
-	start := time.Now()
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		tick := time.NewTicker(200 * time.Millisecond)
-		defer tick.Stop()
-		for {
-			select {
-			case <-done:
-				fmt.Fprint(f, "\r\033[K")
-				return
-			case <-tick.C:
-				n := lines.Load()
-				rate := float64(n) / time.Since(start).Seconds()
-				if total > 0 {
-					frac := float64(read.Load()) / float64(total)
-					const width = 30
-					filled := min(int(frac*width), width)
-					fmt.Fprintf(f, "\r[%s%s] %5.1f%%  %d lines  %.0f/s\033[K",
-						strings.Repeat("#", filled), strings.Repeat(".", width-filled), 100*frac, n, rate)
-				} else {
-					fmt.Fprintf(f, "\r%d lines  %.0f/s\033[K", n, rate)
-				}
-			}
+	l := progress.Start(w, progress.Options{Unit: "lines"}, func() progress.Status {
+		s := progress.Status{Done: lines.Load(), Fraction: -1}
+		if total > 0 {
+			s.Fraction = float64(read.Load()) / float64(total)
 		}
-	}()
-	return func() { close(done); wg.Wait() }
+		return s
+	})
+	return l.Stop
 }

@@ -90,7 +90,7 @@ from TRUSTID_ACCESS_TOKEN (from ` + "`trustid token`" + `) or --token.`,
 			}
 			printVCJSON(cmd, out)
 			if resp.StatusCode != http.StatusOK {
-				return exitCode(1)
+				return newNodeError(resp.StatusCode, out)
 			}
 			return nil
 		},

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"slices"
 	"text/tabwriter"
@@ -22,6 +23,13 @@ func newKeysCmd() *cobra.Command {
 			ks, err := keysOpen(cmd)
 			if err != nil {
 				return err
+			}
+			if jsonOutput(cmd) {
+				out := []keyJSON{}
+				for _, k := range ks.Keys() {
+					out = append(out, keyJSON{Kid: k.Kid, Alg: k.Alg, State: k.State, Created: rfc3339(k.Created), Retiring: rfc3339(k.Retiring), Retired: rfc3339(k.Retired)})
+				}
+				return writeJSON(cmd.OutOrStdout(), out)
 			}
 			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "KID\tALG\tSTATE\tCREATED\tRETIRING\tRETIRED")
@@ -47,8 +55,10 @@ func newKeysCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "new active %s key %s\nsend SIGHUP to a running `trustid serve` (or restart it) to start signing with it\n", k.Alg, k.Kid)
-			return nil
+			return printResult(cmd, keyJSON{Kid: k.Kid, Alg: k.Alg, State: k.State}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "new active %s key %s\nsend SIGHUP to a running `trustid serve` (or restart it) to start signing with it\n", k.Alg, k.Kid)
+				return err
+			})
 		},
 	})
 	keys.AddCommand(&cobra.Command{
@@ -63,11 +73,31 @@ func newKeysCmd() *cobra.Command {
 			if err := ks.Retire(args[0]); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "retired %s\n", args[0])
-			return nil
+			return printResult(cmd, keyJSON{Kid: args[0], State: keystore.StateRetired}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "retired %s\n", args[0])
+				return err
+			})
 		},
 	})
 	return keys
+}
+
+// keyJSON is a key as `keys list -o json` prints it.
+type keyJSON struct {
+	Kid      string `json:"kid"`
+	Alg      string `json:"alg,omitempty"`
+	State    string `json:"state"`
+	Created  string `json:"created,omitempty"`
+	Retiring string `json:"retiring,omitempty"`
+	Retired  string `json:"retired,omitempty"`
+}
+
+// rfc3339 formats t in UTC, or "" for the zero time.
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339)
 }
 
 func keysOpen(cmd *cobra.Command) (*keystore.Store, error) {

@@ -37,10 +37,19 @@ const (
 	auditFile  = "audit.log"
 )
 
-// addLedgerFlags adds the ledger settings to `trustid serve` (and the
-// ledger subcommands). With no Fabric setting the node runs the embedded
+// addLedgerFlags adds the ledger settings to `trustid serve`: the
+// connection (addLedgerConnFlags) and the node's anchoring
+// (addLedgerNodeFlags). With no Fabric setting the node runs the embedded
 // ledger in its data directory.
 func addLedgerFlags(f *pflag.FlagSet) {
+	addLedgerConnFlags(f)
+	addLedgerNodeFlags(f)
+}
+
+// addLedgerConnFlags adds the settings that select and reach the ledger,
+// for serve and the commands that read or write the ledger (ledger,
+// clients, terminals).
+func addLedgerConnFlags(f *pflag.FlagSet) {
 	f.String("ledger", "auto", "ledger backend: embedded, fabric, or auto (fabric when a Fabric profile or peer is set)")
 	f.String("ledger-file", "", "embedded ledger file (default DATA/ledger.db); nodes of several regions in one process may share one")
 	f.String("fabric-profile", "", "Fabric common connection profile (YAML/JSON): MSP ID, certificate, key, peer, TLS CA")
@@ -52,6 +61,11 @@ func addLedgerFlags(f *pflag.FlagSet) {
 	f.String("fabric-server-name", "", "TLS server name of the peer (overrides the profile)")
 	f.String("fabric-channel", "", "Fabric channel (default: the profile's, else trustid)")
 	f.String("fabric-chaincode", "trustid", "chaincode name on the channel")
+}
+
+// addLedgerNodeFlags adds the settings of a running node's outbox, audit
+// anchors and readiness (serve only).
+func addLedgerNodeFlags(f *pflag.FlagSet) {
 	f.Int("anchor-max-batch", 4000, "most status changes in one ledger transaction")
 	f.Duration("anchor-window", 200*time.Millisecond, "how long a status change waits for more before a smaller batch is sent")
 	f.String("node-id", "", "ID the audit log is anchored under on the ledger (default: the ID of the data directory's outbox; a new audit log records it, an existing one must match)")
@@ -525,7 +539,7 @@ func newLedgerCmd() *cobra.Command {
 	}
 	pf := cmd.PersistentFlags()
 	pf.String("region", "310000", "the region (organization) to act as")
-	addLedgerFlags(pf)
+	addLedgerConnFlags(pf)
 
 	withLedger := func(run func(ctx context.Context, c ledger.Client, l ledger.Ledger, args []string) (any, error)) func(*cobra.Command, []string) error {
 		return func(cmd *cobra.Command, args []string) error {
@@ -595,6 +609,9 @@ func newLedgerCmd() *cobra.Command {
 			})(sub, args)
 		},
 	})
+	if av, _, err := cmd.Find([]string{"audit-verify"}); err == nil {
+		av.Flags().String("node-id", "", "ID the audit log is anchored under on the ledger (default: the node the log names)")
+	}
 	return cmd
 }
 
@@ -635,7 +652,11 @@ func auditVerify(ctx context.Context, c ledger.Client, cmd *cobra.Command) (any,
 	return out, nil
 }
 
+// printJSON prints v indented, or on one line with -o json.
 func printJSON(cmd *cobra.Command, v any) error {
+	if jsonOutput(cmd) {
+		return writeJSON(cmd.OutOrStdout(), v)
+	}
 	enc := json.NewEncoder(cmd.OutOrStdout())
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)

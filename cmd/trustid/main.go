@@ -10,7 +10,6 @@
 package main
 
 import (
-	"errors"
 	"fmt"
 	"os"
 
@@ -18,14 +17,7 @@ import (
 )
 
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
-		fmt.Fprintln(os.Stderr, "trustid:", err)
-		var ec exitCode
-		if errors.As(err, &ec) {
-			os.Exit(int(ec))
-		}
-		os.Exit(1)
-	}
+	os.Exit(execute(newRootCmd(), os.Args[1:], os.Stdout, os.Stderr))
 }
 
 // exitCode is an error that asks for a particular exit status.
@@ -40,10 +32,16 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
-			return applyConfig(cmd)
+			if err := applyConfig(cmd); err != nil {
+				return err
+			}
+			return checkOutput(cmd)
 		},
 	}
 	addCommonFlags(root)
 	root.AddCommand(newServeCmd(), newKeysCmd(), newClientsCmd(), newTokenCmd(), newIDCmd(), newTerminalsCmd(), newQRCmd(), newLedgerCmd(), newVCCmd(), newIssuersCmd(), newWalletCmd(), newHealthcheckCmd())
+	// CLI conveniences over the whole tree (cli.go): --output, examples,
+	// completions, help with the ledger flags apart.
+	finishCLI(root)
 	return root
 }

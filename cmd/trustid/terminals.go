@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -95,7 +96,7 @@ a revoked terminal's attestations are refused from then on.`,
 	pf := cmd.PersistentFlags()
 	pf.String("region", "310000", "GB/T 2260 code: where a new terminal is installed (e.g. 310104); its province (310000) is the region acted as")
 	pf.String("as-region", "", "the region to act as (its administrator; default: the province of --region)")
-	addLedgerFlags(pf)
+	addLedgerConnFlags(pf)
 
 	add := &cobra.Command{
 		Use:   "add",
@@ -130,8 +131,10 @@ a revoked terminal's attestations are refused from then on.`,
 			if err := reg.Add(cmd.Context(), t); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "registered terminal %s (%s, region %s)\n", t.ID, t.Alg(), t.Region)
-			return nil
+			return printResult(cmd, map[string]string{"id": t.ID, "alg": t.Alg(), "region": t.Region}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "registered terminal %s (%s, region %s)\n", t.ID, t.Alg(), t.Region)
+				return err
+			})
 		},
 	}
 	af := add.Flags()
@@ -153,7 +156,7 @@ a revoked terminal's attestations are refused from then on.`,
 			if err != nil {
 				return err
 			}
-			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON {
+			if asJSON, _ := cmd.Flags().GetBool("json"); asJSON || jsonOutput(cmd) {
 				type termJSON struct {
 					ID      string `json:"id"`
 					Name    string `json:"name"`
@@ -183,7 +186,7 @@ a revoked terminal's attestations are refused from then on.`,
 			return w.Flush()
 		},
 	}
-	list.Flags().Bool("json", false, "print JSON")
+	list.Flags().Bool("json", false, "print JSON (the same as -o json)")
 
 	revoke := &cobra.Command{
 		Use:   "revoke ID",
@@ -198,8 +201,10 @@ a revoked terminal's attestations are refused from then on.`,
 			if err := reg.Revoke(cmd.Context(), args[0], time.Now()); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "revoked terminal %s\n", args[0])
-			return nil
+			return printResult(cmd, map[string]string{"id": args[0], "state": string(identity.TerminalRevoked)}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "revoked terminal %s\n", args[0])
+				return err
+			})
 		},
 	}
 	cmd.AddCommand(add, list, revoke)

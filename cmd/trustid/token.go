@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -115,13 +114,14 @@ func runToken(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	var pretty bytes.Buffer
-	if json.Indent(&pretty, body, "", "  ") != nil {
+	if !json.Valid(body) {
 		return fmt.Errorf("token endpoint answered %s with a body that is not JSON", resp.Status)
 	}
-	fmt.Fprintln(cmd.OutOrStdout(), strings.TrimSpace(pretty.String()))
+	printNodeAnswer(cmd, body)
 	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("token endpoint answered %s", resp.Status)
+		e := newNodeError(resp.StatusCode, body)
+		e.status = "token endpoint: " + resp.Status
+		return e
 	}
 	return nil
 }
