@@ -65,6 +65,7 @@ var publicRoutes = []string{
 	"GET /readyz",
 	"GET /metrics",
 	"GET /openapi.json", // the API's description (docs/api.md)
+	"GET /api-docs",     // the same, rendered as a browsable page
 	// OAuth 2.0: the endpoints authenticate the client themselves (client
 	// assertion or secret); discovery metadata and the node's public keys.
 	"POST /oauth2/token",
@@ -93,6 +94,7 @@ var publicRoutes = []string{
 	"GET /.well-known/did.json",
 	"GET /issuers/{client}/did.json", // a client issuer's DID document
 	"GET /.well-known/jwt-vc-issuer",
+	"GET /vct/{vct}", // SD-JWT VC Type Metadata of the types the node defines
 	"GET /status/{listID}",
 	"GET /status", // the list index offline QR verifiers read (sdk.QRStatus)
 	// QR: the holder proves its binding, a peer node signs an assertion,

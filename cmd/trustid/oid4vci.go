@@ -62,6 +62,42 @@ var oid4vciTypes = []oid4vci.CredentialType{{
 	},
 }}
 
+// mountTypeMetadata serves the SD-JWT VC Type Metadata of the types the
+// node defines (GET /vct/{vct}): the identity credential enrollment
+// issues, and the types it offers through OID4VCI. Types a relying party
+// issues under its own DID are its own to describe.
+func mountTypeMetadata(srv *api.Server, _ *node) error {
+	types := []vc.TypeMetadata{vc.IdentityCredentialMetadata()}
+	for _, t := range oid4vciTypes {
+		types = append(types, typeMetadata(t))
+	}
+	return srv.MountTypeMetadata(types)
+}
+
+// typeMetadata is the Type Metadata of an OID4VCI type: its display and
+// claims as its issuer metadata gives them; every subject claim is
+// selectively disclosable (the issuer conceals them all).
+func typeMetadata(t oid4vci.CredentialType) vc.TypeMetadata {
+	m := vc.TypeMetadata{VCT: t.VCT, Name: t.Type}
+	if m.VCT == "" {
+		m.VCT = t.Type
+	}
+	for _, d := range t.Display {
+		m.Display = append(m.Display, vc.TypeDisplay{Locale: d.Locale, Name: d.Name, Description: d.Description})
+		if d.Locale == "en" {
+			m.Name, m.Description = d.Name, d.Description
+		}
+	}
+	for _, c := range t.Claims {
+		cm := vc.ClaimMetadata{Path: c.Path, SD: vc.SDAlways}
+		for _, d := range c.Display {
+			cm.Display = append(cm.Display, vc.ClaimDisplay{Locale: d.Locale, Label: d.Name, Description: d.Description})
+		}
+		m.Claims = append(m.Claims, cm)
+	}
+	return m
+}
+
 // issuerSigner signs OID4VCI credentials with the node's credential
 // issuer, as the client that made the offer, and checks offers against
 // the client's accreditation in the trust registry.

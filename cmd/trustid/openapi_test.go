@@ -153,6 +153,24 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/json" || !bytes.Equal(got, api.OpenAPI()) {
 		t.Errorf("GET /openapi.json: %d %s, %d bytes", resp.StatusCode, resp.Header.Get("Content-Type"), len(got))
 	}
+	// The browsable reference: every documented route on it, under a CSP
+	// that loads nothing.
+	resp, err = http.Get(n.base + api.APIDocsPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	page, _ := io.ReadAll(resp.Body)
+	if csp := resp.Header.Get("Content-Security-Policy"); resp.StatusCode != 200 || !strings.Contains(csp, "default-src 'none'") ||
+		!strings.Contains(csp, "frame-ancestors 'none'") || strings.Contains(csp, "script-src") {
+		t.Errorf("GET /api-docs: %d, CSP %q", resp.StatusCode, csp)
+	}
+	for _, p := range conformance.spec.Patterns() {
+		method, path, _ := strings.Cut(p, " ")
+		if !bytes.Contains(page, []byte(`<span class="m">`+method+`</span> <span class="p">`+path+`</span>`)) {
+			t.Errorf("GET /api-docs does not show %s", p)
+		}
+	}
 }
 
 // TestOpenAPIConformance reaches the routes the package's other tests do

@@ -97,13 +97,16 @@ func runServe(cmd *cobra.Command, _ []string) error {
 		Checks:   map[string]api.Check{"store": st.Ping},
 	})
 	srv.MountOpenAPI()
+	if err := srv.MountAPIDocs(); err != nil {
+		return err
+	}
 	// Features run their background work under this context; it is
 	// cancelled once HTTP requests have drained, and serve waits for them.
 	bg, stopBackground := context.WithCancel(cmd.Context())
 	defer stopBackground()
 	cmd.SetContext(bg)
 	// Each feature mounts its routes here, one line each.
-	for _, mount := range []func(*api.Server, *node) error{mountLedger(cmd), mountAuth(cmd), mountCredentials(cmd), mountQR(cmd), mountEnroll(cmd), mountLogin(cmd), mountOID4VCI(cmd), mountOID4VP(cmd), mountUI(cmd)} {
+	for _, mount := range []func(*api.Server, *node) error{mountLedger(cmd), mountAuth(cmd), mountCredentials(cmd), mountQR(cmd), mountEnroll(cmd), mountLogin(cmd), mountOID4VCI(cmd), mountOID4VP(cmd), mountUI(cmd), mountTypeMetadata} {
 		if err := mount(srv, n); err != nil {
 			return err
 		}

@@ -103,6 +103,11 @@ var enforced = []rule{
 		Forbid: []string{"api/...", "store/...", "ledger/...", "qrcode/redeem/...", "auth/...", "enrollment/...", "credentials/statuslist/...", "cmd/..."},
 	},
 	{
+		Name:   "the sample relying party links only the SDK side: no node-side package and no server-only module",
+		From:   []string{"examples/..."},
+		Forbid: concat([]string{"api/...", "store/...", "ledger/...", "qrcode/redeem/...", "auth/...", "enrollment/...", "credentials/statuslist/...", "credentials/issuer/...", "login/...", "keystore/...", "cmd/..."}, serverModules),
+	},
+	{
 		Name:   "the DCQL package, shared by the node's verifier and the wallet SDK, links no node-side package",
 		From:   []string{"oid4vp/dcql"},
 		Forbid: []string{"api/...", "store/...", "ledger/...", "auth/...", "credentials", "keystore/...", "oid4vp"},

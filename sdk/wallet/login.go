@@ -56,16 +56,23 @@ func (w *Holder) DescribeLogin(sessionURL string) (*LoginRequest, error) {
 		Challenge: r.Challenge, ExpiresAt: r.ExpiresAt.Unix()}, nil
 }
 
-// LoginApproval builds the approval of a login session: a holder request
-// (as for an online code) signed by the device key whose nonce is the
-// session's challenge (base64url) and whose consent names the claims the
-// holder releases (comma-separated, of those asked).
+// LoginApproval builds the body of a login session's approval,
+// {"request": …}: a holder request (as for an online code) signed by the
+// device key whose nonce is the session's challenge (base64url) and whose
+// consent names the claims the holder releases (comma-separated, of those
+// asked). It carries no PIN check, so it approves logins that ask for L2.
 func (w *Holder) LoginApproval(challenge, consent string) ([]byte, error) {
 	nonce, err := base64.RawURLEncoding.DecodeString(challenge)
 	if err != nil || len(nonce) < 16 || len(nonce) > 32 {
 		return nil, fmt.Errorf("%w: the challenge is not base64url of 16 to 32 bytes", ErrInvalidArgument)
 	}
-	return w.holderRequest(nonce, consent)
+	req, err := w.holderRequest(nonce, consent)
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(struct {
+		Request json.RawMessage `json:"request"`
+	}{req})
 }
 
 // ApproveLogin approves the login session at sessionURL (POST

@@ -241,7 +241,7 @@ func TestOnlineCodeRequest(t *testing.T) {
 	}
 }
 
-// TestLoginApproval: the approval of a login session is a holder request
+// TestLoginApproval: the approval of a login session is {"request": a holder request}
 // whose nonce is the session's challenge, signed by the device key (what
 // the login provider's Approve checks).
 func TestLoginApproval(t *testing.T) {
@@ -254,8 +254,13 @@ func TestLoginApproval(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var req qrcode.HolderRequest
-	json.Unmarshal(body, &req)
+	var approval struct {
+		Request qrcode.HolderRequest `json:"request"`
+	}
+	if err := json.Unmarshal(body, &approval); err != nil {
+		t.Fatal(err)
+	}
+	req := approval.Request
 	if len(req.Nonce) != 32 || req.Nonce[31] != 31 || len(req.Consent) != 1 {
 		t.Errorf("approval: nonce %x consent %v", req.Nonce, req.Consent)
 	}
