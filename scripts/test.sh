@@ -56,7 +56,11 @@ unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 [ -z "$unformatted" ] || fail "not gofmt-ed: $unformatted"
 
 log "go test"
-run_step -t "go test" "$LOGS/test.log" -- go test -count=1 -timeout 20m -skip "$FABRIC_TESTS" ./...
+# -artifacts keeps what tests save (the browser tests' screenshots) under
+# $LOGS/artifacts/_artifacts/<package>/<test>/.
+mkdir -p "$LOGS/artifacts"
+run_step -t "go test" "$LOGS/test.log" -- go test -count=1 -timeout 20m -artifacts -outputdir "$LOGS/artifacts" -skip "$FABRIC_TESTS" ./...
+echo "test artifacts (browser screenshots): $LOGS/artifacts/_artifacts"
 
 log "go test -race (every package with shared state)"
 run_step -t "go test -race" "$LOGS/race.log" -- go test -count=1 -race -timeout 15m -skip "$FABRIC_TESTS" \
