@@ -31,7 +31,8 @@ import (
 //     escaping leaves them as they are);
 //   - the verificationMethod is an opaque absolute IRI (a scheme that is
 //     not http or https, then characters that need no escaping and that
-//     url.Parse accepts, no "//" after the scheme): json-gold keeps such an
+//     url.Parse accepts, '%' only before two hex digits, no "//" after the
+//     scheme): json-gold keeps such an
 //     IRI as it is unless the scheme is a prefix the context defines, which
 //     the placeholder, with the same scheme, would show;
 //   - the template itself has the expected shape: every statement about
@@ -228,12 +229,20 @@ func opaqueIRIScheme(s string) (string, bool) {
 	}
 	for j := i + 1; j < len(s); j++ {
 		c := s[j]
+		if c == '%' { // did:web puts a port as %3A
+			if j+2 >= len(s) || !isHex(s[j+1]) || !isHex(s[j+2]) {
+				return "", false
+			}
+			continue
+		}
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("-._~:/?#@!$&'()*+,;=", c) >= 0) {
 			return "", false
 		}
 	}
 	return scheme, true
 }
+
+func isHex(c byte) bool { return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
 
 // placeholder is the value a template is made with for variable[i].
 func placeholder(i int, scheme string) string {

@@ -62,6 +62,8 @@ func TestProofConfigTemplate(t *testing.T) {
 		"did:key:z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2#z6MkrJVnaZkeFzdQyMZu1cgjg7k1pZZ6pvBQ7XJPt4swbTQ2",
 		"did:web:issuer.example.cn#key-1",
 		"did:web:issuer.example.cn%3A8443#key-1",
+		"did:web:node.example%3A8443:issuers:test-client#key-SM2-1",
+		"did:web:x%zz#k", "did:web:x#k%", "did:web:x#%3a", "did:web:x%3A8443#f%2",
 		"urn:uuid:0b1c7c9e-0f2c-4c3e-9c45-3a1f2c7e9d11",
 		"https://issuer.example/keys/1",
 		"http://[::1]/k",
@@ -103,6 +105,11 @@ func TestProofConfigTemplate(t *testing.T) {
 	templates.RUnlock()
 	if tpl == nil || len(tpl.holes) != 2 {
 		t.Fatalf("no template with two holes for the usual configuration: %+v", tpl)
+	}
+	// did:web with a port (%3A) takes one too: the node's own issuers.
+	c["verificationMethod"] = "did:web:node.example%3A8443:issuers:test-client#key-1"
+	if _, _, ok := templateKeyOf(c); !ok {
+		t.Error("no template for a did:web verification method with a port")
 	}
 	// An inline context defining the scheme as a prefix changes the IRI:
 	// no template, and the uncached form.
