@@ -228,8 +228,9 @@ func BenchmarkNoopHTTP(b *testing.B) {
 
 // BenchmarkVerifyHTTP verifies one credential again and again through
 // POST /credentials/verify (public, no rate limit here), for each way the
-// node secures one: vc+jwt and vc+cose (SM2), and the Data Integrity
-// cryptosuites sm2-rdfc-2025, eddsa-rdfc-2022 and ecdsa-rdfc-2019. Each
+// node secures one: vc+jwt (SM2, EdDSA, ES256), vc+cose (SM2), and the
+// Data Integrity cryptosuites sm2-rdfc-2025, eddsa-rdfc-2022 and
+// ecdsa-rdfc-2019 (each with the same key type as one vc+jwt). Each
 // credential is issued through POST /credentials/issue with a revocation
 // and a suspension entry, under the bench client's accredited issuer DID
 // (did:web, resolved locally), and the body sent is the issue response as
@@ -241,14 +242,16 @@ func BenchmarkVerifyHTTP(b *testing.B) {
 	verifyCredBody := strings.Replace(credBody, `"https://www.w3.org/ns/credentials/v2"`,
 		`"https://www.w3.org/ns/credentials/v2","https://www.w3.org/ns/credentials/examples/v2"`, 1)
 	e := newBenchEnv(b)
-	for _, f := range []struct{ name, options string }{
-		{"vc+jwt", `"format":"vc+jwt","algorithm":"SM2"`},
-		{"vc+cose", `"format":"vc+cose","algorithm":"SM2"`},
-		{dataintegrity.SM2RDFC2025, `"format":"` + dataintegrity.SM2RDFC2025 + `"`},
-		{dataintegrity.EdDSARDFC2022, `"format":"` + dataintegrity.EdDSARDFC2022 + `"`},
-		{dataintegrity.ECDSARDFC2019, `"format":"` + dataintegrity.ECDSARDFC2019 + `"`},
+	for _, f := range []struct{ name, format, algorithm string }{
+		{"vc+jwt", "vc+jwt", gm.AlgSM2},
+		{"vc+jwt-EdDSA", "vc+jwt", gm.AlgEdDSA},
+		{"vc+jwt-ES256", "vc+jwt", gm.AlgES256},
+		{"vc+cose", "vc+cose", gm.AlgSM2},
+		{dataintegrity.SM2RDFC2025, dataintegrity.SM2RDFC2025, gm.AlgSM2},
+		{dataintegrity.EdDSARDFC2022, dataintegrity.EdDSARDFC2022, gm.AlgEdDSA},
+		{dataintegrity.ECDSARDFC2019, dataintegrity.ECDSARDFC2019, gm.AlgES256},
 	} {
-		options := `,"options":{` + f.options + `,"credentialStatus":{"type":"BitstringStatusListEntry"}}`
+		options := `,"options":{"format":"` + f.format + `","algorithm":"` + f.algorithm + `","credentialStatus":{"type":"BitstringStatusListEntry"}}`
 		issued, err := e.doBody("POST", "/credentials/issue", issueToken, strings.Replace(verifyCredBody, "%s", options, 1), http.StatusCreated)
 		if err != nil {
 			b.Fatalf("%s: %v", f.name, err)
@@ -258,7 +261,7 @@ func BenchmarkVerifyHTTP(b *testing.B) {
 		if err != nil {
 			b.Fatalf("%s: %v", f.name, err)
 		}
-		if want := `"format":"` + f.name + `"`; !strings.Contains(string(out), `"verified":true`) || !strings.Contains(string(out), want) {
+		if want := `"format":"` + f.format + `"`; !strings.Contains(string(out), `"verified":true`) || !strings.Contains(string(out), want) {
 			b.Fatalf("%s: %s", f.name, out)
 		}
 		b.Run(f.name, func(b *testing.B) {
