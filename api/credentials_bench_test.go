@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +19,10 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/cose"
+	"github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
@@ -41,6 +45,25 @@ import (
 
 const benchClients = 64
 
+// benchCOSEAlgorithms and benchFormats are the node's (cmd/trustid):
+// vc+cose and the three Data Integrity cryptosuites besides vc+jwt.
+var benchCOSEAlgorithms = []string{gm.AlgES256, gm.AlgES384, gm.AlgEdDSA, gm.AlgSM2}
+
+func benchFormats() map[string]issuer.Format {
+	fs := map[string]issuer.Format{
+		"vc+cose": {MediaType: cose.MediaTypeVC, Algorithms: []string{gm.AlgSM2, gm.AlgES256, gm.AlgEdDSA}, Sign: cose.SignToken},
+	}
+	for suite, alg := range map[string]string{
+		dataintegrity.SM2RDFC2025: gm.AlgSM2, dataintegrity.ECDSARDFC2019: gm.AlgES256, dataintegrity.EdDSARDFC2022: gm.AlgEdDSA,
+	} {
+		fs[suite] = issuer.Format{MediaType: issuer.MediaTypeEmbedded, Algorithms: []string{alg}, Check: jsonld.CheckDefinedTerms,
+			Sign: func(doc map[string]any, vm string, key crypto.Signer) (string, error) {
+				return dataintegrity.SignCredential(suite, doc, vm, key)
+			}}
+	}
+	return fs
+}
+
 type benchEnv struct {
 	srv    *httptest.Server
 	client *http.Client
@@ -60,14 +83,24 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	base := "https://node.example:8443"
 	reg := newTrustRegistry(b, base, ks)
 	is, err := issuer.New(issuer.Config{BaseURL: base, Keys: ks, Status: st,
-		Registry: reg.view, Registrar: reg.client, IssuerKeys: ks})
+		Registry: reg.view, Registrar: reg.client, IssuerKeys: ks, Formats: benchFormats()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	checker := vc.NewStatusChecker(&vc.LocalStatusSource{BaseURL: base, Store: st}, time.Minute, nil)
-	v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Status: checker,
-		Resolver: &vc.RegistryResolver{Registry: reg.view, Next: &vc.Resolver{Local: is.Local()}},
-		Trust:    &vc.RegistryTrust{Local: is.Local(), Registry: reg.view}})
+	coseEnvelope, err := cose.EnvelopeVerifier(benchCOSEAlgorithms)
+	if err != nil {
+		b.Fatal(err)
+	}
+	keys := &vc.RegistryResolver{Registry: reg.view, Next: &vc.Resolver{Local: is.Local()}}
+	v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Status: checker, Resolver: keys,
+		Trust:     &vc.RegistryTrust{Local: is.Local(), Registry: reg.view},
+		Envelopes: map[string]vc.EnvelopeVerifier{cose.MediaTypeVC: coseEnvelope}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	div, err := dataintegrity.NewVerifier(dataintegrity.Config{Resolver: keys, Cryptosuites: dataintegrity.Cryptosuites(),
+		Checker: dataintegrity.CheckWith(v.CheckCredential)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -77,7 +110,7 @@ func newBenchEnv(b *testing.B) *benchEnv {
 	}
 	s := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	s.SetAuthorizer(bearerAuthorizer{issueToken: auth.ScopeCredentialsIssue, statusToken: auth.ScopeStatusWrite})
-	if err := s.MountCredentials(CredentialsConfig{Issuer: is, Verifier: v, Clients: testClients{"test-client": "Test client"}}); err != nil {
+	if err := s.MountCredentials(CredentialsConfig{Issuer: is, Verifier: v, DataIntegrity: div, Clients: testClients{"test-client": "Test client"}}); err != nil {
 		b.Fatal(err)
 	}
 	srv := httptest.NewServer(s.Handler())
@@ -89,9 +122,15 @@ func newBenchEnv(b *testing.B) *benchEnv {
 
 // do sends one request and fails unless the status is want.
 func (e *benchEnv) do(method, path, token, body string, want int) error {
+	_, err := e.doBody(method, path, token, body, want)
+	return err
+}
+
+// doBody is do, returning the response body.
+func (e *benchEnv) doBody(method, path, token, body string, want int) ([]byte, error) {
 	req, err := http.NewRequest(method, e.srv.URL+path, strings.NewReader(body))
 	if err != nil {
-		return err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
@@ -99,14 +138,14 @@ func (e *benchEnv) do(method, path, token, body string, want int) error {
 	}
 	resp, err := e.client.Do(req)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != want {
-		return fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, out)
+		return nil, fmt.Errorf("%s %s: %d %s", method, path, resp.StatusCode, out)
 	}
-	return nil
+	return out, nil
 }
 
 // issueID issues a vc+jwt credential with a fixed id.
@@ -185,4 +224,48 @@ func BenchmarkStatusChangeHTTP(b *testing.B) {
 func BenchmarkNoopHTTP(b *testing.B) {
 	e := newBenchEnv(b)
 	runHTTP(b, func(int, int) error { return e.do("GET", "/healthz", "", "", http.StatusOK) })
+}
+
+// BenchmarkVerifyHTTP verifies one credential again and again through
+// POST /credentials/verify (public, no rate limit here), for each way the
+// node secures one: vc+jwt (SM2, EdDSA, ES256), vc+cose (SM2), and the
+// Data Integrity cryptosuites sm2-rdfc-2025, eddsa-rdfc-2022 and
+// ecdsa-rdfc-2019 (each with the same key type as one vc+jwt). Each
+// credential is issued through POST /credentials/issue with a revocation
+// and a suspension entry, under the bench client's accredited issuer DID
+// (did:web, resolved locally), and the body sent is the issue response as
+// it is. Verification is the node's whole check: signature or proof,
+// data model, validity, accreditation, both status entries.
+func BenchmarkVerifyHTTP(b *testing.B) {
+	// credBody with the examples context, which defines its terms (a Data
+	// Integrity issuer refuses issuer-dependent ones).
+	verifyCredBody := strings.Replace(credBody, `"https://www.w3.org/ns/credentials/v2"`,
+		`"https://www.w3.org/ns/credentials/v2","https://www.w3.org/ns/credentials/examples/v2"`, 1)
+	e := newBenchEnv(b)
+	for _, f := range []struct{ name, format, algorithm string }{
+		{"vc+jwt", "vc+jwt", gm.AlgSM2},
+		{"vc+jwt-EdDSA", "vc+jwt", gm.AlgEdDSA},
+		{"vc+jwt-ES256", "vc+jwt", gm.AlgES256},
+		{"vc+cose", "vc+cose", gm.AlgSM2},
+		{dataintegrity.SM2RDFC2025, dataintegrity.SM2RDFC2025, gm.AlgSM2},
+		{dataintegrity.EdDSARDFC2022, dataintegrity.EdDSARDFC2022, gm.AlgEdDSA},
+		{dataintegrity.ECDSARDFC2019, dataintegrity.ECDSARDFC2019, gm.AlgES256},
+	} {
+		options := `,"options":{"format":"` + f.format + `","algorithm":"` + f.algorithm + `","credentialStatus":{"type":"BitstringStatusListEntry"}}`
+		issued, err := e.doBody("POST", "/credentials/issue", issueToken, strings.Replace(verifyCredBody, "%s", options, 1), http.StatusCreated)
+		if err != nil {
+			b.Fatalf("%s: %v", f.name, err)
+		}
+		body := string(issued)
+		out, err := e.doBody("POST", "/credentials/verify", "", body, http.StatusOK)
+		if err != nil {
+			b.Fatalf("%s: %v", f.name, err)
+		}
+		if want := `"format":"` + f.format + `"`; !strings.Contains(string(out), `"verified":true`) || !strings.Contains(string(out), want) {
+			b.Fatalf("%s: %s", f.name, out)
+		}
+		b.Run(f.name, func(b *testing.B) {
+			runHTTP(b, func(int, int) error { return e.do("POST", "/credentials/verify", "", body, http.StatusOK) })
+		})
+	}
 }

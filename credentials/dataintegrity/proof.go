@@ -142,7 +142,7 @@ func canonicalForms(unsecured, proof map[string]any) (string, string, error) {
 		}
 	}
 	config["@context"] = unsecured["@context"]
-	proofCanon, err := jsonld.Canonicalize(config)
+	proofCanon, err := canonicalProofConfig(config)
 	if err != nil {
 		return "", "", fmt.Errorf("proof configuration: %w", err)
 	}

@@ -2,7 +2,11 @@ package dataintegrity_test
 
 import (
 	"context"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
 	"errors"
 	"path/filepath"
 	"strconv"
@@ -109,19 +113,26 @@ func TestStatus(t *testing.T) {
 // BenchmarkDataIntegrity measures an SM2 Data Integrity credential
 // (sm2-rdfc-2025) against bare SM2 and a vc+jwt of the same credential in
 // one run (docs/BENCHMARKS.md, "Data Integrity"): canonicalizing the
-// credential, hashData (both canonicalizations and SM3), bare SM2 sign and
-// verify of hashData, issuing (AddProof), verifying the proof alone, and
-// the full verification (data model, validity, trust, two status entries)
-// beside VerifyCredential of the same credential as vc+jwt.
-func BenchmarkDataIntegrity(b *testing.B) {
+// credential, hashData (both canonicalizations and the hash), bare sign
+// and verify of hashData, issuing (AddProof), verifying the proof alone,
+// and the full verification (data model, validity, trust, two status
+// entries) beside VerifyCredential of the same credential as vc+jwt.
+// BenchmarkDataIntegrityEdDSA and BenchmarkDataIntegrityECDSA do the same
+// for eddsa-rdfc-2022 (Ed25519) and ecdsa-rdfc-2019 (P-256).
+func BenchmarkDataIntegrity(b *testing.B)      { benchmarkSuite(b, gm.AlgSM2) }
+func BenchmarkDataIntegrityEdDSA(b *testing.B) { benchmarkSuite(b, gm.AlgEdDSA) }
+func BenchmarkDataIntegrityECDSA(b *testing.B) { benchmarkSuite(b, gm.AlgES256) }
+
+func benchmarkSuite(b *testing.B, alg string) {
 	ctx := context.Background()
+	suite := suiteOf[alg]
 	n := newStatusNode(b)
 	revocation, _ := n.entry(b, credentials.PurposeRevocation)
 	suspension, _ := n.entry(b, credentials.PurposeSuspension)
-	k := newDIDKey(b, gm.AlgSM2)
+	k := newDIDKey(b, alg)
 	c := credential(k.did)
 	c["credentialStatus"] = []any{revocation, suspension}
-	opts := di.Options{Cryptosuite: di.SM2RDFC2025, VerificationMethod: k.vm, Created: now.Add(-time.Hour)}
+	opts := di.Options{Cryptosuite: suite, VerificationMethod: k.vm, Created: now.Add(-time.Hour)}
 	signed, err := di.AddProof(c, k.signer, opts)
 	if err != nil {
 		b.Fatal(err)
@@ -132,18 +143,17 @@ func BenchmarkDataIntegrity(b *testing.B) {
 	}
 	proof := signed["proof"].(map[string]any)
 	pub := k.signer.Public()
-	hashData, err := di.HashData(doc, proof, di.SM2RDFC2025, pub)
+	hashData, err := di.HashData(doc, proof, suite, pub)
 	if err != nil {
 		b.Fatal(err)
 	}
-	sk, gpub := k.signer.(*gm.PrivateKey), pub.(*gm.PublicKey)
-	sig, _ := sk.SignRaw(rand.Reader, hashData)
+	bareSign, bareVerify := bare(b, k.signer, hashData)
 	token, err := credentials.SignJWT(c, credentials.TypVCJWT, k.vm, k.signer)
 	if err != nil {
 		b.Fatal(err)
 	}
 	newV := func(checker di.CredentialChecker) *di.Verifier {
-		v, err := di.NewVerifier(di.Config{Resolver: n.resolver, Cryptosuites: []string{di.SM2RDFC2025},
+		v, err := di.NewVerifier(di.Config{Resolver: n.resolver, Cryptosuites: []string{suite},
 			Checker: checker, ProofOnly: checker == nil, Now: func() time.Time { return now }})
 		if err != nil {
 			b.Fatal(err)
@@ -168,11 +178,64 @@ func BenchmarkDataIntegrity(b *testing.B) {
 		})
 	}
 	run("Canonicalize", func() error { _, err := jsonldCanonicalize(doc); return err })
-	run("HashData", func() error { _, err := di.HashData(doc, proof, di.SM2RDFC2025, pub); return err })
-	run("BareSign", func() error { _, err := sk.SignRaw(rand.Reader, hashData); return err })
-	run("BareVerify", func() error { return gpub.Verify(hashData, sig) })
+	run("HashData", func() error { _, err := di.HashData(doc, proof, suite, pub); return err })
+	run("BareSign", bareSign)
+	run("BareVerify", bareVerify)
 	run("Issue", func() error { _, err := di.AddProof(c, k.signer, opts); return err })
 	run("VerifyProof", func() error { _, err := proofOnly.VerifyCredential(ctx, data); return err })
 	run("VerifyCredential", func() error { _, err := full.VerifyCredential(ctx, data); return err })
+	run("IssueVCJWT", func() error {
+		_, err := credentials.SignJWT(c, credentials.TypVCJWT, k.vm, k.signer)
+		return err
+	})
 	run("VerifyVCJWT", func() error { _, err := n.verifier.VerifyCredential(ctx, token); return err })
+}
+
+// bare returns the suite's signature alone over hashData: SM2 (raw r||s,
+// default user ID), Ed25519, or ECDSA P-256 over SHA-256(hashData).
+func bare(b *testing.B, signer crypto.Signer, hashData []byte) (sign, verify func() error) {
+	switch k := signer.(type) {
+	case *gm.PrivateKey:
+		sig, err := k.SignRaw(rand.Reader, hashData)
+		if err != nil {
+			b.Fatal(err)
+		}
+		pub := k.Public().(*gm.PublicKey)
+		return func() error { _, err := k.SignRaw(rand.Reader, hashData); return err },
+			func() error { return pub.Verify(hashData, sig) }
+	}
+	switch pub := signer.Public().(type) {
+	case ed25519.PublicKey:
+		sig, err := signer.Sign(rand.Reader, hashData, crypto.Hash(0))
+		if err != nil {
+			b.Fatal(err)
+		}
+		return func() error { _, err := signer.Sign(rand.Reader, hashData, crypto.Hash(0)); return err },
+			func() error {
+				if !ed25519.Verify(pub, hashData, sig) {
+					return errors.New("bare Ed25519 verify failed")
+				}
+				return nil
+			}
+	case *ecdsa.PublicKey:
+		d := sha256.Sum256(hashData)
+		sig, err := signer.Sign(rand.Reader, d[:], crypto.SHA256)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return func() error {
+				d := sha256.Sum256(hashData)
+				_, err := signer.Sign(rand.Reader, d[:], crypto.SHA256)
+				return err
+			},
+			func() error {
+				d := sha256.Sum256(hashData)
+				if !ecdsa.VerifyASN1(pub, d[:], sig) {
+					return errors.New("bare ECDSA verify failed")
+				}
+				return nil
+			}
+	}
+	b.Fatalf("no bare signature for %T", signer)
+	return nil, nil
 }

@@ -87,7 +87,7 @@ func (v *Verifier) VerifyCredential(ctx context.Context, data []byte) (map[strin
 	if err != nil {
 		return nil, err
 	}
-	return v.VerifyCredentialMap(ctx, doc)
+	return v.verifyCredential(ctx, doc) // Parse has applied Check's rules
 }
 
 // VerifyCredentialMap verifies a credential with an embedded proof: the
@@ -99,6 +99,11 @@ func (v *Verifier) VerifyCredentialMap(ctx context.Context, doc map[string]any) 
 	if err != nil {
 		return nil, err
 	}
+	return v.verifyCredential(ctx, doc)
+}
+
+// verifyCredential is VerifyCredentialMap after jsonld.Check (or Parse).
+func (v *Verifier) verifyCredential(ctx context.Context, doc map[string]any) (map[string]any, error) {
 	issuer, err := idOf(doc["issuer"])
 	if err != nil {
 		return nil, fmt.Errorf("%w: issuer: %v", ErrProof, err)
