@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -11,6 +12,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/trustid-cn/trustid/enrollment"
@@ -184,13 +186,28 @@ func renderLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Type", "text/html; charset=utf-8")
-	return loginPage.Execute(w, loginPageData{
+	// The page is rendered whole, then written once with its length: the
+	// response writer's 4 KB buffer would send it in chunks, a write
+	// system call each.
+	page := pageBuffers.Get().(*bytes.Buffer)
+	defer pageBuffers.Put(page)
+	page.Reset()
+	err = loginPage.Execute(page, loginPageData{
 		Nonce: nonce, ClientName: st.ClientName, Claims: st.Claims, Level: st.Level.String(), Purpose: st.Purpose,
 		QR:       qrImageSrc(svg),
 		AppLink:  template.URL("trustid://login?session=" + url.QueryEscape(sessionURL)),
 		WaitPath: strings.Replace(login.SessionPath, "{id}", st.ID, 1) + "/wait",
 	})
+	if err != nil {
+		return err
+	}
+	h.Set("Content-Length", strconv.Itoa(page.Len()))
+	_, err = w.Write(page.Bytes())
+	return err
 }
+
+// pageBuffers hold login pages being rendered (about 14 KB each).
+var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // loginCookie carries the browser secret of a login session, scoped to
 // the session's path.
