@@ -317,7 +317,10 @@ func (p *Provider) UserInfo(ctx context.Context, accessToken string) (map[string
 // 1.0): id_token_hint must be an ID token this node issued (expired ones
 // too); the tokens of its login (its sid) are revoked. It returns where to
 // send the browser: post_logout_redirect_uri with state, which must be one
-// of the client's registered redirect URIs, or "" when none was given.
+// of the client's registered post_logout_redirect_uris (exact string
+// match; its login redirect_uris do not count), or "" when none was
+// given. A post_logout_redirect_uri that is not registered is an error
+// (CodeInvalidRequest) and never a redirect; the login is ended anyway.
 func (p *Provider) Logout(ctx context.Context, q url.Values) (string, error) {
 	for _, name := range []string{"id_token_hint", "post_logout_redirect_uri", "state", "client_id"} {
 		if len(q[name]) > 1 {

@@ -618,8 +618,8 @@ func testOIDCLogin(t *testing.T, extra ...string) map[string]string {
 	approve(t, a8.sessionURL, aliceApp, "")
 	tok8, _ := shop.exchange(t, a8, a8.code(t, shop, f.base))
 	q := url.Values{"id_token_hint": {tok8.Extra("id_token").(string)}, "post_logout_redirect_uri": {"https://evil.example/"}}
-	if resp := get(disco.EndSession + "?" + q.Encode()); resp.StatusCode != 400 {
-		t.Errorf("logout to an unregistered URI: %d", resp.StatusCode)
+	if resp := get(disco.EndSession + "?" + q.Encode()); resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
+		t.Errorf("logout to an unregistered URI: %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	q.Set("post_logout_redirect_uri", shop.conf.RedirectURL)
 	q.Set("state", "bye")

@@ -1,0 +1,113 @@
+package login
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"net/url"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+)
+
+// TestLogoutRedirects: RP-initiated logout (OpenID Connect RP-Initiated
+// Logout 1.0 §2, §3) sends the browser only to one of the client's
+// registered post_logout_redirect_uris, compared as exact strings, with
+// state; a redirect URI registered for login only, an unregistered URI or
+// a client without post-logout URIs gets an error and no redirect. Each
+// logout with a valid id_token_hint ends the login, redirect or not.
+func TestLogoutRedirects(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	const bye = "https://shop.example/bye"
+	c, _, err := auth.NewClient(auth.Registration{ID: "shop-bye", Name: "Shop", Region: "310000", Scopes: []string{auth.ScopeQRRedeem},
+		GrantTypes: []string{auth.GrantAuthorizationCode}, RedirectURIs: []string{testRedirect}, PostLogoutRedirectURIs: []string{bye},
+		AuthMethod: auth.AuthClientSecretBasic}, time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cfg.Clients.(*auth.MemoryStore).Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	plain, err := p.cfg.Clients.Get(ctx, "shop") // registered without post-logout URIs
+	if err != nil || len(plain.PostLogoutRedirectURIs) != 0 {
+		t.Fatalf("shop: %+v %v", plain.PostLogoutRedirectURIs, err)
+	}
+	// hint returns an ID token of a fresh login of client cl and its sid.
+	n := 0
+	hint := func(cl auth.Client) (string, string) {
+		n++
+		sid := "family-" + string(rune('a'+n))
+		tok, err := p.idToken(cl, refresh{ClientID: cl.ID, Scope: "openid", Family: sid, Grant: grant{Sub: "sub", ACR: "L2", AMR: []string{"hwk"}}}, "", "at")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok, sid
+	}
+	logout := func(q url.Values) (string, error) { return p.Logout(ctx, q) }
+
+	// Registered: redirect there, with state.
+	tok, sid := hint(c)
+	target, err := logout(url.Values{"id_token_hint": {tok}, "post_logout_redirect_uri": {bye}, "state": {"st 1"}})
+	if err != nil || target != bye+"?state=st+1" {
+		t.Fatalf("registered post-logout URI: %q %v", target, err)
+	}
+	if !p.familyRevoked(ctx, sid) {
+		t.Error("the login's tokens survive logout")
+	}
+	// No state: no empty state parameter.
+	tok, _ = hint(c)
+	if target, err := logout(url.Values{"id_token_hint": {tok}, "post_logout_redirect_uri": {bye}}); err != nil || target != bye {
+		t.Errorf("without state: %q %v", target, err)
+	}
+	// No post_logout_redirect_uri: logged out, no redirect.
+	tok, sid = hint(c)
+	if target, err := logout(url.Values{"id_token_hint": {tok}}); err != nil || target != "" || !p.familyRevoked(ctx, sid) {
+		t.Errorf("without a post-logout URI: %q %v", target, err)
+	}
+
+	refused := []struct {
+		name   string
+		client auth.Client
+		uri    string
+	}{
+		{"a login redirect URI that is not a post-logout one", c, testRedirect},
+		{"an unregistered URI", c, "https://evil.example/"},
+		{"a longer path", c, bye + "/more"},
+		{"an added query", c, bye + "?x=1"},
+		{"another case", c, "https://SHOP.example/bye"},
+		{"a trailing slash", c, bye + "/"},
+		{"a client with no post-logout URI, its login redirect URI", plain, testRedirect},
+	}
+	for _, r := range refused {
+		tok, sid := hint(r.client)
+		target, err := logout(url.Values{"id_token_hint": {tok}, "post_logout_redirect_uri": {r.uri}, "state": {"s"}})
+		var e *Error
+		if target != "" || !errors.As(err, &e) || e.Code != CodeInvalidRequest {
+			t.Errorf("%s: redirect %q, %v", r.name, target, err)
+		}
+		if !p.familyRevoked(ctx, sid) {
+			t.Errorf("%s: the login was not ended", r.name)
+		}
+	}
+
+	// The hint decides the client: another client's registered URI is
+	// refused, and a client_id other than the hint's audience too.
+	tok, _ = hint(plain)
+	if target, err := logout(url.Values{"id_token_hint": {tok}, "post_logout_redirect_uri": {bye}}); err == nil || target != "" {
+		t.Errorf("another client's post-logout URI: %q %v", target, err)
+	}
+	tok, _ = hint(c)
+	if target, err := logout(url.Values{"id_token_hint": {tok}, "client_id": {"shop"}, "post_logout_redirect_uri": {bye}}); err == nil || target != "" {
+		t.Errorf("client_id not the hint's: %q %v", target, err)
+	}
+	// No hint, or a forged one: nothing.
+	if target, err := logout(url.Values{"post_logout_redirect_uri": {bye}}); err == nil || target != "" {
+		t.Errorf("without id_token_hint: %q %v", target, err)
+	}
+	tok, _ = hint(c)
+	if target, err := logout(url.Values{"id_token_hint": {tok[:len(tok)-4] + "AAAA"}, "post_logout_redirect_uri": {bye}}); err == nil || target != "" {
+		t.Errorf("forged id_token_hint: %q %v", target, err)
+	}
+}
