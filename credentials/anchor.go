@@ -173,10 +173,28 @@ func (h *HTTPStatusSource) checkAnchored(ctx context.Context, url, issuer string
 	}
 }
 
-// current reports whether a list this source returned for url is still
-// the one anchored (the ledger's head has not moved); lists fetched
-// without Anchors are current until their ttl.
-func (h *HTTPStatusSource) current(url string) bool {
+// StatusListCurrency is implemented by a StatusListSource that can tell
+// whether the list it last returned for url is still the current one; a
+// StatusChecker drops a cached list, before its ttl, as soon as its
+// source says it is not. HTTPStatusSource and LocalStatusSource implement
+// it, and so can sources of other packages that wrap an HTTPStatusSource
+// (the relying-party SDK's). A source without it is current until the
+// list's ttl. ListCurrent must be cheap (it runs on every status check)
+// and safe for concurrent use.
+type StatusListCurrency interface {
+	ListCurrent(url string) bool
+}
+
+var (
+	_ StatusListCurrency = (*HTTPStatusSource)(nil)
+	_ StatusListCurrency = (*LocalStatusSource)(nil)
+)
+
+// ListCurrent implements StatusListCurrency: with Anchors, a list this
+// source returned for url is current while the ledger's head for it has
+// not moved (a list never checked, or whose check failed, is not); lists
+// fetched without Anchors are current until their ttl.
+func (h *HTTPStatusSource) ListCurrent(url string) bool {
 	if h.Anchors == nil {
 		return true
 	}
@@ -189,9 +207,9 @@ func (h *HTTPStatusSource) current(url string) bool {
 	return ok && head.Digest == ref.digest
 }
 
-// current reports whether a cached list is still current: the node's own
-// lists are; others ask Remote.
-func (l *LocalStatusSource) current(url string) bool {
+// ListCurrent implements StatusListCurrency: the node's own lists are
+// current; others ask Remote.
+func (l *LocalStatusSource) ListCurrent(url string) bool {
 	if _, ok := l.localID(url); ok {
 		return true
 	}
@@ -200,8 +218,8 @@ func (l *LocalStatusSource) current(url string) bool {
 
 // sourceCurrent asks a source whether its list for url is still current.
 func sourceCurrent(src StatusListSource, url string) bool {
-	if c, ok := src.(interface{ current(string) bool }); ok {
-		return c.current(url)
+	if c, ok := src.(StatusListCurrency); ok {
+		return c.ListCurrent(url)
 	}
 	return true
 }

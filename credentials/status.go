@@ -499,9 +499,14 @@ func (l *LocalStatusSource) Token(ctx context.Context, uri, issuer string) (*sta
 // and one with no head — or newer than the head for longer than
 // AnchorWait — with ErrStatusListUnanchored. Lists of issuers that are not
 // active regions of the consortium fail too. A StatusChecker drops a
-// cached list as soon as the ledger's head for it moves.
+// cached list as soon as the ledger's head for it moves (ListCurrent).
 type HTTPStatusSource struct {
-	Client     *http.Client
+	Client *http.Client
+	// Fetch, when set, fetches a list instead of the default (an HTTPS
+	// GET with Client): a source that fetches only from the nodes it is
+	// configured for, e.g. the relying-party SDK's. Its errors are
+	// returned as they are.
+	Fetch      func(ctx context.Context, url, accept string) ([]byte, error)
 	Verifier   *Verifier
 	Resolver   KeyResolver
 	Algorithms []string
@@ -516,10 +521,17 @@ type HTTPStatusSource struct {
 	memo sync.Map // url -> anchoredRef of the last list that matched
 }
 
+func (h *HTTPStatusSource) fetch(ctx context.Context, url, accept string) ([]byte, error) {
+	if h.Fetch != nil {
+		return h.Fetch(ctx, url, accept)
+	}
+	return httpGet(ctx, h.Client, url, accept)
+}
+
 // Bitstring implements StatusListSource.
 func (h *HTTPStatusSource) Bitstring(ctx context.Context, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
 	for attempt := 0; ; attempt++ {
-		body, err := httpGet(ctx, h.Client, url, MediaTypeVCJWT)
+		body, err := h.fetch(ctx, url, MediaTypeVCJWT)
 		if err != nil {
 			return nil, "", 0, err
 		}
@@ -592,7 +604,7 @@ func parseStatusListCredential(c *Credential, url, issuer string) (*status.Bitst
 // Token implements StatusListSource.
 func (h *HTTPStatusSource) Token(ctx context.Context, uri, issuer string) (*status.TokenList, time.Duration, error) {
 	for attempt := 0; ; attempt++ {
-		body, err := httpGet(ctx, h.Client, uri, MediaTypeStatusListJWT)
+		body, err := h.fetch(ctx, uri, MediaTypeStatusListJWT)
 		if err != nil {
 			return nil, 0, err
 		}

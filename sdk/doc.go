@@ -8,6 +8,10 @@
 // (NewQRVerifier, QRStatus), and verifies vc+jwt and SD-JWT VC
 // credentials and presentations with cached issuer keys (JWKS, DID
 // documents) and status lists honouring their ttl (NewCredentialVerifier).
+// With Nodes.Anchors set, every status list is also checked against the
+// head its region anchored on the consortium ledger, as a node's verifier
+// checks it (package sdk/ledgeranchors provides the heads to relying
+// parties with a ledger connection).
 // Login implements the relying party's side of OpenID Connect
 // (discovery, authorization code with PKCE, ID token checks).
 //
@@ -15,6 +19,7 @@
 // clients are injectable. Keys and lists are fetched only from the node
 // base URLs the caller configured. The package reuses TrustID's verifier
 // and holder packages (credentials, qrcode, gm) and links no server
-// dependency (no Redis, bbolt, Fabric, gRPC or Prometheus): a test in
+// dependency (no Redis, bbolt, Fabric, gRPC or Prometheus, and no ledger
+// client: that is sdk/ledgeranchors's, opt-in): a test in
 // internal/layering guards its dependency list.
 package sdk

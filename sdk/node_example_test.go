@@ -34,6 +34,9 @@ type exampleNode struct {
 	lists   *statuslist.FileStore
 	dir     string
 	srv     *httptest.Server
+	// tamper, when set and it answers a request (true), stands in for
+	// the node: a compromised front at the node's address.
+	tamper atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
 }
 
 func startExampleNode() *exampleNode {
@@ -42,8 +45,14 @@ func startExampleNode() *exampleNode {
 		log.Fatal(err)
 	}
 	var h atomic.Pointer[http.Handler]
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { (*h.Load()).ServeHTTP(w, r) }))
-	n := &exampleNode{URL: srv.URL, dir: dir, srv: srv}
+	n := &exampleNode{dir: dir}
+	n.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if f := n.tamper.Load(); f != nil && (*f)(w, r) {
+			return
+		}
+		(*h.Load()).ServeHTTP(w, r)
+	}))
+	n.URL = n.srv.URL
 	must := func(err error) {
 		if err != nil {
 			log.Fatal(err)

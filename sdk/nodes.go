@@ -21,7 +21,9 @@ import (
 // elsewhere), with Client. It implements credentials.KeyResolver,
 // credentials.StatusListSource and credentials.IssuerTrust (a node is the
 // enrollment issuer of its region; issuers it hosts are trusted for the
-// types Issuers lists, or through Trust). Safe for concurrent use; set the fields before first
+// types Issuers lists, or through Trust). With Anchors set, every status
+// list is also checked against the head its region anchored on the
+// consortium ledger. Safe for concurrent use; set the fields before first
 // use.
 type Nodes struct {
 	// Bases are the nodes' base URLs, e.g. "https://sh.trustid.example".
@@ -44,14 +46,43 @@ type Nodes struct {
 	// Trust, when set, answers for issuers that are neither a node nor in
 	// Issuers (a registry copy); nil: no other issuer is trusted.
 	Trust vc.IssuerTrust
+	// Anchors, when set, is the consortium ledger's status-list heads
+	// (see StatusAnchors; package sdk/ledgeranchors gives one over a
+	// ledger connection): every list fetched from the nodes must then be
+	// the one its node's region anchored, as a node's own verifier checks
+	// it (credentials.HTTPStatusSource). A list with the anchored version
+	// and another digest fails with credentials.ErrStatusListForged, an
+	// older one (after two refetches) with ErrStatusListStale, and one
+	// with no head, of a node that is no active region in the registry,
+	// or newer than its head for longer than AnchorWait, with
+	// ErrStatusListUnanchored: the status check fails closed. A cached
+	// list is dropped as soon as the ledger's head for it moves. Nil:
+	// lists are trusted on the node's signature alone.
+	Anchors StatusAnchors
+	// AnchorWait bounds how long a list newer than its anchored head
+	// waits for the ledger to catch up (default 5 s).
+	AnchorWait time.Duration
 
 	once  sync.Once
 	nodes []*node
 	mu    sync.Mutex
 	docs  map[string]cachedDoc // client issuer DID -> document
 	lists *vc.Verifier         // verifies Bitstring status list credentials
+	src   *vc.HTTPStatusSource // fetches, verifies and (with Anchors) checks lists
 	err   error
 }
+
+// StatusAnchors is the consortium ledger as the SDK's status sources see
+// it: which region an issuer (a node's base URL or DID) is in the trust
+// registry, and the head {list, version, digest} that region anchored for
+// each of its lists. It is credentials.StatusAnchors, so that the SDK
+// runs the very check a node's verifier runs (credentials.HTTPStatusSource:
+// the digest is chaincode.ListDigest of the list's canonical content).
+// Implementations answer from memory and are safe for concurrent use.
+// This package links no ledger client: a relying party with a ledger
+// connection gets one from package sdk/ledgeranchors, or passes a
+// *ledger.View it runs itself.
+type StatusAnchors = vc.StatusAnchors
 
 type node struct {
 	base, did string
@@ -67,6 +98,8 @@ var (
 	_ vc.KeyResolver      = (*Nodes)(nil)
 	_ vc.StatusListSource = (*Nodes)(nil)
 	_ vc.IssuerTrust      = (*Nodes)(nil)
+	// A cached list is dropped when the ledger's head for it moves.
+	_ vc.StatusListCurrency = (*Nodes)(nil)
 )
 
 func (n *Nodes) init() error {
@@ -87,6 +120,8 @@ func (n *Nodes) init() error {
 		}
 		n.docs = map[string]cachedDoc{}
 		n.lists, n.err = vc.NewVerifier(vc.VerifierConfig{Algorithms: n.Algorithms, Resolver: n, Trust: vc.AnyIssuer{}, SkipStatus: true, Now: n.Now})
+		n.src = &vc.HTTPStatusSource{Fetch: n.fetchList, Verifier: n.lists, Resolver: n, Algorithms: n.Algorithms, Now: n.Now,
+			Anchors: n.Anchors, AnchorWait: n.AnchorWait}
 	})
 	return n.err
 }
@@ -207,21 +242,23 @@ func (n *Nodes) listNode(url, issuer string) (*node, error) {
 	return nil, fmt.Errorf("%w: status list %.80s is not published by a configured node", vc.ErrResolve, url)
 }
 
+// fetchList fetches a list for the status source; listNode has checked
+// that url is a configured node's.
+func (n *Nodes) fetchList(ctx context.Context, url, accept string) ([]byte, error) {
+	body, err := get(ctx, n.Client, url, accept)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", vc.ErrResolve, err)
+	}
+	return body, nil
+}
+
 // Bitstring implements credentials.StatusListSource: a Bitstring Status
 // List credential (vc+jwt) published by a configured node.
 func (n *Nodes) Bitstring(ctx context.Context, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
 	if _, err := n.listNode(url, issuer); err != nil {
 		return nil, "", 0, err
 	}
-	body, err := get(ctx, n.Client, url, vc.MediaTypeVCJWT)
-	if err != nil {
-		return nil, "", 0, fmt.Errorf("%w: %w", vc.ErrResolve, err)
-	}
-	c, err := n.lists.VerifyCredential(ctx, strings.TrimSpace(string(body)))
-	if err != nil {
-		return nil, "", 0, fmt.Errorf("status list credential: %w", err)
-	}
-	return vc.StatusListFromCredential(c, url, issuer)
+	return n.src.Bitstring(ctx, url, issuer)
 }
 
 // Token implements credentials.StatusListSource: a Token Status List
@@ -230,9 +267,15 @@ func (n *Nodes) Token(ctx context.Context, uri, issuer string) (*status.TokenLis
 	if _, err := n.listNode(uri, issuer); err != nil {
 		return nil, 0, err
 	}
-	body, err := get(ctx, n.Client, uri, vc.MediaTypeStatusListJWT)
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %w", vc.ErrResolve, err)
+	return n.src.Token(ctx, uri, issuer)
+}
+
+// ListCurrent implements credentials.StatusListCurrency: with Anchors, a
+// cached list is current while the ledger's head for it has not moved;
+// without, until its ttl.
+func (n *Nodes) ListCurrent(url string) bool {
+	if err := n.init(); err != nil {
+		return false
 	}
-	return vc.VerifyStatusListJWT(ctx, strings.TrimSpace(string(body)), uri, issuer, n, n.Algorithms, n.Now)
+	return n.src.ListCurrent(url)
 }

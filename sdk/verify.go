@@ -36,8 +36,12 @@ func NewCredentialVerifier(nodes *Nodes, statusTTL time.Duration) (*vc.Verifier,
 // Regions, the list in the node's index (GET /status, cached, read again
 // when a number is missing, at most once per DefaultMinRefresh), and checks
 // the entry in the node's signed Token Status List, cached for TTL or the
-// list's ttl when shorter. Anything it cannot fetch or verify answers
-// qrcode.ErrStatusUnavailable (the verifier fails closed). Safe for
+// list's ttl when shorter. With Nodes.Anchors set, each list must be the
+// one the code's region anchored on the ledger (see Nodes.Anchors), and
+// the registry must place the region's node in that region. Anything it
+// cannot fetch, verify or match with the ledger answers
+// qrcode.ErrStatusUnavailable, wrapping the cause (e.g.
+// credentials.ErrStatusListForged): the verifier fails closed. Safe for
 // concurrent use; set the fields before first use.
 type QRStatus struct {
 	// Nodes verifies and fetches the lists. Required.
@@ -76,6 +80,13 @@ func (q *QRStatus) Status(ctx context.Context, ref qrcode.StatusRef) (qrcode.Sta
 		return 0, fmt.Errorf("%w: no node configured for region %s", qrcode.ErrStatusUnavailable, region)
 	}
 	base = trimBase(base)
+	if a := q.Nodes.Anchors; a != nil {
+		// The lists checked are the node's; the code names its region:
+		// the registry must say they are one.
+		if r, ok := a.IssuerRegion(base); !ok || r != region {
+			return 0, fmt.Errorf("%w: %w: the ledger's registry does not place %s in region %s", qrcode.ErrStatusUnavailable, vc.ErrStatusListUnanchored, base, region)
+		}
+	}
 	id, err := q.listID(ctx, base, ref.List)
 	if err != nil {
 		return 0, fmt.Errorf("%w: %w", qrcode.ErrStatusUnavailable, err)

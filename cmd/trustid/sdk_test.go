@@ -13,6 +13,8 @@ import (
 	"testing"
 	"time"
 
+	"golang.org/x/oauth2"
+
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/gm"
@@ -183,6 +185,42 @@ func TestSDKEndToEnd(t *testing.T) {
 	}
 	if _, err := rp.RedeemQR(ctx, online); !errors.Is(err, qrcode.ErrCodeUsed) {
 		t.Errorf("second redemption: %v, want qrcode.ErrCodeUsed", err)
+	}
+
+	// Scan-to-login at L3, approved through the wallet SDK with the PIN
+	// check the node requires at L3+ (pin_check). Without the PIN and
+	// with a wrong one the node refuses, and the wallet's error says why
+	// (a wrong PIN leaves the session open); the right PIN logs in.
+	shopRP := f.addLoginRP("shop-sdk", "shopsdk.example", "--id-token-alg", "ES256")
+	la := shopRP.start(t, oauth2.SetAuthURLParam("acr_values", "L3"))
+	lr, err := w.DescribeLogin(la.sessionURL)
+	if err != nil || lr.ACR != "L3" || lr.ClientID != "shop-sdk" {
+		t.Fatalf("describe login: %+v %v", lr, err)
+	}
+	if w.BindingCredential() != bindingVC {
+		t.Fatal("the wallet did not keep the binding credential from enrollment")
+	}
+	if err := w.ApproveLogin(la.sessionURL, lr.Challenge, "age_over_18", ""); !errors.Is(err, sdkwallet.ErrApprovalRefused) ||
+		!strings.Contains(err.Error(), "asks for the holder's PIN") {
+		t.Errorf("L3 approval without a PIN: %v, want ErrApprovalRefused asking for the PIN", err)
+	}
+	if err := w.ApproveLogin(la.sessionURL, lr.Challenge, "age_over_18", "000000"); !errors.Is(err, sdkwallet.ErrApprovalRefused) ||
+		!strings.Contains(err.Error(), "wrong PIN; 4 attempts left") {
+		t.Errorf("L3 approval with a wrong PIN: %v, want ErrApprovalRefused with the attempts left", err)
+	}
+	if err := w.ApproveLogin(la.sessionURL, lr.Challenge, "age_over_18", "135790"); err != nil {
+		t.Fatalf("L3 approval with the PIN: %v", err)
+	}
+	_, lidt := shopRP.exchange(t, la, la.code(t, shopRP, base))
+	var lclaims struct {
+		ACR string   `json:"acr"`
+		AMR []string `json:"amr"`
+	}
+	if err := lidt.Claims(&lclaims); err != nil || lclaims.ACR != "L4" || strings.Join(lclaims.AMR, " ") != "hwk pin" {
+		t.Errorf("ID token of the L3 login (an L4 binding, PIN checked): %+v %v, want acr L4, amr hwk pin", lclaims, err)
+	}
+	if err := w.ApproveLogin(la.sessionURL, lr.Challenge, "age_over_18", "135790"); err == nil {
+		t.Error("an answered session was approved again")
 	}
 
 	// Offline code, verified with cached keys and the published status

@@ -283,7 +283,7 @@ func TestSampleRelyingParty(t *testing.T) {
 	if err != nil || lr.ClientName != "Sample RP" {
 		t.Fatalf("the app reads the session: %+v %v", lr, err)
 	}
-	if err := holder.ApproveLogin(sessionURL, lr.Challenge, ""); err != nil {
+	if err := holder.ApproveLogin(sessionURL, lr.Challenge, "", ""); err != nil {
 		t.Fatalf("the app approves: %v", err)
 	}
 	resp, body := br.get(sessionURL + "/wait")

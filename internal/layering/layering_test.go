@@ -47,6 +47,13 @@ var (
 	// other splits are creating) start to bind as soon as the package
 	// exists.
 	verifierHolder = []string{"qrcode", "credentials/sdjwt/...", "credentials/status/...", "credentials/contexts", "credentials/jsonld", "credentials/dataintegrity", "holder/...", "sdk/...", "oid4vp/dcql"}
+	// sdkLedgerAdapter is the SDK's opt-in adapter for relying parties
+	// with a ledger connection: it follows the chain with ledger.View to
+	// give sdk.Nodes the anchored status-list heads, so it links the
+	// ledger client (and bbolt, which package ledger's outbox uses). It is
+	// apart from sdk so that sdk and sdk/wallet link neither, and it links
+	// no backend: the relying party passes the ledger.Ledger it opened.
+	sdkLedgerAdapter = []string{"sdk/ledgeranchors"}
 )
 
 // enforced are the rules that hold: a violation fails the test.
@@ -60,7 +67,13 @@ var enforced = []rule{
 	{
 		Name:   "verifier and holder packages link no server-only module",
 		From:   verifierHolder,
+		Except: sdkLedgerAdapter,
 		Forbid: serverModules,
+	},
+	{
+		Name:   "the SDK's ledger adapter links the ledger client but no backend, store, HTTP layer or other server module",
+		From:   sdkLedgerAdapter,
+		Forbid: []string{"ledger/embedded/...", "ledger/fabric/...", "api/...", "store/...", "auth/...", "enrollment/...", "credentials/statuslist/...", "cmd/...", "github.com/redis/go-redis/...", "github.com/hyperledger/fabric-gateway/...", "google.golang.org/grpc/...", "github.com/prometheus/..."},
 	},
 	{
 		Name:   "the store contract and memory store link no Redis",
@@ -100,6 +113,7 @@ var enforced = []rule{
 	{
 		Name:   "the SDKs link no node-side package (HTTP layer, stores, ledger, redemption service, token service, enrollment, status storage)",
 		From:   []string{"sdk/..."},
+		Except: sdkLedgerAdapter,
 		Forbid: []string{"api/...", "store/...", "ledger/...", "qrcode/redeem/...", "auth/...", "enrollment/...", "credentials/statuslist/...", "cmd/..."},
 	},
 	{
@@ -340,7 +354,22 @@ func TestSDKDependencies(t *testing.T) {
 			}
 		}
 	}
+	// The opt-in ledger adapter adds the ledger client's modules: bbolt
+	// (package ledger's outbox) and x/sys (bbolt's), and nothing else.
+	root := module + "/sdk/ledgeranchors"
+	if pkgs[root] == nil {
+		t.Fatalf("%s is not in the module", root)
+	}
+	for m := range linkedModules(pkgs, root) {
+		if m != module && !matchAny(sdkModules, m) && !matchAny(sdkLedgerAdapterModules, m) {
+			t.Errorf("%s links %s, which is in neither sdkModules nor sdkLedgerAdapterModules", shorten(root), m)
+		}
+	}
 }
+
+// sdkLedgerAdapterModules are the modules sdk/ledgeranchors may link
+// besides sdkModules: the ledger client's.
+var sdkLedgerAdapterModules = []string{"go.etcd.io/bbolt", "golang.org/x/sys"}
 
 // linkedModules returns the modules of every package root links.
 func linkedModules(pkgs map[string]*pkg, root string) map[string]bool {

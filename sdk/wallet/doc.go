@@ -2,8 +2,9 @@
 // device key behind a KeyStore (which a platform secure element can
 // implement, so the private key never leaves it), the enrollment request,
 // device-signed requests for online QR codes, offline QR codes made on the
-// device, and SD-JWT VC presentations disclosing only the claims the holder
-// chose, bound to the device key.
+// device, SD-JWT VC presentations disclosing only the claims the holder
+// chose, bound to the device key, and approvals of scan-to-login sessions
+// (with the PIN check logins at L3 and L4 need).
 //
 // Its exported API stays within what `gomobile bind` supports (signed
 // integers, floats, bool, string, []byte, error, pointers to exported

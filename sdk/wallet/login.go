@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"bytes"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
@@ -9,7 +10,9 @@ import (
 	"net/http"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/qrcode"
 )
 
@@ -57,28 +60,79 @@ func (w *Holder) DescribeLogin(sessionURL string) (*LoginRequest, error) {
 }
 
 // LoginApproval builds the body of a login session's approval,
-// {"request": …}: a holder request (as for an online code) signed by the
-// device key whose nonce is the session's challenge (base64url) and whose
-// consent names the claims the holder releases (comma-separated, of those
-// asked). It carries no PIN check, so it approves logins that ask for L2.
-func (w *Holder) LoginApproval(challenge, consent string) ([]byte, error) {
+// {"request": …, "pin_check": …}: a holder request (as for an online
+// code) signed by the device key whose nonce is the session's challenge
+// (base64url) and whose consent names the claims the holder releases
+// (comma-separated, of those asked), and, when pin is not empty, the PIN
+// check the node requires for logins that ask for L3 or L4 (docs/login.md):
+// the binding credential kept from enrollment (BindingCredential), a
+// fresh device proof for the node and the PIN, checked by the node as
+// POST /v1/bindings/pin checks it. With pin "" the approval proves
+// possession of the device only, so it approves logins that ask for L2.
+// A PIN without a binding credential is ErrNoBindingCredential.
+func (w *Holder) LoginApproval(challenge, consent, pin string) ([]byte, error) {
 	nonce, err := base64.RawURLEncoding.DecodeString(challenge)
 	if err != nil || len(nonce) < 16 || len(nonce) > 32 {
 		return nil, fmt.Errorf("%w: the challenge is not base64url of 16 to 32 bytes", ErrInvalidArgument)
+	}
+	var check *pinCheck
+	if pin != "" {
+		if check, err = w.pinCheck(pin); err != nil {
+			return nil, err
+		}
 	}
 	req, err := w.holderRequest(nonce, consent)
 	if err != nil {
 		return nil, err
 	}
 	return json.Marshal(struct {
-		Request json.RawMessage `json:"request"`
-	}{req})
+		Request  json.RawMessage `json:"request"`
+		PINCheck *pinCheck       `json:"pin_check,omitempty"`
+	}{req, check})
+}
+
+// pinCheck is the node's PIN check request (enrollment.PINCheckRequest).
+type pinCheck struct {
+	BindingCredential string `json:"binding_credential"`
+	DeviceProof       string `json:"device_proof"`
+	PIN               string `json:"pin"`
+}
+
+// pinCheck builds the PIN check of an approval: the binding credential, a
+// fresh device proof for the node (spent by the node) and the PIN.
+func (w *Holder) pinCheck(pin string) (*pinCheck, error) {
+	if len(pin) != 6 || strings.Trim(pin, "0123456789") != "" {
+		return nil, fmt.Errorf("%w: the PIN must be six digits", ErrInvalidArgument)
+	}
+	w.mu.Lock()
+	cred, enrolled := w.bindingCredential, w.binding != nil
+	w.mu.Unlock()
+	if !enrolled {
+		return nil, ErrNotEnrolled
+	}
+	if cred == "" {
+		return nil, ErrNoBindingCredential
+	}
+	s, err := newStoreSigner(w.keys, w.alias)
+	if err != nil {
+		return nil, err
+	}
+	proof, err := holder.NewDeviceProof(s, w.node, w.clock(), rand.Text())
+	if err != nil {
+		return nil, err
+	}
+	return &pinCheck{BindingCredential: cred, DeviceProof: proof, PIN: pin}, nil
 }
 
 // ApproveLogin approves the login session at sessionURL (POST
-// sessionURL/approve) with LoginApproval.
-func (w *Holder) ApproveLogin(sessionURL, challenge, consent string) error {
-	body, err := w.LoginApproval(challenge, consent)
+// sessionURL/approve) with LoginApproval(challenge, consent, pin): pin
+// "" for a login that asks for L2, the holder's PIN for L3 and L4 (the
+// level DescribeLogin reports as ACR). A refusal wraps
+// ErrApprovalRefused and carries the node's description, e.g. "wrong PIN;
+// 4 attempts left": a wrong PIN leaves the session open, so the holder
+// may try again on it.
+func (w *Holder) ApproveLogin(sessionURL, challenge, consent, pin string) error {
+	body, err := w.LoginApproval(challenge, consent, pin)
 	if err != nil {
 		return err
 	}
@@ -99,13 +153,37 @@ func (w *Holder) ApproveLogin(sessionURL, challenge, consent string) error {
 
 // nodeError turns a node's error answer into an error naming its code,
 // wrapping the qrcode sentinel of the code when there is one.
+// The node's description, meant to be shown, follows.
 func nodeError(status int, body []byte) error {
 	var e struct {
-		Error string `json:"error"`
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
 	}
 	json.Unmarshal(body, &e)
-	if s := qrcode.ErrorFromCode(e.Error); s != nil {
-		return fmt.Errorf("wallet: node refused (%s): %w", e.Error, s)
+	desc := ""
+	if e.Description != "" {
+		desc = ": " + truncate(e.Description, 200)
 	}
-	return fmt.Errorf("wallet: node answered HTTP %d %s", status, e.Error)
+	if s := qrcode.ErrorFromCode(e.Error); s != nil {
+		return fmt.Errorf("wallet: node refused (%s): %w%s", e.Error, s, desc)
+	}
+	if e.Error == codeApprovalRefused {
+		return fmt.Errorf("%w (HTTP %d %s)%s", ErrApprovalRefused, status, e.Error, desc)
+	}
+	return fmt.Errorf("wallet: node answered HTTP %d %s%s", status, e.Error, desc)
+}
+
+// codeApprovalRefused is the node's error code for a refused login
+// approval (login.CodeApprovalRefused).
+const codeApprovalRefused = "approval_refused"
+
+// truncate cuts s to at most n bytes, on a rune boundary.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "…"
 }

@@ -2,7 +2,9 @@ package wallet
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,14 +27,24 @@ var (
 	// ErrInvalidArgument: an argument the wallet refuses (an empty name,
 	// an unknown claim, a malformed credential).
 	ErrInvalidArgument = errors.New("wallet: invalid argument")
+	// ErrNoBindingCredential: a PIN check needs the device-binding
+	// credential from enrollment, which the wallet does not have (restore
+	// it with SetBindingCredential).
+	ErrNoBindingCredential = errors.New("wallet: no device-binding credential (needed for a PIN check)")
+	// ErrApprovalRefused: the node refused a login approval (a wrong PIN,
+	// a level the binding does not reach, an answered session); the
+	// error's text carries the node's description.
+	ErrApprovalRefused = errors.New("wallet: the node refused the login approval")
 )
 
 // Holder is a holder's wallet for one node: a device key in a KeyStore,
 // and once enrolled the device binding (the holder copy the node issued)
-// and the identity credential. (It is not named Wallet: gobind puts the
+// and the identity credential, and the device-binding credential its PIN
+// checks present. (It is not named Wallet: gobind puts the
 // package's functions in a Java class named after the package,
 // wallet.Wallet.) Its state to persist is Binding,
-// IdentityCredential and Counter (restore with Restore). Safe for
+// IdentityCredential and Counter (restore with Restore), and
+// BindingCredential (restore with SetBindingCredential). Safe for
 // concurrent use.
 type Holder struct {
 	node  string
@@ -43,10 +55,13 @@ type Holder struct {
 	binding    []byte
 	region     string
 	credential string
-	counter    int64
-	now        func() time.Time
-	rand       io.Reader
-	client     *http.Client
+	// bindingCredential is the device-binding vc+jwt (with the sealed PIN
+	// verifier) that PIN checks present.
+	bindingCredential string
+	counter           int64
+	now               func() time.Time
+	rand              io.Reader
+	client            *http.Client
 }
 
 // NewHolder returns a wallet for the node at base URL node whose device
@@ -123,18 +138,89 @@ func (w *Holder) EnrollmentRequest(number, name, pin, attestation string) ([]byt
 
 // AcceptEnrollment reads the node's enrollment answer (the JSON of a 201
 // from POST /v1/enrollments) and keeps its QR binding, which must be bound
-// to this device key, and its identity credential.
+// to this device key, its identity credential and its device-binding
+// credential (for PIN checks; it must be bound to this device key too).
 func (w *Holder) AcceptEnrollment(response []byte) error {
 	var r struct {
 		QRBinding          []byte `json:"qr_binding"`
 		IdentityCredential struct {
 			Credential string `json:"credential"`
 		} `json:"identity_credential"`
+		BindingCredential struct {
+			Credential string `json:"credential"`
+		} `json:"binding_credential"`
 	}
 	if err := json.Unmarshal(response, &r); err != nil {
 		return fmt.Errorf("%w: enrollment answer: %v", ErrInvalidArgument, err)
 	}
-	return w.Restore(r.QRBinding, r.IdentityCredential.Credential, 0)
+	if err := w.Restore(r.QRBinding, r.IdentityCredential.Credential, 0); err != nil {
+		return err
+	}
+	if r.BindingCredential.Credential == "" {
+		w.mu.Lock()
+		w.bindingCredential = ""
+		w.mu.Unlock()
+		return nil
+	}
+	return w.SetBindingCredential(r.BindingCredential.Credential)
+}
+
+// SetBindingCredential sets the device-binding credential (the vc+jwt
+// binding_credential.credential of the enrollment answer, which
+// AcceptEnrollment keeps) after a restart: the PIN checks of L3/L4 login
+// approvals present it. Its cnf.jwk must be this device key. The wallet
+// does not verify the node's signature (the node does, at each check).
+func (w *Holder) SetBindingCredential(credential string) error {
+	s, err := newStoreSigner(w.keys, w.alias)
+	if err != nil {
+		return err
+	}
+	if err := checkBindingCredential(credential, s.pub); err != nil {
+		return err
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.bindingCredential = credential
+	return nil
+}
+
+// BindingCredential returns the device-binding credential ("" when the
+// wallet has none), to persist.
+func (w *Holder) BindingCredential() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.bindingCredential
+}
+
+// checkBindingCredential checks that a vc+jwt's subject is bound to
+// device (cnf.jwk); it does not check the signature.
+func checkBindingCredential(token string, device crypto.PublicKey) error {
+	parts := strings.Split(token, ".")
+	if len(token) > 64<<10 || len(parts) != 3 {
+		return fmt.Errorf("%w: the binding credential is not a compact JWS", ErrInvalidArgument)
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return fmt.Errorf("%w: binding credential payload: %v", ErrInvalidArgument, err)
+	}
+	var p struct {
+		Subject struct {
+			Cnf struct {
+				JWK *gm.JWK `json:"jwk"`
+			} `json:"cnf"`
+		} `json:"credentialSubject"`
+	}
+	if err := json.Unmarshal(raw, &p); err != nil || p.Subject.Cnf.JWK == nil {
+		return fmt.Errorf("%w: the binding credential has no credentialSubject.cnf.jwk", ErrInvalidArgument)
+	}
+	pub, err := p.Subject.Cnf.JWK.PublicKey()
+	if err != nil {
+		return fmt.Errorf("%w: binding credential cnf.jwk: %v", ErrInvalidArgument, err)
+	}
+	if k, ok := pub.(interface{ Equal(crypto.PublicKey) bool }); !ok || !k.Equal(device) {
+		return fmt.Errorf("%w: the binding credential is bound to another device key", ErrInvalidArgument)
+	}
+	return nil
 }
 
 // Restore sets the wallet's persisted state: the holder copy of its

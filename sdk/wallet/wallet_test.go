@@ -2,6 +2,7 @@ package wallet_test
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/sdk/wallet"
 )
@@ -250,7 +252,7 @@ func TestLoginApproval(t *testing.T) {
 		t.Fatal(err)
 	}
 	challenge := "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8" // base64url of 0..31
-	body, err := w.LoginApproval(challenge, "age_over_18")
+	body, err := w.LoginApproval(challenge, "age_over_18", "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -268,8 +270,98 @@ func TestLoginApproval(t *testing.T) {
 		t.Errorf("approval does not verify: %v", err)
 	}
 	for _, bad := range []string{"", "not base64!", "AAEC"} {
-		if _, err := w.LoginApproval(bad, ""); !errors.Is(err, wallet.ErrInvalidArgument) {
+		if _, err := w.LoginApproval(bad, "", ""); !errors.Is(err, wallet.ErrInvalidArgument) {
 			t.Errorf("challenge %q: %v", bad, err)
 		}
+	}
+}
+
+// bindingCredentialFor is a stand-in for the node's device-binding
+// credential: a compact JWS whose credentialSubject.cnf.jwk is jwkJSON
+// (the wallet does not check the node's signature; the node does).
+func bindingCredentialFor(t *testing.T, jwkJSON string) string {
+	t.Helper()
+	var jwk map[string]any
+	if err := json.Unmarshal([]byte(jwkJSON), &jwk); err != nil {
+		t.Fatal(err)
+	}
+	payload, _ := json.Marshal(map[string]any{"type": []string{"VerifiableCredential", "DeviceBindingCredential"},
+		"credentialSubject": map[string]any{"id": "urn:trustid:subject:00", "cnf": map[string]any{"jwk": jwk}}})
+	enc := base64.RawURLEncoding.EncodeToString
+	return enc([]byte(`{"alg":"SM2","typ":"vc+jwt"}`)) + "." + enc(payload) + "." + enc(make([]byte, 64))
+}
+
+// TestLoginApprovalWithPIN: with a PIN, the approval carries the node's
+// PIN check (docs/login.md): the binding credential kept from enrollment,
+// a fresh device proof for the node signed by the device key, and the
+// PIN; malformed PINs, a wallet without a binding credential and a
+// credential bound to another device are refused before anything is sent.
+func TestLoginApprovalWithPIN(t *testing.T) {
+	w, keys := newWallet(t)
+	if err := w.Restore(issueBinding(w), "", 0); err != nil {
+		t.Fatal(err)
+	}
+	challenge := "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+	if _, err := w.LoginApproval(challenge, "", "135790"); !errors.Is(err, wallet.ErrNoBindingCredential) {
+		t.Errorf("PIN without a binding credential: %v", err)
+	}
+	other, _ := newWallet(t)
+	otherJWK, _ := other.DeviceKeyJWK()
+	if err := w.SetBindingCredential(bindingCredentialFor(t, otherJWK)); !errors.Is(err, wallet.ErrInvalidArgument) {
+		t.Errorf("a binding credential of another device: %v", err)
+	}
+	for _, bad := range []string{"", "a.b", "x.eyJ9.y"} {
+		if err := w.SetBindingCredential(bad); !errors.Is(err, wallet.ErrInvalidArgument) {
+			t.Errorf("binding credential %q: %v", bad, err)
+		}
+	}
+	jwkJSON, _ := w.DeviceKeyJWK()
+	cred := bindingCredentialFor(t, jwkJSON)
+	if err := w.SetBindingCredential(cred); err != nil {
+		t.Fatal(err)
+	}
+	if w.BindingCredential() != cred {
+		t.Error("BindingCredential does not return what was set")
+	}
+	for _, bad := range []string{"12345", "1234567", "12345a", "１２３４５６"} {
+		if _, err := w.LoginApproval(challenge, "", bad); !errors.Is(err, wallet.ErrInvalidArgument) {
+			t.Errorf("PIN %q: %v", bad, err)
+		}
+	}
+	body, err := w.LoginApproval(challenge, "age_over_18", "135790")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var approval struct {
+		Request  qrcode.HolderRequest `json:"request"`
+		PINCheck struct {
+			BindingCredential string `json:"binding_credential"`
+			DeviceProof       string `json:"device_proof"`
+			PIN               string `json:"pin"`
+		} `json:"pin_check"`
+	}
+	if err := json.Unmarshal(body, &approval); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := verifier(nil).VerifyHolderRequest(context.Background(), &approval.Request, "310000", time.Now(), time.Minute); err != nil {
+		t.Errorf("approval does not verify: %v", err)
+	}
+	pc := approval.PINCheck
+	if pc.BindingCredential != cred || pc.PIN != "135790" {
+		t.Errorf("pin_check: %+v", pc)
+	}
+	pubRaw, _ := keys.PublicKey("device")
+	pub, _ := gm.ParsePublicKeyBytes(pubRaw)
+	if _, err := holder.CheckDeviceProof("https://sh.trustid.example", pub, pc.DeviceProof, time.Now()); err != nil {
+		t.Errorf("device proof: %v", err)
+	}
+	again, _ := w.LoginApproval(challenge, "", "135790")
+	if strings.Contains(string(again), pc.DeviceProof) {
+		t.Error("the device proof was reused (the node spends it)")
+	}
+	// Without a PIN: no pin_check, as before.
+	body, _ = w.LoginApproval(challenge, "", "")
+	if strings.Contains(string(body), "pin_check") {
+		t.Errorf("an approval without a PIN carries a PIN check: %s", body)
 	}
 }

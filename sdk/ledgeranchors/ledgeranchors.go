@@ -1,0 +1,116 @@
+// Package ledgeranchors gives the relying-party SDK the status-list heads
+// anchored on the consortium ledger, for relying parties that have a
+// ledger connection (a Fabric peer of the consortium through
+// ledger/fabric, or an embedded replica): Start follows the chain with a
+// ledger.View (the registry and every region's heads, kept current by the
+// chain's events and a periodic reconcile), and the *Anchors it returns is
+// an sdk.StatusAnchors to set as sdk.Nodes.Anchors, so that every status
+// list the SDK fetches from a node is checked against the digest its
+// region anchored.
+//
+// It is a separate, opt-in package because it links the ledger client
+// (package ledger, which also holds the node's outbox and so links bbolt):
+// the packages sdk and sdk/wallet link no ledger and no server module
+// (internal/layering checks it), and a relying party without a ledger
+// connection does not pay for one. It links no backend either: the
+// relying party opens the ledger.Ledger it has (ledger/fabric or
+// ledger/embedded) and passes it in.
+package ledgeranchors
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/sdk"
+)
+
+// Options configures Start. Zero values: the whole registry and every
+// region's heads are read again every minute, warnings are discarded.
+type Options struct {
+	// Reconcile is how often the view reads everything again, in case an
+	// event was missed (default 1 min).
+	Reconcile time.Duration
+	// Logger receives a warning each time the view loses the ledger.
+	Logger *slog.Logger
+}
+
+// Anchors is the ledger's status-list heads and registry, followed in the
+// background from Start until Close. Lookups answer from memory and never
+// wait for the chain; while the ledger cannot be reached they answer from
+// the last refresh (Health says since when). Safe for concurrent use.
+type Anchors struct {
+	view   *ledger.View
+	cancel context.CancelFunc
+	done   chan struct{}
+	once   sync.Once
+}
+
+var _ sdk.StatusAnchors = (*Anchors)(nil)
+
+// ErrNotReady is returned by Start when ctx ends before the view has
+// loaded the ledger once.
+var ErrNotReady = errors.New("ledgeranchors: the ledger was not loaded in time")
+
+// Start follows l and returns once the registry and the heads have been
+// loaded, or ErrNotReady (wrapping the last error of the ledger, if any)
+// when ctx ends first; then nothing keeps running. l stays the caller's:
+// close it after Close.
+func Start(ctx context.Context, l ledger.Ledger, opts Options) (*Anchors, error) {
+	if l == nil {
+		return nil, errors.New("ledgeranchors: Start needs a ledger")
+	}
+	view := ledger.NewView(l, ledger.ViewOptions{Reconcile: opts.Reconcile, Logger: opts.Logger})
+	runCtx, cancel := context.WithCancel(context.Background())
+	a := &Anchors{view: view, cancel: cancel, done: make(chan struct{})}
+	go func() {
+		defer close(a.done)
+		view.Run(runCtx)
+	}()
+	tick := time.NewTicker(10 * time.Millisecond)
+	defer tick.Stop()
+	for !view.Ready() {
+		select {
+		case <-ctx.Done():
+			a.Close()
+			if err := view.Health().LastError; err != nil {
+				return nil, errors.Join(ErrNotReady, err)
+			}
+			return nil, errors.Join(ErrNotReady, ctx.Err())
+		case <-tick.C:
+		}
+	}
+	return a, nil
+}
+
+// Close stops following the ledger and waits until the view has stopped.
+// Lookups keep answering from the last state.
+func (a *Anchors) Close() error {
+	a.once.Do(func() {
+		a.cancel()
+		<-a.done
+	})
+	return nil
+}
+
+// Health reports how current the heads are.
+func (a *Anchors) Health() ledger.ViewHealth { return a.view.Health() }
+
+// IssuerRegion implements sdk.StatusAnchors: the active region whose
+// registry record names issuer (a node's DID or base URL).
+func (a *Anchors) IssuerRegion(issuer string) (string, bool) { return a.view.IssuerRegion(issuer) }
+
+// StatusHead implements sdk.StatusAnchors.
+func (a *Anchors) StatusHead(region, list string) (chaincode.StatusHead, bool) {
+	return a.view.StatusHead(region, list)
+}
+
+// CheckList implements sdk.StatusAnchors: nil when chaincode.ListDigest
+// of encoded is the digest of region's head for list.
+func (a *Anchors) CheckList(region, list string, encoded []byte) (chaincode.StatusHead, error) {
+	return a.view.CheckList(region, list, encoded)
+}
