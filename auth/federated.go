@@ -80,6 +80,8 @@ func (s *Service) parseForeign(token string) (*validToken, error) {
 		return nil, err
 	}
 	v.region = region
+	// Its own namespace: another region chooses its jti values.
+	v.revoked = "access-token-revoked:region:" + region + ":" + claims.ID
 	return v, nil
 }
 

@@ -3,9 +3,16 @@
 // verifying keys (with their key states) and the relying parties a
 // region's node may ask for, and the access tokens of other regions
 // (Tokens, for package auth). It reads a local view of the registry
-// (*ledger.View), so nothing here calls another region or waits for the
+// (*ledger.View), so none of that calls another region or waits for the
 // chain; a region suspended in the registry is refused as soon as the
 // view has its change.
+//
+// Two things must come from the other region's node, and are fetched
+// from its endpoint in the registry only: its QR status lists (QRStatus,
+// checked against the heads anchored on the ledger and cached, so they
+// keep answering while that node is down), and whether it revoked one of
+// its access tokens (Introspector, node to node with this region's
+// signed assertion).
 package federation
 
 import (
@@ -21,6 +28,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
@@ -299,6 +307,16 @@ var reasons = []struct {
 	{ErrForeignParty, "foreign_party"},
 	{ErrPartyDisabled, "party_disabled"},
 	{ErrSectorNotHeld, "sector_not_held"},
+	{redeem.ErrAssertionReplayed, "assertion_replayed"},
+	{qrcode.ErrPeerAuth, "assertion_invalid"},
+	{auth.ErrNotIssuedHere, "token_not_issued_here"},
+	{ErrPeerUnavailable, "peer_unavailable"},
+	{ErrNoStatusList, "status_list_unknown"},
+	{credentials.ErrStatusListChanged, "status_list_changed"},
+	{credentials.ErrStatusListForged, "status_list_forged"},
+	{credentials.ErrStatusListStale, "status_list_stale"},
+	{credentials.ErrStatusListUnanchored, "status_list_unanchored"},
+	{credentials.ErrStatusUnavailable, "status_unavailable"},
 }
 
 // Reason is a short, fixed name of a refusal (a metric label): one per
