@@ -24,7 +24,6 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/chaincode"
@@ -76,8 +75,15 @@ type Keys struct {
 	// It must not block.
 	OnRefuse func(error)
 
-	parsed  sync.Map // region + kid + JWK coordinates → crypto.PublicKey
-	nparsed atomic.Int64
+	mu     sync.RWMutex
+	parsed map[parsedKey]crypto.PublicKey
+}
+
+// parsedKey names a parsed registry key: its region, kid and JWK
+// coordinates (a key re-registered under the same kid is parsed again).
+// A struct, so a lookup builds no string.
+type parsedKey struct {
+	region, kid, kty, crv, x, y string
 }
 
 // maxParsed bounds the parsed-key cache; past it keys are parsed on each
@@ -126,9 +132,12 @@ func (k *Keys) usable(region string, rk chaincode.RegistryKey) (crypto.PublicKey
 	if rk.State != chaincode.KeyActive && rk.State != chaincode.KeyRetiring {
 		return nil, "", fmt.Errorf("%w: %s key is %s", ErrKeyNotValid, region, rk.State)
 	}
-	ck := region + "\x00" + rk.Kid + "\x00" + rk.JWK.Kty + rk.JWK.Crv + rk.JWK.X + "." + rk.JWK.Y
-	if pub, ok := k.parsed.Load(ck); ok {
-		return pub.(crypto.PublicKey), rk.Alg, nil
+	ck := parsedKey{region, rk.Kid, rk.JWK.Kty, rk.JWK.Crv, rk.JWK.X, rk.JWK.Y}
+	k.mu.RLock()
+	pub, ok := k.parsed[ck]
+	k.mu.RUnlock()
+	if ok {
+		return pub, rk.Alg, nil
 	}
 	// Normalized once: an SM2 key then carries its precomputed Z value,
 	// so verifications with it cost what the node's own keys do.
@@ -139,9 +148,14 @@ func (k *Keys) usable(region string, rk chaincode.RegistryKey) (crypto.PublicKey
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %s: %v", ErrUnknownKey, region, err)
 	}
-	if k.nparsed.Add(1) <= maxParsed {
-		k.parsed.Store(ck, pub)
+	k.mu.Lock()
+	if k.parsed == nil {
+		k.parsed = map[parsedKey]crypto.PublicKey{}
 	}
+	if len(k.parsed) < maxParsed {
+		k.parsed[ck] = pub
+	}
+	k.mu.Unlock()
 	return pub, rk.Alg, nil
 }
 
