@@ -11,9 +11,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/login"
+	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
 // Error codes of OAuth 2.0 (RFC 6749 §5.2, RFC 6750 §3.1, RFC 7591 §3.2.2).
@@ -85,7 +88,22 @@ type OAuthConfig struct {
 	ClientLimit RateLimit
 	// MaxForm bounds a form body in bytes; zero means 16 KiB.
 	MaxForm int64
+	// Peers, when set, authenticates other regions' nodes (node
+	// assertions) at POST /oauth2/peer/introspect, where they ask about
+	// this node's tokens (auth.Service.IntrospectForPeer); nil mounts no
+	// such route.
+	Peers redeem.PeerAuthenticator
+	// PeerLimit applies per source address to POST /oauth2/peer/introspect.
+	PeerLimit RateLimit
+	// OnPeerRefuse, if set, is told of every peer introspection refused
+	// for the token asked about (metrics); a refused assertion is the
+	// authenticator's to report. It must not block.
+	OnPeerRefuse func(error)
 }
+
+// DefaultPeerIntrospectLimit: 3000 a minute per address (one node asks
+// for all the relying parties of its region), as peer redemptions.
+var DefaultPeerIntrospectLimit = RateLimit{Limit: 3000, Window: time.Minute}
 
 // MountOAuth adds the OAuth 2.0 endpoints and installs the Bearer token
 // authorizer for protected routes:
@@ -93,6 +111,7 @@ type OAuthConfig struct {
 //	POST /oauth2/token                          client credentials (RFC 6749 §4.4, RFC 7523)
 //	POST /oauth2/introspect                     RFC 7662
 //	POST /oauth2/revoke                         RFC 7009
+//	POST /oauth2/peer/introspect                other regions' nodes (with Peers)
 //	GET  /.well-known/oauth-authorization-server RFC 8414
 //	GET  /.well-known/openid-configuration      its token-related members
 //	GET  /.well-known/jwks.json                 the node's active and retiring keys
@@ -112,6 +131,11 @@ func (s *Server) MountOAuth(cfg OAuthConfig) error {
 	s.handle("POST "+auth.TokenPath, byAddr(o.token))
 	s.handle("POST "+auth.IntrospectionPath, byAddr(o.introspect))
 	s.handle("POST "+auth.RevocationPath, byAddr(o.revoke))
+	if cfg.Peers != nil {
+		cfg.PeerLimit.Name = "oauth-peer-addr"
+		o.cfg.PeerLimit = cfg.PeerLimit
+		s.handle("POST "+auth.PeerIntrospectionPath, s.rateLimit(cfg.Limiter, cfg.PeerLimit, ClientAddress, http.HandlerFunc(o.peerIntrospect)))
+	}
 	s.handle("GET /.well-known/oauth-authorization-server", http.HandlerFunc(o.openIDConfiguration))
 	s.handle("GET /.well-known/openid-configuration", http.HandlerFunc(o.openIDConfiguration))
 	s.handleFunc("GET "+auth.JWKSPath, o.jwks)
@@ -304,6 +328,39 @@ func (o *oauth) revoke(w http.ResponseWriter, r *http.Request) {
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusOK)
+}
+
+// peerIntrospect answers another region's node about a token of this
+// node: the caller's region is the one whose registered key signed the
+// node assertion covering the body ({"token": ...}).
+func (o *oauth) peerIntrospect(w http.ResponseWriter, r *http.Request) {
+	region, err := o.cfg.Peers.AuthenticatePeer(r)
+	if errors.Is(err, qrcode.ErrPeerAuth) {
+		err = &Error{Status: http.StatusUnauthorized, Code: CodeInvalidClient, Message: "node authentication failed", Err: err}
+	}
+	if err != nil {
+		o.fail(w, r, err, false)
+		return
+	}
+	var req auth.PeerIntrospectRequest
+	if err := decodeBody(r, redeem.MaxPeerBody, &req, invalidRequest, "with token"); err != nil {
+		o.fail(w, r, err, false)
+		return
+	}
+	if req.Token == "" {
+		o.fail(w, r, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "token is missing"}, false)
+		return
+	}
+	res, err := o.svc.IntrospectForPeer(r.Context(), region, req.Token)
+	if err != nil {
+		if o.cfg.OnPeerRefuse != nil && !errors.Is(err, auth.ErrUnavailable) {
+			o.cfg.OnPeerRefuse(err)
+		}
+		o.fail(w, r, err, false)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSON(w, res)
 }
 
 func needToken(form map[string]string) error {

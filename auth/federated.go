@@ -80,6 +80,8 @@ func (s *Service) parseForeign(token string) (*validToken, error) {
 		return nil, err
 	}
 	v.region = region
+	// Its own namespace: another region chooses its jti values.
+	v.revoked = "access-token-revoked:region:" + region + ":" + claims.ID
 	return v, nil
 }
 
@@ -99,9 +101,13 @@ func (s *Service) checkForeign(v *validToken) ([]string, error) {
 	case !active:
 		return nil, fail(ErrInvalidToken, "the token's client is suspended")
 	}
+	allowed := func(sc string) bool { return slices.Contains(scopes, sc) && slices.Contains(FederatedScopes, sc) }
+	if !slices.ContainsFunc(v.scopes, func(sc string) bool { return !allowed(sc) }) {
+		return v.scopes, nil // shared, as Principal.Scopes says
+	}
 	out := make([]string, 0, len(v.scopes))
 	for _, sc := range v.scopes {
-		if slices.Contains(scopes, sc) && slices.Contains(FederatedScopes, sc) {
+		if allowed(sc) {
 			out = append(out, sc)
 		}
 	}

@@ -112,6 +112,10 @@ type Config struct {
 	// registry alone, and lets clients ask (RFC 8707 resource) for tokens
 	// another region accepts. Nil: this node's own tokens only.
 	Federation Federation
+	// Peers, when set with Federation, lets Introspect answer for another
+	// region's token by asking its node (node to node); nil: such a token
+	// introspects as inactive.
+	Peers PeerIntrospector
 }
 
 // Service issues, validates, introspects and revokes access tokens, and
@@ -130,6 +134,7 @@ type Service struct {
 	tokenParser     *jwt.Parser // access tokens: AccessTokenAlgorithms
 	foreignParser   *jwt.Parser // other regions' access tokens: AccessTokenAlgorithms, aud this node
 	fed             Federation
+	peers           PeerIntrospector
 	assertionParser *jwt.Parser // client assertions: SM2, ES256
 
 	nodeKeys   atomic.Pointer[nodeKeySet]
@@ -236,7 +241,7 @@ func New(cfg Config) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	s.fed = cfg.Federation
+	s.fed, s.peers = cfg.Federation, cfg.Peers
 	s.foreignParser, err = gm.NewJWTParser(AccessTokenAlgorithms, append(common, jwt.WithAudience(s.issuer))...)
 	if err != nil {
 		return nil, err

@@ -52,6 +52,9 @@ type validToken struct {
 	// region is the issuing region of another region's token (see
 	// Federation), empty for this node's own.
 	region string
+	// iss and aud are the token's issuer and audiences.
+	iss string
+	aud []string
 }
 
 // Authorize validates the Bearer access token for a request to a route
@@ -81,6 +84,17 @@ func (s *Service) Authorize(ctx context.Context, token, scope string) (Principal
 		scopes, err := s.checkForeign(v)
 		if err != nil {
 			return Principal{}, err
+		}
+		// A revocation at the issuing region that this node learned by
+		// introspecting the token there (Introspect); otherwise its
+		// revocation reaches this node at the token's expiry.
+		if n := now.UnixNano(); n >= v.recheck.Load() {
+			if err := s.checkRevoked(ctx, v.revoked); err != nil {
+				return Principal{}, err
+			}
+			if s.recheck > 0 {
+				v.recheck.Store(n + int64(s.recheck))
+			}
 		}
 		if !slices.Contains(scopes, scope) {
 			return Principal{}, &Error{Kind: ErrInsufficientScope, Description: "the token lacks scope " + scope}
@@ -237,6 +251,7 @@ func newValidToken(claims *accessClaims, kid string, leeway time.Duration) (*val
 	return &validToken{
 		clientID: claims.ClientID, scopes: scopes, scope: claims.Scope, jti: claims.ID, revoked: revokedKey(claims.ID), kid: kid,
 		iat: claims.IssuedAt.d.Time, exp: exp, until: exp.Add(leeway).UnixNano(),
+		iss: claims.Issuer, aud: slices.Clone([]string(claims.Audience)),
 	}, nil
 }
 
@@ -260,14 +275,27 @@ type Introspection struct {
 // expired, revoked, another client's) is {"active": false}, so the answer
 // does not tell why. Only a failing dependency is an error
 // (ErrUnavailable).
+//
+// Another region's token (one that names this node as an audience and
+// verifies from the trust registry) is introspected at its issuing node,
+// node to node (Config.Peers), once it passes every offline check: that
+// node alone knows whether it revoked the token. Its answer is reduced to
+// what this node checked itself (the token's own claims, the scopes the
+// registry lets it carry here); when it cannot be had the error matches
+// ErrUnavailable, never "inactive". A token the issuing node reports
+// inactive is remembered as revoked here until it expires, so the
+// node's protected routes refuse it too.
 func (s *Service) Introspect(ctx context.Context, caller Client, token string) (Introspection, error) {
 	now := s.now()
 	v, err := s.validate(now, token)
-	if err != nil || v.region != "" { // another region's token: its node answers
+	if err != nil {
 		return Introspection{}, nil
 	}
 	if v.clientID != caller.ID && !caller.HasScope(ScopeRegistryAdmin) {
 		return Introspection{}, nil
+	}
+	if v.region != "" {
+		return s.introspectForeign(ctx, now, v, token)
 	}
 	c, err := s.clients.Get(ctx, v.clientID)
 	if errors.Is(err, ErrClientNotFound) || (err == nil && c.Disabled) {
@@ -314,4 +342,130 @@ func (s *Service) Revoke(ctx context.Context, caller Client, token string) error
 		s.cache.remove(tokenHash(token))
 	}
 	return nil
+}
+
+// introspectForeign introspects another region's token v at its node.
+func (s *Service) introspectForeign(ctx context.Context, now time.Time, v *validToken, token string) (Introspection, error) {
+	if s.peers == nil {
+		return Introspection{}, nil
+	}
+	scopes, err := s.checkForeign(v)
+	if err != nil {
+		return Introspection{}, nil
+	}
+	if err := s.checkRevoked(ctx, v.revoked); err != nil {
+		if errors.Is(err, ErrInvalidToken) {
+			return Introspection{}, nil
+		}
+		return Introspection{}, err
+	}
+	ans, err := s.peers.IntrospectAt(ctx, v.region, token)
+	if err != nil {
+		return Introspection{}, failWith(ErrUnavailable, err, "the token's issuing region cannot answer now")
+	}
+	if ans.Active && (ans.Jti != v.jti || ans.ClientID != v.clientID) {
+		return Introspection{}, failWith(ErrUnavailable, ErrPeerAnswer, "the token's issuing region answered for another token")
+	}
+	if !ans.Active {
+		// Remember the issuing region's answer until the token expires.
+		ttl := max(time.Duration(v.until-now.UnixNano()), time.Second)
+		if err := s.store.Set(ctx, v.revoked, []byte{1}, ttl); err != nil {
+			return Introspection{}, failWith(ErrUnavailable, err, "revocation list unavailable")
+		}
+		if s.cache != nil {
+			s.cache.remove(tokenHash(token))
+		}
+		return Introspection{}, nil
+	}
+	granted := strings.Split(ans.Scope, " ")
+	scopes = slices.DeleteFunc(slices.Clone(scopes), func(sc string) bool { return !slices.Contains(granted, sc) })
+	return Introspection{
+		Active: true, Scope: strings.Join(scopes, " "), ClientID: v.clientID, TokenType: "Bearer",
+		Exp: v.exp.Unix(), Iat: v.iat.Unix(), Sub: v.clientID, Aud: s.issuer, Iss: v.iss, Jti: v.jti,
+	}, nil
+}
+
+// PeerIntrospectionPath is the route at which a node answers other
+// regions' nodes about its own access tokens (IntrospectForPeer).
+const PeerIntrospectionPath = "/oauth2/peer/introspect"
+
+// PeerIntrospectRequest is the JSON body of a node-to-node introspection
+// (PeerIntrospectionPath): the access token, and nothing else. The
+// calling region is the one whose registered key signed the node
+// assertion that covers this body.
+type PeerIntrospectRequest struct {
+	Token string `json:"token"`
+}
+
+// PeerIntrospector asks another region's node, node to node, whether an
+// access token it issued is active (federation.Introspector). The error
+// says the answer could not be had (the region unknown, suspended or
+// unreachable, a refusal, a malformed answer). Safe for concurrent use.
+type PeerIntrospector interface {
+	IntrospectAt(ctx context.Context, region, token string) (Introspection, error)
+}
+
+// Errors of node-to-node introspection, as causes of an *Error.
+var (
+	// ErrNotIssuedHere: a peer asked about a token this node did not issue.
+	ErrNotIssuedHere = errors.New("auth: the token was not issued by this node")
+	// ErrPeerAnswer: the issuing node's answer is not about the token asked.
+	ErrPeerAnswer = errors.New("auth: the issuing region's answer does not match the token")
+)
+
+// IntrospectForPeer answers the node of region (authenticated by the
+// caller, node to node) about token. The token must be one this node
+// issued (else an error matching ErrInvalidRequest and ErrNotIssuedHere);
+// it is active when it verifies, names region's node (its registered
+// endpoint, Federation) among its audiences, its client is registered and
+// enabled and it is not revoked. A token of this node not meant for region
+// is {"active": false}, as another client's is at Introspect, and so is an
+// invalid or expired one. Only a failing dependency is ErrUnavailable.
+func (s *Service) IntrospectForPeer(ctx context.Context, region, token string) (Introspection, error) {
+	if s.fed == nil {
+		return Introspection{}, fail(ErrInvalidRequest, "this node does not answer other regions")
+	}
+	if iss, ok := unverifiedIssuer(token); !ok || iss != s.issuer {
+		return Introspection{}, failWith(ErrInvalidRequest, ErrNotIssuedHere, "the token was not issued by this node")
+	}
+	v, err := s.validate(s.now(), token)
+	if err != nil {
+		return Introspection{}, nil
+	}
+	if v.region != "" {
+		return Introspection{}, failWith(ErrInvalidRequest, ErrNotIssuedHere, "the token was not issued by this node")
+	}
+	if !slices.ContainsFunc(v.aud, func(a string) bool { r, ok := s.fed.TokenRegion(a); return ok && r == region }) {
+		return Introspection{}, nil
+	}
+	c, err := s.clients.Get(ctx, v.clientID)
+	if errors.Is(err, ErrClientNotFound) || (err == nil && c.Disabled) {
+		return Introspection{}, nil
+	}
+	if err != nil {
+		return Introspection{}, failWith(ErrUnavailable, err, "client registry unavailable")
+	}
+	if err := s.checkRevoked(ctx, v.revoked); err != nil {
+		if errors.Is(err, ErrInvalidToken) {
+			return Introspection{}, nil
+		}
+		return Introspection{}, err
+	}
+	return Introspection{
+		Active: true, Scope: v.scope, ClientID: v.clientID, TokenType: "Bearer",
+		Exp: v.exp.Unix(), Iat: v.iat.Unix(), Sub: v.clientID, Iss: s.issuer, Jti: v.jti,
+	}, nil
+}
+
+// unverifiedIssuer reads a JWT's iss without verifying anything, to tell
+// a token of another issuer from an invalid one of this node.
+func unverifiedIssuer(token string) (string, bool) {
+	if token == "" || len(token) > maxTokenLen {
+		return "", false
+	}
+	var c jwt.RegisteredClaims
+	if _, _, err := jwt.NewParser().ParseUnverified(token, &c); err != nil {
+		return "", false
+	}
+	return c.Issuer, true
 }

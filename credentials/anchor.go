@@ -71,6 +71,10 @@ var (
 	// issuer is not an active region, the list is unknown, or the ledger
 	// has not reached the list's version in time).
 	ErrStatusListUnanchored = errors.New("credentials: status list is not anchored on the ledger")
+	// ErrStatusListChanged: a cached list's head on the ledger has moved
+	// (its issuer changed statuses since) and the new list cannot be
+	// fetched (StatusCheckerOptions.KeepAnchored).
+	ErrStatusListChanged = errors.New("credentials: status list changed on the ledger since it was cached and cannot be fetched")
 )
 
 // Served-list claims carrying the list's version.

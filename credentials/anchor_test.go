@@ -269,3 +269,74 @@ func FuzzCheckAnchored(f *testing.F) {
 		}
 	})
 }
+
+// TestKeepAnchoredStatusList: with KeepAnchored, a cached Token Status
+// List past its ttl keeps answering while its node cannot serve it, as
+// long as the head anchored on the ledger has not moved; once the node
+// anchored a change the checker cannot fetch, it fails closed with
+// ErrStatusListChanged; a forged list at the new head is still refused,
+// and the real one, fetched again, shows the revocation. Without
+// KeepAnchored the list past its ttl fails at once (the control).
+func TestKeepAnchoredStatusList(t *testing.T) {
+	ctx := context.Background()
+	var n *node
+	var tamper atomic.Pointer[tamperFunc]
+	srv := listServer(t, &n, &tamper)
+	client := fetchClientFor(t, srv)
+	n = newNode(t, srv.URL)
+	ch := openChain(t, t.TempDir(), false)
+	registerRegion(t, ch.l, anchorRegion, n.issuer.DID(), srv.URL, n.keys)
+	anchorShared(t, n, ch, srv.URL)
+	holder, _ := holderKey(t, gm.AlgES256)
+	hj, _ := gm.NewJWK(holder.Public(), "")
+	sd := mustIssue(t, n, identityRequest(t, n), issuer.IssueOptions{Format: issuer.FormatSDJWT, HolderKey: &hj})
+	tok := sd.Status[0]
+	uri := srv.URL + "/status/" + tok.ListID
+	ch.flush(t, tok.ListID)
+
+	_, src := remoteVerifier(t, n, client, ch.view)
+	keep := NewStatusCheckerWith(src, StatusCheckerOptions{TTL: time.Minute, Now: n.clock.Now, KeepAnchored: true})
+	plain := NewStatusCheckerWith(src, StatusCheckerOptions{TTL: time.Minute, Now: n.clock.Now})
+	for _, c := range []*StatusChecker{keep, plain} {
+		if err := c.CheckToken(ctx, srv.URL, uri, tok.Index); err != nil {
+			t.Fatalf("first check: %v", err)
+		}
+	}
+	// The node down (it answers nothing usable), the lists past their ttl.
+	down := tamperFunc(func(string) (string, string, bool) { return "text/plain", "down", true })
+	tamper.Store(&down)
+	n.clock.Set(n.clock.Now().Add(10 * time.Minute))
+	if err := keep.CheckToken(ctx, srv.URL, uri, tok.Index); err != nil {
+		t.Errorf("node down, head unchanged: %v", err)
+	}
+	if err := plain.CheckToken(ctx, srv.URL, uri, tok.Index); !errors.Is(err, ErrStatusUnavailable) {
+		t.Errorf("control, without KeepAnchored: %v", err)
+	}
+
+	// The node revokes and anchors the change while it cannot be reached.
+	if err := n.issuer.SetStatus(ctx, sd.ID, issuer.ActionRevoke); err != nil {
+		t.Fatal(err)
+	}
+	ch.flush(t, tok.ListID)
+	if err := keep.CheckToken(ctx, srv.URL, uri, tok.Index); !errors.Is(err, ErrStatusListChanged) || !errors.Is(err, ErrStatusUnavailable) {
+		t.Errorf("head moved, node down: %v", err)
+	}
+	head, _ := ch.view.StatusHead(anchorRegion, tok.ListID)
+	snap, _ := ch.shared.Snapshot(ctx, tok.ListID)
+	forgedList := snap.Token
+	forgedList.Set(tok.Index, status.TokenValid)
+	forged := tamperFunc(func(path string) (string, string, bool) {
+		if !strings.HasPrefix(path, "/status/") {
+			return "", "", false
+		}
+		return MediaTypeStatusListJWT, mustSignTokenList(t, n, uri, head.Version, forgedList), true
+	})
+	tamper.Store(&forged)
+	if err := keep.CheckToken(ctx, srv.URL, uri, tok.Index); !errors.Is(err, ErrStatusListForged) {
+		t.Errorf("forged list at the new head: %v", err)
+	}
+	tamper.Store(nil)
+	if err := keep.CheckToken(ctx, srv.URL, uri, tok.Index); !errors.Is(err, ErrRevoked) {
+		t.Errorf("node back: %v", err)
+	}
+}

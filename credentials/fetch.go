@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"syscall"
@@ -43,6 +44,10 @@ type FetchOptions struct {
 	AllowHost func(host string) bool
 	// Timeout bounds one fetch (default DefaultFetchTimeout).
 	Timeout time.Duration
+	// LoopbackHTTP allows plain http to a loopback host (localhost,
+	// 127.0.0.0/8, ::1): nodes developed on one machine. Every other URL
+	// must be https. The host must still be allowed (AllowHost).
+	LoopbackHTTP bool
 }
 
 // AllowHosts returns an AllowHost function that permits exactly the
@@ -76,7 +81,11 @@ func NewFetchClient(base *http.Client, opts FetchOptions) (*http.Client, error) 
 	var tr *http.Transport
 	switch t := transportOf(base).(type) {
 	case nil:
-		tr = http.DefaultTransport.(*http.Transport).Clone()
+		if t, ok := http.DefaultTransport.(*http.Transport); ok {
+			tr = t.Clone()
+		} else { // replaced by the program (a test's recording transport)
+			tr = &http.Transport{ForceAttemptHTTP2: true, MaxIdleConns: 100, IdleConnTimeout: 90 * time.Second}
+		}
 	case *http.Transport:
 		if t.DialTLSContext != nil || t.DialTLS != nil {
 			return nil, errors.New("credentials: fetch client: the base transport dials TLS itself and cannot be guarded")
@@ -84,6 +93,7 @@ func NewFetchClient(base *http.Client, opts FetchOptions) (*http.Client, error) 
 		tr = t.Clone()
 	case *guardedTransport:
 		tr = t.base.Clone()
+		opts.LoopbackHTTP = opts.LoopbackHTTP || t.loopbackHTTP
 	default:
 		return nil, fmt.Errorf("credentials: fetch client: a %T transport cannot be guarded; give an *http.Transport", t)
 	}
@@ -99,7 +109,7 @@ func NewFetchClient(base *http.Client, opts FetchOptions) (*http.Client, error) 
 	if tr.TLSHandshakeTimeout <= 0 || tr.TLSHandshakeTimeout > timeout {
 		tr.TLSHandshakeTimeout = timeout
 	}
-	return &http.Client{Transport: &guardedTransport{base: tr}, CheckRedirect: refuseRedirect, Timeout: timeout}, nil
+	return &http.Client{Transport: &guardedTransport{base: tr, loopbackHTTP: opts.LoopbackHTTP}, CheckRedirect: refuseRedirect, Timeout: timeout}, nil
 }
 
 func transportOf(c *http.Client) http.RoundTripper {
@@ -110,13 +120,44 @@ func transportOf(c *http.Client) http.RoundTripper {
 }
 
 // guardedTransport marks a transport built by NewFetchClient.
-type guardedTransport struct{ base *http.Transport }
+type guardedTransport struct {
+	base         *http.Transport
+	loopbackHTTP bool
+}
 
 func (g *guardedTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	if r.URL.Scheme != "https" {
+	if r.URL.Scheme != "https" && !(g.loopbackHTTP && r.URL.Scheme == "http" && loopbackHost(r.URL.Hostname())) {
 		return nil, fmt.Errorf("%w: only https URLs are fetched", ErrResolve)
 	}
 	return g.base.RoundTrip(r)
+}
+
+// loopbackHost reports whether host (without port) is localhost or a
+// loopback address.
+func loopbackHost(host string) bool {
+	h := normalizeHost(host)
+	if h == "localhost" {
+		return true
+	}
+	ip, err := netip.ParseAddr(h)
+	return err == nil && ip.IsLoopback()
+}
+
+// schemeAllowed reports whether client may fetch rawURL: https, or http
+// to a loopback host with a client built with LoopbackHTTP.
+func schemeAllowed(client *http.Client, rawURL string) bool {
+	if strings.HasPrefix(rawURL, "https://") {
+		return true
+	}
+	if client == nil || !strings.HasPrefix(rawURL, "http://") {
+		return false
+	}
+	g, ok := client.Transport.(*guardedTransport)
+	if !ok || !g.loopbackHTTP {
+		return false
+	}
+	u, err := url.Parse(rawURL)
+	return err == nil && loopbackHost(u.Hostname())
 }
 
 var errRedirect = errors.New("credentials: redirects are not followed")

@@ -257,7 +257,7 @@ func (r *Resolver) fetch(ctx context.Context, docURL string, parse func([]byte) 
 // public addresses unless the client was built by NewFetchClient with an
 // AllowHost that permits the host.
 func httpGet(ctx context.Context, client *http.Client, rawURL, accept string) ([]byte, error) {
-	if !strings.HasPrefix(rawURL, "https://") {
+	if !schemeAllowed(client, rawURL) {
 		return nil, fmt.Errorf("%w: only https URLs are fetched (%s)", ErrResolve, truncate(rawURL))
 	}
 	client, err := fetchClient(client)

@@ -126,6 +126,7 @@ type StatusChecker struct {
 	now          func() time.Time
 	maxBytes     int64
 	fetchTimeout time.Duration
+	keepAnchored bool
 
 	mu      sync.Mutex
 	lists   map[string]*list.Element // url -> element holding a *cachedList
@@ -171,7 +172,19 @@ type StatusCheckerOptions struct {
 	// detached from any one caller's context (each caller still stops
 	// waiting when its own context ends).
 	FetchTimeout time.Duration
+	// KeepAnchored keeps using a list past its TTL while its source says
+	// it is still current (HTTPStatusSource with Anchors: the head
+	// anchored on the ledger has not moved since the list was checked)
+	// and fetching it again fails, so verification goes on while its
+	// issuer's node is down; the refetch is tried again after
+	// min(TTL, 30 s). Once the head has moved, a failed refetch fails the
+	// check with ErrStatusListChanged (and ErrStatusUnavailable).
+	KeepAnchored bool
 }
+
+// staleRetry is how long a list kept by KeepAnchored is used before the
+// next refetch.
+const staleRetry = 30 * time.Second
 
 // NewStatusChecker caches lists from source for at most ttl (default 5
 // minutes; a shorter ttl from the list wins). now is the clock. The other
@@ -195,7 +208,7 @@ func NewStatusCheckerWith(source StatusListSource, opts StatusCheckerOptions) *S
 		opts.FetchTimeout = 30 * time.Second
 	}
 	return &StatusChecker{source: source, ttl: opts.TTL, now: opts.Now, maxBytes: opts.MaxCacheBytes,
-		fetchTimeout: opts.FetchTimeout, lists: map[string]*list.Element{}, lru: list.New(), flights: map[string]*flight{}}
+		fetchTimeout: opts.FetchTimeout, keepAnchored: opts.KeepAnchored, lists: map[string]*list.Element{}, lru: list.New(), flights: map[string]*flight{}}
 }
 
 // CacheBytes returns the bytes of decoded lists the cache holds.
@@ -351,13 +364,42 @@ func (c *StatusChecker) bitstring(ctx context.Context, url, issuer string) (*cac
 	if l := c.cached(url, issuer); l != nil && l.bits != nil {
 		return l, nil
 	}
-	return c.fetch(ctx, "bitstring", url, issuer, func(ctx context.Context) (*cachedList, time.Duration, error) {
+	l, err := c.fetch(ctx, "bitstring", url, issuer, func(ctx context.Context) (*cachedList, time.Duration, error) {
 		bits, purpose, ttl, err := c.source.Bitstring(ctx, url, issuer)
 		if err != nil {
 			return nil, 0, err
 		}
 		return &cachedList{bits: bits, purpose: purpose}, ttl, nil
 	})
+	if err != nil {
+		return c.keep(url, issuer, false, err)
+	}
+	return l, nil
+}
+
+// keep answers a failed refetch of url (err) with KeepAnchored: the
+// cached list, past its ttl, while its source says it is still current;
+// else err, marked ErrStatusListChanged when a list was cached but its
+// head has moved since.
+func (c *StatusChecker) keep(url, issuer string, token bool, err error) (*cachedList, error) {
+	if !c.keepAnchored {
+		return nil, err
+	}
+	c.mu.Lock()
+	var l *cachedList
+	if e := c.lists[url]; e != nil {
+		l = e.Value.(*cachedList)
+	}
+	c.mu.Unlock()
+	if l == nil || l.issuer != issuer || (l.token != nil) != token {
+		return nil, err
+	}
+	if !sourceCurrent(c.source, url) {
+		return nil, fmt.Errorf("%w: %w", ErrStatusListChanged, err)
+	}
+	kept := *l
+	c.store(&kept, min(staleRetry, c.ttl))
+	return &kept, nil
 }
 
 // CheckToken checks an IETF Token Status List reference (the status claim
@@ -385,7 +427,9 @@ func (c *StatusChecker) CheckToken(ctx context.Context, issuer, uri string, idx 
 			return &cachedList{token: tl}, ttl, nil
 		})
 		if err != nil {
-			return err
+			if l, err = c.keep(uri, issuer, true, err); err != nil {
+				return err
+			}
 		}
 	}
 	v, err := l.token.Get(idx)

@@ -2,7 +2,6 @@ package enrollment
 
 import (
 	"context"
-	"encoding/hex"
 	"fmt"
 
 	vc "github.com/trustid-cn/trustid/credentials"
@@ -25,24 +24,21 @@ type StatusLists interface {
 // lookup; a clash fails closed). It implements qrcode.StatusChecker from
 // the store itself, so a revocation is seen at once. Safe for concurrent
 // use if Lists is.
+//
+// Remote, when set, answers for the lists of other regions
+// (federation.QRStatus: their published lists, checked against the heads
+// anchored on the ledger); without it another region's reference fails
+// closed.
 type ListStatus struct {
 	Region uint32
 	Lists  StatusLists
+	Remote qrcode.StatusChecker
 }
 
 var _ qrcode.StatusChecker = (*ListStatus)(nil)
 
-// listNumber is the QR list number of a list ID.
-func listNumber(id string) (uint32, bool) {
-	if len(id) != 16 {
-		return 0, false
-	}
-	b, err := hex.DecodeString(id[:8])
-	if err != nil {
-		return 0, false
-	}
-	return uint32(b[0])<<24 | uint32(b[1])<<16 | uint32(b[2])<<8 | uint32(b[3]), true
-}
+// listNumber is the QR list number of a list ID (qrcode.ListNumber).
+func listNumber(id string) (uint32, bool) { return qrcode.ListNumber(id) }
 
 // resolve finds the one list whose number is n.
 func (l *ListStatus) resolve(n uint32) (string, error) {
@@ -78,6 +74,9 @@ func (l *ListStatus) Ref(listID string, index int) (qrcode.StatusRef, error) {
 // credentials) is valid, revoked or suspended; a revocation entry (the
 // bindings of older enrollments) valid or revoked.
 func (l *ListStatus) Status(ctx context.Context, ref qrcode.StatusRef) (qrcode.Status, error) {
+	if ref.Region != l.Region && l.Remote != nil {
+		return l.Remote.Status(ctx, ref)
+	}
 	if ref.Region != l.Region {
 		return 0, fmt.Errorf("%w: region %d's lists are not held here", qrcode.ErrStatusUnavailable, ref.Region)
 	}

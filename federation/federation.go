@@ -3,9 +3,16 @@
 // verifying keys (with their key states) and the relying parties a
 // region's node may ask for, and the access tokens of other regions
 // (Tokens, for package auth). It reads a local view of the registry
-// (*ledger.View), so nothing here calls another region or waits for the
+// (*ledger.View), so none of that calls another region or waits for the
 // chain; a region suspended in the registry is refused as soon as the
 // view has its change.
+//
+// Two things must come from the other region's node, and are fetched
+// from its endpoint in the registry only: its QR status lists (QRStatus,
+// checked against the heads anchored on the ledger and cached, so they
+// keep answering while that node is down), and whether it revoked one of
+// its access tokens (Introspector, node to node with this region's
+// signed assertion).
 package federation
 
 import (
@@ -17,10 +24,10 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"sync/atomic"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
@@ -68,8 +75,15 @@ type Keys struct {
 	// It must not block.
 	OnRefuse func(error)
 
-	parsed  sync.Map // region + kid + JWK coordinates → crypto.PublicKey
-	nparsed atomic.Int64
+	mu     sync.RWMutex
+	parsed map[parsedKey]crypto.PublicKey
+}
+
+// parsedKey names a parsed registry key: its region, kid and JWK
+// coordinates (a key re-registered under the same kid is parsed again).
+// A struct, so a lookup builds no string.
+type parsedKey struct {
+	region, kid, kty, crv, x, y string
 }
 
 // maxParsed bounds the parsed-key cache; past it keys are parsed on each
@@ -118,9 +132,12 @@ func (k *Keys) usable(region string, rk chaincode.RegistryKey) (crypto.PublicKey
 	if rk.State != chaincode.KeyActive && rk.State != chaincode.KeyRetiring {
 		return nil, "", fmt.Errorf("%w: %s key is %s", ErrKeyNotValid, region, rk.State)
 	}
-	ck := region + "\x00" + rk.Kid + "\x00" + rk.JWK.Kty + rk.JWK.Crv + rk.JWK.X + "." + rk.JWK.Y
-	if pub, ok := k.parsed.Load(ck); ok {
-		return pub.(crypto.PublicKey), rk.Alg, nil
+	ck := parsedKey{region, rk.Kid, rk.JWK.Kty, rk.JWK.Crv, rk.JWK.X, rk.JWK.Y}
+	k.mu.RLock()
+	pub, ok := k.parsed[ck]
+	k.mu.RUnlock()
+	if ok {
+		return pub, rk.Alg, nil
 	}
 	// Normalized once: an SM2 key then carries its precomputed Z value,
 	// so verifications with it cost what the node's own keys do.
@@ -131,9 +148,14 @@ func (k *Keys) usable(region string, rk chaincode.RegistryKey) (crypto.PublicKey
 	if err != nil {
 		return nil, "", fmt.Errorf("%w: %s: %v", ErrUnknownKey, region, err)
 	}
-	if k.nparsed.Add(1) <= maxParsed {
-		k.parsed.Store(ck, pub)
+	k.mu.Lock()
+	if k.parsed == nil {
+		k.parsed = map[parsedKey]crypto.PublicKey{}
 	}
+	if len(k.parsed) < maxParsed {
+		k.parsed[ck] = pub
+	}
+	k.mu.Unlock()
 	return pub, rk.Alg, nil
 }
 
@@ -299,6 +321,16 @@ var reasons = []struct {
 	{ErrForeignParty, "foreign_party"},
 	{ErrPartyDisabled, "party_disabled"},
 	{ErrSectorNotHeld, "sector_not_held"},
+	{redeem.ErrAssertionReplayed, "assertion_replayed"},
+	{qrcode.ErrPeerAuth, "assertion_invalid"},
+	{auth.ErrNotIssuedHere, "token_not_issued_here"},
+	{ErrPeerUnavailable, "peer_unavailable"},
+	{ErrNoStatusList, "status_list_unknown"},
+	{credentials.ErrStatusListChanged, "status_list_changed"},
+	{credentials.ErrStatusListForged, "status_list_forged"},
+	{credentials.ErrStatusListStale, "status_list_stale"},
+	{credentials.ErrStatusListUnanchored, "status_list_unanchored"},
+	{credentials.ErrStatusUnavailable, "status_unavailable"},
 }
 
 // Reason is a short, fixed name of a refusal (a metric label): one per

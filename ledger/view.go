@@ -435,6 +435,21 @@ func (v *View) StatusHead(region, list string) (chaincode.StatusHead, bool) {
 	return h, ok
 }
 
+// StatusLists returns the IDs of the lists region anchored a head for,
+// sorted.
+func (v *View) StatusLists(region string) []string {
+	v.mu.RLock()
+	var ids []string
+	for k := range v.heads {
+		if k[0] == region {
+			ids = append(ids, k[1])
+		}
+	}
+	v.mu.RUnlock()
+	slices.Sort(ids)
+	return ids
+}
+
 // CheckList implements StatusHeads.
 func (v *View) CheckList(region, list string, encoded []byte) (chaincode.StatusHead, error) {
 	v.mu.RLock()

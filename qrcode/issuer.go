@@ -23,6 +23,33 @@ type StatusRef struct {
 	Index  uint32 // the entry in the list
 }
 
+// ListNumber is the QR list number of a node's status list ID (16 hex
+// digits, statuslist IDs): its first 32 bits. A node makes a StatusRef
+// only for a list whose number no other list of its region shares, and a
+// verifier resolves a number to the one list of the region that has it.
+func ListNumber(listID string) (uint32, bool) {
+	if len(listID) != 16 {
+		return 0, false
+	}
+	var n uint32
+	for i := 0; i < 8; i++ {
+		c := listID[i]
+		var d byte
+		switch {
+		case c >= '0' && c <= '9':
+			d = c - '0'
+		case c >= 'a' && c <= 'f':
+			d = c - 'a' + 10
+		case c >= 'A' && c <= 'F':
+			d = c - 'A' + 10
+		default:
+			return 0, false
+		}
+		n = n<<4 | uint32(d)
+	}
+	return n, true
+}
+
 // Size bounds of issued and decoded fields.
 const (
 	MinSubjectSize = 16

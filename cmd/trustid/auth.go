@@ -63,9 +63,13 @@ func mountAuth(cmd *cobra.Command) func(*api.Server, *node) error {
 			return errors.New("service authentication needs the ledger (the client registry is on it)")
 		}
 		clients := nl.Clients
+		peerIntro, peerAuth, err := peerIntrospectionOf(n, srv)
+		if err != nil {
+			return fmt.Errorf("service authentication: %w", err)
+		}
 		s, err := auth.New(auth.Config{
 			Issuer: n.issuer, Keys: n.keys, Clients: clients, Store: n.store,
-			TokenTTL: ttl, CacheSize: cacheSize, Federation: tokensOf(n, srv),
+			TokenTTL: ttl, CacheSize: cacheSize, Federation: tokensOf(n, srv), Peers: peerIntro,
 		})
 		if err != nil {
 			return fmt.Errorf("service authentication: %w", err)
@@ -73,7 +77,11 @@ func mountAuth(cmd *cobra.Command) func(*api.Server, *node) error {
 		// A registry event (a client disabled on any instance) makes every
 		// cached token check its client again.
 		nl.onRegistry(s.ClientsChanged)
-		if err := srv.MountOAuth(api.OAuthConfig{Auth: s, Limiter: n.store, AddrLimit: addrLimit, ClientLimit: clientLimit}); err != nil {
+		oc := api.OAuthConfig{Auth: s, Limiter: n.store, AddrLimit: addrLimit, ClientLimit: clientLimit}
+		if peerAuth != nil {
+			oc.Peers, oc.PeerLimit, oc.OnPeerRefuse = peerAuth, api.DefaultPeerIntrospectLimit, refusalsOf(n, srv)
+		}
+		if err := srv.MountOAuth(oc); err != nil {
 			return err
 		}
 		if err := srv.MountClients(api.ClientsConfig{Store: clients, Region: n.region, Sectors: sectorsOf(n)}); err != nil {

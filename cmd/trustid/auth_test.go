@@ -102,6 +102,10 @@ var publicRoutes = []string{
 	"POST /v1/qr",
 	"POST /v1/qr/peer/redeem",
 	"GET /v1/qr/static",
+	// Peer introspection: another region's node, authenticated by its
+	// node assertion (signed by its registered region key, single-use,
+	// body-bound), as at /v1/qr/peer/redeem; rate-limited.
+	"POST /oauth2/peer/introspect",
 	// PIN check: the holder's binding and device proof authenticate it.
 	"POST /v1/bindings/pin",
 	// OID4VP: the wallet fetches the signed request object and posts its

@@ -1,8 +1,12 @@
 package main
 
 import (
+	"bytes"
 	"context"
+	"crypto"
+	"crypto/rand"
 	"encoding/json"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -20,6 +24,8 @@ import (
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded"
+	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
 // TestTwoRegionNodes runs two real `trustid serve` nodes, regions 310000
@@ -196,4 +202,205 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 		}
 	}
 	t.Fatalf("timed out waiting for %s", what)
+}
+
+// TestTwoRegionStatusAndIntrospection runs two real nodes, A (310000) and
+// B (320000), over one embedded ledger, for what B must learn from A's
+// node: a static code and a device binding of A verify at B with their
+// status from A's published lists (checked against the heads A anchored),
+// and the binding is refused at B once A's revocation is anchored; B
+// introspects A's token at A node to node (active, then inactive once A
+// revoked it, and B's protected routes refuse it from then on); A refuses
+// a forged, a replayed and a suspended region's assertion, and a token
+// that is not its own; with A stopped, B still verifies the static code
+// from its cached list and answers introspection 503.
+func TestTwoRegionStatusAndIntrospection(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	ctx := context.Background()
+	shared := filepath.Join(t.TempDir(), "consortium.db")
+	start := func(region string) *authNode {
+		t.Helper()
+		dir, addr := t.TempDir(), freeAddr(t)
+		n := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr, "--region", region, "--ledger-file", shared)
+		return &authNode{t: t, dir: dir, base: n.Base, logs: n.Logs, node: n}
+	}
+	a := start("310000")
+	la, err := embedded.OpenShared(shared, embedded.Options{MSPID: chaincode.RegionMSP("310000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.Close()
+	ca := ledger.Client{L: la}
+	waitUntil(t, "A registered", func() bool {
+		r, err := ca.Region(ctx, "310000")
+		return err == nil && r.Status == chaincode.RegionActive
+	})
+	b := start("320000")
+	waitUntil(t, "B registered", func() bool { _, err := ca.Region(ctx, "320000"); return err == nil })
+	if err := ca.Vote(ctx, chaincode.ActionAdmit, "320000"); err != nil {
+		t.Fatal(err)
+	}
+
+	// A's enrolling client and a relying party of A.
+	f := &enrollFixture{authNode: a}
+	f.enrollTok = a.tokenFor("app-backend", a.addClientArgs("app-backend", auth.ScopeEnroll+","+auth.ScopeStatusWrite))
+	svcKey := a.addClientIn("svc-a", "310000", auth.ScopeQRRedeem)
+	tokenForB := func() string {
+		form := url.Values{"grant_type": {auth.GrantClientCredentials}, "scope": {auth.ScopeQRRedeem}, "resource": {b.base},
+			"client_assertion_type": {auth.AssertionType}, "client_assertion": {a.assertion("svc-a", svcKey)}}
+		code, m, _ := a.do("POST", auth.TokenPath, "", "application/x-www-form-urlencoded", form.Encode())
+		if code != 200 {
+			t.Fatalf("token for B: %d %v", code, m)
+		}
+		return m["access_token"].(string)
+	}
+
+	// A holder of A with a phone, and one without (a static code).
+	p := newPerson(t, "11010519900307123", "张三")
+	code, r, m := f.enroll(f.enrollBody(p, "", "", nil))
+	if code != 201 || len(r.QRBinding) == 0 {
+		t.Fatalf("enroll at A: %d %v", code, m)
+	}
+	copyStatic, _ := f.enrollStatic(t, newPerson(t, "31010419851201234", "李四"), "", false)
+	static := copyStatic.StaticCode.Code
+
+	// At B: the holder asks B's node for a code with A's binding (B checks
+	// the binding's signature with A's key and its status in A's list),
+	// and B verifies A's static code before rendering it.
+	holderAtB := func() (int, any) {
+		nonce := make([]byte, 16)
+		rand.Read(nonce)
+		req := qrcode.HolderRequest{Binding: r.QRBinding, Time: time.Now().Unix(), Nonce: nonce, Region: "320000"}
+		if err := qrcode.SignHolderRequest(rand.Reader, p.device, &req); err != nil {
+			t.Fatal(err)
+		}
+		body, _ := json.Marshal(req)
+		c, m, _ := b.do("POST", "/v1/qr", "", "application/json", string(body))
+		return c, m["error"]
+	}
+	staticAtB := func() (int, any) {
+		c, m, _ := b.do("GET", "/v1/qr/static?code="+url.QueryEscape(static), "", "", "")
+		return c, m["error"]
+	}
+	waitUntil(t, "A's binding verifying at B", func() bool { c, _ := holderAtB(); return c == 201 })
+	waitUntil(t, "A's static code verifying at B", func() bool { c, _ := staticAtB(); return c == 200 })
+
+	// A revokes the binding: refused at B once A anchored the change.
+	sb, _ := json.Marshal(map[string]string{"action": "revoke"})
+	if c, m, _ := f.do("POST", "/v1/credentials/"+r.BindingCredential.ID+"/status", f.enrollTok, "application/json", string(sb)); c != 200 {
+		t.Fatalf("revoke at A: %d %v", c, m)
+	}
+	waitUntil(t, "A's revocation refused at B", func() bool { c, e := holderAtB(); return c == 403 && e == "qr_revoked" })
+	if c, e := staticAtB(); c != 200 {
+		t.Errorf("A's unrevoked static code at B after another revocation: %d %v", c, e)
+	}
+
+	// Introspection of A's token at B, asked of A node to node.
+	introspectAtB := func(tok string) (int, map[string]any) {
+		form := url.Values{"token": {tok}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {b.assertion("svc-a", svcKey)}}
+		c, m, _ := b.do("POST", auth.IntrospectionPath, "", "application/x-www-form-urlencoded", form.Encode())
+		return c, m
+	}
+	atB := func(tok string) (int, any) {
+		c, m, _ := b.do("POST", "/v1/qr/verify", tok, "application/json", `{"code":"hello"}`)
+		return c, m["error"]
+	}
+	forB, forB2 := tokenForB(), tokenForB()
+	waitUntil(t, "B accepting A's token", func() bool { c, _ := atB(forB); return c == 400 })
+	if c, m := introspectAtB(forB); c != 200 || m["active"] != true || m["client_id"] != "svc-a" || m["iss"] != a.base || m["aud"] != b.base || m["scope"] != auth.ScopeQRRedeem {
+		t.Errorf("A's live token introspected at B: %d %v", c, m)
+	}
+	revoke := url.Values{"token": {forB}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {a.assertion("svc-a", svcKey)}}
+	if c, m, _ := a.do("POST", auth.RevocationPath, "", "application/x-www-form-urlencoded", revoke.Encode()); c != 200 {
+		t.Fatalf("revoke at A: %d %v", c, m)
+	}
+	if c, m := introspectAtB(forB); c != 200 || m["active"] != false || len(m) != 1 {
+		t.Errorf("A's revoked token introspected at B: %d %v", c, m)
+	}
+	// Learned by B: its protected routes refuse the token from now on.
+	waitUntil(t, "B refusing the revoked token", func() bool { c, e := atB(forB); return c == 401 && e == "invalid_token" })
+	if c, _ := atB(forB2); c != 400 {
+		t.Errorf("A's other token at B: %d", c)
+	}
+
+	// A's peer endpoint: an assertion of B's registered key works once;
+	// replayed, forged or about a token not of A, it is refused.
+	ksB, err := keystore.Open(filepath.Join(b.dir, keystoreFile), mustKEK(t), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyB, err := ksB.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	peerReq := func(signer crypto.Signer, kid, tok string) *http.Request {
+		body, _ := json.Marshal(auth.PeerIntrospectRequest{Token: tok})
+		req, _ := http.NewRequest("POST", a.base+auth.PeerIntrospectionPath, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		na := &redeem.NodeAssertions{Region: "320000", Signer: signer, Kid: kid}
+		if err := na.Authorize(ctx, req, "310000"); err != nil {
+			t.Fatal(err)
+		}
+		return req
+	}
+	send := func(req *http.Request) (int, map[string]any) {
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	req := peerReq(keyB.Signer, keyB.Kid, forB2)
+	authz := req.Header.Get("Authorization")
+	if c, m := send(req); c != 200 || m["active"] != true {
+		t.Errorf("B's assertion at A: %d %v", c, m)
+	}
+	replay := peerReq(keyB.Signer, keyB.Kid, forB2)
+	replay.Header.Set("Authorization", authz)
+	if c, m := send(replay); c != 401 || m["error"] != "invalid_client" {
+		t.Errorf("replayed assertion: %d %v", c, m)
+	}
+	forged, _ := gm.GenerateKey(rand.Reader)
+	if c, m := send(peerReq(forged, keyB.Kid, forB2)); c != 401 || m["error"] != "invalid_client" {
+		t.Errorf("forged assertion: %d %v", c, m)
+	}
+	notA := b.forge(keyB.Signer, keyB.Kid, nil)
+	if c, m := send(peerReq(keyB.Signer, keyB.Kid, notA)); c != 400 || m["error"] != "invalid_request" {
+		t.Errorf("a token not of A: %d %v", c, m)
+	}
+
+	// A suspends B: A refuses B's assertions.
+	if err := ca.Vote(ctx, chaincode.ActionSuspend, "320000"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "A refusing the suspended region", func() bool {
+		c, _ := send(peerReq(keyB.Signer, keyB.Kid, forB2))
+		return c == 401
+	})
+	_, body := get(t, a.base+"/metrics")
+	for _, reason := range []string{"assertion_replayed", "assertion_invalid", "token_not_issued_here", "region_suspended"} {
+		if !regexp.MustCompile(`trustid_federation_refusals_total\{reason="` + reason + `"\} [1-9]`).MatchString(body) {
+			t.Errorf("A's metrics lack the refusal %s", reason)
+		}
+	}
+	if err := ca.Vote(ctx, chaincode.ActionReinstate, "320000"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "B reinstated", func() bool { c, _ := send(peerReq(keyB.Signer, keyB.Kid, forB2)); return c == 200 })
+
+	// A stopped: B still verifies A's static code from its cached list,
+	// and answers introspection of A's token "temporarily unavailable".
+	a.node.Stop()
+	if c, e := staticAtB(); c != 200 {
+		t.Errorf("A stopped, A's static code at B: %d %v", c, e)
+	}
+	if c, m := introspectAtB(forB2); c != 503 || m["error"] != "temporarily_unavailable" {
+		t.Errorf("A stopped, introspection at B: %d %v", c, m)
+	}
+	if _, body := get(t, b.base+"/metrics"); !regexp.MustCompile(`trustid_federation_refusals_total\{reason="peer_unavailable"\} [1-9]`).MatchString(body) {
+		t.Errorf("B's metrics lack peer_unavailable")
+	}
 }

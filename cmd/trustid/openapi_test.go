@@ -196,6 +196,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"GET", "/.well-known/jwt-vc-issuer", "", "", 200},
 		{"GET", "/v1/qr/static?code=TIDST1:nonsense", "", "", 400},
 		{"POST", "/v1/qr/peer/redeem", "application/json", `{}`, 401},
+		{"POST", auth.PeerIntrospectionPath, "application/json", `{"token":"x"}`, 401},
 	} {
 		if code, m, _ := n.do(c.method, c.path, "", c.ctype, c.body); code != c.want {
 			t.Errorf("%s %s: %d %v, want %d", c.method, c.path, code, m, c.want)

@@ -24,6 +24,7 @@ import (
 
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/auth"
+	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/gm"
@@ -562,6 +563,9 @@ type qrWiring struct {
 	// binding authenticator of package qrcode/redeem).
 	Holders redeem.HolderAuthenticator
 	TTL     time.Duration
+	// OnPeerRefuse, if set, counts the node assertions refused at the
+	// peer route (metrics).
+	OnPeerRefuse func(error)
 }
 
 // qrNodeKeys is the IssuerKeySource of the node's own keystore, re-read on
@@ -582,7 +586,7 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 		if err != nil {
 			return fmt.Errorf("qr: %w", err)
 		}
-		nodeAuth := &redeem.NodeAssertions{Region: n.region, Signer: key.Signer, Kid: key.Kid, Keys: w.RegionKeys, Nonces: n.store}
+		nodeAuth := &redeem.NodeAssertions{Region: n.region, Signer: key.Signer, Kid: key.Kid, Keys: w.RegionKeys, Nonces: n.store, OnRefuse: w.OnPeerRefuse}
 		svc, err := redeem.NewService(redeem.ServiceConfig{
 			Region: n.region, Store: n.store, Pairwise: w.Pairwise, RelyingParties: w.RelyingParties, Status: w.Status, TTL: w.TTL,
 			Peers: &redeem.HTTPPeers{Peers: w.Peers, Directory: w.Directory, Credentials: nodeAuth}, PeerParties: w.PeerParties,
@@ -652,15 +656,19 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return err
 		}
+		status := &enrollment.ListStatus{Region: region, Lists: n.statusLists}
 		w := qrWiring{
 			Pairwise: subjects, RelyingParties: &enrollment.QRRelyingParties{Clients: clients, Sectors: sectorsOf(n)},
-			Status: &enrollment.ListStatus{Region: region, Lists: n.statusLists},
-			Peers:  map[string]redeem.Peer{}, TTL: ttl,
+			Status: status, Peers: map[string]redeem.Peer{}, TTL: ttl,
 		}
 		if n.ledger != nil {
 			w.RegionKeys, w.Directory = regionKeysOf(n, s), federation.Directory{Registry: n.ledger.View}
 			w.IssuerKeys = regionKeysOf(n, s)
 			w.PeerParties = &federation.Parties{Registry: n.ledger.View, Sectors: n.ledger.Client, OnRefuse: refusalsOf(n, s)}
+			w.OnPeerRefuse = refusalsOf(n, s)
+			if status.Remote, err = remoteQRStatus(n, s); err != nil {
+				return fmt.Errorf("qr: %w", err)
+			}
 		}
 		client := &http.Client{Timeout: 5 * time.Second}
 		for r, base := range peers {
@@ -694,6 +702,50 @@ func refusalsOf(n *node, s *api.Server) func(error) {
 	}
 	c := n.fedRefusals
 	return func(err error) { c.WithLabelValues(federation.Reason(err)).Inc() }
+}
+
+// peerFetchTimeout bounds a node-to-node call of this node (a status
+// list fetch, an introspection).
+const peerFetchTimeout = 5 * time.Second
+
+// remoteQRStatus returns the status checker of other regions' QR codes
+// and bindings: their nodes' Token Status Lists, fetched from each
+// region's registered endpoint (https, or http to loopback), verified
+// with the region's keys in the registry and against the heads anchored
+// on the ledger, cached (at most 16 MiB of lists) and kept while their
+// head has not moved, so they answer while the region's node is down.
+// The URL comes from the registry only, so any host it names is dialled.
+func remoteQRStatus(n *node, s *api.Server) (qrcode.StatusChecker, error) {
+	view := n.ledger.View
+	client, err := vc.NewFetchClient(nil, vc.FetchOptions{AllowHost: func(string) bool { return true }, LoopbackHTTP: true, Timeout: peerFetchTimeout})
+	if err != nil {
+		return nil, err
+	}
+	src := &vc.HTTPStatusSource{Client: client, Resolver: &vc.RegistryResolver{Registry: view},
+		Algorithms: gm.JWTVerifyAlgorithms, Anchors: view, AnchorWait: time.Second}
+	lists := vc.NewStatusCheckerWith(src, vc.StatusCheckerOptions{TTL: 5 * time.Minute, MaxCacheBytes: 16 << 20,
+		FetchTimeout: 2 * peerFetchTimeout, KeepAnchored: true})
+	return &federation.QRStatus{Directory: federation.Directory{Registry: view}, Heads: view, Lists: lists, OnRefuse: refusalsOf(n, s)}, nil
+}
+
+// peerIntrospectionOf returns, with a ledger, the introspection of other
+// regions' tokens at their nodes and the authenticator of other regions'
+// nodes asking about this node's tokens: node assertions signed by this
+// node's active SM2 key (a region key in the registry), checked with the
+// calling regions' keys from the ledger view. Without a ledger: nil, nil.
+func peerIntrospectionOf(n *node, s *api.Server) (auth.PeerIntrospector, redeem.PeerAuthenticator, error) {
+	if n.ledger == nil {
+		return nil, nil, nil
+	}
+	key, err := n.keys.Active(gm.AlgSM2)
+	if err != nil {
+		return nil, nil, err
+	}
+	na := &redeem.NodeAssertions{Region: n.region, Signer: key.Signer, Kid: key.Kid, Keys: regionKeysOf(n, s),
+		Nonces: n.store, OnRefuse: refusalsOf(n, s)}
+	in := &federation.Introspector{Directory: federation.Directory{Registry: n.ledger.View}, Credentials: na,
+		Client: &http.Client{Timeout: peerFetchTimeout}, OnRefuse: refusalsOf(n, s)}
+	return in, na, nil
 }
 
 // tokensOf returns what auth needs to accept other regions' access tokens

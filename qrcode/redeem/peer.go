@@ -211,7 +211,16 @@ type NodeAssertions struct {
 	Nonces NonceStore
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// OnRefuse, if set, is told of every assertion AuthenticatePeer
+	// refuses for a reason of its own (malformed, expired, for another
+	// audience or body, replayed: ErrAssertionReplayed); a refusal of the
+	// caller's key is Keys' to report. It must not block.
+	OnRefuse func(error)
 }
+
+// ErrAssertionReplayed: a node assertion whose jti was already spent. It
+// is wrapped with qrcode.ErrPeerAuth.
+var ErrAssertionReplayed = errors.New("redeem: node assertion replayed")
 
 const assertionLifetime = 60 * time.Second
 
@@ -291,26 +300,35 @@ func (n *NodeAssertions) Authorize(ctx context.Context, req *http.Request, regio
 // retired key is refused without a network call. The body must be the one
 // the assertion's body_sm3 names; it is read and put back for the handler.
 func (n *NodeAssertions) AuthenticatePeer(r *http.Request) (string, error) {
+	region, keyRefused, err := n.authenticatePeer(r)
+	if err != nil && !keyRefused && n.OnRefuse != nil && !errors.Is(err, qrcode.ErrUnavailable) {
+		n.OnRefuse(err)
+	}
+	return region, err
+}
+
+func (n *NodeAssertions) authenticatePeer(r *http.Request) (_ string, keyRefused bool, _ error) {
 	h := r.Header.Get("Authorization")
 	tok, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || len(tok) > 4096 {
-		return "", fmt.Errorf("%w: no node assertion", qrcode.ErrPeerAuth)
+		return "", false, fmt.Errorf("%w: no node assertion", qrcode.ErrPeerAuth)
 	}
 	region, err := n.precheck(tok)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", qrcode.ErrPeerAuth, err)
+		return "", false, fmt.Errorf("%w: %v", qrcode.ErrPeerAuth, err)
 	}
 	parser, err := gm.NewJWTParser(gm.JWTAlgorithms,
 		jwt.WithAudience("trustid-node:"+n.Region), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
 		jwt.WithIssuer("trustid-node:"+region), jwt.WithTimeFunc(n.now), jwt.WithLeeway(5*time.Second))
 	if err != nil {
-		return "", err
+		return "", false, err
 	}
 	var claims nodeClaims
 	_, err = parser.ParseWithClaims(tok, &claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
 		pub, alg, err := n.Keys.RegionKey(r.Context(), region, kid)
 		if err != nil {
+			keyRefused = true
 			return nil, err
 		}
 		if alg != "" && alg != t.Method.Alg() {
@@ -319,24 +337,24 @@ func (n *NodeAssertions) AuthenticatePeer(r *http.Request) (string, error) {
 		return pub, nil
 	})
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", qrcode.ErrPeerAuth, err)
+		return "", keyRefused, fmt.Errorf("%w: %v", qrcode.ErrPeerAuth, err)
 	}
 	body, rc, err := readBody(r.Body)
 	if err != nil {
-		return "", fmt.Errorf("%w: %v", qrcode.ErrPeerAuth, err)
+		return "", false, fmt.Errorf("%w: %v", qrcode.ErrPeerAuth, err)
 	}
 	r.Body = rc
 	if want := bodyDigest(body); subtle.ConstantTimeCompare([]byte(claims.BodySM3), []byte(want)) != 1 {
-		return "", fmt.Errorf("%w: the assertion does not cover this request body", qrcode.ErrPeerAuth)
+		return "", false, fmt.Errorf("%w: the assertion does not cover this request body", qrcode.ErrPeerAuth)
 	}
 	err = n.Nonces.MarkUsed(r.Context(), "qr-peer:"+region+":"+claims.ID, 2*assertionLifetime)
 	if errors.Is(err, store.ErrReplayed) {
-		return "", fmt.Errorf("%w: assertion replayed", qrcode.ErrPeerAuth)
+		return "", false, fmt.Errorf("%w: %w", qrcode.ErrPeerAuth, ErrAssertionReplayed)
 	}
 	if err != nil {
-		return "", fmt.Errorf("%w: nonce store: %w", qrcode.ErrUnavailable, err)
+		return "", false, fmt.Errorf("%w: nonce store: %w", qrcode.ErrUnavailable, err)
 	}
-	return region, nil
+	return region, false, nil
 }
 
 // precheck checks an assertion as far as it can without keys and returns
