@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net/http"
 	"syscall"
+
+	"github.com/trustid-cn/trustid/store"
 )
 
 // Error codes shared by every endpoint.
@@ -56,7 +58,15 @@ type mapping struct {
 // errorTables lists every feature's mappings, searched in order. Each
 // feature keeps its table beside its handlers (e.g. authErrors in
 // oauth.go) and adds it here.
-var errorTables = [][]mapping{authErrors, qrErrors, credentialErrors, enrollErrors, pinErrors, oid4vciErrors}
+var errorTables = [][]mapping{authErrors, qrErrors, credentialErrors, enrollErrors, pinErrors, oid4vciErrors, storeErrors}
+
+// storeErrors maps the ephemeral store's failures that reach a handler
+// unwrapped by its feature (Redis down or restarting): retry later, not
+// an internal error.
+var storeErrors = []mapping{
+	{store.ErrUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "temporarily unavailable; retry later"},
+	{store.ErrFull, http.StatusServiceUnavailable, CodeUnavailable, "temporarily unavailable; retry later"},
+}
 
 // mapError finds the response for err.
 func mapError(err error) *Error {

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/store"
 )
 
 // TestMapErrorStorageFull: a write that fails on a full disk or quota,
@@ -29,5 +30,20 @@ func TestMapErrorStorageFull(t *testing.T) {
 	}
 	if e := mapError(&fs.PathError{Op: "write", Path: "x", Err: syscall.EIO}); e.Status != http.StatusInternalServerError {
 		t.Errorf("EIO: %d", e.Status)
+	}
+}
+
+// TestMapErrorStoreUnavailable: the ephemeral store down or restarting
+// (Redis), however a feature wraps it, answers 503 temporarily_unavailable,
+// not 500 (an enrollment answered 500 in the load-balancer proof while
+// Redis restarted).
+func TestMapErrorStoreUnavailable(t *testing.T) {
+	for _, err := range []error{
+		fmt.Errorf("device proof marker: %w", fmt.Errorf("%w: redis mark used: dial tcp: connection refused", store.ErrUnavailable)),
+		fmt.Errorf("x: %w", store.ErrFull),
+	} {
+		if e := mapError(err); e.Status != http.StatusServiceUnavailable || e.Code != CodeUnavailable {
+			t.Errorf("%v: %d %s", err, e.Status, e.Code)
+		}
 	}
 }

@@ -37,6 +37,11 @@ var (
 	ErrFull = errors.New("store: memory store full")
 	// ErrClosed means the store was closed.
 	ErrClosed = errors.New("store: closed")
+	// ErrUnavailable means the backend could not answer (Redis down,
+	// restarting, a network error or timeout): nothing is known to have
+	// been written, and the request may be retried later. Backends wrap
+	// their own errors with it.
+	ErrUnavailable = errors.New("store: backend unavailable")
 )
 
 // Rate-limit bounds accepted by Allow.

@@ -754,7 +754,7 @@ func TestFabricLBProof(t *testing.T) {
 	for _, k := range keys {
 		ans = append(ans, fmt.Sprintf("%s:%d", k, answers[k]))
 		if strings.HasSuffix(k, " 500") {
-			fail("%d answers %q", answers[k], k)
+			fail("%d answers %q; the instances logged:\n%s", answers[k], k, serverErrors(insts))
 		}
 	}
 	if answers["issue 200"] < 20 || answers["qr-redeem 200"] < 5 || answers["token 200"] < 5 {
@@ -765,4 +765,19 @@ func TestFabricLBProof(t *testing.T) {
 	fmt.Printf("LBPROOF instances=%d instance_flag=%v issued=%d lists=%d revocations_acked=%d on_chain_once=%d on_chain_missing=%d on_chain_more=%d revoked_seen_per_instance=%v double_indexes=%d qr_redeemed=%d qr_double=%d lists_differing=%d disabled_refused_after=%v problems=%d\n",
 		lbInstances, withInstance, len(issued), len(listPaths), len(changes), onChainOnce, onChainMissing, onChainMore, revokedSeen,
 		doubleIndex, len(redeemed), doubleQR, differ, disabledBy, len(problems))
+}
+
+// serverErrors returns the instances' log lines of 500 answers (their
+// causes: writeError logs them at error level).
+func serverErrors(insts []*node) string {
+	var out []string
+	for i, n := range insts {
+		b, _ := os.ReadFile(n.logPath)
+		for _, line := range strings.Split(string(b), "\n") {
+			if strings.Contains(line, "status=500") {
+				out = append(out, fmt.Sprintf("instance %d: %s", i+1, line))
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }

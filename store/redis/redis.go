@@ -61,9 +61,10 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	return &Store{c: client, keys: k}, nil
 }
 
-// wrap adds the operation name to a backend error, keeping it matchable.
+// wrap marks a backend error store.ErrUnavailable and adds the
+// operation name, keeping the cause matchable too.
 func wrap(op string, err error) error {
-	return fmt.Errorf("store: redis %s: %w", op, err)
+	return fmt.Errorf("%w: redis %s: %w", store.ErrUnavailable, op, err)
 }
 
 // begin validates the arguments and returns the stored key.

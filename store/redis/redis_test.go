@@ -175,8 +175,11 @@ func TestRedisErrorsAreWrappedWithoutKeys(t *testing.T) {
 			t.Errorf("%s against a stopped server succeeded", op)
 			continue
 		}
-		if !strings.HasPrefix(err.Error(), "store: redis "+op+": ") {
+		if !strings.HasPrefix(err.Error(), "store: backend unavailable: redis "+op+": ") {
 			t.Errorf("%s: error %q lacks the operation prefix", op, err)
+		}
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Errorf("%s: backend failure %q does not match store.ErrUnavailable", op, err)
 		}
 		if strings.Contains(err.Error(), key) {
 			t.Errorf("%s: error %q contains the caller key", op, err)
