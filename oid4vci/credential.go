@@ -1,6 +1,7 @@
 package oid4vci
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -8,10 +9,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/store"
@@ -42,15 +45,11 @@ func (s *Service) Nonce(ctx context.Context) (*NonceResponse, error) {
 
 // credentialRequest is the body of a credential request.
 type credentialRequest struct {
-	ConfigurationID string          `json:"credential_configuration_id"`
-	Identifier      string          `json:"credential_identifier"`
-	Proofs          *proofs         `json:"proofs"`
-	Proof           json.RawMessage `json:"proof"`
-	Encryption      json.RawMessage `json:"credential_response_encryption"`
-}
-
-type proofs struct {
-	JWT []string `json:"jwt"`
+	ConfigurationID string                     `json:"credential_configuration_id"`
+	Identifier      string                     `json:"credential_identifier"`
+	Proofs          map[string]json.RawMessage `json:"proofs"`
+	Proof           json.RawMessage            `json:"proof"`
+	Encryption      json.RawMessage            `json:"credential_response_encryption"`
 }
 
 // CredentialResponse is the credential endpoint's answer.
@@ -59,9 +58,11 @@ type CredentialResponse struct {
 	NotificationID string             `json:"notification_id"`
 }
 
-// IssuedCredential is one credential of a response.
+// IssuedCredential is one credential of a response. Credential is a
+// string (the compact form of dc+sd-jwt and jwt_vc_json) or, for ldp_vc,
+// the credential document as a JSON object (json.RawMessage).
 type IssuedCredential struct {
-	Credential string `json:"credential"`
+	Credential any `json:"credential"`
 }
 
 // notification is the sealed record behind a notification_id.
@@ -133,17 +134,22 @@ func (s *Service) Credential(ctx context.Context, token string, body []byte) (*C
 	if !slices.Contains(g.Configs, cfg.id) {
 		return nil, fail(CodeInvalidCredentialRequest, "the access token does not cover this credential configuration")
 	}
-	if req.Proofs == nil || len(req.Proofs.JWT) == 0 {
-		return nil, fail(CodeInvalidProof, "proofs with at least one jwt key proof are required")
+	jwts, err := jwtProofs(req.Proofs)
+	if err != nil {
+		return nil, err
 	}
-	if len(req.Proofs.JWT) > s.cfg.BatchSize {
+	if len(jwts) > s.cfg.BatchSize {
 		return nil, fail(CodeInvalidCredentialRequest, fmt.Sprintf("at most %d key proofs per request (batch_size)", s.cfg.BatchSize))
 	}
-	keys := make([]gm.JWK, len(req.Proofs.JWT))
+	// A DID-bound format may take its key from a did:key or did:jwk URL in
+	// the proof's kid (OID4VCI 1.0 Appendix F.1).
+	didBound := cfg.format == FormatJWTVC || cfg.format == FormatLDPVC
+	keys := make([]gm.JWK, len(jwts))
+	dids := make([]string, len(jwts))
 	var nonce string
 	seen := map[string]bool{}
-	for i, p := range req.Proofs.JWT {
-		k, n, err := s.verifyProof(p)
+	for i, p := range jwts {
+		k, did, n, err := s.verifyProof(ctx, p, didBound)
 		if err != nil {
 			return nil, err
 		}
@@ -159,7 +165,7 @@ func (s *Service) Credential(ctx context.Context, token string, body []byte) (*C
 			return nil, fail(CodeInvalidProof, "two key proofs name the same key; each credential of a batch needs its own key")
 		}
 		seen[thumb] = true
-		keys[i] = k
+		keys[i], dids[i] = k, did
 	}
 	if _, err := s.cfg.Store.Consume(ctx, "oid4vci:nonce:"+nonce); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -179,18 +185,28 @@ func (s *Service) Credential(ctx context.Context, token string, body []byte) (*C
 		if err != nil {
 			return nil, &Error{Code: CodeServerError, Description: "stored credential", Err: err}
 		}
-		if cfg.format == FormatJWTVC {
-			did, err := didJWK(k)
-			if err != nil {
-				return nil, &Error{Code: CodeInvalidProof, Description: "the proof's jwk is not a usable key", Err: err}
+		if didBound {
+			did := dids[i]
+			if did == "" {
+				if did, err = didJWK(k); err != nil {
+					return nil, &Error{Code: CodeInvalidProof, Description: "the proof's jwk is not a usable key", Err: err}
+				}
 			}
 			cred["credentialSubject"].(map[string]any)["id"] = did
 		}
-		tok, err := s.cfg.Signer.Sign(ctx, SignRequest{Client: g.Client, Credential: cred, Format: cfg.format, VCT: cfg.signVCT, HolderKey: k})
+		tok, err := s.cfg.Signer.Sign(ctx, SignRequest{Client: g.Client, Credential: cred, Format: cfg.format, Cryptosuite: cfg.suite, VCT: cfg.signVCT, HolderKey: k})
 		if err != nil {
 			return nil, &Error{Code: CodeCredentialRequestDenied, Description: "the issuer did not sign this credential", Err: err}
 		}
 		out.Credentials[i] = IssuedCredential{Credential: tok}
+		if cfg.format == FormatLDPVC {
+			// Appendix A.1.2: a JSON object, not re-encoded as a string.
+			doc := json.RawMessage(tok)
+			if !json.Valid(doc) || !bytes.HasPrefix(bytes.TrimSpace(doc), []byte("{")) {
+				return nil, &Error{Code: CodeServerError, Description: "the issuer's ldp_vc credential is not a JSON object"}
+			}
+			out.Credentials[i] = IssuedCredential{Credential: doc}
+		}
 	}
 	if out.NotificationID, err = s.random(18); err != nil {
 		return nil, err
@@ -208,23 +224,57 @@ type proofClaims struct {
 	jwt.RegisteredClaims
 }
 
-// verifyProof checks one jwt key proof and returns its key and nonce.
-func (s *Service) verifyProof(compact string) (gm.JWK, string, error) {
-	if len(compact) > maxProof {
-		return gm.JWK{}, "", fail(CodeInvalidProof, "a key proof is too large")
+// jwtProofs returns the jwt key proofs of a request's proofs object,
+// which holds exactly one proof type (OID4VCI 1.0 §8.2).
+func jwtProofs(p map[string]json.RawMessage) ([]string, error) {
+	if len(p) == 0 {
+		return nil, fail(CodeInvalidProof, "proofs with at least one jwt key proof are required")
 	}
+	if len(p) > 1 {
+		return nil, fail(CodeInvalidCredentialRequest, "proofs holds exactly one proof type")
+	}
+	raw, ok := p["jwt"]
+	if !ok {
+		// ldp_vp, attestation, di_vp: proof types this issuer does not
+		// advertise (proof_types_supported has jwt only).
+		return nil, fail(CodeInvalidProof, "this proof type is not supported; proof_types_supported has jwt only")
+	}
+	var jwts []string
+	if err := json.Unmarshal(raw, &jwts); err != nil {
+		return nil, fail(CodeInvalidCredentialRequest, "proofs.jwt must be an array of compact JWS strings")
+	}
+	if len(jwts) == 0 {
+		return nil, fail(CodeInvalidProof, "proofs with at least one jwt key proof are required")
+	}
+	return jwts, nil
+}
+
+// verifyProof checks one jwt key proof and returns its key, the DID its
+// kid named (when didBound allows a did:key or did:jwk URL instead of a
+// jwk header; empty otherwise) and its nonce.
+func (s *Service) verifyProof(ctx context.Context, compact string, didBound bool) (gm.JWK, string, string, error) {
+	if len(compact) > maxProof {
+		return gm.JWK{}, "", "", fail(CodeInvalidProof, "a key proof is too large")
+	}
+	var did string
 	var key gm.JWK
 	p, err := gm.NewJWTParser(s.cfg.ProofAlgorithms,
 		jwt.WithAudience(s.cfg.Issuer), jwt.WithIssuedAt(), jwt.WithTimeFunc(s.cfg.Now), jwt.WithLeeway(time.Minute))
 	if err != nil {
-		return gm.JWK{}, "", &Error{Code: CodeServerError, Description: "proof parser", Err: err}
+		return gm.JWK{}, "", "", &Error{Code: CodeServerError, Description: "proof parser", Err: err}
 	}
 	var claims proofClaims
 	_, err = p.ParseWithClaims(compact, &claims, func(t *jwt.Token) (any, error) {
 		if t.Header["typ"] != ProofTyp {
 			return nil, badHeader("typ must be " + ProofTyp)
 		}
+		if kid, ok := t.Header["kid"].(string); ok && didBound && t.Header["jwk"] == nil && t.Header["x5c"] == nil && t.Header["trust_chain"] == nil {
+			return s.didProofKey(ctx, t, kid, &key, &did)
+		}
 		if t.Header["kid"] != nil || t.Header["x5c"] != nil || t.Header["trust_chain"] != nil {
+			if didBound {
+				return nil, badHeader("the key must be given as jwk, or as a did:key or did:jwk URL in kid (no x5c or trust_chain)")
+			}
 			return nil, badHeader("the key must be given as jwk (no kid, x5c or trust_chain)")
 		}
 		m, ok := t.Header["jwk"].(map[string]any)
@@ -250,19 +300,42 @@ func (s *Service) verifyProof(compact string) (gm.JWK, string, error) {
 		return pub, nil
 	})
 	if err != nil {
-		return gm.JWK{}, "", &Error{Code: CodeInvalidProof, Description: "a key proof is invalid: " + proofReason(err), Err: err}
+		return gm.JWK{}, "", "", &Error{Code: CodeInvalidProof, Description: "a key proof is invalid: " + proofReason(err), Err: err}
 	}
 	if claims.IssuedAt == nil || s.cfg.Now().Sub(claims.IssuedAt.Time) > s.cfg.ProofMaxAge {
-		return gm.JWK{}, "", fail(CodeInvalidProof, "a key proof's iat is missing or too old")
+		return gm.JWK{}, "", "", fail(CodeInvalidProof, "a key proof's iat is missing or too old")
 	}
 	if claims.Nonce == "" {
-		return gm.JWK{}, "", fail(CodeInvalidProof, "a key proof carries no nonce (c_nonce)")
+		return gm.JWK{}, "", "", fail(CodeInvalidProof, "a key proof carries no nonce (c_nonce)")
 	}
 	if len(claims.Nonce) != 32 {
-		return gm.JWK{}, "", fail(CodeInvalidNonce, "the c_nonce is unknown, expired or already used; get a fresh one from the nonce endpoint")
+		return gm.JWK{}, "", "", fail(CodeInvalidNonce, "the c_nonce is unknown, expired or already used; get a fresh one from the nonce endpoint")
 	}
 	key.Kid, key.Use, key.Alg = "", "", ""
-	return key, claims.Nonce, nil
+	return key, did, claims.Nonce, nil
+}
+
+// didProofKey resolves a key proof's kid, a did:key or did:jwk URL (both
+// resolved locally: the DID is the key), checks the alg fits the key and
+// sets key and did.
+func (s *Service) didProofKey(ctx context.Context, t *jwt.Token, kid string, key *gm.JWK, did *string) (any, error) {
+	if len(kid) > 2048 || (!strings.HasPrefix(kid, "did:key:") && !strings.HasPrefix(kid, "did:jwk:")) {
+		return nil, badHeader("kid must be a did:key or did:jwk URL")
+	}
+	pub, err := (&credentials.Resolver{}).ResolveKey(ctx, "", kid)
+	if err != nil {
+		return nil, badHeader("kid does not name a usable did:key or did:jwk key")
+	}
+	if alg, err := gm.Alg(pub); err != nil || alg != t.Method.Alg() {
+		return nil, badHeader("the alg does not match the kid's key type")
+	}
+	j, err := gm.NewJWK(pub, "")
+	if err != nil {
+		return nil, badHeader("kid does not name a usable key")
+	}
+	*key = j
+	*did, _, _ = strings.Cut(kid, "#")
+	return pub, nil
 }
 
 // headerError is a key proof header the keyfunc refused; reason is safe

@@ -4,8 +4,9 @@
 // pre-authorized code flow at its own token endpoint (with a transaction
 // code that burns the offer after a few wrong tries), the nonce endpoint,
 // the credential endpoint (the jwt proof type with SM2, ES256 and EdDSA
-// holder keys, dc+sd-jwt and jwt_vc_json, batch issuance of one credential
-// per holder key) and the notification endpoint.
+// holder keys, dc+sd-jwt, jwt_vc_json and ldp_vc (Data Integrity, one
+// configuration per cryptosuite), batch issuance of one credential per
+// holder key) and the notification endpoint.
 //
 // It owns the protocol only. Signing, status entries and accreditation
 // stay with the credential issuer, reached through the one-method Signer;

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/store"
 )
@@ -89,13 +90,43 @@ type grant struct {
 	Identifiers bool `json:"ids,omitempty"`
 }
 
+// maxOfferConfigs bounds the configurations of one offer.
+const maxOfferConfigs = 4
+
+// checkLDP checks, when an offer is made, that its credential can be
+// issued as ldp_vc: its @context begins with the configuration's
+// credential_definition @context, and every term is defined by a context
+// (the issuer refuses the issuer-dependent vocabulary before signing).
+func checkLDP(cred map[string]any, want []string) error {
+	got, _ := cred["@context"].([]any)
+	if len(got) < len(want) {
+		return fmt.Errorf("%w: for ldp_vc the credential's @context must begin with %v", ErrInvalid, want)
+	}
+	for i, w := range want {
+		if got[i] != w {
+			return fmt.Errorf("%w: for ldp_vc the credential's @context must begin with %v", ErrInvalid, want)
+		}
+	}
+	probe, err := clone(cred)
+	if err != nil {
+		return fmt.Errorf("%w: %v", ErrInvalid, err)
+	}
+	if subj, ok := probe["credentialSubject"].(map[string]any); ok {
+		subj["id"] = "did:example:holder" // as the node will set it
+	}
+	if err := jsonld.CheckDefinedTerms(probe); err != nil {
+		return fmt.Errorf("%w: for ldp_vc every term must be defined by a context: %v", ErrInvalid, err)
+	}
+	return nil
+}
+
 // CreateOffer makes an offer with a fresh pre-authorized code.
 func (s *Service) CreateOffer(ctx context.Context, req OfferRequest) (*Offer, error) {
 	if req.Client == "" {
 		return nil, fmt.Errorf("%w: no client", ErrInvalid)
 	}
-	if len(req.ConfigurationIDs) == 0 || len(req.ConfigurationIDs) > 2 {
-		return nil, fmt.Errorf("%w: offer one or two credential configurations", ErrInvalid)
+	if len(req.ConfigurationIDs) == 0 || len(req.ConfigurationIDs) > maxOfferConfigs {
+		return nil, fmt.Errorf("%w: offer 1 to %d credential configurations", ErrInvalid, maxOfferConfigs)
 	}
 	types, err := credentialTypes(req.Credential)
 	if err != nil {
@@ -112,9 +143,14 @@ func (s *Service) CreateOffer(ctx context.Context, req OfferRequest) (*Offer, er
 		if !slices.Contains(types, c.typ) {
 			return nil, fmt.Errorf("%w: the credential's types do not include %s", ErrInvalid, c.typ)
 		}
-		if c.format == FormatJWTVC {
+		if c.format == FormatJWTVC || c.format == FormatLDPVC {
 			if subj, _ := req.Credential["credentialSubject"].(map[string]any); subj != nil && subj["id"] != nil {
-				return nil, fmt.Errorf("%w: for %s the node sets credentialSubject.id to the holder's key; leave it out", ErrInvalid, FormatJWTVC)
+				return nil, fmt.Errorf("%w: for %s the node sets credentialSubject.id to the holder's key; leave it out", ErrInvalid, c.format)
+			}
+		}
+		if c.format == FormatLDPVC {
+			if err := checkLDP(req.Credential, c.contexts); err != nil {
+				return nil, err
 			}
 		}
 	}

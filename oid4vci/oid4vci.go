@@ -17,6 +17,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trustid-cn/trustid/credentials/contexts"
+	"github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/store"
 )
@@ -26,6 +28,10 @@ const (
 	GrantPreAuthorized = "urn:ietf:params:oauth:grant-type:pre-authorized_code"
 	FormatSDJWT        = "dc+sd-jwt"
 	FormatJWTVC        = "jwt_vc_json"
+	// FormatLDPVC is a W3C credential secured with an embedded Data
+	// Integrity proof (OID4VCI 1.0 Appendix A.1.2): the credential
+	// endpoint returns it as a JSON object.
+	FormatLDPVC = "ldp_vc"
 	// ProofTyp is the typ of a jwt key proof.
 	ProofTyp = "openid4vci-proof+jwt"
 	// OfferScheme is the scheme of credential offer links.
@@ -62,7 +68,8 @@ type Store interface {
 // Signer signs one credential for the client that made the offer (in
 // TrustID: the credential issuer's IssueAsClient, which checks the
 // client's accreditation, adds status entries and records its ownership).
-// It returns the credential as the format's compact serialization.
+// It returns the credential as the format's compact serialization, or for
+// FormatLDPVC the secured credential document as JSON.
 type Signer interface {
 	Sign(ctx context.Context, req SignRequest) (string, error)
 }
@@ -80,10 +87,14 @@ type SignRequest struct {
 	// Client is the OAuth client ID of the relying party that made the offer.
 	Client string
 	// Credential is the unsigned W3C credential the offer carried (for
-	// jwt_vc_json, with credentialSubject.id set to the holder key's did:jwk).
+	// jwt_vc_json and ldp_vc, with credentialSubject.id set to the holder
+	// key's DID: did:jwk, or the did:key or did:jwk the key proof named).
 	Credential map[string]any
-	// Format is FormatSDJWT or FormatJWTVC.
+	// Format is FormatSDJWT, FormatJWTVC or FormatLDPVC.
 	Format string
+	// Cryptosuite is the Data Integrity cryptosuite of FormatLDPVC (e.g.
+	// "sm2-rdfc-2025").
+	Cryptosuite string
 	// VCT is the SD-JWT VC type (FormatSDJWT) when it is not the
 	// credential's last type (empty then).
 	VCT string
@@ -105,15 +116,26 @@ type Claim struct {
 	Display []Display `json:"display,omitempty"`
 }
 
-// CredentialType is a credential type the node offers, in both formats:
-// configuration IDs <Type>_sd_jwt (dc+sd-jwt) and <Type>_jwt_vc_json.
+// CredentialType is a credential type the node offers: configuration IDs
+// <Type>_sd_jwt (dc+sd-jwt), <Type>_jwt_vc_json and, per cryptosuite,
+// <Type>_ldp_vc_<cryptosuite> (ldp_vc).
 type CredentialType struct {
 	// Type is the W3C credential type, e.g. "ResidenceCredential".
 	Type string
 	// VCT is the SD-JWT VC type; empty means Type.
-	VCT     string
-	Display []Display
-	Claims  []Claim
+	VCT string
+	// Cryptosuites are the Data Integrity cryptosuites (of
+	// dataintegrity.Cryptosuites) it is offered in as ldp_vc, one
+	// configuration each, since a credential request names only the
+	// configuration. None: no ldp_vc configuration.
+	Cryptosuites []string
+	// Contexts is the @context of its ldp_vc configurations'
+	// credential_definition, which an offered credential must begin
+	// with; it must define every term (Data Integrity issuers refuse the
+	// issuer-dependent vocabulary). Nil: the VC 2.0 context alone.
+	Contexts []string
+	Display  []Display
+	Claims   []Claim
 }
 
 // Config configures New. Zero values: crypto/rand, time.Now, offers live
@@ -156,6 +178,10 @@ type configuration struct {
 	// signVCT is the vct the Signer is asked for: empty when it is the
 	// type name (the issuer's default).
 	signVCT string
+	// suite and contexts are an ldp_vc configuration's cryptosuite and
+	// credential_definition @context.
+	suite    string
+	contexts []string
 }
 
 // Service is the credential issuer. It is safe for concurrent use.
@@ -228,10 +254,24 @@ func New(cfg Config) (*Service, error) {
 		if vct == "" {
 			vct = t.Type
 		}
-		for _, c := range []configuration{
+		ctxs := t.Contexts
+		if ctxs == nil {
+			ctxs = []string{contexts.CredentialsV2}
+		}
+		if len(ctxs) == 0 || ctxs[0] != contexts.CredentialsV2 {
+			return nil, fmt.Errorf("oid4vci: %s: Contexts must begin with %s", t.Type, contexts.CredentialsV2)
+		}
+		cs := []configuration{
 			{id: t.Type + "_sd_jwt", typ: t.Type, format: FormatSDJWT, vct: vct, signVCT: t.VCT},
 			{id: t.Type + "_jwt_vc_json", typ: t.Type, format: FormatJWTVC},
-		} {
+		}
+		for _, suite := range t.Cryptosuites {
+			if !slices.Contains(dataintegrity.Cryptosuites(), suite) {
+				return nil, fmt.Errorf("oid4vci: %s: unknown cryptosuite %q", t.Type, suite)
+			}
+			cs = append(cs, configuration{id: t.Type + "_ldp_vc_" + suite, typ: t.Type, format: FormatLDPVC, suite: suite, contexts: slices.Clone(ctxs)})
+		}
+		for _, c := range cs {
 			if _, dup := s.configs[c.id]; dup {
 				return nil, fmt.Errorf("oid4vci: credential type %q listed twice", t.Type)
 			}
@@ -283,6 +323,21 @@ func (s *Service) issuerMetadata() map[string]any {
 			"credential_signing_alg_values_supported": s.cfg.SigningAlgorithms,
 			"proof_types_supported":                   proofs,
 			"credential_metadata":                     meta,
+		}
+		for _, suite := range t.Cryptosuites {
+			c := s.configs[t.Type+"_ldp_vc_"+suite]
+			configs[c.id] = map[string]any{
+				"format":                FormatLDPVC,
+				"scope":                 c.id,
+				"credential_definition": map[string]any{"@context": c.contexts, "type": []string{"VerifiableCredential", t.Type}},
+				// The node binds to the key of the jwt proof: did:jwk for a
+				// proof with jwk, or the did:key/did:jwk URL its kid names.
+				"cryptographic_binding_methods_supported": []string{"did:jwk", "did:key"},
+				// For ldp_vc these name Data Integrity cryptosuites.
+				"credential_signing_alg_values_supported": []string{suite},
+				"proof_types_supported":                   proofs,
+				"credential_metadata":                     meta,
+			}
 		}
 	}
 	return map[string]any{

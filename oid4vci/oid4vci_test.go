@@ -283,6 +283,8 @@ func FuzzCredentialRequest(f *testing.F) {
 	f.Add([]byte(`{"credential_configuration_id":"ResidenceCredential_sd_jwt","proofs":{"jwt":["` + proof(f, n.CNonce, time.Now()) + `"]}}`))
 	f.Add([]byte(`{"credential_configuration_id":"ResidenceCredential_jwt_vc_json","proofs":{"jwt":["a.b.c"]}}`))
 	f.Add([]byte(`{"credential_identifier":"x"}`))
+	f.Add([]byte(`{"credential_configuration_id":"ResidenceCredential_ldp_vc_sm2-rdfc-2025","proofs":{"ldp_vp":[{}],"jwt":["a.b.c"]}}`))
+	f.Add([]byte(`{"credential_configuration_id":"ResidenceCredential_jwt_vc_json","proofs":{"jwt":"a.b.c"}}`))
 	f.Add([]byte(`{"proof":{"proof_type":"jwt"}}`))
 	f.Add([]byte(`[]`))
 	allowed := map[string]bool{CodeInvalidCredentialRequest: true, CodeUnknownConfiguration: true, CodeUnknownIdentifier: true,
@@ -327,7 +329,7 @@ func TestNumbersKeptExact(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(resp.Credentials[0].Credential, ".")[1])
+	payload, err := base64.RawURLEncoding.DecodeString(strings.Split(resp.Credentials[0].Credential.(string), ".")[1])
 	if err != nil || !strings.Contains(string(payload), `"household":9007199254740993`) {
 		t.Fatalf("the signed credential changed the number: %s", payload)
 	}
@@ -364,4 +366,27 @@ func FuzzAuthorizationDetails(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestLDPConfigurations: ldp_vc configurations take known cryptosuites
+// and a credential_definition @context beginning with the VC 2.0 one.
+func TestLDPConfigurations(t *testing.T) {
+	m, _ := store.NewMemory(store.MemoryOptions{})
+	t.Cleanup(func() { m.Close() })
+	mk := func(ct CredentialType) error {
+		_, err := New(Config{Issuer: "https://node.example", Types: []CredentialType{ct}, Signer: nodeSigner{}, Store: m})
+		return err
+	}
+	if err := mk(CredentialType{Type: "ResidenceCredential", Cryptosuites: []string{"sm2-rdfc-2025", "eddsa-rdfc-2022"}}); err != nil {
+		t.Fatal(err)
+	}
+	for name, ct := range map[string]CredentialType{
+		"unknown cryptosuite": {Type: "ResidenceCredential", Cryptosuites: []string{"Ed25519Signature2018"}},
+		"context not VC 2.0":  {Type: "ResidenceCredential", Cryptosuites: []string{"sm2-rdfc-2025"}, Contexts: []string{"https://www.w3.org/2018/credentials/v1"}},
+		"empty contexts":      {Type: "ResidenceCredential", Cryptosuites: []string{"sm2-rdfc-2025"}, Contexts: []string{}},
+	} {
+		if err := mk(ct); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
 }

@@ -9,6 +9,7 @@ import (
 
 	"github.com/trustid-cn/trustid/api"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/oid4vci"
 )
@@ -51,8 +52,15 @@ func mountOID4VCI(cmd *cobra.Command) func(*api.Server, *node) error {
 // oid4vciTypes are the credential types the node offers through OID4VCI:
 // the attribute credentials relying parties issue through it. (The
 // identity credential is enrollment's: POST /v1/enrollments.)
+//
+// Each is offered as ldp_vc too: secured with sm2-rdfc-2025 (SM2, for
+// wallets under China's cryptography rules) and eddsa-rdfc-2022 (for
+// international wallets). Its credential_definition names the VC 2.0
+// context; an offered credential adds the contexts defining its terms
+// (the node loads only its built-in ones: credentials/contexts).
 var oid4vciTypes = []oid4vci.CredentialType{{
-	Type: "ResidenceCredential",
+	Type:         "ResidenceCredential",
+	Cryptosuites: []string{dataintegrity.SM2RDFC2025, dataintegrity.EdDSARDFC2022},
 	Display: []oid4vci.Display{
 		{Name: "居住证明", Locale: "zh-CN", Description: "由依赖方经 TrustID 签发的居住信息凭证"},
 		{Name: "Residence credential", Locale: "en", Description: "Residence attributes issued by a relying party through TrustID"},
@@ -148,9 +156,14 @@ func (s issuerSigner) CheckOffer(ctx context.Context, client string, credential 
 
 func (s issuerSigner) Sign(ctx context.Context, req oid4vci.SignRequest) (string, error) {
 	opts := issuer.IssueOptions{Client: req.Client, Format: issuer.FormatVCJWT}
-	if req.Format == oid4vci.FormatSDJWT {
+	switch req.Format {
+	case oid4vci.FormatSDJWT:
 		k := req.HolderKey
 		opts.Format, opts.VCT, opts.HolderKey = issuer.FormatSDJWT, req.VCT, &k
+	case oid4vci.FormatLDPVC:
+		// The node's Data Integrity formats are named by their cryptosuite
+		// (credentialFormats).
+		opts.Format = req.Cryptosuite
 	}
 	iss, err := s.is.IssueAsClient(ctx, req.Credential, opts)
 	if err != nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
@@ -15,6 +16,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/auth"
+	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/gm"
 	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
 )
@@ -354,5 +356,192 @@ func TestOID4VCITxCodeLockout(t *testing.T) {
 	}
 	if _, err := w.AcceptOffer(offer, "", o2["tx_code"].(string), 1, sdkwallet.NewMemoryStore()); err != nil {
 		t.Fatalf("new offer after lockout: %v", err)
+	}
+}
+
+// ldpOffer is an offer whose credential defines its terms (the examples
+// context), as ldp_vc needs.
+const ldpOffer = `{"credential_configuration_ids": %s, "tx_code": true, "by_reference": true,
+  "credential": {"@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
+    "type": ["VerifiableCredential", "ResidenceCredential"], "credentialSubject": {"region": "310000"}}}`
+
+const (
+	ldpSM2   = "ResidenceCredential_ldp_vc_sm2-rdfc-2025"
+	ldpEdDSA = "ResidenceCredential_ldp_vc_eddsa-rdfc-2022"
+)
+
+// TestOID4VCIWalletSDKLDPVC issues W3C credentials secured with Data
+// Integrity proofs (ldp_vc, OID4VCI 1.0 Appendix A.1.2) to the wallet SDK:
+// the metadata's configurations, a batch of two in sm2-rdfc-2025 and two
+// in eddsa-rdfc-2022, each a JSON object bound to its own did:jwk, with
+// status entries, verified by the node; a tampered one refused.
+func TestOID4VCIWalletSDKLDPVC(t *testing.T) {
+	n := startVCINode(t)
+	_, meta, _ := n.do("GET", "/.well-known/openid-credential-issuer", "", "", "")
+	configs := meta["credential_configurations_supported"].(map[string]any)
+	for id, suite := range map[string]string{ldpSM2: "sm2-rdfc-2025", ldpEdDSA: "eddsa-rdfc-2022"} {
+		c, _ := configs[id].(map[string]any)
+		raw, _ := json.Marshal(c)
+		for _, want := range []string{`"format":"ldp_vc"`, `"credential_signing_alg_values_supported":["` + suite + `"]`,
+			`"credential_definition":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"]}`,
+			`"cryptographic_binding_methods_supported":["did:jwk","did:key"]`, `"proof_signing_alg_values_supported":["SM2","ES256","EdDSA"]`} {
+			if !strings.Contains(string(raw), want) {
+				t.Fatalf("%s lacks %s: %s", id, want, raw)
+			}
+		}
+	}
+
+	// A credential with terms no context defines cannot be an ldp_vc:
+	// refused when the offer is made, not when the holder redeems it.
+	if code, m, _ := n.do("POST", "/oid4vci/offers", n.rpToken, "application/json", sprintf(residenceOffer, `["`+ldpSM2+`"]`, false, false)); code != 422 {
+		t.Fatalf("offer of undefined terms as ldp_vc: %d %v", code, m)
+	}
+	code, o, _ := n.do("POST", "/oid4vci/offers", n.rpToken, "application/json", sprintf(ldpOffer, `["`+ldpSM2+`","`+ldpEdDSA+`"]`))
+	if code != 201 {
+		t.Fatalf("offer: %d %v", code, o)
+	}
+	w, err := sdkwallet.NewHolder(n.base, sdkwallet.NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer, err := w.ReceiveOffer(o["offer_uri"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := sdkwallet.NewMemoryStore()
+	ids, err := w.AcceptOffer(offer, "", o["tx_code"].(string), 2, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	subjects := map[string]bool{}
+	suites := map[string]int{}
+	var sample map[string]any
+	for _, id := range strings.Split(ids, ",") {
+		c, err := sdkwallet.LoadCredential(store, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var doc map[string]any
+		if c.Format != "ldp_vc" || json.Unmarshal([]byte(c.Credential), &doc) != nil {
+			t.Fatalf("stored %s credential is not a JSON document: %.80s", c.Format, c.Credential)
+		}
+		proof := doc["proof"].(map[string]any)
+		suite := proof["cryptosuite"].(string)
+		if !strings.HasSuffix(c.ConfigurationID, "_"+suite) || proof["type"] != "DataIntegrityProof" {
+			t.Fatalf("%s credential secured with %v", c.ConfigurationID, proof)
+		}
+		suites[suite]++
+		if doc["credentialStatus"] == nil {
+			t.Fatalf("no status entry: %v", doc)
+		}
+		body, _ := json.Marshal(map[string]any{"verifiableCredential": doc})
+		code, v, _ := n.do("POST", "/credentials/verify", "", "application/json", string(body))
+		if code != 200 || v["verified"] != true {
+			t.Fatalf("verify %s: %d %v", c.ConfigurationID, code, v)
+		}
+		subj := doc["credentialSubject"].(map[string]any)["id"].(string)
+		if !strings.HasPrefix(subj, "did:jwk:") || subjects[subj] {
+			t.Fatalf("ldp_vc subject %q: not a fresh did:jwk", subj)
+		}
+		subjects[subj] = true
+		sample = doc
+	}
+	if suites["sm2-rdfc-2025"] != 2 || suites["eddsa-rdfc-2022"] != 2 {
+		t.Fatalf("cryptosuites %v, want two of each", suites)
+	}
+	// Tampered: another region under the same proof.
+	sample["credentialSubject"].(map[string]any)["region"] = "110000"
+	body, _ := json.Marshal(map[string]any{"verifiableCredential": sample})
+	if code, v, _ := n.do("POST", "/credentials/verify", "", "application/json", string(body)); code == 200 || !strings.Contains(sprintf("%v", v), "invalid_signature") {
+		t.Fatalf("tampered ldp_vc: %d %v, want invalid_signature", code, v)
+	}
+}
+
+// TestOID4VCILDPVCProofs: ldp_vc at the credential endpoint over HTTP:
+// the credential is a JSON object; a key proof may name a did:key in kid
+// (the subject is then that did:key); unsupported proof types and
+// algorithms get the error codes OID4VCI 1.0 names.
+func TestOID4VCILDPVCProofs(t *testing.T) {
+	n := startVCINode(t)
+	credReq := func(token, proofType string, proofs ...string) (int, map[string]any) {
+		b, _ := json.Marshal(map[string]any{"credential_configuration_id": ldpEdDSA, "proofs": map[string]any{proofType: proofs}})
+		code, m, _ := n.do("POST", "/oid4vci/credential", token, "application/json", string(b))
+		return code, m
+	}
+	o := func() (string, string) {
+		n.t.Helper()
+		code, m, _ := n.do("POST", "/oid4vci/offers", n.rpToken, "application/json",
+			strings.Replace(sprintf(ldpOffer, `["`+ldpEdDSA+`"]`), `"tx_code": true, "by_reference": true`, `"tx_code": false, "by_reference": false`, 1))
+		if code != 201 {
+			t.Fatalf("offer: %d %v", code, m)
+		}
+		pre := m["credential_offer"].(map[string]any)["grants"].(map[string]any)["urn:ietf:params:oauth:grant-type:pre-authorized_code"].(map[string]any)["pre-authorized_code"].(string)
+		form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:pre-authorized_code"}, "pre-authorized_code": {pre}}
+		_, tm, _ := n.do("POST", "/oid4vci/token", "", "application/x-www-form-urlencoded", form.Encode())
+		_, nm, _ := n.do("POST", "/oid4vci/nonce", "", "", "")
+		return tm["access_token"].(string), nm["c_nonce"].(string)
+	}
+	tok, nonce := o()
+	// HS256 (a MAC: no holder key), ES384 (not advertised), another proof type.
+	hs := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"aud": n.base, "iat": time.Now().Unix(), "nonce": nonce})
+	hs.Header["typ"] = "openid4vci-proof+jwt"
+	hsProof, _ := hs.SignedString([]byte("0123456789abcdef0123456789abcdef"))
+	p384, _ := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	j384, _ := gm.NewJWK(&p384.PublicKey, "")
+	es384 := jwt.NewWithClaims(jwt.SigningMethodES384, jwt.MapClaims{"aud": n.base, "iat": time.Now().Unix(), "nonce": nonce})
+	es384.Header["typ"], es384.Header["jwk"] = "openid4vci-proof+jwt", j384
+	es384Proof, _ := es384.SignedString(p384)
+	for _, c := range []struct {
+		name, typ, proof, want string
+	}{
+		{"HS256 proof", "jwt", hsProof, "invalid_proof"},
+		{"ES384 proof", "jwt", es384Proof, "invalid_proof"},
+		{"ldp_vp proof type", "ldp_vp", "x", "invalid_proof"},
+		{"kid a did:web", "jwt", es256Proof(t, n.base, nonce, func(h map[string]any, _ jwt.MapClaims) {
+			delete(h, "jwk")
+			h["kid"] = "did:web:example.com#k"
+		}), "invalid_proof"},
+	} {
+		if code, m := credReq(tok, c.typ, c.proof); code != 400 || m["error"] != c.want {
+			t.Errorf("%s: %d %v, want %s", c.name, code, m, c.want)
+		}
+	}
+	// A proof naming its key by did:key: the credential is bound to it.
+	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
+	didKey, err := vc.DIDKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{"aud": n.base, "iat": time.Now().Unix(), "nonce": nonce})
+	kp.Header["typ"], kp.Header["kid"] = "openid4vci-proof+jwt", didKey+"#"+strings.TrimPrefix(didKey, "did:key:")
+	kidProof, _ := kp.SignedString(priv)
+	code, m := credReq(tok, "jwt", kidProof, es256Proof(t, n.base, nonce, nil))
+	if code != 200 {
+		t.Fatalf("ldp_vc with did:key and jwk proofs: %d %v", code, m)
+	}
+	creds := m["credentials"].([]any)
+	first, ok := creds[0].(map[string]any)["credential"].(map[string]any)
+	if !ok {
+		t.Fatalf("ldp_vc credential is not a JSON object: %v", creds[0])
+	}
+	if got := first["credentialSubject"].(map[string]any)["id"]; got != didKey {
+		t.Fatalf("subject %v, want the proof's did:key %s", got, didKey)
+	}
+	second := creds[1].(map[string]any)["credential"].(map[string]any)
+	if got, _ := second["credentialSubject"].(map[string]any)["id"].(string); !strings.HasPrefix(got, "did:jwk:") {
+		t.Fatalf("subject %v, want a did:jwk", got)
+	}
+	body, _ := json.Marshal(map[string]any{"verifiableCredential": first})
+	if code, v, _ := n.do("POST", "/credentials/verify", "", "application/json", string(body)); code != 200 || v["verified"] != true {
+		t.Fatalf("verify: %d %v", code, v)
+	}
+	// kid stays refused for dc+sd-jwt (bound by cnf.jwk).
+	tok2, nonce2 := n.vciSession(`["ResidenceCredential_sd_jwt"]`)
+	kp2 := jwt.NewWithClaims(jwt.SigningMethodEdDSA, jwt.MapClaims{"aud": n.base, "iat": time.Now().Unix(), "nonce": nonce2})
+	kp2.Header["typ"], kp2.Header["kid"] = "openid4vci-proof+jwt", didKey+"#"+strings.TrimPrefix(didKey, "did:key:")
+	kidProof2, _ := kp2.SignedString(priv)
+	b, _ := json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": []string{kidProof2}}})
+	if code, m, _ := n.do("POST", "/oid4vci/credential", tok2, "application/json", string(b)); code != 400 || m["error"] != "invalid_proof" {
+		t.Fatalf("kid for dc+sd-jwt: %d %v", code, m)
 	}
 }

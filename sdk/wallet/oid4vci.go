@@ -17,6 +17,8 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/trustid-cn/trustid/credentials/dataintegrity"
+	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
@@ -108,7 +110,9 @@ func (m *MemoryStore) Remove(id string) error {
 	return nil
 }
 
-// StoredCredential is a stored credential record.
+// StoredCredential is a stored credential record. Credential is the
+// compact form (dc+sd-jwt, jwt_vc_json) or, for ldp_vc, the credential
+// document with its Data Integrity proof as JSON text.
 type StoredCredential struct {
 	Issuer          string `json:"issuer"`
 	ConfigurationID string `json:"configuration_id"`
@@ -211,7 +215,9 @@ type issuerMetadata struct {
 	} `json:"display"`
 	Configurations map[string]struct {
 		Format string `json:"format"`
-		Proofs struct {
+		// For ldp_vc: the cryptosuites the credential may be secured with.
+		SigningAlgs []string `json:"credential_signing_alg_values_supported"`
+		Proofs      struct {
 			JWT *struct {
 				Algs []string `json:"proof_signing_alg_values_supported"`
 			} `json:"jwt"`
@@ -482,7 +488,7 @@ func (w *Holder) fetchCredentials(offer *CredentialOffer, cfg, identifier, token
 	}
 	var resp struct {
 		Credentials []struct {
-			Credential string `json:"credential"`
+			Credential json.RawMessage `json:"credential"`
 		} `json:"credentials"`
 		NotificationID string `json:"notification_id"`
 	}
@@ -491,12 +497,23 @@ func (w *Holder) fetchCredentials(offer *CredentialOffer, cfg, identifier, token
 	}
 	var ids []string
 	for i, c := range resp.Credentials {
+		var cred string
+		if conf.Format == formatLDPVC {
+			// A JSON object (OID4VCI 1.0 Appendix A.1.2), kept as its JSON
+			// text once its proof verifies.
+			if err := w.checkLDP(offer, conf.SigningAlgs, c.Credential, thumbs[i]); err != nil {
+				return ids, "", err
+			}
+			cred = string(c.Credential)
+		} else if err := json.Unmarshal(c.Credential, &cred); err != nil {
+			return ids, "", fmt.Errorf("%w: a %s credential is not a string", ErrIssuer, conf.Format)
+		}
 		if conf.Format == "dc+sd-jwt" {
-			if err := checkBound(c.Credential, thumbs[i]); err != nil {
+			if err := checkBound(cred, thumbs[i]); err != nil {
 				return ids, "", err
 			}
 		}
-		rec, _ := json.Marshal(StoredCredential{Issuer: offer.issuer, ConfigurationID: cfg, Format: conf.Format, Credential: c.Credential, KeyAlias: aliases[i]})
+		rec, _ := json.Marshal(StoredCredential{Issuer: offer.issuer, ConfigurationID: cfg, Format: conf.Format, Credential: cred, KeyAlias: aliases[i]})
 		var r [16]byte
 		if _, err := io.ReadFull(w.rand, r[:]); err != nil {
 			return ids, "", err
@@ -531,6 +548,119 @@ func (w *Holder) keyProof(alias, aud, nonce string) (string, string, error) {
 	t.Header["jwk"] = j
 	p, err := t.SignedString(s)
 	return p, thumb, err
+}
+
+// formatLDPVC is a W3C credential with an embedded Data Integrity proof.
+const formatLDPVC = "ldp_vc"
+
+// checkLDP checks an ldp_vc credential before the wallet stores it: it is
+// a strict JSON-LD object, its subject is the did:jwk of the key the wallet
+// proved (thumbprint thumb), its proof's cryptosuite is one the
+// configuration names, its verification method belongs to its issuer, a
+// did:web on the credential issuer's own host whose DID document the
+// wallet fetches from that issuer, and the proof verifies with that key.
+func (w *Holder) checkLDP(offer *CredentialOffer, suites []string, raw []byte, thumb string) error {
+	doc, err := jsonld.Parse(raw, jsonld.Limits{MaxBytes: maxIssuerResponse})
+	if err != nil {
+		return fmt.Errorf("%w: an ldp_vc credential is not a JSON-LD object: %v", ErrIssuer, err)
+	}
+	subj, _ := doc["credentialSubject"].(map[string]any)
+	id, _ := subj["id"].(string)
+	if !boundDIDJWK(id, thumb) {
+		return fmt.Errorf("%w: a credential is not bound to the key the wallet proved", ErrIssuer)
+	}
+	proof, _ := doc["proof"].(map[string]any)
+	suite, _ := proof["cryptosuite"].(string)
+	vm, _ := proof["verificationMethod"].(string)
+	if !slices.Contains(suites, suite) {
+		return fmt.Errorf("%w: an ldp_vc credential is not secured with a cryptosuite its configuration names", ErrIssuer)
+	}
+	iss, _ := doc["issuer"].(string)
+	if m, ok := doc["issuer"].(map[string]any); ok {
+		iss, _ = m["id"].(string)
+	}
+	did, frag, _ := strings.Cut(vm, "#")
+	if iss == "" || did != iss || frag == "" {
+		return fmt.Errorf("%w: the proof's verification method is not its issuer's", ErrIssuer)
+	}
+	docURL, err := didWebURL(did, offer.issuer)
+	if err != nil {
+		return err
+	}
+	body, err := w.fetch(http.MethodGet, docURL, "", "", nil)
+	if err != nil {
+		return err
+	}
+	var dd struct {
+		ID  string `json:"id"`
+		VMs []struct {
+			ID  string `json:"id"`
+			JWK gm.JWK `json:"publicKeyJwk"`
+		} `json:"verificationMethod"`
+	}
+	if err := json.Unmarshal(body, &dd); err != nil || dd.ID != did {
+		return fmt.Errorf("%w: the issuer's DID document is not the document of %s", ErrIssuer, truncated(did))
+	}
+	for _, m := range dd.VMs {
+		if m.ID != vm {
+			continue
+		}
+		pub, err := m.JWK.PublicKey()
+		if err != nil {
+			return fmt.Errorf("%w: the issuer's key is unusable", ErrIssuer)
+		}
+		if err := dataintegrity.VerifyProofWithKey(doc, pub); err != nil {
+			return fmt.Errorf("%w: an ldp_vc credential's proof does not verify: %v", ErrIssuer, err)
+		}
+		return nil
+	}
+	return fmt.Errorf("%w: the issuer's DID document has no key %s", ErrIssuer, truncated(vm))
+}
+
+// didWebURL is the DID document URL of a did:web on the credential
+// issuer's host, fetched from that issuer (with its scheme: https, or
+// http on loopback for a node under test). Another host is refused: the
+// wallet trusts the issuer it got the offer from, and resolves nothing
+// else.
+func didWebURL(did, issuer string) (string, error) {
+	rest, ok := strings.CutPrefix(did, "did:web:")
+	if !ok || rest == "" {
+		return "", fmt.Errorf("%w: the credential's issuer is not a did:web", ErrIssuer)
+	}
+	parts := strings.Split(rest, ":")
+	host, err := url.PathUnescape(parts[0])
+	u, _ := url.Parse(issuer)
+	if err != nil || u == nil || host != u.Host {
+		return "", fmt.Errorf("%w: the credential's issuer DID is not on the credential issuer's host", ErrIssuer)
+	}
+	if len(parts) == 1 {
+		return u.Scheme + "://" + u.Host + "/.well-known/did.json", nil
+	}
+	for _, p := range parts[1:] {
+		if p == "" || p == "." || p == ".." || strings.ContainsAny(p, "/?#%") {
+			return "", fmt.Errorf("%w: the credential's issuer DID has an unusable path", ErrIssuer)
+		}
+	}
+	return u.Scheme + "://" + u.Host + "/" + strings.Join(parts[1:], "/") + "/did.json", nil
+}
+
+// boundDIDJWK reports whether did is the did:jwk of the key with
+// thumbprint thumb.
+func boundDIDJWK(did, thumb string) bool {
+	enc, ok := strings.CutPrefix(did, "did:jwk:")
+	if !ok || len(enc) > 2048 {
+		return false
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return false
+	}
+	var j gm.JWK
+	if json.Unmarshal(raw, &j) != nil {
+		return false
+	}
+	got, err := j.Thumbprint()
+	return err == nil && got == thumb
 }
 
 // checkBound checks that an SD-JWT VC's cnf.jwk is the key with thumbprint.
