@@ -326,6 +326,12 @@ var sdkModules = []string{
 	"github.com/skip2/go-qrcode",
 	// JWE (ECDH-ES, A128GCM/A256GCM) for OID4VP direct_post.jwt responses.
 	"github.com/go-jose/go-jose/v4",
+	// JSON-LD (RDFC-1.0) for the wallet to verify the Data Integrity
+	// proof of an ldp_vc credential before it keeps it (OID4VCI), and
+	// json-gold's cachecontrol (its remote loader, which our bundled-only
+	// loader never calls).
+	"github.com/piprate/json-gold",
+	"github.com/pquerna/cachecontrol",
 	"golang.org/x/crypto",
 	"golang.org/x/text",
 }
