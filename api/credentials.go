@@ -564,8 +564,8 @@ func (h *credentialHandlers) verifyPresentation(w http.ResponseWriter, r *http.R
 		h.writeVerifyFailure(w, r, err)
 		return nil
 	}
-	if mediaType != vc.MediaTypeVPJWT && mediaType != vc.MediaTypeSDJWT {
-		h.writeVerifyFailure(w, r, fmt.Errorf("%w: %s is not a presentation this node verifies (vp+jwt, or dc+sd-jwt with a key binding)", vc.ErrUnsupported, mediaType))
+	if mediaType != vc.MediaTypeVPJWT && mediaType != vc.MediaTypeVPSDJWT && mediaType != vc.MediaTypeSDJWT {
+		h.writeVerifyFailure(w, r, fmt.Errorf("%w: %s is not a presentation this node verifies (vp+jwt, vp+sd-jwt, or dc+sd-jwt with a key binding)", vc.ErrUnsupported, mediaType))
 		return nil
 	}
 	// Challenge and domain bind the presentation (the vp+jwt's nonce and
@@ -585,13 +585,18 @@ func (h *credentialHandlers) verifyPresentation(w http.ResponseWriter, r *http.R
 			Checks: []string{"signature", "disclosures", "key-binding", "validity", "status"}, Warnings: []verifyProblem{}, Errors: []verifyProblem{}})
 		return nil
 	}
-	res, err := h.cfg.Verifier.VerifyPresentation(ctx, token, opts.Challenge, opts.Domain)
+	verify, format, checks := h.cfg.Verifier.VerifyPresentation, vc.TypVPJWT, []string{"signature", "data-model", "challenge", "domain", "credentials"}
+	if mediaType == vc.MediaTypeVPSDJWT {
+		verify, format = h.cfg.Verifier.VerifyVPSDJWT, vc.TypVPSDJWT
+		checks = []string{"signature", "disclosures", "data-model", "challenge", "domain", "credentials"}
+	}
+	res, err := verify(ctx, token, opts.Challenge, opts.Domain)
 	if err != nil {
 		h.writeVerifyFailure(w, r, err)
 		return nil
 	}
-	out := verifyResponse{Verified: true, Format: vc.TypVPJWT, Holder: res.Holder, Presentation: res.Presentation,
-		Checks: []string{"signature", "data-model", "challenge", "domain", "credentials"}, Warnings: []verifyProblem{}, Errors: []verifyProblem{}}
+	out := verifyResponse{Verified: true, Format: format, Holder: res.Holder, Presentation: res.Presentation,
+		Checks: checks, Warnings: []verifyProblem{}, Errors: []verifyProblem{}}
 	for _, c := range res.Credentials {
 		out.Credentials = append(out.Credentials, verifiedEntry{Format: c.Format, Issuer: c.Issuer, Credential: c.Credential})
 	}
