@@ -833,7 +833,9 @@ func (h *credentialHandlers) issuerMetadata(w http.ResponseWriter, r *http.Reque
 
 // statusList serves a list: a Bitstring Status List credential as JSON,
 // or as vc+jwt or vc+cose when asked (Accept: application/vc+jwt,
-// application/vc+cose); a Token Status
+// application/vc+cose), or secured with a Data Integrity proof when asked
+// (Accept: application/vc, the VC data model's media type, with the
+// node's default cryptosuite; or ?cryptosuite=<name>); a Token Status
 // List always as statuslist+jwt.
 func (h *credentialHandlers) statusList(w http.ResponseWriter, r *http.Request) error {
 	doc, token, err := h.cfg.Issuer.StatusList(r.Context(), r.PathValue("listID"))
@@ -841,9 +843,26 @@ func (h *credentialHandlers) statusList(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	accept := r.Header.Get("Accept")
+	suite, wantSuite := r.URL.Query()["cryptosuite"]
 	switch {
 	case doc == nil:
 		writePublic(w, vc.MediaTypeStatusListJWT, []byte(token))
+	case wantSuite || acceptsExactly(accept, issuer.MediaTypeEmbedded):
+		name := ""
+		if wantSuite {
+			if len(suite) != 1 || suite[0] == "" {
+				return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "cryptosuite must be given once, not empty"}
+			}
+			name = suite[0]
+		}
+		b, _, err := h.cfg.Issuer.SecureStatusListEmbedded(r.Context(), r.PathValue("listID"), name)
+		if errors.Is(err, issuer.ErrUnknownFormat) {
+			return &Error{Status: http.StatusNotAcceptable, Code: "not_acceptable", Message: "this node does not secure status lists with this cryptosuite", Err: err}
+		}
+		if err != nil {
+			return err
+		}
+		writePublic(w, issuer.MediaTypeEmbedded, b)
 	case strings.Contains(accept, vc.MediaTypeVCJWT):
 		writePublic(w, vc.MediaTypeVCJWT, []byte(token))
 	case strings.Contains(accept, cose.MediaTypeVC):
@@ -863,4 +882,17 @@ func (h *credentialHandlers) statusList(w http.ResponseWriter, r *http.Request) 
 		writePublic(w, "application/vc+ld+json", b)
 	}
 	return nil
+}
+
+// acceptsExactly reports whether an Accept header lists mediaType itself
+// (parameters aside), not a media type it is the prefix of
+// (application/vc is not application/vc+jwt).
+func acceptsExactly(accept, mediaType string) bool {
+	for _, r := range strings.Split(accept, ",") {
+		mt, _, _ := strings.Cut(r, ";")
+		if strings.EqualFold(strings.TrimSpace(mt), mediaType) {
+			return true
+		}
+	}
+	return false
 }
