@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -194,6 +195,17 @@ func (is *Issuer) secureStatusList(ctx context.Context, listID, key string, f Fo
 	kid, signer, err := is.signer(alg)
 	if err != nil {
 		return nil, err
+	}
+	if f.MediaType == MediaTypeEmbedded {
+		// JSON-LD processing takes the document as JSON decodes it (the
+		// list's version is a uint64 here).
+		raw, err := json.Marshal(doc)
+		if err != nil {
+			return nil, err
+		}
+		if doc, err = credentials.ParseJSONObject(raw); err != nil {
+			return nil, err
+		}
 	}
 	out, err := f.Sign(doc, is.did+"#"+kid, signer)
 	if err != nil {
