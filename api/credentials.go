@@ -564,8 +564,8 @@ func (h *credentialHandlers) verifyPresentation(w http.ResponseWriter, r *http.R
 		h.writeVerifyFailure(w, r, err)
 		return nil
 	}
-	if mediaType != vc.MediaTypeVPJWT && mediaType != vc.MediaTypeSDJWT {
-		h.writeVerifyFailure(w, r, fmt.Errorf("%w: %s is not a presentation this node verifies (vp+jwt, or dc+sd-jwt with a key binding)", vc.ErrUnsupported, mediaType))
+	if mediaType != vc.MediaTypeVPJWT && mediaType != vc.MediaTypeVPSDJWT && mediaType != vc.MediaTypeSDJWT {
+		h.writeVerifyFailure(w, r, fmt.Errorf("%w: %s is not a presentation this node verifies (vp+jwt, vp+sd-jwt, or dc+sd-jwt with a key binding)", vc.ErrUnsupported, mediaType))
 		return nil
 	}
 	// Challenge and domain bind the presentation (the vp+jwt's nonce and
@@ -585,13 +585,18 @@ func (h *credentialHandlers) verifyPresentation(w http.ResponseWriter, r *http.R
 			Checks: []string{"signature", "disclosures", "key-binding", "validity", "status"}, Warnings: []verifyProblem{}, Errors: []verifyProblem{}})
 		return nil
 	}
-	res, err := h.cfg.Verifier.VerifyPresentation(ctx, token, opts.Challenge, opts.Domain)
+	verify, format, checks := h.cfg.Verifier.VerifyPresentation, vc.TypVPJWT, []string{"signature", "data-model", "challenge", "domain", "credentials"}
+	if mediaType == vc.MediaTypeVPSDJWT {
+		verify, format = h.cfg.Verifier.VerifyVPSDJWT, vc.TypVPSDJWT
+		checks = []string{"signature", "disclosures", "data-model", "challenge", "domain", "credentials"}
+	}
+	res, err := verify(ctx, token, opts.Challenge, opts.Domain)
 	if err != nil {
 		h.writeVerifyFailure(w, r, err)
 		return nil
 	}
-	out := verifyResponse{Verified: true, Format: vc.TypVPJWT, Holder: res.Holder, Presentation: res.Presentation,
-		Checks: []string{"signature", "data-model", "challenge", "domain", "credentials"}, Warnings: []verifyProblem{}, Errors: []verifyProblem{}}
+	out := verifyResponse{Verified: true, Format: format, Holder: res.Holder, Presentation: res.Presentation,
+		Checks: checks, Warnings: []verifyProblem{}, Errors: []verifyProblem{}}
 	for _, c := range res.Credentials {
 		out.Credentials = append(out.Credentials, verifiedEntry{Format: c.Format, Issuer: c.Issuer, Credential: c.Credential})
 	}
@@ -828,7 +833,9 @@ func (h *credentialHandlers) issuerMetadata(w http.ResponseWriter, r *http.Reque
 
 // statusList serves a list: a Bitstring Status List credential as JSON,
 // or as vc+jwt or vc+cose when asked (Accept: application/vc+jwt,
-// application/vc+cose); a Token Status
+// application/vc+cose), or secured with a Data Integrity proof when asked
+// (Accept: application/vc, the VC data model's media type, with the
+// node's default cryptosuite; or ?cryptosuite=<name>); a Token Status
 // List always as statuslist+jwt.
 func (h *credentialHandlers) statusList(w http.ResponseWriter, r *http.Request) error {
 	doc, token, err := h.cfg.Issuer.StatusList(r.Context(), r.PathValue("listID"))
@@ -836,9 +843,26 @@ func (h *credentialHandlers) statusList(w http.ResponseWriter, r *http.Request) 
 		return err
 	}
 	accept := r.Header.Get("Accept")
+	suite, wantSuite := r.URL.Query()["cryptosuite"]
 	switch {
 	case doc == nil:
 		writePublic(w, vc.MediaTypeStatusListJWT, []byte(token))
+	case wantSuite || acceptsExactly(accept, issuer.MediaTypeEmbedded):
+		name := ""
+		if wantSuite {
+			if len(suite) != 1 || suite[0] == "" {
+				return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "cryptosuite must be given once, not empty"}
+			}
+			name = suite[0]
+		}
+		b, _, err := h.cfg.Issuer.SecureStatusListEmbedded(r.Context(), r.PathValue("listID"), name)
+		if errors.Is(err, issuer.ErrUnknownFormat) {
+			return &Error{Status: http.StatusNotAcceptable, Code: "not_acceptable", Message: "this node does not secure status lists with this cryptosuite", Err: err}
+		}
+		if err != nil {
+			return err
+		}
+		writePublic(w, issuer.MediaTypeEmbedded, b)
 	case strings.Contains(accept, vc.MediaTypeVCJWT):
 		writePublic(w, vc.MediaTypeVCJWT, []byte(token))
 	case strings.Contains(accept, cose.MediaTypeVC):
@@ -858,4 +882,17 @@ func (h *credentialHandlers) statusList(w http.ResponseWriter, r *http.Request) 
 		writePublic(w, "application/vc+ld+json", b)
 	}
 	return nil
+}
+
+// acceptsExactly reports whether an Accept header lists mediaType itself
+// (parameters aside), not a media type it is the prefix of
+// (application/vc is not application/vc+jwt).
+func acceptsExactly(accept, mediaType string) bool {
+	for _, r := range strings.Split(accept, ",") {
+		mt, _, _ := strings.Cut(r, ";")
+		if strings.EqualFold(strings.TrimSpace(mt), mediaType) {
+			return true
+		}
+	}
+	return false
 }

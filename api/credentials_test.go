@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -725,4 +726,72 @@ func TestAccreditationRoutes(t *testing.T) {
 	if code, resp := e.post(t, "/credentials/issue", otherIssueToken, diploma); code != 403 || resp["error"] != "issuer_not_accredited" {
 		t.Fatalf("suspended client: %d %v", code, resp)
 	}
+}
+
+// TestVCAPIPresentationVPSDJWT: POST /presentations/verify takes a
+// presentation secured with SD-JWT (application/vp+sd-jwt, an enveloped
+// presentation or a data: URL), with its enveloped credentials verified,
+// and refuses another challenge or domain, a foreign disclosure and a
+// wrong typ.
+func TestVCAPIPresentationVPSDJWT(t *testing.T) {
+	e := newVCEnv(t)
+	holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	did, _ := vc.DIDKey(holder.Public())
+	holderBody := strings.Replace(strings.Replace(credBody, "%s", "", 1), "did:example:holder-3f9a1c0d7e", did, 1)
+	_, b1 := e.post(t, "/credentials/issue", issueToken, holderBody)
+	_, b3 := e.post(t, "/credentials/issue", issueToken, strings.Replace(credBody, "%s", "", 1))
+	vp := map[string]any{"@context": []any{vc.ContextV2}, "type": "VerifiablePresentation", "holder": did,
+		"verifiableCredential": []any{b1["verifiableCredential"]}}
+	kid := did + "#" + strings.TrimPrefix(did, "did:key:")
+	opts := vc.PresentOptions{Challenge: "c-1", Domain: "https://rp.example", IssuedAt: e.clock.Now()}
+	tok, err := vc.SignPresentationSDJWT(vp, kid, opts, &sdjwt.Frame{SD: []string{"verifiableCredential"}}, rand.Reader, holder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	verify := func(p any, challenge, domain string) (int, map[string]any) {
+		t.Helper()
+		b, _ := json.Marshal(map[string]any{"verifiablePresentation": p, "options": map[string]any{"challenge": challenge, "domain": domain}})
+		return e.post(t, "/presentations/verify", "", string(b))
+	}
+	for _, p := range []any{vc.Envelope(tok, vc.MediaTypeVPSDJWT), "data:" + vc.MediaTypeVPSDJWT + "," + tok,
+		"data:" + vc.MediaTypeVPSDJWT + ";base64," + base64.StdEncoding.EncodeToString([]byte(tok))} {
+		code, body := verify(p, "c-1", "https://rp.example")
+		creds, _ := body["credentials"].([]any)
+		if code != 200 || body["verified"] != true || body["format"] != vc.TypVPSDJWT || body["holder"] != did || len(creds) != 1 {
+			t.Fatalf("vp+sd-jwt: %d %v", code, body)
+		}
+	}
+	env := vc.Envelope(tok, vc.MediaTypeVPSDJWT)
+	for _, c := range []struct {
+		name, challenge, domain, want string
+		p                             any
+	}{
+		{"another challenge", "c-2", "https://rp.example", "challenge_mismatch", env},
+		{"another domain", "c-1", "https://evil.example", "challenge_mismatch", env},
+		{"foreign disclosure", "c-1", "https://rp.example", "disclosure_unmatched", "data:" + vc.MediaTypeVPSDJWT + "," + tok + "WyJ4IiwicmVnaW9uIiwiMzIwMDAwIl0~"},
+		{"a vp+jwt as vp+sd-jwt", "c-1", "https://rp.example", "malformed", "data:" + vc.MediaTypeVPSDJWT + "," + mustSignVP(t, vp, kid, opts, holder)},
+	} {
+		if code, body := verify(c.p, c.challenge, c.domain); code != 400 || firstCode(body) != c.want {
+			t.Errorf("%s: %d %v, want %s", c.name, code, body, c.want)
+		}
+	}
+	// Wrong typ: a vp+jwt's, made an SD-JWT with no disclosures.
+	if code, body := verify("data:"+vc.MediaTypeVPSDJWT+","+mustSignVP(t, vp, kid, opts, holder)+"~", "c-1", "https://rp.example"); code != 400 || firstCode(body) != "wrong_media_type" {
+		t.Errorf("wrong typ: %d %v", code, body)
+	}
+	// Another subject's credential.
+	vp["verifiableCredential"] = []any{b3["verifiableCredential"]}
+	tok, _ = vc.SignPresentationSDJWT(vp, kid, opts, nil, rand.Reader, holder)
+	if code, body := verify(vc.Envelope(tok, vc.MediaTypeVPSDJWT), "c-1", "https://rp.example"); code != 400 || firstCode(body) != "holder_mismatch" {
+		t.Errorf("another subject's credential: %d %v", code, body)
+	}
+}
+
+func mustSignVP(t *testing.T, vp map[string]any, kid string, opts vc.PresentOptions, signer crypto.Signer) string {
+	t.Helper()
+	tok, err := vc.SignPresentation(vp, kid, opts, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
 }

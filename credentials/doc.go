@@ -1,7 +1,8 @@
 // Package credentials is the verifier side and data model of TrustID's
 // verifiable credentials: the W3C Verifiable Credentials Data Model 2.0
 // with strict validation, credentials and presentations secured as vc+jwt /
-// vp+jwt (W3C VC-JOSE-COSE) and as SD-JWT VC (package sdjwt), DID
+// vp+jwt and vc+sd-jwt / vp+sd-jwt (W3C VC-JOSE-COSE) and as SD-JWT VC
+// (package sdjwt), DID
 // documents and SD-JWT VC issuer metadata, resolution of did:web, did:key
 // and did:jwk, status (W3C Bitstring Status List and IETF Token Status List,
 // with encodings in package status and the node's file store in package

@@ -76,26 +76,13 @@ type PresentOptions struct {
 // challenge (nonce) and domain (aud), with iat, signed by the holder's key
 // kid: a DID URL of the presentation's holder (a DID).
 func SignPresentation(p map[string]any, kid string, opts PresentOptions, signer crypto.Signer) (string, error) {
-	pres, err := NewPresentation(p)
-	if err != nil {
-		return "", err
-	}
-	if _, err := holderKid(pres.Holder, kid); err != nil {
-		return "", err
-	}
-	if opts.Challenge == "" || opts.Domain == "" {
-		return "", fmt.Errorf("%w: a presentation needs the verifier's challenge and domain", ErrChallenge)
-	}
 	if opts.IssuedAt.IsZero() {
 		opts.IssuedAt = time.Now()
 	}
-	doc := make(map[string]any, len(p)+3)
-	for k, v := range p {
-		doc[k] = v
+	doc, err := presentationPayload(p, kid, opts)
+	if err != nil {
+		return "", err
 	}
-	doc["nonce"] = opts.Challenge
-	doc["aud"] = opts.Domain
-	doc["iat"] = opts.IssuedAt.Unix()
 	return SignJWT(doc, TypVPJWT, kid, signer)
 }
 
@@ -167,18 +154,8 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, token, challenge, dom
 		return nil, err
 	}
 	res := &PresentationResult{Holder: p.Holder, Presentation: payload}
-	for i, c := range p.Credentials {
-		if _, ok := c["id"].(string); !ok || !slices.Contains(mustTypes(c), TypeEnvelopedCredential) {
-			return nil, fmt.Errorf("%w: verifiableCredential[%d] is not secured (want an EnvelopedVerifiableCredential)", ErrInvalidPresentation, i)
-		}
-		r, err := v.VerifyToken(ctx, c)
-		if err != nil {
-			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
-		}
-		if err := boundToHolder(r, p.Holder, holderPub); err != nil {
-			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
-		}
-		res.Credentials = append(res.Credentials, r)
+	if res.Credentials, err = v.presentedCredentials(ctx, p, holderPub); err != nil {
+		return nil, err
 	}
 	return res, nil
 }

@@ -277,6 +277,63 @@ func TestVCAPISecuringMechanisms(t *testing.T) {
 	if _, _, _, err := cv.VerifyStatusList(context.Background(), body, listURL, did["id"].(string)); !errors.Is(err, vc.ErrSignature) {
 		t.Fatalf("altered status list vc+cose: %v", err)
 	}
+
+	// 7. The status list secured with a Data Integrity proof: asked for as
+	// application/vc, in the node's default cryptosuite (sm2-rdfc-2025);
+	// with ?cryptosuite=, in that one; it verifies with the node's key and
+	// has the bit set; an unknown cryptosuite is 406.
+	lv, err := di.NewVerifier(di.Config{Resolver: nodeDIDKeys{n}, Cryptosuites: di.Cryptosuites(), Checker: di.CheckWith(lists.CheckCredential)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	getDI := func(query, accept string) (int, string, []byte) {
+		t.Helper()
+		req, _ := http.NewRequest(http.MethodGet, listURL+query, nil)
+		if accept != "" {
+			req.Header.Set("Accept", accept)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Content-Type"), body
+	}
+	for _, c := range []struct{ query, accept, suite string }{
+		{"", di.MediaTypeVC, di.SM2RDFC2025},
+		{"", "application/vc+jwt;q=0.5, application/vc", di.SM2RDFC2025},
+		{"?cryptosuite=" + di.ECDSARDFC2019, "", di.ECDSARDFC2019},
+		{"?cryptosuite=" + di.EdDSARDFC2022, di.MediaTypeVC, di.EdDSARDFC2022},
+	} {
+		code, ct, body := getDI(c.query, c.accept)
+		if code != http.StatusOK || ct != di.MediaTypeVC {
+			t.Fatalf("status list with a Data Integrity proof (%q, %q): %d %s %.120q", c.query, c.accept, code, ct, body)
+		}
+		var doc struct {
+			Proof struct {
+				Cryptosuite string `json:"cryptosuite"`
+			} `json:"proof"`
+		}
+		if err := json.Unmarshal(body, &doc); err != nil || doc.Proof.Cryptosuite != c.suite {
+			t.Fatalf("status list proof: %v %q, want %s", err, doc.Proof.Cryptosuite, c.suite)
+		}
+		bits, purpose, _, err := lv.VerifyStatusList(context.Background(), body, listURL, did["id"].(string))
+		if err != nil || purpose != entry["statusPurpose"] || !bits.Get(index) {
+			t.Fatalf("status list %s: %s %v", c.suite, purpose, err)
+		}
+		altered := strings.Replace(string(body), `"encodedList":"u`, `"encodedList":"uH`, 1)
+		if _, _, _, err := lv.VerifyStatusList(context.Background(), []byte(altered), listURL, did["id"].(string)); err == nil {
+			t.Fatalf("altered status list %s verified", c.suite)
+		}
+	}
+	if code, _, body := getDI("?cryptosuite=bbs-2023", ""); code != http.StatusNotAcceptable {
+		t.Fatalf("unknown cryptosuite: %d %s", code, body)
+	}
+	// Without asking, the list is the unsecured JSON as before.
+	if code, ct, _ := getDI("", ""); code != http.StatusOK || ct != "application/vc+ld+json" {
+		t.Fatalf("plain status list: %d %s", code, ct)
+	}
 }
 
 // nodeDIDKeys resolves the node's keys from its DID document, fetched

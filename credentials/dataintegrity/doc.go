@@ -12,5 +12,7 @@
 // cryptosuite, and the signature over the canonical proof configuration
 // and document; then a CredentialChecker (credentials.Verifier) applies
 // the data model, validity, issuer trust and status checks every secured
-// credential gets.
+// credential gets. Bitstring Status List credentials secured with a proof
+// (served as application/vc) are verified by VerifyStatusList and read by
+// a StatusSource.
 package dataintegrity

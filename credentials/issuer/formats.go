@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -119,7 +120,8 @@ func truncate(s string) string {
 // asks for that form. A +cose format's Sign returns base64 (binary
 // COSE); the bytes are returned decoded. ErrUnknownFormat when no format
 // has the media type, credentials.ErrNotFound when the list is a Token
-// Status List or does not exist.
+// Status List or does not exist. Embedded proofs have their own method
+// (SecureStatusListEmbedded).
 func (is *Issuer) SecureStatusList(ctx context.Context, listID, mediaType string) ([]byte, error) {
 	var f Format
 	for _, name := range slices.Sorted(maps.Keys(is.cfg.Formats)) {
@@ -131,6 +133,43 @@ func (is *Issuer) SecureStatusList(ctx context.Context, listID, mediaType string
 	if f.Sign == nil {
 		return nil, fmt.Errorf("%w: no format of media type %q", ErrUnknownFormat, truncate(mediaType))
 	}
+	return is.secureStatusList(ctx, listID, mediaType, f)
+}
+
+// SecureStatusListEmbedded returns a Bitstring Status List credential
+// secured with an embedded proof (a Data Integrity cryptosuite: a
+// registered format of media type MediaTypeEmbedded) as JSON, signed with
+// the node's key, and the format's name. format names the format (a
+// cryptosuite); "" means the node's default: the embedded format whose
+// first algorithm is the issuer's default algorithm (sm2-rdfc-2025 for
+// SM2), else the first such format by name. ErrUnknownFormat when there is
+// no such format, credentials.ErrNotFound as SecureStatusList.
+func (is *Issuer) SecureStatusListEmbedded(ctx context.Context, listID, format string) ([]byte, string, error) {
+	if format == "" {
+		for _, name := range slices.Sorted(maps.Keys(is.cfg.Formats)) {
+			g := is.cfg.Formats[name]
+			if g.MediaType != MediaTypeEmbedded {
+				continue
+			}
+			if format == "" || g.Algorithms[0] == is.cfg.Algorithm {
+				format = name
+			}
+			if g.Algorithms[0] == is.cfg.Algorithm {
+				break
+			}
+		}
+	}
+	f, ok := is.cfg.Formats[format]
+	if !ok || f.MediaType != MediaTypeEmbedded {
+		return nil, "", fmt.Errorf("%w: no embedded-proof format %q", ErrUnknownFormat, truncate(format))
+	}
+	b, err := is.secureStatusList(ctx, listID, MediaTypeEmbedded+";"+format, f)
+	return b, format, err
+}
+
+// secureStatusList signs list listID's credential with f, cached per list
+// version under key.
+func (is *Issuer) secureStatusList(ctx context.Context, listID, key string, f Format) ([]byte, error) {
 	doc, _, err := is.StatusList(ctx, listID)
 	if err != nil {
 		return nil, err
@@ -144,7 +183,7 @@ func (is *Issuer) SecureStatusList(ctx context.Context, listID, mediaType string
 	version, _ := subject[credentials.ClaimListVersion].(uint64)
 	is.mu.Lock()
 	e := is.lists[listID]
-	b, ok := e.secured[mediaType]
+	b, ok := e.secured[key]
 	is.mu.Unlock()
 	if ok && e.version == version {
 		return b, nil
@@ -157,12 +196,23 @@ func (is *Issuer) SecureStatusList(ctx context.Context, listID, mediaType string
 	if err != nil {
 		return nil, err
 	}
+	if f.MediaType == MediaTypeEmbedded {
+		// JSON-LD processing takes the document as JSON decodes it (the
+		// list's version is a uint64 here).
+		raw, err := json.Marshal(doc)
+		if err != nil {
+			return nil, err
+		}
+		if doc, err = credentials.ParseJSONObject(raw); err != nil {
+			return nil, err
+		}
+	}
 	out, err := f.Sign(doc, is.did+"#"+kid, signer)
 	if err != nil {
 		return nil, err
 	}
 	b = []byte(out)
-	if strings.HasSuffix(mediaType, "+cose") {
+	if strings.HasSuffix(f.MediaType, "+cose") {
 		if b, err = base64.StdEncoding.DecodeString(out); err != nil {
 			return nil, err
 		}
@@ -173,7 +223,7 @@ func (is *Issuer) SecureStatusList(ctx context.Context, listID, mediaType string
 		if e.secured == nil {
 			e.secured = map[string][]byte{}
 		}
-		e.secured[mediaType] = b
+		e.secured[key] = b
 		is.lists[listID] = e
 	}
 	is.mu.Unlock()

@@ -332,7 +332,7 @@ func (s *Spec) ValidateRequest(pattern, contentType string, body []byte) error {
 			form[k] = vs[0]
 		}
 		v = form
-	case mt == "application/json" || strings.HasSuffix(mt, "+json"):
+	case isJSON(mt):
 		if v, err = jsonschema.UnmarshalJSON(bytes.NewReader(body)); err != nil {
 			return fmt.Errorf("%s request: body is not JSON: %v", pattern, err)
 		}
@@ -374,7 +374,7 @@ func (s *Spec) ValidateResponse(pattern string, status int, contentType string, 
 		return fmt.Errorf("%s %d: content type %s is not documented", pattern, status, mt)
 	}
 	var v any = string(body)
-	if mt == "application/json" || strings.HasSuffix(mt, "+json") {
+	if isJSON(mt) {
 		if v, err = jsonschema.UnmarshalJSON(bytes.NewReader(body)); err != nil {
 			return fmt.Errorf("%s %d: body is not JSON: %v", pattern, status, err)
 		}
@@ -383,4 +383,11 @@ func (s *Spec) ValidateResponse(pattern string, status int, contentType string, 
 		return fmt.Errorf("%s %d: %v", pattern, status, err)
 	}
 	return nil
+}
+
+// isJSON reports whether bodies of media type mt are JSON: application/json,
+// a +json type, or the VC data model's application/vc and application/vp
+// (JSON-LD documents, VC Data Model 2.0 section 6.1).
+func isJSON(mt string) bool {
+	return mt == "application/json" || strings.HasSuffix(mt, "+json") || mt == "application/vc" || mt == "application/vp"
 }

@@ -1,0 +1,193 @@
+package credentials
+
+import (
+	"context"
+	"crypto"
+	"fmt"
+	"io"
+	"slices"
+	"time"
+
+	"github.com/trustid-cn/trustid/credentials/internal/jose"
+	"github.com/trustid-cn/trustid/credentials/sdjwt"
+)
+
+// TypVPSDJWT is the typ of a W3C presentation secured with SD-JWT
+// (VC-JOSE-COSE, application/vp+sd-jwt).
+const TypVPSDJWT = "vp+sd-jwt"
+
+// SignPresentationSDJWT secures a presentation as vp+sd-jwt (VC-JOSE-COSE,
+// "Securing Verifiable Presentations with SD-JWT"): an SD-JWT whose
+// issuer-signed JWT, typ vp+sd-jwt and cty vp, is signed by the holder's
+// key kid (a DID URL of the presentation's holder) over the presentation
+// with the verifier's challenge (nonce), domain (aud) and iat (zero:
+// now), the claims frame names concealed (nil: none). The presentation's credentials must
+// be enveloped. It returns the SD-JWT with every disclosure, to which a
+// holder may append a KB-JWT (sdjwt.SDJWT.Present).
+func SignPresentationSDJWT(p map[string]any, kid string, opts PresentOptions, frame *sdjwt.Frame, rand io.Reader, signer crypto.Signer) (string, error) {
+	if opts.IssuedAt.IsZero() {
+		opts.IssuedAt = time.Now()
+	}
+	doc, err := presentationPayload(p, kid, opts)
+	if err != nil {
+		return "", err
+	}
+	is := sdjwt.Issuer{Rand: rand}
+	concealed, ds, err := is.Conceal(doc, frame)
+	if err != nil {
+		return "", err
+	}
+	tok, err := jose.Sign(concealed, map[string]any{"typ": TypVPSDJWT, "cty": CtyVP, "kid": kid}, signer)
+	if err != nil {
+		return "", err
+	}
+	return sdjwt.Serialize(tok, ds), nil
+}
+
+// presentationPayload checks a presentation for signing by kid and adds
+// the verifier's nonce and aud and iat, as vp+jwt's payload has them.
+func presentationPayload(p map[string]any, kid string, opts PresentOptions) (map[string]any, error) {
+	pres, err := NewPresentation(p)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := holderKid(pres.Holder, kid); err != nil {
+		return nil, err
+	}
+	if opts.Challenge == "" || opts.Domain == "" {
+		return nil, fmt.Errorf("%w: a presentation needs the verifier's challenge and domain", ErrChallenge)
+	}
+	if opts.IssuedAt.IsZero() {
+		return nil, fmt.Errorf("%w: a presentation needs its issue time", ErrInvalidPresentation)
+	}
+	doc := make(map[string]any, len(p)+3)
+	for k, v := range p {
+		doc[k] = v
+	}
+	doc["nonce"] = opts.Challenge
+	doc["aud"] = opts.Domain
+	doc["iat"] = opts.IssuedAt.Unix()
+	return doc, nil
+}
+
+// VerifyVPSDJWT verifies a presentation secured with SD-JWT (VC-JOSE-COSE,
+// application/vp+sd-jwt) for a verifier's challenge and domain, both
+// required.
+//
+// The issuer-signed JWT's typ, which VC-JOSE-COSE says SHOULD be
+// vp+sd-jwt, is that or absent (the media type names the format); its cty,
+// when present, is vp (application/vp: RFC 7515 lets the application/
+// prefix be left out); any other value is refused (ErrType). Every
+// disclosure must match a digest, as for any SD-JWT. The presentation,
+// disclosures processed, names a holder DID; the JWT's kid is a
+// verification method of it whose key signed. The presentation is bound to
+// this verifier and moment either in its payload, as a vp+jwt is (nonce the
+// challenge, aud the domain, iat at most VPMaxAge old), or by a KB-JWT
+// (RFC 9901: signed by the presentation's cnf.jwk, nonce the challenge,
+// aud the domain, a fresh iat, sd_hash over the presentation); with both,
+// both must hold. Its credentials are enveloped, verified like those of a
+// vp+jwt and bound to the holder (see VerifyPresentation).
+func (v *Verifier) VerifyVPSDJWT(ctx context.Context, token, challenge, domain string) (*PresentationResult, error) {
+	if challenge == "" || domain == "" {
+		return nil, fmt.Errorf("%w: a challenge and a domain are required to verify a presentation", ErrChallenge)
+	}
+	split, err := sdjwt.Split(token)
+	if err != nil {
+		return nil, mapSDJWTErr(err)
+	}
+	hdr, err := jose.ParseHeader(split.JWT, v.cfg.Algorithms)
+	if err != nil {
+		return nil, mapJoseErr(err)
+	}
+	if typ, ok := hdr["typ"]; ok && typ != TypVPSDJWT {
+		return nil, fmt.Errorf("%w: typ %q, want %q", ErrType, truncate(hdr.String("typ")), TypVPSDJWT)
+	}
+	if cty, ok := hdr["cty"]; ok && cty != CtyVP && cty != "application/"+CtyVP {
+		return nil, fmt.Errorf("%w: cty %v, want %q", ErrType, cty, CtyVP)
+	}
+	var (
+		key    resolvedKey
+		holder string
+	)
+	res, err := sdjwt.Verify(token, sdjwt.VerifyOptions{
+		Algorithms: v.cfg.Algorithms,
+		Key: func(h map[string]any, p map[string]any) (crypto.PublicKey, error) {
+			// The holder may be selectively disclosable: read it from the
+			// processed, not yet verified, claims to find the key.
+			claims, err := sdjwt.Process(p, split.Disclosures)
+			if err != nil {
+				return nil, err
+			}
+			kid, _ := h["kid"].(string)
+			alg, _ := h["alg"].(string)
+			if holder, err = idOf(claims["holder"], true); err != nil {
+				return nil, fmt.Errorf("%w: holder: %v", ErrInvalidPresentation, err)
+			}
+			if _, err := holderKid(holder, kid); err != nil {
+				return nil, err
+			}
+			if key, err = v.key(ctx, holder, kid, alg); err != nil {
+				return nil, err
+			}
+			return key.pub, nil
+		},
+		Now:      v.cfg.Now,
+		Leeway:   v.cfg.Leeway,
+		Audience: domain,
+		Nonce:    challenge,
+		MaxAge:   v.cfg.KBMaxAge,
+	})
+	if err != nil {
+		return nil, mapSDJWTErr(err)
+	}
+	v.remember(key)
+	payload := res.Claims
+	p, err := NewPresentation(payload)
+	if err != nil {
+		return nil, err
+	}
+	if p.Holder != holder {
+		return nil, fmt.Errorf("%w: holder changed by the disclosures", ErrInvalidPresentation)
+	}
+	n, hasNonce := payload["nonce"]
+	aud, hasAud := payload["aud"]
+	if !res.KeyBound || hasNonce || hasAud {
+		if s, _ := n.(string); s != challenge {
+			return nil, fmt.Errorf("%w: nonce does not match the challenge", ErrChallenge)
+		}
+		if !audienceHas(aud, domain) {
+			return nil, fmt.Errorf("%w: aud does not match the domain", ErrChallenge)
+		}
+	}
+	if iat, ok := payload["iat"]; ok || !res.KeyBound {
+		if err := v.checkIssuedAt(iat); err != nil {
+			return nil, err
+		}
+	}
+	out := &PresentationResult{Holder: p.Holder, Presentation: payload}
+	if out.Credentials, err = v.presentedCredentials(ctx, p, key.pub); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// presentedCredentials verifies the credentials of a verified presentation
+// signed with holderPub: each an enveloped credential (VerifyToken), bound
+// to the holder (boundToHolder).
+func (v *Verifier) presentedCredentials(ctx context.Context, p *Presentation, holderPub crypto.PublicKey) ([]*Verified, error) {
+	var out []*Verified
+	for i, c := range p.Credentials {
+		if _, ok := c["id"].(string); !ok || !slices.Contains(mustTypes(c), TypeEnvelopedCredential) {
+			return nil, fmt.Errorf("%w: verifiableCredential[%d] is not secured (want an EnvelopedVerifiableCredential)", ErrInvalidPresentation, i)
+		}
+		r, err := v.VerifyToken(ctx, c)
+		if err != nil {
+			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
+		}
+		if err := boundToHolder(r, p.Holder, holderPub); err != nil {
+			return nil, fmt.Errorf("verifiableCredential[%d]: %w", i, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
+}
