@@ -18,6 +18,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
@@ -89,6 +90,14 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 			return fmt.Errorf("credentials: --issuer: %w", err)
 		}
 		n.credIssuer, n.statusLists = is, st // for enrollment and QR status
+		// What the status lists take in memory: it grows by design with
+		// allocation (a list per seven-eighths of a list of each purpose),
+		// and the soak accounts for it apart from the rest of the heap.
+		srv.Registerer().MustRegister(
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trustid_status_lists", Help: "Status lists held in memory (the instance's own and, shared through the ledger, every list of the region)."},
+				func() float64 { return float64(st.ListMemory().Lists) }),
+			prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "trustid_status_list_bytes", Help: "Bytes of the status lists' content held in memory (entries and allocation maps)."},
+				func() float64 { return float64(st.ListMemory().Bytes) }))
 		client := &http.Client{Timeout: 5 * time.Second}
 		res := &vc.Resolver{Client: client, Local: is.Local()}
 		listVerifier, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTVerifyAlgorithms, Resolver: res, Trust: vc.AnyIssuer{}, SkipStatus: true})
@@ -534,6 +543,7 @@ func newVCKeygenCmd() *cobra.Command {
 type nodeStatus interface {
 	vc.StatusStore
 	Lists() []string
+	ListMemory() statuslist.ListMemory
 }
 
 // instanceFile holds the instance's default --instance in the data

@@ -69,7 +69,8 @@ func TestServeEmbeddedDefaults(t *testing.T) {
 	if code, body := get(t, base+"/readyz"); code != 200 || !strings.Contains(body, `"store":"ok"`) {
 		t.Errorf("readyz %d %s", code, body)
 	}
-	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "trustid_http_requests_total") {
+	if code, body := get(t, base+"/metrics"); code != 200 || !strings.Contains(body, "trustid_http_requests_total") ||
+		!strings.Contains(body, "\ntrustid_status_lists ") || !strings.Contains(body, "\ntrustid_status_list_bytes ") {
 		t.Errorf("metrics %d", code)
 	}
 	for _, f := range []string{keystoreFile, devKEKFile} {

@@ -2,6 +2,8 @@ package statuslist
 
 import (
 	"context"
+	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -80,4 +82,54 @@ func BenchmarkGetParallelWithWrites(b *testing.B) {
 		b.ReportMetric(float64(lat[len(lat)*9999/10000].Nanoseconds()), "p99.99-ns")
 		b.ReportMetric(float64(lat[len(lat)-1].Nanoseconds()), "max-ns")
 	}
+}
+
+// BenchmarkIndexLiveBytes binds b.N credentials whose IDs the request
+// chose (the IDs that go to the index; minted IDs carry their entries)
+// with a revocation and a suspension entry and an owner tag as the issuer
+// makes it, and reports the live heap each binding keeps for the store's
+// life (index-B/binding, after a garbage collection): the memory that
+// grows with such issuance. Run it with -benchtime=20000x.
+func BenchmarkIndexLiveBytes(b *testing.B) {
+	ctx := context.Background()
+	s, err := OpenFileStore(b.TempDir(), FileStoreOptions{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	refs := make([][]status.Ref, b.N)
+	for i := range refs {
+		for _, p := range []string{status.PurposeRevocation, status.PurposeSuspension} {
+			lid, idx, err := s.Allocate(ctx, p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			refs[i] = append(refs[i], status.Ref{ListID: lid, Index: idx, Purpose: p})
+		}
+	}
+	owner := fmt.Sprintf("%064x", 1) // the issuer's tag: hex SHA-256
+	live := func() uint64 {
+		runtime.GC()
+		var m runtime.MemStats
+		runtime.ReadMemStats(&m)
+		return m.HeapAlloc
+	}
+	before := live()
+	b.ResetTimer()
+	const workers = 64 // concurrent binds share a group commit
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			for i := w; i < b.N; i += workers {
+				if err := s.BindOwner(ctx, fmt.Sprintf("urn:uuid:%08x-0000-4000-8000-000000000000", i), owner, refs[i]); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	b.ReportMetric(float64(int64(live())-int64(before))/float64(b.N), "index-B/binding")
+	runtime.KeepAlive(s)
+	runtime.KeepAlive(refs)
 }

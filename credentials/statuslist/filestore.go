@@ -596,6 +596,39 @@ func (s *FileStore) Lists() []string {
 	return slices.Clone(s.order)
 }
 
+// ListMemory says what a store's status lists take in memory.
+type ListMemory struct {
+	// Lists is the number of lists held.
+	Lists int
+	// Bytes is the size of their content: entries and, for the lists
+	// the store allocates from, allocation maps. It grows by design with
+	// allocation, by one list of a purpose each time the newest list of
+	// that purpose is seven-eighths allocated, and never shrinks.
+	Bytes int64
+}
+
+// ListMemory reports the lists held and the bytes of their content.
+func (s *FileStore) ListMemory() ListMemory {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m := ListMemory{Lists: len(s.lists)}
+	for _, l := range s.lists {
+		m.Bytes += int64(len(l.allocated)) + contentBytes(l.bits, l.token)
+	}
+	return m
+}
+
+// contentBytes is the size of a list's entries.
+func contentBytes(bits *status.Bitstring, token *status.TokenList) int64 {
+	if bits != nil {
+		return int64(len(bits.Bytes()))
+	}
+	if token != nil {
+		return int64(len(token.Bytes()))
+	}
+	return 0
+}
+
 // String names the store without revealing anything else.
 func (s *FileStore) String() string {
 	return "statuslist.FileStore(" + strings.TrimSuffix(s.dir, "/") + ")"

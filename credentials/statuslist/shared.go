@@ -364,6 +364,21 @@ func (s *Shared) Lists() []string {
 	return out
 }
 
+// ListMemory reports the lists held and the bytes of their content: the own
+// store's (FileStore.ListMemory) and every list of the region as
+// materialized from the chain, which grow by design with allocation in
+// the region.
+func (s *Shared) ListMemory() ListMemory {
+	m := s.opts.Own.ListMemory()
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	m.Lists += len(s.lists)
+	for _, l := range s.lists {
+		m.Bytes += contentBytes(l.bits, l.token)
+	}
+	return m
+}
+
 // MintID returns the ID of the member-th credential of a group owned by
 // owner with entries refs (see CredentialIDs).
 func (s *Shared) MintID(member int, owner string, refs []status.Ref) (string, error) {

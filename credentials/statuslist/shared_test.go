@@ -32,6 +32,7 @@ var testIDKey = bytes.Repeat([]byte{7}, 32)
 // directory (lists it owns, outbox) over a ledger it shares.
 type instance struct {
 	name   string
+	ownDir string
 	own    *statuslist.FileStore
 	ob     *ledger.Outbox
 	shared *statuslist.Shared
@@ -67,7 +68,7 @@ func startInstance(t testing.TB, l ledger.Ledger, dir, name string) *instance {
 	}()
 	go func() { defer wg.Done(); sh.RunHeads(ctx, 10*time.Millisecond) }()
 	t.Cleanup(func() { cancel(); wg.Wait(); ob.Close() })
-	return &instance{name: name, own: own, ob: ob, shared: sh}
+	return &instance{name: name, ownDir: filepath.Join(dir, "status"), own: own, ob: ob, shared: sh}
 }
 
 // issue allocates a revocation, a suspension and a token entry and mints
@@ -292,6 +293,28 @@ func TestSharedConcurrentChanges(t *testing.T) {
 
 // TestSharedCredentialIDs: an ID names its entries and owner; a changed
 // ID, another region key or another owner is refused.
+// TestSharedListMemory: a shared store's list memory is its own store's
+// and the lists it materializes from the chain; credentials issued with
+// minted IDs add nothing to it beyond their lists (their IDs carry the
+// entries: no index entry, no index file).
+func TestSharedListMemory(t *testing.T) {
+	a := startInstance(t, openLedger(t), t.TempDir(), "a")
+	for range 200 {
+		a.issue(t, "client-a")
+	}
+	const n = status.MinEntries
+	own := a.own.ListMemory()
+	if want := (statuslist.ListMemory{Lists: 3, Bytes: 3*n/8 + 2*n/8 + n*statuslist.TokenBits/8}); own != want {
+		t.Fatalf("own store: %+v, want %+v", own, want)
+	}
+	if m, want := a.shared.ListMemory(), (statuslist.ListMemory{Lists: 6, Bytes: own.Bytes + 2*n/8 + n*statuslist.TokenBits/8}); m != want {
+		t.Fatalf("shared: %+v, want %+v (own %+v)", m, want, own)
+	}
+	if _, err := os.Stat(filepath.Join(a.ownDir, "index.log")); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("200 credentials with minted IDs wrote an index: %v", err)
+	}
+}
+
 func TestSharedCredentialIDs(t *testing.T) {
 	ids, _ := statuslist.NewCredentialIDs(testIDKey)
 	other, _ := statuslist.NewCredentialIDs(bytes.Repeat([]byte{8}, 32))

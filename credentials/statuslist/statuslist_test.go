@@ -128,6 +128,47 @@ func TestFileStoreGrows(t *testing.T) {
 	}
 }
 
+// TestFileStoreListMemory: ListMemory counts every list and the bytes of
+// its content (entries and allocation map), and grows by exactly one
+// list's when a purpose's newest list is full and a new one starts.
+func TestFileStoreListMemory(t *testing.T) {
+	ctx := context.Background()
+	s, err := OpenFileStore(t.TempDir(), FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := s.ListMemory(); m != (ListMemory{}) {
+		t.Fatalf("empty store: %+v", m)
+	}
+	const n = status.MinEntries
+	bitList := int64(n/8 + n/8)             // allocation map, bits
+	tokenList := int64(n/8 + n*TokenBits/8) // allocation map, 2-bit statuses
+	var lids []string
+	for _, p := range Purposes {
+		lid, _, err := s.Allocate(ctx, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lids = append(lids, lid)
+	}
+	if m, want := s.ListMemory(), (ListMemory{Lists: 3, Bytes: 2*bitList + tokenList}); m != want {
+		t.Fatalf("one list per purpose: %+v, want %+v", m, want)
+	}
+	l := s.lists[lids[0]]
+	for i := 0; !l.full(0); i++ {
+		if !l.isAllocated(i) {
+			l.allocated[i>>3] |= 0x80 >> (i & 7)
+			l.count++
+		}
+	}
+	if _, _, err := s.Allocate(ctx, Purposes[0]); err != nil {
+		t.Fatal(err)
+	}
+	if m, want := s.ListMemory(), (ListMemory{Lists: 4, Bytes: 3*bitList + tokenList}); m != want {
+		t.Fatalf("after a new %s list: %+v, want %+v", Purposes[0], m, want)
+	}
+}
+
 func TestFileStoreCorrupted(t *testing.T) {
 	dir := t.TempDir()
 	os.WriteFile(filepath.Join(dir, "0123456789abcdef.json"), []byte(`{"format":"x"}`), 0o600)
