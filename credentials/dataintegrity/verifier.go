@@ -11,6 +11,10 @@ import (
 	"github.com/trustid-cn/trustid/credentials/jsonld"
 )
 
+// MediaTypeVC is the media type of a credential secured with an embedded
+// proof: the VC data model's own (VC Data Model 2.0, application/vc).
+const MediaTypeVC = "application/vc"
+
 // KeyResolver finds the public key of a verification method (a DID URL)
 // controlled by controller (the issuer or holder; "" when the document
 // names none). *credentials.Resolver satisfies it: did:key and did:jwk

@@ -1,4 +1,9 @@
-package dataintegrity
+// Package distatus takes Bitstring Status List credentials secured with
+// a Data Integrity proof: it verifies them (VerifyStatusList) and fetches
+// them for a credentials.StatusChecker (StatusSource). It wires the
+// credentials verifier to the Data Integrity library, which links neither
+// credentials nor keys (internal/layering).
+package distatus
 
 import (
 	"context"
@@ -8,15 +13,12 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/credentials/status"
 )
 
-// MediaTypeVC is the media type of a credential secured with an embedded
-// proof: the VC data model's own (VC Data Model 2.0, application/vc).
-const MediaTypeVC = "application/vc"
-
-// VerifyStatusList verifies a Bitstring Status List credential secured
-// with an embedded proof (JSON, as served with MediaTypeVC) that was
+// VerifyStatusList verifies, with v, a Bitstring Status List credential secured
+// with an embedded proof (JSON, as served with dataintegrity.MediaTypeVC) that was
 // fetched from url for issuer, and returns the list, its purpose and its
 // ttl (0 when it has none). The proof must verify with a key of the
 // issuer (assertionMethod), and the credential must pass v's Checker: v
@@ -25,7 +27,7 @@ const MediaTypeVC = "application/vc"
 // credentials.Verifier with SkipStatus and AnyIssuer), as
 // credentials.HTTPStatusSource's is, so that the list credential gets the
 // same checks as in its vc+jwt and vc+cose forms.
-func (v *Verifier) VerifyStatusList(ctx context.Context, data []byte, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
+func VerifyStatusList(ctx context.Context, v *dataintegrity.Verifier, data []byte, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
 	doc, err := v.VerifyCredential(ctx, data)
 	if err != nil {
 		return nil, "", 0, fmt.Errorf("status list credential: %w", err)
@@ -42,7 +44,7 @@ func (v *Verifier) VerifyStatusList(ctx context.Context, data []byte, url, issue
 
 // StatusSource is a credentials.StatusListSource that takes Bitstring
 // Status List credentials secured with a Data Integrity proof: it asks
-// for MediaTypeVC and verifies what it gets with Lists. When the server
+// for dataintegrity.MediaTypeVC and verifies what it gets with Lists. When the server
 // does not serve that media type (or cannot be reached) it hands the list
 // to Next (a credentials.HTTPStatusSource, or a cose.StatusSource in front
 // of one), which fetches it again in its own form. A list that fails
@@ -51,7 +53,7 @@ func (v *Verifier) VerifyStatusList(ctx context.Context, data []byte, url, issue
 // verifier whose HTTPStatusSource has Anchors must not put it in front.
 type StatusSource struct {
 	Client *http.Client
-	Lists  *Verifier
+	Lists  *dataintegrity.Verifier
 	Next   credentials.StatusListSource
 }
 
@@ -59,14 +61,14 @@ var _ credentials.StatusListSource = (*StatusSource)(nil)
 
 // Bitstring implements credentials.StatusListSource.
 func (s *StatusSource) Bitstring(ctx context.Context, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
-	body, err := credentials.Fetch(ctx, s.Client, url, MediaTypeVC)
+	body, err := credentials.Fetch(ctx, s.Client, url, dataintegrity.MediaTypeVC)
 	if err != nil {
 		if s.Next != nil {
 			return s.Next.Bitstring(ctx, url, issuer)
 		}
 		return nil, "", 0, err
 	}
-	return s.Lists.VerifyStatusList(ctx, body, url, issuer)
+	return VerifyStatusList(ctx, s.Lists, body, url, issuer)
 }
 
 // Token implements credentials.StatusListSource: Token Status Lists are

@@ -1,4 +1,4 @@
-package dataintegrity_test
+package distatus_test
 
 import (
 	"context"
@@ -16,9 +16,13 @@ import (
 
 	"github.com/trustid-cn/trustid/credentials"
 	di "github.com/trustid-cn/trustid/credentials/dataintegrity"
+	"github.com/trustid-cn/trustid/credentials/distatus"
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 )
+
+// now is the tests' fixed time.
+var now = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
 
 // listDoc is a BitstringStatusListCredential of issuer for url with the
 // given indexes set.
@@ -122,7 +126,7 @@ func TestStatusListDataIntegrity(t *testing.T) {
 		t.Fatal(err)
 	}
 	next := &credentials.HTTPStatusSource{Client: client, Verifier: listCV, Resolver: res, Algorithms: algs, Now: clock}
-	checker := credentials.NewStatusChecker(&di.StatusSource{Client: client, Lists: lists, Next: next}, time.Minute, clock)
+	checker := credentials.NewStatusChecker(&distatus.StatusSource{Client: client, Lists: lists, Next: next}, time.Minute, clock)
 	v, err := credentials.NewVerifier(credentials.VerifierConfig{Algorithms: algs, Resolver: res, Trust: credentials.AnyIssuer{}, Status: checker, Now: clock})
 	if err != nil {
 		t.Fatal(err)
@@ -155,19 +159,19 @@ func TestStatusListDataIntegrity(t *testing.T) {
 		if _, err := v.VerifyCredential(ctx, credential(p, url, 8)); err != nil {
 			t.Fatalf("%s: clear credential: %v", suite, err)
 		}
-		bits, purpose, ttl, err := lists.VerifyStatusList(ctx, []byte(list), url, p.did)
+		bits, purpose, ttl, err := distatus.VerifyStatusList(ctx, lists, []byte(list), url, p.did)
 		if err != nil || purpose != credentials.PurposeRevocation || !bits.Get(7) || ttl != 5*time.Minute {
 			t.Fatalf("%s: VerifyStatusList: %v %s %v", suite, err, purpose, ttl)
 		}
 		// Another issuer's list, a list altered after signing.
-		if _, _, _, err := lists.VerifyStatusList(ctx, []byte(list), url, newParty(t, alg).did); !errors.Is(err, credentials.ErrIssuerMismatch) {
+		if _, _, _, err := distatus.VerifyStatusList(ctx, lists, []byte(list), url, newParty(t, alg).did); !errors.Is(err, credentials.ErrIssuerMismatch) {
 			t.Fatalf("%s: list of another issuer: %v", suite, err)
 		}
 		altered := strings.Replace(list, `"statusPurpose":"revocation"`, `"statusPurpose":"suspension"`, 1)
 		if altered == list {
 			t.Fatal("nothing altered")
 		}
-		if _, _, _, err := lists.VerifyStatusList(ctx, []byte(altered), url, p.did); !errors.Is(err, di.ErrSignature) {
+		if _, _, _, err := distatus.VerifyStatusList(ctx, lists, []byte(altered), url, p.did); !errors.Is(err, di.ErrSignature) {
 			t.Fatalf("%s: altered list: %v", suite, err)
 		}
 	}
