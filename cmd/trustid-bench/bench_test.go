@@ -89,12 +89,12 @@ func TestPercentile(t *testing.T) {
 }
 
 func TestFloor(t *testing.T) {
-	p := primitives{SM2SignMicros: 10, SM2VerifyMicros: 40, SM3BlockMicros: 0.5}
-	f := floorOps{Signs: 3, Verifies: 2, SM3Blocks: 4}
-	if got := f.micros(p); got != 3*10+2*40+4*0.5 {
+	p := primitives{SM2SignMicros: 10, SM2VerifyMicros: 40, SM3BlockMicros: 0.5, ES256VerifyMicros: 60}
+	f := floorOps{Signs: 3, Verifies: 2, SM3Blocks: 4, ES256Verifies: 2}
+	if got := f.micros(p); got != 3*10+2*40+4*0.5+2*60 {
 		t.Errorf("micros = %v", got)
 	}
-	if s := f.String(); s != "2 SM2 verify + 3 SM2 sign + 4 SM3 blocks" {
+	if s := f.String(); s != "2 SM2 verify + 3 SM2 sign + 4 SM3 blocks + 2 ES256 verify" {
 		t.Errorf("String = %q", s)
 	}
 }
@@ -188,7 +188,9 @@ func TestProblems(t *testing.T) {
 }
 
 // TestSmokeRun builds cmd/trustid, runs every route against the real
-// node for a moment at two concurrencies, and checks the report: every
+// node for a moment at two concurrencies (the wallet-facing ones, OID4VCI
+// credential, OID4VP response and Data Integrity verification,
+// included), and checks the report: every
 // route answered without an error, the node's CPU time and the floor were
 // measured, the access log saw every request, the per-address limits were
 // respected from several source addresses, and both files were written.
@@ -209,8 +211,24 @@ func TestSmokeRun(t *testing.T) {
 	if len(rep.Results) != 2*len(routes) {
 		t.Fatalf("%d results, want %d", len(rep.Results), 2*len(routes))
 	}
+	// The wallet-facing routes are in the run, with floors naming the
+	// operations they cannot avoid.
+	wantFloor := map[string]string{"verify-di": "1 SM2 verify", "oid4vci-credential": "1 SM2 sign + 1 ES256 verify", "oid4vp-response": "2 ES256 verify"}
+	for _, x := range rep.Results {
+		if f, ok := wantFloor[x.Name]; ok {
+			if x.Floor != f || x.OK == 0 {
+				t.Errorf("%s c=%d: floor %q, %d answered", x.Name, x.Concurrency, x.Floor, x.OK)
+			}
+			if x.Concurrency == 3 {
+				delete(wantFloor, x.Name)
+			}
+		}
+	}
+	if len(wantFloor) > 0 {
+		t.Errorf("routes missing from the run: %v", wantFloor)
+	}
 	p := rep.Primitives
-	if p.SM2SignMicros <= 0 || p.SM2VerifyMicros <= p.SM3BlockMicros || p.SM3BlockMicros <= 0 {
+	if p.SM2SignMicros <= 0 || p.SM2VerifyMicros <= p.SM3BlockMicros || p.SM3BlockMicros <= 0 || p.ES256VerifyMicros <= p.SM3BlockMicros {
 		t.Errorf("primitives %+v", p)
 	}
 	// CPU time comes in 10 ms ticks: a 0.2 s route on a loaded machine

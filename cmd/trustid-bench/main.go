@@ -17,12 +17,15 @@
 //	qr-redeem  POST /v1/qr/verify
 //	login      GET /oauth2/authorize, GET and POST /login/sessions/{id}/…,
 //	           POST /oauth2/token, GET /oauth2/userinfo: one whole login
+//	verify-di  POST /credentials/verify (Data Integrity, sm2-rdfc-2025)
+//	oid4vci-credential  POST /oid4vci/credential (SD-JWT VC, ES256 key proof)
+//	oid4vp-response     POST /oid4vp/response/{id} (direct_post)
 //
 // For each it reports throughput, p50/p99 latency, the node process's CPU
 // time per request (user + system from /proc/<pid>/stat, read before and
 // after the timed window), and that CPU time as a multiple of the route's
-// cryptographic floor: the bare SM2 and SM3 operations the route cannot
-// do without, timed in this process in the same run.
+// cryptographic floor: the bare SM2, SM3 and ES256 operations the route
+// cannot do without, timed in this process in the same run.
 // It writes them as node-bench.md and node-bench.json, and PNG plots of
 // requests/s and p99 latency against concurrency (plot.go). With -gobench
 // it adds the library comparisons from Go benchmark output (compare.go:
@@ -30,9 +33,12 @@
 // golang-jwt ES256).
 //
 // Requests that need signing by the client (assertions, device proofs,
-// attestations, holder requests) are signed before the clock starts, but
-// for the login approval: it signs the session's challenge, known only
-// then. The
+// attestations, holder requests, OID4VCI key proofs, OID4VP
+// presentations) are signed before the clock starts, but for the login
+// approval: it signs the session's challenge, known only then. The
+// OID4VCI offers, access tokens and c_nonces and the OID4VP transactions
+// and request objects are made over HTTP before the clock starts too;
+// each timed request spends one. The
 // node's configurable rate limits (token and enrollment) are raised in
 // its config file; the two that have no setting (credential verification,
 // 300 a minute, and code issuance, 120 a minute, per source address) are
@@ -221,7 +227,9 @@ type bench struct {
 	holders       []holder
 	codes         []string // unredeemed online codes
 	enrolled      atomic.Int64
-	redisPID      string // with -redis
+	diBodies      [][]byte  // verify-di's requests, issued once
+	vpHolder      *vpHolder // oid4vp-response's wallet, made once
+	redisPID      string    // with -redis
 }
 
 // run measures the primitives, starts and provisions the node, measures

@@ -132,7 +132,7 @@ func (n *node) provision(ctx context.Context) error {
 		return fmt.Errorf("clients keygen printed no kid: %q", out)
 	}
 	n.kid = m[1]
-	scopes := strings.Join([]string{auth.ScopeCredentialsIssue, auth.ScopeStatusWrite, auth.ScopeQRRedeem, auth.ScopeEnroll, auth.ScopeRegistryAdmin}, ",")
+	scopes := strings.Join([]string{auth.ScopeCredentialsIssue, auth.ScopeStatusWrite, auth.ScopeQRRedeem, auth.ScopeEnroll, auth.ScopeRegistryAdmin, auth.ScopePresentationRequest}, ",")
 	if _, err := n.cli(ctx, "clients", "add", "--id", clientID, "--name", "trustid-bench", "--region", region,
 		"--scopes", scopes, "--claims", "age_over_18", "--sector", sector,
 		"--jwks-file", filepath.Join(keys, n.kid+".jwks.json")); err != nil {

@@ -86,6 +86,12 @@ var routes = []route{
 		floorOps{SM3Blocks: 3, Note: "HMAC-SM3 pairwise ID (SM4-GCM open not counted)"}, (*bench).runQRRedeem},
 	{"login", "GET /oauth2/authorize … GET /oauth2/userinfo", "one whole scan-to-login, 6 requests: the login page (QR), the session read by the app, the device-signed approval, the page's poll (code), the code redeemed for tokens (client_secret_basic, PKCE), userinfo",
 		floorOps{Verifies: 2, Signs: 1, Note: "verify the binding and the device signature, sign the SM2 ID token"}, (*bench).runLogin},
+	{"verify-di", "POST /credentials/verify (sm2-rdfc-2025)", "a Data Integrity credential of this node (sm2-rdfc-2025: JSON-LD canonicalization, SM3, SM2), status checked against its own lists",
+		floorOps{Verifies: 1, Note: "verify the proof (canonicalization and SM3 of the N-Quads not counted)"}, (*bench).runVerifyDI},
+	{"oid4vci-credential", "POST /oid4vci/credential", "an SD-JWT VC for a redeemed offer: access token, ES256 jwt key proof over a fresh c_nonce (spent), SM2 signature, status entry, notification record",
+		floorOps{ES256Verifies: 1, Signs: 1, Note: "verify the key proof, sign the credential"}, (*bench).runOID4VCICredential},
+	{"oid4vp-response", "POST /oid4vp/response/{id}", "a direct_post answer to its own transaction: an ES256 SD-JWT VC (age_over_18 disclosed) with an ES256 key-binding JWT, status checked",
+		floorOps{ES256Verifies: 2, Note: "verify the issuer's signature and the key-binding JWT"}, (*bench).runOID4VPResponse},
 }
 
 // credential is one credential the node issued.

@@ -326,7 +326,7 @@ func (b *bench) setupIssuer(ctx context.Context) (string, error) {
 		return "", err
 	}
 	if _, err := b.node.cli(ctx, "issuers", "accredit", "--node", b.node.base, "--token", admin,
-		"--client", clientID, "--types", "ResidenceCredential"); err != nil {
+		"--client", clientID, "--types", "ResidenceCredential,AgeCredential"); err != nil {
 		return "", err
 	}
 	b.token = admin
