@@ -19,6 +19,7 @@ import (
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/cose"
 	di "github.com/trustid-cn/trustid/credentials/dataintegrity"
+	"github.com/trustid-cn/trustid/credentials/distatus"
 	"github.com/trustid-cn/trustid/gm"
 )
 
@@ -318,12 +319,12 @@ func TestVCAPISecuringMechanisms(t *testing.T) {
 		if err := json.Unmarshal(body, &doc); err != nil || doc.Proof.Cryptosuite != c.suite {
 			t.Fatalf("status list proof: %v %q, want %s", err, doc.Proof.Cryptosuite, c.suite)
 		}
-		bits, purpose, _, err := lv.VerifyStatusList(context.Background(), body, listURL, did["id"].(string))
+		bits, purpose, _, err := distatus.VerifyStatusList(context.Background(), lv, body, listURL, did["id"].(string))
 		if err != nil || purpose != entry["statusPurpose"] || !bits.Get(index) {
 			t.Fatalf("status list %s: %s %v", c.suite, purpose, err)
 		}
 		altered := strings.Replace(string(body), `"encodedList":"u`, `"encodedList":"uH`, 1)
-		if _, _, _, err := lv.VerifyStatusList(context.Background(), []byte(altered), listURL, did["id"].(string)); err == nil {
+		if _, _, _, err := distatus.VerifyStatusList(context.Background(), lv, []byte(altered), listURL, did["id"].(string)); err == nil {
 			t.Fatalf("altered status list %s verified", c.suite)
 		}
 	}
