@@ -151,7 +151,7 @@ type soakState struct {
 	// request at a time.
 	verifyPool []credential
 	statusPool chan *statusItem
-	codes      chan string
+	codes      chan waitingCode
 	holders    []holder
 	okBy       sync.Map // route -> *atomic.Int64
 	errBy      sync.Map // route + " " + error kind -> *atomic.Int64
@@ -180,7 +180,7 @@ func (b *bench) soak(ctx context.Context, log io.Writer) (*soakReport, error) {
 	if _, err := b.setupIssuer(ctx); err != nil {
 		return nil, err
 	}
-	s := &soakState{b: b, statusPool: make(chan *statusItem, 4096), codes: make(chan string, 8192)}
+	s := &soakState{b: b, statusPool: make(chan *statusItem, 4096), codes: make(chan waitingCode, 8192)}
 	s.token.Store(&b.token)
 	s.tokenAt.Store(time.Now().UnixNano())
 	if err := b.ensureHolders(8); err != nil {
@@ -373,13 +373,11 @@ func pick() string {
 func (s *soakState) one(c *conn) {
 	name := pick()
 	if name == "qr-redeem" {
-		select {
-		case code := <-s.codes:
+		if code, ok := s.freshCode(); ok {
 			s.done(name, s.redeem(c, code))
 			return
-		default:
-			name = "qr-issue"
 		}
+		name = "qr-issue"
 	}
 	var err error
 	switch name {
@@ -523,11 +521,40 @@ func (s *soakState) qrIssue(c *conn) error {
 	code, err := s.b.issueCode(c, body)
 	if err == nil {
 		select {
-		case s.codes <- code:
+		case s.codes <- waitingCode{code: code, issued: time.Now()}:
 		default:
 		}
 	}
 	return err
+}
+
+// waitingCode is an online code issued by the mix, waiting for its
+// redemption.
+type waitingCode struct {
+	code   string
+	issued time.Time
+}
+
+// maxCodeWait is how old a waiting code may be when it is redeemed: well
+// within the node's code lifetime (1 minute by default). The mix issues
+// slightly more codes than it redeems, so codes pile up; in a long soak
+// the oldest would outlive their lifetime and every redemption would
+// answer 410 (a 30-minute soak did, after 16 minutes).
+const maxCodeWait = 20 * time.Second
+
+// freshCode takes the next waiting code that is young enough, dropping
+// older ones (they are not requests: nothing is sent for them).
+func (s *soakState) freshCode() (string, bool) {
+	for {
+		select {
+		case w := <-s.codes:
+			if time.Since(w.issued) <= maxCodeWait {
+				return w.code, true
+			}
+		default:
+			return "", false
+		}
+	}
 }
 
 func (s *soakState) redeem(c *conn, code string) error {

@@ -124,3 +124,19 @@ func TestSoakSmoke(t *testing.T) {
 		t.Errorf("write: %v\n%s", err, w.String())
 	}
 }
+
+// TestSoakDropsStaleCodes: a redemption in the mix takes only a code
+// younger than maxCodeWait; older ones are dropped unsent, so a long soak
+// does not redeem expired codes (410) once issued codes pile up.
+func TestSoakDropsStaleCodes(t *testing.T) {
+	s := &soakState{codes: make(chan waitingCode, 4)}
+	s.codes <- waitingCode{code: "old", issued: time.Now().Add(-maxCodeWait - time.Second)}
+	s.codes <- waitingCode{code: "fresh", issued: time.Now()}
+	if code, ok := s.freshCode(); !ok || code != "fresh" {
+		t.Fatalf("freshCode = %q, %v; want fresh", code, ok)
+	}
+	s.codes <- waitingCode{code: "old", issued: time.Now().Add(-time.Hour)}
+	if code, ok := s.freshCode(); ok {
+		t.Fatalf("freshCode = %q with only a stale code waiting", code)
+	}
+}
