@@ -130,6 +130,12 @@ func (s *Server) MountUI(cfg UIConfig) error {
 			return s.rateLimit(cfg.Limiter, cfg.DemoLimit, ClientAddress, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
 				uiHeaders(w)
 				w.Header().Set("Cache-Control", "no-store")
+				// Another site's page must not make its visitors' browsers
+				// enroll demo identities (a body-less POST needs no CORS
+				// preflight): browsers say where a request comes from.
+				if site := r.Header.Get("Sec-Fetch-Site"); site != "" && site != "same-origin" && site != "none" {
+					return &Error{Status: http.StatusForbidden, Code: "cross_site_request", Message: "the wallet demo answers only its own pages"}
+				}
 				return h(w, r)
 			}))
 		}

@@ -132,7 +132,7 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 		}
 		// Shared status mints enrollment IDs that any instance reads.
 		ids, _ := n.statusLists.(enrollment.EnrollmentIDs)
-		enroll, err := enrollment.New(enrollment.Config{
+		cfg := enrollment.Config{
 			Region: n.region, Audience: n.issuer,
 			Documents: &identity.Validator{Strict: strict},
 			Symbols:   symbols, Subjects: subjects,
@@ -144,11 +144,27 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 			Status:     &enrollment.ListStatus{Region: region, Lists: n.statusLists},
 			Nonces:     n.store,
 			BindingTTL: ttl, Audit: audit, Log: n.log, IDs: ids,
-		})
+		}
+		enroll, err := enrollment.New(cfg)
 		if err != nil {
 			return err
 		}
-		n.enroll = enroll
+		if demo, _ := f.GetBool("demo"); demo {
+			// The wallet demo enrolls made-up numbers, which may be real
+			// people's: it derives their symbols with a key of its own,
+			// random per process, so a demo identity's subject, and so its
+			// pairwise IDs, never match anyone's real ones.
+			demoKey := make([]byte, idSecretSizes[secretSymbol])
+			if _, err := rand.Read(demoKey); err != nil {
+				return err
+			}
+			if cfg.Symbols, err = identity.NewDeriver(identity.VersionedKey{Version: 1, Secret: demoKey}); err != nil {
+				return err
+			}
+			if n.demoEnroll, err = enrollment.New(cfg); err != nil {
+				return err
+			}
+		}
 		err = s.MountEnroll(api.EnrollConfig{Enrollment: enroll, Limiter: n.store, AddrLimit: addrLimit, ClientLimit: clientLimit})
 		if err != nil {
 			return err

@@ -51,8 +51,9 @@ type node struct {
 	// loginProvider is set by mountLogin, for OID4VCI's authorization
 	// code flow (the holder logs in with it).
 	loginProvider *login.Provider
-	// enroll is set by mountEnroll, for the wallet demo (mountUI).
-	enroll *enrollment.Service
+	// demoEnroll is set by mountEnroll with --demo: the wallet demo's
+	// enrollment (mountUI), with a symbol key of its own.
+	demoEnroll *enrollment.Service
 	// background counts the work a feature started that must finish before
 	// the process exits (flushing the outbox, the last audit anchor). It
 	// runs until the command's context is cancelled, which serve does after

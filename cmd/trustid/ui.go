@@ -41,7 +41,7 @@ func mountUI(cmd *cobra.Command) func(*api.Server, *node) error {
 		demo, _ := f.GetBool("demo")
 		cfg := api.UIConfig{Files: webui.Files(), Region: n.region, Issuer: n.issuer}
 		if demo {
-			if n.enroll == nil {
+			if n.demoEnroll == nil {
 				return errors.New("--demo: enrollment is not mounted")
 			}
 			spec, _ := f.GetString("demo-rate-addr")
@@ -49,7 +49,7 @@ func mountUI(cmd *cobra.Command) func(*api.Server, *node) error {
 			if err != nil {
 				return fmt.Errorf("--demo-rate-addr: %w", err)
 			}
-			cfg.Demo = newDemoWallets(n.issuer, n.enroll)
+			cfg.Demo = newDemoWallets(n.issuer, n.demoEnroll)
 			cfg.Limiter, cfg.DemoLimit = n.store, limit
 			n.log.Warn("--demo is on: /ui/demo/ enrolls made-up identities for anyone who reaches this node; never run it in production",
 				slog.String("rate_addr", limit.String()))
@@ -103,8 +103,9 @@ var demoNames = []string{"甲", "乙", "丙", "丁", "戊", "己", "庚", "辛",
 
 // randomDemoIdentity makes a resident ID number of the demo's address
 // code with a random birth date (1945–2004) and sequence number, and a
-// name. The number is valid in form and may be that of a real person:
-// which is why the demo is never run with production keys.
+// name. The number is valid in form and may be that of a real person,
+// which is why the demo enrolls with a symbol key of its own (mountEnroll):
+// its subjects and pairwise IDs match no real holder's.
 func randomDemoIdentity() (number, name string, err error) {
 	rnd := func(n int64) int64 {
 		v, e := rand.Int(rand.Reader, big.NewInt(n))

@@ -136,6 +136,17 @@ func TestUIRoutes(t *testing.T) {
 			t.Errorf("POST %s %s: %d %v, want %d", c.path, c.body, code, m, c.want)
 		}
 	}
+	// Another site's page cannot make a visitor's browser enroll.
+	xreq, _ := http.NewRequest("POST", d.base+"/ui/demo/wallets", nil)
+	xreq.Header.Set("Sec-Fetch-Site", "cross-site")
+	resp, err := http.DefaultClient.Do(xreq)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusForbidden {
+		t.Errorf("cross-site demo enrollment: %d, want 403", resp.StatusCode)
+	}
 }
 
 func toStrings(v any) []string {
