@@ -80,6 +80,9 @@ func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) 
 	if errors.As(err, &e) {
 		return nil, &AuthorizeError{Err: e, RedirectURI: r.redirect, State: r.state}
 	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return nil, failWith(CodeTemporarilyUnavailable, "temporarily unavailable; try again", err)
+	}
 	if err != nil {
 		return nil, failWith(CodeServerError, "internal error", err)
 	}
@@ -185,8 +188,27 @@ func (p *Provider) Deny(ctx context.Context, id string, a *Approval) error {
 	if subtle.ConstantTimeCompare(a.Request.Nonce, want) != 1 {
 		return fail(CodeApprovalRefused, "the refusal does not sign this session's challenge")
 	}
-	if _, err := p.cfg.Holders.AuthenticateHolder(ctx, &a.Request); err != nil {
+	h, err := p.cfg.Holders.AuthenticateHolder(ctx, &a.Request)
+	if err != nil {
 		return holderError(err)
+	}
+	// A login for one person (an OID4VCI offer's holder) is refused by
+	// that person only: anyone else who scanned its QR could otherwise
+	// cancel it, and with it the spent offer.
+	if s.RequiredSub != "" {
+		c, err := p.client(ctx, s.ClientID)
+		if err != nil {
+			return err
+		}
+		if _, err := p.subjectOf(ctx, s, c, h.Subject); err != nil {
+			// The refusal spent the challenge: a new one, so that the
+			// person the login is for can still answer (as Approve does).
+			if next, rerr := p.random(32); rerr == nil {
+				s.Challenge = next
+				_ = p.putSession(ctx, id, s)
+			}
+			return err
+		}
 	}
 	s.Denied = true
 	return p.putSession(ctx, id, s)

@@ -331,6 +331,11 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	r = newReq(issuerState())
 	b := newBrowser()
 	sess := loginPage(t, b, f.base+"/oid4vci/authorize?"+r.q.Encode())
+	// Only the person the offer is for may refuse it: someone else who
+	// scanned the QR cannot cancel the login (and the spent offer).
+	if status, m := signLogin(t, sess+"/deny", bobApp); status != 403 || m["error"] != "approval_refused" {
+		t.Errorf("another person's refusal: %d %v", status, m)
+	}
 	if status, m := signLogin(t, sess+"/deny", aliceApp); status != 204 {
 		t.Fatalf("deny: %d %v", status, m)
 	}
