@@ -312,6 +312,22 @@ func TestKeepAnchoredStatusList(t *testing.T) {
 	if err := plain.CheckToken(ctx, srv.URL, uri, tok.Index); !errors.Is(err, ErrStatusUnavailable) {
 		t.Errorf("control, without KeepAnchored: %v", err)
 	}
+	// Kept at most MaxKeep (1 hour) past the last fetch: the view saying
+	// the head has not moved may itself be stale.
+	bounded := NewStatusCheckerWith(src, StatusCheckerOptions{TTL: time.Minute, Now: n.clock.Now, KeepAnchored: true})
+	tamper.Store(nil)
+	if err := bounded.CheckToken(ctx, srv.URL, uri, tok.Index); err != nil {
+		t.Fatalf("bounded, first check: %v", err)
+	}
+	tamper.Store(&down)
+	n.clock.Set(n.clock.Now().Add(50 * time.Minute))
+	if err := bounded.CheckToken(ctx, srv.URL, uri, tok.Index); err != nil {
+		t.Errorf("kept 50 minutes: %v", err)
+	}
+	n.clock.Set(n.clock.Now().Add(11 * time.Minute))
+	if err := bounded.CheckToken(ctx, srv.URL, uri, tok.Index); !errors.Is(err, ErrStatusUnavailable) || errors.Is(err, ErrStatusListChanged) {
+		t.Errorf("kept 61 minutes: %v", err)
+	}
 
 	// The node revokes and anchors the change while it cannot be reached.
 	if err := n.issuer.SetStatus(ctx, sd.ID, issuer.ActionRevoke); err != nil {

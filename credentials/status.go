@@ -127,6 +127,7 @@ type StatusChecker struct {
 	maxBytes     int64
 	fetchTimeout time.Duration
 	keepAnchored bool
+	maxKeep      time.Duration
 
 	mu      sync.Mutex
 	lists   map[string]*list.Element // url -> element holding a *cachedList
@@ -142,6 +143,9 @@ type cachedList struct {
 	purpose string
 	issuer  string
 	expires time.Time
+	// fetched is when the list was fetched and verified; a list kept by
+	// KeepAnchored is used until fetched + MaxKeep at most.
+	fetched time.Time
 	size    int64
 }
 
@@ -180,6 +184,11 @@ type StatusCheckerOptions struct {
 	// min(TTL, 30 s). Once the head has moved, a failed refetch fails the
 	// check with ErrStatusListChanged (and ErrStatusUnavailable).
 	KeepAnchored bool
+	// MaxKeep bounds how long after its last successful fetch a list is
+	// kept by KeepAnchored (default 1 hour): the ledger view that says it
+	// is current may itself be stale, and a revocation must not go unseen
+	// for ever while the issuer's node is also unreachable.
+	MaxKeep time.Duration
 }
 
 // staleRetry is how long a list kept by KeepAnchored is used before the
@@ -207,8 +216,11 @@ func NewStatusCheckerWith(source StatusListSource, opts StatusCheckerOptions) *S
 	if opts.FetchTimeout <= 0 {
 		opts.FetchTimeout = 30 * time.Second
 	}
+	if opts.MaxKeep <= 0 {
+		opts.MaxKeep = time.Hour
+	}
 	return &StatusChecker{source: source, ttl: opts.TTL, now: opts.Now, maxBytes: opts.MaxCacheBytes,
-		fetchTimeout: opts.FetchTimeout, keepAnchored: opts.KeepAnchored, lists: map[string]*list.Element{}, lru: list.New(), flights: map[string]*flight{}}
+		fetchTimeout: opts.FetchTimeout, keepAnchored: opts.KeepAnchored, maxKeep: opts.MaxKeep, lists: map[string]*list.Element{}, lru: list.New(), flights: map[string]*flight{}}
 }
 
 // CacheBytes returns the bytes of decoded lists the cache holds.
@@ -337,7 +349,7 @@ func (c *StatusChecker) fetch(ctx context.Context, kind, url, issuer string, get
 			defer cancel()
 			l, ttl, err := get(fctx)
 			if err == nil {
-				l.url, l.issuer = url, issuer
+				l.url, l.issuer, l.fetched = url, issuer, c.now()
 				l.size = listSize(l)
 				c.store(l, ttl)
 			}
@@ -396,6 +408,9 @@ func (c *StatusChecker) keep(url, issuer string, token bool, err error) (*cached
 	}
 	if !sourceCurrent(c.source, url) {
 		return nil, fmt.Errorf("%w: %w", ErrStatusListChanged, err)
+	}
+	if c.now().Sub(l.fetched) > c.maxKeep {
+		return nil, fmt.Errorf("%w: kept %v past its last fetch, the most allowed: %w", ErrStatusUnavailable, c.maxKeep, err)
 	}
 	kept := *l
 	c.store(&kept, min(staleRetry, c.ttl))
