@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
@@ -22,15 +23,16 @@ import (
 var ErrPeerUnavailable = errors.New("federation: the token's issuing region cannot answer")
 
 // Introspector is auth.PeerIntrospector over the trust registry: it asks
-// an active region's node at its registered "api" endpoint (Directory;
-// https, or http to a loopback address only, redeem.CheckPeerURL), with a
+// an active region's node at its registered "api" endpoint (Directory,
+// which refuses endpoints this node may not call: CheckEndpoint), with a
 // node assertion of this region (Credentials: redeem.NodeAssertions, so
 // audience the region, single-use, body-bound), following no redirect.
 // Safe for concurrent use.
 type Introspector struct {
 	Directory   redeem.PeerDirectory
 	Credentials redeem.PeerCredentials
-	// Client is the HTTP client; nil means one with a 5 s timeout.
+	// Client is the HTTP client; nil means PeerClient's in production
+	// mode with a 5 s timeout.
 	Client *http.Client
 	// OnRefuse, if set, is told of every introspection that could not be
 	// had (metrics; see Reason). It must not block.
@@ -42,7 +44,9 @@ var _ auth.PeerIntrospector = (*Introspector)(nil)
 // maxIntrospectAnswer bounds a peer's answer.
 const maxIntrospectAnswer = 16 << 10
 
-var defaultIntrospectClient = &http.Client{Timeout: 5 * time.Second}
+var defaultIntrospectClient = sync.OnceValues(func() (*http.Client, error) {
+	return PeerClient(PeerClientOptions{Timeout: 5 * time.Second})
+})
 
 // IntrospectAt implements auth.PeerIntrospector. Errors match
 // ErrPeerUnavailable, and the registry's refusal (ErrRegionSuspended, ...)
@@ -80,7 +84,9 @@ func (in *Introspector) introspectAt(ctx context.Context, region, token string) 
 	}
 	c := in.Client
 	if c == nil {
-		c = defaultIntrospectClient
+		if c, err = defaultIntrospectClient(); err != nil {
+			return auth.Introspection{}, err
+		}
 	}
 	cc := *c
 	cc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }

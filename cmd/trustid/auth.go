@@ -63,7 +63,7 @@ func mountAuth(cmd *cobra.Command) func(*api.Server, *node) error {
 			return errors.New("service authentication needs the ledger (the client registry is on it)")
 		}
 		clients := nl.Clients
-		peerIntro, peerAuth, err := peerIntrospectionOf(n, srv)
+		peerIntro, peerAuth, err := peerIntrospectionOf(n, srv, cmd)
 		if err != nil {
 			return fmt.Errorf("service authentication: %w", err)
 		}

@@ -7,11 +7,13 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -402,5 +404,115 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	}
 	if _, body := get(t, b.base+"/metrics"); !regexp.MustCompile(`trustid_federation_refusals_total\{reason="peer_unavailable"\} [1-9]`).MatchString(body) {
 		t.Errorf("B's metrics lack peer_unavailable")
+	}
+}
+
+// TestRegistryEndpointsRefusedInProduction runs a node of region A in
+// loopback development mode and one of region B in production (public
+// URL https, listening on loopback behind a proxy), over one embedded
+// ledger. A's region administrator registers endpoints that point into
+// B's own loopback: B, asked to introspect A's token, calls none of them
+// (plain http is refused before any request, an https loopback address at
+// the dial), answers 503 and counts each refusal by its reason; a
+// production node refuses a plain-http --peer at start.
+func TestRegistryEndpointsRefusedInProduction(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	ctx := context.Background()
+	shared := filepath.Join(t.TempDir(), "consortium.db")
+	start := func(region, issuer string) *authNode {
+		t.Helper()
+		dir, addr := t.TempDir(), freeAddr(t)
+		if issuer == "" {
+			issuer = "http://" + addr
+		}
+		n := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", issuer, "--region", region, "--ledger-file", shared)
+		return &authNode{t: t, dir: dir, base: n.Base, logs: n.Logs, node: n}
+	}
+	a := start("310000", "")
+	la, err := embedded.OpenShared(shared, embedded.Options{MSPID: chaincode.RegionMSP("310000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.Close()
+	ca := ledger.Client{L: la}
+	waitUntil(t, "A registered", func() bool {
+		r, err := ca.Region(ctx, "310000")
+		return err == nil && r.Status == chaincode.RegionActive
+	})
+	const issuerB = "https://b.trustid.test"
+	b := start("320000", issuerB)
+	if !strings.Contains(a.logs.String(), "loopback development mode") || strings.Contains(b.logs.String(), "loopback development mode") {
+		t.Errorf("modes: A's log %v, B's log %v", strings.Contains(a.logs.String(), "loopback development mode"), strings.Contains(b.logs.String(), "loopback development mode"))
+	}
+	waitUntil(t, "B registered", func() bool { _, err := ca.Region(ctx, "320000"); return err == nil })
+	if err := ca.Vote(ctx, chaincode.ActionAdmit, "320000"); err != nil {
+		t.Fatal(err)
+	}
+
+	svcKey := a.addClientIn("svc-a", "310000", auth.ScopeQRRedeem)
+	form := url.Values{"grant_type": {auth.GrantClientCredentials}, "scope": {auth.ScopeQRRedeem}, "resource": {issuerB},
+		"client_assertion_type": {auth.AssertionType}, "client_assertion": {a.assertion("svc-a", svcKey)}}
+	c, m, _ := a.do("POST", auth.TokenPath, "", "application/x-www-form-urlencoded", form.Encode())
+	if c != 200 {
+		t.Fatalf("token for B: %d %v", c, m)
+	}
+	forB := m["access_token"].(string)
+	// B's token endpoint is its public URL's.
+	bAsserted := &authNode{t: t, dir: b.dir, base: issuerB}
+	introspectAtB := func() (int, map[string]any) {
+		form := url.Values{"token": {forB}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {bAsserted.assertion("svc-a", svcKey)}}
+		c, m, _ := b.do("POST", auth.IntrospectionPath, "", "application/x-www-form-urlencoded", form.Encode())
+		return c, m
+	}
+	atB := func() int {
+		c, _, _ := b.do("POST", "/v1/qr/verify", forB, "application/json", `{"code":"hello"}`)
+		return c
+	}
+	waitUntil(t, "B accepting A's token", func() bool { return atB() == 400 })
+
+	var hits atomic.Int64
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits.Add(1); w.Write([]byte(`{"active":true}`)) })
+	plain, tlsSrv := httptest.NewServer(h), httptest.NewTLSServer(h)
+	defer plain.Close()
+	defer tlsSrv.Close()
+	port := tlsSrv.URL[strings.LastIndex(tlsSrv.URL, ":")+1:]
+	for _, x := range []struct{ url, reason string }{
+		{a.base, "endpoint_refused"}, // A's own registration: http on loopback
+		{plain.URL, "endpoint_refused"},
+		{tlsSrv.URL, "address_not_allowed"},
+		{"https://localhost:" + port, "address_not_allowed"},
+	} {
+		// A's tokens keep their issuer: a.base stays registered (as "web").
+		r, err := ca.Region(ctx, "310000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eps := []chaincode.Endpoint{{Type: "api", URL: x.url}}
+		if x.url != a.base {
+			eps = append(eps, chaincode.Endpoint{Type: "web", URL: a.base})
+		}
+		if _, err := ca.UpdateRegion(ctx, chaincode.RegionInput{Code: "310000", DID: r.DID, Name: r.Name, Endpoints: eps}); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "B refusing "+x.url, func() bool {
+			c, m := introspectAtB()
+			if c != 503 || m["error"] != "temporarily_unavailable" {
+				return false
+			}
+			_, body := get(t, b.base+"/metrics")
+			return regexp.MustCompile(`trustid_federation_refusals_total\{reason="` + x.reason + `"\} [1-9]`).MatchString(body)
+		})
+		if n := hits.Load(); n != 0 {
+			t.Fatalf("%s: %d requests reached the endpoint", x.url, n)
+		}
+	}
+
+	// A production node refuses a plain-http peer, loopback included.
+	ctx2, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	_, errOut, err := run(t, ctx2, "serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--issuer", "https://c.trustid.test", "--region", "330000",
+		"--ledger-file", filepath.Join(t.TempDir(), "l.db"), "--peer", "310000="+a.base)
+	if err == nil || !strings.Contains(err.Error(), "loopback development mode") {
+		t.Errorf("http peer of a production node: %v %s", err, errOut)
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/login"
 )
 
@@ -84,7 +85,11 @@ func runServe(cmd *cobra.Command, _ []string) error {
 			log.Warn("--issuer is not set and the node listens on all interfaces: set --issuer to the public URL clients use", slog.String("issuer", issuer))
 		}
 	}
-	n := &node{log: log, region: region, issuer: strings.TrimSuffix(issuer, "/"), dataDir: dataDir(cmd), keys: ks, store: st}
+	n := &node{log: log, region: region, issuer: strings.TrimSuffix(issuer, "/"), dataDir: dataDir(cmd), keys: ks, store: st,
+		peerDev: federation.DevelopmentMode(issuer, ln.Addr().String())}
+	if n.peerDev {
+		log.Info("loopback development mode: other regions' nodes are called over plain http on loopback too")
+	}
 
 	reg := prometheus.NewRegistry()
 	// The Go collector adds the heap the last GC found live

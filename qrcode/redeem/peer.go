@@ -105,6 +105,10 @@ type HTTPPeers struct {
 	Peers       map[string]Peer // by region, e.g. "310000"
 	Directory   PeerDirectory
 	Credentials PeerCredentials
+	// Client is the HTTP client of the regions found through Directory
+	// only; nil means one with a 5 s timeout. The node gives one that
+	// dials public addresses only (federation.PeerClient).
+	Client *http.Client
 }
 
 // maxPeerResponse bounds a peer's answer.
@@ -119,7 +123,7 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 			return nil, fmt.Errorf("%w: %s: %w", qrcode.ErrNoRoute, region, err)
 		}
 		if !ok {
-			peer, ok = Peer{BaseURL: u}, true
+			peer, ok = Peer{BaseURL: u, Client: p.Client}, true
 		}
 	}
 	if !ok {
