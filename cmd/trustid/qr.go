@@ -552,8 +552,8 @@ type qrWiring struct {
 	// regions' nodes are (and whether they are active), the calling
 	// regions' keys and the relying parties they redeem for; nil (no
 	// ledger) mounts no peer route.
-	Peers      map[string]redeem.Peer
-	Directory  redeem.PeerDirectory
+	Peers     map[string]redeem.Peer
+	Directory redeem.PeerDirectory
 	// PeerClient calls the regions found through Directory.
 	PeerClient *http.Client
 	RegionKeys redeem.RegionKeys
