@@ -34,6 +34,10 @@ type Introspector struct {
 	// Client is the HTTP client; nil means PeerClient's in production
 	// mode with a 5 s timeout.
 	Client *http.Client
+	// Answers checks the peer's signature of its answer
+	// (redeem.PeerAnswerHeader; the node's NodeAssertions): an unsigned,
+	// mis-signed or mismatched answer is refused. Required.
+	Answers redeem.PeerAnswerVerifier
 	// OnRefuse, if set, is told of every introspection that could not be
 	// had (metrics; see Reason). It must not block.
 	OnRefuse func(error)
@@ -63,6 +67,9 @@ func (in *Introspector) IntrospectAt(ctx context.Context, region, token string) 
 }
 
 func (in *Introspector) introspectAt(ctx context.Context, region, token string) (auth.Introspection, error) {
+	if in.Answers == nil {
+		return auth.Introspection{}, errors.New("federation: Introspector without an answer verifier")
+	}
 	base, err := in.Directory.PeerURL(region)
 	if err != nil {
 		return auth.Introspection{}, err
@@ -106,6 +113,9 @@ func (in *Introspector) introspectAt(ctx context.Context, region, token string) 
 			code = code[:64]
 		}
 		return auth.Introspection{}, fmt.Errorf("answered %d %q", resp.StatusCode, code)
+	}
+	if err := in.Answers.VerifyAnswer(ctx, req, region, resp.StatusCode, data, resp.Header.Get(redeem.PeerAnswerHeader)); err != nil {
+		return auth.Introspection{}, err
 	}
 	var ans auth.Introspection
 	if err := strictjson.Decode(data, &ans, maxIntrospectAnswer); err != nil {

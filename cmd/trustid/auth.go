@@ -79,7 +79,7 @@ func mountAuth(cmd *cobra.Command) func(*api.Server, *node) error {
 		nl.onRegistry(s.ClientsChanged)
 		oc := api.OAuthConfig{Auth: s, Limiter: n.store, AddrLimit: addrLimit, ClientLimit: clientLimit}
 		if peerAuth != nil {
-			oc.Peers, oc.PeerLimit, oc.OnPeerRefuse = peerAuth, api.DefaultPeerIntrospectLimit, refusalsOf(n, srv)
+			oc.Peers, oc.PeerAnswers, oc.PeerLimit, oc.OnPeerRefuse = peerAuth, peerAuth, api.DefaultPeerIntrospectLimit, refusalsOf(n, srv)
 		}
 		if err := srv.MountOAuth(oc); err != nil {
 			return err

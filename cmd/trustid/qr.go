@@ -590,9 +590,13 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 			return fmt.Errorf("qr: %w", err)
 		}
 		nodeAuth := &redeem.NodeAssertions{Region: n.region, Signer: key.Signer, Kid: key.Kid, Keys: w.RegionKeys, Nonces: n.store, OnRefuse: w.OnPeerRefuse}
+		peers := &redeem.HTTPPeers{Peers: w.Peers, Directory: w.Directory, Credentials: nodeAuth, Client: w.PeerClient}
+		if w.RegionKeys != nil {
+			peers.Answers = nodeAuth // the answering region's keys are in the registry
+		}
 		svc, err := redeem.NewService(redeem.ServiceConfig{
 			Region: n.region, Store: n.store, Pairwise: w.Pairwise, RelyingParties: w.RelyingParties, Status: w.Status, TTL: w.TTL,
-			Peers: &redeem.HTTPPeers{Peers: w.Peers, Directory: w.Directory, Credentials: nodeAuth, Client: w.PeerClient}, PeerParties: w.PeerParties,
+			Peers: peers, PeerParties: w.PeerParties,
 		})
 		if err != nil {
 			return err
@@ -616,7 +620,7 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 		n.log.Info("qr routes mounted", slog.Int("peers", len(w.Peers)), slog.Duration("ttl", svc.TTL()))
 		cfg := api.QRConfig{Service: svc, Holders: holders, Verifier: v, Limiter: n.store}
 		if w.RegionKeys != nil && w.PeerParties != nil {
-			cfg.Peers = nodeAuth
+			cfg.Peers, cfg.PeerAnswers = nodeAuth, nodeAuth
 		}
 		return s.MountQR(cfg)
 	}
@@ -761,7 +765,7 @@ func remoteQRStatus(n *node, s *api.Server, client *http.Client) (qrcode.StatusC
 // nodes asking about this node's tokens: node assertions signed by this
 // node's active SM2 key (a region key in the registry), checked with the
 // calling regions' keys from the ledger view. Without a ledger: nil, nil.
-func peerIntrospectionOf(n *node, s *api.Server, cmd *cobra.Command) (auth.PeerIntrospector, redeem.PeerAuthenticator, error) {
+func peerIntrospectionOf(n *node, s *api.Server, cmd *cobra.Command) (auth.PeerIntrospector, *redeem.NodeAssertions, error) {
 	if n.ledger == nil {
 		return nil, nil, nil
 	}
@@ -776,7 +780,7 @@ func peerIntrospectionOf(n *node, s *api.Server, cmd *cobra.Command) (auth.PeerI
 		return nil, nil, err
 	}
 	in := &federation.Introspector{Directory: federation.Directory{Registry: n.ledger.View, Development: n.peerDev}, Credentials: na,
-		Client: client, OnRefuse: refusalsOf(n, s)}
+		Client: client, Answers: na, OnRefuse: refusalsOf(n, s)}
 	return in, na, nil
 }
 
