@@ -155,7 +155,11 @@ func qrRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
 	if err := decodeQRBody(r, &req); err != nil {
 		return err
 	}
-	red, err := cfg.Service.Redeem(r.Context(), p.ClientID, req.Code)
+	redeemCode := cfg.Service.Redeem
+	if k, err := qrcode.DetectKind(req.Code); err == nil && k == qrcode.KindOffline {
+		redeemCode = cfg.Service.VerifyOffline
+	}
+	red, err := redeemCode(r.Context(), p.ClientID, req.Code)
 	if err != nil {
 		return err
 	}

@@ -516,3 +516,131 @@ func TestRegistryEndpointsRefusedInProduction(t *testing.T) {
 		t.Errorf("http peer of a production node: %v %s", err, errOut)
 	}
 }
+
+// TestTwoRegionOfflineCodes runs two real nodes, A (310000) and B
+// (320000), sharing the national pairwise key, over one embedded ledger:
+// a relying party of B posts offline codes of A's holders to B's
+// POST /v1/qr/verify, which verifies them with A's key from B's registry
+// view and their status from A's lists anchored on the ledger, and
+// answers the party's own pairwise ID (stable across codes, another for
+// another party); the same code twice is refused (qr_replayed), a stale
+// one (qr_stale) and a tampered one too; A's revocation is refused at B
+// once anchored; with A stopped, B still verifies A's other holder.
+func TestTwoRegionOfflineCodes(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	t.Setenv("TRUSTID_PAIRWISE_KEY", strings.Repeat("5a", 32))
+	t.Setenv("TRUSTID_PAIRWISE_KEY_VERSION", "1")
+	ctx := context.Background()
+	shared := filepath.Join(t.TempDir(), "consortium.db")
+	start := func(region string) *authNode {
+		t.Helper()
+		dir, addr := t.TempDir(), freeAddr(t)
+		n := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr, "--region", region, "--ledger-file", shared)
+		return &authNode{t: t, dir: dir, base: n.Base, logs: n.Logs, node: n}
+	}
+	a := start("310000")
+	la, err := embedded.OpenShared(shared, embedded.Options{MSPID: chaincode.RegionMSP("310000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.Close()
+	ca := ledger.Client{L: la}
+	waitUntil(t, "A registered", func() bool {
+		r, err := ca.Region(ctx, "310000")
+		return err == nil && r.Status == chaincode.RegionActive
+	})
+	b := start("320000")
+	waitUntil(t, "B registered", func() bool { _, err := ca.Region(ctx, "320000"); return err == nil })
+	if err := ca.Vote(ctx, chaincode.ActionAdmit, "320000"); err != nil {
+		t.Fatal(err)
+	}
+
+	f := &enrollFixture{authNode: a}
+	f.enrollTok = a.tokenFor("app-backend", a.addClientArgs("app-backend", auth.ScopeEnroll+","+auth.ScopeStatusWrite))
+	p, q := newPerson(t, "11010519900307123", "张三"), newPerson(t, "31010419851201234", "李四")
+	code, rp, m := f.enroll(f.enrollBody(p, "", "", nil))
+	if code != 201 || len(rp.QRBinding) == 0 {
+		t.Fatalf("enroll p at A: %d %v", code, m)
+	}
+	code, rq, m := f.enroll(f.enrollBody(q, "", "", nil))
+	if code != 201 || len(rq.QRBinding) == 0 {
+		t.Fatalf("enroll q at A: %d %v", code, m)
+	}
+	hotel := b.tokenFor("hotel-b", b.addClientIn("hotel-b", "320000", auth.ScopeQRRedeem))
+	bank := b.tokenFor("bank-b", b.addClientIn("bank-b", "320000", auth.ScopeQRRedeem))
+
+	counter := uint64(0)
+	offline := func(who *person, binding []byte, at time.Time) string {
+		t.Helper()
+		counter++
+		c, err := qrcode.NewOffline(rand.Reader, who.device, binding, nil, qrcode.Presentation{Time: at, Counter: counter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	verifyAtB := func(tok, c string) (int, map[string]any) {
+		body, _ := json.Marshal(map[string]string{"code": c})
+		code, m, _ := b.do("POST", "/v1/qr/verify", tok, "application/json", string(body))
+		return code, m
+	}
+	var first map[string]any
+	waitUntil(t, "A's offline code verifying at B", func() bool {
+		c, m := verifyAtB(hotel, offline(p, rp.QRBinding, time.Now()))
+		first = m
+		return c == 200
+	})
+	if first["region"] != "310000" || first["pairwise_id"] == "" || first["assurance_level"] == nil {
+		t.Errorf("A's offline code at B: %v", first)
+	}
+	c1 := offline(p, rp.QRBinding, time.Now())
+	if c, m := verifyAtB(hotel, c1); c != 200 || m["pairwise_id"] != first["pairwise_id"] {
+		t.Errorf("a second code of the holder: %d %v, want pairwise %v", c, m, first["pairwise_id"])
+	}
+	if c, m := verifyAtB(hotel, c1); c != 409 || m["error"] != "qr_replayed" {
+		t.Errorf("the same code again: %d %v", c, m)
+	}
+	if c, m := verifyAtB(bank, offline(p, rp.QRBinding, time.Now())); c != 200 || m["pairwise_id"] == first["pairwise_id"] || m["pairwise_id"] == "" {
+		t.Errorf("another party: %d %v", c, m)
+	}
+	if c, m := verifyAtB(hotel, offline(p, rp.QRBinding, time.Now().Add(-5*time.Minute))); c != 400 || m["error"] != "qr_stale" {
+		t.Errorf("a stale code: %d %v", c, m)
+	}
+	other := newPerson(t, "44030419900101123", "王五") // not the binding's device
+	forged := []byte(offline(p, rp.QRBinding, time.Now()))
+	forged[len(forged)-3] ^= 1
+	for name, c := range map[string]string{"tampered": string(forged), "no token": ""} {
+		tok := hotel
+		if c == "" {
+			tok, c = "", offline(p, rp.QRBinding, time.Now())
+		}
+		if code, m := verifyAtB(tok, c); code < 400 || code >= 500 {
+			t.Errorf("%s: %d %v", name, code, m)
+		}
+	}
+	if _, err := qrcode.NewOffline(rand.Reader, other.device, rp.QRBinding, nil, qrcode.Presentation{Time: time.Now(), Counter: 1}); err == nil {
+		t.Error("an offline code signed by another device")
+	}
+
+	// A revokes p's binding: refused at B once A anchored the change.
+	sb, _ := json.Marshal(map[string]string{"action": "revoke"})
+	if c, m, _ := f.do("POST", "/v1/credentials/"+rp.BindingCredential.ID+"/status", f.enrollTok, "application/json", string(sb)); c != 200 {
+		t.Fatalf("revoke at A: %d %v", c, m)
+	}
+	waitUntil(t, "A's revocation refused at B", func() bool {
+		c, m := verifyAtB(hotel, offline(p, rp.QRBinding, time.Now()))
+		return c == 403 && m["error"] == "qr_revoked"
+	})
+	if c, m := verifyAtB(hotel, offline(q, rq.QRBinding, time.Now())); c != 200 {
+		t.Errorf("A's other holder at B: %d %v", c, m)
+	}
+
+	// A stopped: B verifies from the registry and its cached lists.
+	a.node.Stop()
+	if c, m := verifyAtB(hotel, offline(q, rq.QRBinding, time.Now())); c != 200 || m["region"] != "310000" {
+		t.Errorf("A stopped, A's holder at B: %d %v", c, m)
+	}
+	if c, m := verifyAtB(hotel, offline(p, rp.QRBinding, time.Now())); c != 403 || m["error"] != "qr_revoked" {
+		t.Errorf("A stopped, A's revoked holder at B: %d %v", c, m)
+	}
+}

@@ -594,13 +594,6 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 		if w.RegionKeys != nil {
 			peers.Answers = nodeAuth // the answering region's keys are in the registry
 		}
-		svc, err := redeem.NewService(redeem.ServiceConfig{
-			Region: n.region, Store: n.store, Pairwise: w.Pairwise, RelyingParties: w.RelyingParties, Status: w.Status, TTL: w.TTL,
-			Peers: peers, PeerParties: w.PeerParties,
-		})
-		if err != nil {
-			return err
-		}
 		region, err := qrcode.ParseRegion(n.region)
 		if err != nil {
 			return err
@@ -610,6 +603,15 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 			vc.Regions = w.IssuerKeys
 		}
 		v, err := qrcode.NewVerifier(vc)
+		if err != nil {
+			return err
+		}
+		// Offline codes of any region verify at POST /v1/qr/verify with v:
+		// other regions' keys and status from the registry and the ledger.
+		svc, err := redeem.NewService(redeem.ServiceConfig{
+			Region: n.region, Store: n.store, Pairwise: w.Pairwise, RelyingParties: w.RelyingParties, Status: w.Status, TTL: w.TTL,
+			Peers: peers, PeerParties: w.PeerParties, Offline: v, Nonces: n.store,
+		})
 		if err != nil {
 			return err
 		}
