@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -392,6 +393,60 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitUntil(t, "B reinstated", func() bool { c, _ := send(peerReq(keyB.Signer, keyB.Kid, forB2)); return c == 200 })
+
+	// Answers that are not A's signed answer to B's request: A's region
+	// administrator points A's api endpoint at a front that passes A's
+	// answers on without their signature, or with the signature of an
+	// earlier answer; B refuses both (503) and counts them.
+	var mode atomic.Value // "strip" or "replay"
+	var lastSig atomic.Value
+	target, _ := url.Parse(a.base)
+	front := httptest.NewServer(&httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		ModifyResponse: func(resp *http.Response) error {
+			sig := resp.Header.Get(redeem.PeerAnswerHeader)
+			switch mode.Load() {
+			case "strip":
+				resp.Header.Del(redeem.PeerAnswerHeader)
+			case "replay":
+				if old, ok := lastSig.Load().(string); ok && sig != "" {
+					resp.Header.Set(redeem.PeerAnswerHeader, old)
+				}
+			}
+			if sig != "" {
+				lastSig.Store(sig)
+			}
+			return nil
+		},
+	})
+	defer front.Close()
+	setAPI := func(u string) {
+		t.Helper()
+		r, err := ca.Region(ctx, "310000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eps := []chaincode.Endpoint{{Type: "api", URL: u}}
+		if u != a.base {
+			eps = append(eps, chaincode.Endpoint{Type: "web", URL: a.base})
+		}
+		if _, err := ca.UpdateRegion(ctx, chaincode.RegionInput{Code: "310000", DID: r.DID, Name: r.Name, Endpoints: eps}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mode.Store("pass")
+	setAPI(front.URL)
+	waitUntil(t, "B introspecting through the front", func() bool { c, m := introspectAtB(forB2); return c == 200 && m["active"] == true })
+	for _, x := range []struct{ mode, reason string }{{"strip", "answer_unsigned"}, {"replay", "answer_mismatch"}} {
+		mode.Store(x.mode)
+		if c, m := introspectAtB(forB2); c != 503 || m["error"] != "temporarily_unavailable" {
+			t.Errorf("%s: %d %v", x.mode, c, m)
+		}
+		if _, body := get(t, b.base+"/metrics"); !regexp.MustCompile(`trustid_federation_refusals_total\{reason="` + x.reason + `"\} [1-9]`).MatchString(body) {
+			t.Errorf("B's metrics lack %s", x.reason)
+		}
+	}
+	setAPI(a.base)
 
 	// A stopped: B still verifies A's static code from its cached list,
 	// and answers introspection of A's token "temporarily unavailable".

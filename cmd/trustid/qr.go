@@ -567,7 +567,7 @@ type qrWiring struct {
 	Holders redeem.HolderAuthenticator
 	TTL     time.Duration
 	// OnPeerRefuse, if set, counts the node assertions refused at the
-	// peer route (metrics).
+	// peer route and the peers' answers refused (metrics).
 	OnPeerRefuse func(error)
 }
 
@@ -590,7 +590,7 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 			return fmt.Errorf("qr: %w", err)
 		}
 		nodeAuth := &redeem.NodeAssertions{Region: n.region, Signer: key.Signer, Kid: key.Kid, Keys: w.RegionKeys, Nonces: n.store, OnRefuse: w.OnPeerRefuse}
-		peers := &redeem.HTTPPeers{Peers: w.Peers, Directory: w.Directory, Credentials: nodeAuth, Client: w.PeerClient}
+		peers := &redeem.HTTPPeers{Peers: w.Peers, Directory: w.Directory, Credentials: nodeAuth, Client: w.PeerClient, OnRefuse: w.OnPeerRefuse}
 		if w.RegionKeys != nil {
 			peers.Answers = nodeAuth // the answering region's keys are in the registry
 		}

@@ -114,7 +114,8 @@ func TestPeersCheckAnswers(t *testing.T) {
 		io.WriteString(w, body)
 	}))
 	defer srv.Close()
-	peers := &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srv.URL}}, Credentials: caller, Answers: caller}
+	refused := 0
+	peers := &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srv.URL}}, Credentials: caller, Answers: caller, OnRefuse: func(error) { refused++ }}
 	redeem := func(s int, b string) error {
 		status, body = s, b
 		_, err := peers.RedeemAt(context.Background(), "310000", RelyingParty{ClientID: "hotel"}, "TIDON1:00")
@@ -137,6 +138,9 @@ func TestPeersCheckAnswers(t *testing.T) {
 	}
 	if err := redeem(409, `{"error":"qr_code_used"}`); errors.Is(err, qrcode.ErrCodeUsed) || !errors.Is(err, qrcode.ErrUnavailable) || !errors.Is(err, ErrAnswerUnsigned) {
 		t.Errorf("unsigned refusal: %v", err)
+	}
+	if refused != 3 {
+		t.Errorf("%d refusals reported, want 3", refused)
 	}
 }
 

@@ -115,6 +115,9 @@ type HTTPPeers struct {
 	// as the peer's (ErrUnavailable). The node sets it to its
 	// NodeAssertions; nil trusts answers on TLS alone.
 	Answers PeerAnswerVerifier
+	// OnRefuse, if set, is told of every answer Answers refused
+	// (metrics). It must not block.
+	OnRefuse func(error)
 }
 
 // maxPeerResponse bounds a peer's answer.
@@ -160,6 +163,9 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 	}
 	if p.Answers != nil {
 		err := p.Answers.VerifyAnswer(ctx, req, region, resp.StatusCode, data, resp.Header.Get(PeerAnswerHeader))
+		if err != nil && p.OnRefuse != nil {
+			p.OnRefuse(err)
+		}
 		switch {
 		case err != nil && resp.StatusCode == http.StatusOK:
 			return nil, fmt.Errorf("%w: %s: %w", qrcode.ErrPeer, region, err)
