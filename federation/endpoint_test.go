@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
+	"net/url"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -168,4 +170,29 @@ func TestHostileEndpoints(t *testing.T) {
 	if hits.Load() != 1 {
 		t.Errorf("development, loopback http: %d requests", hits.Load())
 	}
+}
+
+// FuzzCheckEndpoint: registry URLs never panic; an accepted one is https,
+// or plain http to a loopback host in development mode only.
+func FuzzCheckEndpoint(f *testing.F) {
+	for _, s := range []string{"https://js.trustid.example", "http://127.0.0.1:8080", "http://localhost", "http://[::1]:1",
+		"http://127.0.0.1.nip.io", "http://0x7f.1", "HTTP://127.0.0.1", "https://@x", "http://[::ffff:127.0.0.1]"} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	f.Fuzz(func(t *testing.T, raw string, dev bool) {
+		if federation.CheckEndpoint(raw, dev) != nil {
+			return
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Fatalf("accepted an unparsable URL %q", raw)
+		}
+		switch {
+		case u.Scheme == "https":
+		case u.Scheme == "http" && dev && (strings.EqualFold(u.Hostname(), "localhost") || netip.MustParseAddr(u.Hostname()).Unmap().IsLoopback()):
+		default:
+			t.Fatalf("accepted %q (development %v)", raw, dev)
+		}
+	})
 }
