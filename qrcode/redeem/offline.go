@@ -38,7 +38,9 @@ const offlineSpentTTL = 2 * qrcode.DefaultWindow
 // from the registry and the ledger, so a code of another region needs no
 // call to that region beyond its anchored status lists); a code that
 // passed is spent here (Nonces), so the same presentation is accepted
-// once (qrcode.ErrReplayed). A delegated code is refused
+// once (qrcode.ErrReplayed). A code whose audience hint names another
+// verifier than clientID is refused (qrcode.ErrAudience). A delegated
+// code is refused
 // (qrcode.ErrDelegationScope): this route answers for the presenter only.
 func (s *Service) VerifyOffline(ctx context.Context, clientID, text string) (*Redemption, error) {
 	if s.cfg.Offline == nil || s.cfg.Nonces == nil {
@@ -51,7 +53,9 @@ func (s *Service) VerifyOffline(ctx context.Context, clientID, text string) (*Re
 		}
 		return nil, fmt.Errorf("%w: relying parties: %w", qrcode.ErrUnavailable, err)
 	}
-	res, err := s.cfg.Offline.VerifyOffline(ctx, text, qrcode.VerifyOptions{})
+	// A code made for a named verifier (its audience hint) is that
+	// verifier's only: the hint must be the calling party's client ID.
+	res, err := s.cfg.Offline.VerifyOffline(ctx, text, qrcode.VerifyOptions{Audience: rp.ClientID})
 	if err != nil {
 		return nil, err
 	}

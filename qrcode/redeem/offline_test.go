@@ -19,7 +19,8 @@ func (foreignPairwise) Pairwise([]byte, identity.Sector) (string, error) {
 
 // TestVerifyOfflineForParties: an offline code verified at a node answers
 // the party's pairwise ID and the binding's claims it may receive, once;
-// a replay, an unknown party, a revoked binding, a handle this node
+// a replay, an unknown party, a code for another named verifier, a
+// revoked binding, a handle this node
 // cannot open and a node without an offline verifier are refused, each
 // with its own error, and nothing is spent for a refused code.
 func TestVerifyOfflineForParties(t *testing.T) {
@@ -55,6 +56,13 @@ func TestVerifyOfflineForParties(t *testing.T) {
 	}
 	if r, err := s.VerifyOffline(ctx, "station", code()); err != nil || r.PairwiseID == want || len(r.Claims) != 0 {
 		t.Errorf("another party: %+v %v", r, err)
+	}
+	for aud, want := range map[string]error{"hotel": nil, "station": qrcode.ErrAudience} {
+		counter++
+		c, _ := qrcode.NewOffline(nil, f.device, f.binding, nil, qrcode.Presentation{Time: f.now, Counter: counter, Audience: aud})
+		if _, err := s.VerifyOffline(ctx, "hotel", c); !errors.Is(err, want) {
+			t.Errorf("audience hint %q at hotel: %v, want %v", aud, err, want)
+		}
 	}
 	f.status.set(qrcode.StatusRef{Region: 310000, List: 3, Index: 70001}, qrcode.StatusRevoked)
 	if _, err := s.VerifyOffline(ctx, "hotel", code()); !errors.Is(err, qrcode.ErrRevoked) {
