@@ -74,21 +74,21 @@ var oid4vciTypes = []oid4vci.CredentialType{{
 // node defines (GET /vct/{vct}): the identity credential enrollment
 // issues, and the types it offers through OID4VCI. Types a relying party
 // issues under its own DID are its own to describe.
-func mountTypeMetadata(srv *api.Server, _ *node) error {
-	types := []vc.TypeMetadata{vc.IdentityCredentialMetadata()}
+func mountTypeMetadata(srv *api.Server, n *node) error {
+	types := []vc.TypeMetadata{vc.IdentityCredentialMetadata(n.issuer)}
 	for _, t := range oid4vciTypes {
-		types = append(types, typeMetadata(t))
+		types = append(types, typeMetadata(n.issuer, t))
 	}
-	return srv.MountTypeMetadata(types)
+	return srv.MountTypeMetadata(n.issuer, types)
 }
 
-// typeMetadata is the Type Metadata of an OID4VCI type: its display and
-// claims as its issuer metadata gives them; every subject claim is
-// selectively disclosable (the issuer conceals them all).
-func typeMetadata(t oid4vci.CredentialType) vc.TypeMetadata {
+// typeMetadata is the Type Metadata of an OID4VCI type of the node at
+// base: its display and claims as its issuer metadata gives them; every
+// subject claim is selectively disclosable (the issuer conceals them all).
+func typeMetadata(base string, t oid4vci.CredentialType) vc.TypeMetadata {
 	m := vc.TypeMetadata{VCT: t.VCT, Name: t.Type}
 	if m.VCT == "" {
-		m.VCT = t.Type
+		m.VCT = vc.TypeVCT(base, t.Type)
 	}
 	for _, d := range t.Display {
 		m.Display = append(m.Display, vc.TypeDisplay{Locale: d.Locale, Name: d.Name, Description: d.Description})
