@@ -94,7 +94,7 @@ var publicRoutes = []string{
 	"GET /.well-known/did.json",
 	"GET /issuers/{client}/did.json", // a client issuer's DID document
 	"GET /.well-known/jwt-vc-issuer",
-	"GET /vct/{vct}", // SD-JWT VC Type Metadata of the types the node defines
+	"GET /vct/{type}", // SD-JWT VC Type Metadata of the types the node defines, at their vct
 	"GET /status/{listID}",
 	"GET /status", // the list index offline QR verifiers read (sdk.QRStatus)
 	// QR: the holder proves its binding, a peer node signs an assertion,
