@@ -151,3 +151,11 @@ func TestTrustedProxyThroughHAProxy(t *testing.T) {
 		}
 	}
 }
+
+func TestServeRejectsBadTrustedProxies(t *testing.T) {
+	t.Setenv("TRUSTID_TRUSTED_PROXIES", "10.0.0.0/8,lb.example")
+	_, _, err := run(t, context.Background(), "serve", "--data", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "--trusted-proxies") || !strings.Contains(err.Error(), `"lb.example"`) {
+		t.Fatalf("bad --trusted-proxies: %v", err)
+	}
+}
