@@ -84,7 +84,7 @@ func mountAuth(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err := srv.MountOAuth(oc); err != nil {
 			return err
 		}
-		if err := srv.MountClients(api.ClientsConfig{Store: clients, Region: n.region, Sectors: sectorsOf(n)}); err != nil {
+		if err := srv.MountClients(api.ClientsConfig{Store: clients, Region: n.region, Sectors: sectorsOf(n), Registry: viewCounts{nl.View}}); err != nil {
 			return err
 		}
 		ctx := cmd.Context()

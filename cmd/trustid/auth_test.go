@@ -46,6 +46,7 @@ var protectedRoutes = map[string]string{
 	"POST /v1/admin/clients/{id}/keys":    auth.ScopeRegistryAdmin,
 	"POST /v1/admin/clients/{id}/disable": auth.ScopeRegistryAdmin,
 	"GET /v1/admin/routes":                auth.ScopeRegistryAdmin,
+	"GET /v1/admin/registry":              auth.ScopeRegistryAdmin,
 	"POST /v1/admin/issuers":              auth.ScopeRegistryAdmin,
 	"GET /v1/admin/issuers/{client}":      auth.ScopeRegistryAdmin,
 	"POST /credentials/issue":             auth.ScopeCredentialsIssue,
