@@ -18,6 +18,7 @@ import (
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/atomicfile"
+	"github.com/trustid-cn/trustid/internal/progress"
 )
 
 // clientView is a client as the CLI prints it: the secret hash left out,
@@ -323,7 +324,13 @@ func newClientsImportCmd() *cobra.Command {
 				return err
 			}
 			defer store.Close()
-			added, kept, err := importClients(cmd.Context(), store, args[0])
+			var p importProgress
+			stop := func() {}
+			if !jsonOutput(cmd) {
+				stop = p.start(cmd.ErrOrStderr(), progress.Options{}).Stop
+			}
+			added, kept, err := importClients(cmd.Context(), store, args[0], &p)
+			stop()
 			if err != nil {
 				return err
 			}
