@@ -15,10 +15,12 @@ const TypeMetadataPath = "/vct"
 // MountTypeMetadata serves GET /vct/{type}: the SD-JWT VC Type Metadata
 // (draft-ietf-oauth-sd-jwt-vc) of each of types at its vct, which must be
 // a URL of the node at base (credentials.TypeVCT(base, type)), so that a
-// wallet dereferencing the vct gets the document; a type the node does not
-// define is 404 not_found. Each document must pass TypeMetadata.Check, and
-// a vct may appear once.
-func (s *Server) MountTypeMetadata(base string, types []credentials.TypeMetadata) error {
+// wallet dereferencing the vct gets the document. A type the node does not
+// describe but accredited reports (a type an accredited relying party
+// issues through the node; nil: none) gets a document with its vct and
+// name only; any other type is 404 not_found. Each document must pass
+// TypeMetadata.Check, and a vct may appear once.
+func (s *Server) MountTypeMetadata(base string, types []credentials.TypeMetadata, accredited func(typ string) bool) error {
 	docs := map[string][]byte{}
 	for _, t := range types {
 		if err := t.Check(); err != nil {
@@ -38,7 +40,14 @@ func (s *Server) MountTypeMetadata(base string, types []credentials.TypeMetadata
 		docs[name] = b
 	}
 	s.handleFunc("GET "+TypeMetadataPath+"/{type}", func(w http.ResponseWriter, r *http.Request) error {
-		doc, ok := docs[r.PathValue("type")]
+		typ := r.PathValue("type")
+		doc, ok := docs[typ]
+		if !ok && accredited != nil {
+			if _, named := credentials.VCTType(base, credentials.TypeVCT(base, typ)); named && accredited(typ) {
+				doc, _ = json.Marshal(credentials.TypeMetadata{VCT: credentials.TypeVCT(base, typ), Name: typ})
+				ok = true
+			}
+		}
 		if !ok {
 			return &Error{Status: http.StatusNotFound, Code: "not_found", Message: "no type metadata for this vct"}
 		}

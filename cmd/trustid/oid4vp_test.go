@@ -57,6 +57,13 @@ func newOID4VPSetup(t *testing.T) *oid4vpSetup {
 	}
 	id, _ := m["verifiableCredential"].(map[string]any)["id"].(string)
 	_, tok, _ := strings.Cut(id, ",")
+	// The vct is a URL of the node that answers: the type, accredited on
+	// the ledger, by name.
+	if vct, _ := jwtPayload(t, tok)["vct"].(string); vct != n.base+"/vct/AgeCredential" {
+		t.Fatalf("vct %q", vct)
+	} else if meta := getTypeMetadata(t, vct); meta.Name != "AgeCredential" {
+		t.Errorf("type metadata of %s: %+v", vct, meta)
+	}
 	creds := sdkwallet.NewMemoryCredentials()
 	creds.Add("age-1", tok)
 	_, jwks := get(t, n.base+"/.well-known/jwks.json")
