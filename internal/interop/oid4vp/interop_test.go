@@ -55,7 +55,6 @@ func startVerifier(t *testing.T) *verifierNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const issuerBase = "https://issuer.trustid.example"
 	is, err := issuer.New(issuer.Config{BaseURL: issuerBase, Keys: ks, Status: st})
 	if err != nil {
 		t.Fatal(err)
@@ -163,6 +162,13 @@ func runWallet(t *testing.T, node, caFile string, in map[string]any) walletOut {
 	return w
 }
 
+// issuerBase is the test issuer's base URL; identityVCT the vct of its
+// identity credentials.
+const (
+	issuerBase  = "https://issuer.trustid.example"
+	identityVCT = issuerBase + "/vct/IdentityCredential"
+)
+
 // TestThirdPartyWallet: a wallet on @openid4vc/openid4vp 0.4.6 resolves
 // TrustID's signed request (verifier_attestation, by reference), checks
 // the attestation, and answers in both response modes; TrustID verifies
@@ -172,7 +178,7 @@ func TestThirdPartyWallet(t *testing.T) {
 	node := testenv.NPM(t, ".")
 	vn := startVerifier(t)
 	cred, holder := vn.issueAge(t)
-	query := json.RawMessage(`{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["IdentityCredential"]},"claims":[{"path":["age_over_18"],"values":[true]}]}]}`)
+	query := json.RawMessage(`{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["` + identityVCT + `"]},"claims":[{"path":["age_over_18"],"values":[true]}]}]}`)
 	for _, tc := range []struct{ mode, tamper string }{
 		{oid4vp.ModeDirectPostJWT, ""}, {oid4vp.ModeDirectPost, ""}, {oid4vp.ModeDirectPostJWT, "nonce"}, {oid4vp.ModeDirectPost, "aud"},
 	} {

@@ -92,7 +92,7 @@ func TestWalletAgainstThirdPartyVerifier(t *testing.T) {
 	for _, mode := range []string{"direct_post.jwt", "direct_post"} {
 		t.Run(mode, func(t *testing.T) {
 			in, _ := json.Marshal(map[string]any{"attesterJwk": json.RawMessage(priv), "attester": attester, "mode": mode,
-				"vct": "IdentityCredential", "tlsCert": string(certPEM), "tlsKey": string(keyPEM)})
+				"vct": identityVCT, "tlsCert": string(certPEM), "tlsKey": string(keyPEM)})
 			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 			defer cancel()
 			cmd := exec.CommandContext(ctx, node, "verifier.mjs")
@@ -151,7 +151,7 @@ func TestWalletAgainstThirdPartyVerifier(t *testing.T) {
 	otherJWK, _ := gm.NewJWK(other.Public(), "att-1")
 	otherJWKS, _ := json.Marshal(gm.JWKS{Keys: []gm.JWK{otherJWK}})
 	in, _ := json.Marshal(map[string]any{"attesterJwk": json.RawMessage(priv), "attester": attester, "mode": "direct_post",
-		"vct": "IdentityCredential", "tlsCert": string(certPEM), "tlsKey": string(keyPEM)})
+		"vct": identityVCT, "tlsCert": string(certPEM), "tlsKey": string(keyPEM)})
 	cmd := exec.Command(node, "verifier.mjs")
 	cmd.Stdin = strings.NewReader(string(in))
 	out, _ := cmd.StdoutPipe()
