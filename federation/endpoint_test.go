@@ -3,6 +3,7 @@ package federation_test
 import (
 	"context"
 	"crypto/rand"
+	"crypto/tls"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -195,4 +196,26 @@ func FuzzCheckEndpoint(f *testing.F) {
 			t.Fatalf("accepted %q (development %v)", raw, dev)
 		}
 	})
+}
+
+// TestInternalHosts: in production a host the operator named may resolve
+// to a non-public address (the dial goes through, here to a TLS server
+// whose certificate the client refuses), and every other host is
+// still refused at the dial.
+func TestInternalHosts(t *testing.T) {
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	port := srv.URL[strings.LastIndex(srv.URL, ":")+1:]
+	c, err := federation.PeerClient(federation.PeerClientOptions{InternalHost: credentials.AllowHosts("localhost")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Get("https://localhost:" + port)
+	var tlsErr *tls.CertificateVerificationError
+	if !errors.As(err, &tlsErr) {
+		t.Errorf("named internal host: %v, want the TLS handshake's certificate refusal", err)
+	}
+	if _, err := c.Get(srv.URL); !errors.Is(err, credentials.ErrAddressNotAllowed) {
+		t.Errorf("a host not named: %v", err)
+	}
 }
