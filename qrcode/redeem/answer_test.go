@@ -164,3 +164,27 @@ func FuzzVerifyAnswer(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkPeerAnswer: what signing an answer costs the callee and
+// checking it costs the caller, per node-to-node call.
+func BenchmarkPeerAnswer(b *testing.B) {
+	caller, callee := answerPair(b)
+	req := asserted(b, caller, `{"code":"x"}`)
+	body := []byte(`{"pairwise_id":"p1","assurance_level":3,"region":"310000"}`)
+	ctx := context.Background()
+	b.Run("sign", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := callee.SignAnswer(req, "440000", 200, body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	sig, _ := callee.SignAnswer(req, "440000", 200, body)
+	b.Run("verify", func(b *testing.B) {
+		for b.Loop() {
+			if err := caller.VerifyAnswer(ctx, req, "310000", 200, body, sig); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
