@@ -183,11 +183,20 @@ func startAuthNode(t *testing.T, extra ...string) *authNode {
 // cli runs a trustid subcommand on the node's data directory.
 func (n *authNode) cli(args ...string) string {
 	n.t.Helper()
-	out, errOut, err := run(n.t, context.Background(), append(args, "--data", n.dir)...)
+	out, errOut, err := run(n.t, context.Background(), withFlags(args, "--data", n.dir)...)
 	if err != nil {
 		n.t.Fatalf("trustid %v: %v\n%s%s", args, err, out, errOut)
 	}
 	return out
+}
+
+// withFlags puts flags after args, but before a "--" that ends them.
+func withFlags(args []string, flags ...string) []string {
+	i := slices.Index(args, "--")
+	if i < 0 {
+		return append(slices.Clone(args), flags...)
+	}
+	return slices.Concat(args[:i], flags, args[i:])
 }
 
 // addClient makes a key with `clients keygen` and registers it with
