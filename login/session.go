@@ -296,6 +296,22 @@ func pinError(err error) error {
 	return failWith(CodeApprovalRefused, "the PIN check failed", err)
 }
 
+// Pending checks that session id is waiting for the holder's answer and
+// that browser is its secret (the login page's cookie), for what only
+// the page's browser may fetch while the session is open (the QR image
+// of a page without JavaScript). A session that is unknown, expired,
+// answered or another browser's is CodeSessionNotFound.
+func (p *Provider) Pending(ctx context.Context, id, browser string) error {
+	s, err := p.getSession(ctx, id)
+	if err != nil {
+		return err
+	}
+	if subtle.ConstantTimeCompare([]byte(digest(browser)), []byte(s.Browser)) != 1 || s.Approved != nil || s.Denied {
+		return fail(CodeSessionNotFound, "no open login session for this browser")
+	}
+	return nil
+}
+
 // Outcome is where the browser goes once its session is done: the
 // client's redirect URI with the code (or an error) and state.
 type Outcome struct {
