@@ -159,7 +159,9 @@ type Approval struct {
 	PINCheck *enrollment.PINCheckRequest `json:"pin_check,omitempty"`
 	// Delegation, when set, makes this a guardian's approval: the holder
 	// who signed Request is the delegation's actor and logs in the
-	// principal, for a delegation whose scope allows qrcode.ActionPresent.
+	// principal, for a delegation whose scope allows qrcode.ActionLogin
+	// (qrcode.ActionPresent alone does not: showing someone's identity is
+	// not logging in as them).
 	// The ID token's sub is the principal's, its act the guardian's
 	// pairwise ID; no claim is released (Consent must be empty).
 	Delegation []byte `json:"delegation,omitempty"`
@@ -227,7 +229,7 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 	}
 	subject, act := h.Subject, ""
 	if a.Delegation != nil {
-		d, err := p.cfg.Delegations.VerifyDelegation(ctx, a.Delegation, h.Subject, qrcode.ActionPresent, p.cfg.Now())
+		d, err := p.cfg.Delegations.VerifyDelegation(ctx, a.Delegation, h.Subject, qrcode.ActionLogin, p.cfg.Now())
 		if err != nil {
 			return holderError(err)
 		}
@@ -272,7 +274,9 @@ func holderError(err error) error {
 		return failWith(CodeApprovalRefused, "the holder's binding is suspended", err)
 	case errors.Is(err, qrcode.ErrBindingExpired):
 		return failWith(CodeApprovalRefused, "the holder's binding expired", err)
-	case errors.Is(err, qrcode.ErrDelegation), errors.Is(err, qrcode.ErrDelegationScope):
+	case errors.Is(err, qrcode.ErrDelegationScope):
+		return failWith(CodeApprovalRefused, "the delegation's scope does not include login", err)
+	case errors.Is(err, qrcode.ErrDelegation):
 		return failWith(CodeApprovalRefused, "the delegation does not let this holder log in for its principal", err)
 	}
 	return failWith(CodeApprovalRefused, "the approval is not signed by a valid device binding", err)

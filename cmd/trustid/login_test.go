@@ -648,14 +648,25 @@ func testOIDCLogin(t *testing.T, extra ...string) map[string]string {
 		t.Errorf("counter login: sub %s (phone %s), %+v", idt10.Subject, idt.Subject, cc)
 	}
 
-	// A guardian: bob holds a delegation to act for alice; approving with
-	// his own device, he logs her in: sub hers, act his pairwise ID.
-	deleg := f.delegation(t, rb, ra, qrcode.ActionPresent)
-	a11 := shop.start(t)
-	if status, m := approveAs(t, a11.sessionURL, bobApp, f.delegation(t, rb, ra, qrcode.ActionPickup)); status != 403 {
-		t.Errorf("a delegation without the present action: %d %v", status, m)
+	// A guardian: bob holds a delegation to log alice in; approving with
+	// his own device, he logs her in: sub hers, act his pairwise ID (the
+	// sub he has when he logs in himself). A delegation to present her
+	// identity, or to pick up her mail, does not log her in.
+	aBob := shop.start(t)
+	if status, m := approve(t, aBob.sessionURL, bobApp, ""); status != 204 {
+		t.Fatalf("bob's own login: %d %v", status, m)
 	}
-	a11 = shop.start(t)
+	_, idtBob := shop.exchange(t, aBob, aBob.code(t, shop, f.base))
+	deleg := f.delegation(t, rb, ra, qrcode.ActionLogin)
+	for name, d := range map[string][]byte{
+		"present": f.delegation(t, rb, ra, qrcode.ActionPresent), "present and pickup": f.delegation(t, rb, ra, qrcode.ActionPresent, qrcode.ActionPickup),
+	} {
+		a11 := shop.start(t)
+		if status, m := approveAs(t, a11.sessionURL, bobApp, d); status != 403 || !strings.Contains(m["error_description"].(string), "scope") {
+			t.Errorf("a delegation for %s, without login: %d %v", name, status, m)
+		}
+	}
+	a11 := shop.start(t)
 	if status, m := approveAs(t, a11.sessionURL, aliceApp, deleg); status != 403 {
 		t.Errorf("a delegation presented by someone other than its actor: %d %v", status, m)
 	}
@@ -665,8 +676,8 @@ func testOIDCLogin(t *testing.T, extra ...string) map[string]string {
 	}
 	_, idt11 := shop.exchange(t, a11, a11.code(t, shop, f.base))
 	idt11.Claims(&cc)
-	if idt11.Subject != idt.Subject || len(cc.Act["sub"]) != identity.TextLen || cc.Act["sub"] == idt.Subject || strings.Join(cc.AMR, " ") != "hwk" {
-		t.Errorf("guardian login: sub %s (alice %s), %+v", idt11.Subject, idt.Subject, cc)
+	if idt11.Subject != idt.Subject || cc.Act["sub"] != idtBob.Subject || cc.Act["sub"] == idt.Subject || strings.Join(cc.AMR, " ") != "hwk" {
+		t.Errorf("guardian login: sub %s (alice %s), act %v (bob %s), %+v", idt11.Subject, idt.Subject, cc.Act, idtBob.Subject, cc)
 	}
 
 	// RP-initiated logout revokes the login's tokens and redirects only to
