@@ -35,7 +35,9 @@ type LoginConfig struct {
 
 // MountLogin adds user login (OpenID Connect) on a server where MountOAuth
 // is mounted: the token endpoint then serves authorization_code and
-// refresh_token too, and the OpenID configuration is complete.
+// refresh_token too, and the OpenID configuration is complete. The login
+// page draws its QR with LoginQRScript, served by MountUI; without it the
+// page shows the session's PNG.
 //
 //	GET  /oauth2/authorize                  the login page (QR), or an error redirect
 //	GET  /login/sessions/{id}               what the session asks (the holder's app)
