@@ -243,7 +243,7 @@ func (l *loginHandlers) qrPNG(w http.ResponseWriter, r *http.Request) error {
 	return err
 }
 
-// pageBuffers hold login pages being rendered (about 14 KB each).
+// pageBuffers hold login pages being rendered (about 2.5 KB each).
 var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // loginCookie carries the browser secret of a login session, scoped to

@@ -153,7 +153,7 @@ type checked struct {
 	static  identity.Level       // the static code's level; LevelNone: no static code
 	// The static code's copy is the one after the device copies
 	// (len(devices)): no device key, no binding credential.
-	now     time.Time
+	now time.Time
 }
 
 // day rounds t down to its UTC day: the times of what enrollment issues
