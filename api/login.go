@@ -35,7 +35,9 @@ type LoginConfig struct {
 
 // MountLogin adds user login (OpenID Connect) on a server where MountOAuth
 // is mounted: the token endpoint then serves authorization_code and
-// refresh_token too, and the OpenID configuration is complete.
+// refresh_token too, and the OpenID configuration is complete. The login
+// page draws its QR with LoginQRScript, served by MountUI; without it the
+// page shows the session's PNG.
 //
 //	GET  /oauth2/authorize                  the login page (QR), or an error redirect
 //	GET  /login/sessions/{id}               what the session asks (the holder's app)
@@ -43,6 +45,7 @@ type LoginConfig struct {
 //	POST /login/sessions/{id}/counter-approve a counter terminal's approval (static code)
 //	POST /login/sessions/{id}/deny          the holder's signed refusal (access_denied)
 //	GET  /login/sessions/{id}/wait          the page's long poll (its cookie)
+//	GET  /login/sessions/{id}/qr.png        the session's QR as a PNG, for a page without JavaScript (its cookie)
 //	GET, POST /oauth2/userinfo              claims for a login access token
 //	GET  /oauth2/logout                     RP-initiated logout
 func (s *Server) MountLogin(cfg LoginConfig) error {
@@ -68,6 +71,7 @@ func (s *Server) MountLogin(cfg LoginConfig) error {
 	s.handle("POST "+login.SessionPath+"/counter-approve", limited(l.counterApprove))
 	s.handle("POST "+login.SessionPath+"/deny", limited(l.deny))
 	s.handle("GET "+login.SessionPath+"/wait", limited(l.wait))
+	s.handle("GET "+login.SessionPath+"/qr.png", limited(l.qrPNG))
 	s.handle("GET "+login.UserInfoPath, limited(l.userinfo))
 	s.handle("POST "+login.UserInfoPath, limited(l.userinfo))
 	s.handle("GET "+login.LogoutPath, limited(l.logout))
@@ -115,12 +119,19 @@ func (l *loginHandlers) fail(w http.ResponseWriter, r *http.Request, err error) 
 	writeError(w, r, l.s.log, loginError(err))
 }
 
-// loginCSP allows the page's own inline script and style (by nonce), its
-// QR as a data: image and requests to the node; nothing else.
+// loginCSP allows the page's own inline script and style and the QR
+// drawing script (by nonce), its QR as a data: image drawn in the page or
+// the node's PNG (without JavaScript), and requests to the node; nothing
+// else.
 func loginCSP(nonce string) string {
-	return "default-src 'none'; script-src 'nonce-" + nonce + "'; style-src 'nonce-" + nonce + "'; img-src data:; connect-src 'self'; " +
+	return "default-src 'none'; script-src 'nonce-" + nonce + "'; style-src 'nonce-" + nonce + "'; img-src 'self' data:; connect-src 'self'; " +
 		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
 }
+
+// LoginQRScript is the script the login page draws its QR with: the web
+// pages' vendored qrcode-generator (package webui, served by MountUI).
+// Where it does not load, the page shows the session's PNG instead.
+const LoginQRScript = UIPrefix + "assets/qrcode-generator.js"
 
 func (l *loginHandlers) authorize(w http.ResponseWriter, r *http.Request) error {
 	st, err := l.p.Authorize(r.Context(), r.URL.Query())
@@ -160,23 +171,17 @@ func redirectAuthorizeError(w http.ResponseWriter, r *http.Request, s *Server, e
 }
 
 // renderLoginPage serves the login page of a login session just started:
-// the QR of the session URL, the app link, and the long poll; it sets the
-// session's browser cookie.
+// the session URL for the page's script to draw as a QR (with the PNG
+// endpoint for a browser without JavaScript), the app link, and the long
+// poll; it sets the session's browser cookie. No QR is encoded here.
 func renderLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started) error {
-	sessionURL := p.Issuer() + strings.Replace(login.SessionPath, "{id}", st.ID, 1)
-	code, err := qrcode.Encode(sessionURL, qrcode.Medium)
-	if err != nil {
-		return err
-	}
-	svg, err := code.SVG(320)
-	if err != nil {
-		return err
-	}
+	sessionPath := strings.Replace(login.SessionPath, "{id}", st.ID, 1)
+	sessionURL := p.Issuer() + sessionPath
 	var nb [16]byte
 	rand.Read(nb[:])
 	nonce := base64.RawURLEncoding.EncodeToString(nb[:])
 	http.SetCookie(w, &http.Cookie{
-		Name: loginCookie, Value: st.Browser, Path: strings.Replace(login.SessionPath, "{id}", st.ID, 1),
+		Name: loginCookie, Value: st.Browser, Path: sessionPath,
 		MaxAge: int(p.SessionTTL() / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: strings.HasPrefix(p.Issuer(), "https://"),
 	})
@@ -192,11 +197,11 @@ func renderLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started
 	page := pageBuffers.Get().(*bytes.Buffer)
 	defer pageBuffers.Put(page)
 	page.Reset()
-	err = loginPage.Execute(page, loginPageData{
+	err := loginPage.Execute(page, loginPageData{
 		Nonce: nonce, ClientName: st.ClientName, Claims: st.Claims, Level: st.Level.String(), Purpose: st.Purpose,
-		QR:       qrImageSrc(svg),
+		SessionURL: sessionURL, QRScript: LoginQRScript, PNGPath: sessionPath + "/qr.png",
 		AppLink:  template.URL("trustid://login?session=" + url.QueryEscape(sessionURL)),
-		WaitPath: strings.Replace(login.SessionPath, "{id}", st.ID, 1) + "/wait",
+		WaitPath: sessionPath + "/wait",
 	})
 	if err != nil {
 		return err
@@ -206,7 +211,39 @@ func renderLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started
 	return err
 }
 
-// pageBuffers hold login pages being rendered (about 14 KB each).
+// loginQRSize is the side in pixels of the session's PNG QR.
+const loginQRSize = 320
+
+// qrPNG is the session's QR as a PNG, encoded only when fetched: the
+// login page's image where JavaScript does not run. Only the browser
+// holding the session's cookie gets it, while the session is open.
+func (l *loginHandlers) qrPNG(w http.ResponseWriter, r *http.Request) error {
+	c, err := r.Cookie(loginCookie)
+	if err != nil {
+		return &Error{Status: http.StatusNotFound, Code: login.CodeSessionNotFound, Message: "no login session for this browser"}
+	}
+	id := r.PathValue("id")
+	if err := l.p.Pending(r.Context(), id, c.Value); err != nil {
+		return err
+	}
+	code, err := qrcode.Encode(l.p.Issuer()+strings.Replace(login.SessionPath, "{id}", id, 1), qrcode.Medium)
+	if err != nil {
+		return err
+	}
+	body, err := code.PNG(loginQRSize)
+	if err != nil {
+		return err
+	}
+	h := w.Header()
+	h.Set("Content-Type", "image/png")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	_, err = w.Write(body)
+	return err
+}
+
+// pageBuffers hold login pages being rendered (about 2.5 KB each).
 var pageBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
 // loginCookie carries the browser secret of a login session, scoped to
@@ -335,45 +372,44 @@ func (l *loginHandlers) logout(w http.ResponseWriter, r *http.Request) error {
 type loginPageData struct {
 	Nonce, ClientName, Level, Purpose string
 	Claims                            []string
-	// QR is the img element's src attribute with the QR as a data: URL.
-	QR       template.HTMLAttr
-	AppLink  template.URL
-	WaitPath string
+	// SessionURL is what the QR encodes; the page's script draws it with
+	// QRScript. PNGPath is the session's PNG, for a page without it.
+	SessionURL, QRScript, PNGPath string
+	AppLink                       template.URL
+	WaitPath                      string
 }
 
-// qrImageSrc is the src attribute of the login QR's img element: the SVG
-// as a base64 data: URL. It is given to the template as a trusted
-// attribute, which html/template writes as is: the value is our prefix
-// and standard base64 (A–Z, a–z, 0–9, +, /, =), nothing that could end
-// the attribute or the tag, so escaping it would change nothing, and
-// its escapers, run over the 6 KB of the QR for every login page, were
-// as costly as encoding the QR.
-func qrImageSrc(svg []byte) template.HTMLAttr {
-	const prefix = `src="data:image/svg+xml;base64,`
-	b := make([]byte, len(prefix)+base64.StdEncoding.EncodedLen(len(svg))+1)
-	copy(b, prefix)
-	base64.StdEncoding.Encode(b[len(prefix):], svg)
-	b[len(b)-1] = '"'
-	return template.HTMLAttr(b)
-}
-
-// loginPage is the server-rendered login page: the QR to scan, the link
-// for the app on the same device, and a long poll that follows the
-// redirect once the holder approves.
+// loginPage is the server-rendered login page: the QR to scan (drawn by
+// the page's script from data-uri, or the node's PNG without JavaScript
+// or when the drawing script did not load), the link for the app on the
+// same device, and a long poll that follows the redirect once the holder
+// approves.
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>TrustID login</title>
-<style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:28rem;margin:2rem auto;text-align:center}img{width:16rem;height:16rem}</style>
+<style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:28rem;margin:2rem auto;text-align:center}img{width:16rem;height:16rem;image-rendering:pixelated}</style>
 </head><body>
 <h1>Log in to {{.ClientName}}</h1>
 {{if .Purpose}}<p id="purpose">For: {{.Purpose}}</p>{{end}}
 <p>Scan with the TrustID app and approve. Assurance asked: {{.Level}}.</p>
 {{if .Claims}}<p>Shared with {{.ClientName}} if you agree: {{range $i, $c := .Claims}}{{if $i}}, {{end}}{{$c}}{{end}}</p>{{end}}
-<img id="qr" alt="login QR code" {{.QR}}>
+<img id="qr" alt="login QR code" data-uri="{{.SessionURL}}" data-png="{{.PNGPath}}" hidden>
+<noscript><img id="qr-png" alt="login QR code" src="{{.PNGPath}}"></noscript>
 <p><a id="app" href="{{.AppLink}}">Open the TrustID app on this phone</a></p>
 <p id="status" role="status">Waiting for approval…</p>
+<script nonce="{{.Nonce}}" src="{{.QRScript}}"></script>
 <script nonce="{{.Nonce}}">
 (function () {
+  var img = document.getElementById("qr");
+  if (window.qrcode) {
+    var q = window.qrcode(0, "M");
+    q.addData(img.getAttribute("data-uri"), "Byte");
+    q.make();
+    img.src = q.createDataURL(8);
+  } else {
+    img.src = img.getAttribute("data-png");
+  }
+  img.hidden = false;
   var path = {{.WaitPath}};
   function poll() {
     fetch(path, {credentials: "same-origin", cache: "no-store"}).then(function (r) {

@@ -1,9 +1,13 @@
 package api
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"path"
@@ -118,7 +122,25 @@ func (s *Server) MountUI(cfg UIConfig) error {
 			return errors.New("api: UIConfig.Files lacks " + name)
 		}
 	}
-	u := &uiHandlers{s: s, cfg: cfg}
+	u := &uiHandlers{s: s, cfg: cfg, etags: map[string]string{}}
+	// Each asset's ETag, so that a browser revalidates it (no-cache) with
+	// a 304 instead of fetching it again: the login page loads
+	// qrcode-generator.js for every login.
+	err := fs.WalkDir(cfg.Files, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(cfg.Files, name)
+		if err != nil {
+			return err
+		}
+		sum := sha256.Sum256(b)
+		u.etags[name] = `"` + base64.RawURLEncoding.EncodeToString(sum[:16]) + `"`
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("api: UIConfig.Files: %w", err)
+	}
 	for pattern, file := range uiPages {
 		s.handleFunc(pattern, u.page(pattern, file))
 	}
@@ -147,8 +169,9 @@ func (s *Server) MountUI(cfg UIConfig) error {
 }
 
 type uiHandlers struct {
-	s   *Server
-	cfg UIConfig
+	s     *Server
+	cfg   UIConfig
+	etags map[string]string // by file name
 }
 
 // uiHeaders sets the security headers of every /ui/ response.
@@ -197,9 +220,14 @@ func (u *uiHandlers) asset(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", ctype)
-	w.Header().Set("Cache-Control", "no-cache")
-	w.Write(b)
+	h := w.Header()
+	h.Set("Content-Type", ctype)
+	h.Set("Cache-Control", "no-cache")
+	if etag, ok := u.etags[name]; ok {
+		h.Set("ETag", etag)
+	}
+	// ServeContent answers If-None-Match with 304.
+	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
 	return nil
 }
 

@@ -44,10 +44,11 @@ type Copy struct {
 	BindingCredential  *IssuedCredential `json:"binding_credential,omitempty"`
 	QRBinding          []byte            `json:"qr_binding,omitempty"`
 	IdentityCredential IssuedCredential  `json:"identity_credential"`
-	// StaticCode is the copy's static printed code (Request.StaticCode):
-	// it carries the copy's subject handle and its identity credential's
-	// Token Status List entry, so revoking or suspending that credential
-	// (or the enrollment) stops the code.
+	// StaticCode is the copy's static printed code (Request.StaticCode;
+	// the last copy, after one per device key): it carries the copy's
+	// subject handle and its identity credential's Token Status List
+	// entry, so revoking or suspending that credential (or the
+	// enrollment) stops the code, and only the code.
 	StaticCode *StaticCode `json:"static_code,omitempty"`
 }
 
@@ -104,8 +105,8 @@ func parseDevices(audience string, req *Request, now time.Time) ([]enrollDevice,
 	case req.DeviceKey != nil:
 		keys = []DeviceKeyProof{{Key: req.DeviceKey, Proof: req.DeviceProof}}
 	}
-	if req.StaticCode && len(keys) > 0 {
-		return nil, badRequest("static_code is for a holder without a smartphone: enroll it without device keys")
+	if req.StaticCode && len(keys) >= MaxDeviceKeys {
+		return nil, badRequest("device_keys with static_code: 1 to %d keys (the printed code is a copy too)", MaxDeviceKeys-1)
 	}
 	if len(keys) == 0 && req.PIN != "" && !req.StaticCode {
 		return nil, badRequest("a PIN needs a device key or static_code: it is sealed into the device binding or the static code")
@@ -146,19 +147,22 @@ type checked struct {
 	doc     identity.Document
 	name    string
 	level   identity.Level
-	devices []enrollDevice       // none for L1
+	devices []enrollDevice       // one per device copy, the first copies; none for L1
 	handles [][]byte             // one subject handle per copy
 	sealed  []identity.SealedPIN // per copy; empty without a PIN
 	static  identity.Level       // the static code's level; LevelNone: no static code
-	now     time.Time
+	// The static code's copy is the one after the device copies
+	// (len(devices)): no device key, no binding credential.
+	now time.Time
 }
 
 // day rounds t down to its UTC day: the times of what enrollment issues
 // are day-coarse, so copies issued together cannot be matched by time.
 func day(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
 
-// issueCopies issues every copy of an enrollment. Copy i has its own
-// device key, subject handle, identity credential (own salts and Token
+// issueCopies issues every copy of an enrollment: one per device key,
+// then the static code's (when asked for). Copy i has its own
+// device key (a device copy), subject handle, identity credential (own salts and Token
 // Status List entry), binding credential (own status entries) and QR
 // binding (own claim salts). A copy's identity and binding credentials
 // are one group that shares its fate (issuer.Issuer.IssueGroup): revoking or
@@ -202,7 +206,7 @@ func (s *Service) issueCopies(ctx context.Context, client string, en checked) (*
 		credID(idCred, "identity", i)
 		items := []issuer.GroupItem{{Credential: idCred, Options: issuer.IssueOptions{Format: issuer.FormatSDJWT, Client: client}}}
 		var d *enrollDevice
-		if len(en.devices) > 0 {
+		if i < len(en.devices) {
 			d = &en.devices[i]
 			items[0].Options.HolderKey = &d.jwk
 			bcred := BindingCredential("", handle, d.jwk, en.sealed[i], en.level, s.cfg.Region, from, until)
@@ -230,7 +234,7 @@ func (s *Service) issueCopies(ctx context.Context, client string, en checked) (*
 				return nil, err
 			}
 		}
-		if en.static.Valid() {
+		if en.static.Valid() && i == len(en.devices) {
 			if resp.Copies[i].StaticCode, err = s.staticCode(en, handle, en.sealed[i], from, until, ic.Status); err != nil {
 				s.undo(ctx, resp)
 				return nil, err

@@ -225,10 +225,12 @@ type Request struct {
 	// PIN is six digits; it needs a device key or StaticCode. It is
 	// sealed into every copy (and into the static code).
 	PIN string `json:"pin,omitempty"`
-	// StaticCode asks for a static printed code, for a holder enrolling
-	// at a counter without a smartphone: the enrollment then has no
-	// device key and one copy, whose identity credential's status entry
-	// the code carries (StaticCode in Copy).
+	// StaticCode asks for a static printed code: for a holder enrolling
+	// at a counter without a smartphone (no device key: the enrollment's
+	// one copy), or besides the device keys (a backup card; at most
+	// MaxDeviceKeys-1 keys). The code has a copy of its own, the last,
+	// whose identity credential's status entry the code carries
+	// (StaticCode in Copy), so it is revoked apart from the devices'.
 	StaticCode bool `json:"static_code,omitempty"`
 }
 
@@ -378,8 +380,13 @@ func (s *Service) Enroll(ctx context.Context, client string, req *Request) (*Res
 			return nil, identity.Symbol{}, err
 		}
 	}
-	// One subject handle per copy, and the PIN sealed into each copy.
-	copies := max(len(devices), 1)
+	// One subject handle per copy (one per device key, then the static
+	// code's; an L1 enrollment has one copy), and the PIN sealed into
+	// each copy for its use.
+	copies := len(devices)
+	if req.StaticCode || copies == 0 {
+		copies++
+	}
 	handles := make([][]byte, copies)
 	sealed := make([]identity.SealedPIN, copies)
 	for i := range handles {
@@ -388,7 +395,7 @@ func (s *Service) Enroll(ctx context.Context, client string, req *Request) (*Res
 		}
 		if req.PIN != "" {
 			aad := StaticPINAAD(handles[i])
-			if !req.StaticCode {
+			if i < len(devices) {
 				aad = holder.PINAAD(handles[i], devices[i].thumb)
 			}
 			if sealed[i], err = s.cfg.PINs.SealPIN(req.PIN, aad); err != nil {
@@ -405,7 +412,7 @@ func (s *Service) Enroll(ctx context.Context, client string, req *Request) (*Res
 	en := checked{doc: doc, name: name, level: level, devices: devices, handles: handles, sealed: sealed, now: now}
 	if req.StaticCode {
 		// The printed code stands for the device (identity.AssessStatic).
-		en.static = identity.AssessStatic(identity.Proof{Document: doc, Name: req.Name, PIN: sealed[0], Attestation: att})
+		en.static = identity.AssessStatic(identity.Proof{Document: doc, Name: req.Name, PIN: sealed[len(devices)], Attestation: att})
 		if !en.static.Valid() {
 			return nil, identity.Symbol{}, fmt.Errorf("enrollment: the static code reached no assurance level")
 		}

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
@@ -96,5 +98,19 @@ func TestStaticMasked(t *testing.T) {
 		if got := staticMasked(in); got != want {
 			t.Errorf("staticMasked(%q) = %q, want %q", in, got, want)
 		}
+	}
+}
+
+// TestStaticCodeWithDevices: a printed code may come with device keys
+// (its copy is one more), so with it at most MaxDeviceKeys-1 keys.
+func TestStaticCodeWithDevices(t *testing.T) {
+	keys := make([]DeviceKeyProof, MaxDeviceKeys)
+	_, err := parseDevices("https://node.example", &Request{StaticCode: true, DeviceKeys: keys}, time.Now())
+	if !errors.Is(err, ErrRequest) || !strings.Contains(err.Error(), "static_code") {
+		t.Errorf("%d device keys and static_code: %v", MaxDeviceKeys, err)
+	}
+	_, err = parseDevices("https://node.example", &Request{StaticCode: true, DeviceKeys: keys[:MaxDeviceKeys-1]}, time.Now())
+	if !errors.Is(err, ErrRequest) || strings.Contains(err.Error(), "static_code") {
+		t.Errorf("%d device keys (without keys) and static_code: %v", MaxDeviceKeys-1, err)
 	}
 }

@@ -106,6 +106,17 @@ func (p *Provider) Authorize(ctx context.Context, q url.Values) (*Started, error
 			}
 		}
 	}
+	return p.start(ctx, c, &session{
+		ClientID: c.ID, RedirectURI: redirect, State: state, Nonce: nonce, CodeChallenge: challenge,
+		Scope: grantedScope(scopes, claims), Claims: claims, Level: int(level),
+	}, nil)
+}
+
+// start stores session s for client c, freshly made: its ID, the
+// browser secret (stored as its digest), the challenge the holder signs
+// and its expiry; data, when set, is sealed under the session ID. Both
+// Authorize and AuthorizeFor start their sessions here.
+func (p *Provider) start(ctx context.Context, c auth.Client, s *session, data []byte) (*Started, error) {
 	id, err := p.random(32)
 	if err != nil {
 		return nil, err
@@ -114,20 +125,18 @@ func (p *Provider) Authorize(ctx context.Context, q url.Values) (*Started, error
 	if err != nil {
 		return nil, err
 	}
-	loginChallenge, err := p.random(32)
-	if err != nil {
+	if s.Challenge, err = p.random(32); err != nil {
 		return nil, err
 	}
-	s := &session{
-		ClientID: c.ID, RedirectURI: redirect, State: state, Nonce: nonce, CodeChallenge: challenge,
-		Scope: grantedScope(scopes, claims), Claims: claims, Level: int(level),
-		Browser: digest(browser), Challenge: loginChallenge,
-		Expires: p.cfg.Now().Add(p.cfg.SessionTTL).Unix(),
+	if s.Data, err = p.seal("session", id, data); err != nil {
+		return nil, err
 	}
+	s.Browser = digest(browser)
+	s.Expires = p.cfg.Now().Add(p.cfg.SessionTTL).Unix()
 	if err := p.putSession(ctx, id, s); err != nil {
 		return nil, err
 	}
-	return &Started{ID: id, Browser: browser, ClientName: c.Name, Claims: claims, Level: level}, nil
+	return &Started{ID: id, Browser: browser, ClientName: c.Name, Claims: s.Claims, Level: identity.Level(s.Level), Purpose: s.Purpose}, nil
 }
 
 // checked is an authorization request whose client, redirect URI, state,

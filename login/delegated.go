@@ -89,32 +89,10 @@ func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) 
 	if len(g.Data) > maxExtensionData || len(g.Purpose) > 200 {
 		return nil, failWith(CodeServerError, "internal error", errors.New("login: extension data or purpose too large"))
 	}
-	id, err := p.random(32)
-	if err != nil {
-		return nil, err
-	}
-	browser, err := p.random(32)
-	if err != nil {
-		return nil, err
-	}
-	loginChallenge, err := p.random(32)
-	if err != nil {
-		return nil, err
-	}
-	sealed, err := p.seal("session", id, g.Data)
-	if err != nil {
-		return nil, err
-	}
-	s := &session{
-		ClientID: r.client.ID, RedirectURI: r.redirect, State: r.state, CodeChallenge: r.challenge,
-		Level: int(minLevel), Browser: digest(browser), Challenge: loginChallenge,
-		Expires:  p.cfg.Now().Add(p.cfg.SessionTTL).Unix(),
-		Audience: x.Audience, Iss: x.Issuer, Data: sealed, SubjectClient: g.SubjectClient, RequiredSub: g.RequiredSub, Purpose: g.Purpose,
-	}
-	if err := p.putSession(ctx, id, s); err != nil {
-		return nil, err
-	}
-	return &Started{ID: id, Browser: browser, ClientName: r.client.Name, Level: minLevel, Purpose: g.Purpose}, nil
+	return p.start(ctx, r.client, &session{
+		ClientID: r.client.ID, RedirectURI: r.redirect, State: r.state, CodeChallenge: r.challenge, Level: int(minLevel),
+		Audience: x.Audience, Iss: x.Issuer, SubjectClient: g.SubjectClient, RequiredSub: g.RequiredSub, Purpose: g.Purpose,
+	}, g.Data)
 }
 
 // sealKey derives the SM4 key sealing extension data under a secret (the

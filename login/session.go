@@ -159,7 +159,9 @@ type Approval struct {
 	PINCheck *enrollment.PINCheckRequest `json:"pin_check,omitempty"`
 	// Delegation, when set, makes this a guardian's approval: the holder
 	// who signed Request is the delegation's actor and logs in the
-	// principal, for a delegation whose scope allows qrcode.ActionPresent.
+	// principal, for a delegation whose scope allows qrcode.ActionLogin
+	// (qrcode.ActionPresent alone does not: showing someone's identity is
+	// not logging in as them).
 	// The ID token's sub is the principal's, its act the guardian's
 	// pairwise ID; no claim is released (Consent must be empty).
 	Delegation []byte `json:"delegation,omitempty"`
@@ -227,7 +229,7 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 	}
 	subject, act := h.Subject, ""
 	if a.Delegation != nil {
-		d, err := p.cfg.Delegations.VerifyDelegation(ctx, a.Delegation, h.Subject, qrcode.ActionPresent, p.cfg.Now())
+		d, err := p.cfg.Delegations.VerifyDelegation(ctx, a.Delegation, h.Subject, qrcode.ActionLogin, p.cfg.Now())
 		if err != nil {
 			return holderError(err)
 		}
@@ -272,7 +274,9 @@ func holderError(err error) error {
 		return failWith(CodeApprovalRefused, "the holder's binding is suspended", err)
 	case errors.Is(err, qrcode.ErrBindingExpired):
 		return failWith(CodeApprovalRefused, "the holder's binding expired", err)
-	case errors.Is(err, qrcode.ErrDelegation), errors.Is(err, qrcode.ErrDelegationScope):
+	case errors.Is(err, qrcode.ErrDelegationScope):
+		return failWith(CodeApprovalRefused, "the delegation's scope does not include login", err)
+	case errors.Is(err, qrcode.ErrDelegation):
 		return failWith(CodeApprovalRefused, "the delegation does not let this holder log in for its principal", err)
 	}
 	return failWith(CodeApprovalRefused, "the approval is not signed by a valid device binding", err)
@@ -294,6 +298,22 @@ func pinError(err error) error {
 		return failWith(CodeTemporarilyUnavailable, "the PIN check is unavailable; retry", err)
 	}
 	return failWith(CodeApprovalRefused, "the PIN check failed", err)
+}
+
+// Pending checks that session id is waiting for the holder's answer and
+// that browser is its secret (the login page's cookie), for what only
+// the page's browser may fetch while the session is open (the QR image
+// of a page without JavaScript). A session that is unknown, expired,
+// answered or another browser's is CodeSessionNotFound.
+func (p *Provider) Pending(ctx context.Context, id, browser string) error {
+	s, err := p.getSession(ctx, id)
+	if err != nil {
+		return err
+	}
+	if subtle.ConstantTimeCompare([]byte(digest(browser)), []byte(s.Browser)) != 1 || s.Approved != nil || s.Denied {
+		return fail(CodeSessionNotFound, "no open login session for this browser")
+	}
+	return nil
 }
 
 // Outcome is where the browser goes once its session is done: the

@@ -41,6 +41,10 @@ const (
 	ActionBenefits = "benefits"
 	// ActionMedical: act at a hospital or pharmacy.
 	ActionMedical = "medical"
+	// ActionLogin: approve logins to relying parties (OpenID Connect) as
+	// the principal. Apart from ActionPresent: a delegation to show the
+	// principal's identity does not log them in, nor the reverse.
+	ActionLogin = "login"
 )
 
 // Delegation is an issuer-signed statement that an actor (a guardian or

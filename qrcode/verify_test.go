@@ -142,6 +142,33 @@ func TestVerifyDelegation(t *testing.T) {
 	if _, err := v.Verify(ctx, f.delegated(t, 3), VerifyOptions{Action: ActionMedical}); !errors.Is(err, ErrDelegationScope) {
 		t.Errorf("out of scope: %v", err)
 	}
+	// Login and present are apart: the fixture's delegation (present,
+	// pickup) does not log in, and one for login only does not present.
+	if _, err := v.VerifyDelegation(ctx, f.delegation, f.guardSubj, ActionLogin, f.now); !errors.Is(err, ErrDelegationScope) {
+		t.Errorf("a present delegation used to log in: %v", err)
+	}
+	loginOnly, err := f.issuer.IssueDelegation(Delegation{
+		Actor: f.guardSubj, Principal: f.subject, Relationship: RelGuardian, Scope: []string{ActionLogin},
+		NotBefore: testNow.Add(-time.Hour), Expiry: testNow.Add(time.Hour), Status: StatusRef{List: 4, Index: 13},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d, err := v.VerifyDelegation(ctx, loginOnly, f.guardSubj, ActionLogin, f.now); err != nil || !bytes.Equal(d.Principal, f.subject) {
+		t.Errorf("a login delegation used to log in: %v", err)
+	}
+	for _, action := range []string{"", ActionPresent} {
+		if _, err := v.VerifyDelegation(ctx, loginOnly, f.guardSubj, action, f.now); !errors.Is(err, ErrDelegationScope) {
+			t.Errorf("a login delegation used for action %q: %v", action, err)
+		}
+	}
+	offline, err := NewOffline(constReader(0x5b), f.guardian, f.guardBind, loginOnly, Presentation{Time: f.now, Counter: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.Verify(ctx, offline, VerifyOptions{}); !errors.Is(err, ErrDelegationScope) {
+		t.Errorf("a login delegation presented offline: %v", err)
+	}
 	// The holder's own device cannot present the guardian's delegation.
 	code, err := NewOffline(nil, f.device, f.binding, f.delegation, Presentation{Time: testNow, Counter: 9})
 	if err != nil {

@@ -7,7 +7,9 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"hash"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -155,6 +157,10 @@ const hashedKeyLen = 32
 type Keyer struct {
 	prefix string
 	secret []byte
+	// macs holds HMAC-SHA-256 states keyed with secret, reset before each
+	// use: keying a new one (hmac.New) for every stored key cost as much
+	// as the rest of a store operation.
+	macs *sync.Pool
 }
 
 // NewKeyer returns a Keyer for prefix, which must not contain '{' or '}' and
@@ -167,7 +173,11 @@ func NewKeyer(prefix string, secret []byte) (Keyer, error) {
 	if len(prefix) > 128 {
 		return Keyer{}, errors.New("store: prefix longer than 128 bytes")
 	}
-	return Keyer{prefix: prefix, secret: append([]byte(nil), secret...)}, nil
+	k := Keyer{prefix: prefix, secret: append([]byte(nil), secret...)}
+	if len(secret) > 0 {
+		k.macs = &sync.Pool{New: func() any { return hmac.New(sha256.New, k.secret) }}
+	}
+	return k, nil
 }
 
 // Prefix returns the prefix every stored key starts with.
@@ -177,10 +187,12 @@ func (k Keyer) Prefix() string { return k.prefix }
 // SHA-256(key), or HMAC-SHA-256(secret, key) when a secret is set.
 func (k Keyer) Key(ns, key string) string {
 	var sum [sha256.Size]byte
-	if len(k.secret) > 0 {
-		mac := hmac.New(sha256.New, k.secret)
+	if k.macs != nil {
+		mac := k.macs.Get().(hash.Hash)
+		mac.Reset()
 		mac.Write([]byte(key))
 		mac.Sum(sum[:0])
+		k.macs.Put(mac)
 	} else {
 		sum = sha256.Sum256([]byte(key))
 	}

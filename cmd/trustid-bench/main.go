@@ -230,6 +230,9 @@ type bench struct {
 	diBodies      [][]byte  // verify-di's requests, issued once
 	vpHolder      *vpHolder // oid4vp-response's wallet, made once
 	redisPID      string    // with -redis
+	// etags are the ETags of the login page's scripts, by path: the
+	// browsers' cache (runLogin).
+	etags sync.Map
 }
 
 // run measures the primitives, starts and provisions the node, measures

@@ -77,8 +77,8 @@ var publicRoutes = []string{
 	"GET /.well-known/oauth-authorization-server",
 	"GET /.well-known/openid-configuration",
 	"GET /.well-known/jwks.json",
-	// User login (OpenID Connect): the browser's authorization request and
-	// long poll (its cookie), the holder's app reading and approving a
+	// User login (OpenID Connect): the browser's authorization request,
+	// long poll and PNG QR (its cookie), the holder's app reading and approving a
 	// session (its device signature), userinfo and logout (a login access
 	// token or ID token, checked by package login).
 	"GET /oauth2/authorize",
@@ -87,6 +87,7 @@ var publicRoutes = []string{
 	"POST /login/sessions/{id}/counter-approve",
 	"POST /login/sessions/{id}/deny",
 	"GET /login/sessions/{id}/wait",
+	"GET /login/sessions/{id}/qr.png",
 	"GET /oauth2/userinfo",
 	"POST /oauth2/userinfo",
 	"GET /oauth2/logout",

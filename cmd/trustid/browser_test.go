@@ -1,12 +1,11 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"html"
+	"io/fs"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -24,7 +24,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/trustid-cn/trustid/internal/testbrowser"
-	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/webui"
 )
 
 // webRP is a relying party website: /login sends the browser to the
@@ -179,7 +179,8 @@ func (n *netLog) pollWaiting() int {
 // login QR and long-polls, the holder's phone approves with its device
 // key, and the page takes the browser to the party's callback, where the
 // party redeems the code with go-oidc. The page loads nothing but itself
-// (its QR is a data: image) and violates its own strict CSP in nothing; a
+// and the QR script (it draws the QR from the session URL, which the test
+// decodes from the pixels with jsQR) and violates its own strict CSP in nothing; a
 // second browser without the session's cookie cannot collect the code,
 // even while it waits uncollected. Screenshots go to the test's artifact
 // directory (go test -artifacts keeps them).
@@ -257,10 +258,11 @@ func TestBrowserScanToLogin(t *testing.T) {
 	}
 
 	// Nothing outside the node and the party was asked for (the QR is
-	// inline: Chromium reports its data: URL as a request), the page's CSP is the strict one, and nothing broke it.
+	// drawn in the page: Chromium reports its data: URL as a request), the
+	// page's CSP is the strict one, and nothing broke it.
 	netlog.mu.Lock()
 	for _, u := range netlog.requests {
-		if !strings.HasPrefix(u, f.base+"/") && !strings.HasPrefix(u, rp.srv.URL+"/") && !strings.HasPrefix(u, "data:image/svg+xml;") {
+		if !strings.HasPrefix(u, f.base+"/") && !strings.HasPrefix(u, rp.srv.URL+"/") && !strings.HasPrefix(u, "data:image/gif;") {
 			t.Errorf("the browser asked for %s", u)
 		}
 	}
@@ -274,7 +276,7 @@ func TestBrowserScanToLogin(t *testing.T) {
 		}
 	}
 	netlog.mu.Unlock()
-	for _, want := range []string{"default-src 'none'", "script-src 'nonce-", "img-src data:", "connect-src 'self'", "frame-ancestors 'none'"} {
+	for _, want := range []string{"default-src 'none'", "script-src 'nonce-", "img-src 'self' data:", "connect-src 'self'", "frame-ancestors 'none'"} {
 		if !strings.Contains(csp, want) {
 			t.Errorf("login page CSP %q lacks %q", csp, want)
 		}
@@ -325,6 +327,10 @@ func TestBrowserScanToLogin(t *testing.T) {
 	if status, body := steal(); status != 404 || strings.Contains(body, "code=") {
 		t.Errorf("a browser without the cookie: %d %s", status, body)
 	}
+	if r, err := chromedp.Run(thiefCtx, chromedp.Evaluate[float64](`fetch(`+jsString(sessionPath+"/qr.png")+`).then(r => r.status)`,
+		chromedp.EvalAwaitPromise)); err != nil || r != 404 {
+		t.Errorf("the session's PNG for a browser without the cookie: %v %v", r, err)
+	}
 	if _, err := chromedp.Run(thiefCtx, chromedp.Evaluate[string](
 		`document.cookie = "tid_login=`+rand.Text()+rand.Text()+`; path=`+sessionPath+`"`)); err != nil {
 		t.Fatal(err)
@@ -342,12 +348,44 @@ func TestBrowserScanToLogin(t *testing.T) {
 		t.Errorf("party: subs %v, errors %v", rp.subs, rp.errs)
 	}
 	rp.mu.Unlock()
+	netlog.mu.Lock()
+	for _, u := range netlog.requests {
+		if strings.HasSuffix(u, "/qr.png") {
+			t.Errorf("a page with JavaScript fetched the PNG QR: %s", u)
+		}
+	}
+	netlog.mu.Unlock()
+
+	// Without JavaScript the page shows the node's PNG of the session
+	// (its <noscript> image), which a QR reader decodes to a session URL.
+	noJS, cancelNoJS := chromedp.NewContext(browser)
+	defer cancelNoJS()
+	noJS, cancelNoJSTimeout := context.WithTimeout(noJS, 15*time.Second)
+	defer cancelNoJSTimeout()
+	if _, err := chromedp.Call(noJS, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(noJS, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("qr-png"))); err != nil {
+		t.Fatal(err)
+	}
+	png, err := chromedp.Run(noJS, chromedp.Screenshot(chromedp.ID("qr-png")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pngFile := filepath.Join(t.ArtifactDir(), "login-page-noscript-qr.png")
+	if err := os.WriteFile(pngFile, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := scanImage(pngFile); err != nil || !strings.HasPrefix(got, f.base+"/login/sessions/") || got == session2 {
+		t.Errorf("the page without JavaScript shows a QR of %q (%v)", got, err)
+	}
 }
 
-// loginPageSession checks the login page in the tab: its QR image is
-// rendered and encodes the session URL its app link names, and the page's
-// script broke no CSP rule. It returns the session URL (what the phone
-// reads from the QR).
+// loginPageSession checks the login page in the tab: its script drew
+// the QR, which the vendored jsQR (injected by the test, not the page)
+// decodes from the image's pixels to the session URL the app link names,
+// and the page broke no CSP rule. It returns the decoded session URL
+// (what the phone reads from the QR).
 func loginPageSession(t *testing.T, ctx context.Context) string {
 	t.Helper()
 	href, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("app"), "href"))
@@ -358,33 +396,41 @@ func loginPageSession(t *testing.T, ctx context.Context) string {
 	if err != nil || link.Scheme != "trustid" {
 		t.Fatalf("app link %q", href.Value)
 	}
-	sessionURL := link.Query().Get("session")
-	res, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](
-		`(() => { const q = document.getElementById("qr"); return {src: q.src, width: q.complete ? q.naturalWidth : 0, violations: window.cspViolations}; })()`))
+	jsqr, err := fs.ReadFile(webui.Files(), "jsqr.js")
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, _ := res["src"].(string)
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](string(jsqr)+"\n;typeof jsQR === \"function\"")); err != nil {
+		t.Fatal(err)
+	}
+	res, err := chromedp.Run(ctx, chromedp.Evaluate[map[string]any](`new Promise((done, fail) => {
+  const q = document.getElementById("qr");
+  const read = () => {
+    const c = document.createElement("canvas");
+    c.width = q.naturalWidth; c.height = q.naturalHeight;
+    const g = c.getContext("2d");
+    g.drawImage(q, 0, 0);
+    const code = jsQR(g.getImageData(0, 0, c.width, c.height).data, c.width, c.height);
+    done({text: code ? code.data : "", version: code ? code.version : 0, src: q.src.slice(0, 22), width: c.width, violations: window.cspViolations});
+  };
+  if (q.complete && q.naturalWidth > 0) { read(); } else { q.addEventListener("load", read); q.addEventListener("error", () => fail("the QR image did not load")); }
+})`, chromedp.EvalAwaitPromise))
+	if err != nil {
+		t.Fatal(err)
+	}
 	if v, _ := res["violations"].([]any); len(v) != 0 {
 		t.Errorf("CSP violations on the login page: %v", v)
 	}
-	if w, _ := res["width"].(float64); w == 0 {
-		t.Errorf("the QR image is not rendered")
+	// The page drew the QR itself (a GIF data: URL from qrcode-generator),
+	// not the node's PNG.
+	if src, _ := res["src"].(string); src != "data:image/gif;base64," {
+		t.Errorf("the QR image is %q, not drawn by the page", src)
 	}
-	// The QR the page shows is the session URL: the same image encoded here.
-	svg, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(src, "data:image/svg+xml;base64,"))
-	if err != nil {
-		t.Fatalf("QR src %.60q: %v", src, err)
+	text, _ := res["text"].(string)
+	if text == "" || text != link.Query().Get("session") {
+		t.Fatalf("jsQR read %q from the page's QR (%v px, version %v); the app link names %q", text, res["width"], res["version"], link.Query().Get("session"))
 	}
-	bc, err := qrcode.Encode(sessionURL, qrcode.Medium)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want, _ := bc.SVG(320)
-	if !bytes.Equal(svg, want) {
-		t.Errorf("the page's QR does not encode the session URL %s", sessionURL)
-	}
-	return sessionURL
+	return text
 }
 
 // jsString quotes s as a JavaScript string literal.

@@ -258,3 +258,89 @@ func TestCounterPINLoginEndToEnd(t *testing.T) {
 		t.Errorf("personal data in a static code: %v", hits)
 	}
 }
+
+// TestPhoneAndPrintedCode: one enrollment with a device key also asks for
+// a printed static code (a backup card). The phone's copy and the card's
+// copy have their own status entries: the card revoked alone stops the
+// card, not the phone; the phone's copy revoked alone stops the phone,
+// not the card; the enrollment revoked stops both. Both log in as the
+// same pairwise sub.
+func TestPhoneAndPrintedCode(t *testing.T) {
+	f := newEnrollFixture(t)
+	const pin = "135790"
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	enroll := func(p *person, pin string) (copiesResult, enrollResult) {
+		t.Helper()
+		code, ra, m := f.enroll(f.enrollBody(p, "", pin, func(m map[string]any) { m["static_code"] = true }))
+		if code != 201 {
+			t.Fatalf("enroll %s with a phone and a printed code: %d %v", p.name, code, m)
+		}
+		var r copiesResult
+		raw, _ := json.Marshal(m)
+		json.Unmarshal(raw, &r)
+		if len(r.Copies) != 2 || r.Copies[0].BindingCredential == nil || r.Copies[0].QRBinding == nil || r.Copies[0].StaticCode != nil ||
+			r.Copies[1].StaticCode == nil || r.Copies[1].BindingCredential != nil || r.Copies[1].QRBinding != nil ||
+			r.Copies[0].IdentityCredential.ID == r.Copies[1].IdentityCredential.ID {
+			t.Fatalf("the copies of a phone and a printed code: %v", m["copies"])
+		}
+		return r, ra
+	}
+	revoke := func(path string) {
+		t.Helper()
+		if c, m, _ := f.do("POST", path, f.enrollTok, "application/json", `{"action":"revoke"}`); c != 200 {
+			t.Fatalf("revoke %s: %d %v", path, c, m)
+		}
+	}
+	phoneLogin := func(app holderApp) (int, map[string]any) {
+		t.Helper()
+		return approve(t, shop.start(t).sessionURL, app, "")
+	}
+
+	// Carol, with a PIN: sealed into the binding and into the card (L3).
+	carol := newPerson(t, "11010519900307123", "张三")
+	rc, ra := enroll(carol, pin)
+	card := rc.Copies[1].StaticCode
+	if !card.PIN || card.AssuranceLevel != "L3" || !strings.HasPrefix(card.Code, "TIDST1:") {
+		t.Fatalf("carol's card: %+v", card)
+	}
+	a0 := shop.start(t)
+	if status, m := approve(t, a0.sessionURL, f.app(carol, ra), ""); status != 204 {
+		t.Fatalf("carol's phone: %d %v", status, m)
+	}
+	_, idt0 := shop.exchange(t, a0, a0.code(t, shop, f.base))
+	a1 := shop.start(t, oauth2.SetAuthURLParam("acr_values", "L3"))
+	if c, m, _ := counterPIN(t, f.base, a1.sessionURL, card.Code, pin, f.terminal); c != 204 {
+		t.Fatalf("carol's card with the PIN: %d %v", c, m)
+	}
+	_, idt1 := shop.exchange(t, a1, a1.code(t, shop, f.base))
+	if idt1.Subject != idt0.Subject {
+		t.Errorf("card sub %s, phone sub %s", idt1.Subject, idt0.Subject)
+	}
+	// The card revoked alone: the card is refused, the phone logs in.
+	revoke("/v1/credentials/" + rc.Copies[1].IdentityCredential.ID + "/status")
+	if c, m, _ := counterPIN(t, f.base, shop.start(t).sessionURL, card.Code, pin, f.terminal); c != 403 || !strings.Contains(m["error_description"].(string), "revoked") {
+		t.Errorf("carol's revoked card: %d %v", c, m)
+	}
+	if status, m := phoneLogin(f.app(carol, ra)); status != 204 {
+		t.Errorf("carol's phone after her card was revoked: %d %v", status, m)
+	}
+
+	// Dave, without a PIN (card L2): the phone's copy revoked alone stops
+	// the phone, not the card; the enrollment revoked stops the card.
+	dave := newPerson(t, "31010419851111002", "李四")
+	rd, rda := enroll(dave, "")
+	if rd.Copies[1].StaticCode.PIN || rd.Copies[1].StaticCode.AssuranceLevel != "L2" {
+		t.Errorf("dave's card: %+v", rd.Copies[1].StaticCode)
+	}
+	revoke("/v1/credentials/" + rd.Copies[0].BindingCredential.ID + "/status")
+	if status, _ := phoneLogin(f.app(dave, rda)); status != 403 {
+		t.Errorf("dave's revoked phone: %d", status)
+	}
+	if c, m := counterApprove(t, f.base, shop.start(t).sessionURL, rd.Copies[1].StaticCode.Code, f.terminal, nil); c != 204 {
+		t.Errorf("dave's card after his phone was revoked: %d %v", c, m)
+	}
+	revoke("/v1/enrollments/" + rd.EnrollmentID + "/status")
+	if c, m := counterApprove(t, f.base, shop.start(t).sessionURL, rd.Copies[1].StaticCode.Code, f.terminal, nil); c != 403 {
+		t.Errorf("dave's card after his enrollment was revoked: %d %v", c, m)
+	}
+}

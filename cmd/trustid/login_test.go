@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -20,6 +22,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 	"golang.org/x/oauth2"
 
+	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
@@ -89,7 +92,7 @@ func (rp *loginRP) start(t *testing.T, opts ...oauth2.AuthCodeOption) *loginAtte
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `src="data:image/svg`) {
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `<script nonce="`) || !strings.Contains(string(body), `src="`+api.LoginQRScript+`"`) {
 		t.Fatalf("login page: %d %s", resp.StatusCode, body)
 	}
 	csp := resp.Header.Get("Content-Security-Policy")
@@ -102,7 +105,61 @@ func (rp *loginRP) start(t *testing.T, opts ...oauth2.AuthCodeOption) *loginAtte
 	}
 	a.sessionURL, _ = url.QueryUnescape(strings.ReplaceAll(m[1], "&amp;", "&"))
 	a.waitURL = a.sessionURL + "/wait"
+	// The page's script draws the QR of the session URL it carries.
+	if !strings.Contains(string(body), `data-uri="`+a.sessionURL+`"`) {
+		t.Fatalf("the login page's QR is not of its session %s:\n%s", a.sessionURL, body)
+	}
 	return a
+}
+
+// TestLoginPageQRPNG: the login page's PNG (for a browser without
+// JavaScript) is the QR of the session URL, for the browser holding the
+// session's cookie only, while the session is open.
+func TestLoginPageQRPNG(t *testing.T) {
+	f := newEnrollFixture(t)
+	alice := newPerson(t, "11010519900307123", "张三")
+	code, ra, m := f.enroll(f.enrollBody(alice, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	a := shop.start(t)
+	get := func(c *http.Client, u string) (int, []byte, http.Header) {
+		t.Helper()
+		resp, err := c.Get(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, b, resp.Header
+	}
+	status, png, hdr := get(a.browser, a.sessionURL+"/qr.png")
+	if status != 200 || hdr.Get("Content-Type") != "image/png" || hdr.Get("Cache-Control") != "no-store" {
+		t.Fatalf("the session's PNG: %d %v", status, hdr)
+	}
+	file := filepath.Join(t.TempDir(), "qr.png")
+	if err := os.WriteFile(file, png, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := scanImage(file); err != nil || got != a.sessionURL {
+		t.Errorf("the PNG reads %q (%v), want %s", got, err, a.sessionURL)
+	}
+	for name, u := range map[string]string{"another browser": a.sessionURL + "/qr.png", "another session": f.base + "/login/sessions/" + strings.Repeat("A", 43) + "/qr.png"} {
+		c := newBrowser()
+		if name == "another session" {
+			c = a.browser
+		}
+		if status, b, _ := get(c, u); status != 404 || bytes.Contains(b, []byte("\x89PNG")) {
+			t.Errorf("%s: %d %.100s", name, status, b)
+		}
+	}
+	if status, m := approve(t, a.sessionURL, f.app(alice, ra), ""); status != 204 {
+		t.Fatalf("approve: %d %v", status, m)
+	}
+	if status, _, _ := get(a.browser, a.sessionURL+"/qr.png"); status != 404 {
+		t.Errorf("the PNG of an approved session: %d", status)
+	}
 }
 
 // holderApp is what a holder's phone keeps after enrollment.
@@ -591,14 +648,25 @@ func testOIDCLogin(t *testing.T, extra ...string) map[string]string {
 		t.Errorf("counter login: sub %s (phone %s), %+v", idt10.Subject, idt.Subject, cc)
 	}
 
-	// A guardian: bob holds a delegation to act for alice; approving with
-	// his own device, he logs her in: sub hers, act his pairwise ID.
-	deleg := f.delegation(t, rb, ra, qrcode.ActionPresent)
-	a11 := shop.start(t)
-	if status, m := approveAs(t, a11.sessionURL, bobApp, f.delegation(t, rb, ra, qrcode.ActionPickup)); status != 403 {
-		t.Errorf("a delegation without the present action: %d %v", status, m)
+	// A guardian: bob holds a delegation to log alice in; approving with
+	// his own device, he logs her in: sub hers, act his pairwise ID (the
+	// sub he has when he logs in himself). A delegation to present her
+	// identity, or to pick up her mail, does not log her in.
+	aBob := shop.start(t)
+	if status, m := approve(t, aBob.sessionURL, bobApp, ""); status != 204 {
+		t.Fatalf("bob's own login: %d %v", status, m)
 	}
-	a11 = shop.start(t)
+	_, idtBob := shop.exchange(t, aBob, aBob.code(t, shop, f.base))
+	deleg := f.delegation(t, rb, ra, qrcode.ActionLogin)
+	for name, d := range map[string][]byte{
+		"present": f.delegation(t, rb, ra, qrcode.ActionPresent), "present and pickup": f.delegation(t, rb, ra, qrcode.ActionPresent, qrcode.ActionPickup),
+	} {
+		a11 := shop.start(t)
+		if status, m := approveAs(t, a11.sessionURL, bobApp, d); status != 403 || !strings.Contains(m["error_description"].(string), "scope") {
+			t.Errorf("a delegation for %s, without login: %d %v", name, status, m)
+		}
+	}
+	a11 := shop.start(t)
 	if status, m := approveAs(t, a11.sessionURL, aliceApp, deleg); status != 403 {
 		t.Errorf("a delegation presented by someone other than its actor: %d %v", status, m)
 	}
@@ -608,8 +676,8 @@ func testOIDCLogin(t *testing.T, extra ...string) map[string]string {
 	}
 	_, idt11 := shop.exchange(t, a11, a11.code(t, shop, f.base))
 	idt11.Claims(&cc)
-	if idt11.Subject != idt.Subject || len(cc.Act["sub"]) != identity.TextLen || cc.Act["sub"] == idt.Subject || strings.Join(cc.AMR, " ") != "hwk" {
-		t.Errorf("guardian login: sub %s (alice %s), %+v", idt11.Subject, idt.Subject, cc)
+	if idt11.Subject != idt.Subject || cc.Act["sub"] != idtBob.Subject || cc.Act["sub"] == idt.Subject || strings.Join(cc.AMR, " ") != "hwk" {
+		t.Errorf("guardian login: sub %s (alice %s), act %v (bob %s), %+v", idt11.Subject, idt.Subject, cc.Act, idtBob.Subject, cc)
 	}
 
 	// RP-initiated logout revokes the login's tokens and redirects only to

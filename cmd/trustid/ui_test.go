@@ -68,6 +68,26 @@ func TestUIRoutes(t *testing.T) {
 			t.Errorf("GET %s: CSP %q", p, h.Get("Content-Security-Policy"))
 		}
 	}
+	// The login page's QR script is revalidated, not fetched again.
+	code, h, script := n.get("/ui/assets/qrcode-generator.js")
+	etag := h.Get("ETag")
+	if code != 200 || len(script) < 10_000 || etag == "" || h.Get("Cache-Control") != "no-cache" {
+		t.Errorf("the QR script: %d, %d bytes, headers %v", code, len(script), h)
+	}
+	revalidate, _ := http.NewRequest("GET", n.base+"/ui/assets/qrcode-generator.js", nil)
+	revalidate.Header.Set("If-None-Match", etag)
+	rv, err := http.DefaultClient.Do(revalidate)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body304, _ := io.ReadAll(rv.Body)
+	rv.Body.Close()
+	if rv.StatusCode != 304 || len(body304) != 0 {
+		t.Errorf("the QR script revalidated with its ETag: %d, %d bytes", rv.StatusCode, len(body304))
+	}
+	if code, h, _ := n.get("/ui/assets/ui.css"); code != 200 || h.Get("ETag") == "" || h.Get("ETag") == etag {
+		t.Errorf("ui.css: %d, ETag %q (the script's %q)", code, h.Get("ETag"), etag)
+	}
 	for _, p := range []string{"/ui/nope", "/ui/assets/wallet.html", "/ui/assets/missing.js", "/ui/assets/..%2Fwebui.go", "/ui/assets/webui_test.go"} {
 		if code, _, _ := n.get(p); code != 404 {
 			t.Errorf("GET %s: %d, want 404", p, code)

@@ -75,12 +75,13 @@ func (c *CredentialIDs) Make(member int, owner string, refs []status.Ref) (strin
 	if member < 0 || member > 255 || len(refs) == 0 || len(refs) > maxIDRefs {
 		return "", errors.New("statuslist: a credential ID carries 1 to 16 entries and a member number to 255")
 	}
-	return c.encode(CredentialIDPrefix, 1, byte(member), c.ownerTag(owner), refs)
+	return c.encode(CredentialIDPrefix, 1, byte(member), c.ownerTag(owner), refs, nil)
 }
 
 // encode makes an ID: prefix, then base64url of version || member ||
-// owner tag || lists || refs || MAC (see CredentialIDs).
-func (c *CredentialIDs) encode(prefix string, version, member byte, owner []byte, refs []status.Ref) (string, error) {
+// owner tag || lists || refs || tail || MAC (see CredentialIDs; tail is
+// empty but in version 3 enrollment IDs).
+func (c *CredentialIDs) encode(prefix string, version, member byte, owner []byte, refs []status.Ref, tail []byte) (string, error) {
 	var lists []string
 	p := []byte{version, member}
 	p = append(p, owner...)
@@ -106,6 +107,7 @@ func (c *CredentialIDs) encode(prefix string, version, member byte, owner []byte
 		p = append(p, byte(slices.Index(lists, r.ListID)), byte(pn))
 		p = binary.AppendUvarint(p, uint64(r.Index))
 	}
+	p = append(p, tail...)
 	p = append(p, c.mac("trustid credential id", p)[:16]...)
 	return prefix + base64.RawURLEncoding.EncodeToString(p), nil
 }
@@ -113,29 +115,33 @@ func (c *CredentialIDs) encode(prefix string, version, member byte, owner []byte
 // Read returns the owner tag check and the entries of an ID made by Make;
 // an ID not made under this key gives ErrCredentialID.
 func (c *CredentialIDs) Read(id string) (refs []status.Ref, owner []byte, err error) {
-	_, refs, owner, err = c.decode(id, CredentialIDPrefix, 1)
+	_, _, refs, owner, tail, err := c.decode(id, CredentialIDPrefix, 1)
+	if err == nil && len(tail) != 0 {
+		return nil, nil, ErrCredentialID
+	}
 	return refs, owner, err
 }
 
-// decode reads an ID encode made with prefix and version.
-func (c *CredentialIDs) decode(id, prefix string, version byte) (member byte, refs []status.Ref, owner []byte, err error) {
+// decode reads an ID encode made with prefix and one of versions; tail is
+// what follows the refs.
+func (c *CredentialIDs) decode(id, prefix string, versions ...byte) (version, member byte, refs []status.Ref, owner, tail []byte, err error) {
 	enc, ok := strings.CutPrefix(id, prefix)
 	if !ok || len(enc) > maxIDChars {
-		return 0, nil, nil, ErrCredentialID
+		return 0, 0, nil, nil, nil, ErrCredentialID
 	}
 	b, err := base64.RawURLEncoding.Strict().DecodeString(enc)
 	if err != nil || len(b) < 2+8+1+16 {
-		return 0, nil, nil, ErrCredentialID
+		return 0, 0, nil, nil, nil, ErrCredentialID
 	}
 	p, mac := b[:len(b)-16], b[len(b)-16:]
-	if !hmac.Equal(mac, c.mac("trustid credential id", p)[:16]) || p[0] != version {
-		return 0, nil, nil, ErrCredentialID
+	if !hmac.Equal(mac, c.mac("trustid credential id", p)[:16]) || !slices.Contains(versions, p[0]) {
+		return 0, 0, nil, nil, nil, ErrCredentialID
 	}
-	member, owner, p = p[1], p[2:10], p[10:]
+	version, member, owner, p = p[0], p[1], p[2:10], p[10:]
 	n := int(p[0])
 	p = p[1:]
 	if len(p) < 8*n+1 {
-		return 0, nil, nil, ErrCredentialID
+		return 0, 0, nil, nil, nil, ErrCredentialID
 	}
 	lists := make([]string, n)
 	for i := range lists {
@@ -146,20 +152,20 @@ func (c *CredentialIDs) decode(id, prefix string, version byte) (member byte, re
 	p = p[1:]
 	for range nr {
 		if len(p) < 3 || int(p[0]) >= n || int(p[1]) >= len(purposeNumbers) {
-			return 0, nil, nil, ErrCredentialID
+			return 0, 0, nil, nil, nil, ErrCredentialID
 		}
 		l, pn := lists[p[0]], purposeNumbers[p[1]]
 		idx, k := binary.Uvarint(p[2:])
 		if k <= 0 || idx > status.MaxEntries {
-			return 0, nil, nil, ErrCredentialID
+			return 0, 0, nil, nil, nil, ErrCredentialID
 		}
 		p = p[2+k:]
 		refs = append(refs, status.Ref{ListID: l, Index: int(idx), Purpose: pn})
 	}
-	if len(p) != 0 || len(refs) == 0 {
-		return 0, nil, nil, ErrCredentialID
+	if len(refs) == 0 {
+		return 0, 0, nil, nil, nil, ErrCredentialID
 	}
-	return member, refs, owner, nil
+	return version, member, refs, owner, p, nil
 }
 
 // EnrollmentIDPrefix starts every enrollment ID MakeEnrollment makes.
@@ -176,23 +182,33 @@ const MaxEnrollmentID = 512
 const maxIDChars = MaxEnrollmentID - len(EnrollmentIDPrefix)
 
 // MakeEnrollment returns the ID of an enrollment owned by owner whose
-// copies are groups of credentials with the entries copies (every copy
-// the same number, at most 16 copies of at most 3): the same encoding as
-// a credential ID, with version 2, the number of copies for member and
-// the entries of every copy in order. Any instance of the region reads it
-// (EnrollmentCredentials), so that nothing is kept per enrollment.
+// copies are groups of credentials with the entries copies (at most 16
+// copies of 1 to 3 entries each): the same encoding as a credential ID,
+// with the number of copies for member and the entries of every copy in
+// order; version 2 when every copy has as many entries, else version 3,
+// whose tail is each copy's number of entries (one byte a copy: a phone's
+// copy and a printed code's copy differ). Any instance of the region reads
+// it (EnrollmentCredentials), so that nothing is kept per enrollment.
 func (c *CredentialIDs) MakeEnrollment(owner string, copies [][]status.Ref) (string, error) {
 	if len(copies) == 0 || len(copies) > 16 {
 		return "", errors.New("statuslist: an enrollment ID carries 1 to 16 copies")
 	}
 	var refs []status.Ref
+	version, shape := byte(2), make([]byte, 0, len(copies))
 	for _, cp := range copies {
-		if len(cp) == 0 || len(cp) > 3 || len(cp) != len(copies[0]) {
-			return "", errors.New("statuslist: every copy of an enrollment ID has the same 1 to 3 entries")
+		if len(cp) == 0 || len(cp) > 3 {
+			return "", errors.New("statuslist: every copy of an enrollment ID has 1 to 3 entries")
+		}
+		if len(cp) != len(copies[0]) {
+			version = 3
 		}
 		refs = append(refs, cp...)
+		shape = append(shape, byte(len(cp)))
 	}
-	id, err := c.encode(EnrollmentIDPrefix, 2, byte(len(copies)), c.ownerTag(owner), refs)
+	if version == 2 {
+		shape = nil
+	}
+	id, err := c.encode(EnrollmentIDPrefix, version, byte(len(copies)), c.ownerTag(owner), refs, shape)
 	if err == nil && len(id) > MaxEnrollmentID {
 		return "", errors.New("statuslist: the enrollment's entries are in too many lists for one enrollment ID")
 	}
@@ -206,19 +222,40 @@ func (c *CredentialIDs) MakeEnrollment(owner string, copies [][]status.Ref) (str
 // of any of them changes the copy's whole group. An ID not made under
 // this key gives ErrCredentialID.
 func (c *CredentialIDs) EnrollmentCredentials(id string) ([][]string, error) {
-	n, refs, owner, err := c.decode(id, EnrollmentIDPrefix, 2)
-	if err != nil || n == 0 || len(refs)%int(n) != 0 {
+	version, n, refs, owner, tail, err := c.decode(id, EnrollmentIDPrefix, 2, 3)
+	if err != nil || n == 0 {
 		return nil, ErrCredentialID
 	}
-	per := len(refs) / int(n)
+	sizes := make([]int, n)
+	switch {
+	case version == 2 && len(tail) == 0 && len(refs)%int(n) == 0:
+		for i := range sizes {
+			sizes[i] = len(refs) / int(n)
+		}
+	case version == 3 && len(tail) == int(n):
+		total := 0
+		for i, b := range tail {
+			if b == 0 || b > 3 {
+				return nil, ErrCredentialID
+			}
+			sizes[i] = int(b)
+			total += int(b)
+		}
+		if total != len(refs) {
+			return nil, ErrCredentialID
+		}
+	default:
+		return nil, ErrCredentialID
+	}
 	out := make([][]string, n)
 	for i := range out {
-		group := refs[i*per : (i+1)*per]
+		group := refs[:sizes[i]]
+		refs = refs[sizes[i]:]
 		for _, r := range group {
 			if r.Purpose == status.PurposeSuspension {
 				continue
 			}
-			id, err := c.encode(CredentialIDPrefix, 1, byte(len(out[i])), owner, group)
+			id, err := c.encode(CredentialIDPrefix, 1, byte(len(out[i])), owner, group, nil)
 			if err != nil {
 				return nil, err
 			}

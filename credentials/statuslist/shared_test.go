@@ -729,8 +729,27 @@ func TestEnrollmentIDBound(t *testing.T) {
 	if _, err := ids.MakeEnrollment("owner", append(copies, copies[0])); err == nil {
 		t.Fatal("17 copies minted")
 	}
-	if _, err := ids.MakeEnrollment("owner", [][]status.Ref{copies[0], copies[1][:1]}); err == nil {
-		t.Fatal("uneven copies minted")
+	// Copies of different shapes (a phone's copy and a printed code's):
+	// version 3, each copy read back with its own entries.
+	uneven, err := ids.MakeEnrollment("owner", append(append([][]status.Ref(nil), copies[:15]...), copies[15][:1]))
+	if err != nil || len(uneven) > statuslist.MaxEnrollmentID {
+		t.Fatalf("15 copies of 3 entries and one of 1: %d characters, %v", len(uneven), err)
+	}
+	groups, err = ids.EnrollmentCredentials(uneven)
+	if err != nil || len(groups) != 16 || len(groups[14]) != 2 || len(groups[15]) != 1 {
+		t.Fatalf("uneven copies read back: %v, %v", groups, err)
+	}
+	if want, _ := ids.Make(0, "owner", copies[15][:1]); groups[15][0] != want {
+		t.Fatalf("the one-entry copy's credential ID %s, want %s", groups[15][0], want)
+	}
+	if want, _ := ids.Make(1, "owner", copies[14]); groups[14][1] != want {
+		t.Fatalf("copy 14's binding credential ID %s, want %s", groups[14][1], want)
+	}
+	if _, err := ids.MakeEnrollment("owner", [][]status.Ref{copies[0], {}}); err == nil {
+		t.Fatal("a copy without entries minted")
+	}
+	if _, err := ids.MakeEnrollment("owner", [][]status.Ref{copies[0], append(append([]status.Ref(nil), copies[1]...), copies[1][0])}); err == nil {
+		t.Fatal("a copy of 4 entries minted")
 	}
 	cid, _ := ids.Make(0, "owner", copies[0])
 	if _, err := ids.EnrollmentCredentials(strings.Replace(cid, statuslist.CredentialIDPrefix, statuslist.EnrollmentIDPrefix, 1)); !errors.Is(err, status.ErrNotFound) {
@@ -782,4 +801,40 @@ func TestSharedChosenIDTwoInstances(t *testing.T) {
 	if value(t, lists, refs[0]) != 1 || value(t, lists, mintedRefs[0]) != 1 {
 		t.Fatal("a revocation did not reach every instance's lists")
 	}
+}
+
+// FuzzEnrollmentCredentials reads made-up enrollment IDs: an error or
+// groups of 1 to 2 credential IDs, never a panic; a valid ID (the seeds)
+// reads back the groups it was made with.
+func FuzzEnrollmentCredentials(f *testing.F) {
+	ids, err := statuslist.NewCredentialIDs(testIDKey)
+	if err != nil {
+		f.Fatal(err)
+	}
+	list, _ := status.NewListID([4]byte{1, 2, 3, 4}, status.PurposeToken, "instance-a")
+	rev, _ := status.NewListID([4]byte{1, 2, 3, 4}, status.PurposeRevocation, "instance-a")
+	phone := []status.Ref{{ListID: list, Index: 7, Purpose: status.PurposeToken}, {ListID: rev, Index: 9, Purpose: status.PurposeRevocation}}
+	card := []status.Ref{{ListID: list, Index: 8, Purpose: status.PurposeToken}}
+	for _, copies := range [][][]status.Ref{{phone}, {phone, phone}, {phone, card}, {card, phone, card}} {
+		id, err := ids.MakeEnrollment("owner", copies)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(id)
+	}
+	f.Add(statuslist.EnrollmentIDPrefix + "AwI")
+	f.Fuzz(func(t *testing.T, id string) {
+		groups, err := ids.EnrollmentCredentials(id)
+		if err != nil {
+			if !errors.Is(err, status.ErrNotFound) {
+				t.Fatalf("error %v is not ErrNotFound", err)
+			}
+			return
+		}
+		for _, g := range groups {
+			if len(g) == 0 || len(g) > 3 {
+				t.Fatalf("a group of %d credentials", len(g))
+			}
+		}
+	})
 }
