@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -79,7 +80,7 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		if rec := own.IndexRecovery(); rec.TornBytes > 0 {
 			n.log.Warn("status index: cut a torn record left by a crash", "records", rec.Records, "torn_bytes", rec.TornBytes)
 		}
-		cfg := issuer.Config{BaseURL: n.issuer, Keys: n.keys, Status: st, Formats: credentialFormats()}
+		cfg := issuer.Config{BaseURL: n.issuer, Keys: n.keys, Status: st, Formats: credentialFormats(), PresentFormats: presentationFormats()}
 		var registry vc.IssuerRegistry
 		if anchored {
 			registry = nl.View
@@ -161,6 +162,28 @@ func credentialFormats() map[string]issuer.Format {
 		fs[suite] = issuer.Format{MediaType: issuer.MediaTypeEmbedded, Algorithms: []string{alg}, Check: jsonld.CheckDefinedTerms,
 			Sign: func(doc map[string]any, vm string, key crypto.Signer) (string, error) {
 				return dataintegrity.SignCredential(suite, doc, vm, key)
+			}}
+	}
+	return fs
+}
+
+// presentationFormats are the securing mechanisms of the holder service
+// (POST /presentations) besides vp+jwt: vp+cose, and Data Integrity
+// proofs (proofPurpose authentication) in each cryptosuite.
+func presentationFormats() map[string]issuer.PresentFormat {
+	fs := map[string]issuer.PresentFormat{
+		"vp+cose": {MediaType: cose.MediaTypeVP, Algorithms: []string{gm.AlgSM2, gm.AlgES256, gm.AlgEdDSA},
+			Sign: func(doc map[string]any, vm string, key crypto.Signer, opts vc.PresentOptions) (string, error) {
+				b, err := cose.SignPresentation(doc, vm, opts, key)
+				return base64.StdEncoding.EncodeToString(b), err
+			}},
+	}
+	for suite, alg := range map[string]string{
+		dataintegrity.SM2RDFC2025: gm.AlgSM2, dataintegrity.ECDSARDFC2019: gm.AlgES256, dataintegrity.EdDSARDFC2022: gm.AlgEdDSA,
+	} {
+		fs[suite] = issuer.PresentFormat{MediaType: issuer.MediaTypeEmbeddedVP, Algorithms: []string{alg}, Check: jsonld.CheckDefinedTerms,
+			Sign: func(doc map[string]any, vm string, key crypto.Signer, opts vc.PresentOptions) (string, error) {
+				return dataintegrity.SignPresentation(suite, doc, vm, key, opts.Challenge, opts.Domain, opts.IssuedAt)
 			}}
 	}
 	return fs

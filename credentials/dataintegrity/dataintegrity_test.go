@@ -335,3 +335,46 @@ func FuzzVerifyPresentation(f *testing.F) {
 		t.Fatalf("unexpected error kind: %v", err)
 	})
 }
+
+// TestSignPresentation: SignPresentation makes an authentication proof
+// bound to the verifier's challenge and domain, which it requires; a
+// presentation that names no holder must be signed with a did:key (or
+// did:jwk), since nothing else says whose key signed it.
+func TestSignPresentation(t *testing.T) {
+	ctx := context.Background()
+	v := verifier(t)
+	for _, alg := range []string{gm.AlgSM2, gm.AlgES256, gm.AlgEdDSA} {
+		holder := newDIDKey(t, alg)
+		vp := map[string]any{"@context": []any{"https://www.w3.org/ns/credentials/v2"}, "type": []any{"VerifiablePresentation"}, "holder": holder.did}
+		out, err := di.SignPresentation(suiteOf[alg], vp, holder.vm, holder.signer, "c-77", "https://verifier.example", now.Add(-time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := vp["proof"]; ok {
+			t.Fatal("SignPresentation changed its input")
+		}
+		p, err := v.VerifyPresentation(ctx, []byte(out), "c-77", "https://verifier.example")
+		if err != nil || p.Holder != holder.did {
+			t.Fatalf("%s: %v %+v", alg, err, p)
+		}
+		if _, err := v.VerifyPresentation(ctx, []byte(out), "c-78", "https://verifier.example"); !errors.Is(err, di.ErrChallenge) {
+			t.Errorf("%s: another challenge: %v", alg, err)
+		}
+		if _, err := di.SignPresentation(suiteOf[alg], vp, holder.vm, holder.signer, "c-77", "", now); !errors.Is(err, di.ErrProof) {
+			t.Errorf("%s: no domain: %v", alg, err)
+		}
+	}
+	k := newDIDKey(t, gm.AlgEdDSA)
+	anon := map[string]any{"@context": []any{"https://www.w3.org/ns/credentials/v2"}, "type": []any{"VerifiablePresentation"}}
+	out, err := di.SignPresentation(di.EdDSARDFC2022, anon, "did:web:holder.example#key-1", k.signer, "c-77", "d", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyPresentation(ctx, []byte(out), "c-77", "d"); !errors.Is(err, di.ErrVerificationMethod) {
+		t.Errorf("no holder, did:web key: %v", err)
+	}
+	out, _ = di.SignPresentation(di.EdDSARDFC2022, anon, k.vm, k.signer, "c-77", "d", now)
+	if p, err := v.VerifyPresentation(ctx, []byte(out), "c-77", "d"); err != nil || p.Holder != "" {
+		t.Errorf("no holder, did:key: %v", err)
+	}
+}

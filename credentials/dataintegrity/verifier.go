@@ -141,9 +141,9 @@ type Presentation struct {
 
 // VerifyPresentation parses data and verifies a presentation with an
 // embedded proof: purpose authentication, the challenge the verifier gave
-// (required) and its domain (when domain is not empty), a did:key or
-// did:jwk verification method of the holder, and each embedded credential
-// with a Data Integrity proof.
+// (required) and its domain (when domain is not empty), a verification
+// method of the holder (did:key or did:jwk when the presentation names no
+// holder), and each embedded credential with a Data Integrity proof.
 func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challenge, domain string) (*Presentation, error) {
 	doc, err := jsonld.Parse(data, v.cfg.Limits)
 	if err != nil {
@@ -218,8 +218,11 @@ func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (
 	if exp.domain != "" && !slices.Contains(p.domains, exp.domain) {
 		return nil, ErrDomain
 	}
-	if exp.purpose == PurposeAuthentication && !isDIDKeyLike(p.vm) {
-		return nil, fmt.Errorf("%w: presentations must be signed with a did:key or did:jwk verification method", ErrVerificationMethod)
+	// A presentation's key is the holder's (the resolver refuses a
+	// method another DID controls); with no holder named, only a
+	// self-describing did:key or did:jwk says whose it is.
+	if exp.purpose == PurposeAuthentication && exp.controller == "" && !isDIDKeyLike(p.vm) {
+		return nil, fmt.Errorf("%w: a presentation without a holder must be signed with a did:key or did:jwk verification method", ErrVerificationMethod)
 	}
 	pub, err := v.cfg.Resolver.ResolveKey(ctx, exp.controller, p.vm)
 	if err != nil {
