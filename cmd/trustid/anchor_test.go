@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +24,8 @@ import (
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/chaincode"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/dataintegrity"
+	"github.com/trustid-cn/trustid/credentials/distatus"
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
@@ -54,9 +57,18 @@ func TestServeAnchorsStatus(t *testing.T) {
 	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: nodeAddr})
 	var tampered atomic.Pointer[string] // a status list the front serves instead of the node's
 	var listID string
+	var asked sync.Map // Accept header -> a list was asked for in it
 	front := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/status/"+listID {
+			asked.Store(r.Header.Get("Accept"), true)
+		}
 		if list := tampered.Load(); list != nil && r.URL.Path == "/status/"+listID {
-			w.Header().Set("Content-Type", vc.MediaTypeVCJWT)
+			// A vc+jwt, or a list with a Data Integrity proof (JSON).
+			ct := vc.MediaTypeVCJWT
+			if strings.HasPrefix(*list, "{") {
+				ct = dataintegrity.MediaTypeVC
+			}
+			w.Header().Set("Content-Type", ct)
 			io.WriteString(w, *list)
 			return
 		}
@@ -72,7 +84,7 @@ func TestServeAnchorsStatus(t *testing.T) {
 	args := []string{"--data", dir, "--addr", nodeAddr, "--issuer", front.URL, "--log-level", "debug"}
 	ctx := context.Background()
 
-	var vc1, vc2, vc1ID, before, after string
+	var vc1, vc2, vc1ID, before, after, beforeDI, afterDI string
 	var served uint64
 	t.Run("issue and revoke", func(t *testing.T) {
 		base, logs := startServe(t, args...)
@@ -102,6 +114,7 @@ func TestServeAnchorsStatus(t *testing.T) {
 		}
 		listID = strings.TrimPrefix(listURL, front.URL+"/status/")
 		before = fetchList(t, fetch, listURL)
+		beforeDI = fetchListAs(t, fetch, listURL, dataintegrity.MediaTypeVC)
 
 		code, resp, _ := n.do(http.MethodPost, "/v1/credentials/"+url.PathEscape(vc1ID)+"/status", tok, "application/json", `{"action":"revoke"}`)
 		if code != http.StatusOK {
@@ -118,6 +131,7 @@ func TestServeAnchorsStatus(t *testing.T) {
 				t.Fatalf("the served list's version did not grow: %d", served)
 			}
 		}
+		afterDI = fetchListAs(t, fetch, listURL, dataintegrity.MediaTypeVC)
 		// The API returned before the chain had the change; wait for the
 		// node's view to report the head.
 		re := regexp.MustCompile(`"msg":"status head anchored".*"list":"` + listID + `","version":` + u64str(served) + `,`)
@@ -180,10 +194,20 @@ func TestServeAnchorsStatus(t *testing.T) {
 	// 3. The node again, and verifiers.
 	t.Run("verify against the ledger", func(t *testing.T) {
 		startServe(t, args...)
-		verifier := func(client *http.Client) *vc.Verifier {
+		// dataIntegrity: the verifier asks for lists with a Data
+		// Integrity proof first, as the node does for other nodes' lists.
+		verifierWith := func(client *http.Client, dataIntegrity bool) *vc.Verifier {
 			res := &vc.Resolver{Client: client}
 			lv, _ := vc.NewVerifier(vc.VerifierConfig{Trust: vc.AnyIssuer{}, Algorithms: gm.JWTAlgorithms, Resolver: res, SkipStatus: true})
 			src := &vc.HTTPStatusSource{Client: client, Verifier: lv, Resolver: res, Algorithms: gm.JWTAlgorithms, Anchors: view, AnchorWait: time.Second}
+			if dataIntegrity {
+				lists, err := dataintegrity.NewVerifier(dataintegrity.Config{Resolver: res, Cryptosuites: dataintegrity.Cryptosuites(),
+					Checker: dataintegrity.CheckWith(lv.CheckCredential)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				src.Forms = []vc.StatusListForm{distatus.Form(lists)}
+			}
 			// Keys and accreditations of issuers from the replica of the
 			// registry; the status lists' issuer is the region's node.
 			v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Status: vc.NewStatusChecker(src, time.Minute, nil),
@@ -193,6 +217,7 @@ func TestServeAnchorsStatus(t *testing.T) {
 			}
 			return v
 		}
+		verifier := func(client *http.Client) *vc.Verifier { return verifierWith(client, false) }
 		v := verifier(fetch)
 		if _, err := v.VerifyCredential(ctx, vc1); !errors.Is(err, vc.ErrRevoked) {
 			t.Errorf("revoked credential: %v", err)
@@ -218,6 +243,41 @@ func TestServeAnchorsStatus(t *testing.T) {
 		tampered.Store(&after)
 		if _, err := verifier(fetch).VerifyCredential(ctx, vc1); !errors.Is(err, vc.ErrRevoked) {
 			t.Errorf("the real list through the tampered front: %v", err)
+		}
+
+		// The same with lists secured with a Data Integrity proof: the
+		// node's list (asked for as application/vc, never as vc+jwt), then
+		// a stale and a forged one, are checked against the same head.
+		tampered.Store(nil)
+		asked.Clear()
+		di := verifierWith(fetch, true)
+		if _, err := di.VerifyCredential(ctx, vc1); !errors.Is(err, vc.ErrRevoked) {
+			t.Errorf("Data Integrity list: revoked credential: %v", err)
+		}
+		if _, err := di.VerifyCredential(ctx, vc2); err != nil {
+			t.Errorf("Data Integrity list: valid credential: %v", err)
+		}
+		if _, ok := asked.Load(dataintegrity.MediaTypeVC); !ok {
+			t.Error("the list was not asked for with a Data Integrity proof")
+		}
+		if _, ok := asked.Load(vc.MediaTypeVCJWT); ok {
+			t.Error("the list was fetched as vc+jwt too")
+		}
+		for _, c := range []struct {
+			name, list string
+			want       error
+		}{
+			{"stale: the list from before the revocation", beforeDI, vc.ErrStatusListStale},
+			{"forged: re-signed with the node's key, the bit cleared", forgeClearedDI(t, dir, afterDI, statusIndex(t, vc1)), vc.ErrStatusListForged},
+		} {
+			tampered.Store(&c.list)
+			if _, err := verifierWith(fetch, true).VerifyCredential(ctx, vc1); !errors.Is(err, c.want) || !errors.Is(err, vc.ErrStatusUnavailable) {
+				t.Errorf("Data Integrity list, %s: %v, want %v", c.name, err, c.want)
+			}
+		}
+		tampered.Store(&afterDI)
+		if _, err := verifierWith(fetch, true).VerifyCredential(ctx, vc1); !errors.Is(err, vc.ErrRevoked) {
+			t.Errorf("the real Data Integrity list through the tampered front: %v", err)
 		}
 	})
 }
@@ -273,8 +333,14 @@ func statusIndex(t *testing.T, cred string) int {
 // fetchList fetches a status list as vc+jwt.
 func fetchList(t *testing.T, client *http.Client, u string) string {
 	t.Helper()
+	return fetchListAs(t, client, u, vc.MediaTypeVCJWT)
+}
+
+// fetchListAs fetches a status list in the media type accept.
+func fetchListAs(t *testing.T, client *http.Client, u, accept string) string {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	req.Header.Set("Accept", vc.MediaTypeVCJWT)
+	req.Header.Set("Accept", accept)
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -328,4 +394,40 @@ func forgeCleared(t *testing.T, dir, list string, index int) string {
 		t.Fatal(err)
 	}
 	return tok
+}
+
+// forgeClearedDI is forgeCleared for a list with a Data Integrity proof:
+// the node's proof is replaced by one made with its own SM2 key
+// (sm2-rdfc-2025), at the same version, with entry index cleared.
+func forgeClearedDI(t *testing.T, dir, list string, index int) string {
+	t.Helper()
+	kek, _ := hex.DecodeString(testKEK)
+	ks, err := keystore.Open(filepath.Join(dir, keystoreFile), kek, keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := ks.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := vc.ParseJSONObject([]byte(list))
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(doc, "proof")
+	sub := doc["credentialSubject"].(map[string]any)
+	bits, err := status.DecodeBitstring(sub["encodedList"].(string), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bits.Get(index) {
+		t.Fatal("the served list does not have the revocation")
+	}
+	bits.Set(index, false)
+	sub["encodedList"] = bits.Encode()
+	out, err := dataintegrity.SignCredential(dataintegrity.SM2RDFC2025, doc, doc["issuer"].(string)+"#"+k.Kid, k.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
 }

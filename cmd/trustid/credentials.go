@@ -27,6 +27,7 @@ import (
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/cose"
 	"github.com/trustid-cn/trustid/credentials/dataintegrity"
+	"github.com/trustid-cn/trustid/credentials/distatus"
 	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
@@ -105,7 +106,19 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return err
 		}
-		remote := &vc.HTTPStatusSource{Client: client, Verifier: listVerifier, Resolver: res, Algorithms: gm.JWTVerifyAlgorithms}
+		// Other nodes' lists: with a Data Integrity proof, else vc+cose,
+		// else vc+jwt; in every form checked against the anchored head.
+		diLists, err := dataintegrity.NewVerifier(dataintegrity.Config{Resolver: res, Cryptosuites: dataintegrity.Cryptosuites(),
+			Checker: dataintegrity.CheckWith(listVerifier.CheckCredential), Leeway: 30 * time.Second})
+		if err != nil {
+			return err
+		}
+		coseLists, err := cose.NewVerifier(listVerifier, coseVerifyAlgorithms)
+		if err != nil {
+			return err
+		}
+		remote := &vc.HTTPStatusSource{Client: client, Verifier: listVerifier, Resolver: res, Algorithms: gm.JWTVerifyAlgorithms,
+			Forms: []vc.StatusListForm{distatus.Form(diLists), coseLists.StatusListForm()}}
 		if anchored {
 			remote.Anchors = nl.View
 		}
