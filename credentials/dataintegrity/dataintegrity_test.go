@@ -16,6 +16,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials"
 	di "github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/credentials/jsonld"
+	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
 )
 
@@ -105,7 +106,7 @@ func TestCredentialRoundTrip(t *testing.T) {
 	v := verifier(t)
 	for alg, suite := range suiteOf {
 		k := newDIDKey(t, alg)
-		mk, err := di.EncodeMultikey(k.signer.Public())
+		mk, err := multikey.Encode(k.signer.Public())
 		if err != nil || "did:key:"+mk != k.did {
 			t.Fatalf("%s: Multikey %s does not match did:key %s (%v)", alg, mk, k.did, err)
 		}
@@ -120,20 +121,25 @@ func TestCredentialRoundTrip(t *testing.T) {
 	}
 }
 
-// TestP384 signs and verifies ecdsa-rdfc-2019 with P-384 (the key given as
-// a Multikey; did:key in TrustID does not carry P-384).
+// TestP384 signs and verifies ecdsa-rdfc-2019 with P-384: the key given
+// as a Multikey, and as a did:key (p384-pub) the resolver reads.
 func TestP384(t *testing.T) {
 	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk, err := di.EncodeMultikey(&k.PublicKey)
+	mk, err := multikey.Encode(&k.PublicKey)
 	if err != nil || !strings.HasPrefix(mk, "z82L") {
 		t.Fatalf("P-384 Multikey %q: %v", mk, err)
 	}
-	pub, err := di.DecodeMultikey(mk)
+	pub, err := multikey.Decode(mk)
 	if err != nil || !pub.(*ecdsa.PublicKey).Equal(&k.PublicKey) {
 		t.Fatalf("decode: %v", err)
+	}
+	did := "did:key:" + mk
+	viaDID := sign(t, credential(did), didKey{signer: k}, di.ECDSARDFC2019, di.Options{VerificationMethod: did + "#" + mk})
+	if _, err := verifier(t).VerifyCredential(context.Background(), marshal(t, viaDID)); err != nil {
+		t.Fatalf("P-384 did:key: %v", err)
 	}
 	signed := sign(t, credential("https://issuer.example"), didKey{signer: k}, di.ECDSARDFC2019, di.Options{VerificationMethod: "https://issuer.example#" + mk})
 	doc, _ := jsonld.Check(signed, jsonld.Limits{})
