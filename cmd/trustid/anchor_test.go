@@ -49,7 +49,9 @@ import (
 //     is revoked, the other valid; the front, tampered with, then serves
 //     the list from before the revocation (stale) and a list re-signed
 //     with the node's own key with the revoked bit cleared (forged): both
-//     are refused.
+//     are refused. The same again with lists secured with a Data
+//     Integrity proof (distatus.Form, as the node fetches other nodes'
+//     lists): one anchored head checks every form.
 func TestServeAnchorsStatus(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
 	dir := t.TempDir()
@@ -217,67 +219,50 @@ func TestServeAnchorsStatus(t *testing.T) {
 			}
 			return v
 		}
-		verifier := func(client *http.Client) *vc.Verifier { return verifierWith(client, false) }
-		v := verifier(fetch)
-		if _, err := v.VerifyCredential(ctx, vc1); !errors.Is(err, vc.ErrRevoked) {
-			t.Errorf("revoked credential: %v", err)
-		}
-		if _, err := v.VerifyCredential(ctx, vc2); err != nil {
-			t.Errorf("valid credential: %v", err)
-		}
-
-		// The front is tampered with: it serves its own revocation list.
-		for _, c := range []struct {
-			name, list string
-			want       error
+		// In each form: the node's list, then the front tampered with,
+		// serving its own (stale, forged), then the real one again. The
+		// Data Integrity verifier asks for application/vc, never vc+jwt.
+		for _, f := range []struct {
+			name          string
+			dataIntegrity bool
+			before, after string
+			forge         func(t *testing.T, dir, list string, index int) string
 		}{
-			{"stale: the list from before the revocation", before, vc.ErrStatusListStale},
-			{"forged: re-signed with the node's key, the bit cleared", forgeCleared(t, dir, after, statusIndex(t, vc1)), vc.ErrStatusListForged},
+			{"vc+jwt", false, before, after, forgeCleared},
+			{"Data Integrity", true, beforeDI, afterDI, forgeClearedDI},
 		} {
-			tampered.Store(&c.list)
-			if _, err := verifier(fetch).VerifyCredential(ctx, vc1); !errors.Is(err, c.want) || !errors.Is(err, vc.ErrStatusUnavailable) {
-				t.Errorf("%s: %v, want %v", c.name, err, c.want)
+			tampered.Store(nil)
+			asked.Clear()
+			v := verifierWith(fetch, f.dataIntegrity)
+			if _, err := v.VerifyCredential(ctx, vc1); !errors.Is(err, vc.ErrRevoked) {
+				t.Errorf("%s: revoked credential: %v", f.name, err)
 			}
-		}
-		// The control: the same tampered front serving the real list.
-		tampered.Store(&after)
-		if _, err := verifier(fetch).VerifyCredential(ctx, vc1); !errors.Is(err, vc.ErrRevoked) {
-			t.Errorf("the real list through the tampered front: %v", err)
-		}
-
-		// The same with lists secured with a Data Integrity proof: the
-		// node's list (asked for as application/vc, never as vc+jwt), then
-		// a stale and a forged one, are checked against the same head.
-		tampered.Store(nil)
-		asked.Clear()
-		di := verifierWith(fetch, true)
-		if _, err := di.VerifyCredential(ctx, vc1); !errors.Is(err, vc.ErrRevoked) {
-			t.Errorf("Data Integrity list: revoked credential: %v", err)
-		}
-		if _, err := di.VerifyCredential(ctx, vc2); err != nil {
-			t.Errorf("Data Integrity list: valid credential: %v", err)
-		}
-		if _, ok := asked.Load(dataintegrity.MediaTypeVC); !ok {
-			t.Error("the list was not asked for with a Data Integrity proof")
-		}
-		if _, ok := asked.Load(vc.MediaTypeVCJWT); ok {
-			t.Error("the list was fetched as vc+jwt too")
-		}
-		for _, c := range []struct {
-			name, list string
-			want       error
-		}{
-			{"stale: the list from before the revocation", beforeDI, vc.ErrStatusListStale},
-			{"forged: re-signed with the node's key, the bit cleared", forgeClearedDI(t, dir, afterDI, statusIndex(t, vc1)), vc.ErrStatusListForged},
-		} {
-			tampered.Store(&c.list)
-			if _, err := verifierWith(fetch, true).VerifyCredential(ctx, vc1); !errors.Is(err, c.want) || !errors.Is(err, vc.ErrStatusUnavailable) {
-				t.Errorf("Data Integrity list, %s: %v, want %v", c.name, err, c.want)
+			if _, err := v.VerifyCredential(ctx, vc2); err != nil {
+				t.Errorf("%s: valid credential: %v", f.name, err)
 			}
-		}
-		tampered.Store(&afterDI)
-		if _, err := verifierWith(fetch, true).VerifyCredential(ctx, vc1); !errors.Is(err, vc.ErrRevoked) {
-			t.Errorf("the real Data Integrity list through the tampered front: %v", err)
+			if _, ok := asked.Load(dataintegrity.MediaTypeVC); ok != f.dataIntegrity {
+				t.Errorf("%s: asked for a list with a Data Integrity proof: %v", f.name, ok)
+			}
+			if _, ok := asked.Load(vc.MediaTypeVCJWT); ok == f.dataIntegrity {
+				t.Errorf("%s: asked for a vc+jwt list: %v", f.name, ok)
+			}
+			for _, c := range []struct {
+				name, list string
+				want       error
+			}{
+				{"stale: the list from before the revocation", f.before, vc.ErrStatusListStale},
+				{"forged: re-signed with the node's key, the bit cleared", f.forge(t, dir, f.after, statusIndex(t, vc1)), vc.ErrStatusListForged},
+			} {
+				tampered.Store(&c.list)
+				if _, err := verifierWith(fetch, f.dataIntegrity).VerifyCredential(ctx, vc1); !errors.Is(err, c.want) || !errors.Is(err, vc.ErrStatusUnavailable) {
+					t.Errorf("%s, %s: %v, want %v", f.name, c.name, err, c.want)
+				}
+			}
+			// The control: the same tampered front serving the real list.
+			tampered.Store(&f.after)
+			if _, err := verifierWith(fetch, f.dataIntegrity).VerifyCredential(ctx, vc1); !errors.Is(err, vc.ErrRevoked) {
+				t.Errorf("%s: the real list through the tampered front: %v", f.name, err)
+			}
 		}
 	})
 }
@@ -369,26 +354,8 @@ func listVersion(t *testing.T, list string) uint64 {
 // cleared.
 func forgeCleared(t *testing.T, dir, list string, index int) string {
 	t.Helper()
-	kek, _ := hex.DecodeString(testKEK)
-	ks, err := keystore.Open(filepath.Join(dir, keystoreFile), kek, keystore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	k, err := ks.Active(gm.AlgSM2)
-	if err != nil {
-		t.Fatal(err)
-	}
 	doc := payload(t, list)
-	sub := doc["credentialSubject"].(map[string]any)
-	bits, err := status.DecodeBitstring(sub["encodedList"].(string), 0)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bits.Get(index) {
-		t.Fatal("the served list does not have the revocation")
-	}
-	bits.Set(index, false)
-	sub["encodedList"] = bits.Encode()
+	k := clearWithNodeKey(t, dir, doc, index)
 	tok, err := vc.SignJWT(doc, vc.TypVCJWT, doc["issuer"].(string)+"#"+k.Kid, k.Signer)
 	if err != nil {
 		t.Fatal(err)
@@ -401,6 +368,24 @@ func forgeCleared(t *testing.T, dir, list string, index int) string {
 // (sm2-rdfc-2025), at the same version, with entry index cleared.
 func forgeClearedDI(t *testing.T, dir, list string, index int) string {
 	t.Helper()
+	doc, err := vc.ParseJSONObject([]byte(list))
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(doc, "proof")
+	k := clearWithNodeKey(t, dir, doc, index)
+	out, err := dataintegrity.SignCredential(dataintegrity.SM2RDFC2025, doc, doc["issuer"].(string)+"#"+k.Kid, k.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// clearWithNodeKey clears entry index of list credential doc (which must
+// have it set) and returns the node's active SM2 key, from its keystore
+// in dir, to sign the forgery with.
+func clearWithNodeKey(t *testing.T, dir string, doc map[string]any, index int) keystore.Key {
+	t.Helper()
 	kek, _ := hex.DecodeString(testKEK)
 	ks, err := keystore.Open(filepath.Join(dir, keystoreFile), kek, keystore.Options{})
 	if err != nil {
@@ -410,11 +395,6 @@ func forgeClearedDI(t *testing.T, dir, list string, index int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc, err := vc.ParseJSONObject([]byte(list))
-	if err != nil {
-		t.Fatal(err)
-	}
-	delete(doc, "proof")
 	sub := doc["credentialSubject"].(map[string]any)
 	bits, err := status.DecodeBitstring(sub["encodedList"].(string), 0)
 	if err != nil {
@@ -425,9 +405,5 @@ func forgeClearedDI(t *testing.T, dir, list string, index int) string {
 	}
 	bits.Set(index, false)
 	sub["encodedList"] = bits.Encode()
-	out, err := dataintegrity.SignCredential(dataintegrity.SM2RDFC2025, doc, doc["issuer"].(string)+"#"+k.Kid, k.Signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return k
 }
