@@ -140,11 +140,18 @@ func ParseDIDDocument(data []byte, did string) (DIDDocument, error) {
 			doc.VerificationMethod = append(doc.VerificationMethod, vm)
 		}
 	}
-	if v, ok := raw["assertionMethod"]; ok {
+	for _, rel := range []struct {
+		name string
+		ids  *[]string
+	}{{RelationshipAssertion, &doc.AssertionMethod}, {RelationshipAuthentication, &doc.Authentication}} {
+		v, ok := raw[rel.name]
+		if !ok {
+			continue
+		}
 		// Items are references (strings) or embedded methods.
 		var items []json.RawMessage
 		if err := json.Unmarshal(v, &items); err != nil {
-			return DIDDocument{}, fmt.Errorf("%w: assertionMethod: %v", ErrResolve, err)
+			return DIDDocument{}, fmt.Errorf("%w: %s: %v", ErrResolve, rel.name, err)
 		}
 		for _, it := range items {
 			var ref string
@@ -152,28 +159,49 @@ func ParseDIDDocument(data []byte, did string) (DIDDocument, error) {
 				if strings.HasPrefix(ref, "#") {
 					ref = did + ref
 				}
-				doc.AssertionMethod = append(doc.AssertionMethod, ref)
+				*rel.ids = append(*rel.ids, ref)
 				continue
 			}
 			var vm VerificationMethod
 			if err := json.Unmarshal(it, &vm); err != nil {
-				return DIDDocument{}, fmt.Errorf("%w: assertionMethod item: %v", ErrResolve, err)
+				return DIDDocument{}, fmt.Errorf("%w: %s item: %v", ErrResolve, rel.name, err)
 			}
 			if strings.HasPrefix(vm.ID, "#") {
 				vm.ID = did + vm.ID
 			}
 			doc.VerificationMethod = append(doc.VerificationMethod, vm)
-			doc.AssertionMethod = append(doc.AssertionMethod, vm.ID)
+			*rel.ids = append(*rel.ids, vm.ID)
 		}
 	}
 	return doc, nil
 }
 
+// Verification relationships (W3C Controlled Identifiers 1.0) a key is
+// resolved for: credentials are signed with assertionMethod keys,
+// presentations with authentication keys.
+const (
+	RelationshipAssertion      = "assertionMethod"
+	RelationshipAuthentication = "authentication"
+)
+
 // AssertionKey returns the public key of the verification method id (a
 // full DID URL), which must be listed in assertionMethod.
 func (d DIDDocument) AssertionKey(id string) (crypto.PublicKey, error) {
-	if !slices.Contains(d.AssertionMethod, id) {
-		return nil, fmt.Errorf("%w: %s is not an assertion method of %s", ErrUnknownKey, id, d.ID)
+	return d.Key(id, RelationshipAssertion)
+}
+
+// Key returns the public key of the verification method id (a full DID
+// URL), which must be listed in relationship (RelationshipAssertion or
+// RelationshipAuthentication).
+func (d DIDDocument) Key(id, relationship string) (crypto.PublicKey, error) {
+	listed := d.AssertionMethod
+	if relationship == RelationshipAuthentication {
+		listed = d.Authentication
+	} else if relationship != RelationshipAssertion {
+		return nil, fmt.Errorf("%w: verification relationship %.40q", ErrUnsupported, relationship)
+	}
+	if !slices.Contains(listed, id) {
+		return nil, fmt.Errorf("%w: %s is not listed in %s of %s", ErrUnknownKey, id, relationship, d.ID)
 	}
 	for _, vm := range d.VerificationMethod {
 		if vm.ID != id {

@@ -9,6 +9,8 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -382,5 +384,73 @@ func TestSignPresentation(t *testing.T) {
 	out, _ = di.SignPresentation(di.EdDSARDFC2022, anon, k.vm, k.signer, "c-77", "d", now)
 	if p, err := v.VerifyPresentation(ctx, []byte(out), "c-77", "d"); err != nil || p.Holder != "" {
 		t.Errorf("no holder, did:key: %v", err)
+	}
+}
+
+// TestVerificationRelationship: a did:web controller document names which
+// key may do what (VC Data Integrity 1.0 with W3C Controlled Identifiers):
+// a presentation proof (authentication) verifies only with a key listed in
+// authentication, a credential proof only with one in assertionMethod.
+func TestVerificationRelationship(t *testing.T) {
+	ctx := context.Background()
+	var doc []byte
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/did+json")
+		w.Write(doc)
+	}))
+	defer srv.Close()
+	did, err := credentials.DIDWeb(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	authKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	jwk := func(k crypto.Signer, kid string) gm.JWK {
+		j, err := gm.NewJWK(k.Public(), kid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	d := credentials.DIDDocument{Context: []string{credentials.ContextDID}, ID: did,
+		VerificationMethod: []credentials.VerificationMethod{
+			{ID: did + "#assert", Type: credentials.TypeJsonWebKey, Controller: did, PublicKeyJwk: jwk(assertKey, "assert")},
+			{ID: did + "#auth", Type: credentials.TypeJsonWebKey, Controller: did, PublicKeyJwk: jwk(authKey, "auth")},
+		},
+		AssertionMethod: []string{did + "#assert"}, Authentication: []string{"#auth"}}
+	if doc, err = json.Marshal(d); err != nil {
+		t.Fatal(err)
+	}
+	client, err := credentials.NewFetchClient(srv.Client(), credentials.FetchOptions{AllowHost: credentials.AllowHosts("127.0.0.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := di.NewVerifier(di.Config{Resolver: &credentials.Resolver{Client: client, Now: func() time.Time { return now }},
+		Cryptosuites: di.Cryptosuites(), ProofOnly: true, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vp := map[string]any{"@context": []any{"https://www.w3.org/ns/credentials/v2"}, "type": []any{"VerifiablePresentation"}, "holder": did}
+	present := func(k crypto.Signer, frag string) []byte {
+		out, err := di.SignPresentation(di.EdDSARDFC2022, vp, did+"#"+frag, k, "c-5", "d", now.Add(-time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []byte(out)
+	}
+	if _, err := v.VerifyPresentation(ctx, present(authKey, "auth"), "c-5", "d"); err != nil {
+		t.Errorf("authentication key: %v", err)
+	}
+	if _, err := v.VerifyPresentation(ctx, present(assertKey, "assert"), "c-5", "d"); !errors.Is(err, di.ErrVerificationMethod) || !errors.Is(err, credentials.ErrUnknownKey) {
+		t.Errorf("assertionMethod key for a presentation: %v", err)
+	}
+	issue := func(k crypto.Signer, frag string) []byte {
+		return marshal(t, sign(t, credential(did), didKey{signer: k}, di.EdDSARDFC2022, di.Options{VerificationMethod: did + "#" + frag}))
+	}
+	if _, err := v.VerifyCredential(ctx, issue(assertKey, "assert")); err != nil {
+		t.Errorf("assertionMethod key: %v", err)
+	}
+	if _, err := v.VerifyCredential(ctx, issue(authKey, "auth")); !errors.Is(err, di.ErrVerificationMethod) || !errors.Is(err, credentials.ErrUnknownKey) {
+		t.Errorf("authentication key for a credential: %v", err)
 	}
 }

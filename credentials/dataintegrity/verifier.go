@@ -24,6 +24,17 @@ type KeyResolver interface {
 	ResolveKey(ctx context.Context, controller, verificationMethod string) (crypto.PublicKey, error)
 }
 
+// PurposeKeyResolver is a KeyResolver that also checks a verification
+// method's verification relationship in its controller document (VC Data
+// Integrity 1.0: the proofPurpose names it: assertionMethod,
+// authentication); credentials.Resolver and credentials.RegistryResolver
+// are. With a resolver that is not, a presentation proof
+// (authentication) is accepted only from a did:key or did:jwk method,
+// whose keys serve every relationship.
+type PurposeKeyResolver interface {
+	ResolveKeyFor(ctx context.Context, controller, verificationMethod, relationship string) (crypto.PublicKey, error)
+}
+
 // CredentialChecker applies to a credential whose proof has verified what
 // every secured credential gets: the VC 2.0 data model, validFrom and
 // validUntil, the issuer's accreditation and the status entries at the
@@ -224,7 +235,14 @@ func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (
 	if exp.purpose == PurposeAuthentication && exp.controller == "" && !isDIDKeyLike(p.vm) {
 		return nil, fmt.Errorf("%w: a presentation without a holder must be signed with a did:key or did:jwk verification method", ErrVerificationMethod)
 	}
-	pub, err := v.cfg.Resolver.ResolveKey(ctx, exp.controller, p.vm)
+	var pub crypto.PublicKey
+	if pr, ok := v.cfg.Resolver.(PurposeKeyResolver); ok {
+		pub, err = pr.ResolveKeyFor(ctx, exp.controller, p.vm, exp.purpose)
+	} else if exp.purpose == PurposeAuthentication && !isDIDKeyLike(p.vm) {
+		err = errors.New("the resolver cannot check the authentication relationship")
+	} else {
+		pub, err = v.cfg.Resolver.ResolveKey(ctx, exp.controller, p.vm)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrVerificationMethod, err)
 	}
