@@ -220,6 +220,28 @@ func TestVCAPI(t *testing.T) {
 			}
 		}
 	}
+	// A credential with its own Data Integrity proof inside a Data
+	// Integrity presentation: both proofs verified, the credential bound
+	// to the holder.
+	// (Every term defined: the examples context maps DegreeCredential
+	// and degree.)
+	examples := strings.Replace(credential(""), `"@context":"https://www.w3.org/ns/credentials/v2"`,
+		`"@context":["https://www.w3.org/ns/credentials/v2","https://www.w3.org/ns/credentials/examples/v2"]`, 1)
+	code, diVC := issue(`{"credential":` + examples + `,"options":{"format":"sm2-rdfc-2025"}}`)
+	if code != http.StatusCreated {
+		t.Fatalf("issue sm2-rdfc-2025: %d %v", code, diVC)
+	}
+	diPres := `{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiablePresentation"],"verifiableCredential":[` + string(mustJSON(t, diVC["verifiableCredential"])) + `]}`
+	code, m, _ = n.do(http.MethodPost, "/presentations", tok, "application/json",
+		`{"presentation":`+diPres+`,"options":{"challenge":"c-11","domain":"verifier.example","type":"DataIntegrityProof","cryptosuite":"ecdsa-rdfc-2019"}}`)
+	if code != http.StatusCreated {
+		t.Fatalf("present a Data Integrity credential: %d %v", code, m)
+	}
+	code, m, _ = n.do(http.MethodPost, "/presentations/verify", "", "application/json",
+		`{"verifiablePresentation":`+string(mustJSON(t, m["verifiablePresentation"]))+`,"options":{"challenge":"c-11","domain":"verifier.example"}}`)
+	if cs, _ := m["credentials"].([]any); code != http.StatusOK || m["format"] != "ecdsa-rdfc-2019" || len(cs) != 1 || cs[0].(map[string]any)["format"] != "sm2-rdfc-2025" {
+		t.Fatalf("verify a Data Integrity credential in a Data Integrity presentation: %d %v", code, m)
+	}
 	if code, m, _ := n.do(http.MethodPost, "/presentations", tok, "application/json",
 		`{"presentation":`+pres+`,"options":{"challenge":"c-1","domain":"verifier.example","type":"Ed25519Signature2020"}}`); code != http.StatusBadRequest || m["error"] != "unsupported_format" {
 		t.Fatalf("unknown proof type: %d %v", code, m)
