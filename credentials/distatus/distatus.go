@@ -43,7 +43,9 @@ func VerifyStatusList(ctx context.Context, v *dataintegrity.Verifier, data []byt
 // as VerifyStatusList's v). Put it in HTTPStatusSource.Forms.
 func Form(lists *dataintegrity.Verifier) credentials.StatusListForm {
 	return credentials.StatusListForm{MediaType: dataintegrity.MediaTypeVC,
-		Verify: func(ctx context.Context, body []byte) (*credentials.Credential, error) { return verifyList(ctx, lists, body) }}
+		Verify: func(ctx context.Context, body []byte) (*credentials.Credential, error) {
+			return verifyList(ctx, lists, body)
+		}}
 }
 
 // verifyList verifies a list credential with an embedded proof.
