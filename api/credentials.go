@@ -722,13 +722,18 @@ func presentationToken(in any) (string, string, error) {
 
 // presentRequest is the body of POST /presentations (the VC API's holder
 // service): an unsigned presentation and the verifier's challenge and
-// domain.
+// domain. The securing mechanism is options.format (vp+jwt by default,
+// vp+cose, or a Data Integrity cryptosuite), or the VC API's options.type
+// DataIntegrityProof with options.cryptosuite.
 type presentRequest struct {
 	Presentation json.RawMessage `json:"presentation"`
 	Options      struct {
-		Challenge string `json:"challenge"`
-		Domain    string `json:"domain"`
-		Algorithm string `json:"algorithm"`
+		Challenge   string `json:"challenge"`
+		Domain      string `json:"domain"`
+		Algorithm   string `json:"algorithm"`
+		Format      string `json:"format"`
+		Type        string `json:"type"`
+		Cryptosuite string `json:"cryptosuite"`
 	} `json:"options"`
 }
 
@@ -742,20 +747,33 @@ func (h *credentialHandlers) present(w http.ResponseWriter, r *http.Request) err
 	if req.Presentation == nil {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "presentation is required"}
 	}
-	if req.Options.Challenge == "" || req.Options.Domain == "" {
+	opts := req.Options
+	if opts.Challenge == "" || opts.Domain == "" {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "options.challenge and options.domain are required (the verifier's)"}
+	}
+	if opts.Type != "" && opts.Type != dataintegrity.ProofType {
+		return &Error{Status: http.StatusBadRequest, Code: "unsupported_format", Message: "options.type must be DataIntegrityProof (the only proof type this node creates)"}
+	}
+	if opts.Type != "" && opts.Cryptosuite == "" && opts.Format == "" {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "options.type DataIntegrityProof needs options.cryptosuite"}
+	}
+	if opts.Cryptosuite != "" {
+		if opts.Format != "" && opts.Format != opts.Cryptosuite {
+			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "options.format and options.cryptosuite name different securing mechanisms"}
+		}
+		opts.Format = opts.Cryptosuite
 	}
 	p, err := vc.ParseJSONObject(req.Presentation)
 	if err != nil {
 		return err
 	}
 	caller, _ := PrincipalFrom(r.Context())
-	tok, err := h.cfg.Issuer.PresentAsClient(r.Context(), p, caller.ClientID, issuer.PresentOptions{
-		Challenge: req.Options.Challenge, Domain: req.Options.Domain, Algorithm: req.Options.Algorithm})
+	out, err := h.cfg.Issuer.PresentAsClient(r.Context(), p, caller.ClientID, issuer.PresentOptions{
+		Challenge: opts.Challenge, Domain: opts.Domain, Algorithm: opts.Algorithm, Format: opts.Format})
 	if err != nil {
 		return err
 	}
-	writeJSONStatus(w, http.StatusCreated, map[string]any{"verifiablePresentation": vc.Envelope(tok, vc.MediaTypeVPJWT)})
+	writeJSONStatus(w, http.StatusCreated, map[string]any{"verifiablePresentation": out.Envelope()})
 	return nil
 }
 

@@ -2,20 +2,15 @@ package credentials
 
 import (
 	"crypto"
-	"crypto/ecdsa"
-	"crypto/ed25519"
-	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math/big"
 	"net/url"
 	"slices"
 	"strings"
 
-	"github.com/emmansun/gmsm/sm2"
-
+	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
@@ -27,9 +22,6 @@ const (
 	TypeJsonWebKey      = "JsonWebKey"
 	maxDIDDocument      = 256 << 10
 	maxDIDLength        = 4096
-	multicodecEd25519   = 0xed
-	multicodecP256      = 0x1200
-	multicodecSM2       = 0x1206 // sm2-pub, "draft" in the multicodec table
 	didKeyPrefix        = "did:key:"
 	didJWKPrefix        = "did:jwk:"
 	didWebPrefix        = "did:web:"
@@ -148,11 +140,18 @@ func ParseDIDDocument(data []byte, did string) (DIDDocument, error) {
 			doc.VerificationMethod = append(doc.VerificationMethod, vm)
 		}
 	}
-	if v, ok := raw["assertionMethod"]; ok {
+	for _, rel := range []struct {
+		name string
+		ids  *[]string
+	}{{RelationshipAssertion, &doc.AssertionMethod}, {RelationshipAuthentication, &doc.Authentication}} {
+		v, ok := raw[rel.name]
+		if !ok {
+			continue
+		}
 		// Items are references (strings) or embedded methods.
 		var items []json.RawMessage
 		if err := json.Unmarshal(v, &items); err != nil {
-			return DIDDocument{}, fmt.Errorf("%w: assertionMethod: %v", ErrResolve, err)
+			return DIDDocument{}, fmt.Errorf("%w: %s: %v", ErrResolve, rel.name, err)
 		}
 		for _, it := range items {
 			var ref string
@@ -160,28 +159,49 @@ func ParseDIDDocument(data []byte, did string) (DIDDocument, error) {
 				if strings.HasPrefix(ref, "#") {
 					ref = did + ref
 				}
-				doc.AssertionMethod = append(doc.AssertionMethod, ref)
+				*rel.ids = append(*rel.ids, ref)
 				continue
 			}
 			var vm VerificationMethod
 			if err := json.Unmarshal(it, &vm); err != nil {
-				return DIDDocument{}, fmt.Errorf("%w: assertionMethod item: %v", ErrResolve, err)
+				return DIDDocument{}, fmt.Errorf("%w: %s item: %v", ErrResolve, rel.name, err)
 			}
 			if strings.HasPrefix(vm.ID, "#") {
 				vm.ID = did + vm.ID
 			}
 			doc.VerificationMethod = append(doc.VerificationMethod, vm)
-			doc.AssertionMethod = append(doc.AssertionMethod, vm.ID)
+			*rel.ids = append(*rel.ids, vm.ID)
 		}
 	}
 	return doc, nil
 }
 
+// Verification relationships (W3C Controlled Identifiers 1.0) a key is
+// resolved for: credentials are signed with assertionMethod keys,
+// presentations with authentication keys.
+const (
+	RelationshipAssertion      = "assertionMethod"
+	RelationshipAuthentication = "authentication"
+)
+
 // AssertionKey returns the public key of the verification method id (a
 // full DID URL), which must be listed in assertionMethod.
 func (d DIDDocument) AssertionKey(id string) (crypto.PublicKey, error) {
-	if !slices.Contains(d.AssertionMethod, id) {
-		return nil, fmt.Errorf("%w: %s is not an assertion method of %s", ErrUnknownKey, id, d.ID)
+	return d.Key(id, RelationshipAssertion)
+}
+
+// Key returns the public key of the verification method id (a full DID
+// URL), which must be listed in relationship (RelationshipAssertion or
+// RelationshipAuthentication).
+func (d DIDDocument) Key(id, relationship string) (crypto.PublicKey, error) {
+	listed := d.AssertionMethod
+	if relationship == RelationshipAuthentication {
+		listed = d.Authentication
+	} else if relationship != RelationshipAssertion {
+		return nil, fmt.Errorf("%w: verification relationship %.40q", ErrUnsupported, relationship)
+	}
+	if !slices.Contains(listed, id) {
+		return nil, fmt.Errorf("%w: %s is not listed in %s of %s", ErrUnknownKey, id, relationship, d.ID)
 	}
 	for _, vm := range d.VerificationMethod {
 		if vm.ID != id {
@@ -201,180 +221,31 @@ func (d DIDDocument) AssertionKey(id string) (crypto.PublicKey, error) {
 
 // --- did:key ---
 
-// DIDKey returns the did:key identifier of pub: multibase base58btc of the
-// multicodec-prefixed key (ed25519-pub 0xed; p256-pub 0x1200 and sm2-pub
-// 0x1206 with the compressed point).
+// DIDKey returns the did:key identifier of pub: its Multikey
+// (multikey.Encode: ed25519-pub 0xed, p256-pub 0x1200, p384-pub 0x1201,
+// sm2-pub 0x1206, EC keys as compressed points).
 func DIDKey(pub crypto.PublicKey) (string, error) {
-	alg, err := gm.Alg(pub)
+	mk, err := multikey.Encode(pub)
 	if err != nil {
-		return "", err
+		return "", fmt.Errorf("%w: did:key: %w", ErrUnsupported, err)
 	}
-	var code uint64
-	var raw []byte
-	switch alg {
-	case gm.AlgEdDSA:
-		code, raw = multicodecEd25519, pub.(ed25519.PublicKey)
-	case gm.AlgES256:
-		p := pub.(*ecdsa.PublicKey)
-		code, raw = multicodecP256, elliptic.MarshalCompressed(p.Curve, p.X, p.Y)
-	case gm.AlgSM2:
-		p, _ := gm.NormalizePublicKey(pub)
-		e := p.(*gm.PublicKey).ECDSA()
-		code, raw = multicodecSM2, elliptic.MarshalCompressed(e.Curve, e.X, e.Y)
-	}
-	b := appendUvarint(nil, code)
-	return didKeyPrefix + "z" + base58Encode(append(b, raw...)), nil
+	return didKeyPrefix + mk, nil
 }
 
 // parseDIDKey decodes a did:key identifier (without fragment).
 func parseDIDKey(did string) (crypto.PublicKey, error) {
 	mb, ok := strings.CutPrefix(did, didKeyPrefix)
-	if !ok || len(mb) < 2 || mb[0] != 'z' || len(mb) > 200 {
-		return nil, fmt.Errorf("%w: did:key must be multibase base58btc ('z')", ErrResolve)
+	if !ok {
+		return nil, fmt.Errorf("%w: not a did:key", ErrResolve)
 	}
-	b, err := base58Decode(mb[1:])
+	pub, err := multikey.Decode(mb)
+	if errors.Is(err, multikey.ErrUnsupported) {
+		return nil, fmt.Errorf("%w: did:key: %w", ErrUnsupported, err)
+	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: did:key: %v", ErrResolve, err)
+		return nil, fmt.Errorf("%w: did:key: %w", ErrResolve, err)
 	}
-	code, n := uvarint(b)
-	if n <= 0 {
-		return nil, fmt.Errorf("%w: did:key multicodec", ErrResolve)
-	}
-	raw := b[n:]
-	switch code {
-	case multicodecEd25519:
-		if len(raw) != ed25519.PublicKeySize {
-			return nil, fmt.Errorf("%w: Ed25519 did:key must hold 32 bytes", ErrResolve)
-		}
-		return ed25519.PublicKey(raw), nil
-	case multicodecP256, multicodecSM2:
-		curve := elliptic.P256()
-		if code == multicodecSM2 {
-			curve = sm2.P256()
-		}
-		if len(raw) != 33 {
-			return nil, fmt.Errorf("%w: did:key EC keys must be 33-byte compressed points", ErrResolve)
-		}
-		x, y := decompress(curve, raw)
-		if x == nil {
-			return nil, fmt.Errorf("%w: did:key point is not on the curve", ErrResolve)
-		}
-		return gm.NormalizePublicKey(&ecdsa.PublicKey{Curve: curve, X: x, Y: y})
-	}
-	return nil, fmt.Errorf("%w: did:key multicodec 0x%x", ErrUnsupported, code)
-}
-
-// decompress decodes a SEC 1 compressed point on a short Weierstrass
-// curve with a = -3 (P-256 and the SM2 curve both are).
-func decompress(curve elliptic.Curve, b []byte) (x, y *big.Int) {
-	if b[0] != 2 && b[0] != 3 {
-		return nil, nil
-	}
-	p := curve.Params().P
-	x = new(big.Int).SetBytes(b[1:])
-	if x.Cmp(p) >= 0 {
-		return nil, nil
-	}
-	// y² = x³ - 3x + b
-	y2 := new(big.Int).Mul(x, x)
-	y2.Mul(y2, x)
-	threeX := new(big.Int).Lsh(x, 1)
-	threeX.Add(threeX, x)
-	y2.Sub(y2, threeX)
-	y2.Add(y2, curve.Params().B)
-	y2.Mod(y2, p)
-	y = new(big.Int).ModSqrt(y2, p)
-	if y == nil {
-		return nil, nil
-	}
-	if y.Bit(0) != uint(b[0]&1) {
-		y.Sub(p, y)
-	}
-	if !curve.IsOnCurve(x, y) {
-		return nil, nil
-	}
-	return x, y
-}
-
-func appendUvarint(b []byte, v uint64) []byte {
-	for v >= 0x80 {
-		b = append(b, byte(v)|0x80)
-		v >>= 7
-	}
-	return append(b, byte(v))
-}
-
-func uvarint(b []byte) (uint64, int) {
-	var v uint64
-	for i := 0; i < len(b) && i < 9; i++ {
-		v |= uint64(b[i]&0x7f) << (7 * i)
-		if b[i] < 0x80 {
-			if i > 0 && b[i] == 0 {
-				return 0, -1 // not minimal
-			}
-			return v, i + 1
-		}
-	}
-	return 0, -1
-}
-
-const base58Alphabet = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
-
-func base58Encode(b []byte) string {
-	zeros := 0
-	for zeros < len(b) && b[zeros] == 0 {
-		zeros++
-	}
-	digits := []byte{}
-	for _, c := range b[zeros:] {
-		carry := int(c)
-		for i := range digits {
-			carry += int(digits[i]) << 8
-			digits[i] = byte(carry % 58)
-			carry /= 58
-		}
-		for carry > 0 {
-			digits = append(digits, byte(carry%58))
-			carry /= 58
-		}
-	}
-	out := make([]byte, zeros, zeros+len(digits))
-	for i := range out {
-		out[i] = '1'
-	}
-	for i := len(digits) - 1; i >= 0; i-- {
-		out = append(out, base58Alphabet[digits[i]])
-	}
-	return string(out)
-}
-
-func base58Decode(s string) ([]byte, error) {
-	zeros := 0
-	for zeros < len(s) && s[zeros] == '1' {
-		zeros++
-	}
-	bytesLE := []byte{}
-	for i := zeros; i < len(s); i++ {
-		d := strings.IndexByte(base58Alphabet, s[i])
-		if d < 0 {
-			return nil, errors.New("invalid base58 character")
-		}
-		carry := d
-		for j := range bytesLE {
-			carry += int(bytesLE[j]) * 58
-			bytesLE[j] = byte(carry)
-			carry >>= 8
-		}
-		for carry > 0 {
-			bytesLE = append(bytesLE, byte(carry))
-			carry >>= 8
-		}
-	}
-	out := make([]byte, zeros, zeros+len(bytesLE))
-	for i := len(bytesLE) - 1; i >= 0; i-- {
-		out = append(out, bytesLE[i])
-	}
-	return out, nil
+	return pub, nil
 }
 
 // --- did:jwk ---

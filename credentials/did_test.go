@@ -15,6 +15,7 @@ import (
 
 	. "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/credentials/multikey"
 
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -151,7 +152,7 @@ func TestDIDKeyAndJWK(t *testing.T) {
 	// Malformed identifiers.
 	for _, bad := range []string{"did:key:6Mk", "did:key:z0OIl", "did:key:z", "did:jwk:!!", "did:jwk:" + b64url([]byte(`{"kty":"oct","k":"AAAA"}`)),
 		"did:jwk:" + b64url([]byte(`{"kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}`)),
-		"did:example:123", "did:key:z" + Base58Encode(append(AppendUvarint(nil, 0xe7), make([]byte, 33)...))} {
+		"did:example:123", "did:key:z" + multikey.Base58Encode(append(multikey.AppendUvarint(nil, 0xe7), make([]byte, 33)...))} {
 		if _, err := (&Resolver{}).ResolveKey(ctx, "", bad+"#0"); err == nil {
 			t.Errorf("accepted %s", bad)
 		}
@@ -170,19 +171,6 @@ func mustNormal(t testing.TB, pub any) any {
 		t.Fatal(err)
 	}
 	return p
-}
-
-func TestBase58(t *testing.T) {
-	// Known answers from the Bitcoin base58 alphabet.
-	cases := map[string]string{"": "", "\x00": "1", "\x00\x00\x01": "112", "hello world": "StV1DL6CwTryKyV"}
-	for in, want := range cases {
-		if got := Base58Encode([]byte(in)); got != want {
-			t.Errorf("base58(%q) = %s, want %s", in, got, want)
-		}
-		if back, err := Base58Decode(want); err != nil || string(back) != in {
-			t.Errorf("decode %s = %q %v", want, back, err)
-		}
-	}
 }
 
 func FuzzResolveLocalDID(f *testing.F) {

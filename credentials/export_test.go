@@ -15,9 +15,6 @@ var (
 	ListContent               = listContent
 	HTTPGet                   = httpGet
 	ParseIssuerMetadata       = parseIssuerMetadata
-	Base58Encode              = base58Encode
-	Base58Decode              = base58Decode
-	AppendUvarint             = appendUvarint
 	SelfResolving             = selfResolving
 	DecodeObject              = decodeObject
 	ParseStatusListCredential = parseStatusListCredential

@@ -46,6 +46,8 @@ func FuzzParseDIDDocument(f *testing.F) {
 	f.Add(real)
 	vm, _ := json.Marshal(doc.VerificationMethod[0])
 	f.Add([]byte(`{"id":"` + did + `","assertionMethod":[` + string(vm) + `,"#k1"]}`))
+	f.Add([]byte(`{"id":"` + did + `","authentication":[` + string(vm) + `,"#k1"],"assertionMethod":[` + string(vm) + `]}`))
+	f.Add([]byte(`{"id":"` + did + `","authentication":"#k1"}`))
 	f.Add([]byte(`{"id":"` + did + `","verificationMethod":[{"id":"#k","type":"JsonWebKey","controller":"` + did + `","publicKeyJwk":{"kty":"EC","crv":"SM2","x":"AA","y":"AA","d":"AA"}}]}`))
 	f.Add([]byte(`{"id":"` + did + `","ID":"did:web:evil.example"}`))
 	f.Add([]byte(`{"id":"did:web:other.example"}`))

@@ -245,13 +245,27 @@ type RegistryResolver struct {
 	Next     KeyResolver
 }
 
-var _ KeyResolver = (*RegistryResolver)(nil)
+var _ PurposeResolver = (*RegistryResolver)(nil)
 
 // ResolveKey implements KeyResolver.
 func (r *RegistryResolver) ResolveKey(ctx context.Context, issuer, kid string) (crypto.PublicKey, error) {
+	return r.ResolveKeyFor(ctx, issuer, kid, RelationshipAssertion)
+}
+
+// ResolveKeyFor implements PurposeResolver. A registry key of a DID (an
+// accredited issuer's, a region's) serves both relationships, as the DID
+// documents the node publishes for them list each key in both; any other
+// goes to Next (for authentication, only a PurposeResolver Next).
+func (r *RegistryResolver) ResolveKeyFor(ctx context.Context, issuer, kid, relationship string) (crypto.PublicKey, error) {
+	if relationship != RelationshipAssertion && relationship != RelationshipAuthentication {
+		return nil, fmt.Errorf("%w: verification relationship %.40q", ErrUnsupported, relationship)
+	}
 	id, frag, err := splitKid(issuer, kid)
 	if err != nil {
 		return nil, err
+	}
+	if relationship == RelationshipAuthentication && !strings.HasPrefix(id, "did:") {
+		return nil, fmt.Errorf("%w: an %s key must be a DID URL", ErrUnknownKey, relationship)
 	}
 	if k, found, err := r.fromRegistry(id, frag); found {
 		if err != nil {
@@ -265,6 +279,12 @@ func (r *RegistryResolver) ResolveKey(ctx context.Context, issuer, kid string) (
 	}
 	if r.Next == nil {
 		return nil, fmt.Errorf("%w: %s is not in the trust registry", ErrUnknownKey, truncate(id))
+	}
+	if next, ok := r.Next.(PurposeResolver); ok {
+		return next.ResolveKeyFor(ctx, issuer, kid, relationship)
+	}
+	if relationship != RelationshipAssertion {
+		return nil, fmt.Errorf("%w: %s is not in the trust registry and cannot be resolved for %s", ErrUnknownKey, truncate(id), relationship)
 	}
 	return r.Next.ResolveKey(ctx, issuer, kid)
 }

@@ -248,6 +248,20 @@ func TestRegistryTrustStatusIssuer(t *testing.T) {
 	if _, err := res.ResolveKey(ctx, rec.ID, "did:web:other#"+rec.Keys[1].Kid); !errors.Is(err, ErrIssuerMismatch) {
 		t.Errorf("kid of another DID: %v", err)
 	}
+	// A registry key of a DID serves both verification relationships (the
+	// node publishes it in both); the region's base URL is no holder, and
+	// a relationship neither names is refused.
+	for _, rel := range []string{RelationshipAssertion, RelationshipAuthentication} {
+		if _, err := res.ResolveKeyFor(ctx, rec.ID, rec.ID+"#"+rec.Keys[1].Kid, rel); err != nil {
+			t.Errorf("%s: %v", rel, err)
+		}
+	}
+	if _, err := res.ResolveKeyFor(ctx, testBase, "k1", RelationshipAuthentication); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("a base URL's key for authentication: %v", err)
+	}
+	if _, err := res.ResolveKeyFor(ctx, rec.ID, rec.ID+"#"+rec.Keys[1].Kid, "capabilityInvocation"); !errors.Is(err, ErrUnsupported) {
+		t.Errorf("another relationship: %v", err)
+	}
 }
 
 // TestIssueGroupSharesFate: credentials issued together (one

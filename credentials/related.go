@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
 )
 
@@ -479,7 +480,7 @@ func ParseMultibaseDigest(s string) (Digest, error) {
 	var err error
 	switch s[0] {
 	case 'z':
-		raw, err = base58Decode(s[1:])
+		raw, err = multikey.Base58Decode(s[1:])
 	case 'u':
 		raw, err = base64.RawURLEncoding.Strict().DecodeString(s[1:])
 	default:
@@ -488,11 +489,11 @@ func ParseMultibaseDigest(s string) (Digest, error) {
 	if err != nil {
 		return Digest{}, fmt.Errorf("%w: digestMultibase: bad %c encoding", ErrDigestMalformed, s[0])
 	}
-	code, n := uvarint(raw) // minimal encoding, at most 9 bytes (did.go)
+	code, n := multikey.Uvarint(raw) // minimal encoding, at most 9 bytes
 	if n <= 0 {
 		return Digest{}, fmt.Errorf("%w: digestMultibase: bad multihash code", ErrDigestMalformed)
 	}
-	size, m := uvarint(raw[n:])
+	size, m := multikey.Uvarint(raw[n:])
 	if m <= 0 || size != uint64(len(raw)-n-m) {
 		return Digest{}, fmt.Errorf("%w: digestMultibase: multihash length does not match its digest", ErrDigestMalformed)
 	}
@@ -514,7 +515,7 @@ func MultibaseDigest(code uint64, data []byte) (string, error) {
 	if a == nil {
 		return "", fmt.Errorf("%w: multihash code 0x%x", ErrDigestUnsupported, code)
 	}
-	b := appendUvarint(appendUvarint(nil, code), uint64(a.Size))
+	b := multikey.AppendUvarint(multikey.AppendUvarint(nil, code), uint64(a.Size))
 	return "u" + base64.RawURLEncoding.EncodeToString(append(b, a.sum(data)...)), nil
 }
 

@@ -104,8 +104,32 @@ func (r *Resolver) ttl() time.Duration {
 	return 5 * time.Minute
 }
 
+// PurposeResolver is a KeyResolver that also resolves a verification
+// method for a verification relationship (RelationshipAssertion,
+// RelationshipAuthentication): a key a DID document lists only in
+// assertionMethod does not sign a presentation. ResolveKey is
+// ResolveKeyFor with RelationshipAssertion. Resolver and RegistryResolver
+// implement it.
+type PurposeResolver interface {
+	KeyResolver
+	ResolveKeyFor(ctx context.Context, controller, verificationMethod, relationship string) (crypto.PublicKey, error)
+}
+
+var _ PurposeResolver = (*Resolver)(nil)
+
 // ResolveKey implements KeyResolver.
 func (r *Resolver) ResolveKey(ctx context.Context, issuer, kid string) (crypto.PublicKey, error) {
+	return r.ResolveKeyFor(ctx, issuer, kid, RelationshipAssertion)
+}
+
+// ResolveKeyFor implements PurposeResolver: a did:web method must be
+// listed in relationship in its DID document; did:key and did:jwk keys and
+// the node's own (whose DID document lists each key in both) serve both
+// relationships; issuer metadata keys (not a DID) only assertions.
+func (r *Resolver) ResolveKeyFor(ctx context.Context, issuer, kid, relationship string) (crypto.PublicKey, error) {
+	if relationship != RelationshipAssertion && relationship != RelationshipAuthentication {
+		return nil, fmt.Errorf("%w: verification relationship %.40q", ErrUnsupported, relationship)
+	}
 	if kid == "" {
 		return nil, fmt.Errorf("%w: the JOSE header has no kid", ErrUnknownKey)
 	}
@@ -120,7 +144,10 @@ func (r *Resolver) ResolveKey(ctx context.Context, issuer, kid string) (crypto.P
 		if issuer != "" && issuer != did {
 			return nil, fmt.Errorf("%w: kid is controlled by another DID than the issuer", ErrIssuerMismatch)
 		}
-		return r.resolveDID(ctx, did, frag)
+		return r.resolveDID(ctx, did, frag, relationship)
+	}
+	if relationship != RelationshipAssertion {
+		return nil, fmt.Errorf("%w: an %s key must be a DID URL", ErrUnknownKey, relationship)
 	}
 	if r.Local != nil && issuer == r.Local.BaseURL {
 		return r.Local.key(kid)
@@ -140,7 +167,7 @@ func (r *Resolver) ResolveKey(ctx context.Context, issuer, kid string) (crypto.P
 	return pub, nil
 }
 
-func (r *Resolver) resolveDID(ctx context.Context, did, frag string) (crypto.PublicKey, error) {
+func (r *Resolver) resolveDID(ctx context.Context, did, frag, relationship string) (crypto.PublicKey, error) {
 	switch {
 	case r.Local != nil && did == r.Local.DID:
 		return r.Local.key(frag)
@@ -166,7 +193,7 @@ func (r *Resolver) resolveDID(ctx context.Context, did, frag string) (crypto.Pub
 		if err != nil {
 			return nil, err
 		}
-		return c.doc.AssertionKey(did + "#" + frag)
+		return c.doc.Key(did+"#"+frag, relationship)
 	}
 	return nil, fmt.Errorf("%w: DID method of %s", ErrUnsupported, truncate(did))
 }

@@ -547,9 +547,10 @@ func (l *LocalStatusSource) Token(ctx context.Context, uri, issuer string) (*sta
 }
 
 // HTTPStatusSource fetches status lists over HTTPS: Bitstring Status List
-// credentials as vc+jwt (verified with Verifier, which must be built with
-// SkipStatus), Token Status Lists as statuslist+jwt (verified with
-// Resolver and Algorithms). Unsigned lists are refused.
+// credentials in each of Forms (asked for first, in order) and then as
+// vc+jwt (verified with Verifier, which must be built with SkipStatus),
+// Token Status Lists as statuslist+jwt (verified with Resolver and
+// Algorithms). Unsigned lists are refused.
 //
 // With Anchors set, every list must also match the head its issuer's
 // region anchored on the ledger (see anchor.go): a list older than the
@@ -576,6 +577,11 @@ type HTTPStatusSource struct {
 	// AnchorWait bounds how long a list newer than its anchored head
 	// waits for the ledger (default 5 s).
 	AnchorWait time.Duration
+	// Forms are the other secured forms of Bitstring Status List
+	// credentials the source takes (a Data Integrity proof, vc+cose),
+	// asked for before vc+jwt. A list every form and vc+jwt check alike:
+	// issuer, id, subject and, with Anchors, the ledger's head.
+	Forms []StatusListForm
 
 	memo sync.Map // url -> anchoredRef of the last list that matched
 }
@@ -587,16 +593,50 @@ func (h *HTTPStatusSource) fetch(ctx context.Context, url, accept string) ([]byt
 	return httpGet(ctx, h.Client, url, accept)
 }
 
+// StatusListForm is a secured form of Bitstring Status List credentials
+// an HTTPStatusSource asks for (Accept: MediaType) besides vc+jwt.
+type StatusListForm struct {
+	MediaType string
+	// Verify checks a list credential served as MediaType: its proof or
+	// signature by a key of its issuer, and what Verifier.VerifyCredential
+	// checks of a vc+jwt (data model, validity; no status), and returns it.
+	// The source checks the rest.
+	Verify func(ctx context.Context, body []byte) (*Credential, error)
+}
+
+// listCredential fetches url's list credential in the first of Forms
+// the server serves (a form it does not serve, or a fetch that fails,
+// moves to the next), else as vc+jwt, and verifies it. A list that fails
+// verification fails: it never falls back to another form.
+func (h *HTTPStatusSource) listCredential(ctx context.Context, url string) (*Credential, error) {
+	for _, f := range h.Forms {
+		body, err := h.fetch(ctx, url, f.MediaType)
+		if err != nil {
+			continue
+		}
+		c, err := f.Verify(ctx, body)
+		if err != nil {
+			return nil, fmt.Errorf("status list credential (%s): %w", f.MediaType, err)
+		}
+		return c, nil
+	}
+	body, err := h.fetch(ctx, url, MediaTypeVCJWT)
+	if err != nil {
+		return nil, err
+	}
+	c, err := h.Verifier.VerifyCredential(ctx, strings.TrimSpace(string(body)))
+	if err != nil {
+		return nil, fmt.Errorf("status list credential: %w", err)
+	}
+	return c, nil
+}
+
 // Bitstring implements StatusListSource.
 func (h *HTTPStatusSource) Bitstring(ctx context.Context, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
 	for attempt := 0; ; attempt++ {
-		body, err := h.fetch(ctx, url, MediaTypeVCJWT)
+		c, err := h.listCredential(ctx, url)
 		if err != nil {
 			return nil, "", 0, err
-		}
-		c, err := h.Verifier.VerifyCredential(ctx, strings.TrimSpace(string(body)))
-		if err != nil {
-			return nil, "", 0, fmt.Errorf("status list credential: %w", err)
 		}
 		bits, purpose, ttl, err := parseStatusListCredential(c, url, issuer)
 		if err != nil || h.Anchors == nil {

@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -23,6 +24,8 @@ import (
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/chaincode"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/dataintegrity"
+	"github.com/trustid-cn/trustid/credentials/distatus"
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
@@ -46,7 +49,9 @@ import (
 //     is revoked, the other valid; the front, tampered with, then serves
 //     the list from before the revocation (stale) and a list re-signed
 //     with the node's own key with the revoked bit cleared (forged): both
-//     are refused.
+//     are refused. The same again with lists secured with a Data
+//     Integrity proof (distatus.Form, as the node fetches other nodes'
+//     lists): one anchored head checks every form.
 func TestServeAnchorsStatus(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
 	dir := t.TempDir()
@@ -54,9 +59,18 @@ func TestServeAnchorsStatus(t *testing.T) {
 	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: nodeAddr})
 	var tampered atomic.Pointer[string] // a status list the front serves instead of the node's
 	var listID string
+	var asked sync.Map // Accept header -> a list was asked for in it
 	front := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/status/"+listID {
+			asked.Store(r.Header.Get("Accept"), true)
+		}
 		if list := tampered.Load(); list != nil && r.URL.Path == "/status/"+listID {
-			w.Header().Set("Content-Type", vc.MediaTypeVCJWT)
+			// A vc+jwt, or a list with a Data Integrity proof (JSON).
+			ct := vc.MediaTypeVCJWT
+			if strings.HasPrefix(*list, "{") {
+				ct = dataintegrity.MediaTypeVC
+			}
+			w.Header().Set("Content-Type", ct)
 			io.WriteString(w, *list)
 			return
 		}
@@ -72,7 +86,7 @@ func TestServeAnchorsStatus(t *testing.T) {
 	args := []string{"--data", dir, "--addr", nodeAddr, "--issuer", front.URL, "--log-level", "debug"}
 	ctx := context.Background()
 
-	var vc1, vc2, vc1ID, before, after string
+	var vc1, vc2, vc1ID, before, after, beforeDI, afterDI string
 	var served uint64
 	t.Run("issue and revoke", func(t *testing.T) {
 		base, logs := startServe(t, args...)
@@ -102,6 +116,7 @@ func TestServeAnchorsStatus(t *testing.T) {
 		}
 		listID = strings.TrimPrefix(listURL, front.URL+"/status/")
 		before = fetchList(t, fetch, listURL)
+		beforeDI = fetchListAs(t, fetch, listURL, dataintegrity.MediaTypeVC)
 
 		code, resp, _ := n.do(http.MethodPost, "/v1/credentials/"+url.PathEscape(vc1ID)+"/status", tok, "application/json", `{"action":"revoke"}`)
 		if code != http.StatusOK {
@@ -118,6 +133,7 @@ func TestServeAnchorsStatus(t *testing.T) {
 				t.Fatalf("the served list's version did not grow: %d", served)
 			}
 		}
+		afterDI = fetchListAs(t, fetch, listURL, dataintegrity.MediaTypeVC)
 		// The API returned before the chain had the change; wait for the
 		// node's view to report the head.
 		re := regexp.MustCompile(`"msg":"status head anchored".*"list":"` + listID + `","version":` + u64str(served) + `,`)
@@ -180,10 +196,20 @@ func TestServeAnchorsStatus(t *testing.T) {
 	// 3. The node again, and verifiers.
 	t.Run("verify against the ledger", func(t *testing.T) {
 		startServe(t, args...)
-		verifier := func(client *http.Client) *vc.Verifier {
+		// dataIntegrity: the verifier asks for lists with a Data
+		// Integrity proof first, as the node does for other nodes' lists.
+		verifierWith := func(client *http.Client, dataIntegrity bool) *vc.Verifier {
 			res := &vc.Resolver{Client: client}
 			lv, _ := vc.NewVerifier(vc.VerifierConfig{Trust: vc.AnyIssuer{}, Algorithms: gm.JWTAlgorithms, Resolver: res, SkipStatus: true})
 			src := &vc.HTTPStatusSource{Client: client, Verifier: lv, Resolver: res, Algorithms: gm.JWTAlgorithms, Anchors: view, AnchorWait: time.Second}
+			if dataIntegrity {
+				lists, err := dataintegrity.NewVerifier(dataintegrity.Config{Resolver: res, Cryptosuites: dataintegrity.Cryptosuites(),
+					Checker: dataintegrity.CheckWith(lv.CheckCredential)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				src.Forms = []vc.StatusListForm{distatus.Form(lists)}
+			}
 			// Keys and accreditations of issuers from the replica of the
 			// registry; the status lists' issuer is the region's node.
 			v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Status: vc.NewStatusChecker(src, time.Minute, nil),
@@ -193,31 +219,50 @@ func TestServeAnchorsStatus(t *testing.T) {
 			}
 			return v
 		}
-		v := verifier(fetch)
-		if _, err := v.VerifyCredential(ctx, vc1); !errors.Is(err, vc.ErrRevoked) {
-			t.Errorf("revoked credential: %v", err)
-		}
-		if _, err := v.VerifyCredential(ctx, vc2); err != nil {
-			t.Errorf("valid credential: %v", err)
-		}
-
-		// The front is tampered with: it serves its own revocation list.
-		for _, c := range []struct {
-			name, list string
-			want       error
+		// In each form: the node's list, then the front tampered with,
+		// serving its own (stale, forged), then the real one again. The
+		// Data Integrity verifier asks for application/vc, never vc+jwt.
+		for _, f := range []struct {
+			name          string
+			dataIntegrity bool
+			before, after string
+			forge         func(t *testing.T, dir, list string, index int) string
 		}{
-			{"stale: the list from before the revocation", before, vc.ErrStatusListStale},
-			{"forged: re-signed with the node's key, the bit cleared", forgeCleared(t, dir, after, statusIndex(t, vc1)), vc.ErrStatusListForged},
+			{"vc+jwt", false, before, after, forgeCleared},
+			{"Data Integrity", true, beforeDI, afterDI, forgeClearedDI},
 		} {
-			tampered.Store(&c.list)
-			if _, err := verifier(fetch).VerifyCredential(ctx, vc1); !errors.Is(err, c.want) || !errors.Is(err, vc.ErrStatusUnavailable) {
-				t.Errorf("%s: %v, want %v", c.name, err, c.want)
+			tampered.Store(nil)
+			asked.Clear()
+			v := verifierWith(fetch, f.dataIntegrity)
+			if _, err := v.VerifyCredential(ctx, vc1); !errors.Is(err, vc.ErrRevoked) {
+				t.Errorf("%s: revoked credential: %v", f.name, err)
 			}
-		}
-		// The control: the same tampered front serving the real list.
-		tampered.Store(&after)
-		if _, err := verifier(fetch).VerifyCredential(ctx, vc1); !errors.Is(err, vc.ErrRevoked) {
-			t.Errorf("the real list through the tampered front: %v", err)
+			if _, err := v.VerifyCredential(ctx, vc2); err != nil {
+				t.Errorf("%s: valid credential: %v", f.name, err)
+			}
+			if _, ok := asked.Load(dataintegrity.MediaTypeVC); ok != f.dataIntegrity {
+				t.Errorf("%s: asked for a list with a Data Integrity proof: %v", f.name, ok)
+			}
+			if _, ok := asked.Load(vc.MediaTypeVCJWT); ok == f.dataIntegrity {
+				t.Errorf("%s: asked for a vc+jwt list: %v", f.name, ok)
+			}
+			for _, c := range []struct {
+				name, list string
+				want       error
+			}{
+				{"stale: the list from before the revocation", f.before, vc.ErrStatusListStale},
+				{"forged: re-signed with the node's key, the bit cleared", f.forge(t, dir, f.after, statusIndex(t, vc1)), vc.ErrStatusListForged},
+			} {
+				tampered.Store(&c.list)
+				if _, err := verifierWith(fetch, f.dataIntegrity).VerifyCredential(ctx, vc1); !errors.Is(err, c.want) || !errors.Is(err, vc.ErrStatusUnavailable) {
+					t.Errorf("%s, %s: %v, want %v", f.name, c.name, err, c.want)
+				}
+			}
+			// The control: the same tampered front serving the real list.
+			tampered.Store(&f.after)
+			if _, err := verifierWith(fetch, f.dataIntegrity).VerifyCredential(ctx, vc1); !errors.Is(err, vc.ErrRevoked) {
+				t.Errorf("%s: the real list through the tampered front: %v", f.name, err)
+			}
 		}
 	})
 }
@@ -273,8 +318,14 @@ func statusIndex(t *testing.T, cred string) int {
 // fetchList fetches a status list as vc+jwt.
 func fetchList(t *testing.T, client *http.Client, u string) string {
 	t.Helper()
+	return fetchListAs(t, client, u, vc.MediaTypeVCJWT)
+}
+
+// fetchListAs fetches a status list in the media type accept.
+func fetchListAs(t *testing.T, client *http.Client, u, accept string) string {
+	t.Helper()
 	req, _ := http.NewRequest(http.MethodGet, u, nil)
-	req.Header.Set("Accept", vc.MediaTypeVCJWT)
+	req.Header.Set("Accept", accept)
 	resp, err := client.Do(req)
 	if err != nil {
 		t.Fatal(err)
@@ -303,6 +354,38 @@ func listVersion(t *testing.T, list string) uint64 {
 // cleared.
 func forgeCleared(t *testing.T, dir, list string, index int) string {
 	t.Helper()
+	doc := payload(t, list)
+	k := clearWithNodeKey(t, dir, doc, index)
+	tok, err := vc.SignJWT(doc, vc.TypVCJWT, doc["issuer"].(string)+"#"+k.Kid, k.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+// forgeClearedDI is forgeCleared for a list with a Data Integrity proof:
+// the node's proof is replaced by one made with its own SM2 key
+// (sm2-rdfc-2025), at the same version, with entry index cleared.
+func forgeClearedDI(t *testing.T, dir, list string, index int) string {
+	t.Helper()
+	doc, err := vc.ParseJSONObject([]byte(list))
+	if err != nil {
+		t.Fatal(err)
+	}
+	delete(doc, "proof")
+	k := clearWithNodeKey(t, dir, doc, index)
+	out, err := dataintegrity.SignCredential(dataintegrity.SM2RDFC2025, doc, doc["issuer"].(string)+"#"+k.Kid, k.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// clearWithNodeKey clears entry index of list credential doc (which must
+// have it set) and returns the node's active SM2 key, from its keystore
+// in dir, to sign the forgery with.
+func clearWithNodeKey(t *testing.T, dir string, doc map[string]any, index int) keystore.Key {
+	t.Helper()
 	kek, _ := hex.DecodeString(testKEK)
 	ks, err := keystore.Open(filepath.Join(dir, keystoreFile), kek, keystore.Options{})
 	if err != nil {
@@ -312,7 +395,6 @@ func forgeCleared(t *testing.T, dir, list string, index int) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := payload(t, list)
 	sub := doc["credentialSubject"].(map[string]any)
 	bits, err := status.DecodeBitstring(sub["encodedList"].(string), 0)
 	if err != nil {
@@ -323,9 +405,5 @@ func forgeCleared(t *testing.T, dir, list string, index int) string {
 	}
 	bits.Set(index, false)
 	sub["encodedList"] = bits.Encode()
-	tok, err := vc.SignJWT(doc, vc.TypVCJWT, doc["issuer"].(string)+"#"+k.Kid, k.Signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return tok
+	return k
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -26,6 +27,7 @@ import (
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/cose"
 	"github.com/trustid-cn/trustid/credentials/dataintegrity"
+	"github.com/trustid-cn/trustid/credentials/distatus"
 	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
@@ -79,7 +81,7 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		if rec := own.IndexRecovery(); rec.TornBytes > 0 {
 			n.log.Warn("status index: cut a torn record left by a crash", "records", rec.Records, "torn_bytes", rec.TornBytes)
 		}
-		cfg := issuer.Config{BaseURL: n.issuer, Keys: n.keys, Status: st, Formats: credentialFormats()}
+		cfg := issuer.Config{BaseURL: n.issuer, Keys: n.keys, Status: st, Formats: credentialFormats(), PresentFormats: presentationFormats()}
 		var registry vc.IssuerRegistry
 		if anchored {
 			registry = nl.View
@@ -104,7 +106,19 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return err
 		}
-		remote := &vc.HTTPStatusSource{Client: client, Verifier: listVerifier, Resolver: res, Algorithms: gm.JWTVerifyAlgorithms}
+		// Other nodes' lists: with a Data Integrity proof, else vc+cose,
+		// else vc+jwt; in every form checked against the anchored head.
+		diLists, err := dataintegrity.NewVerifier(dataintegrity.Config{Resolver: res, Cryptosuites: dataintegrity.Cryptosuites(),
+			Checker: dataintegrity.CheckWith(listVerifier.CheckCredential), Leeway: 30 * time.Second})
+		if err != nil {
+			return err
+		}
+		coseLists, err := cose.NewVerifier(listVerifier, coseVerifyAlgorithms)
+		if err != nil {
+			return err
+		}
+		remote := &vc.HTTPStatusSource{Client: client, Verifier: listVerifier, Resolver: res, Algorithms: gm.JWTVerifyAlgorithms,
+			Forms: []vc.StatusListForm{distatus.Form(diLists), coseLists.StatusListForm()}}
 		if anchored {
 			remote.Anchors = nl.View
 		}
@@ -161,6 +175,28 @@ func credentialFormats() map[string]issuer.Format {
 		fs[suite] = issuer.Format{MediaType: issuer.MediaTypeEmbedded, Algorithms: []string{alg}, Check: jsonld.CheckDefinedTerms,
 			Sign: func(doc map[string]any, vm string, key crypto.Signer) (string, error) {
 				return dataintegrity.SignCredential(suite, doc, vm, key)
+			}}
+	}
+	return fs
+}
+
+// presentationFormats are the securing mechanisms of the holder service
+// (POST /presentations) besides vp+jwt: vp+cose, and Data Integrity
+// proofs (proofPurpose authentication) in each cryptosuite.
+func presentationFormats() map[string]issuer.PresentFormat {
+	fs := map[string]issuer.PresentFormat{
+		"vp+cose": {MediaType: cose.MediaTypeVP, Algorithms: []string{gm.AlgSM2, gm.AlgES256, gm.AlgEdDSA},
+			Sign: func(doc map[string]any, vm string, key crypto.Signer, opts vc.PresentOptions) (string, error) {
+				b, err := cose.SignPresentation(doc, vm, opts, key)
+				return base64.StdEncoding.EncodeToString(b), err
+			}},
+	}
+	for suite, alg := range map[string]string{
+		dataintegrity.SM2RDFC2025: gm.AlgSM2, dataintegrity.ECDSARDFC2019: gm.AlgES256, dataintegrity.EdDSARDFC2022: gm.AlgEdDSA,
+	} {
+		fs[suite] = issuer.PresentFormat{MediaType: issuer.MediaTypeEmbeddedVP, Algorithms: []string{alg}, Check: jsonld.CheckDefinedTerms,
+			Sign: func(doc map[string]any, vm string, key crypto.Signer, opts vc.PresentOptions) (string, error) {
+				return dataintegrity.SignPresentation(suite, doc, vm, key, opts.Challenge, opts.Domain, opts.IssuedAt)
 			}}
 	}
 	return fs

@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -161,6 +162,97 @@ func TestVCAPI(t *testing.T) {
 	if code, m, _ := n.do(http.MethodPost, "/presentations/verify", "", "application/json",
 		`{"verifiablePresentation":`+vp+`,"options":{"challenge":"c-2","domain":"verifier.example"}}`); code != http.StatusBadRequest || m["verified"] != false {
 		t.Fatalf("another challenge: %d %v", code, m)
+	}
+
+	// 5. Data Integrity presentations (VC API options.type and
+	// options.cryptosuite, or options.format), proofPurpose
+	// authentication with the verifier's challenge and domain, and
+	// vp+cose; each verifies once, and only for its challenge and domain.
+	for _, opts := range []string{
+		`"type":"DataIntegrityProof","cryptosuite":"sm2-rdfc-2025"`,
+		`"type":"DataIntegrityProof","cryptosuite":"ecdsa-rdfc-2019"`,
+		`"format":"eddsa-rdfc-2022"`,
+		`"format":"vp+cose"`,
+	} {
+		code, m, _ := n.do(http.MethodPost, "/presentations", tok, "application/json",
+			`{"presentation":`+pres+`,"options":{"challenge":"c-9","domain":"verifier.example",`+opts+`}}`)
+		if code != http.StatusCreated {
+			t.Fatalf("%s: present: %d %v", opts, code, m)
+		}
+		vp := m["verifiablePresentation"].(map[string]any)
+		if proof, ok := vp["proof"].(map[string]any); ok {
+			if proof["proofPurpose"] != "authentication" || proof["challenge"] != "c-9" || proof["domain"] != "verifier.example" ||
+				!strings.HasPrefix(proof["verificationMethod"].(string), holder+"#") {
+				t.Fatalf("%s: proof %v", opts, proof)
+			}
+		} else if id, _ := vp["id"].(string); !strings.HasPrefix(id, "data:application/vp+cose;base64,") {
+			t.Fatalf("%s: neither an embedded proof nor a vp+cose: %v", opts, vp)
+		}
+		raw := string(mustJSON(t, vp))
+		verify := func(body string) (int, map[string]any) {
+			t.Helper()
+			code, m, _ := n.do(http.MethodPost, "/presentations/verify", "", "application/json", body)
+			return code, m
+		}
+		if code, m := verify(`{"verifiablePresentation":` + raw + `,"options":{"challenge":"c-9","domain":"verifier.example"}}`); code != http.StatusOK ||
+			m["verified"] != true || m["holder"] != holder || fmt.Sprint(m["credentials"]) == "<nil>" {
+			t.Fatalf("%s: verify: %d %v", opts, code, m)
+		}
+		for _, bad := range []struct{ options, code string }{
+			{`{"challenge":"c-10","domain":"verifier.example"}`, "challenge_mismatch"},
+			{`{"challenge":"c-9","domain":"other.example"}`, "domain_mismatch"},
+		} {
+			code, m := verify(`{"verifiablePresentation":` + raw + `,"options":` + bad.options + `}`)
+			got, _ := m["errors"].([]any)
+			if code != http.StatusBadRequest || m["verified"] != false || len(got) == 0 {
+				t.Fatalf("%s: %s: %d %v", opts, bad.options, code, m)
+			}
+			if c := got[0].(map[string]any)["code"]; c != bad.code && !(strings.Contains(opts, "cose") && c == "challenge_mismatch") {
+				t.Fatalf("%s: %s: code %v, want %s", opts, bad.options, c, bad.code)
+			}
+		}
+		if _, ok := vp["proof"]; ok {
+			// An id added after signing changes the canonical document.
+			tampered := strings.Replace(raw, `{`, `{"id":"urn:uuid:0b5e3f1c-2d4a-4f6e-8a9b-1c2d3e4f5a6b",`, 1)
+			if code, m := verify(`{"verifiablePresentation":` + tampered + `,"options":{"challenge":"c-9","domain":"verifier.example"}}`); code != http.StatusBadRequest ||
+				fmt.Sprint(m["errors"]) != "[map[code:invalid_signature message:the signature does not verify]]" {
+				t.Fatalf("%s: tampered: %d %v", opts, code, m)
+			}
+		}
+	}
+	// A credential with its own Data Integrity proof inside a Data
+	// Integrity presentation: both proofs verified, the credential bound
+	// to the holder.
+	// (Every term defined: the examples context maps DegreeCredential
+	// and degree.)
+	examples := strings.Replace(credential(""), `"@context":"https://www.w3.org/ns/credentials/v2"`,
+		`"@context":["https://www.w3.org/ns/credentials/v2","https://www.w3.org/ns/credentials/examples/v2"]`, 1)
+	code, diVC := issue(`{"credential":` + examples + `,"options":{"format":"sm2-rdfc-2025"}}`)
+	if code != http.StatusCreated {
+		t.Fatalf("issue sm2-rdfc-2025: %d %v", code, diVC)
+	}
+	diPres := `{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiablePresentation"],"verifiableCredential":[` + string(mustJSON(t, diVC["verifiableCredential"])) + `]}`
+	code, m, _ = n.do(http.MethodPost, "/presentations", tok, "application/json",
+		`{"presentation":`+diPres+`,"options":{"challenge":"c-11","domain":"verifier.example","type":"DataIntegrityProof","cryptosuite":"ecdsa-rdfc-2019"}}`)
+	if code != http.StatusCreated {
+		t.Fatalf("present a Data Integrity credential: %d %v", code, m)
+	}
+	code, m, _ = n.do(http.MethodPost, "/presentations/verify", "", "application/json",
+		`{"verifiablePresentation":`+string(mustJSON(t, m["verifiablePresentation"]))+`,"options":{"challenge":"c-11","domain":"verifier.example"}}`)
+	if cs, _ := m["credentials"].([]any); code != http.StatusOK || m["format"] != "ecdsa-rdfc-2019" || len(cs) != 1 || cs[0].(map[string]any)["format"] != "sm2-rdfc-2025" {
+		t.Fatalf("verify a Data Integrity credential in a Data Integrity presentation: %d %v", code, m)
+	}
+	if code, m, _ := n.do(http.MethodPost, "/presentations", tok, "application/json",
+		`{"presentation":`+pres+`,"options":{"challenge":"c-1","domain":"verifier.example","type":"Ed25519Signature2020"}}`); code != http.StatusBadRequest || m["error"] != "unsupported_format" {
+		t.Fatalf("unknown proof type: %d %v", code, m)
+	}
+	if code, m, _ := n.do(http.MethodPost, "/presentations", tok, "application/json",
+		`{"presentation":`+pres+`,"options":{"challenge":"c-1","domain":"verifier.example","cryptosuite":"bbs-2023"}}`); code != http.StatusBadRequest || m["error"] != "unsupported_format" {
+		t.Fatalf("unknown cryptosuite: %d %v", code, m)
+	}
+	if code, m, _ := n.do(http.MethodPost, "/presentations", tok, "application/json",
+		`{"presentation":`+pres+`,"options":{"challenge":"c-1","domain":"verifier.example","cryptosuite":"eddsa-rdfc-2022","algorithm":"SM2"}}`); code != http.StatusUnprocessableEntity {
+		t.Fatalf("cryptosuite and key mismatch: %d %v", code, m)
 	}
 
 	// A client the node holds no key for (not accredited) presents nothing.

@@ -122,8 +122,9 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := &credentials.HTTPStatusSource{Client: client, Verifier: listCV, Resolver: res, Algorithms: algs, Now: now}
-	checker := credentials.NewStatusChecker(&StatusSource{Client: client, Lists: lists, Next: next}, time.Minute, now)
+	src := &credentials.HTTPStatusSource{Client: client, Verifier: listCV, Resolver: res, Algorithms: algs, Now: now,
+		Forms: []credentials.StatusListForm{lists.StatusListForm()}}
+	checker := credentials.NewStatusChecker(src, time.Minute, now)
 	f.cv, err = credentials.NewVerifier(credentials.VerifierConfig{Algorithms: algs, Resolver: res, Trust: credentials.AnyIssuer{}, Status: checker, Now: now})
 	if err != nil {
 		t.Fatal(err)

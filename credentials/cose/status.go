@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"fmt"
-	"net/http"
 	"slices"
 	"time"
 
@@ -39,42 +38,12 @@ func (v *Verifier) VerifyStatusList(ctx context.Context, data []byte, url, issue
 	return credentials.StatusListFromCredential(c, url, issuer)
 }
 
-// StatusSource is a credentials.StatusListSource that takes Bitstring
-// Status List credentials secured as vc+cose: it asks for
-// application/vc+cose and verifies what it gets with Lists. When the
-// server does not serve that media type (or cannot be reached) it hands
-// the list to Next (a credentials.HTTPStatusSource, for vc+jwt lists and
-// Token Status Lists), which fetches it again in its own form. A vc+cose
-// list that fails verification fails the check: it never falls back.
-// StatusSource does not compare lists with ledger anchors (that is
-// HTTPStatusSource's): a verifier whose HTTPStatusSource has Anchors must
-// not put it in front, or vc+cose lists would be trusted on their
-// signature alone.
-type StatusSource struct {
-	Client *http.Client
-	Lists  *Verifier
-	Next   credentials.StatusListSource
-}
-
-var _ credentials.StatusListSource = (*StatusSource)(nil)
-
-// Bitstring implements credentials.StatusListSource.
-func (s *StatusSource) Bitstring(ctx context.Context, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
-	body, err := credentials.Fetch(ctx, s.Client, url, MediaTypeVC)
-	if err != nil {
-		if s.Next != nil {
-			return s.Next.Bitstring(ctx, url, issuer)
-		}
-		return nil, "", 0, err
-	}
-	return s.Lists.VerifyStatusList(ctx, body, url, issuer)
-}
-
-// Token implements credentials.StatusListSource: Token Status Lists are
-// Next's.
-func (s *StatusSource) Token(ctx context.Context, uri, issuer string) (*status.TokenList, time.Duration, error) {
-	if s.Next == nil {
-		return nil, 0, fmt.Errorf("%w: no source for Token Status Lists", credentials.ErrStatusUnavailable)
-	}
-	return s.Next.Token(ctx, uri, issuer)
+// StatusListForm is the form a credentials.HTTPStatusSource fetches
+// Bitstring Status List credentials secured as vc+cose in: it asks for
+// application/vc+cose and verifies what it gets with v (built as
+// VerifyStatusList's). Put it in HTTPStatusSource.Forms, which then checks
+// the list as it checks vc+jwt lists (issuer, URL and, with Anchors, the
+// head anchored on the ledger).
+func (v *Verifier) StatusListForm() credentials.StatusListForm {
+	return credentials.StatusListForm{MediaType: MediaTypeVC, Verify: v.VerifyCredential}
 }

@@ -45,7 +45,7 @@ func withStatus(doc map[string]any, url, purpose string, idx int) map[string]any
 // vc+cose and serves it; a verifier checks a vc+cose credential's status
 // against it (revoked index refused, clear index accepted), refuses a list
 // whose signature fails without falling back, and still reads lists served
-// as vc+jwt through the next source.
+// as vc+jwt (the form the source asks for last).
 func TestStatusListCOSE(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
@@ -75,7 +75,7 @@ func TestStatusListCOSE(t *testing.T) {
 		t.Fatalf("forged list: %v", err)
 	}
 
-	// A vc+jwt list of the same issuer goes through the next source.
+	// A vc+jwt list of the same issuer is fetched in that form.
 	url3 := f.srv.URL + "/status/rev3"
 	tok, err := credentials.SignJWT(statusListDoc(t, is.did, url3, credentials.PurposeRevocation, 9), credentials.TypVCJWT, is.kid, is.key)
 	if err != nil {
@@ -84,7 +84,7 @@ func TestStatusListCOSE(t *testing.T) {
 	f.serve("/status/rev3", credentials.MediaTypeVCJWT, tok)
 	c3, _ := SignCredential(withStatus(credentialDoc(is.did), url3, credentials.PurposeRevocation, 9), is.kid, is.key)
 	if _, err := f.v.VerifyCredential(ctx, c3); !errors.Is(err, credentials.ErrRevoked) {
-		t.Fatalf("vc+jwt list through Next: %v", err)
+		t.Fatalf("vc+jwt list: %v", err)
 	}
 
 	// A list credential of another issuer is refused.

@@ -9,6 +9,8 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +18,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials"
 	di "github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/credentials/jsonld"
+	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
 )
 
@@ -105,7 +108,7 @@ func TestCredentialRoundTrip(t *testing.T) {
 	v := verifier(t)
 	for alg, suite := range suiteOf {
 		k := newDIDKey(t, alg)
-		mk, err := di.EncodeMultikey(k.signer.Public())
+		mk, err := multikey.Encode(k.signer.Public())
 		if err != nil || "did:key:"+mk != k.did {
 			t.Fatalf("%s: Multikey %s does not match did:key %s (%v)", alg, mk, k.did, err)
 		}
@@ -120,20 +123,25 @@ func TestCredentialRoundTrip(t *testing.T) {
 	}
 }
 
-// TestP384 signs and verifies ecdsa-rdfc-2019 with P-384 (the key given as
-// a Multikey; did:key in TrustID does not carry P-384).
+// TestP384 signs and verifies ecdsa-rdfc-2019 with P-384: the key given
+// as a Multikey, and as a did:key (p384-pub) the resolver reads.
 func TestP384(t *testing.T) {
 	k, err := ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk, err := di.EncodeMultikey(&k.PublicKey)
+	mk, err := multikey.Encode(&k.PublicKey)
 	if err != nil || !strings.HasPrefix(mk, "z82L") {
 		t.Fatalf("P-384 Multikey %q: %v", mk, err)
 	}
-	pub, err := di.DecodeMultikey(mk)
+	pub, err := multikey.Decode(mk)
 	if err != nil || !pub.(*ecdsa.PublicKey).Equal(&k.PublicKey) {
 		t.Fatalf("decode: %v", err)
+	}
+	did := "did:key:" + mk
+	viaDID := sign(t, credential(did), didKey{signer: k}, di.ECDSARDFC2019, di.Options{VerificationMethod: did + "#" + mk})
+	if _, err := verifier(t).VerifyCredential(context.Background(), marshal(t, viaDID)); err != nil {
+		t.Fatalf("P-384 did:key: %v", err)
 	}
 	signed := sign(t, credential("https://issuer.example"), didKey{signer: k}, di.ECDSARDFC2019, di.Options{VerificationMethod: "https://issuer.example#" + mk})
 	doc, _ := jsonld.Check(signed, jsonld.Limits{})
@@ -334,4 +342,115 @@ func FuzzVerifyPresentation(f *testing.F) {
 		}
 		t.Fatalf("unexpected error kind: %v", err)
 	})
+}
+
+// TestSignPresentation: SignPresentation makes an authentication proof
+// bound to the verifier's challenge and domain, which it requires; a
+// presentation that names no holder must be signed with a did:key (or
+// did:jwk), since nothing else says whose key signed it.
+func TestSignPresentation(t *testing.T) {
+	ctx := context.Background()
+	v := verifier(t)
+	for _, alg := range []string{gm.AlgSM2, gm.AlgES256, gm.AlgEdDSA} {
+		holder := newDIDKey(t, alg)
+		vp := map[string]any{"@context": []any{"https://www.w3.org/ns/credentials/v2"}, "type": []any{"VerifiablePresentation"}, "holder": holder.did}
+		out, err := di.SignPresentation(suiteOf[alg], vp, holder.vm, holder.signer, "c-77", "https://verifier.example", now.Add(-time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := vp["proof"]; ok {
+			t.Fatal("SignPresentation changed its input")
+		}
+		p, err := v.VerifyPresentation(ctx, []byte(out), "c-77", "https://verifier.example")
+		if err != nil || p.Holder != holder.did {
+			t.Fatalf("%s: %v %+v", alg, err, p)
+		}
+		if _, err := v.VerifyPresentation(ctx, []byte(out), "c-78", "https://verifier.example"); !errors.Is(err, di.ErrChallenge) {
+			t.Errorf("%s: another challenge: %v", alg, err)
+		}
+		if _, err := di.SignPresentation(suiteOf[alg], vp, holder.vm, holder.signer, "c-77", "", now); !errors.Is(err, di.ErrProof) {
+			t.Errorf("%s: no domain: %v", alg, err)
+		}
+	}
+	k := newDIDKey(t, gm.AlgEdDSA)
+	anon := map[string]any{"@context": []any{"https://www.w3.org/ns/credentials/v2"}, "type": []any{"VerifiablePresentation"}}
+	out, err := di.SignPresentation(di.EdDSARDFC2022, anon, "did:web:holder.example#key-1", k.signer, "c-77", "d", now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyPresentation(ctx, []byte(out), "c-77", "d"); !errors.Is(err, di.ErrVerificationMethod) {
+		t.Errorf("no holder, did:web key: %v", err)
+	}
+	out, _ = di.SignPresentation(di.EdDSARDFC2022, anon, k.vm, k.signer, "c-77", "d", now)
+	if p, err := v.VerifyPresentation(ctx, []byte(out), "c-77", "d"); err != nil || p.Holder != "" {
+		t.Errorf("no holder, did:key: %v", err)
+	}
+}
+
+// TestVerificationRelationship: a did:web controller document names which
+// key may do what (VC Data Integrity 1.0 with W3C Controlled Identifiers):
+// a presentation proof (authentication) verifies only with a key listed in
+// authentication, a credential proof only with one in assertionMethod.
+func TestVerificationRelationship(t *testing.T) {
+	ctx := context.Background()
+	var doc []byte
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/did+json")
+		w.Write(doc)
+	}))
+	defer srv.Close()
+	did, err := credentials.DIDWeb(srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	authKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	jwk := func(k crypto.Signer, kid string) gm.JWK {
+		j, err := gm.NewJWK(k.Public(), kid)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return j
+	}
+	d := credentials.DIDDocument{Context: []string{credentials.ContextDID}, ID: did,
+		VerificationMethod: []credentials.VerificationMethod{
+			{ID: did + "#assert", Type: credentials.TypeJsonWebKey, Controller: did, PublicKeyJwk: jwk(assertKey, "assert")},
+			{ID: did + "#auth", Type: credentials.TypeJsonWebKey, Controller: did, PublicKeyJwk: jwk(authKey, "auth")},
+		},
+		AssertionMethod: []string{did + "#assert"}, Authentication: []string{"#auth"}}
+	if doc, err = json.Marshal(d); err != nil {
+		t.Fatal(err)
+	}
+	client, err := credentials.NewFetchClient(srv.Client(), credentials.FetchOptions{AllowHost: credentials.AllowHosts("127.0.0.1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := di.NewVerifier(di.Config{Resolver: &credentials.Resolver{Client: client, Now: func() time.Time { return now }},
+		Cryptosuites: di.Cryptosuites(), ProofOnly: true, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	vp := map[string]any{"@context": []any{"https://www.w3.org/ns/credentials/v2"}, "type": []any{"VerifiablePresentation"}, "holder": did}
+	present := func(k crypto.Signer, frag string) []byte {
+		out, err := di.SignPresentation(di.EdDSARDFC2022, vp, did+"#"+frag, k, "c-5", "d", now.Add(-time.Minute))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []byte(out)
+	}
+	if _, err := v.VerifyPresentation(ctx, present(authKey, "auth"), "c-5", "d"); err != nil {
+		t.Errorf("authentication key: %v", err)
+	}
+	if _, err := v.VerifyPresentation(ctx, present(assertKey, "assert"), "c-5", "d"); !errors.Is(err, di.ErrVerificationMethod) || !errors.Is(err, credentials.ErrUnknownKey) {
+		t.Errorf("assertionMethod key for a presentation: %v", err)
+	}
+	issue := func(k crypto.Signer, frag string) []byte {
+		return marshal(t, sign(t, credential(did), didKey{signer: k}, di.EdDSARDFC2022, di.Options{VerificationMethod: did + "#" + frag}))
+	}
+	if _, err := v.VerifyCredential(ctx, issue(assertKey, "assert")); err != nil {
+		t.Errorf("assertionMethod key: %v", err)
+	}
+	if _, err := v.VerifyCredential(ctx, issue(authKey, "auth")); !errors.Is(err, di.ErrVerificationMethod) || !errors.Is(err, credentials.ErrUnknownKey) {
+		t.Errorf("authentication key for a credential: %v", err)
+	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials/jsonld"
+	"github.com/trustid-cn/trustid/credentials/multikey"
 )
 
 // ProofType is the only proof type this package creates and accepts.
@@ -105,7 +106,7 @@ func AddProof(doc map[string]any, signer crypto.Signer, opts Options) (map[strin
 	if err != nil {
 		return nil, fmt.Errorf("%w: sign: %v", ErrKey, err)
 	}
-	proof["proofValue"] = "z" + base58Encode(sig)
+	proof["proofValue"] = "z" + multikey.Base58Encode(sig)
 	out := make(map[string]any, len(doc)+1)
 	for k, v := range doc {
 		out[k] = v
@@ -223,7 +224,7 @@ func parseProof(doc map[string]any) (*parsedProof, error) {
 	if pv[0] != 'z' || len(pv) > 512 {
 		return nil, fmt.Errorf("%w: proofValue must be multibase base58btc", ErrProof)
 	}
-	if p.sig, err = base58Decode(pv[1:]); err != nil {
+	if p.sig, err = multikey.Base58Decode(pv[1:]); err != nil {
 		return nil, fmt.Errorf("%w: proofValue: %v", ErrProof, err)
 	}
 	for _, f := range []struct {

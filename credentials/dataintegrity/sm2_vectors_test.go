@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials/jsonld"
+	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
 )
 
@@ -74,7 +75,7 @@ func TestSM2Vectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	mk, err := EncodeMultikey(key.Public())
+	mk, err := multikey.Encode(key.Public())
 	if err != nil {
 		t.Fatal(err)
 	}

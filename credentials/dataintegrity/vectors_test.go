@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials/jsonld"
+	"github.com/trustid-cn/trustid/credentials/multikey"
 )
 
 type w3cVectors struct {
@@ -58,7 +59,7 @@ func verifyVector(t *testing.T, file, combined string) {
 		t.Fatal(err)
 	}
 	_, frag, _ := strings.Cut(p.vm, "#")
-	pub, err := DecodeMultikey(frag)
+	pub, err := multikey.Decode(frag)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,11 +113,11 @@ func TestW3CEdDSAVector(t *testing.T) {
 		t.Errorf("proof hash %s, want %s", got, v.CombinedHash[:64])
 	}
 
-	priv, err := decodeEd25519Secret(v.SecretKeyMultibase)
+	priv, err := multikey.DecodeEd25519Secret(v.SecretKeyMultibase)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if mk, _ := EncodeMultikey(priv.Public()); mk != v.PublicKeyMultibase {
+	if mk, _ := multikey.Encode(priv.Public()); mk != v.PublicKeyMultibase {
 		t.Fatalf("public key %s, want %s", mk, v.PublicKeyMultibase)
 	}
 	created, _ := time.Parse(time.RFC3339, "2023-02-24T23:36:38Z")
@@ -132,7 +133,7 @@ func TestW3CEdDSAVector(t *testing.T) {
 	if got != proof["proofValue"] {
 		t.Errorf("proofValue %s, want %s", got, proof["proofValue"])
 	}
-	sig, _ := base58Decode(proof["proofValue"].(string)[1:])
+	sig, _ := multikey.Base58Decode(proof["proofValue"].(string)[1:])
 	if !ed25519.Verify(priv.Public().(ed25519.PublicKey), mustHex(t, v.CombinedHash), sig) {
 		t.Error("published signature does not verify over the published combined hash")
 	}
@@ -158,7 +159,7 @@ func TestW3CECDSAVectors(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, frag, _ := strings.Cut(p.vm, "#")
-		pub, err := DecodeMultikey(frag)
+		pub, err := multikey.Decode(frag)
 		if err != nil {
 			t.Fatal(err)
 		}

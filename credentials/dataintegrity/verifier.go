@@ -24,6 +24,17 @@ type KeyResolver interface {
 	ResolveKey(ctx context.Context, controller, verificationMethod string) (crypto.PublicKey, error)
 }
 
+// PurposeKeyResolver is a KeyResolver that also checks a verification
+// method's verification relationship in its controller document (VC Data
+// Integrity 1.0: the proofPurpose names it: assertionMethod,
+// authentication); credentials.Resolver and credentials.RegistryResolver
+// are. With a resolver that is not, a presentation proof
+// (authentication) is accepted only from a did:key or did:jwk method,
+// whose keys serve every relationship.
+type PurposeKeyResolver interface {
+	ResolveKeyFor(ctx context.Context, controller, verificationMethod, relationship string) (crypto.PublicKey, error)
+}
+
 // CredentialChecker applies to a credential whose proof has verified what
 // every secured credential gets: the VC 2.0 data model, validFrom and
 // validUntil, the issuer's accreditation and the status entries at the
@@ -141,9 +152,9 @@ type Presentation struct {
 
 // VerifyPresentation parses data and verifies a presentation with an
 // embedded proof: purpose authentication, the challenge the verifier gave
-// (required) and its domain (when domain is not empty), a did:key or
-// did:jwk verification method of the holder, and each embedded credential
-// with a Data Integrity proof.
+// (required) and its domain (when domain is not empty), a verification
+// method of the holder (did:key or did:jwk when the presentation names no
+// holder), and each embedded credential with a Data Integrity proof.
 func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challenge, domain string) (*Presentation, error) {
 	doc, err := jsonld.Parse(data, v.cfg.Limits)
 	if err != nil {
@@ -218,10 +229,20 @@ func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (
 	if exp.domain != "" && !slices.Contains(p.domains, exp.domain) {
 		return nil, ErrDomain
 	}
-	if exp.purpose == PurposeAuthentication && !isDIDKeyLike(p.vm) {
-		return nil, fmt.Errorf("%w: presentations must be signed with a did:key or did:jwk verification method", ErrVerificationMethod)
+	// A presentation's key is the holder's (the resolver refuses a
+	// method another DID controls); with no holder named, only a
+	// self-describing did:key or did:jwk says whose it is.
+	if exp.purpose == PurposeAuthentication && exp.controller == "" && !isDIDKeyLike(p.vm) {
+		return nil, fmt.Errorf("%w: a presentation without a holder must be signed with a did:key or did:jwk verification method", ErrVerificationMethod)
 	}
-	pub, err := v.cfg.Resolver.ResolveKey(ctx, exp.controller, p.vm)
+	var pub crypto.PublicKey
+	if pr, ok := v.cfg.Resolver.(PurposeKeyResolver); ok {
+		pub, err = pr.ResolveKeyFor(ctx, exp.controller, p.vm, exp.purpose)
+	} else if exp.purpose == PurposeAuthentication && !isDIDKeyLike(p.vm) {
+		err = errors.New("the resolver cannot check the authentication relationship")
+	} else {
+		pub, err = v.cfg.Resolver.ResolveKey(ctx, exp.controller, p.vm)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrVerificationMethod, err)
 	}

@@ -87,7 +87,7 @@ func secureList(t *testing.T, suite string, doc map[string]any, p didKeyParty) s
 // Integrity proof (served as application/vc): a revoked index is refused
 // and a clear one accepted, in every cryptosuite; a list whose proof
 // fails, made by another key or by another issuer, fails closed without
-// falling back; lists served as vc+jwt still go through the next source.
+// falling back; lists served only as vc+jwt are fetched in that form.
 func TestStatusListDataIntegrity(t *testing.T) {
 	ctx := context.Background()
 	var mu sync.Mutex
@@ -125,8 +125,9 @@ func TestStatusListDataIntegrity(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := &credentials.HTTPStatusSource{Client: client, Verifier: listCV, Resolver: res, Algorithms: algs, Now: clock}
-	checker := credentials.NewStatusChecker(&distatus.StatusSource{Client: client, Lists: lists, Next: next}, time.Minute, clock)
+	src := &credentials.HTTPStatusSource{Client: client, Verifier: listCV, Resolver: res, Algorithms: algs, Now: clock,
+		Forms: []credentials.StatusListForm{distatus.Form(lists)}}
+	checker := credentials.NewStatusChecker(src, time.Minute, clock)
 	v, err := credentials.NewVerifier(credentials.VerifierConfig{Algorithms: algs, Resolver: res, Trust: credentials.AnyIssuer{}, Status: checker, Now: clock})
 	if err != nil {
 		t.Fatal(err)
@@ -195,7 +196,7 @@ func TestStatusListDataIntegrity(t *testing.T) {
 	if _, err := v.VerifyCredential(ctx, credential(is, url, 2)); !errors.Is(err, credentials.ErrStatusUnavailable) {
 		t.Fatalf("unsecured list: %v", err)
 	}
-	// A vc+jwt list goes through the next source.
+	// A list served only as vc+jwt is fetched in that form.
 	url = srv.URL + "/status/jwt"
 	tok, err := credentials.SignJWT(listDoc(t, is.did, url, 9), credentials.TypVCJWT, is.vm, is.key)
 	if err != nil {
@@ -203,6 +204,6 @@ func TestStatusListDataIntegrity(t *testing.T) {
 	}
 	serve("/status/jwt", credentials.MediaTypeVCJWT, tok)
 	if _, err := v.VerifyCredential(ctx, credential(is, url, 9)); !errors.Is(err, credentials.ErrRevoked) {
-		t.Fatalf("vc+jwt list through Next: %v", err)
+		t.Fatalf("vc+jwt list: %v", err)
 	}
 }

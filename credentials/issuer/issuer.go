@@ -68,6 +68,9 @@ type Config struct {
 	// Formats are the securing mechanisms besides the built-in vc+jwt and
 	// SD-JWT VC (dc+sd-jwt), by the name a request gives (see Format).
 	Formats map[string]Format
+	// PresentFormats are the presentation securing mechanisms besides
+	// the built-in vp+jwt, by name (see PresentFormat).
+	PresentFormats map[string]PresentFormat
 }
 
 // Issuer issues the node's credentials: as the node itself (Issue,
@@ -105,6 +108,9 @@ func New(cfg Config) (*Issuer, error) {
 		return nil, errors.New("credentials: client issuers need a registry, a registrar and issuer keys together")
 	}
 	if err := checkFormats(cfg.Formats); err != nil {
+		return nil, err
+	}
+	if err := checkPresentFormats(cfg.PresentFormats); err != nil {
 		return nil, err
 	}
 	if cfg.Algorithm == "" {

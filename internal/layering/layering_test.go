@@ -46,7 +46,7 @@ var (
 	// holder's wallet imports. Patterns that match nothing yet (packages
 	// other splits are creating) start to bind as soon as the package
 	// exists.
-	verifierHolder = []string{"qrcode", "credentials/sdjwt/...", "credentials/status/...", "credentials/contexts", "credentials/jsonld", "credentials/dataintegrity", "holder/...", "sdk/...", "oid4vp/dcql"}
+	verifierHolder = []string{"qrcode", "credentials/sdjwt/...", "credentials/status/...", "credentials/contexts", "credentials/jsonld", "credentials/dataintegrity", "credentials/multikey", "holder/...", "sdk/...", "oid4vp/dcql"}
 	// sdkLedgerAdapter is the SDK's opt-in adapter for relying parties
 	// with a ledger connection: it follows the chain with ledger.View to
 	// give sdk.Nodes the anchored status-list heads, so it links the
@@ -91,8 +91,8 @@ var enforced = []rule{
 		Forbid: []string{"store/...", "ledger/...", "qrcode/redeem/..."},
 	},
 	{
-		Name:   "JSON-LD processing and Data Integrity link neither the credentials package nor its keys: the verifier and the issuer wire them",
-		From:   []string{"credentials/contexts", "credentials/jsonld", "credentials/dataintegrity"},
+		Name:   "JSON-LD processing, Data Integrity and the Multikey encoding link neither the credentials package nor its keys: the verifier and the issuer wire them",
+		From:   []string{"credentials/contexts", "credentials/jsonld", "credentials/dataintegrity", "credentials/multikey"},
 		Forbid: []string{"credentials", "keystore/..."},
 	},
 	{
