@@ -303,16 +303,7 @@ func TestFabricThreeRegions(t *testing.T) {
 
 	// A's identity credential (dc+sd-jwt, A's key, A's status list)
 	// verified at C's (and B's) POST /credentials/verify.
-	verify := func(r *fabricRegion) (int, string) {
-		body, _ := json.Marshal(map[string]string{"verifiableCredential": "data:application/dc+sd-jwt," + enrolled.IdentityCredential.Credential})
-		c, m, _ := r.do("POST", "/credentials/verify", "", "application/json", string(body))
-		if errs, _ := m["errors"].([]any); len(errs) > 0 {
-			e, _ := errs[0].(map[string]any)
-			code, _ := e["code"].(string)
-			return c, code
-		}
-		return c, ""
-	}
+	verify := func(r *fabricRegion) (int, string) { return r.verifySDJWT(enrolled.IdentityCredential.Credential) }
 	t.Run("a credential of A verified at C", func(t *testing.T) {
 		for _, r := range []*fabricRegion{c, b} {
 			if code, e := verify(r); code != 200 || e != "" {
