@@ -337,8 +337,9 @@ func TestFabricThreeRegions(t *testing.T) {
 		if err := b.admin.Vote(ctx, chaincode.ActionSuspend, a.code); err != nil {
 			t.Fatal(err)
 		}
-		if s := status(a.code); s != chaincode.RegionActive {
-			t.Fatalf("A is %s after one of two votes", s)
+		// Read on B's peer, which committed B's vote before Vote returned.
+		if reg, err := b.admin.Region(ctx, a.code); err != nil || reg.Status != chaincode.RegionActive {
+			t.Fatalf("A after one of two votes: %s %v", reg.Status, err)
 		}
 		if c, e := protected(b, forB); c != 400 {
 			t.Errorf("after B's vote alone, A's token at B: %d %v", c, e)
@@ -415,7 +416,8 @@ func reinstate(t *testing.T, a, b, c *fabricRegion) {
 			return
 		}
 	}
-	if reg, err := b.admin.Region(ctx, a.code); err != nil || reg.Status != chaincode.RegionActive {
+	// Read on C's peer, which committed C's vote before Vote returned.
+	if reg, err := c.admin.Region(ctx, a.code); err != nil || reg.Status != chaincode.RegionActive {
 		t.Errorf("%s after the reinstatement: %+v %v", a.code, reg.Status, err)
 	}
 }
