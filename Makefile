@@ -20,7 +20,7 @@ bench: ## the benchmarks behind README.md and docs/BENCHMARKS.md, results in ben
 fabric-build: ## build the Fabric binaries from the pinned module (cached)
 	./scripts/fabric/build.sh
 
-fabric-up: ## start the native Fabric network (2 regions) and deploy the contract
+fabric-up: ## start the native Fabric network (3 regions) and deploy the contract
 	./scripts/fabric/up.sh
 
 fabric-down: ## stop the Fabric network and remove its state

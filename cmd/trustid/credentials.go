@@ -33,6 +33,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/atomicfile"
 	"github.com/trustid-cn/trustid/ledger"
@@ -102,13 +103,17 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 				func() float64 { return float64(st.ListMemory().Bytes) }))
 		client := &http.Client{Timeout: 5 * time.Second}
 		res := &vc.Resolver{Client: client, Local: is.Local()}
-		listVerifier, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTVerifyAlgorithms, Resolver: res, Trust: vc.AnyIssuer{}, SkipStatus: true})
+		// Keys of the registry's regions and issuers come from the ledger
+		// view (so other regions' credentials and status lists verify while
+		// their nodes are down); anyone else's from did:web.
+		keys := &vc.RegistryResolver{Registry: registry, Next: res}
+		listVerifier, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTVerifyAlgorithms, Resolver: keys, Trust: vc.AnyIssuer{}, SkipStatus: true})
 		if err != nil {
 			return err
 		}
 		// Other nodes' lists: with a Data Integrity proof, else vc+cose,
 		// else vc+jwt; in every form checked against the anchored head.
-		diLists, err := dataintegrity.NewVerifier(dataintegrity.Config{Resolver: res, Cryptosuites: dataintegrity.Cryptosuites(),
+		diLists, err := dataintegrity.NewVerifier(dataintegrity.Config{Resolver: keys, Cryptosuites: dataintegrity.Cryptosuites(),
 			Checker: dataintegrity.CheckWith(listVerifier.CheckCredential), Leeway: 30 * time.Second})
 		if err != nil {
 			return err
@@ -117,17 +122,25 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return err
 		}
-		remote := &vc.HTTPStatusSource{Client: client, Verifier: listVerifier, Resolver: res, Algorithms: gm.JWTVerifyAlgorithms,
+		remote := &vc.HTTPStatusSource{Client: client, Verifier: listVerifier, Resolver: keys, Algorithms: gm.JWTVerifyAlgorithms,
 			Forms: []vc.StatusListForm{distatus.Form(diLists), coseLists.StatusListForm()}}
 		if anchored {
 			remote.Anchors = nl.View
+			peer, err := peerClientOf(n, cmd)
+			if err != nil {
+				return fmt.Errorf("credentials: %w", err)
+			}
+			remote.Fetch = regionStatusFetch(nl.View, client, peer, n.peerDev)
 		}
-		checker := vc.NewStatusChecker(&vc.LocalStatusSource{BaseURL: n.issuer, Store: st, Remote: remote}, 5*time.Minute, nil)
+		// With the ledger, a list whose anchored head has not moved is kept
+		// past its TTL while its node is unreachable (up to an hour), as
+		// other regions' QR status lists are.
+		checker := vc.NewStatusCheckerWith(&vc.LocalStatusSource{BaseURL: n.issuer, Store: st, Remote: remote},
+			vc.StatusCheckerOptions{TTL: 5 * time.Minute, KeepAnchored: anchored})
 		coseEnvelope, err := cose.EnvelopeVerifier(coseVerifyAlgorithms)
 		if err != nil {
 			return err
 		}
-		keys := &vc.RegistryResolver{Registry: registry, Next: res}
 		v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTVerifyAlgorithms, Status: checker, Leeway: 30 * time.Second,
 			Resolver: keys, Trust: &vc.RegistryTrust{Local: is.Local(), Registry: registry},
 			Envelopes: map[string]vc.EnvelopeVerifier{cose.MediaTypeVC: coseEnvelope}})
@@ -668,4 +681,25 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 	n.log.Info("status shared through the ledger", slog.String("instance", inst), slog.Int("own_lists", len(own.Lists())),
 		slog.String("credential_id_key", ids.Fingerprint()))
 	return shared, own, nil
+}
+
+// regionStatusFetch returns the credential verifier's status-list fetch:
+// a list under the registered endpoint of a region of the ledger view
+// (URL <endpoint>/status/<list>) is fetched from that region's node as its
+// QR status lists are: with peer (federation.PeerClient in the node's
+// mode), from an endpoint federation.CheckEndpoint accepts; any other list
+// over HTTPS from public addresses with client.
+func regionStatusFetch(view *ledger.View, client, peer *http.Client, development bool) func(ctx context.Context, url, accept string) ([]byte, error) {
+	return func(ctx context.Context, u, accept string) ([]byte, error) {
+		c := client
+		if i := strings.LastIndex(u, "/status/"); i > 0 {
+			if _, ok := view.IssuerRegion(u[:i]); ok {
+				if err := federation.CheckEndpoint(u[:i], development); err != nil {
+					return nil, fmt.Errorf("%w: %w", vc.ErrStatusUnavailable, err)
+				}
+				c = peer
+			}
+		}
+		return vc.Fetch(ctx, c, u, accept)
+	}
 }

@@ -197,6 +197,20 @@ func (n *authNode) addClientIn(id, region, scopes string) string {
 	return filepath.Join(keys, kid+".key.pem")
 }
 
+// verifySDJWT sends an SD-JWT VC to the node's POST /credentials/verify
+// and returns the status and the first error's code ("" for none).
+func (n *authNode) verifySDJWT(cred string) (int, string) {
+	n.t.Helper()
+	body, _ := json.Marshal(map[string]string{"verifiableCredential": "data:application/dc+sd-jwt," + cred})
+	c, m, _ := n.do("POST", "/credentials/verify", "", "application/json", string(body))
+	if errs, _ := m["errors"].([]any); len(errs) > 0 {
+		e, _ := errs[0].(map[string]any)
+		code, _ := e["code"].(string)
+		return c, code
+	}
+	return c, ""
+}
+
 func waitUntil(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
@@ -215,8 +229,11 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // introspects A's token at A node to node (active, then inactive once A
 // revoked it, and B's protected routes refuse it from then on); A refuses
 // a forged, a replayed and a suspended region's assertion, and a token
-// that is not its own; with A stopped, B still verifies the static code
-// from its cached list and answers introspection 503.
+// that is not its own; A's identity credential verifies at B, and is
+// refused as revoked once A revoked it (with the binding: one status
+// entry); with A stopped, B still verifies the static code and the
+// credential's status from its cached lists and answers introspection
+// 503.
 func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
 	ctx := context.Background()
@@ -287,6 +304,11 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	}
 	waitUntil(t, "A's binding verifying at B", func() bool { c, _ := holderAtB(); return c == 201 })
 	waitUntil(t, "A's static code verifying at B", func() bool { c, _ := staticAtB(); return c == 200 })
+	// A's identity credential at B: A's key from B's view, A's status list
+	// from A's registered endpoint, checked against A's anchored head.
+	if c, e := b.verifySDJWT(r.IdentityCredential.Credential); c != 200 || e != "" {
+		t.Errorf("A's identity credential at B: %d %s", c, e)
+	}
 
 	// A revokes the binding: refused at B once A anchored the change.
 	sb, _ := json.Marshal(map[string]string{"action": "revoke"})
@@ -296,6 +318,11 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	waitUntil(t, "A's revocation refused at B", func() bool { c, e := holderAtB(); return c == 403 && e == "qr_revoked" })
 	if c, e := staticAtB(); c != 200 {
 		t.Errorf("A's unrevoked static code at B after another revocation: %d %v", c, e)
+	}
+	// The binding and the identity credential share one status entry:
+	// B fetches A's list again (its anchored head moved) and sees it.
+	if c, e := b.verifySDJWT(r.IdentityCredential.Credential); c != 400 || e != "revoked" {
+		t.Errorf("A's revoked identity credential at B: %d %s", c, e)
 	}
 
 	// Introspection of A's token at B, asked of A node to node.
@@ -453,6 +480,9 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	a.node.Stop()
 	if c, e := staticAtB(); c != 200 {
 		t.Errorf("A stopped, A's static code at B: %d %v", c, e)
+	}
+	if c, e := b.verifySDJWT(r.IdentityCredential.Credential); c != 400 || e != "revoked" {
+		t.Errorf("A stopped, A's revoked identity credential at B: %d %s", c, e)
 	}
 	if c, m := introspectAtB(forB2); c != 503 || m["error"] != "temporarily_unavailable" {
 		t.Errorf("A stopped, introspection at B: %d %v", c, m)

@@ -222,8 +222,17 @@ func (f *Ledger) Events(ctx context.Context, from uint64) (<-chan ledger.Event, 
 	return out, nil
 }
 
+// payloadsDiffer is the gateway's reason for an endorsement whose peers
+// answered differently: they simulated it at different ledger heights
+// (one had not yet committed the block of a write just made), or one
+// runs another contract.
+const payloadsDiffer = "ProposalResponsePayloads do not match"
+
 // fabricError turns a gateway error into the contract's sentinel when the
-// chaincode refused, else into ledger.ErrUnavailable.
+// chaincode refused, else into ledger.ErrUnavailable; endorsements that
+// did not match, like read conflicts at commit, are also
+// ledger.ErrConflict (a write submitted again is endorsed on the newer
+// state).
 func fabricError(fn string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%w: %s: %w", ledger.ErrUnavailable, fn, err)
@@ -239,6 +248,11 @@ func fabricError(fn string, err error) error {
 	for _, t := range text {
 		if ce := chaincode.FromWire(t); ce != nil {
 			return ce
+		}
+	}
+	for _, t := range text[1:] {
+		if strings.Contains(t, payloadsDiffer) {
+			return fmt.Errorf("%w: %w: %s: endorsing peers disagree (%s)", ledger.ErrUnavailable, ledger.ErrConflict, fn, payloadsDiffer)
 		}
 	}
 	var commitErr *client.CommitError

@@ -1,7 +1,7 @@
 # Settings of the native Fabric development network (no Docker), sourced by
 # the scripts beside it (with ../lib.sh). Tests read $RUN/env, which up.sh
-# writes: TRUSTID_FABRIC_PROFILE_310000/320000 point at its connection
-# profiles.
+# writes: TRUSTID_FABRIC_PROFILE_310000/320000/330000 point at its
+# connection profiles.
 FABRIC_SCRIPTS=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 export FABRIC_SCRIPTS
 export REPO_ROOT=${REPO_ROOT:-$(cd "$FABRIC_SCRIPTS/../.." && pwd)}
@@ -23,9 +23,18 @@ export MAX_MSG_COUNT=${MAX_MSG_COUNT:-50}
 # Ports, all on 127.0.0.1.
 export ORDERER_PORT=27050 ORDERER_ADMIN_PORT=27060 ORDERER_OPS_PORT=27061
 export CC_SERVER_PORT=27999
-REGIONS=(310000 320000)
-# peer_port REGION OFFSET: 310000 -> 27051 (+1 chaincode, +2 operations), 320000 -> 27151..
-peer_port() { case $1 in 310000) echo $((27051 + $2));; 320000) echo $((27151 + $2));; *) echo "unknown region $1" >&2; return 1;; esac; }
+# Three regions, one organization (and one peer) each.
+REGIONS=(310000 320000 330000)
+# peer_port REGION OFFSET: 310000 -> 27051 (+1 chaincode, +2 operations),
+# 320000 -> 27151.., 330000 -> 27251..; fixed, so tests and scripts agree.
+peer_port() {
+  case $1 in
+  310000) echo $((27051 + $2));;
+  320000) echo $((27151 + $2));;
+  330000) echo $((27251 + $2));;
+  *) echo "unknown region $1" >&2; return 1;;
+  esac
+}
 msp_id() { echo "Region$1MSP"; }
 org_domain() { echo "r$1.trustid.local"; }
 export ORD_DIR=$RUN/crypto/ordererOrganizations/orderer.trustid.local

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # Brings the network up, runs every Fabric integration test (the Go tests
 # named ^TestFabric, which live in ./ledger/fabric and ./cmd/trustid: the
-# ledger conformance suite, the fault tests, the node serving on Fabric, and
-# ./cmd/trustid-bench's TestFabricLBProof: three instances behind HAProxy,
-# issue 13's proof) against it, and tears it down.
+# ledger conformance suite, the fault tests, the node serving on Fabric,
+# TestFabricThreeRegions (issue 14: three regions' nodes, each on its own
+# peer with its own Redis), and ./cmd/trustid-bench's TestFabricLBProof:
+# three instances behind HAProxy, issue 13's proof) against it, and tears
+# it down.
 #   TRUSTID_FABRIC_LOAD=1 also runs the 60 s load test (figures in docs/BENCHMARKS.md).
 # It fails if any of those tests fails, skips, or does not run at all.
 source "$(dirname "$0")/../lib.sh"

@@ -1,9 +1,22 @@
 #!/usr/bin/env bash
 # Brings up the native development network, from nothing, on 127.0.0.1:
-# one etcdraft orderer (OrdererMSP), two region organizations
-# (Region310000MSP, Region320000MSP) with one peer each (LevelDB), the
-# channel "trustid", and TrustID's contract deployed as a service
-# (trustid-chaincode, through the project's own CCaaS builder).
+# one etcdraft orderer (OrdererMSP), three region organizations
+# (Region310000MSP, Region320000MSP, Region330000MSP; REGIONS in env.sh)
+# with one peer each (LevelDB), the channel "trustid", and TrustID's
+# contract deployed as a service (trustid-chaincode, through the project's
+# own CCaaS builder).
+#
+# Endorsement: the chaincode definition names no policy of its own, so a
+# transaction needs the channel's "MAJORITY Endorsement": with three
+# regions, the peers of two of them (2 of 3; with two regions it was both).
+# Deliberately not "any one region's peer": the contract checks who signed
+# a proposal, but the peer that simulates it could lie about the result,
+# so one region alone must not be able to write the registry (a vote, a
+# suspension, another region's record). With three regions, one peer down
+# (TestFabricPeerDown stops 310000's) still leaves two of three to endorse
+# the other regions' writes. The chaincode lifecycle
+# (LifecycleEndorsement) is MAJORITY too: two regions' approvals commit a
+# definition. See docs/ledger.md.
 #
 # It writes $RUN/env (source it) and one Fabric common connection profile
 # per region in $RUN/profiles/. Binaries come from build.sh (cached).
@@ -264,6 +277,7 @@ cat > "$RUN/env" <<ENV
 export TRUSTID_FABRIC_PROFILE=$RUN/profiles/310000.yaml
 export TRUSTID_FABRIC_PROFILE_310000=$RUN/profiles/310000.yaml
 export TRUSTID_FABRIC_PROFILE_320000=$RUN/profiles/320000.yaml
+export TRUSTID_FABRIC_PROFILE_330000=$RUN/profiles/330000.yaml
 export TRUSTID_FABRIC_CHANNEL=$CHANNEL
 export TRUSTID_FABRIC_CHAINCODE=$CC_NAME
 export TRUSTID_FABRIC_SCRIPTS=$FABRIC_SCRIPTS
