@@ -55,6 +55,11 @@ type ExtensionGrant struct {
 	// Purpose is shown to the holder with the client's name (e.g. which
 	// credential from which issuer), at most 200 bytes.
 	Purpose string
+	// Commit, when set, is called once the session is stored, to spend
+	// what Check only read (an offer's single-use state): a store failure
+	// while the session is written then leaves it unspent. If Commit
+	// fails, the session is removed and the error answered as Check's.
+	Commit func(ctx context.Context) error
 }
 
 // extensionParams are the common parameters of an extension's request.
@@ -76,15 +81,8 @@ func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) 
 		return nil, err
 	}
 	g, err := x.Check(ctx, r.client, q)
-	var e *Error
-	if errors.As(err, &e) {
-		return nil, &AuthorizeError{Err: e, RedirectURI: r.redirect, State: r.state}
-	}
-	if errors.Is(err, store.ErrUnavailable) {
-		return nil, failWith(CodeTemporarilyUnavailable, "temporarily unavailable; try again", err)
-	}
 	if err != nil {
-		return nil, failWith(CodeServerError, "internal error", err)
+		return nil, extensionError(err, r)
 	}
 	if len(g.Data) > maxExtensionData || len(g.Purpose) > 200 {
 		return nil, failWith(CodeServerError, "internal error", errors.New("login: extension data or purpose too large"))
@@ -114,7 +112,29 @@ func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) 
 	if err := p.putSession(ctx, id, s); err != nil {
 		return nil, err
 	}
+	if g.Commit != nil {
+		if err := g.Commit(ctx); err != nil {
+			// Nobody knows the session ID; spending its approval guard
+			// makes it unusable even so (it expires with its TTL).
+			_, _ = p.cfg.Store.Consume(ctx, onceKey(id))
+			return nil, extensionError(err, r)
+		}
+	}
 	return &Started{ID: id, Browser: browser, ClientName: r.client.Name, Level: minLevel, Purpose: g.Purpose}, nil
+}
+
+// extensionError answers an error of an extension's Check or Commit: its
+// *Error is sent back to the redirect URI, a store outage is
+// temporarily_unavailable, anything else a server error.
+func extensionError(err error, r *checked) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return &AuthorizeError{Err: e, RedirectURI: r.redirect, State: r.state}
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return failWith(CodeTemporarilyUnavailable, "temporarily unavailable; try again", err)
+	}
+	return failWith(CodeServerError, "internal error", err)
 }
 
 // sealKey derives the SM4 key sealing extension data under a secret (the

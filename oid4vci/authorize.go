@@ -128,8 +128,9 @@ type authorization struct {
 
 // Authorize serves the authorization endpoint: it checks the request
 // (the login's checks of client_id, redirect_uri, response_type, state
-// and S256 PKCE; then issuer_state, authorization_details or scope), spends
-// the offer's issuer_state and starts the holder's login session. The
+// and S256 PKCE; then issuer_state, authorization_details or scope), starts
+// the holder's login session and, once it is stored, spends the offer's
+// issuer_state. The
 // wallet client is a public client registered in the client registry for
 // the authorization_code grant, with the redirect URI. Errors are
 // *login.AuthorizeError: redirected when RedirectURI is set.
@@ -188,16 +189,6 @@ func (s *Service) checkAuthorization(ctx context.Context, c auth.Client, q url.V
 	if len(ids) == 0 {
 		return nil, refuse(CodeInvalidRequest, "name the credentials with authorization_details (type openid_credential) or scope")
 	}
-	// The offer is spent here: one authorization per offer.
-	if _, err := s.cfg.Store.Consume(ctx, "oid4vci:state-once:"+state); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, refuse(CodeInvalidRequest, "issuer_state is unknown, expired or already used")
-		}
-		return nil, unavailable(err)
-	}
-	if err := s.cfg.Store.Delete(ctx, "oid4vci:state:"+state); err != nil {
-		return nil, unavailable(err)
-	}
 	g.Configs = ids
 	subject := g.Subject
 	g.Subject = ""
@@ -214,7 +205,25 @@ func (s *Service) checkAuthorization(ctx context.Context, c auth.Client, q url.V
 	return &login.ExtensionGrant{
 		Data: data, SubjectClient: g.Client, RequiredSub: subject,
 		Purpose: "receive " + strings.Join(types, ", ") + " from " + g.Client,
+		Commit:  func(ctx context.Context) error { return s.spendState(ctx, state) },
 	}, nil
+}
+
+// spendState spends an offer's issuer_state (one authorization per
+// offer). The login calls it once the holder's session is stored, so a
+// store failure before then leaves the offer usable; of concurrent
+// requests with one state, one wins and the others' sessions are dropped.
+func (s *Service) spendState(ctx context.Context, state string) error {
+	if _, err := s.cfg.Store.Consume(ctx, "oid4vci:state-once:"+state); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return &login.Error{Code: CodeInvalidRequest, Description: "issuer_state is unknown, expired or already used"}
+		}
+		return unavailable(err)
+	}
+	// The sealed offer is useless without its once entry; it expires
+	// with the offer if this delete fails.
+	_ = s.cfg.Store.Delete(ctx, "oid4vci:state:"+state)
+	return nil
 }
 
 // tokenAuthorizationCode redeems an authorization code for an access token.

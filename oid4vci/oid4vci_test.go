@@ -69,6 +69,12 @@ func stores(t *testing.T, f func(t *testing.T, st Store)) {
 
 func newService(t testing.TB, st Store, now func() time.Time) *Service {
 	t.Helper()
+	return newServiceWith(t, Config{Store: st, Now: now})
+}
+
+// newServiceWith is newService with cfg's store, clock and login.
+func newServiceWith(t testing.TB, cfg Config) *Service {
+	t.Helper()
 	dir := t.TempDir()
 	ks, err := keystore.Open(filepath.Join(dir, "keystore.json"), make([]byte, 16), keystore.Options{})
 	if err != nil {
@@ -82,7 +88,8 @@ func newService(t testing.TB, st Store, now func() time.Time) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Issuer: issuerURL, Types: []CredentialType{{Type: "ResidenceCredential"}}, Signer: nodeSigner{is}, Store: st, Now: now})
+	cfg.Issuer, cfg.Types, cfg.Signer = issuerURL, []CredentialType{{Type: "ResidenceCredential"}}, nodeSigner{is}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
