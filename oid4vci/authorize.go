@@ -227,7 +227,7 @@ func (s *Service) spendState(ctx context.Context, state string) error {
 }
 
 // tokenAuthorizationCode redeems an authorization code for an access token.
-func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest) (*TokenResponse, error) {
+func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest, jkt string) (*TokenResponse, error) {
 	if s.cfg.Login == nil {
 		return nil, fail(CodeUnsupportedGrantType, "this authorization server supports only the pre-authorized code grant")
 	}
@@ -251,7 +251,7 @@ func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest) 
 	if err := decode(r.Data, &a); err != nil {
 		return nil, &Error{Code: CodeServerError, Description: "stored authorization", Err: err}
 	}
-	a.Grant.Family, a.Grant.Identifiers = r.Family, a.Details
+	a.Grant.Family, a.Grant.Identifiers, a.Grant.JKT = r.Family, a.Details, jkt
 	resp, err := s.issueToken(ctx, a.Grant)
 	if err != nil {
 		return nil, err

@@ -88,6 +88,9 @@ type grant struct {
 	// Identifiers: the token response gave credential identifiers, which
 	// credential requests must use (OID4VCI 1.0 §8.2).
 	Identifiers bool `json:"ids,omitempty"`
+	// JKT is the thumbprint of the key an access token is bound to
+	// (DPoP, RFC 9449), empty for a Bearer token.
+	JKT string `json:"jkt,omitempty"`
 }
 
 // maxOfferConfigs bounds the configurations of one offer.
@@ -337,6 +340,9 @@ type TokenRequest struct {
 	// redirect URI of the authorization request and the wallet's
 	// client_id (a public client).
 	Code, CodeVerifier, RedirectURI, ClientID string
+	// DPoP are the values of the request's DPoP header fields: with one
+	// valid proof the access token is bound to its key (RFC 9449).
+	DPoP []string
 }
 
 // TokenResponse is the token endpoint's answer.
@@ -347,6 +353,9 @@ type TokenResponse struct {
 	// AuthorizationDetails answers authorization_details of the
 	// authorization request (OID4VCI 1.0 §6.2).
 	AuthorizationDetails []AuthorizationDetail `json:"authorization_details,omitempty"`
+	// DPoPNonce is the next DPoP nonce (DPoP-Nonce header), for a DPoP
+	// request.
+	DPoPNonce string `json:"-"`
 }
 
 // Token redeems a pre-authorized code (once) for an access token. A
@@ -355,9 +364,32 @@ type TokenResponse struct {
 // relying party for a new one: the lockout binds the offer, never the
 // holder.
 func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, error) {
-	if req.GrantType == GrantAuthorizationCode {
-		return s.tokenAuthorizationCode(ctx, req)
+	// The proof is checked before any code is spent: a bad proof, or one
+	// without the server's nonce, leaves the code for the retry.
+	p, nonce, err := s.checkDPoP(ctx, req.DPoP, PathToken, "")
+	if err != nil {
+		return nil, err
 	}
+	jkt := ""
+	if p != nil {
+		jkt = p.JKT
+	}
+	var resp *TokenResponse
+	if req.GrantType == GrantAuthorizationCode {
+		resp, err = s.tokenAuthorizationCode(ctx, req, jkt)
+	} else {
+		resp, err = s.tokenPreAuthorized(ctx, req, jkt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	resp.DPoPNonce = nonce
+	return resp, nil
+}
+
+// tokenPreAuthorized redeems a pre-authorized code, binding the token to
+// jkt when set.
+func (s *Service) tokenPreAuthorized(ctx context.Context, req TokenRequest, jkt string) (*TokenResponse, error) {
 	if req.GrantType != GrantPreAuthorized {
 		return nil, fail(CodeUnsupportedGrantType, "grant_type must be the pre-authorized code grant or authorization_code")
 	}
@@ -406,7 +438,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	if err := s.cfg.Store.Delete(ctx, "oid4vci:code:"+code); err != nil {
 		return nil, unavailable(err)
 	}
-	g.TxHash = nil
+	g.TxHash, g.JKT = nil, jkt
 	return s.issueToken(ctx, g)
 }
 
@@ -427,7 +459,11 @@ func (s *Service) issueToken(ctx context.Context, g grant) (*TokenResponse, erro
 			return nil, unavailable(err)
 		}
 	}
-	return &TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(s.cfg.TokenTTL / time.Second)}, nil
+	typ := "Bearer"
+	if g.JKT != "" {
+		typ = "DPoP"
+	}
+	return &TokenResponse{AccessToken: tok, TokenType: typ, ExpiresIn: int(s.cfg.TokenTTL / time.Second)}, nil
 }
 
 // issueKey names the single-use entry of one configuration under one

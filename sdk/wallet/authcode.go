@@ -7,7 +7,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"net/url"
 	"strings"
 )
@@ -96,11 +95,7 @@ func (w *Holder) AcceptAuthorization(offer *CredentialOffer, redirect string, co
 	}
 	form := url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "code_verifier": {p.verifier},
 		"redirect_uri": {p.redirectURI}, "client_id": {p.clientID}}
-	body, err := w.fetch(http.MethodPost, offer.token, "application/x-www-form-urlencoded", "", []byte(form.Encode()))
-	if err != nil {
-		return "", err
-	}
-	tok, err := parseTokenResponse(body)
+	tok, err := w.requestToken(offer, form)
 	if err != nil {
 		return "", err
 	}
