@@ -106,6 +106,28 @@ func newLogin(t *testing.T, st login.Store) *login.Provider {
 	return p
 }
 
+// authorizationRequest makes an authorization code offer on s and returns
+// the wallet's authorization request for it.
+func authorizationRequest(t *testing.T, s *Service) url.Values {
+	t.Helper()
+	o, err := s.CreateOffer(context.Background(), OfferRequest{Client: "bureau", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"},
+		Credential: residence(), AuthorizationCode: true, Subject: "pairwise-sub-of-alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Grants map[string]struct {
+			State string `json:"issuer_state"`
+		}
+	}
+	if err := json.Unmarshal(o.JSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return url.Values{"client_id": {"wallet"}, "redirect_uri": {walletRedirect}, "response_type": {"code"}, "state": {"w1"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"},
+		"issuer_state": {doc.Grants[GrantAuthorizationCode].State}, "scope": {"ResidenceCredential_sd_jwt"}}
+}
+
 // TestIssuerStateSpentAfterSession: a store failure while the login
 // session is written, or while the issuer_state is spent, loses nothing:
 // the wallet's retry with the same issuer_state starts the login, and
@@ -119,22 +141,7 @@ func TestIssuerStateSpentAfterSession(t *testing.T) {
 	st := &faultyStore{Memory: mem}
 	s := newServiceWith(t, Config{Store: st, Login: newLogin(t, st)})
 	ctx := context.Background()
-	o, err := s.CreateOffer(ctx, OfferRequest{Client: "bureau", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"},
-		Credential: residence(), AuthorizationCode: true, Subject: "pairwise-sub-of-alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	var doc struct {
-		Grants map[string]struct {
-			State string `json:"issuer_state"`
-		}
-	}
-	if err := json.Unmarshal(o.JSON, &doc); err != nil {
-		t.Fatal(err)
-	}
-	q := url.Values{"client_id": {"wallet"}, "redirect_uri": {walletRedirect}, "response_type": {"code"}, "state": {"w1"},
-		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"},
-		"issuer_state": {doc.Grants[GrantAuthorizationCode].State}, "scope": {"ResidenceCredential_sd_jwt"}}
+	q := authorizationRequest(t, s)
 	refused := func(err error, want string) {
 		t.Helper()
 		var le *login.Error
@@ -182,15 +189,7 @@ func TestIssuerStateOneWinner(t *testing.T) {
 	t.Cleanup(func() { mem.Close() })
 	s := newServiceWith(t, Config{Store: mem, Login: newLogin(t, mem)})
 	ctx := context.Background()
-	o, err := s.CreateOffer(ctx, OfferRequest{Client: "bureau", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"},
-		Credential: residence(), AuthorizationCode: true, Subject: "pairwise-sub-of-alice"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	state := o.JSON[strings.Index(string(o.JSON), `"issuer_state":"`)+len(`"issuer_state":"`):]
-	q := url.Values{"client_id": {"wallet"}, "redirect_uri": {walletRedirect}, "response_type": {"code"},
-		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"},
-		"issuer_state": {string(state[:43])}, "scope": {"ResidenceCredential_sd_jwt"}}
+	q := authorizationRequest(t, s)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	won, lost := 0, 0

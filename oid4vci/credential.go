@@ -261,26 +261,18 @@ func (s *Service) verifyProof(ctx context.Context, compact string, didBound bool
 			}
 			return nil, badHeader("the key must be given as jwk (no kid, x5c or trust_chain)")
 		}
-		m, ok := t.Header["jwk"].(map[string]any)
-		if !ok {
+		k, pub, err := gm.HeaderJWK(t.Header["jwk"], t.Method.Alg())
+		switch {
+		case t.Header["jwk"] == nil:
 			return nil, badHeader("the header has no jwk")
-		}
-		for _, priv := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
-			if _, bad := m[priv]; bad {
-				return nil, badHeader("the jwk holds private key material")
-			}
-		}
-		raw, _ := json.Marshal(m)
-		if err := json.Unmarshal(raw, &key); err != nil {
-			return nil, badHeader("the jwk is not a JWK")
-		}
-		pub, err := key.PublicKey()
-		if err != nil {
+		case errors.Is(err, gm.ErrPrivateJWK):
+			return nil, badHeader("the jwk holds private key material")
+		case errors.Is(err, gm.ErrJWKAlg):
+			return nil, badHeader("the alg does not match the jwk's key type")
+		case err != nil:
 			return nil, badHeader("the jwk is not an SM2, P-256 or Ed25519 public key")
 		}
-		if alg, err := gm.Alg(pub); err != nil || alg != t.Method.Alg() {
-			return nil, badHeader("the alg does not match the jwk's key type")
-		}
+		key = k
 		return pub, nil
 	})
 	if err != nil {

@@ -23,7 +23,7 @@ const (
 	// without the server's current nonce (Error.DPoPNonce has one).
 	CodeInvalidDPoPProof = "invalid_dpop_proof"
 	CodeUseDPoPNonce     = "use_dpop_nonce"
-	CodeServerError                = "server_error"
+	CodeServerError      = "server_error"
 )
 
 // Error is a protocol error: Code is the specification's error code,

@@ -18,7 +18,6 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/trustid-cn/trustid/auth"
-	"github.com/trustid-cn/trustid/qrcode"
 	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
 )
 
@@ -409,28 +408,5 @@ func waitRedirect(t *testing.T, browser *http.Client, sessionURL string) string 
 // challenge) to target, as approve does for an approval.
 func signLogin(t *testing.T, target string, h holderApp) (int, map[string]any) {
 	t.Helper()
-	sessionURL := strings.TrimSuffix(target, "/deny")
-	resp, err := http.Get(sessionURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sr struct {
-		Challenge string `json:"challenge"`
-	}
-	json.NewDecoder(resp.Body).Decode(&sr)
-	resp.Body.Close()
-	nonce, _ := base64.RawURLEncoding.DecodeString(sr.Challenge)
-	hr := qrcode.HolderRequest{Binding: h.binding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000"}
-	if err := qrcode.SignHolderRequest(rand.Reader, h.device, &hr); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(map[string]any{"request": hr})
-	resp, err = http.Post(target, "application/json", strings.NewReader(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
+	return holderAnswer(t, strings.TrimSuffix(target, "/deny"), target, h, nil, nil)
 }

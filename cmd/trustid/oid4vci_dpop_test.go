@@ -3,8 +3,6 @@ package main
 import (
 	"crypto"
 	"crypto/rand"
-	"encoding/json"
-	"io"
 	"net/http"
 	"net/url"
 	"slices"
@@ -33,29 +31,15 @@ func (r *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error
 	return r.base.RoundTrip(req)
 }
 
-// dpopDo sends a request with an Authorization scheme and token (when
+// dpopDo sends a POST with an Authorization scheme and token (when
 // set) and DPoP header fields.
 func (n *vciNode) dpopDo(path, scheme, token, contentType, body string, proofs ...string) (int, map[string]any, http.Header) {
 	n.t.Helper()
-	req, _ := http.NewRequest("POST", n.base+path, strings.NewReader(body))
+	h := http.Header{"Content-Type": {contentType}, "Dpop": proofs}
 	if token != "" {
-		req.Header.Set("Authorization", scheme+" "+token)
+		h.Set("Authorization", scheme+" "+token)
 	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	for _, p := range proofs {
-		req.Header.Add("DPoP", p)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	var m map[string]any
-	json.Unmarshal(raw, &m)
-	return resp.StatusCode, m, resp.Header
+	return n.doWith("POST", path, h, body)
 }
 
 // preAuthForm is a token request for a fresh offer of configs.

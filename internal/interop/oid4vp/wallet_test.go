@@ -122,37 +122,17 @@ func (f *walletFixture) input(mode string, more map[string]any) string {
 
 func TestWalletAgainstThirdPartyVerifier(t *testing.T) {
 	f := newWalletFixture(t)
-	node, vn, h, store, attJWKS, priv, certPEM, keyPEM := f.node, f.vn, f.h, f.store, f.attJWKS, f.priv, f.certPEM, f.keyPEM
 	for _, mode := range []string{"direct_post.jwt", "direct_post"} {
 		t.Run(mode, func(t *testing.T) {
-			in := f.input(mode, nil)
-			ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, node, "verifier.mjs")
-			cmd.Stdin = strings.NewReader(in)
-			cmd.Stderr = os.Stderr
-			out, err := cmd.StdoutPipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := cmd.Start(); err != nil {
-				t.Fatal(err)
-			}
-			defer cmd.Wait()
-			lines := bufio.NewScanner(out)
-			lines.Buffer(make([]byte, 1<<20), 1<<20)
-			var first struct{ Link string }
-			if !lines.Scan() || json.Unmarshal(lines.Bytes(), &first) != nil || first.Link == "" {
-				t.Fatalf("verifier.mjs did not start: %s", lines.Text())
-			}
-			req, err := h.ResolvePresentationRequest(first.Link, attester, string(attJWKS))
+			link, lines := f.runVerifier(t, f.input(mode, nil))
+			req, err := f.h.ResolvePresentationRequest(link, attester, string(f.attJWKS))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if req.ClientID != "verifier_attestation:their-rp" || req.ResponseMode != mode {
 				t.Fatalf("request %+v", req)
 			}
-			if _, err := req.Respond(store, "age=id-1"); err != nil {
+			if _, err := req.Respond(f.store, "age=id-1"); err != nil {
 				lines.Scan()
 				t.Fatalf("%v: the verifier said %s", err, lines.Text())
 			}
@@ -169,7 +149,7 @@ func TestWalletAgainstThirdPartyVerifier(t *testing.T) {
 			if len(pres) != 1 {
 				t.Fatalf("vp_token %v", got.VPToken)
 			}
-			v, err := vn.creds.VerifySDJWT(context.Background(), pres[0], credentials.SDJWTOptions{RequireKeyBinding: true, Audience: got.ClientID, Nonce: got.Nonce})
+			v, err := f.vn.creds.VerifySDJWT(context.Background(), pres[0], credentials.SDJWTOptions{RequireKeyBinding: true, Audience: got.ClientID, Nonce: got.Nonce})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -183,21 +163,8 @@ func TestWalletAgainstThirdPartyVerifier(t *testing.T) {
 	other, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	otherJWK, _ := gm.NewJWK(other.Public(), "att-1")
 	otherJWKS, _ := json.Marshal(gm.JWKS{Keys: []gm.JWK{otherJWK}})
-	in, _ := json.Marshal(map[string]any{"attesterJwk": json.RawMessage(priv), "attester": attester, "mode": "direct_post",
-		"vct": "IdentityCredential", "tlsCert": string(certPEM), "tlsKey": string(keyPEM)})
-	cmd := exec.Command(node, "verifier.mjs")
-	cmd.Stdin = strings.NewReader(string(in))
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	lines := bufio.NewScanner(out)
-	var first struct{ Link string }
-	if !lines.Scan() || json.Unmarshal(lines.Bytes(), &first) != nil {
-		t.Fatal("verifier.mjs did not start")
-	}
-	if _, err := h.ResolvePresentationRequest(first.Link, attester, string(otherJWKS)); err == nil || !strings.Contains(err.Error(), "attestation") {
+	link, _ := f.runVerifier(t, f.input("direct_post", nil))
+	if _, err := f.h.ResolvePresentationRequest(link, attester, string(otherJWKS)); err == nil || !strings.Contains(err.Error(), "attestation") {
 		t.Fatalf("untrusted attestation: %v", err)
 	}
 }
