@@ -11,6 +11,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/oid4vci"
 	"github.com/trustid-cn/trustid/oid4vci/dpop"
@@ -256,6 +257,9 @@ type offerRequest struct {
 	// Subject (authorization_code only) is the holder's pairwise sub for
 	// the offering client.
 	Subject string `json:"subject"`
+	// Level (authorization_code only): L2 (default), L3 or L4, the
+	// assurance the holder's approval must reach.
+	Level string `json:"level"`
 }
 
 // offerResponse answers POST /oid4vci/offers.
@@ -282,11 +286,17 @@ func (h *vciHandlers) offer(w http.ResponseWriter, r *http.Request) error {
 	if req.Grant != "" && req.Grant != "pre-authorized_code" && req.Grant != oid4vci.GrantAuthorizationCode {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "grant must be pre-authorized_code or authorization_code"}
 	}
+	var level identity.Level
+	if req.Level != "" {
+		if level, err = identity.ParseLevel(req.Level); err != nil {
+			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "level must be L2, L3 or L4"}
+		}
+	}
 	caller, _ := PrincipalFrom(r.Context())
 	o, err := h.svc.CreateOffer(r.Context(), oid4vci.OfferRequest{
 		Client: caller.ClientID, ConfigurationIDs: req.CredentialConfigurationIDs, Credential: cred,
 		TxCode: req.TxCode, ByReference: req.ByReference,
-		AuthorizationCode: req.Grant == oid4vci.GrantAuthorizationCode, Subject: req.Subject,
+		AuthorizationCode: req.Grant == oid4vci.GrantAuthorizationCode, Subject: req.Subject, Level: level,
 	})
 	if err != nil {
 		return err

@@ -13,6 +13,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -55,6 +56,10 @@ type ExtensionGrant struct {
 	// Purpose is shown to the holder with the client's name (e.g. which
 	// credential from which issuer), at most 200 bytes.
 	Purpose string
+	// Level is the assurance the approval must reach: at least (and by
+	// default) L2, the bound device; L3 and L4 ask for the holder's PIN,
+	// as an OpenID Connect login with acr_values does.
+	Level identity.Level
 	// Commit, when set, is called once the session is stored, to spend
 	// what Check only read (an offer's single-use state): a store failure
 	// while the session is written then leaves it unspent. If Commit
@@ -70,8 +75,9 @@ const maxExtensionData = 64 << 10
 // AuthorizeFor checks an authorization request of another protocol and
 // starts its login session, as Authorize does for OpenID Connect. Errors
 // are *AuthorizeError, with RedirectURI set once client_id and
-// redirect_uri are known good. The login asks for L2 (the holder's bound
-// device) and releases no claim; a guardian cannot approve it.
+// redirect_uri are known good. The login asks for the grant's Level (at
+// least L2, the holder's bound device) and releases no claim; a guardian
+// cannot approve it.
 func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) (*Started, error) {
 	if x.Audience == "" || x.Issuer == "" || x.Check == nil {
 		return nil, failWith(CodeServerError, "internal error", errors.New("login: an extension needs Audience, Issuer and Check"))
@@ -84,7 +90,7 @@ func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) 
 	if err != nil {
 		return nil, extensionError(err, r)
 	}
-	if len(g.Data) > maxExtensionData || len(g.Purpose) > 200 {
+	if len(g.Data) > maxExtensionData || len(g.Purpose) > 200 || g.Level > identity.L4 {
 		return nil, failWith(CodeServerError, "internal error", errors.New("login: extension data or purpose too large"))
 	}
 	id, err := p.random(32)
@@ -105,7 +111,7 @@ func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) 
 	}
 	s := &session{
 		ClientID: r.client.ID, RedirectURI: r.redirect, State: r.state, CodeChallenge: r.challenge,
-		Level: int(minLevel), Browser: digest(browser), Challenge: loginChallenge,
+		Level: int(max(g.Level, minLevel)), Browser: digest(browser), Challenge: loginChallenge,
 		Expires:  p.cfg.Now().Add(p.cfg.SessionTTL).Unix(),
 		Audience: x.Audience, Iss: x.Issuer, Data: sealed, SubjectClient: g.SubjectClient, RequiredSub: g.RequiredSub, Purpose: g.Purpose,
 	}
@@ -120,7 +126,7 @@ func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) 
 			return nil, extensionError(err, r)
 		}
 	}
-	return &Started{ID: id, Browser: browser, ClientName: r.client.Name, Level: minLevel, Purpose: g.Purpose}, nil
+	return &Started{ID: id, Browser: browser, ClientName: r.client.Name, Level: max(g.Level, minLevel), Purpose: g.Purpose}, nil
 }
 
 // extensionError answers an error of an extension's Check or Commit: its

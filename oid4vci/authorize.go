@@ -11,6 +11,7 @@ import (
 	"strings"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/store"
@@ -190,8 +191,8 @@ func (s *Service) checkAuthorization(ctx context.Context, c auth.Client, q url.V
 		return nil, refuse(CodeInvalidRequest, "name the credentials with authorization_details (type openid_credential) or scope")
 	}
 	g.Configs = ids
-	subject := g.Subject
-	g.Subject = ""
+	subject, level := g.Subject, identity.Level(g.Level)
+	g.Subject, g.Level = "", 0
 	data, err := json.Marshal(authorization{Grant: g, Details: details})
 	if err != nil {
 		return nil, err
@@ -203,7 +204,7 @@ func (s *Service) checkAuthorization(ctx context.Context, c auth.Client, q url.V
 		}
 	}
 	return &login.ExtensionGrant{
-		Data: data, SubjectClient: g.Client, RequiredSub: subject,
+		Data: data, SubjectClient: g.Client, RequiredSub: subject, Level: level,
 		Purpose: "receive " + strings.Join(types, ", ") + " from " + g.Client,
 		Commit:  func(ctx context.Context) error { return s.spendState(ctx, state) },
 	}, nil

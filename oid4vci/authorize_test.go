@@ -110,8 +110,14 @@ func newLogin(t *testing.T, st login.Store) *login.Provider {
 // the wallet's authorization request for it.
 func authorizationRequest(t *testing.T, s *Service) url.Values {
 	t.Helper()
+	return authorizationRequestAt(t, s, 0)
+}
+
+// authorizationRequestAt is authorizationRequest for an offer at level.
+func authorizationRequestAt(t *testing.T, s *Service, level identity.Level) url.Values {
+	t.Helper()
 	o, err := s.CreateOffer(context.Background(), OfferRequest{Client: "bureau", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"},
-		Credential: residence(), AuthorizationCode: true, Subject: "pairwise-sub-of-alice"})
+		Credential: residence(), AuthorizationCode: true, Subject: "pairwise-sub-of-alice", Level: level})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,5 +220,35 @@ func TestIssuerStateOneWinner(t *testing.T) {
 	wg.Wait()
 	if won != 1 || lost != 15 {
 		t.Fatalf("%d won, %d refused", won, lost)
+	}
+}
+
+// TestAuthorizationLevel: an authorization code offer may ask for L3 or
+// L4 (the holder's PIN); its login session asks for that level. Levels
+// out of range, or with the pre-authorized grant, are refused.
+func TestAuthorizationLevel(t *testing.T) {
+	mem, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mem.Close() })
+	s := newServiceWith(t, Config{Store: mem, Login: newLogin(t, mem)})
+	ctx := context.Background()
+	for _, lvl := range []identity.Level{0, identity.L2, identity.L3, identity.L4} {
+		q := authorizationRequestAt(t, s, lvl)
+		st, err := s.Authorize(ctx, q)
+		if err != nil || st.Level != max(lvl, identity.L2) {
+			t.Fatalf("level %v: %+v %v", lvl, st, err)
+		}
+	}
+	for name, req := range map[string]OfferRequest{
+		"L1":             {AuthorizationCode: true, Subject: "pairwise-sub-of-alice", Level: identity.L1},
+		"beyond L4":      {AuthorizationCode: true, Subject: "pairwise-sub-of-alice", Level: identity.L4 + 1},
+		"pre-authorized": {Level: identity.L3},
+	} {
+		req.Client, req.ConfigurationIDs, req.Credential = "bureau", []string{"ResidenceCredential_sd_jwt"}, residence()
+		if _, err := s.CreateOffer(ctx, req); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trustid-cn/trustid/identity"
 	"math/big"
 	"net/url"
 	"slices"
@@ -48,6 +49,11 @@ type OfferRequest struct {
 	// subject for the offering client's sector (the sub its own TrustID
 	// login or QR redemption gave it for that person).
 	Subject string
+	// Level (AuthorizationCode only) is the assurance the holder's
+	// approval must reach: zero or identity.L2 for the bound device, L3
+	// for the device and the PIN, L4 for a PIN over a binding enrolled
+	// with a face match.
+	Level identity.Level
 }
 
 // Offer is a credential offer made for one holder.
@@ -82,6 +88,9 @@ type grant struct {
 	// Subject is the only person (pairwise sub at Client's sector) who may
 	// take an authorization code offer.
 	Subject string `json:"sub,omitempty"`
+	// Level is the assurance an authorization code offer's approval must
+	// reach (0: the login's least, L2).
+	Level int `json:"lvl,omitempty"`
 	// Family is the login grant an authorization code's access token came
 	// from: a replayed code revokes it.
 	Family string `json:"fam,omitempty"`
@@ -166,8 +175,11 @@ func (s *Service) CreateOffer(ctx context.Context, req OfferRequest) (*Offer, er
 		case !validSubject(req.Subject):
 			return nil, fmt.Errorf("%w: an authorization code offer names its holder: subject, the pairwise sub your TrustID login gave you for them", ErrInvalid)
 		}
-	} else if req.Subject != "" {
-		return nil, fmt.Errorf("%w: subject goes with the authorization code grant only (a pre-authorized code goes to whoever holds the link)", ErrInvalid)
+		if req.Level != 0 && (req.Level < identity.L2 || req.Level > identity.L4) {
+			return nil, fmt.Errorf("%w: level must be L2, L3 or L4", ErrInvalid)
+		}
+	} else if req.Subject != "" || req.Level != 0 {
+		return nil, fmt.Errorf("%w: subject and level go with the authorization code grant only (a pre-authorized code goes to whoever holds the link)", ErrInvalid)
 	}
 	if c, ok := s.cfg.Signer.(OfferChecker); ok {
 		if err := c.CheckOffer(ctx, req.Client, req.Credential); err != nil {
@@ -222,7 +234,7 @@ func (s *Service) createAuthorizationOffer(ctx context.Context, req OfferRequest
 	if err != nil {
 		return nil, err
 	}
-	g := grant{Client: req.Client, Configs: slices.Clone(req.ConfigurationIDs), Credential: req.Credential, Subject: req.Subject}
+	g := grant{Client: req.Client, Configs: slices.Clone(req.ConfigurationIDs), Credential: req.Credential, Subject: req.Subject, Level: int(req.Level)}
 	if err := s.put(ctx, "state", state, g, s.cfg.OfferTTL); err != nil {
 		return nil, err
 	}

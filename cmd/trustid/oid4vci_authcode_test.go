@@ -353,9 +353,32 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	if _, err := w.AcceptAuthorization(co2, walletRedirect+"?error=access_denied&state=forged", 1, store); err == nil || !strings.Contains(err.Error(), "state") {
 		t.Errorf("forged state: %v", err)
 	}
+	// An offer at L3: the login asks for the holder's PIN; Alice's
+	// approval with her device alone is refused.
+	l3 := `{"grant":"authorization_code","subject":"` + aliceSub + `","level":"L3","credential_configuration_ids":["ResidenceCredential_sd_jwt"],
+	  "credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`
+	code, lo, _ := f.do("POST", "/oid4vci/offers", rpTok.AccessToken, "application/json", l3)
+	if code != 201 {
+		t.Fatalf("L3 offer: %d %v", code, lo)
+	}
+	co3, err := w.ReceiveOffer(lo["offer_uri"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u3, err := w.AuthorizationURL(co3, "wallet-app", walletRedirect, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess3 := loginPage(t, newBrowser(), u3)
+	if _, sr, _ := f.do("GET", strings.TrimPrefix(sess3, f.base), "", "", ""); sr["acr"] != "L3" {
+		t.Errorf("L3 session asks for %v", sr["acr"])
+	}
+	if status, m := approve(t, sess3, aliceApp, ""); status != 403 || !strings.Contains(m["error_description"].(string), "PIN") {
+		t.Errorf("L3 offer approved without a PIN: %d %v", status, m)
+	}
 	// Offers: the authorization code grant needs a subject and takes no
-	// transaction code.
-	for _, body := range []string{`{"grant":"authorization_code","credential_configuration_ids":["ResidenceCredential_sd_jwt"],"credential":{"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`,
+	// transaction code; level is L2..L4, with that grant only.
+	for _, body := range []string{strings.Replace(l3, `"L3"`, `"L1"`, 1), strings.Replace(l3, `"authorization_code"`, `"pre-authorized_code"`, 1),`{"grant":"authorization_code","credential_configuration_ids":["ResidenceCredential_sd_jwt"],"credential":{"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`,
 		`{"grant":"authorization_code","subject":"` + aliceSub + `","tx_code":true,"credential_configuration_ids":["ResidenceCredential_sd_jwt"],"credential":{"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`} {
 		if code, m, _ := f.do("POST", "/oid4vci/offers", rpTok.AccessToken, "application/json", body); code != 422 || m["error"] != "invalid_offer" {
 			t.Errorf("bad authorization code offer: %d %v", code, m)
