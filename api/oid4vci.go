@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
@@ -46,6 +47,7 @@ var oid4vciErrors = []mapping{
 //	GET  /.well-known/openid-credential-issuer           issuer metadata
 //	GET  /.well-known/oauth-authorization-server/oid4vci its authorization server
 //	GET  /oid4vci/authorize                              authorization endpoint (TrustID login)
+//	POST /oid4vci/par                                    pushed authorization requests (RFC 9126)
 //	POST /oid4vci/token                                  pre-authorized code and authorization_code grants
 //	POST /oid4vci/nonce                                  a fresh c_nonce
 //	POST /oid4vci/credential                             credential endpoint
@@ -79,6 +81,7 @@ func (s *Server) MountOID4VCI(cfg OID4VCIConfig) error {
 	s.handle("POST "+oid4vci.PathToken, public(h.token))
 	if s.login != nil {
 		lp := s.login
+		s.handle("POST "+oid4vci.PathPAR, public(h.par))
 		s.handle("GET "+oid4vci.PathAuthorize, s.rateLimit(cfg.Limiter, limit, ClientAddress, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			err := h.authorize(w, r, lp)
 			if err != nil {
@@ -154,6 +157,31 @@ func (h *vciHandlers) token(w http.ResponseWriter, r *http.Request) error {
 	}
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, resp)
+	return nil
+}
+
+// par is the pushed authorization request endpoint (RFC 9126): 201 with
+// request_uri and expires_in; its errors are answered to the wallet as
+// JSON, never redirected (invalid_client 401, the rest 400).
+func (h *vciHandlers) par(w http.ResponseWriter, r *http.Request) error {
+	form, err := readForm(r, 16<<10)
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	for k, v := range form {
+		q.Set(k, v)
+	}
+	resp, err := h.svc.PushAuthorizationRequest(r.Context(), q)
+	if err != nil {
+		var ae *login.AuthorizeError
+		if errors.As(err, &ae) {
+			err = ae.Err
+		}
+		return loginError(err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSONStatus(w, http.StatusCreated, resp)
 	return nil
 }
 

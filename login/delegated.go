@@ -129,6 +129,25 @@ func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) 
 	return &Started{ID: id, Browser: browser, ClientName: r.client.Name, Level: max(g.Level, minLevel), Purpose: g.Purpose}, nil
 }
 
+// CheckFor checks an authorization request of another protocol as
+// AuthorizeFor does (the client, redirect URI, PKCE and the protocol's
+// Check), without starting a session: for a pushed authorization request
+// (RFC 9126), which is checked when it is pushed and again when it is
+// used. Errors are as AuthorizeFor's.
+func (p *Provider) CheckFor(ctx context.Context, q url.Values, x Extension) error {
+	if x.Audience == "" || x.Issuer == "" || x.Check == nil {
+		return failWith(CodeServerError, "internal error", errors.New("login: an extension needs Audience, Issuer and Check"))
+	}
+	r, err := p.checkRequest(ctx, q, append(slices.Clone(extensionParams), x.Params...))
+	if err != nil {
+		return err
+	}
+	if _, err := x.Check(ctx, r.client, q); err != nil {
+		return extensionError(err, r)
+	}
+	return nil
+}
+
 // extensionError answers an error of an extension's Check or Commit: its
 // *Error is sent back to the redirect URI, a store outage is
 // temporarily_unavailable, anything else a server error.

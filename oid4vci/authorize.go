@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/identity"
@@ -47,6 +48,7 @@ const (
 // the login session, issues the code, and redeems it once.
 type Login interface {
 	AuthorizeFor(ctx context.Context, q url.Values, x login.Extension) (*login.Started, error)
+	CheckFor(ctx context.Context, q url.Values, x login.Extension) error
 	Redeem(ctx context.Context, audience string, r login.Redemption) (*login.Redeemed, error)
 	Revoked(ctx context.Context, family string) bool
 }
@@ -139,12 +141,115 @@ func (s *Service) Authorize(ctx context.Context, q url.Values) (*login.Started, 
 	if s.cfg.Login == nil {
 		return nil, &login.AuthorizeError{Err: &login.Error{Code: CodeInvalidRequest, Description: "this issuer has no authorization endpoint"}}
 	}
-	return s.cfg.Login.AuthorizeFor(ctx, q, login.Extension{
+	if q.Has("request_uri") {
+		pushed, err := s.pushed(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		q = pushed
+	}
+	return s.cfg.Login.AuthorizeFor(ctx, q, s.extension())
+}
+
+// extension is the login extension of the authorization code flow.
+func (s *Service) extension() login.Extension {
+	return login.Extension{
 		Audience: audience,
 		Issuer:   s.cfg.Issuer + PathAS,
 		Params:   []string{"issuer_state", "authorization_details", "scope"},
 		Check:    s.checkAuthorization,
-	})
+	}
+}
+
+// Pushed authorization requests (RFC 9126).
+const (
+	// PathPAR is the pushed authorization request endpoint.
+	PathPAR = "/oid4vci/par"
+	// RequestURIPrefix starts the request_uri PAR gives.
+	RequestURIPrefix = "urn:ietf:params:oauth:request_uri:"
+	// PARTTL is how long a pushed request lives (RFC 9126 §2.2: short;
+	// the wallet opens the authorization endpoint at once).
+	PARTTL = 90 * time.Second
+)
+
+// PARResponse answers a pushed authorization request.
+type PARResponse struct {
+	RequestURI string `json:"request_uri"`
+	ExpiresIn  int    `json:"expires_in"`
+}
+
+// PushAuthorizationRequest takes the parameters of an authorization
+// request (RFC 9126 §2.1: the form a wallet would put in the query),
+// checks them as the authorization endpoint does, without starting the
+// login or spending the issuer_state, and keeps them, sealed, for one
+// use within PARTTL under a fresh request_uri. The wallet, a public
+// client, authenticates by its client_id alone. Errors are
+// *login.AuthorizeError without RedirectURI (answered to the wallet, never
+// redirected) or *login.Error.
+func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values) (*PARResponse, error) {
+	direct := func(code, desc string) error {
+		return &login.AuthorizeError{Err: &login.Error{Code: code, Description: desc}}
+	}
+	if s.cfg.Login == nil {
+		return nil, direct(CodeInvalidRequest, "this issuer has no authorization endpoint")
+	}
+	if form.Has("request_uri") {
+		return nil, direct(CodeInvalidRequest, "a pushed authorization request cannot hold request_uri")
+	}
+	if err := s.cfg.Login.CheckFor(ctx, form, s.extension()); err != nil {
+		var ae *login.AuthorizeError
+		if errors.As(err, &ae) {
+			// Answered to the wallet, which sent it: never redirected.
+			return nil, &login.AuthorizeError{Err: ae.Err}
+		}
+		return nil, err
+	}
+	id, err := s.random(32)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.put(ctx, "par", id, map[string][]string(form), PARTTL); err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Store.Put(ctx, "oid4vci:par-once:"+id, []byte{1}, PARTTL); err != nil {
+		return nil, unavailable(err)
+	}
+	return &PARResponse{RequestURI: RequestURIPrefix + id, ExpiresIn: int(PARTTL / time.Second)}, nil
+}
+
+// pushed returns the parameters a request_uri of PAR names (once), for
+// the client_id of the authorization request. Its errors are never
+// redirected: the redirect URI is the pushed request's.
+func (s *Service) pushed(ctx context.Context, q url.Values) (url.Values, error) {
+	direct := func(desc string) error {
+		return &login.AuthorizeError{Err: &login.Error{Code: CodeInvalidRequest, Description: desc}}
+	}
+	if len(q["request_uri"]) != 1 || len(q["client_id"]) != 1 {
+		return nil, direct("request_uri and client_id, once each, are required")
+	}
+	id, ok := strings.CutPrefix(q.Get("request_uri"), RequestURIPrefix)
+	if !ok || len(id) != 43 {
+		return nil, direct("request_uri is unknown, expired or already used")
+	}
+	if _, err := s.cfg.Store.Consume(ctx, "oid4vci:par-once:"+id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, direct("request_uri is unknown, expired or already used")
+		}
+		return nil, &login.Error{Code: CodeTemporarilyUnavailable, Description: "the issuer's store is unavailable; try again"}
+	}
+	var form map[string][]string
+	if err := s.get(ctx, "par", id, &form); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, direct("request_uri is unknown, expired or already used")
+		}
+		return nil, &login.Error{Code: CodeTemporarilyUnavailable, Description: "the issuer's store is unavailable; try again"}
+	}
+	_ = s.cfg.Store.Delete(ctx, "oid4vci:par:"+id)
+	pushed := url.Values(form)
+	if pushed.Get("client_id") != q.Get("client_id") {
+		return nil, direct("request_uri was pushed by another client")
+	}
+	return pushed, nil
 }
 
 func (s *Service) checkAuthorization(ctx context.Context, c auth.Client, q url.Values) (*login.ExtensionGrant, error) {

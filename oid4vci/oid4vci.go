@@ -378,6 +378,8 @@ func (s *Service) authorizationServerMetadata() map[string]any {
 		return map[string]any{
 			"issuer":                                          s.cfg.Issuer + PathAS,
 			"authorization_endpoint":                          s.cfg.Issuer + PathAuthorize,
+			"pushed_authorization_request_endpoint":           s.cfg.Issuer + PathPAR,
+			"require_pushed_authorization_requests":           false,
 			"token_endpoint":                                  s.cfg.Issuer + PathToken,
 			"grant_types_supported":                           []string{GrantAuthorizationCode, GrantPreAuthorized},
 			"token_endpoint_auth_methods_supported":           []string{"none"},

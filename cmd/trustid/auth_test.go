@@ -122,6 +122,9 @@ var publicRoutes = []string{
 	// The authorization endpoint of the authorization code flow: the
 	// holder logs in (its device signature); the wallet is a public client.
 	"GET /oid4vci/authorize",
+	// Its pushed authorization requests (RFC 9126), checked as the
+	// authorization endpoint checks them; the wallet is a public client.
+	"POST /oid4vci/par",
 	"POST /oid4vci/nonce",
 	"POST /oid4vci/credential",
 	"POST /oid4vci/notification",

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -144,13 +145,15 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 			t.Fatalf("verify %s credential: %d %v", c.Format, code, v)
 		}
 	}
-	// The offer was used: its issuer_state is spent.
-	again, err := w.AuthorizationURL(co, "wallet-app", walletRedirect, "")
-	if err != nil {
-		t.Fatal(err)
+	// The wallet SDK pushed its request (RFC 9126): the browser carried
+	// only client_id and request_uri.
+	if u, _ := url.Parse(authURL); len(u.Query()) != 2 || !strings.HasPrefix(u.Query().Get("request_uri"), "urn:ietf:params:oauth:request_uri:") {
+		t.Errorf("authorization URL %s", authURL)
 	}
-	if resp, err := newBrowser().Get(again); err != nil || resp.StatusCode != 302 || !strings.Contains(resp.Header.Get("Location"), "error=invalid_request") {
-		t.Fatalf("the offer's issuer_state again: %v %v", resp, err)
+	// The offer was used: its issuer_state is spent, which the push
+	// already refuses (never redirected).
+	if _, err := w.AuthorizationURL(co, "wallet-app", walletRedirect, ""); !errors.Is(err, sdkwallet.ErrIssuer) || !strings.Contains(err.Error(), "issuer_state is unknown") {
+		t.Fatalf("the offer's issuer_state again: %v", err)
 	}
 
 	// authorize sends an authorization request by hand and returns the
@@ -378,7 +381,7 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	}
 	// Offers: the authorization code grant needs a subject and takes no
 	// transaction code; level is L2..L4, with that grant only.
-	for _, body := range []string{strings.Replace(l3, `"L3"`, `"L1"`, 1), strings.Replace(l3, `"authorization_code"`, `"pre-authorized_code"`, 1),`{"grant":"authorization_code","credential_configuration_ids":["ResidenceCredential_sd_jwt"],"credential":{"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`,
+	for _, body := range []string{strings.Replace(l3, `"L3"`, `"L1"`, 1), strings.Replace(l3, `"authorization_code"`, `"pre-authorized_code"`, 1), `{"grant":"authorization_code","credential_configuration_ids":["ResidenceCredential_sd_jwt"],"credential":{"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`,
 		`{"grant":"authorization_code","subject":"` + aliceSub + `","tx_code":true,"credential_configuration_ids":["ResidenceCredential_sd_jwt"],"credential":{"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`} {
 		if code, m, _ := f.do("POST", "/oid4vci/offers", rpTok.AccessToken, "application/json", body); code != 422 || m["error"] != "invalid_offer" {
 			t.Errorf("bad authorization code offer: %d %v", code, m)

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net/url"
 	"strings"
 )
@@ -23,7 +24,9 @@ import (
 // the issuer) with redirectURI: authorization_details of type
 // openid_credential for configurationIDs (comma-separated; empty means
 // all offered), the offer's issuer_state, a fresh state and a PKCE S256
-// challenge. The wallet opens the URL in a browser and hands the
+// challenge. When the issuer has a pushed authorization request endpoint
+// (RFC 9126) the request is pushed there and the URL carries only
+// client_id and the request_uri it gave. The wallet opens the URL in a browser and hands the
 // redirect it gets back to AcceptAuthorization. A new call replaces the
 // request in flight.
 func (w *Holder) AuthorizationURL(offer *CredentialOffer, clientID, redirectURI, configurationIDs string) (string, error) {
@@ -59,6 +62,21 @@ func (w *Holder) AuthorizationURL(offer *CredentialOffer, clientID, redirectURI,
 	}
 	if offer.issuerState != "" {
 		q.Set("issuer_state", offer.issuerState)
+	}
+	if offer.par != "" {
+		// RFC 9126: the request goes to the issuer directly, the browser
+		// carries only its reference.
+		body, err := w.fetch(http.MethodPost, offer.par, "application/x-www-form-urlencoded", "", []byte(q.Encode()))
+		if err != nil {
+			return "", err
+		}
+		var pushed struct {
+			RequestURI string `json:"request_uri"`
+		}
+		if err := json.Unmarshal(body, &pushed); err != nil || pushed.RequestURI == "" {
+			return "", fmt.Errorf("%w: pushed authorization response", ErrIssuer)
+		}
+		q = url.Values{"client_id": {clientID}, "request_uri": {pushed.RequestURI}}
 	}
 	offer.pending = &pendingAuthorization{clientID: clientID, redirectURI: redirectURI, state: state, verifier: verifier, configs: configs}
 	sep := "?"

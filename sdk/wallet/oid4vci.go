@@ -156,6 +156,7 @@ type CredentialOffer struct {
 	issuerState string
 	asIssuer    string
 	authorize   string
+	par         string // the pushed authorization request endpoint, if any
 	issRequired bool
 	pending     *pendingAuthorization
 
@@ -315,6 +316,7 @@ func (w *Holder) ReceiveOffer(link string) (*CredentialOffer, error) {
 		PKCEMethods           []string `json:"code_challenge_methods_supported"`
 		ISSParameter          bool     `json:"authorization_response_iss_parameter_supported"`
 		DPoPAlgs              []string `json:"dpop_signing_alg_values_supported"`
+		PAR                   string   `json:"pushed_authorization_request_endpoint"`
 	}
 	if err := json.Unmarshal(body, &asMeta); err != nil || asMeta.Issuer != as || checkURL(asMeta.TokenEndpoint) != nil {
 		return nil, fmt.Errorf("%w: authorization server metadata", ErrIssuer)
@@ -322,6 +324,9 @@ func (w *Holder) ReceiveOffer(link string) (*CredentialOffer, error) {
 	offer.token, offer.asIssuer, offer.issRequired, offer.dpopAlgs = asMeta.TokenEndpoint, asMeta.Issuer, asMeta.ISSParameter, asMeta.DPoPAlgs
 	if offer.authCode && checkURL(asMeta.AuthorizationEndpoint) == nil && slices.Contains(asMeta.PKCEMethods, "S256") {
 		offer.authorize = asMeta.AuthorizationEndpoint
+		if checkURL(asMeta.PAR) == nil {
+			offer.par = asMeta.PAR
+		}
 	}
 	if offer.code == "" && offer.authorize == "" {
 		return nil, fmt.Errorf("%w: the authorization server has no authorization endpoint with S256 PKCE for this offer", ErrIssuer)
