@@ -387,6 +387,72 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 			t.Errorf("bad authorization code offer: %d %v", code, m)
 		}
 	}
+	// Pushed authorization requests (RFC 9126), by hand.
+	parForm := func(state string) url.Values {
+		return url.Values{"client_id": {"wallet-app"}, "redirect_uri": {walletRedirect}, "response_type": {"code"}, "state": {"s"},
+			"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"},
+			"issuer_state": {state}, "scope": {"ResidenceCredential_sd_jwt"}}
+	}
+	freshState := func() string {
+		grants := offer(aliceSub, `["ResidenceCredential_sd_jwt"]`)["credential_offer"].(map[string]any)["grants"].(map[string]any)
+		return grants["authorization_code"].(map[string]any)["issuer_state"].(string)
+	}
+	push := func(form url.Values) (int, map[string]any, http.Header) {
+		return f.do("POST", "/oid4vci/par", "", "application/x-www-form-urlencoded", form.Encode())
+	}
+	openAuthorize := func(q url.Values) *http.Response {
+		resp, err := newBrowser().Get(f.base + "/oid4vci/authorize?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	state1 := freshState()
+	for name, c := range map[string]struct {
+		edit   func(url.Values)
+		status int
+		code   string
+	}{
+		"request_uri inside":    {func(q url.Values) { q.Set("request_uri", "urn:ietf:params:oauth:request_uri:x") }, 400, "invalid_request"},
+		"plain PKCE":            {func(q url.Values) { q.Set("code_challenge_method", "plain") }, 400, "invalid_request"},
+		"unknown client":        {func(q url.Values) { q.Set("client_id", "nobody") }, 401, "invalid_client"},
+		"unregistered redirect": {func(q url.Values) { q.Set("redirect_uri", "https://evil.example/cb") }, 400, "invalid_request"},
+		"unknown issuer_state":  {func(q url.Values) { q.Set("issuer_state", strings.Repeat("A", 43)) }, 400, "invalid_request"},
+		"other scope":           {func(q url.Values) { q.Set("scope", "Nope") }, 400, "invalid_scope"},
+		"repeated parameter":    {func(q url.Values) { q.Add("state", "t") }, 400, "invalid_request"},
+	} {
+		q := parForm(state1)
+		c.edit(q)
+		if code, m, h := push(q); code != c.status || m["error"] != c.code || h.Get("Location") != "" {
+			t.Errorf("PAR, %s: %d %v", name, code, m)
+		}
+	}
+	// The refusals spent nothing: the issuer_state pushes now.
+	code, pushed, _ := push(parForm(state1))
+	ru, _ := pushed["request_uri"].(string)
+	if code != 201 || !strings.HasPrefix(ru, "urn:ietf:params:oauth:request_uri:") || pushed["expires_in"] != 90.0 {
+		t.Fatalf("PAR: %d %v", code, pushed)
+	}
+	// Another client's request_uri is refused (and spent), unredirected.
+	if resp := openAuthorize(url.Values{"client_id": {"other-wallet"}, "request_uri": {ru}}); resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
+		t.Errorf("request_uri of another client: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := openAuthorize(url.Values{"client_id": {"wallet-app"}, "request_uri": {ru}}); resp.StatusCode != 400 {
+		t.Errorf("request_uri used twice: %d", resp.StatusCode)
+	}
+	if resp := openAuthorize(url.Values{"client_id": {"wallet-app"}, "request_uri": {"urn:ietf:params:oauth:request_uri:" + strings.Repeat("B", 43)}}); resp.StatusCode != 400 {
+		t.Errorf("unknown request_uri: %d", resp.StatusCode)
+	}
+	// A fresh push opens the login page once; the issuer_state is spent then.
+	_, pushed, _ = push(parForm(state1))
+	ru = pushed["request_uri"].(string)
+	if resp := openAuthorize(url.Values{"client_id": {"wallet-app"}, "request_uri": {ru}}); resp.StatusCode != 200 {
+		t.Errorf("pushed request: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if code, m, _ := push(parForm(state1)); code != 400 || m["error"] != "invalid_request" {
+		t.Errorf("PAR with a spent issuer_state: %d %v", code, m)
+	}
 	// No code, verifier or state in the node's log.
 	if strings.Contains(f.logs.String(), c) || strings.Contains(f.logs.String(), r.verfier) || strings.Contains(f.logs.String(), at) {
 		t.Error("the node's log holds a code, a verifier or an access token")
