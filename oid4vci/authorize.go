@@ -127,6 +127,9 @@ type authorization struct {
 	// Details: the configurations were asked with authorization_details,
 	// so the token response returns them with credential identifiers.
 	Details bool `json:"d,omitempty"`
+	// JKT is the request's dpop_jkt (RFC 9449 §10): the code is redeemed
+	// only with a DPoP proof by that key.
+	JKT string `json:"jkt,omitempty"`
 }
 
 // Authorize serves the authorization endpoint: it checks the request
@@ -156,7 +159,7 @@ func (s *Service) extension() login.Extension {
 	return login.Extension{
 		Audience: audience,
 		Issuer:   s.cfg.Issuer + PathAS,
-		Params:   []string{"issuer_state", "authorization_details", "scope"},
+		Params:   []string{"issuer_state", "authorization_details", "scope", "dpop_jkt"},
 		Check:    s.checkAuthorization,
 	}
 }
@@ -295,10 +298,14 @@ func (s *Service) checkAuthorization(ctx context.Context, c auth.Client, q url.V
 	if len(ids) == 0 {
 		return nil, refuse(CodeInvalidRequest, "name the credentials with authorization_details (type openid_credential) or scope")
 	}
+	jkt := q.Get("dpop_jkt")
+	if q.Has("dpop_jkt") && (len(jkt) != 43 || strings.Trim(jkt, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "") {
+		return nil, refuse(CodeInvalidRequest, "dpop_jkt must be the base64url SHA-256 JWK thumbprint of the DPoP key")
+	}
 	g.Configs = ids
 	subject, level := g.Subject, identity.Level(g.Level)
 	g.Subject, g.Level = "", 0
-	data, err := json.Marshal(authorization{Grant: g, Details: details})
+	data, err := json.Marshal(authorization{Grant: g, Details: details, JKT: jkt})
 	if err != nil {
 		return nil, err
 	}
@@ -356,6 +363,11 @@ func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest, 
 	var a authorization
 	if err := decode(r.Data, &a); err != nil {
 		return nil, &Error{Code: CodeServerError, Description: "stored authorization", Err: err}
+	}
+	if a.JKT != "" && a.JKT != jkt {
+		// RFC 9449 §10: the code was bound to a DPoP key (dpop_jkt); it is
+		// spent, so a stolen code is of no use with another key.
+		return nil, fail(CodeInvalidGrant, "the authorization code is bound (dpop_jkt) to a DPoP key this request has no proof of")
 	}
 	a.Grant.Family, a.Grant.Identifiers, a.Grant.JKT = r.Family, a.Details, jkt
 	resp, err := s.issueToken(ctx, a.Grant)

@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/oid4vci/dpop"
 	"io"
 	"net/http"
 	"net/url"
@@ -386,6 +389,54 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 		if code, m, _ := f.do("POST", "/oid4vci/offers", rpTok.AccessToken, "application/json", body); code != 422 || m["error"] != "invalid_offer" {
 			t.Errorf("bad authorization code offer: %d %v", code, m)
 		}
+	}
+	// dpop_jkt (RFC 9449 §10): the code is redeemed only with a DPoP
+	// proof by that key; a wrong one, or none, spends it.
+	dpopKey, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	otherKey, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	dj, _ := gm.NewJWK(dpopKey.Public(), "")
+	jkt, _ := dj.Thumbprint()
+	dpopToken := func(form url.Values, k crypto.Signer) (int, map[string]any) {
+		t.Helper()
+		nonce := ""
+		for range 2 {
+			p, err := dpop.NewProof(k, "POST", f.base+"/oid4vci/token", "", nonce, time.Now(), rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, m, h := f.doWith("POST", "/oid4vci/token", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Dpop": {p}}, form.Encode())
+			if m["error"] != "use_dpop_nonce" {
+				return code, m
+			}
+			nonce = h.Get("DPoP-Nonce")
+		}
+		t.Fatal("no DPoP nonce")
+		return 0, nil
+	}
+	for name, k := range map[string]crypto.Signer{"another key": otherKey, "no proof": nil} {
+		r := newReq(issuerState())
+		r.q.Set("dpop_jkt", jkt)
+		code := loginFor(r)
+		status, m := token(redeem(r, code))
+		if k != nil {
+			status, m = dpopToken(redeem(r, code), k)
+		}
+		if status != 400 || m["error"] != "invalid_grant" {
+			t.Errorf("dpop_jkt, %s: %d %v", name, status, m)
+		}
+		if status, m := dpopToken(redeem(r, code), dpopKey); status != 400 || m["error"] != "invalid_grant" {
+			t.Errorf("dpop_jkt, %s, then the right key: %d %v", name, status, m)
+		}
+	}
+	r = newReq(issuerState())
+	r.q.Set("dpop_jkt", jkt)
+	if status, m := dpopToken(redeem(r, loginFor(r)), dpopKey); status != 200 || m["token_type"] != "DPoP" {
+		t.Errorf("dpop_jkt with its key: %d %v", status, m)
+	}
+	r = newReq(issuerState())
+	r.q.Set("dpop_jkt", "not-a-thumbprint")
+	if status, back, _ := send(r.q); status != 302 || back.Get("error") != "invalid_request" {
+		t.Errorf("malformed dpop_jkt: %d %v", status, back)
 	}
 	// Pushed authorization requests (RFC 9126), by hand.
 	parForm := func(state string) url.Values {

@@ -24,7 +24,8 @@ import (
 // the issuer) with redirectURI: authorization_details of type
 // openid_credential for configurationIDs (comma-separated; empty means
 // all offered), the offer's issuer_state, a fresh state and a PKCE S256
-// challenge. When the issuer has a pushed authorization request endpoint
+// challenge, and, when the issuer takes SM2 DPoP proofs, the dpop_jkt of a
+// fresh DPoP key the token request then proves. When the issuer has a pushed authorization request endpoint
 // (RFC 9126) the request is pushed there and the URL carries only
 // client_id and the request_uri it gave. The wallet opens the URL in a browser and hands the
 // redirect it gets back to AcceptAuthorization. A new call replaces the
@@ -62,6 +63,15 @@ func (w *Holder) AuthorizationURL(offer *CredentialOffer, clientID, redirectURI,
 	}
 	if offer.issuerState != "" {
 		q.Set("issuer_state", offer.issuerState)
+	}
+	// With DPoP the code is bound to the key before it exists (RFC 9449
+	// §10): a code stolen from the redirect is of no use without the key.
+	jkt, err := w.newDPoPKey(offer)
+	if err != nil {
+		return "", err
+	}
+	if jkt != "" {
+		q.Set("dpop_jkt", jkt)
 	}
 	if offer.par != "" {
 		// RFC 9126: the request goes to the issuer directly, the browser

@@ -359,6 +359,9 @@ func (w *Holder) AcceptOffer(offer *CredentialOffer, configurationIDs, txCode st
 	if txCode != "" {
 		form.Set("tx_code", txCode)
 	}
+	if _, err := w.newDPoPKey(offer); err != nil {
+		return "", err
+	}
 	tok, err := w.requestToken(offer, form)
 	if err != nil {
 		return "", err
@@ -390,18 +393,31 @@ func parseTokenResponse(body []byte, dpop bool) (*tokenResponse, error) {
 	return &tok, nil
 }
 
-// requestToken posts a token request (with a DPoP proof by a fresh key
-// when the authorization server takes SM2 DPoP proofs) and reads the
-// answer; a DPoP token_type binds the offer's later requests to the key.
-func (w *Holder) requestToken(offer *CredentialOffer, form url.Values) (*tokenResponse, error) {
+// newDPoPKey gives the offer a fresh DPoP key when the authorization
+// server takes SM2 DPoP proofs (none otherwise) and returns its RFC 7638
+// thumbprint ("" without one).
+func (w *Holder) newDPoPKey(offer *CredentialOffer) (string, error) {
 	offer.dpopKey, offer.dpopNonce, offer.dpopBound = nil, "", false
-	if slices.Contains(offer.dpopAlgs, gm.AlgSM2) {
-		k, err := gm.GenerateSigner(gm.AlgSM2, w.rand)
-		if err != nil {
-			return nil, err
-		}
-		offer.dpopKey = k
+	if !slices.Contains(offer.dpopAlgs, gm.AlgSM2) {
+		return "", nil
 	}
+	k, err := gm.GenerateSigner(gm.AlgSM2, w.rand)
+	if err != nil {
+		return "", err
+	}
+	j, err := gm.NewJWK(k.Public(), "")
+	if err != nil {
+		return "", err
+	}
+	offer.dpopKey = k
+	return j.Thumbprint()
+}
+
+// requestToken posts a token request (with a DPoP proof by the offer's
+// DPoP key, if it has one) and reads the answer; a DPoP token_type binds
+// the offer's later requests to the key.
+func (w *Holder) requestToken(offer *CredentialOffer, form url.Values) (*tokenResponse, error) {
+	offer.dpopBound = false
 	body, err := w.fetchOffer(offer, http.MethodPost, offer.token, "application/x-www-form-urlencoded", "", []byte(form.Encode()))
 	if err != nil {
 		return nil, err
