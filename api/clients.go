@@ -29,8 +29,30 @@ type ClientsConfig struct {
 	// with 409 sector_taken. Registering a sector identifier is the
 	// operator's attestation that the party controls that host.
 	Sectors SectorRegistry
-	Now     func() time.Time
-	Rand    io.Reader
+	// Registry, when set, counts the region's terminals and issuers for
+	// GET /v1/admin/registry (the operator view).
+	Registry RegistryCounter
+	Now      func() time.Time
+	Rand     io.Reader
+}
+
+// RegistryCounter counts the trust registry's records of a region, as the
+// node's copy of the registry has them. Safe for concurrent use.
+type RegistryCounter interface {
+	RegistryCounts(region string) RegistryCounts
+}
+
+// RegistryCounts are a region's registry records by status ("active",
+// "suspended", "revoked"): a status no record has is absent.
+type RegistryCounts struct {
+	Terminals map[string]int `json:"terminals"`
+	Issuers   map[string]int `json:"issuers"`
+}
+
+// registryResponse is the body of GET /v1/admin/registry.
+type registryResponse struct {
+	Region string `json:"region"`
+	RegistryCounts
 }
 
 // MountClients adds the registry administration endpoints, each needing
@@ -43,6 +65,8 @@ type ClientsConfig struct {
 //	POST /v1/admin/clients/{id}/disable  disable (empty body or {})
 //	GET  /v1/admin/routes                every route the server serves, with the
 //	                                     scope it needs (none for public routes)
+//	GET  /v1/admin/registry              the region's terminals and issuers
+//	                                     counted by status (with cfg.Registry)
 //
 // Responses never include a secret hash; a generated client_secret is
 // returned once, in the registration response.
@@ -73,6 +97,21 @@ func (s *Server) MountClients(cfg ClientsConfig) error {
 	s.handle("POST /v1/admin/clients/{id}/keys", admin(a.keys))
 	s.handle("POST /v1/admin/clients/{id}/disable", admin(a.disable))
 	s.handle("GET /v1/admin/routes", admin(a.routes))
+	if cfg.Registry != nil {
+		s.handle("GET /v1/admin/registry", admin(a.registry))
+	}
+	return nil
+}
+
+func (a *clientAdmin) registry(w http.ResponseWriter, r *http.Request) error {
+	c := a.cfg.Registry.RegistryCounts(a.cfg.Region)
+	if c.Terminals == nil {
+		c.Terminals = map[string]int{}
+	}
+	if c.Issuers == nil {
+		c.Issuers = map[string]int{}
+	}
+	writeJSON(w, registryResponse{Region: a.cfg.Region, RegistryCounts: c})
 	return nil
 }
 

@@ -91,8 +91,10 @@ type OAuthConfig struct {
 	// Peers, when set, authenticates other regions' nodes (node
 	// assertions) at POST /oauth2/peer/introspect, where they ask about
 	// this node's tokens (auth.Service.IntrospectForPeer); nil mounts no
-	// such route.
-	Peers redeem.PeerAuthenticator
+	// such route. PeerAnswers signs the answers to them
+	// (redeem.PeerAnswerHeader); required with Peers.
+	Peers       redeem.PeerAuthenticator
+	PeerAnswers redeem.PeerAnswerSigner
 	// PeerLimit applies per source address to POST /oauth2/peer/introspect.
 	PeerLimit RateLimit
 	// OnPeerRefuse, if set, is told of every peer introspection refused
@@ -118,6 +120,9 @@ var DefaultPeerIntrospectLimit = RateLimit{Limit: 3000, Window: time.Minute}
 func (s *Server) MountOAuth(cfg OAuthConfig) error {
 	if cfg.Auth == nil {
 		return errors.New("api: OAuthConfig.Auth is required")
+	}
+	if cfg.Peers != nil && cfg.PeerAnswers == nil {
+		return errors.New("api: OAuthConfig.PeerAnswers is required with Peers")
 	}
 	if cfg.MaxForm <= 0 {
 		cfg.MaxForm = 16 << 10
@@ -342,25 +347,27 @@ func (o *oauth) peerIntrospect(w http.ResponseWriter, r *http.Request) {
 		o.fail(w, r, err, false)
 		return
 	}
-	var req auth.PeerIntrospectRequest
-	if err := decodeBody(r, redeem.MaxPeerBody, &req, invalidRequest, "with token"); err != nil {
-		o.fail(w, r, err, false)
-		return
-	}
-	if req.Token == "" {
-		o.fail(w, r, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "token is missing"}, false)
-		return
-	}
-	res, err := o.svc.IntrospectForPeer(r.Context(), region, req.Token)
-	if err != nil {
-		if o.cfg.OnPeerRefuse != nil && !errors.Is(err, auth.ErrUnavailable) {
-			o.cfg.OnPeerRefuse(err)
+	o.s.signedPeerAnswer(w, r, o.cfg.PeerAnswers, region, func(w http.ResponseWriter) {
+		var req auth.PeerIntrospectRequest
+		if err := decodeBody(r, redeem.MaxPeerBody, &req, invalidRequest, "with token"); err != nil {
+			o.fail(w, r, err, false)
+			return
 		}
-		o.fail(w, r, err, false)
-		return
-	}
-	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, res)
+		if req.Token == "" {
+			o.fail(w, r, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "token is missing"}, false)
+			return
+		}
+		res, err := o.svc.IntrospectForPeer(r.Context(), region, req.Token)
+		if err != nil {
+			if o.cfg.OnPeerRefuse != nil && !errors.Is(err, auth.ErrUnavailable) {
+				o.cfg.OnPeerRefuse(err)
+			}
+			o.fail(w, r, err, false)
+			return
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, res)
+	})
 }
 
 func needToken(form map[string]string) error {

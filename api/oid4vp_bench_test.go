@@ -130,7 +130,7 @@ func newOID4VPBench(b *testing.B) *oid4vpBench {
 		issuerPub: ik.Public.(*ecdsa.PublicKey), holderPub: &holder.PublicKey}
 }
 
-const benchDCQL = `{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["IdentityCredential"]},"claims":[{"path":["age_over_18"],"values":[true]}]}]}`
+const benchDCQL = `{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["https://node.example:8443/vct/IdentityCredential"]},"claims":[{"path":["age_over_18"],"values":[true]}]}]}`
 
 // response opens a transaction and returns its response path and body.
 func (e *oid4vpBench) response(b *testing.B, mode string) (string, string) {

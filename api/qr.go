@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -20,8 +21,10 @@ type QRConfig struct {
 	// Holders authenticates the holder app's device-signed requests.
 	Holders redeem.HolderAuthenticator
 	// Peers authenticates other regions' nodes for
-	// POST /v1/qr/peer/redeem.
-	Peers redeem.PeerAuthenticator
+	// POST /v1/qr/peer/redeem, and PeerAnswers signs the answers to them
+	// (redeem.PeerAnswerHeader); both or neither.
+	Peers       redeem.PeerAuthenticator
+	PeerAnswers redeem.PeerAnswerSigner
 	// Verifier checks static codes before GET /v1/qr/static renders them,
 	// so a revoked or forged code is never printed.
 	Verifier *qrcode.Verifier
@@ -72,6 +75,9 @@ func (s *Server) MountQR(cfg QRConfig) error {
 	if cfg.Limits != nil {
 		limits = *cfg.Limits
 	}
+	if (cfg.Peers == nil) != (cfg.PeerAnswers == nil) {
+		return errors.New("api: QRConfig.Peers and PeerAnswers go together")
+	}
 	limits.Issue.Name, limits.Static.Name, limits.PeerRedeem.Name = "qr-issue-addr", "qr-static-addr", "qr-peer-addr"
 	limited := func(rl RateLimit, h func(http.ResponseWriter, *http.Request, QRConfig) error) http.Handler {
 		return s.rateLimit(cfg.Limiter, rl, ClientAddress, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error { return h(w, r, cfg) }))
@@ -85,7 +91,9 @@ func (s *Server) MountQR(cfg QRConfig) error {
 		})))
 	}
 	if cfg.Service != nil && cfg.Peers != nil {
-		s.handle("POST "+redeem.PeerRedeemPath, limited(limits.PeerRedeem, qrPeerRedeem))
+		s.handle("POST "+redeem.PeerRedeemPath, s.rateLimit(cfg.Limiter, limits.PeerRedeem, ClientAddress, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			qrPeerRedeem(s, w, r, cfg)
+		})))
 	}
 	if cfg.Verifier != nil {
 		s.handle("GET /v1/qr/static", limited(limits.Static, qrStatic))
@@ -147,7 +155,11 @@ func qrRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
 	if err := decodeQRBody(r, &req); err != nil {
 		return err
 	}
-	red, err := cfg.Service.Redeem(r.Context(), p.ClientID, req.Code)
+	redeemCode := cfg.Service.Redeem
+	if k, err := qrcode.DetectKind(req.Code); err == nil && k == qrcode.KindOffline {
+		redeemCode = cfg.Service.VerifyOffline
+	}
+	red, err := redeemCode(r.Context(), p.ClientID, req.Code)
 	if err != nil {
 		return err
 	}
@@ -155,21 +167,27 @@ func qrRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
 	return nil
 }
 
-func qrPeerRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
+// qrPeerRedeem redeems a code of this region for another region's node;
+// every answer to an authenticated node is signed (signedPeerAnswer).
+func qrPeerRedeem(s *Server, w http.ResponseWriter, r *http.Request, cfg QRConfig) {
 	region, err := cfg.Peers.AuthenticatePeer(r)
 	if err != nil {
-		return err
+		writeError(w, r, s.log, err)
+		return
 	}
-	var req redeem.PeerRedeemRequest
-	if err := decodeQRBody(r, &req); err != nil {
-		return err
-	}
-	red, err := cfg.Service.RedeemForPeer(r.Context(), region, req)
-	if err != nil {
-		return err
-	}
-	writeJSON(w, red)
-	return nil
+	s.signedPeerAnswer(w, r, cfg.PeerAnswers, region, func(w http.ResponseWriter) {
+		var req redeem.PeerRedeemRequest
+		if err := decodeQRBody(r, &req); err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		red, err := cfg.Service.RedeemForPeer(r.Context(), region, req)
+		if err != nil {
+			writeError(w, r, s.log, err)
+			return
+		}
+		writeJSON(w, red)
+	})
 }
 
 // qrStatic renders a static code for printing:

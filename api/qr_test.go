@@ -144,7 +144,7 @@ func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[
 		RelyingParties: qrRPs{
 			"hotel-" + region: {ClientID: "hotel-" + region, Sector: "hotel.example", AllowedClaims: []string{"age_over_18"}},
 		},
-		Peers: &redeem.HTTPPeers{Peers: peers, Credentials: nodeAuth}, PeerParties: qrRegistryRPs,
+		Peers: &redeem.HTTPPeers{Peers: peers, Credentials: nodeAuth, Answers: nodeAuth}, PeerParties: qrRegistryRPs,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -159,7 +159,7 @@ func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[
 		"tok-noscope":         {ClientID: "hotel-" + region, Scopes: []string{auth.ScopeEnroll}},
 	})
 	cfg := QRConfig{
-		Service: svc, Verifier: v, Peers: nodeAuth,
+		Service: svc, Verifier: v, Peers: nodeAuth, PeerAnswers: nodeAuth,
 		Holders: &redeem.BindingAuthenticator{Verifier: v, Nonces: mem, Region: region},
 	}
 	for _, f := range configure {
@@ -236,6 +236,11 @@ func newPeerQR(t *testing.T, claims map[string]string) *peerQR {
 	return &peerQR{a: a, peer: &redeem.NodeAssertions{Region: "440000", Signer: keyB, Kid: kidB}, device: device, binding: binding}
 }
 
+// keysOfA is region A's key as B's registry view has it.
+func (p *peerQR) keysOfA() qrKeys {
+	return qrKeys{"310000": {p.a.kid: p.a.key.Public()}}
+}
+
 // peerRedeem posts body to a's peer redeem route as region 440000's node.
 func (p *peerQR) peerRedeem(t *testing.T, body []byte) (*http.Response, map[string]any) {
 	t.Helper()
@@ -255,7 +260,7 @@ func TestQRTwoRegions(t *testing.T) {
 	// B exists; B is told A's URL.
 	p := newPeerQR(t, map[string]string{"age_over_18": "true", "resident": "yes"})
 	a, device, binding := p.a, p.device, p.binding
-	b := newQRRegion(t, "440000", 440000, 0x72, map[string]redeem.Peer{"310000": {BaseURL: a.srv.URL}}, nil)
+	b := newQRRegion(t, "440000", 440000, 0x72, map[string]redeem.Peer{"310000": {BaseURL: a.srv.URL}}, p.keysOfA())
 
 	nonce := byte(0)
 	holderReq := func(region string, consent ...string) *qrcode.HolderRequest {

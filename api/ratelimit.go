@@ -3,7 +3,6 @@ package api
 import (
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/netip"
 	"strconv"
@@ -55,19 +54,16 @@ func ParseRateLimit(name, s string) (RateLimit, error) {
 	return RateLimit{Name: name, Limit: limit, Window: window}, nil
 }
 
-// ClientAddress keys a request by its source address: the IP of the TCP
-// peer, an IPv6 peer by its /64 (one host usually holds a whole /64). It
-// does not trust X-Forwarded-For: behind a proxy, every request would
-// share the proxy's address, so put limits at the proxy too or terminate
-// TLS on the node.
+// ClientAddress keys a request by its source address, an IPv6 address by
+// its /64 (one host usually holds a whole /64). The source address is the
+// TCP peer's, or, when the peer is one of Config.TrustedProxies, the one
+// TrustedProxies.ClientIP reads from X-Forwarded-For.
 func ClientAddress(r *http.Request) string {
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		host = r.RemoteAddr
-	}
-	ip, err := netip.ParseAddr(host)
-	if err != nil {
-		return host
+	ip, ok := r.Context().Value(clientIPKey{}).(netip.Addr)
+	if !ok {
+		if ip, ok = peerAddr(r); !ok {
+			return r.RemoteAddr
+		}
 	}
 	ip = ip.Unmap()
 	if ip.Is6() {

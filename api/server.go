@@ -31,6 +31,9 @@ type Config struct {
 	Checks map[string]Check
 	// MaxBody bounds request bodies, in bytes.
 	MaxBody int64
+	// TrustedProxies are the load balancers whose X-Forwarded-For the
+	// node believes (ClientAddress); none by default.
+	TrustedProxies TrustedProxies
 }
 
 // Server routes TrustID's HTTP API. Build it with New, add features with
@@ -42,6 +45,7 @@ type Server struct {
 	checks  map[string]Check
 	details map[string]Details
 	maxBody int64
+	proxies TrustedProxies
 	// router is the mux; every route is registered and recorded through
 	// it (routes.go).
 	router router
@@ -55,7 +59,7 @@ type Server struct {
 
 // New returns a server with /healthz, /readyz and /metrics.
 func New(cfg Config) *Server {
-	s := &Server{log: cfg.Logger, reg: cfg.Registry, checks: cfg.Checks, maxBody: cfg.MaxBody, router: router{mux: http.NewServeMux()}}
+	s := &Server{log: cfg.Logger, reg: cfg.Registry, checks: cfg.Checks, maxBody: cfg.MaxBody, proxies: cfg.TrustedProxies, router: router{mux: http.NewServeMux()}}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -77,6 +81,7 @@ func New(cfg Config) *Server {
 // Handler returns the root handler.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = withClientIP(s.proxies, r)
 		if _, pattern := s.router.mux.Handler(r); pattern == "" {
 			s.unrouted.ServeHTTP(w, r)
 			return

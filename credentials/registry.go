@@ -77,6 +77,11 @@ type Accreditation struct {
 	// Lists of vc+jwt) and base URL (Token Status Lists of SD-JWT VC).
 	// Empty: the issuer itself.
 	StatusDID, StatusURL string
+	// VCTBase is the base URL of the node the issuer issues through: a
+	// vct TypeVCT(VCTBase, T) stands for the type name T (and is
+	// accredited, or reserved, as T is). Empty: vct values are taken as
+	// they are.
+	VCTBase string
 }
 
 // IssuerTrust answers, offline, what an issuer is accredited for. It
@@ -102,7 +107,7 @@ var _ IssuerTrust = (*RegistryTrust)(nil)
 // Accreditation implements IssuerTrust.
 func (t *RegistryTrust) Accreditation(issuer string) (Accreditation, error) {
 	if t.Local != nil && issuer != "" && (issuer == t.Local.DID || issuer == t.Local.BaseURL) {
-		return Accreditation{Issuer: issuer, Enrollment: true}, nil
+		return Accreditation{Issuer: issuer, Enrollment: true, VCTBase: t.Local.BaseURL}, nil
 	}
 	if t.Registry == nil {
 		return Accreditation{}, fmt.Errorf("%w: %s is not this node", ErrNotAccredited, truncate(issuer))
@@ -110,8 +115,9 @@ func (t *RegistryTrust) Accreditation(issuer string) (Accreditation, error) {
 	if !t.Registry.Ready() {
 		return Accreditation{}, fmt.Errorf("%w: the trust registry is not loaded yet", ErrResolve)
 	}
-	if _, ok := t.Registry.IssuerRegion(issuer); ok {
-		return Accreditation{Issuer: issuer, Enrollment: true}, nil
+	if code, ok := t.Registry.IssuerRegion(issuer); ok {
+		region, _ := t.Registry.Region(code)
+		return Accreditation{Issuer: issuer, Enrollment: true, VCTBase: regionAPI(region)}, nil
 	}
 	rec, ok := t.Registry.Issuer(issuer)
 	if !ok {
@@ -124,18 +130,24 @@ func (t *RegistryTrust) Accreditation(issuer string) (Accreditation, error) {
 	if !ok || region.Status != chaincode.RegionActive {
 		return Accreditation{}, fmt.Errorf("%w: the region of %s is not active", ErrNotAccredited, truncate(issuer))
 	}
-	a := Accreditation{Issuer: issuer, StatusDID: region.DID}
-	for _, e := range region.Endpoints {
-		if e.Type == "api" {
-			a.StatusURL = strings.TrimSuffix(e.URL, "/")
-		}
-	}
+	a := Accreditation{Issuer: issuer, StatusDID: region.DID, StatusURL: regionAPI(region)}
+	a.VCTBase = a.StatusURL
 	for _, typ := range rec.Types {
 		if !slices.Contains(chaincode.EnrollmentTypes, typ) {
 			a.Types = append(a.Types, typ)
 		}
 	}
 	return a, nil
+}
+
+// regionAPI is the base URL of a region's node (its "api" endpoint), or "".
+func regionAPI(r chaincode.Region) string {
+	for _, e := range r.Endpoints {
+		if e.Type == "api" {
+			return strings.TrimSuffix(e.URL, "/")
+		}
+	}
+	return ""
 }
 
 // AnyIssuer accredits every issuer for every type. It is for the verifier
@@ -162,11 +174,18 @@ func (a Accreditation) statusIssuer(token bool) string {
 }
 
 // Allows checks a credential against the accreditation: its types
-// (VerifiableCredential aside; an SD-JWT VC's vct), its subject IDs and
-// its subjects' claims. Only an enrollment issuer may use what reserved
-// names; every other type must be listed. Errors match ErrNotAccredited
+// (VerifiableCredential aside; an SD-JWT VC's vct, a vct under VCTBase
+// standing for its type name), its subject IDs and its subjects' claims.
+// Only an enrollment issuer may use what reserved names; every other type
+// must be listed. Errors match ErrNotAccredited
 // (and the reserved-name error that applies).
 func (a Accreditation) Allows(types, subjectIDs []string, claims []map[string]any) error {
+	types = slices.Clone(types)
+	for i, t := range types {
+		if name, ok := VCTType(a.VCTBase, t); ok {
+			types[i] = name
+		}
+	}
 	if !a.Enrollment {
 		if err := EnrollmentOnly(types, subjectIDs, claims); err != nil {
 			return fmt.Errorf("%w: %w", ErrNotAccredited, err)

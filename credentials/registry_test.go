@@ -103,7 +103,7 @@ func TestClientIssuerAccreditation(t *testing.T) {
 		t.Fatal(err)
 	}
 	r, err := n.verifier.VerifySDJWT(ctx, sd.Token, SDJWTOptions{})
-	if err != nil || r.Claims["iss"] != wantDID || r.Claims["vct"] != "ResidenceCredential" {
+	if err != nil || r.Claims["iss"] != wantDID || r.Claims["vct"] != testBase+"/vct/ResidenceCredential" {
 		t.Fatalf("SD-JWT VC: %v %v", err, r)
 	}
 
@@ -128,7 +128,10 @@ func TestClientIssuerAccreditation(t *testing.T) {
 			return m
 		}(), opts, ErrNotAccredited},
 		"unaccredited vct": {residence(holderDID), issuer.IssueOptions{Client: "rp-1", Format: issuer.FormatSDJWT, VCT: "https://evil.example/vct/pid"}, ErrNotAccredited},
-		"other client":     {residence(holderDID), issuer.IssueOptions{Client: "rp-2"}, ErrNotAccredited},
+		// An accredited name under another host is another type.
+		"accredited name, other host": {residence(holderDID), issuer.IssueOptions{Client: "rp-1", Format: issuer.FormatSDJWT, VCT: "https://evil.example/vct/ResidenceCredential"}, ErrNotAccredited},
+		"identity vct":                {residence(holderDID), issuer.IssueOptions{Client: "rp-1", Format: issuer.FormatSDJWT, VCT: testBase + "/vct/IdentityCredential"}, ErrReservedType},
+		"other client":                {residence(holderDID), issuer.IssueOptions{Client: "rp-2"}, ErrNotAccredited},
 	} {
 		if _, err := n.issuer.IssueAsClient(ctx, tc.in, tc.opts); !errors.Is(err, tc.want) {
 			t.Errorf("%s: %v, want %v", name, err, tc.want)
@@ -152,18 +155,22 @@ func TestClientIssuerAccreditation(t *testing.T) {
 			t.Errorf("%s type signed by the client's key: %v", name, err)
 		}
 	}
-	forged := map[string]any{"iss": wantDID, "vct": TypeIdentityCredential, "iat": n.clock.Now().Unix()}
-	payload, ds, err := (&sdjwt.Issuer{Rand: rand.Reader}).Conceal(map[string]any{"iss": wantDID, "vct": TypeIdentityCredential, "iat": forged["iat"],
-		ClaimAssuranceLevel: 4, "name": "Mallory"}, &sdjwt.Frame{SD: []string{"name"}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok, err := jose.Sign(payload, map[string]any{"typ": TypSDJWTVC, "kid": wantDID + "#" + key.Kid}, key.Signer)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := n.verifier.VerifySDJWT(ctx, sdjwt.Serialize(tok, ds), SDJWTOptions{}); !errors.Is(err, ErrNotAccredited) {
-		t.Errorf("SD-JWT IdentityCredential signed by the client's key: %v", err)
+	// SD-JWT VCs the client's key signs with a vct it is not accredited
+	// for: the enrollment type (by name, or as the node's type URL), or an
+	// accredited name under another host.
+	for _, vct := range []string{TypeIdentityCredential, testBase + "/vct/IdentityCredential", "https://evil.example/vct/ResidenceCredential"} {
+		payload, ds, err := (&sdjwt.Issuer{Rand: rand.Reader}).Conceal(map[string]any{"iss": wantDID, "vct": vct, "iat": n.clock.Now().Unix(),
+			ClaimAssuranceLevel: 4, "name": "Mallory"}, &sdjwt.Frame{SD: []string{"name"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := jose.Sign(payload, map[string]any{"typ": TypSDJWTVC, "kid": wantDID + "#" + key.Kid}, key.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.verifier.VerifySDJWT(ctx, sdjwt.Serialize(tok, ds), SDJWTOptions{}); !errors.Is(err, ErrNotAccredited) {
+			t.Errorf("SD-JWT VC of vct %s signed by the client's key: %v", vct, err)
+		}
 	}
 
 	// The node itself is the enrollment issuer: it may not issue other

@@ -56,7 +56,7 @@ func TestSDJWTVC(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if r.Credential["birthDate"] != "1990-05-01" || r.Credential["vct"] != TypeIdentityCredential {
+			if r.Credential["birthDate"] != "1990-05-01" || r.Credential["vct"] != testBase+"/vct/IdentityCredential" {
 				t.Fatalf("claims %v", r.Credential)
 			}
 			sd, _ := sdjwt.Split(iss.Token)

@@ -3,8 +3,37 @@ package credentials
 import (
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
+	"strings"
 )
+
+// VCTPath is where, under a node's base URL, the vct of each type it
+// names lives: an SD-JWT VC of type T issued through the node has vct
+// <base>/vct/T, a URL in the node's own domain (a collision-resistant name,
+// as draft-ietf-oauth-sd-jwt-vc requires of vct) that answers with the
+// type's Type Metadata.
+const VCTPath = "/vct/"
+
+// TypeVCT is the vct of type typ issued through the node at base.
+func TypeVCT(base, typ string) string { return strings.TrimSuffix(base, "/") + VCTPath + typ }
+
+// VCTType returns the type name a vct of the node at base stands for:
+// T for <base>/vct/T with T a type name (a CamelCase word), else "" and
+// false.
+func VCTType(base, vct string) (string, bool) {
+	if base == "" {
+		return "", false
+	}
+	name, ok := strings.CutPrefix(vct, strings.TrimSuffix(base, "/")+VCTPath)
+	if !ok || !typeNameRE.MatchString(name) {
+		return "", false
+	}
+	return name, true
+}
+
+// typeNameRE is a type name TrustID defines or accredits: a CamelCase word.
+var typeNameRE = regexp.MustCompile(`^[A-Z][A-Za-z0-9]{2,63}$`)
 
 // TypeMetadata is the Type Metadata of an SD-JWT VC type
 // (draft-ietf-oauth-sd-jwt-vc, "SD-JWT VC Type Metadata"): what a wallet
@@ -91,15 +120,16 @@ func (m *TypeMetadata) Check() error {
 }
 
 // IdentityCredentialMetadata is the Type Metadata of the identity
-// credential enrollment issues (vct IdentityCredential, see
-// IdentityCredential): every subject claim, sub included, is selectively
-// disclosable, as the issuer conceals them all.
-func IdentityCredentialMetadata() TypeMetadata {
+// credential the node at base issues at enrollment (vct
+// TypeVCT(base, IdentityCredential), see IdentityCredential): every
+// subject claim, sub included, is selectively disclosable, as the issuer
+// conceals them all.
+func IdentityCredentialMetadata(base string) TypeMetadata {
 	claim := func(name, zh, en string) ClaimMetadata {
 		return ClaimMetadata{Path: []string{name}, SD: SDAlways, Display: []ClaimDisplay{{Locale: "zh-CN", Label: zh}, {Locale: "en", Label: en}}}
 	}
 	return TypeMetadata{
-		VCT:         TypeIdentityCredential,
+		VCT:         TypeVCT(base, TypeIdentityCredential),
 		Name:        "TrustID identity credential",
 		Description: "The holder's identity attributes, issued by a TrustID node at enrollment and bound to the holder's device key.",
 		Display: []TypeDisplay{

@@ -6,14 +6,19 @@ import (
 	"time"
 )
 
+const nodeBase = "https://node.example"
+
 // TestIdentityCredentialMetadata: the identity credential's Type Metadata
 // is well formed and describes every subject claim IdentityCredential
 // makes (id becoming sub in an SD-JWT VC), each always disclosable and
 // labelled in zh-CN and en.
 func TestIdentityCredentialMetadata(t *testing.T) {
-	m := IdentityCredentialMetadata()
+	m := IdentityCredentialMetadata(nodeBase)
 	if err := m.Check(); err != nil {
 		t.Fatal(err)
+	}
+	if m.VCT != nodeBase+"/vct/IdentityCredential" {
+		t.Errorf("vct %q", m.VCT)
 	}
 	described := map[string]ClaimMetadata{}
 	for _, c := range m.Claims {
@@ -46,10 +51,38 @@ func TestTypeMetadataCheck(t *testing.T) {
 		"bad sd":            func(m *TypeMetadata) { m.Claims[0].SD = "sometimes" },
 		"claim no label":    func(m *TypeMetadata) { m.Claims[0].Display[0].Label = "" },
 	} {
-		m := IdentityCredentialMetadata()
+		m := IdentityCredentialMetadata(nodeBase)
 		edit(&m)
 		if err := m.Check(); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v", name, err)
 		}
+	}
+}
+
+// TestVCTType maps a node's type URLs back to type names, and nothing else.
+func TestVCTType(t *testing.T) {
+	const base = nodeBase
+	if got := TypeVCT(base+"/", "ResidenceCredential"); got != base+"/vct/ResidenceCredential" {
+		t.Errorf("TypeVCT: %q", got)
+	}
+	if name, ok := VCTType(base, base+"/vct/ResidenceCredential"); !ok || name != "ResidenceCredential" {
+		t.Errorf("VCTType: %q %v", name, ok)
+	}
+	for _, vct := range []string{
+		"ResidenceCredential",
+		"https://other.example/vct/ResidenceCredential",
+		base + "/vct/",
+		base + "/vct/residence",
+		base + "/vct/Residence/Credential",
+		base + "/vct/ResidenceCredential?x=1",
+		base + "/vctResidenceCredential",
+		"https://node.example.evil/vct/ResidenceCredential",
+	} {
+		if name, ok := VCTType(base, vct); ok {
+			t.Errorf("VCTType(%q) = %q", vct, name)
+		}
+	}
+	if _, ok := VCTType("", "/vct/ResidenceCredential"); ok {
+		t.Error("no base: mapped")
 	}
 }

@@ -114,7 +114,7 @@ func ageAtLeast(bd, now time.Time, years int) bool {
 // AttributeCredential builds a generic attribute credential of type typ
 // (e.g. ResidenceCredential) about subject with the given claims.
 func AttributeCredential(typ, subject string, claims map[string]any, now time.Time, validFor time.Duration) (map[string]any, error) {
-	if !regexp.MustCompile(`^[A-Z][A-Za-z0-9]{2,63}$`).MatchString(typ) || typ == TypeCredential || typ == TypeIdentityCredential {
+	if !typeNameRE.MatchString(typ) || typ == TypeCredential || typ == TypeIdentityCredential {
 		return nil, fmt.Errorf("%w: attribute credential type must be a CamelCase name other than %s", ErrInvalid, TypeIdentityCredential)
 	}
 	sub, err := SubjectURI(subject)

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -45,6 +46,13 @@ type compose struct {
 	Name     string             `yaml:"name"`
 	Services map[string]service `yaml:"services"`
 	Volumes  map[string]any     `yaml:"volumes"`
+	Networks map[string]struct {
+		IPAM struct {
+			Config []struct {
+				Subnet string `yaml:"subnet"`
+			} `yaml:"config"`
+		} `yaml:"ipam"`
+	} `yaml:"networks"`
 }
 
 type service struct {
@@ -67,7 +75,8 @@ type service struct {
 	} `yaml:"healthcheck"`
 	Restart  string `yaml:"restart"`
 	Networks map[string]struct {
-		Aliases []string `yaml:"aliases"`
+		Aliases     []string `yaml:"aliases"`
+		IPv4Address string   `yaml:"ipv4_address"`
 	} `yaml:"networks"`
 }
 
@@ -469,7 +478,7 @@ func TestLoadBalancerConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	servers := map[string]bool{}
-	var httpchk, bind bool
+	var httpchk, bind, forwardfor bool
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	for sc.Scan() {
 		f := strings.Fields(sc.Text())
@@ -480,7 +489,28 @@ func TestLoadBalancerConfig(t *testing.T) {
 			httpchk = true
 		case slices.Equal(f, []string{"bind", ":8080"}):
 			bind = true
+		case slices.Equal(f, []string{"option", "forwardfor"}):
+			forwardfor = true
 		}
+	}
+	// The instances take the client address from X-Forwarded-For only
+	// from the balancer's own address, and HAProxy appends it.
+	if !forwardfor {
+		t.Error("haproxy.cfg: no `option forwardfor`: the instances would count every client as the balancer")
+	}
+	var cfg map[string]string
+	if err := yaml.Unmarshal(readFile(t, "deploy/trustid/trustid.yaml"), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	lbAddr, err := netip.ParseAddr(lb.Networks["default"].IPv4Address)
+	if err != nil {
+		t.Fatalf("lb: no fixed ipv4_address on the default network: %v", err)
+	}
+	if want := lbAddr.String() + "/32"; cfg["trusted-proxies"] != want {
+		t.Errorf("trustid.yaml: trusted-proxies %q, want the balancer's %s", cfg["trusted-proxies"], want)
+	}
+	if ipam := c.Networks["default"].IPAM.Config; len(ipam) != 1 || !subnetHolds(ipam[0].Subnet, lbAddr) {
+		t.Errorf("the default network's subnet %+v does not hold the balancer's %s", ipam, lbAddr)
 	}
 	if !servers["trustid-1:8080"] || !servers["trustid-2:8080"] || len(servers) != 2 {
 		t.Errorf("haproxy.cfg servers %v, want trustid-1:8080 and trustid-2:8080, checked", servers)
@@ -494,6 +524,11 @@ func TestLoadBalancerConfig(t *testing.T) {
 	if out, err := exec.Command(haproxy, "-c", "-f", cfgPath).CombinedOutput(); err != nil {
 		t.Errorf("haproxy -c: %v\n%s", err, out)
 	}
+}
+
+func subnetHolds(subnet string, a netip.Addr) bool {
+	p, err := netip.ParsePrefix(subnet)
+	return err == nil && p.Contains(a)
 }
 
 // dockerStage is one FROM ... AS name stage of the Dockerfile.

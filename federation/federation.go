@@ -12,7 +12,11 @@
 // checked against the heads anchored on the ledger and cached, so they
 // keep answering while that node is down), and whether it revoked one of
 // its access tokens (Introspector, node to node with this region's
-// signed assertion).
+// signed assertion). A registered endpoint is called only if this node's
+// mode allows it (CheckEndpoint: https in production, loopback http too
+// in loopback development mode) and only at public addresses in
+// production (PeerClient), since a region administrator can register any
+// URL.
 package federation
 
 import (
@@ -217,14 +221,19 @@ func (t Tokens) RegionClient(clientID string) (string, []string, bool, bool) {
 }
 
 // Directory is redeem.PeerDirectory over the registry: an active
-// region's node is at its registered "api" endpoint.
+// region's node is at its registered "api" endpoint, which this node
+// calls only if the endpoint passes CheckEndpoint in this node's mode.
 type Directory struct {
 	Registry Registry
+	// Development is loopback development mode (see CheckEndpoint); false,
+	// the zero value, is production: https endpoints only.
+	Development bool
 }
 
 var _ redeem.PeerDirectory = Directory{}
 
-// PeerURL implements redeem.PeerDirectory.
+// PeerURL implements redeem.PeerDirectory. An endpoint this node may not
+// call is an error matching ErrEndpointRefused.
 func (d Directory) PeerURL(region string) (string, error) {
 	if !d.Registry.Ready() {
 		return "", ErrNotReady
@@ -238,7 +247,11 @@ func (d Directory) PeerURL(region string) (string, error) {
 	}
 	for _, e := range r.Endpoints {
 		if e.Type == "api" {
-			return strings.TrimSuffix(e.URL, "/"), nil
+			u := strings.TrimSuffix(e.URL, "/")
+			if err := CheckEndpoint(u, d.Development); err != nil {
+				return "", fmt.Errorf("%s: %w", region, err)
+			}
+			return u, nil
 		}
 	}
 	return "", fmt.Errorf("%w: %s registers no api endpoint", ErrUnknownRegion, region)
@@ -324,6 +337,11 @@ var reasons = []struct {
 	{redeem.ErrAssertionReplayed, "assertion_replayed"},
 	{qrcode.ErrPeerAuth, "assertion_invalid"},
 	{auth.ErrNotIssuedHere, "token_not_issued_here"},
+	{redeem.ErrAnswerUnsigned, "answer_unsigned"},
+	{redeem.ErrAnswerInvalid, "answer_invalid"},
+	{redeem.ErrAnswerMismatch, "answer_mismatch"},
+	{ErrEndpointRefused, "endpoint_refused"},
+	{credentials.ErrAddressNotAllowed, "address_not_allowed"},
 	{ErrPeerUnavailable, "peer_unavailable"},
 	{ErrNoStatusList, "status_list_unknown"},
 	{credentials.ErrStatusListChanged, "status_list_changed"},

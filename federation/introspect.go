@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
@@ -22,16 +23,21 @@ import (
 var ErrPeerUnavailable = errors.New("federation: the token's issuing region cannot answer")
 
 // Introspector is auth.PeerIntrospector over the trust registry: it asks
-// an active region's node at its registered "api" endpoint (Directory;
-// https, or http to a loopback address only, redeem.CheckPeerURL), with a
+// an active region's node at its registered "api" endpoint (Directory,
+// which refuses endpoints this node may not call: CheckEndpoint), with a
 // node assertion of this region (Credentials: redeem.NodeAssertions, so
 // audience the region, single-use, body-bound), following no redirect.
 // Safe for concurrent use.
 type Introspector struct {
 	Directory   redeem.PeerDirectory
 	Credentials redeem.PeerCredentials
-	// Client is the HTTP client; nil means one with a 5 s timeout.
+	// Client is the HTTP client; nil means PeerClient's in production
+	// mode with a 5 s timeout.
 	Client *http.Client
+	// Answers checks the peer's signature of its answer
+	// (redeem.PeerAnswerHeader; the node's NodeAssertions): an unsigned,
+	// mis-signed or mismatched answer is refused. Required.
+	Answers redeem.PeerAnswerVerifier
 	// OnRefuse, if set, is told of every introspection that could not be
 	// had (metrics; see Reason). It must not block.
 	OnRefuse func(error)
@@ -42,7 +48,9 @@ var _ auth.PeerIntrospector = (*Introspector)(nil)
 // maxIntrospectAnswer bounds a peer's answer.
 const maxIntrospectAnswer = 16 << 10
 
-var defaultIntrospectClient = &http.Client{Timeout: 5 * time.Second}
+var defaultIntrospectClient = sync.OnceValues(func() (*http.Client, error) {
+	return PeerClient(PeerClientOptions{Timeout: 5 * time.Second})
+})
 
 // IntrospectAt implements auth.PeerIntrospector. Errors match
 // ErrPeerUnavailable, and the registry's refusal (ErrRegionSuspended, ...)
@@ -59,6 +67,9 @@ func (in *Introspector) IntrospectAt(ctx context.Context, region, token string) 
 }
 
 func (in *Introspector) introspectAt(ctx context.Context, region, token string) (auth.Introspection, error) {
+	if in.Answers == nil {
+		return auth.Introspection{}, errors.New("federation: Introspector without an answer verifier")
+	}
 	base, err := in.Directory.PeerURL(region)
 	if err != nil {
 		return auth.Introspection{}, err
@@ -80,7 +91,9 @@ func (in *Introspector) introspectAt(ctx context.Context, region, token string) 
 	}
 	c := in.Client
 	if c == nil {
-		c = defaultIntrospectClient
+		if c, err = defaultIntrospectClient(); err != nil {
+			return auth.Introspection{}, err
+		}
 	}
 	cc := *c
 	cc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
@@ -100,6 +113,9 @@ func (in *Introspector) introspectAt(ctx context.Context, region, token string) 
 			code = code[:64]
 		}
 		return auth.Introspection{}, fmt.Errorf("answered %d %q", resp.StatusCode, code)
+	}
+	if err := in.Answers.VerifyAnswer(ctx, req, region, resp.StatusCode, data, resp.Header.Get(redeem.PeerAnswerHeader)); err != nil {
+		return auth.Introspection{}, err
 	}
 	var ans auth.Introspection
 	if err := strictjson.Decode(data, &ans, maxIntrospectAnswer); err != nil {

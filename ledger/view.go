@@ -372,6 +372,13 @@ func (v *View) RelyingParties() []chaincode.RelyingParty {
 	return sortedValues(v.rps)
 }
 
+// Issuers returns every issuer in the view, sorted by ID.
+func (v *View) Issuers() []chaincode.Issuer {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return sortedValues(v.issuers)
+}
+
 // Terminals returns every terminal in the view, sorted by ID.
 func (v *View) Terminals() []chaincode.Terminal {
 	v.mu.RLock()

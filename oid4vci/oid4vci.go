@@ -17,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/contexts"
 	"github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/gm"
@@ -123,7 +124,8 @@ type Claim struct {
 type CredentialType struct {
 	// Type is the W3C credential type, e.g. "ResidenceCredential".
 	Type string
-	// VCT is the SD-JWT VC type; empty means Type.
+	// VCT is the SD-JWT VC type; empty means Type under the issuer's
+	// URL, credentials.TypeVCT(Issuer, Type).
 	VCT string
 	// Cryptosuites are the Data Integrity cryptosuites (of
 	// dataintegrity.Cryptosuites) it is offered in as ldp_vc, one
@@ -265,7 +267,7 @@ func New(cfg Config) (*Service, error) {
 		}
 		vct := t.VCT
 		if vct == "" {
-			vct = t.Type
+			vct = credentials.TypeVCT(cfg.Issuer, t.Type)
 		}
 		ctxs := t.Contexts
 		if ctxs == nil {

@@ -114,7 +114,7 @@ func (e *env) issue(t testing.TB, holder crypto.Signer) *issuer.Issued {
 	return iss
 }
 
-const ageQuery = `{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["IdentityCredential"]},"claims":[{"path":["age_over_18"],"values":[true]}]}]}`
+const ageQuery = `{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["https://trustid.example/vct/IdentityCredential"]},"claims":[{"path":["age_over_18"],"values":[true]}]}]}`
 
 // request is a transaction as a wallet sees it, read from the request
 // object (decoded without verification: the wallet SDK's tests verify).

@@ -51,8 +51,8 @@ func presentKB(t testing.TB, e *env, cred string, holder crypto.Signer, aud, non
 	return pres + s
 }
 
-const twoQueries = `{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["IdentityCredential"]},"claims":[{"path":["age_over_18"],"values":[true]}]},
- {"id":"alt","format":"dc+sd-jwt","meta":{"vct_values":["IdentityCredential"]},"claims":[{"path":["age_over_18"]}]}],
+const twoQueries = `{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["https://trustid.example/vct/IdentityCredential"]},"claims":[{"path":["age_over_18"],"values":[true]}]},
+ {"id":"alt","format":"dc+sd-jwt","meta":{"vct_values":["https://trustid.example/vct/IdentityCredential"]},"claims":[{"path":["age_over_18"]}]}],
  "credential_sets":[{"options":[["pid"],["alt"]]}]}`
 
 func confirmation(ids string, extra string) json.RawMessage {

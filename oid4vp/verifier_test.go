@@ -44,7 +44,7 @@ func TestFlow(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := res.Credentials["pid"]
-			if res.Status != oid4vp.StatusVerified || len(got) != 1 || got[0].VCT != "IdentityCredential" || got[0].Issuer != base {
+			if res.Status != oid4vp.StatusVerified || len(got) != 1 || got[0].VCT != base+"/vct/IdentityCredential" || got[0].Issuer != base {
 				t.Fatalf("result %+v", res)
 			}
 			if raw, _ := json.Marshal(got[0].Claims); string(raw) != `{"age_over_18":true}` {
@@ -123,7 +123,7 @@ func TestCreateRefuses(t *testing.T) {
 		"not json":            {"shop-1", `{"credentials":`, "", oid4vp.CodeInvalidRequest, ""},
 		"no credentials":      {"shop-1", `{"credentials":[]}`, "", oid4vp.CodeInvalidRequest, "credentials"},
 		"unknown member":      {"shop-1", strings.Replace(ageQuery, `"format"`, `"colour":1,"format"`, 1), "", oid4vp.CodeInvalidRequest, ""},
-		"mdoc":                {"shop-1", strings.Replace(ageQuery, `"dc+sd-jwt","meta":{"vct_values":["IdentityCredential"]}`, `"mso_mdoc","meta":{"doctype_value":"x"}`, 1), "", oid4vp.CodeVPFormatsNotSupported, "dc+sd-jwt"},
+		"mdoc":                {"shop-1", strings.Replace(ageQuery, `"dc+sd-jwt","meta":{"vct_values":["https://trustid.example/vct/IdentityCredential"]}`, `"mso_mdoc","meta":{"doctype_value":"x"}`, 1), "", oid4vp.CodeVPFormatsNotSupported, "dc+sd-jwt"},
 		"bad mode":            {"shop-1", ageQuery, "fragment", oid4vp.CodeInvalidRequest, "response_mode"},
 		"claim_sets unknown":  {"shop-1", strings.Replace(ageQuery, `"claims":[{"path"`, `"claim_sets":[["x"]],"claims":[{"id":"a","path"`, 1), "", oid4vp.CodeInvalidRequest, "unknown claim"},
 		"credential_sets bad": {"shop-1", strings.TrimSuffix(ageQuery, "}") + `,"credential_sets":[{"options":[["nope"]]}]}`, "", oid4vp.CodeInvalidRequest, "unknown credential"},

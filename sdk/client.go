@@ -30,9 +30,11 @@ type Redemption struct {
 }
 
 // RedeemQR redeems an online code ("TIDON1:...") at the node (scope
-// qr:redeem). A code is single use. Errors of the node are *NodeError and
-// match the qrcode sentinels: qrcode.ErrCodeUsed, qrcode.ErrCodeExpired,
-// qrcode.ErrRevoked, ...
+// qr:redeem), or has the node verify an offline code ("TIDOFF2:...") of
+// any region, with the same answer. A code is single use. Errors of the
+// node are *NodeError and match the qrcode sentinels:
+// qrcode.ErrCodeUsed, qrcode.ErrCodeExpired, qrcode.ErrRevoked,
+// qrcode.ErrReplayed, ...
 func (c *Client) RedeemQR(ctx context.Context, code string) (*Redemption, error) {
 	var r Redemption
 	if err := c.post(ctx, "/v1/qr/verify", map[string]string{"code": code}, &r); err != nil {

@@ -53,6 +53,13 @@ type LoginConfig struct {
 	Algorithms []string
 	// MaxAge bounds the age of an ID token's iat (default 10 minutes).
 	MaxAge time.Duration
+	// Registry, when set, is where ID token keys come from: the keys the
+	// issuer's region registered on the consortium ledger (package
+	// sdk/ledgeranchors gives one), never the provider's JWKS. ID tokens
+	// then verify with no call to the provider, also while it is down,
+	// and a key its region retired or revoked, or a region the
+	// consortium suspended, verifies nothing. Nil: the provider's JWKS.
+	Registry RegistryKeys
 	// HTTPClient, Now and Rand default to a 10 s client, time.Now and
 	// crypto/rand. Leeway is the clock skew allowed.
 	HTTPClient *http.Client
@@ -238,14 +245,27 @@ func (l *Login) Finish(ctx context.Context, start *LoginStart, callback url.Valu
 	return id, nil
 }
 
+// RegistryKeys is the consortium ledger's trust registry as a verifier of
+// the regions' nodes sees it: IssuerKey returns the verifying key kid of
+// the active region whose registry record names issuer (its node's base
+// URL or DID), if that key is active or retiring, and the key's JWS
+// algorithm. *ledgeranchors.Anchors implements it. Implementations answer
+// from memory and are safe for concurrent use.
+type RegistryKeys interface {
+	IssuerKey(issuer, kid string) (crypto.PublicKey, string, error)
+}
+
 // VerifyIDToken checks an ID token for this client (OpenID Connect Core
 // §3.1.3.7): an allowed algorithm and a signature by a key of the
-// provider's JWKS of that algorithm, iss, aud containing the client ID
+// provider's JWKS (or, with Registry, of its region in the registry) of
+// that algorithm, iss, aud containing the client ID
 // (and azp equal to it when there are several), exp, an iat no older than
 // MaxAge, a sub, and the nonce of the login. Errors match ErrIDToken.
 func (l *Login) VerifyIDToken(ctx context.Context, token, nonce string) (*Identity, error) {
-	if err := l.discover(ctx); err != nil {
-		return nil, err
+	if l.cfg.Registry == nil {
+		if err := l.discover(ctx); err != nil {
+			return nil, err
+		}
 	}
 	p, err := gm.NewJWTParser(l.cfg.Algorithms, jwt.WithIssuer(l.cfg.Issuer), jwt.WithAudience(l.cfg.ClientID),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(l.cfg.Now), jwt.WithLeeway(l.cfg.Leeway))
@@ -255,6 +275,16 @@ func (l *Login) VerifyIDToken(ctx context.Context, token, nonce string) (*Identi
 	claims := jwt.MapClaims{}
 	_, err = p.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
 		kid, _ := t.Header["kid"].(string)
+		if l.cfg.Registry != nil {
+			pub, alg, err := l.cfg.Registry.IssuerKey(l.cfg.Issuer, kid)
+			if err != nil {
+				return nil, err
+			}
+			if alg != t.Method.Alg() {
+				return nil, fmt.Errorf("the registry key of kid is not a %s key", t.Method.Alg())
+			}
+			return pub, nil
+		}
 		pub, err := l.keys.Key(ctx, kid)
 		if err != nil {
 			return nil, err

@@ -214,10 +214,10 @@ func (n *Nodes) Accreditation(issuer string) (vc.Accreditation, error) {
 	}
 	nd, hosted := n.node(issuer)
 	if nd != nil && !hosted {
-		return vc.Accreditation{Issuer: issuer, Enrollment: true}, nil
+		return vc.Accreditation{Issuer: issuer, Enrollment: true, VCTBase: nd.base}, nil
 	}
 	if types, ok := n.Issuers[issuer]; ok && nd != nil {
-		return vc.Accreditation{Issuer: issuer, Types: types, StatusDID: nd.did, StatusURL: nd.base}, nil
+		return vc.Accreditation{Issuer: issuer, Types: types, StatusDID: nd.did, StatusURL: nd.base, VCTBase: nd.base}, nil
 	}
 	if n.Trust != nil {
 		return n.Trust.Accreditation(issuer)

@@ -154,9 +154,12 @@ func (b *bench) runOID4VCICredential(ctx context.Context, conc int) (measure, er
 	})
 }
 
-// vpDCQL asks for age_over_18 from an AgeCredential (SD-JWT VC).
-const vpDCQL = `{"credentials":[{"id":"age","format":"dc+sd-jwt","meta":{"vct_values":["AgeCredential"]},` +
-	`"claims":[{"path":["age_over_18"],"values":[true]}]}]}`
+// vpDCQL asks for age_over_18 from an AgeCredential (SD-JWT VC) the node
+// at base issued.
+func vpDCQL(base string) string {
+	return `{"credentials":[{"id":"age","format":"dc+sd-jwt","meta":{"vct_values":["` + base + `/vct/AgeCredential"]},` +
+		`"claims":[{"path":["age_over_18"],"values":[true]}]}]}`
+}
 
 // vpHolder is the wallet of the OID4VP route: an ES256 device key and an
 // AgeCredential the node issued, ES256-signed and bound to that key (as
@@ -221,7 +224,7 @@ type vpResponse struct {
 // request's nonce and client_id. The wallet does not check the request
 // object's signature here (this process's work, not the node's).
 func (b *bench) vpPrepare(c *conn) (vpResponse, error) {
-	body := []byte(`{"dcql_query":` + vpDCQL + `,"response_mode":"` + oid4vp.ModeDirectPost + `"}`)
+	body := []byte(`{"dcql_query":` + vpDCQL(b.node.base) + `,"response_mode":"` + oid4vp.ModeDirectPost + `"}`)
 	out, err := c.do("POST", "/v1/oid4vp/requests", b.token, ctJSON, body, 201)
 	if err != nil {
 		return vpResponse{}, fmt.Errorf("open a transaction: %w", err)

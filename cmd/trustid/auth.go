@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -15,6 +17,7 @@ import (
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/internal/progress"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/registry"
 )
@@ -63,7 +66,7 @@ func mountAuth(cmd *cobra.Command) func(*api.Server, *node) error {
 			return errors.New("service authentication needs the ledger (the client registry is on it)")
 		}
 		clients := nl.Clients
-		peerIntro, peerAuth, err := peerIntrospectionOf(n, srv)
+		peerIntro, peerAuth, err := peerIntrospectionOf(n, srv, cmd)
 		if err != nil {
 			return fmt.Errorf("service authentication: %w", err)
 		}
@@ -79,12 +82,12 @@ func mountAuth(cmd *cobra.Command) func(*api.Server, *node) error {
 		nl.onRegistry(s.ClientsChanged)
 		oc := api.OAuthConfig{Auth: s, Limiter: n.store, AddrLimit: addrLimit, ClientLimit: clientLimit}
 		if peerAuth != nil {
-			oc.Peers, oc.PeerLimit, oc.OnPeerRefuse = peerAuth, api.DefaultPeerIntrospectLimit, refusalsOf(n, srv)
+			oc.Peers, oc.PeerAnswers, oc.PeerLimit, oc.OnPeerRefuse = peerAuth, peerAuth, api.DefaultPeerIntrospectLimit, refusalsOf(n, srv)
 		}
 		if err := srv.MountOAuth(oc); err != nil {
 			return err
 		}
-		if err := srv.MountClients(api.ClientsConfig{Store: clients, Region: n.region, Sectors: sectorsOf(n)}); err != nil {
+		if err := srv.MountClients(api.ClientsConfig{Store: clients, Region: n.region, Sectors: sectorsOf(n), Registry: viewCounts{nl.View}}); err != nil {
 			return err
 		}
 		ctx := cmd.Context()
@@ -92,7 +95,7 @@ func mountAuth(cmd *cobra.Command) func(*api.Server, *node) error {
 		go func() {
 			defer n.background.Done()
 			migrate(ctx, n, nl, filepath.Join(n.dataDir, clientsFile), "clients", func(ctx context.Context, path string) (int, int, error) {
-				return importClients(ctx, clients, path)
+				return importClients(ctx, clients, path, nil)
 			})
 		}()
 		n.log.Info("service authentication ready", slog.String("clients", "ledger"),
@@ -122,8 +125,10 @@ func openClients(cmd *cobra.Command) (cliClients, error) {
 }
 
 // importClients registers every client of a clients.json file that the
-// registry does not hold yet, and counts those added and those kept.
-func importClients(ctx context.Context, store auth.ClientStore, path string) (added, kept int, err error) {
+// registry does not hold yet, and counts those added and those kept. When
+// done is not nil, it holds how many clients of the file's total have
+// been handled, for a progress line.
+func importClients(ctx context.Context, store auth.ClientStore, path string, done *importProgress) (added, kept int, err error) {
 	data, err := readLimitedFile(path, 16<<20)
 	if err != nil {
 		return 0, 0, err
@@ -131,6 +136,9 @@ func importClients(ctx context.Context, store auth.ClientStore, path string) (ad
 	cs, err := auth.ParseClientsFile(data)
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s: %w", path, err)
+	}
+	if done != nil {
+		done.total.Store(int64(len(cs)))
 	}
 	for _, c := range cs {
 		switch err := store.Create(ctx, c); {
@@ -141,8 +149,27 @@ func importClients(ctx context.Context, store auth.ClientStore, path string) (ad
 		default:
 			added++
 		}
+		if done != nil {
+			done.done.Add(1)
+		}
 	}
 	return added, kept, nil
+}
+
+// importProgress counts an import's clients handled and its total.
+type importProgress struct{ done, total atomic.Int64 }
+
+// start draws the import's progress line on w (internal/progress: only
+// on a terminal, or with o.Terminal) until the line is stopped.
+func (p *importProgress) start(w io.Writer, o progress.Options) *progress.Line {
+	o.Unit = "clients"
+	return progress.Start(w, o, func() progress.Status {
+		s := progress.Status{Done: p.done.Load(), Fraction: -1}
+		if t := p.total.Load(); t > 0 {
+			s.Fraction = float64(s.Done) / float64(t)
+		}
+		return s
+	})
 }
 
 // migrate imports a registry file an older node kept in the data

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -27,6 +28,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/leakcheck"
+	"github.com/trustid-cn/trustid/internal/progress"
 	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/keystore"
 )
@@ -46,6 +48,7 @@ var protectedRoutes = map[string]string{
 	"POST /v1/admin/clients/{id}/keys":    auth.ScopeRegistryAdmin,
 	"POST /v1/admin/clients/{id}/disable": auth.ScopeRegistryAdmin,
 	"GET /v1/admin/routes":                auth.ScopeRegistryAdmin,
+	"GET /v1/admin/registry":              auth.ScopeRegistryAdmin,
 	"POST /v1/admin/issuers":              auth.ScopeRegistryAdmin,
 	"GET /v1/admin/issuers/{client}":      auth.ScopeRegistryAdmin,
 	"POST /credentials/issue":             auth.ScopeCredentialsIssue,
@@ -94,7 +97,7 @@ var publicRoutes = []string{
 	"GET /.well-known/did.json",
 	"GET /issuers/{client}/did.json", // a client issuer's DID document
 	"GET /.well-known/jwt-vc-issuer",
-	"GET /vct/{vct}", // SD-JWT VC Type Metadata of the types the node defines
+	"GET /vct/{type}", // SD-JWT VC Type Metadata of the types the node defines, at their vct
 	"GET /status/{listID}",
 	"GET /status", // the list index offline QR verifiers read (sdk.QRStatus)
 	// QR: the holder proves its binding, a peer node signs an assertion,
@@ -183,11 +186,20 @@ func startAuthNode(t *testing.T, extra ...string) *authNode {
 // cli runs a trustid subcommand on the node's data directory.
 func (n *authNode) cli(args ...string) string {
 	n.t.Helper()
-	out, errOut, err := run(n.t, context.Background(), append(args, "--data", n.dir)...)
+	out, errOut, err := run(n.t, context.Background(), withFlags(args, "--data", n.dir)...)
 	if err != nil {
 		n.t.Fatalf("trustid %v: %v\n%s%s", args, err, out, errOut)
 	}
 	return out
+}
+
+// withFlags puts flags after args, but before a "--" that ends them.
+func withFlags(args []string, flags ...string) []string {
+	i := slices.Index(args, "--")
+	if i < 0 {
+		return append(slices.Clone(args), flags...)
+	}
+	return slices.Concat(args[:i], flags, args[i:])
 }
 
 // addClient makes a key with `clients keygen` and registers it with
@@ -692,4 +704,57 @@ func mustRun(t *testing.T, args ...string) string {
 		t.Fatalf("trustid %v: %v %s", args, err, errOut)
 	}
 	return out
+}
+
+// TestClientsImportProgress: `trustid clients import` counts the file's
+// clients as it registers them, on a progress line (drawn here as on a
+// terminal), and draws nothing when standard error is not a terminal.
+func TestClientsImportProgress(t *testing.T) {
+	var cs []auth.Client
+	for _, id := range []string{"rp-a", "rp-b", "rp-c", "rp-d"} {
+		c, _, err := auth.NewClient(auth.Registration{ID: id, Name: id, Region: "310000", Scopes: []string{auth.ScopeQRRedeem}, AuthMethod: auth.AuthClientSecretBasic}, time.Now(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs = append(cs, c)
+	}
+	file, err := auth.MarshalClientsFile(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "clients.json")
+	os.WriteFile(path, file, 0o600)
+	store := auth.NewMemoryStore(nil)
+	if err := store.Create(context.Background(), cs[0]); err != nil {
+		t.Fatal(err)
+	}
+
+	var p importProgress
+	var line bytes.Buffer
+	l := p.start(&line, progress.Options{Terminal: true, Interval: time.Hour})
+	l.Draw()
+	if got := line.String(); !strings.Contains(got, "0 clients") || strings.Contains(got, "%") {
+		t.Errorf("before the import: %q, want 0 clients and no bar", got)
+	}
+	added, kept, err := importClients(context.Background(), store, path, &p)
+	if err != nil || added != 3 || kept != 1 {
+		t.Fatalf("import: added %d, kept %d, %v", added, kept, err)
+	}
+	line.Reset()
+	l.Draw()
+	if got := line.String(); !strings.Contains(got, "100.0%") || !strings.Contains(got, "4 clients") {
+		t.Errorf("after the import: %q, want 100%% and 4 clients", got)
+	}
+	l.Stop()
+	if !strings.HasSuffix(line.String(), "\r\033[K") {
+		t.Errorf("Stop did not erase the line: %q", line.String())
+	}
+
+	var quiet bytes.Buffer
+	l = (&importProgress{}).start(&quiet, progress.Options{Interval: time.Millisecond})
+	time.Sleep(20 * time.Millisecond)
+	l.Stop()
+	if quiet.Len() != 0 {
+		t.Errorf("drew on a non-terminal: %q", quiet.String())
+	}
 }

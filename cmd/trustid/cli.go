@@ -48,7 +48,8 @@ var commandExamples = map[string]string{
 	"keys rotate": `  trustid keys rotate SM2
   trustid keys rotate ES256 --data /var/lib/trustid`,
 	"keys retire": `  trustid keys list -o json            # find the kid of a retiring key
-  trustid keys retire 0t5SPmVQ3x1cFZyNsd4IYxO1a6bK0oR2T8LmJgEuP7w`,
+  trustid keys retire 0t5SPmVQ3x1cFZyNsd4IYxO1a6bK0oR2T8LmJgEuP7w
+  trustid keys retire -- -89CH5lMuOW6Tau_IctDcz9F8LG9ut-TbFPNHbpsHFk   # a kid that begins with "-"`,
 
 	"clients add": `  trustid clients add --id rp-zwfw --name "政务服务平台" --scopes credentials:issue,qr:redeem --jwks-file rp-keys/rp.jwks.json
   trustid clients add --id rp-basic --name "Legacy portal" --scopes qr:redeem --secret -o json

@@ -405,7 +405,7 @@ func TestCLIOutputJSONOffline(t *testing.T) {
 	tested := map[string]bool{}
 	jsonRun := func(v any, strict bool, stdin string, args ...string) {
 		t.Helper()
-		out, errOut, code := cliExec(t, stdin, append(append(args, "-o", "json"), data...)...)
+		out, errOut, code := cliExec(t, stdin, withFlags(args, append([]string{"-o", "json"}, data...)...)...)
 		if code != 0 {
 			t.Fatalf("%v: exit %d\n%s%s", args, code, out, errOut)
 		}
@@ -445,7 +445,8 @@ func TestCLIOutputJSONOffline(t *testing.T) {
 			retiring = k.Kid
 		}
 	}
-	jsonRun(&k, true, "", "keys", "retire", retiring)
+	// "--": a kid is base64url and may begin with "-".
+	jsonRun(&k, true, "", "keys", "retire", "--", retiring)
 	if k.Kid != retiring || k.State != "retired" {
 		t.Errorf("keys retire: %+v", k)
 	}

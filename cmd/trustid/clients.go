@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -18,6 +19,7 @@ import (
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/atomicfile"
+	"github.com/trustid-cn/trustid/internal/progress"
 )
 
 // clientView is a client as the CLI prints it: the secret hash left out,
@@ -159,18 +161,45 @@ func readJWKSFile(path string) (gm.JWKS, error) {
 	return set, nil
 }
 
+// onClient opens the registry and runs f on client id; its error names
+// the client.
+func onClient(cmd *cobra.Command, id string, f func(context.Context, cliClients) (auth.Client, error)) (auth.Client, error) {
+	store, err := openClients(cmd)
+	if err != nil {
+		return auth.Client{}, err
+	}
+	defer store.Close()
+	c, err := f(cmd.Context(), store)
+	if err != nil {
+		return auth.Client{}, fmt.Errorf("%s: %w", id, err)
+	}
+	return c, nil
+}
+
+// updateClient changes client id on the registry with change.
+func updateClient(cmd *cobra.Command, id string, change func(*auth.Client) error) (auth.Client, error) {
+	return onClient(cmd, id, func(ctx context.Context, store cliClients) (auth.Client, error) {
+		return store.Update(ctx, id, change)
+	})
+}
+
+// registeredClients reads every client of the registry on the ledger.
+func registeredClients(cmd *cobra.Command) ([]auth.Client, error) {
+	store, err := openClients(cmd)
+	if err != nil {
+		return nil, err
+	}
+	defer store.Close()
+	return store.List(cmd.Context())
+}
+
 func newClientsListCmd() *cobra.Command {
 	return &cobra.Command{
 		Use:   "list",
 		Short: "List registered clients",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, err := openClients(cmd)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			cs, err := store.List(cmd.Context())
+			cs, err := registeredClients(cmd)
 			if err != nil {
 				return err
 			}
@@ -214,14 +243,11 @@ func newClientsShowCmd() *cobra.Command {
 		Short: "Show one client as JSON",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := openClients(cmd)
+			c, err := onClient(cmd, args[0], func(ctx context.Context, store cliClients) (auth.Client, error) {
+				return store.Get(ctx, args[0])
+			})
 			if err != nil {
 				return err
-			}
-			defer store.Close()
-			c, err := store.Get(cmd.Context(), args[0])
-			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
 			}
 			return printClient(cmd.OutOrStdout(), c, "")
 		},
@@ -251,12 +277,7 @@ are refused.`,
 				}
 				add = set.Keys
 			}
-			store, err := openClients(cmd)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			c, err := store.Update(cmd.Context(), args[0], func(c *auth.Client) error {
+			c, err := updateClient(cmd, args[0], func(c *auth.Client) error {
 				for _, k := range add {
 					if err := c.AddKey(k); err != nil {
 						return err
@@ -268,7 +289,7 @@ are refused.`,
 				return nil
 			})
 			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
+				return err
 			}
 			return printClient(cmd.OutOrStdout(), c, "")
 		},
@@ -292,17 +313,12 @@ func newClientsSwitchCmd(verb, short string, disabled bool) *cobra.Command {
 		Short: short,
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			store, err := openClients(cmd)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			c, err := store.Update(cmd.Context(), args[0], func(c *auth.Client) error {
+			c, err := updateClient(cmd, args[0], func(c *auth.Client) error {
 				c.Disabled = disabled
 				return nil
 			})
 			if err != nil {
-				return fmt.Errorf("%s: %w", args[0], err)
+				return err
 			}
 			return printResult(cmd, map[string]any{"client_id": c.ID, "disabled": c.Disabled}, func(w io.Writer) error {
 				_, err := fmt.Fprintf(w, "%sd %s\n", verb, c.ID)
@@ -323,7 +339,13 @@ func newClientsImportCmd() *cobra.Command {
 				return err
 			}
 			defer store.Close()
-			added, kept, err := importClients(cmd.Context(), store, args[0])
+			var p importProgress
+			stop := func() {}
+			if !jsonOutput(cmd) {
+				stop = p.start(cmd.ErrOrStderr(), progress.Options{}).Stop
+			}
+			added, kept, err := importClients(cmd.Context(), store, args[0], &p)
+			stop()
 			if err != nil {
 				return err
 			}
@@ -341,12 +363,7 @@ func newClientsExportCmd() *cobra.Command {
 		Short: "Print the registry as a clients.json file (trustid-clients/1), secret verifiers included",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			store, err := openClients(cmd)
-			if err != nil {
-				return err
-			}
-			defer store.Close()
-			cs, err := store.List(cmd.Context())
+			cs, err := registeredClients(cmd)
 			if err != nil {
 				return err
 			}

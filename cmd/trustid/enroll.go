@@ -22,6 +22,7 @@ import (
 	"github.com/trustid-cn/trustid/api"
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/enrollment"
+	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
@@ -45,7 +46,8 @@ func addEnrollFlags(f *pflag.FlagSet) {
 	f.String("pin-rate-addr", defaultPINRateAddr, "rate limit of POST /v1/bindings/pin per source address: N/WINDOW, or 0 for none (attempts per binding are limited separately: 5 per 15 minutes)")
 	f.Duration("binding-ttl", enrollment.DefaultBindingTTL, "validity of device bindings and identity credentials issued at enrollment")
 	f.Bool("strict-documents", false, "refuse address codes in no GB/T 2260 table and unknown nationalities at enrollment")
-	f.StringArray("peer", nil, "another region's node for QR redemption: REGION=BASE_URL (repeatable), e.g. 320000=https://js.trustid.example")
+	f.StringArray("peer", nil, "another region's node for QR redemption: REGION=BASE_URL (repeatable), e.g. 320000=https://js.trustid.example; plain http only to loopback, by a node in loopback development mode")
+	f.StringArray("peer-internal-host", nil, "host name of another region's node that may resolve to a private address (repeatable); other regions' endpoints must resolve to public addresses")
 	f.Duration("qr-ttl", redeem.DefaultCodeTTL, "how long an online QR code can be redeemed")
 }
 
@@ -216,8 +218,9 @@ func newBindingSubjects(n *node) (*identity.BindingSubjects, error) {
 	return identity.NewBindingSubjects(pw)
 }
 
-// parsePeers reads --peer REGION=URL values.
-func parsePeers(specs []string, self string) (map[string]string, error) {
+// parsePeers reads --peer REGION=URL values: https, or plain http to a
+// loopback host in loopback development mode (federation.CheckEndpoint).
+func parsePeers(specs []string, self string, development bool) (map[string]string, error) {
 	out := map[string]string{}
 	for _, s := range specs {
 		region, base, ok := strings.Cut(s, "=")
@@ -225,7 +228,7 @@ func parsePeers(specs []string, self string) (map[string]string, error) {
 			return nil, fmt.Errorf("--peer %q: want REGION=BASE_URL with another region's six-digit code", s)
 		}
 		base = strings.TrimSuffix(base, "/")
-		if err := redeem.CheckPeerURL(base); err != nil {
+		if err := federation.CheckEndpoint(base, development); err != nil {
 			return nil, fmt.Errorf("--peer %q: %w", s, err)
 		}
 		if _, dup := out[region]; dup {

@@ -7,11 +7,14 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
+	"net/http/httputil"
 	"net/url"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -146,7 +149,7 @@ func TestTwoRegionNodes(t *testing.T) {
 	oldKid := sm2Kid(chaincode.KeyActive)
 	a.node.Stop()
 	a.cli("keys", "rotate", "SM2")
-	a.cli("keys", "retire", oldKid)
+	a.cli("keys", "retire", "--", oldKid) // a kid may begin with "-"
 	a.node = testnode.Start(t, serveMain, "--data", a.dir, "--addr", strings.TrimPrefix(a.base, "http://"), "--issuer", a.base,
 		"--region", "310000", "--ledger-file", shared)
 	waitUntil(t, "A's new key on the ledger", func() bool { k := sm2Kid(chaincode.KeyActive); return k != "" && k != oldKid })
@@ -154,10 +157,10 @@ func TestTwoRegionNodes(t *testing.T) {
 		t.Errorf("retired key on the record: %q, want %q", k, oldKid)
 	}
 	waitUntil(t, "B refusing the retired key's token", func() bool { c, _ := atB(forB); return c == 401 })
+	// The new key and the old one's retirement reach B's view as separate
+	// events: B accepts the new key's token once it has both.
 	forB = token(b.base)
-	if c, e := atB(forB); c != 400 || e != "qr_malformed" {
-		t.Errorf("A's token signed with its new key, at B: %d %v", c, e)
-	}
+	waitUntil(t, "B accepting A's token signed with its new key", func() bool { c, e := atB(forB); return c == 400 && e == "qr_malformed" })
 
 	a.node.Stop()
 	if c, e := atB(forB); c != 400 || e != "qr_malformed" {
@@ -391,6 +394,60 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	}
 	waitUntil(t, "B reinstated", func() bool { c, _ := send(peerReq(keyB.Signer, keyB.Kid, forB2)); return c == 200 })
 
+	// Answers that are not A's signed answer to B's request: A's region
+	// administrator points A's api endpoint at a front that passes A's
+	// answers on without their signature, or with the signature of an
+	// earlier answer; B refuses both (503) and counts them.
+	var mode atomic.Value // "strip" or "replay"
+	var lastSig atomic.Value
+	target, _ := url.Parse(a.base)
+	front := httptest.NewServer(&httputil.ReverseProxy{
+		Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) },
+		ModifyResponse: func(resp *http.Response) error {
+			sig := resp.Header.Get(redeem.PeerAnswerHeader)
+			switch mode.Load() {
+			case "strip":
+				resp.Header.Del(redeem.PeerAnswerHeader)
+			case "replay":
+				if old, ok := lastSig.Load().(string); ok && sig != "" {
+					resp.Header.Set(redeem.PeerAnswerHeader, old)
+				}
+			}
+			if sig != "" {
+				lastSig.Store(sig)
+			}
+			return nil
+		},
+	})
+	defer front.Close()
+	setAPI := func(u string) {
+		t.Helper()
+		r, err := ca.Region(ctx, "310000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eps := []chaincode.Endpoint{{Type: "api", URL: u}}
+		if u != a.base {
+			eps = append(eps, chaincode.Endpoint{Type: "web", URL: a.base})
+		}
+		if _, err := ca.UpdateRegion(ctx, chaincode.RegionInput{Code: "310000", DID: r.DID, Name: r.Name, Endpoints: eps}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mode.Store("pass")
+	setAPI(front.URL)
+	waitUntil(t, "B introspecting through the front", func() bool { c, m := introspectAtB(forB2); return c == 200 && m["active"] == true })
+	for _, x := range []struct{ mode, reason string }{{"strip", "answer_unsigned"}, {"replay", "answer_mismatch"}} {
+		mode.Store(x.mode)
+		if c, m := introspectAtB(forB2); c != 503 || m["error"] != "temporarily_unavailable" {
+			t.Errorf("%s: %d %v", x.mode, c, m)
+		}
+		if _, body := get(t, b.base+"/metrics"); !regexp.MustCompile(`trustid_federation_refusals_total\{reason="` + x.reason + `"\} [1-9]`).MatchString(body) {
+			t.Errorf("B's metrics lack %s", x.reason)
+		}
+	}
+	setAPI(a.base)
+
 	// A stopped: B still verifies A's static code from its cached list,
 	// and answers introspection of A's token "temporarily unavailable".
 	a.node.Stop()
@@ -402,5 +459,243 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	}
 	if _, body := get(t, b.base+"/metrics"); !regexp.MustCompile(`trustid_federation_refusals_total\{reason="peer_unavailable"\} [1-9]`).MatchString(body) {
 		t.Errorf("B's metrics lack peer_unavailable")
+	}
+}
+
+// TestRegistryEndpointsRefusedInProduction runs a node of region A in
+// loopback development mode and one of region B in production (public
+// URL https, listening on loopback behind a proxy), over one embedded
+// ledger. A's region administrator registers endpoints that point into
+// B's own loopback: B, asked to introspect A's token, calls none of them
+// (plain http is refused before any request, an https loopback address at
+// the dial), answers 503 and counts each refusal by its reason; a
+// production node refuses a plain-http --peer at start.
+func TestRegistryEndpointsRefusedInProduction(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	ctx := context.Background()
+	shared := filepath.Join(t.TempDir(), "consortium.db")
+	start := func(region, issuer string) *authNode {
+		t.Helper()
+		dir, addr := t.TempDir(), freeAddr(t)
+		if issuer == "" {
+			issuer = "http://" + addr
+		}
+		n := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", issuer, "--region", region, "--ledger-file", shared)
+		return &authNode{t: t, dir: dir, base: n.Base, logs: n.Logs, node: n}
+	}
+	a := start("310000", "")
+	la, err := embedded.OpenShared(shared, embedded.Options{MSPID: chaincode.RegionMSP("310000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.Close()
+	ca := ledger.Client{L: la}
+	waitUntil(t, "A registered", func() bool {
+		r, err := ca.Region(ctx, "310000")
+		return err == nil && r.Status == chaincode.RegionActive
+	})
+	const issuerB = "https://b.trustid.test"
+	b := start("320000", issuerB)
+	if !strings.Contains(a.logs.String(), "loopback development mode") || strings.Contains(b.logs.String(), "loopback development mode") {
+		t.Errorf("modes: A's log %v, B's log %v", strings.Contains(a.logs.String(), "loopback development mode"), strings.Contains(b.logs.String(), "loopback development mode"))
+	}
+	waitUntil(t, "B registered", func() bool { _, err := ca.Region(ctx, "320000"); return err == nil })
+	if err := ca.Vote(ctx, chaincode.ActionAdmit, "320000"); err != nil {
+		t.Fatal(err)
+	}
+
+	svcKey := a.addClientIn("svc-a", "310000", auth.ScopeQRRedeem)
+	form := url.Values{"grant_type": {auth.GrantClientCredentials}, "scope": {auth.ScopeQRRedeem}, "resource": {issuerB},
+		"client_assertion_type": {auth.AssertionType}, "client_assertion": {a.assertion("svc-a", svcKey)}}
+	c, m, _ := a.do("POST", auth.TokenPath, "", "application/x-www-form-urlencoded", form.Encode())
+	if c != 200 {
+		t.Fatalf("token for B: %d %v", c, m)
+	}
+	forB := m["access_token"].(string)
+	// B's token endpoint is its public URL's.
+	bAsserted := &authNode{t: t, dir: b.dir, base: issuerB}
+	introspectAtB := func() (int, map[string]any) {
+		form := url.Values{"token": {forB}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {bAsserted.assertion("svc-a", svcKey)}}
+		c, m, _ := b.do("POST", auth.IntrospectionPath, "", "application/x-www-form-urlencoded", form.Encode())
+		return c, m
+	}
+	atB := func() int {
+		c, _, _ := b.do("POST", "/v1/qr/verify", forB, "application/json", `{"code":"hello"}`)
+		return c
+	}
+	waitUntil(t, "B accepting A's token", func() bool { return atB() == 400 })
+
+	var hits atomic.Int64
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits.Add(1); w.Write([]byte(`{"active":true}`)) })
+	plain, tlsSrv := httptest.NewServer(h), httptest.NewTLSServer(h)
+	defer plain.Close()
+	defer tlsSrv.Close()
+	port := tlsSrv.URL[strings.LastIndex(tlsSrv.URL, ":")+1:]
+	for _, x := range []struct{ url, reason string }{
+		{a.base, "endpoint_refused"}, // A's own registration: http on loopback
+		{plain.URL, "endpoint_refused"},
+		{tlsSrv.URL, "address_not_allowed"},
+		{"https://localhost:" + port, "address_not_allowed"},
+	} {
+		// A's tokens keep their issuer: a.base stays registered (as "web").
+		r, err := ca.Region(ctx, "310000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		eps := []chaincode.Endpoint{{Type: "api", URL: x.url}}
+		if x.url != a.base {
+			eps = append(eps, chaincode.Endpoint{Type: "web", URL: a.base})
+		}
+		if _, err := ca.UpdateRegion(ctx, chaincode.RegionInput{Code: "310000", DID: r.DID, Name: r.Name, Endpoints: eps}); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, "B refusing "+x.url, func() bool {
+			c, m := introspectAtB()
+			if c != 503 || m["error"] != "temporarily_unavailable" {
+				return false
+			}
+			_, body := get(t, b.base+"/metrics")
+			return regexp.MustCompile(`trustid_federation_refusals_total\{reason="` + x.reason + `"\} [1-9]`).MatchString(body)
+		})
+		if n := hits.Load(); n != 0 {
+			t.Fatalf("%s: %d requests reached the endpoint", x.url, n)
+		}
+	}
+
+	// A production node refuses a plain-http peer, loopback included.
+	ctx2, cancel := context.WithTimeout(ctx, 20*time.Second)
+	defer cancel()
+	_, errOut, err := run(t, ctx2, "serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--issuer", "https://c.trustid.test", "--region", "330000",
+		"--ledger-file", filepath.Join(t.TempDir(), "l.db"), "--peer", "310000="+a.base)
+	if err == nil || !strings.Contains(err.Error(), "loopback development mode") {
+		t.Errorf("http peer of a production node: %v %s", err, errOut)
+	}
+}
+
+// TestTwoRegionOfflineCodes runs two real nodes, A (310000) and B
+// (320000), sharing the national pairwise key, over one embedded ledger:
+// a relying party of B posts offline codes of A's holders to B's
+// POST /v1/qr/verify, which verifies them with A's key from B's registry
+// view and their status from A's lists anchored on the ledger, and
+// answers the party's own pairwise ID (stable across codes, another for
+// another party); the same code twice is refused (qr_replayed), a stale
+// one (qr_stale) and a tampered one too; A's revocation is refused at B
+// once anchored; with A stopped, B still verifies A's other holder.
+func TestTwoRegionOfflineCodes(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	t.Setenv("TRUSTID_PAIRWISE_KEY", strings.Repeat("5a", 32))
+	t.Setenv("TRUSTID_PAIRWISE_KEY_VERSION", "1")
+	ctx := context.Background()
+	shared := filepath.Join(t.TempDir(), "consortium.db")
+	start := func(region string) *authNode {
+		t.Helper()
+		dir, addr := t.TempDir(), freeAddr(t)
+		n := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr, "--region", region, "--ledger-file", shared)
+		return &authNode{t: t, dir: dir, base: n.Base, logs: n.Logs, node: n}
+	}
+	a := start("310000")
+	la, err := embedded.OpenShared(shared, embedded.Options{MSPID: chaincode.RegionMSP("310000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.Close()
+	ca := ledger.Client{L: la}
+	waitUntil(t, "A registered", func() bool {
+		r, err := ca.Region(ctx, "310000")
+		return err == nil && r.Status == chaincode.RegionActive
+	})
+	b := start("320000")
+	waitUntil(t, "B registered", func() bool { _, err := ca.Region(ctx, "320000"); return err == nil })
+	if err := ca.Vote(ctx, chaincode.ActionAdmit, "320000"); err != nil {
+		t.Fatal(err)
+	}
+
+	f := &enrollFixture{authNode: a}
+	f.enrollTok = a.tokenFor("app-backend", a.addClientArgs("app-backend", auth.ScopeEnroll+","+auth.ScopeStatusWrite))
+	p, q := newPerson(t, "11010519900307123", "张三"), newPerson(t, "31010419851201234", "李四")
+	code, rp, m := f.enroll(f.enrollBody(p, "", "", nil))
+	if code != 201 || len(rp.QRBinding) == 0 {
+		t.Fatalf("enroll p at A: %d %v", code, m)
+	}
+	code, rq, m := f.enroll(f.enrollBody(q, "", "", nil))
+	if code != 201 || len(rq.QRBinding) == 0 {
+		t.Fatalf("enroll q at A: %d %v", code, m)
+	}
+	hotel := b.tokenFor("hotel-b", b.addClientIn("hotel-b", "320000", auth.ScopeQRRedeem))
+	bank := b.tokenFor("bank-b", b.addClientIn("bank-b", "320000", auth.ScopeQRRedeem))
+
+	counter := uint64(0)
+	offline := func(who *person, binding []byte, at time.Time) string {
+		t.Helper()
+		counter++
+		c, err := qrcode.NewOffline(rand.Reader, who.device, binding, nil, qrcode.Presentation{Time: at, Counter: counter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	verifyAtB := func(tok, c string) (int, map[string]any) {
+		body, _ := json.Marshal(map[string]string{"code": c})
+		code, m, _ := b.do("POST", "/v1/qr/verify", tok, "application/json", string(body))
+		return code, m
+	}
+	var first map[string]any
+	waitUntil(t, "A's offline code verifying at B", func() bool {
+		c, m := verifyAtB(hotel, offline(p, rp.QRBinding, time.Now()))
+		first = m
+		return c == 200
+	})
+	if first["region"] != "310000" || first["pairwise_id"] == "" || first["assurance_level"] == nil {
+		t.Errorf("A's offline code at B: %v", first)
+	}
+	c1 := offline(p, rp.QRBinding, time.Now())
+	if c, m := verifyAtB(hotel, c1); c != 200 || m["pairwise_id"] != first["pairwise_id"] {
+		t.Errorf("a second code of the holder: %d %v, want pairwise %v", c, m, first["pairwise_id"])
+	}
+	if c, m := verifyAtB(hotel, c1); c != 409 || m["error"] != "qr_replayed" {
+		t.Errorf("the same code again: %d %v", c, m)
+	}
+	if c, m := verifyAtB(bank, offline(p, rp.QRBinding, time.Now())); c != 200 || m["pairwise_id"] == first["pairwise_id"] || m["pairwise_id"] == "" {
+		t.Errorf("another party: %d %v", c, m)
+	}
+	if c, m := verifyAtB(hotel, offline(p, rp.QRBinding, time.Now().Add(-5*time.Minute))); c != 400 || m["error"] != "qr_stale" {
+		t.Errorf("a stale code: %d %v", c, m)
+	}
+	other := newPerson(t, "44030419900101123", "王五") // not the binding's device
+	forged := []byte(offline(p, rp.QRBinding, time.Now()))
+	forged[len(forged)-3] ^= 1
+	for name, c := range map[string]string{"tampered": string(forged), "no token": ""} {
+		tok := hotel
+		if c == "" {
+			tok, c = "", offline(p, rp.QRBinding, time.Now())
+		}
+		if code, m := verifyAtB(tok, c); code < 400 || code >= 500 {
+			t.Errorf("%s: %d %v", name, code, m)
+		}
+	}
+	if _, err := qrcode.NewOffline(rand.Reader, other.device, rp.QRBinding, nil, qrcode.Presentation{Time: time.Now(), Counter: 1}); err == nil {
+		t.Error("an offline code signed by another device")
+	}
+
+	// A revokes p's binding: refused at B once A anchored the change.
+	sb, _ := json.Marshal(map[string]string{"action": "revoke"})
+	if c, m, _ := f.do("POST", "/v1/credentials/"+rp.BindingCredential.ID+"/status", f.enrollTok, "application/json", string(sb)); c != 200 {
+		t.Fatalf("revoke at A: %d %v", c, m)
+	}
+	waitUntil(t, "A's revocation refused at B", func() bool {
+		c, m := verifyAtB(hotel, offline(p, rp.QRBinding, time.Now()))
+		return c == 403 && m["error"] == "qr_revoked"
+	})
+	if c, m := verifyAtB(hotel, offline(q, rq.QRBinding, time.Now())); c != 200 {
+		t.Errorf("A's other holder at B: %d %v", c, m)
+	}
+
+	// A stopped: B verifies from the registry and its cached lists.
+	a.node.Stop()
+	if c, m := verifyAtB(hotel, offline(q, rq.QRBinding, time.Now())); c != 200 || m["region"] != "310000" {
+		t.Errorf("A stopped, A's holder at B: %d %v", c, m)
+	}
+	if c, m := verifyAtB(hotel, offline(p, rp.QRBinding, time.Now())); c != 403 || m["error"] != "qr_revoked" {
+		t.Errorf("A stopped, A's revoked holder at B: %d %v", c, m)
 	}
 }

@@ -662,6 +662,26 @@ func printJSON(cmd *cobra.Command, v any) error {
 	return enc.Encode(v)
 }
 
+// viewCounts counts a region's registry records from the ledger view
+// (api.RegistryCounter).
+type viewCounts struct{ v *ledger.View }
+
+// RegistryCounts implements api.RegistryCounter.
+func (c viewCounts) RegistryCounts(region string) api.RegistryCounts {
+	out := api.RegistryCounts{Terminals: map[string]int{}, Issuers: map[string]int{}}
+	for _, t := range c.v.Terminals() {
+		if t.Region == region {
+			out.Terminals[t.Status]++
+		}
+	}
+	for _, x := range c.v.Issuers() {
+		if x.Region == region {
+			out.Issuers[x.Status]++
+		}
+	}
+	return out
+}
+
 // ledgerSectors is the enrollment.SectorRegistry of the node's ledger: the
 // contract lets one relying party of the consortium hold each pairwise
 // sector.

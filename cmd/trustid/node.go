@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"github.com/trustid-cn/trustid/login"
 	"log/slog"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sync"
@@ -46,6 +47,11 @@ type node struct {
 	// (regionKeysOf).
 	regionKeys  *federation.Keys
 	fedRefusals *prometheus.CounterVec
+	// peerDev is loopback development mode for calls to other regions'
+	// nodes (federation.DevelopmentMode); peerClient is the client of
+	// those calls (peerClientOf).
+	peerDev    bool
+	peerClient *http.Client
 	// pinChecker is set by mountEnroll, for user login's L3 approvals.
 	pinChecker *enrollment.PINChecker
 	// loginProvider is set by mountLogin, for OID4VCI's authorization

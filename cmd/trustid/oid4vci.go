@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 
 	"github.com/spf13/cobra"
 
 	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/chaincode"
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/credentials/issuer"
@@ -71,24 +73,36 @@ var oid4vciTypes = []oid4vci.CredentialType{{
 }}
 
 // mountTypeMetadata serves the SD-JWT VC Type Metadata of the types the
-// node defines (GET /vct/{vct}): the identity credential enrollment
-// issues, and the types it offers through OID4VCI. Types a relying party
-// issues under its own DID are its own to describe.
-func mountTypeMetadata(srv *api.Server, _ *node) error {
-	types := []vc.TypeMetadata{vc.IdentityCredentialMetadata()}
+// node names, at their vct (GET /vct/{type}): the identity credential
+// enrollment issues and the types it offers through OID4VCI, described;
+// with a ledger, the other types an active issuer of the node's region is
+// accredited for, by name only (their display is the relying party's).
+func mountTypeMetadata(srv *api.Server, n *node) error {
+	types := []vc.TypeMetadata{vc.IdentityCredentialMetadata(n.issuer)}
 	for _, t := range oid4vciTypes {
-		types = append(types, typeMetadata(t))
+		types = append(types, typeMetadata(n.issuer, t))
 	}
-	return srv.MountTypeMetadata(types)
+	var accredited func(string) bool
+	if nl, ok := ledgerOf(n); ok {
+		accredited = func(typ string) bool {
+			for _, x := range nl.View.Issuers() {
+				if x.Region == n.region && x.Status == chaincode.EntryActive && slices.Contains(x.Types, typ) {
+					return true
+				}
+			}
+			return false
+		}
+	}
+	return srv.MountTypeMetadata(n.issuer, types, accredited)
 }
 
-// typeMetadata is the Type Metadata of an OID4VCI type: its display and
-// claims as its issuer metadata gives them; every subject claim is
-// selectively disclosable (the issuer conceals them all).
-func typeMetadata(t oid4vci.CredentialType) vc.TypeMetadata {
+// typeMetadata is the Type Metadata of an OID4VCI type of the node at
+// base: its display and claims as its issuer metadata gives them; every
+// subject claim is selectively disclosable (the issuer conceals them all).
+func typeMetadata(base string, t oid4vci.CredentialType) vc.TypeMetadata {
 	m := vc.TypeMetadata{VCT: t.VCT, Name: t.Type}
 	if m.VCT == "" {
-		m.VCT = t.Type
+		m.VCT = vc.TypeVCT(base, t.Type)
 	}
 	for _, d := range t.Display {
 		m.Display = append(m.Display, vc.TypeDisplay{Locale: d.Locale, Name: d.Name, Description: d.Description})

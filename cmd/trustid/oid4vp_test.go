@@ -58,14 +58,24 @@ func newOID4VPSetup(t *testing.T) *oid4vpSetup {
 	}
 	id, _ := m["verifiableCredential"].(map[string]any)["id"].(string)
 	_, tok, _ := strings.Cut(id, ",")
+	// The vct is a URL of the node that answers: the type, accredited on
+	// the ledger, by name.
+	if vct, _ := jwtPayload(t, tok)["vct"].(string); vct != n.base+"/vct/AgeCredential" {
+		t.Fatalf("vct %q", vct)
+	} else if meta := getTypeMetadata(t, vct); meta.Name != "AgeCredential" {
+		t.Errorf("type metadata of %s: %+v", vct, meta)
+	}
 	creds := sdkwallet.NewMemoryCredentials()
 	creds.Add("age-1", tok)
 	_, jwks := get(t, n.base+"/.well-known/jwks.json")
 	return &oid4vpSetup{n: n, rp: n.addRP("shop-1"), holder: h, creds: creds, jwks: jwks}
 }
 
-const ageDCQL = `{"credentials": [{"id": "age", "format": "dc+sd-jwt", "meta": {"vct_values": ["AgeCredential"]},
+// ageDCQL asks for age_over_18 of an AgeCredential the node at base issued.
+func ageDCQL(base string) string {
+	return `{"credentials": [{"id": "age", "format": "dc+sd-jwt", "meta": {"vct_values": ["` + base + `/vct/AgeCredential"]},
   "claims": [{"path": ["age_over_18"], "values": [true]}]}]}`
+}
 
 // TestOID4VP runs OpenID for Verifiable Presentations through a node:
 // the relying party opens a request, TrustID's wallet SDK resolves and
@@ -77,7 +87,7 @@ func TestOID4VP(t *testing.T) {
 	n := s.n
 	for _, tc := range []struct{ mode, redirect string }{{"direct_post.jwt", ""}, {"direct_post", "https://shop.example/done"}} {
 		t.Run(tc.mode, func(t *testing.T) {
-			body := `{"dcql_query": ` + ageDCQL + `, "response_mode": "` + tc.mode + `"`
+			body := `{"dcql_query": ` + ageDCQL(s.n.base) + `, "response_mode": "` + tc.mode + `"`
 			if tc.redirect != "" {
 				body += `, "redirect_uri": "` + tc.redirect + `"`
 			}
@@ -131,7 +141,7 @@ func TestOID4VP(t *testing.T) {
 		})
 	}
 	// The holder declines: the relying party sees access_denied.
-	code, created, _ := n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": `+ageDCQL+`}`)
+	code, created, _ := n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": `+ageDCQL(s.n.base)+`}`)
 	if code != 201 {
 		t.Fatalf("create: %d %v", code, created)
 	}
@@ -152,9 +162,9 @@ func TestOID4VP(t *testing.T) {
 		code                             string
 	}{
 		"over-asking": {"POST", "/v1/oid4vp/requests", s.rp, "application/json",
-			`{"dcql_query": ` + strings.Replace(ageDCQL, `"age_over_18"`, `"birthDate"`, 1) + `}`, 400, "invalid_scope"},
+			`{"dcql_query": ` + strings.Replace(ageDCQL(s.n.base), `"age_over_18"`, `"birthDate"`, 1) + `}`, 400, "invalid_scope"},
 		"malformed DCQL":      {"POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": {"credentials": []}}`, 400, "invalid_request"},
-		"unknown member":      {"POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": ` + ageDCQL + `, "x": 1}`, 400, "invalid_request"},
+		"unknown member":      {"POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": ` + ageDCQL(s.n.base) + `, "x": 1}`, 400, "invalid_request"},
 		"unknown request_uri": {"GET", "/oid4vp/request/nope", "", "", "", 404, "invalid_request_uri"},
 		"unknown response":    {"POST", "/oid4vp/response/nope", "", "application/x-www-form-urlencoded", "state=x", 400, "invalid_request"},
 		"not a form":          {"POST", "/oid4vp/response/nope", "", "application/json", "{}", 400, "invalid_request"},
@@ -169,7 +179,7 @@ func TestOID4VP(t *testing.T) {
 // TestOID4VPRequestObject checks the request object's media type.
 func TestOID4VPRequestObject(t *testing.T) {
 	s := newOID4VPSetup(t)
-	_, created, _ := s.n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": `+ageDCQL+`}`)
+	_, created, _ := s.n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": `+ageDCQL(s.n.base)+`}`)
 	resp, err := http.Get(created["request_uri"].(string))
 	if err != nil {
 		t.Fatal(err)
@@ -190,7 +200,7 @@ func TestOID4VPTransactionData(t *testing.T) {
 	n := s.n
 	td := `{"type": "urn:trustid:transaction-data:confirmation", "credential_ids": ["age"], "summary": "向 shop-1 支付 ¥35.00"}`
 	code, created, _ := n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json",
-		`{"dcql_query": `+ageDCQL+`, "transaction_data": [`+td+`]}`)
+		`{"dcql_query": `+ageDCQL(n.base)+`, "transaction_data": [`+td+`]}`)
 	if code != 201 {
 		t.Fatalf("create: %d %v", code, created)
 	}
@@ -210,8 +220,8 @@ func TestOID4VPTransactionData(t *testing.T) {
 		t.Fatalf("result: %d %v", code, res)
 	}
 	// The holder's choice must answer a query the transaction data names.
-	twoDCQL := `{"credentials": [{"id": "age", "format": "dc+sd-jwt", "meta": {"vct_values": ["AgeCredential"]}, "claims": [{"path": ["age_over_18"]}]},
-	  {"id": "age2", "format": "dc+sd-jwt", "meta": {"vct_values": ["AgeCredential"]}, "claims": [{"path": ["age_over_18"]}]}],
+	twoDCQL := `{"credentials": [{"id": "age", "format": "dc+sd-jwt", "meta": {"vct_values": ["` + n.base + `/vct/AgeCredential"]}, "claims": [{"path": ["age_over_18"]}]},
+	  {"id": "age2", "format": "dc+sd-jwt", "meta": {"vct_values": ["` + n.base + `/vct/AgeCredential"]}, "claims": [{"path": ["age_over_18"]}]}],
 	  "credential_sets": [{"options": [["age"], ["age2"]]}]}`
 	code, created, _ = n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json",
 		`{"dcql_query": `+twoDCQL+`, "transaction_data": [`+strings.Replace(td, `["age"]`, `["age2"]`, 1)+`]}`)
@@ -232,7 +242,7 @@ func TestOID4VPTransactionData(t *testing.T) {
 		"unknown type":     `{"type": "payment", "credential_ids": ["age"], "amount": 1}`,
 		"unknown query id": strings.Replace(td, `["age"]`, `["pid"]`, 1),
 	} {
-		if code, m, _ := n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": `+ageDCQL+`, "transaction_data": [`+body+`]}`); code != 400 || m["error"] != "invalid_request" {
+		if code, m, _ := n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": `+ageDCQL(n.base)+`, "transaction_data": [`+body+`]}`); code != 400 || m["error"] != "invalid_request" {
 			t.Errorf("%s: %d %v", name, code, m)
 		}
 	}

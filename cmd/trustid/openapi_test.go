@@ -187,10 +187,17 @@ func TestOpenAPIConformance(t *testing.T) {
 	if code, m, _ := n.do("POST", auth.IntrospectionPath, "", "application/x-www-form-urlencoded", form.Encode()); code != 200 || m["active"] != true {
 		t.Errorf("introspect: %d %v", code, m)
 	}
+	// The registry counts, after one accreditation.
+	n.accredit("rp-a", "ExampleCredential")
+	if code, m, _ := n.do("GET", "/v1/admin/registry", n.admin, "", ""); code != 200 || m["region"] != "310000" ||
+		fmt.Sprint(m["issuers"]) != "map[active:1]" || fmt.Sprint(m["terminals"]) != "map[]" {
+		t.Errorf("registry counts: %d %v", code, m)
+	}
 	for _, c := range []struct {
 		method, path, ctype, body string
 		want                      int
 	}{
+		{"GET", "/v1/admin/registry", "", "", 401},
 		{"POST", auth.IntrospectionPath, "application/x-www-form-urlencoded", "token=x", 401},
 		{"POST", "/oauth2/userinfo", "", "", 401},
 		{"GET", "/.well-known/jwt-vc-issuer", "", "", 200},

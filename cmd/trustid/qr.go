@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"time"
@@ -551,8 +552,10 @@ type qrWiring struct {
 	// regions' nodes are (and whether they are active), the calling
 	// regions' keys and the relying parties they redeem for; nil (no
 	// ledger) mounts no peer route.
-	Peers      map[string]redeem.Peer
-	Directory  redeem.PeerDirectory
+	Peers     map[string]redeem.Peer
+	Directory redeem.PeerDirectory
+	// PeerClient calls the regions found through Directory.
+	PeerClient *http.Client
 	RegionKeys redeem.RegionKeys
 	// IssuerKeys are the other regions' QR issuer keys (bindings,
 	// delegations, static codes) from the registry; nil trusts only this
@@ -564,7 +567,7 @@ type qrWiring struct {
 	Holders redeem.HolderAuthenticator
 	TTL     time.Duration
 	// OnPeerRefuse, if set, counts the node assertions refused at the
-	// peer route (metrics).
+	// peer route and the peers' answers refused (metrics).
 	OnPeerRefuse func(error)
 }
 
@@ -587,12 +590,9 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 			return fmt.Errorf("qr: %w", err)
 		}
 		nodeAuth := &redeem.NodeAssertions{Region: n.region, Signer: key.Signer, Kid: key.Kid, Keys: w.RegionKeys, Nonces: n.store, OnRefuse: w.OnPeerRefuse}
-		svc, err := redeem.NewService(redeem.ServiceConfig{
-			Region: n.region, Store: n.store, Pairwise: w.Pairwise, RelyingParties: w.RelyingParties, Status: w.Status, TTL: w.TTL,
-			Peers: &redeem.HTTPPeers{Peers: w.Peers, Directory: w.Directory, Credentials: nodeAuth}, PeerParties: w.PeerParties,
-		})
-		if err != nil {
-			return err
+		peers := &redeem.HTTPPeers{Peers: w.Peers, Directory: w.Directory, Credentials: nodeAuth, Client: w.PeerClient, OnRefuse: w.OnPeerRefuse}
+		if w.RegionKeys != nil {
+			peers.Answers = nodeAuth // the answering region's keys are in the registry
 		}
 		region, err := qrcode.ParseRegion(n.region)
 		if err != nil {
@@ -606,6 +606,15 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 		if err != nil {
 			return err
 		}
+		// Offline codes of any region verify at POST /v1/qr/verify with v:
+		// other regions' keys and status from the registry and the ledger.
+		svc, err := redeem.NewService(redeem.ServiceConfig{
+			Region: n.region, Store: n.store, Pairwise: w.Pairwise, RelyingParties: w.RelyingParties, Status: w.Status, TTL: w.TTL,
+			Peers: peers, PeerParties: w.PeerParties, Offline: v, Nonces: n.store,
+		})
+		if err != nil {
+			return err
+		}
 		holders := w.Holders
 		if holders == nil {
 			holders = &redeem.BindingAuthenticator{Verifier: v, Nonces: n.store, Region: n.region}
@@ -613,7 +622,7 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 		n.log.Info("qr routes mounted", slog.Int("peers", len(w.Peers)), slog.Duration("ttl", svc.TTL()))
 		cfg := api.QRConfig{Service: svc, Holders: holders, Verifier: v, Limiter: n.store}
 		if w.RegionKeys != nil && w.PeerParties != nil {
-			cfg.Peers = nodeAuth
+			cfg.Peers, cfg.PeerAnswers = nodeAuth, nodeAuth
 		}
 		return s.MountQR(cfg)
 	}
@@ -633,7 +642,7 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 		}
 		f := cmd.Flags()
 		specs, _ := f.GetStringArray("peer")
-		peers, err := parsePeers(specs, n.region)
+		peers, err := parsePeers(specs, n.region, n.peerDev)
 		if err != nil {
 			return err
 		}
@@ -662,15 +671,29 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 			Status: status, Peers: map[string]redeem.Peer{}, TTL: ttl,
 		}
 		if n.ledger != nil {
-			w.RegionKeys, w.Directory = regionKeysOf(n, s), federation.Directory{Registry: n.ledger.View}
+			w.RegionKeys, w.Directory = regionKeysOf(n, s), federation.Directory{Registry: n.ledger.View, Development: n.peerDev}
+			if w.PeerClient, err = peerClientOf(n, cmd); err != nil {
+				return fmt.Errorf("qr: %w", err)
+			}
 			w.IssuerKeys = regionKeysOf(n, s)
 			w.PeerParties = &federation.Parties{Registry: n.ledger.View, Sectors: n.ledger.Client, OnRefuse: refusalsOf(n, s)}
 			w.OnPeerRefuse = refusalsOf(n, s)
-			if status.Remote, err = remoteQRStatus(n, s); err != nil {
+			if status.Remote, err = remoteQRStatus(n, s, w.PeerClient); err != nil {
 				return fmt.Errorf("qr: %w", err)
 			}
 		}
-		client := &http.Client{Timeout: 5 * time.Second}
+		// The configured peers are the operator's: their hosts may resolve
+		// to private addresses.
+		internal, _ := f.GetStringArray("peer-internal-host")
+		for _, base := range peers {
+			if u, err := url.Parse(base); err == nil {
+				internal = append(internal, u.Hostname())
+			}
+		}
+		client, err := federation.PeerClient(federation.PeerClientOptions{Development: n.peerDev, InternalHost: vc.AllowHosts(internal...), Timeout: peerFetchTimeout})
+		if err != nil {
+			return fmt.Errorf("qr: %w", err)
+		}
 		for r, base := range peers {
 			w.Peers[r] = redeem.Peer{BaseURL: base, Client: client}
 		}
@@ -708,24 +731,35 @@ func refusalsOf(n *node, s *api.Server) func(error) {
 // list fetch, an introspection).
 const peerFetchTimeout = 5 * time.Second
 
-// remoteQRStatus returns the status checker of other regions' QR codes
-// and bindings: their nodes' Token Status Lists, fetched from each
-// region's registered endpoint (https, or http to loopback), verified
-// with the region's keys in the registry and against the heads anchored
-// on the ledger, cached (at most 16 MiB of lists) and kept while their
-// head has not moved, so they answer while the region's node is down.
-// The URL comes from the registry only, so any host it names is dialled.
-func remoteQRStatus(n *node, s *api.Server) (qrcode.StatusChecker, error) {
-	view := n.ledger.View
-	client, err := vc.NewFetchClient(nil, vc.FetchOptions{AllowHost: func(string) bool { return true }, LoopbackHTTP: true, Timeout: peerFetchTimeout})
-	if err != nil {
-		return nil, err
+// peerClientOf returns the client of n's calls to the endpoints other
+// regions registered (federation.PeerClient in n's mode; the hosts of
+// --peer-internal-host may resolve to private addresses), one per node.
+func peerClientOf(n *node, cmd *cobra.Command) (*http.Client, error) {
+	if n.peerClient == nil {
+		internal, _ := cmd.Flags().GetStringArray("peer-internal-host")
+		c, err := federation.PeerClient(federation.PeerClientOptions{Development: n.peerDev, InternalHost: vc.AllowHosts(internal...), Timeout: peerFetchTimeout})
+		if err != nil {
+			return nil, err
+		}
+		n.peerClient = c
 	}
+	return n.peerClient, nil
+}
+
+// remoteQRStatus returns the status checker of other regions' QR codes
+// and bindings: their nodes' Token Status Lists, fetched with client from
+// each region's registered endpoint (federation.Directory in n's mode),
+// verified with the region's keys in the registry and against the heads
+// anchored on the ledger, cached (at most 16 MiB of lists) and kept while
+// their head has not moved, so they answer while the region's node is
+// down.
+func remoteQRStatus(n *node, s *api.Server, client *http.Client) (qrcode.StatusChecker, error) {
+	view := n.ledger.View
 	src := &vc.HTTPStatusSource{Client: client, Resolver: &vc.RegistryResolver{Registry: view},
 		Algorithms: gm.JWTVerifyAlgorithms, Anchors: view, AnchorWait: time.Second}
 	lists := vc.NewStatusCheckerWith(src, vc.StatusCheckerOptions{TTL: 5 * time.Minute, MaxCacheBytes: 16 << 20,
 		FetchTimeout: 2 * peerFetchTimeout, KeepAnchored: true})
-	return &federation.QRStatus{Directory: federation.Directory{Registry: view}, Heads: view, Lists: lists, OnRefuse: refusalsOf(n, s)}, nil
+	return &federation.QRStatus{Directory: federation.Directory{Registry: view, Development: n.peerDev}, Heads: view, Lists: lists, OnRefuse: refusalsOf(n, s)}, nil
 }
 
 // peerIntrospectionOf returns, with a ledger, the introspection of other
@@ -733,7 +767,7 @@ func remoteQRStatus(n *node, s *api.Server) (qrcode.StatusChecker, error) {
 // nodes asking about this node's tokens: node assertions signed by this
 // node's active SM2 key (a region key in the registry), checked with the
 // calling regions' keys from the ledger view. Without a ledger: nil, nil.
-func peerIntrospectionOf(n *node, s *api.Server) (auth.PeerIntrospector, redeem.PeerAuthenticator, error) {
+func peerIntrospectionOf(n *node, s *api.Server, cmd *cobra.Command) (auth.PeerIntrospector, *redeem.NodeAssertions, error) {
 	if n.ledger == nil {
 		return nil, nil, nil
 	}
@@ -743,8 +777,12 @@ func peerIntrospectionOf(n *node, s *api.Server) (auth.PeerIntrospector, redeem.
 	}
 	na := &redeem.NodeAssertions{Region: n.region, Signer: key.Signer, Kid: key.Kid, Keys: regionKeysOf(n, s),
 		Nonces: n.store, OnRefuse: refusalsOf(n, s)}
-	in := &federation.Introspector{Directory: federation.Directory{Registry: n.ledger.View}, Credentials: na,
-		Client: &http.Client{Timeout: peerFetchTimeout}, OnRefuse: refusalsOf(n, s)}
+	client, err := peerClientOf(n, cmd)
+	if err != nil {
+		return nil, nil, err
+	}
+	in := &federation.Introspector{Directory: federation.Directory{Registry: n.ledger.View, Development: n.peerDev}, Credentials: na,
+		Client: client, Answers: na, OnRefuse: refusalsOf(n, s)}
 	return in, na, nil
 }
 

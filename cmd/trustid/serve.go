@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/login"
 )
 
@@ -35,6 +36,7 @@ func newServeCmd() *cobra.Command {
 	f.String("issuer", "", "public base URL of this node (default http://<addr>)")
 	f.String("redis-url", "", "Redis URL for the ephemeral store (empty: in-memory)")
 	f.String("instance", "", "this instance's ID among the region's instances (names the status lists it allocates from; default: made on first start and kept in the data directory)")
+	f.String("trusted-proxies", "", "comma-separated CIDRs of the load balancers in front of the node: only from these peers is the client address for per-address rate limits read from X-Forwarded-For (empty: none, the TCP peer's address)")
 	f.Duration("shutdown-timeout", 15*time.Second, "how long to drain requests on SIGINT/SIGTERM")
 	addAuthFlags(f)
 	addLedgerFlags(f)
@@ -57,6 +59,14 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	drain, _ := f.GetDuration("shutdown-timeout")
 	if !validRegion(region) {
 		return fmt.Errorf("--region %q: want a six-digit GB/T 2260 province-level code such as 310000", region)
+	}
+	proxiesFlag, _ := f.GetString("trusted-proxies")
+	proxies, err := api.ParseTrustedProxies(proxiesFlag)
+	if err != nil {
+		return fmt.Errorf("--trusted-proxies: %w", err)
+	}
+	if len(proxies) > 0 {
+		log.Info("client addresses from X-Forwarded-For of trusted proxies", slog.String("trusted_proxies", proxies.String()))
 	}
 	log = log.With(slog.String("region", region))
 
@@ -84,7 +94,11 @@ func runServe(cmd *cobra.Command, _ []string) error {
 			log.Warn("--issuer is not set and the node listens on all interfaces: set --issuer to the public URL clients use", slog.String("issuer", issuer))
 		}
 	}
-	n := &node{log: log, region: region, issuer: strings.TrimSuffix(issuer, "/"), dataDir: dataDir(cmd), keys: ks, store: st}
+	n := &node{log: log, region: region, issuer: strings.TrimSuffix(issuer, "/"), dataDir: dataDir(cmd), keys: ks, store: st,
+		peerDev: federation.DevelopmentMode(issuer, ln.Addr().String())}
+	if n.peerDev {
+		log.Info("loopback development mode: other regions' nodes are called over plain http on loopback too")
+	}
 
 	reg := prometheus.NewRegistry()
 	// The Go collector adds the heap the last GC found live
@@ -95,6 +109,8 @@ func runServe(cmd *cobra.Command, _ []string) error {
 		Logger:   log,
 		Registry: reg,
 		Checks:   map[string]api.Check{"store": st.Ping},
+		// Per-address limits behind a load balancer (docs/operations.md).
+		TrustedProxies: proxies,
 	})
 	srv.MountOpenAPI()
 	if err := srv.MountAPIDocs(); err != nil {

@@ -371,6 +371,8 @@ func TestBrowserUI(t *testing.T) {
 	}
 
 	// The operator view, in English (the choice was kept).
+	f.accredit("shop", "ShopReceiptCredential")
+	f.cli("issuers", "accredit", "--node", f.base, "--token", f.admin, "--client", "hotel", "--types", "HotelStayCredential", "--suspend")
 	do(ctx, "operator", chromedp.Navigate(f.base+"/ui/operator"))
 	until(ctx, "the figures", `document.getElementById("op-lists").textContent !== "…" && document.getElementById("op-keycount").textContent !== "…" && document.getElementById("op-backlog").textContent !== "…"`, 10*time.Second)
 	if l := lang(ctx); l != "en" {
@@ -395,6 +397,21 @@ func TestBrowserUI(t *testing.T) {
 	clients, _ := strconv.Atoi(text(ctx, "op-clients"))
 	if clients < 4 || !strings.Contains(text(ctx, "op-scopes"), "qr:redeem") {
 		t.Errorf("registry: %d clients, scopes %q", clients, text(ctx, "op-scopes"))
+	}
+	// Terminals and issuers by status, from the registry view: the
+	// fixture's two terminals (one revoked), the issuers accredited above
+	// (one suspended).
+	if got := text(ctx, "op-terminals"); got != "2" {
+		t.Errorf("operator: %s terminals, want 2", got)
+	}
+	if got := strings.Join(strings.Fields(text(ctx, "op-terminal-status")), " "); got != "Active 1 Revoked 1" {
+		t.Errorf("operator: terminals by status %q, want Active 1, Revoked 1", got)
+	}
+	if got := text(ctx, "op-issuers"); got != "2" {
+		t.Errorf("operator: %s issuers, want 2", got)
+	}
+	if got := strings.Join(strings.Fields(text(ctx, "op-issuer-status")), " "); got != "Active 1 Suspended 1" {
+		t.Errorf("operator: issuers by status %q, want Active 1, Suspended 1", got)
 	}
 	a11y(ctx, "operator en")
 	shot(ctx, "ui-operator-en.png")

@@ -199,8 +199,9 @@ type IssueOptions struct {
 	AddStatus bool
 	// Algorithm overrides the issuer's default.
 	Algorithm string
-	// VCT is the SD-JWT VC type (default: the last credential type, e.g.
-	// "IdentityCredential").
+	// VCT is the SD-JWT VC type, a URL or URN (default: the last credential
+	// type T under the node's base URL, credentials.TypeVCT(base, T), e.g.
+	// https://node.example/vct/IdentityCredential).
 	VCT string
 	// HolderKey, for SD-JWT VC, is the holder's public JWK put in cnf.jwk.
 	HolderKey *gm.JWK
@@ -535,6 +536,9 @@ func (is *Issuer) client(clientID string) (signingAs, error) {
 	if err != nil {
 		return signingAs{}, err
 	}
+	// The node names the types it issues (its region's "api" endpoint is
+	// its base URL, which is how verifiers map the vct back).
+	acc.VCTBase = is.cfg.BaseURL
 	rec, _ := is.cfg.Registry.Issuer(did)
 	key := func(alg string) (keystore.Key, error) {
 		k, err := is.cfg.IssuerKeys.OwnerActive(did, alg)
@@ -679,7 +683,7 @@ func (is *Issuer) prepareSDJWT(ctx context.Context, as signingAs, in map[string]
 	}
 	vct := opts.VCT
 	if vct == "" {
-		vct = cred.Types[len(cred.Types)-1]
+		vct = credentials.TypeVCT(is.cfg.BaseURL, cred.Types[len(cred.Types)-1])
 	} else if _, err := credentials.URLString(vct); err != nil {
 		return nil, fmt.Errorf("%w: vct: %v", credentials.ErrInvalid, err)
 	}

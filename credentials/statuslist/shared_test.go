@@ -740,3 +740,46 @@ func TestEnrollmentIDBound(t *testing.T) {
 		t.Fatalf("an enrollment ID read as a credential ID: %v", err)
 	}
 }
+
+// TestSharedChosenIDTwoInstances pins what an ID a request chose can do
+// in a region of two instances (docs/credentials.md, "IDs a request
+// chose"): the instance that issued it finds its entries and owner and
+// changes them, and every instance serves the change; the other instance
+// does not know the ID (status.ErrNotFound), while a minted ID works on
+// both.
+func TestSharedChosenIDTwoInstances(t *testing.T) {
+	l := openLedger(t)
+	a := startInstance(t, l, t.TempDir(), "a")
+	b := startInstance(t, l, t.TempDir(), "b")
+	ctx := context.Background()
+	chosen := "urn:uuid:8c1f0a52-7f43-4a0e-9a51-0c7b6f8e2d11"
+	lid, idx, err := a.shared.Allocate(ctx, status.PurposeRevocation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := []status.Ref{{ListID: lid, Index: idx, Purpose: status.PurposeRevocation}}
+	if err := a.shared.BindOwner(ctx, chosen, "client-a", refs); err != nil {
+		t.Fatal(err)
+	}
+	minted := a.issue(t, "client-a")
+
+	if _, err := b.shared.Refs(ctx, chosen); !errors.Is(err, status.ErrNotFound) {
+		t.Fatalf("b knows a's chosen ID: %v", err)
+	}
+	if _, err := b.shared.OwnedBy(ctx, chosen, "client-a"); !errors.Is(err, status.ErrNotFound) {
+		t.Fatalf("b knows the owner of a's chosen ID: %v", err)
+	}
+	if got, err := b.shared.Refs(ctx, minted); err != nil || len(got) != 3 {
+		t.Fatalf("b does not read a's minted ID: %v %v", got, err)
+	}
+	if owned, err := a.shared.OwnedBy(ctx, chosen, "client-a"); err != nil || !owned {
+		t.Fatalf("a: chosen ID owned %v, %v", owned, err)
+	}
+	a.set(t, chosen, status.PurposeRevocation, 1)
+	b.set(t, minted, status.PurposeRevocation, 1)
+	lists := converged(t, l, a, b)
+	mintedRefs, _ := a.shared.Refs(ctx, minted)
+	if value(t, lists, refs[0]) != 1 || value(t, lists, mintedRefs[0]) != 1 {
+		t.Fatal("a revocation did not reach every instance's lists")
+	}
+}

@@ -105,6 +105,19 @@ type HTTPPeers struct {
 	Peers       map[string]Peer // by region, e.g. "310000"
 	Directory   PeerDirectory
 	Credentials PeerCredentials
+	// Client is the HTTP client of the regions found through Directory
+	// only; nil means one with a 5 s timeout. The node gives one that
+	// dials public addresses only (federation.PeerClient).
+	Client *http.Client
+	// Answers, if set, checks the peer's signature of its answer
+	// (PeerAnswerHeader): a 200 answer that fails is refused (ErrPeer and
+	// the ErrAnswer* cause), and a refusal that fails is not passed on
+	// as the peer's (ErrUnavailable). The node sets it to its
+	// NodeAssertions; nil trusts answers on TLS alone.
+	Answers PeerAnswerVerifier
+	// OnRefuse, if set, is told of every answer Answers refused
+	// (metrics). It must not block.
+	OnRefuse func(error)
 }
 
 // maxPeerResponse bounds a peer's answer.
@@ -119,7 +132,7 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 			return nil, fmt.Errorf("%w: %s: %w", qrcode.ErrNoRoute, region, err)
 		}
 		if !ok {
-			peer, ok = Peer{BaseURL: u}, true
+			peer, ok = Peer{BaseURL: u, Client: p.Client}, true
 		}
 	}
 	if !ok {
@@ -147,6 +160,18 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPeerResponse+1))
 	if err != nil || len(data) > maxPeerResponse {
 		return nil, fmt.Errorf("%w: %w: %s: unreadable answer", qrcode.ErrUnavailable, qrcode.ErrPeer, region)
+	}
+	if p.Answers != nil {
+		err := p.Answers.VerifyAnswer(ctx, req, region, resp.StatusCode, data, resp.Header.Get(PeerAnswerHeader))
+		if err != nil && p.OnRefuse != nil {
+			p.OnRefuse(err)
+		}
+		switch {
+		case err != nil && resp.StatusCode == http.StatusOK:
+			return nil, fmt.Errorf("%w: %s: %w", qrcode.ErrPeer, region, err)
+		case err != nil:
+			return nil, fmt.Errorf("%w: %w: %s answered %d: %w", qrcode.ErrUnavailable, qrcode.ErrPeer, region, resp.StatusCode, err)
+		}
 	}
 	return decodePeerAnswer(region, resp.StatusCode, data)
 }

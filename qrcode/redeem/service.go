@@ -148,6 +148,11 @@ type ServiceConfig struct {
 	// other regions' nodes redeem for (RedeemForPeer); nil refuses every
 	// peer redemption (ErrUnknownVerifier).
 	PeerParties PeerParties
+	// Offline and Nonces let VerifyOffline verify offline codes (of any
+	// region) for relying parties, each presentation once; nil: it
+	// refuses them (qrcode.ErrKind).
+	Offline OfflineVerifier
+	Nonces  NonceStore
 	// TTL is how long a code can be redeemed. Zero means DefaultCodeTTL.
 	TTL time.Duration
 	// Grace is how long after TTL a record is kept so that a late

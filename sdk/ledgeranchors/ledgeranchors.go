@@ -8,6 +8,10 @@
 // list the SDK fetches from a node is checked against the digest its
 // region anchored.
 //
+// The same *Anchors is an sdk.RegistryKeys (IssuerKey): the regions'
+// keys as registered, for sdk.LoginConfig.Registry, so that ID tokens of
+// any region verify from the ledger, with no call to the issuing node.
+//
 // It is a separate, opt-in package because it links the ledger client
 // (package ledger, which also holds the node's outbox and so links bbolt):
 // the packages sdk and sdk/wallet link no ledger and no server module
@@ -19,12 +23,16 @@ package ledgeranchors
 
 import (
 	"context"
+	"crypto"
 	"errors"
+	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/sdk"
 )
@@ -48,9 +56,28 @@ type Anchors struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 	once   sync.Once
+
+	mu     sync.RWMutex
+	parsed map[parsedKey]crypto.PublicKey
 }
 
-var _ sdk.StatusAnchors = (*Anchors)(nil)
+var (
+	_ sdk.StatusAnchors = (*Anchors)(nil)
+	_ sdk.RegistryKeys  = (*Anchors)(nil)
+)
+
+// Errors of IssuerKey.
+var (
+	ErrUnknownIssuer = errors.New("ledgeranchors: no active region in the registry names this issuer")
+	ErrUnknownKey    = errors.New("ledgeranchors: the issuer's region has no usable key with this kid")
+	ErrKeyNotValid   = errors.New("ledgeranchors: the issuer's region key is retired or revoked")
+)
+
+// parsedKey names a parsed registry key by region, kid and coordinates.
+type parsedKey struct{ region, kid, kty, crv, x, y string }
+
+// maxParsed bounds the parsed-key cache.
+const maxParsed = 1024
 
 // ErrNotReady is returned by Start when ctx ends before the view has
 // loaded the ledger once.
@@ -103,6 +130,52 @@ func (a *Anchors) Health() ledger.ViewHealth { return a.view.Health() }
 // IssuerRegion implements sdk.StatusAnchors: the active region whose
 // registry record names issuer (a node's DID or base URL).
 func (a *Anchors) IssuerRegion(issuer string) (string, bool) { return a.view.IssuerRegion(issuer) }
+
+// IssuerKey implements sdk.RegistryKeys: the key kid of the active
+// region whose record names issuer, when active or retiring. Errors
+// match ErrUnknownIssuer (also for a suspended region), ErrUnknownKey or
+// ErrKeyNotValid.
+func (a *Anchors) IssuerKey(issuer, kid string) (crypto.PublicKey, string, error) {
+	region, ok := a.view.IssuerRegion(issuer)
+	if !ok {
+		return nil, "", ErrUnknownIssuer
+	}
+	r, ok := a.view.Region(region)
+	if !ok || r.Status != chaincode.RegionActive {
+		return nil, "", ErrUnknownIssuer
+	}
+	i := slices.IndexFunc(r.Keys, func(k chaincode.RegistryKey) bool { return k.Kid == kid })
+	if i < 0 {
+		return nil, "", fmt.Errorf("%w: region %s", ErrUnknownKey, region)
+	}
+	rk := r.Keys[i]
+	if rk.State != chaincode.KeyActive && rk.State != chaincode.KeyRetiring {
+		return nil, "", fmt.Errorf("%w: region %s key is %s", ErrKeyNotValid, region, rk.State)
+	}
+	pk := parsedKey{region, rk.Kid, rk.JWK.Kty, rk.JWK.Crv, rk.JWK.X, rk.JWK.Y}
+	a.mu.RLock()
+	pub, ok := a.parsed[pk]
+	a.mu.RUnlock()
+	if ok {
+		return pub, rk.Alg, nil
+	}
+	pub, err := rk.JWK.PublicKey()
+	if err == nil {
+		pub, err = gm.NormalizePublicKey(pub)
+	}
+	if err != nil {
+		return nil, "", fmt.Errorf("%w: region %s: %v", ErrUnknownKey, region, err)
+	}
+	a.mu.Lock()
+	if a.parsed == nil {
+		a.parsed = map[parsedKey]crypto.PublicKey{}
+	}
+	if len(a.parsed) < maxParsed {
+		a.parsed[pk] = pub
+	}
+	a.mu.Unlock()
+	return pub, rk.Alg, nil
+}
 
 // StatusHead implements sdk.StatusAnchors.
 func (a *Anchors) StatusHead(region, list string) (chaincode.StatusHead, bool) {

@@ -1,12 +1,13 @@
 // The operator view: figures from the node's public routes (/ui/config.json,
 // /readyz, /.well-known/jwks.json, /status and each list) and, with an
-// admin token the operator pastes, from GET /v1/admin/clients. The token
+// admin token the operator pastes, from GET /v1/admin/clients and
+// GET /v1/admin/registry (the region's terminals and issuers by status). The token
 // is read from its field for each request and kept nowhere else.
 "use strict";
 (function () {
   var TID = window.TID, t = TID.t, el = TID.el;
   var $ = function (id) { return document.getElementById(id); };
-  var state = {cfg: null, ready: null, keys: null, lists: null, clients: null};
+  var state = {cfg: null, ready: null, keys: null, lists: null, clients: null, registry: null};
 
   function b64urlBytes(s) {
     s = s.replace(/-/g, "+").replace(/_/g, "/");
@@ -70,13 +71,29 @@
     var token = $("admin-token").value.trim();
     if (!token) { $("admin-token").focus(); return; }
     $("registry-status").textContent = t("operator.loading");
-    TID.call("GET", "/v1/admin/clients", undefined, token).then(function (res) {
-      state.clients = res;
+    Promise.all([TID.call("GET", "/v1/admin/clients", undefined, token), TID.call("GET", "/v1/admin/registry", undefined, token)]).then(function (res) {
+      state.clients = res[0];
+      state.registry = res[1];
       render();
     }, function () {
       state.clients = {status: 0, body: {error: "network"}};
       render();
     });
+  }
+
+  var statusNames = {active: "operator.st.active", suspended: "operator.st.suspended", revoked: "operator.st.revoked"};
+
+  // byStatus fills tbody with one row per status of counts and returns
+  // the total.
+  function byStatus(tbody, counts) {
+    var total = 0;
+    tbody.textContent = "";
+    ["active", "suspended", "revoked"].concat(Object.keys(counts || {}).sort()).forEach(function (s, i, all) {
+      if (all.indexOf(s) !== i || !(counts && counts[s])) { return; }
+      total += counts[s];
+      tbody.appendChild(el("tr", {}, [el("td", {}, statusNames[s] ? t(statusNames[s]) : s), el("td", {"class": "num"}, counts[s])]));
+    });
+    return total;
   }
 
   function okText(v) { return v === "ok" || v === "ready" ? t("common.ok") : (v ? t("common.down") + " (" + v + ")" : "…"); }
@@ -118,6 +135,7 @@
     }
     if (state.clients) {
       var res = state.clients;
+      if (res.status === 200 && state.registry && state.registry.status !== 200) { res = state.registry; }
       if (res.status !== 200) {
         $("registry").hidden = true;
         $("registry-status").textContent = t("operator.loadFailed", {code: res.body && res.body.error ? res.body.error : res.status});
@@ -135,6 +153,9 @@
       Object.keys(scopes).sort().forEach(function (s) {
         st.appendChild(el("tr", {}, [el("td", {}, el("code", {}, s)), el("td", {"class": "num"}, scopes[s])]));
       });
+      var reg = state.registry.body || {};
+      $("op-terminals").textContent = byStatus($("op-terminal-status"), reg.terminals);
+      $("op-issuers").textContent = byStatus($("op-issuer-status"), reg.issuers);
       $("registry").hidden = false;
       $("registry-status").textContent = "";
     }

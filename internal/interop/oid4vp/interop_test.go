@@ -56,7 +56,6 @@ func startVerifier(t *testing.T) *verifierNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const issuerBase = "https://issuer.trustid.example"
 	is, err := issuer.New(issuer.Config{BaseURL: issuerBase, Keys: ks, Status: st})
 	if err != nil {
 		t.Fatal(err)
@@ -167,6 +166,13 @@ func runWallet(t *testing.T, node, caFile string, in map[string]any) walletOut {
 	return w
 }
 
+// issuerBase is the test issuer's base URL; identityVCT the vct of its
+// identity credentials.
+const (
+	issuerBase  = "https://issuer.trustid.example"
+	identityVCT = issuerBase + "/vct/IdentityCredential"
+)
+
 // TestThirdPartyWallet: a wallet on @openid4vc/openid4vp 0.4.6 resolves
 // TrustID's signed request (verifier_attestation, by reference), checks
 // the attestation, and answers in both response modes; TrustID verifies
@@ -176,7 +182,7 @@ func TestThirdPartyWallet(t *testing.T) {
 	node := testenv.NPM(t, ".")
 	vn := startVerifier(t)
 	cred, holder := vn.issueAge(t)
-	query := json.RawMessage(`{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["IdentityCredential"]},"claims":[{"path":["age_over_18"],"values":[true]}]}]}`)
+	query := json.RawMessage(`{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["` + identityVCT + `"]},"claims":[{"path":["age_over_18"],"values":[true]}]}]}`)
 	for _, tc := range []struct{ mode, tamper string }{
 		{oid4vp.ModeDirectPostJWT, ""}, {oid4vp.ModeDirectPost, ""}, {oid4vp.ModeDirectPostJWT, "nonce"}, {oid4vp.ModeDirectPost, "aud"},
 	} {
@@ -222,7 +228,7 @@ func TestThirdPartyWalletTransactionData(t *testing.T) {
 	node := testenv.NPM(t, ".")
 	vn := startVerifier(t)
 	cred, holder := vn.issueAge(t)
-	query := json.RawMessage(`{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["IdentityCredential"]},"claims":[{"path":["age_over_18"],"values":[true]}]}]}`)
+	query := json.RawMessage(`{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["` + identityVCT + `"]},"claims":[{"path":["age_over_18"],"values":[true]}]}]}`)
 	td := json.RawMessage(`{"type":"` + txdata.TypeConfirmation + `","credential_ids":["pid"],"summary":"向 shop-1 支付 ¥8.00","transaction_data_hashes_alg":["sha-256"]}`)
 	for _, tamper := range []string{"", "td"} {
 		t.Run("tamper="+tamper, func(t *testing.T) {

@@ -112,7 +112,7 @@ func newWalletFixture(t *testing.T) *walletFixture {
 // input is verifier.mjs's input for mode, with more members.
 func (f *walletFixture) input(mode string, more map[string]any) string {
 	in := map[string]any{"attesterJwk": json.RawMessage(f.priv), "attester": attester, "mode": mode,
-		"vct": "IdentityCredential", "tlsCert": string(f.certPEM), "tlsKey": string(f.keyPEM)}
+		"vct": identityVCT, "tlsCert": string(f.certPEM), "tlsKey": string(f.keyPEM)}
 	for k, v := range more {
 		in[k] = v
 	}

@@ -1,0 +1,151 @@
+package api
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"net/netip"
+	"strings"
+)
+
+// ErrTrustedProxies is returned by ParseTrustedProxies for a malformed
+// list.
+var ErrTrustedProxies = errors.New("api: trusted proxies")
+
+// maxForwardedHops bounds how many X-Forwarded-For entries one request
+// may make the node walk; a longer chain of trusted hops counts as
+// malformed.
+const maxForwardedHops = 16
+
+// TrustedProxies are the networks of the load balancers and reverse
+// proxies in front of the node. Only a request whose TCP peer is in one
+// of them has its client address read from X-Forwarded-For. The zero
+// value trusts no one: the client address is the TCP peer's.
+type TrustedProxies []netip.Prefix
+
+// ParseTrustedProxies reads a comma-separated list of CIDRs or single
+// addresses ("10.0.0.0/8, 192.0.2.7"); "" is the empty list.
+func ParseTrustedProxies(s string) (TrustedProxies, error) {
+	var ps TrustedProxies
+	for f := range strings.SplitSeq(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" {
+			continue
+		}
+		var p netip.Prefix
+		var err error
+		if strings.Contains(f, "/") {
+			p, err = netip.ParsePrefix(f)
+		} else {
+			var a netip.Addr
+			if a, err = netip.ParseAddr(f); err == nil && a.Zone() != "" {
+				err = ErrTrustedProxies
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		if err != nil || !p.IsValid() {
+			return nil, fmt.Errorf("%w: %q is not a CIDR (10.0.0.0/8) or an address", ErrTrustedProxies, f)
+		}
+		p = p.Masked()
+		if p.Addr().Is4In6() {
+			if p.Bits() < 96 {
+				return nil, fmt.Errorf("%w: %q spans more than IPv4-mapped addresses", ErrTrustedProxies, f)
+			}
+			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		ps = append(ps, p)
+	}
+	return ps, nil
+}
+
+// Contains reports whether a is in one of the networks.
+func (t TrustedProxies) Contains(a netip.Addr) bool {
+	a = a.Unmap()
+	for _, p := range t {
+		if p.Contains(a) {
+			return true
+		}
+	}
+	return false
+}
+
+func (t TrustedProxies) String() string {
+	s := make([]string, len(t))
+	for i, p := range t {
+		s[i] = p.String()
+	}
+	return strings.Join(s, ",")
+}
+
+// ClientIP is the address a request comes from. Walking from the TCP peer
+// back through X-Forwarded-For (all of its header lines, in order, as one
+// comma-separated list), it is the first address not in t: each trusted
+// proxy appended the address of the hop before it, and what lies further
+// left was written by the client and may be forged. When the walk meets
+// an entry that is not a plain IP address, more than maxForwardedHops
+// entries, or only trusted addresses, it stops at the last address it
+// could read, a trusted hop. A peer not in t is the answer whatever the
+// headers say.
+func (t TrustedProxies) ClientIP(peer netip.Addr, forwardedFor []string) netip.Addr {
+	addr := peer.Unmap()
+	if len(t) == 0 || !t.Contains(addr) {
+		return addr
+	}
+	hops := 0
+	for i := len(forwardedFor) - 1; i >= 0; i-- {
+		line := forwardedFor[i]
+		for line != "" {
+			var f string
+			if j := strings.LastIndexByte(line, ','); j >= 0 {
+				line, f = line[:j], line[j+1:]
+			} else {
+				line, f = "", line
+			}
+			f = strings.Trim(f, " \t")
+			if f == "" {
+				// An empty element (a,,b) is allowed by the list syntax.
+				continue
+			}
+			if hops++; hops > maxForwardedHops {
+				return addr
+			}
+			a, err := netip.ParseAddr(f)
+			if err != nil || a.Zone() != "" {
+				return addr
+			}
+			addr = a.Unmap()
+			if !t.Contains(addr) {
+				return addr
+			}
+		}
+	}
+	return addr
+}
+
+type clientIPKey struct{}
+
+// withClientIP resolves the request's client address with t and keeps it
+// in the request's context for ClientAddress.
+func withClientIP(t TrustedProxies, r *http.Request) *http.Request {
+	if len(t) == 0 {
+		return r
+	}
+	peer, ok := peerAddr(r)
+	if !ok {
+		return r
+	}
+	ip := t.ClientIP(peer, r.Header.Values("X-Forwarded-For"))
+	return r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip))
+}
+
+// peerAddr is the IP of the request's TCP peer.
+func peerAddr(r *http.Request) (netip.Addr, bool) {
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		host = r.RemoteAddr
+	}
+	ip, err := netip.ParseAddr(host)
+	return ip.Unmap(), err == nil
+}

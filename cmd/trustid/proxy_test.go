@@ -1,0 +1,161 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"net"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/internal/testenv"
+)
+
+// lbConfig is the committed deploy/haproxy/haproxy.cfg made to run here:
+// the Compose resolvers dropped, bound to front, one server: backend.
+func lbConfig(t *testing.T, front, backend string) string {
+	t.Helper()
+	f, err := os.Open("../../deploy/haproxy/haproxy.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var b strings.Builder
+	section, servers := "", 0
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		fields := strings.Fields(line)
+		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		if line[0] != ' ' && line[0] != '\t' {
+			section = fields[0]
+		}
+		switch {
+		case section == "resolvers":
+			continue
+		case fields[0] == "bind":
+			line = "    bind " + front
+		case fields[0] == "server":
+			if servers++; servers > 1 {
+				continue
+			}
+			line = "    server " + fields[1] + " " + backend + " " + strings.Join(fields[3:], " ")
+		case fields[0] == "default-server":
+			line, _, _ = strings.Cut(line, " resolvers ")
+		}
+		b.WriteString(line + "\n")
+	}
+	if err := sc.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return b.String()
+}
+
+// clientFrom is an HTTP client whose connections come from the loopback
+// address src, as a separate machine would.
+func clientFrom(src string) *http.Client {
+	d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(src)}, Timeout: 5 * time.Second}
+	return &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DialContext: d.DialContext, DisableKeepAlives: true}}
+}
+
+// TestTrustedProxyThroughHAProxy: behind the committed HAProxy
+// configuration and --trusted-proxies, two clients get a per-address
+// limit each; a forged X-Forwarded-For, through the balancer or straight
+// to the node, does not move a client to another counter.
+func TestTrustedProxyThroughHAProxy(t *testing.T) {
+	haproxy, err := exec.LookPath("haproxy")
+	testenv.Require(t, "haproxy", err)
+	t.Setenv("TRUSTID_KEK", "")
+	base, _ := startServe(t, "--data", t.TempDir(), "--trusted-proxies", "127.0.0.1/32", "--token-rate-addr", "2/1h")
+	node := strings.TrimPrefix(base, "http://")
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	front := l.Addr().String()
+	l.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "haproxy.cfg")
+	if err := os.WriteFile(cfg, []byte(lbConfig(t, front, node)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(haproxy, "-c", "-f", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("haproxy -c: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	hp := exec.CommandContext(ctx, haproxy, "-db", "-f", cfg)
+	var hlog strings.Builder
+	hp.Stdout, hp.Stderr = &hlog, &hlog
+	if err := hp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); hp.Wait() })
+
+	token := func(src, via, forged string) int {
+		t.Helper()
+		req, _ := http.NewRequest("POST", "http://"+via+"/oauth2/token", strings.NewReader(url.Values{"grant_type": {"client_credentials"}}.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		if forged != "" {
+			req.Header.Set("X-Forwarded-For", forged)
+		}
+		resp, err := clientFrom(src).Do(req)
+		if err != nil {
+			t.Fatalf("from %s via %s: %v\n%s", src, via, err, hlog.String())
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	// HAProxy is up once it answers with the node's health-checked backend.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get("http://" + front + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("HAProxy not serving on %s: %v\n%s", front, err, hlog.String())
+		}
+	}
+
+	// Client A: two unauthenticated calls (401), then its limit (429).
+	for i, want := range []int{401, 401, 429} {
+		if got := token("127.0.0.2", front, ""); got != want {
+			t.Fatalf("client A call %d through HAProxy: %d, want %d", i+1, got, want)
+		}
+	}
+	// Client B, behind the same balancer: a limit of its own, forged
+	// headers or not.
+	for i, c := range []struct {
+		forged string
+		want   int
+	}{{"203.0.113.50", 401}, {"203.0.113.51", 401}, {"127.0.0.9", 429}} {
+		if got := token("127.0.0.3", front, c.forged); got != c.want {
+			t.Fatalf("client B call %d through HAProxy (forged %q): %d, want %d", i+1, c.forged, got, c.want)
+		}
+	}
+	// Straight to the node from an untrusted address, each call forging
+	// a new client: all count against the peer.
+	for i, want := range []int{401, 401, 429} {
+		if got := token("127.0.0.4", node, "198.51.100."+string(rune('1'+i))); got != want {
+			t.Fatalf("direct call %d with a forged header: %d, want %d", i+1, got, want)
+		}
+	}
+}
+
+func TestServeRejectsBadTrustedProxies(t *testing.T) {
+	t.Setenv("TRUSTID_TRUSTED_PROXIES", "10.0.0.0/8,lb.example")
+	_, _, err := run(t, context.Background(), "serve", "--data", t.TempDir())
+	if err == nil || !strings.Contains(err.Error(), "--trusted-proxies") || !strings.Contains(err.Error(), `"lb.example"`) {
+		t.Fatalf("bad --trusted-proxies: %v", err)
+	}
+}

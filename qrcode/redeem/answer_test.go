@@ -1,0 +1,190 @@
+package redeem
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// answerPair is region 440000's node (the caller, knowing A's key from
+// its registry) and region 310000's node (the callee).
+func answerPair(t testing.TB) (caller, callee *NodeAssertions) {
+	keyA, keyB := mustKey(t, 0x61), mustKey(t, 0x62)
+	caller = &NodeAssertions{Region: "440000", Signer: keyB, Kid: "kid-b", Keys: keyTable{"310000": {"kid-a": keyA.Public()}}}
+	callee = &NodeAssertions{Region: "310000", Signer: keyA, Kid: "kid-a"}
+	return caller, callee
+}
+
+// asserted is a request of caller to 310000 with its node assertion.
+func asserted(t testing.TB, caller *NodeAssertions, body string) *http.Request {
+	t.Helper()
+	req, _ := http.NewRequest("POST", "https://a.example"+PeerRedeemPath, strings.NewReader(body))
+	if err := caller.Authorize(context.Background(), req, "310000"); err != nil {
+		t.Fatal(err)
+	}
+	return req
+}
+
+// TestSignedPeerAnswers: the caller accepts an answer signed by the
+// callee's registered key for this request, status and body; unsigned,
+// signed by another key, for another request, region, status or body, or
+// malformed, it is refused, each with its own error.
+func TestSignedPeerAnswers(t *testing.T) {
+	ctx := context.Background()
+	caller, callee := answerPair(t)
+	req := asserted(t, caller, `{"code":"x"}`)
+	body := []byte(`{"pairwise_id":"p1"}`)
+	sig, err := callee.SignAnswer(req, "440000", 200, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := caller.VerifyAnswer(ctx, req, "310000", 200, body, sig); err != nil {
+		t.Fatalf("signed answer: %v", err)
+	}
+
+	other := asserted(t, caller, `{"code":"x"}`) // same body, another jti
+	forOther, _ := callee.SignAnswer(other, "440000", 200, body)
+	toC, _ := callee.SignAnswer(req, "450000", 200, body)
+	forged := &NodeAssertions{Region: "310000", Signer: mustKey(t, 0x63), Kid: "kid-a"}
+	forgedSig, _ := forged.SignAnswer(req, "440000", 200, body)
+	unknownKid := &NodeAssertions{Region: "310000", Signer: mustKey(t, 0x61), Kid: "kid-x"}
+	unknownSig, _ := unknownKid.SignAnswer(req, "440000", 200, body)
+	m, _ := gm.SigningMethod(callee.Signer)
+	untyped := jwt.NewWithClaims(m, answerClaims{RegisteredClaims: jwt.RegisteredClaims{Issuer: "trustid-node:310000", Audience: jwt.ClaimStrings{"trustid-node:440000"}},
+		InReplyTo: "x", Status: 200, BodySM3: bodyDigest(body)})
+	untyped.Header["kid"] = "kid-a"
+	untypedSig, _ := untyped.SignedString(callee.Signer)
+	for name, c := range map[string]struct {
+		region string
+		status int
+		body   string
+		sig    string
+		want   error
+	}{
+		"unsigned":                  {"310000", 200, string(body), "", ErrAnswerUnsigned},
+		"another key, same kid":     {"310000", 200, string(body), forgedSig, ErrAnswerInvalid},
+		"a kid not in the registry": {"310000", 200, string(body), unknownSig, ErrAnswerInvalid},
+		"another region asked":      {"320000", 200, string(body), sig, ErrAnswerInvalid},
+		"in reply to another":       {"310000", 200, string(body), forOther, ErrAnswerMismatch},
+		"for another caller":        {"310000", 200, string(body), toC, ErrAnswerMismatch},
+		"another status":            {"310000", 409, string(body), sig, ErrAnswerMismatch},
+		"another body":              {"310000", 200, `{"pairwise_id":"p2"}`, sig, ErrAnswerMismatch},
+		"no typ":                    {"310000", 200, string(body), untypedSig, ErrAnswerInvalid},
+		"not a JWS":                 {"310000", 200, string(body), "a.b.c", ErrAnswerInvalid},
+		"oversized":                 {"310000", 200, string(body), strings.Repeat("a", 5000), ErrAnswerInvalid},
+	} {
+		if err := caller.VerifyAnswer(ctx, req, c.region, c.status, []byte(c.body), c.sig); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", name, err, c.want)
+		}
+	}
+}
+
+// TestPeersCheckAnswers: with Answers, HTTPPeers takes a signed answer,
+// refuses an unsigned or replayed 200 (ErrPeer) and passes on a refusal
+// only when it is signed.
+func TestPeersCheckAnswers(t *testing.T) {
+	caller, callee := answerPair(t)
+	var status int
+	var body, replay string
+	sign := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if sign {
+			sig, err := callee.SignAnswer(r, "440000", status, []byte(body))
+			if err != nil {
+				t.Error(err)
+			}
+			if replay == "" {
+				replay = sig
+			}
+			w.Header().Set(PeerAnswerHeader, sig)
+		} else if replay != "" {
+			w.Header().Set(PeerAnswerHeader, replay)
+		}
+		w.WriteHeader(status)
+		io.WriteString(w, body)
+	}))
+	defer srv.Close()
+	refused := 0
+	peers := &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srv.URL}}, Credentials: caller, Answers: caller, OnRefuse: func(error) { refused++ }}
+	redeem := func(s int, b string) error {
+		status, body = s, b
+		_, err := peers.RedeemAt(context.Background(), "310000", RelyingParty{ClientID: "hotel"}, "TIDON1:00")
+		return err
+	}
+	ok := `{"pairwise_id":"p1","assurance_level":3,"region":"310000"}`
+	if err := redeem(200, ok); err != nil {
+		t.Fatalf("signed answer: %v", err)
+	}
+	if err := redeem(409, `{"error":"qr_code_used"}`); !errors.Is(err, qrcode.ErrCodeUsed) {
+		t.Errorf("signed refusal: %v", err)
+	}
+	sign = false // the first answer's signature, replayed
+	if err := redeem(200, ok); !errors.Is(err, ErrAnswerMismatch) || !errors.Is(err, qrcode.ErrPeer) {
+		t.Errorf("replayed signature: %v", err)
+	}
+	replay = ""
+	if err := redeem(200, ok); !errors.Is(err, ErrAnswerUnsigned) || !errors.Is(err, qrcode.ErrPeer) {
+		t.Errorf("unsigned answer: %v", err)
+	}
+	if err := redeem(409, `{"error":"qr_code_used"}`); errors.Is(err, qrcode.ErrCodeUsed) || !errors.Is(err, qrcode.ErrUnavailable) || !errors.Is(err, ErrAnswerUnsigned) {
+		t.Errorf("unsigned refusal: %v", err)
+	}
+	if refused != 3 {
+		t.Errorf("%d refusals reported, want 3", refused)
+	}
+}
+
+// FuzzVerifyAnswer: arbitrary signatures never panic and are never
+// accepted.
+func FuzzVerifyAnswer(f *testing.F) {
+	caller, callee := answerPair(f)
+	req := asserted(f, caller, `{}`)
+	good, _ := callee.SignAnswer(req, "440000", 200, []byte(`{}`))
+	f.Add(good[:len(good)-2] + "AA")
+	f.Add("")
+	f.Add("e30.e30.")
+	f.Add("eyJhbGciOiJub25lIn0.e30.")
+	f.Add(good + ".x")
+	f.Fuzz(func(t *testing.T, sig string) {
+		if sig == good {
+			return
+		}
+		if err := caller.VerifyAnswer(context.Background(), req, "310000", 200, []byte(`{}`), sig); err == nil {
+			t.Fatalf("accepted %q", sig)
+		}
+	})
+}
+
+// BenchmarkPeerAnswer: what signing an answer costs the callee and
+// checking it costs the caller, per node-to-node call.
+func BenchmarkPeerAnswer(b *testing.B) {
+	caller, callee := answerPair(b)
+	req := asserted(b, caller, `{"code":"x"}`)
+	body := []byte(`{"pairwise_id":"p1","assurance_level":3,"region":"310000"}`)
+	ctx := context.Background()
+	b.Run("sign", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := callee.SignAnswer(req, "440000", 200, body); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	sig, _ := callee.SignAnswer(req, "440000", 200, body)
+	b.Run("verify", func(b *testing.B) {
+		for b.Loop() {
+			if err := caller.VerifyAnswer(ctx, req, "310000", 200, body, sig); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

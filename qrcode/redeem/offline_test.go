@@ -1,0 +1,85 @@
+package redeem
+
+import (
+	"context"
+	"errors"
+	"testing"
+
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// foreignPairwise cannot open the handles it is given: a node whose
+// pairwise key is not the code region's.
+type foreignPairwise struct{}
+
+func (foreignPairwise) Pairwise([]byte, identity.Sector) (string, error) {
+	return "", errors.New("handle does not open")
+}
+
+// TestVerifyOfflineForParties: an offline code verified at a node answers
+// the party's pairwise ID and the binding's claims it may receive, once;
+// a replay, an unknown party, a code for another named verifier, a
+// revoked binding, a handle this node
+// cannot open and a node without an offline verifier are refused, each
+// with its own error, and nothing is spent for a refused code.
+func TestVerifyOfflineForParties(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	mem := newMemStore(t, nil)
+	cfg := ServiceConfig{Region: "440000", Store: mem, Pairwise: hmacPairwise{key: []byte("national")}, RelyingParties: testRPs,
+		Status: &memStatus{}, Offline: f.verifier(t, nil), Nonces: mem}
+	s, err := NewService(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	counter := uint64(0)
+	code := func() string {
+		counter++
+		c, err := qrcode.NewOffline(nil, f.device, f.binding, nil, qrcode.Presentation{Time: f.now, Counter: counter, Claims: []string{"age_over_18", "age_over_60"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	c := code()
+	if _, err := s.VerifyOffline(ctx, "stranger", c); !errors.Is(err, qrcode.ErrUnknownVerifier) {
+		t.Errorf("unknown party: %v", err)
+	}
+	r, err := s.VerifyOffline(ctx, "hotel", c) // not spent by the refusal above
+	want, _ := hmacPairwise{key: []byte("national")}.Pairwise(f.subject, testRPs["hotel"].PairwiseSector())
+	if err != nil || r.PairwiseID != want || r.Region != "310000" || r.Assurance != qrcode.AssurancePIN || len(r.Claims) != 1 || r.Claims["age_over_18"] != "true" {
+		t.Fatalf("offline code for hotel: %+v %v", r, err)
+	}
+	if _, err := s.VerifyOffline(ctx, "station", c); !errors.Is(err, qrcode.ErrReplayed) {
+		t.Errorf("the same code again: %v", err)
+	}
+	if r, err := s.VerifyOffline(ctx, "station", code()); err != nil || r.PairwiseID == want || len(r.Claims) != 0 {
+		t.Errorf("another party: %+v %v", r, err)
+	}
+	for aud, want := range map[string]error{"hotel": nil, "station": qrcode.ErrAudience} {
+		counter++
+		c, _ := qrcode.NewOffline(nil, f.device, f.binding, nil, qrcode.Presentation{Time: f.now, Counter: counter, Audience: aud})
+		if _, err := s.VerifyOffline(ctx, "hotel", c); !errors.Is(err, want) {
+			t.Errorf("audience hint %q at hotel: %v, want %v", aud, err, want)
+		}
+	}
+	f.status.set(qrcode.StatusRef{Region: 310000, List: 3, Index: 70001}, qrcode.StatusRevoked)
+	if _, err := s.VerifyOffline(ctx, "hotel", code()); !errors.Is(err, qrcode.ErrRevoked) {
+		t.Errorf("revoked binding: %v", err)
+	}
+	f.status.set(qrcode.StatusRef{Region: 310000, List: 3, Index: 70001}, qrcode.StatusValid)
+
+	foreign := cfg
+	foreign.Pairwise = foreignPairwise{}
+	sf, _ := NewService(foreign)
+	if _, err := sf.VerifyOffline(ctx, "hotel", code()); !errors.Is(err, ErrForeignSubject) || !errors.Is(err, qrcode.ErrNoRoute) {
+		t.Errorf("a handle this node cannot open: %v", err)
+	}
+	none := cfg
+	none.Offline = nil
+	sn, _ := NewService(none)
+	if _, err := sn.VerifyOffline(ctx, "hotel", code()); !errors.Is(err, qrcode.ErrKind) {
+		t.Errorf("no offline verifier: %v", err)
+	}
+}
