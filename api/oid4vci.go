@@ -6,13 +6,16 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/oid4vci"
+	"github.com/trustid-cn/trustid/oid4vci/dpop"
 	"github.com/trustid-cn/trustid/qrcode"
 )
 
@@ -44,6 +47,7 @@ var oid4vciErrors = []mapping{
 //	GET  /.well-known/openid-credential-issuer           issuer metadata
 //	GET  /.well-known/oauth-authorization-server/oid4vci its authorization server
 //	GET  /oid4vci/authorize                              authorization endpoint (TrustID login)
+//	POST /oid4vci/par                                    pushed authorization requests (RFC 9126)
 //	POST /oid4vci/token                                  pre-authorized code and authorization_code grants
 //	POST /oid4vci/nonce                                  a fresh c_nonce
 //	POST /oid4vci/credential                             credential endpoint
@@ -61,7 +65,10 @@ func (s *Server) MountOID4VCI(cfg OID4VCIConfig) error {
 	limit.Name = "oid4vci-addr"
 	h := &vciHandlers{svc: cfg.Service, s: s}
 	public := func(f func(http.ResponseWriter, *http.Request) error) http.Handler {
-		return s.rateLimit(cfg.Limiter, limit, ClientAddress, errorHandler(s, vciErrors(f)))
+		return s.rateLimit(cfg.Limiter, limit, ClientAddress, errorHandler(s, vciErrors(nil, f)))
+	}
+	resource := func(f func(http.ResponseWriter, *http.Request) error) http.Handler {
+		return s.rateLimit(cfg.Limiter, limit, ClientAddress, errorHandler(s, vciErrors(cfg.Service.DPoPAlgorithms(), f)))
 	}
 	s.handleFunc("GET /.well-known/openid-credential-issuer", func(w http.ResponseWriter, r *http.Request) error {
 		writePublic(w, "application/json", cfg.Service.Metadata())
@@ -74,6 +81,7 @@ func (s *Server) MountOID4VCI(cfg OID4VCIConfig) error {
 	s.handle("POST "+oid4vci.PathToken, public(h.token))
 	if s.login != nil {
 		lp := s.login
+		s.handle("POST "+oid4vci.PathPAR, public(h.par))
 		s.handle("GET "+oid4vci.PathAuthorize, s.rateLimit(cfg.Limiter, limit, ClientAddress, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			err := h.authorize(w, r, lp)
 			if err != nil {
@@ -83,8 +91,8 @@ func (s *Server) MountOID4VCI(cfg OID4VCIConfig) error {
 		})))
 	}
 	s.handle("POST "+oid4vci.PathNonce, public(h.nonce))
-	s.handle("POST "+oid4vci.PathCredential, public(h.credential))
-	s.handle("POST "+oid4vci.PathNotification, public(h.notification))
+	s.handle("POST "+oid4vci.PathCredential, resource(h.credential))
+	s.handle("POST "+oid4vci.PathNotification, resource(h.notification))
 	s.handle("POST "+oid4vci.PathOffers, s.protect(auth.ScopeCredentialsIssue, errorHandler(s, h.offer)))
 	s.handle("GET "+oid4vci.PathOffers+"/{ref}", public(h.offerByReference))
 	return nil
@@ -97,19 +105,31 @@ type vciHandlers struct {
 
 // vciErrors turns protocol errors into responses with the specification's
 // codes: invalid_token 401, unavailable 503, server errors 500, the rest
-// 400.
-func vciErrors(f func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+// 400. At the credential and notification endpoints (resource) the DPoP
+// errors are 401 with a WWW-Authenticate DPoP challenge (RFC 9449 §7.1,
+// §9); a fresh DPoP nonce goes in DPoP-Nonce.
+// resourceAlgs, set at those endpoints, are the DPoP algorithms named in
+// the challenge.
+func vciErrors(resourceAlgs []string, f func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		err := f(w, r)
 		var e *oid4vci.Error
 		if !errors.As(err, &e) {
 			return err
 		}
+		if e.DPoPNonce != "" {
+			w.Header().Set(dpop.HeaderNonce, e.DPoPNonce)
+		}
 		status := http.StatusBadRequest
 		switch e.Code {
 		case oid4vci.CodeInvalidToken:
 			status = http.StatusUnauthorized
 			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+		case oid4vci.CodeInvalidDPoPProof, oid4vci.CodeUseDPoPNonce:
+			if resourceAlgs != nil {
+				status = http.StatusUnauthorized
+				w.Header().Set("WWW-Authenticate", `DPoP error="`+e.Code+`", algs="`+strings.Join(resourceAlgs, " ")+`"`)
+			}
 		case oid4vci.CodeTemporarilyUnavailable:
 			status = http.StatusServiceUnavailable
 		case oid4vci.CodeServerError:
@@ -127,12 +147,41 @@ func (h *vciHandlers) token(w http.ResponseWriter, r *http.Request) error {
 	resp, err := h.svc.Token(r.Context(), oid4vci.TokenRequest{
 		GrantType: form["grant_type"], PreAuthorizedCode: form["pre-authorized_code"], TxCode: form["tx_code"],
 		Code: form["code"], CodeVerifier: form["code_verifier"], RedirectURI: form["redirect_uri"], ClientID: form["client_id"],
+		DPoP: r.Header.Values(dpop.HeaderProof),
 	})
 	if err != nil {
 		return err
 	}
+	if resp.DPoPNonce != "" {
+		w.Header().Set(dpop.HeaderNonce, resp.DPoPNonce)
+	}
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, resp)
+	return nil
+}
+
+// par is the pushed authorization request endpoint (RFC 9126): 201 with
+// request_uri and expires_in; its errors are answered to the wallet as
+// JSON, never redirected (invalid_client 401, the rest 400).
+func (h *vciHandlers) par(w http.ResponseWriter, r *http.Request) error {
+	form, err := readForm(r, 16<<10)
+	if err != nil {
+		return err
+	}
+	q := url.Values{}
+	for k, v := range form {
+		q.Set(k, v)
+	}
+	resp, err := h.svc.PushAuthorizationRequest(r.Context(), q)
+	if err != nil {
+		var ae *login.AuthorizeError
+		if errors.As(err, &ae) {
+			err = ae.Err
+		}
+		return loginError(err)
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeJSONStatus(w, http.StatusCreated, resp)
 	return nil
 }
 
@@ -159,17 +208,18 @@ func (h *vciHandlers) nonce(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
-// bearer returns the access token of an Authorization: Bearer header.
-func bearerToken(r *http.Request) (string, error) {
+// access reads the access token of an Authorization header (Bearer or
+// DPoP scheme) and the DPoP header fields.
+func access(r *http.Request) (oid4vci.Access, error) {
 	hs := r.Header.Values("Authorization")
 	scheme, tok, ok := "", "", false
 	if len(hs) == 1 {
 		scheme, tok, ok = strings.Cut(hs[0], " ")
 	}
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return "", &oid4vci.Error{Code: oid4vci.CodeInvalidToken, Description: "an Authorization: Bearer access token from the token endpoint is required"}
+	if !ok || tok == "" || (!strings.EqualFold(scheme, "Bearer") && !strings.EqualFold(scheme, "DPoP")) {
+		return oid4vci.Access{}, &oid4vci.Error{Code: oid4vci.CodeInvalidToken, Description: "an Authorization: Bearer or DPoP access token from the token endpoint is required"}
 	}
-	return tok, nil
+	return oid4vci.Access{Scheme: scheme, Token: tok, DPoP: r.Header.Values(dpop.HeaderProof)}, nil
 }
 
 // readJSON reads a JSON request body of at most max bytes.
@@ -188,7 +238,7 @@ func readJSON(r *http.Request, max int) ([]byte, error) {
 }
 
 func (h *vciHandlers) credential(w http.ResponseWriter, r *http.Request) error {
-	tok, err := bearerToken(r)
+	acc, err := access(r)
 	if err != nil {
 		return err
 	}
@@ -196,16 +246,19 @@ func (h *vciHandlers) credential(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp, err := h.svc.Credential(r.Context(), tok, body)
+	resp, err := h.svc.Credential(r.Context(), acc, body)
 	if err != nil {
 		return err
+	}
+	if resp.DPoPNonce != "" {
+		w.Header().Set(dpop.HeaderNonce, resp.DPoPNonce)
 	}
 	writeJSON(w, resp)
 	return nil
 }
 
 func (h *vciHandlers) notification(w http.ResponseWriter, r *http.Request) error {
-	tok, err := bearerToken(r)
+	acc, err := access(r)
 	if err != nil {
 		return err
 	}
@@ -213,7 +266,7 @@ func (h *vciHandlers) notification(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if _, err := h.svc.Notify(r.Context(), tok, body); err != nil {
+	if _, err := h.svc.Notify(r.Context(), acc, body); err != nil {
 		return err
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -232,6 +285,9 @@ type offerRequest struct {
 	// Subject (authorization_code only) is the holder's pairwise sub for
 	// the offering client.
 	Subject string `json:"subject"`
+	// Level (authorization_code only): L2 (default), L3 or L4, the
+	// assurance the holder's approval must reach.
+	Level string `json:"level"`
 }
 
 // offerResponse answers POST /oid4vci/offers.
@@ -258,11 +314,17 @@ func (h *vciHandlers) offer(w http.ResponseWriter, r *http.Request) error {
 	if req.Grant != "" && req.Grant != "pre-authorized_code" && req.Grant != oid4vci.GrantAuthorizationCode {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "grant must be pre-authorized_code or authorization_code"}
 	}
+	var level identity.Level
+	if req.Level != "" {
+		if level, err = identity.ParseLevel(req.Level); err != nil {
+			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "level must be L2, L3 or L4"}
+		}
+	}
 	caller, _ := PrincipalFrom(r.Context())
 	o, err := h.svc.CreateOffer(r.Context(), oid4vci.OfferRequest{
 		Client: caller.ClientID, ConfigurationIDs: req.CredentialConfigurationIDs, Credential: cred,
 		TxCode: req.TxCode, ByReference: req.ByReference,
-		AuthorizationCode: req.Grant == oid4vci.GrantAuthorizationCode, Subject: req.Subject,
+		AuthorizationCode: req.Grant == oid4vci.GrantAuthorizationCode, Subject: req.Subject, Level: level,
 	})
 	if err != nil {
 		return err

@@ -39,7 +39,38 @@ type JWKS struct {
 var (
 	ErrJWK        = errors.New("gm: invalid JWK")
 	ErrPrivateJWK = errors.New("gm: JWK holds private key material")
+	// ErrJWKAlg: a JWS alg that does not fit the key of its jwk header.
+	ErrJWKAlg = errors.New("gm: the alg does not match the JWK's key type")
 )
+
+// HeaderJWK reads the jwk member of a JWS header (decoded JSON, as
+// golang-jwt gives it) for a signature of alg: a public SM2, P-256 or
+// Ed25519 key with no private member (ErrPrivateJWK) whose algorithm is
+// alg (ErrJWKAlg). Other failures are ErrJWK.
+func HeaderJWK(v any, alg string) (JWK, crypto.PublicKey, error) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return JWK{}, nil, fmt.Errorf("%w: the header has no jwk object", ErrJWK)
+	}
+	for _, priv := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
+		if _, bad := m[priv]; bad {
+			return JWK{}, nil, ErrPrivateJWK
+		}
+	}
+	raw, _ := json.Marshal(m)
+	var key JWK
+	if err := json.Unmarshal(raw, &key); err != nil {
+		return JWK{}, nil, fmt.Errorf("%w: %v", ErrJWK, err)
+	}
+	pub, err := key.PublicKey()
+	if err != nil {
+		return JWK{}, nil, err
+	}
+	if a, err := Alg(pub); err != nil || a != alg {
+		return JWK{}, nil, ErrJWKAlg
+	}
+	return key, pub, nil
+}
 
 var b64 = base64.RawURLEncoding.Strict()
 

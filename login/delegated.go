@@ -13,6 +13,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -55,6 +56,15 @@ type ExtensionGrant struct {
 	// Purpose is shown to the holder with the client's name (e.g. which
 	// credential from which issuer), at most 200 bytes.
 	Purpose string
+	// Level is the assurance the approval must reach: at least (and by
+	// default) L2, the bound device; L3 and L4 ask for the holder's PIN,
+	// as an OpenID Connect login with acr_values does.
+	Level identity.Level
+	// Commit, when set, is called once the session is stored, to spend
+	// what Check only read (an offer's single-use state): a store failure
+	// while the session is written then leaves it unspent. If Commit
+	// fails, the session is removed and the error answered as Check's.
+	Commit func(ctx context.Context) error
 }
 
 // extensionParams are the common parameters of an extension's request.
@@ -65,8 +75,9 @@ const maxExtensionData = 64 << 10
 // AuthorizeFor checks an authorization request of another protocol and
 // starts its login session, as Authorize does for OpenID Connect. Errors
 // are *AuthorizeError, with RedirectURI set once client_id and
-// redirect_uri are known good. The login asks for L2 (the holder's bound
-// device) and releases no claim; a guardian cannot approve it.
+// redirect_uri are known good. The login asks for the grant's Level (at
+// least L2, the holder's bound device) and releases no claim; a guardian
+// cannot approve it.
 func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) (*Started, error) {
 	if x.Audience == "" || x.Issuer == "" || x.Check == nil {
 		return nil, failWith(CodeServerError, "internal error", errors.New("login: an extension needs Audience, Issuer and Check"))
@@ -76,23 +87,61 @@ func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) 
 		return nil, err
 	}
 	g, err := x.Check(ctx, r.client, q)
-	var e *Error
-	if errors.As(err, &e) {
-		return nil, &AuthorizeError{Err: e, RedirectURI: r.redirect, State: r.state}
-	}
-	if errors.Is(err, store.ErrUnavailable) {
-		return nil, failWith(CodeTemporarilyUnavailable, "temporarily unavailable; try again", err)
-	}
 	if err != nil {
-		return nil, failWith(CodeServerError, "internal error", err)
+		return nil, extensionError(err, r)
 	}
-	if len(g.Data) > maxExtensionData || len(g.Purpose) > 200 {
+	if len(g.Data) > maxExtensionData || len(g.Purpose) > 200 || g.Level > identity.L4 {
 		return nil, failWith(CodeServerError, "internal error", errors.New("login: extension data or purpose too large"))
 	}
-	return p.start(ctx, r.client, &session{
-		ClientID: r.client.ID, RedirectURI: r.redirect, State: r.state, CodeChallenge: r.challenge, Level: int(minLevel),
+	st, err := p.start(ctx, r.client, &session{
+		ClientID: r.client.ID, RedirectURI: r.redirect, State: r.state, CodeChallenge: r.challenge, Level: int(max(g.Level, minLevel)),
 		Audience: x.Audience, Iss: x.Issuer, SubjectClient: g.SubjectClient, RequiredSub: g.RequiredSub, Purpose: g.Purpose,
 	}, g.Data)
+	if err != nil {
+		return nil, err
+	}
+	if g.Commit != nil {
+		if err := g.Commit(ctx); err != nil {
+			// Nobody knows the session ID; spending its approval guard
+			// makes it unusable even so (it expires with its TTL).
+			_, _ = p.cfg.Store.Consume(ctx, onceKey(st.ID))
+			return nil, extensionError(err, r)
+		}
+	}
+	return st, nil
+}
+
+// CheckFor checks an authorization request of another protocol as
+// AuthorizeFor does (the client, redirect URI, PKCE and the protocol's
+// Check), without starting a session: for a pushed authorization request
+// (RFC 9126), which is checked when it is pushed and again when it is
+// used. Errors are as AuthorizeFor's.
+func (p *Provider) CheckFor(ctx context.Context, q url.Values, x Extension) error {
+	if x.Audience == "" || x.Issuer == "" || x.Check == nil {
+		return failWith(CodeServerError, "internal error", errors.New("login: an extension needs Audience, Issuer and Check"))
+	}
+	r, err := p.checkRequest(ctx, q, append(slices.Clone(extensionParams), x.Params...))
+	if err != nil {
+		return err
+	}
+	if _, err := x.Check(ctx, r.client, q); err != nil {
+		return extensionError(err, r)
+	}
+	return nil
+}
+
+// extensionError answers an error of an extension's Check or Commit: its
+// *Error is sent back to the redirect URI, a store outage is
+// temporarily_unavailable, anything else a server error.
+func extensionError(err error, r *checked) error {
+	var e *Error
+	if errors.As(err, &e) {
+		return &AuthorizeError{Err: e, RedirectURI: r.redirect, State: r.state}
+	}
+	if errors.Is(err, store.ErrUnavailable) {
+		return failWith(CodeTemporarilyUnavailable, "temporarily unavailable; try again", err)
+	}
+	return failWith(CodeServerError, "internal error", err)
 }
 
 // sealKey derives the SM4 key sealing extension data under a secret (the

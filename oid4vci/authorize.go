@@ -9,8 +9,10 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/store"
@@ -46,6 +48,7 @@ const (
 // the login session, issues the code, and redeems it once.
 type Login interface {
 	AuthorizeFor(ctx context.Context, q url.Values, x login.Extension) (*login.Started, error)
+	CheckFor(ctx context.Context, q url.Values, x login.Extension) error
 	Redeem(ctx context.Context, audience string, r login.Redemption) (*login.Redeemed, error)
 	Revoked(ctx context.Context, family string) bool
 }
@@ -124,12 +127,16 @@ type authorization struct {
 	// Details: the configurations were asked with authorization_details,
 	// so the token response returns them with credential identifiers.
 	Details bool `json:"d,omitempty"`
+	// JKT is the request's dpop_jkt (RFC 9449 §10): the code is redeemed
+	// only with a DPoP proof by that key.
+	JKT string `json:"jkt,omitempty"`
 }
 
 // Authorize serves the authorization endpoint: it checks the request
 // (the login's checks of client_id, redirect_uri, response_type, state
-// and S256 PKCE; then issuer_state, authorization_details or scope), spends
-// the offer's issuer_state and starts the holder's login session. The
+// and S256 PKCE; then issuer_state, authorization_details or scope), starts
+// the holder's login session and, once it is stored, spends the offer's
+// issuer_state. The
 // wallet client is a public client registered in the client registry for
 // the authorization_code grant, with the redirect URI. Errors are
 // *login.AuthorizeError: redirected when RedirectURI is set.
@@ -137,12 +144,115 @@ func (s *Service) Authorize(ctx context.Context, q url.Values) (*login.Started, 
 	if s.cfg.Login == nil {
 		return nil, &login.AuthorizeError{Err: &login.Error{Code: CodeInvalidRequest, Description: "this issuer has no authorization endpoint"}}
 	}
-	return s.cfg.Login.AuthorizeFor(ctx, q, login.Extension{
+	if q.Has("request_uri") {
+		pushed, err := s.pushed(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		q = pushed
+	}
+	return s.cfg.Login.AuthorizeFor(ctx, q, s.extension())
+}
+
+// extension is the login extension of the authorization code flow.
+func (s *Service) extension() login.Extension {
+	return login.Extension{
 		Audience: audience,
 		Issuer:   s.cfg.Issuer + PathAS,
-		Params:   []string{"issuer_state", "authorization_details", "scope"},
+		Params:   []string{"issuer_state", "authorization_details", "scope", "dpop_jkt"},
 		Check:    s.checkAuthorization,
-	})
+	}
+}
+
+// Pushed authorization requests (RFC 9126).
+const (
+	// PathPAR is the pushed authorization request endpoint.
+	PathPAR = "/oid4vci/par"
+	// RequestURIPrefix starts the request_uri PAR gives.
+	RequestURIPrefix = "urn:ietf:params:oauth:request_uri:"
+	// PARTTL is how long a pushed request lives (RFC 9126 §2.2: short;
+	// the wallet opens the authorization endpoint at once).
+	PARTTL = 90 * time.Second
+)
+
+// PARResponse answers a pushed authorization request.
+type PARResponse struct {
+	RequestURI string `json:"request_uri"`
+	ExpiresIn  int    `json:"expires_in"`
+}
+
+// PushAuthorizationRequest takes the parameters of an authorization
+// request (RFC 9126 §2.1: the form a wallet would put in the query),
+// checks them as the authorization endpoint does, without starting the
+// login or spending the issuer_state, and keeps them, sealed, for one
+// use within PARTTL under a fresh request_uri. The wallet, a public
+// client, authenticates by its client_id alone. Errors are
+// *login.AuthorizeError without RedirectURI (answered to the wallet, never
+// redirected) or *login.Error.
+func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values) (*PARResponse, error) {
+	direct := func(code, desc string) error {
+		return &login.AuthorizeError{Err: &login.Error{Code: code, Description: desc}}
+	}
+	if s.cfg.Login == nil {
+		return nil, direct(CodeInvalidRequest, "this issuer has no authorization endpoint")
+	}
+	if form.Has("request_uri") {
+		return nil, direct(CodeInvalidRequest, "a pushed authorization request cannot hold request_uri")
+	}
+	if err := s.cfg.Login.CheckFor(ctx, form, s.extension()); err != nil {
+		var ae *login.AuthorizeError
+		if errors.As(err, &ae) {
+			// Answered to the wallet, which sent it: never redirected.
+			return nil, &login.AuthorizeError{Err: ae.Err}
+		}
+		return nil, err
+	}
+	id, err := s.random(32)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.put(ctx, "par", id, map[string][]string(form), PARTTL); err != nil {
+		return nil, err
+	}
+	if err := s.cfg.Store.Put(ctx, "oid4vci:par-once:"+id, []byte{1}, PARTTL); err != nil {
+		return nil, unavailable(err)
+	}
+	return &PARResponse{RequestURI: RequestURIPrefix + id, ExpiresIn: int(PARTTL / time.Second)}, nil
+}
+
+// pushed returns the parameters a request_uri of PAR names (once), for
+// the client_id of the authorization request. Its errors are never
+// redirected: the redirect URI is the pushed request's.
+func (s *Service) pushed(ctx context.Context, q url.Values) (url.Values, error) {
+	direct := func(desc string) error {
+		return &login.AuthorizeError{Err: &login.Error{Code: CodeInvalidRequest, Description: desc}}
+	}
+	if len(q["request_uri"]) != 1 || len(q["client_id"]) != 1 {
+		return nil, direct("request_uri and client_id, once each, are required")
+	}
+	id, ok := strings.CutPrefix(q.Get("request_uri"), RequestURIPrefix)
+	if !ok || len(id) != 43 {
+		return nil, direct("request_uri is unknown, expired or already used")
+	}
+	if _, err := s.cfg.Store.Consume(ctx, "oid4vci:par-once:"+id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, direct("request_uri is unknown, expired or already used")
+		}
+		return nil, &login.Error{Code: CodeTemporarilyUnavailable, Description: "the issuer's store is unavailable; try again"}
+	}
+	var form map[string][]string
+	if err := s.get(ctx, "par", id, &form); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, direct("request_uri is unknown, expired or already used")
+		}
+		return nil, &login.Error{Code: CodeTemporarilyUnavailable, Description: "the issuer's store is unavailable; try again"}
+	}
+	_ = s.cfg.Store.Delete(ctx, "oid4vci:par:"+id)
+	pushed := url.Values(form)
+	if pushed.Get("client_id") != q.Get("client_id") {
+		return nil, direct("request_uri was pushed by another client")
+	}
+	return pushed, nil
 }
 
 func (s *Service) checkAuthorization(ctx context.Context, c auth.Client, q url.Values) (*login.ExtensionGrant, error) {
@@ -188,20 +298,14 @@ func (s *Service) checkAuthorization(ctx context.Context, c auth.Client, q url.V
 	if len(ids) == 0 {
 		return nil, refuse(CodeInvalidRequest, "name the credentials with authorization_details (type openid_credential) or scope")
 	}
-	// The offer is spent here: one authorization per offer.
-	if _, err := s.cfg.Store.Consume(ctx, "oid4vci:state-once:"+state); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, refuse(CodeInvalidRequest, "issuer_state is unknown, expired or already used")
-		}
-		return nil, unavailable(err)
-	}
-	if err := s.cfg.Store.Delete(ctx, "oid4vci:state:"+state); err != nil {
-		return nil, unavailable(err)
+	jkt := q.Get("dpop_jkt")
+	if q.Has("dpop_jkt") && (len(jkt) != 43 || strings.Trim(jkt, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "") {
+		return nil, refuse(CodeInvalidRequest, "dpop_jkt must be the base64url SHA-256 JWK thumbprint of the DPoP key")
 	}
 	g.Configs = ids
-	subject := g.Subject
-	g.Subject = ""
-	data, err := json.Marshal(authorization{Grant: g, Details: details})
+	subject, level := g.Subject, identity.Level(g.Level)
+	g.Subject, g.Level = "", 0
+	data, err := json.Marshal(authorization{Grant: g, Details: details, JKT: jkt})
 	if err != nil {
 		return nil, err
 	}
@@ -212,13 +316,31 @@ func (s *Service) checkAuthorization(ctx context.Context, c auth.Client, q url.V
 		}
 	}
 	return &login.ExtensionGrant{
-		Data: data, SubjectClient: g.Client, RequiredSub: subject,
+		Data: data, SubjectClient: g.Client, RequiredSub: subject, Level: level,
 		Purpose: "receive " + strings.Join(types, ", ") + " from " + g.Client,
+		Commit:  func(ctx context.Context) error { return s.spendState(ctx, state) },
 	}, nil
 }
 
+// spendState spends an offer's issuer_state (one authorization per
+// offer). The login calls it once the holder's session is stored, so a
+// store failure before then leaves the offer usable; of concurrent
+// requests with one state, one wins and the others' sessions are dropped.
+func (s *Service) spendState(ctx context.Context, state string) error {
+	if _, err := s.cfg.Store.Consume(ctx, "oid4vci:state-once:"+state); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return &login.Error{Code: CodeInvalidRequest, Description: "issuer_state is unknown, expired or already used"}
+		}
+		return unavailable(err)
+	}
+	// The sealed offer is useless without its once entry; it expires
+	// with the offer if this delete fails.
+	_ = s.cfg.Store.Delete(ctx, "oid4vci:state:"+state)
+	return nil
+}
+
 // tokenAuthorizationCode redeems an authorization code for an access token.
-func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest) (*TokenResponse, error) {
+func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest, jkt string) (*TokenResponse, error) {
 	if s.cfg.Login == nil {
 		return nil, fail(CodeUnsupportedGrantType, "this authorization server supports only the pre-authorized code grant")
 	}
@@ -242,7 +364,12 @@ func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest) 
 	if err := decode(r.Data, &a); err != nil {
 		return nil, &Error{Code: CodeServerError, Description: "stored authorization", Err: err}
 	}
-	a.Grant.Family, a.Grant.Identifiers = r.Family, a.Details
+	if a.JKT != "" && a.JKT != jkt {
+		// RFC 9449 §10: the code was bound to a DPoP key (dpop_jkt); it is
+		// spent, so a stolen code is of no use with another key.
+		return nil, fail(CodeInvalidGrant, "the authorization code is bound (dpop_jkt) to a DPoP key this request has no proof of")
+	}
+	a.Grant.Family, a.Grant.Identifiers, a.Grant.JKT = r.Family, a.Details, jkt
 	resp, err := s.issueToken(ctx, a.Grant)
 	if err != nil {
 		return nil, err

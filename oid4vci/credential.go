@@ -56,6 +56,9 @@ type credentialRequest struct {
 type CredentialResponse struct {
 	Credentials    []IssuedCredential `json:"credentials"`
 	NotificationID string             `json:"notification_id"`
+	// DPoPNonce is the next DPoP nonce (DPoP-Nonce header), for a DPoP
+	// request.
+	DPoPNonce string `json:"-"`
 }
 
 // IssuedCredential is one credential of a response. Credential is a
@@ -70,36 +73,17 @@ type notification struct {
 	Token []byte `json:"t"` // SHA-256 of the access token it was issued under
 }
 
-// session looks up an access token.
-func (s *Service) session(ctx context.Context, token string) (*grant, error) {
-	if len(token) != 43 {
-		return nil, fail(CodeInvalidToken, "the access token is unknown or expired")
-	}
-	var g grant
-	if err := s.get(ctx, "token", token, &g); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, fail(CodeInvalidToken, "the access token is unknown or expired")
-		}
-		return nil, unavailable(err)
-	}
-	// An access token from an authorization code dies with its grant (a
-	// replayed code revokes it).
-	if g.Family != "" && (s.cfg.Login == nil || s.cfg.Login.Revoked(ctx, g.Family)) {
-		return nil, fail(CodeInvalidToken, "the access token was revoked")
-	}
-	return &g, nil
-}
-
 // Credential answers a credential request made with an access token: it
 // checks every key proof (typ, algorithm, the key in the jwk header, aud,
 // iat, one fresh c_nonce shared by the batch, which it spends) and issues
 // one credential per distinct key, each bound to its key. Each
 // configuration is issued once per access token.
-func (s *Service) Credential(ctx context.Context, token string, body []byte) (*CredentialResponse, error) {
-	g, err := s.session(ctx, token)
+func (s *Service) Credential(ctx context.Context, acc Access, body []byte) (*CredentialResponse, error) {
+	g, dpopNonce, err := s.session(ctx, acc, PathCredential)
 	if err != nil {
 		return nil, err
 	}
+	token := acc.Token
 	var req credentialRequest
 	if err := strictjson.Decode(body, &req, MaxRequest); err != nil {
 		return nil, &Error{Code: CodeInvalidCredentialRequest, Description: "the request is not a credential request object: " + err.Error()}
@@ -179,7 +163,7 @@ func (s *Service) Credential(ctx context.Context, token string, body []byte) (*C
 		}
 		return nil, unavailable(err)
 	}
-	out := &CredentialResponse{Credentials: make([]IssuedCredential, len(keys))}
+	out := &CredentialResponse{Credentials: make([]IssuedCredential, len(keys)), DPoPNonce: dpopNonce}
 	for i, k := range keys {
 		cred, err := clone(g.Credential)
 		if err != nil {
@@ -277,26 +261,18 @@ func (s *Service) verifyProof(ctx context.Context, compact string, didBound bool
 			}
 			return nil, badHeader("the key must be given as jwk (no kid, x5c or trust_chain)")
 		}
-		m, ok := t.Header["jwk"].(map[string]any)
-		if !ok {
+		k, pub, err := gm.HeaderJWK(t.Header["jwk"], t.Method.Alg())
+		switch {
+		case t.Header["jwk"] == nil:
 			return nil, badHeader("the header has no jwk")
-		}
-		for _, priv := range []string{"d", "p", "q", "dp", "dq", "qi", "k"} {
-			if _, bad := m[priv]; bad {
-				return nil, badHeader("the jwk holds private key material")
-			}
-		}
-		raw, _ := json.Marshal(m)
-		if err := json.Unmarshal(raw, &key); err != nil {
-			return nil, badHeader("the jwk is not a JWK")
-		}
-		pub, err := key.PublicKey()
-		if err != nil {
+		case errors.Is(err, gm.ErrPrivateJWK):
+			return nil, badHeader("the jwk holds private key material")
+		case errors.Is(err, gm.ErrJWKAlg):
+			return nil, badHeader("the alg does not match the jwk's key type")
+		case err != nil:
 			return nil, badHeader("the jwk is not an SM2, P-256 or Ed25519 public key")
 		}
-		if alg, err := gm.Alg(pub); err != nil || alg != t.Method.Alg() {
-			return nil, badHeader("the alg does not match the jwk's key type")
-		}
+		key = k
 		return pub, nil
 	})
 	if err != nil {
@@ -403,10 +379,11 @@ type notificationRequest struct {
 // Notify takes a wallet's notification about credentials issued under the
 // same access token and returns its event. Each notification_id takes
 // one notification.
-func (s *Service) Notify(ctx context.Context, token string, body []byte) (string, error) {
-	if _, err := s.session(ctx, token); err != nil {
+func (s *Service) Notify(ctx context.Context, acc Access, body []byte) (string, error) {
+	if _, _, err := s.session(ctx, acc, PathNotification); err != nil {
 		return "", err
 	}
+	token := acc.Token
 	var req notificationRequest
 	if err := strictjson.Decode(body, &req, MaxRequest); err != nil {
 		return "", &Error{Code: CodeInvalidNotificationRequest, Description: "the request is not a notification object: " + err.Error()}

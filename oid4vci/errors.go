@@ -19,7 +19,11 @@ const (
 	CodeInvalidNotificationID      = "invalid_notification_id"
 	CodeInvalidNotificationRequest = "invalid_notification_request"
 	CodeTemporarilyUnavailable     = "temporarily_unavailable"
-	CodeServerError                = "server_error"
+	// RFC 9449 §5, §7.1, §8: a DPoP proof that fails a check, and one
+	// without the server's current nonce (Error.DPoPNonce has one).
+	CodeInvalidDPoPProof = "invalid_dpop_proof"
+	CodeUseDPoPNonce     = "use_dpop_nonce"
+	CodeServerError      = "server_error"
 )
 
 // Error is a protocol error: Code is the specification's error code,
@@ -29,6 +33,9 @@ type Error struct {
 	Code        string
 	Description string
 	Err         error
+	// DPoPNonce, when set, is a fresh DPoP nonce to send in the
+	// DPoP-Nonce header (with use_dpop_nonce).
+	DPoPNonce string
 }
 
 func (e *Error) Error() string {

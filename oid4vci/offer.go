@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/trustid-cn/trustid/identity"
 	"math/big"
 	"net/url"
 	"slices"
@@ -48,6 +49,11 @@ type OfferRequest struct {
 	// subject for the offering client's sector (the sub its own TrustID
 	// login or QR redemption gave it for that person).
 	Subject string
+	// Level (AuthorizationCode only) is the assurance the holder's
+	// approval must reach: zero or identity.L2 for the bound device, L3
+	// for the device and the PIN, L4 for a PIN over a binding enrolled
+	// with a face match.
+	Level identity.Level
 }
 
 // Offer is a credential offer made for one holder.
@@ -82,12 +88,18 @@ type grant struct {
 	// Subject is the only person (pairwise sub at Client's sector) who may
 	// take an authorization code offer.
 	Subject string `json:"sub,omitempty"`
+	// Level is the assurance an authorization code offer's approval must
+	// reach (0: the login's least, L2).
+	Level int `json:"lvl,omitempty"`
 	// Family is the login grant an authorization code's access token came
 	// from: a replayed code revokes it.
 	Family string `json:"fam,omitempty"`
 	// Identifiers: the token response gave credential identifiers, which
 	// credential requests must use (OID4VCI 1.0 §8.2).
 	Identifiers bool `json:"ids,omitempty"`
+	// JKT is the thumbprint of the key an access token is bound to
+	// (DPoP, RFC 9449), empty for a Bearer token.
+	JKT string `json:"jkt,omitempty"`
 }
 
 // maxOfferConfigs bounds the configurations of one offer.
@@ -163,8 +175,11 @@ func (s *Service) CreateOffer(ctx context.Context, req OfferRequest) (*Offer, er
 		case !validSubject(req.Subject):
 			return nil, fmt.Errorf("%w: an authorization code offer names its holder: subject, the pairwise sub your TrustID login gave you for them", ErrInvalid)
 		}
-	} else if req.Subject != "" {
-		return nil, fmt.Errorf("%w: subject goes with the authorization code grant only (a pre-authorized code goes to whoever holds the link)", ErrInvalid)
+		if req.Level != 0 && (req.Level < identity.L2 || req.Level > identity.L4) {
+			return nil, fmt.Errorf("%w: level must be L2, L3 or L4", ErrInvalid)
+		}
+	} else if req.Subject != "" || req.Level != 0 {
+		return nil, fmt.Errorf("%w: subject and level go with the authorization code grant only (a pre-authorized code goes to whoever holds the link)", ErrInvalid)
 	}
 	if c, ok := s.cfg.Signer.(OfferChecker); ok {
 		if err := c.CheckOffer(ctx, req.Client, req.Credential); err != nil {
@@ -219,7 +234,7 @@ func (s *Service) createAuthorizationOffer(ctx context.Context, req OfferRequest
 	if err != nil {
 		return nil, err
 	}
-	g := grant{Client: req.Client, Configs: slices.Clone(req.ConfigurationIDs), Credential: req.Credential, Subject: req.Subject}
+	g := grant{Client: req.Client, Configs: slices.Clone(req.ConfigurationIDs), Credential: req.Credential, Subject: req.Subject, Level: int(req.Level)}
 	if err := s.put(ctx, "state", state, g, s.cfg.OfferTTL); err != nil {
 		return nil, err
 	}
@@ -337,6 +352,9 @@ type TokenRequest struct {
 	// redirect URI of the authorization request and the wallet's
 	// client_id (a public client).
 	Code, CodeVerifier, RedirectURI, ClientID string
+	// DPoP are the values of the request's DPoP header fields: with one
+	// valid proof the access token is bound to its key (RFC 9449).
+	DPoP []string
 }
 
 // TokenResponse is the token endpoint's answer.
@@ -347,6 +365,9 @@ type TokenResponse struct {
 	// AuthorizationDetails answers authorization_details of the
 	// authorization request (OID4VCI 1.0 §6.2).
 	AuthorizationDetails []AuthorizationDetail `json:"authorization_details,omitempty"`
+	// DPoPNonce is the next DPoP nonce (DPoP-Nonce header), for a DPoP
+	// request.
+	DPoPNonce string `json:"-"`
 }
 
 // Token redeems a pre-authorized code (once) for an access token. A
@@ -355,9 +376,32 @@ type TokenResponse struct {
 // relying party for a new one: the lockout binds the offer, never the
 // holder.
 func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, error) {
-	if req.GrantType == GrantAuthorizationCode {
-		return s.tokenAuthorizationCode(ctx, req)
+	// The proof is checked before any code is spent: a bad proof, or one
+	// without the server's nonce, leaves the code for the retry.
+	p, nonce, err := s.checkDPoP(ctx, req.DPoP, PathToken, "")
+	if err != nil {
+		return nil, err
 	}
+	jkt := ""
+	if p != nil {
+		jkt = p.JKT
+	}
+	var resp *TokenResponse
+	if req.GrantType == GrantAuthorizationCode {
+		resp, err = s.tokenAuthorizationCode(ctx, req, jkt)
+	} else {
+		resp, err = s.tokenPreAuthorized(ctx, req, jkt)
+	}
+	if err != nil {
+		return nil, err
+	}
+	resp.DPoPNonce = nonce
+	return resp, nil
+}
+
+// tokenPreAuthorized redeems a pre-authorized code, binding the token to
+// jkt when set.
+func (s *Service) tokenPreAuthorized(ctx context.Context, req TokenRequest, jkt string) (*TokenResponse, error) {
 	if req.GrantType != GrantPreAuthorized {
 		return nil, fail(CodeUnsupportedGrantType, "grant_type must be the pre-authorized code grant or authorization_code")
 	}
@@ -406,7 +450,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	if err := s.cfg.Store.Delete(ctx, "oid4vci:code:"+code); err != nil {
 		return nil, unavailable(err)
 	}
-	g.TxHash = nil
+	g.TxHash, g.JKT = nil, jkt
 	return s.issueToken(ctx, g)
 }
 
@@ -427,7 +471,11 @@ func (s *Service) issueToken(ctx context.Context, g grant) (*TokenResponse, erro
 			return nil, unavailable(err)
 		}
 	}
-	return &TokenResponse{AccessToken: tok, TokenType: "Bearer", ExpiresIn: int(s.cfg.TokenTTL / time.Second)}, nil
+	typ := "Bearer"
+	if g.JKT != "" {
+		typ = "DPoP"
+	}
+	return &TokenResponse{AccessToken: tok, TokenType: typ, ExpiresIn: int(s.cfg.TokenTTL / time.Second)}, nil
 }
 
 // issueKey names the single-use entry of one configuration under one

@@ -63,6 +63,7 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	Consume(ctx context.Context, key string) ([]byte, error)
+	MarkUsed(ctx context.Context, key string, ttl time.Duration) error
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (store.Decision, error)
 }
 
@@ -169,6 +170,15 @@ type Config struct {
 	TxCodeLength      int
 	TxCodeTries       int
 	BatchSize         int
+	// DPoPAlgorithms are the algorithms of DPoP proofs accepted at the
+	// token and credential endpoints (RFC 9449; default ProofAlgorithms),
+	// advertised as dpop_signing_alg_values_supported. A token request
+	// with a DPoP proof gets an access token bound to its key.
+	DPoPAlgorithms []string
+	// DPoPWithoutNonce turns off server DPoP nonces (RFC 9449 §8). By
+	// default every DPoP proof must carry a nonce the node gave
+	// (DPoP-Nonce), so a proof made ahead of time is refused.
+	DPoPWithoutNonce bool
 }
 
 // configuration is one entry of credential_configurations_supported.
@@ -242,7 +252,10 @@ func New(cfg Config) (*Service, error) {
 	if len(cfg.SigningAlgorithms) == 0 {
 		cfg.SigningAlgorithms = slices.Clone(gm.JWTAlgorithms)
 	}
-	for _, a := range append(slices.Clone(cfg.ProofAlgorithms), cfg.SigningAlgorithms...) {
+	if len(cfg.DPoPAlgorithms) == 0 {
+		cfg.DPoPAlgorithms = slices.Clone(cfg.ProofAlgorithms)
+	}
+	for _, a := range slices.Concat(cfg.ProofAlgorithms, cfg.SigningAlgorithms, cfg.DPoPAlgorithms) {
 		if !slices.Contains(gm.JWTAlgorithms, a) {
 			return nil, fmt.Errorf("oid4vci: unknown algorithm %q", a)
 		}
@@ -291,6 +304,9 @@ func New(cfg Config) (*Service, error) {
 
 // Issuer returns the credential issuer identifier.
 func (s *Service) Issuer() string { return s.cfg.Issuer }
+
+// DPoPAlgorithms returns the algorithms of DPoP proofs accepted.
+func (s *Service) DPoPAlgorithms() []string { return slices.Clone(s.cfg.DPoPAlgorithms) }
 
 // Metadata returns the credential issuer metadata document (JSON).
 func (s *Service) Metadata() []byte { return s.metadata }
@@ -364,6 +380,8 @@ func (s *Service) authorizationServerMetadata() map[string]any {
 		return map[string]any{
 			"issuer":                                          s.cfg.Issuer + PathAS,
 			"authorization_endpoint":                          s.cfg.Issuer + PathAuthorize,
+			"pushed_authorization_request_endpoint":           s.cfg.Issuer + PathPAR,
+			"require_pushed_authorization_requests":           false,
 			"token_endpoint":                                  s.cfg.Issuer + PathToken,
 			"grant_types_supported":                           []string{GrantAuthorizationCode, GrantPreAuthorized},
 			"token_endpoint_auth_methods_supported":           []string{"none"},
@@ -374,6 +392,7 @@ func (s *Service) authorizationServerMetadata() map[string]any {
 			"authorization_details_types_supported":           []string{DetailsType},
 			"authorization_response_iss_parameter_supported":  true,
 			"pre-authorized_grant_anonymous_access_supported": true,
+			"dpop_signing_alg_values_supported":               s.cfg.DPoPAlgorithms,
 		}
 	}
 	return map[string]any{
@@ -383,6 +402,7 @@ func (s *Service) authorizationServerMetadata() map[string]any {
 		"token_endpoint_auth_methods_supported":           []string{"none"},
 		"response_types_supported":                        []string{},
 		"pre-authorized_grant_anonymous_access_supported": true,
+		"dpop_signing_alg_values_supported":               s.cfg.DPoPAlgorithms,
 	}
 }
 

@@ -69,6 +69,12 @@ func stores(t *testing.T, f func(t *testing.T, st Store)) {
 
 func newService(t testing.TB, st Store, now func() time.Time) *Service {
 	t.Helper()
+	return newServiceWith(t, Config{Store: st, Now: now})
+}
+
+// newServiceWith is newService with cfg's store, clock and login.
+func newServiceWith(t testing.TB, cfg Config) *Service {
+	t.Helper()
 	dir := t.TempDir()
 	ks, err := keystore.Open(filepath.Join(dir, "keystore.json"), make([]byte, 16), keystore.Options{})
 	if err != nil {
@@ -82,7 +88,8 @@ func newService(t testing.TB, st Store, now func() time.Time) *Service {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := New(Config{Issuer: issuerURL, Types: []CredentialType{{Type: "ResidenceCredential"}}, Signer: nodeSigner{is}, Store: st, Now: now})
+	cfg.Issuer, cfg.Types, cfg.Signer = issuerURL, []CredentialType{{Type: "ResidenceCredential"}}, nodeSigner{is}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -185,7 +192,7 @@ func TestNonceSpentOnce(t *testing.T) {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, results[i] = s.Credential(ctx, tok.AccessToken, body)
+				_, results[i] = s.Credential(ctx, Access{Scheme: "Bearer", Token: tok.AccessToken}, body)
 			}()
 		}
 		wg.Wait()
@@ -211,12 +218,12 @@ func TestProofClock(t *testing.T) {
 	n, _ := s.Nonce(ctx)
 	for _, iat := range []time.Time{now.Add(2 * time.Minute), now.Add(-6 * time.Minute)} {
 		body, _ := json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": []string{proof(t, n.CNonce, iat)}}})
-		if _, err := s.Credential(ctx, tok.AccessToken, body); code(err) != CodeInvalidProof {
+		if _, err := s.Credential(ctx, Access{Scheme: "Bearer", Token: tok.AccessToken}, body); code(err) != CodeInvalidProof {
 			t.Errorf("iat %v: %v, want invalid_proof", iat.Sub(now), err)
 		}
 	}
 	body, _ := json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": []string{proof(t, n.CNonce, now.Add(-4*time.Minute))}}})
-	if _, err := s.Credential(ctx, tok.AccessToken, body); err != nil {
+	if _, err := s.Credential(ctx, Access{Scheme: "Bearer", Token: tok.AccessToken}, body); err != nil {
 		t.Fatalf("a 4-minute-old proof: %v", err)
 	}
 }
@@ -249,7 +256,7 @@ func TestNothingInClearInRedis(t *testing.T) {
 	}
 	n, _ := s.Nonce(ctx)
 	body, _ := json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": []string{proof(t, n.CNonce, time.Now())}}})
-	resp, err := s.Credential(ctx, tok.AccessToken, body)
+	resp, err := s.Credential(ctx, Access{Scheme: "Bearer", Token: tok.AccessToken}, body)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -298,7 +305,7 @@ func FuzzCredentialRequest(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.Credential(ctx, tok.AccessToken, body); err != nil && !allowed[code(err)] {
+		if _, err := s.Credential(ctx, Access{Scheme: "Bearer", Token: tok.AccessToken}, body); err != nil && !allowed[code(err)] {
 			t.Fatalf("refusal %v has no credential endpoint error code", err)
 		}
 	})
@@ -325,7 +332,7 @@ func TestNumbersKeptExact(t *testing.T) {
 	}
 	n, _ := s.Nonce(ctx)
 	body, _ := json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_jwt_vc_json", "proofs": map[string]any{"jwt": []string{proof(t, n.CNonce, time.Now())}}})
-	resp, err := s.Credential(ctx, tok.AccessToken, body)
+	resp, err := s.Credential(ctx, Access{Scheme: "Bearer", Token: tok.AccessToken}, body)
 	if err != nil {
 		t.Fatal(err)
 	}

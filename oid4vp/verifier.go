@@ -27,6 +27,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/oid4vp/dcql"
+	"github.com/trustid-cn/trustid/oid4vp/txdata"
 )
 
 // Wire names.
@@ -170,6 +171,10 @@ type CreateRequest struct {
 	// user once the response is accepted, with #response_code=...; it
 	// must be one of the relying party's registered redirect URIs.
 	RedirectURI string `json:"redirect_uri,omitempty"`
+	// TransactionData are transaction data objects (§5.1, package txdata)
+	// the holder authorizes with the presentation: each names the
+	// credential query ids whose credential may authorize it.
+	TransactionData []json.RawMessage `json:"transaction_data,omitempty"`
 }
 
 // Created is a new transaction.
@@ -190,8 +195,10 @@ type record struct {
 	Query    json.RawMessage `json:"dcql_query"`
 	Mode     string          `json:"response_mode"`
 	Redirect string          `json:"redirect_uri,omitempty"`
-	Created  int64           `json:"iat"`
-	Expires  int64           `json:"exp"`
+	// TxData are the transaction_data strings of the request.
+	TxData  []string `json:"transaction_data,omitempty"`
+	Created int64    `json:"iat"`
+	Expires int64    `json:"exp"`
 }
 
 func txKey(id string) string     { return "oid4vp:tx:" + id }
@@ -250,6 +257,10 @@ func (v *Verifier) Create(ctx context.Context, rpID string, req CreateRequest) (
 	if req.RedirectURI != "" && !slices.Contains(rp.RedirectURIs, req.RedirectURI) {
 		return nil, fail(CodeInvalidClient, nil, "redirect_uri is not one of the relying party's registered redirect URIs")
 	}
+	txData, err := transactionData(q, req.TransactionData)
+	if err != nil {
+		return nil, err
+	}
 	compact, err := json.Marshal(q)
 	if err != nil {
 		return nil, err
@@ -268,7 +279,7 @@ func (v *Verifier) Create(ctx context.Context, rpID string, req CreateRequest) (
 	}
 	now := v.cfg.Now()
 	rec := record{RP: rp.ClientID, Nonce: nonce, State: state, Query: compact, Mode: mode, Redirect: req.RedirectURI,
-		Created: now.Unix(), Expires: now.Add(v.cfg.TTL).Unix()}
+		TxData: txData, Created: now.Unix(), Expires: now.Add(v.cfg.TTL).Unix()}
 	raw, err := json.Marshal(rec)
 	if err != nil {
 		return nil, err
@@ -284,6 +295,45 @@ func (v *Verifier) Create(ctx context.Context, rpID string, req CreateRequest) (
 	link := "openid4vp://?" + url.Values{"client_id": {clientID}, "request_uri": {requestURI}}.Encode()
 	return &Created{TransactionID: id, ClientID: clientID, RequestURI: requestURI, AuthorizationRequest: link,
 		ExpiresAt: time.Unix(rec.Expires, 0).UTC()}, nil
+}
+
+// transactionData checks a relying party's transaction data objects
+// against its query and returns their request form: each of a type the
+// node (and TrustID's wallet) knows, naming only credential queries of
+// the query, which must ask for a key binding (the holder authorizes the
+// transaction in the KB-JWT).
+func transactionData(q *dcql.Query, objs []json.RawMessage) ([]string, error) {
+	if len(objs) == 0 {
+		return nil, nil
+	}
+	if len(objs) > txdata.MaxItems {
+		return nil, fail(CodeInvalidRequest, nil, "transaction_data holds at most %d objects", txdata.MaxItems)
+	}
+	ids := make([]string, len(q.Credentials))
+	for i, c := range q.Credentials {
+		ids[i] = c.ID
+	}
+	var out []string
+	for i, raw := range objs {
+		it, err := txdata.Decode(raw)
+		if err == nil {
+			err = it.CheckIDs(ids)
+		}
+		if err != nil {
+			return nil, fail(CodeInvalidRequest, err, "transaction_data[%d]: %s", i, strings.TrimPrefix(err.Error(), "txdata: "))
+		}
+		for _, id := range it.CredentialIDs {
+			if cq, _ := q.Credential(id); !cq.HolderBinding() {
+				return nil, fail(CodeInvalidRequest, nil, "transaction_data[%d]: credential query %q does not ask for a key binding, which carries the holder's authorization", i, id)
+			}
+		}
+		enc, err := txdata.Encode(it)
+		if err != nil {
+			return nil, fail(CodeInvalidRequest, err, "transaction_data[%d]", i)
+		}
+		out = append(out, enc)
+	}
+	return out, nil
 }
 
 func quoteAll(s []string) []string {
@@ -391,6 +441,9 @@ func (v *Verifier) RequestObject(ctx context.Context, id string) (string, error)
 		"client_id": clientID, "response_type": "vp_token", "response_mode": rec.Mode, "response_uri": responseURI,
 		"nonce": rec.Nonce, "state": rec.State, "dcql_query": query, "client_metadata": meta,
 	})
+	if len(rec.TxData) > 0 {
+		tok.Claims.(jwt.MapClaims)["transaction_data"] = rec.TxData
+	}
 	tok.Header["typ"], tok.Header["kid"], tok.Header["jwt"] = TypRequestObject, v.cfg.Kid, attestation
 	return tok.SignedString(v.cfg.Signer)
 }
@@ -418,6 +471,9 @@ type Result struct {
 	Error string `json:"error,omitempty"`
 	// Credentials are keyed by the DCQL credential query id.
 	Credentials map[string][]Presented `json:"credentials,omitempty"`
+	// TransactionData are the request's transaction data objects, each
+	// authorized by the holder in the key binding of one presentation.
+	TransactionData []json.RawMessage `json:"transaction_data,omitempty"`
 }
 
 // storedResult is a Result as stored: with the relying party it belongs
@@ -478,7 +534,15 @@ func (v *Verifier) HandleResponse(ctx context.Context, id string, form url.Value
 	if err != nil {
 		return nil, err
 	}
-	return v.finish(ctx, id, rec, &Result{Status: StatusVerified, Credentials: creds})
+	res := &Result{Status: StatusVerified, Credentials: creds}
+	for _, enc := range rec.TxData {
+		raw, err := base64.RawURLEncoding.DecodeString(enc)
+		if err != nil {
+			return nil, fmt.Errorf("oid4vp: stored transaction data: %w", err)
+		}
+		res.TransactionData = append(res.TransactionData, raw)
+	}
+	return v.finish(ctx, id, rec, res)
 }
 
 // finish spends the transaction and stores its result.
@@ -565,6 +629,7 @@ func (v *Verifier) verifyToken(ctx context.Context, rec *record, q *dcql.Query, 
 	}
 	present := map[string]bool{}
 	out := map[string][]Presented{}
+	authorized := make([]int, len(rec.TxData))
 	for qid, val := range tok {
 		cq, found := q.Credential(qid)
 		if !found || !q.Allowed(qid) {
@@ -582,7 +647,7 @@ func (v *Verifier) verifyToken(ctx context.Context, rec *record, q *dcql.Query, 
 			if !ok {
 				return nil, fail(CodeInvalidRequest, nil, "vp_token[%q]: a dc+sd-jwt presentation is a string", qid)
 			}
-			got, err := v.verifyOne(ctx, rec, cq, s)
+			got, err := v.verifyOne(ctx, rec, cq, s, authorized)
 			if err != nil {
 				return nil, err
 			}
@@ -593,15 +658,82 @@ func (v *Verifier) verifyToken(ctx context.Context, rec *record, q *dcql.Query, 
 	if !q.SetsSatisfied(present) {
 		return nil, fail(CodeInvalidRequest, nil, "vp_token does not satisfy the query's credential sets")
 	}
+	for i, n := range authorized {
+		if n != 1 {
+			// OID4VP 1.0 §5.1: the wallet uses exactly one of the
+			// credentials an object names to authorize it.
+			return nil, fail(CodeInvalidRequest, nil, "transaction_data[%d] is authorized by %d presentations, not exactly one", i, n)
+		}
+	}
 	return out, nil
 }
 
-func (v *Verifier) verifyOne(ctx context.Context, rec *record, cq *dcql.CredentialQuery, s string) (*Presented, error) {
+// checkTransactionData checks the transaction_data_hashes of one
+// presentation's KB-JWT (OID4VP 1.0 §8.4, Appendix B.3.3): each hash is
+// that of a transaction data string of the request naming this
+// credential query, under transaction_data_hashes_alg (required when the
+// object names algorithms, sha-256 otherwise), and counts it in
+// authorized.
+func checkTransactionData(rec *record, qid string, kb map[string]any, authorized []int) error {
+	rawHashes, has := kb["transaction_data_hashes"]
+	rawAlg, hasAlg := kb["transaction_data_hashes_alg"]
+	if !has {
+		if hasAlg {
+			return fail(CodeInvalidRequest, nil, "vp_token[%q]: transaction_data_hashes_alg without transaction_data_hashes", qid)
+		}
+		return nil
+	}
+	list, ok := rawHashes.([]any)
+	if !ok || len(list) == 0 {
+		return fail(CodeInvalidRequest, nil, "vp_token[%q]: transaction_data_hashes must be a non-empty array of strings", qid)
+	}
+	alg := txdata.HashSHA256
+	if hasAlg {
+		if alg, ok = rawAlg.(string); !ok {
+			return fail(CodeInvalidRequest, nil, "vp_token[%q]: transaction_data_hashes_alg must be a string", qid)
+		}
+	}
+	seen := map[int]bool{}
+	for _, h := range list {
+		hs, _ := h.(string)
+		found := -1
+		for i, enc := range rec.TxData {
+			if want, err := txdata.Hash(enc, alg); err == nil && subtle.ConstantTimeCompare([]byte(want), []byte(hs)) == 1 {
+				found = i
+				break
+			}
+		}
+		if found < 0 {
+			return fail(CodeInvalidRequest, nil, "vp_token[%q]: a transaction_data_hashes entry is the %s hash of no transaction data of the request", qid, truncate(alg))
+		}
+		it, err := txdata.Parse(rec.TxData[found])
+		if err != nil {
+			return fmt.Errorf("oid4vp: stored transaction data: %w", err)
+		}
+		if !slices.Contains(it.CredentialIDs, qid) {
+			return fail(CodeInvalidRequest, nil, "vp_token[%q]: transaction_data[%d] does not name this credential query", qid, found)
+		}
+		if it.HashAlgs != nil && (!hasAlg || !slices.Contains(it.HashAlgs, alg)) {
+			return fail(CodeInvalidRequest, nil, "vp_token[%q]: transaction_data[%d] needs transaction_data_hashes_alg, one of its algorithms", qid, found)
+		}
+		if seen[found] {
+			return fail(CodeInvalidRequest, nil, "vp_token[%q]: transaction_data[%d] is hashed twice", qid, found)
+		}
+		seen[found] = true
+		authorized[found]++
+	}
+	return nil
+}
+
+func (v *Verifier) verifyOne(ctx context.Context, rec *record, cq *dcql.CredentialQuery, s string, authorized []int) (*Presented, error) {
 	res, err := v.cfg.Verifier.VerifySDJWT(ctx, s, credentials.SDJWTOptions{
 		RequireKeyBinding: cq.HolderBinding(), Audience: ClientID(rec.RP), Nonce: rec.Nonce,
 	})
 	if err != nil {
 		return nil, fail(CodeInvalidRequest, err, "vp_token[%q]: %s", cq.ID, presentationProblem(err))
+	}
+	if err := checkTransactionData(rec, cq.ID, res.KBClaims, authorized); err != nil {
+		return nil, err
 	}
 	vct, _ := res.Claims["vct"].(string)
 	if !slices.Contains(cq.Meta.VCTValues, vct) {

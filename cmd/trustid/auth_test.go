@@ -126,6 +126,9 @@ var publicRoutes = []string{
 	// The authorization endpoint of the authorization code flow: the
 	// holder logs in (its device signature); the wallet is a public client.
 	"GET /oid4vci/authorize",
+	// Its pushed authorization requests (RFC 9126), checked as the
+	// authorization endpoint checks them; the wallet is a public client.
+	"POST /oid4vci/par",
 	"POST /oid4vci/nonce",
 	"POST /oid4vci/credential",
 	"POST /oid4vci/notification",
@@ -238,13 +241,22 @@ func (n *authNode) token(id, key string, extra ...string) string {
 
 func (n *authNode) do(method, path, token, contentType, body string) (int, map[string]any, http.Header) {
 	n.t.Helper()
-	req, _ := http.NewRequest(method, n.base+path, strings.NewReader(body))
+	h := http.Header{}
 	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
+		h.Set("Authorization", "Bearer "+token)
 	}
 	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
+		h.Set("Content-Type", contentType)
 	}
+	return n.doWith(method, path, h, body)
+}
+
+// doWith sends a request with the header fields h and returns its
+// status, JSON body and header.
+func (n *authNode) doWith(method, path string, h http.Header, body string) (int, map[string]any, http.Header) {
+	n.t.Helper()
+	req, _ := http.NewRequest(method, n.base+path, strings.NewReader(body))
+	req.Header = h
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		n.t.Fatal(err)

@@ -179,15 +179,30 @@ func (f *enrollFixture) app(p *person, r enrollResult) holderApp {
 // check when pin is set.
 func approve(t *testing.T, sessionURL string, h holderApp, pin string, consent ...string) (int, map[string]any) {
 	t.Helper()
+	extra := map[string]any{}
+	if pin != "" {
+		proof, err := holder.NewDeviceProof(h.device, h.node, time.Now(), rand.Text())
+		if err != nil {
+			t.Fatal(err)
+		}
+		extra["pin_check"] = map[string]string{"binding_credential": h.credential, "device_proof": proof, "pin": pin}
+	}
+	return holderAnswer(t, sessionURL, sessionURL+"/approve", h, consent, extra)
+}
+
+// holderAnswer is the holder's app answering a login session: it reads
+// the session's challenge, signs it (a qrcode.HolderRequest with consent)
+// with its device key over its binding and posts {"request": …} and the
+// members of extra to target (the session's approve or deny). A session
+// that cannot be read gives its status and no body.
+func holderAnswer(t *testing.T, sessionURL, target string, h holderApp, consent []string, extra map[string]any) (int, map[string]any) {
+	t.Helper()
 	resp, err := http.Get(sessionURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var req struct {
-		Challenge  string   `json:"challenge"`
-		ClientName string   `json:"client_name"`
-		Claims     []string `json:"claims"`
-		ACR        string   `json:"acr"`
+		Challenge string `json:"challenge"`
 	}
 	json.NewDecoder(resp.Body).Decode(&req)
 	resp.Body.Close()
@@ -203,15 +218,11 @@ func approve(t *testing.T, sessionURL string, h holderApp, pin string, consent .
 		t.Fatal(err)
 	}
 	body := map[string]any{"request": hr}
-	if pin != "" {
-		proof, err := holder.NewDeviceProof(h.device, h.node, time.Now(), rand.Text())
-		if err != nil {
-			t.Fatal(err)
-		}
-		body["pin_check"] = map[string]string{"binding_credential": h.credential, "device_proof": proof, "pin": pin}
+	for k, v := range extra {
+		body[k] = v
 	}
 	b, _ := json.Marshal(body)
-	resp, err = http.Post(sessionURL+"/approve", "application/json", strings.NewReader(string(b)))
+	resp, err = http.Post(target, "application/json", strings.NewReader(string(b)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -761,29 +772,7 @@ func (f *enrollFixture) qrIssuer(t *testing.T) *qrcode.Issuer {
 // and the delegation to act for another.
 func approveAs(t *testing.T, sessionURL string, h holderApp, delegation []byte) (int, map[string]any) {
 	t.Helper()
-	resp, err := http.Get(sessionURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var req struct {
-		Challenge string `json:"challenge"`
-	}
-	json.NewDecoder(resp.Body).Decode(&req)
-	resp.Body.Close()
-	nonce, _ := base64.RawURLEncoding.DecodeString(req.Challenge)
-	hr := qrcode.HolderRequest{Binding: h.binding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000"}
-	if err := qrcode.SignHolderRequest(rand.Reader, h.device, &hr); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(map[string]any{"request": hr, "delegation": delegation})
-	resp, err = http.Post(sessionURL+"/approve", "application/json", strings.NewReader(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
+	return holderAnswer(t, sessionURL, sessionURL+"/approve", h, nil, map[string]any{"delegation": delegation})
 }
 
 // counterApprove is a counter terminal approving a session for the

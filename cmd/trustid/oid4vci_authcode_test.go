@@ -2,10 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/oid4vci/dpop"
 	"io"
 	"net/http"
 	"net/url"
@@ -18,7 +22,6 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/trustid-cn/trustid/auth"
-	"github.com/trustid-cn/trustid/qrcode"
 	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
 )
 
@@ -145,13 +148,15 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 			t.Fatalf("verify %s credential: %d %v", c.Format, code, v)
 		}
 	}
-	// The offer was used: its issuer_state is spent.
-	again, err := w.AuthorizationURL(co, "wallet-app", walletRedirect, "")
-	if err != nil {
-		t.Fatal(err)
+	// The wallet SDK pushed its request (RFC 9126): the browser carried
+	// only client_id and request_uri.
+	if u, _ := url.Parse(authURL); len(u.Query()) != 2 || !strings.HasPrefix(u.Query().Get("request_uri"), "urn:ietf:params:oauth:request_uri:") {
+		t.Errorf("authorization URL %s", authURL)
 	}
-	if resp, err := newBrowser().Get(again); err != nil || resp.StatusCode != 302 || !strings.Contains(resp.Header.Get("Location"), "error=invalid_request") {
-		t.Fatalf("the offer's issuer_state again: %v %v", resp, err)
+	// The offer was used: its issuer_state is spent, which the push
+	// already refuses (never redirected).
+	if _, err := w.AuthorizationURL(co, "wallet-app", walletRedirect, ""); !errors.Is(err, sdkwallet.ErrIssuer) || !strings.Contains(err.Error(), "issuer_state is unknown") {
+		t.Fatalf("the offer's issuer_state again: %v", err)
 	}
 
 	// authorize sends an authorization request by hand and returns the
@@ -354,13 +359,150 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	if _, err := w.AcceptAuthorization(co2, walletRedirect+"?error=access_denied&state=forged", 1, store); err == nil || !strings.Contains(err.Error(), "state") {
 		t.Errorf("forged state: %v", err)
 	}
+	// An offer at L3: the login asks for the holder's PIN; Alice's
+	// approval with her device alone is refused.
+	l3 := `{"grant":"authorization_code","subject":"` + aliceSub + `","level":"L3","credential_configuration_ids":["ResidenceCredential_sd_jwt"],
+	  "credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`
+	code, lo, _ := f.do("POST", "/oid4vci/offers", rpTok.AccessToken, "application/json", l3)
+	if code != 201 {
+		t.Fatalf("L3 offer: %d %v", code, lo)
+	}
+	co3, err := w.ReceiveOffer(lo["offer_uri"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	u3, err := w.AuthorizationURL(co3, "wallet-app", walletRedirect, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sess3 := loginPage(t, newBrowser(), u3)
+	if _, sr, _ := f.do("GET", strings.TrimPrefix(sess3, f.base), "", "", ""); sr["acr"] != "L3" {
+		t.Errorf("L3 session asks for %v", sr["acr"])
+	}
+	if status, m := approve(t, sess3, aliceApp, ""); status != 403 || !strings.Contains(m["error_description"].(string), "PIN") {
+		t.Errorf("L3 offer approved without a PIN: %d %v", status, m)
+	}
 	// Offers: the authorization code grant needs a subject and takes no
-	// transaction code.
-	for _, body := range []string{`{"grant":"authorization_code","credential_configuration_ids":["ResidenceCredential_sd_jwt"],"credential":{"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`,
+	// transaction code; level is L2..L4, with that grant only.
+	for _, body := range []string{strings.Replace(l3, `"L3"`, `"L1"`, 1), strings.Replace(l3, `"authorization_code"`, `"pre-authorized_code"`, 1), `{"grant":"authorization_code","credential_configuration_ids":["ResidenceCredential_sd_jwt"],"credential":{"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`,
 		`{"grant":"authorization_code","subject":"` + aliceSub + `","tx_code":true,"credential_configuration_ids":["ResidenceCredential_sd_jwt"],"credential":{"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`} {
 		if code, m, _ := f.do("POST", "/oid4vci/offers", rpTok.AccessToken, "application/json", body); code != 422 || m["error"] != "invalid_offer" {
 			t.Errorf("bad authorization code offer: %d %v", code, m)
 		}
+	}
+	// dpop_jkt (RFC 9449 §10): the code is redeemed only with a DPoP
+	// proof by that key; a wrong one, or none, spends it.
+	dpopKey, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	otherKey, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	dj, _ := gm.NewJWK(dpopKey.Public(), "")
+	jkt, _ := dj.Thumbprint()
+	dpopToken := func(form url.Values, k crypto.Signer) (int, map[string]any) {
+		t.Helper()
+		nonce := ""
+		for range 2 {
+			p, err := dpop.NewProof(k, "POST", f.base+"/oid4vci/token", "", nonce, time.Now(), rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, m, h := f.doWith("POST", "/oid4vci/token", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Dpop": {p}}, form.Encode())
+			if m["error"] != "use_dpop_nonce" {
+				return code, m
+			}
+			nonce = h.Get("DPoP-Nonce")
+		}
+		t.Fatal("no DPoP nonce")
+		return 0, nil
+	}
+	for name, k := range map[string]crypto.Signer{"another key": otherKey, "no proof": nil} {
+		r := newReq(issuerState())
+		r.q.Set("dpop_jkt", jkt)
+		code := loginFor(r)
+		status, m := token(redeem(r, code))
+		if k != nil {
+			status, m = dpopToken(redeem(r, code), k)
+		}
+		if status != 400 || m["error"] != "invalid_grant" {
+			t.Errorf("dpop_jkt, %s: %d %v", name, status, m)
+		}
+		if status, m := dpopToken(redeem(r, code), dpopKey); status != 400 || m["error"] != "invalid_grant" {
+			t.Errorf("dpop_jkt, %s, then the right key: %d %v", name, status, m)
+		}
+	}
+	r = newReq(issuerState())
+	r.q.Set("dpop_jkt", jkt)
+	if status, m := dpopToken(redeem(r, loginFor(r)), dpopKey); status != 200 || m["token_type"] != "DPoP" {
+		t.Errorf("dpop_jkt with its key: %d %v", status, m)
+	}
+	r = newReq(issuerState())
+	r.q.Set("dpop_jkt", "not-a-thumbprint")
+	if status, back, _ := send(r.q); status != 302 || back.Get("error") != "invalid_request" {
+		t.Errorf("malformed dpop_jkt: %d %v", status, back)
+	}
+	// Pushed authorization requests (RFC 9126), by hand.
+	parForm := func(state string) url.Values {
+		return url.Values{"client_id": {"wallet-app"}, "redirect_uri": {walletRedirect}, "response_type": {"code"}, "state": {"s"},
+			"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"},
+			"issuer_state": {state}, "scope": {"ResidenceCredential_sd_jwt"}}
+	}
+	freshState := func() string {
+		grants := offer(aliceSub, `["ResidenceCredential_sd_jwt"]`)["credential_offer"].(map[string]any)["grants"].(map[string]any)
+		return grants["authorization_code"].(map[string]any)["issuer_state"].(string)
+	}
+	push := func(form url.Values) (int, map[string]any, http.Header) {
+		return f.do("POST", "/oid4vci/par", "", "application/x-www-form-urlencoded", form.Encode())
+	}
+	openAuthorize := func(q url.Values) *http.Response {
+		resp, err := newBrowser().Get(f.base + "/oid4vci/authorize?" + q.Encode())
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp
+	}
+	state1 := freshState()
+	for name, c := range map[string]struct {
+		edit   func(url.Values)
+		status int
+		code   string
+	}{
+		"request_uri inside":    {func(q url.Values) { q.Set("request_uri", "urn:ietf:params:oauth:request_uri:x") }, 400, "invalid_request"},
+		"plain PKCE":            {func(q url.Values) { q.Set("code_challenge_method", "plain") }, 400, "invalid_request"},
+		"unknown client":        {func(q url.Values) { q.Set("client_id", "nobody") }, 401, "invalid_client"},
+		"unregistered redirect": {func(q url.Values) { q.Set("redirect_uri", "https://evil.example/cb") }, 400, "invalid_request"},
+		"unknown issuer_state":  {func(q url.Values) { q.Set("issuer_state", strings.Repeat("A", 43)) }, 400, "invalid_request"},
+		"other scope":           {func(q url.Values) { q.Set("scope", "Nope") }, 400, "invalid_scope"},
+		"repeated parameter":    {func(q url.Values) { q.Add("state", "t") }, 400, "invalid_request"},
+	} {
+		q := parForm(state1)
+		c.edit(q)
+		if code, m, h := push(q); code != c.status || m["error"] != c.code || h.Get("Location") != "" {
+			t.Errorf("PAR, %s: %d %v", name, code, m)
+		}
+	}
+	// The refusals spent nothing: the issuer_state pushes now.
+	code, pushed, _ := push(parForm(state1))
+	ru, _ := pushed["request_uri"].(string)
+	if code != 201 || !strings.HasPrefix(ru, "urn:ietf:params:oauth:request_uri:") || pushed["expires_in"] != 90.0 {
+		t.Fatalf("PAR: %d %v", code, pushed)
+	}
+	// Another client's request_uri is refused (and spent), unredirected.
+	if resp := openAuthorize(url.Values{"client_id": {"other-wallet"}, "request_uri": {ru}}); resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
+		t.Errorf("request_uri of another client: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if resp := openAuthorize(url.Values{"client_id": {"wallet-app"}, "request_uri": {ru}}); resp.StatusCode != 400 {
+		t.Errorf("request_uri used twice: %d", resp.StatusCode)
+	}
+	if resp := openAuthorize(url.Values{"client_id": {"wallet-app"}, "request_uri": {"urn:ietf:params:oauth:request_uri:" + strings.Repeat("B", 43)}}); resp.StatusCode != 400 {
+		t.Errorf("unknown request_uri: %d", resp.StatusCode)
+	}
+	// A fresh push opens the login page once; the issuer_state is spent then.
+	_, pushed, _ = push(parForm(state1))
+	ru = pushed["request_uri"].(string)
+	if resp := openAuthorize(url.Values{"client_id": {"wallet-app"}, "request_uri": {ru}}); resp.StatusCode != 200 {
+		t.Errorf("pushed request: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if code, m, _ := push(parForm(state1)); code != 400 || m["error"] != "invalid_request" {
+		t.Errorf("PAR with a spent issuer_state: %d %v", code, m)
 	}
 	// No code, verifier or state in the node's log.
 	if strings.Contains(f.logs.String(), c) || strings.Contains(f.logs.String(), r.verfier) || strings.Contains(f.logs.String(), at) {
@@ -409,28 +551,5 @@ func waitRedirect(t *testing.T, browser *http.Client, sessionURL string) string 
 // challenge) to target, as approve does for an approval.
 func signLogin(t *testing.T, target string, h holderApp) (int, map[string]any) {
 	t.Helper()
-	sessionURL := strings.TrimSuffix(target, "/deny")
-	resp, err := http.Get(sessionURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var sr struct {
-		Challenge string `json:"challenge"`
-	}
-	json.NewDecoder(resp.Body).Decode(&sr)
-	resp.Body.Close()
-	nonce, _ := base64.RawURLEncoding.DecodeString(sr.Challenge)
-	hr := qrcode.HolderRequest{Binding: h.binding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000"}
-	if err := qrcode.SignHolderRequest(rand.Reader, h.device, &hr); err != nil {
-		t.Fatal(err)
-	}
-	b, _ := json.Marshal(map[string]any{"request": hr})
-	resp, err = http.Post(target, "application/json", strings.NewReader(string(b)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var m map[string]any
-	json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
+	return holderAnswer(t, strings.TrimSuffix(target, "/deny"), target, h, nil, nil)
 }

@@ -24,9 +24,17 @@ const interopDir = "../../internal/interop/oid4vc"
 // a wallet no one on this project wrote: Animo's @openid4vc/openid4vci
 // 0.4.6 (oid4vc-ts) on Node.js, with an offer by reference, a transaction
 // code, a batch of two credentials per configuration on ES256 keys and a
-// notification. The node then verifies every credential, and each is
+// notification, with a Bearer token and with a DPoP-bound one (the
+// library's DPoP proofs with ES256 and its nonce handling). The node then verifies every credential, and each is
 // bound to the key the wallet proved (cnf.jwk, or the did:jwk subject).
 func TestOID4VCIInteropAnimoWallet(t *testing.T) {
+	for _, dpop := range []string{"", "1"} {
+		t.Run("DPoP="+dpop, func(t *testing.T) { animoWallet(t, dpop) })
+	}
+}
+
+// animoWallet runs wallet.mjs against a node, with DPoP when dpop is 1.
+func animoWallet(t *testing.T, dpop string) {
 	nodeBin := testenv.NPM(t, interopDir)
 
 	n := startVCINode(t)
@@ -35,7 +43,7 @@ func TestOID4VCIInteropAnimoWallet(t *testing.T) {
 	defer cancel()
 	cmd := exec.CommandContext(ctx, nodeBin, "wallet.mjs")
 	cmd.Dir = interopDir
-	cmd.Env = append(os.Environ(), "OFFER="+o["offer_uri"].(string), "TX_CODE="+o["tx_code"].(string), "COUNT=2")
+	cmd.Env = append(os.Environ(), "OFFER="+o["offer_uri"].(string), "TX_CODE="+o["tx_code"].(string), "COUNT=2", "DPOP="+dpop)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -48,9 +56,15 @@ func TestOID4VCIInteropAnimoWallet(t *testing.T) {
 			Credentials   []string
 			JWKs          []gm.JWK `json:"jwks"`
 		}
+		TokenType string
 	}
 	if err := json.Unmarshal(stdout.Bytes(), &out); err != nil || len(out.Results) != 2 {
 		t.Fatalf("wallet output: %v\n%s", err, stdout.String())
+	}
+	// With DPoP the token is bound (and the library's proofs passed every
+	// check at the token, credential and notification endpoints).
+	if want := map[string]string{"": "Bearer", "1": "DPoP"}[dpop]; out.TokenType != want {
+		t.Fatalf("token_type %q, want %q", out.TokenType, want)
 	}
 	for _, r := range out.Results {
 		if len(r.Credentials) != 2 || len(r.JWKs) != 2 {

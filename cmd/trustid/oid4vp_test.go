@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/url"
@@ -187,5 +188,62 @@ func TestOID4VPRequestObject(t *testing.T) {
 	b, _ := io.ReadAll(resp.Body)
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "application/oauth-authz-req+jwt" || strings.Count(string(b), ".") != 2 {
 		t.Fatalf("%d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), b)
+	}
+}
+
+// TestOID4VPTransactionData: a relying party asks a holder to confirm a
+// payment with the presentation; the wallet SDK shows it and binds it in
+// the KB-JWT; the node checks the hash and hands the relying party the
+// confirmed object. An unknown type is refused when the request is made.
+func TestOID4VPTransactionData(t *testing.T) {
+	s := newOID4VPSetup(t)
+	n := s.n
+	td := `{"type": "urn:trustid:transaction-data:confirmation", "credential_ids": ["age"], "summary": "向 shop-1 支付 ¥35.00"}`
+	code, created, _ := n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json",
+		`{"dcql_query": `+ageDCQL(n.base)+`, "transaction_data": [`+td+`]}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, created)
+	}
+	req, err := s.holder.ResolvePresentationRequest(created["authorization_request"].(string), n.base, s.jwks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if shown := req.TransactionData(); !strings.Contains(shown, "向 shop-1 支付 ¥35.00") {
+		t.Fatalf("shown %s", shown)
+	}
+	if _, err := req.Respond(s.creds, "age=age-1"); err != nil {
+		t.Fatal(err)
+	}
+	code, res, _ := n.do("GET", "/v1/oid4vp/requests/"+created["transaction_id"].(string), s.rp, "", "")
+	list, _ := res["transaction_data"].([]any)
+	if code != 200 || res["status"] != "verified" || len(list) != 1 || list[0].(map[string]any)["summary"] != "向 shop-1 支付 ¥35.00" {
+		t.Fatalf("result: %d %v", code, res)
+	}
+	// The holder's choice must answer a query the transaction data names.
+	twoDCQL := `{"credentials": [{"id": "age", "format": "dc+sd-jwt", "meta": {"vct_values": ["` + n.base + `/vct/AgeCredential"]}, "claims": [{"path": ["age_over_18"]}]},
+	  {"id": "age2", "format": "dc+sd-jwt", "meta": {"vct_values": ["` + n.base + `/vct/AgeCredential"]}, "claims": [{"path": ["age_over_18"]}]}],
+	  "credential_sets": [{"options": [["age"], ["age2"]]}]}`
+	code, created, _ = n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json",
+		`{"dcql_query": `+twoDCQL+`, "transaction_data": [`+strings.Replace(td, `["age"]`, `["age2"]`, 1)+`]}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, created)
+	}
+	req, err = s.holder.ResolvePresentationRequest(created["authorization_request"].(string), n.base, s.jwks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := req.Respond(s.creds, "age=age-1"); !errors.Is(err, sdkwallet.ErrInvalidArgument) || !strings.Contains(err.Error(), "transaction_data[0]") {
+		t.Fatalf("choice without the named query: %v", err)
+	}
+	if _, err := req.Respond(s.creds, "age2=age-1"); err != nil {
+		t.Fatal(err)
+	}
+	for name, body := range map[string]string{
+		"unknown type":     `{"type": "payment", "credential_ids": ["age"], "amount": 1}`,
+		"unknown query id": strings.Replace(td, `["age"]`, `["pid"]`, 1),
+	} {
+		if code, m, _ := n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": `+ageDCQL(n.base)+`, "transaction_data": [`+body+`]}`); code != 400 || m["error"] != "invalid_request" {
+			t.Errorf("%s: %d %v", name, code, m)
+		}
 	}
 }

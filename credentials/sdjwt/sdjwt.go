@@ -343,12 +343,19 @@ func (s *SDJWT) Present(keep func(*Disclosure) bool, kb *KeyBinding) (string, er
 	if kb == nil {
 		return pres, nil
 	}
-	tok, err := jose.Sign(map[string]any{
+	claims := map[string]any{
 		"iat":     kb.IssuedAt.Unix(),
 		"aud":     kb.Audience,
 		"nonce":   kb.Nonce,
 		"sd_hash": Digest(pres),
-	}, map[string]any{"typ": TypKB}, kb.Signer)
+	}
+	if len(kb.TransactionDataHashes) > 0 {
+		claims["transaction_data_hashes"] = kb.TransactionDataHashes
+		if kb.TransactionDataHashesAlg != "" {
+			claims["transaction_data_hashes_alg"] = kb.TransactionDataHashesAlg
+		}
+	}
+	tok, err := jose.Sign(claims, map[string]any{"typ": TypKB}, kb.Signer)
 	if err != nil {
 		return "", err
 	}
@@ -361,6 +368,11 @@ type KeyBinding struct {
 	Audience string
 	Nonce    string
 	IssuedAt time.Time
+	// TransactionDataHashes, when set, are the OID4VP transaction data
+	// the holder authorizes (OID4VP 1.0 Appendix B.3.3), hashed with
+	// TransactionDataHashesAlg (written only when set).
+	TransactionDataHashes    []string
+	TransactionDataHashesAlg string
 }
 
 // VerifyOptions configures Verify. Algorithms is required.

@@ -46,7 +46,7 @@ var (
 	// holder's wallet imports. Patterns that match nothing yet (packages
 	// other splits are creating) start to bind as soon as the package
 	// exists.
-	verifierHolder = []string{"qrcode", "credentials/sdjwt/...", "credentials/status/...", "credentials/contexts", "credentials/jsonld", "credentials/dataintegrity", "credentials/multikey", "holder/...", "sdk/...", "oid4vp/dcql"}
+	verifierHolder = []string{"qrcode", "credentials/sdjwt/...", "credentials/status/...", "credentials/contexts", "credentials/jsonld", "credentials/dataintegrity", "credentials/multikey", "holder/...", "sdk/...", "oid4vp/dcql", "oid4vp/txdata", "oid4vci/dpop"}
 	// sdkLedgerAdapter is the SDK's opt-in adapter for relying parties
 	// with a ledger connection: it follows the chain with ledger.View to
 	// give sdk.Nodes the anchored status-list heads, so it links the
@@ -122,8 +122,8 @@ var enforced = []rule{
 		Forbid: concat([]string{"api/...", "store/...", "ledger/...", "qrcode/redeem/...", "auth/...", "enrollment/...", "credentials/statuslist/...", "credentials/issuer/...", "login/...", "keystore/...", "cmd/..."}, serverModules),
 	},
 	{
-		Name:   "the DCQL package, shared by the node's verifier and the wallet SDK, links no node-side package",
-		From:   []string{"oid4vp/dcql"},
+		Name:   "the DCQL and transaction data packages, shared by the node's verifier and the wallet SDK, link no node-side package",
+		From:   []string{"oid4vp/dcql", "oid4vp/txdata", "oid4vci/dpop"},
 		Forbid: []string{"api/...", "store/...", "ledger/...", "auth/...", "credentials", "keystore/...", "oid4vp"},
 	},
 	{

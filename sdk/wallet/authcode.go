@@ -24,7 +24,10 @@ import (
 // the issuer) with redirectURI: authorization_details of type
 // openid_credential for configurationIDs (comma-separated; empty means
 // all offered), the offer's issuer_state, a fresh state and a PKCE S256
-// challenge. The wallet opens the URL in a browser and hands the
+// challenge, and, when the issuer takes SM2 DPoP proofs, the dpop_jkt of a
+// fresh DPoP key the token request then proves. When the issuer has a pushed authorization request endpoint
+// (RFC 9126) the request is pushed there and the URL carries only
+// client_id and the request_uri it gave. The wallet opens the URL in a browser and hands the
 // redirect it gets back to AcceptAuthorization. A new call replaces the
 // request in flight.
 func (w *Holder) AuthorizationURL(offer *CredentialOffer, clientID, redirectURI, configurationIDs string) (string, error) {
@@ -61,6 +64,30 @@ func (w *Holder) AuthorizationURL(offer *CredentialOffer, clientID, redirectURI,
 	if offer.issuerState != "" {
 		q.Set("issuer_state", offer.issuerState)
 	}
+	// With DPoP the code is bound to the key before it exists (RFC 9449
+	// §10): a code stolen from the redirect is of no use without the key.
+	jkt, err := w.newDPoPKey(offer)
+	if err != nil {
+		return "", err
+	}
+	if jkt != "" {
+		q.Set("dpop_jkt", jkt)
+	}
+	if offer.par != "" {
+		// RFC 9126: the request goes to the issuer directly, the browser
+		// carries only its reference.
+		body, err := w.fetch(http.MethodPost, offer.par, "application/x-www-form-urlencoded", "", []byte(q.Encode()))
+		if err != nil {
+			return "", err
+		}
+		var pushed struct {
+			RequestURI string `json:"request_uri"`
+		}
+		if err := json.Unmarshal(body, &pushed); err != nil || pushed.RequestURI == "" {
+			return "", fmt.Errorf("%w: pushed authorization response", ErrIssuer)
+		}
+		q = url.Values{"client_id": {clientID}, "request_uri": {pushed.RequestURI}}
+	}
 	offer.pending = &pendingAuthorization{clientID: clientID, redirectURI: redirectURI, state: state, verifier: verifier, configs: configs}
 	sep := "?"
 	if strings.Contains(offer.authorize, "?") {
@@ -96,11 +123,7 @@ func (w *Holder) AcceptAuthorization(offer *CredentialOffer, redirect string, co
 	}
 	form := url.Values{"grant_type": {grantAuthorizationCode}, "code": {code}, "code_verifier": {p.verifier},
 		"redirect_uri": {p.redirectURI}, "client_id": {p.clientID}}
-	body, err := w.fetch(http.MethodPost, offer.token, "application/x-www-form-urlencoded", "", []byte(form.Encode()))
-	if err != nil {
-		return "", err
-	}
-	tok, err := parseTokenResponse(body)
+	tok, err := w.requestToken(offer, form)
 	if err != nil {
 		return "", err
 	}

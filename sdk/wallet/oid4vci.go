@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"bytes"
+	"crypto"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -21,6 +22,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/strictjson"
+	"github.com/trustid-cn/trustid/oid4vci/dpop"
 )
 
 // OpenID for Verifiable Credential Issuance 1.0, holder side: receive a
@@ -154,8 +156,19 @@ type CredentialOffer struct {
 	issuerState string
 	asIssuer    string
 	authorize   string
+	par         string // the pushed authorization request endpoint, if any
 	issRequired bool
 	pending     *pendingAuthorization
+
+	// DPoP (RFC 9449), when the authorization server takes SM2 proofs:
+	// the algorithms it advertised, the offer's DPoP key (made for the
+	// token request, kept in memory only: the token lives minutes), the
+	// last DPoP-Nonce the issuer sent, and whether the access token is
+	// DPoP-bound.
+	dpopAlgs  []string
+	dpopKey   crypto.Signer
+	dpopNonce string
+	dpopBound bool
 }
 
 // pendingAuthorization is the authorization request in flight.
@@ -302,13 +315,18 @@ func (w *Holder) ReceiveOffer(link string) (*CredentialOffer, error) {
 		AuthorizationEndpoint string   `json:"authorization_endpoint"`
 		PKCEMethods           []string `json:"code_challenge_methods_supported"`
 		ISSParameter          bool     `json:"authorization_response_iss_parameter_supported"`
+		DPoPAlgs              []string `json:"dpop_signing_alg_values_supported"`
+		PAR                   string   `json:"pushed_authorization_request_endpoint"`
 	}
 	if err := json.Unmarshal(body, &asMeta); err != nil || asMeta.Issuer != as || checkURL(asMeta.TokenEndpoint) != nil {
 		return nil, fmt.Errorf("%w: authorization server metadata", ErrIssuer)
 	}
-	offer.token, offer.asIssuer, offer.issRequired = asMeta.TokenEndpoint, asMeta.Issuer, asMeta.ISSParameter
+	offer.token, offer.asIssuer, offer.issRequired, offer.dpopAlgs = asMeta.TokenEndpoint, asMeta.Issuer, asMeta.ISSParameter, asMeta.DPoPAlgs
 	if offer.authCode && checkURL(asMeta.AuthorizationEndpoint) == nil && slices.Contains(asMeta.PKCEMethods, "S256") {
 		offer.authorize = asMeta.AuthorizationEndpoint
+		if checkURL(asMeta.PAR) == nil {
+			offer.par = asMeta.PAR
+		}
 	}
 	if offer.code == "" && offer.authorize == "" {
 		return nil, fmt.Errorf("%w: the authorization server has no authorization endpoint with S256 PKCE for this offer", ErrIssuer)
@@ -341,11 +359,10 @@ func (w *Holder) AcceptOffer(offer *CredentialOffer, configurationIDs, txCode st
 	if txCode != "" {
 		form.Set("tx_code", txCode)
 	}
-	body, err := w.fetch(http.MethodPost, offer.token, "application/x-www-form-urlencoded", "", []byte(form.Encode()))
-	if err != nil {
+	if _, err := w.newDPoPKey(offer); err != nil {
 		return "", err
 	}
-	tok, err := parseTokenResponse(body)
+	tok, err := w.requestToken(offer, form)
 	if err != nil {
 		return "", err
 	}
@@ -365,12 +382,81 @@ type tokenResponse struct {
 	} `json:"authorization_details"`
 }
 
-func parseTokenResponse(body []byte) (*tokenResponse, error) {
+// parseTokenResponse reads a token response: token_type Bearer, or DPoP
+// when dpop (the request carried a DPoP proof).
+func parseTokenResponse(body []byte, dpop bool) (*tokenResponse, error) {
 	var tok tokenResponse
-	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" || !strings.EqualFold(tok.TokenType, "Bearer") {
+	if err := json.Unmarshal(body, &tok); err != nil || tok.AccessToken == "" ||
+		!(strings.EqualFold(tok.TokenType, "Bearer") || (dpop && strings.EqualFold(tok.TokenType, "DPoP"))) {
 		return nil, fmt.Errorf("%w: token response", ErrIssuer)
 	}
 	return &tok, nil
+}
+
+// newDPoPKey gives the offer a fresh DPoP key when the authorization
+// server takes SM2 DPoP proofs (none otherwise) and returns its RFC 7638
+// thumbprint ("" without one).
+func (w *Holder) newDPoPKey(offer *CredentialOffer) (string, error) {
+	offer.dpopKey, offer.dpopNonce, offer.dpopBound = nil, "", false
+	if !slices.Contains(offer.dpopAlgs, gm.AlgSM2) {
+		return "", nil
+	}
+	k, err := gm.GenerateSigner(gm.AlgSM2, w.rand)
+	if err != nil {
+		return "", err
+	}
+	j, err := gm.NewJWK(k.Public(), "")
+	if err != nil {
+		return "", err
+	}
+	offer.dpopKey = k
+	return j.Thumbprint()
+}
+
+// requestToken posts a token request (with a DPoP proof by the offer's
+// DPoP key, if it has one) and reads the answer; a DPoP token_type binds
+// the offer's later requests to the key.
+func (w *Holder) requestToken(offer *CredentialOffer, form url.Values) (*tokenResponse, error) {
+	offer.dpopBound = false
+	body, err := w.fetchOffer(offer, http.MethodPost, offer.token, "application/x-www-form-urlencoded", "", []byte(form.Encode()))
+	if err != nil {
+		return nil, err
+	}
+	tok, err := parseTokenResponse(body, offer.dpopKey != nil)
+	if err != nil {
+		return nil, err
+	}
+	offer.dpopBound = strings.EqualFold(tok.TokenType, "DPoP")
+	return tok, nil
+}
+
+// fetchOffer is fetch for the token, credential and notification
+// endpoints of an offer: with a DPoP key it sends a DPoP proof (over the
+// access token, sent with the DPoP scheme, once the token is DPoP-bound),
+// keeps the issuer's DPoP-Nonce and retries once on use_dpop_nonce.
+func (w *Holder) fetchOffer(offer *CredentialOffer, method, target, contentType, token string, body []byte) ([]byte, error) {
+	if offer.dpopKey == nil || (token != "" && !offer.dpopBound) {
+		return w.fetch(method, target, contentType, token, body)
+	}
+	for try := 0; ; try++ {
+		proof, err := dpop.NewProof(offer.dpopKey, method, target, token, offer.dpopNonce, w.clock(), w.rand)
+		if err != nil {
+			return nil, err
+		}
+		h := http.Header{}
+		h.Set(dpop.HeaderProof, proof)
+		if token != "" {
+			h.Set("Authorization", "DPoP "+token)
+		}
+		out, rh, code, err := w.send(method, target, contentType, h, body)
+		if n := rh.Get(dpop.HeaderNonce); n != "" {
+			offer.dpopNonce = n
+		}
+		if err != nil && code == "use_dpop_nonce" && try == 0 && rh.Get(dpop.HeaderNonce) != "" {
+			continue
+		}
+		return out, err
+	}
 }
 
 // identifier is the credential identifier the token response gave for
@@ -435,7 +521,7 @@ func (w *Holder) collect(offer *CredentialOffer, configs []string, tok *tokenRes
 	if offer.meta.NotificationEndpoint != "" {
 		for _, nid := range notify {
 			b, _ := json.Marshal(map[string]string{"notification_id": nid, "event": "credential_accepted"})
-			if _, err := w.fetch(http.MethodPost, offer.meta.NotificationEndpoint, "application/json", tok.AccessToken, b); err != nil {
+			if _, err := w.fetchOffer(offer, http.MethodPost, offer.meta.NotificationEndpoint, "application/json", tok.AccessToken, b); err != nil {
 				return strings.Join(ids, ","), err
 			}
 		}
@@ -483,7 +569,7 @@ func (w *Holder) fetchCredentials(offer *CredentialOffer, cfg, identifier, token
 		creq["credential_identifier"] = identifier
 	}
 	req, _ := json.Marshal(creq)
-	if body, err = w.fetch(http.MethodPost, offer.meta.CredentialEndpoint, "application/json", token, req); err != nil {
+	if body, err = w.fetchOffer(offer, http.MethodPost, offer.meta.CredentialEndpoint, "application/json", token, req); err != nil {
 		return nil, "", err
 	}
 	var resp struct {
@@ -724,18 +810,30 @@ func wellKnown(id, suffix string) (string, error) {
 // fetch makes one request to the issuer and returns a 2xx body (empty
 // for 204); an error answer becomes ErrIssuer naming its code.
 func (w *Holder) fetch(method, target, contentType, token string, body []byte) ([]byte, error) {
+	h := http.Header{}
+	if token != "" {
+		h.Set("Authorization", "Bearer "+token)
+	}
+	out, _, _, err := w.send(method, target, contentType, h, body)
+	return out, err
+}
+
+// send makes one request with the given header fields and returns a 2xx
+// body, the response's header and, for an error answer (ErrIssuer), its
+// error code.
+func (w *Holder) send(method, target, contentType string, h http.Header, body []byte) ([]byte, http.Header, string, error) {
 	if err := checkURL(target); err != nil {
-		return nil, err
+		return nil, http.Header{}, "", err
 	}
 	req, err := http.NewRequest(method, target, bytes.NewReader(body))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+		return nil, http.Header{}, "", fmt.Errorf("%w: %v", ErrInvalidArgument, err)
+	}
+	for k, v := range h {
+		req.Header[k] = v
 	}
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
-	}
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Accept", "application/json")
 	w.mu.Lock()
@@ -743,12 +841,12 @@ func (w *Holder) fetch(method, target, contentType, token string, body []byte) (
 	w.mu.Unlock()
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrIssuer, err)
+		return nil, http.Header{}, "", fmt.Errorf("%w: %v", ErrIssuer, err)
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, maxIssuerResponse+1))
 	if err != nil || len(out) > maxIssuerResponse {
-		return nil, fmt.Errorf("%w: unreadable or oversized answer", ErrIssuer)
+		return nil, resp.Header, "", fmt.Errorf("%w: unreadable or oversized answer", ErrIssuer)
 	}
 	if resp.StatusCode/100 != 2 {
 		var e struct {
@@ -756,9 +854,9 @@ func (w *Holder) fetch(method, target, contentType, token string, body []byte) (
 			Description string `json:"error_description"`
 		}
 		json.Unmarshal(out, &e)
-		return nil, fmt.Errorf("%w: HTTP %d %s: %s", ErrIssuer, resp.StatusCode, e.Error, truncated(e.Description))
+		return nil, resp.Header, e.Error, fmt.Errorf("%w: HTTP %d %s: %s", ErrIssuer, resp.StatusCode, e.Error, truncated(e.Description))
 	}
-	return out, nil
+	return out, resp.Header, "", nil
 }
 
 // parseOfferLink returns the offer of a link given by value, or the

@@ -22,12 +22,20 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/oid4vp/dcql"
+	"github.com/trustid-cn/trustid/oid4vp/txdata"
 )
 
 // ErrPresentationRequest: an OID4VP request the wallet refuses (not
 // signed by an attested verifier, expired, malformed, or asking for what
 // the wallet cannot answer).
 var ErrPresentationRequest = errors.New("wallet: invalid presentation request")
+
+// ErrTransactionData: the request's transaction_data has a type the
+// wallet does not support, or an object it cannot read (OID4VP 1.0 §5.1).
+// ResolvePresentationRequest tells the verifier so
+// (error=invalid_transaction_data) and returns it wrapped with
+// ErrPresentationRequest.
+var ErrTransactionData = errors.New("wallet: unsupported or invalid transaction data")
 
 // OID4VP names the wallet checks.
 const (
@@ -92,9 +100,12 @@ type PresentationRequest struct {
 
 	nonce, state string
 	query        *dcql.Query
-	encKey       *jose.JSONWebKey
-	enc          jose.ContentEncryption
-	holder       *Holder
+	// txData are the transaction_data strings, txItems their objects.
+	txData  []string
+	txItems []*txdata.Item
+	encKey  *jose.JSONWebKey
+	enc     jose.ContentEncryption
+	holder  *Holder
 }
 
 func reqErr(format string, args ...any) error {
@@ -150,11 +161,18 @@ func (w *Holder) ResolvePresentationRequest(link, attester, attesterJWKS string)
 		return nil, reqErr("request object over %d bytes", maxRequestObject)
 	}
 	pr, err := w.verifyRequestObject(strings.TrimSpace(string(body)), attester, keys)
-	if err != nil {
+	if pr != nil && pr.ClientID != linkClient {
+		return nil, reqErr("the link's client_id is not the request object's")
+	}
+	if errors.Is(err, ErrTransactionData) {
+		// The request is the attested verifier's: it learns why the
+		// wallet cannot answer (§8.5), as a best effort.
+		pr.holder = w
+		_, _ = pr.post(map[string]any{"error": "invalid_transaction_data", "state": pr.state})
 		return nil, err
 	}
-	if pr.ClientID != linkClient {
-		return nil, reqErr("the link's client_id is not the request object's")
+	if err != nil {
+		return nil, err
 	}
 	pr.holder = w
 	return pr, nil
@@ -262,7 +280,41 @@ func (w *Holder) verifyRequestObject(ro, attester string, keys gm.JWKS) (*Presen
 	default:
 		return nil, reqErr("response_mode must be direct_post or direct_post.jwt")
 	}
+	if raw, ok := claims["transaction_data"]; ok {
+		ids := make([]string, len(pr.query.Credentials))
+		for i, c := range pr.query.Credentials {
+			ids[i] = c.ID
+		}
+		if pr.txData, pr.txItems, err = txdata.ParseRequest(raw, ids); err != nil {
+			return pr, fmt.Errorf("%w: %w: %v", ErrPresentationRequest, ErrTransactionData, err)
+		}
+		for i, it := range pr.txItems {
+			for _, id := range it.CredentialIDs {
+				if cq, _ := pr.query.Credential(id); !cq.HolderBinding() {
+					return pr, fmt.Errorf("%w: %w: transaction_data[%d] names a credential query without key binding", ErrPresentationRequest, ErrTransactionData, i)
+				}
+			}
+		}
+	}
 	return pr, nil
+}
+
+// TransactionData returns, as JSON, the transaction data the holder
+// authorizes by answering, for the consent screen: an array of objects
+// with type, credential_ids and summary ("[]" when there is none).
+// Respond binds each to the first chosen credential it names.
+func (pr *PresentationRequest) TransactionData() string {
+	type shown struct {
+		Type          string   `json:"type"`
+		CredentialIDs []string `json:"credential_ids"`
+		Summary       string   `json:"summary"`
+	}
+	out := make([]shown, 0, len(pr.txItems))
+	for _, it := range pr.txItems {
+		out = append(out, shown{Type: it.Type, CredentialIDs: it.CredentialIDs, Summary: it.Summary})
+	}
+	raw, _ := json.Marshal(out)
+	return string(raw)
 }
 
 // encryptionKey picks the P-256 ECDH-ES key and enc of client_metadata.
@@ -410,6 +462,45 @@ func (pr *PresentationRequest) Respond(store CredentialStore, choice string) (st
 	}
 	token := map[string][]string{}
 	present := map[string]bool{}
+	// Each transaction data object is authorized by exactly one
+	// presentation: that of the first credential query it names that the
+	// holder answers.
+	chosen := map[string]bool{}
+	for _, pair := range splitList(choice) {
+		if qid, _, ok := strings.Cut(pair, "="); ok {
+			chosen[qid] = true
+		}
+	}
+	bound := map[string]*sdjwt.KeyBinding{}
+	for i, it := range pr.txItems {
+		qid := ""
+		for _, id := range it.CredentialIDs {
+			if chosen[id] {
+				qid = id
+				break
+			}
+		}
+		if qid == "" {
+			return "", fmt.Errorf("%w: transaction_data[%d] needs one of the credentials %s", ErrInvalidArgument, i, strings.Join(it.CredentialIDs, ","))
+		}
+		alg, err := it.Alg()
+		if err != nil {
+			return "", err
+		}
+		h, err := txdata.Hash(pr.txData[i], alg)
+		if err != nil {
+			return "", err
+		}
+		kb := bound[qid]
+		if kb == nil {
+			kb = &sdjwt.KeyBinding{}
+			bound[qid] = kb
+		}
+		kb.TransactionDataHashes = append(kb.TransactionDataHashes, h)
+		if it.HashAlgs != nil {
+			kb.TransactionDataHashesAlg = alg
+		}
+	}
 	for _, pair := range splitList(choice) {
 		qid, cid, ok := strings.Cut(pair, "=")
 		if !ok {
@@ -433,7 +524,12 @@ func (pr *PresentationRequest) Respond(store CredentialStore, choice string) (st
 			return "", err
 		}
 		keep := func(d *sdjwt.Disclosure) bool { return !d.Array && slices.Contains(m.Claims, d.Name) }
-		pres, err := sd.Present(keep, &sdjwt.KeyBinding{Signer: signer, Audience: pr.ClientID, Nonce: pr.nonce, IssuedAt: pr.holder.clock()})
+		kb := sdjwt.KeyBinding{Signer: signer, Audience: pr.ClientID, Nonce: pr.nonce, IssuedAt: pr.holder.clock()}
+		if t := bound[qid]; t != nil {
+			kb.TransactionDataHashes, kb.TransactionDataHashesAlg = t.TransactionDataHashes, t.TransactionDataHashesAlg
+			delete(bound, qid) // the first presentation of the query carries them
+		}
+		pres, err := sd.Present(keep, &kb)
 		if err != nil {
 			return "", err
 		}

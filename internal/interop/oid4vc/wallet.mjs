@@ -4,7 +4,9 @@
 // from the environment, redeems the offer, asks for COUNT credentials of
 // every offered configuration, each bound to a fresh ES256 key, sends a
 // credential_accepted notification, and prints JSON:
-// {"results":[{"configuration","format","credentials":[...],"jwks":[...]}]}.
+// {"results":[{"configuration","format","credentials":[...],"jwks":[...]}],
+// "tokenType"}. With DPOP=1 it binds the access token to an ES256 key of
+// its own (RFC 9449: the library's DPoP proofs and nonce handling).
 import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
 import { Openid4vciClient } from '@openid4vc/openid4vci'
 import { clientAuthenticationAnonymous } from '@openid4vc/oauth2'
@@ -40,11 +42,17 @@ const callbacks = {
 const client = new Openid4vciClient({ callbacks })
 const offer = await client.resolveCredentialOffer(process.env.OFFER)
 const issuerMetadata = await client.resolveIssuerMetadata(offer.credential_issuer)
-const { accessTokenResponse } = await client.retrievePreAuthorizedCodeAccessTokenFromOffer({
+let dpop = process.env.DPOP === '1' ? { signer: { method: 'jwk', alg: 'ES256', publicJwk: newKey() } } : undefined
+const token = await client.retrievePreAuthorizedCodeAccessTokenFromOffer({
   credentialOffer: offer,
   issuerMetadata,
   txCode: process.env.TX_CODE || undefined,
+  dpop,
 })
+const { accessTokenResponse } = token
+if (dpop) dpop = token.dpop ?? dpop
+// The next DPoP nonce of a resource response.
+const nextDpop = (r) => (dpop && r.dpop?.nonce ? { ...dpop, nonce: r.dpop.nonce } : dpop)
 const accessToken = accessTokenResponse.access_token
 const count = Number(process.env.COUNT || '1')
 const results = []
@@ -61,13 +69,16 @@ for (const configuration of offer.credential_configuration_ids) {
     })
     jwt.push(proof.jwt)
   }
-  const { credentialResponse } = await client.retrieveCredentials({
-    issuerMetadata, accessToken, credentialConfigurationId: configuration, proofs: { jwt },
+  const retrieved = await client.retrieveCredentials({
+    issuerMetadata, accessToken, credentialConfigurationId: configuration, proofs: { jwt }, dpop,
   })
-  await client.sendNotification({
-    issuerMetadata, accessToken,
+  dpop = nextDpop(retrieved)
+  const { credentialResponse } = retrieved
+  const notified = await client.sendNotification({
+    issuerMetadata, accessToken, dpop,
     notification: { notificationId: credentialResponse.notification_id, event: 'credential_accepted' },
   })
+  dpop = nextDpop(notified)
   results.push({
     configuration,
     format: issuerMetadata.credentialIssuer.credential_configurations_supported[configuration].format,
@@ -75,4 +86,4 @@ for (const configuration of offer.credential_configuration_ids) {
     jwks,
   })
 }
-process.stdout.write(JSON.stringify({ results }))
+process.stdout.write(JSON.stringify({ results, tokenType: accessTokenResponse.token_type }))

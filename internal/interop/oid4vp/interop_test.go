@@ -30,6 +30,7 @@ import (
 	"github.com/trustid-cn/trustid/internal/testenv"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/oid4vp"
+	"github.com/trustid-cn/trustid/oid4vp/txdata"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -138,6 +139,9 @@ type walletOut struct {
 	Body         string `json:"body"`
 	ClientID     string `json:"clientId"`
 	ResponseMode string `json:"responseMode"`
+	// TransactionData are the objects the library resolved for the
+	// presented query.
+	TransactionData []map[string]any `json:"transactionData"`
 }
 
 // runWallet runs wallet.mjs on the link.
@@ -211,6 +215,45 @@ func TestThirdPartyWallet(t *testing.T) {
 			raw, _ := json.Marshal(res)
 			if res.Status != oid4vp.StatusVerified || !strings.Contains(string(raw), `"claims":{"age_over_18":true}`) || strings.Contains(string(raw), "1990") {
 				t.Fatalf("result %s", raw)
+			}
+		})
+	}
+}
+
+// TestThirdPartyWalletTransactionData: the library resolves TrustID's
+// transaction data (a confirmation for the pid query); the wallet hashes
+// it into the KB-JWT and TrustID accepts it, handing the relying party
+// the confirmed object. Left out, the response is refused.
+func TestThirdPartyWalletTransactionData(t *testing.T) {
+	node := testenv.NPM(t, ".")
+	vn := startVerifier(t)
+	cred, holder := vn.issueAge(t)
+	query := json.RawMessage(`{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["` + identityVCT + `"]},"claims":[{"path":["age_over_18"],"values":[true]}]}]}`)
+	td := json.RawMessage(`{"type":"` + txdata.TypeConfirmation + `","credential_ids":["pid"],"summary":"向 shop-1 支付 ¥8.00","transaction_data_hashes_alg":["sha-256"]}`)
+	for _, tamper := range []string{"", "td"} {
+		t.Run("tamper="+tamper, func(t *testing.T) {
+			ctx := context.Background()
+			c, err := vn.verifier.Create(ctx, "shop-1", oid4vp.CreateRequest{Query: query, ResponseMode: oid4vp.ModeDirectPostJWT, TransactionData: []json.RawMessage{td}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := runWallet(t, node, vn.caFile, map[string]any{"link": c.AuthorizationRequest, "attester": vn.url, "attesterJwks": vn.jwks,
+				"credential": cred, "holderJwk": holder, "tamper": tamper})
+			if len(out.TransactionData) != 1 || out.TransactionData[0]["summary"] != "向 shop-1 支付 ¥8.00" {
+				t.Fatalf("the library resolved %v", out.TransactionData)
+			}
+			res, err := vn.verifier.FetchResult(ctx, "shop-1", c.TransactionID, "")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tamper != "" {
+				if out.Status != 400 || !strings.Contains(out.Body, "authorized by 0") || res.Status != oid4vp.StatusPending {
+					t.Fatalf("without hashes: %d %s, result %s", out.Status, out.Body, res.Status)
+				}
+				return
+			}
+			if out.Status != 200 || res.Status != oid4vp.StatusVerified || len(res.TransactionData) != 1 {
+				t.Fatalf("response %d %s, result %+v", out.Status, out.Body, res)
 			}
 		})
 	}

@@ -5,9 +5,13 @@
 // decrypts and validates the wallet's response against its DCQL query.
 //
 // Input (stdin, JSON): attesterJwk (private ES256 JWK with kid), attester
-// (iss), mode, vct, tlsCert, tlsKey (PEM). Output (stdout): one JSON line
-// {"link": ...} once serving, then one {"vpToken": ..., "nonce", "clientId",
-// "state"} once a response validated (or {"error": ...}).
+// (iss), mode, vct, tlsCert, tlsKey (PEM), and optionally transactionData
+// (objects the request carries base64url-encoded as transaction_data).
+// Output (stdout): one JSON line {"link": ...} once serving, then one
+// {"vpToken": ..., "nonce", "clientId", "state", "transactionData"} once
+// a response validated (transactionData: what the library's
+// verifyTransactionData matched), {"walletError": ...} for a wallet's
+// error response, or {"error": ...}.
 import { createServer } from 'node:https';
 import { createHash, randomBytes, generateKeyPairSync } from 'node:crypto';
 import * as jose from 'jose';
@@ -55,10 +59,12 @@ const dcql = { credentials: [{ id: 'age', format: 'dc+sd-jwt', meta: { vct_value
   claims: [{ path: ['age_over_18'], values: [true] }] }] };
 const nonce = randomBytes(16).toString('base64url');
 const state = randomBytes(16).toString('base64url');
+const transactionData = (input.transactionData ?? []).map((o) => Buffer.from(JSON.stringify(o)).toString('base64url'));
 const created = await verifier.createOpenId4vpAuthorizationRequest({
   authorizationRequestPayload: {
     response_type: 'vp_token', client_id: clientId, response_mode: input.mode, response_uri: responseUri, nonce, state,
     dcql_query: dcql,
+    ...(transactionData.length ? { transaction_data: transactionData } : {}),
     client_metadata: {
       vp_formats_supported: { 'dc+sd-jwt': { 'sd-jwt_alg_values': ['ES256', 'SM2'], 'kb-jwt_alg_values': ['ES256', 'SM2'] } },
       ...(input.mode === 'direct_post.jwt' ? { jwks: { keys: [encPub] }, encrypted_response_enc_values_supported: ['A128GCM'] } : {}),
@@ -78,6 +84,13 @@ server.on('request', async (req, res) => {
     let body = '';
     for await (const chunk of req) body += chunk;
     const params = Object.fromEntries(new URLSearchParams(body));
+    if (params.error) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.end('{}');
+      say({ walletError: params.error });
+      server.close();
+      return;
+    }
     const parsed = await verifier.parseOpenid4vpAuthorizationResponse({
       authorizationResponse: params, authorizationRequestPayload: created.authorizationRequestPayload,
       // Openid4vpVerifier.parseOpenid4vpAuthorizationResponse (0.4.6) does
@@ -85,9 +98,24 @@ server.on('request', async (req, res) => {
       callbacks,
     });
     if (parsed.type !== 'dcql') throw new Error(`response type ${parsed.type}`);
+    let matched = [];
+    if (transactionData.length) {
+      // The hashes each presentation's KB-JWT carries, for the library's
+      // own check of every transaction data entry.
+      const credentials = {};
+      for (const [id, list] of Object.entries(parsed.dcql.presentations)) {
+        credentials[id] = list.map((p) => {
+          const kb = jose.decodeJwt(p.slice(p.lastIndexOf('~') + 1));
+          return { transaction_data_hashes: kb.transaction_data_hashes, transaction_data_hashes_alg: kb.transaction_data_hashes_alg };
+        });
+      }
+      const verified = await verifier.verifyTransactionData({ transactionData, credentials });
+      matched = verified.map((v) => ({ credentialId: v.credentialId, hash: v.presentations[0].hash }));
+    }
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{}');
-    say({ vpToken: parsed.dcql.presentations, nonce, clientId, state: parsed.authorizationResponsePayload.state ?? parsed.jarm?.jarmAuthorizationResponse?.state });
+    say({ vpToken: parsed.dcql.presentations, nonce, clientId, state: parsed.authorizationResponsePayload.state ?? parsed.jarm?.jarmAuthorizationResponse?.state,
+      transactionData: matched });
   } catch (e) {
     res.writeHead(400, { 'content-type': 'application/json' });
     res.end(JSON.stringify({ error: 'invalid_request', error_description: String(e.message ?? e) }));

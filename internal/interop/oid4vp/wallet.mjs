@@ -6,7 +6,10 @@
 //
 // Input (stdin, JSON): link, attester, attesterJwks, credential (an
 // SD-JWT VC with all disclosures), holderJwk (private, ES256), and
-// tamper ("" or "nonce" / "aud": present for another nonce or audience).
+// tamper ("" or "nonce" / "aud": present for another nonce or audience;
+// "td": leave out the transaction data hashes). The transaction data the
+// library resolved for the presented query are hashed into the KB-JWT
+// (transaction_data_hashes, OID4VP 1.0 Appendix B.3.3).
 // Output (stdout, JSON): {status, body, clientId, responseMode}.
 import { createHash, randomBytes } from 'node:crypto';
 import * as jose from 'jose';
@@ -72,7 +75,13 @@ const disclosures = rest.filter((d) => d !== '').filter((d) => {
 });
 const presentation = [jwt, ...disclosures].join('~') + '~';
 const holderKey = await jose.importJWK(input.holderJwk, 'ES256');
+const td = (resolved.transactionData ?? []).filter((e) => e.transactionData.credential_ids.includes(cq.id));
+const tdClaims = td.length && input.tamper !== 'td' ? {
+  transaction_data_hashes: td.map((e) => b64u(createHash('sha256').update(e.encoded).digest())),
+  ...(td.some((e) => e.transactionData.transaction_data_hashes_alg) ? { transaction_data_hashes_alg: 'sha-256' } : {}),
+} : {};
 const kb = await new jose.SignJWT({
+  ...tdClaims,
   nonce: input.tamper === 'nonce' ? 'not-the-nonce' : req.nonce,
   aud: input.tamper === 'aud' ? 'verifier_attestation:someone-else' : req.client_id,
   sd_hash: b64u(createHash('sha256').update(presentation).digest()),
@@ -97,4 +106,5 @@ const submitted = await client.submitOpenid4vpAuthorizationResponse({
   jarm: response.jarm ? { responseJwt: response.jarm.responseJwt } : undefined,
 });
 const body = await submitted.response.text();
-process.stdout.write(JSON.stringify({ status: submitted.response.status, body, clientId: req.client_id, responseMode: submitted.responseMode }));
+process.stdout.write(JSON.stringify({ status: submitted.response.status, body, clientId: req.client_id, responseMode: submitted.responseMode,
+  transactionData: td.map((e) => e.transactionData) }));

@@ -1,0 +1,139 @@
+package oid4vci
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/trustid-cn/trustid/oid4vci/dpop"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// DPoP (RFC 9449) at the token and credential endpoints: a token request
+// with a DPoP proof gets an access token of token_type DPoP bound to the
+// proof's key (its thumbprint, kept with the token as cnf.jkt is in a
+// JWT), which the credential and notification endpoints then accept only
+// with the DPoP scheme and a proof by that key over the token (ath).
+
+// Access is how a request to the credential or notification endpoint
+// presents its access token: the Authorization scheme (Bearer or DPoP)
+// and token, and the values of its DPoP header fields.
+type Access struct {
+	Scheme, Token string
+	DPoP          []string
+}
+
+// dpopNonceLen is the length of a DPoP nonce (24 random bytes, base64url).
+const dpopNonceLen = 32
+
+// dpopNonce makes a server DPoP nonce, good for NonceTTL; "" when nonces
+// are off.
+func (s *Service) dpopNonce(ctx context.Context) (string, error) {
+	if s.cfg.DPoPWithoutNonce {
+		return "", nil
+	}
+	n, err := s.random(24)
+	if err != nil {
+		return "", err
+	}
+	if err := s.cfg.Store.Set(ctx, "oid4vci:dpop-nonce:"+n, []byte{1}, s.cfg.NonceTTL); err != nil {
+		return "", unavailable(err)
+	}
+	return n, nil
+}
+
+// checkDPoP checks the DPoP header fields of a request to path (with
+// accessToken when the request carries one): none gives nil; otherwise
+// exactly one valid proof, with a live server nonce unless nonces are off,
+// its jti never seen. It returns the proof and a fresh nonce for the
+// response.
+func (s *Service) checkDPoP(ctx context.Context, proofs []string, path, accessToken string) (*dpop.Proof, string, error) {
+	if len(proofs) == 0 {
+		return nil, "", nil
+	}
+	if len(proofs) > 1 {
+		return nil, "", fail(CodeInvalidDPoPProof, "send exactly one DPoP header field")
+	}
+	const leeway = time.Minute
+	p, err := dpop.Verify(proofs[0], dpop.Options{Algorithms: s.cfg.DPoPAlgorithms, Method: "POST", URL: s.cfg.Issuer + path,
+		AccessToken: accessToken, Now: s.cfg.Now, MaxAge: s.cfg.ProofMaxAge, Leeway: leeway})
+	if err != nil {
+		return nil, "", &Error{Code: CodeInvalidDPoPProof, Description: "the DPoP proof is invalid: " + strings.TrimPrefix(err.Error(), dpop.ErrInvalid.Error()+": "), Err: err}
+	}
+	if !s.cfg.DPoPWithoutNonce {
+		ok := len(p.Nonce) == dpopNonceLen
+		if ok {
+			_, err := s.cfg.Store.Get(ctx, "oid4vci:dpop-nonce:"+p.Nonce)
+			if err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, "", unavailable(err)
+			}
+			ok = err == nil
+		}
+		if !ok {
+			n, err := s.dpopNonce(ctx)
+			if err != nil {
+				return nil, "", err
+			}
+			return nil, "", &Error{Code: CodeUseDPoPNonce, Description: "the DPoP proof must carry the nonce of the DPoP-Nonce header", DPoPNonce: n}
+		}
+	}
+	// A proof is accepted from ProofMaxAge before now to leeway after:
+	// its jti is remembered that long on either side.
+	if err := s.cfg.Store.MarkUsed(ctx, "oid4vci:dpop-jti:"+p.JKT+":"+p.JTI, s.cfg.ProofMaxAge+2*leeway); err != nil {
+		if errors.Is(err, store.ErrReplayed) {
+			return nil, "", fail(CodeInvalidDPoPProof, "the DPoP proof was already used (jti)")
+		}
+		return nil, "", unavailable(err)
+	}
+	n, err := s.dpopNonce(ctx)
+	if err != nil {
+		return nil, "", err
+	}
+	return p, n, nil
+}
+
+// session looks up the access token of a request to path and, for a
+// DPoP-bound token, checks the DPoP scheme and a proof by the bound key.
+// It returns the grant and a fresh DPoP nonce (for a DPoP request).
+func (s *Service) session(ctx context.Context, acc Access, path string) (*grant, string, error) {
+	dpopScheme := strings.EqualFold(acc.Scheme, "DPoP")
+	if !dpopScheme && !strings.EqualFold(acc.Scheme, "Bearer") {
+		return nil, "", fail(CodeInvalidToken, "an Authorization: Bearer or DPoP access token from the token endpoint is required")
+	}
+	if len(acc.Token) != 43 {
+		return nil, "", fail(CodeInvalidToken, "the access token is unknown or expired")
+	}
+	var g grant
+	if err := s.get(ctx, "token", acc.Token, &g); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, "", fail(CodeInvalidToken, "the access token is unknown or expired")
+		}
+		return nil, "", unavailable(err)
+	}
+	// An access token from an authorization code dies with its grant (a
+	// replayed code revokes it).
+	if g.Family != "" && (s.cfg.Login == nil || s.cfg.Login.Revoked(ctx, g.Family)) {
+		return nil, "", fail(CodeInvalidToken, "the access token was revoked")
+	}
+	if g.JKT == "" {
+		if dpopScheme {
+			return nil, "", fail(CodeInvalidToken, "the access token is not DPoP-bound: send it with the Bearer scheme")
+		}
+		return &g, "", nil
+	}
+	if !dpopScheme {
+		return nil, "", fail(CodeInvalidToken, "the access token is DPoP-bound: send it with the DPoP scheme and a DPoP proof")
+	}
+	if len(acc.DPoP) == 0 {
+		return nil, "", fail(CodeInvalidDPoPProof, "a DPoP proof is required with this DPoP-bound access token")
+	}
+	p, nonce, err := s.checkDPoP(ctx, acc.DPoP, path, acc.Token)
+	if err != nil {
+		return nil, "", err
+	}
+	if p.JKT != g.JKT {
+		return nil, "", fail(CodeInvalidDPoPProof, "the DPoP proof is signed by a key other than the one the access token is bound to")
+	}
+	return &g, nonce, nil
+}
