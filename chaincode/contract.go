@@ -581,8 +581,8 @@ func putIssuer(c *call) (any, error) {
 		return nil, err
 	}
 	for _, t := range in.Types {
-		if slices.Contains(EnrollmentTypes, t) {
-			return nil, invalid("%s is issued by a region's enrollment only; no issuer is accredited for it", t)
+		if IsEnrollmentType(t) {
+			return nil, invalid("%.128s is issued by a region's enrollment only; no issuer is accredited for it", t)
 		}
 	}
 	if err := checkEntryStatus(in.Status); err != nil {

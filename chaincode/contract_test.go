@@ -607,7 +607,9 @@ func TestIssuerKeysAndTypes(t *testing.T) {
 	k1, k2 := sm2JWK(t, 5, "iss-1"), edJWK(t, 9, "iss-2")
 	iss := Issuer{ID: "did:web:310000.trustid.example:issuers:rp-1", Types: []string{"ResidenceCredential"},
 		Keys: []RegistryKey{{JWK: k1}}, Status: EntryActive}
-	for _, typ := range EnrollmentTypes {
+	// By name, or as any node's vct for them (any host, port, escaping).
+	for _, typ := range append(slices.Clone(EnrollmentTypes), "https://js.trustid.example/vct/IdentityCredential",
+		"https://sh.trustid.example:443/vct/IdentityCredential/", "https://x.example/vct/DeviceBinding%43redential?v=1", "urn:x:IdentityCredential") {
 		bad := iss
 		bad.Types = []string{"ResidenceCredential", typ}
 		if _, err := l.call(msp31, "PutIssuer", js(t, bad)); !errors.Is(err, ErrInvalid) {
@@ -757,5 +759,23 @@ func TestRelyingPartyKeysAndVersion(t *testing.T) {
 	sec.ClientID = "svc-secret2"
 	if _, err := l.call(msp31, "AddRelyingParty", js(t, sec)); !errors.Is(err, ErrInvalid) {
 		t.Errorf("a raw secret was accepted as verifier: %v", err)
+	}
+}
+
+// TestIsEnrollmentType: the enrollment types by name or as a URI's last
+// segment, and nothing that only resembles them.
+func TestIsEnrollmentType(t *testing.T) {
+	for _, typ := range []string{"IdentityCredential", "DeviceBindingCredential", "https://a.example/vct/IdentityCredential",
+		"https://a.example:443/vct/IdentityCredential/", "https://a.example/vct/Identity%43redential", "https://a.example/x/IdentityCredential#f",
+		"urn:example:IdentityCredential"} {
+		if !IsEnrollmentType(typ) {
+			t.Errorf("%q: not an enrollment type", typ)
+		}
+	}
+	for _, typ := range []string{"ResidenceCredential", "identitycredential", "https://a.example/vct/IdentityCredentialX",
+		"https://a.example/vct/IdentityCredential/extra", "IdentityCredential2", ""} {
+		if IsEnrollmentType(typ) {
+			t.Errorf("%q: an enrollment type", typ)
+		}
 	}
 }

@@ -121,6 +121,29 @@ func (x Issuer) VerifyingKey(kid string) (RegistryKey, bool) {
 // record): no Issuer may be accredited for them.
 var EnrollmentTypes = []string{"IdentityCredential", "DeviceBindingCredential"}
 
+// IsEnrollmentType reports whether t names an enrollment type anywhere: the
+// name itself, or a URI (an SD-JWT VC vct) whose last path or URN segment
+// is one, whatever its host, port, query or escaping
+// (https://any.example:443/vct/IdentityCredential/?x). No one may be
+// accredited for such a type; only a region's enrollment issues it, under
+// its own node's URL.
+func IsEnrollmentType(t string) bool {
+	if i := strings.IndexAny(t, "?#"); i >= 0 {
+		t = t[:i]
+	}
+	t = strings.TrimRight(t, "/")
+	t = t[strings.LastIndexAny(t, "/:")+1:]
+	if u, err := url.PathUnescape(t); err == nil {
+		t = u
+	}
+	for _, e := range EnrollmentTypes {
+		if t == e {
+			return true
+		}
+	}
+	return false
+}
+
 // RelyingParty is the on-chain record of an auth.Client (the node's type
 // for a relying party, a service that verifies TrustID tokens and
 // credentials): everything every instance of every region needs to

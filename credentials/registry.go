@@ -177,7 +177,9 @@ func (a Accreditation) statusIssuer(token bool) string {
 // (VerifiableCredential aside; an SD-JWT VC's vct, a vct under VCTBase
 // standing for its type name), its subject IDs and its subjects' claims.
 // Only an enrollment issuer may use what reserved names; every other type
-// must be listed. Errors match ErrNotAccredited
+// must be listed; an enrollment issuer's enrollment types only by name
+// or under its own VCTBase (another node's identity vct is not its to
+// issue). Errors match ErrNotAccredited
 // (and the reserved-name error that applies).
 func (a Accreditation) Allows(types, subjectIDs []string, claims []map[string]any) error {
 	types = slices.Clone(types)
@@ -204,8 +206,8 @@ func (a Accreditation) Allows(types, subjectIDs []string, claims []map[string]an
 // (ErrReservedSubject), the assuranceLevel claim (ErrReservedClaim).
 func EnrollmentOnly(types, subjectIDs []string, claims []map[string]any) error {
 	for _, t := range types {
-		if slices.Contains(chaincode.EnrollmentTypes, t) {
-			return fmt.Errorf("%w: %s", ErrReservedType, t)
+		if chaincode.IsEnrollmentType(t) {
+			return fmt.Errorf("%w: %s", ErrReservedType, truncate(t))
 		}
 	}
 	for _, id := range subjectIDs {
@@ -375,8 +377,8 @@ func CheckAccreditableTypes(types []string) error {
 	}
 	for i, t := range types {
 		switch {
-		case slices.Contains(chaincode.EnrollmentTypes, t):
-			return fmt.Errorf("%w: %s", ErrReservedType, t)
+		case chaincode.IsEnrollmentType(t):
+			return fmt.Errorf("%w: %s", ErrReservedType, truncate(t))
 		case t == TypeCredential || t == TypeBitstringStatusListCredential:
 			return fmt.Errorf("%w: %s is not a credential type one is accredited for", ErrInvalid, t)
 		case !typeRE.MatchString(t):

@@ -158,7 +158,8 @@ func TestClientIssuerAccreditation(t *testing.T) {
 	// SD-JWT VCs the client's key signs with a vct it is not accredited
 	// for: the enrollment type (by name, or as the node's type URL), or an
 	// accredited name under another host.
-	for _, vct := range []string{TypeIdentityCredential, testBase + "/vct/IdentityCredential", "https://evil.example/vct/ResidenceCredential"} {
+	for _, vct := range []string{TypeIdentityCredential, testBase + "/vct/IdentityCredential", "https://evil.example/vct/ResidenceCredential",
+		"https://other-region.example/vct/IdentityCredential", "https://trustid.example:8443/vct/Identity%43redential/"} {
 		payload, ds, err := (&sdjwt.Issuer{Rand: rand.Reader}).Conceal(map[string]any{"iss": wantDID, "vct": vct, "iat": n.clock.Now().Unix(),
 			ClaimAssuranceLevel: 4, "name": "Mallory"}, &sdjwt.Frame{SD: []string{"name"}})
 		if err != nil {
@@ -170,6 +171,29 @@ func TestClientIssuerAccreditation(t *testing.T) {
 		}
 		if _, err := n.verifier.VerifySDJWT(ctx, sdjwt.Serialize(tok, ds), SDJWTOptions{}); !errors.Is(err, ErrNotAccredited) {
 			t.Errorf("SD-JWT VC of vct %s signed by the client's key: %v", vct, err)
+		}
+	}
+
+	// An accreditation for an enrollment type written as a vct URL, of
+	// any node: refused.
+	for _, typ := range []string{testBase + "/vct/IdentityCredential", "https://other-region.example:443/vct/IdentityCredential"} {
+		if _, err := n.issuer.Accredit(ctx, issuer.AccreditRequest{Client: "rp-1", Types: []string{"ResidenceCredential", typ}}); !errors.Is(err, ErrReservedType) {
+			t.Errorf("accredited for %s: %v", typ, err)
+		}
+	}
+	// The node's own key on another node's identity vct: not its type.
+	ident, err := IdentityCredential(IdentityClaims{Subject: "urn:example:subject-1", AssuranceLevel: 2, Region: "310000",
+		Name: "张三", BirthDate: "1990-03-07", Nationality: "CHN"}, n.clock.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for vct, want := range map[string]error{testBase + "/vct/IdentityCredential": nil, "https://other-region.example/vct/IdentityCredential": ErrNotAccredited} {
+		sd, err := n.issuer.Issue(ctx, ident, issuer.IssueOptions{Format: issuer.FormatSDJWT, VCT: vct})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := n.verifier.VerifySDJWT(ctx, sd.Token, SDJWTOptions{}); !errors.Is(err, want) && (want != nil || err != nil) {
+			t.Errorf("node-signed identity credential of vct %s: %v, want %v", vct, err, want)
 		}
 	}
 

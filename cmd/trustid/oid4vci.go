@@ -4,7 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
+	"sync/atomic"
 
 	"github.com/spf13/cobra"
 
@@ -84,16 +84,35 @@ func mountTypeMetadata(srv *api.Server, n *node) error {
 	}
 	var accredited func(string) bool
 	if nl, ok := ledgerOf(n); ok {
-		accredited = func(typ string) bool {
-			for _, x := range nl.View.Issuers() {
-				if x.Region == n.region && x.Status == chaincode.EntryActive && slices.Contains(x.Types, typ) {
-					return true
-				}
-			}
-			return false
-		}
+		accredited = accreditedTypes(nl, n.region)
 	}
 	return srv.MountTypeMetadata(n.issuer, types, accredited)
+}
+
+// accreditedTypes reports whether an active issuer of region is
+// accredited for a type, from a set of those types rebuilt from the
+// ledger view after a registry event (not on every request: the route is
+// public).
+func accreditedTypes(nl *nodeLedger, region string) func(string) bool {
+	var set atomic.Pointer[map[string]bool]
+	var stale atomic.Bool
+	stale.Store(true)
+	nl.onRegistry(func() { stale.Store(true) })
+	return func(typ string) bool {
+		if nl.View.Ready() && stale.Swap(false) {
+			m := map[string]bool{}
+			for _, x := range nl.View.Issuers() {
+				if x.Region == region && x.Status == chaincode.EntryActive {
+					for _, t := range x.Types {
+						m[t] = true
+					}
+				}
+			}
+			set.Store(&m)
+		}
+		m := set.Load()
+		return m != nil && (*m)[typ]
+	}
 }
 
 // typeMetadata is the Type Metadata of an OID4VCI type of the node at
