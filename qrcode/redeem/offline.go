@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/store"
 )
@@ -62,16 +61,19 @@ func (s *Service) VerifyOffline(ctx context.Context, clientID, text string) (*Re
 	if res.OnBehalfOf != nil {
 		return nil, fmt.Errorf("%w: a delegated offline code is verified by the verifier itself, not at a node", qrcode.ErrDelegationScope)
 	}
-	d := gm.SM3([]byte(text))
-	switch err := s.cfg.Nonces.MarkUsed(ctx, "qr-offline:"+hex.EncodeToString(d[:16]), offlineSpentTTL); {
+	id, err := s.cfg.Pairwise.Pairwise(res.Presenter.Subject, rp.PairwiseSector())
+	if err != nil {
+		return nil, fmt.Errorf("%w: %s: %w", qrcode.ErrNoRoute, res.Region, ErrForeignSubject)
+	}
+	// Spend the presentation (what the device signed, not the text: every
+	// encoding of one signed content is one presentation) only now that
+	// the answer is ready, so a refusal does not burn the holder's code,
+	// and no answer is returned without the mark.
+	switch err := s.cfg.Nonces.MarkUsed(ctx, "qr-offline:"+hex.EncodeToString(res.PresentationID[:16]), offlineSpentTTL); {
 	case errors.Is(err, store.ErrReplayed):
 		return nil, qrcode.ErrReplayed
 	case err != nil:
 		return nil, fmt.Errorf("%w: nonce store: %w", qrcode.ErrUnavailable, err)
-	}
-	id, err := s.cfg.Pairwise.Pairwise(res.Presenter.Subject, rp.PairwiseSector())
-	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", qrcode.ErrNoRoute, res.Region, ErrForeignSubject)
 	}
 	return &Redemption{PairwiseID: id, Assurance: res.Assurance, Region: res.Region, Claims: allowedClaims(res.Claims, rp)}, nil
 }
