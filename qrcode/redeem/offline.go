@@ -13,8 +13,9 @@ import (
 // OfflineVerifier checks an offline code (*qrcode.Verifier): the issuing
 // region's signature with its keys (for another region, from the trust
 // registry), the device signature, validity, freshness and status (for
-// another region, its lists anchored on the ledger). Safe for concurrent
-// use.
+// another region, its lists anchored on the ledger). A result must carry
+// the code's PresentationID (the single-use mark keys on it). Safe for
+// concurrent use.
 type OfflineVerifier interface {
 	VerifyOffline(ctx context.Context, text string, opts qrcode.VerifyOptions) (*qrcode.Result, error)
 }
@@ -36,8 +37,10 @@ const offlineSpentTTL = 2 * qrcode.DefaultWindow
 // allows. The code is checked by Offline (keys and status of its region
 // from the registry and the ledger, so a code of another region needs no
 // call to that region beyond its anchored status lists); a code that
-// passed is spent here (Nonces), so the same presentation is accepted
-// once (qrcode.ErrReplayed). A code whose audience hint names another
+// passed is spent here (Nonces) by its PresentationID, so the same
+// presentation (what the device signed, in whatever text) is accepted
+// once per nonce store (qrcode.ErrReplayed), and only when the answer is
+// ready (a refused code is not spent). A code whose audience hint names another
 // verifier than clientID is refused (qrcode.ErrAudience). A delegated
 // code is refused
 // (qrcode.ErrDelegationScope): this route answers for the presenter only.
@@ -60,6 +63,9 @@ func (s *Service) VerifyOffline(ctx context.Context, clientID, text string) (*Re
 	}
 	if res.OnBehalfOf != nil {
 		return nil, fmt.Errorf("%w: a delegated offline code is verified by the verifier itself, not at a node", qrcode.ErrDelegationScope)
+	}
+	if len(res.PresentationID) < 16 {
+		return nil, fmt.Errorf("%w: the offline verifier gave no presentation ID", qrcode.ErrUnavailable)
 	}
 	id, err := s.cfg.Pairwise.Pairwise(res.Presenter.Subject, rp.PairwiseSector())
 	if err != nil {
