@@ -279,6 +279,7 @@ var qrErrors = []mapping{
 	{qrcode.ErrTrailingData, http.StatusBadRequest, "qr_malformed", "data after the code"},
 	{qrcode.ErrDuplicateField, http.StatusBadRequest, "qr_malformed", "the code repeats a field"},
 	{qrcode.ErrUnknownField, http.StatusBadRequest, "qr_malformed", "the code has an unknown field"},
+	{qrcode.ErrNonCanonical, http.StatusBadRequest, "qr_malformed", "the code is not in its canonical encoding"},
 	{qrcode.ErrMalformed, http.StatusBadRequest, "qr_malformed", "the code is malformed"},
 	{qrcode.ErrBase45, http.StatusBadRequest, "qr_malformed", "the code is not valid base45"},
 	{qrcode.ErrInvalidArgument, http.StatusBadRequest, CodeInvalidRequest, "invalid argument"},

@@ -81,9 +81,6 @@ func (q *QRStatus) status(ctx context.Context, ref qrcode.StatusRef) (qrcode.Sta
 	if err != nil {
 		return 0, err
 	}
-	if err := redeem.CheckPeerURL(base); err != nil {
-		return 0, err
-	}
 	id, err := q.listID(region, ref.List)
 	if err != nil {
 		return 0, err

@@ -34,7 +34,9 @@
 // Decoders are strict and return one sentinel per fault: ErrPrefix,
 // ErrVersion, ErrKind, ErrTooLarge, ErrTruncated, ErrTrailingData,
 // ErrDuplicateField, ErrUnknownField, ErrMalformed (wrong types, missing
-// fields, out-of-range values, indefinite lengths, tags).
+// fields, out-of-range values, indefinite lengths, tags; and, also
+// matching ErrNonCanonical, any encoding but the canonical one, so one
+// content has one text).
 //
 // # Sizes
 //

@@ -29,6 +29,13 @@ var (
 	ErrMalformed = errors.New("qrcode: malformed payload")
 )
 
+// ErrNonCanonical: well-formed CBOR that is not the canonical (RFC 8949
+// core deterministic) encoding of its content: map keys out of order,
+// longer integer or length heads than needed, empty optional fields
+// present. An error matching it also matches ErrMalformed (it is a kind
+// of malformed payload, not one of the exclusive sentinels above).
+var ErrNonCanonical = errors.New("qrcode: non-canonical encoding")
+
 // Errors of verification and of the online service.
 var (
 	// ErrSignature: an issuer or device signature does not verify.

@@ -95,7 +95,7 @@ func reencode(text string, b []byte) string {
 	return text[:i+1] + EncodeBase45(b)
 }
 
-func body(t *testing.T, text string) []byte {
+func body(t testing.TB, text string) []byte {
 	t.Helper()
 	_, b, err := splitPrefix(text)
 	if err != nil {

@@ -15,6 +15,12 @@ func seeds(f *testing.F) *fixture {
 	for _, s := range []string{fx.offline(f, 1, []byte("challenge")), fx.delegated(f, 2), fx.static, fx.staticPIN, online.String(), "TIDOFF2:", "TIDOFF1:", "TIDON2:00", ""} {
 		f.Add(s)
 	}
+	// Other encodings of valid codes (refused as non-canonical).
+	for _, code := range []string{fx.offline(f, 3, nil), fx.delegated(f, 4), fx.static} {
+		for _, b := range variants(f, body(f, code)) {
+			f.Add(reencode(code, b))
+		}
+	}
 	return fx
 }
 
@@ -62,6 +68,11 @@ func FuzzParseBindingDelegation(f *testing.F) {
 	f.Add(fx.binding)
 	f.Add(fx.delegation)
 	f.Add([]byte{0x83, 0x48})
+	for _, raw := range [][]byte{fx.binding, fx.delegation} {
+		for _, b := range variants(f, raw) {
+			f.Add(b)
+		}
+	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		ParseBinding(b)
 		ParseDelegation(b)

@@ -332,6 +332,12 @@ type Result struct {
 	// Time and Counter are the offline code's; zero for static codes.
 	Time    time.Time
 	Counter uint64
+	// PresentationID identifies an offline code's presentation: SM3 of
+	// the message the device signed (binding, delegation, presentation,
+	// disclosures), so every text of the same signed content, re-signed
+	// or re-encoded, has the same ID. A single-use check keys on it, never
+	// on the text. Nil for static codes.
+	PresentationID []byte
 	// Claims are the binding's attested claims (offline codes).
 	Claims map[string]string
 	// Static holds the printed data of a static code.
@@ -407,6 +413,8 @@ func (v *Verifier) VerifyOffline(ctx context.Context, text string, opts VerifyOp
 		Kind: KindOffline, Presenter: Party{Subject: p.binding.Subject}, Region: regionString(p.binding.Region),
 		Assurance: p.binding.Assurance, Time: p.pres.Time, Counter: p.pres.Counter, Claims: p.binding.Claims,
 	}
+	pid := gm.SM3(p.deviceMsg)
+	r.PresentationID = pid[:]
 	if p.delegation != nil {
 		if err := v.checkDelegation(ctx, p, now, opts.Action, r); err != nil {
 			return nil, err

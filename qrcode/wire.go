@@ -1,6 +1,7 @@
 package qrcode
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/base64"
@@ -189,10 +190,17 @@ func init() {
 }
 
 // unmarshal decodes one CBOR item strictly into v and turns the library's
-// errors into this package's sentinels. what names the structure.
+// errors into this package's sentinels. what names the structure. The
+// input must be exactly the package's canonical encoding of what it
+// decodes to (map keys in order, shortest integer and length heads, no
+// empty optional fields): any other encoding of the same content fails
+// with ErrNonCanonical, so one content has one text.
 func unmarshal(data []byte, v any, what string) error {
 	err := decMode.Unmarshal(data, v)
 	if err == nil {
+		if b, merr := encMode.Marshal(v); merr != nil || !bytes.Equal(b, data) {
+			return fmt.Errorf("%w: %w: %s", ErrMalformed, ErrNonCanonical, what)
+		}
 		return nil
 	}
 	var (

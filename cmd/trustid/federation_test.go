@@ -18,6 +18,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fxamacker/cbor/v2"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/auth"
@@ -678,12 +679,30 @@ func TestTwoRegionOfflineCodes(t *testing.T) {
 	if first["region"] != "310000" || first["pairwise_id"] == "" || first["assurance_level"] == nil {
 		t.Errorf("A's offline code at B: %v", first)
 	}
-	c1 := offline(p, rp.QRBinding, time.Now())
+	counter++
+	pres := qrcode.Presentation{Time: time.Now(), Counter: counter}
+	c1, err := qrcode.NewOffline(rand.Reader, p.device, rp.QRBinding, nil, pres)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, m := verifyAtB(hotel, reorderOuterMap(t, c1)); c != 400 || m["error"] != "qr_malformed" {
+		t.Errorf("the code with its outer map re-encoded: %d %v", c, m)
+	}
 	if c, m := verifyAtB(hotel, c1); c != 200 || m["pairwise_id"] != first["pairwise_id"] {
 		t.Errorf("a second code of the holder: %d %v, want pairwise %v", c, m, first["pairwise_id"])
 	}
 	if c, m := verifyAtB(hotel, c1); c != 409 || m["error"] != "qr_replayed" {
 		t.Errorf("the same code again: %d %v", c, m)
+	}
+	if c, m := verifyAtB(hotel, reorderOuterMap(t, c1)); c != 400 || m["error"] != "qr_malformed" {
+		t.Errorf("the spent code re-encoded: %d %v", c, m)
+	}
+	// The same presentation signed again: another text, the same signed
+	// content, so the same presentation.
+	if c2, err := qrcode.NewOffline(rand.Reader, p.device, rp.QRBinding, nil, pres); err != nil || c2 == c1 {
+		t.Fatalf("re-signed: %v", err)
+	} else if c, m := verifyAtB(bank, c2); c != 409 || m["error"] != "qr_replayed" {
+		t.Errorf("the same presentation signed again: %d %v", c, m)
 	}
 	if c, m := verifyAtB(bank, offline(p, rp.QRBinding, time.Now())); c != 200 || m["pairwise_id"] == first["pairwise_id"] || m["pairwise_id"] == "" {
 		t.Errorf("another party: %d %v", c, m)
@@ -728,4 +747,27 @@ func TestTwoRegionOfflineCodes(t *testing.T) {
 	if c, m := verifyAtB(hotel, offline(p, rp.QRBinding, time.Now())); c != 403 || m["error"] != "qr_revoked" {
 		t.Errorf("A stopped, A's revoked holder at B: %d %v", c, m)
 	}
+}
+
+// reorderOuterMap re-encodes an offline code's outer CBOR map with its
+// keys in reverse order: the same content, another text; the device
+// signature does not cover the outer map.
+func reorderOuterMap(t *testing.T, code string) string {
+	t.Helper()
+	i := strings.IndexByte(code, ':')
+	raw, err := qrcode.DecodeBase45(code[i+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[int]cbor.RawMessage
+	if err := cbor.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	b := []byte{raw[0]}
+	for k := 9; k > 0; k-- {
+		if v, ok := m[k]; ok {
+			b = append(append(b, byte(k)), v...)
+		}
+	}
+	return code[:i+1] + qrcode.EncodeBase45(b)
 }

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -98,6 +100,11 @@ func (n *NodeAssertions) SignAnswer(r *http.Request, region string, status int, 
 	return t.SignedString(n.Signer)
 }
 
+// answerParser is the one parser of signed answers (built once: it is on
+// every peer call's path); the issuer and audience, which depend on the
+// call, are checked after it.
+var answerParser = sync.OnceValues(func() (*jwt.Parser, error) { return gm.NewJWTParser(gm.JWTAlgorithms) })
+
 // VerifyAnswer implements PeerAnswerVerifier: the signature must be by a
 // usable key of region in the registry (Keys), for this node, in reply to
 // req's assertion, over this status and body.
@@ -112,7 +119,7 @@ func (n *NodeAssertions) VerifyAnswer(ctx context.Context, req *http.Request, re
 	if err != nil {
 		return fmt.Errorf("%w: %v", ErrAnswerMismatch, err)
 	}
-	parser, err := gm.NewJWTParser(gm.JWTAlgorithms, jwt.WithAudience("trustid-node:"+n.Region), jwt.WithIssuer("trustid-node:"+region))
+	parser, err := answerParser()
 	if err != nil {
 		return err
 	}
@@ -136,10 +143,12 @@ func (n *NodeAssertions) VerifyAnswer(ctx context.Context, req *http.Request, re
 	switch {
 	case keyErr != nil:
 		return fmt.Errorf("%w: %w", ErrAnswerInvalid, keyErr)
-	case errors.Is(err, jwt.ErrTokenInvalidAudience):
-		return fmt.Errorf("%w: %v", ErrAnswerMismatch, err)
 	case err != nil:
 		return fmt.Errorf("%w: %v", ErrAnswerInvalid, err)
+	case c.Issuer != "trustid-node:"+region:
+		return fmt.Errorf("%w: issued by another node than region %s's", ErrAnswerInvalid, region)
+	case !slices.Contains(c.Audience, "trustid-node:"+n.Region):
+		return fmt.Errorf("%w: for another node", ErrAnswerMismatch)
 	case subtle.ConstantTimeCompare([]byte(c.InReplyTo), []byte(jti)) != 1:
 		return fmt.Errorf("%w: in reply to another request", ErrAnswerMismatch)
 	case c.Status != status:

@@ -63,6 +63,11 @@ func TestSignedPeerAnswers(t *testing.T) {
 		InReplyTo: "x", Status: 200, BodySM3: bodyDigest(body)})
 	untyped.Header["kid"] = "kid-a"
 	untypedSig, _ := untyped.SignedString(callee.Signer)
+	// Signed with region 310000's key, claiming to be another region's.
+	misissued := jwt.NewWithClaims(m, answerClaims{RegisteredClaims: jwt.RegisteredClaims{Issuer: "trustid-node:320000", Audience: jwt.ClaimStrings{"trustid-node:440000"}},
+		InReplyTo: "x", Status: 200, BodySM3: bodyDigest(body)})
+	misissued.Header["kid"], misissued.Header["typ"] = "kid-a", PeerAnswerType
+	misissuedSig, _ := misissued.SignedString(callee.Signer)
 	for name, c := range map[string]struct {
 		region string
 		status int
@@ -79,6 +84,7 @@ func TestSignedPeerAnswers(t *testing.T) {
 		"another status":            {"310000", 409, string(body), sig, ErrAnswerMismatch},
 		"another body":              {"310000", 200, `{"pairwise_id":"p2"}`, sig, ErrAnswerMismatch},
 		"no typ":                    {"310000", 200, string(body), untypedSig, ErrAnswerInvalid},
+		"another issuer":            {"310000", 200, string(body), misissuedSig, ErrAnswerInvalid},
 		"not a JWS":                 {"310000", 200, string(body), "a.b.c", ErrAnswerInvalid},
 		"oversized":                 {"310000", 200, string(body), strings.Repeat("a", 5000), ErrAnswerInvalid},
 	} {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/store"
 )
@@ -14,8 +13,9 @@ import (
 // OfflineVerifier checks an offline code (*qrcode.Verifier): the issuing
 // region's signature with its keys (for another region, from the trust
 // registry), the device signature, validity, freshness and status (for
-// another region, its lists anchored on the ledger). Safe for concurrent
-// use.
+// another region, its lists anchored on the ledger). A result must carry
+// the code's PresentationID (the single-use mark keys on it). Safe for
+// concurrent use.
 type OfflineVerifier interface {
 	VerifyOffline(ctx context.Context, text string, opts qrcode.VerifyOptions) (*qrcode.Result, error)
 }
@@ -37,8 +37,10 @@ const offlineSpentTTL = 2 * qrcode.DefaultWindow
 // allows. The code is checked by Offline (keys and status of its region
 // from the registry and the ledger, so a code of another region needs no
 // call to that region beyond its anchored status lists); a code that
-// passed is spent here (Nonces), so the same presentation is accepted
-// once (qrcode.ErrReplayed). A code whose audience hint names another
+// passed is spent here (Nonces) by its PresentationID, so the same
+// presentation (what the device signed, in whatever text) is accepted
+// once per nonce store (qrcode.ErrReplayed), and only when the answer is
+// ready (a refused code is not spent). A code whose audience hint names another
 // verifier than clientID is refused (qrcode.ErrAudience). A delegated
 // code is refused
 // (qrcode.ErrDelegationScope): this route answers for the presenter only.
@@ -62,16 +64,22 @@ func (s *Service) VerifyOffline(ctx context.Context, clientID, text string) (*Re
 	if res.OnBehalfOf != nil {
 		return nil, fmt.Errorf("%w: a delegated offline code is verified by the verifier itself, not at a node", qrcode.ErrDelegationScope)
 	}
-	d := gm.SM3([]byte(text))
-	switch err := s.cfg.Nonces.MarkUsed(ctx, "qr-offline:"+hex.EncodeToString(d[:16]), offlineSpentTTL); {
-	case errors.Is(err, store.ErrReplayed):
-		return nil, qrcode.ErrReplayed
-	case err != nil:
-		return nil, fmt.Errorf("%w: nonce store: %w", qrcode.ErrUnavailable, err)
+	if len(res.PresentationID) < 16 {
+		return nil, fmt.Errorf("%w: the offline verifier gave no presentation ID", qrcode.ErrUnavailable)
 	}
 	id, err := s.cfg.Pairwise.Pairwise(res.Presenter.Subject, rp.PairwiseSector())
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s: %w", qrcode.ErrNoRoute, res.Region, ErrForeignSubject)
+	}
+	// Spend the presentation (what the device signed, not the text: every
+	// encoding of one signed content is one presentation) only now that
+	// the answer is ready, so a refusal does not burn the holder's code,
+	// and no answer is returned without the mark.
+	switch err := s.cfg.Nonces.MarkUsed(ctx, "qr-offline:"+hex.EncodeToString(res.PresentationID[:16]), offlineSpentTTL); {
+	case errors.Is(err, store.ErrReplayed):
+		return nil, qrcode.ErrReplayed
+	case err != nil:
+		return nil, fmt.Errorf("%w: nonce store: %w", qrcode.ErrUnavailable, err)
 	}
 	return &Redemption{PairwiseID: id, Assurance: res.Assurance, Region: res.Region, Claims: allowedClaims(res.Claims, rp)}, nil
 }

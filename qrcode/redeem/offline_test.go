@@ -3,7 +3,10 @@ package redeem
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
+
+	"github.com/fxamacker/cbor/v2"
 
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
@@ -81,5 +84,95 @@ func TestVerifyOfflineForParties(t *testing.T) {
 	sn, _ := NewService(none)
 	if _, err := sn.VerifyOffline(ctx, "hotel", code()); !errors.Is(err, qrcode.ErrKind) {
 		t.Errorf("no offline verifier: %v", err)
+	}
+}
+
+// reorderOuter re-encodes an offline code's outer map with its keys in
+// reverse order: the same content, another text (the device signature
+// does not cover the outer map).
+func reorderOuter(t *testing.T, code string) string {
+	t.Helper()
+	i := strings.IndexByte(code, ':')
+	raw, err := qrcode.DecodeBase45(code[i+1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[int]cbor.RawMessage
+	if err := cbor.Unmarshal(raw, &m); err != nil {
+		t.Fatal(err)
+	}
+	b := []byte{raw[0]}
+	for k := 9; k > 0; k-- {
+		if v, ok := m[k]; ok {
+			b = append(append(b, byte(k)), v...)
+		}
+	}
+	return code[:i+1] + qrcode.EncodeBase45(b)
+}
+
+// TestVerifyOfflineOncePerSignedContent: an offline code is spent by what
+// its device signed, not by its text: the same signed content signed again
+// (another signature, another text) is a replay, and the same code with
+// its outer map re-encoded is refused as malformed, before and after the
+// code is spent.
+func TestVerifyOfflineOncePerSignedContent(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	mem := newMemStore(t, nil)
+	s, err := NewService(ServiceConfig{Region: "440000", Store: mem, Pairwise: hmacPairwise{key: []byte("national")}, RelyingParties: testRPs,
+		Status: &memStatus{}, Offline: f.verifier(t, nil), Nonces: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := qrcode.Presentation{Time: f.now, Counter: 1, Claims: []string{"age_over_18"}}
+	c1, err1 := qrcode.NewOffline(nil, f.device, f.binding, nil, p)
+	c2, err2 := qrcode.NewOffline(nil, f.device, f.binding, nil, p)
+	if err1 != nil || err2 != nil || c1 == c2 {
+		t.Fatalf("two signatures of one presentation: %v %v", err1, err2)
+	}
+	if _, err := s.VerifyOffline(ctx, "hotel", reorderOuter(t, c1)); !errors.Is(err, qrcode.ErrNonCanonical) || qrcode.ErrorCode(err) != "qr_malformed" {
+		t.Errorf("re-encoded code before use: %v", err)
+	}
+	if _, err := s.VerifyOffline(ctx, "hotel", c1); err != nil {
+		t.Fatalf("first presentation: %v", err)
+	}
+	if _, err := s.VerifyOffline(ctx, "hotel", reorderOuter(t, c1)); !errors.Is(err, qrcode.ErrNonCanonical) {
+		t.Errorf("re-encoded code after use: %v", err)
+	}
+	if _, err := s.VerifyOffline(ctx, "station", c2); !errors.Is(err, qrcode.ErrReplayed) {
+		t.Errorf("the same signed content signed again: %v", err)
+	}
+}
+
+// TestVerifyOfflineRefusalKeepsCode: a code refused at a node that cannot
+// derive its pairwise ID (qr_no_route) is not spent: the node of its
+// region, sharing the nonce store, still accepts it once.
+func TestVerifyOfflineRefusalKeepsCode(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t)
+	mem := newMemStore(t, nil)
+	cfg := ServiceConfig{Region: "310000", Store: mem, Pairwise: foreignPairwise{}, RelyingParties: testRPs,
+		Status: &memStatus{}, Offline: f.verifier(t, nil), Nonces: mem}
+	foreign, err := NewService(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Pairwise = hmacPairwise{key: []byte("national")}
+	home, err := NewService(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := qrcode.NewOffline(nil, f.device, f.binding, nil, qrcode.Presentation{Time: f.now, Counter: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := foreign.VerifyOffline(ctx, "hotel", c); !errors.Is(err, ErrForeignSubject) {
+		t.Fatalf("foreign handle: %v", err)
+	}
+	if _, err := home.VerifyOffline(ctx, "hotel", c); err != nil {
+		t.Errorf("the code after a refusal: %v", err)
+	}
+	if _, err := home.VerifyOffline(ctx, "hotel", c); !errors.Is(err, qrcode.ErrReplayed) {
+		t.Errorf("the code twice: %v", err)
 	}
 }
