@@ -382,6 +382,52 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	if status, m := approve(t, sess3, aliceApp, ""); status != 403 || !strings.Contains(m["error_description"].(string), "PIN") {
 		t.Errorf("L3 offer approved without a PIN: %d %v", status, m)
 	}
+	// Carol, enrolled with the wallet SDK and a PIN, logs in to the
+	// bureau (L2, her device alone), is offered a credential at L3 and
+	// approves with her PIN: the wallet gets the credentials. A wrong PIN
+	// first is refused with the attempts left and leaves the login open.
+	carol, _ := f.walletHolder(t, "11010519800615004", "王五", "135790")
+	a = rp.start(t)
+	if lr, err := carol.DescribeLogin(a.sessionURL); err != nil {
+		t.Fatal(err)
+	} else if err := carol.ApproveLogin(a.sessionURL, lr.Challenge, "", ""); err != nil {
+		t.Fatalf("carol logs in to the bureau: %v", err)
+	}
+	_, idt = rp.exchange(t, a, a.code(t, rp, f.base))
+	code, lo, _ = f.do("POST", "/oid4vci/offers", rpTok.AccessToken, "application/json", strings.Replace(l3, aliceSub, idt.Subject, 1))
+	if code != 201 {
+		t.Fatalf("L3 offer for carol: %d %v", code, lo)
+	}
+	coC, err := carol.ReceiveOffer(lo["offer_uri"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	uC, err := carol.AuthorizationURL(coC, "wallet-app", walletRedirect, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	bC := newBrowser()
+	sessC := loginPage(t, bC, uC)
+	lrC, err := carol.DescribeLogin(sessC)
+	if err != nil || lrC.ACR != "L3" {
+		t.Fatalf("carol's L3 session: %+v %v", lrC, err)
+	}
+	if err := carol.ApproveLogin(sessC, lrC.Challenge, "", "000000"); !errors.Is(err, sdkwallet.ErrApprovalRefused) || !strings.Contains(err.Error(), "wrong PIN; 4 attempts left") {
+		t.Errorf("L3 offer approved with a wrong PIN: %v", err)
+	}
+	if err := carol.ApproveLogin(sessC, lrC.Challenge, "", "135790"); err != nil {
+		t.Fatalf("L3 offer approved with the PIN: %v", err)
+	}
+	storeC := sdkwallet.NewMemoryStore()
+	idsC, err := carol.AcceptAuthorization(coC, waitRedirect(t, bC, sessC), 1, storeC)
+	if err != nil || len(strings.Split(idsC, ",")) != 1 {
+		t.Fatalf("carol's L3 credentials: %q %v", idsC, err)
+	}
+	cC, _ := sdkwallet.LoadCredential(storeC, idsC)
+	vb, _ := json.Marshal(map[string]any{"verifiableCredential": cC.Credential})
+	if code, v, _ := f.do("POST", "/credentials/verify", "", "application/json", string(vb)); code != 200 || v["verified"] != true {
+		t.Fatalf("verify carol's L3 credential: %d %v", code, v)
+	}
 	// Offers: the authorization code grant needs a subject and takes no
 	// transaction code; level is L2..L4, with that grant only.
 	for _, body := range []string{strings.Replace(l3, `"L3"`, `"L1"`, 1), strings.Replace(l3, `"authorization_code"`, `"pre-authorized_code"`, 1), `{"grant":"authorization_code","credential_configuration_ids":["ResidenceCredential_sd_jwt"],"credential":{"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`,
@@ -504,6 +550,87 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	if code, m, _ := push(parForm(state1)); code != 400 || m["error"] != "invalid_request" {
 		t.Errorf("PAR with a spent issuer_state: %d %v", code, m)
 	}
+	// A DPoP proof on the push (RFC 9449 §10.1): checked as at the token
+	// endpoint (a server nonce first), it binds the code to its key as
+	// dpop_jkt does; a dpop_jkt of another key beside it is refused.
+	parDPoP := func(form url.Values, k crypto.Signer) (int, map[string]any, http.Header) {
+		t.Helper()
+		nonce := ""
+		for range 2 {
+			p, err := dpop.NewProof(k, "POST", f.base+"/oid4vci/par", "", nonce, time.Now(), rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			code, m, h := f.doWith("POST", "/oid4vci/par", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Dpop": {p}}, form.Encode())
+			if m["error"] != "use_dpop_nonce" {
+				return code, m, h
+			}
+			if nonce = h.Get("DPoP-Nonce"); nonce == "" || code != 400 {
+				t.Fatalf("PAR use_dpop_nonce: %d %v", code, m)
+			}
+		}
+		t.Fatal("no DPoP nonce from PAR")
+		return 0, nil, nil
+	}
+	const rfcVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk" // RFC 7636 appendix B: parForm's challenge
+	pushedLogin := func(requestURI string) string {
+		t.Helper()
+		b := newBrowser()
+		sess := loginPage(t, b, f.base+"/oid4vci/authorize?"+url.Values{"client_id": {"wallet-app"}, "request_uri": {requestURI}}.Encode())
+		if status, m := approve(t, sess, aliceApp, ""); status != 204 {
+			t.Fatalf("approve: %d %v", status, m)
+		}
+		u, _ := url.Parse(waitRedirect(t, b, sess))
+		return u.Query().Get("code")
+	}
+	parRedeem := func(code string) url.Values {
+		return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {rfcVerifier}, "redirect_uri": {walletRedirect}, "client_id": {"wallet-app"}}
+	}
+	mismatch := parForm(freshState())
+	oj, _ := gm.NewJWK(otherKey.Public(), "")
+	ojkt, _ := oj.Thumbprint()
+	mismatch.Set("dpop_jkt", ojkt)
+	if code, m, h := parDPoP(mismatch, dpopKey); code != 400 || m["error"] != "invalid_dpop_proof" || h.Get("Location") != "" {
+		t.Errorf("PAR with a DPoP proof and another key's dpop_jkt: %d %v", code, m)
+	}
+	badProof := parForm(freshState())
+	stale, _ := dpop.NewProof(dpopKey, "POST", f.base+"/oid4vci/token", "", "", time.Now(), rand.Reader)
+	if code, m, _ := f.doWith("POST", "/oid4vci/par", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Dpop": {stale}}, badProof.Encode()); code != 400 || m["error"] != "invalid_dpop_proof" {
+		t.Errorf("PAR with a proof for the token endpoint: %d %v", code, m)
+	}
+	for name, withJKT := range map[string]bool{"proof alone": false, "proof and its dpop_jkt": true} {
+		form := parForm(freshState())
+		if withJKT {
+			form.Set("dpop_jkt", jkt)
+		}
+		code, pushed, h := parDPoP(form, dpopKey)
+		if code != 201 || h.Get("DPoP-Nonce") == "" {
+			t.Fatalf("PAR, %s: %d %v", name, code, pushed)
+		}
+		// Bound: redeemed without a proof, or with another key, the code
+		// is refused (and spent).
+		if status, m := token(parRedeem(pushedLogin(pushed["request_uri"].(string)))); status != 400 || m["error"] != "invalid_grant" {
+			t.Errorf("PAR, %s: the code redeemed without a proof: %d %v", name, status, m)
+		}
+		form = parForm(freshState())
+		if withJKT {
+			form.Set("dpop_jkt", jkt)
+		}
+		_, pushed, _ = parDPoP(form, dpopKey)
+		c := pushedLogin(pushed["request_uri"].(string))
+		if status, m := dpopToken(parRedeem(c), otherKey); status != 400 || m["error"] != "invalid_grant" {
+			t.Errorf("PAR, %s: the code redeemed with another key: %d %v", name, status, m)
+		}
+		form = parForm(freshState())
+		if withJKT {
+			form.Set("dpop_jkt", jkt)
+		}
+		_, pushed, _ = parDPoP(form, dpopKey)
+		if status, m := dpopToken(parRedeem(pushedLogin(pushed["request_uri"].(string))), dpopKey); status != 200 || m["token_type"] != "DPoP" {
+			t.Errorf("PAR, %s: the code redeemed with the proof's key: %d %v", name, status, m)
+		}
+	}
+
 	// No code, verifier or state in the node's log.
 	if strings.Contains(f.logs.String(), c) || strings.Contains(f.logs.String(), r.verfier) || strings.Contains(f.logs.String(), at) {
 		t.Error("the node's log holds a code, a verifier or an access token")
