@@ -4,15 +4,13 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
 	. "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/cose"
+	"github.com/trustid-cn/trustid/credentials/internal/didtest"
 
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -29,35 +27,11 @@ type plainResolver struct{ KeyResolver }
 // did:jwk) holders.
 func TestPresentationVerificationRelationship(t *testing.T) {
 	ctx := context.Background()
-	var doc []byte
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/did+json")
-		w.Write(doc)
-	}))
-	defer srv.Close()
-	did, err := DIDWeb(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
 	assertKey, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
 	authKey, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
-	jwk := func(k crypto.Signer, kid string) gm.JWK {
-		j, err := gm.NewJWK(k.Public(), kid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return j
-	}
-	d := DIDDocument{Context: []string{ContextDID}, ID: did,
-		VerificationMethod: []VerificationMethod{
-			{ID: did + "#assert", Type: TypeJsonWebKey, Controller: did, PublicKeyJwk: jwk(assertKey, "assert")},
-			{ID: did + "#auth", Type: TypeJsonWebKey, Controller: did, PublicKeyJwk: jwk(authKey, "auth")},
-		},
-		AssertionMethod: []string{did + "#assert"}, Authentication: []string{"#auth"}}
-	if doc, err = json.Marshal(d); err != nil {
-		t.Fatal(err)
-	}
-	resolver := &Resolver{Client: loopbackClient(t, srv.Client())}
+	did, client := didtest.Serve(t, didtest.Method{Frag: "assert", Key: assertKey, Assertion: true},
+		didtest.Method{Frag: "auth", Key: authKey, Authentication: true})
+	resolver := &Resolver{Client: client}
 	verifiers := func(r KeyResolver) (*Verifier, *cose.Verifier) {
 		t.Helper()
 		v, err := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: r, Trust: AnyIssuer{}, SkipStatus: true})

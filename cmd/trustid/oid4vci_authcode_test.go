@@ -363,19 +363,27 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	// approval with her device alone is refused.
 	l3 := `{"grant":"authorization_code","subject":"` + aliceSub + `","level":"L3","credential_configuration_ids":["ResidenceCredential_sd_jwt"],
 	  "credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`
-	code, lo, _ := f.do("POST", "/oid4vci/offers", rpTok.AccessToken, "application/json", l3)
-	if code != 201 {
-		t.Fatalf("L3 offer: %d %v", code, lo)
+	// openOffer makes an offer of body, takes it into wallet h and opens
+	// its authorization request in a new browser: the offer, the login
+	// session's URL and the browser.
+	openOffer := func(h *sdkwallet.Holder, body string) (*sdkwallet.CredentialOffer, string, *http.Client) {
+		t.Helper()
+		code, o, _ := f.do("POST", "/oid4vci/offers", rpTok.AccessToken, "application/json", body)
+		if code != 201 {
+			t.Fatalf("offer: %d %v", code, o)
+		}
+		co, err := h.ReceiveOffer(o["offer_uri"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := h.AuthorizationURL(co, "wallet-app", walletRedirect, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := newBrowser()
+		return co, loginPage(t, b, u), b
 	}
-	co3, err := w.ReceiveOffer(lo["offer_uri"].(string))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u3, err := w.AuthorizationURL(co3, "wallet-app", walletRedirect, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess3 := loginPage(t, newBrowser(), u3)
+	_, sess3, _ := openOffer(w, l3)
 	if _, sr, _ := f.do("GET", strings.TrimPrefix(sess3, f.base), "", "", ""); sr["acr"] != "L3" {
 		t.Errorf("L3 session asks for %v", sr["acr"])
 	}
@@ -394,20 +402,7 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 		t.Fatalf("carol logs in to the bureau: %v", err)
 	}
 	_, idt = rp.exchange(t, a, a.code(t, rp, f.base))
-	code, lo, _ = f.do("POST", "/oid4vci/offers", rpTok.AccessToken, "application/json", strings.Replace(l3, aliceSub, idt.Subject, 1))
-	if code != 201 {
-		t.Fatalf("L3 offer for carol: %d %v", code, lo)
-	}
-	coC, err := carol.ReceiveOffer(lo["offer_uri"].(string))
-	if err != nil {
-		t.Fatal(err)
-	}
-	uC, err := carol.AuthorizationURL(coC, "wallet-app", walletRedirect, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	bC := newBrowser()
-	sessC := loginPage(t, bC, uC)
+	coC, sessC, bC := openOffer(carol, strings.Replace(l3, aliceSub, idt.Subject, 1))
 	lrC, err := carol.DescribeLogin(sessC)
 	if err != nil || lrC.ACR != "L3" {
 		t.Fatalf("carol's L3 session: %+v %v", lrC, err)
@@ -442,22 +437,31 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	otherKey, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
 	dj, _ := gm.NewJWK(dpopKey.Public(), "")
 	jkt, _ := dj.Thumbprint()
-	dpopToken := func(form url.Values, k crypto.Signer) (int, map[string]any) {
+	// dpopPost posts form to path with a DPoP proof by k, once more with
+	// the nonce a use_dpop_nonce answer gives.
+	dpopPost := func(path string, form url.Values, k crypto.Signer) (int, map[string]any, http.Header) {
 		t.Helper()
 		nonce := ""
 		for range 2 {
-			p, err := dpop.NewProof(k, "POST", f.base+"/oid4vci/token", "", nonce, time.Now(), rand.Reader)
+			p, err := dpop.NewProof(k, "POST", f.base+path, "", nonce, time.Now(), rand.Reader)
 			if err != nil {
 				t.Fatal(err)
 			}
-			code, m, h := f.doWith("POST", "/oid4vci/token", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Dpop": {p}}, form.Encode())
+			code, m, h := f.doWith("POST", path, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Dpop": {p}}, form.Encode())
 			if m["error"] != "use_dpop_nonce" {
-				return code, m
+				return code, m, h
 			}
-			nonce = h.Get("DPoP-Nonce")
+			if nonce = h.Get("DPoP-Nonce"); nonce == "" || code != 400 {
+				t.Fatalf("%s use_dpop_nonce: %d %v", path, code, m)
+			}
 		}
-		t.Fatal("no DPoP nonce")
-		return 0, nil
+		t.Fatalf("no DPoP nonce from %s", path)
+		return 0, nil, nil
+	}
+	dpopToken := func(form url.Values, k crypto.Signer) (int, map[string]any) {
+		t.Helper()
+		code, m, _ := dpopPost("/oid4vci/token", form, k)
+		return code, m
 	}
 	for name, k := range map[string]crypto.Signer{"another key": otherKey, "no proof": nil} {
 		r := newReq(issuerState())
@@ -555,22 +559,7 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	// dpop_jkt does; a dpop_jkt of another key beside it is refused.
 	parDPoP := func(form url.Values, k crypto.Signer) (int, map[string]any, http.Header) {
 		t.Helper()
-		nonce := ""
-		for range 2 {
-			p, err := dpop.NewProof(k, "POST", f.base+"/oid4vci/par", "", nonce, time.Now(), rand.Reader)
-			if err != nil {
-				t.Fatal(err)
-			}
-			code, m, h := f.doWith("POST", "/oid4vci/par", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Dpop": {p}}, form.Encode())
-			if m["error"] != "use_dpop_nonce" {
-				return code, m, h
-			}
-			if nonce = h.Get("DPoP-Nonce"); nonce == "" || code != 400 {
-				t.Fatalf("PAR use_dpop_nonce: %d %v", code, m)
-			}
-		}
-		t.Fatal("no DPoP nonce from PAR")
-		return 0, nil, nil
+		return dpopPost("/oid4vci/par", form, k)
 	}
 	const rfcVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk" // RFC 7636 appendix B: parForm's challenge
 	pushedLogin := func(requestURI string) string {
