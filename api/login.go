@@ -46,6 +46,7 @@ type LoginConfig struct {
 //	POST /login/sessions/{id}/deny          the holder's signed refusal (access_denied)
 //	GET  /login/sessions/{id}/wait          the page's long poll (its cookie)
 //	GET  /login/sessions/{id}/qr.png        the session's QR as a PNG, for a page without JavaScript (its cookie)
+//	GET  /login/sessions/{id}/continue      the page without JavaScript: the code once approved, else the waiting page (its cookie)
 //	GET, POST /oauth2/userinfo              claims for a login access token
 //	GET  /oauth2/logout                     RP-initiated logout
 func (s *Server) MountLogin(cfg LoginConfig) error {
@@ -72,6 +73,7 @@ func (s *Server) MountLogin(cfg LoginConfig) error {
 	s.handle("POST "+login.SessionPath+"/deny", limited(l.deny))
 	s.handle("GET "+login.SessionPath+"/wait", limited(l.wait))
 	s.handle("GET "+login.SessionPath+"/qr.png", limited(l.qrPNG))
+	s.handle("GET "+login.SessionPath+"/continue", limited(l.continueNoJS))
 	s.handle("GET "+login.UserInfoPath, limited(l.userinfo))
 	s.handle("POST "+login.UserInfoPath, limited(l.userinfo))
 	s.handle("GET "+login.LogoutPath, limited(l.logout))
@@ -177,16 +179,32 @@ func redirectAuthorizeError(w http.ResponseWriter, r *http.Request, s *Server, e
 func renderLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started) error {
 	sessionPath := strings.Replace(login.SessionPath, "{id}", st.ID, 1)
 	sessionURL := p.Issuer() + sessionPath
-	var nb [16]byte
-	rand.Read(nb[:])
-	nonce := base64.RawURLEncoding.EncodeToString(nb[:])
+	nonce := pageNonce()
 	http.SetCookie(w, &http.Cookie{
 		Name: loginCookie, Value: st.Browser, Path: sessionPath,
 		MaxAge: int(p.SessionTTL() / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: strings.HasPrefix(p.Issuer(), "https://"),
 	})
+	return writePage(w, loginCSP(nonce), loginPage, loginPageData{
+		Nonce: nonce, ClientName: st.ClientName, Claims: st.Claims, Level: st.Level.String(), Purpose: st.Purpose,
+		SessionURL: sessionURL, QRScript: LoginQRScript, PNGPath: sessionPath + "/qr.png",
+		AppLink:      template.URL("trustid://login?session=" + url.QueryEscape(sessionURL)),
+		WaitPath:     sessionPath + "/wait",
+		ContinuePath: sessionPath + "/continue",
+	})
+}
+
+// pageNonce is a fresh CSP nonce for one page.
+func pageNonce() string {
+	var nb [16]byte
+	rand.Read(nb[:])
+	return base64.RawURLEncoding.EncodeToString(nb[:])
+}
+
+// writePage renders a login HTML page under the CSP csp, uncached.
+func writePage(w http.ResponseWriter, csp string, t *template.Template, data any) error {
 	h := w.Header()
-	h.Set("Content-Security-Policy", loginCSP(nonce))
+	h.Set("Content-Security-Policy", csp)
 	h.Set("Cache-Control", "no-store")
 	h.Set("Referrer-Policy", "no-referrer")
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -197,19 +215,71 @@ func renderLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started
 	page := pageBuffers.Get().(*bytes.Buffer)
 	defer pageBuffers.Put(page)
 	page.Reset()
-	err := loginPage.Execute(page, loginPageData{
-		Nonce: nonce, ClientName: st.ClientName, Claims: st.Claims, Level: st.Level.String(), Purpose: st.Purpose,
-		SessionURL: sessionURL, QRScript: LoginQRScript, PNGPath: sessionPath + "/qr.png",
-		AppLink:  template.URL("trustid://login?session=" + url.QueryEscape(sessionURL)),
-		WaitPath: sessionPath + "/wait",
-	})
-	if err != nil {
+	if err := t.Execute(page, data); err != nil {
 		return err
 	}
 	h.Set("Content-Length", strconv.Itoa(page.Len()))
-	_, err = w.Write(page.Bytes())
+	_, err := w.Write(page.Bytes())
 	return err
 }
+
+// continueRefresh is how often, in seconds, the waiting page without
+// JavaScript reloads itself.
+const continueRefresh = 3
+
+// continueNoJS is the login page's way on without JavaScript: for the
+// browser holding the session's cookie, the redirect with the code (or
+// the refusal) once the holder has answered; before that, the waiting
+// page (the PNG QR, a link to try again, and a meta refresh to itself).
+func (l *loginHandlers) continueNoJS(w http.ResponseWriter, r *http.Request) error {
+	c, err := r.Cookie(loginCookie)
+	if err != nil {
+		return &Error{Status: http.StatusNotFound, Code: login.CodeSessionNotFound, Message: "no login session for this browser"}
+	}
+	out, err := l.p.Wait(r.Context(), r.PathValue("id"), c.Value, 0)
+	if err != nil {
+		return err
+	}
+	if out != nil {
+		w.Header().Set("Cache-Control", "no-store")
+		w.Header().Set("Referrer-Policy", "no-referrer")
+		http.Redirect(w, r, out.Redirect, http.StatusSeeOther)
+		return nil
+	}
+	nonce := pageNonce()
+	sessionPath := strings.Replace(login.SessionPath, "{id}", r.PathValue("id"), 1)
+	return writePage(w, waitingCSP(nonce), waitingPage, waitingPageData{
+		Nonce: nonce, Refresh: continueRefresh, PNGPath: sessionPath + "/qr.png", ContinuePath: sessionPath + "/continue",
+	})
+}
+
+// waitingCSP is the waiting page's policy: its own style by nonce and
+// the node's PNG; no script, no fetch, no form.
+func waitingCSP(nonce string) string {
+	return "default-src 'none'; style-src 'nonce-" + nonce + "'; img-src 'self'; " +
+		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+}
+
+type waitingPageData struct {
+	Nonce                 string
+	Refresh               int
+	PNGPath, ContinuePath string
+}
+
+// waitingPage is the page a browser without JavaScript waits on: it
+// reloads itself every few seconds until the holder has answered.
+var waitingPage = template.Must(template.New("waiting").Parse(`<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="{{.Refresh}}">
+<title>TrustID login</title>
+<style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:28rem;margin:2rem auto;text-align:center}img{width:16rem;height:16rem;image-rendering:pixelated}</style>
+</head><body>
+<h1 id="waiting">Waiting for approval</h1>
+<p>Scan with the TrustID app and approve. This page checks again every {{.Refresh}} seconds.</p>
+<img id="qr-png" alt="login QR code" src="{{.PNGPath}}">
+<p><a id="continue" href="{{.ContinuePath}}">I have approved — continue</a></p>
+</body></html>
+`))
 
 // loginQRSize is the side in pixels of the session's PNG QR.
 const loginQRSize = 320
@@ -376,14 +446,16 @@ type loginPageData struct {
 	// QRScript. PNGPath is the session's PNG, for a page without it.
 	SessionURL, QRScript, PNGPath string
 	AppLink                       template.URL
-	WaitPath                      string
+	// WaitPath is the script's long poll; ContinuePath the way on
+	// without a script.
+	WaitPath, ContinuePath string
 }
 
 // loginPage is the server-rendered login page: the QR to scan (drawn by
 // the page's script from data-uri, or the node's PNG without JavaScript
 // or when the drawing script did not load), the link for the app on the
 // same device, and a long poll that follows the redirect once the holder
-// approves.
+// approves (without JavaScript, a link to the continue route).
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>TrustID login</title>
@@ -394,7 +466,8 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <p>Scan with the TrustID app and approve. Assurance asked: {{.Level}}.</p>
 {{if .Claims}}<p>Shared with {{.ClientName}} if you agree: {{range $i, $c := .Claims}}{{if $i}}, {{end}}{{$c}}{{end}}</p>{{end}}
 <img id="qr" alt="login QR code" data-uri="{{.SessionURL}}" data-png="{{.PNGPath}}" hidden>
-<noscript><img id="qr-png" alt="login QR code" src="{{.PNGPath}}"></noscript>
+<noscript><img id="qr-png" alt="login QR code" src="{{.PNGPath}}">
+<p><a id="continue" href="{{.ContinuePath}}">I have approved — continue</a></p></noscript>
 <p><a id="app" href="{{.AppLink}}">Open the TrustID app on this phone</a></p>
 <p id="status" role="status">Waiting for approval…</p>
 <script nonce="{{.Nonce}}" src="{{.QRScript}}"></script>

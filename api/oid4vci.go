@@ -106,8 +106,9 @@ type vciHandlers struct {
 // vciErrors turns protocol errors into responses with the specification's
 // codes: invalid_token 401, unavailable 503, server errors 500, the rest
 // 400. At the credential and notification endpoints (resource) the DPoP
-// errors are 401 with a WWW-Authenticate DPoP challenge (RFC 9449 §7.1,
-// §9); a fresh DPoP nonce goes in DPoP-Nonce.
+// errors, and a DPoP-bound token sent as Bearer, are 401 with a
+// WWW-Authenticate DPoP challenge (RFC 9449 §7.1, §9); a fresh DPoP nonce
+// goes in DPoP-Nonce.
 // resourceAlgs, set at those endpoints, are the DPoP algorithms named in
 // the challenge.
 func vciErrors(resourceAlgs []string, f func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
@@ -124,7 +125,12 @@ func vciErrors(resourceAlgs []string, f func(http.ResponseWriter, *http.Request)
 		switch e.Code {
 		case oid4vci.CodeInvalidToken:
 			status = http.StatusUnauthorized
-			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			if resourceAlgs != nil && errors.Is(err, oid4vci.ErrDPoPBound) {
+				// RFC 9449 §7.1: a DPoP-bound token needs the DPoP scheme.
+				w.Header().Set("WWW-Authenticate", `DPoP error="invalid_token", algs="`+strings.Join(resourceAlgs, " ")+`"`)
+			} else {
+				w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			}
 		case oid4vci.CodeInvalidDPoPProof, oid4vci.CodeUseDPoPNonce:
 			if resourceAlgs != nil {
 				status = http.StatusUnauthorized
@@ -172,13 +178,19 @@ func (h *vciHandlers) par(w http.ResponseWriter, r *http.Request) error {
 	for k, v := range form {
 		q.Set(k, v)
 	}
-	resp, err := h.svc.PushAuthorizationRequest(r.Context(), q)
+	resp, err := h.svc.PushAuthorizationRequest(r.Context(), q, r.Header.Values(dpop.HeaderProof))
 	if err != nil {
 		var ae *login.AuthorizeError
 		if errors.As(err, &ae) {
 			err = ae.Err
 		}
+		if _, ok := errors.AsType[*oid4vci.Error](err); ok {
+			return err // a DPoP error: vciErrors answers it
+		}
 		return loginError(err)
+	}
+	if resp.DPoPNonce != "" {
+		w.Header().Set(dpop.HeaderNonce, resp.DPoPNonce)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSONStatus(w, http.StatusCreated, resp)
@@ -266,8 +278,12 @@ func (h *vciHandlers) notification(w http.ResponseWriter, r *http.Request) error
 	if err != nil {
 		return err
 	}
-	if _, err := h.svc.Notify(r.Context(), acc, body); err != nil {
+	nonce, err := h.svc.Notify(r.Context(), acc, body)
+	if err != nil {
 		return err
+	}
+	if nonce != "" {
+		w.Header().Set(dpop.HeaderNonce, nonce)
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(http.StatusNoContent)

@@ -51,6 +51,10 @@ var (
 	ErrNotFound = errors.New("credentials: not found")
 	// ErrStatusFull: no free status index could be allocated.
 	ErrStatusFull = errors.New("credentials: status list full")
+	// ErrStatusFormUnsecured: a StatusListForm's Verify got a list
+	// credential without that form's securing (an unsecured JSON
+	// document): the source tries its next form.
+	ErrStatusFormUnsecured = errors.New("credentials: the status list answer is not secured in this form")
 )
 
 // Strict JSON errors, matched by errors.Is on every decoding error of this

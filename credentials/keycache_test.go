@@ -65,7 +65,7 @@ func TestKeyCacheOnlyVerified(t *testing.T) {
 	// Expiry: past KeyTTL, the key is resolved again (from the document
 	// cache, which lives longer) and the expired entry is dropped.
 	n.clock.Advance(2 * time.Minute)
-	if _, ok := v.CachedKeys().Get(n.issuer.DID()+"\x00"+decodeHeader(t, iss2.Token)["kid"].(string), n.clock.Now()); ok {
+	if _, ok := v.CachedKeys().Get(RelationshipAssertion+"\x00"+n.issuer.DID()+"\x00"+decodeHeader(t, iss2.Token)["kid"].(string), n.clock.Now()); ok {
 		t.Fatal("expired key returned")
 	}
 	if v.CachedKeys().Len() != 0 {

@@ -257,7 +257,8 @@ func (r *RegistryResolver) ResolveKey(ctx context.Context, issuer, kid string) (
 // ResolveKeyFor implements PurposeResolver. A registry key of a DID (an
 // accredited issuer's, a region's) serves both relationships, as the DID
 // documents the node publishes for them list each key in both; any other
-// goes to Next (for authentication, only a PurposeResolver Next).
+// goes to Next (through resolveFor: for authentication, a PurposeResolver
+// Next, or a did:key or did:jwk).
 func (r *RegistryResolver) ResolveKeyFor(ctx context.Context, issuer, kid, relationship string) (crypto.PublicKey, error) {
 	if relationship != RelationshipAssertion && relationship != RelationshipAuthentication {
 		return nil, fmt.Errorf("%w: verification relationship %.40q", ErrUnsupported, relationship)
@@ -282,13 +283,7 @@ func (r *RegistryResolver) ResolveKeyFor(ctx context.Context, issuer, kid, relat
 	if r.Next == nil {
 		return nil, fmt.Errorf("%w: %s is not in the trust registry", ErrUnknownKey, truncate(id))
 	}
-	if next, ok := r.Next.(PurposeResolver); ok {
-		return next.ResolveKeyFor(ctx, issuer, kid, relationship)
-	}
-	if relationship != RelationshipAssertion {
-		return nil, fmt.Errorf("%w: %s is not in the trust registry and cannot be resolved for %s", ErrUnknownKey, truncate(id), relationship)
-	}
-	return r.Next.ResolveKey(ctx, issuer, kid)
+	return resolveFor(ctx, r.Next, issuer, kid, relationship)
 }
 
 // splitKid returns the identifier whose key kid names and the key's own

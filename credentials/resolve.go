@@ -283,6 +283,19 @@ func (r *Resolver) fetch(ctx context.Context, docURL string, parse func([]byte) 
 // the guarded client of client (see fetchClient): no redirects, and only
 // public addresses unless the client was built by NewFetchClient with an
 // AllowHost that permits the host.
+// acceptable reports whether media type mt is one an Accept header value
+// lists (parameters aside; application/json takes any +json type).
+func acceptable(accept, mt string) bool {
+	for _, r := range strings.Split(accept, ",") {
+		a, _, _ := strings.Cut(r, ";")
+		a = strings.TrimSpace(a)
+		if strings.EqualFold(a, mt) || (a == "application/json" && strings.HasSuffix(mt, "json")) {
+			return true
+		}
+	}
+	return false
+}
+
 func httpGet(ctx context.Context, client *http.Client, rawURL, accept string) ([]byte, error) {
 	if !schemeAllowed(client, rawURL) {
 		return nil, fmt.Errorf("%w: only https URLs are fetched (%s)", ErrResolve, truncate(rawURL))
@@ -305,7 +318,7 @@ func httpGet(ctx context.Context, client *http.Client, rawURL, accept string) ([
 		return nil, fmt.Errorf("%w: %s: HTTP %d", ErrResolve, rawURL, resp.StatusCode)
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
-		if mt, _, err := mime.ParseMediaType(ct); err == nil && accept != "" && mt != accept && !(accept == "application/json" && strings.HasSuffix(mt, "json")) {
+		if mt, _, err := mime.ParseMediaType(ct); err == nil && accept != "" && !acceptable(accept, mt) {
 			return nil, fmt.Errorf("%w: %s: content type %s, want %s", ErrResolve, rawURL, mt, accept)
 		}
 	}

@@ -17,14 +17,17 @@ import (
 // signature and only then calls remember, which caches the key (as the
 // JOSE paths do: an unverified resolution takes no place in the cache).
 // With holder true, issuer is a presentation's holder and kid must be a
-// DID URL of it.
+// DID URL of it, listed in the holder's authentication relationship
+// (else, as for an issuer, in assertionMethod).
 func (v *Verifier) SignerKey(ctx context.Context, issuer, kid string, holder bool) (pub crypto.PublicKey, remember func(), err error) {
+	relationship := RelationshipAssertion
 	if holder {
 		if _, err := holderKid(issuer, kid); err != nil {
 			return nil, nil, err
 		}
+		relationship = RelationshipAuthentication
 	}
-	k, err := v.lookup(ctx, issuer, kid)
+	k, err := v.lookup(ctx, issuer, kid, relationship)
 	if err != nil {
 		return nil, nil, keyErr(err)
 	}

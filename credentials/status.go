@@ -597,6 +597,9 @@ func (h *HTTPStatusSource) fetch(ctx context.Context, url, accept string) ([]byt
 // an HTTPStatusSource asks for (Accept: MediaType) besides vc+jwt.
 type StatusListForm struct {
 	MediaType string
+	// AlsoServedAs are other media types a server may answer the same
+	// form with (asked for after MediaType, q=0.9).
+	AlsoServedAs []string
 	// Verify checks a list credential served as MediaType: its proof or
 	// signature by a key of its issuer, and what Verifier.VerifyCredential
 	// checks of a vc+jwt (data model, validity; no status), and returns it.
@@ -605,16 +608,24 @@ type StatusListForm struct {
 }
 
 // listCredential fetches url's list credential in the first of Forms
-// the server serves (a form it does not serve, or a fetch that fails,
-// moves to the next), else as vc+jwt, and verifies it. A list that fails
+// the server serves (a form it does not serve, a fetch that fails, or an
+// answer the form finds unsecured (ErrStatusFormUnsecured) moves to the
+// next), else as vc+jwt, and verifies it. A list that fails
 // verification fails: it never falls back to another form.
 func (h *HTTPStatusSource) listCredential(ctx context.Context, url string) (*Credential, error) {
 	for _, f := range h.Forms {
-		body, err := h.fetch(ctx, url, f.MediaType)
+		accept := f.MediaType
+		for _, mt := range f.AlsoServedAs {
+			accept += ", " + mt + ";q=0.9"
+		}
+		body, err := h.fetch(ctx, url, accept)
 		if err != nil {
 			continue
 		}
 		c, err := f.Verify(ctx, body)
+		if errors.Is(err, ErrStatusFormUnsecured) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("status list credential (%s): %w", f.MediaType, err)
 		}

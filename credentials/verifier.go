@@ -127,10 +127,12 @@ func (v *Verifier) remember(k resolvedKey) {
 	}
 }
 
-// key finds the key for (issuer, kid), from the cache or the resolver.
-// The caller passes the result to remember once the signature verifies.
-func (v *Verifier) key(ctx context.Context, issuer, kid, alg string) (resolvedKey, error) {
-	k, err := v.lookup(ctx, issuer, kid)
+// key finds the key for (issuer, kid) in a verification relationship
+// (RelationshipAssertion for a credential, RelationshipAuthentication
+// for a presentation), from the cache or the resolver. The caller passes
+// the result to remember once the signature verifies.
+func (v *Verifier) key(ctx context.Context, issuer, kid, alg, relationship string) (resolvedKey, error) {
+	k, err := v.lookup(ctx, issuer, kid, relationship)
 	if err != nil {
 		return resolvedKey{}, err
 	}
@@ -140,19 +142,40 @@ func (v *Verifier) key(ctx context.Context, issuer, kid, alg string) (resolvedKe
 	return k, nil
 }
 
-// lookup finds the key for (issuer, kid), from the cache or the resolver,
-// whatever its algorithm.
-func (v *Verifier) lookup(ctx context.Context, issuer, kid string) (resolvedKey, error) {
-	ck := issuer + "\x00" + kid
+// lookup finds the key for (issuer, kid) in a verification relationship,
+// from the cache or the resolver, whatever its algorithm.
+func (v *Verifier) lookup(ctx context.Context, issuer, kid, relationship string) (resolvedKey, error) {
+	ck := relationship + "\x00" + issuer + "\x00" + kid
 	k, ok := resolvedKey{ck: ck}, false
 	if k.pub, ok = v.keys.Get(ck, v.cfg.Now()); !ok {
-		pub, err := v.cfg.Resolver.ResolveKey(ctx, issuer, kid)
+		pub, err := resolveFor(ctx, v.cfg.Resolver, issuer, kid, relationship)
 		if err != nil {
 			return resolvedKey{}, err
 		}
 		k.pub, k.new = pub, !selfResolving(issuer) && !selfResolving(kid) && !inRegistry(v.cfg.Resolver, issuer, kid)
 	}
 	return k, nil
+}
+
+// resolveFor resolves kid of issuer for a verification relationship
+// through r: a PurposeResolver checks the relationship in the controller
+// document; another resolver serves assertions, and presentations only
+// from a did:key or did:jwk, whose keys serve every relationship. Every
+// securing mechanism resolves through it (Data Integrity, which may not
+// link this package, applies the same rule with
+// dataintegrity.PurposeKeyResolver).
+func resolveFor(ctx context.Context, r KeyResolver, issuer, kid, relationship string) (crypto.PublicKey, error) {
+	if pr, ok := r.(PurposeResolver); ok {
+		return pr.ResolveKeyFor(ctx, issuer, kid, relationship)
+	}
+	switch {
+	case relationship == RelationshipAssertion:
+	case relationship != RelationshipAuthentication:
+		return nil, fmt.Errorf("%w: verification relationship %.40q", ErrUnsupported, relationship)
+	case !selfResolving(kid) && !(strings.HasPrefix(kid, "#") && selfResolving(issuer)):
+		return nil, fmt.Errorf("%w: the resolver cannot check the %s relationship of %s", ErrUnknownKey, relationship, truncate(kid))
+	}
+	return r.ResolveKey(ctx, issuer, kid)
 }
 
 // selfResolving reports whether id is a DID (or DID URL) whose key is in
@@ -171,7 +194,7 @@ func selfResolving(id string) bool {
 // (alg allow-list, no "crit", no duplicate members), typ/cty, payload
 // (strict), issuer and kid, key type against alg, signature, exp/nbf
 // with leeway.
-func (v *Verifier) verifyJWS(ctx context.Context, token, typ, cty string, issuerOf func(payload map[string]any, kid string) (string, error)) (map[string]any, crypto.PublicKey, error) {
+func (v *Verifier) verifyJWS(ctx context.Context, token, typ, cty, relationship string, issuerOf func(payload map[string]any, kid string) (string, error)) (map[string]any, crypto.PublicKey, error) {
 	if len(token) > MaxDocument {
 		return nil, nil, fmt.Errorf("%w: token over %d bytes", ErrMalformed, MaxDocument)
 	}
@@ -191,7 +214,7 @@ func (v *Verifier) verifyJWS(ctx context.Context, token, typ, cty string, issuer
 	if err != nil {
 		return nil, nil, keyErr(err)
 	}
-	key, err := v.key(ctx, iss, kid, hdr.String("alg"))
+	key, err := v.key(ctx, iss, kid, hdr.String("alg"), relationship)
 	if err != nil {
 		return nil, nil, keyErr(err)
 	}
@@ -250,7 +273,7 @@ func credentialIssuer(m map[string]any, _ string) (string, error) {
 // is accredited for its types (and, unless an enrollment issuer, uses no
 // name reserved to enrollment), and no status entry is set.
 func (v *Verifier) VerifyCredential(ctx context.Context, token string) (*Credential, error) {
-	payload, _, err := v.verifyJWS(ctx, token, TypVCJWT, CtyVC, credentialIssuer)
+	payload, _, err := v.verifyJWS(ctx, token, TypVCJWT, CtyVC, RelationshipAssertion, credentialIssuer)
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +333,7 @@ func (v *Verifier) VerifyVCSDJWT(ctx context.Context, s string) (*Credential, er
 			if err != nil {
 				return nil, err
 			}
-			if key, err = v.key(ctx, iss, kid, alg); err != nil {
+			if key, err = v.key(ctx, iss, kid, alg, RelationshipAssertion); err != nil {
 				return nil, err
 			}
 			return key.pub, nil
@@ -352,7 +375,7 @@ func (v *Verifier) VerifySDJWT(ctx context.Context, s string, opts SDJWTOptions)
 			kid, _ := h["kid"].(string)
 			alg, _ := h["alg"].(string)
 			var err error
-			if key, err = v.key(ctx, iss, kid, alg); err != nil {
+			if key, err = v.key(ctx, iss, kid, alg, RelationshipAssertion); err != nil {
 				return nil, err
 			}
 			return key.pub, nil

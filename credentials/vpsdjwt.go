@@ -126,7 +126,7 @@ func (v *Verifier) VerifyVPSDJWT(ctx context.Context, token, challenge, domain s
 			if _, err := holderKid(holder, kid); err != nil {
 				return nil, err
 			}
-			if key, err = v.key(ctx, holder, kid, alg); err != nil {
+			if key, err = v.key(ctx, holder, kid, alg, RelationshipAuthentication); err != nil {
 				return nil, err
 			}
 			return key.pub, nil

@@ -179,6 +179,9 @@ const (
 type PARResponse struct {
 	RequestURI string `json:"request_uri"`
 	ExpiresIn  int    `json:"expires_in"`
+	// DPoPNonce is the next DPoP nonce (DPoP-Nonce header), for a
+	// request with a DPoP proof.
+	DPoPNonce string `json:"-"`
 }
 
 // PushAuthorizationRequest takes the parameters of an authorization
@@ -189,7 +192,14 @@ type PARResponse struct {
 // client, authenticates by its client_id alone. Errors are
 // *login.AuthorizeError without RedirectURI (answered to the wallet, never
 // redirected) or *login.Error.
-func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values) (*PARResponse, error) {
+//
+// dpopProofs are the request's DPoP header fields (RFC 9449 §10.1): with
+// one, checked as at the token endpoint (a server nonce, an unseen jti),
+// the code is bound to the proof's key as by dpop_jkt; a dpop_jkt for
+// another key is invalid_dpop_proof. A DPoP error is an *Error, whose
+// DPoPNonce (use_dpop_nonce) or PARResponse.DPoPNonce the wallet needs
+// next.
+func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values, dpopProofs []string) (*PARResponse, error) {
 	direct := func(code, desc string) error {
 		return &login.AuthorizeError{Err: &login.Error{Code: code, Description: desc}}
 	}
@@ -198,6 +208,18 @@ func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values)
 	}
 	if form.Has("request_uri") {
 		return nil, direct(CodeInvalidRequest, "a pushed authorization request cannot hold request_uri")
+	}
+	var dpopNonce string
+	if len(dpopProofs) > 0 {
+		p, nonce, err := s.checkDPoP(ctx, dpopProofs, PathPAR, "")
+		if err != nil {
+			return nil, err
+		}
+		if form.Has("dpop_jkt") && (len(form["dpop_jkt"]) != 1 || form.Get("dpop_jkt") != p.JKT) {
+			return nil, &Error{Code: CodeInvalidDPoPProof, Description: "dpop_jkt is not the thumbprint of the DPoP proof's key", DPoPNonce: nonce}
+		}
+		form.Set("dpop_jkt", p.JKT)
+		dpopNonce = nonce
 	}
 	if err := s.cfg.Login.CheckFor(ctx, form, s.extension()); err != nil {
 		var ae *login.AuthorizeError
@@ -217,7 +239,7 @@ func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values)
 	if err := s.cfg.Store.Put(ctx, "oid4vci:par-once:"+id, []byte{1}, PARTTL); err != nil {
 		return nil, unavailable(err)
 	}
-	return &PARResponse{RequestURI: RequestURIPrefix + id, ExpiresIn: int(PARTTL / time.Second)}, nil
+	return &PARResponse{RequestURI: RequestURIPrefix + id, ExpiresIn: int(PARTTL / time.Second), DPoPNonce: dpopNonce}, nil
 }
 
 // pushed returns the parameters a request_uri of PAR names (once), for

@@ -377,10 +377,12 @@ type notificationRequest struct {
 }
 
 // Notify takes a wallet's notification about credentials issued under the
-// same access token and returns its event. Each notification_id takes
-// one notification.
+// same access token. Each notification_id takes one notification. For a
+// DPoP request it returns a fresh DPoP nonce for the response (RFC 9449
+// §8.2: a server may give a new nonce in any response), else "".
 func (s *Service) Notify(ctx context.Context, acc Access, body []byte) (string, error) {
-	if _, _, err := s.session(ctx, acc, PathNotification); err != nil {
+	_, dpopNonce, err := s.session(ctx, acc, PathNotification)
+	if err != nil {
 		return "", err
 	}
 	token := acc.Token
@@ -408,5 +410,5 @@ func (s *Service) Notify(ctx context.Context, acc Access, body []byte) (string, 
 	if err := s.cfg.Store.Delete(ctx, "oid4vci:notification:"+req.ID); err != nil {
 		return "", unavailable(err)
 	}
-	return req.Event, nil
+	return dpopNonce, nil
 }

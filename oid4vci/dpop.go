@@ -123,7 +123,7 @@ func (s *Service) session(ctx context.Context, acc Access, path string) (*grant,
 		return &g, "", nil
 	}
 	if !dpopScheme {
-		return nil, "", fail(CodeInvalidToken, "the access token is DPoP-bound: send it with the DPoP scheme and a DPoP proof")
+		return nil, "", &Error{Code: CodeInvalidToken, Description: "the access token is DPoP-bound: send it with the DPoP scheme and a DPoP proof", Err: ErrDPoPBound}
 	}
 	if len(acc.DPoP) == 0 {
 		return nil, "", fail(CodeInvalidDPoPProof, "a DPoP proof is required with this DPoP-bound access token")

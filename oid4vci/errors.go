@@ -54,3 +54,8 @@ var ErrNotFound = errors.New("oid4vci: no such offer (unknown or expired)")
 
 // ErrInvalid: an offer request the issuer cannot make an offer of.
 var ErrInvalid = errors.New("oid4vci: invalid offer request")
+
+// ErrDPoPBound: a DPoP-bound access token came with the Bearer scheme
+// (the cause of that invalid_token; the answer is a DPoP challenge, RFC
+// 9449 §7.1).
+var ErrDPoPBound = errors.New("oid4vci: the access token is DPoP-bound")

@@ -240,7 +240,7 @@ func TestServeAnchorsStatus(t *testing.T) {
 			if _, err := v.VerifyCredential(ctx, vc2); err != nil {
 				t.Errorf("%s: valid credential: %v", f.name, err)
 			}
-			if _, ok := asked.Load(dataintegrity.MediaTypeVC); ok != f.dataIntegrity {
+			if _, ok := asked.Load(dataintegrity.MediaTypeVC + ", " + distatus.MediaTypeVCLD + ";q=0.9"); ok != f.dataIntegrity {
 				t.Errorf("%s: asked for a list with a Data Integrity proof: %v", f.name, ok)
 			}
 			if _, ok := asked.Load(vc.MediaTypeVCJWT); ok == f.dataIntegrity {

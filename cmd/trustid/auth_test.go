@@ -88,6 +88,7 @@ var publicRoutes = []string{
 	"POST /login/sessions/{id}/deny",
 	"GET /login/sessions/{id}/wait",
 	"GET /login/sessions/{id}/qr.png",
+	"GET /login/sessions/{id}/continue",
 	"GET /oauth2/userinfo",
 	"POST /oauth2/userinfo",
 	"GET /oauth2/logout",

@@ -376,9 +376,75 @@ func TestBrowserScanToLogin(t *testing.T) {
 	if err := os.WriteFile(pngFile, png, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := scanImage(pngFile); err != nil || !strings.HasPrefix(got, f.base+"/login/sessions/") || got == session2 {
-		t.Errorf("the page without JavaScript shows a QR of %q (%v)", got, err)
+	got, err := scanImage(pngFile)
+	if err != nil || !strings.HasPrefix(got, f.base+"/login/sessions/") || got == session2 {
+		t.Fatalf("the page without JavaScript shows a QR of %q (%v)", got, err)
 	}
+
+	// Without JavaScript the page's link continues: a holder enrolled
+	// with the wallet SDK scans and approves, the browser follows the
+	// link and lands at the party with its code.
+	bob, _ := f.walletHolder(t, "11010519750612008", "李四", "")
+	approveWallet := func(sessionURL string) {
+		t.Helper()
+		lr, err := bob.DescribeLogin(sessionURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := bob.ApproveLogin(sessionURL, lr.Challenge, "age_over_18", ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	approveWallet(got)
+	// The link alone is no way in: a browser without the cookie gets 404.
+	if resp, err := http.Get(got + "/continue"); err != nil || resp.StatusCode != 404 {
+		t.Fatalf("continue without the session's cookie: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
+	}
+	if err := chromedp.Do(noJS, chromedp.Click(chromedp.ID("continue"))); err != nil {
+		t.Fatal(err)
+	}
+	who3, err := chromedp.Run(noJS, chromedp.Text(chromedp.ID("who")))
+	if err != nil {
+		t.Fatalf("the browser without JavaScript did not land at the party: %v (party errors %v)", err, rp.errs)
+	}
+	shot(noJS, "logged-in-noscript.png")
+
+	// Continuing before the approval shows the waiting page (the QR, the
+	// link, a meta refresh under a CSP without scripts), which reloads
+	// itself and lands once the holder approves, with no click.
+	if err := chromedp.Do(noJS, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("qr-png")),
+		chromedp.Click(chromedp.ID("continue")), chromedp.WaitVisible(chromedp.ID("waiting"))); err != nil {
+		t.Fatal(err)
+	}
+	loc, _ = chromedp.Run(noJS, chromedp.Location())
+	session4 := strings.TrimSuffix(loc, "/continue")
+	if !strings.HasPrefix(loc, f.base+"/login/sessions/") || !strings.HasSuffix(loc, "/continue") || session4 == got {
+		t.Fatalf("the waiting page is at %s", loc)
+	}
+	png, err = chromedp.Run(noJS, chromedp.Screenshot(chromedp.ID("qr-png")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pngFile = filepath.Join(t.ArtifactDir(), "waiting-page-qr.png")
+	if err := os.WriteFile(pngFile, png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if scanned, err := scanImage(pngFile); err != nil || scanned != session4 {
+		t.Fatalf("the waiting page shows a QR of %q (%v), want %s", scanned, err, session4)
+	}
+	shot(noJS, "waiting-noscript.png")
+	approveWallet(session4)
+	who4, err := chromedp.Run(noJS, chromedp.Text(chromedp.ID("who")))
+	if err != nil {
+		t.Fatalf("the waiting page did not land at the party: %v (party errors %v)", err, rp.errs)
+	}
+	rp.mu.Lock()
+	if len(rp.subs) != 4 || who3 != rp.subs[2] || who4 != rp.subs[3] || who3 != who4 || who3 == rp.subs[0] || len(rp.errs) != 0 {
+		t.Errorf("party: subs %v, errors %v; pages show %q, %q", rp.subs, rp.errs, who3, who4)
+	}
+	rp.mu.Unlock()
 }
 
 // loginPageSession checks the login page in the tab: its script drew

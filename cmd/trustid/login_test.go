@@ -30,7 +30,46 @@ import (
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/qrcode"
+	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
 )
+
+// walletHolder enrolls a wallet SDK holder (software keys, alias
+// "device") at L4 after a face match at f's terminal, with pin ("" for
+// none), and returns it with the node's enrollment answer.
+func (f *enrollFixture) walletHolder(t *testing.T, number, name, pin string) (*sdkwallet.Holder, map[string]any) {
+	t.Helper()
+	keys := sdkwallet.NewSoftwareKeys()
+	w, err := sdkwallet.NewHolder(f.base, keys, "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.CreateDeviceKey(); err != nil {
+		t.Fatal(err)
+	}
+	doc, err := identity.Parse(residentNumber(number))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pubRaw, _ := keys.PublicKey("device")
+	devicePub, _ := gm.ParsePublicKeyBytes(pubRaw)
+	att, err := f.terminal.Attest(doc, name, devicePub, identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.9}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, err := w.EnrollmentRequest(residentNumber(number), name, pin, att)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, m, _ := f.do("POST", "/v1/enrollments", f.enrollTok, "application/json", string(body))
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	raw, _ := json.Marshal(m)
+	if err := w.AcceptEnrollment(raw); err != nil {
+		t.Fatal(err)
+	}
+	return w, m
+}
 
 // loginRP is a relying party logging people in with a standard OpenID
 // Connect client (go-oidc and x/oauth2), registered for ES256 ID tokens.
@@ -114,7 +153,8 @@ func (rp *loginRP) start(t *testing.T, opts ...oauth2.AuthCodeOption) *loginAtte
 
 // TestLoginPageQRPNG: the login page's PNG (for a browser without
 // JavaScript) is the QR of the session URL, for the browser holding the
-// session's cookie only, while the session is open.
+// session's cookie only, while the session is open; the continue route
+// shows that browser the waiting page, then redirects it with the code.
 func TestLoginPageQRPNG(t *testing.T) {
 	f := newEnrollFixture(t)
 	alice := newPerson(t, "11010519900307123", "张三")
@@ -154,11 +194,36 @@ func TestLoginPageQRPNG(t *testing.T) {
 			t.Errorf("%s: %d %.100s", name, status, b)
 		}
 	}
+	// The page's way on without JavaScript: before the approval the
+	// waiting page (a meta refresh, no script allowed), for the cookie's
+	// browser only.
+	status, page, hdr := get(a.browser, a.sessionURL+"/continue")
+	csp := hdr.Get("Content-Security-Policy")
+	if status != 200 || !strings.Contains(string(page), `<meta http-equiv="refresh" content="3">`) ||
+		!strings.Contains(string(page), `src="`+strings.TrimPrefix(a.sessionURL, f.base)+`/qr.png"`) || strings.Contains(string(page), "<script") ||
+		!strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") || hdr.Get("Cache-Control") != "no-store" {
+		t.Fatalf("the waiting page: %d %v\n%s", status, hdr, page)
+	}
+	if status, _, _ := get(newBrowser(), a.sessionURL+"/continue"); status != 404 {
+		t.Errorf("continue in another browser: %d", status)
+	}
 	if status, m := approve(t, a.sessionURL, f.app(alice, ra), ""); status != 204 {
 		t.Fatalf("approve: %d %v", status, m)
 	}
 	if status, _, _ := get(a.browser, a.sessionURL+"/qr.png"); status != 404 {
 		t.Errorf("the PNG of an approved session: %d", status)
+	}
+	if status, _, _ := get(newBrowser(), a.sessionURL+"/continue"); status != 404 {
+		t.Errorf("continue in another browser after the approval: %d", status)
+	}
+	status, _, hdr = get(a.browser, a.sessionURL+"/continue")
+	loc, _ := url.Parse(hdr.Get("Location"))
+	if status != 303 || loc == nil || !strings.HasPrefix(loc.String(), shop.conf.RedirectURL+"?") || loc.Query().Get("state") != a.state {
+		t.Fatalf("continue after the approval: %d %v", status, hdr)
+	}
+	shop.exchange(t, a, loc.Query().Get("code"))
+	if status, _, _ := get(a.browser, a.sessionURL+"/continue"); status != 404 {
+		t.Errorf("continue once the code is out: %d", status)
 	}
 }
 

@@ -363,24 +363,65 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	// approval with her device alone is refused.
 	l3 := `{"grant":"authorization_code","subject":"` + aliceSub + `","level":"L3","credential_configuration_ids":["ResidenceCredential_sd_jwt"],
 	  "credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`
-	code, lo, _ := f.do("POST", "/oid4vci/offers", rpTok.AccessToken, "application/json", l3)
-	if code != 201 {
-		t.Fatalf("L3 offer: %d %v", code, lo)
+	// openOffer makes an offer of body, takes it into wallet h and opens
+	// its authorization request in a new browser: the offer, the login
+	// session's URL and the browser.
+	openOffer := func(h *sdkwallet.Holder, body string) (*sdkwallet.CredentialOffer, string, *http.Client) {
+		t.Helper()
+		code, o, _ := f.do("POST", "/oid4vci/offers", rpTok.AccessToken, "application/json", body)
+		if code != 201 {
+			t.Fatalf("offer: %d %v", code, o)
+		}
+		co, err := h.ReceiveOffer(o["offer_uri"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		u, err := h.AuthorizationURL(co, "wallet-app", walletRedirect, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b := newBrowser()
+		return co, loginPage(t, b, u), b
 	}
-	co3, err := w.ReceiveOffer(lo["offer_uri"].(string))
-	if err != nil {
-		t.Fatal(err)
-	}
-	u3, err := w.AuthorizationURL(co3, "wallet-app", walletRedirect, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	sess3 := loginPage(t, newBrowser(), u3)
+	_, sess3, _ := openOffer(w, l3)
 	if _, sr, _ := f.do("GET", strings.TrimPrefix(sess3, f.base), "", "", ""); sr["acr"] != "L3" {
 		t.Errorf("L3 session asks for %v", sr["acr"])
 	}
 	if status, m := approve(t, sess3, aliceApp, ""); status != 403 || !strings.Contains(m["error_description"].(string), "PIN") {
 		t.Errorf("L3 offer approved without a PIN: %d %v", status, m)
+	}
+	// Carol, enrolled with the wallet SDK and a PIN, logs in to the
+	// bureau (L2, her device alone), is offered a credential at L3 and
+	// approves with her PIN: the wallet gets the credentials. A wrong PIN
+	// first is refused with the attempts left and leaves the login open.
+	carol, _ := f.walletHolder(t, "11010519800615004", "王五", "135790")
+	a = rp.start(t)
+	if lr, err := carol.DescribeLogin(a.sessionURL); err != nil {
+		t.Fatal(err)
+	} else if err := carol.ApproveLogin(a.sessionURL, lr.Challenge, "", ""); err != nil {
+		t.Fatalf("carol logs in to the bureau: %v", err)
+	}
+	_, idt = rp.exchange(t, a, a.code(t, rp, f.base))
+	coC, sessC, bC := openOffer(carol, strings.Replace(l3, aliceSub, idt.Subject, 1))
+	lrC, err := carol.DescribeLogin(sessC)
+	if err != nil || lrC.ACR != "L3" {
+		t.Fatalf("carol's L3 session: %+v %v", lrC, err)
+	}
+	if err := carol.ApproveLogin(sessC, lrC.Challenge, "", "000000"); !errors.Is(err, sdkwallet.ErrApprovalRefused) || !strings.Contains(err.Error(), "wrong PIN; 4 attempts left") {
+		t.Errorf("L3 offer approved with a wrong PIN: %v", err)
+	}
+	if err := carol.ApproveLogin(sessC, lrC.Challenge, "", "135790"); err != nil {
+		t.Fatalf("L3 offer approved with the PIN: %v", err)
+	}
+	storeC := sdkwallet.NewMemoryStore()
+	idsC, err := carol.AcceptAuthorization(coC, waitRedirect(t, bC, sessC), 1, storeC)
+	if err != nil || len(strings.Split(idsC, ",")) != 1 {
+		t.Fatalf("carol's L3 credentials: %q %v", idsC, err)
+	}
+	cC, _ := sdkwallet.LoadCredential(storeC, idsC)
+	vb, _ := json.Marshal(map[string]any{"verifiableCredential": cC.Credential})
+	if code, v, _ := f.do("POST", "/credentials/verify", "", "application/json", string(vb)); code != 200 || v["verified"] != true {
+		t.Fatalf("verify carol's L3 credential: %d %v", code, v)
 	}
 	// Offers: the authorization code grant needs a subject and takes no
 	// transaction code; level is L2..L4, with that grant only.
@@ -396,22 +437,31 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	otherKey, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
 	dj, _ := gm.NewJWK(dpopKey.Public(), "")
 	jkt, _ := dj.Thumbprint()
-	dpopToken := func(form url.Values, k crypto.Signer) (int, map[string]any) {
+	// dpopPost posts form to path with a DPoP proof by k, once more with
+	// the nonce a use_dpop_nonce answer gives.
+	dpopPost := func(path string, form url.Values, k crypto.Signer) (int, map[string]any, http.Header) {
 		t.Helper()
 		nonce := ""
 		for range 2 {
-			p, err := dpop.NewProof(k, "POST", f.base+"/oid4vci/token", "", nonce, time.Now(), rand.Reader)
+			p, err := dpop.NewProof(k, "POST", f.base+path, "", nonce, time.Now(), rand.Reader)
 			if err != nil {
 				t.Fatal(err)
 			}
-			code, m, h := f.doWith("POST", "/oid4vci/token", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Dpop": {p}}, form.Encode())
+			code, m, h := f.doWith("POST", path, http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Dpop": {p}}, form.Encode())
 			if m["error"] != "use_dpop_nonce" {
-				return code, m
+				return code, m, h
 			}
-			nonce = h.Get("DPoP-Nonce")
+			if nonce = h.Get("DPoP-Nonce"); nonce == "" || code != 400 {
+				t.Fatalf("%s use_dpop_nonce: %d %v", path, code, m)
+			}
 		}
-		t.Fatal("no DPoP nonce")
-		return 0, nil
+		t.Fatalf("no DPoP nonce from %s", path)
+		return 0, nil, nil
+	}
+	dpopToken := func(form url.Values, k crypto.Signer) (int, map[string]any) {
+		t.Helper()
+		code, m, _ := dpopPost("/oid4vci/token", form, k)
+		return code, m
 	}
 	for name, k := range map[string]crypto.Signer{"another key": otherKey, "no proof": nil} {
 		r := newReq(issuerState())
@@ -504,6 +554,72 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	if code, m, _ := push(parForm(state1)); code != 400 || m["error"] != "invalid_request" {
 		t.Errorf("PAR with a spent issuer_state: %d %v", code, m)
 	}
+	// A DPoP proof on the push (RFC 9449 §10.1): checked as at the token
+	// endpoint (a server nonce first), it binds the code to its key as
+	// dpop_jkt does; a dpop_jkt of another key beside it is refused.
+	parDPoP := func(form url.Values, k crypto.Signer) (int, map[string]any, http.Header) {
+		t.Helper()
+		return dpopPost("/oid4vci/par", form, k)
+	}
+	const rfcVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk" // RFC 7636 appendix B: parForm's challenge
+	pushedLogin := func(requestURI string) string {
+		t.Helper()
+		b := newBrowser()
+		sess := loginPage(t, b, f.base+"/oid4vci/authorize?"+url.Values{"client_id": {"wallet-app"}, "request_uri": {requestURI}}.Encode())
+		if status, m := approve(t, sess, aliceApp, ""); status != 204 {
+			t.Fatalf("approve: %d %v", status, m)
+		}
+		u, _ := url.Parse(waitRedirect(t, b, sess))
+		return u.Query().Get("code")
+	}
+	parRedeem := func(code string) url.Values {
+		return url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {rfcVerifier}, "redirect_uri": {walletRedirect}, "client_id": {"wallet-app"}}
+	}
+	mismatch := parForm(freshState())
+	oj, _ := gm.NewJWK(otherKey.Public(), "")
+	ojkt, _ := oj.Thumbprint()
+	mismatch.Set("dpop_jkt", ojkt)
+	if code, m, h := parDPoP(mismatch, dpopKey); code != 400 || m["error"] != "invalid_dpop_proof" || h.Get("Location") != "" {
+		t.Errorf("PAR with a DPoP proof and another key's dpop_jkt: %d %v", code, m)
+	}
+	badProof := parForm(freshState())
+	stale, _ := dpop.NewProof(dpopKey, "POST", f.base+"/oid4vci/token", "", "", time.Now(), rand.Reader)
+	if code, m, _ := f.doWith("POST", "/oid4vci/par", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Dpop": {stale}}, badProof.Encode()); code != 400 || m["error"] != "invalid_dpop_proof" {
+		t.Errorf("PAR with a proof for the token endpoint: %d %v", code, m)
+	}
+	for name, withJKT := range map[string]bool{"proof alone": false, "proof and its dpop_jkt": true} {
+		form := parForm(freshState())
+		if withJKT {
+			form.Set("dpop_jkt", jkt)
+		}
+		code, pushed, h := parDPoP(form, dpopKey)
+		if code != 201 || h.Get("DPoP-Nonce") == "" {
+			t.Fatalf("PAR, %s: %d %v", name, code, pushed)
+		}
+		// Bound: redeemed without a proof, or with another key, the code
+		// is refused (and spent).
+		if status, m := token(parRedeem(pushedLogin(pushed["request_uri"].(string)))); status != 400 || m["error"] != "invalid_grant" {
+			t.Errorf("PAR, %s: the code redeemed without a proof: %d %v", name, status, m)
+		}
+		form = parForm(freshState())
+		if withJKT {
+			form.Set("dpop_jkt", jkt)
+		}
+		_, pushed, _ = parDPoP(form, dpopKey)
+		c := pushedLogin(pushed["request_uri"].(string))
+		if status, m := dpopToken(parRedeem(c), otherKey); status != 400 || m["error"] != "invalid_grant" {
+			t.Errorf("PAR, %s: the code redeemed with another key: %d %v", name, status, m)
+		}
+		form = parForm(freshState())
+		if withJKT {
+			form.Set("dpop_jkt", jkt)
+		}
+		_, pushed, _ = parDPoP(form, dpopKey)
+		if status, m := dpopToken(parRedeem(pushedLogin(pushed["request_uri"].(string))), dpopKey); status != 200 || m["token_type"] != "DPoP" {
+			t.Errorf("PAR, %s: the code redeemed with the proof's key: %d %v", name, status, m)
+		}
+	}
+
 	// No code, verifier or state in the node's log.
 	if strings.Contains(f.logs.String(), c) || strings.Contains(f.logs.String(), r.verfier) || strings.Contains(f.logs.String(), at) {
 		t.Error("the node's log holds a code, a verifier or an access token")

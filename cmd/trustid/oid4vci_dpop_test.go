@@ -53,8 +53,9 @@ func (n *vciNode) preAuthForm(configs string) string {
 // TestOID4VCIDPoP: DPoP (RFC 9449) at the token and credential endpoints
 // with SM2, ES256 and EdDSA keys: the metadata, the nonce round trip,
 // the bound token and each refusal (wrong htm or htu, stale iat, replayed
-// jti, another key, no proof for a bound token, a bound token as Bearer,
-// an unbound one as DPoP, a missing or wrong ath, two proofs).
+// jti, another key, no proof for a bound token, a bound token as Bearer
+// (a DPoP challenge), an unbound one as DPoP, a missing or wrong ath, two
+// proofs), and the notification's 204 with a fresh DPoP-Nonce.
 func TestOID4VCIDPoP(t *testing.T) {
 	n := startVCINode(t)
 	const sd = "ResidenceCredential_sd_jwt"
@@ -133,7 +134,9 @@ func TestOID4VCIDPoP(t *testing.T) {
 			} {
 				code, m, h := n.dpopDo("/oid4vci/credential", c.scheme, tok, jsonType, req, c.proofs...)
 				challenge := h.Get("WWW-Authenticate")
-				if code != 401 || m["error"] != c.want || (c.want != "invalid_token" && !strings.HasPrefix(challenge, `DPoP error="`+c.want+`"`)) {
+				// Every refusal, the bound token as Bearer too, is a DPoP
+				// challenge (RFC 9449 §7.1) naming the algorithms.
+				if code != 401 || m["error"] != c.want || challenge != `DPoP error="`+c.want+`", algs="SM2 ES256 EdDSA"` {
 					t.Errorf("credential, %s: %d %v %q", name, code, m, challenge)
 				}
 				if c.want == "use_dpop_nonce" && h.Get("DPoP-Nonce") == "" {
@@ -150,11 +153,20 @@ func TestOID4VCIDPoP(t *testing.T) {
 			}
 			// The notification endpoint takes the bound token the same way.
 			nb := `{"notification_id":"` + m["notification_id"].(string) + `","event":"credential_accepted"}`
-			if code, m, _ := n.dpopDo("/oid4vci/notification", "Bearer", tok, jsonType, nb); code != 401 || m["error"] != "invalid_token" {
-				t.Errorf("notification as Bearer: %d %v", code, m)
+			if code, m, h := n.dpopDo("/oid4vci/notification", "Bearer", tok, jsonType, nb); code != 401 || m["error"] != "invalid_token" ||
+				!strings.HasPrefix(h.Get("WWW-Authenticate"), `DPoP error="invalid_token"`) {
+				t.Errorf("notification as Bearer: %d %v %q", code, m, h.Get("WWW-Authenticate"))
 			}
-			if code, m, _ := n.dpopDo("/oid4vci/notification", "DPoP", tok, jsonType, nb, proof(k, "POST", n.base+"/oid4vci/notification", tok, h.Get("DPoP-Nonce"), now)); code != 204 {
-				t.Errorf("notification: %d %v", code, m)
+			// Its 204 carries a fresh nonce (RFC 9449 §8.2), good for the
+			// next request: a second notification with it is checked for
+			// its notification_id (spent), not refused for its nonce.
+			code, m, h = n.dpopDo("/oid4vci/notification", "DPoP", tok, jsonType, nb, proof(k, "POST", n.base+"/oid4vci/notification", tok, h.Get("DPoP-Nonce"), now))
+			next := h.Get("DPoP-Nonce")
+			if code != 204 || next == "" || next == nonce {
+				t.Fatalf("notification: %d %v, DPoP-Nonce %q", code, m, next)
+			}
+			if code, m, _ := n.dpopDo("/oid4vci/notification", "DPoP", tok, jsonType, nb, proof(k, "POST", n.base+"/oid4vci/notification", tok, next, now)); code != 400 || m["error"] != "invalid_notification_id" {
+				t.Errorf("notification with the 204's nonce: %d %v", code, m)
 			}
 		})
 	}

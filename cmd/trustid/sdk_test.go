@@ -18,7 +18,6 @@ import (
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/gm"
-	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/sdk"
 	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
@@ -142,34 +141,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	}
 
 	// Wallet: device key in a key store, enrollment at L4.
-	keys := sdkwallet.NewSoftwareKeys()
-	w, err := sdkwallet.NewHolder(base, keys, "device")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := w.CreateDeviceKey(); err != nil {
-		t.Fatal(err)
-	}
-	number := residentNumber("11010519491231003")
-	doc, _ := identity.Parse(number)
-	pubRaw, _ := keys.PublicKey("device")
-	devicePub, _ := gm.ParsePublicKeyBytes(pubRaw)
-	att, err := f.terminal.Attest(doc, "张三", devicePub, identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.9}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body, err := w.EnrollmentRequest(number, "张三", "135790", att)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, m, _ := f.do("POST", "/v1/enrollments", f.enrollTok, "application/json", string(body))
-	if code != 201 {
-		t.Fatalf("enroll: %d %v", code, m)
-	}
-	raw, _ := json.Marshal(m)
-	if err := w.AcceptEnrollment(raw); err != nil {
-		t.Fatal(err)
-	}
+	w, m := f.walletHolder(t, "11010519491231003", "张三", "135790")
 	bindingID := m["binding_credential"].(map[string]any)["id"].(string)
 	bindingVC := m["binding_credential"].(map[string]any)["credential"].(string)
 
@@ -264,9 +236,9 @@ func TestSDKEndToEnd(t *testing.T) {
 	// types the verifier lists for it.
 	issuerKey := f.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue)
 	f.accredit("civil-affairs", "ResidenceCredential")
-	body = []byte(`{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
+	body := []byte(`{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
 		`"credentialSubject":{"id":"did:example:resident-1","region":"310000"}}}`)
-	code, m, _ = f.do("POST", "/credentials/issue", f.tokenFor("civil-affairs", issuerKey), "application/json", string(body))
+	code, m, _ := f.do("POST", "/credentials/issue", f.tokenFor("civil-affairs", issuerKey), "application/json", string(body))
 	if code != 201 {
 		t.Fatalf("issue: %d %v", code, m)
 	}

@@ -9,14 +9,13 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials"
 	di "github.com/trustid-cn/trustid/credentials/dataintegrity"
+	"github.com/trustid-cn/trustid/credentials/internal/didtest"
 	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
@@ -393,38 +392,10 @@ func TestSignPresentation(t *testing.T) {
 // authentication, a credential proof only with one in assertionMethod.
 func TestVerificationRelationship(t *testing.T) {
 	ctx := context.Background()
-	var doc []byte
-	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/did+json")
-		w.Write(doc)
-	}))
-	defer srv.Close()
-	did, err := credentials.DIDWeb(srv.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
 	assertKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
 	authKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
-	jwk := func(k crypto.Signer, kid string) gm.JWK {
-		j, err := gm.NewJWK(k.Public(), kid)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return j
-	}
-	d := credentials.DIDDocument{Context: []string{credentials.ContextDID}, ID: did,
-		VerificationMethod: []credentials.VerificationMethod{
-			{ID: did + "#assert", Type: credentials.TypeJsonWebKey, Controller: did, PublicKeyJwk: jwk(assertKey, "assert")},
-			{ID: did + "#auth", Type: credentials.TypeJsonWebKey, Controller: did, PublicKeyJwk: jwk(authKey, "auth")},
-		},
-		AssertionMethod: []string{did + "#assert"}, Authentication: []string{"#auth"}}
-	if doc, err = json.Marshal(d); err != nil {
-		t.Fatal(err)
-	}
-	client, err := credentials.NewFetchClient(srv.Client(), credentials.FetchOptions{AllowHost: credentials.AllowHosts("127.0.0.1")})
-	if err != nil {
-		t.Fatal(err)
-	}
+	did, client := didtest.Serve(t, didtest.Method{Frag: "assert", Key: assertKey, Assertion: true},
+		didtest.Method{Frag: "auth", Key: authKey, Authentication: true})
 	v, err := di.NewVerifier(di.Config{Resolver: &credentials.Resolver{Client: client, Now: func() time.Time { return now }},
 		Cryptosuites: di.Cryptosuites(), ProofOnly: true, Now: func() time.Time { return now }})
 	if err != nil {

@@ -9,6 +9,7 @@ package distatus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -39,14 +40,27 @@ func VerifyStatusList(ctx context.Context, v *dataintegrity.Verifier, data []byt
 
 // Form is the form an HTTPStatusSource fetches Bitstring Status List
 // credentials secured with a Data Integrity proof in: it asks for
-// dataintegrity.MediaTypeVC and verifies what it gets with lists (built
-// as VerifyStatusList's v). Put it in HTTPStatusSource.Forms.
+// dataintegrity.MediaTypeVC (VC Data Model 2.0's application/vc) and
+// takes MediaTypeVCLD too, and verifies what it gets with lists (built
+// as VerifyStatusList's v). A document without a proof (a server's plain
+// JSON form) is credentials.ErrStatusFormUnsecured: the source moves to
+// its next form. Put it in HTTPStatusSource.Forms.
 func Form(lists *dataintegrity.Verifier) credentials.StatusListForm {
-	return credentials.StatusListForm{MediaType: dataintegrity.MediaTypeVC,
+	return credentials.StatusListForm{MediaType: dataintegrity.MediaTypeVC, AlsoServedAs: []string{MediaTypeVCLD},
 		Verify: func(ctx context.Context, body []byte) (*credentials.Credential, error) {
-			return verifyList(ctx, lists, body)
+			c, err := verifyList(ctx, lists, body)
+			if errors.Is(err, dataintegrity.ErrNoProof) {
+				return nil, fmt.Errorf("%w: %w", credentials.ErrStatusFormUnsecured, err)
+			}
+			return c, err
 		}}
 }
+
+// MediaTypeVCLD is the media type the drafts of VC Data Model 2.0 gave a
+// credential (JSON-LD) before the Recommendation registered
+// application/vc; status list servers still label credentials with an
+// embedded proof so.
+const MediaTypeVCLD = "application/vc+ld+json"
 
 // verifyList verifies a list credential with an embedded proof.
 func verifyList(ctx context.Context, v *dataintegrity.Verifier, data []byte) (*credentials.Credential, error) {

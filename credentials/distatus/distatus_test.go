@@ -92,9 +92,17 @@ func TestStatusListDataIntegrity(t *testing.T) {
 	ctx := context.Background()
 	var mu sync.Mutex
 	served := map[string][2]string{}
+	var accepts []string
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// A path may answer by the first media type asked for.
+		first, _, _ := strings.Cut(r.Header.Get("Accept"), ",")
+		first, _, _ = strings.Cut(first, ";")
 		mu.Lock()
-		l, ok := served[r.URL.Path]
+		l, ok := served[r.URL.Path+" "+first]
+		if !ok {
+			l, ok = served[r.URL.Path]
+		}
+		accepts = append(accepts, r.Header.Get("Accept"))
 		mu.Unlock()
 		if !ok {
 			http.NotFound(w, r)
@@ -205,5 +213,37 @@ func TestStatusListDataIntegrity(t *testing.T) {
 	serve("/status/jwt", credentials.MediaTypeVCJWT, tok)
 	if _, err := v.VerifyCredential(ctx, credential(is, url, 9)); !errors.Is(err, credentials.ErrRevoked) {
 		t.Fatalf("vc+jwt list: %v", err)
+	}
+	// A list with an embedded proof served as application/vc+ld+json
+	// (the drafts' media type) is taken as application/vc is; the
+	// verifier asks for both.
+	url = srv.URL + "/status/ld"
+	serve("/status/ld", distatus.MediaTypeVCLD, secureList(t, di.SM2RDFC2025, listDoc(t, is.did, url, 4), is))
+	mu.Lock()
+	accepts = nil
+	mu.Unlock()
+	if _, err := v.VerifyCredential(ctx, credential(is, url, 4)); !errors.Is(err, credentials.ErrRevoked) {
+		t.Fatalf("list served as %s: %v", distatus.MediaTypeVCLD, err)
+	}
+	if _, err := v.VerifyCredential(ctx, credential(is, url, 5)); err != nil {
+		t.Fatalf("list served as %s, clear index: %v", distatus.MediaTypeVCLD, err)
+	}
+	mu.Lock()
+	if len(accepts) != 1 || accepts[0] != "application/vc, application/vc+ld+json;q=0.9" {
+		t.Errorf("the list was asked for with %q", accepts)
+	}
+	mu.Unlock()
+	// A server that answers application/vc+ld+json with the unsecured
+	// list and gives vc+jwt when asked: the source moves on to vc+jwt.
+	url = srv.URL + "/status/plain-ld"
+	plain, _ := json.Marshal(listDoc(t, is.did, url, 6))
+	serve("/status/plain-ld "+di.MediaTypeVC, distatus.MediaTypeVCLD, string(plain))
+	tok, err = credentials.SignJWT(listDoc(t, is.did, url, 6), credentials.TypVCJWT, is.vm, is.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	serve("/status/plain-ld "+credentials.MediaTypeVCJWT, credentials.MediaTypeVCJWT, tok)
+	if _, err := v.VerifyCredential(ctx, credential(is, url, 6)); !errors.Is(err, credentials.ErrRevoked) {
+		t.Fatalf("unsecured application/vc+ld+json, then vc+jwt: %v", err)
 	}
 }
