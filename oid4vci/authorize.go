@@ -256,24 +256,27 @@ func (s *Service) pushed(ctx context.Context, q url.Values) (url.Values, error) 
 	if !ok || len(id) != 43 {
 		return nil, direct("request_uri is unknown, expired or already used")
 	}
-	if _, err := s.cfg.Store.Consume(ctx, "oid4vci:par-once:"+id); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, direct("request_uri is unknown, expired or already used")
-		}
-		return nil, &login.Error{Code: CodeTemporarilyUnavailable, Description: "the issuer's store is unavailable; try again"}
-	}
+	unavailable := &login.Error{Code: CodeTemporarilyUnavailable, Description: "the issuer's store is unavailable; try again"}
 	var form map[string][]string
 	if err := s.get(ctx, "par", id, &form); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, direct("request_uri is unknown, expired or already used")
 		}
-		return nil, &login.Error{Code: CodeTemporarilyUnavailable, Description: "the issuer's store is unavailable; try again"}
+		return nil, unavailable
 	}
-	_ = s.cfg.Store.Delete(ctx, "oid4vci:par:"+id)
+	// Another client's attempt spends nothing: only the client that
+	// pushed the request can use (and so spend) it.
 	pushed := url.Values(form)
 	if pushed.Get("client_id") != q.Get("client_id") {
 		return nil, direct("request_uri was pushed by another client")
 	}
+	if _, err := s.cfg.Store.Consume(ctx, "oid4vci:par-once:"+id); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, direct("request_uri is unknown, expired or already used")
+		}
+		return nil, unavailable
+	}
+	_ = s.cfg.Store.Delete(ctx, "oid4vci:par:"+id)
 	return pushed, nil
 }
 

@@ -535,21 +535,21 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	if code != 201 || !strings.HasPrefix(ru, "urn:ietf:params:oauth:request_uri:") || pushed["expires_in"] != 90.0 {
 		t.Fatalf("PAR: %d %v", code, pushed)
 	}
-	// Another client's request_uri is refused (and spent), unredirected.
+	// Another client's request_uri is refused, unredirected, and spends
+	// nothing: whoever learns a request_uri cannot burn it.
 	if resp := openAuthorize(url.Values{"client_id": {"other-wallet"}, "request_uri": {ru}}); resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
 		t.Errorf("request_uri of another client: %d %s", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	// The pushing client opens the login page once; the issuer_state is
+	// spent then.
+	if resp := openAuthorize(url.Values{"client_id": {"wallet-app"}, "request_uri": {ru}}); resp.StatusCode != 200 {
+		t.Errorf("pushed request: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	if resp := openAuthorize(url.Values{"client_id": {"wallet-app"}, "request_uri": {ru}}); resp.StatusCode != 400 {
 		t.Errorf("request_uri used twice: %d", resp.StatusCode)
 	}
 	if resp := openAuthorize(url.Values{"client_id": {"wallet-app"}, "request_uri": {"urn:ietf:params:oauth:request_uri:" + strings.Repeat("B", 43)}}); resp.StatusCode != 400 {
 		t.Errorf("unknown request_uri: %d", resp.StatusCode)
-	}
-	// A fresh push opens the login page once; the issuer_state is spent then.
-	_, pushed, _ = push(parForm(state1))
-	ru = pushed["request_uri"].(string)
-	if resp := openAuthorize(url.Values{"client_id": {"wallet-app"}, "request_uri": {ru}}); resp.StatusCode != 200 {
-		t.Errorf("pushed request: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	if code, m, _ := push(parForm(state1)); code != 400 || m["error"] != "invalid_request" {
 		t.Errorf("PAR with a spent issuer_state: %d %v", code, m)
