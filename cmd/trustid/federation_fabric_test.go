@@ -350,8 +350,8 @@ func TestFabricThreeRegions(t *testing.T) {
 			t.Fatal(err)
 		}
 		committed := time.Now()
-		// Refused at C: the registry no longer resolves a suspended
-		// region's DID, and did:web is fetched over public HTTPS only.
+		// Refused at C: the registry names A's node under a suspended
+		// region (region_suspended), and nothing else resolves its keys.
 		var atB, atC time.Duration
 		for deadline := committed.Add(10 * time.Second); time.Now().Before(deadline) && (atB == 0 || atC == 0); time.Sleep(10 * time.Millisecond) {
 			if atB == 0 {
@@ -362,8 +362,8 @@ func TestFabricThreeRegions(t *testing.T) {
 			if atC == 0 {
 				if code, e := verify(c); code != 200 || e != "" {
 					atC = time.Since(committed)
-					if code != 400 || e != "key_unresolvable" {
-						t.Errorf("A suspended: A's credential at C: %d %s, want 400 key_unresolvable", code, e)
+					if code != 400 || e != "region_suspended" {
+						t.Errorf("A suspended: A's credential at C: %d %s, want 400 region_suspended", code, e)
 						logVerifyFailures(t, c)
 					}
 				}
@@ -380,8 +380,8 @@ func TestFabricThreeRegions(t *testing.T) {
 		if c, e := protected(c, forC); c != 401 || e != "invalid_token" {
 			t.Errorf("A suspended: A's token at C: %d %v", c, e)
 		}
-		if code, e := verify(b); code != 400 || e != "key_unresolvable" {
-			t.Errorf("A suspended: A's credential at B: %d %s, want 400 key_unresolvable", code, e)
+		if code, e := verify(b); code != 400 || e != "region_suspended" {
+			t.Errorf("A suspended: A's credential at B: %d %s, want 400 region_suspended", code, e)
 		}
 		if _, body := get(t, b.base+"/metrics"); !regexp.MustCompile(`trustid_federation_refusals_total\{reason="region_suspended"\} [1-9]`).MatchString(body) {
 			t.Errorf("B's metrics lack the refusal region_suspended")

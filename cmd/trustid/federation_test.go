@@ -233,7 +233,8 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // refused as revoked once A revoked it (with the binding: one status
 // entry); with A stopped, B still verifies the static code and the
 // credential's status from its cached lists and answers introspection
-// 503.
+// 503; once the consortium suspends A, B refuses A's credential
+// (region_suspended).
 func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
 	ctx := context.Background()
@@ -490,6 +491,21 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	if _, body := get(t, b.base+"/metrics"); !regexp.MustCompile(`trustid_federation_refusals_total\{reason="peer_unavailable"\} [1-9]`).MatchString(body) {
 		t.Errorf("B's metrics lack peer_unavailable")
 	}
+
+	// The consortium (B's vote) suspends A: B refuses A's credential
+	// because A's region is suspended, before looking at its status.
+	lb, err := la.As(chaincode.RegionMSP("320000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Close()
+	if err := (ledger.Client{L: lb}).Vote(ctx, chaincode.ActionSuspend, "310000"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "B refusing A's credential as of a suspended region", func() bool {
+		c, e := b.verifySDJWT(r.IdentityCredential.Credential)
+		return c == 400 && e == "region_suspended"
+	})
 }
 
 // TestRegistryEndpointsRefusedInProduction runs a node of region A in
