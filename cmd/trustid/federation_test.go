@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -183,6 +184,61 @@ func TestTwoRegionNodes(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "loopback") {
 		t.Errorf("http peer: %v %s", err, errOut)
 	}
+}
+
+// TestNodePointsRegionAtItself: a node restarted at another address
+// points its region's record there (its did:web and "api" endpoint) as
+// the region's administrator, keeping the record's other endpoints.
+func TestNodePointsRegionAtItself(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	ctx := context.Background()
+	shared, dir := filepath.Join(t.TempDir(), "consortium.db"), t.TempDir()
+	start := func() (*testnode.Node, string) {
+		addr := freeAddr(t)
+		return testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr, "--region", "310000", "--ledger-file", shared), "http://" + addr
+	}
+	n, base := start()
+	l, err := embedded.OpenShared(shared, embedded.Options{MSPID: chaincode.RegionMSP("310000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c := ledger.Client{L: l}
+	record := func() chaincode.Region {
+		r, err := c.Region(ctx, "310000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	waitUntil(t, "A registered", func() bool { _, err := c.Region(ctx, "310000"); return err == nil })
+	r := record()
+	if r.DID != regionDID(base, "310000") || apiEndpoints(r) != base {
+		t.Fatalf("registered record: %s %v", r.DID, r.Endpoints)
+	}
+	web := chaincode.Endpoint{Type: "web", URL: "https://www.example.gov.cn"}
+	if _, err := c.UpdateRegion(ctx, chaincode.RegionInput{Code: "310000", DID: r.DID, Name: "Shanghai", Endpoints: append(r.Endpoints, web)}); err != nil {
+		t.Fatal(err)
+	}
+	n.Stop()
+	_, moved := start()
+	waitUntil(t, "A's record naming its new address", func() bool { return apiEndpoints(record()) == moved })
+	r = record()
+	if r.DID != regionDID(moved, "310000") || r.Name != "Shanghai" || !slices.Contains(r.Endpoints, web) || len(r.Endpoints) != 2 {
+		t.Errorf("record after the move: %s %q %v", r.DID, r.Name, r.Endpoints)
+	}
+}
+
+// apiEndpoints returns the URLs of the record's "api" endpoints, joined
+// by spaces.
+func apiEndpoints(r chaincode.Region) string {
+	var urls []string
+	for _, e := range r.Endpoints {
+		if e.Type == "api" {
+			urls = append(urls, e.URL)
+		}
+	}
+	return strings.Join(urls, " ")
 }
 
 // addClientIn registers a client of region with an SM2 key and returns
