@@ -317,6 +317,13 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		b.node.stop()
 		return nil, err
 	}
+	if profile != "" {
+		// On Fabric the node registers its region after it starts serving.
+		if err := b.node.waitRegion(ctx); err != nil {
+			b.node.stop()
+			return nil, err
+		}
+	}
 	if err := b.node.provision(ctx); err != nil {
 		b.node.stop()
 		return nil, err
