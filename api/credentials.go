@@ -97,6 +97,7 @@ var verifyCodes = []struct {
 	code    string
 	message string
 }{
+	{vc.ErrRegionSuspended, "region_suspended", "the issuer's region is suspended in the trust registry"},
 	{vc.ErrDuplicateKey, "duplicate_json_key", "a JSON object repeats a member"},
 	{jsonld.ErrUnknownContext, "unknown_context", "an @context is not bundled by this node (contexts are never fetched)"},
 	{jsonld.ErrFirstContext, "invalid_context", "the first @context must be https://www.w3.org/ns/credentials/v2"},

@@ -41,6 +41,10 @@ var (
 	ErrStatusUnavailable = errors.New("credentials: status list unavailable")
 	// ErrResolve: a DID or key could not be resolved.
 	ErrResolve = errors.New("credentials: cannot resolve key")
+	// ErrRegionSuspended: the trust registry names the issuer (a region's
+	// node, or an issuer of the region) under a region the consortium has
+	// suspended; its credentials are refused until it is reinstated.
+	ErrRegionSuspended = errors.New("credentials: the issuer's region is suspended in the trust registry")
 	// ErrUnsupported: a DID method, key type or option TrustID does not
 	// support.
 	ErrUnsupported = errors.New("credentials: unsupported")

@@ -141,7 +141,7 @@ func mapJoseErr(err error) error {
 // returned by key lookup keep their own.
 func mapJWTErr(err error) error {
 	switch {
-	case errors.Is(err, ErrResolve), errors.Is(err, ErrUnknownKey), errors.Is(err, ErrIssuerMismatch),
+	case errors.Is(err, ErrResolve), errors.Is(err, ErrRegionSuspended), errors.Is(err, ErrUnknownKey), errors.Is(err, ErrIssuerMismatch),
 		errors.Is(err, ErrAlgorithm), errors.Is(err, ErrUnsupported), errors.Is(err, ErrType):
 		return err
 	case errors.Is(err, jwt.ErrTokenExpired):

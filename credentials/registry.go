@@ -58,6 +58,9 @@ type IssuerRegistry interface {
 	// IssuerRegion returns the active region whose record names issuer as
 	// its DID or as an endpoint URL.
 	IssuerRegion(issuer string) (string, bool)
+	// SuspendedIssuerRegion returns the suspended region whose record
+	// names issuer so.
+	SuspendedIssuerRegion(issuer string) (string, bool)
 }
 
 // Accreditation is what the registry says of one issuer.
@@ -119,6 +122,9 @@ func (t *RegistryTrust) Accreditation(issuer string) (Accreditation, error) {
 		region, _ := t.Registry.Region(code)
 		return Accreditation{Issuer: issuer, Enrollment: true, VCTBase: regionAPI(region)}, nil
 	}
+	if code, ok := t.Registry.SuspendedIssuerRegion(issuer); ok {
+		return Accreditation{}, fmt.Errorf("%w: %s is the node of region %s", ErrRegionSuspended, truncate(issuer), code)
+	}
 	rec, ok := t.Registry.Issuer(issuer)
 	if !ok {
 		return Accreditation{}, fmt.Errorf("%w: %s is not in the trust registry", ErrNotAccredited, truncate(issuer))
@@ -127,6 +133,9 @@ func (t *RegistryTrust) Accreditation(issuer string) (Accreditation, error) {
 		return Accreditation{}, fmt.Errorf("%w: %s is %s in the trust registry", ErrNotAccredited, truncate(issuer), rec.Status)
 	}
 	region, ok := t.Registry.Region(rec.Region)
+	if ok && region.Status == chaincode.RegionSuspended {
+		return Accreditation{}, fmt.Errorf("%w: the region %s of %s", ErrRegionSuspended, rec.Region, truncate(issuer))
+	}
 	if !ok || region.Status != chaincode.RegionActive {
 		return Accreditation{}, fmt.Errorf("%w: the region of %s is not active", ErrNotAccredited, truncate(issuer))
 	}
@@ -239,7 +248,8 @@ func SubjectIDs(subjects []map[string]any) []string {
 // of an active region's node (the issuer its record names as DID or
 // endpoint) from the region's record: a credential of another region
 // verifies without calling it. A region key the registry marks retired or
-// revoked is refused; a kid the region's record does not list, and any
+// revoked is refused, and so is every key of a suspended region's node
+// (ErrRegionSuspended), which is not resolved elsewhere either; a kid the region's record does not list, and any
 // other issuer (a holder's DID), go to Next. The kid is the record's kid,
 // alone or as a DID URL of the issuer.
 type RegistryResolver struct {
@@ -325,6 +335,9 @@ func (r *RegistryResolver) fromRegistry(id, frag string) (k chaincode.RegistryKe
 			return k, true, fmt.Errorf("%w: key %s of region %s is %s in the trust registry", ErrUnknownKey, truncate(frag), code, k.State)
 		}
 		return k, true, nil
+	}
+	if code, ok := r.Registry.SuspendedIssuerRegion(id); ok {
+		return k, true, fmt.Errorf("%w: %s is the node of region %s", ErrRegionSuspended, truncate(id), code)
 	}
 	return k, false, nil
 }

@@ -231,7 +231,7 @@ func (v *Verifier) verifyJWS(ctx context.Context, token, typ, cty, relationship 
 // keyErr keeps the sentinels of issuer and key lookup and reports any
 // other failure there as malformed input (as mapJWTErr does).
 func keyErr(err error) error {
-	for _, keep := range []error{ErrResolve, ErrUnknownKey, ErrIssuerMismatch, ErrAlgorithm, ErrUnsupported, ErrType} {
+	for _, keep := range []error{ErrResolve, ErrRegionSuspended, ErrUnknownKey, ErrIssuerMismatch, ErrAlgorithm, ErrUnsupported, ErrType} {
 		if errors.Is(err, keep) {
 			return err
 		}
@@ -447,7 +447,7 @@ func mapSDJWTErr(err error) error {
 			return fmt.Errorf("%w: %w", m.to, err)
 		}
 	}
-	for _, keep := range []error{ErrResolve, ErrUnknownKey, ErrIssuerMismatch, ErrInvalid, ErrUnsupported, ErrAlgorithm} {
+	for _, keep := range []error{ErrResolve, ErrRegionSuspended, ErrUnknownKey, ErrIssuerMismatch, ErrInvalid, ErrUnsupported, ErrAlgorithm} {
 		if errors.Is(err, keep) {
 			return err
 		}

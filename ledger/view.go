@@ -408,6 +408,17 @@ func (v *View) Terminal(id string) (chaincode.Terminal, bool) {
 // an issuer's status heads are anchored. It returns false when no active
 // region does, or more than one.
 func (v *View) IssuerRegion(issuer string) (string, bool) {
+	return v.issuerRegion(issuer, chaincode.RegionActive)
+}
+
+// SuspendedIssuerRegion returns the code of the suspended region whose
+// record names issuer as IssuerRegion matches it, so a verifier can say
+// why it refuses the issuer. False when none does, or more than one.
+func (v *View) SuspendedIssuerRegion(issuer string) (string, bool) {
+	return v.issuerRegion(issuer, chaincode.RegionSuspended)
+}
+
+func (v *View) issuerRegion(issuer, status string) (string, bool) {
 	if issuer == "" {
 		return "", false
 	}
@@ -416,7 +427,7 @@ func (v *View) IssuerRegion(issuer string) (string, bool) {
 	defer v.mu.RUnlock()
 	found := ""
 	for code, r := range v.regions {
-		if r.Status != chaincode.RegionActive {
+		if r.Status != status {
 			continue
 		}
 		match := r.DID == issuer

@@ -14,7 +14,8 @@ import (
 
 // TestViewIssuerRegion: a verifier finds an issuer's region by the DID or
 // an endpoint URL in the registry; only active regions count, and a name
-// two regions claim belongs to neither.
+// two regions claim belongs to neither; SuspendedIssuerRegion names a
+// suspended one.
 func TestViewIssuerRegion(t *testing.T) {
 	ctx := context.Background()
 	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
@@ -66,5 +67,12 @@ func TestViewIssuerRegion(t *testing.T) {
 	})
 	if got, ok := v.IssuerRegion("did:web:310000.trustid.local"); !ok || got != ledgertest.RegionA {
 		t.Errorf("with B suspended the DID is A's again: %q %v", got, ok)
+	}
+	// ... but SuspendedIssuerRegion names it, and only it.
+	if got, ok := v.SuspendedIssuerRegion("https://320000.trustid.local"); !ok || got != ledgertest.RegionB {
+		t.Errorf("SuspendedIssuerRegion(B's URL) = %q %v, want %s", got, ok, ledgertest.RegionB)
+	}
+	if got, ok := v.SuspendedIssuerRegion("https://310000.trustid.local"); ok {
+		t.Errorf("SuspendedIssuerRegion(A's URL) = %q, A is active", got)
 	}
 }

@@ -296,3 +296,13 @@ func TestSmokeRunRedis(t *testing.T) {
 		t.Error("no Redis CPU time counted")
 	}
 }
+
+// TestMissingFabricProfile: a -fabric-profile that names no file stops the
+// run before it starts a node.
+func TestMissingFabricProfile(t *testing.T) {
+	_, err := run(context.Background(), options{duration: time.Second, concurrency: []int{1}, paths: []string{"status"},
+		out: t.TempDir(), fabricProfile: filepath.Join(t.TempDir(), "none.yaml")}, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "-fabric-profile") || !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("run with a missing profile: %v", err)
+	}
+}

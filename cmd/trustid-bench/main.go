@@ -45,7 +45,9 @@
 // kept, and the load comes from many loopback source addresses, each
 // staying under them, as many clients would. With -redis the node uses a
 // redis-server this run starts on loopback as its ephemeral store, as
-// instances sharing a region do. The run only talks to the node it
+// instances sharing a region do. With -fabric-profile the node and its CLI
+// use the Fabric network of that connection profile as their ledger
+// (region 310000; the node registers it, genesis on a fresh network). The run only talks to the node it
 // started, on 127.0.0.1, and stops by itself.
 //
 // With -soak DURATION it instead sends a fixed mix of every route (see
@@ -117,6 +119,9 @@ type options struct {
 	// gobench are files of Go benchmark output holding the library
 	// comparisons (compare.go).
 	gobench []string
+	// fabricProfile, when set, runs the node (and its CLI) on the Fabric
+	// network of this connection profile instead of the embedded ledger.
+	fabricProfile string
 }
 
 // maxRun bounds a whole run, whatever the flags (a soak adds its duration).
@@ -141,6 +146,7 @@ func main() {
 	flag.BoolVar(&o.pprof, "pprof", false, "the trustid is built with -tags benchpprof: its pprof listener gets a free loopback address (printed); a soak saves its heap profiles at the end of the warm-up and of the soak in -out")
 	var gobench string
 	flag.StringVar(&gobench, "gobench", "", "comma-separated files of Go benchmark output with api's BenchmarkCompare*, ValidateToken and SM2VerifyBaseline: their ratios go into the table")
+	flag.StringVar(&o.fabricProfile, "fabric-profile", "", "run the node on the Fabric network of this connection profile (region "+region+", e.g. $TRUSTID_FABRIC_PROFILE_"+region+" after scripts/fabric/up.sh) instead of the embedded ledger")
 	flag.Parse()
 	if gobench != "" {
 		o.gobench = strings.Split(gobench, ",")
@@ -241,6 +247,17 @@ type bench struct {
 func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 	ctx, cancel := context.WithTimeout(ctx, maxRun+o.soak)
 	defer cancel()
+	var profile string
+	if o.fabricProfile != "" {
+		p, err := filepath.Abs(o.fabricProfile)
+		if err == nil {
+			_, err = os.Stat(p)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("-fabric-profile: %w", err)
+		}
+		profile = p
+	}
 	dir, err := os.MkdirTemp("", "trustid-bench")
 	if err != nil {
 		return nil, err
@@ -265,7 +282,11 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 		return nil, err
 	}
 	b := &bench{o: o, prims: rep.Primitives, node: &node{bin: o.trustid, dir: dir, data: filepath.Join(dir, "data"), env: childEnv(), config: serveConfig}}
-	rep.Store = "in-memory"
+	rep.Store, rep.Ledger = "in-memory", "embedded"
+	if profile != "" {
+		b.node.env = append(b.node.env, "TRUSTID_FABRIC_PROFILE="+profile)
+		rep.Ledger = "Fabric (" + filepath.Base(profile) + ")"
+	}
 	if o.pprof {
 		if b.o.pprofAddr, err = freeLoopbackAddr(); err != nil {
 			return nil, err
@@ -295,6 +316,13 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 	if err := b.node.start(ctx); err != nil {
 		b.node.stop()
 		return nil, err
+	}
+	if profile != "" {
+		// On Fabric the node registers its region after it starts serving.
+		if err := b.node.waitRegion(ctx); err != nil {
+			b.node.stop()
+			return nil, err
+		}
 	}
 	if err := b.node.provision(ctx); err != nil {
 		b.node.stop()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -180,6 +181,30 @@ func (n *node) provision(ctx context.Context) error {
 	}
 	n.terminal = &identity.Attester{TerminalID: terminalID, Signer: tk, Audience: n.base}
 	return nil
+}
+
+// waitRegion waits (up to a minute) until the node's region is active on
+// its ledger, as `trustid ledger regions` reads it.
+func (n *node) waitRegion(ctx context.Context) error {
+	deadline := time.Now().Add(time.Minute)
+	for {
+		out, err := n.cli(ctx, "ledger", "regions", "--region", region)
+		var regions []struct{ Code, Status string }
+		if err == nil {
+			err = json.Unmarshal([]byte(out), &regions)
+		}
+		if err == nil && slices.ContainsFunc(regions, func(r struct{ Code, Status string }) bool { return r.Code == region && r.Status == "active" }) {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("region %s not active on the ledger after a minute: %v", region, err)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
 
 // start runs `trustid serve` on a free loopback port with the config file

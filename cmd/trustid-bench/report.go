@@ -23,8 +23,10 @@ type report struct {
 	Concurrency []int  `json:"concurrency"`
 	// Config is the node's config file (everything else is default);
 	// Store its ephemeral store.
-	Config     string     `json:"node_config"`
-	Store      string     `json:"ephemeral_store"`
+	Config string `json:"node_config"`
+	Store  string `json:"ephemeral_store"`
+	// Ledger is "embedded", or "Fabric (profile file)" (-fabric-profile).
+	Ledger     string     `json:"ledger"`
 	Primitives primitives `json:"primitives"`
 	Results    []result   `json:"results"`
 	// Comparisons are the library comparisons read from -gobench.
@@ -114,8 +116,8 @@ func (r *report) markdown(w io.Writer) {
 	fmt.Fprintf(w, "Node over HTTP: `trustid serve` as its own process on 127.0.0.1, driven by trustid-bench from another process.\n\n")
 	fmt.Fprintf(w, "- command: `%s`\n", r.Command)
 	fmt.Fprintf(w, "- started %s; %d CPUs, %s; load average before %s, after %s\n", r.Started, r.CPUs, r.GoVersion, r.LoadBefore, r.LoadAfter)
-	fmt.Fprintf(w, "- node config: embedded defaults (embedded ledger, access log at info) plus `%s`; ephemeral store %s\n",
-		strings.ReplaceAll(r.Config, "\n", "`, `"), r.Store)
+	fmt.Fprintf(w, "- node config: defaults (access log at info) plus `%s`; ephemeral store %s; ledger %s\n",
+		strings.ReplaceAll(r.Config, "\n", "`, `"), r.Store, r.Ledger)
 	fmt.Fprintf(w, "- floor primitives, CPU time of one thread of this process, best of 5 × 100 ms: SM2 sign %.1f µs, SM2 verify %.1f µs, SM3 %.3f µs per 64-byte block, ES256 verify %.1f µs\n",
 		p.SM2SignMicros, p.SM2VerifyMicros, p.SM3BlockMicros, p.ES256VerifyMicros)
 	fmt.Fprintf(w, "- %s per route and concurrency; node access-log lines %d, error lines %d\n\n", r.Duration, r.AccessLogLines, r.ErrorLogLines)

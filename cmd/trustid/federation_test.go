@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -186,6 +187,61 @@ func TestTwoRegionNodes(t *testing.T) {
 	}
 }
 
+// TestNodePointsRegionAtItself: a node restarted at another address
+// points its region's record there (its did:web and "api" endpoint) as
+// the region's administrator, keeping the record's other endpoints.
+func TestNodePointsRegionAtItself(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	ctx := context.Background()
+	shared, dir := filepath.Join(t.TempDir(), "consortium.db"), t.TempDir()
+	start := func() (*testnode.Node, string) {
+		addr := freeAddr(t)
+		return testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr, "--region", "310000", "--ledger-file", shared), "http://" + addr
+	}
+	n, base := start()
+	l, err := embedded.OpenShared(shared, embedded.Options{MSPID: chaincode.RegionMSP("310000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	c := ledger.Client{L: l}
+	record := func() chaincode.Region {
+		r, err := c.Region(ctx, "310000")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	waitUntil(t, "A registered", func() bool { _, err := c.Region(ctx, "310000"); return err == nil })
+	r := record()
+	if r.DID != regionDID(base, "310000") || apiEndpoints(r) != base {
+		t.Fatalf("registered record: %s %v", r.DID, r.Endpoints)
+	}
+	web := chaincode.Endpoint{Type: "web", URL: "https://www.example.gov.cn"}
+	if _, err := c.UpdateRegion(ctx, chaincode.RegionInput{Code: "310000", DID: r.DID, Name: "Shanghai", Endpoints: append(r.Endpoints, web)}); err != nil {
+		t.Fatal(err)
+	}
+	n.Stop()
+	_, moved := start()
+	waitUntil(t, "A's record naming its new address", func() bool { return apiEndpoints(record()) == moved })
+	r = record()
+	if r.DID != regionDID(moved, "310000") || r.Name != "Shanghai" || !slices.Contains(r.Endpoints, web) || len(r.Endpoints) != 2 {
+		t.Errorf("record after the move: %s %q %v", r.DID, r.Name, r.Endpoints)
+	}
+}
+
+// apiEndpoints returns the URLs of the record's "api" endpoints, joined
+// by spaces.
+func apiEndpoints(r chaincode.Region) string {
+	var urls []string
+	for _, e := range r.Endpoints {
+		if e.Type == "api" {
+			urls = append(urls, e.URL)
+		}
+	}
+	return strings.Join(urls, " ")
+}
+
 // addClientIn registers a client of region with an SM2 key and returns
 // the key file.
 func (n *authNode) addClientIn(id, region, scopes string) string {
@@ -234,7 +290,8 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 // refused as revoked once A revoked it (with the binding: one status
 // entry); with A stopped, B still verifies the static code and the
 // credential's status from its cached lists and answers introspection
-// 503.
+// 503; once the consortium suspends A, B refuses A's credential
+// (region_suspended).
 func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
 	ctx := context.Background()
@@ -491,6 +548,21 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	if _, body := get(t, b.base+"/metrics"); !regexp.MustCompile(`trustid_federation_refusals_total\{reason="peer_unavailable"\} [1-9]`).MatchString(body) {
 		t.Errorf("B's metrics lack peer_unavailable")
 	}
+
+	// The consortium (B's vote) suspends A: B refuses A's credential
+	// because A's region is suspended, before looking at its status.
+	lb, err := la.As(chaincode.RegionMSP("320000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Close()
+	if err := (ledger.Client{L: lb}).Vote(ctx, chaincode.ActionSuspend, "310000"); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "B refusing A's credential as of a suspended region", func() bool {
+		c, e := b.verifySDJWT(r.IdentityCredential.Credential)
+		return c == 400 && e == "region_suspended"
+	})
 }
 
 // TestRegistryEndpointsRefusedInProduction runs a node of region A in

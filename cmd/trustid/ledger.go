@@ -481,12 +481,16 @@ func logOwnHeads(n *node) func(ledger.Event) {
 // ensureRegion registers the node's region with its published keys, if
 // it is not registered: on an empty chain it becomes the genesis region;
 // otherwise it waits, pending, for the consortium's vote. A registered
-// region's record gets the keystore's key changes (syncRegionKeys).
+// region's record gets the node's issuer URL and DID
+// (syncRegionEndpoint) and the keystore's key changes (syncRegionKeys).
 func ensureRegion(ctx context.Context, c ledger.Client, n *node) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	_, err := c.Region(ctx, n.region)
+	r, err := c.Region(ctx, n.region)
 	if err == nil {
+		if err := syncRegionEndpoint(ctx, c, n, r); err != nil {
+			return err
+		}
 		return syncRegionKeys(ctx, c, n)
 	}
 	if !errors.Is(err, chaincode.ErrNotFound) {
@@ -501,7 +505,7 @@ func ensureRegion(ctx context.Context, c ledger.Client, n *node) error {
 		}
 		in.Keys = append(in.Keys, j)
 	}
-	r, err := c.RequestRegion(ctx, in)
+	r, err = c.RequestRegion(ctx, in)
 	if errors.Is(err, chaincode.ErrExists) {
 		return nil
 	}
@@ -509,6 +513,38 @@ func ensureRegion(ctx context.Context, c ledger.Client, n *node) error {
 		return err
 	}
 	n.log.Info("region registered on the ledger", slog.String("status", r.Status), slog.String("did", r.DID))
+	return nil
+}
+
+// syncRegionEndpoint points the region's record r at this node, as the
+// region's administrator, when it names another: its "api" endpoint
+// becomes the node's issuer URL and its DID the issuer's did:web (what
+// the node's credentials name), so other regions find and call the node
+// where it now is. The name and other endpoints stay. A suspended region
+// is skipped (the contract refuses its writes). UpdateRegion is submitted
+// again after a read conflict (another instance starting); all instances
+// of a region share one issuer URL, so they write the same record.
+func syncRegionEndpoint(ctx context.Context, c ledger.Client, n *node, r chaincode.Region) error {
+	if r.Status == chaincode.RegionSuspended {
+		return nil
+	}
+	did := regionDID(n.issuer, n.region)
+	eps := []chaincode.Endpoint{{Type: "api", URL: n.issuer}}
+	same := r.DID == did
+	for _, e := range r.Endpoints {
+		if e.Type == "api" {
+			same = same && e.URL == n.issuer
+			continue
+		}
+		eps = append(eps, e)
+	}
+	if same && len(eps) == len(r.Endpoints) {
+		return nil
+	}
+	if _, err := c.UpdateRegion(ctx, chaincode.RegionInput{Code: n.region, DID: did, Name: r.Name, Endpoints: eps}); err != nil {
+		return fmt.Errorf("point region %s's record at this node: %w", n.region, err)
+	}
+	n.log.Info("region record points at this node", slog.String("did", did), slog.String("api", n.issuer))
 	return nil
 }
 
