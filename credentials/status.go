@@ -565,7 +565,8 @@ type HTTPStatusSource struct {
 	// Fetch, when set, fetches a list instead of the default (an HTTPS
 	// GET with Client): a source that fetches only from the nodes it is
 	// configured for, e.g. the relying-party SDK's. Its errors are
-	// returned as they are.
+	// returned as they are; one wrapping ErrMediaTypeNotServed moves to
+	// the next of Forms.
 	Fetch      func(ctx context.Context, url, accept string) ([]byte, error)
 	Verifier   *Verifier
 	Resolver   KeyResolver
@@ -605,14 +606,19 @@ type StatusListForm struct {
 }
 
 // listCredential fetches url's list credential in the first of Forms
-// the server serves (a form it does not serve, or a fetch that fails,
-// moves to the next), else as vc+jwt, and verifies it. A list that fails
+// the server serves, else as vc+jwt, and verifies it. Only a server that
+// says it does not serve a form (ErrMediaTypeNotServed: 406, 415, another
+// content type) moves it to the next; any other fetch error (a timeout,
+// an unreachable host, a 5xx) is returned at once, and a list that fails
 // verification fails: it never falls back to another form.
 func (h *HTTPStatusSource) listCredential(ctx context.Context, url string) (*Credential, error) {
 	for _, f := range h.Forms {
 		body, err := h.fetch(ctx, url, f.MediaType)
-		if err != nil {
+		if errors.Is(err, ErrMediaTypeNotServed) {
 			continue
+		}
+		if err != nil {
+			return nil, err
 		}
 		c, err := f.Verify(ctx, body)
 		if err != nil {
