@@ -31,8 +31,8 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/chaincode"
-	"github.com/trustid-cn/trustid/internal/regionkey"
 	"github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/internal/regionkey"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
@@ -108,13 +108,8 @@ func (k *Keys) lookup(region string, match func(chaincode.RegistryKey) bool) (cr
 		return nil, "", fmt.Errorf("%w: %s", ErrUnknownRegion, region)
 	}
 	pub, alg, err := k.keys.Key(r, match)
-	switch {
-	case errors.Is(err, regionkey.ErrRegionNotActive):
-		return nil, "", fmt.Errorf("%w: %w", ErrRegionSuspended, err)
-	case errors.Is(err, regionkey.ErrKeyNotValid):
-		return nil, "", fmt.Errorf("%w: %w", ErrKeyNotValid, err)
-	case err != nil:
-		return nil, "", fmt.Errorf("%w: %w", ErrUnknownKey, err)
+	if err != nil {
+		return nil, "", regionkey.Wrap(err, ErrRegionSuspended, ErrKeyNotValid, ErrUnknownKey)
 	}
 	return pub, alg, nil
 }

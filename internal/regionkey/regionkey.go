@@ -29,6 +29,22 @@ var (
 	ErrRegionNotActive = errors.New("regionkey: the region is not active")
 )
 
+// Wrap wraps err, an error of Find or Cache, in the caller's sentinel for
+// its kind: notActive (ErrRegionNotActive), notValid (ErrKeyNotValid) or
+// unknown (anything else). nil stays nil.
+func Wrap(err, notActive, notValid, unknown error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrRegionNotActive):
+		return fmt.Errorf("%w: %w", notActive, err)
+	case errors.Is(err, ErrKeyNotValid):
+		return fmt.Errorf("%w: %w", notValid, err)
+	default:
+		return fmt.Errorf("%w: %w", unknown, err)
+	}
+}
+
 // Kid matches a registry key by its kid.
 func Kid(kid string) func(chaincode.RegistryKey) bool {
 	return func(k chaincode.RegistryKey) bool { return k.Kid == kid }

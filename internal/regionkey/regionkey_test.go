@@ -83,3 +83,17 @@ func TestCacheByCoordinates(t *testing.T) {
 		t.Errorf("%d cached for two regions", len(d.parsed))
 	}
 }
+
+// TestWrap: each kind goes to the caller's sentinel, keeping this
+// package's.
+func TestWrap(t *testing.T) {
+	notActive, notValid, unknown := errors.New("a"), errors.New("v"), errors.New("u")
+	for in, want := range map[error]error{ErrRegionNotActive: notActive, ErrKeyNotValid: notValid, ErrUnknownKey: unknown} {
+		if err := Wrap(in, notActive, notValid, unknown); !errors.Is(err, want) || !errors.Is(err, in) {
+			t.Errorf("%v: %v", in, err)
+		}
+	}
+	if Wrap(nil, notActive, notValid, unknown) != nil {
+		t.Error("nil")
+	}
+}

@@ -25,7 +25,6 @@ import (
 	"context"
 	"crypto"
 	"errors"
-	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -137,13 +136,8 @@ func (a *Anchors) IssuerKey(issuer, kid string) (crypto.PublicKey, string, error
 		return nil, "", ErrUnknownIssuer
 	}
 	pub, alg, err := a.keys.Key(r, regionkey.Kid(kid))
-	switch {
-	case errors.Is(err, regionkey.ErrRegionNotActive):
-		return nil, "", fmt.Errorf("%w: %w", ErrUnknownIssuer, err)
-	case errors.Is(err, regionkey.ErrKeyNotValid):
-		return nil, "", fmt.Errorf("%w: %w", ErrKeyNotValid, err)
-	case err != nil:
-		return nil, "", fmt.Errorf("%w: %w", ErrUnknownKey, err)
+	if err != nil {
+		return nil, "", regionkey.Wrap(err, ErrUnknownIssuer, ErrKeyNotValid, ErrUnknownKey)
 	}
 	return pub, alg, nil
 }
