@@ -26,7 +26,9 @@ const maxForwardedHops = 16
 type TrustedProxies []netip.Prefix
 
 // ParseTrustedProxies reads a comma-separated list of CIDRs or single
-// addresses ("10.0.0.0/8, 192.0.2.7"); "" is the empty list.
+// addresses ("10.0.0.0/8, 192.0.2.7"); "" is the empty list. A prefix of
+// length 0 (0.0.0.0/0, ::/0, ::ffff:0:0/96) is refused: it would let any
+// client choose the address it is counted by.
 func ParseTrustedProxies(s string) (TrustedProxies, error) {
 	var ps TrustedProxies
 	for f := range strings.SplitSeq(s, ",") {
@@ -54,6 +56,11 @@ func ParseTrustedProxies(s string) (TrustedProxies, error) {
 				return nil, fmt.Errorf("%w: %q spans more than IPv4-mapped addresses", ErrTrustedProxies, f)
 			}
 			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
+		}
+		if p.Bits() == 0 {
+			// Trusting every peer would let any client choose the
+			// address its rate limits count it by.
+			return nil, fmt.Errorf("%w: %q trusts every address; name the load balancers' own networks", ErrTrustedProxies, f)
 		}
 		ps = append(ps, p)
 	}

@@ -28,7 +28,8 @@ func TestParseTrustedProxies(t *testing.T) {
 	if p, err := ParseTrustedProxies(""); err != nil || len(p) != 0 {
 		t.Errorf("empty: %v %v", p, err)
 	}
-	for _, bad := range []string{"10.0.0.0/33", "10.0.0", "fe80::1%eth0", "fe80::%eth0/64", "example.com", "10.0.0.0/8;", "10.0.0.1:80"} {
+	for _, bad := range []string{"10.0.0.0/33", "10.0.0", "fe80::1%eth0", "fe80::%eth0/64", "example.com", "10.0.0.0/8;", "10.0.0.1:80",
+		"0.0.0.0/0", "::/0", "::ffff:0:0/96", "10.0.0.0/8, 1.2.3.4/0"} {
 		if _, err := ParseTrustedProxies(bad); !errors.Is(err, ErrTrustedProxies) {
 			t.Errorf("ParseTrustedProxies(%q): %v", bad, err)
 		}

@@ -162,6 +162,12 @@ func schemeAllowed(client *http.Client, rawURL string) bool {
 
 var errRedirect = errors.New("credentials: redirects are not followed")
 
+// ErrMediaTypeNotServed is wrapped in the ErrResolve of a fetch the server
+// answered with 406 Not Acceptable or 415 Unsupported Media Type, or with
+// a content type other than the one asked for: it does not serve the
+// document in that form.
+var ErrMediaTypeNotServed = errors.New("credentials: media type not served")
+
 func refuseRedirect(*http.Request, []*http.Request) error { return errRedirect }
 
 // guardedDial dials allowed hosts as they are and every other host with

@@ -34,11 +34,20 @@ func loopbackClient(t testing.TB, base *http.Client) *http.Client {
 // issuerServer serves a node's did.json, jwt-vc-issuer metadata and status
 // lists over TLS on 127.0.0.1, counting requests.
 func issuerServer(t *testing.T) (*httptest.Server, *node, *atomic.Int32) {
+	return issuerServerWith(t, nil)
+}
+
+// issuerServerWith is issuerServer with gate, when set, seeing every
+// request first: a request it answers (returning true) goes no further.
+func issuerServerWith(t *testing.T, gate func(http.ResponseWriter, *http.Request) bool) (*httptest.Server, *node, *atomic.Int32) {
 	t.Helper()
 	var n *node
 	var hits atomic.Int32
 	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		hits.Add(1)
+		if gate != nil && gate(w, r) {
+			return
+		}
 		w.Header().Set("Content-Type", "application/json")
 		switch {
 		case r.URL.Path == "/.well-known/did.json":
@@ -221,3 +230,94 @@ func TestFetchGuardedTransports(t *testing.T) {
 type roundTripFunc func(*http.Request) (*http.Response, error)
 
 func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// TestStatusListFormFallback: an HTTPStatusSource moves from one of its
+// Forms to the next only when the server says it does not serve it (406,
+// 415, another content type); a 5xx or an unreachable server fails at
+// once, after one request.
+func TestStatusListFormFallback(t *testing.T) {
+	const (
+		typeDI   = "application/vc"
+		typeCOSE = "application/vc+cose"
+	)
+	ctx := context.Background()
+	// answers maps the Accept of a status list request to the status the
+	// server answers it with (absent: the list, as vc+jwt).
+	var answers map[string]int
+	var asked map[string][]string // list path -> Accept of each request
+	srv, n, _ := issuerServerWith(t, func(w http.ResponseWriter, r *http.Request) bool {
+		if !strings.HasPrefix(r.URL.Path, "/status/") {
+			return false
+		}
+		accept := r.Header.Get("Accept")
+		asked[r.URL.Path] = append(asked[r.URL.Path], accept)
+		if code, ok := answers[accept]; ok {
+			http.Error(w, "no", code)
+			return true
+		}
+		return false
+	})
+	tok := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{}).Token
+	client := loopbackClient(t, srv.Client())
+	res := &Resolver{Client: client, Now: n.clock.Now}
+	lv, _ := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: res, SkipStatus: true, Now: n.clock.Now})
+	// No list here reaches a form's Verify: every server refuses them.
+	form := func(mt string) StatusListForm {
+		return StatusListForm{MediaType: mt, Verify: func(context.Context, []byte) (*Credential, error) {
+			t.Errorf("%s list verified", mt)
+			return nil, ErrInvalid
+		}}
+	}
+	var fetches int
+	src := &HTTPStatusSource{Client: client, Verifier: lv, Resolver: res, Algorithms: allAlgs, Now: n.clock.Now,
+		Forms: []StatusListForm{form(typeDI), form(typeCOSE)},
+		Fetch: func(ctx context.Context, url, accept string) ([]byte, error) {
+			fetches++
+			return Fetch(ctx, client, url, accept)
+		}}
+	verify := func() error {
+		// A new checker: nothing cached.
+		v, _ := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: res, Status: NewStatusChecker(src, time.Minute, n.clock.Now), Now: n.clock.Now})
+		_, err := v.VerifyCredential(ctx, tok)
+		return err
+	}
+	for _, c := range []struct {
+		name    string
+		answers map[string]int
+		asked   []string
+		fails   bool
+	}{
+		{"406 and 415: next form", map[string]int{typeDI: http.StatusNotAcceptable, typeCOSE: http.StatusUnsupportedMediaType},
+			[]string{typeDI, typeCOSE, MediaTypeVCJWT}, false},
+		{"another content type: next form", nil, []string{typeDI, typeCOSE, MediaTypeVCJWT}, false},
+		{"503: fails at once", map[string]int{typeDI: http.StatusServiceUnavailable}, []string{typeDI}, true},
+		{"404: fails at once", map[string]int{typeDI: http.StatusNotFound}, []string{typeDI}, true},
+		{"500 for cose: fails there", map[string]int{typeDI: http.StatusNotAcceptable, typeCOSE: http.StatusInternalServerError},
+			[]string{typeDI, typeCOSE}, true},
+	} {
+		answers, asked = c.answers, map[string][]string{}
+		err := verify()
+		if c.fails != (err != nil) || c.fails && !errors.Is(err, ErrStatusUnavailable) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+		// Each list (revocation, suspension) asked for in turn; a failure
+		// ends the check at the first.
+		if len(asked) == 0 || c.fails && len(asked) != 1 {
+			t.Errorf("%s: lists asked for: %v", c.name, asked)
+		}
+		for path, a := range asked {
+			if strings.Join(a, ",") != strings.Join(c.asked, ",") {
+				t.Errorf("%s: %s asked for as %v, want %v", c.name, path, a, c.asked)
+			}
+		}
+	}
+	// An unreachable server: one attempt, not one per form.
+	srv.Close()
+	fetches = 0
+	if err := verify(); !errors.Is(err, ErrStatusUnavailable) {
+		t.Errorf("unreachable: %v", err)
+	}
+	if fetches != 1 {
+		t.Errorf("unreachable: %d fetches, want 1", fetches)
+	}
+}

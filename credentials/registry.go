@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/internal/regionkey"
 )
 
 // Who may issue what. Every credential names its issuer, and a verifier
@@ -255,6 +256,8 @@ func SubjectIDs(subjects []map[string]any) []string {
 type RegistryResolver struct {
 	Registry IssuerRegistry
 	Next     KeyResolver
+
+	keys regionkey.Cache // the regions' parsed keys
 }
 
 var _ PurposeResolver = (*RegistryResolver)(nil)
@@ -280,15 +283,8 @@ func (r *RegistryResolver) ResolveKeyFor(ctx context.Context, issuer, kid, relat
 	if relationship == RelationshipAuthentication && !strings.HasPrefix(id, "did:") {
 		return nil, fmt.Errorf("%w: an %s key must be a DID URL", ErrUnknownKey, relationship)
 	}
-	if k, found, err := r.fromRegistry(id, frag); found {
-		if err != nil {
-			return nil, err
-		}
-		pub, err := k.JWK.PublicKey()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrResolve, err)
-		}
-		return pub, nil
+	if pub, found, err := r.fromRegistry(id, frag); found {
+		return pub, err
 	}
 	if r.Next == nil {
 		return nil, fmt.Errorf("%w: %s is not in the trust registry", ErrUnknownKey, truncate(id))
@@ -314,32 +310,41 @@ func splitKid(issuer, kid string) (id, frag string, err error) {
 
 // fromRegistry answers from the registry alone: found is true when id is
 // a registry issuer, or an active region listing kid frag; err then says
-// why its key does not verify.
-func (r *RegistryResolver) fromRegistry(id, frag string) (k chaincode.RegistryKey, found bool, err error) {
+// why its key does not verify. A region's key is looked up as every
+// region key is (internal/regionkey), parsed once.
+func (r *RegistryResolver) fromRegistry(id, frag string) (pub crypto.PublicKey, found bool, err error) {
 	if r.Registry == nil || id == "" {
-		return k, false, nil
+		return nil, false, nil
 	}
 	if rec, ok := r.Registry.Issuer(id); ok {
-		if k, ok = rec.VerifyingKey(frag); !ok {
-			return k, true, fmt.Errorf("%w: the registry lists no verifying key %s of %s", ErrUnknownKey, truncate(frag), truncate(id))
+		k, ok := rec.VerifyingKey(frag)
+		if !ok {
+			return nil, true, fmt.Errorf("%w: the registry lists no verifying key %s of %s", ErrUnknownKey, truncate(frag), truncate(id))
 		}
-		return k, true, nil
-	}
-	if code, ok := r.Registry.IssuerRegion(id); ok {
-		reg, _ := r.Registry.Region(code)
-		i := slices.IndexFunc(reg.Keys, func(k chaincode.RegistryKey) bool { return k.Kid == frag })
-		if i < 0 {
-			return k, false, nil // perhaps rotated since: Next may know it
+		if pub, err = k.JWK.PublicKey(); err != nil {
+			return nil, true, fmt.Errorf("%w: %v", ErrResolve, err)
 		}
-		if k = reg.Keys[i]; k.State != chaincode.KeyActive && k.State != chaincode.KeyRetiring {
-			return k, true, fmt.Errorf("%w: key %s of region %s is %s in the trust registry", ErrUnknownKey, truncate(frag), code, k.State)
+		return pub, true, nil
+	}
+	code, ok := r.Registry.IssuerRegion(id)
+	if !ok {
+		if code, ok := r.Registry.SuspendedIssuerRegion(id); ok {
+			return nil, true, fmt.Errorf("%w: %s is the node of region %s", ErrRegionSuspended, truncate(id), code)
 		}
-		return k, true, nil
+		return nil, false, nil
 	}
-	if code, ok := r.Registry.SuspendedIssuerRegion(id); ok {
-		return k, true, fmt.Errorf("%w: %s is the node of region %s", ErrRegionSuspended, truncate(id), code)
+	reg, _ := r.Registry.Region(code)
+	k, err := regionkey.Find(reg, regionkey.Kid(frag))
+	if errors.Is(err, regionkey.ErrUnknownKey) {
+		return nil, false, nil // perhaps rotated since: Next may know it
 	}
-	return k, false, nil
+	if err != nil {
+		return nil, true, fmt.Errorf("%w: key %s in the trust registry: %w", ErrUnknownKey, truncate(frag), err)
+	}
+	if pub, err = r.keys.PublicKey(code, k); err != nil {
+		return nil, true, fmt.Errorf("%w: %w", ErrResolve, err)
+	}
+	return pub, true, nil
 }
 
 // inRegistry reports whether r answers for (issuer, kid) from the

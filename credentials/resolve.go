@@ -314,12 +314,16 @@ func httpGet(ctx context.Context, client *http.Client, rawURL, accept string) ([
 		return nil, fmt.Errorf("%w: %s: %w", ErrResolve, truncate(rawURL), err)
 	}
 	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
+	switch resp.StatusCode {
+	case http.StatusOK:
+	case http.StatusNotAcceptable, http.StatusUnsupportedMediaType:
+		return nil, fmt.Errorf("%w: %w: %s: HTTP %d", ErrResolve, ErrMediaTypeNotServed, rawURL, resp.StatusCode)
+	default:
 		return nil, fmt.Errorf("%w: %s: HTTP %d", ErrResolve, rawURL, resp.StatusCode)
 	}
 	if ct := resp.Header.Get("Content-Type"); ct != "" {
 		if mt, _, err := mime.ParseMediaType(ct); err == nil && accept != "" && !acceptable(accept, mt) {
-			return nil, fmt.Errorf("%w: %s: content type %s, want %s", ErrResolve, rawURL, mt, accept)
+			return nil, fmt.Errorf("%w: %w: %s: content type %s, want %s", ErrResolve, ErrMediaTypeNotServed, rawURL, mt, accept)
 		}
 	}
 	body, err := io.ReadAll(io.LimitReader(resp.Body, maxFetch+1))

@@ -565,7 +565,8 @@ type HTTPStatusSource struct {
 	// Fetch, when set, fetches a list instead of the default (an HTTPS
 	// GET with Client): a source that fetches only from the nodes it is
 	// configured for, e.g. the relying-party SDK's. Its errors are
-	// returned as they are.
+	// returned as they are; one wrapping ErrMediaTypeNotServed moves to
+	// the next of Forms.
 	Fetch      func(ctx context.Context, url, accept string) ([]byte, error)
 	Verifier   *Verifier
 	Resolver   KeyResolver
@@ -608,10 +609,12 @@ type StatusListForm struct {
 }
 
 // listCredential fetches url's list credential in the first of Forms
-// the server serves (a form it does not serve, a fetch that fails, or an
-// answer the form finds unsecured (ErrStatusFormUnsecured) moves to the
-// next), else as vc+jwt, and verifies it. A list that fails
-// verification fails: it never falls back to another form.
+// the server serves, else as vc+jwt, and verifies it. Only a server that
+// says it does not serve a form (ErrMediaTypeNotServed: 406, 415, another
+// content type) or an answer the form finds unsecured
+// (ErrStatusFormUnsecured) moves it to the next; any other fetch error (a
+// timeout, an unreachable host, a 5xx) is returned at once, and a list
+// that fails verification fails: it never falls back to another form.
 func (h *HTTPStatusSource) listCredential(ctx context.Context, url string) (*Credential, error) {
 	for _, f := range h.Forms {
 		accept := f.MediaType
@@ -619,8 +622,11 @@ func (h *HTTPStatusSource) listCredential(ctx context.Context, url string) (*Cre
 			accept += ", " + mt + ";q=0.9"
 		}
 		body, err := h.fetch(ctx, url, accept)
-		if err != nil {
+		if errors.Is(err, ErrMediaTypeNotServed) {
 			continue
+		}
+		if err != nil {
+			return nil, err
 		}
 		c, err := f.Verify(ctx, body)
 		if errors.Is(err, ErrStatusFormUnsecured) {

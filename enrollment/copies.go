@@ -156,6 +156,17 @@ type checked struct {
 	now time.Time
 }
 
+// copyLevel is the level copy i's credentials carry: a device copy's is
+// what the enrollment proved with the first device key (level); the
+// static code's copy has no key and carries the card's own level
+// (static), whatever the devices beside it reached.
+func (en *checked) copyLevel(i int) identity.Level {
+	if i >= len(en.devices) && en.static.Valid() {
+		return en.static
+	}
+	return en.level
+}
+
 // day rounds t down to its UTC day: the times of what enrollment issues
 // are day-coarse, so copies issued together cannot be matched by time.
 func day(t time.Time) time.Time { return t.UTC().Truncate(24 * time.Hour) }
@@ -196,7 +207,7 @@ func (s *Service) issueCopies(ctx context.Context, client string, en checked) (*
 	for i, handle := range en.handles {
 		subjectID := holder.SubjectURI(handle)
 		idCred, err := vc.IdentityCredential(vc.IdentityClaims{
-			Subject: subjectID, AssuranceLevel: int(en.level), Region: s.cfg.Region, Name: en.name,
+			Subject: subjectID, AssuranceLevel: int(en.copyLevel(i)), Region: s.cfg.Region, Name: en.name,
 			BirthDate: en.doc.BirthDate().Format(time.DateOnly), Nationality: en.doc.Nationality(), ValidFor: until.Sub(from),
 		}, from)
 		if err != nil {

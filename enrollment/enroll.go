@@ -411,8 +411,15 @@ func (s *Service) Enroll(ctx context.Context, client string, req *Request) (*Res
 	}
 	en := checked{doc: doc, name: name, level: level, devices: devices, handles: handles, sealed: sealed, now: now}
 	if req.StaticCode {
-		// The printed code stands for the device (identity.AssessStatic).
-		en.static = identity.AssessStatic(identity.Proof{Document: doc, Name: req.Name, PIN: sealed[len(devices)], Attestation: att})
+		// The printed code stands for the device (identity.AssessStatic),
+		// assessed as in a card-only enrollment: without the device keys
+		// and the attestation made for the first of them, which the card
+		// does not hold.
+		cardAtt := att
+		if len(devices) > 0 {
+			cardAtt = nil
+		}
+		en.static = identity.AssessStatic(identity.Proof{Document: doc, Name: req.Name, PIN: sealed[len(devices)], Attestation: cardAtt})
 		if !en.static.Valid() {
 			return nil, identity.Symbol{}, fmt.Errorf("enrollment: the static code reached no assurance level")
 		}

@@ -32,7 +32,7 @@ import (
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/credentials"
-	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/regionkey"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
@@ -71,28 +71,18 @@ var (
 // must belong to an active region and be active or retiring (a retired or
 // revoked key verifies nothing). It is the one key lookup for everything a
 // region signs that another region verifies (node assertions, access and
-// ID tokens, QR bindings, credentials). Parsed keys are cached by their
-// registry JWK, so a lookup costs a map read. Safe for concurrent use.
+// ID tokens, QR bindings, credentials), over internal/regionkey (which
+// the credential verifier and the SDK's ledger adapter share): parsed keys
+// are cached by their registry JWK, so a lookup costs a map read. Safe
+// for concurrent use.
 type Keys struct {
 	Registry Registry
 	// OnRefuse, if set, is told of every refusal (metrics; see Reason).
 	// It must not block.
 	OnRefuse func(error)
 
-	mu     sync.RWMutex
-	parsed map[parsedKey]crypto.PublicKey
+	keys regionkey.Cache
 }
-
-// parsedKey names a parsed registry key: its region, kid and JWK
-// coordinates (a key re-registered under the same kid is parsed again).
-// A struct, so a lookup builds no string.
-type parsedKey struct {
-	region, kid, kty, crv, x, y string
-}
-
-// maxParsed bounds the parsed-key cache; past it keys are parsed on each
-// use (a region that registers keys without end costs only itself time).
-const maxParsed = 4096
 
 // RegionKey returns region's verifying key kid and its algorithm.
 func (k *Keys) RegionKey(_ context.Context, region, kid string) (crypto.PublicKey, string, error) {
@@ -104,63 +94,24 @@ func (k *Keys) RegionKey(_ context.Context, region, kid string) (crypto.PublicKe
 }
 
 func (k *Keys) regionKey(region, kid string) (crypto.PublicKey, string, error) {
-	keys, err := k.activeKeys(region)
-	if err != nil {
-		return nil, "", err
-	}
-	i := slices.IndexFunc(keys, func(x chaincode.RegistryKey) bool { return x.Kid == kid })
-	if i < 0 {
-		return nil, "", fmt.Errorf("%w: %s", ErrUnknownKey, region)
-	}
-	return k.usable(region, keys[i])
+	return k.lookup(region, regionkey.Kid(kid))
 }
 
-// activeKeys returns the keys of region, an active region.
-func (k *Keys) activeKeys(region string) ([]chaincode.RegistryKey, error) {
+// lookup returns the key of region that match accepts
+// (regionkey.Cache.Key), with this package's errors.
+func (k *Keys) lookup(region string, match func(chaincode.RegistryKey) bool) (crypto.PublicKey, string, error) {
 	if !k.Registry.Ready() {
-		return nil, ErrNotReady
+		return nil, "", ErrNotReady
 	}
 	r, ok := k.Registry.Region(region)
 	if !ok {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownRegion, region)
+		return nil, "", fmt.Errorf("%w: %s", ErrUnknownRegion, region)
 	}
-	if r.Status != chaincode.RegionActive {
-		return nil, fmt.Errorf("%w: %s is %s", ErrRegionSuspended, region, r.Status)
-	}
-	return r.Keys, nil
-}
-
-// usable returns rk's public key and algorithm when rk is active or
-// retiring.
-func (k *Keys) usable(region string, rk chaincode.RegistryKey) (crypto.PublicKey, string, error) {
-	if rk.State != chaincode.KeyActive && rk.State != chaincode.KeyRetiring {
-		return nil, "", fmt.Errorf("%w: %s key is %s", ErrKeyNotValid, region, rk.State)
-	}
-	ck := parsedKey{region, rk.Kid, rk.JWK.Kty, rk.JWK.Crv, rk.JWK.X, rk.JWK.Y}
-	k.mu.RLock()
-	pub, ok := k.parsed[ck]
-	k.mu.RUnlock()
-	if ok {
-		return pub, rk.Alg, nil
-	}
-	// Normalized once: an SM2 key then carries its precomputed Z value,
-	// so verifications with it cost what the node's own keys do.
-	pub, err := rk.JWK.PublicKey()
-	if err == nil {
-		pub, err = gm.NormalizePublicKey(pub)
-	}
+	pub, alg, err := k.keys.Key(r, match)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: %s: %v", ErrUnknownKey, region, err)
+		return nil, "", regionkey.Wrap(err, ErrRegionSuspended, ErrKeyNotValid, ErrUnknownKey)
 	}
-	k.mu.Lock()
-	if k.parsed == nil {
-		k.parsed = map[parsedKey]crypto.PublicKey{}
-	}
-	if len(k.parsed) < maxParsed {
-		k.parsed[ck] = pub
-	}
-	k.mu.Unlock()
-	return pub, rk.Alg, nil
+	return pub, alg, nil
 }
 
 var _ qrcode.RegionKeySource = (*Keys)(nil)
@@ -184,15 +135,7 @@ func (k *Keys) QRIssuerKey(_ context.Context, region uint32, hint []byte) (crypt
 }
 
 func (k *Keys) qrIssuerKey(region string, hint []byte) (crypto.PublicKey, error) {
-	keys, err := k.activeKeys(region)
-	if err != nil {
-		return nil, err
-	}
-	i := slices.IndexFunc(keys, func(x chaincode.RegistryKey) bool { return bytes.Equal(qrcode.KidHint(x.Kid), hint) })
-	if i < 0 {
-		return nil, fmt.Errorf("%w: %s", ErrUnknownKey, region)
-	}
-	pub, _, err := k.usable(region, keys[i])
+	pub, _, err := k.lookup(region, func(x chaincode.RegistryKey) bool { return bytes.Equal(qrcode.KidHint(x.Kid), hint) })
 	return pub, err
 }
 

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"image/png"
 	"net/http"
 	"strconv"
@@ -15,6 +16,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/leakcheck"
@@ -45,6 +47,10 @@ func (f *enrollFixture) enrollStatic(t *testing.T, p *person, pin string, face b
 	json.Unmarshal(raw, &r)
 	if len(r.Copies) != 1 || r.Copies[0].StaticCode == nil || r.Copies[0].BindingCredential != nil || r.Copies[0].QRBinding != nil {
 		t.Fatalf("a phoneless enrollment's copies: %v", m["copies"])
+	}
+	// The card's identity credential carries the card's level.
+	if got := "L" + strconv.Itoa(sdLevel(t, r.Copies[0].IdentityCredential.Credential)); got != r.Copies[0].StaticCode.AssuranceLevel {
+		t.Errorf("a phoneless enrollment: identity credential %s, static code %s", got, r.Copies[0].StaticCode.AssuranceLevel)
 	}
 	return r.Copies[0], r.EnrollmentID
 }
@@ -269,9 +275,9 @@ func TestPhoneAndPrintedCode(t *testing.T) {
 	f := newEnrollFixture(t)
 	const pin = "135790"
 	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
-	enroll := func(p *person, pin string) (copiesResult, enrollResult) {
+	enroll := func(p *person, att, pin string) (copiesResult, enrollResult) {
 		t.Helper()
-		code, ra, m := f.enroll(f.enrollBody(p, "", pin, func(m map[string]any) { m["static_code"] = true }))
+		code, ra, m := f.enroll(f.enrollBody(p, att, pin, func(m map[string]any) { m["static_code"] = true }))
 		if code != 201 {
 			t.Fatalf("enroll %s with a phone and a printed code: %d %v", p.name, code, m)
 		}
@@ -284,6 +290,21 @@ func TestPhoneAndPrintedCode(t *testing.T) {
 			t.Fatalf("the copies of a phone and a printed code: %v", m["copies"])
 		}
 		return r, ra
+	}
+	// levels checks each copy's level: the phone's in its identity
+	// credential and QR binding, the card's in its identity credential and
+	// static code.
+	levels := func(who string, r copiesResult, phone, card int) {
+		t.Helper()
+		b, err := qrcode.ParseBinding(r.Copies[0].QRBinding)
+		if got := sdLevel(t, r.Copies[0].IdentityCredential.Credential); got != phone || err != nil || b.Assurance != phone {
+			t.Errorf("%s's phone copy: identity credential L%d, QR binding L%d (%v), want L%d", who, got, b.Assurance, err, phone)
+		}
+		st, err := qrcode.DecodeStatic(r.Copies[1].StaticCode.Code)
+		if got := sdLevel(t, r.Copies[1].IdentityCredential.Credential); got != card || err != nil || st.Assurance != card ||
+			r.Copies[1].StaticCode.AssuranceLevel != "L"+strconv.Itoa(card) {
+			t.Errorf("%s's card copy: identity credential L%d, static code L%d %s (%v), want L%d", who, got, st.Assurance, r.Copies[1].StaticCode.AssuranceLevel, err, card)
+		}
 	}
 	revoke := func(path string) {
 		t.Helper()
@@ -298,7 +319,8 @@ func TestPhoneAndPrintedCode(t *testing.T) {
 
 	// Carol, with a PIN: sealed into the binding and into the card (L3).
 	carol := newPerson(t, "11010519900307123", "张三")
-	rc, ra := enroll(carol, pin)
+	rc, ra := enroll(carol, "", pin)
+	levels("carol", rc, 3, 3)
 	card := rc.Copies[1].StaticCode
 	if !card.PIN || card.AssuranceLevel != "L3" || !strings.HasPrefix(card.Code, "TIDST1:") {
 		t.Fatalf("carol's card: %+v", card)
@@ -328,7 +350,8 @@ func TestPhoneAndPrintedCode(t *testing.T) {
 	// Dave, without a PIN (card L2): the phone's copy revoked alone stops
 	// the phone, not the card; the enrollment revoked stops the card.
 	dave := newPerson(t, "31010419851111002", "李四")
-	rd, rda := enroll(dave, "")
+	rd, rda := enroll(dave, "", "")
+	levels("dave", rd, 2, 2)
 	if rd.Copies[1].StaticCode.PIN || rd.Copies[1].StaticCode.AssuranceLevel != "L2" {
 		t.Errorf("dave's card: %+v", rd.Copies[1].StaticCode)
 	}
@@ -343,4 +366,39 @@ func TestPhoneAndPrintedCode(t *testing.T) {
 	if c, m := counterApprove(t, f.base, shop.start(t).sessionURL, rd.Copies[1].StaticCode.Code, f.terminal, nil); c != 403 {
 		t.Errorf("dave's card after his enrollment was revoked: %d %v", c, m)
 	}
+
+	// Erin, with a PIN and a face match made for her phone's key: the
+	// phone is L4; the card, which holds neither the key nor the
+	// attestation, is L3, in its identity credential (keyless: no cnf) as
+	// in its code.
+	erin := newPerson(t, "44030519751212341", "王五")
+	att, err := f.terminal.Attest(erin.doc, erin.name, erin.device.Public(), identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.93}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	re, rea := enroll(erin, att, pin)
+	if rea.AssuranceLevel != "L4" {
+		t.Errorf("erin's enrollment: %s", rea.AssuranceLevel)
+	}
+	levels("erin", re, 4, 3)
+	if jwtPayload(t, re.Copies[1].IdentityCredential.Credential)["cnf"] != nil {
+		t.Error("erin's card copy has a holder key")
+	}
+}
+
+// sdLevel is the assuranceLevel of an SD-JWT identity credential, its
+// disclosures applied (0 when it has none).
+func sdLevel(t *testing.T, cred string) int {
+	t.Helper()
+	sd, err := sdjwt.Split(cred)
+	if err != nil {
+		t.Fatal(err)
+	}
+	claims, err := sdjwt.Process(jwtPayload(t, sd.JWT), sd.Disclosures)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A disclosed value is a json.Number, a payload one a float64.
+	l, _ := strconv.Atoi(fmt.Sprint(claims["assuranceLevel"]))
+	return l
 }

@@ -31,6 +31,10 @@ var (
 	ErrUnsupportedType = errors.New("txdata: unsupported transaction data type")
 	// ErrUnsupportedAlg: none of the object's hash algorithms is supported.
 	ErrUnsupportedAlg = errors.New("txdata: no supported transaction_data_hashes_alg")
+	// ErrSummaryText: the summary holds a code point that is not shown
+	// as itself (a control or format character, private use, unassigned,
+	// a line or paragraph separator). It wraps ErrInvalid.
+	ErrSummaryText = fmt.Errorf("%w: summary holds a character that is not displayed as itself", ErrInvalid)
 )
 
 // TypeConfirmation is TrustID's transaction data type: the holder
@@ -67,7 +71,11 @@ type Item struct {
 	// key binding proof names none.
 	HashAlgs []string `json:"transaction_data_hashes_alg,omitempty"`
 	// Summary is what the holder confirms (TypeConfirmation): 1 to 500
-	// bytes of printable UTF-8, no control characters.
+	// bytes of UTF-8 whose every code point is graphic (letters, marks,
+	// numbers, punctuation, symbols, spaces): no control or format
+	// characters (bidirectional overrides and isolates, zero-width
+	// characters, the byte order mark), private-use or unassigned code
+	// points, so that the consent screen shows what is signed.
 	Summary string `json:"summary"`
 }
 
@@ -97,8 +105,10 @@ func (it *Item) Check() error {
 		return fmt.Errorf("%w: summary must be 1 to %d bytes of UTF-8", ErrInvalid, MaxSummary)
 	}
 	for _, r := range it.Summary {
-		if unicode.IsControl(r) || r == utf8.RuneError {
-			return fmt.Errorf("%w: summary must not hold control characters", ErrInvalid)
+		// IsGraphic is L, M, N, P, S and Zs: it leaves out Cc, Cf
+		// (U+202E, U+2066-2069, U+200B-200F, U+FEFF...), Co, Cn, Zl, Zp.
+		if !unicode.IsGraphic(r) || r == utf8.RuneError {
+			return fmt.Errorf("%w: U+%04X", ErrSummaryText, r)
 		}
 	}
 	return nil

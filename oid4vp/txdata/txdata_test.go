@@ -2,9 +2,12 @@ package txdata
 
 import (
 	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func b64(s string) string { return base64.RawURLEncoding.EncodeToString([]byte(s)) }
@@ -43,7 +46,7 @@ func TestParse(t *testing.T) {
 		{"empty credential_ids", `{"type":"` + TypeConfirmation + `","credential_ids":[],"summary":"x"}`, ErrInvalid},
 		{"repeated id", `{"type":"` + TypeConfirmation + `","credential_ids":["a","a"],"summary":"x"}`, ErrInvalid},
 		{"no summary", `{"type":"` + TypeConfirmation + `","credential_ids":["pid"]}`, ErrInvalid},
-		{"control in summary", `{"type":"` + TypeConfirmation + `","credential_ids":["pid"],"summary":"a\u0007b"}`, ErrInvalid},
+		{"control in summary", `{"type":"` + TypeConfirmation + `","credential_ids":["pid"],"summary":"a\u0007b"}`, ErrSummaryText},
 		{"long summary", `{"type":"` + TypeConfirmation + `","credential_ids":["pid"],"summary":"` + strings.Repeat("x", MaxSummary+1) + `"}`, ErrInvalid},
 		{"only sha-384", `{"type":"` + TypeConfirmation + `","credential_ids":["pid"],"summary":"x","transaction_data_hashes_alg":["sha-384"]}`, ErrUnsupportedAlg},
 		{"empty algs", `{"type":"` + TypeConfirmation + `","credential_ids":["pid"],"summary":"x","transaction_data_hashes_alg":[]}`, ErrInvalid},
@@ -87,6 +90,67 @@ func TestParseRequest(t *testing.T) {
 	}
 }
 
+// summaryWith is an encoded confirmation whose summary is s.
+func summaryWith(s string) string {
+	enc, err := json.Marshal(Item{Type: TypeConfirmation, CredentialIDs: []string{"pid"}, Summary: s})
+	if err != nil {
+		panic(err)
+	}
+	return base64.RawURLEncoding.EncodeToString(enc)
+}
+
+// hiddenText are summaries that would display differently from what they
+// hold: format characters (Cf), private use, unassigned code points and
+// separators, each between visible text.
+var hiddenText = map[string]string{
+	"RLO":                  "pay \u202e001 ¥",
+	"LRO":                  "pay \u202d1",
+	"isolate LRI":          "pay \u20661\u2069",
+	"isolate FSI":          "pay \u20681",
+	"isolate PDI":          "\u2069pay",
+	"zero-width space":     "pay 1\u200b0",
+	"ZWNJ":                 "pay\u200c1",
+	"ZWJ":                  "pay\u200d1",
+	"LRM":                  "pay\u200e1",
+	"RLM":                  "pay\u200f1",
+	"BOM":                  "\ufeffpay 1",
+	"soft hyphen":          "pay\u00ad1",
+	"word joiner":          "pay\u20601",
+	"tag character":        "pay\U000e0041",
+	"private use":          "pay \ue000",
+	"unassigned":           "pay \u0378",
+	"unassigned plane 3":   "pay \U0003fffe",
+	"noncharacter":         "pay \uffff",
+	"line separator":       "pay\u2028100",
+	"paragraph separator":  "pay\u2029100",
+	"interlinear anchor":   "pay\ufff9",
+	"Arabic letter mark":   "pay\u061c1",
+	"Mongolian vowel sep.": "pay\u180e1",
+}
+
+// TestSummaryRefusesHiddenText: a summary with a character the consent
+// screen would not show as itself is refused with ErrSummaryText (and
+// ErrInvalid, so a wallet answers invalid_transaction_data); visible
+// text in any script, with ordinary and ideographic spaces, passes.
+func TestSummaryRefusesHiddenText(t *testing.T) {
+	for name, esc := range hiddenText {
+		s, err := strconv.Unquote(`"` + esc + `"`)
+		if err != nil {
+			t.Fatal(name, err)
+		}
+		_, err = Parse(summaryWith(s))
+		if !errors.Is(err, ErrSummaryText) || !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v, want ErrSummaryText", name, err)
+		}
+	}
+	for _, ok := range []string{"向 商店 支付 ¥120.00", "支付\u3000¥5", "pay\u00a01 €", "مرحبا 1", "é e\u0301", "👍🏽 ok"} {
+		s, _ := strconv.Unquote(`"` + ok + `"`)
+		if _, err := Parse(summaryWith(s)); err != nil {
+			t.Errorf("%q: %v", s, err)
+		}
+	}
+}
+
 // FuzzParse: any string is parsed or refused with a sentinel, never a
 // panic; what parses encodes again.
 func FuzzParse(f *testing.F) {
@@ -96,6 +160,10 @@ func FuzzParse(f *testing.F) {
 	f.Add(b64(`{"type":"` + TypeConfirmation + `","credential_ids":["a","b"],"summary":"x","transaction_data_hashes_alg":["sha-256"]}`))
 	f.Add("")
 	f.Add("!!")
+	for _, esc := range hiddenText {
+		s, _ := strconv.Unquote(`"` + esc + `"`)
+		f.Add(summaryWith(s))
+	}
 	f.Fuzz(func(t *testing.T, s string) {
 		it, err := Parse(s)
 		if err != nil {
@@ -106,6 +174,11 @@ func FuzzParse(f *testing.F) {
 		}
 		if _, err := Encode(it); err != nil {
 			t.Fatalf("parsed but does not encode: %v", err)
+		}
+		for _, r := range it.Summary {
+			if !unicode.IsGraphic(r) {
+				t.Fatalf("accepted summary holds U+%04X", r)
+			}
 		}
 	})
 }

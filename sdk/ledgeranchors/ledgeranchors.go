@@ -25,14 +25,12 @@ import (
 	"context"
 	"crypto"
 	"errors"
-	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
-	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/regionkey"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/sdk"
 )
@@ -57,8 +55,7 @@ type Anchors struct {
 	done   chan struct{}
 	once   sync.Once
 
-	mu     sync.RWMutex
-	parsed map[parsedKey]crypto.PublicKey
+	keys regionkey.Cache
 }
 
 var (
@@ -72,12 +69,6 @@ var (
 	ErrUnknownKey    = errors.New("ledgeranchors: the issuer's region has no usable key with this kid")
 	ErrKeyNotValid   = errors.New("ledgeranchors: the issuer's region key is retired or revoked")
 )
-
-// parsedKey names a parsed registry key by region, kid and coordinates.
-type parsedKey struct{ region, kid, kty, crv, x, y string }
-
-// maxParsed bounds the parsed-key cache.
-const maxParsed = 1024
 
 // ErrNotReady is returned by Start when ctx ends before the view has
 // loaded the ledger once.
@@ -141,40 +132,14 @@ func (a *Anchors) IssuerKey(issuer, kid string) (crypto.PublicKey, string, error
 		return nil, "", ErrUnknownIssuer
 	}
 	r, ok := a.view.Region(region)
-	if !ok || r.Status != chaincode.RegionActive {
+	if !ok {
 		return nil, "", ErrUnknownIssuer
 	}
-	i := slices.IndexFunc(r.Keys, func(k chaincode.RegistryKey) bool { return k.Kid == kid })
-	if i < 0 {
-		return nil, "", fmt.Errorf("%w: region %s", ErrUnknownKey, region)
-	}
-	rk := r.Keys[i]
-	if rk.State != chaincode.KeyActive && rk.State != chaincode.KeyRetiring {
-		return nil, "", fmt.Errorf("%w: region %s key is %s", ErrKeyNotValid, region, rk.State)
-	}
-	pk := parsedKey{region, rk.Kid, rk.JWK.Kty, rk.JWK.Crv, rk.JWK.X, rk.JWK.Y}
-	a.mu.RLock()
-	pub, ok := a.parsed[pk]
-	a.mu.RUnlock()
-	if ok {
-		return pub, rk.Alg, nil
-	}
-	pub, err := rk.JWK.PublicKey()
-	if err == nil {
-		pub, err = gm.NormalizePublicKey(pub)
-	}
+	pub, alg, err := a.keys.Key(r, regionkey.Kid(kid))
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: region %s: %v", ErrUnknownKey, region, err)
+		return nil, "", regionkey.Wrap(err, ErrUnknownIssuer, ErrKeyNotValid, ErrUnknownKey)
 	}
-	a.mu.Lock()
-	if a.parsed == nil {
-		a.parsed = map[parsedKey]crypto.PublicKey{}
-	}
-	if len(a.parsed) < maxParsed {
-		a.parsed[pk] = pub
-	}
-	a.mu.Unlock()
-	return pub, rk.Alg, nil
+	return pub, alg, nil
 }
 
 // StatusHead implements sdk.StatusAnchors.
