@@ -156,13 +156,15 @@ type checked struct {
 	now time.Time
 }
 
-// copyLevel is the level copy i's credentials carry: a device copy's is
-// what the enrollment proved with the first device key (level); the
-// static code's copy has no key and carries the card's own level
-// (static), whatever the devices beside it reached.
+// copyLevel is the level copy i's identity credential carries: a device
+// copy's is what the enrollment proved with the first device key (level);
+// the static code's copy is keyless, a bearer credential no one can prove
+// holding, so it carries L1 (document and name), whatever the devices
+// beside it or the card itself (its code carries the card's level, which
+// a counter checks in person with the card, the PIN or a face match).
 func (en *checked) copyLevel(i int) identity.Level {
-	if i >= len(en.devices) && en.static.Valid() {
-		return en.static
+	if i >= len(en.devices) {
+		return identity.L1
 	}
 	return en.level
 }

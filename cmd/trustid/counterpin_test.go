@@ -48,9 +48,10 @@ func (f *enrollFixture) enrollStatic(t *testing.T, p *person, pin string, face b
 	if len(r.Copies) != 1 || r.Copies[0].StaticCode == nil || r.Copies[0].BindingCredential != nil || r.Copies[0].QRBinding != nil {
 		t.Fatalf("a phoneless enrollment's copies: %v", m["copies"])
 	}
-	// The card's identity credential carries the card's level.
-	if got := "L" + strconv.Itoa(sdLevel(t, r.Copies[0].IdentityCredential.Credential)); got != r.Copies[0].StaticCode.AssuranceLevel {
-		t.Errorf("a phoneless enrollment: identity credential %s, static code %s", got, r.Copies[0].StaticCode.AssuranceLevel)
+	// The card's identity credential is keyless (a bearer credential): L1,
+	// whatever level the card's code reached.
+	if got := sdLevel(t, r.Copies[0].IdentityCredential.Credential); got != 1 {
+		t.Errorf("a phoneless enrollment: identity credential L%d, want L1 (static code %s)", got, r.Copies[0].StaticCode.AssuranceLevel)
 	}
 	return r.Copies[0], r.EnrollmentID
 }
@@ -292,8 +293,8 @@ func TestPhoneAndPrintedCode(t *testing.T) {
 		return r, ra
 	}
 	// levels checks each copy's level: the phone's in its identity
-	// credential and QR binding, the card's in its identity credential and
-	// static code.
+	// credential and QR binding, the card's in its static code (its
+	// keyless identity credential is L1).
 	levels := func(who string, r copiesResult, phone, card int) {
 		t.Helper()
 		b, err := qrcode.ParseBinding(r.Copies[0].QRBinding)
@@ -301,9 +302,9 @@ func TestPhoneAndPrintedCode(t *testing.T) {
 			t.Errorf("%s's phone copy: identity credential L%d, QR binding L%d (%v), want L%d", who, got, b.Assurance, err, phone)
 		}
 		st, err := qrcode.DecodeStatic(r.Copies[1].StaticCode.Code)
-		if got := sdLevel(t, r.Copies[1].IdentityCredential.Credential); got != card || err != nil || st.Assurance != card ||
+		if got := sdLevel(t, r.Copies[1].IdentityCredential.Credential); got != 1 || err != nil || st.Assurance != card ||
 			r.Copies[1].StaticCode.AssuranceLevel != "L"+strconv.Itoa(card) {
-			t.Errorf("%s's card copy: identity credential L%d, static code L%d %s (%v), want L%d", who, got, st.Assurance, r.Copies[1].StaticCode.AssuranceLevel, err, card)
+			t.Errorf("%s's card copy: identity credential L%d (want L1), static code L%d %s (%v), want L%d", who, got, st.Assurance, r.Copies[1].StaticCode.AssuranceLevel, err, card)
 		}
 	}
 	revoke := func(path string) {
@@ -369,8 +370,8 @@ func TestPhoneAndPrintedCode(t *testing.T) {
 
 	// Erin, with a PIN and a face match made for her phone's key: the
 	// phone is L4; the card, which holds neither the key nor the
-	// attestation, is L3, in its identity credential (keyless: no cnf) as
-	// in its code.
+	// attestation, is L3 in its code, and its keyless identity credential
+	// (no cnf) L1.
 	erin := newPerson(t, "44030519751212341", "王五")
 	att, err := f.terminal.Attest(erin.doc, erin.name, erin.device.Public(), identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.93}, true)
 	if err != nil {
