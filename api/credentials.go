@@ -78,6 +78,7 @@ var credentialErrors = []mapping{
 	{vc.ErrReservedType, http.StatusUnprocessableEntity, "reserved_credential_type", "IdentityCredential and DeviceBindingCredential are issued only by enrollment (POST /v1/enrollments)"},
 	{vc.ErrReservedClaim, http.StatusUnprocessableEntity, "reserved_claim", "assuranceLevel is set only by enrollment"},
 	{vc.ErrReservedSubject, http.StatusUnprocessableEntity, "reserved_subject_id", "urn:trustid:subject: subject IDs are named only by enrollment"},
+	{vc.ErrRegionSuspended, http.StatusForbidden, "region_suspended", "the issuer's region is suspended in the trust registry"},
 	{vc.ErrNotAccredited, http.StatusForbidden, "issuer_not_accredited", "the client is not accredited in the trust registry to issue this credential type"},
 	{issuer.ErrRegistryUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "the trust registry cannot be written now"},
 	{vc.ErrIssuerMismatch, http.StatusUnprocessableEntity, "invalid_credential", "a client issues only as its own issuer DID"},

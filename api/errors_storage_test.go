@@ -47,3 +47,13 @@ func TestMapErrorStoreUnavailable(t *testing.T) {
 		}
 	}
 }
+
+// TestMapErrorRegionSuspended: issuing for a client whose region is
+// suspended is refused 403 region_suspended (the error also matches
+// ErrNotAccredited), never a 500.
+func TestMapErrorRegionSuspended(t *testing.T) {
+	err := fmt.Errorf("issue: %w", fmt.Errorf("%w: %w: the region 310000 of did:web:x", vc.ErrNotAccredited, vc.ErrRegionSuspended))
+	if e := mapError(err); e.Status != http.StatusForbidden || e.Code != "region_suspended" {
+		t.Errorf("%v: %d %s", err, e.Status, e.Code)
+	}
+}

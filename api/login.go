@@ -306,7 +306,9 @@ func (l *loginHandlers) qrPNG(w http.ResponseWriter, r *http.Request) error {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "image/png")
-	h.Set("Cache-Control", "no-store")
+	// A session's QR never changes: the waiting page's refreshes take it
+	// from the browser's cache, not from a new encoding.
+	h.Set("Cache-Control", "private, max-age="+strconv.Itoa(int(l.p.SessionTTL()/time.Second)))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	_, err = w.Write(body)

@@ -767,7 +767,8 @@ func TestRelyingPartyKeysAndVersion(t *testing.T) {
 func TestIsEnrollmentType(t *testing.T) {
 	for _, typ := range []string{"IdentityCredential", "DeviceBindingCredential", "https://a.example/vct/IdentityCredential",
 		"https://a.example:443/vct/IdentityCredential/", "https://a.example/vct/Identity%43redential", "https://a.example/x/IdentityCredential#f",
-		"urn:example:IdentityCredential"} {
+		"urn:example:IdentityCredential", "https://a.example/vct/IdentityCredential/.", "https://a.example/vct/IdentityCredential/x/..",
+		"https://a.example/vct/IdentityCredential%2F", "https://a.example/vct/IdentityCredential/./"} {
 		if !IsEnrollmentType(typ) {
 			t.Errorf("%q: not an enrollment type", typ)
 		}

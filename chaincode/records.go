@@ -3,6 +3,7 @@ package chaincode
 import (
 	"fmt"
 	"net/url"
+	pathpkg "path"
 	"regexp"
 	"strings"
 	"time"
@@ -47,6 +48,17 @@ type Region struct {
 	Updated   time.Time     `json:"updated"`
 	// StatusHistory records each status with its time and the transaction.
 	StatusHistory []StateChange `json:"status_history"`
+}
+
+// API is the base URL of the region's node, its "api" endpoint without a
+// trailing slash, or "" when it registers none.
+func (r Region) API() string {
+	for _, e := range r.Endpoints {
+		if e.Type == "api" {
+			return strings.TrimSuffix(e.URL, "/")
+		}
+	}
+	return ""
 }
 
 // RegistryKey is a signing key of a region or an issuer, with its full
@@ -131,11 +143,16 @@ func IsEnrollmentType(t string) bool {
 	if i := strings.IndexAny(t, "?#"); i >= 0 {
 		t = t[:i]
 	}
-	t = strings.TrimRight(t, "/")
-	t = t[strings.LastIndexAny(t, "/:")+1:]
 	if u, err := url.PathUnescape(t); err == nil {
 		t = u
 	}
+	// Dot segments resolved as RFC 3986 does (…/IdentityCredential/. and
+	// …/IdentityCredential/x/.. name it too), trailing slashes dropped.
+	if i := strings.Index(t, "://"); i >= 0 {
+		t = t[:i+3] + strings.TrimPrefix(pathpkg.Clean("/"+t[i+3:]), "/")
+	}
+	t = strings.TrimRight(t, "/")
+	t = t[strings.LastIndexAny(t, "/:")+1:]
 	for _, e := range EnrollmentTypes {
 		if t == e {
 			return true

@@ -121,10 +121,10 @@ func (t *RegistryTrust) Accreditation(issuer string) (Accreditation, error) {
 	}
 	if code, ok := t.Registry.IssuerRegion(issuer); ok {
 		region, _ := t.Registry.Region(code)
-		return Accreditation{Issuer: issuer, Enrollment: true, VCTBase: regionAPI(region)}, nil
+		return Accreditation{Issuer: issuer, Enrollment: true, VCTBase: region.API()}, nil
 	}
 	if code, ok := t.Registry.SuspendedIssuerRegion(issuer); ok {
-		return Accreditation{}, fmt.Errorf("%w: %s is the node of region %s", ErrRegionSuspended, truncate(issuer), code)
+		return Accreditation{}, fmt.Errorf("%w: %w: %s is the node of region %s", ErrNotAccredited, ErrRegionSuspended, truncate(issuer), code)
 	}
 	rec, ok := t.Registry.Issuer(issuer)
 	if !ok {
@@ -135,12 +135,12 @@ func (t *RegistryTrust) Accreditation(issuer string) (Accreditation, error) {
 	}
 	region, ok := t.Registry.Region(rec.Region)
 	if ok && region.Status == chaincode.RegionSuspended {
-		return Accreditation{}, fmt.Errorf("%w: the region %s of %s", ErrRegionSuspended, rec.Region, truncate(issuer))
+		return Accreditation{}, fmt.Errorf("%w: %w: the region %s of %s", ErrNotAccredited, ErrRegionSuspended, rec.Region, truncate(issuer))
 	}
 	if !ok || region.Status != chaincode.RegionActive {
 		return Accreditation{}, fmt.Errorf("%w: the region of %s is not active", ErrNotAccredited, truncate(issuer))
 	}
-	a := Accreditation{Issuer: issuer, StatusDID: region.DID, StatusURL: regionAPI(region)}
+	a := Accreditation{Issuer: issuer, StatusDID: region.DID, StatusURL: region.API()}
 	a.VCTBase = a.StatusURL
 	for _, typ := range rec.Types {
 		if !slices.Contains(chaincode.EnrollmentTypes, typ) {
@@ -150,15 +150,6 @@ func (t *RegistryTrust) Accreditation(issuer string) (Accreditation, error) {
 	return a, nil
 }
 
-// regionAPI is the base URL of a region's node (its "api" endpoint), or "".
-func regionAPI(r chaincode.Region) string {
-	for _, e := range r.Endpoints {
-		if e.Type == "api" {
-			return strings.TrimSuffix(e.URL, "/")
-		}
-	}
-	return ""
-}
 
 // AnyIssuer accredits every issuer for every type. It is for the verifier
 // of status list credentials (whose issuer is then compared with the
@@ -339,7 +330,7 @@ func (r *RegistryResolver) fromRegistry(id, frag string) (pub crypto.PublicKey, 
 		return nil, false, nil // perhaps rotated since: Next may know it
 	}
 	if err != nil {
-		return nil, true, fmt.Errorf("%w: key %s in the trust registry: %w", ErrUnknownKey, truncate(frag), err)
+		return nil, true, fmt.Errorf("key %s in the trust registry: %w", truncate(frag), regionkey.Wrap(err, ErrRegionSuspended, ErrUnknownKey, ErrUnknownKey))
 	}
 	if pub, err = r.keys.PublicKey(code, k); err != nil {
 		return nil, true, fmt.Errorf("%w: %w", ErrResolve, err)

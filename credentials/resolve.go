@@ -279,10 +279,6 @@ func (r *Resolver) fetch(ctx context.Context, docURL string, parse func([]byte) 
 	return c, nil
 }
 
-// httpGet fetches url over HTTPS with a bounded body and time, through
-// the guarded client of client (see fetchClient): no redirects, and only
-// public addresses unless the client was built by NewFetchClient with an
-// AllowHost that permits the host.
 // acceptable reports whether media type mt is one an Accept header value
 // lists (parameters aside; application/json takes any +json type).
 func acceptable(accept, mt string) bool {
@@ -296,6 +292,10 @@ func acceptable(accept, mt string) bool {
 	return false
 }
 
+// httpGet fetches url over HTTPS with a bounded body and time, through
+// the guarded client of client (see fetchClient): no redirects, and only
+// public addresses unless the client was built by NewFetchClient with an
+// AllowHost that permits the host.
 func httpGet(ctx context.Context, client *http.Client, rawURL, accept string) ([]byte, error) {
 	if !schemeAllowed(client, rawURL) {
 		return nil, fmt.Errorf("%w: only https URLs are fetched (%s)", ErrResolve, truncate(rawURL))

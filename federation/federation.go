@@ -26,7 +26,6 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"strings"
 	"sync"
 
 	"github.com/trustid-cn/trustid/auth"
@@ -188,16 +187,14 @@ func (d Directory) PeerURL(region string) (string, error) {
 	case r.Status != chaincode.RegionActive:
 		return "", fmt.Errorf("%w: %s is %s", ErrRegionSuspended, region, r.Status)
 	}
-	for _, e := range r.Endpoints {
-		if e.Type == "api" {
-			u := strings.TrimSuffix(e.URL, "/")
-			if err := CheckEndpoint(u, d.Development); err != nil {
-				return "", fmt.Errorf("%s: %w", region, err)
-			}
-			return u, nil
-		}
+	u := r.API()
+	if u == "" {
+		return "", fmt.Errorf("%w: %s registers no api endpoint", ErrUnknownRegion, region)
 	}
-	return "", fmt.Errorf("%w: %s registers no api endpoint", ErrUnknownRegion, region)
+	if err := CheckEndpoint(u, d.Development); err != nil {
+		return "", fmt.Errorf("%s: %w", region, err)
+	}
+	return u, nil
 }
 
 // Parties resolves the relying party on whose behalf another region's

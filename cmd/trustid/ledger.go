@@ -22,6 +22,7 @@ import (
 	"github.com/trustid-cn/trustid/chaincode"
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/enrollment"
+	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/ledger"
@@ -488,8 +489,10 @@ func ensureRegion(ctx context.Context, c ledger.Client, n *node) error {
 	defer cancel()
 	r, err := c.Region(ctx, n.region)
 	if err == nil {
+		// The keys are published even when the record cannot be pointed
+		// at this node (they are what other regions verify with).
 		if err := syncRegionEndpoint(ctx, c, n, r); err != nil {
-			return err
+			n.log.Warn("region record not pointed at this node", slog.String("region", n.region), slog.String("error", err.Error()))
 		}
 		return syncRegionKeys(ctx, c, n)
 	}
@@ -528,6 +531,12 @@ func syncRegionEndpoint(ctx context.Context, c ledger.Client, n *node, r chainco
 	if r.Status == chaincode.RegionSuspended {
 		return nil
 	}
+	// Only a URL other regions' nodes will call: https in production
+	// (a node started with a plain-http or loopback issuer, for a look or a
+	// debug run, leaves the record as it is).
+	if err := federation.CheckEndpoint(n.issuer, n.peerDev); err != nil {
+		return fmt.Errorf("this node's issuer %s is not an endpoint other regions call: %w", n.issuer, err)
+	}
 	did := regionDID(n.issuer, n.region)
 	eps := []chaincode.Endpoint{{Type: "api", URL: n.issuer}}
 	same := r.DID == did
@@ -544,7 +553,8 @@ func syncRegionEndpoint(ctx context.Context, c ledger.Client, n *node, r chainco
 	if _, err := c.UpdateRegion(ctx, chaincode.RegionInput{Code: n.region, DID: did, Name: r.Name, Endpoints: eps}); err != nil {
 		return fmt.Errorf("point region %s's record at this node: %w", n.region, err)
 	}
-	n.log.Info("region record points at this node", slog.String("did", did), slog.String("api", n.issuer))
+	n.log.Warn("region record moved to this node", slog.String("region", n.region), slog.String("old_did", r.DID), slog.String("did", did),
+		slog.String("old_api", r.API()), slog.String("api", n.issuer))
 	return nil
 }
 

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -91,29 +93,38 @@ func mountTypeMetadata(srv *api.Server, n *node) error {
 
 // accreditedTypes reports whether an active issuer of region is
 // accredited for a type, from a set of those types rebuilt from the
-// ledger view after a registry event (not on every request: the route is
-// public).
+// ledger view after a registry event, and at least every
+// accreditedTypesTTL (a view reloaded after a reconnection replaces its
+// records without events); not on every request: the route is public.
 func accreditedTypes(nl *nodeLedger, region string) func(string) bool {
-	var set atomic.Pointer[map[string]bool]
-	var stale atomic.Bool
+	var (
+		mu    sync.Mutex
+		set   map[string]bool
+		built time.Time
+		stale atomic.Bool
+	)
 	stale.Store(true)
 	nl.onRegistry(func() { stale.Store(true) })
 	return func(typ string) bool {
-		if nl.View.Ready() && stale.Swap(false) {
-			m := map[string]bool{}
+		mu.Lock()
+		defer mu.Unlock()
+		if nl.View.Ready() && (stale.Swap(false) || time.Since(built) > accreditedTypesTTL) {
+			set, built = map[string]bool{}, time.Now()
 			for _, x := range nl.View.Issuers() {
 				if x.Region == region && x.Status == chaincode.EntryActive {
 					for _, t := range x.Types {
-						m[t] = true
+						set[t] = true
 					}
 				}
 			}
-			set.Store(&m)
 		}
-		m := set.Load()
-		return m != nil && (*m)[typ]
+		return set[typ]
 	}
 }
+
+// accreditedTypesTTL bounds how long /vct/{type} answers from a set of
+// accredited types the view may have replaced.
+const accreditedTypesTTL = 10 * time.Second
 
 // typeMetadata is the Type Metadata of an OID4VCI type of the node at
 // base: its display and claims as its issuer metadata gives them; every
