@@ -319,12 +319,14 @@ func (in *RegionInput) check() error {
 	return checkEndpoints(in.Endpoints)
 }
 
-// unclaimed refuses, with ErrExists, a DID or an endpoint URL that
+// unclaimed refuses, with ErrInvalid, a DID or an endpoint URL that
 // another region's record names, whatever that region's status: a
 // verifier finds an issuer's region by either (ledger.View.IssuerRegion),
 // so a shared one would make the other region's credentials unverifiable,
 // or verifiable with this region's keys while the other is suspended.
 // URLs of every endpoint type are compared, as IssuerRegion matches any.
+// Not ErrExists: a starting node takes that from RequestRegion as its
+// region already registered.
 func (in *RegionInput) unclaimed(c *call) error {
 	regions, err := list[Region](c, objRegion)
 	if err != nil {
@@ -335,12 +337,12 @@ func (in *RegionInput) unclaimed(c *call) error {
 			continue
 		}
 		if o.DID == in.DID {
-			return fmt.Errorf("%w: DID %q is region %s's", ErrExists, in.DID, o.Code)
+			return invalid("DID %q is region %s's", in.DID, o.Code)
 		}
 		for _, e := range in.Endpoints {
 			for _, oe := range o.Endpoints {
 				if sameURL(e.URL, oe.URL) {
-					return fmt.Errorf("%w: endpoint %q URL %q is region %s's", ErrExists, e.Type, e.URL, o.Code)
+					return invalid("endpoint %q URL %q is region %s's", e.Type, e.URL, o.Code)
 				}
 			}
 		}

@@ -802,7 +802,7 @@ func TestRegionClaimsUnique(t *testing.T) {
 		"URL default port":     req(did44, "https://310000.trustid.example:443/"),
 		"URL of a pending one": req(did44, "https://320000.trustid.example"),
 	} {
-		if _, err := l.call(msp44, "RequestRegion", arg); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "region 3") {
+		if _, err := l.call(msp44, "RequestRegion", arg); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "region 3") {
 			t.Errorf("RequestRegion naming another region's %s: %v", name, err)
 		}
 	}
@@ -822,7 +822,7 @@ func TestRegionClaimsUnique(t *testing.T) {
 		"api URL":          upd("310000", "did:web:310000.trustid.example", api("HTTPS://320000.trustid.example:443//")),
 		"other type's URL": upd("310000", "did:web:310000.trustid.example", api("https://310000.trustid.example"), Endpoint{Type: "web", URL: "https://310000.TRUSTID.example:8443/"}),
 	} {
-		if _, err := l.call(msp31, "UpdateRegion", arg); !errors.Is(err, ErrExists) || !strings.Contains(err.Error(), "region ") {
+		if _, err := l.call(msp31, "UpdateRegion", arg); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "region ") {
 			t.Errorf("UpdateRegion naming another region's %s: %v", name, err)
 		}
 	}

@@ -52,8 +52,8 @@ func TestViewIssuerRegion(t *testing.T) {
 	// stays A's.
 	cb := ledger.Client{L: b}
 	if _, err := cb.UpdateRegion(ctx, chaincode.RegionInput{Code: ledgertest.RegionB, DID: "did:web:310000.trustid.local",
-		Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://320000.trustid.local"}}}); !errors.Is(err, chaincode.ErrExists) {
-		t.Fatalf("B claiming A's DID: %v, want ErrExists", err)
+		Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://320000.trustid.local"}}}); !errors.Is(err, chaincode.ErrInvalid) {
+		t.Fatalf("B claiming A's DID: %v, want ErrInvalid", err)
 	}
 	if got, ok := v.IssuerRegion("did:web:310000.trustid.local"); !ok || got != ledgertest.RegionA {
 		t.Errorf("after B's refused claim the DID names %q %v, want %s", got, ok, ledgertest.RegionA)
