@@ -59,11 +59,11 @@ func ParseTrustedProxies(s string) (TrustedProxies, error) {
 			}
 			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 		}
-		if min := minProxyBits(p.Addr()); p.Bits() < min {
+		if least := minProxyBits(p.Addr()); p.Bits() < least {
 			// Trusting a large share of the Internet (0.0.0.0/1 twice
 			// is all of it) would let any client choose the address
 			// its rate limits count it by.
-			return nil, fmt.Errorf("%w: %q is wider than /%d; name the load balancers' own networks", ErrTrustedProxies, f, min)
+			return nil, fmt.Errorf("%w: %q is wider than /%d; name the load balancers' own networks", ErrTrustedProxies, f, least)
 		}
 		ps = append(ps, p)
 	}

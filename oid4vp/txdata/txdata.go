@@ -126,8 +126,8 @@ func (it *Item) Check() error {
 }
 
 // maxMarks bounds a run of combining marks (Mn, Me) in a summary: enough
-// for any script's accents, too few to stack a mark tower over the text
-// around it.
+// for Vietnamese, Indic or Tibetan stacks, too few to pile marks over the
+// text around it.
 const maxMarks = 4
 
 // invisible reports a graphic code point that shows as nothing or as a
@@ -141,7 +141,7 @@ func invisible(r, prev rune) bool {
 	case r == 0x2800:
 		return true
 	case r == 0xFE0F:
-		return prev < 0 || !unicode.Is(unicode.So, prev)
+		return !unicode.Is(unicode.So, prev)
 	}
 	return unicode.In(r, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector)
 }
