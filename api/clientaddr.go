@@ -26,9 +26,11 @@ const maxForwardedHops = 16
 type TrustedProxies []netip.Prefix
 
 // ParseTrustedProxies reads a comma-separated list of CIDRs or single
-// addresses ("10.0.0.0/8, 192.0.2.7"); "" is the empty list. A prefix of
-// length 0 (0.0.0.0/0, ::/0, ::ffff:0:0/96) is refused: it would let any
-// client choose the address it is counted by.
+// addresses ("10.0.0.0/8, 192.0.2.7"); "" is the empty list. An IPv4
+// prefix shorter than /8 or an IPv6 one shorter than /32 (0.0.0.0/0,
+// 0.0.0.0/1, 2000::/3, ::ffff:0:0/96) is refused: no load balancer fleet
+// is that wide, and it would let most clients choose the address they
+// are counted by.
 func ParseTrustedProxies(s string) (TrustedProxies, error) {
 	var ps TrustedProxies
 	for f := range strings.SplitSeq(s, ",") {
@@ -57,14 +59,24 @@ func ParseTrustedProxies(s string) (TrustedProxies, error) {
 			}
 			p = netip.PrefixFrom(p.Addr().Unmap(), p.Bits()-96)
 		}
-		if p.Bits() == 0 {
-			// Trusting every peer would let any client choose the
-			// address its rate limits count it by.
-			return nil, fmt.Errorf("%w: %q trusts every address; name the load balancers' own networks", ErrTrustedProxies, f)
+		if least := minProxyBits(p.Addr()); p.Bits() < least {
+			// Trusting a large share of the Internet (0.0.0.0/1 twice
+			// is all of it) would let any client choose the address
+			// its rate limits count it by.
+			return nil, fmt.Errorf("%w: %q is wider than /%d; name the load balancers' own networks", ErrTrustedProxies, f, least)
 		}
 		ps = append(ps, p)
 	}
 	return ps, nil
+}
+
+// minProxyBits is the shortest prefix accepted for a trusted network of
+// a's family: /8 for IPv4, /32 for IPv6.
+func minProxyBits(a netip.Addr) int {
+	if a.Is4() {
+		return 8
+	}
+	return 32
 }
 
 // Contains reports whether a is in one of the networks.

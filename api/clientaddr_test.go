@@ -34,6 +34,17 @@ func TestParseTrustedProxies(t *testing.T) {
 			t.Errorf("ParseTrustedProxies(%q): %v", bad, err)
 		}
 	}
+	// Wider than any load balancer fleet: refused, naming the entry.
+	for _, wide := range []string{"0.0.0.0/1", "10.0.0.0/8,128.0.0.0/1", "8.0.0.0/7", "2000::/3", "2001::/31", "::ffff:10.0.0.0/103"} {
+		_, err := ParseTrustedProxies(wide)
+		entry := wide[strings.LastIndexByte(wide, ',')+1:]
+		if !errors.Is(err, ErrTrustedProxies) || !strings.Contains(err.Error(), `"`+entry+`"`) {
+			t.Errorf("ParseTrustedProxies(%q): %v", wide, err)
+		}
+	}
+	if p := mustProxies(t, "10.0.0.0/8,2001:db8::/32,::ffff:10.0.0.0/104"); len(p) != 3 {
+		t.Errorf("narrowest accepted prefixes: %v", p)
+	}
 	if !p.Contains(netip.MustParseAddr("::ffff:10.9.9.9")) || p.Contains(netip.MustParseAddr("11.0.0.1")) {
 		t.Error("Contains")
 	}

@@ -319,6 +319,63 @@ func (in *RegionInput) check() error {
 	return checkEndpoints(in.Endpoints)
 }
 
+// unclaimed refuses, with ErrInvalid, a DID or an endpoint URL that
+// another region's record names, whatever that region's status: a
+// verifier finds an issuer's region by either (ledger.View.IssuerRegion),
+// so a shared one would make the other region's credentials unverifiable,
+// or verifiable with this region's keys while the other is suspended.
+// URLs of every endpoint type are compared, as IssuerRegion matches any.
+// Not ErrExists: a starting node takes that from RequestRegion as its
+// region already registered.
+func (in *RegionInput) unclaimed(c *call) error {
+	regions, err := list[Region](c, objRegion)
+	if err != nil {
+		return err
+	}
+	for _, o := range regions {
+		if o.Code == in.Code {
+			continue
+		}
+		if o.DID == in.DID {
+			return invalid("DID %q is region %s's", in.DID, o.Code)
+		}
+		for _, e := range in.Endpoints {
+			for _, oe := range o.Endpoints {
+				if sameURL(e.URL, oe.URL) {
+					return invalid("endpoint %q URL %q is region %s's", e.Type, e.URL, o.Code)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// sameURL compares two endpoint URLs with scheme and host in lower case,
+// the scheme's default port and trailing slashes removed.
+func sameURL(a, b string) bool {
+	na, oka := normURL(a)
+	nb, okb := normURL(b)
+	return oka && okb && na == nb
+}
+
+func normURL(s string) (string, bool) {
+	u, err := url.Parse(s)
+	if err != nil {
+		return "", false
+	}
+	host := strings.TrimSuffix(strings.ToLower(u.Host), ":")
+	scheme := strings.ToLower(u.Scheme)
+	switch {
+	case scheme == "https" && strings.HasSuffix(host, ":443"):
+		host = strings.TrimSuffix(host, ":443")
+	case scheme == "http" && strings.HasSuffix(host, ":80"):
+		host = strings.TrimSuffix(host, ":80")
+	}
+	v := url.URL{Scheme: scheme, Host: host, Path: strings.TrimRight(u.Path, "/"),
+		RawPath: strings.TrimRight(u.RawPath, "/"), RawQuery: u.RawQuery}
+	return v.String(), true
+}
+
 func requestRegion(c *call) (any, error) {
 	var in RegionInput
 	if err := decodeArg(c.args[0], &in); err != nil {
@@ -337,6 +394,9 @@ func requestRegion(c *call) (any, error) {
 		if err == nil {
 			err = fmt.Errorf("%w: region %s", ErrExists, in.Code)
 		}
+		return nil, err
+	}
+	if err := in.unclaimed(c); err != nil {
 		return nil, err
 	}
 	r := Region{Code: in.Code, MSPID: RegionMSP(in.Code), DID: in.DID, Name: in.Name,
@@ -489,6 +549,9 @@ func updateRegion(c *call) (any, error) {
 	}
 	r, err := c.ownRegion()
 	if err != nil {
+		return nil, err
+	}
+	if err := in.unclaimed(c); err != nil {
 		return nil, err
 	}
 	r.DID, r.Name, r.Endpoints, r.Updated = in.DID, in.Name, nonNil(in.Endpoints), c.now

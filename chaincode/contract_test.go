@@ -780,3 +780,58 @@ func TestIsEnrollmentType(t *testing.T) {
 		}
 	}
 }
+
+// A region may not name another region's DID or endpoint URL, whatever
+// that region's status, in RequestRegion or UpdateRegion; URLs compare
+// with scheme and host case, default port and trailing slashes ignored.
+func TestRegionClaimsUnique(t *testing.T) {
+	l := consortium(t)
+	req := func(did, url string) string {
+		return js(t, RegionInput{Code: "440000", DID: did, Endpoints: []Endpoint{{Type: "api", URL: url}},
+			Keys: []gm.JWK{sm2JWK(t, 4, "440000-k1")}})
+	}
+	upd := func(code, did string, eps ...Endpoint) string {
+		return js(t, RegionInput{Code: code, DID: did, Endpoints: eps})
+	}
+	api := func(u string) Endpoint { return Endpoint{Type: "api", URL: u} }
+	const did44, url44 = "did:web:440000.trustid.example", "https://440000.trustid.example"
+	for name, arg := range map[string]string{
+		"DID":                  req("did:web:310000.trustid.example", url44),
+		"URL":                  req(did44, "https://310000.trustid.example"),
+		"URL trailing slash":   req(did44, "https://310000.trustid.example/"),
+		"URL host case":        req(did44, "HTTPS://310000.TrustID.Example"),
+		"URL default port":     req(did44, "https://310000.trustid.example:443/"),
+		"URL of a pending one": req(did44, "https://320000.trustid.example"),
+	} {
+		if _, err := l.call(msp44, "RequestRegion", arg); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "region 3") {
+			t.Errorf("RequestRegion naming another region's %s: %v", name, err)
+		}
+	}
+	// Another port or path is another endpoint.
+	l.must(t, msp44, "RequestRegion", req(did44, "https://310000.trustid.example:8443"))
+	l.must(t, msp31, "Vote", ActionAdmit, "440000")
+	l.must(t, msp32, "Vote", ActionAdmit, "440000")
+
+	// Suspend 320000: its DID and URL stay its own.
+	l.must(t, msp31, "Vote", ActionSuspend, "320000")
+	l.must(t, msp44, "Vote", ActionSuspend, "320000")
+	if r := region(t, l, "320000"); r.Status != RegionSuspended {
+		t.Fatalf("320000 is %s", r.Status)
+	}
+	for name, arg := range map[string]string{
+		"DID":              upd("310000", "did:web:320000.trustid.example", api("https://310000.trustid.example")),
+		"api URL":          upd("310000", "did:web:310000.trustid.example", api("HTTPS://320000.trustid.example:443//")),
+		"other type's URL": upd("310000", "did:web:310000.trustid.example", api("https://310000.trustid.example"), Endpoint{Type: "web", URL: "https://310000.TRUSTID.example:8443/"}),
+	} {
+		if _, err := l.call(msp31, "UpdateRegion", arg); !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "region ") {
+			t.Errorf("UpdateRegion naming another region's %s: %v", name, err)
+		}
+	}
+	// A region re-sends its own values, or changes only their spelling.
+	l.must(t, msp31, "UpdateRegion", upd("310000", "did:web:310000.trustid.example", api("https://310000.trustid.example")))
+	l.must(t, msp31, "UpdateRegion", upd("310000", "did:web:310000.trustid.example", api("https://310000.trustid.example:443/")))
+	l.must(t, msp44, "UpdateRegion", upd("440000", did44, api("https://310000.trustid.example:8443"), Endpoint{Type: "web", URL: url44}))
+	if r := region(t, l, "310000"); r.DID != "did:web:310000.trustid.example" || r.Endpoints[0].URL != "https://310000.trustid.example:443/" {
+		t.Errorf("310000 after updates: %+v", r)
+	}
+}

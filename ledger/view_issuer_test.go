@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"testing"
 	"time"
@@ -13,9 +14,9 @@ import (
 )
 
 // TestViewIssuerRegion: a verifier finds an issuer's region by the DID or
-// an endpoint URL in the registry; only active regions count, and a name
-// two regions claim belongs to neither; SuspendedIssuerRegion names a
-// suspended one.
+// an endpoint URL in the registry; only active regions count, and the
+// contract keeps a region from claiming another's name;
+// SuspendedIssuerRegion names a suspended one.
 func TestViewIssuerRegion(t *testing.T) {
 	ctx := context.Background()
 	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
@@ -47,16 +48,16 @@ func TestViewIssuerRegion(t *testing.T) {
 			t.Errorf("IssuerRegion(%q) = %q", issuer, got)
 		}
 	}
-	// B claims A's DID too: the DID names no region any more.
+	// B may not claim A's DID too (the contract refuses it): the DID
+	// stays A's.
 	cb := ledger.Client{L: b}
 	if _, err := cb.UpdateRegion(ctx, chaincode.RegionInput{Code: ledgertest.RegionB, DID: "did:web:310000.trustid.local",
-		Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://320000.trustid.local"}}}); err != nil {
-		t.Fatal(err)
+		Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://320000.trustid.local"}}}); !errors.Is(err, chaincode.ErrInvalid) {
+		t.Fatalf("B claiming A's DID: %v, want ErrInvalid", err)
 	}
-	eventually("an ambiguous DID still names a region", func() bool {
-		_, ok := v.IssuerRegion("did:web:310000.trustid.local")
-		return !ok
-	})
+	if got, ok := v.IssuerRegion("did:web:310000.trustid.local"); !ok || got != ledgertest.RegionA {
+		t.Errorf("after B's refused claim the DID names %q %v, want %s", got, ok, ledgertest.RegionA)
+	}
 	// A suspended region is no issuer's region.
 	if err := (ledger.Client{L: a}).Vote(ctx, chaincode.ActionSuspend, ledgertest.RegionB); err != nil {
 		t.Fatal(err)
@@ -66,7 +67,7 @@ func TestViewIssuerRegion(t *testing.T) {
 		return !ok
 	})
 	if got, ok := v.IssuerRegion("did:web:310000.trustid.local"); !ok || got != ledgertest.RegionA {
-		t.Errorf("with B suspended the DID is A's again: %q %v", got, ok)
+		t.Errorf("with B suspended the DID is A's: %q %v", got, ok)
 	}
 	// ... but SuspendedIssuerRegion names it, and only it.
 	if got, ok := v.SuspendedIssuerRegion("https://320000.trustid.local"); !ok || got != ledgertest.RegionB {

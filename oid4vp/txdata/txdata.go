@@ -33,7 +33,9 @@ var (
 	ErrUnsupportedAlg = errors.New("txdata: no supported transaction_data_hashes_alg")
 	// ErrSummaryText: the summary holds a code point that is not shown
 	// as itself (a control or format character, private use, unassigned,
-	// a line or paragraph separator). It wraps ErrInvalid.
+	// a line or paragraph separator, another default-ignorable or blank
+	// character, a variation selector but U+FE0F after a symbol, over 4
+	// combining marks in a row). It wraps ErrInvalid.
 	ErrSummaryText = fmt.Errorf("%w: summary holds a character that is not displayed as itself", ErrInvalid)
 )
 
@@ -104,14 +106,44 @@ func (it *Item) Check() error {
 	if it.Summary == "" || len(it.Summary) > MaxSummary || !utf8.ValidString(it.Summary) {
 		return fmt.Errorf("%w: summary must be 1 to %d bytes of UTF-8", ErrInvalid, MaxSummary)
 	}
+	marks, prev := 0, rune(-1)
 	for _, r := range it.Summary {
 		// IsGraphic is L, M, N, P, S and Zs: it leaves out Cc, Cf
 		// (U+202E, U+2066-2069, U+200B-200F, U+FEFF...), Co, Cn, Zl, Zp.
-		if !unicode.IsGraphic(r) || r == utf8.RuneError {
+		if !unicode.IsGraphic(r) || r == utf8.RuneError || invisible(r, prev) {
 			return fmt.Errorf("%w: U+%04X", ErrSummaryText, r)
 		}
+		marks++
+		if !unicode.In(r, unicode.Mn, unicode.Me) {
+			marks = 0
+		}
+		if marks > maxMarks {
+			return fmt.Errorf("%w: U+%04X is over %d combining marks in a row", ErrSummaryText, r, maxMarks)
+		}
+		prev = r
 	}
 	return nil
+}
+
+// maxMarks bounds a run of combining marks (Mn, Me) in a summary: enough
+// for Vietnamese, Indic or Tibetan stacks, too few to pile marks over the
+// text around it.
+const maxMarks = 4
+
+// invisible reports a graphic code point that shows as nothing or as a
+// blank, so two summaries that differ by it look the same: the other
+// Default_Ignorable code points (Hangul fillers U+115F, U+1160, U+3164,
+// U+FFA0, the combining grapheme joiner...), the Braille blank U+2800,
+// and variation selectors, except one U+FE0F (emoji presentation) right
+// after a symbol (So), as in "❤️".
+func invisible(r, prev rune) bool {
+	switch {
+	case r == 0x2800:
+		return true
+	case r == 0xFE0F:
+		return !unicode.Is(unicode.So, prev)
+	}
+	return unicode.In(r, unicode.Other_Default_Ignorable_Code_Point, unicode.Variation_Selector)
 }
 
 // Alg is the hash algorithm the wallet uses for it: sha-256, which must

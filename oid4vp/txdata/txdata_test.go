@@ -103,29 +103,46 @@ func summaryWith(s string) string {
 // hold: format characters (Cf), private use, unassigned code points and
 // separators, each between visible text.
 var hiddenText = map[string]string{
-	"RLO":                  "pay \u202e001 ¥",
-	"LRO":                  "pay \u202d1",
-	"isolate LRI":          "pay \u20661\u2069",
-	"isolate FSI":          "pay \u20681",
-	"isolate PDI":          "\u2069pay",
-	"zero-width space":     "pay 1\u200b0",
-	"ZWNJ":                 "pay\u200c1",
-	"ZWJ":                  "pay\u200d1",
-	"LRM":                  "pay\u200e1",
-	"RLM":                  "pay\u200f1",
-	"BOM":                  "\ufeffpay 1",
-	"soft hyphen":          "pay\u00ad1",
-	"word joiner":          "pay\u20601",
-	"tag character":        "pay\U000e0041",
-	"private use":          "pay \ue000",
-	"unassigned":           "pay \u0378",
-	"unassigned plane 3":   "pay \U0003fffe",
-	"noncharacter":         "pay \uffff",
-	"line separator":       "pay\u2028100",
-	"paragraph separator":  "pay\u2029100",
-	"interlinear anchor":   "pay\ufff9",
-	"Arabic letter mark":   "pay\u061c1",
-	"Mongolian vowel sep.": "pay\u180e1",
+	"RLO":                       "pay \u202e001 ¥",
+	"LRO":                       "pay \u202d1",
+	"isolate LRI":               "pay \u20661\u2069",
+	"isolate FSI":               "pay \u20681",
+	"isolate PDI":               "\u2069pay",
+	"zero-width space":          "pay 1\u200b0",
+	"ZWNJ":                      "pay\u200c1",
+	"ZWJ":                       "pay\u200d1",
+	"LRM":                       "pay\u200e1",
+	"RLM":                       "pay\u200f1",
+	"BOM":                       "\ufeffpay 1",
+	"soft hyphen":               "pay\u00ad1",
+	"word joiner":               "pay\u20601",
+	"tag character":             "pay\U000e0041",
+	"private use":               "pay \ue000",
+	"unassigned":                "pay \u0378",
+	"unassigned plane 3":        "pay \U0003fffe",
+	"noncharacter":              "pay \uffff",
+	"line separator":            "pay\u2028100",
+	"paragraph separator":       "pay\u2029100",
+	"interlinear anchor":        "pay\ufff9",
+	"Arabic letter mark":        "pay\u061c1",
+	"Mongolian vowel sep.":      "pay\u180e1",
+	"Hangul choseong filler":    "pay\u115f1",
+	"Hangul jungseong filler":   "pay\u11601",
+	"Hangul filler":             "pay \u3164 1",
+	"halfwidth Hangul filler":   "pay\uffa01",
+	"Braille blank":             "pay\u28001",
+	"combining grapheme joiner": "pay e\u034f1",
+	"Khmer inherent vowel":      "pay\u17b41",
+	"variation selector 1":      "pay 1\ufe00",
+	"text presentation VS15":    "pay \u2764\ufe0e",
+	"VS16 after a letter":       "pay a\ufe0f",
+	"VS16 first":                "\ufe0fpay",
+	"two VS16":                  "pay \u2764\ufe0f\ufe0f",
+	"supplementary VS":          "pay 1\U000e0100",
+	"last supplementary VS":     "pay 1\U000e01ef",
+	"Mongolian FVS":             "pay \u1820\u180b",
+	"5 stacked marks":           "pay e\u0301\u0301\u0301\u0301\u0301",
+	"5 stacked enclosing":       "pay 1\u20dd\u20dd\u20dd\u20dd\u20dd",
 }
 
 // TestSummaryRefusesHiddenText: a summary with a character the consent
@@ -143,7 +160,8 @@ func TestSummaryRefusesHiddenText(t *testing.T) {
 			t.Errorf("%s: %v, want ErrSummaryText", name, err)
 		}
 	}
-	for _, ok := range []string{"向 商店 支付 ¥120.00", "支付\u3000¥5", "pay\u00a01 €", "مرحبا 1", "é e\u0301", "👍🏽 ok"} {
+	for _, ok := range []string{"向 商店 支付 ¥120.00", "支付\u3000¥5", "pay\u00a01 €", "مرحبا 1", "é e\u0301", "👍🏽 ok",
+		"\u2764\ufe0f 支付", "\u2714\ufe0f ok", "ệ e\u0302\u0323 a\u0301\u0302\u0303\u0304", "हिन्दी ११"} {
 		s, _ := strconv.Unquote(`"` + ok + `"`)
 		if _, err := Parse(summaryWith(s)); err != nil {
 			t.Errorf("%q: %v", s, err)
@@ -176,7 +194,8 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("parsed but does not encode: %v", err)
 		}
 		for _, r := range it.Summary {
-			if !unicode.IsGraphic(r) {
+			if !unicode.IsGraphic(r) || r == 0x2800 || unicode.In(r, unicode.Other_Default_Ignorable_Code_Point) ||
+				(unicode.Is(unicode.Variation_Selector, r) && r != 0xFE0F) {
 				t.Fatalf("accepted summary holds U+%04X", r)
 			}
 		}
