@@ -150,7 +150,6 @@ func (t *RegistryTrust) Accreditation(issuer string) (Accreditation, error) {
 	return a, nil
 }
 
-
 // AnyIssuer accredits every issuer for every type. It is for the verifier
 // of status list credentials (whose issuer is then compared with the
 // credential's own) and for tests of other checks; a verifier of the

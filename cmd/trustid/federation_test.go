@@ -295,29 +295,8 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
 	ctx := context.Background()
-	shared := filepath.Join(t.TempDir(), "consortium.db")
-	start := func(region string) *authNode {
-		t.Helper()
-		dir, addr := t.TempDir(), freeAddr(t)
-		n := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr, "--region", region, "--ledger-file", shared)
-		return &authNode{t: t, dir: dir, base: n.Base, logs: n.Logs, node: n}
-	}
-	a := start("310000")
-	la, err := embedded.OpenShared(shared, embedded.Options{MSPID: chaincode.RegionMSP("310000")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer la.Close()
+	a, b, la := twoRegionNodes(t)
 	ca := ledger.Client{L: la}
-	waitUntil(t, "A registered", func() bool {
-		r, err := ca.Region(ctx, "310000")
-		return err == nil && r.Status == chaincode.RegionActive
-	})
-	b := start("320000")
-	waitUntil(t, "B registered", func() bool { _, err := ca.Region(ctx, "320000"); return err == nil })
-	if err := ca.Vote(ctx, chaincode.ActionAdmit, "320000"); err != nil {
-		t.Fatal(err)
-	}
 
 	// A's enrolling client and a relying party of A.
 	f := &enrollFixture{authNode: a}
@@ -688,30 +667,7 @@ func TestTwoRegionOfflineCodes(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
 	t.Setenv("TRUSTID_PAIRWISE_KEY", strings.Repeat("5a", 32))
 	t.Setenv("TRUSTID_PAIRWISE_KEY_VERSION", "1")
-	ctx := context.Background()
-	shared := filepath.Join(t.TempDir(), "consortium.db")
-	start := func(region string) *authNode {
-		t.Helper()
-		dir, addr := t.TempDir(), freeAddr(t)
-		n := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr, "--region", region, "--ledger-file", shared)
-		return &authNode{t: t, dir: dir, base: n.Base, logs: n.Logs, node: n}
-	}
-	a := start("310000")
-	la, err := embedded.OpenShared(shared, embedded.Options{MSPID: chaincode.RegionMSP("310000")})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer la.Close()
-	ca := ledger.Client{L: la}
-	waitUntil(t, "A registered", func() bool {
-		r, err := ca.Region(ctx, "310000")
-		return err == nil && r.Status == chaincode.RegionActive
-	})
-	b := start("320000")
-	waitUntil(t, "B registered", func() bool { _, err := ca.Region(ctx, "320000"); return err == nil })
-	if err := ca.Vote(ctx, chaincode.ActionAdmit, "320000"); err != nil {
-		t.Fatal(err)
-	}
+	a, b, _ := twoRegionNodes(t)
 
 	f := &enrollFixture{authNode: a}
 	f.enrollTok = a.tokenFor("app-backend", a.addClientArgs("app-backend", auth.ScopeEnroll+","+auth.ScopeStatusWrite))
@@ -842,4 +798,36 @@ func reorderOuterMap(t *testing.T, code string) string {
 		}
 	}
 	return code[:i+1] + qrcode.EncodeBase45(b)
+}
+
+// twoRegionNodes starts real nodes of regions 310000 (A) and 320000 (B)
+// over one embedded ledger file, B admitted by A's vote; la is that
+// ledger as A's administrator (closed with the test).
+func twoRegionNodes(t *testing.T) (a, b *authNode, la *embedded.Ledger) {
+	t.Helper()
+	ctx := context.Background()
+	shared := filepath.Join(t.TempDir(), "consortium.db")
+	start := func(region string) *authNode {
+		t.Helper()
+		dir, addr := t.TempDir(), freeAddr(t)
+		n := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr, "--region", region, "--ledger-file", shared)
+		return &authNode{t: t, dir: dir, base: n.Base, logs: n.Logs, node: n}
+	}
+	a = start("310000")
+	la, err := embedded.OpenShared(shared, embedded.Options{MSPID: chaincode.RegionMSP("310000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { la.Close() })
+	ca := ledger.Client{L: la}
+	waitUntil(t, "A registered", func() bool {
+		r, err := ca.Region(ctx, "310000")
+		return err == nil && r.Status == chaincode.RegionActive
+	})
+	b = start("320000")
+	waitUntil(t, "B registered", func() bool { _, err := ca.Region(ctx, "320000"); return err == nil })
+	if err := ca.Vote(ctx, chaincode.ActionAdmit, "320000"); err != nil {
+		t.Fatal(err)
+	}
+	return a, b, la
 }
