@@ -92,6 +92,30 @@ func (k *Keys) RegionKey(_ context.Context, region, kid string) (crypto.PublicKe
 	return pub, alg, err
 }
 
+// RegionKeyValid implements auth.Federation: RegionKey's checks (region
+// active, key active or retiring), without parsing the key.
+func (k *Keys) RegionKeyValid(region, kid string) error {
+	err := k.keyValid(region, kid)
+	if err != nil && k.OnRefuse != nil {
+		k.OnRefuse(err)
+	}
+	return err
+}
+
+func (k *Keys) keyValid(region, kid string) error {
+	if !k.Registry.Ready() {
+		return ErrNotReady
+	}
+	r, ok := k.Registry.Region(region)
+	if !ok {
+		return fmt.Errorf("%w: %s", ErrUnknownRegion, region)
+	}
+	if _, err := regionkey.Find(r, regionkey.Kid(kid)); err != nil {
+		return regionkey.Wrap(err, ErrRegionSuspended, ErrKeyNotValid, ErrUnknownKey)
+	}
+	return nil
+}
+
 func (k *Keys) regionKey(region, kid string) (crypto.PublicKey, string, error) {
 	return k.lookup(region, regionkey.Kid(kid))
 }
