@@ -19,12 +19,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fxamacker/cbor/v2"
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/qrtest"
 	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
@@ -777,27 +777,14 @@ func TestTwoRegionOfflineCodes(t *testing.T) {
 	}
 }
 
-// reorderOuterMap re-encodes an offline code's outer CBOR map with its
-// keys in reverse order: the same content, another text; the device
-// signature does not cover the outer map.
+// reorderOuterMap is qrtest.ReorderOuter, failing t on error.
 func reorderOuterMap(t *testing.T, code string) string {
 	t.Helper()
-	i := strings.IndexByte(code, ':')
-	raw, err := qrcode.DecodeBase45(code[i+1:])
+	out, err := qrtest.ReorderOuter(code)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m map[int]cbor.RawMessage
-	if err := cbor.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	b := []byte{raw[0]}
-	for k := 9; k > 0; k-- {
-		if v, ok := m[k]; ok {
-			b = append(append(b, byte(k)), v...)
-		}
-	}
-	return code[:i+1] + qrcode.EncodeBase45(b)
+	return out
 }
 
 // twoRegionNodes starts real nodes of regions 310000 (A) and 320000 (B)

@@ -3,12 +3,10 @@ package redeem
 import (
 	"context"
 	"errors"
-	"strings"
 	"testing"
 
-	"github.com/fxamacker/cbor/v2"
-
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/qrtest"
 	"github.com/trustid-cn/trustid/qrcode"
 )
 
@@ -87,27 +85,14 @@ func TestVerifyOfflineForParties(t *testing.T) {
 	}
 }
 
-// reorderOuter re-encodes an offline code's outer map with its keys in
-// reverse order: the same content, another text (the device signature
-// does not cover the outer map).
+// reorderOuter is qrtest.ReorderOuter, failing t on error.
 func reorderOuter(t *testing.T, code string) string {
 	t.Helper()
-	i := strings.IndexByte(code, ':')
-	raw, err := qrcode.DecodeBase45(code[i+1:])
+	out, err := qrtest.ReorderOuter(code)
 	if err != nil {
 		t.Fatal(err)
 	}
-	var m map[int]cbor.RawMessage
-	if err := cbor.Unmarshal(raw, &m); err != nil {
-		t.Fatal(err)
-	}
-	b := []byte{raw[0]}
-	for k := 9; k > 0; k-- {
-		if v, ok := m[k]; ok {
-			b = append(append(b, byte(k)), v...)
-		}
-	}
-	return code[:i+1] + qrcode.EncodeBase45(b)
+	return out
 }
 
 // TestVerifyOfflineOncePerSignedContent: an offline code is spent by what
