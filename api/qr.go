@@ -144,6 +144,9 @@ func qrIssue(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
 
 type qrRedeemRequest struct {
 	Code string `json:"code"`
+	// Action is what a delegated offline code is presented for
+	// (qrcode.VerifyOptions.Action); offline codes only.
+	Action string `json:"action,omitempty"`
 }
 
 func qrRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
@@ -155,11 +158,17 @@ func qrRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
 	if err := decodeQRBody(r, &req); err != nil {
 		return err
 	}
-	redeemCode := cfg.Service.Redeem
-	if k, err := qrcode.DetectKind(req.Code); err == nil && k == qrcode.KindOffline {
-		redeemCode = cfg.Service.VerifyOffline
+	var (
+		red *redeem.Redemption
+		err error
+	)
+	if k, kerr := qrcode.DetectKind(req.Code); kerr == nil && k == qrcode.KindOffline {
+		red, err = cfg.Service.VerifyOffline(r.Context(), p.ClientID, req.Code, req.Action)
+	} else if req.Action != "" {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "action applies to offline codes only"}
+	} else {
+		red, err = cfg.Service.Redeem(r.Context(), p.ClientID, req.Code)
 	}
-	red, err := redeemCode(r.Context(), p.ClientID, req.Code)
 	if err != nil {
 		return err
 	}
@@ -259,6 +268,7 @@ var qrErrors = []mapping{
 	{qrcode.ErrSuspended, http.StatusForbidden, "qr_suspended", "the device binding or code is suspended"},
 	{qrcode.ErrBindingExpired, http.StatusForbidden, "qr_binding_expired", "the device binding or code is expired"},
 	{qrcode.ErrDelegationScope, http.StatusForbidden, "qr_delegation_scope", "the action is outside the delegation's scope"},
+	{qrcode.ErrDelegationExpired, http.StatusForbidden, "qr_delegation_expired", "the delegation is expired or not yet valid"},
 	{qrcode.ErrDelegation, http.StatusForbidden, "qr_delegation_invalid", "the delegation is invalid"},
 	{qrcode.ErrUnknownKey, http.StatusUnauthorized, "qr_unknown_key", "the code is signed by an unknown issuer key"},
 	{qrcode.ErrSignature, http.StatusUnauthorized, "qr_bad_signature", "a signature does not verify"},

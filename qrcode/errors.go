@@ -69,6 +69,9 @@ var (
 	// ErrDelegation: a delegation that does not match the presenter, is
 	// expired or not yet valid.
 	ErrDelegation = errors.New("qrcode: invalid delegation")
+	// ErrDelegationExpired: a delegation outside its validity (expired or
+	// not yet valid). An error matching it also matches ErrDelegation.
+	ErrDelegationExpired = errors.New("qrcode: delegation outside its validity")
 	// ErrDelegationScope: the action asked for is outside the delegation's
 	// scope.
 	ErrDelegationScope = errors.New("qrcode: action outside the delegation scope")

@@ -818,3 +818,121 @@ func twoRegionNodes(t *testing.T) (a, b *authNode, la *embedded.Ledger) {
 	}
 	return a, b, la
 }
+
+// TestDelegatedOfflineCodes: a guardian's offline code carrying a
+// delegation (issued by region A's node key) verifies at POST
+// /v1/qr/verify in its own region (A) and in another (B, from A's key in
+// B's registry view and A's status lists anchored on the ledger): the
+// answer is the calling party's pairwise ID for the principal (the one
+// the principal's own code gives it), act the party's pairwise ID for
+// the guardian (the one the guardian's own code gives it), the action and
+// the relationship, no claim. An action outside the scope (403
+// qr_delegation_scope), an expired delegation (403
+// qr_delegation_expired) and, once A revokes it, the delegation's status
+// entry (403 qr_revoked) are refused at both nodes, while the guardian's
+// own code still verifies. The delegation has a status entry of its own:
+// a third enrollment's binding entry (no node API issues delegations).
+func TestDelegatedOfflineCodes(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	t.Setenv("TRUSTID_PAIRWISE_KEY", strings.Repeat("5a", 32))
+	t.Setenv("TRUSTID_PAIRWISE_KEY_VERSION", "1")
+	a, b, _ := twoRegionNodes(t)
+
+	f := &enrollFixture{authNode: a}
+	f.enrollTok = a.tokenFor("app-backend", a.addClientArgs("app-backend", auth.ScopeEnroll+","+auth.ScopeStatusWrite))
+	enroll := func(p *person) enrollResult {
+		t.Helper()
+		code, r, m := f.enroll(f.enrollBody(p, "", "", nil))
+		if code != 201 || len(r.QRBinding) == 0 {
+			t.Fatalf("enroll %s at A: %d %v", p.name, code, m)
+		}
+		return r
+	}
+	guardian, principal, entry := newPerson(t, "11010519750307123", "王芳"), newPerson(t, "11010520150601123", "王小明"), newPerson(t, "11010519800101123", "赵六")
+	rg, rp, re := enroll(guardian), enroll(principal), enroll(entry)
+	bg, _ := qrcode.ParseBinding(rg.QRBinding)
+	bp, _ := qrcode.ParseBinding(rp.QRBinding)
+	be, _ := qrcode.ParseBinding(re.QRBinding)
+	now := time.Now()
+	delegation := func(notBefore, expiry time.Time) []byte {
+		t.Helper()
+		d, err := f.qrIssuer(t).IssueDelegation(qrcode.Delegation{Actor: bg.Subject, Principal: bp.Subject, Relationship: qrcode.RelGuardian,
+			Scope: []string{qrcode.ActionPresent, qrcode.ActionPickup}, NotBefore: notBefore, Expiry: expiry, Status: be.Status})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	valid, expired := delegation(now.Add(-time.Minute), now.Add(time.Hour)), delegation(now.Add(-2*time.Hour), now.Add(-time.Hour))
+
+	counter := uint64(0)
+	offline := func(who *person, binding, deleg []byte) string {
+		t.Helper()
+		counter++
+		c, err := qrcode.NewOffline(rand.Reader, who.device, binding, deleg, qrcode.Presentation{Time: time.Now(), Counter: counter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	type verifier struct {
+		name string
+		node *authNode
+		tok  string
+	}
+	verifiers := []verifier{
+		{"at A", a, a.tokenFor("pharmacy-a", a.addClientIn("pharmacy-a", "310000", auth.ScopeQRRedeem))},
+		{"at B", b, b.tokenFor("post-b", b.addClientIn("post-b", "320000", auth.ScopeQRRedeem))},
+	}
+	verify := func(v verifier, code, action string) (int, map[string]any) {
+		body, _ := json.Marshal(map[string]string{"code": code, "action": action})
+		c, m, _ := v.node.do("POST", "/v1/qr/verify", v.tok, "application/json", string(body))
+		return c, m
+	}
+	for _, v := range verifiers {
+		var own map[string]any
+		waitUntil(t, "the guardian's own code "+v.name, func() bool {
+			c, m := verify(v, offline(guardian, rg.QRBinding, nil), "")
+			own = m
+			return c == 200
+		})
+		c, mine := verify(v, offline(principal, rp.QRBinding, nil), "")
+		if c != 200 || own["pairwise_id"] == "" || mine["pairwise_id"] == "" || own["pairwise_id"] == mine["pairwise_id"] {
+			t.Fatalf("%s: own codes: guardian %v, principal %d %v", v.name, own, c, mine)
+		}
+		c, m := verify(v, offline(guardian, rg.QRBinding, valid), qrcode.ActionPickup)
+		act, _ := m["act"].(map[string]any)
+		if c != 200 || m["pairwise_id"] != mine["pairwise_id"] || act["pairwise_id"] != own["pairwise_id"] || act["relationship"] != "guardian" ||
+			m["action"] != qrcode.ActionPickup || m["region"] != "310000" || m["claims"] != nil {
+			t.Errorf("%s: the delegated code for pickup: %d %v (principal %v, guardian %v)", v.name, c, m, mine["pairwise_id"], own["pairwise_id"])
+		}
+		if c, m := verify(v, offline(guardian, rg.QRBinding, valid), qrcode.ActionMedical); c != 403 || m["error"] != "qr_delegation_scope" {
+			t.Errorf("%s: an action outside the scope: %d %v", v.name, c, m)
+		}
+		if c, m := verify(v, offline(guardian, rg.QRBinding, expired), ""); c != 403 || m["error"] != "qr_delegation_expired" {
+			t.Errorf("%s: an expired delegation: %d %v", v.name, c, m)
+		}
+		if c, m := verify(v, offline(principal, rp.QRBinding, valid), ""); c != 403 || m["error"] != "qr_delegation_invalid" {
+			t.Errorf("%s: the principal presenting the guardian's delegation: %d %v", v.name, c, m)
+		}
+		if c, m := verify(v, offline(principal, rp.QRBinding, nil), qrcode.ActionPickup); c != 200 || m["act"] != nil || m["action"] != nil {
+			t.Errorf("%s: an action with an undelegated code: %d %v", v.name, c, m)
+		}
+	}
+
+	// A revokes the delegation's status entry: refused at A at once and at
+	// B once A anchored it; the guardian's own code is not affected.
+	sb, _ := json.Marshal(map[string]string{"action": "revoke"})
+	if c, m, _ := f.do("POST", "/v1/credentials/"+re.BindingCredential.ID+"/status", f.enrollTok, "application/json", string(sb)); c != 200 {
+		t.Fatalf("revoke at A: %d %v", c, m)
+	}
+	for _, v := range verifiers {
+		waitUntil(t, "the revoked delegation refused "+v.name, func() bool {
+			c, m := verify(v, offline(guardian, rg.QRBinding, valid), qrcode.ActionPickup)
+			return c == 403 && m["error"] == "qr_revoked"
+		})
+		if c, m := verify(v, offline(guardian, rg.QRBinding, nil), ""); c != 200 {
+			t.Errorf("%s: the guardian's own code after the revocation: %d %v", v.name, c, m)
+		}
+	}
+}

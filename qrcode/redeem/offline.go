@@ -40,13 +40,25 @@ const offlineSpentTTL = 2 * qrcode.DefaultWindow
 // passed is spent here (Nonces) by its PresentationID, so the same
 // presentation (what the device signed, in whatever text) is accepted
 // once per nonce store (qrcode.ErrReplayed), and only when the answer is
-// ready (a refused code is not spent). A code whose audience hint names another
-// verifier than clientID is refused (qrcode.ErrAudience). A delegated
-// code is refused
-// (qrcode.ErrDelegationScope): this route answers for the presenter only.
-func (s *Service) VerifyOffline(ctx context.Context, clientID, text string) (*Redemption, error) {
+// ready (a refused code is not spent). A code whose audience hint names
+// another verifier than clientID is refused (qrcode.ErrAudience).
+//
+// A delegated code (a guardian's code carrying a delegation) is checked
+// as qrcode.Verifier checks it: the delegation's issuer signature with
+// its region's key (from the registry for another region), the presenter
+// as its actor, its validity (qrcode.ErrDelegationExpired), its status
+// entry and action (empty: qrcode.ActionPresent) in its scope
+// (qrcode.ErrDelegationScope). The answer is then the party's pairwise ID
+// for the principal, with Act the party's pairwise ID for the guardian
+// (the one the guardian's own codes give it) and Action the action
+// allowed; no claim is released, since the binding's claims are the
+// guardian's. action must be empty or a short token (qrcode.ValidToken).
+func (s *Service) VerifyOffline(ctx context.Context, clientID, text, action string) (*Redemption, error) {
 	if s.cfg.Offline == nil || s.cfg.Nonces == nil {
 		return nil, fmt.Errorf("%w: this node verifies no offline codes", qrcode.ErrKind)
+	}
+	if action != "" && !qrcode.ValidToken(action) {
+		return nil, fmt.Errorf("%w: action must be a short token ([a-z0-9_.:-], up to 32 bytes)", qrcode.ErrInvalidArgument)
 	}
 	rp, err := s.cfg.RelyingParties.RelyingParty(ctx, clientID)
 	if err != nil {
@@ -57,19 +69,35 @@ func (s *Service) VerifyOffline(ctx context.Context, clientID, text string) (*Re
 	}
 	// A code made for a named verifier (its audience hint) is that
 	// verifier's only: the hint must be the calling party's client ID.
-	res, err := s.cfg.Offline.VerifyOffline(ctx, text, qrcode.VerifyOptions{Audience: rp.ClientID})
+	res, err := s.cfg.Offline.VerifyOffline(ctx, text, qrcode.VerifyOptions{Audience: rp.ClientID, Action: action})
 	if err != nil {
 		return nil, err
-	}
-	if res.OnBehalfOf != nil {
-		return nil, fmt.Errorf("%w: a delegated offline code is verified by the verifier itself, not at a node", qrcode.ErrDelegationScope)
 	}
 	if len(res.PresentationID) < 16 {
 		return nil, fmt.Errorf("%w: the offline verifier gave no presentation ID", qrcode.ErrUnavailable)
 	}
-	id, err := s.cfg.Pairwise.Pairwise(res.Presenter.Subject, rp.PairwiseSector())
+	pairwise := func(subject []byte) (string, error) {
+		id, err := s.cfg.Pairwise.Pairwise(subject, rp.PairwiseSector())
+		if err != nil {
+			return "", fmt.Errorf("%w: %s: %w", qrcode.ErrNoRoute, res.Region, ErrForeignSubject)
+		}
+		return id, nil
+	}
+	id, err := pairwise(res.Presenter.Subject)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", qrcode.ErrNoRoute, res.Region, ErrForeignSubject)
+		return nil, err
+	}
+	red := &Redemption{PairwiseID: id, Assurance: res.Assurance, Region: res.Region, Claims: allowedClaims(res.Claims, rp)}
+	if res.OnBehalfOf != nil {
+		if res.Delegation == nil {
+			return nil, fmt.Errorf("%w: the offline verifier gave a principal without its delegation", qrcode.ErrUnavailable)
+		}
+		principal, err := pairwise(res.OnBehalfOf.Subject)
+		if err != nil {
+			return nil, err
+		}
+		red = &Redemption{PairwiseID: principal, Assurance: res.Assurance, Region: res.Region, Action: res.Action,
+			Act: &Actor{PairwiseID: id, Relationship: relationshipName(res.Delegation.Relationship)}}
 	}
 	// Spend the presentation (what the device signed, not the text: every
 	// encoding of one signed content is one presentation) only now that
@@ -81,5 +109,18 @@ func (s *Service) VerifyOffline(ctx context.Context, clientID, text string) (*Re
 	case err != nil:
 		return nil, fmt.Errorf("%w: nonce store: %w", qrcode.ErrUnavailable, err)
 	}
-	return &Redemption{PairwiseID: id, Assurance: res.Assurance, Region: res.Region, Claims: allowedClaims(res.Claims, rp)}, nil
+	return red, nil
+}
+
+// relationshipName is a delegation's relationship on the wire (Actor).
+func relationshipName(r qrcode.Relationship) string {
+	switch r {
+	case qrcode.RelGuardian:
+		return "guardian"
+	case qrcode.RelFamily:
+		return "family"
+	case qrcode.RelAgent:
+		return "agent"
+	}
+	return "unknown"
 }

@@ -170,7 +170,9 @@ func decodePeerAnswer(region string, status int, data []byte) (*Redemption, erro
 		return nil, fmt.Errorf("%w: %w: %s answered %d %q", qrcode.ErrUnavailable, qrcode.ErrPeer, region, status, clip(code))
 	}
 	var r Redemption
-	if err := strictjson.Decode(data, &r, maxPeerResponse); err != nil || r.PairwiseID == "" || r.Region != region {
+	// An online code is never delegated: an answer naming an actor is not
+	// a redemption of one.
+	if err := strictjson.Decode(data, &r, maxPeerResponse); err != nil || r.PairwiseID == "" || r.Region != region || r.Act != nil || r.Action != "" {
 		return nil, fmt.Errorf("%w: %s: invalid redemption", qrcode.ErrPeer, region)
 	}
 	return &r, nil

@@ -116,6 +116,20 @@ type Redemption struct {
 	// Claims are those both consented to by the holder for this code and
 	// allowed by the verifier's registration.
 	Claims map[string]string `json:"claims,omitempty"`
+	// Act is set for a delegated offline code (Service.VerifyOffline):
+	// PairwiseID is then the principal's, Act names who presented the
+	// code for them, and Action is what the delegation allowed.
+	Act    *Actor `json:"act,omitempty"`
+	Action string `json:"action,omitempty"`
+}
+
+// Actor is who presented a delegated code, as the verifier knows them.
+type Actor struct {
+	// PairwiseID is the verifier's own pseudonymous ID for the actor
+	// (what the actor's own codes give it).
+	PairwiseID string `json:"pairwise_id"`
+	// Relationship is the delegation's: guardian, family or agent.
+	Relationship string `json:"relationship"`
 }
 
 // Defaults of ServiceConfig.
