@@ -4,15 +4,19 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
 
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
@@ -82,6 +86,103 @@ func longestCommon(a, b []byte) int {
 	return best
 }
 
+// codeLeaves decodes an offline code (its CBOR, after base45) into its
+// fields by path: "1.1.2" is the device key (field 2 of the binding
+// payload, item 1 of the binding envelope, field 1 of the code). The
+// byte strings that carry CBOR (the binding payload, the presentation,
+// the disclosures) are decoded too; every other value is a leaf.
+func codeLeaves(t *testing.T, raw []byte) map[string]any {
+	t.Helper()
+	nested := map[string]bool{"1.1": true, "2": true}
+	out := map[string]any{}
+	var walk func(path string, v any)
+	walk = func(path string, v any) {
+		key := func(k any) string {
+			if path == "" {
+				return fmt.Sprint(k)
+			}
+			return path + "." + fmt.Sprint(k)
+		}
+		switch x := v.(type) {
+		case map[any]any:
+			for k, e := range x {
+				walk(key(k), e)
+			}
+		case []any:
+			for i, e := range x {
+				walk(key(i), e)
+			}
+		case []byte:
+			if nested[path] || strings.HasPrefix(path, "5.") && strings.Count(path, ".") == 1 {
+				var inner any
+				if err := cbor.Unmarshal(x, &inner); err != nil {
+					t.Fatalf("field %s: %v", path, err)
+				}
+				walk(path, inner)
+				return
+			}
+			out[path] = x
+		default:
+			out[path] = x
+		}
+	}
+	var top any
+	if err := cbor.Unmarshal(raw, &top); err != nil {
+		t.Fatal(err)
+	}
+	walk("", top)
+	return out
+}
+
+// linking compares two codes' fields (codeLeaves): those in same must be
+// equal, every other must differ, and no two of the others, one from each
+// code, may share 8 bytes or more. It returns what it found.
+func linking(a, b map[string]any, same map[string]bool) []string {
+	var found []string
+	for path := range b {
+		if _, ok := a[path]; !ok {
+			found = append(found, "field "+path+" in the second only")
+		}
+	}
+	for path, va := range a {
+		vb, ok := b[path]
+		switch {
+		case !ok:
+			found = append(found, "field "+path+" in the first only")
+		case same[path] && fmt.Sprint(va) != fmt.Sprint(vb):
+			found = append(found, fmt.Sprintf("field %s differs: %v %v", path, va, vb))
+		case !same[path] && fmt.Sprint(va) == fmt.Sprint(vb):
+			found = append(found, fmt.Sprintf("both have field %s equal: %x", path, leafBytes(va)))
+		}
+	}
+	for pa, va := range a {
+		for pb, vb := range b {
+			if same[pa] || same[pb] {
+				continue
+			}
+			if n := longestCommon(leafBytes(va), leafBytes(vb)); n >= 8 {
+				found = append(found, fmt.Sprintf("a %d-byte string shared by field %s and field %s", n, pa, pb))
+			}
+		}
+	}
+	return found
+}
+
+// leafBytes is a field's content: a byte or text string's bytes, an
+// integer's big-endian bytes without leading zeros.
+func leafBytes(v any) []byte {
+	switch x := v.(type) {
+	case []byte:
+		return x
+	case string:
+		return []byte(x)
+	case uint64:
+		b := binary.BigEndian.AppendUint64(nil, x)
+		return bytes.TrimLeft(b, "\x00")
+	}
+	return []byte(fmt.Sprint(v))
+}
+
 // TestEnrollmentCopiesUnlinkable: what two verifiers see of two copies of
 // one enrollment has nothing in common but issuer-constant fields and
 // what the holder chose to show.
@@ -121,24 +222,36 @@ func TestEnrollmentCopiesUnlinkable(t *testing.T) {
 	if a.IssuedAt != b.IssuedAt || a.IssuedAt.Unix()%86400 != 0 || a.Expiry.Unix()%86400 != 0 {
 		t.Errorf("binding times are not day-coarse: %v %v", a.IssuedAt, a.Expiry)
 	}
-	// Blank the fields every code of this issuer and day has in common, and
-	// what the holder showed, differently in each code; what is left in
-	// common must be shorter than 8 bytes (CBOR headers).
-	var presTime [4]byte
-	for i := range 4 {
-		presTime[i] = byte(uint32(now.Unix()) >> (24 - 8*i))
+	// Every field of the two codes, parsed (codeLeaves): the fields every
+	// code of this issuer and day has in common, and what the holder
+	// showed, are equal by design; every other field must differ, and no
+	// two of them, in either code, share 8 bytes or more. Only field
+	// contents are compared, never CBOR headers or map keys, so random
+	// bytes cannot match structure by chance (a chance match of 8 random
+	// bytes between the two codes' ~230 random bytes each is below 2^-45).
+	same := map[string]bool{
+		"1.0": true, // kid hint
+		"1.1.3": true, "1.1.4": true, "1.1.5": true, "1.1.6": true, "1.1.7": true, // assurance, region, issued, expiry, status list
+		"2.1": true, "2.2": true, // the presentation's time and counter
+		"5.0.1": true, "5.0.2": true, // the disclosed claim's name and value
 	}
-	constants := [][]byte{qrcode.KidHint(f.activeKid(t)), []byte("age_over_18"), []byte("true"), presTime[:]}
-	for _, t32 := range []uint32{a.Region, uint32(a.IssuedAt.Unix()), uint32(a.Expiry.Unix()), a.Status.List} {
-		constants = append(constants, []byte{byte(t32 >> 24), byte(t32 >> 16), byte(t32 >> 8), byte(t32)})
-	}
-	for i, fill := range []byte{0x00, 0xff} {
-		for _, c := range constants {
-			codes[i] = bytes.ReplaceAll(codes[i], c, bytes.Repeat([]byte{fill}, len(c)))
+	leaves := [2]map[string]any{codeLeaves(t, codes[0]), codeLeaves(t, codes[1])}
+	for _, must := range []string{"1.1.1", "1.1.2", "1.1.8", "1.2", "3", "5.0.0"} { // subject, device key, status index, issuer and device signatures, salt
+		if _, ok := leaves[0][must]; !ok {
+			t.Fatalf("the code has no field %s: %v", must, leaves[0])
 		}
 	}
-	if n := longestCommon(codes[0], codes[1]); n >= 8 {
-		t.Errorf("two copies' offline codes share a %d-byte string beyond issuer-constant fields", n)
+	for _, p := range linking(leaves[0], leaves[1], same) {
+		t.Error("two copies' offline codes: " + p)
+	}
+	// The check finds what it must: the second copy with the first's
+	// subject, or with a field of its own carrying 8 bytes of the first's
+	// device signature.
+	shared, carried := maps.Clone(leaves[1]), maps.Clone(leaves[1])
+	shared["1.1.1"] = leaves[0]["1.1.1"]
+	carried["1.1.9"] = append([]byte("new field "), leaves[0]["3"].([]byte)[20:28]...)
+	if len(linking(leaves[0], shared, same)) == 0 || len(linking(leaves[0], carried, same)) == 0 {
+		t.Error("the linking check misses a shared subject or a carried identifier")
 	}
 
 	// SD-JWT presentations of two copies to two relying parties, each
