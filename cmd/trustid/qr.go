@@ -579,11 +579,22 @@ func (n qrNodeKeys) IssuerKeys(context.Context) ([]qrcode.IssuerKey, error) {
 	return publishedKeys(n.ks), nil
 }
 
+// errPeersWithoutRegistry refuses peers (--peer) on a node without the
+// trust registry: a peer's answers are checked with its region's keys
+// from the registry (redeem.PeerAnswerHeader), and without them they would
+// rest on TLS alone. Keys pinned by configuration are not offered
+// instead: who is a region, and with which keys, is the registry's to
+// say (docs/qr.md, "Peers").
+var errPeersWithoutRegistry = errors.New("qr: --peer needs the trust registry (a ledger): a peer's answers are checked with its region's keys from the registry, and a node without one could only trust them on TLS alone")
+
 // mountQRWith returns the mount function of the QR routes.
 func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 	return func(s *api.Server, n *node) error {
 		if w.Pairwise == nil || w.RelyingParties == nil || w.Status == nil {
 			return errors.New("qr: pairwise deriver, relying parties and status checker must be wired")
+		}
+		if (len(w.Peers) > 0 || w.Directory != nil) && w.RegionKeys == nil {
+			return errPeersWithoutRegistry
 		}
 		key, err := n.keys.Active(gm.AlgSM2)
 		if err != nil {
@@ -657,6 +668,9 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 		// The relying parties are the registry on the ledger, read from
 		// the node's view.
 		nl, ok := ledgerOf(n)
+		if !ok && len(peers) > 0 {
+			return errPeersWithoutRegistry
+		}
 		if !ok {
 			return errors.New("qr: the relying-party registry is on the ledger; no ledger is mounted")
 		}

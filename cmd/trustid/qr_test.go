@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"log/slog"
 	"net/http/httptest"
 	"os"
@@ -145,7 +146,8 @@ func (qrTestPairwise) Pairwise(subject []byte, sector identity.Sector) (string, 
 }
 
 // TestMountQR wires the QR routes on a node with its keystore and store
-// and gets an online code for a binding the node signed.
+// and gets an online code for a binding the node signed; peers without
+// the registry's keys to check their answers are refused at the mount.
 func TestMountQR(t *testing.T) {
 	dir := t.TempDir()
 	kek, _ := keystore.ParseKEK("00112233445566778899aabbccddeeff")
@@ -159,6 +161,12 @@ func TestMountQR(t *testing.T) {
 	srv := api.New(api.Config{})
 	if err := mountQRWith(qrWiring{})(srv, n); err == nil {
 		t.Error("mounted without its dependencies")
+	}
+	// Peers without the registry's keys to check their answers: refused.
+	peersOnly := qrWiring{Pairwise: qrTestPairwise{}, RelyingParties: qrTestRPs{}, Status: revokedFile{},
+		Peers: map[string]redeem.Peer{"320000": {BaseURL: "https://js.trustid.example"}}}
+	if err := mountQRWith(peersOnly)(srv, n); !errors.Is(err, errPeersWithoutRegistry) {
+		t.Errorf("peers without a registry: %v", err)
 	}
 	if err := mountQRWith(qrWiring{Pairwise: qrTestPairwise{}, RelyingParties: qrTestRPs{}, Status: revokedFile{}})(srv, n); err != nil {
 		t.Fatal(err)
