@@ -28,6 +28,11 @@ type Federation interface {
 	// RegionClient returns the registry's record of a relying party: its
 	// home region, its scopes, and whether it is active.
 	RegionClient(clientID string) (region string, scopes []string, active, ok bool)
+	// RegistryGeneration grows with every change of the registry, after
+	// the change is visible to the lookups above: answers given at one
+	// generation hold while it is unchanged. A cached token checks it on
+	// each use and looks the registry up again only when it moved.
+	RegistryGeneration() uint64
 }
 
 // FederatedScopes are the scopes another region's access token may carry
@@ -89,11 +94,35 @@ func (s *Service) parseForeign(token string) (*validToken, error) {
 	return v, nil
 }
 
-// checkForeign checks again, on each use, what the registry may have
-// changed for another region's token: its region is active and its key
-// still verifies, and its client is registered with that region and
-// active. It returns the scopes granted, still registered, and among
-// FederatedScopes.
+// foreignState is a cached foreign token's last registry check: the
+// scopes it granted at registry generation gen.
+type foreignState struct {
+	gen    uint64
+	scopes []string
+}
+
+// foreignScopes is checkForeign, answered from v's last check while the
+// registry's generation is the one it was made at: a change of the
+// registry (a region suspended, a key retired, a client suspended) moves
+// the generation, and the next use checks again. The generation is read
+// before the check, so a change during it is seen on the next use.
+func (s *Service) foreignScopes(v *validToken) ([]string, error) {
+	gen := s.fed.RegistryGeneration()
+	if fs := v.foreign.Load(); fs != nil && fs.gen == gen {
+		return fs.scopes, nil
+	}
+	scopes, err := s.checkForeign(v)
+	if err != nil {
+		return nil, err
+	}
+	v.foreign.Store(&foreignState{gen: gen, scopes: scopes})
+	return scopes, nil
+}
+
+// checkForeign checks what the registry may have changed for another
+// region's token: its region is active and its key still verifies, and
+// its client is registered with that region and active. It returns the
+// scopes granted, still registered, and among FederatedScopes.
 func (s *Service) checkForeign(v *validToken) ([]string, error) {
 	if err := s.fed.RegionKeyValid(v.region, v.kid); err != nil {
 		return nil, failWith(ErrInvalidToken, err, "the token's region or key is no longer valid in the trust registry")

@@ -50,8 +50,10 @@ type validToken struct {
 	// client is the last check of the token's client; nil before the first.
 	client atomic.Pointer[clientState]
 	// region is the issuing region of another region's token (see
-	// Federation), empty for this node's own.
-	region string
+	// Federation), empty for this node's own; foreign is its last
+	// registry check (foreignScopes), nil before the first.
+	region  string
+	foreign atomic.Pointer[foreignState]
 	// iss and aud are the token's issuer and audiences.
 	iss string
 	aud []string
@@ -74,6 +76,13 @@ type validToken struct {
 // reach a cached entry within Config.RevocationRecheck (a second by
 // default), as RFC 7009 §2 allows for propagation. A token seen for the
 // first time is always checked against the registry and the list.
+//
+// Another region's cached token keeps its last registry check (region
+// active, key valid, client registered and active: checkForeign) while
+// Federation.RegistryGeneration is unchanged, so a hit costs what a hit
+// of this node's own token does; any registry change (a suspension
+// applied to the ledger view) moves the generation and the next use
+// checks again.
 func (s *Service) Authorize(ctx context.Context, token, scope string) (Principal, error) {
 	now := s.now()
 	v, err := s.validate(now, token)
@@ -81,7 +90,7 @@ func (s *Service) Authorize(ctx context.Context, token, scope string) (Principal
 		return Principal{}, err
 	}
 	if v.region != "" {
-		scopes, err := s.checkForeign(v)
+		scopes, err := s.foreignScopes(v)
 		if err != nil {
 			return Principal{}, err
 		}

@@ -45,6 +45,9 @@ type Registry interface {
 	// IssuerRegion returns the one active region whose record names
 	// issuer as its DID or an endpoint URL.
 	IssuerRegion(issuer string) (string, bool)
+	// Generation grows with every change of the registry, after the
+	// change is visible to the lookups above (ledger.View.Generation).
+	Generation() uint64
 }
 
 // Sectors looks up who holds a pairwise sector (ledger.Client). It returns
@@ -179,6 +182,9 @@ func (t Tokens) TokenRegion(iss string) (string, bool) {
 	}
 	return t.Registry.IssuerRegion(iss)
 }
+
+// RegistryGeneration implements auth.Federation.
+func (t Tokens) RegistryGeneration() uint64 { return t.Registry.Generation() }
 
 // RegionClient implements auth.Federation.
 func (t Tokens) RegionClient(clientID string) (string, []string, bool, bool) {

@@ -177,7 +177,9 @@ func TestTokensAcrossRegions(t *testing.T) {
 }
 
 // TestSuspendedRegionTokens: once the consortium suspends A, B refuses a
-// token of A it accepted (and cached) a moment before.
+// token of A it accepted (and cached) a moment before: the suspension
+// moved B's registry generation, so the cached token's last check no
+// longer holds.
 func TestSuspendedRegionTokens(t *testing.T) {
 	ctx := context.Background()
 	s := newTokenSetup(t, 0)
@@ -188,6 +190,7 @@ func TestSuspendedRegionTokens(t *testing.T) {
 	if _, err := s.b.Authorize(ctx, r.AccessToken, auth.ScopeQRRedeem); err != nil {
 		t.Fatal(err)
 	}
+	gen := s.viewB.Generation()
 	if err := s.c.b.Vote(ctx, chaincode.ActionSuspend, regionA); err != nil {
 		t.Fatal(err)
 	}
@@ -195,6 +198,9 @@ func TestSuspendedRegionTokens(t *testing.T) {
 		_, err := s.b.Authorize(ctx, r.AccessToken, auth.ScopeQRRedeem)
 		return errors.Is(err, auth.ErrInvalidToken)
 	})
+	if s.viewB.Generation() <= gen {
+		t.Errorf("the registry generation did not move with the suspension: %d, was %d", s.viewB.Generation(), gen)
+	}
 }
 
 // BenchmarkAuthorize compares B's validation of A's token (from its

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
@@ -81,6 +82,8 @@ type View struct {
 	statuses  map[[2]string]map[uint64]uint8
 	applied   uint64 // events applied
 	health    ViewHealth
+	// gen counts the registry's changes in the view (Generation).
+	gen atomic.Uint64
 }
 
 var _ StatusHeads = (*View)(nil)
@@ -152,6 +155,7 @@ func (v *View) load(ctx context.Context) error {
 	v.heads = heads
 	v.ready = true
 	v.health.LastRefresh = v.opts.Now()
+	v.gen.Add(1)
 	return nil
 }
 
@@ -321,8 +325,16 @@ func (v *View) refresh(ctx context.Context, re chaincode.RegistryEvent) error {
 		v.terminals[x.ID] = x
 		v.mu.Unlock()
 	}
+	v.gen.Add(1)
 	return nil
 }
+
+// Generation counts the changes of the registry in the view (a load or
+// reconcile, an entry read again on its event): it grows after each
+// change is in place, so a caller that checked an entry at generation g
+// and reads g again knows the entry has not changed since, at the cost
+// of an atomic load. It never decreases.
+func (v *View) Generation() uint64 { return v.gen.Load() }
 
 // Ready reports whether the view has loaded the ledger once.
 func (v *View) Ready() bool {
