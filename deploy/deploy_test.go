@@ -34,12 +34,14 @@ const root = ".."
 // The services docker-compose.yml must run, and which of them are one-shot
 // setup steps (run to completion; the others run on and are health-checked).
 var (
-	wantServices = []string{"lb", "trustid-1", "trustid-2", "redis", "orderer", "peer-310000", "peer-320000", "chaincode",
+	wantServices = []string{"lb", "trustid-1", "trustid-2", "redis", "orderer", "peer-310000", "peer-320000", "peer-330000", "chaincode",
 		"fabric-init", "setup", "trustid-2-keys"}
 	oneShot = []string{"fabric-init", "setup", "trustid-2-keys"}
-	// regions are the Fabric organizations the network runs: region code
-	// to the compose service of its peer.
-	regions = map[string]string{"310000": "peer-310000", "320000": "peer-320000"}
+	// regions are the Fabric organizations the network runs, the three
+	// of the native test network (REGIONS in scripts/fabric/env.sh,
+	// TestComposeRegionsMatchTestNetwork): region code to the compose
+	// service of its peer.
+	regions = map[string]string{"310000": "peer-310000", "320000": "peer-320000", "330000": "peer-330000"}
 )
 
 type compose struct {
@@ -290,7 +292,8 @@ func TestComposePortsAndVolumes(t *testing.T) {
 	}
 	// Each stateful service keeps its state in a named volume.
 	for name, target := range map[string]string{"trustid-1": "/data", "trustid-2": "/data", "redis": "/data",
-		"orderer": "/var/hyperledger/production", "peer-310000": "/var/hyperledger/production", "peer-320000": "/var/hyperledger/production"} {
+		"orderer": "/var/hyperledger/production", "peer-310000": "/var/hyperledger/production", "peer-320000": "/var/hyperledger/production",
+		"peer-330000": "/var/hyperledger/production"} {
 		found := false
 		for _, v := range c.Services[name].Volumes {
 			if m := parseMount(t, name, v); !m.bind && m.target == target && !m.readOnly {
@@ -394,9 +397,11 @@ func TestComposeHealthchecksAndDependencies(t *testing.T) {
 		{"orderer", "fabric-init", "service_completed_successfully"},
 		{"peer-310000", "fabric-init", "service_completed_successfully"},
 		{"peer-320000", "fabric-init", "service_completed_successfully"},
+		{"peer-330000", "fabric-init", "service_completed_successfully"},
 		{"setup", "orderer", "service_healthy"},
 		{"setup", "peer-310000", "service_healthy"},
 		{"setup", "peer-320000", "service_healthy"},
+		{"setup", "peer-330000", "service_healthy"},
 		{"setup", "chaincode", "service_healthy"},
 		{"trustid-1", "setup", "service_completed_successfully"},
 		{"trustid-1", "redis", "service_healthy"},
@@ -842,7 +847,7 @@ func TestFabricConfig(t *testing.T) {
 		}
 	}
 	sort.Strings(apps)
-	if !slices.Equal(apps, []string{"Region310000MSP", "Region320000MSP"}) {
+	if !slices.Equal(apps, []string{"Region310000MSP", "Region320000MSP", "Region330000MSP"}) {
 		t.Errorf("configtx.yaml: application organizations %v", apps)
 	}
 
@@ -901,6 +906,44 @@ func TestFabricConfig(t *testing.T) {
 	fabricTools(t)
 }
 
+// regionsLine reads a bash array assignment REGIONS=(...) of a script.
+var regionsLine = regexp.MustCompile(`(?m)^REGIONS=\(([0-9 ]+)\)`)
+
+// TestComposeRegionsMatchTestNetwork: the Compose network runs the
+// regions of the native test network (REGIONS in scripts/fabric/env.sh),
+// a peer service each, and deploy/fabric/setup.sh joins, installs on and
+// approves for every one of them.
+func TestComposeRegionsMatchTestNetwork(t *testing.T) {
+	c := loadCompose(t)
+	var want []string
+	for r := range regions {
+		want = append(want, r)
+	}
+	sort.Strings(want)
+	for _, script := range []string{"scripts/fabric/env.sh", "deploy/fabric/setup.sh"} {
+		m := regionsLine.FindSubmatch(readFile(t, script))
+		if m == nil {
+			t.Errorf("%s: no REGIONS=(...) line", script)
+			continue
+		}
+		got := strings.Fields(string(m[1]))
+		sort.Strings(got)
+		if !slices.Equal(got, want) {
+			t.Errorf("%s: REGIONS %v, want the Compose network's %v", script, got, want)
+		}
+	}
+	var peers []string
+	for name := range c.Services {
+		if strings.HasPrefix(name, "peer-") {
+			peers = append(peers, strings.TrimPrefix(name, "peer-"))
+		}
+	}
+	sort.Strings(peers)
+	if !slices.Equal(peers, want) {
+		t.Errorf("docker-compose.yml runs peers of %v, want %v", peers, want)
+	}
+}
+
 type configtxOrg struct {
 	Name             string   `yaml:"Name"`
 	ID               string   `yaml:"ID"`
@@ -945,7 +988,7 @@ func fabricTools(t *testing.T) {
 	block := filepath.Join(dir, "trustid.block")
 	run(configtxgen, "-configPath", dir, "-profile", "TrustIDChannel", "-channelID", "trustid", "-outputBlock", block)
 	inspected := run(configtxgen, "-inspectBlock", block)
-	for _, want := range []string{`"Region310000MSP"`, `"Region320000MSP"`, `"OrdererMSP"`, `"channel_id": "trustid"`} {
+	for _, want := range []string{`"Region310000MSP"`, `"Region320000MSP"`, `"Region330000MSP"`, `"OrdererMSP"`, `"channel_id": "trustid"`} {
 		if !bytes.Contains(inspected, []byte(want)) {
 			t.Errorf("the genesis block does not name %s", want)
 		}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One-shot `setup` service of docker-compose.yml (image
-# hyperledger/fabric-tools), run once the orderer and both peers are
-# healthy: joins the orderer to channel "trustid" (osnadmin; no system
-# channel), waits for the channel's Raft leader, joins both peers, and
+# hyperledger/fabric-tools), run once the orderer and the three region
+# peers are healthy: joins the orderer to channel "trustid" (osnadmin; no
+# system channel), waits for the channel's Raft leader, joins every peer,
+# and
 # installs, approves and commits the contract as a service
 # (deploy/fabric/trustid_1.tar.gz, served by the `chaincode` service).
 # Every step checks first, so it can run again on a running network.
@@ -12,7 +13,7 @@ F=/fabric
 CH=trustid
 CC=trustid
 PKG=/deploy/fabric/trustid_1.tar.gz
-REGIONS=(310000 320000)
+REGIONS=(310000 320000 330000) # as scripts/fabric/env.sh
 ORD_DIR=$F/crypto/ordererOrganizations/orderer.trustid.local
 ORDERER=orderer.orderer.trustid.local
 ORDERER_CA=$ORD_DIR/orderers/$ORDERER/tls/ca.crt
@@ -109,4 +110,4 @@ peer_as "${REGIONS[0]}" lifecycle chaincode commit "${ORD[@]}" -C "$CH" -n "$CC"
 for r in "${REGIONS[@]}"; do
   wait_for "a query through peer $r" 60 peer_as "$r" chaincode query -C "$CH" -n "$CC" -c '{"Args":["ListRegions"]}'
 done
-log "done: $CC committed on $CH and answering through both peers"
+log "done: $CC committed on $CH and answering through every peer"
