@@ -5,7 +5,9 @@
 // (Tokens, for package auth). It reads a local view of the registry
 // (*ledger.View), so none of that calls another region or waits for the
 // chain; a region suspended in the registry is refused as soon as the
-// view has its change.
+// view has its change. The view's registry generation (Registry.Generation)
+// lets package auth keep a cached token's registry check until the
+// registry changes (Tokens.RegistryGeneration).
 //
 // Two things must come from the other region's node, and are fetched
 // from its endpoint in the registry only: its QR status lists (QRStatus,
