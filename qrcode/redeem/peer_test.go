@@ -145,9 +145,10 @@ func FuzzAuthenticatePeer(f *testing.F) {
 
 // TestPeerAnswerStrict: HTTPPeers reads a peer's answer with the
 // project's strict decoder. encoding/json would take {"pairwise_id":"a",
-// "PAIRWISE_ID":"b"} as "b" and "Region" as region; such answers, and an
-// error code under another name, are invalid answers (ErrPeer), while the
-// exact ones pass.
+// "PAIRWISE_ID":"b"} as "b" and "Region" as region; such answers, one
+// naming an actor or action (a redemption of an online code is never
+// delegated), and an error code under another name, are invalid answers
+// (ErrPeer), while the exact ones pass.
 func TestPeerAnswerStrict(t *testing.T) {
 	var status int
 	var body string
@@ -173,6 +174,9 @@ func TestPeerAnswerStrict(t *testing.T) {
 		"named in another case":           `{"pairwise_id":"p1","assurance_level":3,"Region":"310000"}`,
 		"unknown member":                  `{"pairwise_id":"p1","assurance_level":3,"region":"310000","extra":1}`,
 		"trailing data":                   `{"pairwise_id":"p1","assurance_level":3,"region":"310000"} {}`,
+		// An online code is never delegated.
+		"an actor":  `{"pairwise_id":"p1","assurance_level":3,"region":"310000","act":{"pairwise_id":"p2","relationship":"guardian"}}`,
+		"an action": `{"pairwise_id":"p1","assurance_level":3,"region":"310000","action":"pickup"}`,
 	} {
 		if r, err := redeem(200, b); !errors.Is(err, qrcode.ErrPeer) {
 			t.Errorf("%s: %+v %v", name, r, err)
