@@ -413,7 +413,8 @@ func urlEscape(s string) string {
 // client reads back.
 func TestQRErrorCodesMatch(t *testing.T) {
 	for _, err := range []error{qrcode.ErrCodeUsed, qrcode.ErrCodeExpired, qrcode.ErrRevoked, qrcode.ErrSuspended, qrcode.ErrWrongRegion, qrcode.ErrNoRoute,
-		qrcode.ErrUnknownVerifier, qrcode.ErrPeerAuth, qrcode.ErrTooLarge, qrcode.ErrPrefix, qrcode.ErrVersion, qrcode.ErrKind, qrcode.ErrMalformed, fmt.Errorf("%w: %w", qrcode.ErrMalformed, qrcode.ErrNonCanonical), qrcode.ErrUnavailable} {
+		qrcode.ErrUnknownVerifier, qrcode.ErrPeerAuth, qrcode.ErrTooLarge, qrcode.ErrPrefix, qrcode.ErrVersion, qrcode.ErrKind, qrcode.ErrMalformed, fmt.Errorf("%w: %w", qrcode.ErrMalformed, qrcode.ErrNonCanonical), qrcode.ErrUnavailable,
+		qrcode.ErrDelegationScope, qrcode.ErrDelegationExpired, qrcode.ErrDelegation} {
 		if got, want := mapError(err).Code, qrcode.ErrorCode(err); got != want {
 			t.Errorf("%v: api code %q, peer code %q", err, got, want)
 		}

@@ -1,6 +1,9 @@
 package qrcode
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Errors of decoding. Every decoder returns an error matching exactly one
 // of them with errors.Is (ErrBase45 counts as ErrMalformed's sibling for a
@@ -69,9 +72,6 @@ var (
 	// ErrDelegation: a delegation that does not match the presenter, is
 	// expired or not yet valid.
 	ErrDelegation = errors.New("qrcode: invalid delegation")
-	// ErrDelegationExpired: a delegation outside its validity (expired or
-	// not yet valid). An error matching it also matches ErrDelegation.
-	ErrDelegationExpired = errors.New("qrcode: delegation outside its validity")
 	// ErrDelegationScope: the action asked for is outside the delegation's
 	// scope.
 	ErrDelegationScope = errors.New("qrcode: action outside the delegation scope")
@@ -105,6 +105,11 @@ var (
 	ErrInvalidArgument = errors.New("qrcode: invalid argument")
 )
 
+// ErrDelegationExpired: a delegation outside its validity (expired or not
+// yet valid). It wraps ErrDelegation, so an error matching it also
+// matches ErrDelegation.
+var ErrDelegationExpired = fmt.Errorf("%w: outside its validity", ErrDelegation)
+
 // Error codes on the wire: the "error" member of an error response. The
 // api package answers with these; HTTPPeers turns them back into the
 // sentinels.
@@ -117,6 +122,9 @@ var errorCodes = []struct {
 	{ErrRevoked, "qr_revoked"},
 	{ErrSuspended, "qr_suspended"},
 	{ErrWrongRegion, "qr_wrong_region"},
+	{ErrDelegationExpired, "qr_delegation_expired"},
+	{ErrDelegationScope, "qr_delegation_scope"},
+	{ErrDelegation, "qr_delegation_invalid"},
 	{ErrNoRoute, "qr_no_route"},
 	{ErrUnknownVerifier, "qr_unknown_verifier"},
 	{ErrPeerAuth, "qr_peer_unauthorized"},

@@ -457,7 +457,7 @@ func (v *Verifier) checkDelegation(ctx context.Context, p *offlineParts, now tim
 		return fmt.Errorf("%w: the presenter is not the delegation's actor", ErrDelegation)
 	}
 	if now.Before(d.NotBefore) || !now.Before(d.Expiry) {
-		return fmt.Errorf("%w: %w", ErrDelegation, ErrDelegationExpired)
+		return ErrDelegationExpired
 	}
 	if err := v.checkStatus(ctx, d.Status, "delegation"); err != nil {
 		return err

@@ -22,11 +22,26 @@ type Client struct {
 // Redemption is what redeeming an online QR code tells a relying party:
 // its own pairwise ID for the holder, the assurance level (1 to 4), the
 // issuing region and the claims both consented and allowed.
+//
+// For a guardian's delegated offline code, PairwiseID is the party's ID
+// for the principal (the person acted for), Act names who presented it
+// and Action is what the delegation allowed; no claim is given. Act is
+// nil for a code the holder presented for themself.
 type Redemption struct {
 	PairwiseID     string            `json:"pairwise_id"`
 	AssuranceLevel int               `json:"assurance_level"`
 	Region         string            `json:"region"`
 	Claims         map[string]string `json:"claims,omitempty"`
+	Act            *Actor            `json:"act,omitempty"`
+	Action         string            `json:"action,omitempty"`
+}
+
+// Actor is who presented a delegated code: the party's own pairwise ID
+// for them, and their relationship to the principal (guardian, family or
+// agent).
+type Actor struct {
+	PairwiseID   string `json:"pairwise_id"`
+	Relationship string `json:"relationship"`
 }
 
 // RedeemQR redeems an online code ("TIDON1:...") at the node (scope
@@ -36,12 +51,28 @@ type Redemption struct {
 // qrcode.ErrCodeUsed, qrcode.ErrCodeExpired, qrcode.ErrRevoked,
 // qrcode.ErrReplayed, ...
 func (c *Client) RedeemQR(ctx context.Context, code string) (*Redemption, error) {
+	return c.RedeemQRFor(ctx, code, "")
+}
+
+// RedeemQRFor is RedeemQR for an action (qrcode.ActionPickup, ...): a
+// delegated offline code must allow it (empty: qrcode.ActionPresent), and
+// the answer's Act and Action say who presented it for whom. An action is
+// refused with an online code. Errors match qrcode.ErrDelegationScope,
+// qrcode.ErrDelegationExpired and qrcode.ErrDelegation besides RedeemQR's.
+func (c *Client) RedeemQRFor(ctx context.Context, code, action string) (*Redemption, error) {
+	in := map[string]string{"code": code}
+	if action != "" {
+		in["action"] = action
+	}
 	var r Redemption
-	if err := c.post(ctx, "/v1/qr/verify", map[string]string{"code": code}, &r); err != nil {
+	if err := c.post(ctx, "/v1/qr/verify", in, &r); err != nil {
 		return nil, err
 	}
 	if r.PairwiseID == "" || r.AssuranceLevel < 1 || r.AssuranceLevel > 4 {
 		return nil, errors.New("sdk: the node's redemption answer lacks a pairwise ID or assurance level")
+	}
+	if r.Act != nil && r.Act.PairwiseID == "" {
+		return nil, errors.New("sdk: the node's answer names an actor without a pairwise ID")
 	}
 	return &r, nil
 }

@@ -6,6 +6,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -31,6 +32,7 @@ import (
 	"github.com/trustid-cn/trustid/ledger/embedded"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
+	"github.com/trustid-cn/trustid/sdk"
 )
 
 // TestTwoRegionNodes runs two real `trustid serve` nodes, regions 310000
@@ -876,13 +878,14 @@ func TestDelegatedOfflineCodes(t *testing.T) {
 		return c
 	}
 	type verifier struct {
-		name string
-		node *authNode
-		tok  string
+		name, id string
+		node     *authNode
+		tok, key string
 	}
+	pharmacyKey, postKey := a.addClientIn("pharmacy-a", "310000", auth.ScopeQRRedeem), b.addClientIn("post-b", "320000", auth.ScopeQRRedeem)
 	verifiers := []verifier{
-		{"at A", a, a.tokenFor("pharmacy-a", a.addClientIn("pharmacy-a", "310000", auth.ScopeQRRedeem))},
-		{"at B", b, b.tokenFor("post-b", b.addClientIn("post-b", "320000", auth.ScopeQRRedeem))},
+		{"at A", "pharmacy-a", a, a.tokenFor("pharmacy-a", pharmacyKey), pharmacyKey},
+		{"at B", "post-b", b, b.tokenFor("post-b", postKey), postKey},
 	}
 	verify := func(v verifier, code, action string) (int, map[string]any) {
 		body, _ := json.Marshal(map[string]string{"code": code, "action": action})
@@ -917,6 +920,20 @@ func TestDelegatedOfflineCodes(t *testing.T) {
 		}
 		if c, m := verify(v, offline(principal, rp.QRBinding, nil), qrcode.ActionPickup); c != 200 || m["act"] != nil || m["action"] != nil {
 			t.Errorf("%s: an action with an undelegated code: %d %v", v.name, c, m)
+		}
+		// The relying-party SDK: who came for whom, and the refusals as
+		// qrcode sentinels.
+		rpc := &sdk.Client{Node: v.node.base, Tokens: sdkTokens(t, v.node.base, v.id, v.key, 0)}
+		ctx := context.Background()
+		if red, err := rpc.RedeemQRFor(ctx, offline(guardian, rg.QRBinding, valid), qrcode.ActionPickup); err != nil || red.PairwiseID != mine["pairwise_id"] ||
+			red.Act == nil || red.Act.PairwiseID != own["pairwise_id"] || red.Act.Relationship != "guardian" || red.Action != qrcode.ActionPickup {
+			t.Errorf("%s: SDK, the delegated code: %+v %v", v.name, red, err)
+		}
+		if _, err := rpc.RedeemQRFor(ctx, offline(guardian, rg.QRBinding, valid), qrcode.ActionMedical); !errors.Is(err, qrcode.ErrDelegationScope) {
+			t.Errorf("%s: SDK, an action outside the scope: %v", v.name, err)
+		}
+		if _, err := rpc.RedeemQR(ctx, offline(guardian, rg.QRBinding, expired)); !errors.Is(err, qrcode.ErrDelegationExpired) || !errors.Is(err, qrcode.ErrDelegation) {
+			t.Errorf("%s: SDK, an expired delegation: %v", v.name, err)
 		}
 	}
 
