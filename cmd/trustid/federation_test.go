@@ -828,11 +828,13 @@ func twoRegionNodes(t *testing.T) (a, b *authNode, la *embedded.Ledger) {
 // answer is the calling party's pairwise ID for the principal (the one
 // the principal's own code gives it), act the party's pairwise ID for
 // the guardian (the one the guardian's own code gives it), the action and
-// the relationship, no claim. An action outside the scope (403
-// qr_delegation_scope), an expired delegation (403
-// qr_delegation_expired) and, once A revokes it, the delegation's status
-// entry (403 qr_revoked) are refused at both nodes, while the guardian's
-// own code still verifies. The delegation has a status entry of its own:
+// the relationship, no claim; the relying-party SDK reads the same. An
+// action outside the scope (403 qr_delegation_scope), an expired
+// delegation (403 qr_delegation_expired), the principal presenting the
+// guardian's delegation (403 qr_delegation_invalid) and, once A revokes
+// it, the delegation's status entry (403 qr_revoked) are refused at both
+// nodes, while the guardian's own code still verifies; an action asked
+// of an online code is refused (400), the code not spent. The delegation has a status entry of its own:
 // a third enrollment's binding entry (no node API issues delegations).
 func TestDelegatedOfflineCodes(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
@@ -935,6 +937,15 @@ func TestDelegatedOfflineCodes(t *testing.T) {
 		if _, err := rpc.RedeemQR(ctx, offline(guardian, rg.QRBinding, expired)); !errors.Is(err, qrcode.ErrDelegationExpired) || !errors.Is(err, qrcode.ErrDelegation) {
 			t.Errorf("%s: SDK, an expired delegation: %v", v.name, err)
 		}
+	}
+
+	// An action asked of an online code: refused, and the code not spent.
+	if c, m := f.onlineCode(guardian.device, rg.QRBinding); c != 201 {
+		t.Fatalf("an online code at A: %d %v", c, m)
+	} else if c, m2 := verify(verifiers[0], m["code"].(string), qrcode.ActionPickup); c != 400 || m2["error"] != "invalid_request" {
+		t.Errorf("an action with an online code: %d %v", c, m2)
+	} else if c, m2 := verify(verifiers[0], m["code"].(string), ""); c != 200 || m2["act"] != nil {
+		t.Errorf("the online code after the refusal: %d %v", c, m2)
 	}
 
 	// A revokes the delegation's status entry: refused at A at once and at
