@@ -107,25 +107,32 @@ type vciHandlers struct {
 // codes: invalid_token 401, unavailable 503, server errors 500, the rest
 // 400. At the credential and notification endpoints (resource) the DPoP
 // errors, and a DPoP-bound token sent as Bearer, are 401 with a
-// WWW-Authenticate DPoP challenge (RFC 9449 §7.1, §9); a fresh DPoP nonce
-// goes in DPoP-Nonce.
+// WWW-Authenticate DPoP challenge (RFC 9449 §7.1, §9), and a request
+// without an access token gets a Bearer and a DPoP challenge; a fresh
+// DPoP nonce goes in DPoP-Nonce.
 // resourceAlgs, set at those endpoints, are the DPoP algorithms named in
 // the challenge.
 func vciErrors(resourceAlgs []string, f func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		err := f(w, r)
+		if n := oid4vci.DPoPNonceOf(err); n != "" {
+			w.Header().Set(dpop.HeaderNonce, n)
+		}
 		var e *oid4vci.Error
 		if !errors.As(err, &e) {
 			return err
-		}
-		if e.DPoPNonce != "" {
-			w.Header().Set(dpop.HeaderNonce, e.DPoPNonce)
 		}
 		status := http.StatusBadRequest
 		switch e.Code {
 		case oid4vci.CodeInvalidToken:
 			status = http.StatusUnauthorized
-			if resourceAlgs != nil && errors.Is(err, oid4vci.ErrDPoPBound) {
+			if resourceAlgs != nil && errors.Is(err, oid4vci.ErrNoAccessToken) {
+				// RFC 6750 §3.1, RFC 9449 §7.1: no credentials, so
+				// challenges without an error code, DPoP's naming the
+				// algorithms.
+				w.Header().Set("WWW-Authenticate", "Bearer")
+				w.Header().Add("WWW-Authenticate", `DPoP algs="`+strings.Join(resourceAlgs, " ")+`"`)
+			} else if resourceAlgs != nil && errors.Is(err, oid4vci.ErrDPoPBound) {
 				// RFC 9449 §7.1: a DPoP-bound token needs the DPoP scheme.
 				w.Header().Set("WWW-Authenticate", `DPoP error="invalid_token", algs="`+strings.Join(resourceAlgs, " ")+`"`)
 			} else {
@@ -180,6 +187,10 @@ func (h *vciHandlers) par(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp, err := h.svc.PushAuthorizationRequest(r.Context(), q, r.Header.Values(dpop.HeaderProof))
 	if err != nil {
+		if n := oid4vci.DPoPNonceOf(err); n != "" {
+			// RFC 9449 §8: the wallet's next try takes this nonce.
+			w.Header().Set(dpop.HeaderNonce, n)
+		}
 		var ae *login.AuthorizeError
 		if errors.As(err, &ae) {
 			err = ae.Err
@@ -229,7 +240,7 @@ func access(r *http.Request) (oid4vci.Access, error) {
 		scheme, tok, ok = strings.Cut(hs[0], " ")
 	}
 	if !ok || tok == "" || (!strings.EqualFold(scheme, "Bearer") && !strings.EqualFold(scheme, "DPoP")) {
-		return oid4vci.Access{}, &oid4vci.Error{Code: oid4vci.CodeInvalidToken, Description: "an Authorization: Bearer or DPoP access token from the token endpoint is required"}
+		return oid4vci.Access{}, &oid4vci.Error{Code: oid4vci.CodeInvalidToken, Description: "an Authorization: Bearer or DPoP access token from the token endpoint is required", Err: oid4vci.ErrNoAccessToken}
 	}
 	return oid4vci.Access{Scheme: scheme, Token: tok, DPoP: r.Header.Values(dpop.HeaderProof)}, nil
 }

@@ -196,9 +196,10 @@ type PARResponse struct {
 // dpopProofs are the request's DPoP header fields (RFC 9449 §10.1): with
 // one, checked as at the token endpoint (a server nonce, an unseen jti),
 // the code is bound to the proof's key as by dpop_jkt; a dpop_jkt for
-// another key is invalid_dpop_proof. A DPoP error is an *Error, whose
-// DPoPNonce (use_dpop_nonce) or PARResponse.DPoPNonce the wallet needs
-// next.
+// another key is invalid_dpop_proof. A DPoP error is an *Error. The
+// nonce the wallet needs next is PARResponse.DPoPNonce, or DPoPNonceOf
+// the error: use_dpop_nonce's, or, once the proof was accepted, that of
+// any later error (RFC 9449 §8).
 func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values, dpopProofs []string) (*PARResponse, error) {
 	direct := func(code, desc string) error {
 		return &login.AuthorizeError{Err: &login.Error{Code: code, Description: desc}}
@@ -221,6 +222,17 @@ func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values,
 		form.Set("dpop_jkt", p.JKT)
 		dpopNonce = nonce
 	}
+	resp, err := s.push(ctx, form)
+	if err != nil {
+		// The proof was accepted: the answer carries the next nonce.
+		return nil, withNonce(err, dpopNonce)
+	}
+	resp.DPoPNonce = dpopNonce
+	return resp, nil
+}
+
+// push checks and keeps a pushed authorization request.
+func (s *Service) push(ctx context.Context, form url.Values) (*PARResponse, error) {
 	if err := s.cfg.Login.CheckFor(ctx, form, s.extension()); err != nil {
 		var ae *login.AuthorizeError
 		if errors.As(err, &ae) {
@@ -239,7 +251,7 @@ func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values,
 	if err := s.cfg.Store.Put(ctx, "oid4vci:par-once:"+id, []byte{1}, PARTTL); err != nil {
 		return nil, unavailable(err)
 	}
-	return &PARResponse{RequestURI: RequestURIPrefix + id, ExpiresIn: int(PARTTL / time.Second), DPoPNonce: dpopNonce}, nil
+	return &PARResponse{RequestURI: RequestURIPrefix + id, ExpiresIn: int(PARTTL / time.Second)}, nil
 }
 
 // pushed returns the parameters a request_uri of PAR names (once), for

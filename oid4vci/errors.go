@@ -59,3 +59,9 @@ var ErrInvalid = errors.New("oid4vci: invalid offer request")
 // (the cause of that invalid_token; the answer is a DPoP challenge, RFC
 // 9449 §7.1).
 var ErrDPoPBound = errors.New("oid4vci: the access token is DPoP-bound")
+
+// ErrNoAccessToken: a request to the credential or notification endpoint
+// without an access token (no Authorization header of the Bearer or DPoP
+// scheme): the answer is a challenge without error code (RFC 6750 §3.1,
+// RFC 9449 §7.1).
+var ErrNoAccessToken = errors.New("oid4vci: no access token")

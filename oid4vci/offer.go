@@ -393,7 +393,8 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 		resp, err = s.tokenPreAuthorized(ctx, req, jkt)
 	}
 	if err != nil {
-		return nil, err
+		// The proof was accepted: the error carries the next nonce.
+		return nil, withNonce(err, nonce)
 	}
 	resp.DPoPNonce = nonce
 	return resp, nil

@@ -21,6 +21,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/contexts"
 	"github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/oid4vci/dpop"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -179,6 +180,11 @@ type Config struct {
 	// default every DPoP proof must carry a nonce the node gave
 	// (DPoP-Nonce), so a proof made ahead of time is refused.
 	DPoPWithoutNonce bool
+	// DPoPNonceKey (32 bytes or more, secret) seals the DPoP nonces
+	// (dpop.Nonces: nothing is stored); every instance of a region
+	// needs the same key to accept each other's nonces. Nil: a random
+	// key of this instance alone. Nonces live at most NonceTTL.
+	DPoPNonceKey []byte
 }
 
 // configuration is one entry of credential_configurations_supported.
@@ -199,6 +205,8 @@ type configuration struct {
 // Service is the credential issuer. It is safe for concurrent use.
 type Service struct {
 	cfg      Config
+	dpop     *dpop.Verifier
+	nonces   *dpop.Nonces
 	configs  map[string]configuration
 	metadata []byte
 	asMeta   []byte
@@ -261,6 +269,21 @@ func New(cfg Config) (*Service, error) {
 		}
 	}
 	s := &Service{cfg: cfg, configs: map[string]configuration{}}
+	if s.dpop, err = dpop.NewVerifier(cfg.DPoPAlgorithms); err != nil {
+		return nil, fmt.Errorf("oid4vci: %w", err)
+	}
+	if !cfg.DPoPWithoutNonce {
+		key := cfg.DPoPNonceKey
+		if key == nil {
+			key = make([]byte, 32)
+			if _, err := io.ReadFull(cfg.Rand, key); err != nil {
+				return nil, fmt.Errorf("oid4vci: DPoP nonce key: %w", err)
+			}
+		}
+		if s.nonces, err = dpop.NewNonces(key, cfg.NonceTTL, cfg.Now, cfg.Rand); err != nil {
+			return nil, fmt.Errorf("oid4vci: %w", err)
+		}
+	}
 	for _, t := range cfg.Types {
 		if !typeRE.MatchString(t.Type) || t.Type == "VerifiableCredential" {
 			return nil, fmt.Errorf("oid4vci: credential type %q is not a CamelCase type name", t.Type)

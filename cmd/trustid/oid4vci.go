@@ -18,6 +18,9 @@ import (
 	"github.com/trustid-cn/trustid/oid4vci"
 )
 
+// dpopNonceSecret names the keystore secret sealing DPoP nonces.
+const dpopNonceSecret = "oid4vci-dpop-nonce"
+
 // mountOID4VCI returns the mount function of the OpenID for Verifiable
 // Credential Issuance 1.0 routes. The credentials are issued by the
 // node's issuer (mounted before, by mountCredentials) as the client that
@@ -33,12 +36,19 @@ func mountOID4VCI(cmd *cobra.Command) func(*api.Server, *node) error {
 		if nl, anchored := ledgerOf(n); anchored {
 			signer.registry = nl.View
 		}
+		// The DPoP nonce key is the region's, from the keystore every
+		// instance shares: a nonce one instance gave passes at another.
+		nonceKey, err := n.keys.Secret(dpopNonceSecret, 32)
+		if err != nil {
+			return fmt.Errorf("oid4vci: %w", err)
+		}
 		cfg := oid4vci.Config{
-			Issuer:  n.issuer,
-			Types:   oid4vciTypes,
-			Display: []oid4vci.Display{{Name: "TrustID 可信数字身份", Locale: "zh-CN"}, {Name: "TrustID digital identity", Locale: "en"}},
-			Signer:  signer,
-			Store:   n.store,
+			DPoPNonceKey: nonceKey.Value(),
+			Issuer:       n.issuer,
+			Types:        oid4vciTypes,
+			Display:      []oid4vci.Display{{Name: "TrustID 可信数字身份", Locale: "zh-CN"}, {Name: "TrustID digital identity", Locale: "en"}},
+			Signer:       signer,
+			Store:        n.store,
 		}
 		// With user login mounted (before), the holder can log in at the
 		// authorization endpoint: the authorization code flow.

@@ -587,6 +587,30 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	if code, m, _ := f.doWith("POST", "/oid4vci/par", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Dpop": {stale}}, badProof.Encode()); code != 400 || m["error"] != "invalid_dpop_proof" {
 		t.Errorf("PAR with a proof for the token endpoint: %d %v", code, m)
 	}
+	// After the proof passed, a refusal of the request itself (a client
+	// error, a login error) still carries the next nonce (RFC 9449 §8),
+	// and that nonce passes on the retry.
+	for name, c := range map[string]struct {
+		edit   func(url.Values)
+		status int
+		code   string
+	}{
+		"unknown client":       {func(q url.Values) { q.Set("client_id", "nobody") }, 401, "invalid_client"},
+		"unknown issuer_state": {func(q url.Values) { q.Set("issuer_state", strings.Repeat("A", 43)) }, 400, "invalid_request"},
+		"other scope":          {func(q url.Values) { q.Set("scope", "Nope") }, 400, "invalid_scope"},
+	} {
+		q := parForm(freshState())
+		c.edit(q)
+		code, m, h := parDPoP(q, dpopKey)
+		next := h.Get("DPoP-Nonce")
+		if code != c.status || m["error"] != c.code || next == "" {
+			t.Fatalf("PAR with a good proof, %s: %d %v, DPoP-Nonce %q", name, code, m, next)
+		}
+		p, _ := dpop.NewProof(dpopKey, "POST", f.base+"/oid4vci/par", "", next, time.Now(), rand.Reader)
+		if code, m, _ := f.doWith("POST", "/oid4vci/par", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Dpop": {p}}, parForm(freshState()).Encode()); code != 201 {
+			t.Errorf("PAR with the nonce of the %s refusal: %d %v", name, code, m)
+		}
+	}
 	for name, withJKT := range map[string]bool{"proof alone": false, "proof and its dpop_jkt": true} {
 		form := parForm(freshState())
 		if withJKT {
