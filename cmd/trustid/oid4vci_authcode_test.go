@@ -118,7 +118,10 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	if co.HasPreAuthorizedCode() || !co.HasAuthorizationCodeGrant() {
 		t.Fatalf("offer grants: pre-auth %v, authorization code %v", co.HasPreAuthorizedCode(), co.HasAuthorizationCodeGrant())
 	}
+	rec := &recordingTransport{base: http.DefaultTransport}
+	http.DefaultTransport = rec
 	authURL, err := w.AuthorizationURL(co, "wallet-app", walletRedirect, "")
+	http.DefaultTransport = rec.base
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,9 +137,26 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	}
 	redirect := waitRedirect(t, browser, sessionURL)
 	store := sdkwallet.NewMemoryStore()
+	http.DefaultTransport = rec
 	ids, err := w.AcceptAuthorization(co, redirect, 2, store)
+	http.DefaultTransport = rec.base
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The push carried a DPoP proof (RFC 9449 §10.1), sent again with
+	// the nonce of the use_dpop_nonce answer; the token request took the
+	// nonce of the push's answer: once, with a proof.
+	seen := map[string]int{}
+	for _, r := range rec.requests {
+		if r.path == "/oid4vci/par" || r.path == "/oid4vci/token" {
+			if r.dpop == "" {
+				t.Errorf("wallet request to %s without DPoP", r.path)
+			}
+			seen[r.path]++
+		}
+	}
+	if seen["/oid4vci/par"] != 2 || seen["/oid4vci/token"] != 1 {
+		t.Errorf("wallet requests %v", seen)
 	}
 	if got := strings.Split(ids, ","); len(got) != 4 {
 		t.Fatalf("stored %q, want 4 credentials", ids)

@@ -430,8 +430,8 @@ func (w *Holder) requestToken(offer *CredentialOffer, form url.Values) (*tokenRe
 	return tok, nil
 }
 
-// fetchOffer is fetch for the token, credential and notification
-// endpoints of an offer: with a DPoP key it sends a DPoP proof (over the
+// fetchOffer is fetch for the pushed authorization request, token,
+// credential and notification endpoints of an offer: with a DPoP key it sends a DPoP proof (over the
 // access token, sent with the DPoP scheme, once the token is DPoP-bound),
 // keeps the issuer's DPoP-Nonce and retries once on use_dpop_nonce.
 func (w *Holder) fetchOffer(offer *CredentialOffer, method, target, contentType, token string, body []byte) ([]byte, error) {
