@@ -15,6 +15,7 @@ import (
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/oid4vci"
+	"github.com/trustid-cn/trustid/oid4vci/attestation"
 	"github.com/trustid-cn/trustid/oid4vci/dpop"
 	"github.com/trustid-cn/trustid/qrcode"
 )
@@ -50,6 +51,7 @@ var oid4vciErrors = []mapping{
 //	POST /oid4vci/par                                    pushed authorization requests (RFC 9126)
 //	POST /oid4vci/token                                  pre-authorized code and authorization_code grants
 //	POST /oid4vci/nonce                                  a fresh c_nonce
+//	POST /oid4vci/challenge                              a wallet attestation challenge and a DPoP nonce
 //	POST /oid4vci/credential                             credential endpoint
 //	POST /oid4vci/notification                           notification endpoint
 //	POST /oid4vci/offers                                 make an offer (credentials:issue)
@@ -91,6 +93,7 @@ func (s *Server) MountOID4VCI(cfg OID4VCIConfig) error {
 		})))
 	}
 	s.handle("POST "+oid4vci.PathNonce, public(h.nonce))
+	s.handle("POST "+oid4vci.PathChallenge, public(h.challenge))
 	s.handle("POST "+oid4vci.PathCredential, resource(h.credential))
 	s.handle("POST "+oid4vci.PathNotification, resource(h.notification))
 	s.handle("POST "+oid4vci.PathOffers, s.protect(auth.ScopeCredentialsIssue, errorHandler(s, h.offer)))
@@ -115,9 +118,7 @@ type vciHandlers struct {
 func vciErrors(resourceAlgs []string, f func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		err := f(w, r)
-		if n := oid4vci.DPoPNonceOf(err); n != "" {
-			w.Header().Set(dpop.HeaderNonce, n)
-		}
+		setFresh(w, err)
 		var e *oid4vci.Error
 		if !errors.As(err, &e) {
 			return err
@@ -152,6 +153,46 @@ func vciErrors(resourceAlgs []string, f func(http.ResponseWriter, *http.Request)
 	}
 }
 
+// setFresh puts the DPoP nonce and the wallet attestation challenge an
+// error carries in their header fields.
+func setFresh(w http.ResponseWriter, err error) {
+	if n := oid4vci.DPoPNonceOf(err); n != "" {
+		w.Header().Set(dpop.HeaderNonce, n)
+	}
+	if c := oid4vci.AttestationChallengeOf(err); c != "" {
+		w.Header().Set(attestation.HeaderChallenge, c)
+	}
+}
+
+// clientAttestation reads a request's wallet attestation header fields.
+func clientAttestation(r *http.Request) oid4vci.ClientAttestation {
+	return oid4vci.ClientAttestation{Attestation: r.Header.Values(attestation.HeaderAttestation), PoP: r.Header.Values(attestation.HeaderPoP)}
+}
+
+// setNext puts a response's next DPoP nonce and attestation challenge in
+// their header fields.
+func setNext(w http.ResponseWriter, nonce, challenge string) {
+	if nonce != "" {
+		w.Header().Set(dpop.HeaderNonce, nonce)
+	}
+	if challenge != "" {
+		w.Header().Set(attestation.HeaderChallenge, challenge)
+	}
+}
+
+// challenge is the challenge endpoint (attestation-based client auth
+// §6.3): a fresh wallet attestation challenge, and a fresh DPoP nonce in
+// DPoP-Nonce.
+func (h *vciHandlers) challenge(w http.ResponseWriter, r *http.Request) error {
+	resp, err := h.svc.Challenge()
+	if err != nil {
+		return err
+	}
+	setNext(w, resp.DPoPNonce, "")
+	writeJSON(w, resp)
+	return nil
+}
+
 func (h *vciHandlers) token(w http.ResponseWriter, r *http.Request) error {
 	form, err := readForm(r, 16<<10)
 	if err != nil {
@@ -160,14 +201,12 @@ func (h *vciHandlers) token(w http.ResponseWriter, r *http.Request) error {
 	resp, err := h.svc.Token(r.Context(), oid4vci.TokenRequest{
 		GrantType: form["grant_type"], PreAuthorizedCode: form["pre-authorized_code"], TxCode: form["tx_code"],
 		Code: form["code"], CodeVerifier: form["code_verifier"], RedirectURI: form["redirect_uri"], ClientID: form["client_id"],
-		DPoP: r.Header.Values(dpop.HeaderProof),
+		DPoP: r.Header.Values(dpop.HeaderProof), Attestation: clientAttestation(r),
 	})
 	if err != nil {
 		return err
 	}
-	if resp.DPoPNonce != "" {
-		w.Header().Set(dpop.HeaderNonce, resp.DPoPNonce)
-	}
+	setNext(w, resp.DPoPNonce, resp.AttestationChallenge)
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, resp)
 	return nil
@@ -185,12 +224,11 @@ func (h *vciHandlers) par(w http.ResponseWriter, r *http.Request) error {
 	for k, v := range form {
 		q.Set(k, v)
 	}
-	resp, err := h.svc.PushAuthorizationRequest(r.Context(), q, r.Header.Values(dpop.HeaderProof))
+	resp, err := h.svc.PushAuthorizationRequest(r.Context(), q, r.Header.Values(dpop.HeaderProof), clientAttestation(r))
 	if err != nil {
-		if n := oid4vci.DPoPNonceOf(err); n != "" {
-			// RFC 9449 §8: the wallet's next try takes this nonce.
-			w.Header().Set(dpop.HeaderNonce, n)
-		}
+		// RFC 9449 §8 and the attestation draft §6.2: the wallet's next
+		// try takes these.
+		setFresh(w, err)
 		var ae *login.AuthorizeError
 		if errors.As(err, &ae) {
 			err = ae.Err
@@ -200,9 +238,7 @@ func (h *vciHandlers) par(w http.ResponseWriter, r *http.Request) error {
 		}
 		return loginError(err)
 	}
-	if resp.DPoPNonce != "" {
-		w.Header().Set(dpop.HeaderNonce, resp.DPoPNonce)
-	}
+	setNext(w, resp.DPoPNonce, resp.AttestationChallenge)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSONStatus(w, http.StatusCreated, resp)
 	return nil

@@ -150,6 +150,9 @@ func (s *Service) Authorize(ctx context.Context, q url.Values) (*login.Started, 
 			return nil, err
 		}
 		q = pushed
+	} else if s.cfg.RequireWalletAttestation {
+		// Only a pushed request carries the wallet's attestation.
+		return nil, &login.AuthorizeError{Err: &login.Error{Code: CodeInvalidRequest, Description: "push the authorization request (PAR) with a wallet attestation, then send its request_uri"}}
 	}
 	return s.cfg.Login.AuthorizeFor(ctx, q, s.extension())
 }
@@ -182,6 +185,10 @@ type PARResponse struct {
 	// DPoPNonce is the next DPoP nonce (DPoP-Nonce header), for a
 	// request with a DPoP proof.
 	DPoPNonce string `json:"-"`
+	// AttestationChallenge is the next wallet attestation challenge
+	// (OAuth-Client-Attestation-Challenge header), for a request with a
+	// wallet attestation.
+	AttestationChallenge string `json:"-"`
 }
 
 // PushAuthorizationRequest takes the parameters of an authorization
@@ -200,7 +207,12 @@ type PARResponse struct {
 // nonce the wallet needs next is PARResponse.DPoPNonce, or DPoPNonceOf
 // the error: use_dpop_nonce's, or, once the proof was accepted, that of
 // any later error (RFC 9449 §8).
-func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values, dpopProofs []string) (*PARResponse, error) {
+//
+// att is the request's wallet attestation (checked first, for the
+// request's client_id: see ClientAttestation); with one, the answer and
+// any error carry a fresh attestation challenge (PARResponse.
+// AttestationChallenge, AttestationChallengeOf).
+func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values, dpopProofs []string, att ClientAttestation) (*PARResponse, error) {
 	direct := func(code, desc string) error {
 		return &login.AuthorizeError{Err: &login.Error{Code: code, Description: desc}}
 	}
@@ -210,14 +222,18 @@ func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values,
 	if form.Has("request_uri") {
 		return nil, direct(CodeInvalidRequest, "a pushed authorization request cannot hold request_uri")
 	}
+	_, challenge, err := s.checkAttestation(ctx, att, form.Get("client_id"))
+	if err != nil {
+		return nil, err
+	}
 	var dpopNonce string
 	if len(dpopProofs) > 0 {
 		p, nonce, err := s.checkDPoP(ctx, dpopProofs, PathPAR, "")
 		if err != nil {
-			return nil, err
+			return nil, withFresh(err, "", challenge)
 		}
 		if form.Has("dpop_jkt") && (len(form["dpop_jkt"]) != 1 || form.Get("dpop_jkt") != p.JKT) {
-			return nil, &Error{Code: CodeInvalidDPoPProof, Description: "dpop_jkt is not the thumbprint of the DPoP proof's key", DPoPNonce: nonce}
+			return nil, &Error{Code: CodeInvalidDPoPProof, Description: "dpop_jkt is not the thumbprint of the DPoP proof's key", DPoPNonce: nonce, AttestationChallenge: challenge}
 		}
 		form.Set("dpop_jkt", p.JKT)
 		dpopNonce = nonce
@@ -225,9 +241,9 @@ func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values,
 	resp, err := s.push(ctx, form)
 	if err != nil {
 		// The proof was accepted: the answer carries the next nonce.
-		return nil, withNonce(err, dpopNonce)
+		return nil, withFresh(err, dpopNonce, challenge)
 	}
-	resp.DPoPNonce = dpopNonce
+	resp.DPoPNonce, resp.AttestationChallenge = dpopNonce, challenge
 	return resp, nil
 }
 

@@ -78,35 +78,57 @@ func (s *Service) checkDPoP(ctx context.Context, proofs []string, path, accessTo
 	return p, n, nil
 }
 
-// nonceError is the error of a request whose DPoP proof was accepted:
-// its answer carries the fresh DPoP nonce too (RFC 9449 §8), so the
-// wallet's next try needs no extra round trip.
-type nonceError struct {
-	err   error
-	nonce string
+// freshError is the error of a request whose answer carries a fresh
+// DPoP nonce (once its DPoP proof was accepted: RFC 9449 §8) or wallet
+// attestation challenge (§6.2 of the attestation draft), so the wallet's
+// next try needs no extra round trip.
+type freshError struct {
+	err              error
+	nonce, challenge string
 }
 
-func (e *nonceError) Error() string { return e.err.Error() }
-func (e *nonceError) Unwrap() error { return e.err }
+func (e *freshError) Error() string { return e.err.Error() }
+func (e *freshError) Unwrap() error { return e.err }
 
-// withNonce attaches nonce to err (nil stays nil; "" attaches nothing).
-func withNonce(err error, nonce string) error {
-	if err == nil || nonce == "" {
+// withFresh attaches a nonce and a challenge to err (nil stays nil; ""
+// attaches nothing).
+func withFresh(err error, nonce, challenge string) error {
+	if err == nil || (nonce == "" && challenge == "") {
 		return err
 	}
-	return &nonceError{err: err, nonce: nonce}
+	return &freshError{err: err, nonce: nonce, challenge: challenge}
 }
+
+// withNonce attaches a DPoP nonce to err.
+func withNonce(err error, nonce string) error { return withFresh(err, nonce, "") }
 
 // DPoPNonceOf returns the DPoP nonce an error of this service carries
 // for the response's DPoP-Nonce header: the fresh nonce of
 // use_dpop_nonce, or of a request that failed after its DPoP proof was
 // accepted; "" for none.
 func DPoPNonceOf(err error) string {
-	if ne, ok := errors.AsType[*nonceError](err); ok {
-		return ne.nonce
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if f, ok := e.(*freshError); ok && f.nonce != "" {
+			return f.nonce
+		}
 	}
 	if e, ok := errors.AsType[*Error](err); ok {
 		return e.DPoPNonce
+	}
+	return ""
+}
+
+// AttestationChallengeOf returns the wallet attestation challenge an
+// error of this service carries for the OAuth-Client-Attestation-Challenge
+// header (an error of a request with a wallet attestation); "" for none.
+func AttestationChallengeOf(err error) string {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if f, ok := e.(*freshError); ok && f.challenge != "" {
+			return f.challenge
+		}
+	}
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.AttestationChallenge
 	}
 	return ""
 }

@@ -41,9 +41,9 @@ func TestDPoPNoncesStateless(t *testing.T) {
 		now := time.Now()
 		clock := func() time.Time { return now }
 		counted := &writeCounter{Store: st}
-		a := newServiceWith(t, Config{Store: counted, Now: clock, DPoPNonceKey: key})
-		b := newServiceWith(t, Config{Store: st, Now: clock, DPoPNonceKey: key})
-		other := newServiceWith(t, Config{Store: st, Now: clock, DPoPNonceKey: bytes.Repeat([]byte{2}, 32)})
+		a := newServiceWith(t, Config{Store: counted, Now: clock, NonceKey: key})
+		b := newServiceWith(t, Config{Store: st, Now: clock, NonceKey: key})
+		other := newServiceWith(t, Config{Store: st, Now: clock, NonceKey: bytes.Repeat([]byte{2}, 32)})
 		k, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
 		tokenProof := func(nonce string) []string {
 			p, err := dpop.NewProof(k, "POST", issuerURL+PathToken, "", nonce, now, rand.Reader)

@@ -36,6 +36,10 @@ type Error struct {
 	// DPoPNonce, when set, is a fresh DPoP nonce to send in the
 	// DPoP-Nonce header (with use_dpop_nonce).
 	DPoPNonce string
+	// AttestationChallenge, when set, is a fresh wallet attestation
+	// challenge to send in the OAuth-Client-Attestation-Challenge header
+	// (with use_attestation_challenge, and any other attestation error).
+	AttestationChallenge string
 }
 
 func (e *Error) Error() string {

@@ -175,3 +175,25 @@ func parseAuthorizationResponse(redirect, redirectURI, state, issuer string, req
 	}
 	return code, nil
 }
+
+// SetWalletAttestation gives the wallet the wallet attestation (a Client
+// Attestation JWT, OID4VCI 1.0 Appendix E) its wallet provider issued for
+// the instance key under keyAlias in the wallet's key store. From then,
+// the pushed authorization and token requests to an issuer that takes
+// attest_jwt_client_auth with SM2 carry it with a fresh PoP signed by that
+// key. The wallet does not check the attestation: the issuer does. An
+// empty attestation removes it.
+func (w *Holder) SetWalletAttestation(attestation, keyAlias string) error {
+	if attestation != "" {
+		if strings.Count(attestation, ".") != 2 || len(attestation) > 8<<10 {
+			return fmt.Errorf("%w: the wallet attestation is not a compact JWT", ErrInvalidArgument)
+		}
+		if _, err := w.keys.PublicKey(keyAlias); err != nil {
+			return fmt.Errorf("%w: no key under the attestation's alias: %v", ErrInvalidArgument, err)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.attestation, w.attestationKey = attestation, keyAlias
+	return nil
+}
