@@ -224,9 +224,9 @@ type Service struct {
 	// attest and challenges are nil without wallet providers.
 	attest     *attestation.Verifier
 	challenges *dpop.Nonces
-	configs  map[string]configuration
-	metadata []byte
-	asMeta   []byte
+	configs    map[string]configuration
+	metadata   []byte
+	asMeta     []byte
 }
 
 var typeRE = regexp.MustCompile(`^[A-Z][A-Za-z0-9]{2,63}$`)
