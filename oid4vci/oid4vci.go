@@ -147,7 +147,8 @@ type CredentialType struct {
 // 10 minutes, access tokens 5 minutes, nonces 5 minutes, proofs are
 // accepted up to 5 minutes old, transaction codes have 6 digits and 5
 // tries, batches hold up to 10 proofs, proofs may be signed with any of
-// gm.JWTAlgorithms.
+// gm.JWTAlgorithms, DPoP nonces are on under a random key of this
+// instance, no wallet attestations are taken.
 type Config struct {
 	// Issuer is the credential issuer identifier: the node's public base
 	// URL (https, no path, query or fragment).

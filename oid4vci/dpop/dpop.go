@@ -4,8 +4,8 @@
 // htu), at a time (iat), once (jti), and, with an access token, over its
 // hash (ath). It links no server dependency: the node's OID4VCI token and
 // credential endpoints (package oid4vci) check proofs, the wallet SDK
-// makes them. Replay (jti) and server nonces need state: the caller keeps
-// them.
+// makes them. Replay (jti) needs state: the caller keeps it. Server
+// nonces need none: Nonces seals them under a key the instances share.
 package dpop
 
 import (
