@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -130,7 +131,16 @@ type authorization struct {
 	// JKT is the request's dpop_jkt (RFC 9449 §10): the code is redeemed
 	// only with a DPoP proof by that key.
 	JKT string `json:"jkt,omitempty"`
+	// AttestedJKT is the thumbprint of the wallet instance key attested at
+	// the push: the code is redeemed only with an attestation of that key
+	// (attestation-based client auth §10.4).
+	AttestedJKT string `json:"ajkt,omitempty"`
 }
+
+// attestedKeyParam carries, inside a pushed request only, the thumbprint
+// of the instance key its wallet attestation named; the node sets it,
+// never the wallet.
+const attestedKeyParam = "trustid_attested_jkt"
 
 // Authorize serves the authorization endpoint: it checks the request
 // (the login's checks of client_id, redirect_uri, response_type, state
@@ -150,9 +160,13 @@ func (s *Service) Authorize(ctx context.Context, q url.Values) (*login.Started, 
 			return nil, err
 		}
 		q = pushed
-	} else if s.cfg.RequireWalletAttestation {
-		// Only a pushed request carries the wallet's attestation.
-		return nil, &login.AuthorizeError{Err: &login.Error{Code: CodeInvalidRequest, Description: "push the authorization request (PAR) with a wallet attestation, then send its request_uri"}}
+	} else {
+		if s.cfg.RequireWalletAttestation {
+			// Only a pushed request carries the wallet's attestation.
+			return nil, &login.AuthorizeError{Err: &login.Error{Code: CodeInvalidRequest, Description: "push the authorization request (PAR) with a wallet attestation, then send its request_uri"}}
+		}
+		q = maps.Clone(q)
+		q.Del(attestedKeyParam)
 	}
 	return s.cfg.Login.AuthorizeFor(ctx, q, s.extension())
 }
@@ -162,7 +176,7 @@ func (s *Service) extension() login.Extension {
 	return login.Extension{
 		Audience: audience,
 		Issuer:   s.cfg.Issuer + PathAS,
-		Params:   []string{"issuer_state", "authorization_details", "scope", "dpop_jkt"},
+		Params:   []string{"issuer_state", "authorization_details", "scope", "dpop_jkt", attestedKeyParam},
 		Check:    s.checkAuthorization,
 	}
 }
@@ -222,9 +236,14 @@ func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values,
 	if form.Has("request_uri") {
 		return nil, direct(CodeInvalidRequest, "a pushed authorization request cannot hold request_uri")
 	}
-	_, challenge, err := s.checkAttestation(ctx, att, form.Get("client_id"))
+	attested, challenge, err := s.checkAttestation(ctx, att, form.Get("client_id"))
 	if err != nil {
 		return nil, err
+	}
+	// The code will be bound to the attested instance key (§10.4).
+	form.Del(attestedKeyParam)
+	if attested != nil {
+		form.Set(attestedKeyParam, attested.JKT)
 	}
 	var dpopNonce string
 	if len(dpopProofs) > 0 {
@@ -358,7 +377,7 @@ func (s *Service) checkAuthorization(ctx context.Context, c auth.Client, q url.V
 	g.Configs = ids
 	subject, level := g.Subject, identity.Level(g.Level)
 	g.Subject, g.Level = "", 0
-	data, err := json.Marshal(authorization{Grant: g, Details: details, JKT: jkt})
+	data, err := json.Marshal(authorization{Grant: g, Details: details, JKT: jkt, AttestedJKT: q.Get(attestedKeyParam)})
 	if err != nil {
 		return nil, err
 	}
@@ -393,7 +412,9 @@ func (s *Service) spendState(ctx context.Context, state string) error {
 }
 
 // tokenAuthorizationCode redeems an authorization code for an access token.
-func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest, jkt string) (*TokenResponse, error) {
+// jkt is the request's DPoP key, attestedJKT its attested instance key
+// ("" for none).
+func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest, jkt, attestedJKT string) (*TokenResponse, error) {
 	if s.cfg.Login == nil {
 		return nil, fail(CodeUnsupportedGrantType, "this authorization server supports only the pre-authorized code grant")
 	}
@@ -421,6 +442,11 @@ func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest, 
 		// RFC 9449 §10: the code was bound to a DPoP key (dpop_jkt); it is
 		// spent, so a stolen code is of no use with another key.
 		return nil, fail(CodeInvalidGrant, "the authorization code is bound (dpop_jkt) to a DPoP key this request has no proof of")
+	}
+	if a.AttestedJKT != "" && a.AttestedJKT != attestedJKT {
+		// The push was attested: only that wallet instance redeems the
+		// code (spent now).
+		return nil, fail(CodeInvalidGrant, "the authorization code is bound to the wallet instance attested at the push: send an attestation of that instance's key")
 	}
 	a.Grant.Family, a.Grant.Identifiers, a.Grant.JKT = r.Family, a.Details, jkt
 	resp, err := s.issueToken(ctx, a.Grant)

@@ -387,9 +387,13 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	// The wallet attestation and the proof are checked before any code
 	// is spent: a bad one, or one without the server's challenge or
 	// nonce, leaves the code for the retry.
-	_, challenge, err := s.checkAttestation(ctx, req.Attestation, req.ClientID)
+	attested, challenge, err := s.checkAttestation(ctx, req.Attestation, req.ClientID)
 	if err != nil {
 		return nil, err
+	}
+	attestedJKT := ""
+	if attested != nil {
+		attestedJKT = attested.JKT
 	}
 	p, nonce, err := s.checkDPoP(ctx, req.DPoP, PathToken, "")
 	if err != nil {
@@ -401,7 +405,7 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	}
 	var resp *TokenResponse
 	if req.GrantType == GrantAuthorizationCode {
-		resp, err = s.tokenAuthorizationCode(ctx, req, jkt)
+		resp, err = s.tokenAuthorizationCode(ctx, req, jkt, attestedJKT)
 	} else {
 		resp, err = s.tokenPreAuthorized(ctx, req, jkt)
 	}
