@@ -104,7 +104,7 @@ func (s *Service) checkAttestation(ctx context.Context, a ClientAttestation, cli
 		return nil, "", refuse(CodeUseFreshAttestation, trimPrefix(err, attestation.ErrStale), err)
 	case err != nil:
 		return nil, "", refuse(CodeInvalidClientAttestation, trimPrefix(err, attestation.ErrInvalid), err)
-	case !s.challenges.Valid(r.Challenge):
+	case !s.challenges.Valid(r.Challenge) && (r.Challenge != "" || !s.cfg.AttestationWithoutChallenge):
 		return nil, "", refuse(CodeUseAttestationChallenge, "the attestation PoP must carry the challenge of the OAuth-Client-Attestation-Challenge header", nil)
 	}
 	// A PoP is accepted from PoPMaxAge (ProofMaxAge) before now to a

@@ -74,3 +74,33 @@ func TestPARWalletAttestation(t *testing.T) {
 		}
 	}
 }
+
+// TestAttestationWithoutChallenge: with AttestationWithoutChallenge a PoP
+// without a challenge is taken (once: its jti), one with a challenge the
+// node did not give is still refused.
+func TestAttestationWithoutChallenge(t *testing.T) {
+	ctx := context.Background()
+	m, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	provider, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	instance, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	pj, _ := gm.NewJWK(provider.Public(), "")
+	now := time.Now()
+	att, _ := attestation.Sign(provider, "", attestation.Attestation{Issuer: "https://wp.example", ClientID: "wallet", InstanceKey: instance.Public(), IssuedAt: now, Expires: now.Add(time.Hour)})
+	s := newServiceWith(t, Config{Store: m, Login: newLogin(t, m), AttestationWithoutChallenge: true,
+		WalletProviders: []attestation.Provider{{Issuer: "https://wp.example", Keys: []gm.JWK{pj}}}})
+	none, _ := attestation.NewPoP(instance, issuerURL+PathAS, "", now, rand.Reader)
+	if _, err := s.PushAuthorizationRequest(ctx, authorizationRequest(t, s), nil, ClientAttestation{Attestation: []string{att}, PoP: []string{none}}); err != nil {
+		t.Fatalf("a PoP without a challenge: %v", err)
+	}
+	if _, err := s.PushAuthorizationRequest(ctx, authorizationRequest(t, s), nil, ClientAttestation{Attestation: []string{att}, PoP: []string{none}}); code(err) != CodeInvalidClientAttestation {
+		t.Errorf("the same PoP again: %v", err)
+	}
+	forged, _ := attestation.NewPoP(instance, issuerURL+PathAS, "made-up-challenge", now, rand.Reader)
+	if _, err := s.PushAuthorizationRequest(ctx, authorizationRequest(t, s), nil, ClientAttestation{Attestation: []string{att}, PoP: []string{forged}}); code(err) != CodeUseAttestationChallenge {
+		t.Errorf("a made-up challenge: %v", err)
+	}
+}

@@ -200,6 +200,11 @@ type Config struct {
 	// AttestationMaxAge, when set, refuses attestations issued longer
 	// ago (use_fresh_attestation) even before they expire.
 	AttestationMaxAge time.Duration
+	// AttestationWithoutChallenge takes PoPs without a challenge (their
+	// freshness then rests on iat and the single-use jti), for wallets
+	// that cannot fetch one; a challenge a PoP carries must still be one
+	// the node gave. By default every PoP needs one.
+	AttestationWithoutChallenge bool
 }
 
 // configuration is one entry of credential_configurations_supported.

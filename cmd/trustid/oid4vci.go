@@ -83,6 +83,7 @@ func mountOID4VCI(cmd *cobra.Command) func(*api.Server, *node) error {
 			return fmt.Errorf("oid4vci: --wallet-providers: %w", err)
 		}
 		require, _ := cmd.Flags().GetBool("require-wallet-attestation")
+		noChallenge, _ := cmd.Flags().GetBool("wallet-attestation-without-challenge")
 		cfg := oid4vci.Config{
 			NonceKey:        nonceKey.Value(),
 			Issuer:          n.issuer,
@@ -90,7 +91,7 @@ func mountOID4VCI(cmd *cobra.Command) func(*api.Server, *node) error {
 			Display:         []oid4vci.Display{{Name: "TrustID 可信数字身份", Locale: "zh-CN"}, {Name: "TrustID digital identity", Locale: "en"}},
 			Signer:          signer,
 			Store:           n.store,
-			WalletProviders: providers, RequireWalletAttestation: require,
+			WalletProviders: providers, RequireWalletAttestation: require, AttestationWithoutChallenge: noChallenge,
 		}
 		// With user login mounted (before), the holder can log in at the
 		// authorization endpoint: the authorization code flow.
