@@ -29,8 +29,11 @@ const interopDir = "../../internal/interop/oid4vc"
 // 0.4.6 (oid4vc-ts) on Node.js, with an offer by reference, a transaction
 // code, a batch of two credentials per configuration on ES256 keys and a
 // notification, with a Bearer token and with a DPoP-bound one (the
-// library's DPoP proofs with ES256 and its nonce handling). The node then verifies every credential, and each is
-// bound to the key the wallet proved (cnf.jwk, or the did:jwk subject).
+// library's DPoP proofs with ES256 and its nonce handling), and with a
+// wallet attestation the node requires (the library's attestation-based
+// client authentication). The node then verifies every credential, and
+// each is bound to the key the wallet proved (cnf.jwk, or the did:jwk
+// subject).
 func TestOID4VCIInteropAnimoWallet(t *testing.T) {
 	for _, dpop := range []string{"", "1"} {
 		t.Run("DPoP="+dpop, func(t *testing.T) { animoWallet(t, dpop, false) })
