@@ -96,6 +96,16 @@ func mapError(err error) *Error {
 // writeError sends err and logs its cause. 5xx are logged at error level.
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	e := mapError(err)
+	logError(r, log, e)
+	if e.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer error="`+e.Code+`"`)
+	}
+	writeJSONStatus(w, e.Status, errorBody{Error: e.Code, Description: e.Message})
+}
+
+// logError logs a refused request's code, status and cause; 5xx at
+// error level.
+func logError(r *http.Request, log *slog.Logger, e *Error) {
 	level := slog.LevelInfo
 	if e.Status >= 500 {
 		level = slog.LevelError
@@ -103,10 +113,6 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	log.LogAttrs(r.Context(), level, "request failed",
 		slog.String("request_id", requestID(r.Context())),
 		slog.String("code", e.Code), slog.Int("status", e.Status), slog.Any("cause", e.Err))
-	if e.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer error="`+e.Code+`"`)
-	}
-	writeJSONStatus(w, e.Status, errorBody{Error: e.Code, Description: e.Message})
 }
 
 // writeJSON sends v as a 200 response.

@@ -203,6 +203,11 @@ func pageNonce() string {
 
 // writePage renders a login HTML page under the CSP csp, uncached.
 func writePage(w http.ResponseWriter, csp string, t *template.Template, data any) error {
+	return writePageStatus(w, http.StatusOK, csp, t, data)
+}
+
+// writePageStatus is writePage with a status.
+func writePageStatus(w http.ResponseWriter, status int, csp string, t *template.Template, data any) error {
 	h := w.Header()
 	h.Set("Content-Security-Policy", csp)
 	h.Set("Cache-Control", "no-store")
@@ -219,6 +224,7 @@ func writePage(w http.ResponseWriter, csp string, t *template.Template, data any
 		return err
 	}
 	h.Set("Content-Length", strconv.Itoa(page.Len()))
+	w.WriteHeader(status)
 	_, err := w.Write(page.Bytes())
 	return err
 }
@@ -231,14 +237,18 @@ const continueRefresh = 3
 // browser holding the session's cookie, the redirect with the code (or
 // the refusal) once the holder has answered; before that, the waiting
 // page (the PNG QR, a link to try again, and a meta refresh to itself).
+//
+// It answers a browser, so its refusals are HTML pages (endedPage): a
+// session that is finished, expired, unknown or another browser's is a
+// 404 saying the login has ended.
 func (l *loginHandlers) continueNoJS(w http.ResponseWriter, r *http.Request) error {
 	c, err := r.Cookie(loginCookie)
 	if err != nil {
-		return &Error{Status: http.StatusNotFound, Code: login.CodeSessionNotFound, Message: "no login session for this browser"}
+		return l.endedPage(w, r, &login.Error{Code: login.CodeSessionNotFound, Description: "no login session for this browser"})
 	}
 	out, err := l.p.Wait(r.Context(), r.PathValue("id"), c.Value, 0)
 	if err != nil {
-		return err
+		return l.endedPage(w, r, err)
 	}
 	if out != nil {
 		w.Header().Set("Cache-Control", "no-store")
@@ -252,6 +262,39 @@ func (l *loginHandlers) continueNoJS(w http.ResponseWriter, r *http.Request) err
 		Nonce: nonce, Refresh: continueRefresh, PNGPath: sessionPath + "/qr.png", ContinuePath: sessionPath + "/continue",
 	})
 }
+
+// endedPage answers the page without JavaScript with err as an HTML
+// page (logged as writeError logs), under the waiting page's policy:
+// for a session that is no more, that the login has ended and how to
+// start again; for anything else, its safe message, or that the service
+// is unavailable (5xx).
+func (l *loginHandlers) endedPage(w http.ResponseWriter, r *http.Request, err error) error {
+	e := loginError(err)
+	logError(r, l.s.log, e)
+	d := endedPageData{Nonce: pageNonce(), Title: "Login unavailable", Message: e.Message}
+	switch {
+	case e.Code == login.CodeSessionNotFound:
+		d.Title = "This login has ended"
+		d.Message = "It was completed, refused, or it expired. Go back to the site you were logging in to and start again."
+	case e.Status >= 500:
+		d.Message = "The login service is unavailable right now. Try again in a moment."
+	}
+	return writePageStatus(w, e.Status, waitingCSP(d.Nonce), endedPageTemplate, d)
+}
+
+type endedPageData struct{ Nonce, Title, Message string }
+
+// endedPageTemplate tells a browser without JavaScript that its login
+// cannot go on.
+var endedPageTemplate = template.Must(template.New("ended").Parse(`<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>TrustID login</title>
+<style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:28rem;margin:2rem auto;text-align:center}</style>
+</head><body>
+<h1 id="ended">{{.Title}}</h1>
+<p id="message">{{.Message}}</p>
+</body></html>
+`))
 
 // waitingCSP is the waiting page's policy: its own style by nonce and
 // the node's PNG; no script, no fetch, no form.

@@ -15,6 +15,7 @@ import (
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/oid4vci"
+	"github.com/trustid-cn/trustid/oid4vci/attestation"
 	"github.com/trustid-cn/trustid/oid4vci/dpop"
 	"github.com/trustid-cn/trustid/qrcode"
 )
@@ -50,6 +51,7 @@ var oid4vciErrors = []mapping{
 //	POST /oid4vci/par                                    pushed authorization requests (RFC 9126)
 //	POST /oid4vci/token                                  pre-authorized code and authorization_code grants
 //	POST /oid4vci/nonce                                  a fresh c_nonce
+//	POST /oid4vci/challenge                              a wallet attestation challenge and a DPoP nonce
 //	POST /oid4vci/credential                             credential endpoint
 //	POST /oid4vci/notification                           notification endpoint
 //	POST /oid4vci/offers                                 make an offer (credentials:issue)
@@ -91,6 +93,7 @@ func (s *Server) MountOID4VCI(cfg OID4VCIConfig) error {
 		})))
 	}
 	s.handle("POST "+oid4vci.PathNonce, public(h.nonce))
+	s.handle("POST "+oid4vci.PathChallenge, public(h.challenge))
 	s.handle("POST "+oid4vci.PathCredential, resource(h.credential))
 	s.handle("POST "+oid4vci.PathNotification, resource(h.notification))
 	s.handle("POST "+oid4vci.PathOffers, s.protect(auth.ScopeCredentialsIssue, errorHandler(s, h.offer)))
@@ -107,25 +110,30 @@ type vciHandlers struct {
 // codes: invalid_token 401, unavailable 503, server errors 500, the rest
 // 400. At the credential and notification endpoints (resource) the DPoP
 // errors, and a DPoP-bound token sent as Bearer, are 401 with a
-// WWW-Authenticate DPoP challenge (RFC 9449 §7.1, §9); a fresh DPoP nonce
-// goes in DPoP-Nonce.
+// WWW-Authenticate DPoP challenge (RFC 9449 §7.1, §9), and a request
+// without an access token gets a Bearer and a DPoP challenge; a fresh
+// DPoP nonce goes in DPoP-Nonce.
 // resourceAlgs, set at those endpoints, are the DPoP algorithms named in
 // the challenge.
 func vciErrors(resourceAlgs []string, f func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		err := f(w, r)
+		setFresh(w, err)
 		var e *oid4vci.Error
 		if !errors.As(err, &e) {
 			return err
-		}
-		if e.DPoPNonce != "" {
-			w.Header().Set(dpop.HeaderNonce, e.DPoPNonce)
 		}
 		status := http.StatusBadRequest
 		switch e.Code {
 		case oid4vci.CodeInvalidToken:
 			status = http.StatusUnauthorized
-			if resourceAlgs != nil && errors.Is(err, oid4vci.ErrDPoPBound) {
+			if resourceAlgs != nil && errors.Is(err, oid4vci.ErrNoAccessToken) {
+				// RFC 6750 §3.1, RFC 9449 §7.1: no credentials, so
+				// challenges without an error code, DPoP's naming the
+				// algorithms.
+				w.Header().Set("WWW-Authenticate", "Bearer")
+				w.Header().Add("WWW-Authenticate", `DPoP algs="`+strings.Join(resourceAlgs, " ")+`"`)
+			} else if resourceAlgs != nil && errors.Is(err, oid4vci.ErrDPoPBound) {
 				// RFC 9449 §7.1: a DPoP-bound token needs the DPoP scheme.
 				w.Header().Set("WWW-Authenticate", `DPoP error="invalid_token", algs="`+strings.Join(resourceAlgs, " ")+`"`)
 			} else {
@@ -145,6 +153,46 @@ func vciErrors(resourceAlgs []string, f func(http.ResponseWriter, *http.Request)
 	}
 }
 
+// setFresh puts the DPoP nonce and the wallet attestation challenge an
+// error carries in their header fields.
+func setFresh(w http.ResponseWriter, err error) {
+	if n := oid4vci.DPoPNonceOf(err); n != "" {
+		w.Header().Set(dpop.HeaderNonce, n)
+	}
+	if c := oid4vci.AttestationChallengeOf(err); c != "" {
+		w.Header().Set(attestation.HeaderChallenge, c)
+	}
+}
+
+// clientAttestation reads a request's wallet attestation header fields.
+func clientAttestation(r *http.Request) oid4vci.ClientAttestation {
+	return oid4vci.ClientAttestation{Attestation: r.Header.Values(attestation.HeaderAttestation), PoP: r.Header.Values(attestation.HeaderPoP)}
+}
+
+// setNext puts a response's next DPoP nonce and attestation challenge in
+// their header fields.
+func setNext(w http.ResponseWriter, nonce, challenge string) {
+	if nonce != "" {
+		w.Header().Set(dpop.HeaderNonce, nonce)
+	}
+	if challenge != "" {
+		w.Header().Set(attestation.HeaderChallenge, challenge)
+	}
+}
+
+// challenge is the challenge endpoint (attestation-based client auth
+// §6.3): a fresh wallet attestation challenge, and a fresh DPoP nonce in
+// DPoP-Nonce.
+func (h *vciHandlers) challenge(w http.ResponseWriter, r *http.Request) error {
+	resp, err := h.svc.Challenge()
+	if err != nil {
+		return err
+	}
+	setNext(w, resp.DPoPNonce, "")
+	writeJSON(w, resp)
+	return nil
+}
+
 func (h *vciHandlers) token(w http.ResponseWriter, r *http.Request) error {
 	form, err := readForm(r, 16<<10)
 	if err != nil {
@@ -153,14 +201,12 @@ func (h *vciHandlers) token(w http.ResponseWriter, r *http.Request) error {
 	resp, err := h.svc.Token(r.Context(), oid4vci.TokenRequest{
 		GrantType: form["grant_type"], PreAuthorizedCode: form["pre-authorized_code"], TxCode: form["tx_code"],
 		Code: form["code"], CodeVerifier: form["code_verifier"], RedirectURI: form["redirect_uri"], ClientID: form["client_id"],
-		DPoP: r.Header.Values(dpop.HeaderProof),
+		DPoP: r.Header.Values(dpop.HeaderProof), Attestation: clientAttestation(r),
 	})
 	if err != nil {
 		return err
 	}
-	if resp.DPoPNonce != "" {
-		w.Header().Set(dpop.HeaderNonce, resp.DPoPNonce)
-	}
+	setNext(w, resp.DPoPNonce, resp.AttestationChallenge)
 	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, resp)
 	return nil
@@ -178,8 +224,11 @@ func (h *vciHandlers) par(w http.ResponseWriter, r *http.Request) error {
 	for k, v := range form {
 		q.Set(k, v)
 	}
-	resp, err := h.svc.PushAuthorizationRequest(r.Context(), q, r.Header.Values(dpop.HeaderProof))
+	resp, err := h.svc.PushAuthorizationRequest(r.Context(), q, r.Header.Values(dpop.HeaderProof), clientAttestation(r))
 	if err != nil {
+		// RFC 9449 §8 and the attestation draft §6.2: the wallet's next
+		// try takes these.
+		setFresh(w, err)
 		var ae *login.AuthorizeError
 		if errors.As(err, &ae) {
 			err = ae.Err
@@ -189,9 +238,7 @@ func (h *vciHandlers) par(w http.ResponseWriter, r *http.Request) error {
 		}
 		return loginError(err)
 	}
-	if resp.DPoPNonce != "" {
-		w.Header().Set(dpop.HeaderNonce, resp.DPoPNonce)
-	}
+	setNext(w, resp.DPoPNonce, resp.AttestationChallenge)
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSONStatus(w, http.StatusCreated, resp)
 	return nil
@@ -229,7 +276,7 @@ func access(r *http.Request) (oid4vci.Access, error) {
 		scheme, tok, ok = strings.Cut(hs[0], " ")
 	}
 	if !ok || tok == "" || (!strings.EqualFold(scheme, "Bearer") && !strings.EqualFold(scheme, "DPoP")) {
-		return oid4vci.Access{}, &oid4vci.Error{Code: oid4vci.CodeInvalidToken, Description: "an Authorization: Bearer or DPoP access token from the token endpoint is required"}
+		return oid4vci.Access{}, &oid4vci.Error{Code: oid4vci.CodeInvalidToken, Description: "an Authorization: Bearer or DPoP access token from the token endpoint is required", Err: oid4vci.ErrNoAccessToken}
 	}
 	return oid4vci.Access{Scheme: scheme, Token: tok, DPoP: r.Header.Values(dpop.HeaderProof)}, nil
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/url"
 	"slices"
 	"strings"
@@ -130,7 +131,16 @@ type authorization struct {
 	// JKT is the request's dpop_jkt (RFC 9449 §10): the code is redeemed
 	// only with a DPoP proof by that key.
 	JKT string `json:"jkt,omitempty"`
+	// AttestedJKT is the thumbprint of the wallet instance key attested at
+	// the push: the code is redeemed only with an attestation of that key
+	// (attestation-based client auth §10.4).
+	AttestedJKT string `json:"ajkt,omitempty"`
 }
+
+// attestedKeyParam carries, inside a pushed request only, the thumbprint
+// of the instance key its wallet attestation named; the node sets it,
+// never the wallet.
+const attestedKeyParam = "trustid_attested_jkt"
 
 // Authorize serves the authorization endpoint: it checks the request
 // (the login's checks of client_id, redirect_uri, response_type, state
@@ -150,6 +160,13 @@ func (s *Service) Authorize(ctx context.Context, q url.Values) (*login.Started, 
 			return nil, err
 		}
 		q = pushed
+	} else {
+		if s.cfg.RequireWalletAttestation {
+			// Only a pushed request carries the wallet's attestation.
+			return nil, &login.AuthorizeError{Err: &login.Error{Code: CodeInvalidRequest, Description: "push the authorization request (PAR) with a wallet attestation, then send its request_uri"}}
+		}
+		q = maps.Clone(q)
+		q.Del(attestedKeyParam)
 	}
 	return s.cfg.Login.AuthorizeFor(ctx, q, s.extension())
 }
@@ -159,7 +176,7 @@ func (s *Service) extension() login.Extension {
 	return login.Extension{
 		Audience: audience,
 		Issuer:   s.cfg.Issuer + PathAS,
-		Params:   []string{"issuer_state", "authorization_details", "scope", "dpop_jkt"},
+		Params:   []string{"issuer_state", "authorization_details", "scope", "dpop_jkt", attestedKeyParam},
 		Check:    s.checkAuthorization,
 	}
 }
@@ -182,6 +199,10 @@ type PARResponse struct {
 	// DPoPNonce is the next DPoP nonce (DPoP-Nonce header), for a
 	// request with a DPoP proof.
 	DPoPNonce string `json:"-"`
+	// AttestationChallenge is the next wallet attestation challenge
+	// (OAuth-Client-Attestation-Challenge header), for a request with a
+	// wallet attestation.
+	AttestationChallenge string `json:"-"`
 }
 
 // PushAuthorizationRequest takes the parameters of an authorization
@@ -196,10 +217,16 @@ type PARResponse struct {
 // dpopProofs are the request's DPoP header fields (RFC 9449 §10.1): with
 // one, checked as at the token endpoint (a server nonce, an unseen jti),
 // the code is bound to the proof's key as by dpop_jkt; a dpop_jkt for
-// another key is invalid_dpop_proof. A DPoP error is an *Error, whose
-// DPoPNonce (use_dpop_nonce) or PARResponse.DPoPNonce the wallet needs
-// next.
-func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values, dpopProofs []string) (*PARResponse, error) {
+// another key is invalid_dpop_proof. A DPoP error is an *Error. The
+// nonce the wallet needs next is PARResponse.DPoPNonce, or DPoPNonceOf
+// the error: use_dpop_nonce's, or, once the proof was accepted, that of
+// any later error (RFC 9449 §8).
+//
+// att is the request's wallet attestation (checked first, for the
+// request's client_id: see ClientAttestation); with one, the answer and
+// any error carry a fresh attestation challenge (PARResponse.
+// AttestationChallenge, AttestationChallengeOf).
+func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values, dpopProofs []string, att ClientAttestation) (*PARResponse, error) {
 	direct := func(code, desc string) error {
 		return &login.AuthorizeError{Err: &login.Error{Code: code, Description: desc}}
 	}
@@ -209,18 +236,38 @@ func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values,
 	if form.Has("request_uri") {
 		return nil, direct(CodeInvalidRequest, "a pushed authorization request cannot hold request_uri")
 	}
+	attested, challenge, err := s.checkAttestation(ctx, att, form.Get("client_id"))
+	if err != nil {
+		return nil, err
+	}
+	// The code will be bound to the attested instance key (§10.4).
+	form.Del(attestedKeyParam)
+	if attested != nil {
+		form.Set(attestedKeyParam, attested.JKT)
+	}
 	var dpopNonce string
 	if len(dpopProofs) > 0 {
 		p, nonce, err := s.checkDPoP(ctx, dpopProofs, PathPAR, "")
 		if err != nil {
-			return nil, err
+			return nil, withFresh(err, "", challenge)
 		}
 		if form.Has("dpop_jkt") && (len(form["dpop_jkt"]) != 1 || form.Get("dpop_jkt") != p.JKT) {
-			return nil, &Error{Code: CodeInvalidDPoPProof, Description: "dpop_jkt is not the thumbprint of the DPoP proof's key", DPoPNonce: nonce}
+			return nil, &Error{Code: CodeInvalidDPoPProof, Description: "dpop_jkt is not the thumbprint of the DPoP proof's key", DPoPNonce: nonce, AttestationChallenge: challenge}
 		}
 		form.Set("dpop_jkt", p.JKT)
 		dpopNonce = nonce
 	}
+	resp, err := s.push(ctx, form)
+	if err != nil {
+		// The proof was accepted: the answer carries the next nonce.
+		return nil, withFresh(err, dpopNonce, challenge)
+	}
+	resp.DPoPNonce, resp.AttestationChallenge = dpopNonce, challenge
+	return resp, nil
+}
+
+// push checks and keeps a pushed authorization request.
+func (s *Service) push(ctx context.Context, form url.Values) (*PARResponse, error) {
 	if err := s.cfg.Login.CheckFor(ctx, form, s.extension()); err != nil {
 		var ae *login.AuthorizeError
 		if errors.As(err, &ae) {
@@ -239,7 +286,7 @@ func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values,
 	if err := s.cfg.Store.Put(ctx, "oid4vci:par-once:"+id, []byte{1}, PARTTL); err != nil {
 		return nil, unavailable(err)
 	}
-	return &PARResponse{RequestURI: RequestURIPrefix + id, ExpiresIn: int(PARTTL / time.Second), DPoPNonce: dpopNonce}, nil
+	return &PARResponse{RequestURI: RequestURIPrefix + id, ExpiresIn: int(PARTTL / time.Second)}, nil
 }
 
 // pushed returns the parameters a request_uri of PAR names (once), for
@@ -330,7 +377,7 @@ func (s *Service) checkAuthorization(ctx context.Context, c auth.Client, q url.V
 	g.Configs = ids
 	subject, level := g.Subject, identity.Level(g.Level)
 	g.Subject, g.Level = "", 0
-	data, err := json.Marshal(authorization{Grant: g, Details: details, JKT: jkt})
+	data, err := json.Marshal(authorization{Grant: g, Details: details, JKT: jkt, AttestedJKT: q.Get(attestedKeyParam)})
 	if err != nil {
 		return nil, err
 	}
@@ -365,7 +412,9 @@ func (s *Service) spendState(ctx context.Context, state string) error {
 }
 
 // tokenAuthorizationCode redeems an authorization code for an access token.
-func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest, jkt string) (*TokenResponse, error) {
+// jkt is the request's DPoP key, attestedJKT its attested instance key
+// ("" for none).
+func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest, jkt, attestedJKT string) (*TokenResponse, error) {
 	if s.cfg.Login == nil {
 		return nil, fail(CodeUnsupportedGrantType, "this authorization server supports only the pre-authorized code grant")
 	}
@@ -393,6 +442,11 @@ func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest, 
 		// RFC 9449 §10: the code was bound to a DPoP key (dpop_jkt); it is
 		// spent, so a stolen code is of no use with another key.
 		return nil, fail(CodeInvalidGrant, "the authorization code is bound (dpop_jkt) to a DPoP key this request has no proof of")
+	}
+	if a.AttestedJKT != "" && a.AttestedJKT != attestedJKT {
+		// The push was attested: only that wallet instance redeems the
+		// code (spent now).
+		return nil, fail(CodeInvalidGrant, "the authorization code is bound to the wallet instance attested at the push: send an attestation of that instance's key")
 	}
 	a.Grant.Family, a.Grant.Identifiers, a.Grant.JKT = r.Family, a.Details, jkt
 	resp, err := s.issueToken(ctx, a.Grant)

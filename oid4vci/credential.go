@@ -78,12 +78,23 @@ type notification struct {
 // iat, one fresh c_nonce shared by the batch, which it spends) and issues
 // one credential per distinct key, each bound to its key. Each
 // configuration is issued once per access token.
+// After a DPoP proof was accepted, an error carries a fresh DPoP nonce
+// (DPoPNonceOf).
 func (s *Service) Credential(ctx context.Context, acc Access, body []byte) (*CredentialResponse, error) {
 	g, dpopNonce, err := s.session(ctx, acc, PathCredential)
 	if err != nil {
 		return nil, err
 	}
-	token := acc.Token
+	resp, err := s.credential(ctx, g, acc.Token, body)
+	if err != nil {
+		return nil, withNonce(err, dpopNonce)
+	}
+	resp.DPoPNonce = dpopNonce
+	return resp, nil
+}
+
+// credential answers a credential request under g, got with token.
+func (s *Service) credential(ctx context.Context, g *grant, token string, body []byte) (*CredentialResponse, error) {
 	var req credentialRequest
 	if err := strictjson.Decode(body, &req, MaxRequest); err != nil {
 		return nil, &Error{Code: CodeInvalidCredentialRequest, Description: "the request is not a credential request object: " + err.Error()}
@@ -163,7 +174,7 @@ func (s *Service) Credential(ctx context.Context, acc Access, body []byte) (*Cre
 		}
 		return nil, unavailable(err)
 	}
-	out := &CredentialResponse{Credentials: make([]IssuedCredential, len(keys)), DPoPNonce: dpopNonce}
+	out := &CredentialResponse{Credentials: make([]IssuedCredential, len(keys))}
 	for i, k := range keys {
 		cred, err := clone(g.Credential)
 		if err != nil {
@@ -380,35 +391,41 @@ type notificationRequest struct {
 // same access token. Each notification_id takes one notification. For a
 // DPoP request it returns a fresh DPoP nonce for the response (RFC 9449
 // §8.2: a server may give a new nonce in any response), else "".
+// An error after the DPoP proof was accepted carries one too
+// (DPoPNonceOf).
 func (s *Service) Notify(ctx context.Context, acc Access, body []byte) (string, error) {
 	_, dpopNonce, err := s.session(ctx, acc, PathNotification)
 	if err != nil {
 		return "", err
 	}
-	token := acc.Token
+	return dpopNonce, withNonce(s.notify(ctx, acc.Token, body), dpopNonce)
+}
+
+// notify takes a notification made with token.
+func (s *Service) notify(ctx context.Context, token string, body []byte) error {
 	var req notificationRequest
 	if err := strictjson.Decode(body, &req, MaxRequest); err != nil {
-		return "", &Error{Code: CodeInvalidNotificationRequest, Description: "the request is not a notification object: " + err.Error()}
+		return &Error{Code: CodeInvalidNotificationRequest, Description: "the request is not a notification object: " + err.Error()}
 	}
 	if !slices.Contains(events, req.Event) {
-		return "", fail(CodeInvalidNotificationRequest, "event must be credential_accepted, credential_failure or credential_deleted")
+		return fail(CodeInvalidNotificationRequest, "event must be credential_accepted, credential_failure or credential_deleted")
 	}
 	if req.ID == "" || len(req.ID) != 24 {
-		return "", fail(CodeInvalidNotificationID, "unknown notification_id")
+		return fail(CodeInvalidNotificationID, "unknown notification_id")
 	}
 	var n notification
 	if err := s.get(ctx, "notification", req.ID, &n); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return "", fail(CodeInvalidNotificationID, "unknown notification_id")
+			return fail(CodeInvalidNotificationID, "unknown notification_id")
 		}
-		return "", unavailable(err)
+		return unavailable(err)
 	}
 	h := sha256.Sum256([]byte(token))
 	if !slices.Equal(h[:], n.Token) {
-		return "", fail(CodeInvalidNotificationID, "unknown notification_id")
+		return fail(CodeInvalidNotificationID, "unknown notification_id")
 	}
 	if err := s.cfg.Store.Delete(ctx, "oid4vci:notification:"+req.ID); err != nil {
-		return "", unavailable(err)
+		return unavailable(err)
 	}
-	return dpopNonce, nil
+	return nil
 }

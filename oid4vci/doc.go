@@ -6,7 +6,10 @@
 // the credential endpoint (the jwt proof type with SM2, ES256 and EdDSA
 // holder keys, dc+sd-jwt, jwt_vc_json and ldp_vc (Data Integrity, one
 // configuration per cryptosuite), batch issuance of one credential per
-// holder key) and the notification endpoint.
+// holder key) and the notification endpoint; DPoP-bound tokens (RFC
+// 9449, with stateless server nonces) and wallet attestations (OID4VCI
+// 1.0 Appendix E) at the PAR and token endpoints, with the challenge
+// endpoint.
 //
 // It owns the protocol only. Signing, status entries and accreditation
 // stay with the credential issuer, reached through the one-method Signer;

@@ -24,30 +24,25 @@ type Access struct {
 	DPoP          []string
 }
 
-// dpopNonceLen is the length of a DPoP nonce (24 random bytes, base64url).
-const dpopNonceLen = 32
-
-// dpopNonce makes a server DPoP nonce, good for NonceTTL; "" when nonces
-// are off.
-func (s *Service) dpopNonce(ctx context.Context) (string, error) {
-	if s.cfg.DPoPWithoutNonce {
+// dpopNonce makes a server DPoP nonce (stateless: dpop.Nonces), good
+// for at most NonceTTL; "" when nonces are off.
+func (s *Service) dpopNonce() (string, error) {
+	if s.nonces == nil {
 		return "", nil
 	}
-	n, err := s.random(24)
+	n, err := s.nonces.New()
 	if err != nil {
-		return "", err
-	}
-	if err := s.cfg.Store.Set(ctx, "oid4vci:dpop-nonce:"+n, []byte{1}, s.cfg.NonceTTL); err != nil {
-		return "", unavailable(err)
+		return "", &Error{Code: CodeServerError, Description: "no randomness", Err: err}
 	}
 	return n, nil
 }
 
 // checkDPoP checks the DPoP header fields of a request to path (with
 // accessToken when the request carries one): none gives nil; otherwise
-// exactly one valid proof, with a live server nonce unless nonces are off,
-// its jti never seen. It returns the proof and a fresh nonce for the
-// response.
+// exactly one valid proof, with a live server nonce unless nonces are off
+// (a missing, expired, forged or other key's nonce is use_dpop_nonce with
+// a fresh one), its jti never seen. It returns the proof and a fresh
+// nonce for the response.
 func (s *Service) checkDPoP(ctx context.Context, proofs []string, path, accessToken string) (*dpop.Proof, string, error) {
 	if len(proofs) == 0 {
 		return nil, "", nil
@@ -56,27 +51,17 @@ func (s *Service) checkDPoP(ctx context.Context, proofs []string, path, accessTo
 		return nil, "", fail(CodeInvalidDPoPProof, "send exactly one DPoP header field")
 	}
 	const leeway = time.Minute
-	p, err := dpop.Verify(proofs[0], dpop.Options{Algorithms: s.cfg.DPoPAlgorithms, Method: "POST", URL: s.cfg.Issuer + path,
+	p, err := s.dpop.Verify(proofs[0], dpop.Options{Method: "POST", URL: s.cfg.Issuer + path,
 		AccessToken: accessToken, Now: s.cfg.Now, MaxAge: s.cfg.ProofMaxAge, Leeway: leeway})
 	if err != nil {
 		return nil, "", &Error{Code: CodeInvalidDPoPProof, Description: "the DPoP proof is invalid: " + strings.TrimPrefix(err.Error(), dpop.ErrInvalid.Error()+": "), Err: err}
 	}
-	if !s.cfg.DPoPWithoutNonce {
-		ok := len(p.Nonce) == dpopNonceLen
-		if ok {
-			_, err := s.cfg.Store.Get(ctx, "oid4vci:dpop-nonce:"+p.Nonce)
-			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				return nil, "", unavailable(err)
-			}
-			ok = err == nil
+	if s.nonces != nil && !s.nonces.Valid(p.Nonce) {
+		n, err := s.dpopNonce()
+		if err != nil {
+			return nil, "", err
 		}
-		if !ok {
-			n, err := s.dpopNonce(ctx)
-			if err != nil {
-				return nil, "", err
-			}
-			return nil, "", &Error{Code: CodeUseDPoPNonce, Description: "the DPoP proof must carry the nonce of the DPoP-Nonce header", DPoPNonce: n}
-		}
+		return nil, "", &Error{Code: CodeUseDPoPNonce, Description: "the DPoP proof must carry the nonce of the DPoP-Nonce header", DPoPNonce: n}
 	}
 	// A proof is accepted from ProofMaxAge before now to leeway after:
 	// its jti is remembered that long on either side.
@@ -86,11 +71,66 @@ func (s *Service) checkDPoP(ctx context.Context, proofs []string, path, accessTo
 		}
 		return nil, "", unavailable(err)
 	}
-	n, err := s.dpopNonce(ctx)
+	n, err := s.dpopNonce()
 	if err != nil {
 		return nil, "", err
 	}
 	return p, n, nil
+}
+
+// freshError is the error of a request whose answer carries a fresh
+// DPoP nonce (once its DPoP proof was accepted: RFC 9449 §8) or wallet
+// attestation challenge (§6.2 of the attestation draft), so the wallet's
+// next try needs no extra round trip.
+type freshError struct {
+	err              error
+	nonce, challenge string
+}
+
+func (e *freshError) Error() string { return e.err.Error() }
+func (e *freshError) Unwrap() error { return e.err }
+
+// withFresh attaches a nonce and a challenge to err (nil stays nil; ""
+// attaches nothing).
+func withFresh(err error, nonce, challenge string) error {
+	if err == nil || (nonce == "" && challenge == "") {
+		return err
+	}
+	return &freshError{err: err, nonce: nonce, challenge: challenge}
+}
+
+// withNonce attaches a DPoP nonce to err.
+func withNonce(err error, nonce string) error { return withFresh(err, nonce, "") }
+
+// DPoPNonceOf returns the DPoP nonce an error of this service carries
+// for the response's DPoP-Nonce header: the fresh nonce of
+// use_dpop_nonce, or of a request that failed after its DPoP proof was
+// accepted; "" for none.
+func DPoPNonceOf(err error) string {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if f, ok := e.(*freshError); ok && f.nonce != "" {
+			return f.nonce
+		}
+	}
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.DPoPNonce
+	}
+	return ""
+}
+
+// AttestationChallengeOf returns the wallet attestation challenge an
+// error of this service carries for the OAuth-Client-Attestation-Challenge
+// header (an error of a request with a wallet attestation); "" for none.
+func AttestationChallengeOf(err error) string {
+	for e := err; e != nil; e = errors.Unwrap(e) {
+		if f, ok := e.(*freshError); ok && f.challenge != "" {
+			return f.challenge
+		}
+	}
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.AttestationChallenge
+	}
+	return ""
 }
 
 // session looks up the access token of a request to path and, for a
@@ -133,7 +173,7 @@ func (s *Service) session(ctx context.Context, acc Access, path string) (*grant,
 		return nil, "", err
 	}
 	if p.JKT != g.JKT {
-		return nil, "", fail(CodeInvalidDPoPProof, "the DPoP proof is signed by a key other than the one the access token is bound to")
+		return nil, "", &Error{Code: CodeInvalidDPoPProof, Description: "the DPoP proof is signed by a key other than the one the access token is bound to", DPoPNonce: nonce}
 	}
 	return &g, nonce, nil
 }

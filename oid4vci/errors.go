@@ -36,6 +36,10 @@ type Error struct {
 	// DPoPNonce, when set, is a fresh DPoP nonce to send in the
 	// DPoP-Nonce header (with use_dpop_nonce).
 	DPoPNonce string
+	// AttestationChallenge, when set, is a fresh wallet attestation
+	// challenge to send in the OAuth-Client-Attestation-Challenge header
+	// (with use_attestation_challenge, and any other attestation error).
+	AttestationChallenge string
 }
 
 func (e *Error) Error() string {
@@ -59,3 +63,9 @@ var ErrInvalid = errors.New("oid4vci: invalid offer request")
 // (the cause of that invalid_token; the answer is a DPoP challenge, RFC
 // 9449 §7.1).
 var ErrDPoPBound = errors.New("oid4vci: the access token is DPoP-bound")
+
+// ErrNoAccessToken: a request to the credential or notification endpoint
+// without an access token (no Authorization header of the Bearer or DPoP
+// scheme): the answer is a challenge without error code (RFC 6750 §3.1,
+// RFC 9449 §7.1).
+var ErrNoAccessToken = errors.New("oid4vci: no access token")

@@ -355,6 +355,8 @@ type TokenRequest struct {
 	// DPoP are the values of the request's DPoP header fields: with one
 	// valid proof the access token is bound to its key (RFC 9449).
 	DPoP []string
+	// Attestation is the request's wallet attestation, if any.
+	Attestation ClientAttestation
 }
 
 // TokenResponse is the token endpoint's answer.
@@ -368,19 +370,34 @@ type TokenResponse struct {
 	// DPoPNonce is the next DPoP nonce (DPoP-Nonce header), for a DPoP
 	// request.
 	DPoPNonce string `json:"-"`
+	// AttestationChallenge is the next wallet attestation challenge, for
+	// a request with a wallet attestation.
+	AttestationChallenge string `json:"-"`
 }
 
 // Token redeems a pre-authorized code (once) for an access token. A
+// wallet attestation, when the request has one or the issuer requires
+// it, is checked first (its client_id, when sent, must be the
+// attestation's sub). A
 // wrong transaction code counts against the offer; after TxCodeTries
 // wrong codes the offer is void (invalid_grant) and the holder asks the
 // relying party for a new one: the lockout binds the offer, never the
 // holder.
 func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, error) {
-	// The proof is checked before any code is spent: a bad proof, or one
-	// without the server's nonce, leaves the code for the retry.
-	p, nonce, err := s.checkDPoP(ctx, req.DPoP, PathToken, "")
+	// The wallet attestation and the proof are checked before any code
+	// is spent: a bad one, or one without the server's challenge or
+	// nonce, leaves the code for the retry.
+	attested, challenge, err := s.checkAttestation(ctx, req.Attestation, req.ClientID)
 	if err != nil {
 		return nil, err
+	}
+	attestedJKT := ""
+	if attested != nil {
+		attestedJKT = attested.JKT
+	}
+	p, nonce, err := s.checkDPoP(ctx, req.DPoP, PathToken, "")
+	if err != nil {
+		return nil, withFresh(err, "", challenge)
 	}
 	jkt := ""
 	if p != nil {
@@ -388,14 +405,15 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	}
 	var resp *TokenResponse
 	if req.GrantType == GrantAuthorizationCode {
-		resp, err = s.tokenAuthorizationCode(ctx, req, jkt)
+		resp, err = s.tokenAuthorizationCode(ctx, req, jkt, attestedJKT)
 	} else {
 		resp, err = s.tokenPreAuthorized(ctx, req, jkt)
 	}
 	if err != nil {
-		return nil, err
+		// The proof was accepted: the error carries the next nonce.
+		return nil, withFresh(err, nonce, challenge)
 	}
-	resp.DPoPNonce = nonce
+	resp.DPoPNonce, resp.AttestationChallenge = nonce, challenge
 	return resp, nil
 }
 

@@ -21,6 +21,8 @@ import (
 	"github.com/trustid-cn/trustid/credentials/contexts"
 	"github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/oid4vci/attestation"
+	"github.com/trustid-cn/trustid/oid4vci/dpop"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -145,7 +147,8 @@ type CredentialType struct {
 // 10 minutes, access tokens 5 minutes, nonces 5 minutes, proofs are
 // accepted up to 5 minutes old, transaction codes have 6 digits and 5
 // tries, batches hold up to 10 proofs, proofs may be signed with any of
-// gm.JWTAlgorithms.
+// gm.JWTAlgorithms, DPoP nonces are on under a random key of this
+// instance, no wallet attestations are taken.
 type Config struct {
 	// Issuer is the credential issuer identifier: the node's public base
 	// URL (https, no path, query or fragment).
@@ -179,6 +182,29 @@ type Config struct {
 	// default every DPoP proof must carry a nonce the node gave
 	// (DPoP-Nonce), so a proof made ahead of time is refused.
 	DPoPWithoutNonce bool
+	// NonceKey (32 bytes or more, secret) seals the DPoP nonces and the
+	// wallet attestation challenges (dpop.Nonces, under a key derived
+	// for each: nothing is stored); every instance of a region needs the
+	// same key to accept each other's. Nil: a random key of this
+	// instance alone. Nonces and challenges live at most NonceTTL.
+	NonceKey []byte
+	// WalletProviders are the wallet providers whose wallet attestations
+	// (package attestation) the PAR and token endpoints take, signed with
+	// ProofAlgorithms' algorithms (PoPs too). None: the
+	// attestation header fields are ignored.
+	WalletProviders []attestation.Provider
+	// RequireWalletAttestation refuses PAR and token requests without a
+	// wallet attestation (invalid_client), and authorization requests
+	// not pushed (PAR) with one.
+	RequireWalletAttestation bool
+	// AttestationMaxAge, when set, refuses attestations issued longer
+	// ago (use_fresh_attestation) even before they expire.
+	AttestationMaxAge time.Duration
+	// AttestationWithoutChallenge takes PoPs without a challenge (their
+	// freshness then rests on iat and the single-use jti), for wallets
+	// that cannot fetch one; a challenge a PoP carries must still be one
+	// the node gave. By default every PoP needs one.
+	AttestationWithoutChallenge bool
 }
 
 // configuration is one entry of credential_configurations_supported.
@@ -198,10 +224,15 @@ type configuration struct {
 
 // Service is the credential issuer. It is safe for concurrent use.
 type Service struct {
-	cfg      Config
-	configs  map[string]configuration
-	metadata []byte
-	asMeta   []byte
+	cfg    Config
+	dpop   *dpop.Verifier
+	nonces *dpop.Nonces
+	// attest and challenges are nil without wallet providers.
+	attest     *attestation.Verifier
+	challenges *dpop.Nonces
+	configs    map[string]configuration
+	metadata   []byte
+	asMeta     []byte
 }
 
 var typeRE = regexp.MustCompile(`^[A-Z][A-Za-z0-9]{2,63}$`)
@@ -261,6 +292,35 @@ func New(cfg Config) (*Service, error) {
 		}
 	}
 	s := &Service{cfg: cfg, configs: map[string]configuration{}}
+	if s.dpop, err = dpop.NewVerifier(cfg.DPoPAlgorithms); err != nil {
+		return nil, fmt.Errorf("oid4vci: %w", err)
+	}
+	key := cfg.NonceKey
+	if key == nil {
+		key = make([]byte, 32)
+		if _, err := io.ReadFull(cfg.Rand, key); err != nil {
+			return nil, fmt.Errorf("oid4vci: nonce key: %w", err)
+		}
+	}
+	if len(key) < 32 {
+		return nil, fmt.Errorf("oid4vci: %w", dpop.ErrNonceKey)
+	}
+	if !cfg.DPoPWithoutNonce {
+		if s.nonces, err = dpop.NewNonces(subkey(key, "dpop nonce"), cfg.NonceTTL, cfg.Now, cfg.Rand); err != nil {
+			return nil, fmt.Errorf("oid4vci: %w", err)
+		}
+	}
+	if len(cfg.WalletProviders) > 0 {
+		if s.challenges, err = dpop.NewNonces(subkey(key, "attestation challenge"), cfg.NonceTTL, cfg.Now, cfg.Rand); err != nil {
+			return nil, fmt.Errorf("oid4vci: %w", err)
+		}
+		if s.attest, err = attestation.NewVerifier(attestation.Config{Providers: cfg.WalletProviders, Algorithms: cfg.ProofAlgorithms,
+			Audience: cfg.Issuer + PathAS, Now: cfg.Now, PoPMaxAge: cfg.ProofMaxAge, Leeway: attestLeeway, MaxAge: cfg.AttestationMaxAge}); err != nil {
+			return nil, fmt.Errorf("oid4vci: %w", err)
+		}
+	} else if cfg.RequireWalletAttestation {
+		return nil, errors.New("oid4vci: RequireWalletAttestation needs WalletProviders")
+	}
 	for _, t := range cfg.Types {
 		if !typeRE.MatchString(t.Type) || t.Type == "VerifiableCredential" {
 			return nil, fmt.Errorf("oid4vci: credential type %q is not a CamelCase type name", t.Type)
@@ -371,6 +431,27 @@ func (s *Service) issuerMetadata() map[string]any {
 }
 
 func (s *Service) authorizationServerMetadata() map[string]any {
+	m := s.asMetadata()
+	if s.attest != nil {
+		// draft-ietf-oauth-attestation-based-client-auth §8, §7.6.
+		methods, pops := []string{attestation.AuthMethod, "none"}, []string{attestation.PoPMethod, "none"}
+		if s.cfg.RequireWalletAttestation {
+			methods, pops = methods[:1], pops[:1]
+			m["pre-authorized_grant_anonymous_access_supported"] = false
+			if s.cfg.Login != nil {
+				m["require_pushed_authorization_requests"] = true
+			}
+		}
+		m["token_endpoint_auth_methods_supported"] = methods
+		m["client_attestation_pop_methods_supported"] = pops
+		m["client_attestation_signing_alg_values_supported"] = s.cfg.ProofAlgorithms
+		m["client_attestation_pop_signing_alg_values_supported"] = s.cfg.ProofAlgorithms
+		m["challenge_endpoint"] = s.cfg.Issuer + PathChallenge
+	}
+	return m
+}
+
+func (s *Service) asMetadata() map[string]any {
 	if s.cfg.Login != nil {
 		scopes := make([]string, 0, len(s.configs))
 		for id := range s.configs {
@@ -420,6 +501,15 @@ func (s *Service) random(n int) (string, error) {
 		return "", &Error{Code: CodeServerError, Description: "no randomness", Err: err}
 	}
 	return base64.RawURLEncoding.EncodeToString(b), nil
+}
+
+// subkey derives the key of one purpose from the nonce key.
+func subkey(key []byte, purpose string) []byte {
+	k, err := hkdf.Key(sha256.New, key, nil, "trustid oid4vci "+purpose, 32)
+	if err != nil {
+		panic(err) // only for lengths out of range, which are constant here
+	}
+	return k
 }
 
 // sealKey derives the SM4 key that seals the record stored under secret.

@@ -131,6 +131,9 @@ var publicRoutes = []string{
 	// authorization endpoint checks them; the wallet is a public client.
 	"POST /oid4vci/par",
 	"POST /oid4vci/nonce",
+	// The challenge endpoint: a wallet attestation challenge and a DPoP
+	// nonce, both stateless; the wallet is not yet authenticated.
+	"POST /oid4vci/challenge",
 	"POST /oid4vci/credential",
 	"POST /oid4vci/notification",
 	// The web pages (docs/ui.md): static files and what they show of the

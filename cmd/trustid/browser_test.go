@@ -410,6 +410,14 @@ func TestBrowserScanToLogin(t *testing.T) {
 		t.Fatalf("the browser without JavaScript did not land at the party: %v (party errors %v)", err, rp.errs)
 	}
 	shot(noJS, "logged-in-noscript.png")
+	// The finished session's link again: a page saying the login ended.
+	if err := chromedp.Do(noJS, chromedp.Navigate(got+"/continue"), chromedp.WaitVisible(chromedp.ID("ended"))); err != nil {
+		t.Fatalf("the finished session's continue page: %v", err)
+	}
+	if ended, err := chromedp.Run(noJS, chromedp.Text(chromedp.ID("ended"))); err != nil || ended != "This login has ended" {
+		t.Fatalf("the finished session's continue page says %q (%v)", ended, err)
+	}
+	shot(noJS, "login-ended-noscript.png")
 
 	// Continuing before the approval shows the waiting page (the QR, the
 	// link, a meta refresh under a CSP without scripts), which reloads

@@ -204,27 +204,34 @@ func TestLoginPageQRPNG(t *testing.T) {
 		!strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") || hdr.Get("Cache-Control") != "no-store" {
 		t.Fatalf("the waiting page: %d %v\n%s", status, hdr, page)
 	}
-	if status, _, _ := get(newBrowser(), a.sessionURL+"/continue"); status != 404 {
-		t.Errorf("continue in another browser: %d", status)
+	// A session this browser has no cookie of, and later one that is
+	// finished, is an HTML page saying the login ended (the waiting
+	// page's headers), not JSON.
+	ended := func(name string, c *http.Client) {
+		t.Helper()
+		status, page, hdr := get(c, a.sessionURL+"/continue")
+		csp := hdr.Get("Content-Security-Policy")
+		if status != 404 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || !strings.Contains(string(page), `<h1 id="ended">This login has ended</h1>`) ||
+			strings.Contains(string(page), "<script") || !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") ||
+			hdr.Get("Cache-Control") != "no-store" || hdr.Get("X-Content-Type-Options") != "nosniff" || hdr.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("continue, %s: %d %v\n%s", name, status, hdr, page)
+		}
 	}
+	ended("another browser", newBrowser())
 	if status, m := approve(t, a.sessionURL, f.app(alice, ra), ""); status != 204 {
 		t.Fatalf("approve: %d %v", status, m)
 	}
 	if status, _, _ := get(a.browser, a.sessionURL+"/qr.png"); status != 404 {
 		t.Errorf("the PNG of an approved session: %d", status)
 	}
-	if status, _, _ := get(newBrowser(), a.sessionURL+"/continue"); status != 404 {
-		t.Errorf("continue in another browser after the approval: %d", status)
-	}
+	ended("another browser after the approval", newBrowser())
 	status, _, hdr = get(a.browser, a.sessionURL+"/continue")
 	loc, _ := url.Parse(hdr.Get("Location"))
 	if status != 303 || loc == nil || !strings.HasPrefix(loc.String(), shop.conf.RedirectURL+"?") || loc.Query().Get("state") != a.state {
 		t.Fatalf("continue after the approval: %d %v", status, hdr)
 	}
 	shop.exchange(t, a, loc.Query().Get("code"))
-	if status, _, _ := get(a.browser, a.sessionURL+"/continue"); status != 404 {
-		t.Errorf("continue once the code is out: %d", status)
-	}
+	ended("once the code is out", a.browser)
 }
 
 // holderApp is what a holder's phone keeps after enrollment.

@@ -4,6 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -15,8 +18,42 @@ import (
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/oid4vci"
+	"github.com/trustid-cn/trustid/oid4vci/attestation"
 )
+
+// oid4vciNonceSecret names the keystore secret sealing DPoP nonces and
+// wallet attestation challenges.
+const oid4vciNonceSecret = "oid4vci-nonce"
+
+// readWalletProviders reads the wallet providers file: a JSON object
+// from each provider's identifier (the iss of its attestations) to its
+// JWK Set of public keys. "" is none.
+func readWalletProviders(path string) ([]attestation.Provider, error) {
+	if path == "" {
+		return nil, nil
+	}
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	// Strict: unknown members, private ones ("d") among them, are refused.
+	var m map[string]gm.JWKS
+	if err := strictjson.Decode(raw, &m, 1<<20); err != nil {
+		return nil, fmt.Errorf("%s: want {\"<provider>\": {\"keys\": [JWK, ...]}}: %w", path, err)
+	}
+	ids := slices.Sorted(maps.Keys(m))
+	out := make([]attestation.Provider, 0, len(ids))
+	for _, id := range ids {
+		out = append(out, attestation.Provider{Issuer: id, Keys: m[id].Keys})
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("%s: no wallet provider", path)
+	}
+	return out, nil
+}
 
 // mountOID4VCI returns the mount function of the OpenID for Verifiable
 // Credential Issuance 1.0 routes. The credentials are issued by the
@@ -33,12 +70,28 @@ func mountOID4VCI(cmd *cobra.Command) func(*api.Server, *node) error {
 		if nl, anchored := ledgerOf(n); anchored {
 			signer.registry = nl.View
 		}
+		// The nonce key is the region's, from the keystore every
+		// instance shares: a DPoP nonce or attestation challenge one
+		// instance gave passes at another.
+		nonceKey, err := n.keys.Secret(oid4vciNonceSecret, 32)
+		if err != nil {
+			return fmt.Errorf("oid4vci: %w", err)
+		}
+		providersFile, _ := cmd.Flags().GetString("wallet-providers")
+		providers, err := readWalletProviders(providersFile)
+		if err != nil {
+			return fmt.Errorf("oid4vci: --wallet-providers: %w", err)
+		}
+		require, _ := cmd.Flags().GetBool("require-wallet-attestation")
+		noChallenge, _ := cmd.Flags().GetBool("wallet-attestation-without-challenge")
 		cfg := oid4vci.Config{
-			Issuer:  n.issuer,
-			Types:   oid4vciTypes,
-			Display: []oid4vci.Display{{Name: "TrustID 可信数字身份", Locale: "zh-CN"}, {Name: "TrustID digital identity", Locale: "en"}},
-			Signer:  signer,
-			Store:   n.store,
+			NonceKey:        nonceKey.Value(),
+			Issuer:          n.issuer,
+			Types:           oid4vciTypes,
+			Display:         []oid4vci.Display{{Name: "TrustID 可信数字身份", Locale: "zh-CN"}, {Name: "TrustID digital identity", Locale: "en"}},
+			Signer:          signer,
+			Store:           n.store,
+			WalletProviders: providers, RequireWalletAttestation: require, AttestationWithoutChallenge: noChallenge,
 		}
 		// With user login mounted (before), the holder can log in at the
 		// authorization endpoint: the authorization code flow.

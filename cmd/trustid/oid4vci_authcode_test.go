@@ -8,11 +8,10 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"github.com/trustid-cn/trustid/gm"
-	"github.com/trustid-cn/trustid/oid4vci/dpop"
 	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -22,6 +21,9 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/oid4vci/attestation"
+	"github.com/trustid-cn/trustid/oid4vci/dpop"
 	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
 )
 
@@ -34,7 +36,10 @@ import (
 // gets credentials bound to its keys, which the node verifies. Then every
 // refusal with the specification's error code.
 func TestOID4VCIAuthorizationCode(t *testing.T) {
-	f := newEnrollFixture(t, "--login-session-ttl", "10s", "--login-code-ttl", "3s")
+	// A trusted wallet provider: attestations are optional, so the flows
+	// without one below are untouched; the end attests pushes.
+	wpKey, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	f := newEnrollFixture(t, "--login-session-ttl", "10s", "--login-code-ttl", "3s", "--wallet-providers", walletProviderFile(t, wpKey))
 	ctx := context.Background()
 	alice := newPerson(t, "11010519900307123", "张三")
 	code, ra, m := f.enroll(f.enrollBody(alice, "", "", nil))
@@ -118,7 +123,10 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	if co.HasPreAuthorizedCode() || !co.HasAuthorizationCodeGrant() {
 		t.Fatalf("offer grants: pre-auth %v, authorization code %v", co.HasPreAuthorizedCode(), co.HasAuthorizationCodeGrant())
 	}
+	rec := &recordingTransport{base: http.DefaultTransport}
+	http.DefaultTransport = rec
 	authURL, err := w.AuthorizationURL(co, "wallet-app", walletRedirect, "")
+	http.DefaultTransport = rec.base
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,9 +142,26 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	}
 	redirect := waitRedirect(t, browser, sessionURL)
 	store := sdkwallet.NewMemoryStore()
+	http.DefaultTransport = rec
 	ids, err := w.AcceptAuthorization(co, redirect, 2, store)
+	http.DefaultTransport = rec.base
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The push carried a DPoP proof (RFC 9449 §10.1), sent again with
+	// the nonce of the use_dpop_nonce answer; the token request took the
+	// nonce of the push's answer: once, with a proof.
+	seen := map[string]int{}
+	for _, r := range rec.requests {
+		if r.path == "/oid4vci/par" || r.path == "/oid4vci/token" {
+			if r.dpop == "" {
+				t.Errorf("wallet request to %s without DPoP", r.path)
+			}
+			seen[r.path]++
+		}
+	}
+	if seen["/oid4vci/par"] != 2 || seen["/oid4vci/token"] != 1 {
+		t.Errorf("wallet requests %v", seen)
 	}
 	if got := strings.Split(ids, ","); len(got) != 4 {
 		t.Fatalf("stored %q, want 4 credentials", ids)
@@ -587,6 +612,30 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	if code, m, _ := f.doWith("POST", "/oid4vci/par", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Dpop": {stale}}, badProof.Encode()); code != 400 || m["error"] != "invalid_dpop_proof" {
 		t.Errorf("PAR with a proof for the token endpoint: %d %v", code, m)
 	}
+	// After the proof passed, a refusal of the request itself (a client
+	// error, a login error) still carries the next nonce (RFC 9449 §8),
+	// and that nonce passes on the retry.
+	for name, c := range map[string]struct {
+		edit   func(url.Values)
+		status int
+		code   string
+	}{
+		"unknown client":       {func(q url.Values) { q.Set("client_id", "nobody") }, 401, "invalid_client"},
+		"unknown issuer_state": {func(q url.Values) { q.Set("issuer_state", strings.Repeat("A", 43)) }, 400, "invalid_request"},
+		"other scope":          {func(q url.Values) { q.Set("scope", "Nope") }, 400, "invalid_scope"},
+	} {
+		q := parForm(freshState())
+		c.edit(q)
+		code, m, h := parDPoP(q, dpopKey)
+		next := h.Get("DPoP-Nonce")
+		if code != c.status || m["error"] != c.code || next == "" {
+			t.Fatalf("PAR with a good proof, %s: %d %v, DPoP-Nonce %q", name, code, m, next)
+		}
+		p, _ := dpop.NewProof(dpopKey, "POST", f.base+"/oid4vci/par", "", next, time.Now(), rand.Reader)
+		if code, m, _ := f.doWith("POST", "/oid4vci/par", http.Header{"Content-Type": {"application/x-www-form-urlencoded"}, "Dpop": {p}}, parForm(freshState()).Encode()); code != 201 {
+			t.Errorf("PAR with the nonce of the %s refusal: %d %v", name, code, m)
+		}
+	}
 	for name, withJKT := range map[string]bool{"proof alone": false, "proof and its dpop_jkt": true} {
 		form := parForm(freshState())
 		if withJKT {
@@ -618,6 +667,97 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 		if status, m := dpopToken(parRedeem(pushedLogin(pushed["request_uri"].(string))), dpopKey); status != 200 || m["token_type"] != "DPoP" {
 			t.Errorf("PAR, %s: the code redeemed with the proof's key: %d %v", name, status, m)
 		}
+	}
+
+	// A push with a wallet attestation binds the code to the attested
+	// instance key (attestation-based client auth §10.4): redeemed
+	// without an attestation, or with one of another instance, it is
+	// invalid_grant (and spent); with the same instance's, it is served.
+	instanceA, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	instanceB, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	attestationOf := func(k crypto.Signer) string {
+		a, err := attestation.Sign(wpKey, "wp1", attestation.Attestation{Issuer: walletProvider, ClientID: "wallet-app", InstanceKey: k.Public(), IssuedAt: time.Now(), Expires: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return a
+	}
+	// attested posts form to path with k's attestation and a PoP over a
+	// fresh challenge of the challenge endpoint.
+	attested := func(path string, form url.Values, k crypto.Signer) (int, map[string]any, http.Header) {
+		t.Helper()
+		_, ch, _ := f.do("POST", "/oid4vci/challenge", "", "", "")
+		pop, err := attestation.NewPoP(k, f.base+"/oid4vci", ch["attestation_challenge"].(string), time.Now(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return f.doWith("POST", path, http.Header{"Content-Type": {"application/x-www-form-urlencoded"},
+			"Oauth-Client-Attestation": {attestationOf(k)}, "Oauth-Client-Attestation-Pop": {pop}}, form.Encode())
+	}
+	for _, c := range []struct {
+		name   string
+		redeem crypto.Signer // nil: no attestation
+		status int
+	}{{"no attestation", nil, 400}, {"another instance", instanceB, 400}, {"the attested instance", instanceA, 200}} {
+		code, pushed, h := attested("/oid4vci/par", parForm(freshState()), instanceA)
+		if code != 201 || h.Get("OAuth-Client-Attestation-Challenge") == "" {
+			t.Fatalf("attested PAR: %d %v", code, pushed)
+		}
+		form := parRedeem(pushedLogin(pushed["request_uri"].(string)))
+		var m map[string]any
+		if c.redeem == nil {
+			code, m = token(form)
+		} else {
+			code, m, _ = attested("/oid4vci/token", form, c.redeem)
+		}
+		if code != c.status || (c.status == 400 && m["error"] != "invalid_grant") {
+			t.Errorf("a code of an attested push redeemed with %s: %d %v", c.name, code, m)
+		}
+	}
+	// The wallet SDK with the attestation of its key: the push and the
+	// token request carry it (and DPoP), and the credentials come.
+	sdkKeys := sdkwallet.NewSoftwareKeys()
+	rawKey, err := sdkKeys.Generate("instance")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sdkPub, _ := gm.ParsePublicKeyBytes(rawKey)
+	sdkAtt, err := attestation.Sign(wpKey, "wp1", attestation.Attestation{Issuer: walletProvider, ClientID: "wallet-app", InstanceKey: sdkPub, IssuedAt: time.Now(), Expires: time.Now().Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	wa, _ := sdkwallet.NewHolder(f.base, sdkKeys, "device")
+	if err := wa.SetWalletAttestation(sdkAtt, "instance"); err != nil {
+		t.Fatal(err)
+	}
+	coA, err := wa.ReceiveOffer(offer(aliceSub, `["ResidenceCredential_sd_jwt"]`)["offer_uri"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recA := &recordingTransport{base: http.DefaultTransport}
+	http.DefaultTransport = recA
+	authA, err := wa.AuthorizationURL(coA, "wallet-app", walletRedirect, "")
+	http.DefaultTransport = recA.base
+	if err != nil {
+		t.Fatal(err)
+	}
+	bA := newBrowser()
+	sessA := loginPage(t, bA, authA)
+	if status, m := approve(t, sessA, aliceApp, ""); status != 204 {
+		t.Fatalf("approve: %d %v", status, m)
+	}
+	http.DefaultTransport = recA
+	idsA, err := wa.AcceptAuthorization(coA, waitRedirect(t, bA, sessA), 1, sdkwallet.NewMemoryStore())
+	http.DefaultTransport = recA.base
+	if err != nil || idsA == "" {
+		t.Fatalf("the SDK's attested authorization code flow: %q %v", idsA, err)
+	}
+	var pathsA []string
+	for _, q := range recA.requests {
+		pathsA = append(pathsA, q.path)
+	}
+	if !slices.Contains(pathsA, "/oid4vci/challenge") || !slices.Contains(pathsA, "/oid4vci/par") || !slices.Contains(pathsA, "/oid4vci/token") {
+		t.Errorf("the SDK's requests: %v", pathsA)
 	}
 
 	// No code, verifier or state in the node's log.

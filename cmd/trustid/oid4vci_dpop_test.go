@@ -151,6 +151,15 @@ func TestOID4VCIDPoP(t *testing.T) {
 			if code, m, _ := n.dpopDo("/oid4vci/credential", "DPoP", tok, jsonType, req, good); code != 401 || m["error"] != "invalid_dpop_proof" {
 				t.Errorf("credential, replayed jti: %d %v", code, m)
 			}
+			// No Authorization header: 401 with a Bearer and a DPoP
+			// challenge naming the algorithms, no error code (RFC 6750
+			// §3.1, RFC 9449 §7.1).
+			for _, path := range []string{"/oid4vci/credential", "/oid4vci/notification"} {
+				code, m, h := n.dpopDo(path, "", "", jsonType, req)
+				if ch := h.Values("WWW-Authenticate"); code != 401 || m["error"] != "invalid_token" || !slices.Equal(ch, []string{"Bearer", `DPoP algs="SM2 ES256 EdDSA"`}) {
+					t.Errorf("%s without Authorization: %d %v %q", path, code, m, ch)
+				}
+			}
 			// The notification endpoint takes the bound token the same way.
 			nb := `{"notification_id":"` + m["notification_id"].(string) + `","event":"credential_accepted"}`
 			if code, m, h := n.dpopDo("/oid4vci/notification", "Bearer", tok, jsonType, nb); code != 401 || m["error"] != "invalid_token" ||

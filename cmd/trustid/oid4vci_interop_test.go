@@ -3,6 +3,9 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -14,6 +17,7 @@ import (
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/testenv"
+	"github.com/trustid-cn/trustid/oid4vci/attestation"
 )
 
 // interopDir holds the third-party wallet script and its package-lock.json
@@ -25,25 +29,50 @@ const interopDir = "../../internal/interop/oid4vc"
 // 0.4.6 (oid4vc-ts) on Node.js, with an offer by reference, a transaction
 // code, a batch of two credentials per configuration on ES256 keys and a
 // notification, with a Bearer token and with a DPoP-bound one (the
-// library's DPoP proofs with ES256 and its nonce handling). The node then verifies every credential, and each is
-// bound to the key the wallet proved (cnf.jwk, or the did:jwk subject).
+// library's DPoP proofs with ES256 and its nonce handling), and with a
+// wallet attestation the node requires (the library's attestation-based
+// client authentication). The node then verifies every credential, and
+// each is bound to the key the wallet proved (cnf.jwk, or the did:jwk
+// subject).
 func TestOID4VCIInteropAnimoWallet(t *testing.T) {
 	for _, dpop := range []string{"", "1"} {
-		t.Run("DPoP="+dpop, func(t *testing.T) { animoWallet(t, dpop) })
+		t.Run("DPoP="+dpop, func(t *testing.T) { animoWallet(t, dpop, false) })
 	}
+	// With a wallet attestation, required: the library's
+	// attestation-based client authentication (its PoP has no challenge:
+	// the library does not fetch one, so the node takes PoPs without).
+	t.Run("attestation", func(t *testing.T) { animoWallet(t, "1", true) })
 }
 
-// animoWallet runs wallet.mjs against a node, with DPoP when dpop is 1.
-func animoWallet(t *testing.T, dpop string) {
+// animoWallet runs wallet.mjs against a node, with DPoP when dpop is 1,
+// with a wallet attestation the node requires when attest is set.
+func animoWallet(t *testing.T, dpop string, attest bool) {
 	nodeBin := testenv.NPM(t, interopDir)
 
-	n := startVCINode(t)
+	var extra, env []string
+	if attest {
+		provider, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+		instance, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		extra = []string{"--wallet-providers", walletProviderFile(t, provider), "--require-wallet-attestation", "--wallet-attestation-without-challenge"}
+		att, err := attestation.Sign(provider, "wp1", attestation.Attestation{Issuer: walletProvider, ClientID: "animo-wallet", InstanceKey: &instance.PublicKey,
+			IssuedAt: time.Now(), Expires: time.Now().Add(time.Hour)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ecdh, _ := instance.ECDH()
+		pub := ecdh.PublicKey().Bytes() // 04 || X || Y
+		priv, _ := json.Marshal(map[string]string{"kty": "EC", "crv": "P-256", "x": base64.RawURLEncoding.EncodeToString(pub[1:33]),
+			"y": base64.RawURLEncoding.EncodeToString(pub[33:]), "d": base64.RawURLEncoding.EncodeToString(ecdh.Bytes())})
+		env = []string{"ATTESTATION=" + att, "INSTANCE_JWK=" + string(priv)}
+	}
+	n := startVCINode(t, extra...)
 	o := n.offer(`["ResidenceCredential_sd_jwt","ResidenceCredential_jwt_vc_json"]`, true, true)
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, nodeBin, "wallet.mjs")
 	cmd.Dir = interopDir
 	cmd.Env = append(os.Environ(), "OFFER="+o["offer_uri"].(string), "TX_CODE="+o["tx_code"].(string), "COUNT=2", "DPOP="+dpop)
+	cmd.Env = append(cmd.Env, env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {

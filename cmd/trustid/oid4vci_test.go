@@ -32,8 +32,8 @@ type vciNode struct {
 	rpToken string
 }
 
-func startVCINode(t *testing.T) *vciNode {
-	n := startAuthNode(t)
+func startVCINode(t *testing.T, extra ...string) *vciNode {
+	n := startAuthNode(t, extra...)
 	key := n.addClient("rp-vci", "SM2", auth.ScopeCredentialsIssue)
 	n.accredit("rp-vci", "ResidenceCredential")
 	return &vciNode{authNode: n, rpToken: n.token("rp-vci", key)}

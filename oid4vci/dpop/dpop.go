@@ -4,8 +4,8 @@
 // htu), at a time (iat), once (jti), and, with an access token, over its
 // hash (ath). It links no server dependency: the node's OID4VCI token and
 // credential endpoints (package oid4vci) check proofs, the wallet SDK
-// makes them. Replay (jti) and server nonces need state: the caller keeps
-// them.
+// makes them. Replay (jti) needs state: the caller keeps it. Server
+// nonces need none: Nonces seals them under a key the instances share.
 package dpop
 
 import (
@@ -47,8 +47,6 @@ var ErrInvalid = errors.New("dpop: invalid DPoP proof")
 
 // Options are what a proof must match.
 type Options struct {
-	// Algorithms allowed (required), e.g. gm.JWTAlgorithms.
-	Algorithms []string
 	// Method and URL of the request: htm must equal Method, htu the URL
 	// without query and fragment (compared after normalizing scheme and
 	// host case and default ports).
@@ -94,13 +92,30 @@ func invalid(format string, args ...any) error {
 	return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
 }
 
+// Verifier checks DPoP proofs signed with one of its algorithms. It is
+// safe for concurrent use: build it once.
+type Verifier struct {
+	algs   []string
+	parser *jwt.Parser
+}
+
+// NewVerifier returns a Verifier of proofs signed with algorithms
+// (required, e.g. gm.JWTAlgorithms).
+func NewVerifier(algorithms []string) (*Verifier, error) {
+	p, err := gm.NewJWTParser(algorithms, jwt.WithoutClaimsValidation())
+	if err != nil {
+		return nil, err
+	}
+	return &Verifier{algs: slices.Clone(algorithms), parser: p}, nil
+}
+
 // Verify checks one DPoP proof (RFC 9449 §4.3): a JWS of typ dpop+jwt
 // with an allowed asymmetric alg, signed by the public key of its jwk
 // header (no private members), with jti, htm, htu and iat, htm and htu
 // those of the request, iat within the window, and ath the access
 // token's hash when one is presented. Errors wrap ErrInvalid and say which
 // check failed, without quoting the proof.
-func Verify(proof string, o Options) (*Proof, error) {
+func (v *Verifier) Verify(proof string, o Options) (*Proof, error) {
 	if proof == "" {
 		return nil, invalid("no DPoP proof")
 	}
@@ -126,8 +141,8 @@ func Verify(proof string, o Options) (*Proof, error) {
 	if raw, err := base64.RawURLEncoding.DecodeString(parts[0]); err != nil || strictjson.Check(raw, MaxProof) != nil || json.Unmarshal(raw, &hdr) != nil {
 		return nil, invalid("the header is not a base64url JSON object")
 	}
-	if !slices.Contains(o.Algorithms, hdr.Alg) {
-		return nil, invalid("the alg is not one allowed (%s)", strings.Join(o.Algorithms, ", "))
+	if !slices.Contains(v.algs, hdr.Alg) {
+		return nil, invalid("the alg is not one allowed (%s)", strings.Join(v.algs, ", "))
 	}
 	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
 	if err != nil {
@@ -142,12 +157,8 @@ func Verify(proof string, o Options) (*Proof, error) {
 	if err := json.Unmarshal(payload, &c); err != nil {
 		return nil, invalid("a claim has the wrong type")
 	}
-	p, err := gm.NewJWTParser(o.Algorithms, jwt.WithoutClaimsValidation())
-	if err != nil {
-		return nil, err
-	}
 	var key gm.JWK
-	_, err = p.ParseWithClaims(proof, &c, func(t *jwt.Token) (any, error) {
+	_, err = v.parser.ParseWithClaims(proof, &c, func(t *jwt.Token) (any, error) {
 		if t.Header["typ"] != Typ {
 			return nil, invalid("typ must be %s", Typ)
 		}

@@ -16,8 +16,17 @@ import (
 const target = "https://node.example/oid4vci/token"
 
 func opts(now time.Time) Options {
-	return Options{Algorithms: gm.JWTAlgorithms, Method: "POST", URL: target, Now: func() time.Time { return now }}
+	return Options{Method: "POST", URL: target, Now: func() time.Time { return now }}
 }
+
+// verifier takes every algorithm of gm.JWTAlgorithms.
+var verifier = func() *Verifier {
+	v, err := NewVerifier(gm.JWTAlgorithms)
+	if err != nil {
+		panic(err)
+	}
+	return v
+}()
 
 // TestVerify: proofs of each algorithm verify and give the key's
 // thumbprint; every failed check is ErrInvalid.
@@ -32,7 +41,7 @@ func TestVerify(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := Verify(p, opts(now))
+		got, err := verifier.Verify(p, opts(now))
 		j, _ := gm.NewJWK(k.Public(), "")
 		jkt, _ := j.Thumbprint()
 		if err != nil || got.JKT != jkt || got.Nonce != "n1" || len(got.JTI) != 22 {
@@ -41,7 +50,7 @@ func TestVerify(t *testing.T) {
 		// Normalized htu: scheme and host case, default port.
 		o := opts(now)
 		o.URL = "HTTPS://Node.Example:443/oid4vci/token"
-		if _, err := Verify(p, o); err != nil {
+		if _, err := verifier.Verify(p, o); err != nil {
 			t.Fatalf("%s normalized: %v", alg, err)
 		}
 	}
@@ -121,14 +130,14 @@ func TestVerifyRefuses(t *testing.T) {
 	} {
 		o := opts(now)
 		o.AccessToken = c.token
-		_, err := Verify(c.proof, o)
+		_, err := verifier.Verify(c.proof, o)
 		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), c.reason) {
 			t.Errorf("%s: %v, want %q", name, err, c.reason)
 		}
 	}
 	o := opts(now)
 	o.AccessToken = "tok-1"
-	if _, err := Verify(tokenProof, o); err != nil {
+	if _, err := verifier.Verify(tokenProof, o); err != nil {
 		t.Fatalf("with ath: %v", err)
 	}
 }
@@ -145,7 +154,7 @@ func FuzzVerify(f *testing.F) {
 	f.Fuzz(func(t *testing.T, s string) {
 		o := opts(now)
 		o.AccessToken = "tok"
-		got, err := Verify(s, o)
+		got, err := verifier.Verify(s, o)
 		if err != nil {
 			if !errors.Is(err, ErrInvalid) {
 				t.Fatalf("unexpected error %v", err)

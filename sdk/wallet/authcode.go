@@ -25,9 +25,10 @@ import (
 // openid_credential for configurationIDs (comma-separated; empty means
 // all offered), the offer's issuer_state, a fresh state and a PKCE S256
 // challenge, and, when the issuer takes SM2 DPoP proofs, the dpop_jkt of a
-// fresh DPoP key the token request then proves. When the issuer has a pushed authorization request endpoint
-// (RFC 9126) the request is pushed there and the URL carries only
-// client_id and the request_uri it gave. The wallet opens the URL in a browser and hands the
+// fresh DPoP key the token request then proves. When the issuer has a
+// pushed authorization request endpoint (RFC 9126) the request is pushed
+// there, with a DPoP proof by that key instead of dpop_jkt (RFC 9449
+// §10.1), and the URL carries only client_id and the request_uri it gave. The wallet opens the URL in a browser and hands the
 // redirect it gets back to AcceptAuthorization. A new call replaces the
 // request in flight.
 func (w *Holder) AuthorizationURL(offer *CredentialOffer, clientID, redirectURI, configurationIDs string) (string, error) {
@@ -66,17 +67,19 @@ func (w *Holder) AuthorizationURL(offer *CredentialOffer, clientID, redirectURI,
 	}
 	// With DPoP the code is bound to the key before it exists (RFC 9449
 	// §10): a code stolen from the redirect is of no use without the key.
+	// A pushed request carries a DPoP proof instead (§10.1), whose answer
+	// gives the nonce the token request then needs.
 	jkt, err := w.newDPoPKey(offer)
 	if err != nil {
 		return "", err
 	}
-	if jkt != "" {
+	if jkt != "" && offer.par == "" {
 		q.Set("dpop_jkt", jkt)
 	}
 	if offer.par != "" {
 		// RFC 9126: the request goes to the issuer directly, the browser
 		// carries only its reference.
-		body, err := w.fetch(http.MethodPost, offer.par, "application/x-www-form-urlencoded", "", []byte(q.Encode()))
+		body, err := w.fetchOffer(offer, http.MethodPost, offer.par, "application/x-www-form-urlencoded", "", []byte(q.Encode()))
 		if err != nil {
 			return "", err
 		}
@@ -171,4 +174,26 @@ func parseAuthorizationResponse(redirect, redirectURI, state, issuer string, req
 		return "", fmt.Errorf("%w: the redirect has no code, or a malformed one", ErrIssuer)
 	}
 	return code, nil
+}
+
+// SetWalletAttestation gives the wallet the wallet attestation (a Client
+// Attestation JWT, OID4VCI 1.0 Appendix E) its wallet provider issued for
+// the instance key under keyAlias in the wallet's key store. From then,
+// the pushed authorization and token requests to an issuer that takes
+// attest_jwt_client_auth with SM2 carry it with a fresh PoP signed by that
+// key. The wallet does not check the attestation: the issuer does. An
+// empty attestation removes it.
+func (w *Holder) SetWalletAttestation(attestation, keyAlias string) error {
+	if attestation != "" {
+		if strings.Count(attestation, ".") != 2 || len(attestation) > 8<<10 {
+			return fmt.Errorf("%w: the wallet attestation is not a compact JWT", ErrInvalidArgument)
+		}
+		if _, err := w.keys.PublicKey(keyAlias); err != nil {
+			return fmt.Errorf("%w: no key under the attestation's alias: %v", ErrInvalidArgument, err)
+		}
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.attestation, w.attestationKey = attestation, keyAlias
+	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/strictjson"
+	"github.com/trustid-cn/trustid/oid4vci/attestation"
 	"github.com/trustid-cn/trustid/oid4vci/dpop"
 )
 
@@ -169,6 +170,13 @@ type CredentialOffer struct {
 	dpopKey   crypto.Signer
 	dpopNonce string
 	dpopBound bool
+
+	// Wallet attestation, when the authorization server takes
+	// attest_jwt_client_auth with SM2 PoPs: its challenge endpoint, if
+	// any, and the last challenge it gave.
+	attest            bool
+	challengeEndpoint string
+	attestChallenge   string
 }
 
 // pendingAuthorization is the authorization request in flight.
@@ -317,11 +325,18 @@ func (w *Holder) ReceiveOffer(link string) (*CredentialOffer, error) {
 		ISSParameter          bool     `json:"authorization_response_iss_parameter_supported"`
 		DPoPAlgs              []string `json:"dpop_signing_alg_values_supported"`
 		PAR                   string   `json:"pushed_authorization_request_endpoint"`
+		AuthMethods           []string `json:"token_endpoint_auth_methods_supported"`
+		AttestationPoPAlgs    []string `json:"client_attestation_pop_signing_alg_values_supported"`
+		ChallengeEndpoint     string   `json:"challenge_endpoint"`
 	}
 	if err := json.Unmarshal(body, &asMeta); err != nil || asMeta.Issuer != as || checkURL(asMeta.TokenEndpoint) != nil {
 		return nil, fmt.Errorf("%w: authorization server metadata", ErrIssuer)
 	}
 	offer.token, offer.asIssuer, offer.issRequired, offer.dpopAlgs = asMeta.TokenEndpoint, asMeta.Issuer, asMeta.ISSParameter, asMeta.DPoPAlgs
+	offer.attest = slices.Contains(asMeta.AuthMethods, attestation.AuthMethod) && slices.Contains(asMeta.AttestationPoPAlgs, gm.AlgSM2)
+	if offer.attest && checkURL(asMeta.ChallengeEndpoint) == nil {
+		offer.challengeEndpoint = asMeta.ChallengeEndpoint
+	}
 	if offer.authCode && checkURL(asMeta.AuthorizationEndpoint) == nil && slices.Contains(asMeta.PKCEMethods, "S256") {
 		offer.authorize = asMeta.AuthorizationEndpoint
 		if checkURL(asMeta.PAR) == nil {
@@ -430,33 +445,90 @@ func (w *Holder) requestToken(offer *CredentialOffer, form url.Values) (*tokenRe
 	return tok, nil
 }
 
-// fetchOffer is fetch for the token, credential and notification
-// endpoints of an offer: with a DPoP key it sends a DPoP proof (over the
-// access token, sent with the DPoP scheme, once the token is DPoP-bound),
-// keeps the issuer's DPoP-Nonce and retries once on use_dpop_nonce.
+// fetchOffer is fetch for the pushed authorization request, token,
+// credential and notification endpoints of an offer: with a DPoP key it
+// sends a DPoP proof (over the access token, sent with the DPoP scheme,
+// once the token is DPoP-bound) and keeps the issuer's DPoP-Nonce; with a
+// wallet attestation, to an issuer that takes it, the PAR and token
+// requests carry it and a fresh PoP over the issuer's latest challenge
+// (fetched first from its challenge endpoint). It retries on
+// use_dpop_nonce and use_attestation_challenge with the value given, at
+// most twice.
 func (w *Holder) fetchOffer(offer *CredentialOffer, method, target, contentType, token string, body []byte) ([]byte, error) {
-	if offer.dpopKey == nil || (token != "" && !offer.dpopBound) {
+	useDPoP := offer.dpopKey != nil && (token == "" || offer.dpopBound)
+	w.mu.Lock()
+	att, attKey := w.attestation, w.attestationKey
+	w.mu.Unlock()
+	attest := token == "" && offer.attest && att != ""
+	if !useDPoP && !attest {
 		return w.fetch(method, target, contentType, token, body)
 	}
-	for try := 0; ; try++ {
-		proof, err := dpop.NewProof(offer.dpopKey, method, target, token, offer.dpopNonce, w.clock(), w.rand)
+	var instance crypto.Signer
+	if attest {
+		s, err := newStoreSigner(w.keys, attKey)
 		if err != nil {
 			return nil, err
 		}
+		instance = s
+		if offer.attestChallenge == "" && offer.challengeEndpoint != "" {
+			if err := w.fetchChallenge(offer); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for try := 0; ; try++ {
 		h := http.Header{}
-		h.Set(dpop.HeaderProof, proof)
-		if token != "" {
-			h.Set("Authorization", "DPoP "+token)
+		if useDPoP {
+			proof, err := dpop.NewProof(offer.dpopKey, method, target, token, offer.dpopNonce, w.clock(), w.rand)
+			if err != nil {
+				return nil, err
+			}
+			h.Set(dpop.HeaderProof, proof)
+			if token != "" {
+				h.Set("Authorization", "DPoP "+token)
+			}
+		}
+		if attest {
+			pop, err := attestation.NewPoP(instance, offer.asIssuer, offer.attestChallenge, w.clock(), w.rand)
+			if err != nil {
+				return nil, err
+			}
+			h.Set(attestation.HeaderAttestation, att)
+			h.Set(attestation.HeaderPoP, pop)
 		}
 		out, rh, code, err := w.send(method, target, contentType, h, body)
 		if n := rh.Get(dpop.HeaderNonce); n != "" {
 			offer.dpopNonce = n
 		}
-		if err != nil && code == "use_dpop_nonce" && try == 0 && rh.Get(dpop.HeaderNonce) != "" {
+		if c := rh.Get(attestation.HeaderChallenge); c != "" {
+			offer.attestChallenge = c
+		}
+		if err != nil && try < 2 && ((code == "use_dpop_nonce" && rh.Get(dpop.HeaderNonce) != "") ||
+			(code == "use_attestation_challenge" && rh.Get(attestation.HeaderChallenge) != "")) {
 			continue
 		}
 		return out, err
 	}
+}
+
+// fetchChallenge gets a wallet attestation challenge (and a DPoP nonce,
+// when the issuer gives one) from the issuer's challenge endpoint.
+func (w *Holder) fetchChallenge(offer *CredentialOffer) error {
+	out, rh, _, err := w.send(http.MethodPost, offer.challengeEndpoint, "", http.Header{}, nil)
+	if err != nil {
+		return err
+	}
+	var c struct {
+		Challenge string `json:"attestation_challenge"`
+	}
+	if err := json.Unmarshal(out, &c); err != nil || c.Challenge == "" {
+		return fmt.Errorf("%w: challenge response", ErrIssuer)
+	}
+	offer.attestChallenge = c.Challenge
+	if n := rh.Get(dpop.HeaderNonce); n != "" {
+		offer.dpopNonce = n
+	}
+	return nil
 }
 
 // identifier is the credential identifier the token response gave for

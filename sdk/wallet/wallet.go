@@ -59,9 +59,12 @@ type Holder struct {
 	// verifier) that PIN checks present.
 	bindingCredential string
 	counter           int64
-	now               func() time.Time
-	rand              io.Reader
-	client            *http.Client
+	// attestation is the wallet attestation (Client Attestation JWT) of
+	// the instance key under attestationKey, if the app gave one.
+	attestation, attestationKey string
+	now                         func() time.Time
+	rand                        io.Reader
+	client                      *http.Client
 }
 
 // NewHolder returns a wallet for the node at base URL node whose device

@@ -6,10 +6,13 @@
 // credential_accepted notification, and prints JSON:
 // {"results":[{"configuration","format","credentials":[...],"jwks":[...]}],
 // "tokenType"}. With DPOP=1 it binds the access token to an ES256 key of
-// its own (RFC 9449: the library's DPoP proofs and nonce handling).
-import { createHash, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
+// its own (RFC 9449: the library's DPoP proofs and nonce handling). With
+// ATTESTATION (a wallet attestation JWT) and INSTANCE_JWK (the private
+// ES256 JWK of its cnf key) it authenticates at the token endpoint with
+// them (the library's attestation-based client authentication).
+import { createHash, createPrivateKey, generateKeyPairSync, randomBytes, sign } from 'node:crypto'
 import { Openid4vciClient } from '@openid4vc/openid4vci'
-import { clientAuthenticationAnonymous } from '@openid4vc/oauth2'
+import { clientAuthenticationAnonymous, clientAuthenticationClientAttestationJwt } from '@openid4vc/oauth2'
 import { setGlobalConfig } from '@openid4vc/utils'
 
 // The node under test listens on http://127.0.0.1.
@@ -37,6 +40,12 @@ const callbacks = {
     const sig = sign('sha256', Buffer.from(input), { key, dsaEncoding: 'ieee-p1363' })
     return { jwt: `${input}.${b64u(sig)}`, signerJwk: signer.publicJwk }
   },
+}
+
+if (process.env.ATTESTATION) {
+  const jwk = JSON.parse(process.env.INSTANCE_JWK)
+  keys.set(jwk.x, createPrivateKey({ key: jwk, format: 'jwk' }))
+  callbacks.clientAuthentication = clientAuthenticationClientAttestationJwt({ clientAttestationJwt: process.env.ATTESTATION, callbacks })
 }
 
 const client = new Openid4vciClient({ callbacks })

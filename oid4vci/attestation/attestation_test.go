@@ -1,0 +1,251 @@
+package attestation
+
+import (
+	"crypto"
+	"crypto/rand"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/gm"
+)
+
+const (
+	providerID = "https://wallet-provider.example"
+	as         = "https://node.example/oid4vci"
+)
+
+type fixture struct {
+	now                time.Time
+	provider, other    crypto.Signer
+	instance, stranger crypto.Signer
+	v                  *Verifier
+}
+
+func newFixture(t testing.TB, alg string) *fixture {
+	t.Helper()
+	f := &fixture{now: time.Unix(1_800_000_000, 0)}
+	var err error
+	for _, k := range []*crypto.Signer{&f.provider, &f.other, &f.instance, &f.stranger} {
+		if *k, err = gm.GenerateSigner(alg, rand.Reader); err != nil {
+			t.Fatal(err)
+		}
+	}
+	pj, _ := gm.NewJWK(f.provider.Public(), "p1")
+	f.v, err = NewVerifier(Config{Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{pj}}}, Algorithms: gm.JWTAlgorithms,
+		Audience: as, Now: func() time.Time { return f.now }, MaxAge: 24 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+func (f *fixture) attestation(t testing.TB) string {
+	t.Helper()
+	a, err := Sign(f.provider, "p1", Attestation{Issuer: providerID, ClientID: "wallet-app", InstanceKey: f.instance.Public(),
+		WalletName: "TrustID 钱包", WalletLink: "https://wallet-provider.example/about", IssuedAt: f.now.Add(-time.Hour), Expires: f.now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+func (f *fixture) pop(t testing.TB, challenge string) string {
+	t.Helper()
+	p, err := NewPoP(f.instance, as, challenge, f.now, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestVerify: an attestation and its PoP verify, with each algorithm,
+// giving the client_id, the provider, the display claims, the instance
+// key's thumbprint, the PoP's jti and challenge.
+func TestVerify(t *testing.T) {
+	for _, alg := range []string{gm.AlgSM2, gm.AlgES256, gm.AlgEdDSA} {
+		f := newFixture(t, alg)
+		r, err := f.v.Verify([]string{f.attestation(t)}, []string{f.pop(t, "c1")}, "wallet-app")
+		ij, _ := gm.NewJWK(f.instance.Public(), "")
+		jkt, _ := ij.Thumbprint()
+		if err != nil || r.ClientID != "wallet-app" || r.Provider != providerID || r.WalletName != "TrustID 钱包" || r.JKT != jkt ||
+			len(r.JTI) != 22 || r.Challenge != "c1" || !r.Expires.Equal(f.now.Add(time.Hour)) {
+			t.Fatalf("%s: %+v %v", alg, r, err)
+		}
+		// Without client_id in the request (a pre-authorized code), and
+		// without a kid: every key of the provider is tried.
+		a, _ := Sign(f.provider, "", Attestation{Issuer: providerID, ClientID: "wallet-app", InstanceKey: f.instance.Public(), IssuedAt: f.now, Expires: f.now.Add(time.Hour)})
+		if _, err := f.v.Verify([]string{a}, []string{f.pop(t, "")}, ""); err != nil {
+			t.Fatalf("%s without kid: %v", alg, err)
+		}
+	}
+}
+
+// signed makes a JWT with header members and claims (nil deletes one).
+func signed(t testing.TB, k crypto.Signer, header map[string]any, claims jwt.MapClaims) string {
+	t.Helper()
+	m, _ := gm.SigningMethod(k)
+	tok := jwt.NewWithClaims(m, claims)
+	for h, v := range header {
+		if v == nil {
+			delete(tok.Header, h)
+		} else {
+			tok.Header[h] = v
+		}
+	}
+	s, err := tok.SignedString(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// TestVerifyRefuses: every check, negative, with the error it names.
+func TestVerifyRefuses(t *testing.T) {
+	f := newFixture(t, gm.AlgES256)
+	ij, _ := gm.NewJWK(f.instance.Public(), "")
+	ij.Use, ij.Alg = "", ""
+	sm2, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	sm2JWK, _ := gm.NewJWK(sm2.Public(), "")
+	attClaims := func(edit func(jwt.MapClaims)) jwt.MapClaims {
+		c := jwt.MapClaims{"iss": providerID, "sub": "wallet-app", "iat": f.now.Add(-time.Hour).Unix(), "exp": f.now.Add(time.Hour).Unix(), "cnf": map[string]any{"jwk": ij}}
+		if edit != nil {
+			edit(c)
+		}
+		return c
+	}
+	att := func(edit func(jwt.MapClaims), header map[string]any) string {
+		h := map[string]any{"typ": TypAttestation, "kid": "p1"}
+		for k, v := range header {
+			h[k] = v
+		}
+		return signed(t, f.provider, h, attClaims(edit))
+	}
+	popClaimsOf := func(edit func(jwt.MapClaims)) jwt.MapClaims {
+		c := jwt.MapClaims{"aud": as, "jti": "j1", "iat": f.now.Unix()}
+		if edit != nil {
+			edit(c)
+		}
+		return c
+	}
+	pop := func(edit func(jwt.MapClaims), header map[string]any) string {
+		h := map[string]any{"typ": TypPoP}
+		for k, v := range header {
+			h[k] = v
+		}
+		return signed(t, f.instance, h, popClaimsOf(edit))
+	}
+	set := func(k string, v any) func(jwt.MapClaims) {
+		return func(c jwt.MapClaims) {
+			if v == nil {
+				delete(c, k)
+			} else {
+				c[k] = v
+			}
+		}
+	}
+	goodAtt, goodPoP := att(nil, nil), pop(nil, nil)
+	hs256 := func() string {
+		s, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, attClaims(nil)).SignedString([]byte("secret"))
+		return s
+	}()
+	for name, c := range map[string]struct {
+		atts, pops []string
+		clientID   string
+		want       error
+		reason     string
+	}{
+		"no attestation":         {nil, []string{goodPoP}, "", ErrInvalid, "exactly one OAuth-Client-Attestation"},
+		"two attestations":       {[]string{goodAtt, goodAtt}, []string{goodPoP}, "", ErrInvalid, "exactly one"},
+		"no PoP":                 {[]string{goodAtt}, nil, "", ErrInvalid, "exactly one OAuth-Client-Attestation-PoP"},
+		"two PoPs":               {[]string{goodAtt}, []string{goodPoP, goodPoP}, "", ErrInvalid, "exactly one"},
+		"huge":                   {[]string{strings.Repeat("a", MaxJWT+1)}, []string{goodPoP}, "", ErrInvalid, "bytes"},
+		"not a JWS":              {[]string{"a.b"}, []string{goodPoP}, "", ErrInvalid, "compact JWS"},
+		"attestation typ":        {[]string{att(nil, map[string]any{"typ": "JWT"})}, []string{goodPoP}, "", ErrInvalid, "typ must be " + TypAttestation},
+		"HS256 attestation":      {[]string{hs256}, []string{goodPoP}, "", ErrInvalid, "alg is not one allowed"},
+		"untrusted iss":          {[]string{att(set("iss", "https://evil.example"), nil)}, []string{goodPoP}, "", ErrInvalid, "not a trusted wallet provider"},
+		"no iss":                 {[]string{att(set("iss", nil), nil)}, []string{goodPoP}, "", ErrInvalid, "not a trusted wallet provider"},
+		"unknown kid":            {[]string{att(nil, map[string]any{"kid": "p2"})}, []string{goodPoP}, "", ErrInvalid, "kid"},
+		"another provider key":   {[]string{signed(t, f.other, map[string]any{"typ": TypAttestation, "kid": "p1"}, attClaims(nil))}, []string{goodPoP}, "", ErrInvalid, "signature"},
+		"no sub":                 {[]string{att(set("sub", nil), nil)}, []string{goodPoP}, "", ErrInvalid, "sub"},
+		"client_id not sub":      {[]string{goodAtt}, []string{goodPoP}, "other-app", ErrInvalid, "client_id"},
+		"no exp":                 {[]string{att(set("exp", nil), nil)}, []string{goodPoP}, "", ErrInvalid, "exp is required"},
+		"expired":                {[]string{att(set("exp", f.now.Add(-2*time.Minute).Unix()), nil)}, []string{goodPoP}, "", ErrStale, "expired"},
+		"no iat":                 {[]string{att(set("iat", nil), nil)}, []string{goodPoP}, "", ErrInvalid, "iat is required"},
+		"iat ahead":              {[]string{att(set("iat", f.now.Add(5*time.Minute).Unix()), nil)}, []string{goodPoP}, "", ErrInvalid, "future"},
+		"too old":                {[]string{att(set("iat", f.now.Add(-25*time.Hour).Unix()), nil)}, []string{goodPoP}, "", ErrStale, "issued over"},
+		"nbf ahead":              {[]string{att(set("nbf", f.now.Add(5*time.Minute).Unix()), nil)}, []string{goodPoP}, "", ErrInvalid, "nbf"},
+		"exp a string":           {[]string{att(set("exp", "soon"), nil)}, []string{goodPoP}, "", ErrInvalid, "right types"},
+		"wallet_name a number":   {[]string{att(set("wallet_name", 7), nil)}, []string{goodPoP}, "", ErrInvalid, "wallet_name"},
+		"no cnf":                 {[]string{att(set("cnf", nil), nil)}, []string{goodPoP}, "", ErrInvalid, "cnf"},
+		"cnf without jwk":        {[]string{att(set("cnf", map[string]any{"jkt": "x"}), nil)}, []string{goodPoP}, "", ErrInvalid, "cnf"},
+		"private cnf.jwk":        {[]string{att(set("cnf", map[string]any{"jwk": map[string]any{"kty": "EC", "crv": "P-256", "x": ij.X, "y": ij.Y, "d": "AAAA"}}), nil)}, []string{goodPoP}, "", ErrInvalid, "private"},
+		"cnf.jwk of another alg": {[]string{att(set("cnf", map[string]any{"jwk": sm2JWK}), nil)}, []string{goodPoP}, "", ErrInvalid, "alg does not match"},
+		"PoP typ":                {[]string{goodAtt}, []string{pop(nil, map[string]any{"typ": "JWT"})}, "", ErrInvalid, "typ must be " + TypPoP},
+		"PoP by another key":     {[]string{goodAtt}, []string{signed(t, f.stranger, map[string]any{"typ": TypPoP}, popClaimsOf(nil))}, "", ErrInvalid, "PoP's signature"},
+		"PoP not a JWS":          {[]string{goodAtt}, []string{"x.y"}, "", ErrInvalid, "compact JWS"},
+		"no aud":                 {[]string{goodAtt}, []string{pop(set("aud", nil), nil)}, "", ErrInvalid, "aud"},
+		"other aud":              {[]string{goodAtt}, []string{pop(set("aud", "https://other.example"), nil)}, "", ErrInvalid, "aud"},
+		"two auds":               {[]string{goodAtt}, []string{pop(set("aud", []string{as, "https://other.example"}), nil)}, "", ErrInvalid, "aud"},
+		"no jti":                 {[]string{goodAtt}, []string{pop(set("jti", nil), nil)}, "", ErrInvalid, "jti"},
+		"jti a number":           {[]string{goodAtt}, []string{pop(set("jti", 5), nil)}, "", ErrInvalid, "jti"},
+		"no PoP iat":             {[]string{goodAtt}, []string{pop(set("iat", nil), nil)}, "", ErrInvalid, "iat is required"},
+		"stale PoP":              {[]string{goodAtt}, []string{pop(set("iat", f.now.Add(-6*time.Minute).Unix()), nil)}, "", ErrInvalid, "window"},
+		"PoP ahead":              {[]string{goodAtt}, []string{pop(set("iat", f.now.Add(2*time.Minute).Unix()), nil)}, "", ErrInvalid, "window"},
+		"PoP expired":            {[]string{goodAtt}, []string{pop(set("exp", f.now.Add(-2*time.Minute).Unix()), nil)}, "", ErrInvalid, "PoP has expired"},
+		"PoP nbf ahead":          {[]string{goodAtt}, []string{pop(set("nbf", f.now.Add(2*time.Minute).Unix()), nil)}, "", ErrInvalid, "nbf"},
+		"challenge a number":     {[]string{goodAtt}, []string{pop(set("challenge", 1), nil)}, "", ErrInvalid, "challenge"},
+		"duplicate member":       {[]string{"eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiJhIiwic3ViIjoiYiJ9.AAAA"}, []string{goodPoP}, "", ErrInvalid, "JSON object"},
+	} {
+		_, err := f.v.Verify(c.atts, c.pops, c.clientID)
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.reason) {
+			t.Errorf("%s: %v, want %v %q", name, err, c.want, c.reason)
+		}
+	}
+	if _, err := f.v.Verify([]string{goodAtt}, []string{goodPoP}, "wallet-app"); err != nil {
+		t.Fatalf("the good pair: %v", err)
+	}
+}
+
+func TestNewVerifierRefuses(t *testing.T) {
+	k, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	j, _ := gm.NewJWK(k.Public(), "")
+	for name, cfg := range map[string]Config{
+		"no provider":  {Algorithms: gm.JWTAlgorithms, Audience: as},
+		"no audience":  {Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j}}}, Algorithms: gm.JWTAlgorithms},
+		"no algs":      {Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j}}}, Audience: as},
+		"HS256":        {Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j}}}, Audience: as, Algorithms: []string{"HS256"}},
+		"no keys":      {Providers: []Provider{{Issuer: providerID}}, Algorithms: gm.JWTAlgorithms, Audience: as},
+		"listed twice": {Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j}}, {Issuer: providerID, Keys: []gm.JWK{j}}}, Algorithms: gm.JWTAlgorithms, Audience: as},
+	} {
+		if _, err := NewVerifier(cfg); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// FuzzVerify: any pair of strings is a verified attestation or an error
+// of this package, never a panic.
+func FuzzVerify(f *testing.F) {
+	fx := newFixture(f, gm.AlgES256)
+	att, pop := fx.attestation(f), fx.pop(f, "c")
+	f.Add(att, pop)
+	f.Add(att[:len(att)-4], pop)
+	f.Add(att, pop[:40])
+	f.Add("eyJhbGciOiJub25lIn0.e30.", "a.b.c")
+	f.Fuzz(func(t *testing.T, a, p string) {
+		r, err := fx.v.Verify([]string{a}, []string{p}, "")
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrStale) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		if r.ClientID == "" || r.JKT == "" || r.JTI == "" {
+			t.Fatalf("verified without client_id, jkt or jti: %+v", r)
+		}
+	})
+}

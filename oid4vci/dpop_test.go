@@ -1,0 +1,99 @@
+package oid4vci
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/oid4vci/dpop"
+)
+
+// writeCounter counts the writes to a real store.
+type writeCounter struct {
+	Store
+	writes atomic.Int32
+}
+
+func (w *writeCounter) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	w.writes.Add(1)
+	return w.Store.Set(ctx, key, v, ttl)
+}
+
+func (w *writeCounter) Put(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	w.writes.Add(1)
+	return w.Store.Put(ctx, key, v, ttl)
+}
+
+// TestDPoPNoncesStateless: a DPoP nonce costs no store write; one
+// instance's nonce passes at another with the region's key; a nonce of
+// another key, an expired one and a tampered one are use_dpop_nonce with
+// a fresh nonce; and an error after an accepted proof carries the next
+// nonce (RFC 9449 §8).
+func TestDPoPNoncesStateless(t *testing.T) {
+	stores(t, func(t *testing.T, st Store) {
+		ctx := context.Background()
+		key := bytes.Repeat([]byte{1}, 32)
+		now := time.Now()
+		clock := func() time.Time { return now }
+		counted := &writeCounter{Store: st}
+		a := newServiceWith(t, Config{Store: counted, Now: clock, NonceKey: key})
+		b := newServiceWith(t, Config{Store: st, Now: clock, NonceKey: key})
+		other := newServiceWith(t, Config{Store: st, Now: clock, NonceKey: bytes.Repeat([]byte{2}, 32)})
+		k, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+		tokenProof := func(nonce string) []string {
+			p, err := dpop.NewProof(k, "POST", issuerURL+PathToken, "", nonce, now, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return []string{p}
+		}
+		offer := func() string {
+			o, err := a.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return preAuthCode(t, o)
+		}
+		c := offer()
+		// No nonce: use_dpop_nonce with one, and nothing written.
+		counted.writes.Store(0)
+		_, err := a.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: c, DPoP: tokenProof("")})
+		fresh := DPoPNonceOf(err)
+		if code(err) != CodeUseDPoPNonce || fresh == "" || counted.writes.Load() != 0 {
+			t.Fatalf("no nonce: %v, nonce %q, %d writes", err, fresh, counted.writes.Load())
+		}
+		otherNonce, err := other.dpopNonce()
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := base64.RawURLEncoding.DecodeString(fresh)
+		raw[len(raw)-1] ^= 1
+		tampered := base64.RawURLEncoding.EncodeToString(raw)
+		// A nonce given one NonceTTL (5 minutes) ago is expired.
+		now = now.Add(-5 * time.Minute)
+		expired, _ := a.dpopNonce()
+		now = now.Add(5 * time.Minute)
+		for name, n := range map[string]string{"another key": otherNonce, "expired": expired, "tampered": tampered} {
+			_, err := a.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: c, DPoP: tokenProof(n)})
+			next := DPoPNonceOf(err)
+			if code(err) != CodeUseDPoPNonce || next == "" || next == n || !a.nonces.Valid(next) {
+				t.Errorf("%s: %v, nonce %q", name, err, next)
+			}
+		}
+		// A's nonce at B (another instance, the same key): the proof
+		// passes; the wrong code then is invalid_grant, with a nonce.
+		_, err = b.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: "x", DPoP: tokenProof(fresh)})
+		if code(err) != CodeInvalidGrant || !b.nonces.Valid(DPoPNonceOf(err)) {
+			t.Fatalf("a wrong code after an accepted proof: %v, nonce %q", err, DPoPNonceOf(err))
+		}
+		resp, err := b.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: c, DPoP: tokenProof(fresh)})
+		if err != nil || resp.TokenType != "DPoP" || !a.nonces.Valid(resp.DPoPNonce) {
+			t.Fatalf("token with another instance's nonce: %v %+v", err, resp)
+		}
+	})
+}
