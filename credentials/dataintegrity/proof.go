@@ -65,7 +65,7 @@ type Options struct {
 	// document's proof set (§2.1.1), securing the document alone.
 	PreviousProof []string
 	Rand          io.Reader // default crypto/rand
-	Limits             jsonld.Limits
+	Limits        jsonld.Limits
 }
 
 // AddProof returns a copy of doc (a credential or presentation) with a

@@ -193,7 +193,9 @@ func TestProofChain(t *testing.T) {
 		return marshal(t, m)
 	}
 	for name, data := range map[string][]byte{
-		"dangling previousProof": edit(func(ps []any) { ps[1].(map[string]any)["previousProof"] = "urn:uuid:00000000-0000-0000-0000-000000000000" }),
+		"dangling previousProof": edit(func(ps []any) {
+			ps[1].(map[string]any)["previousProof"] = "urn:uuid:00000000-0000-0000-0000-000000000000"
+		}),
 		"dangling in a list": edit(func(ps []any) {
 			ps[2].(map[string]any)["previousProof"] = []any{id1, "urn:uuid:00000000-0000-0000-0000-000000000000"}
 		}),
@@ -202,10 +204,10 @@ func TestProofChain(t *testing.T) {
 			m["proof"] = m["proof"].([]any)[1:]
 			return marshal(t, m)
 		}(),
-		"duplicate ids":          edit(func(ps []any) { ps[2].(map[string]any)["id"] = id1 }),
-		"cycle":                  edit(func(ps []any) { ps[0].(map[string]any)["previousProof"] = id2 }),
-		"self reference":         edit(func(ps []any) { ps[0].(map[string]any)["previousProof"] = id1 }),
-		"same reference twice":   edit(func(ps []any) { ps[2].(map[string]any)["previousProof"] = []any{id1, id1} }),
+		"duplicate ids":        edit(func(ps []any) { ps[2].(map[string]any)["id"] = id1 }),
+		"cycle":                edit(func(ps []any) { ps[0].(map[string]any)["previousProof"] = id2 }),
+		"self reference":       edit(func(ps []any) { ps[0].(map[string]any)["previousProof"] = id1 }),
+		"same reference twice": edit(func(ps []any) { ps[2].(map[string]any)["previousProof"] = []any{id1, id1} }),
 	} {
 		if _, err := v.VerifyCredential(ctx, data); !errors.Is(err, di.ErrPreviousProof) {
 			t.Errorf("%s: %v, want ErrPreviousProof", name, err)
