@@ -268,3 +268,35 @@ func TestPresentationProofSet(t *testing.T) {
 		t.Errorf("a set without the holder's proof: %v", err)
 	}
 }
+
+// BenchmarkDataIntegrityProofSet: verifying a credential with one
+// eddsa-rdfc-2022 proof, a set of three (sm2-rdfc-2025 by the issuer,
+// ecdsa-rdfc-2019 and eddsa-rdfc-2022 co-signers: one canonical document
+// serves all three) and a chain of two (the second proof secures the first:
+// two canonical documents, and proof configurations with an id, which take
+// the full canonicalization rather than a template).
+func BenchmarkDataIntegrityProofSet(b *testing.B) {
+	ctx := context.Background()
+	v := verifier(b)
+	sm, ec, ed := newDIDKey(b, gm.AlgSM2), newDIDKey(b, gm.AlgES256), newDIDKey(b, gm.AlgEdDSA)
+	single := sign(b, credential(ed.did), ed, di.EdDSARDFC2022, di.Options{})
+	set := sign(b, sign(b, sign(b, credential(sm.did), sm, di.SM2RDFC2025, di.Options{}), ec, di.ECDSARDFC2019, di.Options{}), ed, di.EdDSARDFC2022, di.Options{})
+	chain := sign(b, sign(b, credential(ed.did), ed, di.EdDSARDFC2022, di.Options{ID: "urn:uuid:1"}),
+		sm, di.SM2RDFC2025, di.Options{ID: "urn:uuid:2", PreviousProof: []string{"urn:uuid:1"}})
+	for _, c := range []struct {
+		name string
+		doc  map[string]any
+	}{{"One", single}, {"Set3", set}, {"Chain2", chain}} {
+		data := marshal(b, c.doc)
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			stop := cpuMeter(b)
+			for b.Loop() {
+				if _, err := v.VerifyCredential(ctx, data); err != nil {
+					b.Fatal(err)
+				}
+			}
+			stop()
+		})
+	}
+}

@@ -244,7 +244,9 @@ func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (
 		if err != nil {
 			return nil, err
 		}
-		key := strings.Join(p.previous, " ")
+		// NUL cannot occur in a string that passed jsonld.Parse or Check,
+		// so the key names one list of ids.
+		key := strings.Join(p.previous, "\x00")
 		docCanon, ok := canon[key]
 		if !ok {
 			input := unsecured
