@@ -3,9 +3,9 @@ package dataintegrity
 import (
 	"context"
 	"crypto/ed25519"
-	"errors"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"os"
 	"strings"
 	"testing"
