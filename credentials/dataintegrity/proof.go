@@ -90,6 +90,9 @@ func AddProof(doc map[string]any, signer crypto.Signer, opts Options) (map[strin
 		if allProofs, err = proofList(v); err != nil {
 			return nil, err
 		}
+		if len(allProofs) >= MaxProofs {
+			return nil, fmt.Errorf("%w: the document has %d proofs, at most %d", ErrProof, len(allProofs), MaxProofs)
+		}
 	}
 	matching, err := matchingProofs(allProofs, opts.ID, opts.PreviousProof)
 	if err != nil {

@@ -104,16 +104,22 @@ func TestProofSet(t *testing.T) {
 	if _, err := v.VerifyCredential(ctx, marshal(t, noIssuer)); !errors.Is(err, di.ErrVerificationMethod) {
 		t.Errorf("set without the issuer's proof: %v", err)
 	}
-	// Too many proofs.
+	// At most MaxProofs: AddProof makes that many, and no more; the
+	// verifier takes that many, and no more.
 	many := one
-	for range di.MaxProofs {
+	for range di.MaxProofs - 1 {
 		many = sign(t, many, ed, di.EdDSARDFC2022, di.Options{})
 	}
-	if _, err := v.VerifyCredential(ctx, marshal(t, many)); !errors.Is(err, di.ErrProof) {
+	if _, err := v.VerifyCredential(ctx, marshal(t, many)); err != nil {
 		t.Errorf("%d proofs: %v", len(proofsOf(many)), err)
 	}
 	if _, err := di.AddProof(many, ed.signer, di.Options{Cryptosuite: di.EdDSARDFC2022, VerificationMethod: ed.vm}); !errors.Is(err, di.ErrProof) {
 		t.Errorf("adding to %d proofs: %v", len(proofsOf(many)), err)
+	}
+	tooMany := clone(t, many)
+	tooMany["proof"] = append(tooMany["proof"].([]any), tooMany["proof"].([]any)[1])
+	if _, err := v.VerifyCredential(ctx, marshal(t, tooMany)); !errors.Is(err, di.ErrProof) {
+		t.Errorf("%d proofs: %v", len(proofsOf(tooMany)), err)
 	}
 }
 
