@@ -213,6 +213,9 @@ func matchingProofs(allProofs []any, newID string, previous []string) ([]any, er
 	if _, dup := ids[newID]; dup && newID != "" {
 		return nil, fmt.Errorf("%w: the document already has a proof with the new proof's id", ErrPreviousProof)
 	}
+	if len(previous) > len(allProofs) {
+		return nil, fmt.Errorf("%w: previousProof names %d proofs, the document has %d", ErrPreviousProof, len(previous), len(allProofs))
+	}
 	var matching []any
 	for i, id := range previous {
 		p, ok := ids[id]
@@ -414,6 +417,9 @@ func parseProofObject(m map[string]any, doc map[string]any) (*parsedProof, error
 	case string:
 		p.previous = []string{prev}
 	case []any:
+		if len(prev) > MaxProofs {
+			return nil, fmt.Errorf("%w: previousProof names %d proofs, at most %d", ErrProof, len(prev), MaxProofs)
+		}
 		for _, x := range prev {
 			s, ok := x.(string)
 			if !ok || s == "" {

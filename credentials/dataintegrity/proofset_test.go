@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"reflect"
 	"slices"
 	"testing"
@@ -222,6 +223,13 @@ func TestProofChain(t *testing.T) {
 	for name, data := range map[string][]byte{
 		"previousProof a number": edit(func(ps []any) { ps[1].(map[string]any)["previousProof"] = 7 }),
 		"id a number":            edit(func(ps []any) { ps[1].(map[string]any)["id"] = 7 }),
+		"previousProof too long": edit(func(ps []any) {
+			ids := make([]any, 5000)
+			for i := range ids {
+				ids[i] = fmt.Sprintf("urn:x:%d", i)
+			}
+			ps[2].(map[string]any)["previousProof"] = ids
+		}),
 	} {
 		if _, err := v.VerifyCredential(ctx, data); !errors.Is(err, di.ErrProof) {
 			t.Errorf("%s: %v, want ErrProof", name, err)
