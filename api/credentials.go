@@ -119,6 +119,7 @@ var verifyCodes = []struct {
 	{dataintegrity.ErrSignature, "invalid_signature", "the signature does not verify"},
 	{dataintegrity.ErrVerificationMethod, "unknown_key", "the verification method cannot be resolved or does not belong to the issuer (or holder)"},
 	{dataintegrity.ErrKey, "invalid_key", "the verification method's key is invalid"},
+	{dataintegrity.ErrPreviousProof, "previous_proof_unresolved", "a previousProof names no proof of the set, or proof ids repeat or form a cycle"},
 	{dataintegrity.ErrProof, "malformed_proof", "the proof is malformed"},
 	{sdjwt.ErrUnmatched, "disclosure_unmatched", "a disclosure matches no digest"},
 	{sdjwt.ErrDuplicateDigest, "duplicate_digest", "a digest appears twice"},

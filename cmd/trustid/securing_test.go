@@ -27,7 +27,8 @@ import (
 // through a real node's VC API: a credential issued in each Data
 // Integrity cryptosuite (embedded proof, status entries at the top level
 // of credentialStatus) and as vc+cose verifies, is refused once tampered
-// with and once revoked; an unknown context is a specific 400; a did:key
+// with and once revoked; co-signed by the holder (a proof set) it verifies,
+// with a dangling previousProof it is refused; an unknown context is a specific 400; a did:key
 // holder's Data Integrity presentation and vp+cose presentation verify
 // with their challenge and domain (and not with another challenge); the
 // node's status list is served and verifies as vc+cose.
@@ -116,6 +117,26 @@ func TestVCAPISecuringMechanisms(t *testing.T) {
 		if out, _, err := run(t, context.Background(), "vc", "verify", raw, "--node", n.base); err != nil || !strings.Contains(out, `"format": "`+format+`"`) {
 			t.Fatalf("vc verify (%s): %v\n%s", format, err, out)
 		}
+	}
+
+	// A node-issued credential co-signed by the holder (a proof set, VC
+	// Data Integrity 1.0 §2.1.1) verifies with its status and trust
+	// checks; a previousProof that names no proof of the set is refused by
+	// name.
+	cosigned, err := di.AddProof(all[0].cred, holderKey, di.Options{Cryptosuite: di.EdDSARDFC2022, VerificationMethod: holderVM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if code, res := verify(cosigned); code != http.StatusOK || res["verified"] != true || res["format"] != di.ProofType {
+		t.Fatalf("co-signed credential (proof set): %d %v", code, res)
+	}
+	dangling, err := di.AddProof(all[0].cred, holderKey, di.Options{Cryptosuite: di.EdDSARDFC2022, VerificationMethod: holderVM})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dangling["proof"].([]any)[1].(map[string]any)["previousProof"] = "urn:uuid:00000000-0000-0000-0000-000000000000"
+	if code, m := verify(dangling); code != http.StatusBadRequest || firstError(m) != "previous_proof_unresolved" {
+		t.Fatalf("dangling previousProof: %d %v", code, m)
 	}
 
 	// 2. Tampered with, an embedded proof no longer verifies; an unknown

@@ -244,7 +244,8 @@ func TestBadProofs(t *testing.T) {
 		{"expired", marshal(t, sign(t, credential(sm.did), sm, di.SM2RDFC2025, di.Options{Expires: now.Add(-time.Minute)})), v, di.ErrExpired},
 		{"bad created", edit(func(_, p map[string]any) { p["created"] = "yesterday" }), v, di.ErrProof},
 		{"proofValue not base58btc", edit(func(_, p map[string]any) { p["proofValue"] = "uAAAA" }), v, di.ErrProof},
-		{"proof set", edit(func(d, p map[string]any) { d["proof"] = []any{p, p} }), v, di.ErrProof},
+		{"empty proof set", edit(func(d, _ map[string]any) { d["proof"] = []any{} }), v, di.ErrNoProof},
+		{"proof set item not an object", edit(func(d, p map[string]any) { d["proof"] = []any{p, "z"} }), v, di.ErrProof},
 		{"key of another DID", marshal(t, sign(t, credential(sm.did), ed, di.EdDSARDFC2022, di.Options{})), v, credentials.ErrIssuerMismatch},
 		{"unknown context", edit(func(d, _ map[string]any) {
 			d["@context"] = []any{"https://www.w3.org/ns/credentials/v2", "https://schema.org/"}
@@ -272,9 +273,6 @@ func TestBadProofs(t *testing.T) {
 	if _, err := di.AddProof(credential(ed.did), ed.signer, di.Options{Cryptosuite: di.SM2RDFC2025, VerificationMethod: ed.vm}); !errors.Is(err, di.ErrSuiteKeyMismatch) {
 		t.Errorf("signing SM2 suite with Ed25519: %v", err)
 	}
-	if _, err := di.AddProof(good, sm.signer, di.Options{Cryptosuite: di.SM2RDFC2025, VerificationMethod: sm.vm}); !errors.Is(err, di.ErrProof) {
-		t.Errorf("signing a signed document: %v", err)
-	}
 	_ = ed25519.PublicKeySize
 }
 
@@ -285,10 +283,13 @@ func FuzzVerifyCredential(f *testing.F) {
 	f.Add(marshal(f, sign(f, credential(k.did), k, di.SM2RDFC2025, di.Options{})))
 	e := newDIDKey(f, gm.AlgEdDSA)
 	f.Add(marshal(f, sign(f, credential(e.did), e, di.EdDSARDFC2022, di.Options{Expires: now.Add(time.Hour)})))
+	chain := sign(f, credential(k.did), k, di.SM2RDFC2025, di.Options{ID: "urn:uuid:1"})
+	f.Add(marshal(f, sign(f, chain, e, di.EdDSARDFC2022, di.Options{ID: "urn:uuid:2", PreviousProof: []string{"urn:uuid:1"}})))
+	f.Add([]byte(`{"@context":"https://www.w3.org/ns/credentials/v2","issuer":"did:key:z6Mk","proof":[{"id":"urn:x:1","previousProof":"urn:x:2","type":"DataIntegrityProof"},{"id":"urn:x:2","previousProof":["urn:x:1"]}]}`))
 	f.Add([]byte(`{"@context":"https://www.w3.org/ns/credentials/v2","issuer":"did:key:z6Mk","proof":[{"type":"DataIntegrityProof","cryptosuite":"eddsa-rdfc-2022","proofPurpose":"assertionMethod","verificationMethod":"did:key:z6Mk#z6Mk","proofValue":"z1","domain":["a"]}]}`))
 	v := verifier(f)
 	sentinels := []error{di.ErrNoProof, di.ErrProof, di.ErrUnsupportedSuite, di.ErrSuiteKeyMismatch, di.ErrKey, di.ErrProofPurpose,
-		di.ErrVerificationMethod, di.ErrCreated, di.ErrExpired, di.ErrSignature,
+		di.ErrVerificationMethod, di.ErrCreated, di.ErrExpired, di.ErrSignature, di.ErrPreviousProof,
 		jsonld.ErrUnknownContext, jsonld.ErrFirstContext, jsonld.ErrUndefinedTerm, jsonld.ErrProtectedTerm, jsonld.ErrRelativeIRI,
 		jsonld.ErrTooLarge, jsonld.ErrTooDeep, jsonld.ErrInvalid}
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -326,7 +327,7 @@ func FuzzVerifyPresentation(f *testing.F) {
 	f.Add([]byte(`{"@context":"https://www.w3.org/ns/credentials/v2","type":"VerifiablePresentation","verifiableCredential":[{"id":"data:application/vc+jwt,x","type":"EnvelopedVerifiableCredential"}],"proof":{"type":"DataIntegrityProof","cryptosuite":"eddsa-rdfc-2022","proofPurpose":"authentication","verificationMethod":"did:key:z6Mk#z6Mk","proofValue":"z1","challenge":"c"}}`))
 	v := verifier(f)
 	sentinels := []error{di.ErrNoProof, di.ErrProof, di.ErrUnsupportedSuite, di.ErrSuiteKeyMismatch, di.ErrKey, di.ErrProofPurpose,
-		di.ErrVerificationMethod, di.ErrCreated, di.ErrExpired, di.ErrChallenge, di.ErrDomain, di.ErrSignature,
+		di.ErrVerificationMethod, di.ErrCreated, di.ErrExpired, di.ErrChallenge, di.ErrDomain, di.ErrSignature, di.ErrPreviousProof,
 		jsonld.ErrUnknownContext, jsonld.ErrFirstContext, jsonld.ErrUndefinedTerm, jsonld.ErrProtectedTerm, jsonld.ErrRelativeIRI,
 		jsonld.ErrTooLarge, jsonld.ErrTooDeep, jsonld.ErrInvalid}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -5,7 +5,12 @@
 // docs/sm2-cryptosuite.md), all over RDF Dataset Canonicalization
 // (RDFC-1.0, package credentials/jsonld), with public keys as Multikey.
 //
-// AddProof signs; a Verifier checks a proof's type, cryptosuite (against
+// AddProof signs, and on a document that already has proofs adds one to
+// its proof set or chain (VC Data Integrity 1.0 §4.3; a chained proof,
+// naming earlier ones in previousProof, secures them with the document).
+// A Verifier checks every proof of the document (§4.5: the previousProof
+// references must resolve within the set, ids may not repeat, one proof
+// must be the issuer's or holder's), each for its type, cryptosuite (against
 // the caller's allow-list), purpose, verification method (resolved through
 // a KeyResolver, such as credentials.Resolver, and tied to the issuer or
 // holder), created/expires, challenge and domain, the key type against the

@@ -37,7 +37,15 @@ var (
 	ErrChallenge          = errors.New("dataintegrity: challenge missing or wrong")
 	ErrDomain             = errors.New("dataintegrity: domain missing or wrong")
 	ErrSignature          = errors.New("dataintegrity: signature does not verify (document or proof altered)")
+	// ErrPreviousProof: a previousProof names no proof of the set, or the
+	// proofs' ids or previousProof references do not form a chain
+	// (duplicate ids, a cycle).
+	ErrPreviousProof = errors.New("dataintegrity: previousProof does not name a proof of the set")
 )
+
+// MaxProofs bounds the proofs of one document a verifier checks (each costs
+// a canonicalization); a document with more is refused.
+const MaxProofs = 8
 
 // Options configure a proof AddProof creates.
 type Options struct {
@@ -48,18 +56,27 @@ type Options struct {
 	Expires            time.Time // zero: none
 	Challenge          string    // presentations: the verifier's challenge
 	Domain             string    // presentations: the verifier's domain
-	Rand               io.Reader // default crypto/rand
-	Limits             jsonld.Limits
+	// ID identifies the new proof (a URL, such as a urn:uuid) for a later
+	// proof's PreviousProof; "" for none.
+	ID string
+	// PreviousProof lists the ids of proofs already on the document that
+	// the new proof chains to (VC Data Integrity 1.0 §2.1.2): they are
+	// secured together with the document. Empty: the new proof joins the
+	// document's proof set (§2.1.1), securing the document alone.
+	PreviousProof []string
+	Rand          io.Reader // default crypto/rand
+	Limits        jsonld.Limits
 }
 
-// AddProof returns a copy of doc (a credential or presentation, which must
-// carry no proof yet) with a DataIntegrityProof made by signer.
+// AddProof returns a copy of doc (a credential or presentation) with a
+// DataIntegrityProof made by signer: VC Data Integrity 1.0 "Add Proof"
+// when doc has no proof; "Add Proof Set/Chain" (§4.3) when it has one or
+// more, which stay as they are and are joined by the new one in a list:
+// the new proof signs the document with its proof set to the proofs
+// opts.PreviousProof names (none: the document alone).
 func AddProof(doc map[string]any, signer crypto.Signer, opts Options) (map[string]any, error) {
 	if signer == nil {
 		return nil, fmt.Errorf("%w: no signer", ErrKey)
-	}
-	if _, ok := doc["proof"]; ok {
-		return nil, fmt.Errorf("%w: the document already has a proof (proof sets are not supported)", ErrProof)
 	}
 	if _, err := keyFor(opts.Cryptosuite, signer.Public()); err != nil {
 		return nil, err
@@ -67,7 +84,30 @@ func AddProof(doc map[string]any, signer crypto.Signer, opts Options) (map[strin
 	if opts.VerificationMethod == "" {
 		return nil, fmt.Errorf("%w: no verificationMethod", ErrProof)
 	}
-	unsecured, err := jsonld.Check(doc, opts.Limits)
+	var allProofs []any
+	if v, ok := doc["proof"]; ok {
+		var err error
+		if allProofs, err = proofList(v); err != nil {
+			return nil, err
+		}
+		if len(allProofs) >= MaxProofs {
+			return nil, fmt.Errorf("%w: the document has %d proofs, at most %d", ErrProof, len(allProofs), MaxProofs)
+		}
+	}
+	matching, err := matchingProofs(allProofs, opts.ID, opts.PreviousProof)
+	if err != nil {
+		return nil, err
+	}
+	input := make(map[string]any, len(doc))
+	for k, v := range doc {
+		if k != "proof" {
+			input[k] = v
+		}
+	}
+	if len(matching) > 0 {
+		input["proof"] = matching
+	}
+	unsecured, err := jsonld.Check(input, opts.Limits)
 	if err != nil {
 		return nil, err
 	}
@@ -84,6 +124,20 @@ func AddProof(doc map[string]any, signer crypto.Signer, opts Options) (map[strin
 		"created":            formatTime(created),
 		"verificationMethod": opts.VerificationMethod,
 		"proofPurpose":       cmpOr(opts.ProofPurpose, PurposeAssertion),
+	}
+	if opts.ID != "" {
+		proof["id"] = opts.ID
+	}
+	switch len(opts.PreviousProof) {
+	case 0:
+	case 1:
+		proof["previousProof"] = opts.PreviousProof[0]
+	default:
+		ids := make([]any, len(opts.PreviousProof))
+		for i, id := range opts.PreviousProof {
+			ids[i] = id
+		}
+		proof["previousProof"] = ids
 	}
 	if !opts.Expires.IsZero() {
 		proof["expires"] = formatTime(opts.Expires)
@@ -111,16 +165,79 @@ func AddProof(doc map[string]any, signer crypto.Signer, opts Options) (map[strin
 	for k, v := range doc {
 		out[k] = v
 	}
-	out["proof"] = proof
+	if allProofs == nil {
+		out["proof"] = proof
+	} else {
+		out["proof"] = append(slices.Clip(allProofs), proof)
+	}
 	return out, nil
+}
+
+// proofList reads a document's proof value: one proof object or a list of
+// them.
+func proofList(v any) ([]any, error) {
+	list, isList := v.([]any)
+	if !isList {
+		list = []any{v}
+	}
+	if len(list) > MaxProofs {
+		return nil, fmt.Errorf("%w: %d proofs, at most %d", ErrProof, len(list), MaxProofs)
+	}
+	for _, p := range list {
+		if _, ok := p.(map[string]any); !ok {
+			return nil, fmt.Errorf("%w: proof must be an object", ErrProof)
+		}
+	}
+	return list, nil
+}
+
+// matchingProofs returns the proofs of allProofs whose ids previous lists
+// (Add Proof Set/Chain, steps 3-5), refusing a newID that is already
+// taken and ids that repeat.
+func matchingProofs(allProofs []any, newID string, previous []string) ([]any, error) {
+	ids := make(map[string]any, len(allProofs))
+	for _, p := range allProofs {
+		x, ok := p.(map[string]any)["id"]
+		if !ok {
+			continue
+		}
+		id, ok := x.(string)
+		if !ok || id == "" {
+			return nil, fmt.Errorf("%w: a proof id must be a non-empty string", ErrProof)
+		}
+		if _, dup := ids[id]; dup {
+			return nil, fmt.Errorf("%w: two proofs have the same id", ErrPreviousProof)
+		}
+		ids[id] = p
+	}
+	if _, dup := ids[newID]; dup && newID != "" {
+		return nil, fmt.Errorf("%w: the document already has a proof with the new proof's id", ErrPreviousProof)
+	}
+	if len(previous) > len(allProofs) {
+		return nil, fmt.Errorf("%w: previousProof names %d proofs, the document has %d", ErrPreviousProof, len(previous), len(allProofs))
+	}
+	var matching []any
+	for i, id := range previous {
+		p, ok := ids[id]
+		if !ok {
+			return nil, fmt.Errorf("%w: %.80q", ErrPreviousProof, id)
+		}
+		if slices.Contains(previous[:i], id) {
+			return nil, fmt.Errorf("%w: %.80q listed twice", ErrPreviousProof, id)
+		}
+		matching = append(matching, p)
+	}
+	return matching, nil
 }
 
 // HashData returns what the cryptosuite signs: the hash of the canonical
 // proof configuration (proof without proofValue, with the document's
-// @context) followed by the hash of the canonical document (without
-// proof). The hash is SHA-256 (eddsa-rdfc-2022, ecdsa-rdfc-2019 with
-// P-256), SHA-384 (P-384) or SM3 (sm2-rdfc-2025). unsecured must have been
-// through jsonld.Check.
+// @context) followed by the hash of the canonical document. The document
+// is unsecured as given: without proof, or, for a proof of a chain, with
+// its proof set to the previous proofs (VC Data Integrity 1.0 §4.3). The
+// hash is SHA-256 (eddsa-rdfc-2022, ecdsa-rdfc-2019 with P-256), SHA-384
+// (P-384) or SM3 (sm2-rdfc-2025). unsecured must have been through
+// jsonld.Check.
 func HashData(unsecured, proof map[string]any, suite string, pub crypto.PublicKey) ([]byte, error) {
 	k, err := keyFor(suite, pub)
 	if err != nil {
@@ -130,40 +247,46 @@ func HashData(unsecured, proof map[string]any, suite string, pub crypto.PublicKe
 	if err != nil {
 		return nil, err
 	}
-	return append(k.hash([]byte(proofCanon)), k.hash([]byte(docCanon))...), nil
+	return k.hashData(proofCanon, docCanon), nil
 }
 
 // canonicalForms returns the RDFC-1.0 N-Quads of the proof configuration
 // and of the unsecured document.
 func canonicalForms(unsecured, proof map[string]any) (string, string, error) {
-	config := make(map[string]any, len(proof)+1)
-	for k, v := range proof {
-		if k != "proofValue" {
-			config[k] = v
-		}
-	}
-	config["@context"] = unsecured["@context"]
-	proofCanon, err := canonicalProofConfig(config)
+	proofCanon, err := canonicalConfig(unsecured["@context"], proof)
 	if err != nil {
-		return "", "", fmt.Errorf("proof configuration: %w", err)
+		return "", "", err
 	}
-	body := make(map[string]any, len(unsecured))
-	for k, v := range unsecured {
-		if k != "proof" {
-			body[k] = v
-		}
-	}
-	docCanon, err := jsonld.Canonicalize(body)
+	docCanon, err := jsonld.Canonicalize(unsecured)
 	if err != nil {
 		return "", "", err
 	}
 	return proofCanon, docCanon, nil
 }
 
+// canonicalConfig returns the N-Quads of proof's configuration: proof
+// without proofValue, with the document's @context.
+func canonicalConfig(docContext any, proof map[string]any) (string, error) {
+	config := make(map[string]any, len(proof)+1)
+	for k, v := range proof {
+		if k != "proofValue" {
+			config[k] = v
+		}
+	}
+	config["@context"] = docContext
+	canon, err := canonicalProofConfig(config)
+	if err != nil {
+		return "", fmt.Errorf("proof configuration: %w", err)
+	}
+	return canon, nil
+}
+
 // parsedProof is a proof's fields, checked for type.
 type parsedProof struct {
 	raw                map[string]any
 	suite, purpose, vm string
+	id                 string
+	previous           []string
 	created, expires   time.Time
 	challenge          string
 	domains            []string
@@ -172,20 +295,86 @@ type parsedProof struct {
 
 // parseProof reads the single proof of doc.
 func parseProof(doc map[string]any) (*parsedProof, error) {
+	ps, err := parseProofs(doc)
+	if err != nil {
+		return nil, err
+	}
+	if len(ps) != 1 {
+		return nil, fmt.Errorf("%w: %d proofs where one is expected", ErrProof, len(ps))
+	}
+	return ps[0], nil
+}
+
+// parseProofs reads the proofs of doc (one, or a proof set or chain) and
+// checks that their ids are distinct and that each previousProof names
+// another proof of the set, without a cycle (VC Data Integrity 1.0 §4.5).
+func parseProofs(doc map[string]any) ([]*parsedProof, error) {
 	v, ok := doc["proof"]
 	if !ok {
 		return nil, ErrNoProof
 	}
-	if list, isList := v.([]any); isList {
-		if len(list) != 1 {
-			return nil, fmt.Errorf("%w: %d proofs (proof sets and chains are not supported)", ErrProof, len(list))
+	list, err := proofList(v)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, ErrNoProof
+	}
+	ps := make([]*parsedProof, len(list))
+	byID := make(map[string]int, len(list))
+	for i, x := range list {
+		if ps[i], err = parseProofObject(x.(map[string]any), doc); err != nil {
+			return nil, err
 		}
-		v = list[0]
+		if id := ps[i].id; id != "" {
+			if _, dup := byID[id]; dup {
+				return nil, fmt.Errorf("%w: two proofs have the same id", ErrPreviousProof)
+			}
+			byID[id] = i
+		}
 	}
-	m, ok := v.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%w: proof must be an object", ErrProof)
+	// Each reference resolves; following them never comes back.
+	next := make([][]int, len(ps))
+	for i, p := range ps {
+		for j, id := range p.previous {
+			k, ok := byID[id]
+			if !ok {
+				return nil, fmt.Errorf("%w: %.80q", ErrPreviousProof, id)
+			}
+			if slices.Contains(p.previous[:j], id) {
+				return nil, fmt.Errorf("%w: %.80q listed twice", ErrPreviousProof, id)
+			}
+			next[i] = append(next[i], k)
+		}
 	}
+	state := make([]uint8, len(ps)) // 0 unvisited, 1 on the path, 2 done
+	var visit func(int) bool
+	visit = func(i int) bool {
+		switch state[i] {
+		case 1:
+			return false
+		case 2:
+			return true
+		}
+		state[i] = 1
+		for _, k := range next[i] {
+			if !visit(k) {
+				return false
+			}
+		}
+		state[i] = 2
+		return true
+	}
+	for i := range ps {
+		if !visit(i) {
+			return nil, fmt.Errorf("%w: the previousProof references form a cycle", ErrPreviousProof)
+		}
+	}
+	return ps, nil
+}
+
+// parseProofObject reads one proof of doc.
+func parseProofObject(m map[string]any, doc map[string]any) (*parsedProof, error) {
 	p := &parsedProof{raw: m}
 	str := func(k string, required bool) (string, error) {
 		x, ok := m[k]
@@ -216,6 +405,30 @@ func parseProof(doc map[string]any) (*parsedProof, error) {
 	}
 	if p.vm, err = str("verificationMethod", true); err != nil {
 		return nil, err
+	}
+	if p.id, err = str("id", false); err != nil {
+		return nil, err
+	}
+	switch prev := m["previousProof"].(type) {
+	case nil:
+		if _, ok := m["previousProof"]; ok {
+			return nil, fmt.Errorf("%w: previousProof must be a string or a list of strings", ErrProof)
+		}
+	case string:
+		p.previous = []string{prev}
+	case []any:
+		if len(prev) > MaxProofs {
+			return nil, fmt.Errorf("%w: previousProof names %d proofs, at most %d", ErrProof, len(prev), MaxProofs)
+		}
+		for _, x := range prev {
+			s, ok := x.(string)
+			if !ok || s == "" {
+				return nil, fmt.Errorf("%w: previousProof must be a string or a list of strings", ErrProof)
+			}
+			p.previous = append(p.previous, s)
+		}
+	default:
+		return nil, fmt.Errorf("%w: previousProof must be a string or a list of strings", ErrProof)
 	}
 	pv, err := str("proofValue", true)
 	if err != nil {
@@ -291,15 +504,31 @@ func contextPrefix(proofCtx, docCtx any) bool {
 	return true
 }
 
-// check verifies p's signature over doc with pub after the non-crypto
-// checks; exp says what the caller expects.
-func (p *parsedProof) check(doc map[string]any, pub crypto.PublicKey) error {
-	hashData, err := HashData(doc, p.raw, p.suite, pub)
+// check verifies p's signature over unsecured (the document as the proof
+// secured it) with pub.
+func (p *parsedProof) check(unsecured map[string]any, pub crypto.PublicKey) error {
+	if _, err := keyFor(p.suite, pub); err != nil {
+		return err
+	}
+	docCanon, err := jsonld.Canonicalize(unsecured)
 	if err != nil {
 		return err
 	}
-	k, _ := keyFor(p.suite, pub)
-	if !k.verify(hashData, p.sig) {
+	return p.checkCanon(unsecured["@context"], docCanon, pub)
+}
+
+// checkCanon verifies p's signature over a document of @context
+// docContext whose canonical form is docCanon.
+func (p *parsedProof) checkCanon(docContext any, docCanon string, pub crypto.PublicKey) error {
+	k, err := keyFor(p.suite, pub)
+	if err != nil {
+		return err
+	}
+	proofCanon, err := canonicalConfig(docContext, p.raw)
+	if err != nil {
+		return err
+	}
+	if !k.verify(k.hashData(proofCanon, docCanon), p.sig) {
 		return ErrSignature
 	}
 	return nil
@@ -326,10 +555,11 @@ func isDIDKeyLike(vm string) bool {
 	return strings.HasPrefix(vm, "did:key:") || strings.HasPrefix(vm, "did:jwk:")
 }
 
-// VerifyProofWithKey verifies doc's proof (purpose assertionMethod) with a
-// key the caller already holds (for example from a controller document it
-// fetched itself), without resolving the verification method or applying
-// created/expires. doc must have been through jsonld.Check.
+// VerifyProofWithKey verifies doc's proof with a key the caller already
+// holds (for example from a controller document it fetched itself),
+// without resolving the verification method or applying created/expires.
+// doc must have been through jsonld.Check and carry one proof (a proof
+// set or chain takes a Verifier, which resolves each proof's key).
 func VerifyProofWithKey(doc map[string]any, pub crypto.PublicKey) error {
 	if err := jsonld.CheckContext(doc); err != nil {
 		return err

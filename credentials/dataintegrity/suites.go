@@ -35,6 +35,12 @@ type suiteKey struct {
 	verify func(hashData, sig []byte) bool
 }
 
+// hashData is what the suite signs: the hash of the canonical proof
+// configuration, then the hash of the canonical document.
+func (k suiteKey) hashData(proofCanon, docCanon string) []byte {
+	return append(k.hash([]byte(proofCanon)), k.hash([]byte(docCanon))...)
+}
+
 // keyFor checks that pub is a key of suite and returns how to use it.
 func keyFor(suite string, pub crypto.PublicKey) (suiteKey, error) {
 	mismatch := fmt.Errorf("%w: %s takes %s keys, not %s", ErrSuiteKeyMismatch, suite, suiteKeyType(suite), keyType(pub))

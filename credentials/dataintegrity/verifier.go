@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials/jsonld"
@@ -201,15 +202,84 @@ type expect struct {
 	purpose, controller, challenge, domain string
 }
 
-// verify checks doc's proof against exp and returns doc without it.
+// verify checks doc's proofs against exp and returns doc without them.
+// A proof set or chain (VC Data Integrity 1.0 §4.5) verifies when every
+// proof does, each over the document with its proof set to the proofs
+// its previousProof names (none: the document alone), and when at least
+// one is by exp.controller; a proof of the set by another DID (a
+// co-signer or endorser, its verification method's DID) is resolved
+// against that DID.
 func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (map[string]any, error) {
 	if err := jsonld.CheckContext(doc); err != nil {
 		return nil, err
 	}
-	p, err := parseProof(doc)
+	proofs, err := parseProofs(doc)
 	if err != nil {
 		return nil, err
 	}
+	unsecured := make(map[string]any, len(doc))
+	for k, x := range doc {
+		if k != "proof" {
+			unsecured[k] = x
+		}
+	}
+	raw := doc["proof"]
+	if _, isList := raw.([]any); !isList {
+		raw = []any{raw}
+	}
+	all := raw.([]any)
+	byController := 0
+	canon := map[string]string{} // canonical documents by the previous proofs they hold
+	for _, p := range proofs {
+		controller := exp.controller
+		if len(proofs) > 1 && controller != "" {
+			if did, _, _ := strings.Cut(p.vm, "#"); strings.HasPrefix(did, "did:") && did != controller {
+				controller = did
+			}
+		}
+		if controller == exp.controller {
+			byController++
+		}
+		pub, err := v.checkProof(ctx, p, exp, controller)
+		if err != nil {
+			return nil, err
+		}
+		// NUL cannot occur in a string that passed jsonld.Parse or Check,
+		// so the key names one list of ids.
+		key := strings.Join(p.previous, "\x00")
+		docCanon, ok := canon[key]
+		if !ok {
+			input := unsecured
+			if len(p.previous) > 0 {
+				matching, err := matchingProofs(all, "", p.previous)
+				if err != nil {
+					return nil, err
+				}
+				input = make(map[string]any, len(unsecured)+1)
+				for k, x := range unsecured {
+					input[k] = x
+				}
+				input["proof"] = matching
+			}
+			if docCanon, err = jsonld.Canonicalize(input); err != nil {
+				return nil, err
+			}
+			canon[key] = docCanon
+		}
+		if err := p.checkCanon(doc["@context"], docCanon, pub); err != nil {
+			return nil, err
+		}
+	}
+	if byController == 0 {
+		return nil, fmt.Errorf("%w: no proof of the set is by the issuer (or holder)", ErrVerificationMethod)
+	}
+	return unsecured, nil
+}
+
+// checkProof applies exp to p (cryptosuite, purpose, created and expires,
+// challenge, domain) and resolves its verification method, controlled by
+// controller, to a key.
+func (v *Verifier) checkProof(ctx context.Context, p *parsedProof, exp expect, controller string) (crypto.PublicKey, error) {
 	if !allowed(v.cfg.Cryptosuites, p.suite) {
 		return nil, fmt.Errorf("%w: %.40q", ErrUnsupportedSuite, p.suite)
 	}
@@ -232,30 +302,22 @@ func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (
 	// A presentation's key is the holder's (the resolver refuses a
 	// method another DID controls); with no holder named, only a
 	// self-describing did:key or did:jwk says whose it is.
-	if exp.purpose == PurposeAuthentication && exp.controller == "" && !isDIDKeyLike(p.vm) {
+	if exp.purpose == PurposeAuthentication && controller == "" && !isDIDKeyLike(p.vm) {
 		return nil, fmt.Errorf("%w: a presentation without a holder must be signed with a did:key or did:jwk verification method", ErrVerificationMethod)
 	}
 	var pub crypto.PublicKey
+	var err error
 	if pr, ok := v.cfg.Resolver.(PurposeKeyResolver); ok {
-		pub, err = pr.ResolveKeyFor(ctx, exp.controller, p.vm, exp.purpose)
+		pub, err = pr.ResolveKeyFor(ctx, controller, p.vm, exp.purpose)
 	} else if exp.purpose == PurposeAuthentication && !isDIDKeyLike(p.vm) {
 		err = errors.New("the resolver cannot check the authentication relationship")
 	} else {
-		pub, err = v.cfg.Resolver.ResolveKey(ctx, exp.controller, p.vm)
+		pub, err = v.cfg.Resolver.ResolveKey(ctx, controller, p.vm)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrVerificationMethod, err)
 	}
-	unsecured := make(map[string]any, len(doc))
-	for k, x := range doc {
-		if k != "proof" {
-			unsecured[k] = x
-		}
-	}
-	if err := p.check(unsecured, pub); err != nil {
-		return nil, err
-	}
-	return unsecured, nil
+	return pub, nil
 }
 
 // idOf reads an identifier given as a string or as an object's id.

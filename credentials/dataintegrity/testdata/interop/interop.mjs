@@ -3,8 +3,16 @@
 // ecdsa-rdfc-2019 cryptosuites.
 //
 //   node interop.mjs sign eddsa|ecdsa   prints a credential it signed
-//   node interop.mjs verify             verifies the credential on stdin;
-//                                       exits 0 only when it verifies
+//   node interop.mjs add eddsa|ecdsa    adds a proof by a new did:key to the
+//                                       credential on stdin (a proof set)
+//   node interop.mjs verify [cosigned]  verifies the credential on stdin;
+//                                       exits 0 only when every proof
+//                                       verifies; cosigned: each proof's
+//                                       method need only be an
+//                                       assertionMethod of its own
+//                                       controller (@digitalbazaar/vc
+//                                       otherwise wants every proof by
+//                                       the issuer)
 //
 // Its document loader serves TrustID's bundled contexts (the same bytes the
 // Go side uses) and did:key documents built from the key itself: nothing is
@@ -69,7 +77,7 @@ function credential(issuer) {
   };
 }
 
-async function sign(kind) {
+async function sign(kind, input) {
   let keyPair, cryptosuite;
   if(kind === 'eddsa') {
     keyPair = await Ed25519Multikey.generate();
@@ -84,33 +92,42 @@ async function sign(kind) {
   keyPair.controller = did;
   keyPair.id = `${did}#${keyPair.publicKeyMultibase}`;
   const suite = new DataIntegrityProof({signer: keyPair.signer(), cryptosuite});
-  const signed = await vc.issue({credential: credential(did), suite, documentLoader});
+  const signed = await vc.issue({credential: input || credential(did), suite, documentLoader});
   process.stdout.write(JSON.stringify(signed, null, 2) + '\n');
 }
 
-async function verify() {
+async function verify(cosigned) {
   const credential = JSON.parse(readFileSync(0, 'utf8'));
   const suite = [
     new DataIntegrityProof({cryptosuite: eddsaRdfc2022}),
     new DataIntegrityProof({cryptosuite: ecdsaRdfc2019})
   ];
-  const result = await vc.verifyCredential({credential, suite, documentLoader});
-  if(!result.verified) {
-    const errors = (result.error?.errors || [result.error]).map(e => String(e?.message || e));
+  // AssertionProofPurpose, which CredentialIssuancePurpose extends with
+  // its issuer check.
+  const purpose = cosigned ? new (Object.getPrototypeOf(vc.CredentialIssuancePurpose))() : undefined;
+  const result = await vc.verifyCredential({credential, suite, documentLoader, purpose});
+  // jsonld-signatures calls a proof set verified when one proof is; Data
+  // Integrity 1.0 (§4.5) asks that every proof be.
+  const results = result.results || [];
+  if(!result.verified || !results.every(r => r.verified)) {
+    const errors = [...(result.error?.errors || (result.error ? [result.error] : [])),
+      ...results.filter(r => !r.verified).map(r => r.error)].map(e => String(e?.message || e));
     process.stdout.write(JSON.stringify({verified: false, errors}) + '\n');
     process.exit(1);
   }
-  process.stdout.write(JSON.stringify({verified: true}) + '\n');
+  process.stdout.write(JSON.stringify({verified: true, proofs: results.length}) + '\n');
 }
 
 const [mode, arg] = process.argv.slice(2);
 try {
   if(mode === 'sign') {
     await sign(arg);
+  } else if(mode === 'add') {
+    await sign(arg, JSON.parse(readFileSync(0, 'utf8')));
   } else if(mode === 'verify') {
-    await verify();
+    await verify(arg === 'cosigned');
   } else {
-    throw new Error('usage: interop.mjs sign eddsa|ecdsa | verify');
+    throw new Error('usage: interop.mjs sign|add eddsa|ecdsa | verify [cosigned]');
   }
 } catch(e) {
   process.stderr.write(String(e?.stack || e) + '\n');
