@@ -102,7 +102,9 @@ type Config struct {
 	// RevocationRecheck is how often a cached token is looked up again in
 	// the revocation list and the registry, for changes made by other
 	// nodes or processes; zero means DefaultRevocationRecheck, negative
-	// means on every request.
+	// means on every request (another region's token keeps its registry
+	// check while Federation.RegistryGeneration is unchanged, which is
+	// the same answer: see Authorize).
 	RevocationRecheck time.Duration
 	Now               func() time.Time
 	Rand              io.Reader

@@ -54,9 +54,10 @@ func (c *Client) RedeemQR(ctx context.Context, code string) (*Redemption, error)
 	return c.RedeemQRFor(ctx, code, "")
 }
 
-// RedeemQRFor is RedeemQR for an action (qrcode.ActionPickup, ...): a
-// delegated offline code must allow it (empty: qrcode.ActionPresent), and
-// the answer's Act and Action say who presented it for whom. An action is
+// RedeemQRFor is RedeemQR for an action (qrcode.ActionPresent,
+// qrcode.ActionPickup, ...): a delegated offline code must allow it, and
+// the answer's Act and Action say who presented it for whom (RedeemQR,
+// which names no action, gets a delegated code refused). An action is
 // refused with an online code. Errors match qrcode.ErrDelegationScope,
 // qrcode.ErrDelegationExpired and qrcode.ErrDelegation besides RedeemQR's.
 func (c *Client) RedeemQRFor(ctx context.Context, code, action string) (*Redemption, error) {

@@ -914,6 +914,12 @@ func TestDelegatedOfflineCodes(t *testing.T) {
 		if c, m := verify(v, offline(guardian, rg.QRBinding, valid), qrcode.ActionMedical); c != 403 || m["error"] != "qr_delegation_scope" {
 			t.Errorf("%s: an action outside the scope: %d %v", v.name, c, m)
 		}
+		if c, m := verify(v, offline(guardian, rg.QRBinding, valid), ""); c != 403 || m["error"] != "qr_delegation_scope" {
+			t.Errorf("%s: a delegated code with no action named: %d %v", v.name, c, m)
+		}
+		if _, err := (&sdk.Client{Node: v.node.base, Tokens: sdkTokens(t, v.node.base, v.id, v.key, 0)}).RedeemQR(context.Background(), offline(guardian, rg.QRBinding, valid)); !errors.Is(err, qrcode.ErrDelegationScope) {
+			t.Errorf("%s: SDK RedeemQR of a delegated code: %v", v.name, err)
+		}
 		if c, m := verify(v, offline(guardian, rg.QRBinding, expired), ""); c != 403 || m["error"] != "qr_delegation_expired" {
 			t.Errorf("%s: an expired delegation: %d %v", v.name, c, m)
 		}

@@ -24,10 +24,6 @@ import (
 	"github.com/trustid-cn/trustid/oid4vci/attestation"
 )
 
-// oid4vciNonceSecret names the keystore secret sealing DPoP nonces and
-// wallet attestation challenges.
-const oid4vciNonceSecret = "oid4vci-nonce"
-
 // readWalletProviders reads the wallet providers file: a JSON object
 // from each provider's identifier (the iss of its attestations) to its
 // JWK Set of public keys. "" is none.
@@ -70,10 +66,13 @@ func mountOID4VCI(cmd *cobra.Command) func(*api.Server, *node) error {
 		if nl, anchored := ledgerOf(n); anchored {
 			signer.registry = nl.View
 		}
-		// The nonce key is the region's, from the keystore every
-		// instance shares: a DPoP nonce or attestation challenge one
-		// instance gave passes at another.
-		nonceKey, err := n.keys.Secret(oid4vciNonceSecret, 32)
+		// The nonce key is the region's store key, which every instance
+		// sharing the region's Redis already holds (their store entries
+		// would not match otherwise): a DPoP nonce or attestation
+		// challenge one instance gave passes at another, also after an
+		// upgrade that did not copy the keystore again. oid4vci derives
+		// its own keys from it (HKDF, one label per purpose).
+		nonceKey, err := n.keys.Secret(storeKeySecret, 32)
 		if err != nil {
 			return fmt.Errorf("oid4vci: %w", err)
 		}

@@ -75,7 +75,9 @@ func (n *Nonces) New() (string, error) {
 }
 
 // Valid reports whether nonce is one of these nonces (its MAC verifies
-// under the key) of the current or the previous window.
+// under the key) of the previous, the current or the next window: the
+// next one so that an instance whose clock is a little behind another's
+// takes the other's nonce at a window's boundary.
 func (n *Nonces) Valid(nonce string) bool {
 	if len(nonce) != NonceLen {
 		return false
@@ -85,5 +87,5 @@ func (n *Nonces) Valid(nonce string) bool {
 		return false
 	}
 	w, cur := binary.BigEndian.Uint64(b[:8]), n.windowAt(n.now())
-	return w == cur || w+1 == cur
+	return w == cur || w+1 == cur || w == cur+1
 }

@@ -60,12 +60,18 @@ func TestNonces(t *testing.T) {
 	if a.Valid(n) {
 		t.Error("taken after its lifetime")
 	}
-	// A nonce of a window ahead (another instance's clock) is refused.
+	// A nonce of the next window (another instance's clock a little
+	// ahead, at a boundary) is taken; two windows ahead is refused.
+	now = start.Add(150 * time.Second)
+	next, _ := a.New()
 	now = start.Add(5 * time.Minute)
 	ahead, _ := a.New()
 	now = start
+	if !a.Valid(next) {
+		t.Error("a nonce of the next window is refused")
+	}
 	if a.Valid(ahead) {
-		t.Error("a nonce of a later window is taken")
+		t.Error("a nonce two windows ahead is taken")
 	}
 	if _, err := NewNonces(key[:31], time.Minute, nil, rand.Reader); !errors.Is(err, ErrNonceKey) {
 		t.Errorf("short key: %v", err)

@@ -47,8 +47,9 @@ const offlineSpentTTL = 2 * qrcode.DefaultWindow
 // as qrcode.Verifier checks it: the delegation's issuer signature with
 // its region's key (from the registry for another region), the presenter
 // as its actor, its validity (qrcode.ErrDelegationExpired), its status
-// entry and action (empty: qrcode.ActionPresent) in its scope
-// (qrcode.ErrDelegationScope). The answer is then the party's pairwise ID
+// entry and action in its scope (qrcode.ErrDelegationScope; a delegated
+// code with no action named is refused so, before it is spent: a party
+// that names none reads PairwiseID as the presenter's). The answer is then the party's pairwise ID
 // for the principal, with Act the party's pairwise ID for the guardian
 // (the one the guardian's own codes give it) and Action the action
 // allowed; no claim is released, since the binding's claims are the
@@ -89,6 +90,12 @@ func (s *Service) VerifyOffline(ctx context.Context, clientID, text, action stri
 	}
 	red := &Redemption{PairwiseID: id, Assurance: res.Assurance, Region: res.Region, Claims: allowedClaims(res.Claims, rp)}
 	if res.OnBehalfOf != nil {
+		// A party that names no action reads PairwiseID as who is here:
+		// a guardian's code must not answer as the principal unless the
+		// party asked for an action and so reads Act.
+		if action == "" {
+			return nil, fmt.Errorf("%w: a delegated code is verified only for a named action", qrcode.ErrDelegationScope)
+		}
 		if res.Delegation == nil {
 			return nil, fmt.Errorf("%w: the offline verifier gave a principal without its delegation", qrcode.ErrUnavailable)
 		}

@@ -224,8 +224,14 @@ func TestVerifyOfflineDelegated(t *testing.T) {
 	if _, err := s.VerifyOffline(ctx, "hotel", c, qrcode.ActionPickup); !errors.Is(err, qrcode.ErrReplayed) {
 		t.Errorf("the delegated code again: %v", err)
 	}
-	if r, err := s.VerifyOffline(ctx, "hotel", code(valid), ""); err != nil || r.Action != qrcode.ActionPresent || r.PairwiseID != wantPrincipal {
-		t.Errorf("no action (present): %+v %v", r, err)
+	// No action named: refused (a party that names none reads PairwiseID
+	// as the presenter's), and the code not spent by the refusal.
+	noAction := code(valid)
+	if _, err := s.VerifyOffline(ctx, "hotel", noAction, ""); !errors.Is(err, qrcode.ErrDelegationScope) {
+		t.Errorf("a delegated code with no action: %v", err)
+	}
+	if r, err := s.VerifyOffline(ctx, "hotel", noAction, qrcode.ActionPresent); err != nil || r.Action != qrcode.ActionPresent || r.PairwiseID != wantPrincipal {
+		t.Errorf("present: %+v %v", r, err)
 	}
 	if r, err := s.VerifyOffline(ctx, "hotel", code(nil), ""); err != nil || r.PairwiseID != wantGuardian || r.Act != nil || r.Action != "" {
 		t.Errorf("the guardian's own code: %+v %v", r, err)
@@ -237,7 +243,7 @@ func TestVerifyOfflineDelegated(t *testing.T) {
 		t.Errorf("revoked delegation: %v", err)
 	}
 	f.status.set(ref, qrcode.StatusValid)
-	if _, err := s.VerifyOffline(ctx, "hotel", revoked, ""); err != nil {
+	if _, err := s.VerifyOffline(ctx, "hotel", revoked, qrcode.ActionPresent); err != nil {
 		t.Errorf("the code refused while revoked, once reinstated: %v", err)
 	}
 	for name, d := range map[string][]byte{
