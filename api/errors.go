@@ -20,6 +20,10 @@ const (
 	CodeServerError    = "server_error"
 	CodeRateLimited    = "rate_limited"
 	CodeStorageFull    = "insufficient_storage"
+	// CodeBindingUnconfirmed: the ledger did not confirm (or could not be
+	// asked about) the binding of a credential ID a request chose in
+	// time; sent with Retry-After.
+	CodeBindingUnconfirmed = "binding_unconfirmed"
 )
 
 // Error is an error with its HTTP status, code and a message safe to show.
@@ -103,6 +107,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	log.LogAttrs(r.Context(), level, "request failed",
 		slog.String("request_id", requestID(r.Context())),
 		slog.String("code", e.Code), slog.Int("status", e.Status), slog.Any("cause", e.Err))
+	if e.Code == CodeBindingUnconfirmed {
+		w.Header().Set("Retry-After", "1")
+	}
 	if e.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer error="`+e.Code+`"`)
 	}

@@ -451,12 +451,17 @@ func (is *Issuer) bind(ctx context.Context, client string, group []*pending) err
 		return is.cfg.Status.BindOwner(ctx, group[i].id, ownerTag(client), all)
 	})
 	if errors.Is(err, status.ErrBound) {
-		return fmt.Errorf("%w: a credential with this id was already issued", credentials.ErrInvalid)
+		return fmt.Errorf("%w: %w", ErrIDTaken, err)
 	} else if err != nil {
 		return err
 	}
 	return nil
 }
+
+// ErrIDTaken: the request chose a credential id that is bound already
+// (by an earlier issue, on any instance of the region). It matches
+// credentials.ErrInvalid.
+var ErrIDTaken = fmt.Errorf("%w: a credential with this id was already issued", credentials.ErrInvalid)
 
 // pending is a credential prepared and given its status entries, to be
 // bound and signed.

@@ -50,6 +50,9 @@ type SharedOptions struct {
 	Anchor Anchorer
 	// Chosen binds credential IDs a request chose, on the chain.
 	Chosen ChosenBindings
+	// BindTimeout bounds how long BindOwner waits for a binding's commit
+	// (default 10 s).
+	BindTimeout time.Duration
 	// Region is the region whose lists are materialized from the chain.
 	Region string
 	// BatchPrefix starts the IDs of the batches Anchor sends (the outbox's
@@ -133,6 +136,9 @@ type chainList struct {
 func NewShared(opts SharedOptions) (*Shared, error) {
 	if opts.Own == nil || opts.Own.instance == "" || opts.IDs == nil || opts.Anchor == nil || opts.Chosen == nil || opts.Region == "" {
 		return nil, errors.New("statuslist: a shared store needs an instance's own store, credential IDs, an anchorer, chosen-ID bindings and a region")
+	}
+	if opts.BindTimeout <= 0 {
+		opts.BindTimeout = 10 * time.Second
 	}
 	s := &Shared{opts: opts, size: opts.Own.size, lists: map[string]*chainList{}, overlay: map[entryKey]uint8{},
 		dirty: map[string]bool{}, kick: make(chan struct{}, 1)}
@@ -434,6 +440,8 @@ func (s *Shared) BindOwner(ctx context.Context, credentialID, owner string, refs
 		if err != nil {
 			return err
 		}
+		ctx, cancel := context.WithTimeout(ctx, s.opts.BindTimeout)
+		defer cancel()
 		err = s.opts.Chosen.Bind(ctx, chaincode.CredentialBinding{Key: s.opts.IDs.ChosenKey(credentialID), Value: v})
 		switch {
 		case errors.Is(err, chaincode.ErrBindingExists):
