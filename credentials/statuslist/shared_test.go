@@ -522,12 +522,36 @@ func TestSharedIssuers(t *testing.T) {
 	if err := isA.SetStatusAs(ctx, sdCred.ID, issuer.ActionSuspend, issuer.Actor{ClientID: "rp-1"}); err != nil {
 		t.Fatal(err)
 	}
+	// An id the request chose: issued on a, revoked on b by its owner
+	// only, and not issued again on either.
+	chosen := cred()
+	chosen["id"] = "urn:example:chosen-1"
+	chosenCred, err := isA.Issue(ctx, chosen, issuer.IssueOptions{Client: "rp-1"})
+	if err != nil || chosenCred.ID != "urn:example:chosen-1" {
+		t.Fatalf("chosen id: %q %v", chosenCred.ID, err)
+	}
+	if err := isB.SetStatusAs(ctx, chosenCred.ID, issuer.ActionRevoke, issuer.Actor{ClientID: "rp-2"}); !errors.Is(err, issuer.ErrNotOwner) {
+		t.Fatalf("another client revoked a chosen id: %v", err)
+	}
+	if err := isB.SetStatusAs(ctx, chosenCred.ID, issuer.ActionRevoke, issuer.Actor{ClientID: "rp-1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, is := range []*issuer.Issuer{isA, isB} {
+		again := cred()
+		again["id"] = "urn:example:chosen-1"
+		if _, err := is.Issue(ctx, again, issuer.IssueOptions{Client: "rp-2"}); !errors.Is(err, issuer.ErrIDTaken) {
+			t.Fatalf("a chosen id issued twice: %v", err)
+		}
+	}
 	if err := isA.SetStatusAs(ctx, "urn:uuid:0c6a2f0e-0000-4000-8000-000000000000", issuer.ActionRevoke, issuer.Actor{Admin: true}); !errors.Is(err, vc.ErrNotFound) {
 		t.Fatalf("unknown ID: %v", err)
 	}
 	lists := converged(t, l, a, b)
 	if v := value(t, lists, jwtCred.Status[0]); v != 1 {
 		t.Fatalf("revocation entry %d", v)
+	}
+	if v := value(t, lists, chosenCred.Status[0]); v != 1 {
+		t.Fatalf("chosen id's revocation entry %d", v)
 	}
 	if v := value(t, lists, sdCred.Status[0]); v != status.TokenSuspended {
 		t.Fatalf("token entry %d", v)
@@ -591,6 +615,44 @@ func BenchmarkSharedSetStatus(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSharedIssue: Issuer.Issue (vc+jwt, SM2, revocation and
+// suspension entries) over shared status on the embedded ledger, from
+// parallel callers: with an ID the node mints (nothing stored) and with
+// an ID the request chose (bound on the ledger, grouped by the Binder,
+// answered after the commit).
+func BenchmarkSharedIssue(b *testing.B) {
+	for _, mode := range []string{"minted", "chosen"} {
+		b.Run(mode, func(b *testing.B) {
+			l := openLedger(b)
+			in := startInstance(b, l, b.TempDir(), "a")
+			ks, err := keystore.Open(filepath.Join(b.TempDir(), "keystore.json"), make([]byte, 16), keystore.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			is, err := issuer.New(issuer.Config{BaseURL: "https://node.example", Keys: ks, Status: in.shared})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			var seq atomic.Int64
+			b.SetParallelism(32)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					c := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential"},
+						"credentialSubject": map[string]any{"id": "did:example:holder"}}
+					if mode == "chosen" {
+						c["id"] = fmt.Sprintf("urn:example:bench:%d", seq.Add(1))
+					}
+					if _, err := is.Issue(ctx, c, issuer.IssueOptions{Client: "rp"}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
 }
 
 // TestSharedEnrollmentAnyInstance: an enrollment's groups (identity and
