@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -25,7 +26,12 @@ type BindingReader interface {
 // (Lookup): the chain's current state, which has every binding whose
 // issue was acknowledged (the issuing instance answers only after the
 // commit). Bindings never change once written, so the copy never holds a
-// wrong value, only possibly fewer. Safe for concurrent use.
+// wrong value, only possibly fewer.
+//
+// The file is a cache of the chain, caught up from block 0 at every start,
+// so it is written without fsync (no disk wait on the issue path); a file
+// a power loss left unreadable is replaced by an empty one, which the
+// chain fills again. Safe for concurrent use.
 type BindingIndex struct {
 	db      *bolt.DB
 	region  string
@@ -41,18 +47,32 @@ func OpenBindingIndex(path, region string, chain BindingReader, timeout time.Dur
 	if timeout <= 0 {
 		timeout = 3 * time.Second
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
+	db, err := openBindingFile(path)
+	if err != nil && !errors.Is(err, bolt.ErrTimeout) {
+		// Unreadable (a power loss without fsync): start empty.
+		if rerr := os.Remove(path); rerr == nil || errors.Is(rerr, os.ErrNotExist) {
+			db, err = openBindingFile(path)
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ledger: binding index %s: %w", path, err)
+	}
+	return &BindingIndex{db: db, region: region, chain: chain, timeout: timeout}, nil
+}
+
+func openBindingFile(path string) (*bolt.DB, error) {
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, err
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucketBindings)
 		return err
 	}); err != nil {
 		db.Close()
-		return nil, fmt.Errorf("ledger: binding index %s: %w", path, err)
+		return nil, err
 	}
-	return &BindingIndex{db: db, region: region, chain: chain, timeout: timeout}, nil
+	return db, nil
 }
 
 // ErrBindingLookup: a key the index does not hold could not be read from
@@ -94,7 +114,7 @@ func (x *BindingIndex) Add(bs []chaincode.CredentialBinding) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	err := x.db.Batch(func(tx *bolt.Tx) error {
+	err := x.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketBindings)
 		for _, cb := range missing {
 			if b.Get([]byte(cb.Key)) != nil {

@@ -1,12 +1,14 @@
 package ledger_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -167,6 +169,21 @@ func TestBindingIndex(t *testing.T) {
 	}
 	if _, err := x.Lookup(ctx, other.Key); !errors.Is(err, chaincode.ErrNotFound) {
 		t.Fatalf("region B's key read as A's: %v", err)
+	}
+
+	// A file left unreadable (written without fsync, then a power loss)
+	// is replaced by an empty index, which the chain fills again.
+	bad := filepath.Join(t.TempDir(), "bindings.db")
+	if err := os.WriteFile(bad, bytes.Repeat([]byte{0xa5}, 8192), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	y, err := ledger.OpenBindingIndex(bad, ledgertest.RegionA, ca, 0)
+	if err != nil {
+		t.Fatalf("an unreadable index file: %v", err)
+	}
+	defer y.Close()
+	if v, err := y.Lookup(ctx, mine.Key); err != nil || v != mine.Value || y.Len() != 1 {
+		t.Fatalf("after replacing the file: %q %v", v, err)
 	}
 }
 
