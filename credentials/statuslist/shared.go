@@ -477,7 +477,7 @@ func (s *Shared) read(ctx context.Context, credentialID string) ([]status.Ref, [
 	}
 	refs, owner, err := s.opts.IDs.ReadBinding(v)
 	if err != nil {
-		return nil, nil, fmt.Errorf("statuslist: a binding on the chain is not under this region's credential-ID key: %w", err)
+		return nil, nil, fmt.Errorf("statuslist: a binding on the chain is not under this region's credential-ID key (is the keystore the same on every instance?): %v", err)
 	}
 	return refs, owner, nil
 }
