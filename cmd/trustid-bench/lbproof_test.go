@@ -414,7 +414,7 @@ func TestFabricLBProof(t *testing.T) {
 			case 0, 1: // issue, then revoke every other credential (once)
 				var cr credential
 				var err error
-				if i%12 == 1 { // a sixth of the revoked ones with an ID the request chose
+				if i%12 == 1 { // half of the revoked ones with an ID the request chose
 					cr, err = issueChosen(c, b.token, randomURN())
 					note("issue-chosen", err)
 				} else {
