@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"strings"
 	"testing"
@@ -149,4 +150,65 @@ func TestTakenKeysOtherErrors(t *testing.T) {
 	if k := TakenKeys(nil); k != nil {
 		t.Fatalf("%v", k)
 	}
+}
+
+// FuzzBindCredentialIDs: any argument is refused with a contract error
+// writing nothing, or binds keys that are 64 hex digits to values of the
+// checked form; a second call with the same argument is a replay.
+func FuzzBindCredentialIDs(f *testing.F) {
+	f.Add(`{"region":"310000","bindings":[{"key":"` + bindingKey(1) + `","value":"` + bindingValue(1) + `"}]}`)
+	f.Add(`{"region":"310000","bindings":[{"key":"` + bindingKey(1) + `","value":"` + bindingValue(1) + `"},{"key":"` + bindingKey(1) + `","value":"` + bindingValue(2) + `"}]}`)
+	f.Add(`{"region":"320000","bindings":[]}`)
+	f.Add(`{"region":"310000","bindings":[{"key":"","value":"AQ"}]}`)
+	f.Fuzz(func(t *testing.T, arg string) {
+		l := consortium(t)
+		before := maps.Clone(l.st.KV)
+		out, err := l.call(msp31, "BindCredentialIDs", arg)
+		if err != nil {
+			var ce *Error
+			if !errors.As(err, &ce) {
+				t.Fatalf("not a contract error: %v", err)
+			}
+			if len(l.st.KV) != len(before) {
+				t.Fatal("a refused call wrote")
+			}
+			return
+		}
+		var res BindingsResult
+		if err := json.Unmarshal(out, &res); err != nil || res.Bound == 0 {
+			t.Fatalf("result %s %v", out, err)
+		}
+		for k, v := range l.st.KV {
+			if _, ok := before[k]; ok {
+				continue
+			}
+			var sb StoredBinding
+			if err := json.Unmarshal(v, &sb); err != nil || (CredentialBinding{Key: sb.Key, Value: sb.Value}).check() != nil || sb.Region != "310000" {
+				t.Fatalf("stored %q: %s", k, v)
+			}
+		}
+		if out, err = l.call(msp31, "BindCredentialIDs", arg); err != nil {
+			t.Fatalf("replay: %v", err)
+		}
+		if err := json.Unmarshal(out, &res); err != nil || res.Bound != 0 {
+			t.Fatalf("replay %s %v", out, err)
+		}
+	})
+}
+
+// FuzzTakenKeys: whatever an error message says, TakenKeys returns only
+// 64-hex-digit keys, each once.
+func FuzzTakenKeys(f *testing.F) {
+	f.Add("keys " + bindingKey(1) + " " + bindingKey(2))
+	f.Add("keys  x " + bindingKey(1) + bindingKey(1))
+	f.Fuzz(func(t *testing.T, detail string) {
+		got := TakenKeys(FromWire(WireMessage(fmt.Errorf("%w: %s", ErrBindingExists, detail))))
+		seen := map[string]bool{}
+		for _, k := range got {
+			if !reHex256.MatchString(k) || seen[k] {
+				t.Fatalf("key %q in %v", k, got)
+			}
+			seen[k] = true
+		}
+	})
 }
