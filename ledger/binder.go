@@ -181,6 +181,7 @@ func (d *Binder) send(ctx context.Context, batch []*bindReq) {
 			}
 			return
 		case len(taken) > 0:
+			n := len(batch)
 			batch = slices.DeleteFunc(batch, func(r *bindReq) bool {
 				if slices.Contains(taken, r.b.Key) {
 					r.done <- err
@@ -188,6 +189,12 @@ func (d *Binder) send(ctx context.Context, batch []*bindReq) {
 				}
 				return false
 			})
+			if len(batch) == n { // keys not of this batch: answer, do not loop
+				for _, r := range batch {
+					r.done <- err
+				}
+				return
+			}
 			continue
 		case errors.Is(err, chaincode.ErrInvalid) || errors.Is(err, chaincode.ErrForbidden) || errors.Is(err, chaincode.ErrUnknownCaller) ||
 			errors.Is(err, chaincode.ErrArgumentsCount) || errors.Is(err, chaincode.ErrUnknownFunc) || errors.Is(err, chaincode.ErrExists):
