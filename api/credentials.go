@@ -18,6 +18,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 )
 
@@ -81,6 +82,9 @@ var credentialErrors = []mapping{
 	{vc.ErrRegionSuspended, http.StatusForbidden, "region_suspended", "the issuer's region is suspended in the trust registry"},
 	{vc.ErrNotAccredited, http.StatusForbidden, "issuer_not_accredited", "the client is not accredited in the trust registry to issue this credential type"},
 	{issuer.ErrRegistryUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "the trust registry cannot be written now"},
+	{issuer.ErrReservedID, http.StatusUnprocessableEntity, "reserved_credential_id", "credential ids under urn:trustid: are minted by the node; choose another id or send none"},
+	{issuer.ErrIDTaken, http.StatusConflict, "credential_id_taken", "a credential with this id was already issued (in this region); choose another id or send none"},
+	{status.ErrUnconfirmed, http.StatusServiceUnavailable, CodeBindingUnconfirmed, "the ledger has not confirmed the binding of this credential id yet; retry (an issue retried with the same id may find it issued)"},
 	{vc.ErrIssuerMismatch, http.StatusUnprocessableEntity, "invalid_credential", "a client issues only as its own issuer DID"},
 	{vc.ErrInvalid, http.StatusUnprocessableEntity, "invalid_credential", ""},
 	{vc.ErrUnsupported, http.StatusUnprocessableEntity, "unsupported", ""},

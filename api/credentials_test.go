@@ -795,3 +795,29 @@ func mustSignVP(t *testing.T, vp map[string]any, kid string, opts vc.PresentOpti
 	}
 	return tok
 }
+
+// TestIssueChosenIDOnce: an id the request chose is issued once; issuing
+// it again answers 409 credential_id_taken, an id in the node's own
+// namespace 422 reserved_credential_id, and the first credential stays
+// revocable by that id.
+func TestIssueChosenIDOnce(t *testing.T) {
+	e := newVCEnv(t)
+	body := strings.Replace(credBody, `"type"`, `"id":"urn:uuid:3d6f0f7c-8f1e-4b8a-9d55-1b2c3d4e5f60","type"`, 1)
+	body = strings.Replace(body, "%s", "", 1)
+	code, resp := e.post(t, "/credentials/issue", issueToken, body)
+	if code != 201 || resp["credentialId"] != "urn:uuid:3d6f0f7c-8f1e-4b8a-9d55-1b2c3d4e5f60" {
+		t.Fatalf("first issue: %d %v", code, resp)
+	}
+	if code, resp := e.post(t, "/credentials/issue", issueToken, body); code != 409 || resp["error"] != "credential_id_taken" {
+		t.Fatalf("the same id again: %d %v", code, resp)
+	}
+	for _, id := range []string{"urn:trustid:vc:AQABAgMEBQYHCAEb-hnahia9QQEAAAc", "urn:trustid:enrollment:x"} {
+		reserved := strings.Replace(body, "urn:uuid:3d6f0f7c-8f1e-4b8a-9d55-1b2c3d4e5f60", id, 1)
+		if code, resp := e.post(t, "/credentials/issue", issueToken, reserved); code != 422 || resp["error"] != "reserved_credential_id" {
+			t.Fatalf("a chosen id in the node's namespace: %d %v", code, resp)
+		}
+	}
+	if code, resp := e.post(t, "/v1/credentials/"+url.PathEscape("urn:uuid:3d6f0f7c-8f1e-4b8a-9d55-1b2c3d4e5f60")+"/status", statusToken, `{"action":"revoke"}`); code != 200 {
+		t.Fatalf("revoke by the chosen id: %d %v", code, resp)
+	}
+}

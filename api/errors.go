@@ -20,6 +20,10 @@ const (
 	CodeServerError    = "server_error"
 	CodeRateLimited    = "rate_limited"
 	CodeStorageFull    = "insufficient_storage"
+	// CodeBindingUnconfirmed: the ledger did not confirm (or could not be
+	// asked about) the binding of a credential ID a request chose in
+	// time; sent with Retry-After.
+	CodeBindingUnconfirmed = "binding_unconfirmed"
 )
 
 // Error is an error with its HTTP status, code and a message safe to show.
@@ -97,6 +101,9 @@ func mapError(err error) *Error {
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	e := mapError(err)
 	logError(r, log, e)
+	if e.Code == CodeBindingUnconfirmed {
+		w.Header().Set("Retry-After", "1")
+	}
 	if e.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer error="`+e.Code+`"`)
 	}

@@ -3,11 +3,15 @@ package api
 import (
 	"fmt"
 	"io/fs"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"syscall"
 	"testing"
 
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -55,5 +59,17 @@ func TestMapErrorRegionSuspended(t *testing.T) {
 	err := fmt.Errorf("issue: %w", fmt.Errorf("%w: %w: the region 310000 of did:web:x", vc.ErrNotAccredited, vc.ErrRegionSuspended))
 	if e := mapError(err); e.Status != http.StatusForbidden || e.Code != "region_suspended" {
 		t.Errorf("%v: %d %s", err, e.Status, e.Code)
+	}
+}
+
+// TestBindingUnconfirmed: a chosen credential ID's binding the ledger did
+// not confirm answers 503 binding_unconfirmed with Retry-After, not 500 or
+// 404.
+func TestBindingUnconfirmed(t *testing.T) {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/v1/credentials/x/status", nil)
+	writeError(rec, req, slog.New(slog.DiscardHandler), fmt.Errorf("issuer: %w: ledger: unavailable", status.ErrUnconfirmed))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), `"binding_unconfirmed"`) {
+		t.Fatalf("%d %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
 	}
 }

@@ -479,6 +479,7 @@ func TestGoldenRecords(t *testing.T) {
 	l.must(t, msp44, "RequestRegion", regionInput(t, "440000", 4))
 	l.must(t, msp31, "Vote", ActionAdmit, "440000")
 	l.must(t, msp32, "ClaimSector", js(t, SectorClaim{Kind: SectorKindIdentifier, Name: "rp.example", ClientID: "rp-32"}))
+	l.must(t, msp31, "BindCredentialIDs", js(t, BindingsInput{Region: "310000", Bindings: []CredentialBinding{{Key: bindingKey(1), Value: bindingValue(1)}}}))
 
 	var buf bytes.Buffer
 	keys := slices.Sorted(maps.Keys(l.st.KV))

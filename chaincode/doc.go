@@ -33,5 +33,7 @@
 // the caller and the transaction timestamp, so endorsing peers agree. A
 // transaction emits at most one event (Fabric keeps only the last one set):
 // EventRegistry for registry changes, EventStatusBatch and EventStatusHeads
-// for status, EventAudit for audit anchors.
+// for status, EventCredentialBindings for the bindings of credential IDs
+// a request chose (BindCredentialIDs: key an HMAC of the ID, never the ID;
+// the first binding of a key wins), EventAudit for audit anchors.
 package chaincode

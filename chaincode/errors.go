@@ -51,12 +51,18 @@ var (
 	ErrMalformedKey  = &Error{code: "malformed_key", msg: "chaincode: malformed public key", kindOf: ErrInvalid}
 	ErrUnknownRegion = &Error{code: "unknown_region", msg: "chaincode: no such region in the consortium", kindOf: ErrInvalid}
 	ErrUnknownScope  = &Error{code: "unknown_scope", msg: "chaincode: no such scope", kindOf: ErrInvalid}
+
+	// ErrBindingExists refuses a credential binding whose key is bound to
+	// another value: the first binding of a credential ID wins. It is also
+	// an ErrExists; its message names the keys (TakenKeys reads them).
+	ErrBindingExists = &Error{code: "binding_exists", msg: "chaincode: the credential ID is bound already", kindOf: ErrExists}
 )
 
 var allErrors = []*Error{
 	ErrNotFound, ErrForbidden, ErrInvalid, ErrExists, ErrBatchConflict, ErrHeadConflict,
 	ErrStale, ErrRegionState, ErrNoQuorum, ErrUnknownCaller, ErrUnknownFunc, ErrReadOnly,
 	ErrKeyTransition, ErrAlreadyVoted, ErrArgumentsCount, ErrMalformedKey, ErrUnknownRegion, ErrUnknownScope,
+	ErrBindingExists,
 }
 
 // wirePrefix marks a contract error inside a Fabric error message.

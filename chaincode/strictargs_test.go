@@ -71,6 +71,7 @@ func TestArgumentsExactNames(t *testing.T) {
 		{msp31, "AnchorBatch", js(t, batch)},
 		{msp31, "PutStatusHeads", js(t, []HeadInput{{List: "L1", Version: 1, Digest: strings.Repeat("00", 32)}})},
 		{msp31, "AnchorAudit", js(t, AuditInput{Node: "n1", Seq: 1, Head: strings.Repeat("ab", 32)})},
+		{msp31, "BindCredentialIDs", js(t, BindingsInput{Region: "310000", Bindings: []CredentialBinding{{Key: bindingKey(1), Value: bindingValue(1)}}})},
 	}
 	for _, c := range cases {
 		t.Run(c.fn, func(t *testing.T) {

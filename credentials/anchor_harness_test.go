@@ -24,6 +24,7 @@ import (
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded"
+	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
 const anchorRegion = "310000"
@@ -175,7 +176,8 @@ func anchorShared(t testing.TB, n *node, ch *chain, base string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: ch.ob, Region: anchorRegion,
+	chosen := ledgertest.ChosenIDs(t, ch.l, filepath.Join(t.TempDir(), "bindings.db"), anchorRegion)
+	sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: ch.ob, Chosen: chosen, Region: anchorRegion,
 		BatchPrefix: ch.ob.NodeID() + "-", OnError: func(err error) { t.Errorf("anchoring heads: %v", err) }})
 	if err != nil {
 		t.Fatal(err)
@@ -185,7 +187,9 @@ func anchorShared(t testing.TB, n *node, ch *chain, base string) {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		ledger.Follow(ctx, ch.l, 5*time.Millisecond, func(ev ledger.Event) error { return sh.ApplyEvent(ev.Name, ev.Payload) }, nil)
+		ledger.Follow(ctx, ch.l, 5*time.Millisecond, func(ev ledger.Event) error {
+			return errors.Join(sh.ApplyEvent(ev.Name, ev.Payload), chosen.Index.ApplyEvent(ev))
+		}, nil)
 	}()
 	go func() { defer wg.Done(); sh.RunHeads(ctx, 5*time.Millisecond) }()
 	t.Cleanup(func() { cancel(); wg.Wait() })

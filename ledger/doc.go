@@ -1,8 +1,10 @@
 // Package ledger is TrustID's access to the consortium chain: the Ledger
 // interface, the typed Client over any backend, the durable Outbox that
 // batches status changes into Merkle-rooted transactions (its queue is a
-// local bbolt file), the View, a local copy of the registry and status heads
-// kept fresh by events, and the hash-chained audit log.
+// local bbolt file), the Binder and BindingIndex that bind credential IDs a
+// request chose on the chain and keep the region's bindings on disk, the
+// View, a local copy of the registry and status heads kept fresh by events,
+// and the hash-chained audit log.
 //
 // The backends live in subpackages, so nothing that uses the View or the
 // Outbox links them: ledger/embedded (the default: the contract of package

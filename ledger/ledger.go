@@ -318,3 +318,20 @@ func (c Client) Issuer(ctx context.Context, id string) (chaincode.Issuer, error)
 func (c Client) Terminal(ctx context.Context, id string) (chaincode.Terminal, error) {
 	return call[chaincode.Terminal](ctx, c, false, "GetTerminal", id)
 }
+
+// BindCredentialIDs records bindings of the caller's region's credential
+// IDs (chaincode.BindingsInput); a key bound to another value fails the
+// whole transaction with chaincode.ErrBindingExists.
+func (c Client) BindCredentialIDs(ctx context.Context, in chaincode.BindingsInput) (chaincode.BindingsResult, error) {
+	a, err := js(in)
+	if err != nil {
+		return chaincode.BindingsResult{}, err
+	}
+	return call[chaincode.BindingsResult](ctx, c, true, "BindCredentialIDs", a)
+}
+
+// CredentialBinding returns a region's binding of key
+// (chaincode.ErrNotFound when there is none).
+func (c Client) CredentialBinding(ctx context.Context, region, key string) (chaincode.StoredBinding, error) {
+	return call[chaincode.StoredBinding](ctx, c, false, "GetCredentialBinding", region, key)
+}

@@ -360,6 +360,9 @@ func TestFabricLBProof(t *testing.T) {
 		}
 	}
 
+	// IDs a request chose, across instances, before the load.
+	proveChosenIDs(t, insts[:2], b)
+
 	// The bench, pointed at the load balancer.
 	lb := &node{bin: bin, dir: seed.dir, data: insts[0].data, env: env, base: lbBase, clientKey: seed.clientKey, kid: seed.kid,
 		terminal: seed.terminal, logPath: insts[0].logPath}
@@ -371,15 +374,18 @@ func TestFabricLBProof(t *testing.T) {
 
 	// The mixed load.
 	var (
-		mu        sync.Mutex
-		answers   = map[string]int{} // "route status" -> count
-		issued    []credential
-		changes   []lbChange
-		redeemed  = map[string]int{} // code -> 200 answers
-		enrolled  atomic.Int64
-		stop      atomic.Bool
-		wg        sync.WaitGroup
-		loadStart = time.Now()
+		mu       sync.Mutex
+		answers  = map[string]int{} // "route status" -> count
+		issued   []credential
+		changes  []lbChange
+		redeemed = map[string]int{} // code -> 200 answers
+		enrolled atomic.Int64
+		// revocations of credentials whose issue chose their ID, through
+		// any instance (the load balancer's choice)
+		chosenRevoked atomic.Int64
+		stop          atomic.Bool
+		wg            sync.WaitGroup
+		loadStart     = time.Now()
 	)
 	note := func(route string, err error) {
 		key := route + " 200"
@@ -406,8 +412,15 @@ func TestFabricLBProof(t *testing.T) {
 		for i := 0; !stop.Load(); i++ {
 			switch i % 6 {
 			case 0, 1: // issue, then revoke every other credential (once)
-				cr, err := b.issueOne(c)
-				note("issue", err)
+				var cr credential
+				var err error
+				if i%12 == 1 { // half of the revoked ones with an ID the request chose
+					cr, err = issueChosen(c, b.token, randomURN())
+					note("issue-chosen", err)
+				} else {
+					cr, err = b.issueOne(c)
+					note("issue", err)
+				}
 				if err != nil {
 					continue
 				}
@@ -426,6 +439,9 @@ func TestFabricLBProof(t *testing.T) {
 				note("revoke", err)
 				if err != nil {
 					continue
+				}
+				if !strings.HasPrefix(cr.id, "urn:trustid:vc:") {
+					chosenRevoked.Add(1)
 				}
 				for _, e := range es {
 					if e.Purpose != "revocation" {
@@ -762,6 +778,10 @@ func TestFabricLBProof(t *testing.T) {
 	}
 	fmt.Printf("LBPROOF answers %s\n", strings.Join(ans, " "))
 	fmt.Printf("LBPROOF ledger_outage_reported_by=%d/%d\n", len(ledgerDownSeen), lbInstances)
+	fmt.Printf("LBPROOF chosen_id_revocations_acked=%d\n", chosenRevoked.Load())
+	if chosenRevoked.Load() == 0 {
+		fail("no credential with a chosen ID was revoked under the load")
+	}
 	fmt.Printf("LBPROOF instances=%d instance_flag=%v issued=%d lists=%d revocations_acked=%d on_chain_once=%d on_chain_missing=%d on_chain_more=%d revoked_seen_per_instance=%v double_indexes=%d qr_redeemed=%d qr_double=%d lists_differing=%d disabled_refused_after=%v problems=%d\n",
 		lbInstances, withInstance, len(issued), len(listPaths), len(changes), onChainOnce, onChainMissing, onChainMore, revokedSeen,
 		doubleIndex, len(redeemed), doubleQR, differ, disabledBy, len(problems))

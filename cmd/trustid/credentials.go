@@ -631,9 +631,10 @@ func instanceID(cmd *cobra.Command, dataDir string) (string, error) {
 // openSharedStatus opens the status store of one instance of a region
 // whose instances share status through the ledger (statuslist.Shared):
 // allocation from the lists of --instance in data/status, credential IDs
-// under the keystore's region secret, changes through the outbox, every
-// list of the region materialized from the chain (followed from block 0
-// until ctx ends).
+// under the keystore's region secret, changes through the outbox, IDs a
+// request chose bound on the chain (ledger.Binder) and indexed in
+// data/bindings.db, every list and binding of the region materialized
+// from the chain (followed from block 0 until ctx ends).
 func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *nodeLedger) (*statuslist.Shared, *statuslist.FileStore, error) {
 	inst, err := instanceID(cmd, n.dataDir)
 	if err != nil {
@@ -651,14 +652,22 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 	if err != nil {
 		return nil, nil, err
 	}
+	bindings, err := ledger.OpenBindingIndex(filepath.Join(n.dataDir, bindingsFile), n.region, nl.Client, 3*time.Second)
+	if err != nil {
+		return nil, nil, err
+	}
+	binder := ledger.NewBinder(nl.Client, n.region, ledger.BinderOptions{Logger: n.log})
 	shared, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: nl.Outbox, Region: n.region,
+		Chosen:      ledger.ChosenIDs{Binder: binder, Index: bindings},
 		BatchPrefix: nl.Outbox.NodeID() + "-",
 		OnError:     func(err error) { n.log.Error("status heads", slog.Any("error", err)) }})
 	if err != nil {
+		bindings.Close()
 		return nil, nil, err
 	}
 	unsent, err := nl.Outbox.Unsent()
 	if err != nil {
+		bindings.Close()
 		return nil, nil, err
 	}
 	shared.Restore(unsent)
@@ -666,15 +675,22 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 		if err := shared.ApplyEvent(ev.Name, ev.Payload); err != nil {
 			n.log.Error("status: ledger event skipped", slog.Uint64("block", ev.Block), slog.Any("error", err))
 		}
+		// A binding the index cannot keep is read from the chain when
+		// asked for; retrying the event would stall the lists.
+		if err := bindings.ApplyEvent(ev); err != nil {
+			n.log.Error("status: credential bindings not indexed", slog.Uint64("block", ev.Block), slog.Any("error", err))
+		}
 		return nil
 	}
-	n.background.Add(2)
+	n.background.Add(3)
 	go func() {
 		defer n.background.Done()
 		ledger.Follow(ctx, nl.Ledger, time.Second, apply, func(err error) {
 			n.log.Warn("status: lost the ledger's events; lists are served as last applied; retrying", slog.Any("error", err))
 		})
+		bindings.Close()
 	}()
+	go func() { defer n.background.Done(); binder.Run(ctx) }()
 	go func() { defer n.background.Done(); shared.RunHeads(ctx, 0) }()
 	// Every instance of the region must show the same credential_id_key:
 	// copy the keystore to the others after the first start.

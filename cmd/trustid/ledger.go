@@ -35,7 +35,10 @@ import (
 const (
 	ledgerFile = "ledger.db"
 	outboxFile = "outbox.db"
-	auditFile  = "audit.log"
+	// bindingsFile is the instance's index of its region's bindings of
+	// credential IDs a request chose (ledger.BindingIndex).
+	bindingsFile = "bindings.db"
+	auditFile    = "audit.log"
 )
 
 // addLedgerFlags adds the ledger settings to `trustid serve`: the

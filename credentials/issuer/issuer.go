@@ -451,12 +451,25 @@ func (is *Issuer) bind(ctx context.Context, client string, group []*pending) err
 		return is.cfg.Status.BindOwner(ctx, group[i].id, ownerTag(client), all)
 	})
 	if errors.Is(err, status.ErrBound) {
-		return fmt.Errorf("%w: a credential with this id was already issued", credentials.ErrInvalid)
+		return fmt.Errorf("%w: %w", ErrIDTaken, err)
 	} else if err != nil {
 		return err
 	}
 	return nil
 }
+
+// ReservedIDPrefix starts the credential IDs the node makes itself
+// (minted IDs carry their status entries); a request cannot choose one.
+const ReservedIDPrefix = "urn:trustid:"
+
+// ErrReservedID: the request chose a credential id under ReservedIDPrefix.
+// It matches credentials.ErrInvalid.
+var ErrReservedID = fmt.Errorf("%w: credential ids under %s are the node's", credentials.ErrInvalid, ReservedIDPrefix)
+
+// ErrIDTaken: the request chose a credential id that is bound already
+// (by an earlier issue, on any instance of the region). It matches
+// credentials.ErrInvalid.
+var ErrIDTaken = fmt.Errorf("%w: a credential with this id was already issued", credentials.ErrInvalid)
 
 // pending is a credential prepared and given its status entries, to be
 // bound and signed.
@@ -588,6 +601,10 @@ func (is *Issuer) issue(ctx context.Context, as signingAs, client string, items 
 		}
 		if err != nil {
 			return err
+		}
+		id, given := items[i].Credential["id"].(string)
+		if given && strings.HasPrefix(id, ReservedIDPrefix) {
+			return ErrReservedID
 		}
 		_, group[i].given = items[i].Credential["id"]
 		return nil

@@ -21,6 +21,11 @@ type Ref struct {
 // ErrBound: a credential ID already has status entries.
 var ErrBound = errors.New("statuslist: credential already has status entries")
 
+// ErrUnconfirmed: the binding of a credential ID a request chose could
+// not be confirmed on the ledger in time (written, when issuing; read,
+// when changing its status). Retrying later may succeed.
+var ErrUnconfirmed = errors.New("statuslist: the credential ID's binding is not confirmed by the ledger yet; retry")
+
 // Snapshot is a copy of one list at a version (1 when the list was
 // created, one more with each change).
 type Snapshot struct {

@@ -265,6 +265,28 @@ func (c *CredentialIDs) EnrollmentCredentials(id string) ([][]string, error) {
 	return out, nil
 }
 
+// ChosenKey returns the key under which the ledger binds a credential ID
+// a request chose: hex HMAC-SHA256(key, "trustid chosen credential id"
+// 0x00 id). The ledger never holds the ID, which is client text (it may
+// be guessable, or personal).
+func (c *CredentialIDs) ChosenKey(id string) string {
+	return hex.EncodeToString(c.mac("trustid chosen credential id", []byte(id)))
+}
+
+// BindingValue encodes the entries and owner of a credential ID a request
+// chose as Make encodes a minted ID's (member 0), without the prefix: the
+// value the ledger binds to ChosenKey.
+func (c *CredentialIDs) BindingValue(owner string, refs []status.Ref) (string, error) {
+	id, err := c.Make(0, owner, refs)
+	return strings.TrimPrefix(id, CredentialIDPrefix), err
+}
+
+// ReadBinding reads a value BindingValue made (ErrCredentialID if it was
+// not made under this key).
+func (c *CredentialIDs) ReadBinding(value string) (refs []status.Ref, owner []byte, err error) {
+	return c.Read(CredentialIDPrefix + value)
+}
+
 // Fingerprint names the key without revealing it (8 hex digits), so that
 // operators can check that every instance of a region has the same one.
 func (c *CredentialIDs) Fingerprint() string {

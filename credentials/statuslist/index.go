@@ -211,6 +211,14 @@ func (s *FileStore) commitBinds(bs []*binding) error {
 	return nil
 }
 
+// Allocated reports whether every ref names an allocated entry of a list
+// of its purpose in this store.
+func (s *FileStore) Allocated(refs []status.Ref) bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.allocated(refs)
+}
+
 // allocated reports whether every ref names an allocated entry of a list
 // of its purpose. The caller holds s.mu.
 func (s *FileStore) allocated(refs []status.Ref) bool {

@@ -25,6 +25,20 @@ type Anchorer interface {
 	AnchorHeads(ctx context.Context, heads []chaincode.HeadInput) error
 }
 
+// ChosenBindings keeps the bindings of credential IDs a request chose on
+// the ledger (chaincode BindCredentialIDs); cmd/trustid wires
+// ledger.ChosenIDs (a ledger.Binder and a ledger.BindingIndex).
+type ChosenBindings interface {
+	// Bind records b on the chain and returns once it is committed; a
+	// key bound to another value gives an error matching
+	// chaincode.ErrBindingExists.
+	Bind(ctx context.Context, b chaincode.CredentialBinding) error
+	// Lookup returns the value bound to key, from a local copy or the
+	// chain; a key the chain does not hold gives an error matching
+	// chaincode.ErrNotFound, any other error means it could not tell.
+	Lookup(ctx context.Context, key string) (string, error)
+}
+
 // SharedOptions configures NewShared. All fields but OnError are required.
 type SharedOptions struct {
 	// Own allocates: the lists this instance owns (opened with an
@@ -34,6 +48,11 @@ type SharedOptions struct {
 	IDs *CredentialIDs
 	// Anchor takes changes and heads to the chain.
 	Anchor Anchorer
+	// Chosen binds credential IDs a request chose, on the chain.
+	Chosen ChosenBindings
+	// BindTimeout bounds how long BindOwner waits for a binding's commit
+	// (default 10 s).
+	BindTimeout time.Duration
 	// Region is the region whose lists are materialized from the chain.
 	Region string
 	// BatchPrefix starts the IDs of the batches Anchor sends (the outbox's
@@ -73,9 +92,11 @@ type SharedOptions struct {
 //     refuses an older one, which the outbox drops).
 //   - Credential IDs carry their entries and owner (IDs), so Refs and
 //     OwnedBy need no index and memory does not grow with issuance; so do
-//     enrollment IDs (MintEnrollmentID: every copy's entries). IDs a
-//     request chose still go to the own store's index: only the instance
-//     that issued them can change them.
+//     enrollment IDs (MintEnrollmentID: every copy's entries). An ID a
+//     request chose is bound on the chain (Chosen): key an HMAC of the ID,
+//     value its entries and owner encoded as a minted ID; BindOwner
+//     returns once the binding is committed, the first binding of an ID
+//     wins, and any instance reads it (its local copy, else the chain).
 //
 // Concurrent changes of one entry by two instances: the chain orders them
 // and the later one wins on every instance, except that a revocation is
@@ -113,8 +134,11 @@ type chainList struct {
 // NewShared returns the store; feed it the chain with ApplyEvent and run
 // RunHeads.
 func NewShared(opts SharedOptions) (*Shared, error) {
-	if opts.Own == nil || opts.Own.instance == "" || opts.IDs == nil || opts.Anchor == nil || opts.Region == "" {
-		return nil, errors.New("statuslist: a shared store needs an instance's own store, credential IDs, an anchorer and a region")
+	if opts.Own == nil || opts.Own.instance == "" || opts.IDs == nil || opts.Anchor == nil || opts.Chosen == nil || opts.Region == "" {
+		return nil, errors.New("statuslist: a shared store needs an instance's own store, credential IDs, an anchorer, chosen-ID bindings and a region")
+	}
+	if opts.BindTimeout <= 0 {
+		opts.BindTimeout = 10 * time.Second
 	}
 	s := &Shared{opts: opts, size: opts.Own.size, lists: map[string]*chainList{}, overlay: map[entryKey]uint8{},
 		dirty: map[string]bool{}, kick: make(chan struct{}, 1)}
@@ -399,11 +423,35 @@ func (s *Shared) EnrollmentCredentials(id string) ([][]string, error) {
 
 // BindOwner checks that credentialID is the ID MintID made for owner and
 // refs: the ID is the binding, nothing is stored. An ID a request chose
-// (enrollment's derived IDs) is bound in the own store's index instead,
-// which only this instance reads.
+// is bound on the chain (Chosen) with refs and owner, and BindOwner
+// returns once the binding is committed: status.ErrBound if the ID is
+// bound already (the first binding wins, on any instance),
+// status.ErrUnconfirmed if the commit could not be confirmed (the
+// binding may still commit).
 func (s *Shared) BindOwner(ctx context.Context, credentialID, owner string, refs []status.Ref) error {
 	if !strings.HasPrefix(credentialID, CredentialIDPrefix) {
-		return s.opts.Own.BindOwner(ctx, credentialID, owner, refs)
+		if credentialID == "" || len(refs) == 0 || len(refs) > maxIDRefs || len(owner) > maxOwner {
+			return errors.New("statuslist: bind needs a credential ID, 1 to 16 refs and an owner tag of at most 128 bytes")
+		}
+		if !s.opts.Own.Allocated(refs) {
+			return fmt.Errorf("%w: ref to an entry this instance did not allocate", status.ErrIndex)
+		}
+		v, err := s.opts.IDs.BindingValue(owner, refs)
+		if err != nil {
+			return err
+		}
+		ctx, cancel := context.WithTimeout(ctx, s.opts.BindTimeout)
+		defer cancel()
+		err = s.opts.Chosen.Bind(ctx, chaincode.CredentialBinding{Key: s.opts.IDs.ChosenKey(credentialID), Value: v})
+		switch {
+		case errors.Is(err, chaincode.ErrBindingExists):
+			return fmt.Errorf("%w: %w", status.ErrBound, err)
+		case errors.Is(err, chaincode.ErrInvalid):
+			return err
+		case err != nil:
+			return fmt.Errorf("%w: %w", status.ErrUnconfirmed, err)
+		}
+		return nil
 	}
 	got, tag, err := s.opts.IDs.Read(credentialID)
 	if err != nil || !s.opts.IDs.Owned(tag, owner) || !slices.Equal(got, refs) {
@@ -412,23 +460,39 @@ func (s *Shared) BindOwner(ctx context.Context, credentialID, owner string, refs
 	return nil
 }
 
-// Refs returns the entries the credential ID carries (or, for an ID a
-// request chose, the own store's binding).
-func (s *Shared) Refs(ctx context.Context, credentialID string) ([]status.Ref, error) {
-	if !strings.HasPrefix(credentialID, CredentialIDPrefix) {
-		return s.opts.Own.Refs(ctx, credentialID)
+// read returns the entries and owner tag of a credential ID: carried by a
+// minted ID, else bound on the chain to an ID a request chose
+// (status.ErrNotFound when the chain has no binding of it,
+// status.ErrUnconfirmed when it could not tell in time).
+func (s *Shared) read(ctx context.Context, credentialID string) ([]status.Ref, []byte, error) {
+	if strings.HasPrefix(credentialID, CredentialIDPrefix) {
+		return s.opts.IDs.Read(credentialID)
 	}
-	refs, _, err := s.opts.IDs.Read(credentialID)
+	v, err := s.opts.Chosen.Lookup(ctx, s.opts.IDs.ChosenKey(credentialID))
+	switch {
+	case errors.Is(err, chaincode.ErrNotFound):
+		return nil, nil, fmt.Errorf("%w: no credential ID bound", status.ErrNotFound)
+	case err != nil:
+		return nil, nil, fmt.Errorf("%w: %w", status.ErrUnconfirmed, err)
+	}
+	refs, owner, err := s.opts.IDs.ReadBinding(v)
+	if err != nil {
+		return nil, nil, fmt.Errorf("statuslist: a binding on the chain is not under this region's credential-ID key (is the keystore the same on every instance?): %v", err)
+	}
+	return refs, owner, nil
+}
+
+// Refs returns the entries the credential ID carries or, for an ID a
+// request chose, the entries bound to it on the chain.
+func (s *Shared) Refs(ctx context.Context, credentialID string) ([]status.Ref, error) {
+	refs, _, err := s.read(ctx, credentialID)
 	return refs, err
 }
 
-// OwnedBy reports whether the credential ID names owner (or, for an ID a
-// request chose, whether the own store's binding does).
+// OwnedBy reports whether the credential ID (or, for an ID a request
+// chose, its binding on the chain) names owner.
 func (s *Shared) OwnedBy(ctx context.Context, credentialID, owner string) (bool, error) {
-	if !strings.HasPrefix(credentialID, CredentialIDPrefix) {
-		return s.opts.Own.OwnedBy(ctx, credentialID, owner)
-	}
-	_, tag, err := s.opts.IDs.Read(credentialID)
+	_, tag, err := s.read(ctx, credentialID)
 	if err != nil {
 		return false, err
 	}

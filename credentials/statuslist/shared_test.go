@@ -3,6 +3,7 @@ package statuslist_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -10,6 +11,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -36,6 +38,7 @@ type instance struct {
 	own    *statuslist.FileStore
 	ob     *ledger.Outbox
 	shared *statuslist.Shared
+	chosen ledger.ChosenIDs
 }
 
 // startInstance runs an instance over l until the test ends.
@@ -54,7 +57,8 @@ func startInstance(t testing.TB, l ledger.Ledger, dir, name string) *instance {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: ob, Region: ledgertest.RegionA, BatchPrefix: ob.NodeID() + "-"})
+	chosen := ledgertest.ChosenIDs(t, l, filepath.Join(dir, "bindings.db"), ledgertest.RegionA)
+	sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: ob, Chosen: chosen, Region: ledgertest.RegionA, BatchPrefix: ob.NodeID() + "-"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,11 +68,13 @@ func startInstance(t testing.TB, l ledger.Ledger, dir, name string) *instance {
 	go func() { defer wg.Done(); ob.Run(ctx) }()
 	go func() {
 		defer wg.Done()
-		ledger.Follow(ctx, l, 10*time.Millisecond, func(ev ledger.Event) error { return sh.ApplyEvent(ev.Name, ev.Payload) }, nil)
+		ledger.Follow(ctx, l, 10*time.Millisecond, func(ev ledger.Event) error {
+			return errors.Join(sh.ApplyEvent(ev.Name, ev.Payload), chosen.Index.ApplyEvent(ev))
+		}, nil)
 	}()
 	go func() { defer wg.Done(); sh.RunHeads(ctx, 10*time.Millisecond) }()
 	t.Cleanup(func() { cancel(); wg.Wait(); ob.Close() })
-	return &instance{name: name, ownDir: filepath.Join(dir, "status"), own: own, ob: ob, shared: sh}
+	return &instance{name: name, ownDir: filepath.Join(dir, "status"), own: own, ob: ob, shared: sh, chosen: chosen}
 }
 
 // issue allocates a revocation, a suspension and a token entry and mints
@@ -435,7 +441,8 @@ func TestSharedRestoreAfterRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		ids, _ := statuslist.NewCredentialIDs(testIDKey)
-		sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: ob, Region: ledgertest.RegionA, BatchPrefix: ob.NodeID() + "-"})
+		chosen := ledgertest.ChosenIDs(t, l, filepath.Join(t.TempDir(), "bindings.db"), ledgertest.RegionA)
+		sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: ob, Chosen: chosen, Region: ledgertest.RegionA, BatchPrefix: ob.NodeID() + "-"})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -515,12 +522,36 @@ func TestSharedIssuers(t *testing.T) {
 	if err := isA.SetStatusAs(ctx, sdCred.ID, issuer.ActionSuspend, issuer.Actor{ClientID: "rp-1"}); err != nil {
 		t.Fatal(err)
 	}
+	// An id the request chose: issued on a, revoked on b by its owner
+	// only, and not issued again on either.
+	chosen := cred()
+	chosen["id"] = "urn:example:chosen-1"
+	chosenCred, err := isA.Issue(ctx, chosen, issuer.IssueOptions{Client: "rp-1"})
+	if err != nil || chosenCred.ID != "urn:example:chosen-1" {
+		t.Fatalf("chosen id: %q %v", chosenCred.ID, err)
+	}
+	if err := isB.SetStatusAs(ctx, chosenCred.ID, issuer.ActionRevoke, issuer.Actor{ClientID: "rp-2"}); !errors.Is(err, issuer.ErrNotOwner) {
+		t.Fatalf("another client revoked a chosen id: %v", err)
+	}
+	if err := isB.SetStatusAs(ctx, chosenCred.ID, issuer.ActionRevoke, issuer.Actor{ClientID: "rp-1"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, is := range []*issuer.Issuer{isA, isB} {
+		again := cred()
+		again["id"] = "urn:example:chosen-1"
+		if _, err := is.Issue(ctx, again, issuer.IssueOptions{Client: "rp-2"}); !errors.Is(err, issuer.ErrIDTaken) {
+			t.Fatalf("a chosen id issued twice: %v", err)
+		}
+	}
 	if err := isA.SetStatusAs(ctx, "urn:uuid:0c6a2f0e-0000-4000-8000-000000000000", issuer.ActionRevoke, issuer.Actor{Admin: true}); !errors.Is(err, vc.ErrNotFound) {
 		t.Fatalf("unknown ID: %v", err)
 	}
 	lists := converged(t, l, a, b)
 	if v := value(t, lists, jwtCred.Status[0]); v != 1 {
 		t.Fatalf("revocation entry %d", v)
+	}
+	if v := value(t, lists, chosenCred.Status[0]); v != 1 {
+		t.Fatalf("chosen id's revocation entry %d", v)
 	}
 	if v := value(t, lists, sdCred.Status[0]); v != status.TokenSuspended {
 		t.Fatalf("token entry %d", v)
@@ -584,6 +615,44 @@ func BenchmarkSharedSetStatus(b *testing.B) {
 			}
 		}
 	})
+}
+
+// BenchmarkSharedIssue: Issuer.Issue (vc+jwt, SM2, revocation and
+// suspension entries) over shared status on the embedded ledger, from
+// parallel callers: with an ID the node mints (nothing stored) and with
+// an ID the request chose (bound on the ledger, grouped by the Binder,
+// answered after the commit).
+func BenchmarkSharedIssue(b *testing.B) {
+	for _, mode := range []string{"minted", "chosen"} {
+		b.Run(mode, func(b *testing.B) {
+			l := openLedger(b)
+			in := startInstance(b, l, b.TempDir(), "a")
+			ks, err := keystore.Open(filepath.Join(b.TempDir(), "keystore.json"), make([]byte, 16), keystore.Options{})
+			if err != nil {
+				b.Fatal(err)
+			}
+			is, err := issuer.New(issuer.Config{BaseURL: "https://node.example", Keys: ks, Status: in.shared})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			var seq atomic.Int64
+			b.SetParallelism(32)
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				for pb.Next() {
+					c := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential"},
+						"credentialSubject": map[string]any{"id": "did:example:holder"}}
+					if mode == "chosen" {
+						c["id"] = fmt.Sprintf("urn:example:bench:%d", seq.Add(1))
+					}
+					if _, err := is.Issue(ctx, c, issuer.IssueOptions{Client: "rp"}); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		})
+	}
 }
 
 // TestSharedEnrollmentAnyInstance: an enrollment's groups (identity and
@@ -760,47 +829,167 @@ func TestEnrollmentIDBound(t *testing.T) {
 	}
 }
 
-// TestSharedChosenIDTwoInstances pins what an ID a request chose can do
-// in a region of two instances (docs/credentials.md, "IDs a request
-// chose"): the instance that issued it finds its entries and owner and
-// changes them, and every instance serves the change; the other instance
-// does not know the ID (status.ErrNotFound), while a minted ID works on
-// both.
+// TestSharedChosenIDTwoInstances: an ID a request chose, issued on
+// instance a, is bound on the chain (docs/credentials.md, "IDs a request
+// chose"): instance b finds its entries and owner and revokes it, and
+// every instance serves the revocation; an unknown ID is not found on
+// either; the same ID issued again on b, or on both at once, is bound
+// once (status.ErrBound for the loser); an instance started afterwards
+// has every binding in its own index from the chain.
 func TestSharedChosenIDTwoInstances(t *testing.T) {
 	l := openLedger(t)
 	a := startInstance(t, l, t.TempDir(), "a")
 	b := startInstance(t, l, t.TempDir(), "b")
 	ctx := context.Background()
+	alloc := func(in *instance) []status.Ref {
+		t.Helper()
+		lid, idx, err := in.shared.Allocate(ctx, status.PurposeRevocation)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []status.Ref{{ListID: lid, Index: idx, Purpose: status.PurposeRevocation}}
+	}
 	chosen := "urn:uuid:8c1f0a52-7f43-4a0e-9a51-0c7b6f8e2d11"
+	refs := alloc(a)
+	if err := a.shared.BindOwner(ctx, chosen, "client-a", refs); err != nil {
+		t.Fatal(err)
+	}
+	// Committed when BindOwner returned: b finds it at once (its index or
+	// the chain).
+	if got, err := b.shared.Refs(ctx, chosen); err != nil || len(got) != 1 || got[0] != refs[0] {
+		t.Fatalf("b reads a's chosen ID: %v %v", got, err)
+	}
+	if owned, err := b.shared.OwnedBy(ctx, chosen, "client-a"); err != nil || !owned {
+		t.Fatalf("b: owned by client-a %v, %v", owned, err)
+	}
+	if owned, err := b.shared.OwnedBy(ctx, chosen, "client-b"); err != nil || owned {
+		t.Fatalf("b: owned by client-b %v, %v", owned, err)
+	}
+	for _, in := range []*instance{a, b} {
+		if _, err := in.shared.Refs(ctx, "urn:uuid:00000000-0000-4000-8000-000000000000"); !errors.Is(err, status.ErrNotFound) {
+			t.Fatalf("%s: an unknown chosen ID: %v", in.name, err)
+		}
+	}
+	// The chain has the HMAC of the ID, never the ID.
+	for _, blk := range ledgerBlocks(t, l) {
+		if strings.Contains(blk, "8c1f0a52") {
+			t.Fatal("the chosen ID is on the chain in clear")
+		}
+	}
+
+	b.set(t, chosen, status.PurposeRevocation, 1)
+	lists := converged(t, l, a, b)
+	if value(t, lists, refs[0]) != 1 {
+		t.Fatal("b's revocation of a's chosen ID did not reach every instance's lists")
+	}
+
+	// The same ID again, on b: refused, and nothing changes.
+	if err := b.shared.BindOwner(ctx, chosen, "client-b", alloc(b)); !errors.Is(err, status.ErrBound) {
+		t.Fatalf("a second binding on b: %v", err)
+	}
+	if got, _ := a.shared.Refs(ctx, chosen); len(got) != 1 || got[0] != refs[0] {
+		t.Fatalf("the first binding changed: %v", got)
+	}
+	// One ID on both at once: exactly one wins.
+	for i := range 5 {
+		id := fmt.Sprintf("race-%d", i)
+		ra, rb := alloc(a), alloc(b)
+		errs := make(chan error, 2)
+		go func() { errs <- a.shared.BindOwner(ctx, id, "client-a", ra) }()
+		go func() { errs <- b.shared.BindOwner(ctx, id, "client-b", rb) }()
+		e1, e2 := <-errs, <-errs
+		if (e1 == nil) == (e2 == nil) || !errors.Is(errors.Join(e1, e2), status.ErrBound) {
+			t.Fatalf("%s on two instances: %v, %v", id, e1, e2)
+		}
+		ga, _ := a.shared.Refs(ctx, id)
+		gb, _ := b.shared.Refs(ctx, id)
+		if len(ga) != 1 || len(gb) != 1 || ga[0] != gb[0] || (ga[0] != ra[0] && ga[0] != rb[0]) {
+			t.Fatalf("%s: a reads %v, b reads %v", id, ga, gb)
+		}
+	}
+
+	// A new instance builds its index from the chain: 6 bindings.
+	c := startInstance(t, l, t.TempDir(), "c")
+	deadline := time.Now().Add(10 * time.Second)
+	for c.chosen.Index.Len() != 6 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := c.chosen.Index.Len(); n != 6 {
+		t.Fatalf("c's index holds %d bindings, want 6", n)
+	}
+}
+
+// TestSharedChosenIDLedgerDown: while the ledger cannot answer, an ID a
+// request chose that the instance's index does not hold is neither found
+// nor reported missing (status.ErrUnconfirmed, retryable), and issuing
+// one is not acknowledged (status.ErrUnconfirmed).
+func TestSharedChosenIDLedgerDown(t *testing.T) {
+	l := &downable{Ledger: openLedger(t)}
+	a := startInstance(t, l, t.TempDir(), "a")
+	ctx := context.Background()
 	lid, idx, err := a.shared.Allocate(ctx, status.PurposeRevocation)
 	if err != nil {
 		t.Fatal(err)
 	}
 	refs := []status.Ref{{ListID: lid, Index: idx, Purpose: status.PurposeRevocation}}
-	if err := a.shared.BindOwner(ctx, chosen, "client-a", refs); err != nil {
+	if err := a.shared.BindOwner(ctx, "bound-before", "client-a", refs); err != nil {
 		t.Fatal(err)
 	}
-	minted := a.issue(t, "client-a")
+	l.down.Store(true)
+	if got, err := a.shared.Refs(ctx, "bound-before"); err != nil || len(got) != 1 {
+		t.Fatalf("a binding in the index: %v %v", got, err)
+	}
+	if _, err := a.shared.Refs(ctx, "never-bound"); !errors.Is(err, status.ErrUnconfirmed) {
+		t.Fatalf("an unknown ID with the ledger down: %v", err)
+	}
+	lid, idx, err = a.shared.Allocate(ctx, status.PurposeRevocation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+	defer cancel()
+	if err := a.shared.BindOwner(bctx, "new-id", "client-a", []status.Ref{{ListID: lid, Index: idx, Purpose: status.PurposeRevocation}}); !errors.Is(err, status.ErrUnconfirmed) {
+		t.Fatalf("binding with the ledger down: %v", err)
+	}
+	// An entry this instance did not allocate is refused before the chain.
+	if err := a.shared.BindOwner(ctx, "foreign", "client-a", []status.Ref{{ListID: lid, Index: idx + 1, Purpose: status.PurposeRevocation}}); !errors.Is(err, status.ErrIndex) {
+		t.Fatalf("binding an entry not allocated: %v", err)
+	}
+}
 
-	if _, err := b.shared.Refs(ctx, chosen); !errors.Is(err, status.ErrNotFound) {
-		t.Fatalf("b knows a's chosen ID: %v", err)
+// downable is a ledger that fails every transaction and query while down
+// (a peer the instance cannot reach).
+type downable struct {
+	ledger.Ledger
+	down atomic.Bool
+}
+
+func (d *downable) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
+	if d.down.Load() {
+		return nil, ledger.ErrUnavailable
 	}
-	if _, err := b.shared.OwnedBy(ctx, chosen, "client-a"); !errors.Is(err, status.ErrNotFound) {
-		t.Fatalf("b knows the owner of a's chosen ID: %v", err)
+	return d.Ledger.Submit(ctx, fn, args...)
+}
+
+func (d *downable) Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error) {
+	if d.down.Load() {
+		return nil, ledger.ErrUnavailable
 	}
-	if got, err := b.shared.Refs(ctx, minted); err != nil || len(got) != 3 {
-		t.Fatalf("b does not read a's minted ID: %v %v", got, err)
+	return d.Ledger.Evaluate(ctx, fn, args...)
+}
+
+// ledgerBlocks returns every block of the embedded ledger as JSON.
+func ledgerBlocks(t *testing.T, l *embedded.Ledger) []string {
+	t.Helper()
+	var out []string
+	if err := l.Blocks(0, func(b embedded.Block) error {
+		raw, err := json.Marshal(b)
+		out = append(out, string(raw))
+		return err
+	}); err != nil {
+		t.Fatal(err)
 	}
-	if owned, err := a.shared.OwnedBy(ctx, chosen, "client-a"); err != nil || !owned {
-		t.Fatalf("a: chosen ID owned %v, %v", owned, err)
-	}
-	a.set(t, chosen, status.PurposeRevocation, 1)
-	b.set(t, minted, status.PurposeRevocation, 1)
-	lists := converged(t, l, a, b)
-	mintedRefs, _ := a.shared.Refs(ctx, minted)
-	if value(t, lists, refs[0]) != 1 || value(t, lists, mintedRefs[0]) != 1 {
-		t.Fatal("a revocation did not reach every instance's lists")
-	}
+	return out
 }
 
 // FuzzEnrollmentCredentials reads made-up enrollment IDs: an error or

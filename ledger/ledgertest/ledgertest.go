@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -407,6 +408,8 @@ func Run(t *testing.T, open Open) {
 		waitFor(t, "the later change in the view", func() bool { s, _ := v.Status(RegionA, list, 5); return s == 2 })
 	})
 
+	t.Run("CredentialBindings", func(t *testing.T) { credentialBindings(ctx, t, a, b) })
+
 	t.Run("LargeBatch", func(t *testing.T) {
 		list := fresh("big")
 		changes := make([]chaincode.StatusChange, 5000)
@@ -597,4 +600,97 @@ func SeqChanges(list string, from, n int) []ledger.StatusChange {
 		cs[i] = ledger.StatusChange{List: list, Index: uint64(from + i), Status: 1}
 	}
 	return cs
+}
+
+// bindingValue returns a well-formed binding value (a version-1 credential
+// ID encoding; the contract does not check its MAC) unique to this run.
+func bindingValue() string {
+	raw := []byte{1, 0, 1, 2, 3, 4, 5, 6, 7, 8, 1, 0x1b, 0xfa, 0x19, 0xda, 0x86, 0x26, 0xbd, 0x41, 1, 0, 0, 7}
+	var mac [16]byte
+	rand.Read(mac[:])
+	return base64.RawURLEncoding.EncodeToString(append(raw, mac[:]...))
+}
+
+func bindingKey() string {
+	var b [32]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// credentialBindings: a region binds keys of its own; the event reaches
+// followers; a replay is a no-op; another value for a bound key is refused
+// with ErrBindingExists naming it (over the backend's wire), writing
+// nothing; the other region cannot bind in the first's name; two Binders
+// racing one key: exactly one wins, the other gets ErrBindingExists.
+func credentialBindings(ctx context.Context, t *testing.T, a, b ledger.Ledger) {
+	ca, cb := ledger.Client{L: a}, ledger.Client{L: b}
+	h, err := b.Height(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	events := openEvents(ctx, t, b, h)
+	b1 := chaincode.CredentialBinding{Key: bindingKey(), Value: bindingValue()}
+	b2 := chaincode.CredentialBinding{Key: bindingKey(), Value: bindingValue()}
+	res, err := ca.BindCredentialIDs(ctx, chaincode.BindingsInput{Region: RegionA, Bindings: []chaincode.CredentialBinding{b1, b2}})
+	if err != nil || res.Bound != 2 {
+		t.Fatalf("bind: %+v %v", res, err)
+	}
+	evs := readUntil(t, events, func(ev ledger.Event) bool { return ev.Name == chaincode.EventCredentialBindings })
+	var be chaincode.BindingsEvent
+	if err := json.Unmarshal(evs[len(evs)-1].Payload, &be); err != nil || be.Region != RegionA || len(be.Bindings) != 2 || be.Bindings[0] != b1 {
+		t.Fatalf("event %s %v", evs[len(evs)-1].Payload, err)
+	}
+	if res, err := ca.BindCredentialIDs(ctx, chaincode.BindingsInput{Region: RegionA, Bindings: []chaincode.CredentialBinding{b1}}); err != nil || res.Replayed != 1 {
+		t.Fatalf("replay: %+v %v", res, err)
+	}
+	b3 := chaincode.CredentialBinding{Key: bindingKey(), Value: bindingValue()}
+	_, err = ca.BindCredentialIDs(ctx, chaincode.BindingsInput{Region: RegionA, Bindings: []chaincode.CredentialBinding{b3, {Key: b2.Key, Value: bindingValue()}}})
+	if !errors.Is(err, chaincode.ErrBindingExists) {
+		t.Fatalf("duplicate: %v", err)
+	}
+	if k := chaincode.TakenKeys(err); len(k) != 1 || k[0] != b2.Key {
+		t.Fatalf("taken keys %v from %v", k, err)
+	}
+	if _, err := cb.CredentialBinding(ctx, RegionA, b3.Key); !errors.Is(err, chaincode.ErrNotFound) {
+		t.Fatalf("a refused transaction wrote: %v", err)
+	}
+	if got, err := cb.CredentialBinding(ctx, RegionA, b2.Key); err != nil || got.Value != b2.Value {
+		t.Fatalf("the first binding does not stand: %+v %v", got, err)
+	}
+	if _, err := cb.BindCredentialIDs(ctx, chaincode.BindingsInput{Region: RegionA, Bindings: []chaincode.CredentialBinding{b3}}); !errors.Is(err, chaincode.ErrForbidden) {
+		t.Fatalf("B bound in A's name: %v", err)
+	}
+
+	// Two binders (two instances of region A) race for one key.
+	bctx, bcancel := context.WithCancel(ctx)
+	defer bcancel()
+	d1, d2 := ledger.NewBinder(ca, RegionA, ledger.BinderOptions{}), ledger.NewBinder(ca, RegionA, ledger.BinderOptions{})
+	go d1.Run(bctx)
+	go d2.Run(bctx)
+	race := bindingKey()
+	errs := make(chan error, 2)
+	go func() { errs <- d1.Bind(ctx, chaincode.CredentialBinding{Key: race, Value: bindingValue()}) }()
+	go func() { errs <- d2.Bind(ctx, chaincode.CredentialBinding{Key: race, Value: bindingValue()}) }()
+	e1, e2 := <-errs, <-errs
+	if (e1 == nil) == (e2 == nil) || !errors.Is(errors.Join(e1, e2), chaincode.ErrBindingExists) {
+		t.Fatalf("racing binders: %v, %v", e1, e2)
+	}
+}
+
+// ChosenIDs returns region's chosen-ID bindings over l (a binder running
+// until the test ends, an index in path); feed the index the ledger's
+// events with Index.ApplyEvent.
+func ChosenIDs(t testing.TB, l ledger.Ledger, path, region string) ledger.ChosenIDs {
+	t.Helper()
+	c := ledger.Client{L: l}
+	idx, err := ledger.OpenBindingIndex(path, region, c, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := ledger.NewBinder(c, region, ledger.BinderOptions{MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); d.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done; idx.Close() })
+	return ledger.ChosenIDs{Binder: d, Index: idx}
 }

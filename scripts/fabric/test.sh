@@ -4,7 +4,9 @@
 # ledger conformance suite, the fault tests, the node serving on Fabric,
 # TestFabricThreeRegions (issue 14: three regions' nodes, each on its own
 # peer with its own Redis), and ./cmd/trustid-bench's TestFabricLBProof:
-# three instances behind HAProxy, issue 13's proof) against it, and tears
+# three instances behind HAProxy, issue 13's proof, with IDs a request
+# chose issued on one instance and revoked through another) against it,
+# and tears
 # it down.
 #   TRUSTID_FABRIC_LOAD=1 also runs the 60 s load test (figures in docs/BENCHMARKS.md).
 # It fails if any of those tests fails, skips, or does not run at all.
