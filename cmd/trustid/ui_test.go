@@ -375,8 +375,18 @@ func TestBrowserUI(t *testing.T) {
 	if _, err := chromedp.Run(counter, chromedp.Evaluate[chromedp.Void](`document.getElementById("code").value = ""`)); err != nil {
 		t.Fatal(err)
 	}
+	typed := func(ctx context.Context) int {
+		n, _ := chromedp.Run(ctx, chromedp.Evaluate[int](`document.getElementById("code").value.length`))
+		return n
+	}
+	// SendKeys types the code key by key: on a loaded machine that alone
+	// can take seconds, so the wait is generous, and a wrong verdict is
+	// shown rather than a timeout.
 	do(counter, "paste", chromedp.SendKeys(chromedp.ID("code"), fresh), chromedp.Click(chromedp.ID("verify")))
-	until(counter, "a valid verdict", `document.getElementById("verdict").textContent.indexOf("Valid") === 2`, 10*time.Second)
+	if _, err := chromedp.Run(counter, chromedp.Poll[chromedp.Void](`document.getElementById("verdict").textContent.indexOf("Valid") === 2`, chromedp.WithPollingTimeout(30*time.Second))); err != nil {
+		t.Fatalf("waiting for a valid verdict on the pasted code: %v; verdict %q, reason %q, typed %d of %d characters", err,
+			text(counter, "verdict"), text(counter, "reason"), typed(counter), len(fresh))
+	}
 	do(ctx, "stop", chromedp.Click(chromedp.ID("stop-code")))
 
 	// A holder's enrollment is revoked: the operator view counts its
