@@ -228,19 +228,39 @@ func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (
 		raw = []any{raw}
 	}
 	all := raw.([]any)
+	// Cheap checks on every proof, and the issuer's (holder's) proof
+	// required, before any key is resolved or document canonicalized;
+	// then the issuer's proofs first, co-signers after.
+	controllers := make([]string, len(proofs))
 	byController := 0
-	canon := map[string]string{} // canonical documents by the previous proofs they hold
-	for _, p := range proofs {
-		controller := exp.controller
-		if len(proofs) > 1 && controller != "" {
-			if did, _, _ := strings.Cut(p.vm, "#"); strings.HasPrefix(did, "did:") && did != controller {
-				controller = did
+	for i, p := range proofs {
+		controllers[i] = exp.controller
+		if len(proofs) > 1 && exp.controller != "" {
+			if did, _, _ := strings.Cut(p.vm, "#"); strings.HasPrefix(did, "did:") && did != exp.controller {
+				controllers[i] = did
 			}
 		}
-		if controller == exp.controller {
+		if controllers[i] == exp.controller {
 			byController++
 		}
-		pub, err := v.checkProof(ctx, p, exp, controller)
+		if err := v.checkFields(p, exp, controllers[i]); err != nil {
+			return nil, err
+		}
+	}
+	if byController == 0 {
+		return nil, fmt.Errorf("%w: no proof of the set is by the issuer (or holder)", ErrVerificationMethod)
+	}
+	order := make([]int, len(proofs))
+	for i := range order {
+		order[i] = i
+	}
+	slices.SortStableFunc(order, func(a, b int) int {
+		return boolInt(controllers[a] != exp.controller) - boolInt(controllers[b] != exp.controller)
+	})
+	canon := map[string]string{} // canonical documents by the previous proofs they hold
+	for _, i := range order {
+		p, controller := proofs[i], controllers[i]
+		pub, err := v.resolve(ctx, p, exp, controller)
 		if err != nil {
 			return nil, err
 		}
@@ -270,41 +290,47 @@ func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (
 			return nil, err
 		}
 	}
-	if byController == 0 {
-		return nil, fmt.Errorf("%w: no proof of the set is by the issuer (or holder)", ErrVerificationMethod)
-	}
 	return unsecured, nil
 }
 
-// checkProof applies exp to p (cryptosuite, purpose, created and expires,
-// challenge, domain) and resolves its verification method, controlled by
-// controller, to a key.
-func (v *Verifier) checkProof(ctx context.Context, p *parsedProof, exp expect, controller string) (crypto.PublicKey, error) {
+// checkFields applies exp to p (cryptosuite, purpose, created and
+// expires, challenge, domain, a holderless presentation's did:key) before
+// anything is resolved.
+func (v *Verifier) checkFields(p *parsedProof, exp expect, controller string) error {
 	if !allowed(v.cfg.Cryptosuites, p.suite) {
-		return nil, fmt.Errorf("%w: %.40q", ErrUnsupportedSuite, p.suite)
+		return fmt.Errorf("%w: %.40q", ErrUnsupportedSuite, p.suite)
 	}
 	if p.purpose != exp.purpose {
-		return nil, fmt.Errorf("%w: %.40q, want %s", ErrProofPurpose, p.purpose, exp.purpose)
+		return fmt.Errorf("%w: %.40q, want %s", ErrProofPurpose, p.purpose, exp.purpose)
 	}
 	now := v.cfg.Now()
 	if !p.created.IsZero() && p.created.After(now.Add(v.cfg.Leeway)) {
-		return nil, ErrCreated
+		return ErrCreated
 	}
 	if !p.expires.IsZero() && !now.Add(-v.cfg.Leeway).Before(p.expires) {
-		return nil, ErrExpired
+		return ErrExpired
 	}
 	if exp.challenge != "" && p.challenge != exp.challenge {
-		return nil, ErrChallenge
+		return ErrChallenge
 	}
 	if exp.domain != "" && !slices.Contains(p.domains, exp.domain) {
-		return nil, ErrDomain
+		return ErrDomain
 	}
-	// A presentation's key is the holder's (the resolver refuses a
-	// method another DID controls); with no holder named, only a
-	// self-describing did:key or did:jwk says whose it is.
 	if exp.purpose == PurposeAuthentication && controller == "" && !isDIDKeyLike(p.vm) {
-		return nil, fmt.Errorf("%w: a presentation without a holder must be signed with a did:key or did:jwk verification method", ErrVerificationMethod)
+		return fmt.Errorf("%w: a presentation without a holder must be signed with a did:key or did:jwk verification method", ErrVerificationMethod)
 	}
+	return nil
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// resolve resolves p's verification method, controlled by controller.
+func (v *Verifier) resolve(ctx context.Context, p *parsedProof, exp expect, controller string) (crypto.PublicKey, error) {
 	var pub crypto.PublicKey
 	var err error
 	if pr, ok := v.cfg.Resolver.(PurposeKeyResolver); ok {

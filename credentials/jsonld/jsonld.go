@@ -206,6 +206,9 @@ func Expand(doc map[string]any) (expanded []any, err error) {
 			expanded, err = nil, fmt.Errorf("%w: the JSON-LD processor failed", ErrInvalid)
 		}
 	}()
+	if err := checkKeywordKeys(doc); err != nil {
+		return nil, err
+	}
 	expanded, err = expand(forProcessor(doc).(map[string]any))
 	if err != nil {
 		return nil, mapErr(err)
@@ -619,4 +622,38 @@ func issuerDependent(v any) string {
 		}
 	}
 	return ""
+}
+
+// documentKeywords are the keywords a member of a document (outside
+// @context) may be: JSON-LD 1.1 expansion silently drops any other key of
+// keyword form, and json-gold treats its framing keywords (@none,
+// @default, @null, @once, ...) as keywords it then ignores.
+var documentKeywords = map[string]bool{"@context": true, "@id": true, "@type": true, "@value": true,
+	"@language": true, "@direction": true, "@list": true, "@set": true, "@graph": true,
+	"@included": true, "@index": true, "@nest": true, "@reverse": true}
+
+// checkKeywordKeys refuses a key of keyword form ("@" then letters) that
+// expansion would drop, outside @context values.
+func checkKeywordKeys(v any) error {
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			if err := checkKeywordKeys(e); err != nil {
+				return err
+			}
+		}
+	case map[string]any:
+		for k, e := range t {
+			if k == "@context" {
+				continue
+			}
+			if strings.HasPrefix(k, "@") && !documentKeywords[k] {
+				return fmt.Errorf("%w: member %.40q would be dropped", ErrUndefinedTerm, k)
+			}
+			if err := checkKeywordKeys(e); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
