@@ -371,6 +371,17 @@ func TestSignPresentation(t *testing.T) {
 		if _, err := di.SignPresentation(suiteOf[alg], vp, holder.vm, holder.signer, "c-77", "", now); !errors.Is(err, di.ErrProof) {
 			t.Errorf("%s: no domain: %v", alg, err)
 		}
+		// A secured document is not signed again (co-signing is AddProof's).
+		var secured map[string]any
+		if err := json.Unmarshal([]byte(out), &secured); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := di.SignPresentation(suiteOf[alg], secured, holder.vm, holder.signer, "c-77", "d", now); !errors.Is(err, di.ErrProof) {
+			t.Errorf("%s: a presentation with a proof signed again: %v", alg, err)
+		}
+		if _, err := di.SignCredential(suiteOf[alg], secured, holder.vm, holder.signer); !errors.Is(err, di.ErrProof) {
+			t.Errorf("%s: a document with a proof signed as a credential: %v", alg, err)
+		}
 	}
 	k := newDIDKey(t, gm.AlgEdDSA)
 	anon := map[string]any{"@context": []any{"https://www.w3.org/ns/credentials/v2"}, "type": []any{"VerifiablePresentation"}}

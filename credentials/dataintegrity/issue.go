@@ -13,7 +13,13 @@ import (
 // the suite bound, it is an issuer format's Sign (credentials/issuer.Format,
 // whose Check is jsonld.CheckDefinedTerms: the VC 2.0 data model asks
 // issuers to define every term).
+//
+// A document that already has a proof is refused (ErrProof): co-signing
+// is AddProof's, asked for by name, never a side effect of issuing.
 func SignCredential(suite string, doc map[string]any, vm string, key crypto.Signer) (string, error) {
+	if _, ok := doc["proof"]; ok {
+		return "", fmt.Errorf("%w: the credential already has a proof", ErrProof)
+	}
 	secured, err := AddProof(doc, key, Options{Cryptosuite: suite, VerificationMethod: vm, Created: time.Now()})
 	if err != nil {
 		return "", err
@@ -26,8 +32,12 @@ func SignCredential(suite string, doc map[string]any, vm string, key crypto.Sign
 // made by key, whose verification method (a DID URL of the holder) is
 // vm: proofPurpose authentication, with the verifier's challenge and
 // domain (VC Data Integrity 1.0 §2.1), created at created. It returns the
-// secured presentation as JSON and leaves doc as it is.
+// secured presentation as JSON and leaves doc as it is. A document that
+// already has a proof is refused (ErrProof), as in SignCredential.
 func SignPresentation(suite string, doc map[string]any, vm string, key crypto.Signer, challenge, domain string, created time.Time) (string, error) {
+	if _, ok := doc["proof"]; ok {
+		return "", fmt.Errorf("%w: the presentation already has a proof", ErrProof)
+	}
 	if challenge == "" || domain == "" {
 		return "", fmt.Errorf("%w: a presentation proof needs the verifier's challenge and domain", ErrProof)
 	}

@@ -15,11 +15,11 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 )
 
-// TestReviewUnsignedKeywordKey: a key json-gold v0.9.1 treats as a
+// TestUnsignedKeywordKey: a key json-gold v0.9.1 treats as a
 // (framing) keyword, added to a signed credential after signing, is
 // dropped by expansion: the proof still verifies and the "verified"
 // credential carries the unsigned data.
-func TestReviewUnsignedKeywordKey(t *testing.T) {
+func TestUnsignedKeywordKey(t *testing.T) {
 	v := verifier(t)
 	issuer := newDIDKey(t, gm.AlgEdDSA)
 	signed := sign(t, credential(issuer.did), issuer, di.EdDSARDFC2022, di.Options{})
@@ -49,11 +49,11 @@ func (c *counting) ResolveKeyFor(ctx context.Context, controller, vm, rel string
 	return c.r.ResolveKeyFor(ctx, controller, vm, rel)
 }
 
-// TestReviewResolvesBeforeIssuerCheck: a set in which no proof is the
+// TestIssuerProofBeforeResolving: a set in which no proof is the
 // issuer's is refused only after every co-signer's verification method
 // was resolved (did:web: an HTTPS fetch each) and every proof's document
 // canonicalized.
-func TestReviewResolvesBeforeIssuerCheck(t *testing.T) {
+func TestIssuerProofBeforeResolving(t *testing.T) {
 	c := &counting{r: &credentials.Resolver{Now: func() time.Time { return now }}}
 	v, err := di.NewVerifier(di.Config{Resolver: c, Cryptosuites: di.Cryptosuites(), ProofOnly: true, Now: func() time.Time { return now }})
 	if err != nil {
@@ -73,12 +73,12 @@ func TestReviewResolvesBeforeIssuerCheck(t *testing.T) {
 	}
 }
 
-// BenchmarkReviewChainCost: an attacker with self-made did:key keys (no
+// BenchmarkProofChainCost: an attacker with self-made did:key keys (no
 // issuer proof needed: that check comes last) sends 8 chained proofs that
 // all reference one large proof, each with a distinct previousProof list,
 // so each costs its own canonicalization of the document with the large
 // proof; compared with one proof on the same large document.
-func BenchmarkReviewChainCost(b *testing.B) {
+func BenchmarkProofChainCost(b *testing.B) {
 	ctx := context.Background()
 	v := verifier(b)
 	big := strings.Repeat("x", 20000)
@@ -123,8 +123,8 @@ func BenchmarkReviewChainCost(b *testing.B) {
 	}
 }
 
-// TestReviewMixedProofs: things that must be refused.
-func TestReviewMixedProofs(t *testing.T) {
+// TestMixedProofs: things that must be refused.
+func TestMixedProofs(t *testing.T) {
 	ctx := context.Background()
 	v := verifier(t)
 	holder := newDIDKey(t, gm.AlgEdDSA)

@@ -6,10 +6,10 @@ import (
 	"github.com/trustid-cn/trustid/credentials/jsonld"
 )
 
-// TestReviewKeywordLikeKeysDropped: a key that json-gold treats as a
+// TestKeywordLikeKeysNotDropped: a key that json-gold treats as a
 // keyword but expansion does not process must not vanish from the
 // canonical form (else it is unsigned data in a verified document).
-func TestReviewKeywordLikeKeysDropped(t *testing.T) {
+func TestKeywordLikeKeysNotDropped(t *testing.T) {
 	base := func() map[string]any {
 		return map[string]any{
 			"@context":          []any{"https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"},
