@@ -60,8 +60,18 @@ func OpenBindingIndex(path, region string, chain BindingReader, timeout time.Dur
 	return &BindingIndex{db: db, region: region, chain: chain, timeout: timeout}, nil
 }
 
-func openBindingFile(path string) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+// errBindingFile: bbolt panicked opening the file (its meta page survived
+// a power loss that its data pages did not; the freelist rebuild walks
+// them).
+var errBindingFile = errors.New("ledger: binding index file damaged")
+
+func openBindingFile(path string) (db *bolt.DB, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			db, err = nil, fmt.Errorf("%w: %v", errBindingFile, p)
+		}
+	}()
+	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return nil, err
 	}
@@ -96,14 +106,15 @@ func (x *BindingIndex) ApplyEvent(ev Event) error {
 	return x.Add(be.Bindings)
 }
 
-// Add keeps bindings the chain has; a key held already keeps its value
-// (the chain's first). Keys held already cost no write.
+// Add keeps bindings the chain has (it holds one value per key, for
+// good): a value held that differs, damaged on disk, is replaced. Keys
+// held already with their value cost no write.
 func (x *BindingIndex) Add(bs []chaincode.CredentialBinding) error {
 	var missing []chaincode.CredentialBinding
 	if err := x.db.View(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketBindings)
 		for _, cb := range bs {
-			if b.Get([]byte(cb.Key)) == nil {
+			if string(b.Get([]byte(cb.Key))) != cb.Value {
 				missing = append(missing, cb)
 			}
 		}
@@ -117,9 +128,6 @@ func (x *BindingIndex) Add(bs []chaincode.CredentialBinding) error {
 	err := x.db.Update(func(tx *bolt.Tx) error {
 		b := tx.Bucket(bucketBindings)
 		for _, cb := range missing {
-			if b.Get([]byte(cb.Key)) != nil {
-				continue
-			}
 			if err := b.Put([]byte(cb.Key), []byte(cb.Value)); err != nil {
 				return err
 			}

@@ -590,6 +590,11 @@ func (is *Issuer) issue(ctx context.Context, as signingAs, client string, items 
 	err := each(len(items), func(i int) error {
 		var err error
 		it := items[i]
+		// Before anything is allocated; URN scheme and NID compare
+		// case-insensitively (RFC 8141).
+		if id, ok := it.Credential["id"].(string); ok && len(id) >= len(ReservedIDPrefix) && strings.EqualFold(id[:len(ReservedIDPrefix)], ReservedIDPrefix) {
+			return ErrReservedID
+		}
 		name, f, err := is.format(it.Options.Format)
 		if err != nil {
 			return err
@@ -601,10 +606,6 @@ func (is *Issuer) issue(ctx context.Context, as signingAs, client string, items 
 		}
 		if err != nil {
 			return err
-		}
-		id, given := items[i].Credential["id"].(string)
-		if given && strings.HasPrefix(id, ReservedIDPrefix) {
-			return ErrReservedID
 		}
 		_, group[i].given = items[i].Credential["id"]
 		return nil
