@@ -15,14 +15,12 @@ import (
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
-// TestReviewBindingIndexLostDataPages (review h7-bind): the index is
-// written without fsync, so a power loss can keep bbolt's meta page (it
-// is written last, but the kernel may flush it first) and lose data
-// pages. The meta checksum still holds, so bolt.Open succeeds far enough
-// to rebuild the freelist (NoFreelistSync walks every page) and panics:
-// OpenBindingIndex never gets the error its "replace an unreadable file"
-// path handles, and `trustid serve` dies at every start.
-func TestReviewBindingIndexLostDataPages(t *testing.T) {
+// TestBindingIndexLostDataPages: the index is written without fsync, so
+// a power loss can keep bbolt's meta page and lose data pages. The meta
+// checksum still holds, and bolt.Open panics rebuilding the free list
+// (NoFreelistSync walks every page): OpenBindingIndex takes that like an
+// unreadable file and starts empty, so `trustid serve` still starts.
+func TestBindingIndexLostDataPages(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "bindings.db")
 	x, err := ledger.OpenBindingIndex(path, ledgertest.RegionA, failingReader{}, 0)
 	if err != nil {
@@ -60,11 +58,11 @@ func TestReviewBindingIndexLostDataPages(t *testing.T) {
 	y.Close()
 }
 
-// TestReviewBindingIndexNeverRepaired (review h7-bind): a value the index
-// holds is never replaced, not by the chain's event nor by a chain read,
-// so a damaged value (one that fails the statuslist MAC) stays until the
-// file is deleted: every status change of that ID on this instance fails.
-func TestReviewBindingIndexNeverRepaired(t *testing.T) {
+// TestBindingIndexRepaired: a value the index holds that differs from
+// the chain's (damaged on disk: it would fail the statuslist MAC and
+// every status change of that ID on this instance) is replaced by the
+// chain's when its event is applied again or it is read from the chain.
+func TestBindingIndexRepaired(t *testing.T) {
 	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
 	ledgertest.EnsureConsortium(context.Background(), t, a, b)
 	ctx := context.Background()

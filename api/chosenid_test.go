@@ -5,11 +5,11 @@ import (
 	"testing"
 )
 
-// TestReviewReservedIDCase (review h7-bind): URN scheme and NID are
-// case-insensitive (RFC 8141 §3.1), so "URN:TRUSTID:vc:…" names the same
-// URN as the node's minted "urn:trustid:vc:…"; the reserved check is
-// case-sensitive and issues it.
-func TestReviewReservedIDCase(t *testing.T) {
+// TestReservedIDCase: URN scheme and NID are case-insensitive (RFC 8141
+// §3.1), so "URN:TRUSTID:vc:…" names the same URN as the node's minted
+// "urn:trustid:vc:…": a chosen ID in any case of the reserved prefix is
+// refused.
+func TestReservedIDCase(t *testing.T) {
 	e := newVCEnv(t)
 	body := strings.Replace(credBody, `"type"`, `"id":"URN:TRUSTID:vc:AQABAgMEBQYHCAEb-hnahia9QQEAAAc","type"`, 1)
 	body = strings.Replace(body, "%s", "", 1)
