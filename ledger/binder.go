@@ -196,11 +196,19 @@ func (d *Binder) send(ctx context.Context, batch []*bindReq) {
 				return
 			}
 			continue
-		case errors.Is(err, chaincode.ErrInvalid) || errors.Is(err, chaincode.ErrForbidden) || errors.Is(err, chaincode.ErrUnknownCaller) ||
-			errors.Is(err, chaincode.ErrArgumentsCount) || errors.Is(err, chaincode.ErrUnknownFunc) || errors.Is(err, chaincode.ErrExists):
+		case errors.Is(err, chaincode.ErrForbidden) || errors.Is(err, chaincode.ErrUnknownCaller):
+			// The region itself is refused (not active, or not this
+			// identity's): every binding of it would be, so each request
+			// gets the refusal now, not a transaction of its own.
+			for _, r := range batch {
+				r.done <- err
+			}
+			return
+		case errors.Is(err, chaincode.ErrInvalid) || errors.Is(err, chaincode.ErrArgumentsCount) ||
+			errors.Is(err, chaincode.ErrUnknownFunc) || errors.Is(err, chaincode.ErrExists):
 			// A refusal retrying cannot cure: a malformed binding (the
-			// caller's bug) or a region not active. Sent one by one, so
-			// that only the bad ones fail.
+			// caller's bug). Sent one by one, so that only the bad ones
+			// fail.
 			if len(batch) == 1 {
 				batch[0].done <- err
 				return

@@ -34,11 +34,13 @@ func binding(t testing.TB) chaincode.CredentialBinding {
 // countingBinder counts the transactions a Binder sends.
 type countingBinder struct {
 	ledger.Client
-	txs atomic.Int64
+	txs   atomic.Int64
+	delay time.Duration // added to each transaction, so that requests queue
 }
 
 func (c *countingBinder) BindCredentialIDs(ctx context.Context, in chaincode.BindingsInput) (chaincode.BindingsResult, error) {
 	c.txs.Add(1)
+	time.Sleep(c.delay)
 	return c.Client.BindCredentialIDs(ctx, in)
 }
 
@@ -97,6 +99,25 @@ func TestBinderGroups(t *testing.T) {
 	defer tcancel()
 	if err := idle.Bind(tctx, binding(t)); !errors.Is(err, ledger.ErrBindingUnconfirmed) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("unconfirmed: %v", err)
+	}
+
+	// A region this identity may not write for: every binding refused at
+	// once, not each in a transaction of its own.
+	wrong := &countingBinder{Client: ledger.Client{L: a}, delay: 20 * time.Millisecond}
+	w := ledger.NewBinder(wrong, ledgertest.RegionB, ledger.BinderOptions{Concurrency: 1})
+	go w.Run(rctx)
+	const m = 50
+	var refused sync.WaitGroup
+	for i := range m {
+		refused.Go(func() {
+			if err := w.Bind(ctx, binding(t)); !errors.Is(err, chaincode.ErrForbidden) {
+				t.Errorf("binding %d for another region: %v", i, err)
+			}
+		})
+	}
+	refused.Wait()
+	if txs := wrong.txs.Load(); txs > m/4 {
+		t.Errorf("%d refused bindings took %d transactions: sent one by one", m, txs)
 	}
 }
 
