@@ -34,6 +34,11 @@ type OutboxOptions struct {
 	// Window is how long a change waits for more before a smaller batch
 	// is sent (default 200 ms).
 	Window time.Duration
+	// CommitSpacing is the least time between the starts of two Anchor
+	// commits that follow each other (default 2 ms; negative: none): under
+	// load the changes of that time share one commit and its fsyncs,
+	// while a change after an idle moment is committed at once.
+	CommitSpacing time.Duration
 	// Concurrency is the most batch transactions in flight (default 4).
 	// Each writes only its own batch key, so they never conflict.
 	Concurrency int
@@ -164,6 +169,9 @@ func OpenOutbox(path string, chain BatchAnchorer, opts OutboxOptions) (*Outbox, 
 	if opts.Window <= 0 {
 		opts.Window = 200 * time.Millisecond
 	}
+	if opts.CommitSpacing == 0 {
+		opts.CommitSpacing = 2 * time.Millisecond
+	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 4
 	}
@@ -188,6 +196,7 @@ func OpenOutbox(path string, chain BatchAnchorer, opts OutboxOptions) (*Outbox, 
 	}
 	o := &Outbox{db: db, chain: chain, opts: opts, log: opts.Logger, kick: make(chan struct{}, 1), changed: make(chan struct{})}
 	o.chunks = groupcommit.New(o.commitChunks)
+	o.chunks.SetSpacing(max(opts.CommitSpacing, 0))
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{obPending, obBatches, obHeads, obDead, obMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
