@@ -804,8 +804,16 @@ func (h *credentialHandlers) status(w http.ResponseWriter, r *http.Request) erro
 	if err := h.cfg.Issuer.SetStatusAs(r.Context(), id, req.Action, actor); err != nil {
 		return err
 	}
-	writeJSON(w, map[string]string{"id": id, "action": req.Action, "result": "done"})
+	writeJSON(w, statusResponse{Action: req.Action, ID: id, Result: "done"})
 	return nil
+}
+
+// statusResponse is the answer to a status change (members in the order
+// a map would give them).
+type statusResponse struct {
+	Action string `json:"action"`
+	ID     string `json:"id"`
+	Result string `json:"result"`
 }
 
 // writePublic sends a public document that may be cached briefly.

@@ -16,6 +16,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/internal/groupcommit"
 )
 
 // BatchAnchorer is what the Outbox needs from the chain; Client
@@ -33,6 +34,11 @@ type OutboxOptions struct {
 	// Window is how long a change waits for more before a smaller batch
 	// is sent (default 200 ms).
 	Window time.Duration
+	// CommitSpacing is the least time between the starts of two Anchor
+	// commits that follow each other (default 2 ms; negative: none): under
+	// load the changes of that time share one commit and its fsyncs,
+	// while a change after an idle moment is committed at once.
+	CommitSpacing time.Duration
 	// Concurrency is the most batch transactions in flight (default 4).
 	// Each writes only its own batch key, so they never conflict.
 	Concurrency int
@@ -67,6 +73,10 @@ type Outbox struct {
 	log    *slog.Logger
 
 	kick chan struct{}
+	// chunks commits Anchor's writes in groups: with no timer, a lone
+	// change is written at once and the changes that arrive during one
+	// commit share the next (bbolt's Batch held each for up to 10 ms).
+	chunks *groupcommit.Committer[*pendingChunk]
 	// freezeMu is held shared by Anchor from its write to its count and
 	// exclusively by freeze, so freeze never takes a chunk not counted yet.
 	freezeMu sync.RWMutex
@@ -159,6 +169,9 @@ func OpenOutbox(path string, chain BatchAnchorer, opts OutboxOptions) (*Outbox, 
 	if opts.Window <= 0 {
 		opts.Window = 200 * time.Millisecond
 	}
+	if opts.CommitSpacing == 0 {
+		opts.CommitSpacing = 2 * time.Millisecond
+	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 4
 	}
@@ -182,6 +195,8 @@ func OpenOutbox(path string, chain BatchAnchorer, opts OutboxOptions) (*Outbox, 
 		return nil, fmt.Errorf("%w: outbox %s: %v", ErrUnavailable, path, err)
 	}
 	o := &Outbox{db: db, chain: chain, opts: opts, log: opts.Logger, kick: make(chan struct{}, 1), changed: make(chan struct{})}
+	o.chunks = groupcommit.New(o.commitChunks)
+	o.chunks.SetSpacing(max(opts.CommitSpacing, 0))
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{obPending, obBatches, obHeads, obDead, obMeta} {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -295,6 +310,32 @@ func decodeChunk(b []byte) ([]StatusChange, error) {
 	return out, nil
 }
 
+// pendingChunk is one Anchor call's changes on their way to disk; seq is
+// set by the commit of its group.
+type pendingChunk struct {
+	chunk []byte
+	seq   uint64
+}
+
+// commitChunks writes a group of Anchor calls' chunks in one bbolt
+// transaction (one commit and its fsyncs for the group, all or none).
+func (o *Outbox) commitChunks(items []*pendingChunk) error {
+	return o.db.Update(func(tx *bolt.Tx) error {
+		b := tx.Bucket(obPending)
+		for _, it := range items {
+			s, err := b.NextSequence()
+			if err != nil {
+				return err
+			}
+			if err := b.Put(binary.BigEndian.AppendUint64(nil, s), it.chunk); err != nil {
+				return err
+			}
+			it.seq = s
+		}
+		return nil
+	})
+}
+
 func (o *Outbox) signal() {
 	select {
 	case o.kick <- struct{}{}:
@@ -322,22 +363,13 @@ func (o *Outbox) Anchor(ctx context.Context, changes []StatusChange) error {
 	if closed {
 		return ErrOutboxClosed
 	}
-	chunk := encodeChunk(changes)
-	var seq uint64
+	item := &pendingChunk{chunk: encodeChunk(changes)}
 	o.freezeMu.RLock()
 	defer o.freezeMu.RUnlock()
-	err := o.db.Batch(func(tx *bolt.Tx) error {
-		b := tx.Bucket(obPending)
-		s, err := b.NextSequence()
-		if err != nil {
-			return err
-		}
-		seq = s
-		return b.Put(binary.BigEndian.AppendUint64(nil, s), chunk)
-	})
-	if err != nil {
+	if err := o.chunks.Do(item); err != nil {
 		return fmt.Errorf("%w: outbox: %v", ErrUnavailable, err)
 	}
+	seq := item.seq
 	now := o.opts.Now()
 	o.mu.Lock()
 	switch last := len(o.arrivals) - 1; {

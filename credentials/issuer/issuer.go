@@ -852,6 +852,14 @@ func (is *Issuer) SetStatusAs(ctx context.Context, id, action string, actor Acto
 	return is.setStatus(ctx, id, action)
 }
 
+// actionValues is, per action, the value it sets in an entry of each
+// purpose it touches.
+var actionValues = map[string]map[string]uint8{
+	ActionRevoke:    {credentials.PurposeRevocation: 1, status.PurposeToken: status.TokenInvalid},
+	ActionSuspend:   {credentials.PurposeSuspension: 1, status.PurposeToken: status.TokenSuspended},
+	ActionReinstate: {credentials.PurposeSuspension: 0, status.PurposeToken: status.TokenValid},
+}
+
 func (is *Issuer) setStatus(ctx context.Context, id, action string) error {
 	refs, err := is.cfg.Status.Refs(ctx, id)
 	if errors.Is(err, status.ErrNotFound) {
@@ -876,11 +884,7 @@ func (is *Issuer) setStatus(ctx context.Context, id, action string) error {
 	}
 	// Every entry of the credential's group (see IssueGroup): the refs of
 	// each purpose, not only the first.
-	values := map[string]map[string]uint8{
-		ActionRevoke:    {credentials.PurposeRevocation: 1, status.PurposeToken: status.TokenInvalid},
-		ActionSuspend:   {credentials.PurposeSuspension: 1, status.PurposeToken: status.TokenSuspended},
-		ActionReinstate: {credentials.PurposeSuspension: 0, status.PurposeToken: status.TokenValid},
-	}[action]
+	values := actionValues[action]
 	if values == nil {
 		return fmt.Errorf("%w: action %q (want revoke, suspend or reinstate)", credentials.ErrInvalid, action)
 	}

@@ -1,6 +1,7 @@
 package statuslist
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"runtime"
@@ -132,4 +133,27 @@ func BenchmarkIndexLiveBytes(b *testing.B) {
 	b.ReportMetric(float64(int64(live())-int64(before))/float64(b.N), "index-B/binding")
 	runtime.KeepAlive(s)
 	runtime.KeepAlive(refs)
+}
+
+// BenchmarkCredentialIDRead measures what a status change does with its
+// credential ID before it reaches the store: read it (MAC check) and
+// check its owner tag.
+func BenchmarkCredentialIDRead(b *testing.B) {
+	ids, err := NewCredentialIDs(bytes.Repeat([]byte{7}, 32))
+	if err != nil {
+		b.Fatal(err)
+	}
+	refs := []status.Ref{{ListID: "0123456789abcdef", Index: 4711, Purpose: status.PurposeRevocation},
+		{ListID: "fedcba9876543210", Index: 815, Purpose: status.PurposeSuspension}}
+	id, err := ids.Make(0, "client-a", refs)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		_, tag, err := ids.Read(id)
+		if err != nil || !ids.Owned(tag, "client-a") {
+			b.Fatal("read", err)
+		}
+	}
 }

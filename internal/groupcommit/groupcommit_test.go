@@ -295,3 +295,59 @@ func TestChild(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestSpacing: a commit that follows another at once starts at least the
+// spacing after it started, and its group took what queued meanwhile; a
+// commit after an idle moment starts at once.
+func TestSpacing(t *testing.T) {
+	const spacing = 200 * time.Millisecond
+	var mu sync.Mutex
+	var starts []time.Time
+	var groups [][]int
+	hold := make(chan struct{})
+	c := New(func(items []int) error {
+		mu.Lock()
+		starts = append(starts, time.Now())
+		groups = append(groups, items)
+		first := len(starts) == 1
+		mu.Unlock()
+		if first {
+			<-hold
+		}
+		return nil
+	})
+	c.SetSpacing(spacing)
+	var wg sync.WaitGroup
+	wg.Go(func() { c.Do(0) })
+	for {
+		mu.Lock()
+		n := len(starts)
+		mu.Unlock()
+		if n == 1 {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	wg.Go(func() { c.Do(1) })
+	time.Sleep(20 * time.Millisecond)
+	close(hold) // the second commit follows at once: it must wait
+	time.Sleep(50 * time.Millisecond)
+	wg.Go(func() { c.Do(2) }) // still within the spacing: joins the group
+	wg.Wait()
+	mu.Lock()
+	if len(starts) != 2 || fmt.Sprint(groups) != "[[0] [1 2]]" {
+		t.Fatalf("groups %v", groups)
+	}
+	if gap := starts[1].Sub(starts[0]); gap < spacing {
+		t.Fatalf("second commit %v after the first, want at least %v", gap, spacing)
+	}
+	mu.Unlock()
+	time.Sleep(spacing) // idle: the next commit starts at once
+	called := time.Now()
+	c.Do(3)
+	mu.Lock()
+	defer mu.Unlock()
+	if wait := starts[2].Sub(called); wait >= spacing/2 {
+		t.Fatalf("a commit after an idle moment waited %v", wait)
+	}
+}

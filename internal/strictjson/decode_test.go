@@ -249,3 +249,85 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// plain is target without an interface value: Decode takes its
+// json.Unmarshal path for it.
+type plain struct {
+	Embedded
+	Name    string            `json:"name"`
+	Doc     inner             `json:"document"`
+	Docs    []inner           `json:"documents"`
+	ByID    map[string]*inner `json:"by_id"`
+	Raw     json.RawMessage   `json:"raw"`
+	When    time.Time         `json:"when"`
+	Count   int               `json:"count"`
+	Untaged string
+}
+
+func TestHasInterfaces(t *testing.T) {
+	type deep struct{ M map[string][]*struct{ X any } }
+	type self struct {
+		Next *self
+		N    int
+	}
+	for _, c := range []struct {
+		v    any
+		want bool
+	}{
+		{target{}, true}, {plain{}, false}, {deep{}, true}, {self{}, false}, {map[string]any{}, true},
+		{[]string{}, false}, {json.RawMessage{}, false}, {time.Time{}, false},
+	} {
+		if got := hasInterfaces(reflect.TypeOf(c.v)); got != c.want {
+			t.Errorf("hasInterfaces(%T) = %v, want %v", c.v, got, c.want)
+		}
+	}
+}
+
+// FuzzDecodePlain: for a type without interface values Decode (through
+// json.Unmarshal) accepts and fills exactly what a Decoder with
+// UseNumber and DisallowUnknownFields does after the strict checks.
+func FuzzDecodePlain(f *testing.F) {
+	for _, s := range []string{
+		`{"region":"1","name":"A","document":{"number":"1"},"documents":[{"number":"2","type":"t"}],"by_id":{"k":{"number":"3"},"n":null},"raw":[true],"when":"2024-01-02T03:04:05Z","count":1,"Untaged":"u"}`,
+		`{"name":"A","NAME":"B"}`, `{"count":"1"}`, `{"count":1.5}`, `{"document":[]}`, `{"when":"x"}`, `{"extra":1}`, `[]`, `null`, `{"count":1e400}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var v plain
+		err := Decode(data, &v, 1<<12)
+		var std plain
+		dec := json.NewDecoder(bytes.NewReader(data))
+		dec.UseNumber()
+		dec.DisallowUnknownFields()
+		stdErr := dec.Decode(&std)
+		if err != nil {
+			if errors.Is(err, ErrType) && stdErr == nil {
+				t.Fatalf("Decode refused as a type error what the Decoder accepts: %v", err)
+			}
+			return
+		}
+		if stdErr != nil {
+			t.Fatalf("Decode accepted what the Decoder refuses: %v", stdErr)
+		}
+		if !reflect.DeepEqual(v, std) {
+			t.Fatalf("Decode %+v, Decoder %+v", v, std)
+		}
+	})
+}
+
+// BenchmarkDecodeSmall decodes a status change's body ({"action":...})
+// into its struct: the json.Unmarshal path.
+func BenchmarkDecodeSmall(b *testing.B) {
+	type req struct {
+		Action string `json:"action"`
+	}
+	data := []byte(`{"action":"suspend"}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		var r req
+		if err := Decode(data, &r, 1<<16); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

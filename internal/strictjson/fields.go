@@ -257,3 +257,41 @@ func reachesStruct(t reflect.Type, visiting map[reflect.Type]bool) bool {
 	}
 	return false
 }
+
+var interfacesCache sync.Map // reflect.Type -> bool
+
+// hasInterfaces reports whether decoding into t may fill an interface
+// value (where Decode's numbers become json.Number), through pointers,
+// slices, arrays, maps and exported struct fields; a type that decodes
+// itself does not count.
+func hasInterfaces(t reflect.Type) bool {
+	if v, ok := interfacesCache.Load(t); ok {
+		return v.(bool)
+	}
+	v := reachesInterface(t, map[reflect.Type]bool{})
+	interfacesCache.Store(t, v)
+	return v
+}
+
+func reachesInterface(t reflect.Type, visiting map[reflect.Type]bool) bool {
+	if visiting[t] {
+		return false
+	}
+	visiting[t] = true
+	if custom(t) {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.Interface:
+		return true
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		return reachesInterface(t.Elem(), visiting)
+	case reflect.Struct:
+		for i := range t.NumField() {
+			if reachesInterface(t.Field(i).Type, visiting) {
+				return true
+			}
+		}
+	}
+	return false
+}
