@@ -124,6 +124,7 @@ var verifyCodes = []struct {
 	{dataintegrity.ErrVerificationMethod, "unknown_key", "the verification method cannot be resolved or does not belong to the issuer (or holder)"},
 	{dataintegrity.ErrKey, "invalid_key", "the verification method's key is invalid"},
 	{dataintegrity.ErrPreviousProof, "previous_proof_unresolved", "a previousProof names no proof of the set, or proof ids repeat or form a cycle"},
+	{dataintegrity.ErrChainCost, "proof_chain_too_costly", "the proofs name more distinct previousProof sets than this node verifies"},
 	{dataintegrity.ErrProof, "malformed_proof", "the proof is malformed"},
 	{sdjwt.ErrUnmatched, "disclosure_unmatched", "a disclosure matches no digest"},
 	{sdjwt.ErrDuplicateDigest, "duplicate_digest", "a digest appears twice"},
@@ -308,6 +309,44 @@ type verifyResponse struct {
 	// RelatedResources is the outcome per relatedResource entry of the
 	// credential (POST /credentials/verify only).
 	RelatedResources []relatedOutcome `json:"relatedResources,omitempty"`
+	// Proofs are the embedded Data Integrity proofs of the credential or
+	// presentation, each verified.
+	Proofs []proofOutcome `json:"proofs,omitempty"`
+}
+
+// proofOutcome is one verified Data Integrity proof: who signed (the
+// issuer, the holder, or a co-signer) and how.
+type proofOutcome struct {
+	ID                 string   `json:"id,omitempty"`
+	VerificationMethod string   `json:"verificationMethod"`
+	Controller         string   `json:"controller"`
+	Cryptosuite        string   `json:"cryptosuite"`
+	ProofPurpose       string   `json:"proofPurpose"`
+	Created            string   `json:"created,omitempty"`
+	Expires            string   `json:"expires,omitempty"`
+	Role               string   `json:"role"`
+	PreviousProof      []string `json:"previousProof,omitempty"`
+}
+
+// proofOutcomes reports proofs; role names a proof by the issuer (a
+// credential) or the holder (a presentation).
+func proofOutcomes(proofs []dataintegrity.ProofResult, role string) []proofOutcome {
+	out := make([]proofOutcome, len(proofs))
+	for i, p := range proofs {
+		o := proofOutcome{ID: p.ID, VerificationMethod: p.VerificationMethod, Controller: p.Controller,
+			Cryptosuite: p.Cryptosuite, ProofPurpose: p.ProofPurpose, Role: "co-signer", PreviousProof: p.PreviousProof}
+		if p.ByController {
+			o.Role = role
+		}
+		if !p.Created.IsZero() {
+			o.Created = p.Created.Format(time.RFC3339Nano)
+		}
+		if !p.Expires.IsZero() {
+			o.Expires = p.Expires.Format(time.RFC3339Nano)
+		}
+		out[i] = o
+	}
+	return out
 }
 
 // relatedOutcome is one related resource's outcome: verified, mismatch,
@@ -323,6 +362,8 @@ type verifiedEntry struct {
 	Format     string         `json:"format"`
 	Issuer     string         `json:"issuer"`
 	Credential map[string]any `json:"credential"`
+	// Proofs are the credential's Data Integrity proofs.
+	Proofs []proofOutcome `json:"proofs,omitempty"`
 }
 
 // writeVerifyFailure answers a failed verification with its code and
@@ -448,7 +489,7 @@ func (h *credentialHandlers) verify(w http.ResponseWriter, r *http.Request) erro
 	if err != nil {
 		return err
 	}
-	res, err := h.verifyCredential(r, in, req.VerifiableCredential)
+	res, proofs, err := h.verifyCredential(r, in, req.VerifiableCredential)
 	if err != nil {
 		h.writeVerifyFailure(w, r, err)
 		return nil
@@ -507,37 +548,31 @@ func (h *credentialHandlers) verify(w http.ResponseWriter, r *http.Request) erro
 		checks = append(checks, "related-resources")
 	}
 	writeJSON(w, verifyResponse{Verified: true, Format: res.Format, Issuer: res.Issuer, Credential: res.Credential,
-		Checks: checks, Warnings: warnings, Errors: []verifyProblem{}, RelatedResources: outcomes})
+		Checks: checks, Warnings: warnings, Errors: []verifyProblem{}, RelatedResources: outcomes, Proofs: proofs})
 	return nil
 }
 
 // verifyCredential verifies a credential with an embedded proof (an
 // object with a proof member; raw is its JSON) with the Data Integrity
 // verifier, and any other form with the credentials Verifier (vc+jwt,
-// SD-JWT VC, and vc+cose through its Envelopes).
-func (h *credentialHandlers) verifyCredential(r *http.Request, in any, raw json.RawMessage) (*vc.Verified, error) {
+// SD-JWT VC, and vc+cose through its Envelopes). The format of a Data
+// Integrity credential is its issuer's cryptosuite (the name
+// options.format gives it), and its proofs are reported.
+func (h *credentialHandlers) verifyCredential(r *http.Request, in any, raw json.RawMessage) (*vc.Verified, []proofOutcome, error) {
 	m, isObject := in.(map[string]any)
 	if _, hasProof := m["proof"]; !isObject || !hasProof {
-		return h.cfg.Verifier.VerifyToken(r.Context(), in)
+		res, err := h.cfg.Verifier.VerifyToken(r.Context(), in)
+		return res, nil, err
 	}
 	if h.cfg.DataIntegrity == nil {
-		return nil, fmt.Errorf("%w: this node verifies no embedded proofs", vc.ErrUnsupported)
+		return nil, nil, fmt.Errorf("%w: this node verifies no embedded proofs", vc.ErrUnsupported)
 	}
 	c, err := h.cfg.DataIntegrity.VerifyCredential(r.Context(), raw)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	return &vc.Verified{Format: cryptosuiteOf(m), Issuer: issuerID(c), Credential: c}, nil
-}
-
-// cryptosuiteOf names the securing mechanism of a document with an
-// embedded proof: its cryptosuite, the name options.format gives it.
-func cryptosuiteOf(doc map[string]any) string {
-	p, _ := doc["proof"].(map[string]any)
-	if s, ok := p["cryptosuite"].(string); ok {
-		return s
-	}
-	return dataintegrity.ProofType
+	return &vc.Verified{Format: dataintegrity.Cryptosuite(c.Proofs), Issuer: issuerID(c.Document), Credential: c.Document},
+		proofOutcomes(c.Proofs, "issuer"), nil
 }
 
 func (h *credentialHandlers) verifyPresentation(w http.ResponseWriter, r *http.Request) error {
@@ -661,25 +696,12 @@ func (h *credentialHandlers) verifyOtherPresentation(r *http.Request, in any, ra
 	if err != nil {
 		return nil, err
 	}
-	doc := in.(map[string]any)
-	out.Format, out.Holder, out.Presentation = cryptosuiteOf(doc), p.Holder, p.Document
-	// p.Credentials are the items with a proof, in their order.
-	var suites []string
-	items, _ := doc["verifiableCredential"].([]any)
-	if items == nil && doc["verifiableCredential"] != nil {
-		items = []any{doc["verifiableCredential"]}
-	}
-	for _, it := range items {
-		if m, ok := it.(map[string]any); ok && m["proof"] != nil {
-			suites = append(suites, cryptosuiteOf(m))
-		}
-	}
-	for i, c := range p.Credentials {
-		e := verifiedEntry{Format: dataintegrity.ProofType, Issuer: issuerID(c), Credential: c}
-		if i < len(suites) {
-			e.Format = suites[i]
-		}
-		if err := vc.CheckHolderBinding(&vc.Verified{Format: e.Format, Credential: c}, p.Holder, nil); err != nil {
+	out.Format, out.Holder, out.Presentation = dataintegrity.Cryptosuite(p.Proofs), p.Holder, p.Document
+	out.Proofs = proofOutcomes(p.Proofs, "holder")
+	for _, c := range p.Credentials {
+		e := verifiedEntry{Format: dataintegrity.Cryptosuite(c.Proofs), Issuer: issuerID(c.Document), Credential: c.Document,
+			Proofs: proofOutcomes(c.Proofs, "issuer")}
+		if err := vc.CheckHolderBinding(&vc.Verified{Format: e.Format, Credential: c.Document}, p.Holder, nil); err != nil {
 			return nil, err
 		}
 		out.Credentials = append(out.Credentials, e)

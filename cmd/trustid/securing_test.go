@@ -6,7 +6,9 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -127,8 +129,58 @@ func TestVCAPISecuringMechanisms(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if code, res := verify(cosigned); code != http.StatusOK || res["verified"] != true || res["format"] != di.ProofType {
+	// The co-signer's proof first: the format is still the issuer's
+	// cryptosuite, and the proofs say who signed which.
+	ps := cosigned["proof"].([]any)
+	cosigned["proof"] = []any{ps[1], ps[0]}
+	code, res := verify(cosigned)
+	if code != http.StatusOK || res["verified"] != true || res["format"] != di.SM2RDFC2025 {
 		t.Fatalf("co-signed credential (proof set): %d %v", code, res)
+	}
+	issuerDID := all[0].cred["issuer"]
+	if o, ok := issuerDID.(map[string]any); ok {
+		issuerDID = o["id"]
+	}
+	checkProofs := func(what string, got any, want ...map[string]any) {
+		t.Helper()
+		list, _ := got.([]any)
+		if len(list) != len(want) {
+			t.Fatalf("%s: proofs %v, want %d", what, got, len(want))
+		}
+		for i, w := range want {
+			p := list[i].(map[string]any)
+			for k, v := range w {
+				if p[k] != v {
+					t.Fatalf("%s: proof %d: %s = %v, want %v (%v)", what, i, k, p[k], v, p)
+				}
+			}
+			if p["created"] == nil || p["proofPurpose"] == nil {
+				t.Fatalf("%s: proof %d: %v", what, i, p)
+			}
+		}
+	}
+	checkProofs("co-signed credential", res["proofs"],
+		map[string]any{"role": "co-signer", "controller": holder, "verificationMethod": holderVM, "cryptosuite": di.EdDSARDFC2022},
+		map[string]any{"role": "issuer", "controller": issuerDID, "cryptosuite": di.SM2RDFC2025, "proofPurpose": di.PurposeAssertion})
+	_, single := verify(all[0].cred)
+	checkProofs("issuer's proof alone", single["proofs"], map[string]any{"role": "issuer", "controller": issuerDID, "cryptosuite": di.SM2RDFC2025})
+	// A chain naming more distinct previousProof sets than the node
+	// canonicalizes is refused by name.
+	costly := maps.Clone(all[0].cred)
+	first := maps.Clone(costly["proof"].(map[string]any))
+	first["id"] = "urn:x:0"
+	costly["proof"] = first
+	for i := 1; i <= di.MaxCanonicalDocuments; i++ {
+		var prev []any
+		for j := range i {
+			prev = append(prev, fmt.Sprintf("urn:x:%d", j))
+		}
+		p := maps.Clone(first)
+		p["id"], p["previousProof"] = fmt.Sprintf("urn:x:%d", i), prev
+		costly["proof"] = append(proofList(costly["proof"]), p)
+	}
+	if code, m := verify(costly); code != http.StatusBadRequest || firstError(m) != "proof_chain_too_costly" {
+		t.Fatalf("chain over the bound: %d %v", code, m)
 	}
 	dangling, err := di.AddProof(all[0].cred, holderKey, di.Options{Cryptosuite: di.EdDSARDFC2022, VerificationMethod: holderVM})
 	if err != nil {
@@ -191,6 +243,31 @@ func TestVCAPISecuringMechanisms(t *testing.T) {
 	if creds, _ := m["credentials"].([]any); len(creds) != 3 || creds[0].(map[string]any)["format"] != di.SM2RDFC2025 || creds[2].(map[string]any)["format"] != "vc+cose" {
 		t.Fatalf("Data Integrity presentation's credentials: %v", m["credentials"])
 	}
+	checkProofs("presentation", m["proofs"], map[string]any{"role": "holder", "controller": holder, "cryptosuite": di.EdDSARDFC2022, "proofPurpose": di.PurposeAuthentication})
+	creds := m["credentials"].([]any)
+	checkProofs("presented credential", creds[0].(map[string]any)["proofs"], map[string]any{"role": "issuer", "controller": issuerDID, "cryptosuite": di.SM2RDFC2025})
+	if _, has := creds[2].(map[string]any)["proofs"]; has {
+		t.Fatalf("vc+cose credential with proofs: %v", creds[2])
+	}
+	// A co-signed credential presented: the issuer's cryptosuite, both
+	// proofs.
+	vp2 := maps.Clone(vp)
+	vp2["verifiableCredential"] = []any{cosigned}
+	signed2, err := di.AddProof(vp2, holderKey, di.Options{Cryptosuite: di.EdDSARDFC2022, VerificationMethod: holderVM,
+		ProofPurpose: di.PurposeAuthentication, Challenge: "c-7d2", Domain: "verifier.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, m2 := verifyVP(signed2, "c-7d2")
+	if code != http.StatusOK || m2["verified"] != true {
+		t.Fatalf("presentation of a co-signed credential: %d %v", code, m2)
+	}
+	c0 := m2["credentials"].([]any)[0].(map[string]any)
+	if c0["format"] != di.SM2RDFC2025 {
+		t.Fatalf("presented co-signed credential: format %v", c0["format"])
+	}
+	checkProofs("presented co-signed credential", c0["proofs"],
+		map[string]any{"role": "co-signer", "controller": holder}, map[string]any{"role": "issuer", "controller": issuerDID})
 	if code, m := verifyVP(signed, "c-other"); code != http.StatusBadRequest || firstError(m) != "challenge_mismatch" {
 		t.Fatalf("Data Integrity presentation, another challenge: %d %v", code, m)
 	}
@@ -378,4 +455,12 @@ func (r nodeDIDKeys) ResolveKey(_ context.Context, issuer, kid string) (crypto.P
 		}
 	}
 	return nil, vc.ErrUnknownKey
+}
+
+// proofList reads a proof member as a list.
+func proofList(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	return []any{v}
 }

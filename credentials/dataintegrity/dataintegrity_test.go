@@ -116,7 +116,7 @@ func TestCredentialRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", suite, err)
 		}
-		if _, has := got["proof"]; has || got["issuer"] != k.did {
+		if _, has := got.Document["proof"]; has || got.Document["issuer"] != k.did {
 			t.Fatalf("%s: returned %v", suite, got)
 		}
 	}
@@ -173,7 +173,7 @@ func TestPresentation(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p.Holder != holder.did || len(p.Credentials) != 1 || p.Credentials[0]["issuer"] != issuer.did {
+	if p.Holder != holder.did || len(p.Credentials) != 1 || p.Credentials[0].Document["issuer"] != issuer.did {
 		t.Fatalf("presentation: %+v", p)
 	}
 	for _, c := range []struct {

@@ -10,14 +10,18 @@
 // naming earlier ones in previousProof, secures them with the document).
 // A Verifier checks every proof of the document (§4.5: the previousProof
 // references must resolve within the set, ids may not repeat, one proof
-// must be the issuer's or holder's), each for its type, cryptosuite (against
+// must be the issuer's or holder's, and at most MaxCanonicalDocuments
+// distinct previousProof sets, each a canonicalization of the document),
+// each for its type, cryptosuite (against
 // the caller's allow-list), purpose, verification method (resolved through
 // a KeyResolver, such as credentials.Resolver, and tied to the issuer or
 // holder), created/expires, challenge and domain, the key type against the
 // cryptosuite, and the signature over the canonical proof configuration
 // and document; then a CredentialChecker (credentials.Verifier) applies
 // the data model, validity, issuer trust and status checks every secured
-// credential gets. Bitstring Status List credentials secured with a proof
+// credential gets. It reports each proof (ProofResult: who signed, with
+// which cryptosuite, whether the issuer or holder), and Cryptosuite names
+// the issuer's (holder's), the document's securing mechanism. Bitstring Status List credentials secured with a proof
 // (served as application/vc) are verified by VerifyStatusList and read by
 // a StatusSource.
 package dataintegrity

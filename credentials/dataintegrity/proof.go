@@ -41,11 +41,22 @@ var (
 	// proofs' ids or previousProof references do not form a chain
 	// (duplicate ids, a cycle).
 	ErrPreviousProof = errors.New("dataintegrity: previousProof does not name a proof of the set")
+	// ErrChainCost: the proofs name more than MaxCanonicalDocuments
+	// distinct previousProof sets.
+	ErrChainCost = errors.New("dataintegrity: the proof chain needs too many canonicalizations of the document")
 )
 
 // MaxProofs bounds the proofs of one document a verifier checks (each costs
 // a canonicalization); a document with more is refused.
 const MaxProofs = 8
+
+// MaxCanonicalDocuments bounds the distinct previousProof sets (the empty
+// one included) among the proofs of one document: each costs its own
+// canonicalization of the document, where the proofs of a set share one.
+// A proof set of up to MaxProofs proofs needs one; a chain of three
+// proofs, each naming the one before, three. AddProof and a Verifier
+// refuse more with ErrChainCost.
+const MaxCanonicalDocuments = 3
 
 // Options configure a proof AddProof creates.
 type Options struct {
@@ -97,6 +108,13 @@ func AddProof(doc map[string]any, signer crypto.Signer, opts Options) (map[strin
 	matching, err := matchingProofs(allProofs, opts.ID, opts.PreviousProof)
 	if err != nil {
 		return nil, err
+	}
+	sets := map[string]bool{previousKey(opts.PreviousProof): true}
+	for _, p := range allProofs {
+		sets[previousKey(previousOf(p.(map[string]any)))] = true
+	}
+	if len(sets) > MaxCanonicalDocuments {
+		return nil, fmt.Errorf("%w: the new proof would make %d distinct previousProof sets, at most %d", ErrChainCost, len(sets), MaxCanonicalDocuments)
 	}
 	input := make(map[string]any, len(doc))
 	for k, v := range doc {
@@ -189,6 +207,34 @@ func proofList(v any) ([]any, error) {
 		}
 	}
 	return list, nil
+}
+
+// previousOf reads the ids a proof object's previousProof names (a string
+// or a list; anything else as none, for parseProofObject to refuse).
+func previousOf(proof map[string]any) []string {
+	switch prev := proof["previousProof"].(type) {
+	case string:
+		return []string{prev}
+	case []any:
+		ids := make([]string, 0, len(prev))
+		for _, x := range prev {
+			if s, ok := x.(string); ok {
+				ids = append(ids, s)
+			}
+		}
+		return ids
+	}
+	return nil
+}
+
+// previousKey names a set of proof ids, whatever their order: a proof set
+// is unordered (RDF), so the same ids in another order secure the same
+// canonical document. NUL cannot occur in a string that passed
+// jsonld.Parse or Check.
+func previousKey(ids []string) string {
+	ids = slices.Clone(ids)
+	slices.Sort(ids)
+	return strings.Join(ids, "\x00")
 }
 
 // matchingProofs returns the proofs of allProofs whose ids previous lists

@@ -5,6 +5,8 @@ import (
 	"crypto"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -28,7 +30,7 @@ func TestUnsignedKeywordKey(t *testing.T) {
 		forged["credentialSubject"].(map[string]any)[kw] = map[string]any{"name": "Mallory", "role": "admin"}
 		got, err := v.VerifyCredential(context.Background(), marshal(t, forged))
 		if err == nil {
-			t.Errorf("%s: unsigned content verified: credentialSubject=%v", kw, got["credentialSubject"])
+			t.Errorf("%s: unsigned content verified: credentialSubject=%v", kw, got.Document["credentialSubject"])
 		}
 	}
 }
@@ -73,44 +75,31 @@ func TestIssuerProofBeforeResolving(t *testing.T) {
 	}
 }
 
-// BenchmarkProofChainCost: an attacker with self-made did:key keys (no
-// issuer proof needed: that check comes last) sends 8 chained proofs that
-// all reference one large proof, each with a distinct previousProof list,
-// so each costs its own canonicalization of the document with the large
-// proof; compared with one proof on the same large document.
+// BenchmarkProofChainCost: the costliest chain a verifier accepts
+// (MaxCanonicalDocuments distinct previousProof sets, each naming a large
+// proof, so each costs its own canonicalization of the large document)
+// against one proof on the same document, and a document with more
+// distinct sets, refused before any canonicalization.
 func BenchmarkProofChainCost(b *testing.B) {
 	ctx := context.Background()
 	v := verifier(b)
 	big := strings.Repeat("x", 20000)
-	keys := make([]didKey, di.MaxProofs)
+	keys := make([]didKey, di.MaxCanonicalDocuments)
 	for i := range keys {
 		keys[i] = newDIDKey(b, gm.AlgEdDSA)
 	}
-	mk := func(issuer string) map[string]any {
-		base := credential(issuer)
-		subj := base["credentialSubject"].(map[string]any)
-		for i := range 8 {
-			subj[fmt.Sprintf("k%d", i)] = big
-		}
-		return base
+	base := credential(keys[0].did)
+	subj := base["credentialSubject"].(map[string]any)
+	for i := range 8 {
+		subj[fmt.Sprintf("k%d", i)] = big
 	}
-	single := sign(b, mk(keys[0].did), keys[0], di.EdDSARDFC2022, di.Options{})
-	chainOf := func(base map[string]any) map[string]any {
-		chain := sign(b, base, keys[0], di.EdDSARDFC2022, di.Options{ID: "urn:x:0"})
-		for i := 1; i < di.MaxProofs; i++ {
-			prev := make([]string, i)
-			for j := range prev {
-				prev[j] = fmt.Sprintf("urn:x:%d", j)
-			}
-			chain = sign(b, chain, keys[i], di.EdDSARDFC2022, di.Options{ID: fmt.Sprintf("urn:x:%d", i), PreviousProof: prev})
-		}
-		return chain
-	}
+	single := sign(b, base, keys[0], di.EdDSARDFC2022, di.Options{})
+	chain := longChain(b, base, keys)
 	for _, c := range []struct {
 		name string
 		doc  map[string]any
 		want error
-	}{{"single-valid", single, nil}, {"chain8-valid", chainOf(mk(keys[0].did)), nil}, {"chain8-no-issuer-proof", chainOf(mk("did:web:issuer.example")), di.ErrVerificationMethod}} {
+	}{{"single-valid", single, nil}, {"chain-max-valid", chain, nil}, {"chain-over-max-refused", overChain(chain), di.ErrChainCost}} {
 		data := marshal(b, c.doc)
 		b.Run(c.name, func(b *testing.B) {
 			b.SetBytes(int64(len(data)))
@@ -121,6 +110,36 @@ func BenchmarkProofChainCost(b *testing.B) {
 			}
 		})
 	}
+}
+
+// longChain signs base with a chain of len(keys) proofs, each naming all
+// those before it: len(keys) distinct previousProof sets.
+func longChain(t testing.TB, base map[string]any, keys []didKey) map[string]any {
+	t.Helper()
+	doc := base
+	var prev []string
+	for i, k := range keys {
+		id := fmt.Sprintf("urn:x:%d", i)
+		doc = sign(t, doc, k, di.EdDSARDFC2022, di.Options{ID: id, PreviousProof: slices.Clone(prev)})
+		prev = append(prev, id)
+	}
+	return doc
+}
+
+// overChain adds to chain a copy of its last proof naming every proof of
+// chain: one distinct previousProof set more than a verifier accepts
+// (its signature is not valid; the count is refused first).
+func overChain(chain map[string]any) map[string]any {
+	ps := slices.Clone(proofsOf(chain))
+	last := maps.Clone(ps[len(ps)-1].(map[string]any))
+	var ids []any
+	for _, p := range ps {
+		ids = append(ids, p.(map[string]any)["id"])
+	}
+	last["id"], last["previousProof"] = "urn:x:over", ids
+	out := maps.Clone(chain)
+	out["proof"] = append(ps, last)
+	return out
 }
 
 // TestMixedProofs: things that must be refused.

@@ -59,7 +59,7 @@ func TestProofSet(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if _, has := got["proof"]; has {
+		if _, has := got.Document["proof"]; has {
 			t.Errorf("%s: the verified credential keeps its proof", name)
 		}
 	}

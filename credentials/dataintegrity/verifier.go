@@ -96,9 +96,50 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	return &Verifier{cfg: cfg}, nil
 }
 
+// ProofResult is what one verified proof of a document showed: who signed,
+// with which cryptosuite, for which purpose, and what it chains to.
+type ProofResult struct {
+	ID                 string // "" when the proof has none
+	VerificationMethod string
+	// Controller is the DID the verification method was resolved for: the
+	// issuer (holder), a co-signer's DID, or, in a presentation that names
+	// no holder, the did:key or did:jwk of the method.
+	Controller   string
+	Cryptosuite  string
+	ProofPurpose string
+	// Created and Expires are zero when the proof omits them.
+	Created, Expires time.Time
+	// ByController is true for a proof by the issuer (a credential) or the
+	// holder (a presentation), false for a co-signer's.
+	ByController bool
+	// PreviousProof lists the ids of the proofs this one chains to.
+	PreviousProof []string
+}
+
+// Verified is a verified credential.
+type Verified struct {
+	// Document is the credential without its proofs.
+	Document map[string]any
+	// Proofs are its proofs, in the document's order; at least one is
+	// the issuer's (ByController).
+	Proofs []ProofResult
+}
+
+// Cryptosuite is the cryptosuite of the first proof by the issuer or
+// holder (in the document's order): the securing mechanism of the
+// document, whatever co-signers used.
+func Cryptosuite(proofs []ProofResult) string {
+	for _, p := range proofs {
+		if p.ByController {
+			return p.Cryptosuite
+		}
+	}
+	return ""
+}
+
 // VerifyCredential parses data (JSON, within the limits) and verifies it
 // as VerifyCredentialMap does.
-func (v *Verifier) VerifyCredential(ctx context.Context, data []byte) (map[string]any, error) {
+func (v *Verifier) VerifyCredential(ctx context.Context, data []byte) (*Verified, error) {
 	doc, err := jsonld.Parse(data, v.cfg.Limits)
 	if err != nil {
 		return nil, err
@@ -109,8 +150,9 @@ func (v *Verifier) VerifyCredential(ctx context.Context, data []byte) (map[strin
 // VerifyCredentialMap verifies a credential with an embedded proof: the
 // proof's purpose is assertionMethod, its verification method belongs to
 // the issuer, the signature holds, and the Checker accepts the credential
-// (validity, trust, status). It returns the credential without its proof.
-func (v *Verifier) VerifyCredentialMap(ctx context.Context, doc map[string]any) (map[string]any, error) {
+// (validity, trust, status). It returns the credential without its proof,
+// and each proof's result.
+func (v *Verifier) VerifyCredentialMap(ctx context.Context, doc map[string]any) (*Verified, error) {
 	doc, err := jsonld.Check(doc, v.cfg.Limits)
 	if err != nil {
 		return nil, err
@@ -119,12 +161,12 @@ func (v *Verifier) VerifyCredentialMap(ctx context.Context, doc map[string]any) 
 }
 
 // verifyCredential is VerifyCredentialMap after jsonld.Check (or Parse).
-func (v *Verifier) verifyCredential(ctx context.Context, doc map[string]any) (map[string]any, error) {
+func (v *Verifier) verifyCredential(ctx context.Context, doc map[string]any) (*Verified, error) {
 	issuer, err := idOf(doc["issuer"])
 	if err != nil {
 		return nil, fmt.Errorf("%w: issuer: %v", ErrProof, err)
 	}
-	unsecured, err := v.verify(ctx, doc, expect{purpose: PurposeAssertion, controller: issuer})
+	unsecured, proofs, err := v.verify(ctx, doc, expect{purpose: PurposeAssertion, controller: issuer})
 	if err != nil {
 		return nil, err
 	}
@@ -133,7 +175,7 @@ func (v *Verifier) verifyCredential(ctx context.Context, doc map[string]any) (ma
 			return nil, err
 		}
 	}
-	return unsecured, nil
+	return &Verified{Document: unsecured, Proofs: proofs}, nil
 }
 
 // Presentation is a verified presentation.
@@ -143,9 +185,12 @@ type Presentation struct {
 	// Holder is the holder the proof is bound to ("" when the
 	// presentation names none: then the signer is only the key's DID).
 	Holder string
+	// Proofs are the presentation's proofs, in its order; at least one is
+	// the holder's (ByController).
+	Proofs []ProofResult
 	// Credentials are the embedded credentials with Data Integrity
-	// proofs, each verified (without its proof).
-	Credentials []map[string]any
+	// proofs, each verified, in their order.
+	Credentials []*Verified
 	// Other are the remaining verifiableCredential items (for example
 	// EnvelopedVerifiableCredential), for the caller to verify.
 	Other []any
@@ -170,11 +215,11 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challeng
 			return nil, fmt.Errorf("%w: holder: %v", ErrProof, err)
 		}
 	}
-	unsecured, err := v.verify(ctx, doc, expect{purpose: PurposeAuthentication, controller: holder, challenge: challenge, domain: domain})
+	unsecured, proofs, err := v.verify(ctx, doc, expect{purpose: PurposeAuthentication, controller: holder, challenge: challenge, domain: domain})
 	if err != nil {
 		return nil, err
 	}
-	out := &Presentation{Document: unsecured, Holder: holder}
+	out := &Presentation{Document: unsecured, Holder: holder, Proofs: proofs}
 	items := unsecured["verifiableCredential"]
 	if _, isList := items.([]any); !isList && items != nil {
 		items = []any{items}
@@ -202,20 +247,22 @@ type expect struct {
 	purpose, controller, challenge, domain string
 }
 
-// verify checks doc's proofs against exp and returns doc without them.
-// A proof set or chain (VC Data Integrity 1.0 §4.5) verifies when every
-// proof does, each over the document with its proof set to the proofs
-// its previousProof names (none: the document alone), and when at least
-// one is by exp.controller; a proof of the set by another DID (a
-// co-signer or endorser, its verification method's DID) is resolved
-// against that DID.
-func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (map[string]any, error) {
+// verify checks doc's proofs against exp and returns doc without them,
+// with each proof's result in the document's order. A proof set or chain
+// (VC Data Integrity 1.0 §4.5) verifies when every proof does, each over
+// the document with its proof set to the proofs its previousProof names
+// (none: the document alone), and when at least one is by
+// exp.controller; a proof of the set by another DID (a co-signer or
+// endorser, its verification method's DID) is resolved against that DID.
+// Each distinct previousProof set costs a canonicalization of the
+// document: more than MaxCanonicalDocuments are refused before any.
+func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (map[string]any, []ProofResult, error) {
 	if err := jsonld.CheckContext(doc); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	proofs, err := parseProofs(doc)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	unsecured := make(map[string]any, len(doc))
 	for k, x := range doc {
@@ -228,10 +275,13 @@ func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (
 		raw = []any{raw}
 	}
 	all := raw.([]any)
-	// Cheap checks on every proof, and the issuer's (holder's) proof
-	// required, before any key is resolved or document canonicalized;
-	// then the issuer's proofs first, co-signers after.
+	// Cheap checks on every proof, the issuer's (holder's) proof required
+	// and the canonicalizations counted, before any key is resolved or
+	// document canonicalized; then the issuer's proofs first, co-signers
+	// after.
 	controllers := make([]string, len(proofs))
+	keys := make([]string, len(proofs))
+	distinct := map[string]bool{}
 	byController := 0
 	for i, p := range proofs {
 		controllers[i] = exp.controller
@@ -244,11 +294,16 @@ func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (
 			byController++
 		}
 		if err := v.checkFields(p, exp, controllers[i]); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
+		keys[i] = previousKey(p.previous)
+		distinct[keys[i]] = true
 	}
 	if byController == 0 {
-		return nil, fmt.Errorf("%w: no proof of the set is by the issuer (or holder)", ErrVerificationMethod)
+		return nil, nil, fmt.Errorf("%w: no proof of the set is by the issuer (or holder)", ErrVerificationMethod)
+	}
+	if len(distinct) > MaxCanonicalDocuments {
+		return nil, nil, fmt.Errorf("%w: %d distinct previousProof sets, at most %d", ErrChainCost, len(distinct), MaxCanonicalDocuments)
 	}
 	order := make([]int, len(proofs))
 	for i := range order {
@@ -262,18 +317,15 @@ func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (
 		p, controller := proofs[i], controllers[i]
 		pub, err := v.resolve(ctx, p, exp, controller)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		// NUL cannot occur in a string that passed jsonld.Parse or Check,
-		// so the key names one list of ids.
-		key := strings.Join(p.previous, "\x00")
-		docCanon, ok := canon[key]
+		docCanon, ok := canon[keys[i]]
 		if !ok {
 			input := unsecured
 			if len(p.previous) > 0 {
 				matching, err := matchingProofs(all, "", p.previous)
 				if err != nil {
-					return nil, err
+					return nil, nil, err
 				}
 				input = make(map[string]any, len(unsecured)+1)
 				for k, x := range unsecured {
@@ -282,15 +334,25 @@ func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (
 				input["proof"] = matching
 			}
 			if docCanon, err = jsonld.Canonicalize(input); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
-			canon[key] = docCanon
+			canon[keys[i]] = docCanon
 		}
 		if err := p.checkCanon(doc["@context"], docCanon, pub); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 	}
-	return unsecured, nil
+	results := make([]ProofResult, len(proofs))
+	for i, p := range proofs {
+		controller := controllers[i]
+		if controller == "" {
+			controller, _, _ = strings.Cut(p.vm, "#")
+		}
+		results[i] = ProofResult{ID: p.id, VerificationMethod: p.vm, Controller: controller,
+			Cryptosuite: p.suite, ProofPurpose: p.purpose, Created: p.created, Expires: p.expires,
+			ByController: controllers[i] == exp.controller, PreviousProof: p.previous}
+	}
+	return unsecured, results, nil
 }
 
 // checkFields applies exp to p (cryptosuite, purpose, created and

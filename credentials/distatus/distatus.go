@@ -64,11 +64,11 @@ const MediaTypeVCLD = "application/vc+ld+json"
 
 // verifyList verifies a list credential with an embedded proof.
 func verifyList(ctx context.Context, v *dataintegrity.Verifier, data []byte) (*credentials.Credential, error) {
-	doc, err := v.VerifyCredential(ctx, data)
+	res, err := v.VerifyCredential(ctx, data)
 	if err != nil {
 		return nil, err
 	}
-	c, err := credentials.NewCredential(doc)
+	c, err := credentials.NewCredential(res.Document)
 	if err != nil {
 		return nil, err
 	}

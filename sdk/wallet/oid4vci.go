@@ -2,6 +2,7 @@ package wallet
 
 import (
 	"bytes"
+	"context"
 	"crypto"
 	"encoding/base64"
 	"encoding/hex"
@@ -15,11 +16,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/credentials/jsonld"
+	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/oid4vci/attestation"
@@ -711,14 +714,21 @@ func (w *Holder) keyProof(alias, aud, nonce string) (string, string, error) {
 // formatLDPVC is a W3C credential with an embedded Data Integrity proof.
 const formatLDPVC = "ldp_vc"
 
+// ldpLeeway is the clock skew the wallet allows on a proof's created and
+// expires (a phone's clock drifts more than a node's).
+const ldpLeeway = 5 * time.Minute
+
 // checkLDP checks an ldp_vc credential before the wallet stores it: it is
 // a strict JSON-LD object, its subject is the did:jwk of the key the wallet
-// proved (thumbprint thumb), its proof's cryptosuite is one the
-// configuration names, its verification method belongs to its issuer, a
-// did:web on the credential issuer's own host whose DID document the
-// wallet fetches from that issuer, and the proof verifies with that key.
+// proved (thumbprint thumb), and its issuer is a did:web on the credential
+// issuer's own host. Its proof, or proof set or chain, is verified by the
+// rules of the node's verifier (dataintegrity.Verifier: every proof
+// verifies, one is the issuer's, chains resolve within the set), each
+// verification method resolved by ldpKeys; each of the issuer's proofs
+// must use a cryptosuite the configuration names.
 func (w *Holder) checkLDP(offer *CredentialOffer, suites []string, raw []byte, thumb string) error {
-	doc, err := jsonld.Parse(raw, jsonld.Limits{MaxBytes: maxIssuerResponse})
+	limits := jsonld.Limits{MaxBytes: maxIssuerResponse}
+	doc, err := jsonld.Parse(raw, limits)
 	if err != nil {
 		return fmt.Errorf("%w: an ldp_vc credential is not a JSON-LD object: %v", ErrIssuer, err)
 	}
@@ -727,27 +737,82 @@ func (w *Holder) checkLDP(offer *CredentialOffer, suites []string, raw []byte, t
 	if !boundDIDJWK(id, thumb) {
 		return fmt.Errorf("%w: a credential is not bound to the key the wallet proved", ErrIssuer)
 	}
-	proof, _ := doc["proof"].(map[string]any)
-	suite, _ := proof["cryptosuite"].(string)
-	vm, _ := proof["verificationMethod"].(string)
-	if !slices.Contains(suites, suite) {
-		return fmt.Errorf("%w: an ldp_vc credential is not secured with a cryptosuite its configuration names", ErrIssuer)
-	}
 	iss, _ := doc["issuer"].(string)
 	if m, ok := doc["issuer"].(map[string]any); ok {
 		iss, _ = m["id"].(string)
 	}
+	if _, err := didWebURL(iss, offer.issuer); err != nil {
+		return err
+	}
+	v, err := dataintegrity.NewVerifier(dataintegrity.Config{Resolver: &ldpKeys{w: w, issuer: offer.issuer},
+		Cryptosuites: dataintegrity.Cryptosuites(), ProofOnly: true, Now: w.clock, Leeway: ldpLeeway, Limits: limits})
+	if err != nil {
+		return err
+	}
+	res, err := v.VerifyCredentialMap(context.Background(), doc)
+	if err != nil {
+		return fmt.Errorf("%w: an ldp_vc credential's proof does not verify: %w", ErrIssuer, err)
+	}
+	for _, p := range res.Proofs {
+		if p.ByController && !slices.Contains(suites, p.Cryptosuite) {
+			return fmt.Errorf("%w: an ldp_vc credential is not secured with a cryptosuite its configuration names", ErrIssuer)
+		}
+	}
+	return nil
+}
+
+// ldpKeys resolves the verification methods of an ldp_vc's proofs for
+// the wallet: a did:web on the credential issuer's host from its DID
+// document, fetched from that issuer (once per DID); a did:key or did:jwk
+// (a co-signer) from the DID itself. Any other DID is refused: the
+// wallet fetches from no other host.
+type ldpKeys struct {
+	w      *Holder
+	issuer string // the credential issuer's URL
+	docs   map[string][]byte
+}
+
+// ResolveKey implements dataintegrity.KeyResolver.
+func (k *ldpKeys) ResolveKey(_ context.Context, controller, vm string) (crypto.PublicKey, error) {
 	did, frag, _ := strings.Cut(vm, "#")
-	if iss == "" || did != iss || frag == "" {
-		return fmt.Errorf("%w: the proof's verification method is not its issuer's", ErrIssuer)
+	if did != controller || frag == "" {
+		return nil, fmt.Errorf("%w: the proof's verification method is not its issuer's (or co-signer's)", ErrIssuer)
 	}
-	docURL, err := didWebURL(did, offer.issuer)
-	if err != nil {
-		return err
+	switch {
+	case strings.HasPrefix(did, "did:key:"):
+		if frag != strings.TrimPrefix(did, "did:key:") {
+			return nil, fmt.Errorf("%w: a did:key verification method must be the key's own", ErrIssuer)
+		}
+		pub, err := multikey.Decode(frag)
+		if err != nil {
+			return nil, fmt.Errorf("%w: a did:key co-signer's key is unusable: %w", ErrIssuer, err)
+		}
+		return pub, nil
+	case strings.HasPrefix(did, "did:jwk:"):
+		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(did, "did:jwk:"))
+		var j gm.JWK
+		if frag != "0" || err != nil || strictjson.Decode(raw, &j, 8<<10) != nil {
+			return nil, fmt.Errorf("%w: a did:jwk co-signer is malformed", ErrIssuer)
+		}
+		pub, err := j.PublicKey()
+		if err != nil {
+			return nil, fmt.Errorf("%w: a did:jwk co-signer's key is unusable", ErrIssuer)
+		}
+		return pub, nil
 	}
-	body, err := w.fetch(http.MethodGet, docURL, "", "", nil)
+	docURL, err := didWebURL(did, k.issuer)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	body, ok := k.docs[did]
+	if !ok {
+		if body, err = k.w.fetch(http.MethodGet, docURL, "", "", nil); err != nil {
+			return nil, err
+		}
+		if k.docs == nil {
+			k.docs = map[string][]byte{}
+		}
+		k.docs[did] = body
 	}
 	var dd struct {
 		ID  string `json:"id"`
@@ -757,7 +822,7 @@ func (w *Holder) checkLDP(offer *CredentialOffer, suites []string, raw []byte, t
 		} `json:"verificationMethod"`
 	}
 	if err := json.Unmarshal(body, &dd); err != nil || dd.ID != did {
-		return fmt.Errorf("%w: the issuer's DID document is not the document of %s", ErrIssuer, truncated(did))
+		return nil, fmt.Errorf("%w: the issuer's DID document is not the document of %s", ErrIssuer, truncated(did))
 	}
 	for _, m := range dd.VMs {
 		if m.ID != vm {
@@ -765,14 +830,11 @@ func (w *Holder) checkLDP(offer *CredentialOffer, suites []string, raw []byte, t
 		}
 		pub, err := m.JWK.PublicKey()
 		if err != nil {
-			return fmt.Errorf("%w: the issuer's key is unusable", ErrIssuer)
+			return nil, fmt.Errorf("%w: the issuer's key is unusable", ErrIssuer)
 		}
-		if err := dataintegrity.VerifyProofWithKey(doc, pub); err != nil {
-			return fmt.Errorf("%w: an ldp_vc credential's proof does not verify: %v", ErrIssuer, err)
-		}
-		return nil
+		return pub, nil
 	}
-	return fmt.Errorf("%w: the issuer's DID document has no key %s", ErrIssuer, truncated(vm))
+	return nil, fmt.Errorf("%w: the issuer's DID document has no key %s", ErrIssuer, truncated(vm))
 }
 
 // didWebURL is the DID document URL of a did:web on the credential
