@@ -21,11 +21,12 @@ import (
 const walletProvider = "https://wallet-provider.example"
 
 // walletProviderFile writes the --wallet-providers file trusting k (kid
-// wp1) for walletProvider.
+// wp1) for walletProvider, to attest the client_ids wallet-app and
+// animo-wallet.
 func walletProviderFile(t *testing.T, k crypto.Signer) string {
 	t.Helper()
 	j, _ := gm.NewJWK(k.Public(), "wp1")
-	raw, _ := json.Marshal(map[string]gm.JWKS{walletProvider: {Keys: []gm.JWK{j}}})
+	raw, _ := json.Marshal(map[string]walletProviderEntry{walletProvider: {Keys: []gm.JWK{j}, ClientIDs: []string{"wallet-app", "animo-wallet"}}})
 	path := filepath.Join(t.TempDir(), "wallet-providers.json")
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		t.Fatal(err)
