@@ -90,6 +90,24 @@ func mountOID4VCI(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return fmt.Errorf("oid4vci: --wallet-providers: %w", err)
 		}
+		// Wallet attestations with a status claim are checked against
+		// their provider's Token Status List: fetched over HTTPS with the
+		// node's guarded peer client (no redirect, no private address
+		// unless --peer-internal-host names it), signed by the provider's
+		// keys, cached for its ttl (5 minutes at most, never past its exp).
+		var attStatus oid4vci.AttestationStatus
+		if len(providers) > 0 {
+			keys, err := attestation.NewKeys(providers)
+			if err != nil {
+				return fmt.Errorf("oid4vci: --wallet-providers: %w", err)
+			}
+			peer, err := peerClientOf(n, cmd)
+			if err != nil {
+				return fmt.Errorf("oid4vci: %w", err)
+			}
+			attStatus = vc.NewStatusCheckerWith(&vc.HTTPStatusSource{Client: peer, Resolver: keys, Algorithms: gm.JWTAlgorithms},
+				vc.StatusCheckerOptions{TTL: 5 * time.Minute, MaxCacheBytes: 16 << 20})
+		}
 		require, _ := cmd.Flags().GetBool("require-wallet-attestation")
 		noChallenge, _ := cmd.Flags().GetBool("wallet-attestation-without-challenge")
 		cfg := oid4vci.Config{
@@ -99,7 +117,7 @@ func mountOID4VCI(cmd *cobra.Command) func(*api.Server, *node) error {
 			Display:         []oid4vci.Display{{Name: "TrustID 可信数字身份", Locale: "zh-CN"}, {Name: "TrustID digital identity", Locale: "en"}},
 			Signer:          signer,
 			Store:           n.store,
-			WalletProviders: providers, RequireWalletAttestation: require, AttestationWithoutChallenge: noChallenge,
+			WalletProviders: providers, RequireWalletAttestation: require, AttestationWithoutChallenge: noChallenge, AttestationStatus: attStatus,
 		}
 		// With user login mounted (before), the holder can log in at the
 		// authorization endpoint: the authorization code flow.
