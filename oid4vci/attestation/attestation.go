@@ -9,10 +9,13 @@
 // oauth-client-attestation-pop+jwt) for one authorization server (aud),
 // once (jti), now (iat), over the server's challenge when it gives one.
 // Both travel in the OAuth-Client-Attestation and
-// OAuth-Client-Attestation-PoP header fields. It links no server
+// OAuth-Client-Attestation-PoP header fields. Each trusted provider
+// attests only the client_ids configured for it. It links no server
 // dependency: the node's PAR and token endpoints (package oid4vci) check
-// attestations, the wallet SDK makes the PoP. Replay (jti) and challenges
-// need state or a key: the caller keeps them.
+// attestations, the wallet SDK makes the PoP. Replay (jti), challenges
+// and the attestation's Token Status List entry (its status claim,
+// returned in Result.Status; Keys resolves the provider keys that sign
+// the list) need state or the network: the caller checks them.
 package attestation
 
 import (
