@@ -750,8 +750,8 @@ func (h *HTTPStatusSource) Token(ctx context.Context, uri, issuer string) (*stat
 
 // VerifyStatusListJWT verifies a Token Status List (a statuslist+jwt
 // fetched from uri, signed by issuer with a key res resolves and an
-// algorithm in algs) and returns the list and its ttl (0 when it has
-// none). HTTPStatusSource uses it; the relying-party SDK fetches the lists
+// algorithm in algs) and returns the list and how long it may be cached:
+// its ttl, cut to the time left before its exp (0 when it has neither). HTTPStatusSource uses it; the relying-party SDK fetches the lists
 // of the nodes it is configured for and checks them with it.
 func VerifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyResolver, algs []string, now func() time.Time) (*status.TokenList, time.Duration, error) {
 	tl, ttl, _, err := verifyStatusListJWT(ctx, tok, uri, issuer, res, algs, now)
@@ -810,6 +810,18 @@ func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyRe
 	if n, ok := claims.Raw["ttl"].(json.Number); ok {
 		if s, err := n.Int64(); err == nil && s > 0 {
 			ttl = time.Duration(s) * time.Second
+		}
+	}
+	// A list is not cached past its exp (checked above: still ahead).
+	if n, ok := claims.Raw["exp"].(json.Number); ok {
+		if s, err := n.Int64(); err == nil {
+			left := time.Unix(s, 0).Sub(now())
+			switch {
+			case left <= 0:
+				ttl = -1
+			case ttl == 0 || left < ttl:
+				ttl = left
+			}
 		}
 	}
 	return tl, ttl, claims.Raw, nil

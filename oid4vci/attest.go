@@ -3,9 +3,11 @@ package oid4vci
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
+	"github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/oid4vci/attestation"
 	"github.com/trustid-cn/trustid/store"
 )
@@ -107,6 +109,14 @@ func (s *Service) checkAttestation(ctx context.Context, a ClientAttestation, cli
 	case !s.challenges.Valid(r.Challenge) && (r.Challenge != "" || !s.cfg.AttestationWithoutChallenge):
 		return nil, "", refuse(CodeUseAttestationChallenge, "the attestation PoP must carry the challenge of the OAuth-Client-Attestation-Challenge header", nil)
 	}
+	if r.Status != nil {
+		if err := s.checkAttestationStatus(ctx, r); err != nil {
+			var e *Error
+			errors.As(err, &e)
+			e.AttestationChallenge = challenge
+			return nil, "", e
+		}
+	}
 	// A PoP is accepted from PoPMaxAge (ProofMaxAge) before now to a
 	// leeway after: its jti is remembered that long on either side.
 	if err := s.cfg.Store.MarkUsed(ctx, "oid4vci:attest-jti:"+r.JKT+":"+r.JTI, s.cfg.ProofMaxAge+2*attestLeeway); err != nil {
@@ -117,6 +127,46 @@ func (s *Service) checkAttestation(ctx context.Context, a ClientAttestation, cli
 	}
 	return r, challenge, nil
 }
+
+// AttestationStatus checks an entry of a Token Status List
+// (draft-ietf-oauth-status-list) issued by issuer at uri, as
+// credentials.StatusChecker does: nil for VALID, an error wrapping
+// credentials.ErrRevoked (INVALID) or credentials.ErrSuspended
+// (SUSPENDED), and one wrapping credentials.ErrStatusUnavailable when the
+// list cannot be fetched (also credentials.ErrResolve) or does not
+// verify, or idx is outside it (fail closed). Safe for concurrent use.
+type AttestationStatus interface {
+	CheckToken(ctx context.Context, issuer, uri string, idx int) error
+}
+
+var _ AttestationStatus = (*credentials.StatusChecker)(nil)
+
+// checkAttestationStatus checks r's Token Status List entry, in a list
+// its wallet provider signed: a revoked or suspended attestation, or one
+// whose list does not verify or has no such entry, is
+// invalid_client_attestation; a list that cannot be fetched is
+// temporarily_unavailable. Either way the request is refused.
+func (s *Service) checkAttestationStatus(ctx context.Context, r *attestation.Result) error {
+	if s.cfg.AttestationStatus == nil {
+		return &Error{Code: CodeInvalidClientAttestation, Description: "this issuer does not check the status of wallet attestations: send one without a status claim", Err: ErrAttestationStatus}
+	}
+	err := s.cfg.AttestationStatus.CheckToken(ctx, r.Provider, r.Status.URI, r.Status.Index)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, credentials.ErrRevoked):
+		return &Error{Code: CodeInvalidClientAttestation, Description: "the wallet provider has revoked this wallet attestation", Err: err}
+	case errors.Is(err, credentials.ErrSuspended):
+		return &Error{Code: CodeInvalidClientAttestation, Description: "the wallet provider has suspended this wallet attestation", Err: err}
+	case errors.Is(err, credentials.ErrResolve):
+		return &Error{Code: CodeTemporarilyUnavailable, Description: "the wallet attestation's status list could not be fetched from its uri; try again later", Err: fmt.Errorf("%w: %w", ErrAttestationStatus, err)}
+	}
+	return &Error{Code: CodeInvalidClientAttestation, Description: "the wallet attestation's status could not be established: its status list does not verify with the wallet provider's keys, is not the list its uri names, has expired, or has no entry at its idx", Err: fmt.Errorf("%w: %w", ErrAttestationStatus, err)}
+}
+
+// ErrAttestationStatus: a wallet attestation's status could not be
+// checked (the cause of that refusal).
+var ErrAttestationStatus = errors.New("oid4vci: the wallet attestation's status cannot be checked")
 
 // attestLeeway is the clock skew allowed on attestations and PoPs.
 const attestLeeway = time.Minute

@@ -29,7 +29,7 @@ func TestPARWalletAttestation(t *testing.T) {
 	provider, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
 	instance, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
 	pj, _ := gm.NewJWK(provider.Public(), "k1")
-	providers := []attestation.Provider{{Issuer: "https://wp.example", Keys: []gm.JWK{pj}}}
+	providers := []attestation.Provider{{Issuer: "https://wp.example", Keys: []gm.JWK{pj}, ClientIDs: []string{"wallet"}}}
 	now := time.Now()
 	att, err := attestation.Sign(provider, "k1", attestation.Attestation{Issuer: "https://wp.example", ClientID: "wallet", InstanceKey: instance.Public(), IssuedAt: now, Expires: now.Add(time.Hour)})
 	if err != nil {
@@ -91,7 +91,7 @@ func TestAttestationWithoutChallenge(t *testing.T) {
 	now := time.Now()
 	att, _ := attestation.Sign(provider, "", attestation.Attestation{Issuer: "https://wp.example", ClientID: "wallet", InstanceKey: instance.Public(), IssuedAt: now, Expires: now.Add(time.Hour)})
 	s := newServiceWith(t, Config{Store: m, Login: newLogin(t, m), AttestationWithoutChallenge: true,
-		WalletProviders: []attestation.Provider{{Issuer: "https://wp.example", Keys: []gm.JWK{pj}}}})
+		WalletProviders: []attestation.Provider{{Issuer: "https://wp.example", Keys: []gm.JWK{pj}, ClientIDs: []string{"wallet"}}}})
 	none, _ := attestation.NewPoP(instance, issuerURL+PathAS, "", now, rand.Reader)
 	if _, err := s.PushAuthorizationRequest(ctx, authorizationRequest(t, s), nil, ClientAttestation{Attestation: []string{att}, PoP: []string{none}}); err != nil {
 		t.Fatalf("a PoP without a challenge: %v", err)

@@ -25,7 +25,7 @@ func TestNonceChallengeCrossPurpose(t *testing.T) {
 	now := time.Now()
 	att, _ := attestation.Sign(provider, "k1", attestation.Attestation{Issuer: "https://wp.example", ClientID: "wallet", InstanceKey: instance.Public(), IssuedAt: now, Expires: now.Add(time.Hour)})
 	s := newServiceWith(t, Config{Store: m, Login: newLogin(t, m), NonceKey: bytes.Repeat([]byte{7}, 32),
-		WalletProviders: []attestation.Provider{{Issuer: "https://wp.example", Keys: []gm.JWK{pj}}}})
+		WalletProviders: []attestation.Provider{{Issuer: "https://wp.example", Keys: []gm.JWK{pj}, ClientIDs: []string{"wallet"}}}})
 	ch, err := s.Challenge()
 	if err != nil {
 		t.Fatal(err)

@@ -200,6 +200,12 @@ type Config struct {
 	// AttestationMaxAge, when set, refuses attestations issued longer
 	// ago (use_fresh_attestation) even before they expire.
 	AttestationMaxAge time.Duration
+	// AttestationStatus checks the Token Status List entry of a wallet
+	// attestation that has a status claim (OID4VCI 1.0 Appendix E): a
+	// list fetched over HTTPS and signed by the wallet provider's keys
+	// (attestation.Keys). Without it, an attestation with a status claim
+	// is refused (its status cannot be checked).
+	AttestationStatus AttestationStatus
 	// AttestationWithoutChallenge takes PoPs without a challenge (their
 	// freshness then rests on iat and the single-use jti), for wallets
 	// that cannot fetch one; a challenge a PoP carries must still be one

@@ -24,9 +24,18 @@ import (
 	"github.com/trustid-cn/trustid/oid4vci/attestation"
 )
 
+// walletProviderEntry is one wallet provider of the providers file: its
+// JWK Set of public keys and the client_ids it may attest.
+type walletProviderEntry struct {
+	Keys      []gm.JWK `json:"keys"`
+	ClientIDs []string `json:"client_ids"`
+}
+
 // readWalletProviders reads the wallet providers file: a JSON object
 // from each provider's identifier (the iss of its attestations) to its
-// JWK Set of public keys. "" is none.
+// public keys (a JWK Set's keys) and the client_ids (the attestations'
+// sub) it may attest. "" is none. Duplicate kids and providers without
+// client_ids are refused when the verifier is built.
 func readWalletProviders(path string) ([]attestation.Provider, error) {
 	if path == "" {
 		return nil, nil
@@ -36,14 +45,14 @@ func readWalletProviders(path string) ([]attestation.Provider, error) {
 		return nil, err
 	}
 	// Strict: unknown members, private ones ("d") among them, are refused.
-	var m map[string]gm.JWKS
+	var m map[string]walletProviderEntry
 	if err := strictjson.Decode(raw, &m, 1<<20); err != nil {
-		return nil, fmt.Errorf("%s: want {\"<provider>\": {\"keys\": [JWK, ...]}}: %w", path, err)
+		return nil, fmt.Errorf("%s: want {\"<provider>\": {\"keys\": [JWK, ...], \"client_ids\": [\"<client_id>\", ...]}}: %w", path, err)
 	}
 	ids := slices.Sorted(maps.Keys(m))
 	out := make([]attestation.Provider, 0, len(ids))
 	for _, id := range ids {
-		out = append(out, attestation.Provider{Issuer: id, Keys: m[id].Keys})
+		out = append(out, attestation.Provider{Issuer: id, Keys: m[id].Keys, ClientIDs: m[id].ClientIDs})
 	}
 	if len(out) == 0 {
 		return nil, fmt.Errorf("%s: no wallet provider", path)
@@ -81,6 +90,24 @@ func mountOID4VCI(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return fmt.Errorf("oid4vci: --wallet-providers: %w", err)
 		}
+		// Wallet attestations with a status claim are checked against
+		// their provider's Token Status List: fetched over HTTPS with the
+		// node's guarded peer client (no redirect, no private address
+		// unless --peer-internal-host names it), signed by the provider's
+		// keys, cached for its ttl (5 minutes at most, never past its exp).
+		var attStatus oid4vci.AttestationStatus
+		if len(providers) > 0 {
+			keys, err := attestation.NewKeys(providers)
+			if err != nil {
+				return fmt.Errorf("oid4vci: --wallet-providers: %w", err)
+			}
+			peer, err := peerClientOf(n, cmd)
+			if err != nil {
+				return fmt.Errorf("oid4vci: %w", err)
+			}
+			attStatus = vc.NewStatusCheckerWith(&vc.HTTPStatusSource{Client: peer, Resolver: keys, Algorithms: gm.JWTAlgorithms},
+				vc.StatusCheckerOptions{TTL: 5 * time.Minute, MaxCacheBytes: 16 << 20})
+		}
 		require, _ := cmd.Flags().GetBool("require-wallet-attestation")
 		noChallenge, _ := cmd.Flags().GetBool("wallet-attestation-without-challenge")
 		cfg := oid4vci.Config{
@@ -90,7 +117,7 @@ func mountOID4VCI(cmd *cobra.Command) func(*api.Server, *node) error {
 			Display:         []oid4vci.Display{{Name: "TrustID 可信数字身份", Locale: "zh-CN"}, {Name: "TrustID digital identity", Locale: "en"}},
 			Signer:          signer,
 			Store:           n.store,
-			WalletProviders: providers, RequireWalletAttestation: require, AttestationWithoutChallenge: noChallenge,
+			WalletProviders: providers, RequireWalletAttestation: require, AttestationWithoutChallenge: noChallenge, AttestationStatus: attStatus,
 		}
 		// With user login mounted (before), the holder can log in at the
 		// authorization endpoint: the authorization code flow.

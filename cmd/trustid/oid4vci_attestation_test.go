@@ -21,11 +21,12 @@ import (
 const walletProvider = "https://wallet-provider.example"
 
 // walletProviderFile writes the --wallet-providers file trusting k (kid
-// wp1) for walletProvider.
+// wp1) for walletProvider, to attest the client_ids wallet-app and
+// animo-wallet.
 func walletProviderFile(t *testing.T, k crypto.Signer) string {
 	t.Helper()
 	j, _ := gm.NewJWK(k.Public(), "wp1")
-	raw, _ := json.Marshal(map[string]gm.JWKS{walletProvider: {Keys: []gm.JWK{j}}})
+	raw, _ := json.Marshal(map[string]walletProviderEntry{walletProvider: {Keys: []gm.JWK{j}, ClientIDs: []string{"wallet-app", "animo-wallet"}}})
 	path := filepath.Join(t.TempDir(), "wallet-providers.json")
 	if err := os.WriteFile(path, raw, 0o600); err != nil {
 		t.Fatal(err)
@@ -37,7 +38,8 @@ func walletProviderFile(t *testing.T, k crypto.Signer) string {
 // endpoint takes wallet attestations (OID4VCI 1.0 Appendix E): the
 // metadata and challenge endpoint, and each refusal with its error code
 // (no challenge, a forged challenge, an untrusted provider, an expired
-// attestation, another audience, another client_id, a replayed PoP), the
+// attestation, another audience, another client_id, a client_id the
+// provider is not listed for, a replayed PoP), the
 // pre-authorized code left unspent by each; then, required, a request
 // without one is invalid_client and the wallet SDK attaches the
 // attestation it was given.
@@ -112,6 +114,7 @@ func TestOID4VCIWalletAttestation(t *testing.T) {
 		"an expired one":       {form, attest(provider, "wallet-app", now.Add(-time.Hour)), pop(as, next), "use_fresh_attestation"},
 		"another audience":     {form, good, pop(n.base, next), "invalid_client_attestation"},
 		"another client_id":    {withClientID, good, pop(as, next), "invalid_client_attestation"},
+		"a sub not listed":     {form, attest(provider, "unlisted-app", now.Add(time.Hour)), pop(as, next), "invalid_client_attestation"},
 		"a PoP without header": {form, good, "", "invalid_client_attestation"},
 	} {
 		code, m, h := token(c.form, c.att, c.pop)
@@ -182,5 +185,47 @@ func TestOID4VCIWalletAttestation(t *testing.T) {
 	}
 	if i := slices.Index(paths, "/oid4vci/token"); i < 1 || paths[i-1] != "/oid4vci/challenge" || slices.Index(paths[i+1:], "/oid4vci/token") >= 0 || rec.requests[i].dpop == "" {
 		t.Errorf("wallet requests %v", paths)
+	}
+}
+
+// TestReadWalletProviders: the providers file names each provider's keys
+// and the client_ids it may attest; a provider without client_ids, a kid
+// named twice in one provider's keys, and an unknown member (a private
+// "d" among them) are refused before the node serves.
+func TestReadWalletProviders(t *testing.T) {
+	k1, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	k2, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	j1, _ := gm.NewJWK(k1.Public(), "wp1")
+	j2, _ := gm.NewJWK(k2.Public(), "wp1")
+	write := func(v any) string {
+		raw, _ := json.Marshal(v)
+		path := filepath.Join(t.TempDir(), "wallet-providers.json")
+		if err := os.WriteFile(path, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return path
+	}
+	load := func(path string) error {
+		ps, err := readWalletProviders(path)
+		if err == nil {
+			_, err = attestation.NewKeys(ps)
+		}
+		return err
+	}
+	ps, err := readWalletProviders(walletProviderFile(t, k1))
+	if err != nil || len(ps) != 1 || ps[0].Issuer != walletProvider || len(ps[0].Keys) != 1 || strings.Join(ps[0].ClientIDs, ",") != "wallet-app,animo-wallet" {
+		t.Fatalf("the file: %+v %v", ps, err)
+	}
+	for name, c := range map[string]struct {
+		file any
+		want string
+	}{
+		"no client_ids":  {map[string]any{walletProvider: map[string]any{"keys": []gm.JWK{j1}}}, "names no client_id"},
+		"a kid twice":    {map[string]any{walletProvider: map[string]any{"keys": []gm.JWK{j1, j2}, "client_ids": []string{"w"}}}, "kid \"wp1\" names two keys"},
+		"unknown member": {map[string]any{walletProvider: map[string]any{"keys": []gm.JWK{j1}, "client_ids": []string{"w"}, "sub_pattern": "*"}}, "client_ids"},
+	} {
+		if err := load(write(c.file)); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
 	}
 }

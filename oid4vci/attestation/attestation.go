@@ -9,20 +9,27 @@
 // oauth-client-attestation-pop+jwt) for one authorization server (aud),
 // once (jti), now (iat), over the server's challenge when it gives one.
 // Both travel in the OAuth-Client-Attestation and
-// OAuth-Client-Attestation-PoP header fields. It links no server
+// OAuth-Client-Attestation-PoP header fields. Each trusted provider
+// attests only the client_ids configured for it. It links no server
 // dependency: the node's PAR and token endpoints (package oid4vci) check
-// attestations, the wallet SDK makes the PoP. Replay (jti) and challenges
-// need state or a key: the caller keeps them.
+// attestations, the wallet SDK makes the PoP. Replay (jti), challenges
+// and the attestation's Token Status List entry (its status claim,
+// returned in Result.Status; Keys resolves the provider keys that sign
+// the list) need state or the network: the caller checks them.
 package attestation
 
 import (
+	"bytes"
+	"context"
 	"crypto"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -69,14 +76,23 @@ var (
 	// ErrChallenge: the PoP lacks the server's current challenge
 	// (use_attestation_challenge).
 	ErrChallenge = errors.New("attestation: the PoP does not carry a current server challenge")
+	// ErrKey: no key of a trusted wallet provider answers an issuer and
+	// kid (Keys.ResolveKey).
+	ErrKey = errors.New("attestation: no such wallet provider key")
 )
 
 // Provider is a wallet provider the server trusts: its identifier (the
-// attestation's iss, compared as a simple string) and its public keys (a
-// kid, when the attestation's header names one, picks the key).
+// attestation's iss, compared as a simple string), its public keys (a
+// kid, when the attestation's header names one, picks the key; kids are
+// unique within a provider) and the client_ids it may attest (the
+// attestation's sub). OpenID4VCI 1.0 Appendix E makes sub the client_id
+// of the Wallet, one value shared by every instance of that wallet
+// (§15.4.4), so the list is short; no specification defines patterns of
+// client_ids, so each is compared exactly.
 type Provider struct {
-	Issuer string
-	Keys   []gm.JWK
+	Issuer    string
+	Keys      []gm.JWK
+	ClientIDs []string
 }
 
 // Config configures NewVerifier. Zero values: time.Now; PoPs accepted up
@@ -103,16 +119,94 @@ type Config struct {
 // Verifier checks wallet attestations. It is safe for concurrent use:
 // build it once.
 type Verifier struct {
-	cfg       Config
-	providers map[string][]jwt.VerificationKey
-	kids      map[string]map[string]jwt.VerificationKey
-	parser    *jwt.Parser
+	cfg    Config
+	keys   *Keys
+	parser *jwt.Parser
 }
 
-// NewVerifier checks cfg and parses the providers' keys.
-func NewVerifier(cfg Config) (*Verifier, error) {
-	if len(cfg.Providers) == 0 {
+// Keys are the trusted wallet providers' keys and client_ids. It is
+// safe for concurrent use.
+type Keys struct {
+	all       map[string][]jwt.VerificationKey
+	kids      map[string]map[string]jwt.VerificationKey
+	clientIDs map[string]map[string]bool
+}
+
+// NewKeys checks providers (each with an issuer, keys, kids unique
+// within its keys, and at least one client_id) and parses their keys.
+func NewKeys(providers []Provider) (*Keys, error) {
+	if len(providers) == 0 {
 		return nil, errors.New("attestation: no trusted wallet provider")
+	}
+	k := &Keys{all: map[string][]jwt.VerificationKey{}, kids: map[string]map[string]jwt.VerificationKey{}, clientIDs: map[string]map[string]bool{}}
+	for _, pr := range providers {
+		if pr.Issuer == "" || len(pr.Keys) == 0 {
+			return nil, errors.New("attestation: a wallet provider needs an issuer and keys")
+		}
+		if _, dup := k.all[pr.Issuer]; dup {
+			return nil, fmt.Errorf("attestation: wallet provider %q listed twice", pr.Issuer)
+		}
+		if len(pr.ClientIDs) == 0 {
+			return nil, fmt.Errorf("attestation: wallet provider %q names no client_id it may attest", pr.Issuer)
+		}
+		k.clientIDs[pr.Issuer] = map[string]bool{}
+		for _, id := range pr.ClientIDs {
+			if id == "" || len(id) > maxClientID {
+				return nil, fmt.Errorf("attestation: wallet provider %q: a client_id must be 1 to %d bytes", pr.Issuer, maxClientID)
+			}
+			if k.clientIDs[pr.Issuer][id] {
+				return nil, fmt.Errorf("attestation: wallet provider %q: client_id %q listed twice", pr.Issuer, id)
+			}
+			k.clientIDs[pr.Issuer][id] = true
+		}
+		k.kids[pr.Issuer] = map[string]jwt.VerificationKey{}
+		for _, j := range pr.Keys {
+			pub, err := j.PublicKey()
+			if err != nil {
+				return nil, fmt.Errorf("attestation: wallet provider %q: %w", pr.Issuer, err)
+			}
+			k.all[pr.Issuer] = append(k.all[pr.Issuer], pub)
+			if j.Kid == "" {
+				continue
+			}
+			if _, dup := k.kids[pr.Issuer][j.Kid]; dup {
+				return nil, fmt.Errorf("attestation: wallet provider %q: kid %q names two keys", pr.Issuer, j.Kid)
+			}
+			k.kids[pr.Issuer][j.Kid] = pub
+		}
+	}
+	return k, nil
+}
+
+// maxClientID bounds a client_id (the attestation's sub), in bytes.
+const maxClientID = 256
+
+// ResolveKey returns the key of wallet provider issuer named kid, or
+// its only key when kid is "" (a provider with several keys must name
+// one): the key of a Token Status List the provider signs. An unknown
+// issuer or kid is an error wrapping ErrKey.
+func (k *Keys) ResolveKey(_ context.Context, issuer, kid string) (crypto.PublicKey, error) {
+	keys, ok := k.all[issuer]
+	switch {
+	case !ok:
+		return nil, fmt.Errorf("%w: not a trusted wallet provider", ErrKey)
+	case kid != "":
+		pub, ok := k.kids[issuer][kid]
+		if !ok {
+			return nil, fmt.Errorf("%w: the kid is not a key of the wallet provider", ErrKey)
+		}
+		return pub, nil
+	case len(keys) != 1:
+		return nil, fmt.Errorf("%w: the wallet provider has several keys: the JWT must name one (kid)", ErrKey)
+	}
+	return keys[0], nil
+}
+
+// NewVerifier checks cfg and parses the providers' keys (NewKeys).
+func NewVerifier(cfg Config) (*Verifier, error) {
+	keys, err := NewKeys(cfg.Providers)
+	if err != nil {
+		return nil, err
 	}
 	if cfg.Audience == "" {
 		return nil, errors.New("attestation: no audience")
@@ -131,28 +225,12 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 		cfg.Leeway = time.Minute
 	}
 	cfg.Algorithms = slices.Clone(cfg.Algorithms)
-	v := &Verifier{cfg: cfg, parser: p, providers: map[string][]jwt.VerificationKey{}, kids: map[string]map[string]jwt.VerificationKey{}}
-	for _, pr := range cfg.Providers {
-		if pr.Issuer == "" || len(pr.Keys) == 0 {
-			return nil, errors.New("attestation: a wallet provider needs an issuer and keys")
-		}
-		if _, dup := v.providers[pr.Issuer]; dup {
-			return nil, fmt.Errorf("attestation: wallet provider %q listed twice", pr.Issuer)
-		}
-		v.kids[pr.Issuer] = map[string]jwt.VerificationKey{}
-		for _, k := range pr.Keys {
-			pub, err := k.PublicKey()
-			if err != nil {
-				return nil, fmt.Errorf("attestation: wallet provider %q: %w", pr.Issuer, err)
-			}
-			v.providers[pr.Issuer] = append(v.providers[pr.Issuer], pub)
-			if k.Kid != "" {
-				v.kids[pr.Issuer][k.Kid] = pub
-			}
-		}
-	}
-	return v, nil
+	return &Verifier{cfg: cfg, parser: p, keys: keys}, nil
 }
+
+// Keys returns the trusted providers' keys: the KeyResolver of their
+// Token Status Lists.
+func (v *Verifier) Keys() *Keys { return v.keys }
 
 // Result is a verified attestation and PoP.
 type Result struct {
@@ -173,6 +251,18 @@ type Result struct {
 	Challenge string
 	// Expires is the attestation's exp.
 	Expires time.Time
+	// Status, when the attestation has a status claim, is its Token
+	// Status List entry: the caller checks it (a list signed by the
+	// wallet provider, Keys) before it trusts the attestation.
+	Status *StatusListRef
+}
+
+// StatusListRef is the status_list member of a status claim
+// (draft-ietf-oauth-status-list): the index of the token's entry in the
+// Status List Token at URI.
+type StatusListRef struct {
+	Index int    `json:"idx"`
+	URI   string `json:"uri"`
 }
 
 type attestationClaims struct {
@@ -184,6 +274,7 @@ type attestationClaims struct {
 	Cnf        json.RawMessage `json:"cnf"`
 	WalletName any             `json:"wallet_name"`
 	WalletLink any             `json:"wallet_link"`
+	Status     json.RawMessage `json:"status"`
 }
 
 type popClaims struct {
@@ -264,13 +355,13 @@ func (v *Verifier) Verify(attestations, pops []string, clientID string) (*Result
 		if t.Header["typ"] != TypAttestation {
 			return nil, invalid("the attestation's typ must be %s", TypAttestation)
 		}
-		keys, ok := v.providers[ac.Iss]
+		keys, ok := v.keys.all[ac.Iss]
 		if !ok {
 			return nil, invalid("the attestation's iss is not a trusted wallet provider")
 		}
 		if kid, has := t.Header["kid"]; has {
 			s, _ := kid.(string)
-			k, ok := v.kids[ac.Iss][s]
+			k, ok := v.keys.kids[ac.Iss][s]
 			if !ok {
 				return nil, invalid("the attestation's kid is not a key of its wallet provider")
 			}
@@ -297,8 +388,16 @@ func (v *Verifier) Verify(attestations, pops []string, clientID string) (*Result
 		return nil, invalid("the attestation is not valid yet (nbf)")
 	case v.cfg.MaxAge > 0 && unix(*ac.Iat).Before(now.Add(-v.cfg.MaxAge)):
 		return nil, wrap(ErrStale, "the attestation was issued over %s ago: ask the wallet provider for a new one", v.cfg.MaxAge)
+	case !v.keys.clientIDs[ac.Iss][ac.Sub]:
+		return nil, invalid("the wallet provider is not trusted to attest this client_id (sub)")
 	case clientID != "" && clientID != ac.Sub:
 		return nil, invalid("client_id is not the attestation's sub")
+	}
+	var ref *StatusListRef
+	if ac.Status != nil {
+		if ref, err = ParseStatus(ac.Status); err != nil {
+			return nil, err
+		}
 	}
 	name, okName := ac.WalletName.(string)
 	link, okLink := ac.WalletLink.(string)
@@ -364,7 +463,51 @@ func (v *Verifier) Verify(attestations, pops []string, clientID string) (*Result
 		return nil, invalid("the cnf.jwk has no thumbprint")
 	}
 	return &Result{ClientID: ac.Sub, Provider: ac.Iss, WalletName: name, WalletLink: link, JKT: jkt, JTI: jti,
-		Challenge: challenge, Expires: unix(*ac.Exp)}, nil
+		Challenge: challenge, Expires: unix(*ac.Exp), Status: ref}, nil
+}
+
+// MaxStatusURI bounds a status_list uri, in bytes.
+const MaxStatusURI = 2048
+
+// ParseStatus reads a status claim (draft-ietf-oauth-status-list §6.1):
+// a JSON object with a status_list member {"idx": a non-negative
+// integer, "uri": an https URL}. Status mechanisms other than
+// status_list are not checked here, so a claim without status_list is
+// refused (fail closed); other members of the object are ignored, as
+// other mechanisms may sit beside status_list. Errors wrap ErrInvalid.
+func ParseStatus(raw json.RawMessage) (*StatusListRef, error) {
+	var st struct {
+		StatusList json.RawMessage `json:"status_list"`
+	}
+	if strictjson.Check(raw, MaxJWT) != nil || !isObject(raw) || json.Unmarshal(raw, &st) != nil {
+		return nil, invalid("the attestation's status must be a JSON object")
+	}
+	if st.StatusList == nil {
+		return nil, invalid("the attestation's status names no status_list: its status cannot be checked")
+	}
+	var sl struct {
+		Idx json.RawMessage `json:"idx"`
+		URI *string         `json:"uri"`
+	}
+	if !isObject(st.StatusList) || json.Unmarshal(st.StatusList, &sl) != nil || sl.Idx == nil || sl.URI == nil {
+		return nil, invalid("the attestation's status.status_list must be an object with idx and uri")
+	}
+	// A JSON integer: digits only (no sign, fraction, exponent or quotes).
+	idx, err := strconv.ParseUint(string(sl.Idx), 10, 31)
+	if err != nil || (len(sl.Idx) > 1 && sl.Idx[0] == '0') {
+		return nil, invalid("the attestation's status.status_list.idx must be a non-negative integer below 2^31")
+	}
+	u, err := url.Parse(*sl.URI)
+	if len(*sl.URI) > MaxStatusURI || err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil || u.Fragment != "" {
+		return nil, invalid("the attestation's status.status_list.uri must be an https URL of at most %d bytes", MaxStatusURI)
+	}
+	return &StatusListRef{Index: int(idx), URI: *sl.URI}, nil
+}
+
+// isObject reports whether raw (valid JSON) is an object.
+func isObject(raw []byte) bool {
+	t := bytes.TrimLeft(raw, " \t\r\n")
+	return len(t) > 0 && t[0] == '{'
 }
 
 // audience reports whether aud (a string, or an array of one string)
@@ -402,6 +545,9 @@ type Attestation struct {
 	InstanceKey            crypto.PublicKey
 	WalletName, WalletLink string
 	IssuedAt, Expires      time.Time
+	// Status, when set, is the attestation's entry in a Token Status
+	// List of the provider (the status claim).
+	Status *StatusListRef
 }
 
 // Sign makes a Client Attestation JWT for a, signed with the wallet
@@ -423,6 +569,9 @@ func Sign(provider crypto.Signer, kid string, a Attestation) (string, error) {
 	}
 	if a.WalletLink != "" {
 		c["wallet_link"] = a.WalletLink
+	}
+	if a.Status != nil {
+		c["status"] = map[string]any{"status_list": a.Status}
 	}
 	t := jwt.NewWithClaims(m, c)
 	t.Header["typ"] = TypAttestation

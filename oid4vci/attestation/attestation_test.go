@@ -1,6 +1,7 @@
 package attestation
 
 import (
+	"context"
 	"crypto"
 	"crypto/rand"
 	"errors"
@@ -35,7 +36,7 @@ func newFixture(t testing.TB, alg string) *fixture {
 		}
 	}
 	pj, _ := gm.NewJWK(f.provider.Public(), "p1")
-	f.v, err = NewVerifier(Config{Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{pj}}}, Algorithms: gm.JWTAlgorithms,
+	f.v, err = NewVerifier(Config{Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{pj}, ClientIDs: []string{"wallet-app"}}}, Algorithms: gm.JWTAlgorithms,
 		Audience: as, Now: func() time.Time { return f.now }, MaxAge: 24 * time.Hour})
 	if err != nil {
 		t.Fatal(err)
@@ -171,6 +172,14 @@ func TestVerifyRefuses(t *testing.T) {
 		"unknown kid":            {[]string{att(nil, map[string]any{"kid": "p2"})}, []string{goodPoP}, "", ErrInvalid, "kid"},
 		"another provider key":   {[]string{signed(t, f.other, map[string]any{"typ": TypAttestation, "kid": "p1"}, attClaims(nil))}, []string{goodPoP}, "", ErrInvalid, "signature"},
 		"no sub":                 {[]string{att(set("sub", nil), nil)}, []string{goodPoP}, "", ErrInvalid, "sub"},
+		"sub not attestable":     {[]string{att(set("sub", "other-app"), nil)}, []string{goodPoP}, "other-app", ErrInvalid, "not trusted to attest this client_id"},
+		"status not an object":   {[]string{att(set("status", "revoked"), nil)}, []string{goodPoP}, "", ErrInvalid, "status must be a JSON object"},
+		"status without list":    {[]string{att(set("status", map[string]any{"other": map[string]any{}}), nil)}, []string{goodPoP}, "", ErrInvalid, "names no status_list"},
+		"status idx negative":    {[]string{att(set("status", map[string]any{"status_list": map[string]any{"idx": -1, "uri": "https://wp.example/s/1"}}), nil)}, []string{goodPoP}, "", ErrInvalid, "non-negative integer"},
+		"status idx fraction":    {[]string{att(set("status", map[string]any{"status_list": map[string]any{"idx": 1.5, "uri": "https://wp.example/s/1"}}), nil)}, []string{goodPoP}, "", ErrInvalid, "non-negative integer"},
+		"status idx string":      {[]string{att(set("status", map[string]any{"status_list": map[string]any{"idx": "1", "uri": "https://wp.example/s/1"}}), nil)}, []string{goodPoP}, "", ErrInvalid, "non-negative integer"},
+		"status no uri":          {[]string{att(set("status", map[string]any{"status_list": map[string]any{"idx": 1}}), nil)}, []string{goodPoP}, "", ErrInvalid, "idx and uri"},
+		"status http uri":        {[]string{att(set("status", map[string]any{"status_list": map[string]any{"idx": 1, "uri": "http://wp.example/s/1"}}), nil)}, []string{goodPoP}, "", ErrInvalid, "https URL"},
 		"client_id not sub":      {[]string{goodAtt}, []string{goodPoP}, "other-app", ErrInvalid, "client_id"},
 		"no exp":                 {[]string{att(set("exp", nil), nil)}, []string{goodPoP}, "", ErrInvalid, "exp is required"},
 		"expired":                {[]string{att(set("exp", f.now.Add(-2*time.Minute).Unix()), nil)}, []string{goodPoP}, "", ErrStale, "expired"},
@@ -210,21 +219,104 @@ func TestVerifyRefuses(t *testing.T) {
 	}
 }
 
+// TestVerifyStatus: an attestation's status claim comes back as its
+// Token Status List entry for the caller to check; one without has none.
+func TestVerifyStatus(t *testing.T) {
+	f := newFixture(t, gm.AlgES256)
+	ref := &StatusListRef{Index: 7, URI: "https://wallet-provider.example/status/1"}
+	a, err := Sign(f.provider, "p1", Attestation{Issuer: providerID, ClientID: "wallet-app", InstanceKey: f.instance.Public(),
+		IssuedAt: f.now, Expires: f.now.Add(time.Hour), Status: ref})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := f.v.Verify([]string{a}, []string{f.pop(t, "")}, "wallet-app")
+	if err != nil || r.Status == nil || *r.Status != *ref {
+		t.Fatalf("with a status: %+v %v", r, err)
+	}
+	r, err = f.v.Verify([]string{f.attestation(t)}, []string{f.pop(t, "")}, "")
+	if err != nil || r.Status != nil {
+		t.Fatalf("without a status: %+v %v", r, err)
+	}
+}
+
+// TestKeysResolveKey: a provider's key by kid, its only key without one;
+// another provider, an unknown kid, and no kid among several keys fail.
+func TestKeysResolveKey(t *testing.T) {
+	k1, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	k2, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	j1, _ := gm.NewJWK(k1.Public(), "a")
+	j2, _ := gm.NewJWK(k2.Public(), "b")
+	keys, err := NewKeys([]Provider{{Issuer: "https://one.example", Keys: []gm.JWK{j1}, ClientIDs: []string{"w"}},
+		{Issuer: "https://two.example", Keys: []gm.JWK{j1, j2}, ClientIDs: []string{"w"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if pub, err := keys.ResolveKey(ctx, "https://one.example", ""); err != nil || !k1.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(pub) {
+		t.Errorf("only key: %v", err)
+	}
+	if pub, err := keys.ResolveKey(ctx, "https://two.example", "b"); err != nil || !k2.Public().(interface{ Equal(crypto.PublicKey) bool }).Equal(pub) {
+		t.Errorf("by kid: %v", err)
+	}
+	for _, c := range [][2]string{{"https://evil.example", ""}, {"https://two.example", ""}, {"https://one.example", "b"}} {
+		if _, err := keys.ResolveKey(ctx, c[0], c[1]); !errors.Is(err, ErrKey) {
+			t.Errorf("%v: %v", c, err)
+		}
+	}
+}
+
 func TestNewVerifierRefuses(t *testing.T) {
 	k, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
-	j, _ := gm.NewJWK(k.Public(), "")
+	k2, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	j, _ := gm.NewJWK(k.Public(), "same")
+	j2, _ := gm.NewJWK(k2.Public(), "same")
+	ids := []string{"wallet-app"}
 	for name, cfg := range map[string]Config{
-		"no provider":  {Algorithms: gm.JWTAlgorithms, Audience: as},
-		"no audience":  {Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j}}}, Algorithms: gm.JWTAlgorithms},
-		"no algs":      {Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j}}}, Audience: as},
-		"HS256":        {Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j}}}, Audience: as, Algorithms: []string{"HS256"}},
-		"no keys":      {Providers: []Provider{{Issuer: providerID}}, Algorithms: gm.JWTAlgorithms, Audience: as},
-		"listed twice": {Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j}}, {Issuer: providerID, Keys: []gm.JWK{j}}}, Algorithms: gm.JWTAlgorithms, Audience: as},
+		"no provider":     {Algorithms: gm.JWTAlgorithms, Audience: as},
+		"no audience":     {Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j}, ClientIDs: ids}}, Algorithms: gm.JWTAlgorithms},
+		"no algs":         {Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j}, ClientIDs: ids}}, Audience: as},
+		"HS256":           {Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j}, ClientIDs: ids}}, Audience: as, Algorithms: []string{"HS256"}},
+		"no keys":         {Providers: []Provider{{Issuer: providerID}}, Algorithms: gm.JWTAlgorithms, Audience: as},
+		"listed twice":    {Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j}, ClientIDs: ids}, {Issuer: providerID, Keys: []gm.JWK{j}, ClientIDs: ids}}, Algorithms: gm.JWTAlgorithms, Audience: as},
+		"no client_id":    {Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j}}}, Algorithms: gm.JWTAlgorithms, Audience: as},
+		"empty client_id": {Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j}, ClientIDs: []string{""}}}, Algorithms: gm.JWTAlgorithms, Audience: as},
+		"client_id twice": {Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j}, ClientIDs: []string{"w", "w"}}}, Algorithms: gm.JWTAlgorithms, Audience: as},
+		"duplicate kid":   {Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j, j2}, ClientIDs: ids}}, Algorithms: gm.JWTAlgorithms, Audience: as},
 	} {
 		if _, err := NewVerifier(cfg); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
 	}
+	// The same provider's config is taken once kids and client_ids are
+	// distinct: the refusals above are for what they name.
+	j2.Kid = "other"
+	if _, err := NewVerifier(Config{Providers: []Provider{{Issuer: providerID, Keys: []gm.JWK{j, j2}, ClientIDs: []string{"w", "v"}}}, Algorithms: gm.JWTAlgorithms, Audience: as}); err != nil {
+		t.Errorf("distinct kids and client_ids: %v", err)
+	}
+}
+
+// FuzzParseStatus: any bytes are a status_list entry (a non-negative
+// idx, an https uri) or an ErrInvalid, never a panic.
+func FuzzParseStatus(f *testing.F) {
+	f.Add([]byte(`{"status_list":{"idx":0,"uri":"https://wp.example/s/1"}}`))
+	f.Add([]byte(`{"status_list":{"idx":2147483648,"uri":"https://wp.example/s/1"}}`))
+	f.Add([]byte(`{"status_list":{"idx":1e3,"uri":"https://wp.example/s/1"}}`))
+	f.Add([]byte(`{"status_list":{"idx":1,"uri":"https://wp.example/s/1"},"other":{}}`))
+	f.Add([]byte(`{"status_list":{"idx":1,"idx":2,"uri":"https://a"}}`))
+	f.Add([]byte(`{"status_list":[]}`))
+	f.Add([]byte(`null`))
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		r, err := ParseStatus(raw)
+		if err != nil {
+			if !errors.Is(err, ErrInvalid) {
+				t.Fatalf("unexpected error %v", err)
+			}
+			return
+		}
+		if r.Index < 0 || !strings.HasPrefix(r.URI, "https://") || len(r.URI) > MaxStatusURI {
+			t.Fatalf("accepted %+v", r)
+		}
+	})
 }
 
 // FuzzVerify: any pair of strings is a verified attestation or an error
