@@ -771,7 +771,10 @@ func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyRe
 	if hdr.String("typ") != TypStatusListJWT {
 		return nil, 0, nil, fmt.Errorf("%w: typ %q, want %s", ErrType, hdr.String("typ"), TypStatusListJWT)
 	}
-	parser, err := gm.NewJWTParser(algs, jwt.WithTimeFunc(now), jwt.WithSubject(uri), jwt.WithIssuer(issuer))
+	// The Status List Token's iss is optional (Token Status List §5.1):
+	// the list is the issuer's by its signature (the key is resolved for
+	// issuer below); an iss it does carry must name issuer.
+	parser, err := gm.NewJWTParser(algs, jwt.WithTimeFunc(now), jwt.WithSubject(uri))
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -788,6 +791,9 @@ func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyRe
 	})
 	if err != nil {
 		return nil, 0, nil, mapJWTErr(err)
+	}
+	if iss, present := claims.Raw["iss"]; present && iss != issuer {
+		return nil, 0, nil, fmt.Errorf("%w: the status list token's iss is not the credential's issuer", ErrIssuerMismatch)
 	}
 	sl, _ := claims.Raw["status_list"].(map[string]any)
 	bits, _ := sl["bits"].(json.Number)

@@ -37,23 +37,41 @@ func TestRemoteStatusListCaps(t *testing.T) {
 		f := tamperFunc(func(p string) (string, string, bool) { return ct, body, p == path })
 		tamper.Store(&f)
 	}
-	tokenList := func(uri string, bits int, raw []byte) string {
+	tokenListIss := func(iss any, uri string, bits int, raw []byte) string {
 		var buf bytes.Buffer
 		zw, _ := zlib.NewWriterLevel(&buf, zlib.BestCompression)
 		zw.Write(raw)
 		zw.Close()
 		now := n.clock.Now()
-		tok, err := jose.Sign(map[string]any{
-			"iss": srv.URL, "sub": uri, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+		claims := map[string]any{
+			"sub": uri, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
 			"status_list": map[string]any{"bits": bits, "lst": base64.RawURLEncoding.EncodeToString(buf.Bytes())},
-		}, map[string]any{"typ": TypStatusListJWT, "kid": k.Kid}, k.Signer)
+		}
+		if iss != nil {
+			claims["iss"] = iss
+		}
+		tok, err := jose.Sign(claims, map[string]any{"typ": TypStatusListJWT, "kid": k.Kid}, k.Signer)
 		if err != nil {
 			t.Fatal(err)
 		}
 		return tok
 	}
+	tokenList := func(uri string, bits int, raw []byte) string { return tokenListIss(srv.URL, uri, bits, raw) }
 	const path = "/status/00000000000000aa"
 	uri := srv.URL + path
+	// iss is optional in a Status List Token (Token Status List §5.1):
+	// absent, the issuer's signature suffices; present, it must name the
+	// issuer.
+	for _, c := range []struct {
+		name string
+		iss  any
+		want error
+	}{{"no iss", nil, nil}, {"another iss", "https://other.example", ErrIssuerMismatch}, {"iss not a string", 7, ErrIssuerMismatch}} {
+		serve(path, MediaTypeStatusListJWT, tokenListIss(c.iss, uri, 1, make([]byte, 1<<14)))
+		if _, _, err := src.Token(ctx, uri, srv.URL); (c.want == nil) != (err == nil) || (c.want != nil && !errors.Is(err, c.want)) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
 	for _, c := range []struct {
 		name    string
 		bits    int
