@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/trustid-cn/trustid/auth"
 )
@@ -228,6 +229,15 @@ func TestShellWords(t *testing.T) {
 // settings are in their own section, and only where the command reaches
 // the ledger; the node's anchoring settings only on serve.
 func TestCLIHelpFlags(t *testing.T) {
+	// pflag takes backquoted usage text as the value's name
+	// ("--holder-key trustid vc keygen"): quote commands otherwise.
+	for _, c := range runnableCommands(newRootCmd()) {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if name, _ := pflag.UnquoteUsage(f); strings.ContainsAny(name, " -") {
+				t.Errorf("trustid %s --%s: value name %q from backquotes in its usage", commandKey(c), f.Name, name)
+			}
+		})
+	}
 	help := func(args ...string) string {
 		t.Helper()
 		out, errOut, code := cliExec(t, "", append(args, "--help")...)
