@@ -108,8 +108,8 @@ var commandExamples = map[string]string{
   trustid vc issue residence.json --node https://sh.trustid.example --alg ES256 -o json`,
 	"vc verify": `  trustid vc verify issued.json
   trustid vc verify pres.txt --presentation --challenge 8d1f2c --domain https://rp.example -o json`,
-	"vc status": `  trustid vc status urn:uuid:1ea6c08d-cb29-4e27-ab7f-7e32583bba3d revoke
-  trustid vc status urn:uuid:1ea6c08d-cb29-4e27-ab7f-7e32583bba3d reinstate -o json`,
+	"vc status": `  trustid vc status urn:trustid:vc:AQD96nQxDRECKAJPHJo-ELLXxZ4nsMTRo1-GAgAAlwgBAZcIqPINpu2CuE17jNiwv49x6w revoke
+  trustid vc status urn:trustid:vc:AQD96nQxDRECKAJPHJo-ELLXxZ4nsMTRo1-GAgAAlwgBAZcIqPINpu2CuE17jNiwv49x6w reinstate -o json`,
 	"vc present": `  trustid vc present res.sd-jwt --disclose residence,region --holder-key holder.pem --aud https://rp.example --nonce 8d1f2c > pres.txt`,
 	"vc keygen": `  trustid vc keygen --alg ES256 --out holder.pem
   trustid vc keygen --alg SM2 --out holder-sm2.pem -o json`,
