@@ -382,6 +382,7 @@ func TestCLIOutputErrors(t *testing.T) {
 		{[]string{"qr", "verify", "TIDSTA1:nonsense", "--no-status", "--data", dir, "-o", "json"}, 1, "not_valid", "NOT VALID"},
 		{[]string{"id", "derive-batch", "--in", os.DevNull, "-o", "json", "--data", dir}, 1, "usage", "--out FILE"},
 		{[]string{"clients", "add", "--name", "x", "--secret", "--scopes", "qr:read", "-o", "json", "--data", dir}, 1, "usage", "qr:read"},
+		{[]string{"wallet", "code", "--wallet", filepath.Join(dir, "none.json"), "-o", "json"}, 1, "error", "(run trustid wallet enroll --wallet " + filepath.Join(dir, "none.json") + " first"},
 		// A glob that matched two key files.
 		{[]string{"token", "--client-id", "rp", "--key", "a.key.pem", "b.key.pem", "-o", "json"}, 1, "usage", "--key takes one file (did a glob match several?)"},
 		{[]string{"clients", "add", "--name", "x", "--jwks-file", "a.jwks.json", "b.jwks.json", "-o", "json", "--data", dir}, 1, "usage", "--jwks-file takes one file"},
