@@ -1,12 +1,12 @@
 package embedded_test
 
 import (
-	"strings"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
