@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
@@ -33,9 +34,15 @@ func decodeBody(r *http.Request, max int, dst any, bad func(format string, args 
 	return nil
 }
 
-// bodyProblem says what strictjson refused, without the body's content.
+// bodyProblem says what strictjson refused, without the body's content
+// (a refused member's name, quoted and truncated, but no value).
 func bodyProblem(err error) string {
+	var ke *strictjson.KeyError
 	switch {
+	case errors.As(err, &ke) && errors.Is(ke, strictjson.ErrFieldCase):
+		return fmt.Sprintf("member %s differs in case from the documented name %s", quoteKey(ke.Key), quoteKey(ke.Want))
+	case errors.As(err, &ke):
+		return fmt.Sprintf("member %s is not documented", quoteKey(ke.Key))
 	case errors.Is(err, strictjson.ErrDuplicateKey):
 		return "a member is repeated (names that differ only in case count as repeated)"
 	case errors.Is(err, strictjson.ErrFieldCase):
@@ -51,6 +58,10 @@ func bodyProblem(err error) string {
 	}
 	return "malformed JSON"
 }
+
+// quoteKey quotes a member name for a message: Go syntax, printable
+// ASCII only (control, format and non-ASCII characters escaped).
+func quoteKey(k string) string { return strconv.QuoteToASCII(k) }
 
 // invalidRequest is the plain 400 invalid_request error.
 func invalidRequest(format string, args ...any) error {

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -43,11 +45,51 @@ var bodyDecoders = []struct {
 	}},
 }
 
-// bodyProblems are the endings of decodeBody's 400 messages.
-var bodyProblems = []string{
-	"a member is repeated (names that differ only in case count as repeated)",
-	"a member name differs in case from the documented name", "a member is not documented",
-	"a member has the wrong type or value", "data after the object", "nested too deeply", "malformed JSON",
+// bodyProblems are the endings of decodeBody's 400 messages; keyProblem
+// those that name a member (a quoted key path, never a value).
+var (
+	bodyProblems = []string{
+		"a member is repeated (names that differ only in case count as repeated)",
+		"a member has the wrong type or value", "data after the object", "nested too deeply", "malformed JSON",
+	}
+	keyProblem = regexp.MustCompile(`: member ("(?:[^"\\]|\\.)*") (?:is not documented|differs in case from the documented name ("(?:[^"\\]|\\.)*"))$`)
+)
+
+// namesKeySafely reports whether msg ends in a keyProblem whose names
+// are quoted printable ASCII of at most 40 bytes (and "...") each.
+func namesKeySafely(msg string) bool {
+	m := keyProblem.FindStringSubmatch(msg)
+	if m == nil {
+		return false
+	}
+	for _, q := range m[1:] {
+		if q == "" {
+			continue
+		}
+		k, err := strconv.Unquote(q)
+		if err != nil || len(strings.TrimSuffix(k, "...")) > 40 || strconv.QuoteToASCII(k) != q {
+			return false
+		}
+	}
+	return true
+}
+
+// TestBodyNamesTheMember: an undocumented member, or one in the wrong
+// case, is named (quoted, control characters escaped, truncated).
+func TestBodyNamesTheMember(t *testing.T) {
+	for body, want := range map[string]string{
+		`{"code":"x","pinn":"135790"}`:                      `member "pinn" is not documented`,
+		`{"Code":"x"}`:                                      `member "Code" differs in case from the documented name "code"`,
+		`{"code":"x","a\u0000\u202eb":1}`:                   `member "a\x00\u202eb" is not documented`,
+		`{"code":"x","` + strings.Repeat("k", 100) + `":1}`: `member "` + strings.Repeat("k", 40) + `..." is not documented`,
+	} {
+		var v qrRedeemRequest
+		err := decodeQRBody(httptest.NewRequest("POST", "/", strings.NewReader(body)), &v)
+		var ae *Error
+		if !errors.As(err, &ae) || !strings.HasSuffix(ae.Message, ": "+want) || !namesKeySafely(ae.Message) || strings.Contains(ae.Message, "135790") {
+			t.Errorf("%s: %v, want … %s", body, err, want)
+		}
+	}
 }
 
 // FuzzBodyDecoders: every handler family's body decoder, on any body,
@@ -81,7 +123,7 @@ func FuzzBodyDecoders(f *testing.F) {
 			switch {
 			case ae.Status == 413 && ae.Code == CodeTooLarge:
 			case ae.Status == 400 && ae.Code == CodeInvalidRequest:
-				fixed := false
+				fixed := strings.HasPrefix(ae.Message, "body must be one JSON object ") && namesKeySafely(ae.Message)
 				for _, p := range bodyProblems {
 					fixed = fixed || strings.HasPrefix(ae.Message, "body must be one JSON object ") && strings.HasSuffix(ae.Message, ": "+p)
 				}

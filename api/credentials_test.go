@@ -821,3 +821,30 @@ func TestIssueChosenIDOnce(t *testing.T) {
 		t.Fatalf("revoke by the chosen id: %d %v", code, resp)
 	}
 }
+
+// TestIssueNamesTheInvalidField: a credential that breaks the data model
+// is refused with the member and the rule it breaks, never its value.
+func TestIssueNamesTheInvalidField(t *testing.T) {
+	e := newVCEnv(t)
+	const good = `"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
+		`"credentialSubject":{"id":"did:example:h","residence":{"region":"310000"}}`
+	for name, c := range map[string]struct{ body, field, message string }{
+		"no type":                 {strings.Replace(good, `"type":["VerifiableCredential","ResidenceCredential"],`, "", 1), "type", "type: missing"},
+		"no @context":             {strings.Replace(good, `"@context":["https://www.w3.org/ns/credentials/v2"],`, "", 1), "@context", "@context: missing"},
+		"other first @context":    {strings.Replace(good, `"https://www.w3.org/ns/credentials/v2"`, `"https://secret.example/ctx"`, 1), "@context", `@context: must start with "https://www.w3.org/ns/credentials/v2"`},
+		"no subject":              {strings.Replace(good, `,"credentialSubject":{"id":"did:example:h","residence":{"region":"310000"}}`, "", 1), "credentialSubject", "credentialSubject: missing"},
+		"empty subject":           {strings.Replace(good, `{"id":"did:example:h","residence":{"region":"310000"}}`, `{}`, 1), "credentialSubject[0]", "credentialSubject[0]: must make at least one claim"},
+		"validUntil tomorrow":     {good + `,"validUntil":"tomorrow"`, "validUntil", "validUntil: must be an XSD dateTimeStamp with a time zone, e.g. 2026-01-01T00:00:00Z"},
+		"validUntil Feb 30":       {good + `,"validUntil":"2027-02-30T00:00:00Z"`, "validUntil", "validUntil: must be a date-time this node can represent (a real calendar date and time)"},
+		"no VerifiableCredential": {strings.Replace(good, `"VerifiableCredential",`, "", 1), "type", `type: must include "VerifiableCredential"`},
+		"relative subject id":     {strings.Replace(good, `did:example:h`, `secret-value`, 1), "credentialSubject[0].id", "credentialSubject[0].id: must be an absolute URL"},
+	} {
+		code, resp := e.post(t, "/credentials/issue", issueToken, `{"credential":{`+c.body+`}}`)
+		if code != 422 || resp["error"] != "invalid_credential" || resp["field"] != c.field || resp["error_description"] != c.message {
+			t.Errorf("%s: %d %v, want field %q, message %q", name, code, resp, c.field, c.message)
+		}
+		if s, _ := json.Marshal(resp); strings.Contains(string(s), "tomorrow") || strings.Contains(string(s), "secret") {
+			t.Errorf("%s: the answer echoes the value: %s", name, s)
+		}
+	}
+}

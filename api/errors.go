@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"syscall"
 
+	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -33,7 +34,8 @@ type Error struct {
 	Status  int
 	Code    string
 	Message string
-	Err     error // the cause, logged, never sent
+	Field   string // the request member at fault, when known
+	Err     error  // the cause, logged, never sent
 }
 
 func (e *Error) Error() string {
@@ -49,6 +51,7 @@ func (e *Error) Unwrap() error { return e.Err }
 type errorBody struct {
 	Error       string `json:"error"`
 	Description string `json:"error_description,omitempty"`
+	Field       string `json:"field,omitempty"`
 }
 
 // mapping turns a domain sentinel into a response.
@@ -90,6 +93,11 @@ func mapError(err error) *Error {
 				if msg == "" {
 					msg = m.err.Error()
 				}
+				// A data model error names its member and rule (no value).
+				var fe *vc.FieldError
+				if m.err == vc.ErrInvalid && errors.As(err, &fe) && fe.Err == vc.ErrInvalid {
+					return &Error{Status: m.status, Code: m.code, Message: fe.Field + ": " + fe.Rule, Field: fe.Field, Err: err}
+				}
 				return &Error{Status: m.status, Code: m.code, Message: msg, Err: err}
 			}
 		}
@@ -107,7 +115,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if e.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer error="`+e.Code+`"`)
 	}
-	writeJSONStatus(w, e.Status, errorBody{Error: e.Code, Description: e.Message})
+	writeJSONStatus(w, e.Status, errorBody{Error: e.Code, Description: e.Message, Field: e.Field})
 }
 
 // logError logs a refused request's code, status and cause; 5xx at

@@ -287,7 +287,7 @@ type endedPageData struct{ Nonce, Title, Message string }
 // endedPageTemplate tells a browser without JavaScript that its login
 // cannot go on.
 var endedPageTemplate = template.Must(template.New("ended").Parse(`<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>TrustID login</title>
 <style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:28rem;margin:2rem auto;text-align:center}</style>
 </head><body>
@@ -312,7 +312,7 @@ type waitingPageData struct {
 // waitingPage is the page a browser without JavaScript waits on: it
 // reloads itself every few seconds until the holder has answered.
 var waitingPage = template.Must(template.New("waiting").Parse(`<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="{{.Refresh}}">
 <title>TrustID login</title>
 <style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:28rem;margin:2rem auto;text-align:center}img{width:16rem;height:16rem;image-rendering:pixelated}</style>
@@ -502,7 +502,7 @@ type loginPageData struct {
 // same device, and a long poll that follows the redirect once the holder
 // approves (without JavaScript, a link to the continue route).
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>TrustID login</title>
 <style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:28rem;margin:2rem auto;text-align:center}img{width:16rem;height:16rem;image-rendering:pixelated}</style>
 </head><body>

@@ -284,6 +284,9 @@ func (o *oauth) token(w http.ResponseWriter, r *http.Request) {
 		if userLogin(form) {
 			return nil
 		}
+		if o.s.login != nil {
+			return auth.CheckGrantType(form["grant_type"], login.Grants...)
+		}
 		return auth.CheckGrantType(form["grant_type"])
 	})
 	if !ok {

@@ -278,6 +278,7 @@ var qrErrors = []mapping{
 	{qrcode.ErrReplayed, http.StatusConflict, "qr_replayed", "the code was already presented"},
 	{qrcode.ErrCloneSuspected, http.StatusConflict, "qr_clone_suspected", "the device counter went backwards"},
 	{qrcode.ErrConsent, http.StatusBadRequest, "qr_invalid_consent", "consent names a claim that is not attested"},
+	{qrcode.ErrUnknownStatusList, http.StatusUnprocessableEntity, "qr_unknown_status_list", "the code names a status list its region does not have; it cannot be verified"},
 	{qrcode.ErrStatusUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "status is temporarily unavailable"},
 	{qrcode.ErrUnavailable, http.StatusServiceUnavailable, CodeUnavailable, "temporarily unavailable, retry"},
 	{qrcode.ErrPeer, http.StatusBadGateway, "qr_peer_failed", "the code's region did not answer correctly"},

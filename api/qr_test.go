@@ -98,9 +98,16 @@ type qrStatus struct {
 	revoked map[qrcode.StatusRef]bool
 }
 
+// qrNoSuchList is a list number the test region has no list of (as
+// enrollment.ListStatus answers one).
+const qrNoSuchList = 0xdead
+
 func (s *qrStatus) Status(_ context.Context, ref qrcode.StatusRef) (qrcode.Status, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if ref.List == qrNoSuchList {
+		return 0, fmt.Errorf("%w: no status list number %d", qrcode.ErrUnknownStatusList, ref.List)
+	}
 	if s.revoked[ref] {
 		return qrcode.StatusRevoked, nil
 	}
@@ -402,6 +409,22 @@ func TestQRStaticRendering(t *testing.T) {
 	if resp, body := get(q); resp.StatusCode != 403 || !strings.Contains(string(body), "qr_revoked") {
 		t.Errorf("revoked static code rendered: %d %s", resp.StatusCode, body)
 	}
+	// A code whose list its region does not have: refused for good (not
+	// a 503 to retry), logged as a refusal, not an error.
+	orphan, err := a.issuer.IssueStatic(qrcode.Static{
+		Subject: bytes.Repeat([]byte{0xc4}, 16), MaskedName: "李**", MaskedNumber: "3101**********002X", DocType: 1,
+		Assurance: 4, IssuedAt: now.Add(-time.Hour), Expiry: now.AddDate(5, 0, 0), Status: qrcode.StatusRef{List: qrNoSuchList, Index: 3},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.logs.Reset()
+	if resp, body := get("code=" + urlEscape(orphan)); resp.StatusCode != 422 || !strings.Contains(string(body), `"error":"qr_unknown_status_list"`) {
+		t.Errorf("a code of an unknown list: %d %s", resp.StatusCode, body)
+	}
+	if l := a.logs.String(); !strings.Contains(l, "qr_unknown_status_list") || strings.Contains(l, "ERROR") {
+		t.Errorf("logs:\n%s", l)
+	}
 }
 
 func urlEscape(s string) string {
@@ -414,7 +437,7 @@ func urlEscape(s string) string {
 func TestQRErrorCodesMatch(t *testing.T) {
 	for _, err := range []error{qrcode.ErrCodeUsed, qrcode.ErrCodeExpired, qrcode.ErrRevoked, qrcode.ErrSuspended, qrcode.ErrWrongRegion, qrcode.ErrNoRoute,
 		qrcode.ErrUnknownVerifier, qrcode.ErrPeerAuth, qrcode.ErrTooLarge, qrcode.ErrPrefix, qrcode.ErrVersion, qrcode.ErrKind, qrcode.ErrMalformed, fmt.Errorf("%w: %w", qrcode.ErrMalformed, qrcode.ErrNonCanonical), qrcode.ErrUnavailable,
-		qrcode.ErrDelegationScope, qrcode.ErrDelegationExpired, qrcode.ErrDelegation} {
+		qrcode.ErrDelegationScope, qrcode.ErrDelegationExpired, qrcode.ErrDelegation, qrcode.ErrUnknownStatusList} {
 		if got, want := mapError(err).Code, qrcode.ErrorCode(err); got != want {
 			t.Errorf("%v: api code %q, peer code %q", err, got, want)
 		}

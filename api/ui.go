@@ -144,6 +144,8 @@ func (s *Server) MountUI(cfg UIConfig) error {
 	for pattern, file := range uiPages {
 		s.handleFunc(pattern, u.page(pattern, file))
 	}
+	// The bare node address: the index of the pages.
+	s.handle("GET /{$}", http.RedirectHandler(UIPrefix, http.StatusFound))
 	s.handleFunc("GET /ui/assets/{file}", u.asset)
 	s.handleFunc("GET /ui/config.json", u.config)
 	if cfg.Demo != nil {

@@ -306,15 +306,17 @@ type TokenResponse struct {
 }
 
 // CheckGrantType rejects a missing or unsupported grant_type before the
-// client is authenticated.
-func CheckGrantType(grantType string) error {
+// client is authenticated. others are the grant types the endpoint
+// serves besides client_credentials, named in the refusal.
+func CheckGrantType(grantType string, others ...string) error {
 	switch grantType {
 	case "":
 		return fail(ErrInvalidRequest, "grant_type is missing")
 	case GrantClientCredentials:
 		return nil
 	}
-	return fail(ErrUnsupportedGrantType, "grant_type %q is not supported at this endpoint (supported: %s)", truncate(grantType), GrantClientCredentials)
+	supported := strings.Join(append([]string{GrantClientCredentials}, others...), ", ")
+	return fail(ErrUnsupportedGrantType, "grant_type %q is not supported at this endpoint (supported: %s)", truncate(grantType), supported)
 }
 
 // Token issues an access token to an authenticated client: an at+jwt

@@ -61,6 +61,25 @@ var (
 	ErrStatusFormUnsecured = errors.New("credentials: the status list answer is not secured in this form")
 )
 
+// FieldError is a data model error naming the member at fault and the
+// rule it breaks. Neither holds a value from the document (only member
+// names and constants), so both may be shown to whoever sent it.
+type FieldError struct {
+	Err   error  // ErrInvalid (nil: the caller adds its sentinel)
+	Field string // e.g. "type", "credentialSubject[0].id"
+	Rule  string // e.g. "missing", `must include "VerifiableCredential"`
+}
+
+func (e *FieldError) Error() string {
+	if e.Err == nil {
+		return e.Field + ": " + e.Rule
+	}
+	return e.Err.Error() + ": " + e.Field + ": " + e.Rule
+}
+
+// Unwrap returns Err, for errors.Is.
+func (e *FieldError) Unwrap() error { return e.Err }
+
 // Strict JSON errors, matched by errors.Is on every decoding error of this
 // package (which also match ErrMalformed).
 var (

@@ -64,7 +64,7 @@ func Unenvelope(env map[string]any) (mediaType, token string, err error) {
 
 func unenvelope(env map[string]any, known func(string) bool) (mediaType, token string, err error) {
 	if err := checkContext(env["@context"]); err != nil {
-		return "", "", fmt.Errorf("%w: envelope: %w", ErrInvalid, err)
+		return "", "", fmt.Errorf("%w: envelope: %v", ErrInvalid, err)
 	}
 	types, err := typeList(env["type"])
 	if err != nil || len(types) != 1 || (types[0] != TypeEnvelopedCredential && types[0] != "EnvelopedVerifiablePresentation") {

@@ -61,41 +61,46 @@ func decodeObject(data []byte) (map[string]any, error) {
 // decoded by encoding/json) and is not copied: do not change it afterwards.
 func NewCredential(m map[string]any) (*Credential, error) {
 	c := &Credential{raw: m}
-	inv := func(format string, args ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+	inv := func(field string, rule error) error {
+		return &FieldError{Err: ErrInvalid, Field: field, Rule: rule.Error()}
 	}
 	if err := checkContext(m["@context"]); err != nil {
+		var fe *FieldError
+		if errors.As(err, &fe) {
+			fe.Err = ErrInvalid
+			return nil, fe
+		}
 		return nil, fmt.Errorf("%w: %w", ErrInvalid, err)
 	}
 	var err error
 	if c.Types, err = typeList(m["type"]); err != nil {
-		return nil, inv("type: %v", err)
+		return nil, inv("type", err)
 	}
 	if !slices.Contains(c.Types, TypeCredential) {
-		return nil, inv("type must include %q", TypeCredential)
+		return nil, inv("type", fmt.Errorf("must include %q", TypeCredential))
 	}
 	if slices.Contains(c.Types, TypeEnvelopedCredential) || slices.Contains(c.Types, TypePresentation) {
-		return nil, inv("type must not include %q or %q", TypeEnvelopedCredential, TypePresentation)
+		return nil, inv("type", fmt.Errorf("must not include %q or %q", TypeEnvelopedCredential, TypePresentation))
 	}
 	if v, ok := m["id"]; ok {
 		if c.ID, err = URLString(v); err != nil {
-			return nil, inv("id: %v", err)
+			return nil, inv("id", err)
 		}
 	}
 	if c.Issuer, err = idOf(m["issuer"], true); err != nil {
-		return nil, inv("issuer: %v", err)
+		return nil, inv("issuer", err)
 	}
 	subjects, err := objects(m["credentialSubject"], false)
 	if err != nil {
-		return nil, inv("credentialSubject: %v", err)
+		return nil, inv("credentialSubject", err)
 	}
 	for i, s := range subjects {
 		if len(s) == 0 {
-			return nil, inv("credentialSubject[%d]: must make at least one claim", i)
+			return nil, inv(fmt.Sprintf("credentialSubject[%d]", i), errors.New("must make at least one claim"))
 		}
 		if id, ok := s["id"]; ok {
 			if _, err := URLString(id); err != nil {
-				return nil, inv("credentialSubject[%d].id: %v", i, err)
+				return nil, inv(fmt.Sprintf("credentialSubject[%d].id", i), err)
 			}
 		}
 	}
@@ -106,17 +111,17 @@ func NewCredential(m map[string]any) (*Credential, error) {
 	}{{"validFrom", &c.ValidFrom}, {"validUntil", &c.ValidUntil}} {
 		if v, ok := m[f.name]; ok {
 			if *f.dst, err = dateTimeStamp(v); err != nil {
-				return nil, inv("%s: %v", f.name, err)
+				return nil, inv(f.name, err)
 			}
 		}
 	}
 	if !c.ValidFrom.IsZero() && !c.ValidUntil.IsZero() && c.ValidUntil.Before(c.ValidFrom) {
-		return nil, inv("validUntil is before validFrom")
+		return nil, inv("validUntil", errors.New("is before validFrom"))
 	}
 	for _, name := range []string{"name", "description"} {
 		if v, ok := m[name]; ok {
 			if err := languageValue(v); err != nil {
-				return nil, inv("%s: %v", name, err)
+				return nil, inv(name, err)
 			}
 		}
 	}
@@ -129,8 +134,8 @@ func NewCredential(m map[string]any) (*Credential, error) {
 // checkShapes validates the optional typed members.
 func (c *Credential) checkShapes() error {
 	m := c.raw
-	inv := func(format string, args ...any) error {
-		return fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)
+	inv := func(field string, rule error) error {
+		return &FieldError{Err: ErrInvalid, Field: field, Rule: rule.Error()}
 	}
 	// Members whose items need a type; idRequired says whether id must be
 	// present.
@@ -144,19 +149,19 @@ func (c *Credential) checkShapes() error {
 		}
 		items, err := objects(v, false)
 		if err != nil {
-			return inv("%s: %v", f.name, err)
+			return inv(f.name, err)
 		}
 		for i, it := range items {
 			if _, err := typeList(it["type"]); err != nil {
-				return inv("%s[%d].type: %v", f.name, i, err)
+				return inv(fmt.Sprintf("%s[%d].type", f.name, i), err)
 			}
 			id, hasID := it["id"]
 			if f.idRequired && !hasID {
-				return inv("%s[%d].id is required", f.name, i)
+				return inv(fmt.Sprintf("%s[%d].id", f.name, i), errors.New("missing"))
 			}
 			if hasID {
 				if _, err := URLString(id); err != nil {
-					return inv("%s[%d].id: %v", f.name, i, err)
+					return inv(fmt.Sprintf("%s[%d].id", f.name, i), err)
 				}
 			}
 			if f.name == "credentialStatus" {
@@ -164,7 +169,7 @@ func (c *Credential) checkShapes() error {
 				if slices.Contains(types, TypeBitstringStatusListEntry) {
 					e, err := parseStatusEntry(it)
 					if err != nil {
-						return inv("credentialStatus[%d]: %v", i, err)
+						return inv(fmt.Sprintf("credentialStatus[%d]", i), err)
 					}
 					c.Status = append(c.Status, e)
 				}
@@ -174,16 +179,16 @@ func (c *Credential) checkShapes() error {
 	if v, ok := m["relatedResource"]; ok {
 		items, err := objects(v, false)
 		if err != nil {
-			return inv("relatedResource: %v", err)
+			return inv("relatedResource", err)
 		}
 		seen := map[string]bool{}
 		for i, it := range items {
 			id, err := URLString(it["id"])
 			if err != nil {
-				return inv("relatedResource[%d].id: %v", i, err)
+				return inv(fmt.Sprintf("relatedResource[%d].id", i), err)
 			}
 			if seen[id] {
-				return inv("relatedResource[%d].id repeats an earlier resource", i)
+				return inv(fmt.Sprintf("relatedResource[%d].id", i), errors.New("repeats an earlier resource"))
 			}
 			seen[id] = true
 			// digestSRI is one string of hash expressions; digestMultibase
@@ -194,7 +199,7 @@ func (c *Credential) checkShapes() error {
 				mb = true
 			}
 			if !sri && !mb {
-				return inv("relatedResource[%d]: digestSRI or digestMultibase is required", i)
+				return inv(fmt.Sprintf("relatedResource[%d]", i), errors.New("digestSRI or digestMultibase is required"))
 			}
 		}
 	}
@@ -214,21 +219,24 @@ func checkContext(v any) error {
 		v = []any{s} // a single string is a one-item ordered set (JSON-LD)
 	}
 	list, ok := v.([]any)
+	if v == nil {
+		return &FieldError{Field: "@context", Rule: "missing"}
+	}
 	if !ok || len(list) == 0 {
-		return errors.New("@context must be a URL or a non-empty array")
+		return &FieldError{Field: "@context", Rule: "must be a URL or a non-empty array"}
 	}
 	if s, _ := list[0].(string); s != ContextV2 {
-		return fmt.Errorf("@context must start with %q", ContextV2)
+		return &FieldError{Field: "@context", Rule: fmt.Sprintf("must start with %q", ContextV2)}
 	}
 	for i, item := range list[1:] {
 		switch it := item.(type) {
 		case string:
 			if _, err := URLString(it); err != nil {
-				return fmt.Errorf("@context[%d]: %v", i+1, err)
+				return &FieldError{Field: fmt.Sprintf("@context[%d]", i+1), Rule: err.Error()}
 			}
 		case map[string]any:
 		default:
-			return fmt.Errorf("@context[%d]: must be a URL or an object", i+1)
+			return &FieldError{Field: fmt.Sprintf("@context[%d]", i+1), Rule: "must be a URL or an object"}
 		}
 	}
 	return nil
@@ -361,7 +369,7 @@ func languageValue(v any) error {
 			switch k {
 			case "@value", "@language", "@direction":
 			default:
-				return fmt.Errorf("unexpected member %q in value object", k)
+				return fmt.Errorf("unexpected member %q in value object", truncate(k))
 			}
 		}
 		return nil
@@ -392,7 +400,7 @@ func dateTimeStamp(v any) (time.Time, error) {
 	}
 	t, err := time.Parse(time.RFC3339Nano, s)
 	if err != nil {
-		return time.Time{}, fmt.Errorf("unsupported date-time: %v", err)
+		return time.Time{}, errors.New("must be a date-time this node can represent (a real calendar date and time)")
 	}
 	return t, nil
 }

@@ -52,7 +52,7 @@ func (l *ListStatus) resolve(n uint32) (string, error) {
 		}
 	}
 	if found == "" {
-		return "", fmt.Errorf("%w: no status list number %d", qrcode.ErrStatusUnavailable, n)
+		return "", fmt.Errorf("%w: no status list number %d", qrcode.ErrUnknownStatusList, n)
 	}
 	return found, nil
 }

@@ -77,7 +77,9 @@ func TestListStatus(t *testing.T) {
 	if _, err := ls.Status(ctx, qrcode.StatusRef{Region: 320000, List: ref.List, Index: ref.Index}); !errors.Is(err, qrcode.ErrStatusUnavailable) {
 		t.Errorf("other region: %v", err)
 	}
-	if _, err := ls.Status(ctx, qrcode.StatusRef{Region: 310000, List: ref.List + 1, Index: 0}); !errors.Is(err, qrcode.ErrStatusUnavailable) {
+	// A list number the region has no list of will not appear: a
+	// refusal of the code, not a failure to retry.
+	if _, err := ls.Status(ctx, qrcode.StatusRef{Region: 310000, List: ref.List + 1, Index: 0}); !errors.Is(err, qrcode.ErrUnknownStatusList) || errors.Is(err, qrcode.ErrStatusUnavailable) {
 		t.Errorf("unknown list: %v", err)
 	}
 	clash := &ListStatus{Region: 310000, Lists: clashingLists{st}}

@@ -192,7 +192,7 @@ func OpenOutbox(path string, chain BatchAnchorer, opts OutboxOptions) (*Outbox, 
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
 	if err != nil {
-		return nil, fmt.Errorf("%w: outbox %s: %v", ErrUnavailable, path, err)
+		return nil, OpenFileError(path, err)
 	}
 	o := &Outbox{db: db, chain: chain, opts: opts, log: opts.Logger, kick: make(chan struct{}, 1), changed: make(chan struct{})}
 	o.chunks = groupcommit.New(o.commitChunks)

@@ -226,3 +226,15 @@ func FuzzToken(f *testing.F) {
 		}
 	})
 }
+
+// TestDiscoveryScopes: the OpenID Provider configuration lists the login
+// scopes and, merged, the authorization server's service scopes.
+func TestDiscoveryScopes(t *testing.T) {
+	p := newTestProvider(t)
+	got, _ := p.Discovery(auth.Metadata{ScopesSupported: []string{auth.ScopeQRRedeem, auth.ScopeCredentialsIssue, ScopeOpenID}})["scopes_supported"].([]string)
+	for _, want := range []string{ScopeOpenID, ScopeOfflineAccess, auth.ScopeQRRedeem, auth.ScopeCredentialsIssue} {
+		if n := len(slices.DeleteFunc(slices.Clone(got), func(s string) bool { return s != want })); n != 1 {
+			t.Errorf("scopes_supported lists %s %d times: %v", want, n, got)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -206,7 +207,7 @@ func (p *Provider) Discovery(m auth.Metadata) map[string]any {
 		"jwks_uri":                                         m.JWKSURI,
 		"introspection_endpoint":                           m.IntrospectionEndpoint,
 		"revocation_endpoint":                              m.RevocationEndpoint,
-		"scopes_supported":                                 append([]string{ScopeOpenID, ScopeOfflineAccess}, auth.Claims...),
+		"scopes_supported":                                 scopesSupported(m.ScopesSupported),
 		"response_types_supported":                         []string{"code"},
 		"response_modes_supported":                         []string{"query"},
 		"grant_types_supported":                            []string{auth.GrantAuthorizationCode, GrantRefreshToken, auth.GrantClientCredentials},
@@ -225,6 +226,18 @@ func (p *Provider) Discovery(m auth.Metadata) map[string]any {
 		"frontchannel_logout_supported":                    false,
 		"access_token_signing_alg_values_supported":        m.AccessTokenSigningAlgs,
 	}
+}
+
+// scopesSupported is the login scopes, then the service scopes of the
+// authorization server metadata, each once.
+func scopesSupported(service []string) []string {
+	out := append([]string{ScopeOpenID, ScopeOfflineAccess}, auth.Claims...)
+	for _, sc := range service {
+		if !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out
 }
 
 // Issuer returns the node's issuer URL.

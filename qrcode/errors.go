@@ -57,6 +57,10 @@ var (
 	// ErrStatusUnavailable: the status could not be checked (no fresh
 	// list); verification fails closed.
 	ErrStatusUnavailable = errors.New("qrcode: status unavailable")
+	// ErrUnknownStatusList: the code's status reference names a list
+	// number its own region's node has no list of; it will not appear,
+	// so the code cannot be verified (unlike ErrStatusUnavailable).
+	ErrUnknownStatusList = errors.New("qrcode: the code names a status list its region does not have")
 	// ErrStale: an offline code's time is outside the freshness window.
 	ErrStale = errors.New("qrcode: code outside the freshness window")
 	// ErrChallenge: the verifier's challenge is missing or different.
@@ -133,6 +137,7 @@ var errorCodes = []struct {
 	{ErrVersion, "qr_unsupported_version"},
 	{ErrKind, "qr_wrong_kind"},
 	{ErrMalformed, "qr_malformed"},
+	{ErrUnknownStatusList, "qr_unknown_status_list"},
 	{ErrUnavailable, "temporarily_unavailable"},
 }
 

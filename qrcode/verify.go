@@ -275,7 +275,7 @@ func (v *Verifier) checkSigned(ctx context.Context, context string, region uint3
 func (v *Verifier) checkStatus(ctx context.Context, ref StatusRef, what string) error {
 	st, err := v.cfg.Status.Status(ctx, ref)
 	if err != nil {
-		if errors.Is(err, ErrStatusUnavailable) {
+		if errors.Is(err, ErrStatusUnavailable) || errors.Is(err, ErrUnknownStatusList) {
 			return err
 		}
 		return fmt.Errorf("%w: %s: %w", ErrStatusUnavailable, what, err)

@@ -138,6 +138,7 @@ var publicRoutes = []string{
 	"POST /oid4vci/notification",
 	// The web pages (docs/ui.md): static files and what they show of the
 	// node; the pages call the node's routes with the caller's own token.
+	"GET /{$}", // the bare address: a redirect to /ui/
 	"GET /ui/",
 	"GET /ui/wallet",
 	"GET /ui/counter",
@@ -761,5 +762,40 @@ func TestClientsImportProgress(t *testing.T) {
 	l.Stop()
 	if quiet.Len() != 0 {
 		t.Errorf("drew on a non-terminal: %q", quiet.String())
+	}
+}
+
+// TestServeDiscoveryAndGrants: a serving node (user login mounted) lists
+// its service scopes beside the login ones in both metadata documents,
+// and an unsupported grant_type names every grant the token endpoint
+// serves.
+func TestServeDiscoveryAndGrants(t *testing.T) {
+	n := startAuthNode(t)
+	for _, doc := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
+		_, _, body := n.get(doc)
+		var m struct {
+			Scopes []string `json:"scopes_supported"`
+		}
+		if err := json.Unmarshal(body, &m); err != nil {
+			t.Fatal(doc, err)
+		}
+		for _, want := range append([]string{"openid", "offline_access"}, auth.Scopes...) {
+			if !slices.Contains(m.Scopes, want) {
+				t.Errorf("%s: scopes_supported lacks %s: %v", doc, want, m.Scopes)
+			}
+		}
+	}
+	resp, err := http.PostForm(n.base+"/oauth2/token", url.Values{"grant_type": {"password"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var e struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+	}
+	json.NewDecoder(resp.Body).Decode(&e)
+	if resp.StatusCode != 400 || !strings.Contains(e.Description, "(supported: client_credentials, authorization_code, refresh_token)") {
+		t.Errorf("grant_type=password: %d %+v", resp.StatusCode, e)
 	}
 }

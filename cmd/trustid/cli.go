@@ -51,14 +51,14 @@ var commandExamples = map[string]string{
   trustid keys retire 0t5SPmVQ3x1cFZyNsd4IYxO1a6bK0oR2T8LmJgEuP7w
   trustid keys retire -- -89CH5lMuOW6Tau_IctDcz9F8LG9ut-TbFPNHbpsHFk   # a kid that begins with "-"`,
 
-	"clients add": `  trustid clients add --id rp-zwfw --name "政务服务平台" --scopes credentials:issue,qr:redeem --jwks-file rp-keys/rp.jwks.json
+	"clients add": `  trustid clients add --id rp-zwfw --name "政务服务平台" --scopes credentials:issue,qr:redeem --jwks-file rp-keys/*.jwks.json
   trustid clients add --id rp-basic --name "Legacy portal" --scopes qr:redeem --secret -o json
-  trustid clients add --id rp-web --name "Web login" --grant-types authorization_code --redirect-uri https://rp.example/callback --id-token-alg ES256 --jwks-file rp-keys/rp.jwks.json`,
+  trustid clients add --id rp-web --name "Web login" --grant-types authorization_code --redirect-uri https://rp.example/callback --id-token-alg ES256 --jwks-file rp-keys/*.jwks.json`,
 	"clients list": `  trustid clients list
   trustid clients list --region 320000 --fabric-profile /etc/trustid/profile-320000.yaml -o json`,
 	"clients show": `  trustid clients show rp-zwfw
   trustid clients show rp-zwfw -o json`,
-	"clients rotate-key": `  trustid clients rotate-key rp-zwfw --add-jwks-file rp-keys/new.jwks.json
+	"clients rotate-key": `  trustid clients rotate-key rp-zwfw --add-jwks-file rp-keys-new/*.jwks.json   # from trustid clients keygen --out ./rp-keys-new
   trustid clients rotate-key rp-zwfw --retire 0t5SPmVQ3x1cFZyNsd4IYxO1a6bK0oR2T8LmJgEuP7w`,
 	"clients disable": `  trustid clients disable rp-zwfw
   trustid clients disable rp-zwfw --data /var/lib/trustid -o json`,
@@ -69,8 +69,8 @@ var commandExamples = map[string]string{
   trustid clients import clients.json --ledger embedded --ledger-file /var/lib/trustid/ledger.db -o json`,
 	"clients export": `  trustid clients export > clients.json`,
 
-	"token": `  trustid token --node http://127.0.0.1:8080 --client-id rp-zwfw --key rp-keys/rp.key.pem --scope credentials:issue
-  trustid token --client-id ops-console --key ops-keys/ops.key.pem -o json
+	"token": `  trustid token --node http://127.0.0.1:8080 --client-id rp-zwfw --key rp-keys/*.key.pem --scope credentials:issue
+  trustid token --client-id ops-console --key ops-keys/*.key.pem -o json
   TRUSTID_CLIENT_SECRET=s3cr3t trustid token --client-id rp-basic --scope qr:redeem`,
 
 	"id validate": `  trustid id validate 11010519491231002X
@@ -108,8 +108,8 @@ var commandExamples = map[string]string{
   trustid vc issue residence.json --node https://sh.trustid.example --alg ES256 -o json`,
 	"vc verify": `  trustid vc verify issued.json
   trustid vc verify pres.txt --presentation --challenge 8d1f2c --domain https://rp.example -o json`,
-	"vc status": `  trustid vc status urn:uuid:1ea6c08d-cb29-4e27-ab7f-7e32583bba3d revoke
-  trustid vc status urn:uuid:1ea6c08d-cb29-4e27-ab7f-7e32583bba3d reinstate -o json`,
+	"vc status": `  trustid vc status urn:trustid:vc:AQD96nQxDRECKAJPHJo-ELLXxZ4nsMTRo1-GAgAAlwgBAZcIqPINpu2CuE17jNiwv49x6w revoke
+  trustid vc status urn:trustid:vc:AQD96nQxDRECKAJPHJo-ELLXxZ4nsMTRo1-GAgAAlwgBAZcIqPINpu2CuE17jNiwv49x6w reinstate -o json`,
 	"vc present": `  trustid vc present res.sd-jwt --disclose residence,region --holder-key holder.pem --aud https://rp.example --nonce 8d1f2c > pres.txt`,
 	"vc keygen": `  trustid vc keygen --alg ES256 --out holder.pem
   trustid vc keygen --alg SM2 --out holder-sm2.pem -o json`,

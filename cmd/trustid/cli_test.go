@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/trustid-cn/trustid/auth"
 )
@@ -228,6 +229,15 @@ func TestShellWords(t *testing.T) {
 // settings are in their own section, and only where the command reaches
 // the ledger; the node's anchoring settings only on serve.
 func TestCLIHelpFlags(t *testing.T) {
+	// pflag takes backquoted usage text as the value's name
+	// ("--holder-key trustid vc keygen"): quote commands otherwise.
+	for _, c := range runnableCommands(newRootCmd()) {
+		c.Flags().VisitAll(func(f *pflag.Flag) {
+			if name, _ := pflag.UnquoteUsage(f); strings.ContainsAny(name, " -") {
+				t.Errorf("trustid %s --%s: value name %q from backquotes in its usage", commandKey(c), f.Name, name)
+			}
+		})
+	}
 	help := func(args ...string) string {
 		t.Helper()
 		out, errOut, code := cliExec(t, "", append(args, "--help")...)
@@ -371,6 +381,12 @@ func TestCLIOutputErrors(t *testing.T) {
 		{[]string{"keys", "list", "--output=json", "extra"}, 1, "error", "extra"},
 		{[]string{"qr", "verify", "TIDSTA1:nonsense", "--no-status", "--data", dir, "-o", "json"}, 1, "not_valid", "NOT VALID"},
 		{[]string{"id", "derive-batch", "--in", os.DevNull, "-o", "json", "--data", dir}, 1, "usage", "--out FILE"},
+		{[]string{"clients", "add", "--name", "x", "--secret", "--scopes", "qr:read", "-o", "json", "--data", dir}, 1, "usage", "qr:read"},
+		{[]string{"wallet", "code", "--wallet", filepath.Join(dir, "none.json"), "-o", "json"}, 1, "error", "(run trustid wallet enroll --wallet " + filepath.Join(dir, "none.json") + " first"},
+		// A glob that matched two key files.
+		{[]string{"token", "--client-id", "rp", "--key", "a.key.pem", "b.key.pem", "-o", "json"}, 1, "usage", "--key takes one file (did a glob match several?)"},
+		{[]string{"clients", "add", "--name", "x", "--jwks-file", "a.jwks.json", "b.jwks.json", "-o", "json", "--data", dir}, 1, "usage", "--jwks-file takes one file"},
+		{[]string{"clients", "rotate-key", "rp", "--add-jwks-file", "a.jwks.json", "b.jwks.json", "-o", "json", "--data", dir}, 1, "usage", "--add-jwks-file takes one file"},
 	} {
 		out, errOut, code := cliExec(t, "", tc.args...)
 		var e errJSON

@@ -79,7 +79,7 @@ func newClientsAddCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "add",
 		Short: "Register a client (private_key_jwt with --jwks-file, or client_secret_basic with --secret)",
-		Args:  cobra.NoArgs,
+		Args:  oneFile(cobra.NoArgs, "jwks-file"),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
 			reg := auth.Registration{}
@@ -115,6 +115,9 @@ func newClientsAddCmd() *cobra.Command {
 				return errors.New("give --jwks-file with the client's public keys (see `trustid clients keygen`), or --secret for a client_secret")
 			}
 			c, sec, err := auth.NewClient(reg, nowUTC(), rand.Reader)
+			if errors.Is(err, auth.ErrInvalidClientMetadata) {
+				return usageError{err} // a flag's value was refused
+			}
 			if err != nil {
 				return err
 			}
@@ -262,7 +265,7 @@ func newClientsRotateKeyCmd() *cobra.Command {
 (--add-jwks-file, as written by ` + "`trustid clients keygen`" + `), move the client to it,
 then retire the old one (--retire KID). Assertions signed with a retired key
 are refused.`,
-		Args: cobra.ExactArgs(1),
+		Args: oneFile(cobra.ExactArgs(1), "add-jwks-file"),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			addFile, _ := cmd.Flags().GetString("add-jwks-file")
 			retire, _ := cmd.Flags().GetString("retire")

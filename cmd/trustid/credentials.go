@@ -394,7 +394,7 @@ printed.`,
 	f.String("token", "", "access token (prefer TRUSTID_ACCESS_TOKEN)")
 	f.String("format", "vc+jwt", "vc+jwt, sd-jwt, vc+cose, or a Data Integrity cryptosuite: sm2-rdfc-2025, ecdsa-rdfc-2019, eddsa-rdfc-2022")
 	f.String("alg", "", "signing algorithm: SM2 (node default), ES256 or EdDSA")
-	f.String("holder-key", "", "holder private key PEM (from `trustid vc keygen`) to bind an SD-JWT VC to (cnf)")
+	f.String("holder-key", "", "holder private key PEM (from trustid vc keygen) to bind an SD-JWT VC to (cnf)")
 	f.Bool("raw", false, "print only the token (a Data Integrity credential: its JSON; vc+cose: its data: URL)")
 	return cmd
 }

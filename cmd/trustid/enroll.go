@@ -393,6 +393,9 @@ func runWalletCode(cmd *cobra.Command, _ []string) error {
 	f := cmd.Flags()
 	path, _ := f.GetString("wallet")
 	w, err := readWallet(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("no wallet at %s (run trustid wallet enroll --wallet %s first, or name the file with --wallet): %w", path, path, err)
+	}
 	if err != nil {
 		return err
 	}

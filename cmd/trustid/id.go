@@ -271,7 +271,7 @@ bytes).`,
 			}
 			if err := ks.ImportSecret(name, version, key); err != nil {
 				if errors.Is(err, keystore.ErrSecretSeen) {
-					return fmt.Errorf("the keystore already holds a different %s key version %d", name, version)
+					return fmt.Errorf("the keystore already holds a different %s key version %d (a node-local key generated at first start?): import the national key as a later --version, or into a fresh --data", name, version)
 				}
 				return err
 			}
@@ -373,8 +373,10 @@ func secretVersions(ks *keystore.Store, log *slog.Logger, name string) ([]identi
 		return nil, err
 	}
 	if name == secretSymbol || name == secretPairwise {
-		log.Warn("generated a node-local "+name+" key: identifiers derived with it match no other node's; import the national key with `trustid id import-key` or "+
-			envPrefix+strings.ToUpper(name)+"_KEY", slog.String("secret", sec.String()))
+		log.Warn(fmt.Sprintf("generated a node-local %s key (version %d): identifiers derived with it match no other node's; "+
+			"import the national key as a later version (trustid id import-key --secret-name %s --version %d) or start with a fresh --data "+
+			"and import it first, or set %s%s_KEY", name, sec.Version, name, sec.Version+1, envPrefix, strings.ToUpper(name)),
+			slog.String("secret", sec.String()))
 	}
 	return []identity.VersionedKey{{Version: sec.Version, Secret: sec.Value()}}, nil
 }

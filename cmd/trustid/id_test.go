@@ -181,8 +181,16 @@ func TestIDDeriveAndImport(t *testing.T) {
 	// A node without the national key generates its own and says so.
 	fresh := t.TempDir()
 	out, errOut, err := runWithStdin(t, "", "id", "derive", "11010519491231002X", "--data", fresh)
-	if err != nil || strings.Contains(out, wantSym.Text()) || !strings.Contains(errOut, "node-local symbol key") {
+	if err != nil || strings.Contains(out, wantSym.Text()) || !strings.Contains(errOut, "node-local symbol key (version 1)") ||
+		!strings.Contains(errOut, "trustid id import-key --secret-name symbol --version 2") {
 		t.Errorf("fresh node: %v %s %s", err, out, errOut)
+	}
+	// Its advice works: version 1 is taken, a later version imports.
+	if _, _, err := runWithStdin(t, other, "id", "import-key", "--version", "1", "--file", "-", "--data", fresh); err == nil || !strings.Contains(err.Error(), "later --version") {
+		t.Errorf("import over the node-local key: %v", err)
+	}
+	if _, _, err := runWithStdin(t, other, "id", "import-key", "--version", "2", "--file", "-", "--data", fresh); err != nil {
+		t.Errorf("import as version 2: %v", err)
 	}
 	// Bad input to import-key and derive.
 	for _, args := range [][]string{

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	bolt "go.etcd.io/bbolt"
+
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/internal/testenv"
 )
@@ -132,5 +134,29 @@ func TestFabricServe(t *testing.T) {
 	_, _, err := run(t, context.Background(), "serve", "--data", t.TempDir(), "--region", "320000", "--fabric-profile", profile, "--addr", "127.0.0.1:0")
 	if err == nil || !strings.Contains(err.Error(), "does not match region 320000") {
 		t.Errorf("serve 320000 with 310000's profile: %v", err)
+	}
+}
+
+// TestLedgerCommandsLocked: while another process holds the ledger file
+// (a node serving on the data directory), the operator commands say so
+// instead of a bare timeout.
+func TestLedgerCommandsLocked(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	dir := t.TempDir()
+	if _, _, err := run(t, context.Background(), "ledger", "regions", "--data", dir); err != nil {
+		t.Fatal(err)
+	}
+	// bbolt's flock conflicts across open files, as with a second process.
+	db, err := bolt.Open(filepath.Join(dir, ledgerFile), 0o600, &bolt.Options{Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	for _, args := range [][]string{{"verify"}, {"regions"}, {"head", "310000", "C"}} {
+		_, _, err := run(t, context.Background(), append(append([]string{"ledger"}, args...), "--data", dir)...)
+		want := filepath.Join(dir, ledgerFile) + " is locked by another process (a trustid serve running on this data directory?)"
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ledger %v: %v, want %q", args, err, want)
+		}
 	}
 }

@@ -131,7 +131,8 @@ func (rp *loginRP) start(t *testing.T, opts ...oauth2.AuthCodeOption) *loginAtte
 	}
 	body, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(body), `<script nonce="`) || !strings.Contains(string(body), `src="`+api.LoginQRScript+`"`) {
+	// The page is in English and says so.
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `<html lang="en">`) || !strings.Contains(string(body), `<script nonce="`) || !strings.Contains(string(body), `src="`+api.LoginQRScript+`"`) {
 		t.Fatalf("login page: %d %s", resp.StatusCode, body)
 	}
 	csp := resp.Header.Get("Content-Security-Policy")
@@ -199,7 +200,7 @@ func TestLoginPageQRPNG(t *testing.T) {
 	// browser only.
 	status, page, hdr := get(a.browser, a.sessionURL+"/continue")
 	csp := hdr.Get("Content-Security-Policy")
-	if status != 200 || !strings.Contains(string(page), `<meta http-equiv="refresh" content="3">`) ||
+	if status != 200 || !strings.Contains(string(page), `<meta http-equiv="refresh" content="3">`) || !strings.Contains(string(page), `<html lang="en">`) ||
 		!strings.Contains(string(page), `src="`+strings.TrimPrefix(a.sessionURL, f.base)+`/qr.png"`) || strings.Contains(string(page), "<script") ||
 		!strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") || hdr.Get("Cache-Control") != "no-store" {
 		t.Fatalf("the waiting page: %d %v\n%s", status, hdr, page)
@@ -211,7 +212,7 @@ func TestLoginPageQRPNG(t *testing.T) {
 		t.Helper()
 		status, page, hdr := get(c, a.sessionURL+"/continue")
 		csp := hdr.Get("Content-Security-Policy")
-		if status != 404 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || !strings.Contains(string(page), `<h1 id="ended">This login has ended</h1>`) ||
+		if status != 404 || !strings.HasPrefix(hdr.Get("Content-Type"), "text/html") || !strings.Contains(string(page), `<h1 id="ended">This login has ended</h1>`) || !strings.Contains(string(page), `<html lang="en">`) ||
 			strings.Contains(string(page), "<script") || !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") ||
 			hdr.Get("Cache-Control") != "no-store" || hdr.Get("X-Content-Type-Options") != "nosniff" || hdr.Get("Referrer-Policy") != "no-referrer" {
 			t.Errorf("continue, %s: %d %v\n%s", name, status, hdr, page)

@@ -55,6 +55,12 @@ func (t *specTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if err != nil {
 		return resp, err
 	}
+	if pattern == "GET /{$}" && resp.Header.Get("X-Request-Id") == "" {
+		// Not a node's answer (its / sets it, as its routes do but
+		// /metrics): another local server of a test, a relying party's
+		// page.
+		return resp, nil
+	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
@@ -167,6 +173,7 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 	}
 	for _, p := range conformance.spec.Patterns() {
 		method, path, _ := strings.Cut(p, " ")
+		path = strings.TrimSuffix(path, "{$}") // the pattern of the exact path "/"
 		if !bytes.Contains(page, []byte(`<span class="m">`+method+`</span> <span class="p">`+path+`</span>`)) {
 			t.Errorf("GET /api-docs does not show %s", p)
 		}

@@ -134,6 +134,25 @@ func writeJSON(w io.Writer, v any) error {
 	return enc.Encode(v)
 }
 
+// oneFile is rule, the command's positional arguments, for a command
+// whose file flags take one file each: when rule refuses the arguments
+// and one of those flags was given, a shell glob most likely matched
+// several files, and the error says so.
+func oneFile(rule cobra.PositionalArgs, flags ...string) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		err := rule(cmd, args)
+		if err == nil {
+			return nil
+		}
+		for _, name := range flags {
+			if f := cmd.Flags().Lookup(name); f != nil && f.Changed {
+				return usageError{fmt.Errorf("--%s takes one file (did a glob match several?)", name)}
+			}
+		}
+		return err
+	}
+}
+
 // usageError is a command line the command refuses (a flag, an argument).
 type usageError struct{ err error }
 

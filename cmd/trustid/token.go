@@ -34,7 +34,7 @@ other users can see in the process list.
 
 The token response JSON is printed on stdout; an error response is printed
 too, and the command exits 1.`,
-		Args: cobra.NoArgs,
+		Args: oneFile(cobra.NoArgs, "key"),
 		RunE: runToken,
 	}
 	f := cmd.Flags()

@@ -68,6 +68,20 @@ func TestUIRoutes(t *testing.T) {
 			t.Errorf("GET %s: CSP %q", p, h.Get("Content-Security-Policy"))
 		}
 	}
+	// The bare address leads to the pages; the index links the rendered
+	// API reference, not the raw document.
+	noFollow := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if resp, err := noFollow.Get(n.base + "/"); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusFound || resp.Header.Get("Location") != "/ui/" {
+		t.Errorf("GET /: %d Location %q, want 302 /ui/", resp.StatusCode, resp.Header.Get("Location"))
+	}
+	if code, _, _ := n.get("/nope"); code != 404 {
+		t.Errorf("GET /nope: %d", code)
+	}
+	if _, _, index := n.get("/ui/"); !strings.Contains(string(index), `href="/api-docs"`) || strings.Contains(string(index), `href="/openapi.json"`) {
+		t.Errorf("the index does not link /api-docs:\n%s", index)
+	}
 	// The login page's QR script is revalidated, not fetched again.
 	code, h, script := n.get("/ui/assets/qrcode-generator.js")
 	etag := h.Get("ETag")

@@ -105,7 +105,11 @@ func Load(doc []byte) (*Spec, error) {
 			if !ok {
 				continue
 			}
+			// OpenAPI paths are exact; ServeMux's "/" is every path.
 			pattern := strings.ToUpper(m) + " " + path
+			if path == "/" {
+				pattern += "{$}"
+			}
 			op, err := s.operation(c, root, schemes, path, m, o)
 			if err != nil {
 				bad("%s: %v", pattern, err)
@@ -255,7 +259,8 @@ func walkRefs(root map[string]any, v any, at string, errs *[]error) {
 	}
 }
 
-// Patterns lists every documented route, "METHOD /path", sorted.
+// Patterns lists every documented route, "METHOD /path" (the path "/"
+// as the ServeMux pattern "/{$}"), sorted.
 func (s *Spec) Patterns() []string {
 	var out []string
 	for p := range s.ops {

@@ -105,9 +105,9 @@ func checkFields(v any, t reflect.Type, path string) error {
 			ft, ok := fs.exact[k]
 			if !ok {
 				if name, ok := fs.folded[fold(k)]; ok {
-					return fmt.Errorf("%w: %q for %q", ErrFieldCase, truncate(join(path, k)), truncate(join(path, name)))
+					return &KeyError{Err: ErrFieldCase, Key: truncate(join(path, k)), Want: truncate(join(path, name))}
 				}
-				return fmt.Errorf("%w: %q", ErrUnknownField, truncate(join(path, k)))
+				return &KeyError{Err: ErrUnknownField, Key: truncate(join(path, k))}
 			}
 			if err := checkFields(x, ft, join(path, k)); err != nil {
 				return err

@@ -39,6 +39,24 @@ var (
 	ErrType = errors.New("json: value of the wrong type")
 )
 
+// KeyError is an ErrUnknownField or ErrFieldCase naming the key: its path
+// from the top object ("a.b"), at most 40 bytes of it.
+type KeyError struct {
+	Err  error  // ErrUnknownField or ErrFieldCase
+	Key  string // the refused key's path
+	Want string // ErrFieldCase: the documented name's path
+}
+
+func (e *KeyError) Error() string {
+	if e.Want != "" {
+		return fmt.Sprintf("%v: %q for %q", e.Err, e.Key, e.Want)
+	}
+	return fmt.Sprintf("%v: %q", e.Err, e.Key)
+}
+
+// Unwrap returns Err, for errors.Is.
+func (e *KeyError) Unwrap() error { return e.Err }
+
 // MaxDepth bounds object and array nesting.
 const MaxDepth = 64
 

@@ -84,7 +84,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 	}
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
 	if err != nil {
-		return nil, fmt.Errorf("%w: open %s: %v", ledger.ErrUnavailable, path, err)
+		return nil, ledger.OpenFileError(path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketState, bucketBlocks} {

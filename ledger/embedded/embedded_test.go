@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -113,6 +114,8 @@ func TestEmbeddedLockedAndClosed(t *testing.T) {
 	start := time.Now()
 	if _, err := embedded.Open(path, embedded.Options{MSPID: chaincode.RegionMSP("310000")}); !errors.Is(err, ledger.ErrUnavailable) || time.Since(start) > 5*time.Second {
 		t.Errorf("second open: %v after %v", err, time.Since(start))
+	} else if !strings.Contains(err.Error(), path+" is locked by another process") {
+		t.Errorf("second open does not name the lock: %v", err)
 	}
 	if _, err := embedded.Open(filepath.Join(t.TempDir(), "x.db"), embedded.Options{MSPID: "Org1MSP"}); !errors.Is(err, chaincode.ErrUnknownCaller) {
 		t.Errorf("non-region MSP: %v", err)
