@@ -228,70 +228,47 @@ func fieldsOf(t reflect.Type) *structFields {
 	return got.(*structFields)
 }
 
-var structsCache sync.Map // reflect.Type -> bool
+// reach is what decoding into a type may fill: a struct whose keys
+// checkFields must check, an interface value (where Decode's numbers
+// become json.Number). Found once per type, through pointers, slices,
+// arrays, maps and struct fields; a type that decodes itself counts for
+// neither.
+type reach struct{ structs, interfaces bool }
+
+var reachCache sync.Map // reflect.Type -> reach
+
+func reachOf(t reflect.Type) reach {
+	if v, ok := reachCache.Load(t); ok {
+		return v.(reach)
+	}
+	var r reach
+	walkReach(t, map[reflect.Type]bool{}, &r)
+	reachCache.Store(t, r)
+	return r
+}
+
+func walkReach(t reflect.Type, visiting map[reflect.Type]bool, r *reach) {
+	if visiting[t] || custom(t) {
+		return
+	}
+	visiting[t] = true
+	switch t.Kind() {
+	case reflect.Interface:
+		r.interfaces = true
+	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
+		walkReach(t.Elem(), visiting, r)
+	case reflect.Struct:
+		r.structs = true
+		for i := range t.NumField() {
+			walkReach(t.Field(i).Type, visiting, r)
+		}
+	}
+}
 
 // hasStructs reports whether decoding into t may fill a struct whose
 // keys checkFields must check.
-func hasStructs(t reflect.Type) bool {
-	if v, ok := structsCache.Load(t); ok {
-		return v.(bool)
-	}
-	v := reachesStruct(t, map[reflect.Type]bool{})
-	structsCache.Store(t, v)
-	return v
-}
-
-func reachesStruct(t reflect.Type, visiting map[reflect.Type]bool) bool {
-	if visiting[t] {
-		return false
-	}
-	visiting[t] = true
-	if custom(t) {
-		return false
-	}
-	switch t.Kind() {
-	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
-		return reachesStruct(t.Elem(), visiting)
-	case reflect.Struct:
-		return true
-	}
-	return false
-}
-
-var interfacesCache sync.Map // reflect.Type -> bool
+func hasStructs(t reflect.Type) bool { return reachOf(t).structs }
 
 // hasInterfaces reports whether decoding into t may fill an interface
-// value (where Decode's numbers become json.Number), through pointers,
-// slices, arrays, maps and exported struct fields; a type that decodes
-// itself does not count.
-func hasInterfaces(t reflect.Type) bool {
-	if v, ok := interfacesCache.Load(t); ok {
-		return v.(bool)
-	}
-	v := reachesInterface(t, map[reflect.Type]bool{})
-	interfacesCache.Store(t, v)
-	return v
-}
-
-func reachesInterface(t reflect.Type, visiting map[reflect.Type]bool) bool {
-	if visiting[t] {
-		return false
-	}
-	visiting[t] = true
-	if custom(t) {
-		return false
-	}
-	switch t.Kind() {
-	case reflect.Interface:
-		return true
-	case reflect.Pointer, reflect.Slice, reflect.Array, reflect.Map:
-		return reachesInterface(t.Elem(), visiting)
-	case reflect.Struct:
-		for i := range t.NumField() {
-			if reachesInterface(t.Field(i).Type, visiting) {
-				return true
-			}
-		}
-	}
-	return false
-}
+// value.
+func hasInterfaces(t reflect.Type) bool { return reachOf(t).interfaces }
