@@ -268,13 +268,7 @@ func TestBrowserUI(t *testing.T) {
 	}
 	a11y := func(ctx context.Context, page string) {
 		t.Helper()
-		problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](a11yCheck))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, p := range problems {
-			t.Errorf("%s: %s", page, p)
-		}
+		checkA11y(t, ctx, page)
 	}
 	lang := func(ctx context.Context) string {
 		l, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`))
