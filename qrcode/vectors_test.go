@@ -7,8 +7,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
 
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -112,6 +115,20 @@ func makeVectors(t *testing.T) vectorFile {
 	w.Sig[10] ^= 1
 	tampered := sealText(KindOffline, marshal(w))
 	truncated := sealText(KindOffline, raw[:len(raw)-2])
+	// Faults of the outer map, which the device signature does not cover:
+	// every decoder must refuse them before any signature is checked.
+	if raw[0] != 0xa4 {
+		t.Fatalf("the valid code's outer map has header %#x, want a map of 4 (keys 1, 2, 3, 5)", raw[0])
+	}
+	_, lastKey := lastMapEntry(t, raw)
+	withEntry := func(entry ...byte) string { // one more entry at the end
+		b := append([]byte{raw[0] + 1}, raw[1:]...)
+		return sealText(KindOffline, append(b, entry...))
+	}
+	trailing := sealText(KindOffline, append(append([]byte(nil), raw...), 0x00))
+	unknown := withEntry(0x09, 0x00)                                                    // key 9, value 0: no such key in version 2
+	duplicate := withEntry(raw[lastKey:]...)                                            // key 5 and its value once more
+	longHead := sealText(KindOffline, append([]byte{raw[0], 0x18, raw[1]}, raw[2:]...)) // key 1 as 0x18 0x01
 	static, err := issuer.IssueStatic(Static{Subject: []byte("vector-subject-0002"), MaskedName: "张*", MaskedNumber: "3101**********002X",
 		DocType: 1, Assurance: AssuranceDocument, IssuedAt: now.Add(-time.Hour), Expiry: year, Status: StatusRef{List: 7, Index: 2}})
 	if err != nil {
@@ -142,6 +159,12 @@ func makeVectors(t *testing.T) vectorFile {
 			{Name: "binding revoked in its status list", Text: offline(binding(issuer, year, 99), pres), Now: n, Challenge: ch, Error: "revoked"},
 			{Name: "version 1 prefix", Text: "TIDOFF1:" + valid[len("TIDOFF2:"):], Now: n, Error: "unsupported_version"},
 			{Name: "CBOR truncated (the last 2 bytes removed before base45)", Text: truncated, Now: n, Error: "truncated"},
+			{Name: "bytes after the CBOR item", Text: trailing, Now: n, Challenge: ch, Error: "trailing_data"},
+			{Name: "an unknown key (9) in the outer map", Text: unknown, Now: n, Challenge: ch, Error: "unknown_field"},
+			{Name: "a repeated key (5) in the outer map", Text: duplicate, Now: n, Challenge: ch, Error: "duplicate_field"},
+			{Name: "a map key in a longer head than needed (non-canonical)", Text: longHead, Now: n, Challenge: ch, Error: "malformed"},
+			{Name: "lower case base45", Text: "TIDOFF2:" + strings.ToLower(valid[len("TIDOFF2:"):]), Now: n, Error: "malformed"},
+			{Name: "longer than the offline cap (1400 characters)", Text: "TIDOFF2:" + strings.Repeat("0", 1401-len("TIDOFF2:")), Now: n, Error: "too_large"},
 			{Name: "not a TrustID payload", Text: "HC1:6BFOXN", Now: n, Error: "prefix"},
 			{Name: "static code", Text: static, Now: n, Result: &vectorResult{Kind: "static", Assurance: 1, Region: "310000", MaskedName: "张*"}},
 			{Name: "online code (decoded only: redeemed at the node)", Text: online, Now: n, Result: &vectorResult{Kind: "online", Region: "310000", OnlineRef: hex.EncodeToString(ref[:])}},
@@ -226,4 +249,23 @@ func TestVectors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// lastMapEntry returns where the last entry of the CBOR map m (of
+// unsigned-integer keys below 24, sorted) starts: its key's offset.
+func lastMapEntry(t *testing.T, m []byte) (key byte, offset int) {
+	t.Helper()
+	var fields map[int]cbor.RawMessage
+	if err := cbor.Unmarshal(m, &fields); err != nil {
+		t.Fatal(err)
+	}
+	last := -1
+	for k := range fields {
+		last = max(last, k)
+	}
+	off := len(m) - len(fields[last]) - 1
+	if last < 0 || last >= 24 || m[off] != byte(last) {
+		t.Fatalf("the map's last entry (key %d) is not at its end", last)
+	}
+	return byte(last), off
 }
