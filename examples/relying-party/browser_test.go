@@ -27,8 +27,8 @@ import (
 // page go to the test's artifact directory (go test -artifacts keeps
 // them).
 func TestBrowserSampleRelyingParty(t *testing.T) {
+	n := startNode(t) // skipped with -short
 	ctx := testbrowser.New(t)
-	n := startNode(t)
 	var app atomic.Pointer[App]
 	rp := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { app.Load().ServeHTTP(w, r) }))
 	defer rp.Close()
