@@ -515,7 +515,7 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 </head><body>
 <h1>{{.T.LoginTo}}{{.ClientName}}</h1>
 {{if .Purpose}}<p id="purpose">{{.T.For}}{{.Purpose}}</p>{{end}}
-<p>{{.T.Scan}} {{.T.AssuranceAsked}}{{.Level}}</p>
+<p>{{.T.Scan}}{{.T.AssuranceAsked}}{{.Level}}</p>
 {{if .Claims}}<p id="claims">{{.T.SharedBefore}}{{.ClientName}}{{.T.SharedAfter}}{{range $i, $c := .Claims}}{{if $i}}, {{end}}{{$c}}{{end}}</p>{{end}}
 <img id="qr" alt="{{.T.QRAlt}}" data-uri="{{.SessionURL}}" data-png="{{.PNGPath}}" hidden>
 <noscript><img id="qr-png" alt="{{.T.QRAlt}}" src="{{.PNGPath}}">

@@ -30,7 +30,7 @@ var loginTexts = map[string]*loginText{
 	"en": {
 		Lang: "en", Title: "TrustID login",
 		LoginTo: "Log in to ", For: "For: ",
-		Scan: "Scan with the TrustID app and approve.", AssuranceAsked: "Assurance asked: ",
+		Scan: "Scan with the TrustID app and approve. ", AssuranceAsked: "Assurance asked: ",
 		SharedBefore: "Shared with ", SharedAfter: " if you agree: ",
 		QRAlt: "login QR code", OpenApp: "Open the TrustID app on this phone", Continue: "I have approved — continue",
 		Waiting: "Waiting for approval…", Expired: "This login expired. Reload the page.",

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/trustid-cn/trustid/gm"
@@ -19,8 +20,9 @@ import (
 )
 
 // TestBrowserSampleRelyingParty drives a real headless Chromium through
-// scan-to-login with the sample: the browser opens the sample's /login,
-// lands on the node's login page (its script draws the QR and long-polls),
+// scan-to-login with the sample: the browser, whose user prefers Chinese
+// (Accept-Language), opens the sample's /login, lands on the node's login
+// page, in Chinese (its script draws the QR and long-polls),
 // the holder's app approves the session the page shows, and the page
 // takes the browser back to the sample, whose home page then shows the
 // pairwise sub, acr and amr. Screenshots of the login page and the landed
@@ -57,6 +59,9 @@ func TestBrowserSampleRelyingParty(t *testing.T) {
 		}
 	}
 
+	if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.5"}}); err != nil {
+		t.Fatal(err)
+	}
 	// The sample's home, its login link, the node's login page with the
 	// QR drawn by its script.
 	if err := chromedp.Do(ctx, chromedp.Navigate(rp.URL+"/"), chromedp.Click(`a[href="/login"]`), chromedp.WaitVisible(chromedp.ID("qr"))); err != nil {
@@ -69,8 +74,9 @@ func TestBrowserSampleRelyingParty(t *testing.T) {
 	if !strings.HasPrefix(loc, n.base+"/oauth2/authorize?") {
 		t.Fatalf("the login link led to %s", loc)
 	}
-	if h1, _ := chromedp.Run(ctx, chromedp.Text(`h1`)); !strings.Contains(h1, "Sample RP") {
-		t.Errorf("the login page's heading: %q", h1)
+	lang, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`))
+	if h1, _ := chromedp.Run(ctx, chromedp.Text(`h1`)); lang != "zh-CN" || h1 != "登录 Sample RP" {
+		t.Errorf("the login page: lang %q, heading %q; want it in Chinese", lang, h1)
 	}
 	shot("sample-login-page.png")
 
