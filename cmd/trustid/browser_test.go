@@ -167,19 +167,6 @@ func watchNetwork(t *testing.T, ctx context.Context) *netLog {
 	return n
 }
 
-// checkA11y runs the pages' accessibility check (a11yCheck) on the page
-// ctx shows.
-func checkA11y(t *testing.T, ctx context.Context, page string) {
-	t.Helper()
-	problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](a11yCheck))
-	if err != nil {
-		t.Fatalf("%s: %v", page, err)
-	}
-	for _, p := range problems {
-		t.Errorf("%s: %s", page, p)
-	}
-}
-
 // pollWaiting is how many long polls the page has open.
 func (n *netLog) pollWaiting() int {
 	n.mu.Lock()
@@ -228,7 +215,7 @@ func TestBrowserScanToLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	sessionURL := loginPageSession(t, ctx)
-	checkA11y(t, ctx, "login page")
+	testbrowser.CheckA11y(t, ctx, "login page")
 	shot(ctx, "login-page.png")
 	waitFor(t, func() bool { return netlog.pollWaiting() == 1 }, "the page's long poll")
 	// The poll is a long one: still open a moment later.
@@ -431,7 +418,7 @@ func TestBrowserScanToLogin(t *testing.T) {
 	if ended, err := chromedp.Run(noJS, chromedp.Text(chromedp.ID("ended"))); err != nil || ended != "This login has ended" {
 		t.Fatalf("the finished session's continue page says %q (%v)", ended, err)
 	}
-	checkA11y(t, noJS, "login ended page")
+	testbrowser.CheckA11y(t, noJS, "login ended page")
 	shot(noJS, "login-ended-noscript.png")
 
 	// Continuing before the approval shows the waiting page (the QR, the
@@ -457,7 +444,7 @@ func TestBrowserScanToLogin(t *testing.T) {
 	if scanned, err := scanImage(pngFile); err != nil || scanned != session4 {
 		t.Fatalf("the waiting page shows a QR of %q (%v), want %s", scanned, err, session4)
 	}
-	checkA11y(t, noJS, "login waiting page")
+	testbrowser.CheckA11y(t, noJS, "login waiting page")
 	shot(noJS, "waiting-noscript.png")
 	approveWallet(session4)
 	who4, err := chromedp.Run(noJS, chromedp.Text(chromedp.ID("who")))

@@ -21,13 +21,13 @@ import (
 
 // TestBrowserSampleRelyingParty drives a real headless Chromium through
 // scan-to-login with the sample: the browser, whose user prefers Chinese
-// (Accept-Language), opens the sample's /login, lands on the node's login
-// page, in Chinese (its script draws the QR and long-polls),
-// the holder's app approves the session the page shows, and the page
-// takes the browser back to the sample, whose home page then shows the
-// pairwise sub, acr and amr. Screenshots of the login page and the landed
-// page go to the test's artifact directory (go test -artifacts keeps
-// them).
+// (Accept-Language), opens the sample's /login and lands on the node's
+// login page, in Chinese (its script draws the QR and long-polls); the
+// holder's app approves the session the page shows, and the page takes
+// the browser back to the sample, whose home page then shows the pairwise
+// sub and acr. Both pages pass the accessibility check
+// (testbrowser.A11yCheck); their screenshots go to the test's artifact
+// directory (go test -artifacts keeps them).
 func TestBrowserSampleRelyingParty(t *testing.T) {
 	n := startNode(t) // skipped with -short
 	ctx := testbrowser.New(t)
@@ -78,6 +78,7 @@ func TestBrowserSampleRelyingParty(t *testing.T) {
 	if h1, _ := chromedp.Run(ctx, chromedp.Text(`h1`)); lang != "zh-CN" || h1 != "登录 Sample RP" {
 		t.Errorf("the login page: lang %q, heading %q; want it in Chinese", lang, h1)
 	}
+	testbrowser.CheckA11y(t, ctx, "the login page in Chinese")
 	shot("sample-login-page.png")
 
 	// The app reads the session the page shows (its app link carries the
@@ -109,5 +110,6 @@ func TestBrowserSampleRelyingParty(t *testing.T) {
 	if loc, _ := chromedp.Run(ctx, chromedp.Location()); loc != rp.URL+"/" {
 		t.Errorf("landed at %s", loc)
 	}
+	testbrowser.CheckA11y(t, ctx, "the sample's page, logged in")
 	shot("sample-logged-in.png")
 }
