@@ -373,6 +373,14 @@ func TestBrowserUI(t *testing.T) {
 			text(counter, "verdict"), text(counter, "reason"), typed(counter), len(fresh))
 	}
 	do(ctx, "stop", chromedp.Click(chromedp.ID("stop-code")))
+	// The wallet page again, now in English (the counter's choice holds
+	// across pages): its strings and the accessibility check.
+	do(ctx, "wallet in English", chromedp.Navigate(f.base+"/ui/wallet"), chromedp.WaitVisible(chromedp.ID("demo-note")))
+	until(ctx, "English", `window.TID && document.documentElement.lang === "en" && document.getElementById("enroll").disabled === false`, 10*time.Second)
+	if h1, _ := chromedp.Run(ctx, chromedp.Text("h1")); !strings.Contains(h1, "wallet") {
+		t.Errorf("the wallet page in English: h1 %q", h1)
+	}
+	a11y(ctx, "wallet en")
 
 	// A holder's enrollment is revoked: the operator view counts its
 	// set status entries.
