@@ -438,6 +438,10 @@ func TestBrowserUI(t *testing.T) {
 	}
 	a11y(ctx, "operator en")
 	shot(ctx, "ui-operator-en.png")
+	// And in Chinese.
+	do(ctx, "operator in Chinese", chromedp.Click(chromedp.ID("lang")))
+	until(ctx, "Chinese", `document.documentElement.lang === "zh-CN"`, 5*time.Second)
+	a11y(ctx, "operator zh-CN")
 	// Nothing kept the tokens: no storage, no cookie.
 	stored, err := chromedp.Run(ctx, chromedp.Evaluate[string](`JSON.stringify(localStorage) + JSON.stringify(sessionStorage) + document.cookie`))
 	if err != nil || strings.Contains(stored, admin) || strings.Contains(stored, f.hotelTok) || strings.Contains(stored, "eyJ") {
