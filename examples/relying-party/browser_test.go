@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -101,7 +100,7 @@ func TestBrowserSampleRelyingParty(t *testing.T) {
 	if err != nil {
 		t.Fatalf("the browser did not land on the sample logged in: %v", err)
 	}
-	if !regexp.MustCompile(`^[0-9A-Z]{34}$`).MatchString(sub) {
+	if !isPairwiseID(sub) {
 		t.Errorf("the landed page shows sub %q", sub)
 	}
 	if acr, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("acr"))); acr != "L2" {
