@@ -17,7 +17,8 @@
 //	status     POST /v1/credentials/{id}/status
 //	enroll     POST /v1/enrollments (attested, with PIN and device key)
 //	qr-issue   POST /v1/qr
-//	qr-redeem  POST /v1/qr/verify
+//	qr-redeem  POST /v1/qr/verify (an online code)
+//	qr-offline POST /v1/qr/verify (an offline code, device-signed)
 //	login      GET /oauth2/authorize, GET and POST /login/sessions/{id}/…,
 //	           POST /oauth2/token, GET /oauth2/userinfo: one whole login
 //	verify-di  POST /credentials/verify (Data Integrity, sm2-rdfc-2025)

@@ -53,7 +53,10 @@ const (
 	// redeemCodes is how many codes per second of the duration the run
 	// issues (untimed) before timing redemptions, besides those the QR
 	// issue run made; redeemTopUpMax bounds the time that takes.
-	redeemCodes    = 5000
+	redeemCodes = 5000
+	// offlineRateCap bounds the offline codes made (untimed, in this
+	// process) for qr-offline: each is verified once.
+	offlineRateCap = 12000
 	redeemTopUpMax = 15 * time.Second
 )
 
@@ -93,6 +96,8 @@ var routes = []route{
 		floorOps{Verifies: 2, Note: "verify the binding and the device signature"}, (*bench).runQRIssue},
 	{"qr-redeem", "POST /v1/qr/verify", "redeem an online code once (status checked, pairwise ID for the party)",
 		floorOps{SM3Blocks: 3, Note: "HMAC-SM3 pairwise ID (SM4-GCM open not counted)"}, (*bench).runQRRedeem},
+	{"qr-offline", "POST /v1/qr/verify (offline code)", "an offline code the holder's device signed over its issuer-signed binding (age_over_18 shown), each once: both signatures, freshness, binding status, single-use mark, pairwise ID for the party",
+		floorOps{Verifies: 2, SM3Blocks: 3, Note: "verify the binding's issuer signature and the device signature; HMAC-SM3 pairwise ID (SM4-GCM open not counted)"}, (*bench).runQROffline},
 	{"login", "GET /oauth2/authorize … GET /oauth2/userinfo", "one whole scan-to-login, 6 requests (7 with the page's QR script, revalidated: 304): the login page, the session read by the app, the device-signed approval, the page's poll (code), the code redeemed for tokens (client_secret_basic, PKCE), userinfo",
 		floorOps{Verifies: 2, Signs: 1, Note: "verify the binding and the device signature, sign the SM2 ID token"}, (*bench).runLogin},
 	{"verify-di", "POST /credentials/verify (sm2-rdfc-2025)", "a Data Integrity credential of this node (sm2-rdfc-2025: JSON-LD canonicalization, SM3, SM2), status checked against its own lists",
@@ -592,6 +597,40 @@ func (b *bench) runQRRedeem(ctx context.Context, conc int) (measure, error) {
 	}
 	m.raced, m.doubles, err = b.raceProbe(raceProbeCodes)
 	return m, err
+}
+
+// runQROffline has the relying party verify offline codes at the node,
+// each once: made before the clock by the holders' devices (this
+// process), as the holder app makes them, with a fresh counter and time.
+func (b *bench) runQROffline(ctx context.Context, conc int) (measure, error) {
+	if err := b.ensureHolders(8); err != nil {
+		return measure{}, err
+	}
+	now := time.Now()
+	bodies, err := prepare(poolSize(offlineRateCap, b.o.duration, conc), func(i int) ([]byte, error) {
+		h := b.holders[i%len(b.holders)]
+		code, err := qrcode.NewOffline(rand.Reader, h.device, h.binding, nil,
+			qrcode.Presentation{Time: now, Counter: uint64(i + 1), Claims: []string{"age_over_18"}})
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(map[string]string{"code": code})
+	})
+	if err != nil {
+		return measure{}, err
+	}
+	p := &pool[[]byte]{items: bodies}
+	return b.drive(ctx, conc, 0, warm, b.o.duration, func(_ int, c *conn) error {
+		body, err := p.take()
+		if err != nil {
+			return err
+		}
+		out, err := c.do("POST", "/v1/qr/verify", b.token, ctJSON, body, 200)
+		if err == nil && !bytes.Contains(out, []byte(`"pairwise_id"`)) {
+			err = fmt.Errorf("offline verification without pairwise_id: %.200s", out)
+		}
+		return err
+	})
 }
 
 func redeemBodies(codes []string) [][]byte {
