@@ -237,9 +237,10 @@ type bench struct {
 	holders       []holder
 	codes         []string // unredeemed online codes
 	enrolled      atomic.Int64
-	diBodies      [][]byte  // verify-di's requests, issued once
-	vpHolder      *vpHolder // oid4vp-response's wallet, made once
-	redisPID      string    // with -redis
+	offlineCodes  atomic.Uint64 // offline codes made in the run: their counters
+	diBodies      [][]byte      // verify-di's requests, issued once
+	vpHolder      *vpHolder     // oid4vp-response's wallet, made once
+	redisPID      string        // with -redis
 	// profile names the CPU profile of the node the next timed window
 	// saves in -out, with -pprof (drive).
 	profile string

@@ -77,6 +77,7 @@ type route struct {
 
 // routes are measured in this order at each concurrency: each can use
 // what the previous made (credentials, holders, codes).
+//
 // baseline, the node's cheapest route, runs first at each concurrency
 // whatever -paths says: every other row can be read as its floor plus it.
 var routes = []route{
@@ -603,7 +604,8 @@ func (b *bench) runQRRedeem(ctx context.Context, conc int) (measure, error) {
 
 // runQROffline has the relying party verify offline codes at the node,
 // each once: made before the clock by the holders' devices (this
-// process), as the holder app makes them, with a fresh counter and time.
+// process), as the holder app makes them, each with a counter new in the
+// run (so no two presentations are alike, whatever the time).
 func (b *bench) runQROffline(ctx context.Context, conc int) (measure, error) {
 	if err := b.ensureHolders(8); err != nil {
 		return measure{}, err
@@ -612,7 +614,7 @@ func (b *bench) runQROffline(ctx context.Context, conc int) (measure, error) {
 	bodies, err := prepare(poolSize(offlineRateCap, b.o.duration, conc), func(i int) ([]byte, error) {
 		h := b.holders[i%len(b.holders)]
 		code, err := qrcode.NewOffline(rand.Reader, h.device, h.binding, nil,
-			qrcode.Presentation{Time: now, Counter: uint64(i + 1), Claims: []string{"age_over_18"}})
+			qrcode.Presentation{Time: now, Counter: b.offlineCodes.Add(1), Claims: []string{"age_over_18"}})
 		if err != nil {
 			return nil, err
 		}
