@@ -306,6 +306,7 @@ var reasons = []struct {
 	{ErrForeignParty, "foreign_party"},
 	{ErrPartyDisabled, "party_disabled"},
 	{ErrSectorNotHeld, "sector_not_held"},
+	{qrcode.ErrWrongRegion, "wrong_region"},
 	{redeem.ErrAssertionReplayed, "assertion_replayed"},
 	{qrcode.ErrPeerAuth, "assertion_invalid"},
 	{auth.ErrNotIssuedHere, "token_not_issued_here"},

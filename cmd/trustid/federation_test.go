@@ -440,6 +440,18 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	if c, m := send(peerReq(keyB.Signer, keyB.Kid, notA)); c != 400 || m["error"] != "invalid_request" {
 		t.Errorf("a token not of A: %d %v", c, m)
 	}
+	// A code of another region forwarded to A's peer redemption route: a
+	// node never forwards what was forwarded to it; refused by name and
+	// counted.
+	foreign, _ := json.Marshal(redeem.PeerRedeemRequest{Code: qrcode.OnlineCode{Region: 330000}.String(), ClientID: "svc-b"})
+	fwd, _ := http.NewRequest("POST", a.base+redeem.PeerRedeemPath, bytes.NewReader(foreign))
+	fwd.Header.Set("Content-Type", "application/json")
+	if err := (&redeem.NodeAssertions{Region: "320000", Signer: keyB.Signer, Kid: keyB.Kid}).Authorize(ctx, fwd, "310000"); err != nil {
+		t.Fatal(err)
+	}
+	if c, m := send(fwd); c != 422 || m["error"] != "qr_wrong_region" {
+		t.Errorf("a forwarded code of another region: %d %v", c, m)
+	}
 
 	// A suspends B: A refuses B's assertions.
 	if err := ca.Vote(ctx, chaincode.ActionSuspend, "320000"); err != nil {
@@ -450,7 +462,7 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 		return c == 401
 	})
 	_, body := get(t, a.base+"/metrics")
-	for _, reason := range []string{"assertion_replayed", "assertion_invalid", "token_not_issued_here", "region_suspended"} {
+	for _, reason := range []string{"assertion_replayed", "assertion_invalid", "token_not_issued_here", "region_suspended", "wrong_region"} {
 		if !regexp.MustCompile(`trustid_federation_refusals_total\{reason="` + reason + `"\} [1-9]`).MatchString(body) {
 			t.Errorf("A's metrics lack the refusal %s", reason)
 		}
