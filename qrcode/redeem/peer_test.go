@@ -56,7 +56,13 @@ func TestPeerAssertionClaims(t *testing.T) {
 		"long lifetime": func(c jwt.MapClaims) { c["exp"] = now.Add(10 * time.Minute).Unix() },
 		"iat in future": func(c jwt.MapClaims) { c["iat"] = now.Add(time.Minute).Unix() },
 		"no body_sm3":   func(c jwt.MapClaims) { delete(c, "body_sm3") },
-		"other body":    func(c jwt.MapClaims) { c["body_sm3"] = bodyDigest([]byte("{}")) },
+		"expired": func(c jwt.MapClaims) {
+			c["iat"], c["exp"] = now.Add(-50*time.Second).Unix(), now.Add(-10*time.Second).Unix()
+		},
+		"other audience": func(c jwt.MapClaims) { c["aud"] = "trustid-node:320000" },
+		"two audiences":  func(c jwt.MapClaims) { c["aud"] = []string{"trustid-node:310000", "trustid-node:320000"} },
+		"this region":    func(c jwt.MapClaims) { c["iss"], c["sub"] = "trustid-node:310000", "trustid-node:310000" },
+		"other body":     func(c jwt.MapClaims) { c["body_sm3"] = bodyDigest([]byte("{}")) },
 	} {
 		c := good()
 		c["jti"] = "j-" + name
