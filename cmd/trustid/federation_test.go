@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -110,6 +111,27 @@ func TestTwoRegionNodes(t *testing.T) {
 		"client_assertion_type": {auth.AssertionType}, "client_assertion": {a.assertion("svc-a", keyFile)}, "resource": {"https://evil.example"}}.Encode()); code != 400 || m["error"] != "invalid_target" {
 		t.Errorf("resource not a region: %d %v", code, m)
 	}
+	// RFC 8707 §2: resource repeated, one per resource; a token for A
+	// and B (aud both). One of them not a region: invalid_target.
+	tokenFor := func(resources ...string) (int, map[string]any) {
+		form := url.Values{"grant_type": {auth.GrantClientCredentials}, "scope": {auth.ScopeQRRedeem}, "resource": resources,
+			"client_assertion_type": {auth.AssertionType}, "client_assertion": {a.assertion("svc-a", keyFile)}}
+		code, m, _ := a.do("POST", auth.TokenPath, "", "application/x-www-form-urlencoded", form.Encode())
+		return code, m
+	}
+	var forAB string
+	if code, m := tokenFor(a.base, b.base); code != 200 {
+		t.Errorf("resources A and B: %d %v", code, m)
+	} else {
+		forAB = m["access_token"].(string)
+		var claims jwt.MapClaims
+		if _, _, err := jwt.NewParser().ParseUnverified(forAB, &claims); err != nil || fmt.Sprint(claims["aud"]) != fmt.Sprint([]any{a.base, b.base}) {
+			t.Errorf("resources A and B: aud %v %v", claims["aud"], err)
+		}
+	}
+	if code, m := tokenFor(b.base, "https://evil.example"); code != 400 || m["error"] != "invalid_target" {
+		t.Errorf("resources B and not a region: %d %v", code, m)
+	}
 	// A protected route of B: an authorized caller gets past the token
 	// check to the body (qr_malformed); a refused one gets 401.
 	atB := func(tok string) (int, any) {
@@ -119,6 +141,9 @@ func TestTwoRegionNodes(t *testing.T) {
 	waitUntil(t, "B accepts A's token", func() bool { c, _ := atB(forB); return c == 400 })
 	if c, e := atB(onlyA); c != 401 || e != "invalid_token" {
 		t.Errorf("A's token for A only, at B: %d %v", c, e)
+	}
+	if c, e := atB(forAB); c != 400 || e != "qr_malformed" {
+		t.Errorf("A's token for A and B, at B: %d %v", c, e)
 	}
 	// An ES256 access token (a client registered with --token-alg ES256)
 	// signed by A's P-256 key, which A publishes on its region record.
