@@ -172,8 +172,9 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 }
 
 // coseVerifyAlgorithms are the COSE algorithms the node's verifier
-// accepts (ES384 only in COSE: the node issues none).
-var coseVerifyAlgorithms = []string{gm.AlgES256, gm.AlgES384, gm.AlgEdDSA, gm.AlgSM2}
+// accepts: those of gm.JWTVerifyAlgorithms, as for JOSE (the node signs
+// with none of ES384 and ES512).
+var coseVerifyAlgorithms = []string{gm.AlgES256, gm.AlgES384, gm.AlgES512, gm.AlgEdDSA, gm.AlgSM2}
 
 // credentialFormats are the securing mechanisms the node issues besides
 // vc+jwt and dc+sd-jwt: vc+cose, and Data Integrity proofs in each

@@ -464,3 +464,40 @@ func proofList(v any) []any {
 	}
 	return []any{v}
 }
+
+// TestVCAPIWideAlgorithms: the node's verifier takes ES384 (P-384) and
+// ES512 (P-521) signatures of other issuers in vc+jwt and in vc+cose, as
+// VC-JOSE-COSE allows any registered algorithm: a did:jwk issuer's
+// credential gets past the signature to the trust check (the registry
+// accredits no such issuer), never algorithm_not_allowed.
+func TestVCAPIWideAlgorithms(t *testing.T) {
+	n := startAuthNode(t)
+	for _, alg := range []string{gm.AlgES384, gm.AlgES512} {
+		key, err := gm.GenerateSigner(alg, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		did, err := vc.DIDJWK(key.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential", "DegreeCredential"}, "issuer": did,
+			"validFrom": vc.FormatTime(time.Now().Add(-time.Minute)), "credentialSubject": map[string]any{"id": "did:example:s", "degree": "BSc"}}
+		jwt, err := vc.SignJWT(doc, vc.TypVCJWT, did+"#0", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cbor, err := cose.SignCredential(doc, did+"#0", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, cred := range map[string]string{"vc+jwt": "data:application/vc+jwt," + jwt, "vc+cose": cose.DataURL(cbor, cose.MediaTypeVC)} {
+			code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json",
+				`{"verifiableCredential":{"@context":"https://www.w3.org/ns/credentials/v2","type":"EnvelopedVerifiableCredential","id":"`+cred+`"}}`)
+			errs, _ := m["errors"].([]any)
+			if code != http.StatusBadRequest || len(errs) != 1 || errs[0].(map[string]any)["code"] != "issuer_not_accredited" {
+				t.Errorf("%s %s: %d %v", alg, name, code, m)
+			}
+		}
+	}
+}

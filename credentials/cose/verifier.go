@@ -18,7 +18,7 @@ type Verifier struct {
 }
 
 // NewVerifier returns a Verifier that accepts the algorithms named in
-// algorithms ("ES256", "ES384", "EdDSA", "SM2"; at least one, no other)
+// algorithms ("ES256", "ES384", "ES512", "EdDSA", "SM2"; at least one, no other)
 // and leaves key resolution, validity, accreditation and status to cv,
 // which checks them as it does for vc+jwt.
 func NewVerifier(cv *credentials.Verifier, algorithms []string) (*Verifier, error) {
@@ -32,7 +32,7 @@ func NewVerifier(cv *credentials.Verifier, algorithms []string) (*Verifier, erro
 	for _, name := range algorithms {
 		a, ok := algNames[name]
 		if !ok {
-			return nil, fmt.Errorf("cose: unknown algorithm %q (want ES256, ES384, EdDSA or SM2)", name)
+			return nil, fmt.Errorf("cose: unknown algorithm %q (want ES256, ES384, ES512, EdDSA or SM2)", name)
 		}
 		v.allow = append(v.allow, a)
 	}
@@ -218,7 +218,7 @@ func (v *Verifier) VerifyToken(ctx context.Context, input any) (*credentials.Ver
 func EnvelopeVerifier(algorithms []string) (credentials.EnvelopeVerifier, error) {
 	for _, name := range algorithms {
 		if _, ok := algNames[name]; !ok {
-			return nil, fmt.Errorf("cose: unknown algorithm %q (want ES256, ES384, EdDSA or SM2)", name)
+			return nil, fmt.Errorf("cose: unknown algorithm %q (want ES256, ES384, ES512, EdDSA or SM2)", name)
 		}
 	}
 	if len(algorithms) == 0 {
