@@ -166,10 +166,24 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		clients := nl.Clients
 		n.credVerifier = v
 		n.log.Info("credential routes mounted", "did", is.DID(), "status_lists", len(st.Lists()))
-		return srv.MountCredentials(api.CredentialsConfig{Issuer: is, Verifier: v, DataIntegrity: div, COSE: coseV,
-			Limiter: n.store, Clients: clients, StatusLists: st.Lists})
+		cc := api.CredentialsConfig{Issuer: is, Verifier: v, DataIntegrity: div, COSE: coseV,
+			Limiter: n.store, Clients: clients, StatusLists: st.Lists}
+		// Related resources a verify request does not give are fetched
+		// only when asked, with the guarded client of the node's other
+		// outbound calls: https to public addresses (in loopback
+		// development mode, loopback hosts over http too), no redirects.
+		if fetch, _ := cmd.Flags().GetBool("fetch-related-resources"); fetch {
+			if cc.RelatedFetch, err = federation.PeerClient(federation.PeerClientOptions{Development: n.peerDev, Timeout: relatedFetchTimeout}); err != nil {
+				return fmt.Errorf("credentials: %w", err)
+			}
+		}
+		return srv.MountCredentials(cc)
 	}
 }
+
+// relatedFetchTimeout bounds the fetch of one related resource
+// (--fetch-related-resources).
+const relatedFetchTimeout = 5 * time.Second
 
 // coseVerifyAlgorithms are the COSE algorithms the node's verifier
 // accepts: those of gm.JWTVerifyAlgorithms, as for JOSE (the node signs

@@ -4,8 +4,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/trustid-cn/trustid/auth"
@@ -270,4 +273,61 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestVCAPIFetchRelated: with --fetch-related-resources the node fetches
+// a related resource the verify request does not give (here over http
+// to loopback: the node is in loopback development mode) and checks its
+// digest; changed, the credential fails with related_resource_mismatch.
+// Without the flag the node fetches nothing and says it did not check.
+func TestVCAPIFetchRelated(t *testing.T) {
+	var hits atomic.Int32
+	var content atomic.Value
+	content.Store("terms v1")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, content.Load().(string))
+	}))
+	defer srv.Close()
+	sri, _ := vc.SRIDigest("sha384", []byte("terms v1"))
+	for _, fetch := range []bool{true, false} {
+		var n *authNode
+		if fetch {
+			n = startAuthNode(t, "--fetch-related-resources")
+		} else {
+			n = startAuthNode(t)
+		}
+		tok := n.token("univ", n.addClient("univ", "SM2", auth.ScopeCredentialsIssue))
+		n.accredit("univ", "DegreeCredential")
+		cred := `{"@context":"https://www.w3.org/ns/credentials/v2","type":["VerifiableCredential","DegreeCredential"],` +
+			`"credentialSubject":{"id":"did:example:s","degree":"BSc"},"relatedResource":[{"id":"` + srv.URL + `/terms","digestSRI":"` + sri + `","mediaType":"text/plain"}]}`
+		code, issued, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", `{"credential":`+cred+`}`)
+		if code != http.StatusCreated {
+			t.Fatalf("issue: %d %v", code, issued)
+		}
+		body := `{"verifiableCredential":` + string(mustJSON(t, issued["verifiableCredential"])) + `}`
+		content.Store("terms v1")
+		before := hits.Load()
+		code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json", body)
+		rel, _ := m["relatedResources"].([]any)
+		if len(rel) != 1 {
+			t.Fatalf("fetch %v: %d %v", fetch, code, m)
+		}
+		r := rel[0].(map[string]any)
+		switch {
+		case fetch && (code != http.StatusOK || r["status"] != "verified" || r["fetched"] != true || hits.Load() != before+1):
+			t.Errorf("fetched: %d %v, %d requests", code, m, hits.Load()-before)
+		case !fetch && (code != http.StatusOK || r["status"] == "verified" || hits.Load() != before ||
+			m["warnings"].([]any)[0].(map[string]any)["code"] != "related_resource_unchecked"):
+			t.Errorf("not fetched: %d %v, %d requests", code, m, hits.Load()-before)
+		}
+		if fetch {
+			content.Store("terms v2")
+			code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json", body)
+			if errs, _ := m["errors"].([]any); code != http.StatusBadRequest || len(errs) == 0 || errs[0].(map[string]any)["code"] != "related_resource_mismatch" {
+				t.Errorf("changed resource: %d %v", code, m)
+			}
+		}
+	}
 }
