@@ -308,6 +308,8 @@ var reasons = []struct {
 	{ErrSectorNotHeld, "sector_not_held"},
 	{qrcode.ErrWrongRegion, "wrong_region"},
 	{redeem.ErrAssertionReplayed, "assertion_replayed"},
+	{redeem.ErrAssertionExpired, "assertion_expired"},
+	{redeem.ErrAssertionAudience, "assertion_audience"},
 	{qrcode.ErrPeerAuth, "assertion_invalid"},
 	{auth.ErrNotIssuedHere, "token_not_issued_here"},
 	{redeem.ErrAnswerUnsigned, "answer_unsigned"},

@@ -465,6 +465,25 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	if c, m := send(peerReq(keyB.Signer, keyB.Kid, notA)); c != 400 || m["error"] != "invalid_request" {
 		t.Errorf("a token not of A: %d %v", c, m)
 	}
+	// An expired assertion, and one for another node: refused, each
+	// counted by its reason.
+	for _, x := range []struct {
+		na       *redeem.NodeAssertions
+		audience string
+	}{
+		{&redeem.NodeAssertions{Region: "320000", Signer: keyB.Signer, Kid: keyB.Kid, Now: func() time.Time { return time.Now().Add(-2 * time.Minute) }}, "310000"},
+		{&redeem.NodeAssertions{Region: "320000", Signer: keyB.Signer, Kid: keyB.Kid}, "330000"},
+	} {
+		body, _ := json.Marshal(auth.PeerIntrospectRequest{Token: forB2})
+		req, _ := http.NewRequest("POST", a.base+auth.PeerIntrospectionPath, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if err := x.na.Authorize(ctx, req, x.audience); err != nil {
+			t.Fatal(err)
+		}
+		if c, m := send(req); c != 401 || m["error"] != "invalid_client" {
+			t.Errorf("assertion for %s: %d %v", x.audience, c, m)
+		}
+	}
 	// A code of another region forwarded to A's peer redemption route: a
 	// node never forwards what was forwarded to it; refused by name and
 	// counted.
@@ -487,7 +506,7 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 		return c == 401
 	})
 	_, body := get(t, a.base+"/metrics")
-	for _, reason := range []string{"assertion_replayed", "assertion_invalid", "token_not_issued_here", "region_suspended", "wrong_region"} {
+	for _, reason := range []string{"assertion_replayed", "assertion_invalid", "assertion_expired", "assertion_audience", "token_not_issued_here", "region_suspended", "wrong_region"} {
 		if !regexp.MustCompile(`trustid_federation_refusals_total\{reason="` + reason + `"\} [1-9]`).MatchString(body) {
 			t.Errorf("A's metrics lack the refusal %s", reason)
 		}
