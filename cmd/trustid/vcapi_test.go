@@ -22,7 +22,7 @@ import (
 // presentation POST /presentations/verify accepts.
 func TestVCAPI(t *testing.T) {
 	n := startAuthNode(t)
-	key := n.addClient("univ", "SM2", auth.ScopeCredentialsIssue)
+	key := n.addClient("univ", "SM2", auth.ScopeCredentialsIssue+","+auth.ScopeStatusWrite)
 	tok := n.token("univ", key)
 	n.accredit("univ", "DegreeCredential")
 	_, doc, _ := n.do(http.MethodGet, "/.well-known/did.json", "", "", "")
@@ -78,6 +78,27 @@ func TestVCAPI(t *testing.T) {
 	spoof := strings.ReplaceAll(own, "https://status.example/lists/7", n.base+"/status/0123456789abcdef")
 	if code, m := issue(`{"credential":` + credential(spoof) + `}`); code != http.StatusUnprocessableEntity || m["error"] != "invalid_credential" {
 		t.Fatalf("entry in the node's list: %d %v", code, m)
+	}
+
+	// 2b. The VC API's options.credentialId names the credential (its id,
+	// which status changes take); with another credential.id it is refused.
+	code, m = issue(`{"credential":` + credential("") + `,"options":{"credentialId":"urn:uuid:3b1f6f1e-4a5c-4d2e-9f0a-7c8b6a5d4e3f"}}`)
+	if code != http.StatusCreated || m["credentialId"] != "urn:uuid:3b1f6f1e-4a5c-4d2e-9f0a-7c8b6a5d4e3f" || payload(m)["id"] != m["credentialId"] {
+		t.Fatalf("options.credentialId: %d %v", code, m)
+	}
+	if code, m, _ := n.do(http.MethodPost, "/v1/credentials/urn:uuid:3b1f6f1e-4a5c-4d2e-9f0a-7c8b6a5d4e3f/status", tok, "application/json", `{"action":"revoke"}`); code != http.StatusOK {
+		t.Fatalf("revoke by options.credentialId: %d %v", code, m)
+	}
+	// An SD-JWT VC does not carry it, yet is named by it.
+	code, m = issue(`{"credential":` + credential("") + `,"options":{"format":"dc+sd-jwt","credentialId":"urn:uuid:5c2d7e10-8f3a-4b6c-9d1e-2a4b6c8d0e1f"}}`)
+	if code != http.StatusCreated || m["credentialId"] != "urn:uuid:5c2d7e10-8f3a-4b6c-9d1e-2a4b6c8d0e1f" {
+		t.Fatalf("options.credentialId, dc+sd-jwt: %d %v", code, m)
+	}
+	withID := strings.Replace(credential(""), `"type"`, `"id":"urn:uuid:00000000-0000-4000-8000-000000000001","type"`, 1)
+	for _, c := range []struct{ cred, id string }{{withID, "urn:uuid:00000000-0000-4000-8000-000000000002"}, {credential(""), "not a URI"}} {
+		if code, m := issue(`{"credential":` + c.cred + `,"options":{"credentialId":"` + c.id + `"}}`); code != http.StatusBadRequest || m["error"] != "invalid_request" {
+			t.Fatalf("options.credentialId %q: %d %v", c.id, code, m)
+		}
 	}
 
 	// 3. The issue response, credentialId and all, is a verify request.
