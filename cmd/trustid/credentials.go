@@ -82,7 +82,8 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		if rec := own.IndexRecovery(); rec.TornBytes > 0 {
 			n.log.Warn("status index: cut a torn record left by a crash", "records", rec.Records, "torn_bytes", rec.TornBytes)
 		}
-		cfg := issuer.Config{BaseURL: n.issuer, Keys: n.keys, Status: st, Formats: credentialFormats(), PresentFormats: presentationFormats()}
+		cfg := issuer.Config{BaseURL: n.issuer, Keys: n.keys, Status: st, Formats: credentialFormats(), PresentFormats: presentationFormats(),
+			ContextCheck: jsonld.CheckInlineContexts}
 		var registry vc.IssuerRegistry
 		if anchored {
 			registry = nl.View
@@ -142,7 +143,7 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 			return err
 		}
 		v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTVerifyAlgorithms, Status: checker, Leeway: 30 * time.Second,
-			Resolver: keys, Trust: &vc.RegistryTrust{Local: is.Local(), Registry: registry},
+			Resolver: keys, Trust: &vc.RegistryTrust{Local: is.Local(), Registry: registry}, ContextCheck: jsonld.CheckInlineContexts,
 			Envelopes: map[string]vc.EnvelopeVerifier{cose.MediaTypeVC: coseEnvelope}})
 		if err != nil {
 			return err

@@ -132,6 +132,9 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challeng
 		return nil, err
 	}
 	remember()
+	if err := v.cv.CheckContext(m.payload); err != nil {
+		return nil, err
+	}
 	if n, _ := m.payload["nonce"].(string); n != challenge {
 		return nil, fmt.Errorf("%w: nonce does not match the challenge", credentials.ErrChallenge)
 	}
