@@ -348,3 +348,31 @@ func TestCheckInlineContexts(t *testing.T) {
 		t.Errorf("%d fetches", n)
 	}
 }
+
+// FuzzCheckInlineContexts: no @context makes the check panic or fetch; a
+// refusal is one of the package's errors; a document that canonicalizes
+// passes it.
+func FuzzCheckInlineContexts(f *testing.F) {
+	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", {"name": "https://evil.example/name"}]}`))
+	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", {"degree": {"@id": "https://u.example/d", "@context": {"x": "https://u.example/x"}}}]}`))
+	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", {"@version": 1.1, "@import": "https://w3id.org/security/multikey/v1"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := Parse(data, Limits{MaxBytes: 8 << 10})
+		if err != nil {
+			return
+		}
+		err = CheckInlineContexts(doc)
+		if err == nil {
+			return
+		}
+		if _, cerr := Canonicalize(doc); cerr == nil {
+			t.Fatalf("a document that canonicalizes refused: %v", err)
+		}
+		for _, s := range []error{ErrProtectedTerm, ErrInvalid, ErrTooDeep, ErrTooLarge, ErrUndefinedTerm, ErrRelativeIRI} {
+			if errors.Is(err, s) {
+				return
+			}
+		}
+		t.Fatalf("unexpected error kind: %v", err)
+	})
+}
