@@ -19,7 +19,8 @@ import (
 // matters through the assertion. Documented tolerance (docs/SECURITY.md):
 // B's clock may be up to 5 s ahead of A's and up to 60 s behind; beyond
 // that A refuses the assertion with 401 qr_peer_unauthorized, cause
-// "assertion lifetime" in its log; B answers its relying party 503
+// "node assertion expired or not yet issued" in its log, counted as
+// assertion_expired; B answers its relying party 503
 // temporarily_unavailable (a failure between nodes is not the party's to
 // act on), and the code stays unspent: A still redeems it.
 func TestClockSkewBetweenNodes(t *testing.T) {
@@ -55,7 +56,7 @@ func TestClockSkewBetweenNodes(t *testing.T) {
 			if resp.StatusCode != c.status || (c.code != "" && m["error"] != c.code) {
 				t.Fatalf("redeem at B with B's clock %v off: %d %v, want %d %s", c.skew, resp.StatusCode, m, c.status, c.code)
 			}
-			refusedAtA := strings.Contains(p.a.logs.String(), `"code":"qr_peer_unauthorized","status":401,"cause":"qrcode: peer authentication failed: assertion lifetime"`)
+			refusedAtA := strings.Contains(p.a.logs.String(), `"code":"qr_peer_unauthorized","status":401,"cause":"qrcode: peer authentication failed: redeem: node assertion expired or not yet issued"`)
 			if refusedAtA != (c.status != 200) {
 				t.Errorf("A refused B's assertion for its lifetime: %v; A's log:\n%s", refusedAtA, p.a.logs.String())
 			}

@@ -234,6 +234,11 @@ type issueOptions struct {
 	HolderKey        *gm.JWK           `json:"holderKey"`
 	Decoys           int               `json:"decoys"`
 	CredentialStatus *statusTypeOption `json:"credentialStatus"`
+	// CredentialID is the VC API's options.credentialId: the URI the
+	// coordinator names the credential by. TrustID names a credential by
+	// its id, so it becomes the credential's id (an SD-JWT VC does not
+	// carry it); a credential.id it differs from is refused.
+	CredentialID string `json:"credentialId"`
 }
 
 // statusTypeOption is the VC API's options.credentialStatus: the type of
@@ -269,6 +274,15 @@ func (h *credentialHandlers) issue(w http.ResponseWriter, r *http.Request) error
 	}
 	if cs := opts.CredentialStatus; cs != nil && cs.Type != vc.TypeBitstringStatusListEntry {
 		return &Error{Status: http.StatusBadRequest, Code: "unsupported_status_type", Message: "options.credentialStatus.type must be BitstringStatusListEntry"}
+	}
+	if opts.CredentialID != "" {
+		if _, err := vc.URLString(opts.CredentialID); err != nil {
+			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "options.credentialId must be an absolute URI"}
+		}
+		if id, ok := cred["id"]; ok && id != opts.CredentialID {
+			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "options.credentialId and credential.id name different credentials (the VC API sets one of them)"}
+		}
+		cred["id"] = opts.CredentialID
 	}
 	if opts.Decoys < 0 || opts.Decoys > 16 {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "options.decoys must be 0..16"}

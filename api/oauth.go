@@ -199,6 +199,14 @@ func readForm(r *http.Request, max int64) (map[string]string, error) {
 	}
 	form := make(map[string]string, len(vals))
 	for k, v := range vals {
+		if k == "resource" {
+			// RFC 8707 §2: one resource parameter per resource, repeated
+			// for several; joined with spaces (an absolute URI has none).
+			if r := strings.Join(v, " "); r != "" {
+				form[k] = r
+			}
+			continue
+		}
 		if len(v) > 1 {
 			name := k
 			if len(name) > 40 || !isToken(name) {
@@ -211,6 +219,15 @@ func readForm(r *http.Request, max int64) (map[string]string, error) {
 		}
 	}
 	return form, nil
+}
+
+// resources are the resource parameters readForm joined, in order; none
+// for an empty form value.
+func resources(joined string) []string {
+	if joined == "" {
+		return nil
+	}
+	return strings.Split(joined, " ")
 }
 
 // clientCredentials collects the client authentication of a request.
@@ -303,7 +320,7 @@ func (o *oauth) token(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, resp)
 		return
 	}
-	resp, err := o.svc.Token(r.Context(), c, auth.TokenRequest{GrantType: form["grant_type"], Scope: form["scope"], Resource: form["resource"]})
+	resp, err := o.svc.Token(r.Context(), c, auth.TokenRequest{GrantType: form["grant_type"], Scope: form["scope"], Resources: resources(form["resource"])})
 	if err != nil {
 		o.fail(w, r, err, false)
 		return

@@ -8,10 +8,12 @@ import (
 )
 
 // FuzzReadForm: the token endpoint's form reader never panics, refuses
-// with a 4xx *Error, and what it accepts has each parameter once.
+// with a 4xx *Error, and what it accepts has each parameter once (but
+// resource, RFC 8707, whose values it joins with spaces).
 func FuzzReadForm(f *testing.F) {
 	f.Add("grant_type=client_credentials&scope=qr%3Aredeem")
 	f.Add("a=1&a=2")
+	f.Add("resource=https%3A%2F%2Fa.example&resource=https%3A%2F%2Fb.example&resource=")
 	f.Add("a=%zz")
 	f.Add("a=1;b=2")
 	f.Add("=&=&")

@@ -151,8 +151,11 @@ func (s *Service) checkForeign(v *validToken) ([]string, error) {
 // adds it to the token's audiences when it is the issuer URL of another
 // active region of the trust registry.
 func (s *Service) checkResource(resource string) error {
-	if resource == "" || resource == s.issuer {
+	if resource == s.issuer {
 		return nil
+	}
+	if resource == "" {
+		return fail(ErrInvalidTarget, "resource must be an absolute URI")
 	}
 	if s.fed == nil {
 		return fail(ErrInvalidTarget, "this node issues tokens for itself only")

@@ -291,10 +291,11 @@ type TokenRequest struct {
 	// Scope is the space-separated scope parameter; empty asks for every
 	// scope the client is allowed.
 	Scope string
-	// Resource (RFC 8707), when set, is the issuer URL of another region's
-	// node the token is also for: it joins the token's audiences. It must
-	// be an active region of the trust registry (Config.Federation).
-	Resource string
+	// Resources (RFC 8707 resource, which may be repeated) are the issuer
+	// URLs of the nodes the token is for besides this one: each joins the
+	// token's audiences. Each must be this node or an active region of the
+	// trust registry (Config.Federation).
+	Resources []string
 }
 
 // TokenResponse is the successful token response (RFC 6749 §5.1).
@@ -336,10 +337,12 @@ func (s *Service) Token(ctx context.Context, c Client, req TokenRequest) (TokenR
 	if err != nil {
 		return TokenResponse{}, err
 	}
-	if err := s.checkResource(req.Resource); err != nil {
-		return TokenResponse{}, err
+	for _, r := range req.Resources {
+		if err := s.checkResource(r); err != nil {
+			return TokenResponse{}, err
+		}
 	}
-	token, err := s.issue(c.ID, c.AccessTokenAlg, scopes, req.Resource)
+	token, err := s.issue(c.ID, c.AccessTokenAlg, scopes, req.Resources)
 	if err != nil {
 		return TokenResponse{}, err
 	}
@@ -378,9 +381,9 @@ func grantScopes(requested string, allowed []string) (string, error) {
 	return strings.Join(out, " "), nil
 }
 
-// issue signs an access token for this node and, when set, resource,
-// with the node's active key of alg (SM2 when empty).
-func (s *Service) issue(clientID, alg, scope, resource string) (string, error) {
+// issue signs an access token for this node and resources, with the
+// node's active key of alg (SM2 when empty).
+func (s *Service) issue(clientID, alg, scope string, resources []string) (string, error) {
 	if alg == "" {
 		alg = gm.AlgSM2
 	}
@@ -404,8 +407,10 @@ func (s *Service) issue(clientID, alg, scope, resource string) (string, error) {
 		ClientID: clientID,
 		Scope:    scope,
 	}
-	if resource != "" && resource != s.issuer {
-		claims.Audience = audience{s.issuer, resource}
+	for _, r := range resources {
+		if !slices.Contains(claims.Audience, r) {
+			claims.Audience = append(claims.Audience, r)
+		}
 	}
 	t := jwt.NewWithClaims(method, claims)
 	t.Header["typ"] = AccessTokenType

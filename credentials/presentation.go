@@ -144,6 +144,9 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, token, challenge, dom
 	if err != nil {
 		return nil, err
 	}
+	if err := v.CheckContext(payload); err != nil {
+		return nil, err
+	}
 	if n, _ := payload["nonce"].(string); n != challenge {
 		return nil, fmt.Errorf("%w: nonce does not match the challenge", ErrChallenge)
 	}

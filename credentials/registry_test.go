@@ -27,7 +27,7 @@ type registryNode struct {
 	verifier *Verifier
 }
 
-func newRegistryNode(t *testing.T) *registryNode {
+func newRegistryNode(t testing.TB) *registryNode {
 	t.Helper()
 	n := newNode(t, testBase)
 	ch := openChain(t, t.TempDir(), false)

@@ -259,9 +259,10 @@ func VerifyRelated(ctx context.Context, credential map[string]any, opts RelatedO
 
 // fetchRelated GETs a related resource through the guarded client,
 // asking for (and insisting on) its media type when the credential
-// names one.
+// names one. Only https is fetched (plain http to loopback only with a
+// client made with FetchOptions.LoopbackHTTP, as for every fetch).
 func fetchRelated(ctx context.Context, client *http.Client, rawURL, mediaType string, max int) ([]byte, error) {
-	if !strings.HasPrefix(rawURL, "https://") {
+	if !schemeAllowed(client, rawURL) {
 		return nil, fmt.Errorf("%w: only https URLs are fetched", ErrResolve)
 	}
 	client, err := fetchClient(client)

@@ -346,9 +346,25 @@ func TestRelatedFetch(t *testing.T) {
 			t.Errorf("%s, RequireAll: %v", path, err)
 		}
 	}
-	// http URLs are never fetched.
-	res, _ = VerifyRelated(ctx, relatedCred("http://127.0.0.1/x", map[string]any{"digestSRI": examplesSRI384}), RelatedOptions{Fetch: true, Client: loop})
-	if res[0].Outcome != RelatedUnavailable {
+	// http URLs are never fetched, but to loopback by a client made for
+	// it (a node in loopback development mode).
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "application/ld+json")
+		w.Write(examples)
+	}))
+	defer plain.Close()
+	httpCred := relatedCred(plain.URL+"/ctx", map[string]any{"digestSRI": examplesSRI384, "mediaType": "application/ld+json"})
+	before = hits.Load()
+	res, _ = VerifyRelated(ctx, httpCred, RelatedOptions{Fetch: true, Client: loop})
+	if res[0].Outcome != RelatedUnavailable || hits.Load() != before {
 		t.Errorf("http: %+v", res)
+	}
+	dev, err := NewFetchClient(nil, FetchOptions{AllowHost: AllowHosts("127.0.0.1"), LoopbackHTTP: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := VerifyRelated(ctx, httpCred, RelatedOptions{Fetch: true, Client: dev}); err != nil || res[0].Outcome != RelatedVerified || hits.Load() != before+1 {
+		t.Errorf("http to loopback, LoopbackHTTP client: %+v %v", res, err)
 	}
 }

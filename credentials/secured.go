@@ -42,6 +42,16 @@ func (v *Verifier) CheckCredential(ctx context.Context, doc map[string]any) (*Cr
 	return v.checkCredential(ctx, doc)
 }
 
+// CheckContext checks the @context of a presentation another securing
+// mechanism verified with VerifierConfig.ContextCheck, as
+// VerifyPresentation does for a vp+jwt (nil when none is set).
+func (v *Verifier) CheckContext(doc map[string]any) error {
+	if v.cfg.ContextCheck == nil {
+		return nil
+	}
+	return v.cfg.ContextCheck(doc)
+}
+
 // CheckPresentationTime checks a presentation's iat as VerifyPresentation
 // does for a vp+jwt: present, not in the future, at most VPMaxAge old.
 func (v *Verifier) CheckPresentationTime(iat any) error {

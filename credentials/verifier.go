@@ -51,6 +51,12 @@ type VerifierConfig struct {
 	// VPMaxAge bounds the age of a vp+jwt, from its iat (default
 	// DefaultVPMaxAge).
 	VPMaxAge time.Duration
+	// ContextCheck, if set, checks the @context of every credential and
+	// presentation beyond the data model's rules, after the signature:
+	// jsonld.CheckInlineContexts, so that a vc+jwt or vc+cose whose
+	// context redefines a protected term is refused as a Data Integrity
+	// one is. nil checks nothing more.
+	ContextCheck func(doc map[string]any) error
 }
 
 // DefaultKeyCacheSize is the default of VerifierConfig.KeyCacheSize.
@@ -285,6 +291,9 @@ func (v *Verifier) VerifyCredential(ctx context.Context, token string) (*Credent
 func (v *Verifier) checkCredential(ctx context.Context, payload map[string]any) (*Credential, error) {
 	c, err := NewCredential(payload)
 	if err != nil {
+		return nil, err
+	}
+	if err := v.CheckContext(payload); err != nil {
 		return nil, err
 	}
 	if err := v.checkValidity(c.ValidFrom, c.ValidUntil); err != nil {

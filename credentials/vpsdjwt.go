@@ -146,6 +146,9 @@ func (v *Verifier) VerifyVPSDJWT(ctx context.Context, token, challenge, domain s
 	if err != nil {
 		return nil, err
 	}
+	if err := v.CheckContext(payload); err != nil {
+		return nil, err
+	}
 	if p.Holder != holder {
 		return nil, fmt.Errorf("%w: holder changed by the disclosures", ErrInvalidPresentation)
 	}

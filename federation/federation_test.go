@@ -205,7 +205,9 @@ func TestPartiesFromTheRegistry(t *testing.T) {
 	}
 	waitFor(t, "parties in the view", func() bool { _, ok := c.view.RelyingParty("noscope-b"); return ok })
 	waitFor(t, "parties in the view", func() bool { _, ok := c.view.RelyingParty("hotel-a"); return ok })
-	p := &federation.Parties{Registry: c.view, Sectors: c.a}
+	var mu sync.Mutex
+	reported := map[string]int{}
+	p := &federation.Parties{Registry: c.view, Sectors: c.a, OnRefuse: func(err error) { mu.Lock(); reported[federation.Reason(err)]++; mu.Unlock() }}
 	rp, err := p.PeerParty(ctx, regionB, "hotel-b", "hotel.example")
 	if err != nil || rp.ClientID != "hotel-b" || rp.Sector != "hotel.example" || len(rp.AllowedClaims) != 1 || rp.AllowedClaims[0] != "age_over_18" {
 		t.Fatalf("registered party: %+v %v", rp, err)
@@ -235,5 +237,13 @@ func TestPartiesFromTheRegistry(t *testing.T) {
 	waitFor(t, "suspension", func() bool { x, _ := c.view.RelyingParty("hotel-b"); return x.Status == chaincode.EntrySuspended })
 	if _, err := p.PeerParty(ctx, regionB, "hotel-b", "hotel.example"); !errors.Is(err, federation.ErrPartyDisabled) {
 		t.Errorf("suspended party: %v", err)
+	}
+	// Each refusal is reported by its reason (the node's metrics).
+	mu.Lock()
+	defer mu.Unlock()
+	for reason, n := range map[string]int{"foreign_party": 3, "sector_not_held": 3, "party_disabled": 2} {
+		if reported[reason] != n {
+			t.Errorf("%s reported %d times, want %d (%v)", reason, reported[reason], n, reported)
+		}
 	}
 }

@@ -89,7 +89,7 @@ func newTokenSetup(t testing.TB, cacheSize int) *tokenSetup {
 		a:        newAuth(t, issuerA, "a-node-1", keyA, federation.Tokens{Keys: &federation.Keys{Registry: c.view}}, cacheSize),
 		b:        newAuth(t, issuerB, "b-node-1", keyB, federation.Tokens{Keys: &federation.Keys{Registry: viewB}}, cacheSize),
 		clientA:  auth.Client{ID: "svc-a", Region: regionA, GrantTypes: []string{auth.GrantClientCredentials}, Scopes: []string{auth.ScopeQRRedeem, auth.ScopeEnroll}},
-		resource: auth.TokenRequest{GrantType: auth.GrantClientCredentials, Scope: auth.ScopeQRRedeem, Resource: issuerB},
+		resource: auth.TokenRequest{GrantType: auth.GrantClientCredentials, Scope: auth.ScopeQRRedeem, Resources: []string{issuerB}},
 	}
 }
 
@@ -120,7 +120,7 @@ func TestTokensAcrossRegions(t *testing.T) {
 	}
 	// A scope A registered and granted, but that acts on a region's own
 	// people: never honoured at B.
-	enroll := issue(auth.TokenRequest{GrantType: auth.GrantClientCredentials, Scope: auth.ScopeEnroll + " " + auth.ScopeQRRedeem, Resource: issuerB})
+	enroll := issue(auth.TokenRequest{GrantType: auth.GrantClientCredentials, Scope: auth.ScopeEnroll + " " + auth.ScopeQRRedeem, Resources: []string{issuerB}})
 	if _, err := s.b.Authorize(ctx, enroll, auth.ScopeEnroll); !errors.Is(err, auth.ErrInsufficientScope) {
 		t.Errorf("identity:enroll of another region: %v", err)
 	}
@@ -137,10 +137,24 @@ func TestTokensAcrossRegions(t *testing.T) {
 		t.Errorf("A accepted a token of a client it does not hold")
 	}
 	for _, res := range []string{"https://evil.example", issuerB + "/", "https://330000.trustid.local"} {
-		if _, err := s.a.Token(ctx, s.clientA, auth.TokenRequest{GrantType: auth.GrantClientCredentials, Resource: res}); !errors.Is(err, auth.ErrInvalidTarget) {
+		if _, err := s.a.Token(ctx, s.clientA, auth.TokenRequest{GrantType: auth.GrantClientCredentials, Resources: []string{res}}); !errors.Is(err, auth.ErrInvalidTarget) {
 			t.Errorf("resource %s: %v", res, err)
 		}
 	}
+	// RFC 8707 §2: resource repeated, one per resource. A token for A and
+	// B (or for B twice) is B's; one naming something that is not a
+	// region, or an empty resource, is not issued at all.
+	for _, res := range [][]string{{issuerA, issuerB}, {issuerB, issuerB}} {
+		if _, err := s.b.Authorize(ctx, issue(auth.TokenRequest{GrantType: auth.GrantClientCredentials, Scope: auth.ScopeQRRedeem, Resources: res}), auth.ScopeQRRedeem); err != nil {
+			t.Errorf("resources %v at B: %v", res, err)
+		}
+	}
+	for _, res := range [][]string{{issuerB, "https://evil.example"}, {""}, {issuerB, ""}} {
+		if _, err := s.a.Token(ctx, s.clientA, auth.TokenRequest{GrantType: auth.GrantClientCredentials, Resources: res}); !errors.Is(err, auth.ErrInvalidTarget) {
+			t.Errorf("resources %q: %v", res, err)
+		}
+	}
+
 	// Forged: the same claims signed by a key A never registered.
 	forged, _ := gm.GenerateKey(rand.Reader)
 	f := newAuth(t, issuerA, "a-node-1", forged, nil, 0)

@@ -82,7 +82,8 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		if rec := own.IndexRecovery(); rec.TornBytes > 0 {
 			n.log.Warn("status index: cut a torn record left by a crash", "records", rec.Records, "torn_bytes", rec.TornBytes)
 		}
-		cfg := issuer.Config{BaseURL: n.issuer, Keys: n.keys, Status: st, Formats: credentialFormats(), PresentFormats: presentationFormats()}
+		cfg := issuer.Config{BaseURL: n.issuer, Keys: n.keys, Status: st, Formats: credentialFormats(), PresentFormats: presentationFormats(),
+			ContextCheck: jsonld.CheckInlineContexts}
 		var registry vc.IssuerRegistry
 		if anchored {
 			registry = nl.View
@@ -142,7 +143,7 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 			return err
 		}
 		v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTVerifyAlgorithms, Status: checker, Leeway: 30 * time.Second,
-			Resolver: keys, Trust: &vc.RegistryTrust{Local: is.Local(), Registry: registry},
+			Resolver: keys, Trust: &vc.RegistryTrust{Local: is.Local(), Registry: registry}, ContextCheck: jsonld.CheckInlineContexts,
 			Envelopes: map[string]vc.EnvelopeVerifier{cose.MediaTypeVC: coseEnvelope}})
 		if err != nil {
 			return err
@@ -166,14 +167,29 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		clients := nl.Clients
 		n.credVerifier = v
 		n.log.Info("credential routes mounted", "did", is.DID(), "status_lists", len(st.Lists()))
-		return srv.MountCredentials(api.CredentialsConfig{Issuer: is, Verifier: v, DataIntegrity: div, COSE: coseV,
-			Limiter: n.store, Clients: clients, StatusLists: st.Lists})
+		cc := api.CredentialsConfig{Issuer: is, Verifier: v, DataIntegrity: div, COSE: coseV,
+			Limiter: n.store, Clients: clients, StatusLists: st.Lists}
+		// Related resources a verify request does not give are fetched
+		// only when asked, with the guarded client of the node's other
+		// outbound calls: https to public addresses (in loopback
+		// development mode, loopback hosts over http too), no redirects.
+		if fetch, _ := cmd.Flags().GetBool("fetch-related-resources"); fetch {
+			if cc.RelatedFetch, err = federation.PeerClient(federation.PeerClientOptions{Development: n.peerDev, Timeout: relatedFetchTimeout}); err != nil {
+				return fmt.Errorf("credentials: %w", err)
+			}
+		}
+		return srv.MountCredentials(cc)
 	}
 }
 
+// relatedFetchTimeout bounds the fetch of one related resource
+// (--fetch-related-resources).
+const relatedFetchTimeout = 5 * time.Second
+
 // coseVerifyAlgorithms are the COSE algorithms the node's verifier
-// accepts (ES384 only in COSE: the node issues none).
-var coseVerifyAlgorithms = []string{gm.AlgES256, gm.AlgES384, gm.AlgEdDSA, gm.AlgSM2}
+// accepts: those of gm.JWTVerifyAlgorithms, as for JOSE (the node signs
+// with none of ES384 and ES512).
+var coseVerifyAlgorithms = []string{gm.AlgES256, gm.AlgES384, gm.AlgES512, gm.AlgEdDSA, gm.AlgSM2}
 
 // credentialFormats are the securing mechanisms the node issues besides
 // vc+jwt and dc+sd-jwt: vc+cose, and Data Integrity proofs in each

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -110,6 +111,27 @@ func TestTwoRegionNodes(t *testing.T) {
 		"client_assertion_type": {auth.AssertionType}, "client_assertion": {a.assertion("svc-a", keyFile)}, "resource": {"https://evil.example"}}.Encode()); code != 400 || m["error"] != "invalid_target" {
 		t.Errorf("resource not a region: %d %v", code, m)
 	}
+	// RFC 8707 §2: resource repeated, one per resource; a token for A
+	// and B (aud both). One of them not a region: invalid_target.
+	tokenFor := func(resources ...string) (int, map[string]any) {
+		form := url.Values{"grant_type": {auth.GrantClientCredentials}, "scope": {auth.ScopeQRRedeem}, "resource": resources,
+			"client_assertion_type": {auth.AssertionType}, "client_assertion": {a.assertion("svc-a", keyFile)}}
+		code, m, _ := a.do("POST", auth.TokenPath, "", "application/x-www-form-urlencoded", form.Encode())
+		return code, m
+	}
+	var forAB string
+	if code, m := tokenFor(a.base, b.base); code != 200 {
+		t.Errorf("resources A and B: %d %v", code, m)
+	} else {
+		forAB = m["access_token"].(string)
+		var claims jwt.MapClaims
+		if _, _, err := jwt.NewParser().ParseUnverified(forAB, &claims); err != nil || fmt.Sprint(claims["aud"]) != fmt.Sprint([]any{a.base, b.base}) {
+			t.Errorf("resources A and B: aud %v %v", claims["aud"], err)
+		}
+	}
+	if code, m := tokenFor(b.base, "https://evil.example"); code != 400 || m["error"] != "invalid_target" {
+		t.Errorf("resources B and not a region: %d %v", code, m)
+	}
 	// A protected route of B: an authorized caller gets past the token
 	// check to the body (qr_malformed); a refused one gets 401.
 	atB := func(tok string) (int, any) {
@@ -119,6 +141,9 @@ func TestTwoRegionNodes(t *testing.T) {
 	waitUntil(t, "B accepts A's token", func() bool { c, _ := atB(forB); return c == 400 })
 	if c, e := atB(onlyA); c != 401 || e != "invalid_token" {
 		t.Errorf("A's token for A only, at B: %d %v", c, e)
+	}
+	if c, e := atB(forAB); c != 400 || e != "qr_malformed" {
+		t.Errorf("A's token for A and B, at B: %d %v", c, e)
 	}
 	// An ES256 access token (a client registered with --token-alg ES256)
 	// signed by A's P-256 key, which A publishes on its region record.
@@ -440,6 +465,37 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	if c, m := send(peerReq(keyB.Signer, keyB.Kid, notA)); c != 400 || m["error"] != "invalid_request" {
 		t.Errorf("a token not of A: %d %v", c, m)
 	}
+	// An expired assertion, and one for another node: refused, each
+	// counted by its reason.
+	for _, x := range []struct {
+		na       *redeem.NodeAssertions
+		audience string
+	}{
+		{&redeem.NodeAssertions{Region: "320000", Signer: keyB.Signer, Kid: keyB.Kid, Now: func() time.Time { return time.Now().Add(-2 * time.Minute) }}, "310000"},
+		{&redeem.NodeAssertions{Region: "320000", Signer: keyB.Signer, Kid: keyB.Kid}, "330000"},
+	} {
+		body, _ := json.Marshal(auth.PeerIntrospectRequest{Token: forB2})
+		req, _ := http.NewRequest("POST", a.base+auth.PeerIntrospectionPath, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		if err := x.na.Authorize(ctx, req, x.audience); err != nil {
+			t.Fatal(err)
+		}
+		if c, m := send(req); c != 401 || m["error"] != "invalid_client" {
+			t.Errorf("assertion for %s: %d %v", x.audience, c, m)
+		}
+	}
+	// A code of another region forwarded to A's peer redemption route: a
+	// node never forwards what was forwarded to it; refused by name and
+	// counted.
+	foreign, _ := json.Marshal(redeem.PeerRedeemRequest{Code: qrcode.OnlineCode{Region: 330000}.String(), ClientID: "svc-b"})
+	fwd, _ := http.NewRequest("POST", a.base+redeem.PeerRedeemPath, bytes.NewReader(foreign))
+	fwd.Header.Set("Content-Type", "application/json")
+	if err := (&redeem.NodeAssertions{Region: "320000", Signer: keyB.Signer, Kid: keyB.Kid}).Authorize(ctx, fwd, "310000"); err != nil {
+		t.Fatal(err)
+	}
+	if c, m := send(fwd); c != 422 || m["error"] != "qr_wrong_region" {
+		t.Errorf("a forwarded code of another region: %d %v", c, m)
+	}
 
 	// A suspends B: A refuses B's assertions.
 	if err := ca.Vote(ctx, chaincode.ActionSuspend, "320000"); err != nil {
@@ -450,7 +506,7 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 		return c == 401
 	})
 	_, body := get(t, a.base+"/metrics")
-	for _, reason := range []string{"assertion_replayed", "assertion_invalid", "token_not_issued_here", "region_suspended"} {
+	for _, reason := range []string{"assertion_replayed", "assertion_invalid", "assertion_expired", "assertion_audience", "token_not_issued_here", "region_suspended", "wrong_region"} {
 		if !regexp.MustCompile(`trustid_federation_refusals_total\{reason="` + reason + `"\} [1-9]`).MatchString(body) {
 			t.Errorf("A's metrics lack the refusal %s", reason)
 		}

@@ -667,7 +667,7 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 		// other regions' keys and status from the registry and the ledger.
 		svc, err := redeem.NewService(redeem.ServiceConfig{
 			Region: n.region, Store: n.store, Pairwise: w.Pairwise, RelyingParties: w.RelyingParties, Status: w.Status, TTL: w.TTL,
-			Peers: peers, PeerParties: w.PeerParties, Offline: v, Nonces: n.store,
+			Peers: peers, PeerParties: w.PeerParties, Offline: v, Nonces: n.store, OnPeerRefuse: w.OnPeerRefuse,
 		})
 		if err != nil {
 			return err

@@ -464,3 +464,90 @@ func proofList(v any) []any {
 	}
 	return []any{v}
 }
+
+// TestVCAPIWideAlgorithms: the node's verifier takes ES384 (P-384) and
+// ES512 (P-521) signatures of other issuers in vc+jwt and in vc+cose, as
+// VC-JOSE-COSE allows any registered algorithm: a did:jwk issuer's
+// credential gets past the signature to the trust check (the registry
+// accredits no such issuer), never algorithm_not_allowed.
+func TestVCAPIWideAlgorithms(t *testing.T) {
+	n := startAuthNode(t)
+	for _, alg := range []string{gm.AlgES384, gm.AlgES512} {
+		key, err := gm.GenerateSigner(alg, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		did, err := vc.DIDJWK(key.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential", "DegreeCredential"}, "issuer": did,
+			"validFrom": vc.FormatTime(time.Now().Add(-time.Minute)), "credentialSubject": map[string]any{"id": "did:example:s", "degree": "BSc"}}
+		jwt, err := vc.SignJWT(doc, vc.TypVCJWT, did+"#0", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		cbor, err := cose.SignCredential(doc, did+"#0", key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, cred := range map[string]string{"vc+jwt": "data:application/vc+jwt," + jwt, "vc+cose": cose.DataURL(cbor, cose.MediaTypeVC)} {
+			code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json",
+				`{"verifiableCredential":{"@context":"https://www.w3.org/ns/credentials/v2","type":"EnvelopedVerifiableCredential","id":"`+cred+`"}}`)
+			errs, _ := m["errors"].([]any)
+			if code != http.StatusBadRequest || len(errs) != 1 || errs[0].(map[string]any)["code"] != "issuer_not_accredited" {
+				t.Errorf("%s %s: %d %v", alg, name, code, m)
+			}
+		}
+	}
+}
+
+// TestVCAPIInlineContexts: vc+jwt and vc+cose do not process a
+// credential as JSON-LD, yet a context object that redefines a protected
+// term is refused by name on issue and on verify, as for Data Integrity;
+// an inline context that defines new terms, and a context URL the node
+// does not bundle (never fetched), are issued as before.
+func TestVCAPIInlineContexts(t *testing.T) {
+	n := startAuthNode(t)
+	tok := n.token("univ", n.addClient("univ", "SM2", auth.ScopeCredentialsIssue))
+	n.accredit("univ", "DegreeCredential")
+	cred := func(ctx string) string {
+		return `{"@context":["https://www.w3.org/ns/credentials/v2",` + ctx + `],"type":["VerifiableCredential","DegreeCredential"],` +
+			`"credentialSubject":{"id":"did:example:s","degree":"BSc"}}`
+	}
+	evil := `{"name":"https://evil.example/name"}`
+	for _, format := range []string{"vc+jwt", "vc+cose"} {
+		for ctx, want := range map[string]int{evil: http.StatusBadRequest, `{"degree":"https://univ.example/degree"}`: http.StatusCreated,
+			`"https://contexts.example/v1"`: http.StatusCreated} {
+			code, m, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", `{"credential":`+cred(ctx)+`,"options":{"format":"`+format+`"}}`)
+			if code != want || (want == http.StatusBadRequest && m["error"] != "protected_term_redefined") {
+				t.Errorf("%s, @context %s: %d %v", format, ctx, code, m)
+			}
+		}
+	}
+	// Verified: refused by name once the signature holds (here a did:jwk
+	// issuer, which the trust check would refuse next).
+	key, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	did, _ := vc.DIDJWK(key.Public())
+	var doc map[string]any
+	if err := json.Unmarshal([]byte(cred(evil)), &doc); err != nil {
+		t.Fatal(err)
+	}
+	doc["issuer"] = did
+	jwt, err := vc.SignJWT(doc, vc.TypVCJWT, did+"#0", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cbor, err := cose.SignCredential(doc, did+"#0", key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, env := range map[string]string{"vc+jwt": "data:application/vc+jwt," + jwt, "vc+cose": cose.DataURL(cbor, cose.MediaTypeVC)} {
+		code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json",
+			`{"verifiableCredential":{"@context":"https://www.w3.org/ns/credentials/v2","type":"EnvelopedVerifiableCredential","id":"`+env+`"}}`)
+		errs, _ := m["errors"].([]any)
+		if code != http.StatusBadRequest || len(errs) != 1 || errs[0].(map[string]any)["code"] != "protected_term_redefined" {
+			t.Errorf("verify %s: %d %v", name, code, m)
+		}
+	}
+}

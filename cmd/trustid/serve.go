@@ -47,6 +47,7 @@ func newServeCmd() *cobra.Command {
 	f.Bool("require-wallet-attestation", false, "OID4VCI: refuse PAR and token requests without a wallet attestation, and authorization requests not pushed (needs --wallet-providers)")
 	f.Bool("wallet-attestation-without-challenge", false, "OID4VCI: take wallet attestation PoPs without a server challenge (iat and a single-use jti only), for wallets that cannot fetch one")
 	f.Duration("login-code-ttl", login.DefaultCodeTTL, "how long an authorization code of a login can be redeemed (1s to 10m)")
+	f.Bool("fetch-related-resources", false, "POST /credentials/verify fetches a credential's related resources (relatedResource) the request does not give, to check their digests: https to public addresses only, no redirects (default: checks only those given in options.trustidRelatedResources)")
 	addUIFlags(f)
 	return cmd
 }

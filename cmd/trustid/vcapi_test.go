@@ -4,8 +4,11 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/trustid-cn/trustid/auth"
@@ -19,7 +22,7 @@ import (
 // presentation POST /presentations/verify accepts.
 func TestVCAPI(t *testing.T) {
 	n := startAuthNode(t)
-	key := n.addClient("univ", "SM2", auth.ScopeCredentialsIssue)
+	key := n.addClient("univ", "SM2", auth.ScopeCredentialsIssue+","+auth.ScopeStatusWrite)
 	tok := n.token("univ", key)
 	n.accredit("univ", "DegreeCredential")
 	_, doc, _ := n.do(http.MethodGet, "/.well-known/did.json", "", "", "")
@@ -75,6 +78,27 @@ func TestVCAPI(t *testing.T) {
 	spoof := strings.ReplaceAll(own, "https://status.example/lists/7", n.base+"/status/0123456789abcdef")
 	if code, m := issue(`{"credential":` + credential(spoof) + `}`); code != http.StatusUnprocessableEntity || m["error"] != "invalid_credential" {
 		t.Fatalf("entry in the node's list: %d %v", code, m)
+	}
+
+	// 2b. The VC API's options.credentialId names the credential (its id,
+	// which status changes take); with another credential.id it is refused.
+	code, m = issue(`{"credential":` + credential("") + `,"options":{"credentialId":"urn:uuid:3b1f6f1e-4a5c-4d2e-9f0a-7c8b6a5d4e3f"}}`)
+	if code != http.StatusCreated || m["credentialId"] != "urn:uuid:3b1f6f1e-4a5c-4d2e-9f0a-7c8b6a5d4e3f" || payload(m)["id"] != m["credentialId"] {
+		t.Fatalf("options.credentialId: %d %v", code, m)
+	}
+	if code, m, _ := n.do(http.MethodPost, "/v1/credentials/urn:uuid:3b1f6f1e-4a5c-4d2e-9f0a-7c8b6a5d4e3f/status", tok, "application/json", `{"action":"revoke"}`); code != http.StatusOK {
+		t.Fatalf("revoke by options.credentialId: %d %v", code, m)
+	}
+	// An SD-JWT VC does not carry it, yet is named by it.
+	code, m = issue(`{"credential":` + credential("") + `,"options":{"format":"dc+sd-jwt","credentialId":"urn:uuid:5c2d7e10-8f3a-4b6c-9d1e-2a4b6c8d0e1f"}}`)
+	if code != http.StatusCreated || m["credentialId"] != "urn:uuid:5c2d7e10-8f3a-4b6c-9d1e-2a4b6c8d0e1f" {
+		t.Fatalf("options.credentialId, dc+sd-jwt: %d %v", code, m)
+	}
+	withID := strings.Replace(credential(""), `"type"`, `"id":"urn:uuid:00000000-0000-4000-8000-000000000001","type"`, 1)
+	for _, c := range []struct{ cred, id string }{{withID, "urn:uuid:00000000-0000-4000-8000-000000000002"}, {credential(""), "not a URI"}} {
+		if code, m := issue(`{"credential":` + c.cred + `,"options":{"credentialId":"` + c.id + `"}}`); code != http.StatusBadRequest || m["error"] != "invalid_request" {
+			t.Fatalf("options.credentialId %q: %d %v", c.id, code, m)
+		}
 	}
 
 	// 3. The issue response, credentialId and all, is a verify request.
@@ -270,4 +294,61 @@ func mustJSON(t *testing.T, v any) []byte {
 		t.Fatal(err)
 	}
 	return b
+}
+
+// TestVCAPIFetchRelated: with --fetch-related-resources the node fetches
+// a related resource the verify request does not give (here over http
+// to loopback: the node is in loopback development mode) and checks its
+// digest; changed, the credential fails with related_resource_mismatch.
+// Without the flag the node fetches nothing and says it did not check.
+func TestVCAPIFetchRelated(t *testing.T) {
+	var hits atomic.Int32
+	var content atomic.Value
+	content.Store("terms v1")
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		w.Header().Set("Content-Type", "text/plain")
+		io.WriteString(w, content.Load().(string))
+	}))
+	defer srv.Close()
+	sri, _ := vc.SRIDigest("sha384", []byte("terms v1"))
+	for _, fetch := range []bool{true, false} {
+		var n *authNode
+		if fetch {
+			n = startAuthNode(t, "--fetch-related-resources")
+		} else {
+			n = startAuthNode(t)
+		}
+		tok := n.token("univ", n.addClient("univ", "SM2", auth.ScopeCredentialsIssue))
+		n.accredit("univ", "DegreeCredential")
+		cred := `{"@context":"https://www.w3.org/ns/credentials/v2","type":["VerifiableCredential","DegreeCredential"],` +
+			`"credentialSubject":{"id":"did:example:s","degree":"BSc"},"relatedResource":[{"id":"` + srv.URL + `/terms","digestSRI":"` + sri + `","mediaType":"text/plain"}]}`
+		code, issued, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", `{"credential":`+cred+`}`)
+		if code != http.StatusCreated {
+			t.Fatalf("issue: %d %v", code, issued)
+		}
+		body := `{"verifiableCredential":` + string(mustJSON(t, issued["verifiableCredential"])) + `}`
+		content.Store("terms v1")
+		before := hits.Load()
+		code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json", body)
+		rel, _ := m["relatedResources"].([]any)
+		if len(rel) != 1 {
+			t.Fatalf("fetch %v: %d %v", fetch, code, m)
+		}
+		r := rel[0].(map[string]any)
+		switch {
+		case fetch && (code != http.StatusOK || r["status"] != "verified" || r["fetched"] != true || hits.Load() != before+1):
+			t.Errorf("fetched: %d %v, %d requests", code, m, hits.Load()-before)
+		case !fetch && (code != http.StatusOK || r["status"] == "verified" || hits.Load() != before ||
+			m["warnings"].([]any)[0].(map[string]any)["code"] != "related_resource_unchecked"):
+			t.Errorf("not fetched: %d %v, %d requests", code, m, hits.Load()-before)
+		}
+		if fetch {
+			content.Store("terms v2")
+			code, m, _ := n.do(http.MethodPost, "/credentials/verify", "", "application/json", body)
+			if errs, _ := m["errors"].([]any); code != http.StatusBadRequest || len(errs) == 0 || errs[0].(map[string]any)["code"] != "related_resource_mismatch" {
+				t.Errorf("changed resource: %d %v", code, m)
+			}
+		}
+	}
 }

@@ -39,13 +39,14 @@ type Algorithm = gocose.Algorithm
 const (
 	AlgES256 Algorithm = gocose.AlgorithmES256
 	AlgES384 Algorithm = gocose.AlgorithmES384
+	AlgES512 Algorithm = gocose.AlgorithmES512
 	AlgEdDSA Algorithm = gocose.AlgorithmEdDSA
 	AlgSM2   Algorithm = -65537
 )
 
 // algNames are the names verifiers list their allowed algorithms by (the
 // JOSE names, as in credentials.VerifierConfig.Algorithms).
-var algNames = map[string]Algorithm{gm.AlgES256: AlgES256, "ES384": AlgES384, gm.AlgEdDSA: AlgEdDSA, gm.AlgSM2: AlgSM2}
+var algNames = map[string]Algorithm{gm.AlgES256: AlgES256, gm.AlgES384: AlgES384, gm.AlgES512: AlgES512, gm.AlgEdDSA: AlgEdDSA, gm.AlgSM2: AlgSM2}
 
 // MaxMessage bounds a COSE_Sign1: a credential document
 // (credentials.MaxDocument) and room for headers and signature.
@@ -80,6 +81,8 @@ func algOf(pub crypto.PublicKey) (Algorithm, error) {
 			return AlgES256, nil
 		case elliptic.P384():
 			return AlgES384, nil
+		case elliptic.P521():
+			return AlgES512, nil
 		}
 	case ed25519.PublicKey:
 		return AlgEdDSA, nil

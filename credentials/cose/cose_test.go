@@ -19,7 +19,7 @@ import (
 func TestSignVerifyCredential(t *testing.T) {
 	f := newFixture(t)
 	ctx := context.Background()
-	want := map[string]Algorithm{"ES256": -7, "ES384": -35, "EdDSA": -8, "SM2": AlgSM2}
+	want := map[string]Algorithm{"ES256": -7, "ES384": -35, "ES512": -36, "EdDSA": -8, "SM2": AlgSM2}
 	for name, p := range f.parties {
 		t.Run(name, func(t *testing.T) {
 			doc := credentialDoc(p.did)
@@ -63,7 +63,7 @@ func TestSignVerifyCredential(t *testing.T) {
 // absent typ/content type (both SHOULDs in VC-JOSE-COSE) are accepted.
 func TestVerifyHandBuilt(t *testing.T) {
 	f := newFixture(t)
-	for name, alg := range map[string]Algorithm{"ES256": AlgES256, "ES384": AlgES384, "EdDSA": AlgEdDSA, "SM2": AlgSM2} {
+	for name, alg := range map[string]Algorithm{"ES256": AlgES256, "ES384": AlgES384, "ES512": AlgES512, "EdDSA": AlgEdDSA, "SM2": AlgSM2} {
 		p := f.parties[name]
 		payload, _ := json.Marshal(credentialDoc(p.did))
 		data := handSign1(t, vcHeaders(alg, p.kid), nil, payload, p.key, alg)

@@ -5,7 +5,7 @@
 // protected header carries alg, kid (a DID URL, as a byte string), typ
 // (RFC 9596) and content type.
 //
-// The algorithms are ES256, ES384, EdDSA (RFC 9053) and SM2 with SM3, a
+// The algorithms are ES256, ES384, ES512, EdDSA (RFC 9053) and SM2 with SM3, a
 // private-use COSE algorithm (AlgSM2; see docs/credentials.md, "SM2 in
 // COSE"). Verifiers name the algorithms they accept; alg must be a
 // protected header parameter.

@@ -13,7 +13,7 @@ import (
 // the shapes TestBadInput refuses.
 func FuzzVerifyCredential(f *testing.F) {
 	fx := newFixture(f)
-	algs := map[string]Algorithm{"ES256": AlgES256, "ES384": AlgES384, "EdDSA": AlgEdDSA, "SM2": AlgSM2}
+	algs := map[string]Algorithm{"ES256": AlgES256, "ES384": AlgES384, "ES512": AlgES512, "EdDSA": AlgEdDSA, "SM2": AlgSM2}
 	for name, p := range fx.parties {
 		data, err := SignCredential(credentialDoc(p.did), p.kid, p.key)
 		if err != nil {

@@ -26,7 +26,7 @@ import (
 var testNow = time.Date(2026, 6, 1, 12, 0, 0, 0, time.UTC)
 
 // testResolver resolves did:key through credentials.Resolver and, for
-// ES384 (which did:key in TrustID does not encode), keys registered by
+// ES384 and ES512 (which did:key in TrustID does not encode), keys registered by
 // kid under did:example issuers.
 type testResolver struct {
 	base  credentials.Resolver
@@ -67,6 +67,8 @@ func newKey(t testing.TB, alg string) crypto.Signer {
 	switch alg {
 	case "ES384":
 		k, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case "ES512":
+		k, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
 	default:
 		k, err = gm.GenerateSigner(alg, rand.Reader)
 	}
@@ -80,11 +82,12 @@ func newFixture(t testing.TB) *fixture {
 	t.Helper()
 	f := &fixture{parties: map[string]party{}, lists: map[string][2]string{}}
 	res := &testResolver{extra: map[string]crypto.PublicKey{}}
-	for _, alg := range []string{"ES256", "ES384", "EdDSA", "SM2"} {
+	for _, alg := range []string{"ES256", "ES384", "ES512", "EdDSA", "SM2"} {
 		k := newKey(t, alg)
 		var p party
-		if alg == "ES384" {
-			p = party{key: k, did: "did:example:p384", kid: "did:example:p384#key-1"}
+		if alg == "ES384" || alg == "ES512" {
+			did := "did:example:" + strings.ToLower(alg)
+			p = party{key: k, did: did, kid: did + "#key-1"}
 			res.extra[p.kid] = k.Public()
 		} else {
 			did, err := credentials.DIDKey(k.Public())
@@ -129,7 +132,7 @@ func newFixture(t testing.TB) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if f.v, err = NewVerifier(f.cv, []string{"ES256", "ES384", "EdDSA", "SM2"}); err != nil {
+	if f.v, err = NewVerifier(f.cv, []string{"ES256", "ES384", "ES512", "EdDSA", "SM2"}); err != nil {
 		t.Fatal(err)
 	}
 	return f
@@ -179,15 +182,19 @@ func handSign1(t testing.TB, prot map[int64]any, unprot any, payload []byte, key
 	}
 	var sig []byte
 	switch alg {
-	case AlgES256, AlgES384:
+	case AlgES256, AlgES384, AlgES512:
 		var h []byte
 		size := 32
-		if alg == AlgES256 {
+		switch alg {
+		case AlgES256:
 			s := sha256.Sum256(tbs)
 			h = s[:]
-		} else {
+		case AlgES384:
 			s := sha512.Sum384(tbs)
 			h, size = s[:], 48
+		default:
+			s := sha512.Sum512(tbs)
+			h, size = s[:], 66
 		}
 		r, s, err := ecdsa.Sign(rand.Reader, key.(*ecdsa.PrivateKey), h)
 		if err != nil {

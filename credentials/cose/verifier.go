@@ -18,7 +18,7 @@ type Verifier struct {
 }
 
 // NewVerifier returns a Verifier that accepts the algorithms named in
-// algorithms ("ES256", "ES384", "EdDSA", "SM2"; at least one, no other)
+// algorithms ("ES256", "ES384", "ES512", "EdDSA", "SM2"; at least one, no other)
 // and leaves key resolution, validity, accreditation and status to cv,
 // which checks them as it does for vc+jwt.
 func NewVerifier(cv *credentials.Verifier, algorithms []string) (*Verifier, error) {
@@ -32,7 +32,7 @@ func NewVerifier(cv *credentials.Verifier, algorithms []string) (*Verifier, erro
 	for _, name := range algorithms {
 		a, ok := algNames[name]
 		if !ok {
-			return nil, fmt.Errorf("cose: unknown algorithm %q (want ES256, ES384, EdDSA or SM2)", name)
+			return nil, fmt.Errorf("cose: unknown algorithm %q (want ES256, ES384, ES512, EdDSA or SM2)", name)
 		}
 		v.allow = append(v.allow, a)
 	}
@@ -132,6 +132,9 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, data []byte, challeng
 		return nil, err
 	}
 	remember()
+	if err := v.cv.CheckContext(m.payload); err != nil {
+		return nil, err
+	}
 	if n, _ := m.payload["nonce"].(string); n != challenge {
 		return nil, fmt.Errorf("%w: nonce does not match the challenge", credentials.ErrChallenge)
 	}
@@ -218,7 +221,7 @@ func (v *Verifier) VerifyToken(ctx context.Context, input any) (*credentials.Ver
 func EnvelopeVerifier(algorithms []string) (credentials.EnvelopeVerifier, error) {
 	for _, name := range algorithms {
 		if _, ok := algNames[name]; !ok {
-			return nil, fmt.Errorf("cose: unknown algorithm %q (want ES256, ES384, EdDSA or SM2)", name)
+			return nil, fmt.Errorf("cose: unknown algorithm %q (want ES256, ES384, ES512, EdDSA or SM2)", name)
 		}
 	}
 	if len(algorithms) == 0 {

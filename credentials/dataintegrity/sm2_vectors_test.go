@@ -7,6 +7,8 @@ import (
 	"encoding/json"
 	"flag"
 	"os"
+	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -179,4 +181,62 @@ func replaceOnce(s, old, new string) string {
 		}
 	}
 	return s
+}
+
+// TestSM2VectorsInSpec: the values docs/sm2-cryptosuite.md §4 prints are
+// the recorded vector's (key, public key, both SM3 hashes, the canonical
+// proof configuration), and the proofValue it prints is a valid SM2
+// signature of that key over the vector's hashData (SM2 is randomized:
+// -update re-signs the file, not the document).
+func TestSM2VectorsInSpec(t *testing.T) {
+	spec, err := os.ReadFile("../../docs/sm2-cryptosuite.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var v sm2Vectors
+	b, err := os.ReadFile(sm2VectorFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(b, &v); err != nil {
+		t.Fatal(err)
+	}
+	section := string(spec)
+	if i := strings.Index(section, "## 4. Test vectors"); i >= 0 {
+		section = section[i:]
+	} else {
+		t.Fatal("no section 4 in the spec")
+	}
+	for name, want := range map[string]string{
+		"private key": "`" + v.PrivateKeyHex + "`", "publicKeyMultibase": "`" + v.PublicKeyMultibase + "`",
+		"SM3 of the proof configuration": "`" + v.ProofHash + "`", "SM3 of the document": "`" + v.DocumentHash + "`",
+		"canonical proof configuration": "```\n" + v.CanonicalProof + "```",
+	} {
+		if !strings.Contains(section, want) {
+			t.Errorf("the spec does not print the vector's %s (%.60s)", name, want)
+		}
+	}
+	m := regexp.MustCompile("\\| proofValue \\(one valid signature\\) \\| `(z[1-9A-HJ-NP-Za-km-z]+)` \\|").FindStringSubmatch(section)
+	if m == nil {
+		t.Fatal("the spec prints no proofValue")
+	}
+	sig, err := multikey.Base58Decode(m[1][1:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, err := multikey.Decode(v.PublicKeyMultibase)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hashData, err := hex.DecodeString(v.HashData)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := keyFor(SM2RDFC2025, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !k.verify(hashData, sig) {
+		t.Error("the spec's proofValue does not verify over the vector's hashData")
+	}
 }

@@ -71,6 +71,11 @@ type Config struct {
 	// PresentFormats are the presentation securing mechanisms besides
 	// the built-in vp+jwt, by name (see PresentFormat).
 	PresentFormats map[string]PresentFormat
+	// ContextCheck, if set, checks the @context of every W3C document
+	// issued or presented (all formats but SD-JWT VC) beyond the data
+	// model's rules: jsonld.CheckInlineContexts, so that vc+jwt and
+	// vc+cose too refuse a context that redefines a protected term.
+	ContextCheck func(doc map[string]any) error
 }
 
 // Issuer issues the node's credentials: as the node itself (Issue,
@@ -656,6 +661,11 @@ func (is *Issuer) prepareDoc(ctx context.Context, as signingAs, in map[string]an
 	}
 	if as.acc != nil {
 		if err := as.acc.Allows(cred.Types, credentials.SubjectIDs(cred.Subjects), cred.Subjects); err != nil {
+			return nil, err
+		}
+	}
+	if is.cfg.ContextCheck != nil {
+		if err := is.cfg.ContextCheck(c); err != nil {
 			return nil, err
 		}
 	}

@@ -176,6 +176,11 @@ func (is *Issuer) PresentAsClient(ctx context.Context, p map[string]any, client 
 	if opts.Challenge == "" || opts.Domain == "" {
 		return nil, fmt.Errorf("%w: a presentation needs the verifier's challenge and domain", credentials.ErrChallenge)
 	}
+	if is.cfg.ContextCheck != nil {
+		if err := is.cfg.ContextCheck(doc); err != nil {
+			return nil, err
+		}
+	}
 	if f.Check != nil {
 		if err := f.Check(doc); err != nil {
 			return nil, err

@@ -195,6 +195,41 @@ func CheckContext(doc map[string]any) error {
 	return ErrFirstContext
 }
 
+// CheckInlineContexts processes doc's @context when it holds context
+// objects besides bundled URLs, for securing mechanisms that do not
+// process the document as JSON-LD (vc+jwt, vc+cose): a definition that
+// redefines a protected term (ErrProtectedTerm) or is not a valid JSON-LD
+// context (ErrInvalid, ErrTooDeep, ...) is refused, as VC 2.0 asks of
+// every @context item ("processable as a JSON-LD context"). A @context
+// of URLs only needs no processing (the bundled contexts agree with each
+// other), and one that names a context not bundled, by URL or @import,
+// cannot be processed here: it is accepted unchecked, never fetched.
+func CheckInlineContexts(doc map[string]any) error {
+	list, _ := doc["@context"].([]any)
+	inline := false
+	for _, c := range list {
+		switch t := c.(type) {
+		case map[string]any:
+			inline = true
+		case string:
+			if _, ok := contexts.Document(t); !ok {
+				return nil
+			}
+		}
+	}
+	if !inline {
+		return nil
+	}
+	ctx, err := Check(map[string]any{"@context": doc["@context"]}, Limits{})
+	if err != nil {
+		return err
+	}
+	if _, err := Expand(ctx); err != nil && !errors.Is(err, ErrUnknownContext) {
+		return err
+	}
+	return nil
+}
+
 // Expand expands doc (after Check or Parse) with the bundled contexts only
 // and checks that nothing was dropped, no protected term was redefined,
 // and every @type and @id is an absolute IRI or blank node.

@@ -320,3 +320,59 @@ func TestCheckDefinedTerms(t *testing.T) {
 		t.Errorf("defined terms: %v", err)
 	}
 }
+
+// TestCheckInlineContexts: inline context objects beside bundled URLs are
+// processed (a protected term redefined is refused); URLs alone, or a
+// context not bundled (by URL or @import), are not processed and never
+// fetched.
+func TestCheckInlineContexts(t *testing.T) {
+	var fetched atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fetched.Add(1) }))
+	defer srv.Close()
+	v2 := `"https://www.w3.org/ns/credentials/v2"`
+	for doc, want := range map[string]error{
+		`{"@context": [` + v2 + `, {"name": "https://evil.example/name"}]}`:                                            ErrProtectedTerm,
+		`{"@context": [` + v2 + `, "https://www.w3.org/ns/credentials/examples/v2", {"VerifiableCredential": "x:y"}]}`: ErrProtectedTerm,
+		`{"@context": [` + v2 + `, {"degree": {"@id": "https://u.example/degree", "@type": 7}}]}`:                      ErrInvalid,
+		`{"@context": [` + v2 + `, {"degree": "https://u.example/degree"}]}`:                                           nil,
+		`{"@context": [` + v2 + `, "https://www.w3.org/ns/credentials/examples/v2"]}`:                                  nil,
+		`{"@context": [` + v2 + `, "` + srv.URL + `/ctx", {"name": "https://evil.example/name"}]}`:                     nil,
+		`{"@context": [` + v2 + `, {"@version": 1.1, "@import": "` + srv.URL + `/ctx"}]}`:                              nil,
+		`{"@context": ` + v2 + `}`: nil,
+	} {
+		if err := CheckInlineContexts(mustParse(t, doc)); !errors.Is(err, want) && !(err == nil && want == nil) {
+			t.Errorf("%s: %v, want %v", doc, err, want)
+		}
+	}
+	if n := fetched.Load(); n != 0 {
+		t.Errorf("%d fetches", n)
+	}
+}
+
+// FuzzCheckInlineContexts: no @context makes the check panic or fetch; a
+// refusal is one of the package's errors; a document that canonicalizes
+// passes it.
+func FuzzCheckInlineContexts(f *testing.F) {
+	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", {"name": "https://evil.example/name"}]}`))
+	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", {"degree": {"@id": "https://u.example/d", "@context": {"x": "https://u.example/x"}}}]}`))
+	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", {"@version": 1.1, "@import": "https://w3id.org/security/multikey/v1"}]}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		doc, err := Parse(data, Limits{MaxBytes: 8 << 10})
+		if err != nil {
+			return
+		}
+		err = CheckInlineContexts(doc)
+		if err == nil {
+			return
+		}
+		if _, cerr := Canonicalize(doc); cerr == nil {
+			t.Fatalf("a document that canonicalizes refused: %v", err)
+		}
+		for _, s := range []error{ErrProtectedTerm, ErrInvalid, ErrTooDeep, ErrTooLarge, ErrUndefinedTerm, ErrRelativeIRI} {
+			if errors.Is(err, s) {
+				return
+			}
+		}
+		t.Fatalf("unexpected error kind: %v", err)
+	})
+}

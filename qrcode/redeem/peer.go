@@ -223,9 +223,17 @@ type NodeAssertions struct {
 	OnRefuse func(error)
 }
 
-// ErrAssertionReplayed: a node assertion whose jti was already spent. It
-// is wrapped with qrcode.ErrPeerAuth.
-var ErrAssertionReplayed = errors.New("redeem: node assertion replayed")
+// Refusals of a node assertion with a reason of their own (each is
+// wrapped with qrcode.ErrPeerAuth).
+var (
+	// ErrAssertionReplayed: its jti was already spent.
+	ErrAssertionReplayed = errors.New("redeem: node assertion replayed")
+	// ErrAssertionExpired: expired, or issued in the future (beyond the
+	// clock leeway).
+	ErrAssertionExpired = errors.New("redeem: node assertion expired or not yet issued")
+	// ErrAssertionAudience: for another node (or for more than this one).
+	ErrAssertionAudience = errors.New("redeem: node assertion is not for this node")
+)
 
 const assertionLifetime = 60 * time.Second
 
@@ -320,7 +328,7 @@ func (n *NodeAssertions) authenticatePeer(r *http.Request) (_ string, keyRefused
 	}
 	region, err := n.precheck(tok)
 	if err != nil {
-		return "", false, fmt.Errorf("%w: %v", qrcode.ErrPeerAuth, err)
+		return "", false, fmt.Errorf("%w: %w", qrcode.ErrPeerAuth, err)
 	}
 	parser, err := gm.NewJWTParser(gm.JWTAlgorithms,
 		jwt.WithAudience("trustid-node:"+n.Region), jwt.WithExpirationRequired(), jwt.WithIssuedAt(),
@@ -381,7 +389,7 @@ func (n *NodeAssertions) precheck(tok string) (string, error) {
 		return "", errors.New("assertion sub must equal iss")
 	}
 	if len(claims.Audience) != 1 || claims.Audience[0] != "trustid-node:"+n.Region {
-		return "", errors.New("assertion is not for this node")
+		return "", ErrAssertionAudience
 	}
 	// jwt.WithIssuedAt checks iat only when present: require it here, as
 	// the lifetime is measured from it.
@@ -389,8 +397,11 @@ func (n *NodeAssertions) precheck(tok string) (string, error) {
 		return "", errors.New("assertion needs iat and exp")
 	}
 	now := n.now()
-	if claims.ExpiresAt.Sub(claims.IssuedAt.Time) > assertionLifetime || claims.IssuedAt.After(now.Add(5*time.Second)) || !now.Before(claims.ExpiresAt.Add(5*time.Second)) {
+	if claims.ExpiresAt.Sub(claims.IssuedAt.Time) > assertionLifetime {
 		return "", errors.New("assertion lifetime")
+	}
+	if claims.IssuedAt.After(now.Add(5*time.Second)) || !now.Before(claims.ExpiresAt.Add(5*time.Second)) {
+		return "", ErrAssertionExpired
 	}
 	if claims.ID == "" || len(claims.ID) > 128 {
 		return "", errors.New("assertion jti")

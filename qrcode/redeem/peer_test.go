@@ -56,6 +56,7 @@ func TestPeerAssertionClaims(t *testing.T) {
 		"long lifetime": func(c jwt.MapClaims) { c["exp"] = now.Add(10 * time.Minute).Unix() },
 		"iat in future": func(c jwt.MapClaims) { c["iat"] = now.Add(time.Minute).Unix() },
 		"no body_sm3":   func(c jwt.MapClaims) { delete(c, "body_sm3") },
+		"this region":   func(c jwt.MapClaims) { c["iss"], c["sub"] = "trustid-node:310000", "trustid-node:310000" },
 		"other body":    func(c jwt.MapClaims) { c["body_sm3"] = bodyDigest([]byte("{}")) },
 	} {
 		c := good()
@@ -63,6 +64,27 @@ func TestPeerAssertionClaims(t *testing.T) {
 		mod(c)
 		if err := try(c); !errors.Is(err, qrcode.ErrPeerAuth) {
 			t.Errorf("%s: %v, want ErrPeerAuth", name, err)
+		}
+	}
+	// Refusals with a reason of their own (a metric label each).
+	for name, c := range map[string]struct {
+		mod  func(jwt.MapClaims)
+		want error
+	}{
+		"expired": {func(c jwt.MapClaims) {
+			c["iat"], c["exp"] = now.Add(-50*time.Second).Unix(), now.Add(-10*time.Second).Unix()
+		}, ErrAssertionExpired},
+		"iat in future": {func(c jwt.MapClaims) {
+			c["iat"], c["exp"] = now.Add(time.Minute).Unix(), now.Add(80*time.Second).Unix()
+		}, ErrAssertionExpired},
+		"other audience": {func(c jwt.MapClaims) { c["aud"] = "trustid-node:320000" }, ErrAssertionAudience},
+		"two audiences":  {func(c jwt.MapClaims) { c["aud"] = []string{"trustid-node:310000", "trustid-node:320000"} }, ErrAssertionAudience},
+	} {
+		cl := good()
+		cl["jti"] = "j-" + name
+		c.mod(cl)
+		if err := try(cl); !errors.Is(err, qrcode.ErrPeerAuth) || !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want ErrPeerAuth and %v", name, err, c.want)
 		}
 	}
 	if err := try(good()); err != nil {

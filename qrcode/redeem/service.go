@@ -167,6 +167,11 @@ type ServiceConfig struct {
 	// refuses them (qrcode.ErrKind).
 	Offline OfflineVerifier
 	Nonces  NonceStore
+	// OnPeerRefuse, if set, is told when RedeemForPeer refuses a code a
+	// calling node forwarded that is not of this region (ErrWrongRegion),
+	// for metrics; refusals of the party are PeerParties' to report. It
+	// must not block.
+	OnPeerRefuse func(error)
 	// TTL is how long a code can be redeemed. Zero means DefaultCodeTTL.
 	TTL time.Duration
 	// Grace is how long after TTL a record is kept so that a late
@@ -407,7 +412,11 @@ func (s *Service) RedeemForPeer(ctx context.Context, region string, req PeerRede
 		return nil, err
 	}
 	if code.Region != s.region {
-		return nil, fmt.Errorf("%w: %s", qrcode.ErrWrongRegion, code.RegionString())
+		err := fmt.Errorf("%w: %s", qrcode.ErrWrongRegion, code.RegionString())
+		if s.cfg.OnPeerRefuse != nil {
+			s.cfg.OnPeerRefuse(err)
+		}
+		return nil, err
 	}
 	rp := RelyingParty{ClientID: req.ClientID, Sector: req.Sector}
 	if err := rp.check(); err != nil {
