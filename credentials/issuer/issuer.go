@@ -370,10 +370,18 @@ func ownerTag(client string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// reserve allocates an entry of each purpose, all at once: a store that
-// commits in groups (one per purpose) then makes them durable in parallel
-// groups rather than one after the other.
+// reserve allocates an entry of each purpose, all at once: in one call
+// to a ManyAllocator (one group commit), else concurrently, so that a
+// store that commits in groups makes them durable in parallel groups
+// rather than one after the other.
 func (is *Issuer) reserve(ctx context.Context, purposes ...string) ([]status.Ref, error) {
+	if m, ok := is.cfg.Status.(ManyAllocator); ok {
+		refs, err := m.AllocateMany(ctx, purposes...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", credentials.ErrStatusFull, err)
+		}
+		return refs, nil
+	}
 	refs := make([]status.Ref, len(purposes))
 	err := each(len(purposes), func(i int) error {
 		lid, idx, err := is.cfg.Status.Allocate(ctx, purposes[i])
@@ -384,6 +392,13 @@ func (is *Issuer) reserve(ctx context.Context, purposes ...string) ([]status.Ref
 		return nil, fmt.Errorf("%w: %w", credentials.ErrStatusFull, err)
 	}
 	return refs, nil
+}
+
+// ManyAllocator is a StatusStore that allocates entries of several
+// purposes in one durable write (statuslist.FileStore and Shared); the
+// refs are in the order of purposes.
+type ManyAllocator interface {
+	AllocateMany(ctx context.Context, purposes ...string) ([]status.Ref, error)
 }
 
 // IDMinter is a StatusStore whose credential IDs carry the credential's
