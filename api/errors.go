@@ -8,6 +8,7 @@ import (
 	"syscall"
 
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -140,4 +141,21 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
 	enc.Encode(v)
+}
+
+// writeDocStatus sends doc as writeJSONStatus does (the same bytes),
+// encoded without reflection (strictjson), for a hot path. doc must hold
+// only what json.Unmarshal into an any makes (maps, slices, strings,
+// float64, booleans, nil) and strings, such as an issued credential's
+// envelope.
+func writeDocStatus(w http.ResponseWriter, status int, doc map[string]any) {
+	b, err := strictjson.Marshal(doc)
+	if err != nil {
+		writeJSONStatus(w, status, doc)
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(append(b, '\n'))
 }
