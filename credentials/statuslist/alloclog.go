@@ -193,18 +193,31 @@ func (s *FileStore) appendAllocs(fresh map[*list][]int) error {
 	return nil
 }
 
-// openLog returns the open allocation log, opening it (cut back to
-// logSize, and the directory synced so that a new log survives a crash)
-// if it is not.
+// openLog returns the open allocation log if it is still the file at
+// its name (a directory moved away or replaced under the store fails
+// closed), else opens it by name: cut back to logSize (a failed append's
+// bytes), the directory synced so that a new log survives a crash. A
+// file shorter than what was acknowledged is not the store's log.
 func (s *FileStore) openLog() (*os.File, error) {
+	path := filepath.Join(s.dir, allocLogName)
 	if s.logFile != nil {
-		return s.logFile, nil
+		if fi, err := os.Stat(path); err == nil && os.SameFile(fi, s.logStat) {
+			return s.logFile, nil
+		}
+		s.closeLog()
 	}
-	f, err := os.OpenFile(filepath.Join(s.dir, allocLogName), os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	err = f.Truncate(s.logSize)
+	fi, err := f.Stat()
+	switch {
+	case err != nil:
+	case fi.Size() < s.logSize:
+		err = fmt.Errorf("%w: %s is shorter than what was acknowledged", ErrCorrupted, allocLogName)
+	case fi.Size() > s.logSize:
+		err = f.Truncate(s.logSize)
+	}
 	if err == nil {
 		err = syncDir(s.dir)
 	}
@@ -212,7 +225,7 @@ func (s *FileStore) openLog() (*os.File, error) {
 		f.Close()
 		return nil, err
 	}
-	s.logFile = f
+	s.logFile, s.logStat = f, fi
 	return f, nil
 }
 

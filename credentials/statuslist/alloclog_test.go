@@ -458,3 +458,57 @@ func TestAllocationSIGKILL(t *testing.T) {
 		})
 	}
 }
+
+// TestAllocationLogDirectoryGone: the log stays open between groups, but
+// an allocation still fails closed when the status directory is moved
+// away (a file in its place) or replaced by an empty one, and works
+// again once it is back; nothing acknowledged is lost.
+func TestAllocationLogDirectoryGone(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "status")
+	s, err := OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var acked []status.Ref
+	alloc := func() error {
+		refs, err := s.AllocateMany(ctx, status.PurposeRevocation, status.PurposeSuspension)
+		acked = append(acked, refs...)
+		return err
+	}
+	for range 3 {
+		if err := alloc(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, replace := range []func() error{
+		func() error { return os.WriteFile(dir, nil, 0o600) },
+		func() error { return os.Mkdir(dir, 0o700) },
+	} {
+		if err := os.Rename(dir, dir+".away"); err != nil {
+			t.Fatal(err)
+		}
+		if err := replace(); err != nil {
+			t.Fatal(err)
+		}
+		if err := alloc(); err == nil {
+			t.Fatal("allocation succeeded without its directory")
+		}
+		os.RemoveAll(dir)
+		if err := os.Rename(dir+".away", dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := alloc(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s2, err := OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range acked {
+		if l, err := s2.lookup(r.ListID); err != nil || !l.isAllocated(r.Index) {
+			t.Fatalf("acknowledged allocation %v lost (%v)", r, err)
+		}
+	}
+}

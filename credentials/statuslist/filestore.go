@@ -90,10 +90,11 @@ type FileStore struct {
 
 	// The allocation log (alloclog.go), used by the committing goroutine
 	// only (and by OpenFileStore): the open file (nil until the next
-	// append opens it), its acknowledged length, the lists it names, the
-	// length past which it is compacted, and the buffer records are
-	// encoded into.
+	// append opens it) and what it was when opened, its acknowledged
+	// length, the lists it names, the length past which it is
+	// compacted, and the buffer records are encoded into.
 	logFile  *os.File
+	logStat  os.FileInfo // logFile's, to tell whether its name still leads to it
 	logSize  int64
 	logLists map[string]bool
 	logLimit int64
