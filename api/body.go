@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strconv"
 
-	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
@@ -18,71 +17,21 @@ import (
 // error; shape completes its message ("with the documented fields").
 // Messages never quote the body, which may hold a PIN or an ID number.
 func decodeBody(r *http.Request, max int, dst any, bad func(format string, args ...any) error, shape string) error {
-	data, err := readBody(r, max, bad)
+	data, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
 	if err != nil {
-		return err
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "body too large", Err: err}
+		}
+		return bad("cannot read the body")
+	}
+	if len(data) > max {
+		return &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: fmt.Sprintf("body over %d bytes", max)}
 	}
 	if err := strictjson.Decode(data, dst, max); err != nil {
 		return bad("body must be one JSON object %s: %s", shape, bodyProblem(err))
 	}
 	return nil
-}
-
-// readBody reads a body of at most max bytes.
-func readBody(r *http.Request, max int, bad func(format string, args ...any) error) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: "body too large", Err: err}
-		}
-		return nil, bad("cannot read the body")
-	}
-	if len(data) > max {
-		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeTooLarge, Message: fmt.Sprintf("body over %d bytes", max)}
-	}
-	return data, nil
-}
-
-// decodeBodyWithObject is decodeBody for a dst whose member named
-// member is a JSON object wanted as a map: the body is parsed once
-// (strictjson.Object), member's value is returned from that parse (nil
-// if absent; a value that is not an object is an error matching
-// credentials.ErrMalformed), and the other members are decoded into dst
-// and checked as decodeBody checks them, with the same errors.
-func decodeBodyWithObject(r *http.Request, max int, member string, dst any, bad func(format string, args ...any) error, shape string) (map[string]any, error) {
-	data, err := readBody(r, max, bad)
-	if err != nil {
-		return nil, err
-	}
-	top, err := strictjson.Object(data, max)
-	if err != nil {
-		// Not an object (or not JSON): decodeBody's answer, whatever it is
-		// (a JSON null decodes to nothing).
-		if err := strictjson.Decode(data, dst, max); err != nil {
-			return nil, bad("body must be one JSON object %s: %s", shape, bodyProblem(err))
-		}
-		return nil, nil
-	}
-	val, has := top[member]
-	if has {
-		delete(top, member)
-	}
-	rest, err := strictjson.Marshal(top)
-	if err == nil {
-		err = strictjson.Decode(rest, dst, max+len(rest))
-	}
-	if err != nil {
-		return nil, bad("body must be one JSON object %s: %s", shape, bodyProblem(err))
-	}
-	if !has {
-		return nil, nil
-	}
-	obj, ok := val.(map[string]any)
-	if !ok {
-		return nil, fmt.Errorf("%w: %w: want an object", vc.ErrMalformed, strictjson.ErrSyntax)
-	}
-	return obj, nil
 }
 
 // bodyProblem says what strictjson refused, without the body's content

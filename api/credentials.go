@@ -241,24 +241,23 @@ type statusTypeOption struct {
 	Type string `json:"type"`
 }
 
-// issueRequest is the body of POST /credentials/issue. The handler takes
-// the credential from its one parse of the body (decodeBodyWithObject),
-// never from Credential, which names the member for the checks and the
-// API description.
+// issueRequest is the body of POST /credentials/issue.
 type issueRequest struct {
 	Credential json.RawMessage `json:"credential"`
 	Options    issueOptions    `json:"options"`
 }
 
 func (h *credentialHandlers) issue(w http.ResponseWriter, r *http.Request) error {
-	// One strict parse of the body; the credential is taken from it.
 	var req issueRequest
-	cred, err := decodeBodyWithObject(r, maxCredentialBody, "credential", &req, invalidRequest, "with credential and options")
-	if err != nil {
+	if err := decodeBody(r, maxCredentialBody, &req, invalidRequest, "with credential and options"); err != nil {
 		return err
 	}
-	if cred == nil {
+	if req.Credential == nil {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "credential is required"}
+	}
+	cred, err := vc.ParseJSONObject(req.Credential)
+	if err != nil {
+		return err
 	}
 	opts := req.Options
 	if opts.Cryptosuite != "" {
