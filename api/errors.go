@@ -5,6 +5,7 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"syscall"
 
 	vc "github.com/trustid-cn/trustid/credentials"
@@ -149,13 +150,24 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 // float64, booleans, nil) and strings, such as an issued credential's
 // envelope.
 func writeDocStatus(w http.ResponseWriter, status int, doc map[string]any) {
-	b, err := strictjson.Marshal(doc)
+	bp := docBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 {
+			docBufs.Put(bp)
+		}
+	}()
+	b, err := strictjson.Append((*bp)[:0], doc)
 	if err != nil {
 		writeJSONStatus(w, status, doc)
 		return
 	}
+	*bp = append(b, '\n')
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
-	w.Write(append(b, '\n'))
+	w.Write(*bp)
 }
+
+// docBufs holds writeDocStatus's encoding buffers (at most 64 KiB are
+// kept).
+var docBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}

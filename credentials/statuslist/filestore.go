@@ -37,7 +37,7 @@ const TokenBits = 2
 var Purposes = []string{status.PurposeRevocation, status.PurposeSuspension, status.PurposeToken}
 
 // FileStoreOptions configures OpenFileStore. Zero values: MinEntries per
-// list, crypto/rand, time.Now.
+// list, 2 ms commit spacing, crypto/rand, time.Now.
 type FileStoreOptions struct {
 	// Size is the number of entries per new list (a multiple of 8 in
 	// [MinEntries, MaxRemoteEntries], so that other nodes can decode it).
@@ -47,8 +47,14 @@ type FileStoreOptions struct {
 	// ID), so that the instances of a region allocate from distinct lists
 	// without coordinating.
 	Instance string
-	Rand     io.Reader
-	Now      func() time.Time
+	// CommitSpacing is the least time between the starts of two group
+	// commits that follow each other (default 2 ms; negative: none):
+	// under load the allocations and changes of that time share one
+	// commit and its fsync, while one after an idle moment is committed
+	// at once (groupcommit.Committer.SetSpacing).
+	CommitSpacing time.Duration
+	Rand          io.Reader
+	Now           func() time.Time
 }
 
 // FileStore keeps status lists in a directory, one file per list, each
@@ -146,6 +152,10 @@ func OpenFileStore(dir string, opts FileStoreOptions) (*FileStore, error) {
 	s := &FileStore{dir: dir, size: opts.Size, instance: opts.Instance, rand: opts.Rand, now: opts.Now, lists: map[string]*list{},
 		logLists: map[string]bool{}, logLimit: allocLogLimit}
 	s.lane = groupcommit.New(s.commit)
+	if opts.CommitSpacing == 0 {
+		opts.CommitSpacing = 2 * time.Millisecond
+	}
+	s.lane.SetSpacing(max(opts.CommitSpacing, 0))
 	s.binds = groupcommit.New(s.commitBinds)
 	if s.size == 0 {
 		s.size = status.MinEntries
