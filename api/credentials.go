@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -381,9 +382,13 @@ func credentialInput(raw json.RawMessage, name string) (any, error) {
 	if raw == nil {
 		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: name + " is required"}
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
-		return s, nil
+	// A string (or null, read as "") is a token; an object is parsed
+	// once, strictly (trying it as a string first cost a whole scan).
+	if t := bytes.TrimLeft(raw, " \t\r\n"); len(t) == 0 || t[0] != '{' {
+		var s string
+		if json.Unmarshal(raw, &s) == nil {
+			return s, nil
+		}
 	}
 	obj, err := vc.ParseJSONObject(raw)
 	if err != nil {

@@ -140,7 +140,7 @@ func (l *loginHandlers) authorize(w http.ResponseWriter, r *http.Request) error 
 	if err != nil {
 		return redirectAuthorizeError(w, r, l.s, err, "")
 	}
-	return renderLoginPage(w, l.p, st)
+	return renderLoginPage(w, r, l.p, st)
 }
 
 // redirectAuthorizeError sends an authorization error back to the
@@ -176,7 +176,7 @@ func redirectAuthorizeError(w http.ResponseWriter, r *http.Request, s *Server, e
 // the session URL for the page's script to draw as a QR (with the PNG
 // endpoint for a browser without JavaScript), the app link, and the long
 // poll; it sets the session's browser cookie. No QR is encoded here.
-func renderLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started) error {
+func renderLoginPage(w http.ResponseWriter, r *http.Request, p *login.Provider, st *login.Started) error {
 	sessionPath := strings.Replace(login.SessionPath, "{id}", st.ID, 1)
 	sessionURL := p.Issuer() + sessionPath
 	nonce := pageNonce()
@@ -185,8 +185,9 @@ func renderLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started
 		MaxAge: int(p.SessionTTL() / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: strings.HasPrefix(p.Issuer(), "https://"),
 	})
+	t := pageText(w, r)
 	return writePage(w, loginCSP(nonce), loginPage, loginPageData{
-		Nonce: nonce, ClientName: st.ClientName, Claims: st.Claims, Level: st.Level.String(), Purpose: st.Purpose,
+		T: t, Nonce: nonce, ClientName: st.ClientName, Claims: t.claimLabels(st.Claims), Level: st.Level.String(), Purpose: st.Purpose,
 		SessionURL: sessionURL, QRScript: LoginQRScript, PNGPath: sessionPath + "/qr.png",
 		AppLink:      template.URL("trustid://login?session=" + url.QueryEscape(sessionURL)),
 		WaitPath:     sessionPath + "/wait",
@@ -259,7 +260,7 @@ func (l *loginHandlers) continueNoJS(w http.ResponseWriter, r *http.Request) err
 	nonce := pageNonce()
 	sessionPath := strings.Replace(login.SessionPath, "{id}", r.PathValue("id"), 1)
 	return writePage(w, waitingCSP(nonce), waitingPage, waitingPageData{
-		Nonce: nonce, Refresh: continueRefresh, PNGPath: sessionPath + "/qr.png", ContinuePath: sessionPath + "/continue",
+		T: pageText(w, r), Nonce: nonce, Refresh: continueRefresh, PNGPath: sessionPath + "/qr.png", ContinuePath: sessionPath + "/continue",
 	})
 }
 
@@ -271,24 +272,28 @@ func (l *loginHandlers) continueNoJS(w http.ResponseWriter, r *http.Request) err
 func (l *loginHandlers) endedPage(w http.ResponseWriter, r *http.Request, err error) error {
 	e := loginError(err)
 	logError(r, l.s.log, e)
-	d := endedPageData{Nonce: pageNonce(), Title: "Login unavailable", Message: e.Message}
+	t := pageText(w, r)
+	d := endedPageData{T: t, Nonce: pageNonce(), Title: t.Unavailable, Message: e.Message}
 	switch {
 	case e.Code == login.CodeSessionNotFound:
-		d.Title = "This login has ended"
-		d.Message = "It was completed, refused, or it expired. Go back to the site you were logging in to and start again."
+		d.Title = t.Ended
+		d.Message = t.EndedMessage
 	case e.Status >= 500:
-		d.Message = "The login service is unavailable right now. Try again in a moment."
+		d.Message = t.UnavailableMessage
 	}
 	return writePageStatus(w, e.Status, waitingCSP(d.Nonce), endedPageTemplate, d)
 }
 
-type endedPageData struct{ Nonce, Title, Message string }
+type endedPageData struct {
+	T                     *loginText
+	Nonce, Title, Message string
+}
 
 // endedPageTemplate tells a browser without JavaScript that its login
 // cannot go on.
 var endedPageTemplate = template.Must(template.New("ended").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>TrustID login</title>
+<html lang="{{.T.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.T.Title}}</title>
 <style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:28rem;margin:2rem auto;text-align:center}</style>
 </head><body>
 <h1 id="ended">{{.Title}}</h1>
@@ -304,6 +309,7 @@ func waitingCSP(nonce string) string {
 }
 
 type waitingPageData struct {
+	T                     *loginText
 	Nonce                 string
 	Refresh               int
 	PNGPath, ContinuePath string
@@ -312,15 +318,15 @@ type waitingPageData struct {
 // waitingPage is the page a browser without JavaScript waits on: it
 // reloads itself every few seconds until the holder has answered.
 var waitingPage = template.Must(template.New("waiting").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="{{.T.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <meta http-equiv="refresh" content="{{.Refresh}}">
-<title>TrustID login</title>
+<title>{{.T.Title}}</title>
 <style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:28rem;margin:2rem auto;text-align:center}img{width:16rem;height:16rem;image-rendering:pixelated}</style>
 </head><body>
-<h1 id="waiting">Waiting for approval</h1>
-<p>Scan with the TrustID app and approve. This page checks again every {{.Refresh}} seconds.</p>
-<img id="qr-png" alt="login QR code" src="{{.PNGPath}}">
-<p><a id="continue" href="{{.ContinuePath}}">I have approved — continue</a></p>
+<h1 id="waiting">{{.T.WaitingH1}}</h1>
+<p>{{printf .T.WaitingEvery .Refresh}}</p>
+<img id="qr-png" alt="{{.T.QRAlt}}" src="{{.PNGPath}}">
+<p><a id="continue" href="{{.ContinuePath}}">{{.T.Continue}}</a></p>
 </body></html>
 `))
 
@@ -485,8 +491,9 @@ func (l *loginHandlers) logout(w http.ResponseWriter, r *http.Request) error {
 }
 
 type loginPageData struct {
+	T                                 *loginText
 	Nonce, ClientName, Level, Purpose string
-	Claims                            []string
+	Claims                            []string // labels, in T's language
 	// SessionURL is what the QR encodes; the page's script draws it with
 	// QRScript. PNGPath is the session's PNG, for a page without it.
 	SessionURL, QRScript, PNGPath string
@@ -502,19 +509,19 @@ type loginPageData struct {
 // same device, and a long poll that follows the redirect once the holder
 // approves (without JavaScript, a link to the continue route).
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>TrustID login</title>
+<html lang="{{.T.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.T.Title}}</title>
 <style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:28rem;margin:2rem auto;text-align:center}img{width:16rem;height:16rem;image-rendering:pixelated}</style>
 </head><body>
-<h1>Log in to {{.ClientName}}</h1>
-{{if .Purpose}}<p id="purpose">For: {{.Purpose}}</p>{{end}}
-<p>Scan with the TrustID app and approve. Assurance asked: {{.Level}}.</p>
-{{if .Claims}}<p>Shared with {{.ClientName}} if you agree: {{range $i, $c := .Claims}}{{if $i}}, {{end}}{{$c}}{{end}}</p>{{end}}
-<img id="qr" alt="login QR code" data-uri="{{.SessionURL}}" data-png="{{.PNGPath}}" hidden>
-<noscript><img id="qr-png" alt="login QR code" src="{{.PNGPath}}">
-<p><a id="continue" href="{{.ContinuePath}}">I have approved — continue</a></p></noscript>
-<p><a id="app" href="{{.AppLink}}">Open the TrustID app on this phone</a></p>
-<p id="status" role="status">Waiting for approval…</p>
+<h1>{{.T.LoginTo}}{{.ClientName}}</h1>
+{{if .Purpose}}<p id="purpose">{{.T.For}}{{.Purpose}}</p>{{end}}
+<p>{{.T.Scan}}{{.T.AssuranceAsked}}{{.Level}}</p>
+{{if .Claims}}<p id="claims">{{.T.SharedBefore}}{{.ClientName}}{{.T.SharedAfter}}{{range $i, $c := .Claims}}{{if $i}}, {{end}}{{$c}}{{end}}</p>{{end}}
+<img id="qr" alt="{{.T.QRAlt}}" data-uri="{{.SessionURL}}" data-png="{{.PNGPath}}" hidden>
+<noscript><img id="qr-png" alt="{{.T.QRAlt}}" src="{{.PNGPath}}">
+<p><a id="continue" href="{{.ContinuePath}}">{{.T.Continue}}</a></p></noscript>
+<p><a id="app" href="{{.AppLink}}">{{.T.OpenApp}}</a></p>
+<p id="status" role="status">{{.T.Waiting}}</p>
 <script nonce="{{.Nonce}}" src="{{.QRScript}}"></script>
 <script nonce="{{.Nonce}}">
 (function () {
@@ -534,7 +541,7 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
       return r.json().then(function (b) { return {ok: r.ok, b: b}; });
     }).then(function (x) {
       if (x.ok && x.b.status === "approved") { window.location.assign(x.b.redirect); return; }
-      if (!x.ok) { document.getElementById("status").textContent = "This login expired. Reload the page."; return; }
+      if (!x.ok) { document.getElementById("status").textContent = {{.T.Expired}}; return; }
       poll();
     }).catch(function () { setTimeout(poll, 2000); });
   }

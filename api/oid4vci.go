@@ -255,7 +255,7 @@ func (h *vciHandlers) authorize(w http.ResponseWriter, r *http.Request, lp *logi
 		}
 		return redirectAuthorizeError(w, r, h.s, err, h.svc.Issuer()+oid4vci.PathAS)
 	}
-	return renderLoginPage(w, lp, st)
+	return renderLoginPage(w, r, lp, st)
 }
 
 func (h *vciHandlers) nonce(w http.ResponseWriter, r *http.Request) error {

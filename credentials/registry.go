@@ -248,6 +248,10 @@ type RegistryResolver struct {
 	Next     KeyResolver
 
 	keys regionkey.Cache // the regions' parsed keys
+	// issuerKeys are the accredited issuers' parsed keys: a verification
+	// looks the key up in the registry (active or retiring) each time,
+	// and only its parsing (the JWK, Z_A of an SM2 key) is done once.
+	issuerKeys regionkey.Cache
 }
 
 var _ PurposeResolver = (*RegistryResolver)(nil)
@@ -311,7 +315,7 @@ func (r *RegistryResolver) fromRegistry(id, frag string) (pub crypto.PublicKey, 
 		if !ok {
 			return nil, true, fmt.Errorf("%w: the registry lists no verifying key %s of %s", ErrUnknownKey, truncate(frag), truncate(id))
 		}
-		if pub, err = k.JWK.PublicKey(); err != nil {
+		if pub, err = r.issuerKeys.Parse(id, k); err != nil {
 			return nil, true, fmt.Errorf("%w: %v", ErrResolve, err)
 		}
 		return pub, true, nil

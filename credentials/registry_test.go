@@ -377,3 +377,50 @@ func TestRegionKeysFromRegistry(t *testing.T) {
 		}
 	}
 }
+
+// TestIssuerKeyRevokedAfterUse: an accredited issuer's key is parsed
+// once, but whether it may verify is the registry's answer at each
+// verification: revoked in the registry after a credential verified
+// with it, the next verification of that credential is refused.
+func TestIssuerKeyRevokedAfterUse(t *testing.T) {
+	n := newRegistryNode(t)
+	ctx := context.Background()
+	rec, err := n.issuer.Accredit(ctx, issuer.AccreditRequest{Client: "rp-1", Name: "RP one", Types: []string{"ResidenceCredential"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss, err := n.issuer.IssueAsClient(ctx, residence(holderDID), issuer.IssueOptions{Client: "rp-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // the second time from the parsed key
+		if _, err := n.verifier.VerifyCredential(ctx, iss.Token); err != nil {
+			t.Fatalf("verify: %v", err)
+		}
+	}
+	key, err := n.keys.OwnerActive(rec.ID, gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rec.Keys {
+		if rec.Keys[i].Kid == key.Kid {
+			rec.Keys[i].State = chaincode.KeyRevoked
+		}
+	}
+	if _, err := n.ch.c.PutIssuer(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if r, ok := n.ch.view.Issuer(rec.ID); ok {
+			if _, ok := r.VerifyingKey(key.Kid); !ok {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the view never saw the revocation")
+		}
+	}
+	if _, err := n.verifier.VerifyCredential(ctx, iss.Token); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("credential of a revoked issuer key: %v, want ErrUnknownKey", err)
+	}
+}

@@ -550,21 +550,42 @@ func (s *Store) load() error {
 	return nil
 }
 
-// read decodes the file. An error wraps os.ErrNotExist when it is missing.
-func (s *Store) read() ([]Key, []*Secret, error) {
-	raw, err := os.ReadFile(s.path)
+// SealedKEKID returns the KEK ID (KEKID) recorded in the keystore file at
+// path, read without decrypting it: the key-encryption key that sealed it,
+// named without revealing it. An error wraps os.ErrNotExist when the file
+// is missing, ErrCorrupted when it is not a keystore.
+func SealedKEKID(path string) (string, error) {
+	env, err := readEnvelope(path)
 	if err != nil {
-		return nil, nil, err
+		return "", err
+	}
+	return env.KEKID, nil
+}
+
+// readEnvelope reads and checks the outer, unencrypted layer of the file.
+func readEnvelope(path string) (envelope, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return envelope{}, err
 	}
 	if len(raw) > maxFile {
-		return nil, nil, fmt.Errorf("%s: %w: larger than %d bytes", s.path, ErrCorrupted, maxFile)
+		return envelope{}, fmt.Errorf("%s: %w: larger than %d bytes", path, ErrCorrupted, maxFile)
 	}
 	var env envelope
 	if err := json.Unmarshal(raw, &env); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w: not a keystore envelope: %v", s.path, ErrCorrupted, err)
+		return envelope{}, fmt.Errorf("%s: %w: not a keystore envelope: %v", path, ErrCorrupted, err)
 	}
 	if env.Format != fileFormat {
-		return nil, nil, fmt.Errorf("%s: %w: unknown format %q", s.path, ErrCorrupted, env.Format)
+		return envelope{}, fmt.Errorf("%s: %w: unknown format %q", path, ErrCorrupted, env.Format)
+	}
+	return env, nil
+}
+
+// read decodes the file. An error wraps os.ErrNotExist when it is missing.
+func (s *Store) read() ([]Key, []*Secret, error) {
+	env, err := readEnvelope(s.path)
+	if err != nil {
+		return nil, nil, err
 	}
 	if env.KEKID != KEKID(s.kek) {
 		return nil, nil, fmt.Errorf("%s: %w (file sealed under KEK %s, given %s)", s.path, ErrWrongKEK, env.KEKID, KEKID(s.kek))

@@ -66,6 +66,9 @@ func TestWrongKEKAndCorruption(t *testing.T) {
 	if !errors.Is(err, ErrWrongKEK) || !strings.Contains(err.Error(), path) {
 		t.Errorf("wrong KEK: %v", err)
 	}
+	if id, err := SealedKEKID(path); err != nil || id != KEKID(kek(1)) {
+		t.Errorf("SealedKEKID = %q, %v; want %q", id, err, KEKID(kek(1)))
+	}
 
 	damaged := bytes.Replace(before, []byte(`"sealed": "`), []byte(`"sealed": "AAAA`), 1)
 	os.WriteFile(path, damaged, 0o600)
@@ -80,6 +83,12 @@ func TestWrongKEKAndCorruption(t *testing.T) {
 	os.WriteFile(path, []byte("not json"), 0o600)
 	if _, err := Open(path, kek(1), Options{}); !errors.Is(err, ErrCorrupted) {
 		t.Errorf("garbage: %v", err)
+	}
+	if _, err := SealedKEKID(path); !errors.Is(err, ErrCorrupted) {
+		t.Errorf("SealedKEKID of garbage: %v", err)
+	}
+	if _, err := SealedKEKID(path + ".missing"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("SealedKEKID of a missing file: %v", err)
 	}
 	if _, err := Open(path, kek(1)[:8], Options{}); !errors.Is(err, ErrBadKEK) {
 		t.Errorf("short KEK: %v", err)

@@ -7,8 +7,11 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/fxamacker/cbor/v2"
 
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -33,6 +36,9 @@ type vectorCase struct {
 	Now       int64  `json:"now"`
 	Challenge string `json:"challenge_hex,omitempty"`
 	Audience  string `json:"audience,omitempty"`
+	// Action is the action the verifier asks of a delegated code
+	// (default "present").
+	Action string `json:"action,omitempty"`
 	// Error names the spec's error (docs/qr-format.md); empty for a
 	// valid code, whose Result is then given.
 	Error  string        `json:"error,omitempty"`
@@ -47,6 +53,10 @@ type vectorResult struct {
 	Claims     map[string]string `json:"claims,omitempty"`
 	MaskedName string            `json:"masked_name,omitempty"`
 	OnlineRef  string            `json:"online_ref_hex,omitempty"`
+	// OnBehalfOf is a delegated code's principal (masked name) and Action
+	// the action its delegation allowed.
+	OnBehalfOf string `json:"on_behalf_of,omitempty"`
+	Action     string `json:"action,omitempty"`
 }
 
 type vectorFile struct {
@@ -67,6 +77,7 @@ var vectorErrors = map[string]error{
 	"unknown_field": ErrUnknownField, "malformed": ErrMalformed, "signature": ErrSignature, "unknown_key": ErrUnknownKey,
 	"binding_expired": ErrBindingExpired, "revoked": ErrRevoked, "suspended": ErrSuspended, "stale": ErrStale,
 	"challenge": ErrChallenge, "audience": ErrAudience,
+	"invalid_delegation": ErrDelegation, "delegation_expired": ErrDelegationExpired, "delegation_scope": ErrDelegationScope,
 }
 
 func makeVectors(t *testing.T) vectorFile {
@@ -112,6 +123,38 @@ func makeVectors(t *testing.T) vectorFile {
 	w.Sig[10] ^= 1
 	tampered := sealText(KindOffline, marshal(w))
 	truncated := sealText(KindOffline, raw[:len(raw)-2])
+	// Faults of the outer map, which the device signature does not cover:
+	// every decoder must refuse them before any signature is checked.
+	if raw[0] != 0xa4 {
+		t.Fatalf("the valid code's outer map has header %#x, want a map of 4 (keys 1, 2, 3, 5)", raw[0])
+	}
+	_, lastKey := lastMapEntry(t, raw)
+	withEntry := func(entry ...byte) string { // one more entry at the end
+		b := append([]byte{raw[0] + 1}, raw[1:]...)
+		return sealText(KindOffline, append(b, entry...))
+	}
+	trailing := sealText(KindOffline, append(append([]byte(nil), raw...), 0x00))
+	unknown := withEntry(0x09, 0x00)                                                    // key 9, value 0: no such key in version 2
+	duplicate := withEntry(raw[lastKey:]...)                                            // key 5 and its value once more
+	longHead := sealText(KindOffline, append([]byte{raw[0], 0x18, raw[1]}, raw[2:]...)) // key 1 as 0x18 0x01
+	// A guardian's codes: the binding's holder acts for a principal.
+	delegation := func(actor string, notBefore, expiry time.Time, index uint32) []byte {
+		d, err := issuer.IssueDelegation(Delegation{Actor: []byte(actor), Principal: []byte("vector-principal-01"),
+			ActorName: "张*", PrincipalName: "李**", Relationship: RelGuardian, Scope: []string{ActionPresent, ActionPickup},
+			NotBefore: notBefore, Expiry: expiry, Status: StatusRef{List: 7, Index: index}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d
+	}
+	delegated := func(d []byte) string {
+		s, err := NewOffline(constReader(9), device, holderCopy, d, Presentation{Time: now, Counter: 8})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	guardian := delegated(delegation("vector-subject-0001", now.Add(-24*time.Hour), year, 3))
 	static, err := issuer.IssueStatic(Static{Subject: []byte("vector-subject-0002"), MaskedName: "张*", MaskedNumber: "3101**********002X",
 		DocType: 1, Assurance: AssuranceDocument, IssuedAt: now.Add(-time.Hour), Expiry: year, Status: StatusRef{List: 7, Index: 2}})
 	if err != nil {
@@ -142,7 +185,19 @@ func makeVectors(t *testing.T) vectorFile {
 			{Name: "binding revoked in its status list", Text: offline(binding(issuer, year, 99), pres), Now: n, Challenge: ch, Error: "revoked"},
 			{Name: "version 1 prefix", Text: "TIDOFF1:" + valid[len("TIDOFF2:"):], Now: n, Error: "unsupported_version"},
 			{Name: "CBOR truncated (the last 2 bytes removed before base45)", Text: truncated, Now: n, Error: "truncated"},
+			{Name: "bytes after the CBOR item", Text: trailing, Now: n, Challenge: ch, Error: "trailing_data"},
+			{Name: "an unknown key (9) in the outer map", Text: unknown, Now: n, Challenge: ch, Error: "unknown_field"},
+			{Name: "a repeated key (5) in the outer map", Text: duplicate, Now: n, Challenge: ch, Error: "duplicate_field"},
+			{Name: "a map key in a longer head than needed (non-canonical)", Text: longHead, Now: n, Challenge: ch, Error: "malformed"},
+			{Name: "lower case base45", Text: "TIDOFF2:" + strings.ToLower(valid[len("TIDOFF2:"):]), Now: n, Error: "malformed"},
+			{Name: "longer than the offline cap (1400 characters)", Text: "TIDOFF2:" + strings.Repeat("0", 1401-len("TIDOFF2:")), Now: n, Error: "too_large"},
 			{Name: "not a TrustID payload", Text: "HC1:6BFOXN", Now: n, Error: "prefix"},
+			{Name: "guardian's delegated code, action pickup (in scope)", Text: guardian, Now: n, Action: ActionPickup,
+				Result: &vectorResult{Kind: "offline", Assurance: 3, Region: "310000", Counter: 8, OnBehalfOf: "李**", Action: ActionPickup}},
+			{Name: "guardian's delegated code, action medical (outside scope)", Text: guardian, Now: n, Action: ActionMedical, Error: "delegation_scope"},
+			{Name: "delegation expired", Text: delegated(delegation("vector-subject-0001", now.Add(-48*time.Hour), now.Add(-time.Hour), 3)), Now: n, Action: ActionPickup, Error: "delegation_expired"},
+			{Name: "delegation naming another actor", Text: delegated(delegation("vector-subject-0009", now.Add(-24*time.Hour), year, 3)), Now: n, Action: ActionPickup, Error: "invalid_delegation"},
+			{Name: "delegation revoked in its status list", Text: delegated(delegation("vector-subject-0001", now.Add(-24*time.Hour), year, 99)), Now: n, Action: ActionPickup, Error: "revoked"},
 			{Name: "static code", Text: static, Now: n, Result: &vectorResult{Kind: "static", Assurance: 1, Region: "310000", MaskedName: "张*"}},
 			{Name: "online code (decoded only: redeemed at the node)", Text: online, Now: n, Result: &vectorResult{Kind: "online", Region: "310000", OnlineRef: hex.EncodeToString(ref[:])}},
 		},
@@ -204,7 +259,7 @@ func TestVectors(t *testing.T) {
 			if c.Challenge == "" {
 				ch = nil
 			}
-			res, err := ver.Verify(context.Background(), c.Text, VerifyOptions{Challenge: ch, Audience: c.Audience})
+			res, err := ver.Verify(context.Background(), c.Text, VerifyOptions{Challenge: ch, Audience: c.Audience, Action: c.Action})
 			if c.Error != "" {
 				if want := vectorErrors[c.Error]; want == nil || !errors.Is(err, want) {
 					t.Errorf("error %v, want %s", err, c.Error)
@@ -221,9 +276,34 @@ func TestVectors(t *testing.T) {
 			if len(res.Claims) != len(r.Claims) || (r.Claims != nil && res.Claims["age_over_18"] != r.Claims["age_over_18"]) {
 				t.Errorf("claims %v, want %v", res.Claims, r.Claims)
 			}
+			if r.OnBehalfOf != "" && (res.OnBehalfOf == nil || res.OnBehalfOf.MaskedName != r.OnBehalfOf || res.Action != r.Action) {
+				t.Errorf("on behalf of %+v, action %q; want %s, %s", res.OnBehalfOf, res.Action, r.OnBehalfOf, r.Action)
+			}
+			if r.OnBehalfOf == "" && res.OnBehalfOf != nil {
+				t.Errorf("a code on behalf of %+v, want none", res.OnBehalfOf)
+			}
 			if r.MaskedName != "" && (res.Static == nil || res.Static.MaskedName != r.MaskedName) {
 				t.Errorf("static %+v, want masked name %s", res.Static, r.MaskedName)
 			}
 		})
 	}
+}
+
+// lastMapEntry returns where the last entry of the CBOR map m (of
+// unsigned-integer keys below 24, sorted) starts: its key's offset.
+func lastMapEntry(t *testing.T, m []byte) (key byte, offset int) {
+	t.Helper()
+	var fields map[int]cbor.RawMessage
+	if err := cbor.Unmarshal(m, &fields); err != nil {
+		t.Fatal(err)
+	}
+	last := -1
+	for k := range fields {
+		last = max(last, k)
+	}
+	off := len(m) - len(fields[last]) - 1
+	if last < 0 || last >= 24 || m[off] != byte(last) {
+		t.Fatalf("the map's last entry (key %d) is not at its end", last)
+	}
+	return byte(last), off
 }

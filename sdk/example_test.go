@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log"
 	"net/http"
@@ -43,6 +44,36 @@ func ExampleTokenSource() {
 	// Output:
 	// got a token: true
 	// cached: true
+}
+
+// Counter staff redeem the online code a holder shows: the node answers
+// once with the party's own pairwise ID for the holder, the assurance
+// level and the claims the holder consented to; the same code again is
+// refused.
+func ExampleClient_RedeemQR() {
+	node := startExampleNode()
+	defer node.Close()
+	key := node.registerWithClaims("hotel", gm.AlgSM2, []string{"age_over_18"}, auth.ScopeQRRedeem)
+	tokens, err := sdk.NewTokenSource(sdk.ClientConfig{Node: node.URL, ClientID: "hotel", Key: key})
+	if err != nil {
+		log.Fatal(err)
+	}
+	client := &sdk.Client{Node: node.URL, Tokens: tokens}
+	// The code the holder's app shows (what its camera scan gives).
+	code := node.onlineCode("11010519491231002X", map[string]string{"age_over_18": "true", "age_over_60": "true"}, "age_over_18")
+
+	r, err := client.RedeemQR(context.Background(), code)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("pairwise ID:", len(r.PairwiseID), "characters")
+	fmt.Println("level:", r.AssuranceLevel, "region:", r.Region, "claims:", r.Claims)
+	_, err = client.RedeemQR(context.Background(), code)
+	fmt.Println("again:", errors.Is(err, qrcode.ErrCodeUsed))
+	// Output:
+	// pairwise ID: 34 characters
+	// level: 2 region: 310000 claims: map[age_over_18:true]
+	// again: true
 }
 
 // A service protects its routes with TrustID access tokens, verified

@@ -1,6 +1,7 @@
 package sdk_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -16,9 +17,13 @@ import (
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -32,8 +37,12 @@ type exampleNode struct {
 	clients *auth.MemoryStore
 	issuer  *issuer.Issuer
 	lists   *statuslist.FileStore
-	dir     string
-	srv     *httptest.Server
+	// qr issues and redeems online codes; subjects makes holders'
+	// binding subjects (onlineCode).
+	qr       *redeem.Service
+	subjects *identity.BindingSubjects
+	dir      string
+	srv      *httptest.Server
 	// tamper, when set and it answers a request (true), stands in for
 	// the node: a compromised front at the node's address.
 	tamper atomic.Pointer[func(http.ResponseWriter, *http.Request) bool]
@@ -79,9 +88,20 @@ func startExampleNode() *exampleNode {
 	v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Status: checker,
 		Resolver: &vc.Resolver{Local: n.issuer.Local()}, Trust: &vc.RegistryTrust{Local: n.issuer.Local()}})
 	must(err)
+	// Online QR codes: redeemed for the registry's clients with qr:redeem,
+	// pairwise IDs from a national pairwise key, the holder's binding
+	// status from the credential status lists.
+	pairwise, err := identity.NewPairwiseDeriver(identity.VersionedKey{Version: 1, Secret: bytes.Repeat([]byte{7}, 32)})
+	must(err)
+	n.subjects, err = identity.NewBindingSubjects(pairwise)
+	must(err)
+	n.qr, err = redeem.NewService(redeem.ServiceConfig{Region: "310000", Store: mem, Pairwise: n.subjects,
+		RelyingParties: &enrollment.QRRelyingParties{Clients: n.clients}, Status: &enrollment.ListStatus{Region: 310000, Lists: n.lists}})
+	must(err)
 	s := api.New(api.Config{})
 	must(s.MountOAuth(api.OAuthConfig{Auth: svc, Limiter: mem}))
 	must(s.MountCredentials(api.CredentialsConfig{Issuer: n.issuer, Verifier: v, Limiter: mem, StatusLists: n.lists.Lists}))
+	must(s.MountQR(api.QRConfig{Service: n.qr}))
 	handler := s.Handler()
 	h.Store(&handler)
 	return n
@@ -92,16 +112,52 @@ func (n *exampleNode) Close() {
 	os.RemoveAll(n.dir)
 }
 
+// onlineCode issues an online code ("TIDON1:...") for the holder of the
+// resident ID number, enrolled at L2 with the attested claims, who
+// consents to release the claims named: what the node does for the
+// holder's app at POST /v1/qr.
+func (n *exampleNode) onlineCode(number string, claims map[string]string, consent ...string) string {
+	must := func(err error) {
+		if err != nil {
+			log.Fatal(err)
+		}
+	}
+	symbols, err := identity.NewDeriver(identity.VersionedKey{Version: 1, Secret: bytes.Repeat([]byte{9}, 32)})
+	must(err)
+	doc, err := identity.Parse(number)
+	must(err)
+	sym, err := symbols.Derive(doc)
+	must(err)
+	subject, err := n.subjects.Subject(sym)
+	must(err)
+	handle, err := n.subjects.Handle(subject, rand.Reader)
+	must(err)
+	ctx := context.Background()
+	list, index, err := n.lists.Allocate(ctx, status.PurposeRevocation)
+	must(err)
+	ref, err := (&enrollment.ListStatus{Region: 310000, Lists: n.lists}).Ref(list, index)
+	must(err)
+	issued, err := n.qr.Issue(ctx, redeem.Holder{Subject: handle, Assurance: 2, Region: 310000, Status: ref, Claims: claims}, consent)
+	must(err)
+	return issued.Text
+}
+
 // register registers a relying party with one key of alg and returns its
 // private key.
 func (n *exampleNode) register(id, alg string, scopes ...string) crypto.Signer {
+	return n.registerWithClaims(id, alg, nil, scopes...)
+}
+
+// registerWithClaims is register for a party that may receive the
+// identity claims named.
+func (n *exampleNode) registerWithClaims(id, alg string, claims []string, scopes ...string) crypto.Signer {
 	signer, err := gm.GenerateSigner(alg, rand.Reader)
 	if err != nil {
 		log.Fatal(err)
 	}
 	kid, _ := auth.KeyID(signer.Public())
 	jwk, _ := gm.NewJWK(signer.Public(), kid)
-	c, _, err := auth.NewClient(auth.Registration{ID: id, Name: "RP " + id, Region: "310000", Scopes: scopes,
+	c, _, err := auth.NewClient(auth.Registration{ID: id, Name: "RP " + id, Region: "310000", Scopes: scopes, Claims: claims,
 		JWKS: &gm.JWKS{Keys: []gm.JWK{jwk}}}, time.Now(), rand.Reader)
 	if err != nil {
 		log.Fatal(err)

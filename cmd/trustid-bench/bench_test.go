@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -213,7 +214,8 @@ func TestSmokeRun(t *testing.T) {
 	}
 	// The wallet-facing routes are in the run, with floors naming the
 	// operations they cannot avoid.
-	wantFloor := map[string]string{"verify-di": "1 SM2 verify", "oid4vci-credential": "1 SM2 sign + 1 ES256 verify", "oid4vp-response": "2 ES256 verify"}
+	wantFloor := map[string]string{"verify-di": "1 SM2 verify", "oid4vci-credential": "1 SM2 sign + 1 ES256 verify", "oid4vp-response": "2 ES256 verify",
+		"token-validate": "1 SM2 verify + 4 SM3 blocks", "qr-offline": "2 SM2 verify + 3 SM3 blocks"}
 	for _, x := range rep.Results {
 		if f, ok := wantFloor[x.Name]; ok {
 			if x.Floor != f || x.OK == 0 {
@@ -234,8 +236,18 @@ func TestSmokeRun(t *testing.T) {
 	// CPU time comes in 10 ms ticks: a 0.2 s route on a loaded machine
 	// may show none, the run as a whole must.
 	nodeCPU := 0.0
-	for _, x := range rep.Results {
-		if x.OK == 0 || x.PerSecond <= 0 || x.P50 <= 0 || x.P99 < x.P50 || x.NodeCPUMicros < 0 || x.FloorMicros <= 0 || x.FloorRatio < 0 {
+	for i, x := range rep.Results {
+		// The baseline comes first at each concurrency, has no floor, and
+		// the rows after it carry its figure.
+		baseline := x.Name == baselineName
+		if baseline != (i%len(routes) == 0) || (baseline && (x.FloorMicros != 0 || x.Floor != "")) || (!baseline && x.FloorMicros <= 0) {
+			t.Errorf("%s c=%d: baseline first, floors after: %+v", x.Name, x.Concurrency, x)
+		}
+		if base := rep.Results[i-i%len(routes)]; x.BaselineMicros != base.NodeCPUMicros ||
+			(x.BaselineMicros > 0 && math.Abs(x.BaselineRatio-x.NodeCPUMicros/(x.FloorMicros+x.BaselineMicros)) > 1e-9) {
+			t.Errorf("%s c=%d: baseline %v (ratio %v), want the run's %v", x.Name, x.Concurrency, x.BaselineMicros, x.BaselineRatio, base.NodeCPUMicros)
+		}
+		if x.OK == 0 || x.PerSecond <= 0 || x.P50 <= 0 || x.P99 < x.P50 || x.NodeCPUMicros < 0 || x.FloorRatio < 0 {
 			t.Errorf("%s c=%d: %+v", x.Name, x.Concurrency, x)
 		}
 		nodeCPU += x.NodeCPUMicros * float64(x.Requests)
@@ -258,7 +270,8 @@ func TestSmokeRun(t *testing.T) {
 		t.Errorf("node-bench.json: %v", errors.Join(err))
 	}
 	md, err := os.ReadFile(filepath.Join(out, "node-bench.md"))
-	if err != nil || !strings.Contains(string(md), "| `POST /v1/credentials/{id}/status` | 3 |") {
+	if err != nil || !strings.Contains(string(md), "| `POST /v1/credentials/{id}/status` | 3 |") ||
+		!strings.Contains(string(md), "| `GET /healthz` | 3 |") || !strings.Contains(string(md), "node CPU ÷ (floor + baseline)") {
 		t.Errorf("node-bench.md: %v\n%s", err, md)
 	}
 }

@@ -9,6 +9,8 @@ import (
 	"math"
 	"net"
 	"net/http"
+	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"sync"
@@ -197,6 +199,7 @@ func (b *bench) drive(ctx context.Context, conc, budget, warm int, d time.Durati
 	if err != nil {
 		return m, err
 	}
+	profiled := b.startProfile(ctx, d)
 	start := time.Now()
 	stop := start.Add(d)
 	for w := range conc {
@@ -233,6 +236,9 @@ func (b *bench) drive(ctx context.Context, conc, budget, warm int, d time.Durati
 		return m, err
 	}
 	m.serverCPU, m.genCPU, m.redisCPU, m.exhausted = srv1-srv0, gen1-gen0, redis1-redis0, exhausted.Load()
+	if err := <-profiled; err != nil {
+		return m, err
+	}
 	for w := range conc {
 		m.lat = append(m.lat, lats[w]...)
 		for k, v := range errs[w] {
@@ -245,6 +251,44 @@ func (b *bench) drive(ctx context.Context, conc, budget, warm int, d time.Durati
 	}
 	slices.Sort(m.lat)
 	return m, nil
+}
+
+// startProfile, with -pprof, takes a CPU profile of the node over the
+// next d (whole seconds, at least one) and saves it as b.profile in
+// -out; the channel gets the outcome. Without -pprof, or for d under a
+// second, it gets nil at once.
+func (b *bench) startProfile(ctx context.Context, d time.Duration) <-chan error {
+	done := make(chan error, 1)
+	secs := int(d / time.Second)
+	if b.o.pprofAddr == "" || b.profile == "" || secs < 1 {
+		done <- nil
+		return done
+	}
+	go func() {
+		done <- func() error {
+			req, err := http.NewRequestWithContext(ctx, "GET", fmt.Sprintf("http://%s/debug/pprof/profile?seconds=%d", b.o.pprofAddr, secs), nil)
+			if err != nil {
+				return err
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return fmt.Errorf("CPU profile: %w", err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err == nil && resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("HTTP %d: %.200s", resp.StatusCode, body)
+			}
+			if err != nil {
+				return fmt.Errorf("CPU profile: %w", err)
+			}
+			if err := os.MkdirAll(b.o.out, 0o755); err != nil {
+				return err
+			}
+			return os.WriteFile(filepath.Join(b.o.out, b.profile), body, 0o644)
+		}()
+	}()
+	return done
 }
 
 // redisCPU is the CPU time of the run's redis-server, 0 without one.

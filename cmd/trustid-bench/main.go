@@ -8,13 +8,17 @@
 // this process, drives each route over HTTP for a fixed time at each
 // concurrency:
 //
+//	baseline   GET /healthz, the HTTP baseline, first at each concurrency
 //	token      POST /oauth2/token
+//	token-validate  POST /oauth2/introspect (a resource server, client
+//	           secret; each token presented once: signature checked)
 //	issue      POST /credentials/issue (vc+jwt, SM2, status entries)
 //	verify     POST /credentials/verify
 //	status     POST /v1/credentials/{id}/status
 //	enroll     POST /v1/enrollments (attested, with PIN and device key)
 //	qr-issue   POST /v1/qr
-//	qr-redeem  POST /v1/qr/verify
+//	qr-redeem  POST /v1/qr/verify (an online code)
+//	qr-offline POST /v1/qr/verify (an offline code, device-signed)
 //	login      GET /oauth2/authorize, GET and POST /login/sessions/{id}/…,
 //	           POST /oauth2/token, GET /oauth2/userinfo: one whole login
 //	verify-di  POST /credentials/verify (Data Integrity, sm2-rdfc-2025)
@@ -143,7 +147,7 @@ func main() {
 	flag.DurationVar(&o.soak, "soak", 0, "run a soak of this duration: every route in a fixed mix at -rate, the node sampled and held to bounds (see soak.go)")
 	flag.Float64Var(&o.rate, "rate", 0, "soak rate in requests per second (default: half the capacity a ramp over -concurrency measures first)")
 	flag.DurationVar(&o.sample, "sample", 5*time.Second, "soak: interval between readings of the node's RSS, goroutines and open files")
-	flag.BoolVar(&o.pprof, "pprof", false, "the trustid is built with -tags benchpprof: its pprof listener gets a free loopback address (printed); a soak saves its heap profiles at the end of the warm-up and of the soak in -out")
+	flag.BoolVar(&o.pprof, "pprof", false, "the trustid is built with -tags benchpprof: its pprof listener gets a free loopback address (printed); each route's timed window saves the node's CPU profile in -out (cpu-ROUTE-cCONC.pb.gz), and a soak its heap profiles at the end of the warm-up and of the soak")
 	var gobench string
 	flag.StringVar(&gobench, "gobench", "", "comma-separated files of Go benchmark output with api's BenchmarkCompare*, ValidateToken and SM2VerifyBaseline: their ratios go into the table")
 	flag.StringVar(&o.fabricProfile, "fabric-profile", "", "run the node on the Fabric network of this connection profile (region "+region+", e.g. $TRUSTID_FABRIC_PROFILE_"+region+" after scripts/fabric/up.sh) instead of the embedded ledger")
@@ -233,9 +237,13 @@ type bench struct {
 	holders       []holder
 	codes         []string // unredeemed online codes
 	enrolled      atomic.Int64
-	diBodies      [][]byte  // verify-di's requests, issued once
-	vpHolder      *vpHolder // oid4vp-response's wallet, made once
-	redisPID      string    // with -redis
+	offlineCodes  atomic.Uint64 // offline codes made in the run: their counters
+	diBodies      [][]byte      // verify-di's requests, issued once
+	vpHolder      *vpHolder     // oid4vp-response's wallet, made once
+	redisPID      string        // with -redis
+	// profile names the CPU profile of the node the next timed window
+	// saves in -out, with -pprof (drive).
+	profile string
 	// etags are the ETags of the login page's scripts, by path: the
 	// browsers' cache (runLogin).
 	etags sync.Map
@@ -367,23 +375,32 @@ func (b *bench) measureAll(ctx context.Context, rep *report, log io.Writer) erro
 			return err
 		}
 		b.creds, b.codes = nil, nil
+		baseline := 0.0
 		for _, r := range routes {
-			if !slices.Contains(b.o.paths, r.name) {
+			if !slices.Contains(b.o.paths, r.name) && r.name != baselineName {
 				continue
 			}
 			if err := ctx.Err(); err != nil {
 				return err
 			}
 			steps.begin(fmt.Sprintf("%s c=%d", r.name, conc), b.o.duration)
+			b.profile = fmt.Sprintf("cpu-%s-c%d.pb.gz", r.name, conc)
 			m, err := r.run(b, ctx, conc)
 			steps.end()
 			if err != nil {
 				return fmt.Errorf("%s at concurrency %d: %w", r.name, conc, err)
 			}
 			res := b.result(r, conc, m)
+			if r.name == baselineName {
+				baseline = res.NodeCPUMicros
+			}
+			res.BaselineMicros = baseline
+			if res.FloorMicros+baseline > 0 {
+				res.BaselineRatio = res.NodeCPUMicros / (res.FloorMicros + baseline)
+			}
 			rep.Results = append(rep.Results, res)
-			fmt.Fprintf(log, "%-9s c=%-3d %8.0f/s  p50 %6.2f ms  p99 %7.2f ms  node CPU %7.0f µs/req (%.1f× floor)  errors %v\n",
-				r.name, conc, res.PerSecond, res.P50, res.P99, res.NodeCPUMicros, res.FloorRatio, res.Errors)
+			fmt.Fprintf(log, "%-9s c=%-3d %8.0f/s  p50 %6.2f ms  p99 %7.2f ms  node CPU %7.0f µs/req (%.1f× floor, %.1f× floor + baseline)  errors %v\n",
+				r.name, conc, res.PerSecond, res.P50, res.P99, res.NodeCPUMicros, res.FloorRatio, res.BaselineRatio, res.Errors)
 		}
 	}
 	return nil

@@ -32,8 +32,13 @@ const (
 	// (a sector belongs to one relying party).
 	loginClientID = "bench-web"
 	loginRedirect = "http://127.0.0.1:9/callback"
-	terminalID    = "t-bench"
-	region        = "310000"
+	// rsClientID is a resource server that checks access tokens at the
+	// node's introspection endpoint (RFC 7662) with client_secret_basic,
+	// as docs/relying-party.md §7 shows: it introspects the tokens issued
+	// to itself.
+	rsClientID = "bench-rs"
+	terminalID = "t-bench"
+	region     = "310000"
 	// sector is the relying party's sector for pairwise IDs.
 	sector = "bench.example"
 )
@@ -75,8 +80,9 @@ type node struct {
 	clientKey *gm.PrivateKey
 	kid       string
 	terminal  *identity.Attester
-	// loginSecret is the login client's secret.
-	loginSecret string
+	// loginSecret is the login client's secret; rsSecret the resource
+	// server's.
+	loginSecret, rsSecret string
 }
 
 // buildTrustID builds cmd/trustid into dir with the go command (the run
@@ -120,8 +126,9 @@ func (n *node) cli(ctx context.Context, args ...string) (string, error) {
 // by `trustid clients keygen`, every scope the run uses (registry:admin
 // to accredit itself as an issuer, as an operator would), the age_over_18
 // claim and a sector), a website that logs people in (authorization_code,
-// a client secret) and a verification terminal whose key this process
-// holds, as a counter terminal would.
+// a client secret), a resource server that introspects tokens
+// (client_credentials, a client secret) and a verification terminal whose
+// key this process holds, as a counter terminal would.
 func (n *node) provision(ctx context.Context) error {
 	keys := filepath.Join(n.dir, "rp")
 	out, err := n.cli(ctx, "clients", "keygen", "--alg", gm.AlgSM2, "--out", keys)
@@ -145,10 +152,16 @@ func (n *node) provision(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	if m := regexp.MustCompile(`"client_secret":\s*"([^"]+)"`).FindStringSubmatch(out); m != nil {
-		n.loginSecret = m[1]
-	} else {
-		return fmt.Errorf("clients add --secret printed no client_secret")
+	if n.loginSecret, err = clientSecret(out); err != nil {
+		return err
+	}
+	out, err = n.cli(ctx, "clients", "add", "--id", rsClientID, "--name", "trustid-bench resource server", "--region", region,
+		"--scopes", auth.ScopeQRRedeem, "--secret")
+	if err != nil {
+		return err
+	}
+	if n.rsSecret, err = clientSecret(out); err != nil {
+		return err
 	}
 	pemBytes, err := os.ReadFile(filepath.Join(keys, n.kid+".key.pem"))
 	if err != nil {
@@ -181,6 +194,15 @@ func (n *node) provision(ctx context.Context) error {
 	}
 	n.terminal = &identity.Attester{TerminalID: terminalID, Signer: tk, Audience: n.base}
 	return nil
+}
+
+// clientSecret finds the secret `trustid clients add --secret` printed.
+func clientSecret(out string) (string, error) {
+	m := regexp.MustCompile(`"client_secret":\s*"([^"]+)"`).FindStringSubmatch(out)
+	if m == nil {
+		return "", errors.New("clients add --secret printed no client_secret")
+	}
+	return m[1], nil
 }
 
 // waitRegion waits (up to a minute) until the node's region is active on

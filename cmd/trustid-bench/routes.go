@@ -44,13 +44,21 @@ const (
 // Pre-signed inputs are made for at most this many requests per second
 // of the duration; a route that runs out ends early and says so.
 const (
-	tokenRateCap   = 12000
-	enrollRateCap  = 600
-	qrIssueRateCap = 5000
+	tokenRateCap = 12000
+	// validateRateCap bounds the access tokens minted (untimed) for
+	// token-validate: each is presented once. One connection gets
+	// validateRateCap1 per second's worth (about 0.3 ms a round trip).
+	validateRateCap  = 8000
+	validateRateCap1 = 4000
+	enrollRateCap    = 600
+	qrIssueRateCap   = 5000
 	// redeemCodes is how many codes per second of the duration the run
 	// issues (untimed) before timing redemptions, besides those the QR
 	// issue run made; redeemTopUpMax bounds the time that takes.
-	redeemCodes    = 5000
+	redeemCodes = 5000
+	// offlineRateCap bounds the offline codes made (untimed, in this
+	// process) for qr-offline: each is verified once.
+	offlineRateCap = 12000
 	redeemTopUpMax = 15 * time.Second
 )
 
@@ -69,9 +77,16 @@ type route struct {
 
 // routes are measured in this order at each concurrency: each can use
 // what the previous made (credentials, holders, codes).
+//
+// baseline, the node's cheapest route, runs first at each concurrency
+// whatever -paths says: every other row can be read as its floor plus it.
 var routes = []route{
+	{baselineName, "GET /healthz", "the node's cheapest route: routing, request ID, metrics, an access-log line, a 15-byte JSON answer; the HTTP baseline of the other rows",
+		floorOps{Note: "none"}, (*bench).runBaseline},
 	{"token", "POST /oauth2/token", "client_credentials with an SM2 private_key_jwt assertion; SM2 access token",
 		floorOps{Verifies: 1, Signs: 1, Note: "verify the assertion, sign the token"}, (*bench).runToken},
+	{"token-validate", "POST /oauth2/introspect", "RFC 7662 introspection by a resource server (client_secret_basic) of one of its access tokens the node has not checked before: signature, header and claims, client registered and enabled, revocation list",
+		floorOps{Verifies: 1, SM3Blocks: 4, Note: "verify the token's signature; HMAC-SM3 of the client secret (4 blocks)"}, (*bench).runTokenValidate},
 	{"issue", "POST /credentials/issue", "vc+jwt, SM2, with revocation and suspension status entries",
 		floorOps{Signs: 1, Note: "sign the credential"}, (*bench).runIssue},
 	{"verify", "POST /credentials/verify", "a vc+jwt of this node, status checked against its own lists",
@@ -84,6 +99,8 @@ var routes = []route{
 		floorOps{Verifies: 2, Note: "verify the binding and the device signature"}, (*bench).runQRIssue},
 	{"qr-redeem", "POST /v1/qr/verify", "redeem an online code once (status checked, pairwise ID for the party)",
 		floorOps{SM3Blocks: 3, Note: "HMAC-SM3 pairwise ID (SM4-GCM open not counted)"}, (*bench).runQRRedeem},
+	{"qr-offline", "POST /v1/qr/verify (offline code)", "an offline code the holder's device signed over its issuer-signed binding (age_over_18 shown), each once: both signatures, freshness, binding status, single-use mark, pairwise ID for the party",
+		floorOps{Verifies: 2, SM3Blocks: 3, Note: "verify the binding's issuer signature and the device signature; HMAC-SM3 pairwise ID (SM4-GCM open not counted)"}, (*bench).runQROffline},
 	{"login", "GET /oauth2/authorize … GET /oauth2/userinfo", "one whole scan-to-login, 6 requests (7 with the page's QR script, revalidated: 304): the login page, the session read by the app, the device-signed approval, the page's poll (code), the code redeemed for tokens (client_secret_basic, PKCE), userinfo",
 		floorOps{Verifies: 2, Signs: 1, Note: "verify the binding and the device signature, sign the SM2 ID token"}, (*bench).runLogin},
 	{"verify-di", "POST /credentials/verify (sm2-rdfc-2025)", "a Data Integrity credential of this node (sm2-rdfc-2025: JSON-LD canonicalization, SM3, SM2), status checked against its own lists",
@@ -186,6 +203,64 @@ func (b *bench) runToken(ctx context.Context, conc int) (measure, error) {
 		out, err := c.do("POST", auth.TokenPath, "", ctForm, body, 200)
 		if err == nil && !bytes.Contains(out, []byte(`"access_token"`)) {
 			err = fmt.Errorf("token response without access_token: %.200s", out)
+		}
+		return err
+	})
+}
+
+// baselineName is the route every run measures first at each concurrency.
+const baselineName = "baseline"
+
+func (b *bench) runBaseline(ctx context.Context, conc int) (measure, error) {
+	return b.drive(ctx, conc, 0, warm, b.o.duration, func(_ int, c *conn) error {
+		out, err := c.do("GET", "/healthz", "", ctJSON, nil, 200)
+		if err == nil && !bytes.Contains(out, []byte(`"ok"`)) {
+			err = fmt.Errorf("healthz: %.200s", out)
+		}
+		return err
+	})
+}
+
+// rsBasic is the resource server's Authorization header value
+// (client_secret_basic, RFC 6749 §2.3.1: both parts form-encoded).
+func (b *bench) rsBasic() string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(rsClientID)+":"+url.QueryEscape(b.node.rsSecret)))
+}
+
+// runTokenValidate has the resource server introspect its own access
+// tokens, each once: tokens minted before the clock (client_credentials,
+// client_secret_basic), so every timed request checks a signature the
+// node has not seen (its token cache misses). A token the node checked
+// before costs a hash and a map lookup instead; qr-redeem measures that
+// path (its relying party presents one token throughout).
+func (b *bench) runTokenValidate(ctx context.Context, conc int) (measure, error) {
+	n := poolSize(min(validateRateCap, validateRateCap1*conc), b.o.duration, conc)
+	basic := b.rsBasic()
+	mint := []byte(url.Values{"grant_type": {auth.GrantClientCredentials}}.Encode())
+	bodies := make([][]byte, n)
+	if err := b.parallel(8, 0, n, func(i int, c *conn) error {
+		out, _, err := c.send("POST", auth.TokenPath, http.Header{"Content-Type": {ctForm}, "Authorization": {basic}}, mint, 200)
+		if err != nil {
+			return fmt.Errorf("resource server's token: %w", err)
+		}
+		var resp auth.TokenResponse
+		if err := json.Unmarshal(out, &resp); err != nil || resp.AccessToken == "" {
+			return fmt.Errorf("resource server's token: %.200s", out)
+		}
+		bodies[i] = []byte(url.Values{"token": {resp.AccessToken}}.Encode())
+		return nil
+	}); err != nil {
+		return measure{}, err
+	}
+	p := &pool[[]byte]{items: bodies}
+	return b.drive(ctx, conc, 0, warm, b.o.duration, func(_ int, c *conn) error {
+		body, err := p.take()
+		if err != nil {
+			return err
+		}
+		out, _, err := c.send("POST", auth.IntrospectionPath, http.Header{"Content-Type": {ctForm}, "Authorization": {basic}}, body, 200)
+		if err == nil && !bytes.Contains(out, []byte(`"active":true`)) {
+			err = fmt.Errorf("introspection: %.200s", out)
 		}
 		return err
 	})
@@ -525,6 +600,41 @@ func (b *bench) runQRRedeem(ctx context.Context, conc int) (measure, error) {
 	}
 	m.raced, m.doubles, err = b.raceProbe(raceProbeCodes)
 	return m, err
+}
+
+// runQROffline has the relying party verify offline codes at the node,
+// each once: made before the clock by the holders' devices (this
+// process), as the holder app makes them, each with a counter new in the
+// run (so no two presentations are alike, whatever the time).
+func (b *bench) runQROffline(ctx context.Context, conc int) (measure, error) {
+	if err := b.ensureHolders(8); err != nil {
+		return measure{}, err
+	}
+	now := time.Now()
+	bodies, err := prepare(poolSize(offlineRateCap, b.o.duration, conc), func(i int) ([]byte, error) {
+		h := b.holders[i%len(b.holders)]
+		code, err := qrcode.NewOffline(rand.Reader, h.device, h.binding, nil,
+			qrcode.Presentation{Time: now, Counter: b.offlineCodes.Add(1), Claims: []string{"age_over_18"}})
+		if err != nil {
+			return nil, err
+		}
+		return json.Marshal(map[string]string{"code": code})
+	})
+	if err != nil {
+		return measure{}, err
+	}
+	p := &pool[[]byte]{items: bodies}
+	return b.drive(ctx, conc, 0, warm, b.o.duration, func(_ int, c *conn) error {
+		body, err := p.take()
+		if err != nil {
+			return err
+		}
+		out, err := c.do("POST", "/v1/qr/verify", b.token, ctJSON, body, 200)
+		if err == nil && !bytes.Contains(out, []byte(`"pairwise_id"`)) {
+			err = fmt.Errorf("offline verification without pairwise_id: %.200s", out)
+		}
+		return err
+	})
 }
 
 func redeemBodies(codes []string) [][]byte {

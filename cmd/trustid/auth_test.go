@@ -482,7 +482,7 @@ func TestClientsCLIAndLiveReload(t *testing.T) {
 
 	// A client_secret_basic client: the secret is printed once and stored
 	// only as a salted hash.
-	out, errOut, err := run(t, context.Background(), "clients", "add", "--id", "rp-basic", "--name", "Basic RP",
+	out, errOut, err := run(t, context.Background(), "clients", "add", "--id", "rp-basic", "--name", "基础服务 RP",
 		"--region", "310000", "--scopes", "qr:redeem", "--secret", "--data", n.dir)
 	if err != nil {
 		t.Fatal(err, errOut)
@@ -526,6 +526,7 @@ func TestClientsCLIAndLiveReload(t *testing.T) {
 	if !strings.Contains(list, kid2) || strings.Contains(list, oldKid) || !strings.Contains(list, "rp-basic") {
 		t.Errorf("list after rotation:\n%s", list)
 	}
+	checkAligned(t, list) // rp-basic's name is in Chinese
 	newKey := filepath.Join(newKeys, kid2+".key.pem")
 	waitFor(t, func() bool {
 		_, _, err := run(t, context.Background(), "token", "--node", n.base, "--client-id", "rp-live", "--key", newKey, "--data", n.dir)
@@ -616,7 +617,8 @@ func TestRegistryCLIBadInput(t *testing.T) {
 
 	goodPEM := filepath.Join(n.dir, "good.pem")
 	os.WriteFile(goodPEM, testTerminalKeyPEM(t), 0o600)
-	n.cli("terminals", "add", "--id", "t-1", "--name", "counter", "--region", "310104", "--public-key", goodPEM)
+	n.cli("terminals", "add", "--id", "t-1", "--name", "徐汇 counter 3", "--region", "310104", "--public-key", goodPEM)
+	checkAligned(t, n.cli("terminals", "list"))
 	goodPEM2 := filepath.Join(n.dir, "good2.pem")
 	os.WriteFile(goodPEM2, testTerminalKeyPEM(t), 0o600)
 	before := n.cli("clients", "export")

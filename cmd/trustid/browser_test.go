@@ -215,6 +215,7 @@ func TestBrowserScanToLogin(t *testing.T) {
 		t.Fatal(err)
 	}
 	sessionURL := loginPageSession(t, ctx)
+	testbrowser.CheckA11y(t, ctx, "login page")
 	shot(ctx, "login-page.png")
 	waitFor(t, func() bool { return netlog.pollWaiting() == 1 }, "the page's long poll")
 	// The poll is a long one: still open a moment later.
@@ -417,6 +418,7 @@ func TestBrowserScanToLogin(t *testing.T) {
 	if ended, err := chromedp.Run(noJS, chromedp.Text(chromedp.ID("ended"))); err != nil || ended != "This login has ended" {
 		t.Fatalf("the finished session's continue page says %q (%v)", ended, err)
 	}
+	testbrowser.CheckA11y(t, noJS, "login ended page")
 	shot(noJS, "login-ended-noscript.png")
 
 	// Continuing before the approval shows the waiting page (the QR, the
@@ -442,6 +444,7 @@ func TestBrowserScanToLogin(t *testing.T) {
 	if scanned, err := scanImage(pngFile); err != nil || scanned != session4 {
 		t.Fatalf("the waiting page shows a QR of %q (%v), want %s", scanned, err, session4)
 	}
+	testbrowser.CheckA11y(t, noJS, "login waiting page")
 	shot(noJS, "waiting-noscript.png")
 	approveWallet(session4)
 	who4, err := chromedp.Run(noJS, chromedp.Text(chromedp.ID("who")))

@@ -92,6 +92,7 @@ var commandExamples = map[string]string{
   trustid qr show --kind static --text > static.txt
   trustid qr show --wallet wallet.json -o json`,
 	"qr verify": `  trustid qr verify --image code.png --challenge 0a0b0c --revoked revoked.txt
+  trustid qr verify - --jwks sh-jwks.json --status-node 310000=https://sh.trustid.example < code.txt
   trustid qr verify - --no-status -o json < static.txt`,
 
 	"ledger regions": `  trustid ledger regions

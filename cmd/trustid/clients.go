@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -214,8 +213,8 @@ func newClientsListCmd() *cobra.Command {
 				}
 				return writeJSON(cmd.OutOrStdout(), out)
 			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "CLIENT_ID\tNAME\tREGION\tAUTH\tKEYS\tSCOPES\tSTATE")
+			var t table
+			t.row("CLIENT_ID", "NAME", "REGION", "AUTH", "KEYS", "SCOPES", "STATE")
 			for _, c := range cs {
 				state := "enabled"
 				if c.Disabled {
@@ -225,10 +224,9 @@ func newClientsListCmd() *cobra.Command {
 				for i, k := range c.JWKS.Keys {
 					kids[i] = k.Kid
 				}
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.ID, c.Name, c.Region, c.AuthMethod,
-					orDash(strings.Join(kids, ",")), strings.Join(c.Scopes, ","), state)
+				t.row(c.ID, c.Name, c.Region, c.AuthMethod, orDash(strings.Join(kids, ",")), strings.Join(c.Scopes, ","), state)
 			}
-			return w.Flush()
+			return t.write(cmd.OutOrStdout())
 		},
 	}
 }

@@ -512,7 +512,7 @@ func runDeriveBatch(cmd *cobra.Command, _ []string) error {
 	b := &idBatch{deriver: d, strict: strict, workers: workers}
 	stopProgress := func() {}
 	if !asJSON {
-		stopProgress = startBatchProgress(cmd.ErrOrStderr(), &b.linesDone, &b.bytesRead, total)
+		stopProgress = startBatchProgress(cmd.ErrOrStderr(), progress.Options{Unit: "lines"}, &b.linesDone, &b.bytesRead, total).Stop
 	}
 	start := time.Now()
 	err = b.run(cmd, in, out)
@@ -717,15 +717,14 @@ func (b *idBatch) derive(j *idBatchJob) {
 
 // startBatchProgress draws a progress line on w while a batch runs, when w is
 // a terminal (internal/progress): lines done, rate, and with a known input
-// size the share read and the time left. It returns the function that
-// stops it and clears the line.
-func startBatchProgress(w io.Writer, lines, read *atomic.Int64, total int64) func() {
-	l := progress.Start(w, progress.Options{Unit: "lines"}, func() progress.Status {
+// size the share read and the time left. Its Stop stops it and clears the
+// line.
+func startBatchProgress(w io.Writer, o progress.Options, lines, read *atomic.Int64, total int64) *progress.Line {
+	return progress.Start(w, o, func() progress.Status {
 		s := progress.Status{Done: lines.Load(), Fraction: -1}
 		if total > 0 {
 			s.Fraction = float64(read.Load()) / float64(total)
 		}
 		return s
 	})
-	return l.Stop
 }

@@ -13,11 +13,14 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/leakcheck"
+	"github.com/trustid-cn/trustid/internal/progress"
 	"github.com/trustid-cn/trustid/keystore"
 )
 
@@ -509,5 +512,43 @@ func TestNodeSecrets(t *testing.T) {
 	t.Setenv("TRUSTID_PIN_SEAL_KEY_VERSION", "2")
 	if _, err := newPINSealer(ks, log); err == nil || !strings.Contains(err.Error(), "16 bytes") {
 		t.Errorf("32-byte pin-seal key: %v", err)
+	}
+}
+
+// TestDeriveBatchProgress: derive-batch's progress line (drawn here as on
+// a terminal) counts lines, shows the share of a file of known size with
+// a bar, only the count and rate when the size is unknown (standard
+// input), and is erased at the end; nothing is drawn off a terminal.
+func TestDeriveBatchProgress(t *testing.T) {
+	var lines, read atomic.Int64
+	var line bytes.Buffer
+	l := startBatchProgress(&line, progress.Options{Unit: "lines", Terminal: true, Interval: time.Hour}, &lines, &read, 1000)
+	lines.Store(120)
+	read.Store(250)
+	line.Reset()
+	l.Draw()
+	if got := line.String(); !strings.Contains(got, "25.0%") || !strings.Contains(got, "120 lines") || !strings.Contains(got, "[#") {
+		t.Errorf("a quarter of a file read: %q", got)
+	}
+	l.Stop()
+	if !strings.HasSuffix(line.String(), "\r\033[K") {
+		t.Errorf("Stop did not erase the line: %q", line.String())
+	}
+
+	line.Reset()
+	l = startBatchProgress(&line, progress.Options{Unit: "lines", Terminal: true, Interval: time.Hour}, &lines, &read, 0)
+	line.Reset()
+	l.Draw()
+	if got := line.String(); !strings.Contains(got, "120 lines") || strings.Contains(got, "%") {
+		t.Errorf("standard input (size unknown): %q, want a count and no share", got)
+	}
+	l.Stop()
+
+	var quiet bytes.Buffer
+	l = startBatchProgress(&quiet, progress.Options{Unit: "lines", Interval: time.Millisecond}, &lines, &read, 1000)
+	time.Sleep(20 * time.Millisecond)
+	l.Stop()
+	if quiet.Len() != 0 {
+		t.Errorf("drew on a non-terminal: %q", quiet.String())
 	}
 }

@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"slices"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -31,12 +30,12 @@ func newKeysCmd() *cobra.Command {
 				}
 				return writeJSON(cmd.OutOrStdout(), out)
 			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "KID\tALG\tSTATE\tCREATED\tRETIRING\tRETIRED")
+			var t table
+			t.row("KID", "ALG", "STATE", "CREATED", "RETIRING", "RETIRED")
 			for _, k := range ks.Keys() {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\n", k.Kid, k.Alg, k.State, day(k.Created), day(k.Retiring), day(k.Retired))
+				t.row(k.Kid, k.Alg, k.State, day(k.Created), day(k.Retiring), day(k.Retired))
 			}
-			return w.Flush()
+			return t.write(cmd.OutOrStdout())
 		},
 	})
 	keys.AddCommand(&cobra.Command{

@@ -886,3 +886,62 @@ func jwtHeader(t *testing.T, tok string) map[string]any {
 	json.Unmarshal(raw, &m)
 	return m
 }
+
+// TestLoginPagesInChinese: the login pages (the login page, the waiting
+// page without JavaScript, the ended page) are in Chinese for a browser
+// that prefers it (Accept-Language), in English otherwise, and say which
+// (lang, Content-Language, Vary); claims are named by their labels.
+func TestLoginPagesInChinese(t *testing.T) {
+	f := newEnrollFixture(t)
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	get := func(c *http.Client, u, accept string) (int, string, http.Header) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", u, nil)
+		if accept != "" {
+			req.Header.Set("Accept-Language", accept)
+		}
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	for _, tc := range []struct {
+		accept, lang string
+		want         []string
+	}{
+		{"zh-CN,zh;q=0.9,en;q=0.8", "zh-CN", []string{"<title>TrustID 登录</title>", "<h1>登录 Web shop-web</h1>", "已满 18 周岁", "请用 TrustID 应用扫码并确认", "等待确认…"}},
+		{"zh", "zh-CN", []string{"<h1>登录 Web shop-web</h1>"}},
+		{"en-GB,en;q=0.9,zh;q=0.5", "en", []string{"<h1>Log in to Web shop-web</h1>", "aged 18 or over", "Waiting for approval…"}},
+		{"fr-FR", "en", []string{"<h1>Log in to Web shop-web</h1>"}},
+		{"", "en", []string{"<h1>Log in to Web shop-web</h1>"}},
+	} {
+		b := newBrowser()
+		u := shop.conf.AuthCodeURL(rand.Text(), oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oidc.Nonce(rand.Text()))
+		status, page, hdr := get(b, u, tc.accept)
+		if status != 200 || !strings.Contains(page, `<html lang="`+tc.lang+`">`) || hdr.Get("Content-Language") != tc.lang || !strings.Contains(hdr.Get("Vary"), "Accept-Language") {
+			t.Fatalf("Accept-Language %q: %d %v\n%s", tc.accept, status, hdr, page)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(page, w) {
+				t.Errorf("Accept-Language %q: the login page lacks %q:\n%s", tc.accept, w, page)
+			}
+		}
+		if tc.lang != "zh-CN" {
+			continue
+		}
+		m := appLinkRE.FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("no app link:\n%s", page)
+		}
+		session, _ := url.QueryUnescape(strings.ReplaceAll(m[1], "&amp;", "&"))
+		if status, page, _ := get(b, session+"/continue", tc.accept); status != 200 || !strings.Contains(page, `<h1 id="waiting">等待确认</h1>`) || !strings.Contains(page, "每 3 秒") || !strings.Contains(page, `alt="登录二维码"`) {
+			t.Errorf("the waiting page in Chinese: %d\n%s", status, page)
+		}
+		if status, page, _ := get(newBrowser(), session+"/continue", tc.accept); status != 404 || !strings.Contains(page, `<h1 id="ended">本次登录已结束</h1>`) || !strings.Contains(page, `<html lang="zh-CN">`) {
+			t.Errorf("the ended page in Chinese: %d\n%s", status, page)
+		}
+	}
+}

@@ -3,7 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
-	"github.com/spf13/cobra"
+	"errors"
 	"io"
 	"net/http"
 	"os"
@@ -11,7 +11,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
+
 	"github.com/trustid-cn/trustid/internal/testnode"
+	"github.com/trustid-cn/trustid/keystore"
 )
 
 // syncBuffer collects a command's output, safe for the server goroutine
@@ -80,6 +83,67 @@ func TestServeEmbeddedDefaults(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "development key-encryption key") {
 		t.Error("no warning about the development KEK")
+	}
+}
+
+// TestServeWrongKEKSaysWhatToDo: a node started with a KEK that did not
+// seal its keystore says which KEK it tried (TRUSTID_KEK or the
+// development KEK file), names both by KEK ID only, and says what to set;
+// it changes nothing, and makes no development KEK for a keystore sealed
+// under TRUSTID_KEK.
+func TestServeWrongKEKSaysWhatToDo(t *testing.T) {
+	const kekA, kekB = "00112233445566778899aabbccddeeff", "ffeeddccbbaa99887766554433221100"
+	envDir, devDir := t.TempDir(), t.TempDir()
+	t.Setenv("TRUSTID_KEK", kekA)
+	mustRun(t, "keys", "list", "--data", envDir)
+	t.Setenv("TRUSTID_KEK", "")
+	mustRun(t, "keys", "list", "--data", devDir)
+	devKEK, err := os.ReadFile(filepath.Join(devDir, devKEKFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	secrets := []string{kekA, kekB, strings.TrimSpace(string(devKEK))}
+	for _, tc := range []struct {
+		name, dir, env string
+		want           []string
+	}{
+		{"TRUSTID_KEK wrong", envDir, kekB, []string{"TRUSTID_KEK has KEK ID", "Set TRUSTID_KEK", "--data"}},
+		{"TRUSTID_KEK unset, no development KEK", envDir, "", []string{"TRUSTID_KEK is not set", devKEKFile, "Set TRUSTID_KEK"}},
+		{"TRUSTID_KEK set, sealed by the development KEK", devDir, kekB, []string{"sealed under the development KEK", devKEKFile, "Unset TRUSTID_KEK"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Setenv("TRUSTID_KEK", tc.env)
+			path := filepath.Join(tc.dir, keystoreFile)
+			before, _ := os.ReadFile(path)
+			_, _, err := run(t, context.Background(), "serve", "--data", tc.dir, "--addr", "127.0.0.1:0")
+			if !errors.Is(err, keystore.ErrWrongKEK) {
+				t.Fatalf("serve: %v, want keystore.ErrWrongKEK", err)
+			}
+			msg := err.Error()
+			for _, w := range append(tc.want, path, "KEK ID") {
+				if !strings.Contains(msg, w) {
+					t.Errorf("the error does not say %q: %s", w, msg)
+				}
+			}
+			for _, s := range secrets {
+				if strings.Contains(strings.ToLower(msg), s) {
+					t.Errorf("the error prints a KEK: %s", msg)
+				}
+			}
+			if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+				t.Error("keystore changed after a failed start")
+			}
+		})
+	}
+	if _, err := os.Stat(filepath.Join(envDir, devKEKFile)); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a development KEK was made beside a keystore sealed under TRUSTID_KEK: %v", err)
+	}
+	// The development KEK file replaced by another: the node names the file.
+	os.WriteFile(filepath.Join(devDir, devKEKFile), []byte(kekB+"\n"), 0o600)
+	t.Setenv("TRUSTID_KEK", "")
+	_, _, err = run(t, context.Background(), "serve", "--data", devDir, "--addr", "127.0.0.1:0")
+	if !errors.Is(err, keystore.ErrWrongKEK) || !strings.Contains(err.Error(), "the development KEK in "+filepath.Join(devDir, devKEKFile)) || !strings.Contains(err.Error(), "Set TRUSTID_KEK") || strings.Contains(err.Error(), kekB) {
+		t.Errorf("serve with another development KEK: %v", err)
 	}
 }
 

@@ -1,11 +1,11 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"github.com/trustid-cn/trustid/login"
 	"log/slog"
 	"net/http"
 	"os"
@@ -21,6 +21,7 @@ import (
 	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/store"
 	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
@@ -80,17 +81,26 @@ func openKeystore(cmd *cobra.Command, log *slog.Logger) (*keystore.Store, error)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
-	kek, dev, err := keystore.ResolveKEK(os.Getenv("TRUSTID_KEK"), filepath.Join(dir, devKEKFile), rand.Reader)
+	path, devPath := filepath.Join(dir, keystoreFile), filepath.Join(dir, devKEKFile)
+	env := os.Getenv("TRUSTID_KEK")
+	_, statErr := os.Stat(path)
+	if _, devErr := os.Stat(devPath); env == "" && statErr == nil && errors.Is(devErr, os.ErrNotExist) {
+		// A keystore without a development KEK beside it was sealed under
+		// TRUSTID_KEK: making a development KEK could not open it.
+		return nil, wrongKEKError(path, devPath, "")
+	}
+	kek, dev, err := keystore.ResolveKEK(env, devPath, rand.Reader)
 	if err != nil {
 		return nil, fmt.Errorf("TRUSTID_KEK: %w", err)
 	}
 	if dev {
 		log.Warn("TRUSTID_KEK is not set: using a development key-encryption key stored beside the keystore; it protects nothing against anyone who can read the data directory. Set TRUSTID_KEK (32 hex digits) in production.",
-			slog.String("file", filepath.Join(dir, devKEKFile)))
+			slog.String("file", devPath))
 	}
-	path := filepath.Join(dir, keystoreFile)
-	_, statErr := os.Stat(path)
 	ks, err := keystore.Open(path, kek, keystore.Options{})
+	if errors.Is(err, keystore.ErrWrongKEK) {
+		return nil, wrongKEKError(path, devPath, env)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -99,6 +109,47 @@ func openKeystore(cmd *cobra.Command, log *slog.Logger) (*keystore.Store, error)
 	}
 	return ks, nil
 }
+
+// wrongKEKError explains a keystore that the KEK at hand (env, the value
+// of TRUSTID_KEK, or the development KEK in devPath when env is empty)
+// did not seal: which KEK was tried, which sealed the file (by KEK ID, a
+// digest that reveals nothing of the key) and what to do.
+func wrongKEKError(path, devPath, env string) error {
+	sealed, err := keystore.SealedKEKID(path)
+	if err != nil {
+		return err
+	}
+	devID := ""
+	if raw, err := os.ReadFile(devPath); err == nil {
+		if kek, err := keystore.ParseKEK(string(bytes.TrimSpace(raw))); err == nil {
+			devID = keystore.KEKID(kek)
+		}
+	}
+	const fix = "Set TRUSTID_KEK to the key-encryption key this data directory was created with (32 hex digits, from your secret store), or point --data (TRUSTID_DATA) at the data directory of this KEK. Nothing was changed; do not delete the keystore: its keys cannot be recovered without its KEK."
+	var msg string
+	switch {
+	case env != "" && devID == sealed:
+		msg = fmt.Sprintf("TRUSTID_KEK did not seal it: it was sealed under the development KEK in %s (KEK ID %s). Unset TRUSTID_KEK to open it with that KEK (no command re-seals a keystore under a new KEK yet).", devPath, sealed)
+	case env != "":
+		given := "invalid"
+		if kek, err := keystore.ParseKEK(env); err == nil {
+			given = keystore.KEKID(kek)
+		}
+		msg = fmt.Sprintf("it was sealed under KEK ID %s, TRUSTID_KEK has KEK ID %s. %s", sealed, given, fix)
+	case devID == "":
+		msg = fmt.Sprintf("TRUSTID_KEK is not set, and without it only a development KEK (%s) opens a keystore, but there is none: the keystore was sealed under KEK ID %s, from TRUSTID_KEK. %s", devPath, sealed, fix)
+	default:
+		msg = fmt.Sprintf("TRUSTID_KEK is not set, and the development KEK in %s (KEK ID %s) did not seal it: it was sealed under KEK ID %s. %s", devPath, devID, sealed, fix)
+	}
+	return &kekError{msg: fmt.Sprintf("wrong key-encryption key for %s: %s", path, msg)}
+}
+
+// kekError is a keystore the KEK at hand does not open; it matches
+// keystore.ErrWrongKEK.
+type kekError struct{ msg string }
+
+func (e *kekError) Error() string { return e.msg }
+func (e *kekError) Unwrap() error { return keystore.ErrWrongKEK }
 
 // ephemeral is the node's ephemeral store and its closer.
 type ephemeral struct {

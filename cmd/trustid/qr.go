@@ -34,6 +34,7 @@ import (
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
+	"github.com/trustid-cn/trustid/sdk"
 )
 
 func newQRCmd() *cobra.Command {
@@ -276,14 +277,17 @@ func runQRShow(cmd *cobra.Command, _ []string) error {
 func newQRVerifyCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "verify [PAYLOAD]",
-		Short: "Verifier side: verify an offline or static code from its text or a PNG, without network",
+		Short: "Verifier side: verify an offline or static code from its text or a PNG (no network but --status-node)",
 		Long: `Verify an offline or static QR identity code: the payload text as an
 argument (or on standard input with "-"), or a PNG/JPEG image with --image.
 
 Issuer keys come from this node's keystore (--data) or a JWKS file (--jwks).
-Status: --revoked names a file of revoked entries ("REGION LIST INDEX" per
-line, from the region's status lists); --no-status skips the status check
-and says so.`,
+Status: --status-node REGION=URL fetches the binding's entry from the
+status lists that region's node publishes (GET /status, /status/{list};
+the list's signature checked with the node's published keys), the only
+network this command uses; --revoked names a file of revoked entries
+("REGION LIST INDEX" per line, from the region's status lists);
+--no-status skips the status check and says so.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: runQRVerify,
 	}
@@ -291,6 +295,7 @@ and says so.`,
 	f.String("image", "", "PNG or JPEG file holding the code")
 	f.String("jwks", "", "JWKS file of trusted issuer keys (default: this node's published keys)")
 	f.String("revoked", "", "file of revoked status entries: REGION LIST INDEX per line")
+	f.StringArray("status-node", nil, "REGION=URL: check status in the lists the region's node publishes (repeat for more regions)")
 	f.Bool("no-status", false, "do not check status (says so in the output)")
 	f.String("challenge", "", "the challenge the code must carry, hex")
 	f.String("audience", "", "this verifier's audience name")
@@ -342,6 +347,33 @@ func scanImage(path string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%s: no QR code found: %w", path, err)
+}
+
+// publishedStatus is a StatusChecker over the status lists the nodes of
+// specs (REGION=URL) publish, fetched and verified as the relying-party
+// SDK does (sdk.QRStatus).
+func publishedStatus(specs []string) (qrcode.StatusChecker, error) {
+	regions := map[string]string{}
+	var bases []string
+	for _, spec := range specs {
+		region, base, ok := strings.Cut(spec, "=")
+		u, err := url.Parse(base)
+		if !ok || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			return nil, usageError{fmt.Errorf("--status-node %q: want REGION=URL, e.g. 310000=https://sh.trustid.example", spec)}
+		}
+		if _, err := qrcode.ParseRegion(region); err != nil {
+			return nil, usageError{fmt.Errorf("--status-node %q: %w", spec, err)}
+		}
+		if _, dup := regions[region]; dup {
+			return nil, usageError{fmt.Errorf("--status-node: region %s given twice", region)}
+		}
+		regions[region] = strings.TrimRight(base, "/")
+		bases = append(bases, regions[region])
+	}
+	return &sdk.QRStatus{
+		Nodes:   &sdk.Nodes{Bases: bases, Algorithms: gm.JWTAlgorithms, Client: &http.Client{Timeout: 10 * time.Second}},
+		Regions: regions,
+	}, nil
 }
 
 // revokedFile is a StatusChecker over a file of revoked entries.
@@ -449,16 +481,30 @@ func runQRVerify(cmd *cobra.Command, args []string) error {
 		}
 		keys = publishedKeys(ks)
 	}
-	var status revokedFile
+	var status qrcode.StatusChecker
 	noStatus, _ := f.GetBool("no-status")
-	if p, _ := f.GetString("revoked"); p != "" {
-		var err error
-		if status, err = readRevoked(p); err != nil {
+	nodes, _ := f.GetStringArray("status-node")
+	revoked, _ := f.GetString("revoked")
+	switch {
+	case revoked != "" && len(nodes) > 0:
+		return usageError{errors.New("--revoked and --status-node: give one status source")}
+	case revoked != "":
+		r, err := readRevoked(revoked)
+		if err != nil {
 			return err
 		}
-	} else if !noStatus {
-		return errors.New("no status source: give --revoked FILE, or --no-status to skip the status check")
+		status = r
+	case len(nodes) > 0:
+		var err error
+		if status, err = publishedStatus(nodes); err != nil {
+			return err
+		}
+	case !noStatus:
+		return errors.New("no status source: give --status-node REGION=URL or --revoked FILE, or --no-status to skip the status check")
+	default:
+		status = revokedFile{} // --no-status: nothing revoked
 	}
+	statusChecked := !(noStatus && revoked == "" && len(nodes) == 0)
 	window, _ := f.GetDuration("window")
 	v, err := qrcode.NewVerifier(qrcode.VerifierConfig{Keys: keys, Status: status, Window: window})
 	if err != nil {
@@ -485,7 +531,7 @@ func runQRVerify(cmd *cobra.Command, args []string) error {
 		return fmt.Errorf("NOT VALID: %w", err)
 	}
 	if jsonOutput(cmd) {
-		return writeJSON(out, qrVerifyView(r, !(noStatus && status == nil)))
+		return writeJSON(out, qrVerifyView(r, statusChecked))
 	}
 	fmt.Fprintf(out, "VALID %s code: %s\n", r.Kind, r.Summary())
 	if r.Static != nil {
@@ -494,7 +540,7 @@ func runQRVerify(cmd *cobra.Command, args []string) error {
 	if r.Kind == qrcode.KindOffline {
 		fmt.Fprintf(out, "made %s ago, counter %d\n", time.Since(r.Time).Round(time.Second), r.Counter)
 	}
-	if noStatus && status == nil {
+	if !statusChecked {
 		fmt.Fprintln(out, "WARNING: status NOT checked (--no-status): a revoked binding would pass")
 	}
 	return nil

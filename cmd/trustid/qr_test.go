@@ -6,7 +6,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"io"
 	"log/slog"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -189,4 +191,64 @@ func TestMountQR(t *testing.T) {
 	if rec.Code != 503 {
 		t.Errorf("redeem without an authorizer: %d", rec.Code)
 	}
+}
+
+// TestQRVerifyStatusFromNode: `trustid qr verify --status-node
+// REGION=URL` checks an offline code's binding in the status lists the
+// region's node publishes: valid while the binding is, refused once it is
+// revoked; a region without a node fails closed; malformed settings are
+// refused before anything is fetched.
+func TestQRVerifyStatusFromNode(t *testing.T) {
+	f := newEnrollFixture(t)
+	p := newPerson(t, "11010519900307123", "张三")
+	code, r, m := f.enroll(f.enrollBody(p, "", "", nil))
+	if code != 201 || r.BindingCredential == nil {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	resp, err := http.Get(f.base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	jwksFile := filepath.Join(t.TempDir(), "jwks.json")
+	os.WriteFile(jwksFile, jwks, 0o600)
+	counter := uint64(0)
+	verify := func(args ...string) (string, error) {
+		t.Helper()
+		counter++
+		text, err := qrcode.NewOffline(nil, p.device, r.QRBinding, nil, qrcode.Presentation{Time: time.Now(), Counter: counter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, _, err := run(t, context.Background(), append([]string{"qr", "verify", text, "--jwks", jwksFile, "--data", t.TempDir()}, args...)...)
+		return out, err
+	}
+	node := "310000=" + f.base
+	if out, err := verify("--status-node", node); err != nil || !strings.Contains(out, "VALID offline code") || strings.Contains(out, "NOT checked") {
+		t.Fatalf("a valid binding: %v\n%s", err, out)
+	}
+	if _, err := verify("--status-node", "320000="+f.base); !errors.Is(err, qrcode.ErrStatusUnavailable) {
+		t.Errorf("no node for the binding's region: %v, want status unavailable", err)
+	}
+	for _, bad := range [][]string{
+		{"--status-node", f.base},
+		{"--status-node", "310000=ftp://x"},
+		{"--status-node", "310001=" + f.base},
+		{"--status-node", node, "--status-node", node},
+		{"--status-node", node, "--revoked", jwksFile},
+	} {
+		if _, err := verify(bad...); !errors.As(err, new(usageError)) {
+			t.Errorf("%v: %v, want a usage error", bad, err)
+		}
+	}
+
+	sb, _ := json.Marshal(map[string]string{"action": "revoke"})
+	if c, m, _ := f.do("POST", "/v1/credentials/"+r.BindingCredential.ID+"/status", f.enrollTok, "application/json", string(sb)); c != 200 {
+		t.Fatalf("revoke: %d %v", c, m)
+	}
+	waitFor(t, func() bool {
+		_, err := verify("--status-node", node)
+		return errors.Is(err, qrcode.ErrRevoked)
+	}, "the revoked binding to be refused")
 }

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -178,12 +177,12 @@ a revoked terminal's attestations are refused from then on.`,
 				enc.SetEscapeHTML(false)
 				return enc.Encode(out)
 			}
-			w := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "ID\tNAME\tREGION\tALG\tSTATE\tCREATED\tREVOKED")
+			var tab table
+			tab.row("ID", "NAME", "REGION", "ALG", "STATE", "CREATED", "REVOKED")
 			for _, t := range ts {
-				fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.Name, t.Region, t.Alg(), t.State, day(t.Created), day(t.Revoked))
+				tab.row(t.ID, t.Name, t.Region, t.Alg(), string(t.State), day(t.Created), day(t.Revoked))
 			}
-			return w.Flush()
+			return tab.write(cmd.OutOrStdout())
 		},
 	}
 	list.Flags().Bool("json", false, "print JSON (the same as -o json)")

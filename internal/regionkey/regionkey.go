@@ -71,7 +71,7 @@ func Find(r chaincode.Region, match func(chaincode.RegistryKey) bool) (chaincode
 // DefaultMax bounds a Cache whose Max is 0.
 const DefaultMax = 4096
 
-// Cache holds parsed registry keys by region, kid and JWK coordinates (a
+// Cache holds parsed registry keys by owner (a region, an issuer), kid and JWK coordinates (a
 // key re-registered under the same kid is parsed again), so a lookup
 // costs a map read. Past Max entries keys are parsed on each use (a
 // region that registers keys without end costs only itself time). The
@@ -85,7 +85,7 @@ type Cache struct {
 }
 
 // parsedKey is a struct, so a lookup builds no string.
-type parsedKey struct{ region, kid, kty, crv, x, y string }
+type parsedKey struct{ owner, kid, kty, crv, x, y string }
 
 // Key is Find then PublicKey: the public key and algorithm of r's key
 // that match accepts.
@@ -105,7 +105,20 @@ func (c *Cache) Key(r chaincode.Region, match func(chaincode.RegistryKey) bool) 
 // once (gm.NormalizePublicKey: an SM2 key then carries its precomputed Z
 // value, so verifications with it cost what the node's own keys do).
 func (c *Cache) PublicKey(region string, rk chaincode.RegistryKey) (crypto.PublicKey, error) {
-	ck := parsedKey{region, rk.Kid, rk.JWK.Kty, rk.JWK.Crv, rk.JWK.X, rk.JWK.Y}
+	pub, err := c.Parse(region, rk)
+	if err != nil {
+		return nil, fmt.Errorf("%w: region %s: %v", ErrUnknownKey, region, err)
+	}
+	return pub, nil
+}
+
+// Parse returns the public key of rk, a registry key of owner (a region
+// code, an accredited issuer's identifier), parsed and normalized once,
+// as PublicKey does; the error is the JWK's own. It parses, and decides
+// nothing about the key: whether it may be used is the registry's
+// answer at each lookup.
+func (c *Cache) Parse(owner string, rk chaincode.RegistryKey) (crypto.PublicKey, error) {
+	ck := parsedKey{owner, rk.Kid, rk.JWK.Kty, rk.JWK.Crv, rk.JWK.X, rk.JWK.Y}
 	c.mu.RLock()
 	pub, ok := c.parsed[ck]
 	c.mu.RUnlock()
@@ -117,7 +130,7 @@ func (c *Cache) PublicKey(region string, rk chaincode.RegistryKey) (crypto.Publi
 		pub, err = gm.NormalizePublicKey(pub)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("%w: region %s: %v", ErrUnknownKey, region, err)
+		return nil, err
 	}
 	max := c.Max
 	if max <= 0 {

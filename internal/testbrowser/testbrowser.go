@@ -65,3 +65,39 @@ func New(t testing.TB) context.Context {
 	}
 	return ctx
 }
+
+// A11yCheck is the pages' basic accessibility check, run in the browser:
+// the document has a lang; every form field has a label (a <label for>, or
+// aria-label or aria-labelledby); every image has a non-empty alt; every
+// button and link has a name; a video has a label; one h1; unique ids;
+// no positive tabindex. It returns the problems found.
+const A11yCheck = `(() => {
+  const problems = [];
+  if (!document.documentElement.getAttribute("lang")) problems.push("html has no lang");
+  document.querySelectorAll("input, textarea, select").forEach(e => {
+    if (e.type === "hidden") return;
+    if (!((e.labels && e.labels.length) || e.getAttribute("aria-label") || e.getAttribute("aria-labelledby"))) problems.push("unlabelled " + e.outerHTML.slice(0, 80));
+  });
+  document.querySelectorAll("img").forEach(e => { if (!(e.getAttribute("alt") || "").trim()) problems.push("image without alt " + e.outerHTML.slice(0, 80)); });
+  document.querySelectorAll("button, a[href]").forEach(e => { if (!(e.textContent.trim() || e.getAttribute("aria-label"))) problems.push("unnamed " + e.outerHTML.slice(0, 80)); });
+  document.querySelectorAll("video").forEach(e => { if (!e.getAttribute("aria-label")) problems.push("video without a label"); });
+  if (document.querySelectorAll("h1").length !== 1) problems.push("not one h1");
+  const ids = {};
+  document.querySelectorAll("[id]").forEach(e => { if (ids[e.id]) problems.push("duplicate id " + e.id); ids[e.id] = true; });
+  document.querySelectorAll("[tabindex]").forEach(e => { if (+e.getAttribute("tabindex") > 0) problems.push("positive tabindex on " + e.id); });
+  if (window.cspViolations && window.cspViolations.length) problems.push("CSP violations " + window.cspViolations.join(", "));
+  return problems;
+})()`
+
+// CheckA11y runs A11yCheck on the page ctx shows and reports each problem
+// as an error of t, named by page.
+func CheckA11y(t testing.TB, ctx context.Context, page string) {
+	t.Helper()
+	problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](A11yCheck))
+	if err != nil {
+		t.Fatalf("%s: %v", page, err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", page, p)
+	}
+}

@@ -1,0 +1,90 @@
+package api
+
+import (
+	"net/http"
+
+	"golang.org/x/text/language"
+)
+
+// loginText is the text of the login pages (login, waiting, ended) in one
+// language. The pages are in English or Simplified Chinese, as the
+// browser's Accept-Language prefers (pageText).
+type loginText struct {
+	Lang, Title string
+	// LoginTo goes before the party's name in the heading.
+	LoginTo, For         string
+	Scan, AssuranceAsked string
+	// SharedBefore and SharedAfter go around the party's name before the
+	// claims it asks for.
+	SharedBefore, SharedAfter string
+	QRAlt, OpenApp, Continue  string
+	Waiting, Expired          string
+	WaitingH1, WaitingEvery   string // WaitingEvery: "… every %d seconds", the reload period
+	Ended, EndedMessage       string
+	Unavailable               string
+	UnavailableMessage        string
+	Claims                    map[string]string // claim name → label
+}
+
+var loginTexts = map[string]*loginText{
+	"en": {
+		Lang: "en", Title: "TrustID login",
+		LoginTo: "Log in to ", For: "For: ",
+		Scan: "Scan with the TrustID app and approve. ", AssuranceAsked: "Assurance asked: ",
+		SharedBefore: "Shared with ", SharedAfter: " if you agree: ",
+		QRAlt: "login QR code", OpenApp: "Open the TrustID app on this phone", Continue: "I have approved — continue",
+		Waiting: "Waiting for approval…", Expired: "This login expired. Reload the page.",
+		WaitingH1: "Waiting for approval", WaitingEvery: "Scan with the TrustID app and approve. This page checks again every %d seconds.",
+		Ended:              "This login has ended",
+		EndedMessage:       "It was completed, refused, or it expired. Go back to the site you were logging in to and start again.",
+		Unavailable:        "Login unavailable",
+		UnavailableMessage: "The login service is unavailable right now. Try again in a moment.",
+		Claims:             map[string]string{"age_over_18": "aged 18 or over", "age_over_60": "aged 60 or over"},
+	},
+	"zh-CN": {
+		Lang: "zh-CN", Title: "TrustID 登录",
+		LoginTo: "登录 ", For: "用途：",
+		Scan: "请用 TrustID 应用扫码并确认。", AssuranceAsked: "要求的保障等级：",
+		SharedBefore: "经您同意，将向 ", SharedAfter: " 提供：",
+		QRAlt: "登录二维码", OpenApp: "在本机打开 TrustID 应用", Continue: "我已确认，继续",
+		Waiting: "等待确认…", Expired: "本次登录已过期，请刷新页面。",
+		WaitingH1: "等待确认", WaitingEvery: "请用 TrustID 应用扫码并确认。本页每 %d 秒自动检查一次。",
+		Ended:              "本次登录已结束",
+		EndedMessage:       "登录已完成、被拒绝或已过期。请回到您要登录的网站重新开始。",
+		Unavailable:        "登录暂不可用",
+		UnavailableMessage: "登录服务暂时不可用，请稍后再试。",
+		Claims:             map[string]string{"age_over_18": "已满 18 周岁", "age_over_60": "已满 60 周岁"},
+	},
+}
+
+// loginLanguages are the login pages' languages, English first: the
+// answer when the browser names neither.
+var loginLanguages = language.NewMatcher([]language.Tag{language.English, language.SimplifiedChinese})
+
+// pageText picks the login pages' language from the request's
+// Accept-Language (RFC 9110 §12.5.4): Chinese when the browser prefers
+// it, else English. It marks the response as varying with the header.
+func pageText(w http.ResponseWriter, r *http.Request) *loginText {
+	w.Header().Add("Vary", "Accept-Language")
+	_, i := language.MatchStrings(loginLanguages, r.Header.Get("Accept-Language"))
+	t := loginTexts["en"]
+	if i == 1 {
+		t = loginTexts["zh-CN"]
+	}
+	w.Header().Set("Content-Language", t.Lang)
+	return t
+}
+
+// claimLabels are the labels of claims in t's language; a claim without
+// one shows its name.
+func (t *loginText) claimLabels(claims []string) []string {
+	out := make([]string, len(claims))
+	for i, c := range claims {
+		if l, ok := t.Claims[c]; ok {
+			out[i] = l
+		} else {
+			out[i] = c
+		}
+	}
+	return out
+}
