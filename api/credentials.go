@@ -305,7 +305,7 @@ func (h *credentialHandlers) issue(w http.ResponseWriter, r *http.Request) error
 	if len(iss.Status) > 0 {
 		out["credentialId"] = iss.ID
 	}
-	writeJSONStatus(w, http.StatusCreated, out)
+	writeDocStatus(w, http.StatusCreated, out)
 	return nil
 }
 

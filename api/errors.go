@@ -5,9 +5,11 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"sync"
 	"syscall"
 
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -141,3 +143,31 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 	enc.SetEscapeHTML(false)
 	enc.Encode(v)
 }
+
+// writeDocStatus sends doc as writeJSONStatus does (the same bytes),
+// encoded without reflection (strictjson), for a hot path. doc must hold
+// only what json.Unmarshal into an any makes (maps, slices, strings,
+// float64, booleans, nil) and strings, such as an issued credential's
+// envelope.
+func writeDocStatus(w http.ResponseWriter, status int, doc map[string]any) {
+	bp := docBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 {
+			docBufs.Put(bp)
+		}
+	}()
+	b, err := strictjson.Append((*bp)[:0], doc)
+	if err != nil {
+		writeJSONStatus(w, status, doc)
+		return
+	}
+	*bp = append(b, '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(*bp)
+}
+
+// docBufs holds writeDocStatus's encoding buffers (at most 64 KiB are
+// kept).
+var docBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}

@@ -644,6 +644,12 @@ func instanceID(cmd *cobra.Command, dataDir string) (string, error) {
 	return id, nil
 }
 
+// Both status stores allocate an issuance's entries in one group commit.
+var (
+	_ issuer.ManyAllocator = (*statuslist.Shared)(nil)
+	_ issuer.ManyAllocator = (*statuslist.FileStore)(nil)
+)
+
 // openSharedStatus opens the status store of one instance of a region
 // whose instances share status through the ledger (statuslist.Shared):
 // allocation from the lists of --instance in data/status, credential IDs

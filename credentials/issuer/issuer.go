@@ -230,6 +230,15 @@ type IssueOptions struct {
 type GroupItem struct {
 	Credential map[string]any
 	Options    IssueOptions
+
+	pre *prepared // what prepare made of Credential already, if anything
+}
+
+// prepared is a request prepare has made (IssueAsClient checks it before
+// issuing), so that issuing does not prepare it again.
+type prepared struct {
+	c    map[string]any
+	cred *credentials.Credential
 }
 
 // Issued is an issued credential.
@@ -375,10 +384,18 @@ func ownerTag(client string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// reserve allocates an entry of each purpose, all at once: a store that
-// commits in groups (one per purpose) then makes them durable in parallel
-// groups rather than one after the other.
+// reserve allocates an entry of each purpose, all at once: in one call
+// to a ManyAllocator (one group commit), else concurrently, so that a
+// store that commits in groups makes them durable in parallel groups
+// rather than one after the other.
 func (is *Issuer) reserve(ctx context.Context, purposes ...string) ([]status.Ref, error) {
+	if m, ok := is.cfg.Status.(ManyAllocator); ok {
+		refs, err := m.AllocateMany(ctx, purposes...)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", credentials.ErrStatusFull, err)
+		}
+		return refs, nil
+	}
 	refs := make([]status.Ref, len(purposes))
 	err := each(len(purposes), func(i int) error {
 		lid, idx, err := is.cfg.Status.Allocate(ctx, purposes[i])
@@ -389,6 +406,13 @@ func (is *Issuer) reserve(ctx context.Context, purposes ...string) ([]status.Ref
 		return nil, fmt.Errorf("%w: %w", credentials.ErrStatusFull, err)
 	}
 	return refs, nil
+}
+
+// ManyAllocator is a StatusStore that allocates entries of several
+// purposes in one durable write (statuslist.FileStore and Shared); the
+// refs are in the order of purposes.
+type ManyAllocator interface {
+	AllocateMany(ctx context.Context, purposes ...string) ([]status.Ref, error)
 }
 
 // IDMinter is a StatusStore whose credential IDs carry the credential's
@@ -437,12 +461,13 @@ func (is *Issuer) bind(ctx context.Context, client string, group []*pending) err
 	if len(all) == 0 {
 		return nil // the request's own status entries only: nothing to bind
 	}
+	owner := ownerTag(client)
 	if m, ok := is.cfg.Status.(IDMinter); ok {
 		for i, p := range group {
 			if p.given {
 				continue
 			}
-			id, err := m.MintID(i, ownerTag(client), all)
+			id, err := m.MintID(i, owner, all)
 			if err != nil {
 				return err
 			}
@@ -453,7 +478,7 @@ func (is *Issuer) bind(ctx context.Context, client string, group []*pending) err
 		}
 	}
 	err := each(len(group), func(i int) error {
-		return is.cfg.Status.BindOwner(ctx, group[i].id, ownerTag(client), all)
+		return is.cfg.Status.BindOwner(ctx, group[i].id, owner, all)
 	})
 	if errors.Is(err, status.ErrBound) {
 		return fmt.Errorf("%w: %w", ErrIDTaken, err)
@@ -528,7 +553,7 @@ func (is *Issuer) IssueAsClient(ctx context.Context, in map[string]any, opts Iss
 	if err != nil {
 		return nil, err
 	}
-	_, cred, err := is.prepare(in, signingAs{did: did})
+	c, cred, err := is.prepare(in, signingAs{did: did})
 	if err != nil {
 		return nil, err
 	}
@@ -539,7 +564,8 @@ func (is *Issuer) IssueAsClient(ctx context.Context, in map[string]any, opts Iss
 	if err != nil {
 		return nil, err
 	}
-	out, err := is.issue(ctx, as, opts.Client, GroupItem{Credential: in, Options: opts})
+	// as.did is did: what prepare made is what issuing would make.
+	out, err := is.issue(ctx, as, opts.Client, GroupItem{Credential: in, Options: opts, pre: &prepared{c: c, cred: cred}})
 	if err != nil {
 		return nil, err
 	}
@@ -605,9 +631,9 @@ func (is *Issuer) issue(ctx context.Context, as signingAs, client string, items 
 			return err
 		}
 		if name == FormatSDJWT {
-			group[i], err = is.prepareSDJWT(ctx, as, it.Credential, it.Options)
+			group[i], err = is.prepareSDJWT(ctx, as, it.Credential, it.Options, it.pre)
 		} else {
-			group[i], err = is.prepareDoc(ctx, as, it.Credential, it.Options, name, f)
+			group[i], err = is.prepareDoc(ctx, as, it.Credential, it.Options, it.pre, name, f)
 		}
 		if err != nil {
 			return err
@@ -633,10 +659,14 @@ func (is *Issuer) issue(ctx context.Context, as signingAs, client string, items 
 }
 
 // open picks the signing key of opts' algorithm and prepares the request
-// (prepare): the opening both formats share.
-func (is *Issuer) open(as signingAs, in map[string]any, opts IssueOptions) (kid string, signer crypto.Signer, c map[string]any, cred *credentials.Credential, err error) {
+// (prepare, unless pre holds what it made): the opening both formats
+// share.
+func (is *Issuer) open(as signingAs, in map[string]any, opts IssueOptions, pre *prepared) (kid string, signer crypto.Signer, c map[string]any, cred *credentials.Credential, err error) {
 	if kid, signer, err = as.signer(opts.Algorithm, is.cfg.Algorithm); err != nil {
 		return "", nil, nil, nil, err
+	}
+	if pre != nil {
+		return kid, signer, pre.c, pre.cred, nil
 	}
 	if c, cred, err = is.prepare(in, as); err != nil {
 		return "", nil, nil, nil, err
@@ -648,14 +678,14 @@ func (is *Issuer) open(as signingAs, in map[string]any, opts IssueOptions) (kid 
 // a registered Format): the node's revocation and suspension entries go
 // to credentialStatus, after the request's own entries if it has any (and
 // then only with opts.AddStatus).
-func (is *Issuer) prepareDoc(ctx context.Context, as signingAs, in map[string]any, opts IssueOptions, name string, f Format) (*pending, error) {
+func (is *Issuer) prepareDoc(ctx context.Context, as signingAs, in map[string]any, opts IssueOptions, pre *prepared, name string, f Format) (*pending, error) {
 	switch {
 	case opts.Algorithm != "" && !slices.Contains(f.Algorithms, opts.Algorithm):
 		return nil, fmt.Errorf("%w: algorithm %q for %s (want one of %v)", credentials.ErrUnsupported, opts.Algorithm, name, f.Algorithms)
 	case opts.Algorithm == "" && !slices.Contains(f.Algorithms, is.cfg.Algorithm):
 		opts.Algorithm = f.Algorithms[0]
 	}
-	kid, signer, c, cred, err := is.open(as, in, opts)
+	kid, signer, c, cred, err := is.open(as, in, opts, pre)
 	if err != nil {
 		return nil, err
 	}
@@ -704,8 +734,8 @@ func (is *Issuer) prepareDoc(ctx context.Context, as signingAs, in map[string]an
 // claim selectively disclosable (objects recursively, arrays element by
 // element), cnf.jwk and a status claim. The subject id becomes a
 // selectively disclosable sub.
-func (is *Issuer) prepareSDJWT(ctx context.Context, as signingAs, in map[string]any, opts IssueOptions) (*pending, error) {
-	kid, signer, c, cred, err := is.open(as, in, opts)
+func (is *Issuer) prepareSDJWT(ctx context.Context, as signingAs, in map[string]any, opts IssueOptions, pre *prepared) (*pending, error) {
+	kid, signer, c, cred, err := is.open(as, in, opts, pre)
 	if err != nil {
 		return nil, err
 	}

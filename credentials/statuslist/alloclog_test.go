@@ -3,7 +3,11 @@ package statuslist
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -13,10 +17,59 @@ import (
 	"github.com/trustid-cn/trustid/internal/testenv"
 )
 
+// logRecords splits the store's allocation log into its records'
+// payloads, failing t on a torn or bad record.
+func logRecords(t *testing.T, dir string) [][]byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, allocLogName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for len(data) > 0 {
+		n := int(binary.BigEndian.Uint32(data))
+		p := data[8 : 8+n]
+		if crc32.Checksum(p, crcTable) != binary.BigEndian.Uint32(data[4:]) {
+			t.Fatal("bad checksum")
+		}
+		out = append(out, p)
+		data = data[8+n:]
+	}
+	return out
+}
+
+// record encodes one allocation log record of the given lists' indices.
+func record(lists map[string][]uint32) []byte {
+	var p []byte
+	for id, idx := range lists {
+		p = append(p, byte(len(id)))
+		p = append(p, id...)
+		p = binary.BigEndian.AppendUint32(p, uint32(len(idx)))
+		for _, i := range idx {
+			p = binary.BigEndian.AppendUint32(p, i)
+		}
+	}
+	h := binary.BigEndian.AppendUint32(nil, uint32(len(p)))
+	h = binary.BigEndian.AppendUint32(h, crc32.Checksum(p, crcTable))
+	return append(h, p...)
+}
+
+func appendFile(t *testing.T, path string, b []byte) {
+	t.Helper()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o600)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.Write(b); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestAllocationAppendsToLog: once a list exists, allocating in it does
-// not rewrite its file (the bytes stay the same): each allocation is one
-// 4-byte record of the list's allocation log, and after a restart every
-// allocation is there and none is handed out again.
+// not rewrite its file (the bytes stay the same): the allocations of
+// every purpose go to the store's one allocation log, and after a
+// restart every allocation is there and none is handed out again.
 func TestAllocationAppendsToLog(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -24,63 +77,114 @@ func TestAllocationAppendsToLog(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	lid, first, err := s.Allocate(ctx, status.PurposeRevocation)
+	first, err := s.AllocateMany(ctx, status.PurposeRevocation, status.PurposeSuspension)
 	if err != nil {
 		t.Fatal(err)
 	}
-	file := s.dir + "/" + lid + ".json"
-	before, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
+	var before [][]byte
+	for _, r := range first {
+		b, err := os.ReadFile(filepath.Join(dir, r.ListID+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before = append(before, b)
+	}
+	if _, err := os.Stat(filepath.Join(dir, allocLogName)); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("allocations in new lists went to the log: %v", err)
 	}
 	const n = 200
-	got := make([]int, n)
+	got := make([][]status.Ref, n)
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			l, idx, err := s.Allocate(ctx, status.PurposeRevocation)
-			if err != nil || l != lid {
-				t.Errorf("allocation in %s: %v", l, err)
+			refs, err := s.AllocateMany(ctx, status.PurposeRevocation, status.PurposeSuspension)
+			if err != nil || refs[0].ListID != first[0].ListID || refs[1].ListID != first[1].ListID {
+				t.Errorf("allocation in %v: %v", refs, err)
 			}
-			got[i] = idx
+			got[i] = refs
 		})
 	}
 	wg.Wait()
-	after, err := os.ReadFile(file)
-	if err != nil {
-		t.Fatal(err)
+	for k, r := range first {
+		after, err := os.ReadFile(filepath.Join(dir, r.ListID+".json"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(before[k], after) {
+			t.Fatal("allocations rewrote a list file")
+		}
 	}
-	if !bytes.Equal(before, after) {
-		t.Fatal("allocations rewrote the list file")
+	if legacy, _ := filepath.Glob(filepath.Join(dir, "*"+legacyAllocSuffix)); len(legacy) != 0 {
+		t.Fatalf("per-list logs written: %v", legacy)
 	}
-	if fi, err := os.Stat(s.allocPath(lid)); err != nil || fi.Size() != 4*n {
-		t.Fatalf("allocation log: %v bytes, want %d (%v)", fi, 4*n, err)
+	recs := logRecords(t, dir)
+	if len(recs) == 0 || len(recs) > n {
+		t.Fatalf("%d log records for %d requests", len(recs), n)
 	}
+	t.Logf("%d allocations of two purposes in %d log records", 2*n, len(recs))
 	s2, err := OpenFileStore(dir, FileStoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	l, _ := s2.lookup(lid)
-	seen := map[int]bool{first: true}
-	for _, i := range got {
-		if seen[i] {
-			t.Fatalf("index %d allocated twice", i)
+	for k, r := range first {
+		l, _ := s2.lookup(r.ListID)
+		seen := map[int]bool{r.Index: true}
+		for _, refs := range got {
+			i := refs[k].Index
+			if seen[i] {
+				t.Fatalf("index %d of %s allocated twice", i, r.Purpose)
+			}
+			seen[i] = true
 		}
-		seen[i] = true
-	}
-	for i := range seen {
-		if !l.isAllocated(i) {
-			t.Fatalf("allocation %d lost at restart", i)
+		for i := range seen {
+			if !l.isAllocated(i) {
+				t.Fatalf("allocation %d lost at restart", i)
+			}
 		}
-	}
-	if l.count != n+1 {
-		t.Fatalf("%d allocated after restart, want %d", l.count, n+1)
+		if l.count != n+1 {
+			t.Fatalf("%d allocated after restart, want %d", l.count, n+1)
+		}
 	}
 }
 
-// TestAllocationLogTorn: a torn last record (a partial one, or one out of
-// range) is cut off at open and allocation goes on after it; an out of
-// range record before the last is corruption.
+// TestAllocateManyOneRecord: the entries of one AllocateMany, of two
+// purposes, are made durable by one log record (one write, one fsync).
+func TestAllocateManyOneRecord(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.AllocateMany(ctx, status.PurposeRevocation, status.PurposeSuspension); err != nil {
+		t.Fatal(err)
+	}
+	refs, err := s.AllocateMany(ctx, status.PurposeRevocation, status.PurposeSuspension, status.PurposeToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if refs[2].Purpose != status.PurposeToken || refs[0].ListID == refs[1].ListID {
+		t.Fatalf("refs %v", refs)
+	}
+	recs := logRecords(t, dir)
+	if len(recs) != 1 {
+		t.Fatalf("%d records, want 1", len(recs))
+	}
+	for _, r := range refs[:2] {
+		if !bytes.Contains(recs[0], []byte(r.ListID)) {
+			t.Fatalf("the record does not name %s", r.ListID)
+		}
+	}
+	if _, err := s.AllocateMany(ctx, status.PurposeRevocation, "nonsense"); !errors.Is(err, ErrPurpose) {
+		t.Fatalf("unknown purpose: %v", err)
+	}
+}
+
+// TestAllocationLogTorn: a torn last record (short, its length past the
+// end, a wrong checksum with nothing after it, a zero-filled tail) is cut
+// off at open and allocation goes on after it; a bad record before the
+// last, or a whole record naming an unknown list or an index out of
+// range, is corruption.
 func TestAllocationLogTorn(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
@@ -93,19 +197,24 @@ func TestAllocationLogTorn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, torn := range [][]byte{{0, 1}, {0xff, 0xff, 0xff, 0xff}} {
-		f, err := os.OpenFile(s.allocPath(lid), os.O_WRONLY|os.O_APPEND, 0)
-		if err != nil {
-			t.Fatal(err)
-		}
-		f.Write(torn)
-		f.Close()
+	path := filepath.Join(dir, allocLogName)
+	good, _ := os.ReadFile(path)
+	badSum := record(map[string][]uint32{lid: {7}})
+	badSum[5] ^= 1
+	for _, torn := range [][]byte{
+		{0, 1},
+		{0, 0, 0, 9, 1, 2, 3, 4, 5},
+		record(map[string][]uint32{lid: {7}})[:12],
+		badSum,
+		make([]byte, 16),
+	} {
+		appendFile(t, path, torn)
 		s, err = OpenFileStore(dir, FileStoreOptions{})
 		if err != nil {
 			t.Fatalf("torn record %x: %v", torn, err)
 		}
-		if fi, _ := os.Stat(s.allocPath(lid)); fi.Size() != 4 {
-			t.Fatalf("torn record %x not cut: %d bytes", torn, fi.Size())
+		if raw, _ := os.ReadFile(path); !bytes.Equal(raw, good) {
+			t.Fatalf("torn record %x not cut: %d bytes", torn, len(raw))
 		}
 		if l, _ := s.lookup(lid); !l.isAllocated(idx) {
 			t.Fatal("acknowledged allocation lost")
@@ -117,54 +226,289 @@ func TestAllocationLogTorn(t *testing.T) {
 	if _, err := OpenFileStore(dir, FileStoreOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	raw, _ := os.ReadFile(s.allocPath(lid))
-	os.WriteFile(s.allocPath(lid), append([]byte{0xff, 0xff, 0xff, 0xff}, raw...), 0o600)
-	if _, err := OpenFileStore(dir, FileStoreOptions{}); err == nil || !strings.Contains(err.Error(), "corrupted") {
-		t.Fatalf("out-of-range record inside the log: %v", err)
+	raw, _ := os.ReadFile(path)
+	frame := func(p []byte) []byte {
+		h := binary.BigEndian.AppendUint32(nil, uint32(len(p)))
+		return append(binary.BigEndian.AppendUint32(h, crc32.Checksum(p, crcTable)), p...)
+	}
+	countPast := binary.BigEndian.AppendUint32(append([]byte{byte(len(lid))}, lid...), 5)
+	countPast = binary.BigEndian.AppendUint32(countPast, 1)
+	for name, bad := range map[string][]byte{
+		"bad checksum inside": append(append([]byte{}, badSum...), raw...),
+		"zeros inside":        append(make([]byte, 8), raw...),
+		"zeros then data":     append(append(append([]byte{}, raw...), make([]byte, 8)...), raw...),
+		"unknown list":        append(record(map[string][]uint32{"0123456789abcdef": {1}}), raw...),
+		"index out of range":  append(record(map[string][]uint32{lid: {1 << 30}}), raw...),
+		"count past the end":  append(frame(countPast), raw...),
+		"ID past the end":     append(frame([]byte{40, 'a'}), raw...),
+	} {
+		os.WriteFile(path, bad, 0o600)
+		if _, err := OpenFileStore(dir, FileStoreOptions{}); !errors.Is(err, ErrCorrupted) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestAllocationLogCompaction: past its limit the log is emptied after
+// the lists it names are written with their allocations; nothing is
+// lost or handed out twice across restarts.
+func TestAllocationLogCompaction(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.logLimit = 200
+	seen := map[status.Ref]bool{}
+	for round := range 3 {
+		for range 150 {
+			refs, err := s.AllocateMany(ctx, status.PurposeRevocation, status.PurposeSuspension)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, r := range refs {
+				if seen[r] {
+					t.Fatalf("%v allocated twice", r)
+				}
+				seen[r] = true
+			}
+			if fi, err := os.Stat(filepath.Join(dir, allocLogName)); err == nil && fi.Size() > 200+100 {
+				t.Fatalf("log of %d bytes past a limit of 200", fi.Size())
+			}
+		}
+		if s, err = OpenFileStore(dir, FileStoreOptions{}); err != nil {
+			t.Fatal(err)
+		}
+		s.logLimit = 200
+		for r := range seen {
+			l, err := s.lookup(r.ListID)
+			if err != nil || !l.isAllocated(r.Index) {
+				t.Fatalf("round %d: allocation %v lost (%v)", round, r, err)
+			}
+		}
+	}
+	// The files alone (the log removed) hold all but the allocations
+	// since the last compaction: fewer than the limit's worth.
+	os.Remove(filepath.Join(dir, allocLogName))
+	s, err = OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	missing := 0
+	for r := range seen {
+		if l, _ := s.lookup(r.ListID); !l.isAllocated(r.Index) {
+			missing++
+		}
+	}
+	if missing > 200/8 {
+		t.Fatalf("%d allocations only in the log after compactions", missing)
+	}
+}
+
+// TestAllocationLogReopens: an append that fails (the log's file closed
+// under the store) fails its group; the next group opens the log again
+// and works, and what it acknowledged survives a restart.
+func TestAllocationLogReopens(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Allocate(ctx, status.PurposeRevocation); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := s.Allocate(ctx, status.PurposeRevocation); err != nil {
+		t.Fatal(err)
+	}
+	s.logFile.Close()
+	if _, _, err := s.Allocate(ctx, status.PurposeRevocation); err == nil {
+		t.Fatal("allocation succeeded without its log")
+	}
+	lid, idx, err := s.Allocate(ctx, status.PurposeRevocation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s2, err := OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, _ := s2.lookup(lid); !l.isAllocated(idx) || l.count != 3 {
+		t.Fatalf("after a reopened log: allocated %v, count %d, want 3", l.isAllocated(idx), l.count)
+	}
+}
+
+// TestLegacyAllocationLog: a store written with per-list logs (<list
+// ID>.alloc, 4-byte indices) opens with every allocation they record
+// (a torn last record dropped), folded into the lists' files, the old
+// logs removed; an out-of-range index before the last is corruption.
+func TestLegacyAllocationLog(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lid, first, err := s.Allocate(ctx, status.PurposeRevocation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	legacy := filepath.Join(dir, lid+legacyAllocSuffix)
+	var old []byte
+	want := map[int]bool{first: true}
+	for _, i := range []int{3, 500, 9000} {
+		if i == first {
+			continue
+		}
+		old = binary.BigEndian.AppendUint32(old, uint32(i))
+		want[i] = true
+	}
+	appendFile(t, legacy, append(old, 0, 1)) // and a torn record
+	s, err = OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(legacy); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the old log was not removed: %v", err)
+	}
+	l, err := readList(filepath.Join(dir, lid+".json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range want {
+		if !l.isAllocated(i) {
+			t.Fatalf("entry %d of the old log not in the list's file", i)
+		}
+	}
+	if l.count != len(want) {
+		t.Fatalf("%d allocated, want %d", l.count, len(want))
+	}
+	for range 100 {
+		_, i, err := s.Allocate(ctx, status.PurposeRevocation)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want[i] {
+			t.Fatalf("index %d of the old log handed out again", i)
+		}
+	}
+	appendFile(t, legacy, append([]byte{0xff, 0xff, 0xff, 0xff}, old...))
+	if _, err := OpenFileStore(dir, FileStoreOptions{}); !errors.Is(err, ErrCorrupted) {
+		t.Fatalf("out-of-range record inside an old log: %v", err)
 	}
 }
 
 // TestAllocationSIGKILL: a child only allocating, from many goroutines
 // (so in allocation-log appends, not list rewrites), is killed
 // mid-stream; after a restart every acknowledged allocation is there, and
-// the next allocations reuse none of them.
+// the next allocations reuse none of them. The variants allocate two
+// purposes at once, and compact the log every few kilobytes.
 func TestAllocationSIGKILL(t *testing.T) {
 	if testenv.IsChild() {
 		t.Skip("child")
 	}
-	dir := t.TempDir()
-	acked := map[status.Ref]bool{}
-	testenv.KillChild(t, "TestGroupCommitChild", []string{"TRUSTID_STATUS_CHILD=" + dir, "TRUSTID_STATUS_ALLOC_ONLY=1"}, func(v string) bool {
-		if f := strings.Fields(v); len(f) == 4 {
-			idx, _ := strconv.Atoi(f[2])
-			r := status.Ref{ListID: f[1], Index: idx, Purpose: status.PurposeRevocation}
-			if acked[r] {
-				t.Errorf("%v acknowledged twice", r)
+	for _, v := range []struct {
+		name string
+		env  []string
+	}{
+		{"one", nil},
+		{"many", []string{"TRUSTID_STATUS_ALLOC_MANY=1"}},
+		{"many-compacting", []string{"TRUSTID_STATUS_ALLOC_MANY=1", "TRUSTID_STATUS_LOG_LIMIT=4096"}},
+	} {
+		t.Run(v.name, func(t *testing.T) {
+			dir := t.TempDir()
+			acked := map[status.Ref]bool{}
+			env := append([]string{"TRUSTID_STATUS_CHILD=" + dir, "TRUSTID_STATUS_ALLOC_ONLY=1"}, v.env...)
+			testenv.KillChild(t, "TestGroupCommitChild", env, func(v string) bool {
+				if f := strings.Fields(v); len(f) == 4 {
+					idx, _ := strconv.Atoi(f[2])
+					r := status.Ref{ListID: f[1], Index: idx}
+					if acked[r] {
+						t.Errorf("%v acknowledged twice", r)
+					}
+					acked[r] = true
+				}
+				return len(acked) < 3000
+			})
+			if len(acked) < 3000 {
+				t.Fatalf("the child acknowledged only %d allocations", len(acked))
 			}
-			acked[r] = true
-		}
-		return len(acked) < 3000
-	})
-	if len(acked) < 3000 {
-		t.Fatalf("the child acknowledged only %d allocations", len(acked))
+			s, err := OpenFileStore(dir, FileStoreOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for r := range acked {
+				l, err := s.lookup(r.ListID)
+				if err != nil || !l.isAllocated(r.Index) {
+					t.Fatalf("acknowledged allocation %v lost (%v)", r, err)
+				}
+			}
+			for range 1000 {
+				refs, err := s.AllocateMany(context.Background(), status.PurposeRevocation, status.PurposeSuspension)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, r := range refs {
+					if acked[status.Ref{ListID: r.ListID, Index: r.Index}] {
+						t.Fatalf("%v allocated again after the restart", r)
+					}
+				}
+			}
+		})
 	}
+}
+
+// TestAllocationLogDirectoryGone: the log stays open between groups, but
+// an allocation still fails closed when the status directory is moved
+// away (a file in its place) or replaced by an empty one, and works
+// again once it is back; nothing acknowledged is lost.
+func TestAllocationLogDirectoryGone(t *testing.T) {
+	ctx := context.Background()
+	dir := filepath.Join(t.TempDir(), "status")
 	s, err := OpenFileStore(dir, FileStoreOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	for r := range acked {
-		l, err := s.lookup(r.ListID)
-		if err != nil || !l.isAllocated(r.Index) {
-			t.Fatalf("acknowledged allocation %v lost (%v)", r, err)
-		}
+	var acked []status.Ref
+	alloc := func() error {
+		refs, err := s.AllocateMany(ctx, status.PurposeRevocation, status.PurposeSuspension)
+		acked = append(acked, refs...)
+		return err
 	}
-	for range 2000 {
-		lid, idx, err := s.Allocate(context.Background(), status.PurposeRevocation)
-		if err != nil {
+	for range 3 {
+		if err := alloc(); err != nil {
 			t.Fatal(err)
 		}
-		if r := (status.Ref{ListID: lid, Index: idx, Purpose: status.PurposeRevocation}); acked[r] {
-			t.Fatalf("%v allocated again after the restart", r)
+	}
+	for _, replace := range []func() error{
+		func() error { return os.WriteFile(dir, nil, 0o600) },
+		func() error { return os.Mkdir(dir, 0o700) },
+	} {
+		if err := os.Rename(dir, dir+".away"); err != nil {
+			t.Fatal(err)
+		}
+		if err := replace(); err != nil {
+			t.Fatal(err)
+		}
+		if err := alloc(); err == nil {
+			t.Fatal("allocation succeeded without its directory")
+		}
+		os.RemoveAll(dir)
+		if err := os.Rename(dir+".away", dir); err != nil {
+			t.Fatal(err)
+		}
+		if err := alloc(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	s2, err := OpenFileStore(dir, FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range acked {
+		if l, err := s2.lookup(r.ListID); err != nil || !l.isAllocated(r.Index) {
+			t.Fatalf("acknowledged allocation %v lost (%v)", r, err)
 		}
 	}
 }

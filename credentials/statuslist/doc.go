@@ -3,9 +3,9 @@
 // FileStore keeps each list (encoded as package credentials/status
 // defines) in one file in the data directory, replaced atomically (once
 // for each group of concurrent changes: group commit) before a change
-// returns, and hands out indices at random, recording allocations in a
-// list that exists in its append-only allocation log (one append and one
-// fsync per group).
+// returns, and hands out indices at random, recording allocations in
+// lists that exist in the store's one append-only allocation log (one
+// record, one write and one fsync per group, whatever the purposes).
 //
 // Shared is the store of one instance of a region whose instances share
 // status through the ledger: it allocates from the lists its own

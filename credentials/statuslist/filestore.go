@@ -37,7 +37,7 @@ const TokenBits = 2
 var Purposes = []string{status.PurposeRevocation, status.PurposeSuspension, status.PurposeToken}
 
 // FileStoreOptions configures OpenFileStore. Zero values: MinEntries per
-// list, crypto/rand, time.Now.
+// list, 2 ms commit spacing, crypto/rand, time.Now.
 type FileStoreOptions struct {
 	// Size is the number of entries per new list (a multiple of 8 in
 	// [MinEntries, MaxRemoteEntries], so that other nodes can decode it).
@@ -47,8 +47,14 @@ type FileStoreOptions struct {
 	// ID), so that the instances of a region allocate from distinct lists
 	// without coordinating.
 	Instance string
-	Rand     io.Reader
-	Now      func() time.Time
+	// CommitSpacing is the least time between the starts of two group
+	// commits that follow each other (default 2 ms; negative: none):
+	// under load the allocations and changes of that time share one
+	// commit and its fsync, while one after an idle moment is committed
+	// at once (groupcommit.Committer.SetSpacing).
+	CommitSpacing time.Duration
+	Rand          io.Reader
+	Now           func() time.Time
 }
 
 // FileStore keeps status lists in a directory, one file per list, each
@@ -83,19 +89,32 @@ type FileStore struct {
 	order []string             // list IDs, oldest first
 	index map[string]indexLine // credential ID hash -> binding
 
-	lanes    map[string]*groupcommit.Committer[*change] // by purpose
-	binds    *groupcommit.Committer[*binding]           // appends to the index file
-	indexErr error                                      // the index file is unusable (set by commitBinds only)
+	lane     *groupcommit.Committer[[]*change] // allocations and changes
+	binds    *groupcommit.Committer[*binding]  // appends to the index file
+	indexErr error                             // the index file is unusable (set by commitBinds only)
 	recovery IndexRecovery
+
+	// The allocation log (alloclog.go), used by the committing goroutine
+	// only (and by OpenFileStore): the open file (nil until the next
+	// append opens it) and what it was when opened, its acknowledged
+	// length, the lists it names, the length past which it is
+	// compacted, and the buffer records are encoded into.
+	logFile  *os.File
+	logStat  os.FileInfo // logFile's, to tell whether its name still leads to it
+	logSize  int64
+	logLists map[string]bool
+	logLimit int64
+	logBuf   []byte
 }
 
-// change is one Allocate or Set waiting for its group.
+// change is one allocation or Set waiting for its group.
 type change struct {
-	alloc  bool   // Allocate: listID and index are its result
-	listID string // Set: the list, index and value to set
-	index  int
-	value  uint8
-	err    error // this change alone failed
+	alloc   bool   // an allocation of purpose: listID and index are its result
+	purpose string // an allocation's purpose
+	listID  string // Set: the list, index and value to set
+	index   int
+	value   uint8
+	err     error // this change alone failed
 }
 
 type list struct {
@@ -110,11 +129,8 @@ type list struct {
 	version   uint64
 	count     int // allocated entries
 	allocated []byte
-	// The allocation log (alloclog.go): whether its file exists, and
-	// whether a failed append left it unusable. Guarded by wmu.
-	logExists, logBroken bool
-	bits                 *status.Bitstring // revocation, suspension
-	token                *status.TokenList // token
+	bits      *status.Bitstring // revocation, suspension
+	token     *status.TokenList // token
 }
 
 func (l *list) size() int {
@@ -134,10 +150,12 @@ func OpenFileStore(dir string, opts FileStoreOptions) (*FileStore, error) {
 		return nil, fmt.Errorf("statuslist: instance %q: want 1 to 32 of a-z, 0-9 and '-'", opts.Instance)
 	}
 	s := &FileStore{dir: dir, size: opts.Size, instance: opts.Instance, rand: opts.Rand, now: opts.Now, lists: map[string]*list{},
-		lanes: map[string]*groupcommit.Committer[*change]{}}
-	for _, p := range Purposes {
-		s.lanes[p] = groupcommit.New(func(cs []*change) error { return s.commit(p, cs) })
+		logLists: map[string]bool{}, logLimit: allocLogLimit}
+	s.lane = groupcommit.New(s.commit)
+	if opts.CommitSpacing == 0 {
+		opts.CommitSpacing = 2 * time.Millisecond
 	}
+	s.lane.SetSpacing(max(opts.CommitSpacing, 0))
 	s.binds = groupcommit.New(s.commitBinds)
 	if s.size == 0 {
 		s.size = status.MinEntries
@@ -158,16 +176,27 @@ func OpenFileStore(dir string, opts FileStoreOptions) (*FileStore, error) {
 	if err != nil {
 		return nil, fmt.Errorf("statuslist: %w", err)
 	}
+	folded := false
 	for _, name := range names {
 		l, err := readList(name)
 		if err != nil {
 			return nil, err
 		}
-		if err := s.readAllocLog(l, true); err != nil {
+		f, err := s.foldLegacyAllocLog(l)
+		if err != nil {
 			return nil, err
 		}
+		folded = folded || f
 		s.lists[l.id] = l
 		s.order = append(s.order, l.id)
+	}
+	if folded {
+		if err := syncDir(dir); err != nil {
+			return nil, fmt.Errorf("statuslist: %w", err)
+		}
+	}
+	if err := s.readAllocLog(true); err != nil {
+		return nil, err
 	}
 	slices.SortFunc(s.order, func(a, b string) int {
 		return s.lists[a].created.Compare(s.lists[b].created)
@@ -305,17 +334,37 @@ func (l *list) full(extra int) bool { return l.count+extra >= l.size()-l.size()/
 // starting a new list when needed, and persists the reservation before
 // returning.
 func (s *FileStore) Allocate(ctx context.Context, purpose string) (string, int, error) {
+	refs, err := s.AllocateMany(ctx, purpose)
+	if err != nil {
+		return "", 0, err
+	}
+	return refs[0].ListID, refs[0].Index, nil
+}
+
+// AllocateMany allocates one entry of each of purposes, as Allocate
+// does, all in one group commit.
+func (s *FileStore) AllocateMany(ctx context.Context, purposes ...string) ([]status.Ref, error) {
 	if err := ctx.Err(); err != nil {
-		return "", 0, err
+		return nil, err
 	}
-	if !slices.Contains(Purposes, purpose) {
-		return "", 0, fmt.Errorf("%w: %q", ErrPurpose, purpose)
+	cs := make([]*change, len(purposes))
+	for i, p := range purposes {
+		if !slices.Contains(Purposes, p) {
+			return nil, fmt.Errorf("%w: %q", ErrPurpose, p)
+		}
+		cs[i] = &change{alloc: true, purpose: p}
 	}
-	c := &change{alloc: true}
-	if err := s.lanes[purpose].Do(c); err != nil {
-		return "", 0, err
+	if err := s.lane.Do(cs); err != nil {
+		return nil, err
 	}
-	return c.listID, c.index, c.err
+	refs := make([]status.Ref, len(cs))
+	for i, c := range cs {
+		if c.err != nil {
+			return nil, c.err
+		}
+		refs[i] = status.Ref{ListID: c.listID, Index: c.index, Purpose: c.purpose}
+	}
+	return refs, nil
 }
 
 // pickFree returns a random free index of l not in taken.
@@ -394,29 +443,38 @@ func (s *FileStore) Set(ctx context.Context, listID string, index int, value uin
 	case uint64(value) > maxValue:
 		return fmt.Errorf("%w: %d", status.ErrValue, value)
 	}
-	return s.lanes[l.purpose].Do(&change{listID: listID, index: index, value: value})
+	c := &change{listID: listID, index: index, value: value}
+	if err := s.lane.Do([]*change{c}); err != nil {
+		return err
+	}
+	return c.err
 }
 
-// commit makes one group of purpose's allocations and changes durable.
-// Changes are applied to copies of the lists they touch (taking each
-// list's writer lock), each of those lists is written once, and only then
-// are the copies installed. Allocations in an existing list are appended
-// to its allocation log (one append and one fsync for the group: no list
-// file is rewritten); a new list is written once, with the group's
-// allocations in it. If a write fails the group fails and memory is
-// unchanged.
-func (s *FileStore) commit(purpose string, cs []*change) error {
+// commit makes one group of allocations and changes durable, of every
+// purpose. Changes are applied to copies of the lists they touch (taking
+// each list's writer lock), each of those lists is written once, and only
+// then are the copies installed. Allocations in existing lists are
+// appended to the store's allocation log (one record and one fsync for
+// the group: no list file is rewritten); a new list is written once, with
+// the group's allocations in it. If a write fails the group fails and
+// memory is unchanged.
+func (s *FileStore) commit(batches [][]*change) (err error) {
 	var (
-		locked  []*list              // lists of the store whose writer lock the group holds
-		copies  = map[string]*list{} // list ID -> the copy being changed
-		created []*list              // new lists, written and then added
-		order   []*list              // copies and new lists, in the order they were touched
-		fresh   = map[*list][]int{}  // existing lists -> indices the group allocates in them
-		taken   = map[int]bool{}     // the fresh indices of cur
+		locked  []*list                    // lists of the store whose writer lock the group holds
+		copies  = map[string]*list{}       // list ID -> the copy being changed
+		created []*list                    // new lists, written and then added
+		order   []*list                    // copies and new lists, in the order they were touched
+		fresh   = map[*list][]int{}        // existing lists -> indices the group allocates in them
+		taken   = map[*list]map[int]bool{} // the fresh indices of each list
+		cur     = map[string]*list{}       // purpose -> the list its allocations go to
+		curNew  = map[*list]bool{}         // lists of cur the group created
 	)
 	defer func() {
 		for _, l := range locked {
 			l.wmu.Unlock()
+		}
+		if err != nil {
+			s.closeLog() // reopened, and cut back, by the next group
 		}
 	}()
 	lock := func(l *list) {
@@ -441,66 +499,70 @@ func (s *FileStore) commit(purpose string, cs []*change) error {
 		order = append(order, n)
 		return n
 	}
-	var cur *list // the list allocations go to
-	curNew := false
+	if err := s.compactAllocLog(); err != nil {
+		return err
+	}
 	now := s.now().UTC()
-	for _, c := range cs {
-		if !c.alloc {
-			n := copies[c.listID]
-			if n == nil {
-				l, err := s.lookup(c.listID) // Set found it: lists are never removed
+	for _, batch := range batches {
+		for _, c := range batch {
+			if !c.alloc {
+				n := copies[c.listID]
+				if n == nil {
+					l, err := s.lookup(c.listID) // Set found it: lists are never removed
+					if err != nil {
+						c.err = err
+						continue
+					}
+					n = edit(l)
+				}
+				if n.bits != nil {
+					n.bits.Set(c.index, c.value == 1)
+				} else {
+					n.token.Set(c.index, c.value)
+				}
+				n.version++
+				n.updated = now
+				continue
+			}
+			l := cur[c.purpose]
+			if l == nil {
+				if l = s.newest(c.purpose); l != nil {
+					lock(l)
+					cur[c.purpose] = l
+				}
+			}
+			// l's count and allocated change only under its writer lock,
+			// which the group holds.
+			if l == nil || l.full(len(fresh[l])) {
+				n, err := s.newList(c.purpose)
 				if err != nil {
 					c.err = err
 					continue
 				}
-				n = edit(l)
+				created = append(created, n)
+				order = append(order, n)
+				copies[n.id], cur[c.purpose], curNew[n] = n, n, true
+				l = n
 			}
-			if n.bits != nil {
-				n.bits.Set(c.index, c.value == 1)
-			} else {
-				n.token.Set(c.index, c.value)
+			if taken[l] == nil {
+				taken[l] = map[int]bool{}
 			}
-			n.version++
-			n.updated = now
-			continue
-		}
-		if cur == nil {
-			if l := s.newest(purpose); l != nil {
-				lock(l)
-				cur = l
-			}
-		}
-		// cur's count and allocated change only under its writer lock,
-		// which the group holds.
-		if cur == nil || cur.logBroken || cur.full(len(fresh[cur])) {
-			l, err := s.newList(purpose)
+			idx, err := s.pickFree(l, taken[l])
 			if err != nil {
 				c.err = err
 				continue
 			}
-			created = append(created, l)
-			order = append(order, l)
-			copies[l.id], cur, curNew = l, l, true
-			clear(taken)
+			if curNew[l] {
+				l.markAllocated(idx)
+			} else {
+				taken[l][idx] = true
+				fresh[l] = append(fresh[l], idx)
+			}
+			c.listID, c.index = l.id, idx
 		}
-		idx, err := s.pickFree(cur, taken)
-		if err != nil {
-			c.err = err
-			continue
-		}
-		if curNew {
-			cur.allocated[idx>>3] |= 0x80 >> (idx & 7)
-			cur.count++
-		} else {
-			taken[idx] = true
-			fresh[cur] = append(fresh[cur], idx)
-		}
-		c.listID, c.index = cur.id, idx
 	}
-	for l, idx := range fresh {
-		if err := s.appendAllocs(l, idx); err != nil {
-			return err
-		}
+	if err := s.appendAllocs(fresh); err != nil {
+		return err
 	}
 	for _, n := range order {
 		if err := s.write(n); err != nil {
@@ -514,8 +576,7 @@ func (s *FileStore) commit(purpose string, cs []*change) error {
 			l.apply(n)
 		}
 		for _, i := range fresh[l] {
-			l.allocated[i>>3] |= 0x80 >> (i & 7)
-			l.count++
+			l.markAllocated(i)
 		}
 	}
 	for _, l := range created {

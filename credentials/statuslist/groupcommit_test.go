@@ -114,14 +114,28 @@ func TestGroupCommit(t *testing.T) {
 	}
 }
 
-// onDisk reads list lid as the files of s have it: its file and its
-// allocation log.
+// onDisk reads list lid as the files of s have it: its file and the
+// store's allocation log.
 func onDisk(s *FileStore, lid string) (*list, error) {
-	l, err := readList(filepath.Join(s.dir, lid+".json"))
-	if err == nil {
-		err = s.readAllocLog(l, false) // no cut: the store is live
+	d := &FileStore{dir: s.dir, lists: map[string]*list{}, logLists: map[string]bool{}}
+	names, err := filepath.Glob(filepath.Join(s.dir, "*.json"))
+	if err != nil {
+		return nil, err
 	}
-	return l, err
+	for _, name := range names {
+		l, err := readList(name)
+		if err != nil {
+			return nil, err
+		}
+		d.lists[l.id] = l
+	}
+	if err := d.readAllocLog(false); err != nil { // no cut: the store is live
+		return nil, err
+	}
+	if d.lists[lid] == nil {
+		return nil, status.ErrNotFound
+	}
+	return d.lists[lid], nil
 }
 
 // TestGroupCommitFailure: when a group's write fails, every change of the
@@ -274,6 +288,9 @@ func TestGroupCommitChild(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if v := os.Getenv("TRUSTID_STATUS_LOG_LIMIT"); v != "" {
+		s.logLimit, _ = strconv.ParseInt(v, 10, 64)
+	}
 	ctx := context.Background()
 	var mu sync.Mutex
 	say := func(step string, r status.Ref, id string) {
@@ -287,6 +304,16 @@ func TestGroupCommitChild(t *testing.T) {
 		go func() {
 			defer wg.Done()
 			for i := 0; ; i++ {
+				if os.Getenv("TRUSTID_STATUS_ALLOC_MANY") != "" {
+					refs, err := s.AllocateMany(ctx, status.PurposeRevocation, status.PurposeSuspension)
+					if err != nil {
+						panic(err)
+					}
+					for _, r := range refs {
+						say("allocate", r, "-")
+					}
+					continue
+				}
 				lid, idx, err := s.Allocate(ctx, status.PurposeRevocation)
 				if err != nil {
 					panic(err)

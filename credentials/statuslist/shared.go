@@ -218,15 +218,36 @@ func (l *chainList) final(i int) bool {
 // Allocate reserves an entry in a list this instance owns; a list it
 // starts gets its first head handed to the outbox before Allocate returns.
 func (s *Shared) Allocate(ctx context.Context, purpose string) (string, int, error) {
-	id, idx, err := s.opts.Own.Allocate(ctx, purpose)
+	refs, err := s.AllocateMany(ctx, purpose)
 	if err != nil {
 		return "", 0, err
 	}
+	return refs[0].ListID, refs[0].Index, nil
+}
+
+// AllocateMany reserves an entry of each of purposes, as Allocate does,
+// all made durable by one group commit of the instance's own store.
+func (s *Shared) AllocateMany(ctx context.Context, purposes ...string) ([]status.Ref, error) {
+	refs, err := s.opts.Own.AllocateMany(ctx, purposes...)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range refs {
+		if err := s.announceList(ctx, r.ListID, r.Purpose); err != nil {
+			return nil, err
+		}
+	}
+	return refs, nil
+}
+
+// announceList hands the first head of own list id to the outbox, if
+// the list is new to s.
+func (s *Shared) announceList(ctx context.Context, id, purpose string) error {
 	s.mu.RLock()
 	_, known := s.lists[id]
 	s.mu.RUnlock()
 	if known {
-		return id, idx, nil
+		return nil
 	}
 	s.announce.Lock()
 	defer s.announce.Unlock()
@@ -240,7 +261,7 @@ func (s *Shared) Allocate(ctx context.Context, purpose string) (string, int, err
 		}
 		if err != nil {
 			s.mu.Unlock()
-			return "", 0, err
+			return err
 		}
 	}
 	s.mu.Unlock()
@@ -250,10 +271,10 @@ func (s *Shared) Allocate(ctx context.Context, purpose string) (string, int, err
 			s.dirty[id] = true // RunHeads retries
 			s.mu.Unlock()
 			s.signal()
-			return "", 0, fmt.Errorf("statuslist: first head of list %s: %w", id, err)
+			return fmt.Errorf("statuslist: first head of list %s: %w", id, err)
 		}
 	}
-	return id, idx, nil
+	return nil
 }
 
 // Set is SetMany of one entry.

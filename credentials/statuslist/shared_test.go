@@ -77,18 +77,21 @@ func startInstance(t testing.TB, l ledger.Ledger, dir, name string) *instance {
 	return &instance{name: name, ownDir: filepath.Join(dir, "status"), own: own, ob: ob, shared: sh, chosen: chosen}
 }
 
-// issue allocates a revocation, a suspension and a token entry and mints
-// the credential ID, owned by owner.
+// issue allocates a revocation, a suspension and a token entry (in one
+// AllocateMany: one group commit) and mints the credential ID, owned by
+// owner.
 func (in *instance) issue(t testing.TB, owner string) string {
 	t.Helper()
 	ctx := context.Background()
-	var refs []status.Ref
-	for _, p := range []string{status.PurposeRevocation, status.PurposeSuspension, status.PurposeToken} {
-		l, i, err := in.shared.Allocate(ctx, p)
-		if err != nil {
-			t.Fatal(err)
+	purposes := []string{status.PurposeRevocation, status.PurposeSuspension, status.PurposeToken}
+	refs, err := in.shared.AllocateMany(ctx, purposes...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range refs {
+		if r.Purpose != purposes[i] || !status.ListOf(r.ListID, in.name) {
+			t.Fatalf("entry %d: %+v", i, r)
 		}
-		refs = append(refs, status.Ref{ListID: l, Index: i, Purpose: p})
 	}
 	id, err := in.shared.MintID(0, owner, refs)
 	if err != nil {

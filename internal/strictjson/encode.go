@@ -15,6 +15,11 @@ func Marshal(v any) ([]byte, error) {
 	return appendValue(make([]byte, 0, 1024), v)
 }
 
+// Append appends Marshal's encoding of v to b.
+func Append(b []byte, v any) ([]byte, error) {
+	return appendValue(b, v)
+}
+
 func appendValue(b []byte, v any) ([]byte, error) {
 	switch t := v.(type) {
 	case nil:

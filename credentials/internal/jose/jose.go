@@ -9,6 +9,7 @@ package jose
 
 import (
 	"crypto"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -16,6 +17,7 @@ import (
 	"math"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -166,31 +168,57 @@ func Sign(payload any, header map[string]any, signer crypto.Signer) (string, err
 	if err != nil {
 		return "", err
 	}
-	body, err := strictjson.Marshal(payload)
-	if err != nil {
-		return "", err
-	}
 	h := make(map[string]any, len(header)+1)
 	for k, v := range header {
 		h[k] = v
 	}
 	h["alg"] = method.Alg()
-	hdr, err := strictjson.Marshal(h)
+	// The JSON of payload and header goes to a pooled scratch buffer; the
+	// token is built in one allocation sized for it and its signature.
+	bp := scratchBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= maxPooledScratch {
+			scratchBufs.Put(bp)
+		}
+	}()
+	scratch, err := strictjson.Append((*bp)[:0], payload)
 	if err != nil {
 		return "", err
 	}
+	n := len(scratch)
+	scratch, err = strictjson.Append(scratch, h)
+	*bp = scratch
+	if err != nil {
+		return "", err
+	}
+	body, hdr := scratch[:n], scratch[n:]
 	enc := base64.RawURLEncoding
-	buf := make([]byte, enc.EncodedLen(len(hdr))+1+enc.EncodedLen(len(body)), enc.EncodedLen(len(hdr))+enc.EncodedLen(len(body))+100)
-	enc.Encode(buf, hdr)
-	buf[enc.EncodedLen(len(hdr))] = '.'
-	enc.Encode(buf[enc.EncodedLen(len(hdr))+1:], body)
-	signing := string(buf)
-	sig, err := method.Sign(signing, signer)
+	hl, bl := enc.EncodedLen(len(hdr)), enc.EncodedLen(len(body))
+	tok := make([]byte, hl+1+bl, hl+1+bl+1+enc.EncodedLen(maxSignature))
+	enc.Encode(tok, hdr)
+	tok[hl] = '.'
+	enc.Encode(tok[hl+1:], body)
+	var sig []byte
+	if method.Alg() == gm.AlgSM2 {
+		sig, err = gm.SignWith(rand.Reader, signer, tok)
+	} else {
+		sig, err = method.Sign(string(tok), signer)
+	}
 	if err != nil {
 		return "", err
 	}
-	return signing + "." + base64.RawURLEncoding.EncodeToString(sig), nil
+	tok = append(tok, '.')
+	return string(enc.AppendEncode(tok, sig)), nil
 }
+
+// maxSignature is the longest signature Sign makes room for (ES512's
+// 132 bytes; a longer one is appended all the same).
+const maxSignature = 132
+
+// scratchBufs holds Sign's scratch buffers, up to maxPooledScratch bytes.
+var scratchBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
+
+const maxPooledScratch = 64 << 10
 
 // KeyMatches reports whether pub is a key for the JWS algorithm alg.
 func KeyMatches(pub crypto.PublicKey, alg string) bool {
