@@ -10,6 +10,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/trustid-cn/trustid/internal/boltfile"
+
 	"github.com/trustid-cn/trustid/chaincode"
 )
 
@@ -33,7 +35,7 @@ type BindingReader interface {
 // a power loss left unreadable is replaced by an empty one, which the
 // chain fills again. Safe for concurrent use.
 type BindingIndex struct {
-	db      *bolt.DB
+	db      *boltfile.DB
 	region  string
 	chain   BindingReader
 	timeout time.Duration
@@ -47,13 +49,21 @@ func OpenBindingIndex(path, region string, chain BindingReader, timeout time.Dur
 	if timeout <= 0 {
 		timeout = 3 * time.Second
 	}
-	db, err := openBindingFile(path)
-	if err != nil && !errors.Is(err, bolt.ErrTimeout) {
-		// Unreadable (a power loss without fsync): start empty.
-		if rerr := os.Remove(path); rerr == nil || errors.Is(rerr, os.ErrNotExist) {
-			db, err = openBindingFile(path)
+	first := true
+	// Bindings are only added: the file is reopened at intervals so that
+	// bbolt's record of the pages it allocated does not grow with them
+	// (package boltfile).
+	db, err := boltfile.Open(func() (*bolt.DB, error) {
+		db, err := openBindingFile(path)
+		if err != nil && first && !errors.Is(err, bolt.ErrTimeout) {
+			// Unreadable (a power loss without fsync): start empty.
+			if rerr := os.Remove(path); rerr == nil || errors.Is(rerr, os.ErrNotExist) {
+				db, err = openBindingFile(path)
+			}
 		}
-	}
+		first = false
+		return db, err
+	}, 0)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: binding index %s: %w", path, err)
 	}

@@ -24,6 +24,7 @@ import (
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/boltfile"
 	"github.com/trustid-cn/trustid/ledger"
 )
 
@@ -48,7 +49,7 @@ type Ledger struct {
 }
 
 type embeddedDB struct {
-	db   *bolt.DB
+	db   *boltfile.DB
 	now  func() time.Time
 	rand io.Reader
 
@@ -72,6 +73,9 @@ type Options struct {
 	MSPID string
 	Now   func() time.Time
 	Rand  io.Reader
+	// ReopenAfter is the number of page allocations after which the file
+	// is reopened; 0 means boltfile.DefaultReopenAfter.
+	ReopenAfter int
 }
 
 var _ ledger.Ledger = (*Ledger)(nil)
@@ -82,6 +86,23 @@ func Open(path string, opts Options) (*Ledger, error) {
 	if _, err := chaincode.RegionOfMSP(opts.MSPID); err != nil {
 		return nil, fmt.Errorf("ledger: embedded: %w", err)
 	}
+	// The block log only grows: the file is reopened at intervals so that
+	// bbolt's record of the pages it allocated does not (package boltfile).
+	db, err := boltfile.Open(func() (*bolt.DB, error) { return openFile(path) }, opts.ReopenAfter)
+	if err != nil {
+		return nil, err
+	}
+	e := &embeddedDB{db: db, now: opts.Now, rand: opts.Rand, notify: make(chan struct{}), refs: 1}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.rand == nil {
+		e.rand = rand.Reader
+	}
+	return &Ledger{embeddedDB: e, msp: opts.MSPID}, nil
+}
+
+func openFile(path string) (*bolt.DB, error) {
 	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return nil, ledger.OpenFileError(path, err)
@@ -97,14 +118,7 @@ func Open(path string, opts Options) (*Ledger, error) {
 		db.Close()
 		return nil, fmt.Errorf("%w: %s: %v", ledger.ErrUnavailable, path, err)
 	}
-	e := &embeddedDB{db: db, now: opts.Now, rand: opts.Rand, notify: make(chan struct{}), refs: 1}
-	if e.now == nil {
-		e.now = time.Now
-	}
-	if e.rand == nil {
-		e.rand = rand.Reader
-	}
-	return &Ledger{embeddedDB: e, msp: opts.MSPID}, nil
+	return db, nil
 }
 
 // shared holds the files opened with OpenShared in this process, by
