@@ -63,7 +63,7 @@ func OpenBindingIndex(path, region string, chain BindingReader, timeout time.Dur
 		}
 		first = false
 		return db, err
-	}, 0)
+	}, reopenAfter)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: binding index %s: %w", path, err)
 	}

@@ -201,7 +201,7 @@ func OpenOutbox(path string, chain BatchAnchorer, opts OutboxOptions) (*Outbox, 
 			return nil, OpenFileError(path, err)
 		}
 		return db, nil
-	}, 0)
+	}, reopenAfter)
 	if err != nil {
 		return nil, err
 	}
