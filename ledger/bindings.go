@@ -52,16 +52,19 @@ func OpenBindingIndex(path, region string, chain BindingReader, timeout time.Dur
 	first := true
 	// Bindings are only added: the file is reopened at intervals so that
 	// bbolt's record of the pages it allocated does not grow with them
-	// (package boltfile).
+	// (package boltfile). Only the first opening may replace it.
 	db, err := boltfile.Open(func() (*bolt.DB, error) {
-		db, err := openBindingFile(path)
-		if err != nil && first && !errors.Is(err, bolt.ErrTimeout) {
-			// Unreadable (a power loss without fsync): start empty.
-			if rerr := os.Remove(path); rerr == nil || errors.Is(rerr, os.ErrNotExist) {
-				db, err = openBindingFile(path)
-			}
+		if !first {
+			return openBindingFile(path, false)
 		}
 		first = false
+		db, err := openBindingFile(path, true)
+		if err != nil && !errors.Is(err, bolt.ErrTimeout) {
+			// Unreadable (a power loss without fsync): start empty.
+			if rerr := os.Remove(path); rerr == nil || errors.Is(rerr, os.ErrNotExist) {
+				db, err = openBindingFile(path, true)
+			}
+		}
 		return db, err
 	}, reopenAfter)
 	if err != nil {
@@ -75,7 +78,8 @@ func OpenBindingIndex(path, region string, chain BindingReader, timeout time.Dur
 // them).
 var errBindingFile = errors.New("ledger: binding index file damaged")
 
-func openBindingFile(path string) (db *bolt.DB, err error) {
+// openBindingFile opens the file, creating its bucket when create is set.
+func openBindingFile(path string, create bool) (db *bolt.DB, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			db, err = nil, fmt.Errorf("%w: %v", errBindingFile, p)
@@ -84,6 +88,9 @@ func openBindingFile(path string) (db *bolt.DB, err error) {
 	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return nil, err
+	}
+	if !create {
+		return db, nil
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucketBindings)

@@ -88,24 +88,15 @@ func Open(path string, opts Options) (*Ledger, error) {
 	}
 	// The block log only grows: the file is reopened at intervals so that
 	// bbolt's record of the pages it allocated does not (package boltfile).
-	db, err := boltfile.Open(func() (*bolt.DB, error) { return openFile(path) }, opts.ReopenAfter)
+	db, err := boltfile.Open(func() (*bolt.DB, error) {
+		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
+		if err != nil {
+			return nil, ledger.OpenFileError(path, err)
+		}
+		return db, nil
+	}, opts.ReopenAfter)
 	if err != nil {
 		return nil, err
-	}
-	e := &embeddedDB{db: db, now: opts.Now, rand: opts.Rand, notify: make(chan struct{}), refs: 1}
-	if e.now == nil {
-		e.now = time.Now
-	}
-	if e.rand == nil {
-		e.rand = rand.Reader
-	}
-	return &Ledger{embeddedDB: e, msp: opts.MSPID}, nil
-}
-
-func openFile(path string) (*bolt.DB, error) {
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
-	if err != nil {
-		return nil, ledger.OpenFileError(path, err)
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketState, bucketBlocks} {
@@ -118,7 +109,14 @@ func openFile(path string) (*bolt.DB, error) {
 		db.Close()
 		return nil, fmt.Errorf("%w: %s: %v", ledger.ErrUnavailable, path, err)
 	}
-	return db, nil
+	e := &embeddedDB{db: db, now: opts.Now, rand: opts.Rand, notify: make(chan struct{}), refs: 1}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.rand == nil {
+		e.rand = rand.Reader
+	}
+	return &Ledger{embeddedDB: e, msp: opts.MSPID}, nil
 }
 
 // shared holds the files opened with OpenShared in this process, by
