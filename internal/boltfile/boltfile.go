@@ -35,7 +35,7 @@ var ErrClosed = errors.New("boltfile: file closed")
 // this error while they cannot.
 var ErrReopen = errors.New("boltfile: reopening the file failed")
 
-// DB is a bbolt file, reopened after every ReopenAfter page allocations.
+// DB is a bbolt file, reopened after a set number of page allocations.
 // A transaction runs on the file as it was opened when the transaction
 // started; a reopen waits for every transaction in progress to end and
 // holds new ones back until the file is open again, so no transaction
@@ -57,8 +57,11 @@ type DB struct {
 	reopens int
 }
 
-// Open opens the file with open, which also reopens it: open returns a
-// bbolt DB ready for use (buckets created). reopenAfter is the number of
+// Open opens the file with open, which also reopens it. open should only
+// open the file (create buckets after Open, with Update): bbolt's Open
+// writes nothing to a file that has data and a synced free list, so a
+// reopen works on a full disk. With NoFreelistSync, a reopen rebuilds the
+// free list by reading every page's header. reopenAfter is the number of
 // page allocations between reopenings; 0 means DefaultReopenAfter.
 func Open(open func() (*bolt.DB, error), reopenAfter int) (*DB, error) {
 	if reopenAfter <= 0 {
