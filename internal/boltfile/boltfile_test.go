@@ -23,7 +23,7 @@ var (
 
 // opener opens path with the options the ledger uses (NoSync when fast
 // is set) and creates the test's buckets; fail, when set, makes it fail.
-func opener(t testing.TB, path string, fast bool, fail *atomic.Bool) func() (*bolt.DB, error) {
+func opener(path string, fast bool, fail *atomic.Bool) func() (*bolt.DB, error) {
 	return func() (*bolt.DB, error) {
 		if fail != nil && fail.Load() {
 			return nil, errors.New("open refused by the test")
@@ -80,7 +80,7 @@ func checkConsistent(tx *bolt.Tx) (uint64, error) {
 // or a closed file.
 func TestReopenUnderConcurrentUse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.db")
-	d, err := boltfile.Open(opener(t, path, true, nil), 16)
+	d, err := boltfile.Open(opener(path, true, nil), 16)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestReopenUnderConcurrentUse(t *testing.T) {
 func TestReopenFailure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.db")
 	var fail atomic.Bool
-	d, err := boltfile.Open(opener(t, path, true, &fail), 1)
+	d, err := boltfile.Open(opener(path, true, &fail), 1)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestReopenFailure(t *testing.T) {
 // ErrClosed.
 func TestClose(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.db")
-	d, err := boltfile.Open(opener(t, path, true, nil), 0)
+	d, err := boltfile.Open(opener(path, true, nil), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,4 +260,3 @@ func TestClose(t *testing.T) {
 		t.Fatalf("second Close = %v", err)
 	}
 }
-
