@@ -10,6 +10,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/trustid-cn/trustid/internal/boltfile"
+
 	"github.com/trustid-cn/trustid/chaincode"
 )
 
@@ -33,7 +35,7 @@ type BindingReader interface {
 // a power loss left unreadable is replaced by an empty one, which the
 // chain fills again. Safe for concurrent use.
 type BindingIndex struct {
-	db      *bolt.DB
+	db      *boltfile.DB
 	region  string
 	chain   BindingReader
 	timeout time.Duration
@@ -47,13 +49,24 @@ func OpenBindingIndex(path, region string, chain BindingReader, timeout time.Dur
 	if timeout <= 0 {
 		timeout = 3 * time.Second
 	}
-	db, err := openBindingFile(path)
-	if err != nil && !errors.Is(err, bolt.ErrTimeout) {
-		// Unreadable (a power loss without fsync): start empty.
-		if rerr := os.Remove(path); rerr == nil || errors.Is(rerr, os.ErrNotExist) {
-			db, err = openBindingFile(path)
+	first := true
+	// Bindings are only added: the file is reopened at intervals so that
+	// bbolt's record of the pages it allocated does not grow with them
+	// (package boltfile). Only the first opening may replace it.
+	db, err := boltfile.Open(func() (*bolt.DB, error) {
+		if !first {
+			return openBindingFile(path, false)
 		}
-	}
+		first = false
+		db, err := openBindingFile(path, true)
+		if err != nil && !errors.Is(err, bolt.ErrTimeout) {
+			// Unreadable (a power loss without fsync): start empty.
+			if rerr := os.Remove(path); rerr == nil || errors.Is(rerr, os.ErrNotExist) {
+				db, err = openBindingFile(path, true)
+			}
+		}
+		return db, err
+	}, reopenAfter)
 	if err != nil {
 		return nil, fmt.Errorf("ledger: binding index %s: %w", path, err)
 	}
@@ -65,7 +78,8 @@ func OpenBindingIndex(path, region string, chain BindingReader, timeout time.Dur
 // them).
 var errBindingFile = errors.New("ledger: binding index file damaged")
 
-func openBindingFile(path string) (db *bolt.DB, err error) {
+// openBindingFile opens the file, creating its bucket when create is set.
+func openBindingFile(path string, create bool) (db *bolt.DB, err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			db, err = nil, fmt.Errorf("%w: %v", errBindingFile, p)
@@ -74,6 +88,9 @@ func openBindingFile(path string) (db *bolt.DB, err error) {
 	db, err = bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 	if err != nil {
 		return nil, err
+	}
+	if !create {
+		return db, nil
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		_, err := tx.CreateBucketIfNotExists(bucketBindings)

@@ -15,3 +15,8 @@ func OpenFileError(path string, err error) error {
 	}
 	return fmt.Errorf("%w: open %s: %v", ErrUnavailable, path, err)
 }
+
+// reopenAfter is the page allocations between reopenings of the outbox's
+// and the binding index's files (package boltfile); 0 is its default.
+// Tests lower it.
+var reopenAfter = 0

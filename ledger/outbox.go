@@ -15,6 +15,8 @@ import (
 
 	bolt "go.etcd.io/bbolt"
 
+	"github.com/trustid-cn/trustid/internal/boltfile"
+
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/internal/groupcommit"
 )
@@ -66,7 +68,7 @@ type OutboxOptions struct {
 // It implements the Anchorer interface of this package's documentation
 // and is safe for concurrent use.
 type Outbox struct {
-	db     *bolt.DB
+	db     *boltfile.DB
 	chain  BatchAnchorer
 	opts   OutboxOptions
 	nodeID string
@@ -190,9 +192,18 @@ func OpenOutbox(path string, chain BatchAnchorer, opts OutboxOptions) (*Outbox, 
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
+	// Reopened at intervals, as the embedded ledger's file (package
+	// boltfile): batches and heads are deleted once committed, but dead
+	// batches stay.
+	db, err := boltfile.Open(func() (*bolt.DB, error) {
+		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
+		if err != nil {
+			return nil, OpenFileError(path, err)
+		}
+		return db, nil
+	}, reopenAfter)
 	if err != nil {
-		return nil, OpenFileError(path, err)
+		return nil, err
 	}
 	o := &Outbox{db: db, chain: chain, opts: opts, log: opts.Logger, kick: make(chan struct{}, 1), changed: make(chan struct{})}
 	o.chunks = groupcommit.New(o.commitChunks)

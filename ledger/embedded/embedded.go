@@ -24,6 +24,7 @@ import (
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/boltfile"
 	"github.com/trustid-cn/trustid/ledger"
 )
 
@@ -48,7 +49,7 @@ type Ledger struct {
 }
 
 type embeddedDB struct {
-	db   *bolt.DB
+	db   *boltfile.DB
 	now  func() time.Time
 	rand io.Reader
 
@@ -72,6 +73,9 @@ type Options struct {
 	MSPID string
 	Now   func() time.Time
 	Rand  io.Reader
+	// ReopenAfter is the number of page allocations after which the file
+	// is reopened; 0 means boltfile.DefaultReopenAfter.
+	ReopenAfter int
 }
 
 var _ ledger.Ledger = (*Ledger)(nil)
@@ -82,9 +86,17 @@ func Open(path string, opts Options) (*Ledger, error) {
 	if _, err := chaincode.RegionOfMSP(opts.MSPID); err != nil {
 		return nil, fmt.Errorf("ledger: embedded: %w", err)
 	}
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
+	// The block log only grows: the file is reopened at intervals so that
+	// bbolt's record of the pages it allocated does not (package boltfile).
+	db, err := boltfile.Open(func() (*bolt.DB, error) {
+		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
+		if err != nil {
+			return nil, ledger.OpenFileError(path, err)
+		}
+		return db, nil
+	}, opts.ReopenAfter)
 	if err != nil {
-		return nil, ledger.OpenFileError(path, err)
+		return nil, err
 	}
 	if err := db.Update(func(tx *bolt.Tx) error {
 		for _, b := range [][]byte{bucketState, bucketBlocks} {

@@ -1,0 +1,182 @@
+// Package boltfile keeps a bbolt file open for the life of a process
+// without bbolt's in-memory bookkeeping growing with the file.
+//
+// bbolt's free list remembers, for each page a transaction took from the
+// free list since the file was opened, which transaction took it
+// (internal/freelist/shared.go, the allocs map), and forgets it only
+// when that page is freed again. A file that is mostly appended to (the
+// embedded ledger's block log, the binding index) keeps most pages it
+// takes, so that map grows with the data for as long as the file stays
+// open. Reopening the file is the only way to empty it: DB does so after
+// a set number of page allocations, between transactions.
+package boltfile
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+
+	bolt "go.etcd.io/bbolt"
+)
+
+// DefaultReopenAfter is the number of page allocations after which DB
+// reopens its file when Open is given 0: the allocs map then holds at
+// most that many entries (16 bytes each in a Go map, about 35 KiB in
+// all), and a reopen (unmap, unlock, lock, map, read the free list)
+// comes every few hundred commits.
+const DefaultReopenAfter = 1024
+
+// ErrClosed is returned by a transaction started after Close.
+var ErrClosed = errors.New("boltfile: file closed")
+
+// ErrReopen wraps the error of a reopen that failed (the file locked by
+// another process in between, or gone): the transaction that triggered
+// it was committed; later ones try to open the file again, and fail with
+// this error while they cannot.
+var ErrReopen = errors.New("boltfile: reopening the file failed")
+
+// DB is a bbolt file, reopened after a set number of page allocations.
+// A transaction runs on the file as it was opened when the transaction
+// started; a reopen waits for every transaction in progress to end and
+// holds new ones back until the file is open again, so no transaction
+// sees it closed and every commit made before is in the reopened file.
+//
+// A transaction's function must not start another transaction on the
+// same DB (bbolt forbids that for writes already; here a nested read
+// could wait forever behind a reopen waiting for the outer one). Safe
+// for concurrent use.
+type DB struct {
+	open  func() (*bolt.DB, error)
+	after int64
+
+	// mu is held shared by each transaction, exclusively to reopen and
+	// to close.
+	mu      sync.RWMutex
+	db      *bolt.DB // nil: closed, or the last reopen failed
+	closed  bool
+	reopens int
+}
+
+// Open opens the file with open, which also reopens it. open should only
+// open the file (create buckets after Open, with Update): bbolt's Open
+// writes nothing to a file that has data and a synced free list, so a
+// reopen works on a full disk. With NoFreelistSync, a reopen rebuilds the
+// free list by reading every page's header. reopenAfter is the number of
+// page allocations between reopenings; 0 means DefaultReopenAfter.
+func Open(open func() (*bolt.DB, error), reopenAfter int) (*DB, error) {
+	if reopenAfter <= 0 {
+		reopenAfter = DefaultReopenAfter
+	}
+	db, err := open()
+	if err != nil {
+		return nil, err
+	}
+	return &DB{open: open, after: int64(reopenAfter), db: db}, nil
+}
+
+// acquire returns the open bbolt DB with mu held shared (release with
+// mu.RUnlock), opening it again when the last reopen failed.
+func (d *DB) acquire() (*bolt.DB, error) {
+	for {
+		d.mu.RLock()
+		if d.db != nil {
+			return d.db, nil
+		}
+		d.mu.RUnlock()
+		d.mu.Lock()
+		if d.closed {
+			d.mu.Unlock()
+			return nil, ErrClosed
+		}
+		if d.db == nil {
+			db, err := d.open()
+			if err != nil {
+				d.mu.Unlock()
+				return nil, fmt.Errorf("%w: %w", ErrReopen, err)
+			}
+			d.db = db
+			d.reopens++
+		}
+		d.mu.Unlock()
+	}
+}
+
+// View runs fn in a read-only transaction (bolt.DB.View).
+func (d *DB) View(fn func(*bolt.Tx) error) error {
+	db, err := d.acquire()
+	if err != nil {
+		return err
+	}
+	defer d.mu.RUnlock()
+	return db.View(fn)
+}
+
+// Update runs fn in a read-write transaction (bolt.DB.Update), then
+// reopens the file if it is due.
+func (d *DB) Update(fn func(*bolt.Tx) error) error {
+	return d.write(fn, (*bolt.DB).Update)
+}
+
+// Batch is bolt.DB.Batch: fn may run more than once, in a transaction
+// shared with other Batch callers; then the file is reopened if due.
+func (d *DB) Batch(fn func(*bolt.Tx) error) error {
+	return d.write(fn, (*bolt.DB).Batch)
+}
+
+func (d *DB) write(fn func(*bolt.Tx) error, run func(*bolt.DB, func(*bolt.Tx) error) error) error {
+	db, err := d.acquire()
+	if err != nil {
+		return err
+	}
+	err = run(db, fn)
+	st := db.Stats()
+	due := st.TxStats.GetPageCount() >= d.after
+	d.mu.RUnlock()
+	if due {
+		d.reopen(db)
+	}
+	return err
+}
+
+// reopen closes old and opens the file again, unless another caller
+// did so first.
+func (d *DB) reopen(old *bolt.DB) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.db != old {
+		return
+	}
+	// A failure leaves d.db nil: the next transaction opens the file
+	// again, or reports why it cannot.
+	d.db = nil
+	if err := old.Close(); err != nil {
+		return
+	}
+	if db, err := d.open(); err == nil {
+		d.db = db
+		d.reopens++
+	}
+}
+
+// Reopens returns how many times the file was opened again.
+func (d *DB) Reopens() int {
+	d.mu.RLock()
+	defer d.mu.RUnlock()
+	return d.reopens
+}
+
+// Close waits for the transactions in progress and closes the file.
+func (d *DB) Close() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.closed {
+		return nil
+	}
+	d.closed = true
+	if d.db == nil {
+		return nil
+	}
+	err := d.db.Close()
+	d.db = nil
+	return err
+}

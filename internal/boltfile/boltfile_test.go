@@ -1,0 +1,262 @@
+package boltfile_test
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"path/filepath"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/trustid-cn/trustid/internal/boltfile"
+)
+
+var (
+	bucketLog  = []byte("log")
+	bucketMeta = []byte("meta")
+	keyCount   = []byte("count")
+)
+
+// opener opens path with the options the ledger uses (NoSync when fast
+// is set) and creates the test's buckets; fail, when set, makes it fail.
+func opener(path string, fast bool, fail *atomic.Bool) func() (*bolt.DB, error) {
+	return func() (*bolt.DB, error) {
+		if fail != nil && fail.Load() {
+			return nil, errors.New("open refused by the test")
+		}
+		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType, NoSync: fast})
+		if err != nil {
+			return nil, err
+		}
+		if err := db.Update(func(tx *bolt.Tx) error {
+			for _, b := range [][]byte{bucketLog, bucketMeta} {
+				if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			db.Close()
+			return nil, err
+		}
+		return db, nil
+	}
+}
+
+// appendEntry appends one entry to the log and counts it in meta, in one
+// transaction: a reader that sees a count different from the log's
+// length saw half a commit.
+func appendEntry(tx *bolt.Tx, value []byte) error {
+	log, meta := tx.Bucket(bucketLog), tx.Bucket(bucketMeta)
+	seq, err := log.NextSequence()
+	if err != nil {
+		return err
+	}
+	if err := log.Put(binary.BigEndian.AppendUint64(nil, seq), value); err != nil {
+		return err
+	}
+	return meta.Put(keyCount, binary.BigEndian.AppendUint64(nil, seq))
+}
+
+func checkConsistent(tx *bolt.Tx) (uint64, error) {
+	n := uint64(tx.Bucket(bucketLog).Stats().KeyN)
+	var count uint64
+	if v := tx.Bucket(bucketMeta).Get(keyCount); v != nil {
+		count = binary.BigEndian.Uint64(v)
+	}
+	if n != count {
+		return 0, fmt.Errorf("log holds %d entries, count says %d", n, count)
+	}
+	return n, nil
+}
+
+// TestReopenUnderConcurrentUse: writers (Update and Batch) and readers
+// run while the file is reopened every few allocations; every commit
+// acknowledged is in the file, once, and no reader sees a commit in part
+// or a closed file.
+func TestReopenUnderConcurrentUse(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.db")
+	d, err := boltfile.Open(opener(path, true, nil), 16)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const writers, perWriter, readers = 6, 150, 4
+	var wg sync.WaitGroup
+	errs := make(chan error, writers+readers)
+	var acked sync.Map // value -> true, for every acknowledged write
+	for w := range writers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range perWriter {
+				v := fmt.Appendf(nil, "w%d-%d", w, i)
+				write := d.Update
+				if i%3 == 0 {
+					write = d.Batch
+				}
+				if err := write(func(tx *bolt.Tx) error { return appendEntry(tx, v) }); err != nil {
+					errs <- err
+					return
+				}
+				acked.Store(string(v), true)
+			}
+		}()
+	}
+	stop := make(chan struct{})
+	var rg sync.WaitGroup
+	var reads atomic.Int64
+	for range readers {
+		rg.Add(1)
+		go func() {
+			defer rg.Done()
+			var last uint64
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				err := d.View(func(tx *bolt.Tx) error {
+					n, err := checkConsistent(tx)
+					if err == nil && n < last {
+						err = fmt.Errorf("log went back from %d to %d entries", last, n)
+					}
+					last = n
+					return err
+				})
+				if err != nil {
+					errs <- err
+					return
+				}
+				reads.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	rg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+	if d.Reopens() < 10 {
+		t.Fatalf("%d reopens over %d commits: the test did not exercise reopening", d.Reopens(), writers*perWriter)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Every acknowledged value, once, in the file as bbolt itself reads it.
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	seen := map[string]bool{}
+	if err := db.View(func(tx *bolt.Tx) error {
+		if _, err := checkConsistent(tx); err != nil {
+			return err
+		}
+		return tx.Bucket(bucketLog).ForEach(func(_, v []byte) error {
+			if seen[string(v)] {
+				return fmt.Errorf("%s twice", v)
+			}
+			seen[string(v)] = true
+			return nil
+		})
+	}); err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	acked.Range(func(k, _ any) bool {
+		n++
+		if !seen[k.(string)] {
+			t.Errorf("acknowledged %s is not in the file", k)
+		}
+		return true
+	})
+	if n != writers*perWriter || len(seen) != n {
+		t.Fatalf("%d acknowledged, %d in the file, want %d", n, len(seen), writers*perWriter)
+	}
+	t.Logf("%d commits, %d reads, %d reopens", n, reads.Load(), d.Reopens())
+}
+
+// TestReopenFailure: a reopen that fails (the file locked by another
+// process in between) loses nothing: the commit that triggered it stands,
+// later transactions report ErrReopen, and the file is used again once
+// it can be opened.
+func TestReopenFailure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.db")
+	var fail atomic.Bool
+	d, err := boltfile.Open(opener(path, true, &fail), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	fail.Store(true)
+	if err := d.Update(func(tx *bolt.Tx) error { return appendEntry(tx, []byte("a")) }); err != nil {
+		t.Fatalf("the commit before a failed reopen: %v", err)
+	}
+	if err := d.View(func(*bolt.Tx) error { return nil }); !errors.Is(err, boltfile.ErrReopen) {
+		t.Fatalf("View after a failed reopen = %v, want ErrReopen", err)
+	}
+	if err := d.Update(func(*bolt.Tx) error { return nil }); !errors.Is(err, boltfile.ErrReopen) {
+		t.Fatalf("Update after a failed reopen = %v, want ErrReopen", err)
+	}
+	fail.Store(false)
+	if err := d.Update(func(tx *bolt.Tx) error { return appendEntry(tx, []byte("b")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.View(func(tx *bolt.Tx) error {
+		n, err := checkConsistent(tx)
+		if err == nil && n != 2 {
+			err = fmt.Errorf("%d entries, want 2", n)
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestClose: Close waits for the transaction in progress; later ones get
+// ErrClosed.
+func TestClose(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.db")
+	d, err := boltfile.Open(opener(path, true, nil), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	inside, release := make(chan struct{}), make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		done <- d.Update(func(tx *bolt.Tx) error {
+			close(inside)
+			<-release
+			return appendEntry(tx, []byte("x"))
+		})
+	}()
+	<-inside
+	closed := make(chan error, 1)
+	go func() { closed <- d.Close() }()
+	select {
+	case err := <-closed:
+		t.Fatalf("Close returned (%v) during a transaction", err)
+	case <-time.After(50 * time.Millisecond):
+	}
+	close(release)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if err := d.View(func(*bolt.Tx) error { return nil }); !errors.Is(err, boltfile.ErrClosed) {
+		t.Fatalf("View after Close = %v, want ErrClosed", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatalf("second Close = %v", err)
+	}
+}
