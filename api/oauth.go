@@ -201,7 +201,11 @@ func readForm(r *http.Request, max int64) (map[string]string, error) {
 	for k, v := range vals {
 		if k == "resource" {
 			// RFC 8707 §2: one resource parameter per resource, repeated
-			// for several; joined with spaces (an absolute URI has none).
+			// for several; joined with spaces, so a value with one (no
+			// absolute URI has any) would read as several.
+			if slices.ContainsFunc(v, func(s string) bool { return strings.Contains(s, " ") }) {
+				return nil, &Error{Status: http.StatusBadRequest, Code: "invalid_target", Message: "resource must be an absolute URI"}
+			}
 			if r := strings.Join(v, " "); r != "" {
 				form[k] = r
 			}

@@ -35,3 +35,28 @@ func FuzzReadForm(f *testing.F) {
 		}
 	})
 }
+
+// TestReadFormResource: repeated resource parameters are each one
+// resource (RFC 8707 §2); a value with a space is no absolute URI and is
+// refused, not read as two resources.
+func TestReadFormResource(t *testing.T) {
+	read := func(body string) ([]string, error) {
+		r := httptest.NewRequest("POST", "/oauth2/token", strings.NewReader(body))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		form, err := readForm(r, 1024)
+		if err != nil {
+			return nil, err
+		}
+		return resources(form["resource"]), nil
+	}
+	got, err := read("resource=https%3A%2F%2Fa.example&resource=https%3A%2F%2Fb.example")
+	if err != nil || strings.Join(got, "|") != "https://a.example|https://b.example" {
+		t.Errorf("two resources: %q %v", got, err)
+	}
+	for _, body := range []string{"resource=https%3A%2F%2Fa.example+https%3A%2F%2Fb.example", "resource=https%3A%2F%2Fa.example&resource=%20"} {
+		var e *Error
+		if got, err := read(body); !errors.As(err, &e) || e.Code != "invalid_target" {
+			t.Errorf("%s: %q %v, want invalid_target", body, got, err)
+		}
+	}
+}

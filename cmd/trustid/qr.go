@@ -295,7 +295,7 @@ network this command uses; --revoked names a file of revoked entries
 	f.String("image", "", "PNG or JPEG file holding the code")
 	f.String("jwks", "", "JWKS file of trusted issuer keys (default: this node's published keys)")
 	f.String("revoked", "", "file of revoked status entries: REGION LIST INDEX per line")
-	f.StringArray("status-node", nil, "REGION=URL: check status in the lists the region's node publishes (repeat for more regions)")
+	f.StringArray("status-node", nil, "REGION=URL: check status in the lists the region's node publishes, over https (plain http to loopback only; repeat for more regions)")
 	f.Bool("no-status", false, "do not check status (says so in the output)")
 	f.String("challenge", "", "the challenge the code must carry, hex")
 	f.String("audience", "", "this verifier's audience name")
@@ -356,10 +356,12 @@ func publishedStatus(specs []string) (qrcode.StatusChecker, error) {
 	regions := map[string]string{}
 	var bases []string
 	for _, spec := range specs {
+		// https, or plain http to a loopback host only: over plain http
+		// anyone on the path could serve its own keys and lists, and so
+		// answer "not revoked".
 		region, base, ok := strings.Cut(spec, "=")
-		u, err := url.Parse(base)
-		if !ok || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-			return nil, usageError{fmt.Errorf("--status-node %q: want REGION=URL, e.g. 310000=https://sh.trustid.example", spec)}
+		if !ok || federation.CheckEndpoint(base, true) != nil {
+			return nil, usageError{fmt.Errorf("--status-node %q: want REGION=URL, an https base URL (plain http to loopback only), e.g. 310000=https://sh.trustid.example", spec)}
 		}
 		if _, err := qrcode.ParseRegion(region); err != nil {
 			return nil, usageError{fmt.Errorf("--status-node %q: %w", spec, err)}

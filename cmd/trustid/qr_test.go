@@ -234,6 +234,8 @@ func TestQRVerifyStatusFromNode(t *testing.T) {
 	for _, bad := range [][]string{
 		{"--status-node", f.base},
 		{"--status-node", "310000=ftp://x"},
+		{"--status-node", "310000=http://sh.trustid.example"},
+		{"--status-node", "310000=http://10.0.0.1:8080"},
 		{"--status-node", "310001=" + f.base},
 		{"--status-node", node, "--status-node", node},
 		{"--status-node", node, "--revoked", jwksFile},

@@ -15,12 +15,14 @@ import (
 type table struct{ rows [][]string }
 
 // row adds a row; control characters in a cell (a tab or newline in a
-// client's name, a terminal escape) print as U+FFFD.
+// client's name, a terminal escape) and bidirectional controls (a
+// right-to-left override would show the cells after it reversed, in a
+// terminal that reorders) print as U+FFFD.
 func (t *table) row(cells ...string) {
 	clean := make([]string, len(cells))
 	for i, c := range cells {
 		clean[i] = strings.Map(func(r rune) rune {
-			if unicode.IsControl(r) {
+			if unicode.IsControl(r) || unicode.Is(unicode.Bidi_Control, r) {
 				return unicode.ReplacementChar
 			}
 			return r

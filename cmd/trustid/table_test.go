@@ -28,13 +28,14 @@ func TestDisplayWidth(t *testing.T) {
 
 // TestTableAlignsWideCharacters: the columns after a cell in Chinese start
 // at the same terminal column on every line, and control characters in a
-// cell cannot break a row or reach the terminal.
+// cell (bidirectional ones too) cannot break a row or reach the terminal.
 func TestTableAlignsWideCharacters(t *testing.T) {
 	var tab table
 	tab.row("CLIENT_ID", "NAME", "REGION", "STATE")
 	tab.row("rp-zwfw", "政务服务平台", "310000", "enabled")
 	tab.row("rp-bank", "Bank portal", "320000", "disabled")
 	tab.row("rp-x", "bad\tname\x1b[31m\n", "330000", "enabled")
+	tab.row("rp-y", "ok\u202edelbasid", "340000", "enabled")
 	var b strings.Builder
 	if err := tab.write(&b); err != nil {
 		t.Fatal(err)
@@ -43,7 +44,8 @@ func TestTableAlignsWideCharacters(t *testing.T) {
 	want := "CLIENT_ID  NAME            REGION  STATE\n" +
 		"rp-zwfw    政务服务平台    310000  enabled\n" +
 		"rp-bank    Bank portal     320000  disabled\n" +
-		"rp-x       bad\uFFFDname\uFFFD[31m\uFFFD  330000  enabled\n"
+		"rp-x       bad\uFFFDname\uFFFD[31m\uFFFD  330000  enabled\n" +
+		"rp-y       ok\uFFFDdelbasid     340000  enabled\n"
 	if out != want {
 		t.Errorf("table:\n%s\nwant:\n%s", out, want)
 	}

@@ -94,6 +94,15 @@ func TestVCAPI(t *testing.T) {
 	if code != http.StatusCreated || m["credentialId"] != "urn:uuid:5c2d7e10-8f3a-4b6c-9d1e-2a4b6c8d0e1f" {
 		t.Fatalf("options.credentialId, dc+sd-jwt: %d %v", code, m)
 	}
+	// It chooses no ID the node reserves, nor one already issued (whose
+	// status it would then share), in either format.
+	for _, format := range []string{"", "dc+sd-jwt"} {
+		for id, want := range map[string]string{"URN:trustid:status:1": "reserved_credential_id", "urn:uuid:3b1f6f1e-4a5c-4d2e-9f0a-7c8b6a5d4e3f": "credential_id_taken"} {
+			if code, m := issue(`{"credential":` + credential("") + `,"options":{"format":"` + format + `","credentialId":"` + id + `"}}`); code/100 != 4 || m["error"] != want {
+				t.Fatalf("options.credentialId %q (format %q): %d %v, want %s", id, format, code, m, want)
+			}
+		}
+	}
 	withID := strings.Replace(credential(""), `"type"`, `"id":"urn:uuid:00000000-0000-4000-8000-000000000001","type"`, 1)
 	for _, c := range []struct{ cred, id string }{{withID, "urn:uuid:00000000-0000-4000-8000-000000000002"}, {credential(""), "not a URI"}} {
 		if code, m := issue(`{"credential":` + c.cred + `,"options":{"credentialId":"` + c.id + `"}}`); code != http.StatusBadRequest || m["error"] != "invalid_request" {

@@ -202,25 +202,29 @@ func CheckContext(doc map[string]any) error {
 // context (ErrInvalid, ErrTooDeep, ...) is refused, as VC 2.0 asks of
 // every @context item ("processable as a JSON-LD context"). A @context
 // of URLs only needs no processing (the bundled contexts agree with each
-// other), and one that names a context not bundled, by URL or @import,
-// cannot be processed here: it is accepted unchecked, never fetched.
+// other). Contexts are processed in order, so the items before the first
+// context not bundled (by URL) are checked: what follows cannot undo an
+// error in them. That context and the items after it, and a context
+// object that @imports one not bundled, cannot be processed here: they
+// are accepted unchecked, never fetched.
 func CheckInlineContexts(doc map[string]any) error {
 	list, _ := doc["@context"].([]any)
-	inline := false
-	for _, c := range list {
-		switch t := c.(type) {
-		case map[string]any:
-			inline = true
-		case string:
-			if _, ok := contexts.Document(t); !ok {
-				return nil
+	n, inline := len(list), false
+	for i, c := range list {
+		if u, ok := c.(string); ok {
+			if _, ok := contexts.Document(u); !ok {
+				n = i
+				break
 			}
+		}
+		if _, ok := c.(map[string]any); ok {
+			inline = true
 		}
 	}
 	if !inline {
 		return nil
 	}
-	ctx, err := Check(map[string]any{"@context": doc["@context"]}, Limits{})
+	ctx, err := Check(map[string]any{"@context": list[:n]}, Limits{})
 	if err != nil {
 		return err
 	}

@@ -322,9 +322,9 @@ func TestCheckDefinedTerms(t *testing.T) {
 }
 
 // TestCheckInlineContexts: inline context objects beside bundled URLs are
-// processed (a protected term redefined is refused); URLs alone, or a
-// context not bundled (by URL or @import), are not processed and never
-// fetched.
+// processed (a protected term redefined is refused, also when a context
+// not bundled follows); URLs alone, or what follows a context not bundled
+// (by URL or @import), are not processed and never fetched.
 func TestCheckInlineContexts(t *testing.T) {
 	var fetched atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { fetched.Add(1) }))
@@ -337,7 +337,10 @@ func TestCheckInlineContexts(t *testing.T) {
 		`{"@context": [` + v2 + `, {"degree": "https://u.example/degree"}]}`:                                           nil,
 		`{"@context": [` + v2 + `, "https://www.w3.org/ns/credentials/examples/v2"]}`:                                  nil,
 		`{"@context": [` + v2 + `, "` + srv.URL + `/ctx", {"name": "https://evil.example/name"}]}`:                     nil,
-		`{"@context": [` + v2 + `, {"@version": 1.1, "@import": "` + srv.URL + `/ctx"}]}`:                              nil,
+		// A context not bundled after the redefinition cannot undo it.
+		`{"@context": [` + v2 + `, {"name": "https://evil.example/name"}, "` + srv.URL + `/ctx"]}`:  ErrProtectedTerm,
+		`{"@context": [` + v2 + `, {"degree": "https://u.example/degree"}, "` + srv.URL + `/ctx"]}`: nil,
+		`{"@context": [` + v2 + `, {"@version": 1.1, "@import": "` + srv.URL + `/ctx"}]}`:           nil,
 		`{"@context": ` + v2 + `}`: nil,
 	} {
 		if err := CheckInlineContexts(mustParse(t, doc)); !errors.Is(err, want) && !(err == nil && want == nil) {
