@@ -3,6 +3,8 @@ package api
 import (
 	"net/http"
 
+	"github.com/trustid-cn/trustid/login"
+
 	"golang.org/x/text/language"
 )
 
@@ -23,7 +25,13 @@ type loginText struct {
 	Ended, EndedMessage       string
 	Unavailable               string
 	UnavailableMessage        string
-	Claims                    map[string]string // claim name → label
+	// Failed heads the ended page for a login refused for another
+	// reason: Errors has the message of each error code the page
+	// explains, Generic is the message of any other, and ErrorCode goes
+	// before the code shown with them.
+	Failed, Generic, ErrorCode string
+	Errors                     map[string]string
+	Claims                     map[string]string // claim name → label
 }
 
 var loginTexts = map[string]*loginText{
@@ -39,7 +47,17 @@ var loginTexts = map[string]*loginText{
 		EndedMessage:       "It was completed, refused, or it expired. Go back to the site you were logging in to and start again.",
 		Unavailable:        "Login unavailable",
 		UnavailableMessage: "The login service is unavailable right now. Try again in a moment.",
-		Claims:             map[string]string{"age_over_18": "aged 18 or over", "age_over_60": "aged 60 or over"},
+		Failed:             "This login cannot go on",
+		Generic:            "Something went wrong with this login. Go back to the site you were logging in to and start again.",
+		ErrorCode:          "Error code: ",
+		Errors: map[string]string{
+			login.CodeAccessDenied:    "The login was refused. Go back to the site you were logging in to and start again.",
+			login.CodeApprovalRefused: "The approval was refused. Go back to the site you were logging in to and start again.",
+			login.CodeInvalidRequest:  "The request to log in was not valid. Go back to the site you were logging in to and start again.",
+			login.CodeLoginRequired:   "You need to log in first. Go back to the site you were logging in to and start again.",
+			CodeRateLimited:           "Too many attempts. Wait a moment, then try again.",
+		},
+		Claims: map[string]string{"age_over_18": "aged 18 or over", "age_over_60": "aged 60 or over"},
 	},
 	"zh-CN": {
 		Lang: "zh-CN", Title: "TrustID 登录",
@@ -53,7 +71,17 @@ var loginTexts = map[string]*loginText{
 		EndedMessage:       "登录已完成、被拒绝或已过期。请回到您要登录的网站重新开始。",
 		Unavailable:        "登录暂不可用",
 		UnavailableMessage: "登录服务暂时不可用，请稍后再试。",
-		Claims:             map[string]string{"age_over_18": "已满 18 周岁", "age_over_60": "已满 60 周岁"},
+		Failed:             "本次登录无法继续",
+		Generic:            "本次登录出现问题。请回到您要登录的网站重新开始。",
+		ErrorCode:          "错误代码：",
+		Errors: map[string]string{
+			login.CodeAccessDenied:    "登录已被拒绝。请回到您要登录的网站重新开始。",
+			login.CodeApprovalRefused: "确认未通过。请回到您要登录的网站重新开始。",
+			login.CodeInvalidRequest:  "登录请求无效。请回到您要登录的网站重新开始。",
+			login.CodeLoginRequired:   "请先登录。请回到您要登录的网站重新开始。",
+			CodeRateLimited:           "尝试次数过多，请稍候再试。",
+		},
+		Claims: map[string]string{"age_over_18": "已满 18 周岁", "age_over_60": "已满 60 周岁"},
 	},
 }
 

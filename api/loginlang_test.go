@@ -1,0 +1,81 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/login"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// The ended page shows, for every kind of error, only text of the page's
+// language: a catalogue message or the generic one, and the stable
+// error code, never the error's own description.
+func TestEndedPageInPageLanguage(t *testing.T) {
+	l := &loginHandlers{s: New(Config{Logger: slog.New(slog.DiscardHandler)})}
+	const secret = "ledger peer 10.0.0.3 reset"
+	errs := []error{
+		&login.Error{Code: login.CodeSessionNotFound, Description: "no login session for this browser " + secret},
+		&login.Error{Code: login.CodeAccessDenied, Description: "the holder refused " + secret},
+		&login.Error{Code: login.CodeApprovalRefused, Description: "the approval was refused " + secret},
+		&login.Error{Code: login.CodeInvalidRequest, Description: "bad request " + secret},
+		&login.Error{Code: login.CodeLoginRequired, Description: "login required " + secret},
+		&login.Error{Code: login.CodeInvalidGrant, Description: "the code was already redeemed " + secret},
+		&login.Error{Code: login.CodeTemporarilyUnavailable, Description: "the session store is unavailable " + secret},
+		&login.Error{Code: login.CodeServerError, Description: "internal " + secret},
+		&Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited, Message: "too many requests " + secret},
+		fmt.Errorf("binding: %w", qrcode.ErrRevoked),
+		errors.New(secret),
+	}
+	word := regexp.MustCompile(`[A-Za-z]{2,}`)
+	style, tag := regexp.MustCompile(`(?s)<style.*?</style>`), regexp.MustCompile(`<[^>]*>`)
+	for _, err := range errs {
+		code := loginError(err).Code
+		for _, lang := range []string{"zh-CN", "en"} {
+			req := httptest.NewRequest("GET", "/login/sessions/x/continue", nil)
+			req.Header.Set("Accept-Language", map[string]string{"zh-CN": "zh-CN,zh;q=0.9,en;q=0.8", "en": "en-GB"}[lang])
+			rec := httptest.NewRecorder()
+			if e := l.endedPage(rec, req, err); e != nil {
+				t.Fatal(e)
+			}
+			page := rec.Body.String()
+			if !strings.Contains(page, `<html lang="`+lang+`">`) || strings.Contains(page, secret) {
+				t.Errorf("%s, %s: a page in another language or with internal detail:\n%s", code, lang, page)
+			}
+			if code != login.CodeSessionNotFound && !strings.Contains(page, "<code>"+code+"</code>") {
+				t.Errorf("%s, %s: the page does not show the error code:\n%s", code, lang, page)
+			}
+			if lang != "zh-CN" {
+				continue
+			}
+			text := tag.ReplaceAllString(style.ReplaceAllString(page, " "), " ")
+			text = strings.NewReplacer("TrustID", "", code, "", "<!doctype html>", "").Replace(text)
+			if w := word.FindAllString(text, -1); w != nil {
+				t.Errorf("%s: English on the Chinese page: %q\n%s", code, w, page)
+			}
+		}
+	}
+}
+
+// Both languages explain the same error codes and label every claim a
+// login can ask for.
+func TestLoginTextsComplete(t *testing.T) {
+	en, zh := loginTexts["en"], loginTexts["zh-CN"]
+	if !slices.Equal(slices.Sorted(maps.Keys(en.Errors)), slices.Sorted(maps.Keys(zh.Errors))) {
+		t.Errorf("error catalogues differ: %v, %v", slices.Sorted(maps.Keys(en.Errors)), slices.Sorted(maps.Keys(zh.Errors)))
+	}
+	for _, c := range auth.Claims {
+		if en.Claims[c] == "" || zh.Claims[c] == "" {
+			t.Errorf("claim %s has no label in both languages", c)
+		}
+	}
+}
