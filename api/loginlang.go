@@ -2,6 +2,9 @@ package api
 
 import (
 	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/trustid-cn/trustid/login"
 
@@ -94,12 +97,40 @@ var loginLanguages = language.NewMatcher([]language.Tag{language.English, langua
 // it, else English. It marks the response as varying with the header.
 func pageText(w http.ResponseWriter, r *http.Request) *loginText {
 	w.Header().Add("Vary", "Accept-Language")
-	_, i := language.MatchStrings(loginLanguages, r.Header.Get("Accept-Language"))
+	t := matchText(r.Header.Get("Accept-Language"))
+	w.Header().Set("Content-Language", t.Lang)
+	return t
+}
+
+// Browsers send few distinct Accept-Language values, and matching one
+// costs microseconds and a few dozen allocations: the answer for each
+// value of at most langKeyMax bytes is kept, for up to langCacheMax
+// values; others are matched each time.
+const (
+	langCacheMax = 512
+	langKeyMax   = 256
+)
+
+var (
+	langCache    sync.Map // Accept-Language value → *loginText
+	langCacheLen atomic.Int32
+)
+
+// matchText returns the login text for an Accept-Language value.
+func matchText(accept string) *loginText {
+	if t, ok := langCache.Load(accept); ok {
+		return t.(*loginText)
+	}
+	_, i := language.MatchStrings(loginLanguages, accept)
 	t := loginTexts["en"]
 	if i == 1 {
 		t = loginTexts["zh-CN"]
 	}
-	w.Header().Set("Content-Language", t.Lang)
+	if len(accept) <= langKeyMax && langCacheLen.Load() < langCacheMax {
+		if _, loaded := langCache.LoadOrStore(strings.Clone(accept), t); !loaded {
+			langCacheLen.Add(1)
+		}
+	}
 	return t
 }
 

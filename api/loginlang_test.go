@@ -79,3 +79,32 @@ func TestLoginTextsComplete(t *testing.T) {
 		}
 	}
 }
+
+// The cache of Accept-Language answers gives the matcher's answer, for a
+// value seen before too, and stays bounded however many values arrive.
+func TestMatchTextCache(t *testing.T) {
+	for i := range 2 * langCacheMax {
+		zh := i%2 == 0
+		accept := fmt.Sprintf("en;q=0.%d", i%9+1)
+		if zh {
+			accept = fmt.Sprintf("zh-CN,en;q=0.%d,x-%d", i%9+1, i)
+		} else {
+			accept += fmt.Sprintf(",x-%d", i)
+		}
+		for range 2 {
+			if got := matchText(accept).Lang; (got == "zh-CN") != zh {
+				t.Fatalf("%q: %s", accept, got)
+			}
+		}
+	}
+	if n := langCacheLen.Load(); n > langCacheMax {
+		t.Errorf("%d cached values, cap %d", n, langCacheMax)
+	}
+	long := "zh-CN," + strings.Repeat("en;q=0.1,", langKeyMax)
+	if matchText(long).Lang != "zh-CN" {
+		t.Error("a long value matched wrongly")
+	}
+	if _, ok := langCache.Load(long); ok {
+		t.Error("a value longer than langKeyMax was cached")
+	}
+}
