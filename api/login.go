@@ -187,7 +187,7 @@ func renderLoginPage(w http.ResponseWriter, r *http.Request, p *login.Provider, 
 	})
 	t := pageText(w, r)
 	return writePage(w, loginCSP(nonce), loginPage, loginPageData{
-		T: t, Nonce: nonce, ClientName: st.ClientName, Claims: t.claimLabels(st.Claims), Level: st.Level.String(), Purpose: st.Purpose,
+		T: t, Nonce: nonce, ClientName: st.ClientName, Claims: t.claimLabels(st.Claims), Level: st.Level.String(), Purpose: t.purpose(st.Purpose),
 		SessionURL: sessionURL, QRScript: LoginQRScript, PNGPath: sessionPath + "/qr.png",
 		AppLink:      template.URL("trustid://login?session=" + url.QueryEscape(sessionURL)),
 		WaitPath:     sessionPath + "/wait",

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -35,6 +36,10 @@ type loginText struct {
 	Failed, Generic, ErrorCode string
 	Errors                     map[string]string
 	Claims                     map[string]string // claim name → label
+	// Purposes words each login.Purpose action: a format of the objects
+	// (joined by ObjectSep) and the party they come from.
+	Purposes  map[string]string
+	ObjectSep string
 }
 
 var loginTexts = map[string]*loginText{
@@ -60,7 +65,9 @@ var loginTexts = map[string]*loginText{
 			login.CodeLoginRequired:   "You need to log in first. Go back to the site you were logging in to and start again.",
 			CodeRateLimited:           "Too many attempts. Wait a moment, then try again.",
 		},
-		Claims: map[string]string{"age_over_18": "aged 18 or over", "age_over_60": "aged 60 or over"},
+		Claims:    map[string]string{"age_over_18": "aged 18 or over", "age_over_60": "aged 60 or over"},
+		Purposes:  map[string]string{login.PurposeReceive: "receive %[1]s from %[2]s"},
+		ObjectSep: ", ",
 	},
 	"zh-CN": {
 		Lang: "zh-CN", Title: "TrustID 登录",
@@ -84,7 +91,9 @@ var loginTexts = map[string]*loginText{
 			login.CodeLoginRequired:   "请先登录。请回到您要登录的网站重新开始。",
 			CodeRateLimited:           "尝试次数过多，请稍候再试。",
 		},
-		Claims: map[string]string{"age_over_18": "已满 18 周岁", "age_over_60": "已满 60 周岁"},
+		Claims:    map[string]string{"age_over_18": "已满 18 周岁", "age_over_60": "已满 60 周岁"},
+		Purposes:  map[string]string{login.PurposeReceive: "从 %[2]s 领取 %[1]s"},
+		ObjectSep: "、",
 	},
 }
 
@@ -146,4 +155,17 @@ func (t *loginText) claimLabels(claims []string) []string {
 		}
 	}
 	return out
+}
+
+// purpose words p in t's language; "" for none, or for an action t does
+// not word (no other language's words on the page).
+func (t *loginText) purpose(p *login.Purpose) string {
+	if p == nil {
+		return ""
+	}
+	f, ok := t.Purposes[p.Action]
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf(f, strings.Join(p.Objects, t.ObjectSep), p.From)
 }

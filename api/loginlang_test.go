@@ -66,12 +66,15 @@ func TestEndedPageInPageLanguage(t *testing.T) {
 	}
 }
 
-// Both languages explain the same error codes and label every claim a
-// login can ask for.
+// Both languages explain the same error codes, word the same purposes
+// and label every claim a login can ask for.
 func TestLoginTextsComplete(t *testing.T) {
 	en, zh := loginTexts["en"], loginTexts["zh-CN"]
 	if !slices.Equal(slices.Sorted(maps.Keys(en.Errors)), slices.Sorted(maps.Keys(zh.Errors))) {
 		t.Errorf("error catalogues differ: %v, %v", slices.Sorted(maps.Keys(en.Errors)), slices.Sorted(maps.Keys(zh.Errors)))
+	}
+	if !slices.Equal(slices.Sorted(maps.Keys(en.Purposes)), slices.Sorted(maps.Keys(zh.Purposes))) || zh.Purposes[login.PurposeReceive] == "" {
+		t.Errorf("purposes differ: %v, %v", en.Purposes, zh.Purposes)
 	}
 	for _, c := range auth.Claims {
 		if en.Claims[c] == "" || zh.Claims[c] == "" {
@@ -106,5 +109,29 @@ func TestMatchTextCache(t *testing.T) {
 	}
 	if _, ok := langCache.Load(long); ok {
 		t.Error("a value longer than langKeyMax was cached")
+	}
+}
+
+// A login's purpose is worded by the page's language; an action a
+// language does not word shows nothing rather than another language.
+func TestLoginPurposeWords(t *testing.T) {
+	p := &login.Purpose{Action: login.PurposeReceive, Objects: []string{"ResidenceCredential", "DriverLicence"}, From: "wallet-app"}
+	for lang, want := range map[string]string{
+		"en":    "receive ResidenceCredential, DriverLicence from wallet-app",
+		"zh-CN": "从 wallet-app 领取 ResidenceCredential、DriverLicence",
+	} {
+		tx := loginTexts[lang]
+		if got := tx.purpose(p); got != want {
+			t.Errorf("%s: %q, want %q", lang, got, want)
+		}
+		if got := tx.purpose(&login.Purpose{Action: "sell", From: "x"}); got != "" {
+			t.Errorf("%s: an unknown action worded %q", lang, got)
+		}
+		if tx.purpose(nil) != "" {
+			t.Errorf("%s: no purpose worded", lang)
+		}
+	}
+	if p.String() != "receive ResidenceCredential, DriverLicence from wallet-app" {
+		t.Errorf("the app's purpose %q", p.String())
 	}
 }
