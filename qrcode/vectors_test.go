@@ -73,13 +73,13 @@ type vectorResult struct {
 type vectorList struct{ Region, List uint32 }
 
 type vectorFile struct {
-	Comment     string       `json:"comment"`
-	Issuer      vectorKey    `json:"issuer"`
-	OtherIssuer vectorKey    `json:"untrusted_issuer"`
-	Device      vectorKey    `json:"device"`
-	WindowSecs  int          `json:"window_seconds"`
-	Revoked     []StatusRef  `json:"revoked_entries"`
-	Suspended   []StatusRef  `json:"suspended_entries"`
+	Comment     string      `json:"comment"`
+	Issuer      vectorKey   `json:"issuer"`
+	OtherIssuer vectorKey   `json:"untrusted_issuer"`
+	Device      vectorKey   `json:"device"`
+	WindowSecs  int         `json:"window_seconds"`
+	Revoked     []StatusRef `json:"revoked_entries"`
+	Suspended   []StatusRef `json:"suspended_entries"`
 	// Unavailable are the status lists the verifier has no fresh copy
 	// of: every entry of theirs is status_unavailable.
 	Unavailable []vectorList `json:"unavailable_lists"`
@@ -249,10 +249,10 @@ func makeVectors(t *testing.T) vectorFile {
 		}
 		return map[fault][]byte{
 			{"an unknown key (" + strconv.Itoa(int(unknownKey)) + ")", "unknown_field"}: grow(unknownKey, 0x00),
-			{"its last key repeated", "duplicate_field"}:                                     grow(m[last:]...),
-			{"key 1 in a longer head than needed (non-canonical)", "malformed"}:               append([]byte{m[0], 0x18, 0x01}, m[2:]...),
-			{"a byte after the map", "trailing_data"}:                                         append(append([]byte(nil), m...), 0x00),
-			{"the last 2 bytes cut", "truncated"}:                                             m[:len(m)-2],
+			{"its last key repeated", "duplicate_field"}:                                grow(m[last:]...),
+			{"key 1 in a longer head than needed (non-canonical)", "malformed"}:         append([]byte{m[0], 0x18, 0x01}, m[2:]...),
+			{"a byte after the map", "trailing_data"}:                                   append(append([]byte(nil), m...), 0x00),
+			{"the last 2 bytes cut", "truncated"}:                                       m[:len(m)-2],
 		}
 	}
 	// The helpers re-make the valid code byte for byte: the faulted cases
@@ -362,12 +362,14 @@ func makeVectors(t *testing.T) vectorFile {
 	okResult := &vectorResult{Kind: "offline", Assurance: 3, Region: "310000", Counter: 7, Claims: map[string]string{"age_over_18": "true"}}
 	f := vectorFile{
 		Comment: "TrustID QR test vectors (docs/qr-format.md). Keys are SM2 (GB/T 32918), user ID 1234567812345678; " +
-			"'now' is the verifier's clock (Unix seconds); revoked_entries are the status entries a verifier's lists mark revoked.",
+			"'now' is the verifier's clock (Unix seconds); revoked_entries and suspended_entries are the status entries a verifier's lists mark " +
+			"revoked and suspended, unavailable_lists the lists it has no fresh copy of; expect_kind is the kind it is asked to check; " +
+			"last_counter, when present, the counter it last accepted for the code's binding (docs/qr-format.md section 7).",
 		Issuer: key(issuerKey, kid), OtherIssuer: key(otherKey, otherKid), Device: key(device, ""),
 		WindowSecs: 60, Revoked: []StatusRef{{Region: 310000, List: 7, Index: 99}},
 		Suspended:   []StatusRef{{Region: 310000, List: 7, Index: 98}},
 		Unavailable: []vectorList{{Region: 310000, List: 8}},
-		HolderCopy: hex.EncodeToString(holderCopy),
+		HolderCopy:  hex.EncodeToString(holderCopy),
 		Cases: []vectorCase{
 			{Name: "valid offline code showing one claim", Text: valid, Now: n, Challenge: ch, Audience: "gate-1", Result: okResult},
 			{Name: "stale: made 120 s before the verifier's clock", Text: valid, Now: n + 120, Challenge: ch, Error: "stale"},
