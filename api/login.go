@@ -187,7 +187,7 @@ func renderLoginPage(w http.ResponseWriter, r *http.Request, p *login.Provider, 
 	})
 	t := pageText(w, r)
 	return writePage(w, loginCSP(nonce), loginPage, loginPageData{
-		T: t, Nonce: nonce, ClientName: st.ClientName, Claims: t.claimLabels(st.Claims), Level: st.Level.String(), Purpose: st.Purpose,
+		T: t, Nonce: nonce, ClientName: st.ClientName, Claims: t.claimLabels(st.Claims), Level: st.Level.String(), Purpose: t.purpose(st.Purpose),
 		SessionURL: sessionURL, QRScript: LoginQRScript, PNGPath: sessionPath + "/qr.png",
 		AppLink:      template.URL("trustid://login?session=" + url.QueryEscape(sessionURL)),
 		WaitPath:     sessionPath + "/wait",
@@ -265,21 +265,26 @@ func (l *loginHandlers) continueNoJS(w http.ResponseWriter, r *http.Request) err
 }
 
 // endedPage answers the page without JavaScript with err as an HTML
-// page (logged as writeError logs), under the waiting page's policy:
-// for a session that is no more, that the login has ended and how to
-// start again; for anything else, its safe message, or that the service
-// is unavailable (5xx).
+// page (logged as writeError logs), under the waiting page's policy, in
+// the page's language only: for a session that is no more, that the
+// login has ended and how to start again; for a 5xx, that the service is
+// unavailable; for any other error, the language's message of its code,
+// or a generic one. Both show the stable error code; the error's own
+// description (English, internal) never reaches the page.
 func (l *loginHandlers) endedPage(w http.ResponseWriter, r *http.Request, err error) error {
 	e := loginError(err)
 	logError(r, l.s.log, e)
 	t := pageText(w, r)
-	d := endedPageData{T: t, Nonce: pageNonce(), Title: t.Unavailable, Message: e.Message}
+	d := endedPageData{T: t, Nonce: pageNonce(), Title: t.Failed, Message: t.Generic, Code: e.Code}
 	switch {
 	case e.Code == login.CodeSessionNotFound:
-		d.Title = t.Ended
-		d.Message = t.EndedMessage
+		d.Title, d.Message, d.Code = t.Ended, t.EndedMessage, ""
 	case e.Status >= 500:
-		d.Message = t.UnavailableMessage
+		d.Title, d.Message = t.Unavailable, t.UnavailableMessage
+	default:
+		if m, ok := t.Errors[e.Code]; ok {
+			d.Message = m
+		}
 	}
 	return writePageStatus(w, e.Status, waitingCSP(d.Nonce), endedPageTemplate, d)
 }
@@ -287,6 +292,9 @@ func (l *loginHandlers) endedPage(w http.ResponseWriter, r *http.Request, err er
 type endedPageData struct {
 	T                     *loginText
 	Nonce, Title, Message string
+	// Code is the stable error code shown beside the message ("" for
+	// none).
+	Code string
 }
 
 // endedPageTemplate tells a browser without JavaScript that its login
@@ -298,6 +306,7 @@ var endedPageTemplate = template.Must(template.New("ended").Parse(`<!doctype htm
 </head><body>
 <h1 id="ended">{{.Title}}</h1>
 <p id="message">{{.Message}}</p>
+{{if .Code}}<p id="code">{{.T.ErrorCode}}<code>{{.Code}}</code></p>{{end}}
 </body></html>
 `))
 

@@ -1,7 +1,13 @@
 package api
 
 import (
+	"fmt"
 	"net/http"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/trustid-cn/trustid/login"
 
 	"golang.org/x/text/language"
 )
@@ -23,7 +29,17 @@ type loginText struct {
 	Ended, EndedMessage       string
 	Unavailable               string
 	UnavailableMessage        string
-	Claims                    map[string]string // claim name → label
+	// Failed heads the ended page for a login refused for another
+	// reason: Errors has the message of each error code the page
+	// explains, Generic is the message of any other, and ErrorCode goes
+	// before the code shown with them.
+	Failed, Generic, ErrorCode string
+	Errors                     map[string]string
+	Claims                     map[string]string // claim name → label
+	// Purposes words each login.Purpose action: a format of the objects
+	// (joined by ObjectSep) and the party they come from.
+	Purposes  map[string]string
+	ObjectSep string
 }
 
 var loginTexts = map[string]*loginText{
@@ -39,7 +55,19 @@ var loginTexts = map[string]*loginText{
 		EndedMessage:       "It was completed, refused, or it expired. Go back to the site you were logging in to and start again.",
 		Unavailable:        "Login unavailable",
 		UnavailableMessage: "The login service is unavailable right now. Try again in a moment.",
-		Claims:             map[string]string{"age_over_18": "aged 18 or over", "age_over_60": "aged 60 or over"},
+		Failed:             "This login cannot go on",
+		Generic:            "Something went wrong with this login. Go back to the site you were logging in to and start again.",
+		ErrorCode:          "Error code: ",
+		Errors: map[string]string{
+			login.CodeAccessDenied:    "The login was refused. Go back to the site you were logging in to and start again.",
+			login.CodeApprovalRefused: "The approval was refused. Go back to the site you were logging in to and start again.",
+			login.CodeInvalidRequest:  "The request to log in was not valid. Go back to the site you were logging in to and start again.",
+			login.CodeLoginRequired:   "You need to log in first. Go back to the site you were logging in to and start again.",
+			CodeRateLimited:           "Too many attempts. Wait a moment, then try again.",
+		},
+		Claims:    map[string]string{"age_over_18": "aged 18 or over", "age_over_60": "aged 60 or over"},
+		Purposes:  map[string]string{login.PurposeReceive: "receive %[1]s from %[2]s"},
+		ObjectSep: ", ",
 	},
 	"zh-CN": {
 		Lang: "zh-CN", Title: "TrustID 登录",
@@ -53,7 +81,19 @@ var loginTexts = map[string]*loginText{
 		EndedMessage:       "登录已完成、被拒绝或已过期。请回到您要登录的网站重新开始。",
 		Unavailable:        "登录暂不可用",
 		UnavailableMessage: "登录服务暂时不可用，请稍后再试。",
-		Claims:             map[string]string{"age_over_18": "已满 18 周岁", "age_over_60": "已满 60 周岁"},
+		Failed:             "本次登录无法继续",
+		Generic:            "本次登录出现问题。请回到您要登录的网站重新开始。",
+		ErrorCode:          "错误代码：",
+		Errors: map[string]string{
+			login.CodeAccessDenied:    "登录已被拒绝。请回到您要登录的网站重新开始。",
+			login.CodeApprovalRefused: "确认未通过。请回到您要登录的网站重新开始。",
+			login.CodeInvalidRequest:  "登录请求无效。请回到您要登录的网站重新开始。",
+			login.CodeLoginRequired:   "请先登录。请回到您要登录的网站重新开始。",
+			CodeRateLimited:           "尝试次数过多，请稍候再试。",
+		},
+		Claims:    map[string]string{"age_over_18": "已满 18 周岁", "age_over_60": "已满 60 周岁"},
+		Purposes:  map[string]string{login.PurposeReceive: "从 %[2]s 领取 %[1]s"},
+		ObjectSep: "、",
 	},
 }
 
@@ -66,12 +106,40 @@ var loginLanguages = language.NewMatcher([]language.Tag{language.English, langua
 // it, else English. It marks the response as varying with the header.
 func pageText(w http.ResponseWriter, r *http.Request) *loginText {
 	w.Header().Add("Vary", "Accept-Language")
-	_, i := language.MatchStrings(loginLanguages, r.Header.Get("Accept-Language"))
+	t := matchText(r.Header.Get("Accept-Language"))
+	w.Header().Set("Content-Language", t.Lang)
+	return t
+}
+
+// Browsers send few distinct Accept-Language values, and matching one
+// costs microseconds and a few dozen allocations: the answer for each
+// value of at most langKeyMax bytes is kept, for up to langCacheMax
+// values; others are matched each time.
+const (
+	langCacheMax = 512
+	langKeyMax   = 256
+)
+
+var (
+	langCache    sync.Map // Accept-Language value → *loginText
+	langCacheLen atomic.Int32
+)
+
+// matchText returns the login text for an Accept-Language value.
+func matchText(accept string) *loginText {
+	if t, ok := langCache.Load(accept); ok {
+		return t.(*loginText)
+	}
+	_, i := language.MatchStrings(loginLanguages, accept)
 	t := loginTexts["en"]
 	if i == 1 {
 		t = loginTexts["zh-CN"]
 	}
-	w.Header().Set("Content-Language", t.Lang)
+	if len(accept) <= langKeyMax && langCacheLen.Load() < langCacheMax {
+		if _, loaded := langCache.LoadOrStore(strings.Clone(accept), t); !loaded {
+			langCacheLen.Add(1)
+		}
+	}
 	return t
 }
 
@@ -87,4 +155,17 @@ func (t *loginText) claimLabels(claims []string) []string {
 		}
 	}
 	return out
+}
+
+// purpose words p in t's language; "" for none, or for an action t does
+// not word (no other language's words on the page).
+func (t *loginText) purpose(p *login.Purpose) string {
+	if p == nil {
+		return ""
+	}
+	f, ok := t.Purposes[p.Action]
+	if !ok {
+		return ""
+	}
+	return fmt.Sprintf(f, strings.Join(p.Objects, t.ObjectSep), p.From)
 }

@@ -45,8 +45,9 @@ type Started struct {
 	ClientName string
 	Claims     []string
 	Level      identity.Level
-	// Purpose is what another protocol's login is for (AuthorizeFor).
-	Purpose string
+	// Purpose is what another protocol's login is for (AuthorizeFor);
+	// nil for a login to the client.
+	Purpose *Purpose
 }
 
 // Authorize checks an authorization request (the query of GET

@@ -54,8 +54,8 @@ type ExtensionGrant struct {
 	// that may approve: anyone else's approval is refused.
 	RequiredSub string
 	// Purpose is shown to the holder with the client's name (e.g. which
-	// credential from which issuer), at most 200 bytes.
-	Purpose string
+	// credential from which issuer), at most 200 bytes in English.
+	Purpose *Purpose
 	// Level is the assurance the approval must reach: at least (and by
 	// default) L2, the bound device; L3 and L4 ask for the holder's PIN,
 	// as an OpenID Connect login with acr_values does.
@@ -90,7 +90,7 @@ func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) 
 	if err != nil {
 		return nil, extensionError(err, r)
 	}
-	if len(g.Data) > maxExtensionData || len(g.Purpose) > 200 || g.Level > identity.L4 {
+	if len(g.Data) > maxExtensionData || len(g.Purpose.String()) > 200 || g.Level > identity.L4 {
 		return nil, failWith(CodeServerError, "internal error", errors.New("login: extension data or purpose too large"))
 	}
 	st, err := p.start(ctx, r.client, &session{

@@ -41,12 +41,12 @@ type session struct {
 	// issuer (the redirect's iss), its data sealed under the session ID,
 	// whose pairwise sub the login yields, the only sub that may approve,
 	// and what the holder is shown.
-	Audience      string `json:"aud,omitempty"`
-	Iss           string `json:"iss,omitempty"`
-	Data          []byte `json:"data,omitempty"`
-	SubjectClient string `json:"subject_client,omitempty"`
-	RequiredSub   string `json:"required_sub,omitempty"`
-	Purpose       string `json:"purpose,omitempty"`
+	Audience      string   `json:"aud,omitempty"`
+	Iss           string   `json:"iss,omitempty"`
+	Data          []byte   `json:"data,omitempty"`
+	SubjectClient string   `json:"subject_client,omitempty"`
+	RequiredSub   string   `json:"required_sub,omitempty"`
+	Purpose       *Purpose `json:"purpose_of,omitempty"`
 }
 
 // grant is what a login established, carried from the session to the
@@ -143,7 +143,7 @@ func (p *Provider) Describe(ctx context.Context, id string) (*Request, error) {
 		return nil, err
 	}
 	return &Request{
-		ClientID: c.ID, ClientName: c.Name, Purpose: s.Purpose, Claims: append([]string{}, s.Claims...),
+		ClientID: c.ID, ClientName: c.Name, Purpose: s.Purpose.String(), Claims: append([]string{}, s.Claims...),
 		ACR: identity.Level(s.Level).String(), Challenge: s.Challenge, ExpiresAt: time.Unix(s.Expires, 0).UTC(),
 	}, nil
 }

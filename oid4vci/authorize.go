@@ -389,7 +389,7 @@ func (s *Service) checkAuthorization(ctx context.Context, c auth.Client, q url.V
 	}
 	return &login.ExtensionGrant{
 		Data: data, SubjectClient: g.Client, RequiredSub: subject, Level: level,
-		Purpose: "receive " + strings.Join(types, ", ") + " from " + g.Client,
+		Purpose: &login.Purpose{Action: login.PurposeReceive, Objects: types, From: g.Client},
 		Commit:  func(ctx context.Context) error { return s.spendState(ctx, state) },
 	}, nil
 }

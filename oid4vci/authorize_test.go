@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -178,8 +179,8 @@ func TestIssuerStateSpentAfterSession(t *testing.T) {
 	if err != nil || len(started.ID) != 43 {
 		t.Fatalf("retry after the failures: %+v %v", started, err)
 	}
-	if !strings.Contains(started.Purpose, "ResidenceCredential") {
-		t.Errorf("purpose %q", started.Purpose)
+	if p := started.Purpose; p == nil || p.Action != login.PurposeReceive || !slices.Contains(p.Objects, "ResidenceCredential") || !strings.Contains(p.String(), "ResidenceCredential") {
+		t.Errorf("purpose %+v", p)
 	}
 	_, err = s.Authorize(ctx, q)
 	refused(err, CodeInvalidRequest)

@@ -1,12 +1,15 @@
 package qrcode
 
 import (
+	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +42,13 @@ type vectorCase struct {
 	// Action is the action the verifier asks of a delegated code
 	// (default "present").
 	Action string `json:"action,omitempty"`
+	// ExpectKind is the kind the verifier is asked to check: "offline",
+	// "static" or "online" (decode only); empty means offline or static,
+	// as the prefix says.
+	ExpectKind string `json:"expect_kind,omitempty"`
+	// LastCounter, when set, means the verifier keeps counters and has
+	// already accepted a code of this binding with that counter.
+	LastCounter *uint64 `json:"last_counter,omitempty"`
 	// Error names the spec's error (docs/qr-format.md); empty for a
 	// valid code, whose Result is then given.
 	Error  string        `json:"error,omitempty"`
@@ -59,13 +69,20 @@ type vectorResult struct {
 	Action     string `json:"action,omitempty"`
 }
 
+// vectorList names one status list of a region.
+type vectorList struct{ Region, List uint32 }
+
 type vectorFile struct {
-	Comment     string       `json:"comment"`
-	Issuer      vectorKey    `json:"issuer"`
-	OtherIssuer vectorKey    `json:"untrusted_issuer"`
-	Device      vectorKey    `json:"device"`
-	WindowSecs  int          `json:"window_seconds"`
-	Revoked     []StatusRef  `json:"revoked_entries"`
+	Comment     string      `json:"comment"`
+	Issuer      vectorKey   `json:"issuer"`
+	OtherIssuer vectorKey   `json:"untrusted_issuer"`
+	Device      vectorKey   `json:"device"`
+	WindowSecs  int         `json:"window_seconds"`
+	Revoked     []StatusRef `json:"revoked_entries"`
+	Suspended   []StatusRef `json:"suspended_entries"`
+	// Unavailable are the status lists the verifier has no fresh copy
+	// of: every entry of theirs is status_unavailable.
+	Unavailable []vectorList `json:"unavailable_lists"`
 	HolderCopy  string       `json:"holder_copy_hex"`
 	Cases       []vectorCase `json:"cases"`
 }
@@ -78,6 +95,7 @@ var vectorErrors = map[string]error{
 	"binding_expired": ErrBindingExpired, "revoked": ErrRevoked, "suspended": ErrSuspended, "stale": ErrStale,
 	"challenge": ErrChallenge, "audience": ErrAudience,
 	"invalid_delegation": ErrDelegation, "delegation_expired": ErrDelegationExpired, "delegation_scope": ErrDelegationScope,
+	"status_unavailable": ErrStatusUnavailable, "replayed": ErrReplayed, "counter_backwards": ErrCloneSuspected,
 }
 
 func makeVectors(t *testing.T) vectorFile {
@@ -93,14 +111,17 @@ func makeVectors(t *testing.T) vectorFile {
 	now := time.Date(2026, 3, 1, 9, 30, 0, 0, time.UTC)
 	issuer := &Issuer{Signer: issuerKey, Kid: kid, Region: 310000, Rand: constReader(7)}
 	other := &Issuer{Signer: otherKey, Kid: otherKid, Region: 310000, Rand: constReader(7)}
-	binding := func(is *Issuer, expiry time.Time, index uint32) []byte {
+	bindingIn := func(is *Issuer, expiry time.Time, status StatusRef) []byte {
 		b, err := is.IssueBinding(Binding{Subject: []byte("vector-subject-0001"), DeviceKey: device.PublicKey(),
 			Assurance: AssurancePIN, IssuedAt: now.Add(-24 * time.Hour), Expiry: expiry,
-			Status: StatusRef{List: 7, Index: index}, Claims: map[string]string{"age_over_18": "true", "age_over_60": "false"}})
+			Status: status, Claims: map[string]string{"age_over_18": "true", "age_over_60": "false"}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return b
+	}
+	binding := func(is *Issuer, expiry time.Time, index uint32) []byte {
+		return bindingIn(is, expiry, StatusRef{List: 7, Index: index})
 	}
 	year := now.Add(365 * 24 * time.Hour)
 	holderCopy := binding(issuer, year, 1)
@@ -160,20 +181,195 @@ func makeVectors(t *testing.T) vectorFile {
 	if err != nil {
 		t.Fatal(err)
 	}
+	staticIn := func(status StatusRef) string {
+		s, err := issuer.IssueStatic(Static{Subject: []byte("vector-subject-0002"), MaskedName: "张*", MaskedNumber: "3101**********002X",
+			DocType: 1, Assurance: AssuranceDocument, IssuedAt: now.Add(-time.Hour), Expiry: year, Status: status})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
 	var ref [RefSize]byte
 	for i := range ref {
 		ref[i] = byte(i)
 	}
 	online := OnlineCode{Region: 310000, Ref: ref}.String()
-	okResult := &vectorResult{Kind: "offline", Assurance: 3, Region: "310000", Counter: 7, Claims: map[string]string{"age_over_18": "true"}}
 	n := now.Unix()
 	ch := hex.EncodeToString([]byte("ch-1"))
-	return vectorFile{
+	// Faults inside the signed structures. Each is signed as a real
+	// issuer and device would sign it, so its encoding is its only fault:
+	// a verifier must refuse it while decoding, whatever order it checks
+	// signatures in.
+	hint := KidHint(kid)
+	sign := func(context string, payload []byte) []byte {
+		sig, err := gm.SignWith(constReader(7), issuerKey, sigInput(context, hint, payload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return marshal(signed{Kid: hint, Payload: payload, Sig: sig})
+	}
+	assemble := func(binding, delegation, presentation []byte, disclosures [][]byte) string {
+		sig, err := gm.SignWith(constReader(9), device, deviceInput(binding, delegation, presentation, disclosures))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sealText(KindOffline, marshal(offlineWire{Binding: binding, Presentation: presentation, Sig: sig, Delegation: delegation, Disclosures: disclosures}))
+	}
+	var hw holderCopyWire
+	if err := unmarshal(holderCopy, &hw, "vector"); err != nil {
+		t.Fatal(err)
+	}
+	bindingEnv := []byte(hw.Binding)
+	var bs signed
+	if err := unmarshal(bindingEnv, &bs, "vector"); err != nil {
+		t.Fatal(err)
+	}
+	var shown [][]byte // the disclosure of age_over_18, as the valid code shows it
+	for _, d := range hw.Disclosures {
+		var dw disclosureWire
+		if err := unmarshal(d, &dw, "vector"); err != nil {
+			t.Fatal(err)
+		}
+		if dw.Name == "age_over_18" {
+			shown = append(shown, d)
+		}
+	}
+	presBytes := []byte(w.Presentation)
+	// The faults of one CBOR map m of small unsigned keys, sorted: an
+	// unknown key appended (in order), the last entry repeated, the first
+	// key in a longer head, a byte after the map, the last 2 bytes cut.
+	type fault struct{ what, err string }
+	mapFaults := func(m []byte, unknownKey byte) map[fault][]byte {
+		if m[0] < 0xa1 || m[0] > 0xb6 || m[1] != 0x01 {
+			t.Fatalf("not a small map starting with key 1: % x", m[:2])
+		}
+		_, last := lastMapEntry(t, m)
+		grow := func(entry ...byte) []byte {
+			return append(append([]byte{m[0] + 1}, m[1:]...), entry...)
+		}
+		return map[fault][]byte{
+			{"an unknown key (" + strconv.Itoa(int(unknownKey)) + ")", "unknown_field"}: grow(unknownKey, 0x00),
+			{"its last key repeated", "duplicate_field"}:                                grow(m[last:]...),
+			{"key 1 in a longer head than needed (non-canonical)", "malformed"}:         append([]byte{m[0], 0x18, 0x01}, m[2:]...),
+			{"a byte after the map", "trailing_data"}:                                   append(append([]byte(nil), m...), 0x00),
+			{"the last 2 bytes cut", "truncated"}:                                       m[:len(m)-2],
+		}
+	}
+	// The helpers re-make the valid code byte for byte: the faulted cases
+	// below differ from valid ones only by their fault.
+	if !bytes.Equal(sign(ctxBinding, bs.Payload), bindingEnv) || assemble(bindingEnv, nil, presBytes, shown) != valid {
+		t.Fatal("sign and assemble do not re-make the valid code")
+	}
+	var inner []vectorCase
+	addFaults := func(where string, faults map[fault][]byte, text func([]byte) string) {
+		keys := make([]fault, 0, len(faults))
+		for f := range faults {
+			keys = append(keys, f)
+		}
+		slices.SortFunc(keys, func(a, b fault) int { return strings.Compare(a.what, b.what) })
+		for _, f := range keys {
+			inner = append(inner, vectorCase{Name: where + ": " + f.what, Text: text(faults[f]), Now: n, Challenge: ch, Error: f.err})
+		}
+	}
+	// The binding's payload, signed by the issuer.
+	addFaults("binding (issuer-signed)", mapFaults(bs.Payload, 11), func(p []byte) string {
+		return assemble(sign(ctxBinding, p), nil, presBytes, shown)
+	})
+	var bw bindingWire
+	if err := unmarshal(bs.Payload, &bw, "vector"); err != nil {
+		t.Fatal(err)
+	}
+	badAssurance := bw
+	badAssurance.Assurance = ptr(uint8(5))
+	inner = append(inner, vectorCase{Name: "binding (issuer-signed): assurance level 5 (out of range)",
+		Text: assemble(sign(ctxBinding, marshal(badAssurance)), nil, presBytes, shown), Now: n, Challenge: ch, Error: "malformed"})
+	// The binding's envelope, as carried (the device signs these bytes):
+	// its kid hint's length in a longer head.
+	if bindingEnv[0] != 0x83 || bindingEnv[1] != 0x48 {
+		t.Fatalf("binding envelope starts % x, want 83 48", bindingEnv[:2])
+	}
+	longKid := append([]byte{0x83, 0x58, 0x08}, bindingEnv[2:]...)
+	inner = append(inner, vectorCase{Name: "binding envelope (device-signed): the kid hint's length in a longer head (non-canonical)",
+		Text: assemble(longKid, nil, presBytes, shown), Now: n, Challenge: ch, Error: "malformed"})
+	// The presentation, signed by the device.
+	addFaults("presentation (device-signed)", mapFaults(presBytes, 5), func(p []byte) string {
+		return assemble(bindingEnv, nil, p, shown)
+	})
+	zeroTime := marshal(presentationWire{Time: ptr(uint64(0)), Counter: ptr(uint64(7)), Audience: "gate-1", Challenge: []byte("ch-1")})
+	inner = append(inner, vectorCase{Name: "presentation (device-signed): time 0 (out of range)",
+		Text: assemble(bindingEnv, nil, zeroTime, shown), Now: n, Challenge: ch, Error: "malformed"})
+	// The delegation's payload, signed by the issuer.
+	var ds signed
+	if err := unmarshal(delegation("vector-subject-0001", now.Add(-24*time.Hour), year, 3), &ds, "vector"); err != nil {
+		t.Fatal(err)
+	}
+	if delegEnv := delegation("vector-subject-0001", now.Add(-24*time.Hour), year, 3); !bytes.Equal(sign(ctxDelegation, ds.Payload), delegEnv) {
+		t.Fatal("sign does not re-make the delegation")
+	}
+	addFaults("delegation (issuer-signed)", mapFaults(ds.Payload, 12), func(p []byte) string {
+		return assemble(bindingEnv, sign(ctxDelegation, p), presBytes, shown)
+	})
+	var dw delegationWire
+	if err := unmarshal(ds.Payload, &dw, "vector"); err != nil {
+		t.Fatal(err)
+	}
+	dw.Relationship = ptr(uint8(4))
+	inner = append(inner, vectorCase{Name: "delegation (issuer-signed): relationship 4 (undefined)",
+		Text: assemble(bindingEnv, sign(ctxDelegation, marshal(dw)), presBytes, shown), Now: n, Challenge: ch, Error: "malformed"})
+	// Disclosures: one the binding does not attest; one attested but
+	// non-canonical; a claim attested and shown twice (two salts).
+	disclosure := func(salt byte, name, value string) []byte {
+		return marshal(disclosureWire{Salt: bytes.Repeat([]byte{salt}, ClaimSaltSize), Name: name, Value: value})
+	}
+	attest := func(ds ...[]byte) []byte { // a binding attesting exactly ds
+		b := bw
+		b.Digests = nil
+		for _, d := range ds {
+			b.Digests = append(b.Digests, claimDigest(d))
+		}
+		slices.SortFunc(b.Digests, bytes.Compare)
+		return sign(ctxBinding, marshal(b))
+	}
+	sorted := func(ds ...[]byte) [][]byte {
+		out := slices.Clone(ds)
+		slices.SortFunc(out, bytes.Compare)
+		return out
+	}
+	forged := disclosure(0x44, "age_over_18", "true")
+	inner = append(inner, vectorCase{Name: "a disclosure the binding does not attest",
+		Text: assemble(bindingEnv, nil, presBytes, [][]byte{forged}), Now: n, Challenge: ch, Error: "signature"})
+	longSalt := append([]byte{0x83, 0x58, 0x10}, forged[2:]...) // the salt's length in a longer head
+	if forged[0] != 0x83 || forged[1] != 0x50 {
+		t.Fatalf("disclosure starts % x, want 83 50", forged[:2])
+	}
+	inner = append(inner, vectorCase{Name: "an attested disclosure with its salt's length in a longer head (non-canonical)",
+		Text: assemble(attest(longSalt), nil, presBytes, [][]byte{longSalt}), Now: n, Challenge: ch, Error: "malformed"})
+	twice := []([]byte){disclosure(0x45, "age_over_18", "true"), disclosure(0x46, "age_over_18", "false")}
+	inner = append(inner, vectorCase{Name: "one claim attested and shown twice (two salts)",
+		Text: assemble(attest(twice...), nil, presBytes, sorted(twice...)), Now: n, Challenge: ch, Error: "duplicate_field"})
+	// The static code's payload, signed by the issuer.
+	staticRaw, _ := openText(static, KindStatic)
+	var ss signed
+	if err := unmarshal(staticRaw, &ss, "vector"); err != nil {
+		t.Fatal(err)
+	}
+	if sealText(KindStatic, sign(ctxStatic, ss.Payload)) != static {
+		t.Fatal("sign does not re-make the static code")
+	}
+	addFaults("static code (issuer-signed)", mapFaults(ss.Payload, 13), func(p []byte) string {
+		return sealText(KindStatic, sign(ctxStatic, p))
+	})
+	okResult := &vectorResult{Kind: "offline", Assurance: 3, Region: "310000", Counter: 7, Claims: map[string]string{"age_over_18": "true"}}
+	f := vectorFile{
 		Comment: "TrustID QR test vectors (docs/qr-format.md). Keys are SM2 (GB/T 32918), user ID 1234567812345678; " +
-			"'now' is the verifier's clock (Unix seconds); revoked_entries are the status entries a verifier's lists mark revoked.",
+			"'now' is the verifier's clock (Unix seconds); revoked_entries and suspended_entries are the status entries a verifier's lists mark " +
+			"revoked and suspended, unavailable_lists the lists it has no fresh copy of; expect_kind is the kind it is asked to check; " +
+			"last_counter, when present, the counter it last accepted for the code's binding (docs/qr-format.md section 7).",
 		Issuer: key(issuerKey, kid), OtherIssuer: key(otherKey, otherKid), Device: key(device, ""),
 		WindowSecs: 60, Revoked: []StatusRef{{Region: 310000, List: 7, Index: 99}},
-		HolderCopy: hex.EncodeToString(holderCopy),
+		Suspended:   []StatusRef{{Region: 310000, List: 7, Index: 98}},
+		Unavailable: []vectorList{{Region: 310000, List: 8}},
+		HolderCopy:  hex.EncodeToString(holderCopy),
 		Cases: []vectorCase{
 			{Name: "valid offline code showing one claim", Text: valid, Now: n, Challenge: ch, Audience: "gate-1", Result: okResult},
 			{Name: "stale: made 120 s before the verifier's clock", Text: valid, Now: n + 120, Challenge: ch, Error: "stale"},
@@ -199,9 +395,22 @@ func makeVectors(t *testing.T) vectorFile {
 			{Name: "delegation naming another actor", Text: delegated(delegation("vector-subject-0009", now.Add(-24*time.Hour), year, 3)), Now: n, Action: ActionPickup, Error: "invalid_delegation"},
 			{Name: "delegation revoked in its status list", Text: delegated(delegation("vector-subject-0001", now.Add(-24*time.Hour), year, 99)), Now: n, Action: ActionPickup, Error: "revoked"},
 			{Name: "static code", Text: static, Now: n, Result: &vectorResult{Kind: "static", Assurance: 1, Region: "310000", MaskedName: "张*"}},
-			{Name: "online code (decoded only: redeemed at the node)", Text: online, Now: n, Result: &vectorResult{Kind: "online", Region: "310000", OnlineRef: hex.EncodeToString(ref[:])}},
+			{Name: "online code (decoded only: redeemed at the node)", Text: online, Now: n, ExpectKind: "online", Result: &vectorResult{Kind: "online", Region: "310000", OnlineRef: hex.EncodeToString(ref[:])}},
+			{Name: "binding suspended in its status list", Text: offline(binding(issuer, year, 98), pres), Now: n, Challenge: ch, Error: "suspended"},
+			{Name: "binding in a status list the verifier has no fresh copy of (list 8)", Text: offline(bindingIn(issuer, year, StatusRef{List: 8, Index: 1}), pres), Now: n, Challenge: ch, Error: "status_unavailable"},
+			{Name: "delegation suspended in its status list", Text: delegated(delegation("vector-subject-0001", now.Add(-24*time.Hour), year, 98)), Now: n, Action: ActionPickup, Error: "suspended"},
+			{Name: "static code suspended in its status list", Text: staticIn(StatusRef{List: 7, Index: 98}), Now: n, Error: "suspended"},
+			{Name: "static code in a status list the verifier has no fresh copy of (list 8)", Text: staticIn(StatusRef{List: 8, Index: 2}), Now: n, Error: "status_unavailable"},
+			{Name: "counter 7 after counter 6 of the same binding", Text: valid, Now: n, Challenge: ch, LastCounter: ptr(uint64(6)), Result: okResult},
+			{Name: "replayed: counter 7 already accepted for this binding", Text: valid, Now: n, Challenge: ch, LastCounter: ptr(uint64(7)), Error: "replayed"},
+			{Name: "counter 7 after counter 8 of the same binding (cloned device suspected)", Text: valid, Now: n, Challenge: ch, LastCounter: ptr(uint64(8)), Error: "counter_backwards"},
+			{Name: "a static code where an offline code is expected", Text: static, Now: n, ExpectKind: "offline", Error: "wrong_kind"},
+			{Name: "an online code where an offline or static code is expected", Text: online, Now: n, Error: "wrong_kind"},
+			{Name: "an offline code where an online code is expected", Text: valid, Now: n, ExpectKind: "online", Error: "wrong_kind"},
 		},
 	}
+	f.Cases = append(f.Cases, inner...)
+	return f
 }
 
 func TestVectors(t *testing.T) {
@@ -237,20 +446,49 @@ func TestVectors(t *testing.T) {
 		}
 		return p
 	}
-	revoked := &memStatus{revoked: map[StatusRef]Status{}}
+	status := &vectorStatus{entries: map[StatusRef]Status{}, unavailable: map[vectorList]bool{}}
 	for _, r := range f.Revoked {
-		revoked.set(r, StatusRevoked)
+		status.entries[r] = StatusRevoked
 	}
+	for _, r := range f.Suspended {
+		status.entries[r] = StatusSuspended
+	}
+	for _, l := range f.Unavailable {
+		status.unavailable[l] = true
+	}
+	covered := map[string]bool{}
 	for _, c := range f.Cases {
+		covered[c.Error] = true
 		t.Run(c.Name, func(t *testing.T) {
-			if c.Result != nil && c.Result.Kind == "online" {
+			if c.ExpectKind == "online" {
 				oc, err := DecodeOnline(c.Text)
+				if c.Error != "" {
+					if want := vectorErrors[c.Error]; want == nil || !errors.Is(err, want) {
+						t.Errorf("error %v, want %s", err, c.Error)
+					}
+					return
+				}
 				if err != nil || oc.RegionString() != c.Result.Region || hex.EncodeToString(oc.Ref[:]) != c.Result.OnlineRef {
 					t.Errorf("online code: %+v %v", oc, err)
 				}
 				return
 			}
-			ver, err := NewVerifier(VerifierConfig{Keys: StaticKeys{{Kid: f.Issuer.Kid, Public: pub(f.Issuer)}}, Status: revoked,
+			var counters CounterStore
+			if c.LastCounter != nil {
+				// The verifier's state: a code of this binding accepted
+				// with counter LastCounter (keyed as section 6 says).
+				p, err := decodeOffline(c.Text)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m := &MemoryCounters{}
+				id := gm.SM3(p.bindingSigned.Sig)
+				if err := m.Advance(context.Background(), id[:16], *c.LastCounter); err != nil {
+					t.Fatal(err)
+				}
+				counters = m
+			}
+			ver, err := NewVerifier(VerifierConfig{Keys: StaticKeys{{Kid: f.Issuer.Kid, Public: pub(f.Issuer)}}, Status: status, Counters: counters,
 				Window: time.Duration(f.WindowSecs) * time.Second, Now: func() time.Time { return time.Unix(c.Now, 0) }})
 			if err != nil {
 				t.Fatal(err)
@@ -259,7 +497,18 @@ func TestVectors(t *testing.T) {
 			if c.Challenge == "" {
 				ch = nil
 			}
-			res, err := ver.Verify(context.Background(), c.Text, VerifyOptions{Challenge: ch, Audience: c.Audience, Action: c.Action})
+			opts := VerifyOptions{Challenge: ch, Audience: c.Audience, Action: c.Action}
+			var res *Result
+			switch c.ExpectKind {
+			case "":
+				res, err = ver.Verify(context.Background(), c.Text, opts)
+			case "offline":
+				res, err = ver.VerifyOffline(context.Background(), c.Text, opts)
+			case "static":
+				res, err = ver.VerifyStatic(context.Background(), c.Text)
+			default:
+				t.Fatalf("expect_kind %q", c.ExpectKind)
+			}
 			if c.Error != "" {
 				if want := vectorErrors[c.Error]; want == nil || !errors.Is(err, want) {
 					t.Errorf("error %v, want %s", err, c.Error)
@@ -287,6 +536,27 @@ func TestVectors(t *testing.T) {
 			}
 		})
 	}
+	// Every error the spec names has a vector.
+	for name := range vectorErrors {
+		if !covered[name] {
+			t.Errorf("no vector raises %s", name)
+		}
+	}
+}
+
+// vectorStatus is the verifier's status lists as the vector file gives
+// them: fresh copies of every list but the unavailable ones, with the
+// revoked and suspended entries marked.
+type vectorStatus struct {
+	entries     map[StatusRef]Status
+	unavailable map[vectorList]bool
+}
+
+func (s *vectorStatus) Status(_ context.Context, ref StatusRef) (Status, error) {
+	if s.unavailable[vectorList{Region: ref.Region, List: ref.List}] {
+		return 0, ErrStatusUnavailable
+	}
+	return s.entries[ref], nil
 }
 
 // lastMapEntry returns where the last entry of the CBOR map m (of

@@ -1,0 +1,137 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"net/http/httptest"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/login"
+	"github.com/trustid-cn/trustid/qrcode"
+)
+
+// The ended page shows, for every kind of error, only text of the page's
+// language: a catalogue message or the generic one, and the stable
+// error code, never the error's own description.
+func TestEndedPageInPageLanguage(t *testing.T) {
+	l := &loginHandlers{s: New(Config{Logger: slog.New(slog.DiscardHandler)})}
+	const secret = "ledger peer 10.0.0.3 reset"
+	errs := []error{
+		&login.Error{Code: login.CodeSessionNotFound, Description: "no login session for this browser " + secret},
+		&login.Error{Code: login.CodeAccessDenied, Description: "the holder refused " + secret},
+		&login.Error{Code: login.CodeApprovalRefused, Description: "the approval was refused " + secret},
+		&login.Error{Code: login.CodeInvalidRequest, Description: "bad request " + secret},
+		&login.Error{Code: login.CodeLoginRequired, Description: "login required " + secret},
+		&login.Error{Code: login.CodeInvalidGrant, Description: "the code was already redeemed " + secret},
+		&login.Error{Code: login.CodeTemporarilyUnavailable, Description: "the session store is unavailable " + secret},
+		&login.Error{Code: login.CodeServerError, Description: "internal " + secret},
+		&Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited, Message: "too many requests " + secret},
+		fmt.Errorf("binding: %w", qrcode.ErrRevoked),
+		errors.New(secret),
+	}
+	word := regexp.MustCompile(`[A-Za-z]{2,}`)
+	style, tag := regexp.MustCompile(`(?s)<style.*?</style>`), regexp.MustCompile(`<[^>]*>`)
+	for _, err := range errs {
+		code := loginError(err).Code
+		for _, lang := range []string{"zh-CN", "en"} {
+			req := httptest.NewRequest("GET", "/login/sessions/x/continue", nil)
+			req.Header.Set("Accept-Language", map[string]string{"zh-CN": "zh-CN,zh;q=0.9,en;q=0.8", "en": "en-GB"}[lang])
+			rec := httptest.NewRecorder()
+			if e := l.endedPage(rec, req, err); e != nil {
+				t.Fatal(e)
+			}
+			page := rec.Body.String()
+			if !strings.Contains(page, `<html lang="`+lang+`">`) || strings.Contains(page, secret) {
+				t.Errorf("%s, %s: a page in another language or with internal detail:\n%s", code, lang, page)
+			}
+			if code != login.CodeSessionNotFound && !strings.Contains(page, "<code>"+code+"</code>") {
+				t.Errorf("%s, %s: the page does not show the error code:\n%s", code, lang, page)
+			}
+			if lang != "zh-CN" {
+				continue
+			}
+			text := tag.ReplaceAllString(style.ReplaceAllString(page, " "), " ")
+			text = strings.NewReplacer("TrustID", "", code, "", "<!doctype html>", "").Replace(text)
+			if w := word.FindAllString(text, -1); w != nil {
+				t.Errorf("%s: English on the Chinese page: %q\n%s", code, w, page)
+			}
+		}
+	}
+}
+
+// Both languages explain the same error codes, word the same purposes
+// and label every claim a login can ask for.
+func TestLoginTextsComplete(t *testing.T) {
+	en, zh := loginTexts["en"], loginTexts["zh-CN"]
+	if !slices.Equal(slices.Sorted(maps.Keys(en.Errors)), slices.Sorted(maps.Keys(zh.Errors))) {
+		t.Errorf("error catalogues differ: %v, %v", slices.Sorted(maps.Keys(en.Errors)), slices.Sorted(maps.Keys(zh.Errors)))
+	}
+	if !slices.Equal(slices.Sorted(maps.Keys(en.Purposes)), slices.Sorted(maps.Keys(zh.Purposes))) || zh.Purposes[login.PurposeReceive] == "" {
+		t.Errorf("purposes differ: %v, %v", en.Purposes, zh.Purposes)
+	}
+	for _, c := range auth.Claims {
+		if en.Claims[c] == "" || zh.Claims[c] == "" {
+			t.Errorf("claim %s has no label in both languages", c)
+		}
+	}
+}
+
+// The cache of Accept-Language answers gives the matcher's answer, for a
+// value seen before too, and stays bounded however many values arrive.
+func TestMatchTextCache(t *testing.T) {
+	for i := range 2 * langCacheMax {
+		zh := i%2 == 0
+		accept := fmt.Sprintf("en;q=0.%d", i%9+1)
+		if zh {
+			accept = fmt.Sprintf("zh-CN,en;q=0.%d,x-%d", i%9+1, i)
+		} else {
+			accept += fmt.Sprintf(",x-%d", i)
+		}
+		for range 2 {
+			if got := matchText(accept).Lang; (got == "zh-CN") != zh {
+				t.Fatalf("%q: %s", accept, got)
+			}
+		}
+	}
+	if n := langCacheLen.Load(); n > langCacheMax {
+		t.Errorf("%d cached values, cap %d", n, langCacheMax)
+	}
+	long := "zh-CN," + strings.Repeat("en;q=0.1,", langKeyMax)
+	if matchText(long).Lang != "zh-CN" {
+		t.Error("a long value matched wrongly")
+	}
+	if _, ok := langCache.Load(long); ok {
+		t.Error("a value longer than langKeyMax was cached")
+	}
+}
+
+// A login's purpose is worded by the page's language; an action a
+// language does not word shows nothing rather than another language.
+func TestLoginPurposeWords(t *testing.T) {
+	p := &login.Purpose{Action: login.PurposeReceive, Objects: []string{"ResidenceCredential", "DriverLicence"}, From: "wallet-app"}
+	for lang, want := range map[string]string{
+		"en":    "receive ResidenceCredential, DriverLicence from wallet-app",
+		"zh-CN": "从 wallet-app 领取 ResidenceCredential、DriverLicence",
+	} {
+		tx := loginTexts[lang]
+		if got := tx.purpose(p); got != want {
+			t.Errorf("%s: %q, want %q", lang, got, want)
+		}
+		if got := tx.purpose(&login.Purpose{Action: "sell", From: "x"}); got != "" {
+			t.Errorf("%s: an unknown action worded %q", lang, got)
+		}
+		if tx.purpose(nil) != "" {
+			t.Errorf("%s: no purpose worded", lang)
+		}
+	}
+	if p.String() != "receive ResidenceCredential, DriverLicence from wallet-app" {
+		t.Errorf("the app's purpose %q", p.String())
+	}
+}
