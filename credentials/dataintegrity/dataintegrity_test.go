@@ -437,3 +437,27 @@ func TestVerificationRelationship(t *testing.T) {
 		t.Errorf("authentication key for a credential: %v", err)
 	}
 }
+
+// TestControlCharactersRoundTrip: strings with control characters (valid
+// JSON, valid JSON-LD) sign and verify with each suite, and changing one
+// control character breaks the proof.
+func TestControlCharactersRoundTrip(t *testing.T) {
+	v := verifier(t)
+	for alg, suite := range suiteOf {
+		k := newDIDKey(t, alg)
+		doc := credential(k.did)
+		doc["description"] = "a\u0000b\u0001c\bd\te\nf\u000bg\fh\ri\u001fj\u007fk\"l\\m"
+		doc["credentialSubject"].(map[string]any)["residence"] = map[string]any{"region": "31\t0000"}
+		signed := marshal(t, sign(t, doc, k, suite, di.Options{}))
+		if _, err := v.VerifyCredential(context.Background(), signed); err != nil {
+			t.Fatalf("%s: %v", suite, err)
+		}
+		tampered := strings.Replace(string(signed), `\u0001`, `\u0002`, 1)
+		if tampered == string(signed) {
+			t.Fatalf("%s: no \\u0001 in %s", suite, signed)
+		}
+		if _, err := v.VerifyCredential(context.Background(), []byte(tampered)); !errors.Is(err, di.ErrSignature) {
+			t.Errorf("%s: tampered control character: %v", suite, err)
+		}
+	}
+}
