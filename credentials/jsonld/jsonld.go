@@ -266,23 +266,48 @@ func Canonicalize(doc map[string]any) (nquads string, err error) {
 	return canonicalNQuads(dataset)
 }
 
-// canonicalNQuads returns the RDFC-1.0 N-Quads of a dataset. json-gold
-// issues the canonical blank node labels; the quads are serialized here,
-// because json-gold's N-Quads writer escapes only \\, ", LF, CR and TAB
-// and canonical N-Quads (RDFC-1.0 §4.4.2, RDF 1.2 N-Quads §3) escapes
-// every control character. json-gold hashes blank nodes with its own
-// writer, so a literal of a blank node with a character the two escape
-// differently is ErrBlankNodeEscape rather than a label RDFC-1.0 might
-// not give.
+// canonicalNQuads returns the RDFC-1.0 N-Quads of a dataset, with
+// blank node labels issued by json-gold. json-gold's N-Quads writer
+// escapes only \\, ", LF, CR and TAB in literals, canonical N-Quads
+// (RDFC-1.0 §4.4.2 and RDF 1.2 N-Quads §3) every control character:
+// with such a character the quads are written by nquad instead. json-gold
+// hashes blank nodes with its own writer, so such a character in a
+// literal of a blank node is ErrBlankNodeEscape rather than a label
+// RDFC-1.0 might not give.
 func canonicalNQuads(dataset *ld.RDFDataset) (string, error) {
+	own := false
 	for _, quads := range dataset.Graphs {
 		for _, q := range quads {
 			lit, ok := q.Object.(ld.Literal)
-			if ok && (ld.IsBlankNode(q.Subject) || q.Graph != nil && ld.IsBlankNode(q.Graph)) && escapesDiffer(lit.Value) {
+			if !ok || !escapesDiffer(lit.Value) {
+				continue
+			}
+			if ld.IsBlankNode(q.Subject) || q.Graph != nil && ld.IsBlankNode(q.Graph) {
 				return "", ErrBlankNodeEscape
 			}
+			own = true
 		}
 	}
+	if !own {
+		opts := options()
+		opts.Algorithm = ld.AlgorithmURDNA2015
+		opts.Format = "application/n-quads"
+		out, err := ld.NewJsonLdApi().Normalize(dataset, opts)
+		if err != nil {
+			return "", mapErr(err)
+		}
+		s, ok := out.(string)
+		if !ok {
+			return "", fmt.Errorf("%w: canonicalization produced no N-Quads", ErrInvalid)
+		}
+		return s, nil
+	}
+	return writeNQuads(dataset), nil
+}
+
+// writeNQuads issues canonical blank node labels with json-gold and
+// writes the sorted canonical N-Quads with nquad.
+func writeNQuads(dataset *ld.RDFDataset) string {
 	na := ld.NewNormalisationAlgorithm(ld.AlgorithmURDNA2015)
 	na.Normalize(dataset)
 	quads := na.Quads()
@@ -291,7 +316,7 @@ func canonicalNQuads(dataset *ld.RDFDataset) (string, error) {
 		lines[i] = nquad(q)
 	}
 	sort.Strings(lines)
-	return strings.Join(lines, ""), nil
+	return strings.Join(lines, "")
 }
 
 // nquad serializes q as a line of canonical N-Quads.
