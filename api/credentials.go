@@ -73,8 +73,10 @@ var credentialErrors = []mapping{
 	{jsonld.ErrRelativeIRI, http.StatusBadRequest, "relative_iri", "a type or id does not expand to an absolute IRI"},
 	{jsonld.ErrTooLarge, http.StatusBadRequest, "document_too_large", "the credential is too large for JSON-LD processing"},
 	{jsonld.ErrTooDeep, http.StatusBadRequest, "document_too_deep", "the credential is nested too deeply for JSON-LD processing"},
+	{jsonld.ErrBlankNodeEscape, http.StatusBadRequest, "blank_node_control_character", "a literal of a blank node (an object without id) holds a control character this node cannot canonicalize exactly"},
 	{jsonld.ErrInvalid, http.StatusBadRequest, "invalid_jsonld", "the credential is not valid JSON-LD"},
 	{issuer.ErrUnknownFormat, http.StatusBadRequest, "unsupported_format", "options.format names a securing mechanism this node does not issue"},
+	{issuer.ErrMandatoryPointers, http.StatusBadRequest, "mandatory_pointers_unsupported", "options.mandatoryPointers select what a selective disclosure credential always discloses: only dc+sd-jwt is selectively disclosable here (this node issues no selective disclosure Data Integrity suite), other formats disclose every claim"},
 	{issuer.ErrHolder, http.StatusUnprocessableEntity, "holder_mismatch", "a client presents only as its own issuer DID"},
 	{vc.ErrInvalidPresentation, http.StatusUnprocessableEntity, "invalid_presentation", ""},
 	{vc.ErrReservedType, http.StatusUnprocessableEntity, "reserved_credential_type", "IdentityCredential and DeviceBindingCredential are issued only by enrollment (POST /v1/enrollments)"},
@@ -112,6 +114,7 @@ var verifyCodes = []struct {
 	{jsonld.ErrRelativeIRI, "relative_iri", "a type or id does not expand to an absolute IRI"},
 	{jsonld.ErrTooLarge, "document_too_large", "the document is too large for JSON-LD processing"},
 	{jsonld.ErrTooDeep, "document_too_deep", "the document is nested too deeply for JSON-LD processing"},
+	{jsonld.ErrBlankNodeEscape, "blank_node_control_character", "a literal of a blank node holds a control character this node cannot canonicalize exactly"},
 	{jsonld.ErrInvalid, "invalid_jsonld", "not valid JSON-LD"},
 	{dataintegrity.ErrNoProof, "proof_missing", "the document has no proof"},
 	{dataintegrity.ErrUnsupportedSuite, "unsupported_cryptosuite", "the cryptosuite is not supported"},
@@ -239,6 +242,10 @@ type issueOptions struct {
 	// its id, so it becomes the credential's id (an SD-JWT VC does not
 	// carry it); a credential.id it differs from is refused.
 	CredentialID string `json:"credentialId"`
+	// MandatoryPointers is the VC API's options.mandatoryPointers (JSON
+	// Pointers a selective disclosure credential always discloses): taken
+	// by dc+sd-jwt, refused for formats that disclose everything.
+	MandatoryPointers []string `json:"mandatoryPointers"`
 }
 
 // statusTypeOption is the VC API's options.credentialStatus: the type of
@@ -293,7 +300,8 @@ func (h *credentialHandlers) issue(w http.ResponseWriter, r *http.Request) error
 	caller, _ := PrincipalFrom(r.Context())
 	iss, err := h.cfg.Issuer.IssueAsClient(r.Context(), cred, issuer.IssueOptions{
 		Format: opts.Format, Algorithm: opts.Algorithm, VCT: opts.VCT, HolderKey: opts.HolderKey, Decoys: opts.Decoys,
-		AddStatus: opts.CredentialStatus != nil, Client: caller.ClientID,
+		MandatoryPointers: opts.MandatoryPointers,
+		AddStatus:         opts.CredentialStatus != nil, Client: caller.ClientID,
 	})
 	if err != nil {
 		return err

@@ -848,3 +848,22 @@ func TestIssueNamesTheInvalidField(t *testing.T) {
 		}
 	}
 }
+
+// TestIssueMandatoryPointers: options.mandatoryPointers (VC API) is taken
+// for dc+sd-jwt and refused by name for a format that discloses every
+// claim, never as an unknown option.
+func TestIssueMandatoryPointers(t *testing.T) {
+	e := newVCEnv(t)
+	sd := strings.Replace(credBody, "%s", `,"options":{"format":"dc+sd-jwt","mandatoryPointers":["/credentialSubject/region"]}`, 1)
+	if code, resp := e.post(t, "/credentials/issue", issueToken, sd); code != 201 {
+		t.Fatalf("dc+sd-jwt: %d %v", code, resp)
+	}
+	jwt := strings.Replace(credBody, "%s", `,"options":{"mandatoryPointers":["/credentialSubject/region"]}`, 1)
+	if code, resp := e.post(t, "/credentials/issue", issueToken, jwt); code != 400 || resp["error"] != "mandatory_pointers_unsupported" {
+		t.Fatalf("vc+jwt: %d %v", code, resp)
+	}
+	bad := strings.Replace(credBody, "%s", `,"options":{"format":"dc+sd-jwt","mandatoryPointers":["/credentialSubject/nope"]}`, 1)
+	if code, resp := e.post(t, "/credentials/issue", issueToken, bad); code != 422 || resp["error"] != "invalid_credential" {
+		t.Fatalf("pointer to nothing: %d %v", code, resp)
+	}
+}

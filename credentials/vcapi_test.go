@@ -321,3 +321,52 @@ func TestEnvelopeVerifiers(t *testing.T) {
 		t.Fatal("an envelope verifier replaced vc+jwt")
 	}
 }
+
+// TestMandatoryPointers: the VC API's options.mandatoryPointers make the
+// subject claims they select plain claims of a dc+sd-jwt credential (the
+// rest stay disclosures); a pointer that selects nothing is refused, and
+// so are pointers with a format that discloses every claim.
+func TestMandatoryPointers(t *testing.T) {
+	n := newNode(t, testBase)
+	ctx := context.Background()
+	issue := func(ptrs ...string) (*issuer.Issued, error) {
+		return n.issuer.Issue(ctx, sampleCredential(), issuer.IssueOptions{Format: "dc+sd-jwt", MandatoryPointers: ptrs})
+	}
+	plain, err := issue()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p := decodePayload(t, strings.Split(plain.Token, "~")[0]); p["residence"] != nil || p["sub"] != nil {
+		t.Fatalf("without pointers residence and sub are disclosures: %v", p)
+	}
+	iss, err := issue("/credentialSubject/residence/region", "/credentialSubject/id", "/validUntil")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := decodePayload(t, strings.Split(iss.Token, "~")[0])
+	res, _ := p["residence"].(map[string]any)
+	if res["region"] != "310000" || res["since"] != nil || p["sub"] != "urn:trustid:subject:pw-3f9a1c0d7e" {
+		t.Fatalf("mandatory claims are not plain (or since is): %v", p)
+	}
+	if _, err := n.verifier.VerifyToken(ctx, iss.Envelope()); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	whole, err := issue("/credentialSubject/residence")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, _ := decodePayload(t, strings.Split(whole.Token, "~")[0])["residence"].(map[string]any); res["since"] != "2019-07-01" {
+		t.Fatalf("a pointer to an object makes all of it plain: %v", res)
+	}
+	for _, bad := range []string{"credentialSubject/residence", "/credentialSubject/nope", "/credentialSubject/residence/region/x", "/type", "/credentialStatus"} {
+		if _, err := issue(bad); !errors.Is(err, ErrInvalid) {
+			t.Errorf("pointer %q: %v", bad, err)
+		}
+	}
+	for _, format := range []string{"", "vc+jwt"} {
+		_, err := n.issuer.Issue(ctx, sampleCredential(), issuer.IssueOptions{Format: format, MandatoryPointers: []string{"/issuer"}})
+		if !errors.Is(err, issuer.ErrMandatoryPointers) {
+			t.Errorf("format %q: %v", format, err)
+		}
+	}
+}

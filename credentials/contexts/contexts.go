@@ -14,6 +14,8 @@ const (
 	ExamplesV2      = "https://www.w3.org/ns/credentials/examples/v2"
 	DataIntegrityV2 = "https://w3id.org/security/data-integrity/v2"
 	MultikeyV1      = "https://w3id.org/security/multikey/v1"
+	// JWKV1 defines JsonWebKey verification methods (publicKeyJwk).
+	JWKV1 = "https://w3id.org/security/jwk/v1"
 )
 
 var (
@@ -25,6 +27,8 @@ var (
 	dataIntegrityV2 []byte
 	//go:embed multikey-v1.jsonld
 	multikeyV1 []byte
+	//go:embed jwk-v1.jsonld
+	jwkV1 []byte
 )
 
 var bundled = map[string][]byte{
@@ -32,6 +36,7 @@ var bundled = map[string][]byte{
 	ExamplesV2:      examplesV2,
 	DataIntegrityV2: dataIntegrityV2,
 	MultikeyV1:      multikeyV1,
+	JWKV1:           jwkV1,
 }
 
 // Document returns the bundled document of url and whether there is one.
@@ -43,5 +48,5 @@ func Document(url string) ([]byte, bool) {
 
 // URLs returns the URLs of every bundled context.
 func URLs() []string {
-	return []string{CredentialsV2, ExamplesV2, DataIntegrityV2, MultikeyV1}
+	return []string{CredentialsV2, ExamplesV2, DataIntegrityV2, MultikeyV1, JWKV1}
 }

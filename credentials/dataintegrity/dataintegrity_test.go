@@ -437,3 +437,74 @@ func TestVerificationRelationship(t *testing.T) {
 		t.Errorf("authentication key for a credential: %v", err)
 	}
 }
+
+// TestControlCharactersRoundTrip: strings with control characters (valid
+// JSON, valid JSON-LD) sign and verify with each suite, and changing one
+// control character breaks the proof.
+func TestControlCharactersRoundTrip(t *testing.T) {
+	v := verifier(t)
+	for alg, suite := range suiteOf {
+		k := newDIDKey(t, alg)
+		doc := credential(k.did)
+		doc["description"] = "a\u0000b\u0001c\bd\te\nf\u000bg\fh\ri\u001fj\u007fk\"l\\m"
+		doc["credentialSubject"].(map[string]any)["residence"] = map[string]any{"region": "31\t0000"}
+		signed := marshal(t, sign(t, doc, k, suite, di.Options{}))
+		if _, err := v.VerifyCredential(context.Background(), signed); err != nil {
+			t.Fatalf("%s: %v", suite, err)
+		}
+		tampered := strings.Replace(string(signed), `\u0001`, `\u0002`, 1)
+		if tampered == string(signed) {
+			t.Fatalf("%s: no \\u0001 in %s", suite, signed)
+		}
+		if _, err := v.VerifyCredential(context.Background(), []byte(tampered)); !errors.Is(err, di.ErrSignature) {
+			t.Errorf("%s: tampered control character: %v", suite, err)
+		}
+	}
+}
+
+// TestJWKContext: a credential naming the bundled JWK context
+// (https://w3id.org/security/jwk/v1) with a JsonWebKey in its subject is
+// signed and verified by each suite, the issuer's keys being JsonWebKey
+// verification methods of a did:web document.
+func TestJWKContext(t *testing.T) {
+	ctx := context.Background()
+	algs := map[string]string{gm.AlgEdDSA: di.EdDSARDFC2022, gm.AlgES256: di.ECDSARDFC2019, gm.AlgES384: di.ECDSARDFC2019, gm.AlgSM2: di.SM2RDFC2025}
+	var methods []didtest.Method
+	keys := map[string]crypto.Signer{}
+	for alg := range algs {
+		k, err := gm.GenerateSigner(alg, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		keys[alg] = k
+		methods = append(methods, didtest.Method{Frag: strings.ToLower(alg), Key: k, Assertion: true})
+	}
+	did, client := didtest.Serve(t, methods...)
+	v, err := di.NewVerifier(di.Config{Resolver: &credentials.Resolver{Client: client, Now: func() time.Time { return now }},
+		Cryptosuites: di.Cryptosuites(), ProofOnly: true, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for alg, suite := range algs {
+		j, err := gm.NewJWK(keys[alg].Public(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var jwk map[string]any
+		if err := json.Unmarshal(marshal(t, j), &jwk); err != nil {
+			t.Fatal(err)
+		}
+		doc := credential(did)
+		doc["@context"] = []any{"https://www.w3.org/ns/credentials/v2", "https://w3id.org/security/jwk/v1"}
+		doc["type"] = []any{"VerifiableCredential"}
+		doc["credentialSubject"] = map[string]any{"id": "did:example:holder#key-1", "type": "JsonWebKey", "controller": "did:example:holder", "publicKeyJwk": jwk}
+		signed := marshal(t, sign(t, doc, didKey{signer: keys[alg]}, suite, di.Options{VerificationMethod: did + "#" + strings.ToLower(alg)}))
+		if _, err := v.VerifyCredential(ctx, signed); err != nil {
+			t.Errorf("%s (%s): %v", suite, alg, err)
+		}
+		tampered := strings.Replace(string(signed), `"kty"`, `"kid":"x","kty"`, 1)
+		if _, err := v.VerifyCredential(ctx, []byte(tampered)); !errors.Is(err, di.ErrSignature) {
+			t.Errorf("%s (%s): changed publicKeyJwk: %v", suite, alg, err)
+		}
+	}
+}

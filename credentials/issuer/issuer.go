@@ -12,6 +12,7 @@ import (
 	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -218,6 +219,13 @@ type IssueOptions struct {
 	HolderKey *gm.JWK
 	// Decoys per _sd array of an SD-JWT VC (default 2).
 	Decoys int
+	// MandatoryPointers is the VC API's options.mandatoryPointers: JSON
+	// Pointers (RFC 6901) into the credential naming what a selective
+	// disclosure credential always discloses. With FormatSDJWT the
+	// subject claims they select are plain claims, not disclosures
+	// (/issuer, /validFrom and /validUntil always are); any other format
+	// discloses everything and gives ErrMandatoryPointers.
+	MandatoryPointers []string
 	// Client is the OAuth client ID of the caller. A hash of it (never the
 	// ID in clear) is recorded with the credential's status entries, and
 	// SetStatusAs lets only that client (or an administrator) change the
@@ -630,6 +638,9 @@ func (is *Issuer) issue(ctx context.Context, as signingAs, client string, items 
 		if err != nil {
 			return err
 		}
+		if name != FormatSDJWT && len(it.Options.MandatoryPointers) > 0 {
+			return ErrMandatoryPointers
+		}
 		if name == FormatSDJWT {
 			group[i], err = is.prepareSDJWT(ctx, as, it.Credential, it.Options, it.pre)
 		} else {
@@ -802,6 +813,11 @@ func (is *Issuer) prepareSDJWT(ctx context.Context, as signingAs, in map[string]
 	}
 	sort.Strings(names)
 	frame.SD = names
+	for _, p := range opts.MandatoryPointers {
+		if err := mandatory(frame, cred.Subjects[0], c, p); err != nil {
+			return nil, err
+		}
+	}
 	if opts.HolderKey != nil {
 		if _, err := opts.HolderKey.PublicKey(); err != nil {
 			return nil, fmt.Errorf("%w: holder key: %v", credentials.ErrInvalid, err)
@@ -845,6 +861,79 @@ const (
 	ActionSuspend   = "suspend"
 	ActionReinstate = "reinstate"
 )
+
+// ErrMandatoryPointers: options.mandatoryPointers with a format that is
+// not selectively disclosable. This node issues no selective disclosure
+// Data Integrity suite (ecdsa-sd-2023, bbs-2023); dc+sd-jwt takes them.
+var ErrMandatoryPointers = errors.New("issuer: mandatoryPointers apply to a selective disclosure format (dc+sd-jwt); this format discloses every claim")
+
+// mandatory makes what pointer p selects in credential c (subject the
+// credential's one subject) plain claims of frame. The SD-JWT VC mapping
+// carries /issuer, /validFrom and /validUntil as plain claims already;
+// under /credentialSubject the selected claim and the claims on its path
+// are taken out of the frame's disclosures. A pointer that selects
+// nothing the SD-JWT VC carries is an error.
+func mandatory(frame *sdjwt.Frame, subject, c map[string]any, p string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("%w: mandatory pointer %.80q %s", credentials.ErrInvalid, p, why)
+	}
+	if !strings.HasPrefix(p, "/") {
+		return bad("is not a JSON Pointer")
+	}
+	toks := strings.Split(p[1:], "/")
+	for i, t := range toks {
+		toks[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
+	}
+	switch toks[0] {
+	case "issuer", "validFrom", "validUntil":
+		if _, ok := c[toks[0]]; !ok {
+			return bad("selects nothing")
+		}
+		return nil
+	case "credentialSubject":
+	default:
+		return bad("selects nothing an SD-JWT VC carries (iss, nbf, exp and the subject's claims)")
+	}
+	if len(toks) == 1 {
+		frame.SD, frame.Nested = nil, map[string]*sdjwt.Frame{}
+		return nil
+	}
+	var v any = subject
+	for _, t := range toks[1:] {
+		switch cur := v.(type) {
+		case map[string]any:
+			next, ok := cur[t]
+			if !ok {
+				return bad("selects nothing")
+			}
+			v = next
+		case []any:
+			i, err := strconv.Atoi(t)
+			if err != nil || i < 0 || i >= len(cur) || t != strconv.Itoa(i) {
+				return bad("selects nothing")
+			}
+			v = cur[i]
+		default:
+			return bad("selects nothing")
+		}
+	}
+	name := toks[1]
+	if name == "id" {
+		name = "sub"
+	}
+	frame.SD = slices.DeleteFunc(frame.SD, func(s string) bool { return s == name })
+	nested := frame.Nested[toks[1]]
+	switch {
+	case len(toks) == 2:
+		delete(frame.Nested, toks[1])
+	case nested != nil:
+		nested.SD = slices.DeleteFunc(nested.SD, func(s string) bool { return s == toks[2] })
+		if i, err := strconv.Atoi(toks[2]); err == nil {
+			nested.Elements = slices.DeleteFunc(nested.Elements, func(e int) bool { return e == i })
+		}
+	}
+	return nil
+}
 
 // ErrStatusConflict: the change is not allowed from the current status
 // (a revoked credential cannot be reinstated or suspended).

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"math"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -44,6 +45,11 @@ var (
 	// ErrInvalid: anything else that is not valid JSON-LD input for a
 	// credential or presentation.
 	ErrInvalid = errors.New("jsonld: invalid document")
+	// ErrBlankNodeEscape: a literal of a blank node holds a character
+	// that canonical N-Quads escapes but json-gold's blank-node hashing
+	// does not (see escapeLiteral), so its canonical labels could differ
+	// from RDFC-1.0's.
+	ErrBlankNodeEscape = errors.New("jsonld: control character in a literal of a blank node (not canonicalized exactly)")
 )
 
 // Default limits.
@@ -74,10 +80,9 @@ func (l Limits) maxDepth() int {
 
 // Parse decodes a JSON object strictly (no duplicate keys, no trailing
 // data) within the limits. Numbers are json.Number (as encoding/json's
-// UseNumber gives them) and strings may hold no
-// control character other than LF and CR (RDFC-1.0 and the JSON-LD
-// processor escape the others differently, so they are refused rather than
-// risk two canonical forms).
+// UseNumber gives them). Strings may hold any character JSON allows
+// (escaped control characters included): canonicalNQuads escapes them as
+// canonical N-Quads requires.
 func Parse(data []byte, lim Limits) (map[string]any, error) {
 	if len(data) > lim.maxBytes() {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), lim.maxBytes())
@@ -107,7 +112,7 @@ func Check(doc map[string]any, lim Limits) (map[string]any, error) {
 	return v.(map[string]any), nil
 }
 
-// normalize copies v, checking depth, strings and numbers.
+// normalize copies v, checking depth and numbers.
 func normalize(v any, depth, max int) (any, error) {
 	switch t := v.(type) {
 	case map[string]any:
@@ -116,9 +121,6 @@ func normalize(v any, depth, max int) (any, error) {
 		}
 		out := make(map[string]any, len(t))
 		for k, e := range t {
-			if err := checkString(k); err != nil {
-				return nil, err
-			}
 			n, err := normalize(e, depth+1, max)
 			if err != nil {
 				return nil, err
@@ -140,7 +142,7 @@ func normalize(v any, depth, max int) (any, error) {
 		}
 		return out, nil
 	case string:
-		return t, checkString(t)
+		return t, nil
 	case json.Number:
 		f, err := strconv.ParseFloat(string(t), 64)
 		if err != nil || math.IsInf(f, 0) {
@@ -160,15 +162,6 @@ func normalize(v any, depth, max int) (any, error) {
 		return json.Number(strconv.FormatInt(t, 10)), nil
 	}
 	return nil, fmt.Errorf("%w: unsupported value of type %T", ErrInvalid, v)
-}
-
-func checkString(s string) error {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; (c < 0x20 && c != '\n' && c != '\r') || c == 0x7f {
-			return fmt.Errorf("%w: control character U+%04X in a string", ErrInvalid, c)
-		}
-	}
-	return nil
 }
 
 // CheckContext checks the VC 2.0 rule on @context: a URL string or an
@@ -277,21 +270,135 @@ func Canonicalize(doc map[string]any) (nquads string, err error) {
 	return canonicalNQuads(dataset)
 }
 
-// canonicalNQuads returns the RDFC-1.0 N-Quads of a dataset.
+// canonicalNQuads returns the RDFC-1.0 N-Quads of a dataset, with
+// blank node labels issued by json-gold. json-gold's N-Quads writer
+// escapes only \\, ", LF, CR and TAB in literals, canonical N-Quads
+// (RDFC-1.0 §4.4.2 and RDF 1.2 N-Quads §3) every control character:
+// with such a character the quads are written by nquad instead. json-gold
+// hashes blank nodes with its own writer, so such a character in a
+// literal of a blank node is ErrBlankNodeEscape rather than a label
+// RDFC-1.0 might not give.
 func canonicalNQuads(dataset *ld.RDFDataset) (string, error) {
-	opts := options()
-	api := ld.NewJsonLdApi()
-	opts.Algorithm = ld.AlgorithmURDNA2015
-	opts.Format = "application/n-quads"
-	out, err := api.Normalize(dataset, opts)
-	if err != nil {
-		return "", mapErr(err)
+	own := false
+	for _, quads := range dataset.Graphs {
+		for _, q := range quads {
+			lit, ok := q.Object.(ld.Literal)
+			if !ok || !escapesDiffer(lit.Value) {
+				continue
+			}
+			if ld.IsBlankNode(q.Subject) || q.Graph != nil && ld.IsBlankNode(q.Graph) {
+				return "", ErrBlankNodeEscape
+			}
+			own = true
+		}
 	}
-	s, ok := out.(string)
-	if !ok {
-		return "", fmt.Errorf("%w: canonicalization produced no N-Quads", ErrInvalid)
+	if !own {
+		opts := options()
+		opts.Algorithm = ld.AlgorithmURDNA2015
+		opts.Format = "application/n-quads"
+		out, err := ld.NewJsonLdApi().Normalize(dataset, opts)
+		if err != nil {
+			return "", mapErr(err)
+		}
+		s, ok := out.(string)
+		if !ok {
+			return "", fmt.Errorf("%w: canonicalization produced no N-Quads", ErrInvalid)
+		}
+		return s, nil
 	}
-	return s, nil
+	return writeNQuads(dataset), nil
+}
+
+// writeNQuads issues canonical blank node labels with json-gold and
+// writes the sorted canonical N-Quads with nquad.
+func writeNQuads(dataset *ld.RDFDataset) string {
+	na := ld.NewNormalisationAlgorithm(ld.AlgorithmURDNA2015)
+	na.Normalize(dataset)
+	quads := na.Quads()
+	lines := make([]string, len(quads))
+	for i, q := range quads {
+		lines[i] = nquad(q)
+	}
+	sort.Strings(lines)
+	return strings.Join(lines, "")
+}
+
+// nquad serializes q as a line of canonical N-Quads.
+func nquad(q *ld.Quad) string {
+	var b strings.Builder
+	term := func(n ld.Node) {
+		switch t := n.(type) {
+		case ld.IRI:
+			b.WriteString("<" + t.Value + ">")
+		case ld.BlankNode:
+			b.WriteString(t.Attribute)
+		case ld.Literal:
+			b.WriteByte('"')
+			escapeLiteral(&b, t.Value)
+			b.WriteByte('"')
+			switch t.Datatype {
+			case ld.RDFLangString:
+				b.WriteString("@" + t.Language)
+			case ld.XSDString:
+			default:
+				b.WriteString("^^<" + t.Datatype + ">")
+			}
+		}
+	}
+	term(q.Subject)
+	b.WriteByte(' ')
+	term(q.Predicate)
+	b.WriteByte(' ')
+	term(q.Object)
+	if q.Graph != nil && q.Graph.GetValue() != "@default" {
+		b.WriteByte(' ')
+		term(q.Graph)
+	}
+	b.WriteString(" .\n")
+	return b.String()
+}
+
+// escapeLiteral writes s as canonical N-Quads writes the inside of a
+// STRING_LITERAL_QUOTE: BS, HT, LF, FF, CR, " and \\ as ECHAR; U+0000 to
+// U+0007, VT, U+000E to U+001F, DEL and characters outside the XML 1.1
+// Char production (U+FFFE, U+FFFF) as UCHAR with four uppercase HEX;
+// everything else as itself.
+func escapeLiteral(b *strings.Builder, s string) {
+	for _, r := range s {
+		switch r {
+		case '\b':
+			b.WriteString(`\b`)
+		case '\t':
+			b.WriteString(`\t`)
+		case '\n':
+			b.WriteString(`\n`)
+		case '\f':
+			b.WriteString(`\f`)
+		case '\r':
+			b.WriteString(`\r`)
+		case '"':
+			b.WriteString(`\"`)
+		case '\\':
+			b.WriteString(`\\`)
+		default:
+			if r < 0x20 || r == 0x7f || r == 0xfffe || r == 0xffff {
+				fmt.Fprintf(b, `\u%04X`, r)
+			} else {
+				b.WriteRune(r)
+			}
+		}
+	}
+}
+
+// escapesDiffer reports whether s holds a character that escapeLiteral
+// escapes and json-gold's writer does not.
+func escapesDiffer(s string) bool {
+	for _, r := range s {
+		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f || r == 0xfffe || r == 0xffff {
+			return true
+		}
+	}
+	return false
 }
 
 // expand runs JSON-LD expansion. A top-level @context made only of
@@ -513,7 +620,7 @@ func absolute(s string) bool {
 	if strings.HasPrefix(s, "_:") {
 		return len(s) > 2
 	}
-	if !keptIRI(s) {
+	if !keptIRI(s) || strings.ContainsFunc(s, notInIRIRef) {
 		return false
 	}
 	i := strings.IndexByte(s, ':')
@@ -527,6 +634,12 @@ func absolute(s string) bool {
 		}
 	}
 	return true
+}
+
+// notInIRIRef reports the characters N-Quads' IRIREF does not allow
+// unescaped (json-gold would write them as they are).
+func notInIRIRef(r rune) bool {
+	return r <= 0x20 || strings.ContainsRune("<>\"{}|^`\\", r)
 }
 
 // loader serves the bundled contexts and nothing else.

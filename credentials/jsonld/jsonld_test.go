@@ -142,8 +142,11 @@ func TestLimits(t *testing.T) {
 	if _, err := Parse([]byte(big), Limits{}); !errors.Is(err, ErrTooLarge) {
 		t.Errorf("big: %v", err)
 	}
-	if _, err := Parse([]byte(`{"a":"tab\there"}`), Limits{}); !errors.Is(err, ErrInvalid) {
-		t.Errorf("control character: %v", err)
+	if _, err := Parse([]byte("{\"a\":\"raw\ttab\"}"), Limits{}); !errors.Is(err, ErrInvalid) {
+		t.Errorf("unescaped control character (JSON forbids it): %v", err)
+	}
+	if _, err := Parse([]byte(`{"a":"escaped\ttab \u0001"}`), Limits{}); err != nil {
+		t.Errorf("escaped control characters (valid JSON): %v", err)
 	}
 	if _, err := Parse([]byte(`{"a":1e999}`), Limits{}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("huge number: %v", err)
@@ -160,6 +163,7 @@ func FuzzCanonicalize(f *testing.F) {
 	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", {"@vocab": null}], "type": "X"}`))
 	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", {"@version": 1.1, "@import": "https://w3id.org/security/multikey/v1"}], "type": "Multikey"}`))
 	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2"], "credentialSubject": {"@list": [1, 2.5, true, {"@value": "x", "@language": "en"}]}}`))
+	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2"], "id": "urn:a", "name": "\u0000\b\t\f\u001f\u007f\ufffe\"\\", "description": {"@value": "\u000b", "@language": "en"}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		doc, err := Parse(data, Limits{MaxBytes: 8 << 10})
 		if err != nil {
@@ -176,6 +180,9 @@ func FuzzCanonicalize(f *testing.F) {
 		checkExpansion(t, doc)
 		if c := jsonGoldCanonical(t, doc); a != c {
 			t.Fatalf("our toRDF differs from json-gold's:\nours %q\ntheirs %q", a, c)
+		}
+		if own := ownNQuads(t, doc); a != own {
+			t.Fatalf("our N-Quads writer differs from json-gold's:\nours %q\njson-gold's %q", own, a)
 		}
 	})
 }
@@ -216,6 +223,22 @@ func jsonGoldCanonical(t *testing.T, doc map[string]any) string {
 	return nq
 }
 
+// ownNQuads is doc's canonical form with every quad written by nquad
+// (canonicalNQuads leaves the writing to json-gold when no literal holds
+// a control character other than TAB, LF and CR).
+func ownNQuads(t *testing.T, doc map[string]any) string {
+	t.Helper()
+	expanded, err := Expand(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds, err := ld.NewJsonLdApi().ToRDF(expanded, options())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return writeNQuads(ds)
+}
+
 // TestToRDFMatchesJSONGold: our toRDF gives json-gold's dataset for
 // values of every kind, lists (nested and empty), language strings,
 // numbers, named graphs (a proof) and @json literals.
@@ -246,6 +269,9 @@ func TestToRDFMatchesJSONGold(t *testing.T) {
 		checkExpansion(t, doc)
 		if want := jsonGoldCanonical(t, doc); got != want {
 			t.Errorf("doc %d:\nours   %s\ntheirs %s", i, got, want)
+		}
+		if own := ownNQuads(t, doc); got != own {
+			t.Errorf("doc %d, N-Quads writer:\nours   %s\njson-gold's %s", i, own, got)
 		}
 	}
 }
@@ -378,4 +404,51 @@ func FuzzCheckInlineContexts(f *testing.F) {
 		}
 		t.Fatalf("unexpected error kind: %v", err)
 	})
+}
+
+// controlChars holds every character canonical N-Quads escapes, with a
+// character it does not (é).
+const controlChars = `\u0000\u0001\u0007\b\t\n\u000b\f\r\u000e\u001f\"\\\u007f\ufffe\uffff\u00e9`
+
+// TestControlCharacters: valid JSON strings with control characters are
+// accepted and written as canonical N-Quads (RDFC-1.0 §4.4.2) requires;
+// the expected line is the canonical N-Quads form; digitalbazaar's
+// rdf-canonize 4.0.1 gives the same bytes except for U+FFFE and U+FFFF,
+// which it writes raw although they do not match the XML 1.1 Char
+// production (see README).
+func TestControlCharacters(t *testing.T) {
+	doc := `{"@context": ["https://www.w3.org/ns/credentials/v2"], "id": "urn:ex:c",
+	  "type": ["VerifiableCredential"], "issuer": "urn:ex:i",
+	  "credentialSubject": {"id": "urn:ex:s", "name": "` + controlChars + `"}}`
+	nq, err := Canonicalize(mustParse(t, doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := `<urn:ex:s> <https://schema.org/name> "\u0000\u0001\u0007\b\t\n\u000B\f\r\u000E\u001F\"\\\u007F\uFFFE\uFFFF` + "\u00e9" + `" .` + "\n"
+	if !strings.Contains(nq, want) {
+		t.Errorf("canonical form lacks\n%q:\n%q", want, nq)
+	}
+	// A tab (escaped alike by json-gold and canonical N-Quads) in a
+	// literal of a blank node.
+	tab := strings.Replace(doc, `"id": "urn:ex:s", "name": "`+controlChars, `"name": "a\tb`, 1)
+	nq, err = Canonicalize(mustParse(t, tab))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(nq, `_:c14n0 <https://schema.org/name> "a\tb" .`+"\n") {
+		t.Errorf("tab of a blank node:\n%s", nq)
+	}
+	// Others in a literal of a blank node: json-gold's labels could
+	// differ from RDFC-1.0's, so refused by name.
+	bs := strings.Replace(doc, `"id": "urn:ex:s", "name": "`+controlChars, `"name": "a\bb`, 1)
+	if _, err := Canonicalize(mustParse(t, bs)); !errors.Is(err, ErrBlankNodeEscape) {
+		t.Errorf("backspace of a blank node: %v", err)
+	}
+	// An IRI with a control character or space is no IRIREF.
+	for _, id := range []string{`urn:ex:a\u0001b`, `urn:ex:a b`, `urn:ex:a\\b`} {
+		bad := strings.Replace(doc, `"urn:ex:s"`, `"`+id+`"`, 1)
+		if _, err := Canonicalize(mustParse(t, bad)); !errors.Is(err, ErrRelativeIRI) {
+			t.Errorf("IRI %q: %v", id, err)
+		}
+	}
 }
