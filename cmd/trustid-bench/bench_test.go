@@ -111,6 +111,17 @@ func TestBudgetsUnderNodeLimits(t *testing.T) {
 	}
 }
 
+// TestEnrollInputsCoverTarget: the prepared enrollments last a whole
+// window at the target rate with room to spare, so a run that meets the
+// target is not cut short by "inputs ran out".
+func TestEnrollInputsCoverTarget(t *testing.T) {
+	for _, d := range []time.Duration{time.Second, 5 * time.Second, time.Minute} {
+		if n := poolSize(enrollRateCap, d, 64); float64(n) < 1.5*enrollTarget*d.Seconds()+64*warm {
+			t.Errorf("%v: %d inputs prepared, want at least 1.5 × %d/s of it plus the warm-up", d, n, enrollTarget)
+		}
+	}
+}
+
 // TestConnMovesSourceAddress sends seven requests with a budget of three
 // and checks the server saw three loopback source addresses, each for at
 // most three requests, none of them 127.0.0.1.

@@ -60,7 +60,9 @@
 // after GC growing 10 % or more after the warm-up, or on goroutines beyond
 // their bound (scripts/soak.sh). With -pprof (a trustid built with -tags
 // benchpprof) it saves the node's heap profiles at the end of the warm-up
-// and of the soak.
+// and of the soak; TRUSTID_PPROF_BLOCK_RATE and TRUSTID_PPROF_MUTEX_FRACTION
+// in its environment are passed on to switch on the node's block and
+// mutex profiles.
 //
 //	go build -o bin/ ./cmd/trustid ./cmd/trustid-bench
 //	bin/trustid-bench -trustid bin/trustid -duration 5s -concurrency 1,16 -out bench-out
@@ -292,6 +294,13 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 			return nil, err
 		}
 		b.node.serveEnv = append(b.node.serveEnv, "TRUSTID_PPROF_ADDR="+b.o.pprofAddr)
+		// The contention profiles' settings are passed on as given (the
+		// node gets no other TRUSTID_* setting of this process).
+		for _, k := range []string{"TRUSTID_PPROF_BLOCK_RATE", "TRUSTID_PPROF_MUTEX_FRACTION"} {
+			if v, ok := os.LookupEnv(k); ok {
+				b.node.serveEnv = append(b.node.serveEnv, k+"="+v)
+			}
+		}
 		fmt.Fprintf(log, "the node serves pprof at http://%s/debug/pprof/\n", b.o.pprofAddr)
 	}
 	if o.redis {

@@ -57,6 +57,12 @@ const statusDir = "status"
 // region's instances through it (openSharedStatus), and lists fetched
 // from other nodes must match the heads their regions anchored (the
 // node's ledger view).
+// statusSpare is how many status entries of each purpose the node keeps
+// allocated ahead (statuslist.FileStoreOptions.Spare): issuance and
+// enrollment then take an entry without waiting for an fsync. A restart
+// leaves at most this many of each purpose unused, out of 131,072 a list.
+const statusSpare = 128
+
 func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 	return func(srv *api.Server, n *node) error {
 		nl, anchored := ledgerOf(n)
@@ -73,7 +79,7 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 			}
 			st, own = shared, fs
 		} else {
-			fs, err := statuslist.OpenFileStore(filepath.Join(n.dataDir, statusDir), statuslist.FileStoreOptions{})
+			fs, err := statuslist.OpenFileStore(filepath.Join(n.dataDir, statusDir), statuslist.FileStoreOptions{Spare: statusSpare})
 			if err != nil {
 				return fmt.Errorf("credentials: %w", err)
 			}
@@ -640,7 +646,7 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 	if err != nil {
 		return nil, nil, err
 	}
-	own, err := statuslist.OpenFileStore(filepath.Join(n.dataDir, statusDir), statuslist.FileStoreOptions{Instance: inst})
+	own, err := statuslist.OpenFileStore(filepath.Join(n.dataDir, statusDir), statuslist.FileStoreOptions{Instance: inst, Spare: statusSpare})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	_ "net/http/pprof" // the profiling handlers, on http.DefaultServeMux only
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -17,7 +18,10 @@ import (
 // node's routes use their own mux, which never carries these handlers).
 // scripts/soak.sh builds it so (SOAK_PPROF=1) to take heap profiles of
 // the node during a soak; the trustid users run is built without the tag
-// and has no such listener.
+// and has no such listener. TRUSTID_PPROF_BLOCK_RATE and
+// TRUSTID_PPROF_MUTEX_FRACTION, when set, switch on the block and mutex
+// profiles (runtime.SetBlockProfileRate, runtime.SetMutexProfileFraction)
+// to find what serializes requests; both are off otherwise.
 func init() {
 	addr := os.Getenv("TRUSTID_PPROF_ADDR")
 	if addr == "" {
@@ -38,6 +42,24 @@ func init() {
 	// 4 KiB costs ~10 % of the CPU of an allocation-heavy route.
 	if !strings.Contains(os.Getenv("GODEBUG"), "memprofilerate=") {
 		runtime.MemProfileRate = 4096
+	}
+	for _, p := range []struct {
+		env string
+		set func(int)
+	}{
+		{"TRUSTID_PPROF_BLOCK_RATE", runtime.SetBlockProfileRate},
+		{"TRUSTID_PPROF_MUTEX_FRACTION", func(n int) { runtime.SetMutexProfileFraction(n) }},
+	} {
+		v := os.Getenv(p.env)
+		if v == "" {
+			continue
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			fmt.Fprintf(os.Stderr, "trustid: %s: want a non-negative integer\n", p.env)
+			os.Exit(1)
+		}
+		p.set(n)
 	}
 	go http.Serve(ln, nil)
 }

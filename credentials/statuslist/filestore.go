@@ -47,9 +47,20 @@ type FileStoreOptions struct {
 	// ID), so that the instances of a region allocate from distinct lists
 	// without coordinating.
 	Instance string
+	// Spare, when positive, is how many entries of each purpose the store
+	// keeps allocated ahead, durably, in spare (at most MaxSpare): an
+	// Allocate takes a spare without waiting for a write, and the spares
+	// are topped up in the background (one group commit) when half are
+	// gone. A crash or a restart leaves the spares not handed out
+	// allocated and unused, never reused. Zero: every Allocate waits for
+	// its group's write.
+	Spare    int
 	Rand     io.Reader
 	Now      func() time.Time
 }
+
+// MaxSpare bounds FileStoreOptions.Spare.
+const MaxSpare = 4096
 
 // FileStore keeps status lists in a directory, one file per list, each
 // replaced atomically (temporary file, fsync, rename) before a change is
@@ -62,6 +73,8 @@ type FileStoreOptions struct {
 // each list they touch, and each call returns when its group is on disk.
 // Indices are drawn at random among the free ones of the newest list of a
 // purpose; when a list is seven-eighths allocated a new list is started.
+// With FileStoreOptions.Spare, a group that allocates also allocates
+// spares, handed out by later Allocates without a write.
 // A list's version is 1 when it is created and grows by one with every Set.
 //
 // It is safe for concurrent use within one process; one process owns the
@@ -84,18 +97,35 @@ type FileStore struct {
 	index map[string]indexLine // credential ID hash -> binding
 
 	lanes    map[string]*groupcommit.Committer[*change] // by purpose
+	spare    int                                        // FileStoreOptions.Spare
+	spares   map[string]*spares                         // by purpose, when spare > 0
 	binds    *groupcommit.Committer[*binding]           // appends to the index file
 	indexErr error                                      // the index file is unusable (set by commitBinds only)
 	recovery IndexRecovery
 }
 
-// change is one Allocate or Set waiting for its group.
+// change is one Allocate or Set waiting for its group, or a top-up of
+// the spares.
 type change struct {
 	alloc  bool   // Allocate: listID and index are its result
+	refill bool   // a top-up of the purpose's spares: nothing else
 	listID string // Set: the list, index and value to set
 	index  int
 	value  uint8
 	err    error // this change alone failed
+}
+
+// spares are the entries of one purpose allocated ahead (durably) and
+// not yet handed out, oldest first.
+type spares struct {
+	mu        sync.Mutex
+	refs      []spareRef
+	refilling bool // a top-up is queued or running
+}
+
+type spareRef struct {
+	listID string
+	index  int
 }
 
 type list struct {
@@ -133,10 +163,14 @@ func OpenFileStore(dir string, opts FileStoreOptions) (*FileStore, error) {
 	if opts.Instance != "" && !status.ValidInstance(opts.Instance) {
 		return nil, fmt.Errorf("statuslist: instance %q: want 1 to 32 of a-z, 0-9 and '-'", opts.Instance)
 	}
+	if opts.Spare < 0 || opts.Spare > MaxSpare {
+		return nil, fmt.Errorf("statuslist: spare %d: want 0 to %d", opts.Spare, MaxSpare)
+	}
 	s := &FileStore{dir: dir, size: opts.Size, instance: opts.Instance, rand: opts.Rand, now: opts.Now, lists: map[string]*list{},
-		lanes: map[string]*groupcommit.Committer[*change]{}}
+		lanes: map[string]*groupcommit.Committer[*change]{}, spare: opts.Spare, spares: map[string]*spares{}}
 	for _, p := range Purposes {
 		s.lanes[p] = groupcommit.New(func(cs []*change) error { return s.commit(p, cs) })
+		s.spares[p] = &spares{}
 	}
 	s.binds = groupcommit.New(s.commitBinds)
 	if s.size == 0 {
@@ -303,7 +337,7 @@ func (l *list) full(extra int) bool { return l.count+extra >= l.size()-l.size()/
 
 // Allocate reserves a random free index in the newest list of purpose,
 // starting a new list when needed, and persists the reservation before
-// returning.
+// returning (with FileStoreOptions.Spare, it takes one persisted ahead).
 func (s *FileStore) Allocate(ctx context.Context, purpose string) (string, int, error) {
 	if err := ctx.Err(); err != nil {
 		return "", 0, err
@@ -311,11 +345,45 @@ func (s *FileStore) Allocate(ctx context.Context, purpose string) (string, int, 
 	if !slices.Contains(Purposes, purpose) {
 		return "", 0, fmt.Errorf("%w: %q", ErrPurpose, purpose)
 	}
+	if r, ok := s.takeSpare(purpose); ok {
+		return r.listID, r.index, nil
+	}
 	c := &change{alloc: true}
 	if err := s.lanes[purpose].Do(c); err != nil {
 		return "", 0, err
 	}
 	return c.listID, c.index, c.err
+}
+
+// takeSpare hands out the oldest spare of purpose, if there is one, and
+// starts a top-up when half the spares are gone.
+func (s *FileStore) takeSpare(purpose string) (spareRef, bool) {
+	if s.spare == 0 {
+		return spareRef{}, false
+	}
+	sp := s.spares[purpose]
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	var r spareRef
+	ok := len(sp.refs) > 0
+	if ok {
+		r = sp.refs[0]
+		sp.refs = sp.refs[1:]
+	}
+	if len(sp.refs) <= s.spare/2 && !sp.refilling {
+		sp.refilling = true
+		go s.refill(purpose)
+	}
+	return r, ok
+}
+
+// refill tops up purpose's spares through its lane.
+func (s *FileStore) refill(purpose string) {
+	_ = s.lanes[purpose].Do(&change{refill: true}) // a failed top-up is retried by the next take
+	sp := s.spares[purpose]
+	sp.mu.Lock()
+	sp.refilling = false
+	sp.mu.Unlock()
 }
 
 // pickFree returns a random free index of l not in taken.
@@ -403,8 +471,9 @@ func (s *FileStore) Set(ctx context.Context, listID string, index int, value uin
 // are the copies installed. Allocations in an existing list are appended
 // to its allocation log (one append and one fsync for the group: no list
 // file is rewritten); a new list is written once, with the group's
-// allocations in it. If a write fails the group fails and memory is
-// unchanged.
+// allocations in it. A group that allocates (or tops up) also allocates
+// the spares missing, handed over once on disk. If a write fails the
+// group fails and memory is unchanged.
 func (s *FileStore) commit(purpose string, cs []*change) error {
 	var (
 		locked  []*list              // lists of the store whose writer lock the group holds
@@ -443,8 +512,46 @@ func (s *FileStore) commit(purpose string, cs []*change) error {
 	}
 	var cur *list // the list allocations go to
 	curNew := false
+	// pick allocates one index of purpose in the group.
+	pick := func() (string, int, error) {
+		if cur == nil {
+			if l := s.newest(purpose); l != nil {
+				lock(l)
+				cur = l
+			}
+		}
+		// cur's count and allocated change only under its writer lock,
+		// which the group holds.
+		if cur == nil || cur.logBroken || cur.full(len(fresh[cur])) {
+			l, err := s.newList(purpose)
+			if err != nil {
+				return "", 0, err
+			}
+			created = append(created, l)
+			order = append(order, l)
+			copies[l.id], cur, curNew = l, l, true
+			clear(taken)
+		}
+		idx, err := s.pickFree(cur, taken)
+		if err != nil {
+			return "", 0, err
+		}
+		if curNew {
+			cur.allocated[idx>>3] |= 0x80 >> (idx & 7)
+			cur.count++
+		} else {
+			taken[idx] = true
+			fresh[cur] = append(fresh[cur], idx)
+		}
+		return cur.id, idx, nil
+	}
 	now := s.now().UTC()
+	topUp := false // the group allocates: the spares are topped up with it
 	for _, c := range cs {
+		if c.refill {
+			topUp = true
+			continue
+		}
 		if !c.alloc {
 			n := copies[c.listID]
 			if n == nil {
@@ -464,38 +571,22 @@ func (s *FileStore) commit(purpose string, cs []*change) error {
 			n.updated = now
 			continue
 		}
-		if cur == nil {
-			if l := s.newest(purpose); l != nil {
-				lock(l)
-				cur = l
-			}
-		}
-		// cur's count and allocated change only under its writer lock,
-		// which the group holds.
-		if cur == nil || cur.logBroken || cur.full(len(fresh[cur])) {
-			l, err := s.newList(purpose)
+		topUp = true
+		c.listID, c.index, c.err = pick()
+	}
+	var extra []spareRef // new spares, handed over once on disk
+	if topUp && s.spare > 0 {
+		sp := s.spares[purpose]
+		sp.mu.Lock()
+		n := s.spare - len(sp.refs) // only this lane adds spares of purpose
+		sp.mu.Unlock()
+		for range n {
+			lid, idx, err := pick()
 			if err != nil {
-				c.err = err
-				continue
+				break // the group's own allocations are done; the spares wait
 			}
-			created = append(created, l)
-			order = append(order, l)
-			copies[l.id], cur, curNew = l, l, true
-			clear(taken)
+			extra = append(extra, spareRef{lid, idx})
 		}
-		idx, err := s.pickFree(cur, taken)
-		if err != nil {
-			c.err = err
-			continue
-		}
-		if curNew {
-			cur.allocated[idx>>3] |= 0x80 >> (idx & 7)
-			cur.count++
-		} else {
-			taken[idx] = true
-			fresh[cur] = append(fresh[cur], idx)
-		}
-		c.listID, c.index = cur.id, idx
 	}
 	for l, idx := range fresh {
 		if err := s.appendAllocs(l, idx); err != nil {
@@ -524,6 +615,12 @@ func (s *FileStore) commit(purpose string, cs []*change) error {
 		}
 		s.lists[l.id] = l
 		s.order = append(s.order, l.id)
+	}
+	if len(extra) > 0 {
+		sp := s.spares[purpose]
+		sp.mu.Lock()
+		sp.refs = append(sp.refs, extra...)
+		sp.mu.Unlock()
 	}
 	return nil
 }
