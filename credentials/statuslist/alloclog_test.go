@@ -128,13 +128,20 @@ func TestAllocationLogTorn(t *testing.T) {
 // (so in allocation-log appends, not list rewrites), is killed
 // mid-stream; after a restart every acknowledged allocation is there, and
 // the next allocations reuse none of them.
-func TestAllocationSIGKILL(t *testing.T) {
+func TestAllocationSIGKILL(t *testing.T) { allocationSIGKILL(t, 0) }
+
+// TestAllocationSIGKILLSpare: the same with spares (FileStoreOptions.Spare):
+// an index handed out from a spare is on disk too, and neither it nor a
+// spare left unused is allocated again after the restart.
+func TestAllocationSIGKILLSpare(t *testing.T) { allocationSIGKILL(t, 64) }
+
+func allocationSIGKILL(t *testing.T, spare int) {
 	if testenv.IsChild() {
 		t.Skip("child")
 	}
 	dir := t.TempDir()
 	acked := map[status.Ref]bool{}
-	testenv.KillChild(t, "TestGroupCommitChild", []string{"TRUSTID_STATUS_CHILD=" + dir, "TRUSTID_STATUS_ALLOC_ONLY=1"}, func(v string) bool {
+	testenv.KillChild(t, "TestGroupCommitChild", []string{"TRUSTID_STATUS_CHILD=" + dir, "TRUSTID_STATUS_ALLOC_ONLY=1", "TRUSTID_STATUS_SPARE=" + strconv.Itoa(spare)}, func(v string) bool {
 		if f := strings.Fields(v); len(f) == 4 {
 			idx, _ := strconv.Atoi(f[2])
 			r := status.Ref{ListID: f[1], Index: idx, Purpose: status.PurposeRevocation}
