@@ -5,7 +5,8 @@
 // for each group of concurrent changes: group commit) before a change
 // returns, and hands out indices at random, recording allocations in a
 // list that exists in its append-only allocation log (one append and one
-// fsync per group).
+// fsync per group); with spares (FileStoreOptions.Spare) it allocates
+// entries ahead, durably, and hands them out without a write.
 //
 // Shared is the store of one instance of a region whose instances share
 // status through the ledger: it allocates from the lists its own
