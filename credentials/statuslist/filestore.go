@@ -54,9 +54,9 @@ type FileStoreOptions struct {
 	// gone. A crash or a restart leaves the spares not handed out
 	// allocated and unused, never reused. Zero: every Allocate waits for
 	// its group's write.
-	Spare    int
-	Rand     io.Reader
-	Now      func() time.Time
+	Spare int
+	Rand  io.Reader
+	Now   func() time.Time
 }
 
 // MaxSpare bounds FileStoreOptions.Spare.
