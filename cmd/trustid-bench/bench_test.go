@@ -122,6 +122,16 @@ func TestEnrollInputsCoverTarget(t *testing.T) {
 	}
 }
 
+// TestContentionEnv: only the two contention settings are passed on to
+// the node, as given.
+func TestContentionEnv(t *testing.T) {
+	env := map[string]string{"TRUSTID_PPROF_MUTEX_FRACTION": "5", "TRUSTID_KEK": "secret", "TRUSTID_PPROF_ADDR": "127.0.0.1:1"}
+	got := contentionEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if len(got) != 1 || got[0] != "TRUSTID_PPROF_MUTEX_FRACTION=5" {
+		t.Fatalf("passed on %q", got)
+	}
+}
+
 // TestConnMovesSourceAddress sends seven requests with a budget of three
 // and checks the server saw three loopback source addresses, each for at
 // most three requests, none of them 127.0.0.1.

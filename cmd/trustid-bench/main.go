@@ -294,13 +294,7 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 			return nil, err
 		}
 		b.node.serveEnv = append(b.node.serveEnv, "TRUSTID_PPROF_ADDR="+b.o.pprofAddr)
-		// The contention profiles' settings are passed on as given (the
-		// node gets no other TRUSTID_* setting of this process).
-		for _, k := range []string{"TRUSTID_PPROF_BLOCK_RATE", "TRUSTID_PPROF_MUTEX_FRACTION"} {
-			if v, ok := os.LookupEnv(k); ok {
-				b.node.serveEnv = append(b.node.serveEnv, k+"="+v)
-			}
-		}
+		b.node.serveEnv = append(b.node.serveEnv, contentionEnv(os.LookupEnv)...)
 		fmt.Fprintf(log, "the node serves pprof at http://%s/debug/pprof/\n", b.o.pprofAddr)
 	}
 	if o.redis {
@@ -507,4 +501,17 @@ func freeLoopbackAddr() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// contentionEnv is what the node gets of this process's contention
+// profile settings (TRUSTID_PPROF_BLOCK_RATE, TRUSTID_PPROF_MUTEX_FRACTION),
+// passed on as given: the node gets no other TRUSTID_* setting of it.
+func contentionEnv(lookup func(string) (string, bool)) []string {
+	var out []string
+	for _, k := range []string{"TRUSTID_PPROF_BLOCK_RATE", "TRUSTID_PPROF_MUTEX_FRACTION"} {
+		if v, ok := lookup(k); ok {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
 }

@@ -43,23 +43,34 @@ func init() {
 	if !strings.Contains(os.Getenv("GODEBUG"), "memprofilerate=") {
 		runtime.MemProfileRate = 4096
 	}
-	for _, p := range []struct {
-		env string
-		set func(int)
-	}{
-		{"TRUSTID_PPROF_BLOCK_RATE", runtime.SetBlockProfileRate},
-		{"TRUSTID_PPROF_MUTEX_FRACTION", func(n int) { runtime.SetMutexProfileFraction(n) }},
-	} {
-		v := os.Getenv(p.env)
+	block, mutex, err := contentionRates(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "trustid:", err)
+		os.Exit(1)
+	}
+	runtime.SetBlockProfileRate(block)
+	runtime.SetMutexProfileFraction(mutex)
+	go http.Serve(ln, nil)
+}
+
+// contentionRates reads TRUSTID_PPROF_BLOCK_RATE and
+// TRUSTID_PPROF_MUTEX_FRACTION through getenv: 0 when unset, an error
+// naming the variable when not a non-negative integer.
+func contentionRates(getenv func(string) string) (block, mutex int, err error) {
+	read := func(name string) (int, error) {
+		v := getenv(name)
 		if v == "" {
-			continue
+			return 0, nil
 		}
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 0 {
-			fmt.Fprintf(os.Stderr, "trustid: %s: want a non-negative integer\n", p.env)
-			os.Exit(1)
+			return 0, fmt.Errorf("%s %q: want a non-negative integer", name, v)
 		}
-		p.set(n)
+		return n, nil
 	}
-	go http.Serve(ln, nil)
+	if block, err = read("TRUSTID_PPROF_BLOCK_RATE"); err != nil {
+		return 0, 0, err
+	}
+	mutex, err = read("TRUSTID_PPROF_MUTEX_FRACTION")
+	return block, mutex, err
 }
