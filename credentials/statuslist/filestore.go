@@ -48,7 +48,7 @@ type FileStoreOptions struct {
 	// without coordinating.
 	Instance string
 	// Spare, when positive, is how many entries of each purpose the store
-	// keeps allocated ahead, durably, in spare (at most MaxSpare): an
+	// keeps allocated ahead, durably, as spares (at most MaxSpare): an
 	// Allocate takes a spare without waiting for a write, and the spares
 	// are topped up in the background (one group commit) when half are
 	// gone. A crash or a restart leaves the spares not handed out
@@ -356,7 +356,8 @@ func (s *FileStore) Allocate(ctx context.Context, purpose string) (string, int, 
 }
 
 // takeSpare hands out the oldest spare of purpose, if there is one, and
-// starts a top-up when half the spares are gone.
+// starts a top-up when that leaves half the spares or fewer. Without a
+// spare it starts nothing: the caller's own group tops them up.
 func (s *FileStore) takeSpare(purpose string) (spareRef, bool) {
 	if s.spare == 0 {
 		return spareRef{}, false
@@ -364,17 +365,16 @@ func (s *FileStore) takeSpare(purpose string) (spareRef, bool) {
 	sp := s.spares[purpose]
 	sp.mu.Lock()
 	defer sp.mu.Unlock()
-	var r spareRef
-	ok := len(sp.refs) > 0
-	if ok {
-		r = sp.refs[0]
-		sp.refs = sp.refs[1:]
+	if len(sp.refs) == 0 {
+		return spareRef{}, false
 	}
+	r := sp.refs[0]
+	sp.refs = sp.refs[1:]
 	if len(sp.refs) <= s.spare/2 && !sp.refilling {
 		sp.refilling = true
 		go s.refill(purpose)
 	}
-	return r, ok
+	return r, true
 }
 
 // refill tops up purpose's spares through its lane.
