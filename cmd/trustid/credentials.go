@@ -42,6 +42,12 @@ import (
 // statusDir holds the node's status lists in the data directory.
 const statusDir = "status"
 
+// statusSpare is how many status entries of each purpose the node keeps
+// allocated ahead (statuslist.FileStoreOptions.Spare): issuance and
+// enrollment then take an entry without waiting for an fsync. A restart
+// leaves at most this many of each purpose unused, out of 131,072 a list.
+const statusSpare = 128
+
 // mountCredentials returns the mount function of the verifiable
 // credential routes: the issuer (the node's keys, status lists in
 // data/status), and a verifier that resolves the node's own keys and
@@ -57,12 +63,6 @@ const statusDir = "status"
 // region's instances through it (openSharedStatus), and lists fetched
 // from other nodes must match the heads their regions anchored (the
 // node's ledger view).
-// statusSpare is how many status entries of each purpose the node keeps
-// allocated ahead (statuslist.FileStoreOptions.Spare): issuance and
-// enrollment then take an entry without waiting for an fsync. A restart
-// leaves at most this many of each purpose unused, out of 131,072 a list.
-const statusSpare = 128
-
 func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 	return func(srv *api.Server, n *node) error {
 		nl, anchored := ledgerOf(n)
