@@ -9,9 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"maps"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -216,23 +216,38 @@ func (a *AuditLog) Append(kind, symbol string, details map[string]string) (uint6
 	if err := checkAuditInput(kind, symbol, details); err != nil {
 		return 0, err
 	}
-	it := &auditItem{kind: kind, symbol: symbol, details: maps.Clone(details)}
-	if len(it.details) == 0 {
-		it.details = nil
+	// The entry's own members are encoded here, concurrently with other
+	// Appends; commit adds what chains it (seq, time, prev, hash).
+	it := &auditItem{}
+	if len(details) == 0 {
+		details = nil
 	}
+	body, err := json.Marshal(auditBody{Kind: kind, Symbol: symbol, Details: details})
+	if err != nil {
+		return 0, fmt.Errorf("%w: %v", ErrAuditEntry, err)
+	}
+	it.body = body[1 : len(body)-1] // without the braces
 	if err := a.group.Do(it); err != nil {
 		return 0, err
 	}
 	return it.seq, it.err
 }
 
-// auditItem is one Append waiting for its group: the entry asked for, and
-// what commit made of it.
+// auditItem is one Append waiting for its group: the entry's members
+// between time and prev as AuditEntry encodes them, and what commit made
+// of it.
 type auditItem struct {
-	kind, symbol string
-	details      map[string]string
-	seq          uint64
-	err          error // the entry alone was refused
+	body []byte
+	seq  uint64
+	err  error // the entry alone was refused
+}
+
+// auditBody is the part of an AuditEntry an Append gives: its fields
+// encode as AuditEntry's do.
+type auditBody struct {
+	Kind    string            `json:"kind"`
+	Symbol  string            `json:"symbol,omitempty"`
+	Details map[string]string `json:"details,omitempty"`
 }
 
 // commit chains a group of entries after the head, writes them in one
@@ -249,17 +264,21 @@ func (a *AuditLog) commit(items []*auditItem) error {
 	if head == "" {
 		head = auditGenesisPrev
 	}
-	now := a.now().UTC().Truncate(time.Microsecond)
+	now, err := json.Marshal(a.now().UTC().Truncate(time.Microsecond))
+	if err != nil {
+		return err
+	}
 	var buf []byte
 	for _, it := range items {
-		e := AuditEntry{Seq: seq + 1, Time: now, Kind: it.kind, Symbol: it.symbol, Details: it.details, Prev: head}
-		line, err := auditLine(&e)
-		if err != nil {
-			it.err = err
+		start := len(buf)
+		buf = appendAuditLine(buf, seq+1, now, it.body, head)
+		if len(buf)-start > maxAuditLine+1 {
+			buf = buf[:start]
+			it.err = fmt.Errorf("%w: entry over %d bytes", ErrAuditEntry, maxAuditLine)
 			continue
 		}
-		buf = append(buf, line...)
-		seq, head, it.seq = e.Seq, e.Hash, e.Seq
+		seq, it.seq = seq+1, seq+1
+		head = string(buf[len(buf)-3-64 : len(buf)-3]) // the hash just written, before `"}` and the newline
 	}
 	if len(buf) == 0 {
 		return nil
@@ -276,20 +295,26 @@ func (a *AuditLog) commit(items []*auditItem) error {
 	return nil
 }
 
-// auditLine sets e's hash and returns its line, newline included.
-func auditLine(e *AuditEntry) ([]byte, error) {
-	var err error
-	if e.Hash, err = e.digest(); err != nil {
-		return nil, err
-	}
-	line, err := json.Marshal(e)
-	if err != nil {
-		return nil, err
-	}
-	if len(line) > maxAuditLine {
-		return nil, fmt.Errorf("%w: entry over %d bytes", ErrAuditEntry, maxAuditLine)
-	}
-	return append(line, '\n'), nil
+// appendAuditLine appends the line of the entry with seq, time (JSON),
+// body (auditItem.body) and prev to buf, newline included: the bytes
+// json.Marshal gives for the AuditEntry, its hash the SM3 of those bytes
+// without the hash member (AuditEntry.digest).
+func appendAuditLine(buf []byte, seq uint64, time, body []byte, prev string) []byte {
+	start := len(buf)
+	buf = append(buf, `{"seq":`...)
+	buf = strconv.AppendUint(buf, seq, 10)
+	buf = append(buf, `,"time":`...)
+	buf = append(buf, time...)
+	buf = append(buf, ',')
+	buf = append(buf, body...)
+	buf = append(buf, `,"prev":"`...)
+	buf = append(buf, prev...)
+	buf = append(buf, `"}`...)
+	h := gm.SM3(buf[start:])
+	buf = buf[:len(buf)-1] // reopen the object for the hash
+	buf = append(buf, `,"hash":"`...)
+	buf = hex.AppendEncode(buf, h[:])
+	return append(buf, "\"}\n"...)
 }
 
 func checkAuditInput(kind, symbol string, details map[string]string) error {

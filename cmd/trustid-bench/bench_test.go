@@ -112,6 +112,27 @@ func TestBudgetsUnderNodeLimits(t *testing.T) {
 	}
 }
 
+// TestEnrollInputsCoverTarget: the prepared enrollments last a whole
+// window at the target rate with room to spare, so a run that meets the
+// target is not cut short by "inputs ran out".
+func TestEnrollInputsCoverTarget(t *testing.T) {
+	for _, d := range []time.Duration{time.Second, 5 * time.Second, time.Minute} {
+		if n := poolSize(enrollRateCap, d, 64); float64(n) < 1.5*enrollTarget*d.Seconds()+64*warm {
+			t.Errorf("%v: %d inputs prepared, want at least 1.5 × %d/s of it plus the warm-up", d, n, enrollTarget)
+		}
+	}
+}
+
+// TestContentionEnv: only the two contention settings are passed on to
+// the node, as given.
+func TestContentionEnv(t *testing.T) {
+	env := map[string]string{"TRUSTID_PPROF_MUTEX_FRACTION": "5", "TRUSTID_KEK": "secret", "TRUSTID_PPROF_ADDR": "127.0.0.1:1"}
+	got := contentionEnv(func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	if len(got) != 1 || got[0] != "TRUSTID_PPROF_MUTEX_FRACTION=5" {
+		t.Fatalf("passed on %q", got)
+	}
+}
+
 // TestConnMovesSourceAddress sends seven requests with a budget of three
 // and checks the server saw three loopback source addresses, each for at
 // most three requests, none of them 127.0.0.1.

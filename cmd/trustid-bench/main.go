@@ -64,7 +64,9 @@
 // after GC growing 10 % or more after the warm-up, or on goroutines beyond
 // their bound (scripts/soak.sh). With -pprof (a trustid built with -tags
 // benchpprof) it saves the node's heap profiles at the end of the warm-up
-// and of the soak.
+// and of the soak; TRUSTID_PPROF_BLOCK_RATE and TRUSTID_PPROF_MUTEX_FRACTION
+// in its environment are passed on to switch on the node's block and
+// mutex profiles.
 //
 //	go build -o bin/ ./cmd/trustid ./cmd/trustid-bench
 //	bin/trustid-bench -trustid bin/trustid -duration 5s -concurrency 1,16 -out bench-out
@@ -300,6 +302,7 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 			return nil, err
 		}
 		b.node.serveEnv = append(b.node.serveEnv, "TRUSTID_PPROF_ADDR="+b.o.pprofAddr)
+		b.node.serveEnv = append(b.node.serveEnv, contentionEnv(os.LookupEnv)...)
 		fmt.Fprintf(log, "the node serves pprof at http://%s/debug/pprof/\n", b.o.pprofAddr)
 	}
 	if o.redis {
@@ -515,4 +518,17 @@ func freeLoopbackAddr() (string, error) {
 	}
 	defer ln.Close()
 	return ln.Addr().String(), nil
+}
+
+// contentionEnv is what the node gets of this process's contention
+// profile settings (TRUSTID_PPROF_BLOCK_RATE, TRUSTID_PPROF_MUTEX_FRACTION),
+// passed on as given: the node gets no other TRUSTID_* setting of it.
+func contentionEnv(lookup func(string) (string, bool)) []string {
+	var out []string
+	for _, k := range []string{"TRUSTID_PPROF_BLOCK_RATE", "TRUSTID_PPROF_MUTEX_FRACTION"} {
+		if v, ok := lookup(k); ok {
+			out = append(out, k+"="+v)
+		}
+	}
+	return out
 }

@@ -42,6 +42,12 @@ import (
 // statusDir holds the node's status lists in the data directory.
 const statusDir = "status"
 
+// statusSpare is how many status entries of each purpose the node keeps
+// allocated ahead (statuslist.FileStoreOptions.Spare): issuance and
+// enrollment then take an entry without waiting for an fsync. A restart
+// leaves at most this many of each purpose unused, out of 131,072 a list.
+const statusSpare = 128
+
 // mountCredentials returns the mount function of the verifiable
 // credential routes: the issuer (the node's keys, status lists in
 // data/status), and a verifier that resolves the node's own keys and
@@ -73,7 +79,7 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 			}
 			st, own = shared, fs
 		} else {
-			fs, err := statuslist.OpenFileStore(filepath.Join(n.dataDir, statusDir), statuslist.FileStoreOptions{})
+			fs, err := statuslist.OpenFileStore(filepath.Join(n.dataDir, statusDir), statuslist.FileStoreOptions{Spare: statusSpare})
 			if err != nil {
 				return fmt.Errorf("credentials: %w", err)
 			}
@@ -662,7 +668,7 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 	if err != nil {
 		return nil, nil, err
 	}
-	own, err := statuslist.OpenFileStore(filepath.Join(n.dataDir, statusDir), statuslist.FileStoreOptions{Instance: inst})
+	own, err := statuslist.OpenFileStore(filepath.Join(n.dataDir, statusDir), statuslist.FileStoreOptions{Instance: inst, Spare: statusSpare})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -9,6 +9,7 @@ import (
 	_ "net/http/pprof" // the profiling handlers, on http.DefaultServeMux only
 	"os"
 	"runtime"
+	"strconv"
 	"strings"
 )
 
@@ -17,7 +18,10 @@ import (
 // node's routes use their own mux, which never carries these handlers).
 // scripts/soak.sh builds it so (SOAK_PPROF=1) to take heap profiles of
 // the node during a soak; the trustid users run is built without the tag
-// and has no such listener.
+// and has no such listener. TRUSTID_PPROF_BLOCK_RATE and
+// TRUSTID_PPROF_MUTEX_FRACTION, when set, switch on the block and mutex
+// profiles (runtime.SetBlockProfileRate, runtime.SetMutexProfileFraction)
+// to find what serializes requests; both are off otherwise.
 func init() {
 	addr := os.Getenv("TRUSTID_PPROF_ADDR")
 	if addr == "" {
@@ -39,5 +43,34 @@ func init() {
 	if !strings.Contains(os.Getenv("GODEBUG"), "memprofilerate=") {
 		runtime.MemProfileRate = 4096
 	}
+	block, mutex, err := contentionRates(os.Getenv)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "trustid:", err)
+		os.Exit(1)
+	}
+	runtime.SetBlockProfileRate(block)
+	runtime.SetMutexProfileFraction(mutex)
 	go http.Serve(ln, nil)
+}
+
+// contentionRates reads TRUSTID_PPROF_BLOCK_RATE and
+// TRUSTID_PPROF_MUTEX_FRACTION through getenv: 0 when unset, an error
+// naming the variable when not a non-negative integer.
+func contentionRates(getenv func(string) string) (block, mutex int, err error) {
+	read := func(name string) (int, error) {
+		v := getenv(name)
+		if v == "" {
+			return 0, nil
+		}
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 {
+			return 0, fmt.Errorf("%s %q: want a non-negative integer", name, v)
+		}
+		return n, nil
+	}
+	if block, err = read("TRUSTID_PPROF_BLOCK_RATE"); err != nil {
+		return 0, 0, err
+	}
+	mutex, err = read("TRUSTID_PPROF_MUTEX_FRACTION")
+	return block, mutex, err
 }

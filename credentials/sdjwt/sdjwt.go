@@ -117,14 +117,25 @@ func ParseDisclosure(encoded string) (*Disclosure, error) {
 	return d, nil
 }
 
-// encodeDisclosure builds a disclosure from its parts.
+// encodeDisclosure builds a disclosure from its parts: a salt, a claim
+// name (not reserved) and a value, or a salt and an array element. Its
+// Value is the value given. The JSON is checked as ParseDisclosure
+// checks it (limits, nesting), without decoding it again.
 func encodeDisclosure(parts []any) (*Disclosure, error) {
 	raw, err := strictjson.Marshal(parts)
 	if err != nil {
 		return nil, err
 	}
+	if err := strictjson.Check(raw, Max); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrDisclosure, err)
+	}
 	e := b64.EncodeToString(raw)
-	return ParseDisclosure(e)
+	d := &Disclosure{Value: parts[len(parts)-1], Array: len(parts) == 2, Encoded: e, Digest: Digest(e)}
+	d.Salt, _ = parts[0].(string)
+	if !d.Array {
+		d.Name, _ = parts[1].(string)
+	}
+	return d, nil
 }
 
 // Frame says which claims to make selectively disclosable. At each object

@@ -390,3 +390,39 @@ func FuzzSplitVerify(f *testing.F) {
 		Verify(s, o)
 	})
 }
+
+// TestConcealDisclosuresParse: every disclosure Conceal makes is what
+// ParseDisclosure reads from its encoding (salt, name, array flag,
+// digest, value as JSON), and a value nested deeper than holders accept
+// is refused at issuance.
+func TestConcealDisclosuresParse(t *testing.T) {
+	claims := map[string]any{"given_name": "李四", "age": 42, "nationalities": []any{"CN", "FR"},
+		"address": map[string]any{"locality": "上海", "postal_code": "200000"}}
+	frame := &Frame{SD: []string{"given_name", "age", "address"}, Nested: map[string]*Frame{
+		"nationalities": {Elements: []int{0, 1}}, "address": {SD: []string{"locality"}}}}
+	_, ds, err := (&Issuer{Rand: rand.Reader}).Conceal(claims, frame)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ds) != 6 {
+		t.Fatalf("%d disclosures, want 6", len(ds))
+	}
+	for _, d := range ds {
+		p, err := ParseDisclosure(d.Encoded)
+		if err != nil {
+			t.Fatalf("%s: %v", d.Encoded, err)
+		}
+		want, _ := json.Marshal(p.Value)
+		got, _ := json.Marshal(d.Value)
+		if p.Salt != d.Salt || p.Name != d.Name || p.Array != d.Array || p.Digest != d.Digest || string(got) != string(want) {
+			t.Errorf("Conceal made %+v, the encoding reads %+v", d, p)
+		}
+	}
+	var deep any = "x"
+	for range 70 {
+		deep = []any{deep}
+	}
+	if _, _, err := (&Issuer{Rand: rand.Reader}).Conceal(map[string]any{"deep": deep}, &Frame{SD: []string{"deep"}}); !errors.Is(err, ErrDisclosure) {
+		t.Fatalf("a value nested 70 deep: %v, want ErrDisclosure", err)
+	}
+}

@@ -404,7 +404,15 @@ func TestLegacyAllocationLog(t *testing.T) {
 // mid-stream; after a restart every acknowledged allocation is there, and
 // the next allocations reuse none of them. The variants allocate two
 // purposes at once, and compact the log every few kilobytes.
-func TestAllocationSIGKILL(t *testing.T) {
+func TestAllocationSIGKILL(t *testing.T) { allocationSIGKILL(t, 0) }
+
+// TestAllocationSIGKILLSpare: the same with spares (FileStoreOptions.Spare),
+// so that the child is also killed during top-ups (and, compacting,
+// during compactions with spares reserved): an index handed out from a
+// spare is on disk too, and none is allocated again after the restart.
+func TestAllocationSIGKILLSpare(t *testing.T) { allocationSIGKILL(t, 64) }
+
+func allocationSIGKILL(t *testing.T, spare int) {
 	if testenv.IsChild() {
 		t.Skip("child")
 	}
@@ -419,7 +427,7 @@ func TestAllocationSIGKILL(t *testing.T) {
 		t.Run(v.name, func(t *testing.T) {
 			dir := t.TempDir()
 			acked := map[status.Ref]bool{}
-			env := append([]string{"TRUSTID_STATUS_CHILD=" + dir, "TRUSTID_STATUS_ALLOC_ONLY=1"}, v.env...)
+			env := append([]string{"TRUSTID_STATUS_CHILD=" + dir, "TRUSTID_STATUS_ALLOC_ONLY=1", "TRUSTID_STATUS_SPARE=" + strconv.Itoa(spare)}, v.env...)
 			testenv.KillChild(t, "TestGroupCommitChild", env, func(v string) bool {
 				if f := strings.Fields(v); len(f) == 4 {
 					idx, _ := strconv.Atoi(f[2])
@@ -434,7 +442,7 @@ func TestAllocationSIGKILL(t *testing.T) {
 			if len(acked) < 3000 {
 				t.Fatalf("the child acknowledged only %d allocations", len(acked))
 			}
-			s, err := OpenFileStore(dir, FileStoreOptions{})
+			s, err := OpenFileStore(dir, FileStoreOptions{Spare: spare})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -53,9 +53,20 @@ type FileStoreOptions struct {
 	// commit and its fsync, while one after an idle moment is committed
 	// at once (groupcommit.Committer.SetSpacing).
 	CommitSpacing time.Duration
-	Rand          io.Reader
-	Now           func() time.Time
+	// Spare, when positive, is how many entries of each purpose the store
+	// keeps allocated ahead, durably, as spares (at most MaxSpare): an
+	// allocation takes a spare without waiting for a write, and the
+	// spares are topped up in the background (through the group commit
+	// and the allocation log, like any allocation) when half are gone. A
+	// crash or a restart leaves the spares not handed out allocated and
+	// unused, never reused. Zero: every allocation waits for its group.
+	Spare int
+	Rand  io.Reader
+	Now   func() time.Time
 }
+
+// MaxSpare bounds FileStoreOptions.Spare.
+const MaxSpare = 4096
 
 // FileStore keeps status lists in a directory, one file per list, each
 // replaced atomically (temporary file, fsync, rename) before a change is
@@ -68,6 +79,9 @@ type FileStoreOptions struct {
 // each list they touch, and each call returns when its group is on disk.
 // Indices are drawn at random among the free ones of the newest list of a
 // purpose; when a list is seven-eighths allocated a new list is started.
+// With FileStoreOptions.Spare, a group that allocates entries of a
+// purpose also allocates that purpose's missing spares, handed out by
+// later allocations without a write.
 // A list's version is 1 when it is created and grows by one with every Set.
 //
 // It is safe for concurrent use within one process; one process owns the
@@ -90,6 +104,8 @@ type FileStore struct {
 	index map[string]indexLine // credential ID hash -> binding
 
 	lane     *groupcommit.Committer[[]*change] // allocations and changes
+	spare    int                               // FileStoreOptions.Spare
+	spares   map[string]*spares                // by purpose, when spare > 0
 	binds    *groupcommit.Committer[*binding]  // appends to the index file
 	indexErr error                             // the index file is unusable (set by commitBinds only)
 	recovery IndexRecovery
@@ -107,14 +123,24 @@ type FileStore struct {
 	logBuf   []byte
 }
 
-// change is one allocation or Set waiting for its group.
+// change is one allocation or Set waiting for its group, or a top-up of
+// a purpose's spares.
 type change struct {
 	alloc   bool   // an allocation of purpose: listID and index are its result
-	purpose string // an allocation's purpose
+	refill  bool   // a top-up of purpose's spares: nothing else
+	purpose string // an allocation's or a top-up's purpose
 	listID  string // Set: the list, index and value to set
 	index   int
 	value   uint8
 	err     error // this change alone failed
+}
+
+// spares are the entries of one purpose allocated ahead (durably) and
+// not yet handed out, oldest first.
+type spares struct {
+	mu        sync.Mutex
+	refs      []status.Ref
+	refilling bool // a top-up is queued or running
 }
 
 type list struct {
@@ -149,8 +175,14 @@ func OpenFileStore(dir string, opts FileStoreOptions) (*FileStore, error) {
 	if opts.Instance != "" && !status.ValidInstance(opts.Instance) {
 		return nil, fmt.Errorf("statuslist: instance %q: want 1 to 32 of a-z, 0-9 and '-'", opts.Instance)
 	}
+	if opts.Spare < 0 || opts.Spare > MaxSpare {
+		return nil, fmt.Errorf("statuslist: spare %d: want 0 to %d", opts.Spare, MaxSpare)
+	}
 	s := &FileStore{dir: dir, size: opts.Size, instance: opts.Instance, rand: opts.Rand, now: opts.Now, lists: map[string]*list{},
-		logLists: map[string]bool{}, logLimit: allocLogLimit}
+		logLists: map[string]bool{}, logLimit: allocLogLimit, spare: opts.Spare, spares: map[string]*spares{}}
+	for _, p := range Purposes {
+		s.spares[p] = &spares{}
+	}
 	s.lane = groupcommit.New(s.commit)
 	if opts.CommitSpacing == 0 {
 		opts.CommitSpacing = 2 * time.Millisecond
@@ -332,7 +364,7 @@ func (l *list) full(extra int) bool { return l.count+extra >= l.size()-l.size()/
 
 // Allocate reserves a random free index in the newest list of purpose,
 // starting a new list when needed, and persists the reservation before
-// returning.
+// returning (with FileStoreOptions.Spare, it takes one persisted ahead).
 func (s *FileStore) Allocate(ctx context.Context, purpose string) (string, int, error) {
 	refs, err := s.AllocateMany(ctx, purpose)
 	if err != nil {
@@ -342,29 +374,90 @@ func (s *FileStore) Allocate(ctx context.Context, purpose string) (string, int, 
 }
 
 // AllocateMany allocates one entry of each of purposes, as Allocate
-// does, all in one group commit.
+// does: from the spares where there are any, the rest all in one group
+// commit.
 func (s *FileStore) AllocateMany(ctx context.Context, purposes ...string) ([]status.Ref, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	cs := make([]*change, len(purposes))
-	for i, p := range purposes {
+	for _, p := range purposes {
 		if !slices.Contains(Purposes, p) {
 			return nil, fmt.Errorf("%w: %q", ErrPurpose, p)
 		}
-		cs[i] = &change{alloc: true, purpose: p}
 	}
-	if err := s.lane.Do(cs); err != nil {
+	refs := make([]status.Ref, len(purposes))
+	var (
+		cs    []*change
+		at    []int        // cs[k] is the allocation of refs[at[k]]
+		taken []status.Ref // spares taken
+	)
+	for i, p := range purposes {
+		if r, ok := s.takeSpare(p); ok {
+			refs[i] = r
+			taken = append(taken, r)
+			continue
+		}
+		cs = append(cs, &change{alloc: true, purpose: p})
+		at = append(at, i)
+	}
+	if len(cs) == 0 {
+		return refs, nil
+	}
+	err := s.lane.Do(cs)
+	for k, c := range cs {
+		if err != nil {
+			break
+		}
+		err = c.err
+		refs[at[k]] = status.Ref{ListID: c.listID, Index: c.index, Purpose: c.purpose}
+	}
+	if err != nil {
+		s.returnSpares(taken) // still reserved on disk and handed to no one
 		return nil, err
 	}
-	refs := make([]status.Ref, len(cs))
-	for i, c := range cs {
-		if c.err != nil {
-			return nil, c.err
-		}
-		refs[i] = status.Ref{ListID: c.listID, Index: c.index, Purpose: c.purpose}
-	}
 	return refs, nil
+}
+
+// takeSpare hands out the oldest spare of purpose, if there is one, and
+// starts a top-up when that leaves half the spares or fewer. Without a
+// spare it starts nothing: the caller's own group tops them up.
+func (s *FileStore) takeSpare(purpose string) (status.Ref, bool) {
+	if s.spare == 0 {
+		return status.Ref{}, false
+	}
+	sp := s.spares[purpose]
+	sp.mu.Lock()
+	defer sp.mu.Unlock()
+	if len(sp.refs) == 0 {
+		return status.Ref{}, false
+	}
+	r := sp.refs[0]
+	sp.refs = sp.refs[1:]
+	if len(sp.refs) <= s.spare/2 && !sp.refilling {
+		sp.refilling = true
+		go s.refill(purpose)
+	}
+	return r, true
+}
+
+// returnSpares puts spares taken by an allocation that failed back in
+// front of their purposes' spares.
+func (s *FileStore) returnSpares(refs []status.Ref) {
+	for _, r := range refs {
+		sp := s.spares[r.Purpose]
+		sp.mu.Lock()
+		sp.refs = append([]status.Ref{r}, sp.refs...)
+		sp.mu.Unlock()
+	}
+}
+
+// refill tops up purpose's spares through the group commit.
+func (s *FileStore) refill(purpose string) {
+	_ = s.lane.Do([]*change{{refill: true, purpose: purpose}}) // a failed top-up is retried by the next take
+	sp := s.spares[purpose]
+	sp.mu.Lock()
+	sp.refilling = false
+	sp.mu.Unlock()
 }
 
 // pickFree returns a random free index of l not in taken.
@@ -456,8 +549,11 @@ func (s *FileStore) Set(ctx context.Context, listID string, index int, value uin
 // then are the copies installed. Allocations in existing lists are
 // appended to the store's allocation log (one record and one fsync for
 // the group: no list file is rewritten); a new list is written once, with
-// the group's allocations in it. If a write fails the group fails and
-// memory is unchanged.
+// the group's allocations in it. A group that allocates entries of a
+// purpose (or tops its spares up) also allocates the spares of that
+// purpose that are missing, in the same record or new list, handed over
+// once on disk. If a write fails the group fails and memory is
+// unchanged.
 func (s *FileStore) commit(batches [][]*change) (err error) {
 	var (
 		locked  []*list                    // lists of the store whose writer lock the group holds
@@ -502,9 +598,50 @@ func (s *FileStore) commit(batches [][]*change) (err error) {
 	if err := s.compactAllocLog(); err != nil {
 		return err
 	}
+	// pick allocates one entry of purpose in the group.
+	pick := func(purpose string) (string, int, error) {
+		l := cur[purpose]
+		if l == nil {
+			if l = s.newest(purpose); l != nil {
+				lock(l)
+				cur[purpose] = l
+			}
+		}
+		// l's count and allocated change only under its writer lock,
+		// which the group holds.
+		if l == nil || l.full(len(fresh[l])) {
+			n, err := s.newList(purpose)
+			if err != nil {
+				return "", 0, err
+			}
+			created = append(created, n)
+			order = append(order, n)
+			copies[n.id], cur[purpose], curNew[n] = n, n, true
+			l = n
+		}
+		if taken[l] == nil {
+			taken[l] = map[int]bool{}
+		}
+		idx, err := s.pickFree(l, taken[l])
+		if err != nil {
+			return "", 0, err
+		}
+		if curNew[l] {
+			l.markAllocated(idx)
+		} else {
+			taken[l][idx] = true
+			fresh[l] = append(fresh[l], idx)
+		}
+		return l.id, idx, nil
+	}
+	topUp := map[string]bool{} // purposes the group allocates: their spares are topped up with it
 	now := s.now().UTC()
 	for _, batch := range batches {
 		for _, c := range batch {
+			if c.refill {
+				topUp[c.purpose] = true
+				continue
+			}
 			if !c.alloc {
 				n := copies[c.listID]
 				if n == nil {
@@ -524,41 +661,25 @@ func (s *FileStore) commit(batches [][]*change) (err error) {
 				n.updated = now
 				continue
 			}
-			l := cur[c.purpose]
-			if l == nil {
-				if l = s.newest(c.purpose); l != nil {
-					lock(l)
-					cur[c.purpose] = l
-				}
-			}
-			// l's count and allocated change only under its writer lock,
-			// which the group holds.
-			if l == nil || l.full(len(fresh[l])) {
-				n, err := s.newList(c.purpose)
-				if err != nil {
-					c.err = err
-					continue
-				}
-				created = append(created, n)
-				order = append(order, n)
-				copies[n.id], cur[c.purpose], curNew[n] = n, n, true
-				l = n
-			}
-			if taken[l] == nil {
-				taken[l] = map[int]bool{}
-			}
-			idx, err := s.pickFree(l, taken[l])
+			topUp[c.purpose] = true
+			c.listID, c.index, c.err = pick(c.purpose)
+		}
+	}
+	var extra []status.Ref // new spares, handed over once on disk
+	for _, p := range Purposes {
+		if !topUp[p] || s.spare == 0 {
+			continue
+		}
+		sp := s.spares[p]
+		sp.mu.Lock()
+		n := s.spare - len(sp.refs) // only the committing goroutine adds spares
+		sp.mu.Unlock()
+		for range n {
+			lid, idx, err := pick(p)
 			if err != nil {
-				c.err = err
-				continue
+				break // the group's own allocations are done; the spares wait
 			}
-			if curNew[l] {
-				l.markAllocated(idx)
-			} else {
-				taken[l][idx] = true
-				fresh[l] = append(fresh[l], idx)
-			}
-			c.listID, c.index = l.id, idx
+			extra = append(extra, status.Ref{ListID: lid, Index: idx, Purpose: p})
 		}
 	}
 	if err := s.appendAllocs(fresh); err != nil {
@@ -585,6 +706,12 @@ func (s *FileStore) commit(batches [][]*change) (err error) {
 		}
 		s.lists[l.id] = l
 		s.order = append(s.order, l.id)
+	}
+	for _, r := range extra {
+		sp := s.spares[r.Purpose]
+		sp.mu.Lock()
+		sp.refs = append(sp.refs, r)
+		sp.mu.Unlock()
 	}
 	return nil
 }

@@ -284,7 +284,8 @@ func TestGroupCommitChild(t *testing.T) {
 	if dir == "" {
 		t.Skip("run by TestGroupCommitSIGKILL")
 	}
-	s, err := OpenFileStore(dir, FileStoreOptions{})
+	spare, _ := strconv.Atoi(os.Getenv("TRUSTID_STATUS_SPARE"))
+	s, err := OpenFileStore(dir, FileStoreOptions{Spare: spare})
 	if err != nil {
 		t.Fatal(err)
 	}
