@@ -260,3 +260,81 @@ func TestClose(t *testing.T) {
 		t.Fatalf("second Close = %v", err)
 	}
 }
+
+// TestReopenRebuiltFreelistScales: a file whose free list is rebuilt at
+// open by walking every page (NoFreelistSync, as the binding index) is
+// reopened only after as many page allocations as it has pages, not
+// every reopenAfter allocations: a walk of a large file at every few
+// hundred commits held every transaction back (about 360 ms a reopen for
+// an index of a million bindings).
+func TestReopenRebuiltFreelistScales(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rebuilt.db")
+	d, err := boltfile.Open(func() (*bolt.DB, error) {
+		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+		if err != nil {
+			return nil, err
+		}
+		if err := db.Update(func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(bucketLog)
+			return err
+		}); err != nil {
+			db.Close()
+			return nil, err
+		}
+		return db, nil
+	}, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// About 2,000 pages at once: the file is reopened after this commit.
+	big := make([]byte, 6000)
+	if err := d.Update(func(tx *bolt.Tx) error {
+		for range 1000 {
+			if err := appendLog(tx, big); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.Reopens(); n != 1 {
+		t.Fatalf("%d reopens after the first commit, want 1", n)
+	}
+	// 200 small commits allocate a few hundred pages: fewer than the
+	// file has, so no walk.
+	for range 200 {
+		if err := d.Update(func(tx *bolt.Tx) error { return appendLog(tx, []byte("small")) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := d.Reopens(); n != 1 {
+		t.Fatalf("%d reopens of a 2,000-page file after a few hundred page allocations, want 1", n)
+	}
+	// Enough allocations reopen it again.
+	for range 2 {
+		if err := d.Update(func(tx *bolt.Tx) error {
+			for range 1000 {
+				if err := appendLog(tx, big); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := d.Reopens(); n < 2 {
+		t.Fatalf("%d reopens after more page allocations than the file has pages, want 2 or more", n)
+	}
+}
+
+func appendLog(tx *bolt.Tx, v []byte) error {
+	log := tx.Bucket(bucketLog)
+	seq, err := log.NextSequence()
+	if err != nil {
+		return err
+	}
+	return log.Put(binary.BigEndian.AppendUint64(nil, seq), v)
+}
