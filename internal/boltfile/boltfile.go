@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -57,6 +58,14 @@ type DB struct {
 	db      *bolt.DB // nil: closed, or the last reopen failed
 	closed  bool
 	reopens int
+	// failures counts failed openings; lastErr is the last one's error.
+	// A transaction that waited while an opening failed reports that
+	// failure rather than trying again itself: otherwise the
+	// transactions queued behind a failed reopen would each try in turn
+	// under the exclusive lock (bbolt waits up to its Timeout for a
+	// locked file), the last of n waiting n times that long.
+	failures atomic.Int64
+	lastErr  error
 }
 
 // Open opens the file with open, which also reopens it. open should only
@@ -109,6 +118,7 @@ func dueAfter(db *bolt.DB, after int64) int64 {
 // acquire returns the open bbolt DB with mu held shared (release with
 // mu.RUnlock), opening it again when the last reopen failed.
 func (d *DB) acquire() (*bolt.DB, error) {
+	seen := d.failures.Load()
 	for {
 		d.mu.RLock()
 		if d.db != nil {
@@ -121,10 +131,16 @@ func (d *DB) acquire() (*bolt.DB, error) {
 			return nil, ErrClosed
 		}
 		if d.db == nil {
+			if d.failures.Load() != seen {
+				err := d.lastErr // an opening failed while this one waited
+				d.mu.Unlock()
+				return nil, err
+			}
 			db, err := d.open()
 			if err != nil {
+				d.failed(err)
 				d.mu.Unlock()
-				return nil, fmt.Errorf("%w: %w", ErrReopen, err)
+				return nil, d.lastErr
 			}
 			d.install(db)
 			d.reopens++
@@ -182,12 +198,22 @@ func (d *DB) reopen(old *bolt.DB) {
 	// again, or reports why it cannot.
 	d.db = nil
 	if err := old.Close(); err != nil {
+		d.failed(err)
 		return
 	}
-	if db, err := d.open(); err == nil {
-		d.install(db)
-		d.reopens++
+	db, err := d.open()
+	if err != nil {
+		d.failed(err)
+		return
 	}
+	d.install(db)
+	d.reopens++
+}
+
+// failed records a failed opening; d.mu must be held exclusively.
+func (d *DB) failed(err error) {
+	d.lastErr = fmt.Errorf("%w: %w", ErrReopen, err)
+	d.failures.Add(1)
 }
 
 // Reopens returns how many times the file was opened again.

@@ -338,3 +338,74 @@ func appendLog(tx *bolt.Tx, v []byte) error {
 	}
 	return log.Put(binary.BigEndian.AppendUint64(nil, seq), v)
 }
+
+// TestReopenFailureSharedByWaiters: the transactions that waited behind a
+// reopen that failed report its failure; they do not each try to open
+// the file again in turn under the exclusive lock (each try can wait
+// bbolt's Timeout for a file another process locked, so the last of n
+// waiters waited n times that).
+func TestReopenFailureSharedByWaiters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.db")
+	var fail atomic.Bool
+	var opens atomic.Int64
+	open := opener(path, true, &fail)
+	d, err := boltfile.Open(func() (*bolt.DB, error) { opens.Add(1); return open() }, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// Free pages for the commit below, so it need not grow the file (a
+	// remap would wait for the reader, and the waiters run before it).
+	big := make([]byte, 4000)
+	if err := d.Update(func(tx *bolt.Tx) error {
+		for range 100 {
+			if err := appendEntry(tx, big); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketLog); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucket(bucketLog)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A reader holds the file while a commit's reopen waits for it.
+	inside, release := make(chan struct{}), make(chan struct{})
+	go d.View(func(*bolt.Tx) error { close(inside); <-release; return nil })
+	<-inside
+	fail.Store(true)
+	committed := make(chan error, 1)
+	go func() { committed <- d.Update(func(tx *bolt.Tx) error { return appendEntry(tx, []byte("a")) }) }()
+	time.Sleep(200 * time.Millisecond) // the reopen waits for the reader
+	const waiters = 20
+	errs := make(chan error, waiters)
+	for range waiters {
+		go func() { errs <- d.View(func(*bolt.Tx) error { return nil }) }()
+	}
+	time.Sleep(200 * time.Millisecond) // the waiters queue behind the reopen
+	before := opens.Load()
+	close(release)
+	if err := <-committed; err != nil {
+		t.Fatalf("the commit before the failed reopen: %v", err)
+	}
+	for range waiters {
+		if err := <-errs; !errors.Is(err, boltfile.ErrReopen) {
+			t.Fatalf("a transaction that waited behind the failed reopen = %v, want ErrReopen", err)
+		}
+	}
+	if n := opens.Load() - before; n != 1 {
+		t.Fatalf("%d openings for one failed reopen and %d waiters, want 1", n, waiters)
+	}
+	// The next transaction tries again, and succeeds once it can.
+	fail.Store(false)
+	if err := d.View(func(*bolt.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
