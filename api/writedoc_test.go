@@ -38,3 +38,26 @@ func TestWriteDocMatchesWriteJSON(t *testing.T) {
 		}
 	}
 }
+
+// FuzzWriteDocMatchesWriteJSON: for any document json.Unmarshal makes,
+// and any key and string (invalid UTF-8, control and HTML characters,
+// U+2028) put in one, writeDocStatus sends writeJSONStatus's bytes.
+func FuzzWriteDocMatchesWriteJSON(f *testing.F) {
+	f.Add([]byte(`{"a":[1,2.5e-7,"<&>\u2029"],"b":{"":null}}`), "k\xff\x00", "v\u2028\xc3\x28</script>")
+	f.Add([]byte(`{}`), "\x7f", "\ufffd\xed\xa0\x80")
+	f.Add([]byte(`{"n":1e21,"m":123456789012345678901234567890}`), "\b\f", "\\\"")
+	f.Fuzz(func(t *testing.T, raw []byte, k, v string) {
+		var doc map[string]any
+		if json.Unmarshal(raw, &doc) != nil || doc == nil {
+			doc = map[string]any{}
+		}
+		doc[k] = v
+		doc[v] = []any{k, map[string]any{k: v}}
+		a, b := httptest.NewRecorder(), httptest.NewRecorder()
+		writeJSONStatus(a, http.StatusCreated, doc)
+		writeDocStatus(b, http.StatusCreated, doc)
+		if !bytes.Equal(a.Body.Bytes(), b.Body.Bytes()) {
+			t.Fatalf("writeDocStatus %q\nwriteJSONStatus %q", b.Body, a.Body)
+		}
+	})
+}

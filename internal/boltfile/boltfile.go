@@ -15,6 +15,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	bolt "go.etcd.io/bbolt"
 )
@@ -48,6 +49,8 @@ var ErrReopen = errors.New("boltfile: reopening the file failed")
 type DB struct {
 	open  func() (*bolt.DB, error)
 	after int64
+	// due is the open file's reopening threshold (dueAfter).
+	due int64
 
 	// mu is held shared by each transaction, exclusively to reopen and
 	// to close.
@@ -55,14 +58,24 @@ type DB struct {
 	db      *bolt.DB // nil: closed, or the last reopen failed
 	closed  bool
 	reopens int
+	// failures counts failed openings; lastErr is the last one's error.
+	// A transaction that waited while an opening failed reports that
+	// failure rather than trying again itself: otherwise the
+	// transactions queued behind a failed reopen would each try in turn
+	// under the exclusive lock (bbolt waits up to its Timeout for a
+	// locked file), the last of n waiting n times that long.
+	failures atomic.Int64
+	lastErr  error
 }
 
 // Open opens the file with open, which also reopens it. open should only
 // open the file (create buckets after Open, with Update): bbolt's Open
 // writes nothing to a file that has data and a synced free list, so a
 // reopen works on a full disk. With NoFreelistSync, a reopen rebuilds the
-// free list by reading every page's header. reopenAfter is the number of
-// page allocations between reopenings; 0 means DefaultReopenAfter.
+// free list by walking every page, so such a file is reopened only after
+// as many page allocations as it has pages (dueAfter). reopenAfter is the
+// number of page allocations between reopenings; 0 means
+// DefaultReopenAfter.
 func Open(open func() (*bolt.DB, error), reopenAfter int) (*DB, error) {
 	if reopenAfter <= 0 {
 		reopenAfter = DefaultReopenAfter
@@ -71,12 +84,41 @@ func Open(open func() (*bolt.DB, error), reopenAfter int) (*DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &DB{open: open, after: int64(reopenAfter), db: db}, nil
+	d := &DB{open: open, after: int64(reopenAfter)}
+	d.install(db)
+	return d, nil
+}
+
+// install makes db the open file; d.mu must be held exclusively (or d
+// not shared yet).
+func (d *DB) install(db *bolt.DB) {
+	d.db, d.due = db, dueAfter(db, d.after)
+}
+
+// dueAfter returns the page allocations after which db is reopened:
+// after, or, for a file whose free list is rebuilt at open by walking
+// every page (NoFreelistSync), at least its number of pages, so the walk
+// costs at most one page a page allocated, not a full walk every after
+// allocations of a file that keeps growing. bbolt's allocs map then
+// holds at most one entry per page of the file.
+func dueAfter(db *bolt.DB, after int64) int64 {
+	if !db.NoFreelistSync {
+		return after
+	}
+	var pages int64
+	if db.View(func(tx *bolt.Tx) error {
+		pages = tx.Size() / int64(db.Info().PageSize)
+		return nil
+	}) != nil {
+		return after
+	}
+	return max(after, pages)
 }
 
 // acquire returns the open bbolt DB with mu held shared (release with
 // mu.RUnlock), opening it again when the last reopen failed.
 func (d *DB) acquire() (*bolt.DB, error) {
+	seen := d.failures.Load()
 	for {
 		d.mu.RLock()
 		if d.db != nil {
@@ -89,12 +131,18 @@ func (d *DB) acquire() (*bolt.DB, error) {
 			return nil, ErrClosed
 		}
 		if d.db == nil {
+			if d.failures.Load() != seen {
+				err := d.lastErr // an opening failed while this one waited
+				d.mu.Unlock()
+				return nil, err
+			}
 			db, err := d.open()
 			if err != nil {
+				d.failed(err)
 				d.mu.Unlock()
-				return nil, fmt.Errorf("%w: %w", ErrReopen, err)
+				return nil, d.lastErr
 			}
-			d.db = db
+			d.install(db)
 			d.reopens++
 		}
 		d.mu.Unlock()
@@ -130,7 +178,7 @@ func (d *DB) write(fn func(*bolt.Tx) error, run func(*bolt.DB, func(*bolt.Tx) er
 	}
 	err = run(db, fn)
 	st := db.Stats()
-	due := st.TxStats.GetPageCount() >= d.after
+	due := st.TxStats.GetPageCount() >= d.due
 	d.mu.RUnlock()
 	if due {
 		d.reopen(db)
@@ -150,12 +198,22 @@ func (d *DB) reopen(old *bolt.DB) {
 	// again, or reports why it cannot.
 	d.db = nil
 	if err := old.Close(); err != nil {
+		d.failed(err)
 		return
 	}
-	if db, err := d.open(); err == nil {
-		d.db = db
-		d.reopens++
+	db, err := d.open()
+	if err != nil {
+		d.failed(err)
+		return
 	}
+	d.install(db)
+	d.reopens++
+}
+
+// failed records a failed opening; d.mu must be held exclusively.
+func (d *DB) failed(err error) {
+	d.lastErr = fmt.Errorf("%w: %w", ErrReopen, err)
+	d.failures.Add(1)
 }
 
 // Reopens returns how many times the file was opened again.

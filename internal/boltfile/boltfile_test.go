@@ -260,3 +260,152 @@ func TestClose(t *testing.T) {
 		t.Fatalf("second Close = %v", err)
 	}
 }
+
+// TestReopenRebuiltFreelistScales: a file whose free list is rebuilt at
+// open by walking every page (NoFreelistSync, as the binding index) is
+// reopened only after as many page allocations as it has pages, not
+// every reopenAfter allocations: a walk of a large file at every few
+// hundred commits held every transaction back (about 360 ms a reopen for
+// an index of a million bindings).
+func TestReopenRebuiltFreelistScales(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "rebuilt.db")
+	d, err := boltfile.Open(func() (*bolt.DB, error) {
+		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+		if err != nil {
+			return nil, err
+		}
+		if err := db.Update(func(tx *bolt.Tx) error {
+			_, err := tx.CreateBucketIfNotExists(bucketLog)
+			return err
+		}); err != nil {
+			db.Close()
+			return nil, err
+		}
+		return db, nil
+	}, 8)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// About 2,000 pages at once: the file is reopened after this commit.
+	big := make([]byte, 6000)
+	if err := d.Update(func(tx *bolt.Tx) error {
+		for range 1000 {
+			if err := appendLog(tx, big); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := d.Reopens(); n != 1 {
+		t.Fatalf("%d reopens after the first commit, want 1", n)
+	}
+	// 200 small commits allocate a few hundred pages: fewer than the
+	// file has, so no walk.
+	for range 200 {
+		if err := d.Update(func(tx *bolt.Tx) error { return appendLog(tx, []byte("small")) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := d.Reopens(); n != 1 {
+		t.Fatalf("%d reopens of a 2,000-page file after a few hundred page allocations, want 1", n)
+	}
+	// Enough allocations reopen it again.
+	for range 2 {
+		if err := d.Update(func(tx *bolt.Tx) error {
+			for range 1000 {
+				if err := appendLog(tx, big); err != nil {
+					return err
+				}
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := d.Reopens(); n < 2 {
+		t.Fatalf("%d reopens after more page allocations than the file has pages, want 2 or more", n)
+	}
+}
+
+func appendLog(tx *bolt.Tx, v []byte) error {
+	log := tx.Bucket(bucketLog)
+	seq, err := log.NextSequence()
+	if err != nil {
+		return err
+	}
+	return log.Put(binary.BigEndian.AppendUint64(nil, seq), v)
+}
+
+// TestReopenFailureSharedByWaiters: the transactions that waited behind a
+// reopen that failed report its failure; they do not each try to open
+// the file again in turn under the exclusive lock (each try can wait
+// bbolt's Timeout for a file another process locked, so the last of n
+// waiters waited n times that).
+func TestReopenFailureSharedByWaiters(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.db")
+	var fail atomic.Bool
+	var opens atomic.Int64
+	open := opener(path, true, &fail)
+	d, err := boltfile.Open(func() (*bolt.DB, error) { opens.Add(1); return open() }, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer d.Close()
+	// Free pages for the commit below, so it need not grow the file (a
+	// remap would wait for the reader, and the waiters run before it).
+	big := make([]byte, 4000)
+	if err := d.Update(func(tx *bolt.Tx) error {
+		for range 100 {
+			if err := appendEntry(tx, big); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Update(func(tx *bolt.Tx) error {
+		if err := tx.DeleteBucket(bucketLog); err != nil {
+			return err
+		}
+		_, err := tx.CreateBucket(bucketLog)
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	// A reader holds the file while a commit's reopen waits for it.
+	inside, release := make(chan struct{}), make(chan struct{})
+	go d.View(func(*bolt.Tx) error { close(inside); <-release; return nil })
+	<-inside
+	fail.Store(true)
+	committed := make(chan error, 1)
+	go func() { committed <- d.Update(func(tx *bolt.Tx) error { return appendEntry(tx, []byte("a")) }) }()
+	time.Sleep(200 * time.Millisecond) // the reopen waits for the reader
+	const waiters = 20
+	errs := make(chan error, waiters)
+	for range waiters {
+		go func() { errs <- d.View(func(*bolt.Tx) error { return nil }) }()
+	}
+	time.Sleep(200 * time.Millisecond) // the waiters queue behind the reopen
+	before := opens.Load()
+	close(release)
+	if err := <-committed; err != nil {
+		t.Fatalf("the commit before the failed reopen: %v", err)
+	}
+	for range waiters {
+		if err := <-errs; !errors.Is(err, boltfile.ErrReopen) {
+			t.Fatalf("a transaction that waited behind the failed reopen = %v, want ErrReopen", err)
+		}
+	}
+	if n := opens.Load() - before; n != 1 {
+		t.Fatalf("%d openings for one failed reopen and %d waiters, want 1", n, waiters)
+	}
+	// The next transaction tries again, and succeeds once it can.
+	fail.Store(false)
+	if err := d.View(func(*bolt.Tx) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,6 +1,7 @@
 package strictjson
 
 import (
+	"bytes"
 	"encoding/json"
 	"slices"
 	"strconv"
@@ -72,18 +73,21 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, ']'), nil
 	}
-	out, err := json.Marshal(v)
-	if err != nil {
+	// Not json.Marshal: it escapes <, > and & for HTML.
+	var out bytes.Buffer
+	enc := json.NewEncoder(&out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	return append(b, out...), nil
+	return append(b, bytes.TrimSuffix(out.Bytes(), []byte("\n"))...), nil
 }
 
 const hexDigits = "0123456789abcdef"
 
 // appendString writes a JSON string: quotes, backslashes and control
-// characters escaped, invalid UTF-8 replaced by U+FFFD, U+2028 and U+2029
-// escaped (as encoding/json does).
+// characters escaped, each invalid UTF-8 byte replaced by the character
+// U+FFFD, U+2028 and U+2029 escaped (as encoding/json does).
 func appendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
@@ -118,7 +122,7 @@ func appendString(b []byte, s string) []byte {
 		r, size := utf8.DecodeRuneInString(s[i:])
 		if r == utf8.RuneError && size == 1 {
 			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
+			b = append(b, "\uFFFD"...) // the character, as encoding/json since Go 1.27
 			i += size
 			start = i
 			continue

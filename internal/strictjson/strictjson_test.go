@@ -7,7 +7,6 @@ import (
 	"reflect"
 	"strings"
 	"testing"
-	"unicode/utf8"
 )
 
 func TestCheck(t *testing.T) {
@@ -150,7 +149,7 @@ func TestMarshalMatchesEncodingJSON(t *testing.T) {
 	docs := []any{
 		map[string]any{"b": []any{1, int64(-2), json.Number("3.5e1"), "x\"y\\z\n\t\x01\u2028<&>", true, false, nil}, "a": map[string]any{}, "é": []any{}},
 		"\xff invalid",
-		map[string]any{"f": 1.5, "s": []string{"typed"}},
+		map[string]any{"f": 1.5, "s": []string{"typed <&>"}, "k\xfe": "v\xff\xc3("},
 	}
 	for _, d := range docs {
 		got, err := Marshal(d)
@@ -162,12 +161,6 @@ func TestMarshalMatchesEncodingJSON(t *testing.T) {
 		enc.SetEscapeHTML(false)
 		enc.Encode(d)
 		want := bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
-		if s, ok := d.(string); ok && !utf8.ValidString(s) {
-			// Invalid UTF-8 becomes U+FFFD: Marshal writes it as \ufffd,
-			// as encoding/json did before Go 1.27, which writes the
-			// character itself. The same string either way.
-			want = bytes.ReplaceAll(want, []byte("\uFFFD"), []byte(`\ufffd`))
-		}
 		if !bytes.Equal(got, want) {
 			t.Errorf("Marshal\n%s\nencoding/json\n%s", got, want)
 		}
