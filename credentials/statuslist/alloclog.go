@@ -90,6 +90,13 @@ func (s *FileStore) applyAllocLog(data []byte) (int, error) {
 			return 0, corrupt(off, "empty record")
 		}
 		if n > len(rest)-8 {
+			// A torn append leaves a prefix of one record, so its length
+			// is one the store could write and no whole record follows
+			// it; otherwise the length itself is damaged, and cutting
+			// here would free acknowledged allocations.
+			if n > s.maxAllocRecord() || wholeRecordAfter(rest[8:]) {
+				return 0, corrupt(off, "record length past the end")
+			}
 			return off, nil
 		}
 		payload := rest[8 : 8+n]
@@ -127,6 +134,31 @@ func (s *FileStore) applyAllocLog(data []byte) (int, error) {
 		off += 8 + n
 	}
 	return off, nil
+}
+
+// maxAllocRecord is the longest payload a record of this store can have:
+// every list, every index.
+func (s *FileStore) maxAllocRecord() int {
+	n := 0
+	for id, l := range s.lists {
+		n += 1 + len(id) + 4 + 4*l.size()
+	}
+	return n
+}
+
+// wholeRecordAfter reports whether a complete record with a matching
+// checksum starts anywhere in data. Only a damaged log reaches it.
+func wholeRecordAfter(data []byte) bool {
+	for j := 0; j+8 < len(data); j++ {
+		n := int(binary.BigEndian.Uint32(data[j:]))
+		if n == 0 || n > len(data)-j-8 {
+			continue
+		}
+		if crc32.Checksum(data[j+8:j+8+n], crcTable) == binary.BigEndian.Uint32(data[j+4:]) {
+			return true
+		}
+	}
+	return false
 }
 
 // markAllocated marks entry i allocated.

@@ -241,12 +241,30 @@ func TestAllocationLogTorn(t *testing.T) {
 		"index out of range":  append(record(map[string][]uint32{lid: {1 << 30}}), raw...),
 		"count past the end":  append(frame(countPast), raw...),
 		"ID past the end":     append(frame([]byte{40, 'a'}), raw...),
+		// A damaged length of the first record: cutting it as a torn tail
+		// would free every acknowledged allocation after it.
+		"length past any record": flip(raw, 0, 0x01),
+		"length past the end":    append(lengthen(frame(countPast[:len(countPast)-4]), len(raw)+1), raw...),
 	} {
 		os.WriteFile(path, bad, 0o600)
 		if _, err := OpenFileStore(dir, FileStoreOptions{}); !errors.Is(err, ErrCorrupted) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// flip returns a copy of b with bit mask of byte i flipped.
+func flip(b []byte, i int, mask byte) []byte {
+	c := append([]byte{}, b...)
+	c[i] ^= mask
+	return c
+}
+
+// lengthen returns rec with its length field raised by n.
+func lengthen(rec []byte, n int) []byte {
+	c := append([]byte{}, rec...)
+	binary.BigEndian.PutUint32(c, binary.BigEndian.Uint32(c)+uint32(n))
+	return c
 }
 
 // TestAllocationLogCompaction: past its limit the log is emptied after

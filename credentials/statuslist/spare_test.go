@@ -158,6 +158,7 @@ func TestSpareAllocateMany(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { waitTopUps(t, s) }) // before TempDir's removal
 	seen := map[status.Ref]bool{}
 	take := func(purposes ...string) []status.Ref {
 		t.Helper()
@@ -320,5 +321,27 @@ func TestSpareCompaction(t *testing.T) {
 				t.Fatalf("%v allocated again after compaction and restart", r)
 			}
 		}
+	}
+}
+
+// waitTopUps waits until no top-up of s is queued or running, so nothing
+// writes in its directory afterwards.
+func waitTopUps(t *testing.T, s *FileStore) {
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		busy := false
+		for _, sp := range s.spares {
+			sp.mu.Lock()
+			busy = busy || sp.refilling
+			sp.mu.Unlock()
+		}
+		if !busy {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Error("a top-up still running after 10 s")
+			return
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
