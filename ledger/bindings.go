@@ -158,17 +158,16 @@ func (x *BindingIndex) Add(bs []chaincode.CredentialBinding) error {
 }
 
 // Lookup returns the value bound to key: from the index, else from the
-// chain (then kept). A key the chain does not hold gives an error
-// matching chaincode.ErrNotFound; a chain that does not answer within the
-// timeout, ErrBindingLookup.
+// chain (then kept). The index is a copy: when it cannot be read (its
+// file being reopened failed), the chain answers. A key the chain does
+// not hold gives an error matching chaincode.ErrNotFound; a chain that
+// does not answer within the timeout, ErrBindingLookup.
 func (x *BindingIndex) Lookup(ctx context.Context, key string) (string, error) {
 	var v string
-	if err := x.db.View(func(tx *bolt.Tx) error {
+	x.db.View(func(tx *bolt.Tx) error {
 		v = string(tx.Bucket(bucketBindings).Get([]byte(key)))
 		return nil
-	}); err != nil {
-		return "", fmt.Errorf("ledger: binding index: %w", err)
-	}
+	})
 	if v != "" {
 		return v, nil
 	}
@@ -181,10 +180,7 @@ func (x *BindingIndex) Lookup(ctx context.Context, key string) (string, error) {
 	case err != nil:
 		return "", fmt.Errorf("%w: %w", ErrBindingLookup, err)
 	}
-	cb := chaincode.CredentialBinding{Key: key, Value: sb.Value}
-	if err := x.Add([]chaincode.CredentialBinding{cb}); err != nil {
-		return "", err
-	}
+	x.Add([]chaincode.CredentialBinding{{Key: key, Value: sb.Value}}) // if it fails, the next Lookup reads the chain again
 	return sb.Value, nil
 }
 

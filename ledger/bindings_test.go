@@ -191,6 +191,12 @@ func TestBindingIndex(t *testing.T) {
 	if _, err := x.Lookup(ctx, other.Key); !errors.Is(err, chaincode.ErrNotFound) {
 		t.Fatalf("region B's key read as A's: %v", err)
 	}
+	// An index that cannot be read (closed here; a failed reopen alike)
+	// is a copy: the chain answers.
+	x.Close()
+	if v, err := x.Lookup(ctx, late.Key); err != nil || v != late.Value {
+		t.Fatalf("index unreadable: %q %v, want the chain's value", v, err)
+	}
 
 	// A file left unreadable (written without fsync, then a power loss)
 	// is replaced by an empty index, which the chain fills again.
