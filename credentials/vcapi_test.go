@@ -370,3 +370,35 @@ func TestMandatoryPointers(t *testing.T) {
 		}
 	}
 }
+
+// TestMandatoryPointersExact: a mandatory pointer makes plain only what
+// it selects. One below a subject claim's member (whose contents are one
+// disclosure) would make the member's other contents plain too, so it is
+// refused; so is a pointer past /validUntil (it selects nothing) and one
+// with a "~" that is no RFC 6901 escape.
+func TestMandatoryPointersExact(t *testing.T) {
+	n := newNode(t, testBase)
+	ctx := context.Background()
+	cred := sampleCredential()
+	subject := cred["credentialSubject"].(map[string]any)
+	subject["residence"].(map[string]any)["geo"] = map[string]any{"lat": "31.2", "lon": "121.5"}
+	subject["a~2b"] = "x"
+	for _, bad := range []string{"/credentialSubject/residence/geo/lat", "/validUntil/x", "/credentialSubject/a~2b"} {
+		iss, err := n.issuer.Issue(ctx, cred, issuer.IssueOptions{Format: "dc+sd-jwt", MandatoryPointers: []string{bad}})
+		if !errors.Is(err, ErrInvalid) {
+			if err == nil {
+				t.Errorf("pointer %q issued: %v", bad, decodePayload(t, strings.Split(iss.Token, "~")[0]))
+				continue
+			}
+			t.Errorf("pointer %q: %v", bad, err)
+		}
+	}
+	iss, err := n.issuer.Issue(ctx, cred, issuer.IssueOptions{Format: "dc+sd-jwt", MandatoryPointers: []string{"/credentialSubject/residence/geo"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, _ := decodePayload(t, strings.Split(iss.Token, "~")[0])["residence"].(map[string]any)
+	if geo, _ := res["geo"].(map[string]any); geo["lat"] != "31.2" || res["region"] != nil {
+		t.Fatalf("/credentialSubject/residence/geo: %v", res)
+	}
+}

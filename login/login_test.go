@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"net/url"
 	"path/filepath"
@@ -236,5 +237,36 @@ func TestDiscoveryScopes(t *testing.T) {
 		if n := len(slices.DeleteFunc(slices.Clone(got), func(s string) bool { return s != want })); n != 1 {
 			t.Errorf("scopes_supported lists %s %d times: %v", want, n, got)
 		}
+	}
+}
+
+// TestOlderNodeSessionPurpose: a session an older node stored with its
+// purpose in words ("purpose", before login.Purpose) is refused as not
+// found, never described or shown without its purpose.
+func TestOlderNodeSessionPurpose(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	st, err := p.Authorize(ctx, goodQuery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := p.cfg.Store.Get(ctx, sessionKey(st.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	m["purpose"] = "receive ResidenceCredential from https://node.example"
+	if b, err = json.Marshal(m); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cfg.Store.Set(ctx, sessionKey(st.ID), b, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	var e *Error
+	if r, err := p.Describe(ctx, st.ID); !errors.As(err, &e) || e.Code != CodeSessionNotFound {
+		t.Errorf("describe: %+v %v", r, err)
 	}
 }

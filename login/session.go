@@ -47,6 +47,9 @@ type session struct {
 	SubjectClient string   `json:"subject_client,omitempty"`
 	RequiredSub   string   `json:"required_sub,omitempty"`
 	Purpose       *Purpose `json:"purpose_of,omitempty"`
+	// OldPurpose is the purpose in words, as nodes before login.Purpose
+	// stored it: such a session is refused (see getSession).
+	OldPurpose string `json:"purpose,omitempty"`
 }
 
 // grant is what a login established, carried from the session to the
@@ -108,6 +111,11 @@ func (p *Provider) getSession(ctx context.Context, id string) (*session, error) 
 	}
 	if p.cfg.Now().Unix() >= s.Expires {
 		return nil, fail(CodeSessionNotFound, "the login session expired")
+	}
+	if s.OldPurpose != "" && s.Purpose == nil {
+		// Started by an older node: its purpose would be shown to no one,
+		// and the holder would approve what looks like a login to the client.
+		return nil, fail(CodeSessionNotFound, "the login session was started by an older node; start again")
 	}
 	return &s, nil
 }

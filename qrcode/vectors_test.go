@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -522,7 +523,7 @@ func TestVectors(t *testing.T) {
 			if res.Kind.String() != r.Kind || res.Assurance != r.Assurance || res.Region != r.Region || res.Counter != r.Counter {
 				t.Errorf("result %+v, want %+v", res, r)
 			}
-			if len(res.Claims) != len(r.Claims) || (r.Claims != nil && res.Claims["age_over_18"] != r.Claims["age_over_18"]) {
+			if !maps.Equal(res.Claims, r.Claims) {
 				t.Errorf("claims %v, want %v", res.Claims, r.Claims)
 			}
 			if r.OnBehalfOf != "" && (res.OnBehalfOf == nil || res.OnBehalfOf.MaskedName != r.OnBehalfOf || res.Action != r.Action) {

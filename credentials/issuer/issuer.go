@@ -882,11 +882,15 @@ func mandatory(frame *sdjwt.Frame, subject, c map[string]any, p string) error {
 	}
 	toks := strings.Split(p[1:], "/")
 	for i, t := range toks {
+		// RFC 6901 §3: "~" is followed only by "0" or "1".
+		if strings.Contains(strings.NewReplacer("~0", "", "~1", "").Replace(t), "~") {
+			return bad("is not a JSON Pointer")
+		}
 		toks[i] = strings.ReplaceAll(strings.ReplaceAll(t, "~1", "/"), "~0", "~")
 	}
 	switch toks[0] {
 	case "issuer", "validFrom", "validUntil":
-		if _, ok := c[toks[0]]; !ok {
+		if _, ok := c[toks[0]]; !ok || len(toks) > 1 {
 			return bad("selects nothing")
 		}
 		return nil
@@ -897,6 +901,12 @@ func mandatory(frame *sdjwt.Frame, subject, c map[string]any, p string) error {
 	if len(toks) == 1 {
 		frame.SD, frame.Nested = nil, map[string]*sdjwt.Frame{}
 		return nil
+	}
+	// A subject claim's members (or elements) are disclosed one by one,
+	// what is inside a member as a whole: a deeper pointer would make the
+	// member's other contents mandatory too, which it does not select.
+	if len(toks) > 3 {
+		return bad("selects part of a claim that is disclosed whole (point at the claim)")
 	}
 	var v any = subject
 	for _, t := range toks[1:] {
