@@ -28,6 +28,7 @@ var (
 	ErrSignatureLength  = errors.New("gm: SM2 signature must be 64 bytes r||s")
 	ErrNotSM2Key        = errors.New("gm: not an SM2 key")
 	ErrInvalidKey       = errors.New("gm: invalid key")
+	ErrKeyGeneration    = errors.New("gm: SM2 key generation kept producing invalid keys")
 )
 
 // PublicKey is an SM2 public key with Z_A precomputed for one user ID, so a
@@ -44,8 +45,13 @@ func NewPublicKey(pub *ecdsa.PublicKey, uid []byte) (*PublicKey, error) {
 	if pub == nil || pub.Curve != sm2.P256() || pub.X == nil || pub.Y == nil {
 		return nil, ErrNotSM2Key
 	}
-	if !pub.Curve.IsOnCurve(pub.X, pub.Y) {
+	if !onCurve(pub.X, pub.Y) {
 		return nil, fmt.Errorf("%w: point not on the SM2 curve", ErrInvalidKey)
+	}
+	if !pub.Curve.IsOnCurve(pub.X, pub.Y) {
+		// A valid point that gmsm's assembly field arithmetic miscomputes
+		// (see onCurve): gmsm would reject it at every verification too.
+		return nil, fmt.Errorf("%w: point on the SM2 curve but refused by the SM2 implementation", ErrInvalidKey)
 	}
 	if len(uid) == 0 {
 		uid = DefaultUID
@@ -139,13 +145,55 @@ type PrivateKey struct {
 	pub *PublicKey
 }
 
+// maxKeyTries bounds the draws of GenerateKey.
+const maxKeyTries = 4
+
 // GenerateKey makes a new SM2 key from rand, with the default user ID.
+//
+// gmsm v0.41.1 on amd64 with BMI2/ADX miscomputes rare field products (see
+// onCurve), so a generated public point can be wrong. GenerateKey checks the
+// point with math/big and draws a new scalar when it is not on the curve, or
+// when gmsm itself refuses the point.
 func GenerateKey(rand io.Reader) (*PrivateKey, error) {
-	k, err := sm2.GenerateKey(rand)
-	if err != nil {
-		return nil, fmt.Errorf("gm: generate SM2 key: %w", err)
+	return generateKey(rand, sm2.GenerateKey)
+}
+
+// generateKey is GenerateKey with the SM2 key generator as a parameter.
+func generateKey(rand io.Reader, gen func(io.Reader) (*sm2.PrivateKey, error)) (*PrivateKey, error) {
+	for range maxKeyTries {
+		k, err := gen(rand)
+		if err != nil {
+			return nil, fmt.Errorf("gm: generate SM2 key: %w", err)
+		}
+		if key, err := newPrivateKey(k, nil); err == nil {
+			return key, nil
+		}
 	}
-	return newPrivateKey(k, nil)
+	return nil, ErrKeyGeneration
+}
+
+// onCurve reports whether (x, y) is an affine point of the SM2 curve,
+// y² = x³ − 3x + b mod p, with 0 ≤ x, y < p. It uses math/big, not gmsm's
+// elliptic.Curve.IsOnCurve: gmsm v0.41.1's p256Mul on amd64 with BMI2/ADX
+// reads a stale overflow flag (ADOXQ after SBBQ, gmsm issue #560) and
+// returns a wrong product about once in 2³¹ calls, so that IsOnCurve refuses
+// some valid points and a point's conversion to affine coordinates (as in
+// sm2.GenerateKey) can come out wrong.
+func onCurve(x, y *big.Int) bool {
+	params := sm2.P256().Params()
+	p := params.P
+	if x.Sign() < 0 || y.Sign() < 0 || x.Cmp(p) >= 0 || y.Cmp(p) >= 0 {
+		return false
+	}
+	rhs := new(big.Int).Mul(x, x)
+	rhs.Mul(rhs, x)
+	rhs.Sub(rhs, new(big.Int).Lsh(x, 1))
+	rhs.Sub(rhs, x)
+	rhs.Add(rhs, params.B)
+	rhs.Mod(rhs, p)
+	lhs := new(big.Int).Mul(y, y)
+	lhs.Mod(lhs, p)
+	return lhs.Cmp(rhs) == 0
 }
 
 // NewPrivateKey builds a key from its 32-byte big-endian scalar.
