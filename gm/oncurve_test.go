@@ -1,7 +1,9 @@
 package gm
 
 import (
+	"bytes"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
 	"io"
@@ -165,4 +167,87 @@ func TestGenerateKeyRedrawsWrongPoint(t *testing.T) {
 	if _, err := GenerateKey(io.LimitReader(rand.Reader, 8)); err == nil || errors.Is(err, ErrKeyGeneration) {
 		t.Fatalf("short rand: %v", err)
 	}
+}
+
+// montLowLimbPoint returns a valid SM2 point whose x in gmsm's Montgomery
+// domain (x·2²⁵⁶ mod p) has lowest limb 0x8000000000000005: converting it
+// back to affine (p256Mul by one) hits gmsm issue #560.
+func montLowLimbPoint(t *testing.T) (x, y *big.Int) {
+	t.Helper()
+	p := sm2.P256().Params().P
+	rInv := new(big.Int).ModInverse(new(big.Int).Lsh(big.NewInt(1), 256), p)
+	for i := range 256 {
+		xm := new(big.Int).SetBytes([]byte{0x3c, byte(i), 0x10, 0x20, 0x30, 0x40, 0x50, 0x60,
+			0x70, 0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0, 0xe0, 0xf0, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
+			0x80, 0, 0, 0, 0, 0, 0, 5})
+		x = xm.Mul(xm, rInv).Mod(xm, p)
+		if y = new(big.Int).ModSqrt(sm2RHS(x), p); y != nil {
+			return x, y
+		}
+	}
+	t.Fatal("no point found")
+	return nil, nil
+}
+
+func TestParseCompressedPublicKey(t *testing.T) {
+	for range 20 {
+		k, err := GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pub := k.PublicKey().ECDSA()
+		got, err := ParseCompressedPublicKey(elliptic.MarshalCompressed(sm2.P256(), pub.X, pub.Y))
+		if err != nil || !got.Equal(pub) {
+			t.Fatalf("round trip: %v", err)
+		}
+	}
+
+	x, y := montLowLimbPoint(t)
+	b := elliptic.MarshalCompressed(sm2.P256(), x, y)
+	got, err := ParseCompressedPublicKey(b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.ECDSA().X.Cmp(x) != 0 || got.ECDSA().Y.Cmp(y) != 0 {
+		t.Fatal("wrong point")
+	}
+	if gx, _ := elliptic.UnmarshalCompressed(sm2.P256(), b); gx == nil || gx.Cmp(x) != 0 {
+		t.Log("gmsm's UnmarshalCompressed returns a wrong point: gmsm issue #560 present")
+	}
+
+	p := sm2.P256().Params().P
+	nonResidue := big.NewInt(1)
+	for new(big.Int).ModSqrt(sm2RHS(nonResidue), p) != nil {
+		nonResidue.Add(nonResidue, big.NewInt(1))
+	}
+	for name, in := range map[string][]byte{
+		"empty":        nil,
+		"short":        b[:32],
+		"uncompressed": append([]byte{4}, b[1:]...),
+		"x = p":        append([]byte{2}, p.Bytes()...),
+		"no y":         append([]byte{3}, nonResidue.FillBytes(make([]byte, 32))...),
+	} {
+		if _, err := ParseCompressedPublicKey(in); !errors.Is(err, ErrInvalidKey) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// FuzzParseCompressedPublicKey: never a panic; an accepted key is on the
+// curve and compresses back to the input.
+func FuzzParseCompressedPublicKey(f *testing.F) {
+	params := sm2.P256().Params()
+	f.Add(elliptic.MarshalCompressed(sm2.P256(), params.Gx, params.Gy))
+	f.Add(append([]byte{3}, params.P.Bytes()...))
+	f.Add([]byte{2})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		k, err := ParseCompressedPublicKey(b)
+		if err != nil {
+			return
+		}
+		pub := k.ECDSA()
+		if !onCurve(pub.X, pub.Y) || !bytes.Equal(elliptic.MarshalCompressed(sm2.P256(), pub.X, pub.Y), b) {
+			t.Fatalf("accepted %x as another point", b)
+		}
+	})
 }

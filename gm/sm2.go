@@ -81,6 +81,29 @@ func ParsePublicKeyBytes(b []byte) (*PublicKey, error) {
 	return NewPublicKey(pub, nil)
 }
 
+// ParseCompressedPublicKey parses a 33-byte compressed SEC 1 point
+// (0x02 or 0x03 ‖ X) on the SM2 curve. It recovers Y with math/big:
+// gmsm v0.41.1's elliptic.UnmarshalCompressed can return a wrong point (see
+// onCurve).
+func ParseCompressedPublicKey(b []byte) (*PublicKey, error) {
+	if len(b) != 33 || (b[0] != 2 && b[0] != 3) {
+		return nil, fmt.Errorf("%w: want a 33-byte compressed point", ErrInvalidKey)
+	}
+	params := sm2.P256().Params()
+	x := new(big.Int).SetBytes(b[1:])
+	if x.Cmp(params.P) >= 0 {
+		return nil, fmt.Errorf("%w: point not on the SM2 curve", ErrInvalidKey)
+	}
+	y := new(big.Int).ModSqrt(curveRHS(x), params.P)
+	if y == nil {
+		return nil, fmt.Errorf("%w: point not on the SM2 curve", ErrInvalidKey)
+	}
+	if y.Bit(0) != uint(b[0]&1) {
+		y.Sub(params.P, y)
+	}
+	return NewPublicKey(&ecdsa.PublicKey{Curve: sm2.P256(), X: x, Y: y}, nil)
+}
+
 // ECDSA returns the underlying key. Callers must not modify it.
 func (k *PublicKey) ECDSA() *ecdsa.PublicKey { return k.key }
 
@@ -180,20 +203,23 @@ func generateKey(rand io.Reader, gen func(io.Reader) (*sm2.PrivateKey, error)) (
 // some valid points and a point's conversion to affine coordinates (as in
 // sm2.GenerateKey) can come out wrong.
 func onCurve(x, y *big.Int) bool {
-	params := sm2.P256().Params()
-	p := params.P
+	p := sm2.P256().Params().P
 	if x.Sign() < 0 || y.Sign() < 0 || x.Cmp(p) >= 0 || y.Cmp(p) >= 0 {
 		return false
 	}
+	lhs := new(big.Int).Mul(y, y)
+	return lhs.Mod(lhs, p).Cmp(curveRHS(x)) == 0
+}
+
+// curveRHS returns x³ − 3x + b mod p for 0 ≤ x < p.
+func curveRHS(x *big.Int) *big.Int {
+	params := sm2.P256().Params()
 	rhs := new(big.Int).Mul(x, x)
 	rhs.Mul(rhs, x)
 	rhs.Sub(rhs, new(big.Int).Lsh(x, 1))
 	rhs.Sub(rhs, x)
 	rhs.Add(rhs, params.B)
-	rhs.Mod(rhs, p)
-	lhs := new(big.Int).Mul(y, y)
-	lhs.Mod(lhs, p)
-	return lhs.Cmp(rhs) == 0
+	return rhs.Mod(rhs, params.P)
 }
 
 // NewPrivateKey builds a key from its 32-byte big-endian scalar.
