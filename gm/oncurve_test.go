@@ -119,10 +119,11 @@ func TestNewPublicKeyGMSMRefusedPoint(t *testing.T) {
 	}
 }
 
-// badPointGen wraps sm2.GenerateKey and, for its first bad calls, moves the
-// public point off the curve as gmsm's miscomputed affine conversion does.
+// badPointGen wraps sm2.GenerateKey. Its first offCurve keys get a public
+// point off the curve, as gmsm's miscomputed affine conversion gives; its
+// first badScalar keys a zero scalar, which no recomputation can mend.
 type badPointGen struct {
-	bad, calls int
+	offCurve, badScalar, calls int
 }
 
 func (g *badPointGen) gen(r io.Reader) (*sm2.PrivateKey, error) {
@@ -131,20 +132,20 @@ func (g *badPointGen) gen(r io.Reader) (*sm2.PrivateKey, error) {
 		return nil, err
 	}
 	g.calls++
-	if g.calls <= g.bad {
+	if g.calls <= g.offCurve {
 		k.X = new(big.Int).Xor(k.X, big.NewInt(1<<40))
+	}
+	if g.calls <= g.badScalar {
+		k.D = new(big.Int)
 	}
 	return k, nil
 }
 
-func TestGenerateKeyRedrawsWrongPoint(t *testing.T) {
-	g := &badPointGen{bad: maxKeyTries - 1}
+func TestGenerateKeyMendsWrongPoint(t *testing.T) {
+	g := &badPointGen{offCurve: 1}
 	k, err := generateKey(rand.Reader, g.gen)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if g.calls != maxKeyTries {
-		t.Fatalf("%d draws, want %d", g.calls, maxKeyTries)
+	if err != nil || g.calls != 1 {
+		t.Fatalf("%v after %d draws", err, g.calls)
 	}
 	pub := k.PublicKey().ECDSA()
 	wantX, wantY := sm2.P256().ScalarBaseMult(k.Scalar())
@@ -159,7 +160,11 @@ func TestGenerateKeyRedrawsWrongPoint(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	g = &badPointGen{bad: maxKeyTries}
+	g = &badPointGen{offCurve: maxKeyTries, badScalar: maxKeyTries - 1}
+	if _, err := generateKey(rand.Reader, g.gen); err != nil || g.calls != maxKeyTries {
+		t.Fatalf("last draw good: %v after %d draws", err, g.calls)
+	}
+	g = &badPointGen{offCurve: maxKeyTries, badScalar: maxKeyTries}
 	if _, err := generateKey(rand.Reader, g.gen); !errors.Is(err, ErrKeyGeneration) || g.calls != maxKeyTries {
 		t.Fatalf("all draws bad: %v after %d draws", err, g.calls)
 	}

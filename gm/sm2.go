@@ -175,8 +175,9 @@ const maxKeyTries = 4
 //
 // gmsm v0.41.1 on amd64 with BMI2/ADX miscomputes rare field products (see
 // onCurve), so a generated public point can be wrong. GenerateKey checks the
-// point with math/big and draws a new scalar when it is not on the curve, or
-// when gmsm itself refuses the point.
+// point with math/big, computes it again when it is off the curve (see
+// newPrivateKey), and draws a new scalar when that fails too or gmsm
+// refuses the point.
 func GenerateKey(rand io.Reader) (*PrivateKey, error) {
 	return generateKey(rand, sm2.GenerateKey)
 }
@@ -234,7 +235,21 @@ func NewPrivateKey(d []byte) (*PrivateKey, error) {
 	return newPrivateKey(k, nil)
 }
 
+// newPrivateKey wraps k. When k's public point is off the curve (gmsm
+// miscomputed d·G, see onCurve) it computes d·G again by gmsm's generic
+// scalar multiplication, whose field products differ.
 func newPrivateKey(k *sm2.PrivateKey, uid []byte) (*PrivateKey, error) {
+	if k.X == nil || k.Y == nil || !onCurve(k.X, k.Y) {
+		if k.D == nil || k.D.Sign() <= 0 || k.D.Cmp(k.Curve.Params().N) >= 0 {
+			return nil, fmt.Errorf("%w: SM2 private scalar out of range", ErrInvalidKey)
+		}
+		params := k.Curve.Params()
+		x, y := k.Curve.ScalarMult(params.Gx, params.Gy, k.D.FillBytes(make([]byte, 32)))
+		k = &sm2.PrivateKey{PrivateKey: ecdsa.PrivateKey{
+			PublicKey: ecdsa.PublicKey{Curve: k.Curve, X: x, Y: y},
+			D:         k.D,
+		}}
+	}
 	pub, err := NewPublicKey(&k.PublicKey, uid)
 	if err != nil {
 		return nil, err
