@@ -200,7 +200,7 @@ func generateKey(rand io.Reader, gen func(io.Reader) (*sm2.PrivateKey, error)) (
 // y² = x³ − 3x + b mod p, with 0 ≤ x, y < p. It uses math/big, not gmsm's
 // elliptic.Curve.IsOnCurve: gmsm v0.41.1's p256Mul on amd64 with BMI2/ADX
 // reads a stale overflow flag (ADOXQ after SBBQ, gmsm issue #560) and
-// returns a wrong product about once in 2³¹ calls, so that IsOnCurve refuses
+// returns a wrong product about once in 10⁹ calls, so that IsOnCurve refuses
 // some valid points and a point's conversion to affine coordinates (as in
 // sm2.GenerateKey) can come out wrong.
 func onCurve(x, y *big.Int) bool {
