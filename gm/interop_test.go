@@ -140,3 +140,46 @@ func BenchmarkTjfocSM3Block(b *testing.B) {
 		tjsm3.Sm3Sum(block)
 	}
 }
+
+// TestInteropSpecialScalars checks d·G for scalars with long runs of zero or
+// one bits, the ends of the range and powers of two against tjfoc's
+// independent implementation.
+func TestInteropSpecialScalars(t *testing.T) {
+	n := tjsm2.P256Sm2().Params().N
+	var ds []*big.Int
+	for k := range 256 {
+		if d := new(big.Int).Lsh(big.NewInt(1), uint(k)); d.Cmp(n) < 0 {
+			ds = append(ds, d, new(big.Int).Sub(d, big.NewInt(1)), new(big.Int).Add(d, big.NewInt(1)))
+		}
+	}
+	for _, sub := range []int64{2, 3, 4, 1 << 32} {
+		ds = append(ds, new(big.Int).Sub(n, big.NewInt(sub)))
+	}
+	ds = append(ds, new(big.Int).Rsh(n, 1))
+	for i := range 64 {
+		// Random scalars of every 4th bit length: leading zero bits.
+		d, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), uint(4*i+2)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds = append(ds, d)
+	}
+	checked := 0
+	for _, d := range ds {
+		if d.Sign() == 0 || d.Cmp(new(big.Int).Sub(n, big.NewInt(1))) >= 0 {
+			continue
+		}
+		k, err := NewPrivateKey(d.FillBytes(make([]byte, 32)))
+		if err != nil {
+			t.Fatalf("d=%x: %v", d, err)
+		}
+		wx, wy := tjsm2.P256Sm2().ScalarBaseMult(d.Bytes())
+		if got := k.PublicKey().ECDSA(); got.X.Cmp(wx) != 0 || got.Y.Cmp(wy) != 0 {
+			t.Fatalf("d=%x: point differs from tjfoc's", d)
+		}
+		checked++
+	}
+	if checked < 700 {
+		t.Fatalf("only %d scalars checked", checked)
+	}
+}

@@ -28,6 +28,7 @@ var (
 	ErrSignatureLength  = errors.New("gm: SM2 signature must be 64 bytes r||s")
 	ErrNotSM2Key        = errors.New("gm: not an SM2 key")
 	ErrInvalidKey       = errors.New("gm: invalid key")
+	ErrKeyGeneration    = errors.New("gm: SM2 key generation kept producing invalid keys")
 )
 
 // PublicKey is an SM2 public key with Z_A precomputed for one user ID, so a
@@ -44,8 +45,13 @@ func NewPublicKey(pub *ecdsa.PublicKey, uid []byte) (*PublicKey, error) {
 	if pub == nil || pub.Curve != sm2.P256() || pub.X == nil || pub.Y == nil {
 		return nil, ErrNotSM2Key
 	}
-	if !pub.Curve.IsOnCurve(pub.X, pub.Y) {
+	if !onCurve(pub.X, pub.Y) {
 		return nil, fmt.Errorf("%w: point not on the SM2 curve", ErrInvalidKey)
+	}
+	if !pub.Curve.IsOnCurve(pub.X, pub.Y) {
+		// A valid point that gmsm's assembly field arithmetic miscomputes
+		// (see onCurve): gmsm would reject it at every verification too.
+		return nil, fmt.Errorf("%w: point on the SM2 curve but refused by the SM2 implementation", ErrInvalidKey)
 	}
 	if len(uid) == 0 {
 		uid = DefaultUID
@@ -73,6 +79,29 @@ func ParsePublicKeyBytes(b []byte) (*PublicKey, error) {
 		return nil, fmt.Errorf("%w: %v", ErrInvalidKey, err)
 	}
 	return NewPublicKey(pub, nil)
+}
+
+// ParseCompressedPublicKey parses a 33-byte compressed SEC 1 point
+// (0x02 or 0x03 ‖ X) on the SM2 curve. It recovers Y with math/big:
+// gmsm v0.41.1's elliptic.UnmarshalCompressed can return a wrong point (see
+// onCurve).
+func ParseCompressedPublicKey(b []byte) (*PublicKey, error) {
+	if len(b) != 33 || (b[0] != 2 && b[0] != 3) {
+		return nil, fmt.Errorf("%w: want a 33-byte compressed point", ErrInvalidKey)
+	}
+	params := sm2.P256().Params()
+	x := new(big.Int).SetBytes(b[1:])
+	if x.Cmp(params.P) >= 0 {
+		return nil, fmt.Errorf("%w: point not on the SM2 curve", ErrInvalidKey)
+	}
+	y := new(big.Int).ModSqrt(curveRHS(x), params.P)
+	if y == nil {
+		return nil, fmt.Errorf("%w: point not on the SM2 curve", ErrInvalidKey)
+	}
+	if y.Bit(0) != uint(b[0]&1) {
+		y.Sub(params.P, y)
+	}
+	return NewPublicKey(&ecdsa.PublicKey{Curve: sm2.P256(), X: x, Y: y}, nil)
 }
 
 // ECDSA returns the underlying key. Callers must not modify it.
@@ -139,13 +168,59 @@ type PrivateKey struct {
 	pub *PublicKey
 }
 
+// maxKeyTries bounds the draws of GenerateKey.
+const maxKeyTries = 4
+
 // GenerateKey makes a new SM2 key from rand, with the default user ID.
+//
+// gmsm v0.41.1 on amd64 with BMI2/ADX miscomputes rare field products (see
+// onCurve), so a generated public point can be wrong. GenerateKey checks the
+// point with math/big, computes it again when it is off the curve (see
+// newPrivateKey), and draws a new scalar when that fails too or gmsm
+// refuses the point.
 func GenerateKey(rand io.Reader) (*PrivateKey, error) {
-	k, err := sm2.GenerateKey(rand)
-	if err != nil {
-		return nil, fmt.Errorf("gm: generate SM2 key: %w", err)
+	return generateKey(rand, sm2.GenerateKey)
+}
+
+// generateKey is GenerateKey with the SM2 key generator as a parameter.
+func generateKey(rand io.Reader, gen func(io.Reader) (*sm2.PrivateKey, error)) (*PrivateKey, error) {
+	for range maxKeyTries {
+		k, err := gen(rand)
+		if err != nil {
+			return nil, fmt.Errorf("gm: generate SM2 key: %w", err)
+		}
+		if key, err := newPrivateKey(k, nil); err == nil {
+			return key, nil
+		}
 	}
-	return newPrivateKey(k, nil)
+	return nil, ErrKeyGeneration
+}
+
+// onCurve reports whether (x, y) is an affine point of the SM2 curve,
+// y² = x³ − 3x + b mod p, with 0 ≤ x, y < p. It uses math/big, not gmsm's
+// elliptic.Curve.IsOnCurve: gmsm v0.41.1's p256Mul on amd64 with BMI2/ADX
+// reads a stale overflow flag (ADOXQ after SBBQ, gmsm issue #560) and
+// returns a wrong product about once in 10⁹ calls, so that IsOnCurve refuses
+// some valid points and a point's conversion to affine coordinates (as in
+// sm2.GenerateKey) can come out wrong.
+func onCurve(x, y *big.Int) bool {
+	p := sm2.P256().Params().P
+	if x.Sign() < 0 || y.Sign() < 0 || x.Cmp(p) >= 0 || y.Cmp(p) >= 0 {
+		return false
+	}
+	lhs := new(big.Int).Mul(y, y)
+	return lhs.Mod(lhs, p).Cmp(curveRHS(x)) == 0
+}
+
+// curveRHS returns x³ − 3x + b mod p for 0 ≤ x < p.
+func curveRHS(x *big.Int) *big.Int {
+	params := sm2.P256().Params()
+	rhs := new(big.Int).Mul(x, x)
+	rhs.Mul(rhs, x)
+	rhs.Sub(rhs, new(big.Int).Lsh(x, 1))
+	rhs.Sub(rhs, x)
+	rhs.Add(rhs, params.B)
+	return rhs.Mod(rhs, params.P)
 }
 
 // NewPrivateKey builds a key from its 32-byte big-endian scalar.
@@ -160,7 +235,21 @@ func NewPrivateKey(d []byte) (*PrivateKey, error) {
 	return newPrivateKey(k, nil)
 }
 
+// newPrivateKey wraps k. When k's public point is off the curve (gmsm
+// miscomputed d·G, see onCurve) it computes d·G again by gmsm's generic
+// scalar multiplication, whose field products differ.
 func newPrivateKey(k *sm2.PrivateKey, uid []byte) (*PrivateKey, error) {
+	if k.X == nil || k.Y == nil || !onCurve(k.X, k.Y) {
+		if k.D == nil || k.D.Sign() <= 0 || k.D.Cmp(k.Curve.Params().N) >= 0 {
+			return nil, fmt.Errorf("%w: SM2 private scalar out of range", ErrInvalidKey)
+		}
+		params := k.Curve.Params()
+		x, y := k.Curve.ScalarMult(params.Gx, params.Gy, k.D.FillBytes(make([]byte, 32)))
+		k = &sm2.PrivateKey{PrivateKey: ecdsa.PrivateKey{
+			PublicKey: ecdsa.PublicKey{Curve: k.Curve, X: x, Y: y},
+			D:         k.D,
+		}}
+	}
 	pub, err := NewPublicKey(&k.PublicKey, uid)
 	if err != nil {
 		return nil, err

@@ -2,7 +2,6 @@ package qrcode
 
 import (
 	"bytes"
-	"crypto/ecdsa"
 	"crypto/elliptic"
 	"encoding/base64"
 	"encoding/binary"
@@ -13,7 +12,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/emmansun/gmsm/sm2"
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/trustid-cn/trustid/gm"
@@ -317,11 +315,7 @@ func ParseCompressedKey(b []byte) (*gm.PublicKey, error) {
 	if len(b) != CompressedKeySize || (b[0] != 2 && b[0] != 3) {
 		return nil, malformed("device key must be a 33-byte compressed SM2 point")
 	}
-	x, y := elliptic.UnmarshalCompressed(sm2.P256(), b)
-	if x == nil {
-		return nil, malformed("device key is not a point on the SM2 curve")
-	}
-	pub, err := gm.NewPublicKey(&ecdsa.PublicKey{Curve: sm2.P256(), X: x, Y: y}, nil)
+	pub, err := gm.ParseCompressedPublicKey(b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: device key: %v", ErrMalformed, err)
 	}

@@ -105,15 +105,20 @@ func Decode(s string) (crypto.PublicKey, error) {
 	if len(raw) != 1+size {
 		return nil, fmt.Errorf("%w: an EC key must be a %d-byte compressed point", ErrMalformed, 1+size)
 	}
+	if code == CodeSM2Pub {
+		// gm decompresses with math/big: gmsm's UnmarshalCompressed can
+		// return a wrong point (see gm.ParseCompressedPublicKey).
+		pub, err := gm.ParseCompressedPublicKey(raw)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrMalformed, err)
+		}
+		return pub, nil
+	}
 	x, y := elliptic.UnmarshalCompressed(curve, raw)
 	if x == nil {
 		return nil, fmt.Errorf("%w: point not on the curve", ErrMalformed)
 	}
-	pub := &ecdsa.PublicKey{Curve: curve, X: x, Y: y}
-	if code == CodeSM2Pub {
-		return gm.NewPublicKey(pub, nil)
-	}
-	return pub, nil
+	return &ecdsa.PublicKey{Curve: curve, X: x, Y: y}, nil
 }
 
 // DecodeEd25519Secret parses an Ed25519 secretKeyMultibase (multicodec

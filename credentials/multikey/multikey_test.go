@@ -7,9 +7,11 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
+	"math/big"
 	"strings"
 	"testing"
 
+	"github.com/emmansun/gmsm/sm2"
 	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -134,4 +136,43 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("%q: re-encoding changed the key", s)
 		}
 	})
+}
+
+// TestDecodeSM2ExactPoint decodes an SM2 key whose x, in gmsm's Montgomery
+// domain, has lowest limb 0x8000000000000005, for which gmsm v0.41.1's
+// UnmarshalCompressed returns a wrong x on amd64 with BMI2/ADX (gmsm issue
+// #560): Decode must return the encoded point.
+func TestDecodeSM2ExactPoint(t *testing.T) {
+	params := sm2.P256().Params()
+	p := params.P
+	rInv := new(big.Int).ModInverse(new(big.Int).Lsh(big.NewInt(1), 256), p)
+	for i := range 64 {
+		xm := new(big.Int).SetBytes([]byte{0x4e, byte(i), 0x21, 0x21, 0x21, 0x21, 0x21, 0x21,
+			0x65, 0x65, 0x65, 0x65, 0x65, 0x65, 0x65, 0x65, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
+			0x80, 0, 0, 0, 0, 0, 0, 5})
+		x := xm.Mul(xm, rInv).Mod(xm, p)
+		rhs := new(big.Int).Exp(x, big.NewInt(3), p)
+		rhs.Sub(rhs, new(big.Int).Mul(big.NewInt(3), x)).Add(rhs, params.B).Mod(rhs, p)
+		y := new(big.Int).ModSqrt(rhs, p)
+		if y == nil {
+			continue
+		}
+		want, err := gm.NewPublicKey(&ecdsa.PublicKey{Curve: sm2.P256(), X: x, Y: y}, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := multikey.Encode(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := multikey.Decode(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !want.Equal(got) {
+			t.Fatal("decoded another point")
+		}
+		return
+	}
+	t.Fatal("no point found")
 }
