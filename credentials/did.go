@@ -15,11 +15,14 @@ import (
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
-// DID document contexts and the verification method type TrustID writes.
+// DID document contexts and the verification method types (W3C
+// Controlled Identifiers 1.0 §2.2): TrustID writes JsonWebKey and reads
+// both.
 const (
 	ContextDID          = "https://www.w3.org/ns/did/v1"
 	ContextCID          = "https://www.w3.org/ns/cid/v1"
 	TypeJsonWebKey      = "JsonWebKey"
+	TypeMultikey        = "Multikey"
 	maxDIDDocument      = 256 << 10
 	maxDIDLength        = 4096
 	didKeyPrefix        = "did:key:"
@@ -78,12 +81,42 @@ type DIDDocument struct {
 	Authentication     []string             `json:"authentication,omitempty"`
 }
 
-// VerificationMethod is a JsonWebKey verification method.
+// VerificationMethod is a JsonWebKey (publicKeyJwk) or Multikey
+// (publicKeyMultibase) verification method.
 type VerificationMethod struct {
-	ID           string `json:"id"`
-	Type         string `json:"type"`
-	Controller   string `json:"controller"`
-	PublicKeyJwk gm.JWK `json:"publicKeyJwk"`
+	ID                 string `json:"id"`
+	Type               string `json:"type"`
+	Controller         string `json:"controller"`
+	PublicKeyJwk       gm.JWK `json:"publicKeyJwk,omitzero"`
+	PublicKeyMultibase string `json:"publicKeyMultibase,omitempty"`
+}
+
+// publicKey returns the method's key: a Multikey's publicKeyMultibase,
+// else its publicKeyJwk.
+func (vm VerificationMethod) publicKey() (crypto.PublicKey, error) {
+	switch vm.Type {
+	case TypeMultikey:
+		if vm.PublicKeyMultibase == "" || vm.PublicKeyJwk != (gm.JWK{}) {
+			return nil, fmt.Errorf("%w: a Multikey method carries its key as publicKeyMultibase alone", ErrResolve)
+		}
+		pub, err := multikey.Decode(vm.PublicKeyMultibase)
+		if errors.Is(err, multikey.ErrUnsupported) {
+			return nil, fmt.Errorf("%w: %w", ErrUnsupported, err)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%w: publicKeyMultibase: %w", ErrResolve, err)
+		}
+		return pub, nil
+	}
+	// JsonWebKey, and the older types that carry a publicKeyJwk too.
+	if vm.PublicKeyMultibase != "" {
+		return nil, fmt.Errorf("%w: publicKeyMultibase outside a Multikey method", ErrResolve)
+	}
+	pub, err := vm.PublicKeyJwk.PublicKey()
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrResolve, err)
+	}
+	return pub, nil
 }
 
 // NewDIDDocument lists jwks (the published keys: active and retiring)
@@ -134,6 +167,10 @@ func ParseDIDDocument(data []byte, did string) (DIDDocument, error) {
 					return DIDDocument{}, fmt.Errorf("%w: publicKeyJwk: %v", ErrResolve, err)
 				}
 			}
+			if _, priv := m["secretKeyMultibase"]; priv {
+				return DIDDocument{}, fmt.Errorf("%w: a verification method holds a private key", ErrResolve)
+			}
+			json.Unmarshal(m["publicKeyMultibase"], &vm.PublicKeyMultibase)
 			if strings.HasPrefix(vm.ID, "#") {
 				vm.ID = did + vm.ID
 			}
@@ -210,11 +247,7 @@ func (d DIDDocument) Key(id, relationship string) (crypto.PublicKey, error) {
 		if vm.Controller != "" && vm.Controller != d.ID {
 			return nil, fmt.Errorf("%w: %s is controlled by another DID", ErrUnknownKey, id)
 		}
-		pub, err := vm.PublicKeyJwk.PublicKey()
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrResolve, err)
-		}
-		return pub, nil
+		return vm.publicKey()
 	}
 	return nil, fmt.Errorf("%w: no verification method %s", ErrUnknownKey, id)
 }

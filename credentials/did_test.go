@@ -183,3 +183,54 @@ func FuzzResolveLocalDID(f *testing.F) {
 		(&Resolver{}).ResolveKey(context.Background(), "", s)
 	})
 }
+
+// TestMultikeyMethods: a DID document's Multikey methods
+// (publicKeyMultibase, Controlled Identifiers 1.0 §2.2.2) give their key
+// for every key type did:key carries; a key in the wrong member for its
+// type, a private key or an undecodable one is refused.
+func TestMultikeyMethods(t *testing.T) {
+	const did = "did:web:issuer.example"
+	for _, alg := range []string{gm.AlgSM2, gm.AlgES256, gm.AlgES384, gm.AlgEdDSA} {
+		k, err := gm.GenerateSigner(alg, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		mb, err := multikey.Encode(k.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc, err := ParseDIDDocument([]byte(`{"id":"`+did+`","verificationMethod":[{"id":"#k","type":"Multikey","controller":"`+did+`","publicKeyMultibase":"`+mb+`"}],"assertionMethod":["#k"]}`), did)
+		if err != nil {
+			t.Fatalf("%s: %v", alg, err)
+		}
+		pub, err := doc.AssertionKey(did + "#k")
+		if err != nil {
+			t.Fatalf("%s: %v", alg, err)
+		}
+		if again, _ := multikey.Encode(pub); again != mb {
+			t.Fatalf("%s: resolved another key", alg)
+		}
+	}
+	k, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	mb, _ := multikey.Encode(k.Public())
+	j, _ := gm.NewJWK(k.Public(), "")
+	jwk, _ := json.Marshal(j)
+	for name, vm := range map[string]string{
+		"Multikey with a JWK too":    `"type":"Multikey","publicKeyMultibase":"` + mb + `","publicKeyJwk":` + string(jwk),
+		"Multikey without its key":   `"type":"Multikey","publicKeyJwk":` + string(jwk),
+		"multibase under JsonWebKey": `"type":"JsonWebKey","publicKeyMultibase":"` + mb + `"`,
+		"not base58btc":              `"type":"Multikey","publicKeyMultibase":"u` + mb[1:] + `"`,
+		"not base58":                 `"type":"Multikey","publicKeyMultibase":"z0OIl"`,
+	} {
+		doc, err := ParseDIDDocument([]byte(`{"id":"`+did+`","verificationMethod":[{"id":"#k","controller":"`+did+`",`+vm+`}],"assertionMethod":["#k"]}`), did)
+		if err == nil {
+			_, err = doc.AssertionKey(did + "#k")
+		}
+		if !errors.Is(err, ErrResolve) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := ParseDIDDocument([]byte(`{"id":"`+did+`","verificationMethod":[{"id":"#k","type":"Multikey","publicKeyMultibase":"`+mb+`","secretKeyMultibase":"z1"}]}`), did); !errors.Is(err, ErrResolve) {
+		t.Errorf("secretKeyMultibase: %v", err)
+	}
+}

@@ -49,6 +49,7 @@ func FuzzParseDIDDocument(f *testing.F) {
 	f.Add([]byte(`{"id":"` + did + `","authentication":[` + string(vm) + `,"#k1"],"assertionMethod":[` + string(vm) + `]}`))
 	f.Add([]byte(`{"id":"` + did + `","authentication":"#k1"}`))
 	f.Add([]byte(`{"id":"` + did + `","verificationMethod":[{"id":"#k","type":"JsonWebKey","controller":"` + did + `","publicKeyJwk":{"kty":"EC","crv":"SM2","x":"AA","y":"AA","d":"AA"}}]}`))
+	f.Add([]byte(`{"id":"` + did + `","verificationMethod":[{"id":"#m","type":"Multikey","controller":"` + did + `","publicKeyMultibase":"zDnaerx9CtbPJ1q36T5Ln5wYt3MQYeGRG5ehnPAmxcf5mDZpv"}],"assertionMethod":["#m"]}`))
 	f.Add([]byte(`{"id":"` + did + `","ID":"did:web:evil.example"}`))
 	f.Add([]byte(`{"id":"did:web:other.example"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {

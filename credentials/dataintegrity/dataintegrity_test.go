@@ -477,7 +477,8 @@ func TestJWKContext(t *testing.T) {
 			t.Fatal(err)
 		}
 		keys[alg] = k
-		methods = append(methods, didtest.Method{Frag: strings.ToLower(alg), Key: k, Assertion: true})
+		methods = append(methods, didtest.Method{Frag: strings.ToLower(alg), Key: k, Assertion: true},
+			didtest.Method{Frag: "mk-" + strings.ToLower(alg), Key: k, Assertion: true, Multikey: true})
 	}
 	did, client := didtest.Serve(t, methods...)
 	v, err := di.NewVerifier(di.Config{Resolver: &credentials.Resolver{Client: client, Now: func() time.Time { return now }},
@@ -501,6 +502,11 @@ func TestJWKContext(t *testing.T) {
 		signed := marshal(t, sign(t, doc, didKey{signer: keys[alg]}, suite, di.Options{VerificationMethod: did + "#" + strings.ToLower(alg)}))
 		if _, err := v.VerifyCredential(ctx, signed); err != nil {
 			t.Errorf("%s (%s): %v", suite, alg, err)
+		}
+		// The same key published as a Multikey method of the did:web document.
+		signedMK := marshal(t, sign(t, doc, didKey{signer: keys[alg]}, suite, di.Options{VerificationMethod: did + "#mk-" + strings.ToLower(alg)}))
+		if _, err := v.VerifyCredential(ctx, signedMK); err != nil {
+			t.Errorf("%s (%s) with a Multikey method: %v", suite, alg, err)
 		}
 		tampered := strings.Replace(string(signed), `"kty"`, `"kid":"x","kty"`, 1)
 		if _, err := v.VerifyCredential(ctx, []byte(tampered)); !errors.Is(err, di.ErrSignature) {

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
 )
 
@@ -19,9 +20,10 @@ type Method struct {
 	Frag                      string
 	Key                       crypto.Signer
 	Assertion, Authentication bool
+	Multikey                  bool // published as a Multikey (publicKeyMultibase), not a JsonWebKey
 }
 
-// Serve publishes a DID document with methods (JsonWebKey) for the test's
+// Serve publishes a DID document with methods (JsonWebKey or Multikey) for the test's
 // duration and returns its did:web DID and a guarded fetch client allowed
 // to reach it. assertionMethod names its keys by absolute DID URL,
 // authentication by relative reference, so resolvers read both forms.
@@ -39,12 +41,18 @@ func Serve(t testing.TB, methods ...Method) (string, *http.Client) {
 	}
 	d := credentials.DIDDocument{Context: []string{credentials.ContextDID}, ID: did}
 	for _, m := range methods {
-		j, err := gm.NewJWK(m.Key.Public(), m.Frag)
+		vm := credentials.VerificationMethod{ID: did + "#" + m.Frag, Type: credentials.TypeJsonWebKey, Controller: did}
+		var err error
+		if m.Multikey {
+			vm.Type = credentials.TypeMultikey
+			vm.PublicKeyMultibase, err = multikey.Encode(m.Key.Public())
+		} else {
+			vm.PublicKeyJwk, err = gm.NewJWK(m.Key.Public(), m.Frag)
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
-		d.VerificationMethod = append(d.VerificationMethod,
-			credentials.VerificationMethod{ID: did + "#" + m.Frag, Type: credentials.TypeJsonWebKey, Controller: did, PublicKeyJwk: j})
+		d.VerificationMethod = append(d.VerificationMethod, vm)
 		if m.Assertion {
 			d.AssertionMethod = append(d.AssertionMethod, did+"#"+m.Frag)
 		}
