@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/emmansun/gmsm/sm2"
+	"github.com/emmansun/gmsm/smx509"
 )
 
 // sm2RHS returns x³ − 3x + b mod p.
@@ -255,4 +256,28 @@ func FuzzParseCompressedPublicKey(f *testing.F) {
 			t.Fatalf("accepted %x as another point", b)
 		}
 	})
+}
+
+// TestParsePrivateKeyScalarRange: a PKCS#8 SM2 key with d = n−1 (its
+// public point −G is on the curve) is refused as NewPrivateKey refuses
+// it: GB/T 32918.1 wants d in [1, n−2], and SM2 signing needs 1+d
+// invertible mod n.
+func TestParsePrivateKeyScalarRange(t *testing.T) {
+	c := sm2.P256()
+	d := new(big.Int).Sub(c.Params().N, big.NewInt(1))
+	x, y := c.ScalarBaseMult(d.FillBytes(make([]byte, 32)))
+	sk, err := new(sm2.PrivateKey).FromECPrivateKey(&ecdsa.PrivateKey{PublicKey: ecdsa.PublicKey{Curve: c, X: x, Y: y}, D: d})
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := smx509.MarshalPKCS8PrivateKey(sk)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ParsePrivateKey(der); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("ParsePrivateKey(d = n-1) = %v, want ErrInvalidKey", err)
+	}
+	if _, err := NewPrivateKey(d.FillBytes(make([]byte, 32))); !errors.Is(err, ErrInvalidKey) {
+		t.Fatalf("NewPrivateKey(n-1) = %v, want ErrInvalidKey", err)
+	}
 }

@@ -240,15 +240,17 @@ func NewPrivateKey(d []byte) (*PrivateKey, error) {
 	return newPrivateKey(k, nil)
 }
 
-// newPrivateKey wraps k. When k's public point is off the curve (gmsm
-// miscomputed d·G, see onCurve) it computes d·G again by gmsm's generic
-// scalar multiplication, whose field products differ.
+// newPrivateKey wraps k, whose scalar must be in [1, n−2] (GB/T 32918.1;
+// smx509's PKCS#8 parser accepts n−1, which SM2 cannot sign with). When
+// k's public point is off the curve (gmsm miscomputed d·G, see onCurve)
+// it computes d·G again by gmsm's generic scalar multiplication, whose
+// field products differ.
 func newPrivateKey(k *sm2.PrivateKey, uid []byte) (*PrivateKey, error) {
+	params := k.Curve.Params()
+	if k.D == nil || k.D.Sign() <= 0 || new(big.Int).Add(k.D, big.NewInt(1)).Cmp(params.N) >= 0 {
+		return nil, fmt.Errorf("%w: SM2 private scalar out of range", ErrInvalidKey)
+	}
 	if k.X == nil || k.Y == nil || !onCurve(k.X, k.Y) {
-		if k.D == nil || k.D.Sign() <= 0 || k.D.Cmp(k.Curve.Params().N) >= 0 {
-			return nil, fmt.Errorf("%w: SM2 private scalar out of range", ErrInvalidKey)
-		}
-		params := k.Curve.Params()
 		x, y := k.Curve.ScalarMult(params.Gx, params.Gy, k.D.FillBytes(make([]byte, 32)))
 		k = &sm2.PrivateKey{PrivateKey: ecdsa.PrivateKey{
 			PublicKey: ecdsa.PublicKey{Curve: k.Curve, X: x, Y: y},
