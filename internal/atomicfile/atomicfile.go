@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 )
 
 // WriteFile writes data to a temporary file beside path, syncs it, renames it
@@ -40,9 +41,25 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	if err := os.Rename(f.Name(), path); err != nil {
 		return fmt.Errorf("atomicfile: %w", err)
 	}
-	if d, err := os.Open(dir); err == nil {
-		d.Sync()
-		d.Close()
+	// The rename is durable only once the directory is: a failure here is
+	// the caller's (the new contents may not survive a crash).
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("atomicfile: sync directory of %s: %w", path, err)
+	}
+	defer d.Close()
+	if err := syncDir(d); err != nil {
+		return fmt.Errorf("atomicfile: sync directory of %s: %w", path, err)
 	}
 	return nil
+}
+
+// syncDir syncs an open directory (Windows cannot sync a directory
+// handle; there the rename is left to the file system). A test replaces
+// it.
+var syncDir = func(d *os.File) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	return d.Sync()
 }

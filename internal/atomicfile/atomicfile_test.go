@@ -1,6 +1,7 @@
 package atomicfile
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -62,5 +63,17 @@ func TestWriteFileFailureLeavesOldFile(t *testing.T) {
 	got, _ := os.ReadFile(path)
 	if string(got) != "old" {
 		t.Fatalf("other file changed: %q", got)
+	}
+}
+
+// TestWriteFileDirectorySyncFails: a directory that cannot be synced is
+// an error, since the rename may not survive a crash.
+func TestWriteFileDirectorySyncFails(t *testing.T) {
+	boom := errors.New("EIO")
+	old := syncDir
+	syncDir = func(*os.File) error { return boom }
+	t.Cleanup(func() { syncDir = old })
+	if err := WriteFile(filepath.Join(t.TempDir(), "f"), []byte("x"), 0o600); !errors.Is(err, boom) {
+		t.Fatalf("directory sync failure not reported: %v", err)
 	}
 }
