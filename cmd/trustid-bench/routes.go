@@ -587,19 +587,9 @@ func (b *bench) runQRRedeem(ctx context.Context, conc int) (measure, error) {
 	if err := b.topUpCodes(poolSize(redeemCodes, b.o.duration, conc)); err != nil {
 		return measure{}, err
 	}
-	p := &pool[[]byte]{items: redeemBodies(b.codes)}
+	bodies := redeemBodies(b.codes)
 	b.codes = nil // spent
-	m, err := b.drive(ctx, conc, 0, warm, b.o.duration, func(_ int, c *conn) error {
-		body, err := p.take()
-		if err != nil {
-			return err
-		}
-		out, err := c.do("POST", "/v1/qr/verify", b.token, ctJSON, body, 200)
-		if err == nil && !bytes.Contains(out, []byte(`"pairwise_id"`)) {
-			err = fmt.Errorf("redemption without pairwise_id: %.200s", out)
-		}
-		return err
-	})
+	m, err := b.driveQRVerify(ctx, conc, bodies, "redemption")
 	if err != nil {
 		return m, err
 	}
@@ -628,6 +618,12 @@ func (b *bench) runQROffline(ctx context.Context, conc int) (measure, error) {
 	if err != nil {
 		return measure{}, err
 	}
+	return b.driveQRVerify(ctx, conc, bodies, "offline verification")
+}
+
+// driveQRVerify sends each of bodies once to POST /v1/qr/verify; every
+// answer must name the holder's pairwise ID.
+func (b *bench) driveQRVerify(ctx context.Context, conc int, bodies [][]byte, what string) (measure, error) {
 	p := &pool[[]byte]{items: bodies}
 	return b.drive(ctx, conc, 0, warm, b.o.duration, func(_ int, c *conn) error {
 		body, err := p.take()
@@ -636,7 +632,7 @@ func (b *bench) runQROffline(ctx context.Context, conc int) (measure, error) {
 		}
 		out, err := c.do("POST", "/v1/qr/verify", b.token, ctJSON, body, 200)
 		if err == nil && !bytes.Contains(out, []byte(`"pairwise_id"`)) {
-			err = fmt.Errorf("offline verification without pairwise_id: %.200s", out)
+			err = fmt.Errorf("%s without pairwise_id: %.200s", what, out)
 		}
 		return err
 	})
