@@ -224,8 +224,7 @@ func TestSpareAllocateMany(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.spares[status.PurposeToken].mu.Lock()
-	tokenSpares := s.spares[status.PurposeToken].refs
-	s.spares[status.PurposeToken].refs = nil // so the token entry needs a write, which fails
+	s.spares[status.PurposeToken].refs = nil // dropped (reserved on disk, never handed out): the token entry needs a write, which fails
 	s.spares[status.PurposeToken].mu.Unlock()
 	if _, err := s.AllocateMany(ctx, status.PurposeSuspension, status.PurposeToken); err == nil {
 		t.Fatal("allocation succeeded without its directory")
@@ -237,7 +236,6 @@ func TestSpareAllocateMany(t *testing.T) {
 	if r := take(status.PurposeSuspension)[0]; r != next {
 		t.Fatalf("after a failed AllocateMany the next suspension entry is %v, want its returned spare %v", r, next)
 	}
-	_ = tokenSpares // dropped: reserved on disk, never handed out
 }
 
 // TestSpareCompaction: compacting the allocation log writes the lists
