@@ -80,7 +80,7 @@ func checkConsistent(tx *bolt.Tx) (uint64, error) {
 // or a closed file.
 func TestReopenUnderConcurrentUse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.db")
-	d, err := boltfile.Open(opener(path, true, nil), 16)
+	d, err := boltfile.Open(path, opener(path, true, nil), boltfile.Options{ReopenAfter: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +191,7 @@ func TestReopenUnderConcurrentUse(t *testing.T) {
 func TestReopenFailure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.db")
 	var fail atomic.Bool
-	d, err := boltfile.Open(opener(path, true, &fail), 1)
+	d, err := boltfile.Open(path, opener(path, true, &fail), boltfile.Options{ReopenAfter: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +225,7 @@ func TestReopenFailure(t *testing.T) {
 // ErrClosed.
 func TestClose(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.db")
-	d, err := boltfile.Open(opener(path, true, nil), 0)
+	d, err := boltfile.Open(path, opener(path, true, nil), boltfile.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +269,7 @@ func TestClose(t *testing.T) {
 // an index of a million bindings).
 func TestReopenRebuiltFreelistScales(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rebuilt.db")
-	d, err := boltfile.Open(func() (*bolt.DB, error) {
+	d, err := boltfile.Open(path, func() (*bolt.DB, error) {
 		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 		if err != nil {
 			return nil, err
@@ -282,7 +282,7 @@ func TestReopenRebuiltFreelistScales(t *testing.T) {
 			return nil, err
 		}
 		return db, nil
-	}, 8)
+	}, boltfile.Options{ReopenAfter: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +349,7 @@ func TestReopenFailureSharedByWaiters(t *testing.T) {
 	var fail atomic.Bool
 	var opens atomic.Int64
 	open := opener(path, true, &fail)
-	d, err := boltfile.Open(func() (*bolt.DB, error) { opens.Add(1); return open() }, 1)
+	d, err := boltfile.Open(path, func() (*bolt.DB, error) { opens.Add(1); return open() }, boltfile.Options{ReopenAfter: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -408,4 +408,74 @@ func TestReopenFailureSharedByWaiters(t *testing.T) {
 	if err := d.View(func(*bolt.Tx) error { return nil }); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestReopenKeepsOthersOut: while a DB reopens its file after every
+// commit, another opener trying all the time (a CLI command on the data
+// directory of a running node) never gets the file: the companion lock
+// is held across each reopen. bbolt's own lock is released for an
+// instant at each one, and an opener that waited only for it got in
+// there, failing the node's reopen until it let go.
+func TestReopenKeepsOthersOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.db")
+	d, err := boltfile.Open(path, opener(path, true, nil), boltfile.Options{ReopenAfter: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var tries, in atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		// One try of each lock per attempt, no waiting.
+		intruder := func() (*bolt.DB, error) {
+			return bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Nanosecond, NoSync: true})
+		}
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			tries.Add(1)
+			o, err := boltfile.Open(path, intruder, boltfile.Options{LockWait: time.Nanosecond})
+			if err == nil {
+				in.Add(1)
+				o.Close()
+				continue
+			}
+			// Refused by the companion lock, or by bbolt's.
+			if !errors.Is(err, boltfile.ErrLocked) && !errors.Is(err, bolt.ErrTimeout) {
+				done <- err
+				return
+			}
+		}
+	}()
+	const commits = 1500
+	for i := range commits {
+		if err := d.Update(func(tx *bolt.Tx) error { return appendEntry(tx, fmt.Appendf(nil, "v%d", i)) }); err != nil {
+			close(stop)
+			t.Fatalf("commit %d: %v", i, err)
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatalf("the other opener: %v", err)
+	}
+	if n := in.Load(); n != 0 {
+		t.Fatalf("the other opener got the file %d times in %d tries during %d reopens", n, tries.Load(), d.Reopens())
+	}
+	if d.Reopens() < commits/2 {
+		t.Fatalf("%d reopens: the test did not exercise reopening", d.Reopens())
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Once closed, the file is anyone's.
+	o, err := boltfile.Open(path, opener(path, true, nil), boltfile.Options{LockWait: time.Nanosecond})
+	if err != nil {
+		t.Fatalf("opening after Close: %v", err)
+	}
+	o.Close()
+	t.Logf("%d tries during %d reopens", tries.Load(), d.Reopens())
 }
