@@ -2,9 +2,9 @@ package api
 
 import (
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/trustid-cn/trustid/login"
@@ -112,33 +112,46 @@ func pageText(w http.ResponseWriter, r *http.Request) *loginText {
 }
 
 // Browsers send few distinct Accept-Language values, and matching one
-// costs microseconds and a few dozen allocations: the answer for each
-// value of at most langKeyMax bytes is kept, for up to langCacheMax
-// values; others are matched each time.
+// costs microseconds and a few dozen allocations, so answers are cached:
+// a value of at most langKeyMax bytes is kept in one of langCacheMax
+// slots, chosen by its hash, replacing the value that was there. The
+// cache holds at most langCacheMax values whatever arrives, and junk
+// values only evict: a browser's value, asked for again, takes its slot
+// back at once (a cache that kept its first langCacheMax values and
+// then stopped was filled for good by junk). Longer values are matched
+// each time.
 const (
 	langCacheMax = 512
 	langKeyMax   = 256
 )
 
+// langEntry is one cached answer.
+type langEntry struct {
+	accept string
+	t      *loginText
+}
+
 var (
-	langCache    sync.Map // Accept-Language value → *loginText
-	langCacheLen atomic.Int32
+	langSlots [langCacheMax]atomic.Pointer[langEntry]
+	langSeed  = maphash.MakeSeed()
 )
 
 // matchText returns the login text for an Accept-Language value.
 func matchText(accept string) *loginText {
-	if t, ok := langCache.Load(accept); ok {
-		return t.(*loginText)
+	var slot *atomic.Pointer[langEntry]
+	if len(accept) <= langKeyMax {
+		slot = &langSlots[maphash.String(langSeed, accept)%langCacheMax]
+		if e := slot.Load(); e != nil && e.accept == accept {
+			return e.t
+		}
 	}
 	_, i := language.MatchStrings(loginLanguages, accept)
 	t := loginTexts["en"]
 	if i == 1 {
 		t = loginTexts["zh-CN"]
 	}
-	if len(accept) <= langKeyMax && langCacheLen.Load() < langCacheMax {
-		if _, loaded := langCache.LoadOrStore(strings.Clone(accept), t); !loaded {
-			langCacheLen.Add(1)
-		}
+	if slot != nil {
+		slot.Store(&langEntry{accept: strings.Clone(accept), t: t})
 	}
 	return t
 }
