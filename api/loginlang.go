@@ -60,6 +60,7 @@ var loginTexts = map[string]*loginText{
 		ErrorCode:          "Error code: ",
 		Errors: map[string]string{
 			login.CodeAccessDenied:    "The login was refused. Go back to the site you were logging in to and start again.",
+			login.CodeInvalidClient:   "The site that sent you here is not registered for TrustID login, or no longer is. Go back to it and tell its operator.",
 			login.CodeApprovalRefused: "The approval was refused. Go back to the site you were logging in to and start again.",
 			login.CodeInvalidRequest:  "The request to log in was not valid. Go back to the site you were logging in to and start again.",
 			login.CodeLoginRequired:   "You need to log in first. Go back to the site you were logging in to and start again.",
@@ -86,6 +87,7 @@ var loginTexts = map[string]*loginText{
 		ErrorCode:          "错误代码：",
 		Errors: map[string]string{
 			login.CodeAccessDenied:    "登录已被拒绝。请回到您要登录的网站重新开始。",
+			login.CodeInvalidClient:   "将您转到此处的网站未在 TrustID 登记或已被停用。请回到该网站并告知其运营方。",
 			login.CodeApprovalRefused: "确认未通过。请回到您要登录的网站重新开始。",
 			login.CodeInvalidRequest:  "登录请求无效。请回到您要登录的网站重新开始。",
 			login.CodeLoginRequired:   "请先登录。请回到您要登录的网站重新开始。",

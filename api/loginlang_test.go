@@ -26,6 +26,7 @@ func TestEndedPageInPageLanguage(t *testing.T) {
 	errs := []error{
 		&login.Error{Code: login.CodeSessionNotFound, Description: "no login session for this browser " + secret},
 		&login.Error{Code: login.CodeAccessDenied, Description: "the holder refused " + secret},
+		&login.AuthorizeError{Err: &login.Error{Code: login.CodeInvalidClient, Description: "unknown client_id " + secret}},
 		&login.Error{Code: login.CodeApprovalRefused, Description: "the approval was refused " + secret},
 		&login.Error{Code: login.CodeInvalidRequest, Description: "bad request " + secret},
 		&login.Error{Code: login.CodeLoginRequired, Description: "login required " + secret},
