@@ -31,11 +31,11 @@ func isSentinel(err error) bool {
 	return false
 }
 
-// FuzzParseDIDDocument: any document never panics; a refusal matches
+// FuzzParseControllerDocument: any document never panics; a refusal matches
 // ErrResolve; an accepted one is the document of the DID asked for, and
 // encoding it and parsing it again gives the same document. Seeds: a real
 // issuer's DID document and variants of it.
-func FuzzParseDIDDocument(f *testing.F) {
+func FuzzParseControllerDocument(f *testing.F) {
 	n := newNode(f, testBase)
 	did := n.issuer.DID()
 	doc, err := n.issuer.DIDDocument()
@@ -53,7 +53,7 @@ func FuzzParseDIDDocument(f *testing.F) {
 	f.Add([]byte(`{"id":"` + did + `","ID":"did:web:evil.example"}`))
 	f.Add([]byte(`{"id":"did:web:other.example"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d, err := ParseDIDDocument(data, did)
+		d, err := ParseControllerDocument(data, did)
 		if err != nil {
 			if !errors.Is(err, ErrResolve) {
 				t.Fatalf("refusal without ErrResolve: %v", err)
@@ -72,7 +72,7 @@ func FuzzParseDIDDocument(f *testing.F) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		again, err := ParseDIDDocument(out, did)
+		again, err := ParseControllerDocument(out, did)
 		if err != nil {
 			t.Fatalf("re-encoded document refused: %v\n%s", err, out)
 		}
