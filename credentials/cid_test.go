@@ -83,6 +83,51 @@ func TestControllerDocumentDataIntegrity(t *testing.T) {
 	}
 }
 
+// TestControllerDocumentCoSigner: a credential of a did:key issuer
+// co-signed (a proof set) by an https verification method verifies, the
+// co-signer's proof resolved against its own controller document; the
+// co-signer's proof alone is not the issuer's.
+func TestControllerDocumentCoSigner(t *testing.T) {
+	ctx := context.Background()
+	notary, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	id, client := didtest.ServeCID(t, didtest.Method{Frag: "key-1", Key: notary, Assertion: true, Multikey: true})
+	issuerKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	issuerDID, err := DIDKey(issuerKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := di.NewVerifier(di.Config{Resolver: cidResolver(client), Cryptosuites: di.Cryptosuites(), ProofOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := sampleCredential()
+	doc["issuer"] = issuerDID
+	one, err := di.AddProof(doc, issuerKey, di.Options{Cryptosuite: di.EdDSARDFC2022, VerificationMethod: issuerDID + "#" + issuerDID[len("did:key:"):], Created: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	two, err := di.AddProof(one, notary, di.Options{Cryptosuite: di.SM2RDFC2025, VerificationMethod: id + "#key-1", Created: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ := json.Marshal(two)
+	got, err := v.VerifyCredential(ctx, data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Proofs) != 2 || got.Proofs[1].Controller != id || got.Proofs[1].ByController || !got.Proofs[0].ByController {
+		t.Errorf("proofs %+v", got.Proofs)
+	}
+	alone, err := di.AddProof(doc, notary, di.Options{Cryptosuite: di.SM2RDFC2025, VerificationMethod: id + "#key-1", Created: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, _ = json.Marshal(alone)
+	if _, err := v.VerifyCredential(ctx, data); !errors.Is(err, ErrIssuerMismatch) {
+		t.Errorf("the co-signer alone: %v", err)
+	}
+}
+
 // TestControllerDocumentJOSE: a vc+jwt, a vp+jwt and a vp+cose whose kid
 // is an https verification method resolve it from the controller
 // document, in the relationship each needs.
