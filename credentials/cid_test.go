@@ -349,7 +349,8 @@ func TestControllerDocumentSuiteMismatch(t *testing.T) {
 
 // TestControllerDocumentOptIn: without ControllerHosts an https
 // verification method's document is never fetched; with it, the document
-// is fetched once for the TTL.
+// is fetched once for the TTL, and reused only for the identifier it was
+// checked for.
 func TestControllerDocumentOptIn(t *testing.T) {
 	ctx := context.Background()
 	key, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
@@ -380,5 +381,14 @@ func TestControllerDocumentOptIn(t *testing.T) {
 	}
 	if n := s.hits.Load(); n != 2 {
 		t.Fatalf("%d fetches after the TTL, want 2", n)
+	}
+	// The same URL as the did:web document of the host: fetched and
+	// checked again for the DID, never taken from the cache.
+	did, err := DIDWeb(s.srv.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := on.ResolveKeyFor(ctx, did, did+"#key-1", RelationshipAssertion); !errors.Is(err, ErrControllerDocumentID) || s.hits.Load() != 3 {
+		t.Errorf("did:web at the controller document's URL: %v (%d fetches)", err, s.hits.Load())
 	}
 }

@@ -270,7 +270,7 @@ func (r *Resolver) issuerMetadata(ctx context.Context, issuer string) (gm.JWKS, 
 	if err != nil {
 		return gm.JWKS{}, err
 	}
-	c, err := r.fetch(ctx, mdURL, "application/json", func(body []byte) (cachedDoc, error) {
+	c, err := r.fetch(ctx, "metadata "+issuer, mdURL, "application/json", func(body []byte) (cachedDoc, error) {
 		set, err := parseIssuerMetadata(body, issuer)
 		return cachedDoc{jwks: set}, err
 	})
@@ -317,7 +317,7 @@ const (
 // relationship, refused if revoked or expired (W3C Controlled Identifiers
 // 1.0 §3.3, for did:web and https controllers alike).
 func (r *Resolver) methodKey(ctx context.Context, id, docURL, accept, vmID, relationship string) (crypto.PublicKey, error) {
-	c, err := r.fetch(ctx, docURL, accept, func(body []byte) (cachedDoc, error) {
+	c, err := r.fetch(ctx, accept+" "+id, docURL, accept, func(body []byte) (cachedDoc, error) {
 		doc, err := ParseControllerDocument(body, id)
 		return cachedDoc{doc: doc}, err
 	})
@@ -335,10 +335,11 @@ func (r *Resolver) methodKey(ctx context.Context, id, docURL, accept, vmID, rela
 }
 
 // fetch GETs an HTTPS JSON document of one of the media types accept
-// lists, parses it and caches the result for the TTL, keyed by URL and
-// accept (a URL fetched as a DID document and as a controlled identifier
-// document is parsed apart). Failures are not cached.
-func (r *Resolver) fetch(ctx context.Context, docURL, accept string, parse func([]byte) (cachedDoc, error)) (cachedDoc, error) {
+// lists, parses it and caches the result for the TTL under what it was
+// parsed as (kind: the media types and the identifier it was checked
+// against) and its URL, so a document is reused only for the identifier
+// it was checked for. Failures are not cached.
+func (r *Resolver) fetch(ctx context.Context, kind, docURL, accept string, parse func([]byte) (cachedDoc, error)) (cachedDoc, error) {
 	r.once.Do(func() {
 		size := r.CacheSize
 		if size <= 0 {
@@ -347,7 +348,7 @@ func (r *Resolver) fetch(ctx context.Context, docURL, accept string, parse func(
 		r.cache = lru.New[string, cachedDoc](size)
 	})
 	now := r.now()
-	key := accept + " " + docURL
+	key := kind + " " + docURL
 	if c, ok := r.cache.Get(key, now); ok {
 		return c, nil
 	}
