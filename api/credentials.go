@@ -182,7 +182,7 @@ type verifyProblem struct {
 // fetchCodes name why a document fetched to resolve a key was refused.
 // They apply before verifyCodes, except to a status failure, which stays
 // status_unavailable. An address the fetch guard refused is not named
-// (key_unresolvable): the code would tell whoever sent the credential
+// (key_unresolvable, or unknown_key for Data Integrity): the code would tell whoever sent the credential
 // that a name resolves to a private address of the node's network.
 var fetchCodes = []struct {
 	err     error
