@@ -128,9 +128,9 @@ func TestControllerDocumentCoSigner(t *testing.T) {
 	}
 }
 
-// TestControllerDocumentJOSE: a vc+jwt, a vp+jwt and a vp+cose whose kid
-// is an https verification method resolve it from the controller
-// document, in the relationship each needs.
+// TestControllerDocumentJOSE: a vc+jwt, a vp+jwt, a vp+cose and a vc+cose
+// whose kid is an https verification method resolve it from the
+// controller document, in the relationship each needs.
 func TestControllerDocumentJOSE(t *testing.T) {
 	ctx := context.Background()
 	assertKey, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
@@ -165,6 +165,15 @@ func TestControllerDocumentJOSE(t *testing.T) {
 	}
 	if _, err := cv.VerifyPresentation(ctx, data, "c-2", "https://rp.example"); err != nil {
 		t.Errorf("vp+cose: %v", err)
+	}
+	c := sampleCredential()
+	c["issuer"] = id
+	c["validFrom"] = time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	if data, err = cose.SignCredential(c, id+"#key-1", assertKey); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cv.VerifyCredential(ctx, data); err != nil {
+		t.Errorf("vc+cose: %v", err)
 	}
 }
 
