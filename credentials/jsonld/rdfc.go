@@ -57,11 +57,11 @@ func canonicalNQuads(dataset *ld.RDFDataset) (string, error) {
 	return newCanon(dataset, escapeLiteral).run()
 }
 
-// newCanon builds the state of dataset, dropping duplicate quads (a
-// dataset is a set).
+// newCanon builds the state of dataset, dropping duplicate quads with a
+// blank node (a dataset is a set; run drops the others).
 func newCanon(dataset *ld.RDFDataset, escape func(*strings.Builder, string)) *canon {
 	c := &canon{escape: escape, work: MaxCanonicalizationWork, lineSort: sort.Strings}
-	index := map[string]int{}
+	index, iris := map[string]int{}, map[string]string{}
 	term := func(n ld.Node) rdfTerm {
 		switch t := n.(type) {
 		case ld.BlankNode:
@@ -73,7 +73,12 @@ func newCanon(dataset *ld.RDFDataset, escape func(*strings.Builder, string)) *ca
 			}
 			return rdfTerm{blank: i}
 		case ld.IRI:
-			return rdfTerm{blank: -1, text: "<" + t.Value + ">"}
+			text, ok := iris[t.Value]
+			if !ok {
+				text = "<" + t.Value + ">"
+				iris[t.Value] = text
+			}
+			return rdfTerm{blank: -1, text: text}
 		case ld.Literal:
 			var b strings.Builder
 			b.WriteByte('"')
@@ -95,18 +100,21 @@ func newCanon(dataset *ld.RDFDataset, escape func(*strings.Builder, string)) *ca
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	seen := map[string]bool{}
+	seen := map[rdfQuad]bool{}
 	for _, name := range names {
 		for _, q := range dataset.Graphs[name] {
 			rq := rdfQuad{s: term(q.Subject), p: term(q.Predicate), o: term(q.Object), g: rdfTerm{blank: -1}}
 			if q.Graph != nil {
 				rq.g = term(q.Graph)
 			}
-			key := c.line(rq, func(b int) string { return c.labels[b] })
-			if seen[key] {
-				continue
+			// A duplicate with a blank node would change its hashes; others
+			// are dropped from the sorted lines (run).
+			if rq.s.blank >= 0 || rq.o.blank >= 0 || rq.g.blank >= 0 {
+				if seen[rq] {
+					continue
+				}
+				seen[rq] = true
 			}
-			seen[key] = true
 			c.quads = append(c.quads, rq)
 		}
 	}
@@ -131,6 +139,7 @@ func newCanon(dataset *ld.RDFDataset, escape func(*strings.Builder, string)) *ca
 // line writes q as a line of canonical N-Quads, blank node b as label(b).
 func (c *canon) line(q rdfQuad, label func(int) string) string {
 	var b strings.Builder
+	b.Grow(len(q.s.text) + len(q.p.text) + len(q.o.text) + len(q.g.text) + 32)
 	for _, t := range [...]rdfTerm{q.s, q.p, q.o, q.g} {
 		switch {
 		case t.blank >= 0:
@@ -203,7 +212,13 @@ func (c *canon) run() (string, error) {
 		lines[i] = c.line(q, c.canonicalLabel)
 	}
 	c.lineSort(lines)
-	return strings.Join(lines, ""), nil
+	var out strings.Builder
+	for i, l := range lines {
+		if i == 0 || l != lines[i-1] {
+			out.WriteString(l)
+		}
+	}
+	return out.String(), nil
 }
 
 func (c *canon) issue(b int) {
