@@ -47,6 +47,7 @@ type canon struct {
 	issued   []int    // canonical number of each blank node, -1 if none
 	next     int      // next canonical number
 	work     int      // units of MaxCanonicalizationWork left
+	tied     bool     // two Hash N-Degree Quads results had the same hash
 	escape   func(*strings.Builder, string)
 	lineSort func([]string)
 }
@@ -196,7 +197,17 @@ func (c *canon) run() (string, error) {
 			}
 			results = append(results, result{h, is})
 		}
+		// Results with the same hash keep the order of bs (RDFC-1.0 leaves
+		// it open, rdf-canonize keeps it too): for automorphic nodes it does
+		// not change the output. RDFC-1.0 can also give the same hash to
+		// nodes that are not automorphic (Hash Related Blank Node writes
+		// neither the predicate nor the node's own position for a blank
+		// graph name), and then the labels follow the input's order, as
+		// they do in rdf-canonize (see FuzzRDFC).
 		sort.SliceStable(results, func(i, j int) bool { return results[i].hash < results[j].hash })
+		for i := 1; i < len(results); i++ {
+			c.tied = c.tied || results[i].hash == results[i-1].hash
+		}
 		for _, r := range results {
 			for _, b := range r.issuer.order {
 				if c.issued[b] < 0 {

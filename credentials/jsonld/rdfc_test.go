@@ -224,6 +224,17 @@ func (g *generator) shape() []testQuad {
 	return qs
 }
 
+// tie is a dataset where RDFC-1.0 gives two nodes that are not
+// automorphic the same N-degree hash (see FuzzRDFC), in two orders.
+func tie(swap bool) []testQuad {
+	e0, e1, g0, g1 := ld.NewBlankNode("_:t0"), ld.NewBlankNode("_:t1"), ld.NewBlankNode("_:tg"), ld.NewBlankNode("_:th")
+	qs := []testQuad{{e0, iri("next"), e1, g0}, {e1, iri("next"), e0, g1}, {g1, iri("x"), ld.NewLiteral("", ld.XSDString, ""), nil}}
+	if swap {
+		qs[0], qs[1] = testQuad{e1, iri("next"), e0, g0}, testQuad{e0, iri("next"), e1, g1}
+	}
+	return qs
+}
+
 // generate returns n datasets, each 1 to 3 shapes, sometimes linked.
 func generate(seed uint64, n int) [][]testQuad {
 	g := &generator{r: rand.New(rand.NewPCG(seed, 7))}
@@ -316,7 +327,7 @@ func utf16Less(a, b string) bool {
 // U+FFFE or U+FFFF, where it departs from the specification, match its
 // variant (asRDFCanonize) and ours writes them as UCHAR.
 func TestRDFCMatchesRDFCanonize(t *testing.T) {
-	sets := generate(1, 400)
+	sets := append(generate(1, 400), tie(false), tie(true))
 	inputs := make([]string, len(sets))
 	for i, qs := range sets {
 		inputs[i] = nquadsText(qs)
@@ -537,7 +548,12 @@ func TestRDFCPoisonGraph(t *testing.T) {
 
 // FuzzRDFC: datasets parsed from N-Quads canonicalize without panic, to
 // the same form when relabelled and shuffled, and a canonical form
-// parsed again canonicalizes to itself.
+// parsed again canonicalizes to itself. The one exception is RDFC-1.0's
+// own: nodes that are not automorphic but get the same N-degree hash
+// (testdata/fuzz/FuzzRDFC/ebb315c18394ed53, two nodes linked both ways
+// across two blank graph names) are labelled in the input's order, by
+// rdf-canonize too (TestRDFCMatchesRDFCanonize has that dataset in both
+// orders); a relabelled form may differ only when such a tie occurred.
 func FuzzRDFC(f *testing.F) {
 	f.Add("_:a <urn:p> _:b .\n_:b <urn:p> _:a .\n")
 	f.Add("_:e0 <urn:next> _:e1 _:g .\n_:e1 <urn:next> _:e0 _:g .\n_:e2 <urn:next> _:e3 _:g .\n_:e3 <urn:next> _:e2 _:g .\n_:g <urn:p> \"x\\by\" .\n")
@@ -554,7 +570,8 @@ func FuzzRDFC(f *testing.F) {
 		if err != nil {
 			return
 		}
-		want, err := canonicalNQuads(ds)
+		c := newCanon(ds, escapeLiteral)
+		want, err := c.run()
 		if errors.Is(err, ErrTooComplex) {
 			return
 		}
@@ -568,7 +585,8 @@ func FuzzRDFC(f *testing.F) {
 			}
 		}
 		r := rand.New(rand.NewPCG(uint64(len(in)), 1))
-		if got, err := canonicalNQuads(dataset(relabel(r, qs, true))); err != nil || got != want {
+		c2 := newCanon(dataset(relabel(r, qs, true)), escapeLiteral)
+		if got, err := c2.run(); err != nil || got != want && !(c.tied && c2.tied) {
 			t.Fatalf("relabelled: %v\n%q\nwant\n%q", err, got, want)
 		}
 		again, err := ld.ParseNQuads(want)
