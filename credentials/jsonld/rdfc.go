@@ -21,8 +21,9 @@ var ErrTooComplex = errors.New("jsonld: blank nodes too alike to canonicalize wi
 
 // MaxCanonicalizationWork bounds the work of labelling blank nodes that
 // their first-degree hashes do not tell apart (Hash N-Degree Quads). A
-// unit is a quad, a blank node of a permutation or an identifier copied
-// with an issuer (0.2–0.5 µs each on the benchmark machine), so a refusal
+// unit is a quad, a blank node of a permutation, an identifier copied
+// with an issuer or 2 KiB of paths compared (0.2–0.5 µs each on the
+// benchmark machine), so a refusal
 // costs at most about 100 ms of CPU. Credentials need far less: none
 // without alike blank nodes, 190,000 for a list of 35 identical objects
 // (the cost grows with the cube of such a list's length).
@@ -361,6 +362,8 @@ func (c *canon) hashNDegree(id int, is *issuer) (string, *issuer, error) {
 			var path strings.Builder
 			var recursion []int
 			skip := func() bool {
+				// Comparing long paths is work too: a unit per 2 KiB.
+				c.work -= path.Len() >> 11
 				return chosenPath != "" && path.Len() >= len(chosenPath) && path.String() > chosenPath
 			}
 			skipped := false
