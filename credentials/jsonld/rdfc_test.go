@@ -622,7 +622,8 @@ const typicalCredential = `{
 // json-gold's URDNA2015 and writer (the path before rdfc.go, exact for a
 // credential without control characters) and by rdfc.go, whole
 // (Canonicalize: expansion, toRDF, canonicalization) and the step after
-// expansion alone (toRDF and canonicalization), in one run
+// expansion (toRDF and canonicalization; toRDF-alone to subtract), in
+// one run
 // (docs/BENCHMARKS.md, "Data Integrity").
 func BenchmarkCanonicalizeBackends(b *testing.B) {
 	doc, err := Parse([]byte(typicalCredential), Limits{})
@@ -678,4 +679,5 @@ func BenchmarkCanonicalizeBackends(b *testing.B) {
 	run("Canonicalize/rdfc", func() (string, error) { return Canonicalize(doc) })
 	run("Labelling/json-gold", gold)
 	run("Labelling/rdfc", ours)
+	run("Labelling/toRDF-alone", func() (string, error) { _, err := toRDF(expanded); return "", err })
 }
