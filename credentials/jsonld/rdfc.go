@@ -15,22 +15,22 @@ import (
 
 // ErrTooComplex: the dataset's blank nodes are so alike that labelling
 // them (RDFC-1.0 §4.8, Hash N-Degree Quads) would take more than
-// MaxCanonicalizationWork: a poison graph (RDFC-1.0 §6, Security
-// Considerations) is refused instead of hanging.
+// MaxCanonicalizationWork: a poison graph (RDFC-1.0's Security
+// Considerations, dataset poisoning) is refused instead of hanging.
 var ErrTooComplex = errors.New("jsonld: blank nodes too alike to canonicalize within the work limit")
 
 // MaxCanonicalizationWork bounds the work of labelling blank nodes that
 // their first-degree hashes do not tell apart (Hash N-Degree Quads). A
 // unit is a quad, a blank node of a permutation, an identifier copied
 // with an issuer or 2 KiB of paths compared (0.2–0.5 µs each on the
-// benchmark machine), so a refusal
-// costs at most about 100 ms of CPU. Credentials need far less: none
-// without alike blank nodes, 190,000 for a list of 35 identical objects
-// (the cost grows with the cube of such a list's length).
+// benchmark machine), so a refusal costs at most about 100 ms of CPU.
+// Credentials need far less: none without alike blank nodes, 190,000 for
+// a list of 35 identical objects (the cost grows with the cube of such a
+// list's length).
 const MaxCanonicalizationWork = 250_000
 
 // rdfTerm is a term of a quad: a blank node (blank ≥ 0, an index into
-// canon.blanks) or another term already written as canonical N-Quads
+// canon.labels) or another term already written as canonical N-Quads
 // writes it (text; "" for the default graph).
 type rdfTerm struct {
 	blank int
@@ -39,7 +39,7 @@ type rdfTerm struct {
 
 type rdfQuad struct{ s, p, o, g rdfTerm }
 
-// canon is the canonicalization state of RDFC-1.0 §4.3 over one dataset.
+// canon is the canonicalization state (RDFC-1.0 §4.2) of one dataset.
 type canon struct {
 	quads    []rdfQuad
 	labels   []string // the input label of each blank node, without _:
@@ -266,7 +266,7 @@ func hexSum(h hash.Hash) string {
 	return hex.EncodeToString(h.Sum(sum[:0]))
 }
 
-// issuer is an identifier issuer (RDFC-1.0 §4.5) issuing temporary
+// issuer is an identifier issuer (RDFC-1.0 §4.3, §4.5) issuing temporary
 // labels _:b0, _:b1, ...: ids maps a blank node to its number, order
 // lists the nodes in the order they were issued.
 type issuer struct {
