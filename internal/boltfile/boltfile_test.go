@@ -606,3 +606,59 @@ func TestReopenKeepsOtherProcessesOutChild(t *testing.T) {
 	}
 	fmt.Printf("result %d %d %d %s\n", tries, in, refused, final)
 }
+
+// TestLockReleasedOnEveryExit: the companion lock is let go when the
+// first opening fails (an Open that fails leaves nothing held), and by a
+// Close after a failed reopen (no file open then); a second Close does
+// not release a lock another DB took meanwhile.
+func TestLockReleasedOnEveryExit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.db")
+	free := func(when string) {
+		t.Helper()
+		o, err := boltfile.Open(path, opener(path, true, nil), boltfile.Options{LockWait: time.Nanosecond})
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		if err := o.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var fail atomic.Bool
+	fail.Store(true)
+	if _, err := boltfile.Open(path, opener(path, true, &fail), boltfile.Options{}); err == nil {
+		t.Fatal("Open with a failing opener succeeded")
+	}
+	free("after a failed Open")
+
+	fail.Store(false)
+	d, err := boltfile.Open(path, opener(path, true, &fail), boltfile.Options{ReopenAfter: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail.Store(true)
+	if err := d.Update(func(tx *bolt.Tx) error { return appendEntry(tx, []byte("a")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.View(func(*bolt.Tx) error { return nil }); !errors.Is(err, boltfile.ErrReopen) {
+		t.Fatalf("View after a failed reopen = %v, want ErrReopen", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	free("after Close following a failed reopen")
+
+	other, err := boltfile.Open(path, opener(path, true, nil), boltfile.Options{LockWait: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := boltfile.Open(path, opener(path, true, nil), boltfile.Options{LockWait: time.Nanosecond}); !errors.Is(err, boltfile.ErrLocked) {
+		if o != nil {
+			o.Close()
+		}
+		t.Fatalf("Open while another DB holds the file, after a second Close of the first = %v, want ErrLocked", err)
+	}
+}
