@@ -8,8 +8,9 @@ import (
 func TestPrefersHTML(t *testing.T) {
 	for accept, want := range map[string]bool{
 		// Browsers navigating to a page.
-		"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8": true, // Chromium, Firefox
-		"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8":                       true, // Safari
+		"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,*/*;q=0.8":                                                   true, // Chromium, Firefox
+		"text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8":                                                                         true, // Safari
+		"text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7": true, // Chromium 13x
 		"TEXT/HTML":               true,
 		"text/*":                  true,
 		"text/html;charset=UTF-8": true,
