@@ -93,7 +93,7 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 			elapsed := time.Since(start)
 			requests.WithLabelValues(r.Method, strconv.Itoa(sw.status)).Inc()
 			duration.Observe(elapsed.Seconds())
-			s.log.LogAttrs(r.Context(), slog.LevelInfo, "http",
+			s.access.LogAttrs(r.Context(), slog.LevelInfo, "http",
 				slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
 				slog.Int("status", sw.status), slog.Duration("duration", elapsed), slog.String("remote", r.RemoteAddr))
 		}()
