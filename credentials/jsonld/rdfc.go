@@ -51,6 +51,7 @@ type canon struct {
 	tied     bool     // two Hash N-Degree Quads results had the same hash
 	escape   func(*strings.Builder, string)
 	lineSort func([]string)
+	err      error // an ill-formed term (newCanon); run returns it
 }
 
 // canonicalNQuads returns the RDFC-1.0 canonical N-Quads of dataset
@@ -60,7 +61,11 @@ func canonicalNQuads(dataset *ld.RDFDataset) (string, error) {
 }
 
 // newCanon builds the state of dataset, dropping duplicate quads with a
-// blank node (a dataset is a set; run drops the others).
+// blank node (a dataset is a set; run drops the others). An rdf:langString
+// literal without a language tag (ill-formed in RDF, which JSON-LD's toRDF
+// makes of a value typed rdf:langString) has no canonical N-Quads form:
+// implementations write it "x", "x"@ or "x"^^<...#langString>, so c.err
+// refuses it rather than sign one of them.
 func newCanon(dataset *ld.RDFDataset, escape func(*strings.Builder, string)) *canon {
 	c := &canon{escape: escape, work: MaxCanonicalizationWork, lineSort: sort.Strings}
 	index, iris := map[string]int{}, map[string]string{}
@@ -88,6 +93,9 @@ func newCanon(dataset *ld.RDFDataset, escape func(*strings.Builder, string)) *ca
 			b.WriteByte('"')
 			switch t.Datatype {
 			case ld.RDFLangString:
+				if t.Language == "" && c.err == nil {
+					c.err = fmt.Errorf("%w: an rdf:langString literal without a language tag", ErrInvalid)
+				}
 				b.WriteString("@" + t.Language)
 			case ld.XSDString, "":
 			default:
@@ -158,6 +166,9 @@ func (c *canon) line(q rdfQuad, label func(int) string) string {
 
 // run is the canonicalization algorithm (RDFC-1.0 §4.4.3).
 func (c *canon) run() (string, error) {
+	if c.err != nil {
+		return "", c.err
+	}
 	// Step 3: first-degree hashes, grouped.
 	c.first = make([]string, len(c.labels))
 	byHash := map[string][]int{}

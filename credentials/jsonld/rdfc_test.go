@@ -560,6 +560,7 @@ func FuzzRDFC(f *testing.F) {
 	f.Add("_:e0 <urn:next> _:e1 _:g .\n_:e1 <urn:next> _:e0 _:g .\n_:e2 <urn:next> _:e3 _:g .\n_:e3 <urn:next> _:e2 _:g .\n_:g <urn:p> \"x\\by\" .\n")
 	f.Add("_:a <urn:p> \"\\u0000\\f\\u007F\\uFFFE\"@en _:a .\n<urn:s> <urn:p> _:a <urn:g> .\n")
 	f.Add(nquadsText(poison(4)))
+	f.Add("<urn:s> <urn:p> \"x\"^^<http://www.w3.org/1999/02/22-rdf-syntax-ns#langString> .\n")
 	for _, qs := range generate(5, 6) {
 		f.Add(nquadsText(qs))
 	}
@@ -573,8 +574,8 @@ func FuzzRDFC(f *testing.F) {
 		}
 		c := newCanon(ds, escapeLiteral)
 		want, err := c.run()
-		if errors.Is(err, ErrTooComplex) {
-			return
+		if errors.Is(err, ErrTooComplex) || errors.Is(err, ErrInvalid) {
+			return // refused: too alike, or an ill-formed literal
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -680,4 +681,28 @@ func BenchmarkCanonicalizeBackends(b *testing.B) {
 	run("Labelling/json-gold", gold)
 	run("Labelling/rdfc", ours)
 	run("Labelling/toRDF-alone", func() (string, error) { _, err := toRDF(expanded); return "", err })
+}
+
+// TestRDFCLangStringWithoutLanguage: a value typed rdf:langString without
+// @language becomes an ill-formed literal that implementations write
+// differently (rdf-canonize "x", json-gold "x"@, N-Quads' own rule
+// "x"^^<...#langString>); it is refused as ErrInvalid, not written as
+// the unparseable "x"@.
+func TestRDFCLangStringWithoutLanguage(t *testing.T) {
+	for _, v := range []string{"x", ""} {
+		doc := `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+			"credentialSubject": {"https://schema.org/name": {"@value": "` + v + `", "@type": "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"}}}`
+		if out, err := Canonicalize(mustParse(t, doc)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: %v\n%s", v, err, out)
+		}
+	}
+	ds := dataset([]testQuad{{iri("s"), iri("p"), ld.NewLiteral("x", ld.RDFLangString, ""), nil}})
+	if out, err := canonicalNQuads(ds); !errors.Is(err, ErrInvalid) {
+		t.Errorf("dataset: %v\n%s", err, out)
+	}
+	// With a language tag it is an ordinary language-tagged string.
+	ok := dataset([]testQuad{{iri("s"), iri("p"), ld.NewLiteral("x", ld.RDFLangString, "en"), nil}})
+	if out, err := canonicalNQuads(ok); err != nil || out != "<urn:ex:s> <urn:ex:p> \"x\"@en .\n" {
+		t.Errorf("language-tagged: %v %q", err, out)
+	}
 }
