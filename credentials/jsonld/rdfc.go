@@ -51,7 +51,8 @@ type canon struct {
 	tied     bool     // two Hash N-Degree Quads results had the same hash
 	escape   func(*strings.Builder, string)
 	lineSort func([]string)
-	err      error // an ill-formed term (newCanon); run returns it
+	permute  func([]int) func() bool // see lexicographic
+	err      error                   // an ill-formed term (newCanon); run returns it
 }
 
 // canonicalNQuads returns the RDFC-1.0 canonical N-Quads of dataset
@@ -67,7 +68,7 @@ func canonicalNQuads(dataset *ld.RDFDataset) (string, error) {
 // implementations write it "x", "x"@ or "x"^^<...#langString>, so c.err
 // refuses it rather than sign one of them.
 func newCanon(dataset *ld.RDFDataset, escape func(*strings.Builder, string)) *canon {
-	c := &canon{escape: escape, work: MaxCanonicalizationWork, lineSort: sort.Strings}
+	c := &canon{escape: escape, work: MaxCanonicalizationWork, lineSort: sort.Strings, permute: lexicographic}
 	index, iris := map[string]int{}, map[string]string{}
 	term := func(n ld.Node) rdfTerm {
 		switch t := n.(type) {
@@ -363,9 +364,12 @@ func (c *canon) hashNDegree(id int, is *issuer) (string, *issuer, error) {
 		data.Write([]byte(h))
 		var chosenPath string
 		var chosen *issuer
+		// Every distinct permutation: a node related by several quads
+		// with the same hash is in the list more than once (§4.8.3 step
+		// 3), and an ordering that only swaps equal entries is the same
+		// permutation.
 		perm := append([]int(nil), related[h]...)
-		sort.Ints(perm)
-		for more := true; more; more = nextPermutation(perm) {
+		for more, next := true, c.permute(perm); more; more = next() {
 			if err := c.spend(1 + len(perm) + len(is.order)); err != nil {
 				return "", nil, err
 			}
@@ -417,6 +421,15 @@ func (c *canon) hashNDegree(id int, is *issuer) (string, *issuer, error) {
 		is = chosen
 	}
 	return hexSum(data), is, nil
+}
+
+// lexicographic sorts p and returns the step that rearranges it into its
+// next permutation in lexicographic order, false after the last. RDFC-1.0
+// leaves the order open: the chosen path is the least whatever it is
+// (TestRDFCRepeatedRelated visits them in reverse too).
+func lexicographic(p []int) func() bool {
+	sort.Ints(p)
+	return func() bool { return nextPermutation(p) }
 }
 
 // nextPermutation rearranges p into the next permutation in lexicographic
