@@ -63,9 +63,9 @@ func canonicalNQuads(dataset *ld.RDFDataset) (string, error) {
 
 // newCanon builds the state of dataset, dropping duplicate quads with a
 // blank node (a dataset is a set; run drops the others). An rdf:langString
-// literal without a language tag (ill-formed in RDF, which JSON-LD's toRDF
-// makes of a value typed rdf:langString) has no canonical N-Quads form:
-// implementations write it "x", "x"@ or "x"^^<...#langString>, so c.err
+// literal without a language tag (ill-formed RDF; JSON-LD's toRDF makes
+// one of a value typed rdf:langString) has no agreed canonical form:
+// implementations write "x", "x"@ or "x"^^<...#langString>, so c.err
 // refuses it rather than sign one of them.
 func newCanon(dataset *ld.RDFDataset, escape func(*strings.Builder, string)) *canon {
 	c := &canon{escape: escape, work: MaxCanonicalizationWork, lineSort: sort.Strings, permute: lexicographic}
