@@ -51,6 +51,8 @@ type canon struct {
 	tied     bool     // two Hash N-Degree Quads results had the same hash
 	escape   func(*strings.Builder, string)
 	lineSort func([]string)
+	permute  func([]int) func() bool // see lexicographic
+	err      error                   // an ill-formed term (newCanon); run returns it
 }
 
 // canonicalNQuads returns the RDFC-1.0 canonical N-Quads of dataset
@@ -60,9 +62,13 @@ func canonicalNQuads(dataset *ld.RDFDataset) (string, error) {
 }
 
 // newCanon builds the state of dataset, dropping duplicate quads with a
-// blank node (a dataset is a set; run drops the others).
+// blank node (a dataset is a set; run drops the others). An rdf:langString
+// literal without a language tag (ill-formed RDF; JSON-LD's toRDF makes
+// one of a value typed rdf:langString) has no agreed canonical form:
+// implementations write "x", "x"@ or "x"^^<...#langString>, so c.err
+// refuses it rather than sign one of them.
 func newCanon(dataset *ld.RDFDataset, escape func(*strings.Builder, string)) *canon {
-	c := &canon{escape: escape, work: MaxCanonicalizationWork, lineSort: sort.Strings}
+	c := &canon{escape: escape, work: MaxCanonicalizationWork, lineSort: sort.Strings, permute: lexicographic}
 	index, iris := map[string]int{}, map[string]string{}
 	term := func(n ld.Node) rdfTerm {
 		switch t := n.(type) {
@@ -88,6 +94,9 @@ func newCanon(dataset *ld.RDFDataset, escape func(*strings.Builder, string)) *ca
 			b.WriteByte('"')
 			switch t.Datatype {
 			case ld.RDFLangString:
+				if t.Language == "" && c.err == nil {
+					c.err = fmt.Errorf("%w: an rdf:langString literal without a language tag", ErrInvalid)
+				}
 				b.WriteString("@" + t.Language)
 			case ld.XSDString, "":
 			default:
@@ -158,6 +167,9 @@ func (c *canon) line(q rdfQuad, label func(int) string) string {
 
 // run is the canonicalization algorithm (RDFC-1.0 §4.4.3).
 func (c *canon) run() (string, error) {
+	if c.err != nil {
+		return "", c.err
+	}
 	// Step 3: first-degree hashes, grouped.
 	c.first = make([]string, len(c.labels))
 	byHash := map[string][]int{}
@@ -352,9 +364,12 @@ func (c *canon) hashNDegree(id int, is *issuer) (string, *issuer, error) {
 		data.Write([]byte(h))
 		var chosenPath string
 		var chosen *issuer
+		// Every distinct permutation: a node related by several quads
+		// with the same hash is in the list more than once (§4.8.3 step
+		// 3), and an ordering that only swaps equal entries is the same
+		// permutation.
 		perm := append([]int(nil), related[h]...)
-		sort.Ints(perm)
-		for more := true; more; more = nextPermutation(perm) {
+		for more, next := true, c.permute(perm); more; more = next() {
 			if err := c.spend(1 + len(perm) + len(is.order)); err != nil {
 				return "", nil, err
 			}
@@ -406,6 +421,15 @@ func (c *canon) hashNDegree(id int, is *issuer) (string, *issuer, error) {
 		is = chosen
 	}
 	return hexSum(data), is, nil
+}
+
+// lexicographic sorts p and returns the step that rearranges it into its
+// next permutation in lexicographic order, false after the last. RDFC-1.0
+// leaves the order open: the chosen path is the least whatever it is
+// (TestRDFCRepeatedRelated visits them in reverse too).
+func lexicographic(p []int) func() bool {
+	sort.Ints(p)
+	return func() bool { return nextPermutation(p) }
 }
 
 // nextPermutation rearranges p into the next permutation in lexicographic

@@ -288,11 +288,12 @@ func rdfCanonize(t *testing.T, inputs []string) []string {
 // asRDFCanonize canonicalizes as rdf-canonize does where it departs from
 // RDFC-1.0: it writes U+FFFE and U+FFFF raw (RDFC-1.0 §4.4.2 with RDF 1.2
 // N-Quads §3 escapes the characters outside the XML 1.1 Char production as
-// UCHAR), and it sorts lines with JavaScript's sort, by UTF-16 code units
+// UCHAR), it sorts lines with JavaScript's sort, by UTF-16 code units
 // (RDFC-1.0 sorts in Unicode code point order; the two differ when a line
 // has a character above U+FFFF where another has one from U+E000 to
-// U+FFFF). TrustID follows the specification; this variant shows the
-// algorithms agree everywhere else.
+// U+FFFF), and its permutations of a list with repeated nodes leave some
+// out (steinhausJohnsonTrotter). TrustID follows the specification; this
+// variant shows the algorithms agree everywhere else.
 func asRDFCanonize(ds *ld.RDFDataset) (string, error) {
 	c := newCanon(ds, func(b *strings.Builder, s string) {
 		for _, part := range strings.SplitAfter(s, "") {
@@ -306,7 +307,49 @@ func asRDFCanonize(ds *ld.RDFDataset) (string, error) {
 	c.lineSort = func(lines []string) {
 		sort.Slice(lines, func(i, j int) bool { return utf16Less(lines[i], lines[j]) })
 	}
+	c.permute = func(p []int) func() bool { return steinhausJohnsonTrotter(p, c.labels) }
 	return c.run()
+}
+
+// steinhausJohnsonTrotter is the permutation order of rdf-canonize: the
+// Steinhaus–Johnson–Trotter algorithm over the nodes' labels, sorted, with
+// one direction per label. Over a list with a repeated node it misses
+// orderings ([a a b b] gives five of its six), so it can miss the least
+// path RDFC-1.0 §4.8.3 chooses among all of them.
+func steinhausJohnsonTrotter(p []int, labels []string) func() bool {
+	sort.Slice(p, func(i, j int) bool { return labels[p[i]] < labels[p[j]] })
+	left := map[string]bool{}
+	for _, x := range p {
+		left[labels[x]] = true
+	}
+	return func() bool {
+		// The largest mobile element: greater than the neighbour it faces.
+		pos := -1
+		for i, x := range p {
+			l := labels[x]
+			if pos >= 0 && l <= labels[p[pos]] {
+				continue
+			}
+			if left[l] && i > 0 && l > labels[p[i-1]] || !left[l] && i < len(p)-1 && l > labels[p[i+1]] {
+				pos = i
+			}
+		}
+		if pos < 0 {
+			return false
+		}
+		k := labels[p[pos]]
+		to := pos + 1
+		if left[k] {
+			to = pos - 1
+		}
+		p[pos], p[to] = p[to], p[pos]
+		for _, x := range p {
+			if labels[x] > k {
+				left[labels[x]] = !left[labels[x]]
+			}
+		}
+		return true
+	}
 }
 
 func utf16Less(a, b string) bool {
@@ -560,6 +603,7 @@ func FuzzRDFC(f *testing.F) {
 	f.Add("_:e0 <urn:next> _:e1 _:g .\n_:e1 <urn:next> _:e0 _:g .\n_:e2 <urn:next> _:e3 _:g .\n_:e3 <urn:next> _:e2 _:g .\n_:g <urn:p> \"x\\by\" .\n")
 	f.Add("_:a <urn:p> \"\\u0000\\f\\u007F\\uFFFE\"@en _:a .\n<urn:s> <urn:p> _:a <urn:g> .\n")
 	f.Add(nquadsText(poison(4)))
+	f.Add("<urn:s> <urn:p> \"x\"^^<http://www.w3.org/1999/02/22-rdf-syntax-ns#langString> .\n")
 	for _, qs := range generate(5, 6) {
 		f.Add(nquadsText(qs))
 	}
@@ -573,8 +617,8 @@ func FuzzRDFC(f *testing.F) {
 		}
 		c := newCanon(ds, escapeLiteral)
 		want, err := c.run()
-		if errors.Is(err, ErrTooComplex) {
-			return
+		if errors.Is(err, ErrTooComplex) || errors.Is(err, ErrInvalid) {
+			return // refused: too alike, or an ill-formed literal
 		}
 		if err != nil {
 			t.Fatal(err)
@@ -680,4 +724,110 @@ func BenchmarkCanonicalizeBackends(b *testing.B) {
 	run("Labelling/json-gold", gold)
 	run("Labelling/rdfc", ours)
 	run("Labelling/toRDF-alone", func() (string, error) { _, err := toRDF(expanded); return "", err })
+}
+
+// TestRDFCLangStringWithoutLanguage: a value typed rdf:langString without
+// @language becomes an ill-formed literal that implementations write
+// differently (rdf-canonize "x", json-gold "x"@, N-Quads' own rule
+// "x"^^<...#langString>); it is refused as ErrInvalid, not written as
+// the unparseable "x"@.
+func TestRDFCLangStringWithoutLanguage(t *testing.T) {
+	for _, v := range []string{"x", ""} {
+		doc := `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+			"credentialSubject": {"https://schema.org/name": {"@value": "` + v + `", "@type": "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"}}}`
+		if out, err := Canonicalize(mustParse(t, doc)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%q: %v\n%s", v, err, out)
+		}
+	}
+	ds := dataset([]testQuad{{iri("s"), iri("p"), ld.NewLiteral("x", ld.RDFLangString, ""), nil}})
+	if out, err := canonicalNQuads(ds); !errors.Is(err, ErrInvalid) {
+		t.Errorf("dataset: %v\n%s", err, out)
+	}
+	// With a language tag it is an ordinary language-tagged string.
+	ok := dataset([]testQuad{{iri("s"), iri("p"), ld.NewLiteral("x", ld.RDFLangString, "en"), nil}})
+	if out, err := canonicalNQuads(ok); err != nil || out != "<urn:ex:s> <urn:ex:p> \"x\"@en .\n" {
+		t.Errorf("language-tagged: %v %q", err, out)
+	}
+}
+
+// repeatedRelated returns datasets where Hash N-Degree Quads relates a
+// blank graph name to lists with repeated nodes: two alike graphs whose
+// members are each the subject of two quads with the same predicate and
+// are linked at random.
+func repeatedRelated(seed uint64, n int) [][]testQuad {
+	r := rand.New(rand.NewPCG(seed, 12))
+	lits := []ld.Node{ld.NewLiteral("x", ld.XSDString, ""), ld.NewLiteral("y", ld.XSDString, "")}
+	out := make([][]testQuad, n)
+	for d := range out {
+		var qs []testQuad
+		k := 6 + r.IntN(8)
+		for gi := range 2 {
+			g := ld.NewBlankNode(fmt.Sprintf("_:g%d", gi))
+			nodes := make([]ld.Node, k)
+			for i := range nodes {
+				nodes[i] = ld.NewBlankNode(fmt.Sprintf("_:n%d_%d", gi, i))
+				qs = append(qs, testQuad{nodes[i], iri("p"), lits[0], g}, testQuad{nodes[i], iri("p"), lits[1], g})
+			}
+			for range k {
+				qs = append(qs, testQuad{nodes[r.IntN(k)], iri("q"), nodes[r.IntN(k)], g})
+			}
+			qs = append(qs, testQuad{iri("root"), iri("has"), g, nil})
+		}
+		out[d] = qs
+	}
+	return out
+}
+
+// TestRDFCRepeatedRelated: where a node is in a related list more than
+// once, ours visits every distinct permutation (the same output in
+// reverse order), and rdf-canonize differs from it exactly by leaving
+// some out: it matches asRDFCanonize, with its permutation order, on every
+// dataset, and ours on others (which the corpus must have).
+func TestRDFCRepeatedRelated(t *testing.T) {
+	var sets [][]testQuad
+	for _, qs := range repeatedRelated(1, 400) {
+		if _, err := canonicalNQuads(dataset(qs)); err == nil {
+			sets = append(sets, qs)
+		}
+	}
+	inputs := make([]string, len(sets))
+	for i, qs := range sets {
+		inputs[i] = nquadsText(qs)
+	}
+	theirs := rdfCanonize(t, inputs)
+	differ := 0
+	for i, qs := range sets {
+		ours, err := canonicalNQuads(dataset(qs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := newCanon(dataset(qs), escapeLiteral)
+		c.permute = func(p []int) func() bool {
+			sort.Sort(sort.Reverse(sort.IntSlice(p)))
+			return func() bool {
+				for i := range p {
+					p[i] = -p[i]
+				}
+				more := nextPermutation(p)
+				for i := range p {
+					p[i] = -p[i]
+				}
+				return more
+			}
+		}
+		if reversed, err := c.run(); err != nil || reversed != ours {
+			t.Fatalf("dataset %d: permutations in reverse order: %v\n%s\nwant\n%s", i, err, reversed, ours)
+		}
+		variant, err := asRDFCanonize(dataset(qs))
+		if err != nil || variant != theirs[i] {
+			t.Fatalf("dataset %d (rdf-canonize's variant): %v\ninput\n%s\nours\n%s\nrdf-canonize\n%s", i, err, inputs[i], variant, theirs[i])
+		}
+		if ours != theirs[i] {
+			differ++
+		}
+	}
+	if differ == 0 || len(sets) < 200 {
+		t.Fatalf("corpus: %d of %d datasets where rdf-canonize misses the least path", differ, len(sets))
+	}
+	t.Logf("rdf-canonize differs from RDFC-1.0 on %d of %d", differ, len(sets))
 }
