@@ -195,7 +195,51 @@ func ParseControllerDocument(data []byte, id string) (DIDDocument, error) {
 			*rel.ids = append(*rel.ids, vm.ID)
 		}
 	}
+	if err := uniqueMethodIDs(raw, doc.VerificationMethod, id); err != nil {
+		return DIDDocument{}, err
+	}
 	return doc, nil
+}
+
+// uniqueMethodIDs refuses a document that defines a verification method
+// id twice (verificationMethod is a set, W3C Controlled Identifiers 1.0
+// §2.2): in verificationMethod, or embedded in a verification
+// relationship, those TrustID does not read (keyAgreement,
+// capabilityInvocation, capabilityDelegation) included. Two definitions
+// would make the method an id names depend on where it is looked up: the
+// key of one with the relationship of the other.
+func uniqueMethodIDs(raw map[string]json.RawMessage, methods []VerificationMethod, id string) error {
+	seen := make(map[string]bool, len(methods))
+	dup := func(vmID string) error {
+		if seen[vmID] {
+			return fmt.Errorf("%w: %w: verification method %s is defined twice", ErrResolve, ErrControllerDocument, truncate(vmID))
+		}
+		seen[vmID] = true
+		return nil
+	}
+	for _, vm := range methods {
+		if err := dup(vm.ID); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{"keyAgreement", "capabilityInvocation", "capabilityDelegation"} {
+		var items []json.RawMessage
+		if v, ok := raw[name]; !ok || json.Unmarshal(v, &items) != nil {
+			continue
+		}
+		for _, it := range items {
+			var m struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal(it, &m) != nil || m.ID == "" { // a reference, or no id
+				continue
+			}
+			if err := dup(absoluteRef(m.ID, id)); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // parseMethod decodes one verification method map of the document id.

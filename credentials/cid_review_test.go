@@ -1,0 +1,64 @@
+package credentials_test
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"errors"
+	"testing"
+
+	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/multikey"
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// TestControllerDocumentDuplicateMethodID: a controller document that
+// defines one verification method id twice (a key listed only in
+// authentication, and under the same id another key embedded in
+// assertionMethod) is refused, for an https controller and a did:web
+// document alike: the lookup would otherwise take the first method for
+// the id and the relationship of the second, so a key its controller
+// listed for authentication only would sign credentials.
+func TestControllerDocumentDuplicateMethodID(t *testing.T) {
+	ctx := context.Background()
+	authKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	assertKey, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	authMB, _ := multikey.Encode(authKey.Public())
+	assertMB, _ := multikey.Encode(assertKey.Public())
+	document := func(id string) []byte {
+		return []byte(`{"id":"` + id + `","verificationMethod":[{"id":"#key-1","type":"Multikey","controller":"` + id + `","publicKeyMultibase":"` + authMB +
+			`"}],"authentication":["#key-1"],"assertionMethod":[{"id":"#key-1","type":"Multikey","controller":"` + id + `","publicKeyMultibase":"` + assertMB + `"}]}`)
+	}
+	s := newCIDServer(t)
+	u := s.serve("/dup", "application/cid", document(s.srv.URL+"/dup"))
+	pub, err := cidResolver(s.client).ResolveKeyFor(ctx, u, u+"#key-1", RelationshipAssertion)
+	if !errors.Is(err, ErrControllerDocument) {
+		t.Errorf("https controller: %v (the authentication key: %v)", err, pub != nil && samePublic(pub, authKey.Public()))
+	}
+	did := "did:web:issuer.example"
+	if _, err := ParseControllerDocument(document(did), did); !errors.Is(err, ErrControllerDocument) || !errors.Is(err, ErrResolve) {
+		t.Errorf("did:web document: %v", err)
+	}
+	ka := []byte(`{"id":"` + did + `","verificationMethod":[{"id":"#key-1","type":"Multikey","controller":"` + did + `","publicKeyMultibase":"` + assertMB +
+		`"}],"assertionMethod":["#key-1"],"keyAgreement":[{"id":"#key-1","type":"Multikey","controller":"` + did + `","publicKeyMultibase":"` + authMB + `"}]}`)
+	if _, err := ParseControllerDocument(ka, did); !errors.Is(err, ErrControllerDocument) {
+		t.Errorf("an id defined again in keyAgreement: %v", err)
+	}
+	// The same method listed by reference in both relationships is one
+	// method, not a duplicate.
+	once := []byte(`{"id":"` + did + `","verificationMethod":[{"id":"#key-1","type":"Multikey","controller":"` + did + `","publicKeyMultibase":"` + assertMB +
+		`"}],"authentication":["#key-1"],"assertionMethod":["` + did + `#key-1"]}`)
+	doc, err := ParseControllerDocument(once, did)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := doc.AssertionKey(did + "#key-1"); err != nil {
+		t.Error(err)
+	}
+}
+
+// samePublic reports whether a and b are the same public key.
+func samePublic(a, b crypto.PublicKey) bool {
+	x, ok := a.(interface{ Equal(crypto.PublicKey) bool })
+	return ok && x.Equal(b)
+}
