@@ -66,7 +66,11 @@ func DIDWebDocumentURL(did string) (string, error) {
 		return "https://" + host + wellKnownDIDPath, nil
 	}
 	for _, p := range parts[1:] {
-		if p == "" || p == "." || p == ".." {
+		// A segment that decodes to a dot segment, or holds an encoded
+		// slash or backslash, would name another path on a server that
+		// decodes and normalizes it (alice:%2E%2E:mallory is mallory's).
+		seg, err := url.PathUnescape(p)
+		if err != nil || seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, `/\`) {
 			return "", fmt.Errorf("%w: did:web path", ErrResolve)
 		}
 	}

@@ -213,16 +213,47 @@ func urlMethod(kid string) bool {
 // ControllerDocumentURL returns the URL of the controlled identifier
 // document of the verification method vm (W3C Controlled Identifiers 1.0
 // §3.3 steps 1 and 2): vm without its fragment. vm must be an absolute
-// http(s) URL without user information, with a fragment; errors wrap
-// ErrResolve and ErrVerificationMethodURL. Only https is fetched (http to
-// a loopback host with a client built with FetchOptions.LoopbackHTTP).
+// http(s) URL without user information, with a fragment, written as the
+// URL Standard serializes it (see canonicalURL); errors wrap ErrResolve
+// and ErrVerificationMethodURL. Only https is fetched (http to a loopback
+// host with a client built with FetchOptions.LoopbackHTTP).
 func ControllerDocumentURL(vm string) (string, error) {
 	u, err := url.Parse(vm)
-	if err != nil || len(vm) > maxDIDLength || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Opaque != "" || u.User != nil || u.Fragment == "" {
+	if err != nil || len(vm) > maxDIDLength || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Opaque != "" || u.User != nil || u.Fragment == "" || !canonicalURL(vm, u) {
 		return "", fmt.Errorf("%w: %w: %s", ErrResolve, ErrVerificationMethodURL, truncate(vm))
 	}
 	doc, _, _ := strings.Cut(vm, "#")
 	return doc, nil
+}
+
+// canonicalURL reports whether raw (parsed as u) has none of the forms
+// the URL Standard rewrites when it parses a URL, which §3.3 compares
+// parsed: an upper-case scheme or host, a non-ASCII host (its form is
+// punycode), a default or empty port, dot segments (".", "..", also
+// percent-encoded or behind an encoded slash: u.Path is decoded) and
+// backslashes (a path separator to the URL Standard and to some
+// servers). TrustID compares identifiers as strings, so a URL in such a
+// form would be an identifier other than the document it fetches:
+// https://host/users/alice/../mallory/cid is mallory's document on a
+// server that resolves dot segments, with an id that reads as alice's.
+// A trailing-dot host is refused too (the same host as without it).
+func canonicalURL(raw string, u *url.URL) bool {
+	host, port := u.Hostname(), u.Port()
+	if !strings.HasPrefix(raw, u.Scheme+"://") || strings.HasSuffix(u.Host, ":") || strings.HasSuffix(host, ".") ||
+		(u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") || strings.Contains(u.Path, `\`) {
+		return false
+	}
+	for _, c := range []byte(host) {
+		if c >= 0x80 || ('A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // resolveURLMethod retrieves the verification method kid, an http(s) URL,
