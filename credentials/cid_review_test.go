@@ -44,16 +44,20 @@ func TestControllerDocumentDuplicateMethodID(t *testing.T) {
 	if _, err := ParseControllerDocument(ka, did); !errors.Is(err, ErrControllerDocument) {
 		t.Errorf("an id defined again in keyAgreement: %v", err)
 	}
-	// The same method listed by reference in both relationships is one
-	// method, not a duplicate.
-	once := []byte(`{"id":"` + did + `","verificationMethod":[{"id":"#key-1","type":"Multikey","controller":"` + did + `","publicKeyMultibase":"` + assertMB +
-		`"}],"authentication":["#key-1"],"assertionMethod":["` + did + `#key-1"]}`)
-	doc, err := ParseControllerDocument(once, did)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := doc.AssertionKey(did + "#key-1"); err != nil {
-		t.Error(err)
+	// The same method listed by reference in both relationships, or
+	// embedded in both with the same content, is one method.
+	method := `{"id":"#key-1","type":"Multikey","controller":"` + did + `","publicKeyMultibase":"` + assertMB + `"}`
+	for name, once := range map[string]string{
+		"referenced": `{"id":"` + did + `","verificationMethod":[` + method + `],"authentication":["#key-1"],"assertionMethod":["` + did + `#key-1"]}`,
+		"embedded":   `{"id":"` + did + `","verificationMethod":[` + method + `],"authentication":[` + method + `],"assertionMethod":[` + method + `],"keyAgreement":[` + method + `]}`,
+	} {
+		doc, err := ParseControllerDocument([]byte(once), did)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		if _, err := doc.AssertionKey(did + "#key-1"); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
 	}
 }
 
@@ -61,4 +65,25 @@ func TestControllerDocumentDuplicateMethodID(t *testing.T) {
 func samePublic(a, b crypto.PublicKey) bool {
 	x, ok := a.(interface{ Equal(crypto.PublicKey) bool })
 	return ok && x.Equal(b)
+}
+
+// TestDIDWebMethodWithoutController: a did:web verification method
+// without a controller is refused (ErrMethodController), as DID Core
+// §5.2 makes controller required and Controlled Identifiers 1.0 §3.3
+// compares it with the document's id; before https controllers, a
+// missing controller was taken as the document's. A method controlled by
+// the DID resolves.
+func TestDIDWebMethodWithoutController(t *testing.T) {
+	key, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	mb, _ := multikey.Encode(key.Public())
+	did := "did:web:issuer.example"
+	for controller, want := range map[string]error{"": ErrMethodController, `,"controller":"did:web:other.example"`: ErrMethodController, `,"controller":"` + did + `"`: nil} {
+		doc, err := ParseControllerDocument([]byte(`{"id":"`+did+`","verificationMethod":[{"id":"#k","type":"Multikey"`+controller+`,"publicKeyMultibase":"`+mb+`"}],"assertionMethod":["#k"]}`), did)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := doc.AssertionKey(did + "#k"); !errors.Is(err, want) || (want != nil && !errors.Is(err, ErrUnknownKey)) {
+			t.Errorf("controller %q: %v, want %v", controller, err, want)
+		}
+	}
 }

@@ -206,23 +206,24 @@ func ParseControllerDocument(data []byte, id string) (DIDDocument, error) {
 }
 
 // uniqueMethodIDs refuses a document that defines a verification method
-// id twice (verificationMethod is a set, W3C Controlled Identifiers 1.0
-// §2.2): in verificationMethod, or embedded in a verification
-// relationship, those TrustID does not read (keyAgreement,
-// capabilityInvocation, capabilityDelegation) included. Two definitions
-// would make the method an id names depend on where it is looked up: the
-// key of one with the relationship of the other.
+// id twice with different content (verificationMethod is a set, W3C
+// Controlled Identifiers 1.0 §2.2): in verificationMethod, or embedded in
+// a verification relationship, those TrustID does not read
+// (keyAgreement, capabilityInvocation, capabilityDelegation) included.
+// Two definitions would make the key an id names depend on where it is
+// looked up: the key of one with the relationship of the other. The same
+// method embedded in two relationships is one method.
 func uniqueMethodIDs(raw map[string]json.RawMessage, methods []VerificationMethod, id string) error {
-	seen := make(map[string]bool, len(methods))
-	dup := func(vmID string) error {
-		if seen[vmID] {
-			return fmt.Errorf("%w: %w: verification method %s is defined twice", ErrResolve, ErrControllerDocument, truncate(vmID))
+	seen := make(map[string]VerificationMethod, len(methods))
+	add := func(vm VerificationMethod) error {
+		if prev, ok := seen[vm.ID]; ok && prev != vm {
+			return fmt.Errorf("%w: %w: verification method %s is defined twice", ErrResolve, ErrControllerDocument, truncate(vm.ID))
 		}
-		seen[vmID] = true
+		seen[vm.ID] = vm
 		return nil
 	}
 	for _, vm := range methods {
-		if err := dup(vm.ID); err != nil {
+		if err := add(vm); err != nil {
 			return err
 		}
 	}
@@ -238,7 +239,14 @@ func uniqueMethodIDs(raw map[string]json.RawMessage, methods []VerificationMetho
 			if json.Unmarshal(it, &m) != nil || m.ID == "" { // a reference, or no id
 				continue
 			}
-			if err := dup(absoluteRef(m.ID, id)); err != nil {
+			vm, err := parseMethod(it, id)
+			if err != nil {
+				if _, dup := seen[absoluteRef(m.ID, id)]; dup {
+					return err
+				}
+				continue
+			}
+			if err := add(vm); err != nil {
 				return err
 			}
 		}
