@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"path"
 	"strings"
 	"testing"
@@ -96,4 +97,36 @@ func TestDIDWebEncodedDotSegments(t *testing.T) {
 	if got, err := DIDWebDocumentURL("did:web:host.example:users:a%40b"); err != nil || !strings.HasSuffix(got, "/users/a%40b/did.json") {
 		t.Errorf("an encoded @ in a segment: %s, %v", got, err)
 	}
+}
+
+// FuzzControllerDocumentURL: any verification method URL never panics; a
+// refusal matches ErrResolve and ErrVerificationMethodURL; an accepted
+// one is its document's URL, a '#' and a fragment, and the document's
+// URL holds no dot segment (decoded) or backslash and a lower-case host.
+func FuzzControllerDocumentURL(f *testing.F) {
+	for _, s := range []string{"https://controller.example/123#key-1", "https://h/users/alice/../mallory/cid#k", "https://h/a%2F..%2Fb#k",
+		"https://H/x#k", "https://h:443/x#k", "https://h./x#k", "https://[::1]/x#k", "http://127.0.0.1:8080/x#k", "https://h/x?q#k", "https://u@h/x#k", "https://h/x#"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, vm string) {
+		doc, err := ControllerDocumentURL(vm)
+		if err != nil {
+			if !errors.Is(err, ErrResolve) || !errors.Is(err, ErrVerificationMethodURL) {
+				t.Fatalf("refusal without its reason: %v", err)
+			}
+			return
+		}
+		if !strings.HasPrefix(vm, doc+"#") || len(vm) == len(doc)+1 {
+			t.Fatalf("%q: document %q", vm, doc)
+		}
+		u, err := url.Parse(doc)
+		if err != nil || u.Hostname() != strings.ToLower(u.Hostname()) || strings.Contains(u.Path, `\`) {
+			t.Fatalf("%q: document %q (%v)", vm, doc, err)
+		}
+		for _, seg := range strings.Split(u.Path, "/") {
+			if seg == "." || seg == ".." {
+				t.Fatalf("%q: dot segment in %q", vm, doc)
+			}
+		}
+	})
 }
