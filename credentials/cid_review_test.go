@@ -6,8 +6,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"testing"
+	"time"
 
 	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/cose"
+	"github.com/trustid-cn/trustid/credentials/internal/didtest"
 	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -84,6 +87,43 @@ func TestDIDWebMethodWithoutController(t *testing.T) {
 		}
 		if _, err := doc.AssertionKey(did + "#k"); !errors.Is(err, want) || (want != nil && !errors.Is(err, ErrUnknownKey)) {
 			t.Errorf("controller %q: %v, want %v", controller, err, want)
+		}
+	}
+}
+
+// TestControllerDocumentRelativeHolderKid: a vp+jwt and a vp+cose by an
+// https controlled identifier holder whose kid is relative ("#auth-1",
+// which SignPresentation takes and holderKid resolves against the
+// holder, as for a DID holder) verify, behind a RegistryResolver too:
+// the kid was passed on relative, which no resolver took for an https
+// holder.
+func TestControllerDocumentRelativeHolderKid(t *testing.T) {
+	ctx := context.Background()
+	authKey, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	id, client := didtest.ServeCID(t, didtest.Method{Frag: "auth-1", Key: authKey, Authentication: true})
+	for name, res := range map[string]KeyResolver{"Resolver": cidResolver(client), "RegistryResolver": &RegistryResolver{Next: cidResolver(client)}} {
+		v, err := NewVerifier(VerifierConfig{Algorithms: allAlgs, Resolver: res, Trust: AnyIssuer{}, SkipStatus: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		opts := PresentOptions{Challenge: "c-3", Domain: "https://rp.example", IssuedAt: time.Now()}
+		tok, err := SignPresentation(presentationOf(id), "#auth-1", opts, authKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.VerifyPresentation(ctx, tok, "c-3", "https://rp.example"); err != nil {
+			t.Errorf("%s: vp+jwt: %v", name, err)
+		}
+		cv, err := cose.NewVerifier(v, allAlgs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := cose.SignPresentation(presentationOf(id), "#auth-1", opts, authKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := cv.VerifyPresentation(ctx, data, "c-3", "https://rp.example"); err != nil {
+			t.Errorf("%s: vp+cose: %v", name, err)
 		}
 	}
 }

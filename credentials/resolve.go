@@ -142,7 +142,10 @@ func (r *Resolver) ResolveKeyFor(ctx context.Context, issuer, kid, relationship 
 	if kid == "" {
 		return nil, fmt.Errorf("%w: the JOSE header has no kid", ErrUnknownKey)
 	}
-	if strings.HasPrefix(kid, "#") && strings.HasPrefix(issuer, "did:") {
+	// A relative kid is a method of the issuer (holder): of its DID, or,
+	// for a presentation (issuer metadata keys sign no presentation), of
+	// its https controlled identifier document, as holderKid reads it.
+	if strings.HasPrefix(kid, "#") && (strings.HasPrefix(issuer, "did:") || (relationship == RelationshipAuthentication && urlMethod(issuer+kid))) {
 		kid = issuer + kid
 	}
 	if strings.HasPrefix(kid, "did:") {
