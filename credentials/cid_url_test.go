@@ -65,7 +65,8 @@ func TestControllerDocumentURLCanonical(t *testing.T) {
 		}
 	}
 	for _, vm := range []string{"https://Issuer.example/doc#k", "https://issuer.example./doc#k", "https://issuer.example:443/doc#k",
-		"https://issuer.example:/doc#k", "https://іssuer.example/doc#k", "HTTPS://issuer.example/doc#k"} {
+		"https://issuer.example:/doc#k", "https://іssuer.example/doc#k", "HTTPS://issuer.example/doc#k",
+		"https://[2001:db8:0::1]/doc#k", "https://[::ffff:203.0.113.7]/doc#k", "https://203.0.113.007/doc#k", "https://127.1/doc#k", "https://0x7f.1/doc#k", "https://2130706433/doc#k"} {
 		if _, err := ControllerDocumentURL(vm); !errors.Is(err, ErrVerificationMethodURL) {
 			t.Errorf("%s: %v", vm, err)
 		}
@@ -74,6 +75,9 @@ func TestControllerDocumentURLCanonical(t *testing.T) {
 		"https://issuer.example/doc#k":          "https://issuer.example/doc",
 		"https://issuer.example:8443/a/b?x=1#k": "https://issuer.example:8443/a/b?x=1",
 		"https://[2001:db8::1]/doc#k":           "https://[2001:db8::1]/doc",
+		"https://203.0.113.7/doc#k":             "https://203.0.113.7/doc",
+		"https://issuer-1.example/doc#k":        "https://issuer-1.example/doc",
+		"https://cafe.example.bad/doc#k":        "https://cafe.example.bad/doc",
 		"https://issuer.example/a%20b/..c#k":    "https://issuer.example/a%20b/..c",
 	} {
 		if got, err := ControllerDocumentURL(vm); err != nil || got != want {

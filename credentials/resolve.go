@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -250,6 +251,17 @@ func canonicalURL(raw string, u *url.URL) bool {
 		if c >= 0x80 || ('A' <= c && c <= 'Z') {
 			return false
 		}
+	}
+	// An IP literal in its shortest form (2001:db8::1, not 2001:db8:0::1),
+	// an IPv4 address not mapped into IPv6;
+	// a name whose last label is a number is an IPv4 address to the URL
+	// Standard (127.1, 0x7f.1) and to some resolvers: refused.
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip.String() != host || ip.Is4In6() {
+			return false
+		}
+	} else if last := host[strings.LastIndexByte(host, '.')+1:]; last != "" && strings.Trim(strings.TrimPrefix(last, "0x"), "0123456789abcdef") == "" && (strings.HasPrefix(last, "0x") || strings.Trim(last, "0123456789") == "") {
+		return false
 	}
 	for _, seg := range strings.Split(u.Path, "/") {
 		if seg == "." || seg == ".." {
