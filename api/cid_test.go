@@ -207,6 +207,19 @@ func TestVCAPIControllerDocumentRefusals(t *testing.T) {
 			u := "http://" + strings.TrimPrefix(good, "https://")
 			return cidCredential(t, dataintegrity.EdDSARDFC2022, u, u+"#key-1", key)
 		}},
+		{"dot segments", "invalid_verification_method_url", func() string {
+			u := h.srv.URL + "/users/alice/%2e%2e/../good"
+			return cidCredential(t, dataintegrity.EdDSARDFC2022, u, u+"#key-1", key)
+		}},
+		{"a method id defined twice", "invalid_controller_document", func() string {
+			u := h.srv.URL + "/twice"
+			mb, _ := multikey.Encode(key.Public())
+			other, _ := multikey.Encode(ecKey.Public())
+			h.put("/twice", "application/cid", []byte(`{"id":"`+u+`","verificationMethod":[{"id":"#key-1","type":"Multikey","controller":"`+u+
+				`","publicKeyMultibase":"`+mb+`"}],"authentication":["#key-1"],"assertionMethod":[{"id":"#key-1","type":"Multikey","controller":"`+u+
+				`","publicKeyMultibase":"`+other+`"}]}`))
+			return cidCredential(t, dataintegrity.EdDSARDFC2022, u, u+"#key-1", key)
+		}},
 		{"redirect to a private address", "fetch_redirect_refused", func() string {
 			h.pages["/moved"] = func(w http.ResponseWriter) {
 				w.Header().Set("Location", "https://192.168.1.1/doc")

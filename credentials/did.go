@@ -66,7 +66,11 @@ func DIDWebDocumentURL(did string) (string, error) {
 		return "https://" + host + wellKnownDIDPath, nil
 	}
 	for _, p := range parts[1:] {
-		if p == "" || p == "." || p == ".." {
+		// A segment that decodes to a dot segment, or holds an encoded
+		// slash or backslash, would name another path on a server that
+		// decodes and normalizes it (alice:%2E%2E:mallory is mallory's).
+		seg, err := url.PathUnescape(p)
+		if err != nil || seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, `/\`) {
 			return "", fmt.Errorf("%w: did:web path", ErrResolve)
 		}
 	}
@@ -195,7 +199,59 @@ func ParseControllerDocument(data []byte, id string) (DIDDocument, error) {
 			*rel.ids = append(*rel.ids, vm.ID)
 		}
 	}
+	if err := uniqueMethodIDs(raw, doc.VerificationMethod, id); err != nil {
+		return DIDDocument{}, err
+	}
 	return doc, nil
+}
+
+// uniqueMethodIDs refuses a document that defines a verification method
+// id twice with different content (verificationMethod is a set, W3C
+// Controlled Identifiers 1.0 §2.2): in verificationMethod, or embedded in
+// a verification relationship, those TrustID does not read
+// (keyAgreement, capabilityInvocation, capabilityDelegation) included.
+// Two definitions would make the key an id names depend on where it is
+// looked up: the key of one with the relationship of the other. The same
+// method embedded in two relationships is one method.
+func uniqueMethodIDs(raw map[string]json.RawMessage, methods []VerificationMethod, id string) error {
+	seen := make(map[string]VerificationMethod, len(methods))
+	add := func(vm VerificationMethod) error {
+		if prev, ok := seen[vm.ID]; ok && prev != vm {
+			return fmt.Errorf("%w: %w: verification method %s is defined twice", ErrResolve, ErrControllerDocument, truncate(vm.ID))
+		}
+		seen[vm.ID] = vm
+		return nil
+	}
+	for _, vm := range methods {
+		if err := add(vm); err != nil {
+			return err
+		}
+	}
+	for _, name := range []string{"keyAgreement", "capabilityInvocation", "capabilityDelegation"} {
+		var items []json.RawMessage
+		if v, ok := raw[name]; !ok || json.Unmarshal(v, &items) != nil {
+			continue
+		}
+		for _, it := range items {
+			var m struct {
+				ID string `json:"id"`
+			}
+			if json.Unmarshal(it, &m) != nil || m.ID == "" { // a reference, or no id
+				continue
+			}
+			vm, err := parseMethod(it, id)
+			if err != nil {
+				if _, dup := seen[absoluteRef(m.ID, id)]; dup {
+					return err
+				}
+				continue
+			}
+			if err := add(vm); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // parseMethod decodes one verification method map of the document id.

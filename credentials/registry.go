@@ -274,7 +274,7 @@ func (r *RegistryResolver) ResolveKeyFor(ctx context.Context, issuer, kid, relat
 	if err != nil {
 		return nil, err
 	}
-	if relationship == RelationshipAuthentication && !strings.HasPrefix(id, "did:") && !urlMethod(kid) {
+	if relationship == RelationshipAuthentication && !strings.HasPrefix(id, "did:") && !urlMethod(kid) && !(strings.HasPrefix(kid, "#") && urlMethod(issuer+kid)) {
 		return nil, fmt.Errorf("%w: an %s key must be a DID URL or a controller document's URL", ErrUnknownKey, relationship)
 	}
 	if pub, found, err := r.fromRegistry(id, frag); found {

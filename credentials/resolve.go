@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"sync"
@@ -142,7 +143,10 @@ func (r *Resolver) ResolveKeyFor(ctx context.Context, issuer, kid, relationship 
 	if kid == "" {
 		return nil, fmt.Errorf("%w: the JOSE header has no kid", ErrUnknownKey)
 	}
-	if strings.HasPrefix(kid, "#") && strings.HasPrefix(issuer, "did:") {
+	// A relative kid is a method of the issuer (holder): of its DID, or,
+	// for a presentation (issuer metadata keys sign no presentation), of
+	// its https controlled identifier document, as holderKid reads it.
+	if strings.HasPrefix(kid, "#") && (strings.HasPrefix(issuer, "did:") || (relationship == RelationshipAuthentication && urlMethod(issuer+kid))) {
 		kid = issuer + kid
 	}
 	if strings.HasPrefix(kid, "did:") {
@@ -213,16 +217,58 @@ func urlMethod(kid string) bool {
 // ControllerDocumentURL returns the URL of the controlled identifier
 // document of the verification method vm (W3C Controlled Identifiers 1.0
 // §3.3 steps 1 and 2): vm without its fragment. vm must be an absolute
-// http(s) URL without user information, with a fragment; errors wrap
-// ErrResolve and ErrVerificationMethodURL. Only https is fetched (http to
-// a loopback host with a client built with FetchOptions.LoopbackHTTP).
+// http(s) URL without user information, with a fragment, written as the
+// URL Standard serializes it (see canonicalURL); errors wrap ErrResolve
+// and ErrVerificationMethodURL. Only https is fetched (http to a loopback
+// host with a client built with FetchOptions.LoopbackHTTP).
 func ControllerDocumentURL(vm string) (string, error) {
 	u, err := url.Parse(vm)
-	if err != nil || len(vm) > maxDIDLength || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Opaque != "" || u.User != nil || u.Fragment == "" {
+	if err != nil || len(vm) > maxDIDLength || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Opaque != "" || u.User != nil || u.Fragment == "" || !canonicalURL(vm, u) {
 		return "", fmt.Errorf("%w: %w: %s", ErrResolve, ErrVerificationMethodURL, truncate(vm))
 	}
 	doc, _, _ := strings.Cut(vm, "#")
 	return doc, nil
+}
+
+// canonicalURL reports whether raw (parsed as u) has none of the forms
+// the URL Standard rewrites when it parses a URL, which §3.3 compares
+// parsed: an upper-case scheme or host, a non-ASCII host (its form is
+// punycode), a default or empty port, dot segments (".", "..", also
+// percent-encoded or behind an encoded slash: u.Path is decoded) and
+// backslashes (a path separator to the URL Standard and to some
+// servers). TrustID compares identifiers as strings, so a URL in such a
+// form would be an identifier other than the document it fetches:
+// https://host/users/alice/../mallory/cid is mallory's document on a
+// server that resolves dot segments, with an id that reads as alice's.
+// A trailing-dot host is refused too (the same host as without it).
+func canonicalURL(raw string, u *url.URL) bool {
+	host, port := u.Hostname(), u.Port()
+	if !strings.HasPrefix(raw, u.Scheme+"://") || strings.HasSuffix(u.Host, ":") || strings.HasSuffix(host, ".") ||
+		(u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") || strings.Contains(u.Path, `\`) {
+		return false
+	}
+	for _, c := range []byte(host) {
+		if c >= 0x80 || ('A' <= c && c <= 'Z') {
+			return false
+		}
+	}
+	// An IP literal in its shortest form (2001:db8::1, not 2001:db8:0::1),
+	// an IPv4 address not mapped into IPv6;
+	// a name whose last label is a number is an IPv4 address to the URL
+	// Standard (127.1, 0x7f.1) and to some resolvers: refused.
+	if ip, err := netip.ParseAddr(host); err == nil {
+		if ip.String() != host || ip.Is4In6() {
+			return false
+		}
+	} else if last := host[strings.LastIndexByte(host, '.')+1:]; last != "" && strings.Trim(strings.TrimPrefix(last, "0x"), "0123456789abcdef") == "" && (strings.HasPrefix(last, "0x") || strings.Trim(last, "0123456789") == "") {
+		return false
+	}
+	for _, seg := range strings.Split(u.Path, "/") {
+		if seg == "." || seg == ".." {
+			return false
+		}
+	}
+	return true
 }
 
 // resolveURLMethod retrieves the verification method kid, an http(s) URL,

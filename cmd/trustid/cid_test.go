@@ -41,7 +41,13 @@ func TestControllerDocumentHostsFlag(t *testing.T) {
 			t.Errorf("%s: %v", host, !want)
 		}
 	}
-	for _, bad := range []string{"https://issuer.example", "issuer.example:8443", "*,issuer.example", "user@issuer.example"} {
+	if p, err := policy("--controller-document-hosts=[2001:DB8::7]"); err != nil || !p("2001:db8::7") {
+		t.Errorf("an IPv6 literal: %v", err)
+	}
+	// A wildcard in a name, or an IPv6 literal with a port, would be
+	// taken as a literal host no URL has: refused, not silently inert.
+	for _, bad := range []string{"https://issuer.example", "issuer.example:8443", "*,issuer.example", "user@issuer.example",
+		"*.issuer.example", "[2001:db8::7]:8443", "[issuer.example]", "[2001:db8::7"} {
 		if _, err := policy("--controller-document-hosts=" + bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}

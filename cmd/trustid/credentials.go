@@ -12,6 +12,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -206,7 +207,14 @@ func controllerHosts(cmd *cobra.Command) (func(string) bool, error) {
 		return func(string) bool { return true }, nil
 	}
 	for _, h := range hosts {
-		if h == "" || (strings.ContainsAny(h, "/:@ ") && !strings.HasPrefix(h, "[")) {
+		// A name (no wildcard: "*.example" would match no host), an IPv4
+		// literal, or an IPv6 literal in brackets, without a port.
+		literal, bracketed := strings.CutPrefix(h, "[")
+		if bracketed {
+			ip, err := netip.ParseAddr(strings.TrimSuffix(literal, "]"))
+			bracketed = err == nil && ip.Is6() && strings.HasSuffix(literal, "]")
+		}
+		if h == "" || (strings.HasPrefix(h, "[") && !bracketed) || (!bracketed && strings.ContainsAny(h, "/:@ *[]")) {
 			return nil, fmt.Errorf("--controller-document-hosts: %q is not a host name or address", h)
 		}
 	}

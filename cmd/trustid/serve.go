@@ -50,7 +50,7 @@ func newServeCmd() *cobra.Command {
 	f.Bool("wallet-attestation-without-challenge", false, "OID4VCI: take wallet attestation PoPs without a server challenge (iat and a single-use jti only), for wallets that cannot fetch one")
 	f.Duration("login-code-ttl", login.DefaultCodeTTL, "how long an authorization code of a login can be redeemed (1s to 10m)")
 	f.Bool("fetch-related-resources", false, "POST /credentials/verify fetches a credential's related resources (relatedResource) the request does not give, to check their digests: https to public addresses only, no redirects (default: checks only those given in options.trustidRelatedResources)")
-	f.StringSlice("controller-document-hosts", nil, "hosts whose https controlled identifier documents (W3C Controlled Identifiers 1.0) the verifier fetches to resolve a verification method that is an https URL (https://host/path#key-1), or * for any host; public addresses only, no redirects (default: none; did:web is always resolved)")
+	f.StringSlice("controller-document-hosts", nil, "exact hosts (names or IP literals, without port or wildcard) whose https controlled identifier documents (W3C Controlled Identifiers 1.0) the verifier fetches to resolve a verification method that is an https URL (https://host/path#key-1), or * for any host; public addresses only, no redirects (default: none; did:web is always resolved)")
 	addUIFlags(f)
 	return cmd
 }
