@@ -73,8 +73,8 @@ type Resolver struct {
 	// §3.3) on the hosts it permits (a DNS name in lower case, or an IP
 	// literal, without the port; AllowHosts builds one): their controller
 	// document is fetched through Client, as a did:web document is. nil
-	// (the default) resolves none: an https URL kid is then looked up in
-	// the issuer's metadata, as before. Whoever sends a credential
+	// (the default) resolves none: an https URL kid on a host it does not
+	// permit is looked up in the issuer's metadata, as before. Whoever sends a credential
 	// chooses the URL, path and query included; see docs/SECURITY.md.
 	ControllerHosts func(host string) bool
 	// CacheSize bounds the number of documents cached (default
@@ -159,7 +159,7 @@ func (r *Resolver) ResolveKeyFor(ctx context.Context, issuer, kid, relationship 
 		}
 		return r.resolveDID(ctx, did, frag, relationship)
 	}
-	if r.ControllerHosts != nil && urlMethod(kid) {
+	if urlMethod(kid) && r.controllerHost(kid) {
 		return r.resolveURLMethod(ctx, issuer, kid, relationship)
 	}
 	if relationship != RelationshipAssertion {
@@ -271,6 +271,18 @@ func canonicalURL(raw string, u *url.URL) bool {
 	return true
 }
 
+// controllerHost reports whether kid's host is one whose controlled
+// identifier documents r fetches (ControllerHosts). Any other https kid
+// is read as a key of the issuer's metadata, as without ControllerHosts:
+// permitting some hosts adds a way to resolve keys and takes none away.
+func (r *Resolver) controllerHost(kid string) bool {
+	if r.ControllerHosts == nil {
+		return false
+	}
+	u, err := url.Parse(kid)
+	return err == nil && r.ControllerHosts(normalizeHost(u.Hostname()))
+}
+
 // resolveURLMethod retrieves the verification method kid, an http(s) URL,
 // from its controlled identifier document (W3C Controlled Identifiers
 // 1.0 §3.3): fetched from kid without fragment, its id that URL, the
@@ -286,10 +298,6 @@ func (r *Resolver) resolveURLMethod(ctx context.Context, issuer, kid, relationsh
 	}
 	if issuer != "" && issuer != docURL {
 		return nil, fmt.Errorf("%w: the verification method's controller document is not the issuer's", ErrIssuerMismatch)
-	}
-	u, _ := url.Parse(docURL)
-	if !r.ControllerHosts(normalizeHost(u.Hostname())) {
-		return nil, fmt.Errorf("%w: %w: controller documents are not fetched from %s", ErrResolve, ErrAddressNotAllowed, truncate(u.Hostname()))
 	}
 	return r.methodKey(ctx, docURL, docURL, acceptCID, kid, relationship)
 }
