@@ -1,11 +1,16 @@
 package qrcode
 
 import (
+	"bytes"
 	"crypto/elliptic"
+	"crypto/rand"
+	"errors"
 	"math/big"
 	"testing"
 
 	"github.com/emmansun/gmsm/sm2"
+
+	"github.com/trustid-cn/trustid/gm"
 )
 
 // TestParseCompressedKeyExactPoint decodes a device key whose x, in gmsm's
@@ -39,4 +44,43 @@ func TestParseCompressedKeyExactPoint(t *testing.T) {
 		return
 	}
 	t.Fatal("no point found")
+}
+
+// TestDeviceKeyCache: a device key parsed twice is the cached key, equal
+// to a fresh parse; a refused encoding is refused again (errors are not
+// kept); the cache never holds more than its bound.
+func TestDeviceKeyCache(t *testing.T) {
+	priv, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub := priv.PublicKey().ECDSA()
+	enc := elliptic.MarshalCompressed(sm2.P256(), pub.X, pub.Y)
+	a, err := ParseCompressedKey(enc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := ParseCompressedKey(bytes.Clone(enc))
+	if err != nil || a != b {
+		t.Fatalf("second parse: %p %p %v", a, b, err)
+	}
+	fresh, err := gm.ParseCompressedPublicKey(enc)
+	if err != nil || !fresh.Equal(b) || !b.Equal(priv.Public()) {
+		t.Fatalf("cached key is not the encoded key")
+	}
+	// x = p is not a field element: refused, every time.
+	bad := append([]byte{2}, sm2.P256().Params().P.FillBytes(make([]byte, 32))...)
+	for range 2 {
+		if _, err := ParseCompressedKey(bad); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("x = p: %v", err)
+		}
+	}
+	c := &keyCache{keys: map[[CompressedKeySize]byte]*gm.PublicKey{}, max: 3}
+	for i := range 10 {
+		k := [CompressedKeySize]byte{2, byte(i)}
+		c.put(k, b)
+		if c.get(k) != b || len(c.keys) > 3 {
+			t.Fatalf("after %d puts: %d keys", i+1, len(c.keys))
+		}
+	}
 }
