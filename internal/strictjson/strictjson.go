@@ -302,6 +302,10 @@ func (s *scanner) str() (raw []byte, err error) {
 	escaped := false
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
+		if literalByte[c] {
+			s.pos++
+			continue
+		}
 		switch {
 		case c == '"':
 			raw = s.data[start:s.pos]
@@ -340,6 +344,15 @@ func (s *scanner) str() (raw []byte, err error) {
 	}
 	return nil, s.errorf("unterminated string")
 }
+
+// literalByte marks the bytes a string holds as they are: not a quote, a
+// backslash or a control character.
+var literalByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // key scans an object key and returns it decoded.
 func (s *scanner) key() (string, error) {
