@@ -17,7 +17,10 @@ import (
 // syntax, size, depth or duplicate-key error first, then a key error,
 // then a type error (FuzzDecodeDirect holds it to the general path).
 
-var rawMessageType = reflect.TypeFor[json.RawMessage]()
+var (
+	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	numberType     = reflect.TypeFor[json.Number]() // a string encoding/json fills from numbers
+)
 
 // directStruct is how decodeDirect fills a struct: the field index of
 // each exact name (fieldsOf's checks refuse the others).
@@ -45,7 +48,7 @@ func directWalk(t reflect.Type, visiting map[reflect.Type]bool) bool {
 	if t == rawMessageType {
 		return true
 	}
-	if custom(t) {
+	if custom(t) || t == numberType {
 		return false
 	}
 	switch t.Kind() {
@@ -145,7 +148,7 @@ func decodeDirect(data []byte, v reflect.Value) error {
 }
 
 // mismatch records a type error (the first one) and skips the value.
-func (s *scanner) mismatch(depth int, t reflect.Type, p *pathNode) error {
+func (s *scanner) mismatch(depth int, p *pathNode) error {
 	kind := "object"
 	switch c := s.data[s.pos]; {
 	case c == '[':
@@ -222,7 +225,7 @@ func (s *scanner) into(depth int, v reflect.Value, p *pathNode) error {
 		return err
 	case reflect.String:
 		if c != '"' {
-			return s.mismatch(depth, t, p)
+			return s.mismatch(depth, p)
 		}
 		start := s.pos
 		raw, err := s.str()
@@ -243,10 +246,10 @@ func (s *scanner) into(depth int, v reflect.Value, p *pathNode) error {
 			v.SetBool(false)
 			return s.literal("false")
 		}
-		return s.mismatch(depth, t, p)
+		return s.mismatch(depth, p)
 	case reflect.Slice:
 		if c != '[' {
-			return s.mismatch(depth, t, p)
+			return s.mismatch(depth, p)
 		}
 		if depth >= MaxDepth {
 			return ErrTooDeep
@@ -254,7 +257,7 @@ func (s *scanner) into(depth int, v reflect.Value, p *pathNode) error {
 		return s.arrayInto(depth+1, v, p)
 	case reflect.Map, reflect.Struct:
 		if c != '{' {
-			return s.mismatch(depth, t, p)
+			return s.mismatch(depth, p)
 		}
 		if depth >= MaxDepth {
 			return ErrTooDeep

@@ -7,8 +7,12 @@ import (
 	"testing"
 )
 
+type kind string
+
 // direct is a type decodeDirect fills: every kind it handles.
 type direct struct {
+	Kind     kind              `json:"kind"`
+	Flags    map[string]bool   `json:"flags"`
 	Name     string            `json:"name"`
 	OK       bool              `json:"ok"`
 	Ptr      *string           `json:"ptr"`
@@ -40,7 +44,7 @@ func TestDirectOK(t *testing.T) {
 	}{
 		{direct{}, true}, {inner{}, true}, {map[string]any{}, true}, {[]string{}, true}, {json.RawMessage{}, true},
 		{target{}, false}, {plain{}, false}, {embeds{}, false}, {stringOpt{}, false}, {twice{}, false},
-		{struct{ N int }{}, false}, {struct{ B []byte }{}, false}, {struct{ E error }{}, false},
+		{struct{ N int }{}, false}, {struct{ B []byte }{}, false}, {struct{ E error }{}, false}, {struct{ N json.Number }{}, false},
 	} {
 		if got := directOK(reflect.TypeOf(c.v)); got != c.want {
 			t.Errorf("directOK(%T) = %v, want %v", c.v, got, c.want)
@@ -99,7 +103,7 @@ func FuzzDecodeDirect(f *testing.F) {
 	for _, s := range []string{
 		`{"name":"A","ok":true,"ptr":"p","raw":[1],"documents":[{"number":"1"}],"pdocs":[null],"by_id":{"x":{"number":"2"},"y":null},"m":{"a":"b"},"extra":{"n":1},"tags":["a"],"next":{"name":"B"},"Untagged":"u"}`,
 		`{"name":"A","NAME":"B"}`, `{"Name":"A"}`, `{"documents":[{"Number":"1"}]}`, `{"ok":1}`, `{"x":1}`, `[]`, `null`, `{"raw":null,"ptr":null,"tags":null}`,
-		`{"name":1,"x":2}`, `{"next":{"next":{"ok":"x"}}}`, `{"m":{"a":1}}`, `{"extra":[1e400]}`,
+		`{"name":1,"x":2}`, `{"next":{"next":{"ok":"x"}}}`, `{"kind":"k","flags":{"a":true,"b":null}}`, `{"m":{"a":1}}`, `{"extra":[1e400]}`,
 	} {
 		f.Add([]byte(s))
 	}
