@@ -34,9 +34,9 @@ func TestDirectOK(t *testing.T) {
 	type stringOpt struct {
 		N string `json:"n,string"`
 	}
-	type twice struct {
-		A string `json:"x"`
-		B string `json:"x"`
+	type twice struct { // two fields named B (encoding/json takes the tagged one): the two-pass path
+		A string `json:"B"`
+		B string
 	}
 	for _, c := range []struct {
 		v    any
