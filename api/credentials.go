@@ -73,7 +73,7 @@ var credentialErrors = []mapping{
 	{jsonld.ErrRelativeIRI, http.StatusBadRequest, "relative_iri", "a type or id does not expand to an absolute IRI"},
 	{jsonld.ErrTooLarge, http.StatusBadRequest, "document_too_large", "the credential is too large for JSON-LD processing"},
 	{jsonld.ErrTooDeep, http.StatusBadRequest, "document_too_deep", "the credential is nested too deeply for JSON-LD processing"},
-	{jsonld.ErrBlankNodeEscape, http.StatusBadRequest, "blank_node_control_character", "a literal of a blank node (an object without id) holds a control character this node cannot canonicalize exactly"},
+	{jsonld.ErrTooComplex, http.StatusBadRequest, "canonicalization_too_complex", "the credential's blank nodes (objects without id) are too alike to canonicalize within this node's work limit"},
 	{jsonld.ErrInvalid, http.StatusBadRequest, "invalid_jsonld", "the credential is not valid JSON-LD"},
 	{issuer.ErrUnknownFormat, http.StatusBadRequest, "unsupported_format", "options.format names a securing mechanism this node does not issue"},
 	{issuer.ErrMandatoryPointers, http.StatusBadRequest, "mandatory_pointers_unsupported", "options.mandatoryPointers select what a selective disclosure credential always discloses: only dc+sd-jwt is selectively disclosable here (this node issues no selective disclosure Data Integrity suite), other formats disclose every claim"},
@@ -114,7 +114,7 @@ var verifyCodes = []struct {
 	{jsonld.ErrRelativeIRI, "relative_iri", "a type or id does not expand to an absolute IRI"},
 	{jsonld.ErrTooLarge, "document_too_large", "the document is too large for JSON-LD processing"},
 	{jsonld.ErrTooDeep, "document_too_deep", "the document is nested too deeply for JSON-LD processing"},
-	{jsonld.ErrBlankNodeEscape, "blank_node_control_character", "a literal of a blank node holds a control character this node cannot canonicalize exactly"},
+	{jsonld.ErrTooComplex, "canonicalization_too_complex", "the document's blank nodes are too alike to canonicalize within this node's work limit"},
 	{jsonld.ErrInvalid, "invalid_jsonld", "not valid JSON-LD"},
 	{dataintegrity.ErrNoProof, "proof_missing", "the document has no proof"},
 	{dataintegrity.ErrUnsupportedSuite, "unsupported_cryptosuite", "the cryptosuite is not supported"},
@@ -125,6 +125,15 @@ var verifyCodes = []struct {
 	{dataintegrity.ErrChallenge, "challenge_mismatch", "the proof's challenge does not match"},
 	{dataintegrity.ErrDomain, "domain_mismatch", "the proof's domain does not match"},
 	{dataintegrity.ErrSignature, "invalid_signature", "the signature does not verify"},
+	// Retrieving a verification method from its controller document
+	// (W3C Controlled Identifiers 1.0 §3.3: did:web and https methods).
+	{vc.ErrVerificationMethodURL, "invalid_verification_method_url", "the verification method is not an https URL with a fragment"},
+	{vc.ErrControllerDocumentID, "invalid_controller_document_id", "the controller document's id is not the identifier it was fetched for"},
+	{vc.ErrControllerDocument, "invalid_controller_document", "the controller document is not a conforming controlled identifier document"},
+	{vc.ErrMethodNotFound, "verification_method_not_found", "the controller document defines no such verification method"},
+	{vc.ErrMethodController, "invalid_verification_method_controller", "the verification method's controller is not its controller document"},
+	{vc.ErrMethodRelationship, "invalid_relationship_for_verification_method", "the verification method is not listed in the verification relationship the proof purpose (or the securing mechanism) needs"},
+	{vc.ErrMethodRevoked, "verification_method_revoked", "the verification method is revoked or expired"},
 	{dataintegrity.ErrVerificationMethod, "unknown_key", "the verification method cannot be resolved or does not belong to the issuer (or holder)"},
 	{dataintegrity.ErrKey, "invalid_key", "the verification method's key is invalid"},
 	{dataintegrity.ErrPreviousProof, "previous_proof_unresolved", "a previousProof names no proof of the set, or proof ids repeat or form a cycle"},
@@ -170,7 +179,29 @@ type verifyProblem struct {
 	Message string `json:"message"`
 }
 
+// fetchCodes name why a document fetched to resolve a key was refused.
+// They apply before verifyCodes, except to a status failure, which stays
+// status_unavailable. An address the fetch guard refused is not named
+// (key_unresolvable, or unknown_key for Data Integrity): the code would tell whoever sent the credential
+// that a name resolves to a private address of the node's network.
+var fetchCodes = []struct {
+	err     error
+	code    string
+	message string
+}{
+	{vc.ErrMediaTypeNotServed, "fetched_document_media_type", "a document fetched to resolve the key was not served with an accepted media type"},
+	{vc.ErrDocumentTooLarge, "fetched_document_too_large", "a document fetched to resolve the key is too large"},
+	{vc.ErrRedirect, "fetch_redirect_refused", "a document fetched to resolve the key was answered with a redirect, which is not followed"},
+}
+
 func problemOf(err error) verifyProblem {
+	if !errors.Is(err, vc.ErrStatusUnavailable) {
+		for _, c := range fetchCodes {
+			if errors.Is(err, c.err) {
+				return verifyProblem{Code: c.code, Message: c.message}
+			}
+		}
+	}
 	for _, c := range verifyCodes {
 		if errors.Is(err, c.err) {
 			return verifyProblem{Code: c.code, Message: c.message}

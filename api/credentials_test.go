@@ -347,7 +347,7 @@ func TestVCAPIPublicDocuments(t *testing.T) {
 	if code != 200 || ct != "application/did+json" || !strings.Contains(body, `"id":"did:web:node.example%3A8443"`) || !strings.Contains(body, `"assertionMethod"`) || !strings.Contains(body, `"crv":"SM2"`) {
 		t.Fatalf("did.json %d %s %s", code, ct, body)
 	}
-	if _, err := vc.ParseDIDDocument([]byte(body), "did:web:node.example%3A8443"); err != nil {
+	if _, err := vc.ParseControllerDocument([]byte(body), "did:web:node.example%3A8443"); err != nil {
 		t.Fatal(err)
 	}
 	code, _, body = get("/.well-known/jwt-vc-issuer", "")
@@ -653,7 +653,7 @@ func TestIssueNeedsAccreditation(t *testing.T) {
 	raw := new(bytes.Buffer)
 	raw.ReadFrom(resp.Body)
 	resp.Body.Close()
-	doc, err := vc.ParseDIDDocument(raw.Bytes(), testIssuerDID)
+	doc, err := vc.ParseControllerDocument(raw.Bytes(), testIssuerDID)
 	if resp.StatusCode != 200 || err != nil || len(doc.VerificationMethod) != 3 {
 		t.Fatalf("issuer DID document: %d %v %s", resp.StatusCode, err, raw)
 	}

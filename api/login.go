@@ -66,14 +66,23 @@ func (s *Server) MountLogin(cfg LoginConfig) error {
 			}
 		}))
 	}
-	s.handle("GET "+login.AuthorizePath, limited(l.authorize))
+	// The pages a browser navigates to: over the limit, a page too
+	// (refusePage).
+	page := func(h func(http.ResponseWriter, *http.Request) error) http.Handler {
+		return s.rateLimitPage(cfg.Limiter, cfg.AddrLimit, ClientAddress, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := h(w, r); err != nil {
+				l.fail(w, r, err)
+			}
+		}), func(w http.ResponseWriter, r *http.Request, err error) { refusePage(w, r, s, err) })
+	}
+	s.handle("GET "+login.AuthorizePath, page(l.authorize))
 	s.handle("GET "+login.SessionPath, limited(l.describe))
 	s.handle("POST "+login.SessionPath+"/approve", limited(l.approve))
 	s.handle("POST "+login.SessionPath+"/counter-approve", limited(l.counterApprove))
 	s.handle("POST "+login.SessionPath+"/deny", limited(l.deny))
 	s.handle("GET "+login.SessionPath+"/wait", limited(l.wait))
 	s.handle("GET "+login.SessionPath+"/qr.png", limited(l.qrPNG))
-	s.handle("GET "+login.SessionPath+"/continue", limited(l.continueNoJS))
+	s.handle("GET "+login.SessionPath+"/continue", page(l.continueNoJS))
 	s.handle("GET "+login.UserInfoPath, limited(l.userinfo))
 	s.handle("POST "+login.UserInfoPath, limited(l.userinfo))
 	s.handle("GET "+login.LogoutPath, limited(l.logout))
@@ -135,12 +144,36 @@ func loginCSP(nonce string) string {
 // Where it does not load, the page shows the session's PNG instead.
 const LoginQRScript = UIPrefix + "assets/qrcode-generator.js"
 
+// authorize is the authorization endpoint: the login page, an error
+// sent back to the client's redirect URI, or, for an error that cannot
+// be (refusePage), a page for a browser and JSON for another client.
 func (l *loginHandlers) authorize(w http.ResponseWriter, r *http.Request) error {
 	st, err := l.p.Authorize(r.Context(), r.URL.Query())
 	if err != nil {
-		return redirectAuthorizeError(w, r, l.s, err, "")
+		if err := redirectAuthorizeError(w, r, l.s, err, ""); err != nil {
+			refusePage(w, r, l.s, err)
+		}
+		return nil
 	}
 	return renderLoginPage(w, r, l.p, st)
+}
+
+// refusePage answers an error of a page a browser navigates to (the
+// authorization endpoints' errors that must not be redirected, RFC 6749
+// §4.1.2.1: unknown client, a redirect URI missing or not registered;
+// the page routes' rate limits): the ended page, in the login pages'
+// language with the stable error code, when Accept prefers text/html,
+// else the JSON error. The status is the same either way.
+func refusePage(w http.ResponseWriter, r *http.Request, s *Server, err error) {
+	w.Header().Add("Vary", "Accept")
+	if prefersHTML(r) {
+		if err := endedPage(w, r, s, err); err != nil {
+			s.log.LogAttrs(r.Context(), slog.LevelError, "writing an error page", slog.String("request_id", requestID(r.Context())), slog.Any("cause", err))
+		}
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	writeError(w, r, s.log, loginError(err))
 }
 
 // redirectAuthorizeError sends an authorization error back to the
@@ -272,8 +305,17 @@ func (l *loginHandlers) continueNoJS(w http.ResponseWriter, r *http.Request) err
 // or a generic one. Both show the stable error code; the error's own
 // description (English, internal) never reaches the page.
 func (l *loginHandlers) endedPage(w http.ResponseWriter, r *http.Request, err error) error {
+	return endedPage(w, r, l.s, err)
+}
+
+// endedPage is loginHandlers.endedPage for any page route. A 401 carries
+// WWW-Authenticate as writeError's JSON does.
+func endedPage(w http.ResponseWriter, r *http.Request, s *Server, err error) error {
 	e := loginError(err)
-	logError(r, l.s.log, e)
+	logError(r, s.log, e)
+	if e.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		w.Header().Set("WWW-Authenticate", `Bearer error="`+e.Code+`"`)
+	}
 	t := pageText(w, r)
 	d := endedPageData{T: t, Nonce: pageNonce(), Title: t.Failed, Message: t.Generic, Code: e.Code}
 	switch {

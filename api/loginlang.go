@@ -2,9 +2,9 @@ package api
 
 import (
 	"fmt"
+	"hash/maphash"
 	"net/http"
 	"strings"
-	"sync"
 	"sync/atomic"
 
 	"github.com/trustid-cn/trustid/login"
@@ -60,6 +60,7 @@ var loginTexts = map[string]*loginText{
 		ErrorCode:          "Error code: ",
 		Errors: map[string]string{
 			login.CodeAccessDenied:    "The login was refused. Go back to the site you were logging in to and start again.",
+			login.CodeInvalidClient:   "The site that sent you here is not registered for TrustID login, or no longer is. Go back to it and tell its operator.",
 			login.CodeApprovalRefused: "The approval was refused. Go back to the site you were logging in to and start again.",
 			login.CodeInvalidRequest:  "The request to log in was not valid. Go back to the site you were logging in to and start again.",
 			login.CodeLoginRequired:   "You need to log in first. Go back to the site you were logging in to and start again.",
@@ -86,6 +87,7 @@ var loginTexts = map[string]*loginText{
 		ErrorCode:          "错误代码：",
 		Errors: map[string]string{
 			login.CodeAccessDenied:    "登录已被拒绝。请回到您要登录的网站重新开始。",
+			login.CodeInvalidClient:   "将您转到此处的网站未在 TrustID 登记或已被停用。请回到该网站并告知其运营方。",
 			login.CodeApprovalRefused: "确认未通过。请回到您要登录的网站重新开始。",
 			login.CodeInvalidRequest:  "登录请求无效。请回到您要登录的网站重新开始。",
 			login.CodeLoginRequired:   "请先登录。请回到您要登录的网站重新开始。",
@@ -112,33 +114,46 @@ func pageText(w http.ResponseWriter, r *http.Request) *loginText {
 }
 
 // Browsers send few distinct Accept-Language values, and matching one
-// costs microseconds and a few dozen allocations: the answer for each
-// value of at most langKeyMax bytes is kept, for up to langCacheMax
-// values; others are matched each time.
+// costs microseconds and a few dozen allocations, so answers are cached:
+// a value of at most langKeyMax bytes is kept in one of langCacheMax
+// slots, chosen by its hash, replacing the value that was there. The
+// cache holds at most langCacheMax values whatever arrives, and junk
+// values only evict: a browser's value, asked for again, takes its slot
+// back at once (a cache that kept its first langCacheMax values and
+// then stopped was filled for good by junk). Longer values are matched
+// each time.
 const (
 	langCacheMax = 512
 	langKeyMax   = 256
 )
 
+// langEntry is one cached answer.
+type langEntry struct {
+	accept string
+	t      *loginText
+}
+
 var (
-	langCache    sync.Map // Accept-Language value → *loginText
-	langCacheLen atomic.Int32
+	langSlots [langCacheMax]atomic.Pointer[langEntry]
+	langSeed  = maphash.MakeSeed()
 )
 
 // matchText returns the login text for an Accept-Language value.
 func matchText(accept string) *loginText {
-	if t, ok := langCache.Load(accept); ok {
-		return t.(*loginText)
+	var slot *atomic.Pointer[langEntry]
+	if len(accept) <= langKeyMax {
+		slot = &langSlots[maphash.String(langSeed, accept)%langCacheMax]
+		if e := slot.Load(); e != nil && e.accept == accept {
+			return e.t
+		}
 	}
 	_, i := language.MatchStrings(loginLanguages, accept)
 	t := loginTexts["en"]
 	if i == 1 {
 		t = loginTexts["zh-CN"]
 	}
-	if len(accept) <= langKeyMax && langCacheLen.Load() < langCacheMax {
-		if _, loaded := langCache.LoadOrStore(strings.Clone(accept), t); !loaded {
-			langCacheLen.Add(1)
-		}
+	if slot != nil {
+		slot.Store(&langEntry{accept: strings.Clone(accept), t: t})
 	}
 	return t
 }

@@ -26,6 +26,7 @@ func TestEndedPageInPageLanguage(t *testing.T) {
 	errs := []error{
 		&login.Error{Code: login.CodeSessionNotFound, Description: "no login session for this browser " + secret},
 		&login.Error{Code: login.CodeAccessDenied, Description: "the holder refused " + secret},
+		&login.AuthorizeError{Err: &login.Error{Code: login.CodeInvalidClient, Description: "unknown client_id " + secret}},
 		&login.Error{Code: login.CodeApprovalRefused, Description: "the approval was refused " + secret},
 		&login.Error{Code: login.CodeInvalidRequest, Description: "bad request " + secret},
 		&login.Error{Code: login.CodeLoginRequired, Description: "login required " + secret},
@@ -83,10 +84,28 @@ func TestLoginTextsComplete(t *testing.T) {
 	}
 }
 
+// langCached returns the cached answer for accept, and how many values
+// the cache holds and their bytes.
+func langCached(accept string) (t *loginText, n, size int) {
+	for i := range langSlots {
+		if e := langSlots[i].Load(); e != nil {
+			n, size = n+1, size+len(e.accept)
+			if e.accept == accept {
+				t = e.t
+			}
+		}
+	}
+	return t, n, size
+}
+
 // The cache of Accept-Language answers gives the matcher's answer, for a
-// value seen before too, and stays bounded however many values arrive.
+// value seen before too; junk values cannot grow it past its bound, and
+// do not keep a browser's value first seen after them out of it (a cache
+// that stopped at its bound did: every page of that browser then paid
+// for the match).
 func TestMatchTextCache(t *testing.T) {
-	for i := range 2 * langCacheMax {
+	const browser = "zh-CN,zh;q=0.9,en;q=0.8,x-after-junk"
+	for i := range 4 * langCacheMax {
 		zh := i%2 == 0
 		accept := fmt.Sprintf("en;q=0.%d", i%9+1)
 		if zh {
@@ -100,14 +119,20 @@ func TestMatchTextCache(t *testing.T) {
 			}
 		}
 	}
-	if n := langCacheLen.Load(); n > langCacheMax {
-		t.Errorf("%d cached values, cap %d", n, langCacheMax)
+	if _, n, size := langCached(""); n > langCacheMax || size > langCacheMax*langKeyMax {
+		t.Errorf("%d cached values of %d bytes, cap %d values", n, size, langCacheMax)
+	}
+	if got := matchText(browser); got.Lang != "zh-CN" {
+		t.Fatalf("the browser's value after junk: %s", got.Lang)
+	}
+	if got, _, _ := langCached(browser); got == nil || got.Lang != "zh-CN" {
+		t.Error("a browser's value first seen after junk is not cached")
 	}
 	long := "zh-CN," + strings.Repeat("en;q=0.1,", langKeyMax)
 	if matchText(long).Lang != "zh-CN" {
 		t.Error("a long value matched wrongly")
 	}
-	if _, ok := langCache.Load(long); ok {
+	if got, _, _ := langCached(long); got != nil {
 		t.Error("a value longer than langKeyMax was cached")
 	}
 }

@@ -90,12 +90,20 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 					writeJSONStatus(sw, http.StatusInternalServerError, errorBody{Error: CodeServerError, Description: "internal error"})
 				}
 			}
-			elapsed := time.Since(start)
+			end := time.Now()
+			elapsed := end.Sub(start)
 			requests.WithLabelValues(r.Method, strconv.Itoa(sw.status)).Inc()
 			duration.Observe(elapsed.Seconds())
-			s.log.LogAttrs(r.Context(), slog.LevelInfo, "http",
-				slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
-				slog.Int("status", sw.status), slog.Duration("duration", elapsed), slog.String("remote", r.RemoteAddr))
+			// The record goes to the handler directly: Logger.LogAttrs
+			// would take the caller's PC (runtime.Callers), which no
+			// handler of the access log prints.
+			ctx := r.Context()
+			if h := s.access.Handler(); h.Enabled(ctx, slog.LevelInfo) {
+				rec := slog.NewRecord(end, slog.LevelInfo, "http", 0)
+				rec.AddAttrs(slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
+					slog.Int("status", sw.status), slog.Duration("duration", elapsed), slog.String("remote", r.RemoteAddr))
+				h.Handle(ctx, rec)
+			}
 		}()
 		h.ServeHTTP(sw, r)
 	}}

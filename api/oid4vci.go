@@ -84,13 +84,12 @@ func (s *Server) MountOID4VCI(cfg OID4VCIConfig) error {
 	if s.login != nil {
 		lp := s.login
 		s.handle("POST "+oid4vci.PathPAR, public(h.par))
-		s.handle("GET "+oid4vci.PathAuthorize, s.rateLimit(cfg.Limiter, limit, ClientAddress, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			err := h.authorize(w, r, lp)
-			if err != nil {
-				w.Header().Set("Cache-Control", "no-store")
-				writeError(w, r, s.log, loginError(err))
+		refuse := func(w http.ResponseWriter, r *http.Request, err error) { refusePage(w, r, s, err) }
+		s.handle("GET "+oid4vci.PathAuthorize, s.rateLimitPage(cfg.Limiter, limit, ClientAddress, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := h.authorize(w, r, lp); err != nil {
+				refuse(w, r, err)
 			}
-		})))
+		}), refuse))
 	}
 	s.handle("POST "+oid4vci.PathNonce, public(h.nonce))
 	s.handle("POST "+oid4vci.PathChallenge, public(h.challenge))

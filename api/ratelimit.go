@@ -85,18 +85,34 @@ func (s *Server) rateLimit(l Limiter, rl RateLimit, key func(*http.Request) stri
 	return &limited{s: s, l: l, rl: rl, key: key, h: h}
 }
 
+// rateLimitPage is rateLimit for a page a browser navigates to: a
+// refusal (429 with Retry-After, or 503) is answered by fail.
+func (s *Server) rateLimitPage(l Limiter, rl RateLimit, key func(*http.Request) string, h http.Handler, fail func(http.ResponseWriter, *http.Request, error)) http.Handler {
+	if x, ok := s.rateLimit(l, rl, key, h).(*limited); ok {
+		x.fail = fail
+		return x
+	}
+	return h
+}
+
 type limited struct {
 	s   *Server
 	l   Limiter
 	rl  RateLimit
 	key func(*http.Request) string
 	h   http.Handler
+	// fail answers a refusal; nil: writeError.
+	fail func(http.ResponseWriter, *http.Request, error)
 }
 
 func (x *limited) Unwrap() http.Handler { return x.h }
 
 func (x *limited) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err := x.s.checkRate(w, r, x.l, x.rl, x.key(r)); err != nil {
+		if x.fail != nil {
+			x.fail(w, r, err)
+			return
+		}
 		writeError(w, r, x.s.log, err)
 		return
 	}

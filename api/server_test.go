@@ -50,6 +50,40 @@ func TestHealthAndReadiness(t *testing.T) {
 	}
 }
 
+// TestHealthzBody: the body /healthz writes as fixed bytes is what
+// writeJSON would write, headers included.
+func TestHealthzBody(t *testing.T) {
+	s, _ := newTestServer(t, nil)
+	got := httptest.NewRecorder()
+	s.Handler().ServeHTTP(got, httptest.NewRequest("GET", "/healthz", nil))
+	want := httptest.NewRecorder()
+	writeJSON(want, map[string]string{"status": "ok"})
+	if got.Body.String() != want.Body.String() || got.Code != 200 {
+		t.Errorf("healthz: %d %q, writeJSON: %q", got.Code, got.Body, want.Body)
+	}
+	for _, h := range []string{"Content-Type", "Cache-Control"} {
+		if got.Header().Get(h) != want.Header().Get(h) {
+			t.Errorf("%s: %q, writeJSON: %q", h, got.Header().Get(h), want.Header().Get(h))
+		}
+	}
+}
+
+// TestAccessLogApart: with Config.AccessLog, the request lines go there
+// and the rest (a handler's error) to Logger.
+func TestAccessLogApart(t *testing.T) {
+	var logs, access bytes.Buffer
+	s := New(Config{Logger: slog.New(slog.NewJSONHandler(&logs, nil)), AccessLog: slog.New(slog.NewJSONHandler(&access, nil))})
+	s.handleFunc("POST /fail", func(http.ResponseWriter, *http.Request) error { return errors.New("secret detail") })
+	do(t, s.Handler(), "GET", "/healthz", nil)
+	do(t, s.Handler(), "POST", "/fail", nil)
+	if n := strings.Count(access.String(), `"msg":"http"`); n != 2 || strings.Contains(access.String(), "secret detail") {
+		t.Errorf("access log: %d request lines in %s", n, access.String())
+	}
+	if strings.Contains(logs.String(), `"msg":"http"`) || !strings.Contains(logs.String(), "secret detail") {
+		t.Errorf("main log: %s", logs.String())
+	}
+}
+
 func TestErrorsAreJSONAndLogsCarryNoQuery(t *testing.T) {
 	s, logs := newTestServer(t, nil)
 	s.handleFunc("POST /boom", func(http.ResponseWriter, *http.Request) error { panic("boom") })

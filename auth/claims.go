@@ -7,6 +7,7 @@ import (
 	"math"
 	"strconv"
 	"time"
+	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
 )
@@ -85,6 +86,12 @@ type audience []string
 
 func (a *audience) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
+	// b is one JSON value encoding/json has already checked: a string
+	// without escapes and in valid UTF-8 is the bytes between its quotes.
+	if len(b) >= 2 && b[0] == '"' && bytes.IndexByte(b, '\\') < 0 && utf8.Valid(b) {
+		*a = audience{string(b[1 : len(b)-1])}
+		return nil
+	}
 	if len(b) > 0 && b[0] == '"' {
 		var s string
 		if err := json.Unmarshal(b, &s); err != nil {

@@ -4,6 +4,10 @@ import (
 	"encoding/json"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/gm"
 )
 
 func TestAccessClaimsJSON(t *testing.T) {
@@ -29,6 +33,9 @@ func TestAccessClaimsJSON(t *testing.T) {
 		`{"aud":7}`:                 false,
 		`{"aud":["a",1]}`:           false,
 		`{"aud":"\u0061"}`:          true,
+		`{"aud":""}`:                true,
+		`{"aud":"a\"b"}`:            true,
+		"{\"aud\":\"a\xffb\"}":      true,
 		`{"iat":9223372036}`:        true,
 		`{"iat":92233720369}`:       false,
 	} {
@@ -37,7 +44,46 @@ func TestAccessClaimsJSON(t *testing.T) {
 			t.Errorf("%s: %v", doc, err)
 		}
 	}
+	for doc, want := range map[string]string{`{"aud":"https://x"}`: "https://x", `{"aud":"\u0061/"}`: "a/", `{"aud":"a\"b"}`: `a"b`, "{\"aud\":\"a\xffb\"}": "a\uFFFDb", `{"aud":""}`: ""} {
+		var c accessClaims
+		if err := json.Unmarshal([]byte(doc), &c); err != nil || len(c.Audience) != 1 || c.Audience[0] != want {
+			t.Errorf("%s: %q %v, want %q", doc, c.Audience, err, want)
+		}
+	}
 	if d, _ := (&accessClaims{}).GetExpirationTime(); d != nil {
 		t.Error("absent exp is not nil")
+	}
+}
+
+// BenchmarkAccessTokenParseUnverified is golang-jwt's parse of an access
+// token without its signature check: the base64 of the three parts and
+// the JSON of header and claims, the part of a validation around the SM2
+// verification that the claims' decoder decides.
+func BenchmarkAccessTokenParseUnverified(b *testing.B) {
+	e := newEnv(b)
+	c := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+	token := e.token(c, "")
+	p := jwt.NewParser(jwt.WithStrictDecoding())
+	b.ReportAllocs()
+	for b.Loop() {
+		var claims accessClaims
+		if _, _, err := p.ParseUnverified(token, &claims); err != nil || claims.ClientID == "" {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParseAccessJWS is the node's one parse of an access token
+// (parseAccessJWS), which replaced the ParseUnverified inside
+// ParseWithClaims (BenchmarkAccessTokenParseUnverified).
+func BenchmarkParseAccessJWS(b *testing.B) {
+	e := newEnv(b)
+	c := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+	token := e.token(c, "")
+	b.ReportAllocs()
+	for b.Loop() {
+		if j, err := parseAccessJWS(token); err != nil || j.claims.ClientID == "" {
+			b.Fatal(err)
+		}
 	}
 }

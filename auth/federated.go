@@ -6,8 +6,6 @@ import (
 	"errors"
 	"slices"
 	"strings"
-
-	"github.com/golang-jwt/jwt/v5"
 )
 
 // Federation is what a node needs from the trust registry to accept the
@@ -50,47 +48,32 @@ var errForeignKey = errors.New("auth: access token key is not this node's")
 // other than this node, signed by one of that region's keys in the
 // registry (active or retiring), this node among its audiences (RFC 8707
 // resource indicators), exp and iat within the leeway.
-func (s *Service) parseForeign(token string) (*validToken, error) {
-	var (
-		claims accessClaims
-		kid    string
-		region string
-		keyErr error
-	)
-	_, err := s.foreignParser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
-		if keyErr = checkAccessHeader(t); keyErr != nil {
-			return nil, keyErr
-		}
-		kid, _ = t.Header["kid"].(string)
-		var ok bool
-		if region, ok = s.fed.TokenRegion(claims.Issuer); !ok || claims.Issuer == s.issuer {
-			keyErr = fail(ErrInvalidToken, "access token issuer is neither this node nor an active region of the trust registry")
-			return nil, keyErr
-		}
-		pub, alg, err := s.fed.RegionKey(context.Background(), region, kid)
-		if err != nil {
-			keyErr = failWith(ErrInvalidToken, err, "access token key is not a valid key of region %s in the trust registry", region)
-			return nil, keyErr
-		}
-		if alg != "" && alg != t.Method.Alg() {
-			keyErr = fail(ErrInvalidToken, "access token alg does not match the registry key")
-			return nil, keyErr
-		}
-		return pub, nil
-	})
-	if err != nil {
-		if keyErr != nil {
-			return nil, keyErr
-		}
-		return nil, &Error{Kind: ErrInvalidToken, Description: "access token " + describeJWTError(err), Err: err}
+func (s *Service) parseForeign(j *accessJWS) (*validToken, error) {
+	if err := checkAccessHeader(j.header); err != nil {
+		return nil, err
 	}
-	v, err := newValidToken(&claims, kid, s.leeway)
+	iss := j.claims.Issuer
+	region, ok := s.fed.TokenRegion(iss)
+	if !ok || iss == s.issuer {
+		return nil, fail(ErrInvalidToken, "access token issuer is neither this node nor an active region of the trust registry")
+	}
+	pub, alg, err := s.fed.RegionKey(context.Background(), region, j.kid)
+	if err != nil {
+		return nil, failWith(ErrInvalidToken, err, "access token key is not a valid key of region %s in the trust registry", region)
+	}
+	if alg != "" && alg != j.method.Alg() {
+		return nil, fail(ErrInvalidToken, "access token alg does not match the registry key")
+	}
+	if err := j.verify(pub, s.foreignClaims); err != nil {
+		return nil, err
+	}
+	v, err := newValidToken(&j.claims, j.kid, s.leeway)
 	if err != nil {
 		return nil, err
 	}
 	v.region = region
 	// Its own namespace: another region chooses its jti values.
-	v.revoked = "access-token-revoked:region:" + region + ":" + claims.ID
+	v.revoked = "access-token-revoked:region:" + region + ":" + j.claims.ID
 	return v, nil
 }
 

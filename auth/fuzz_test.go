@@ -1,9 +1,13 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"reflect"
 	"testing"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -71,6 +75,42 @@ func FuzzAuthorize(f *testing.F) {
 		_, err = e.svc.AuthenticateClient(ctx, Credentials{Basic: true, BasicID: token, BasicSecret: token})
 		if err == nil || !errors.Is(err, ErrInvalidClient) {
 			t.Fatalf("basic: %v", err)
+		}
+	})
+}
+
+// FuzzParseAccessJWS checks the node's access-token parse against
+// golang-jwt's (ParseUnverified with strict base64 and the algorithm
+// allow-list, what ParseWithClaims ran before): whatever it accepts,
+// golang-jwt accepts too, with the same algorithm, kid, signature,
+// signing input and claims. It may refuse more (a header key twice).
+func FuzzParseAccessJWS(f *testing.F) {
+	e := newEnv(f)
+	c := e.register("svc-a", gm.AlgSM2)
+	f.Add(e.token(c, ""))
+	f.Add(e.assertion(c, nil))
+	f.Add("eyJhbGciOiJTTTIiLCJ0eXAiOiJhdCtqd3QifQ.e30.AA")
+	f.Add("eyJhbGciOiJTTTIiLCJhbGciOiJFUzI1NiJ9.e30.AA")
+	f.Add("eyJhbGciOiJub25lIn0.eyJpc3MiOiJ4In0.")
+	f.Add("a.b.c.d")
+	p := jwt.NewParser(jwt.WithStrictDecoding(), jwt.WithValidMethods(AccessTokenAlgorithms))
+	f.Fuzz(func(t *testing.T, token string) {
+		j, err := parseAccessJWS(token)
+		if err != nil {
+			if !errors.Is(err, jwt.ErrTokenMalformed) && !errors.Is(err, jwt.ErrTokenUnverifiable) && !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+				t.Fatalf("an error golang-jwt's kinds do not name: %v", err)
+			}
+			return
+		}
+		var claims accessClaims
+		tok, parts, err := p.ParseUnverified(token, &claims)
+		if err != nil {
+			t.Fatalf("accepted what golang-jwt refuses: %v", err)
+		}
+		kid, _ := tok.Header["kid"].(string)
+		if j.method.Alg() != tok.Method.Alg() || j.kid != kid || !bytes.Equal(j.sig, tok.Signature) ||
+			j.input != parts[0]+"."+parts[1] || !reflect.DeepEqual(j.claims, claims) {
+			t.Fatalf("parses differ: %+v\ngolang-jwt: %+v %+v", j, tok, claims)
 		}
 	})
 }

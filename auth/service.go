@@ -133,8 +133,8 @@ type Service struct {
 	now                   func() time.Time
 	rand                  io.Reader
 
-	tokenParser     *jwt.Parser // access tokens: AccessTokenAlgorithms
-	foreignParser   *jwt.Parser // other regions' access tokens: AccessTokenAlgorithms, aud this node
+	tokenClaims     *jwt.Validator // access tokens' claims: iss and aud this node
+	foreignClaims   *jwt.Validator // other regions' access tokens' claims: aud this node
 	fed             Federation
 	peers           PeerIntrospector
 	assertionParser *jwt.Parser // client assertions: SM2, ES256
@@ -238,16 +238,11 @@ func New(cfg Config) (*Service, error) {
 	}
 	common := []jwt.ParserOption{jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithLeeway(s.leeway),
 		jwt.WithTimeFunc(s.now), jwt.WithStrictDecoding()}
-	s.tokenParser, err = gm.NewJWTParser(AccessTokenAlgorithms,
-		append(common, jwt.WithIssuer(s.issuer), jwt.WithAudience(s.issuer))...)
-	if err != nil {
-		return nil, err
-	}
+	// Access tokens are split and decoded once (parseAccessJWS), then
+	// verified with golang-jwt's signing method and validator.
+	s.tokenClaims = jwt.NewValidator(append(common, jwt.WithIssuer(s.issuer), jwt.WithAudience(s.issuer))...)
 	s.fed, s.peers = cfg.Federation, cfg.Peers
-	s.foreignParser, err = gm.NewJWTParser(AccessTokenAlgorithms, append(common, jwt.WithAudience(s.issuer))...)
-	if err != nil {
-		return nil, err
-	}
+	s.foreignClaims = jwt.NewValidator(append(common, jwt.WithAudience(s.issuer))...)
 	s.assertionParser, err = gm.NewJWTParser(AssertionAlgorithms,
 		append(common, jwt.WithAudience(s.tokenEndpoint, s.issuer))...)
 	if err != nil {

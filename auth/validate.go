@@ -3,7 +3,10 @@ package auth
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -61,7 +65,7 @@ type validToken struct {
 
 // Authorize validates the Bearer access token for a request to a route
 // that needs scope: a JWS signed by one of the node's published keys with
-// alg SM2 (gm.NewJWTParser allow-list), typ at+jwt, iss and aud this
+// alg SM2 or ES256 (AccessTokenAlgorithms, the key's own), typ at+jwt, iss and aud this
 // node's issuer, exp and iat within the leeway, a client that is still
 // registered and enabled, a jti not revoked, and scope among the granted
 // ones. Errors match ErrInvalidToken (401), ErrInsufficientScope (403) or
@@ -195,9 +199,13 @@ func (s *Service) validate(now time.Time, token string) (*validToken, error) {
 			s.cache.remove(sum)
 		}
 	}
-	v, err := s.parse(token, keys)
+	j, err := parseAccessJWS(token)
+	if err != nil {
+		return nil, &Error{Kind: ErrInvalidToken, Description: "access token " + describeJWTError(err), Err: err}
+	}
+	v, err := s.parse(j, keys)
 	if errors.Is(err, errForeignKey) && s.fed != nil {
-		v, err = s.parseForeign(token)
+		v, err = s.parseForeign(j)
 	}
 	if err != nil {
 		return nil, err
@@ -208,41 +216,104 @@ func (s *Service) validate(now time.Time, token string) (*validToken, error) {
 	return v, nil
 }
 
-// parse verifies an access token's signature and claims.
-func (s *Service) parse(token string, keys *nodeKeySet) (*validToken, error) {
-	var (
-		claims accessClaims
-		kid    string
-		keyErr error
-	)
-	_, err := s.tokenParser.ParseWithClaims(token, &claims, func(t *jwt.Token) (any, error) {
-		if keyErr = checkAccessHeader(t); keyErr != nil {
-			return nil, keyErr
-		}
-		kid, _ = t.Header["kid"].(string)
-		k, ok := keys.keys[kid]
-		if !ok || k.alg != t.Method.Alg() {
-			keyErr = &Error{Kind: ErrInvalidToken, Description: "access token was not signed by a key of this node", Err: errForeignKey}
-			return nil, keyErr
-		}
-		return k.pub, nil
-	})
-	if err != nil {
-		if keyErr != nil {
-			return nil, keyErr
-		}
-		return nil, &Error{Kind: ErrInvalidToken, Description: "access token " + describeJWTError(err), Err: err}
+// accessJWS is an access token split and decoded, nothing checked yet:
+// what golang-jwt's ParseUnverified yields, without its copies (the
+// signing input is a substring of the token) and with the header read by
+// strictjson in one pass.
+type accessJWS struct {
+	header map[string]any
+	method jwt.SigningMethod
+	kid    string
+	input  string // header.claims: the signing input
+	sig    []byte
+	claims accessClaims
+}
+
+// segment is the base64 of one part of a JWS: unpadded base64url, strict
+// (jwt.WithStrictDecoding, which the node's parsers used).
+var segment = base64.RawURLEncoding.Strict()
+
+// parseAccessJWS splits and decodes an access token, as one parse for
+// both this node's tokens (parse) and other regions' (parseForeign). As
+// jwt.Parser.ParseWithClaims with the AccessTokenAlgorithms allow-list
+// did: three segments, each strict base64url; the header a JSON object
+// whose alg names a golang-jwt signing method among
+// AccessTokenAlgorithms; the claims decoded by encoding/json. The header
+// is stricter than golang-jwt's: strictjson refuses a key given twice or
+// two differing only in case. Errors wrap jwt.ErrTokenMalformed,
+// jwt.ErrTokenUnverifiable (alg unknown) or jwt.ErrTokenSignatureInvalid
+// (alg not allowed), which describeJWTError reads.
+func parseAccessJWS(token string) (*accessJWS, error) {
+	h, rest, ok := strings.Cut(token, ".")
+	c, sig, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || strings.Contains(sig, ".") {
+		return nil, fmt.Errorf("%w: token contains an invalid number of segments", jwt.ErrTokenMalformed)
 	}
-	return newValidToken(&claims, kid, s.leeway)
+	j := &accessJWS{input: token[:len(h)+1+len(c)]}
+	b, err := segment.DecodeString(h)
+	if err != nil {
+		return nil, fmt.Errorf("%w: could not base64 decode header: %w", jwt.ErrTokenMalformed, err)
+	}
+	if j.header, err = strictjson.Object(b, maxTokenLen); err != nil {
+		return nil, fmt.Errorf("%w: could not JSON decode header: %w", jwt.ErrTokenMalformed, err)
+	}
+	if b, err = segment.DecodeString(c); err != nil {
+		return nil, fmt.Errorf("%w: could not base64 decode claim: %w", jwt.ErrTokenMalformed, err)
+	}
+	if err := json.Unmarshal(b, &j.claims); err != nil {
+		return nil, fmt.Errorf("%w: could not JSON decode claim: %w", jwt.ErrTokenMalformed, err)
+	}
+	alg, _ := j.header["alg"].(string)
+	if j.method = jwt.GetSigningMethod(alg); j.method == nil {
+		return nil, fmt.Errorf("%w: signing method (alg) is unavailable", jwt.ErrTokenUnverifiable)
+	}
+	if !slices.Contains(AccessTokenAlgorithms, alg) {
+		return nil, fmt.Errorf("%w: signing method %s is invalid", jwt.ErrTokenSignatureInvalid, alg)
+	}
+	if j.sig, err = segment.DecodeString(sig); err != nil {
+		return nil, fmt.Errorf("%w: could not base64 decode signature: %w", jwt.ErrTokenMalformed, err)
+	}
+	j.kid, _ = j.header["kid"].(string)
+	return j, nil
+}
+
+// verify checks j's signature with pub (golang-jwt's signing method, as
+// ParseWithClaims does), then its claims with golang-jwt's validator.
+func (j *accessJWS) verify(pub any, claims *jwt.Validator) error {
+	var err error
+	if e := j.method.Verify(j.input, j.sig, pub); e != nil {
+		err = fmt.Errorf("%w: %w", jwt.ErrTokenSignatureInvalid, e)
+	} else if e := claims.Validate(&j.claims); e != nil {
+		err = fmt.Errorf("%w: %w", jwt.ErrTokenInvalidClaims, e)
+	} else {
+		return nil
+	}
+	return &Error{Kind: ErrInvalidToken, Description: "access token " + describeJWTError(err), Err: err}
+}
+
+// parse verifies one of this node's access tokens: header, key, signature
+// and claims.
+func (s *Service) parse(j *accessJWS, keys *nodeKeySet) (*validToken, error) {
+	if err := checkAccessHeader(j.header); err != nil {
+		return nil, err
+	}
+	k, ok := keys.keys[j.kid]
+	if !ok || k.alg != j.method.Alg() {
+		return nil, &Error{Kind: ErrInvalidToken, Description: "access token was not signed by a key of this node", Err: errForeignKey}
+	}
+	if err := j.verify(k.pub, s.tokenClaims); err != nil {
+		return nil, err
+	}
+	return newValidToken(&j.claims, j.kid, s.leeway)
 }
 
 // checkAccessHeader checks an access token's header: typ at+jwt, no crit.
-func checkAccessHeader(t *jwt.Token) error {
-	typ, _ := t.Header["typ"].(string)
+func checkAccessHeader(header map[string]any) error {
+	typ, _ := header["typ"].(string)
 	if !strings.EqualFold(typ, AccessTokenType) && !strings.EqualFold(typ, "application/"+AccessTokenType) {
 		return fail(ErrInvalidToken, "not an access token (typ must be at+jwt)")
 	}
-	if _, ok := t.Header["crit"]; ok {
+	if _, ok := header["crit"]; ok {
 		return fail(ErrInvalidToken, "access token has critical header parameters")
 	}
 	return nil

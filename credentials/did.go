@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
@@ -72,7 +73,9 @@ func DIDWebDocumentURL(did string) (string, error) {
 	return "https://" + host + "/" + strings.Join(parts[1:], "/") + "/did.json", nil
 }
 
-// DIDDocument is the subset of a DID document TrustID writes and reads.
+// DIDDocument is the subset of a controlled identifier document (W3C
+// Controlled Identifiers 1.0) TrustID writes and reads: a DID document, or
+// the document an https verification method URL names.
 type DIDDocument struct {
 	Context            []string             `json:"@context"`
 	ID                 string               `json:"id"`
@@ -89,6 +92,9 @@ type VerificationMethod struct {
 	Controller         string `json:"controller"`
 	PublicKeyJwk       gm.JWK `json:"publicKeyJwk,omitzero"`
 	PublicKeyMultibase string `json:"publicKeyMultibase,omitempty"`
+	// Expires and Revoked (RFC 3339) end the method's use; "" when absent.
+	Expires string `json:"expires,omitempty"`
+	Revoked string `json:"revoked,omitempty"`
 }
 
 // publicKey returns the method's key: a Multikey's publicKeyMultibase,
@@ -133,46 +139,31 @@ func NewDIDDocument(did string, jwks []gm.JWK) DIDDocument {
 	return doc
 }
 
-// ParseDIDDocument decodes a DID document strictly and checks that it is
-// the document of did.
-func ParseDIDDocument(data []byte, did string) (DIDDocument, error) {
+// ParseControllerDocument decodes a controlled identifier document (W3C
+// Controlled Identifiers 1.0; a DID document is one) strictly and checks
+// that it is the document of id (a DID, or the https URL it was fetched
+// from). Relative method ids and references ("#key-1") are made absolute
+// against id. Errors wrap ErrResolve, and ErrControllerDocument or
+// ErrControllerDocumentID.
+func ParseControllerDocument(data []byte, id string) (DIDDocument, error) {
 	var raw map[string]json.RawMessage
-	if err := strictjson.Decode(data, &raw, maxDIDDocument); err != nil {
-		return DIDDocument{}, fmt.Errorf("%w: DID document: %w", ErrResolve, err)
+	if err := strictjson.Decode(data, &raw, maxDIDDocument); err != nil || raw == nil {
+		return DIDDocument{}, fmt.Errorf("%w: %w: %v", ErrResolve, ErrControllerDocument, err)
 	}
-	var doc DIDDocument
-	var id string
-	if err := json.Unmarshal(raw["id"], &id); err != nil || id != did {
-		return DIDDocument{}, fmt.Errorf("%w: DID document id does not match %s", ErrResolve, did)
+	var docID string
+	if err := json.Unmarshal(raw["id"], &docID); err != nil || docID != id {
+		return DIDDocument{}, fmt.Errorf("%w: %w: not the document of %s", ErrResolve, ErrControllerDocumentID, truncate(id))
 	}
-	doc.ID = id
+	doc := DIDDocument{ID: id}
 	if v, ok := raw["verificationMethod"]; ok {
-		var vms []map[string]json.RawMessage
+		var vms []json.RawMessage
 		if err := json.Unmarshal(v, &vms); err != nil {
-			return DIDDocument{}, fmt.Errorf("%w: verificationMethod: %v", ErrResolve, err)
+			return DIDDocument{}, fmt.Errorf("%w: %w: verificationMethod: %v", ErrResolve, ErrControllerDocument, err)
 		}
 		for _, m := range vms {
-			var vm VerificationMethod
-			json.Unmarshal(m["id"], &vm.ID)
-			json.Unmarshal(m["type"], &vm.Type)
-			json.Unmarshal(m["controller"], &vm.Controller)
-			if j, ok := m["publicKeyJwk"]; ok {
-				var jm map[string]any
-				if json.Unmarshal(j, &jm) == nil {
-					if _, priv := jm["d"]; priv {
-						return DIDDocument{}, fmt.Errorf("%w: a verification method holds a private key", ErrResolve)
-					}
-				}
-				if err := json.Unmarshal(j, &vm.PublicKeyJwk); err != nil {
-					return DIDDocument{}, fmt.Errorf("%w: publicKeyJwk: %v", ErrResolve, err)
-				}
-			}
-			if _, priv := m["secretKeyMultibase"]; priv {
-				return DIDDocument{}, fmt.Errorf("%w: a verification method holds a private key", ErrResolve)
-			}
-			json.Unmarshal(m["publicKeyMultibase"], &vm.PublicKeyMultibase)
-			if strings.HasPrefix(vm.ID, "#") {
-				vm.ID = did + vm.ID
+			vm, err := parseMethod(m, id)
+			if err != nil {
+				return DIDDocument{}, err
 			}
 			doc.VerificationMethod = append(doc.VerificationMethod, vm)
 		}
@@ -188,29 +179,70 @@ func ParseDIDDocument(data []byte, did string) (DIDDocument, error) {
 		// Items are references (strings) or embedded methods.
 		var items []json.RawMessage
 		if err := json.Unmarshal(v, &items); err != nil {
-			return DIDDocument{}, fmt.Errorf("%w: %s: %v", ErrResolve, rel.name, err)
+			return DIDDocument{}, fmt.Errorf("%w: %w: %s: %v", ErrResolve, ErrControllerDocument, rel.name, err)
 		}
 		for _, it := range items {
 			var ref string
 			if json.Unmarshal(it, &ref) == nil {
-				if strings.HasPrefix(ref, "#") {
-					ref = did + ref
-				}
-				*rel.ids = append(*rel.ids, ref)
+				*rel.ids = append(*rel.ids, absoluteRef(ref, id))
 				continue
 			}
-			var vm VerificationMethod
-			if err := json.Unmarshal(it, &vm); err != nil {
-				return DIDDocument{}, fmt.Errorf("%w: %s item: %v", ErrResolve, rel.name, err)
-			}
-			if strings.HasPrefix(vm.ID, "#") {
-				vm.ID = did + vm.ID
+			vm, err := parseMethod(it, id)
+			if err != nil {
+				return DIDDocument{}, err
 			}
 			doc.VerificationMethod = append(doc.VerificationMethod, vm)
 			*rel.ids = append(*rel.ids, vm.ID)
 		}
 	}
 	return doc, nil
+}
+
+// parseMethod decodes one verification method map of the document id.
+func parseMethod(data json.RawMessage, id string) (VerificationMethod, error) {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(data, &m); err != nil || m == nil {
+		return VerificationMethod{}, fmt.Errorf("%w: %w: a verification method is not an object", ErrResolve, ErrControllerDocument)
+	}
+	if _, priv := m["secretKeyMultibase"]; priv {
+		return VerificationMethod{}, fmt.Errorf("%w: %w: a verification method holds a private key", ErrResolve, ErrControllerDocument)
+	}
+	var vm VerificationMethod
+	for name, dst := range map[string]*string{"id": &vm.ID, "type": &vm.Type, "controller": &vm.Controller,
+		"publicKeyMultibase": &vm.PublicKeyMultibase, "expires": &vm.Expires, "revoked": &vm.Revoked} {
+		if v, ok := m[name]; ok {
+			if err := json.Unmarshal(v, dst); err != nil {
+				return VerificationMethod{}, fmt.Errorf("%w: %w: verification method %s is not a string", ErrResolve, ErrControllerDocument, name)
+			}
+		}
+	}
+	for name, t := range map[string]string{"expires": vm.Expires, "revoked": vm.Revoked} {
+		if _, err := time.Parse(time.RFC3339, t); t != "" && err != nil {
+			return VerificationMethod{}, fmt.Errorf("%w: %w: verification method %s is not a dateTimeStamp", ErrResolve, ErrControllerDocument, name)
+		}
+	}
+	if j, ok := m["publicKeyJwk"]; ok {
+		var jm map[string]json.RawMessage
+		if json.Unmarshal(j, &jm) == nil {
+			if _, priv := jm["d"]; priv {
+				return VerificationMethod{}, fmt.Errorf("%w: %w: a verification method holds a private key", ErrResolve, ErrControllerDocument)
+			}
+		}
+		if err := json.Unmarshal(j, &vm.PublicKeyJwk); err != nil {
+			return VerificationMethod{}, fmt.Errorf("%w: %w: publicKeyJwk: %v", ErrResolve, ErrControllerDocument, err)
+		}
+	}
+	vm.ID = absoluteRef(vm.ID, id)
+	return vm, nil
+}
+
+// absoluteRef resolves a relative reference "#frag" against the
+// document id; any other value is kept as it is.
+func absoluteRef(ref, id string) string {
+	if strings.HasPrefix(ref, "#") {
+		return id + ref
+	}
+	return ref
 }
 
 // Verification relationships (W3C Controlled Identifiers 1.0) a key is
@@ -227,29 +259,53 @@ func (d DIDDocument) AssertionKey(id string) (crypto.PublicKey, error) {
 	return d.Key(id, RelationshipAssertion)
 }
 
-// Key returns the public key of the verification method id (a full DID
-// URL), which must be listed in relationship (RelationshipAssertion or
-// RelationshipAuthentication).
+// Key returns the public key of the verification method id (an absolute
+// URL) after the checks of Method.
 func (d DIDDocument) Key(id, relationship string) (crypto.PublicKey, error) {
+	vm, err := d.Method(id, relationship)
+	if err != nil {
+		return nil, err
+	}
+	return vm.publicKey()
+}
+
+// Method returns the verification method id (an absolute URL) with the
+// checks of W3C Controlled Identifiers 1.0 §3.3, in its order: the
+// document defines it (ErrMethodNotFound), its controller is the
+// document's id (ErrMethodController), and it is listed, by reference or
+// embedded, in relationship (RelationshipAssertion or
+// RelationshipAuthentication; ErrMethodRelationship). Each error wraps
+// ErrUnknownKey too.
+func (d DIDDocument) Method(id, relationship string) (VerificationMethod, error) {
 	listed := d.AssertionMethod
 	if relationship == RelationshipAuthentication {
 		listed = d.Authentication
 	} else if relationship != RelationshipAssertion {
-		return nil, fmt.Errorf("%w: verification relationship %.40q", ErrUnsupported, relationship)
+		return VerificationMethod{}, fmt.Errorf("%w: verification relationship %.40q", ErrUnsupported, relationship)
+	}
+	i := slices.IndexFunc(d.VerificationMethod, func(vm VerificationMethod) bool { return vm.ID == id })
+	if i < 0 {
+		return VerificationMethod{}, fmt.Errorf("%w: %w: %s", ErrUnknownKey, ErrMethodNotFound, truncate(id))
+	}
+	vm := d.VerificationMethod[i]
+	if vm.Controller != d.ID {
+		return VerificationMethod{}, fmt.Errorf("%w: %w: %s is not controlled by %s", ErrUnknownKey, ErrMethodController, truncate(id), truncate(d.ID))
 	}
 	if !slices.Contains(listed, id) {
-		return nil, fmt.Errorf("%w: %s is not listed in %s of %s", ErrUnknownKey, id, relationship, d.ID)
+		return VerificationMethod{}, fmt.Errorf("%w: %w: %s is not listed in %s of %s", ErrUnknownKey, ErrMethodRelationship, truncate(id), relationship, truncate(d.ID))
 	}
-	for _, vm := range d.VerificationMethod {
-		if vm.ID != id {
-			continue
+	return vm, nil
+}
+
+// usableAt refuses a method whose revoked or expires time (parsed by
+// ParseControllerDocument) is at or before now.
+func (vm VerificationMethod) usableAt(now time.Time) error {
+	for _, t := range []string{vm.Revoked, vm.Expires} {
+		if at, err := time.Parse(time.RFC3339, t); err == nil && !now.Before(at) {
+			return fmt.Errorf("%w: %w: %s", ErrUnknownKey, ErrMethodRevoked, truncate(vm.ID))
 		}
-		if vm.Controller != "" && vm.Controller != d.ID {
-			return nil, fmt.Errorf("%w: %s is controlled by another DID", ErrUnknownKey, id)
-		}
-		return vm.publicKey()
 	}
-	return nil, fmt.Errorf("%w: no verification method %s", ErrUnknownKey, id)
+	return nil
 }
 
 // --- did:key ---

@@ -199,7 +199,7 @@ func TestMultikeyMethods(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		doc, err := ParseDIDDocument([]byte(`{"id":"`+did+`","verificationMethod":[{"id":"#k","type":"Multikey","controller":"`+did+`","publicKeyMultibase":"`+mb+`"}],"assertionMethod":["#k"]}`), did)
+		doc, err := ParseControllerDocument([]byte(`{"id":"`+did+`","verificationMethod":[{"id":"#k","type":"Multikey","controller":"`+did+`","publicKeyMultibase":"`+mb+`"}],"assertionMethod":["#k"]}`), did)
 		if err != nil {
 			t.Fatalf("%s: %v", alg, err)
 		}
@@ -222,7 +222,7 @@ func TestMultikeyMethods(t *testing.T) {
 		"not base58btc":              `"type":"Multikey","publicKeyMultibase":"u` + mb[1:] + `"`,
 		"not base58":                 `"type":"Multikey","publicKeyMultibase":"z0OIl"`,
 	} {
-		doc, err := ParseDIDDocument([]byte(`{"id":"`+did+`","verificationMethod":[{"id":"#k","controller":"`+did+`",`+vm+`}],"assertionMethod":["#k"]}`), did)
+		doc, err := ParseControllerDocument([]byte(`{"id":"`+did+`","verificationMethod":[{"id":"#k","controller":"`+did+`",`+vm+`}],"assertionMethod":["#k"]}`), did)
 		if err == nil {
 			_, err = doc.AssertionKey(did + "#k")
 		}
@@ -230,7 +230,7 @@ func TestMultikeyMethods(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if _, err := ParseDIDDocument([]byte(`{"id":"`+did+`","verificationMethod":[{"id":"#k","type":"Multikey","publicKeyMultibase":"`+mb+`","secretKeyMultibase":"z1"}]}`), did); !errors.Is(err, ErrResolve) {
+	if _, err := ParseControllerDocument([]byte(`{"id":"`+did+`","verificationMethod":[{"id":"#k","type":"Multikey","publicKeyMultibase":"`+mb+`","secretKeyMultibase":"z1"}]}`), did); !errors.Is(err, ErrResolve) {
 		t.Errorf("secretKeyMultibase: %v", err)
 	}
 }

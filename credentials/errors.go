@@ -41,6 +41,35 @@ var (
 	ErrStatusUnavailable = errors.New("credentials: status list unavailable")
 	// ErrResolve: a DID or key could not be resolved.
 	ErrResolve = errors.New("credentials: cannot resolve key")
+	// Retrieving a verification method from its controller document (W3C
+	// Controlled Identifiers 1.0 §3.3; a DID document is one). Each is
+	// wrapped together with ErrResolve (the document) or ErrUnknownKey
+	// (the method in it).
+	//
+	// ErrVerificationMethodURL: the verification method is not an https
+	// URL with a fragment (INVALID_VERIFICATION_METHOD_URL).
+	ErrVerificationMethodURL = errors.New("credentials: verification method URL not resolvable")
+	// ErrControllerDocument: the fetched document is not a conforming
+	// controlled identifier document: not a JSON object, a member of the
+	// wrong type, a private key (INVALID_CONTROLLED_IDENTIFIER_DOCUMENT).
+	ErrControllerDocument = errors.New("credentials: invalid controller document")
+	// ErrControllerDocumentID: the document's id is not the identifier it
+	// was fetched for (INVALID_CONTROLLED_IDENTIFIER_DOCUMENT_ID).
+	ErrControllerDocumentID = errors.New("credentials: controller document id does not match")
+	// ErrMethodNotFound: the document defines no verification method with
+	// that id (INVALID_VERIFICATION_METHOD).
+	ErrMethodNotFound = errors.New("credentials: verification method not found")
+	// ErrMethodController: the method's controller is not the document's
+	// id (INVALID_VERIFICATION_METHOD).
+	ErrMethodController = errors.New("credentials: verification method controller mismatch")
+	// ErrMethodRelationship: the method is not listed in the verification
+	// relationship the proof purpose names
+	// (INVALID_RELATIONSHIP_FOR_VERIFICATION_METHOD).
+	ErrMethodRelationship = errors.New("credentials: verification method not in the required relationship")
+	// ErrMethodRevoked: the method's revoked or expires time has passed.
+	ErrMethodRevoked = errors.New("credentials: verification method revoked or expired")
+	// ErrDocumentTooLarge: a fetched document exceeds the size limit.
+	ErrDocumentTooLarge = errors.New("credentials: fetched document too large")
 	// ErrRegionSuspended: the trust registry names the issuer (a region's
 	// node, or an issuer of the region) under a region the consortium has
 	// suspended; its credentials are refused until it is reinstated.

@@ -18,7 +18,6 @@ var (
 	SelfResolving             = selfResolving
 	DecodeObject              = decodeObject
 	ParseStatusListCredential = parseStatusListCredential
-	ErrRedirect               = errRedirect
 )
 
 const MaxFetch = maxFetch

@@ -160,7 +160,10 @@ func schemeAllowed(client *http.Client, rawURL string) bool {
 	return err == nil && loopbackHost(u.Hostname())
 }
 
-var errRedirect = errors.New("credentials: redirects are not followed")
+// ErrRedirect is wrapped in the ErrResolve of a fetch the server
+// answered with a redirect: redirects are never followed, wherever they
+// point (a public host redirecting to a private address included).
+var ErrRedirect = errors.New("credentials: redirects are not followed")
 
 // ErrMediaTypeNotServed is wrapped in the ErrResolve of a fetch the server
 // answered with 406 Not Acceptable or 415 Unsupported Media Type, or with
@@ -168,7 +171,7 @@ var errRedirect = errors.New("credentials: redirects are not followed")
 // document in that form.
 var ErrMediaTypeNotServed = errors.New("credentials: media type not served")
 
-func refuseRedirect(*http.Request, []*http.Request) error { return errRedirect }
+func refuseRedirect(*http.Request, []*http.Request) error { return ErrRedirect }
 
 // guardedDial dials allowed hosts as they are and every other host with
 // a Control hook that refuses non-public addresses.

@@ -31,13 +31,18 @@ func isSentinel(err error) bool {
 	return false
 }
 
-// FuzzParseDIDDocument: any document never panics; a refusal matches
-// ErrResolve; an accepted one is the document of the DID asked for, and
-// encoding it and parsing it again gives the same document. Seeds: a real
-// issuer's DID document and variants of it.
-func FuzzParseDIDDocument(f *testing.F) {
+// FuzzParseControllerDocument: any document never panics, whether read
+// as a did:web DID document or as the https controlled identifier
+// document a verification method URL names; a refusal matches ErrResolve
+// and says why (ErrControllerDocument or ErrControllerDocumentID); an
+// accepted one is the document of the identifier asked for, with absolute
+// method ids, and encoding it and parsing it again gives the same
+// document. Seeds: a real issuer's DID document, the shapes of the W3C
+// Controlled Identifiers 1.0 examples, and variants.
+func FuzzParseControllerDocument(f *testing.F) {
 	n := newNode(f, testBase)
 	did := n.issuer.DID()
+	const cid = "https://controller.example/123"
 	doc, err := n.issuer.DIDDocument()
 	if err != nil {
 		f.Fatal(err)
@@ -52,32 +57,41 @@ func FuzzParseDIDDocument(f *testing.F) {
 	f.Add([]byte(`{"id":"` + did + `","verificationMethod":[{"id":"#m","type":"Multikey","controller":"` + did + `","publicKeyMultibase":"zDnaerx9CtbPJ1q36T5Ln5wYt3MQYeGRG5ehnPAmxcf5mDZpv"}],"assertionMethod":["#m"]}`))
 	f.Add([]byte(`{"id":"` + did + `","ID":"did:web:evil.example"}`))
 	f.Add([]byte(`{"id":"did:web:other.example"}`))
+	f.Add([]byte(`{"@context":"https://www.w3.org/ns/cid/v1","id":"` + cid + `","verificationMethod":[{"id":"` + cid + `#key-456","type":"Multikey","controller":"` + cid + `","publicKeyMultibase":"z6MkmM42vxfqZQsv4ehtTjFFxQ4sQKS2w6WR7emozFAn5cxu"}],"authentication":["` + cid + `#key-456"]}`))
+	f.Add([]byte(`{"id":"` + cid + `","authentication":[{"id":"#authn-key-123","type":"Multikey","controller":"` + cid + `","expires":"2025-12-01T00:00:00Z","publicKeyMultibase":"z6MkmM42vxfqZQsv4ehtTjFFxQ4sQKS2w6WR7emozFAn5cxu"}]}`))
+	f.Add([]byte(`{"id":"` + cid + `","verificationMethod":[{"id":"#k","type":"JsonWebKey","controller":"` + cid + `","revoked":"2024-12-10T15:28:32Z","publicKeyJwk":{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}}],"assertionMethod":["#k"]}`))
+	f.Add([]byte(`{"id":"` + cid + `","verificationMethod":[{"id":7,"type":["Multikey"],"revoked":"yesterday"}]}`))
+	f.Add([]byte(`{"id":"` + cid + `","capabilityInvocation":["https://external.example/xyz#key-789"]}`))
+	f.Add([]byte(`[{"id":"` + cid + `"}]`))
+	f.Add([]byte(`null`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		d, err := ParseDIDDocument(data, did)
-		if err != nil {
-			if !errors.Is(err, ErrResolve) {
-				t.Fatalf("refusal without ErrResolve: %v", err)
+		for _, id := range []string{did, cid} {
+			d, err := ParseControllerDocument(data, id)
+			if err != nil {
+				if !errors.Is(err, ErrResolve) || !(errors.Is(err, ErrControllerDocument) || errors.Is(err, ErrControllerDocumentID)) {
+					t.Fatalf("refusal without its reason: %v", err)
+				}
+				continue
 			}
-			return
-		}
-		if d.ID != did {
-			t.Fatalf("document of %q accepted for %q", d.ID, did)
-		}
-		for _, vm := range d.VerificationMethod {
-			if strings.HasPrefix(vm.ID, "#") {
-				t.Fatalf("relative method id %q kept", vm.ID)
+			if d.ID != id {
+				t.Fatalf("document of %q accepted for %q", d.ID, id)
 			}
-		}
-		out, err := json.Marshal(d)
-		if err != nil {
-			t.Fatal(err)
-		}
-		again, err := ParseDIDDocument(out, did)
-		if err != nil {
-			t.Fatalf("re-encoded document refused: %v\n%s", err, out)
-		}
-		if !reflect.DeepEqual(d, again) {
-			t.Fatalf("not stable:\n%+v\n%+v", d, again)
+			for _, vm := range d.VerificationMethod {
+				if strings.HasPrefix(vm.ID, "#") {
+					t.Fatalf("relative method id %q kept", vm.ID)
+				}
+			}
+			out, err := json.Marshal(d)
+			if err != nil {
+				t.Fatal(err)
+			}
+			again, err := ParseControllerDocument(out, id)
+			if err != nil {
+				t.Fatalf("re-encoded document refused: %v\n%s", err, out)
+			}
+			if !reflect.DeepEqual(d, again) {
+				t.Fatalf("not stable:\n%+v\n%+v", d, again)
+			}
 		}
 	})
 }

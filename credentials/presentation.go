@@ -87,14 +87,18 @@ func SignPresentation(p map[string]any, kid string, opts PresentOptions, signer 
 }
 
 // holderKid checks that kid names a verification method of the holder
-// DID (a DID URL of it, or a fragment relative to it) and returns the
-// absolute DID URL.
+// (a DID URL of the holder's DID, a method of the holder's https
+// controlled identifier document, or a fragment relative to either) and
+// returns it absolute.
 func holderKid(holder, kid string) (string, error) {
-	if !strings.HasPrefix(holder, "did:") {
-		return "", fmt.Errorf("%w: holder must be a DID", ErrInvalidPresentation)
-	}
 	if strings.HasPrefix(kid, "#") {
 		kid = holder + kid
+	}
+	if !strings.HasPrefix(holder, "did:") {
+		if doc, err := ControllerDocumentURL(kid); !urlMethod(holder+"#") || err != nil || doc != holder {
+			return "", fmt.Errorf("%w: holder must be a DID or an https controlled identifier, and kid one of its methods", ErrInvalidPresentation)
+		}
+		return kid, nil
 	}
 	did, frag, err := splitDIDURL(kid)
 	if err != nil || frag == "" {

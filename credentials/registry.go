@@ -274,8 +274,8 @@ func (r *RegistryResolver) ResolveKeyFor(ctx context.Context, issuer, kid, relat
 	if err != nil {
 		return nil, err
 	}
-	if relationship == RelationshipAuthentication && !strings.HasPrefix(id, "did:") {
-		return nil, fmt.Errorf("%w: an %s key must be a DID URL", ErrUnknownKey, relationship)
+	if relationship == RelationshipAuthentication && !strings.HasPrefix(id, "did:") && !urlMethod(kid) {
+		return nil, fmt.Errorf("%w: an %s key must be a DID URL or a controller document's URL", ErrUnknownKey, relationship)
 	}
 	if pub, found, err := r.fromRegistry(id, frag); found {
 		return pub, err

@@ -67,6 +67,15 @@ type Resolver struct {
 	Now func() time.Time
 	// Local answers for the node's own DID and base URL when set.
 	Local *LocalIssuer
+	// ControllerHosts, when set, resolves verification methods that are
+	// https URLs (https://host/path#key-1, W3C Controlled Identifiers 1.0
+	// §3.3) on the hosts it permits (a DNS name in lower case, or an IP
+	// literal, without the port; AllowHosts builds one): their controller
+	// document is fetched through Client, as a did:web document is. nil
+	// (the default) resolves none: an https URL kid is then looked up in
+	// the issuer's metadata, as before. Whoever sends a credential
+	// chooses the URL, path and query included; see docs/SECURITY.md.
+	ControllerHosts func(host string) bool
 	// CacheSize bounds the number of documents cached (default
 	// DefaultDocumentCacheSize), least recently used evicted first. The
 	// documents are fetched before any signature is checked, so whoever
@@ -146,6 +155,9 @@ func (r *Resolver) ResolveKeyFor(ctx context.Context, issuer, kid, relationship 
 		}
 		return r.resolveDID(ctx, did, frag, relationship)
 	}
+	if r.ControllerHosts != nil && urlMethod(kid) {
+		return r.resolveURLMethod(ctx, issuer, kid, relationship)
+	}
 	if relationship != RelationshipAssertion {
 		return nil, fmt.Errorf("%w: an %s key must be a DID URL", ErrUnknownKey, relationship)
 	}
@@ -186,16 +198,54 @@ func (r *Resolver) resolveDID(ctx context.Context, did, frag, relationship strin
 		if err != nil {
 			return nil, err
 		}
-		c, err := r.fetch(ctx, docURL, func(body []byte) (cachedDoc, error) {
-			doc, err := ParseDIDDocument(body, did)
-			return cachedDoc{doc: doc}, err
-		})
-		if err != nil {
-			return nil, err
-		}
-		return c.doc.Key(did+"#"+frag, relationship)
+		return r.methodKey(ctx, did, docURL, acceptDIDDocument, did+"#"+frag, relationship)
 	}
 	return nil, fmt.Errorf("%w: DID method of %s", ErrUnsupported, truncate(did))
+}
+
+// urlMethod reports whether kid looks like a verification method that is
+// an http(s) URL with a fragment (a controlled identifier document's).
+func urlMethod(kid string) bool {
+	scheme, _, ok := strings.Cut(kid, "://")
+	return ok && (strings.EqualFold(scheme, "https") || strings.EqualFold(scheme, "http")) && strings.Contains(kid, "#")
+}
+
+// ControllerDocumentURL returns the URL of the controlled identifier
+// document of the verification method vm (W3C Controlled Identifiers 1.0
+// §3.3 steps 1 and 2): vm without its fragment. vm must be an absolute
+// http(s) URL without user information, with a fragment; errors wrap
+// ErrResolve and ErrVerificationMethodURL. Only https is fetched (http to
+// a loopback host with a client built with FetchOptions.LoopbackHTTP).
+func ControllerDocumentURL(vm string) (string, error) {
+	u, err := url.Parse(vm)
+	if err != nil || len(vm) > maxDIDLength || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.Opaque != "" || u.User != nil || u.Fragment == "" {
+		return "", fmt.Errorf("%w: %w: %s", ErrResolve, ErrVerificationMethodURL, truncate(vm))
+	}
+	doc, _, _ := strings.Cut(vm, "#")
+	return doc, nil
+}
+
+// resolveURLMethod retrieves the verification method kid, an http(s) URL,
+// from its controlled identifier document (W3C Controlled Identifiers
+// 1.0 §3.3): fetched from kid without fragment, its id that URL, the
+// method defined in it and controlled by it, listed in relationship. The
+// document must be the issuer's (holder's) own.
+func (r *Resolver) resolveURLMethod(ctx context.Context, issuer, kid, relationship string) (crypto.PublicKey, error) {
+	docURL, err := ControllerDocumentURL(kid)
+	if err != nil {
+		return nil, err
+	}
+	if !schemeAllowed(r.Client, docURL) {
+		return nil, fmt.Errorf("%w: %w: only https controller documents are fetched", ErrResolve, ErrVerificationMethodURL)
+	}
+	if issuer != "" && issuer != docURL {
+		return nil, fmt.Errorf("%w: the verification method's controller document is not the issuer's", ErrIssuerMismatch)
+	}
+	u, _ := url.Parse(docURL)
+	if !r.ControllerHosts(normalizeHost(u.Hostname())) {
+		return nil, fmt.Errorf("%w: %w: controller documents are not fetched from %s", ErrResolve, ErrAddressNotAllowed, truncate(u.Hostname()))
+	}
+	return r.methodKey(ctx, docURL, docURL, acceptCID, kid, relationship)
 }
 
 // IssuerMetadata is the SD-JWT VC issuer metadata document.
@@ -220,7 +270,7 @@ func (r *Resolver) issuerMetadata(ctx context.Context, issuer string) (gm.JWKS, 
 	if err != nil {
 		return gm.JWKS{}, err
 	}
-	c, err := r.fetch(ctx, mdURL, func(body []byte) (cachedDoc, error) {
+	c, err := r.fetch(ctx, "metadata "+issuer, mdURL, "application/json", func(body []byte) (cachedDoc, error) {
 		set, err := parseIssuerMetadata(body, issuer)
 		return cachedDoc{jwks: set}, err
 	})
@@ -253,9 +303,43 @@ func parseIssuerMetadata(data []byte, issuer string) (gm.JWKS, error) {
 	return set, nil
 }
 
-// fetch GETs an HTTPS JSON document, parses it and caches the result for
-// the TTL. Failures are not cached.
-func (r *Resolver) fetch(ctx context.Context, docURL string, parse func([]byte) (cachedDoc, error)) (cachedDoc, error) {
+// Accept headers of controller documents: a DID document (did:web) is
+// JSON (application/did+json, or any JSON type); a controlled identifier
+// document is application/cid (W3C Controlled Identifiers 1.0 A.1), which
+// conforms to application/json, or JSON-LD (its examples are).
+const (
+	acceptDIDDocument = "application/json"
+	acceptCID         = "application/cid, application/ld+json;q=0.9, application/json;q=0.8"
+)
+
+// methodKey fetches the controller document of id at docURL (through the
+// cache), then returns the key of the verification method vmID in
+// relationship, refused if revoked or expired (W3C Controlled Identifiers
+// 1.0 §3.3, for did:web and https controllers alike).
+func (r *Resolver) methodKey(ctx context.Context, id, docURL, accept, vmID, relationship string) (crypto.PublicKey, error) {
+	c, err := r.fetch(ctx, accept+" "+id, docURL, accept, func(body []byte) (cachedDoc, error) {
+		doc, err := ParseControllerDocument(body, id)
+		return cachedDoc{doc: doc}, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	vm, err := c.doc.Method(vmID, relationship)
+	if err != nil {
+		return nil, err
+	}
+	if err := vm.usableAt(r.now()); err != nil {
+		return nil, err
+	}
+	return vm.publicKey()
+}
+
+// fetch GETs an HTTPS JSON document of one of the media types accept
+// lists, parses it and caches the result for the TTL under what it was
+// parsed as (kind: the media types and the identifier it was checked
+// against) and its URL, so a document is reused only for the identifier
+// it was checked for. Failures are not cached.
+func (r *Resolver) fetch(ctx context.Context, kind, docURL, accept string, parse func([]byte) (cachedDoc, error)) (cachedDoc, error) {
 	r.once.Do(func() {
 		size := r.CacheSize
 		if size <= 0 {
@@ -264,18 +348,19 @@ func (r *Resolver) fetch(ctx context.Context, docURL string, parse func([]byte) 
 		r.cache = lru.New[string, cachedDoc](size)
 	})
 	now := r.now()
-	if c, ok := r.cache.Get(docURL, now); ok {
+	key := kind + " " + docURL
+	if c, ok := r.cache.Get(key, now); ok {
 		return c, nil
 	}
-	body, err := httpGet(ctx, r.Client, docURL, "application/json")
+	body, err := httpGet(ctx, r.Client, docURL, accept)
 	if err != nil {
 		return cachedDoc{}, err
 	}
 	c, err := parse(body)
 	if err != nil {
-		return cachedDoc{}, fmt.Errorf("%w: %s: %w", ErrResolve, docURL, err)
+		return cachedDoc{}, fmt.Errorf("%w: %s: %w", ErrResolve, truncate(docURL), err)
 	}
-	r.cache.Put(docURL, c, now.Add(r.ttl()), now)
+	r.cache.Put(key, c, now.Add(r.ttl()), now)
 	return c, nil
 }
 
@@ -331,7 +416,7 @@ func httpGet(ctx context.Context, client *http.Client, rawURL, accept string) ([
 		return nil, fmt.Errorf("%w: %s: %v", ErrResolve, rawURL, err)
 	}
 	if len(body) > maxFetch {
-		return nil, fmt.Errorf("%w: %s: document over %d bytes", ErrResolve, rawURL, maxFetch)
+		return nil, fmt.Errorf("%w: %w: %s: over %d bytes", ErrResolve, ErrDocumentTooLarge, truncate(rawURL), maxFetch)
 	}
 	return body, nil
 }

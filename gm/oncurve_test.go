@@ -13,6 +13,8 @@ import (
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/smx509"
+
+	"github.com/trustid-cn/trustid/gm/gmtest"
 )
 
 // sm2RHS returns x³ − 3x + b mod p.
@@ -175,26 +177,6 @@ func TestGenerateKeyMendsWrongPoint(t *testing.T) {
 	}
 }
 
-// montLowLimbPoint returns a valid SM2 point whose x in gmsm's Montgomery
-// domain (x·2²⁵⁶ mod p) has lowest limb 0x8000000000000005: converting it
-// back to affine (p256Mul by one) hits gmsm issue #560.
-func montLowLimbPoint(t *testing.T) (x, y *big.Int) {
-	t.Helper()
-	p := sm2.P256().Params().P
-	rInv := new(big.Int).ModInverse(new(big.Int).Lsh(big.NewInt(1), 256), p)
-	for i := range 256 {
-		xm := new(big.Int).SetBytes([]byte{0x3c, byte(i), 0x10, 0x20, 0x30, 0x40, 0x50, 0x60,
-			0x70, 0x80, 0x90, 0xa0, 0xb0, 0xc0, 0xd0, 0xe0, 0xf0, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07,
-			0x80, 0, 0, 0, 0, 0, 0, 5})
-		x = xm.Mul(xm, rInv).Mod(xm, p)
-		if y = new(big.Int).ModSqrt(sm2RHS(x), p); y != nil {
-			return x, y
-		}
-	}
-	t.Fatal("no point found")
-	return nil, nil
-}
-
 func TestParseCompressedPublicKey(t *testing.T) {
 	for range 20 {
 		k, err := GenerateKey(rand.Reader)
@@ -208,7 +190,7 @@ func TestParseCompressedPublicKey(t *testing.T) {
 		}
 	}
 
-	x, y := montLowLimbPoint(t)
+	x, y := gmtest.MontLowLimbPoint(t)
 	b := elliptic.MarshalCompressed(sm2.P256(), x, y)
 	got, err := ParseCompressedPublicKey(b)
 	if err != nil {

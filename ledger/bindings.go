@@ -53,7 +53,7 @@ func OpenBindingIndex(path, region string, chain BindingReader, timeout time.Dur
 	// Bindings are only added: the file is reopened at intervals so that
 	// bbolt's record of the pages it allocated does not grow with them
 	// (package boltfile). Only the first opening may replace it.
-	db, err := boltfile.Open(func() (*bolt.DB, error) {
+	db, err := boltfile.Open(path, func() (*bolt.DB, error) {
 		if !first {
 			return openBindingFile(path, false)
 		}
@@ -66,7 +66,7 @@ func OpenBindingIndex(path, region string, chain BindingReader, timeout time.Dur
 			}
 		}
 		return db, err
-	}, reopenAfter)
+	}, boltfile.Options{ReopenAfter: reopenAfter})
 	if err != nil {
 		return nil, fmt.Errorf("ledger: binding index %s: %w", path, err)
 	}

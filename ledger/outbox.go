@@ -195,13 +195,16 @@ func OpenOutbox(path string, chain BatchAnchorer, opts OutboxOptions) (*Outbox, 
 	// Reopened at intervals, as the embedded ledger's file (package
 	// boltfile): batches and heads are deleted once committed, but dead
 	// batches stay.
-	db, err := boltfile.Open(func() (*bolt.DB, error) {
+	db, err := boltfile.Open(path, func() (*bolt.DB, error) {
 		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
 		if err != nil {
 			return nil, OpenFileError(path, err)
 		}
 		return db, nil
-	}, reopenAfter)
+	}, boltfile.Options{ReopenAfter: reopenAfter})
+	if errors.Is(err, boltfile.ErrLocked) {
+		return nil, OpenFileError(path, err)
+	}
 	if err != nil {
 		return nil, err
 	}

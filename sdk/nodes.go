@@ -191,7 +191,7 @@ func (n *Nodes) hostedKey(ctx context.Context, nd *node, did, kid string) (crypt
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", vc.ErrResolve, err)
 		}
-		doc, err := vc.ParseDIDDocument(body, did)
+		doc, err := vc.ParseControllerDocument(body, did)
 		if err != nil {
 			return nil, fmt.Errorf("%w: %w", vc.ErrResolve, err)
 		}

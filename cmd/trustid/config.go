@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"strings"
@@ -77,6 +78,11 @@ func envName(flag string) string {
 
 // newLogger builds the process logger from --log-level and --log-format.
 func newLogger(cmd *cobra.Command) (*slog.Logger, error) {
+	return newLoggerTo(cmd, cmd.ErrOrStderr())
+}
+
+// newLoggerTo is newLogger writing to w.
+func newLoggerTo(cmd *cobra.Command, w io.Writer) (*slog.Logger, error) {
 	levelName, _ := cmd.Flags().GetString("log-level")
 	format, _ := cmd.Flags().GetString("log-format")
 	var level slog.Level
@@ -89,9 +95,9 @@ func newLogger(cmd *cobra.Command) (*slog.Logger, error) {
 	}
 	switch format {
 	case "text":
-		return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), opts)), nil
+		return slog.New(slog.NewTextHandler(w, opts)), nil
 	case "json":
-		return slog.New(slog.NewJSONHandler(cmd.ErrOrStderr(), opts)), nil
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
 	return nil, fmt.Errorf("--log-format must be text or json, not %q", format)
 }

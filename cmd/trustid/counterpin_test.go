@@ -240,6 +240,9 @@ func TestCounterPINLoginEndToEnd(t *testing.T) {
 
 	// No PIN in the logs, the data directory or Redis; no raw number or
 	// name in any static code.
+	// Stopped first: the access log is buffered and written out at shutdown,
+	// so the scan reads every line the node wrote.
+	f.stop()
 	pins := leakcheck.NewDelimited(t, pin, wrong)
 	pins.PlantLog(f.logs)
 	pins.PlantDir(f.dir)

@@ -110,6 +110,9 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 				func() float64 { return float64(st.ListMemory().Bytes) }))
 		client := &http.Client{Timeout: 5 * time.Second}
 		res := &vc.Resolver{Client: client, Local: is.Local()}
+		if res.ControllerHosts, err = controllerHosts(cmd); err != nil {
+			return fmt.Errorf("credentials: %w", err)
+		}
 		// Keys of the registry's regions and issuers come from the ledger
 		// view (so other regions' credentials and status lists verify while
 		// their nodes are down); anyone else's from did:web.
@@ -186,6 +189,28 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		}
 		return srv.MountCredentials(cc)
 	}
+}
+
+// controllerHosts is the host policy of --controller-document-hosts: nil
+// (none) when the flag is empty, every host for "*", else the hosts
+// listed. The fetch guard refuses private addresses whatever it says.
+func controllerHosts(cmd *cobra.Command) (func(string) bool, error) {
+	hosts, err := cmd.Flags().GetStringSlice("controller-document-hosts")
+	if err != nil || len(hosts) == 0 {
+		return nil, err
+	}
+	if slices.Contains(hosts, "*") {
+		if len(hosts) > 1 {
+			return nil, errors.New("--controller-document-hosts: * stands alone")
+		}
+		return func(string) bool { return true }, nil
+	}
+	for _, h := range hosts {
+		if h == "" || (strings.ContainsAny(h, "/:@ ") && !strings.HasPrefix(h, "[")) {
+			return nil, fmt.Errorf("--controller-document-hosts: %q is not a host name or address", h)
+		}
+	}
+	return vc.AllowHosts(hosts...), nil
 }
 
 // relatedFetchTimeout bounds the fetch of one related resource

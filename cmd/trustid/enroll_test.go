@@ -588,6 +588,9 @@ func TestEnrollmentLeavesNoPersonalData(t *testing.T) {
 	}
 	// The symbol is the holder's own: it may appear only in its short form.
 	// A canary planted where the node writes proves each scan can see.
+	// Stopped first: the access log is buffered and written out at shutdown,
+	// so the scan reads every line the node wrote.
+	f.stop()
 	scan := leakcheck.New(t, secrets...)
 	scan.PlantDir(f.dir)
 	scan.PlantLog(f.logs)
@@ -676,6 +679,9 @@ func TestPINCheckEndToEnd(t *testing.T) {
 	if c, m, _ := f.do("POST", api.PINCheckPath, "", "application/json", `{"pin":135790}`); c != 400 || m["error"] != "invalid_request" {
 		t.Errorf("malformed body: %d %v", c, m)
 	}
+	// Stopped first: the access log is buffered and written out at shutdown,
+	// so the scan reads every line the node wrote.
+	f.stop()
 	pins := leakcheck.NewDelimited(t, pin, wrong, "864209")
 	pins.PlantLog(f.logs)
 	if hits := pins.Log([]byte(f.logs.String())); len(hits) > 0 {

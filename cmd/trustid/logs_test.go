@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/testnode"
 )
 
 // checkJSONObject decodes one JSON value and fails on a key repeated in
@@ -97,6 +99,9 @@ func TestLogLinesAreStrictJSON(t *testing.T) {
 	if c, m := f.redeem(f.hotelTok, qr["code"].(string)); c != 200 {
 		t.Fatalf("redeem: %d %v", c, m)
 	}
+	// Stopped first: the access log is buffered and written out at shutdown,
+	// so the scan reads every line the node wrote.
+	f.stop()
 	lines := strings.Split(strings.TrimSpace(f.logs.String()), "\n")
 	kinds := map[string]bool{}
 	for _, line := range lines {
@@ -112,5 +117,27 @@ func TestLogLinesAreStrictJSON(t *testing.T) {
 		if !kinds[msg] {
 			t.Errorf("no %q line among %d lines: %v", msg, len(lines), kinds)
 		}
+	}
+}
+
+// TestAccessLogFlush: the node's request lines reach its log without a
+// shutdown, within --access-log-flush; with 0 each is there when the
+// response is; a negative interval is refused.
+func TestAccessLogFlush(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	for _, every := range []string{"100ms", "0"} {
+		n := testnode.Start(t, serveMain, "--data", t.TempDir(), "--access-log-flush", every)
+		if code, _ := get(t, n.Base+"/healthz"); code != 200 {
+			t.Fatalf("healthz: %d", code)
+		}
+		line := `"route":"GET /healthz","status":200`
+		if every == "0" && !strings.Contains(n.Logs.String(), line) {
+			t.Errorf("--access-log-flush 0: no request line once answered:\n%s", n.Logs.String())
+		}
+		waitFor(t, func() bool { return strings.Contains(n.Logs.String(), line) }, "the request line with --access-log-flush "+every)
+		n.Stop()
+	}
+	if _, _, err := run(t, context.Background(), "serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--access-log-flush", "-1s"); err == nil || !strings.Contains(err.Error(), "--access-log-flush") {
+		t.Errorf("a negative interval: %v", err)
 	}
 }

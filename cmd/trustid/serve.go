@@ -20,6 +20,7 @@ import (
 
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/federation"
+	"github.com/trustid-cn/trustid/internal/linebuf"
 	"github.com/trustid-cn/trustid/login"
 )
 
@@ -38,6 +39,7 @@ func newServeCmd() *cobra.Command {
 	f.String("instance", "", "this instance's ID among the region's instances (names the status lists it allocates from; default: made on first start and kept in the data directory)")
 	f.String("trusted-proxies", "", "comma-separated CIDRs of the load balancers in front of the node: only from these peers is the client address for per-address rate limits read from X-Forwarded-For (empty: none, the TCP peer's address)")
 	f.Duration("shutdown-timeout", 15*time.Second, "how long to drain requests on SIGINT/SIGTERM")
+	f.Duration("access-log-flush", 100*time.Millisecond, "the access log (one line a request) is buffered and written out at this interval, when 64 KiB fill, and at shutdown; a crash loses at most this interval's lines (0: each line written at once)")
 	addAuthFlags(f)
 	addLedgerFlags(f)
 	addEnrollFlags(f)
@@ -48,6 +50,7 @@ func newServeCmd() *cobra.Command {
 	f.Bool("wallet-attestation-without-challenge", false, "OID4VCI: take wallet attestation PoPs without a server challenge (iat and a single-use jti only), for wallets that cannot fetch one")
 	f.Duration("login-code-ttl", login.DefaultCodeTTL, "how long an authorization code of a login can be redeemed (1s to 10m)")
 	f.Bool("fetch-related-resources", false, "POST /credentials/verify fetches a credential's related resources (relatedResource) the request does not give, to check their digests: https to public addresses only, no redirects (default: checks only those given in options.trustidRelatedResources)")
+	f.StringSlice("controller-document-hosts", nil, "hosts whose https controlled identifier documents (W3C Controlled Identifiers 1.0) the verifier fetches to resolve a verification method that is an https URL (https://host/path#key-1), or * for any host; public addresses only, no redirects (default: none; did:web is always resolved)")
 	addUIFlags(f)
 	return cmd
 }
@@ -72,7 +75,13 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	if len(proxies) > 0 {
 		log.Info("client addresses from X-Forwarded-For of trusted proxies", slog.String("trusted_proxies", proxies.String()))
 	}
+	accessLog, closeAccessLog, err := newAccessLogger(cmd, log)
+	if err != nil {
+		return err
+	}
+	defer closeAccessLog()
 	log = log.With(slog.String("region", region))
+	accessLog = accessLog.With(slog.String("region", region))
 
 	ks, err := openKeystore(cmd, log)
 	if err != nil {
@@ -110,9 +119,10 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	reg.MustRegister(collectors.NewGoCollector(collectors.WithGoCollectorRuntimeMetrics(collectors.GoRuntimeMetricsRule{Matcher: regexp.MustCompile(`^/gc/heap/live:bytes$`)})),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	srv := api.New(api.Config{
-		Logger:   log,
-		Registry: reg,
-		Checks:   map[string]api.Check{"store": st.Ping},
+		Logger:    log,
+		AccessLog: accessLog,
+		Registry:  reg,
+		Checks:    map[string]api.Check{"store": st.Ping},
 		// Per-address limits behind a load balancer (docs/operations.md).
 		TrustedProxies: proxies,
 	})
@@ -187,8 +197,30 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	case <-sctx.Done():
 		log.Warn("background work did not finish within the drain time")
 	}
+	closeAccessLog()
 	log.Info("stopped")
 	return nil
+}
+
+// newAccessLogger returns the logger of the request lines: log's handler
+// settings on a buffer of stderr flushed every --access-log-flush
+// (internal/linebuf), or log itself when that is 0. The function it
+// returns flushes and stops the buffer; it may be called more than once.
+func newAccessLogger(cmd *cobra.Command, log *slog.Logger) (*slog.Logger, func(), error) {
+	every, _ := cmd.Flags().GetDuration("access-log-flush")
+	switch {
+	case every < 0:
+		return nil, nil, fmt.Errorf("--access-log-flush %v: want 0 or a positive duration", every)
+	case every == 0:
+		return log, func() {}, nil
+	}
+	buf := linebuf.New(cmd.ErrOrStderr(), 64<<10, every)
+	access, err := newLoggerTo(cmd, buf)
+	if err != nil {
+		buf.Close()
+		return nil, nil, err
+	}
+	return access, func() { buf.Close() }, nil
 }
 
 func dataDir(cmd *cobra.Command) string {

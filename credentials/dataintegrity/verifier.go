@@ -101,9 +101,10 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 type ProofResult struct {
 	ID                 string // "" when the proof has none
 	VerificationMethod string
-	// Controller is the DID the verification method was resolved for: the
-	// issuer (holder), a co-signer's DID, or, in a presentation that names
-	// no holder, the did:key or did:jwk of the method.
+	// Controller is the identifier the verification method was resolved
+	// for (a DID, or an https controlled identifier document's URL): the
+	// issuer (holder), a co-signer's, or, in a presentation that names no
+	// holder, the did:key or did:jwk of the method.
 	Controller   string
 	Cryptosuite  string
 	ProofPurpose string
@@ -252,8 +253,9 @@ type expect struct {
 // (VC Data Integrity 1.0 §4.5) verifies when every proof does, each over
 // the document with its proof set to the proofs its previousProof names
 // (none: the document alone), and when at least one is by
-// exp.controller; a proof of the set by another DID (a co-signer or
-// endorser, its verification method's DID) is resolved against that DID.
+// exp.controller; a proof of the set by another DID or https controller
+// (a co-signer or endorser: its verification method's DID, or its
+// controlled identifier document's URL) is resolved against it.
 // Each distinct previousProof set costs a canonicalization of the
 // document: more than MaxCanonicalDocuments are refused before any.
 func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (map[string]any, []ProofResult, error) {
@@ -286,7 +288,7 @@ func (v *Verifier) verify(ctx context.Context, doc map[string]any, exp expect) (
 	for i, p := range proofs {
 		controllers[i] = exp.controller
 		if len(proofs) > 1 && exp.controller != "" {
-			if did, _, _ := strings.Cut(p.vm, "#"); strings.HasPrefix(did, "did:") && did != exp.controller {
+			if did, _, _ := strings.Cut(p.vm, "#"); (strings.HasPrefix(did, "did:") || strings.HasPrefix(did, "https://")) && did != exp.controller {
 				controllers[i] = did
 			}
 		}

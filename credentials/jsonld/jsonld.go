@@ -12,7 +12,6 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -45,11 +44,6 @@ var (
 	// ErrInvalid: anything else that is not valid JSON-LD input for a
 	// credential or presentation.
 	ErrInvalid = errors.New("jsonld: invalid document")
-	// ErrBlankNodeEscape: a literal of a blank node holds a character
-	// that canonical N-Quads escapes but json-gold's blank-node hashing
-	// does not (see escapeLiteral), so its canonical labels could differ
-	// from RDFC-1.0's.
-	ErrBlankNodeEscape = errors.New("jsonld: control character in a literal of a blank node (not canonicalized exactly)")
 )
 
 // Default limits.
@@ -270,94 +264,6 @@ func Canonicalize(doc map[string]any) (nquads string, err error) {
 	return canonicalNQuads(dataset)
 }
 
-// canonicalNQuads returns the RDFC-1.0 N-Quads of a dataset, with
-// blank node labels issued by json-gold. json-gold's N-Quads writer
-// escapes only \\, ", LF, CR and TAB in literals, canonical N-Quads
-// (RDFC-1.0 §4.4.2 and RDF 1.2 N-Quads §3) every control character:
-// with such a character the quads are written by nquad instead. json-gold
-// hashes blank nodes with its own writer, so such a character in a
-// literal of a blank node is ErrBlankNodeEscape rather than a label
-// RDFC-1.0 might not give.
-func canonicalNQuads(dataset *ld.RDFDataset) (string, error) {
-	own := false
-	for _, quads := range dataset.Graphs {
-		for _, q := range quads {
-			lit, ok := q.Object.(ld.Literal)
-			if !ok || !escapesDiffer(lit.Value) {
-				continue
-			}
-			if ld.IsBlankNode(q.Subject) || q.Graph != nil && ld.IsBlankNode(q.Graph) {
-				return "", ErrBlankNodeEscape
-			}
-			own = true
-		}
-	}
-	if !own {
-		opts := options()
-		opts.Algorithm = ld.AlgorithmURDNA2015
-		opts.Format = "application/n-quads"
-		out, err := ld.NewJsonLdApi().Normalize(dataset, opts)
-		if err != nil {
-			return "", mapErr(err)
-		}
-		s, ok := out.(string)
-		if !ok {
-			return "", fmt.Errorf("%w: canonicalization produced no N-Quads", ErrInvalid)
-		}
-		return s, nil
-	}
-	return writeNQuads(dataset), nil
-}
-
-// writeNQuads issues canonical blank node labels with json-gold and
-// writes the sorted canonical N-Quads with nquad.
-func writeNQuads(dataset *ld.RDFDataset) string {
-	na := ld.NewNormalisationAlgorithm(ld.AlgorithmURDNA2015)
-	na.Normalize(dataset)
-	quads := na.Quads()
-	lines := make([]string, len(quads))
-	for i, q := range quads {
-		lines[i] = nquad(q)
-	}
-	sort.Strings(lines)
-	return strings.Join(lines, "")
-}
-
-// nquad serializes q as a line of canonical N-Quads.
-func nquad(q *ld.Quad) string {
-	var b strings.Builder
-	term := func(n ld.Node) {
-		switch t := n.(type) {
-		case ld.IRI:
-			b.WriteString("<" + t.Value + ">")
-		case ld.BlankNode:
-			b.WriteString(t.Attribute)
-		case ld.Literal:
-			b.WriteByte('"')
-			escapeLiteral(&b, t.Value)
-			b.WriteByte('"')
-			switch t.Datatype {
-			case ld.RDFLangString:
-				b.WriteString("@" + t.Language)
-			case ld.XSDString:
-			default:
-				b.WriteString("^^<" + t.Datatype + ">")
-			}
-		}
-	}
-	term(q.Subject)
-	b.WriteByte(' ')
-	term(q.Predicate)
-	b.WriteByte(' ')
-	term(q.Object)
-	if q.Graph != nil && q.Graph.GetValue() != "@default" {
-		b.WriteByte(' ')
-		term(q.Graph)
-	}
-	b.WriteString(" .\n")
-	return b.String()
-}
-
 // escapeLiteral writes s as canonical N-Quads writes the inside of a
 // STRING_LITERAL_QUOTE: BS, HT, LF, FF, CR, " and \\ as ECHAR; U+0000 to
 // U+0007, VT, U+000E to U+001F, DEL and characters outside the XML 1.1
@@ -388,17 +294,6 @@ func escapeLiteral(b *strings.Builder, s string) {
 			}
 		}
 	}
-}
-
-// escapesDiffer reports whether s holds a character that escapeLiteral
-// escapes and json-gold's writer does not.
-func escapesDiffer(s string) bool {
-	for _, r := range s {
-		if r < 0x20 && r != '\t' && r != '\n' && r != '\r' || r == 0x7f || r == 0xfffe || r == 0xffff {
-			return true
-		}
-	}
-	return false
 }
 
 // expand runs JSON-LD expansion. A top-level @context made only of

@@ -7,13 +7,13 @@ import (
 	"crypto/elliptic"
 	"crypto/rand"
 	"errors"
-	"math/big"
 	"strings"
 	"testing"
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/gm/gmtest"
 )
 
 func TestBase58(t *testing.T) {
@@ -143,36 +143,20 @@ func FuzzDecode(f *testing.F) {
 // UnmarshalCompressed returns a wrong x on amd64 with BMI2/ADX (gmsm issue
 // #560): Decode must return the encoded point.
 func TestDecodeSM2ExactPoint(t *testing.T) {
-	params := sm2.P256().Params()
-	p := params.P
-	rInv := new(big.Int).ModInverse(new(big.Int).Lsh(big.NewInt(1), 256), p)
-	for i := range 64 {
-		xm := new(big.Int).SetBytes([]byte{0x4e, byte(i), 0x21, 0x21, 0x21, 0x21, 0x21, 0x21,
-			0x65, 0x65, 0x65, 0x65, 0x65, 0x65, 0x65, 0x65, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c, 0x0c,
-			0x80, 0, 0, 0, 0, 0, 0, 5})
-		x := xm.Mul(xm, rInv).Mod(xm, p)
-		rhs := new(big.Int).Exp(x, big.NewInt(3), p)
-		rhs.Sub(rhs, new(big.Int).Mul(big.NewInt(3), x)).Add(rhs, params.B).Mod(rhs, p)
-		y := new(big.Int).ModSqrt(rhs, p)
-		if y == nil {
-			continue
-		}
-		want, err := gm.NewPublicKey(&ecdsa.PublicKey{Curve: sm2.P256(), X: x, Y: y}, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := multikey.Encode(want)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := multikey.Decode(s)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if !want.Equal(got) {
-			t.Fatal("decoded another point")
-		}
-		return
+	x, y := gmtest.MontLowLimbPoint(t)
+	want, err := gm.NewPublicKey(&ecdsa.PublicKey{Curve: sm2.P256(), X: x, Y: y}, nil)
+	if err != nil {
+		t.Fatal(err)
 	}
-	t.Fatal("no point found")
+	s, err := multikey.Encode(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := multikey.Decode(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !want.Equal(got) {
+		t.Fatal("decoded another point")
+	}
 }

@@ -9,6 +9,13 @@
 // takes, so that map grows with the data for as long as the file stays
 // open. Reopening the file is the only way to empty it: DB does so after
 // a set number of page allocations, between transactions.
+//
+// bbolt's own lock of the file (flock) is released when the file is
+// closed, so another process waiting for it would get the file in the
+// instant of a reopen. DB therefore also holds a companion lock, the
+// file's path plus ".lock" (package filelock), from Open to Close,
+// taken before bbolt opens the file: every process that opens the file
+// through Open waits for that lock, so none gets in during a reopen.
 package boltfile
 
 import (
@@ -16,8 +23,11 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	bolt "go.etcd.io/bbolt"
+
+	"github.com/trustid-cn/trustid/internal/filelock"
 )
 
 // DefaultReopenAfter is the number of page allocations after which DB
@@ -27,11 +37,20 @@ import (
 // comes every few hundred commits.
 const DefaultReopenAfter = 1024
 
+// DefaultLockWait is how long Open waits for the companion lock when
+// Options.LockWait is 0: bbolt's Timeout in the project's openers.
+const DefaultLockWait = time.Second
+
+// ErrLocked is returned by Open when another holder (another process,
+// or another DB of the same file in this one) kept the file's companion
+// lock for the whole wait.
+var ErrLocked = errors.New("boltfile: file in use by another process")
+
 // ErrClosed is returned by a transaction started after Close.
 var ErrClosed = errors.New("boltfile: file closed")
 
-// ErrReopen wraps the error of a reopen that failed (the file locked by
-// another process in between, or gone): the transaction that triggered
+// ErrReopen wraps the error of a reopen that failed (the file gone, or
+// locked by a process that opened it without Open): the transaction that triggered
 // it was committed; later ones try to open the file again, and fail with
 // this error while they cannot.
 var ErrReopen = errors.New("boltfile: reopening the file failed")
@@ -47,8 +66,9 @@ var ErrReopen = errors.New("boltfile: reopening the file failed")
 // could wait forever behind a reopen waiting for the outer one). Safe
 // for concurrent use.
 type DB struct {
-	open  func() (*bolt.DB, error)
-	after int64
+	open   func() (*bolt.DB, error)
+	unlock func() // releases the companion lock
+	after  int64
 	// due is the open file's reopening threshold (dueAfter).
 	due int64
 
@@ -68,23 +88,45 @@ type DB struct {
 	lastErr  error
 }
 
-// Open opens the file with open, which also reopens it. open should only
+// Options configures Open; the zero value is the defaults.
+type Options struct {
+	// ReopenAfter is the number of page allocations between reopenings;
+	// 0 means DefaultReopenAfter.
+	ReopenAfter int
+	// LockWait bounds the wait for the companion lock; 0 means
+	// DefaultLockWait.
+	LockWait time.Duration
+}
+
+// Open takes the companion lock of the bbolt file at path (path +
+// ".lock"), waiting at most opts.LockWait (ErrLocked), then opens the
+// file with open, which also reopens it; the lock is held until Close.
+// open should only
 // open the file (create buckets after Open, with Update): bbolt's Open
 // writes nothing to a file that has data and a synced free list, so a
 // reopen works on a full disk. With NoFreelistSync, a reopen rebuilds the
 // free list by walking every page, so such a file is reopened only after
-// as many page allocations as it has pages (dueAfter). reopenAfter is the
-// number of page allocations between reopenings; 0 means
-// DefaultReopenAfter.
-func Open(open func() (*bolt.DB, error), reopenAfter int) (*DB, error) {
-	if reopenAfter <= 0 {
-		reopenAfter = DefaultReopenAfter
+// as many page allocations as it has pages (dueAfter).
+func Open(path string, open func() (*bolt.DB, error), opts Options) (*DB, error) {
+	if opts.ReopenAfter <= 0 {
+		opts.ReopenAfter = DefaultReopenAfter
+	}
+	if opts.LockWait <= 0 {
+		opts.LockWait = DefaultLockWait
+	}
+	unlock, err := filelock.TryLock(path+".lock", opts.LockWait)
+	if errors.Is(err, filelock.ErrLocked) {
+		return nil, fmt.Errorf("%w: %s", ErrLocked, path)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("boltfile: lock %s: %w", path, err)
 	}
 	db, err := open()
 	if err != nil {
+		unlock()
 		return nil, err
 	}
-	d := &DB{open: open, after: int64(reopenAfter)}
+	d := &DB{open: open, unlock: unlock, after: int64(opts.ReopenAfter)}
 	d.install(db)
 	return d, nil
 }
@@ -223,7 +265,8 @@ func (d *DB) Reopens() int {
 	return d.reopens
 }
 
-// Close waits for the transactions in progress and closes the file.
+// Close waits for the transactions in progress, closes the file and
+// releases its companion lock.
 func (d *DB) Close() error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
@@ -231,6 +274,7 @@ func (d *DB) Close() error {
 		return nil
 	}
 	d.closed = true
+	defer d.unlock()
 	if d.db == nil {
 		return nil
 	}

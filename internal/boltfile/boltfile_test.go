@@ -4,7 +4,9 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -13,6 +15,7 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/trustid-cn/trustid/internal/boltfile"
+	"github.com/trustid-cn/trustid/internal/testenv"
 )
 
 var (
@@ -80,7 +83,7 @@ func checkConsistent(tx *bolt.Tx) (uint64, error) {
 // or a closed file.
 func TestReopenUnderConcurrentUse(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.db")
-	d, err := boltfile.Open(opener(path, true, nil), 16)
+	d, err := boltfile.Open(path, opener(path, true, nil), boltfile.Options{ReopenAfter: 16})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -191,7 +194,7 @@ func TestReopenUnderConcurrentUse(t *testing.T) {
 func TestReopenFailure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.db")
 	var fail atomic.Bool
-	d, err := boltfile.Open(opener(path, true, &fail), 1)
+	d, err := boltfile.Open(path, opener(path, true, &fail), boltfile.Options{ReopenAfter: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -225,7 +228,7 @@ func TestReopenFailure(t *testing.T) {
 // ErrClosed.
 func TestClose(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f.db")
-	d, err := boltfile.Open(opener(path, true, nil), 0)
+	d, err := boltfile.Open(path, opener(path, true, nil), boltfile.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -269,7 +272,7 @@ func TestClose(t *testing.T) {
 // an index of a million bindings).
 func TestReopenRebuiltFreelistScales(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "rebuilt.db")
-	d, err := boltfile.Open(func() (*bolt.DB, error) {
+	d, err := boltfile.Open(path, func() (*bolt.DB, error) {
 		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, NoSync: true, NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
 		if err != nil {
 			return nil, err
@@ -282,7 +285,7 @@ func TestReopenRebuiltFreelistScales(t *testing.T) {
 			return nil, err
 		}
 		return db, nil
-	}, 8)
+	}, boltfile.Options{ReopenAfter: 8})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -349,7 +352,7 @@ func TestReopenFailureSharedByWaiters(t *testing.T) {
 	var fail atomic.Bool
 	var opens atomic.Int64
 	open := opener(path, true, &fail)
-	d, err := boltfile.Open(func() (*bolt.DB, error) { opens.Add(1); return open() }, 1)
+	d, err := boltfile.Open(path, func() (*bolt.DB, error) { opens.Add(1); return open() }, boltfile.Options{ReopenAfter: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -407,5 +410,255 @@ func TestReopenFailureSharedByWaiters(t *testing.T) {
 	fail.Store(false)
 	if err := d.View(func(*bolt.Tx) error { return nil }); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestReopenKeepsOthersOut: while a DB reopens its file after every
+// commit, another opener trying all the time (a CLI command on the data
+// directory of a running node) never gets the file: the companion lock
+// is held across each reopen. bbolt's own lock is released for an
+// instant at each one, and an opener that waited only for it got in
+// there, failing the node's reopen until it let go.
+func TestReopenKeepsOthersOut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.db")
+	d, err := boltfile.Open(path, opener(path, true, nil), boltfile.Options{ReopenAfter: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := make(chan struct{})
+	var tries, in atomic.Int64
+	done := make(chan error, 1)
+	go func() {
+		// One try of each lock per attempt, no waiting.
+		intruder := func() (*bolt.DB, error) {
+			return bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Nanosecond, NoSync: true})
+		}
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			tries.Add(1)
+			o, err := boltfile.Open(path, intruder, boltfile.Options{LockWait: time.Nanosecond})
+			if err == nil {
+				in.Add(1)
+				o.Close()
+				continue
+			}
+			// Refused by the companion lock, or by bbolt's.
+			if !errors.Is(err, boltfile.ErrLocked) && !errors.Is(err, bolt.ErrTimeout) {
+				done <- err
+				return
+			}
+		}
+	}()
+	const commits = 1500
+	for i := range commits {
+		if err := d.Update(func(tx *bolt.Tx) error { return appendEntry(tx, fmt.Appendf(nil, "v%d", i)) }); err != nil {
+			close(stop)
+			t.Fatalf("commit %d: %v", i, err)
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatalf("the other opener: %v", err)
+	}
+	if n := in.Load(); n != 0 {
+		t.Fatalf("the other opener got the file %d times in %d tries during %d reopens", n, tries.Load(), d.Reopens())
+	}
+	if d.Reopens() < commits/2 {
+		t.Fatalf("%d reopens: the test did not exercise reopening", d.Reopens())
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// Once closed, the file is anyone's.
+	o, err := boltfile.Open(path, opener(path, true, nil), boltfile.Options{LockWait: time.Nanosecond})
+	if err != nil {
+		t.Fatalf("opening after Close: %v", err)
+	}
+	o.Close()
+	t.Logf("%d tries during %d reopens", tries.Load(), d.Reopens())
+}
+
+// TestReopenKeepsOtherProcessesOut is TestReopenKeepsOthersOut with the
+// other opener in another process (the CLI beside a running node), as
+// the companion lock must hold across processes, not only between two
+// opens in one: the child tries all the time, without waiting, while
+// this process reopens the file after every commit, and gets it only
+// once this one has closed it.
+func TestReopenKeepsOtherProcessesOut(t *testing.T) {
+	if testenv.IsChild() {
+		t.Skip("a child process")
+	}
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.db")
+	d, err := boltfile.Open(path, opener(path, true, nil), boltfile.Options{ReopenAfter: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		out []byte
+		err error
+	}
+	child := make(chan result, 1)
+	go func() {
+		out, err := testenv.RunChild("TestReopenKeepsOtherProcessesOutChild", "BOLTFILE_CHILD_DIR="+dir)
+		child <- result{out, err}
+	}()
+	// The child is trying before the commits start.
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		if _, err := os.Stat(filepath.Join(dir, "trying")); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the child did not start trying")
+		}
+	}
+	const commits = 1500
+	for i := range commits {
+		if err := d.Update(func(tx *bolt.Tx) error { return appendEntry(tx, fmt.Appendf(nil, "v%d", i)) }); err != nil {
+			t.Fatalf("commit %d: %v", i, err)
+		}
+	}
+	reopens := d.Reopens()
+	// Once "closing" exists, the child may get in.
+	if err := os.WriteFile(filepath.Join(dir, "closing"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "closed"), nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r := <-child
+	if r.err != nil {
+		t.Fatalf("the child: %v\n%s", r.err, r.out)
+	}
+	var tries, in, refused int
+	var final string
+	for line := range strings.Lines(string(r.out)) {
+		if _, err := fmt.Sscanf(strings.TrimSpace(line), "result %d %d %d %s", &tries, &in, &refused, &final); err == nil {
+			break
+		}
+	}
+	if in != 0 {
+		t.Fatalf("the other process got the file %d times in %d tries during %d reopens", in, tries, reopens)
+	}
+	if refused == 0 || reopens < commits/2 {
+		t.Fatalf("%d refusals in %d tries, %d reopens: the test did not exercise the lock\n%s", refused, tries, reopens, r.out)
+	}
+	if final != "open" {
+		t.Fatalf("the other process after Close: %s\n%s", final, r.out)
+	}
+	t.Logf("%d tries (%d refused) during %d reopens", tries, refused, reopens)
+}
+
+// TestReopenKeepsOtherProcessesOutChild is the other process of
+// TestReopenKeepsOtherProcessesOut: it tries both locks once per
+// attempt until the parent has closed the file, then opens it waiting.
+// A try counts as getting in when it holds the file before the parent
+// began to close it.
+func TestReopenKeepsOtherProcessesOutChild(t *testing.T) {
+	dir := os.Getenv("BOLTFILE_CHILD_DIR")
+	if !testenv.IsChild() || dir == "" {
+		t.Skip("the child of TestReopenKeepsOtherProcessesOut")
+	}
+	path := filepath.Join(dir, "f.db")
+	intruder := func() (*bolt.DB, error) {
+		return bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Nanosecond, NoSync: true})
+	}
+	var tries, in, refused int
+	for {
+		_, statErr := os.Stat(filepath.Join(dir, "closed"))
+		tries++
+		o, err := boltfile.Open(path, intruder, boltfile.Options{LockWait: time.Nanosecond})
+		switch {
+		case err == nil:
+			// Holding the file, and the parent had not begun to close it.
+			if _, err := os.Stat(filepath.Join(dir, "closing")); err != nil {
+				in++
+			}
+			o.Close()
+		case errors.Is(err, boltfile.ErrLocked) || errors.Is(err, bolt.ErrTimeout):
+			refused++
+		default:
+			t.Fatal(err)
+		}
+		if tries == 1 {
+			if err := os.WriteFile(filepath.Join(dir, "trying"), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if statErr == nil {
+			break // this try began after the parent's Close
+		}
+	}
+	final := "open"
+	o, err := boltfile.Open(path, intruder, boltfile.Options{LockWait: 10 * time.Second})
+	if err != nil {
+		final = "refused"
+	} else {
+		o.Close()
+	}
+	fmt.Printf("result %d %d %d %s\n", tries, in, refused, final)
+}
+
+// TestLockReleasedOnEveryExit: the companion lock is let go when the
+// first opening fails (an Open that fails leaves nothing held), and by a
+// Close after a failed reopen (no file open then); a second Close does
+// not release a lock another DB took meanwhile.
+func TestLockReleasedOnEveryExit(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.db")
+	free := func(when string) {
+		t.Helper()
+		o, err := boltfile.Open(path, opener(path, true, nil), boltfile.Options{LockWait: time.Nanosecond})
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+		if err := o.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var fail atomic.Bool
+	fail.Store(true)
+	if _, err := boltfile.Open(path, opener(path, true, &fail), boltfile.Options{}); err == nil {
+		t.Fatal("Open with a failing opener succeeded")
+	}
+	free("after a failed Open")
+
+	fail.Store(false)
+	d, err := boltfile.Open(path, opener(path, true, &fail), boltfile.Options{ReopenAfter: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail.Store(true)
+	if err := d.Update(func(tx *bolt.Tx) error { return appendEntry(tx, []byte("a")) }); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.View(func(*bolt.Tx) error { return nil }); !errors.Is(err, boltfile.ErrReopen) {
+		t.Fatalf("View after a failed reopen = %v, want ErrReopen", err)
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	free("after Close following a failed reopen")
+
+	other, err := boltfile.Open(path, opener(path, true, nil), boltfile.Options{LockWait: time.Nanosecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if o, err := boltfile.Open(path, opener(path, true, nil), boltfile.Options{LockWait: time.Nanosecond}); !errors.Is(err, boltfile.ErrLocked) {
+		if o != nil {
+			o.Close()
+		}
+		t.Fatalf("Open while another DB holds the file, after a second Close of the first = %v, want ErrLocked", err)
 	}
 }

@@ -20,7 +20,7 @@ import (
 // returns the live heap's growth from the first fifth of them to the end.
 func heapGrowth(t *testing.T, reopenAfter, commits int) int64 {
 	path := filepath.Join(t.TempDir(), "f.db")
-	d, err := boltfile.Open(opener(path, true, nil), reopenAfter)
+	d, err := boltfile.Open(path, opener(path, true, nil), boltfile.Options{ReopenAfter: reopenAfter})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -84,3 +84,26 @@ func TestLockProcesses(t *testing.T) {
 		t.Fatalf("counter %s, want 300", got)
 	}
 }
+
+// TestTryLock: a second open of the lock file in this process is refused
+// with ErrLocked after its wait, and gets the lock once it is released.
+func TestTryLock(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f.lock")
+	unlock, err := TryLock(path, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	if _, err := TryLock(path, 60*time.Millisecond); err != ErrLocked {
+		t.Fatalf("second TryLock = %v, want ErrLocked", err)
+	}
+	if d := time.Since(start); d < 60*time.Millisecond {
+		t.Fatalf("gave up after %v, before its wait", d)
+	}
+	go func() { time.Sleep(30 * time.Millisecond); unlock() }()
+	again, err := TryLock(path, 5*time.Second)
+	if err != nil {
+		t.Fatalf("TryLock while the holder releases: %v", err)
+	}
+	again()
+}

@@ -88,13 +88,16 @@ func Open(path string, opts Options) (*Ledger, error) {
 	}
 	// The block log only grows: the file is reopened at intervals so that
 	// bbolt's record of the pages it allocated does not (package boltfile).
-	db, err := boltfile.Open(func() (*bolt.DB, error) {
+	db, err := boltfile.Open(path, func() (*bolt.DB, error) {
 		db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: time.Second, FreelistType: bolt.FreelistMapType})
 		if err != nil {
 			return nil, ledger.OpenFileError(path, err)
 		}
 		return db, nil
-	}, opts.ReopenAfter)
+	}, boltfile.Options{ReopenAfter: opts.ReopenAfter})
+	if errors.Is(err, boltfile.ErrLocked) {
+		return nil, ledger.OpenFileError(path, err)
+	}
 	if err != nil {
 		return nil, err
 	}
