@@ -17,7 +17,7 @@ import (
 // error; shape completes its message ("with the documented fields").
 // Messages never quote the body, which may hold a PIN or an ID number.
 func decodeBody(r *http.Request, max int, dst any, bad func(format string, args ...any) error, shape string) error {
-	data, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
+	data, err := readAll(io.LimitReader(r.Body, int64(max)+1), r.ContentLength, max)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -32,6 +32,30 @@ func decodeBody(r *http.Request, max int, dst any, bad func(format string, args 
 		return bad("body must be one JSON object %s: %s", shape, bodyProblem(err))
 	}
 	return nil
+}
+
+// readAll is io.ReadAll with a first buffer of the request's declared
+// length (when it is within max), so a body is read without growing
+// through io.ReadAll's 512-byte start.
+func readAll(r io.Reader, declared int64, max int) ([]byte, error) {
+	size := 512
+	if declared > 0 && declared <= int64(max) {
+		size = int(declared) + 1 // room for the read that meets EOF
+	}
+	b := make([]byte, 0, size)
+	for {
+		n, err := r.Read(b[len(b):cap(b)])
+		b = b[:len(b)+n]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+	}
 }
 
 // bodyProblem says what strictjson refused, without the body's content

@@ -4,12 +4,14 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
 	"strconv"
 	"strings"
 	"testing"
+	"testing/iotest"
 
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
@@ -150,4 +152,24 @@ func FuzzBodyDecoders(f *testing.F) {
 			t.Fatalf("%s: not stable:\n%s\n%s", d.name, once, twice)
 		}
 	})
+}
+
+// TestReadAllDeclaredLength: readAll returns the whole body whatever
+// length the request declared (none, the true one, less, more, over the
+// limit), read through the one-byte-over limit decodeBody uses.
+func TestReadAllDeclaredLength(t *testing.T) {
+	const max = 1000
+	for _, n := range []int{0, 1, 511, 512, 513, 999, 1000, 1001, 5000} {
+		body := bytes.Repeat([]byte{'x'}, n)
+		for _, declared := range []int64{-1, 0, int64(n), int64(n) - 1, int64(n) + 5, max + 10} {
+			got, err := readAll(io.LimitReader(iotest.HalfReader(bytes.NewReader(body)), max+1), declared, max)
+			if err != nil || !bytes.Equal(got, body[:min(n, max+1)]) {
+				t.Fatalf("%d bytes declared %d: %d bytes, %v", n, declared, len(got), err)
+			}
+		}
+	}
+	want := errors.New("broken")
+	if _, err := readAll(iotest.ErrReader(want), 10, max); !errors.Is(err, want) {
+		t.Fatalf("read error: %v", err)
+	}
 }

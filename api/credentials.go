@@ -426,7 +426,7 @@ func (h *credentialHandlers) writeVerifyFailure(w http.ResponseWriter, r *http.R
 	p := problemOf(err)
 	h.log.LogAttrs(r.Context(), slog.LevelInfo, "verification failed",
 		slog.String("request_id", requestID(r.Context())), slog.String("code", p.Code), slog.Any("cause", err))
-	writeJSONStatus(w, http.StatusBadRequest, verifyResponse{Verified: false, Warnings: []verifyProblem{}, Errors: []verifyProblem{p}})
+	writeVerifyStatus(w, http.StatusBadRequest, &verifyResponse{Verified: false, Warnings: []verifyProblem{}, Errors: []verifyProblem{p}})
 }
 
 // credentialInput decodes a verifiableCredential member: an enveloped
@@ -599,13 +599,13 @@ func (h *credentialHandlers) verify(w http.ResponseWriter, r *http.Request) erro
 		}
 		h.log.LogAttrs(r.Context(), slog.LevelInfo, "verification failed",
 			slog.String("request_id", requestID(r.Context())), slog.String("code", problems[0].Code), slog.Any("cause", rerr))
-		writeJSONStatus(w, http.StatusBadRequest, verifyResponse{Verified: false, Warnings: warnings, Errors: problems, RelatedResources: outcomes})
+		writeVerifyStatus(w, http.StatusBadRequest, &verifyResponse{Verified: false, Warnings: warnings, Errors: problems, RelatedResources: outcomes})
 		return nil
 	}
 	if checked {
 		checks = append(checks, "related-resources")
 	}
-	writeJSON(w, verifyResponse{Verified: true, Format: res.Format, Issuer: res.Issuer, Credential: res.Credential,
+	writeVerifyStatus(w, http.StatusOK, &verifyResponse{Verified: true, Format: res.Format, Issuer: res.Issuer, Credential: res.Credential,
 		Checks: checks, Warnings: warnings, Errors: []verifyProblem{}, RelatedResources: outcomes, Proofs: proofs})
 	return nil
 }

@@ -172,7 +172,7 @@ func qrRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
 	if err != nil {
 		return err
 	}
-	writeJSON(w, red)
+	writeRedemption(w, red)
 	return nil
 }
 

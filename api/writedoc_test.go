@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
 // TestWriteDocMatchesWriteJSON: writeDocStatus sends the bytes and
@@ -58,6 +59,87 @@ func FuzzWriteDocMatchesWriteJSON(f *testing.F) {
 		writeDocStatus(b, http.StatusCreated, doc)
 		if !bytes.Equal(a.Body.Bytes(), b.Body.Bytes()) {
 			t.Fatalf("writeDocStatus %q\nwriteJSONStatus %q", b.Body, a.Body)
+		}
+	})
+}
+
+// FuzzWriteVerifyMatchesWriteJSON: for any single-credential verification
+// answer (a credential document as json.Unmarshal makes it, strings with
+// characters encoding/json escapes, members empty or not),
+// writeVerifyStatus sends writeJSONStatus's bytes.
+func FuzzWriteVerifyMatchesWriteJSON(f *testing.F) {
+	f.Add([]byte(`{"@context":["https://www.w3.org/ns/credentials/v2"],"n":1.5e300,"o":{"é":["<&>",null]}}`), "vc+jwt", "did:web:x\u2028", "signature", "code\xff", "msg<&>", uint8(0xff))
+	f.Add([]byte(`{}`), "", "", "", "", "", uint8(0))
+	f.Add([]byte(`null`), "dc+sd-jwt", "\x00", "\"", "\\", "\t", uint8(0x55))
+	f.Fuzz(func(t *testing.T, raw []byte, format, issuer, check, code, msg string, bits uint8) {
+		var cred map[string]any
+		json.Unmarshal(raw, &cred)
+		r := &verifyResponse{Verified: bits&1 != 0, Format: format, Issuer: issuer, Credential: cred}
+		if bits&2 != 0 {
+			r.Holder = issuer + check
+		}
+		if bits&4 != 0 {
+			r.Checks = []string{check, "status"}
+		} else if bits&8 != 0 {
+			r.Checks = []string{}
+		}
+		if bits&16 != 0 {
+			r.Warnings = []verifyProblem{{Code: code, Message: msg}, {}}
+		} else if bits&32 != 0 {
+			r.Warnings = []verifyProblem{}
+		}
+		if bits&64 != 0 {
+			r.Errors = []verifyProblem{{Code: msg, Message: code}}
+		}
+		if bits&128 != 0 {
+			r.RelatedResources = []relatedOutcome{{ID: code, Status: msg, Fetched: bits&1 == 0}, {ID: issuer}}
+		}
+		for _, status := range []int{http.StatusOK, http.StatusBadRequest} {
+			a, b := httptest.NewRecorder(), httptest.NewRecorder()
+			writeJSONStatus(a, status, r)
+			writeVerifyStatus(b, status, r)
+			if a.Code != b.Code || !bytes.Equal(a.Body.Bytes(), b.Body.Bytes()) {
+				t.Fatalf("writeVerifyStatus %d %q\nwriteJSONStatus %d %q", b.Code, b.Body, a.Code, a.Body)
+			}
+			for _, h := range []string{"Content-Type", "Cache-Control"} {
+				if a.Header().Get(h) != b.Header().Get(h) {
+					t.Fatalf("%s %q, want %q", h, b.Header().Get(h), a.Header().Get(h))
+				}
+			}
+		}
+	})
+}
+
+// FuzzWriteRedemptionMatchesWriteJSON: writeRedemption sends writeJSON's
+// bytes for any redemption (claims or none, delegated or not, strings
+// with characters encoding/json escapes).
+func FuzzWriteRedemptionMatchesWriteJSON(f *testing.F) {
+	f.Add("pw-1", 3, "310000", "age_over_18", "true", "guardian<&>", uint8(0xff))
+	f.Add("", 0, "", "", "", "", uint8(0))
+	f.Add("\xff\u2028", -1, "\x00\"", "k\\", "v\t", "act", uint8(0x0a))
+	f.Fuzz(func(t *testing.T, pid string, level int, region, k, v, rel string, bits uint8) {
+		red := &redeem.Redemption{PairwiseID: pid, Assurance: level, Region: region}
+		if bits&1 != 0 {
+			red.Claims = map[string]string{k: v, v + "x": k, "name": rel}
+		} else if bits&2 != 0 {
+			red.Claims = map[string]string{}
+		}
+		if bits&4 != 0 {
+			red.Act = &redeem.Actor{PairwiseID: v, Relationship: rel}
+		}
+		if bits&8 != 0 {
+			red.Action = rel
+		}
+		a, b := httptest.NewRecorder(), httptest.NewRecorder()
+		writeJSON(a, red)
+		writeRedemption(b, red)
+		if a.Code != b.Code || !bytes.Equal(a.Body.Bytes(), b.Body.Bytes()) {
+			t.Fatalf("writeRedemption %d %q\nwriteJSON %d %q", b.Code, b.Body, a.Code, a.Body)
+		}
+		for _, h := range []string{"Content-Type", "Cache-Control"} {
+			if a.Header().Get(h) != b.Header().Get(h) {
+				t.Fatalf("%s %q, want %q", h, b.Header().Get(h), a.Header().Get(h))
+			}
 		}
 	})
 }

@@ -3,9 +3,12 @@ package gm
 import (
 	"bytes"
 	"crypto/rand"
+	"math/big"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
+	"golang.org/x/crypto/cryptobyte"
+	"golang.org/x/crypto/cryptobyte/asn1"
 )
 
 // FuzzVerify feeds arbitrary signatures to SM2 verification: never a panic,
@@ -79,6 +82,43 @@ func FuzzJWT(f *testing.F) {
 		tok, err := p.Parse(s, func(*jwt.Token) (any, error) { return k.PublicKey(), nil })
 		if err == nil && tok.Method.Alg() != AlgSM2 {
 			t.Fatalf("accepted alg %s", tok.Method.Alg())
+		}
+	})
+}
+
+// FuzzRawToDER: rawToDER's hand-made DER is cryptobyte's encoding of the
+// two integers, refuses exactly a zero r or s, and derToRaw reads it
+// back to the same 64 bytes.
+func FuzzRawToDER(f *testing.F) {
+	f.Add(make([]byte, 64))
+	f.Add(bytes.Repeat([]byte{0xff}, 64))
+	f.Add(append(append(make([]byte, 31), 1), bytes.Repeat([]byte{0x80}, 32)...))
+	f.Add(append(bytes.Repeat([]byte{0x7f}, 32), make([]byte, 32)...))
+	f.Fuzz(func(t *testing.T, sig []byte) {
+		if len(sig) != SignatureSize {
+			return
+		}
+		r, s := new(big.Int).SetBytes(sig[:32]), new(big.Int).SetBytes(sig[32:])
+		var buf [2 + 2*(2+1+32)]byte
+		der, err := rawToDER(&buf, sig)
+		if r.Sign() == 0 || s.Sign() == 0 {
+			if err == nil {
+				t.Fatalf("zero integer encoded: %x", der)
+			}
+			return
+		}
+		var b cryptobyte.Builder
+		b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
+			b.AddASN1BigInt(r)
+			b.AddASN1BigInt(s)
+		})
+		want, _ := b.Bytes()
+		if err != nil || !bytes.Equal(der, want) {
+			t.Fatalf("rawToDER %x, %v; cryptobyte %x", der, err, want)
+		}
+		back, err := derToRaw(der)
+		if err != nil || !bytes.Equal(back, sig) {
+			t.Fatalf("derToRaw %x, %v", back, err)
 		}
 	})
 }

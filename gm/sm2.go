@@ -1,6 +1,7 @@
 package gm
 
 import (
+	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -146,7 +147,8 @@ func (k *PublicKey) Verify(msg, sig []byte) error {
 	if len(sig) != SignatureSize {
 		return ErrSignatureLength
 	}
-	der, err := rawToDER(sig)
+	var buf [2 + 2*(2+1+32)]byte
+	der, err := rawToDER(&buf, sig)
 	if err != nil {
 		return ErrInvalidSignature
 	}
@@ -337,19 +339,25 @@ func IsSM2PublicKey(pub crypto.PublicKey) bool {
 	return false
 }
 
-// rawToDER encodes r‖s as the ASN.1 SEQUENCE the SM2 primitives expect.
-func rawToDER(sig []byte) ([]byte, error) {
-	r := new(big.Int).SetBytes(sig[:32])
-	s := new(big.Int).SetBytes(sig[32:])
-	if r.Sign() == 0 || s.Sign() == 0 {
+// rawToDER encodes r‖s as the ASN.1 SEQUENCE the SM2 primitives expect,
+// in buf: two DER INTEGERs, each without leading zero bytes and with one
+// zero byte before a set high bit. A zero r or s is refused.
+func rawToDER(buf *[2 + 2*(2+1+32)]byte, sig []byte) ([]byte, error) {
+	r, s := bytes.TrimLeft(sig[:32], "\x00"), bytes.TrimLeft(sig[32:], "\x00")
+	if len(r) == 0 || len(s) == 0 {
 		return nil, ErrInvalidSignature
 	}
-	var b cryptobyte.Builder
-	b.AddASN1(asn1.SEQUENCE, func(b *cryptobyte.Builder) {
-		b.AddASN1BigInt(r)
-		b.AddASN1BigInt(s)
-	})
-	return b.Bytes()
+	b := append(buf[:0], 0x30, 0) // SEQUENCE, its length below (at most 70)
+	for _, n := range [][]byte{r, s} {
+		if n[0]&0x80 != 0 {
+			b = append(b, 0x02, byte(len(n)+1), 0)
+		} else {
+			b = append(b, 0x02, byte(len(n)))
+		}
+		b = append(b, n...)
+	}
+	b[1] = byte(len(b) - 2)
+	return b, nil
 }
 
 // derToRaw decodes a DER SM2 signature into r‖s.

@@ -44,14 +44,27 @@ const (
 // the pairwise ID of the subject under the party's sector: stable per
 // party whichever copy the holder used, unlinkable across parties. It is
 // the node's qrcode.PairwiseDeriver and is safe for concurrent use.
-type BindingSubjects struct{ p *PairwiseDeriver }
+type BindingSubjects struct {
+	p *PairwiseDeriver
+	// blocks are the handle ciphers of the deriver's key versions
+	// (SM4 under DeriveKey(v, "binding-handle")), keyed once.
+	blocks map[byte]cipher.Block
+}
 
 // NewBindingSubjects uses the national pairwise key's deriver.
 func NewBindingSubjects(p *PairwiseDeriver) (*BindingSubjects, error) {
 	if p == nil {
 		return nil, errors.New("identity: binding subjects need a pairwise deriver")
 	}
-	return &BindingSubjects{p: p}, nil
+	b := &BindingSubjects{p: p, blocks: map[byte]cipher.Block{}}
+	for _, k := range p.keys {
+		blk, err := b.handleBlock(k.ver)
+		if err != nil {
+			return nil, err
+		}
+		b.blocks[k.ver] = blk
+	}
+	return b, nil
 }
 
 // Subject returns the binding subject of sym.
@@ -66,17 +79,22 @@ func (b *BindingSubjects) Subject(sym Symbol) ([]byte, error) {
 // handleStream is the SM4-CTR key stream of a handle: key derived from
 // the pairwise key version, IV the nonce and a zero counter.
 func (b *BindingSubjects) handleStream(version byte, nonce []byte) (cipher.Stream, error) {
-	k, err := b.p.DeriveKey(int(version), handleKeyLabel)
-	if err != nil {
-		return nil, err
-	}
-	blk, err := sm4.NewCipher(k[:gm.SM4KeySize])
-	if err != nil {
-		return nil, err
+	blk, ok := b.blocks[version]
+	if !ok {
+		return nil, ErrUnknownKeyVersion // as DeriveKey says
 	}
 	iv := make([]byte, sm4.BlockSize)
 	copy(iv, nonce)
 	return cipher.NewCTR(blk, iv), nil
+}
+
+// handleBlock keys SM4 for the handles of key version v.
+func (b *BindingSubjects) handleBlock(v byte) (cipher.Block, error) {
+	k, err := b.p.DeriveKey(int(v), handleKeyLabel)
+	if err != nil {
+		return nil, err
+	}
+	return sm4.NewCipher(k[:gm.SM4KeySize])
 }
 
 // Handle returns a fresh handle for subject (Subject's result): version ‖

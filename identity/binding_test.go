@@ -2,8 +2,14 @@ package identity
 
 import (
 	"bytes"
+	"crypto/cipher"
 	"crypto/rand"
+	"errors"
 	"testing"
+
+	"github.com/emmansun/gmsm/sm4"
+
+	"github.com/trustid-cn/trustid/gm"
 )
 
 func testBindingSubjects(t testing.TB, secret byte) *BindingSubjects {
@@ -89,6 +95,45 @@ func TestBindingSubjects(t *testing.T) {
 	for _, bad := range [][]byte{make([]byte, 16), sa} {
 		if _, err := bs.Pairwise(bad, hotel); err == nil {
 			t.Errorf("a %d-byte subject was accepted", len(bad))
+		}
+	}
+}
+
+// TestBindingHandleKeyVersions: each key version's handles are SM4-CTR
+// under DeriveKey(v, "binding-handle") (the cipher keyed once per version
+// at NewBindingSubjects), older versions open too, and a version the
+// deriver lacks is ErrUnknownKeyVersion.
+func TestBindingHandleKeyVersions(t *testing.T) {
+	pw, err := NewPairwiseDeriver(VersionedKey{Version: 2, Secret: bytes.Repeat([]byte{5}, 32)},
+		VersionedKey{Version: 3, Secret: bytes.Repeat([]byte{6}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bs, err := NewBindingSubjects(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, v := range []byte{2, 3} {
+		subject := append([]byte{v}, bytes.Repeat([]byte{0xa5}, BindingSubjectSize-1)...)
+		h, err := bs.Handle(subject, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		k, _ := pw.DeriveKey(int(v), handleKeyLabel)
+		blk, _ := sm4.NewCipher(k[:gm.SM4KeySize])
+		iv := make([]byte, sm4.BlockSize)
+		copy(iv, h[1:1+handleNonceSize])
+		want := make([]byte, BindingSubjectSize-1)
+		cipher.NewCTR(blk, iv).XORKeyStream(want, subject[1:])
+		if !bytes.Equal(h[1+handleNonceSize:], want) {
+			t.Fatalf("version %d: handle is not SM4-CTR under the derived key", v)
+		}
+		if back, err := bs.Open(h); err != nil || !bytes.Equal(back, subject) {
+			t.Fatalf("version %d: Open %x, %v", v, back, err)
+		}
+		h[0] = 4
+		if _, err := bs.Open(h); !errors.Is(err, ErrUnknownKeyVersion) {
+			t.Fatalf("version 4: %v", err)
 		}
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/fxamacker/cbor/v2"
@@ -310,16 +311,55 @@ func CompressKey(pub *gm.PublicKey) []byte {
 	return elliptic.MarshalCompressed(k.Curve, k.X, k.Y)
 }
 
-// ParseCompressedKey parses a 33-byte compressed SM2 public key.
+// ParseCompressedKey parses a 33-byte compressed SM2 public key. The
+// keys it has parsed are kept (deviceKeys), so a holder's device key,
+// which every offline code of theirs carries, is decompressed and
+// checked once.
 func ParseCompressedKey(b []byte) (*gm.PublicKey, error) {
 	if len(b) != CompressedKeySize || (b[0] != 2 && b[0] != 3) {
 		return nil, malformed("device key must be a 33-byte compressed SM2 point")
+	}
+	k := [CompressedKeySize]byte(b)
+	if pub := deviceKeys.get(k); pub != nil {
+		return pub, nil
 	}
 	pub, err := gm.ParseCompressedPublicKey(b)
 	if err != nil {
 		return nil, fmt.Errorf("%w: device key: %v", ErrMalformed, err)
 	}
+	deviceKeys.put(k, pub)
 	return pub, nil
+}
+
+// keyCache holds parsed public keys by their exact encoding, at most max
+// of them (a full cache drops one at random, Go's map order, for each
+// new key). Only keys gm accepted are kept, and a key is a function of
+// its bytes, so an answer from the cache is what parsing would give.
+type keyCache struct {
+	mu   sync.Mutex
+	keys map[[CompressedKeySize]byte]*gm.PublicKey
+	max  int
+}
+
+// deviceKeys is ParseCompressedKey's cache: 4,096 keys, about 1.5 MB.
+var deviceKeys = &keyCache{keys: map[[CompressedKeySize]byte]*gm.PublicKey{}, max: 4096}
+
+func (c *keyCache) get(k [CompressedKeySize]byte) *gm.PublicKey {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.keys[k]
+}
+
+func (c *keyCache) put(k [CompressedKeySize]byte, pub *gm.PublicKey) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.keys) >= c.max {
+		for old := range c.keys {
+			delete(c.keys, old)
+			break
+		}
+	}
+	c.keys[k] = pub
 }
 
 // sm2Public returns pub as *gm.PublicKey, or an error for another type.

@@ -67,7 +67,8 @@ func Check(data []byte, max int) error {
 }
 
 // Decode checks data (see Check) and decodes it into v, which must be a
-// non-nil pointer, with encoding/json. Every object decoded into a struct
+// non-nil pointer, as encoding/json does (in one pass for a zero value of
+// the types most bodies are made of, see direct.go). Every object decoded into a struct
 // must use the struct's field names exactly and no other keys. Numbers
 // decode as json.Number where v has an interface value, so integers stay
 // exact. For a map[string]any prefer Object, which is faster.
@@ -76,6 +77,18 @@ func Decode(data []byte, v any, max int) error {
 	if t == nil || t.Kind() != reflect.Pointer || reflect.ValueOf(v).IsNil() {
 		return fmt.Errorf("strictjson: Decode needs a non-nil pointer, not %v", t)
 	}
+	if rv := reflect.ValueOf(v); directOK(t.Elem()) && rv.Elem().IsZero() {
+		if err := precheck(data, max); err != nil {
+			return err
+		}
+		return decodeDirect(data, rv)
+	}
+	return decodeTwice(data, v, t, max)
+}
+
+// decodeTwice is Decode's general path: parse checks data and builds the
+// tree checkFields walks, then encoding/json decodes data again.
+func decodeTwice(data []byte, v any, t reflect.Type, max int) error {
 	tree, err := parse(data, max, hasStructs(t.Elem()))
 	if err != nil {
 		return err
@@ -138,11 +151,8 @@ func Object(data []byte, max int) (map[string]any, error) {
 
 // parse checks data and, when build is set, returns its value.
 func parse(data []byte, max int, build bool) (any, error) {
-	if len(data) > max {
-		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), max)
-	}
-	if !utf8.Valid(data) {
-		return nil, fmt.Errorf("%w: invalid UTF-8", ErrSyntax)
+	if err := precheck(data, max); err != nil {
+		return nil, err
 	}
 	s := scanner{data: data, build: build}
 	s.ws()
@@ -156,6 +166,17 @@ func parse(data []byte, max int, build bool) (any, error) {
 	return s.out, nil
 }
 
+// precheck refuses data over max bytes or not UTF-8.
+func precheck(data []byte, max int) error {
+	if len(data) > max {
+		return fmt.Errorf("%w: %d bytes, limit %d", ErrTooLarge, len(data), max)
+	}
+	if !utf8.Valid(data) {
+		return fmt.Errorf("%w: invalid UTF-8", ErrSyntax)
+	}
+	return nil
+}
+
 // scanner is a small validating JSON scanner. It checks the grammar of
 // RFC 8259 and records object keys to find duplicates; it allocates only
 // for keys that contain escapes and for the key sets of large objects.
@@ -164,6 +185,9 @@ type scanner struct {
 	pos   int
 	build bool // build values; the last one is in out
 	out   any
+
+	// decodeDirect's first key error and first type error
+	keyErr, typeErr error
 }
 
 func (s *scanner) errorf(msg string) error {
@@ -278,6 +302,10 @@ func (s *scanner) str() (raw []byte, err error) {
 	escaped := false
 	for s.pos < len(s.data) {
 		c := s.data[s.pos]
+		if literalByte[c] {
+			s.pos++
+			continue
+		}
 		switch {
 		case c == '"':
 			raw = s.data[start:s.pos]
@@ -316,6 +344,15 @@ func (s *scanner) str() (raw []byte, err error) {
 	}
 	return nil, s.errorf("unterminated string")
 }
+
+// literalByte marks the bytes a string holds as they are: not a quote, a
+// backslash or a control character.
+var literalByte = func() (t [256]bool) {
+	for c := 0x20; c < 256; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 // key scans an object key and returns it decoded.
 func (s *scanner) key() (string, error) {

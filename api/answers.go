@@ -1,0 +1,155 @@
+package api
+
+import (
+	"maps"
+	"net/http"
+	"slices"
+	"strconv"
+
+	"github.com/trustid-cn/trustid/internal/strictjson"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
+)
+
+// writeVerifyStatus sends r as writeJSONStatus does (the same bytes),
+// encoded without reflection for a single credential's answer (no
+// presentation, listed credentials or Data Integrity proofs: those go
+// through writeJSONStatus).
+func writeVerifyStatus(w http.ResponseWriter, status int, r *verifyResponse) {
+	if len(r.Credentials) > 0 || len(r.Presentation) > 0 || len(r.Proofs) > 0 {
+		writeJSONStatus(w, status, r)
+		return
+	}
+	bp := docBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 {
+			docBufs.Put(bp)
+		}
+	}()
+	b, err := appendVerifyResponse((*bp)[:0], r)
+	if err != nil {
+		writeJSONStatus(w, status, r)
+		return
+	}
+	*bp = append(b, '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write(*bp)
+}
+
+// appendVerifyResponse encodes r's members in verifyResponse's order,
+// leaving out those tagged omitempty when empty, as encoding/json does.
+func appendVerifyResponse(b []byte, r *verifyResponse) ([]byte, error) {
+	b = append(b, `{"verified":`...)
+	b = strconv.AppendBool(b, r.Verified)
+	str := func(name, v string) {
+		if v != "" {
+			b = append(b, `,"`+name+`":`...)
+			b, _ = strictjson.Append(b, v)
+		}
+	}
+	str("format", r.Format)
+	str("issuer", r.Issuer)
+	str("holder", r.Holder)
+	if len(r.Credential) > 0 {
+		b = append(b, `,"credential":`...)
+		var err error
+		if b, err = strictjson.Append(b, r.Credential); err != nil {
+			return nil, err
+		}
+	}
+	if len(r.Checks) > 0 {
+		b = append(b, `,"checks":[`...)
+		for i, c := range r.Checks {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b, _ = strictjson.Append(b, c)
+		}
+		b = append(b, ']')
+	}
+	problems := func(name string, ps []verifyProblem) {
+		b = append(b, `,"`+name+`":`...)
+		if ps == nil {
+			b = append(b, "null"...)
+			return
+		}
+		b = append(b, '[')
+		for i, p := range ps {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"code":`...)
+			b, _ = strictjson.Append(b, p.Code)
+			b = append(b, `,"message":`...)
+			b, _ = strictjson.Append(b, p.Message)
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	problems("warnings", r.Warnings)
+	problems("errors", r.Errors)
+	if len(r.RelatedResources) > 0 {
+		b = append(b, `,"relatedResources":[`...)
+		for i, o := range r.RelatedResources {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = append(b, `{"id":`...)
+			b, _ = strictjson.Append(b, o.ID)
+			b = append(b, `,"status":`...)
+			b, _ = strictjson.Append(b, o.Status)
+			if o.Fetched {
+				b = append(b, `,"fetched":true`...)
+			}
+			b = append(b, '}')
+		}
+		b = append(b, ']')
+	}
+	return append(b, '}'), nil
+}
+
+// writeRedemption sends red as writeJSON does (the same bytes), encoded
+// without reflection: the answer to every QR code verification.
+func writeRedemption(w http.ResponseWriter, red *redeem.Redemption) {
+	bp := docBufs.Get().(*[]byte)
+	defer func() {
+		if cap(*bp) <= 64<<10 {
+			docBufs.Put(bp)
+		}
+	}()
+	b := append((*bp)[:0], `{"pairwise_id":`...)
+	b, _ = strictjson.Append(b, red.PairwiseID)
+	b = append(b, `,"assurance_level":`...)
+	b = strconv.AppendInt(b, int64(red.Assurance), 10)
+	b = append(b, `,"region":`...)
+	b, _ = strictjson.Append(b, red.Region)
+	if len(red.Claims) > 0 {
+		b = append(b, `,"claims":{`...)
+		for i, k := range slices.Sorted(maps.Keys(red.Claims)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b, _ = strictjson.Append(b, k)
+			b = append(b, ':')
+			b, _ = strictjson.Append(b, red.Claims[k])
+		}
+		b = append(b, '}')
+	}
+	if red.Act != nil {
+		b = append(b, `,"act":{"pairwise_id":`...)
+		b, _ = strictjson.Append(b, red.Act.PairwiseID)
+		b = append(b, `,"relationship":`...)
+		b, _ = strictjson.Append(b, red.Act.Relationship)
+		b = append(b, '}')
+	}
+	if red.Action != "" {
+		b = append(b, `,"action":`...)
+		b, _ = strictjson.Append(b, red.Action)
+	}
+	*bp = append(b, '}', '\n')
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(http.StatusOK)
+	w.Write(*bp)
+}

@@ -1,0 +1,400 @@
+package strictjson
+
+import (
+	"encoding/json"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+)
+
+// One-pass decoding. Decode's general path checks the document, builds
+// its tree to check struct keys, then has encoding/json parse it again.
+// For the types most request bodies are made of (structs of strings,
+// booleans, json.RawMessage, slices, pointers, string-keyed maps and
+// interface values) decodeDirect does all of it while scanning once, with
+// encoding/json's results and Decode's refusals in Decode's order: a
+// syntax, size, depth or duplicate-key error first, then a key error,
+// then a type error (FuzzDecodeDirect holds it to the general path).
+
+var (
+	rawMessageType = reflect.TypeFor[json.RawMessage]()
+	numberType     = reflect.TypeFor[json.Number]() // a string encoding/json fills from numbers
+)
+
+// directStruct is how decodeDirect fills a struct: the field index of
+// each exact name (fieldsOf's checks refuse the others).
+type directStruct struct {
+	fields *structFields
+	index  map[string]int
+}
+
+var (
+	directCache sync.Map // reflect.Type -> *directStruct (nil: not direct)
+	directTypes sync.Map // reflect.Type -> bool
+)
+
+// directOK reports whether decodeDirect can fill t.
+func directOK(t reflect.Type) bool {
+	if ok, found := directTypes.Load(t); found {
+		return ok.(bool)
+	}
+	ok := directWalk(t, map[reflect.Type]bool{})
+	directTypes.Store(t, ok)
+	return ok
+}
+
+func directWalk(t reflect.Type, visiting map[reflect.Type]bool) bool {
+	if t == rawMessageType {
+		return true
+	}
+	if custom(t) || t == numberType {
+		return false
+	}
+	switch t.Kind() {
+	case reflect.String, reflect.Bool:
+		return true
+	case reflect.Interface:
+		return t.NumMethod() == 0
+	case reflect.Pointer, reflect.Slice:
+		return directWalk(t.Elem(), visiting)
+	case reflect.Map:
+		return t.Key().Kind() == reflect.String && t.Key().PkgPath() == "" && directWalk(t.Elem(), visiting)
+	case reflect.Struct:
+		if visiting[t] {
+			return true
+		}
+		visiting[t] = true
+		return directStructOf(t) != nil && func() bool {
+			for i := range t.NumField() {
+				if f := t.Field(i); f.IsExported() && f.Tag.Get("json") != "-" && !directWalk(f.Type, visiting) {
+					return false
+				}
+			}
+			return true
+		}()
+	}
+	return false
+}
+
+// directStructOf returns t's plan, or nil for a struct with embedded
+// fields, two fields of one name, or a field with the ",string" option.
+func directStructOf(t reflect.Type) *directStruct {
+	if v, ok := directCache.Load(t); ok {
+		return v.(*directStruct)
+	}
+	ds := &directStruct{fields: fieldsOf(t), index: map[string]int{}}
+	for i := range t.NumField() {
+		f := t.Field(i)
+		if f.Anonymous {
+			ds = nil
+			break
+		}
+		tag := f.Tag.Get("json")
+		if !f.IsExported() || tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if name == "" {
+			name = f.Name
+		}
+		if _, dup := ds.index[name]; dup || strings.Contains(","+opts+",", ",string,") {
+			ds = nil
+			break
+		}
+		ds.index[name] = i
+	}
+	if ds != nil && len(ds.index) != len(ds.fields.exact) {
+		ds = nil
+	}
+	got, _ := directCache.LoadOrStore(t, ds)
+	return got.(*directStruct)
+}
+
+// pathNode names where a value sits, built into a string only for an
+// error.
+type pathNode struct {
+	parent *pathNode
+	key    string
+	index  int // >= 0: an array element
+}
+
+func (p *pathNode) String() string {
+	if p == nil {
+		return ""
+	}
+	if p.index >= 0 {
+		return fmt.Sprintf("%s[%d]", p.parent, p.index)
+	}
+	return join(p.parent.String(), p.key)
+}
+
+// decodeDirect decodes data, which parse's size and UTF-8 checks have
+// passed, into v (a pointer to a zero value of a directOK type).
+func decodeDirect(data []byte, v reflect.Value) error {
+	s := scanner{data: data}
+	s.ws()
+	if err := s.into(0, v.Elem(), nil); err != nil {
+		return err
+	}
+	s.ws()
+	if s.pos != len(s.data) {
+		return ErrTrailingData
+	}
+	if s.keyErr != nil {
+		return s.keyErr
+	}
+	return s.typeErr
+}
+
+// mismatch records a type error (the first one) and skips the value.
+func (s *scanner) mismatch(depth int, p *pathNode) error {
+	kind := "object"
+	switch c := s.data[s.pos]; {
+	case c == '[':
+		kind = "array"
+	case c == '"':
+		kind = "string"
+	case c == 't' || c == 'f':
+		kind = "bool"
+	case c == '-' || (c >= '0' && c <= '9'):
+		kind = "number"
+	}
+	if s.typeErr == nil {
+		if p == nil {
+			s.typeErr = fmt.Errorf("%w: the document is a %s", ErrType, kind)
+		} else {
+			s.typeErr = fmt.Errorf("%w: %q is not a %s", ErrType, truncate(p.String()), kind)
+		}
+	}
+	return s.skip(depth)
+}
+
+// skip checks the value at pos without building it.
+func (s *scanner) skip(depth int) error {
+	build := s.build
+	s.build = false
+	err := s.value(depth)
+	s.build = build
+	return err
+}
+
+// into decodes the value at pos into v as encoding/json does.
+func (s *scanner) into(depth int, v reflect.Value, p *pathNode) error {
+	if s.pos >= len(s.data) {
+		return s.errorf("unexpected end")
+	}
+	t := v.Type()
+	c := s.data[s.pos]
+	if t == rawMessageType {
+		start := s.pos
+		if err := s.skip(depth); err != nil {
+			return err
+		}
+		v.SetBytes(append([]byte(nil), s.data[start:s.pos]...))
+		return nil
+	}
+	if c == 'n' {
+		if err := s.literal("null"); err != nil {
+			return err
+		}
+		switch t.Kind() {
+		case reflect.Pointer, reflect.Interface, reflect.Map, reflect.Slice:
+			v.SetZero()
+		}
+		return nil
+	}
+	switch t.Kind() {
+	case reflect.Pointer:
+		if v.IsNil() {
+			v.Set(reflect.New(t.Elem()))
+		}
+		return s.into(depth, v.Elem(), p)
+	case reflect.Interface:
+		build := s.build
+		s.build = true
+		err := s.value(depth)
+		s.build = build
+		if err == nil {
+			if s.out == nil {
+				v.SetZero()
+			} else {
+				v.Set(reflect.ValueOf(s.out))
+			}
+		}
+		return err
+	case reflect.String:
+		if c != '"' {
+			return s.mismatch(depth, p)
+		}
+		start := s.pos
+		raw, err := s.str()
+		if err != nil {
+			return err
+		}
+		str, err := s.decodeString(raw, start)
+		if err == nil {
+			v.SetString(str)
+		}
+		return err
+	case reflect.Bool:
+		switch c {
+		case 't':
+			v.SetBool(true)
+			return s.literal("true")
+		case 'f':
+			v.SetBool(false)
+			return s.literal("false")
+		}
+		return s.mismatch(depth, p)
+	case reflect.Slice:
+		if c != '[' {
+			return s.mismatch(depth, p)
+		}
+		if depth >= MaxDepth {
+			return ErrTooDeep
+		}
+		return s.arrayInto(depth+1, v, p)
+	case reflect.Map, reflect.Struct:
+		if c != '{' {
+			return s.mismatch(depth, p)
+		}
+		if depth >= MaxDepth {
+			return ErrTooDeep
+		}
+		return s.objectInto(depth+1, v, p)
+	}
+	return fmt.Errorf("strictjson: cannot decode into %v", t) // directOK refuses it
+}
+
+func (s *scanner) arrayInto(depth int, v reflect.Value, p *pathNode) error {
+	s.pos++ // [
+	s.ws()
+	n := 0
+	if s.pos < len(s.data) && s.data[s.pos] == ']' {
+		s.pos++
+		v.Set(reflect.MakeSlice(v.Type(), 0, 0))
+		return nil
+	}
+	for {
+		s.ws()
+		if n >= v.Cap() {
+			v.Grow(max(4, n))
+		}
+		v.SetLen(n + 1)
+		if err := s.into(depth, v.Index(n), &pathNode{parent: p, index: n}); err != nil {
+			return err
+		}
+		n++
+		s.ws()
+		if s.pos >= len(s.data) {
+			return s.errorf("unterminated array")
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case ']':
+			s.pos++
+			return nil
+		default:
+			return s.errorf("want ',' or ']'")
+		}
+	}
+}
+
+// objectInto decodes an object into the struct or map v, refusing
+// duplicate keys as object does and recording key errors as checkFields
+// does (a refused key's value is only checked).
+func (s *scanner) objectInto(depth int, v reflect.Value, p *pathNode) error {
+	s.pos++ // {
+	s.ws()
+	t := v.Type()
+	var ds *directStruct
+	if t.Kind() == reflect.Struct {
+		ds = directStructOf(t)
+	} else if v.IsNil() {
+		v.Set(reflect.MakeMap(t))
+	}
+	if s.pos < len(s.data) && s.data[s.pos] == '}' {
+		s.pos++
+		return nil
+	}
+	var small [16]string
+	keys := small[:0]
+	var set map[string]string // folded key -> key
+	for {
+		s.ws()
+		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+			return s.errorf("want object key")
+		}
+		k, err := s.key()
+		if err != nil {
+			return err
+		}
+		if set != nil {
+			f := fold(k)
+			if seen, dup := set[f]; dup {
+				return duplicate(seen, k)
+			}
+			set[f] = k
+		} else {
+			for _, seen := range keys {
+				if equalFold(seen, k) {
+					return duplicate(seen, k)
+				}
+			}
+			keys = append(keys, k)
+			if len(keys) > len(small) {
+				set = make(map[string]string, 2*len(keys))
+				for _, seen := range keys {
+					set[fold(seen)] = seen
+				}
+			}
+		}
+		s.ws()
+		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+			return s.errorf("want ':'")
+		}
+		s.pos++
+		s.ws()
+		at := &pathNode{parent: p, key: k, index: -1}
+		switch {
+		case ds == nil: // a map
+			e := reflect.New(t.Elem()).Elem()
+			if err := s.into(depth, e, at); err != nil {
+				return err
+			}
+			v.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), e)
+		default:
+			i, ok := ds.index[k]
+			if !ok {
+				if s.keyErr == nil {
+					if name, ok := ds.fields.folded[fold(k)]; ok {
+						s.keyErr = &KeyError{Err: ErrFieldCase, Key: truncate(at.String()), Want: truncate(join(p.String(), name))}
+					} else {
+						s.keyErr = &KeyError{Err: ErrUnknownField, Key: truncate(at.String())}
+					}
+				}
+				err = s.skip(depth)
+			} else {
+				err = s.into(depth, v.Field(i), at)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		s.ws()
+		if s.pos >= len(s.data) {
+			return s.errorf("unterminated object")
+		}
+		switch s.data[s.pos] {
+		case ',':
+			s.pos++
+		case '}':
+			s.pos++
+			return nil
+		default:
+			return s.errorf("want ',' or '}'")
+		}
+	}
+}

@@ -1,0 +1,171 @@
+package strictjson
+
+import (
+	"encoding/json"
+	"errors"
+	"reflect"
+	"testing"
+)
+
+type kind string
+
+// direct is a type decodeDirect fills: every kind it handles.
+type direct struct {
+	Kind     kind              `json:"kind"`
+	Flags    map[string]bool   `json:"flags"`
+	Name     string            `json:"name"`
+	OK       bool              `json:"ok"`
+	Ptr      *string           `json:"ptr"`
+	Raw      json.RawMessage   `json:"raw"`
+	Docs     []inner           `json:"documents"`
+	PDocs    []*inner          `json:"pdocs"`
+	ByID     map[string]*inner `json:"by_id"`
+	M        map[string]string `json:"m"`
+	Extra    any               `json:"extra"`
+	Tags     []string          `json:"tags"`
+	Next     *direct           `json:"next"`
+	Untagged string
+	Skipped  string `json:"-"`
+	hidden   string
+}
+
+func TestDirectOK(t *testing.T) {
+	type embeds struct{ Embedded }
+	type stringOpt struct {
+		N string `json:"n,string"`
+	}
+	type twice struct { // two fields named B (encoding/json takes the tagged one): the two-pass path
+		A string `json:"B"`
+		B string
+	}
+	for _, c := range []struct {
+		v    any
+		want bool
+	}{
+		{direct{}, true}, {inner{}, true}, {map[string]any{}, true}, {[]string{}, true}, {json.RawMessage{}, true},
+		{target{}, false}, {plain{}, false}, {embeds{}, false}, {stringOpt{}, false}, {twice{}, false},
+		{struct{ N int }{}, false}, {struct{ B []byte }{}, false}, {struct{ E error }{}, false}, {struct{ N json.Number }{}, false},
+	} {
+		if got := directOK(reflect.TypeOf(c.v)); got != c.want {
+			t.Errorf("directOK(%T) = %v, want %v", c.v, got, c.want)
+		}
+	}
+}
+
+func TestDecodeDirect(t *testing.T) {
+	doc := `{"name":"A\u00e9","ok":true,"ptr":"p","raw": [1, {"a":2}] ,"documents":[{"number":"1"}],"pdocs":[null,{"type":"t"}],` +
+		`"by_id":{"x":{"number":"2"},"y":null},"m":{"a":"b","n":null},"extra":{"n":1.50,"l":[true,null]},"tags":[],"next":{"name":"B","next":null},"Untagged":"u"}`
+	var v direct
+	if err := Decode([]byte(doc), &v, 1<<12); err != nil {
+		t.Fatal(err)
+	}
+	var std direct
+	if err := decodeTwice([]byte(doc), &std, reflect.TypeOf(&std), 1<<12); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(v, std) {
+		t.Fatalf("one pass %+v\ntwo passes %+v", v, std)
+	}
+	if string(v.Raw) != `[1, {"a":2}]` || v.Extra.(map[string]any)["n"] != json.Number("1.50") || v.Tags == nil || v.Next.Name != "B" {
+		t.Fatalf("decoded %+v", v)
+	}
+	for _, c := range []struct {
+		doc  string
+		want error
+	}{
+		{`{"name":1}`, ErrType},
+		{`{"name":1,"Name":"x"}`, ErrDuplicateKey},
+		{`{"name":1,"NAME2":"x"}`, ErrUnknownField},
+		{`{"name":1,"Ok":true}`, ErrFieldCase},
+		{`{"next":{"Ok":true},"x":1,"ok":"no"} `, ErrFieldCase},
+		{`{"ok":"no","x":1} x`, ErrTrailingData},
+		{`{"ok":"no","x":1,"raw":[1,]}`, ErrSyntax},
+		{`{"tags":"x"}`, ErrType},
+		{`[]`, ErrType},
+		{`{"m":{"a":"\ud800","a":"b"}}`, ErrDuplicateKey},
+	} {
+		var v direct
+		err := Decode([]byte(c.doc), &v, 1<<12)
+		if !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.doc, err, c.want)
+		}
+	}
+	var ke *KeyError
+	if err := Decode([]byte(`{"next":{"documents":[{"Number":"1"}]}}`), &v, 1<<12); !errors.As(err, &ke) || ke.Key != "next.documents[0].Number" || ke.Want != "next.documents[0].number" {
+		t.Errorf("key error %v", err)
+	}
+}
+
+// FuzzDecodeDirect: the one-pass decoder accepts exactly what the
+// two-pass path accepts, fills the same value, and refuses with the
+// same sentinel (a key error for a key error).
+func FuzzDecodeDirect(f *testing.F) {
+	for _, s := range []string{
+		`{"name":"A","ok":true,"ptr":"p","raw":[1],"documents":[{"number":"1"}],"pdocs":[null],"by_id":{"x":{"number":"2"},"y":null},"m":{"a":"b"},"extra":{"n":1},"tags":["a"],"next":{"name":"B"},"Untagged":"u"}`,
+		`{"name":"A","NAME":"B"}`, `{"Name":"A"}`, `{"documents":[{"Number":"1"}]}`, `{"ok":1}`, `{"x":1}`, `[]`, `null`, `{"raw":null,"ptr":null,"tags":null}`,
+		`{"name":1,"x":2}`, `{"next":{"next":{"ok":"x"}}}`, `{"kind":"k","flags":{"a":true,"b":null}}`, `{"m":{"a":1}}`, `{"extra":[1e400]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	sentinels := []error{ErrTooLarge, ErrTooDeep, ErrDuplicateKey, ErrTrailingData, ErrSyntax, ErrUnknownField, ErrFieldCase, ErrType}
+	class := func(err error) error {
+		var ke *KeyError
+		if errors.As(err, &ke) {
+			// Of several refused keys, the two-pass path reports one
+			// in map order, the one-pass decoder the first.
+			return ErrUnknownField
+		}
+		for _, s := range sentinels {
+			if errors.Is(err, s) {
+				return s
+			}
+		}
+		return err
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		var one, two direct
+		err1 := Decode(data, &one, 1<<12)
+		err2 := decodeTwice(data, &two, reflect.TypeOf(&two), 1<<12)
+		if (err1 == nil) != (err2 == nil) || class(err1) != class(err2) {
+			t.Fatalf("one pass: %v; two passes: %v", err1, err2)
+		}
+		if err1 == nil && !reflect.DeepEqual(one, two) {
+			t.Fatalf("one pass %+v\ntwo passes %+v", one, two)
+		}
+	})
+}
+
+// BenchmarkDecodeVerifyBody decodes a credential verification's body
+// (an enveloped credential and options) into a struct of
+// json.RawMessage: one pass against two.
+func BenchmarkDecodeVerifyBody(b *testing.B) {
+	type options struct {
+		Challenge string   `json:"challenge"`
+		Checks    []string `json:"checks"`
+	}
+	type req struct {
+		VC      json.RawMessage `json:"verifiableCredential"`
+		ID      json.RawMessage `json:"credentialId"`
+		Options options         `json:"options"`
+	}
+	data := []byte(`{"verifiableCredential":{"@context":["https://www.w3.org/ns/credentials/v2"],"id":"data:application/vc+jwt,` +
+		string(make([]byte, 0)) + `eyJhbGciOiJTTTIiLCJ0eXAiOiJ2Yytqd3QiLCJjdHkiOiJ2YyIsImtpZCI6ImRpZDp3ZWI6dHJ1c3RpZC5leGFtcGxlOjMxMDAwMCNrZXktMSJ9.` +
+		`eyJAY29udGV4dCI6WyJodHRwczovL3d3dy53My5vcmcvbnMvY3JlZGVudGlhbHMvdjIiXSwidHlwZSI6WyJWZXJpZmlhYmxlQ3JlZGVudGlhbCJdfQ.c2ln","type":"EnvelopedVerifiableCredential"},"options":{"checks":["status"]}}`)
+	for _, c := range []struct {
+		name   string
+		decode func(*req) error
+	}{
+		{"one-pass", func(r *req) error { return Decode(data, r, 1<<16) }},
+		{"two-pass", func(r *req) error { return decodeTwice(data, r, reflect.TypeOf(r), 1<<16) }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				var r req
+				if err := c.decode(&r); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
