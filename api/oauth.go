@@ -177,30 +177,6 @@ func (o *oauth) fail(w http.ResponseWriter, r *http.Request, err error, basic bo
 // right content type, no parameters in the URL, at most max bytes, valid
 // encoding and no repeated parameter (RFC 6749 §3.2). Empty values count
 // as absent (§3.1).
-// readAllSized is io.ReadAll starting from a buffer of the declared
-// length (Content-Length, a hint: ignored when negative or over limit)
-// rather than 512 bytes grown as the body arrives.
-func readAllSized(r io.Reader, declared, limit int64) ([]byte, error) {
-	n := declared
-	if n < 0 || n > limit {
-		n = 512
-	}
-	b := make([]byte, 0, n+1) // +1: the read that finds the end needs room
-	for {
-		m, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+m]
-		if err == io.EOF {
-			return b, nil
-		}
-		if err != nil {
-			return b, err
-		}
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-	}
-}
-
 func readForm(r *http.Request, max int64) (map[string]string, error) {
 	const formType = "application/x-www-form-urlencoded"
 	if ct := r.Header.Get("Content-Type"); !strings.EqualFold(ct, formType) {
@@ -212,7 +188,7 @@ func readForm(r *http.Request, max int64) (map[string]string, error) {
 	if r.URL.RawQuery != "" {
 		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "parameters must be sent in the body, not the URL"}
 	}
-	body, err := readAllSized(io.LimitReader(r.Body, max+1), r.ContentLength, max)
+	body, err := readAll(io.LimitReader(r.Body, max+1), r.ContentLength, int(max))
 	var tooBig *http.MaxBytesError
 	if int64(len(body)) > max || errors.As(err, &tooBig) {
 		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeInvalidRequest, Message: "the form is larger than " + strconv.FormatInt(max, 10) + " bytes"}

@@ -4,8 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -13,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"testing"
-	"testing/iotest"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -483,23 +480,5 @@ func TestLogsHoldNoCredentials(t *testing.T) {
 	}
 	if strings.Contains(string(logs), "Bearer ey") || strings.Contains(string(logs), "Basic ") {
 		t.Error("an Authorization header was logged")
-	}
-}
-
-// TestReadAllSized: the whole body, whatever Content-Length declares (it
-// is only a hint), read in small pieces too.
-func TestReadAllSized(t *testing.T) {
-	body := strings.Repeat("grant_type=x&", 100)
-	for _, declared := range []int64{-1, 0, 1, 100, int64(len(body)), int64(len(body)) + 7, 1 << 40} {
-		for _, r := range []io.Reader{strings.NewReader(body), iotest.OneByteReader(strings.NewReader(body)), iotest.HalfReader(strings.NewReader(body))} {
-			got, err := readAllSized(r, declared, 1<<20)
-			if err != nil || string(got) != body {
-				t.Errorf("declared %d: %d bytes, %v", declared, len(got), err)
-			}
-		}
-	}
-	boom := errors.New("reset")
-	if _, err := readAllSized(iotest.ErrReader(boom), 10, 100); !errors.Is(err, boom) {
-		t.Errorf("a read error: %v", err)
 	}
 }
