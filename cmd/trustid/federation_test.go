@@ -522,10 +522,12 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	// earlier answer; B refuses both (503) and counts them.
 	var mode atomic.Value // "strip" or "replay"
 	var lastSig atomic.Value
+	var through atomic.Int32 // answers the front passed on
 	target, _ := url.Parse(a.base)
 	front := httptest.NewServer(&httputil.ReverseProxy{
 		Rewrite: func(r *httputil.ProxyRequest) { r.SetURL(target) },
 		ModifyResponse: func(resp *http.Response) error {
+			through.Add(1)
 			sig := resp.Header.Get(redeem.PeerAnswerHeader)
 			switch mode.Load() {
 			case "strip":
@@ -558,7 +560,13 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	}
 	mode.Store("pass")
 	setAPI(front.URL)
-	waitUntil(t, "B introspecting through the front", func() bool { c, m := introspectAtB(forB2); return c == 200 && m["active"] == true })
+	// B answers from A directly until it reads the new endpoint from the
+	// registry: wait for an answer that came through the front.
+	waitUntil(t, "B introspecting through the front", func() bool {
+		n := through.Load()
+		c, m := introspectAtB(forB2)
+		return c == 200 && m["active"] == true && through.Load() > n
+	})
 	for _, x := range []struct{ mode, reason string }{{"strip", "answer_unsigned"}, {"replay", "answer_mismatch"}} {
 		mode.Store(x.mode)
 		if c, m := introspectAtB(forB2); c != 503 || m["error"] != "temporarily_unavailable" {
