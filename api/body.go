@@ -83,6 +83,8 @@ func bodyProblem(err error) string {
 		return "a member has the wrong type or value"
 	case errors.Is(err, strictjson.ErrTrailingData):
 		return "data after the object"
+	case errors.Is(err, strictjson.ErrSurrogate):
+		return "a string escapes an unpaired UTF-16 surrogate"
 	case errors.Is(err, strictjson.ErrTooDeep):
 		return "nested too deeply"
 	}

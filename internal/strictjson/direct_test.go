@@ -82,7 +82,10 @@ func TestDecodeDirect(t *testing.T) {
 		{`{"ok":"no","x":1,"raw":[1,]}`, ErrSyntax},
 		{`{"tags":"x"}`, ErrType},
 		{`[]`, ErrType},
-		{`{"m":{"a":"\ud800","a":"b"}}`, ErrDuplicateKey},
+		{`{"m":{"a":"\ud83d\ude00","a":"b"}}`, ErrDuplicateKey},
+		{`{"m":{"a":"\ud800"}}`, ErrSurrogate},
+		{`{"m":{"\udc00":"b"},"x":1}`, ErrSurrogate},
+		{`{"extra":{"a":["\ud800\u0041"]}}`, ErrSurrogate},
 	} {
 		var v direct
 		err := Decode([]byte(c.doc), &v, 1<<12)
@@ -104,10 +107,11 @@ func FuzzDecodeDirect(f *testing.F) {
 		`{"name":"A","ok":true,"ptr":"p","raw":[1],"documents":[{"number":"1"}],"pdocs":[null],"by_id":{"x":{"number":"2"},"y":null},"m":{"a":"b"},"extra":{"n":1},"tags":["a"],"next":{"name":"B"},"Untagged":"u"}`,
 		`{"name":"A","NAME":"B"}`, `{"Name":"A"}`, `{"documents":[{"Number":"1"}]}`, `{"ok":1}`, `{"x":1}`, `[]`, `null`, `{"raw":null,"ptr":null,"tags":null}`,
 		`{"name":1,"x":2}`, `{"next":{"next":{"ok":"x"}}}`, `{"kind":"k","flags":{"a":true,"b":null}}`, `{"m":{"a":1}}`, `{"extra":[1e400]}`,
+		`{"name":"\ud800"}`, `{"m":{"\udc00x":"y"}}`, `{"extra":["\ud83d\ude00\ud83d"]}`, `{"raw":"\udbff\udfff"}`,
 	} {
 		f.Add([]byte(s))
 	}
-	sentinels := []error{ErrTooLarge, ErrTooDeep, ErrDuplicateKey, ErrTrailingData, ErrSyntax, ErrUnknownField, ErrFieldCase, ErrType}
+	sentinels := []error{ErrSurrogate, ErrTooLarge, ErrTooDeep, ErrDuplicateKey, ErrTrailingData, ErrSyntax, ErrUnknownField, ErrFieldCase, ErrType}
 	class := func(err error) error {
 		var ke *KeyError
 		if errors.As(err, &ke) {
