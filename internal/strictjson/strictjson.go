@@ -262,6 +262,17 @@ func (s *scanner) literal(lit string) error {
 
 func (s *scanner) number() error {
 	start := s.pos
+	if err := s.numberGrammar(); err != nil {
+		return err
+	}
+	if s.pos-start > 64 {
+		return s.errorf("number too long")
+	}
+	return nil
+}
+
+// numberGrammar scans a number of RFC 8259's grammar, any length.
+func (s *scanner) numberGrammar() error {
 	if s.data[s.pos] == '-' {
 		s.pos++
 	}
@@ -292,9 +303,6 @@ func (s *scanner) number() error {
 		if digits() == 0 {
 			return s.errorf("invalid number")
 		}
-	}
-	if s.pos-start > 64 {
-		return s.errorf("number too long")
 	}
 	return nil
 }

@@ -166,8 +166,17 @@ func TestMarshalMatchesEncodingJSON(t *testing.T) {
 			t.Errorf("Marshal\n%s\nencoding/json\n%s", got, want)
 		}
 	}
-	if _, err := Marshal(map[string]any{"n": json.Number("1x")}); err == nil {
-		t.Error("invalid json.Number accepted")
+	for _, n := range []json.Number{"1x", " 1", "1 ", "true", `"1"`, "[1]", "01", "-", "1.", "+1", ".5", json.Number("1" + strings.Repeat("0", 80) + ".")} {
+		if _, err := Marshal(map[string]any{"n": n}); err == nil {
+			t.Errorf("invalid json.Number %q accepted", n)
+		}
+		if _, err := json.Marshal(n); err == nil {
+			t.Errorf("encoding/json encodes json.Number %q", n)
+		}
+	}
+	long := json.Number("1" + strings.Repeat("0", 80) + ".5e-7")
+	if got, err := Marshal(long); err != nil || string(got) != string(long) {
+		t.Errorf("a long json.Number: %s, %v", got, err)
 	}
 }
 
