@@ -35,11 +35,11 @@ func decodeBody(r *http.Request, max int, dst any, bad func(format string, args 
 }
 
 // readAll is io.ReadAll with a first buffer of the request's declared
-// length (when it is within max), so a body is read without growing
-// through io.ReadAll's 512-byte start.
+// length (when it is within max and readAllFirst), so a body is read
+// without growing through io.ReadAll's 512-byte start.
 func readAll(r io.Reader, declared int64, max int) ([]byte, error) {
 	size := 512
-	if declared > 0 && declared <= int64(max) {
+	if declared > 0 && declared <= int64(min(max, readAllFirst)) {
 		size = int(declared) + 1 // room for the read that meets EOF
 	}
 	b := make([]byte, 0, size)
@@ -57,6 +57,12 @@ func readAll(r io.Reader, declared int64, max int) ([]byte, error) {
 		}
 	}
 }
+
+// readAllFirst bounds readAll's first buffer. Content-Length is the
+// client's word: a client that declares 1 MiB and sends nothing must not
+// hold 1 MiB of the node's memory per connection until the read timeout;
+// past this, the buffer grows only as bytes arrive.
+const readAllFirst = 16 << 10
 
 // bodyProblem says what strictjson refused, without the body's content
 // (a refused member's name, quoted and truncated, but no value).
@@ -77,6 +83,8 @@ func bodyProblem(err error) string {
 		return "a member has the wrong type or value"
 	case errors.Is(err, strictjson.ErrTrailingData):
 		return "data after the object"
+	case errors.Is(err, strictjson.ErrSurrogate):
+		return "a string escapes an unpaired UTF-16 surrogate"
 	case errors.Is(err, strictjson.ErrTooDeep):
 		return "nested too deeply"
 	}

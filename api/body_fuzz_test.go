@@ -172,4 +172,8 @@ func TestReadAllDeclaredLength(t *testing.T) {
 	if _, err := readAll(iotest.ErrReader(want), 10, max); !errors.Is(err, want) {
 		t.Fatalf("read error: %v", err)
 	}
+	// A declared length is not memory taken before the bytes arrive.
+	if got, err := readAll(bytes.NewReader(nil), 1<<20, 1<<20); err != nil || cap(got) > readAllFirst+1 {
+		t.Fatalf("1 MiB declared, nothing sent: a buffer of %d bytes, %v", cap(got), err)
+	}
 }

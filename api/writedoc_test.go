@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
+	"strings"
 	"testing"
 
 	vc "github.com/trustid-cn/trustid/credentials"
@@ -142,4 +144,34 @@ func FuzzWriteRedemptionMatchesWriteJSON(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestHandWrittenAnswersKnowEveryField: the answers writeVerifyStatus and
+// writeRedemption encode by hand have exactly the members those writers
+// know (a field added to one of the structs must be added to its writer,
+// or its answers would leave it out while the fuzz targets, which fill
+// the fields they know, still pass).
+func TestHandWrittenAnswersKnowEveryField(t *testing.T) {
+	for _, c := range []struct {
+		v    any
+		want string
+	}{
+		// Credentials, Presentation and Proofs send the answer through
+		// writeJSONStatus.
+		{verifyResponse{}, "verified format issuer holder credential credentials presentation checks warnings errors relatedResources proofs"},
+		{verifyProblem{}, "code message"},
+		{relatedOutcome{}, "id status fetched"},
+		{redeem.Redemption{}, "pairwise_id assurance_level region claims act action"},
+		{redeem.Actor{}, "pairwise_id relationship"},
+	} {
+		typ := reflect.TypeOf(c.v)
+		var got []string
+		for i := range typ.NumField() {
+			name, _, _ := strings.Cut(typ.Field(i).Tag.Get("json"), ",")
+			got = append(got, name)
+		}
+		if strings.Join(got, " ") != c.want {
+			t.Errorf("%v has members %q; its hand-written encoder knows %q", typ, strings.Join(got, " "), c.want)
+		}
+	}
 }

@@ -1,7 +1,10 @@
 package auth
 
 import (
+	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -84,6 +87,63 @@ func BenchmarkParseAccessJWS(b *testing.B) {
 	for b.Loop() {
 		if j, err := parseAccessJWS(token); err != nil || j.claims.ClientID == "" {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestParseAccessJWSRefusals: what parseAccessJWS refuses before any key
+// is looked up, and as which golang-jwt error kind: segments, strict
+// unpadded base64url (no padding, no set bits past the data), a header
+// that strictjson refuses, an alg outside AccessTokenAlgorithms (none
+// among them) or unknown, claims that do not decode.
+func TestParseAccessJWSRefusals(t *testing.T) {
+	e := newEnv(t)
+	c := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+	good := e.token(c, "")
+	if _, err := parseAccessJWS(good); err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(good, ".")
+	b64 := base64.RawURLEncoding.EncodeToString
+	// loose sets a bit past the data in the last character of an
+	// unpadded segment (one base64.RawURLEncoding ignores, Strict not).
+	loose := func(seg string) string {
+		const alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+		if len(seg)%4 == 0 {
+			t.Fatalf("segment %q has no spare bits", seg)
+		}
+		i := strings.IndexByte(alphabet, seg[len(seg)-1])
+		return seg[:len(seg)-1] + string(alphabet[i+1])
+	}
+	hdr := func(json string) string { return b64([]byte(json)) }
+	odd := `{"alg":"SM2","typ":"at+jwt"}`
+	for len(b64([]byte(odd)))%4 == 0 {
+		odd = odd[:len(odd)-1] + ` }`
+	}
+	for _, c := range []struct {
+		name, token string
+		want        error
+	}{
+		{"two segments", parts[0] + "." + parts[1], jwt.ErrTokenMalformed},
+		{"four segments", good + ".x", jwt.ErrTokenMalformed},
+		{"padded header", parts[0] + "=." + parts[1] + "." + parts[2], jwt.ErrTokenMalformed},
+		{"padded signature", parts[0] + "." + parts[1] + "." + parts[2] + "==", jwt.ErrTokenMalformed},
+		{"header bits past the data", loose(hdr(odd)) + "." + parts[1] + "." + parts[2], jwt.ErrTokenMalformed},
+		{"standard base64 alphabet", strings.NewReplacer("-", "+", "_", "/").Replace(parts[0]) + "+." + parts[1] + "." + parts[2], jwt.ErrTokenMalformed},
+		{"alg twice", hdr(`{"alg":"SM2","alg":"ES256","typ":"at+jwt"}`) + "." + parts[1] + "." + parts[2], jwt.ErrTokenMalformed},
+		{"alg in another case too", hdr(`{"alg":"SM2","ALG":"none","typ":"at+jwt"}`) + "." + parts[1] + "." + parts[2], jwt.ErrTokenMalformed},
+		{"unpaired surrogate in the header", hdr(`{"alg":"SM2","typ":"at+jwt","kid":"\ud800"}`) + "." + parts[1] + "." + parts[2], jwt.ErrTokenMalformed},
+		{"header not an object", hdr(`["SM2"]`) + "." + parts[1] + "." + parts[2], jwt.ErrTokenMalformed},
+		{"claims not JSON", parts[0] + "." + b64([]byte(`{"iss":`)) + "." + parts[2], jwt.ErrTokenMalformed},
+		{"claims of the wrong type", parts[0] + "." + b64([]byte(`{"exp":"soon"}`)) + "." + parts[2], jwt.ErrTokenMalformed},
+		{"alg none", hdr(`{"alg":"none","typ":"at+jwt"}`) + "." + parts[1] + ".", jwt.ErrTokenSignatureInvalid},
+		{"alg HS256", hdr(`{"alg":"HS256","typ":"at+jwt"}`) + "." + parts[1] + "." + parts[2], jwt.ErrTokenSignatureInvalid},
+		{"alg unknown", hdr(`{"alg":"SM3withSM2","typ":"at+jwt"}`) + "." + parts[1] + "." + parts[2], jwt.ErrTokenUnverifiable},
+		{"alg missing", hdr(`{"typ":"at+jwt"}`) + "." + parts[1] + "." + parts[2], jwt.ErrTokenUnverifiable},
+		{"alg not a string", hdr(`{"alg":1,"typ":"at+jwt"}`) + "." + parts[1] + "." + parts[2], jwt.ErrTokenUnverifiable},
+	} {
+		if _, err := parseAccessJWS(c.token); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -108,6 +109,13 @@ func FuzzParseAccessJWS(f *testing.F) {
 			t.Fatalf("accepted what golang-jwt refuses: %v", err)
 		}
 		kid, _ := tok.Header["kid"].(string)
+		typ, _ := tok.Header["typ"].(string)
+		jtyp, _ := j.header["typ"].(string)
+		_, crit := tok.Header["crit"]
+		_, jcrit := j.header["crit"]
+		if !slices.Contains(AccessTokenAlgorithms, tok.Method.Alg()) || typ != jtyp || crit != jcrit || len(j.header) != len(tok.Header) {
+			t.Fatalf("headers differ: %v; golang-jwt: %v", j.header, tok.Header)
+		}
 		if j.method.Alg() != tok.Method.Alg() || j.kid != kid || !bytes.Equal(j.sig, tok.Signature) ||
 			j.input != parts[0]+"."+parts[1] || !reflect.DeepEqual(j.claims, claims) {
 			t.Fatalf("parses differ: %+v\ngolang-jwt: %+v %+v", j, tok, claims)

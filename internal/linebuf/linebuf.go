@@ -28,6 +28,7 @@ type Writer struct {
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
+	closed   bool // after Close, writes go straight through
 }
 
 // New returns a Writer over w holding up to size bytes, flushed every
@@ -58,9 +59,9 @@ func (b *Writer) run(interval time.Duration) {
 func (b *Writer) Write(p []byte) (int, error) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	if len(b.buf)+len(p) > cap(b.buf) {
+	if b.closed || len(b.buf)+len(p) > cap(b.buf) {
 		b.flushLocked()
-		if len(p) > cap(b.buf) {
+		if b.closed || len(p) > cap(b.buf) {
 			if _, err := b.w.Write(p); err != nil {
 				return 0, err
 			}
@@ -79,12 +80,16 @@ func (b *Writer) Flush() error {
 	return b.takeErr()
 }
 
-// Close stops the timer and flushes. Writes after Close still go to the
-// buffer, and reach w only on a later Flush.
+// Close stops the timer and flushes. Writes after Close go to w at once
+// (a request that outlives the server's drain still has its line logged).
 func (b *Writer) Close() error {
 	b.stopOnce.Do(func() { close(b.stop) })
 	<-b.done
-	return b.Flush()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	b.flushLocked()
+	return b.takeErr()
 }
 
 func (b *Writer) flushLocked() {

@@ -143,3 +143,21 @@ func TestConcurrentLinesWhole(t *testing.T) {
 		t.Fatalf("%d lines, want %d", len(seen), 8*200)
 	}
 }
+
+// TestWriteAfterClose: a line written after Close (a request still
+// running when the drain time ran out) reaches the writer, with no Flush
+// to come.
+func TestWriteAfterClose(t *testing.T) {
+	var c calls
+	b := New(&c, 64, time.Hour)
+	b.Write([]byte("before\n"))
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := b.Write([]byte("late\n")); n != 5 || err != nil {
+		t.Fatal(n, err)
+	}
+	if w := c.writes(); len(w) != 2 || w[0] != "before\n" || w[1] != "late\n" {
+		t.Fatalf("writes %q", w)
+	}
+}

@@ -37,7 +37,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		if t == "" {
 			return append(b, '0'), nil
 		}
-		if !json.Valid([]byte(t)) {
+		if !isNumber(string(t)) {
 			return nil, &json.UnsupportedValueError{Str: string(t)}
 		}
 		return append(b, t...), nil
@@ -81,6 +81,17 @@ func appendValue(b []byte, v any) ([]byte, error) {
 		return nil, err
 	}
 	return append(b, bytes.TrimSuffix(out.Bytes(), []byte("\n"))...), nil
+}
+
+// isNumber reports whether n is one JSON number and nothing else (no
+// space, no other kind of value: json.Valid would take " 1", "true" or
+// "\"x\""), as encoding/json requires of a json.Number it encodes.
+func isNumber(n string) bool {
+	if n == "" || !(n[0] == '-' || n[0] >= '0' && n[0] <= '9') {
+		return false
+	}
+	s := scanner{data: []byte(n)}
+	return s.numberGrammar() == nil && s.pos == len(n)
 }
 
 const hexDigits = "0123456789abcdef"

@@ -2,7 +2,8 @@
 // request bodies, chaincode arguments, credentials, JOSE headers, DID
 // documents and configuration files. It refuses what encoding/json lets
 // through and two parsers of one document could read differently:
-// oversized input, deep nesting, invalid UTF-8, trailing data, an object
+// oversized input, deep nesting, invalid UTF-8, an escaped unpaired
+// UTF-16 surrogate (RFC 7493 §2.1), trailing data, an object
 // key given twice, and two keys of one object that differ only in case
 // (encoding/json matches struct fields case-insensitively, so
 // {"name":"A","NAME":"B"} would decode as "B"). Decode also refuses keys
@@ -28,6 +29,10 @@ var (
 	ErrDuplicateKey = errors.New("json: duplicate object key")
 	ErrTrailingData = errors.New("json: trailing data after the document")
 	ErrSyntax       = errors.New("json: malformed")
+	// ErrSurrogate: a string escapes a UTF-16 surrogate that is not half
+	// of a pair ("\ud800"), which I-JSON (RFC 7493 §2.1) forbids. It
+	// comes wrapped in ErrSyntax.
+	ErrSurrogate = errors.New("json: unpaired surrogate in a \\u escape")
 	// ErrUnknownField: Decode met a key that names no field of its struct.
 	ErrUnknownField = errors.New("json: unknown object key")
 	// ErrFieldCase: Decode met a key that names a field of its struct
@@ -257,6 +262,17 @@ func (s *scanner) literal(lit string) error {
 
 func (s *scanner) number() error {
 	start := s.pos
+	if err := s.numberGrammar(); err != nil {
+		return err
+	}
+	if s.pos-start > 64 {
+		return s.errorf("number too long")
+	}
+	return nil
+}
+
+// numberGrammar scans a number of RFC 8259's grammar, any length.
+func (s *scanner) numberGrammar() error {
 	if s.data[s.pos] == '-' {
 		s.pos++
 	}
@@ -287,9 +303,6 @@ func (s *scanner) number() error {
 		if digits() == 0 {
 			return s.errorf("invalid number")
 		}
-	}
-	if s.pos-start > 64 {
-		return s.errorf("number too long")
 	}
 	return nil
 }
@@ -324,15 +337,24 @@ func (s *scanner) str() (raw []byte, err error) {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				s.pos++
 			case 'u':
-				if s.pos+5 > len(s.data) {
-					return nil, s.errorf("short unicode escape")
-				}
-				for _, h := range s.data[s.pos+1 : s.pos+5] {
-					if !(h >= '0' && h <= '9' || h >= 'a' && h <= 'f' || h >= 'A' && h <= 'F') {
-						return nil, s.errorf("bad unicode escape")
-					}
+				r, ok := s.hex4(s.pos + 1)
+				if !ok {
+					return nil, s.errorf("bad unicode escape")
 				}
 				s.pos += 5
+				if r >= 0xd800 && r <= 0xdfff {
+					// RFC 7493 §2.1: a high surrogate must be followed by
+					// an escaped low one; anything else is refused (Go
+					// would decode it as U+FFFD).
+					lo, ok := rune(0), false
+					if r <= 0xdbff && s.pos+1 < len(s.data) && s.data[s.pos] == '\\' && s.data[s.pos+1] == 'u' {
+						lo, ok = s.hex4(s.pos + 2)
+					}
+					if !ok || lo < 0xdc00 || lo > 0xdfff {
+						return nil, fmt.Errorf("%w: %w at offset %d", ErrSyntax, ErrSurrogate, s.pos-6)
+					}
+					s.pos += 6
+				}
 			default:
 				return nil, s.errorf("bad escape")
 			}
@@ -343,6 +365,28 @@ func (s *scanner) str() (raw []byte, err error) {
 		}
 	}
 	return nil, s.errorf("unterminated string")
+}
+
+// hex4 decodes the four hex digits at i.
+func (s *scanner) hex4(i int) (rune, bool) {
+	if i+4 > len(s.data) {
+		return 0, false
+	}
+	var r rune
+	for _, h := range s.data[i : i+4] {
+		switch {
+		case h >= '0' && h <= '9':
+			h -= '0'
+		case h >= 'a' && h <= 'f':
+			h -= 'a' - 10
+		case h >= 'A' && h <= 'F':
+			h -= 'A' - 10
+		default:
+			return 0, false
+		}
+		r = r<<4 | rune(h)
+	}
+	return r, true
 }
 
 // literalByte marks the bytes a string holds as they are: not a quote, a

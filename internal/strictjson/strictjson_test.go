@@ -7,6 +7,7 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestCheck(t *testing.T) {
@@ -165,13 +166,22 @@ func TestMarshalMatchesEncodingJSON(t *testing.T) {
 			t.Errorf("Marshal\n%s\nencoding/json\n%s", got, want)
 		}
 	}
-	if _, err := Marshal(map[string]any{"n": json.Number("1x")}); err == nil {
-		t.Error("invalid json.Number accepted")
+	for _, n := range []json.Number{"1x", " 1", "1 ", "true", `"1"`, "[1]", "01", "-", "1.", "+1", ".5", json.Number("1" + strings.Repeat("0", 80) + ".")} {
+		if _, err := Marshal(map[string]any{"n": n}); err == nil {
+			t.Errorf("invalid json.Number %q accepted", n)
+		}
+		if _, err := json.Marshal(n); err == nil {
+			t.Errorf("encoding/json encodes json.Number %q", n)
+		}
+	}
+	long := json.Number("1" + strings.Repeat("0", 80) + ".5e-7")
+	if got, err := Marshal(long); err != nil || string(got) != string(long) {
+		t.Errorf("a long json.Number: %s, %v", got, err)
 	}
 }
 
 func FuzzMarshal(f *testing.F) {
-	f.Add([]byte(`{"a":[1,"\u2028",{"b":null}],"c":"\ud800"}`))
+	f.Add([]byte(`{"a":[1,"\u2028",{"b":null}],"c":"\ud83d\ude00"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		m, err := Object(data, 1<<16)
 		if err != nil {
@@ -189,4 +199,61 @@ func FuzzMarshal(f *testing.F) {
 			t.Fatalf("Marshal %s\nencoding/json %s", got, want)
 		}
 	})
+}
+
+// TestSurrogates: an escaped UTF-16 surrogate must be half of a pair
+// (RFC 7493 §2.1), in keys and values, on every path; encoding/json
+// alone would decode "\ud800" as U+FFFD.
+func TestSurrogates(t *testing.T) {
+	type target struct {
+		Name string `json:"name"`
+		Tag  any    `json:"tag"`
+	}
+	type twoPass struct { // an int field: Decode's two-pass path
+		Name string `json:"name"`
+		N    int    `json:"n"`
+	}
+	decoders := map[string]func([]byte) error{
+		"Check":  func(d []byte) error { return Check(d, 1<<10) },
+		"Object": func(d []byte) error { _, err := Object(d, 1<<10); return err },
+		"Decode one pass": func(d []byte) error {
+			var v target
+			return Decode(d, &v, 1<<10)
+		},
+		"Decode two passes": func(d []byte) error {
+			var v twoPass
+			return Decode(d, &v, 1<<10)
+		},
+		"Decode map": func(d []byte) error {
+			var v map[string]any
+			return Decode(d, &v, 1<<10)
+		},
+	}
+	for _, bad := range []string{
+		`"\ud800"`, `"\uDBFF"`, `"\udc00"`, `"\uDFFF"`, `"x\ud800y"`, `"\ud800\u0041"`, `"\ud800\ud800"`,
+		`"\udc00\ud800"`, `"\ud800\n"`, `"\ud800\"`, `"\ud800\u"`, `"\ud800\udc0"`, `"\ud800\\udc00"`,
+	} {
+		for _, doc := range []string{`{"name":` + bad + `}`, `{` + bad + `:"x"}`, `{"tag":{"a":[` + bad + `]}}`} {
+			for name, decode := range decoders {
+				err := decode([]byte(doc))
+				if !errors.Is(err, ErrSurrogate) || !errors.Is(err, ErrSyntax) {
+					t.Errorf("%s(%s): %v, want %v", name, doc, err, ErrSurrogate)
+				}
+			}
+		}
+	}
+	for _, good := range []string{`"\ud83d\ude00"`, `"\uD83D\uDE00"`, `"\ud800\udc00"`, `"\udbff\udfff"`, `"\ud7ff\ue000"`, `"😀"`} {
+		doc := `{"name":` + good + `}`
+		for name, decode := range decoders {
+			if err := decode([]byte(doc)); err != nil {
+				t.Errorf("%s(%s): %v", name, doc, err)
+			}
+		}
+		var v struct {
+			Name string `json:"name"`
+		}
+		if err := Decode([]byte(doc), &v, 1<<10); err != nil || strings.ContainsRune(v.Name, utf8.RuneError) {
+			t.Errorf("%s decoded as %q, %v", good, v.Name, err)
+		}
+	}
 }
