@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -298,14 +300,16 @@ func escapeLiteral(b *strings.Builder, s string) {
 
 // expand runs JSON-LD expansion. A top-level @context made only of
 // bundled URLs (the usual case) is processed once and kept: processing
-// the VC 2.0 context was the larger part of expanding a credential.
+// the VC 2.0 context was the larger part of expanding a credential. So is
+// the type-scoped context of the document's first type that has one
+// (VerifiableCredential's, VerifiablePresentation's): see topContext.
 func expand(doc map[string]any) ([]any, error) {
 	opts := options()
-	active, err := cachedContext(doc["@context"], opts)
+	entry, err := cachedContext(doc["@context"], opts)
 	if err != nil {
 		return nil, err
 	}
-	if active == nil {
+	if entry == nil {
 		return ld.NewJsonLdProcessor().Expand(doc, opts)
 	}
 	body := make(map[string]any, len(doc))
@@ -314,7 +318,7 @@ func expand(doc map[string]any) ([]any, error) {
 			body[k] = v
 		}
 	}
-	out, err := ld.NewJsonLdApi().Expand(active, "", body, opts, false, nil)
+	out, err := ld.NewJsonLdApi().Expand(entry.topContext(body), "", body, opts, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -336,19 +340,28 @@ func expand(doc map[string]any) ([]any, error) {
 	return []any{out}, nil
 }
 
-// contextCache holds processed contexts by their list of bundled URLs.
+// contextEntry is a processed context of bundled URLs, with the terms
+// that alias @type and the type-scoped contexts applied to it so far.
 // json-gold copies a context before changing it and expansion only reads
 // the active context, so one processed context serves concurrent calls.
+type contextEntry struct {
+	active    *ld.Context
+	typeTerms map[string]bool // "@type" and the terms defined as "@type"
+	mu        sync.Mutex
+	scoped    map[string]*ld.Context // by type term; nil: apply as usual
+}
+
+// contextCache holds processed contexts by their list of bundled URLs.
 var contextCache = struct {
 	sync.Mutex
-	m map[string]*ld.Context
-}{m: map[string]*ld.Context{}}
+	m map[string]*contextEntry
+}{m: map[string]*contextEntry{}}
 
 const maxCachedContexts = 32
 
 // cachedContext returns the processed context of c when c is a bundled
 // URL or a short list of them, nil otherwise.
-func cachedContext(c any, opts *ld.JsonLdOptions) (*ld.Context, error) {
+func cachedContext(c any, opts *ld.JsonLdOptions) (*contextEntry, error) {
 	var urls []string
 	switch t := c.(type) {
 	case string:
@@ -374,10 +387,10 @@ func cachedContext(c any, opts *ld.JsonLdOptions) (*ld.Context, error) {
 	}
 	key := strings.Join(urls, " ")
 	contextCache.Lock()
-	active := contextCache.m[key]
+	entry := contextCache.m[key]
 	contextCache.Unlock()
-	if active != nil {
-		return active, nil
+	if entry != nil {
+		return entry, nil
 	}
 	list := make([]any, len(urls))
 	for i, u := range urls {
@@ -387,12 +400,112 @@ func cachedContext(c any, opts *ld.JsonLdOptions) (*ld.Context, error) {
 	if err != nil {
 		return nil, err
 	}
+	entry = &contextEntry{active: active, typeTerms: map[string]bool{"@type": true}, scoped: map[string]*ld.Context{}}
+	for term, td := range active.TermDefinitions {
+		if td != nil && td.ID == "@type" {
+			entry.typeTerms[term] = true
+		}
+	}
 	contextCache.Lock()
 	if len(contextCache.m) < maxCachedContexts {
-		contextCache.m[key] = active
+		contextCache.m[key] = entry
 	}
 	contextCache.Unlock()
-	return active, nil
+	return entry, nil
+}
+
+// topContext returns the context json-gold is to expand body (a
+// top-level node object without @context) with: e.active, or a copy of
+// it in which the term of the first of body's types (in json-gold's order)
+// that has a type-scoped context carries that context already processed
+// over e.active.
+//
+// Expanding a node, json-gold applies the type-scoped context of each of
+// its types (sorted) to the active context, and a type-scoped context
+// given as a processed *ld.Context is taken as it is (ld.Context.parse).
+// At the top the active context is e.active, so processing the first
+// type's context over it gives what json-gold would compute; later types
+// (over the result) and nested nodes (over their own contexts, which
+// start from e.active's unmodified terms: the processed context's
+// previous context is e.active itself) are processed by json-gold as
+// usual. The copy is made per call (json-gold writes the processing
+// mode into the context it takes), and only for a body with one key that
+// expands to @type, whose types are all strings.
+func (e *contextEntry) topContext(body map[string]any) *ld.Context {
+	var types []string
+	keys := 0
+	for k, v := range body {
+		if !e.typeTerms[k] {
+			continue
+		}
+		keys++
+		switch t := v.(type) {
+		case string:
+			types = append(types, t)
+		case []any:
+			for _, x := range t {
+				s, ok := x.(string)
+				if !ok {
+					return e.active
+				}
+				types = append(types, s)
+			}
+		default:
+			return e.active
+		}
+	}
+	if keys != 1 {
+		return e.active
+	}
+	slices.Sort(types)
+	for _, typ := range types {
+		td := e.active.TermDefinitions[typ]
+		if td == nil || !td.HasContext {
+			continue
+		}
+		processed := e.scopedContext(typ, td)
+		if processed == nil {
+			return e.active
+		}
+		own := *processed
+		values := *processed.Values
+		own.Values = &values
+		def := *td
+		def.Context = &own
+		top := *e.active
+		top.TermDefinitions = maps.Clone(e.active.TermDefinitions)
+		top.TermDefinitions[typ] = &def
+		return &top
+	}
+	return e.active
+}
+
+// scopedContext returns td's type-scoped context processed over e.active
+// (as json-gold processes a type-scoped context: not propagated), or nil
+// when it is not a context object this can be done for or processing
+// fails (json-gold then fails the same way by itself).
+func (e *contextEntry) scopedContext(typ string, td *ld.TermDefinition) *ld.Context {
+	e.mu.Lock()
+	processed, done := e.scoped[typ]
+	e.mu.Unlock()
+	if done {
+		return processed
+	}
+	if local, ok := td.Context.(map[string]any); ok {
+		_, hasPropagate := local["@propagate"]
+		_, hasNested := local["@context"]
+		if !hasPropagate && !hasNested {
+			notPropagated := maps.Clone(local)
+			notPropagated["@propagate"] = false
+			if p, err := e.active.Parse(notPropagated); err == nil {
+				processed = p
+			}
+		}
+	}
+	e.mu.Lock()
+	e.scoped[typ] = processed // the types with a scoped context are the bundled contexts' few
+	e.mu.Unlock()
+	return processed
 }
 
 func options() *ld.JsonLdOptions {
