@@ -492,3 +492,45 @@ func TestControlCharacters(t *testing.T) {
 		}
 	}
 }
+
+// TestTopTypeScopedContext: expanding with a top-level type's scoped
+// context processed in advance (contextEntry.topContext) gives what
+// json-gold's own expansion gives, and refuses what it refuses, for
+// documents that use the types with scoped contexts at the top, nested,
+// in value objects, in pairs and under both "type" and "@type".
+func TestTopTypeScopedContext(t *testing.T) {
+	const v2 = `"https://www.w3.org/ns/credentials/v2"`
+	const di = `"https://w3id.org/security/data-integrity/v2"`
+	docs := []string{
+		credential,
+		`{"@context": [` + v2 + `], "type": "VerifiableCredential", "issuer": "did:example:1", "credentialSubject": {"id": "did:example:2"}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiablePresentation", "VerifiableCredential"], "holder": "did:example:1", "issuer": "did:example:2"}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiablePresentation"], "holder": "did:example:1", "verifiableCredential": [{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "issuer": "did:example:2", "credentialSubject": {"id": "did:example:3"}}]}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "@type": "BitstringStatusListEntry", "issuer": "did:example:1"}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "issuer": "did:example:1", "name": {"@value": "x", "@type": "VerifiableCredential"}, "description": {"@value": "y", "@type": "BitstringStatusListEntry"}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "issuer": {"id": "did:example:1", "type": ["VerifiableCredential", "BitstringStatusListEntry"], "statusPurpose": "revocation"}}`,
+		`{"@context": [` + v2 + `], "type": ["BitstringStatusListEntry", "VerifiableCredential"], "statusPurpose": "revocation", "statusListIndex": "7", "issuer": "did:example:1"}`,
+		`{"@context": [` + v2 + `], "type": "BitstringStatusListEntry", "statusPurpose": "revocation", "credentialSubject": {"id": "did:example:2"}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "credentialStatus": [{"id": "https://example.org/s#1", "type": "BitstringStatusListEntry", "statusPurpose": "revocation", "statusListIndex": "1", "statusListCredential": "https://example.org/s"}], "issuer": "did:example:1"}`,
+		`{"@context": [` + v2 + `, ` + di + `], "type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022", "proofPurpose": "assertionMethod", "verificationMethod": "did:example:1#k", "created": "2026-01-01T00:00:00Z"}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "proof": {"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022", "proofPurpose": "assertionMethod", "verificationMethod": "did:example:1#k"}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential", "JsonSchema"], "jsonSchema": {"x": 1}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential", 7]}`,
+		`{"@context": [` + v2 + `], "type": {"id": "x"}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "undefinedTerm": "x"}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "credentialSubject": {"@context": {"issuer": "https://example.org/i"}, "id": "did:example:2"}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "credentialSubject": [{"id": "did:example:2", "type": "VerifiableCredential", "issuer": "did:example:9"}, {"@id": "did:example:3"}]}`,
+	}
+	for i, s := range docs {
+		doc := mustParse(t, s)
+		ours, errOurs := Expand(doc)
+		// json-gold alone, as Expand runs it without the cached contexts.
+		theirs, errTheirs := ld.NewJsonLdProcessor().Expand(forProcessor(doc), options())
+		if (errOurs != nil) != (errTheirs != nil) {
+			t.Fatalf("doc %d: ours %v, json-gold %v", i, errOurs, errTheirs)
+		}
+		if errTheirs == nil && !reflect.DeepEqual(ours, theirs) {
+			t.Fatalf("doc %d: expansion differs:\nours   %v\ntheirs %v", i, ours, theirs)
+		}
+	}
+}
