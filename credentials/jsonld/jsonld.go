@@ -591,8 +591,9 @@ func checkIRIs(v any) error {
 // languageTag is json-gold's test of a language tag (rdf_dataset.go).
 var languageTag = regexp.MustCompile("^[a-zA-Z]+(-[a-zA-Z0-9]+)*$")
 
-// urlChecked caches the IRIs that passed json-gold's URL check (the
-// properties and types of the bundled contexts recur in every document).
+// urlChecked caches the IRIs (of up to maxCachedIRI bytes) that passed
+// json-gold's URL check (the properties and types of the bundled contexts
+// recur in every document).
 var urlChecked = struct {
 	sync.Mutex
 	ok map[string]bool
@@ -615,7 +616,7 @@ func keptIRI(s string) bool {
 		return false
 	}
 	urlChecked.Lock()
-	if len(urlChecked.ok) < maxURLCache {
+	if len(urlChecked.ok) < maxURLCache && len(s) <= maxCachedIRI {
 		urlChecked.ok[s] = true
 	}
 	urlChecked.Unlock()

@@ -534,3 +534,17 @@ func TestTopTypeScopedContext(t *testing.T) {
 		}
 	}
 }
+
+// TestIsRelativeIRICached: the cached test gives json-gold's answer, the
+// first time and from the cache.
+func TestIsRelativeIRICached(t *testing.T) {
+	values := []string{"", "@type", "@id", "_:b0", "_:", "did:example:1", "https://example.org/a#b", "urn:uuid:1",
+		"relative/path", "#frag", "http://[::1", "https://ex ample.org/", "x:y", strings.Repeat("a", maxCachedIRI+1) + ":b"}
+	for round := 0; round < 2; round++ {
+		for _, v := range values {
+			if got, want := isRelativeIRI(v), ld.IsRelativeIri(v); got != want {
+				t.Fatalf("round %d, %q: %v, json-gold %v", round, v, got, want)
+			}
+		}
+	}
+}
