@@ -164,6 +164,8 @@ func FuzzCanonicalize(f *testing.F) {
 	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", {"@version": 1.1, "@import": "https://w3id.org/security/multikey/v1"}], "type": "Multikey"}`))
 	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2"], "credentialSubject": {"@list": [1, 2.5, true, {"@value": "x", "@language": "en"}]}}`))
 	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2"], "id": "urn:a", "name": "\u0000\b\t\f\u001f\u007f\ufffe\"\\", "description": {"@value": "\u000b", "@language": "en"}}`))
+	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiablePresentation", "VerifiableCredential"], "issuer": "did:example:1", "name": {"@value": "x", "@type": "VerifiableCredential"}, "credentialStatus": {"id": "urn:s", "type": "BitstringStatusListEntry", "statusPurpose": "revocation"}}`))
+	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", "https://w3id.org/security/data-integrity/v2"], "type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022", "proofPurpose": "assertionMethod", "verificationMethod": "https://example.org/k#1"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		doc, err := Parse(data, Limits{MaxBytes: 8 << 10})
 		if err != nil {
