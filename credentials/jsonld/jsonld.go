@@ -298,9 +298,10 @@ func escapeLiteral(b *strings.Builder, s string) {
 	}
 }
 
-// expand runs JSON-LD expansion. A top-level @context made only of
-// bundled URLs (the usual case) is processed once and kept: processing
-// the VC 2.0 context was the larger part of expanding a credential. So is
+// expand runs JSON-LD expansion. A top-level @context of bundled URLs
+// (the usual case), possibly followed by context objects, is processed
+// once and kept: processing the VC 2.0 context was the larger part of
+// expanding a credential. So is
 // the type-scoped context of the document's first type that has one
 // (VerifiableCredential's, VerifiablePresentation's): see topContext.
 func expand(doc map[string]any) ([]any, error) {
@@ -360,9 +361,11 @@ var contextCache = struct {
 const maxCachedContexts = 32
 
 // cachedContext returns the processed context of c when c is a bundled
-// URL or a short list of them, nil otherwise.
+// URL or a short list of them, possibly followed by context objects; nil
+// otherwise (json-gold then processes c itself).
 func cachedContext(c any, opts *ld.JsonLdOptions) (*contextEntry, error) {
 	var urls []string
+	var objects []any
 	switch t := c.(type) {
 	case string:
 		urls = []string{t}
@@ -371,13 +374,22 @@ func cachedContext(c any, opts *ld.JsonLdOptions) (*contextEntry, error) {
 			return nil, nil
 		}
 		for _, u := range t {
-			s, ok := u.(string)
-			if !ok {
+			switch x := u.(type) {
+			case string:
+				if len(objects) > 0 {
+					return nil, nil
+				}
+				urls = append(urls, x)
+			case map[string]any:
+				objects = append(objects, x)
+			default:
 				return nil, nil
 			}
-			urls = append(urls, s)
 		}
 	default:
+		return nil, nil
+	}
+	if len(urls) == 0 {
 		return nil, nil
 	}
 	for _, u := range urls {
@@ -389,28 +401,90 @@ func cachedContext(c any, opts *ld.JsonLdOptions) (*contextEntry, error) {
 	contextCache.Lock()
 	entry := contextCache.m[key]
 	contextCache.Unlock()
+	if entry == nil {
+		list := make([]any, len(urls))
+		for i, u := range urls {
+			list[i] = u
+		}
+		active, err := ld.NewContext(nil, opts).Parse(list)
+		if err != nil {
+			return nil, err
+		}
+		entry = newContextEntry(active)
+		contextCache.Lock()
+		if len(contextCache.m) < maxCachedContexts {
+			contextCache.m[key] = entry
+		}
+		contextCache.Unlock()
+	}
+	if len(objects) == 0 {
+		return entry, nil
+	}
+	return inlineContext(entry, key, objects)
+}
+
+func newContextEntry(active *ld.Context) *contextEntry {
+	e := &contextEntry{active: active, typeTerms: map[string]bool{"@type": true}, scoped: map[string]*ld.Context{}}
+	for term, td := range active.TermDefinitions {
+		if td != nil && td.ID == "@type" {
+			e.typeTerms[term] = true
+		}
+	}
+	return e
+}
+
+// inlineCache holds processed contexts of bundled URLs followed by
+// context objects, by the URLs and the objects' JSON (keys sorted, so
+// equal values give equal keys). When full, an entry is evicted: a stream
+// of distinct inline contexts costs their processing, as without a cache.
+var inlineCache = struct {
+	sync.Mutex
+	m map[string]*contextEntry
+}{m: map[string]*contextEntry{}}
+
+const (
+	maxInlineContexts   = 64
+	maxInlineContextKey = 8 << 10
+)
+
+// inlineContext returns the context objects processed over base, the
+// processed context of the bundled URLs before them (key). json-gold
+// processes the items of a @context list in order, each over the result
+// of those before, so this is what it computes for the whole list, but
+// for @propagate, which it reads from the list's first item only: objects
+// with @propagate are left to json-gold, as are objects it refuses (it
+// refuses them by itself, the same way).
+func inlineContext(base *contextEntry, key string, objects []any) (*contextEntry, error) {
+	for _, o := range objects {
+		if _, ok := o.(map[string]any)["@propagate"]; ok {
+			return nil, nil
+		}
+	}
+	js, err := json.Marshal(objects)
+	if err != nil || len(key)+len(js) > maxInlineContextKey {
+		return nil, nil
+	}
+	key += "\x00" + string(js)
+	inlineCache.Lock()
+	entry := inlineCache.m[key]
+	inlineCache.Unlock()
 	if entry != nil {
 		return entry, nil
 	}
-	list := make([]any, len(urls))
-	for i, u := range urls {
-		list[i] = u
-	}
-	active, err := ld.NewContext(nil, opts).Parse(list)
+	active, err := base.active.Parse(objects)
 	if err != nil {
-		return nil, err
+		return nil, nil
 	}
-	entry = &contextEntry{active: active, typeTerms: map[string]bool{"@type": true}, scoped: map[string]*ld.Context{}}
-	for term, td := range active.TermDefinitions {
-		if td != nil && td.ID == "@type" {
-			entry.typeTerms[term] = true
+	entry = newContextEntry(active)
+	inlineCache.Lock()
+	if len(inlineCache.m) >= maxInlineContexts {
+		for k := range inlineCache.m { // evict one (map order is random)
+			delete(inlineCache.m, k)
+			break
 		}
 	}
-	contextCache.Lock()
-	if len(contextCache.m) < maxCachedContexts {
-		contextCache.m[key] = entry
-	}
-	contextCache.Unlock()
+	inlineCache.m[key] = entry
+	inlineCache.Unlock()
 	return entry, nil
 }
 
@@ -480,6 +554,10 @@ func (e *contextEntry) topContext(body map[string]any) *ld.Context {
 	return e.active
 }
 
+// maxScopedTypes bounds the type-scoped contexts a contextEntry keeps (an
+// inline context may define many types with one).
+const maxScopedTypes = 16
+
 // scopedContext returns td's type-scoped context processed over e.active
 // (as json-gold processes a type-scoped context: not propagated), or nil
 // when it is not a context object this can be done for or processing
@@ -503,7 +581,9 @@ func (e *contextEntry) scopedContext(typ string, td *ld.TermDefinition) *ld.Cont
 		}
 	}
 	e.mu.Lock()
-	e.scoped[typ] = processed // the types with a scoped context are the bundled contexts' few
+	if len(e.scoped) < maxScopedTypes {
+		e.scoped[typ] = processed
+	}
 	e.mu.Unlock()
 	return processed
 }

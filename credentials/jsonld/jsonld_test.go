@@ -495,11 +495,13 @@ func TestControlCharacters(t *testing.T) {
 	}
 }
 
-// TestTopTypeScopedContext: expanding with a top-level type's scoped
-// context processed in advance (contextEntry.topContext) gives what
-// json-gold's own expansion gives, and refuses what it refuses, for
-// documents that use the types with scoped contexts at the top, nested,
-// in value objects, in pairs and under both "type" and "@type".
+// TestTopTypeScopedContext: expanding with the processed contexts kept
+// (cachedContext, inlineContext) and a top-level type's scoped context
+// processed in advance (contextEntry.topContext) gives what json-gold's
+// own expansion gives, and refuses what it refuses, for documents that
+// use the types with scoped contexts at the top, nested, in value
+// objects, in pairs and under both "type" and "@type", and for contexts
+// of bundled URLs followed by context objects.
 func TestTopTypeScopedContext(t *testing.T) {
 	const v2 = `"https://www.w3.org/ns/credentials/v2"`
 	const di = `"https://w3id.org/security/data-integrity/v2"`
@@ -522,8 +524,22 @@ func TestTopTypeScopedContext(t *testing.T) {
 		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "undefinedTerm": "x"}`,
 		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "credentialSubject": {"@context": {"issuer": "https://example.org/i"}, "id": "did:example:2"}}`,
 		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "credentialSubject": [{"id": "did:example:2", "type": "VerifiableCredential", "issuer": "did:example:9"}, {"@id": "did:example:3"}]}`,
+		// Bundled URLs followed by context objects (inlineContext).
+		`{"@context": [` + v2 + `, {"alumniOf": "https://schema.org/alumniOf"}], "type": ["VerifiableCredential"], "issuer": "did:example:1", "credentialSubject": {"alumniOf": "x"}}`,
+		`{"@context": [` + v2 + `, {"@vocab": null}], "type": ["VerifiableCredential"], "issuer": "did:example:1", "undefinedTerm": "x"}`,
+		`{"@context": [` + v2 + `, {"VerifiableCredential": "https://example.org/VC"}], "type": ["VerifiableCredential"]}`,
+		`{"@context": [` + v2 + `, {"issuer": {"@id": "https://example.org/issuer", "@type": "@id"}}], "type": ["VerifiableCredential"], "issuer": "did:example:1"}`,
+		`{"@context": [` + v2 + `, {"@propagate": false, "alumniOf": "https://schema.org/alumniOf"}], "type": ["VerifiableCredential"], "credentialSubject": {"alumniOf": "x"}}`,
+		`{"@context": [` + v2 + `, {"@version": 1.1, "@import": "https://w3id.org/security/multikey/v1"}], "type": "Multikey", "controller": "did:example:1"}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"p": "https://example.org/p"}}}], "type": ["VerifiableCredential", "Ex"], "p": "v", "issuer": "did:example:1"}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"p": "https://example.org/p"}}}], "type": ["Ex"], "p": "v", "credentialSubject": {"type": "Ex", "p": "w"}}`,
+		`{"@context": [` + v2 + `, {"a": "https://example.org/a"}, {"b": "https://example.org/b", "a": "https://example.org/a2"}], "type": "VerifiableCredential", "credentialSubject": {"a": 1, "b": 2.5}}`,
+		`{"@context": [` + v2 + `, {"a": "https://example.org/a"}, "https://w3id.org/security/data-integrity/v2"], "type": "VerifiableCredential", "credentialSubject": {"a": true}}`,
+		`{"@context": [` + v2 + `, {"@base": "https://example.org/"}], "type": "VerifiableCredential", "id": "relative"}`,
+		`{"@context": [` + v2 + `, {"a": "https://example.org/a"}, {"b": "https://example.org/b"}], "type": "VerifiableCredential", "credentialSubject": {"a": 1, "b": 2}}`,
+		`{"@context": [` + v2 + `, null], "type": "VerifiableCredential"}`,
 	}
-	for i, s := range docs {
+	for i, s := range append(docs, docs...) { // twice: the second from the caches
 		doc := mustParse(t, s)
 		ours, errOurs := Expand(doc)
 		// json-gold alone, as Expand runs it without the cached contexts.
