@@ -301,9 +301,9 @@ func escapeLiteral(b *strings.Builder, s string) {
 // expand runs JSON-LD expansion. A top-level @context of bundled URLs
 // (the usual case), possibly followed by context objects, is processed
 // once and kept: processing the VC 2.0 context was the larger part of
-// expanding a credential. So is
-// the type-scoped context of the document's first type that has one
-// (VerifiableCredential's, VerifiablePresentation's): see topContext.
+// expanding a credential. So is the type-scoped context of the
+// document's first type that has one (VerifiableCredential's,
+// VerifiablePresentation's): see topContext.
 func expand(doc map[string]any) ([]any, error) {
 	opts := options()
 	entry, err := cachedContext(doc["@context"], opts)
