@@ -10,8 +10,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -296,16 +298,19 @@ func escapeLiteral(b *strings.Builder, s string) {
 	}
 }
 
-// expand runs JSON-LD expansion. A top-level @context made only of
-// bundled URLs (the usual case) is processed once and kept: processing
-// the VC 2.0 context was the larger part of expanding a credential.
+// expand runs JSON-LD expansion. A top-level @context of bundled URLs
+// (the usual case), possibly followed by context objects, is processed
+// once and kept: processing the VC 2.0 context was the larger part of
+// expanding a credential. So is the type-scoped context of the
+// document's first type that has one (VerifiableCredential's,
+// VerifiablePresentation's): see topContext.
 func expand(doc map[string]any) ([]any, error) {
 	opts := options()
-	active, err := cachedContext(doc["@context"], opts)
+	entry, err := cachedContext(doc["@context"], opts)
 	if err != nil {
 		return nil, err
 	}
-	if active == nil {
+	if entry == nil {
 		return ld.NewJsonLdProcessor().Expand(doc, opts)
 	}
 	body := make(map[string]any, len(doc))
@@ -314,7 +319,7 @@ func expand(doc map[string]any) ([]any, error) {
 			body[k] = v
 		}
 	}
-	out, err := ld.NewJsonLdApi().Expand(active, "", body, opts, false, nil)
+	out, err := ld.NewJsonLdApi().Expand(entry.topContext(body), "", body, opts, false, nil)
 	if err != nil {
 		return nil, err
 	}
@@ -336,20 +341,31 @@ func expand(doc map[string]any) ([]any, error) {
 	return []any{out}, nil
 }
 
-// contextCache holds processed contexts by their list of bundled URLs.
+// contextEntry is a processed context of bundled URLs, with the terms
+// that alias @type and the type-scoped contexts applied to it so far.
 // json-gold copies a context before changing it and expansion only reads
 // the active context, so one processed context serves concurrent calls.
+type contextEntry struct {
+	active    *ld.Context
+	typeTerms map[string]bool // "@type" and the terms defined as "@type"
+	mu        sync.Mutex
+	scoped    map[string]*ld.Context // by type term; nil: apply as usual
+}
+
+// contextCache holds processed contexts by their list of bundled URLs.
 var contextCache = struct {
 	sync.Mutex
-	m map[string]*ld.Context
-}{m: map[string]*ld.Context{}}
+	m map[string]*contextEntry
+}{m: map[string]*contextEntry{}}
 
 const maxCachedContexts = 32
 
 // cachedContext returns the processed context of c when c is a bundled
-// URL or a short list of them, nil otherwise.
-func cachedContext(c any, opts *ld.JsonLdOptions) (*ld.Context, error) {
+// URL or a short list of them, possibly followed by context objects; nil
+// otherwise (json-gold then processes c itself).
+func cachedContext(c any, opts *ld.JsonLdOptions) (*contextEntry, error) {
 	var urls []string
+	var objects []any
 	switch t := c.(type) {
 	case string:
 		urls = []string{t}
@@ -358,13 +374,22 @@ func cachedContext(c any, opts *ld.JsonLdOptions) (*ld.Context, error) {
 			return nil, nil
 		}
 		for _, u := range t {
-			s, ok := u.(string)
-			if !ok {
+			switch x := u.(type) {
+			case string:
+				if len(objects) > 0 {
+					return nil, nil
+				}
+				urls = append(urls, x)
+			case map[string]any:
+				objects = append(objects, x)
+			default:
 				return nil, nil
 			}
-			urls = append(urls, s)
 		}
 	default:
+		return nil, nil
+	}
+	if len(urls) == 0 {
 		return nil, nil
 	}
 	for _, u := range urls {
@@ -374,25 +399,193 @@ func cachedContext(c any, opts *ld.JsonLdOptions) (*ld.Context, error) {
 	}
 	key := strings.Join(urls, " ")
 	contextCache.Lock()
-	active := contextCache.m[key]
+	entry := contextCache.m[key]
 	contextCache.Unlock()
-	if active != nil {
-		return active, nil
+	if entry == nil {
+		list := make([]any, len(urls))
+		for i, u := range urls {
+			list[i] = u
+		}
+		active, err := ld.NewContext(nil, opts).Parse(list)
+		if err != nil {
+			return nil, err
+		}
+		entry = newContextEntry(active)
+		contextCache.Lock()
+		if len(contextCache.m) < maxCachedContexts {
+			contextCache.m[key] = entry
+		}
+		contextCache.Unlock()
 	}
-	list := make([]any, len(urls))
-	for i, u := range urls {
-		list[i] = u
+	if len(objects) == 0 {
+		return entry, nil
 	}
-	active, err := ld.NewContext(nil, opts).Parse(list)
+	return inlineContext(entry, key, objects)
+}
+
+func newContextEntry(active *ld.Context) *contextEntry {
+	e := &contextEntry{active: active, typeTerms: map[string]bool{"@type": true}, scoped: map[string]*ld.Context{}}
+	for term, td := range active.TermDefinitions {
+		if td != nil && td.ID == "@type" {
+			e.typeTerms[term] = true
+		}
+	}
+	return e
+}
+
+// inlineCache holds processed contexts of bundled URLs followed by
+// context objects, by the URLs and the objects' JSON (keys sorted, so
+// equal values give equal keys). When full, an entry is evicted: a stream
+// of distinct inline contexts costs their processing, as without a cache.
+var inlineCache = struct {
+	sync.Mutex
+	m map[string]*contextEntry
+}{m: map[string]*contextEntry{}}
+
+const (
+	maxInlineContexts   = 64
+	maxInlineContextKey = 8 << 10
+)
+
+// inlineContext returns the context objects processed over base, the
+// processed context of the bundled URLs before them (key). json-gold
+// processes the items of a @context list in order, each over the result
+// of those before, so this is what it computes for the whole list, but
+// for @propagate, which it reads from the list's first item only: objects
+// with @propagate are left to json-gold, as are objects it refuses (it
+// refuses them by itself, the same way).
+func inlineContext(base *contextEntry, key string, objects []any) (*contextEntry, error) {
+	for _, o := range objects {
+		if _, ok := o.(map[string]any)["@propagate"]; ok {
+			return nil, nil
+		}
+	}
+	js, err := json.Marshal(objects)
+	if err != nil || len(key)+len(js) > maxInlineContextKey {
+		return nil, nil
+	}
+	key += "\x00" + string(js)
+	inlineCache.Lock()
+	entry := inlineCache.m[key]
+	inlineCache.Unlock()
+	if entry != nil {
+		return entry, nil
+	}
+	active, err := base.active.Parse(objects)
 	if err != nil {
-		return nil, err
+		return nil, nil
 	}
-	contextCache.Lock()
-	if len(contextCache.m) < maxCachedContexts {
-		contextCache.m[key] = active
+	entry = newContextEntry(active)
+	inlineCache.Lock()
+	if len(inlineCache.m) >= maxInlineContexts {
+		for k := range inlineCache.m { // evict one (map order is random)
+			delete(inlineCache.m, k)
+			break
+		}
 	}
-	contextCache.Unlock()
-	return active, nil
+	inlineCache.m[key] = entry
+	inlineCache.Unlock()
+	return entry, nil
+}
+
+// topContext returns the context json-gold is to expand body (a
+// top-level node object without @context) with: e.active, or a copy of
+// it in which the term of the first of body's types (in json-gold's order)
+// that has a type-scoped context carries that context already processed
+// over e.active.
+//
+// Expanding a node, json-gold applies the type-scoped context of each of
+// its types (sorted) to the active context, and a type-scoped context
+// given as a processed *ld.Context is taken as it is (ld.Context.parse).
+// At the top the active context is e.active, so processing the first
+// type's context over it gives what json-gold would compute; later types
+// (over the result) and nested nodes (over their own contexts, which
+// start from e.active's unmodified terms: the processed context's
+// previous context is e.active itself) are processed by json-gold as
+// usual. The copy is made per call (json-gold writes the processing
+// mode into the context it takes), and only for a body with one key that
+// expands to @type, whose types are all strings.
+func (e *contextEntry) topContext(body map[string]any) *ld.Context {
+	var types []string
+	keys := 0
+	for k, v := range body {
+		if !e.typeTerms[k] {
+			continue
+		}
+		keys++
+		switch t := v.(type) {
+		case string:
+			types = append(types, t)
+		case []any:
+			for _, x := range t {
+				s, ok := x.(string)
+				if !ok {
+					return e.active
+				}
+				types = append(types, s)
+			}
+		default:
+			return e.active
+		}
+	}
+	if keys != 1 {
+		return e.active
+	}
+	slices.Sort(types)
+	for _, typ := range types {
+		td := e.active.TermDefinitions[typ]
+		if td == nil || !td.HasContext {
+			continue
+		}
+		processed := e.scopedContext(typ, td)
+		if processed == nil {
+			return e.active
+		}
+		own := *processed
+		values := *processed.Values
+		own.Values = &values
+		def := *td
+		def.Context = &own
+		top := *e.active
+		top.TermDefinitions = maps.Clone(e.active.TermDefinitions)
+		top.TermDefinitions[typ] = &def
+		return &top
+	}
+	return e.active
+}
+
+// maxScopedTypes bounds the type-scoped contexts a contextEntry keeps (an
+// inline context may define many types with one).
+const maxScopedTypes = 16
+
+// scopedContext returns td's type-scoped context processed over e.active
+// (as json-gold processes a type-scoped context: not propagated), or nil
+// when it is not a context object this can be done for or processing
+// fails (json-gold then fails the same way by itself).
+func (e *contextEntry) scopedContext(typ string, td *ld.TermDefinition) *ld.Context {
+	e.mu.Lock()
+	processed, done := e.scoped[typ]
+	e.mu.Unlock()
+	if done {
+		return processed
+	}
+	if local, ok := td.Context.(map[string]any); ok {
+		_, hasPropagate := local["@propagate"]
+		_, hasNested := local["@context"]
+		if !hasPropagate && !hasNested {
+			notPropagated := maps.Clone(local)
+			notPropagated["@propagate"] = false
+			if p, err := e.active.Parse(notPropagated); err == nil {
+				processed = p
+			}
+		}
+	}
+	e.mu.Lock()
+	if len(e.scoped) < maxScopedTypes {
+		e.scoped[typ] = processed
+	}
+	e.mu.Unlock()
+	return processed
 }
 
 func options() *ld.JsonLdOptions {
@@ -478,8 +671,9 @@ func checkIRIs(v any) error {
 // languageTag is json-gold's test of a language tag (rdf_dataset.go).
 var languageTag = regexp.MustCompile("^[a-zA-Z]+(-[a-zA-Z0-9]+)*$")
 
-// urlChecked caches the IRIs that passed json-gold's URL check (the
-// properties and types of the bundled contexts recur in every document).
+// urlChecked caches the IRIs (of up to maxCachedIRI bytes) that passed
+// json-gold's URL check (the properties and types of the bundled contexts
+// recur in every document).
 var urlChecked = struct {
 	sync.Mutex
 	ok map[string]bool
@@ -502,7 +696,7 @@ func keptIRI(s string) bool {
 		return false
 	}
 	urlChecked.Lock()
-	if len(urlChecked.ok) < maxURLCache {
+	if len(urlChecked.ok) < maxURLCache && len(s) <= maxCachedIRI {
 		urlChecked.ok[s] = true
 	}
 	urlChecked.Unlock()

@@ -164,6 +164,8 @@ func FuzzCanonicalize(f *testing.F) {
 	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", {"@version": 1.1, "@import": "https://w3id.org/security/multikey/v1"}], "type": "Multikey"}`))
 	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2"], "credentialSubject": {"@list": [1, 2.5, true, {"@value": "x", "@language": "en"}]}}`))
 	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2"], "id": "urn:a", "name": "\u0000\b\t\f\u001f\u007f\ufffe\"\\", "description": {"@value": "\u000b", "@language": "en"}}`))
+	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiablePresentation", "VerifiableCredential"], "issuer": "did:example:1", "name": {"@value": "x", "@type": "VerifiableCredential"}, "credentialStatus": {"id": "urn:s", "type": "BitstringStatusListEntry", "statusPurpose": "revocation"}}`))
+	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", "https://w3id.org/security/data-integrity/v2"], "type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022", "proofPurpose": "assertionMethod", "verificationMethod": "https://example.org/k#1"}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		doc, err := Parse(data, Limits{MaxBytes: 8 << 10})
 		if err != nil {
@@ -332,27 +334,41 @@ func TestBundledHashes(t *testing.T) {
 // TestConcurrentCanonicalize: the cached processed contexts serve
 // concurrent calls (run with -race).
 func TestConcurrentCanonicalize(t *testing.T) {
-	want, err := Canonicalize(mustParse(t, credential))
-	if err != nil {
-		t.Fatal(err)
+	const v2 = `"https://www.w3.org/ns/credentials/v2"`
+	docs := []string{
+		credential,
+		strings.Replace(credential, `["https://www.w3.org/ns/credentials/v2"]`, `["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"]`, 1),
+		`{"@context": [` + v2 + `, {"alumniOf": "https://schema.org/alumniOf"}], "type": ["VerifiableCredential"], "issuer": "did:example:1", "credentialSubject": {"alumniOf": "x"}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiablePresentation"], "holder": "did:example:1", "verifiableCredential": [` + credential + `]}`,
 	}
+	want := make([]string, len(docs))
+	for i, d := range docs {
+		var err error
+		if want[i], err = Canonicalize(mustParse(t, d)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The goroutines fill the caches concurrently too.
+	contextCache.Lock()
+	contextCache.m = map[string]*contextEntry{}
+	contextCache.Unlock()
+	inlineCache.Lock()
+	inlineCache.m = map[string]*contextEntry{}
+	inlineCache.Unlock()
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for i := range 8 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			k := i % len(docs)
 			for range 20 {
-				doc := mustParse(t, credential)
-				if i%2 == 1 {
-					doc["@context"] = []any{contexts.CredentialsV2, contexts.ExamplesV2}
-				}
-				got, err := Canonicalize(doc)
+				got, err := Canonicalize(mustParse(t, docs[k]))
 				if err != nil {
 					errs <- err
 					return
 				}
-				if i%2 == 0 && got != want {
+				if got != want[k] {
 					errs <- errors.New("canonical form changed under concurrency")
 					return
 				}
@@ -489,6 +505,78 @@ func TestControlCharacters(t *testing.T) {
 		bad := strings.Replace(doc, `"urn:ex:s"`, `"`+id+`"`, 1)
 		if _, err := Canonicalize(mustParse(t, bad)); !errors.Is(err, ErrRelativeIRI) {
 			t.Errorf("IRI %q: %v", id, err)
+		}
+	}
+}
+
+// TestTopTypeScopedContext: expanding with the processed contexts kept
+// (cachedContext, inlineContext) and a top-level type's scoped context
+// processed in advance (contextEntry.topContext) gives what json-gold's
+// own expansion gives, and refuses what it refuses, for documents that
+// use the types with scoped contexts at the top, nested, in value
+// objects, in pairs and under both "type" and "@type", and for contexts
+// of bundled URLs followed by context objects.
+func TestTopTypeScopedContext(t *testing.T) {
+	const v2 = `"https://www.w3.org/ns/credentials/v2"`
+	const di = `"https://w3id.org/security/data-integrity/v2"`
+	docs := []string{
+		credential,
+		`{"@context": [` + v2 + `], "type": "VerifiableCredential", "issuer": "did:example:1", "credentialSubject": {"id": "did:example:2"}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiablePresentation", "VerifiableCredential"], "holder": "did:example:1", "issuer": "did:example:2"}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiablePresentation"], "holder": "did:example:1", "verifiableCredential": [{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "issuer": "did:example:2", "credentialSubject": {"id": "did:example:3"}}]}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "@type": "BitstringStatusListEntry", "issuer": "did:example:1"}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "issuer": "did:example:1", "name": {"@value": "x", "@type": "VerifiableCredential"}, "description": {"@value": "y", "@type": "BitstringStatusListEntry"}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "issuer": {"id": "did:example:1", "type": ["VerifiableCredential", "BitstringStatusListEntry"], "statusPurpose": "revocation"}}`,
+		`{"@context": [` + v2 + `], "type": ["BitstringStatusListEntry", "VerifiableCredential"], "statusPurpose": "revocation", "statusListIndex": "7", "issuer": "did:example:1"}`,
+		`{"@context": [` + v2 + `], "type": "BitstringStatusListEntry", "statusPurpose": "revocation", "credentialSubject": {"id": "did:example:2"}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "credentialStatus": [{"id": "https://example.org/s#1", "type": "BitstringStatusListEntry", "statusPurpose": "revocation", "statusListIndex": "1", "statusListCredential": "https://example.org/s"}], "issuer": "did:example:1"}`,
+		`{"@context": [` + v2 + `, ` + di + `], "type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022", "proofPurpose": "assertionMethod", "verificationMethod": "did:example:1#k", "created": "2026-01-01T00:00:00Z"}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "proof": {"type": "DataIntegrityProof", "cryptosuite": "eddsa-rdfc-2022", "proofPurpose": "assertionMethod", "verificationMethod": "did:example:1#k"}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential", "JsonSchema"], "jsonSchema": {"x": 1}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential", 7]}`,
+		`{"@context": [` + v2 + `], "type": {"id": "x"}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "undefinedTerm": "x"}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "credentialSubject": {"@context": {"issuer": "https://example.org/i"}, "id": "did:example:2"}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "credentialSubject": [{"id": "did:example:2", "type": "VerifiableCredential", "issuer": "did:example:9"}, {"@id": "did:example:3"}]}`,
+		// Bundled URLs followed by context objects (inlineContext).
+		`{"@context": [` + v2 + `, {"alumniOf": "https://schema.org/alumniOf"}], "type": ["VerifiableCredential"], "issuer": "did:example:1", "credentialSubject": {"alumniOf": "x"}}`,
+		`{"@context": [` + v2 + `, {"@vocab": null}], "type": ["VerifiableCredential"], "issuer": "did:example:1", "undefinedTerm": "x"}`,
+		`{"@context": [` + v2 + `, {"VerifiableCredential": "https://example.org/VC"}], "type": ["VerifiableCredential"]}`,
+		`{"@context": [` + v2 + `, {"issuer": {"@id": "https://example.org/issuer", "@type": "@id"}}], "type": ["VerifiableCredential"], "issuer": "did:example:1"}`,
+		`{"@context": [` + v2 + `, {"@propagate": false, "alumniOf": "https://schema.org/alumniOf"}], "type": ["VerifiableCredential"], "credentialSubject": {"alumniOf": "x"}}`,
+		`{"@context": [` + v2 + `, {"@version": 1.1, "@import": "https://w3id.org/security/multikey/v1"}], "type": "Multikey", "controller": "did:example:1"}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"p": "https://example.org/p"}}}], "type": ["VerifiableCredential", "Ex"], "p": "v", "issuer": "did:example:1"}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"p": "https://example.org/p"}}}], "type": ["Ex"], "p": "v", "credentialSubject": {"type": "Ex", "p": "w"}}`,
+		`{"@context": [` + v2 + `, {"a": "https://example.org/a"}, {"b": "https://example.org/b", "a": "https://example.org/a2"}], "type": "VerifiableCredential", "credentialSubject": {"a": 1, "b": 2.5}}`,
+		`{"@context": [` + v2 + `, {"a": "https://example.org/a"}, "https://w3id.org/security/data-integrity/v2"], "type": "VerifiableCredential", "credentialSubject": {"a": true}}`,
+		`{"@context": [` + v2 + `, {"@base": "https://example.org/"}], "type": "VerifiableCredential", "id": "relative"}`,
+		`{"@context": [` + v2 + `, {"a": "https://example.org/a"}, {"b": "https://example.org/b"}], "type": "VerifiableCredential", "credentialSubject": {"a": 1, "b": 2}}`,
+		`{"@context": [` + v2 + `, null], "type": "VerifiableCredential"}`,
+	}
+	for i, s := range append(docs, docs...) { // twice: the second from the caches
+		doc := mustParse(t, s)
+		ours, errOurs := Expand(doc)
+		// json-gold alone, as Expand runs it without the cached contexts.
+		theirs, errTheirs := ld.NewJsonLdProcessor().Expand(forProcessor(doc), options())
+		if (errOurs != nil) != (errTheirs != nil) {
+			t.Fatalf("doc %d: ours %v, json-gold %v", i, errOurs, errTheirs)
+		}
+		if errTheirs == nil && !reflect.DeepEqual(ours, theirs) {
+			t.Fatalf("doc %d: expansion differs:\nours   %v\ntheirs %v", i, ours, theirs)
+		}
+	}
+}
+
+// TestIsRelativeIRICached: the cached test gives json-gold's answer, the
+// first time and from the cache.
+func TestIsRelativeIRICached(t *testing.T) {
+	values := []string{"", "@type", "@id", "_:b0", "_:", "did:example:1", "https://example.org/a#b", "urn:uuid:1",
+		"relative/path", "#frag", "http://[::1", "https://ex ample.org/", "x:y", strings.Repeat("a", maxCachedIRI+1) + ":b"}
+	for round := 0; round < 2; round++ {
+		for _, v := range values {
+			if got, want := isRelativeIRI(v), ld.IsRelativeIri(v); got != want {
+				t.Fatalf("round %d, %q: %v, json-gold %v", round, v, got, want)
+			}
 		}
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/piprate/json-gold/ld"
 )
@@ -28,13 +29,13 @@ func toRDF(expanded []any) (*ld.RDFDataset, error) {
 	}
 	ds := ld.NewRDFDataset()
 	for graphName, gv := range nodeMap {
-		if ld.IsRelativeIri(graphName) {
+		if isRelativeIRI(graphName) {
 			continue
 		}
 		graph, _ := gv.(map[string]any)
 		var quads []*ld.Quad
 		for _, id := range ld.GetOrderedKeys(graph) {
-			if ld.IsRelativeIri(id) {
+			if isRelativeIRI(id) {
 				continue
 			}
 			node, _ := graph[id].(map[string]any)
@@ -44,7 +45,7 @@ func toRDF(expanded []any) (*ld.RDFDataset, error) {
 				switch {
 				case property == "@type":
 					predicate = ld.NewIRI(ld.RDFType)
-				case ld.IsKeyword(property), strings.HasPrefix(property, "_:"), ld.IsRelativeIri(property):
+				case ld.IsKeyword(property), strings.HasPrefix(property, "_:"), isRelativeIRI(property):
 					continue
 				default:
 					predicate = ld.NewIRI(property)
@@ -91,7 +92,7 @@ func objectToRDF(item any, issuer *ld.IdentifierIssuer, graph string, quads []*l
 	if id == "" {
 		return nil, quads, fmt.Errorf("%w: %w", ErrInvalid, errObject)
 	}
-	if ld.IsRelativeIri(id) {
+	if isRelativeIRI(id) {
 		return nil, quads, nil
 	}
 	return nodeOf(id), quads, nil
@@ -180,4 +181,37 @@ func hasJSONLiteral(v any) bool {
 		}
 	}
 	return false
+}
+
+// relativeIRIs caches ld.IsRelativeIri by value (a URL parse each) for
+// values of up to maxCachedIRI bytes: the identifiers and properties of
+// the bundled vocabularies recur in every document.
+var relativeIRIs = struct {
+	sync.Mutex
+	m map[string]bool
+}{m: map[string]bool{}}
+
+const (
+	maxRelativeIRICache = 4096
+	maxCachedIRI        = 256
+)
+
+// isRelativeIRI is ld.IsRelativeIri, cached.
+func isRelativeIRI(s string) bool {
+	if strings.HasPrefix(s, "_:") {
+		return false // ld.IsAbsoluteIri takes every blank node identifier
+	}
+	relativeIRIs.Lock()
+	rel, ok := relativeIRIs.m[s]
+	relativeIRIs.Unlock()
+	if ok {
+		return rel
+	}
+	rel = ld.IsRelativeIri(s)
+	relativeIRIs.Lock()
+	if len(relativeIRIs.m) < maxRelativeIRICache && len(s) <= maxCachedIRI {
+		relativeIRIs.m[s] = rel
+	}
+	relativeIRIs.Unlock()
+	return rel
 }
