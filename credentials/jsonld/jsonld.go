@@ -504,7 +504,8 @@ func inlineContext(base *contextEntry, key string, objects []any) (*contextEntry
 // previous context is e.active itself) are processed by json-gold as
 // usual. The copy is made per call (json-gold writes the processing
 // mode into the context it takes), and only for a body with one key that
-// expands to @type, whose types are all strings.
+// expands to @type, whose types are all strings, and in which the type
+// occurs once (see occurrences).
 func (e *contextEntry) topContext(body map[string]any) *ld.Context {
 	var types []string
 	keys := 0
@@ -537,6 +538,9 @@ func (e *contextEntry) topContext(body map[string]any) *ld.Context {
 		if td == nil || !td.HasContext {
 			continue
 		}
+		if occurrences(body, typ) != 1 {
+			return e.active // json-gold would apply the context again over its result
+		}
 		processed := e.scopedContext(typ, td)
 		if processed == nil {
 			return e.active
@@ -552,6 +556,29 @@ func (e *contextEntry) topContext(body map[string]any) *ld.Context {
 		return &top
 	}
 	return e.active
+}
+
+// occurrences counts the values of body's entries (strings, or strings
+// in arrays) equal to typ: json-gold applies typ's scoped context for each
+// under a key that expands to @type, which a type-scoped context can
+// define, so topContext's processed context is right only for one.
+func occurrences(body map[string]any, typ string) int {
+	n := 0
+	for _, v := range body {
+		switch t := v.(type) {
+		case string:
+			if t == typ {
+				n++
+			}
+		case []any:
+			for _, x := range t {
+				if x == typ {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }
 
 // maxScopedTypes bounds the type-scoped contexts a contextEntry keeps (an

@@ -552,6 +552,23 @@ func TestTopTypeScopedContext(t *testing.T) {
 		`{"@context": [` + v2 + `, {"@base": "https://example.org/"}], "type": "VerifiableCredential", "id": "relative"}`,
 		`{"@context": [` + v2 + `, {"a": "https://example.org/a"}, {"b": "https://example.org/b"}], "type": "VerifiableCredential", "credentialSubject": {"a": 1, "b": 2}}`,
 		`{"@context": [` + v2 + `, null], "type": "VerifiableCredential"}`,
+		// The first scoped type twice, or again under a key its context
+		// makes a @type alias: json-gold applies the context once per value.
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"@vocab": "sub/"}}}], "type": ["Ex", "Ex"], "p": "v"}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"@vocab": "sub/", "zkind": "@type"}}}], "type": "Ex", "zkind": "Ex", "p": "v"}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"@vocab": "sub/"}}, "Fx": {"@id": "https://example.org/Fx", "@context": {"@vocab": "f/"}}}], "type": ["Fx", "Ex"], "p": "v", "credentialSubject": {"q": 1}}`,
+		`{"@context": [` + v2 + `, {"kind": "@type", "Ex": {"@id": "https://example.org/Ex", "@context": {"p": "https://example.org/p"}}}], "kind": "Ex", "p": "v"}`,
+		`{"@context": [` + v2 + `, {"kind": "@type", "Ex": {"@id": "https://example.org/Ex", "@context": {"p": "https://example.org/p"}}}], "kind": "Ex", "type": "VerifiableCredential", "p": "v"}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"@propagate": true, "p": "https://example.org/p"}}}], "type": "Ex", "p": "v", "credentialSubject": {"p": "w"}}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"@version": 1.1, "@protected": true, "p": "https://example.org/p"}}}], "type": "Ex", "p": "v", "credentialSubject": {"@context": {"p": "https://example.org/q"}, "p": "w"}}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"issuer": "https://example.org/issuer"}}}], "type": "Ex", "issuer": "did:example:1"}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": null}}], "type": ["Ex", "VerifiableCredential"], "issuer": "did:example:1"}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": "https://example.org/remote"}}], "type": "Ex"}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"p": {"@id": "https://example.org/p", "@context": {"q": "https://example.org/q"}}}}}], "type": "Ex", "p": {"q": 1}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiablePresentation"], "verifiableCredential": {"@graph": [{"type": "VerifiableCredential", "issuer": "did:example:1"}]}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "@graph": [{"type": "VerifiableCredential", "issuer": "did:example:1"}]}`,
+		`{"@context": [` + v2 + `], "@graph": [{"type": "VerifiableCredential", "issuer": "did:example:1"}]}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential", "VerifiableCredential"], "issuer": "did:example:1"}`,
 	}
 	for i, s := range append(docs, docs...) { // twice: the second from the caches
 		doc := mustParse(t, s)
