@@ -460,6 +460,9 @@ func inlineContext(base *contextEntry, key string, objects []any) (*contextEntry
 			return nil, nil
 		}
 	}
+	if !jsonValue(objects) {
+		return nil, nil // a key by JSON would equate values json-gold tells apart
+	}
 	js, err := json.Marshal(objects)
 	if err != nil || len(key)+len(js) > maxInlineContextKey {
 		return nil, nil
@@ -486,6 +489,29 @@ func inlineContext(base *contextEntry, key string, objects []any) (*contextEntry
 	inlineCache.m[key] = entry
 	inlineCache.Unlock()
 	return entry, nil
+}
+
+// jsonValue reports whether v holds only what encoding/json decodes to
+// (numbers as float64), as after Check or Parse.
+func jsonValue(v any) bool {
+	switch t := v.(type) {
+	case map[string]any:
+		for _, e := range t {
+			if !jsonValue(e) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if !jsonValue(e) {
+				return false
+			}
+		}
+	case string, float64, bool, nil:
+	default:
+		return false
+	}
+	return true
 }
 
 // topContext returns the context json-gold is to expand body (a

@@ -584,6 +584,26 @@ func TestTopTypeScopedContext(t *testing.T) {
 	}
 }
 
+// TestInlineContextNotJSON: a context object holding a Go value that
+// marshals like a JSON one (Expand given a document not from Check or
+// Parse) is not answered from the cache of the JSON one: json-gold
+// refuses it.
+func TestInlineContextNotJSON(t *testing.T) {
+	type name string
+	doc := func(id any) map[string]any {
+		return map[string]any{
+			"@context": []any{"https://www.w3.org/ns/credentials/v2", map[string]any{"p": map[string]any{"@id": id}}},
+			"type":     "VerifiableCredential", "p": "v",
+		}
+	}
+	if _, err := Expand(doc("https://example.org/p")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Expand(doc(name("https://example.org/p"))); err == nil {
+		t.Fatal("a non-string @id accepted from the inline context cache")
+	}
+}
+
 // TestIsRelativeIRICached: the cached test gives json-gold's answer, the
 // first time and from the cache.
 func TestIsRelativeIRICached(t *testing.T) {
