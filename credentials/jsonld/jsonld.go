@@ -310,7 +310,7 @@ func expand(doc map[string]any) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if entry == nil {
+	if entry == nil || entry.emptyTerm {
 		return ld.NewJsonLdProcessor().Expand(doc, opts)
 	}
 	body := make(map[string]any, len(doc))
@@ -350,6 +350,11 @@ type contextEntry struct {
 	typeTerms map[string]bool // "@type" and the terms defined as "@type"
 	mu        sync.Mutex
 	scoped    map[string]*ld.Context // by type term; nil: apply as usual
+	// emptyTerm: the context defines the term "". json-gold expands the
+	// top node with active property "", so handed this context it would
+	// apply that term's scoped context there (as a property-scoped one,
+	// over protected terms); json-gold alone starts from an empty context.
+	emptyTerm bool
 }
 
 // contextCache holds processed contexts by their list of bundled URLs.
@@ -424,7 +429,8 @@ func cachedContext(c any, opts *ld.JsonLdOptions) (*contextEntry, error) {
 }
 
 func newContextEntry(active *ld.Context) *contextEntry {
-	e := &contextEntry{active: active, typeTerms: map[string]bool{"@type": true}, scoped: map[string]*ld.Context{}}
+	_, empty := active.TermDefinitions[""]
+	e := &contextEntry{active: active, typeTerms: map[string]bool{"@type": true}, scoped: map[string]*ld.Context{}, emptyTerm: empty}
 	for term, td := range active.TermDefinitions {
 		if td != nil && td.ID == "@type" {
 			e.typeTerms[term] = true

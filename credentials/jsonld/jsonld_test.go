@@ -7,6 +7,7 @@ import (
 	"reflect"
 
 	"errors"
+	"fmt"
 	"github.com/piprate/json-gold/ld"
 
 	"github.com/trustid-cn/trustid/credentials/contexts"
@@ -516,10 +517,12 @@ func TestControlCharacters(t *testing.T) {
 // use the types with scoped contexts at the top, nested, in value
 // objects, in pairs and under both "type" and "@type", and for contexts
 // of bundled URLs followed by context objects.
-func TestTopTypeScopedContext(t *testing.T) {
+// topTypeDocs are the documents TestTopTypeScopedContext compares, and
+// FuzzExpandAsJSONGold's seeds.
+func topTypeDocs() []string {
 	const v2 = `"https://www.w3.org/ns/credentials/v2"`
 	const di = `"https://w3id.org/security/data-integrity/v2"`
-	docs := []string{
+	return []string{
 		credential,
 		`{"@context": [` + v2 + `], "type": "VerifiableCredential", "issuer": "did:example:1", "credentialSubject": {"id": "did:example:2"}}`,
 		`{"@context": [` + v2 + `], "type": ["VerifiablePresentation", "VerifiableCredential"], "holder": "did:example:1", "issuer": "did:example:2"}`,
@@ -569,7 +572,16 @@ func TestTopTypeScopedContext(t *testing.T) {
 		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "@graph": [{"type": "VerifiableCredential", "issuer": "did:example:1"}]}`,
 		`{"@context": [` + v2 + `], "@graph": [{"type": "VerifiableCredential", "issuer": "did:example:1"}]}`,
 		`{"@context": [` + v2 + `], "type": ["VerifiableCredential", "VerifiableCredential"], "issuer": "did:example:1"}`,
+		// The term "" (the top node's active property, were the kept
+		// context json-gold's initial one) with a scoped context.
+		`{"@context": [` + v2 + `, {"": {"@context": {"issuer": "https://example.org/i"}}}], "issuer": "did:example:1"}`,
+		`{"@context": [` + v2 + `, {"": {"@context": {"name": "https://example.org/n"}}}], "name": "x"}`,
+		`{"@context": [` + v2 + `, {"": {"@id": "https://example.org/e", "@context": {"p": "https://example.org/p"}}}], "p": "v"}`,
 	}
+}
+
+func TestTopTypeScopedContext(t *testing.T) {
+	docs := topTypeDocs()
 	for i, s := range append(docs, docs...) { // twice: the second from the caches
 		doc := mustParse(t, s)
 		ours, errOurs := Expand(doc)
@@ -582,6 +594,44 @@ func TestTopTypeScopedContext(t *testing.T) {
 			t.Fatalf("doc %d: expansion differs:\nours   %v\ntheirs %v", i, ours, theirs)
 		}
 	}
+}
+
+// FuzzExpandAsJSONGold: what Expand (with its kept contexts) accepts,
+// json-gold alone accepts and expands the same way.
+func FuzzExpandAsJSONGold(f *testing.F) {
+	for _, s := range topTypeDocs() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		doc, err := Parse([]byte(s), Limits{})
+		if err != nil {
+			return
+		}
+		for round := 0; round < 2; round++ { // the second from the caches
+			ours, err := Expand(doc)
+			if err != nil {
+				return // Expand refuses more than json-gold (checkKeywordKeys, checkIRIs)
+			}
+			theirs, err := expandUncached(doc)
+			if err != nil {
+				t.Fatalf("round %d: accepted what json-gold refuses (%v)", round, err)
+			}
+			if !reflect.DeepEqual(ours, theirs) {
+				t.Fatalf("round %d: expansion differs:\nours   %v\ntheirs %v", round, ours, theirs)
+			}
+		}
+	})
+}
+
+// expandUncached is json-gold's expansion of doc, as Expand runs it without
+// the kept contexts.
+func expandUncached(doc map[string]any) (out []any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("json-gold panicked: %v", r)
+		}
+	}()
+	return ld.NewJsonLdProcessor().Expand(forProcessor(doc), options())
 }
 
 // TestInlineContextNotJSON: a context object holding a Go value that
