@@ -310,7 +310,7 @@ func expand(doc map[string]any) ([]any, error) {
 	if err != nil {
 		return nil, err
 	}
-	if entry == nil {
+	if entry == nil || entry.emptyTerm {
 		return ld.NewJsonLdProcessor().Expand(doc, opts)
 	}
 	body := make(map[string]any, len(doc))
@@ -350,6 +350,11 @@ type contextEntry struct {
 	typeTerms map[string]bool // "@type" and the terms defined as "@type"
 	mu        sync.Mutex
 	scoped    map[string]*ld.Context // by type term; nil: apply as usual
+	// emptyTerm: the context defines the term "". json-gold expands the
+	// top node with active property "", so handed this context it would
+	// apply that term's scoped context there (as a property-scoped one,
+	// over protected terms); json-gold alone starts from an empty context.
+	emptyTerm bool
 }
 
 // contextCache holds processed contexts by their list of bundled URLs.
@@ -424,7 +429,8 @@ func cachedContext(c any, opts *ld.JsonLdOptions) (*contextEntry, error) {
 }
 
 func newContextEntry(active *ld.Context) *contextEntry {
-	e := &contextEntry{active: active, typeTerms: map[string]bool{"@type": true}, scoped: map[string]*ld.Context{}}
+	_, empty := active.TermDefinitions[""]
+	e := &contextEntry{active: active, typeTerms: map[string]bool{"@type": true}, scoped: map[string]*ld.Context{}, emptyTerm: empty}
 	for term, td := range active.TermDefinitions {
 		if td != nil && td.ID == "@type" {
 			e.typeTerms[term] = true
@@ -460,6 +466,9 @@ func inlineContext(base *contextEntry, key string, objects []any) (*contextEntry
 			return nil, nil
 		}
 	}
+	if !jsonValue(objects) {
+		return nil, nil // a key by JSON would equate values json-gold tells apart
+	}
 	js, err := json.Marshal(objects)
 	if err != nil || len(key)+len(js) > maxInlineContextKey {
 		return nil, nil
@@ -488,6 +497,29 @@ func inlineContext(base *contextEntry, key string, objects []any) (*contextEntry
 	return entry, nil
 }
 
+// jsonValue reports whether v holds only what encoding/json decodes to
+// (numbers as float64), as after Check or Parse.
+func jsonValue(v any) bool {
+	switch t := v.(type) {
+	case map[string]any:
+		for _, e := range t {
+			if !jsonValue(e) {
+				return false
+			}
+		}
+	case []any:
+		for _, e := range t {
+			if !jsonValue(e) {
+				return false
+			}
+		}
+	case string, float64, bool, nil:
+	default:
+		return false
+	}
+	return true
+}
+
 // topContext returns the context json-gold is to expand body (a
 // top-level node object without @context) with: e.active, or a copy of
 // it in which the term of the first of body's types (in json-gold's order)
@@ -504,7 +536,8 @@ func inlineContext(base *contextEntry, key string, objects []any) (*contextEntry
 // previous context is e.active itself) are processed by json-gold as
 // usual. The copy is made per call (json-gold writes the processing
 // mode into the context it takes), and only for a body with one key that
-// expands to @type, whose types are all strings.
+// expands to @type, whose types are all strings, and in which the type
+// occurs once (see occurrences).
 func (e *contextEntry) topContext(body map[string]any) *ld.Context {
 	var types []string
 	keys := 0
@@ -537,6 +570,9 @@ func (e *contextEntry) topContext(body map[string]any) *ld.Context {
 		if td == nil || !td.HasContext {
 			continue
 		}
+		if occurrences(body, typ) != 1 {
+			return e.active // json-gold would apply the context again over its result
+		}
 		processed := e.scopedContext(typ, td)
 		if processed == nil {
 			return e.active
@@ -552,6 +588,29 @@ func (e *contextEntry) topContext(body map[string]any) *ld.Context {
 		return &top
 	}
 	return e.active
+}
+
+// occurrences counts the values of body's entries (strings, or strings
+// in arrays) equal to typ: json-gold applies typ's scoped context for each
+// under a key that expands to @type, which a type-scoped context can
+// define, so topContext's processed context is right only for one.
+func occurrences(body map[string]any, typ string) int {
+	n := 0
+	for _, v := range body {
+		switch t := v.(type) {
+		case string:
+			if t == typ {
+				n++
+			}
+		case []any:
+			for _, x := range t {
+				if x == typ {
+					n++
+				}
+			}
+		}
+	}
+	return n
 }
 
 // maxScopedTypes bounds the type-scoped contexts a contextEntry keeps (an

@@ -7,6 +7,7 @@ import (
 	"reflect"
 
 	"errors"
+	"fmt"
 	"github.com/piprate/json-gold/ld"
 
 	"github.com/trustid-cn/trustid/credentials/contexts"
@@ -516,10 +517,12 @@ func TestControlCharacters(t *testing.T) {
 // use the types with scoped contexts at the top, nested, in value
 // objects, in pairs and under both "type" and "@type", and for contexts
 // of bundled URLs followed by context objects.
-func TestTopTypeScopedContext(t *testing.T) {
+// topTypeDocs are the documents TestTopTypeScopedContext compares, and
+// FuzzExpandAsJSONGold's seeds.
+func topTypeDocs() []string {
 	const v2 = `"https://www.w3.org/ns/credentials/v2"`
 	const di = `"https://w3id.org/security/data-integrity/v2"`
-	docs := []string{
+	return []string{
 		credential,
 		`{"@context": [` + v2 + `], "type": "VerifiableCredential", "issuer": "did:example:1", "credentialSubject": {"id": "did:example:2"}}`,
 		`{"@context": [` + v2 + `], "type": ["VerifiablePresentation", "VerifiableCredential"], "holder": "did:example:1", "issuer": "did:example:2"}`,
@@ -552,7 +555,33 @@ func TestTopTypeScopedContext(t *testing.T) {
 		`{"@context": [` + v2 + `, {"@base": "https://example.org/"}], "type": "VerifiableCredential", "id": "relative"}`,
 		`{"@context": [` + v2 + `, {"a": "https://example.org/a"}, {"b": "https://example.org/b"}], "type": "VerifiableCredential", "credentialSubject": {"a": 1, "b": 2}}`,
 		`{"@context": [` + v2 + `, null], "type": "VerifiableCredential"}`,
+		// The first scoped type twice, or again under a key its context
+		// makes a @type alias: json-gold applies the context once per value.
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"@vocab": "sub/"}}}], "type": ["Ex", "Ex"], "p": "v"}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"@vocab": "sub/", "zkind": "@type"}}}], "type": "Ex", "zkind": "Ex", "p": "v"}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"@vocab": "sub/"}}, "Fx": {"@id": "https://example.org/Fx", "@context": {"@vocab": "f/"}}}], "type": ["Fx", "Ex"], "p": "v", "credentialSubject": {"q": 1}}`,
+		`{"@context": [` + v2 + `, {"kind": "@type", "Ex": {"@id": "https://example.org/Ex", "@context": {"p": "https://example.org/p"}}}], "kind": "Ex", "p": "v"}`,
+		`{"@context": [` + v2 + `, {"kind": "@type", "Ex": {"@id": "https://example.org/Ex", "@context": {"p": "https://example.org/p"}}}], "kind": "Ex", "type": "VerifiableCredential", "p": "v"}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"@propagate": true, "p": "https://example.org/p"}}}], "type": "Ex", "p": "v", "credentialSubject": {"p": "w"}}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"@version": 1.1, "@protected": true, "p": "https://example.org/p"}}}], "type": "Ex", "p": "v", "credentialSubject": {"@context": {"p": "https://example.org/q"}, "p": "w"}}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"issuer": "https://example.org/issuer"}}}], "type": "Ex", "issuer": "did:example:1"}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": null}}], "type": ["Ex", "VerifiableCredential"], "issuer": "did:example:1"}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": "https://example.org/remote"}}], "type": "Ex"}`,
+		`{"@context": [` + v2 + `, {"Ex": {"@id": "https://example.org/Ex", "@context": {"p": {"@id": "https://example.org/p", "@context": {"q": "https://example.org/q"}}}}}], "type": "Ex", "p": {"q": 1}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiablePresentation"], "verifiableCredential": {"@graph": [{"type": "VerifiableCredential", "issuer": "did:example:1"}]}}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential"], "@graph": [{"type": "VerifiableCredential", "issuer": "did:example:1"}]}`,
+		`{"@context": [` + v2 + `], "@graph": [{"type": "VerifiableCredential", "issuer": "did:example:1"}]}`,
+		`{"@context": [` + v2 + `], "type": ["VerifiableCredential", "VerifiableCredential"], "issuer": "did:example:1"}`,
+		// The term "" (the top node's active property, were the kept
+		// context json-gold's initial one) with a scoped context.
+		`{"@context": [` + v2 + `, {"": {"@context": {"issuer": "https://example.org/i"}}}], "issuer": "did:example:1"}`,
+		`{"@context": [` + v2 + `, {"": {"@context": {"name": "https://example.org/n"}}}], "name": "x"}`,
+		`{"@context": [` + v2 + `, {"": {"@id": "https://example.org/e", "@context": {"p": "https://example.org/p"}}}], "p": "v"}`,
 	}
+}
+
+func TestTopTypeScopedContext(t *testing.T) {
+	docs := topTypeDocs()
 	for i, s := range append(docs, docs...) { // twice: the second from the caches
 		doc := mustParse(t, s)
 		ours, errOurs := Expand(doc)
@@ -564,6 +593,64 @@ func TestTopTypeScopedContext(t *testing.T) {
 		if errTheirs == nil && !reflect.DeepEqual(ours, theirs) {
 			t.Fatalf("doc %d: expansion differs:\nours   %v\ntheirs %v", i, ours, theirs)
 		}
+	}
+}
+
+// FuzzExpandAsJSONGold: what Expand (with its kept contexts) accepts,
+// json-gold alone accepts and expands the same way.
+func FuzzExpandAsJSONGold(f *testing.F) {
+	for _, s := range topTypeDocs() {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		doc, err := Parse([]byte(s), Limits{})
+		if err != nil {
+			return
+		}
+		for round := 0; round < 2; round++ { // the second from the caches
+			ours, err := Expand(doc)
+			if err != nil {
+				return // Expand refuses more than json-gold (checkKeywordKeys, checkIRIs)
+			}
+			theirs, err := expandUncached(doc)
+			if err != nil {
+				t.Fatalf("round %d: accepted what json-gold refuses (%v)", round, err)
+			}
+			if !reflect.DeepEqual(ours, theirs) {
+				t.Fatalf("round %d: expansion differs:\nours   %v\ntheirs %v", round, ours, theirs)
+			}
+		}
+	})
+}
+
+// expandUncached is json-gold's expansion of doc, as Expand runs it without
+// the kept contexts.
+func expandUncached(doc map[string]any) (out []any, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			out, err = nil, fmt.Errorf("json-gold panicked: %v", r)
+		}
+	}()
+	return ld.NewJsonLdProcessor().Expand(forProcessor(doc), options())
+}
+
+// TestInlineContextNotJSON: a context object holding a Go value that
+// marshals like a JSON one (Expand given a document not from Check or
+// Parse) is not answered from the cache of the JSON one: json-gold
+// refuses it.
+func TestInlineContextNotJSON(t *testing.T) {
+	type name string
+	doc := func(id any) map[string]any {
+		return map[string]any{
+			"@context": []any{"https://www.w3.org/ns/credentials/v2", map[string]any{"p": map[string]any{"@id": id}}},
+			"type":     "VerifiableCredential", "p": "v",
+		}
+	}
+	if _, err := Expand(doc("https://example.org/p")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Expand(doc(name("https://example.org/p"))); err == nil {
+		t.Fatal("a non-string @id accepted from the inline context cache")
 	}
 }
 
