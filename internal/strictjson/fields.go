@@ -272,3 +272,37 @@ func hasStructs(t reflect.Type) bool { return reachOf(t).structs }
 // hasInterfaces reports whether decoding into t may fill an interface
 // value.
 func hasInterfaces(t reflect.Type) bool { return reachOf(t).interfaces }
+
+// keySet refuses an object's repeated keys, names equal after case
+// folding (duplicate): the first 16 are compared linearly, beyond that a
+// set of folded keys is kept.
+type keySet struct {
+	n     int
+	small [16]string
+	set   map[string]string // folded key -> key
+}
+
+func (ks *keySet) add(k string) error {
+	if ks.set == nil {
+		for _, seen := range ks.small[:ks.n] {
+			if equalFold(seen, k) {
+				return duplicate(seen, k)
+			}
+		}
+		if ks.n < len(ks.small) {
+			ks.small[ks.n] = k
+			ks.n++
+			return nil
+		}
+		ks.set = make(map[string]string, 2*(ks.n+1))
+		for _, seen := range ks.small {
+			ks.set[fold(seen)] = seen
+		}
+	}
+	f := fold(k)
+	if seen, dup := ks.set[f]; dup {
+		return duplicate(seen, k)
+	}
+	ks.set[f] = k
+	return nil
+}

@@ -436,11 +436,7 @@ func (s *scanner) object(depth int) error {
 		s.out = obj
 		return nil
 	}
-	// Small objects compare keys linearly; larger ones use a set of
-	// folded keys.
-	var small [16]string
-	keys := small[:0]
-	var set map[string]string // folded key -> key
+	var keys keySet
 	for {
 		s.ws()
 		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
@@ -450,25 +446,8 @@ func (s *scanner) object(depth int) error {
 		if err != nil {
 			return err
 		}
-		if set != nil {
-			f := fold(k)
-			if seen, dup := set[f]; dup {
-				return duplicate(seen, k)
-			}
-			set[f] = k
-		} else {
-			for _, seen := range keys {
-				if equalFold(seen, k) {
-					return duplicate(seen, k)
-				}
-			}
-			keys = append(keys, k)
-			if len(keys) > len(small) {
-				set = make(map[string]string, 2*len(keys))
-				for _, seen := range keys {
-					set[fold(seen)] = seen
-				}
-			}
+		if err := keys.add(k); err != nil {
+			return err
 		}
 		s.ws()
 		if s.pos >= len(s.data) || s.data[s.pos] != ':' {

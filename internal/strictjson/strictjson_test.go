@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -76,6 +77,34 @@ func TestManyKeys(t *testing.T) {
 	}
 	if err := Check([]byte(b.String()+`,"KXXXXX":2}`), 1<<20); !errors.Is(err, ErrDuplicateKey) {
 		t.Fatalf("late case-folded duplicate: %v", err)
+	}
+	// Around the switch from comparing keys linearly to the set (16
+	// keys), on both decoding paths: a repeat of the first and of the
+	// last key before it is refused, n distinct keys are not.
+	for n := 14; n <= 19; n++ {
+		keys := make([]string, n)
+		for i := range keys {
+			keys[i] = `"k` + strconv.Itoa(i) + `":1`
+		}
+		obj := "{" + strings.Join(keys, ",")
+		var m map[string]any
+		var v any
+		if err := Decode([]byte(obj+"}"), &m, 1<<20); err != nil || len(m) != n {
+			t.Fatalf("%d keys into a map: %d, %v", n, len(m), err)
+		}
+		for _, dup := range []string{`"K0":2`, `"k` + strconv.Itoa(n-1) + `":2`} {
+			doc := []byte(obj + "," + dup + "}")
+			m = nil
+			if err := Check(doc, 1<<20); !errors.Is(err, ErrDuplicateKey) {
+				t.Errorf("%d keys then %s, Check: %v", n, dup, err)
+			}
+			if err := Decode(doc, &m, 1<<20); !errors.Is(err, ErrDuplicateKey) {
+				t.Errorf("%d keys then %s, into a map: %v", n, dup, err)
+			}
+			if err := Decode(doc, &v, 1<<20); !errors.Is(err, ErrDuplicateKey) {
+				t.Errorf("%d keys then %s, into an interface: %v", n, dup, err)
+			}
+		}
 	}
 }
 
