@@ -25,6 +25,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/testenv"
 	"github.com/trustid-cn/trustid/keystore"
 )
 
@@ -163,7 +164,7 @@ func runHTTP(b *testing.B, op func(client, i int) error) {
 	var wg sync.WaitGroup
 	var failed atomic.Pointer[error]
 	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
+	start, cpu0 := time.Now(), testenv.CPUTime()
 	for c := range benchClients {
 		wg.Add(1)
 		go func() {
@@ -179,7 +180,7 @@ func runHTTP(b *testing.B, op func(client, i int) error) {
 		}()
 	}
 	wg.Wait()
-	wall, cpu := time.Since(start), cpuTime()-cpu0
+	wall, cpu := time.Since(start), testenv.CPUTime()-cpu0
 	b.StopTimer()
 	if err := failed.Load(); err != nil {
 		b.Fatal(*err)

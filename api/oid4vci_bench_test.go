@@ -21,6 +21,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/testenv"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/oid4vci"
 	"github.com/trustid-cn/trustid/store"
@@ -139,7 +140,7 @@ func BenchmarkOID4VCICredentialHTTP(b *testing.B) {
 	msg := make([]byte, 700)
 	const floorN = 500
 	p, _ := gm.NewJWTParser([]string{gm.AlgES256}, jwt.WithoutClaimsValidation())
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	for range floorN {
 		if _, err := p.Parse(proof, func(*jwt.Token) (any, error) { return key, nil }); err != nil {
 			b.Fatal(err)
@@ -148,7 +149,7 @@ func BenchmarkOID4VCICredentialHTTP(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
-	floor := float64((cpuTime() - cpu0).Microseconds()) / floorN
+	floor := float64((testenv.CPUTime() - cpu0).Microseconds()) / floorN
 	b.ReportMetric(floor, "floor-cpu-us")
 }
 

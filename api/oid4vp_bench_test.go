@@ -30,6 +30,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/testenv"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/oid4vp"
 	"github.com/trustid-cn/trustid/store"
@@ -186,7 +187,7 @@ func (e *oid4vpBench) floor(b *testing.B, encrypted bool) float64 {
 	sig, _ := ecdsa.SignASN1(rand.Reader, e.holder, digest[:])
 	peer, _ := ecdh.P256().GenerateKey(rand.Reader)
 	own, _ := ecdh.P256().GenerateKey(rand.Reader)
-	cpu0 := cpuTime()
+	cpu0 := testenv.CPUTime()
 	for range n {
 		// The issuer check fails (another key's signature): the work is
 		// the same as a success.
@@ -202,7 +203,7 @@ func (e *oid4vpBench) floor(b *testing.B, encrypted bool) float64 {
 			}
 		}
 	}
-	return float64((cpuTime() - cpu0).Microseconds()) / n
+	return float64((testenv.CPUTime() - cpu0).Microseconds()) / n
 }
 
 func benchmarkOID4VP(b *testing.B, mode string) {

@@ -17,6 +17,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/testenv"
 )
 
 // The benchmarks measure, in one run on one machine, securing and
@@ -47,7 +48,7 @@ func BenchmarkBareSign(b *testing.B) {
 	b.Run("SM2", func(b *testing.B) {
 		sk := k.Signer.(*gm.PrivateKey)
 		b.ReportAllocs()
-		stop := cpuMeter(b)
+		stop := testenv.CPUMeter(b)
 		for b.Loop() {
 			if _, err := sk.SignRaw(rand.Reader, msg); err != nil {
 				b.Fatal(err)
@@ -58,7 +59,7 @@ func BenchmarkBareSign(b *testing.B) {
 	b.Run("ES256", func(b *testing.B) {
 		ek, _ := n.keys.Active(gm.AlgES256)
 		b.ReportAllocs()
-		stop := cpuMeter(b)
+		stop := testenv.CPUMeter(b)
 		for b.Loop() {
 			h := sha256.Sum256(msg)
 			if _, err := ecdsa.SignASN1(rand.Reader, ek.Signer.(*ecdsa.PrivateKey), h[:]); err != nil {
@@ -78,7 +79,7 @@ func BenchmarkBareVerify(b *testing.B) {
 		sig, _ := base64.RawURLEncoding.DecodeString(tok[strings.LastIndexByte(tok, '.')+1:])
 		pub := k.Public.(*gm.PublicKey)
 		b.ReportAllocs()
-		stop := cpuMeter(b)
+		stop := testenv.CPUMeter(b)
 		for b.Loop() {
 			if err := pub.Verify(msg, sig); err != nil {
 				b.Fatal(err)
@@ -94,7 +95,7 @@ func BenchmarkBareVerify(b *testing.B) {
 		der, _ := ecdsa.SignASN1(rand.Reader, k.Signer.(*ecdsa.PrivateKey), h[:])
 		pub := k.Public.(*ecdsa.PublicKey)
 		b.ReportAllocs()
-		stop := cpuMeter(b)
+		stop := testenv.CPUMeter(b)
 		for b.Loop() {
 			h := sha256.Sum256(msg)
 			if !ecdsa.VerifyASN1(pub, h[:], der) {
@@ -116,7 +117,7 @@ func BenchmarkIssueVCJWT(b *testing.B) {
 			k, _ := n.keys.Active(alg)
 			kid := n.issuer.DID() + "#" + k.Kid
 			b.ReportAllocs()
-			stop := cpuMeter(b)
+			stop := testenv.CPUMeter(b)
 			for b.Loop() {
 				if _, err := SignJWT(c, TypVCJWT, kid, k.Signer); err != nil {
 					b.Fatal(err)
@@ -136,7 +137,7 @@ func BenchmarkIssueFull(b *testing.B) {
 	for _, f := range []string{issuer.FormatVCJWT, issuer.FormatSDJWT} {
 		b.Run(f, func(b *testing.B) {
 			b.ReportAllocs()
-			stop := cpuMeter(b)
+			stop := testenv.CPUMeter(b)
 			for b.Loop() {
 				if _, err := n.issuer.Issue(ctx, sampleCredential(), issuer.IssueOptions{Format: f}); err != nil {
 					b.Fatal(err)
@@ -160,7 +161,7 @@ func BenchmarkVerifyVCJWT(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
-			stop := cpuMeter(b)
+			stop := testenv.CPUMeter(b)
 			for b.Loop() {
 				if _, err := n.verifier.VerifyCredential(ctx, iss.Token); err != nil {
 					b.Fatal(err)
@@ -183,7 +184,7 @@ func BenchmarkIssueSDJWT(b *testing.B) {
 	frame := &sdjwt.Frame{SD: []string{"age_over_18", "age_over_60", "assuranceLevel", "birthDate", "name", "nationality", "region"}, Decoys: 2}
 	is := &sdjwt.Issuer{Rand: rand.Reader}
 	b.ReportAllocs()
-	stop := cpuMeter(b)
+	stop := testenv.CPUMeter(b)
 	for b.Loop() {
 		payload, ds, err := is.Conceal(claims, frame)
 		if err != nil {
@@ -215,7 +216,7 @@ func BenchmarkVerifySDJWT(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	stop := cpuMeter(b)
+	stop := testenv.CPUMeter(b)
 	for b.Loop() {
 		if _, err := n.verifier.VerifySDJWT(ctx, pres, opts); err != nil {
 			b.Fatal(err)
@@ -239,7 +240,7 @@ func BenchmarkStatusCheck(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.ReportAllocs()
-	stop := cpuMeter(b)
+	stop := testenv.CPUMeter(b)
 	for b.Loop() {
 		if err := checker.Check(ctx, c.Issuer, entries); err != nil {
 			b.Fatal(err)
@@ -257,7 +258,7 @@ func BenchmarkDecodeStatusList1M(b *testing.B) {
 	}
 	enc := l.Encode()
 	b.ReportAllocs()
-	stop := cpuMeter(b)
+	stop := testenv.CPUMeter(b)
 	for b.Loop() {
 		if _, err := status.DecodeBitstring(enc, 0); err != nil {
 			b.Fatal(err)

@@ -6,6 +6,7 @@ import (
 
 	. "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/internal/testenv"
 )
 
 // BenchmarkVerifyCrossRegion is issue 14's figure for credentials: one
@@ -46,7 +47,7 @@ func BenchmarkVerifyCrossRegion(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
-			stop := cpuMeter(b)
+			stop := testenv.CPUMeter(b)
 			for b.Loop() {
 				if _, err := c.v.VerifyCredential(ctx, is.Token); err != nil {
 					b.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/internal/testenv"
 )
 
 // The benchmarks compare vc+cose with vc+jwt in one run: the same
@@ -20,7 +21,7 @@ func BenchmarkIssue(b *testing.B) {
 		doc := credentialDoc(p.did)
 		b.Run("vc+jwt/"+alg, func(b *testing.B) {
 			b.ReportAllocs()
-			defer cpuMeter(b)()
+			defer testenv.CPUMeter(b)()
 			for b.Loop() {
 				if _, err := credentials.SignJWT(doc, credentials.TypVCJWT, p.kid, p.key); err != nil {
 					b.Fatal(err)
@@ -29,7 +30,7 @@ func BenchmarkIssue(b *testing.B) {
 		})
 		b.Run("vc+cose/"+alg, func(b *testing.B) {
 			b.ReportAllocs()
-			defer cpuMeter(b)()
+			defer testenv.CPUMeter(b)()
 			for b.Loop() {
 				if _, err := Sign(doc, MediaTypeVC, p.kid, p.key); err != nil {
 					b.Fatal(err)
@@ -49,7 +50,7 @@ func BenchmarkVerify(b *testing.B) {
 		data, _ := Sign(doc, MediaTypeVC, p.kid, p.key)
 		b.Run("vc+jwt/"+alg, func(b *testing.B) {
 			b.ReportAllocs()
-			defer cpuMeter(b)()
+			defer testenv.CPUMeter(b)()
 			for b.Loop() {
 				if _, err := f.cv.VerifyCredential(ctx, tok); err != nil {
 					b.Fatal(err)
@@ -58,7 +59,7 @@ func BenchmarkVerify(b *testing.B) {
 		})
 		b.Run("vc+cose/"+alg, func(b *testing.B) {
 			b.ReportAllocs()
-			defer cpuMeter(b)()
+			defer testenv.CPUMeter(b)()
 			for b.Loop() {
 				if _, err := f.v.VerifyCredential(ctx, data); err != nil {
 					b.Fatal(err)

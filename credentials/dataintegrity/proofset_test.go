@@ -12,6 +12,7 @@ import (
 
 	di "github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/testenv"
 )
 
 // clone deep-copies a JSON document.
@@ -304,7 +305,7 @@ func BenchmarkDataIntegrityProofSet(b *testing.B) {
 		data := marshal(b, c.doc)
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()
-			stop := cpuMeter(b)
+			stop := testenv.CPUMeter(b)
 			for b.Loop() {
 				if _, err := v.VerifyCredential(ctx, data); err != nil {
 					b.Fatal(err)

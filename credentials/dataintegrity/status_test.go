@@ -17,6 +17,7 @@ import (
 	di "github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/testenv"
 )
 
 const statusBase = "https://trustid.example:8443"
@@ -168,7 +169,7 @@ func benchmarkSuite(b *testing.B, alg string) {
 				b.Fatal(err)
 			}
 			b.ReportAllocs()
-			stop := cpuMeter(b)
+			stop := testenv.CPUMeter(b)
 			for b.Loop() {
 				if err := f(); err != nil {
 					b.Fatal(err)

@@ -700,7 +700,7 @@ func BenchmarkCanonicalizeBackends(b *testing.B) {
 	run := func(name string, f func() (string, error)) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
-			stop := cpuMeter(b)
+			stop := testenv.CPUMeter(b)
 			for b.Loop() {
 				if _, err := f(); err != nil {
 					b.Fatal(err)

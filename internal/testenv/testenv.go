@@ -4,7 +4,8 @@
 // variable CI is set, as CI services and .ci/run set it) the test fails, so
 // a missing component can never pass for a green run. It also runs a
 // test of the test binary in a child process (RunChild, KillChild), for
-// tests that must watch a process end or kill it mid-write.
+// tests that must watch a process end or kill it mid-write, and measures
+// the process's CPU time for benchmarks (CPUTime, CPUMeter).
 package testenv
 
 import (

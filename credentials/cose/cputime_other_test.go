@@ -1,7 +1,0 @@
-//go:build !unix
-
-package cose
-
-import "testing"
-
-func cpuMeter(*testing.B) func() { return func() {} }
