@@ -321,23 +321,10 @@ func (s *scanner) objectInto(depth int, v reflect.Value, p *pathNode) error {
 	}
 	var keys keySet
 	for {
-		s.ws()
-		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
-			return s.errorf("want object key")
-		}
-		k, err := s.key()
+		k, err := s.memberKey(&keys)
 		if err != nil {
 			return err
 		}
-		if err := keys.add(k); err != nil {
-			return err
-		}
-		s.ws()
-		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
-			return s.errorf("want ':'")
-		}
-		s.pos++
-		s.ws()
 		at := &pathNode{parent: p, key: k, index: -1}
 		switch {
 		case ds == nil: // a map

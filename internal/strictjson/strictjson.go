@@ -424,6 +424,29 @@ func (s *scanner) decodeString(raw []byte, start int) (string, error) {
 	return k, nil
 }
 
+// memberKey reads an object member's key and the ':' after it, refusing
+// a key that keys already holds.
+func (s *scanner) memberKey(keys *keySet) (string, error) {
+	s.ws()
+	if s.pos >= len(s.data) || s.data[s.pos] != '"' {
+		return "", s.errorf("want object key")
+	}
+	k, err := s.key()
+	if err != nil {
+		return "", err
+	}
+	if err := keys.add(k); err != nil {
+		return "", err
+	}
+	s.ws()
+	if s.pos >= len(s.data) || s.data[s.pos] != ':' {
+		return "", s.errorf("want ':'")
+	}
+	s.pos++
+	s.ws()
+	return k, nil
+}
+
 func (s *scanner) object(depth int) error {
 	s.pos++ // {
 	s.ws()
@@ -438,23 +461,10 @@ func (s *scanner) object(depth int) error {
 	}
 	var keys keySet
 	for {
-		s.ws()
-		if s.pos >= len(s.data) || s.data[s.pos] != '"' {
-			return s.errorf("want object key")
-		}
-		k, err := s.key()
+		k, err := s.memberKey(&keys)
 		if err != nil {
 			return err
 		}
-		if err := keys.add(k); err != nil {
-			return err
-		}
-		s.ws()
-		if s.pos >= len(s.data) || s.data[s.pos] != ':' {
-			return s.errorf("want ':'")
-		}
-		s.pos++
-		s.ws()
 		if err := s.value(depth); err != nil {
 			return err
 		}
