@@ -19,22 +19,7 @@ func writeVerifyStatus(w http.ResponseWriter, status int, r *verifyResponse) {
 		writeJSONStatus(w, status, r)
 		return
 	}
-	bp := docBufs.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= 64<<10 {
-			docBufs.Put(bp)
-		}
-	}()
-	b, err := appendVerifyResponse((*bp)[:0], r)
-	if err != nil {
-		writeJSONStatus(w, status, r)
-		return
-	}
-	*bp = append(b, '\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	w.Write(*bp)
+	writeAppended(w, status, r, func(b []byte) ([]byte, error) { return appendVerifyResponse(b, r) })
 }
 
 // appendVerifyResponse encodes r's members in verifyResponse's order,
@@ -112,13 +97,13 @@ func appendVerifyResponse(b []byte, r *verifyResponse) ([]byte, error) {
 // writeRedemption sends red as writeJSON does (the same bytes), encoded
 // without reflection: the answer to every QR code verification.
 func writeRedemption(w http.ResponseWriter, red *redeem.Redemption) {
-	bp := docBufs.Get().(*[]byte)
-	defer func() {
-		if cap(*bp) <= 64<<10 {
-			docBufs.Put(bp)
-		}
-	}()
-	b := append((*bp)[:0], `{"pairwise_id":`...)
+	writeAppended(w, http.StatusOK, red, func(b []byte) ([]byte, error) { return appendRedemption(b, red), nil })
+}
+
+// appendRedemption encodes red's members in redeem.Redemption's order,
+// leaving out those tagged omitempty when empty, as encoding/json does.
+func appendRedemption(b []byte, red *redeem.Redemption) []byte {
+	b = append(b, `{"pairwise_id":`...)
 	b, _ = strictjson.Append(b, red.PairwiseID)
 	b = append(b, `,"assurance_level":`...)
 	b = strconv.AppendInt(b, int64(red.Assurance), 10)
@@ -147,9 +132,5 @@ func writeRedemption(w http.ResponseWriter, red *redeem.Redemption) {
 		b = append(b, `,"action":`...)
 		b, _ = strictjson.Append(b, red.Action)
 	}
-	*bp = append(b, '}', '\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(http.StatusOK)
-	w.Write(*bp)
+	return append(b, '}')
 }

@@ -150,15 +150,22 @@ func writeJSONStatus(w http.ResponseWriter, status int, v any) {
 // float64, booleans, nil) and strings, such as an issued credential's
 // envelope.
 func writeDocStatus(w http.ResponseWriter, status int, doc map[string]any) {
+	writeAppended(w, status, doc, func(b []byte) ([]byte, error) { return strictjson.Append(b, doc) })
+}
+
+// writeAppended sends what encode appends to a pooled buffer, with
+// writeJSONStatus's headers and final newline; encode must give the bytes
+// writeJSONStatus would for v, which is sent that way if encode fails.
+func writeAppended(w http.ResponseWriter, status int, v any, encode func([]byte) ([]byte, error)) {
 	bp := docBufs.Get().(*[]byte)
 	defer func() {
 		if cap(*bp) <= 64<<10 {
 			docBufs.Put(bp)
 		}
 	}()
-	b, err := strictjson.Append((*bp)[:0], doc)
+	b, err := encode((*bp)[:0])
 	if err != nil {
-		writeJSONStatus(w, status, doc)
+		writeJSONStatus(w, status, v)
 		return
 	}
 	*bp = append(b, '\n')
@@ -168,6 +175,6 @@ func writeDocStatus(w http.ResponseWriter, status int, doc map[string]any) {
 	w.Write(*bp)
 }
 
-// docBufs holds writeDocStatus's encoding buffers (at most 64 KiB are
+// docBufs holds writeAppended's encoding buffers (at most 64 KiB are
 // kept).
 var docBufs = sync.Pool{New: func() any { b := make([]byte, 0, 4096); return &b }}
