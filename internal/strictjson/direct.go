@@ -286,18 +286,8 @@ func (s *scanner) arrayInto(depth int, v reflect.Value, p *pathNode) error {
 			return err
 		}
 		n++
-		s.ws()
-		if s.pos >= len(s.data) {
-			return s.errorf("unterminated array")
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
-			return nil
-		default:
-			return s.errorf("want ',' or ']'")
+		if done, err := s.separator(']'); err != nil || done {
+			return err
 		}
 	}
 }
@@ -351,18 +341,8 @@ func (s *scanner) objectInto(depth int, v reflect.Value, p *pathNode) error {
 				return err
 			}
 		}
-		s.ws()
-		if s.pos >= len(s.data) {
-			return s.errorf("unterminated object")
-		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
-			return nil
-		default:
-			return s.errorf("want ',' or '}'")
+		if done, err := s.separator('}'); err != nil || done {
+			return err
 		}
 	}
 }

@@ -471,19 +471,13 @@ func (s *scanner) object(depth int) error {
 		if s.build {
 			obj[k] = s.out
 		}
-		s.ws()
-		if s.pos >= len(s.data) {
-			return s.errorf("unterminated object")
+		done, err := s.separator('}')
+		if err != nil {
+			return err
 		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case '}':
-			s.pos++
+		if done {
 			s.out = obj
 			return nil
-		default:
-			return s.errorf("want ',' or '}'")
 		}
 	}
 }
@@ -508,21 +502,39 @@ func (s *scanner) array(depth int) error {
 		if s.build {
 			arr = append(arr, s.out)
 		}
-		s.ws()
-		if s.pos >= len(s.data) {
-			return s.errorf("unterminated array")
+		done, err := s.separator(']')
+		if err != nil {
+			return err
 		}
-		switch s.data[s.pos] {
-		case ',':
-			s.pos++
-		case ']':
-			s.pos++
+		if done {
 			s.out = arr
 			return nil
-		default:
-			return s.errorf("want ',' or ']'")
 		}
 	}
+}
+
+// separator reads what follows a member or an element: a ',' or the
+// closing end ('}' or ']'), which makes done.
+func (s *scanner) separator(end byte) (done bool, err error) {
+	s.ws()
+	if s.pos >= len(s.data) {
+		if end == '}' {
+			return false, s.errorf("unterminated object")
+		}
+		return false, s.errorf("unterminated array")
+	}
+	switch s.data[s.pos] {
+	case ',':
+		s.pos++
+		return false, nil
+	case end:
+		s.pos++
+		return true, nil
+	}
+	if end == '}' {
+		return false, s.errorf("want ',' or '}'")
+	}
+	return false, s.errorf("want ',' or ']'")
 }
 
 // truncate keeps key names short in error messages.
