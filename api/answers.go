@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strconv"
 
+	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
@@ -132,5 +133,41 @@ func appendRedemption(b []byte, red *redeem.Redemption) []byte {
 		b = append(b, `,"action":`...)
 		b, _ = strictjson.Append(b, red.Action)
 	}
+	return append(b, '}')
+}
+
+// writeIntrospection sends res as writeJSON does (the same bytes),
+// encoded without reflection: the answer to every token introspection.
+func writeIntrospection(w http.ResponseWriter, res *auth.Introspection) {
+	writeAppended(w, http.StatusOK, res, func(b []byte) ([]byte, error) { return appendIntrospection(b, res), nil })
+}
+
+// appendIntrospection encodes res's members in auth.Introspection's
+// order, leaving out those tagged omitempty when empty, as encoding/json
+// does.
+func appendIntrospection(b []byte, res *auth.Introspection) []byte {
+	b = append(b, `{"active":`...)
+	b = strconv.AppendBool(b, res.Active)
+	str := func(name, v string) {
+		if v != "" {
+			b = append(b, `,"`+name+`":`...)
+			b, _ = strictjson.Append(b, v)
+		}
+	}
+	num := func(name string, v int64) {
+		if v != 0 {
+			b = append(b, `,"`+name+`":`...)
+			b = strconv.AppendInt(b, v, 10)
+		}
+	}
+	str("scope", res.Scope)
+	str("client_id", res.ClientID)
+	str("token_type", res.TokenType)
+	num("exp", res.Exp)
+	num("iat", res.Iat)
+	str("sub", res.Sub)
+	str("aud", res.Aud)
+	str("iss", res.Iss)
+	str("jti", res.Jti)
 	return append(b, '}')
 }

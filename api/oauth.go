@@ -346,7 +346,7 @@ func (o *oauth) introspect(w http.ResponseWriter, r *http.Request) {
 		o.fail(w, r, err, false)
 		return
 	}
-	writeJSON(w, res)
+	writeIntrospection(w, &res)
 }
 
 func (o *oauth) revoke(w http.ResponseWriter, r *http.Request) {

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
@@ -146,11 +147,43 @@ func FuzzWriteRedemptionMatchesWriteJSON(f *testing.F) {
 	})
 }
 
-// TestHandWrittenAnswersKnowEveryField: the answers writeVerifyStatus and
-// writeRedemption encode by hand have exactly the members those writers
-// know (a field added to one of the structs must be added to its writer,
-// or its answers would leave it out while the fuzz targets, which fill
-// the fields they know, still pass).
+// FuzzWriteIntrospectionMatchesWriteJSON: writeIntrospection sends
+// writeJSON's bytes for any introspection answer (active or not, members
+// empty or not, negative times, strings with characters encoding/json
+// escapes).
+func FuzzWriteIntrospectionMatchesWriteJSON(f *testing.F) {
+	f.Add(true, "registry:read openid", "rs-1", "Bearer", int64(1764900000), int64(1764899000), "sub<&>", "https://node.example", "jti\u2028", uint16(0xffff))
+	f.Add(false, "", "", "", int64(0), int64(0), "", "", "", uint16(0))
+	f.Add(true, "\xff\x00", "\"", "\t", int64(-1), int64(-9223372036854775808), "\u2029", "</script>", "\\", uint16(0x155))
+	f.Fuzz(func(t *testing.T, active bool, scope, client, typ string, exp, iat int64, sub, iss, jti string, bits uint16) {
+		res := &auth.Introspection{Active: active, Exp: exp, Iat: iat}
+		for i, p := range []struct {
+			dst *string
+			v   string
+		}{{&res.Scope, scope}, {&res.ClientID, client}, {&res.TokenType, typ}, {&res.Sub, sub}, {&res.Aud, iss + sub}, {&res.Iss, iss}, {&res.Jti, jti}} {
+			if bits&(1<<i) != 0 {
+				*p.dst = p.v
+			}
+		}
+		a, b := httptest.NewRecorder(), httptest.NewRecorder()
+		writeJSON(a, res)
+		writeIntrospection(b, res)
+		if a.Code != b.Code || !bytes.Equal(a.Body.Bytes(), b.Body.Bytes()) {
+			t.Fatalf("writeIntrospection %d %q\nwriteJSON %d %q", b.Code, b.Body, a.Code, a.Body)
+		}
+		for _, h := range []string{"Content-Type", "Cache-Control"} {
+			if a.Header().Get(h) != b.Header().Get(h) {
+				t.Fatalf("%s %q, want %q", h, b.Header().Get(h), a.Header().Get(h))
+			}
+		}
+	})
+}
+
+// TestHandWrittenAnswersKnowEveryField: the answers writeVerifyStatus,
+// writeRedemption and writeIntrospection encode by hand have exactly the
+// members those writers know (a field added to one of the structs must be
+// added to its writer, or its answers would leave it out while the fuzz
+// targets, which fill the fields they know, still pass).
 func TestHandWrittenAnswersKnowEveryField(t *testing.T) {
 	for _, c := range []struct {
 		v    any
@@ -163,6 +196,7 @@ func TestHandWrittenAnswersKnowEveryField(t *testing.T) {
 		{relatedOutcome{}, "id status fetched"},
 		{redeem.Redemption{}, "pairwise_id assurance_level region claims act action"},
 		{redeem.Actor{}, "pairwise_id relationship"},
+		{auth.Introspection{}, "active scope client_id token_type exp iat sub aud iss jti"},
 	} {
 		typ := reflect.TypeOf(c.v)
 		var got []string
