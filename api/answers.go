@@ -31,7 +31,7 @@ func appendVerifyResponse(b []byte, r *verifyResponse) ([]byte, error) {
 	str := func(name, v string) {
 		if v != "" {
 			b = append(b, `,"`+name+`":`...)
-			b, _ = strictjson.Append(b, v)
+			b = strictjson.AppendString(b, v)
 		}
 	}
 	str("format", r.Format)
@@ -50,7 +50,7 @@ func appendVerifyResponse(b []byte, r *verifyResponse) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b, _ = strictjson.Append(b, c)
+			b = strictjson.AppendString(b, c)
 		}
 		b = append(b, ']')
 	}
@@ -66,9 +66,9 @@ func appendVerifyResponse(b []byte, r *verifyResponse) ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"code":`...)
-			b, _ = strictjson.Append(b, p.Code)
+			b = strictjson.AppendString(b, p.Code)
 			b = append(b, `,"message":`...)
-			b, _ = strictjson.Append(b, p.Message)
+			b = strictjson.AppendString(b, p.Message)
 			b = append(b, '}')
 		}
 		b = append(b, ']')
@@ -82,9 +82,9 @@ func appendVerifyResponse(b []byte, r *verifyResponse) ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"id":`...)
-			b, _ = strictjson.Append(b, o.ID)
+			b = strictjson.AppendString(b, o.ID)
 			b = append(b, `,"status":`...)
-			b, _ = strictjson.Append(b, o.Status)
+			b = strictjson.AppendString(b, o.Status)
 			if o.Fetched {
 				b = append(b, `,"fetched":true`...)
 			}
@@ -105,33 +105,33 @@ func writeRedemption(w http.ResponseWriter, red *redeem.Redemption) {
 // leaving out those tagged omitempty when empty, as encoding/json does.
 func appendRedemption(b []byte, red *redeem.Redemption) []byte {
 	b = append(b, `{"pairwise_id":`...)
-	b, _ = strictjson.Append(b, red.PairwiseID)
+	b = strictjson.AppendString(b, red.PairwiseID)
 	b = append(b, `,"assurance_level":`...)
 	b = strconv.AppendInt(b, int64(red.Assurance), 10)
 	b = append(b, `,"region":`...)
-	b, _ = strictjson.Append(b, red.Region)
+	b = strictjson.AppendString(b, red.Region)
 	if len(red.Claims) > 0 {
 		b = append(b, `,"claims":{`...)
 		for i, k := range slices.Sorted(maps.Keys(red.Claims)) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b, _ = strictjson.Append(b, k)
+			b = strictjson.AppendString(b, k)
 			b = append(b, ':')
-			b, _ = strictjson.Append(b, red.Claims[k])
+			b = strictjson.AppendString(b, red.Claims[k])
 		}
 		b = append(b, '}')
 	}
 	if red.Act != nil {
 		b = append(b, `,"act":{"pairwise_id":`...)
-		b, _ = strictjson.Append(b, red.Act.PairwiseID)
+		b = strictjson.AppendString(b, red.Act.PairwiseID)
 		b = append(b, `,"relationship":`...)
-		b, _ = strictjson.Append(b, red.Act.Relationship)
+		b = strictjson.AppendString(b, red.Act.Relationship)
 		b = append(b, '}')
 	}
 	if red.Action != "" {
 		b = append(b, `,"action":`...)
-		b, _ = strictjson.Append(b, red.Action)
+		b = strictjson.AppendString(b, red.Action)
 	}
 	return append(b, '}')
 }
@@ -151,7 +151,7 @@ func appendIntrospection(b []byte, res *auth.Introspection) []byte {
 	str := func(name, v string) {
 		if v != "" {
 			b = append(b, `,"`+name+`":`...)
-			b, _ = strictjson.Append(b, v)
+			b = strictjson.AppendString(b, v)
 		}
 	}
 	num := func(name string, v int64) {

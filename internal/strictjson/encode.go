@@ -26,7 +26,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 	case nil:
 		return append(b, "null"...), nil
 	case string:
-		return appendString(b, t), nil
+		return AppendString(b, t), nil
 	case bool:
 		return strconv.AppendBool(b, t), nil
 	case int:
@@ -52,7 +52,7 @@ func appendValue(b []byte, v any) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendString(b, k)
+			b = AppendString(b, k)
 			b = append(b, ':')
 			var err error
 			if b, err = appendValue(b, t[k]); err != nil {
@@ -96,10 +96,11 @@ func isNumber(n string) bool {
 
 const hexDigits = "0123456789abcdef"
 
-// appendString writes a JSON string: quotes, backslashes and control
+// AppendString appends s as a JSON string, as Append does for a string
+// (without boxing it in an interface, so without an allocation): quotes, backslashes and control
 // characters escaped, each invalid UTF-8 byte replaced by the character
 // U+FFFD, U+2028 and U+2029 escaped (as encoding/json does).
-func appendString(b []byte, s string) []byte {
+func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
