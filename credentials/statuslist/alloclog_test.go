@@ -460,10 +460,7 @@ func allocationSIGKILL(t *testing.T, spare int) {
 			if len(acked) < 3000 {
 				t.Fatalf("the child acknowledged only %d allocations", len(acked))
 			}
-			s, err := OpenFileStore(dir, FileStoreOptions{Spare: spare})
-			if err != nil {
-				t.Fatal(err)
-			}
+			s := openSpareStore(t, dir, spare)
 			for r := range acked {
 				l, err := s.lookup(r.ListID)
 				if err != nil || !l.isAllocated(r.Index) {

@@ -23,10 +23,7 @@ func TestSpareAllocation(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	const spare = 8
-	s, err := OpenFileStore(dir, FileStoreOptions{Spare: spare})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openSpareStore(t, dir, spare)
 	lid, first, err := s.Allocate(ctx, status.PurposeToken)
 	if err != nil {
 		t.Fatal(err)
@@ -76,10 +73,7 @@ func TestSpareAllocation(t *testing.T) {
 	onDiskBefore, _ := onDisk(s, lid)
 
 	// A restart (the spares not handed out are lost, not reused).
-	s2, err := OpenFileStore(dir, FileStoreOptions{Spare: spare})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2 := openSpareStore(t, dir, spare)
 	for range 100 {
 		l, idx, err := s2.Allocate(ctx, status.PurposeToken)
 		if err != nil {
@@ -96,10 +90,7 @@ func TestSpareAllocation(t *testing.T) {
 // Allocate returns it.
 func TestSpareConcurrent(t *testing.T) {
 	ctx := context.Background()
-	s, err := OpenFileStore(t.TempDir(), FileStoreOptions{Spare: 16})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openSpareStore(t, t.TempDir(), 16)
 	const workers, each = 24, 25
 	var mu sync.Mutex
 	seen := map[status.Ref]bool{}
@@ -154,11 +145,7 @@ func TestSpareAllocateMany(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
 	const spare = 6
-	s, err := OpenFileStore(dir, FileStoreOptions{Spare: spare})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { waitTopUps(t, s) }) // before TempDir's removal
+	s := openSpareStore(t, dir, spare)
 	seen := map[status.Ref]bool{}
 	take := func(purposes ...string) []status.Ref {
 		t.Helper()
@@ -245,10 +232,7 @@ func TestSpareAllocateMany(t *testing.T) {
 func TestSpareCompaction(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	s, err := OpenFileStore(dir, FileStoreOptions{Spare: 32})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := openSpareStore(t, dir, 32)
 	s.logLimit = 1 // every group after one that appended compacts
 	handed := map[status.Ref]bool{}
 	for range 200 {
@@ -299,10 +283,7 @@ func TestSpareCompaction(t *testing.T) {
 		t.Fatal("no spares held")
 	}
 	os.Remove(filepath.Join(dir, allocLogName))
-	s2, err := OpenFileStore(dir, FileStoreOptions{Spare: 32})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s2 := openSpareStore(t, dir, 32)
 	for _, r := range reserved {
 		if l, err := s2.lookup(r.ListID); err != nil || !l.isAllocated(r.Index) {
 			t.Fatalf("spare %v not in its list's file after compaction (%v)", r, err)
@@ -324,6 +305,19 @@ func TestSpareCompaction(t *testing.T) {
 
 // waitTopUps waits until no top-up of s is queued or running, so nothing
 // writes in its directory afterwards.
+// openSpareStore opens dir with spare spares, and waits at the test's end
+// for the top-ups still running (before TempDir's removal, registered
+// earlier, races a top-up writing into the directory).
+func openSpareStore(t *testing.T, dir string, spare int) *FileStore {
+	t.Helper()
+	s, err := OpenFileStore(dir, FileStoreOptions{Spare: spare})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { waitTopUps(t, s) })
+	return s
+}
+
 func waitTopUps(t *testing.T, s *FileStore) {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
