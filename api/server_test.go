@@ -141,3 +141,108 @@ func TestMetricsCountRoutes(t *testing.T) {
 		t.Errorf("metrics:\n%s", rec.Body.String())
 	}
 }
+
+// TestRoutingAnswers pins what the server answers for requests around its
+// routes: a route's own answer (path values set), the JSON 404 and 405
+// (with the mux's Allow) of unrouted requests, each with a request ID and
+// an access line of route "unrouted", HEAD served by a GET route, and the
+// mux's own redirects (a cleaned path, a subtree's trailing slash), which
+// pass by the instrumentation.
+func TestRoutingAnswers(t *testing.T) {
+	var access bytes.Buffer
+	s := New(Config{AccessLog: slog.New(slog.NewJSONHandler(&access, nil))})
+	echo := func(w http.ResponseWriter, r *http.Request) error {
+		w.Write([]byte(r.Pattern + " " + r.PathValue("id")))
+		return nil
+	}
+	s.handleFunc("GET /items/{id}", echo)
+	s.handleFunc("DELETE /items/{id}", echo)
+	s.handleFunc("GET /dir/", echo)
+	s.handleFunc("POST /form", echo)
+	s.handleFunc("GET /{$}", echo)
+	for _, c := range []struct {
+		method, target string
+		status         int
+		// body is the answer's body, or its JSON error code; route is the
+		// access line's.
+		body, route, allow, location string
+	}{
+		{"GET", "/healthz", 200, "{\"status\":\"ok\"}\n", "GET /healthz", "", ""},
+		{"HEAD", "/healthz", 200, "{\"status\":\"ok\"}\n", "GET /healthz", "", ""},
+		{"GET", "/items/7", 200, "GET /items/{id} 7", "GET /items/{id}", "", ""},
+		{"HEAD", "/items/7", 200, "GET /items/{id} 7", "GET /items/{id}", "", ""},
+		{"DELETE", "/items/7", 200, "DELETE /items/{id} 7", "DELETE /items/{id}", "", ""},
+		{"GET", "/dir/a/b", 200, "GET /dir/ ", "GET /dir/", "", ""},
+		{"GET", "/", 200, "GET /{$} ", "GET /{$}", "", ""},
+		{"GET", "/nope", 404, CodeNotFound, "unrouted", "", ""},
+		{"HEAD", "/nope", 404, CodeNotFound, "unrouted", "", ""},
+		{"POST", "/nope", 404, CodeNotFound, "unrouted", "", ""},
+		{"GET", "/items/", 404, CodeNotFound, "unrouted", "", ""},
+		{"GET", "/items/7/x", 404, CodeNotFound, "unrouted", "", ""},
+		{"GET", "/form/", 404, CodeNotFound, "unrouted", "", ""},
+		{"POST", "/healthz", 405, CodeMethod, "unrouted", "GET, HEAD", ""},
+		{"OPTIONS", "/healthz", 405, CodeMethod, "unrouted", "GET, HEAD", ""},
+		{"PUT", "/items/7", 405, CodeMethod, "unrouted", "DELETE, GET, HEAD", ""},
+		{"GET", "/form", 405, CodeMethod, "unrouted", "POST", ""},
+		{"POST", "/", 405, CodeMethod, "unrouted", "GET, HEAD", ""},
+		{"POST", "/dir/a", 405, CodeMethod, "unrouted", "GET, HEAD", ""},
+		{"POST", "/dir", 405, CodeMethod, "unrouted", "GET, HEAD", ""},
+		{"GET", "/dir", 307, "", "", "", "/dir/"},
+		{"GET", "/dir?q=1", 307, "", "", "", "/dir/?q=1"},
+		{"GET", "//healthz", 307, "", "", "", "/healthz"},
+		{"GET", "/x/../healthz", 307, "", "", "", "/healthz"},
+		{"GET", "/./healthz", 307, "", "", "", "/healthz"},
+		{"GET", "/x/../dir", 307, "", "", "", "/dir/"},
+		// A path the mux would clean into one no route serves for the
+		// method is not redirected: it is unrouted, and a 404.
+		{"POST", "/x/../nope", 404, CodeNotFound, "unrouted", "", ""},
+		{"GET", "/x/../nope", 404, CodeNotFound, "unrouted", "", ""},
+		{"GET", "//nope", 404, CodeNotFound, "unrouted", "", ""},
+		{"POST", "/x/../healthz", 404, CodeNotFound, "unrouted", "", ""},
+		{"GET", "*", 404, CodeNotFound, "unrouted", "", ""},
+		{"CONNECT", "node.example:443", 405, CodeMethod, "unrouted", "GET, HEAD", ""},
+	} {
+		access.Reset()
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, httptest.NewRequest(c.method, c.target, nil))
+		name := c.method + " " + c.target
+		body := rec.Body.String()
+		if rec.Code >= 400 {
+			var e errorBody
+			if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil {
+				t.Errorf("%s: %d %q is not a JSON error", name, rec.Code, body)
+			}
+			body = e.Error
+		}
+		if rec.Code/100 == 3 {
+			body = ""
+		}
+		if rec.Code != c.status || body != c.body || rec.Header().Get("Allow") != c.allow || rec.Header().Get("Location") != c.location {
+			t.Errorf("%s: %d %q Allow %q Location %q, want %d %q Allow %q Location %q", name,
+				rec.Code, body, rec.Header().Get("Allow"), rec.Header().Get("Location"), c.status, c.body, c.allow, c.location)
+		}
+		var line struct {
+			RequestID string `json:"request_id"`
+			Route     string `json:"route"`
+		}
+		if access.Len() > 0 {
+			if err := json.Unmarshal(access.Bytes(), &line); err != nil {
+				t.Fatalf("%s: access log %q: %v", name, access.String(), err)
+			}
+		}
+		if id := rec.Header().Get("X-Request-Id"); line.Route != c.route || line.RequestID != id || (id == "") != (c.route == "") {
+			t.Errorf("%s: request ID %q, access log %s, want route %q", name, id, access.String(), c.route)
+		}
+	}
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	for _, want := range []string{
+		`trustid_http_requests_total{code="404",method="GET",route="unrouted"} 7`,
+		`trustid_http_requests_total{code="405",method="POST",route="unrouted"} 4`,
+		`trustid_http_requests_total{code="200",method="HEAD",route="GET /items/{id}"} 1`,
+	} {
+		if !strings.Contains(rec.Body.String(), want) {
+			t.Errorf("metrics: no %s in\n%s", want, rec.Body.String())
+		}
+	}
+}
