@@ -16,13 +16,22 @@ type Route struct {
 	Scope   string `json:"scope,omitempty"`
 }
 
-// router is the server's mux with a record of every pattern registered on
-// it. Routes reach the mux only through handle, so a route registered
-// without protect is listed too, as public.
+// router is the server's muxes with a record of every pattern registered
+// on them. Routes reach the muxes only through handle, so a route
+// registered without protect is listed too, as public.
 type router struct {
+	// serve routes requests: the routes and a catch-all "/" for what
+	// none of them matches (Server.Handler).
+	serve *http.ServeMux
+	// mux holds the routes alone; its Handler tells whether a request
+	// matches one and, if not, what ServeMux would answer (notRouted).
 	mux    *http.ServeMux
 	mu     sync.Mutex
 	routes []Route
+}
+
+func newRouter() router {
+	return router{serve: http.NewServeMux(), mux: http.NewServeMux()}
 }
 
 // handle registers h for pattern and records the route with the scope of
@@ -30,6 +39,7 @@ type router struct {
 func (rt *router) handle(pattern string, h http.Handler) {
 	scope, _ := protectedScope(h)
 	rt.mux.Handle(pattern, h)
+	rt.serve.Handle(pattern, h)
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	rt.routes = append(rt.routes, Route{Pattern: pattern, Scope: scope})

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -64,7 +65,7 @@ type Server struct {
 
 // New returns a server with /healthz, /readyz and /metrics.
 func New(cfg Config) *Server {
-	s := &Server{log: cfg.Logger, access: cfg.AccessLog, reg: cfg.Registry, checks: cfg.Checks, maxBody: cfg.MaxBody, proxies: cfg.TrustedProxies, router: router{mux: http.NewServeMux()}}
+	s := &Server{log: cfg.Logger, access: cfg.AccessLog, reg: cfg.Registry, checks: cfg.Checks, maxBody: cfg.MaxBody, proxies: cfg.TrustedProxies, router: newRouter()}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -83,18 +84,26 @@ func New(cfg Config) *Server {
 	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
 	s.router.handle("GET /metrics", promhttp.HandlerFor(s.reg, promhttp.HandlerOpts{}))
 	s.unrouted = s.instrument("unrouted", http.HandlerFunc(s.notRouted))
+	s.router.serve.Handle("/", s.unrouted)
 	return s
 }
 
-// Handler returns the root handler.
+// Handler returns the root handler. A request is routed once, by
+// router.serve, whose catch-all "/" takes what no route matches, unless
+// ServeMux would redirect it to a cleaned path first (a path with "//",
+// "." or ".." segments, or none at all, or CONNECT's): such a request is
+// unrouted when its cleaned path matches no route, so router.mux decides.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		r = withClientIP(s.proxies, r)
-		if _, pattern := s.router.mux.Handler(r); pattern == "" {
-			s.unrouted.ServeHTTP(w, r)
-			return
+		if p := r.URL.EscapedPath(); r.Method == http.MethodConnect || !strings.HasPrefix(p, "/") ||
+			strings.Contains(p, "//") || strings.Contains(p, "/.") {
+			if _, pattern := s.router.mux.Handler(r); pattern == "" {
+				s.unrouted.ServeHTTP(w, r)
+				return
+			}
 		}
-		s.router.mux.ServeHTTP(w, r)
+		s.router.serve.ServeHTTP(w, r)
 	})
 }
 
