@@ -75,9 +75,7 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 		start := time.Now()
 		id := r.Header.Get("X-Request-Id")
 		if len(id) == 0 || len(id) > 64 || !isToken(id) {
-			var b [8]byte
-			rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
 		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
@@ -117,6 +115,13 @@ type instrumented struct {
 }
 
 func (x instrumented) Unwrap() http.Handler { return x.inner }
+
+// newRequestID returns a fresh request ID: 16 hex digits.
+func newRequestID() string {
+	var b [8]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
 
 // isToken reports whether s is safe to echo and log: letters, digits, - _ .
 func isToken(s string) bool {

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 )
 
 func newTestServer(t *testing.T, checks map[string]Check) (*Server, *bytes.Buffer) {
@@ -245,4 +246,78 @@ func TestRoutingAnswers(t *testing.T) {
 			t.Errorf("metrics: no %s in\n%s", want, rec.Body.String())
 		}
 	}
+}
+
+// TestRequestID: a request's ID is the client's X-Request-Id when that is
+// 1-64 letters, digits, "-", "_" or "."; otherwise a fresh one, 16 hex
+// digits, unique. Either is echoed in X-Request-Id, logged, and found by
+// requestID in the handler's context and in contexts derived from it,
+// which still end with the request's.
+func TestRequestID(t *testing.T) {
+	var access bytes.Buffer
+	s := New(Config{AccessLog: slog.New(slog.NewJSONHandler(&access, nil))})
+	var inHandler string
+	s.handleFunc("GET /id", func(w http.ResponseWriter, r *http.Request) error {
+		ctx, cancel := context.WithCancel(context.WithValue(r.Context(), ctxKey(99), "other"))
+		defer cancel()
+		inHandler = requestID(ctx)
+		if requestID(r.Context()) != inHandler || ctx.Value(ctxKey(99)) != "other" {
+			t.Errorf("requestID: %q in the request's context, %q in a derived one", requestID(r.Context()), inHandler)
+		}
+		if s, _ := w.(interface{ Unwrap() http.ResponseWriter }); s == nil {
+			t.Errorf("the writer %T has no Unwrap", w)
+		}
+		return nil
+	})
+	get := func(id string) string {
+		t.Helper()
+		access.Reset()
+		inHandler = ""
+		r := httptest.NewRequest("GET", "/id", nil)
+		if id != "" {
+			r.Header.Set("X-Request-Id", id)
+		}
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, r)
+		got := rec.Header().Get("X-Request-Id")
+		if got != inHandler || !strings.Contains(access.String(), `"request_id":"`+got+`"`) {
+			t.Errorf("X-Request-Id %q, in the handler %q, access log %s", got, inHandler, access.String())
+		}
+		return got
+	}
+	for _, id := range []string{"abc-DEF_1.2", strings.Repeat("x", 64)} {
+		if got := get(id); got != id {
+			t.Errorf("client's ID %q: answered %q", id, got)
+		}
+	}
+	seen := map[string]bool{}
+	for _, id := range []string{"", "a b", "a\"b", "é", strings.Repeat("x", 65), "", "", ""} {
+		got := get(id)
+		if len(got) != 16 || strings.Trim(got, "0123456789abcdef") != "" || seen[got] {
+			t.Errorf("client's ID %q: answered %q, want 16 fresh hex digits", id, got)
+		}
+		seen[got] = true
+	}
+	for range 10000 {
+		id := newRequestID()
+		if seen[id] {
+			t.Fatalf("request ID %s twice", id)
+		}
+		seen[id] = true
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	r := httptest.NewRequest("GET", "/id", nil).WithContext(ctx)
+	s.handleFunc("GET /cancel", func(w http.ResponseWriter, r *http.Request) error {
+		cancel()
+		<-r.Context().Done()
+		derived, stop := context.WithTimeout(r.Context(), time.Hour)
+		defer stop()
+		<-derived.Done()
+		if !errors.Is(derived.Err(), context.Canceled) {
+			t.Errorf("derived context: %v", derived.Err())
+		}
+		return nil
+	})
+	r.URL.Path = "/cancel"
+	s.Handler().ServeHTTP(httptest.NewRecorder(), r)
 }
