@@ -18,8 +18,30 @@ type ctxKey int
 const requestIDKey ctxKey = iota
 
 func requestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey).(string)
-	return id
+	if x, ok := ctx.Value(requestIDKey).(*exchange); ok {
+		return x.id
+	}
+	return ""
+}
+
+// exchange is what instrument keeps of one request, in one allocation:
+// the request's context, which answers requestIDKey, the request ID and
+// the X-Request-Id header's value, and the writer that records the
+// status.
+type exchange struct {
+	context.Context
+	id     string
+	header [1]string
+	w      statusWriter
+}
+
+// Value answers requestIDKey with the exchange itself, any other key as
+// the request's context does.
+func (x *exchange) Value(key any) any {
+	if key == requestIDKey {
+		return x
+	}
+	return x.Context.Value(key)
 }
 
 // metrics are the HTTP server's Prometheus collectors.
@@ -78,10 +100,11 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 		if len(id) == 0 || len(id) > 64 || !isToken(id) {
 			id = newRequestID()
 		}
-		w.Header().Set("X-Request-Id", id)
-		r = r.WithContext(context.WithValue(r.Context(), requestIDKey, id))
+		x := &exchange{Context: r.Context(), id: id, header: [1]string{id}, w: statusWriter{ResponseWriter: w}}
+		w.Header()["X-Request-Id"] = x.header[:]
+		r = r.WithContext(x)
 		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
-		sw := &statusWriter{ResponseWriter: w}
+		sw := &x.w
 		defer func() {
 			if p := recover(); p != nil {
 				s.log.Error("panic", slog.String("request_id", id), slog.String("route", route), slog.Any("panic", p))
