@@ -103,7 +103,9 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 		x := &exchange{Context: r.Context(), id: id, header: [1]string{id}, w: statusWriter{ResponseWriter: w}}
 		w.Header()["X-Request-Id"] = x.header[:]
 		r = r.WithContext(x)
-		r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+		if r.Body != http.NoBody { // a request without a body has none to bound
+			r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)
+		}
 		sw := &x.w
 		defer func() {
 			if p := recover(); p != nil {
