@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -66,6 +67,29 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	return m
 }
 
+// routeCounters are one route's request counters, each looked up in the
+// CounterVec (which hashes the label values) once, then kept by method
+// and status.
+type routeCounters struct {
+	vec    *prometheus.CounterVec // curried with the route
+	byCode sync.Map               // methodCode → prometheus.Counter
+}
+
+type methodCode struct {
+	method string
+	code   int
+}
+
+// inc counts one request.
+func (c *routeCounters) inc(method string, code int) {
+	k := methodCode{method, code}
+	v, ok := c.byCode.Load(k)
+	if !ok {
+		v, _ = c.byCode.LoadOrStore(k, c.vec.WithLabelValues(method, strconv.Itoa(code)))
+	}
+	v.(prometheus.Counter).Inc()
+}
+
 // statusWriter records the status code written.
 type statusWriter struct {
 	http.ResponseWriter
@@ -92,7 +116,7 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // metrics and an access log line. The log names the route pattern, never
 // the query string or headers, which may carry tokens.
 func (s *Server) instrument(route string, h http.Handler) http.Handler {
-	requests := s.metrics.requests.MustCurryWith(prometheus.Labels{"route": route})
+	requests := &routeCounters{vec: s.metrics.requests.MustCurryWith(prometheus.Labels{"route": route})}
 	duration := s.metrics.duration.WithLabelValues(route)
 	return instrumented{inner: h, HandlerFunc: func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -116,7 +140,7 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 			}
 			end := time.Now()
 			elapsed := end.Sub(start)
-			requests.WithLabelValues(r.Method, strconv.Itoa(sw.status)).Inc()
+			requests.inc(r.Method, sw.status)
 			duration.Observe(elapsed.Seconds())
 			// The record goes to the handler directly: Logger.LogAttrs
 			// would take the caller's PC (runtime.Callers), which no
