@@ -12,14 +12,28 @@ import (
 // (routing, request ID, body limit, metrics, the access line formatted and
 // discarded), in process: GET /healthz served to a writer that keeps
 // nothing (oauth_bench_test.go). BenchmarkNoopHTTP is the same route over loopback.
+//
+// behind-proxy is the same request from a trusted load balancer, the
+// client's address in X-Forwarded-For.
 func BenchmarkServeHealthz(b *testing.B) {
-	s := New(Config{AccessLog: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	h := s.Handler()
-	r := httptest.NewRequest("GET", "/healthz", nil)
-	w := &discardWriter{h: http.Header{}}
-	b.ReportAllocs()
-	for b.Loop() {
-		clear(w.h)
-		h.ServeHTTP(w, r)
+	for _, c := range []struct {
+		name    string
+		proxies string
+	}{{"direct", ""}, {"behind-proxy", "10.0.0.0/8"}} {
+		b.Run(c.name, func(b *testing.B) {
+			s := New(Config{AccessLog: slog.New(slog.NewTextHandler(io.Discard, nil)), TrustedProxies: mustProxies(b, c.proxies)})
+			h := s.Handler()
+			r := httptest.NewRequest("GET", "/healthz", nil)
+			if c.proxies != "" {
+				r.RemoteAddr = "10.0.0.5:4000"
+				r.Header.Set("X-Forwarded-For", "203.0.113.9")
+			}
+			w := &discardWriter{h: http.Header{}}
+			b.ReportAllocs()
+			for b.Loop() {
+				clear(w.h)
+				h.ServeHTTP(w, r)
+			}
+		})
 	}
 }
