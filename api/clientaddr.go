@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -141,22 +140,6 @@ func (t TrustedProxies) ClientIP(peer netip.Addr, forwardedFor []string) netip.A
 		}
 	}
 	return addr
-}
-
-type clientIPKey struct{}
-
-// withClientIP resolves the request's client address with t and keeps it
-// in the request's context for ClientAddress.
-func withClientIP(t TrustedProxies, r *http.Request) *http.Request {
-	if len(t) == 0 {
-		return r
-	}
-	peer, ok := peerAddr(r)
-	if !ok {
-		return r
-	}
-	ip := t.ClientIP(peer, r.Header.Values("X-Forwarded-For"))
-	return r.WithContext(context.WithValue(r.Context(), clientIPKey{}, ip))
 }
 
 // peerAddr is the IP of the request's TCP peer.

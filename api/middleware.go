@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/netip"
 	"strconv"
 	"sync"
 	"time"
@@ -27,13 +28,15 @@ func requestID(ctx context.Context) string {
 
 // exchange is what instrument keeps of one request, in one allocation:
 // the request's context, which answers requestIDKey, the request ID and
-// the X-Request-Id header's value, and the writer that records the
-// status.
+// the X-Request-Id header's value, the writer that records the status,
+// and the client's address when a trusted proxy forwarded the request
+// (ClientAddress).
 type exchange struct {
 	context.Context
 	id     string
 	header [1]string
 	w      statusWriter
+	client netip.Addr
 }
 
 // Value answers requestIDKey with the exchange itself, any other key as
@@ -126,6 +129,11 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 		}
 		x := &exchange{Context: r.Context(), id: id, header: [1]string{id}, w: statusWriter{ResponseWriter: w}}
 		w.Header()["X-Request-Id"] = x.header[:]
+		if len(s.proxies) > 0 {
+			if peer, ok := peerAddr(r); ok {
+				x.client = s.proxies.ClientIP(peer, r.Header.Values("X-Forwarded-For"))
+			}
+		}
 		r = r.WithContext(x)
 		if r.Body != http.NoBody { // a request without a body has none to bound
 			r.Body = http.MaxBytesReader(w, r.Body, s.maxBody)

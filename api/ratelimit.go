@@ -57,13 +57,16 @@ func ParseRateLimit(name, s string) (RateLimit, error) {
 // ClientAddress keys a request by its source address, an IPv6 address by
 // its /64 (one host usually holds a whole /64). The source address is the
 // TCP peer's, or, when the peer is one of Config.TrustedProxies, the one
-// TrustedProxies.ClientIP reads from X-Forwarded-For.
+// TrustedProxies.ClientIP reads from X-Forwarded-For (resolved once, by
+// instrument).
 func ClientAddress(r *http.Request) string {
-	ip, ok := r.Context().Value(clientIPKey{}).(netip.Addr)
-	if !ok {
-		if ip, ok = peerAddr(r); !ok {
-			return r.RemoteAddr
-		}
+	var ip netip.Addr
+	if x, _ := r.Context().Value(requestIDKey).(*exchange); x != nil && x.client.IsValid() {
+		ip = x.client
+	} else if peer, ok := peerAddr(r); ok {
+		ip = peer
+	} else {
+		return r.RemoteAddr
 	}
 	ip = ip.Unmap()
 	if ip.Is6() {

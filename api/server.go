@@ -95,7 +95,6 @@ func New(cfg Config) *Server {
 // unrouted when its cleaned path matches no route, so router.mux decides.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		r = withClientIP(s.proxies, r)
 		if p := r.URL.EscapedPath(); r.Method == http.MethodConnect || !strings.HasPrefix(p, "/") ||
 			strings.Contains(p, "//") || strings.Contains(p, "/.") {
 			if _, pattern := s.router.mux.Handler(r); pattern == "" {
