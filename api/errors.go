@@ -136,8 +136,7 @@ func logError(r *http.Request, log *slog.Logger, e *Error) {
 func writeJSON(w http.ResponseWriter, v any) { writeJSONStatus(w, http.StatusOK, v) }
 
 func writeJSONStatus(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	setJSONHeaders(w.Header())
 	w.WriteHeader(status)
 	enc := json.NewEncoder(w)
 	enc.SetEscapeHTML(false)
@@ -169,11 +168,24 @@ func writeAppended(w http.ResponseWriter, status int, v any, encode func([]byte)
 		return
 	}
 	*bp = append(b, '\n')
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	setJSONHeaders(w.Header())
 	w.WriteHeader(status)
 	w.Write(*bp)
 }
+
+// setJSONHeaders sets the Content-Type and Cache-Control of a JSON
+// answer. The values are shared, not the new slice Header.Set makes for
+// each answer (two allocations): with length and capacity 1, Header.Add
+// copies them and Set replaces them; nothing may write into them.
+func setJSONHeaders(h http.Header) {
+	h["Content-Type"] = jsonContentType
+	h["Cache-Control"] = noStore
+}
+
+var (
+	jsonContentType = []string{"application/json"}
+	noStore         = []string{"no-store"}
+)
 
 // docBufs holds writeAppended's encoding buffers (at most 64 KiB are
 // kept).

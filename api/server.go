@@ -175,8 +175,7 @@ func (s *Server) handleFunc(pattern string, h func(http.ResponseWriter, *http.Re
 var healthzBody = []byte(`{"status":"ok"}` + "\n")
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	setJSONHeaders(w.Header())
 	w.Write(healthzBody)
 }
 

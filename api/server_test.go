@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -245,6 +246,10 @@ func TestRoutingAnswers(t *testing.T) {
 		if !strings.Contains(rec.Body.String(), want) {
 			t.Errorf("metrics: no %s in\n%s", want, rec.Body.String())
 		}
+	}
+	// The header values every JSON answer shares are as they were.
+	if fmt.Sprint(jsonContentType, noStore) != "[application/json] [no-store]" || cap(jsonContentType) != 1 || cap(noStore) != 1 {
+		t.Errorf("shared header values now %q %q", jsonContentType, noStore)
 	}
 }
 
