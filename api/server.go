@@ -89,10 +89,12 @@ func New(cfg Config) *Server {
 }
 
 // Handler returns the root handler. A request is routed once, by
-// router.serve, whose catch-all "/" takes what no route matches, unless
-// ServeMux would redirect it to a cleaned path first (a path with "//",
-// "." or ".." segments, or none at all, or CONNECT's): such a request is
-// unrouted when its cleaned path matches no route, so router.mux decides.
+// router.serve, whose catch-all "/" takes what no route matches. Only
+// when ServeMux might redirect to a cleaned path (a path not starting
+// with "/", or with "//" or a segment starting with ".", such as "..",
+// "." and also /.well-known/) or for CONNECT does router.mux look first,
+// as Handler always did: a request whose cleaned path matches no route
+// is unrouted, not redirected.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if p := r.URL.EscapedPath(); r.Method == http.MethodConnect || !strings.HasPrefix(p, "/") ||

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -325,4 +326,57 @@ func TestRequestID(t *testing.T) {
 	})
 	r.URL.Path = "/cancel"
 	s.Handler().ServeHTTP(httptest.NewRecorder(), r)
+}
+
+// FuzzRoutingMatchesTwoLookups: Handler, which routes most requests once,
+// answers every request (parsed as the HTTP server parses it) as routing
+// twice did: router.mux.Handler to find whether a route matches, then
+// router.mux to serve it, or the unrouted handler.
+func FuzzRoutingMatchesTwoLookups(f *testing.F) {
+	for _, seed := range []string{"GET /healthz", "HEAD /healthz", "POST /healthz", "GET /items/7", "PUT /items/7",
+		"GET /dir", "GET /dir/a/b", "POST /dir", "GET //healthz", "GET /x/../healthz", "POST /x/../nope", "GET /./dir",
+		"GET *", "CONNECT node.example:443", "OPTIONS *", "GET /", "POST /", "GET /.well-known/x", "GET /items/%2F",
+		"GET /dir%2Fa", "GET http://node.example/healthz", "GET /form?x=1", "GET /items/7/../8", "DELETE /items/"} {
+		f.Add(seed)
+	}
+	s := New(Config{})
+	echo := func(w http.ResponseWriter, r *http.Request) error {
+		w.Write([]byte(r.Pattern + " " + r.PathValue("id")))
+		return nil
+	}
+	s.handleFunc("GET /items/{id}", echo)
+	s.handleFunc("DELETE /items/{id}", echo)
+	s.handleFunc("GET /dir/", echo)
+	s.handleFunc("POST /form", echo)
+	s.handleFunc("GET /{$}", echo)
+	s.handleFunc("GET /.well-known/x", echo)
+	twice := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := s.router.mux.Handler(r); pattern == "" {
+			s.unrouted.ServeHTTP(w, r)
+			return
+		}
+		s.router.mux.ServeHTTP(w, r)
+	})
+	f.Fuzz(func(t *testing.T, line string) {
+		answer := func(h http.Handler) *httptest.ResponseRecorder {
+			r, err := http.ReadRequest(bufio.NewReader(strings.NewReader(line + " HTTP/1.1\r\nHost: node.example\r\n\r\n")))
+			if err != nil {
+				t.Skip()
+			}
+			w := httptest.NewRecorder()
+			h.ServeHTTP(w, r)
+			return w
+		}
+		got, want := answer(s.Handler()), answer(twice)
+		for _, h := range []string{"X-Request-Id", "Date"} {
+			if (got.Header().Get(h) == "") != (want.Header().Get(h) == "") {
+				t.Fatalf("%q: %s %q, routing twice %q", line, h, got.Header().Get(h), want.Header().Get(h))
+			}
+			got.Header().Del(h)
+			want.Header().Del(h)
+		}
+		if got.Code != want.Code || got.Body.String() != want.Body.String() || fmt.Sprint(got.Header()) != fmt.Sprint(want.Header()) {
+			t.Fatalf("%q: %d %v %q, routing twice %d %v %q", line, got.Code, got.Header(), got.Body, want.Code, want.Header(), want.Body)
+		}
+	})
 }
