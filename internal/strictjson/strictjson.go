@@ -160,6 +160,11 @@ func parse(data []byte, max int, build bool) (any, error) {
 		return nil, err
 	}
 	s := scanner{data: data, build: build}
+	if build {
+		// One copy of the document: the strings built are substrings of
+		// it, not an allocation each.
+		s.text = string(data)
+	}
 	s.ws()
 	if err := s.value(0); err != nil {
 		return nil, err
@@ -190,6 +195,9 @@ type scanner struct {
 	pos   int
 	build bool // build values; the last one is in out
 	out   any
+	// With build, from parse: a copy of data, whose substrings are the
+	// strings built (one allocation for all of them).
+	text string
 
 	// decodeDirect's first key error and first type error
 	keyErr, typeErr error
@@ -229,14 +237,22 @@ func (s *scanner) value(depth int) error {
 		start := s.pos
 		raw, err := s.str()
 		if err == nil && s.build {
-			s.out, err = s.decodeString(raw, start)
+			if v, ok := common(raw); ok {
+				s.out = v // boxed already: no allocation
+			} else {
+				s.out, err = s.decodeString(raw, start)
+			}
 		}
 		return err
 	case c == '-' || (c >= '0' && c <= '9'):
 		start := s.pos
 		err := s.number()
 		if s.build {
-			s.out = json.Number(s.data[start:s.pos])
+			if s.text != "" {
+				s.out = json.Number(s.text[start:s.pos])
+			} else {
+				s.out = json.Number(s.data[start:s.pos])
+			}
 		}
 		return err
 	case c == 't':
@@ -413,7 +429,10 @@ func (s *scanner) key() (string, error) {
 func (s *scanner) decodeString(raw []byte, start int) (string, error) {
 	if raw != nil {
 		if k, ok := common(raw); ok {
-			return k, nil
+			return k.(string), nil
+		}
+		if s.text != "" {
+			return s.text[start+1 : start+1+len(raw)], nil
 		}
 		return string(raw), nil
 	}
@@ -485,15 +504,18 @@ func (s *scanner) object(depth int) error {
 func (s *scanner) array(depth int) error {
 	s.pos++ // [
 	s.ws()
-	var arr []any
-	if s.build {
-		arr = []any{}
-	}
 	if s.pos < len(s.data) && s.data[s.pos] == ']' {
 		s.pos++
-		s.out = arr
+		if s.build {
+			s.out = []any{}
+		}
 		return nil
 	}
+	// A short array's elements are gathered on the stack, then allocated
+	// once, at their number (appending to an empty slice allocated at 1,
+	// 2, 4...).
+	var short [4]any
+	arr := short[:0]
 	for {
 		s.ws()
 		if err := s.value(depth); err != nil {
@@ -507,7 +529,9 @@ func (s *scanner) array(depth int) error {
 			return err
 		}
 		if done {
-			s.out = arr
+			if s.build {
+				s.out = append(make([]any, 0, len(arr)), arr...)
+			}
 			return nil
 		}
 	}
@@ -546,8 +570,10 @@ func truncate(k string) string {
 }
 
 // common returns a shared copy of strings that recur in every credential
-// and JWS (member names and a few values), saving an allocation each.
-func common(b []byte) (string, bool) {
+// and JWS (member names and a few values), boxed in an interface already:
+// a value saves the allocation of its box, a key (a string again) that of
+// its bytes when the document is not copied.
+func common(b []byte) (any, bool) {
 	switch string(b) { // the compiler does not allocate for this switch
 	case "@context":
 		return "@context", true
