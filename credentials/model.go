@@ -28,6 +28,7 @@ const (
 // and the fields below are read from it.
 type Credential struct {
 	raw        map[string]any
+	signed     []byte // the JSON raw was decoded from, when it was signed as it is (vc+jwt)
 	ID         string
 	Types      []string
 	Issuer     string
@@ -208,6 +209,15 @@ func (c *Credential) checkShapes() error {
 
 // Map returns the credential's JSON object. Callers must not modify it.
 func (c *Credential) Map() map[string]any { return c.raw }
+
+// marshaled returns strictjson.Marshal's encoding of the credential's
+// JSON object when the signed bytes are that encoding already, else nil.
+func (c *Credential) marshaled() []byte {
+	if c.signed != nil && strictjson.Canonical(c.signed) {
+		return c.signed
+	}
+	return nil
+}
 
 // MarshalJSON encodes the credential.
 func (c *Credential) MarshalJSON() ([]byte, error) { return json.Marshal(c.raw) }
