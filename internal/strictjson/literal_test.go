@@ -1,0 +1,20 @@
+package strictjson
+
+import "testing"
+
+// FuzzLiteralRun: literalRun, eight bytes at a time, stops where the
+// byte-by-byte loop stops (a quote, a backslash, a control character).
+func FuzzLiteralRun(f *testing.F) {
+	for _, s := range []string{"", "abc", "0123456789abcdef\"", "é\u2028\xff\x7f\x80 ~", "abcdefg\\h", "abcdefgh\x1f", "\x00", "abcdefghijklmnopqrstuvwxyz\x20\x21\x22"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := 0
+		for want < len(b) && literalByte[b[want]] {
+			want++
+		}
+		if got := literalRun(b); got != want {
+			t.Fatalf("literalRun(%q) = %d, want %d", b, got, want)
+		}
+	})
+}
