@@ -93,19 +93,25 @@ func (c *canonScan) str() ([]byte, bool) {
 	if !c.next('"') {
 		return nil, false
 	}
-	start := c.pos
-	for i := start; i < len(c.data); i++ {
-		switch c.data[i] {
-		case '"':
-			c.pos = i + 1
-			return c.data[start:i], true
-		case '\\':
-			return nil, false
-		case 0xe2: // U+2028 and U+2029 are E2 80 A8 and E2 80 A9
-			if i+2 < len(c.data) && c.data[i+1] == 0x80 && (c.data[i+2] == 0xa8 || c.data[i+2] == 0xa9) {
-				return nil, false
-			}
-		}
+	end := bytes.IndexByte(c.data[c.pos:], '"')
+	if end < 0 {
+		return nil, false
 	}
-	return nil, false
+	// Without a backslash, that quote ends the string.
+	content := c.data[c.pos : c.pos+end]
+	if bytes.IndexByte(content, '\\') >= 0 {
+		return nil, false
+	}
+	for rest := content; ; {
+		i := bytes.IndexByte(rest, 0xe2) // U+2028 and U+2029 are E2 80 A8 and E2 80 A9
+		if i < 0 {
+			break
+		}
+		if i+2 < len(rest) && rest[i+1] == 0x80 && (rest[i+2] == 0xa8 || rest[i+2] == 0xa9) {
+			return nil, false
+		}
+		rest = rest[i+1:]
+	}
+	c.pos += end + 1
+	return content, true
 }
