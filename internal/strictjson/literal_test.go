@@ -18,3 +18,15 @@ func FuzzLiteralRun(f *testing.F) {
 		}
 	})
 }
+
+// FuzzEqualFold: equalFold compares as fold does, rune by rune.
+func FuzzEqualFold(f *testing.F) {
+	for _, p := range [][2]string{{"name", "NAME"}, {"k", "\u212a"}, {"@", "`"}, {"[", "{"}, {"s", "\u017f"}, {"a\xff", "A\xff"}, {"ab", "a"}} {
+		f.Add(p[0], p[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if got, want := equalFold(a, b), fold(a) == fold(b); got != want {
+			t.Fatalf("equalFold(%q, %q) = %v, fold says %v", a, b, got, want)
+		}
+	})
+}
