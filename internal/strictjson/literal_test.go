@@ -1,6 +1,9 @@
 package strictjson
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // FuzzLiteralRun: literalRun, eight bytes at a time, stops where the
 // byte-by-byte loop stops (a quote, a backslash, a control character).
@@ -29,4 +32,16 @@ func FuzzEqualFold(f *testing.F) {
 			t.Fatalf("equalFold(%q, %q) = %v, fold says %v", a, b, got, want)
 		}
 	})
+}
+
+// TestManyEscapes: a string of many escapes is scanned in linear time
+// (each byte searched once for the closing quote): 200,000 escapes of a
+// quote or a newline would take minutes otherwise.
+func TestManyEscapes(t *testing.T) {
+	for _, esc := range []string{`\"`, `\n`, `\u00e9`} {
+		doc := []byte(`{"a":"` + strings.Repeat(esc, 200000) + `"}`)
+		if err := Check(doc, len(doc)); err != nil {
+			t.Fatalf("%s: %v", esc, err)
+		}
+	}
 }
