@@ -191,8 +191,8 @@ func selfResolving(id string) bool {
 }
 
 // verifyJWS checks a compact JWS of typ and returns it (its payload
-// strictly decoded) and the key that signed it. issuerOf names, from the payload
-// and the header's kid, the issuer whose key must have signed.
+// strictly decoded) and the key that signed it. issuerOf names, from the
+// payload and the header's kid, the issuer whose key must have signed.
 //
 // It decodes each part once (jose.Parse), where jwt.Parser would decode
 // the header twice and the payload with encoding/json before the strict
