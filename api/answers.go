@@ -24,7 +24,8 @@ func writeVerifyStatus(w http.ResponseWriter, status int, r *verifyResponse) {
 }
 
 // appendVerifyResponse encodes r's members in verifyResponse's order,
-// leaving out those tagged omitempty when empty, as encoding/json does.
+// leaving out those tagged omitempty when empty, as encoding/json does;
+// the credential is r.CredentialJSON when set.
 func appendVerifyResponse(b []byte, r *verifyResponse) ([]byte, error) {
 	b = append(b, `{"verified":`...)
 	b = strconv.AppendBool(b, r.Verified)
@@ -39,9 +40,13 @@ func appendVerifyResponse(b []byte, r *verifyResponse) ([]byte, error) {
 	str("holder", r.Holder)
 	if len(r.Credential) > 0 {
 		b = append(b, `,"credential":`...)
-		var err error
-		if b, err = strictjson.Append(b, r.Credential); err != nil {
-			return nil, err
+		if r.CredentialJSON != nil {
+			b = append(b, r.CredentialJSON...)
+		} else {
+			var err error
+			if b, err = strictjson.Append(b, r.Credential); err != nil {
+				return nil, err
+			}
 		}
 	}
 	if len(r.Checks) > 0 {

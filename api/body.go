@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"strconv"
+	"sync"
 
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
@@ -17,7 +18,14 @@ import (
 // error; shape completes its message ("with the documented fields").
 // Messages never quote the body, which may hold a PIN or an ID number.
 func decodeBody(r *http.Request, max int, dst any, bad func(format string, args ...any) error, shape string) error {
-	data, err := readAll(io.LimitReader(r.Body, int64(max)+1), r.ContentLength, max)
+	bp := bodyBufs.Get().(*[]byte)
+	data, err := readInto(*bp, io.LimitReader(r.Body, int64(max)+1), r.ContentLength, max)
+	defer func() {
+		if cap(data) <= maxPooledBody {
+			*bp = data[:0]
+			bodyBufs.Put(bp)
+		}
+	}()
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
@@ -38,11 +46,20 @@ func decodeBody(r *http.Request, max int, dst any, bad func(format string, args 
 // length (when it is within max and readAllFirst), so a body is read
 // without growing through io.ReadAll's 512-byte start.
 func readAll(r io.Reader, declared int64, max int) ([]byte, error) {
+	return readInto(nil, r, declared, max)
+}
+
+// readInto is readAll reading into b's memory when it has room for the
+// first buffer.
+func readInto(b []byte, r io.Reader, declared int64, max int) ([]byte, error) {
 	size := 512
 	if declared > 0 && declared <= int64(min(max, readAllFirst)) {
 		size = int(declared) + 1 // room for the read that meets EOF
 	}
-	b := make([]byte, 0, size)
+	if cap(b) < size {
+		b = make([]byte, 0, size)
+	}
+	b = b[:0]
 	for {
 		n, err := r.Read(b[len(b):cap(b)])
 		b = b[:len(b)+n]
@@ -57,6 +74,15 @@ func readAll(r io.Reader, declared int64, max int) ([]byte, error) {
 		}
 	}
 }
+
+// bodyBufs holds decodeBody's read buffers, up to maxPooledBody bytes:
+// nothing strictjson.Decode fills shares memory with the bytes it decodes
+// (FuzzDecodeDirect checks it; the two-pass path copies too, and a type
+// that decodes itself must copy what it keeps, as encoding/json requires),
+// so a buffer serves the next body once one is decoded.
+var bodyBufs = sync.Pool{New: func() any { return new([]byte) }}
+
+const maxPooledBody = 64 << 10
 
 // readAllFirst bounds readAll's first buffer. Content-Length is the
 // client's word: a client that declares 1 MiB and sends nothing must not

@@ -366,6 +366,9 @@ type verifyResponse struct {
 	// Proofs are the embedded Data Integrity proofs of the credential or
 	// presentation, each verified.
 	Proofs []proofOutcome `json:"proofs,omitempty"`
+	// CredentialJSON, when set, is Credential's encoding, which
+	// writeVerifyStatus sends as it is (vc.Verified.CredentialJSON).
+	CredentialJSON []byte `json:"-"`
 }
 
 // proofOutcome is one verified Data Integrity proof: who signed (the
@@ -606,7 +609,7 @@ func (h *credentialHandlers) verify(w http.ResponseWriter, r *http.Request) erro
 		checks = append(checks, "related-resources")
 	}
 	writeVerifyStatus(w, http.StatusOK, &verifyResponse{Verified: true, Format: res.Format, Issuer: res.Issuer, Credential: res.Credential,
-		Checks: checks, Warnings: warnings, Errors: []verifyProblem{}, RelatedResources: outcomes, Proofs: proofs})
+		Checks: checks, Warnings: warnings, Errors: []verifyProblem{}, RelatedResources: outcomes, Proofs: proofs, CredentialJSON: res.CredentialJSON})
 	return nil
 }
 

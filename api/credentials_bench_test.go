@@ -66,8 +66,9 @@ func benchFormats() map[string]issuer.Format {
 }
 
 type benchEnv struct {
-	srv    *httptest.Server
-	client *http.Client
+	srv     *httptest.Server
+	client  *http.Client
+	handler http.Handler
 }
 
 func newBenchEnv(b testing.TB) *benchEnv {
@@ -118,7 +119,7 @@ func newBenchEnv(b testing.TB) *benchEnv {
 	b.Cleanup(srv.Close)
 	tr := &http.Transport{MaxIdleConnsPerHost: benchClients, MaxConnsPerHost: benchClients}
 	b.Cleanup(tr.CloseIdleConnections)
-	return &benchEnv{srv: srv, client: &http.Client{Transport: tr}}
+	return &benchEnv{srv: srv, client: &http.Client{Transport: tr}, handler: s.Handler()}
 }
 
 // do sends one request and fails unless the status is want.
@@ -269,4 +270,30 @@ func BenchmarkVerifyHTTP(b *testing.B) {
 			runHTTP(b, func(int, int) error { return e.do("POST", "/credentials/verify", "", body, http.StatusOK) })
 		})
 	}
+}
+
+// BenchmarkVerifyHandler is BenchmarkVerifyHTTP's vc+jwt (SM2) request
+// handed to the node's handler in process, without a connection: the
+// node's own work and allocations per verification (middleware, body,
+// verification, answer), which -benchmem counts exactly.
+func BenchmarkVerifyHandler(b *testing.B) {
+	e := newBenchEnv(b)
+	options := `,"options":{"format":"vc+jwt","algorithm":"SM2","credentialStatus":{"type":"BitstringStatusListEntry"}}`
+	issued, err := e.doBody("POST", "/credentials/issue", issueToken, strings.Replace(credBody, "%s", options, 1), http.StatusCreated)
+	if err != nil {
+		b.Fatal(err)
+	}
+	body := string(issued)
+	b.ReportAllocs()
+	stop := testenv.CPUMeter(b)
+	for b.Loop() {
+		req := httptest.NewRequest("POST", "/credentials/verify", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		rec := httptest.NewRecorder()
+		e.handler.ServeHTTP(rec, req)
+		if rec.Code != http.StatusOK {
+			b.Fatalf("%d %s", rec.Code, rec.Body)
+		}
+	}
+	stop()
 }

@@ -11,6 +11,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
@@ -73,11 +74,17 @@ func FuzzWriteDocMatchesWriteJSON(f *testing.F) {
 func FuzzWriteVerifyMatchesWriteJSON(f *testing.F) {
 	f.Add([]byte(`{"@context":["https://www.w3.org/ns/credentials/v2"],"n":1.5e300,"o":{"é":["<&>",null]}}`), "vc+jwt", "did:web:x\u2028", "signature", "code\xff", "msg<&>", uint8(0xff))
 	f.Add([]byte(`{}`), "", "", "", "", "", uint8(0))
+	f.Add([]byte(`{"@context":["https://www.w3.org/ns/credentials/v2"],"credentialSubject":{"id":"did:example:1","n":1.50},"type":["VerifiableCredential","X<&>"]}`), "vc+jwt", "did:web:x", "status", "", "", uint8(0x15))
 	f.Add([]byte(`null`), "dc+sd-jwt", "\x00", "\"", "\\", "\t", uint8(0x55))
 	f.Fuzz(func(t *testing.T, raw []byte, format, issuer, check, code, msg string, bits uint8) {
 		var cred map[string]any
 		json.Unmarshal(raw, &cred)
 		r := &verifyResponse{Verified: bits&1 != 0, Format: format, Issuer: issuer, Credential: cred}
+		// A credential as the verifier gives it: decoded strictly, with
+		// its bytes when they are Marshal's encoding.
+		if m, err := strictjson.Object(raw, 1<<16); err == nil && strictjson.Canonical(raw) {
+			r.Credential, r.CredentialJSON = m, raw
+		}
 		if bits&2 != 0 {
 			r.Holder = issuer + check
 		}
@@ -191,7 +198,7 @@ func TestHandWrittenAnswersKnowEveryField(t *testing.T) {
 	}{
 		// Credentials, Presentation and Proofs send the answer through
 		// writeJSONStatus.
-		{verifyResponse{}, "verified format issuer holder credential credentials presentation checks warnings errors relatedResources proofs"},
+		{verifyResponse{}, "verified format issuer holder credential credentials presentation checks warnings errors relatedResources proofs -"},
 		{verifyProblem{}, "code message"},
 		{relatedOutcome{}, "id status fetched"},
 		{redeem.Redemption{}, "pairwise_id assurance_level region claims act action"},

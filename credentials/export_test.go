@@ -18,6 +18,7 @@ var (
 	SelfResolving             = selfResolving
 	DecodeObject              = decodeObject
 	ParseStatusListCredential = parseStatusListCredential
+	PlainHTTPURL              = plainHTTPURL
 )
 
 const MaxFetch = maxFetch

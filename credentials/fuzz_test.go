@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"reflect"
 	"strings"
 	"testing"
@@ -255,6 +256,38 @@ func FuzzRelatedDigests(f *testing.F) {
 		}
 		if err := rd.Match(data); err != nil && !errors.Is(err, ErrRelatedMismatch) {
 			t.Fatalf("Match: %v", err)
+		}
+	})
+}
+
+// FuzzURLString: an http(s) URL that URLString takes without url.Parse
+// (PlainHTTPURL) is one url.Parse takes with a host; and URLString takes
+// exactly what it took when it called url.Parse for every http(s) URL.
+func FuzzURLString(f *testing.F) {
+	for _, s := range []string{"https://node.example:8443/status/90f5760a85640984#84053", "HTTP://a", "https://a:", "https://a:80:90/x",
+		"https://user@host/", "https://[::1]/", "https://h/%zz", "https://h/%41", "https://h?x#y#z", "https:///x", "https:x", "http://a.b-c/?", "https://h#%"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		_, err := URLString(s)
+		colon := strings.IndexByte(s, ':')
+		if colon < 0 {
+			return
+		}
+		scheme := strings.ToLower(s[:colon])
+		if scheme != "http" && scheme != "https" {
+			return
+		}
+		u, perr := url.Parse(s)
+		parsed := perr == nil && u.Host != ""
+		if PlainHTTPURL(s[colon+1:]) && !strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) && !parsed {
+			t.Fatalf("PlainHTTPURL(%q), but url.Parse: %v", s, perr)
+		}
+		if err == nil && !parsed {
+			t.Fatalf("URLString took %q, url.Parse: %v", s, perr)
+		}
+		if err != nil && parsed && len(s) <= 8192 && !strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
+			t.Fatalf("URLString refused %q (%v), which url.Parse takes with a host", s, err)
 		}
 	})
 }

@@ -28,6 +28,7 @@ const (
 // and the fields below are read from it.
 type Credential struct {
 	raw        map[string]any
+	signed     []byte // the JSON raw was decoded from, when it was signed as it is (vc+jwt)
 	ID         string
 	Types      []string
 	Issuer     string
@@ -152,7 +153,8 @@ func (c *Credential) checkShapes() error {
 			return inv(f.name, err)
 		}
 		for i, it := range items {
-			if _, err := typeList(it["type"]); err != nil {
+			types, err := typeList(it["type"])
+			if err != nil {
 				return inv(fmt.Sprintf("%s[%d].type", f.name, i), err)
 			}
 			id, hasID := it["id"]
@@ -164,15 +166,12 @@ func (c *Credential) checkShapes() error {
 					return inv(fmt.Sprintf("%s[%d].id", f.name, i), err)
 				}
 			}
-			if f.name == "credentialStatus" {
-				types, _ := typeList(it["type"])
-				if slices.Contains(types, TypeBitstringStatusListEntry) {
-					e, err := parseStatusEntry(it)
-					if err != nil {
-						return inv(fmt.Sprintf("credentialStatus[%d]", i), err)
-					}
-					c.Status = append(c.Status, e)
+			if f.name == "credentialStatus" && slices.Contains(types, TypeBitstringStatusListEntry) {
+				e, err := parseStatusEntry(it)
+				if err != nil {
+					return inv(fmt.Sprintf("credentialStatus[%d]", i), err)
 				}
+				c.Status = append(c.Status, e)
 			}
 		}
 	}
@@ -208,6 +207,15 @@ func (c *Credential) checkShapes() error {
 
 // Map returns the credential's JSON object. Callers must not modify it.
 func (c *Credential) Map() map[string]any { return c.raw }
+
+// marshaled returns strictjson.Marshal's encoding of the credential's
+// JSON object when the signed bytes are that encoding already, else nil.
+func (c *Credential) marshaled() []byte {
+	if c.signed != nil && strictjson.Canonical(c.signed) {
+		return c.signed
+	}
+	return nil
+}
 
 // MarshalJSON encodes the credential.
 func (c *Credential) MarshalJSON() ([]byte, error) { return json.Marshal(c.raw) }
@@ -295,12 +303,47 @@ func URLString(v any) (string, error) {
 			return "", errors.New("URL has spaces or control characters")
 		}
 	}
-	if scheme := strings.ToLower(s[:colon]); scheme == "http" || scheme == "https" {
+	if scheme := s[:colon]; strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https") {
+		if plainHTTPURL(s[colon+1:]) {
+			return s, nil
+		}
 		if u, err := url.Parse(s); err != nil || u.Host == "" {
 			return "", errors.New("http(s) URL without a host")
 		}
 	}
 	return s, nil
+}
+
+// plainHTTPURL reports whether rest, what follows an http(s) URL's scheme
+// and colon (without spaces or control characters), is one url.Parse
+// takes with a host, without calling it: "//", a host of letters,
+// digits, dots and hyphens, perhaps a port, then nothing, or a path,
+// query or fragment without '%' (the only byte url.Parse refuses there).
+// Other URLs are left to url.Parse.
+func plainHTTPURL(rest string) bool {
+	rest, ok := strings.CutPrefix(rest, "//")
+	if !ok {
+		return false
+	}
+	i := 0
+	for i < len(rest) {
+		c := rest[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '-') {
+			break
+		}
+		i++
+	}
+	if i == 0 {
+		return false
+	}
+	if i < len(rest) && rest[i] == ':' {
+		for i++; i < len(rest) && rest[i] >= '0' && rest[i] <= '9'; i++ {
+		}
+	}
+	if i < len(rest) && rest[i] != '/' && rest[i] != '?' && rest[i] != '#' {
+		return false
+	}
+	return strings.IndexByte(rest[i:], '%') < 0
 }
 
 // idOf reads a URL or an object with an id URL (issuer, holder).

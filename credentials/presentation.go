@@ -131,7 +131,7 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, token, challenge, dom
 	if challenge == "" || domain == "" {
 		return nil, fmt.Errorf("%w: a challenge and a domain are required to verify a presentation", ErrChallenge)
 	}
-	payload, holderPub, err := v.verifyJWS(ctx, token, TypVPJWT, CtyVP, RelationshipAuthentication, func(m map[string]any, kid string) (string, error) {
+	jws, holderPub, err := v.verifyJWS(ctx, token, TypVPJWT, CtyVP, RelationshipAuthentication, func(m map[string]any, kid string) (string, error) {
 		h, err := idOf(m["holder"], true)
 		if err != nil {
 			return "", fmt.Errorf("%w: holder: %v", ErrInvalidPresentation, err)
@@ -144,6 +144,7 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, token, challenge, dom
 	if err != nil {
 		return nil, err
 	}
+	payload := jws.Payload
 	p, err := NewPresentation(payload)
 	if err != nil {
 		return nil, err

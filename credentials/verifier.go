@@ -190,9 +190,9 @@ func selfResolving(id string) bool {
 	return strings.HasPrefix(id, didKeyPrefix) || strings.HasPrefix(id, didJWKPrefix)
 }
 
-// verifyJWS checks a compact JWS of typ and returns its strictly decoded
-// payload and the key that signed it. issuerOf names, from the payload
-// and the header's kid, the issuer whose key must have signed.
+// verifyJWS checks a compact JWS of typ and returns it (its payload
+// strictly decoded) and the key that signed it. issuerOf names, from the
+// payload and the header's kid, the issuer whose key must have signed.
 //
 // It decodes each part once (jose.Parse), where jwt.Parser would decode
 // the header twice and the payload with encoding/json before the strict
@@ -200,7 +200,7 @@ func selfResolving(id string) bool {
 // (alg allow-list, no "crit", no duplicate members), typ/cty, payload
 // (strict), issuer and kid, key type against alg, signature, exp/nbf
 // with leeway.
-func (v *Verifier) verifyJWS(ctx context.Context, token, typ, cty, relationship string, issuerOf func(payload map[string]any, kid string) (string, error)) (map[string]any, crypto.PublicKey, error) {
+func (v *Verifier) verifyJWS(ctx context.Context, token, typ, cty, relationship string, issuerOf func(payload map[string]any, kid string) (string, error)) (*jose.JWS, crypto.PublicKey, error) {
 	if len(token) > MaxDocument {
 		return nil, nil, fmt.Errorf("%w: token over %d bytes", ErrMalformed, MaxDocument)
 	}
@@ -231,7 +231,7 @@ func (v *Verifier) verifyJWS(ctx context.Context, token, typ, cty, relationship 
 		return nil, nil, mapJWSErr(err)
 	}
 	v.remember(key)
-	return jws.Payload, key.pub, nil
+	return jws, key.pub, nil
 }
 
 // keyErr keeps the sentinels of issuer and key lookup and reports any
@@ -279,11 +279,16 @@ func credentialIssuer(m map[string]any, _ string) (string, error) {
 // is accredited for its types (and, unless an enrollment issuer, uses no
 // name reserved to enrollment), and no status entry is set.
 func (v *Verifier) VerifyCredential(ctx context.Context, token string) (*Credential, error) {
-	payload, _, err := v.verifyJWS(ctx, token, TypVCJWT, CtyVC, RelationshipAssertion, credentialIssuer)
+	jws, _, err := v.verifyJWS(ctx, token, TypVCJWT, CtyVC, RelationshipAssertion, credentialIssuer)
 	if err != nil {
 		return nil, err
 	}
-	return v.checkCredential(ctx, payload)
+	c, err := v.checkCredential(ctx, jws.Payload)
+	if err != nil {
+		return nil, err
+	}
+	c.signed = jws.PayloadJSON
+	return c, nil
 }
 
 // checkCredential checks a credential document whose issuer's signature
@@ -482,6 +487,11 @@ type Verified struct {
 	Format     string // "vc+jwt", "vc+sd-jwt" or "dc+sd-jwt"
 	Issuer     string
 	Credential map[string]any // the credential, or the processed SD-JWT VC claims
+	// CredentialJSON, when not nil, is Credential as strictjson.Marshal
+	// encodes it: the bytes signed (a vc+jwt's payload), which were in
+	// that form already. An answer may send them instead of encoding
+	// Credential again.
+	CredentialJSON []byte
 }
 
 // VerifyToken verifies a vc+jwt or an SD-JWT VC given as a compact token,
@@ -518,7 +528,7 @@ func (v *Verifier) VerifyToken(ctx context.Context, input any) (*Verified, error
 		if err != nil {
 			return nil, err
 		}
-		return &Verified{Format: TypVCJWT, Issuer: c.Issuer, Credential: c.Map()}, nil
+		return &Verified{Format: TypVCJWT, Issuer: c.Issuer, Credential: c.Map(), CredentialJSON: c.marshaled()}, nil
 	case MediaTypeVCSDJWT:
 		c, err := v.VerifyVCSDJWT(ctx, token)
 		if err != nil {

@@ -1,6 +1,7 @@
 package credentials_test
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/rand"
@@ -14,6 +15,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/issuer"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
 // TestVCJWTTimeClaims checks exp and nbf in a vc+jwt payload, at their
@@ -66,3 +68,39 @@ func TestVCJWTTimeClaims(t *testing.T) {
 
 // c2 returns the signing input (the first two parts) of a token.
 func c2(tok string) string { return tok[:strings.LastIndexByte(tok, '.')] }
+
+// TestVerifyTokenCredentialJSON: a vc+jwt whose payload is already
+// strictjson.Marshal's encoding (as this node signs) is verified with
+// those bytes in CredentialJSON; one signed over other bytes (spaces, keys
+// out of order, an escape) has none, and the credential is encoded again.
+func TestVerifyTokenCredentialJSON(t *testing.T) {
+	n := newNode(t, testBase)
+	ctx := context.Background()
+	k, _ := n.keys.Active(gm.AlgSM2)
+	iss := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
+	res, err := n.verifier.VerifyToken(ctx, iss.Token)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := strictjson.Marshal(res.Credential)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(res.CredentialJSON, want) {
+		t.Fatalf("CredentialJSON %s\nwant %s", res.CredentialJSON, want)
+	}
+	hdr := `{"alg":"SM2","typ":"vc+jwt","cty":"vc","kid":"` + n.issuer.DID() + "#" + k.Kid + `"}`
+	for _, p := range []string{
+		strings.Replace(string(want), `,"issuer":`, `, "issuer":`, 1),
+		`{"type":["VerifiableCredential"],` + strings.TrimPrefix(strings.Replace(string(want), `"type":["VerifiableCredential","ResidenceCredential"],`, "", 1), "{"),
+		strings.Replace(string(want), `"since":"2019`, `"since":"\u0032019`, 1),
+	} {
+		res, err := n.verifier.VerifyToken(ctx, resign(t, hdr, p, k.Signer))
+		if err != nil {
+			t.Fatalf("%s: %v", p, err)
+		}
+		if res.CredentialJSON != nil {
+			t.Errorf("%s: CredentialJSON %s", p, res.CredentialJSON)
+		}
+	}
+}

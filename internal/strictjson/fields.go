@@ -39,7 +39,8 @@ func fold(k string) string {
 func equalFold(a, b string) bool {
 	for a != "" && b != "" {
 		if ca, cb := a[0], b[0]; ca < utf8.RuneSelf && cb < utf8.RuneSelf {
-			if ca != cb && foldRune(rune(ca)) != foldRune(rune(cb)) {
+			// Two ASCII bytes fold alike when equal or the same letter.
+			if lower := ca | 0x20; ca != cb && (lower != cb|0x20 || lower < 'a' || lower > 'z') {
 				return false
 			}
 			a, b = a[1:], b[1:]

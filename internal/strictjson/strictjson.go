@@ -14,6 +14,7 @@ package strictjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -160,6 +161,11 @@ func parse(data []byte, max int, build bool) (any, error) {
 		return nil, err
 	}
 	s := scanner{data: data, build: build}
+	if build {
+		// One copy of the document: the strings built are substrings of
+		// it, not an allocation each.
+		s.text = string(data)
+	}
 	s.ws()
 	if err := s.value(0); err != nil {
 		return nil, err
@@ -190,6 +196,9 @@ type scanner struct {
 	pos   int
 	build bool // build values; the last one is in out
 	out   any
+	// With build, from parse: a copy of data, whose substrings are the
+	// strings built (one allocation for all of them).
+	text string
 
 	// decodeDirect's first key error and first type error
 	keyErr, typeErr error
@@ -229,14 +238,22 @@ func (s *scanner) value(depth int) error {
 		start := s.pos
 		raw, err := s.str()
 		if err == nil && s.build {
-			s.out, err = s.decodeString(raw, start)
+			if v, ok := common(raw); ok {
+				s.out = v // boxed already: no allocation
+			} else {
+				s.out, err = s.decodeString(raw, start)
+			}
 		}
 		return err
 	case c == '-' || (c >= '0' && c <= '9'):
 		start := s.pos
 		err := s.number()
 		if s.build {
-			s.out = json.Number(s.data[start:s.pos])
+			if s.text != "" {
+				s.out = json.Number(s.text[start:s.pos])
+			} else {
+				s.out = json.Number(s.data[start:s.pos])
+			}
 		}
 		return err
 	case c == 't':
@@ -314,11 +331,11 @@ func (s *scanner) str() (raw []byte, err error) {
 	start := s.pos
 	escaped := false
 	for s.pos < len(s.data) {
-		c := s.data[s.pos]
-		if literalByte[c] {
-			s.pos++
-			continue
+		s.pos += literalRun(s.data[s.pos:])
+		if s.pos >= len(s.data) {
+			break
 		}
+		c := s.data[s.pos]
 		switch {
 		case c == '"':
 			raw = s.data[start:s.pos]
@@ -389,6 +406,26 @@ func (s *scanner) hex4(i int) (rune, bool) {
 	return r, true
 }
 
+// literalRun returns how many bytes at the start of b a string holds as
+// they are (literalByte), eight at a time while it can.
+func literalRun(b []byte) int {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i+8 <= len(b); i += 8 {
+		w := binary.LittleEndian.Uint64(b[i:])
+		q, bs := w^(ones*'"'), w^(ones*'\\')
+		// A high bit for a byte that is zero in q or bs, or below 0x20 in
+		// w (and perhaps for bytes after one: the loop below finds which).
+		if ((q-ones)&^q|(bs-ones)&^bs|(w-ones*0x20)&^w)&highs != 0 {
+			break
+		}
+	}
+	for i < len(b) && literalByte[b[i]] {
+		i++
+	}
+	return i
+}
+
 // literalByte marks the bytes a string holds as they are: not a quote, a
 // backslash or a control character.
 var literalByte = func() (t [256]bool) {
@@ -413,7 +450,10 @@ func (s *scanner) key() (string, error) {
 func (s *scanner) decodeString(raw []byte, start int) (string, error) {
 	if raw != nil {
 		if k, ok := common(raw); ok {
-			return k, nil
+			return k.(string), nil
+		}
+		if s.text != "" {
+			return s.text[start+1 : start+1+len(raw)], nil
 		}
 		return string(raw), nil
 	}
@@ -485,15 +525,18 @@ func (s *scanner) object(depth int) error {
 func (s *scanner) array(depth int) error {
 	s.pos++ // [
 	s.ws()
-	var arr []any
-	if s.build {
-		arr = []any{}
-	}
 	if s.pos < len(s.data) && s.data[s.pos] == ']' {
 		s.pos++
-		s.out = arr
+		if s.build {
+			s.out = []any{}
+		}
 		return nil
 	}
+	// A short array's elements are gathered on the stack, then allocated
+	// once, at their number (appending to an empty slice allocated at 1,
+	// 2, 4...).
+	var short [4]any
+	arr := short[:0]
 	for {
 		s.ws()
 		if err := s.value(depth); err != nil {
@@ -507,7 +550,9 @@ func (s *scanner) array(depth int) error {
 			return err
 		}
 		if done {
-			s.out = arr
+			if s.build {
+				s.out = append(make([]any, 0, len(arr)), arr...)
+			}
 			return nil
 		}
 	}
@@ -546,8 +591,10 @@ func truncate(k string) string {
 }
 
 // common returns a shared copy of strings that recur in every credential
-// and JWS (member names and a few values), saving an allocation each.
-func common(b []byte) (string, bool) {
+// and JWS (member names and a few values), boxed in an interface already:
+// a value saves the allocation of its box, a key (a string again) that of
+// its bytes when the document is not copied.
+func common(b []byte) (any, bool) {
 	switch string(b) { // the compiler does not allocate for this switch
 	case "@context":
 		return "@context", true

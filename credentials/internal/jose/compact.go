@@ -27,10 +27,13 @@ var (
 // the header and the payload each parsed once, strictly. Its signature is
 // not yet verified.
 type JWS struct {
-	Header    Header
-	Payload   map[string]any
-	Signature []byte
-	signing   string // the signing input: the header and payload parts as sent
+	Header  Header
+	Payload map[string]any
+	// PayloadJSON is the payload's JSON, base64url-decoded: the bytes
+	// Payload was built from.
+	PayloadJSON []byte
+	Signature   []byte
+	signing     string // the signing input: the header and payload parts as sent
 }
 
 // Parse decodes a compact JWS for verification, in one pass and with the
@@ -76,7 +79,7 @@ func Parse(token string, allow []string, maxPayload int) (*JWS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature is not base64url", ErrMalformed)
 	}
-	return &JWS{Header: hdr, Payload: payload, Signature: sig, signing: token[:len(first)+1+len(mid)]}, nil
+	return &JWS{Header: hdr, Payload: payload, PayloadJSON: raw, Signature: sig, signing: token[:len(first)+1+len(mid)]}, nil
 }
 
 // Verify checks the signature with pub, which must be a key for the

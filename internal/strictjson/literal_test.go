@@ -1,0 +1,47 @@
+package strictjson
+
+import (
+	"strings"
+	"testing"
+)
+
+// FuzzLiteralRun: literalRun, eight bytes at a time, stops where the
+// byte-by-byte loop stops (a quote, a backslash, a control character).
+func FuzzLiteralRun(f *testing.F) {
+	for _, s := range []string{"", "abc", "0123456789abcdef\"", "é\u2028\xff\x7f\x80 ~", "abcdefg\\h", "abcdefgh\x1f", "\x00", "abcdefghijklmnopqrstuvwxyz\x20\x21\x22"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		want := 0
+		for want < len(b) && literalByte[b[want]] {
+			want++
+		}
+		if got := literalRun(b); got != want {
+			t.Fatalf("literalRun(%q) = %d, want %d", b, got, want)
+		}
+	})
+}
+
+// FuzzEqualFold: equalFold compares as fold does, rune by rune.
+func FuzzEqualFold(f *testing.F) {
+	for _, p := range [][2]string{{"name", "NAME"}, {"k", "\u212a"}, {"@", "`"}, {"[", "{"}, {"s", "\u017f"}, {"a\xff", "A\xff"}, {"ab", "a"}} {
+		f.Add(p[0], p[1])
+	}
+	f.Fuzz(func(t *testing.T, a, b string) {
+		if got, want := equalFold(a, b), fold(a) == fold(b); got != want {
+			t.Fatalf("equalFold(%q, %q) = %v, fold says %v", a, b, got, want)
+		}
+	})
+}
+
+// TestManyEscapes: a string of many escapes is scanned in linear time
+// (each byte searched once for the closing quote): 200,000 escapes of a
+// quote or a newline would take minutes otherwise.
+func TestManyEscapes(t *testing.T) {
+	for _, esc := range []string{`\"`, `\n`, `\u00e9`} {
+		doc := []byte(`{"a":"` + strings.Repeat(esc, 200000) + `"}`)
+		if err := Check(doc, len(doc)); err != nil {
+			t.Fatalf("%s: %v", esc, err)
+		}
+	}
+}
