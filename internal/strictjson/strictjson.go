@@ -14,9 +14,11 @@ package strictjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/bits"
 	"reflect"
 	"strings"
 	"unicode/utf8"
@@ -77,36 +79,48 @@ func Check(data []byte, max int) error {
 // must use the struct's field names exactly and no other keys. Numbers
 // decode as json.Number where v has an interface value, so integers stay
 // exact. For a map[string]any prefer Object, which is faster.
-func Decode(data []byte, v any, max int) error {
+func Decode(data []byte, v any, max int) error { return decode(data, v, max, false) }
+
+// DecodeOpen is Decode for an object whose unknown members must be
+// ignored, such as a JOSE header (RFC 7515 §4) or a JWT claims set (RFC
+// 7519 §4): a key that names no field of its struct is checked and
+// skipped. Every other refusal stays, a key that names a field only
+// case-insensitively too (encoding/json would fill the field from it).
+func DecodeOpen(data []byte, v any, max int) error { return decode(data, v, max, true) }
+
+// decode is Decode, or DecodeOpen when open is set.
+func decode(data []byte, v any, max int, open bool) error {
 	t := reflect.TypeOf(v)
 	if t == nil || t.Kind() != reflect.Pointer || reflect.ValueOf(v).IsNil() {
 		return fmt.Errorf("strictjson: Decode needs a non-nil pointer, not %v", t)
 	}
-	if rv := reflect.ValueOf(v); directOK(t.Elem()) && rv.Elem().IsZero() {
+	if rv, d := reflect.ValueOf(v), directOf(t.Elem()); d.ok && rv.Elem().IsZero() {
 		if err := precheck(data, max); err != nil {
 			return err
 		}
-		return decodeDirect(data, rv)
+		return decodeDirect(data, rv, open, d.self)
 	}
-	return decodeTwice(data, v, t, max)
+	return decodeTwice(data, v, t, max, open)
 }
 
 // decodeTwice is Decode's general path: parse checks data and builds the
 // tree checkFields walks, then encoding/json decodes data again.
-func decodeTwice(data []byte, v any, t reflect.Type, max int) error {
+func decodeTwice(data []byte, v any, t reflect.Type, max int, open bool) error {
 	tree, err := parse(data, max, hasStructs(t.Elem()))
 	if err != nil {
 		return err
 	}
 	if tree != nil {
-		if err := checkFields(tree, t.Elem(), ""); err != nil {
+		if err := checkFields(tree, t.Elem(), "", open); err != nil {
 			return err
 		}
 	}
 	if hasInterfaces(t.Elem()) {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.UseNumber()
-		dec.DisallowUnknownFields()
+		if !open {
+			dec.DisallowUnknownFields()
+		}
 		err = dec.Decode(v)
 	} else {
 		// Without an interface value to fill, UseNumber changes nothing,
@@ -193,6 +207,8 @@ type scanner struct {
 
 	// decodeDirect's first key error and first type error
 	keyErr, typeErr error
+	// open: decodeDirect skips keys that name no field (DecodeOpen)
+	open bool
 }
 
 func (s *scanner) errorf(msg string) error {
@@ -314,12 +330,23 @@ func (s *scanner) str() (raw []byte, err error) {
 	start := s.pos
 	escaped := false
 	for s.pos < len(s.data) {
-		c := s.data[s.pos]
-		if literalByte[c] {
-			s.pos++
-			continue
+		// The run of bytes that stand for themselves, with the position
+		// in a register (a field of s is stored back at every step).
+		i, data := s.pos, s.data
+		for i+8 <= len(data) {
+			if m := special8(binary.LittleEndian.Uint64(data[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) / 8
+				break
+			}
+			i += 8
 		}
-		switch {
+		for i < len(data) && literalByte[data[i]] {
+			i++
+		}
+		if s.pos = i; i == len(data) {
+			break
+		}
+		switch c := data[i]; {
 		case c == '"':
 			raw = s.data[start:s.pos]
 			s.pos++
@@ -387,6 +414,19 @@ func (s *scanner) hex4(i int) (rune, bool) {
 		r = r<<4 | rune(h)
 	}
 	return r, true
+}
+
+// special8 finds the quotes, backslashes and control characters (the
+// bytes literalByte does not mark) among the eight bytes of x, read
+// little-endian: its lowest set bit is the high bit of the first such
+// byte, none if there is none. It finds a zero byte in x^'"' or x^'\\', or
+// one under 0x20, with the borrow tricks of "Bit Twiddling Hacks"
+// (haszero, hasless): a borrow runs only from a byte found to the bytes
+// after it, so the first one is exact.
+func special8(x uint64) uint64 {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	q, b := x^(ones*'"'), x^(ones*'\\')
+	return ((q-ones)&^q | (b-ones)&^b | (x-ones*0x20)&^x) & highs
 }
 
 // literalByte marks the bytes a string holds as they are: not a quote, a
@@ -599,6 +639,14 @@ func common(b []byte) (string, bool) {
 		return "exp", true
 	case "nbf":
 		return "nbf", true
+	case "aud":
+		return "aud", true
+	case "jti":
+		return "jti", true
+	case "client_id":
+		return "client_id", true
+	case "scope":
+		return "scope", true
 	case "vct":
 		return "vct", true
 	case "cnf":
