@@ -382,7 +382,8 @@ func (j *accessJWS) checkHeader() error {
 }
 
 // newValidToken checks the claims every access token must carry and
-// returns what validation yields.
+// returns what validation yields. claims must be the caller's own (one
+// parse's): the token keeps their audience.
 func newValidToken(claims *accessClaims, kid string, leeway time.Duration) (*validToken, error) {
 	if claims.ClientID == "" || claims.Subject != claims.ClientID || claims.ID == "" || !claims.IssuedAt.ok {
 		return nil, fail(ErrInvalidToken, "access token lacks client_id, sub, jti or iat")
@@ -393,7 +394,7 @@ func newValidToken(claims *accessClaims, kid string, leeway time.Duration) (*val
 	return &validToken{
 		clientID: claims.ClientID, scopes: scopes, scope: claims.Scope, jti: claims.ID, revoked: revokedKey(claims.ID), kid: kid,
 		iat: claims.IssuedAt.d.Time, exp: exp, until: exp.Add(leeway).UnixNano(),
-		iss: claims.Issuer, aud: slices.Clone([]string(claims.Audience)),
+		iss: claims.Issuer, aud: claims.Audience,
 	}, nil
 }
 
