@@ -145,6 +145,7 @@ func directStructOf(t reflect.Type) *directStruct {
 // the value it decodes, by depth, built into a name only for an error.
 type decoder struct {
 	scanner
+	open bool // skip keys that name no field (DecodeOpen)
 	path [MaxDepth]pathElem
 }
 
@@ -175,7 +176,7 @@ func (s *decoder) pathTo(depth int) string {
 // passed, into v (a pointer to a zero value of a directOK type); open
 // skips keys that name no field; self says that v's type decodesItself.
 func decodeDirect(data []byte, v reflect.Value, open, self bool) error {
-	s := decoder{scanner: scanner{data: data, open: open}}
+	s := decoder{scanner: scanner{data: data}, open: open}
 	s.ws()
 	if err := s.into(0, v.Elem(), self); err != nil {
 		return err
@@ -247,7 +248,11 @@ func (s *decoder) into(depth int, v reflect.Value, self bool) error {
 		}
 		u := v.Addr().Interface().(json.Unmarshaler)
 		if err := u.UnmarshalJSON(s.data[start:s.pos]); err != nil && s.typeErr == nil {
-			s.typeErr = fmt.Errorf("%w: %q: %w", ErrType, truncate(s.pathTo(depth)), err)
+			if depth == 0 {
+				s.typeErr = fmt.Errorf("%w: the document: %w", ErrType, err)
+			} else {
+				s.typeErr = fmt.Errorf("%w: %q: %w", ErrType, truncate(s.pathTo(depth)), err)
+			}
 		}
 		return nil
 	}

@@ -104,6 +104,28 @@ func TestDecodeDirect(t *testing.T) {
 	}
 }
 
+// TestDirectErrorPaths: the one-pass decoder's errors name where they
+// are as the two-pass path's do.
+func TestDirectErrorPaths(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"next":{"documents":[{"number":"1"},{"Number":"2"}]}}`: `"next.documents[1].Number" for "next.documents[1].number"`,
+		`{"next":{"documents":[{"number":1}]}}`:                `"next.documents[0].number" is not a number`,
+		`{"by_id":{"":{"type":[]}}}`:                           `"by_id..type" is not a array`,
+		`{"pdocs":[null,{"x":1}]}`:                             `"pdocs[1].x"`,
+		`{"self":{}}`:                                          `"self": selfDecoded`,
+		`[]`:                                                   `the document is a array`,
+	} {
+		var v direct
+		if err := Decode([]byte(doc), &v, 1<<12); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %s", doc, err, want)
+		}
+	}
+	var s selfDecoded
+	if err := Decode([]byte(`{}`), &s, 1<<12); !errors.Is(err, ErrType) || !strings.Contains(err.Error(), "the document: selfDecoded") {
+		t.Errorf("a document that decodes itself: %v", err)
+	}
+}
+
 // TestDecodeOpen: DecodeOpen skips a key that names no field, at any
 // depth, after checking its value, and keeps every other refusal.
 func TestDecodeOpen(t *testing.T) {

@@ -207,8 +207,6 @@ type scanner struct {
 
 	// decodeDirect's first key error and first type error
 	keyErr, typeErr error
-	// open: decodeDirect skips keys that name no field (DecodeOpen)
-	open bool
 }
 
 func (s *scanner) errorf(msg string) error {
