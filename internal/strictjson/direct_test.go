@@ -109,11 +109,11 @@ func TestDecodeDirect(t *testing.T) {
 func TestDirectErrorPaths(t *testing.T) {
 	for doc, want := range map[string]string{
 		`{"next":{"documents":[{"number":"1"},{"Number":"2"}]}}`: `"next.documents[1].Number" for "next.documents[1].number"`,
-		`{"next":{"documents":[{"number":1}]}}`:                `"next.documents[0].number" is not a number`,
-		`{"by_id":{"":{"type":[]}}}`:                           `"by_id..type" is not a array`,
-		`{"pdocs":[null,{"x":1}]}`:                             `"pdocs[1].x"`,
-		`{"self":{}}`:                                          `"self": selfDecoded`,
-		`[]`:                                                   `the document is a array`,
+		`{"next":{"documents":[{"number":1}]}}`:                  `"next.documents[0].number" is not a number`,
+		`{"by_id":{"":{"type":[]}}}`:                             `"by_id..type" is not a array`,
+		`{"pdocs":[null,{"x":1}]}`:                               `"pdocs[1].x"`,
+		`{"self":{}}`:                                            `"self": selfDecoded`,
+		`[]`:                                                     `the document is a array`,
 	} {
 		var v direct
 		if err := Decode([]byte(doc), &v, 1<<12); err == nil || !strings.Contains(err.Error(), want) {
