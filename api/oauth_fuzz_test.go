@@ -2,7 +2,11 @@ package api
 
 import (
 	"errors"
+	"maps"
+	"net/http"
 	"net/http/httptest"
+	"net/url"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -59,4 +63,59 @@ func TestReadFormResource(t *testing.T) {
 			t.Errorf("%s: %q %v, want invalid_target", body, got, err)
 		}
 	}
+}
+
+// FuzzParseForm: parseForm reads what the url.ParseQuery path it
+// replaced did: the same parameters and values; where that path refused,
+// a refusal it could give (of several it gave one in map order).
+func FuzzParseForm(f *testing.F) {
+	for _, s := range []string{
+		"token=eyJ.eyJ.sig", "grant_type=client_credentials&scope=qr%3Aredeem+x", "a=1&a=2", "a&a", "a=&a=", "a=1&b=&c",
+		"resource=https%3A%2F%2Fa.example&resource=https%3A%2F%2Fb.example&resource=", "resource=&resource=", "resource=a+b&x=1&x=2",
+		"a=%zz", "%zz=1", "a=1;b=2", "=&=&", "&&", "=", "a=%41%42&b=%e4%b8%ad", "x=1&x=2&a=%", "%C3%A9=1&%c3%a9=2", "a=1&A=2",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, body string) {
+		got, err := parseForm(body)
+		var e *Error
+		if err != nil && (!errors.As(err, &e) || e.Status != http.StatusBadRequest) {
+			t.Fatalf("parseForm: %v", err)
+		}
+		vals, qerr := url.ParseQuery(body)
+		if qerr != nil {
+			if err == nil || e.Message != "the form is not valid application/x-www-form-urlencoded" {
+				t.Fatalf("url.ParseQuery refused (%v), parseForm %v %v", qerr, got, err)
+			}
+			return
+		}
+		// What the old path refused, and otherwise read.
+		refusals := map[string]bool{}
+		want := map[string]string{}
+		for k, v := range vals {
+			switch {
+			case k == "resource":
+				if slices.ContainsFunc(v, func(s string) bool { return strings.Contains(s, " ") }) {
+					refusals["resource must be an absolute URI"] = true
+				}
+				if r := strings.Join(v, " "); r != "" {
+					want[k] = r
+				}
+			case len(v) > 1:
+				name := k
+				if len(name) > 40 || !isToken(name) {
+					name = "a parameter"
+				}
+				refusals["parameter "+name+" is repeated"] = true
+			case v[0] != "":
+				want[k] = v[0]
+			}
+		}
+		switch {
+		case len(refusals) > 0 && (err == nil || !refusals[e.Message]):
+			t.Fatalf("url.ParseQuery path refused with one of %v; parseForm %v %v", refusals, got, err)
+		case len(refusals) == 0 && (err != nil || !maps.Equal(got, want)):
+			t.Fatalf("url.ParseQuery path read %q; parseForm %q %v", want, got, err)
+		}
+	})
 }

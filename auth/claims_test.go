@@ -141,9 +141,27 @@ func TestParseAccessJWSRefusals(t *testing.T) {
 		{"alg unknown", hdr(`{"alg":"SM3withSM2","typ":"at+jwt"}`) + "." + parts[1] + "." + parts[2], jwt.ErrTokenUnverifiable},
 		{"alg missing", hdr(`{"typ":"at+jwt"}`) + "." + parts[1] + "." + parts[2], jwt.ErrTokenUnverifiable},
 		{"alg not a string", hdr(`{"alg":1,"typ":"at+jwt"}`) + "." + parts[1] + "." + parts[2], jwt.ErrTokenUnverifiable},
+		{"header null", hdr(`null`) + "." + parts[1] + "." + parts[2], jwt.ErrTokenMalformed},
+		{"kid in another case", hdr(`{"alg":"SM2","typ":"at+jwt","KID":"k"}`) + "." + parts[1] + "." + parts[2], jwt.ErrTokenMalformed},
+		{"claim twice", parts[0] + "." + b64([]byte(`{"sub":"a","sub":"b"}`)) + "." + parts[2], jwt.ErrTokenMalformed},
+		{"claim in another case", parts[0] + "." + b64([]byte(`{"iss":"a","ISS":"b"}`)) + "." + parts[2], jwt.ErrTokenMalformed},
+		{"claim only in another case", parts[0] + "." + b64([]byte(`{"Client_ID":"a"}`)) + "." + parts[2], jwt.ErrTokenMalformed},
+		{"unpaired surrogate in a claim", parts[0] + "." + b64([]byte(`{"scope":"\udc00"}`)) + "." + parts[2], jwt.ErrTokenMalformed},
+		{"unpaired surrogate in an unknown claim", parts[0] + "." + b64([]byte(`{"x":["\ud800"]}`)) + "." + parts[2], jwt.ErrTokenMalformed},
+		{"claims not UTF-8", parts[0] + "." + b64([]byte("{\"sub\":\"\xff\"}")) + "." + parts[2], jwt.ErrTokenMalformed},
+		{"data after the claims", parts[0] + "." + b64([]byte(`{"sub":"a"} {}`)) + "." + parts[2], jwt.ErrTokenMalformed},
+		{"aud of the wrong type", parts[0] + "." + b64([]byte(`{"aud":[1]}`)) + "." + parts[2], jwt.ErrTokenMalformed},
 	} {
 		if _, err := parseAccessJWS(c.token); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
+	}
+	// Members the node does not read are ignored (RFC 7515 §4, RFC 7519
+	// §4), whatever their value.
+	extra := hdr(`{"alg":"SM2","typ":"at+jwt","kid":"k","x5u":{"a":[1,null]},"cty":"x"}`) + "." +
+		b64([]byte(`{"sub":"a","client_id":"a","cnf":{"jkt":"x"},"n":1e3,"l":[true]}`)) + "." + parts[2]
+	j, err := parseAccessJWS(extra)
+	if err != nil || j.kid != "k" || j.header.Typ != "at+jwt" || j.claims.Subject != "a" || j.claims.ClientID != "a" {
+		t.Fatalf("unknown members: %+v, %v", j, err)
 	}
 }

@@ -49,7 +49,7 @@ var errForeignKey = errors.New("auth: access token key is not this node's")
 // registry (active or retiring), this node among its audiences (RFC 8707
 // resource indicators), exp and iat within the leeway.
 func (s *Service) parseForeign(j *accessJWS) (*validToken, error) {
-	if err := checkAccessHeader(j.header); err != nil {
+	if err := j.checkHeader(); err != nil {
 		return nil, err
 	}
 	iss := j.claims.Issuer

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"strings"
+	"unsafe"
 
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -49,23 +50,32 @@ func NewSecret(rand io.Reader) (secret string, hash SecretHash, err error) {
 	return secret, SecretHash(secretScheme + "$" + rawURL.EncodeToString(salt) + "$" + rawURL.EncodeToString(mac)), nil
 }
 
-func (h SecretHash) parts() (salt, mac []byte, err error) {
+func (h SecretHash) parts() (salt [saltSize]byte, mac [gm.SM3Size]byte, err error) {
 	scheme, rest, ok := strings.Cut(string(h), "$")
 	if !ok || scheme != secretScheme {
-		return nil, nil, errSecretHash
+		return salt, mac, errSecretHash
 	}
 	s, m, ok := strings.Cut(rest, "$")
-	if !ok {
-		return nil, nil, errSecretHash
-	}
-	if salt, err = rawURL.DecodeString(s); err != nil || len(salt) != saltSize {
-		return nil, nil, errSecretHash
-	}
-	if mac, err = rawURL.DecodeString(m); err != nil || len(mac) != gm.SM3Size {
-		return nil, nil, errSecretHash
+	if !ok || !decodeInto(salt[:], s) || !decodeInto(mac[:], m) {
+		return salt, mac, errSecretHash
 	}
 	return salt, mac, nil
 }
+
+// decodeInto decodes the base64url b64 into dst, which it must fill
+// exactly, reading the string's bytes in place (base64 neither keeps nor
+// changes them).
+func decodeInto(dst []byte, b64 string) bool {
+	if rawURL.DecodedLen(len(b64)) != len(dst) {
+		return false
+	}
+	n, err := rawURL.Decode(dst, bytesOf(b64))
+	return err == nil && n == len(dst)
+}
+
+// bytesOf is s's bytes in place, for a function that neither keeps nor
+// changes them.
+func bytesOf(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 func (h SecretHash) check() error {
 	_, _, err := h.parts()
@@ -78,7 +88,7 @@ func (h SecretHash) Verify(secret string) bool {
 	if err != nil || len(secret) > 256 {
 		return false
 	}
-	return subtle.ConstantTimeCompare(gm.HMACSM3(salt, []byte(secret)), mac) == 1
+	return subtle.ConstantTimeCompare(gm.HMACSM3(salt[:], bytesOf(secret)), mac[:]) == 1
 }
 
 // String hides the hash from logs and fmt.

@@ -1,6 +1,7 @@
 package auth
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -218,15 +219,59 @@ func (s *Service) validate(now time.Time, token string) (*validToken, error) {
 
 // accessJWS is an access token split and decoded, nothing checked yet:
 // what golang-jwt's ParseUnverified yields, without its copies (the
-// signing input is a substring of the token) and with the header read by
-// strictjson in one pass.
+// signing input is a substring of the token) and with header and claims
+// each decoded by strictjson in one pass.
 type accessJWS struct {
-	header map[string]any
 	method jwt.SigningMethod
+	header accessHeader
 	kid    string
 	input  string // header.claims: the signing input
 	sig    []byte
 	claims accessClaims
+}
+
+// accessHeader is the JOSE header members the node reads; the others are
+// ignored (RFC 7515 §4).
+type accessHeader struct {
+	Alg  headerString `json:"alg"`
+	Typ  headerString `json:"typ"`
+	Kid  headerString `json:"kid"`
+	Crit present      `json:"crit"`
+}
+
+// headerString is a header member read only as a string: a value of
+// another JSON type reads as absent.
+type headerString string
+
+// headerValues are the alg and typ values of the node's tokens, which a
+// headerString shares rather than copies.
+var headerValues = append([]string{AccessTokenType}, AccessTokenAlgorithms...)
+
+func (h *headerString) UnmarshalJSON(b []byte) error {
+	// b is a value strictjson has checked: a string without escapes is
+	// the bytes between its quotes.
+	switch {
+	case b[0] != '"':
+		*h = ""
+	case bytes.IndexByte(b, '\\') < 0:
+		v := b[1 : len(b)-1]
+		if i := slices.IndexFunc(headerValues, func(s string) bool { return s == string(v) }); i >= 0 {
+			*h = headerString(headerValues[i])
+		} else {
+			*h = headerString(v)
+		}
+	default:
+		return json.Unmarshal(b, (*string)(h))
+	}
+	return nil
+}
+
+// present records that a member is there, whatever its value.
+type present bool
+
+func (p *present) UnmarshalJSON([]byte) error {
+	*p = true
+	return nil
 }
 
 // segment is the base64 of one part of a JWS: unpadded base64url, strict
@@ -238,11 +283,14 @@ var segment = base64.RawURLEncoding.Strict()
 // jwt.Parser.ParseWithClaims with the AccessTokenAlgorithms allow-list
 // did: three segments, each strict base64url; the header a JSON object
 // whose alg names a golang-jwt signing method among
-// AccessTokenAlgorithms; the claims decoded by encoding/json. The header
-// is stricter than golang-jwt's: strictjson refuses a key given twice or
-// two differing only in case. Errors wrap jwt.ErrTokenMalformed,
-// jwt.ErrTokenUnverifiable (alg unknown) or jwt.ErrTokenSignatureInvalid
-// (alg not allowed), which describeJWTError reads.
+// AccessTokenAlgorithms; the claims a JSON object. Both are decoded by
+// strictjson.DecodeOpen, which is stricter than golang-jwt's
+// encoding/json: it refuses a member given twice or two differing only
+// in case, one that differs only in case from a member the node reads,
+// invalid UTF-8 and escaped unpaired surrogates. Errors wrap
+// jwt.ErrTokenMalformed, jwt.ErrTokenUnverifiable (alg unknown) or
+// jwt.ErrTokenSignatureInvalid (alg not allowed), which
+// describeJWTError reads.
 func parseAccessJWS(token string) (*accessJWS, error) {
 	h, rest, ok := strings.Cut(token, ".")
 	c, sig, ok2 := strings.Cut(rest, ".")
@@ -250,31 +298,45 @@ func parseAccessJWS(token string) (*accessJWS, error) {
 		return nil, fmt.Errorf("%w: token contains an invalid number of segments", jwt.ErrTokenMalformed)
 	}
 	j := &accessJWS{input: token[:len(h)+1+len(c)]}
-	b, err := segment.DecodeString(h)
+	// One buffer holds the three parts decoded.
+	buf := make([]byte, 0, segment.DecodedLen(len(h))+segment.DecodedLen(len(c))+segment.DecodedLen(len(sig)))
+	buf, err := decodeSegment(buf, h)
 	if err != nil {
 		return nil, fmt.Errorf("%w: could not base64 decode header: %w", jwt.ErrTokenMalformed, err)
 	}
-	if j.header, err = strictjson.Object(b, maxTokenLen); err != nil {
+	err = strictjson.DecodeOpen(buf, &j.header, maxTokenLen)
+	if err == nil && bytes.TrimLeft(buf, " \t\n\r")[0] != '{' { // null
+		err = fmt.Errorf("%w: the header is not an object", strictjson.ErrType)
+	}
+	if err != nil {
 		return nil, fmt.Errorf("%w: could not JSON decode header: %w", jwt.ErrTokenMalformed, err)
 	}
-	if b, err = segment.DecodeString(c); err != nil {
+	n := len(buf)
+	if buf, err = decodeSegment(buf, c); err != nil {
 		return nil, fmt.Errorf("%w: could not base64 decode claim: %w", jwt.ErrTokenMalformed, err)
 	}
-	if err := json.Unmarshal(b, &j.claims); err != nil {
+	if err := strictjson.DecodeOpen(buf[n:], &j.claims, maxTokenLen); err != nil {
 		return nil, fmt.Errorf("%w: could not JSON decode claim: %w", jwt.ErrTokenMalformed, err)
 	}
-	alg, _ := j.header["alg"].(string)
+	alg := string(j.header.Alg)
 	if j.method = jwt.GetSigningMethod(alg); j.method == nil {
 		return nil, fmt.Errorf("%w: signing method (alg) is unavailable", jwt.ErrTokenUnverifiable)
 	}
 	if !slices.Contains(AccessTokenAlgorithms, alg) {
 		return nil, fmt.Errorf("%w: signing method %s is invalid", jwt.ErrTokenSignatureInvalid, alg)
 	}
-	if j.sig, err = segment.DecodeString(sig); err != nil {
+	n = len(buf)
+	if buf, err = decodeSegment(buf, sig); err != nil {
 		return nil, fmt.Errorf("%w: could not base64 decode signature: %w", jwt.ErrTokenMalformed, err)
 	}
-	j.kid, _ = j.header["kid"].(string)
+	j.sig, j.kid = buf[n:], string(j.header.Kid)
 	return j, nil
+}
+
+// decodeSegment appends the decoded seg to dst, reading the string's
+// bytes in place (base64 neither keeps nor changes its input).
+func decodeSegment(dst []byte, seg string) ([]byte, error) {
+	return segment.AppendDecode(dst, unsafe.Slice(unsafe.StringData(seg), len(seg)))
 }
 
 // verify checks j's signature with pub (golang-jwt's signing method, as
@@ -294,7 +356,7 @@ func (j *accessJWS) verify(pub any, claims *jwt.Validator) error {
 // parse verifies one of this node's access tokens: header, key, signature
 // and claims.
 func (s *Service) parse(j *accessJWS, keys *nodeKeySet) (*validToken, error) {
-	if err := checkAccessHeader(j.header); err != nil {
+	if err := j.checkHeader(); err != nil {
 		return nil, err
 	}
 	k, ok := keys.keys[j.kid]
@@ -307,20 +369,21 @@ func (s *Service) parse(j *accessJWS, keys *nodeKeySet) (*validToken, error) {
 	return newValidToken(&j.claims, j.kid, s.leeway)
 }
 
-// checkAccessHeader checks an access token's header: typ at+jwt, no crit.
-func checkAccessHeader(header map[string]any) error {
-	typ, _ := header["typ"].(string)
+// checkHeader checks an access token's header: typ at+jwt, no crit.
+func (j *accessJWS) checkHeader() error {
+	typ := string(j.header.Typ)
 	if !strings.EqualFold(typ, AccessTokenType) && !strings.EqualFold(typ, "application/"+AccessTokenType) {
 		return fail(ErrInvalidToken, "not an access token (typ must be at+jwt)")
 	}
-	if _, ok := header["crit"]; ok {
+	if j.header.Crit {
 		return fail(ErrInvalidToken, "access token has critical header parameters")
 	}
 	return nil
 }
 
 // newValidToken checks the claims every access token must carry and
-// returns what validation yields.
+// returns what validation yields. claims must be the caller's own (one
+// parse's): the token keeps their audience.
 func newValidToken(claims *accessClaims, kid string, leeway time.Duration) (*validToken, error) {
 	if claims.ClientID == "" || claims.Subject != claims.ClientID || claims.ID == "" || !claims.IssuedAt.ok {
 		return nil, fail(ErrInvalidToken, "access token lacks client_id, sub, jti or iat")
@@ -331,7 +394,7 @@ func newValidToken(claims *accessClaims, kid string, leeway time.Duration) (*val
 	return &validToken{
 		clientID: claims.ClientID, scopes: scopes, scope: claims.Scope, jti: claims.ID, revoked: revokedKey(claims.ID), kid: kid,
 		iat: claims.IssuedAt.d.Time, exp: exp, until: exp.Add(leeway).UnixNano(),
-		iss: claims.Issuer, aud: slices.Clone([]string(claims.Audience)),
+		iss: claims.Issuer, aud: claims.Audience,
 	}, nil
 }
 

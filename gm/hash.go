@@ -65,9 +65,48 @@ func (k *MACKey) Verify(msg, mac []byte) bool {
 	return subtle.ConstantTimeCompare(sum[:len(mac)], mac) == 1
 }
 
-// HMACSM3 computes HMAC-SM3 once. Prefer a MACKey for repeated use.
+// HMACSM3 computes HMAC-SM3 (RFC 2104) once. Prefer a MACKey for
+// repeated use of one key.
 func HMACSM3(key, msg []byte) []byte {
-	h := hmac.New(sm3.New, key)
+	// RFC 2104 written out over a pooled digest: crypto/hmac's New would
+	// allocate two digests, two pads and itself for each call (a client
+	// secret is checked under its own salt every time).
+	st := hmacStates.Get().(*hmacState)
+	defer hmacStates.Put(st)
+	h, pad := st.h, st.pad[:]
+	if len(key) > len(pad) {
+		k := sm3.Sum(key)
+		copy(pad, k[:])
+	} else {
+		copy(pad, key)
+	}
+	for i := range pad {
+		pad[i] ^= 0x36
+	}
+	h.Reset()
+	h.Write(pad)
 	h.Write(msg)
-	return h.Sum(nil)
+	inner := h.Sum(st.inner[:0])
+	for i := range pad {
+		pad[i] ^= 0x36 ^ 0x5c
+	}
+	h.Reset()
+	h.Write(pad)
+	h.Write(inner)
+	mac := h.Sum(nil)
+	// Nothing of the key stays in the pool.
+	clear(pad)
+	clear(inner)
+	h.Reset()
+	return mac
 }
+
+// hmacState is HMACSM3's scratch: a digest and the padded key, zero
+// between uses.
+type hmacState struct {
+	h     hash.Hash
+	pad   [sm3.BlockSize]byte
+	inner [SM3Size]byte
+}
+
+var hmacStates = sync.Pool{New: func() any { return &hmacState{h: sm3.New()} }}

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -11,8 +12,10 @@ import (
 // One-pass decoding. Decode's general path checks the document, builds
 // its tree to check struct keys, then has encoding/json parse it again.
 // For the types most request bodies are made of (structs of strings,
-// booleans, json.RawMessage, slices, pointers, string-keyed maps and
-// interface values) decodeDirect does all of it while scanning once, with
+// booleans, json.RawMessage, slices, pointers, string-keyed maps,
+// interface values and types with their own UnmarshalJSON, which gets
+// the checked value's bytes as from encoding/json) decodeDirect does all
+// of it while scanning once, with
 // encoding/json's results and Decode's refusals in Decode's order: a
 // syntax, size, depth or duplicate-key error first, then a key error,
 // then a type error (FuzzDecodeDirect holds it to the general path).
@@ -23,40 +26,66 @@ var (
 )
 
 // directStruct is how decodeDirect fills a struct: the field index of
-// each exact name (fieldsOf's checks refuse the others).
+// each exact name (fieldsOf's checks refuse the others), and by index
+// whether the field decodesItself.
 type directStruct struct {
 	fields *structFields
 	index  map[string]int
+	self   []bool
+}
+
+// decodesItself reports whether decodeDirect hands a value of type t,
+// once pointers are followed, to its UnmarshalJSON: *t is a
+// json.Unmarshaler.
+func decodesItself(t reflect.Type) bool {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	return t != rawMessageType && t.Kind() != reflect.Interface && reflect.PointerTo(t).Implements(unmarshalerType)
 }
 
 var (
 	directCache sync.Map // reflect.Type -> *directStruct (nil: not direct)
-	directTypes sync.Map // reflect.Type -> bool
+	directTypes sync.Map // reflect.Type -> directType
 )
 
-// directOK reports whether decodeDirect can fill t.
-func directOK(t reflect.Type) bool {
-	if ok, found := directTypes.Load(t); found {
-		return ok.(bool)
-	}
-	ok := directWalk(t, map[reflect.Type]bool{})
-	directTypes.Store(t, ok)
-	return ok
+// directType is what decodeDirect needs to know of a type at the top.
+type directType struct {
+	ok   bool // decodeDirect can fill it
+	self bool // it decodesItself
 }
+
+func directOf(t reflect.Type) directType {
+	if d, found := directTypes.Load(t); found {
+		return d.(directType)
+	}
+	d := directType{ok: directWalk(t, map[reflect.Type]bool{}), self: decodesItself(t)}
+	directTypes.Store(t, d)
+	return d
+}
+
+// directOK reports whether decodeDirect can fill t.
+func directOK(t reflect.Type) bool { return directOf(t).ok }
 
 func directWalk(t reflect.Type, visiting map[reflect.Type]bool) bool {
 	if t == rawMessageType {
 		return true
 	}
-	if custom(t) || t == numberType {
+	if t == numberType {
 		return false
+	}
+	if t.Kind() == reflect.Pointer {
+		return directWalk(t.Elem(), visiting)
+	}
+	if custom(t) {
+		return decodesItself(t) // a TextUnmarshaler only is left to encoding/json
 	}
 	switch t.Kind() {
 	case reflect.String, reflect.Bool:
 		return true
 	case reflect.Interface:
 		return t.NumMethod() == 0
-	case reflect.Pointer, reflect.Slice:
+	case reflect.Slice:
 		return directWalk(t.Elem(), visiting)
 	case reflect.Map:
 		return t.Key().Kind() == reflect.String && t.Key().PkgPath() == "" && directWalk(t.Elem(), visiting)
@@ -83,7 +112,7 @@ func directStructOf(t reflect.Type) *directStruct {
 	if v, ok := directCache.Load(t); ok {
 		return v.(*directStruct)
 	}
-	ds := &directStruct{fields: fieldsOf(t), index: map[string]int{}}
+	ds := &directStruct{fields: fieldsOf(t), index: map[string]int{}, self: make([]bool, t.NumField())}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if f.Anonymous {
@@ -103,6 +132,7 @@ func directStructOf(t reflect.Type) *directStruct {
 			break
 		}
 		ds.index[name] = i
+		ds.self[i] = decodesItself(f.Type)
 	}
 	if ds != nil && len(ds.index) != len(ds.fields.exact) {
 		ds = nil
@@ -111,30 +141,44 @@ func directStructOf(t reflect.Type) *directStruct {
 	return got.(*directStruct)
 }
 
-// pathNode names where a value sits, built into a string only for an
-// error.
-type pathNode struct {
-	parent *pathNode
-	key    string
-	index  int // >= 0: an array element
+// decoder is the scanner of decodeDirect, with the path from the top to
+// the value it decodes, by depth, built into a name only for an error.
+type decoder struct {
+	scanner
+	open bool // skip keys that name no field (DecodeOpen)
+	path [MaxDepth]pathElem
 }
 
-func (p *pathNode) String() string {
-	if p == nil {
-		return ""
+// pathElem is one step from the top to a value: an object member's key,
+// or an array element's index (>= 0).
+type pathElem struct {
+	key   string
+	index int
+}
+
+// pathTo names the value at depth ("a.b[2].c"), the top one "".
+func (s *decoder) pathTo(depth int) string {
+	var b strings.Builder
+	for _, e := range s.path[:depth] {
+		switch {
+		case e.index >= 0:
+			b.WriteString("[" + strconv.Itoa(e.index) + "]")
+		case b.Len() > 0:
+			b.WriteString("." + e.key)
+		default:
+			b.WriteString(e.key)
+		}
 	}
-	if p.index >= 0 {
-		return fmt.Sprintf("%s[%d]", p.parent, p.index)
-	}
-	return join(p.parent.String(), p.key)
+	return b.String()
 }
 
 // decodeDirect decodes data, which parse's size and UTF-8 checks have
-// passed, into v (a pointer to a zero value of a directOK type).
-func decodeDirect(data []byte, v reflect.Value) error {
-	s := scanner{data: data}
+// passed, into v (a pointer to a zero value of a directOK type); open
+// skips keys that name no field; self says that v's type decodesItself.
+func decodeDirect(data []byte, v reflect.Value, open, self bool) error {
+	s := decoder{scanner: scanner{data: data}, open: open}
 	s.ws()
-	if err := s.into(0, v.Elem(), nil); err != nil {
+	if err := s.into(0, v.Elem(), self); err != nil {
 		return err
 	}
 	s.ws()
@@ -148,7 +192,7 @@ func decodeDirect(data []byte, v reflect.Value) error {
 }
 
 // mismatch records a type error (the first one) and skips the value.
-func (s *scanner) mismatch(depth int, p *pathNode) error {
+func (s *decoder) mismatch(depth int) error {
 	kind := "object"
 	switch c := s.data[s.pos]; {
 	case c == '[':
@@ -161,10 +205,10 @@ func (s *scanner) mismatch(depth int, p *pathNode) error {
 		kind = "number"
 	}
 	if s.typeErr == nil {
-		if p == nil {
+		if depth == 0 {
 			s.typeErr = fmt.Errorf("%w: the document is a %s", ErrType, kind)
 		} else {
-			s.typeErr = fmt.Errorf("%w: %q is not a %s", ErrType, truncate(p.String()), kind)
+			s.typeErr = fmt.Errorf("%w: %q is not a %s", ErrType, truncate(s.pathTo(depth)), kind)
 		}
 	}
 	return s.skip(depth)
@@ -179,8 +223,9 @@ func (s *scanner) skip(depth int) error {
 	return err
 }
 
-// into decodes the value at pos into v as encoding/json does.
-func (s *scanner) into(depth int, v reflect.Value, p *pathNode) error {
+// into decodes the value at pos into v as encoding/json does; self says
+// that v's type decodesItself (once pointers are followed).
+func (s *decoder) into(depth int, v reflect.Value, self bool) error {
 	if s.pos >= len(s.data) {
 		return s.errorf("unexpected end")
 	}
@@ -192,6 +237,23 @@ func (s *scanner) into(depth int, v reflect.Value, p *pathNode) error {
 			return err
 		}
 		v.SetBytes(append([]byte(nil), s.data[start:s.pos]...))
+		return nil
+	}
+	if self && t.Kind() != reflect.Pointer {
+		// As encoding/json: the value's bytes, null included, and its
+		// error a type error.
+		start := s.pos
+		if err := s.skip(depth); err != nil {
+			return err
+		}
+		u := v.Addr().Interface().(json.Unmarshaler)
+		if err := u.UnmarshalJSON(s.data[start:s.pos]); err != nil && s.typeErr == nil {
+			if depth == 0 {
+				s.typeErr = fmt.Errorf("%w: the document: %w", ErrType, err)
+			} else {
+				s.typeErr = fmt.Errorf("%w: %q: %w", ErrType, truncate(s.pathTo(depth)), err)
+			}
+		}
 		return nil
 	}
 	if c == 'n' {
@@ -209,7 +271,7 @@ func (s *scanner) into(depth int, v reflect.Value, p *pathNode) error {
 		if v.IsNil() {
 			v.Set(reflect.New(t.Elem()))
 		}
-		return s.into(depth, v.Elem(), p)
+		return s.into(depth, v.Elem(), self)
 	case reflect.Interface:
 		build := s.build
 		s.build = true
@@ -225,7 +287,7 @@ func (s *scanner) into(depth int, v reflect.Value, p *pathNode) error {
 		return err
 	case reflect.String:
 		if c != '"' {
-			return s.mismatch(depth, p)
+			return s.mismatch(depth)
 		}
 		start := s.pos
 		raw, err := s.str()
@@ -246,31 +308,32 @@ func (s *scanner) into(depth int, v reflect.Value, p *pathNode) error {
 			v.SetBool(false)
 			return s.literal("false")
 		}
-		return s.mismatch(depth, p)
+		return s.mismatch(depth)
 	case reflect.Slice:
 		if c != '[' {
-			return s.mismatch(depth, p)
+			return s.mismatch(depth)
 		}
 		if depth >= MaxDepth {
 			return ErrTooDeep
 		}
-		return s.arrayInto(depth+1, v, p)
+		return s.arrayInto(depth+1, v)
 	case reflect.Map, reflect.Struct:
 		if c != '{' {
-			return s.mismatch(depth, p)
+			return s.mismatch(depth)
 		}
 		if depth >= MaxDepth {
 			return ErrTooDeep
 		}
-		return s.objectInto(depth+1, v, p)
+		return s.objectInto(depth+1, v)
 	}
 	return fmt.Errorf("strictjson: cannot decode into %v", t) // directOK refuses it
 }
 
-func (s *scanner) arrayInto(depth int, v reflect.Value, p *pathNode) error {
+func (s *decoder) arrayInto(depth int, v reflect.Value) error {
 	s.pos++ // [
 	s.ws()
 	n := 0
+	self := decodesItself(v.Type().Elem())
 	if s.pos < len(s.data) && s.data[s.pos] == ']' {
 		s.pos++
 		v.Set(reflect.MakeSlice(v.Type(), 0, 0))
@@ -282,7 +345,8 @@ func (s *scanner) arrayInto(depth int, v reflect.Value, p *pathNode) error {
 			v.Grow(max(4, n))
 		}
 		v.SetLen(n + 1)
-		if err := s.into(depth, v.Index(n), &pathNode{parent: p, index: n}); err != nil {
+		s.path[depth-1] = pathElem{index: n}
+		if err := s.into(depth, v.Index(n), self); err != nil {
 			return err
 		}
 		n++
@@ -295,15 +359,19 @@ func (s *scanner) arrayInto(depth int, v reflect.Value, p *pathNode) error {
 // objectInto decodes an object into the struct or map v, refusing
 // duplicate keys as object does and recording key errors as checkFields
 // does (a refused key's value is only checked).
-func (s *scanner) objectInto(depth int, v reflect.Value, p *pathNode) error {
+func (s *decoder) objectInto(depth int, v reflect.Value) error {
 	s.pos++ // {
 	s.ws()
 	t := v.Type()
 	var ds *directStruct
+	self := false // the values of a map decode themselves
 	if t.Kind() == reflect.Struct {
 		ds = directStructOf(t)
-	} else if v.IsNil() {
-		v.Set(reflect.MakeMap(t))
+	} else {
+		self = decodesItself(t.Elem())
+		if v.IsNil() {
+			v.Set(reflect.MakeMap(t))
+		}
 	}
 	if s.pos < len(s.data) && s.data[s.pos] == '}' {
 		s.pos++
@@ -315,11 +383,11 @@ func (s *scanner) objectInto(depth int, v reflect.Value, p *pathNode) error {
 		if err != nil {
 			return err
 		}
-		at := &pathNode{parent: p, key: k, index: -1}
+		s.path[depth-1] = pathElem{key: k, index: -1}
 		switch {
 		case ds == nil: // a map
 			e := reflect.New(t.Elem()).Elem()
-			if err := s.into(depth, e, at); err != nil {
+			if err := s.into(depth, e, self); err != nil {
 				return err
 			}
 			v.SetMapIndex(reflect.ValueOf(k).Convert(t.Key()), e)
@@ -328,14 +396,14 @@ func (s *scanner) objectInto(depth int, v reflect.Value, p *pathNode) error {
 			if !ok {
 				if s.keyErr == nil {
 					if name, ok := ds.fields.folded[fold(k)]; ok {
-						s.keyErr = &KeyError{Err: ErrFieldCase, Key: truncate(at.String()), Want: truncate(join(p.String(), name))}
-					} else {
-						s.keyErr = &KeyError{Err: ErrUnknownField, Key: truncate(at.String())}
+						s.keyErr = &KeyError{Err: ErrFieldCase, Key: truncate(s.pathTo(depth)), Want: truncate(join(s.pathTo(depth-1), name))}
+					} else if !s.open {
+						s.keyErr = &KeyError{Err: ErrUnknownField, Key: truncate(s.pathTo(depth))}
 					}
 				}
 				err = s.skip(depth)
 			} else {
-				err = s.into(depth, v.Field(i), at)
+				err = s.into(depth, v.Field(i), ds.self[i])
 			}
 			if err != nil {
 				return err

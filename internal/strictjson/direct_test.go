@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"reflect"
+	"strings"
 	"testing"
+	"time"
 )
 
 type kind string
@@ -25,6 +27,8 @@ type direct struct {
 	Extra    any               `json:"extra"`
 	Tags     []string          `json:"tags"`
 	Next     *direct           `json:"next"`
+	Self     selfDecoded       `json:"self"`
+	PSelf    *selfDecoded      `json:"pself"`
 	Untagged string
 	Skipped  string `json:"-"`
 	hidden   string
@@ -43,7 +47,7 @@ func TestDirectOK(t *testing.T) {
 		v    any
 		want bool
 	}{
-		{direct{}, true}, {directTop{}, true}, {inner{}, true}, {map[string]any{}, true}, {[]string{}, true}, {json.RawMessage{}, true}, {(*any)(nil), true}, {(**[]json.RawMessage)(nil), true},
+		{direct{}, true}, {directTop{}, true}, {selfDecoded{}, true}, {selfList{}, true}, {struct{ T time.Time }{}, true}, {inner{}, true}, {map[string]any{}, true}, {[]string{}, true}, {json.RawMessage{}, true}, {(*any)(nil), true}, {(**[]json.RawMessage)(nil), true},
 		{target{}, false}, {plain{}, false}, {embeds{}, false}, {stringOpt{}, false}, {twice{}, false},
 		{struct{ N int }{}, false}, {struct{ B []byte }{}, false}, {struct{ E error }{}, false}, {struct{ N json.Number }{}, false},
 	} {
@@ -61,7 +65,7 @@ func TestDecodeDirect(t *testing.T) {
 		t.Fatal(err)
 	}
 	var std direct
-	if err := decodeTwice([]byte(doc), &std, reflect.TypeOf(&std), 1<<12); err != nil {
+	if err := decodeTwice([]byte(doc), &std, reflect.TypeOf(&std), 1<<12, false); err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(v, std) {
@@ -100,6 +104,63 @@ func TestDecodeDirect(t *testing.T) {
 	}
 }
 
+// TestDirectErrorPaths: the one-pass decoder's errors name where they
+// are as the two-pass path's do.
+func TestDirectErrorPaths(t *testing.T) {
+	for doc, want := range map[string]string{
+		`{"next":{"documents":[{"number":"1"},{"Number":"2"}]}}`: `"next.documents[1].Number" for "next.documents[1].number"`,
+		`{"next":{"documents":[{"number":1}]}}`:                  `"next.documents[0].number" is not a number`,
+		`{"by_id":{"":{"type":[]}}}`:                             `"by_id..type" is not a array`,
+		`{"pdocs":[null,{"x":1}]}`:                               `"pdocs[1].x"`,
+		`{"self":{}}`:                                            `"self": selfDecoded`,
+		`[]`:                                                     `the document is a array`,
+	} {
+		var v direct
+		if err := Decode([]byte(doc), &v, 1<<12); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %s", doc, err, want)
+		}
+	}
+	var s selfDecoded
+	if err := Decode([]byte(`{}`), &s, 1<<12); !errors.Is(err, ErrType) || !strings.Contains(err.Error(), "the document: selfDecoded") {
+		t.Errorf("a document that decodes itself: %v", err)
+	}
+}
+
+// TestDecodeOpen: DecodeOpen skips a key that names no field, at any
+// depth, after checking its value, and keeps every other refusal.
+func TestDecodeOpen(t *testing.T) {
+	var v direct
+	if err := DecodeOpen([]byte(`{"name":"A","x":{"y":[1,"\u0041"]},"next":{"z":null,"name":"B"},"self":5}`), &v, 1<<12); err != nil {
+		t.Fatal(err)
+	}
+	if v.Name != "A" || v.Next.Name != "B" || v.Self.text != "5" {
+		t.Fatalf("decoded %+v", v)
+	}
+	for _, c := range []struct {
+		doc  string
+		want error
+	}{
+		{`{"x":1,"X":2}`, ErrDuplicateKey},
+		{`{"x":1,"Name":"A"}`, ErrFieldCase},
+		{`{"next":{"x":1,"OK":true}}`, ErrFieldCase},
+		{`{"x":"\udc00"}`, ErrSurrogate},
+		{`{"x":"\xff"}`, ErrSyntax},
+		{"{\"x\":\"\xff\"}", ErrSyntax},
+		{`{"x":[1,]}`, ErrSyntax},
+		{`{"x":1} {}`, ErrTrailingData},
+		{`{"self":{},"x":1}`, ErrType},
+		{`{"name":1,"x":1}`, ErrType},
+	} {
+		var v direct
+		if err := DecodeOpen([]byte(c.doc), &v, 1<<12); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.doc, err, c.want)
+		}
+	}
+	if err := DecodeOpen([]byte(`{"x":"`+strings.Repeat("a", 100)+`"}`), &v, 64); !errors.Is(err, ErrTooLarge) {
+		t.Errorf("over the limit: %v", err)
+	}
+}
+
 // FuzzDecodeDirect: the one-pass decoder accepts exactly what the
 // two-pass path accepts, fills the same value, and refuses with the
 // same sentinel (a key error for a key error).
@@ -109,6 +170,8 @@ func FuzzDecodeDirect(f *testing.F) {
 		`{"name":"A","NAME":"B"}`, `{"Name":"A"}`, `{"documents":[{"Number":"1"}]}`, `{"ok":1}`, `{"x":1}`, `[]`, `null`, `{"raw":null,"ptr":null,"tags":null}`,
 		`{"name":1,"x":2}`, `{"next":{"next":{"ok":"x"}}}`, `{"kind":"k","flags":{"a":true,"b":null}}`, `{"m":{"a":1}}`, `{"extra":[1e400]}`,
 		`{"name":"\ud800"}`, `{"pp":"a","mm":{"a":{"b":[1]}},"rs":[1,{"a":null}],"pa":{"x":1},"ss":[["a"],null],"mp":{"k":{"name":"n"}},"opt":"","-":{"a":{"b":"c"}}}`, `{"pp":null,"PP":1}`, `{"m":{"\udc00x":"y"}}`, `{"extra":["\ud83d\ude00\ud83d"]}`, `{"raw":"\udbff\udfff"}`,
+		`{"self":1,"pself":null,"selves":["a",null,2],"mself":{"a":null,"b":"\u0041"},"list":"x","plist":["a","b"]}`, `{"self":{},"x":1}`, `{"self":[1],"name":2}`,
+		`{"list":[1],"Self":2}`, `{"self":"\ud800"}`, `{"unknown":{"a":[1]},"name":"n"}`, `{"unknown":1,"UNKNOWN":2}`, `{"pself":true,"list":null}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -128,25 +191,27 @@ func FuzzDecodeDirect(f *testing.F) {
 		return err
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		compare := func(one, two any) {
+		compare := func(one, two any, open bool) {
 			// The one-pass decoder reads a copy it then overwrites: what
 			// it filled must not alias the request buffer.
 			buf := bytes.Clone(data)
-			err1 := Decode(buf, one, 1<<12)
+			err1 := decode(buf, one, 1<<12, open)
 			clear(buf)
-			err2 := decodeTwice(data, two, reflect.TypeOf(two), 1<<12)
+			err2 := decodeTwice(data, two, reflect.TypeOf(two), 1<<12, open)
 			if (err1 == nil) != (err2 == nil) || class(err1) != class(err2) {
-				t.Fatalf("%T: one pass: %v; two passes: %v", one, err1, err2)
+				t.Fatalf("%T (open %v): one pass: %v; two passes: %v", one, open, err1, err2)
 			}
 			if err1 == nil && !reflect.DeepEqual(one, two) {
 				t.Fatalf("one pass %+v\ntwo passes %+v", one, two)
 			}
 		}
-		compare(new(direct), new(direct))
-		compare(new(directTop), new(directTop))
-		compare(new(map[string]any), new(map[string]any))
-		compare(new(any), new(any))
-		compare(new(**[]json.RawMessage), new(**[]json.RawMessage))
+		for _, open := range []bool{false, true} {
+			compare(new(direct), new(direct), open)
+			compare(new(directTop), new(directTop), open)
+			compare(new(map[string]any), new(map[string]any), open)
+			compare(new(any), new(any), open)
+			compare(new(**[]json.RawMessage), new(**[]json.RawMessage), open)
+		}
 	})
 }
 
@@ -161,6 +226,48 @@ type directTop struct {
 	MP  map[string]**direct          `json:"mp"`
 	Opt string                       `json:"opt,omitempty"`
 	Dup map[string]map[string]string `json:"-,"`
+	SS2 []selfDecoded                `json:"selves"`
+	MS  map[string]selfDecoded       `json:"mself"`
+	L   selfList                     `json:"list"`
+	PL  *selfList                    `json:"plist"`
+}
+
+// selfDecoded decodes itself (the one-pass decoder hands UnmarshalJSON
+// the value's bytes as encoding/json does): a string or a number kept as
+// written, null remembered; anything else refused.
+type selfDecoded struct {
+	text string
+	null bool
+}
+
+var errSelfDecoded = errors.New("selfDecoded: want a string or a number")
+
+func (d *selfDecoded) UnmarshalJSON(b []byte) error {
+	switch {
+	case string(b) == "null":
+		*d = selfDecoded{null: true}
+	case b[0] == '"' || b[0] == '-' || (b[0] >= '0' && b[0] <= '9'):
+		*d = selfDecoded{text: string(b)}
+	default:
+		return errSelfDecoded
+	}
+	return nil
+}
+
+// selfList is a list that decodes itself from one string or an array of
+// strings (as a JWT's aud).
+type selfList []string
+
+func (l *selfList) UnmarshalJSON(b []byte) error {
+	if b[0] == '"' {
+		var s string
+		if err := json.Unmarshal(b, &s); err != nil {
+			return err
+		}
+		*l = selfList{s}
+		return nil
+	}
+	return json.Unmarshal(b, (*[]string)(l))
 }
 
 // BenchmarkDecodeVerifyBody decodes a credential verification's body
@@ -184,7 +291,7 @@ func BenchmarkDecodeVerifyBody(b *testing.B) {
 		decode func(*req) error
 	}{
 		{"one-pass", func(r *req) error { return Decode(data, r, 1<<16) }},
-		{"two-pass", func(r *req) error { return decodeTwice(data, r, reflect.TypeOf(r), 1<<16) }},
+		{"two-pass", func(r *req) error { return decodeTwice(data, r, reflect.TypeOf(r), 1<<16, false) }},
 	} {
 		b.Run(c.name, func(b *testing.B) {
 			b.ReportAllocs()

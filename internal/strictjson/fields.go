@@ -25,6 +25,14 @@ func foldRune(r rune) rune {
 	return unicode.ToUpper(unicode.ToLower(r))
 }
 
+// upperASCII is foldRune for an ASCII byte, small enough to inline.
+func upperASCII(c byte) byte {
+	if 'a' <= c && c <= 'z' {
+		c -= 'a' - 'A'
+	}
+	return c
+}
+
 // fold returns k folded rune by rune (see foldRune).
 func fold(k string) string {
 	var b strings.Builder
@@ -83,9 +91,10 @@ func custom(t reflect.Type) bool {
 }
 
 // checkFields walks the decoded value v alongside t, the type it will be
-// decoded into, and refuses keys that name no field of a struct or name
-// one only case-insensitively. path names where v sits, for errors.
-func checkFields(v any, t reflect.Type, path string) error {
+// decoded into, and refuses keys that name no field of a struct (unless
+// open) or name one only case-insensitively. path names where v sits,
+// for errors.
+func checkFields(v any, t reflect.Type, path string, open bool) error {
 	for {
 		if custom(t) {
 			return nil
@@ -108,23 +117,26 @@ func checkFields(v any, t reflect.Type, path string) error {
 				if name, ok := fs.folded[fold(k)]; ok {
 					return &KeyError{Err: ErrFieldCase, Key: truncate(join(path, k)), Want: truncate(join(path, name))}
 				}
+				if open {
+					continue
+				}
 				return &KeyError{Err: ErrUnknownField, Key: truncate(join(path, k))}
 			}
-			if err := checkFields(x, ft, join(path, k)); err != nil {
+			if err := checkFields(x, ft, join(path, k), open); err != nil {
 				return err
 			}
 		}
 	case reflect.Map:
 		obj, _ := v.(map[string]any)
 		for k, x := range obj {
-			if err := checkFields(x, t.Elem(), join(path, k)); err != nil {
+			if err := checkFields(x, t.Elem(), join(path, k), open); err != nil {
 				return err
 			}
 		}
 	case reflect.Slice, reflect.Array:
 		arr, _ := v.([]any)
 		for i, x := range arr {
-			if err := checkFields(x, t.Elem(), fmt.Sprintf("%s[%d]", path, i)); err != nil {
+			if err := checkFields(x, t.Elem(), fmt.Sprintf("%s[%d]", path, i), open); err != nil {
 				return err
 			}
 		}
@@ -286,6 +298,11 @@ type keySet struct {
 func (ks *keySet) add(k string) error {
 	if ks.set == nil {
 		for _, seen := range ks.small[:ks.n] {
+			// Most keys differ in their first ASCII byte: told apart
+			// without a call.
+			if seen != "" && k != "" && seen[0]|k[0] < utf8.RuneSelf && upperASCII(seen[0]) != upperASCII(k[0]) {
+				continue
+			}
 			if equalFold(seen, k) {
 				return duplicate(seen, k)
 			}

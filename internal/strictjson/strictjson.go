@@ -78,36 +78,48 @@ func Check(data []byte, max int) error {
 // must use the struct's field names exactly and no other keys. Numbers
 // decode as json.Number where v has an interface value, so integers stay
 // exact. For a map[string]any prefer Object, which is faster.
-func Decode(data []byte, v any, max int) error {
+func Decode(data []byte, v any, max int) error { return decode(data, v, max, false) }
+
+// DecodeOpen is Decode for an object whose unknown members must be
+// ignored, such as a JOSE header (RFC 7515 §4) or a JWT claims set (RFC
+// 7519 §4): a key that names no field of its struct is checked and
+// skipped. Every other refusal stays, a key that names a field only
+// case-insensitively too (encoding/json would fill the field from it).
+func DecodeOpen(data []byte, v any, max int) error { return decode(data, v, max, true) }
+
+// decode is Decode, or DecodeOpen when open is set.
+func decode(data []byte, v any, max int, open bool) error {
 	t := reflect.TypeOf(v)
 	if t == nil || t.Kind() != reflect.Pointer || reflect.ValueOf(v).IsNil() {
 		return fmt.Errorf("strictjson: Decode needs a non-nil pointer, not %v", t)
 	}
-	if rv := reflect.ValueOf(v); directOK(t.Elem()) && rv.Elem().IsZero() {
+	if rv, d := reflect.ValueOf(v), directOf(t.Elem()); d.ok && rv.Elem().IsZero() {
 		if err := precheck(data, max); err != nil {
 			return err
 		}
-		return decodeDirect(data, rv)
+		return decodeDirect(data, rv, open, d.self)
 	}
-	return decodeTwice(data, v, t, max)
+	return decodeTwice(data, v, t, max, open)
 }
 
 // decodeTwice is Decode's general path: parse checks data and builds the
 // tree checkFields walks, then encoding/json decodes data again.
-func decodeTwice(data []byte, v any, t reflect.Type, max int) error {
+func decodeTwice(data []byte, v any, t reflect.Type, max int, open bool) error {
 	tree, err := parse(data, max, hasStructs(t.Elem()))
 	if err != nil {
 		return err
 	}
 	if tree != nil {
-		if err := checkFields(tree, t.Elem(), ""); err != nil {
+		if err := checkFields(tree, t.Elem(), "", open); err != nil {
 			return err
 		}
 	}
 	if hasInterfaces(t.Elem()) {
 		dec := json.NewDecoder(bytes.NewReader(data))
 		dec.UseNumber()
-		dec.DisallowUnknownFields()
+		if !open {
+			dec.DisallowUnknownFields()
+		}
 		err = dec.Decode(v)
 	} else {
 		// Without an interface value to fill, UseNumber changes nothing,
@@ -646,6 +658,14 @@ func common(b []byte) (any, bool) {
 		return "exp", true
 	case "nbf":
 		return "nbf", true
+	case "aud":
+		return "aud", true
+	case "jti":
+		return "jti", true
+	case "client_id":
+		return "client_id", true
+	case "scope":
+		return "scope", true
 	case "vct":
 		return "vct", true
 	case "cnf":

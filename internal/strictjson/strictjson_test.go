@@ -2,8 +2,10 @@ package strictjson
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"math/rand/v2"
 	"reflect"
 	"strconv"
 	"strings"
@@ -292,5 +294,52 @@ func TestSurrogates(t *testing.T) {
 		if err := Decode([]byte(doc), &v, 1<<10); err != nil || strings.ContainsRune(v.Name, utf8.RuneError) {
 			t.Errorf("%s decoded as %q, %v", good, v.Name, err)
 		}
+	}
+}
+
+// TestLiteralRunWords: literalRun's eight-byte test finds the first
+// quote, backslash or control character wherever it sits, among any
+// other bytes (it agrees with literalByte on every word tried).
+func TestLiteralRunWords(t *testing.T) {
+	check := func(x uint64) {
+		t.Helper()
+		want := 8 // the first byte literalByte does not mark
+		for i := range 8 {
+			if !literalByte[byte(x>>(8*i))] {
+				want = i
+				break
+			}
+		}
+		var w [8]byte
+		binary.LittleEndian.PutUint64(w[:], x)
+		if got := literalRun(w[:]); got != want {
+			t.Fatalf("literalRun(%#016x) finds byte %d, want %d", x, got, want)
+		}
+	}
+	for c := range 256 {
+		for p := range 8 {
+			for _, fill := range []byte{'a', 0x80, 0xff, 0x21, 0x5d} {
+				x := uint64(0)
+				for i := range 8 {
+					b := fill
+					if i == p {
+						b = byte(c)
+					}
+					x |= uint64(b) << (8 * i)
+				}
+				check(x)
+			}
+		}
+	}
+	// Random words, and words of the bytes next to the special ones.
+	near := []byte{0, 0x1f, 0x20, 0x21, '"', '#', '[', '\\', ']', 0x7f, 0x80, 0xa2, 0xdc, 0xff}
+	r := rand.New(rand.NewPCG(1, 2))
+	for range 1 << 20 {
+		x, y := r.Uint64(), uint64(0)
+		for i := range 8 {
+			y |= uint64(near[r.IntN(len(near))]) << (8 * i)
+		}
+		check(x)
+		check(y)
 	}
 }
