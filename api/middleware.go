@@ -93,6 +93,18 @@ func (c *routeCounters) inc(method string, code int) {
 	v.(prometheus.Counter).Inc()
 }
 
+// metricMethod is the method label of a request: a standard method's
+// name, or "other" for any other token a client may send, which would
+// otherwise add a series (and a routeCounters entry) each.
+func metricMethod(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
+}
+
 // statusWriter records the status code written.
 type statusWriter struct {
 	http.ResponseWriter
@@ -148,7 +160,7 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 			}
 			end := time.Now()
 			elapsed := end.Sub(start)
-			requests.inc(r.Method, sw.status)
+			requests.inc(metricMethod(r.Method), sw.status)
 			duration.Observe(elapsed.Seconds())
 			// The record goes to the handler directly: Logger.LogAttrs
 			// would take the caller's PC (runtime.Callers), which no

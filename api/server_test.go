@@ -380,3 +380,49 @@ func FuzzRoutingMatchesTwoLookups(f *testing.F) {
 		}
 	})
 }
+
+// TestMetricsMethodsBounded: a client chooses the request method (any
+// token the HTTP server parses), so the request counters name the
+// standard methods and count every other as "other": a client sending
+// many made-up methods adds no series.
+func TestMetricsMethodsBounded(t *testing.T) {
+	s := New(Config{})
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	for i := range 50 {
+		for _, path := range []string{"/nope", "/healthz"} {
+			req, err := http.NewRequest(fmt.Sprintf("M%d", i), ts.URL+path, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp, err := ts.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+	}
+	resp, err := ts.Client().Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	series := 0
+	for line := range strings.Lines(string(b)) {
+		if strings.HasPrefix(line, "trustid_http_requests_total{") {
+			series++
+		}
+	}
+	for _, want := range []string{
+		`trustid_http_requests_total{code="404",method="other",route="unrouted"} 50`,
+		`trustid_http_requests_total{code="405",method="other",route="unrouted"} 50`,
+	} {
+		if !strings.Contains(string(b), want) {
+			t.Errorf("no %s", want)
+		}
+	}
+	if series != 2 {
+		t.Errorf("%d request series for 100 requests of made-up methods, want 2:\n%s", series, b)
+	}
+}
