@@ -194,3 +194,43 @@ func TestParseRegistrationAndKeyChange(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretHashMalformed: a stored hash whose salt or MAC is not exactly
+// its size in strict base64url is refused, never a panic.
+func TestSecretHashMalformed(t *testing.T) {
+	secret, h, err := NewSecret(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(string(h), "$")
+	if len(parts) != 3 {
+		t.Fatalf("hash has %d parts", len(parts))
+	}
+	scheme, salt, mac := parts[0], parts[1], parts[2]
+	for name, bad := range map[string]string{
+		"salt short":    scheme + "$" + salt[1:] + "$" + mac,
+		"salt long":     scheme + "$" + salt + "A$" + mac,
+		"salt longer":   scheme + "$" + salt + "AAAA$" + mac,
+		"salt newline":  scheme + "$" + salt[:10] + "\n" + salt[10:] + "$" + mac,
+		"salt padded":   scheme + "$" + salt + "==$" + mac,
+		"mac short":     scheme + "$" + salt + "$" + mac[1:],
+		"mac long":      scheme + "$" + salt + "$" + mac + "A",
+		"mac longer":    scheme + "$" + salt + "$" + mac + "AAAA",
+		"mac bad char":  scheme + "$" + salt + "$" + mac[:len(mac)-1] + "+",
+		"no mac":        scheme + "$" + salt,
+		"extra part":    string(h) + "$x",
+		"empty":         "",
+		"other scheme":  "hmac-sha256$" + salt + "$" + mac,
+		"mac bad final": scheme + "$" + salt + "$" + mac[:len(mac)-1] + "B",
+	} {
+		if bad == string(h) {
+			continue
+		}
+		if SecretHash(bad).Verify(secret) {
+			t.Errorf("%s: verified", name)
+		}
+		if SecretHash(bad).check() == nil {
+			t.Errorf("%s: check passed", name)
+		}
+	}
+}

@@ -11,8 +11,10 @@ import (
 	"errors"
 	"math/big"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/sm4"
@@ -365,5 +367,33 @@ func mustJSON(v any) []byte {
 func TestEd25519KeyLength(t *testing.T) {
 	if _, err := NormalizePublicKey(ed25519.PublicKey(make([]byte, 31))); !errors.Is(err, ErrInvalidKey) {
 		t.Errorf("short Ed25519 key: %v", err)
+	}
+}
+
+// TestHMACSM3LeavesNoSecret: the pooled state HMACSM3 leaves holds no byte
+// of the key or of the message (a client secret is the message), the
+// digest's block buffer included.
+func TestHMACSM3LeavesNoSecret(t *testing.T) {
+	st := &hmacState{h: NewSM3()}
+	for _, n := range []int{60, 63, 127, 200} {
+		key, msg := bytes.Repeat([]byte{0xa5}, 16), make([]byte, n)
+		for i := range msg {
+			msg[i] = byte('A' + i%26)
+		}
+		st.hmac(key, msg)
+		d := reflect.ValueOf(st.h)
+		mem := unsafe.Slice((*byte)(d.UnsafePointer()), d.Elem().Type().Size())
+		state := append(append([]byte(nil), mem...), st.pad[:]...)
+		state = append(state, st.inner[:]...)
+		tail := msg[n-n%64:]
+		if len(tail) > 40 {
+			tail = tail[32:]
+		}
+		if i := bytes.Index(state, tail[len(tail)-8:]); i >= 0 {
+			t.Errorf("%d-byte message: the pooled state still holds its last bytes at %d", n, i)
+		}
+		if bytes.Contains(state, key[:8]) {
+			t.Errorf("%d-byte message: the pooled state still holds the key", n)
+		}
 	}
 }

@@ -73,6 +73,11 @@ func HMACSM3(key, msg []byte) []byte {
 	// secret is checked under its own salt every time).
 	st := hmacStates.Get().(*hmacState)
 	defer hmacStates.Put(st)
+	return st.hmac(key, msg)
+}
+
+// hmac is HMACSM3 over st, which it leaves zero.
+func (st *hmacState) hmac(key, msg []byte) []byte {
 	h, pad := st.h, st.pad[:]
 	if len(key) > len(pad) {
 		k := sm3.Sum(key)
@@ -94,9 +99,14 @@ func HMACSM3(key, msg []byte) []byte {
 	h.Write(pad)
 	h.Write(inner)
 	mac := h.Sum(nil)
-	// Nothing of the key stays in the pool.
+	// Nothing of the key or message stays in the pool. Reset leaves the
+	// digest's block buffer as it was, holding the message's last partial
+	// block past the inner hash: a write shorter than a block (a full one
+	// would bypass the buffer) overwrites all it can hold.
 	clear(pad)
 	clear(inner)
+	h.Reset()
+	h.Write(pad[:len(pad)-1])
 	h.Reset()
 	return mac
 }
