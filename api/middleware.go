@@ -158,9 +158,13 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 					writeJSONStatus(sw, http.StatusInternalServerError, errorBody{Error: CodeServerError, Description: "internal error"})
 				}
 			}
+			if sw.status == 0 { // nothing written: net/http sends 200
+				sw.status = http.StatusOK
+			}
 			end := time.Now()
 			elapsed := end.Sub(start)
-			requests.inc(metricMethod(r.Method), sw.status)
+			method := metricMethod(r.Method) // a made-up method, of any length, is "other"
+			requests.inc(method, sw.status)
 			duration.Observe(elapsed.Seconds())
 			// The record goes to the handler directly: Logger.LogAttrs
 			// would take the caller's PC (runtime.Callers), which no
@@ -168,7 +172,7 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 			ctx := r.Context()
 			if h := s.access.Handler(); h.Enabled(ctx, slog.LevelInfo) {
 				rec := slog.NewRecord(end, slog.LevelInfo, "http", 0)
-				rec.AddAttrs(slog.String("request_id", id), slog.String("method", r.Method), slog.String("route", route),
+				rec.AddAttrs(slog.String("request_id", id), slog.String("method", method), slog.String("route", route),
 					slog.Int("status", sw.status), slog.Duration("duration", elapsed), slog.String("remote", r.RemoteAddr))
 				h.Handle(ctx, rec)
 			}

@@ -426,3 +426,45 @@ func TestMetricsMethodsBounded(t *testing.T) {
 		t.Errorf("%d request series for 100 requests of made-up methods, want 2:\n%s", series, b)
 	}
 }
+
+// TestAccessLineStatusAndMethod: a handler that writes nothing is logged
+// and counted with the 200 net/http sends, not 0; a made-up method, of
+// any length, is logged as "other", as /metrics counts it.
+func TestAccessLineStatusAndMethod(t *testing.T) {
+	var access bytes.Buffer
+	s := New(Config{AccessLog: slog.New(slog.NewJSONHandler(&access, nil))})
+	s.handle("GET /silent", http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	ts := httptest.NewServer(s.Handler())
+	defer ts.Close()
+	long := "M" + strings.Repeat("X", 4096)
+	for _, m := range []string{"GET", long} {
+		req, err := http.NewRequest(m, ts.URL+"/silent", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := ts.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	lines := strings.Split(strings.TrimSpace(access.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("%d access lines: %s", len(lines), access.String())
+	}
+	if !strings.Contains(lines[0], `"method":"GET","route":"GET /silent","status":200`) {
+		t.Errorf("silent handler logged as %s", lines[0])
+	}
+	if !strings.Contains(lines[1], `"method":"other"`) || strings.Contains(lines[1], "XXXX") {
+		t.Errorf("made-up method logged as %.200s", lines[1])
+	}
+	resp, err := ts.Client().Get(ts.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	if want := `trustid_http_requests_total{code="200",method="GET",route="GET /silent"} 1`; !strings.Contains(string(b), want) {
+		t.Errorf("no %s in /metrics", want)
+	}
+}
