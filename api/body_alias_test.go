@@ -29,7 +29,11 @@ func TestDecodeBodyKeepsNothingOfTheBuffer(t *testing.T) {
 		{"present", `{"presentation":{"type":"VerifiablePresentation"},"options":{"challenge":"c1","domain":"d1","algorithm":"SM2","format":"jwt_vp","type":"x","cryptosuite":"y"}}`, func() any { return new(presentRequest) }},
 		{"status", `{"action":"revoke"}`, func() any { return new(statusRequest) }},
 		{"enroll", `{"document":{"type":"resident","number":"110101199003070000","mrz":["P<CHN","L898902C"]},"name":"Zhang San","device_key":{"kty":"EC","crv":"SM2","x":"abc","y":"def"},"device_proof":"proof.jws","device_keys":[{"key":{"kty":"EC","crv":"SM2","x":"q"},"proof":"p"}],"attestation":"att","pin":"123456","static_code":true}`, func() any { return new(EnrollRequest) }},
-		{"enroll status", `{"action":"suspend"}`, func() any { return new(struct{ Action string `json:"action"` }) }},
+		{"enroll status", `{"action":"suspend"}`, func() any {
+			return new(struct {
+				Action string `json:"action"`
+			})
+		}},
 		{"accredit", `{"client_id":"client-1","types":["UniversityDegree","X"],"name":"Uni","suspended":true}`, func() any { return new(accreditRequest) }},
 		{"peer introspect", `{"token":"tok.en.value"}`, func() any { return new(auth.PeerIntrospectRequest) }},
 		{"oid4vci offer", `{"credential_configuration_ids":["a","b"],"credential":{"k":"v","n":[1,2]},"tx_code":true,"by_reference":true,"grant":"authorization_code","subject":"pairwise-sub","level":"L3"}`, func() any { return new(offerRequest) }},
@@ -40,7 +44,11 @@ func TestDecodeBodyKeepsNothingOfTheBuffer(t *testing.T) {
 		{"qr peer", `{"code":"CODE","client_id":"rp","sector":"sector.example"}`, func() any { return new(redeem.PeerRedeemRequest) }},
 		{"login approve", `{"request":{"binding":"YmluZA==","time":1,"nonce":"bm9uY2U=","region":"r","consent":["c"],"sig":"c2ln"},"pin_check":{"binding_credential":"b","device_proof":"d","pin":"1"}}`, func() any { return new(login.Approval) }},
 		{"login counter", `{"static_code":"static","attestation":"att","pin":"000000"}`, func() any { return new(login.CounterApproval) }},
-		{"demo consent", `{"consent":["name","birthdate"]}`, func() any { return new(struct{ Consent []string `json:"consent"` }) }},
+		{"demo consent", `{"consent":["name","birthdate"]}`, func() any {
+			return new(struct {
+				Consent []string `json:"consent"`
+			})
+		}},
 		{"demo present", `{"disclose":["name"],"audience":"aud","nonce":"n0"}`, func() any {
 			return new(struct {
 				Disclose []string `json:"disclose"`
