@@ -5,12 +5,14 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
 	"weak"
 
 	. "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/credentials/status"
 )
 
@@ -64,4 +66,44 @@ func TestStatusCacheKeepsNoDocument(t *testing.T) {
 		t.Fatal("the list was not cached")
 	}
 	runtime.KeepAlive(sc)
+}
+
+// TestAnchoredStatusKeepsNoDocument: verifying a credential through
+// ledger-anchored status lists leaves nothing of the credential's
+// document in the status source's or checker's memory (the source
+// remembers each list URL it matched against the ledger).
+func TestAnchoredStatusKeepsNoDocument(t *testing.T) {
+	ctx := context.Background()
+	var n *node
+	var tamper atomic.Pointer[tamperFunc]
+	srv := listServer(t, &n, &tamper)
+	client := fetchClientFor(t, srv)
+	n = newNode(t, srv.URL)
+	ch := openChain(t, t.TempDir(), false)
+	registerRegion(t, ch.l, anchorRegion, n.issuer.DID(), srv.URL, n.keys)
+	anchorShared(t, n, ch, srv.URL)
+	doc := sampleCredential()
+	doc["description"] = strings.Repeat("d", 100<<10)
+	vc := mustIssue(t, n, doc, issuer.IssueOptions{})
+	lists := make([]string, len(vc.Status))
+	for i, s := range vc.Status {
+		lists[i] = s.ListID
+	}
+	ch.flush(t, lists...)
+	v, src := remoteVerifier(t, n, client, ch.view)
+	held := func() weak.Pointer[byte] {
+		c, err := v.VerifyCredential(ctx, vc.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return weak.Make(unsafe.StringData(c.Map()["description"].(string)))
+	}()
+	for range 3 {
+		runtime.GC()
+	}
+	if held.Value() != nil {
+		t.Fatal("the verifier holds the credential's document")
+	}
+	runtime.KeepAlive(v)
+	runtime.KeepAlive(src)
 }
