@@ -150,7 +150,11 @@ func (h *HTTPStatusSource) checkAnchored(ctx context.Context, url, issuer string
 		head, err := h.Anchors.CheckList(region, listID, content)
 		switch {
 		case err == nil:
-			h.memo.Store(url, anchoredRef{region: region, list: listID, digest: head.Digest})
+			// A copy: url may be a substring of a whole credential
+			// document (strictjson.Object), which the memo would hold.
+			u := strings.Clone(url)
+			id, _ := listIDOf(u)
+			h.memo.Store(u, anchoredRef{region: region, list: id, digest: head.Digest})
 			return nil
 		case head.Version > version:
 			return fmt.Errorf("%w: list %s version %d, the ledger is at %d", ErrStatusListStale, listID, version, head.Version)

@@ -349,7 +349,9 @@ func (c *StatusChecker) fetch(ctx context.Context, kind, url, issuer string, get
 			defer cancel()
 			l, ttl, err := get(fctx)
 			if err == nil {
-				l.url, l.issuer, l.fetched = url, issuer, c.now()
+				// Copies: url and issuer may be substrings of a whole
+				// document (strictjson.Object), which the cache would hold.
+				l.url, l.issuer, l.fetched = strings.Clone(url), strings.Clone(issuer), c.now()
 				l.size = listSize(l)
 				c.store(l, ttl)
 			}
@@ -381,7 +383,7 @@ func (c *StatusChecker) bitstring(ctx context.Context, url, issuer string) (*cac
 		if err != nil {
 			return nil, 0, err
 		}
-		return &cachedList{bits: bits, purpose: purpose}, ttl, nil
+		return &cachedList{bits: bits, purpose: strings.Clone(purpose)}, ttl, nil
 	})
 	if err != nil {
 		return c.keep(url, issuer, false, err)

@@ -402,14 +402,16 @@ func cachedContext(c any, opts *ld.JsonLdOptions) (*contextEntry, error) {
 			return nil, nil
 		}
 	}
-	key := strings.Join(urls, " ")
+	// Copies: the URLs may be substrings of the whole document (Parse),
+	// which the cache would hold.
+	key := strings.Clone(strings.Join(urls, " "))
 	contextCache.Lock()
 	entry := contextCache.m[key]
 	contextCache.Unlock()
 	if entry == nil {
 		list := make([]any, len(urls))
 		for i, u := range urls {
-			list[i] = u
+			list[i] = strings.Clone(u)
 		}
 		active, err := ld.NewContext(nil, opts).Parse(list)
 		if err != nil {
@@ -480,7 +482,7 @@ func inlineContext(base *contextEntry, key string, objects []any) (*contextEntry
 	if entry != nil {
 		return entry, nil
 	}
-	active, err := base.active.Parse(objects)
+	active, err := base.active.Parse(detached(objects))
 	if err != nil {
 		return nil, nil
 	}
@@ -495,6 +497,31 @@ func inlineContext(base *contextEntry, key string, objects []any) (*contextEntry
 	inlineCache.m[key] = entry
 	inlineCache.Unlock()
 	return entry, nil
+}
+
+// detached returns a copy of v, a JSON value, that shares no memory
+// with it, strings included: what a cache keeps must not hold the
+// document Parse's strings are substrings of.
+func detached(v any) any {
+	switch t := v.(type) {
+	case string:
+		return strings.Clone(t)
+	case json.Number:
+		return json.Number(strings.Clone(string(t)))
+	case map[string]any:
+		m := make(map[string]any, len(t))
+		for k, x := range t {
+			m[strings.Clone(k)] = detached(x)
+		}
+		return m
+	case []any:
+		s := make([]any, len(t))
+		for i, x := range t {
+			s[i] = detached(x)
+		}
+		return s
+	}
+	return v
 }
 
 // jsonValue reports whether v holds only what encoding/json decodes to
