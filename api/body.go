@@ -19,13 +19,18 @@ import (
 // Messages never quote the body, which may hold a PIN or an ID number.
 func decodeBody(r *http.Request, max int, dst any, bad func(format string, args ...any) error, shape string) error {
 	bp := bodyBufs.Get().(*[]byte)
+	err := decodeBodyIn(bp, r, max, dst, bad, shape)
+	if cap(*bp) <= maxPooledBody {
+		bodyBufs.Put(bp)
+	}
+	return err
+}
+
+// decodeBodyIn is decodeBody reading into *bp's memory, left in *bp
+// (emptied) for the next body.
+func decodeBodyIn(bp *[]byte, r *http.Request, max int, dst any, bad func(format string, args ...any) error, shape string) error {
 	data, err := readInto(*bp, io.LimitReader(r.Body, int64(max)+1), r.ContentLength, max)
-	defer func() {
-		if cap(data) <= maxPooledBody {
-			*bp = data[:0]
-			bodyBufs.Put(bp)
-		}
-	}()
+	*bp = data[:0]
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
