@@ -171,6 +171,9 @@ func (c *Credential) checkShapes() error {
 				if err != nil {
 					return inv(fmt.Sprintf("credentialStatus[%d]", i), err)
 				}
+				if c.Status == nil {
+					c.Status = make([]StatusEntry, 0, len(items)-i) // room for the entries left
+				}
 				c.Status = append(c.Status, e)
 			}
 		}
