@@ -255,3 +255,24 @@ func FuzzCredentialMemberMatchesRawMessage(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJSONString: for a verify body's credentialId, jsonString gives what
+// json.Unmarshal into a string gave ("" for what it refused).
+func FuzzJSONString(f *testing.F) {
+	for _, s := range []string{`"urn:uuid:1"`, `""`, `"a\u0041\"b"`, `"\\"`, `null`, `5`, `[]`, `{"a":"b"}`, `"é中"`, `true`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		var req verifyRequestOld
+		if decodeBody(httptest.NewRequest("POST", "/", strings.NewReader(`{"credentialId":`+v+`}`)), maxCredentialBody, &req, invalidRequest, "x") != nil {
+			return
+		}
+		var want string
+		if json.Unmarshal(req.CredentialID, &want) != nil {
+			want = ""
+		}
+		if got := jsonString(req.CredentialID); got != want {
+			t.Fatalf("%q: %q, json.Unmarshal %q", req.CredentialID, got, want)
+		}
+	})
+}

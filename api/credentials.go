@@ -523,6 +523,20 @@ type verifyRequest struct {
 	Options              credentialVerifyOptions `json:"options"`
 }
 
+// jsonString reads a JSON value the strict decoder checked (UTF-8, no
+// whitespace around it) as a string: "" when it is not one. A string
+// without escapes is its bytes (json.Unmarshal cost ~1.5 µs a request).
+func jsonString(raw []byte) string {
+	if len(raw) >= 2 && raw[0] == '"' && bytes.IndexByte(raw, '\\') < 0 {
+		return string(raw[1 : len(raw)-1])
+	}
+	var s string
+	if json.Unmarshal(raw, &s) != nil {
+		return ""
+	}
+	return s
+}
+
 // credentialMember is a verifiableCredential member decoded as the body
 // is (not copied out and parsed again): credentialInput's input or
 // error, and a copy of its JSON when it is a credential with an embedded
@@ -574,7 +588,7 @@ func (h *credentialHandlers) verify(w http.ResponseWriter, r *http.Request) erro
 	}
 	var credentialID string
 	if req.CredentialID != nil {
-		if json.Unmarshal(req.CredentialID, &credentialID) != nil || credentialID == "" {
+		if credentialID = jsonString(req.CredentialID); credentialID == "" {
 			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "credentialId must be a non-empty string (the issue response's)"}
 		}
 	}
