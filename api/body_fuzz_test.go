@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"reflect"
 	"regexp"
 	"strconv"
 	"strings"
@@ -35,7 +37,8 @@ var bodyDecoders = []struct {
 	}},
 	{"verify", maxCredentialBody, func(r *http.Request) (any, error) {
 		var v verifyRequest
-		return &v, decodeBody(r, maxCredentialBody, &v, invalidRequest, "with verifiableCredential and options")
+		err := decodeBody(r, maxCredentialBody, &v, invalidRequest, "with verifiableCredential and options")
+		return verifyView(&v), err
 	}},
 	{"presentation", maxCredentialBody, func(r *http.Request) (any, error) {
 		var v presentationRequest
@@ -176,4 +179,100 @@ func TestReadAllDeclaredLength(t *testing.T) {
 	if got, err := readAll(bytes.NewReader(nil), 1<<20, 1<<20); err != nil || cap(got) > readAllFirst+1 {
 		t.Fatalf("1 MiB declared, nothing sent: a buffer of %d bytes, %v", cap(got), err)
 	}
+}
+
+// verifyView is a decoded verify body as JSON can show it: the
+// verifiableCredential member as credentialInput read it (a token string,
+// an object, or its error's message), and the credential's JSON kept for
+// Data Integrity (in raw, which a body may not have).
+func verifyView(v *verifyRequest) any {
+	var member any
+	if v.VerifiableCredential.set {
+		in, err := v.VerifiableCredential.input()
+		member = in
+		if err != nil {
+			member = err.Error()
+		}
+	}
+	return struct {
+		VerifiableCredential any                     `json:"verifiableCredential,omitempty"`
+		CredentialID         json.RawMessage         `json:"credentialId,omitempty"`
+		Options              credentialVerifyOptions `json:"options"`
+	}{member, v.CredentialID, v.Options}
+}
+
+// verifyRequestOld is verifyRequest as it was before the member was
+// decoded in place: its JSON copied out, then read by credentialInput.
+type verifyRequestOld struct {
+	VerifiableCredential json.RawMessage         `json:"verifiableCredential"`
+	CredentialID         json.RawMessage         `json:"credentialId"`
+	Options              credentialVerifyOptions `json:"options"`
+}
+
+// FuzzCredentialMemberMatchesRawMessage: a verify body decoded with the
+// verifiableCredential member read in place gives what the old path gave
+// (the member copied as a json.RawMessage, then credentialInput): the
+// same refusal, or the same input or error, and the member's JSON for a
+// credential with an embedded proof (nil for any other).
+func FuzzCredentialMemberMatchesRawMessage(f *testing.F) {
+	for _, s := range []string{
+		`{"verifiableCredential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":"EnvelopedVerifiableCredential","id":"data:application/vc+jwt,a.b.c"},"options":{"checks":["status"]}}`,
+		`{"verifiableCredential":{"@context":["https://www.w3.org/ns/credentials/v2"],"proof":{"proofValue":"z3abc"}},"credentialId":"urn:x"}`,
+		`{"verifiableCredential":"a.b.c"}`, `{"verifiableCredential":null}`, `{"verifiableCredential": "x\u0041"}`,
+		`{"verifiableCredential":5}`, `{"verifiableCredential":[]}`, `{"verifiableCredential":{"a":1,"a":2}}`,
+		`{"verifiableCredential":{"proof":null}}`, `{"options":{}}`, `{"verifiableCredential":7,"x":1}`, `{}`, `[]`,
+		`{"verifiableCredential":{"proof":1},"VerifiableCredential":2}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var now verifyRequest
+		errNow := decodeBody(httptest.NewRequest("POST", "/", bytes.NewReader(body)), maxCredentialBody, &now, invalidRequest, "with verifiableCredential and options")
+		var old verifyRequestOld
+		errOld := decodeBody(httptest.NewRequest("POST", "/", bytes.NewReader(body)), maxCredentialBody, &old, invalidRequest, "with verifiableCredential and options")
+		if (errNow == nil) != (errOld == nil) || errNow != nil && errNow.Error() != errOld.Error() {
+			t.Fatalf("body: %v; old: %v", errNow, errOld)
+		}
+		if errNow != nil {
+			return
+		}
+		in, err := now.VerifiableCredential.input()
+		inOld, errOld := credentialInput(old.VerifiableCredential, "verifiableCredential")
+		if !reflect.DeepEqual(in, inOld) || fmt.Sprint(err) != fmt.Sprint(errOld) || !reflect.DeepEqual(err, errOld) {
+			t.Fatalf("input %#v, %v; old %#v, %v", in, err, inOld, errOld)
+		}
+		var wantRaw []byte
+		if m, ok := inOld.(map[string]any); ok {
+			if _, hasProof := m["proof"]; hasProof {
+				wantRaw = old.VerifiableCredential
+			}
+		}
+		if !bytes.Equal(now.VerifiableCredential.raw, wantRaw) || (now.VerifiableCredential.raw == nil) != (wantRaw == nil) {
+			t.Fatalf("raw %q, old %q", now.VerifiableCredential.raw, wantRaw)
+		}
+		if !reflect.DeepEqual(now.CredentialID, old.CredentialID) || !reflect.DeepEqual(now.Options, old.Options) {
+			t.Fatal("the other members differ")
+		}
+	})
+}
+
+// FuzzJSONString: for a verify body's credentialId, jsonString gives what
+// json.Unmarshal into a string gave ("" for what it refused).
+func FuzzJSONString(f *testing.F) {
+	for _, s := range []string{`"urn:uuid:1"`, `""`, `"a\u0041\"b"`, `"\\"`, `null`, `5`, `[]`, `{"a":"b"}`, `"é中"`, `true`} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, v string) {
+		var req verifyRequestOld
+		if decodeBody(httptest.NewRequest("POST", "/", strings.NewReader(`{"credentialId":`+v+`}`)), maxCredentialBody, &req, invalidRequest, "x") != nil {
+			return
+		}
+		var want string
+		if json.Unmarshal(req.CredentialID, &want) != nil {
+			want = ""
+		}
+		if got := jsonString(req.CredentialID); got != want {
+			t.Fatalf("%q: %q, json.Unmarshal %q", req.CredentialID, got, want)
+		}
+	})
 }

@@ -27,7 +27,10 @@ func (h *HTTPStatusSource) CheckAnchored(ctx context.Context, url, issuer string
 	return h.checkAnchored(ctx, url, issuer, version, content)
 }
 
-func (v *Verifier) CachedKeys() *lru.Cache[string, crypto.PublicKey] { return v.keys }
+func (v *Verifier) CachedKeys() *lru.Cache[keyID, crypto.PublicKey] { return v.keys }
+
+// KeyID names a cached key (relationship, issuer, kid).
+func KeyID(relationship, issuer, kid string) keyID { return keyID{relationship, issuer, kid} }
 
 func (r *Resolver) CachedDocs() *lru.Cache[string, cachedDoc] { return r.cache }
 

@@ -66,8 +66,13 @@ func unenvelope(env map[string]any, known func(string) bool) (mediaType, token s
 	if err := checkContext(env["@context"]); err != nil {
 		return "", "", fmt.Errorf("%w: envelope: %v", ErrInvalid, err)
 	}
-	types, err := typeList(env["type"])
-	if err != nil || len(types) != 1 || (types[0] != TypeEnvelopedCredential && types[0] != "EnvelopedVerifiablePresentation") {
+	typ, ok := env["type"].(string) // most envelopes: no list to make
+	if !ok {
+		if types, err := typeList(env["type"]); err == nil && len(types) == 1 {
+			typ = types[0]
+		}
+	}
+	if typ != TypeEnvelopedCredential && typ != "EnvelopedVerifiablePresentation" {
 		return "", "", fmt.Errorf("%w: envelope type must be EnvelopedVerifiableCredential or EnvelopedVerifiablePresentation", ErrInvalid)
 	}
 	id, _ := env["id"].(string)
@@ -75,8 +80,8 @@ func unenvelope(env map[string]any, known func(string) bool) (mediaType, token s
 	if err != nil {
 		return "", "", err
 	}
-	if isVP := strings.HasPrefix(mediaType, "application/vp+"); isVP != (types[0] == "EnvelopedVerifiablePresentation") {
-		return "", "", fmt.Errorf("%w: envelope type %s does not fit media type %s", ErrInvalid, types[0], mediaType)
+	if isVP := strings.HasPrefix(mediaType, "application/vp+"); isVP != (typ == "EnvelopedVerifiablePresentation") {
+		return "", "", fmt.Errorf("%w: envelope type %s does not fit media type %s", ErrInvalid, typ, mediaType)
 	}
 	return mediaType, token, nil
 }

@@ -5,8 +5,12 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"runtime"
+	"strings"
 	"testing"
 	"time"
+	"unsafe"
+	"weak"
 
 	. "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/issuer"
@@ -65,7 +69,7 @@ func TestKeyCacheOnlyVerified(t *testing.T) {
 	// Expiry: past KeyTTL, the key is resolved again (from the document
 	// cache, which lives longer) and the expired entry is dropped.
 	n.clock.Advance(2 * time.Minute)
-	if _, ok := v.CachedKeys().Get(RelationshipAssertion+"\x00"+n.issuer.DID()+"\x00"+decodeHeader(t, iss2.Token)["kid"].(string), n.clock.Now()); ok {
+	if _, ok := v.CachedKeys().Get(KeyID(RelationshipAssertion, n.issuer.DID(), decodeHeader(t, iss2.Token)["kid"].(string)), n.clock.Now()); ok {
 		t.Fatal("expired key returned")
 	}
 	if v.CachedKeys().Len() != 0 {
@@ -117,4 +121,37 @@ func TestResolverCacheBounded(t *testing.T) {
 	if hits.Load() != 4 {
 		t.Fatalf("%d fetches, want 4 (each evicts the other)", hits.Load())
 	}
+}
+
+// TestKeyCacheKeepsNoDocument: a cached key is named by copies of the
+// issuer and kid, not by the verified credential's strings (substrings of
+// one copy of its payload, which they would keep whole).
+func TestKeyCacheKeepsNoDocument(t *testing.T) {
+	srv, n, _ := issuerServer(t)
+	res := &Resolver{Client: loopbackClient(t, srv.Client()), TTL: time.Hour, Now: n.clock.Now}
+	v, err := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: res, SkipStatus: true, Now: n.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := sampleCredential()
+	c["credentialSubject"].(map[string]any)["pad"] = strings.Repeat("p", 150<<10)
+	tok := mustIssue(t, n, c, issuer.IssueOptions{}).Token
+	held := func() weak.Pointer[byte] {
+		ver, err := v.VerifyCredential(context.Background(), tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		pad := ver.Map()["credentialSubject"].(map[string]any)["pad"].(string)
+		return weak.Make(unsafe.StringData(pad))
+	}()
+	for range 3 {
+		runtime.GC()
+	}
+	if held.Value() != nil {
+		t.Fatal("the key cache holds the credential's document")
+	}
+	if v.CachedKeys().Len() != 1 {
+		t.Fatalf("%d keys cached, want 1", v.CachedKeys().Len())
+	}
+	runtime.KeepAlive(v)
 }

@@ -153,7 +153,7 @@ func (c *Credential) checkShapes() error {
 			return inv(f.name, err)
 		}
 		for i, it := range items {
-			types, err := typeList(it["type"])
+			isStatusEntry, err := hasType(it["type"], TypeBitstringStatusListEntry)
 			if err != nil {
 				return inv(fmt.Sprintf("%s[%d].type", f.name, i), err)
 			}
@@ -166,10 +166,13 @@ func (c *Credential) checkShapes() error {
 					return inv(fmt.Sprintf("%s[%d].id", f.name, i), err)
 				}
 			}
-			if f.name == "credentialStatus" && slices.Contains(types, TypeBitstringStatusListEntry) {
+			if f.name == "credentialStatus" && isStatusEntry {
 				e, err := parseStatusEntry(it)
 				if err != nil {
 					return inv(fmt.Sprintf("credentialStatus[%d]", i), err)
+				}
+				if c.Status == nil {
+					c.Status = make([]StatusEntry, 0, len(items)-i) // room for the entries left
 				}
 				c.Status = append(c.Status, e)
 			}
@@ -248,6 +251,16 @@ func checkContext(v any) error {
 		}
 	}
 	return nil
+}
+
+// hasType reads a type value as typeList does and reports whether it
+// holds want (a single string makes no list).
+func hasType(v any, want string) (bool, error) {
+	if t, ok := v.(string); ok && t != "" {
+		return t == want, nil
+	}
+	types, err := typeList(v)
+	return slices.Contains(types, want), err
 }
 
 // typeList reads a type value: a string or a non-empty array of strings.

@@ -75,8 +75,13 @@ const DefaultKeyCacheSize = 1024
 // trust registry, so their retirement applies at once.
 type Verifier struct {
 	cfg  VerifierConfig
-	keys *lru.Cache[string, crypto.PublicKey]
+	keys *lru.Cache[keyID, crypto.PublicKey]
 }
+
+// keyID names a cached key: the verification relationship, the issuer and
+// the kid. Its strings may be cut from a verified document: remember
+// caches a copy.
+type keyID struct{ relationship, issuer, kid string }
 
 // NewVerifier checks cfg and returns a Verifier.
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
@@ -114,13 +119,13 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if _, err := gm.NewJWTParser(cfg.Algorithms); err != nil {
 		return nil, err
 	}
-	return &Verifier{cfg: cfg, keys: lru.New[string, crypto.PublicKey](cfg.KeyCacheSize)}, nil
+	return &Verifier{cfg: cfg, keys: lru.New[keyID, crypto.PublicKey](cfg.KeyCacheSize)}, nil
 }
 
 // resolvedKey is a key found for (issuer, kid) and whether it is to be
 // cached once a signature made with it verifies.
 type resolvedKey struct {
-	ck  string
+	id  keyID
 	pub crypto.PublicKey
 	new bool
 }
@@ -129,7 +134,8 @@ type resolvedKey struct {
 func (v *Verifier) remember(k resolvedKey) {
 	if k.new {
 		now := v.cfg.Now()
-		v.keys.Put(k.ck, k.pub, now.Add(v.cfg.KeyTTL), now)
+		id := keyID{strings.Clone(k.id.relationship), strings.Clone(k.id.issuer), strings.Clone(k.id.kid)}
+		v.keys.Put(id, k.pub, now.Add(v.cfg.KeyTTL), now)
 	}
 }
 
@@ -151,9 +157,8 @@ func (v *Verifier) key(ctx context.Context, issuer, kid, alg, relationship strin
 // lookup finds the key for (issuer, kid) in a verification relationship,
 // from the cache or the resolver, whatever its algorithm.
 func (v *Verifier) lookup(ctx context.Context, issuer, kid, relationship string) (resolvedKey, error) {
-	ck := relationship + "\x00" + issuer + "\x00" + kid
-	k, ok := resolvedKey{ck: ck}, false
-	if k.pub, ok = v.keys.Get(ck, v.cfg.Now()); !ok {
+	k, ok := resolvedKey{id: keyID{relationship, issuer, kid}}, false
+	if k.pub, ok = v.keys.Get(k.id, v.cfg.Now()); !ok {
 		pub, err := resolveFor(ctx, v.cfg.Resolver, issuer, kid, relationship)
 		if err != nil {
 			return resolvedKey{}, err

@@ -34,6 +34,8 @@ type JWS struct {
 	PayloadJSON []byte
 	Signature   []byte
 	signing     string // the signing input: the header and payload parts as sent
+	// signingBytes is signing as bytes, in Parse's buffer.
+	signingBytes []byte
 }
 
 // Parse decodes a compact JWS for verification, in one pass and with the
@@ -59,15 +61,30 @@ func Parse(token string, allow []string, maxPayload int) (*JWS, error) {
 	if !ok || strings.IndexByte(last, '.') >= 0 {
 		return nil, fmt.Errorf("%w: want three dot-separated parts", ErrMalformed)
 	}
-	hdr, err := parseHeader(first, allow)
-	if err != nil {
-		return nil, err
+	if len(first) > MaxHeader {
+		return nil, fmt.Errorf("%w: header too large", ErrMalformed)
 	}
 	enc := base64.RawURLEncoding.Strict()
 	if enc.DecodedLen(len(mid)) > maxPayload {
+		if _, err := parseHeader(first, allow); err != nil {
+			return nil, err
+		}
 		return nil, fmt.Errorf("%w: payload: %w", ErrMalformed, strictjson.ErrTooLarge)
 	}
-	raw, err := enc.DecodeString(mid)
+	// One buffer for the token's bytes (the signing input, and the
+	// sources to decode) and the three parts decoded.
+	buf := make([]byte, len(token), len(token)+enc.DecodedLen(len(first))+enc.DecodedLen(len(mid))+enc.DecodedLen(len(last)))
+	copy(buf, token)
+	signing := len(first) + 1 + len(mid)
+	hdrJSON, err := decodeAppend(enc, &buf, buf[:len(first)])
+	if err != nil {
+		return nil, fmt.Errorf("%w: header is not base64url", ErrMalformed)
+	}
+	hdr, err := checkHeader(hdrJSON, allow)
+	if err != nil {
+		return nil, err
+	}
+	raw, err := decodeAppend(enc, &buf, buf[len(first)+1:signing])
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload is not base64url", ErrMalformed)
 	}
@@ -75,11 +92,24 @@ func Parse(token string, allow []string, maxPayload int) (*JWS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
 	}
-	sig, err := enc.DecodeString(last)
+	sig, err := decodeAppend(enc, &buf, buf[signing+1:len(token)])
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature is not base64url", ErrMalformed)
 	}
-	return &JWS{Header: hdr, Payload: payload, PayloadJSON: raw, Signature: sig, signing: token[:len(first)+1+len(mid)]}, nil
+	return &JWS{Header: hdr, Payload: payload, PayloadJSON: raw, Signature: sig,
+		signing: token[:signing], signingBytes: buf[:signing:signing]}, nil
+}
+
+// decodeAppend decodes src onto the end of *buf, which has the room, and
+// returns the decoded bytes (capped: appending to them copies).
+func decodeAppend(enc *base64.Encoding, buf *[]byte, src []byte) ([]byte, error) {
+	start := len(*buf)
+	b, err := enc.AppendDecode(*buf, src)
+	if err != nil {
+		return nil, err
+	}
+	*buf = b
+	return b[start:len(b):len(b)], nil
 }
 
 // Verify checks the signature with pub, which must be a key for the
@@ -95,7 +125,7 @@ func (j *JWS) Verify(pub crypto.PublicKey) error {
 	}
 	var err error
 	if p, ok := pub.(*gm.PublicKey); ok && alg == gm.AlgSM2 {
-		err = p.Verify([]byte(j.signing), j.Signature)
+		err = p.Verify(j.signingBytes, j.Signature)
 	} else if m := jwt.GetSigningMethod(alg); m == nil {
 		return fmt.Errorf("%w: %q has no verifier", ErrAlgorithm, alg)
 	} else {

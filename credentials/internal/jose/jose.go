@@ -64,6 +64,11 @@ func parseHeader(first string, allow []string) (Header, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: header is not base64url", ErrMalformed)
 	}
+	return checkHeader(raw, allow)
+}
+
+// checkHeader parses and checks a decoded protected header.
+func checkHeader(raw []byte, allow []string) (Header, error) {
 	m, err := strictjson.Object(raw, MaxHeader)
 	if err != nil {
 		return nil, fmt.Errorf("%w: header: %w", ErrMalformed, err)
