@@ -60,7 +60,10 @@ func TestHeapBounded(t *testing.T) {
 	bounded := heapGrowth(t, boltfile.DefaultReopenAfter, commits)
 	t.Logf("live heap growth over %d commits: %d KiB never reopened, %d KiB reopened every %d allocations",
 		commits*4/5, never>>10, bounded>>10, boltfile.DefaultReopenAfter)
-	if never < 256<<10 {
+	// Never reopened, the growth measured moves between about 230 and 330
+	// KiB from run to run (the free list's map grows in steps): the guard
+	// asks for twice the bound the reopened run is held to.
+	if never < 128<<10 {
 		t.Fatalf("never reopened, the heap grew only %d KiB: the test no longer sees the growth it guards against", never>>10)
 	}
 	if bounded > 64<<10 {
