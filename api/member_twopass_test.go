@@ -1,0 +1,41 @@
+package api
+
+import (
+	"fmt"
+	"reflect"
+	"testing"
+
+	"github.com/trustid-cn/trustid/internal/strictjson"
+)
+
+// FuzzCredentialMemberTwoPass: strictjson's two-pass path (taken for a
+// destination that is not a zero value) hands the verify body's
+// verifiableCredential member to its UnmarshalJSON as the one-pass path
+// does: the same input or error, the same JSON kept.
+func FuzzCredentialMemberTwoPass(f *testing.F) {
+	for _, s := range []string{
+		`{"verifiableCredential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":"EnvelopedVerifiableCredential","id":"data:application/vc+jwt,a.b.c"}}`,
+		`{"verifiableCredential":{"@context":["https://www.w3.org/ns/credentials/v2"],"proof":{"proofValue":"z3abc"}},"credentialId":"urn:x"}`,
+		`{"verifiableCredential":"a.b.c"}`, `{"verifiableCredential":null}`, `{"verifiableCredential": "x\u0041" }`,
+		`{"verifiableCredential":5}`, `{"verifiableCredential":[]}`, `{"verifiableCredential":{"proof":null}}`, `{}`,
+		`{"verifiableCredential":{"proof":[{"a":1},{"b":2}]}}`, `{ "verifiableCredential" : { "proof" : 1 } }`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var one verifyRequest
+		errOne := strictjson.Decode(body, &one, maxCredentialBody)
+		two := verifyRequest{Options: credentialVerifyOptions{Checks: []string{}}} // not zero: the two-pass path
+		errTwo := strictjson.Decode(body, &two, maxCredentialBody)
+		if (errOne == nil) != (errTwo == nil) {
+			t.Fatalf("one pass %v, two %v", errOne, errTwo)
+		}
+		if errOne != nil {
+			return
+		}
+		a, b := one.VerifiableCredential, two.VerifiableCredential
+		if a.set != b.set || !reflect.DeepEqual(a.in, b.in) || fmt.Sprint(a.err) != fmt.Sprint(b.err) || string(a.raw) != string(b.raw) || (a.raw == nil) != (b.raw == nil) {
+			t.Fatalf("one pass %+v, two %+v", a, b)
+		}
+	})
+}
