@@ -135,6 +135,10 @@ type measure struct {
 	// raced and doubles are the double-redemption probe's codes and
 	// codes redeemed twice (qr-redeem only).
 	raced, doubles int
+	// moreSM3Blocks are the SM3 blocks of the messages the route's SM2
+	// verification hashes beyond the floor's 400-byte message (verify:
+	// the credentials' signing inputs); they join the floor.
+	moreSM3Blocks int
 }
 
 func (m measure) requests() int {

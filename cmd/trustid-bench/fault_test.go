@@ -36,8 +36,16 @@ var (
 	buildErr  error
 )
 
-// TestMain removes the binary trustidBinary built.
+// TestMain removes the binary trustidBinary built. Run as the net/http
+// row's server (runNetHTTP starts this test binary), it is that server.
 func TestMain(m *testing.M) {
+	if os.Getenv(netHTTPEnv) == "1" {
+		if err := serveNetHTTP(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	code := m.Run()
 	if builtBin != "" {
 		os.RemoveAll(filepath.Dir(builtBin))

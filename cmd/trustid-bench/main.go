@@ -137,6 +137,13 @@ const maxRun = 20 * time.Minute
 const maxSoak = 2 * time.Hour
 
 func main() {
+	if os.Getenv(netHTTPEnv) == "1" {
+		if err := serveNetHTTP(); err != nil {
+			fmt.Fprintln(os.Stderr, "trustid-bench: net/http server:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var o options
 	var conc, paths string
 	flag.StringVar(&o.trustid, "trustid", "", "the trustid binary to run (default: build cmd/trustid with the go command)")
@@ -451,6 +458,7 @@ func (p *stepProgress) status() progress.Status {
 
 // result turns a measure into a report row.
 func (b *bench) result(r route, conc int, m measure) result {
+	r.floor.SM3Blocks += m.moreSM3Blocks
 	n := m.requests()
 	secs := m.elapsed.Seconds()
 	res := result{

@@ -202,7 +202,9 @@ func (r *report) problems() error {
 	var errs []error
 	timed := 0
 	for _, x := range r.Results {
-		timed += x.Requests
+		if x.Name != netHTTPName {
+			timed += x.Requests
+		}
 		if len(x.Errors) > 0 {
 			errs = append(errs, fmt.Errorf("%s at concurrency %d: %s; first: %s", x.Name, x.Concurrency, errorSummary(x.Errors), x.FirstError))
 		}

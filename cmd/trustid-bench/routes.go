@@ -88,6 +88,8 @@ type route struct {
 var routes = []route{
 	{baselineName, "GET /healthz", "the node's cheapest route: routing, request ID, metrics, an access-log line, a 15-byte JSON answer; the HTTP baseline of the other rows",
 		floorOps{Note: "none"}, (*bench).runBaseline},
+	{netHTTPName, "GET /healthz, net/http alone", "Go's net/http with nothing of TrustID: a process of trustid-bench with `trustid serve`'s server settings writing the same 15-byte answer, no middleware, no log; what of the baseline no change in TrustID can remove (its share of the HTTP baseline is the last ratio column)",
+		floorOps{Note: "none"}, (*bench).runNetHTTP},
 	{"token", "POST /oauth2/token", "client_credentials with an SM2 private_key_jwt assertion; SM2 access token",
 		floorOps{Verifies: 1, Signs: 1, Note: "verify the assertion, sign the token"}, (*bench).runToken},
 	{"token-validate", "POST /oauth2/introspect", "RFC 7662 introspection by a resource server (client_secret_basic) of one of its access tokens the node has not checked before: signature, header and claims, client registered and enabled, revocation list",
@@ -95,7 +97,7 @@ var routes = []route{
 	{"issue", "POST /credentials/issue", "vc+jwt, SM2, with revocation and suspension status entries",
 		floorOps{Signs: 1, Note: "sign the credential"}, (*bench).runIssue},
 	{"verify", "POST /credentials/verify", "a vc+jwt of this node, status checked against its own lists",
-		floorOps{Verifies: 1, Note: "verify the credential"}, (*bench).runVerify},
+		floorOps{Verifies: 1, Note: "verify the credential; SM3 of its signing input beyond the SM2 figure's 400-byte message (the blocks named)"}, (*bench).runVerify},
 	{"status", "POST /v1/credentials/{id}/status", "suspend / reinstate, handed to the ledger outbox (fsync) before the answer",
 		floorOps{SM3Blocks: 256, Note: "SM3 of the list's new head (16 KiB)"}, (*bench).runStatus},
 	{"enroll", "POST /v1/enrollments", "resident ID, SM2 device key and proof, terminal attestation (L4), PIN; binding, QR binding and identity credential; audit log (fsync)",
@@ -216,6 +218,10 @@ func (b *bench) runToken(ctx context.Context, conc int) (measure, error) {
 // baselineName is the route every run measures first at each concurrency.
 const baselineName = "baseline"
 
+// netHTTPName is the row of Go's net/http alone (runNetHTTP): not the
+// node, so not in its access log.
+const netHTTPName = "nethttp"
+
 func (b *bench) runBaseline(ctx context.Context, conc int) (measure, error) {
 	return b.drive(ctx, conc, 0, warm, b.o.duration, func(_ int, c *conn) error {
 		out, err := c.do("GET", "/healthz", "", ctJSON, nil, 200)
@@ -331,11 +337,17 @@ func (b *bench) runVerify(ctx context.Context, conc int) (measure, error) {
 		return measure{}, err
 	}
 	bodies := make([][]byte, len(b.creds))
+	blocks := 0
 	for i, cr := range b.creds {
 		bodies[i], _ = json.Marshal(map[string]json.RawMessage{"verifiableCredential": cr.envelope})
+		n, err := signingInput(cr.envelope)
+		if err != nil {
+			return measure{}, err
+		}
+		blocks += sm2Blocks(n) - sm2Blocks(floorMessage)
 	}
 	var next atomic.Int64
-	return b.drive(ctx, conc, verifyPerAddr, warm, b.o.duration, func(_ int, c *conn) error {
+	m, err := b.drive(ctx, conc, verifyPerAddr, warm, b.o.duration, func(_ int, c *conn) error {
 		body := bodies[(next.Add(1)-1)%int64(len(bodies))]
 		out, err := c.do("POST", "/credentials/verify", "", ctJSON, body, 200)
 		if err == nil && !bytes.Contains(out, []byte(`"verified":true`)) {
@@ -343,6 +355,25 @@ func (b *bench) runVerify(ctx context.Context, conc int) (measure, error) {
 		}
 		return err
 	})
+	m.moreSM3Blocks = max(0, blocks/len(bodies))
+	return m, err
+}
+
+// signingInput is the length of the JWS signing input (header.payload) of
+// a vc+jwt envelope (EnvelopedVerifiableCredential, its id a data: URL).
+func signingInput(envelope json.RawMessage) (int, error) {
+	var e struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(envelope, &e); err != nil {
+		return 0, fmt.Errorf("credential envelope: %w", err)
+	}
+	jws, ok := strings.CutPrefix(e.ID, "data:application/vc+jwt,")
+	i := strings.LastIndexByte(jws, '.')
+	if !ok || i < 0 {
+		return 0, fmt.Errorf("credential envelope: no vc+jwt in %.80q", e.ID)
+	}
+	return i, nil
 }
 
 func (b *bench) runStatus(ctx context.Context, conc int) (measure, error) {
