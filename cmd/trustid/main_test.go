@@ -253,3 +253,13 @@ func TestServeRejectsBadRegion(t *testing.T) {
 		t.Fatalf("bad region: %v", err)
 	}
 }
+
+func TestServeRejectsBadHeapFloor(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	for _, v := range []string{"-1", "1048577"} {
+		_, _, err := run(t, context.Background(), "serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--gc-heap-floor-mib", v)
+		if err == nil || !strings.Contains(err.Error(), "--gc-heap-floor-mib") {
+			t.Errorf("--gc-heap-floor-mib %s: %v", v, err)
+		}
+	}
+}

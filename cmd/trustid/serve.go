@@ -20,6 +20,7 @@ import (
 
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/federation"
+	"github.com/trustid-cn/trustid/internal/heapfloor"
 	"github.com/trustid-cn/trustid/internal/linebuf"
 	"github.com/trustid-cn/trustid/login"
 )
@@ -39,6 +40,7 @@ func newServeCmd() *cobra.Command {
 	f.String("instance", "", "this instance's ID among the region's instances (names the status lists it allocates from; default: made on first start and kept in the data directory)")
 	f.String("trusted-proxies", "", "comma-separated CIDRs of the load balancers in front of the node: only from these peers is the client address for per-address rate limits read from X-Forwarded-For (empty: none, the TCP peer's address)")
 	f.Duration("shutdown-timeout", 15*time.Second, "how long to drain requests on SIGINT/SIGTERM")
+	f.Int("gc-heap-floor-mib", 64, "the garbage collector's heap goal is kept at no less than this many MiB while the live heap is smaller (GOGC governs above it; GOMEMLIMIT still applies): fewer collections under load for at most this much memory (0: GOGC alone)")
 	f.Duration("access-log-flush", 100*time.Millisecond, "the access log (one line a request) is buffered and written out at this interval, when 64 KiB fill, and at shutdown; a crash loses at most this interval's lines (0: each line written at once)")
 	addAuthFlags(f)
 	addLedgerFlags(f)
@@ -67,6 +69,11 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	if !validRegion(region) {
 		return fmt.Errorf("--region %q: want a six-digit GB/T 2260 province-level code such as 310000", region)
 	}
+	floorMiB, _ := f.GetInt("gc-heap-floor-mib")
+	if floorMiB < 0 || floorMiB > 1<<20 {
+		return fmt.Errorf("--gc-heap-floor-mib %d: want 0 (none) to 1048576 MiB", floorMiB)
+	}
+	defer heapfloor.Start(uint64(floorMiB) << 20).Stop()
 	proxiesFlag, _ := f.GetString("trusted-proxies")
 	proxies, err := api.ParseTrustedProxies(proxiesFlag)
 	if err != nil {
