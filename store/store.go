@@ -207,9 +207,9 @@ func (k Keyer) Key(ns, key string) string {
 	} else {
 		sum = sha256.Sum256(in)
 	}
-	// One allocation: the stored key is built in a buffer on the stack
-	// when it fits (prefixes are short), then copied into its string.
-	var buf [160]byte
+	// One allocation: the stored key is built on the stack (the longest
+	// prefix, namespace, ':' and digest fit), then copied into its string.
+	var buf [192]byte
 	b := append(append(append(buf[:0], k.prefix...), ns...), ':')
 	b = base64.RawURLEncoding.AppendEncode(b, sum[:hashedKeyLen*3/4])
 	return string(b)
