@@ -412,8 +412,10 @@ type Introspection struct {
 	Jti       string `json:"jti,omitempty"`
 }
 
-// Introspect tells an authenticated client whether token is active. A
-// client may introspect its own tokens; a client allowed the
+// Introspect tells an authenticated client whether token is active:
+// caller is the client AuthenticateClient returned for this request,
+// which stands for the registry's record of it. A client may introspect
+// its own tokens; a client allowed the
 // registry:admin scope may introspect any. Everything else (invalid,
 // expired, revoked, another client's) is {"active": false}, so the answer
 // does not tell why. Only a failing dependency is an error
@@ -440,7 +442,12 @@ func (s *Service) Introspect(ctx context.Context, caller Client, token string) (
 	if v.region != "" {
 		return s.introspectForeign(ctx, now, v, token)
 	}
-	c, err := s.clients.Get(ctx, v.clientID)
+	// The caller's own token (the usual case) has the client the caller's
+	// authentication has just read from the registry.
+	c, err := caller, error(nil)
+	if v.clientID != caller.ID {
+		c, err = s.clients.Get(ctx, v.clientID)
+	}
 	if errors.Is(err, ErrClientNotFound) || (err == nil && c.Disabled) {
 		return Introspection{}, nil
 	}

@@ -192,6 +192,28 @@ func TestCacheIsBounded(t *testing.T) {
 	}
 }
 
+// TestIntrospectClientState: a token is active only while its client is
+// registered and enabled. For the caller's own token that is the caller
+// as authenticated (no second registry read); for another client's (an
+// admin asking) it is the registry's record.
+func TestIntrospectClientState(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+	admin := e.register("ops", gm.AlgSM2, ScopeRegistryAdmin)
+	tok := e.token(a, "")
+	off, err := e.clients.Update(ctx, a.ID, func(cl *Client) error { cl.Disabled = true; return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if in, err := e.svc.Introspect(ctx, off, tok); err != nil || in.Active {
+		t.Errorf("own token of a disabled caller: %+v %v", in, err)
+	}
+	if in, err := e.svc.Introspect(ctx, admin.Client, tok); err != nil || in.Active {
+		t.Errorf("admin asking about a disabled client's token: %+v %v", in, err)
+	}
+}
+
 func TestIntrospectAndRevoke(t *testing.T) {
 	e := newEnv(t)
 	ctx := context.Background()

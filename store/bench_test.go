@@ -27,6 +27,17 @@ func BenchmarkMemoryAllow(b *testing.B) {
 	storetest.BenchAllow(b, m)
 }
 
+// BenchmarkMemoryAllowKeyed is BenchmarkMemoryAllow with a KeySecret, as
+// a node runs it (stored keys are HMAC-SHA-256 digests).
+func BenchmarkMemoryAllowKeyed(b *testing.B) {
+	m, err := store.NewMemory(store.MemoryOptions{Prefix: "trustid:310000:", KeySecret: make([]byte, 32)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer m.Close()
+	storetest.BenchAllow(b, m)
+}
+
 func BenchmarkMemoryAllowParallel(b *testing.B) {
 	m, err := store.NewMemory(store.MemoryOptions{})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unsafe"
 )
 
 // Sentinel errors. Test for them with [errors.Is]; implementations wrap them.
@@ -157,10 +158,17 @@ const hashedKeyLen = 32
 type Keyer struct {
 	prefix string
 	secret []byte
-	// macs holds HMAC-SHA-256 states keyed with secret, reset before each
+	// macs holds *keyMAC states keyed with secret, reset before each
 	// use: keying a new one (hmac.New) for every stored key cost as much
 	// as the rest of a store operation.
 	macs *sync.Pool
+}
+
+// keyMAC is an HMAC-SHA-256 state and the buffer its Sum writes to, which
+// would otherwise be allocated for each key.
+type keyMAC struct {
+	h   hash.Hash
+	sum [sha256.Size]byte
 }
 
 // NewKeyer returns a Keyer for prefix, which must not contain '{' or '}' and
@@ -175,7 +183,7 @@ func NewKeyer(prefix string, secret []byte) (Keyer, error) {
 	}
 	k := Keyer{prefix: prefix, secret: append([]byte(nil), secret...)}
 	if len(secret) > 0 {
-		k.macs = &sync.Pool{New: func() any { return hmac.New(sha256.New, k.secret) }}
+		k.macs = &sync.Pool{New: func() any { return &keyMAC{h: hmac.New(sha256.New, k.secret)} }}
 	}
 	return k, nil
 }
@@ -186,25 +194,25 @@ func (k Keyer) Prefix() string { return k.prefix }
 // Key returns prefix + ns + ":" + base64url(digest)[:32], where digest is
 // SHA-256(key), or HMAC-SHA-256(secret, key) when a secret is set.
 func (k Keyer) Key(ns, key string) string {
+	// The hashes read key's bytes in place: they neither keep nor change
+	// their input.
+	in := unsafe.Slice(unsafe.StringData(key), len(key))
 	var sum [sha256.Size]byte
 	if k.macs != nil {
-		mac := k.macs.Get().(hash.Hash)
-		mac.Reset()
-		mac.Write([]byte(key))
-		mac.Sum(sum[:0])
-		k.macs.Put(mac)
+		m := k.macs.Get().(*keyMAC)
+		m.h.Reset()
+		m.h.Write(in)
+		sum = [sha256.Size]byte(m.h.Sum(m.sum[:0]))
+		k.macs.Put(m)
 	} else {
-		sum = sha256.Sum256([]byte(key))
+		sum = sha256.Sum256(in)
 	}
-	var b strings.Builder
-	b.Grow(len(k.prefix) + len(ns) + 1 + hashedKeyLen)
-	b.WriteString(k.prefix)
-	b.WriteString(ns)
-	b.WriteByte(':')
-	var enc [hashedKeyLen]byte
-	base64.RawURLEncoding.Encode(enc[:], sum[:hashedKeyLen*3/4])
-	b.Write(enc[:])
-	return b.String()
+	// One allocation: the stored key is built on the stack (the longest
+	// prefix, namespace, ':' and digest fit), then copied into its string.
+	var buf [192]byte
+	b := append(append(append(buf[:0], k.prefix...), ns...), ':')
+	b = base64.RawURLEncoding.AppendEncode(b, sum[:hashedKeyLen*3/4])
+	return string(b)
 }
 
 // CheckKey validates the common arguments of every keyed operation: a live
