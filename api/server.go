@@ -28,7 +28,8 @@ type Details func() map[string]float64
 type Config struct {
 	Logger *slog.Logger
 	// AccessLog takes the one "http" line of each request (instrument);
-	// the node's is buffered (docs/operations.md).
+	// the node's is buffered (docs/operations.md). With a TextHandler
+	// (NewTextHandler) the line is written without slog's formatting.
 	AccessLog *slog.Logger
 	Registry  *prometheus.Registry
 	// Checks are run by /readyz; the map key names the dependency.
