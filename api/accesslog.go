@@ -118,7 +118,9 @@ func appendRFC3339Millis(b []byte, t time.Time) []byte {
 		zone, sign = -zone, '-'
 	}
 	if year < 0 || year > 9999 || zone >= 100*60 {
-		return appendRFC3339MillisSlog(b, t)
+		// Not a clock's time: no line has one. slog garbles such years
+		// (it cuts the fraction at a fixed offset); this is RFC 3339's form.
+		return t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
 	}
 	hour, min, sec := t.Clock()
 	ms := t.Nanosecond() / 1e6
@@ -130,17 +132,6 @@ func appendRFC3339Millis(b []byte, t time.Time) []byte {
 		return append(b, 'Z')
 	}
 	return append(b, sign, byte('0'+zone/600), byte('0'+zone/60%10), ':', byte('0'+zone%60/10), byte('0'+zone%10))
-}
-
-// appendRFC3339MillisSlog is log/slog's code, for years of other than
-// four digits, whose fraction it cuts at a fixed offset, and zones of 100
-// hours or more.
-func appendRFC3339MillisSlog(b []byte, t time.Time) []byte {
-	const prefixLen = len("2006-01-02T15:04:05.000")
-	n := len(b)
-	t = t.Truncate(time.Millisecond).Add(time.Millisecond / 10)
-	b = t.AppendFormat(b, time.RFC3339Nano)
-	return append(b[:n+prefixLen], b[n+prefixLen+1:]...) // drop the 4th digit
 }
 
 // appendTextString appends s as slog's TextHandler writes a string value:

@@ -16,8 +16,9 @@ import (
 // FuzzAccessLine holds the access line TextHandler writes by hand to the
 // line slog's TextHandler writes for the same record, for any values:
 // strings needing quotes, empty, with control characters, invalid UTF-8,
-// U+FFFD or Unicode spaces, any time (years of more or fewer than four
-// digits too), zone, status and duration.
+// U+FFFD or Unicode spaces, any time of years 0 to 9999 (a clock's: slog
+// garbles other years, TestAccessLineOddYears), any zone below 100 hours,
+// status and duration.
 func FuzzAccessLine(f *testing.F) {
 	f.Add("0123456789abcdef", "GET", "GET /healthz", "192.0.2.1:1234", 200, int64(1234), int64(1764900000), int64(123456789), 8*3600)
 	f.Add("", "", "", "", 0, int64(0), int64(0), int64(0), 0)
@@ -25,6 +26,9 @@ func FuzzAccessLine(f *testing.F) {
 	f.Add("\x00\x1f\x7f", "\\", "\xff\xfe", "\ufffd", 999, int64(1<<62), int64(253402300800), int64(999_999_999), 45*60+7)
 	f.Add("é日本", "\u00a0", "\u200b", "a\tb\nc", 404, int64(999_999), int64(-62167219201), int64(1_000_000), -12*3600)
 	f.Fuzz(func(t *testing.T, id, method, route, remote string, status int, elapsed, unixSec, nano int64, zone int) {
+		const y0, y10000 = -62167219200, 253402300800 // 0000-01-01 and 10000-01-01 UTC
+		const margin = 5 * 86400                      // a zone moves the date up to 100 hours
+		unixSec = y0 + margin + (unixSec%(y10000-y0-2*margin)+(y10000-y0-2*margin))%(y10000-y0-2*margin)
 		tm := time.Unix(unixSec, nano%1e9).In(time.FixedZone("z", zone%(100*3600)))
 		a := &accessRecord{time: tm, id: id, method: method,
 			route: newAccessRoute(route), status: status, elapsed: time.Duration(elapsed), remote: remote}
@@ -35,6 +39,20 @@ func FuzzAccessLine(f *testing.F) {
 			t.Errorf("access line\n%q, slog's\n%q", got.Bytes(), want.Bytes())
 		}
 	})
+}
+
+// TestAccessLineOddYears: a time no clock gives still makes a line, its
+// time in RFC 3339's form.
+func TestAccessLineOddYears(t *testing.T) {
+	for tm, want := range map[time.Time]string{
+		time.Date(10000, 1, 2, 3, 4, 5, 6_789_000, time.UTC):                                                         "10000-01-02T03:04:05.006Z",
+		time.Date(-1, 1, 2, 3, 4, 5, 0, time.UTC):                                                                    "-0001-01-02T03:04:05.000Z",
+		time.Date(2026, 1, 2, 3, 4, 5, 0, time.FixedZone("far", 101*3600)).UTC().In(time.FixedZone("far", 101*3600)): "2026-01-02T03:04:05.000+101:00",
+	} {
+		if got := string(appendRFC3339Millis(nil, tm)); got != want {
+			t.Errorf("%v: %q, want %q", tm, got, want)
+		}
+	}
 }
 
 // TestAccessLineLocalTime: in the local zone and in UTC too.
