@@ -128,14 +128,19 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // instrument wraps one route: request ID, panic recovery, a body limit,
-// metrics and an access log line. The log names the route pattern, never
-// the query string or headers, which may carry tokens.
+// metrics and an access log line (logAccess).
 func (s *Server) instrument(route string, h http.Handler) http.Handler {
 	requests := &routeCounters{vec: s.metrics.requests.MustCurryWith(prometheus.Labels{"route": route})}
 	duration := s.metrics.duration.WithLabelValues(route)
+	line := newAccessRoute(route)
 	return instrumented{inner: h, HandlerFunc: func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		id := r.Header.Get("X-Request-Id")
+		// The header maps of net/http's server and of http.Header.Set
+		// have canonical keys: indexing skips Get's canonicalization.
+		var id string
+		if v := r.Header["X-Request-Id"]; len(v) > 0 {
+			id = v[0]
+		}
 		if len(id) == 0 || len(id) > 64 || !isToken(id) {
 			id = newRequestID()
 		}
@@ -143,7 +148,7 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 		w.Header()["X-Request-Id"] = x.header[:]
 		if len(s.proxies) > 0 {
 			if peer, ok := peerAddr(r); ok {
-				x.client = s.proxies.ClientIP(peer, r.Header.Values("X-Forwarded-For"))
+				x.client = s.proxies.ClientIP(peer, r.Header["X-Forwarded-For"])
 			}
 		}
 		r = r.WithContext(x)
@@ -161,21 +166,14 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 			if sw.status == 0 { // nothing written: net/http sends 200
 				sw.status = http.StatusOK
 			}
-			end := time.Now()
-			elapsed := end.Sub(start)
+			// One reading of the clock: the line's time is start's
+			// wall clock advanced by the monotonic elapsed time.
+			elapsed := time.Since(start)
 			method := metricMethod(r.Method) // a made-up method, of any length, is "other"
 			requests.inc(method, sw.status)
 			duration.Observe(elapsed.Seconds())
-			// The record goes to the handler directly: Logger.LogAttrs
-			// would take the caller's PC (runtime.Callers), which no
-			// handler of the access log prints.
-			ctx := r.Context()
-			if h := s.access.Handler(); h.Enabled(ctx, slog.LevelInfo) {
-				rec := slog.NewRecord(end, slog.LevelInfo, "http", 0)
-				rec.AddAttrs(slog.String("request_id", id), slog.String("method", method), slog.String("route", route),
-					slog.Int("status", sw.status), slog.Duration("duration", elapsed), slog.String("remote", r.RemoteAddr))
-				h.Handle(ctx, rec)
-			}
+			logAccess(r.Context(), s.access.Handler(), &accessRecord{time: start.Add(elapsed), id: id, method: method,
+				route: line, status: sw.status, elapsed: elapsed, remote: r.RemoteAddr})
 		}()
 		h.ServeHTTP(sw, r)
 	}}

@@ -5,7 +5,6 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
-	"strings"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -29,7 +28,8 @@ type Details func() map[string]float64
 type Config struct {
 	Logger *slog.Logger
 	// AccessLog takes the one "http" line of each request (instrument);
-	// the node's is buffered (docs/operations.md).
+	// the node's is buffered (docs/operations.md). With a TextHandler
+	// (NewTextHandler) the line is written without slog's formatting.
 	AccessLog *slog.Logger
 	Registry  *prometheus.Registry
 	// Checks are run by /readyz; the map key names the dependency.
@@ -97,8 +97,7 @@ func New(cfg Config) *Server {
 // is unrouted, not redirected.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if p := r.URL.EscapedPath(); r.Method == http.MethodConnect || !strings.HasPrefix(p, "/") ||
-			strings.Contains(p, "//") || strings.Contains(p, "/.") {
+		if r.Method == http.MethodConnect || mayRedirect(r.URL.EscapedPath()) {
 			if _, pattern := s.router.mux.Handler(r); pattern == "" {
 				s.unrouted.ServeHTTP(w, r)
 				return
@@ -106,6 +105,20 @@ func (s *Server) Handler() http.Handler {
 		}
 		s.router.serve.ServeHTTP(w, r)
 	})
+}
+
+// mayRedirect reports whether ServeMux might redirect p to a cleaned
+// path: p does not start with "/", or holds "//" or "/.".
+func mayRedirect(p string) bool {
+	if len(p) == 0 || p[0] != '/' {
+		return true
+	}
+	for i := 1; i < len(p); i++ {
+		if p[i-1] == '/' && (p[i] == '/' || p[i] == '.') {
+			return true
+		}
+	}
+	return false
 }
 
 // notRouted answers requests no route matched, as JSON: 405 with Allow when

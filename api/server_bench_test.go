@@ -10,7 +10,7 @@ import (
 
 // BenchmarkServeHealthz is what the server's own plumbing costs a request
 // (routing, request ID, body limit, metrics, the access line formatted and
-// discarded), in process: GET /healthz served to a writer that keeps
+// discarded, by the node's TextHandler), in process: GET /healthz served to a writer that keeps
 // nothing (oauth_bench_test.go). BenchmarkNoopHTTP is the same route over loopback.
 //
 // behind-proxy is the same request from a trusted load balancer, the
@@ -21,7 +21,7 @@ func BenchmarkServeHealthz(b *testing.B) {
 		proxies string
 	}{{"direct", ""}, {"behind-proxy", "10.0.0.0/8"}} {
 		b.Run(c.name, func(b *testing.B) {
-			s := New(Config{AccessLog: slog.New(slog.NewTextHandler(io.Discard, nil)), TrustedProxies: mustProxies(b, c.proxies)})
+			s := New(Config{AccessLog: slog.New(NewTextHandler(io.Discard, nil)), TrustedProxies: mustProxies(b, c.proxies)})
 			h := s.Handler()
 			r := httptest.NewRequest("GET", "/healthz", nil)
 			if c.proxies != "" {

@@ -468,3 +468,17 @@ func TestAccessLineStatusAndMethod(t *testing.T) {
 		t.Errorf("no %s in /metrics", want)
 	}
 }
+
+// FuzzMayRedirect holds mayRedirect to the strings functions Handler
+// used before.
+func FuzzMayRedirect(f *testing.F) {
+	for _, p := range []string{"", "/", "/healthz", "//x", "/a/./b", "/.well-known/x", "a/b", "/a/b/", "/a/b/.", "/a.b/c"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		want := !strings.HasPrefix(p, "/") || strings.Contains(p, "//") || strings.Contains(p, "/.")
+		if got := mayRedirect(p); got != want {
+			t.Errorf("mayRedirect(%q) = %v, want %v", p, got, want)
+		}
+	})
+}

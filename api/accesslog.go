@@ -1,0 +1,180 @@
+package api
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// TextHandler is slog's TextHandler, with a shortcut for instrument's
+// access line: the line is appended by hand to a pooled buffer, the same
+// bytes slog writes for the same record (FuzzAccessLine), and written to
+// the same writer under the same lock, without slog's generic formatting
+// (half the instructions GET /healthz's plumbing took). Build the node's text
+// loggers with NewTextHandler; with any other handler, including what
+// WithAttrs and WithGroup return, the line goes through slog.
+type TextHandler struct {
+	*slog.TextHandler
+	w *lockedWriter
+	// direct: no ReplaceAttr, so slog writes the record as it is.
+	direct bool
+}
+
+// NewTextHandler returns a handler writing what slog.NewTextHandler(w,
+// opts) writes.
+func NewTextHandler(w io.Writer, opts *slog.HandlerOptions) *TextHandler {
+	lw := &lockedWriter{w: w}
+	return &TextHandler{TextHandler: slog.NewTextHandler(lw, opts), w: lw, direct: opts == nil || opts.ReplaceAttr == nil}
+}
+
+// lockedWriter serializes the writes of slog and of the shortcut, as
+// slog's lock alone does for slog's.
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// accessRecord is instrument's access line of one request: the route
+// pattern, never the query string or headers, which may carry tokens.
+type accessRecord struct {
+	time    time.Time
+	id      string // a token (isToken) of at most 64 bytes
+	method  string // metricMethod's
+	route   *accessRoute
+	status  int
+	elapsed time.Duration
+	remote  string
+}
+
+// accessRoute is a route pattern and its value in a text line, quoted
+// once when the route is registered.
+type accessRoute struct {
+	pattern string
+	text    []byte
+}
+
+func newAccessRoute(pattern string) *accessRoute {
+	return &accessRoute{pattern: pattern, text: appendTextString(nil, pattern)}
+}
+
+// logAccess writes a's line to h when h is enabled at info level.
+func logAccess(ctx context.Context, h slog.Handler, a *accessRecord) {
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
+	}
+	if t, ok := h.(*TextHandler); ok && t.direct {
+		bp := docBufs.Get().(*[]byte)
+		*bp = a.appendText((*bp)[:0])
+		t.w.Write(*bp)
+		docBufs.Put(bp)
+		return
+	}
+	// The record goes to the handler directly: Logger.LogAttrs would take
+	// the caller's PC (runtime.Callers), which no handler of the access
+	// log prints.
+	rec := slog.NewRecord(a.time, slog.LevelInfo, "http", 0)
+	rec.AddAttrs(slog.String("request_id", a.id), slog.String("method", a.method), slog.String("route", a.route.pattern),
+		slog.Int("status", a.status), slog.Duration("duration", a.elapsed), slog.String("remote", a.remote))
+	h.Handle(ctx, rec)
+}
+
+// appendText appends the line slog's TextHandler writes for a's record.
+func (a *accessRecord) appendText(b []byte) []byte {
+	b = append(b, "time="...)
+	b = appendRFC3339Millis(b, a.time)
+	b = append(b, " level=INFO msg=http request_id="...)
+	b = appendTextString(b, a.id)
+	b = append(b, " method="...)
+	b = appendTextString(b, a.method)
+	b = append(b, " route="...)
+	b = append(b, a.route.text...)
+	b = append(b, " status="...)
+	b = strconv.AppendInt(b, int64(a.status), 10)
+	b = append(b, " duration="...)
+	b = append(b, a.elapsed.String()...)
+	b = append(b, " remote="...)
+	b = appendTextString(b, a.remote)
+	return append(b, '\n')
+}
+
+// appendRFC3339Millis appends t as log/slog's text handler does: RFC
+// 3339 with exactly three digits of fraction.
+func appendRFC3339Millis(b []byte, t time.Time) []byte {
+	year, month, day := t.Date()
+	_, offset := t.Zone()
+	zone, sign := offset/60, byte('+') // whole minutes, as time.RFC3339
+	if zone < 0 {
+		zone, sign = -zone, '-'
+	}
+	if year < 0 || year > 9999 || zone >= 100*60 {
+		// Not a clock's time: no line has one. slog garbles such years
+		// (it cuts the fraction at a fixed offset); this is RFC 3339's form.
+		return t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+	}
+	hour, min, sec := t.Clock()
+	ms := t.Nanosecond() / 1e6
+	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-')
+	b = append(b, byte('0'+int(month)/10), byte('0'+int(month)%10), '-', byte('0'+day/10), byte('0'+day%10), 'T')
+	b = append(b, byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+min/10), byte('0'+min%10), ':')
+	b = append(b, byte('0'+sec/10), byte('0'+sec%10), '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	if offset == 0 {
+		return append(b, 'Z')
+	}
+	return append(b, sign, byte('0'+zone/600), byte('0'+zone/60%10), ':', byte('0'+zone%60/10), byte('0'+zone%10))
+}
+
+// appendTextString appends s as slog's TextHandler writes a string value:
+// as it is, or quoted by strconv when it is empty or holds a space, '=',
+// '"', a control character, or a rune that is invalid, U+FFFD, a space
+// or unprintable.
+func appendTextString(b []byte, s string) []byte {
+	if needsQuoting(s) {
+		return strconv.AppendQuote(b, s)
+	}
+	return append(b, s...)
+}
+
+func needsQuoting(s string) bool {
+	i := 0
+	for i < len(s) && textSafe[s[i]] {
+		i++
+	}
+	if len(s) == 0 || i < len(s) && s[i] < utf8.RuneSelf {
+		return true
+	}
+	for i < len(s) {
+		if textSafe[s[i]] {
+			i++
+			continue
+		}
+		if s[i] < utf8.RuneSelf {
+			return true
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError || unicode.IsSpace(r) || !unicode.IsPrint(r) {
+			return true
+		}
+		i += size
+	}
+	return false
+}
+
+// textSafe holds the ASCII bytes that leave a string unquoted: printable
+// (DEL included, as slog's) but for space, '=' and '"'.
+var textSafe = func() (t [256]bool) {
+	for c := '!'; c < utf8.RuneSelf; c++ {
+		t[c] = c != '=' && c != '"'
+	}
+	return t
+}()
