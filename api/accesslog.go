@@ -1,9 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -16,20 +18,44 @@ import (
 // bytes slog writes for the same record (FuzzAccessLine), and written to
 // the same writer under the same lock, without slog's generic formatting
 // (half the instructions GET /healthz's plumbing took). Build the node's text
-// loggers with NewTextHandler; with any other handler, including what
-// WithAttrs and WithGroup return, the line goes through slog.
+// loggers with NewTextHandler; WithAttrs keeps the shortcut (the node's
+// access logger carries its region). With any other handler, including
+// what WithGroup returns, the line goes through slog.
 type TextHandler struct {
 	*slog.TextHandler
 	w *lockedWriter
-	// direct: no ReplaceAttr, so slog writes the record as it is.
+	// direct: no ReplaceAttr and no source, so slog writes the record as
+	// it is.
 	direct bool
+	// with is the text slog writes for the WithAttrs attributes, each
+	// after a space, between the message and the record's attributes.
+	with []byte
 }
 
 // NewTextHandler returns a handler writing what slog.NewTextHandler(w,
 // opts) writes.
 func NewTextHandler(w io.Writer, opts *slog.HandlerOptions) *TextHandler {
 	lw := &lockedWriter{w: w}
-	return &TextHandler{TextHandler: slog.NewTextHandler(lw, opts), w: lw, direct: opts == nil || opts.ReplaceAttr == nil}
+	return &TextHandler{TextHandler: slog.NewTextHandler(lw, opts), w: lw, direct: opts == nil || opts.ReplaceAttr == nil && !opts.AddSource}
+}
+
+// WithAttrs returns a TextHandler writing as slog's WithAttrs does.
+func (h *TextHandler) WithAttrs(as []slog.Attr) slog.Handler {
+	if len(as) == 0 {
+		return h
+	}
+	return &TextHandler{TextHandler: h.TextHandler.WithAttrs(as).(*slog.TextHandler), w: h.w, direct: h.direct,
+		with: append(slices.Clone(h.with), withText(as)...)}
+}
+
+// withText is the text slog's TextHandler writes for as, taken from slog
+// itself: the line of a record without time, attributes or message, less
+// that record's own text.
+func withText(as []slog.Attr) []byte {
+	const bare = `level=INFO msg=""`
+	var b bytes.Buffer
+	slog.NewTextHandler(&b, nil).WithAttrs(as).Handle(context.Background(), slog.NewRecord(time.Time{}, slog.LevelInfo, "", 0))
+	return bytes.TrimSuffix(bytes.TrimPrefix(b.Bytes(), []byte(bare)), []byte("\n"))
 }
 
 // lockedWriter serializes the writes of slog and of the shortcut, as
@@ -75,7 +101,7 @@ func logAccess(ctx context.Context, h slog.Handler, a *accessRecord) {
 	}
 	if t, ok := h.(*TextHandler); ok && t.direct {
 		bp := docBufs.Get().(*[]byte)
-		*bp = a.appendText((*bp)[:0])
+		*bp = a.appendText((*bp)[:0], t.with)
 		t.w.Write(*bp)
 		docBufs.Put(bp)
 		return
@@ -90,10 +116,12 @@ func logAccess(ctx context.Context, h slog.Handler, a *accessRecord) {
 }
 
 // appendText appends the line slog's TextHandler writes for a's record.
-func (a *accessRecord) appendText(b []byte) []byte {
+func (a *accessRecord) appendText(b, with []byte) []byte {
 	b = append(b, "time="...)
 	b = appendRFC3339Millis(b, a.time)
-	b = append(b, " level=INFO msg=http request_id="...)
+	b = append(b, " level=INFO msg=http"...)
+	b = append(b, with...)
+	b = append(b, " request_id="...)
 	b = appendTextString(b, a.id)
 	b = append(b, " method="...)
 	b = appendTextString(b, a.method)

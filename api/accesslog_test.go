@@ -20,12 +20,12 @@ import (
 // garbles other years, TestAccessLineOddYears), any zone below 100 hours,
 // status and duration.
 func FuzzAccessLine(f *testing.F) {
-	f.Add("0123456789abcdef", "GET", "GET /healthz", "192.0.2.1:1234", 200, int64(1234), int64(1764900000), int64(123456789), 8*3600)
-	f.Add("", "", "", "", 0, int64(0), int64(0), int64(0), 0)
-	f.Add("a=b", "other", `POST /x "y"`, "[::1]:80", -1, int64(-5), int64(-1), int64(-1), -3600)
-	f.Add("\x00\x1f\x7f", "\\", "\xff\xfe", "\ufffd", 999, int64(1<<62), int64(253402300800), int64(999_999_999), 45*60+7)
-	f.Add("é日本", "\u00a0", "\u200b", "a\tb\nc", 404, int64(999_999), int64(-62167219201), int64(1_000_000), -12*3600)
-	f.Fuzz(func(t *testing.T, id, method, route, remote string, status int, elapsed, unixSec, nano int64, zone int) {
+	f.Add("0123456789abcdef", "GET", "GET /healthz", "192.0.2.1:1234", 200, int64(1234), int64(1764900000), int64(123456789), 8*3600, "310000")
+	f.Add("", "", "", "", 0, int64(0), int64(0), int64(0), 0, "310000")
+	f.Add("a=b", "other", `POST /x "y"`, "[::1]:80", -1, int64(-5), int64(-1), int64(-1), -3600, "a b")
+	f.Add("\x00\x1f\x7f", "\\", "\xff\xfe", "\ufffd", 999, int64(1<<62), int64(253402300800), int64(999_999_999), 45*60+7, "")
+	f.Add("é日本", "\u00a0", "\u200b", "a\tb\nc", 404, int64(999_999), int64(-62167219201), int64(1_000_000), -12*3600, "=\"\n")
+	f.Fuzz(func(t *testing.T, id, method, route, remote string, status int, elapsed, unixSec, nano int64, zone int, with string) {
 		const y0, y10000 = -62167219200, 253402300800 // 0000-01-01 and 10000-01-01 UTC
 		const margin = 5 * 86400                      // a zone moves the date up to 100 hours
 		unixSec = y0 + margin + (unixSec%(y10000-y0-2*margin)+(y10000-y0-2*margin))%(y10000-y0-2*margin)
@@ -37,6 +37,19 @@ func FuzzAccessLine(f *testing.F) {
 		logAccess(context.Background(), NewTextHandler(&got, nil), a)
 		if !bytes.Equal(got.Bytes(), want.Bytes()) {
 			t.Errorf("access line\n%q, slog's\n%q", got.Bytes(), want.Bytes())
+		}
+		// With attributes, as the node's access logger has its region.
+		as := []slog.Attr{slog.String("region", with), slog.Int("n", status), slog.String(with, id)}
+		want.Reset()
+		got.Reset()
+		logAccess(context.Background(), slog.NewTextHandler(&want, nil).WithAttrs(as[:1]).WithAttrs(as[1:]), a)
+		h := NewTextHandler(&got, nil).WithAttrs(as[:1]).WithAttrs(as[1:])
+		if _, ok := h.(*TextHandler); !ok {
+			t.Fatalf("WithAttrs returned a %T", h)
+		}
+		logAccess(context.Background(), h, a)
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("access line with attributes\n%q, slog's\n%q", got.Bytes(), want.Bytes())
 		}
 	})
 }
