@@ -27,8 +27,10 @@ const (
 // decoded (map order is not significant in JSON; @context order is kept),
 // and the fields below are read from it.
 type Credential struct {
-	raw        map[string]any
-	signed     []byte // the JSON raw was decoded from, when it was signed as it is (vc+jwt)
+	raw map[string]any
+	// canonical is the JSON raw was decoded from, when that was signed
+	// as it is (vc+jwt) and is strictjson.Marshal's encoding of raw.
+	canonical  []byte
 	ID         string
 	Types      []string
 	Issuer     string
@@ -210,15 +212,6 @@ func (c *Credential) checkShapes() error {
 
 // Map returns the credential's JSON object. Callers must not modify it.
 func (c *Credential) Map() map[string]any { return c.raw }
-
-// marshaled returns strictjson.Marshal's encoding of the credential's
-// JSON object when the signed bytes are that encoding already, else nil.
-func (c *Credential) marshaled() []byte {
-	if c.signed != nil && strictjson.Canonical(c.signed) {
-		return c.signed
-	}
-	return nil
-}
 
 // MarshalJSON encodes the credential.
 func (c *Credential) MarshalJSON() ([]byte, error) { return json.Marshal(c.raw) }
