@@ -304,10 +304,8 @@ func URLString(v any) (string, error) {
 			return "", errors.New("must be an absolute URL")
 		}
 	}
-	for i := colon + 1; i < len(s); i++ {
-		if c := s[i]; c <= ' ' || c == 0x7f {
-			return "", errors.New("URL has spaces or control characters")
-		}
+	if spaceOrControl(s[colon+1:]) {
+		return "", errors.New("URL has spaces or control characters")
 	}
 	if scheme := s[:colon]; strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https") {
 		if plainHTTPURL(s[colon+1:]) {
@@ -318,6 +316,28 @@ func URLString(v any) (string, error) {
 		}
 	}
 	return s, nil
+}
+
+// spaceOrControl reports whether s holds a space, a control character or
+// DEL (a byte <= ' ' or 0x7f), eight bytes a step.
+func spaceOrControl(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i <= len(s)-8; i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// A high bit for a byte below 0x21 in w, or zero in d (DEL in w).
+		d := w ^ ones*0x7f
+		if ((w-ones*0x21)&^w|(d-ones)&^d)&highs != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // plainHTTPURL reports whether rest, what follows an http(s) URL's scheme
