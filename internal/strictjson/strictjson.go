@@ -710,6 +710,8 @@ func common(b []byte) (any, bool) {
 		return "suspension", true
 	case "VerifiableCredential":
 		return "VerifiableCredential", true
+	case "EnvelopedVerifiableCredential":
+		return "EnvelopedVerifiableCredential", true
 	case "https://www.w3.org/ns/credentials/v2":
 		return "https://www.w3.org/ns/credentials/v2", true
 	case "alg":
