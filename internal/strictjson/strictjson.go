@@ -458,7 +458,7 @@ func (s *scanner) hex4(i int) (rune, bool) {
 // they are (literalByte), eight at a time while it can. It is not
 // inlined: in its own frame the loop keeps its values in registers
 // (inlined into str, it spilled and reloaded five of them a step, ~45
-// instructions for eight bytes against ~20).
+// instructions for eight bytes against 24).
 //
 //go:noinline
 func literalRun(b []byte) int {
@@ -519,9 +519,10 @@ func (s *scanner) decodeString(raw []byte, start int) (string, error) {
 	return k, nil
 }
 
-// canonicalString records a string value Marshal escapes (U+2028 or
-// U+2029: E2 80 A8 and E2 80 A9), when checkCanonical is set; raw is nil
-// for a string with escapes, recorded by decodeString.
+// canonicalString records a string (a key or a value) that Marshal
+// escapes (U+2028 or U+2029: E2 80 A8 and E2 80 A9), when checkCanonical
+// is set; raw is nil for a string with escapes, recorded by
+// decodeString.
 func (s *scanner) canonicalString(raw []byte) {
 	if !s.checkCanonical || s.notCanonical {
 		return
