@@ -553,12 +553,34 @@ type credentialMember struct {
 func (c *credentialMember) UnmarshalJSON(b []byte) error {
 	c.set = true
 	c.in, c.err = credentialInput(b, "verifiableCredential")
+	c.keepProof(b)
+	return nil
+}
+
+// UnmarshalJSONValue is UnmarshalJSON for the value strictjson built
+// from b while it decoded the body (strictjson.ValueUnmarshaler): a
+// token string or an object is credentialInput's result as it is, the
+// object not parsed a second time (the body's limit is
+// credentialInput's, so it refuses no member the body decode took); any
+// other value goes to UnmarshalJSON.
+func (c *credentialMember) UnmarshalJSONValue(v any, b []byte) error {
+	switch v.(type) {
+	case string, map[string]any:
+		c.set, c.in, c.err = true, v, nil
+		c.keepProof(b)
+		return nil
+	}
+	return c.UnmarshalJSON(b)
+}
+
+// keepProof keeps a copy of b, the member's JSON in the body's pooled
+// buffer, when the member is a credential with an embedded proof.
+func (c *credentialMember) keepProof(b []byte) {
 	if m, ok := c.in.(map[string]any); ok {
 		if _, hasProof := m["proof"]; hasProof {
-			c.raw = bytes.Clone(b) // b is the body's pooled buffer
+			c.raw = bytes.Clone(b)
 		}
 	}
-	return nil
 }
 
 // input is the member's credentialInput.

@@ -3,8 +3,10 @@ package api
 import (
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
+	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
@@ -38,4 +40,16 @@ func FuzzCredentialMemberTwoPass(f *testing.F) {
 			t.Fatalf("one pass %+v, two %+v", a, b)
 		}
 	})
+}
+
+// TestCredentialMemberBodyBound: UnmarshalJSONValue takes an object
+// member without credentialInput's size check (ParseJSONObject's bound),
+// which holds only while no body maxCredentialBody allows has a member
+// over that bound.
+func TestCredentialMemberBodyBound(t *testing.T) {
+	pad := maxCredentialBody - len(`{"verifiableCredential":{"a":""}}`)
+	member := `{"a":"` + strings.Repeat("x", pad) + `"}`
+	if _, err := vc.ParseJSONObject([]byte(member)); err != nil {
+		t.Fatalf("a member of a body of maxCredentialBody bytes: %v", err)
+	}
 }

@@ -82,7 +82,7 @@ func FuzzWriteVerifyMatchesWriteJSON(f *testing.F) {
 		r := &verifyResponse{Verified: bits&1 != 0, Format: format, Issuer: issuer, Credential: cred}
 		// A credential as the verifier gives it: decoded strictly, with
 		// its bytes when they are Marshal's encoding.
-		if m, err := strictjson.Object(raw, 1<<16); err == nil && strictjson.Canonical(raw) {
+		if m, canonical, err := strictjson.ObjectCanonical(raw, 1<<16); err == nil && canonical {
 			r.Credential, r.CredentialJSON = m, raw
 		}
 		if bits&2 != 0 {

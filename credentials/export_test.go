@@ -19,6 +19,7 @@ var (
 	DecodeObject              = decodeObject
 	ParseStatusListCredential = parseStatusListCredential
 	PlainHTTPURL              = plainHTTPURL
+	SpaceOrControl            = spaceOrControl
 )
 
 const MaxFetch = maxFetch

@@ -260,6 +260,25 @@ func FuzzRelatedDigests(f *testing.F) {
 	})
 }
 
+// FuzzSpaceOrControl: SpaceOrControl, eight bytes a step, finds what the
+// byte-by-byte loop it replaced in URLString finds.
+func FuzzSpaceOrControl(f *testing.F) {
+	for _, s := range []string{"", "did:web:a.example", "abcdefgh ijklmnop", "abcdefghijklmno\x7f", "\x00", "abcdefg\x20", "é\x80\xff\xa0abcdefgh", "!!!!!!!!\x1f"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := false
+		for i := 0; i < len(s); i++ {
+			if c := s[i]; c <= ' ' || c == 0x7f {
+				want = true
+			}
+		}
+		if got := SpaceOrControl(s); got != want {
+			t.Fatalf("SpaceOrControl(%q) = %v, want %v", s, got, want)
+		}
+	})
+}
+
 // FuzzURLString: an http(s) URL that URLString takes without url.Parse
 // (PlainHTTPURL) is one url.Parse takes with a host; and URLString takes
 // exactly what it took when it called url.Parse for every http(s) URL.

@@ -27,8 +27,10 @@ const (
 // decoded (map order is not significant in JSON; @context order is kept),
 // and the fields below are read from it.
 type Credential struct {
-	raw        map[string]any
-	signed     []byte // the JSON raw was decoded from, when it was signed as it is (vc+jwt)
+	raw map[string]any
+	// canonical is the JSON raw was decoded from, when that was signed
+	// as it is (vc+jwt) and is strictjson.Marshal's encoding of raw.
+	canonical  []byte
 	ID         string
 	Types      []string
 	Issuer     string
@@ -211,15 +213,6 @@ func (c *Credential) checkShapes() error {
 // Map returns the credential's JSON object. Callers must not modify it.
 func (c *Credential) Map() map[string]any { return c.raw }
 
-// marshaled returns strictjson.Marshal's encoding of the credential's
-// JSON object when the signed bytes are that encoding already, else nil.
-func (c *Credential) marshaled() []byte {
-	if c.signed != nil && strictjson.Canonical(c.signed) {
-		return c.signed
-	}
-	return nil
-}
-
 // MarshalJSON encodes the credential.
 func (c *Credential) MarshalJSON() ([]byte, error) { return json.Marshal(c.raw) }
 
@@ -311,10 +304,8 @@ func URLString(v any) (string, error) {
 			return "", errors.New("must be an absolute URL")
 		}
 	}
-	for i := colon + 1; i < len(s); i++ {
-		if c := s[i]; c <= ' ' || c == 0x7f {
-			return "", errors.New("URL has spaces or control characters")
-		}
+	if spaceOrControl(s[colon+1:]) {
+		return "", errors.New("URL has spaces or control characters")
 	}
 	if scheme := s[:colon]; strings.EqualFold(scheme, "http") || strings.EqualFold(scheme, "https") {
 		if plainHTTPURL(s[colon+1:]) {
@@ -325,6 +316,28 @@ func URLString(v any) (string, error) {
 		}
 	}
 	return s, nil
+}
+
+// spaceOrControl reports whether s holds a space, a control character or
+// DEL (a byte <= ' ' or 0x7f), eight bytes a step.
+func spaceOrControl(s string) bool {
+	const ones, highs = 0x0101010101010101, 0x8080808080808080
+	i := 0
+	for ; i <= len(s)-8; i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		// A high bit for a byte below 0x21 in w, or zero in d (DEL in w).
+		d := w ^ ones*0x7f
+		if ((w-ones*0x21)&^w|(d-ones)&^d)&highs != 0 {
+			return true
+		}
+	}
+	for ; i < len(s); i++ {
+		if c := s[i]; c <= ' ' || c == 0x7f {
+			return true
+		}
+	}
+	return false
 }
 
 // plainHTTPURL reports whether rest, what follows an http(s) URL's scheme

@@ -292,7 +292,9 @@ func (v *Verifier) VerifyCredential(ctx context.Context, token string) (*Credent
 	if err != nil {
 		return nil, err
 	}
-	c.signed = jws.PayloadJSON
+	if jws.PayloadCanonical {
+		c.canonical = jws.PayloadJSON
+	}
 	return c, nil
 }
 
@@ -533,7 +535,7 @@ func (v *Verifier) VerifyToken(ctx context.Context, input any) (*Verified, error
 		if err != nil {
 			return nil, err
 		}
-		return &Verified{Format: TypVCJWT, Issuer: c.Issuer, Credential: c.Map(), CredentialJSON: c.marshaled()}, nil
+		return &Verified{Format: TypVCJWT, Issuer: c.Issuer, Credential: c.Map(), CredentialJSON: c.canonical}, nil
 	case MediaTypeVCSDJWT:
 		c, err := v.VerifyVCSDJWT(ctx, token)
 		if err != nil {

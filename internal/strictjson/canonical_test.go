@@ -2,6 +2,7 @@ package strictjson
 
 import (
 	"bytes"
+	"reflect"
 	"testing"
 )
 
@@ -30,36 +31,52 @@ func TestCanonical(t *testing.T) {
 		{`{"a":1.50,"b":1E2}`, true},       // numbers as written
 		{"{\"a\":\"\xe2\x80\xa7\"}", true}, // U+2027 is not escaped
 	} {
-		if _, err := Object([]byte(c.doc), 1<<10); err != nil && c.want {
-			t.Fatalf("%s: %v", c.doc, err)
+		_, got, err := ObjectCanonical([]byte(c.doc), 1<<10)
+		if err != nil {
+			if c.want {
+				t.Fatalf("%s: %v", c.doc, err)
+			}
+			continue
 		}
-		if got := Canonical([]byte(c.doc)); got != c.want {
-			t.Errorf("Canonical(%s) = %v, want %v", c.doc, got, c.want)
+		if got != c.want {
+			t.Errorf("ObjectCanonical(%s) = %v, want %v", c.doc, got, c.want)
 		}
 	}
 }
 
-// FuzzCanonical: a document Canonical takes is Marshal's encoding of what
-// Object builds from it; and one without escapes that Marshal writes
-// again as it is, Canonical takes.
+// FuzzCanonical: ObjectCanonical builds what Object builds and reports
+// what canonical, the second walk it replaces, reports; a document it
+// reports canonical is Marshal's encoding of what it builds; and one
+// without escapes that Marshal writes again as it is, it reports
+// canonical.
 func FuzzCanonical(f *testing.F) {
 	for _, s := range []string{`{"a":[1,{"b":"c"}],"c":null}`, `{"b":1,"a":2}`, `{"a": 1}`, "{\"a\":\"\u2028\"}", `{"a":"\n"}`, `{"a":[[],{}],"b":-0.0e+1}`} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		m, err := Object(data, 1<<16)
+		m, got, err := ObjectCanonical(data, 1<<16)
+		want, werr := Object(data, 1<<16)
+		if (err == nil) != (werr == nil) || err != nil && err.Error() != werr.Error() {
+			t.Fatalf("%q: error %v, Object's %v", data, err, werr)
+		}
 		if err != nil {
 			return
+		}
+		if !reflect.DeepEqual(m, want) {
+			t.Fatalf("%q: %v, Object builds %v", data, m, want)
+		}
+		if oracle := canonical(data); got != oracle {
+			t.Fatalf("ObjectCanonical(%q) says %v, the second walk %v", data, got, oracle)
 		}
 		enc, err := Marshal(m)
 		if err != nil {
 			t.Fatal(err)
 		}
 		same := bytes.Equal(enc, data)
-		if got := Canonical(data); got && !same {
-			t.Fatalf("Canonical(%q), but Marshal writes %q", data, enc)
+		if got && !same {
+			t.Fatalf("ObjectCanonical(%q), but Marshal writes %q", data, enc)
 		} else if !got && same && !bytes.Contains(data, []byte(`\`)) {
-			t.Fatalf("Marshal writes %q as it is, not Canonical", data)
+			t.Fatalf("Marshal writes %q as it is, not canonical", data)
 		}
 	})
 }

@@ -14,11 +14,23 @@ import (
 // For the types most request bodies are made of (structs of strings,
 // booleans, json.RawMessage, slices, pointers, string-keyed maps,
 // interface values and types with their own UnmarshalJSON, which gets
-// the checked value's bytes as from encoding/json) decodeDirect does all
-// of it while scanning once, with
+// the checked value's bytes as from encoding/json, or the value built as
+// for an interface with ValueUnmarshaler) decodeDirect does all of it
+// while scanning once, with
 // encoding/json's results and Decode's refusals in Decode's order: a
 // syntax, size, depth or duplicate-key error first, then a key error,
 // then a type error (FuzzDecodeDirect holds it to the general path).
+
+// ValueUnmarshaler is implemented by a type with its own UnmarshalJSON
+// that the one-pass path may hand, instead of its JSON to parse again,
+// the value it built while scanning (as for an interface value: maps,
+// slices, strings, json.Number, booleans and nil, its strings copies
+// that share no memory with the document) with the JSON it was built
+// from (raw, which it must copy to keep). UnmarshalJSON still serves
+// the general path, and must decode the same.
+type ValueUnmarshaler interface {
+	UnmarshalJSONValue(v any, raw []byte) error
+}
 
 var (
 	rawMessageType = reflect.TypeFor[json.RawMessage]()
@@ -214,6 +226,15 @@ func (s *decoder) mismatch(depth int) error {
 	return s.skip(depth)
 }
 
+// buildValue checks the value at pos and builds it into out.
+func (s *scanner) buildValue(depth int) error {
+	build := s.build
+	s.build = true
+	err := s.value(depth)
+	s.build = build
+	return err
+}
+
 // skip checks the value at pos without building it.
 func (s *scanner) skip(depth int) error {
 	build := s.build
@@ -240,14 +261,23 @@ func (s *decoder) into(depth int, v reflect.Value, self bool) error {
 		return nil
 	}
 	if self && t.Kind() != reflect.Pointer {
-		// As encoding/json: the value's bytes, null included, and its
-		// error a type error.
+		// As encoding/json: the value's bytes (or the value built from
+		// them, for a ValueUnmarshaler), null included, and its error a
+		// type error.
 		start := s.pos
-		if err := s.skip(depth); err != nil {
-			return err
+		var err error
+		if u, ok := v.Addr().Interface().(ValueUnmarshaler); ok {
+			if err := s.buildValue(depth); err != nil {
+				return err
+			}
+			err = u.UnmarshalJSONValue(s.out, s.data[start:s.pos])
+		} else {
+			if err := s.skip(depth); err != nil {
+				return err
+			}
+			err = v.Addr().Interface().(json.Unmarshaler).UnmarshalJSON(s.data[start:s.pos])
 		}
-		u := v.Addr().Interface().(json.Unmarshaler)
-		if err := u.UnmarshalJSON(s.data[start:s.pos]); err != nil && s.typeErr == nil {
+		if err != nil && s.typeErr == nil {
 			if depth == 0 {
 				s.typeErr = fmt.Errorf("%w: the document: %w", ErrType, err)
 			} else {
@@ -273,10 +303,7 @@ func (s *decoder) into(depth int, v reflect.Value, self bool) error {
 		}
 		return s.into(depth, v.Elem(), self)
 	case reflect.Interface:
-		build := s.build
-		s.build = true
-		err := s.value(depth)
-		s.build = build
+		err := s.buildValue(depth)
 		if err == nil {
 			if s.out == nil {
 				v.SetZero()

@@ -304,3 +304,55 @@ func BenchmarkDecodeVerifyBody(b *testing.B) {
 		})
 	}
 }
+
+// valueMember records how Decode handed it its member.
+type valueMember struct {
+	v    any
+	raw  string
+	json bool // UnmarshalJSON was called
+}
+
+func (m *valueMember) UnmarshalJSON(b []byte) error {
+	m.json, m.raw = true, string(b)
+	return nil
+}
+
+func (m *valueMember) UnmarshalJSONValue(v any, raw []byte) error {
+	m.v, m.raw = v, string(raw)
+	return nil
+}
+
+// TestValueUnmarshaler: the one-pass path hands a ValueUnmarshaler the
+// value Object builds and its JSON, sharing no memory with the document;
+// the general path (a destination not zero) calls its UnmarshalJSON.
+func TestValueUnmarshaler(t *testing.T) {
+	type body struct {
+		M valueMember `json:"m"`
+		S []string    `json:"s"`
+	}
+	doc := []byte(`{"m":{"a":["x\u00e9",1.5,null,true],"b":{}},"s":[]}`)
+	var one body
+	if err := Decode(doc, &one, 1<<10); err != nil {
+		t.Fatal(err)
+	}
+	want, err := Object([]byte(`{"a":["x\u00e9",1.5,null,true],"b":{}}`), 1<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if one.M.json || !reflect.DeepEqual(one.M.v, want) || one.M.raw != `{"a":["x\u00e9",1.5,null,true],"b":{}}` {
+		t.Fatalf("one pass: %+v", one.M)
+	}
+	for i := range doc {
+		doc[i] = 'Z'
+	}
+	if s := one.M.v.(map[string]any)["a"].([]any)[0]; s != "xé" {
+		t.Fatalf("the built value shares the document's memory: %q", s)
+	}
+	two := body{S: []string{"not zero"}}
+	if err := Decode([]byte(`{"m":"t","s":[]}`), &two, 1<<10); err != nil {
+		t.Fatal(err)
+	}
+	if !two.M.json || two.M.raw != `"t"` {
+		t.Fatalf("two passes: %+v", two.M)
+	}
+}

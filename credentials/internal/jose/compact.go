@@ -32,8 +32,11 @@ type JWS struct {
 	// PayloadJSON is the payload's JSON, base64url-decoded: the bytes
 	// Payload was built from.
 	PayloadJSON []byte
-	Signature   []byte
-	signing     string // the signing input: the header and payload parts as sent
+	// PayloadCanonical says that PayloadJSON is strictjson.Marshal's
+	// encoding of Payload (strictjson.ObjectCanonical).
+	PayloadCanonical bool
+	Signature        []byte
+	signing          string // the signing input: the header and payload parts as sent
 	// signingBytes is signing as bytes, in Parse's buffer.
 	signingBytes []byte
 }
@@ -88,7 +91,7 @@ func Parse(token string, allow []string, maxPayload int) (*JWS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload is not base64url", ErrMalformed)
 	}
-	payload, err := strictjson.Object(raw, maxPayload)
+	payload, canonical, err := strictjson.ObjectCanonical(raw, maxPayload)
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
 	}
@@ -96,7 +99,7 @@ func Parse(token string, allow []string, maxPayload int) (*JWS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature is not base64url", ErrMalformed)
 	}
-	return &JWS{Header: hdr, Payload: payload, PayloadJSON: raw, Signature: sig,
+	return &JWS{Header: hdr, Payload: payload, PayloadJSON: raw, PayloadCanonical: canonical, Signature: sig,
 		signing: token[:signing], signingBytes: buf[:signing:signing]}, nil
 }
 

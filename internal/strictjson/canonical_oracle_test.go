@@ -2,14 +2,10 @@ package strictjson
 
 import "bytes"
 
-// Canonical reports whether data, a document Object or Check accepts, is
-// already Marshal's encoding of the value Object builds from it: no
-// whitespace, the keys of each object in increasing order, and strings
-// without escapes or U+2028/U+2029 (which Marshal escapes). Such bytes
-// can be sent where Marshal's would be, without building them again (the
-// vc+jwt payloads this node signs are in this form). A document with an
-// escape Marshal would write the same way is reported as not canonical.
-func Canonical(data []byte) bool {
+// canonical is ObjectCanonical's report as a second walk made it before
+// the parse made it (Canonical): the oracle of FuzzCanonical. data is a
+// document Object accepts.
+func canonical(data []byte) bool {
 	c := canonScan{data: data}
 	return c.value(0) && c.pos == len(data)
 }
