@@ -44,8 +44,26 @@ func (h *TextHandler) WithAttrs(as []slog.Attr) slog.Handler {
 	if len(as) == 0 {
 		return h
 	}
+	// slog resolves each LogValuer once, here; withText would resolve it
+	// again, and a value that changes (a counter, a clock) would differ
+	// between the access line and slog's lines.
+	as = resolveAttrs(as)
 	return &TextHandler{TextHandler: h.TextHandler.WithAttrs(as).(*slog.TextHandler), w: h.w, direct: h.direct,
 		with: append(slices.Clone(h.with), withText(as)...)}
+}
+
+// resolveAttrs returns as with every value resolved (slog.Value.Resolve),
+// in groups too, as slog's handlers resolve them.
+func resolveAttrs(as []slog.Attr) []slog.Attr {
+	out := make([]slog.Attr, len(as))
+	for i, a := range as {
+		a.Value = a.Value.Resolve()
+		if a.Value.Kind() == slog.KindGroup {
+			a.Value = slog.GroupValue(resolveAttrs(a.Value.Group())...)
+		}
+		out[i] = a
+	}
+	return out
 }
 
 // withText is the text slog's TextHandler writes for as, taken from slog

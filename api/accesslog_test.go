@@ -151,4 +151,26 @@ func TestAccessLineConcurrent(t *testing.T) {
 	}
 }
 
+// countValue is a LogValuer whose value is how many times it was
+// resolved.
+type countValue struct{ n *int }
+
+func (c countValue) LogValue() slog.Value { *c.n++; return slog.IntValue(*c.n) }
+
+// TestAccessLineLogValuer: a LogValuer among the WithAttrs attributes is
+// resolved once, as slog's handler resolves it, so the access line and
+// slog's lines through the same handler show the same value.
+func TestAccessLineLogValuer(t *testing.T) {
+	a := &accessRecord{time: time.Now(), id: "id", method: "GET", route: newAccessRoute("GET /healthz"), status: 200, remote: "192.0.2.1:1"}
+	var n int
+	var b bytes.Buffer
+	h := NewTextHandler(&b, nil).WithAttrs([]slog.Attr{slog.Any("c", countValue{&n}), slog.Group("g", slog.Any("d", countValue{&n}))})
+	logAccess(context.Background(), h, a)
+	slog.New(h).Info("other")
+	lines := strings.Split(strings.TrimSuffix(b.String(), "\n"), "\n")
+	if n != 2 || len(lines) != 2 || !strings.Contains(lines[0], " msg=http c=1 g.d=2 request_id=id ") || !strings.Contains(lines[1], " msg=other c=1 g.d=2") {
+		t.Errorf("resolved %d times, lines:\n%s", n, b.String())
+	}
+}
+
 var errTest = &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "test"}
