@@ -748,6 +748,13 @@ func (r *soakReport) problems() error {
 	if before < soakWindow || after < soakWindow {
 		errs = append(errs, fmt.Errorf("soak: %d samples in the warm-up and %d after it, want at least %d of each (a longer soak or a shorter -sample)", before, after, soakWindow))
 	}
+	for _, x := range r.Samples {
+		if w, _ := time.ParseDuration(r.Warmup); x.At > w.Seconds() && x.LiveKiB <= 0 {
+			// go_gc_heap_live_bytes is 0 until the first collection.
+			errs = append(errs, fmt.Errorf("soak: no garbage collection by %.0f s: the heap after GC was not measured, and its bound holds for nothing", x.At))
+			break
+		}
+	}
 	if r.HeapGrowth >= soakMaxGrowth {
 		errs = append(errs, fmt.Errorf("soak: heap after GC less the status lists grew %.1f%% after the warm-up (bound %.0f%%, medians of %d samples; with the lists %.1f%%)", 100*r.HeapGrowth, 100*soakMaxGrowth, soakWindow, 100*r.HeapGrowthWithLists))
 	}
