@@ -99,6 +99,11 @@ type Outbox struct {
 	arrivals   []arrival
 	frozenIn   map[uint64]frozenInfo // by batch sequence
 	headsSince time.Time             // heads waiting since then (or since the heads lane last committed)
+	// recording holds the first chunk of each sent batch whose removal
+	// done is recording: gone from the database, not yet from the
+	// stats. Flush waits for those it covers, so that its return implies
+	// Stats counts them.
+	recording map[uint64]uint64 // by batch sequence
 }
 
 // frozenInfo is what Stats needs of a frozen batch.
@@ -791,6 +796,12 @@ func (o *Outbox) send(ctx context.Context, seq uint64, fb *frozen, results chan<
 // bucket when refused.
 func (o *Outbox) done(r sent) {
 	key := binary.BigEndian.AppendUint64(nil, r.seq)
+	o.mu.Lock()
+	if o.recording == nil {
+		o.recording = map[uint64]uint64{}
+	}
+	o.recording[r.seq] = r.fb.First
+	o.mu.Unlock()
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		if r.err != nil {
 			v, _ := json.Marshal(struct {
@@ -804,10 +815,14 @@ func (o *Outbox) done(r sent) {
 		return tx.Bucket(obBatches).Delete(key)
 	})
 	if err != nil {
+		o.mu.Lock()
+		delete(o.recording, r.seq)
+		o.mu.Unlock()
 		o.log.Error("outbox: cannot record a sent batch; it will be sent again", slog.String("batch", r.fb.Input.ID), slog.Any("error", err))
 		return
 	}
 	o.mu.Lock()
+	delete(o.recording, r.seq)
 	o.stats.Frozen--
 	delete(o.frozenIn, r.seq)
 	if r.err != nil {
@@ -938,7 +953,7 @@ func (o *Outbox) Flush(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if (lowest == 0 || lowest > target) && heads == 0 {
+		if (lowest == 0 || lowest > target) && heads == 0 && !o.recordingThrough(target) {
 			return nil
 		}
 		select {
@@ -948,6 +963,19 @@ func (o *Outbox) Flush(ctx context.Context) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// recordingThrough reports whether done is recording a sent batch that
+// holds chunks up to target.
+func (o *Outbox) recordingThrough(target uint64) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, first := range o.recording {
+		if first <= target {
+			return true
+		}
+	}
+	return false
 }
 
 // lowestOutstanding returns the lowest chunk sequence not yet committed
