@@ -83,6 +83,7 @@ type lockedWriter struct {
 	w  io.Writer
 }
 
+// Write writes p whole under the lock.
 func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -108,6 +109,7 @@ type accessRoute struct {
 	text    []byte
 }
 
+// newAccessRoute quotes pattern for the line once.
 func newAccessRoute(pattern string) *accessRoute {
 	return &accessRoute{pattern: pattern, text: appendTextString(nil, pattern)}
 }
@@ -191,6 +193,7 @@ func appendTextString(b []byte, s string) []byte {
 	return append(b, s...)
 }
 
+// needsQuoting reports whether slog's TextHandler quotes s.
 func needsQuoting(s string) bool {
 	i := 0
 	for i < len(s) && textSafe[s[i]] {
