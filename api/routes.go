@@ -5,8 +5,11 @@ import (
 	"fmt"
 	"maps"
 	"net/http"
+	"path"
 	"slices"
+	"strings"
 	"sync"
+	"sync/atomic"
 )
 
 // Route is a pattern the server serves and the scope protect requires for
@@ -25,13 +28,29 @@ type router struct {
 	serve *http.ServeMux
 	// mux holds the routes alone; its Handler tells whether a request
 	// matches one and, if not, what ServeMux would answer (notRouted).
-	mux    *http.ServeMux
+	mux *http.ServeMux
+	// exact holds the routes whose pattern is a method and a literal
+	// path (exactPath), by both, for Server.Handler to find without
+	// ServeMux's cleaning, escaping and tree walk; replaced whole on each
+	// registration, read without a lock. Nil once a pattern names a host:
+	// ServeMux prefers a host's routes, which the table does not know.
+	exact  atomic.Pointer[map[methodPath]exactRoute]
 	mu     sync.Mutex
 	routes []Route
+	hosts  bool
 }
 
-func newRouter() router {
-	return router{serve: http.NewServeMux(), mux: http.NewServeMux()}
+// methodPath is the key of router.exact.
+type methodPath struct{ method, path string }
+
+// exactRoute is a route of router.exact.
+type exactRoute struct {
+	pattern string
+	h       http.Handler
+}
+
+func newRouter() *router {
+	return &router{serve: http.NewServeMux(), mux: http.NewServeMux()}
 }
 
 // handle registers h for pattern and records the route with the scope of
@@ -43,6 +62,57 @@ func (rt *router) handle(pattern string, h http.Handler) {
 	rt.mu.Lock()
 	defer rt.mu.Unlock()
 	rt.routes = append(rt.routes, Route{Pattern: pattern, Scope: scope})
+	method, p, ok := exactPath(pattern)
+	rt.hosts = rt.hosts || !strings.HasPrefix(p, "/")
+	if rt.hosts {
+		rt.exact.Store(nil)
+		return
+	}
+	if ok {
+		exact := map[methodPath]exactRoute{}
+		if old := rt.exact.Load(); old != nil {
+			exact = maps.Clone(*old)
+		}
+		exact[methodPath{method, p}] = exactRoute{pattern, h}
+		rt.exact.Store(&exact)
+	}
+}
+
+// lookup returns the route of r's method and path when it is in exact:
+// then it is the route ServeMux would choose (FuzzRoutingMatchesTwoLookups).
+// A request ServeMux might treat otherwise is not looked up: CONNECT, and
+// a path sent escaped (RawPath set), which ServeMux reads unescaped.
+// Every other request's path is the URL's as sent; a literal pattern's
+// path is clean and unescaped, so ServeMux, matching it, would neither
+// redirect nor prefer any other route of the same method.
+func (rt *router) lookup(r *http.Request) (exactRoute, bool) {
+	exact := rt.exact.Load()
+	if exact == nil || r.URL.RawPath != "" || r.Method == http.MethodConnect {
+		return exactRoute{}, false
+	}
+	e, ok := (*exact)[methodPath{r.Method, r.URL.Path}]
+	return e, ok
+}
+
+// exactPath splits pattern into its method and the rest (a path, or a
+// host and path). ok reports whether pattern is a method other than
+// CONNECT, one space and a clean path of unreserved characters and '/'
+// (which no escaping changes), without wildcards or trailing slash.
+func exactPath(pattern string) (method, rest string, ok bool) {
+	method, rest, found := strings.Cut(pattern, " ")
+	if !found {
+		return "", pattern, false
+	}
+	if method == "" || method == http.MethodConnect || strings.HasSuffix(rest, "/") || path.Clean(rest) != rest {
+		return method, rest, false
+	}
+	for i := 0; i < len(rest); i++ {
+		c := rest[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+			return method, rest, false
+		}
+	}
+	return method, rest, true
 }
 
 // Routes lists every route registered so far, in registration order.

@@ -54,7 +54,7 @@ type Server struct {
 	proxies TrustedProxies
 	// router is the mux; every route is registered and recorded through
 	// it (routes.go).
-	router router
+	router *router
 	authz  Authorizer
 	// unrouted answers requests that match no route.
 	unrouted http.Handler
@@ -88,7 +88,8 @@ func New(cfg Config) *Server {
 	return s
 }
 
-// Handler returns the root handler. A request is routed once, by
+// Handler returns the root handler. A request for a route of a method
+// and literal path is found in router.exact; any other is routed once, by
 // router.serve, whose catch-all "/" takes what no route matches. Only
 // when ServeMux might redirect to a cleaned path (a path not starting
 // with "/", or with "//" or a segment starting with ".", such as "..",
@@ -97,6 +98,11 @@ func New(cfg Config) *Server {
 // is unrouted, not redirected.
 func (s *Server) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if e, ok := s.router.lookup(r); ok {
+			r.Pattern = e.pattern // as ServeMux sets it
+			e.h.ServeHTTP(w, r)
+			return
+		}
 		if r.Method == http.MethodConnect || mayRedirect(r.URL.EscapedPath()) {
 			if _, pattern := s.router.mux.Handler(r); pattern == "" {
 				s.unrouted.ServeHTTP(w, r)

@@ -328,15 +328,18 @@ func TestRequestID(t *testing.T) {
 	s.Handler().ServeHTTP(httptest.NewRecorder(), r)
 }
 
-// FuzzRoutingMatchesTwoLookups: Handler, which routes most requests once,
-// answers every request (parsed as the HTTP server parses it) as routing
-// twice did: router.mux.Handler to find whether a route matches, then
-// router.mux to serve it, or the unrouted handler.
+// FuzzRoutingMatchesTwoLookups: Handler, which routes most requests once
+// and those of a method and literal path by router.exact, answers every
+// request (parsed as the HTTP server parses it) as routing twice did:
+// router.mux.Handler to find whether a route matches, then router.mux to
+// serve it, or the unrouted handler.
 func FuzzRoutingMatchesTwoLookups(f *testing.F) {
 	for _, seed := range []string{"GET /healthz", "HEAD /healthz", "POST /healthz", "GET /items/7", "PUT /items/7",
 		"GET /dir", "GET /dir/a/b", "POST /dir", "GET //healthz", "GET /x/../healthz", "POST /x/../nope", "GET /./dir",
 		"GET *", "CONNECT node.example:443", "OPTIONS *", "GET /", "POST /", "GET /.well-known/x", "GET /items/%2F",
-		"GET /dir%2Fa", "GET http://node.example/healthz", "GET /form?x=1", "GET /items/7/../8", "DELETE /items/"} {
+		"GET /dir%2Fa", "GET http://node.example/healthz", "GET /form?x=1", "GET /items/7/../8", "DELETE /items/",
+		"GET /items/new", "HEAD /items/new", "POST /items/new", "GET /items/ne%77", "PUT /any", "GET /any", "HEAD /any",
+		"POST /form/", "POST /form/.", "POST /Form", "GET /.well-known/x?y", "GET /healthz#x", "get /healthz"} {
 		f.Add(seed)
 	}
 	s := New(Config{})
@@ -350,6 +353,9 @@ func FuzzRoutingMatchesTwoLookups(f *testing.F) {
 	s.handleFunc("POST /form", echo)
 	s.handleFunc("GET /{$}", echo)
 	s.handleFunc("GET /.well-known/x", echo)
+	s.handleFunc("GET /items/new", echo)
+	s.handleFunc("/any", echo)
+	s.handleFunc("GET /any", echo)
 	twice := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := s.router.mux.Handler(r); pattern == "" {
 			s.unrouted.ServeHTTP(w, r)
@@ -481,4 +487,25 @@ func FuzzMayRedirect(f *testing.F) {
 			t.Errorf("mayRedirect(%q) = %v, want %v", p, got, want)
 		}
 	})
+}
+
+// TestExactRoutes: router.exact serves the routes of a method and literal
+// path (FuzzRoutingMatchesTwoLookups holds it to ServeMux), and no
+// request once a pattern names a host.
+func TestExactRoutes(t *testing.T) {
+	s := New(Config{})
+	s.handleFunc("GET /items/{id}", func(http.ResponseWriter, *http.Request) error { return nil })
+	s.handleFunc("/any", func(http.ResponseWriter, *http.Request) error { return nil })
+	for target, want := range map[string]string{"GET /healthz": "GET /healthz", "GET /readyz": "GET /readyz",
+		"HEAD /healthz": "", "GET /healthz/": "", "GET /health%7A": "", "GET /items/1": "", "GET /any": "", "CONNECT /healthz": ""} {
+		method, path, _ := strings.Cut(target, " ")
+		e, ok := s.router.lookup(httptest.NewRequest(method, path, nil))
+		if e.pattern != want || ok != (want != "") {
+			t.Errorf("%s: %q %v, want %q", target, e.pattern, ok, want)
+		}
+	}
+	s.handleFunc("GET node.example/healthz", func(http.ResponseWriter, *http.Request) error { return nil })
+	if e, ok := s.router.lookup(httptest.NewRequest("GET", "/healthz", nil)); ok {
+		t.Errorf("with a host's pattern: %q", e.pattern)
+	}
 }
