@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 	"unicode"
 	"unicode/utf8"
@@ -94,8 +95,8 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 // pattern, never the query string or headers, which may carry tokens.
 type accessRecord struct {
 	time    time.Time
-	id      string // a token (isToken) of at most 64 bytes
-	method  string // metricMethod's
+	id      string // a token (isToken) of 1 to 64 bytes: never quoted
+	method  string // metricMethod's: never quoted
 	route   *accessRoute
 	status  int
 	elapsed time.Duration
@@ -142,9 +143,9 @@ func (a *accessRecord) appendText(b, with []byte) []byte {
 	b = append(b, " level=INFO msg=http"...)
 	b = append(b, with...)
 	b = append(b, " request_id="...)
-	b = appendTextString(b, a.id)
+	b = append(b, a.id...)
 	b = append(b, " method="...)
-	b = appendTextString(b, a.method)
+	b = append(b, a.method...)
 	b = append(b, " route="...)
 	b = append(b, a.route.text...)
 	b = append(b, " status="...)
@@ -157,8 +158,41 @@ func (a *accessRecord) appendText(b, with []byte) []byte {
 }
 
 // appendRFC3339Millis appends t as log/slog's text handler does: RFC
-// 3339 with exactly three digits of fraction.
+// 3339 with exactly three digits of fraction. The text of t's second is
+// kept (lastSecond) for the lines of the same second and location.
 func appendRFC3339Millis(b []byte, t time.Time) []byte {
+	sec, loc := t.Unix(), t.Location()
+	s := lastSecond.Load()
+	if s == nil || s.sec != sec || s.loc != loc {
+		if s = newSecondText(t); s == nil {
+			// Not a clock's time: no line has one. slog garbles such years
+			// (it cuts the fraction at a fixed offset); this is RFC 3339's form.
+			return t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+		}
+		lastSecond.Store(s)
+	}
+	ms := t.Nanosecond() / 1e6
+	b = append(b, s.clock[:]...)
+	b = append(b, '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
+	return append(b, s.zone...)
+}
+
+// secondText is the text of one second in one location: the date and
+// clock ("2006-01-02T15:04:05") and the zone ("Z", "+08:00"), which are
+// functions of the two.
+type secondText struct {
+	sec   int64
+	loc   *time.Location
+	clock [19]byte
+	zone  string
+}
+
+// lastSecond is the second of the latest access line.
+var lastSecond atomic.Pointer[secondText]
+
+// newSecondText returns t's second, or nil for a year outside 0 to 9999
+// or a zone of 100 hours or more.
+func newSecondText(t time.Time) *secondText {
 	year, month, day := t.Date()
 	_, offset := t.Zone()
 	zone, sign := offset/60, byte('+') // whole minutes, as time.RFC3339
@@ -166,20 +200,18 @@ func appendRFC3339Millis(b []byte, t time.Time) []byte {
 		zone, sign = -zone, '-'
 	}
 	if year < 0 || year > 9999 || zone >= 100*60 {
-		// Not a clock's time: no line has one. slog garbles such years
-		// (it cuts the fraction at a fixed offset); this is RFC 3339's form.
-		return t.AppendFormat(b, "2006-01-02T15:04:05.000Z07:00")
+		return nil
 	}
 	hour, min, sec := t.Clock()
-	ms := t.Nanosecond() / 1e6
-	b = append(b, byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-')
+	s := &secondText{sec: t.Unix(), loc: t.Location(), zone: "Z"}
+	b := append(make([]byte, 0, len(s.clock)), byte('0'+year/1000), byte('0'+year/100%10), byte('0'+year/10%10), byte('0'+year%10), '-')
 	b = append(b, byte('0'+int(month)/10), byte('0'+int(month)%10), '-', byte('0'+day/10), byte('0'+day%10), 'T')
 	b = append(b, byte('0'+hour/10), byte('0'+hour%10), ':', byte('0'+min/10), byte('0'+min%10), ':')
-	b = append(b, byte('0'+sec/10), byte('0'+sec%10), '.', byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10))
-	if offset == 0 {
-		return append(b, 'Z')
+	copy(s.clock[:], append(b, byte('0'+sec/10), byte('0'+sec%10)))
+	if offset != 0 {
+		s.zone = string([]byte{sign, byte('0' + zone/600), byte('0' + zone/60%10), ':', byte('0' + zone%60/10), byte('0' + zone%10)})
 	}
-	return append(b, sign, byte('0'+zone/600), byte('0'+zone/60%10), ':', byte('0'+zone%60/10), byte('0'+zone%10))
+	return s
 }
 
 // appendTextString appends s as slog's TextHandler writes a string value:

@@ -3,6 +3,7 @@ package api
 import (
 	"bytes"
 	"context"
+	"encoding/hex"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -14,11 +15,12 @@ import (
 )
 
 // FuzzAccessLine holds the access line TextHandler writes by hand to the
-// line slog's TextHandler writes for the same record, for any values:
-// strings needing quotes, empty, with control characters, invalid UTF-8,
-// U+FFFD or Unicode spaces, any time of years 0 to 9999 (a clock's: slog
-// garbles other years, TestAccessLineOddYears), any zone below 100 hours,
-// status and duration.
+// line slog's TextHandler writes for the same record, for any values
+// instrument gives (a request ID that is a token, metricMethod's method)
+// and any others: strings needing quotes, empty, with control characters,
+// invalid UTF-8, U+FFFD or Unicode spaces, any time of years 0 to 9999 (a
+// clock's: slog garbles other years, TestAccessLineOddYears), any zone
+// below 100 hours, status and duration.
 func FuzzAccessLine(f *testing.F) {
 	f.Add("0123456789abcdef", "GET", "GET /healthz", "192.0.2.1:1234", 200, int64(1234), int64(1764900000), int64(123456789), 8*3600, "310000")
 	f.Add("", "", "", "", 0, int64(0), int64(0), int64(0), 0, "310000")
@@ -30,7 +32,10 @@ func FuzzAccessLine(f *testing.F) {
 		const margin = 5 * 86400                      // a zone moves the date up to 100 hours
 		unixSec = y0 + margin + (unixSec%(y10000-y0-2*margin)+(y10000-y0-2*margin))%(y10000-y0-2*margin)
 		tm := time.Unix(unixSec, nano%1e9).In(time.FixedZone("z", zone%(100*3600)))
-		a := &accessRecord{time: tm, id: id, method: method,
+		if id == "" || len(id) > 64 || !isToken(id) {
+			id = hex.EncodeToString([]byte(id[:min(len(id), 32)])) + "x"
+		}
+		a := &accessRecord{time: tm, id: id, method: metricMethod(method),
 			route: newAccessRoute(route), status: status, elapsed: time.Duration(elapsed), remote: remote}
 		var want, got bytes.Buffer
 		logAccess(context.Background(), slog.NewTextHandler(&want, nil), a)
@@ -174,3 +179,19 @@ func TestAccessLineLogValuer(t *testing.T) {
 }
 
 var errTest = &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "test"}
+
+// TestAccessLineSeconds: lines of one second share its text
+// (lastSecond), and a line of another second or location has its own.
+func TestAccessLineSeconds(t *testing.T) {
+	t0 := time.Date(2026, 12, 5, 7, 59, 59, 0, time.Local)
+	for _, tm := range []time.Time{t0, t0.Add(time.Millisecond), t0.Add(999 * time.Millisecond), t0.Add(time.Second),
+		t0.Add(time.Second).UTC(), t0.Add(time.Second).In(time.FixedZone("x", -90*60)), t0.Add(time.Second), t0} {
+		a := &accessRecord{time: tm, id: "id", method: "GET", route: newAccessRoute("GET /healthz"), status: 200, remote: "192.0.2.1:1"}
+		var want, got bytes.Buffer
+		logAccess(context.Background(), slog.NewTextHandler(&want, nil), a)
+		logAccess(context.Background(), NewTextHandler(&got, nil), a)
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("access line\n%q, slog's\n%q", got.Bytes(), want.Bytes())
+		}
+	}
+}

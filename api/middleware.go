@@ -5,11 +5,13 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"log/slog"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -72,10 +74,12 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 
 // routeCounters are one route's request counters, each looked up in the
 // CounterVec (which hashes the label values) once, then kept by method
-// and status.
+// and status in a map that is copied to add one (a few per route), read
+// without a lock.
 type routeCounters struct {
 	vec    *prometheus.CounterVec // curried with the route
-	byCode sync.Map               // methodCode → prometheus.Counter
+	mu     sync.Mutex             // held to add a counter
+	byCode atomic.Pointer[map[methodCode]prometheus.Counter]
 }
 
 type methodCode struct {
@@ -86,11 +90,30 @@ type methodCode struct {
 // inc counts one request.
 func (c *routeCounters) inc(method string, code int) {
 	k := methodCode{method, code}
-	v, ok := c.byCode.Load(k)
-	if !ok {
-		v, _ = c.byCode.LoadOrStore(k, c.vec.WithLabelValues(method, strconv.Itoa(code)))
+	if m := c.byCode.Load(); m != nil {
+		if ctr, ok := (*m)[k]; ok {
+			ctr.Inc()
+			return
+		}
 	}
-	v.(prometheus.Counter).Inc()
+	c.add(k).Inc()
+}
+
+// add returns k's counter, adding it to byCode.
+func (c *routeCounters) add(k methodCode) prometheus.Counter {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m := map[methodCode]prometheus.Counter{}
+	if old := c.byCode.Load(); old != nil {
+		if ctr, ok := (*old)[k]; ok {
+			return ctr
+		}
+		m = maps.Clone(*old)
+	}
+	ctr := c.vec.WithLabelValues(k.method, strconv.Itoa(k.code))
+	m[k] = ctr
+	c.byCode.Store(&m)
+	return ctr
 }
 
 // metricMethod is the method label of a request: a standard method's

@@ -11,7 +11,9 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -507,5 +509,43 @@ func TestExactRoutes(t *testing.T) {
 	s.handleFunc("GET node.example/healthz", func(http.ResponseWriter, *http.Request) error { return nil })
 	if e, ok := s.router.lookup(httptest.NewRequest("GET", "/healthz", nil)); ok {
 		t.Errorf("with a host's pattern: %q", e.pattern)
+	}
+}
+
+// TestRequestCountersConcurrent: requests of several statuses and
+// methods, served at once, are each counted once (routeCounters adds a
+// counter while others are read).
+func TestRequestCountersConcurrent(t *testing.T) {
+	s := New(Config{})
+	s.handle("/code", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		code, _ := strconv.Atoi(r.URL.Query().Get("c"))
+		w.WriteHeader(code)
+	}))
+	codes, methods := []int{200, 201, 404, 500, 503}, []string{"GET", "POST", "PUT"}
+	var wg sync.WaitGroup
+	for g := range 4 {
+		wg.Go(func() {
+			for i := range 60 {
+				r := httptest.NewRequest(methods[(g+i)%len(methods)], "/code?c="+strconv.Itoa(codes[i%len(codes)]), nil)
+				s.Handler().ServeHTTP(httptest.NewRecorder(), r)
+			}
+		})
+	}
+	wg.Wait()
+	w := httptest.NewRecorder()
+	s.Handler().ServeHTTP(w, httptest.NewRequest("GET", "/metrics", nil))
+	total := 0
+	for line := range strings.Lines(w.Body.String()) {
+		if strings.HasPrefix(line, `trustid_http_requests_total{code="`) && strings.Contains(line, `route="/code"`) {
+			n, err := strconv.Atoi(strings.TrimSpace(line[strings.LastIndexByte(line, ' '):]))
+			if err != nil {
+				t.Fatal(line)
+			}
+			total += n
+		}
+	}
+	want := `trustid_http_requests_total{code="503",method="PUT",route="/code"} 16`
+	if total != 240 || !strings.Contains(w.Body.String(), want) {
+		t.Errorf("%d requests counted, want 240 (and %s):\n%s", total, want, w.Body)
 	}
 }
