@@ -144,10 +144,15 @@ func (t TrustedProxies) ClientIP(peer netip.Addr, forwardedFor []string) netip.A
 
 // peerAddr is the IP of the request's TCP peer.
 func peerAddr(r *http.Request) (netip.Addr, bool) {
+	ip, err := netip.ParseAddr(peerHost(r))
+	return ip.Unmap(), err == nil
+}
+
+// peerHost is r.RemoteAddr without its port, if it has one.
+func peerHost(r *http.Request) string {
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
 	if err != nil {
-		host = r.RemoteAddr
+		return r.RemoteAddr
 	}
-	ip, err := netip.ParseAddr(host)
-	return ip.Unmap(), err == nil
+	return host
 }

@@ -185,3 +185,34 @@ func FuzzClientIP(f *testing.F) {
 		}
 	})
 }
+
+// FuzzClientAddressPeer holds ClientAddress, which returns an IPv4 peer's
+// address as RemoteAddr has it, to the address formatted anew as it was
+// before (clientAddressOracle), for any RemoteAddr.
+func FuzzClientAddressPeer(f *testing.F) {
+	for _, s := range []string{"192.0.2.1:1234", "192.0.2.1", "[::1]:80", "[::ffff:192.0.2.1]:80", "::ffff:192.0.2.1",
+		"1.02.3.4:5", "01.2.3.4:5", "1.2.3.4.5:6", "256.1.1.1:1", "[fe80::1%eth0]:80", "2001:db8::1", "", "@", "1.2.3.4:", ":80", "0.0.0.0:0"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, remote string) {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.RemoteAddr = remote
+		if got, want := ClientAddress(r), clientAddressOracle(r); got != want {
+			t.Errorf("ClientAddress(%q) = %q, want %q", remote, got, want)
+		}
+	})
+}
+
+// clientAddressOracle is ClientAddress for a request without a trusted
+// proxy, as it was before it returned an IPv4 peer's text as it is.
+func clientAddressOracle(r *http.Request) string {
+	ip, ok := peerAddr(r)
+	if !ok {
+		return r.RemoteAddr
+	}
+	if ip.Is6() {
+		p, _ := ip.Prefix(64)
+		return p.String()
+	}
+	return ip.String()
+}

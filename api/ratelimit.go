@@ -63,10 +63,16 @@ func ClientAddress(r *http.Request) string {
 	var ip netip.Addr
 	if x, _ := r.Context().Value(requestIDKey).(*exchange); x != nil && x.client.IsValid() {
 		ip = x.client
-	} else if peer, ok := peerAddr(r); ok {
-		ip = peer
 	} else {
-		return r.RemoteAddr
+		host := peerHost(r)
+		peer, err := netip.ParseAddr(host)
+		if err != nil {
+			return r.RemoteAddr
+		}
+		if peer.Is4() {
+			return host // ParseAddr reads IPv4 only as String writes it
+		}
+		ip = peer
 	}
 	ip = ip.Unmap()
 	if ip.Is6() {

@@ -6,6 +6,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/store"
 )
 
 // BenchmarkServeHealthz is what the server's own plumbing costs a request
@@ -35,5 +38,32 @@ func BenchmarkServeHealthz(b *testing.B) {
 				h.ServeHTTP(w, r)
 			}
 		})
+	}
+}
+
+// BenchmarkServeRateLimited is BenchmarkServeHealthz's plumbing with a
+// rate limit by client address in front of the handler, counted in a
+// store.Memory keyed as the node's (HMAC of the key), as POST
+// /credentials/verify and POST /oauth2/introspect are: limited,
+// checkRate, ClientAddress, store.Memory.Allow, errorHandler.
+func BenchmarkServeRateLimited(b *testing.B) {
+	mem, err := store.NewMemory(store.MemoryOptions{Prefix: "trustid:310000:", KeySecret: make([]byte, 32)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer mem.Close()
+	s := New(Config{AccessLog: slog.New(NewTextHandler(io.Discard, nil))})
+	rl := RateLimit{Name: "bench-addr", Limit: 1 << 30, Window: time.Minute}
+	s.handle("GET /limited", s.rateLimit(mem, rl, ClientAddress, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
+		s.healthz(w, r)
+		return nil
+	})))
+	h := s.Handler()
+	r := httptest.NewRequest("GET", "/limited", nil)
+	w := &discardWriter{h: http.Header{}}
+	b.ReportAllocs()
+	for b.Loop() {
+		clear(w.h)
+		h.ServeHTTP(w, r)
 	}
 }
