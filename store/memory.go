@@ -65,13 +65,22 @@ type Memory struct {
 type memShard struct {
 	mu sync.Mutex
 	m  map[string]memEntry
+	// rate holds Allow's states, updated in place: a request of a key
+	// already counted neither allocates its stored key nor hashes it twice.
+	rate map[string]*rateEntry
 }
 
 // memEntry is one stored item. exp is the expiry time in UnixNano; the entry
 // is live while now < exp.
 type memEntry struct {
 	val []byte
-	tat int64 // rate-limit theoretical arrival time, µs
+	exp int64
+}
+
+// rateEntry is one key's rate-limit state: its theoretical arrival time
+// in µs and, as memEntry's, its expiry.
+type rateEntry struct {
+	tat int64
 	exp int64
 }
 
@@ -93,6 +102,7 @@ func NewMemory(opts MemoryOptions) (*Memory, error) {
 	}
 	for i := range m.shards {
 		m.shards[i].m = make(map[string]memEntry)
+		m.shards[i].rate = make(map[string]*rateEntry)
 	}
 	interval := opts.SweepInterval
 	if interval == 0 {
@@ -132,6 +142,12 @@ func (m *Memory) sweep() {
 				m.count.Add(-1)
 			}
 		}
+		for k, e := range s.rate {
+			if now >= e.exp {
+				delete(s.rate, k)
+				m.count.Add(-1)
+			}
+		}
 		s.mu.Unlock()
 	}
 }
@@ -147,8 +163,9 @@ func (m *Memory) Close() error {
 		for i := range m.shards {
 			s := &m.shards[i]
 			s.mu.Lock()
-			m.count.Add(-int64(len(s.m)))
+			m.count.Add(-int64(len(s.m) + len(s.rate)))
 			s.m = make(map[string]memEntry)
+			s.rate = make(map[string]*rateEntry)
 			s.mu.Unlock()
 		}
 	})
@@ -175,10 +192,13 @@ func (m *Memory) begin(ctx context.Context, ns, key string) (string, *memShard, 
 		return "", nil, ErrClosed
 	}
 	sk := m.keys.Key(ns, key)
-	// The digest part of the stored key is uniformly distributed.
-	d := sk[len(sk)-hashedKeyLen:]
-	h := binary.LittleEndian.Uint32([]byte(d[:4]))
-	return sk, &m.shards[h%memShards], nil
+	return sk, m.shard([]byte(sk[len(sk)-4:])), nil
+}
+
+// shard returns the shard of a stored key by its last four bytes, of the
+// digest, which is uniformly distributed.
+func (m *Memory) shard(last4 []byte) *memShard {
+	return &m.shards[binary.LittleEndian.Uint32(last4)%memShards]
 }
 
 // sweepIfFull is called before a write that may add a key: when the store is
@@ -348,14 +368,19 @@ func (m *Memory) remove(s *memShard, sk string) {
 
 // Allow implements [Store.Allow].
 func (m *Memory) Allow(ctx context.Context, key string, limit int, window time.Duration) (Decision, error) {
-	sk, s, err := m.begin(ctx, NamespaceRate, key)
-	if err != nil {
+	if err := CheckKey(ctx, key); err != nil {
 		return Decision{}, err
+	}
+	if m.closed.Load() {
+		return Decision{}, ErrClosed
 	}
 	g, err := NewGCRA(limit, window)
 	if err != nil {
 		return Decision{}, err
 	}
+	var buf [maxStoredKeyLen]byte
+	sk := m.keys.appendKey(buf[:0], NamespaceRate, key)
+	s := m.shard(sk[len(sk)-4:])
 	m.sweepIfFull()
 	now := m.now()
 	nowUS := now.UnixMicro()
@@ -364,21 +389,24 @@ func (m *Memory) Allow(ctx context.Context, key string, limit int, window time.D
 	if m.closed.Load() {
 		return Decision{}, ErrClosed
 	}
-	e, ok := s.m[sk]
-	if ok && now.UnixNano() >= e.exp {
-		e = memEntry{}
+	e := s.rate[string(sk)]
+	var tat int64
+	if e != nil && now.UnixNano() < e.exp {
+		tat = e.tat
 	}
-	d, tat := g.Decide(nowUS, e.tat)
+	d, tat := g.Decide(nowUS, tat)
 	if !d.Allowed {
 		return d, nil
 	}
-	if !ok {
+	if e == nil {
 		if err := m.reserve(); err != nil {
 			return Decision{}, err
 		}
+		e = &rateEntry{}
+		s.rate[string(sk)] = e
 	}
 	// The state is equivalent to a fresh key once tat has passed.
-	s.m[sk] = memEntry{tat: tat, exp: time.UnixMicro(tat).UnixNano()}
+	e.tat, e.exp = tat, time.UnixMicro(tat).UnixNano()
 	return d, nil
 }
 
@@ -388,7 +416,12 @@ func (m *Memory) Reset(ctx context.Context, key string) error {
 	if err != nil {
 		return err
 	}
-	m.remove(s, sk)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if _, ok := s.rate[sk]; ok {
+		delete(s.rate, sk)
+		m.count.Add(-1)
+	}
 	return nil
 }
 
@@ -408,6 +441,11 @@ func (m *Memory) StoredKeys(ctx context.Context) ([]string, error) {
 		s := &m.shards[i]
 		s.mu.Lock()
 		for k, e := range s.m {
+			if now < e.exp {
+				keys = append(keys, k)
+			}
+		}
+		for k, e := range s.rate {
 			if now < e.exp {
 				keys = append(keys, k)
 			}

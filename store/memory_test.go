@@ -199,3 +199,36 @@ func TestNewMemoryRejectsHashTagPrefix(t *testing.T) {
 		t.Fatal("NewMemory accepted a prefix with a hash tag")
 	}
 }
+
+// TestMemoryAllowCounted: a key already counted is counted again in
+// place, without an allocation; its state is one entry, which Reset and
+// an expiry (swept) remove.
+func TestMemoryAllowCounted(t *testing.T) {
+	clk := fakeclock.New(time.Unix(1_700_000_000, 0))
+	m, err := store.NewMemory(store.MemoryOptions{Prefix: "p:", KeySecret: []byte("k"), Now: clk.Now, SweepInterval: -1, MaxEntries: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	ctx := t.Context()
+	if _, err := m.Allow(ctx, "203.0.113.9", 1<<30, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if n := testing.AllocsPerRun(100, func() { m.Allow(ctx, "203.0.113.9", 1<<30, time.Minute) }); n != 0 {
+		t.Errorf("%v allocations for a counted key", n)
+	}
+	if m.Len() != 1 {
+		t.Errorf("Len = %d, want 1", m.Len())
+	}
+	if err := m.Reset(ctx, "203.0.113.9"); err != nil || m.Len() != 0 {
+		t.Errorf("Reset: %v, Len %d", err, m.Len())
+	}
+	if d, err := m.Allow(ctx, "203.0.113.10", 1, time.Second); err != nil || !d.Allowed {
+		t.Fatalf("%+v %v", d, err)
+	}
+	clk.Advance(2 * time.Second)
+	// The store is full of an expired entry: the sweep makes room.
+	if d, err := m.Allow(ctx, "203.0.113.11", 1, time.Second); err != nil || !d.Allowed || m.Len() != 1 {
+		t.Errorf("after expiry: %+v %v, Len %d", d, err, m.Len())
+	}
+}

@@ -194,6 +194,18 @@ func (k Keyer) Prefix() string { return k.prefix }
 // Key returns prefix + ns + ":" + base64url(digest)[:32], where digest is
 // SHA-256(key), or HMAC-SHA-256(secret, key) when a secret is set.
 func (k Keyer) Key(ns, key string) string {
+	// One allocation: the stored key is built on the stack, then copied
+	// into its string.
+	var buf [maxStoredKeyLen]byte
+	return string(k.appendKey(buf[:0], ns, key))
+}
+
+// maxStoredKeyLen bounds a stored key of this package's namespaces: the
+// longest prefix, a namespace, ':' and the digest.
+const maxStoredKeyLen = 192
+
+// appendKey appends Key(ns, key) to b.
+func (k Keyer) appendKey(b []byte, ns, key string) []byte {
 	// The hashes read key's bytes in place: they neither keep nor change
 	// their input.
 	in := unsafe.Slice(unsafe.StringData(key), len(key))
@@ -207,12 +219,8 @@ func (k Keyer) Key(ns, key string) string {
 	} else {
 		sum = sha256.Sum256(in)
 	}
-	// One allocation: the stored key is built on the stack (the longest
-	// prefix, namespace, ':' and digest fit), then copied into its string.
-	var buf [192]byte
-	b := append(append(append(buf[:0], k.prefix...), ns...), ':')
-	b = base64.RawURLEncoding.AppendEncode(b, sum[:hashedKeyLen*3/4])
-	return string(b)
+	b = append(append(append(b, k.prefix...), ns...), ':')
+	return base64.RawURLEncoding.AppendEncode(b, sum[:hashedKeyLen*3/4])
 }
 
 // CheckKey validates the common arguments of every keyed operation: a live
