@@ -32,12 +32,15 @@ type router struct {
 	// exact holds the routes whose pattern is a method and a literal
 	// path (exactPath), by both, for Server.Handler to find without
 	// ServeMux's cleaning, escaping and tree walk; replaced whole on each
-	// registration, read without a lock. Nil once a pattern names a host:
-	// ServeMux prefers a host's routes, which the table does not know.
+	// registration, read without a lock. Nil once a pattern may name a
+	// host (hosts): ServeMux prefers a host's routes, which the table
+	// does not know.
 	exact  atomic.Pointer[map[methodPath]exactRoute]
 	mu     sync.Mutex
 	routes []Route
-	hosts  bool
+	// hosts: a pattern's path does not start right after its method and
+	// one space, or the pattern itself; it may name a host.
+	hosts bool
 }
 
 // methodPath is the key of router.exact.
