@@ -143,6 +143,7 @@ type Service struct {
 	nextKeys   atomic.Int64 // unix nanoseconds of the next refresh
 	cache      *tokenCache
 	clientKey  clientKeyCache
+	secrets    secretCache
 	clientsGen atomic.Uint64
 	decoy      decoyCredentials
 }
@@ -152,12 +153,16 @@ type Service struct {
 // client's does: a secret hash of a discarded secret, and per assertion
 // algorithm a public key whose private half was discarded.
 type decoyCredentials struct {
-	secret SecretHash
+	secret *secretVerifier
 	keys   map[string]any // by JWS alg
 }
 
 func newDecoyCredentials(rand io.Reader) (decoyCredentials, error) {
-	_, secret, err := NewSecret(rand)
+	_, hash, err := NewSecret(rand)
+	if err != nil {
+		return decoyCredentials{}, err
+	}
+	secret, err := hash.verifier()
 	if err != nil {
 		return decoyCredentials{}, err
 	}

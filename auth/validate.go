@@ -62,6 +62,10 @@ type validToken struct {
 	// iss and aud are the token's issuer and audiences.
 	iss string
 	aud []string
+	// key and slot are the token's place in the cache: its key and its
+	// index in its shard's expiry heap, guarded by the shard's lock.
+	key  [sha256.Size]byte
+	slot int
 }
 
 // Authorize validates the Bearer access token for a request to a route
@@ -180,9 +184,30 @@ func tokenHash(token string) [sha256.Size]byte {
 	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
 }
 
-// validate checks the token itself (not its client or revocation), using
-// and filling the cache.
+// validate checks the token itself (not its client or revocation) for
+// Authorize, using and filling the cache.
 func (s *Service) validate(now time.Time, token string) (*validToken, error) {
+	if s.cache == nil || token == "" || len(token) > maxTokenLen {
+		return s.verifyToken(now, token)
+	}
+	sum := tokenHash(token)
+	if v := s.cache.get(sum, now.UnixNano()); v != nil {
+		if _, ok := s.currentKeys(now).keys[v.kid]; ok || v.region != "" {
+			return v, nil // another region's key is checked on each use
+		}
+		s.cache.remove(sum)
+	}
+	v, err := s.verifyToken(now, token)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.put(sum, v, now.UnixNano())
+	return v, nil
+}
+
+// verifyToken checks the token itself (not its client or revocation) in
+// full, signature included, without the cache.
+func (s *Service) verifyToken(now time.Time, token string) (*validToken, error) {
 	if token == "" {
 		return nil, fail(ErrInvalidToken, "no access token")
 	}
@@ -190,16 +215,6 @@ func (s *Service) validate(now time.Time, token string) (*validToken, error) {
 		return nil, fail(ErrInvalidToken, "access token is too long")
 	}
 	keys := s.currentKeys(now)
-	var sum [sha256.Size]byte
-	if s.cache != nil {
-		sum = tokenHash(token)
-		if v := s.cache.get(sum, now.UnixNano()); v != nil {
-			if _, ok := keys.keys[v.kid]; ok || v.region != "" {
-				return v, nil // another region's key is checked on each use
-			}
-			s.cache.remove(sum)
-		}
-	}
 	j, err := parseAccessJWS(token)
 	if err != nil {
 		return nil, &Error{Kind: ErrInvalidToken, Description: "access token " + describeJWTError(err), Err: err}
@@ -210,9 +225,6 @@ func (s *Service) validate(now time.Time, token string) (*validToken, error) {
 	}
 	if err != nil {
 		return nil, err
-	}
-	if s.cache != nil {
-		s.cache.put(sum, v, now.UnixNano())
 	}
 	return v, nil
 }
@@ -430,9 +442,12 @@ type Introspection struct {
 // ErrUnavailable, never "inactive". A token the issuing node reports
 // inactive is remembered as revoked here until it expires, so the
 // node's protected routes refuse it too.
+//
+// The token is verified in full on every call, signature included: the
+// validated-token cache serves Authorize only.
 func (s *Service) Introspect(ctx context.Context, caller Client, token string) (Introspection, error) {
 	now := s.now()
-	v, err := s.validate(now, token)
+	v, err := s.verifyToken(now, token)
 	if err != nil {
 		return Introspection{}, nil
 	}
@@ -474,7 +489,7 @@ func (s *Service) Introspect(ctx context.Context, caller Client, token string) (
 // ErrUnauthorizedClient.
 func (s *Service) Revoke(ctx context.Context, caller Client, token string) error {
 	now := s.now()
-	v, err := s.validate(now, token)
+	v, err := s.verifyToken(now, token)
 	if err != nil || v.region != "" { // another region's token: its node revokes it
 		return nil
 	}
@@ -578,7 +593,7 @@ func (s *Service) IntrospectForPeer(ctx context.Context, region, token string) (
 	if iss, ok := unverifiedIssuer(token); !ok || iss != s.issuer {
 		return Introspection{}, failWith(ErrInvalidRequest, ErrNotIssuedHere, "the token was not issued by this node")
 	}
-	v, err := s.validate(s.now(), token)
+	v, err := s.verifyToken(s.now(), token)
 	if err != nil {
 		return Introspection{}, nil
 	}
