@@ -269,9 +269,12 @@ func (s *Service) Issuer() string { return s.issuer }
 // TokenTTL returns the access-token lifetime.
 func (s *Service) TokenTTL() time.Duration { return s.ttl }
 
-// nodeKeySet is the node's published verification keys by kid.
+// nodeKeySet is the node's published verification keys by kid, and the
+// header segments of the tokens it signs with them, decoded
+// (issuedHeader), for parseAccessJWS.
 type nodeKeySet struct {
-	keys map[string]nodeKey
+	keys    map[string]nodeKey
+	headers map[string]accessHeader
 }
 
 type nodeKey struct {
@@ -281,9 +284,12 @@ type nodeKey struct {
 
 // refreshKeys rebuilds the node key set from the keystore.
 func (s *Service) refreshKeys(now time.Time) {
-	set := &nodeKeySet{keys: map[string]nodeKey{}}
+	set := &nodeKeySet{keys: map[string]nodeKey{}, headers: map[string]accessHeader{}}
 	for _, k := range s.keys.Published() {
 		set.keys[k.Kid] = nodeKey{alg: k.Alg, pub: k.Public}
+		if seg, hd, err := issuedHeader(k); err == nil {
+			set.headers[seg] = hd
+		}
 	}
 	s.nodeKeys.Store(set)
 	s.nextKeys.Store(now.Add(s.keyRefresh).UnixNano())
