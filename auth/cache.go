@@ -1,21 +1,20 @@
 package auth
 
 import (
-	"container/heap"
 	"crypto/sha256"
 	"sync"
 )
 
 // tokenCache holds validated access tokens by the SHA-256 of the token
 // string, so a repeated bearer token skips the signature check
-// (Authorize; introspection and revocation verify in full). It is
-// bounded: each of its shards holds at most size/shards entries; a full
-// shard drops the entry expiring first (an expired one if any) to make
-// room. Each shard keeps its entries in a min-heap by expiry besides the
-// map, so a put into a full shard costs O(log size), never a scan (a
-// scan of the shard on every put cost 9 % of the node's CPU when each
-// token was new). Entries expire with their token (exp plus leeway); an
-// expired entry is never returned. Only hashes are kept as keys.
+// (Authorize; introspection and revocation verify in full). It is bounded:
+// each of its shards holds at most size/shards entries; a full shard
+// drops one of evictSample entries it samples to make room: an expired
+// one if any, else the one expiring first. A put costs the same however
+// large the shard (a full scan for expired entries on every put cost 9 %
+// of the node's CPU when each token was new). Entries are immutable and
+// expire with their token (exp plus leeway); an expired entry is never
+// returned. Only hashes are kept as keys.
 type tokenCache struct {
 	shards   [cacheShards]cacheShard
 	perShard int
@@ -26,9 +25,6 @@ const cacheShards = 16
 type cacheShard struct {
 	mu sync.RWMutex
 	m  map[[sha256.Size]byte]*validToken
-	// byExpiry holds the map's entries as a min-heap by until; each
-	// entry's slot is its index here.
-	byExpiry expiryHeap
 }
 
 func newTokenCache(size int) *tokenCache {
@@ -53,33 +49,48 @@ func (c *tokenCache) get(k [sha256.Size]byte, now int64) *validToken {
 	return v
 }
 
-// put stores v, a validation's own token (one cache entry, never
-// shared), under k.
 func (c *tokenCache) put(k [sha256.Size]byte, v *validToken, now int64) {
 	sh := c.shard(k)
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
-	v.key = k
-	if old := sh.m[k]; old != nil {
-		v.slot = old.slot
-		sh.byExpiry[v.slot] = v
-		heap.Fix(&sh.byExpiry, v.slot)
-	} else {
-		if len(sh.m) >= c.perShard {
-			delete(sh.m, heap.Pop(&sh.byExpiry).(*validToken).key)
-		}
-		heap.Push(&sh.byExpiry, v)
+	for _, ok := sh.m[k]; !ok && len(sh.m) >= c.perShard; {
+		delete(sh.m, sh.victim(now))
 	}
 	sh.m[k] = v
+}
+
+// evictSample is how many entries a full shard looks at to choose one
+// to drop.
+const evictSample = 8
+
+// victim is the key to drop from a full shard: among the first
+// evictSample entries of a map iteration (which starts at a random
+// place), an expired one, else the one expiring first. The caller holds
+// the lock.
+func (sh *cacheShard) victim(now int64) [sha256.Size]byte {
+	var (
+		key   [sha256.Size]byte
+		until int64
+		n     int
+	)
+	for k, e := range sh.m {
+		if now >= e.until {
+			return k
+		}
+		if n == 0 || e.until < until {
+			key, until = k, e.until
+		}
+		if n++; n == evictSample {
+			break
+		}
+	}
+	return key
 }
 
 func (c *tokenCache) remove(k [sha256.Size]byte) {
 	sh := c.shard(k)
 	sh.mu.Lock()
-	if v := sh.m[k]; v != nil {
-		heap.Remove(&sh.byExpiry, v.slot)
-		delete(sh.m, k)
-	}
+	delete(sh.m, k)
 	sh.mu.Unlock()
 }
 
@@ -91,26 +102,4 @@ func (c *tokenCache) len() int {
 		c.shards[i].mu.RUnlock()
 	}
 	return n
-}
-
-// expiryHeap is a shard's entries ordered by until (container/heap).
-type expiryHeap []*validToken
-
-func (h expiryHeap) Len() int           { return len(h) }
-func (h expiryHeap) Less(i, j int) bool { return h[i].until < h[j].until }
-func (h expiryHeap) Swap(i, j int) {
-	h[i], h[j] = h[j], h[i]
-	h[i].slot, h[j].slot = i, j
-}
-func (h *expiryHeap) Push(x any) {
-	v := x.(*validToken)
-	v.slot = len(*h)
-	*h = append(*h, v)
-}
-func (h *expiryHeap) Pop() any {
-	old := *h
-	v := old[len(old)-1]
-	old[len(old)-1] = nil
-	*h = old[:len(old)-1]
-	return v
 }

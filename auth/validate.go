@@ -63,10 +63,6 @@ type validToken struct {
 	// iss and aud are the token's issuer and audiences.
 	iss string
 	aud []string
-	// key and slot are the token's place in the cache: its key and its
-	// index in its shard's expiry heap, guarded by the shard's lock.
-	key  [sha256.Size]byte
-	slot int
 }
 
 // Authorize validates the Bearer access token for a request to a route
