@@ -6,7 +6,8 @@ import (
 )
 
 // tokenCache holds validated access tokens by the SHA-256 of the token
-// string, so a repeated token skips the signature check. It is bounded:
+// string, so a repeated bearer token skips the signature check
+// (Authorize; introspection and revocation verify in full). It is bounded:
 // each of its shards holds at most size/shards entries; a full shard
 // drops one of evictSample entries it samples to make room: an expired
 // one if any, else the one expiring first. A put costs the same however
@@ -23,13 +24,22 @@ const cacheShards = 16
 
 type cacheShard struct {
 	mu sync.RWMutex
-	m  map[[sha256.Size]byte]*validToken
+	m  map[[sha256.Size]byte]cacheEntry
+}
+
+// cacheEntry is a cached token with its expiry beside it in the map, so
+// that victim reads the map's own memory: reading each sampled token's
+// until through its pointer, a cache miss per entry on a busy node, was
+// most of what a put cost there.
+type cacheEntry struct {
+	v     *validToken
+	until int64
 }
 
 func newTokenCache(size int) *tokenCache {
 	c := &tokenCache{perShard: max(1, (size+cacheShards-1)/cacheShards)}
 	for i := range c.shards {
-		c.shards[i].m = make(map[[sha256.Size]byte]*validToken)
+		c.shards[i].m = make(map[[sha256.Size]byte]cacheEntry)
 	}
 	return c
 }
@@ -40,12 +50,12 @@ func (c *tokenCache) shard(k [sha256.Size]byte) *cacheShard { return &c.shards[k
 func (c *tokenCache) get(k [sha256.Size]byte, now int64) *validToken {
 	sh := c.shard(k)
 	sh.mu.RLock()
-	v := sh.m[k]
+	e := sh.m[k]
 	sh.mu.RUnlock()
-	if v == nil || now >= v.until {
+	if e.v == nil || now >= e.until {
 		return nil
 	}
-	return v
+	return e.v
 }
 
 func (c *tokenCache) put(k [sha256.Size]byte, v *validToken, now int64) {
@@ -55,7 +65,7 @@ func (c *tokenCache) put(k [sha256.Size]byte, v *validToken, now int64) {
 	for _, ok := sh.m[k]; !ok && len(sh.m) >= c.perShard; {
 		delete(sh.m, sh.victim(now))
 	}
-	sh.m[k] = v
+	sh.m[k] = cacheEntry{v: v, until: v.until}
 }
 
 // evictSample is how many entries a full shard looks at to choose one

@@ -85,7 +85,7 @@ func BenchmarkParseAccessJWS(b *testing.B) {
 	token := e.token(c, "")
 	b.ReportAllocs()
 	for b.Loop() {
-		if j, err := parseAccessJWS(token); err != nil || j.claims.ClientID == "" {
+		if j, err := parseAccessJWS(token, nil); err != nil || j.claims.ClientID == "" {
 			b.Fatal(err)
 		}
 	}
@@ -100,7 +100,7 @@ func TestParseAccessJWSRefusals(t *testing.T) {
 	e := newEnv(t)
 	c := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
 	good := e.token(c, "")
-	if _, err := parseAccessJWS(good); err != nil {
+	if _, err := parseAccessJWS(good, nil); err != nil {
 		t.Fatal(err)
 	}
 	parts := strings.Split(good, ".")
@@ -152,7 +152,7 @@ func TestParseAccessJWSRefusals(t *testing.T) {
 		{"data after the claims", parts[0] + "." + b64([]byte(`{"sub":"a"} {}`)) + "." + parts[2], jwt.ErrTokenMalformed},
 		{"aud of the wrong type", parts[0] + "." + b64([]byte(`{"aud":[1]}`)) + "." + parts[2], jwt.ErrTokenMalformed},
 	} {
-		if _, err := parseAccessJWS(c.token); !errors.Is(err, c.want) {
+		if _, err := parseAccessJWS(c.token, nil); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
@@ -160,8 +160,30 @@ func TestParseAccessJWSRefusals(t *testing.T) {
 	// §4), whatever their value.
 	extra := hdr(`{"alg":"SM2","typ":"at+jwt","kid":"k","x5u":{"a":[1,null]},"cty":"x"}`) + "." +
 		b64([]byte(`{"sub":"a","client_id":"a","cnf":{"jkt":"x"},"n":1e3,"l":[true]}`)) + "." + parts[2]
-	j, err := parseAccessJWS(extra)
+	j, err := parseAccessJWS(extra, nil)
 	if err != nil || j.kid != "k" || j.header.Typ != "at+jwt" || j.claims.Subject != "a" || j.claims.ClientID != "a" {
 		t.Fatalf("unknown members: %+v, %v", j, err)
+	}
+}
+
+// TestIssuedTokensTakeKnownHeader: the header segment of a token the
+// node issues is among its key set's known headers, decoded as
+// decodeHeader decodes it, so parseAccessJWS does not decode it again.
+func TestIssuedTokensTakeKnownHeader(t *testing.T) {
+	e := newEnv(t)
+	c := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+	tok := e.token(c, "")
+	set := e.svc.currentKeys(e.clock.Now())
+	if len(set.headers) != len(set.keys) {
+		t.Errorf("%d known headers for %d keys", len(set.headers), len(set.keys))
+	}
+	seg, _, _ := strings.Cut(tok, ".")
+	hd, ok := set.headers[seg]
+	if !ok {
+		t.Fatalf("the issued header %q is not known", seg)
+	}
+	var want accessHeader
+	if _, err := decodeHeader(nil, seg, &want); err != nil || hd != want {
+		t.Errorf("known header %+v, decoded %+v (%v)", hd, want, err)
 	}
 }

@@ -83,7 +83,8 @@ func FuzzAuthorize(f *testing.F) {
 
 // FuzzParseAccessJWS checks the node's access-token parse against
 // golang-jwt's (ParseUnverified with strict base64 and the algorithm
-// allow-list, what ParseWithClaims ran before): whatever it accepts,
+// allow-list, what ParseWithClaims ran before), and to itself given the
+// node's own header segments decoded (nodeKeySet.headers): whatever it accepts,
 // golang-jwt accepts too, with the same algorithm, kid, signature,
 // signing input and claims. It may refuse more (a member twice, one
 // differing only in case from a member the node reads, invalid UTF-8).
@@ -101,8 +102,20 @@ func FuzzParseAccessJWS(f *testing.F) {
 		f.Add(b64([]byte(`{"alg":"SM2","typ":"at+jwt","kid":"k"}`)) + "." + b64([]byte(claims)) + ".AA")
 	}
 	p := jwt.NewParser(jwt.WithStrictDecoding(), jwt.WithValidMethods(AccessTokenAlgorithms))
+	known := e.svc.currentKeys(e.clock.Now()).headers
+	for seg := range known {
+		for _, claims := range []string{`{"iss":"a","ISS":"b"}`, `null`, `{"exp":1.5}`} {
+			f.Add(seg + "." + b64([]byte(claims)) + ".AA")
+		}
+		f.Add(seg + ".e30.A")
+	}
 	f.Fuzz(func(t *testing.T, token string) {
-		j, err := parseAccessJWS(token)
+		j, err := parseAccessJWS(token, nil)
+		// The node's own header segments, taken decoded, change nothing.
+		if k, kerr := parseAccessJWS(token, known); (err == nil) != (kerr == nil) ||
+			err != nil && err.Error() != kerr.Error() || err == nil && !reflect.DeepEqual(j, k) {
+			t.Fatalf("with the known headers: %+v, %v\nwithout: %+v, %v", k, kerr, j, err)
+		}
 		if err != nil {
 			if !errors.Is(err, jwt.ErrTokenMalformed) && !errors.Is(err, jwt.ErrTokenUnverifiable) && !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
 				t.Fatalf("an error golang-jwt's kinds do not name: %v", err)

@@ -143,6 +143,7 @@ type Service struct {
 	nextKeys   atomic.Int64 // unix nanoseconds of the next refresh
 	cache      *tokenCache
 	clientKey  clientKeyCache
+	secrets    secretCache
 	clientsGen atomic.Uint64
 	decoy      decoyCredentials
 }
@@ -152,12 +153,16 @@ type Service struct {
 // client's does: a secret hash of a discarded secret, and per assertion
 // algorithm a public key whose private half was discarded.
 type decoyCredentials struct {
-	secret SecretHash
+	secret *secretVerifier
 	keys   map[string]any // by JWS alg
 }
 
 func newDecoyCredentials(rand io.Reader) (decoyCredentials, error) {
-	_, secret, err := NewSecret(rand)
+	_, hash, err := NewSecret(rand)
+	if err != nil {
+		return decoyCredentials{}, err
+	}
+	secret, err := hash.verifier()
 	if err != nil {
 		return decoyCredentials{}, err
 	}
@@ -264,9 +269,12 @@ func (s *Service) Issuer() string { return s.issuer }
 // TokenTTL returns the access-token lifetime.
 func (s *Service) TokenTTL() time.Duration { return s.ttl }
 
-// nodeKeySet is the node's published verification keys by kid.
+// nodeKeySet is the node's published verification keys by kid, and the
+// header segments of the tokens it signs with them, decoded
+// (issuedHeader), for parseAccessJWS.
 type nodeKeySet struct {
-	keys map[string]nodeKey
+	keys    map[string]nodeKey
+	headers map[string]accessHeader
 }
 
 type nodeKey struct {
@@ -276,9 +284,12 @@ type nodeKey struct {
 
 // refreshKeys rebuilds the node key set from the keystore.
 func (s *Service) refreshKeys(now time.Time) {
-	set := &nodeKeySet{keys: map[string]nodeKey{}}
+	set := &nodeKeySet{keys: map[string]nodeKey{}, headers: map[string]accessHeader{}}
 	for _, k := range s.keys.Published() {
 		set.keys[k.Kid] = nodeKey{alg: k.Alg, pub: k.Public}
+		if seg, hd, err := issuedHeader(k); err == nil {
+			set.headers[seg] = hd
+		}
 	}
 	s.nodeKeys.Store(set)
 	s.nextKeys.Store(now.Add(s.keyRefresh).UnixNano())

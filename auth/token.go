@@ -106,17 +106,17 @@ func (s *Service) authenticateBasic(ctx context.Context, id, secret string) (Cli
 	}
 	c, err := s.getClient(ctx, id)
 	if errors.Is(err, ErrClientNotFound) {
-		s.decoy.secret.Verify(secret)
+		s.decoy.secret.verify(secret)
 		return Client{}, authFailed("unknown client")
 	}
 	if err != nil {
 		return Client{}, err
 	}
-	hash := c.SecretHash
-	if c.AuthMethod != AuthClientSecretBasic {
-		hash = s.decoy.secret
+	v, err := s.secrets.get(c.SecretHash)
+	if err != nil || c.AuthMethod != AuthClientSecretBasic {
+		v = s.decoy.secret
 	}
-	ok := hash.Verify(secret)
+	ok := v.verify(secret) && err == nil
 	switch {
 	case c.AuthMethod != AuthClientSecretBasic:
 		return Client{}, authFailed("the client authenticates with " + c.AuthMethod)

@@ -307,3 +307,35 @@ func TestNoClientEnumeration(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretChangeTakesEffect: a client's new secret hash is used at
+// once, though the old one was parsed and kept (secretCache); the old
+// secret stops working.
+func TestSecretChangeTakesEffect(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c, secret, err := NewClient(Registration{ID: "svc-basic", Name: "Basic", Region: "440000", Scopes: []string{ScopeQRRedeem},
+		AuthMethod: AuthClientSecretBasic}, e.clock.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.clients.Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.AuthenticateClient(ctx, Credentials{Basic: true, BasicID: c.ID, BasicSecret: secret}); err != nil {
+		t.Fatal(err)
+	}
+	next, hash, err := NewSecret(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.clients.Update(ctx, c.ID, func(c *Client) error { c.SecretHash = hash; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.AuthenticateClient(ctx, Credentials{Basic: true, BasicID: c.ID, BasicSecret: secret}); !errors.Is(err, ErrInvalidClient) {
+		t.Errorf("old secret after the change: %v", err)
+	}
+	if _, err := e.svc.AuthenticateClient(ctx, Credentials{Basic: true, BasicID: c.ID, BasicSecret: next}); err != nil {
+		t.Errorf("new secret: %v", err)
+	}
+}

@@ -17,6 +17,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/internal/strictjson"
+	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -180,9 +181,30 @@ func tokenHash(token string) [sha256.Size]byte {
 	return sha256.Sum256(unsafe.Slice(unsafe.StringData(token), len(token)))
 }
 
-// validate checks the token itself (not its client or revocation), using
-// and filling the cache.
+// validate checks the token itself (not its client or revocation) for
+// Authorize, using and filling the cache.
 func (s *Service) validate(now time.Time, token string) (*validToken, error) {
+	if s.cache == nil || token == "" || len(token) > maxTokenLen {
+		return s.verifyToken(now, token)
+	}
+	sum := tokenHash(token)
+	if v := s.cache.get(sum, now.UnixNano()); v != nil {
+		if _, ok := s.currentKeys(now).keys[v.kid]; ok || v.region != "" {
+			return v, nil // another region's key is checked on each use
+		}
+		s.cache.remove(sum)
+	}
+	v, err := s.verifyToken(now, token)
+	if err != nil {
+		return nil, err
+	}
+	s.cache.put(sum, v, now.UnixNano())
+	return v, nil
+}
+
+// verifyToken checks the token itself (not its client or revocation) in
+// full, signature included, without the cache.
+func (s *Service) verifyToken(now time.Time, token string) (*validToken, error) {
 	if token == "" {
 		return nil, fail(ErrInvalidToken, "no access token")
 	}
@@ -190,17 +212,7 @@ func (s *Service) validate(now time.Time, token string) (*validToken, error) {
 		return nil, fail(ErrInvalidToken, "access token is too long")
 	}
 	keys := s.currentKeys(now)
-	var sum [sha256.Size]byte
-	if s.cache != nil {
-		sum = tokenHash(token)
-		if v := s.cache.get(sum, now.UnixNano()); v != nil {
-			if _, ok := keys.keys[v.kid]; ok || v.region != "" {
-				return v, nil // another region's key is checked on each use
-			}
-			s.cache.remove(sum)
-		}
-	}
-	j, err := parseAccessJWS(token)
+	j, err := parseAccessJWS(token, keys.headers)
 	if err != nil {
 		return nil, &Error{Kind: ErrInvalidToken, Description: "access token " + describeJWTError(err), Err: err}
 	}
@@ -210,9 +222,6 @@ func (s *Service) validate(now time.Time, token string) (*validToken, error) {
 	}
 	if err != nil {
 		return nil, err
-	}
-	if s.cache != nil {
-		s.cache.put(sum, v, now.UnixNano())
 	}
 	return v, nil
 }
@@ -291,25 +300,24 @@ var segment = base64.RawURLEncoding.Strict()
 // jwt.ErrTokenMalformed, jwt.ErrTokenUnverifiable (alg unknown) or
 // jwt.ErrTokenSignatureInvalid (alg not allowed), which
 // describeJWTError reads.
-func parseAccessJWS(token string) (*accessJWS, error) {
+//
+// known maps header segments to what decodeHeader makes of them (the
+// node's own, nodeKeySet.headers): a token whose header segment is one
+// of them takes that header without decoding the same bytes again.
+func parseAccessJWS(token string, known map[string]accessHeader) (*accessJWS, error) {
 	h, rest, ok := strings.Cut(token, ".")
 	c, sig, ok2 := strings.Cut(rest, ".")
 	if !ok || !ok2 || strings.Contains(sig, ".") {
 		return nil, fmt.Errorf("%w: token contains an invalid number of segments", jwt.ErrTokenMalformed)
 	}
 	j := &accessJWS{input: token[:len(h)+1+len(c)]}
-	// One buffer holds the three parts decoded.
+	// One buffer holds the parts decoded.
 	buf := make([]byte, 0, segment.DecodedLen(len(h))+segment.DecodedLen(len(c))+segment.DecodedLen(len(sig)))
-	buf, err := decodeSegment(buf, h)
-	if err != nil {
-		return nil, fmt.Errorf("%w: could not base64 decode header: %w", jwt.ErrTokenMalformed, err)
-	}
-	err = strictjson.DecodeOpen(buf, &j.header, maxTokenLen)
-	if err == nil && bytes.TrimLeft(buf, " \t\n\r")[0] != '{' { // null
-		err = fmt.Errorf("%w: the header is not an object", strictjson.ErrType)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%w: could not JSON decode header: %w", jwt.ErrTokenMalformed, err)
+	var err error
+	if hd, ok := known[h]; ok {
+		j.header = hd
+	} else if buf, err = decodeHeader(buf, h, &j.header); err != nil {
+		return nil, err
 	}
 	n := len(buf)
 	if buf, err = decodeSegment(buf, c); err != nil {
@@ -331,6 +339,38 @@ func parseAccessJWS(token string) (*accessJWS, error) {
 	}
 	j.sig, j.kid = buf[n:], string(j.header.Kid)
 	return j, nil
+}
+
+// decodeHeader decodes the header segment h into hd, appending its
+// bytes to buf.
+func decodeHeader(buf []byte, h string, hd *accessHeader) ([]byte, error) {
+	n := len(buf)
+	buf, err := decodeSegment(buf, h)
+	if err != nil {
+		return nil, fmt.Errorf("%w: could not base64 decode header: %w", jwt.ErrTokenMalformed, err)
+	}
+	err = strictjson.DecodeOpen(buf[n:], hd, maxTokenLen)
+	if err == nil && bytes.TrimLeft(buf[n:], " \t\n\r")[0] != '{' { // null
+		err = fmt.Errorf("%w: the header is not an object", strictjson.ErrType)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: could not JSON decode header: %w", jwt.ErrTokenMalformed, err)
+	}
+	return buf, nil
+}
+
+// issuedHeader is the header segment of the access tokens the node signs
+// with k (as golang-jwt writes it for issue), and what decodeHeader
+// makes of it.
+func issuedHeader(k keystore.Key) (string, accessHeader, error) {
+	b, err := json.Marshal(map[string]string{"alg": k.Alg, "kid": k.Kid, "typ": AccessTokenType})
+	if err != nil {
+		return "", accessHeader{}, err
+	}
+	seg := segment.EncodeToString(b)
+	var hd accessHeader
+	_, err = decodeHeader(nil, seg, &hd)
+	return seg, hd, err
 }
 
 // decodeSegment appends the decoded seg to dst, reading the string's
@@ -430,9 +470,12 @@ type Introspection struct {
 // ErrUnavailable, never "inactive". A token the issuing node reports
 // inactive is remembered as revoked here until it expires, so the
 // node's protected routes refuse it too.
+//
+// The token is verified in full on every call, signature included: the
+// validated-token cache serves Authorize only.
 func (s *Service) Introspect(ctx context.Context, caller Client, token string) (Introspection, error) {
 	now := s.now()
-	v, err := s.validate(now, token)
+	v, err := s.verifyToken(now, token)
 	if err != nil {
 		return Introspection{}, nil
 	}
@@ -474,7 +517,7 @@ func (s *Service) Introspect(ctx context.Context, caller Client, token string) (
 // ErrUnauthorizedClient.
 func (s *Service) Revoke(ctx context.Context, caller Client, token string) error {
 	now := s.now()
-	v, err := s.validate(now, token)
+	v, err := s.verifyToken(now, token)
 	if err != nil || v.region != "" { // another region's token: its node revokes it
 		return nil
 	}
@@ -578,7 +621,7 @@ func (s *Service) IntrospectForPeer(ctx context.Context, region, token string) (
 	if iss, ok := unverifiedIssuer(token); !ok || iss != s.issuer {
 		return Introspection{}, failWith(ErrInvalidRequest, ErrNotIssuedHere, "the token was not issued by this node")
 	}
-	v, err := s.validate(s.now(), token)
+	v, err := s.verifyToken(s.now(), token)
 	if err != nil {
 		return Introspection{}, nil
 	}

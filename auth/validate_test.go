@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -329,5 +330,40 @@ func TestAccessTokenAlgPerClient(t *testing.T) {
 		if !errors.Is(err, ErrInvalidClientMetadata) {
 			t.Errorf("access token alg %q: got %v, want invalid_client_metadata", alg, err)
 		}
+	}
+}
+
+// TestIntrospectVerifiesEveryTime: introspection neither fills nor reads
+// the validated-token cache, so a token is verified in full each time:
+// one with a broken signature is inactive even when the cache holds an
+// entry under its hash.
+func TestIntrospectVerifiesEveryTime(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.register("svc-a", gm.AlgSM2)
+	tok := e.token(c, "")
+	if in, err := e.svc.Introspect(ctx, c.Client, tok); err != nil || !in.Active {
+		t.Fatalf("introspection: %+v, %v", in, err)
+	}
+	if n := e.svc.cache.len(); n != 0 {
+		t.Errorf("introspection left %d cache entries", n)
+	}
+	// The signature with one character changed: still strict base64url.
+	i := strings.LastIndexByte(tok, '.') + 5
+	ch := byte('A')
+	if tok[i] == 'A' {
+		ch = 'B'
+	}
+	forged := tok[:i] + string(ch) + tok[i+1:]
+	v, err := e.svc.verifyToken(e.clock.Now(), tok)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.svc.cache.put(tokenHash(forged), v, e.clock.Now().UnixNano())
+	if _, err := e.svc.Authorize(ctx, forged, ScopeStatusWrite); err != nil {
+		t.Fatalf("the planted entry is not one Authorize would use: %v", err)
+	}
+	if in, err := e.svc.Introspect(ctx, c.Client, forged); err != nil || in.Active {
+		t.Errorf("introspection of a broken signature with a cache entry: %+v, %v", in, err)
 	}
 }
