@@ -21,6 +21,7 @@ import (
 	"reflect"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Errors. Each is wrapped with detail (key names, never values).
@@ -176,8 +177,12 @@ func Object(data []byte, max int) (map[string]any, error) {
 // Marshal's would be, without building them again (the vc+jwt payloads
 // this node signs are in this form). A document with an escape Marshal
 // would write the same way is reported as not canonical.
+//
+// Unlike Object's, its strings are cut from data itself, not from a copy:
+// the caller must not modify data afterwards (a JWS payload just decoded
+// into a buffer of its own).
 func ObjectCanonical(data []byte, max int) (map[string]any, bool, error) {
-	s := scanner{checkCanonical: true}
+	s := scanner{checkCanonical: true, shared: true}
 	v, err := s.parse(data, max, true)
 	if err != nil {
 		return nil, false, err
@@ -202,9 +207,13 @@ func (s *scanner) parse(data []byte, max int, build bool) (any, error) {
 	}
 	s.data, s.build = data, build
 	if build {
-		// One copy of the document: the strings built are substrings of
-		// it, not an allocation each.
-		s.text = string(data)
+		// One copy of the document (or data itself, when shared): the
+		// strings built are substrings of it, not an allocation each.
+		if s.shared {
+			s.text = unsafe.String(unsafe.SliceData(data), len(data))
+		} else {
+			s.text = string(data)
+		}
 	}
 	s.ws()
 	if err := s.value(0); err != nil {
@@ -248,6 +257,8 @@ type scanner struct {
 	// or an escape (always recorded), a key not after the one before it,
 	// or U+2028/U+2029 in a string.
 	checkCanonical, notCanonical bool
+	// shared (ObjectCanonical): text is data itself, not a copy.
+	shared bool
 }
 
 func (s *scanner) errorf(msg string) error {
