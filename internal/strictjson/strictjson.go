@@ -259,6 +259,8 @@ type scanner struct {
 	checkCanonical, notCanonical bool
 	// shared (ObjectCanonical): text is data itself, not a copy.
 	shared bool
+	// elems holds the elements of the arrays built (cut).
+	elems []any
 }
 
 func (s *scanner) errorf(msg string) error {
@@ -628,9 +630,9 @@ func (s *scanner) array(depth int) error {
 		}
 		return nil
 	}
-	// A short array's elements are gathered on the stack, then allocated
-	// once, at their number (appending to an empty slice allocated at 1,
-	// 2, 4...).
+	// A short array's elements are gathered on the stack, then copied
+	// once, at their number, to s.elems (appending to an empty slice
+	// allocated at 1, 2, 4...).
 	var short [4]any
 	arr := short[:0]
 	for {
@@ -647,11 +649,23 @@ func (s *scanner) array(depth int) error {
 		}
 		if done {
 			if s.build {
-				s.out = append(make([]any, 0, len(arr)), arr...)
+				s.out = s.cut(arr)
 			}
 			return nil
 		}
 	}
+}
+
+// cut returns a copy of arr's elements in s.elems, where the arrays of a
+// document are cut one after another (one allocation for several):
+// capped at its length, so that appending to it copies.
+func (s *scanner) cut(arr []any) []any {
+	if cap(s.elems)-len(s.elems) < len(arr) {
+		s.elems = make([]any, 0, max(len(arr), 8))
+	}
+	n := len(s.elems)
+	s.elems = append(s.elems, arr...)
+	return s.elems[n:len(s.elems):len(s.elems)]
 }
 
 // separator reads what follows a member or an element: a ',' or the
@@ -772,6 +786,12 @@ func common(b []byte) (any, bool) {
 		return "idx", true
 	case "uri":
 		return "uri", true
+	case "SM2":
+		return "SM2", true
+	case "vc+jwt":
+		return "vc+jwt", true
+	case "vc":
+		return "vc", true
 	}
 	return "", false
 }
