@@ -29,9 +29,16 @@ func writeVerifyStatus(w http.ResponseWriter, status int, r *verifyResponse) {
 func appendVerifyResponse(b []byte, r *verifyResponse) ([]byte, error) {
 	b = append(b, `{"verified":`...)
 	b = strconv.AppendBool(b, r.Verified)
+	// member appends a member's name (no string built for it: a
+	// concatenation with a variable is one each time).
+	member := func(name string) {
+		b = append(b, `,"`...)
+		b = append(b, name...)
+		b = append(b, `":`...)
+	}
 	str := func(name, v string) {
 		if v != "" {
-			b = append(b, `,"`+name+`":`...)
+			member(name)
 			b = strictjson.AppendString(b, v)
 		}
 	}
@@ -60,7 +67,7 @@ func appendVerifyResponse(b []byte, r *verifyResponse) ([]byte, error) {
 		b = append(b, ']')
 	}
 	problems := func(name string, ps []verifyProblem) {
-		b = append(b, `,"`+name+`":`...)
+		member(name)
 		if ps == nil {
 			b = append(b, "null"...)
 			return

@@ -599,6 +599,10 @@ type presentationRequest struct {
 	Options                verifyOptions   `json:"options"`
 }
 
+// credentialChecks are the checks verify makes of every credential,
+// shared by its answers: read only (at capacity, so appending copies).
+var credentialChecks = []string{"signature", "data-model", "validity", "status"}
+
 func (h *credentialHandlers) verify(w http.ResponseWriter, r *http.Request) error {
 	var req verifyRequest
 	if err := decodeBody(r, maxCredentialBody, &req, invalidRequest, "with verifiableCredential and options"); err != nil {
@@ -627,7 +631,7 @@ func (h *credentialHandlers) verify(w http.ResponseWriter, r *http.Request) erro
 	if id, ok := res.Credential["id"].(string); ok && credentialID != "" && id != credentialID {
 		warnings = append(warnings, verifyProblem{Code: "credential_id_mismatch", Message: "credentialId is not the verified credential's id; it was ignored"})
 	}
-	checks := []string{"signature", "data-model", "validity", "status"}
+	checks := credentialChecks
 	// Related resources (VC Data Model 2.0 §5.3): those given are
 	// hashed, the others fetched only when the node is configured to. An
 	// SD-JWT VC is not a VC 2.0 document: a claim of that name means

@@ -20,6 +20,7 @@ var (
 	ParseStatusListCredential = parseStatusListCredential
 	PlainHTTPURL              = plainHTTPURL
 	SpaceOrControl            = spaceOrControl
+	IsEnrollmentType          = isEnrollmentType
 )
 
 const MaxFetch = maxFetch

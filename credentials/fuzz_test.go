@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/trustid-cn/trustid/chaincode"
 	. "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/issuer"
 
@@ -307,6 +308,20 @@ func FuzzURLString(f *testing.F) {
 		}
 		if err != nil && parsed && len(s) <= 8192 && !strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == 0x7f }) {
 			t.Fatalf("URLString refused %q (%v), which url.Parse takes with a host", s, err)
+		}
+	})
+}
+
+// FuzzIsEnrollmentType: IsEnrollmentType, which compares a plain type
+// name as it is, answers as chaincode.IsEnrollmentType does.
+func FuzzIsEnrollmentType(f *testing.F) {
+	for _, s := range []string{"IdentityCredential", "DeviceBindingCredential", "VerifiableCredential", "identitycredential", "Identity%43redential",
+		"https://a.example/vct/IdentityCredential/?x", "urn:x:IdentityCredential", "IdentityCredential#", "./IdentityCredential", "IdentityCredential/", ""} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		if got, want := IsEnrollmentType(s), chaincode.IsEnrollmentType(s); got != want {
+			t.Fatalf("IsEnrollmentType(%q) = %v, chaincode: %v", s, got, want)
 		}
 	})
 }

@@ -80,3 +80,20 @@ func FuzzCanonical(f *testing.F) {
 		}
 	})
 }
+
+// TestObjectCanonicalShares: ObjectCanonical's strings are cut from data
+// itself, not from a copy (its doc: the caller must not modify data).
+func TestObjectCanonicalShares(t *testing.T) {
+	data := []byte(`{"k":"value"}`)
+	m, _, err := ObjectCanonical(data, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	copy(data[6:], "VALUE")
+	if m["k"] != "VALUE" {
+		t.Fatalf("ObjectCanonical copied data: %q", m["k"])
+	}
+	if allocs := testing.AllocsPerRun(100, func() { ObjectCanonical(data, 64) }); allocs > 3 {
+		t.Errorf("ObjectCanonical made %v allocations, want at most 3 (the map and its group, the value's box)", allocs)
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"reflect"
 	"strings"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // Errors. Each is wrapped with detail (key names, never values).
@@ -176,8 +177,12 @@ func Object(data []byte, max int) (map[string]any, error) {
 // Marshal's would be, without building them again (the vc+jwt payloads
 // this node signs are in this form). A document with an escape Marshal
 // would write the same way is reported as not canonical.
+//
+// Unlike Object's, its strings are cut from data itself, not from a copy:
+// the caller must not modify data afterwards (a JWS payload just decoded
+// into a buffer of its own).
 func ObjectCanonical(data []byte, max int) (map[string]any, bool, error) {
-	s := scanner{checkCanonical: true}
+	s := scanner{checkCanonical: true, shared: true}
 	v, err := s.parse(data, max, true)
 	if err != nil {
 		return nil, false, err
@@ -202,9 +207,13 @@ func (s *scanner) parse(data []byte, max int, build bool) (any, error) {
 	}
 	s.data, s.build = data, build
 	if build {
-		// One copy of the document: the strings built are substrings of
-		// it, not an allocation each.
-		s.text = string(data)
+		// One copy of the document (or data itself, when shared): the
+		// strings built are substrings of it, not an allocation each.
+		if s.shared {
+			s.text = unsafe.String(unsafe.SliceData(data), len(data))
+		} else {
+			s.text = string(data)
+		}
 	}
 	s.ws()
 	if err := s.value(0); err != nil {
@@ -248,6 +257,10 @@ type scanner struct {
 	// or an escape (always recorded), a key not after the one before it,
 	// or U+2028/U+2029 in a string.
 	checkCanonical, notCanonical bool
+	// shared (ObjectCanonical): text is data itself, not a copy.
+	shared bool
+	// elems holds the elements of the arrays built (cut).
+	elems []any
 }
 
 func (s *scanner) errorf(msg string) error {
@@ -617,9 +630,9 @@ func (s *scanner) array(depth int) error {
 		}
 		return nil
 	}
-	// A short array's elements are gathered on the stack, then allocated
-	// once, at their number (appending to an empty slice allocated at 1,
-	// 2, 4...).
+	// A short array's elements are gathered on the stack, then copied
+	// once, at their number, to s.elems (appending to an empty slice
+	// allocated at 1, 2, 4...).
 	var short [4]any
 	arr := short[:0]
 	for {
@@ -636,11 +649,23 @@ func (s *scanner) array(depth int) error {
 		}
 		if done {
 			if s.build {
-				s.out = append(make([]any, 0, len(arr)), arr...)
+				s.out = s.cut(arr)
 			}
 			return nil
 		}
 	}
+}
+
+// cut returns a copy of arr's elements in s.elems, where the arrays of a
+// document are cut one after another (one allocation for several):
+// capped at its length, so that appending to it copies.
+func (s *scanner) cut(arr []any) []any {
+	if cap(s.elems)-len(s.elems) < len(arr) {
+		s.elems = make([]any, 0, max(len(arr), 8))
+	}
+	n := len(s.elems)
+	s.elems = append(s.elems, arr...)
+	return s.elems[n:len(s.elems):len(s.elems)]
 }
 
 // separator reads what follows a member or an element: a ',' or the
@@ -761,6 +786,12 @@ func common(b []byte) (any, bool) {
 		return "idx", true
 	case "uri":
 		return "uri", true
+	case "SM2":
+		return "SM2", true
+	case "vc+jwt":
+		return "vc+jwt", true
+	case "vc":
+		return "vc", true
 	}
 	return "", false
 }

@@ -180,7 +180,58 @@ func FuzzObject(f *testing.F) {
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("mismatch for %q", in)
 		}
+		if !capped(got) {
+			t.Fatalf("an array of %q has room past its length", in)
+		}
 	})
+}
+
+// capped reports whether every array in v has its length as capacity:
+// appending to one of the arrays Object cuts from one allocation copies
+// it, not writes over the next.
+func capped(v any) bool {
+	switch v := v.(type) {
+	case []any:
+		if cap(v) != len(v) {
+			return false
+		}
+		for _, e := range v {
+			if !capped(e) {
+				return false
+			}
+		}
+	case map[string]any:
+		for _, e := range v {
+			if !capped(e) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// TestArraysShareAllocation: the arrays of a document are cut from one
+// allocation (four arrays, one allocation for their elements), each
+// its own: appending to one or setting its elements leaves the others.
+func TestArraysShareAllocation(t *testing.T) {
+	doc := []byte(`{"a":[[true],[false],[null,true]]}`)
+	allocs := testing.AllocsPerRun(100, func() { Object(doc, 1<<10) })
+	// The map and its group, the copy of the document, each array's
+	// slice header in its interface value, and the elements.
+	if allocs > 8 {
+		t.Errorf("Object made %v allocations, want at most 8", allocs)
+	}
+	m, err := Object(doc, 1<<10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := m["a"].([]any)
+	first, second := a[0].([]any), a[1].([]any)
+	_ = append(first, "x")
+	first[0] = "y"
+	if second[0] != false || len(second) != 1 || a[2].([]any)[0] != nil {
+		t.Fatalf("changing one array changed another: %v", m)
+	}
 }
 
 // TestMarshalMatchesEncodingJSON: Marshal writes what encoding/json writes

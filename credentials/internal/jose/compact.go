@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -30,14 +31,15 @@ type JWS struct {
 	Header  Header
 	Payload map[string]any
 	// PayloadJSON is the payload's JSON, base64url-decoded: the bytes
-	// Payload was built from.
+	// Payload was built from, whose strings share its memory: it must not
+	// be modified.
 	PayloadJSON []byte
 	// PayloadCanonical says that PayloadJSON is strictjson.Marshal's
 	// encoding of Payload (strictjson.ObjectCanonical).
 	PayloadCanonical bool
 	Signature        []byte
 	signing          string // the signing input: the header and payload parts as sent
-	// signingBytes is signing as bytes, in Parse's buffer.
+	// signingBytes is signing as bytes: the token's memory, read only.
 	signingBytes []byte
 }
 
@@ -74,12 +76,13 @@ func Parse(token string, allow []string, maxPayload int) (*JWS, error) {
 		}
 		return nil, fmt.Errorf("%w: payload: %w", ErrMalformed, strictjson.ErrTooLarge)
 	}
-	// One buffer for the token's bytes (the signing input, and the
-	// sources to decode) and the three parts decoded.
-	buf := make([]byte, len(token), len(token)+enc.DecodedLen(len(first))+enc.DecodedLen(len(mid))+enc.DecodedLen(len(last)))
-	copy(buf, token)
+	// The parts are decoded from the token's own bytes, read only (no
+	// copy), into one buffer, which nothing writes once they are there:
+	// the payload's strings are cut from it (strictjson.ObjectCanonical).
+	src := unsafe.Slice(unsafe.StringData(token), len(token))
+	buf := make([]byte, 0, enc.DecodedLen(len(first))+enc.DecodedLen(len(mid))+enc.DecodedLen(len(last)))
 	signing := len(first) + 1 + len(mid)
-	hdrJSON, err := decodeAppend(enc, &buf, buf[:len(first)])
+	hdrJSON, err := decodeAppend(enc, &buf, src[:len(first)])
 	if err != nil {
 		return nil, fmt.Errorf("%w: header is not base64url", ErrMalformed)
 	}
@@ -87,7 +90,7 @@ func Parse(token string, allow []string, maxPayload int) (*JWS, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := decodeAppend(enc, &buf, buf[len(first)+1:signing])
+	raw, err := decodeAppend(enc, &buf, src[len(first)+1:signing])
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload is not base64url", ErrMalformed)
 	}
@@ -95,12 +98,12 @@ func Parse(token string, allow []string, maxPayload int) (*JWS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
 	}
-	sig, err := decodeAppend(enc, &buf, buf[signing+1:len(token)])
+	sig, err := decodeAppend(enc, &buf, src[signing+1:])
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature is not base64url", ErrMalformed)
 	}
 	return &JWS{Header: hdr, Payload: payload, PayloadJSON: raw, PayloadCanonical: canonical, Signature: sig,
-		signing: token[:signing], signingBytes: buf[:signing:signing]}, nil
+		signing: token[:signing], signingBytes: src[:signing:signing]}, nil
 }
 
 // decodeAppend decodes src onto the end of *buf, which has the room, and

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unsafe"
 
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
@@ -86,4 +87,22 @@ func FuzzParseOneBuffer(f *testing.F) {
 			t.Fatal("the parts overlap in the buffer")
 		}
 	})
+}
+
+// TestParseReadsTokenInPlace: Parse decodes from the token's memory and
+// verifies it there (no copy of the token), and the payload's strings
+// are cut from the decoded payload, not from a copy of it.
+func TestParseReadsTokenInPlace(t *testing.T) {
+	tok := b64(`{"alg":"SM2"}`) + "." + b64(`{"a":"value"}`) + ".AAAA"
+	j, err := Parse(tok, testAllow, 64)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if unsafe.SliceData(j.signingBytes) != unsafe.StringData(tok) {
+		t.Error("the signing input is a copy of the token")
+	}
+	v := j.Payload["a"].(string)
+	if p, start := uintptr(unsafe.Pointer(unsafe.StringData(v))), uintptr(unsafe.Pointer(unsafe.SliceData(j.PayloadJSON))); p < start || p >= start+uintptr(len(j.PayloadJSON)) {
+		t.Error("the payload's strings are cut from a copy of PayloadJSON")
+	}
 }
