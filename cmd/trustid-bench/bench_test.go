@@ -306,6 +306,23 @@ func TestSmokeRun(t *testing.T) {
 	if nodeCPU <= 0 {
 		t.Error("no node CPU time counted")
 	}
+	// Each row's floor is its own operations, timed after its window: the
+	// primitives it names are there and match its floor µs, no others.
+	for _, x := range rep.Results {
+		p := x.FloorPrimitives
+		uses := func(op string, v float64) {
+			if strings.Contains(x.Floor, op) != (v > 0) {
+				t.Errorf("%s c=%d: floor %q, %s timed %v", x.Name, x.Concurrency, x.Floor, op, v)
+			}
+		}
+		uses("SM2 sign", p.SM2SignMicros)
+		uses("SM2 verify", p.SM2VerifyMicros)
+		uses("SM3 blocks", p.SM3BlockMicros)
+		uses("ES256 verify", p.ES256VerifyMicros)
+		if x.FloorMicros > 0 && x.FloorMicros < max(p.SM2SignMicros, p.SM2VerifyMicros, p.SM3BlockMicros, p.ES256VerifyMicros) {
+			t.Errorf("%s c=%d: floor %v µs below its primitives %+v", x.Name, x.Concurrency, x.FloorMicros, p)
+		}
+	}
 	var back report
 	b, err := os.ReadFile(filepath.Join(out, "node-bench.json"))
 	if err != nil || json.Unmarshal(b, &back) != nil || len(back.Results) != len(rep.Results) {
