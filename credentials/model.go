@@ -29,7 +29,8 @@ const (
 type Credential struct {
 	raw map[string]any
 	// canonical is the JSON raw was decoded from, when that was signed
-	// as it is (vc+jwt) and is strictjson.Marshal's encoding of raw.
+	// as it is (vc+jwt) and is strictjson.Marshal's encoding of raw:
+	// read only, raw's strings share its memory.
 	canonical  []byte
 	ID         string
 	Types      []string

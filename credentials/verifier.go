@@ -497,7 +497,9 @@ type Verified struct {
 	// CredentialJSON, when not nil, is Credential as strictjson.Marshal
 	// encodes it: the bytes signed (a vc+jwt's payload), which were in
 	// that form already. An answer may send them instead of encoding
-	// Credential again.
+	// Credential again. Read only: Credential's strings and member names
+	// are cut from these bytes, not copied (strictjson.ObjectCanonical),
+	// so writing to them would change Credential.
 	CredentialJSON []byte
 }
 
