@@ -33,8 +33,9 @@ type ValueUnmarshaler interface {
 }
 
 var (
-	rawMessageType = reflect.TypeFor[json.RawMessage]()
-	numberType     = reflect.TypeFor[json.Number]() // a string encoding/json fills from numbers
+	rawMessageType       = reflect.TypeFor[json.RawMessage]()
+	numberType           = reflect.TypeFor[json.Number]() // a string encoding/json fills from numbers
+	valueUnmarshalerType = reflect.TypeFor[ValueUnmarshaler]()
 )
 
 // directStruct is how decodeDirect fills a struct: the field index of
@@ -43,17 +44,35 @@ var (
 type directStruct struct {
 	fields *structFields
 	index  map[string]int
-	self   []bool
+	self   []selfKind
 }
 
-// decodesItself reports whether decodeDirect hands a value of type t,
-// once pointers are followed, to its UnmarshalJSON: *t is a
-// json.Unmarshaler.
-func decodesItself(t reflect.Type) bool {
+// selfKind is whether decodeDirect hands a value to its own decoder, and
+// to which: found once per type, so that no value is asked (a failed
+// assertion to an interface is a lookup in the runtime's itab table).
+type selfKind uint8
+
+const (
+	notSelf   selfKind = iota
+	selfJSON           // UnmarshalJSON
+	selfValue          // UnmarshalJSONValue
+)
+
+// decodesItself says whether decodeDirect hands a value of type t, once
+// pointers are followed, to its UnmarshalJSON (*t is a json.Unmarshaler)
+// or to its UnmarshalJSONValue (*t is a ValueUnmarshaler too).
+func decodesItself(t reflect.Type) selfKind {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
 	}
-	return t != rawMessageType && t.Kind() != reflect.Interface && reflect.PointerTo(t).Implements(unmarshalerType)
+	pt := reflect.PointerTo(t)
+	switch {
+	case t == rawMessageType || t.Kind() == reflect.Interface || !pt.Implements(unmarshalerType):
+		return notSelf
+	case pt.Implements(valueUnmarshalerType):
+		return selfValue
+	}
+	return selfJSON
 }
 
 var (
@@ -63,8 +82,8 @@ var (
 
 // directType is what decodeDirect needs to know of a type at the top.
 type directType struct {
-	ok   bool // decodeDirect can fill it
-	self bool // it decodesItself
+	ok   bool     // decodeDirect can fill it
+	self selfKind // decodesItself
 }
 
 func directOf(t reflect.Type) directType {
@@ -90,7 +109,7 @@ func directWalk(t reflect.Type, visiting map[reflect.Type]bool) bool {
 		return directWalk(t.Elem(), visiting)
 	}
 	if custom(t) {
-		return decodesItself(t) // a TextUnmarshaler only is left to encoding/json
+		return decodesItself(t) != notSelf // a TextUnmarshaler only is left to encoding/json
 	}
 	switch t.Kind() {
 	case reflect.String, reflect.Bool:
@@ -124,7 +143,7 @@ func directStructOf(t reflect.Type) *directStruct {
 	if v, ok := directCache.Load(t); ok {
 		return v.(*directStruct)
 	}
-	ds := &directStruct{fields: fieldsOf(t), index: map[string]int{}, self: make([]bool, t.NumField())}
+	ds := &directStruct{fields: fieldsOf(t), index: map[string]int{}, self: make([]selfKind, t.NumField())}
 	for i := range t.NumField() {
 		f := t.Field(i)
 		if f.Anonymous {
@@ -186,8 +205,8 @@ func (s *decoder) pathTo(depth int) string {
 
 // decodeDirect decodes data, which parse's size and UTF-8 checks have
 // passed, into v (a pointer to a zero value of a directOK type); open
-// skips keys that name no field; self says that v's type decodesItself.
-func decodeDirect(data []byte, v reflect.Value, open, self bool) error {
+// skips keys that name no field; self is decodesItself of v's type.
+func decodeDirect(data []byte, v reflect.Value, open bool, self selfKind) error {
 	s := decoder{scanner: scanner{data: data}, open: open}
 	s.ws()
 	if err := s.into(0, v.Elem(), self); err != nil {
@@ -244,9 +263,9 @@ func (s *scanner) skip(depth int) error {
 	return err
 }
 
-// into decodes the value at pos into v as encoding/json does; self says
-// that v's type decodesItself (once pointers are followed).
-func (s *decoder) into(depth int, v reflect.Value, self bool) error {
+// into decodes the value at pos into v as encoding/json does; self is
+// decodesItself of v's type.
+func (s *decoder) into(depth int, v reflect.Value, self selfKind) error {
 	if s.pos >= len(s.data) {
 		return s.errorf("unexpected end")
 	}
@@ -260,17 +279,17 @@ func (s *decoder) into(depth int, v reflect.Value, self bool) error {
 		v.SetBytes(append([]byte(nil), s.data[start:s.pos]...))
 		return nil
 	}
-	if self && t.Kind() != reflect.Pointer {
+	if self != notSelf && t.Kind() != reflect.Pointer {
 		// As encoding/json: the value's bytes (or the value built from
 		// them, for a ValueUnmarshaler), null included, and its error a
 		// type error.
 		start := s.pos
 		var err error
-		if u, ok := v.Addr().Interface().(ValueUnmarshaler); ok {
+		if self == selfValue {
 			if err := s.buildValue(depth); err != nil {
 				return err
 			}
-			err = u.UnmarshalJSONValue(s.out, s.data[start:s.pos])
+			err = v.Addr().Interface().(ValueUnmarshaler).UnmarshalJSONValue(s.out, s.data[start:s.pos])
 		} else {
 			if err := s.skip(depth); err != nil {
 				return err
@@ -391,7 +410,7 @@ func (s *decoder) objectInto(depth int, v reflect.Value) error {
 	s.ws()
 	t := v.Type()
 	var ds *directStruct
-	self := false // the values of a map decode themselves
+	self := notSelf // decodesItself of a map's values
 	if t.Kind() == reflect.Struct {
 		ds = directStructOf(t)
 	} else {

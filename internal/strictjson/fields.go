@@ -64,6 +64,19 @@ func equalFold(a, b string) bool {
 	return a == "" && b == ""
 }
 
+// foldApart reports cheaply that a and b do not fold alike: their first
+// or their last bytes are ASCII (so each a rune of its own) and fold
+// apart. Most keys of an object are told apart so, without equalFold
+// ("statusPurpose" and "statusListIndex" by their last bytes).
+func foldApart(a, b string) bool {
+	if a == "" || b == "" {
+		return false
+	}
+	fa, fb, la, lb := a[0], b[0], a[len(a)-1], b[len(b)-1]
+	return fa|fb < utf8.RuneSelf && upperASCII(fa) != upperASCII(fb) ||
+		la|lb < utf8.RuneSelf && upperASCII(la) != upperASCII(lb)
+}
+
 // duplicate is the error for key k in an object that already has seen.
 func duplicate(seen, k string) error {
 	if seen == k {
@@ -298,12 +311,7 @@ type keySet struct {
 func (ks *keySet) add(k string) error {
 	if ks.set == nil {
 		for _, seen := range ks.small[:ks.n] {
-			// Most keys differ in their first ASCII byte: told apart
-			// without a call.
-			if seen != "" && k != "" && seen[0]|k[0] < utf8.RuneSelf && upperASCII(seen[0]) != upperASCII(k[0]) {
-				continue
-			}
-			if equalFold(seen, k) {
+			if !foldApart(seen, k) && equalFold(seen, k) {
 				return duplicate(seen, k)
 			}
 		}

@@ -22,14 +22,19 @@ func FuzzLiteralRun(f *testing.F) {
 	})
 }
 
-// FuzzEqualFold: equalFold compares as fold does, rune by rune.
+// FuzzEqualFold: equalFold compares as fold does, rune by rune, and
+// foldApart tells apart only keys that fold apart.
 func FuzzEqualFold(f *testing.F) {
-	for _, p := range [][2]string{{"name", "NAME"}, {"k", "\u212a"}, {"@", "`"}, {"[", "{"}, {"s", "\u017f"}, {"a\xff", "A\xff"}, {"ab", "a"}} {
+	for _, p := range [][2]string{{"name", "NAME"}, {"k", "\u212a"}, {"@", "`"}, {"[", "{"}, {"s", "\u017f"}, {"a\xff", "A\xff"}, {"ab", "a"}, {"statusPurpose", "statusListIndex"}, {"xs", "X\u017f"}, {"a\xc3", "A\xc3"}, {"\xc3A", "\xc3a"}} {
 		f.Add(p[0], p[1])
 	}
 	f.Fuzz(func(t *testing.T, a, b string) {
-		if got, want := equalFold(a, b), fold(a) == fold(b); got != want {
+		want := fold(a) == fold(b)
+		if got := equalFold(a, b); got != want {
 			t.Fatalf("equalFold(%q, %q) = %v, fold says %v", a, b, got, want)
+		}
+		if foldApart(a, b) && want {
+			t.Fatalf("foldApart(%q, %q), but they fold alike", a, b)
 		}
 	})
 }
