@@ -177,7 +177,26 @@ func directStructOf(t reflect.Type) *directStruct {
 type decoder struct {
 	scanner
 	open bool // skip keys that name no field (DecodeOpen)
-	path [MaxDepth]pathElem
+	// path's first steps are on the stack (zeroing all MaxDepth of them
+	// there cost ~500 instructions a decode); a document going deeper
+	// has the others in deep.
+	path [shallow]pathElem
+	deep *[MaxDepth - shallow]pathElem
+}
+
+// shallow is how many steps of the path decoder keeps on the stack.
+const shallow = 8
+
+// setStep records the step to a value at depth (>= 1).
+func (s *decoder) setStep(depth int, e pathElem) {
+	if depth <= shallow {
+		s.path[depth-1] = e
+		return
+	}
+	if s.deep == nil {
+		s.deep = new([MaxDepth - shallow]pathElem)
+	}
+	s.deep[depth-1-shallow] = e
 }
 
 // pathElem is one step from the top to a value: an object member's key,
@@ -190,7 +209,13 @@ type pathElem struct {
 // pathTo names the value at depth ("a.b[2].c"), the top one "".
 func (s *decoder) pathTo(depth int) string {
 	var b strings.Builder
-	for _, e := range s.path[:depth] {
+	for i := range depth {
+		var e pathElem
+		if i < shallow {
+			e = s.path[i]
+		} else {
+			e = s.deep[i-shallow]
+		}
 		switch {
 		case e.index >= 0:
 			b.WriteString("[" + strconv.Itoa(e.index) + "]")
@@ -391,7 +416,7 @@ func (s *decoder) arrayInto(depth int, v reflect.Value) error {
 			v.Grow(max(4, n))
 		}
 		v.SetLen(n + 1)
-		s.path[depth-1] = pathElem{index: n}
+		s.setStep(depth, pathElem{index: n})
 		if err := s.into(depth, v.Index(n), self); err != nil {
 			return err
 		}
@@ -429,7 +454,7 @@ func (s *decoder) objectInto(depth int, v reflect.Value) error {
 		if err != nil {
 			return err
 		}
-		s.path[depth-1] = pathElem{key: k, index: -1}
+		s.setStep(depth, pathElem{key: k, index: -1})
 		switch {
 		case ds == nil: // a map
 			e := reflect.New(t.Elem()).Elem()

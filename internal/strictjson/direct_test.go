@@ -120,6 +120,26 @@ func TestDirectErrorPaths(t *testing.T) {
 			t.Errorf("%s: %v, want %s", doc, err, want)
 		}
 	}
+	// Deeper than decoder.path's steps on the stack: a type error and a
+	// key error.
+	type node struct {
+		N *node  `json:"n"`
+		S string `json:"s"`
+	}
+	for depth := range 16 {
+		prefix, suffix, path := "", "", ""
+		for range depth {
+			prefix, suffix, path = prefix+`{"n":`, suffix+`}`, path+"n."
+		}
+		var v node
+		if err := Decode([]byte(prefix+`{"s":1}`+suffix), &v, 1<<12); err == nil || !strings.Contains(err.Error(), `"`+path+`s" is not a number`) {
+			t.Errorf("depth %d: %v, want %ss", depth, err, path)
+		}
+		v = node{}
+		if err := Decode([]byte(prefix+`{"S":"x"}`+suffix), &v, 1<<12); !errors.As(err, new(*KeyError)) || !strings.Contains(err.Error(), `"`+path+`S"`) {
+			t.Errorf("depth %d: %v, want %sS", depth, err, path)
+		}
+	}
 	var s selfDecoded
 	if err := Decode([]byte(`{}`), &s, 1<<12); !errors.Is(err, ErrType) || !strings.Contains(err.Error(), "the document: selfDecoded") {
 		t.Errorf("a document that decodes itself: %v", err)

@@ -64,17 +64,11 @@ func equalFold(a, b string) bool {
 	return a == "" && b == ""
 }
 
-// foldApart reports cheaply that a and b do not fold alike: their first
-// or their last bytes are ASCII (so each a rune of its own) and fold
-// apart. Most keys of an object are told apart so, without equalFold
-// ("statusPurpose" and "statusListIndex" by their last bytes).
-func foldApart(a, b string) bool {
-	if a == "" || b == "" {
-		return false
-	}
-	fa, fb, la, lb := a[0], b[0], a[len(a)-1], b[len(b)-1]
-	return fa|fb < utf8.RuneSelf && upperASCII(fa) != upperASCII(fb) ||
-		la|lb < utf8.RuneSelf && upperASCII(la) != upperASCII(lb)
+// asciiApart reports whether x and y are ASCII and fold apart: two keys
+// whose first or last bytes are so (each then a rune of its own) do not
+// fold alike.
+func asciiApart(x, y byte) bool {
+	return x|y < utf8.RuneSelf && upperASCII(x) != upperASCII(y)
 }
 
 // duplicate is the error for key k in an object that already has seen.
@@ -311,7 +305,12 @@ type keySet struct {
 func (ks *keySet) add(k string) error {
 	if ks.set == nil {
 		for _, seen := range ks.small[:ks.n] {
-			if !foldApart(seen, k) && equalFold(seen, k) {
+			// Most keys are told apart by their first or last bytes, without
+			// a call ("statusPurpose" and "statusListIndex" by their last).
+			if seen != "" && k != "" && (asciiApart(seen[0], k[0]) || asciiApart(seen[len(seen)-1], k[len(k)-1])) {
+				continue
+			}
+			if equalFold(seen, k) {
 				return duplicate(seen, k)
 			}
 		}
