@@ -5,7 +5,6 @@ import (
 	"errors"
 	"io"
 	"strings"
-	"sync"
 	"unsafe"
 
 	"github.com/trustid-cn/trustid/gm"
@@ -114,34 +113,8 @@ func (v *secretVerifier) verify(secret string) bool {
 	return len(secret) <= 256 && v.key.Verify(bytesOf(secret), v.mac[:])
 }
 
-// secretCache keeps client secret hashes parsed (secretVerifier), keyed
-// by the whole hash, so a changed secret is parsed again.
-type secretCache struct {
-	mu sync.RWMutex
-	m  map[SecretHash]*secretVerifier
-}
-
-const maxSecretCache = 4096
-
-func (c *secretCache) get(h SecretHash) (*secretVerifier, error) {
-	c.mu.RLock()
-	v, ok := c.m[h]
-	c.mu.RUnlock()
-	if ok {
-		return v, nil
-	}
-	v, err := h.verifier()
-	if err != nil {
-		return nil, err
-	}
-	c.mu.Lock()
-	if c.m == nil || len(c.m) >= maxSecretCache {
-		c.m = map[SecretHash]*secretVerifier{}
-	}
-	c.m[SecretHash(strings.Clone(string(h)))] = v
-	c.mu.Unlock()
-	return v, nil
-}
+// clone is SecretHash's keep for parsedCache.
+func (h SecretHash) clone() SecretHash { return SecretHash(strings.Clone(string(h))) }
 
 // String hides the hash from logs and fmt.
 func (h SecretHash) String() string {

@@ -142,8 +142,8 @@ type Service struct {
 	nodeKeys   atomic.Pointer[nodeKeySet]
 	nextKeys   atomic.Int64 // unix nanoseconds of the next refresh
 	cache      *tokenCache
-	clientKey  clientKeyCache
-	secrets    secretCache
+	clientKey  parsedCache[gm.JWK, crypto.PublicKey]
+	secrets    parsedCache[SecretHash, *secretVerifier]
 	clientsGen atomic.Uint64
 	decoy      decoyCredentials
 }
@@ -359,31 +359,38 @@ func (s *Service) Metadata() Metadata {
 	}
 }
 
-// clientKeyCache keeps client JWKs parsed (an SM2 key's Z_A is computed
-// once). It is keyed by the whole JWK, so a changed key is parsed again.
-type clientKeyCache struct {
-	mu   sync.RWMutex
-	keys map[gm.JWK]any
+// parsedCache keeps values parsed from a client's stored text (its JWKs,
+// an SM2 key's Z_A computed once; its secret hash, the HMAC key state of
+// its salt), keyed by the whole text so a changed one is parsed again. It
+// holds at most maxParsed and then starts afresh.
+type parsedCache[K comparable, V any] struct {
+	mu sync.RWMutex
+	m  map[K]V
 }
 
-const maxClientKeyCache = 4096
+const maxParsed = 4096
 
-func (c *clientKeyCache) get(j gm.JWK) (any, error) {
+// get returns k parsed, calling parse the first time; the map keeps k,
+// or keep(k) when keep is not nil (to clone a key that may share memory).
+func (c *parsedCache[K, V]) get(k K, parse func(K) (V, error), keep func(K) K) (V, error) {
 	c.mu.RLock()
-	pub, ok := c.keys[j]
+	v, ok := c.m[k]
 	c.mu.RUnlock()
 	if ok {
-		return pub, nil
+		return v, nil
 	}
-	pub, err := j.PublicKey()
+	v, err := parse(k)
 	if err != nil {
-		return nil, err
+		return v, err
 	}
 	c.mu.Lock()
-	if c.keys == nil || len(c.keys) >= maxClientKeyCache {
-		c.keys = map[gm.JWK]any{}
+	if c.m == nil || len(c.m) >= maxParsed {
+		c.m = map[K]V{}
 	}
-	c.keys[j] = pub
+	if keep != nil {
+		k = keep(k)
+	}
+	c.m[k] = v
 	c.mu.Unlock()
-	return pub, nil
+	return v, nil
 }

@@ -112,7 +112,7 @@ func (s *Service) authenticateBasic(ctx context.Context, id, secret string) (Cli
 	if err != nil {
 		return Client{}, err
 	}
-	v, err := s.secrets.get(c.SecretHash)
+	v, err := s.secrets.get(c.SecretHash, SecretHash.verifier, SecretHash.clone)
 	if err != nil || c.AuthMethod != AuthClientSecretBasic {
 		v = s.decoy.secret
 	}
@@ -201,7 +201,7 @@ func (s *Service) authenticateAssertion(ctx context.Context, typ, assertion stri
 			if !ok {
 				return decoy("kid is not in the client's registered keys")
 			}
-			pub, err := s.clientKey.get(j)
+			pub, err := s.clientKey.get(j, gm.JWK.PublicKey, nil)
 			if err != nil || keyAlg(pub) != alg {
 				return decoy("alg " + alg + " does not match the key")
 			}
@@ -209,7 +209,7 @@ func (s *Service) authenticateAssertion(ctx context.Context, typ, assertion stri
 		}
 		var set jwt.VerificationKeySet
 		for _, j := range c.JWKS.Keys {
-			if pub, err := s.clientKey.get(j); err == nil && keyAlg(pub) == alg {
+			if pub, err := s.clientKey.get(j, gm.JWK.PublicKey, nil); err == nil && keyAlg(pub) == alg {
 				set.Keys = append(set.Keys, pub)
 			}
 		}
