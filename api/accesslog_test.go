@@ -76,13 +76,20 @@ func TestAccessLineOddYears(t *testing.T) {
 // TestAccessLineLocalTime: in the local zone and in UTC too.
 func TestAccessLineLocalTime(t *testing.T) {
 	for _, tm := range []time.Time{time.Now(), time.Now().UTC(), time.Date(2026, 12, 5, 4, 0, 0, 999_999_999, time.Local)} {
-		a := &accessRecord{time: tm, id: "id", method: "GET", route: newAccessRoute("GET /healthz"), status: 200, remote: "192.0.2.1:1"}
-		var want, got bytes.Buffer
-		logAccess(context.Background(), slog.NewTextHandler(&want, nil), a)
-		logAccess(context.Background(), NewTextHandler(&got, nil), a)
-		if !bytes.Equal(got.Bytes(), want.Bytes()) {
-			t.Errorf("access line\n%q, slog's\n%q", got.Bytes(), want.Bytes())
-		}
+		accessLineAt(t, tm)
+	}
+}
+
+// accessLineAt checks that a healthz request's access line at tm is
+// slog's.
+func accessLineAt(t *testing.T, tm time.Time) {
+	t.Helper()
+	a := &accessRecord{time: tm, id: "id", method: "GET", route: newAccessRoute("GET /healthz"), status: 200, remote: "192.0.2.1:1"}
+	var want, got bytes.Buffer
+	logAccess(context.Background(), slog.NewTextHandler(&want, nil), a)
+	logAccess(context.Background(), NewTextHandler(&got, nil), a)
+	if !bytes.Equal(got.Bytes(), want.Bytes()) {
+		t.Errorf("access line\n%q, slog's\n%q", got.Bytes(), want.Bytes())
 	}
 }
 
@@ -186,12 +193,6 @@ func TestAccessLineSeconds(t *testing.T) {
 	t0 := time.Date(2026, 12, 5, 7, 59, 59, 0, time.Local)
 	for _, tm := range []time.Time{t0, t0.Add(time.Millisecond), t0.Add(999 * time.Millisecond), t0.Add(time.Second),
 		t0.Add(time.Second).UTC(), t0.Add(time.Second).In(time.FixedZone("x", -90*60)), t0.Add(time.Second), t0} {
-		a := &accessRecord{time: tm, id: "id", method: "GET", route: newAccessRoute("GET /healthz"), status: 200, remote: "192.0.2.1:1"}
-		var want, got bytes.Buffer
-		logAccess(context.Background(), slog.NewTextHandler(&want, nil), a)
-		logAccess(context.Background(), NewTextHandler(&got, nil), a)
-		if !bytes.Equal(got.Bytes(), want.Bytes()) {
-			t.Errorf("access line\n%q, slog's\n%q", got.Bytes(), want.Bytes())
-		}
+		accessLineAt(t, tm)
 	}
 }
