@@ -20,8 +20,6 @@ import (
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
-	"github.com/trustid-cn/trustid/internal/fakeclock"
-	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
@@ -142,21 +140,6 @@ func (ch *chain) flush(t testing.TB, lists ...string) {
 			t.Fatalf("lists %v: the view never saw the heads of the served versions", lists)
 		case <-time.After(5 * time.Millisecond):
 		}
-	}
-}
-
-// chainStatus waits until the view (TrackStatuses) has the anchored
-// status of an entry (batch and head transactions commit separately, so
-// a head may be seen before its batch) and returns it.
-func (ch *chain) chainStatus(t testing.TB, list string, index int, want uint8) (uint8, bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		s, ok := ch.view.Status(anchorRegion, list, uint64(index))
-		if (ok && s == want) || time.Now().After(deadline) {
-			return s, ok
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -302,23 +285,4 @@ func signBitstringList(t testing.TB, n *node, url, purpose string, version uint6
 		t.Fatal(err)
 	}
 	return tok
-}
-
-// openNodeIn is newNode over an existing directory (for restarts).
-func openNodeIn(t testing.TB, dir, base string) *node {
-	t.Helper()
-	clk := fakeclock.New(time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC))
-	ks, err := keystore.Open(filepath.Join(dir, "keystore.json"), make([]byte, 16), keystore.Options{Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	is, err := issuer.New(issuer.Config{BaseURL: base, Keys: ks, Status: st, Now: clk.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &node{clock: clk, keys: ks, status: st, issuer: is}
 }

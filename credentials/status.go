@@ -750,16 +750,6 @@ func (h *HTTPStatusSource) Token(ctx context.Context, uri, issuer string) (*stat
 	}
 }
 
-// VerifyStatusListJWT verifies a Token Status List (a statuslist+jwt
-// fetched from uri, signed by issuer with a key res resolves and an
-// algorithm in algs) and returns the list and how long it may be cached:
-// its ttl, cut to the time left before its exp (0 when it has neither). HTTPStatusSource uses it; the relying-party SDK fetches the lists
-// of the nodes it is configured for and checks them with it.
-func VerifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyResolver, algs []string, now func() time.Time) (*status.TokenList, time.Duration, error) {
-	tl, ttl, _, err := verifyStatusListJWT(ctx, tok, uri, issuer, res, algs, now)
-	return tl, ttl, err
-}
-
 // verifyStatusListJWT checks a statuslist+jwt for uri signed by issuer and
 // returns the list, its ttl and its claims.
 func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyResolver, algs []string, now func() time.Time) (*status.TokenList, time.Duration, map[string]any, error) {

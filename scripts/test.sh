@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every TrustID test on a fresh machine: installs what the tests need
 # (Debian's redis-server, haproxy and chromium, for the browser test; curl and the
-# Fabric binaries for the Fabric tests), then vets and tests the whole module, runs govulncheck and the
+# Fabric binaries for the Fabric tests), then vets and tests the whole module, runs deadcode, govulncheck and the
 # 2-minute soak. Go is the toolchain go.mod names (scripts/toolchain.sh).
 #
 #   ./scripts/test.sh                        # everything
@@ -54,6 +54,9 @@ log "gofmt"
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go' 2>/dev/null || find . -name '*.go'))
 [ -z "$unformatted" ] || fail "not gofmt-ed: $unformatted"
+
+log "deadcode: functions nothing reaches"
+run_step -t "deadcode" "$LOGS/deadcode.log" -- ./scripts/deadcode.sh
 
 log "go test"
 # -artifacts keeps what tests save (the browser tests' screenshots) under

@@ -472,9 +472,10 @@ func (p *stepProgress) status() progress.Status {
 // VM) the node's figure and its floor then come from the same minute.
 func (b *bench) result(r route, conc int, m measure) result {
 	r.floor.SM3Blocks += m.moreSM3Blocks
-	var prims primitives
+	var prims, all primitives
 	if f := r.floor; f.Signs+f.Verifies+f.SM3Blocks+f.ES256Verifies > 0 {
 		prims = b.floors.measure(r.floor)
+		all = b.floors.measureOn(r.floor, runtime.NumCPU())
 	}
 	n := m.requests()
 	secs := m.elapsed.Seconds()
@@ -492,6 +493,9 @@ func (b *bench) result(r route, conc int, m measure) result {
 	}
 	if res.FloorMicros > 0 {
 		res.FloorRatio = res.NodeCPUMicros / res.FloorMicros
+		res.FloorAllCoresMicros = r.floor.micros(all)
+		res.FloorPerSecond = (float64(runtime.NumCPU()) - res.GeneratorCPUs) * 1e6 / res.FloorAllCoresMicros
+		res.FloorShare = res.PerSecond / res.FloorPerSecond
 	}
 	if m.firstErr != nil {
 		res.FirstError = m.firstErr.Error()

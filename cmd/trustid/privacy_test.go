@@ -364,18 +364,6 @@ func (f *enrollFixture) jwks(t *testing.T) gm.JWKS {
 	return set
 }
 
-// activeKid is the node's SM2 key ID.
-func (f *enrollFixture) activeKid(t *testing.T) string {
-	t.Helper()
-	for _, k := range f.jwks(t).Keys {
-		if k.Crv == "SM2" {
-			return k.Kid
-		}
-	}
-	t.Fatal("no SM2 key in the node's JWKS")
-	return ""
-}
-
 // issuerKey finds the node's key named by a JWT header's kid, as a
 // relying party holding the node's JWKS does.
 func (f *enrollFixture) issuerKey(t *testing.T) func(h, _ map[string]any) (crypto.PublicKey, error) {
