@@ -9,6 +9,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/trustid-cn/trustid/internal/boltfile"
 
@@ -59,7 +60,7 @@ func OpenBindingIndex(path, region string, chain BindingReader, timeout time.Dur
 		}
 		first = false
 		db, err := openBindingFile(path, true)
-		if err != nil && !errors.Is(err, bolt.ErrTimeout) {
+		if err != nil && !errors.Is(err, bolterrors.ErrTimeout) {
 			// Unreadable (a power loss without fsync): start empty.
 			if rerr := os.Remove(path); rerr == nil || errors.Is(rerr, os.ErrNotExist) {
 				db, err = openBindingFile(path, true)

@@ -4,7 +4,7 @@ import (
 	"errors"
 	"fmt"
 
-	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/trustid-cn/trustid/internal/boltfile"
 )
@@ -12,7 +12,7 @@ import (
 // OpenFileError wraps err, from opening the ledger file at path, in
 // ErrUnavailable; a file another process holds is named as such.
 func OpenFileError(path string, err error) error {
-	if errors.Is(err, bolt.ErrTimeout) || errors.Is(err, boltfile.ErrLocked) {
+	if errors.Is(err, bolterrors.ErrTimeout) || errors.Is(err, boltfile.ErrLocked) {
 		return fmt.Errorf("%w: %s is locked by another process (a trustid serve running on this data directory?)", ErrUnavailable, path)
 	}
 	return fmt.Errorf("%w: open %s: %v", ErrUnavailable, path, err)

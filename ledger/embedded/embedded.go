@@ -53,11 +53,10 @@ type embeddedDB struct {
 	now  func() time.Time
 	rand io.Reader
 
-	mu      sync.Mutex
-	closed  bool
-	notify  chan struct{} // closed and replaced on every new block
-	refs    int
-	closeMu sync.Once
+	mu     sync.Mutex
+	closed bool
+	notify chan struct{} // closed and replaced on every new block
+	refs   int
 }
 
 var (
