@@ -30,7 +30,15 @@ var ErrShortMACKey = errors.New("gm: HMAC-SM3 key must be at least 16 bytes")
 // concurrent use and cannot be compared with ==.
 type MACKey struct {
 	_    [0]func()
-	pool sync.Pool
+	pool sync.Pool // of *macState
+}
+
+// macState is a keyed HMAC-SM3 and the buffer its Sum writes to: a dst
+// handed to hash.Hash's Sum escapes, so Sum's caller's buffer would be
+// allocated on every call.
+type macState struct {
+	h   hash.Hash
+	sum [SM3Size]byte
 }
 
 // NewMACKey precomputes HMAC-SM3 for key. The key is copied.
@@ -40,17 +48,18 @@ func NewMACKey(key []byte) (*MACKey, error) {
 	}
 	key = append([]byte(nil), key...)
 	k := &MACKey{}
-	k.pool.New = func() any { return hmac.New(sm3.New, key) }
+	k.pool.New = func() any { return &macState{h: hmac.New(sm3.New, key)} }
 	return k, nil
 }
 
 // Sum appends HMAC-SM3(key, msg) to dst and returns the result.
 func (k *MACKey) Sum(dst, msg []byte) []byte {
-	h := k.pool.Get().(hash.Hash)
-	h.Reset()
-	h.Write(msg)
-	dst = h.Sum(dst)
-	k.pool.Put(h)
+	st := k.pool.Get().(*macState)
+	st.h.Reset()
+	st.h.Write(msg)
+	dst = append(dst, st.h.Sum(st.sum[:0])...)
+	clear(st.sum[:])
+	k.pool.Put(st)
 	return dst
 }
 

@@ -1,0 +1,5 @@
+//go:build !race
+
+package gm
+
+const raceEnabled = false
