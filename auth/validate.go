@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
@@ -216,6 +217,7 @@ func (s *Service) verifyToken(now time.Time, token string) (*validToken, error) 
 	if err != nil {
 		return nil, &Error{Kind: ErrInvalidToken, Description: "access token " + describeJWTError(err), Err: err}
 	}
+	defer j.release()
 	v, err := s.parse(j, keys)
 	if errors.Is(err, errForeignKey) && s.fed != nil {
 		v, err = s.parseForeign(j)
@@ -237,6 +239,26 @@ type accessJWS struct {
 	input  string // header.claims: the signing input
 	sig    []byte
 	claims accessClaims
+	// buf holds the decoded parts (sig is in it); it stays with j in
+	// jwsPool.
+	buf []byte
+}
+
+// jwsPool holds parsed tokens and their buffers between parses: each
+// parse allocated both (some 700 bytes an access token). What a
+// validToken keeps of a parse is its own memory, never buf's: the
+// claims' strings and audience are copies (strictjson's DecodeOpen,
+// audience.UnmarshalJSON), and the header's too (TestParseReuseKeepsNothing).
+var jwsPool = sync.Pool{New: func() any { return new(accessJWS) }}
+
+// release puts j back in jwsPool, cleared but for its buffer; nothing
+// may use j, or sig, after.
+func (j *accessJWS) release() {
+	if cap(j.buf) > maxTokenLen {
+		return
+	}
+	*j = accessJWS{buf: j.buf[:0]}
+	jwsPool.Put(j)
 }
 
 // accessHeader is the JOSE header members the node reads; the others are
@@ -304,41 +326,57 @@ var segment = base64.RawURLEncoding.Strict()
 // known maps header segments to what decodeHeader makes of them (the
 // node's own, nodeKeySet.headers): a token whose header segment is one
 // of them takes that header without decoding the same bytes again.
+//
+// The caller releases the token it gets when done with it.
 func parseAccessJWS(token string, known map[string]accessHeader) (*accessJWS, error) {
+	j := jwsPool.Get().(*accessJWS)
+	if err := j.parse(token, known); err != nil {
+		j.release()
+		return nil, err
+	}
+	return j, nil
+}
+
+// parse is parseAccessJWS into j, which is clear but for its buffer.
+func (j *accessJWS) parse(token string, known map[string]accessHeader) error {
 	h, rest, ok := strings.Cut(token, ".")
 	c, sig, ok2 := strings.Cut(rest, ".")
 	if !ok || !ok2 || strings.Contains(sig, ".") {
-		return nil, fmt.Errorf("%w: token contains an invalid number of segments", jwt.ErrTokenMalformed)
+		return fmt.Errorf("%w: token contains an invalid number of segments", jwt.ErrTokenMalformed)
 	}
-	j := &accessJWS{input: token[:len(h)+1+len(c)]}
+	j.input = token[:len(h)+1+len(c)]
 	// One buffer holds the parts decoded.
-	buf := make([]byte, 0, segment.DecodedLen(len(h))+segment.DecodedLen(len(c))+segment.DecodedLen(len(sig)))
+	buf := j.buf[:0]
+	if n := segment.DecodedLen(len(h)) + segment.DecodedLen(len(c)) + segment.DecodedLen(len(sig)); cap(buf) < n {
+		buf = make([]byte, 0, n)
+	}
+	j.buf = buf
 	var err error
 	if hd, ok := known[h]; ok {
 		j.header = hd
 	} else if buf, err = decodeHeader(buf, h, &j.header); err != nil {
-		return nil, err
+		return err
 	}
 	n := len(buf)
 	if buf, err = decodeSegment(buf, c); err != nil {
-		return nil, fmt.Errorf("%w: could not base64 decode claim: %w", jwt.ErrTokenMalformed, err)
+		return fmt.Errorf("%w: could not base64 decode claim: %w", jwt.ErrTokenMalformed, err)
 	}
 	if err := strictjson.DecodeOpen(buf[n:], &j.claims, maxTokenLen); err != nil {
-		return nil, fmt.Errorf("%w: could not JSON decode claim: %w", jwt.ErrTokenMalformed, err)
+		return fmt.Errorf("%w: could not JSON decode claim: %w", jwt.ErrTokenMalformed, err)
 	}
 	alg := string(j.header.Alg)
 	if j.method = jwt.GetSigningMethod(alg); j.method == nil {
-		return nil, fmt.Errorf("%w: signing method (alg) is unavailable", jwt.ErrTokenUnverifiable)
+		return fmt.Errorf("%w: signing method (alg) is unavailable", jwt.ErrTokenUnverifiable)
 	}
 	if !slices.Contains(AccessTokenAlgorithms, alg) {
-		return nil, fmt.Errorf("%w: signing method %s is invalid", jwt.ErrTokenSignatureInvalid, alg)
+		return fmt.Errorf("%w: signing method %s is invalid", jwt.ErrTokenSignatureInvalid, alg)
 	}
 	n = len(buf)
 	if buf, err = decodeSegment(buf, sig); err != nil {
-		return nil, fmt.Errorf("%w: could not base64 decode signature: %w", jwt.ErrTokenMalformed, err)
+		return fmt.Errorf("%w: could not base64 decode signature: %w", jwt.ErrTokenMalformed, err)
 	}
 	j.sig, j.kid = buf[n:], string(j.header.Kid)
-	return j, nil
+	return nil
 }
 
 // decodeHeader decodes the header segment h into hd, appending its

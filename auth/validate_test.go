@@ -367,3 +367,38 @@ func TestIntrospectVerifiesEveryTime(t *testing.T) {
 		t.Errorf("introspection of a broken signature with a cache entry: %+v, %v", in, err)
 	}
 }
+
+// TestParseReuseKeepsNothing: a parse's token and buffer go back to
+// jwsPool for the next parse, and a validToken keeps nothing of them:
+// its strings and audience are unchanged after other tokens have been
+// parsed into the same buffer.
+func TestParseReuseKeepsNothing(t *testing.T) {
+	e := newEnv(t)
+	e.register("svc-a", gm.AlgSM2)
+	a := e.nodeToken(nil, "", func(h map[string]any, cl *testAccessClaims) {
+		h["b-pad"] = "decoded, not a known header"
+		cl.Audience = jwt.ClaimStrings{testIssuer, "https://rs.example"}
+	})
+	v, err := e.svc.verifyToken(e.clock.Now(), a)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snapshot := func(v *validToken) string {
+		return strings.Join(append([]string{v.clientID, v.scope, v.jti, v.revoked, v.kid, v.iss}, append(v.aud, v.scopes...)...), "|")
+	}
+	want := strings.Clone(snapshot(v))
+	for i := range 3 {
+		b := e.nodeToken(nil, "", func(h map[string]any, cl *testAccessClaims) {
+			h["b-pad"] = strings.Repeat("Z", 1+i) // moves kid
+			cl.Audience = jwt.ClaimStrings{testIssuer, strings.Repeat("y", 18+i)}
+			cl.Scope = strings.Repeat("s", len(ScopeCredentialsIssue)+i)
+			cl.ID = strings.Repeat("j", len(cl.ID)+i)
+		})
+		if _, err := e.svc.verifyToken(e.clock.Now(), b); err != nil {
+			t.Fatal(err)
+		}
+		if got := snapshot(v); got != want {
+			t.Fatalf("after another parse: %q, was %q", got, want)
+		}
+	}
+}
