@@ -1,6 +1,7 @@
 package api
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -180,7 +181,7 @@ func (o *oauth) fail(w http.ResponseWriter, r *http.Request, err error, basic bo
 // as absent (§3.1).
 func readForm(r *http.Request, max int64) (map[string]string, error) {
 	const formType = "application/x-www-form-urlencoded"
-	if ct := r.Header.Get("Content-Type"); !strings.EqualFold(ct, formType) {
+	if ct := headerValue(r.Header, "Content-Type"); !strings.EqualFold(ct, formType) {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != formType {
 			return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the body must be application/x-www-form-urlencoded"}
@@ -292,7 +293,7 @@ func clientCredentials(r *http.Request, form map[string]string) (auth.Credential
 		ClientID: form["client_id"], ClientSecret: form["client_secret"],
 		AssertionType: form["client_assertion_type"], Assertion: form["client_assertion"],
 	}
-	hs := r.Header.Values("Authorization")
+	hs := r.Header["Authorization"] // canonical, as Values would look it up
 	if len(hs) == 0 {
 		return cred, nil
 	}
@@ -304,7 +305,7 @@ func clientCredentials(r *http.Request, form map[string]string) (auth.Credential
 		return cred, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the Authorization scheme must be Basic at this endpoint"}
 	}
 	cred.Basic = true
-	id, secret, ok := r.BasicAuth()
+	id, secret, ok := parseBasicAuth(hs[0])
 	if ok {
 		var err1, err2 error
 		id, err1 = queryUnescape(id)
@@ -316,6 +317,59 @@ func clientCredentials(r *http.Request, form map[string]string) (auth.Credential
 	}
 	cred.BasicID, cred.BasicSecret = id, secret
 	return cred, nil
+}
+
+// parseBasicAuth is net/http's Request.BasicAuth for the header value
+// auth: "Basic " in any ASCII case, then standard base64 of
+// "id:secret". The two strings share the decoded bytes, one allocation
+// (BasicAuth copies them into a second). FuzzParseBasicAuth holds it to
+// BasicAuth.
+func parseBasicAuth(auth string) (id, secret string, ok bool) {
+	const prefix = "Basic "
+	if len(auth) < len(prefix) || !asciiEqualFold(auth[:len(prefix)], prefix) {
+		return "", "", false
+	}
+	c, err := base64.StdEncoding.DecodeString(auth[len(prefix):])
+	if err != nil {
+		return "", "", false
+	}
+	// Nothing writes to c after this.
+	id, secret, ok = strings.Cut(unsafe.String(unsafe.SliceData(c), len(c)), ":")
+	if !ok {
+		return "", "", false
+	}
+	return id, secret, true
+}
+
+// asciiEqualFold reports whether s and t are equal under ASCII case
+// folding only (strings.EqualFold folds Unicode too: 'ſ' matches 's').
+func asciiEqualFold(s, t string) bool {
+	if len(s) != len(t) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		a, b := s[i], t[i]
+		if 'A' <= a && a <= 'Z' {
+			a += 'a' - 'A'
+		}
+		if 'A' <= b && b <= 'Z' {
+			b += 'a' - 'A'
+		}
+		if a != b {
+			return false
+		}
+	}
+	return true
+}
+
+// headerValue is h.Get(key) for a canonical key: h's keys are canonical
+// (net/http's server and Header.Set make them so), and Get would
+// canonicalize key again on every call.
+func headerValue(h http.Header, key string) string {
+	if v := h[key]; len(v) > 0 {
+		return v[0]
+	}
+	return ""
 }
 
 // authenticate reads the form and authenticates the client, applying the

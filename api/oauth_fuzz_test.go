@@ -119,3 +119,53 @@ func FuzzParseForm(f *testing.F) {
 		}
 	})
 }
+
+// FuzzParseBasicAuth: parseBasicAuth reads an Authorization value as
+// net/http's Request.BasicAuth does, and clientCredentials, built on it,
+// answers what it answered with BasicAuth and url.QueryUnescape (RFC
+// 6749 §2.3.1: id and secret form-encoded before base64).
+func FuzzParseBasicAuth(f *testing.F) {
+	for _, s := range []string{
+		"Basic " + "c3ZjLWE6c2VjcmV0", "basic c3ZjLWE6c2VjcmV0", "BASIC c3ZjLWE6c2VjcmV0", "Baſic c3ZjLWE6c2VjcmV0",
+		"Basic c3ZjLWE6", "Basic OnNlY3JldA==", "Basic c3ZjLWE", "Basic c3Zj\r\nLWE6c2VjcmV0", "Basic !!!", "Basic ",
+		"Basic", "Bearer abc", "Basic  c3ZjLWE6c2VjcmV0", "Basic c3ZjJTNBYTpzJTJCJTI1", "Basic c3ZjK2E6cyslMg==",
+		"Basic YTpiOmM=", "Basic JXp6OnM=", "Basicc3ZjLWE6c2VjcmV0",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, auth string) {
+		r := httptest.NewRequest("POST", "/oauth2/introspect", nil)
+		r.Header.Set("Authorization", auth)
+		wantID, wantSecret, wantOK := r.BasicAuth()
+		id, secret, ok := parseBasicAuth(auth)
+		if id != wantID || secret != wantSecret || ok != wantOK {
+			t.Fatalf("parseBasicAuth(%q) = %q, %q, %v; BasicAuth %q, %q, %v", auth, id, secret, ok, wantID, wantSecret, wantOK)
+		}
+		cred, err := clientCredentials(r, nil)
+		var e *Error
+		switch scheme, _, _ := strings.Cut(auth, " "); {
+		case !strings.EqualFold(scheme, "Basic"):
+			if !errors.As(err, &e) || e.Code != CodeInvalidRequest || cred.Basic {
+				t.Fatalf("scheme %q: %+v %v", scheme, cred, err)
+			}
+			return
+		case !cred.Basic:
+			t.Fatalf("Basic scheme %q not marked: %+v %v", scheme, cred, err)
+		}
+		if wantOK {
+			var err1, err2 error
+			wantID, err1 = url.QueryUnescape(wantID)
+			wantSecret, err2 = url.QueryUnescape(wantSecret)
+			wantOK = err1 == nil && err2 == nil
+		}
+		if !wantOK {
+			if !errors.As(err, &e) || e.Code != CodeInvalidClient || e.Status != http.StatusUnauthorized {
+				t.Fatalf("malformed %q: %+v %v", auth, cred, err)
+			}
+			return
+		}
+		if err != nil || cred.BasicID != wantID || cred.BasicSecret != wantSecret {
+			t.Fatalf("%q: %+v %v; want %q, %q", auth, cred, err, wantID, wantSecret)
+		}
+	})
+}
