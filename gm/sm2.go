@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"sync"
 
 	"github.com/emmansun/gmsm/sm2"
 	"github.com/emmansun/gmsm/sm3"
@@ -133,13 +134,22 @@ func (k *PublicKey) Equal(x crypto.PublicKey) bool {
 	return false
 }
 
-// digest returns e = SM3(Z_A ‖ msg).
-func (k *PublicKey) digest(msg []byte) []byte {
+// digest appends e = SM3(Z_A ‖ msg) to dst.
+func (k *PublicKey) digest(dst, msg []byte) []byte {
 	h := sm3.New()
 	h.Write(k.za[:])
 	h.Write(msg)
-	return h.Sum(make([]byte, 0, sm3.Size))
+	return h.Sum(dst)
 }
+
+// verifyScratch is a verification's DER signature and digest, which
+// escape into gmsm's VerifyASN1: pooled, not two allocations each time.
+type verifyScratch struct {
+	der [2 + 2*(2+1+32)]byte
+	e   [sm3.Size]byte
+}
+
+var verifyScratches = sync.Pool{New: func() any { return new(verifyScratch) }}
 
 // Verify checks a raw 64-byte r‖s signature of msg. Any other length,
 // including a DER encoding, is rejected with ErrSignatureLength.
@@ -147,12 +157,13 @@ func (k *PublicKey) Verify(msg, sig []byte) error {
 	if len(sig) != SignatureSize {
 		return ErrSignatureLength
 	}
-	var buf [2 + 2*(2+1+32)]byte
-	der, err := rawToDER(&buf, sig)
+	sc := verifyScratches.Get().(*verifyScratch)
+	defer verifyScratches.Put(sc)
+	der, err := rawToDER(&sc.der, sig)
 	if err != nil {
 		return ErrInvalidSignature
 	}
-	if !sm2.VerifyASN1(k.key, k.digest(msg), der) {
+	if !sm2.VerifyASN1(k.key, k.digest(sc.e[:0], msg), der) {
 		return ErrInvalidSignature
 	}
 	return nil
@@ -161,7 +172,12 @@ func (k *PublicKey) Verify(msg, sig []byte) error {
 // VerifyASN1 checks a DER-encoded SM2 signature of msg (the X.509 and
 // crypto.Signer form).
 func (k *PublicKey) VerifyASN1(msg, der []byte) error {
-	if len(der) > 80 || !sm2.VerifyASN1(k.key, k.digest(msg), der) {
+	if len(der) > 80 {
+		return ErrInvalidSignature
+	}
+	sc := verifyScratches.Get().(*verifyScratch)
+	defer verifyScratches.Put(sc)
+	if !sm2.VerifyASN1(k.key, k.digest(sc.e[:0], msg), der) {
 		return ErrInvalidSignature
 	}
 	return nil
@@ -295,7 +311,7 @@ func (k *PrivateKey) Sign(rand io.Reader, msg []byte, opts crypto.SignerOpts) ([
 	if opts != nil && opts.HashFunc() != 0 {
 		return nil, errors.New("gm: SM2 signs the message itself; pass opts with HashFunc() == 0")
 	}
-	return sm2.SignASN1(rand, k.key, k.pub.digest(msg), nil)
+	return sm2.SignASN1(rand, k.key, k.pub.digest(nil, msg), nil)
 }
 
 // SignRaw signs msg and returns the raw 64-byte r‖s signature.
