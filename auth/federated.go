@@ -48,33 +48,32 @@ var errForeignKey = errors.New("auth: access token key is not this node's")
 // other than this node, signed by one of that region's keys in the
 // registry (active or retiring), this node among its audiences (RFC 8707
 // resource indicators), exp and iat within the leeway.
-func (s *Service) parseForeign(j *accessJWS) (*validToken, error) {
+func (s *Service) parseForeign(j *accessJWS, v *validToken) error {
 	if err := j.checkHeader(); err != nil {
-		return nil, err
+		return err
 	}
 	iss := j.claims.Issuer
 	region, ok := s.fed.TokenRegion(iss)
 	if !ok || iss == s.issuer {
-		return nil, fail(ErrInvalidToken, "access token issuer is neither this node nor an active region of the trust registry")
+		return fail(ErrInvalidToken, "access token issuer is neither this node nor an active region of the trust registry")
 	}
 	pub, alg, err := s.fed.RegionKey(context.Background(), region, j.kid)
 	if err != nil {
-		return nil, failWith(ErrInvalidToken, err, "access token key is not a valid key of region %s in the trust registry", region)
+		return failWith(ErrInvalidToken, err, "access token key is not a valid key of region %s in the trust registry", region)
 	}
 	if alg != "" && alg != j.method.Alg() {
-		return nil, fail(ErrInvalidToken, "access token alg does not match the registry key")
+		return fail(ErrInvalidToken, "access token alg does not match the registry key")
 	}
 	if err := j.verify(pub, s.foreignClaims); err != nil {
-		return nil, err
+		return err
 	}
-	v, err := newValidToken(&j.claims, j.kid, s.leeway)
-	if err != nil {
-		return nil, err
+	if err := newValidToken(&j.claims, j.kid, s.leeway, v); err != nil {
+		return err
 	}
 	v.region = region
 	// Its own namespace: another region chooses its jti values.
 	v.revoked = "access-token-revoked:region:" + region + ":" + j.claims.ID
-	return v, nil
+	return nil
 }
 
 // foreignState is a cached foreign token's last registry check: the

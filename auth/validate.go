@@ -185,18 +185,21 @@ func tokenHash(token string) [sha256.Size]byte {
 // validate checks the token itself (not its client or revocation) for
 // Authorize, using and filling the cache.
 func (s *Service) validate(now time.Time, token string) (*validToken, error) {
+	v := new(validToken)
 	if s.cache == nil || token == "" || len(token) > maxTokenLen {
-		return s.verifyToken(now, token)
+		if err := s.verifyToken(now, token, v); err != nil {
+			return nil, err
+		}
+		return v, nil
 	}
 	sum := tokenHash(token)
-	if v := s.cache.get(sum, now.UnixNano()); v != nil {
-		if _, ok := s.currentKeys(now).keys[v.kid]; ok || v.region != "" {
-			return v, nil // another region's key is checked on each use
+	if c := s.cache.get(sum, now.UnixNano()); c != nil {
+		if _, ok := s.currentKeys(now).keys[c.kid]; ok || c.region != "" {
+			return c, nil // another region's key is checked on each use
 		}
 		s.cache.remove(sum)
 	}
-	v, err := s.verifyToken(now, token)
-	if err != nil {
+	if err := s.verifyToken(now, token, v); err != nil {
 		return nil, err
 	}
 	s.cache.put(sum, v, now.UnixNano())
@@ -204,28 +207,27 @@ func (s *Service) validate(now time.Time, token string) (*validToken, error) {
 }
 
 // verifyToken checks the token itself (not its client or revocation) in
-// full, signature included, without the cache.
-func (s *Service) verifyToken(now time.Time, token string) (*validToken, error) {
+// full, signature included, without the cache, into v, which must be new.
+// Introspection, revocation and peers' introspection keep v on their
+// stack (a validToken allocated for each was 240 B).
+func (s *Service) verifyToken(now time.Time, token string, v *validToken) error {
 	if token == "" {
-		return nil, fail(ErrInvalidToken, "no access token")
+		return fail(ErrInvalidToken, "no access token")
 	}
 	if len(token) > maxTokenLen {
-		return nil, fail(ErrInvalidToken, "access token is too long")
+		return fail(ErrInvalidToken, "access token is too long")
 	}
 	keys := s.currentKeys(now)
 	j, err := parseAccessJWS(token, keys.headers)
 	if err != nil {
-		return nil, &Error{Kind: ErrInvalidToken, Description: "access token " + describeJWTError(err), Err: err}
+		return &Error{Kind: ErrInvalidToken, Description: "access token " + describeJWTError(err), Err: err}
 	}
 	defer j.release()
-	v, err := s.parse(j, keys)
+	err = s.parse(j, keys, v)
 	if errors.Is(err, errForeignKey) && s.fed != nil {
-		v, err = s.parseForeign(j)
+		err = s.parseForeign(j, v)
 	}
-	if err != nil {
-		return nil, err
-	}
-	return v, nil
+	return err
 }
 
 // accessJWS is an access token split and decoded, nothing checked yet:
@@ -433,18 +435,18 @@ func (j *accessJWS) verify(pub any, claims *jwt.Validator) error {
 
 // parse verifies one of this node's access tokens: header, key, signature
 // and claims.
-func (s *Service) parse(j *accessJWS, keys *nodeKeySet) (*validToken, error) {
+func (s *Service) parse(j *accessJWS, keys *nodeKeySet, v *validToken) error {
 	if err := j.checkHeader(); err != nil {
-		return nil, err
+		return err
 	}
 	k, ok := keys.keys[j.kid]
 	if !ok || k.alg != j.method.Alg() {
-		return nil, &Error{Kind: ErrInvalidToken, Description: "access token was not signed by a key of this node", Err: errForeignKey}
+		return &Error{Kind: ErrInvalidToken, Description: "access token was not signed by a key of this node", Err: errForeignKey}
 	}
 	if err := j.verify(k.pub, s.tokenClaims); err != nil {
-		return nil, err
+		return err
 	}
-	return newValidToken(&j.claims, j.kid, s.leeway)
+	return newValidToken(&j.claims, j.kid, s.leeway, v)
 }
 
 // checkHeader checks an access token's header: typ at+jwt, no crit.
@@ -460,20 +462,21 @@ func (j *accessJWS) checkHeader() error {
 }
 
 // newValidToken checks the claims every access token must carry and
-// returns what validation yields. claims must be the caller's own (one
-// parse's): the token keeps their audience.
-func newValidToken(claims *accessClaims, kid string, leeway time.Duration) (*validToken, error) {
+// sets v, which must be new, to what validation yields. claims must be
+// the caller's own (one parse's): the token keeps their audience.
+func newValidToken(claims *accessClaims, kid string, leeway time.Duration, v *validToken) error {
 	if claims.ClientID == "" || claims.Subject != claims.ClientID || claims.ID == "" || !claims.IssuedAt.ok {
-		return nil, fail(ErrInvalidToken, "access token lacks client_id, sub, jti or iat")
+		return fail(ErrInvalidToken, "access token lacks client_id, sub, jti or iat")
 	}
 	scopes := strings.Split(claims.Scope, " ")
 	scopes = scopes[:len(scopes):len(scopes)]
 	exp := claims.Expires.d.Time
-	return &validToken{
+	*v = validToken{
 		clientID: claims.ClientID, scopes: scopes, scope: claims.Scope, jti: claims.ID, revoked: revokedKey(claims.ID), kid: kid,
 		iat: claims.IssuedAt.d.Time, exp: exp, until: exp.Add(leeway).UnixNano(),
 		iss: claims.Issuer, aud: claims.Audience,
-	}, nil
+	}
+	return nil
 }
 
 // Introspection is the introspection response (RFC 7662 §2.2).
@@ -513,8 +516,8 @@ type Introspection struct {
 // validated-token cache serves Authorize only.
 func (s *Service) Introspect(ctx context.Context, caller Client, token string) (Introspection, error) {
 	now := s.now()
-	v, err := s.verifyToken(now, token)
-	if err != nil {
+	v := new(validToken)
+	if err := s.verifyToken(now, token, v); err != nil {
 		return Introspection{}, nil
 	}
 	if v.clientID != caller.ID && !caller.HasScope(ScopeRegistryAdmin) {
@@ -555,8 +558,8 @@ func (s *Service) Introspect(ctx context.Context, caller Client, token string) (
 // ErrUnauthorizedClient.
 func (s *Service) Revoke(ctx context.Context, caller Client, token string) error {
 	now := s.now()
-	v, err := s.verifyToken(now, token)
-	if err != nil || v.region != "" { // another region's token: its node revokes it
+	v := new(validToken)
+	if err := s.verifyToken(now, token, v); err != nil || v.region != "" { // another region's token: its node revokes it
 		return nil
 	}
 	if v.clientID != caller.ID && !caller.HasScope(ScopeRegistryAdmin) {
@@ -659,8 +662,8 @@ func (s *Service) IntrospectForPeer(ctx context.Context, region, token string) (
 	if iss, ok := unverifiedIssuer(token); !ok || iss != s.issuer {
 		return Introspection{}, failWith(ErrInvalidRequest, ErrNotIssuedHere, "the token was not issued by this node")
 	}
-	v, err := s.verifyToken(s.now(), token)
-	if err != nil {
+	v := new(validToken)
+	if err := s.verifyToken(s.now(), token, v); err != nil {
 		return Introspection{}, nil
 	}
 	if v.region != "" {

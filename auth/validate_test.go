@@ -355,8 +355,8 @@ func TestIntrospectVerifiesEveryTime(t *testing.T) {
 		ch = 'B'
 	}
 	forged := tok[:i] + string(ch) + tok[i+1:]
-	v, err := e.svc.verifyToken(e.clock.Now(), tok)
-	if err != nil {
+	v := new(validToken)
+	if err := e.svc.verifyToken(e.clock.Now(), tok, v); err != nil {
 		t.Fatal(err)
 	}
 	e.svc.cache.put(tokenHash(forged), v, e.clock.Now().UnixNano())
@@ -379,8 +379,8 @@ func TestParseReuseKeepsNothing(t *testing.T) {
 		h["b-pad"] = "decoded, not a known header"
 		cl.Audience = jwt.ClaimStrings{testIssuer, "https://rs.example"}
 	})
-	v, err := e.svc.verifyToken(e.clock.Now(), a)
-	if err != nil {
+	v := new(validToken)
+	if err := e.svc.verifyToken(e.clock.Now(), a, v); err != nil {
 		t.Fatal(err)
 	}
 	snapshot := func(v *validToken) string {
@@ -394,7 +394,7 @@ func TestParseReuseKeepsNothing(t *testing.T) {
 			cl.Scope = strings.Repeat("s", len(ScopeCredentialsIssue)+i)
 			cl.ID = strings.Repeat("j", len(cl.ID)+i)
 		})
-		if _, err := e.svc.verifyToken(e.clock.Now(), b); err != nil {
+		if err := e.svc.verifyToken(e.clock.Now(), b, new(validToken)); err != nil {
 			t.Fatal(err)
 		}
 		if got := snapshot(v); got != want {
