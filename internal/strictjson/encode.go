@@ -96,6 +96,33 @@ func isNumber(n string) bool {
 
 const hexDigits = "0123456789abcdef"
 
+// plainRun returns how many bytes at the start of s AppendString copies
+// as they are (plainByte: printable ASCII but quote and backslash),
+// eight at a time while it can, as literalRun does: an answer's strings
+// are mostly such bytes, which the loop took one at a time.
+func plainRun(s string) int {
+	i := 0
+	for ; i <= len(s)-8; i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if (special(w)|w)&highs != 0 { // w's own high bits: bytes from 0x80
+			break
+		}
+	}
+	for i < len(s) && plainByte[s[i]] {
+		i++
+	}
+	return i
+}
+
+// plainByte marks the bytes AppendString copies as they are.
+var plainByte = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // AppendString appends s as a JSON string, as Append does for a string
 // (without boxing it in an interface, so without an allocation): quotes, backslashes and control
 // characters escaped, each invalid UTF-8 byte replaced by the character
@@ -104,6 +131,11 @@ func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
 	for i := 0; i < len(s); {
+		if n := plainRun(s[i:]); n > 0 {
+			if i += n; i == len(s) {
+				break
+			}
+		}
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {

@@ -1,6 +1,8 @@
 package strictjson
 
 import (
+	"bytes"
+	"encoding/json"
 	"strings"
 	"testing"
 )
@@ -50,4 +52,32 @@ func TestManyEscapes(t *testing.T) {
 			t.Fatalf("%s: %v", esc, err)
 		}
 	}
+}
+
+// FuzzAppendString: AppendString writes what encoding/json writes for a
+// string without HTML escaping, whatever the bytes (plainRun's eight at a
+// time stop where the byte-by-byte loop did), and plainRun stops at the
+// first byte plainByte does not mark.
+func FuzzAppendString(f *testing.F) {
+	for _, s := range []string{"", "abc", "https://sh.trustid.example", "0123456789abcdef\"", "é\u2028\u2029\xff\x7f\x80 ~", "abcdefg\\h", "abcdefgh\x1f", "\x00", "qr:redeem credentials:issue", "abcdefgh\xe2\x80\xa8ijklmnop", "<&>"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := 0
+		for want < len(s) && plainByte[s[want]] {
+			want++
+		}
+		if got := plainRun(s); got != want {
+			t.Fatalf("plainRun(%q) = %d, want %d", s, got, want)
+		}
+		var buf bytes.Buffer
+		enc := json.NewEncoder(&buf)
+		enc.SetEscapeHTML(false)
+		if err := enc.Encode(s); err != nil {
+			t.Fatal(err)
+		}
+		if got, want := AppendString([]byte("x"), s), append([]byte("x"), bytes.TrimSuffix(buf.Bytes(), []byte("\n"))...); !bytes.Equal(got, want) {
+			t.Fatalf("AppendString(%q) = %s, encoding/json %s", s, got, want)
+		}
+	})
 }
