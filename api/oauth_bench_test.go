@@ -118,7 +118,7 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 // difference of two runs of up to mintPool iterations counts only the
 // route's instructions, not the minting.
 func BenchmarkIntrospectHTTP(b *testing.B) {
-	const mintPool = 512
+	const mintPool = 4096
 	e := newOAuthEnv(b, OAuthConfig{AddrLimit: RateLimit{Limit: 1 << 30, Window: time.Minute}, ClientLimit: RateLimit{Limit: 1 << 30, Window: time.Minute}}, nil)
 	rs := e.register("svc-rs", "", auth.ScopeQRRedeem)
 	ctx := context.Background()
