@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"errors"
 	"strings"
@@ -73,6 +74,10 @@ func TestAuthorizeRefused(t *testing.T) {
 				cl.ClientID, cl.Subject = "svc-ghost", "svc-ghost"
 			}), ScopeCredentialsIssue, ErrInvalidToken},
 			{"garbage", "eyJ.eyJ.sig", ScopeCredentialsIssue, ErrInvalidToken},
+			{"crit header", e.nodeToken(nil, "", func(h map[string]any, _ *testAccessClaims) { h["crit"] = []string{"exp"} }), ScopeCredentialsIssue, ErrInvalidToken},
+			{"sub is not the client_id", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.Subject = "svc-off" }), ScopeCredentialsIssue, ErrInvalidToken},
+			{"no iat", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.IssuedAt = nil }), ScopeCredentialsIssue, ErrInvalidToken},
+			{"no exp", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.ExpiresAt = nil }), ScopeCredentialsIssue, ErrInvalidToken},
 		}
 		for _, tc := range cases {
 			for round := 0; round < 2; round++ { // the second round would hit the cache
@@ -365,5 +370,43 @@ func TestIntrospectVerifiesEveryTime(t *testing.T) {
 	}
 	if in, err := e.svc.Introspect(ctx, c.Client, forged); err != nil || in.Active {
 		t.Errorf("introspection of a broken signature with a cache entry: %+v, %v", in, err)
+	}
+}
+
+// regionsFed is a Federation that knows only which issuer is which
+// region's node: enough for IntrospectForPeer, which reads TokenRegion.
+type regionsFed map[string]string
+
+func (f regionsFed) TokenRegion(iss string) (string, bool) { r, ok := f[iss]; return r, ok }
+func (regionsFed) RegionKey(context.Context, string, string) (crypto.PublicKey, string, error) {
+	return nil, "", errors.New("no keys")
+}
+func (regionsFed) RegionKeyValid(string, string) error { return errors.New("no keys") }
+func (regionsFed) RegionClient(string) (string, []string, bool, bool) {
+	return "", nil, false, false
+}
+func (regionsFed) RegistryGeneration() uint64 { return 0 }
+
+// TestIntrospectForPeerAudience: a peer region learns about this node's
+// token only when the token names that region's node among its
+// audiences, and a token of another issuer is refused as not issued here
+// rather than reported inactive.
+func TestIntrospectForPeerAudience(t *testing.T) {
+	const bj, gz = "https://bj.trustid.example", "https://gz.trustid.example"
+	e := newEnv(t, func(c *Config) {
+		c.Federation = regionsFed{testIssuer: "310000", bj: "110000", gz: "440000"}
+	})
+	ctx := context.Background()
+	e.register("svc-a", gm.AlgSM2)
+	forBJ := e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.Audience = jwt.ClaimStrings{testIssuer, bj} })
+	if in, err := e.svc.IntrospectForPeer(ctx, "110000", forBJ); err != nil || !in.Active {
+		t.Errorf("the audience region asking: %+v %v", in, err)
+	}
+	if in, err := e.svc.IntrospectForPeer(ctx, "440000", forBJ); err != nil || in.Active {
+		t.Errorf("a region not among the audiences asking: %+v %v", in, err)
+	}
+	notOurs := e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.Issuer = bj })
+	if _, err := e.svc.IntrospectForPeer(ctx, "110000", notOurs); !errors.Is(err, ErrNotIssuedHere) || !errors.Is(err, ErrInvalidRequest) {
+		t.Errorf("a token of another issuer: %v, want invalid_request (not issued here)", err)
 	}
 }
