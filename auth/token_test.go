@@ -131,6 +131,9 @@ func TestAssertionRefused(t *testing.T) {
 		{"exp too far ahead", e.assertion(c, func(_ map[string]any, cl *jwt.RegisteredClaims) {
 			cl.ExpiresAt = jwt.NewNumericDate(e.clock.Now().Add(time.Hour))
 		}), "", "ahead"},
+		{"exp a second past the maximum age", e.assertion(c, func(_ map[string]any, cl *jwt.RegisteredClaims) {
+			cl.ExpiresAt = jwt.NewNumericDate(e.clock.Now().Add(DefaultMaxAssertionAge + DefaultLeeway + time.Second))
+		}), "", "ahead"},
 		{"no exp", e.assertion(c, func(_ map[string]any, cl *jwt.RegisteredClaims) { cl.ExpiresAt = nil }), "", "required claim"},
 		{"no jti", e.assertion(c, func(_ map[string]any, cl *jwt.RegisteredClaims) { cl.ID = "" }), "", "jti"},
 		{"sub differs", e.assertion(c, func(_ map[string]any, cl *jwt.RegisteredClaims) { cl.Subject = "svc-b" }), "", "sub"},

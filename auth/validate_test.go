@@ -73,6 +73,10 @@ func TestAuthorizeRefused(t *testing.T) {
 				cl.ClientID, cl.Subject = "svc-ghost", "svc-ghost"
 			}), ScopeCredentialsIssue, ErrInvalidToken},
 			{"garbage", "eyJ.eyJ.sig", ScopeCredentialsIssue, ErrInvalidToken},
+			{"crit header", e.nodeToken(nil, "", func(h map[string]any, _ *testAccessClaims) { h["crit"] = []string{"exp"} }), ScopeCredentialsIssue, ErrInvalidToken},
+			{"sub is not the client_id", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.Subject = "svc-off" }), ScopeCredentialsIssue, ErrInvalidToken},
+			{"no iat", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.IssuedAt = nil }), ScopeCredentialsIssue, ErrInvalidToken},
+			{"no exp", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.ExpiresAt = nil }), ScopeCredentialsIssue, ErrInvalidToken},
 		}
 		for _, tc := range cases {
 			for round := 0; round < 2; round++ { // the second round would hit the cache

@@ -97,3 +97,31 @@ func TestDPoPNoncesStateless(t *testing.T) {
 		}
 	})
 }
+
+// TestDPoPProofSpentOnce: a DPoP proof is good for one request; the same
+// proof (its jti) again is invalid_dpop_proof, even with a valid code.
+func TestDPoPProofSpentOnce(t *testing.T) {
+	stores(t, func(t *testing.T, st Store) {
+		ctx := context.Background()
+		now := time.Now()
+		s := newServiceWith(t, Config{Store: st, Now: func() time.Time { return now }, NonceKey: bytes.Repeat([]byte{1}, 32)})
+		k, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+		nonce, err := s.dpopNonce()
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := dpop.NewProof(k, "POST", issuerURL+PathToken, "", nonce, now, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, want := range []string{"", CodeInvalidDPoPProof} {
+			o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o), DPoP: []string{p}}); code(err) != want {
+				t.Errorf("use %d of one proof: %v, want %q", i+1, err, want)
+			}
+		}
+	})
+}

@@ -215,3 +215,17 @@ func TestWalletError(t *testing.T) {
 		t.Fatalf("%+v %v", res, err)
 	}
 }
+
+// TestResponseRefusesOtherVCT: a credential of a type the query did not
+// ask for is refused, whatever claims it discloses.
+func TestResponseRefusesOtherVCT(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	cred := e.issue(t, holder)
+	q := strings.Replace(ageQuery, "vct/IdentityCredential", "vct/ResidenceCredential", 1)
+	r := e.open(t, "shop-1", q, oid4vp.ModeDirectPost)
+	pres := e.present(t, cred.Token, holder, r.clientID, r.nonce, "age_over_18")
+	_, err := e.verifier.HandleResponse(ctx, r.id, form(t, r, map[string]any{"vp_token": token("pid", pres), "state": r.state}))
+	wantCode(t, err, oid4vp.CodeInvalidRequest, "vct")
+}

@@ -66,6 +66,16 @@ func TestVerifyOffline(t *testing.T) {
 	if _, err := f.verifier(t, nil).Verify(ctx, late, VerifyOptions{}); !errors.Is(err, ErrBindingExpired) {
 		t.Errorf("expired binding: %v", err)
 	}
+	// To the second: valid until its expiry, not at it.
+	for _, c := range []struct {
+		at   time.Time
+		want error
+	}{{testNow.AddDate(1, 0, 0).Add(-time.Second), nil}, {testNow.AddDate(1, 0, 0), ErrBindingExpired}} {
+		f.now = c.at
+		if _, err := f.verifier(t, nil).Verify(ctx, f.offline(t, 1, nil), VerifyOptions{}); !errors.Is(err, c.want) {
+			t.Errorf("binding at %v: %v, want %v", c.at, err, c.want)
+		}
+	}
 	f.now = testNow
 
 	// Revocation, and a status source that is down: fail closed.

@@ -557,3 +557,26 @@ func TestPeerRedemptionBindsTheParty(t *testing.T) {
 		t.Errorf("no peer parties: %v", err)
 	}
 }
+
+// TestRedeemChecksRecordRegion: two regions' nodes sharing one store (a
+// misconfiguration) do not redeem each other's codes: a code of 310000
+// with its region rewritten to 440000 finds the record, which says
+// 310000, and is refused.
+func TestRedeemChecksRecordRegion(t *testing.T) {
+	ctx := context.Background()
+	clock := func() time.Time { return testNow }
+	st := newMemStore(t, clock)
+	sh, gz := newService(t, st, "310000", clock), newService(t, st, "440000", clock)
+	is, err := sh.Issue(ctx, holder, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, err := qrcode.DecodeOnline(is.Text)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code.Region = 440000
+	if _, err := gz.Redeem(ctx, "hotel", code.String()); !errors.Is(err, qrcode.ErrWrongRegion) {
+		t.Errorf("another region's record: %v, want ErrWrongRegion", err)
+	}
+}

@@ -1,0 +1,74 @@
+package sdjwt
+
+import (
+	"crypto"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/credentials/internal/jose"
+	"github.com/trustid-cn/trustid/gm"
+)
+
+// TestKeyBindingRefusals: a KB-JWT counts only with typ kb+jwt, an iat no
+// more than the leeway ahead, and a cnf.jwk that is a public key.
+func TestKeyBindingRefusals(t *testing.T) {
+	issuerKey, _ := gm.GenerateKey(rand.Reader)
+	holder, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	hj, _ := gm.NewJWK(holder.Public(), "")
+	cnf := func(private bool) map[string]any {
+		m := map[string]any{}
+		b, _ := json.Marshal(hj)
+		json.Unmarshal(b, &m)
+		if private {
+			m["d"] = base64.RawURLEncoding.EncodeToString(holder.(ed25519.PrivateKey).Seed())
+		}
+		return m
+	}
+	issue := func(private bool) *SDJWT {
+		claims := map[string]any{"iss": "https://issuer.example", "vct": "urn:example:id", "cnf": map[string]any{"jwk": cnf(private)}}
+		sd, err := Split(signed(t, issuerKey, claims, nil))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sd
+	}
+	now := time.Unix(1_800_000_000, 0)
+	const leeway = 30 * time.Second
+	o := VerifyOptions{
+		Algorithms: allAlgs, Typ: "dc+sd-jwt", RequireKeyBinding: true,
+		Key:    func(map[string]any, map[string]any) (crypto.PublicKey, error) { return issuerKey.Public(), nil },
+		Now:    func() time.Time { return now },
+		Leeway: leeway, Audience: "https://rp.example", Nonce: "n-1",
+	}
+	kb := func(sd *SDJWT, typ string, iat time.Time) string {
+		pres := Serialize(sd.JWT, nil)
+		tok, err := jose.Sign(map[string]any{"iat": iat.Unix(), "aud": o.Audience, "nonce": o.Nonce, "sd_hash": Digest(pres)},
+			map[string]any{"typ": typ}, holder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pres + tok
+	}
+	sd := issue(false)
+	if _, err := Verify(kb(sd, TypKB, now.Add(leeway)), o); err != nil {
+		t.Fatalf("iat at the leeway: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		pres string
+		want error
+	}{
+		{"typ JWT", kb(sd, "JWT", now), ErrType},
+		{"iat a second past the leeway", kb(sd, TypKB, now.Add(leeway+time.Second)), ErrStale},
+		{"cnf.jwk with the private key", kb(issue(true), TypKB, now), ErrKeyBinding},
+	} {
+		if _, err := Verify(c.pres, o); !errors.Is(err, ErrKeyBinding) || !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+}

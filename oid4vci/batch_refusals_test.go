@@ -1,0 +1,55 @@
+package oid4vci
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/store"
+)
+
+// TestCredentialRequestRefusals: the proofs of one batch share one
+// c_nonce and name distinct keys, and an access token issues a
+// configuration once; each refusal leaves the nonce and the token unspent
+// for a request that gets it right.
+func TestCredentialRequestRefusals(t *testing.T) {
+	m, _ := store.NewMemory(store.MemoryOptions{})
+	defer m.Close()
+	s := newService(t, m, nil)
+	ctx := context.Background()
+	o, _ := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
+	tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	access := Access{Scheme: "Bearer", Token: tok.AccessToken}
+	request := func(proofs ...string) ([]byte, error) {
+		return json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": proofs}})
+	}
+	nonce := func() string {
+		n, err := s.Nonce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n.CNonce
+	}
+	n1, n2 := nonce(), nonce()
+	mixed, _ := request(proof(t, n1, time.Now()), proof(t, n2, time.Now()))
+	if _, err := s.Credential(ctx, access, mixed); code(err) != CodeInvalidNonce {
+		t.Errorf("a batch with two c_nonces: %v, want invalid_nonce", err)
+	}
+	same := proof(t, n1, time.Now())
+	twice, _ := request(same, same)
+	if _, err := s.Credential(ctx, access, twice); code(err) != CodeInvalidProof {
+		t.Errorf("a batch naming one key twice: %v, want invalid_proof", err)
+	}
+	ok, _ := request(proof(t, n1, time.Now()), proof(t, n1, time.Now()))
+	if _, err := s.Credential(ctx, access, ok); err != nil {
+		t.Fatalf("a batch of two keys under one c_nonce: %v", err)
+	}
+	again, _ := request(proof(t, n2, time.Now()))
+	if _, err := s.Credential(ctx, access, again); code(err) != CodeInvalidCredentialRequest {
+		t.Errorf("the configuration a second time under one access token: %v, want invalid_credential_request", err)
+	}
+}
