@@ -103,7 +103,7 @@ const hexDigits = "0123456789abcdef"
 func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
-	for i := 0; i < len(s); {
+	for i := plainRun(s); i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -150,4 +150,20 @@ func AppendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// plainRun returns how many bytes at the start of s AppendString copies
+// as they are without a look at each (printable ASCII but a quote or a
+// backslash), eight at a time: a string of such bytes, as most are, is
+// appended at once.
+func plainRun(s string) int {
+	i := 0
+	for ; i <= len(s)-8; i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if (special(w)|w)&highs != 0 { // a byte to escape, or not ASCII
+			break
+		}
+	}
+	return i
 }
