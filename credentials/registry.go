@@ -182,9 +182,12 @@ func (a Accreditation) statusIssuer(token bool) string {
 // issue). Errors match ErrNotAccredited
 // (and the reserved-name error that applies).
 func (a Accreditation) Allows(types, subjectIDs []string, claims []map[string]any) error {
-	types = slices.Clone(types)
+	cloned := false // types is the caller's: copied before its first change
 	for i, t := range types {
 		if name, ok := VCTType(a.VCTBase, t); ok {
+			if !cloned {
+				types, cloned = slices.Clone(types), true
+			}
 			types[i] = name
 		}
 	}
