@@ -398,6 +398,9 @@ func TestIssuerKeyRevokedAfterUse(t *testing.T) {
 			t.Fatalf("verify: %v", err)
 		}
 	}
+	if got := n.verifier.CachedKeys().Len(); got != 0 {
+		t.Fatalf("%d registry keys in the verifier's key cache, want none", got)
+	}
 	key, err := n.keys.OwnerActive(rec.ID, gm.AlgSM2)
 	if err != nil {
 		t.Fatal(err)
