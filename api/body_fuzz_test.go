@@ -15,6 +15,7 @@ import (
 	"testing"
 	"testing/iotest"
 
+	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
@@ -183,8 +184,9 @@ func TestReadAllDeclaredLength(t *testing.T) {
 
 // verifyView is a decoded verify body as JSON can show it: the
 // verifiableCredential member as credentialInput read it (a token string,
-// an object, or its error's message), and the credential's JSON kept for
-// Data Integrity (in raw, which a body may not have).
+// an object, or its error's message), the credentialId member's string
+// ("" for another value), and the credential's JSON kept for Data
+// Integrity (in raw, which a body may not have).
 func verifyView(v *verifyRequest) any {
 	var member any
 	if v.VerifiableCredential.set {
@@ -194,11 +196,15 @@ func verifyView(v *verifyRequest) any {
 			member = err.Error()
 		}
 	}
+	var id *string // the credentialId member's string, when it is there
+	if v.CredentialID.set {
+		id = &v.CredentialID.id
+	}
 	return struct {
 		VerifiableCredential any                     `json:"verifiableCredential,omitempty"`
-		CredentialID         json.RawMessage         `json:"credentialId,omitempty"`
+		CredentialID         *string                 `json:"credentialId,omitempty"`
 		Options              credentialVerifyOptions `json:"options"`
-	}{member, v.CredentialID, v.Options}
+	}{member, id, v.Options}
 }
 
 // verifyRequestOld is verifyRequest as it was before the member was
@@ -212,7 +218,8 @@ type verifyRequestOld struct {
 // FuzzCredentialMemberMatchesRawMessage: a verify body decoded with the
 // verifiableCredential member read in place gives what the old path gave
 // (the member copied as a json.RawMessage, then credentialInput): the
-// same refusal, or the same input or error, and the member's JSON for a
+// same refusal, or the same input (sameInput: an enveloped credential of
+// the usual shape may be its id) or error, and the member's JSON for a
 // credential with an embedded proof (nil for any other).
 func FuzzCredentialMemberMatchesRawMessage(f *testing.F) {
 	for _, s := range []string{
@@ -222,6 +229,10 @@ func FuzzCredentialMemberMatchesRawMessage(f *testing.F) {
 		`{"verifiableCredential":5}`, `{"verifiableCredential":[]}`, `{"verifiableCredential":{"a":1,"a":2}}`,
 		`{"verifiableCredential":{"proof":null}}`, `{"options":{}}`, `{"verifiableCredential":7,"x":1}`, `{}`, `[]`,
 		`{"verifiableCredential":{"proof":1},"VerifiableCredential":2}`,
+		`{"credentialId":"urn:x","verifiableCredential":{"@context":["https://www.w3.org/ns/credentials/v2"],"id":"data:application/vc+jwt,a.b.c","type":"EnvelopedVerifiableCredential"}}`,
+		`{"verifiableCredential":{"@context":["https://www.w3.org/ns/credentials/v2"],"id":"data:application/vc+jwt,a\u002eb.c","type":"EnvelopedVerifiableCredential"}}`,
+		`{"verifiableCredential":{"@context":["https://www.w3.org/ns/credentials/v2"],"id":"data:application/vc+jwt,a.b.c","type":"EnvelopedVerifiableCredential","x":1}}`,
+		`{"verifiableCredential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":"EnvelopedVerifiableCredential","id":"data:application/vc+cose;base64,AAAA"}}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -238,7 +249,7 @@ func FuzzCredentialMemberMatchesRawMessage(f *testing.F) {
 		}
 		in, err := now.VerifiableCredential.input()
 		inOld, errOld := credentialInput(old.VerifiableCredential, "verifiableCredential")
-		if !reflect.DeepEqual(in, inOld) || fmt.Sprint(err) != fmt.Sprint(errOld) || !reflect.DeepEqual(err, errOld) {
+		if !sameInput(in, inOld) || fmt.Sprint(err) != fmt.Sprint(errOld) || !reflect.DeepEqual(err, errOld) {
 			t.Fatalf("input %#v, %v; old %#v, %v", in, err, inOld, errOld)
 		}
 		var wantRaw []byte
@@ -250,10 +261,31 @@ func FuzzCredentialMemberMatchesRawMessage(f *testing.F) {
 		if !bytes.Equal(now.VerifiableCredential.raw, wantRaw) || (now.VerifiableCredential.raw == nil) != (wantRaw == nil) {
 			t.Fatalf("raw %q, old %q", now.VerifiableCredential.raw, wantRaw)
 		}
-		if !reflect.DeepEqual(now.CredentialID, old.CredentialID) || !reflect.DeepEqual(now.Options, old.Options) {
+		if now.CredentialID.set != (old.CredentialID != nil) || now.CredentialID.id != jsonString(old.CredentialID) || !reflect.DeepEqual(now.Options, old.Options) {
 			t.Fatal("the other members differ")
 		}
 	})
+}
+
+// sameInput reports whether a verifiableCredential member's input now is
+// the one the old path gave (old), or the id of old, an enveloped
+// credential of the usual shape, which VerifyToken reads as it reads old:
+// old is exactly the v2 @context, that id and EnvelopedVerifiableCredential,
+// the id is a data: URL of a credential's media type, and unenveloping old
+// gives what parsing the id gives.
+func sameInput(now, old any) bool {
+	if reflect.DeepEqual(now, old) {
+		return true
+	}
+	id, isID := now.(string)
+	env, isEnvelope := old.(map[string]any)
+	want := map[string]any{"@context": []any{vc.ContextV2}, "id": id, "type": vc.TypeEnvelopedCredential}
+	if !isID || !isEnvelope || !strings.HasPrefix(id, "data:application/vc+") || !reflect.DeepEqual(env, want) {
+		return false
+	}
+	mt, token, err := vc.Unenvelope(env)
+	mtID, tokenID, errID := vc.ParseDataURL(id)
+	return mt == mtID && token == tokenID && fmt.Sprint(err) == fmt.Sprint(errID)
 }
 
 // FuzzJSONString: for a verify body's credentialId, jsonString gives what

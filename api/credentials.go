@@ -519,8 +519,22 @@ func relatedContent(items []relatedResource) (map[string][]byte, error) {
 // not the verified credential's id).
 type verifyRequest struct {
 	VerifiableCredential credentialMember        `json:"verifiableCredential"`
-	CredentialID         json.RawMessage         `json:"credentialId"`
+	CredentialID         credentialIDMember      `json:"credentialId"`
 	Options              credentialVerifyOptions `json:"options"`
+}
+
+// credentialIDMember is the verify body's credentialId: whether it is
+// there (null included), and its string, "" for any other value.
+type credentialIDMember struct {
+	set bool
+	id  string
+}
+
+// UnmarshalJSON reads the member's JSON with jsonString (no copy of the
+// JSON kept, as a json.RawMessage would be).
+func (c *credentialIDMember) UnmarshalJSON(b []byte) error {
+	c.set, c.id = true, jsonString(b)
+	return nil
 }
 
 // jsonString reads a JSON value the strict decoder checked (UTF-8, no
@@ -540,7 +554,8 @@ func jsonString(raw []byte) string {
 // credentialMember is a verifiableCredential member decoded as the body
 // is (not copied out and parsed again): credentialInput's input or
 // error, and a copy of its JSON when it is a credential with an embedded
-// proof, which the Data Integrity verifier parses itself.
+// proof, which the Data Integrity verifier parses itself. An enveloped
+// credential of the usual shape is its id alone (envelopedID).
 type credentialMember struct {
 	set bool // the member is there (null included)
 	in  any
@@ -548,13 +563,71 @@ type credentialMember struct {
 	raw []byte
 }
 
-// UnmarshalJSON keeps credentialInput's result for the member's JSON; its
-// error is credentialInput's, reported once the whole body has decoded.
+// UnmarshalJSON keeps credentialInput's result for the member's JSON
+// (the id of an enveloped credential of the usual shape); its error is
+// credentialInput's, reported once the whole body has decoded.
 func (c *credentialMember) UnmarshalJSON(b []byte) error {
 	c.set = true
+	if id, ok := envelopedID(b); ok {
+		c.in, c.err = id, nil
+		return nil
+	}
 	c.in, c.err = credentialInput(b, "verifiableCredential")
 	c.keepProof(b)
 	return nil
+}
+
+// The usual enveloped credential: its @context, the type, and the start
+// of the id, a data: URL of a credential's media type (never a
+// presentation's, which the type would refuse).
+const (
+	envelopeContext = `{"@context":["` + vc.ContextV2 + `"],`
+	envelopeType    = `"type":"` + vc.TypeEnvelopedCredential + `"`
+	envelopeID      = `"id":"data:application/vc+`
+)
+
+// envelopedID returns the id of b, a JSON value the strict decoder
+// checked, when b is an enveloped credential of the usual shape: exactly
+// its @context, type and id (in that order, or id before type, as the
+// issue response sends it), no whitespace, an id of a credential's media
+// type without escapes. VerifyToken reads such an id as it reads the
+// envelope (unenvelope then only parses the id's data: URL); the member is
+// then neither built into a map nor parsed again. Any other value is
+// left to credentialInput.
+func envelopedID(b []byte) (string, bool) {
+	rest, ok := bytes.CutPrefix(b, []byte(envelopeContext))
+	if !ok {
+		return "", false
+	}
+	typeFirst := false
+	if r, ok := bytes.CutPrefix(rest, []byte(envelopeType+",")); ok {
+		rest, typeFirst = r, true
+	}
+	if !bytes.HasPrefix(rest, []byte(envelopeID)) {
+		return "", false
+	}
+	// The id ends at the first quote unless an escape comes before it.
+	start := len(b) - len(rest) + len(`"id":"`)
+	n := bytes.IndexByte(b[start:], '"')
+	if n < 0 || bytes.IndexByte(b[start:start+n], '\\') >= 0 {
+		return "", false
+	}
+	end := `}`
+	if !typeFirst {
+		end = `,` + envelopeType + `}`
+	}
+	if string(b[start+n+1:]) != end {
+		return "", false
+	}
+	return string(b[start : start+n]), true
+}
+
+// WantsValue says whether the body decode is to build the member's
+// value for UnmarshalJSONValue (strictjson.ValueUnmarshaler): not for
+// what starts as an enveloped credential of the usual shape, which
+// UnmarshalJSON reads from its JSON faster.
+func (c *credentialMember) WantsValue(rest []byte) bool {
+	return !bytes.HasPrefix(rest, []byte(envelopeContext+envelopeID)) && !bytes.HasPrefix(rest, []byte(envelopeContext+envelopeType+","+envelopeID))
 }
 
 // UnmarshalJSONValue is UnmarshalJSON for the value strictjson built
@@ -613,8 +686,8 @@ func (h *credentialHandlers) verify(w http.ResponseWriter, r *http.Request) erro
 		return err
 	}
 	var credentialID string
-	if req.CredentialID != nil {
-		if credentialID = jsonString(req.CredentialID); credentialID == "" {
+	if req.CredentialID.set {
+		if credentialID = req.CredentialID.id; credentialID == "" {
 			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "credentialId must be a non-empty string (the issue response's)"}
 		}
 	}

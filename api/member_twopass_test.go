@@ -53,3 +53,38 @@ func TestCredentialMemberBodyBound(t *testing.T) {
 		t.Fatalf("a member of a body of maxCredentialBody bytes: %v", err)
 	}
 }
+
+// TestEnvelopedID: an enveloped credential of the usual shape (either
+// member order) is read as its id, without whitespace, escapes, other
+// members, another @context or type, or a presentation's media type;
+// everything else is left to credentialInput.
+func TestEnvelopedID(t *testing.T) {
+	const ctx = `{"@context":["https://www.w3.org/ns/credentials/v2"],`
+	for _, c := range []struct{ json, id string }{
+		{ctx + `"id":"data:application/vc+jwt,a.b.c","type":"EnvelopedVerifiableCredential"}`, "data:application/vc+jwt,a.b.c"},
+		{ctx + `"type":"EnvelopedVerifiableCredential","id":"data:application/vc+sd-jwt,a.b.c~"}`, "data:application/vc+sd-jwt,a.b.c~"},
+		{ctx + `"id":"data:application/vc+cose;base64,AAAA","type":"EnvelopedVerifiableCredential"}`, "data:application/vc+cose;base64,AAAA"},
+		{ctx + `"id":"data:application/vp+jwt,a.b.c","type":"EnvelopedVerifiableCredential"}`, ""},
+		{ctx + `"id":"data:application/vc+jwt,a\u002eb","type":"EnvelopedVerifiableCredential"}`, ""},
+		{ctx + `"id":"data:application/vc+jwt,a\"b","type":"EnvelopedVerifiableCredential"}`, ""},
+		{ctx + `"id":"data:application/vc+jwt,a.b.c","type":"EnvelopedVerifiableCredential","x":1}`, ""},
+		{ctx + `"id":"data:application/vc+jwt,a.b.c","type":"EnvelopedVerifiablePresentation"}`, ""},
+		{ctx + `"id":"data:application/vc+jwt,a.b.c","type":["EnvelopedVerifiableCredential"]}`, ""},
+		{ctx + `"id":"data:application/vc+jwt,a.b.c", "type":"EnvelopedVerifiableCredential"}`, ""},
+		{ctx + `"type":"EnvelopedVerifiableCredential","id":"data:application/vc+jwt,a.b.c","type":"x"}`, ""},
+		{`{"@context":["https://www.w3.org/ns/credentials/v2","https://example.org/c"],"id":"data:application/vc+jwt,a","type":"EnvelopedVerifiableCredential"}`, ""},
+		{`"data:application/vc+jwt,a.b.c"`, ""},
+	} {
+		id, ok := envelopedID([]byte(c.json))
+		if id != c.id || ok != (c.id != "") {
+			t.Errorf("envelopedID(%s) = %q, %v; want %q", c.json, id, ok, c.id)
+		}
+		var req verifyRequest
+		if err := strictjson.Decode([]byte(`{"verifiableCredential":`+c.json+`}`), &req, maxCredentialBody); err != nil {
+			continue // refused as a body (a repeated member)
+		}
+		if in, _ := req.VerifiableCredential.input(); c.id != "" && in != c.id {
+			t.Errorf("%s: the body's member is %#v, want its id", c.json, in)
+		}
+	}
+}

@@ -182,9 +182,12 @@ func (a Accreditation) statusIssuer(token bool) string {
 // issue). Errors match ErrNotAccredited
 // (and the reserved-name error that applies).
 func (a Accreditation) Allows(types, subjectIDs []string, claims []map[string]any) error {
-	types = slices.Clone(types)
+	cloned := false // types is the caller's: copied before its first change
 	for i, t := range types {
 		if name, ok := VCTType(a.VCTBase, t); ok {
+			if !cloned {
+				types, cloned = slices.Clone(types), true
+			}
 			types[i] = name
 		}
 	}
@@ -278,23 +281,32 @@ func (r *RegistryResolver) ResolveKey(ctx context.Context, issuer, kid string) (
 // goes to Next (through resolveFor: for authentication, a PurposeResolver
 // Next, or a did:key or did:jwk).
 func (r *RegistryResolver) ResolveKeyFor(ctx context.Context, issuer, kid, relationship string) (crypto.PublicKey, error) {
+	pub, _, err := r.resolveKeyFor(ctx, issuer, kid, relationship)
+	return pub, err
+}
+
+// resolveKeyFor is ResolveKeyFor, and says whether the key is the
+// registry's, which a Verifier does not cache: a retirement or a
+// revocation there applies at once.
+func (r *RegistryResolver) resolveKeyFor(ctx context.Context, issuer, kid, relationship string) (pub crypto.PublicKey, inRegistry bool, err error) {
 	if relationship != RelationshipAssertion && relationship != RelationshipAuthentication {
-		return nil, fmt.Errorf("%w: verification relationship %.40q", ErrUnsupported, relationship)
+		return nil, false, fmt.Errorf("%w: verification relationship %.40q", ErrUnsupported, relationship)
 	}
 	id, frag, err := splitKid(issuer, kid)
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	if relationship == RelationshipAuthentication && !strings.HasPrefix(id, "did:") && !urlMethod(kid) && !(strings.HasPrefix(kid, "#") && urlMethod(issuer+kid)) {
-		return nil, fmt.Errorf("%w: an %s key must be a DID URL or a controller document's URL", ErrUnknownKey, relationship)
+		return nil, false, fmt.Errorf("%w: an %s key must be a DID URL or a controller document's URL", ErrUnknownKey, relationship)
 	}
 	if pub, found, err := r.fromRegistry(id, frag); found {
-		return pub, err
+		return pub, true, err
 	}
 	if r.Next == nil {
-		return nil, fmt.Errorf("%w: %s is not in the trust registry", ErrUnknownKey, truncate(id))
+		return nil, false, fmt.Errorf("%w: %s is not in the trust registry", ErrUnknownKey, truncate(id))
 	}
-	return resolveFor(ctx, r.Next, issuer, kid, relationship)
+	pub, err = resolveFor(ctx, r.Next, issuer, kid, relationship)
+	return pub, false, err
 }
 
 // splitKid returns the identifier whose key kid names and the key's own
@@ -350,22 +362,6 @@ func (r *RegistryResolver) fromRegistry(id, frag string) (pub crypto.PublicKey, 
 		return nil, true, fmt.Errorf("%w: %w", ErrResolve, err)
 	}
 	return pub, true, nil
-}
-
-// inRegistry reports whether r answers for (issuer, kid) from the
-// registry, whose keys a Verifier does not cache: a retirement or a
-// revocation there applies at once.
-func inRegistry(r KeyResolver, issuer, kid string) bool {
-	rr, ok := r.(*RegistryResolver)
-	if !ok {
-		return false
-	}
-	id, frag, err := splitKid(issuer, kid)
-	if err != nil {
-		return false
-	}
-	_, found, _ := rr.fromRegistry(id, frag)
-	return found
 }
 
 // clientIDRE is what a client ID may be in an issuer DID: a did:web path

@@ -398,6 +398,9 @@ func TestIssuerKeyRevokedAfterUse(t *testing.T) {
 			t.Fatalf("verify: %v", err)
 		}
 	}
+	if got := n.verifier.CachedKeys().Len(); got != 0 {
+		t.Fatalf("%d registry keys in the verifier's key cache, want none", got)
+	}
 	key, err := n.keys.OwnerActive(rec.ID, gm.AlgSM2)
 	if err != nil {
 		t.Fatal(err)
@@ -422,5 +425,25 @@ func TestIssuerKeyRevokedAfterUse(t *testing.T) {
 	}
 	if _, err := n.verifier.VerifyCredential(ctx, iss.Token); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("credential of a revoked issuer key: %v, want ErrUnknownKey", err)
+	}
+}
+
+// TestAllowsLeavesTypes: Allows reads a vct under VCTBase as its type
+// name without writing to the caller's list (it copies the list before
+// its first change), and takes a list without one as it is.
+func TestAllowsLeavesTypes(t *testing.T) {
+	a := Accreditation{Issuer: "did:web:a.example", VCTBase: "https://a.example/", Types: []string{"ResidenceCredential"}}
+	types := []string{TypeCredential, "https://a.example/vct/ResidenceCredential"}
+	if err := a.Allows(types, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if types[1] != "https://a.example/vct/ResidenceCredential" {
+		t.Fatalf("Allows changed the caller's types: %q", types)
+	}
+	if err := a.Allows([]string{TypeCredential, "ResidenceCredential"}, nil, nil); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Allows([]string{"https://a.example/vct/OtherCredential"}, nil, nil); !errors.Is(err, ErrNotAccredited) {
+		t.Fatalf("a type not accredited: %v", err)
 	}
 }

@@ -25,8 +25,11 @@ func VCTType(base, vct string) (string, bool) {
 	if base == "" {
 		return "", false
 	}
-	name, ok := strings.CutPrefix(vct, strings.TrimSuffix(base, "/")+VCTPath)
-	if !ok || !typeNameRE.MatchString(name) {
+	// base's prefix, then VCTPath (not the two joined: a string built
+	// for every type of every credential verified).
+	rest, ok := strings.CutPrefix(vct, strings.TrimSuffix(base, "/"))
+	name, ok2 := strings.CutPrefix(rest, VCTPath)
+	if !ok || !ok2 || !typeNameRE.MatchString(name) {
 		return "", false
 	}
 	return name, true

@@ -155,15 +155,24 @@ func (v *Verifier) key(ctx context.Context, issuer, kid, alg, relationship strin
 }
 
 // lookup finds the key for (issuer, kid) in a verification relationship,
-// from the cache or the resolver, whatever its algorithm.
+// from the cache or the resolver, whatever its algorithm. A key from the
+// trust registry (a RegistryResolver says so as it resolves it, not
+// asked again) or parsed from a did:key or did:jwk is not to be cached.
 func (v *Verifier) lookup(ctx context.Context, issuer, kid, relationship string) (resolvedKey, error) {
 	k, ok := resolvedKey{id: keyID{relationship, issuer, kid}}, false
 	if k.pub, ok = v.keys.Get(k.id, v.cfg.Now()); !ok {
-		pub, err := resolveFor(ctx, v.cfg.Resolver, issuer, kid, relationship)
+		var pub crypto.PublicKey
+		var inRegistry bool
+		var err error
+		if rr, isRegistry := v.cfg.Resolver.(*RegistryResolver); isRegistry {
+			pub, inRegistry, err = rr.resolveKeyFor(ctx, issuer, kid, relationship)
+		} else {
+			pub, err = resolveFor(ctx, v.cfg.Resolver, issuer, kid, relationship)
+		}
 		if err != nil {
 			return resolvedKey{}, err
 		}
-		k.pub, k.new = pub, !selfResolving(issuer) && !selfResolving(kid) && !inRegistry(v.cfg.Resolver, issuer, kid)
+		k.pub, k.new = pub, !selfResolving(issuer) && !selfResolving(kid) && !inRegistry
 	}
 	return k, nil
 }

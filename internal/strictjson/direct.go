@@ -30,6 +30,12 @@ import (
 // the general path, and must decode the same.
 type ValueUnmarshaler interface {
 	UnmarshalJSONValue(v any, raw []byte) error
+	// WantsValue is shown the document from the value on (rest, not yet
+	// checked) and says whether to build the value for
+	// UnmarshalJSONValue; if not, the one-pass path checks the value
+	// without building it and hands its JSON to UnmarshalJSON (for a
+	// value the type reads faster from its JSON).
+	WantsValue(rest []byte) bool
 }
 
 var (
@@ -306,15 +312,19 @@ func (s *decoder) into(depth int, v reflect.Value, self selfKind) error {
 	}
 	if self != notSelf && t.Kind() != reflect.Pointer {
 		// As encoding/json: the value's bytes (or the value built from
-		// them, for a ValueUnmarshaler), null included, and its error a
-		// type error.
+		// them, for a ValueUnmarshaler that wants it), null included, and
+		// its error a type error.
 		start := s.pos
 		var err error
+		var vu ValueUnmarshaler
 		if self == selfValue {
+			vu = v.Addr().Interface().(ValueUnmarshaler)
+		}
+		if vu != nil && vu.WantsValue(s.data[start:]) {
 			if err := s.buildValue(depth); err != nil {
 				return err
 			}
-			err = v.Addr().Interface().(ValueUnmarshaler).UnmarshalJSONValue(s.out, s.data[start:s.pos])
+			err = vu.UnmarshalJSONValue(s.out, s.data[start:s.pos])
 		} else {
 			if err := s.skip(depth); err != nil {
 				return err

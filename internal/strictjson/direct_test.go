@@ -325,12 +325,15 @@ func BenchmarkDecodeVerifyBody(b *testing.B) {
 	}
 }
 
-// valueMember records how Decode handed it its member.
+// valueMember records how Decode handed it its member; it wants the
+// value built unless the member's JSON starts with "raw".
 type valueMember struct {
 	v    any
 	raw  string
 	json bool // UnmarshalJSON was called
 }
+
+func (m *valueMember) WantsValue(rest []byte) bool { return !bytes.HasPrefix(rest, []byte(`"raw`)) }
 
 func (m *valueMember) UnmarshalJSON(b []byte) error {
 	m.json, m.raw = true, string(b)
@@ -343,7 +346,8 @@ func (m *valueMember) UnmarshalJSONValue(v any, raw []byte) error {
 }
 
 // TestValueUnmarshaler: the one-pass path hands a ValueUnmarshaler the
-// value Object builds and its JSON, sharing no memory with the document;
+// value Object builds and its JSON, sharing no memory with the document,
+// or, when it wants no value, only the JSON, checked, to UnmarshalJSON;
 // the general path (a destination not zero) calls its UnmarshalJSON.
 func TestValueUnmarshaler(t *testing.T) {
 	type body struct {
@@ -373,6 +377,16 @@ func TestValueUnmarshaler(t *testing.T) {
 	}
 	if one.M.raw != `{"a":["x\u00e9",1.5,null,true],"b":{},"c":"plainvalue"}` {
 		t.Fatalf("the raw JSON kept shares the document's memory: %q", one.M.raw)
+	}
+	var raw body
+	if err := Decode([]byte(`{"m":"raw\u0041","s":[]}`), &raw, 1<<10); err != nil {
+		t.Fatal(err)
+	}
+	if !raw.M.json || raw.M.v != nil || raw.M.raw != `"raw\u0041"` {
+		t.Fatalf("one pass, no value wanted: %+v", raw.M)
+	}
+	if err := Decode([]byte(`{"m":"raw\x","s":[]}`), &raw, 1<<10); !errors.Is(err, ErrSyntax) {
+		t.Fatalf("a value not wanted is checked all the same: %v", err)
 	}
 	two := body{S: []string{"not zero"}}
 	if err := Decode([]byte(`{"m":"t","s":[]}`), &two, 1<<10); err != nil {

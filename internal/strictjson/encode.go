@@ -96,33 +96,6 @@ func isNumber(n string) bool {
 
 const hexDigits = "0123456789abcdef"
 
-// plainRun returns how many bytes at the start of s AppendString copies
-// as they are (plainByte: printable ASCII but quote and backslash),
-// eight at a time while it can, as literalRun does: an answer's strings
-// are mostly such bytes, which the loop took one at a time.
-func plainRun(s string) int {
-	i := 0
-	for ; i <= len(s)-8; i += 8 {
-		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
-		if (special(w)|w)&highs != 0 { // w's own high bits: bytes from 0x80
-			break
-		}
-	}
-	for i < len(s) && plainByte[s[i]] {
-		i++
-	}
-	return i
-}
-
-// plainByte marks the bytes AppendString copies as they are.
-var plainByte = func() (t [256]bool) {
-	for c := 0x20; c < utf8.RuneSelf; c++ {
-		t[c] = c != '"' && c != '\\'
-	}
-	return t
-}()
-
 // AppendString appends s as a JSON string, as Append does for a string
 // (without boxing it in an interface, so without an allocation): quotes, backslashes and control
 // characters escaped, each invalid UTF-8 byte replaced by the character
@@ -130,12 +103,7 @@ var plainByte = func() (t [256]bool) {
 func AppendString(b []byte, s string) []byte {
 	b = append(b, '"')
 	start := 0
-	for i := 0; i < len(s); {
-		if n := plainRun(s[i:]); n > 0 {
-			if i += n; i == len(s) {
-				break
-			}
-		}
+	for i := plainRun(s); i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
 			if c >= 0x20 && c != '"' && c != '\\' {
@@ -182,4 +150,20 @@ func AppendString(b []byte, s string) []byte {
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
+}
+
+// plainRun returns how many bytes at the start of s AppendString copies
+// as they are without a look at each (printable ASCII but a quote or a
+// backslash), eight at a time: a string of such bytes, as most are, is
+// appended at once.
+func plainRun(s string) int {
+	i := 0
+	for ; i <= len(s)-8; i += 8 {
+		w := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
+			uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+		if (special(w)|w)&highs != 0 { // a byte to escape, or not ASCII
+			break
+		}
+	}
+	return i
 }

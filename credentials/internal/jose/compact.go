@@ -2,7 +2,6 @@ package jose
 
 import (
 	"crypto"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -69,7 +68,7 @@ func Parse(token string, allow []string, maxPayload int) (*JWS, error) {
 	if len(first) > MaxHeader {
 		return nil, fmt.Errorf("%w: header too large", ErrMalformed)
 	}
-	enc := base64.RawURLEncoding.Strict()
+	enc := strictRawURL
 	if enc.DecodedLen(len(mid)) > maxPayload {
 		if _, err := parseHeader(first, allow); err != nil {
 			return nil, err
@@ -82,7 +81,7 @@ func Parse(token string, allow []string, maxPayload int) (*JWS, error) {
 	src := unsafe.Slice(unsafe.StringData(token), len(token))
 	buf := make([]byte, 0, enc.DecodedLen(len(first))+enc.DecodedLen(len(mid))+enc.DecodedLen(len(last)))
 	signing := len(first) + 1 + len(mid)
-	hdrJSON, err := decodeAppend(enc, &buf, src[:len(first)])
+	hdrJSON, err := decodeAppend(&buf, src[:len(first)])
 	if err != nil {
 		return nil, fmt.Errorf("%w: header is not base64url", ErrMalformed)
 	}
@@ -90,7 +89,7 @@ func Parse(token string, allow []string, maxPayload int) (*JWS, error) {
 	if err != nil {
 		return nil, err
 	}
-	raw, err := decodeAppend(enc, &buf, src[len(first)+1:signing])
+	raw, err := decodeAppend(&buf, src[len(first)+1:signing])
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload is not base64url", ErrMalformed)
 	}
@@ -98,7 +97,7 @@ func Parse(token string, allow []string, maxPayload int) (*JWS, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
 	}
-	sig, err := decodeAppend(enc, &buf, src[signing+1:])
+	sig, err := decodeAppend(&buf, src[signing+1:])
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature is not base64url", ErrMalformed)
 	}
@@ -106,11 +105,12 @@ func Parse(token string, allow []string, maxPayload int) (*JWS, error) {
 		signing: token[:signing], signingBytes: src[:signing:signing]}, nil
 }
 
-// decodeAppend decodes src onto the end of *buf, which has the room, and
-// returns the decoded bytes (capped: appending to them copies).
-func decodeAppend(enc *base64.Encoding, buf *[]byte, src []byte) ([]byte, error) {
+// decodeAppend decodes src (strict base64url, appendDecode) onto the end
+// of *buf, which has the room, and returns the decoded bytes (capped:
+// appending to them copies).
+func decodeAppend(buf *[]byte, src []byte) ([]byte, error) {
 	start := len(*buf)
-	b, err := enc.AppendDecode(*buf, src)
+	b, err := appendDecode(*buf, src)
 	if err != nil {
 		return nil, err
 	}
