@@ -494,8 +494,10 @@ func (b *bench) result(r route, conc int, m measure) result {
 	if res.FloorMicros > 0 {
 		res.FloorRatio = res.NodeCPUMicros / res.FloorMicros
 		res.FloorAllCoresMicros = r.floor.micros(all)
-		res.FloorPerSecond = (float64(runtime.NumCPU()) - res.GeneratorCPUs) * 1e6 / res.FloorAllCoresMicros
-		res.FloorShare = res.PerSecond / res.FloorPerSecond
+		if left := float64(runtime.NumCPU()) - res.GeneratorCPUs; left > 0 {
+			res.FloorPerSecond = left * 1e6 / res.FloorAllCoresMicros
+			res.FloorShare = res.PerSecond / res.FloorPerSecond
+		}
 	}
 	if m.firstErr != nil {
 		res.FirstError = m.firstErr.Error()
