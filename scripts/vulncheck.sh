@@ -7,8 +7,8 @@
 #
 # Both govulncheck and its database come from the Go module proxy at pinned
 # versions, so the check runs where only the proxy is reachable:
-# - govulncheck (golang.org/x/vuln) is installed once into
-#   $TRUSTID_TOOLS (default ~/.cache/trustid-tools);
+# - govulncheck (golang.org/x/vuln) is installed once
+#   (scripts/gotool.sh: into $TRUSTID_TOOLS, built by go.mod's Go);
 # - the database is the OSV files of the Go vulnerability database's own
 #   module, golang.org/x/vulndb (data/osv/*.json), which govulncheck reads
 #   as a local directory. vuln.go.dev itself is not reachable from the
@@ -21,35 +21,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/toolchain.sh
+source scripts/gotool.sh
 
-GOVULNCHECK_VERSION=v1.9.0
 VULNDB_VERSION=v0.0.0-20261105234957-e22db6528018
-
-TOOLS=${TRUSTID_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/trustid-tools}
-# govulncheck type-checks the standard library of the go command it runs
-# with, so it is built by that same Go: the toolchain go.mod names
-# (scripts/toolchain.sh), also outside the module, where the go command
-# would otherwise take the local one.
-GOVERSION=$(go env GOVERSION)
-BIN=$TOOLS/govulncheck@$GOVULNCHECK_VERSION-$GOVERSION
-
-not_run() {
-  echo "vulncheck NOT RUN: $*" >&2
-  if [ -n "${CI:-}" ]; then exit 2; fi
-  exit 0
-}
-
-if [ ! -x "$BIN/govulncheck" ]; then
-  echo "installing govulncheck $GOVULNCHECK_VERSION into $BIN"
-  mkdir -p "$BIN"
-  # Outside the module, so our go.mod is neither read nor changed.
-  (cd "$TOOLS" && GOTOOLCHAIN=$GOVERSION GOBIN=$BIN GOFLAGS= go install "golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION") ||
-    not_run "cannot install golang.org/x/vuln/cmd/govulncheck@$GOVULNCHECK_VERSION from the Go module proxy"
-fi
+GOVULNCHECK_VERSION=v1.9.0
+go_tool golang.org/x/vuln/cmd/govulncheck $GOVULNCHECK_VERSION
 
 db=${VULNDB:-}
 if [ -z "$db" ]; then
-  dir=$(cd "$TOOLS" && GOTOOLCHAIN=$GOVERSION GOFLAGS= go mod download -json "golang.org/x/vulndb@$VULNDB_VERSION" |
+  dir=$(go_outside mod download -json "golang.org/x/vulndb@$VULNDB_VERSION" |
     sed -n 's/^[[:space:]]*"Dir": "\(.*\)",$/\1/p') ||
     not_run "cannot download golang.org/x/vulndb@$VULNDB_VERSION from the Go module proxy"
   [ -d "$dir/data/osv" ] || not_run "golang.org/x/vulndb@$VULNDB_VERSION has no data/osv directory"
@@ -59,7 +39,7 @@ fi
 
 echo "govulncheck $GOVULNCHECK_VERSION, $GOVERSION, ./..."
 set +e
-"$BIN/govulncheck" -db "$db" ./...
+"$TOOL" -db "$db" ./...
 rc=$?
 set -e
 case $rc in
