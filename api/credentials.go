@@ -21,6 +21,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
 )
 
 // CredentialsConfig wires the verifiable credential routes: the W3C VC
@@ -504,7 +505,7 @@ func relatedContent(items []relatedResource) (map[string][]byte, error) {
 		if base64.RawURLEncoding.DecodedLen(len(it.Content)) > maxRelatedContent {
 			return nil, &Error{Status: http.StatusBadRequest, Code: "related_resource_too_large", Message: fmt.Sprintf("options.trustidRelatedResources: a content is over %d bytes", maxRelatedContent)}
 		}
-		b, err := base64.RawURLEncoding.Strict().DecodeString(strings.TrimRight(it.Content, "="))
+		b, err := b64url.DecodeString(strings.TrimRight(it.Content, "="))
 		if err != nil {
 			return nil, bad("content must be base64url")
 		}

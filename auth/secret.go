@@ -8,6 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
 )
 
 // Client secrets are 256-bit values the node generates, shown once and
@@ -27,7 +28,7 @@ const (
 	secretScheme = "hmac-sm3"
 )
 
-var rawURL = base64.RawURLEncoding.Strict()
+var rawURL = base64.RawURLEncoding
 
 // SecretHash is the stored form of a client secret:
 // "hmac-sm3$" base64url(salt) "$" base64url(HMAC-SM3(salt, secret)).
@@ -65,10 +66,10 @@ func (h SecretHash) parts() (salt [saltSize]byte, mac [gm.SM3Size]byte, err erro
 // exactly, reading the string's bytes in place (base64 neither keeps nor
 // changes them).
 func decodeInto(dst []byte, b64 string) bool {
-	if rawURL.DecodedLen(len(b64)) != len(dst) {
+	if b64url.DecodedLen(len(b64)) != len(dst) {
 		return false
 	}
-	n, err := rawURL.Decode(dst, bytesOf(b64))
+	n, err := b64url.Decode(dst, bytesOf(b64))
 	return err == nil && n == len(dst)
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/store"
@@ -307,10 +308,6 @@ func (p *present) UnmarshalJSON([]byte) error {
 	return nil
 }
 
-// segment is the base64 of one part of a JWS: unpadded base64url, strict
-// (jwt.WithStrictDecoding, which the node's parsers used).
-var segment = base64.RawURLEncoding.Strict()
-
 // parseAccessJWS splits and decodes an access token, as one parse for
 // both this node's tokens (parse) and other regions' (parseForeign). As
 // jwt.Parser.ParseWithClaims with the AccessTokenAlgorithms allow-list
@@ -349,7 +346,7 @@ func (j *accessJWS) parse(token string, known map[string]accessHeader) error {
 	j.input = token[:len(h)+1+len(c)]
 	// One buffer holds the parts decoded.
 	buf := j.buf[:0]
-	if n := segment.DecodedLen(len(h)) + segment.DecodedLen(len(c)) + segment.DecodedLen(len(sig)); cap(buf) < n {
+	if n := b64url.DecodedLen(len(h)) + b64url.DecodedLen(len(c)) + b64url.DecodedLen(len(sig)); cap(buf) < n {
 		buf = make([]byte, 0, n)
 	}
 	j.buf = buf
@@ -407,7 +404,7 @@ func issuedHeader(k keystore.Key) (string, accessHeader, error) {
 	if err != nil {
 		return "", accessHeader{}, err
 	}
-	seg := segment.EncodeToString(b)
+	seg := base64.RawURLEncoding.EncodeToString(b)
 	var hd accessHeader
 	_, err = decodeHeader(nil, seg, &hd)
 	return seg, hd, err
@@ -416,7 +413,7 @@ func issuedHeader(k keystore.Key) (string, accessHeader, error) {
 // decodeSegment appends the decoded seg to dst, reading the string's
 // bytes in place (base64 neither keeps nor changes its input).
 func decodeSegment(dst []byte, seg string) ([]byte, error) {
-	return segment.AppendDecode(dst, unsafe.Slice(unsafe.StringData(seg), len(seg)))
+	return b64url.AppendDecode(dst, unsafe.Slice(unsafe.StringData(seg), len(seg)))
 }
 
 // verify checks j's signature with pub (golang-jwt's signing method, as

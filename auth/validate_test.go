@@ -57,6 +57,7 @@ func TestAuthorizeRefused(t *testing.T) {
 			}), ScopeCredentialsIssue, ErrInvalidToken},
 			{"wrong issuer", e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.Issuer = "https://bj.trustid.example" }), ScopeCredentialsIssue, ErrInvalidToken},
 			{"alg none", noneTok, ScopeCredentialsIssue, ErrInvalidToken},
+			{"line break in the signature", lineBreak(e.token(c, "")), ScopeCredentialsIssue, ErrInvalidToken},
 			{"unknown kid", e.nodeToken(active.Signer, "no-such-kid", nil), ScopeCredentialsIssue, ErrInvalidToken},
 			{"disabled client", offToken, ScopeCredentialsIssue, ErrInvalidToken},
 			{"revoked", revoked, ScopeCredentialsIssue, ErrInvalidToken},
@@ -405,4 +406,11 @@ func TestParseReuseKeepsNothing(t *testing.T) {
 			t.Fatalf("after another parse: %q, was %q", got, want)
 		}
 	}
+}
+
+// lineBreak puts "\r\n" inside a compact JWS's signature, which
+// encoding/base64 would skip: the same signature, another token string.
+func lineBreak(token string) string {
+	i := len(token) - 8
+	return token[:i] + "\r\n" + token[i:]
 }

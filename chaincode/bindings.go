@@ -1,12 +1,13 @@
 package chaincode
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"regexp"
 	"slices"
 	"strings"
+
+	"github.com/trustid-cn/trustid/internal/b64url"
 )
 
 // EventCredentialBindings is the event of BindCredentialIDs; its payload
@@ -75,7 +76,7 @@ func (b CredentialBinding) check() error {
 	if len(b.Value) > maxBindingValue || !reBindingValue.MatchString(b.Value) {
 		return invalid("binding value must be 1 to %d base64url characters", maxBindingValue)
 	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(b.Value)
+	raw, err := b64url.DecodeString(b.Value)
 	// version, member, owner tag (8), list count, ..., ref count, MAC (16)
 	if err != nil || len(raw) < 1+1+8+1+8+1+3+16 || raw[0] != 1 {
 		return invalid("binding value is not a version-1 credential ID encoding")

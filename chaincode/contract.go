@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
 )
 
 // Event names. Payloads are JSON: RegistryEvent, Batch, HeadsEvent,
@@ -67,7 +68,7 @@ func NewBatchInput(id string, changes []StatusChange) (BatchInput, error) {
 
 // DecodeBatch returns a batch's changes, checking them against its root.
 func DecodeBatch(b Batch) ([]StatusChange, error) {
-	packed, err := base64.RawURLEncoding.Strict().DecodeString(b.Changes)
+	packed, err := b64url.DecodeString(b.Changes)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrBadEncoding, err)
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
 )
 
 // Integrity of related resources (VC Data Model 2.0 §5.3): a credential's
@@ -483,7 +484,7 @@ func ParseMultibaseDigest(s string) (Digest, error) {
 	case 'z':
 		raw, err = multikey.Base58Decode(s[1:])
 	case 'u':
-		raw, err = base64.RawURLEncoding.Strict().DecodeString(s[1:])
+		raw, err = b64url.DecodeString(s[1:])
 	default:
 		return Digest{}, fmt.Errorf("%w: digestMultibase: multibase prefix is not 'z' (base58btc) or 'u' (base64url)", ErrDigestMalformed)
 	}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -22,6 +21,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/qrcode"
 )
 
@@ -379,7 +379,7 @@ func staticMasked(m string) string {
 // SealedPINBytes is the sealed verifier as a static code carries it: the
 // raw bytes of its base64url text.
 func SealedPINBytes(sealed identity.SealedPIN) ([]byte, error) {
-	b, err := base64.RawURLEncoding.Strict().DecodeString(string(sealed))
+	b, err := b64url.DecodeString(string(sealed))
 	if err != nil || len(b) == 0 || len(b) > qrcode.MaxSealedPINLen {
 		return nil, identity.ErrPINVerifier
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/store"
 )
@@ -248,7 +249,7 @@ func unverifiedIssuer(token string) (string, error) {
 	if len(parts) != 3 || len(token) > vc.MaxDocument {
 		return "", fmt.Errorf("%w: not a compact JWS", ErrBindingCredential)
 	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(parts[1])
+	raw, err := b64url.DecodeString(parts[1])
 	if err != nil {
 		return "", fmt.Errorf("%w: payload is not base64url", ErrBindingCredential)
 	}

@@ -14,6 +14,8 @@ import (
 	"math/big"
 
 	"github.com/emmansun/gmsm/sm2"
+
+	"github.com/trustid-cn/trustid/internal/b64url"
 )
 
 // JWK is a public JSON Web Key (RFC 7517). SM2 keys are written as
@@ -72,7 +74,7 @@ func HeaderJWK(v any, alg string) (JWK, crypto.PublicKey, error) {
 	return key, pub, nil
 }
 
-var b64 = base64.RawURLEncoding.Strict()
+var b64 = base64.RawURLEncoding
 
 // NewJWK describes pub as a public JWK with the given kid and "use":"sig".
 func NewJWK(pub crypto.PublicKey, kid string) (JWK, error) {
@@ -122,7 +124,7 @@ func (j JWK) PublicKey() (crypto.PublicKey, error) {
 		}
 		pub = ec
 	case j.Kty == "OKP" && j.Crv == "Ed25519":
-		x, err := b64.DecodeString(j.X)
+		x, err := b64url.DecodeString(j.X)
 		if err != nil || len(x) != ed25519.PublicKeySize || j.Y != "" {
 			return nil, fmt.Errorf("%w: Ed25519 x must be 32 bytes base64url", ErrJWK)
 		}
@@ -146,7 +148,7 @@ func (j JWK) PublicKey() (crypto.PublicKey, error) {
 var ecCurves = map[string]func() elliptic.Curve{"SM2": sm2.P256, "P-256": elliptic.P256, "P-384": elliptic.P384, "P-521": elliptic.P521}
 
 func decodeCoord(s string, size int) (*big.Int, error) {
-	b, err := b64.DecodeString(s)
+	b, err := b64url.DecodeString(s)
 	if err != nil || len(b) != size {
 		return nil, fmt.Errorf("%w: EC coordinates must be %d bytes base64url", ErrJWK, size)
 	}

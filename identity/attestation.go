@@ -19,6 +19,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/store"
 )
@@ -131,8 +132,6 @@ func bindingDigest(jti string, doc Document, canonName, audience, device string)
 	clear(msg)
 	return sum
 }
-
-var b64url = base64.RawURLEncoding.Strict()
 
 // DeviceThumbprint returns the RFC 7638 SHA-256 thumbprint (base64url) of
 // a device public key, SM2 or P-256: what an attestation's cnf.jkt names.
@@ -311,7 +310,7 @@ func (a *Attester) Attest(doc Document, name string, device crypto.PublicKey, lv
 	if _, err := io.ReadFull(r, nonce[:]); err != nil {
 		return "", fmt.Errorf("identity: attestation nonce: %w", err)
 	}
-	jti := b64url.EncodeToString(nonce[:])
+	jti := base64.RawURLEncoding.EncodeToString(nonce[:])
 	now := time.Now
 	if a.Now != nil {
 		now = a.Now
@@ -328,7 +327,7 @@ func (a *Attester) Attest(doc Document, name string, device crypto.PublicKey, lv
 		IssuedAt: jwt.NewNumericDate(iat),
 		Expiry:   jwt.NewNumericDate(iat.Add(ttl)),
 		ID:       jti,
-		Binding:  b64url.EncodeToString(digest[:]),
+		Binding:  base64.RawURLEncoding.EncodeToString(digest[:]),
 		Cnf:      cnf,
 		Liveness: &lv,
 		ChipRead: chipRead,

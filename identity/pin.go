@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/subtle"
+	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -169,7 +171,7 @@ func (s *PINSealer) SealPIN(pin string, aad []byte) (SealedPIN, error) {
 	if err != nil {
 		return "", fmt.Errorf("identity: sealing PIN verifier: %w", err)
 	}
-	return SealedPIN(b64url.EncodeToString(append(header, sealed...))), nil
+	return SealedPIN(base64.RawURLEncoding.EncodeToString(append(header, sealed...))), nil
 }
 
 // maxSealedPIN bounds the text of a sealed verifier.

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/store"
 	redisstore "github.com/trustid-cn/trustid/store/redis"
@@ -97,7 +99,7 @@ func TestSealPIN(t *testing.T) {
 		func(b []byte) []byte { b[1] = 9; return b },
 		func(b []byte) []byte { b[2] = 9; return b },
 	} {
-		bad := SealedPIN(b64url.EncodeToString(edit(bytes.Clone(raw))))
+		bad := SealedPIN(base64.RawURLEncoding.EncodeToString(edit(bytes.Clone(raw))))
 		if err := s.CheckPIN(bad, "135790", aad); !errors.Is(err, ErrPINVerifier) {
 			t.Errorf("edit %d: %v", i, err)
 		}

@@ -25,6 +25,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/oid4vp/dcql"
 	"github.com/trustid-cn/trustid/oid4vp/txdata"
@@ -536,7 +537,7 @@ func (v *Verifier) HandleResponse(ctx context.Context, id string, form url.Value
 	}
 	res := &Result{Status: StatusVerified, Credentials: creds}
 	for _, enc := range rec.TxData {
-		raw, err := base64.RawURLEncoding.DecodeString(enc)
+		raw, err := b64url.DecodeString(enc)
 		if err != nil {
 			return nil, fmt.Errorf("oid4vp: stored transaction data: %w", err)
 		}

@@ -3,7 +3,6 @@ package qrcode
 import (
 	"bytes"
 	"crypto/elliptic"
-	"encoding/base64"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -16,6 +15,7 @@ import (
 	"github.com/fxamacker/cbor/v2"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
 )
 
 // Kind is the kind of a TrustID QR payload, named by its text prefix.
@@ -250,7 +250,7 @@ const KidHintSize = 8
 // of the base64url-decoded kid (an RFC 7638 thumbprint for node keys), or
 // of SM3(kid) when the kid is not base64url of at least 8 bytes.
 func KidHint(kid string) []byte {
-	if b, err := base64.RawURLEncoding.DecodeString(kid); err == nil && len(b) >= KidHintSize {
+	if b, err := b64url.DecodeString(kid); err == nil && len(b) >= KidHintSize {
 		return b[:KidHintSize]
 	}
 	h := gm.SM3([]byte(kid))

@@ -26,6 +26,7 @@ import (
 
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
@@ -87,7 +88,7 @@ var reserved = []string{"_sd", "...", "_sd_alg"}
 // array [salt, name, value] or [salt, value], the salt a string, the name
 // a string that is not a reserved name.
 func ParseDisclosure(encoded string) (*Disclosure, error) {
-	raw, err := b64.Strict().DecodeString(encoded)
+	raw, err := b64url.DecodeString(encoded)
 	if err != nil {
 		return nil, fmt.Errorf("%w: not base64url", ErrDisclosure)
 	}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+
+	"github.com/trustid-cn/trustid/internal/b64url"
 )
 
 // Errors.
@@ -274,7 +276,7 @@ func DecodeTokenList(bits int, lst string, max int) (*TokenList, error) {
 	if len(lst) > max*bits/8*2+64 { // base64 of even incompressible data is smaller
 		return nil, fmt.Errorf("%w: lst too long", ErrEncoding)
 	}
-	raw, err := b64.Strict().DecodeString(lst)
+	raw, err := b64url.DecodeString(lst)
 	if err != nil {
 		return nil, fmt.Errorf("%w: base64url: %v", ErrEncoding, err)
 	}

@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/trustid-cn/trustid/credentials/status"
+	"github.com/trustid-cn/trustid/internal/b64url"
 )
 
 // CredentialIDs makes and reads credential IDs that carry the credential's
@@ -140,7 +141,7 @@ func (c *CredentialIDs) decode(id, prefix string, versions ...byte) (version, me
 	if !ok || len(enc) > maxIDChars {
 		return 0, 0, nil, nil, nil, ErrCredentialID
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(enc)
+	b, err := b64url.DecodeString(enc)
 	if err != nil || len(b) < 2+8+1+16 {
 		return 0, 0, nil, nil, nil, ErrCredentialID
 	}

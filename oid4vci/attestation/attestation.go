@@ -36,6 +36,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
@@ -295,7 +296,7 @@ func invalid(format string, args ...any) error { return wrap(ErrInvalid, format,
 // decodePart decodes one base64url JSON part of a compact JWS strictly
 // (no duplicate members, no trailing data) into v.
 func decodePart(part string, v any) error {
-	raw, err := base64.RawURLEncoding.DecodeString(part)
+	raw, err := b64url.DecodeString(part)
 	if err != nil || strictjson.Check(raw, MaxJWT) != nil {
 		return errors.New("not base64url JSON")
 	}

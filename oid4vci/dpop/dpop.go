@@ -24,6 +24,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
@@ -138,13 +139,13 @@ func (v *Verifier) Verify(proof string, o Options) (*Proof, error) {
 	var hdr struct {
 		Alg string `json:"alg"`
 	}
-	if raw, err := base64.RawURLEncoding.DecodeString(parts[0]); err != nil || strictjson.Check(raw, MaxProof) != nil || json.Unmarshal(raw, &hdr) != nil {
+	if raw, err := b64url.DecodeString(parts[0]); err != nil || strictjson.Check(raw, MaxProof) != nil || json.Unmarshal(raw, &hdr) != nil {
 		return nil, invalid("the header is not a base64url JSON object")
 	}
 	if !slices.Contains(v.algs, hdr.Alg) {
 		return nil, invalid("the alg is not one allowed (%s)", strings.Join(v.algs, ", "))
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	payload, err := b64url.DecodeString(parts[1])
 	if err != nil {
 		return nil, invalid("the payload is not base64url")
 	}

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"io"
 	"time"
+
+	"github.com/trustid-cn/trustid/internal/b64url"
 )
 
 // Nonces makes and checks server nonces (RFC 9449 §8) without state: a
@@ -82,7 +84,7 @@ func (n *Nonces) Valid(nonce string) bool {
 	if len(nonce) != NonceLen {
 		return false
 	}
-	b, err := base64.RawURLEncoding.Strict().DecodeString(nonce)
+	b, err := b64url.DecodeString(nonce)
 	if err != nil || len(b) != nonceSize || !hmac.Equal(b[16:], n.mac(b[:16])) {
 		return false
 	}

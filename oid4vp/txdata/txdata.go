@@ -18,6 +18,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
@@ -190,7 +191,7 @@ func Parse(encoded string) (*Item, error) {
 	if len(encoded) > MaxEncoded*4/3+4 {
 		return nil, fmt.Errorf("%w: over %d bytes", ErrInvalid, MaxEncoded)
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(encoded)
+	raw, err := b64url.DecodeString(encoded)
 	if err != nil {
 		return nil, fmt.Errorf("%w: not unpadded base64url", ErrInvalid)
 	}

@@ -3,7 +3,6 @@ package wallet
 import (
 	"bytes"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -13,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/trustid-cn/trustid/holder"
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/qrcode"
 )
 
@@ -71,7 +71,7 @@ func (w *Holder) DescribeLogin(sessionURL string) (*LoginRequest, error) {
 // possession of the device only, so it approves logins that ask for L2.
 // A PIN without a binding credential is ErrNoBindingCredential.
 func (w *Holder) LoginApproval(challenge, consent, pin string) ([]byte, error) {
-	nonce, err := base64.RawURLEncoding.DecodeString(challenge)
+	nonce, err := b64url.DecodeString(challenge)
 	if err != nil || len(nonce) < 16 || len(nonce) > 32 {
 		return nil, fmt.Errorf("%w: the challenge is not base64url of 16 to 32 bytes", ErrInvalidArgument)
 	}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"crypto"
-	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -24,6 +23,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/oid4vci/attestation"
 	"github.com/trustid-cn/trustid/oid4vci/dpop"
@@ -789,7 +789,7 @@ func (k *ldpKeys) ResolveKey(_ context.Context, controller, vm string) (crypto.P
 		}
 		return pub, nil
 	case strings.HasPrefix(did, "did:jwk:"):
-		raw, err := base64.RawURLEncoding.DecodeString(strings.TrimPrefix(did, "did:jwk:"))
+		raw, err := b64url.DecodeString(strings.TrimPrefix(did, "did:jwk:"))
 		var j gm.JWK
 		if frag != "0" || err != nil || strictjson.Decode(raw, &j, 8<<10) != nil {
 			return nil, fmt.Errorf("%w: a did:jwk co-signer is malformed", ErrIssuer)
@@ -871,7 +871,7 @@ func boundDIDJWK(did, thumb string) bool {
 	if !ok || len(enc) > 2048 {
 		return false
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(enc)
+	raw, err := b64url.DecodeString(enc)
 	if err != nil {
 		return false
 	}
@@ -890,7 +890,7 @@ func checkBound(sdjwtVC, thumb string) error {
 	if len(parts) != 3 {
 		return fmt.Errorf("%w: a credential is not an SD-JWT", ErrIssuer)
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	payload, err := b64url.DecodeString(parts[1])
 	if err != nil {
 		return fmt.Errorf("%w: a credential is not an SD-JWT", ErrIssuer)
 	}

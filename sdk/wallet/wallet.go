@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rand"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -17,6 +16,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/holder"
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/qrcode"
 )
 
@@ -202,7 +202,7 @@ func checkBindingCredential(token string, device crypto.PublicKey) error {
 	if len(token) > 64<<10 || len(parts) != 3 {
 		return fmt.Errorf("%w: the binding credential is not a compact JWS", ErrInvalidArgument)
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+	raw, err := b64url.DecodeString(parts[1])
 	if err != nil {
 		return fmt.Errorf("%w: binding credential payload: %v", ErrInvalidArgument, err)
 	}

@@ -1,28 +1,26 @@
 package jose
 
 import (
-	"encoding/base64"
 	"encoding/binary"
+
+	"github.com/trustid-cn/trustid/internal/b64url"
 )
 
-// strictRawURL is the encoding of a compact JWS's parts.
-var strictRawURL = base64.RawURLEncoding.Strict()
-
-// appendDecode is strictRawURL.AppendDecode(dst, src), sixteen
+// appendDecode is b64url.AppendDecode(dst, src), sixteen
 // characters a step (decodeGroups). Input the tables do not take as it is
 // (a character outside the alphabet, '=', '\r' or '\n', a length that is
 // 1 modulo 4, or non-zero bits after the last byte, which Strict refuses)
 // is left to the standard library, for its result and its error.
 func appendDecode(dst, src []byte) ([]byte, error) {
 	n := len(dst)
-	buf := append(dst, make([]byte, strictRawURL.DecodedLen(len(src)))...)
+	buf := append(dst, make([]byte, b64url.DecodedLen(len(src)))...)
 	i := decodeGroups(buf[n:], src)
 	o := n + i/4*3
 	for ; len(src)-i >= 4; i, o = i+4, o+3 {
 		s, d := (*[4]byte)(src[i:i+4]), (*[3]byte)(buf[o:o+3])
 		x := dec[0][s[0]] | dec[1][s[1]] | dec[2][s[2]] | dec[3][s[3]]
 		if x&invalid != 0 {
-			return strictRawURL.AppendDecode(dst, src)
+			return b64url.AppendDecode(dst, src)
 		}
 		d[0], d[1], d[2] = byte(x>>16), byte(x>>8), byte(x)
 	}
@@ -31,17 +29,17 @@ func appendDecode(dst, src []byte) ([]byte, error) {
 	case 2: // one byte; the second character's low 4 bits must be zero
 		x := dec[0][rest[0]] | dec[1][rest[1]]
 		if x&invalid != 0 || byte(x>>8) != 0 {
-			return strictRawURL.AppendDecode(dst, src)
+			return b64url.AppendDecode(dst, src)
 		}
 		buf[o] = byte(x >> 16)
 	case 3: // two bytes; the third character's low 2 bits must be zero
 		x := dec[0][rest[0]] | dec[1][rest[1]] | dec[2][rest[2]]
 		if x&invalid != 0 || byte(x) != 0 {
-			return strictRawURL.AppendDecode(dst, src)
+			return b64url.AppendDecode(dst, src)
 		}
 		buf[o], buf[o+1] = byte(x>>16), byte(x>>8)
 	default:
-		return strictRawURL.AppendDecode(dst, src)
+		return b64url.AppendDecode(dst, src)
 	}
 	return buf, nil
 }

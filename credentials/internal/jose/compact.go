@@ -11,6 +11,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
@@ -68,8 +69,7 @@ func Parse(token string, allow []string, maxPayload int) (*JWS, error) {
 	if len(first) > MaxHeader {
 		return nil, fmt.Errorf("%w: header too large", ErrMalformed)
 	}
-	enc := strictRawURL
-	if enc.DecodedLen(len(mid)) > maxPayload {
+	if b64url.DecodedLen(len(mid)) > maxPayload {
 		if _, err := parseHeader(first, allow); err != nil {
 			return nil, err
 		}
@@ -79,7 +79,7 @@ func Parse(token string, allow []string, maxPayload int) (*JWS, error) {
 	// copy), into one buffer, which nothing writes once they are there:
 	// the payload's strings are cut from it (strictjson.ObjectCanonical).
 	src := unsafe.Slice(unsafe.StringData(token), len(token))
-	buf := make([]byte, 0, enc.DecodedLen(len(first))+enc.DecodedLen(len(mid))+enc.DecodedLen(len(last)))
+	buf := make([]byte, 0, b64url.DecodedLen(len(first))+b64url.DecodedLen(len(mid))+b64url.DecodedLen(len(last)))
 	signing := len(first) + 1 + len(mid)
 	hdrJSON, err := decodeAppend(&buf, src[:len(first)])
 	if err != nil {

@@ -170,12 +170,15 @@ func TestParseMatchesJWTParser(t *testing.T) {
 				{"payload padded", parts[0] + "." + base64.URLEncoding.EncodeToString([]byte(`{"n":12}`)) + "." + parts[2], s.Public(), 0, ErrMalformed},
 				{"header not base64url", "!!." + parts[1] + "." + parts[2], s.Public(), 0, ErrMalformed},
 				{"signature not base64url", parts[0] + "." + parts[1] + ".+/", s.Public(), 0, ErrMalformed},
+				{"line break in the signature", parts[0] + "." + parts[1] + "." + parts[2][:8] + "\r\n" + parts[2][8:], s.Public(), 0, ErrMalformed},
+				{"line break in the header", parts[0][:4] + "\n" + parts[0][4:] + "." + parts[1] + "." + parts[2], s.Public(), 0, ErrMalformed},
 				{"two parts", parts[0] + "." + parts[1], s.Public(), 0, ErrMalformed},
 				{"four parts", ok + ".x", s.Public(), 0, ErrMalformed},
 				{"empty", "", s.Public(), 0, ErrMalformed},
 			}
 			// jwt.Parser accepts these; Parse refuses them on purpose.
-			stricter := map[string]bool{"payload null": true, "payload non-canonical base64url": true}
+			// (encoding/base64 skips line breaks; RFC 7515 §2's base64url has none.)
+			stricter := map[string]bool{"payload null": true, "payload non-canonical base64url": true, "line break in the signature": true}
 			for _, c := range cases {
 				allow := testAllow
 				if c.name == "alg not allowed" {

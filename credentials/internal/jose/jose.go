@@ -23,6 +23,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
@@ -60,7 +61,7 @@ func parseHeader(first string, allow []string) (Header, error) {
 	if len(first) > MaxHeader {
 		return nil, fmt.Errorf("%w: header too large", ErrMalformed)
 	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(first)
+	raw, err := b64url.DecodeString(first)
 	if err != nil {
 		return nil, fmt.Errorf("%w: header is not base64url", ErrMalformed)
 	}
