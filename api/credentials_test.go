@@ -657,7 +657,7 @@ func TestIssueNeedsAccreditation(t *testing.T) {
 	if resp.StatusCode != 200 || err != nil || len(doc.VerificationMethod) != 3 {
 		t.Fatalf("issuer DID document: %d %v %s", resp.StatusCode, err, raw)
 	}
-	if pub, err := doc.AssertionKey(testIssuerDID + "#" + key.Kid); err != nil || pub == nil {
+	if pub, err := doc.AssertionKey(testIssuerDID+"#"+key.Kid, time.Now()); err != nil || pub == nil {
 		t.Errorf("the signing key is not in the DID document: %v", err)
 	}
 	for _, p := range []string{"/issuers/other-client/did.json", "/issuers/..%2f/did.json"} {

@@ -58,7 +58,7 @@ func TestControllerDocumentDuplicateMethodID(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		if _, err := doc.AssertionKey(did + "#key-1"); err != nil {
+		if _, err := doc.AssertionKey(did+"#key-1", time.Now()); err != nil {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
@@ -85,7 +85,7 @@ func TestDIDWebMethodWithoutController(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := doc.AssertionKey(did + "#k"); !errors.Is(err, want) || (want != nil && !errors.Is(err, ErrUnknownKey)) {
+		if _, err := doc.AssertionKey(did+"#k", time.Now()); !errors.Is(err, want) || (want != nil && !errors.Is(err, ErrUnknownKey)) {
 			t.Errorf("controller %q: %v, want %v", controller, err, want)
 		}
 	}

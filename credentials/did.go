@@ -13,6 +13,7 @@ import (
 
 	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
@@ -310,16 +311,21 @@ const (
 )
 
 // AssertionKey returns the public key of the verification method id (a
-// full DID URL), which must be listed in assertionMethod.
-func (d DIDDocument) AssertionKey(id string) (crypto.PublicKey, error) {
-	return d.Key(id, RelationshipAssertion)
+// full DID URL), which must be listed in assertionMethod and usable at
+// now.
+func (d DIDDocument) AssertionKey(id string, now time.Time) (crypto.PublicKey, error) {
+	return d.Key(id, RelationshipAssertion, now)
 }
 
 // Key returns the public key of the verification method id (an absolute
-// URL) after the checks of Method.
-func (d DIDDocument) Key(id, relationship string) (crypto.PublicKey, error) {
+// URL) after the checks of Method, refused when its revoked or expires
+// time is at or before now (ErrMethodRevoked).
+func (d DIDDocument) Key(id, relationship string, now time.Time) (crypto.PublicKey, error) {
 	vm, err := d.Method(id, relationship)
 	if err != nil {
+		return nil, err
+	}
+	if err := vm.usableAt(now); err != nil {
 		return nil, err
 	}
 	return vm.publicKey()
@@ -414,7 +420,7 @@ func parseDIDJWK(did string) (crypto.PublicKey, error) {
 	if !ok || len(enc) > 2048 {
 		return nil, fmt.Errorf("%w: not a did:jwk", ErrResolve)
 	}
-	raw, err := base64.RawURLEncoding.Strict().DecodeString(enc)
+	raw, err := b64url.DecodeString(enc)
 	if err != nil {
 		return nil, fmt.Errorf("%w: did:jwk is not base64url", ErrResolve)
 	}

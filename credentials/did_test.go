@@ -203,7 +203,7 @@ func TestMultikeyMethods(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", alg, err)
 		}
-		pub, err := doc.AssertionKey(did + "#k")
+		pub, err := doc.AssertionKey(did+"#k", time.Now())
 		if err != nil {
 			t.Fatalf("%s: %v", alg, err)
 		}
@@ -224,7 +224,7 @@ func TestMultikeyMethods(t *testing.T) {
 	} {
 		doc, err := ParseControllerDocument([]byte(`{"id":"`+did+`","verificationMethod":[{"id":"#k","controller":"`+did+`",`+vm+`}],"assertionMethod":["#k"]}`), did)
 		if err == nil {
-			_, err = doc.AssertionKey(did + "#k")
+			_, err = doc.AssertionKey(did+"#k", time.Now())
 		}
 		if !errors.Is(err, ErrResolve) {
 			t.Errorf("%s: %v", name, err)

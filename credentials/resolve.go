@@ -378,14 +378,7 @@ func (r *Resolver) methodKey(ctx context.Context, id, docURL, accept, vmID, rela
 	if err != nil {
 		return nil, err
 	}
-	vm, err := c.doc.Method(vmID, relationship)
-	if err != nil {
-		return nil, err
-	}
-	if err := vm.usableAt(r.now()); err != nil {
-		return nil, err
-	}
-	return vm.publicKey()
+	return c.doc.Key(vmID, relationship, r.now())
 }
 
 // fetch GETs an HTTPS JSON document of one of the media types accept

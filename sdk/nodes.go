@@ -179,7 +179,8 @@ func (n *Nodes) ResolveKey(ctx context.Context, issuer, kid string) (crypto.Publ
 }
 
 // hostedKey resolves kid in the DID document of an issuer hosted by nd,
-// fetched from nd's base URL and cached for KeyTTL.
+// fetched from nd's base URL and cached for KeyTTL: a key listed in
+// assertionMethod whose revoked or expires time, if any, is after now.
 func (n *Nodes) hostedKey(ctx context.Context, nd *node, did, kid string) (crypto.PublicKey, error) {
 	now := nowOr(n.Now)()
 	n.mu.Lock()
@@ -203,7 +204,7 @@ func (n *Nodes) hostedKey(ctx context.Context, nd *node, did, kid string) (crypt
 		n.docs[did] = c
 		n.mu.Unlock()
 	}
-	return c.doc.AssertionKey(kid)
+	return c.doc.AssertionKey(kid, now)
 }
 
 // Accreditation implements credentials.IssuerTrust: a configured node is
