@@ -13,7 +13,9 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
+	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
@@ -24,14 +26,23 @@ import (
 // cryptosuite of the configuration, and its subject is the proved key.
 func TestCheckLDP(t *testing.T) {
 	pub, priv, _ := ed25519.GenerateKey(rand.Reader)
-	var did string
+	var did, revoked string
+	listed := true
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/issuers/rp/did.json" {
 			http.NotFound(w, r)
 			return
 		}
 		j, _ := gm.NewJWK(pub, "k1")
-		json.NewEncoder(w).Encode(map[string]any{"id": did, "verificationMethod": []any{map[string]any{"id": did + "#k1", "type": "JsonWebKey", "controller": did, "publicKeyJwk": j}}})
+		vm := map[string]any{"id": did + "#k1", "type": "JsonWebKey", "controller": did, "publicKeyJwk": j}
+		if revoked != "" {
+			vm["revoked"] = revoked
+		}
+		doc := map[string]any{"id": did, "verificationMethod": []any{vm}, "assertionMethod": []any{did + "#k1"}}
+		if !listed {
+			doc["assertionMethod"] = []any{}
+		}
+		json.NewEncoder(w).Encode(doc)
 	}))
 	defer srv.Close()
 	u, _ := url.Parse(srv.URL)
@@ -66,6 +77,17 @@ func TestCheckLDP(t *testing.T) {
 	if err := w.checkLDP(offer, suites, []byte(good), thumb); err != nil {
 		t.Fatalf("good credential: %v", err)
 	}
+	// The issuer's key as the node's resolver takes it: listed in
+	// assertionMethod, not revoked (Controlled Identifiers 1.0 §3.3).
+	revoked = time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
+	if err := w.checkLDP(offer, suites, []byte(good), thumb); !errors.Is(err, ErrIssuer) || !errors.Is(err, vc.ErrMethodRevoked) {
+		t.Errorf("revoked issuer key: %v, want ErrIssuer and ErrMethodRevoked", err)
+	}
+	revoked, listed = "", false
+	if err := w.checkLDP(offer, suites, []byte(good), thumb); !errors.Is(err, ErrIssuer) || !errors.Is(err, vc.ErrMethodRelationship) {
+		t.Errorf("issuer key not in assertionMethod: %v, want ErrIssuer and ErrMethodRelationship", err)
+	}
+	listed = true
 	otherHost := strings.Replace(did, strings.ReplaceAll(u.Host, ":", "%3A"), "issuer.example", 1)
 	for name, c := range map[string]struct {
 		cred   string
@@ -102,12 +124,12 @@ func TestCheckLDPProofSet(t *testing.T) {
 		case "/issuers/rp/did.json":
 			j, _ := gm.NewJWK(pub, "k1")
 			vms = []any{map[string]any{"id": did + "#k1", "type": "JsonWebKey", "controller": did, "publicKeyJwk": j}}
-			json.NewEncoder(w).Encode(map[string]any{"id": did, "verificationMethod": vms})
+			json.NewEncoder(w).Encode(map[string]any{"id": did, "verificationMethod": vms, "assertionMethod": []any{did + "#k1"}})
 		case "/notary/did.json":
 			j, _ := gm.NewJWK(cosignPub, "n1")
 			notary := strings.Replace(did, ":issuers:rp", ":notary", 1)
 			vms = []any{map[string]any{"id": notary + "#n1", "type": "JsonWebKey", "controller": notary, "publicKeyJwk": j}}
-			json.NewEncoder(w).Encode(map[string]any{"id": notary, "verificationMethod": vms})
+			json.NewEncoder(w).Encode(map[string]any{"id": notary, "verificationMethod": vms, "assertionMethod": []any{notary + "#n1"}})
 		default:
 			http.NotFound(w, r)
 		}

@@ -19,6 +19,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/credentials/multikey"
@@ -763,7 +764,9 @@ func (w *Holder) checkLDP(offer *CredentialOffer, suites []string, raw []byte, t
 
 // ldpKeys resolves the verification methods of an ldp_vc's proofs for
 // the wallet: a did:web on the credential issuer's host from its DID
-// document, fetched from that issuer (once per DID); a did:key or did:jwk
+// document, fetched from that issuer (once per DID), with the checks the
+// node's resolver makes (credentials.DIDDocument.Key: controller,
+// assertionMethod, revoked and expires); a did:key or did:jwk
 // (a co-signer) from the DID itself. Any other DID is refused: the
 // wallet fetches from no other host.
 type ldpKeys struct {
@@ -814,27 +817,15 @@ func (k *ldpKeys) ResolveKey(_ context.Context, controller, vm string) (crypto.P
 		}
 		k.docs[did] = body
 	}
-	var dd struct {
-		ID  string `json:"id"`
-		VMs []struct {
-			ID  string `json:"id"`
-			JWK gm.JWK `json:"publicKeyJwk"`
-		} `json:"verificationMethod"`
+	doc, err := vc.ParseControllerDocument(body, did)
+	if err != nil {
+		return nil, fmt.Errorf("%w: the issuer's DID document is not a valid document of %s: %w", ErrIssuer, truncated(did), err)
 	}
-	if err := json.Unmarshal(body, &dd); err != nil || dd.ID != did {
-		return nil, fmt.Errorf("%w: the issuer's DID document is not the document of %s", ErrIssuer, truncated(did))
+	pub, err := doc.AssertionKey(vm, k.w.clock())
+	if err != nil {
+		return nil, fmt.Errorf("%w: the issuer's key %s: %w", ErrIssuer, truncated(vm), err)
 	}
-	for _, m := range dd.VMs {
-		if m.ID != vm {
-			continue
-		}
-		pub, err := m.JWK.PublicKey()
-		if err != nil {
-			return nil, fmt.Errorf("%w: the issuer's key is unusable", ErrIssuer)
-		}
-		return pub, nil
-	}
-	return nil, fmt.Errorf("%w: the issuer's DID document has no key %s", ErrIssuer, truncated(vm))
+	return pub, nil
 }
 
 // didWebURL is the DID document URL of a did:web on the credential
