@@ -137,7 +137,7 @@ type Service struct {
 	foreignClaims   *jwt.Validator // other regions' access tokens' claims: aud this node
 	fed             Federation
 	peers           PeerIntrospector
-	assertionParser *jwt.Parser // client assertions: SM2, ES256
+	assertionParser *gm.JWTParser // client assertions: SM2, ES256
 
 	nodeKeys   atomic.Pointer[nodeKeySet]
 	nextKeys   atomic.Int64 // unix nanoseconds of the next refresh

@@ -5,6 +5,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"math/big"
+	"strings"
 	"testing"
 
 	"github.com/emmansun/gmsm/sm3"
@@ -81,9 +82,12 @@ func FuzzJWT(f *testing.F) {
 	f.Add("a.b.c")
 	p, _ := NewJWTParser([]string{AlgSM2})
 	f.Fuzz(func(t *testing.T, s string) {
-		tok, err := p.Parse(s, func(*jwt.Token) (any, error) { return k.PublicKey(), nil })
+		tok, err := p.ParseWithClaims(s, jwt.MapClaims{}, func(*jwt.Token) (any, error) { return k.PublicKey(), nil })
 		if err == nil && tok.Method.Alg() != AlgSM2 {
 			t.Fatalf("accepted alg %s", tok.Method.Alg())
+		}
+		if err == nil && strings.ContainsAny(s, "\r\n") {
+			t.Fatalf("accepted a token with a line break: %q", s)
 		}
 	})
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"unsafe"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -72,10 +73,26 @@ var JWTVerifyAlgorithms = []string{AlgSM2, AlgES256, AlgES384, AlgES512, AlgEdDS
 // ErrAlgorithms is returned by NewJWTParser for an unusable allow-list.
 var ErrAlgorithms = errors.New("gm: verifiers must allow at least one known algorithm and never \"none\"")
 
-// NewJWTParser returns a jwt.Parser that accepts only the algorithms in
+// JWTParser is golang-jwt's parser for a verifier: only the algorithms
+// it was made with, and no line break in the token. golang-jwt decodes the
+// parts with encoding/base64, which skips '\r' and '\n', so a token with
+// one inside its signature would verify as the token without (a second
+// string for one token); RFC 7515 §2's base64url has none.
+type JWTParser struct{ p *jwt.Parser }
+
+// ParseWithClaims is jwt.Parser.ParseWithClaims for a token without a
+// line break; one with is refused as jwt.ErrTokenMalformed.
+func (p *JWTParser) ParseWithClaims(token string, claims jwt.Claims, keyFunc jwt.Keyfunc) (*jwt.Token, error) {
+	if strings.ContainsAny(token, "\r\n") {
+		return nil, fmt.Errorf("%w: a line break in the compact JWS", jwt.ErrTokenMalformed)
+	}
+	return p.p.ParseWithClaims(token, claims, keyFunc)
+}
+
+// NewJWTParser returns a JWTParser that accepts only the algorithms in
 // allow, each of which must be in JWTVerifyAlgorithms. Extra options (audience,
 // issuer, clock) are appended.
-func NewJWTParser(allow []string, opts ...jwt.ParserOption) (*jwt.Parser, error) {
+func NewJWTParser(allow []string, opts ...jwt.ParserOption) (*JWTParser, error) {
 	if len(allow) == 0 {
 		return nil, ErrAlgorithms
 	}
@@ -85,7 +102,7 @@ func NewJWTParser(allow []string, opts ...jwt.ParserOption) (*jwt.Parser, error)
 		}
 	}
 	opts = append([]jwt.ParserOption{jwt.WithValidMethods(slices.Clone(allow))}, opts...)
-	return jwt.NewParser(opts...), nil
+	return &JWTParser{jwt.NewParser(opts...)}, nil
 }
 
 // SigningMethod returns the jwt method for a signer's key type.

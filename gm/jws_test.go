@@ -32,7 +32,7 @@ func TestJWTSM2(t *testing.T) {
 		t.Fatal(err)
 	}
 	keyfunc := func(*jwt.Token) (any, error) { return k.PublicKey(), nil }
-	tok, err := parser.Parse(s, keyfunc)
+	tok, err := parser.ParseWithClaims(s, jwt.MapClaims{}, keyfunc)
 	if err != nil || !tok.Valid {
 		t.Fatalf("parse: %v", err)
 	}
@@ -46,25 +46,37 @@ func TestJWTSM2(t *testing.T) {
 	}
 
 	// An SM2 *ecdsa.PublicKey also verifies.
-	if _, err := parser.Parse(s, func(*jwt.Token) (any, error) { return k.PublicKey().ECDSA(), nil }); err != nil {
+	if _, err := parser.ParseWithClaims(s, jwt.MapClaims{}, func(*jwt.Token) (any, error) { return k.PublicKey().ECDSA(), nil }); err != nil {
 		t.Errorf("ecdsa key: %v", err)
 	}
 
 	// DER in place of r||s is refused.
 	der, _ := k.Sign(rand.Reader, []byte(parts[0]+"."+parts[1]), nil)
 	withDER := parts[0] + "." + parts[1] + "." + base64.RawURLEncoding.EncodeToString(der)
-	if _, err := parser.Parse(withDER, keyfunc); !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+	if _, err := parser.ParseWithClaims(withDER, jwt.MapClaims{}, keyfunc); !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
 		t.Errorf("DER signature: %v", err)
+	}
+
+	// A line break inside the signature, which encoding/base64 would skip,
+	// is refused before golang-jwt sees the token.
+	for _, lb := range []string{"\n", "\r\n", "\r"} {
+		broken := s[:len(s)-8] + lb + s[len(s)-8:]
+		if _, err := jwt.NewParser().ParseWithClaims(broken, jwt.MapClaims{}, keyfunc); err != nil {
+			t.Fatalf("golang-jwt no longer skips %q (%v): JWTParser's check may be unneeded", lb, err)
+		}
+		if _, err := parser.ParseWithClaims(broken, jwt.MapClaims{}, keyfunc); !errors.Is(err, jwt.ErrTokenMalformed) {
+			t.Errorf("line break %q in the signature: %v, want ErrTokenMalformed", lb, err)
+		}
 	}
 
 	// Another key does not verify.
 	other, _ := GenerateKey(rand.Reader)
-	if _, err := parser.Parse(s, func(*jwt.Token) (any, error) { return other.PublicKey(), nil }); err == nil {
+	if _, err := parser.ParseWithClaims(s, jwt.MapClaims{}, func(*jwt.Token) (any, error) { return other.PublicKey(), nil }); err == nil {
 		t.Error("verified with the wrong key")
 	}
 	// A P-256 key given for an SM2 token is a key type error.
 	p256, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if _, err := parser.Parse(s, func(*jwt.Token) (any, error) { return &p256.PublicKey, nil }); err == nil {
+	if _, err := parser.ParseWithClaims(s, jwt.MapClaims{}, func(*jwt.Token) (any, error) { return &p256.PublicKey, nil }); err == nil {
 		t.Error("verified with a P-256 key")
 	}
 }
@@ -82,18 +94,18 @@ func TestJWTAllowList(t *testing.T) {
 	es, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	onlySM2, _ := NewJWTParser([]string{AlgSM2})
 	esTok := signToken(t, es, jwt.SigningMethodES256)
-	if _, err := onlySM2.Parse(esTok, func(*jwt.Token) (any, error) { return &es.PublicKey, nil }); !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
+	if _, err := onlySM2.ParseWithClaims(esTok, jwt.MapClaims{}, func(*jwt.Token) (any, error) { return &es.PublicKey, nil }); !errors.Is(err, jwt.ErrTokenSignatureInvalid) {
 		t.Errorf("ES256 token under SM2-only parser: %v", err)
 	}
 	none := signToken(t, jwt.UnsafeAllowNoneSignatureType, jwt.SigningMethodNone)
-	if _, err := onlySM2.Parse(none, func(*jwt.Token) (any, error) { return sm2Key.PublicKey(), nil }); err == nil {
+	if _, err := onlySM2.ParseWithClaims(none, jwt.MapClaims{}, func(*jwt.Token) (any, error) { return sm2Key.PublicKey(), nil }); err == nil {
 		t.Error("alg none accepted")
 	}
 	// The SM2 token header claims alg SM2; swapping it to ES256 fails.
 	s := signToken(t, sm2Key, SigningMethodSM2)
 	both, _ := NewJWTParser([]string{AlgSM2, AlgES256})
 	swapped := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"ES256","typ":"JWT"}`)) + s[strings.Index(s, "."):]
-	if _, err := both.Parse(swapped, func(*jwt.Token) (any, error) { return sm2Key.PublicKey(), nil }); err == nil {
+	if _, err := both.ParseWithClaims(swapped, jwt.MapClaims{}, func(*jwt.Token) (any, error) { return sm2Key.PublicKey(), nil }); err == nil {
 		t.Error("alg swap accepted")
 	}
 }
@@ -107,7 +119,7 @@ func TestJWTEdDSAAndES256(t *testing.T) {
 		}
 		s := signToken(t, k, m)
 		p, _ := NewJWTParser(JWTAlgorithms)
-		if _, err := p.Parse(s, func(*jwt.Token) (any, error) { return k.Public(), nil }); err != nil {
+		if _, err := p.ParseWithClaims(s, jwt.MapClaims{}, func(*jwt.Token) (any, error) { return k.Public(), nil }); err != nil {
 			t.Errorf("%s: %v", alg, err)
 		}
 	}
@@ -148,11 +160,11 @@ func TestVerifyOnlyAlgorithms(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if _, err := p.Parse(tok, func(*jwt.Token) (any, error) { return pub, nil }); err != nil {
+		if _, err := p.ParseWithClaims(tok, jwt.MapClaims{}, func(*jwt.Token) (any, error) { return pub, nil }); err != nil {
 			t.Errorf("%s: %v", c.alg, err)
 		}
 		p, _ = NewJWTParser(JWTAlgorithms)
-		if _, err := p.Parse(tok, func(*jwt.Token) (any, error) { return pub, nil }); err == nil {
+		if _, err := p.ParseWithClaims(tok, jwt.MapClaims{}, func(*jwt.Token) (any, error) { return pub, nil }); err == nil {
 			t.Errorf("%s verified by a parser that does not name it", c.alg)
 		}
 	}

@@ -66,7 +66,7 @@ func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scope
 // introspection endpoint where that matters. Safe for concurrent use.
 type AccessTokenVerifier struct {
 	cfg    AccessTokenConfig
-	parser *jwt.Parser
+	parser *gm.JWTParser
 }
 
 // NewAccessTokenVerifier checks cfg and returns a verifier.

@@ -42,7 +42,11 @@ func AppendDecode(dst, src []byte) ([]byte, error) {
 	if i := lineBreak(src); i >= 0 {
 		return dst, base64.CorruptInputError(i)
 	}
-	return strict.AppendDecode(dst, src)
+	out, err := strict.AppendDecode(dst, src)
+	if err != nil {
+		return dst, err // not the bytes decoded before the error
+	}
+	return out, nil
 }
 
 // lineBreak is the index of the first '\r' or '\n' in b, or -1: two

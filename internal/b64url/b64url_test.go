@@ -28,9 +28,12 @@ func TestRefusesWhatTheStandardLibrarySkips(t *testing.T) {
 }
 
 func TestStrictOtherwise(t *testing.T) {
-	for _, in := range []string{"aGVsbG8=", "aGVsbG9", "aGVs bG8", "aGVs+G8", "a"} {
+	for _, in := range []string{"aGVsbG8=", "aGVsbG9", "aGVs bG8", "aGVs+G8", "a", "aGVsbG8gd29ybGQ*"} {
 		if _, err := DecodeString(in); err == nil {
 			t.Errorf("DecodeString(%q) accepted", in)
+		}
+		if out, err := AppendDecode([]byte("x"), []byte(in)); err == nil || string(out) != "x" {
+			t.Errorf("AppendDecode(x, %q) = %q, %v, want x and an error", in, out, err)
 		}
 	}
 	for in, want := range map[string]string{"": "", "aGVsbG8": "hello", "_-8": "\xff\xef"} {

@@ -122,7 +122,7 @@ type Config struct {
 type Verifier struct {
 	cfg    Config
 	keys   *Keys
-	parser *jwt.Parser
+	parser *gm.JWTParser
 }
 
 // Keys are the trusted wallet providers' keys and client_ids. It is

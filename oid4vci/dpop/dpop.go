@@ -97,7 +97,7 @@ func invalid(format string, args ...any) error {
 // safe for concurrent use: build it once.
 type Verifier struct {
 	algs   []string
-	parser *jwt.Parser
+	parser *gm.JWTParser
 }
 
 // NewVerifier returns a Verifier of proofs signed with algorithms

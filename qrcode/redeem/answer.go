@@ -103,7 +103,7 @@ func (n *NodeAssertions) SignAnswer(r *http.Request, region string, status int, 
 // answerParser is the one parser of signed answers (built once: it is on
 // every peer call's path); the issuer and audience, which depend on the
 // call, are checked after it.
-var answerParser = sync.OnceValues(func() (*jwt.Parser, error) { return gm.NewJWTParser(gm.JWTAlgorithms) })
+var answerParser = sync.OnceValues(func() (*gm.JWTParser, error) { return gm.NewJWTParser(gm.JWTAlgorithms) })
 
 // VerifyAnswer implements PeerAnswerVerifier: the signature must be by a
 // usable key of region in the registry (Keys), for this node, in reply to
