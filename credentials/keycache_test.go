@@ -100,6 +100,27 @@ func TestKeyCacheOnlyVerified(t *testing.T) {
 	}
 }
 
+// TestKeyTTLNegativeCachesNothing: with KeyTTL < 0 (a node's and the
+// SDK's verifiers, whose resolvers cache documents and check a method's
+// times on every call) no key is cached, verified or not.
+func TestKeyTTLNegativeCachesNothing(t *testing.T) {
+	srv, n, _ := issuerServer(t)
+	res := &Resolver{Client: loopbackClient(t, srv.Client()), TTL: time.Hour, Now: n.clock.Now}
+	v, err := NewVerifier(VerifierConfig{Trust: AnyIssuer{}, Algorithms: allAlgs, Resolver: res, SkipStatus: true, Now: n.clock.Now, KeyTTL: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iss := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
+	for range 2 {
+		if _, err := v.VerifyCredential(context.Background(), iss.Token); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v.CachedKeys().Len() != 0 {
+		t.Errorf("%d keys cached with KeyTTL < 0", v.CachedKeys().Len())
+	}
+}
+
 // TestResolverCacheBounded: the document cache holds at most CacheSize
 // documents.
 func TestResolverCacheBounded(t *testing.T) {

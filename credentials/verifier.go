@@ -41,7 +41,11 @@ type VerifierConfig struct {
 	// other securing mechanisms. VerifyToken hands them the data: URL's
 	// content (base64-decoded when flagged).
 	Envelopes map[string]EnvelopeVerifier
-	// KeyTTL bounds how long a resolved key is cached (default 5 minutes).
+	// KeyTTL bounds how long a resolved key is cached (default 5 minutes;
+	// negative: none, for a resolver that caches the documents it fetches
+	// and checks a method's revoked and expires times on every call, as
+	// Resolver and sdk.Nodes do: a key cached here would outlive those
+	// times).
 	KeyTTL time.Duration
 	// KeyCacheSize bounds the number of cached keys (default
 	// DefaultKeyCacheSize); the least recently used goes first.
@@ -70,8 +74,9 @@ const DefaultKeyCacheSize = 1024
 // whoever sends a credential names the issuer and kid, so an unverified
 // resolution must not take a place in the cache. The cache is bounded
 // (KeyCacheSize, least recently used evicted) and entries expire after
-// KeyTTL. did:key and did:jwk keys are never cached: they are parsed from
-// the identifier itself; nor are keys a RegistryResolver takes from the
+// KeyTTL (with KeyTTL < 0 nothing is cached). did:key and did:jwk keys
+// are never cached: they are parsed from the identifier itself; nor are
+// keys a RegistryResolver takes from the
 // trust registry, so their retirement applies at once.
 type Verifier struct {
 	cfg  VerifierConfig
@@ -97,7 +102,7 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	if cfg.KeyTTL <= 0 {
+	if cfg.KeyTTL == 0 {
 		cfg.KeyTTL = 5 * time.Minute
 	}
 	if cfg.KeyCacheSize <= 0 {
@@ -172,7 +177,7 @@ func (v *Verifier) lookup(ctx context.Context, issuer, kid, relationship string)
 		if err != nil {
 			return resolvedKey{}, err
 		}
-		k.pub, k.new = pub, !selfResolving(issuer) && !selfResolving(kid) && !inRegistry
+		k.pub, k.new = pub, !selfResolving(issuer) && !selfResolving(kid) && !inRegistry && v.cfg.KeyTTL > 0
 	}
 	return k, nil
 }

@@ -2,7 +2,11 @@ package sdk_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -15,13 +19,19 @@ import (
 	"github.com/trustid-cn/trustid/sdk"
 )
 
-// TestHostedIssuerKeyTimes: the key of an issuer a node hosts
-// (did:web:<node>:issuers:<client>) is refused once the verification
-// method's revoked or expires time has passed (W3C Controlled Identifiers
-// 1.0 §3.3), as the node's own resolver does; before it, or without one,
-// it resolves.
-func TestHostedIssuerKeyTimes(t *testing.T) {
-	k, err := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+// hostedIssuer is a node (an httptest server) hosting one issuer,
+// did:web:<node>:issuers:rp1, whose DID document has one SM2 method "#k"
+// listed in assertionMethod, with the revoked/expires members in times.
+type hostedIssuer struct {
+	node   *httptest.Server
+	did    string
+	signer *gm.PrivateKey
+	times  string // the method's revoked/expires members, as JSON
+}
+
+func newHostedIssuer(t *testing.T) *hostedIssuer {
+	t.Helper()
+	k, err := gm.GenerateKey(rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -29,24 +39,55 @@ func TestHostedIssuerKeyTimes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
-	var times string // the method's revoked/expires members, as JSON
-	var did string
-	node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	h := &hostedIssuer{signer: k}
+	h.node = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/issuers/rp1/did.json" {
 			http.NotFound(w, r)
 			return
 		}
 		w.Header().Set("Content-Type", "application/json")
-		w.Write([]byte(`{"id":"` + did + `","verificationMethod":[{"id":"#k","type":"Multikey","controller":"` + did +
-			`","publicKeyMultibase":"` + mb + `"` + times + `}],"assertionMethod":["#k"]}`))
+		w.Write([]byte(`{"id":"` + h.did + `","verificationMethod":[{"id":"#k","type":"Multikey","controller":"` + h.did +
+			`","publicKeyMultibase":"` + mb + `"` + h.times + `}],"assertionMethod":["#k"]}`))
 	}))
-	defer node.Close()
-	nodeDID, err := vc.DIDWeb(node.URL)
+	t.Cleanup(h.node.Close)
+	nodeDID, err := vc.DIDWeb(h.node.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	did = nodeDID + ":issuers:rp1"
+	h.did = nodeDID + ":issuers:rp1"
+	return h
+}
+
+// credential is a vc+jwt of the hosted issuer about subject, valid from
+// validFrom, with no status entry.
+func (h *hostedIssuer) credential(t *testing.T, subject string, validFrom time.Time) string {
+	t.Helper()
+	tok, err := vc.SignJWT(map[string]any{
+		"@context":          []any{"https://www.w3.org/ns/credentials/v2"},
+		"type":              []any{"VerifiableCredential", "ResidenceCredential"},
+		"issuer":            h.did,
+		"validFrom":         validFrom.UTC().Format(time.RFC3339),
+		"credentialSubject": map[string]any{"id": subject, "region": "310000"},
+	}, vc.TypVCJWT, h.did+"#k", h.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return tok
+}
+
+func (h *hostedIssuer) nodes(now *time.Time) *sdk.Nodes {
+	return &sdk.Nodes{Bases: []string{h.node.URL}, Algorithms: []string{gm.AlgSM2, gm.AlgES256},
+		Issuers: map[string][]string{h.did: {"ResidenceCredential"}}, Now: func() time.Time { return *now }}
+}
+
+// TestHostedIssuerKeyTimes: the key of an issuer a node hosts
+// (did:web:<node>:issuers:<client>) is refused once the verification
+// method's revoked or expires time has passed (W3C Controlled Identifiers
+// 1.0 §3.3), as the node's own resolver does; before it, or without one,
+// it resolves.
+func TestHostedIssuerKeyTimes(t *testing.T) {
+	h := newHostedIssuer(t)
+	now := time.Date(2026, 12, 5, 12, 0, 0, 0, time.UTC)
 	for _, c := range []struct {
 		times string
 		want  error // nil: resolved
@@ -58,10 +99,9 @@ func TestHostedIssuerKeyTimes(t *testing.T) {
 		{`,"revoked":"2026-12-05T11:59:59Z"`, vc.ErrMethodRevoked},
 		{`,"expires":"2027-01-01T00:00:00Z","revoked":"2026-01-01T00:00:00Z"`, vc.ErrMethodRevoked},
 	} {
-		times = c.times
+		h.times = c.times
 		// A fresh Nodes each time: documents are cached for KeyTTL.
-		nodes := &sdk.Nodes{Bases: []string{node.URL}, Algorithms: []string{gm.AlgSM2}, Now: func() time.Time { return now }}
-		pub, err := nodes.ResolveKey(context.Background(), did, did+"#k")
+		pub, err := h.nodes(&now).ResolveKey(context.Background(), h.did, h.did+"#k")
 		if c.want == nil {
 			if err != nil || pub == nil {
 				t.Errorf("%q: %v", c.times, err)
@@ -71,5 +111,102 @@ func TestHostedIssuerKeyTimes(t *testing.T) {
 		if !errors.Is(err, c.want) || !errors.Is(err, vc.ErrUnknownKey) || pub != nil {
 			t.Errorf("%q: %v, want %v", c.times, err, c.want)
 		}
+	}
+}
+
+// TestVerifierRechecksHostedKeyTimes: a credential that verified while
+// its issuer's method was usable is refused once the method expires, with
+// the document still cached and the key already used: the SDK's verifier
+// caches no key past the method's times (nor does a node's).
+func TestVerifierRechecksHostedKeyTimes(t *testing.T) {
+	h := newHostedIssuer(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	h.times = `,"expires":"` + now.Add(10*time.Second).Format(time.RFC3339) + `"`
+	v, err := sdk.NewCredentialVerifier(h.nodes(&now), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := h.credential(t, "did:example:holder", now.Add(-time.Hour))
+	if _, err := v.VerifyToken(context.Background(), tok); err != nil {
+		t.Fatalf("before the method expires: %v", err)
+	}
+	now = now.Add(11 * time.Second)
+	if _, err := v.VerifyToken(context.Background(), tok); !errors.Is(err, vc.ErrMethodRevoked) {
+		t.Fatalf("after the method expired: %v, want ErrMethodRevoked", err)
+	}
+}
+
+// TestVerifierLeeway: the SDK allows a node's clock skew by default (a
+// credential valid from 3 s ahead of the verifier's clock verifies), and
+// none when Leeway is negative.
+func TestVerifierLeeway(t *testing.T) {
+	h := newHostedIssuer(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	tok := h.credential(t, "did:example:holder", now.Add(3*time.Second))
+	nodes := h.nodes(&now)
+	v, err := sdk.NewCredentialVerifier(nodes, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyToken(context.Background(), tok); err != nil {
+		t.Errorf("3 s of skew, default leeway: %v", err)
+	}
+	strict := h.nodes(&now)
+	strict.Leeway = -1
+	if v, err = sdk.NewCredentialVerifier(strict, 0); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyToken(context.Background(), tok); err == nil {
+		t.Error("3 s of skew, no leeway: accepted")
+	}
+}
+
+// TestVerifyPresentationDIDJWKHolder: a holder whose DID is a did:jwk
+// presents a hosted issuer's credential about it; the SDK reads the
+// holder's key from the DID, as a node does.
+func TestVerifyPresentationDIDJWKHolder(t *testing.T) {
+	h := newHostedIssuer(t)
+	now := time.Now().UTC().Truncate(time.Second)
+	holderKey, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := gm.NewJWK(&holderKey.PublicKey, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(map[string]any{"kty": j.Kty, "crv": j.Crv, "x": j.X, "y": j.Y})
+	holder := "did:jwk:" + base64.RawURLEncoding.EncodeToString(raw)
+	cred := h.credential(t, holder, now.Add(-time.Hour))
+	vp, err := vc.SignPresentation(map[string]any{
+		"@context":             []any{"https://www.w3.org/ns/credentials/v2"},
+		"type":                 []any{"VerifiablePresentation"},
+		"holder":               holder,
+		"verifiableCredential": []any{vc.Envelope(cred, vc.MediaTypeVCJWT)},
+	}, holder+"#0", vc.PresentOptions{Challenge: "c-1", Domain: "https://rp.example", IssuedAt: now}, holderKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := sdk.NewCredentialVerifier(h.nodes(&now), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := v.VerifyPresentation(context.Background(), vp, "c-1", "https://rp.example")
+	if err != nil {
+		t.Fatalf("did:jwk holder: %v", err)
+	}
+	if res.Holder != holder || len(res.Credentials) != 1 {
+		t.Fatalf("holder %q, %d credentials", res.Holder, len(res.Credentials))
+	}
+	// A presentation signed with the hosted issuer's key (assertionMethod
+	// only) is refused: it is no authentication key.
+	vp2, err := vc.SignPresentation(map[string]any{
+		"@context": []any{"https://www.w3.org/ns/credentials/v2"}, "type": []any{"VerifiablePresentation"}, "holder": h.did,
+	}, h.did+"#k", vc.PresentOptions{Challenge: "c-2", Domain: "https://rp.example", IssuedAt: now}, h.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyPresentation(context.Background(), vp2, "c-2", "https://rp.example"); !errors.Is(err, vc.ErrMethodRelationship) {
+		t.Errorf("hosted issuer's assertion key signing a presentation: %v, want ErrMethodRelationship", err)
 	}
 }

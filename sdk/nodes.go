@@ -25,6 +25,13 @@ import (
 // list is also checked against the head its region anchored on the
 // consortium ledger. Safe for concurrent use; set the fields before first
 // use.
+//
+// Keys are resolved as a node's own resolver resolves them: a hosted
+// issuer's method must be listed in the relationship asked (assertionMethod
+// for a credential, authentication for a presentation) and be neither
+// revoked nor expired; a holder's did:key or did:jwk is read from the
+// identifier itself. The times are checked on every verification: the
+// verifiers NewCredentialVerifier returns cache no key of their own.
 type Nodes struct {
 	// Bases are the nodes' base URLs, e.g. "https://sh.trustid.example".
 	Bases []string
@@ -34,9 +41,13 @@ type Nodes struct {
 	// clock (default time.Now).
 	Client *http.Client
 	Now    func() time.Time
-	// KeyTTL and DocTTL bound how long a JWKS and a DID document are
-	// used (default DefaultKeyTTL).
+	// KeyTTL bounds how long a JWKS and a DID document are used (default
+	// DefaultKeyTTL).
 	KeyTTL time.Duration
+	// Leeway is the clock skew allowed between the nodes and this
+	// verifier, as a node allows it (default DefaultLeeway; negative:
+	// none).
+	Leeway time.Duration
 	// Issuers lists the issuers hosted by the nodes (relying parties
 	// issuing under did:web:<node host>:issuers:<client>) that this
 	// verifier accepts, each with the credential types (W3C type names or
@@ -64,6 +75,7 @@ type Nodes struct {
 	AnchorWait time.Duration
 
 	once  sync.Once
+	self  vc.Resolver // did:key and did:jwk only: no network
 	nodes []*node
 	mu    sync.Mutex
 	docs  map[string]cachedDoc // client issuer DID -> document
@@ -94,8 +106,11 @@ type cachedDoc struct {
 	fetched time.Time
 }
 
+// DefaultLeeway is the clock skew Nodes allows by default: a node's own.
+const DefaultLeeway = 30 * time.Second
+
 var (
-	_ vc.KeyResolver      = (*Nodes)(nil)
+	_ vc.PurposeResolver  = (*Nodes)(nil)
 	_ vc.StatusListSource = (*Nodes)(nil)
 	_ vc.IssuerTrust      = (*Nodes)(nil)
 	// A cached list is dropped when the ledger's head for it moves.
@@ -119,7 +134,8 @@ func (n *Nodes) init() error {
 				keys: &KeySet{URL: b + JWKSPath, Client: n.Client, Now: n.Now, TTL: n.KeyTTL}})
 		}
 		n.docs = map[string]cachedDoc{}
-		n.lists, n.err = vc.NewVerifier(vc.VerifierConfig{Algorithms: n.Algorithms, Resolver: n, Trust: vc.AnyIssuer{}, SkipStatus: true, Now: n.Now})
+		n.self = vc.Resolver{Now: n.Now}
+		n.lists, n.err = vc.NewVerifier(n.verifierConfig(vc.VerifierConfig{Trust: vc.AnyIssuer{}, SkipStatus: true}))
 		n.src = &vc.HTTPStatusSource{Fetch: n.fetchList, Verifier: n.lists, Resolver: n, Algorithms: n.Algorithms, Now: n.Now,
 			Anchors: n.Anchors, AnchorWait: n.AnchorWait}
 	})
@@ -140,14 +156,45 @@ func (n *Nodes) node(issuer string) (nd *node, hosted bool) {
 	return nil, false
 }
 
-// ResolveKey implements credentials.KeyResolver for the configured nodes
-// and the issuers they host.
+// verifierConfig is c with what every verifier of these nodes shares:
+// the algorithms, this resolver, the clock and leeway, and no key cache of
+// its own (KeyTTL < 0): keys are cached here, and a hosted issuer's
+// method's times checked on every call.
+func (n *Nodes) verifierConfig(c vc.VerifierConfig) vc.VerifierConfig {
+	c.Algorithms, c.Resolver, c.Now, c.KeyTTL = n.Algorithms, n, n.Now, -1
+	switch {
+	case n.Leeway == 0:
+		c.Leeway = DefaultLeeway
+	case n.Leeway > 0:
+		c.Leeway = n.Leeway
+	}
+	return c
+}
+
+// ResolveKey implements credentials.KeyResolver: ResolveKeyFor an
+// assertion.
 func (n *Nodes) ResolveKey(ctx context.Context, issuer, kid string) (crypto.PublicKey, error) {
+	return n.ResolveKeyFor(ctx, issuer, kid, vc.RelationshipAssertion)
+}
+
+// ResolveKeyFor implements credentials.PurposeResolver for the configured
+// nodes, the issuers they host and holders' did:key and did:jwk (read
+// from the identifier, for either relationship). A node's own keys (its
+// JWKS) serve both relationships, as its DID document lists each in both;
+// a hosted issuer's method must be listed in relationship in its DID
+// document.
+func (n *Nodes) ResolveKeyFor(ctx context.Context, issuer, kid, relationship string) (crypto.PublicKey, error) {
 	if err := n.init(); err != nil {
 		return nil, err
 	}
+	if relationship != vc.RelationshipAssertion && relationship != vc.RelationshipAuthentication {
+		return nil, fmt.Errorf("%w: verification relationship %.40q", vc.ErrUnsupported, relationship)
+	}
 	if kid == "" {
 		return nil, fmt.Errorf("%w: the JOSE header has no kid", vc.ErrUnknownKey)
+	}
+	if selfResolving(kid) || strings.HasPrefix(kid, "#") && selfResolving(issuer) {
+		return n.self.ResolveKeyFor(ctx, issuer, kid, relationship)
 	}
 	nd, hosted := n.node(issuer)
 	if nd == nil {
@@ -162,7 +209,7 @@ func (n *Nodes) ResolveKey(ctx context.Context, issuer, kid string) (crypto.Publ
 			return nil, fmt.Errorf("%w: kid is controlled by another DID than the issuer", vc.ErrIssuerMismatch)
 		}
 		if hosted {
-			return n.hostedKey(ctx, nd, issuer, kid)
+			return n.hostedKey(ctx, nd, issuer, kid, relationship)
 		}
 		kid = frag
 	} else if hosted {
@@ -180,8 +227,8 @@ func (n *Nodes) ResolveKey(ctx context.Context, issuer, kid string) (crypto.Publ
 
 // hostedKey resolves kid in the DID document of an issuer hosted by nd,
 // fetched from nd's base URL and cached for KeyTTL: a key listed in
-// assertionMethod whose revoked or expires time, if any, is after now.
-func (n *Nodes) hostedKey(ctx context.Context, nd *node, did, kid string) (crypto.PublicKey, error) {
+// relationship whose revoked or expires time, if any, is after now.
+func (n *Nodes) hostedKey(ctx context.Context, nd *node, did, kid, relationship string) (crypto.PublicKey, error) {
 	now := nowOr(n.Now)()
 	n.mu.Lock()
 	c, ok := n.docs[did]
@@ -204,7 +251,13 @@ func (n *Nodes) hostedKey(ctx context.Context, nd *node, did, kid string) (crypt
 		n.docs[did] = c
 		n.mu.Unlock()
 	}
-	return c.doc.AssertionKey(kid, now)
+	return c.doc.Key(kid, relationship, now)
+}
+
+// selfResolving reports whether id is a did:key or did:jwk (or a method
+// of one): its key is in the identifier.
+func selfResolving(id string) bool {
+	return strings.HasPrefix(id, "did:key:") || strings.HasPrefix(id, "did:jwk:")
 }
 
 // Accreditation implements credentials.IssuerTrust: a configured node is

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/qrcode"
 )
 
@@ -18,8 +19,10 @@ import (
 const DefaultStatusTTL = 5 * time.Minute
 
 // NewCredentialVerifier returns a verifier of vc+jwt, vp+jwt and SD-JWT VC
-// from the configured nodes (and the issuers nodes.Trust accredits), with
-// keys and status lists from nodes: status lists are cached for statusTTL
+// from the configured nodes (and the issuers nodes.Trust accredits), as a
+// node's verifier checks them (nodes.Leeway, inline @context checks:
+// jsonld.CheckInlineContexts), with keys and status lists from nodes:
+// status lists are cached for statusTTL
 // (0: DefaultStatusTTL) or the list's own ttl when shorter, and a list that
 // cannot be fetched fails the check (credentials.ErrStatusUnavailable).
 func NewCredentialVerifier(nodes *Nodes, statusTTL time.Duration) (*vc.Verifier, error) {
@@ -27,7 +30,7 @@ func NewCredentialVerifier(nodes *Nodes, statusTTL time.Duration) (*vc.Verifier,
 		return nil, err
 	}
 	checker := vc.NewStatusCheckerWith(nodes, vc.StatusCheckerOptions{TTL: durOr(statusTTL, DefaultStatusTTL), Now: nodes.Now})
-	return vc.NewVerifier(vc.VerifierConfig{Algorithms: nodes.Algorithms, Resolver: nodes, Trust: nodes, Status: checker, Now: nodes.Now})
+	return vc.NewVerifier(nodes.verifierConfig(vc.VerifierConfig{Trust: nodes, Status: checker, ContextCheck: jsonld.CheckInlineContexts}))
 }
 
 // QRStatus is a qrcode.StatusChecker over the status lists the nodes

@@ -152,7 +152,7 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return err
 		}
-		v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTVerifyAlgorithms, Status: checker, Leeway: 30 * time.Second,
+		v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTVerifyAlgorithms, Status: checker, Leeway: 30 * time.Second, KeyTTL: -1,
 			Resolver: keys, Trust: &vc.RegistryTrust{Local: is.Local(), Registry: registry}, ContextCheck: jsonld.CheckInlineContexts,
 			Envelopes: map[string]vc.EnvelopeVerifier{cose.MediaTypeVC: coseEnvelope}})
 		if err != nil {
