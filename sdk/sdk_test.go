@@ -340,7 +340,7 @@ func TestQRStatusStaleFailsClosed(t *testing.T) {
 	}
 	clock := &skewClock{}
 	nodes := &sdk.Nodes{Bases: []string{node.URL}, Algorithms: []string{gm.AlgSM2}, Now: clock.Now}
-	qv, err := sdk.NewQRVerifier(sdk.QRConfig{Keys: &sdk.KeySet{URL: node.URL + sdk.JWKSPath, Now: clock.Now},
+	qv, err := sdk.NewQRVerifier(sdk.QRConfig{Keys: &sdk.KeySet{URL: node.URL + sdk.JWKSPath, Now: clock.Now}, Region: "310000",
 		Status: &sdk.QRStatus{Nodes: nodes, Regions: map[string]string{"310000": node.URL}}, Now: clock.Now, Window: time.Hour})
 	if err != nil {
 		t.Fatal(err)
