@@ -1,17 +1,23 @@
 package sdk
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
 // Errors of access token verification.
@@ -26,8 +32,12 @@ var (
 // accessTokenType is the typ of access tokens (RFC 9068).
 const accessTokenType = "at+jwt"
 
-// maxTokenLen bounds an access token.
+// maxTokenLen bounds an access token (the node's bound).
 const maxTokenLen = 8 << 10
+
+// DefaultAccessTokenLeeway is the clock skew AccessTokenConfig allows when
+// Leeway is zero: the node's default (auth.DefaultLeeway).
+const DefaultAccessTokenLeeway = 30 * time.Second
 
 // AccessTokenConfig configures NewAccessTokenVerifier.
 type AccessTokenConfig struct {
@@ -43,8 +53,10 @@ type AccessTokenConfig struct {
 	// /.well-known/jwks.json with HTTPClient and Now).
 	Keys       *KeySet
 	HTTPClient *http.Client
-	// Now is the clock (default time.Now); Leeway the clock skew allowed.
-	Now    func() time.Time
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+	// Leeway is the clock skew allowed on exp, nbf and iat, as the
+	// node's: zero means DefaultAccessTokenLeeway, and at most a minute.
 	Leeway time.Duration
 }
 
@@ -66,7 +78,7 @@ func (p *Principal) HasScope(scope string) bool { return slices.Contains(p.Scope
 // introspection endpoint where that matters. Safe for concurrent use.
 type AccessTokenVerifier struct {
 	cfg    AccessTokenConfig
-	parser *gm.JWTParser
+	claims *jwt.Validator
 }
 
 // NewAccessTokenVerifier checks cfg and returns a verifier.
@@ -74,6 +86,21 @@ func NewAccessTokenVerifier(cfg AccessTokenConfig) (*AccessTokenVerifier, error)
 	if cfg.Issuer == "" {
 		return nil, errors.New("sdk: AccessTokenConfig needs Issuer")
 	}
+	if len(cfg.Algorithms) == 0 {
+		return nil, fmt.Errorf("sdk: %w", gm.ErrAlgorithms)
+	}
+	for _, a := range cfg.Algorithms {
+		if !slices.Contains(gm.JWTVerifyAlgorithms, a) {
+			return nil, fmt.Errorf("sdk: %w: %q", gm.ErrAlgorithms, a)
+		}
+	}
+	if cfg.Leeway == 0 {
+		cfg.Leeway = DefaultAccessTokenLeeway
+	}
+	if cfg.Leeway < 0 || cfg.Leeway > time.Minute {
+		return nil, fmt.Errorf("sdk: leeway %v is outside [0, 1m]", cfg.Leeway)
+	}
+	cfg.Algorithms = slices.Clone(cfg.Algorithms)
 	cfg.Issuer = trimBase(cfg.Issuer)
 	if cfg.Audience == "" {
 		cfg.Audience = cfg.Issuer
@@ -82,69 +109,170 @@ func NewAccessTokenVerifier(cfg AccessTokenConfig) (*AccessTokenVerifier, error)
 	if cfg.Keys == nil {
 		cfg.Keys = &KeySet{URL: cfg.Issuer + JWKSPath, Client: cfg.HTTPClient, Now: cfg.Now}
 	}
-	p, err := gm.NewJWTParser(cfg.Algorithms, jwt.WithIssuer(cfg.Issuer), jwt.WithAudience(cfg.Audience),
+	claims := jwt.NewValidator(jwt.WithIssuer(cfg.Issuer), jwt.WithAudience(cfg.Audience),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(cfg.Now), jwt.WithLeeway(cfg.Leeway))
-	if err != nil {
-		return nil, fmt.Errorf("sdk: %w", err)
-	}
-	return &AccessTokenVerifier{cfg: cfg, parser: p}, nil
+	return &AccessTokenVerifier{cfg: cfg, claims: claims}, nil
 }
 
-type accessClaims struct {
-	jwt.RegisteredClaims
-	ClientID string `json:"client_id"`
-	Scope    string `json:"scope"`
-}
-
-// Verify checks an access token: typ at+jwt, an allowed algorithm, a
-// signature by a key of the node whose algorithm is the header's, iss,
-// aud, exp and iat, and the client_id, sub and jti claims. Errors match
-// ErrInvalidToken (or ErrKeysUnavailable when the node's keys cannot be
-// had).
+// Verify checks an access token as the node does (auth.Service): three
+// segments of strict base64url (internal/b64url); a header and claims
+// that are JSON objects decoded by strictjson.DecodeOpen (no member given
+// twice or differing only in case from another or from one read here);
+// typ at+jwt, no crit, an allowed algorithm, a signature by a key of the
+// node whose algorithm is the header's; iss, aud, exp and iat (whole
+// seconds, iat required) and the client_id, sub and jti claims. The scope
+// is split on single spaces. Errors match ErrInvalidToken (or
+// ErrKeysUnavailable when the node's keys cannot be had).
 func (v *AccessTokenVerifier) Verify(ctx context.Context, token string) (*Principal, error) {
 	if token == "" || len(token) > maxTokenLen {
 		return nil, fmt.Errorf("%w: empty or longer than %d bytes", ErrInvalidToken, maxTokenLen)
 	}
-	var c accessClaims
-	var keyErr error
-	_, err := v.parser.ParseWithClaims(token, &c, func(t *jwt.Token) (any, error) {
-		if typ, _ := t.Header["typ"].(string); !strings.EqualFold(typ, accessTokenType) && !strings.EqualFold(typ, "application/"+accessTokenType) {
-			keyErr = fmt.Errorf("%w: typ is not at+jwt", ErrInvalidToken)
-			return nil, keyErr
-		}
-		if _, ok := t.Header["crit"]; ok {
-			keyErr = fmt.Errorf("%w: critical header parameters", ErrInvalidToken)
-			return nil, keyErr
-		}
-		kid, _ := t.Header["kid"].(string)
-		pub, err := v.cfg.Keys.Key(ctx, kid)
-		if err != nil {
-			if errors.Is(err, ErrUnknownKey) {
-				err = fmt.Errorf("%w: %w", ErrInvalidToken, err)
-			}
-			keyErr = err
-			return nil, err
-		}
-		if alg, err := gm.Alg(pub); err != nil || alg != t.Method.Alg() {
-			keyErr = fmt.Errorf("%w: the key of kid is not a %s key", ErrInvalidToken, t.Method.Alg())
-			return nil, keyErr
-		}
-		return pub, nil
-	})
-	if keyErr != nil {
-		return nil, keyErr
+	h, rest, ok := strings.Cut(token, ".")
+	c, sig, ok2 := strings.Cut(rest, ".")
+	if !ok || !ok2 || strings.Contains(sig, ".") {
+		return nil, fmt.Errorf("%w: not three segments", ErrInvalidToken)
 	}
+	var hd tokenHeader
+	if err := decodeSegment(h, &hd); err != nil {
+		return nil, fmt.Errorf("%w: header: %w", ErrInvalidToken, err)
+	}
+	var claims accessClaims
+	if err := decodeSegment(c, &claims); err != nil {
+		return nil, fmt.Errorf("%w: claims: %w", ErrInvalidToken, err)
+	}
+	alg := string(hd.Alg)
+	method := jwt.GetSigningMethod(alg)
+	if method == nil || !slices.Contains(v.cfg.Algorithms, alg) {
+		return nil, fmt.Errorf("%w: algorithm %q is not allowed", ErrInvalidToken, alg)
+	}
+	sigBytes, err := b64url.DecodeString(sig)
 	if err != nil {
+		return nil, fmt.Errorf("%w: signature: %w", ErrInvalidToken, err)
+	}
+	if typ := string(hd.Typ); !strings.EqualFold(typ, accessTokenType) && !strings.EqualFold(typ, "application/"+accessTokenType) {
+		return nil, fmt.Errorf("%w: typ is not at+jwt", ErrInvalidToken)
+	}
+	if hd.Crit {
+		return nil, fmt.Errorf("%w: critical header parameters", ErrInvalidToken)
+	}
+	pub, err := v.cfg.Keys.Key(ctx, string(hd.Kid))
+	if err != nil {
+		if errors.Is(err, ErrUnknownKey) {
+			err = fmt.Errorf("%w: %w", ErrInvalidToken, err)
+		}
+		return nil, err
+	}
+	if a, err := gm.Alg(pub); err != nil || a != alg {
+		return nil, fmt.Errorf("%w: the key of kid is not a %s key", ErrInvalidToken, alg)
+	}
+	if err := method.Verify(token[:len(h)+1+len(c)], sigBytes, pub); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	if c.ClientID == "" || c.Subject != c.ClientID || c.ID == "" {
-		return nil, fmt.Errorf("%w: lacks client_id, sub or jti", ErrInvalidToken)
+	if err := v.claims.Validate(&claims); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	p := &Principal{ClientID: c.ClientID, TokenID: c.ID, Expires: c.ExpiresAt.Time}
-	if c.Scope != "" {
-		p.Scopes = strings.Fields(c.Scope)
+	if claims.ClientID == "" || claims.Subject != claims.ClientID || claims.ID == "" || !claims.IssuedAt.ok {
+		return nil, fmt.Errorf("%w: lacks client_id, sub, jti or iat", ErrInvalidToken)
+	}
+	p := &Principal{ClientID: claims.ClientID, TokenID: claims.ID, Expires: claims.Expires.d.Time}
+	if claims.Scope != "" {
+		p.Scopes = strings.Split(claims.Scope, " ")
 	}
 	return p, nil
+}
+
+// decodeSegment decodes a JWS segment, strict base64url, into v, a JSON
+// object read by strictjson.DecodeOpen.
+func decodeSegment(seg string, v any) error {
+	b, err := b64url.DecodeString(seg)
+	if err != nil {
+		return err
+	}
+	if err := strictjson.DecodeOpen(b, v, maxTokenLen); err != nil {
+		return err
+	}
+	if bytes.TrimLeft(b, " \t\n\r")[0] != '{' {
+		return fmt.Errorf("%w: not an object", strictjson.ErrType)
+	}
+	return nil
+}
+
+// tokenHeader is the JOSE header members Verify reads; the others are
+// ignored (RFC 7515 §4).
+type tokenHeader struct {
+	Alg  headerString `json:"alg"`
+	Typ  headerString `json:"typ"`
+	Kid  headerString `json:"kid"`
+	Crit present      `json:"crit"`
+}
+
+// headerString is a header member read only as a string: a value of
+// another JSON type reads as absent, as at the node.
+type headerString string
+
+func (h *headerString) UnmarshalJSON(b []byte) error {
+	if b[0] != '"' {
+		*h = ""
+		return nil
+	}
+	return json.Unmarshal(b, (*string)(h))
+}
+
+// present records that a member is there, whatever its value.
+type present bool
+
+func (p *present) UnmarshalJSON([]byte) error {
+	*p = true
+	return nil
+}
+
+// accessClaims are the claims of an access token (RFC 9068 §2.2), typed
+// as the node's: dates are whole seconds.
+type accessClaims struct {
+	Issuer    string           `json:"iss"`
+	Subject   string           `json:"sub"`
+	Audience  jwt.ClaimStrings `json:"aud"`
+	Expires   numericDate      `json:"exp"`
+	IssuedAt  numericDate      `json:"iat"`
+	NotBefore numericDate      `json:"nbf"`
+	ID        string           `json:"jti"`
+	ClientID  string           `json:"client_id"`
+	Scope     string           `json:"scope"`
+}
+
+func (c *accessClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Expires.get() }
+func (c *accessClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.get() }
+func (c *accessClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.get() }
+func (c *accessClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
+func (c *accessClaims) GetSubject() (string, error)                  { return c.Subject, nil }
+func (c *accessClaims) GetAudience() (jwt.ClaimStrings, error)       { return c.Audience, nil }
+
+// numericDate is a JWT NumericDate as the node reads one: a JSON integer
+// of seconds since 1970, in range; a fraction, an exponent or a negative
+// is refused. null or absent leaves it unset.
+type numericDate struct {
+	d  jwt.NumericDate
+	ok bool
+}
+
+func (n *numericDate) get() (*jwt.NumericDate, error) {
+	if !n.ok {
+		return nil, nil
+	}
+	return &n.d, nil
+}
+
+func (n *numericDate) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*n = numericDate{}
+		return nil
+	}
+	s, err := strconv.ParseInt(string(b), 10, 64)
+	if err != nil || s < 0 || s > math.MaxInt64/int64(time.Second) {
+		return errors.New("sdk: a date must be whole seconds since 1970")
+	}
+	*n = numericDate{d: jwt.NumericDate{Time: time.Unix(s, 0)}, ok: true}
+	return nil
 }
 
 type principalKey struct{}

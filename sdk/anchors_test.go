@@ -128,7 +128,7 @@ func (n *anchoredNode) anchor() uint64 {
 func (n *anchoredNode) verifier(anchors sdk.StatusAnchors, wait time.Duration) *qrcode.Verifier {
 	n.t.Helper()
 	nodes := &sdk.Nodes{Bases: []string{n.URL}, Algorithms: []string{gm.AlgSM2}, Anchors: anchors, AnchorWait: wait}
-	qv, err := sdk.NewQRVerifier(sdk.QRConfig{Keys: &sdk.KeySet{URL: n.URL + sdk.JWKSPath},
+	qv, err := sdk.NewQRVerifier(sdk.QRConfig{Keys: &sdk.KeySet{URL: n.URL + sdk.JWKSPath}, Region: "310000",
 		Status: &sdk.QRStatus{Nodes: nodes, Regions: map[string]string{"310000": n.URL}}})
 	if err != nil {
 		n.t.Fatal(err)

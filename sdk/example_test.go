@@ -156,6 +156,7 @@ func ExampleNewQRVerifier() {
 	nodes := &sdk.Nodes{Bases: []string{node.URL}, Algorithms: []string{gm.AlgSM2}, Now: func() time.Time { return clock }}
 	verifier, err := sdk.NewQRVerifier(sdk.QRConfig{
 		Keys:   &sdk.KeySet{URL: node.URL + sdk.JWKSPath, Now: func() time.Time { return clock }},
+		Region: "310000", // the node's region: its keys sign only its codes
 		Status: &sdk.QRStatus{Nodes: nodes, Regions: map[string]string{"310000": node.URL}},
 		Now:    func() time.Time { return clock },
 		Window: time.Hour,

@@ -35,6 +35,7 @@ type exampleNode struct {
 	URL     string
 	keys    *keystore.Store
 	clients *auth.MemoryStore
+	auth    *auth.Service // the node's token service
 	issuer  *issuer.Issuer
 	lists   *statuslist.FileStore
 	// qr issues and redeems online codes; subjects makes holders'
@@ -80,6 +81,7 @@ func startExampleNode() *exampleNode {
 	svc, err := auth.New(auth.Config{Issuer: n.URL, Keys: n.keys, Clients: n.clients, Store: mem})
 	must(err)
 	svcp.Store(svc)
+	n.auth = svc
 	n.lists, err = statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{})
 	must(err)
 	n.issuer, err = issuer.New(issuer.Config{BaseURL: n.URL, Keys: n.keys, Status: n.lists})

@@ -4,10 +4,12 @@ import (
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -124,6 +126,111 @@ func TestAccessTokenRefusals(t *testing.T) {
 	}
 }
 
+// TestAccessTokenStrictAsNode: tokens signed by the node's key that the
+// node refuses (auth.Service.Authorize) the SDK refuses too, with
+// ErrInvalidToken: a missing iat, a claim member given twice or
+// differing only in case, a fractional date, a header member given twice,
+// non-canonical base64url. A scope is split on single spaces only, and
+// the leeway is the node's 30 s by default.
+func TestAccessTokenStrictAsNode(t *testing.T) {
+	node := startExampleNode()
+	defer node.Close()
+	node.register("hotel", gm.AlgSM2, auth.ScopeQRRedeem)
+	ctx := context.Background()
+	k, err := node.keys.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	method, _ := gm.SigningMethod(k.Signer)
+	enc := base64.RawURLEncoding.EncodeToString
+	now := time.Now().Unix()
+	header := `{"alg":"SM2","kid":"` + k.Kid + `","typ":"at+jwt"}`
+	// claims builds a claims set: the members before and after the
+	// usual ones, exp and iat as written (iat "" leaves it out).
+	claims := func(before, exp, iat, scope, after string) string {
+		c := before + `"iss":"` + node.URL + `","aud":"` + node.URL + `","sub":"hotel","client_id":"hotel","jti":"j1","exp":` + exp
+		if iat != "" {
+			c += `,"iat":` + iat
+		}
+		return "{" + c + `,"scope":"` + scope + `"` + after + "}"
+	}
+	sign := func(h, c string) string {
+		input := enc([]byte(h)) + "." + enc([]byte(c))
+		sig, err := method.Sign(input, k.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return input + "." + enc(sig)
+	}
+	exp, iat := strconv.FormatInt(now+300, 10), strconv.FormatInt(now, 10)
+	valid := sign(header, claims("", exp, iat, "qr:redeem", ""))
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := node.auth.Authorize(ctx, valid, auth.ScopeQRRedeem); err != nil {
+		t.Fatalf("node, valid token: %v", err)
+	}
+	if p, err := v.Verify(ctx, valid); err != nil || !p.HasScope("qr:redeem") {
+		t.Fatalf("sdk, valid token: %+v %v", p, err)
+	}
+
+	// The last character of an SM2 signature (64 bytes) carries 4 unused
+	// bits: another character with the same 2 leading bits decodes to the
+	// same bytes unless decoding is strict.
+	last := valid[len(valid)-1]
+	i := strings.IndexByte(b64alphabet, last)
+	nonCanonical := valid[:len(valid)-1] + string(b64alphabet[i&^0xf|(i+1)&0xf])
+	for name, tok := range map[string]string{
+		"no iat":                  sign(header, claims("", exp, "", "qr:redeem", "")),
+		"aud twice":               sign(header, claims(`"aud":"https://other.example",`, exp, iat, "qr:redeem", "")),
+		"exp twice":               sign(header, claims(`"exp":`+strconv.FormatInt(now+86400*365, 10)+",", exp, iat, "qr:redeem", "")),
+		"Client_ID":               sign(header, claims("", exp, iat, "qr:redeem", `,"Client_ID":"hotel"`)),
+		"fractional exp":          sign(header, claims("", exp+".5", iat, "qr:redeem", "")),
+		"fractional iat":          sign(header, claims("", exp, iat+".0", "qr:redeem", "")),
+		"header typ twice":        sign(`{"typ":"JWT",`+header[1:], claims("", exp, iat, "qr:redeem", "")),
+		"non-canonical signature": nonCanonical,
+	} {
+		if _, err := node.auth.Authorize(ctx, tok, auth.ScopeQRRedeem); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Errorf("%s: the node: %v, want auth.ErrInvalidToken", name, err)
+		}
+		if p, err := v.Verify(ctx, tok); !errors.Is(err, sdk.ErrInvalidToken) {
+			t.Errorf("%s: the SDK: %+v %v, want ErrInvalidToken", name, p, err)
+		}
+	}
+
+	// A tab is no scope separator: one unknown scope.
+	tab := sign(header, claims("", exp, iat, `qr:redeem\tregistry:admin`, ""))
+	for _, sc := range []string{auth.ScopeQRRedeem, auth.ScopeRegistryAdmin} {
+		if _, err := node.auth.Authorize(ctx, tab, sc); !errors.Is(err, auth.ErrInsufficientScope) {
+			t.Errorf("tab-separated scopes, %s: the node: %v, want ErrInsufficientScope", sc, err)
+		}
+	}
+	if p, err := v.Verify(ctx, tab); err != nil || p.HasScope(auth.ScopeRegistryAdmin) || p.HasScope(auth.ScopeQRRedeem) {
+		t.Errorf("tab-separated scopes: the SDK: %+v %v, want one unknown scope", p, err)
+	}
+
+	// Leeway: 30 s by default, as the node's; at most a minute.
+	lately := sign(header, claims("", strconv.FormatInt(now-20, 10), strconv.FormatInt(now-300, 10), "qr:redeem", ""))
+	if _, err := node.auth.Authorize(ctx, lately, auth.ScopeQRRedeem); err != nil {
+		t.Errorf("expired 20 s ago: the node: %v", err)
+	}
+	if _, err := v.Verify(ctx, lately); err != nil {
+		t.Errorf("expired 20 s ago: the SDK (default leeway): %v", err)
+	}
+	tooLate := sign(header, claims("", strconv.FormatInt(now-40, 10), strconv.FormatInt(now-300, 10), "qr:redeem", ""))
+	if _, err := v.Verify(ctx, tooLate); !errors.Is(err, sdk.ErrInvalidToken) {
+		t.Errorf("expired 40 s ago: the SDK: %v, want ErrInvalidToken", err)
+	}
+	for _, l := range []time.Duration{-time.Second, 2 * time.Minute} {
+		if _, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}, Leeway: l}); err == nil {
+			t.Errorf("leeway %v accepted", l)
+		}
+	}
+}
+
+const b64alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
 // TestKeySetCache: keys are reused within TTL, a missing kid refetches at
 // most once per MinRefresh, and a stale set whose node cannot be reached
 // fails closed (the middleware then answers 503).
@@ -233,7 +340,7 @@ func TestQRStatusStaleFailsClosed(t *testing.T) {
 	}
 	clock := &skewClock{}
 	nodes := &sdk.Nodes{Bases: []string{node.URL}, Algorithms: []string{gm.AlgSM2}, Now: clock.Now}
-	qv, err := sdk.NewQRVerifier(sdk.QRConfig{Keys: &sdk.KeySet{URL: node.URL + sdk.JWKSPath, Now: clock.Now},
+	qv, err := sdk.NewQRVerifier(sdk.QRConfig{Keys: &sdk.KeySet{URL: node.URL + sdk.JWKSPath, Now: clock.Now}, Region: "310000",
 		Status: &sdk.QRStatus{Nodes: nodes, Regions: map[string]string{"310000": node.URL}}, Now: clock.Now, Window: time.Hour})
 	if err != nil {
 		t.Fatal(err)

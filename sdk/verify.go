@@ -158,9 +158,17 @@ func (q *QRStatus) listID(ctx context.Context, base string, n uint32) (string, e
 
 // QRConfig configures NewQRVerifier.
 type QRConfig struct {
-	// Keys are the issuing nodes' keys (for one node, a KeySet of its
-	// JWKS). Required.
+	// Keys are the keys of the node of Region (a KeySet of its JWKS).
+	// Required.
 	Keys qrcode.IssuerKeySource
+	// Region is the region (six digits) whose node's keys Keys holds:
+	// Keys verify only codes that name it, as at a node. Required.
+	Region string
+	// Regions resolves the issuer keys of other regions from the trust
+	// registry (e.g. *ledgeranchors.Anchors): a code naming another
+	// region is verified only with that region's registered key. nil
+	// refuses codes of other regions (qrcode.ErrUnknownKey).
+	Regions qrcode.RegionKeySource
 	// Status checks binding status (a *QRStatus). Required.
 	Status qrcode.StatusChecker
 	// Counters detects replayed codes and cloned devices (nil: a
@@ -175,11 +183,16 @@ type QRConfig struct {
 // NewQRVerifier returns a verifier of offline and static QR codes
 // (qrcode.Verifier) with cached issuer keys and status.
 func NewQRVerifier(cfg QRConfig) (*qrcode.Verifier, error) {
-	if cfg.Keys == nil || cfg.Status == nil {
-		return nil, errors.New("sdk: QRConfig needs Keys and Status")
+	if cfg.Keys == nil || cfg.Status == nil || cfg.Region == "" {
+		return nil, errors.New("sdk: QRConfig needs Keys, Region and Status")
+	}
+	region, err := qrcode.ParseRegion(cfg.Region)
+	if err != nil {
+		return nil, fmt.Errorf("sdk: QRConfig.Region: %w", err)
 	}
 	if cfg.Counters == nil {
 		cfg.Counters = &qrcode.MemoryCounters{}
 	}
-	return qrcode.NewVerifier(qrcode.VerifierConfig{Keys: cfg.Keys, Status: cfg.Status, Counters: cfg.Counters, Window: cfg.Window, Now: cfg.Now})
+	return qrcode.NewVerifier(qrcode.VerifierConfig{Keys: cfg.Keys, Region: region, Regions: cfg.Regions,
+		Status: cfg.Status, Counters: cfg.Counters, Window: cfg.Window, Now: cfg.Now})
 }

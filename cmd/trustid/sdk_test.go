@@ -201,7 +201,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	now := func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }
 	nodes := &sdk.Nodes{Bases: []string{base}, Algorithms: []string{gm.AlgSM2}, Now: now}
 	qrStatus := &sdk.QRStatus{Nodes: nodes, Regions: map[string]string{"310000": base}, TTL: 10 * time.Minute}
-	qv, err := sdk.NewQRVerifier(sdk.QRConfig{Keys: &sdk.KeySet{URL: base + auth.JWKSPath, Now: now}, Status: qrStatus, Now: now,
+	qv, err := sdk.NewQRVerifier(sdk.QRConfig{Keys: &sdk.KeySet{URL: base + auth.JWKSPath, Now: now}, Region: "310000", Status: qrStatus, Now: now,
 		Window: 10 * time.Minute}) // the wallet's clock is not skewed
 	if err != nil {
 		t.Fatal(err)
@@ -217,7 +217,7 @@ func TestSDKEndToEnd(t *testing.T) {
 		t.Fatalf("offline code: %+v %v", res, err)
 	}
 	noRegion := &sdk.QRStatus{Nodes: nodes, Regions: map[string]string{"320000": base}}
-	qvNoRegion, _ := sdk.NewQRVerifier(sdk.QRConfig{Keys: &sdk.KeySet{URL: base + auth.JWKSPath}, Status: noRegion})
+	qvNoRegion, _ := sdk.NewQRVerifier(sdk.QRConfig{Keys: &sdk.KeySet{URL: base + auth.JWKSPath}, Region: "310000", Status: noRegion})
 	if _, err := qvNoRegion.Verify(ctx, offline(), qrcode.VerifyOptions{}); !errors.Is(err, qrcode.ErrStatusUnavailable) {
 		t.Errorf("region without a node: %v, want ErrStatusUnavailable", err)
 	}
@@ -299,7 +299,7 @@ func TestSDKEndToEnd(t *testing.T) {
 	// see it, then age the cached one past the list's ttl.
 	waitFor(t, func() bool {
 		fresh := &sdk.QRStatus{Nodes: &sdk.Nodes{Bases: []string{base}, Algorithms: []string{gm.AlgSM2}}, Regions: map[string]string{"310000": base}, TTL: time.Minute}
-		fv, err := sdk.NewQRVerifier(sdk.QRConfig{Keys: &sdk.KeySet{URL: base + auth.JWKSPath}, Status: fresh, Window: 10 * time.Minute})
+		fv, err := sdk.NewQRVerifier(sdk.QRConfig{Keys: &sdk.KeySet{URL: base + auth.JWKSPath}, Region: "310000", Status: fresh, Window: 10 * time.Minute})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,7 +36,8 @@ type Config struct {
 	// Secure unless it is http on a loopback host (local development).
 	RedirectURL string
 	// Region is the node's region (six digits): offline codes of that
-	// region have their status checked at Node. Default 310000.
+	// region are verified with Node's keys and status lists; codes of
+	// other regions are refused. Default 310000.
 	Region string
 	// Algorithms is the allow-list of JWS algorithms for ID tokens and
 	// the node's keys. Required.
@@ -133,6 +134,7 @@ func New(cfg Config) (*App, error) {
 	nodes := &sdk.Nodes{Bases: []string{cfg.Node}, Algorithms: cfg.Algorithms, Client: cfg.HTTPClient, Now: cfg.Now}
 	if a.qr, err = sdk.NewQRVerifier(sdk.QRConfig{
 		Keys:   &sdk.KeySet{URL: strings.TrimSuffix(cfg.Node, "/") + sdk.JWKSPath, Client: cfg.HTTPClient, Now: cfg.Now},
+		Region: cfg.Region,
 		Status: &sdk.QRStatus{Nodes: nodes, Regions: map[string]string{cfg.Region: cfg.Node}},
 		Now:    cfg.Now,
 	}); err != nil {

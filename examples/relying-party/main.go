@@ -52,7 +52,7 @@ func flags(args []string) (Config, string, error) {
 	fs.StringVar(&c.ClientID, "client-id", env("client-id", ""), "this service's client ID at the node")
 	keyFile := fs.String("key", env("key", ""), "the client's private key (KID.key.pem from `trustid clients keygen`)")
 	fs.StringVar(&c.RedirectURL, "redirect-url", env("redirect-url", ""), "the registered redirect URI: this service's /callback")
-	fs.StringVar(&c.Region, "region", env("region", "310000"), "the node's region, for the status of offline codes")
+	fs.StringVar(&c.Region, "region", env("region", "310000"), "the node's region: offline codes of it are verified with the node's keys and lists, others refused")
 	algs := fs.String("id-token-algs", env("id-token-algs", gm.AlgSM2+","+gm.AlgES256), "JWS algorithms accepted for ID tokens and node keys")
 	if err := fs.Parse(args); err != nil {
 		return c, "", err

@@ -45,6 +45,7 @@ func Example() {
 	nodes := &sdk.Nodes{Bases: []string{node}, Algorithms: []string{gm.AlgSM2}, Anchors: anchors}
 	_, err = sdk.NewQRVerifier(sdk.QRConfig{
 		Keys:   &sdk.KeySet{URL: node + sdk.JWKSPath},
+		Region: "310000",
 		Status: &sdk.QRStatus{Nodes: nodes, Regions: map[string]string{"310000": node}},
 	})
 	if err != nil {

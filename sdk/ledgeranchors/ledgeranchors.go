@@ -10,7 +10,10 @@
 //
 // The same *Anchors is an sdk.RegistryKeys (IssuerKey): the regions'
 // keys as registered, for sdk.LoginConfig.Registry, so that ID tokens of
-// any region verify from the ledger, with no call to the issuing node.
+// any region verify from the ledger, with no call to the issuing node;
+// and a qrcode.RegionKeySource (QRIssuerKey), for sdk.QRConfig.Regions,
+// so that offline codes of other regions verify with their region's
+// registered key.
 //
 // It is a separate, opt-in package because it links the ledger client
 // (package ledger, which also holds the node's outbox and so links bbolt):
@@ -22,9 +25,11 @@
 package ledgeranchors
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"time"
@@ -32,6 +37,7 @@ import (
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/internal/regionkey"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/sdk"
 )
 
@@ -59,8 +65,9 @@ type Anchors struct {
 }
 
 var (
-	_ sdk.StatusAnchors = (*Anchors)(nil)
-	_ sdk.RegistryKeys  = (*Anchors)(nil)
+	_ sdk.StatusAnchors      = (*Anchors)(nil)
+	_ sdk.RegistryKeys       = (*Anchors)(nil)
+	_ qrcode.RegionKeySource = (*Anchors)(nil)
 )
 
 // Errors of IssuerKey.
@@ -140,6 +147,25 @@ func (a *Anchors) IssuerKey(issuer, kid string) (crypto.PublicKey, string, error
 		return nil, "", regionkey.Wrap(err, ErrUnknownIssuer, ErrKeyNotValid, ErrUnknownKey)
 	}
 	return pub, alg, nil
+}
+
+// QRIssuerKey implements qrcode.RegionKeySource: the key of region whose
+// kid hint (qrcode.KidHint) is hint, from that region's registry record
+// only, when the region is active and the key active or retiring (the
+// node's lookup, federation.Keys.QRIssuerKey). Errors match
+// qrcode.ErrUnknownKey and ErrUnknownIssuer (a region unknown or not active),
+// ErrKeyNotValid or ErrUnknownKey.
+func (a *Anchors) QRIssuerKey(_ context.Context, region uint32, hint []byte) (crypto.PublicKey, error) {
+	code := fmt.Sprintf("%06d", region)
+	r, ok := a.view.Region(code)
+	if !ok {
+		return nil, fmt.Errorf("%w: %w: region %s", qrcode.ErrUnknownKey, ErrUnknownIssuer, code)
+	}
+	pub, _, err := a.keys.Key(r, func(k chaincode.RegistryKey) bool { return bytes.Equal(qrcode.KidHint(k.Kid), hint) })
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", qrcode.ErrUnknownKey, regionkey.Wrap(err, ErrUnknownIssuer, ErrKeyNotValid, ErrUnknownKey))
+	}
+	return pub, nil
 }
 
 // StatusHead implements sdk.StatusAnchors.
