@@ -35,10 +35,6 @@ const accessTokenType = "at+jwt"
 // maxTokenLen bounds an access token (the node's bound).
 const maxTokenLen = 8 << 10
 
-// DefaultAccessTokenLeeway is the clock skew AccessTokenConfig allows when
-// Leeway is zero: the node's default (auth.DefaultLeeway).
-const DefaultAccessTokenLeeway = 30 * time.Second
-
 // AccessTokenConfig configures NewAccessTokenVerifier.
 type AccessTokenConfig struct {
 	// Issuer is the node's base URL, the iss of its tokens. Required.
@@ -56,7 +52,7 @@ type AccessTokenConfig struct {
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 	// Leeway is the clock skew allowed on exp, nbf and iat, as the
-	// node's: zero means DefaultAccessTokenLeeway, and at most a minute.
+	// node's: zero means DefaultLeeway, and at most a minute.
 	Leeway time.Duration
 }
 
@@ -95,7 +91,7 @@ func NewAccessTokenVerifier(cfg AccessTokenConfig) (*AccessTokenVerifier, error)
 		}
 	}
 	if cfg.Leeway == 0 {
-		cfg.Leeway = DefaultAccessTokenLeeway
+		cfg.Leeway = DefaultLeeway
 	}
 	if cfg.Leeway < 0 || cfg.Leeway > time.Minute {
 		return nil, fmt.Errorf("sdk: leeway %v is outside [0, 1m]", cfg.Leeway)

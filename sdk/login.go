@@ -21,6 +21,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
 // Errors of login.
@@ -61,7 +63,8 @@ type LoginConfig struct {
 	// consortium suspended, verifies nothing. Nil: the provider's JWKS.
 	Registry RegistryKeys
 	// HTTPClient, Now and Rand default to a 10 s client, time.Now and
-	// crypto/rand. Leeway is the clock skew allowed.
+	// crypto/rand. Leeway is the clock skew allowed (default
+	// DefaultLeeway, a node's; negative: none).
 	HTTPClient *http.Client
 	Now        func() time.Time
 	Rand       io.Reader
@@ -110,6 +113,7 @@ func NewLogin(cfg LoginConfig) (*Login, error) {
 		cfg.Rand = rand.Reader
 	}
 	cfg.MaxAge = durOr(cfg.MaxAge, 10*time.Minute)
+	cfg.Leeway = leewayOr(cfg.Leeway)
 	return &Login{cfg: cfg}, nil
 }
 
@@ -256,7 +260,9 @@ type RegistryKeys interface {
 }
 
 // VerifyIDToken checks an ID token for this client (OpenID Connect Core
-// §3.1.3.7): an allowed algorithm and a signature by a key of the
+// §3.1.3.7): a header and claims the node's strict JSON decoder takes (no
+// member given twice, none differing from another only in case), an
+// allowed algorithm and a signature by a key of the
 // provider's JWKS (or, with Registry, of its region in the registry) of
 // that algorithm, iss, aud containing the client ID
 // (and azp equal to it when there are several), exp, an iat no older than
@@ -271,6 +277,9 @@ func (l *Login) VerifyIDToken(ctx context.Context, token, nonce string) (*Identi
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(l.cfg.Now), jwt.WithLeeway(l.cfg.Leeway))
 	if err != nil {
 		return nil, err
+	}
+	if err := strictSegments(token); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrIDToken, err)
 	}
 	claims := jwt.MapClaims{}
 	_, err = p.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
@@ -319,4 +328,26 @@ func (l *Login) VerifyIDToken(ctx context.Context, token, nonce string) (*Identi
 		id.AuthTime = time.Unix(int64(at), 0)
 	}
 	return id, nil
+}
+
+// strictSegments refuses a compact JWS whose header or claims hold a
+// member given twice or two differing only in case (strictjson.Check),
+// which golang-jwt's encoding/json would read as its last or its
+// case-folded match.
+func strictSegments(token string) error {
+	h, rest, _ := strings.Cut(token, ".")
+	c, _, ok := strings.Cut(rest, ".")
+	if !ok {
+		return errors.New("not three segments")
+	}
+	for _, seg := range []string{h, c} {
+		raw, err := b64url.DecodeString(seg)
+		if err != nil {
+			return err
+		}
+		if err := strictjson.Check(raw, maxTokenLen); err != nil {
+			return err
+		}
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -17,6 +18,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/sdk"
 )
 
@@ -67,6 +69,19 @@ func (p *provider) idToken(t *testing.T, j gm.JWK, edit func(c jwt.MapClaims)) s
 		t.Fatal(err)
 	}
 	return s
+}
+
+// rawIDToken signs claims, a JSON text as given, with j's key.
+func (p *provider) rawIDToken(t *testing.T, j gm.JWK, claims string) string {
+	signer := p.keys[j.Kid]
+	method, _ := gm.SigningMethod(signer)
+	enc := base64.RawURLEncoding.EncodeToString
+	signing := enc([]byte(`{"alg":"`+method.Alg()+`","kid":"`+j.Kid+`","typ":"JWT"}`)) + "." + enc([]byte(claims))
+	sig, err := method.Sign(signing, signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signing + "." + enc(sig)
 }
 
 func newLogin(t *testing.T, issuer string, algs ...string) *sdk.Login {
@@ -128,7 +143,7 @@ func TestIDTokenChecks(t *testing.T) {
 		"wrong aud":       p.idToken(t, p.sm2, func(c jwt.MapClaims) { c["aud"] = "other"; c["azp"] = "other" }),
 		"azp of another":  p.idToken(t, p.sm2, func(c jwt.MapClaims) { c["aud"] = []string{"rp", "x"}; c["azp"] = "x" }),
 		"wrong iss":       p.idToken(t, p.sm2, func(c jwt.MapClaims) { c["iss"] = "https://evil.example" }),
-		"expired":         p.idToken(t, p.sm2, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Second).Unix() }),
+		"expired":         p.idToken(t, p.sm2, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() }),
 		"too old":         p.idToken(t, p.sm2, func(c jwt.MapClaims) { c["iat"] = time.Now().Add(-time.Hour).Unix() }),
 		"wrong nonce":     p.idToken(t, p.sm2, func(c jwt.MapClaims) { c["nonce"] = "n-2" }),
 		"no sub":          p.idToken(t, p.sm2, func(c jwt.MapClaims) { delete(c, "sub") }),
@@ -136,6 +151,27 @@ func TestIDTokenChecks(t *testing.T) {
 		if _, err := l.VerifyIDToken(ctx, tok, "n-1"); !errors.Is(err, sdk.ErrIDToken) {
 			t.Errorf("%s: %v, want ErrIDToken", name, err)
 		}
+	}
+	// Members golang-jwt's encoding/json would read as the last given, or
+	// fold by case, are refused as the node's strict decoder refuses them.
+	now := time.Now().Unix()
+	claims := func(extra string) string {
+		return fmt.Sprintf(`{"iss":%q,"aud":"rp","azp":"rp","exp":%d,"iat":%d,"nonce":"n-1",%s}`, p.URL, now+60, now, extra)
+	}
+	if _, err := l.VerifyIDToken(ctx, p.rawIDToken(t, p.sm2, claims(`"sub":"pairwise-1"`)), "n-1"); err != nil {
+		t.Fatalf("raw ID token: %v", err)
+	}
+	for name, c := range map[string]string{
+		"sub twice":             claims(`"sub":"someone-else","sub":"pairwise-1"`),
+		"a member in two cases": claims(`"sub":"pairwise-1","Sub":"someone-else"`),
+	} {
+		if _, err := l.VerifyIDToken(ctx, p.rawIDToken(t, p.sm2, c), "n-1"); !errors.Is(err, sdk.ErrIDToken) || !errors.Is(err, strictjson.ErrDuplicateKey) {
+			t.Errorf("%s: %v, want ErrIDToken and a duplicate key", name, err)
+		}
+	}
+	// A node's clock skew is allowed by default: expired 10 s ago.
+	if _, err := l.VerifyIDToken(ctx, p.idToken(t, p.sm2, func(c jwt.MapClaims) { c["exp"] = time.Now().Add(-10 * time.Second).Unix() }), "n-1"); err != nil {
+		t.Errorf("expired within the default leeway: %v", err)
 	}
 	both := newLogin(t, p.URL, gm.AlgSM2, gm.AlgES256)
 	if _, err := both.VerifyIDToken(ctx, p.idToken(t, p.es, nil), "n-1"); err != nil {

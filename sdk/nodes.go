@@ -106,7 +106,9 @@ type cachedDoc struct {
 	fetched time.Time
 }
 
-// DefaultLeeway is the clock skew Nodes allows by default: a node's own.
+// DefaultLeeway is the clock skew the SDK's verifiers allow by default
+// (Nodes, AccessTokenConfig, LoginConfig): a node's own
+// (auth.DefaultLeeway).
 const DefaultLeeway = 30 * time.Second
 
 var (
@@ -161,14 +163,20 @@ func (n *Nodes) node(issuer string) (nd *node, hosted bool) {
 // its own (KeyTTL < 0): keys are cached here, and a hosted issuer's
 // method's times checked on every call.
 func (n *Nodes) verifierConfig(c vc.VerifierConfig) vc.VerifierConfig {
-	c.Algorithms, c.Resolver, c.Now, c.KeyTTL = n.Algorithms, n, n.Now, -1
-	switch {
-	case n.Leeway == 0:
-		c.Leeway = DefaultLeeway
-	case n.Leeway > 0:
-		c.Leeway = n.Leeway
-	}
+	c.Algorithms, c.Resolver, c.Now, c.KeyTTL, c.Leeway = n.Algorithms, n, n.Now, -1, leewayOr(n.Leeway)
 	return c
+}
+
+// leewayOr is a configured clock skew: zero means DefaultLeeway, a
+// negative one none.
+func leewayOr(d time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return DefaultLeeway
+	case d < 0:
+		return 0
+	}
+	return d
 }
 
 // ResolveKey implements credentials.KeyResolver: ResolveKeyFor an
