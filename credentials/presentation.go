@@ -122,11 +122,11 @@ type PresentationResult struct {
 // JOSE kid is a verification method of that DID, whose key signed it;
 // nonce equals the challenge and aud the domain; iat is present, not in
 // the future and at most VPMaxAge old; every credential in it is an
-// enveloped, verifiable credential bound to the holder: a vc+jwt's
-// credentialSubject.id, when present, equals the holder; an SD-JWT VC
-// with cnf.jwk is bound to the key that signed the presentation, one
-// without has its sub, when present, equal to the holder. Replays within VPMaxAge are the caller's to refuse, by
-// issuing each challenge once.
+// enveloped, verifiable credential bound to the holder (boundToHolder):
+// its cnf.jwk is the key that signed the presentation, or its subject id
+// (credentialSubject.id, an SD-JWT VC's sub) is the holder; a credential
+// with neither is refused. Replays within VPMaxAge are the caller's to
+// refuse, by issuing each challenge once.
 func (v *Verifier) VerifyPresentation(ctx context.Context, token, challenge, domain string) (*PresentationResult, error) {
 	if challenge == "" || domain == "" {
 		return nil, fmt.Errorf("%w: a challenge and a domain are required to verify a presentation", ErrChallenge)
@@ -196,16 +196,30 @@ func (v *Verifier) checkIssuedAt(iat any) error {
 	return nil
 }
 
-// boundToHolder checks that a presented credential is the holder's (see
-// VerifyPresentation).
+// boundToHolder checks that a presented credential is the holder's, by
+// evidence only: its cnf, present in any format, names the key that
+// signed the presentation (holderPub), or its subject's id (an SD-JWT
+// VC's sub, a W3C credential's credentialSubject.id), in the clear or
+// disclosed, is the holder. A credential offers no evidence when it has
+// neither, which with selective disclosure may be a withheld sub or id:
+// it is refused, as one bound to someone else is. An SD-JWT VC with cnf
+// is bound by it alone (its sub need not name the holder:
+// draft-ietf-oauth-sd-jwt-vc, §3.2.2.2: "There is no requirement for a
+// binding to exist between sub and cnf claims"); in a W3C credential every
+// subject id, as well, must be the holder.
 func boundToHolder(r *Verified, holder string, holderPub crypto.PublicKey) error {
+	bound := false
+	if cnf, ok := r.Credential["cnf"]; ok {
+		if err := sameKey(cnf, holderPub); err != nil {
+			return err
+		}
+		if r.Format == TypSDJWTVC {
+			return nil
+		}
+		bound = true
+	}
 	var ids []any
 	if r.Format == TypSDJWTVC {
-		// Bound to a key (cnf): that key must have signed. Otherwise its
-		// sub stands for credentialSubject.id.
-		if cnf, ok := r.Credential["cnf"]; ok {
-			return sameKey(cnf, holderPub)
-		}
 		if sub, ok := r.Credential["sub"]; ok {
 			ids = append(ids, sub)
 		}
@@ -221,6 +235,10 @@ func boundToHolder(r *Verified, holder string, holderPub crypto.PublicKey) error
 		if id != holder {
 			return fmt.Errorf("%w: the credential's subject is not the presentation's holder", ErrHolderMismatch)
 		}
+		bound = true
+	}
+	if !bound {
+		return fmt.Errorf("%w: the credential names neither the holder (subject id) nor its key (cnf)", ErrHolderMismatch)
 	}
 	return nil
 }

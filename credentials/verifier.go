@@ -351,11 +351,34 @@ func (v *Verifier) checkValidity(from, until time.Time) error {
 	return nil
 }
 
+// clearVCSDJWT are the members of a vc+sd-jwt that must be in the clear.
+// VC-JOSE-COSE (W3C Recommendation), §3.2.1 "Securing JSON-LD Verifiable
+// Credentials with SD-JWT": "When securing verifiable credentials with
+// [SD-JWT] implementers MUST ensure that properties necessary for the
+// validation and verification of a credential are NOT selectively
+// disclosable (i.e., such properties MUST be disclosed). These properties
+// include but are not limited to credentialStatus and credentialSchema."
+// Those our checks need besides: @context (ContextCheck), type
+// (accreditation), issuer (its key), validFrom and validUntil (validity),
+// and the JWT claims checked as a vc+jwt's are: iss (equal to issuer), exp
+// and nbf (validity of the signature) and cnf (the key binding).
+var clearVCSDJWT = []string{"@context", "type", "issuer", "validFrom", "validUntil", "credentialStatus", "credentialSchema", "iss", "exp", "nbf", "cnf"}
+
+// clearSDJWTVC are the claims of an SD-JWT VC that must be in the clear.
+// draft-ietf-oauth-sd-jwt-vc (-13 and the working group's current copy),
+// §3.2.2.2 "Registered JWT Claims": "The following registered JWT claims
+// are used within the SD-JWT component of the SD-JWT VC and MUST NOT be
+// included in the Disclosures, i.e., cannot be selectively disclosed:
+// iss, nbf, exp, cnf, vct, vct#integrity, status".
+var clearSDJWTVC = []string{"iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "status"}
+
 // VerifyVCSDJWT verifies a W3C credential secured with SD-JWT
 // (VC-JOSE-COSE, application/vc+sd-jwt): typ vc+sd-jwt, the kid resolves
 // to a key of the credential's issuer, the signature and every disclosure
-// hold, and the disclosed document passes as a vc+jwt payload does
-// (VerifyCredential). A key binding JWT, when present, must verify.
+// hold, the disclosed document passes as a vc+jwt payload does
+// (VerifyCredential) and, last, none of the members that must be in the
+// clear (clearVCSDJWT) is selectively disclosable. A key binding JWT,
+// when present, must verify.
 func (v *Verifier) VerifyVCSDJWT(ctx context.Context, s string) (*Credential, error) {
 	var key resolvedKey
 	res, err := sdjwt.Verify(s, sdjwt.VerifyOptions{
@@ -381,7 +404,16 @@ func (v *Verifier) VerifyVCSDJWT(ctx context.Context, s string) (*Credential, er
 		return nil, mapSDJWTErr(err)
 	}
 	v.remember(key)
-	return v.checkCredential(ctx, res.Claims)
+	c, err := v.checkCredential(ctx, res.Claims)
+	if err != nil {
+		return nil, err
+	}
+	// After the checks of the disclosed document, so that what they
+	// refuse keeps its error.
+	if err := res.CheckClear(clearVCSDJWT); err != nil {
+		return nil, mapSDJWTErr(err)
+	}
+	return c, nil
 }
 
 // SDJWTOptions are what a verifier of an SD-JWT VC presentation expects.
@@ -395,8 +427,9 @@ type SDJWTOptions struct {
 // DID iss whose key signed, every disclosure, the key binding when
 // required (or present), validity (exp/nbf), the issuer's accreditation
 // for the vct (and, unless an enrollment issuer, no disclosed sub in
-// urn:trustid:subject: nor assuranceLevel) and the status claim (IETF
-// Token Status List).
+// urn:trustid:subject: nor assuranceLevel), the status claim (IETF Token
+// Status List) and, last, that none of the claims that must be in the
+// clear (clearSDJWTVC) is selectively disclosable.
 func (v *Verifier) VerifySDJWT(ctx context.Context, s string, opts SDJWTOptions) (*sdjwt.Verified, error) {
 	var key resolvedKey
 	res, err := sdjwt.Verify(s, sdjwt.VerifyOptions{
@@ -451,6 +484,10 @@ func (v *Verifier) VerifySDJWT(ctx context.Context, s string, opts SDJWTOptions)
 			return nil, err
 		}
 	}
+	// After the checks above, so that what they refuse keeps its error.
+	if err := res.CheckClear(clearSDJWTVC); err != nil {
+		return nil, mapSDJWTErr(err)
+	}
 	return res, nil
 }
 
@@ -476,7 +513,7 @@ func tokenStatusRef(st any) (string, int, error) {
 func mapSDJWTErr(err error) error {
 	for _, m := range []struct{ from, to error }{
 		{sdjwt.ErrAlgorithm, ErrAlgorithm}, {sdjwt.ErrType, ErrType}, {sdjwt.ErrSignature, ErrSignature},
-		{sdjwt.ErrExpired, ErrExpired}, {sdjwt.ErrNotYetValid, ErrNotYetValid},
+		{sdjwt.ErrExpired, ErrExpired}, {sdjwt.ErrNotYetValid, ErrNotYetValid}, {sdjwt.ErrNotDisclosable, ErrInvalid},
 	} {
 		if errors.Is(err, m.from) && !errors.Is(err, sdjwt.ErrKeyBinding) {
 			return fmt.Errorf("%w: %w", m.to, err)

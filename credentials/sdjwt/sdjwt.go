@@ -41,6 +41,7 @@ var (
 	ErrUnmatched       = errors.New("sdjwt: disclosure matches no digest")
 	ErrDuplicateDigest = errors.New("sdjwt: digest appears more than once")
 	ErrReservedName    = errors.New("sdjwt: disclosure uses a reserved or existing claim name")
+	ErrNotDisclosable  = errors.New("sdjwt: claim must not be selectively disclosable")
 	ErrExpired         = errors.New("sdjwt: expired")
 	ErrNotYetValid     = errors.New("sdjwt: not yet valid")
 	ErrKeyBinding      = errors.New("sdjwt: key binding invalid")
@@ -414,6 +415,9 @@ type Verified struct {
 	// _sd_alg and undisclosed array elements removed.
 	Claims      map[string]any
 	Disclosures []*Disclosure
+	// Payload is the issuer-signed JWT's payload as signed (digests in
+	// place). Read only.
+	Payload map[string]any
 	// KeyBound reports that a KB-JWT was present and verified.
 	KeyBound bool
 	KBClaims map[string]any
@@ -453,7 +457,7 @@ func Verify(s string, opts VerifyOptions) (*Verified, error) {
 	if err != nil {
 		return nil, mapJWT(err)
 	}
-	out := &Verified{Header: hdr, Disclosures: sd.Disclosures}
+	out := &Verified{Header: hdr, Disclosures: sd.Disclosures, Payload: claims.Raw}
 	if out.Claims, err = Process(claims.Raw, sd.Disclosures); err != nil {
 		return nil, err
 	}
@@ -468,6 +472,51 @@ func Verify(s string, opts VerifyOptions) (*Verified, error) {
 	}
 	out.KeyBound = true
 	return out, nil
+}
+
+// CheckClear refuses (ErrNotDisclosable) a top-level claim of names, those
+// a profile requires in the clear, that is selectively disclosable: given
+// by a disclosure, or holding digests in the issuer-signed JWT (an _sd
+// member or a {"...": digest} element, disclosed or not). A claim made
+// selectively disclosable and withheld leaves no trace to check: that is
+// the issuer's to avoid.
+func (v *Verified) CheckClear(names []string) error {
+	for _, n := range names {
+		val, signed := v.Payload[n]
+		if _, disclosed := v.Claims[n]; disclosed && !signed {
+			return fmt.Errorf("%w: %q is given by a disclosure", ErrNotDisclosable, n)
+		}
+		if signed && hasDigests(val) {
+			return fmt.Errorf("%w: %q holds selectively disclosable members", ErrNotDisclosable, n)
+		}
+	}
+	return nil
+}
+
+// hasDigests reports whether v holds, at any depth, an object with an _sd
+// member or a "..." one (an array element's digest: Process has checked
+// the shapes).
+func hasDigests(v any) bool {
+	switch t := v.(type) {
+	case map[string]any:
+		_, sd := t["_sd"]
+		_, el := t["..."]
+		if sd || el {
+			return true
+		}
+		for _, x := range t {
+			if hasDigests(x) {
+				return true
+			}
+		}
+	case []any:
+		for _, x := range t {
+			if hasDigests(x) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func mapJose(err error) error {
