@@ -124,8 +124,9 @@ type PresentationResult struct {
 // the future and at most VPMaxAge old; every credential in it is an
 // enveloped, verifiable credential bound to the holder (boundToHolder):
 // its cnf.jwk is the key that signed the presentation, or its subject id
-// (credentialSubject.id, an SD-JWT VC's sub) is the holder; a credential
-// with neither is refused. Replays within VPMaxAge are the caller's to
+// (credentialSubject.id, an SD-JWT VC's sub) is the holder; an
+// SD-JWT-secured credential with neither is refused, a bearer credential
+// in the clear taken. Replays within VPMaxAge are the caller's to
 // refuse, by issuing each challenge once.
 func (v *Verifier) VerifyPresentation(ctx context.Context, token, challenge, domain string) (*PresentationResult, error) {
 	if challenge == "" || domain == "" {
@@ -200,10 +201,12 @@ func (v *Verifier) checkIssuedAt(iat any) error {
 // evidence only: its cnf, present in any format, names the key that
 // signed the presentation (holderPub), or its subject's id (an SD-JWT
 // VC's sub, a W3C credential's credentialSubject.id), in the clear or
-// disclosed, is the holder. A credential offers no evidence when it has
-// neither, which with selective disclosure may be a withheld sub or id:
-// it is refused, as one bound to someone else is. An SD-JWT VC with cnf
-// is bound by it alone (its sub need not name the holder:
+// disclosed, is the holder. An SD-JWT-secured credential (dc+sd-jwt,
+// vc+sd-jwt) with neither is refused, as one bound to someone else is:
+// a withheld sub or id cannot be told from none. One secured in the clear
+// with neither is a bearer credential, which VC 2.0 allows (its privacy
+// considerations, "Bearer Credentials"), and is taken as such. An SD-JWT
+// VC with cnf is bound by it alone (its sub need not name the holder:
 // draft-ietf-oauth-sd-jwt-vc, §3.2.2.2: "There is no requirement for a
 // binding to exist between sub and cnf claims"); in a W3C credential every
 // subject id, as well, must be the holder.
@@ -237,7 +240,7 @@ func boundToHolder(r *Verified, holder string, holderPub crypto.PublicKey) error
 		}
 		bound = true
 	}
-	if !bound {
+	if !bound && (r.Format == TypSDJWTVC || r.Format == TypVCSDJWT) {
 		return fmt.Errorf("%w: the credential names neither the holder (subject id) nor its key (cnf)", ErrHolderMismatch)
 	}
 	return nil

@@ -37,7 +37,8 @@ func withhold(t testing.TB, token string, names ...string) string {
 // subject id equal to the holder): a node-issued SD-JWT VC without cnf
 // whose sub disclosure is withheld, a vc+sd-jwt whose
 // credentialSubject.id is withheld, are refused (holder_mismatch), as is a
-// vc+jwt whose cnf names another key than the one that signed.
+// vc+jwt whose cnf names another key than the one that signed; a bearer
+// vc+jwt (no subject id, no cnf, in the clear) is taken.
 func TestPresentedCredentialNeedsEvidence(t *testing.T) {
 	n := newNode(t, testBase)
 	ctx := context.Background()
@@ -114,6 +115,9 @@ func TestPresentedCredentialNeedsEvidence(t *testing.T) {
 		{"vc+jwt, cnf A, A", Envelope(sign(keyBoundA, TypVCJWT, nil), MediaTypeVCJWT), didA, a, true},
 		{"vc+jwt, cnf B, A", Envelope(sign(keyBoundB, TypVCJWT, nil), MediaTypeVCJWT), didA, a, false},
 		{"vc+jwt, id A, cnf B, A", Envelope(sign(idAKeyB, TypVCJWT, nil), MediaTypeVCJWT), didA, a, false},
+		// In the clear, no subject id and no cnf: a bearer credential
+		// (VC 2.0, "Bearer Credentials"), anyone's to present.
+		{"vc+jwt, bearer, B", Envelope(sign(doc(map[string]any{"region": "310000"}), TypVCJWT, nil), MediaTypeVCJWT), didB, b, true},
 	} {
 		err := present(c.env, c.holder, c.signer)
 		if c.ok && err != nil || !c.ok && !errors.Is(err, ErrHolderMismatch) {
