@@ -29,7 +29,7 @@ const credential = `{
   "credentialSubject": {"id": "did:example:abcdefgh", "alumniOf": "The School of Examples"}
 }`
 
-func mustParse(t *testing.T, s string) map[string]any {
+func mustParse(t testing.TB, s string) map[string]any {
 	t.Helper()
 	m, err := Parse([]byte(s), Limits{})
 	if err != nil {
@@ -696,5 +696,26 @@ func TestIsRelativeIRICached(t *testing.T) {
 				t.Fatalf("round %d, %q: %v, json-gold %v", round, v, got, want)
 			}
 		}
+	}
+}
+
+// BenchmarkCheckInlineContexts: credentials with a context object at the
+// top and one nested in credentialSubject, with one at the top only, and
+// with bundled URLs only (no processing).
+func BenchmarkCheckInlineContexts(b *testing.B) {
+	for name, doc := range map[string]string{
+		"inline": `{"@context": ["https://www.w3.org/ns/credentials/v2", {"degree": "https://u.example/degree"}], "type": ["VerifiableCredential"], "issuer": "did:example:i", "credentialSubject": {"@context": {"nickname": "https://u.example/nickname"}, "id": "did:example:s", "nickname": "Al", "degree": "BSc"}}`,
+		"top":    `{"@context": ["https://www.w3.org/ns/credentials/v2", {"degree": "https://u.example/degree"}], "type": ["VerifiableCredential"], "issuer": "did:example:i", "credentialSubject": {"id": "did:example:s", "degree": "BSc"}}`,
+		"urls":   `{"@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"], "type": ["VerifiableCredential"], "issuer": "did:example:i", "credentialSubject": {"id": "did:example:s", "alumniOf": "U"}}`,
+	} {
+		d := mustParse(b, doc)
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := CheckInlineContexts(d); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
