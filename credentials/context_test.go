@@ -33,6 +33,12 @@ func TestContextCheck(t *testing.T) {
 	if _, err := checking.VerifyCredential(ctx, iss.Token); !errors.Is(err, jsonld.ErrProtectedTerm) {
 		t.Errorf("vc+jwt: %v", err)
 	}
+	// The same redefinition in a context nested in credentialSubject.
+	nested := sampleCredential()
+	nested["credentialSubject"].(map[string]any)["@context"] = map[string]any{"name": "https://evil.example/name"}
+	if _, err := checking.VerifyCredential(ctx, mustIssue(t, n, nested, issuer.IssueOptions{}).Token); !errors.Is(err, jsonld.ErrProtectedTerm) {
+		t.Errorf("vc+jwt, nested @context: %v", err)
+	}
 	strict, err := issuer.New(issuer.Config{BaseURL: testBase, Keys: n.keys, Status: n.status, Now: n.clock.Now, ContextCheck: jsonld.CheckInlineContexts})
 	if err != nil {
 		t.Fatal(err)

@@ -165,7 +165,7 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		// Data Integrity proofs: the same keys, and the same checks once a
 		// proof holds (data model, validity, accreditation, status).
 		div, err := dataintegrity.NewVerifier(dataintegrity.Config{Resolver: keys, Cryptosuites: dataintegrity.Cryptosuites(),
-			Checker: dataintegrity.CheckWith(v.CheckCredential), Leeway: 30 * time.Second})
+			Checker: dataintegrity.CheckWith(v.CheckCredential), Leeway: 30 * time.Second, MaxAge: vc.DefaultVPMaxAge})
 		if err != nil {
 			return err
 		}

@@ -70,7 +70,7 @@ func TestVerifyHandBuilt(t *testing.T) {
 		if _, err := f.v.VerifyCredential(context.Background(), data); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		minimal := handSign1(t, map[int64]any{1: int64(alg)}, map[int64]any{4: []byte(p.kid)}, payload, p.key, alg)
+		minimal := handSign1(t, map[int64]any{1: int64(alg), 4: []byte(p.kid)}, nil, payload, p.key, alg)
 		if _, err := f.v.VerifyCredential(context.Background(), minimal[1:]); err != nil { // untagged
 			t.Fatalf("%s untagged, no typ: %v", name, err)
 		}
@@ -122,6 +122,9 @@ func TestBadInput(t *testing.T) {
 		{"crit", handSign1(t, withHdr(2, []any{int64(4)}), nil, payload, es.key, AlgES256), credentials.ErrUnsupported},
 		{"kid as text", handSign1(t, withHdr(4, es.kid), nil, payload, es.key, AlgES256), ErrMalformed},
 		{"no kid", handSign1(t, map[int64]any{1: int64(-7)}, nil, payload, es.key, AlgES256), credentials.ErrUnknownKey},
+		{"kid only unprotected", handSign1(t, map[int64]any{1: int64(-7)}, map[int64]any{4: []byte(es.kid)}, payload, es.key, AlgES256), ErrUnprotectedKeyID},
+		{"kid protected and unprotected", handSign1(t, vcHeaders(AlgES256, es.kid), map[int64]any{4: []byte(es.kid + "x")}, payload, es.key, AlgES256), ErrUnprotectedKeyID},
+		{"kid protected and the same unprotected", handSign1(t, vcHeaders(AlgES256, es.kid), map[int64]any{4: []byte(es.kid)}, payload, es.key, AlgES256), ErrUnprotectedKeyID},
 		{"tampered payload", tampered, ErrSignature},
 		{"signature by another key", handSign1(t, vcHeaders(AlgES256, es.kid), nil, payload, newKey(t, "ES256"), AlgES256), ErrSignature},
 		{"key of another issuer", handSign1(t, vcHeaders(AlgES256, es.kid), nil, enc(otherIssuer), es.key, AlgES256), credentials.ErrIssuerMismatch},
@@ -131,6 +134,8 @@ func TestBadInput(t *testing.T) {
 		{"payload not a credential", handSign1(t, vcHeaders(AlgES256, es.kid), nil, []byte(`{"issuer":"`+es.did+`"}`), es.key, AlgES256), credentials.ErrInvalid},
 		{"expired", handSign1(t, vcHeaders(AlgES256, es.kid), nil, enc(expired), es.key, AlgES256), credentials.ErrExpired},
 		{"not yet valid", handSign1(t, vcHeaders(AlgES256, es.kid), nil, enc(early), es.key, AlgES256), credentials.ErrNotYetValid},
+		{"exp past (as in a vc+jwt)", handSign1(t, vcHeaders(AlgES256, es.kid), nil, enc(withMember(credentialDoc(es.did), "exp", 1000000000)), es.key, AlgES256), credentials.ErrExpired},
+		{"nbf future (as in a vc+jwt)", handSign1(t, vcHeaders(AlgES256, es.kid), nil, enc(withMember(credentialDoc(es.did), "nbf", 4000000000)), es.key, AlgES256), credentials.ErrNotYetValid},
 		{"empty", nil, ErrMalformed},
 		{"garbage", []byte("eyJhbGciOiJFUzI1NiJ9.e30.sig"), ErrMalformed},
 		{"truncated", good[:len(good)-10], ErrMalformed},
@@ -193,4 +198,9 @@ func TestSignRefuses(t *testing.T) {
 	if _, err := SignCredential(bad, p.kid, p.key); !errors.Is(err, credentials.ErrInvalid) {
 		t.Fatal(err)
 	}
+}
+
+func withMember(m map[string]any, k string, v any) map[string]any {
+	m[k] = v
+	return m
 }

@@ -83,6 +83,9 @@ func sign(t testing.TB, doc map[string]any, k didKey, suite string, opts di.Opti
 	}
 	if opts.Created.IsZero() {
 		opts.Created = now.Add(-time.Hour)
+		if opts.ProofPurpose == di.PurposeAuthentication {
+			opts.Created = now.Add(-time.Minute) // within DefaultMaxAge
+		}
 	}
 	out, err := di.AddProof(doc, k.signer, opts)
 	if err != nil {
@@ -187,6 +190,36 @@ func TestPresentation(t *testing.T) {
 		if _, err := v.VerifyPresentation(ctx, data, c.challenge, c.domain); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
+	}
+	// Its proof's created: required, and at most MaxAge (default
+	// DefaultMaxAge) old, as a vp+jwt's iat.
+	for _, c := range []struct {
+		name    string
+		created time.Time
+		want    error
+	}{
+		{"just within the maximum age", now.Add(-di.DefaultMaxAge), nil},
+		{"older than the maximum age", now.Add(-di.DefaultMaxAge - time.Second), di.ErrExpired},
+		{"a day old", now.Add(-24 * time.Hour), di.ErrExpired},
+	} {
+		old := sign(t, vp, holder, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-1f8e", Created: c.created})
+		if _, err := v.VerifyPresentation(ctx, marshal(t, old), "c-1f8e", ""); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	noCreated := clone(t, signed)
+	delete(noCreated["proof"].(map[string]any), "created")
+	if _, err := v.VerifyPresentation(ctx, marshal(t, noCreated), "c-1f8e", ""); !errors.Is(err, di.ErrProof) {
+		t.Errorf("a presentation proof without created: %v, want %v", err, di.ErrProof)
+	}
+	longer, err := di.NewVerifier(di.Config{Resolver: &credentials.Resolver{Now: func() time.Time { return now }},
+		Cryptosuites: di.Cryptosuites(), ProofOnly: true, Now: func() time.Time { return now }, MaxAge: time.Hour, Leeway: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hourOld := sign(t, vp, holder, di.EdDSARDFC2022, di.Options{ProofPurpose: di.PurposeAuthentication, Challenge: "c-1f8e", Created: now.Add(-time.Hour - time.Minute)})
+	if _, err := longer.VerifyPresentation(ctx, marshal(t, hourOld), "c-1f8e", ""); err != nil {
+		t.Errorf("MaxAge an hour, leeway a minute: %v", err)
 	}
 	// Signed by someone other than the holder.
 	other := newDIDKey(t, gm.AlgEdDSA)
@@ -516,5 +549,14 @@ func TestJWKContext(t *testing.T) {
 		if _, err := v.VerifyCredential(ctx, []byte(tampered)); !errors.Is(err, di.ErrSignature) {
 			t.Errorf("%s (%s): changed publicKeyJwk: %v", suite, alg, err)
 		}
+	}
+}
+
+// TestDefaultMaxAge: a presentation is as fresh secured with Data
+// Integrity as secured as a vp+jwt (the packages cannot share the constant:
+// dataintegrity does not import credentials).
+func TestDefaultMaxAge(t *testing.T) {
+	if di.DefaultMaxAge != credentials.DefaultVPMaxAge {
+		t.Errorf("DefaultMaxAge %v, credentials.DefaultVPMaxAge %v", di.DefaultMaxAge, credentials.DefaultVPMaxAge)
 	}
 }

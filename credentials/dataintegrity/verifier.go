@@ -67,9 +67,18 @@ type Config struct {
 	// allowed on created and expires (default 0).
 	Now    func() time.Time
 	Leeway time.Duration
+	// MaxAge bounds the age of a presentation's proof (proofPurpose
+	// authentication), from its created, which such a proof must have
+	// (default DefaultMaxAge).
+	MaxAge time.Duration
 	// Limits bound the JSON-LD input (zero: jsonld defaults).
 	Limits jsonld.Limits
 }
+
+// DefaultMaxAge is the default of Config.MaxAge: the node's bound on the
+// age of a vp+jwt (credentials.DefaultVPMaxAge), so that a presentation
+// is as fresh whichever way it is secured.
+const DefaultMaxAge = 5 * time.Minute
 
 // Verifier verifies Data Integrity proofs. It is safe for concurrent use.
 type Verifier struct{ cfg Config }
@@ -92,6 +101,9 @@ func NewVerifier(cfg Config) (*Verifier, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = DefaultMaxAge
 	}
 	return &Verifier{cfg: cfg}, nil
 }
@@ -373,6 +385,19 @@ func (v *Verifier) checkFields(p *parsedProof, exp expect, controller string) er
 	}
 	if !p.expires.IsZero() && !now.Add(-v.cfg.Leeway).Before(p.expires) {
 		return ErrExpired
+	}
+	// VC Data Integrity 1.0 §2.1 makes created OPTIONAL ("The date and
+	// time the proof was created is OPTIONAL") and the challenge "is used
+	// once for a particular domain and window of time": a presentation's
+	// window is bounded here, as a vp+jwt's by its iat, so its proof must
+	// say when it was made.
+	if exp.purpose == PurposeAuthentication {
+		if p.created.IsZero() {
+			return fmt.Errorf("%w: a presentation proof needs created", ErrProof)
+		}
+		if now.Sub(p.created) > v.cfg.MaxAge+v.cfg.Leeway {
+			return fmt.Errorf("%w: presentation proof created more than %v ago", ErrExpired, v.cfg.MaxAge)
+		}
 	}
 	if exp.challenge != "" && p.challenge != exp.challenge {
 		return ErrChallenge

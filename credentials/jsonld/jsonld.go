@@ -184,41 +184,101 @@ func CheckContext(doc map[string]any) error {
 	return ErrFirstContext
 }
 
-// CheckInlineContexts processes doc's @context when it holds context
-// objects besides bundled URLs, for securing mechanisms that do not
-// process the document as JSON-LD (vc+jwt, vc+cose): a definition that
-// redefines a protected term (ErrProtectedTerm) or is not a valid JSON-LD
-// context (ErrInvalid, ErrTooDeep, ...) is refused, as VC 2.0 asks of
-// every @context item ("processable as a JSON-LD context"). A @context
-// of URLs only needs no processing (the bundled contexts agree with each
-// other). Contexts are processed in order, so the items before the first
-// context not bundled (by URL) are checked: what follows cannot undo an
-// error in them. That context and the items after it, and a context
-// object that @imports one not bundled, cannot be processed here: they
-// are accepted unchecked, never fetched.
+// CheckInlineContexts checks the contexts doc holds besides bundled URLs,
+// for securing mechanisms that do not process the document as JSON-LD
+// (vc+jwt, vc+cose), so that they refuse what Data Integrity's expansion
+// refuses of them: a definition that redefines a protected term
+// (ErrProtectedTerm) or is not a valid JSON-LD context (ErrInvalid,
+// ErrTooDeep, ...), as VC 2.0 asks of every @context ("processable as a
+// JSON-LD context"). A document with such contexts, at the top (objects in
+// its @context) or in any node object below it, is expanded as a whole with
+// the bundled contexts, so each context is processed over the active
+// context at its place (property- and type-scoped contexts included);
+// expansion refuses what else is not valid JSON-LD too (ErrInvalid), but
+// drops undefined terms rather than refusing them (ErrUndefinedTerm is
+// CheckDefinedTerms's). A document whose @context holds URLs only, and no
+// nested @context, needs no processing (the bundled contexts agree with
+// each other). The top-level items from the first context not bundled (by
+// URL) on are left out: what follows cannot undo an error before it. They,
+// a nested context not bundled and a context that @imports one are
+// accepted unchecked, never fetched; so is what the bundled contexts leave
+// undefined (expansion drops it, nested contexts and all).
 func CheckInlineContexts(doc map[string]any) error {
-	list, _ := doc["@context"].([]any)
-	n, inline := len(list), false
-	for i, c := range list {
-		if u, ok := c.(string); ok {
-			if _, ok := contexts.Document(u); !ok {
-				n = i
-				break
+	top, inline := doc["@context"], false
+	switch c := top.(type) {
+	case map[string]any:
+		inline = true
+	case []any:
+		for i, it := range c {
+			if u, ok := it.(string); ok {
+				if _, ok := contexts.Document(u); !ok {
+					top = c[:i]
+					break
+				}
+			}
+			if _, ok := it.(map[string]any); ok {
+				inline = true
 			}
 		}
-		if _, ok := c.(map[string]any); ok {
-			inline = true
-		}
 	}
-	if !inline {
+	if !inline && !nestedContext(doc) {
 		return nil
 	}
-	ctx, err := Check(map[string]any{"@context": list[:n]}, Limits{})
+	body := maps.Clone(doc)
+	if top != nil {
+		body["@context"] = top
+	}
+	checked, err := Check(body, Limits{})
 	if err != nil {
 		return err
 	}
-	if _, err := Expand(ctx); err != nil && !errors.Is(err, ErrUnknownContext) {
+	if err := expandLenient(checked); err != nil && !errors.Is(err, ErrUnknownContext) {
 		return err
+	}
+	return nil
+}
+
+// nestedContext reports whether a value in doc, below its own @context,
+// holds an object with an @context member.
+func nestedContext(doc map[string]any) bool {
+	var holds func(v any) bool
+	holds = func(v any) bool {
+		switch t := v.(type) {
+		case map[string]any:
+			if _, ok := t["@context"]; ok {
+				return true
+			}
+			for _, e := range t {
+				if holds(e) {
+					return true
+				}
+			}
+		case []any:
+			return slices.ContainsFunc(t, holds)
+		}
+		return false
+	}
+	for k, v := range doc {
+		if k != "@context" && holds(v) {
+			return true
+		}
+	}
+	return false
+}
+
+// expandLenient runs json-gold's expansion of doc (after Check) with the
+// bundled contexts only, as Expand does, but not in safe mode: terms no
+// context defines are dropped, not refused.
+func expandLenient(doc map[string]any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: the JSON-LD processor failed", ErrInvalid)
+		}
+	}()
+	opts := options()
+	opts.SafeMode = false
+	if _, err := ld.NewJsonLdProcessor().Expand(forProcessor(doc), opts); err != nil {
+		return mapErr(err)
 	}
 	return nil
 }

@@ -29,7 +29,7 @@ const credential = `{
   "credentialSubject": {"id": "did:example:abcdefgh", "alumniOf": "The School of Examples"}
 }`
 
-func mustParse(t *testing.T, s string) map[string]any {
+func mustParse(t testing.TB, s string) map[string]any {
 	t.Helper()
 	m, err := Parse([]byte(s), Limits{})
 	if err != nil {
@@ -421,9 +421,32 @@ func TestCheckInlineContexts(t *testing.T) {
 		`{"@context": [` + v2 + `, {"degree": "https://u.example/degree"}, "` + srv.URL + `/ctx"]}`: nil,
 		`{"@context": [` + v2 + `, {"@version": 1.1, "@import": "` + srv.URL + `/ctx"}]}`:           nil,
 		`{"@context": ` + v2 + `}`: nil,
+		// Nested contexts: processed over the active context at their place.
+		`{"@context": [` + v2 + `], "credentialSubject": {"@context": {"name": "https://evil.example/name"}, "name": "Alice"}}`:                 ErrProtectedTerm,
+		`{"@context": ` + v2 + `, "verifiableCredential": [{"credentialSubject": [{}, {"@context": [{"type": "https://evil.example/t"}]}]}]}`:   ErrProtectedTerm,
+		`{"@context": [` + v2 + `, "` + srv.URL + `/ctx"], "credentialSubject": {"@context": {"name": "https://evil.example/name"}}}`:           ErrProtectedTerm,
+		`{"@context": [` + v2 + `], "credentialSubject": {"@context": {"nickname": "https://u.example/nickname"}, "nickname": "Al"}}`:           nil,
+		`{"@context": [` + v2 + `], "credentialSubject": {"@context": {"degree": {"@id": "https://u.example/degree", "@type": 7}}}}`:            ErrInvalid,
+		`{"@context": [` + v2 + `], "credentialSubject": {"@context": "` + srv.URL + `/ctx", "name": "Alice"}}`:                                 nil,
+		`{"@context": [` + v2 + `], "credentialSubject": {"@context": [{"@version": 1.1, "@import": "` + srv.URL + `/ctx"}], "name": "Alice"}}`: nil,
+		`{"@context": [` + v2 + `, {"@version": 1.1, "@import": "` + srv.URL + `/ctx"}], "credentialSubject": {"@context": {"name": "x:n"}}}`:   nil,
+		// A property-scoped context may override protected terms (JSON-LD
+		// 1.1 §4.1.11), an embedded one in the node below it may not.
+		`{"@context": [` + v2 + `, {"alumniOf": {"@id": "https://u.example/a", "@context": {"name": "https://u.example/n"}}}], "alumniOf": {"name": "U"}}`:                                    nil,
+		`{"@context": [` + v2 + `], "credentialSubject": {"@context": {"alumniOf": {"@id": "https://u.example/a", "@context": {"name": "https://u.example/n"}}}, "alumniOf": {"name": "U"}}}`: nil,
+		`{"@context": [` + v2 + `], "credentialSubject": {"@context": {"alumniOf": "https://u.example/a"}, "alumniOf": {"@context": {"name": "https://u.example/n"}, "name": "U"}}}`:          ErrProtectedTerm,
+		// A top-level context object without the base context first (that
+		// is CheckContext's to refuse) is processed too.
+		`{"@context": {"@protected": true, "name": "x:n", "T": {"@id": "x:T", "@context": {"name": "x:m"}}}, "@type": "T"}`: ErrProtectedTerm,
 	} {
-		if err := CheckInlineContexts(mustParse(t, doc)); !errors.Is(err, want) && !(err == nil && want == nil) {
+		d := mustParse(t, doc)
+		err := CheckInlineContexts(d)
+		if !errors.Is(err, want) && !(err == nil && want == nil) {
 			t.Errorf("%s: %v, want %v", doc, err, want)
+		}
+		// Data Integrity's expansion refuses the same protected terms.
+		if _, xerr := Expand(d); !strings.Contains(doc, srv.URL) && errors.Is(xerr, ErrProtectedTerm) != errors.Is(err, ErrProtectedTerm) {
+			t.Errorf("%s: %v, Expand %v", doc, err, xerr)
 		}
 	}
 	if n := fetched.Load(); n != 0 {
@@ -432,9 +455,13 @@ func TestCheckInlineContexts(t *testing.T) {
 }
 
 // FuzzCheckInlineContexts: no @context makes the check panic or fetch; a
-// refusal is one of the package's errors; a document that canonicalizes
-// passes it.
+// refusal is one of the package's errors; what it refuses Expand (Data
+// Integrity) refuses, and what Expand refuses as a protected term
+// redefined it refuses as one.
 func FuzzCheckInlineContexts(f *testing.F) {
+	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2"], "credentialSubject": {"@context": {"name": "https://evil.example/name"}, "name": "Alice"}}`))
+	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2"], "credentialSubject": {"@context": {"alumniOf": {"@id": "https://u.example/a", "@context": {"name": "https://u.example/n"}}}, "alumniOf": {"name": "U"}}}`))
+	f.Add([]byte(`{"@context": {"@protected": true, "name": "x:n", "T": {"@id": "x:T", "@context": {"name": "x:m"}}}, "@type": "T"}`))
 	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", {"name": "https://evil.example/name"}]}`))
 	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", {"degree": {"@id": "https://u.example/d", "@context": {"x": "https://u.example/x"}}}]}`))
 	f.Add([]byte(`{"@context": ["https://www.w3.org/ns/credentials/v2", {"@version": 1.1, "@import": "https://w3id.org/security/multikey/v1"}]}`))
@@ -444,11 +471,15 @@ func FuzzCheckInlineContexts(f *testing.F) {
 			return
 		}
 		err = CheckInlineContexts(doc)
+		_, xerr := Expand(doc)
+		if errors.Is(xerr, ErrProtectedTerm) && !errors.Is(err, ErrProtectedTerm) {
+			t.Fatalf("Expand refuses a protected term redefined (%v), the check: %v", xerr, err)
+		}
 		if err == nil {
 			return
 		}
-		if _, cerr := Canonicalize(doc); cerr == nil {
-			t.Fatalf("a document that canonicalizes refused: %v", err)
+		if xerr == nil {
+			t.Fatalf("a document that expands refused: %v", err)
 		}
 		for _, s := range []error{ErrProtectedTerm, ErrInvalid, ErrTooDeep, ErrTooLarge, ErrUndefinedTerm, ErrRelativeIRI} {
 			if errors.Is(err, s) {
@@ -665,5 +696,26 @@ func TestIsRelativeIRICached(t *testing.T) {
 				t.Fatalf("round %d, %q: %v, json-gold %v", round, v, got, want)
 			}
 		}
+	}
+}
+
+// BenchmarkCheckInlineContexts: credentials with a context object at the
+// top and one nested in credentialSubject, with one at the top only, and
+// with bundled URLs only (no processing).
+func BenchmarkCheckInlineContexts(b *testing.B) {
+	for name, doc := range map[string]string{
+		"inline": `{"@context": ["https://www.w3.org/ns/credentials/v2", {"degree": "https://u.example/degree"}], "type": ["VerifiableCredential"], "issuer": "did:example:i", "credentialSubject": {"@context": {"nickname": "https://u.example/nickname"}, "id": "did:example:s", "nickname": "Al", "degree": "BSc"}}`,
+		"top":    `{"@context": ["https://www.w3.org/ns/credentials/v2", {"degree": "https://u.example/degree"}], "type": ["VerifiableCredential"], "issuer": "did:example:i", "credentialSubject": {"id": "did:example:s", "degree": "BSc"}}`,
+		"urls":   `{"@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"], "type": ["VerifiableCredential"], "issuer": "did:example:i", "credentialSubject": {"id": "did:example:s", "alumniOf": "U"}}`,
+	} {
+		d := mustParse(b, doc)
+		b.Run(name, func(b *testing.B) {
+			b.ReportAllocs()
+			for b.Loop() {
+				if err := CheckInlineContexts(d); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
