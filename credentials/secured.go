@@ -5,8 +5,6 @@ import (
 	"crypto"
 	"fmt"
 	"net/http"
-
-	"github.com/trustid-cn/trustid/credentials/internal/jose"
 )
 
 // Securing mechanisms kept outside this package (credentials/cose) verify
@@ -52,17 +50,6 @@ func (v *Verifier) CheckContext(doc map[string]any) error {
 		return nil
 	}
 	return v.cfg.ContextCheck(doc)
-}
-
-// CheckTimes checks the exp and nbf members of a payload whose signature
-// another securing mechanism verified, as the JOSE paths check a JWT's
-// (with Leeway): ErrExpired, ErrNotYetValid, or the JOSE paths' error for
-// a value that is not a NumericDate.
-func (v *Verifier) CheckTimes(payload map[string]any) error {
-	if err := jose.CheckTimes(payload, v.cfg.Now(), v.cfg.Leeway); err != nil {
-		return mapJWSErr(err)
-	}
-	return nil
 }
 
 // CheckPresentationTime checks a presentation's iat as VerifyPresentation
