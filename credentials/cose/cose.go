@@ -61,9 +61,9 @@ var (
 	// ErrUnprotectedAlgorithm: alg is missing from the protected header
 	// (or also appears unprotected).
 	ErrUnprotectedAlgorithm = fmt.Errorf("%w: cose: alg must be a protected header parameter", credentials.ErrAlgorithm)
-	// ErrUnprotectedKeyID: kid is in the unprotected header (alone or
-	// also protected): the key must be named by signed data.
-	ErrUnprotectedKeyID = fmt.Errorf("%w: cose: kid must be a protected header parameter", credentials.ErrUnknownKey)
+	// ErrKeyIDInBothBuckets: kid is in both the protected and the
+	// unprotected header (RFC 9052 §3: malformed).
+	ErrKeyIDInBothBuckets = fmt.Errorf("%w: cose: kid in both the protected and the unprotected header", credentials.ErrUnknownKey)
 	// ErrAlgorithm: alg is unknown, not allowed, or does not fit the key.
 	ErrAlgorithm = fmt.Errorf("%w: cose", credentials.ErrAlgorithm)
 	// ErrType: typ or content type is not the one of the media type.
@@ -270,22 +270,21 @@ func parse(data []byte, mediaType string, allow []Algorithm) (*message, error) {
 			return nil, fmt.Errorf("%w: %s is not %s", ErrType, h.name, h.want)
 		}
 	}
-	// The kid is taken from the protected bucket only, as a JWS kid is
-	// always signed: a kid only in the unprotected bucket could be switched
-	// to another of the issuer's methods with the same key (one revoked,
-	// one live) without breaking the signature. RFC 9052 §3: "Applications
-	// SHOULD verify that the same label does not occur in both the
-	// protected and unprotected header parameters. If the message is not
-	// rejected as malformed, attributes MUST be obtained from the protected
-	// bucket, and only if an attribute is not found in the protected bucket
-	// can that attribute be obtained from the unprotected bucket."
-	// VC-JOSE-COSE ("COSE Header Parameters and CWT Claims") applies
-	// RFC 9052 §3.1 and says no more of kid, so a kid in the unprotected
-	// bucket (alone, or beside a protected one) is refused, as alg is.
-	if _, ok := msg.Headers.Unprotected[gocose.HeaderLabelKeyID]; ok {
-		return nil, ErrUnprotectedKeyID
+	// RFC 9052 §3: "Applications SHOULD verify that the same label does
+	// not occur in both the protected and unprotected header parameters.
+	// If the message is not rejected as malformed, attributes MUST be
+	// obtained from the protected bucket, and only if an attribute is not
+	// found in the protected bucket can that attribute be obtained from the
+	// unprotected bucket." A kid in both buckets is refused as malformed;
+	// one in either is taken (VC-JOSE-COSE applies RFC 9052 §3.1 and says
+	// no more of kid). The signature binds the key, not the kid: a kid
+	// only unprotected selects among the issuer's methods, each of which
+	// must still resolve to the key that signed.
+	_, protected := msg.Headers.Protected[gocose.HeaderLabelKeyID]
+	if _, unprotected := msg.Headers.Unprotected[gocose.HeaderLabelKeyID]; protected && unprotected {
+		return nil, ErrKeyIDInBothBuckets
 	}
-	kv, ok := msg.Headers.Protected[gocose.HeaderLabelKeyID]
+	kv, ok := header(msg, gocose.HeaderLabelKeyID)
 	kidBytes, isBytes := kv.([]byte)
 	if !ok || (isBytes && len(kidBytes) == 0) {
 		return nil, fmt.Errorf("%w: the COSE header has no kid", credentials.ErrUnknownKey)

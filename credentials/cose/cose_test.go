@@ -70,8 +70,8 @@ func TestVerifyHandBuilt(t *testing.T) {
 		if _, err := f.v.VerifyCredential(context.Background(), data); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
-		minimal := handSign1(t, map[int64]any{1: int64(alg), 4: []byte(p.kid)}, nil, payload, p.key, alg)
-		if _, err := f.v.VerifyCredential(context.Background(), minimal[1:]); err != nil { // untagged
+		minimal := handSign1(t, map[int64]any{1: int64(alg)}, map[int64]any{4: []byte(p.kid)}, payload, p.key, alg) // kid unprotected: RFC 9052 §3 allows it
+		if _, err := f.v.VerifyCredential(context.Background(), minimal[1:]); err != nil {                          // untagged
 			t.Fatalf("%s untagged, no typ: %v", name, err)
 		}
 	}
@@ -122,9 +122,8 @@ func TestBadInput(t *testing.T) {
 		{"crit", handSign1(t, withHdr(2, []any{int64(4)}), nil, payload, es.key, AlgES256), credentials.ErrUnsupported},
 		{"kid as text", handSign1(t, withHdr(4, es.kid), nil, payload, es.key, AlgES256), ErrMalformed},
 		{"no kid", handSign1(t, map[int64]any{1: int64(-7)}, nil, payload, es.key, AlgES256), credentials.ErrUnknownKey},
-		{"kid only unprotected", handSign1(t, map[int64]any{1: int64(-7)}, map[int64]any{4: []byte(es.kid)}, payload, es.key, AlgES256), ErrUnprotectedKeyID},
-		{"kid protected and unprotected", handSign1(t, vcHeaders(AlgES256, es.kid), map[int64]any{4: []byte(es.kid + "x")}, payload, es.key, AlgES256), ErrUnprotectedKeyID},
-		{"kid protected and the same unprotected", handSign1(t, vcHeaders(AlgES256, es.kid), map[int64]any{4: []byte(es.kid)}, payload, es.key, AlgES256), ErrUnprotectedKeyID},
+		{"kid protected and unprotected", handSign1(t, vcHeaders(AlgES256, es.kid), map[int64]any{4: []byte(es.kid + "x")}, payload, es.key, AlgES256), ErrKeyIDInBothBuckets},
+		{"kid protected and the same unprotected", handSign1(t, vcHeaders(AlgES256, es.kid), map[int64]any{4: []byte(es.kid)}, payload, es.key, AlgES256), ErrKeyIDInBothBuckets},
 		{"tampered payload", tampered, ErrSignature},
 		{"signature by another key", handSign1(t, vcHeaders(AlgES256, es.kid), nil, payload, newKey(t, "ES256"), AlgES256), ErrSignature},
 		{"key of another issuer", handSign1(t, vcHeaders(AlgES256, es.kid), nil, enc(otherIssuer), es.key, AlgES256), credentials.ErrIssuerMismatch},
