@@ -3,13 +3,11 @@ package auth
 import (
 	"bytes"
 	"encoding/json"
-	"errors"
-	"math"
-	"strconv"
-	"time"
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/internal/jwtdate"
 )
 
 // accessClaims are the claims of an access token (RFC 9068 §2.2), with
@@ -19,65 +17,24 @@ import (
 // verification; this keeps the rest small. It implements jwt.Claims, so
 // the gm.NewJWTParser validator checks exp, iat, nbf, iss and aud.
 type accessClaims struct {
-	Issuer    string   `json:"iss"`
-	Subject   string   `json:"sub"`
-	Audience  audience `json:"aud"`
-	Expires   unixTime `json:"exp"`
-	IssuedAt  unixTime `json:"iat"`
-	NotBefore unixTime `json:"nbf,omitzero"`
-	ID        string   `json:"jti"`
-	ClientID  string   `json:"client_id"`
-	Scope     string   `json:"scope"`
+	Issuer    string       `json:"iss"`
+	Subject   string       `json:"sub"`
+	Audience  audience     `json:"aud"`
+	Expires   jwtdate.Date `json:"exp"`
+	IssuedAt  jwtdate.Date `json:"iat"`
+	NotBefore jwtdate.Date `json:"nbf,omitzero"`
+	ID        string       `json:"jti"`
+	ClientID  string       `json:"client_id"`
+	Scope     string       `json:"scope"`
 }
 
-func (c *accessClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Expires.get() }
-func (c *accessClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.get() }
-func (c *accessClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.get() }
+func (c *accessClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Expires.Get() }
+func (c *accessClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.Get() }
+func (c *accessClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.Get() }
 func (c *accessClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
 func (c *accessClaims) GetSubject() (string, error)                  { return c.Subject, nil }
 func (c *accessClaims) GetAudience() (jwt.ClaimStrings, error) {
 	return jwt.ClaimStrings(c.Audience), nil
-}
-
-// unixTime is a JWT NumericDate: seconds since the epoch. Decoding accepts
-// a JSON number with an integer value in range; fractions are refused
-// (this node never writes them). The zero value is "absent".
-type unixTime struct {
-	d  jwt.NumericDate
-	ok bool
-}
-
-func newUnixTime(t time.Time) unixTime {
-	return unixTime{d: jwt.NumericDate{Time: t.Truncate(time.Second)}, ok: true}
-}
-
-func (u *unixTime) get() (*jwt.NumericDate, error) {
-	if !u.ok {
-		return nil, nil
-	}
-	return &u.d, nil
-}
-
-// IsZero makes omitzero omit an absent date.
-func (u unixTime) IsZero() bool { return !u.ok }
-
-var errNumericDate = errors.New("auth: a date must be whole seconds since 1970")
-
-func (u *unixTime) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*u = unixTime{}
-		return nil
-	}
-	n, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil || n < 0 || n > math.MaxInt64/int64(time.Second) {
-		return errNumericDate
-	}
-	*u = unixTime{d: jwt.NumericDate{Time: time.Unix(n, 0)}, ok: true}
-	return nil
-}
-
-func (u unixTime) MarshalJSON() ([]byte, error) {
-	return strconv.AppendInt(nil, u.d.Unix(), 10), nil
 }
 
 // audience is the aud claim: one string or an array of strings. It is

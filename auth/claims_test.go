@@ -11,18 +11,19 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/jwtdate"
 )
 
 func TestAccessClaimsJSON(t *testing.T) {
-	c := accessClaims{Issuer: "https://x", Subject: "a", Audience: audience{"https://x"}, Expires: newUnixTime(time.Unix(1800000000, 0)),
-		IssuedAt: newUnixTime(time.Unix(1799999400, 0)), ID: "j", ClientID: "a", Scope: "qr:redeem"}
+	c := accessClaims{Issuer: "https://x", Subject: "a", Audience: audience{"https://x"}, Expires: jwtdate.New(time.Unix(1800000000, 0)),
+		IssuedAt: jwtdate.New(time.Unix(1799999400, 0)), ID: "j", ClientID: "a", Scope: "qr:redeem"}
 	b, _ := json.Marshal(&c)
 	want := `{"iss":"https://x","sub":"a","aud":"https://x","exp":1800000000,"iat":1799999400,"jti":"j","client_id":"a","scope":"qr:redeem"}`
 	if string(b) != want {
 		t.Errorf("got  %s\nwant %s", b, want)
 	}
 	var back accessClaims
-	if err := json.Unmarshal(b, &back); err != nil || back.Expires.d.Unix() != 1800000000 || back.NotBefore.ok || len(back.Audience) != 1 {
+	if err := json.Unmarshal(b, &back); err != nil || back.Expires.Time().Unix() != 1800000000 || back.NotBefore.Set() || len(back.Audience) != 1 {
 		t.Errorf("round trip: %+v %v", back, err)
 	}
 	for doc, ok := range map[string]bool{

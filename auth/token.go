@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/jwtdate"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -401,8 +402,8 @@ func (s *Service) issue(clientID, alg, scope string, resources []string) (string
 		Issuer:   s.issuer,
 		Subject:  clientID,
 		Audience: audience{s.issuer},
-		Expires:  newUnixTime(now.Add(s.ttl)),
-		IssuedAt: newUnixTime(now),
+		Expires:  jwtdate.New(now.Add(s.ttl)),
+		IssuedAt: jwtdate.New(now),
 		ID:       base64.RawURLEncoding.EncodeToString(id[:]),
 		ClientID: clientID,
 		Scope:    scope,

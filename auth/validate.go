@@ -462,15 +462,15 @@ func (j *accessJWS) checkHeader() error {
 // sets v, which must be new, to what validation yields. claims must be
 // the caller's own (one parse's): the token keeps their audience.
 func newValidToken(claims *accessClaims, kid string, leeway time.Duration, v *validToken) error {
-	if claims.ClientID == "" || claims.Subject != claims.ClientID || claims.ID == "" || !claims.IssuedAt.ok {
+	if claims.ClientID == "" || claims.Subject != claims.ClientID || claims.ID == "" || !claims.IssuedAt.Set() {
 		return fail(ErrInvalidToken, "access token lacks client_id, sub, jti or iat")
 	}
 	scopes := strings.Split(claims.Scope, " ")
 	scopes = scopes[:len(scopes):len(scopes)]
-	exp := claims.Expires.d.Time
+	exp := claims.Expires.Time()
 	*v = validToken{
 		clientID: claims.ClientID, scopes: scopes, scope: claims.Scope, jti: claims.ID, revoked: revokedKey(claims.ID), kid: kid,
-		iat: claims.IssuedAt.d.Time, exp: exp, until: exp.Add(leeway).UnixNano(),
+		iat: claims.IssuedAt.Time(), exp: exp, until: exp.Add(leeway).UnixNano(),
 		iss: claims.Issuer, aud: claims.Audience,
 	}
 	return nil

@@ -6,10 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -17,6 +15,7 @@ import (
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/b64url"
+	"github.com/trustid-cn/trustid/internal/jwtdate"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
@@ -167,10 +166,10 @@ func (v *AccessTokenVerifier) Verify(ctx context.Context, token string) (*Princi
 	if err := v.claims.Validate(&claims); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrInvalidToken, err)
 	}
-	if claims.ClientID == "" || claims.Subject != claims.ClientID || claims.ID == "" || !claims.IssuedAt.ok {
+	if claims.ClientID == "" || claims.Subject != claims.ClientID || claims.ID == "" || !claims.IssuedAt.Set() {
 		return nil, fmt.Errorf("%w: lacks client_id, sub, jti or iat", ErrInvalidToken)
 	}
-	p := &Principal{ClientID: claims.ClientID, TokenID: claims.ID, Expires: claims.Expires.d.Time}
+	p := &Principal{ClientID: claims.ClientID, TokenID: claims.ID, Expires: claims.Expires.Time()}
 	if claims.Scope != "" {
 		p.Scopes = strings.Split(claims.Scope, " ")
 	}
@@ -223,53 +222,25 @@ func (p *present) UnmarshalJSON([]byte) error {
 }
 
 // accessClaims are the claims of an access token (RFC 9068 §2.2), typed
-// as the node's: dates are whole seconds.
+// as the node's: dates are whole seconds (jwtdate, the node's type).
 type accessClaims struct {
 	Issuer    string           `json:"iss"`
 	Subject   string           `json:"sub"`
 	Audience  jwt.ClaimStrings `json:"aud"`
-	Expires   numericDate      `json:"exp"`
-	IssuedAt  numericDate      `json:"iat"`
-	NotBefore numericDate      `json:"nbf"`
+	Expires   jwtdate.Date     `json:"exp"`
+	IssuedAt  jwtdate.Date     `json:"iat"`
+	NotBefore jwtdate.Date     `json:"nbf"`
 	ID        string           `json:"jti"`
 	ClientID  string           `json:"client_id"`
 	Scope     string           `json:"scope"`
 }
 
-func (c *accessClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Expires.get() }
-func (c *accessClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.get() }
-func (c *accessClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.get() }
+func (c *accessClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Expires.Get() }
+func (c *accessClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.Get() }
+func (c *accessClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.Get() }
 func (c *accessClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
 func (c *accessClaims) GetSubject() (string, error)                  { return c.Subject, nil }
 func (c *accessClaims) GetAudience() (jwt.ClaimStrings, error)       { return c.Audience, nil }
-
-// numericDate is a JWT NumericDate as the node reads one: a JSON integer
-// of seconds since 1970, in range; a fraction, an exponent or a negative
-// is refused. null or absent leaves it unset.
-type numericDate struct {
-	d  jwt.NumericDate
-	ok bool
-}
-
-func (n *numericDate) get() (*jwt.NumericDate, error) {
-	if !n.ok {
-		return nil, nil
-	}
-	return &n.d, nil
-}
-
-func (n *numericDate) UnmarshalJSON(b []byte) error {
-	if string(b) == "null" {
-		*n = numericDate{}
-		return nil
-	}
-	s, err := strconv.ParseInt(string(b), 10, 64)
-	if err != nil || s < 0 || s > math.MaxInt64/int64(time.Second) {
-		return errors.New("sdk: a date must be whole seconds since 1970")
-	}
-	*n = numericDate{d: jwt.NumericDate{Time: time.Unix(s, 0)}, ok: true}
-	return nil
-}
 
 type principalKey struct{}
 
