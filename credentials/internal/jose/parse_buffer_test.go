@@ -2,7 +2,6 @@ package jose
 
 import (
 	"bytes"
-	"encoding/base64"
 	"fmt"
 	"reflect"
 	"strings"
@@ -10,11 +9,12 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
 // parseDecodeString is Parse as it was before it decoded into one
-// buffer: each part decoded by DecodeString. FuzzParseOneBuffer holds
+// buffer: each part decoded by b64url.DecodeString. FuzzParseOneBuffer holds
 // Parse to it.
 func parseDecodeString(token string, allow []string, maxPayload int) (*JWS, error) {
 	first, rest, ok := strings.Cut(token, ".")
@@ -29,11 +29,10 @@ func parseDecodeString(token string, allow []string, maxPayload int) (*JWS, erro
 	if err != nil {
 		return nil, err
 	}
-	enc := base64.RawURLEncoding.Strict()
-	if enc.DecodedLen(len(mid)) > maxPayload {
+	if b64url.DecodedLen(len(mid)) > maxPayload {
 		return nil, fmt.Errorf("%w: payload: %w", ErrMalformed, strictjson.ErrTooLarge)
 	}
-	raw, err := enc.DecodeString(mid)
+	raw, err := b64url.DecodeString(mid)
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload is not base64url", ErrMalformed)
 	}
@@ -41,7 +40,7 @@ func parseDecodeString(token string, allow []string, maxPayload int) (*JWS, erro
 	if err != nil {
 		return nil, fmt.Errorf("%w: payload: %w", ErrMalformed, err)
 	}
-	sig, err := enc.DecodeString(last)
+	sig, err := b64url.DecodeString(last)
 	if err != nil {
 		return nil, fmt.Errorf("%w: signature is not base64url", ErrMalformed)
 	}
@@ -62,6 +61,7 @@ func FuzzParseOneBuffer(f *testing.F) {
 	f.Add(b64(`{"alg":"SM2","crit":[]}`)+"."+b64(`{}`)+".", 64)
 	f.Add(b64(`{"alg":"SM2"}`)+"."+nonCanonical(`{"a":1}`)+".", 64)
 	f.Add(b64(`{"alg":"SM2"}`)+"\n."+b64(`{}`)+".AA\r\nAA", 64)
+	f.Add(b64(`{"alg":"SM2"}`)+".e3\r\n0.", 64)
 	f.Add(strings.Repeat("e", MaxHeader+1)+".e.e", 64)
 	f.Add("a.b.c", 64)
 	f.Add("..", 0)
