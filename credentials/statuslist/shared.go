@@ -109,6 +109,13 @@ type Shared struct {
 
 	announce sync.Mutex // serializes first heads of new own lists
 
+	// anchoring is held (read) by SetMany from handing changes to Anchor
+	// to recording them in the overlay; applyBatch takes it before it
+	// applies one of this instance's batches, so no change reaches the
+	// chain before its overlay entry exists (else the entry would outlive
+	// it and hide later changes by other instances).
+	anchoring sync.RWMutex
+
 	mu      sync.RWMutex
 	lists   map[string]*chainList
 	overlay map[entryKey]uint8 // own changes not yet seen on the chain
@@ -312,6 +319,8 @@ func (s *Shared) SetMany(ctx context.Context, entries []status.Entry) error {
 		changes[i] = chaincode.StatusChange{List: e.ListID, Index: uint64(e.Index), Status: e.Value}
 	}
 	s.mu.RUnlock()
+	s.anchoring.RLock()
+	defer s.anchoring.RUnlock()
 	if err := s.opts.Anchor.Anchor(context.WithoutCancel(ctx), changes); err != nil {
 		return err
 	}
@@ -559,6 +568,10 @@ func (s *Shared) ApplyEvent(name string, payload []byte) error {
 
 func (s *Shared) applyBatch(b chaincode.Batch, cs []chaincode.StatusChange) {
 	mine := s.opts.BatchPrefix != "" && strings.HasPrefix(b.ID, s.opts.BatchPrefix)
+	if mine {
+		s.anchoring.Lock()
+		defer s.anchoring.Unlock()
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range cs {

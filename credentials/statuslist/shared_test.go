@@ -44,6 +44,13 @@ type instance struct {
 // startInstance runs an instance over l until the test ends.
 func startInstance(t testing.TB, l ledger.Ledger, dir, name string) *instance {
 	t.Helper()
+	return startInstanceAnchor(t, l, dir, name, nil)
+}
+
+// startInstanceAnchor is startInstance with the shared store's anchorer
+// made by wrap from the instance's outbox (the outbox itself if nil).
+func startInstanceAnchor(t testing.TB, l ledger.Ledger, dir, name string, wrap func(*ledger.Outbox) statuslist.Anchorer) *instance {
+	t.Helper()
 	own, err := statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{Instance: name})
 	if err != nil {
 		t.Fatal(err)
@@ -58,7 +65,11 @@ func startInstance(t testing.TB, l ledger.Ledger, dir, name string) *instance {
 		t.Fatal(err)
 	}
 	chosen := ledgertest.ChosenIDs(t, l, filepath.Join(dir, "bindings.db"), ledgertest.RegionA)
-	sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: ob, Chosen: chosen, Region: ledgertest.RegionA, BatchPrefix: ob.NodeID() + "-"})
+	var anchor statuslist.Anchorer = ob
+	if wrap != nil {
+		anchor = wrap(ob)
+	}
+	sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: anchor, Chosen: chosen, Region: ledgertest.RegionA, BatchPrefix: ob.NodeID() + "-"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -297,6 +308,44 @@ func TestSharedConcurrentChanges(t *testing.T) {
 	refs, _ := a.shared.Refs(context.Background(), ids[0])
 	if v := value(t, lists, refs[2]); v != status.TokenInvalid {
 		t.Fatalf("revoked token entry is %d after a later reinstatement", v)
+	}
+}
+
+// lateAnchor returns from Anchor only once the changes are on the chain
+// and the instance has had time to see them there: a caller descheduled
+// between the outbox's write and its own next step.
+type lateAnchor struct{ *ledger.Outbox }
+
+func (a lateAnchor) Anchor(ctx context.Context, changes []chaincode.StatusChange) error {
+	if err := a.Outbox.Anchor(ctx, changes); err != nil {
+		return err
+	}
+	if err := a.Flush(ctx); err != nil {
+		return err
+	}
+	time.Sleep(200 * time.Millisecond) // ten of the instance's follow intervals
+	return nil
+}
+
+// TestSharedChangeSeenBeforeAnchorReturns: a change whose batch reaches
+// the chain and the instance before SetMany has recorded it still leaves
+// no overlay entry behind, so a later change of the entry by another
+// instance shows on both.
+func TestSharedChangeSeenBeforeAnchorReturns(t *testing.T) {
+	l := openLedger(t)
+	a := startInstanceAnchor(t, l, t.TempDir(), "a", func(o *ledger.Outbox) statuslist.Anchorer { return lateAnchor{o} })
+	b := startInstance(t, l, t.TempDir(), "b")
+	id := a.issue(t, "o")
+	a.set(t, id, status.PurposeSuspension, 1)
+	b.set(t, id, status.PurposeSuspension, 0)
+	converged(t, l, a, b)
+	refs, _ := a.shared.Refs(context.Background(), id)
+	for _, r := range refs {
+		for _, in := range []*instance{a, b} {
+			if _, v, err := in.shared.Get(context.Background(), r.ListID, r.Index); r.Purpose == status.PurposeSuspension && (err != nil || v != 0) {
+				t.Fatalf("%s: suspension entry is %d (%v) after b reinstated it", in.name, v, err)
+			}
+		}
 	}
 }
 
