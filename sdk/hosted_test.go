@@ -210,3 +210,21 @@ func TestVerifyPresentationDIDJWKHolder(t *testing.T) {
 		t.Errorf("hosted issuer's assertion key signing a presentation: %v, want ErrMethodRelationship", err)
 	}
 }
+
+// TestKidOfTheNodeDIDForItsBaseURL: a credential whose issuer is a node's
+// base URL names its key by a plain kid; a kid under the node's DID
+// (did:web:<node>#k) is another identifier's, refused as the node's own
+// resolver refuses it.
+func TestKidOfTheNodeDIDForItsBaseURL(t *testing.T) {
+	h := newHostedIssuer(t)
+	nodeDID, _ := vc.DIDWeb(h.node.URL)
+	now := time.Now()
+	_, err := h.nodes(&now).ResolveKey(context.Background(), h.node.URL, nodeDID+"#k")
+	if !errors.Is(err, vc.ErrIssuerMismatch) {
+		t.Fatalf("SDK: %v, want ErrIssuerMismatch", err)
+	}
+	_, err = (&vc.Resolver{}).ResolveKey(context.Background(), h.node.URL, nodeDID+"#k")
+	if !errors.Is(err, vc.ErrIssuerMismatch) {
+		t.Fatalf("node's resolver: %v, want ErrIssuerMismatch", err)
+	}
+}

@@ -213,7 +213,7 @@ func (n *Nodes) ResolveKeyFor(ctx context.Context, issuer, kid, relationship str
 	}
 	if strings.HasPrefix(kid, "did:") {
 		did, frag, _ := strings.Cut(kid, "#")
-		if did != issuer && !(did == nd.did && issuer == nd.base) {
+		if did != issuer {
 			return nil, fmt.Errorf("%w: kid is controlled by another DID than the issuer", vc.ErrIssuerMismatch)
 		}
 		if hosted {
