@@ -111,6 +111,7 @@ func (m *matcher) walk(b []byte, depth int, how string, got map[int]string) {
 // at least minLen bytes.
 func decodings(b []byte, minLen int, emit func(name string, out []byte)) {
 	base64Runs(b, minLen, emit)
+	base45Runs(b, minLen, emit)
 	hexRuns(b, minLen, emit)
 	textRuns(b, minLen, '\\', "json-escape", unescapeJSON, emit)
 	textRuns(b, minLen, '%', "percent", unescapePercent, emit)
@@ -173,8 +174,13 @@ func base64Runs(b []byte, minLen int, emit func(string, []byte)) {
 const (
 	classBase64 = 1 << iota // either alphabet
 	classHex
-	classText // printable ASCII or tab
+	classText   // printable ASCII or tab
+	classBase45 // RFC 9285's alphabet
 )
+
+// base45Alphabet is RFC 9285's, in value order: QR codes carry their
+// bytes in it.
+const base45Alphabet = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ $%*+-./:"
 
 var classes = func() (t [256]uint8) {
 	for c := range 256 {
@@ -188,11 +194,15 @@ var classes = func() (t [256]uint8) {
 		if b >= 0x20 && b < 0x7f || b == '\t' {
 			t[c] |= classText
 		}
+		if strings.IndexByte(base45Alphabet, b) >= 0 {
+			t[c] |= classBase45
+		}
 	}
 	return t
 }()
 
 func isBase64(c byte) bool { return classes[c]&classBase64 != 0 }
+func isBase45(c byte) bool { return classes[c]&classBase45 != 0 }
 func isHex(c byte) bool    { return classes[c]&classHex != 0 }
 func isText(c byte) bool   { return classes[c]&classText != 0 }
 
@@ -215,6 +225,48 @@ func decodeBase64(run []byte) []byte {
 	dst := make([]byte, base64.RawStdEncoding.DecodedLen(len(src)))
 	n, _ := base64.RawStdEncoding.Decode(dst, src) // src holds only alphabet characters
 	return dst[:n]
+}
+
+// base45Runs decodes each maximal run of base45 characters (RFC 9285:
+// three characters a two-byte group) at its three alignments, so that
+// bytes encoded anywhere in the run are decoded once in phase.
+func base45Runs(b []byte, minLen int, emit func(string, []byte)) {
+	minRun := (minLen*3 + 1) / 2
+	for i := 0; i < len(b); {
+		if !isBase45(b[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(b) && isBase45(b[j]) {
+			j++
+		}
+		for off := 0; off < 3 && j-i-off >= minRun; off++ {
+			emit("base45@"+strconv.Itoa(off), decodeBase45(b[i+off:j]))
+		}
+		i = j
+	}
+}
+
+// decodeBase45 decodes a run of base45 characters, keeping the low bytes
+// of a group out of range (a wrongly aligned decoding) and dropping a
+// last character that cannot end a group.
+func decodeBase45(run []byte) []byte {
+	out := make([]byte, 0, len(run)/3*2+1)
+	for len(run) >= 2 {
+		n := 0
+		for k := min(len(run), 3) - 1; k >= 0; k-- {
+			n = n*45 + strings.IndexByte(base45Alphabet, run[k])
+		}
+		if len(run) >= 3 {
+			out = append(out, byte(n>>8), byte(n))
+			run = run[3:]
+			continue
+		}
+		out = append(out, byte(n))
+		run = nil
+	}
+	return out
 }
 
 // hexRuns decodes each maximal run of hex digits (either case) at both

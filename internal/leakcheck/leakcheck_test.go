@@ -24,6 +24,7 @@ import (
 	"golang.org/x/text/encoding/simplifiedchinese"
 
 	"github.com/trustid-cn/trustid/internal/testredis"
+	"github.com/trustid-cn/trustid/qrcode"
 )
 
 var (
@@ -144,6 +145,10 @@ func encodings() map[string]func(secret string, k int) (blob string, ok bool) {
 		},
 		"gzip in base64url in a JWT (a status list)": func(s string, k int) (string, bool) {
 			return jwtOf(`{"status_list":{"bits":1,"lst":"` + b64url(b(gzipped(pad(k)+`{"n":"`+s+`"}`))) + `"}}`), true
+		},
+		"base45 QR text over CBOR": func(s string, k int) (string, bool) {
+			cbor := append([]byte{0xa2, 0x64, 'n', 'a', 'm', 'e', 0x78, byte(k + len(s))}, pad(k)+s...)
+			return "TID1:" + string(qrcode.AppendBase45(nil, append(cbor, 0x61, 'x', 0x01))), true
 		},
 		"zlib, raw": func(s string, k int) (string, bool) {
 			return "\x00bucket\x00" + zlibbed(pad(k)+jsonASCII(s)) + "\x00", true
