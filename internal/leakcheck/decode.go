@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"compress/zlib"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"unicode/utf16"
 	"unicode/utf8"
 
+	"github.com/emmansun/gmsm/sm3"
 	"golang.org/x/text/encoding/simplifiedchinese"
 )
 
@@ -57,6 +59,10 @@ func newMatcher(delimited bool, secrets []string) *matcher {
 			if strings.Contains(s, " ") { // a name in a query string
 				fs = append(fs, form{"form-encoded", []byte(strings.ReplaceAll(s, " ", "+")), false})
 			}
+			// An unkeyed digest of a number or name is as good as the
+			// value: the space of numbers can be enumerated.
+			s3, s256 := sm3.Sum([]byte(s)), sha256.Sum256([]byte(s))
+			fs = append(fs, form{"sm3 digest", s3[:], false}, form{"sha-256 digest", s256[:], false})
 		}
 		for _, f := range fs {
 			if m.minLen < 0 || len(f.b) < m.minLen {

@@ -5,6 +5,7 @@ import (
 	"compress/gzip"
 	"compress/zlib"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
@@ -20,6 +21,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/emmansun/gmsm/sm3"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/text/encoding/simplifiedchinese"
 
@@ -149,6 +151,14 @@ func encodings() map[string]func(secret string, k int) (blob string, ok bool) {
 		"base45 QR text over CBOR": func(s string, k int) (string, bool) {
 			cbor := append([]byte{0xa2, 0x64, 'n', 'a', 'm', 'e', 0x78, byte(k + len(s))}, pad(k)+s...)
 			return "TID1:" + string(qrcode.AppendBase45(nil, append(cbor, 0x61, 'x', 0x01))), true
+		},
+		"SM3 digest, hex": func(s string, k int) (string, bool) {
+			d := sm3.Sum(b(s))
+			return "key=" + pad(k) + hex.EncodeToString(d[:]) + ";", true
+		},
+		"SHA-256 digest, base64url": func(s string, k int) (string, bool) {
+			d := sha256.Sum256(b(s))
+			return `{"h":"` + pad(k) + b64url(d[:]) + `"}`, true
 		},
 		"zlib, raw": func(s string, k int) (string, bool) {
 			return "\x00bucket\x00" + zlibbed(pad(k)+jsonASCII(s)) + "\x00", true
