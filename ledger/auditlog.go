@@ -285,11 +285,11 @@ func (a *AuditLog) commit(items []*auditItem) error {
 	}
 	if _, err := a.f.Write(buf); err != nil {
 		a.closed = true
-		return fmt.Errorf("%w: audit log write: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: audit log write: %w", ErrUnavailable, err)
 	}
 	if err := a.f.Sync(); err != nil {
 		a.closed = true
-		return fmt.Errorf("%w: audit log sync: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: audit log sync: %w", ErrUnavailable, err)
 	}
 	a.seq, a.head = seq, head
 	return nil

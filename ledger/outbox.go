@@ -251,7 +251,7 @@ func OpenOutbox(path string, chain BatchAnchorer, opts OutboxOptions) (*Outbox, 
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("%w: outbox %s: %v", ErrUnavailable, path, err)
+		return nil, fmt.Errorf("%w: outbox %s: %w", ErrUnavailable, path, err)
 	}
 	now := opts.Now()
 	if o.pending > 0 {
@@ -272,7 +272,7 @@ func OpenOutbox(path string, chain BatchAnchorer, opts OutboxOptions) (*Outbox, 
 	})
 	if err != nil {
 		db.Close()
-		return nil, fmt.Errorf("%w: outbox %s: %v", ErrUnavailable, path, err)
+		return nil, fmt.Errorf("%w: outbox %s: %w", ErrUnavailable, path, err)
 	}
 	return o, nil
 }
@@ -386,7 +386,7 @@ func (o *Outbox) Anchor(ctx context.Context, changes []StatusChange) error {
 	o.freezeMu.RLock()
 	defer o.freezeMu.RUnlock()
 	if err := o.chunks.Do(item); err != nil {
-		return fmt.Errorf("%w: outbox: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: outbox: %w", ErrUnavailable, err)
 	}
 	seq := item.seq
 	now := o.opts.Now()
@@ -433,7 +433,7 @@ func (o *Outbox) Unsent() ([]StatusChange, error) {
 		})
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%w: outbox: %v", ErrUnavailable, err)
+		return nil, fmt.Errorf("%w: outbox: %w", ErrUnavailable, err)
 	}
 	return out, nil
 }
@@ -489,7 +489,7 @@ func (o *Outbox) AnchorHeads(ctx context.Context, heads []StatusHeadInput) error
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("%w: outbox: %v", ErrUnavailable, err)
+		return fmt.Errorf("%w: outbox: %w", ErrUnavailable, err)
 	}
 	o.mu.Lock()
 	if o.stats.HeadsPending == 0 && added > 0 {
