@@ -25,7 +25,7 @@ type QRConfig struct {
 	// (redeem.PeerAnswerHeader); both or neither.
 	Peers       redeem.PeerAuthenticator
 	PeerAnswers redeem.PeerAnswerSigner
-	// Verifier checks static codes before GET /v1/qr/static renders them,
+	// Verifier checks static codes before POST /v1/qr/static renders them,
 	// so a revoked or forged code is never printed.
 	Verifier *qrcode.Verifier
 	// Limiter counts Limits per source address (ClientAddress) on the QR
@@ -42,7 +42,7 @@ type QRLimits struct {
 	// Issue limits POST /v1/qr: each call checks a device signature and
 	// spends a nonce.
 	Issue RateLimit
-	// Static limits GET /v1/qr/static: each call verifies a code and
+	// Static limits POST /v1/qr/static: each call verifies a code and
 	// renders an image.
 	Static RateLimit
 	// PeerRedeem limits POST /v1/qr/peer/redeem: other regions' nodes,
@@ -66,7 +66,7 @@ var DefaultQRLimits = QRLimits{
 // of about 170 bytes, base64-encoded.
 const maxQRBody = 8 << 10
 
-// MountQR registers the QR routes. POST /v1/qr, GET /v1/qr/static and
+// MountQR registers the QR routes. POST /v1/qr, POST /v1/qr/static and
 // POST /v1/qr/peer/redeem are rate-limited per source address (see
 // QRConfig.Limits); POST /v1/qr/verify needs a token and is not limited
 // here.
@@ -96,7 +96,7 @@ func (s *Server) MountQR(cfg QRConfig) error {
 		})))
 	}
 	if cfg.Verifier != nil {
-		s.handle("GET /v1/qr/static", limited(limits.Static, qrStatic))
+		s.handle("POST /v1/qr/static", limited(limits.Static, qrStatic))
 	}
 	return nil
 }
@@ -199,32 +199,41 @@ func qrPeerRedeem(s *Server, w http.ResponseWriter, r *http.Request, cfg QRConfi
 	})
 }
 
-// qrStatic renders a static code for printing:
-// GET /v1/qr/static?code=TIDST1:...&format=png|svg&size=N. The code is
-// verified first (signature, validity, status).
+// maxStaticForm bounds POST /v1/qr/static's form: a code of the
+// decoders' 1400 characters, each percent-encoded at worst.
+const maxStaticForm = 8 << 10
+
+// qrStatic renders a static code for printing: POST /v1/qr/static with
+// the form code=TIDST1:...&format=png|svg&size=N in the body (a static
+// code carries a masked name and number: never in a URL, which proxies
+// and browsers keep). The code is verified first (signature, validity,
+// status).
 func qrStatic(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
-	q := r.URL.Query()
-	for name, vs := range q {
-		if name != "code" && name != "format" && name != "size" || len(vs) != 1 {
-			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "query takes code, format and size, once each"}
+	q, err := readForm(r, maxStaticForm)
+	if err != nil {
+		return err
+	}
+	for name := range q {
+		if name != "code" && name != "format" && name != "size" {
+			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the form takes code, format and size, once each"}
 		}
 	}
 	size := 0
-	if s := q.Get("size"); s != "" {
+	if s := q["size"]; s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < qrcode.MinImageSize || n > qrcode.MaxImageSize {
 			return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: fmt.Sprintf("size must be %d to %d pixels", qrcode.MinImageSize, qrcode.MaxImageSize)}
 		}
 		size = n
 	}
-	format := q.Get("format")
+	format := q["format"]
 	if format == "" {
 		format = "png"
 	}
 	if format != "png" && format != "svg" {
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "format must be png or svg"}
 	}
-	code := q.Get("code")
+	code := q["code"]
 	if k, err := qrcode.DetectKind(code); err != nil {
 		return err
 	} else if k != qrcode.KindStatic {

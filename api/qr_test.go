@@ -374,8 +374,8 @@ func TestQRStaticRendering(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	get := func(query string) (*http.Response, []byte) {
-		resp, err := http.Get(a.srv.URL + "/v1/qr/static?" + query)
+	get := func(form string) (*http.Response, []byte) {
+		resp, err := http.Post(a.srv.URL+"/v1/qr/static", "application/x-www-form-urlencoded", strings.NewReader(form))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -403,6 +403,22 @@ func TestQRStaticRendering(t *testing.T) {
 	for _, bad := range []string{q + "&size=10", q + "&size=99999", q + "&format=gif", q + "&size=abc", q + "&code=x", "code=hello", "code=TIDST1:ZZ"} {
 		if resp, body := get(bad); resp.StatusCode != 400 {
 			t.Errorf("%.60s: %d %s", bad, resp.StatusCode, body)
+		}
+	}
+	// The code never in a URL: not in the query, not by GET.
+	for _, bad := range []struct {
+		method, path string
+		want         int
+	}{{"POST", "/v1/qr/static?" + q, 400}, {"GET", "/v1/qr/static?" + q, 405}} {
+		req, _ := http.NewRequest(bad.method, a.srv.URL+bad.path, strings.NewReader(q))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != bad.want {
+			t.Errorf("%s %.40s: %d, want %d", bad.method, bad.path, resp.StatusCode, bad.want)
 		}
 	}
 	a.status.revoke(qrcode.StatusRef{Region: 310000, List: 2, Index: 3})
@@ -474,7 +490,7 @@ func TestQRRateLimits(t *testing.T) {
 		resp.Body.Close()
 		return resp
 	}
-	routes := [][2]string{{"POST", "/v1/qr"}, {"GET", "/v1/qr/static?code=x"}, {"POST", redeem.PeerRedeemPath}}
+	routes := [][2]string{{"POST", "/v1/qr"}, {"POST", "/v1/qr/static"}, {"POST", redeem.PeerRedeemPath}}
 	for _, rt := range routes {
 		for i := range 2 {
 			if resp := send(a, rt[0], rt[1]); resp.StatusCode == http.StatusTooManyRequests {
@@ -492,20 +508,20 @@ func TestQRRateLimits(t *testing.T) {
 			t.Fatal("POST /v1/qr/verify limited by address")
 		}
 	}
-	// Defaults: GET /v1/qr/static allows DefaultQRLimits.Static.Limit.
+	// Defaults: POST /v1/qr/static allows DefaultQRLimits.Static.Limit.
 	b := newQRRegion(t, "310000", 310000, 0x71, nil, nil, func(c *QRConfig) { c.Limiter = newMem() })
 	for i := range DefaultQRLimits.Static.Limit {
-		if resp := send(b, "GET", "/v1/qr/static?code=x"); resp.StatusCode == http.StatusTooManyRequests {
+		if resp := send(b, "POST", "/v1/qr/static"); resp.StatusCode == http.StatusTooManyRequests {
 			t.Fatalf("request %d under the default limit", i)
 		}
 	}
-	if resp := send(b, "GET", "/v1/qr/static?code=x"); resp.StatusCode != http.StatusTooManyRequests {
+	if resp := send(b, "POST", "/v1/qr/static"); resp.StatusCode != http.StatusTooManyRequests {
 		t.Fatalf("over the default limit: %d", resp.StatusCode)
 	}
 	// Without a limiter (the QR load test), nothing is counted.
 	c := newQRRegion(t, "310000", 310000, 0x71, nil, nil)
 	for range DefaultQRLimits.Static.Limit + 5 {
-		if resp := send(c, "GET", "/v1/qr/static?code=x"); resp.StatusCode == http.StatusTooManyRequests {
+		if resp := send(c, "POST", "/v1/qr/static"); resp.StatusCode == http.StatusTooManyRequests {
 			t.Fatal("limited without a limiter")
 		}
 	}

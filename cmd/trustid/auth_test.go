@@ -106,7 +106,7 @@ var publicRoutes = []string{
 	// the static QR image carries its own signature; all rate-limited.
 	"POST /v1/qr",
 	"POST /v1/qr/peer/redeem",
-	"GET /v1/qr/static",
+	"POST /v1/qr/static",
 	// Peer introspection: another region's node, authenticated by its
 	// node assertion (signed by its registered region key, single-use,
 	// body-bound), as at /v1/qr/peer/redeem; rate-limited.

@@ -363,7 +363,7 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 		return c, m["error"]
 	}
 	staticAtB := func() (int, any) {
-		c, m, _ := b.do("GET", "/v1/qr/static?code="+url.QueryEscape(static), "", "", "")
+		c, m, _ := b.do("POST", "/v1/qr/static", "", "application/x-www-form-urlencoded", "code="+url.QueryEscape(static))
 		return c, m["error"]
 	}
 	waitUntil(t, "A's binding verifying at B", func() bool { c, _ := holderAtB(); return c == 201 })

@@ -208,7 +208,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"POST", auth.IntrospectionPath, "application/x-www-form-urlencoded", "token=x", 401},
 		{"POST", "/oauth2/userinfo", "", "", 401},
 		{"GET", "/.well-known/jwt-vc-issuer", "", "", 200},
-		{"GET", "/v1/qr/static?code=TIDST1:nonsense", "", "", 400},
+		{"POST", "/v1/qr/static", "application/x-www-form-urlencoded", "code=TIDST1:nonsense", 400},
 		{"POST", "/v1/qr/peer/redeem", "application/json", `{}`, 401},
 		{"POST", auth.PeerIntrospectionPath, "application/json", `{"token":"x"}`, 401},
 	} {
