@@ -21,9 +21,11 @@ const TypVPSDJWT = "vp+sd-jwt"
 // issuer-signed JWT, typ vp+sd-jwt and cty vp, is signed by the holder's
 // key kid (a DID URL of the presentation's holder) over the presentation
 // with the verifier's challenge (nonce), domain (aud) and iat (zero:
-// now), the claims frame names concealed (nil: none). The presentation's credentials must
-// be enveloped. It returns the SD-JWT with every disclosure, to which a
-// holder may append a KB-JWT (sdjwt.SDJWT.Present).
+// now), the claims frame names concealed (nil: none; not those
+// clearVPSDJWT names, nor top-level decoys). The presentation's
+// credentials must be enveloped. It returns the SD-JWT with every
+// disclosure, to which a holder may append a KB-JWT
+// (sdjwt.SDJWT.Present).
 func SignPresentationSDJWT(p map[string]any, kid string, opts PresentOptions, frame *sdjwt.Frame, rand io.Reader, signer crypto.Signer) (string, error) {
 	if opts.IssuedAt.IsZero() {
 		opts.IssuedAt = time.Now()
@@ -35,6 +37,9 @@ func SignPresentationSDJWT(p map[string]any, kid string, opts PresentOptions, fr
 	is := sdjwt.Issuer{Rand: rand}
 	concealed, ds, err := is.Conceal(doc, frame)
 	if err != nil {
+		return "", err
+	}
+	if err := checkClearVP(&sdjwt.Verified{Payload: concealed, Claims: doc, Disclosures: ds}); err != nil {
 		return "", err
 	}
 	tok, err := jose.Sign(concealed, map[string]any{"typ": TypVPSDJWT, "cty": CtyVP, "kid": kid}, signer)
@@ -70,6 +75,32 @@ func presentationPayload(p map[string]any, kid string, opts PresentOptions) (map
 	return doc, nil
 }
 
+// clearVPSDJWT are the members of a vp+sd-jwt that must be in the clear.
+// VC-JOSE-COSE §3.2.2 "Securing JSON-LD Verifiable Presentations with
+// SD-JWT": implementers "SHOULD ensure that properties necessary for the
+// validation and verification of a credential are NOT selectively
+// disclosable"; these are the ones VerifyVPSDJWT checks: @context and type
+// (the data model), nonce, aud and iat (the binding to the verifier and
+// the moment), exp and nbf (validity), cnf (the KB-JWT key) and iss. The
+// holder may be disclosed (the key's DID is read after the disclosures),
+// and so may the credentials: one withheld is not presented.
+var clearVPSDJWT = []string{"@context", "type", "nonce", "aud", "iat", "exp", "nbf", "cnf", "iss"}
+
+// checkClearVP refuses (ErrInvalidPresentation) a vp+sd-jwt with a member
+// of clearVPSDJWT given by a disclosure or holding digests, or with a
+// top-level claim withheld: whoever holds the cnf key presents it, who may
+// not be the holder, and a withheld nonce, aud or iat would look absent.
+func checkClearVP(v *sdjwt.Verified) error {
+	err := v.CheckClear(clearVPSDJWT)
+	if err == nil {
+		err = v.CheckNoneWithheld()
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidPresentation, err)
+	}
+	return nil
+}
+
 // VerifyVPSDJWT verifies a presentation secured with SD-JWT (VC-JOSE-COSE,
 // application/vp+sd-jwt) for a verifier's challenge and domain, both
 // required.
@@ -78,7 +109,9 @@ func presentationPayload(p map[string]any, kid string, opts PresentOptions) (map
 // vp+sd-jwt, is that or absent (the media type names the format); its cty,
 // when present, is vp (application/vp: RFC 7515 lets the application/
 // prefix be left out); any other value is refused (ErrType). Every
-// disclosure must match a digest, as for any SD-JWT. The presentation,
+// disclosure must match a digest, as for any SD-JWT; every top-level
+// digest must be disclosed and the members of clearVPSDJWT be in the
+// clear (ErrInvalidPresentation). The presentation,
 // disclosures processed, names a holder DID; the JWT's kid is a
 // verification method of it whose key signed. The presentation is bound to
 // this verifier and moment either in its payload, as a vp+jwt is (nonce the
@@ -141,6 +174,9 @@ func (v *Verifier) VerifyVPSDJWT(ctx context.Context, token, challenge, domain s
 		return nil, mapSDJWTErr(err)
 	}
 	v.remember(key)
+	if err := checkClearVP(res); err != nil {
+		return nil, err
+	}
 	payload := res.Claims
 	p, err := NewPresentation(payload)
 	if err != nil {

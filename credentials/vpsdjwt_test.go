@@ -247,3 +247,112 @@ func flipSignature(t testing.TB, tok string) string {
 	sig[len(sig)/2] ^= 1
 	return tok[:dot+1] + base64.RawURLEncoding.EncodeToString(sig) + tok[end:]
 }
+
+// TestVPSDJWTClaimsInTheClear: a vp+sd-jwt's nonce, aud, iat (and the
+// other members of clearVPSDJWT) must be in the clear, and no top-level
+// claim withheld. Otherwise whoever holds the cnf key (here not the holder
+// DID's) could take a presentation the holder signed for verifier A with
+// nonce/aud concealed, withhold those disclosures and add a KB-JWT for
+// verifier B; withholding a concealed iat would skip VPMaxAge.
+// SignPresentationSDJWT refuses to conceal them.
+func TestVPSDJWTClaimsInTheClear(t *testing.T) {
+	n := newNode(t, testBase)
+	ctx := context.Background()
+	const rpA, rpB = "https://a.example", "https://b.example"
+	holder, did := holderKey(t, gm.AlgES256)
+	kid := did + "#" + did[len("did:key:"):]
+	delegate, _ := holderKey(t, gm.AlgES256) // the cnf key: not the holder DID's
+	dj, err := gm.NewJWK(delegate.Public(), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	build := func(sd []string) *sdjwt.SDJWT {
+		vp := map[string]any{
+			"@context": []any{ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": did,
+			"verifiableCredential": []any{Envelope(vcSDJWT(t, n, did), MediaTypeVCSDJWT)},
+			"cnf":                  toJSON(t, map[string]any{"jwk": dj}),
+			"nonce":                "n-A", "aud": rpA, "iat": n.clock.Now().Unix(),
+		}
+		payload, ds, err := (&sdjwt.Issuer{Rand: rand.Reader}).Conceal(vp, &sdjwt.Frame{SD: sd})
+		if err != nil {
+			t.Fatal(err)
+		}
+		jwt, err := jose.Sign(payload, map[string]any{"typ": TypVPSDJWT, "kid": kid}, holder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := sdjwt.Split(sdjwt.Serialize(jwt, ds))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	present := func(s *sdjwt.SDJWT, keep bool, nonce, aud string) string {
+		tok, err := s.Present(func(*sdjwt.Disclosure) bool { return keep },
+			&sdjwt.KeyBinding{Signer: delegate, Audience: aud, Nonce: nonce, IssuedAt: n.clock.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+
+	clear := build(nil)
+	if _, err := n.verifier.VerifyVPSDJWT(ctx, present(clear, true, "n-A", rpA), "n-A", rpA); err != nil {
+		t.Fatalf("at A, in the clear: %v", err)
+	}
+	if _, err := n.verifier.VerifyVPSDJWT(ctx, present(clear, true, "n-B", rpB), "n-B", rpB); !errors.Is(err, ErrChallenge) {
+		t.Fatalf("at B, nonce/aud for A in the clear: %v, want ErrChallenge", err)
+	}
+
+	concealed := build([]string{"nonce", "aud"})
+	if _, err := n.verifier.VerifyVPSDJWT(ctx, present(concealed, true, "n-A", rpA), "n-A", rpA); !errors.Is(err, ErrInvalidPresentation) || !errors.Is(err, sdjwt.ErrNotDisclosable) {
+		t.Errorf("at A, nonce/aud disclosed: %v, want ErrInvalidPresentation", err)
+	}
+	// Replayed at B: the holder-signed nonce/aud for A are withheld.
+	if _, err := n.verifier.VerifyVPSDJWT(ctx, present(concealed, false, "n-B", rpB), "n-B", rpB); !errors.Is(err, ErrInvalidPresentation) {
+		t.Errorf("at B, nonce/aud for A withheld: %v, want ErrInvalidPresentation", err)
+	}
+	// A top-level decoy cannot be told from a withheld claim.
+	decoyPayload, ds, err := (&sdjwt.Issuer{Rand: rand.Reader}).Conceal(map[string]any{
+		"@context": []any{ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": did,
+		"verifiableCredential": []any{Envelope(vcSDJWT(t, n, did), MediaTypeVCSDJWT)},
+		"cnf":                  toJSON(t, map[string]any{"jwk": dj}), "nonce": "n-A", "aud": rpA, "iat": n.clock.Now().Unix(),
+	}, &sdjwt.Frame{Decoys: 1})
+	if err != nil || len(ds) != 0 {
+		t.Fatal(err)
+	}
+	decoyJWT, err := jose.Sign(decoyPayload, map[string]any{"typ": TypVPSDJWT, "kid": kid}, holder)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decoy, err := sdjwt.Split(decoyJWT + "~")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.verifier.VerifyVPSDJWT(ctx, present(decoy, true, "n-A", rpA), "n-A", rpA); !errors.Is(err, ErrInvalidPresentation) {
+		t.Errorf("top-level decoy: %v, want ErrInvalidPresentation", err)
+	}
+
+	// iat concealed and withheld: VPMaxAge would not apply.
+	old := build([]string{"nonce", "aud", "iat"})
+	n.clock.Advance(DefaultVPMaxAge + time.Hour)
+	if _, err := n.verifier.VerifyVPSDJWT(ctx, present(clear, true, "n-A", rpA), "n-A", rpA); !errors.Is(err, ErrExpired) {
+		t.Fatalf("old, iat in the clear: %v, want ErrExpired", err)
+	}
+	if _, err := n.verifier.VerifyVPSDJWT(ctx, present(old, false, "n-B", rpB), "n-B", rpB); !errors.Is(err, ErrInvalidPresentation) {
+		t.Errorf("old, iat withheld: %v, want ErrInvalidPresentation", err)
+	}
+
+	// The signer refuses to make them.
+	vp := map[string]any{"@context": []any{ContextV2}, "type": []any{"VerifiablePresentation"}, "holder": did,
+		"verifiableCredential": []any{Envelope(vcSDJWT(t, n, did), MediaTypeVCSDJWT)}}
+	opts := PresentOptions{Challenge: "n-A", Domain: rpA, IssuedAt: n.clock.Now()}
+	for _, f := range []*sdjwt.Frame{{SD: []string{"nonce"}}, {SD: []string{"type"}}, {Decoys: 1}} {
+		if _, err := SignPresentationSDJWT(vp, kid, opts, f, rand.Reader, holder); !errors.Is(err, ErrInvalidPresentation) {
+			t.Errorf("signing with frame %+v: %v, want ErrInvalidPresentation", f, err)
+		}
+	}
+	if _, err := SignPresentationSDJWT(vp, kid, opts, &sdjwt.Frame{SD: []string{"holder", "verifiableCredential"}}, rand.Reader, holder); err != nil {
+		t.Errorf("holder and credentials concealed: %v", err)
+	}
+}

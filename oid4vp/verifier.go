@@ -575,9 +575,14 @@ func (v *Verifier) finish(ctx context.Context, id string, rec *record, res *Resu
 }
 
 // responseParams returns the response parameters: the form's for
-// direct_post, the decrypted JWE's for direct_post.jwt.
+// direct_post, the decrypted JWE's for direct_post.jwt. In
+// direct_post.jwt mode an error response may come in the clear (OpenID4VP
+// 1.0 §8.3.1: "If a Wallet is unable to generate an encrypted response, it
+// MAY send an error response without encryption"): error, no vp_token and
+// no response.
 func (v *Verifier) responseParams(id string, rec *record, form url.Values) (map[string]any, error) {
-	if rec.Mode == ModeDirectPost {
+	plainError := form.Has("error") && !form.Has("vp_token") && !form.Has("response")
+	if rec.Mode == ModeDirectPost || plainError {
 		if form.Has("response") {
 			return nil, fail(CodeInvalidRequest, nil, "this transaction expects direct_post, not an encrypted response")
 		}
@@ -624,8 +629,10 @@ func truncate(s string) string {
 // verifyToken checks a vp_token against the query and returns the
 // credentials with only the requested claims.
 func (v *Verifier) verifyToken(ctx context.Context, rec *record, q *dcql.Query, raw any) (map[string][]Presented, error) {
+	// An empty object answers a query whose credential sets are all
+	// optional (OpenID4VP 1.0 §8.1): SetsSatisfied decides.
 	tok, ok := raw.(map[string]any)
-	if !ok || len(tok) == 0 {
+	if !ok {
 		return nil, fail(CodeInvalidRequest, nil, "vp_token is required: a JSON object keyed by credential query id")
 	}
 	present := map[string]bool{}

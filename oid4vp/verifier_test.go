@@ -122,7 +122,7 @@ func TestCreateRefuses(t *testing.T) {
 		"unknown rp":          {"nobody", ageQuery, "", oid4vp.CodeInvalidClient, "not registered"},
 		"not json":            {"shop-1", `{"credentials":`, "", oid4vp.CodeInvalidRequest, ""},
 		"no credentials":      {"shop-1", `{"credentials":[]}`, "", oid4vp.CodeInvalidRequest, "credentials"},
-		"unknown member":      {"shop-1", strings.Replace(ageQuery, `"format"`, `"colour":1,"format"`, 1), "", oid4vp.CodeInvalidRequest, ""},
+		"repeated member":     {"shop-1", strings.Replace(ageQuery, `"format"`, `"colour":1,"colour":2,"format"`, 1), "", oid4vp.CodeInvalidRequest, ""},
 		"mdoc":                {"shop-1", strings.Replace(ageQuery, `"dc+sd-jwt","meta":{"vct_values":["https://trustid.example/vct/IdentityCredential"]}`, `"mso_mdoc","meta":{"doctype_value":"x"}`, 1), "", oid4vp.CodeVPFormatsNotSupported, "dc+sd-jwt"},
 		"bad mode":            {"shop-1", ageQuery, "fragment", oid4vp.CodeInvalidRequest, "response_mode"},
 		"claim_sets unknown":  {"shop-1", strings.Replace(ageQuery, `"claims":[{"path"`, `"claim_sets":[["x"]],"claims":[{"id":"a","path"`, 1), "", oid4vp.CodeInvalidRequest, "unknown claim"},
@@ -133,6 +133,20 @@ func TestCreateRefuses(t *testing.T) {
 			_, err := e.verifier.Create(context.Background(), c.rp, oid4vp.CreateRequest{Query: json.RawMessage(c.query), ResponseMode: c.mode})
 			wantCode(t, err, c.code, c.desc)
 		})
+	}
+}
+
+// TestCreateIgnoresUnknownMembers: OpenID4VP 1.0 §6, "Implementations
+// MUST ignore any unknown properties", at the top level and inside.
+func TestCreateIgnoresUnknownMembers(t *testing.T) {
+	e := newEnv(t)
+	for _, q := range []string{
+		strings.Replace(ageQuery, `{"credentials":`, `{"x_ext":1,"credentials":`, 1),
+		strings.Replace(ageQuery, `"format":"dc+sd-jwt"`, `"format":"dc+sd-jwt","x_ext":true`, 1),
+	} {
+		if _, err := e.verifier.Create(context.Background(), "shop-1", oid4vp.CreateRequest{Query: json.RawMessage(q)}); err != nil {
+			t.Errorf("%s: %v", q, err)
+		}
 	}
 }
 
@@ -152,18 +166,21 @@ func TestResponseRefuses(t *testing.T) {
 		form url.Values
 		desc string
 	}{
-		"other verifier":    {form(t, r, map[string]any{"vp_token": token("pid", e.present(t, cred.Token, holder, other.clientID, r.nonce, "age_over_18")), "state": r.state}), "aud"},
-		"other nonce":       {form(t, r, map[string]any{"vp_token": token("pid", e.present(t, cred.Token, holder, r.clientID, other.nonce, "age_over_18")), "state": r.state}), "nonce"},
-		"wrong state":       {form(t, r, map[string]any{"vp_token": token("pid", good), "state": other.state}), "state"},
-		"no kb":             {form(t, r, map[string]any{"vp_token": token("pid", strings.TrimSuffix(good, good[strings.LastIndexByte(good, '~')+1:])), "state": r.state}), "key binding"},
-		"other key":         {form(t, r, map[string]any{"vp_token": token("pid", e.present(t, cred.Token, thief, r.clientID, r.nonce, "age_over_18")), "state": r.state}), "key binding"},
-		"claim missing":     {form(t, r, map[string]any{"vp_token": token("pid", e.present(t, cred.Token, holder, r.clientID, r.nonce)), "state": r.state}), "do not meet"},
-		"unknown query":     {form(t, r, map[string]any{"vp_token": token("x", good), "state": r.state}), "did not ask"},
-		"not array":         {form(t, r, map[string]any{"vp_token": map[string]any{"pid": good}, "state": r.state}), "array"},
-		"two, not multiple": {form(t, r, map[string]any{"vp_token": map[string]any{"pid": []string{good, good}}, "state": r.state}), "multiple"},
-		"garbage":           {form(t, r, map[string]any{"vp_token": token("pid", "eyJ~x~"), "state": r.state}), "vp_token"},
-		"plain in jwt mode": {url.Values{"vp_token": {`{"pid":["` + good + `"]}`}, "state": {r.state}}, "direct_post.jwt"},
-		"not a JWE":         {url.Values{"response": {"a.b.c.d.e"}}, "JWE"},
+		"other verifier":                        {form(t, r, map[string]any{"vp_token": token("pid", e.present(t, cred.Token, holder, other.clientID, r.nonce, "age_over_18")), "state": r.state}), "aud"},
+		"other nonce":                           {form(t, r, map[string]any{"vp_token": token("pid", e.present(t, cred.Token, holder, r.clientID, other.nonce, "age_over_18")), "state": r.state}), "nonce"},
+		"wrong state":                           {form(t, r, map[string]any{"vp_token": token("pid", good), "state": other.state}), "state"},
+		"no kb":                                 {form(t, r, map[string]any{"vp_token": token("pid", strings.TrimSuffix(good, good[strings.LastIndexByte(good, '~')+1:])), "state": r.state}), "key binding"},
+		"other key":                             {form(t, r, map[string]any{"vp_token": token("pid", e.present(t, cred.Token, thief, r.clientID, r.nonce, "age_over_18")), "state": r.state}), "key binding"},
+		"claim missing":                         {form(t, r, map[string]any{"vp_token": token("pid", e.present(t, cred.Token, holder, r.clientID, r.nonce)), "state": r.state}), "do not meet"},
+		"unknown query":                         {form(t, r, map[string]any{"vp_token": token("x", good), "state": r.state}), "did not ask"},
+		"not array":                             {form(t, r, map[string]any{"vp_token": map[string]any{"pid": good}, "state": r.state}), "array"},
+		"two, not multiple":                     {form(t, r, map[string]any{"vp_token": map[string]any{"pid": []string{good, good}}, "state": r.state}), "multiple"},
+		"garbage":                               {form(t, r, map[string]any{"vp_token": token("pid", "eyJ~x~"), "state": r.state}), "vp_token"},
+		"plain in jwt mode":                     {url.Values{"vp_token": {`{"pid":["` + good + `"]}`}, "state": {r.state}}, "direct_post.jwt"},
+		"plain error with vp_token in jwt mode": {url.Values{"error": {"access_denied"}, "vp_token": {`{"pid":["` + good + `"]}`}, "state": {r.state}}, "direct_post.jwt"},
+		"plain error with response":             {url.Values{"error": {"access_denied"}, "response": {"a.b.c.d.e"}, "state": {r.state}}, "JWE"},
+		"empty vp_token, credential required":   {form(t, r, map[string]any{"vp_token": map[string]any{}, "state": r.state}), "credential sets"},
+		"not a JWE":                             {url.Values{"response": {"a.b.c.d.e"}}, "JWE"},
 		"JWE for another transaction": {form(t, request{mode: oid4vp.ModeDirectPostJWT, encKey: e.open(t, "shop-1", ageQuery, oid4vp.ModeDirectPostJWT).encKey},
 			map[string]any{"vp_token": token("pid", good), "state": r.state}), "key"},
 		"repeated param": {url.Values{"response": {"x", "y"}}, "repeated"},
@@ -203,15 +220,39 @@ func TestRevoked(t *testing.T) {
 	wantCode(t, err, oid4vp.CodeInvalidRequest, "revoked")
 }
 
-// TestWalletError: access_denied reaches the relying party as refused.
+// TestWalletError: access_denied reaches the relying party as refused, in
+// either mode: in direct_post.jwt, "If a Wallet is unable to generate an
+// encrypted response, it MAY send an error response without encryption"
+// (OpenID4VP 1.0 §8.3.1).
 func TestWalletError(t *testing.T) {
 	e := newEnv(t)
-	r := e.open(t, "shop-1", ageQuery, oid4vp.ModeDirectPost)
-	if _, err := e.verifier.HandleResponse(context.Background(), r.id, url.Values{"error": {"access_denied"}, "state": {r.state}}); err != nil {
+	for _, mode := range []string{oid4vp.ModeDirectPost, oid4vp.ModeDirectPostJWT} {
+		r := e.open(t, "shop-1", ageQuery, mode)
+		if _, err := e.verifier.HandleResponse(context.Background(), r.id, url.Values{"error": {"access_denied"}, "state": {r.state}}); err != nil {
+			t.Fatalf("%s: %v", mode, err)
+		}
+		res, err := e.verifier.FetchResult(context.Background(), "shop-1", r.id, "")
+		if err != nil || res.Status != oid4vp.StatusRefused || res.Error != "access_denied" {
+			t.Fatalf("%s: %+v %v", mode, res, err)
+		}
+	}
+}
+
+// TestEmptyVPTokenForOptionalSets: with only optional credential sets, a
+// wallet holding none of the credentials answers vp_token {} (OpenID4VP
+// 1.0 §8.1: "There MUST NOT be any entry in the JSON-encoded object for
+// optional Credential Queries when there are no matching Credentials");
+// the result is verified, without credentials.
+func TestEmptyVPTokenForOptionalSets(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	q := strings.TrimSuffix(ageQuery, "}") + `,"credential_sets":[{"options":[["pid"]],"required":false}]}`
+	r := e.open(t, "shop-1", q, oid4vp.ModeDirectPost)
+	if _, err := e.verifier.HandleResponse(ctx, r.id, url.Values{"vp_token": {"{}"}, "state": {r.state}}); err != nil {
 		t.Fatal(err)
 	}
-	res, err := e.verifier.FetchResult(context.Background(), "shop-1", r.id, "")
-	if err != nil || res.Status != oid4vp.StatusRefused || res.Error != "access_denied" {
+	res, err := e.verifier.FetchResult(ctx, "shop-1", r.id, "")
+	if err != nil || res.Status != oid4vp.StatusVerified || len(res.Credentials) != 0 {
 		t.Fatalf("%+v %v", res, err)
 	}
 }

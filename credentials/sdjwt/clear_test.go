@@ -48,3 +48,37 @@ func TestCheckClear(t *testing.T) {
 		}
 	}
 }
+
+// TestCheckNoneWithheld: every top-level digest must be matched by a
+// presented disclosure; a withheld claim or a decoy is refused, a nested
+// one is not looked at.
+func TestCheckNoneWithheld(t *testing.T) {
+	claims := map[string]any{"a": "x", "b": map[string]any{"c": "y"}}
+	is := &Issuer{Rand: rand.Reader}
+	for _, c := range []struct {
+		name  string
+		frame *Frame
+		keep  func(*Disclosure) bool
+		err   bool
+	}{
+		{"none concealed", nil, nil, false},
+		{"all disclosed", &Frame{SD: []string{"a", "b"}}, func(*Disclosure) bool { return true }, false},
+		{"withheld", &Frame{SD: []string{"a", "b"}}, func(d *Disclosure) bool { return d.Name != "a" }, true},
+		{"decoy", &Frame{Decoys: 1}, nil, true},
+		{"nested withheld", &Frame{Nested: map[string]*Frame{"b": {SD: []string{"c"}}}}, func(*Disclosure) bool { return false }, false},
+	} {
+		payload, ds, err := is.Conceal(claims, c.frame)
+		if err != nil {
+			t.Fatal(err)
+		}
+		v := &Verified{Payload: payload}
+		for _, d := range ds {
+			if c.keep(d) {
+				v.Disclosures = append(v.Disclosures, d)
+			}
+		}
+		if err := v.CheckNoneWithheld(); c.err != errors.Is(err, ErrNotDisclosable) {
+			t.Errorf("%s: %v", c.name, err)
+		}
+	}
+}

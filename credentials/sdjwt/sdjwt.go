@@ -493,6 +493,23 @@ func (v *Verified) CheckClear(names []string) error {
 	return nil
 }
 
+// CheckNoneWithheld refuses (ErrNotDisclosable) a digest at the top level
+// of the issuer-signed JWT that no presented disclosure matches: a claim
+// withheld, or a decoy, which a verifier cannot tell apart. A profile needs
+// it where a withheld claim could be one CheckClear requires in the clear
+// (CheckClear cannot see a claim that is not there): when the issuer-signed
+// JWT's signer is not the only one who presents it.
+func (v *Verified) CheckNoneWithheld() error {
+	list, _ := v.Payload["_sd"].([]any)
+	for _, x := range list {
+		dg, _ := x.(string)
+		if !slices.ContainsFunc(v.Disclosures, func(d *Disclosure) bool { return d.Digest == dg }) {
+			return fmt.Errorf("%w: a top-level claim is withheld", ErrNotDisclosable)
+		}
+	}
+	return nil
+}
+
 // hasDigests reports whether v holds, at any depth, an object with an _sd
 // member or a "..." one (an array element's digest: Process has checked
 // the shapes).

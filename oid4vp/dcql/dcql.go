@@ -126,14 +126,16 @@ func (p *Path) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
-// Parse decodes a query strictly (no unknown or repeated members, at most
-// MaxSize bytes) and validates it.
+// Parse decodes a query (at most MaxSize bytes, no repeated members, every
+// member of its type) and validates it. Unknown members are ignored, at
+// every level: "Implementations MUST ignore any unknown properties"
+// (OpenID4VP 1.0 §6).
 func Parse(data []byte) (*Query, error) {
 	if len(data) > MaxSize {
 		return nil, fmt.Errorf("%w: over %d bytes", ErrInvalid, MaxSize)
 	}
 	var q Query
-	if err := strictjson.Decode(data, &q, MaxSize); err != nil {
+	if err := strictjson.DecodeOpen(data, &q, MaxSize); err != nil {
 		if errors.Is(err, ErrInvalid) {
 			return nil, err
 		}
@@ -324,8 +326,12 @@ func (q *Query) Credential(id string) (*CredentialQuery, bool) {
 	return nil, false
 }
 
-// Select applies a claims path pointer (§7) to claims and returns the
-// selected values; none when the path selects nothing.
+// Select processes a claims path pointer over claims as OpenID4VP 1.0
+// §7.1.1 does and returns the selected elements. It returns nil when the
+// processing aborts with an error: a string component meets a selected
+// element that is not an object, a null or index component one that is
+// not an array, or the selection ends empty. A key or index missing from
+// a selected element only removes that element.
 func Select(claims map[string]any, p Path) []any {
 	cur := []any{claims}
 	for _, el := range p {
@@ -333,23 +339,33 @@ func Select(claims map[string]any, p Path) []any {
 		for _, v := range cur {
 			switch e := el.(type) {
 			case string:
-				if m, ok := v.(map[string]any); ok {
-					if x, ok := m[e]; ok {
-						next = append(next, x)
-					}
+				m, ok := v.(map[string]any)
+				if !ok {
+					return nil
+				}
+				if x, ok := m[e]; ok {
+					next = append(next, x)
 				}
 			case nil:
-				if a, ok := v.([]any); ok {
-					next = append(next, a...)
+				a, ok := v.([]any)
+				if !ok {
+					return nil
 				}
+				next = append(next, a...)
 			case int:
-				if a, ok := v.([]any); ok && e < len(a) {
+				a, ok := v.([]any)
+				if !ok {
+					return nil
+				}
+				if e < len(a) {
 					next = append(next, a[e])
 				}
+			default:
+				return nil
 			}
 		}
 		if len(next) == 0 {
-			return nil
+			return nil // an empty selection stays empty: step 3's error
 		}
 		cur = next
 	}
@@ -390,21 +406,14 @@ func equal(claim, want any) bool {
 // selects something and, with values, one selected value equals one of
 // them.
 func (cl ClaimQuery) Matches(claims map[string]any) bool {
-	sel := Select(claims, cl.Path)
-	if len(sel) == 0 {
-		return false
-	}
-	if cl.Values == nil {
-		return true
-	}
-	for _, v := range sel {
-		for _, w := range cl.Values {
-			if equal(v, w) {
-				return true
-			}
-		}
-	}
-	return false
+	return slices.ContainsFunc(Select(claims, cl.Path), cl.Accepts)
+}
+
+// Accepts reports whether a value the path selected meets the claim
+// query's values: any value when there are none, else one equal to a
+// value (a wallet returns only the values that match, §6.4.1).
+func (cl ClaimQuery) Accepts(v any) bool {
+	return cl.Values == nil || slices.ContainsFunc(cl.Values, func(w any) bool { return equal(v, w) })
 }
 
 // Satisfied returns the claim queries of c that claims meets: every claim

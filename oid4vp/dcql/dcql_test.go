@@ -3,6 +3,7 @@ package dcql
 import (
 	"encoding/json"
 	"errors"
+	"reflect"
 	"strings"
 	"testing"
 )
@@ -79,7 +80,9 @@ func TestParseRefuses(t *testing.T) {
 		"claim_sets no claims":  `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claim_sets": [["x"]]}]}`,
 		"empty credential_sets": `{"credentials": [{"id": "a", "format": "x", "meta": {}}], "credential_sets": []}`,
 		"empty option":          `{"credentials": [{"id": "a", "format": "x", "meta": {}}], "credential_sets": [{"options": [[]]}]}`,
-		"unknown member":        `{"credentials": [{"id": "a", "format": "x", "meta": {}, "colour": 1}]}`,
+		"wrong type":            `{"credentials": [{"id": "a", "format": "x", "meta": {}, "multiple": "yes"}]}`,
+		"missing format":        `{"credentials": [{"id": "a", "meta": {}}]}`,
+		"key case":              `{"credentials": [{"ID": "a", "format": "x", "meta": {}}]}`,
 		"repeated member":       `{"credentials": [{"id": "a", "id": "b", "format": "x", "meta": {}}]}`,
 		"trailing data":         `{"credentials": [{"id": "a", "format": "x", "meta": {}}]} {}`,
 		"oversized":             `{"credentials": [` + strings.Repeat(" ", MaxSize) + `]}`,
@@ -89,6 +92,115 @@ func TestParseRefuses(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
+}
+
+// TestParseIgnoresUnknownMembers: OpenID4VP 1.0 §6, "Implementations
+// MUST ignore any unknown properties", at the top level and in the rest of
+// the query; a repeated member is still refused.
+func TestParseIgnoresUnknownMembers(t *testing.T) {
+	q, err := Parse([]byte(`{"x_top": {"a": [1]}, "credentials": [{"id": "a", "format": "dc+sd-jwt", "x_ext": true,
+	  "meta": {"vct_values": ["v"], "x_meta": 1}, "claims": [{"path": ["n"], "x_claim": null}],
+	  "trusted_authorities": [{"type": "aki", "values": ["k"], "x_ta": 1}]}],
+	  "credential_sets": [{"options": [["a"]], "purpose": {"en": "why"}}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(q.Credentials) != 1 || q.Credentials[0].Meta.VCTValues[0] != "v" || q.Credentials[0].Claims[0].Path[0] != "n" {
+		t.Fatalf("parsed %+v", q)
+	}
+	if _, err := Parse([]byte(`{"credentials": [{"id": "a", "format": "x", "meta": {}, "x": 1, "x": 2}]}`)); !errors.Is(err, ErrInvalid) {
+		t.Fatalf("repeated unknown member: %v", err)
+	}
+}
+
+// TestSelectAbortsOnWrongType: OpenID4VP 1.0 §7.1.1 step 2: a string
+// component over a selected element that is not an object, or a null or
+// index component over one that is not an array, aborts with an error
+// (nothing selected), though other selected elements would match; a
+// missing key or index only removes its element.
+func TestSelectAbortsOnWrongType(t *testing.T) {
+	claims := map[string]any{
+		"degrees": []any{map[string]any{"type": "BSc"}, "not-an-object"},
+		"mixed":   []any{[]any{"a"}, map[string]any{"b": 1}},
+		"partial": []any{map[string]any{"type": "MSc"}, map[string]any{}},
+		"short":   []any{[]any{"a", "b"}, []any{"c"}},
+	}
+	for _, p := range []Path{{"degrees", nil, "type"}, {"mixed", nil, nil}, {"mixed", nil, 0}, {"degrees", 0, "type", "x"}, {"degrees", 0, nil}} {
+		if got := Select(claims, p); got != nil {
+			t.Errorf("%v selects %v, want an error", p, got)
+		}
+	}
+	if got := Select(claims, Path{"partial", nil, "type"}); len(got) != 1 || got[0] != "MSc" {
+		t.Errorf("missing key: %v", got)
+	}
+	if got := Select(claims, Path{"short", nil, 1}); len(got) != 1 || got[0] != "b" {
+		t.Errorf("missing index: %v", got)
+	}
+}
+
+// selectOracle is §7.1.1 written recursively, for FuzzSelect: the
+// elements v and path p select, or an error.
+func selectOracle(v any, p Path) ([]any, error) {
+	if len(p) == 0 {
+		return []any{v}, nil
+	}
+	var children []any
+	switch e := p[0].(type) {
+	case string:
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil, errors.New("not an object")
+		}
+		if x, ok := m[e]; ok {
+			children = []any{x}
+		}
+	case nil:
+		a, ok := v.([]any)
+		if !ok {
+			return nil, errors.New("not an array")
+		}
+		children = a
+	case int:
+		a, ok := v.([]any)
+		if !ok {
+			return nil, errors.New("not an array")
+		}
+		if e < len(a) {
+			children = []any{a[e]}
+		}
+	}
+	var out []any
+	for _, c := range children {
+		sel, err := selectOracle(c, p[1:])
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sel...)
+	}
+	return out, nil
+}
+
+// FuzzSelect compares Select with selectOracle over arbitrary claims and
+// paths.
+func FuzzSelect(f *testing.F) {
+	f.Add(`{"degrees":[{"type":"BSc"},"x"],"n":["a","b"]}`, `["degrees",null,"type"]`)
+	f.Add(`{"a":{"b":[[1,2],[3]]}}`, `["a","b",null,1]`)
+	f.Add(`{"a":[{"b":1},{"c":2}]}`, `["a",null,"b"]`)
+	f.Add(`{"a":[]}`, `["a",null,"b"]`)
+	f.Fuzz(func(t *testing.T, claimsJSON, pathJSON string) {
+		var claims map[string]any
+		var p Path
+		if json.Unmarshal([]byte(claimsJSON), &claims) != nil || claims == nil || json.Unmarshal([]byte(pathJSON), &p) != nil || len(p) == 0 {
+			return
+		}
+		want, err := selectOracle(claims, p)
+		if err != nil || len(want) == 0 {
+			want = nil // step 3: an empty selection is an error
+		}
+		if got := Select(claims, p); !reflect.DeepEqual(got, want) {
+			t.Fatalf("Select(%s, %s) = %v, want %v", claimsJSON, pathJSON, got, want)
+		}
+	})
 }
 
 // FuzzParse: Parse never panics, refuses with ErrInvalid, and what it

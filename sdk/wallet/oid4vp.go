@@ -351,10 +351,12 @@ func (pr *PresentationRequest) encryptionKey(meta any) error {
 func (pr *PresentationRequest) Claims() string { return strings.Join(pr.query.ClaimNames(), ",") }
 
 // match is one stored credential that meets a credential query, with
-// the claim queries it meets.
+// the claim names on the paths it meets and the digests of the
+// disclosures that present them.
 type match struct {
-	ID     string   `json:"credential"`
-	Claims []string `json:"claims"`
+	ID       string   `json:"credential"`
+	Claims   []string `json:"claims"`
+	disclose map[string]bool
 }
 
 func (pr *PresentationRequest) candidates(store CredentialStore) (map[string][]match, error) {
@@ -368,7 +370,7 @@ func (pr *PresentationRequest) candidates(store CredentialStore) (map[string][]m
 		if err != nil {
 			return nil, err
 		}
-		claims, err := holderView(cred)
+		payload, ds, claims, err := holderView(cred)
 		if err != nil {
 			continue // a stored credential the wallet cannot read matches nothing
 		}
@@ -386,7 +388,7 @@ func (pr *PresentationRequest) candidates(store CredentialStore) (map[string][]m
 				names = append(names, pathNames(cl.Path)...)
 			}
 			slices.Sort(names)
-			out[cq.ID] = append(out[cq.ID], match{ID: id, Claims: slices.Compact(names)})
+			out[cq.ID] = append(out[cq.ID], match{ID: id, Claims: slices.Compact(names), disclose: disclosing(payload, ds, met)})
 		}
 	}
 	return out, nil
@@ -406,8 +408,8 @@ func (pr *PresentationRequest) Matches(store CredentialStore) (string, error) {
 	return string(raw), err
 }
 
-// pathNames returns the claim names along a path (the disclosures it
-// needs revealed).
+// pathNames returns the claim names along a path, for the holder's
+// consent screen.
 func pathNames(p dcql.Path) []string {
 	var out []string
 	for _, el := range p {
@@ -418,27 +420,168 @@ func pathNames(p dcql.Path) []string {
 	return out
 }
 
-// holderView returns a stored SD-JWT VC's claims with every disclosure
-// applied (the wallet's own copy; the issuer signature is not checked
-// here).
-func holderView(cred string) (map[string]any, error) {
+// holderView splits a stored SD-JWT VC and returns its issuer-signed
+// payload, its disclosures and its claims with every disclosure applied
+// (the wallet's own copy; the issuer signature is not checked here).
+func holderView(cred string) (payload map[string]any, ds []*sdjwt.Disclosure, claims map[string]any, err error) {
 	sd, err := sdjwt.Split(cred)
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
 	parts := strings.Split(sd.JWT, ".")
 	if len(parts) != 3 {
-		return nil, sdjwt.ErrMalformed
+		return nil, nil, nil, sdjwt.ErrMalformed
 	}
 	raw, err := jwtSegment(parts[1])
 	if err != nil {
-		return nil, err
+		return nil, nil, nil, err
 	}
-	payload, err := strictjson.Object(raw, sdjwt.Max)
-	if err != nil {
-		return nil, err
+	if payload, err = strictjson.Object(raw, sdjwt.Max); err != nil {
+		return nil, nil, nil, err
 	}
-	return sdjwt.Process(payload, sd.Disclosures)
+	if claims, err = sdjwt.Process(payload, sd.Disclosures); err != nil {
+		return nil, nil, nil, err
+	}
+	return payload, sd.Disclosures, claims, nil
+}
+
+// disclosing returns the digests of the disclosures that present the
+// claims met selects, and no other: "Wallets MUST NOT send selectively
+// disclosable claims that have not been selected" (OpenID4VP 1.0 §6.4).
+// For each element a path selects (§7.1.1) whose value the claim query
+// accepts: the disclosures of the element and of the objects and array
+// elements it is nested in (RFC 9901 §7: a disclosure is reached through
+// its parents), and those within it (a selected object comes with its
+// sub-claims).
+func disclosing(payload map[string]any, ds []*sdjwt.Disclosure, met []dcql.ClaimQuery) map[string]bool {
+	byDigest := make(map[string]*sdjwt.Disclosure, len(ds))
+	for _, d := range ds {
+		byDigest[d.Digest] = d
+	}
+	out := map[string]bool{}
+	for _, cl := range met {
+		for _, n := range selectSigned(payload, byDigest, cl.Path) {
+			if cl.Accepts(n.value) {
+				n.mark(out)
+				within(n.value, byDigest, out)
+			}
+		}
+	}
+	return out
+}
+
+// signedNode is an element of a credential as its issuer signed it
+// (digests in place), with the disclosures that reveal it.
+type signedNode struct {
+	value any
+	via   []*sdjwt.Disclosure
+}
+
+func (n signedNode) mark(out map[string]bool) {
+	for _, d := range n.via {
+		out[d.Digest] = true
+	}
+}
+
+// selectSigned processes a claims path pointer as dcql.Select does over
+// the claims, but over the issuer-signed payload, every disclosure in
+// byDigest applied as it is met; nil when the processing aborts.
+func selectSigned(payload map[string]any, byDigest map[string]*sdjwt.Disclosure, p dcql.Path) []signedNode {
+	cur := []signedNode{{value: payload}}
+	for _, el := range p {
+		var next []signedNode
+		for _, n := range cur {
+			switch e := el.(type) {
+			case string:
+				m, ok := n.value.(map[string]any)
+				if !ok {
+					return nil
+				}
+				if x, ok := m[e]; ok && e != "_sd" && e != "..." {
+					next = append(next, signedNode{x, n.via})
+				}
+				for _, dg := range digests(m["_sd"]) {
+					if d := byDigest[dg]; d != nil && !d.Array && d.Name == e {
+						next = append(next, signedNode{d.Value, append(slices.Clip(n.via), d)})
+					}
+				}
+			case nil, int:
+				a, ok := n.value.([]any)
+				if !ok {
+					return nil
+				}
+				elems := elements(a, byDigest, n.via)
+				if i, ok := e.(int); !ok {
+					next = append(next, elems...)
+				} else if i < len(elems) {
+					next = append(next, elems[i])
+				}
+			default:
+				return nil
+			}
+		}
+		if len(next) == 0 {
+			return nil
+		}
+		cur = next
+	}
+	return cur
+}
+
+// elements returns an issuer-signed array's elements as disclosed, as
+// sdjwt.Process makes them: an element digest replaced by its disclosure's
+// value, one with no disclosure (a decoy) left out.
+func elements(a []any, byDigest map[string]*sdjwt.Disclosure, via []*sdjwt.Disclosure) []signedNode {
+	out := make([]signedNode, 0, len(a))
+	for _, x := range a {
+		if m, ok := x.(map[string]any); ok && len(m) == 1 {
+			if dg, ok := m["..."].(string); ok {
+				if d := byDigest[dg]; d != nil && d.Array {
+					out = append(out, signedNode{d.Value, append(slices.Clip(via), d)})
+				}
+				continue
+			}
+		}
+		out = append(out, signedNode{x, via})
+	}
+	return out
+}
+
+// within adds to out the disclosures of every claim and array element
+// inside an issuer-signed value.
+func within(v any, byDigest map[string]*sdjwt.Disclosure, out map[string]bool) {
+	switch t := v.(type) {
+	case map[string]any:
+		for k, x := range t {
+			if k != "_sd" {
+				within(x, byDigest, out)
+				continue
+			}
+			for _, dg := range digests(x) {
+				if d := byDigest[dg]; d != nil && !d.Array {
+					out[dg] = true
+					within(d.Value, byDigest, out)
+				}
+			}
+		}
+	case []any:
+		for _, n := range elements(t, byDigest, nil) {
+			n.mark(out)
+			within(n.value, byDigest, out)
+		}
+	}
+}
+
+// digests returns the strings of an _sd array.
+func digests(v any) []string {
+	list, _ := v.([]any)
+	out := make([]string, 0, len(list))
+	for _, x := range list {
+		if s, ok := x.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func jwtSegment(s string) ([]byte, error) {
@@ -449,7 +592,7 @@ func jwtSegment(s string) ([]byte, error) {
 // query-id=credential-id pairs, comma-separated ("pid=c1"), one per
 // credential query the holder agrees to answer (optional credential sets
 // may be left out). Each presentation discloses only the claims its query
-// needs, with a KB-JWT (aud = client_id, the request's nonce) signed by the
+// selects (see disclosing), with a KB-JWT (aud = client_id, the request's nonce) signed by the
 // device key. It returns the redirect_uri the verifier answered, if any.
 func (pr *PresentationRequest) Respond(store CredentialStore, choice string) (string, error) {
 	cands, err := pr.candidates(store)
@@ -523,7 +666,7 @@ func (pr *PresentationRequest) Respond(store CredentialStore, choice string) (st
 		if err != nil {
 			return "", err
 		}
-		keep := func(d *sdjwt.Disclosure) bool { return !d.Array && slices.Contains(m.Claims, d.Name) }
+		keep := func(d *sdjwt.Disclosure) bool { return m.disclose[d.Digest] }
 		kb := sdjwt.KeyBinding{Signer: signer, Audience: pr.ClientID, Nonce: pr.nonce, IssuedAt: pr.holder.clock()}
 		if t := bound[qid]; t != nil {
 			kb.TransactionDataHashes, kb.TransactionDataHashesAlg = t.TransactionDataHashes, t.TransactionDataHashesAlg

@@ -1,0 +1,219 @@
+package wallet
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/trustid-cn/trustid/credentials/sdjwt"
+	"github.com/trustid-cn/trustid/internal/strictjson"
+	"github.com/trustid-cn/trustid/oid4vp/dcql"
+)
+
+// TestRespondDisclosesOnlyTheSelected: the wallet sends the disclosures
+// of the elements the query's paths select, with those of the objects and
+// array elements they are nested in and those within them, and no other
+// (OpenID4VP 1.0 §6.4: "Wallets MUST NOT send selectively disclosable
+// claims that have not been selected"). A top-level "country" is not sent
+// for ["address","country"]; with values, only the elements that match.
+func TestRespondDisclosesOnlyTheSelected(t *testing.T) {
+	h, err := NewHolder("https://node.example", NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwkJSON, err := h.CreateDeviceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jwk map[string]any
+	json.Unmarshal([]byte(jwkJSON), &jwk)
+	is := &sdjwt.Issuer{Rand: rand.Reader}
+	// Each degree an object with a concealed type, each concealed in
+	// the array (RFC 9901 §7 recursive disclosures).
+	var degrees []any
+	var all []*sdjwt.Disclosure
+	for _, d := range []map[string]any{{"type": "BSc", "university": "Fudan"}, {"type": "MSc", "university": "SJTU"}} {
+		raw, ds, err := is.Conceal(d, &sdjwt.Frame{SD: []string{"type", "university"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		delete(raw, "_sd_alg") // the credential's, at the top
+		degrees, all = append(degrees, raw), append(all, ds...)
+	}
+	claims := map[string]any{
+		"iss": "https://issuer.example", "vct": "https://issuer.example/vct/Residence",
+		"cnf":           map[string]any{"jwk": jwk},
+		"country":       "CN", // e.g. nationality: never asked for
+		"address":       map[string]any{"country": "CN", "city": "Shanghai"},
+		"nationalities": []any{"CN", "HK"},
+		"degrees":       degrees,
+	}
+	payload, ds, err := is.Conceal(claims, &sdjwt.Frame{SD: []string{"country", "address", "nationalities", "degrees"},
+		Nested: map[string]*sdjwt.Frame{"address": {SD: []string{"country", "city"}}, "nationalities": {Elements: []int{0, 1}},
+			"degrees": {Elements: []int{0, 1}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(payload)
+	b64 := base64.RawURLEncoding
+	cred := sdjwt.Serialize(b64.EncodeToString([]byte(`{"alg":"ES256","typ":"dc+sd-jwt"}`))+"."+b64.EncodeToString(raw)+".c2ln", append(ds, all...))
+	store := NewMemoryCredentials()
+	store.Add("c1", cred)
+
+	var posted url.Values
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		posted, _ = url.ParseQuery(string(body))
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, "{}")
+	}))
+	defer srv.Close()
+	plain := map[string]any{"iss": claims["iss"], "vct": claims["vct"], "cnf": claims["cnf"]}
+	with := func(k string, v any) map[string]any {
+		out := map[string]any{k: v}
+		for k, v := range plain {
+			out[k] = v
+		}
+		return out
+	}
+	for _, c := range []struct {
+		claims string
+		want   map[string]any
+	}{
+		{`{"path":["address","country"]}`, with("address", map[string]any{"country": "CN"})},
+		{`{"path":["address"]}`, with("address", map[string]any{"country": "CN", "city": "Shanghai"})},
+		{`{"path":["country"]}`, with("country", "CN")},
+		{`{"path":["nationalities",null],"values":["HK"]}`, with("nationalities", []any{"HK"})},
+		{`{"path":["nationalities",0]}`, with("nationalities", []any{"CN"})},
+		{`{"path":["degrees",null,"type"]}`, with("degrees", []any{map[string]any{"type": "BSc"}, map[string]any{"type": "MSc"}})},
+		{`{"path":["degrees",1]}`, with("degrees", []any{map[string]any{"type": "MSc", "university": "SJTU"}})},
+	} {
+		q, err := dcql.Parse([]byte(`{"credentials":[{"id":"res","format":"dc+sd-jwt","meta":{"vct_values":["https://issuer.example/vct/Residence"]},"claims":[` + c.claims + `]}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr := &PresentationRequest{ClientID: "verifier_attestation:rp", ResponseURI: srv.URL, ResponseMode: "direct_post",
+			nonce: "n", state: "s", query: q, holder: h}
+		if _, err := pr.Respond(store, "res=c1"); err != nil {
+			t.Fatalf("%s: %v", c.claims, err)
+		}
+		var tok map[string][]string
+		if err := json.Unmarshal([]byte(posted.Get("vp_token")), &tok); err != nil || len(tok["res"]) != 1 {
+			t.Fatalf("vp_token %q: %v", posted.Get("vp_token"), err)
+		}
+		sd, err := sdjwt.Split(tok["res"][0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := sdjwt.Process(payload, sd.Disclosures)
+		if err != nil {
+			t.Fatal(err)
+		}
+		delete(got, "_sd_alg")
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("%s: disclosed %v, want %v", c.claims, got, c.want)
+		}
+	}
+}
+
+// concealAll makes every member and array element of v selectively
+// disclosable, recursively (RFC 9901 §7 recursive disclosures).
+func concealAll(t *testing.T, is *sdjwt.Issuer, v any, all *[]*sdjwt.Disclosure) any {
+	switch x := v.(type) {
+	case map[string]any:
+		inner := map[string]any{}
+		var names []string
+		for k, e := range x {
+			inner[k] = concealAll(t, is, e, all)
+			names = append(names, k)
+		}
+		out, ds, err := is.Conceal(inner, &sdjwt.Frame{SD: names, Decoys: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		delete(out, "_sd_alg")
+		*all = append(*all, ds...)
+		return out
+	case []any:
+		inner := make([]any, len(x))
+		idx := make([]int, len(x))
+		for i, e := range x {
+			inner[i], idx[i] = concealAll(t, is, e, all), i
+		}
+		out, ds, err := is.Conceal(map[string]any{"a": inner}, &sdjwt.Frame{Nested: map[string]*sdjwt.Frame{"a": {Elements: idx}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		*all = append(*all, ds...)
+		return out["a"]
+	}
+	return v
+}
+
+// FuzzDisclosing: over claims every part of which is selectively
+// disclosable, selectSigned selects what dcql.Select selects over the
+// processed claims, and the disclosures disclosing picks present, for a
+// path without an index (indices count the withheld siblings), exactly
+// what the path selects over all the claims.
+func FuzzDisclosing(f *testing.F) {
+	f.Add(`{"address":{"country":"CN","city":"SH"},"country":"CN"}`, `["address","country"]`)
+	f.Add(`{"degrees":[{"type":"BSc","u":"F"},{"type":"MSc"}],"n":["a","b"]}`, `["degrees",null,"type"]`)
+	f.Add(`{"degrees":[{"type":"BSc"},"x"]}`, `["degrees",null,"type"]`)
+	f.Add(`{"n":[["a","b"],["c"]]}`, `["n",null,1]`)
+	f.Add(`{"a":{"b":{"c":[1,{"d":2}]}}}`, `["a"]`)
+	f.Fuzz(func(t *testing.T, claimsJSON, pathJSON string) {
+		claims, err := strictjson.Object([]byte(claimsJSON), 4<<10)
+		var p dcql.Path
+		if err != nil || json.Unmarshal([]byte(pathJSON), &p) != nil || len(p) == 0 || len(p) > 8 {
+			return
+		}
+		for k := range claims {
+			if strings.HasPrefix(k, "_sd") || k == "..." {
+				return
+			}
+		}
+		is := &sdjwt.Issuer{Rand: rand.Reader}
+		var ds []*sdjwt.Disclosure
+		payload, ok := concealAll(t, is, claims, &ds).(map[string]any)
+		if !ok {
+			t.Fatal("payload")
+		}
+		full, err := sdjwt.Process(payload, ds)
+		if err != nil {
+			return // a reserved name deeper down: not a credential
+		}
+		want := dcql.Select(full, p)
+		byDigest := map[string]*sdjwt.Disclosure{}
+		for _, d := range ds {
+			byDigest[d.Digest] = d
+		}
+		if got := selectSigned(payload, byDigest, p); (got == nil) != (want == nil) || len(got) != len(want) {
+			t.Fatalf("selectSigned selects %d, dcql.Select %d", len(got), len(want))
+		}
+		if want == nil || slices.ContainsFunc(p, func(e any) bool { _, ok := e.(int); return ok }) {
+			return
+		}
+		keep := disclosing(payload, ds, []dcql.ClaimQuery{{Path: p}})
+		var sent []*sdjwt.Disclosure
+		for _, d := range ds {
+			if keep[d.Digest] {
+				sent = append(sent, d)
+			}
+		}
+		shown, err := sdjwt.Process(payload, sent)
+		if err != nil {
+			t.Fatalf("the disclosures sent do not process: %v", err)
+		}
+		if got := dcql.Select(shown, p); !reflect.DeepEqual(got, want) {
+			t.Fatalf("presented %v, want %v", got, want)
+		}
+	})
+}
