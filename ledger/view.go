@@ -75,6 +75,7 @@ type View struct {
 	mu        sync.RWMutex
 	ready     bool
 	regions   map[string]chaincode.Region
+	hosts     map[string][]string // region codes by host (chaincode.Region.Hosts)
 	issuers   map[string]chaincode.Issuer
 	rps       map[string]chaincode.RelyingParty
 	terminals map[string]chaincode.Terminal
@@ -136,6 +137,7 @@ func (v *View) load(ctx context.Context) error {
 	for _, r := range regions {
 		v.regions[r.Code] = r
 	}
+	v.indexHosts()
 	for _, x := range issuers {
 		v.issuers[x.ID] = x
 	}
@@ -299,6 +301,7 @@ func (v *View) refresh(ctx context.Context, re chaincode.RegistryEvent) error {
 		}
 		v.mu.Lock()
 		v.regions[r.Code] = r
+		v.indexHosts()
 		v.mu.Unlock()
 	case "issuer":
 		x, err := v.c.Issuer(ctx, re.ID)
@@ -455,6 +458,31 @@ func (v *View) issuerRegion(issuer, status string) (string, bool) {
 		found = code
 	}
 	return found, found != ""
+}
+
+// indexHosts rebuilds v.hosts from v.regions; v.mu is held.
+func (v *View) indexHosts() {
+	v.hosts = map[string][]string{}
+	for code, r := range v.regions {
+		for _, h := range r.Hosts() {
+			v.hosts[h] = append(v.hosts[h], code)
+		}
+	}
+}
+
+// OtherRegionOnHost returns a region other than region, whatever its
+// status, whose record names a DID or an endpoint URL on host
+// (chaincode.IDHost): an issuer ID on that host is not region's. False
+// when there is none.
+func (v *View) OtherRegionOnHost(host, region string) (string, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	for _, code := range v.hosts[host] {
+		if code != region {
+			return code, true
+		}
+	}
+	return "", false
 }
 
 // StatusHead returns a list's anchored head from the view.

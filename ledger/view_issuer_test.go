@@ -77,3 +77,46 @@ func TestViewIssuerRegion(t *testing.T) {
 		t.Errorf("SuspendedIssuerRegion(A's URL) = %q, A is active", got)
 	}
 }
+
+// TestViewOtherRegionOnHost: the view knows which regions, of any
+// status, have a DID or an endpoint on a host, and follows their changes.
+func TestViewOtherRegionOnHost(t *testing.T) {
+	ctx := context.Background()
+	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	ledgertest.EnsureConsortium(ctx, t, a, b)
+	v := ledger.NewView(a, ledger.ViewOptions{})
+	vctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go v.Run(vctx)
+	for deadline := time.Now().Add(5 * time.Second); !v.Ready(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("view not ready")
+		}
+	}
+	if got, ok := v.OtherRegionOnHost("310000.trustid.local", ledgertest.RegionB); !ok || got != ledgertest.RegionA {
+		t.Errorf("A's host for B: %q %v", got, ok)
+	}
+	for _, host := range []string{"310000.trustid.local", "elsewhere.example", "320000-web.trustid.local"} {
+		if got, ok := v.OtherRegionOnHost(host, ledgertest.RegionA); ok {
+			t.Errorf("%s for A: %q", host, got)
+		}
+	}
+	if _, err := (ledger.Client{L: b}).UpdateRegion(ctx, chaincode.RegionInput{Code: ledgertest.RegionB, DID: "did:web:320000.trustid.local",
+		Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://320000.trustid.local"}, {Type: "web", URL: "https://320000-WEB.trustid.local:443/x"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := (ledger.Client{L: a}).Vote(ctx, chaincode.ActionSuspend, ledgertest.RegionB); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if r, _ := v.Region(ledgertest.RegionB); r.Status == chaincode.RegionSuspended {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the view never saw B suspended")
+		}
+	}
+	if got, ok := v.OtherRegionOnHost("320000-web.trustid.local", ledgertest.RegionA); !ok || got != ledgertest.RegionB {
+		t.Errorf("B's new host, B suspended, for A: %q %v", got, ok)
+	}
+}
