@@ -95,7 +95,7 @@ func IDHost(id string) (string, bool) {
 			return "", false
 		}
 		id = "https://" + dec + "/" // as a did:web resolver builds the URL
-	} else if l := strings.ToLower(id); !strings.HasPrefix(l, "https://") && !strings.HasPrefix(l, "http://") {
+	} else if !hasPrefixFold(id, "https://") && !hasPrefixFold(id, "http://") {
 		return "", false
 	}
 	u, err := url.Parse(id)
@@ -107,6 +107,10 @@ func IDHost(id string) (string, bool) {
 		return host, true
 	}
 	return net.JoinHostPort(host, port), true
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // RegistryKey is a signing key of a region or an issuer, with its full

@@ -63,21 +63,11 @@ type IssuerRegistry interface {
 	// names issuer so.
 	SuspendedIssuerRegion(issuer string) (string, bool)
 	// OtherRegionOnHost returns a region other than region, of any
-	// status, whose record names a DID or an endpoint URL on host
-	// (chaincode.IDHost).
-	OtherRegionOnHost(host, region string) (string, bool)
-}
-
-// foreignHost returns the region, other than the record's own, on whose
-// host (chaincode.IDHost) an issuer record's ID is: such an ID passes for
-// an issuer that region's node hosts, which the contract lets only that
-// region write; a record written before it checked is not trusted.
-func foreignHost(reg IssuerRegistry, rec chaincode.Issuer) (string, bool) {
-	host, ok := chaincode.IDHost(rec.ID)
-	if !ok {
-		return "", false
-	}
-	return reg.OtherRegionOnHost(host, rec.Region)
+	// status, whose record names a DID or an endpoint URL on the host of
+	// id (chaincode.IDHost). An issuer record there passes for an issuer
+	// that region's node hosts, which the contract lets only that region
+	// write: one written before it checked is not trusted.
+	OtherRegionOnHost(id, region string) (string, bool)
 }
 
 // Accreditation is what the registry says of one issuer.
@@ -149,7 +139,7 @@ func (t *RegistryTrust) Accreditation(issuer string) (Accreditation, error) {
 	if rec.Status != chaincode.EntryActive {
 		return Accreditation{}, fmt.Errorf("%w: %s is %s in the trust registry", ErrNotAccredited, truncate(issuer), rec.Status)
 	}
-	if code, ok := foreignHost(t.Registry, rec); ok {
+	if code, ok := t.Registry.OtherRegionOnHost(rec.ID, rec.Region); ok {
 		return Accreditation{}, fmt.Errorf("%w: %s is a record of region %s on the host of region %s", ErrNotAccredited, truncate(issuer), rec.Region, code)
 	}
 	region, ok := t.Registry.Region(rec.Region)
@@ -351,7 +341,7 @@ func splitKid(issuer, kid string) (id, frag string, err error) {
 // a registry issuer; err then says why its key does not verify. The
 // regions come first, so an issuer record named as a node (written before
 // the contract refused it) is never taken for it, and an issuer record on
-// another region's host is refused (foreignHost). A region's key is looked
+// another region's host is refused (OtherRegionOnHost). A region's key is looked
 // up as every region key is (internal/regionkey), parsed once.
 func (r *RegistryResolver) fromRegistry(id, frag string) (pub crypto.PublicKey, found bool, err error) {
 	if r.Registry == nil || id == "" {
@@ -384,7 +374,7 @@ func (r *RegistryResolver) fromIssuer(id, frag string) (pub crypto.PublicKey, fo
 	if !ok {
 		return nil, false, nil
 	}
-	if code, ok := foreignHost(r.Registry, rec); ok {
+	if code, ok := r.Registry.OtherRegionOnHost(rec.ID, rec.Region); ok {
 		return nil, true, fmt.Errorf("%w: %s is a record of region %s on the host of region %s", ErrUnknownKey, truncate(id), rec.Region, code)
 	}
 	k, ok := rec.VerifyingKey(frag)

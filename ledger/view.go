@@ -77,6 +77,7 @@ type View struct {
 	regions   map[string]chaincode.Region
 	hosts     map[string][]string // region codes by host (chaincode.Region.Hosts)
 	issuers   map[string]chaincode.Issuer
+	idHosts   map[string]string // chaincode.IDHost of the issuers' IDs ("": none)
 	rps       map[string]chaincode.RelyingParty
 	terminals map[string]chaincode.Terminal
 	heads     map[[2]string]chaincode.StatusHead
@@ -138,8 +139,10 @@ func (v *View) load(ctx context.Context) error {
 		v.regions[r.Code] = r
 	}
 	v.indexHosts()
+	v.idHosts = map[string]string{}
 	for _, x := range issuers {
 		v.issuers[x.ID] = x
+		v.idHosts[x.ID], _ = chaincode.IDHost(x.ID)
 	}
 	for _, x := range rps {
 		v.rps[x.ClientID] = x
@@ -308,8 +311,9 @@ func (v *View) refresh(ctx context.Context, re chaincode.RegistryEvent) error {
 		if err != nil {
 			return err
 		}
+		host, _ := chaincode.IDHost(x.ID)
 		v.mu.Lock()
-		v.issuers[x.ID] = x
+		v.issuers[x.ID], v.idHosts[x.ID] = x, host
 		v.mu.Unlock()
 	case "relying_party":
 		x, err := v.c.RelyingParty(ctx, re.ID)
@@ -471,12 +475,19 @@ func (v *View) indexHosts() {
 }
 
 // OtherRegionOnHost returns a region other than region, whatever its
-// status, whose record names a DID or an endpoint URL on host
-// (chaincode.IDHost): an issuer ID on that host is not region's. False
-// when there is none.
-func (v *View) OtherRegionOnHost(host, region string) (string, bool) {
+// status, whose record names a DID or an endpoint URL on the host of id
+// (chaincode.IDHost, parsed once for the issuers in the view): an issuer
+// ID there is not region's. False when there is none, or id has no host.
+func (v *View) OtherRegionOnHost(id, region string) (string, bool) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
+	host, ok := v.idHosts[id]
+	if !ok {
+		host, _ = chaincode.IDHost(id)
+	}
+	if host == "" {
+		return "", false
+	}
 	for _, code := range v.hosts[host] {
 		if code != region {
 			return code, true

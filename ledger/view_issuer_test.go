@@ -79,7 +79,8 @@ func TestViewIssuerRegion(t *testing.T) {
 }
 
 // TestViewOtherRegionOnHost: the view knows which regions, of any
-// status, have a DID or an endpoint on a host, and follows their changes.
+// status, have a DID or an endpoint on an ID's host, and follows their
+// changes.
 func TestViewOtherRegionOnHost(t *testing.T) {
 	ctx := context.Background()
 	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
@@ -93,12 +94,12 @@ func TestViewOtherRegionOnHost(t *testing.T) {
 			t.Fatal("view not ready")
 		}
 	}
-	if got, ok := v.OtherRegionOnHost("310000.trustid.local", ledgertest.RegionB); !ok || got != ledgertest.RegionA {
+	if got, ok := v.OtherRegionOnHost("did:web:310000.trustid.local:issuers:x", ledgertest.RegionB); !ok || got != ledgertest.RegionA {
 		t.Errorf("A's host for B: %q %v", got, ok)
 	}
-	for _, host := range []string{"310000.trustid.local", "elsewhere.example", "320000-web.trustid.local"} {
-		if got, ok := v.OtherRegionOnHost(host, ledgertest.RegionA); ok {
-			t.Errorf("%s for A: %q", host, got)
+	for _, id := range []string{"https://310000.trustid.local/x", "did:web:elsewhere.example", "https://320000-web.trustid.local", "did:key:z6Mk"} {
+		if got, ok := v.OtherRegionOnHost(id, ledgertest.RegionA); ok {
+			t.Errorf("%s for A: %q", id, got)
 		}
 	}
 	if _, err := (ledger.Client{L: b}).UpdateRegion(ctx, chaincode.RegionInput{Code: ledgertest.RegionB, DID: "did:web:320000.trustid.local",
@@ -116,7 +117,7 @@ func TestViewOtherRegionOnHost(t *testing.T) {
 			t.Fatal("the view never saw B suspended")
 		}
 	}
-	if got, ok := v.OtherRegionOnHost("320000-web.trustid.local", ledgertest.RegionA); !ok || got != ledgertest.RegionB {
+	if got, ok := v.OtherRegionOnHost("https://320000-web.trustid.local", ledgertest.RegionA); !ok || got != ledgertest.RegionB {
 		t.Errorf("B's new host, B suspended, for A: %q %v", got, ok)
 	}
 }
