@@ -67,7 +67,7 @@ func BenchmarkOID4VCICredentialHTTP(b *testing.B) {
 	}
 	base := "https://node.example:8443"
 	reg := newTrustRegistry(b, base, ks)
-	is, err := issuer.New(issuer.Config{BaseURL: base, Keys: ks, Status: st, Registry: reg.view, Registrar: reg.client, IssuerKeys: ks})
+	is, err := issuer.New(issuer.Config{BaseURL: base, Keys: ks, Status: st, Registry: reg.view, Registrar: reg.client, IssuerKeys: ks, Region: "310000"})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -328,9 +328,21 @@ func (in *RegionInput) check() error {
 // so a shared one would make the other region's credentials unverifiable,
 // or verifiable with this region's keys while the other is suspended.
 // URLs of every endpoint type are compared, as IssuerRegion matches any.
+// It refuses too what an issuer record claims (issuerClaim): the record's
+// ID as the DID or an endpoint URL, or a host of another region's issuer.
 // Not ErrExists: a starting node takes that from RequestRegion as its
 // region already registered.
 func (in *RegionInput) unclaimed(c *call) error {
+	issuers, err := list[Issuer](c, objIssuer)
+	if err != nil {
+		return err
+	}
+	self := Region{Code: in.Code, DID: in.DID, Endpoints: in.Endpoints}
+	for _, x := range issuers {
+		if why := self.issuerClaim(x.ID, x.Region); why != "" {
+			return invalid("issuer %q of region %s %s", x.ID, x.Region, why)
+		}
+	}
 	regions, err := list[Region](c, objRegion)
 	if err != nil {
 		return err
@@ -351,6 +363,21 @@ func (in *RegionInput) unclaimed(c *call) error {
 		}
 	}
 	return nil
+}
+
+// issuerClaim says why the region forbids an issuer record of region
+// owner with ID id, or returns "" when it does not: an ID that is the
+// region's DID or an endpoint URL would pass for the region's node, an ID
+// on one of its hosts (Region.Hosts) for an issuer that node hosts, which
+// is for the region alone to write.
+func (r Region) issuerClaim(id, owner string) string {
+	if id == r.DID || slices.ContainsFunc(r.Endpoints, func(e Endpoint) bool { return sameURL(id, e.URL) }) {
+		return fmt.Sprintf("is the DID or an endpoint of region %s", r.Code)
+	}
+	if h, ok := IDHost(id); ok && owner != r.Code && slices.Contains(r.Hosts(), h) {
+		return fmt.Sprintf("is on host %s of region %s", h, r.Code)
+	}
+	return ""
 }
 
 // sameURL compares two endpoint URLs with scheme and host in lower case,
@@ -653,6 +680,15 @@ func putIssuer(c *call) (any, error) {
 	}
 	if err := checkEntryStatus(in.Status); err != nil {
 		return nil, err
+	}
+	regions, err := list[Region](c, objRegion)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range regions {
+		if why := r.issuerClaim(in.ID, c.caller); why != "" {
+			return nil, fmt.Errorf("%w: region %s may not write issuer %q: it %s", ErrForbidden, c.caller, in.ID, why)
+		}
 	}
 	var old Issuer
 	if err := c.load(&old, objIssuer, in.ID); err != nil && !errors.Is(err, ErrNotFound) {

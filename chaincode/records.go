@@ -2,9 +2,11 @@ package chaincode
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	pathpkg "path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +61,56 @@ func (r Region) API() string {
 		}
 	}
 	return ""
+}
+
+// Hosts returns the hosts of the region's DID and endpoint URLs (IDHost),
+// without repeats: an issuer ID on one of them is the region's to write.
+func (r Region) Hosts() []string {
+	var hosts []string
+	for _, id := range append([]string{r.DID}, endpointURLs(r.Endpoints)...) {
+		if h, ok := IDHost(id); ok && !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+func endpointURLs(eps []Endpoint) []string {
+	urls := make([]string, len(eps))
+	for i, e := range eps {
+		urls[i] = e.URL
+	}
+	return urls
+}
+
+// IDHost returns the host an identifier's documents are fetched from: a
+// did:web's (its first segment, percent-decoded) or an http(s) URL's, in
+// lower case, without a trailing dot or the scheme's default port. False
+// for any other identifier.
+func IDHost(id string) (string, bool) {
+	if rest, ok := strings.CutPrefix(id, "did:web:"); ok {
+		seg, _, _ := strings.Cut(rest, ":")
+		dec, err := url.PathUnescape(seg)
+		if err != nil {
+			return "", false
+		}
+		id = "https://" + dec + "/" // as a did:web resolver builds the URL
+	} else if !hasPrefixFold(id, "https://") && !hasPrefixFold(id, "http://") {
+		return "", false
+	}
+	u, err := url.Parse(id)
+	if err != nil || u.Hostname() == "" {
+		return "", false
+	}
+	host, port := strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), u.Port()
+	if port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		return host, true
+	}
+	return net.JoinHostPort(host, port), true
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // RegistryKey is a signing key of a region or an issuer, with its full

@@ -1034,3 +1034,58 @@ func TestDelegatedOfflineCodes(t *testing.T) {
 		}
 	}
 }
+
+// TestIssuerRecordOfAnotherRegionsHost: over two real nodes on one
+// ledger, region B may write no issuer record named as region A's node
+// (its DID, its base URL) or hosted under A's DID, nor move its node
+// onto the host of A's issuer; A's own hosted issuer is written, and A's
+// node serves its DID document.
+func TestIssuerRecordOfAnotherRegionsHost(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	a, b, la := twoRegionNodes(t)
+	ctx := context.Background()
+	lb, err := la.As(chaincode.RegionMSP("320000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Close()
+	ca, cb := ledger.Client{L: la}, ledger.Client{L: lb}
+	ra, err := ca.Region(ctx, "310000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk, err := gm.NewJWK(key.Public(), "k-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(id string) chaincode.Issuer {
+		return chaincode.Issuer{ID: id, Types: []string{"ResidenceCredential"}, Keys: []chaincode.RegistryKey{{JWK: jwk}}, Status: chaincode.EntryActive}
+	}
+	if _, err := ca.PutIssuer(ctx, rec(ra.DID+":issuers:rp-a")); err != nil {
+		t.Fatalf("A's own hosted issuer: %v", err)
+	}
+	for _, id := range []string{ra.DID, a.base, ra.DID + ":issuers:squat", a.base + "/issuers/squat"} {
+		if _, err := cb.PutIssuer(ctx, rec(id)); !errors.Is(err, chaincode.ErrForbidden) {
+			t.Errorf("region B wrote issuer %s: %v", id, err)
+		}
+	}
+	rb, err := cb.Region(ctx, "320000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.UpdateRegion(ctx, chaincode.RegionInput{Code: "320000", DID: rb.DID,
+		Endpoints: []chaincode.Endpoint{{Type: "api", URL: b.base}, {Type: "web", URL: a.base + "/b"}}}); !errors.Is(err, chaincode.ErrInvalid) {
+		t.Errorf("region B moved an endpoint onto the host of A's issuer: %v", err)
+	}
+	waitUntil(t, "A serving its issuer's DID document", func() bool {
+		code, body := get(t, a.base+"/issuers/rp-a/did.json")
+		return code == 200 && strings.Contains(body, `"id":"`+ra.DID+`:issuers:rp-a"`)
+	})
+	if code, _ := get(t, a.base+"/issuers/squat/did.json"); code != 404 {
+		t.Errorf("A's /issuers/squat/did.json: %d", code)
+	}
+}
