@@ -664,6 +664,11 @@ func putIssuer(c *call) (any, error) {
 	if err := checkID("issuer id", in.ID); err != nil {
 		return nil, err
 	}
+	if _, ok := IDHost(in.ID); !ok {
+		// A self-certifying DID (did:key, did:jwk) names its own key, and
+		// an ID with no host has no owner the contract can tell.
+		return nil, invalid("an issuer id must be a did:web DID or an http(s) URL: the host it names decides which region may write it")
+	}
 	if err := checkName(in.Name); err != nil {
 		return nil, err
 	}

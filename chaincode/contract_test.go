@@ -864,6 +864,11 @@ func TestIssuerIDsOfRegions(t *testing.T) {
 			t.Errorf("320000 wrote issuer %s: %v", id, err)
 		}
 	}
+	for _, id := range []string{"did:key:zDnaerDaTF5BXEavCrfRZEk316dpbLsfPDZ3WJ5hRTPFU2169", "did:jwk:eyJrdHkiOiJFQyJ9", "urn:example:issuer", "did:example:123"} {
+		if err := put(msp31, id); !errors.Is(err, ErrInvalid) {
+			t.Errorf("an issuer record for an ID with no host, %s: %v", id, err)
+		}
+	}
 	for _, id := range []string{"did:web:310000.trustid.example", "https://310000.trustid.example/"} {
 		if err := put(msp31, id); !errors.Is(err, ErrForbidden) {
 			t.Errorf("310000 wrote an issuer named as its own node, %s: %v", id, err)

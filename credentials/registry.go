@@ -374,6 +374,11 @@ func (r *RegistryResolver) fromIssuer(id, frag string) (pub crypto.PublicKey, fo
 	if !ok {
 		return nil, false, nil
 	}
+	if _, ok := chaincode.IDHost(rec.ID); !ok {
+		// Never written by the contract today: a did:key's or did:jwk's
+		// key is the one its identifier carries, not a record's.
+		return nil, true, fmt.Errorf("%w: %s is a registry record of an identifier with no host", ErrUnknownKey, truncate(id))
+	}
 	if code, ok := r.Registry.OtherRegionOnHost(rec.ID, rec.Region); ok {
 		return nil, true, fmt.Errorf("%w: %s is a record of region %s on the host of region %s", ErrUnknownKey, truncate(id), rec.Region, code)
 	}
