@@ -267,9 +267,16 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 }
 
 // renew gives session id a new challenge after an answer that spent its
-// challenge was refused (err), so that the person the login is for can
-// still answer it: a refused answer changes nothing but the challenge.
-func (p *Provider) renew(ctx context.Context, id string, s *session, err error) error {
+// challenge (that of spent, the session as read) was refused (err), so
+// that the person the login is for can still answer it: a refused answer
+// changes nothing but the challenge. The session is read again, and
+// left alone when it was answered meanwhile (a counter terminal's
+// approval does not spend the challenge).
+func (p *Provider) renew(ctx context.Context, id string, spent *session, err error) error {
+	s, gerr := p.getSession(ctx, id)
+	if gerr != nil || s.Approved != nil || s.Denied || s.Challenge != spent.Challenge {
+		return err
+	}
 	if next, rerr := p.random(32); rerr == nil {
 		s.Challenge = next
 		// The session's once entry exists already: putSession's
