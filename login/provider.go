@@ -48,11 +48,12 @@ type Clients interface {
 	Get(ctx context.Context, id string) (auth.Client, error)
 }
 
-// Holders authenticates a holder's signed request (its device key over
-// the request, its binding checked for signature, validity and status,
-// the nonce spent); redeem.BindingAuthenticator satisfies it.
+// Holders authenticates a holder's signed request for purpose (its
+// device key over the request, which names the purpose, its binding
+// checked for signature, validity and status, the nonce spent);
+// redeem.BindingAuthenticator satisfies it.
 type Holders interface {
-	AuthenticateHolder(ctx context.Context, r *qrcode.HolderRequest) (redeem.Holder, error)
+	AuthenticateHolder(ctx context.Context, r *qrcode.HolderRequest, purpose string) (redeem.Holder, error)
 }
 
 // Pairwise derives a relying party's pairwise subject from a holder's

@@ -189,7 +189,7 @@ func (f *enrollFixture) onlineCode(device *gm.PrivateKey, binding []byte, consen
 	f.t.Helper()
 	nonce := make([]byte, 16)
 	rand.Read(nonce)
-	req := qrcode.HolderRequest{Binding: binding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000", Consent: consent}
+	req := qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: binding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000", Consent: consent}
 	if err := qrcode.SignHolderRequest(rand.Reader, device, &req); err != nil {
 		f.t.Fatal(err)
 	}

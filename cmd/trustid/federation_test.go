@@ -354,7 +354,7 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	holderAtB := func() (int, any) {
 		nonce := make([]byte, 16)
 		rand.Read(nonce)
-		req := qrcode.HolderRequest{Binding: r.QRBinding, Time: time.Now().Unix(), Nonce: nonce, Region: "320000"}
+		req := qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: r.QRBinding, Time: time.Now().Unix(), Nonce: nonce, Region: "320000"}
 		if err := qrcode.SignHolderRequest(rand.Reader, p.device, &req); err != nil {
 			t.Fatal(err)
 		}

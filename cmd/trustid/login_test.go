@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -264,8 +265,8 @@ func approve(t *testing.T, sessionURL string, h holderApp, pin string, consent .
 }
 
 // holderAnswer is the holder's app answering a login session: it reads
-// the session's challenge, signs it (a qrcode.HolderRequest with consent)
-// with its device key over its binding and posts {"request": …} and the
+// the session's challenge, signs it (a qrcode.HolderRequest with consent,
+// for the purpose of target) with its device key over its binding and posts {"request": …} and the
 // members of extra to target (the session's approve or deny). A session
 // that cannot be read gives its status and no body.
 func holderAnswer(t *testing.T, sessionURL, target string, h holderApp, consent []string, extra map[string]any) (int, map[string]any) {
@@ -286,7 +287,11 @@ func holderAnswer(t *testing.T, sessionURL, target string, h holderApp, consent 
 	if err != nil {
 		t.Fatalf("challenge %q: %v", req.Challenge, err)
 	}
-	hr := qrcode.HolderRequest{Binding: h.binding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000", Consent: consent}
+	purpose := qrcode.PurposeLoginApprove
+	if strings.HasSuffix(target, "/deny") {
+		purpose = qrcode.PurposeLoginDeny
+	}
+	hr := qrcode.HolderRequest{Purpose: purpose, Binding: h.binding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000", Consent: consent}
 	if err := qrcode.SignHolderRequest(rand.Reader, h.device, &hr); err != nil {
 		t.Fatal(err)
 	}
@@ -944,4 +949,127 @@ func TestLoginPagesInChinese(t *testing.T) {
 			t.Errorf("the ended page in Chinese: %d\n%s", status, page)
 		}
 	}
+}
+
+// TestRefusedAnswerLeavesSessionOpen: an approval or refusal refused
+// after it spent the session's challenge (a bystander's binding below the
+// level asked, a refusal by a holder who could not approve) renews the
+// challenge, so the person at the browser still approves; a refusal by a
+// holder at the level asked ends the login with access_denied.
+func TestRefusedAnswerLeavesSessionOpen(t *testing.T) {
+	f := newEnrollFixture(t)
+	alice := newPerson(t, "11010519900307123", "张三")
+	att, err := f.terminal.Attest(alice.doc, alice.name, alice.device.Public(), identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.93}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, ra, m := f.enroll(f.enrollBody(alice, att, "135790", nil))
+	if code != 201 || ra.AssuranceLevel != "L4" {
+		t.Fatalf("enroll alice: %d %v", code, m)
+	}
+	carol := newPerson(t, "11010519850101002", "李四")
+	code, rc, m := f.enroll(f.enrollBody(carol, "", "246810", nil))
+	if code != 201 || rc.AssuranceLevel == "L4" {
+		t.Fatalf("enroll carol: %d %s %v", code, rc.AssuranceLevel, m)
+	}
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	a := shop.start(t, oauth2.SetAuthURLParam("acr_values", "L4"))
+	// A bystander (carol, below L4) approves, then refuses, the session
+	// on alice's screen: both refused.
+	if st, m := approve(t, a.sessionURL, f.app(carol, rc), "246810"); st != 403 || m["error"] != "approval_refused" {
+		t.Fatalf("bystander's approval: %d %v", st, m)
+	}
+	if st, m := holderAnswer(t, a.sessionURL, a.sessionURL+"/deny", f.app(carol, rc), nil, nil); st != 403 || m["error"] != "approval_refused" {
+		t.Fatalf("bystander's refusal: %d %v", st, m)
+	}
+	// Alice, the person at the browser, approves.
+	if st, m := approve(t, a.sessionURL, f.app(alice, ra), "135790"); st != 204 {
+		t.Fatalf("after refused answers, the holder's approval: %d %v", st, m)
+	}
+	shop.exchange(t, a, a.code(t, shop, f.base))
+
+	// A holder who could approve the session may refuse it.
+	a = shop.start(t, oauth2.SetAuthURLParam("acr_values", "L2"))
+	if st, m := holderAnswer(t, a.sessionURL, a.sessionURL+"/deny", f.app(carol, rc), nil, nil); st != 204 {
+		t.Fatalf("refusal at the level asked: %d %v", st, m)
+	}
+	if st, m := a.wait(t); st != 200 || !strings.Contains(m["redirect"], "error=access_denied") {
+		t.Errorf("after the refusal: %d %v", st, m)
+	}
+}
+
+// TestLoginAnswerPurposes: the holder request of an approval, of a
+// refusal and of an online code each name their purpose under the
+// device's signature, and each endpoint takes only its own: a login
+// approval (as a phishing host would relay it) is not an online code
+// request at POST /v1/qr, a refusal is not an approval and an approval
+// not a refusal; the session stays open for the real answer.
+func TestLoginAnswerPurposes(t *testing.T) {
+	f := newEnrollFixture(t)
+	w, _ := f.walletHolder(t, "11010519900307123", "张三", "135790")
+	// The wallet's approval of a challenge, posted to /v1/qr.
+	body, err := w.LoginApproval("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "age_over_18", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var approval struct {
+		Request json.RawMessage `json:"request"`
+	}
+	if err := json.Unmarshal(body, &approval); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(f.base+"/v1/qr", "application/json", bytes.NewReader(approval.Request))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || m["error"] != "qr_holder_unauthorized" || m["code"] != nil {
+		t.Errorf("a login approval at POST /v1/qr: %d %v", resp.StatusCode, m)
+	}
+	// The wallet's own online code request still works.
+	if online, err := w.RequestOnlineCode("age_over_18"); err != nil || !strings.HasPrefix(online, "TIDON1:") {
+		t.Errorf("online code: %.12q %v", online, err)
+	}
+
+	bob := newPerson(t, "11010519850101002", "李四")
+	code, rb, m2 := f.enroll(f.enrollBody(bob, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll bob: %d %v", code, m2)
+	}
+	app := f.app(bob, rb)
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	a := shop.start(t)
+	// A request signed for one answer, posted as the other.
+	for _, c := range []struct{ signed, target string }{{"/deny", "/approve"}, {"/approve", "/deny"}} {
+		if st, m := crossAnswer(t, a.sessionURL, a.sessionURL+c.signed, a.sessionURL+c.target, app); st != 403 || m["error"] != "approval_refused" {
+			t.Errorf("signed for %s, posted to %s: %d %v", c.signed, c.target, st, m)
+		}
+	}
+	if st, m := approve(t, a.sessionURL, app, ""); st != 204 {
+		t.Fatalf("approve: %d %v", st, m)
+	}
+	shop.exchange(t, a, a.code(t, shop, f.base))
+}
+
+// crossAnswer signs the session's answer for signedFor (its approve or
+// deny), as holderAnswer does, and posts it to target instead.
+func crossAnswer(t *testing.T, sessionURL, signedFor, target string, h holderApp) (int, map[string]any) {
+	t.Helper()
+	var body []byte
+	relay := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ = io.ReadAll(r.Body)
+		rw.WriteHeader(204)
+	}))
+	defer relay.Close()
+	holderAnswer(t, sessionURL, relay.URL+signedFor[len(sessionURL):], h, nil, nil)
+	resp, err := http.Post(target, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
 }
