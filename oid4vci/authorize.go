@@ -110,11 +110,12 @@ func (s *Service) ParseAuthorizationDetails(raw string) ([]string, error) {
 				return nil, bad("locations may only name this credential issuer")
 			}
 		}
-		if _, ok := s.configs[d.ConfigurationID]; !ok {
+		c, ok := s.configs[d.ConfigurationID]
+		if !ok {
 			return nil, bad("unknown credential_configuration_id")
 		}
-		if !slices.Contains(ids, d.ConfigurationID) {
-			ids = append(ids, d.ConfigurationID)
+		if !slices.Contains(ids, c.id) {
+			ids = append(ids, c.id) // not the request's string: it may share the request's buffer
 		}
 	}
 	return ids, nil
@@ -421,6 +422,12 @@ func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest, 
 	if req.Code == "" || req.RedirectURI == "" || req.ClientID == "" {
 		return nil, fail(CodeInvalidRequest, "code, redirect_uri, client_id and code_verifier are required")
 	}
+	// Malformed authorization_details leaves the code unspent; asking for
+	// more than was authorized spends it (it is known only once redeemed).
+	details, err := s.tokenDetails(req.AuthorizationDetails)
+	if err != nil {
+		return nil, err
+	}
 	r, err := s.cfg.Login.Redeem(ctx, audience, login.Redemption{Code: req.Code, ClientID: req.ClientID, RedirectURI: req.RedirectURI, Verifier: req.CodeVerifier})
 	if err != nil {
 		var e *login.Error
@@ -449,14 +456,9 @@ func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest, 
 		return nil, fail(CodeInvalidGrant, "the authorization code is bound to the wallet instance attested at the push: send an attestation of that instance's key")
 	}
 	a.Grant.Family, a.Grant.Identifiers, a.Grant.JKT = r.Family, a.Details, jkt
-	resp, err := s.issueToken(ctx, a.Grant)
-	if err != nil {
+	// §6.1: a subset of the authorization (RFC 9396 §6.1).
+	if err := narrow(&a.Grant, details); err != nil {
 		return nil, err
 	}
-	if a.Details {
-		for _, id := range a.Grant.Configs {
-			resp.AuthorizationDetails = append(resp.AuthorizationDetails, AuthorizationDetail{Type: DetailsType, ConfigurationID: id, CredentialIdentifiers: []string{id}})
-		}
-	}
-	return resp, nil
+	return s.issueToken(ctx, a.Grant)
 }

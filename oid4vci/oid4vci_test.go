@@ -293,6 +293,8 @@ func FuzzCredentialRequest(f *testing.F) {
 	f.Add([]byte(`{"credential_configuration_id":"ResidenceCredential_sd_jwt","proofs":{"jwt":["` + proof(f, n.CNonce, time.Now()) + `"]}}`))
 	f.Add([]byte(`{"credential_configuration_id":"ResidenceCredential_jwt_vc_json","proofs":{"jwt":["a.b.c"]}}`))
 	f.Add([]byte(`{"credential_identifier":"x"}`))
+	f.Add([]byte(`{"credential_configuration_id":"ResidenceCredential_sd_jwt","x_ext":{"a":[1]},"proofs":{"jwt":["a.b.c"]}}`))
+	f.Add([]byte(`{"credential_configuration_id":"a","credential_configuration_id":"b"}`))
 	f.Add([]byte(`{"credential_configuration_id":"ResidenceCredential_ldp_vc_sm2-rdfc-2025","proofs":{"ldp_vp":[{}],"jwt":["a.b.c"]}}`))
 	f.Add([]byte(`{"credential_configuration_id":"ResidenceCredential_jwt_vc_json","proofs":{"jwt":"a.b.c"}}`))
 	f.Add([]byte(`{"proof":{"proof_type":"jwt"}}`))
