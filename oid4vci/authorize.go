@@ -76,10 +76,11 @@ type AuthorizationDetail struct {
 
 // ParseAuthorizationDetails reads the authorization_details parameter
 // (strict JSON: an array of 1 to 8 objects of type openid_credential,
-// each naming a credential_configuration_id of this issuer, with no
-// member but type, credential_configuration_id and locations, whose only
-// allowed value is the issuer) and returns the configuration IDs, in
-// order, without repeats. Errors are *Error with
+// each naming a credential_configuration_id of this issuer, with
+// locations, if any, naming only the issuer; other members, such as
+// claims, are ignored: OID4VCI 1.0 §5.1.1 makes openid_credential "never
+// considered invalid due to unknown fields") and returns the
+// configuration IDs, in order, without repeats. Errors are *Error with
 // CodeInvalidAuthorizationDetails.
 func (s *Service) ParseAuthorizationDetails(raw string) ([]string, error) {
 	bad := func(desc string) error { return fail(CodeInvalidAuthorizationDetails, desc) }
@@ -99,8 +100,8 @@ func (s *Service) ParseAuthorizationDetails(raw string) ([]string, error) {
 		if !bytes.HasPrefix(bytes.TrimSpace(item), []byte("{")) {
 			return nil, bad("each authorization_details entry must be an object")
 		}
-		if err := strictjson.Decode(item, &d, 4<<10); err != nil {
-			return nil, bad("an authorization_details object has an unknown or malformed member (type, credential_configuration_id and locations are understood)")
+		if err := strictjson.DecodeOpen(item, &d, 4<<10); err != nil {
+			return nil, bad("an authorization_details object has a malformed or repeated member")
 		}
 		if d.Type != DetailsType {
 			return nil, bad("authorization_details type must be " + DetailsType)

@@ -357,6 +357,7 @@ func FuzzAuthorizationDetails(f *testing.F) {
 	f.Add(`[{"type":"openid_credential","credential_configuration_id":"ResidenceCredential_sd_jwt"}]`)
 	f.Add(`[{"type":"openid_credential","credential_configuration_id":"ResidenceCredential_sd_jwt","locations":["https://node.example"]}]`)
 	f.Add(`[{"type":"openid_credential","format":"jwt_vc_json"}]`)
+	f.Add(`[{"type":"openid_credential","credential_configuration_id":"ResidenceCredential_sd_jwt","claims":[{"path":["a"]}]}]`)
 	f.Add(`[{"type":"openid_credential","credential_configuration_id":"a","credential_configuration_id":"b"}]`)
 	f.Add(`[]`)
 	f.Add(`[1]`)

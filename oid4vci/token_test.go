@@ -55,7 +55,8 @@ func TestPreAuthorizedAuthorizationDetails(t *testing.T) {
 		`[{"type":"other","credential_configuration_id":"` + jwtVC + `"}]`,
 		details("ResidenceCredential_ldp_vc_sm2-rdfc-2025"), // not a configuration of this issuer
 		details("Unknown_sd_jwt"),
-		`[{"type":"openid_credential","credential_configuration_id":"` + jwtVC + `","x":1}]`,
+		`[{"type":"openid_credential","credential_configuration_id":"` + jwtVC + `","credential_configuration_id":"` + jwtVC + `"}]`,
+		`[{"type":"openid_credential","credential_configuration_id":1}]`,
 		`[{"type":"openid_credential","credential_configuration_id":"` + jwtVC + `","locations":["https://other.example"]}]`,
 		`{"type":"openid_credential"}`,
 		`[]`,
@@ -69,8 +70,11 @@ func TestPreAuthorizedAuthorizationDetails(t *testing.T) {
 	if _, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, other), AuthorizationDetails: details(jwtVC)}); code(err) != CodeInvalidAuthorizationDetails {
 		t.Errorf("a configuration not in the offer: %v, want invalid_authorization_details", err)
 	}
+	// §5.1.1: openid_credential is "never considered invalid due to
+	// unknown fields" (claims, an extension).
 	tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: c,
-		AuthorizationDetails: `[{"type":"openid_credential","credential_configuration_id":"` + jwtVC + `","locations":["` + issuerURL + `"]}]`})
+		AuthorizationDetails: `[{"type":"openid_credential","credential_configuration_id":"` + jwtVC + `","locations":["` + issuerURL + `"],` +
+			`"claims":[{"path":["credentialSubject","region"]}],"x_extension":{"a":1}}]`})
 	if err != nil {
 		t.Fatalf("after the refusals the code still redeems: %v", err)
 	}
