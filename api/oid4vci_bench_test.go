@@ -154,7 +154,7 @@ func BenchmarkOID4VCICredentialHTTP(b *testing.B) {
 }
 
 // benchProof signs an ES256 key proof for aud and nonce with a fresh key.
-func benchProof(b *testing.B, aud, nonce string) (string, crypto.PublicKey) {
+func benchProof(b testing.TB, aud, nonce string) (string, crypto.PublicKey) {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	j, _ := gm.NewJWK(&k.PublicKey, "")
 	j.Use, j.Alg = "", ""
