@@ -968,7 +968,9 @@ func listRPs(c *call) (any, error) { return list[RelyingParty](c, objRP) }
 // claimSector records that a relying party of the caller's region holds
 // a pairwise sector; claiming a sector the same party already holds
 // returns it unchanged; a sector another party holds is refused with
-// ErrExists.
+// ErrExists. A registered party of another region is refused with
+// ErrForbidden; a client ID not registered yet may be claimed, as a
+// node claims a party's sector before it writes the party's record.
 func claimSector(c *call) (any, error) {
 	var in SectorClaim
 	if err := decodeArg(c.args[0], &in); err != nil {
@@ -978,6 +980,13 @@ func claimSector(c *call) (any, error) {
 		return nil, err
 	}
 	if _, err := c.activeCaller(); err != nil {
+		return nil, err
+	}
+	var rp RelyingParty
+	switch err := c.load(&rp, objRP, in.ClientID); {
+	case err == nil && rp.HomeRegion != c.caller:
+		return nil, fmt.Errorf("%w: relying party %q belongs to region %s", ErrForbidden, in.ClientID, rp.HomeRegion)
+	case err != nil && !errors.Is(err, ErrNotFound):
 		return nil, err
 	}
 	var old Sector
@@ -1023,6 +1032,9 @@ func writeTerminal(c *call, create bool) (any, error) {
 	}
 	if in.Location != "" && (len(in.Location) != 6 || strings.Trim(in.Location, "0123456789") != "" || !provinces[in.Location[:2]]) {
 		return nil, fmt.Errorf("%w: location %q is not a GB/T 2260 code under a known province", ErrUnknownRegion, in.Location)
+	}
+	if in.Location != "" && !InRegion(in.Location, c.caller) {
+		return nil, fmt.Errorf("%w: region %s may not place a terminal in %s, outside it", ErrForbidden, c.caller, in.Location)
 	}
 	alg, err := checkJWK(in.Key)
 	if err != nil {

@@ -238,7 +238,7 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		nl := &nodeLedger{Ledger: l, Client: c, Outbox: ob, Audit: audit, Mode: mode}
 		view := ledger.NewView(l, ledger.ViewOptions{OnEvent: func(ev ledger.Event) { nl.viewEvent(n, ev) }, Logger: n.log})
 		nl.View = view
-		nl.Clients, nl.Terminals = registry.NewClients(c, view), registry.NewTerminals(c, view)
+		nl.Clients, nl.Terminals = registry.NewClients(c, view), registry.NewTerminals(c, view, n.region)
 		n.ledger = nl
 		if mode == "embedded" {
 			if err := serveAdminSocket(ctx, n.log, n.dataDir, nl); err != nil {
