@@ -966,10 +966,12 @@ func getRP(c *call) (any, error) {
 func listRPs(c *call) (any, error) { return list[RelyingParty](c, objRP) }
 
 // claimSector records that a relying party of the caller's region holds
-// a pairwise sector; claiming a sector the same party already holds
-// returns it unchanged; a sector another party holds is refused with
-// ErrExists. A registered party of another region is refused with
-// ErrForbidden; a client ID not registered yet may be claimed, as a
+// a pairwise sector. Claiming a sector the party already holds returns
+// it unchanged, whichever region asks (another region's node checks so
+// that the party it serves through federation holds its sector); a
+// sector another party holds is refused with ErrExists; a party another
+// region registered, whose sector its region has not claimed, with
+// ErrForeignParty. A client ID not registered yet may be claimed, as a
 // node claims a party's sector before it writes the party's record.
 func claimSector(c *call) (any, error) {
 	var in SectorClaim
@@ -982,22 +984,26 @@ func claimSector(c *call) (any, error) {
 	if _, err := c.activeCaller(); err != nil {
 		return nil, err
 	}
+	home := c.caller
 	var rp RelyingParty
 	switch err := c.load(&rp, objRP, in.ClientID); {
-	case err == nil && rp.HomeRegion != c.caller:
-		return nil, fmt.Errorf("%w: relying party %q belongs to region %s", ErrForbidden, in.ClientID, rp.HomeRegion)
-	case err != nil && !errors.Is(err, ErrNotFound):
+	case err == nil:
+		home = rp.HomeRegion
+	case !errors.Is(err, ErrNotFound):
 		return nil, err
 	}
 	var old Sector
 	switch err := c.load(&old, objSector, in.Kind, in.Name); {
 	case err == nil:
-		if old.ClientID == in.ClientID && old.Region == c.caller {
+		if old.ClientID == in.ClientID && old.Region == home {
 			return old, nil
 		}
 		return nil, fmt.Errorf("%w: %s %q is held by relying party %q of region %s", ErrExists, in.Kind, in.Name, old.ClientID, old.Region)
 	case !errors.Is(err, ErrNotFound):
 		return nil, err
+	}
+	if home != c.caller {
+		return nil, fmt.Errorf("%w: relying party %q belongs to region %s", ErrForeignParty, in.ClientID, home)
 	}
 	out := Sector{Kind: in.Kind, Name: in.Name, ClientID: in.ClientID, Region: c.caller, Created: c.now}
 	if err := c.save(out, objSector, in.Kind, in.Name); err != nil {

@@ -612,24 +612,38 @@ func TestSectorsAreUnique(t *testing.T) {
 }
 
 // TestSectorOfAnotherRegionsParty: a region claims sectors for its own
-// relying parties only. 310000 claiming the client ID sector of 320000's
-// registered party is refused, and 320000's own claim still succeeds.
+// relying parties only. 310000 claiming a sector for 320000's registered
+// party is refused (ErrForeignParty, an ErrForbidden) and writes nothing,
+// so 320000's own claim still succeeds; once 320000 holds it, 310000's
+// claim returns it unchanged (how a node checks the sector of a party it
+// serves through federation).
 func TestSectorOfAnotherRegionsParty(t *testing.T) {
 	l := consortium(t)
 	l.must(t, msp32, "AddRelyingParty", js(t, RelyingParty{ClientID: "svc-b", Name: "B's party", JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, "k1")}},
 		Scopes: []string{"qr:redeem"}, Status: EntryActive}))
-	for _, claim := range []SectorClaim{
-		{Kind: SectorKindClientID, Name: "svc-b", ClientID: "svc-b"},
-		{Kind: SectorKindIdentifier, Name: "svc-b.example", ClientID: "svc-b"},
-	} {
-		if _, err := l.call(msp31, "ClaimSector", js(t, claim)); !errors.Is(err, ErrForbidden) {
+	own := SectorClaim{Kind: SectorKindClientID, Name: "svc-b", ClientID: "svc-b"}
+	for _, claim := range []SectorClaim{own, {Kind: SectorKindIdentifier, Name: "svc-b.example", ClientID: "svc-b"}} {
+		before := maps.Clone(l.st.KV)
+		_, err := l.call(msp31, "ClaimSector", js(t, claim))
+		if !errors.Is(err, ErrForeignParty) || !errors.Is(err, ErrForbidden) {
 			t.Errorf("310000 claimed %s %q for 320000's party: %v", claim.Kind, claim.Name, err)
+		}
+		if !maps.EqualFunc(before, l.st.KV, bytes.Equal) {
+			t.Errorf("a refused claim changed the state")
+		}
+		if got := FromWire("peer: " + WireMessage(err)); !errors.Is(got, ErrForeignParty) {
+			t.Errorf("wire: %v", got)
 		}
 	}
 	var got Sector
-	json.Unmarshal(l.must(t, msp32, "ClaimSector", js(t, SectorClaim{Kind: SectorKindClientID, Name: "svc-b", ClientID: "svc-b"})), &got)
+	json.Unmarshal(l.must(t, msp32, "ClaimSector", js(t, own)), &got)
 	if got.Region != "320000" || got.ClientID != "svc-b" {
 		t.Errorf("320000's claim: %+v", got)
+	}
+	var again Sector
+	json.Unmarshal(l.must(t, msp31, "ClaimSector", js(t, own)), &again)
+	if again != got {
+		t.Errorf("310000's claim of the sector 320000's party holds: %+v, want %+v", again, got)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/auth/clientstoretest"
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
@@ -178,5 +179,59 @@ func TestSectorOfAnotherRegionsParty(t *testing.T) {
 	}
 	if _, err := cb.ClaimSector(ctx, chaincode.SectorClaim{Kind: chaincode.SectorKindClientID, Name: "svc-b", ClientID: "svc-b"}); err != nil {
 		t.Errorf("region B can no longer claim its own party's sector: %v", err)
+	}
+}
+
+// TestHomeClients: a node authenticates and administers only its own
+// region's relying parties. Region B's home registry does not show A's
+// party (Get, List and Update answer as for an unregistered one) while
+// the registry of every region does; B's own party disappears from it
+// while B is suspended. With or without a view.
+func TestHomeClients(t *testing.T) {
+	ctx := context.Background()
+	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	ledgertest.EnsureConsortium(ctx, t, a, b)
+	ca, cb := ledger.Client{L: a}, ledger.Client{L: b}
+	viewB := registrytest.StartView(t, b)
+	ofA := clientstoretest.Client(t, "ops-a")
+	ofB := clientstoretest.Client(t, "svc-b")
+	ofB.Region = ledgertest.RegionB
+	if err := registry.NewClients(ca, nil).Create(ctx, ofA); err != nil {
+		t.Fatal(err)
+	}
+	if err := registry.NewHomeClients(cb, viewB, ledgertest.RegionB).Create(ctx, ofB); err != nil {
+		t.Fatal(err)
+	}
+	registrytest.Within(t, 5*time.Second, func() bool { _, ok := viewB.RelyingParty(ofA.ID); return ok })
+	for name, home := range map[string]*registry.Clients{
+		"view":    registry.NewHomeClients(cb, viewB, ledgertest.RegionB),
+		"no view": registry.NewHomeClients(cb, nil, ledgertest.RegionB),
+	} {
+		if _, err := home.Get(ctx, ofA.ID); !errors.Is(err, auth.ErrClientNotFound) {
+			t.Errorf("%s: B's home registry has A's party: %v", name, err)
+		}
+		if _, err := home.Update(ctx, ofA.ID, func(c *auth.Client) error { c.Disabled = true; return nil }); !errors.Is(err, auth.ErrClientNotFound) {
+			t.Errorf("%s: B's home registry updated A's party: %v", name, err)
+		}
+		if cs, err := home.List(ctx); err != nil || len(cs) != 1 || cs[0].ID != ofB.ID {
+			t.Errorf("%s: B's home registry lists %+v %v, want svc-b only", name, cs, err)
+		}
+		if _, err := home.Get(ctx, ofB.ID); err != nil {
+			t.Errorf("%s: B's home registry on B's party: %v", name, err)
+		}
+	}
+	if _, err := registry.NewClients(cb, viewB).Get(ctx, ofA.ID); err != nil {
+		t.Errorf("the registry of every region on A's party: %v", err)
+	}
+	if err := ca.Vote(ctx, chaincode.ActionSuspend, ledgertest.RegionB); err != nil {
+		t.Fatal(err)
+	}
+	homeB := registry.NewHomeClients(cb, viewB, ledgertest.RegionB)
+	registrytest.Within(t, 5*time.Second, func() bool {
+		_, err := homeB.Get(ctx, ofB.ID)
+		return errors.Is(err, auth.ErrClientNotFound)
+	})
+	if _, err := registry.NewHomeClients(cb, nil, ledgertest.RegionB).Get(ctx, ofB.ID); !errors.Is(err, auth.ErrClientNotFound) {
+		t.Errorf("B's party while B is suspended, read from the chain: %v", err)
 	}
 }

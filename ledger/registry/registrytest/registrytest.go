@@ -49,6 +49,12 @@ func Run(t *testing.T, open Open, bound time.Duration) {
 			return registry.NewClients(ledger.Client{L: l}, nil)
 		})
 	})
+	t.Run("HomeClientStore", func(t *testing.T) {
+		clientstoretest.Run(t, func(t *testing.T) auth.ClientStore {
+			l, _ := open(t)
+			return registry.NewHomeClients(ledger.Client{L: l}, StartView(t, l), ledgertest.RegionA)
+		})
+	})
 	t.Run("Terminals", func(t *testing.T) {
 		l, _ := open(t)
 		testTerminals(t, registry.NewTerminals(ledger.Client{L: l}, StartView(t, l), ledgertest.RegionA))
