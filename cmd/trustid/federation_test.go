@@ -1038,8 +1038,10 @@ func TestDelegatedOfflineCodes(t *testing.T) {
 // TestForeignRegionClientGetsNoTokenHere: a relying party authenticates
 // only at the node of its home region. Region A's (310000) client ops-a,
 // with registry:admin, gets a token at A, but at region B's (320000)
-// token and introspection endpoints it is invalid_client with the answer
-// an unregistered client gets, so it cannot administer B's parties
+// token and revocation endpoints it is invalid_client with the answer
+// an unregistered client gets, and at B's introspection endpoint its
+// registry:admin shows it none of B's tokens, so it cannot administer
+// B's parties
 // (docs/relying-party.md: "administration, issuance, status changes and
 // enrollment never cross regions"). B's administrator cannot register
 // that client ID again (409 client_exists), nor see it.
@@ -1073,9 +1075,16 @@ func TestForeignRegionClientGetsNoTokenHere(t *testing.T) {
 	if code != 401 || m["error"] != "invalid_client" || m["error_description"] != unknown["error_description"] {
 		t.Errorf("ops-a at B's token endpoint: %d %v, want 401 invalid_client as for an unknown client (%v)", code, m, unknown)
 	}
+	// At B's introspection endpoint ops-a is a visitor: it may ask about
+	// its own tokens of A naming B (federation), and its registry:admin
+	// shows it none of B's. Revocation at B is B's parties' only.
 	form := url.Values{"token": {tokB}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {b.assertion("ops-a", keyA)}}
-	if code, m, _ := b.do("POST", "/oauth2/introspect", "", "application/x-www-form-urlencoded", form.Encode()); code != 401 || m["error"] != "invalid_client" {
-		t.Errorf("ops-a at B's introspection endpoint: %d %v", code, m)
+	if code, m, _ := b.do("POST", auth.IntrospectionPath, "", "application/x-www-form-urlencoded", form.Encode()); code != 200 || m["active"] != false || len(m) != 1 {
+		t.Errorf("ops-a introspecting B's administrator's token at B: %d %v", code, m)
+	}
+	form.Set("client_assertion", b.assertion("ops-a", keyA))
+	if code, m, _ := b.do("POST", auth.RevocationPath, "", "application/x-www-form-urlencoded", form.Encode()); code != 401 || m["error"] != "invalid_client" {
+		t.Errorf("ops-a at B's revocation endpoint: %d %v", code, m)
 	}
 	if code, m, _ := b.do("GET", "/v1/admin/clients/ops-a", tokB, "", ""); code != 404 {
 		t.Errorf("B's administrator showing A's client: %d %v", code, m)
