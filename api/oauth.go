@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -372,9 +373,10 @@ func headerValue(h http.Header, key string) string {
 	return ""
 }
 
-// authenticate reads the form and authenticates the client, applying the
-// per-client limit. On failure it has written the response.
-func (o *oauth) authenticate(w http.ResponseWriter, r *http.Request, check func(map[string]string) error) (auth.Client, map[string]string, bool) {
+// authenticate reads the form and authenticates the client with authn,
+// applying the per-client limit. On failure it has written the response.
+func (o *oauth) authenticate(w http.ResponseWriter, r *http.Request, check func(map[string]string) error,
+	authn func(context.Context, auth.Credentials) (auth.Client, error)) (auth.Client, map[string]string, bool) {
 	form, err := readForm(r, o.cfg.MaxForm)
 	if err != nil {
 		o.fail(w, r, err, false)
@@ -391,7 +393,7 @@ func (o *oauth) authenticate(w http.ResponseWriter, r *http.Request, check func(
 		o.fail(w, r, err, cred.Basic)
 		return auth.Client{}, nil, false
 	}
-	c, err := o.svc.AuthenticateClient(r.Context(), cred)
+	c, err := authn(r.Context(), cred)
 	if err != nil {
 		o.fail(w, r, err, cred.Basic)
 		return auth.Client{}, nil, false
@@ -415,7 +417,7 @@ func (o *oauth) token(w http.ResponseWriter, r *http.Request) {
 			return auth.CheckGrantType(form["grant_type"], login.Grants...)
 		}
 		return auth.CheckGrantType(form["grant_type"])
-	})
+	}, o.svc.AuthenticateClient)
 	if !ok {
 		return
 	}
@@ -440,7 +442,7 @@ func (o *oauth) token(w http.ResponseWriter, r *http.Request) {
 }
 
 func (o *oauth) introspect(w http.ResponseWriter, r *http.Request) {
-	c, form, ok := o.authenticate(w, r, needToken)
+	c, form, ok := o.authenticate(w, r, needToken, o.svc.AuthenticateIntrospector)
 	if !ok {
 		return
 	}
@@ -453,7 +455,7 @@ func (o *oauth) introspect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (o *oauth) revoke(w http.ResponseWriter, r *http.Request) {
-	c, form, ok := o.authenticate(w, r, needToken)
+	c, form, ok := o.authenticate(w, r, needToken, o.svc.AuthenticateClient)
 	if !ok {
 		return
 	}

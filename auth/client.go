@@ -120,6 +120,11 @@ type Client struct {
 	Disabled bool `json:"disabled,omitempty"`
 	// Created is when the client was registered.
 	Created time.Time `json:"created"`
+
+	// visiting marks another region's party that AuthenticateIntrospector
+	// authenticated (Config.Visitors): Introspect answers it only about
+	// its own tokens of its home region.
+	visiting bool
 }
 
 // clone returns a deep copy of c.

@@ -1007,9 +1007,13 @@ func getRP(c *call) (any, error) {
 func listRPs(c *call) (any, error) { return list[RelyingParty](c, objRP) }
 
 // claimSector records that a relying party of the caller's region holds
-// a pairwise sector; claiming a sector the same party already holds
-// returns it unchanged; a sector another party holds is refused with
-// ErrExists.
+// a pairwise sector. Claiming a sector the party already holds returns
+// it unchanged, whichever region asks (another region's node checks so
+// that the party it serves through federation holds its sector); a
+// sector another party holds is refused with ErrExists; a party another
+// region registered, whose sector its region has not claimed, with
+// ErrForeignParty. A client ID not registered yet may be claimed, as a
+// node claims a party's sector before it writes the party's record.
 func claimSector(c *call) (any, error) {
 	var in SectorClaim
 	if err := decodeArg(c.args[0], &in); err != nil {
@@ -1021,15 +1025,26 @@ func claimSector(c *call) (any, error) {
 	if _, err := c.activeCaller(); err != nil {
 		return nil, err
 	}
+	home := c.caller
+	var rp RelyingParty
+	switch err := c.load(&rp, objRP, in.ClientID); {
+	case err == nil:
+		home = rp.HomeRegion
+	case !errors.Is(err, ErrNotFound):
+		return nil, err
+	}
 	var old Sector
 	switch err := c.load(&old, objSector, in.Kind, in.Name); {
 	case err == nil:
-		if old.ClientID == in.ClientID && old.Region == c.caller {
+		if old.ClientID == in.ClientID && old.Region == home {
 			return old, nil
 		}
 		return nil, fmt.Errorf("%w: %s %q is held by relying party %q of region %s", ErrExists, in.Kind, in.Name, old.ClientID, old.Region)
 	case !errors.Is(err, ErrNotFound):
 		return nil, err
+	}
+	if home != c.caller {
+		return nil, fmt.Errorf("%w: relying party %q belongs to region %s", ErrForeignParty, in.ClientID, home)
 	}
 	out := Sector{Kind: in.Kind, Name: in.Name, ClientID: in.ClientID, Region: c.caller, Created: c.now}
 	if err := c.save(out, objSector, in.Kind, in.Name); err != nil {
@@ -1064,6 +1079,9 @@ func writeTerminal(c *call, create bool) (any, error) {
 	}
 	if in.Location != "" && (len(in.Location) != 6 || strings.Trim(in.Location, "0123456789") != "" || !provinces[in.Location[:2]]) {
 		return nil, fmt.Errorf("%w: location %q is not a GB/T 2260 code under a known province", ErrUnknownRegion, in.Location)
+	}
+	if in.Location != "" && !InRegion(in.Location, c.caller) {
+		return nil, fmt.Errorf("%w: region %s may not place a terminal in %s, outside it", ErrForbidden, c.caller, in.Location)
 	}
 	alg, err := checkJWK(in.Key)
 	if err != nil {

@@ -289,6 +289,18 @@ func TestRegistryOwnership(t *testing.T) {
 	if got.Status != EntrySuspended || got.Region != "310000" || !got.Created.Before(got.Updated) {
 		t.Errorf("terminal: %+v", got)
 	}
+	// A region places terminals in its own territory only: 310000's
+	// terminal located in 320104 would be accredited for 320000.
+	placed := Terminal{ID: "T-310000-0002", Kind: "counter", Location: "320104", Key: sm2JWK(t, 8, "term-2"), Status: EntryActive}
+	if _, err := l.call(msp31, "AddTerminal", js(t, placed)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("310000 added a terminal located in 320104: %v", err)
+	}
+	placed.Location = "310104"
+	l.must(t, msp31, "AddTerminal", js(t, placed))
+	placed.Location = "320104"
+	if _, err := l.call(msp31, "PutTerminal", js(t, placed)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("310000 moved its terminal to 320104: %v", err)
+	}
 	var all []Issuer
 	json.Unmarshal(l.must(t, "", "ListIssuers"), &all)
 	if len(all) != 1 || all[0].Region != "310000" {
@@ -596,6 +608,42 @@ func TestSectorsAreUnique(t *testing.T) {
 	}
 	if _, err := l.call("", "GetSector", SectorKindIdentifier, "nobody.example"); !errors.Is(err, ErrNotFound) {
 		t.Errorf("unclaimed sector: %v", err)
+	}
+}
+
+// TestSectorOfAnotherRegionsParty: a region claims sectors for its own
+// relying parties only. 310000 claiming a sector for 320000's registered
+// party is refused (ErrForeignParty, an ErrForbidden) and writes nothing,
+// so 320000's own claim still succeeds; once 320000 holds it, 310000's
+// claim returns it unchanged (how a node checks the sector of a party it
+// serves through federation).
+func TestSectorOfAnotherRegionsParty(t *testing.T) {
+	l := consortium(t)
+	l.must(t, msp32, "AddRelyingParty", js(t, RelyingParty{ClientID: "svc-b", Name: "B's party", JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, "k1")}},
+		Scopes: []string{"qr:redeem"}, Status: EntryActive}))
+	own := SectorClaim{Kind: SectorKindClientID, Name: "svc-b", ClientID: "svc-b"}
+	for _, claim := range []SectorClaim{own, {Kind: SectorKindIdentifier, Name: "svc-b.example", ClientID: "svc-b"}} {
+		before := maps.Clone(l.st.KV)
+		_, err := l.call(msp31, "ClaimSector", js(t, claim))
+		if !errors.Is(err, ErrForeignParty) || !errors.Is(err, ErrForbidden) {
+			t.Errorf("310000 claimed %s %q for 320000's party: %v", claim.Kind, claim.Name, err)
+		}
+		if !maps.EqualFunc(before, l.st.KV, bytes.Equal) {
+			t.Errorf("a refused claim changed the state")
+		}
+		if got := FromWire("peer: " + WireMessage(err)); !errors.Is(got, ErrForeignParty) {
+			t.Errorf("wire: %v", got)
+		}
+	}
+	var got Sector
+	json.Unmarshal(l.must(t, msp32, "ClaimSector", js(t, own)), &got)
+	if got.Region != "320000" || got.ClientID != "svc-b" {
+		t.Errorf("320000's claim: %+v", got)
+	}
+	var again Sector
+	json.Unmarshal(l.must(t, msp31, "ClaimSector", js(t, own)), &again)
+	if again != got {
+		t.Errorf("310000's claim of the sector 320000's party holds: %+v, want %+v", again, got)
 	}
 }
 

@@ -324,7 +324,7 @@ const TerminalRevoked = "revoked"
 // Terminal is an accredited verification terminal (counter, kiosk, gate)
 // whose key signs enrollment attestations. Region is the owning region
 // (the writer's); Location is the GB/T 2260 code where it is installed,
-// such as 310104. Its key cannot change: a new key is a new terminal.
+// such as 310104, inside the owning region. Its key cannot change: a new key is a new terminal.
 type Terminal struct {
 	ID       string    `json:"id"`
 	Region   string    `json:"region"`
@@ -420,6 +420,12 @@ var provinces = map[string]bool{
 // such as 310000.
 func ValidRegionCode(code string) bool {
 	return len(code) == 6 && code[2:] == "0000" && provinces[code[:2]]
+}
+
+// InRegion reports whether the GB/T 2260 code lies in the province-level
+// region (310104 in 310000).
+func InRegion(code, region string) bool {
+	return ValidRegionCode(region) && len(code) == 6 && code[:2] == region[:2]
 }
 
 // RegionMSP returns the MSP ID of region code's organization.
