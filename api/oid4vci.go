@@ -106,8 +106,9 @@ type vciHandlers struct {
 }
 
 // vciErrors turns protocol errors into responses with the specification's
-// codes: invalid_token 401, unavailable 503 (with Retry-After), server
-// errors 500, the rest 400. At the credential and notification endpoints
+// codes, their descriptions made safe (auth.SafeDescription):
+// invalid_token 401, unavailable 503 (with Retry-After), server errors
+// 500, the rest 400. At the credential and notification endpoints
 // (resource) the DPoP errors, and a DPoP-bound token sent as Bearer, are
 // 401 with a WWW-Authenticate DPoP challenge (RFC 9449 §7.1, §9), and a request
 // without an access token gets a Bearer and a DPoP challenge; a fresh
@@ -149,7 +150,7 @@ func vciErrors(resourceAlgs []string, f func(http.ResponseWriter, *http.Request)
 		case oid4vci.CodeServerError:
 			return &Error{Status: http.StatusInternalServerError, Code: CodeServerError, Message: "internal error", Err: err}
 		}
-		return &Error{Status: status, Code: e.Code, Message: e.Description, Err: err}
+		return &Error{Status: status, Code: e.Code, Message: auth.SafeDescription(e.Description), Err: err}
 	}
 }
 

@@ -336,7 +336,7 @@ func CheckGrantType(grantType string, others ...string) error {
 		return nil
 	}
 	supported := strings.Join(append([]string{GrantClientCredentials}, others...), ", ")
-	return fail(ErrUnsupportedGrantType, "grant_type %q is not supported at this endpoint (supported: %s)", truncate(grantType), supported)
+	return fail(ErrUnsupportedGrantType, "grant_type %s is not supported at this endpoint (supported: %s)", quoted(grantType), supported)
 }
 
 // Token issues an access token to an authenticated client: an at+jwt
@@ -381,10 +381,10 @@ func grantScopes(requested string, allowed []string) (string, error) {
 				return "", fail(ErrInvalidScope, "scope must be scope names separated by single spaces")
 			}
 			if !slices.Contains(Scopes, sc) {
-				return "", fail(ErrInvalidScope, "unknown scope %q", truncate(sc))
+				return "", fail(ErrInvalidScope, "unknown scope %s", quoted(sc))
 			}
 			if !slices.Contains(allowed, sc) {
-				return "", fail(ErrInvalidScope, "the client is not allowed scope %q", sc)
+				return "", fail(ErrInvalidScope, "the client is not allowed scope %s", quoted(sc))
 			}
 		}
 	}

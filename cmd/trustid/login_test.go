@@ -1073,3 +1073,174 @@ func crossAnswer(t *testing.T, sessionURL, signedFor, target string, h holderApp
 	json.NewDecoder(resp.Body).Decode(&m)
 	return resp.StatusCode, m
 }
+
+// TestRevokeLoginTokens: RFC 7009 §2 "Implementations MUST support the
+// revocation of refresh tokens and SHOULD support the revocation of
+// access tokens". A relying party that logs its user out by revoking the
+// refresh token ends the login: the token no longer refreshes, and the
+// login's access token no longer works at userinfo (§2.1); an access
+// token revoked alone stops at once, its refresh token still refreshes.
+// Introspection (RFC 7662) shows a live login access token to its client
+// as active with its members, to another client as inactive, and to no
+// one once revoked; another client's revocation revokes nothing.
+func TestRevokeLoginTokens(t *testing.T) {
+	f := newEnrollFixture(t)
+	ctx := context.Background()
+	bob := newPerson(t, "11010519850101002", "李四")
+	code, rb, m := f.enroll(f.enrollBody(bob, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll bob: %d %v", code, m)
+	}
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	other := f.addLoginRP("other-web", "other.example", "--id-token-alg", "ES256")
+	login := func() (*oauth2.Token, *oidc.IDToken) {
+		t.Helper()
+		a := shop.start(t)
+		if st, m := approve(t, a.sessionURL, f.app(bob, rb), ""); st != 204 {
+			t.Fatalf("approve: %d %v", st, m)
+		}
+		tok, idt := shop.exchange(t, a, a.code(t, shop, f.base))
+		if tok.RefreshToken == "" {
+			t.Fatal("no refresh token")
+		}
+		return tok, idt
+	}
+	post := func(rp *loginRP, path string, form url.Values) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", f.base+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(rp.conf.ClientID, rp.conf.ClientSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	revoke := func(rp *loginRP, tok, hint string) {
+		t.Helper()
+		form := url.Values{"token": {tok}}
+		if hint != "" {
+			form.Set("token_type_hint", hint)
+		}
+		if st, m := post(rp, "/oauth2/revoke", form); st != 200 {
+			t.Fatalf("revoke: %d %v", st, m)
+		}
+	}
+	introspect := func(rp *loginRP, tok string) map[string]any {
+		t.Helper()
+		st, m := post(rp, "/oauth2/introspect", url.Values{"token": {tok}})
+		if st != 200 {
+			t.Fatalf("introspect: %d %v", st, m)
+		}
+		return m
+	}
+	inactive := func(m map[string]any) bool { return len(m) == 1 && m["active"] == false }
+	works := func(tok *oauth2.Token) bool {
+		_, err := shop.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		return err == nil
+	}
+
+	tok, idt := login()
+	now := float64(time.Now().Unix())
+	m = introspect(shop, tok.AccessToken)
+	if m["active"] != true || m["client_id"] != "shop-web" || m["sub"] != idt.Subject || m["token_type"] != "Bearer" ||
+		m["iss"] != f.base || m["aud"] != f.base || !strings.Contains(m["scope"].(string), "openid") ||
+		m["exp"].(float64) < now || m["exp"].(float64) > now+600 || m["exp"].(float64)-m["iat"].(float64) != 600 {
+		t.Errorf("introspection of a live access token: %v", m)
+	}
+	if m = introspect(shop, tok.RefreshToken); m["active"] != true || m["client_id"] != "shop-web" || m["token_type"] != nil {
+		t.Errorf("introspection of a live refresh token: %v", m)
+	}
+	for _, tk := range []string{tok.AccessToken, tok.RefreshToken} {
+		if m := introspect(other, tk); !inactive(m) {
+			t.Errorf("another client introspects: %v", m)
+		}
+		revoke(other, tk, "")
+	}
+	if !works(tok) || !introspect(shop, tok.AccessToken)["active"].(bool) {
+		t.Fatal("another client's revocation revoked the login")
+	}
+
+	// The access token alone.
+	revoke(shop, tok.AccessToken, "access_token")
+	if works(tok) {
+		t.Error("a revoked access token works at userinfo")
+	}
+	req, _ := http.NewRequest("GET", f.base+"/oauth2/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer realm="trustid", error="invalid_token", error_description="the access token is invalid or expired"` {
+		t.Errorf("userinfo with a revoked access token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	if m := introspect(shop, tok.AccessToken); !inactive(m) {
+		t.Errorf("introspection of a revoked access token: %v", m)
+	}
+	fresh, err := shop.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatalf("refresh after its access token was revoked: %v", err)
+	}
+
+	// The refresh token: the login ends.
+	revoke(shop, fresh.RefreshToken, "refresh_token")
+	if _, err := shop.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: fresh.RefreshToken}).Token(); oauthErrorCode(err) != "invalid_grant" {
+		t.Errorf("a revoked refresh token refreshes: %v", err)
+	}
+	if works(fresh) {
+		t.Error("the access token of a revoked refresh token works at userinfo")
+	}
+	for _, tk := range []string{fresh.AccessToken, fresh.RefreshToken, tok.RefreshToken} {
+		if m := introspect(shop, tk); !inactive(m) {
+			t.Errorf("introspection after revocation: %v", m)
+		}
+	}
+}
+
+// TestIssInAuthorizationErrors: RFC 9207 §2 "In authorization responses
+// to the client, including error responses, an authorization server
+// supporting this specification MUST indicate its identity by including
+// the iss parameter"; §2.3 "The server MUST indicate its support ... by
+// setting ... authorization_response_iss_parameter_supported ... to
+// true". Both metadata documents say so, and keep every member of the
+// authorization server metadata (RFC 8414 §2: a missing
+// *_auth_methods_supported means client_secret_basic only).
+func TestIssInAuthorizationErrors(t *testing.T) {
+	f := newEnrollFixture(t)
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	noOpenID := shop.conf
+	noOpenID.Scopes = []string{"age_over_18"}
+	pkce := oauth2.S256ChallengeOption(oauth2.GenerateVerifier())
+	for _, c := range []struct{ url, code string }{
+		{shop.conf.AuthCodeURL("st", oauth2.SetAuthURLParam("prompt", "none"), pkce), "login_required"},
+		{noOpenID.AuthCodeURL("st", pkce), "invalid_scope"},
+		{shop.conf.AuthCodeURL("st"), "invalid_request"},
+	} {
+		resp, err := newBrowser().Get(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != 302 || loc.Query().Get("error") != c.code || loc.Query().Get("state") != "st" {
+			t.Fatalf("%s: %d %s", c.code, resp.StatusCode, loc)
+		}
+		if loc.Query().Get("iss") != f.base {
+			t.Errorf("%s: error redirect without iss: %s", c.code, loc)
+		}
+	}
+	for _, p := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
+		_, body := get(t, f.base+p)
+		for _, want := range []string{`"authorization_response_iss_parameter_supported":true`,
+			`"introspection_endpoint_auth_methods_supported":["private_key_jwt","client_secret_basic"]`,
+			`"revocation_endpoint_auth_methods_supported":["private_key_jwt","client_secret_basic"]`,
+			`"introspection_endpoint_auth_signing_alg_values_supported":["SM2","ES256"]`,
+			`"revocation_endpoint_auth_signing_alg_values_supported":["SM2","ES256"]`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s lacks %s", p, want)
+			}
+		}
+	}
+}
