@@ -144,6 +144,9 @@ func (s *Service) CreateOffer(ctx context.Context, req OfferRequest) (*Offer, er
 	if err != nil {
 		return nil, err
 	}
+	if _, ok := req.Credential["id"]; ok {
+		return nil, fmt.Errorf("%w: the credential's top-level id would be copied into every credential of a batch and link them; leave it out", ErrInvalid)
+	}
 	for i, id := range req.ConfigurationIDs {
 		c, ok := s.configs[id]
 		if !ok {

@@ -10,6 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -611,5 +614,141 @@ func TestSignerUnavailable(t *testing.T) {
 		if signerUnavailable(err) {
 			t.Errorf("%v is retryable", err)
 		}
+	}
+}
+
+// TestOID4VCIOfferCredentialID: an offer whose credential has a top-level
+// id is refused at offer time (invalid_offer; the log names the member): every
+// credential of a batch is a clone of the template, so each would carry
+// that one id, a value linking the batch's credentials.
+func TestOID4VCIOfferCredentialID(t *testing.T) {
+	n := startVCINode(t)
+	code, o, _ := n.do("POST", "/oid4vci/offers", n.rpToken, "application/json", `{"credential_configuration_ids": ["ResidenceCredential_jwt_vc_json"], "tx_code": false, "by_reference": false,
+  "credential": {"@context": ["https://www.w3.org/ns/credentials/v2"], "id": "urn:uuid:3f2a8c1e-7b7d-4c55-9a0e-1d2b3c4d5e6f", "type": ["VerifiableCredential", "ResidenceCredential"],
+    "credentialSubject": {"region": "310000"}}}`)
+	if code != 422 || o["error"] != "invalid_offer" {
+		t.Fatalf("offer with a credential id: %d %v, want 422 invalid_offer", code, o)
+	}
+	if !strings.Contains(n.logs.String(), "top-level id") {
+		t.Error("the log does not name the credential's id as the cause")
+	}
+}
+
+// TestOID4VPWalletBatchCopies: the wallet SDK presents batch credentials,
+// each with the KB-JWT signed by its own key (cnf), and shows each
+// verifier its own copy of the batch: two verifiers see different cnf
+// keys, salts and issuer signatures; the same verifier sees its copy
+// again; a third verifier reuses the least-shown copy.
+func TestOID4VPWalletBatchCopies(t *testing.T) {
+	n := startVCINode(t)
+	rp := map[string]string{}
+	for _, id := range []string{"shop-r", "shop-s", "shop-t"} {
+		keys := filepath.Join(n.dir, "rp-"+id)
+		out := n.cli("clients", "keygen", "--alg", "ES256", "--out", keys)
+		kid := regexp.MustCompile(`kid (\S+)`).FindStringSubmatch(out)[1]
+		n.cli("clients", "add", "--id", id, "--name", "RP "+id, "--region", "310000", "--scopes", auth.ScopePresentationRequest,
+			"--claims", "age_over_18", "--redirect-uri", "https://shop.example/done", "--jwks-file", filepath.Join(keys, kid+".jwks.json"))
+		rp[id] = n.tokenFor(id, filepath.Join(keys, kid+".key.pem"))
+	}
+	code, o, _ := n.do("POST", "/oid4vci/offers", n.rpToken, "application/json", `{"credential_configuration_ids": ["ResidenceCredential_sd_jwt"], "tx_code": false, "by_reference": false,
+  "credential": {"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiableCredential", "ResidenceCredential"],
+    "credentialSubject": {"region": "310000", "age_over_18": true}}}`)
+	if code != 201 {
+		t.Fatalf("offer: %d %v", code, o)
+	}
+	w, err := sdkwallet.NewHolder(n.base, sdkwallet.NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.CreateDeviceKey(); err != nil {
+		t.Fatal(err)
+	}
+	offer, err := w.ReceiveOffer(o["offer_uri"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := sdkwallet.NewMemoryStore()
+	ids, err := w.AcceptOffer(offer, "", "", 2, store)
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds := sdkwallet.NewStoredCredentials(store)
+	_, jwks := get(t, n.base+"/.well-known/jwks.json")
+	dcql := `{"credentials": [{"id": "res", "format": "dc+sd-jwt", "meta": {"vct_values": ["` + n.base + `/vct/ResidenceCredential"]},
+  "claims": [{"path": ["age_over_18"]}]}]}`
+	first := strings.Split(ids, ",")[0]
+	present := func(client string) {
+		t.Helper()
+		code, created, _ := n.do("POST", "/v1/oid4vp/requests", rp[client], "application/json", `{"dcql_query": `+dcql+`}`)
+		if code != 201 {
+			t.Fatalf("create: %d %v", code, created)
+		}
+		req, err := w.ResolvePresentationRequest(created["authorization_request"].(string), n.base, jwks)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := req.Respond(creds, "res="+first); err != nil {
+			t.Fatalf("present to %s: %v", client, err)
+		}
+	}
+	type record struct {
+		sdkwallet.StoredCredential
+		ShownTo []string `json:"shown_to"`
+	}
+	shown := func() map[string]*record {
+		m := map[string]*record{}
+		for _, id := range strings.Split(ids, ",") {
+			raw, err := store.Load(id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &record{}
+			if err := json.Unmarshal(raw, c); err != nil {
+				t.Fatal(err)
+			}
+			for _, v := range c.ShownTo {
+				m[strings.TrimPrefix(v, "verifier_attestation:")] = c
+			}
+		}
+		return m
+	}
+	present("shop-r")
+	present("shop-s")
+	present("shop-r")
+	m := shown()
+	a, b := m["shop-r"], m["shop-s"]
+	if a == nil || b == nil || a == b {
+		t.Fatalf("copies shown: %v", m)
+	}
+	if len(a.ShownTo) != 1 || len(b.ShownTo) != 1 {
+		t.Fatalf("the same verifier got another copy: %v %v", a.ShownTo, b.ShownTo)
+	}
+	// Different issuer signatures, cnf keys and salts (disclosures).
+	pa, pb := strings.Split(a.Credential, "~"), strings.Split(b.Credential, "~")
+	ja, jb := strings.Split(pa[0], "."), strings.Split(pb[0], ".")
+	if ja[2] == jb[2] || a.KeyAlias == b.KeyAlias {
+		t.Fatal("two verifiers saw the same issuer signature or key")
+	}
+	cnf := func(jws []string) string {
+		var p map[string]any
+		raw, _ := base64.RawURLEncoding.DecodeString(jws[1])
+		if err := json.Unmarshal(raw, &p); err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(p["cnf"])
+	}
+	if cnf(ja) == cnf(jb) {
+		t.Fatal("two verifiers saw the same cnf key")
+	}
+	for _, d := range pa[1:] {
+		if d != "" && slices.Contains(pb[1:], d) {
+			t.Fatalf("two verifiers saw the same disclosure (salt) %s", d)
+		}
+	}
+	// All copies shown: a third verifier reuses the least-shown (here,
+	// equal: the lowest ID).
+	present("shop-t")
+	if c := shown()["shop-t"]; c == nil || len(c.ShownTo) != 2 {
+		t.Fatalf("third verifier: %v", c)
 	}
 }

@@ -126,6 +126,11 @@ type StoredCredential struct {
 	Format          string `json:"format"`
 	Credential      string `json:"credential"`
 	KeyAlias        string `json:"key_alias"`
+	// Batch names the credential request the credential came from (its
+	// copies share it; absent from records of older versions). The
+	// record's shown_to lists the verifiers it was presented to (see
+	// StoredCredentials).
+	Batch string `json:"batch,omitempty"`
 }
 
 // LoadCredential reads one record of a Store.
@@ -657,6 +662,11 @@ func (w *Holder) fetchCredentials(offer *CredentialOffer, cfg, identifier, token
 	if err := json.Unmarshal(body, &resp); err != nil || len(resp.Credentials) != count {
 		return nil, "", fmt.Errorf("%w: the credential response does not hold %d credentials", ErrIssuer, count)
 	}
+	var b [16]byte
+	if _, err := io.ReadFull(w.rand, b[:]); err != nil {
+		return nil, "", err
+	}
+	batch := hex.EncodeToString(b[:])
 	var ids []string
 	for i, c := range resp.Credentials {
 		var cred string
@@ -675,7 +685,7 @@ func (w *Holder) fetchCredentials(offer *CredentialOffer, cfg, identifier, token
 				return ids, "", err
 			}
 		}
-		rec, _ := json.Marshal(StoredCredential{Issuer: offer.issuer, ConfigurationID: cfg, Format: conf.Format, Credential: cred, KeyAlias: aliases[i]})
+		rec, _ := json.Marshal(StoredCredential{Issuer: offer.issuer, ConfigurationID: cfg, Format: conf.Format, Credential: cred, KeyAlias: aliases[i], Batch: batch})
 		var r [16]byte
 		if _, err := io.ReadFull(w.rand, r[:]); err != nil {
 			return ids, "", err

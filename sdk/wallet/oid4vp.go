@@ -47,7 +47,8 @@ const (
 )
 
 // CredentialStore holds the holder's SD-JWT VCs, each as issued (with all
-// its disclosures) and bound to the wallet's device key. IDs returns the
+// its disclosures) and bound to the wallet's device key, or, for
+// StoredCredentials, to its own key. IDs returns the
 // stored credentials' IDs, comma-separated; Get returns one, or an error
 // when there is none. Implementations must be safe for concurrent use.
 type CredentialStore interface {
@@ -592,14 +593,13 @@ func jwtSegment(s string) ([]byte, error) {
 // query-id=credential-id pairs, comma-separated ("pid=c1"), one per
 // credential query the holder agrees to answer (optional credential sets
 // may be left out). Each presentation discloses only the claims its query
-// selects (see disclosing), with a KB-JWT (aud = client_id, the request's nonce) signed by the
+// selects (see disclosing), with a KB-JWT (aud = client_id, the request's
+// nonce). With a StoredCredentials store, a chosen credential stands for
+// its batch: the verifier gets its own copy (see StoredCredentials) and
+// the KB-JWT is signed by that copy's key; with another store, by the
 // device key. It returns the redirect_uri the verifier answered, if any.
 func (pr *PresentationRequest) Respond(store CredentialStore, choice string) (string, error) {
 	cands, err := pr.candidates(store)
-	if err != nil {
-		return "", err
-	}
-	signer, err := newStoreSigner(pr.holder.keys, pr.holder.alias)
 	if err != nil {
 		return "", err
 	}
@@ -648,6 +648,16 @@ func (pr *PresentationRequest) Respond(store CredentialStore, choice string) (st
 		qid, cid, ok := strings.Cut(pair, "=")
 		if !ok {
 			return "", fmt.Errorf("%w: choice must be query-id=credential-id pairs", ErrInvalidArgument)
+		}
+		alias := pr.holder.alias
+		if bs, ok := store.(boundStore); ok {
+			if cid, alias, err = bs.pick(cid, pr.ClientID); err != nil {
+				return "", err
+			}
+		}
+		signer, err := newStoreSigner(pr.holder.keys, alias)
+		if err != nil {
+			return "", err
 		}
 		var m *match
 		for i := range cands[qid] {

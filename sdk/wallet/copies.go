@@ -1,0 +1,115 @@
+package wallet
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"sync"
+)
+
+// boundStore is a CredentialStore that knows each credential's key and
+// batch: Respond signs a credential's KB-JWT with its own key and shows
+// each verifier its own copy of a batch.
+type boundStore interface {
+	CredentialStore
+	// pick returns the copy of id's batch to show verifier (recording
+	// it) and the KeyStore alias of that copy's key.
+	pick(id, verifier string) (copyID, alias string, err error)
+}
+
+// StoredCredentials presents the SD-JWT VCs of a Store (as AcceptOffer
+// saved them) to OID4VP verifiers. Each presentation is signed with the
+// key the credential's cnf names (its key_alias), and each verifier gets
+// a copy of the batch no other verifier was shown: the same verifier gets
+// the same copy again. When every copy has been shown to another
+// verifier, the copy shown to the fewest is reused (the lowest ID among
+// equals): those verifiers can then link the presentations, so an app
+// should fetch a new batch before that happens. Safe for concurrent use.
+type StoredCredentials struct {
+	mu    sync.Mutex
+	store Store
+}
+
+var _ boundStore = (*StoredCredentials)(nil)
+
+// NewStoredCredentials returns the OID4VP view of store.
+func NewStoredCredentials(store Store) *StoredCredentials {
+	return &StoredCredentials{store: store}
+}
+
+// IDs implements CredentialStore.
+func (s *StoredCredentials) IDs() (string, error) { return s.store.List() }
+
+// Get implements CredentialStore.
+func (s *StoredCredentials) Get(id string) (string, error) {
+	c, err := LoadCredential(s.store, id)
+	if err != nil {
+		return "", err
+	}
+	return c.Credential, nil
+}
+
+// shownRecord is a Store record with the verifiers (client_id) its
+// credential was presented to.
+type shownRecord struct {
+	StoredCredential
+	ShownTo []string `json:"shown_to,omitempty"`
+}
+
+func (s *StoredCredentials) load(id string) (*shownRecord, error) {
+	raw, err := s.store.Load(id)
+	if err != nil {
+		return nil, err
+	}
+	var c shownRecord
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return nil, fmt.Errorf("%w: stored record: %v", ErrInvalidArgument, err)
+	}
+	return &c, nil
+}
+
+func (s *StoredCredentials) pick(id, verifier string) (string, string, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	c, err := s.load(id)
+	if err != nil {
+		return "", "", err
+	}
+	if c.KeyAlias == "" {
+		return "", "", fmt.Errorf("%w: credential %q has no key alias", ErrInvalidArgument, id)
+	}
+	if c.Batch == "" {
+		return id, c.KeyAlias, s.record(id, c, verifier)
+	}
+	list, err := s.store.List()
+	if err != nil {
+		return "", "", err
+	}
+	bestID, best := "", (*shownRecord)(nil)
+	for _, other := range splitList(list) {
+		o, err := s.load(other)
+		if err != nil {
+			return "", "", err
+		}
+		if o.Batch != c.Batch {
+			continue
+		}
+		if slices.Contains(o.ShownTo, verifier) {
+			return other, o.KeyAlias, nil
+		}
+		if best == nil || len(o.ShownTo) < len(best.ShownTo) || len(o.ShownTo) == len(best.ShownTo) && other < bestID {
+			bestID, best = other, o
+		}
+	}
+	return bestID, best.KeyAlias, s.record(bestID, best, verifier)
+}
+
+// record adds verifier to the copy's ShownTo and saves it.
+func (s *StoredCredentials) record(id string, c *shownRecord, verifier string) error {
+	if slices.Contains(c.ShownTo, verifier) {
+		return nil
+	}
+	c.ShownTo = append(c.ShownTo, verifier)
+	rec, _ := json.Marshal(c)
+	return s.store.Save(id, rec)
+}
