@@ -86,8 +86,15 @@ func TestRevokeAndIntrospect(t *testing.T) {
 		}
 	}
 
-	// Another client's revocation: no error, nothing revoked.
-	for _, tk := range []string{tok.AccessToken, tok.RefreshToken, "unknown", ""} {
+	// Another client's revocation: refused (RFC 7009 §2.1), nothing
+	// revoked; an unknown token is no error (§2.2).
+	for _, tk := range []string{tok.AccessToken, tok.RefreshToken} {
+		var e *Error
+		if err := p.Revoke(ctx, other, tk); !errors.As(err, &e) || e.Code != CodeUnauthorizedClient {
+			t.Errorf("another client revokes %.8q: %v, want unauthorized_client", tk, err)
+		}
+	}
+	for _, tk := range []string{"unknown", ""} {
 		if err := p.Revoke(ctx, other, tk); err != nil {
 			t.Errorf("another client revokes %.8q: %v", tk, err)
 		}

@@ -373,14 +373,18 @@ func (p *Provider) Introspect(ctx context.Context, caller auth.Client, token str
 // Revoke answers the revocation endpoint (RFC 7009) for a login token of
 // the authenticated client c: a refresh token revokes its whole login
 // (every refresh and access token of its family, §2.1), an access token
-// itself. A token that is no live login token of c (unknown, expired,
-// another client's) is left alone and is not an error: the endpoint
-// answers the same (§2.2), telling nobody whether another client's token
-// is live. Errors: CodeTemporarilyUnavailable, CodeServerError.
+// itself. A token that is no live login token (unknown, expired) is not
+// an error (§2.2); a live one of another client is refused and left
+// alone (§2.1: "the request is refused and the client is informed of the
+// error"), as the node's JWT access tokens are. Errors:
+// CodeUnauthorizedClient, CodeTemporarilyUnavailable, CodeServerError.
 func (p *Provider) Revoke(ctx context.Context, c auth.Client, token string) error {
 	rt, access, err := p.lookup(ctx, token)
-	if errors.Is(err, errNoToken) || (err == nil && rt.ClientID != c.ID) {
+	if errors.Is(err, errNoToken) {
 		return nil
+	}
+	if err == nil && rt.ClientID != c.ID {
+		return fail(CodeUnauthorizedClient, "the token was issued to another client")
 	}
 	if err != nil {
 		return err

@@ -1082,7 +1082,8 @@ func crossAnswer(t *testing.T, sessionURL, signedFor, target string, h holderApp
 // token revoked alone stops at once, its refresh token still refreshes.
 // Introspection (RFC 7662) shows a live login access token to its client
 // as active with its members, to another client as inactive, and to no
-// one once revoked; another client's revocation revokes nothing.
+// one once revoked; another client's revocation is refused
+// (unauthorized_client, §2.1) and revokes nothing.
 func TestRevokeLoginTokens(t *testing.T) {
 	f := newEnrollFixture(t)
 	ctx := context.Background()
@@ -1119,16 +1120,17 @@ func TestRevokeLoginTokens(t *testing.T) {
 		json.NewDecoder(resp.Body).Decode(&m)
 		return resp.StatusCode, m
 	}
-	revoke := func(rp *loginRP, tok, hint string) {
+	revokeAs := func(rp *loginRP, tok, hint string, want int) {
 		t.Helper()
 		form := url.Values{"token": {tok}}
 		if hint != "" {
 			form.Set("token_type_hint", hint)
 		}
-		if st, m := post(rp, "/oauth2/revoke", form); st != 200 {
-			t.Fatalf("revoke: %d %v", st, m)
+		if st, m := post(rp, "/oauth2/revoke", form); st != want || want != 200 && m["error"] != "unauthorized_client" {
+			t.Fatalf("revoke: %d %v, want %d", st, m, want)
 		}
 	}
+	revoke := func(rp *loginRP, tok, hint string) { t.Helper(); revokeAs(rp, tok, hint, 200) }
 	introspect := func(rp *loginRP, tok string) map[string]any {
 		t.Helper()
 		st, m := post(rp, "/oauth2/introspect", url.Values{"token": {tok}})
@@ -1158,7 +1160,7 @@ func TestRevokeLoginTokens(t *testing.T) {
 		if m := introspect(other, tk); !inactive(m) {
 			t.Errorf("another client introspects: %v", m)
 		}
-		revoke(other, tk, "")
+		revokeAs(other, tk, "", 400)
 	}
 	if !works(tok) || !introspect(shop, tok.AccessToken)["active"].(bool) {
 		t.Fatal("another client's revocation revoked the login")
