@@ -385,11 +385,22 @@ func (pr *PresentationRequest) candidates(store CredentialStore) (map[string][]m
 				continue
 			}
 			var names []string
+			disclose := disclosing(payload, ds, met)
+			if len(cq.Claims) == 0 {
+				// "If claims is absent, the Verifier requests all claims
+				// existing in the Credential" (OpenID4VP 1.0 §6.4.1).
+				for _, d := range ds {
+					disclose[d.Digest] = true
+					if d.Name != "" {
+						names = append(names, d.Name)
+					}
+				}
+			}
 			for _, cl := range met {
 				names = append(names, pathNames(cl.Path)...)
 			}
 			slices.Sort(names)
-			out[cq.ID] = append(out[cq.ID], match{ID: id, Claims: slices.Compact(names), disclose: disclosing(payload, ds, met)})
+			out[cq.ID] = append(out[cq.ID], match{ID: id, Claims: slices.Compact(names), disclose: disclose})
 		}
 	}
 	return out, nil

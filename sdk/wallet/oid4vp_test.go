@@ -95,8 +95,16 @@ func TestRespondDisclosesOnlyTheSelected(t *testing.T) {
 		{`{"path":["nationalities",0]}`, with("nationalities", []any{"CN"})},
 		{`{"path":["degrees",null,"type"]}`, with("degrees", []any{map[string]any{"type": "BSc"}, map[string]any{"type": "MSc"}})},
 		{`{"path":["degrees",1]}`, with("degrees", []any{map[string]any{"type": "MSc", "university": "SJTU"}})},
+		// No claims member: every claim (OpenID4VP 1.0 §6.4.1).
+		{"", map[string]any{"iss": claims["iss"], "vct": claims["vct"], "cnf": claims["cnf"], "country": "CN",
+			"address": map[string]any{"country": "CN", "city": "Shanghai"}, "nationalities": []any{"CN", "HK"},
+			"degrees": []any{map[string]any{"type": "BSc", "university": "Fudan"}, map[string]any{"type": "MSc", "university": "SJTU"}}}},
 	} {
-		q, err := dcql.Parse([]byte(`{"credentials":[{"id":"res","format":"dc+sd-jwt","meta":{"vct_values":["https://issuer.example/vct/Residence"]},"claims":[` + c.claims + `]}]}`))
+		member := ""
+		if c.claims != "" {
+			member = `,"claims":[` + c.claims + `]`
+		}
+		q, err := dcql.Parse([]byte(`{"credentials":[{"id":"res","format":"dc+sd-jwt","meta":{"vct_values":["https://issuer.example/vct/Residence"]}` + member + `}]}`))
 		if err != nil {
 			t.Fatal(err)
 		}
