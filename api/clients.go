@@ -186,6 +186,10 @@ func (a *clientAdmin) create(w http.ResponseWriter, r *http.Request) error {
 		case errors.Is(err, ErrSectorTaken):
 			return &Error{Status: http.StatusConflict, Code: CodeSectorTaken, Err: err,
 				Message: fmt.Sprintf("the pairwise sector %q is held by another relying party of the consortium", sector.Name)}
+		case errors.Is(err, enrollment.ErrForeignParty):
+			// Store (this region's parties) does not show another
+			// region's: the client ID is taken all the same.
+			return fmt.Errorf("%w: %w", auth.ErrClientExists, err)
 		case err != nil:
 			return &Error{Status: http.StatusServiceUnavailable, Code: CodeUnavailable, Message: "the sector registry is unavailable", Err: err}
 		}

@@ -43,7 +43,7 @@ func TestClockSkewBetweenNodes(t *testing.T) {
 				func(cfg *QRConfig) {
 					cfg.Peers.(*redeem.NodeAssertions).Now = func() time.Time { return time.Now().Add(c.skew) }
 				})
-			r := &qrcode.HolderRequest{Binding: p.binding, Time: time.Now().Unix(), Nonce: make([]byte, 16), Region: "310000", Consent: []string{"age_over_18"}}
+			r := &qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: p.binding, Time: time.Now().Unix(), Nonce: make([]byte, 16), Region: "310000", Consent: []string{"age_over_18"}}
 			if err := qrcode.SignHolderRequest(nil, p.device, r); err != nil {
 				t.Fatal(err)
 			}

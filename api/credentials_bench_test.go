@@ -85,7 +85,7 @@ func newBenchEnv(b testing.TB) *benchEnv {
 	base := "https://node.example:8443"
 	reg := newTrustRegistry(b, base, ks)
 	is, err := issuer.New(issuer.Config{BaseURL: base, Keys: ks, Status: st,
-		Registry: reg.view, Registrar: reg.client, IssuerKeys: ks, Formats: benchFormats()})
+		Registry: reg.view, Registrar: reg.client, IssuerKeys: ks, Region: "310000", Formats: benchFormats()})
 	if err != nil {
 		b.Fatal(err)
 	}

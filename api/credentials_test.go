@@ -106,7 +106,7 @@ func newVCEnv(t *testing.T, configure ...func(*CredentialsConfig)) *vcEnv {
 	base := "https://node.example:8443"
 	reg := newTrustRegistry(t, base, ks)
 	is, err := issuer.New(issuer.Config{BaseURL: base, Keys: ks, Status: st, Now: clk.Now,
-		Registry: reg.view, Registrar: reg.client, IssuerKeys: ks})
+		Registry: reg.view, Registrar: reg.client, IssuerKeys: ks, Region: "310000"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/login"
@@ -116,8 +117,12 @@ func loginStatus(code string) int {
 	return http.StatusBadRequest
 }
 
-// loginError turns an error of package login into a response.
+// loginError turns an error of package login into a response; a
+// response already made is kept.
 func loginError(err error) *Error {
+	if e, ok := err.(*Error); ok {
+		return e
+	}
 	var e *login.Error
 	if errors.As(err, &e) {
 		return &Error{Status: loginStatus(e.Code), Code: e.Code, Message: e.Description, Err: err}
@@ -150,7 +155,7 @@ const LoginQRScript = UIPrefix + "assets/qrcode-generator.js"
 func (l *loginHandlers) authorize(w http.ResponseWriter, r *http.Request) error {
 	st, err := l.p.Authorize(r.Context(), r.URL.Query())
 	if err != nil {
-		if err := redirectAuthorizeError(w, r, l.s, err, ""); err != nil {
+		if err := redirectAuthorizeError(w, r, l.s, err, l.p.Issuer()); err != nil {
 			refusePage(w, r, l.s, err)
 		}
 		return nil
@@ -177,19 +182,17 @@ func refusePage(w http.ResponseWriter, r *http.Request, s *Server, err error) {
 }
 
 // redirectAuthorizeError sends an authorization error back to the
-// client's redirect URI when that is safe (RFC 6749 §4.1.2.1), with iss
-// when set (RFC 9207), and returns nil; any other error it returns, to
-// be shown on the node.
+// client's redirect URI when that is safe (RFC 6749 §4.1.2.1), with the
+// authorization server's issuer iss (RFC 9207 §2: error responses too)
+// and a safe description (auth.SafeDescription), and returns nil; any
+// other error it returns, to be shown on the node.
 func redirectAuthorizeError(w http.ResponseWriter, r *http.Request, s *Server, err error, iss string) error {
 	var ae *login.AuthorizeError
 	if errors.As(err, &ae) && ae.RedirectURI != "" {
 		s.log.Info("authorization refused", "request_id", requestID(r.Context()), "code", ae.Err.Code)
-		q := url.Values{"error": {ae.Err.Code}, "error_description": {ae.Err.Description}}
+		q := url.Values{"error": {ae.Err.Code}, "error_description": {auth.SafeDescription(ae.Err.Description)}, "iss": {iss}}
 		if ae.State != "" {
 			q.Set("state", ae.State)
-		}
-		if iss != "" {
-			q.Set("iss", iss)
 		}
 		sep := "?"
 		if strings.Contains(ae.RedirectURI, "?") {
@@ -518,8 +521,12 @@ func (l *loginHandlers) userinfo(w http.ResponseWriter, r *http.Request) error {
 	}
 	claims, err := l.p.UserInfo(r.Context(), strings.TrimSpace(tok))
 	if err != nil {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="trustid", error="invalid_token"`)
-		return err
+		e := loginError(err)
+		e.Message = auth.SafeDescription(e.Message)
+		if e.Code == login.CodeInvalidToken {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="trustid", error="invalid_token", error_description="`+e.Message+`"`)
+		}
+		return e
 	}
 	w.Header().Set("Cache-Control", "no-store")
 	writeJSON(w, claims)

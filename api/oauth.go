@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -156,7 +157,8 @@ type oauth struct {
 	svc *auth.Service
 }
 
-// fail writes an OAuth error response. A 401 carries a Basic challenge
+// fail writes an OAuth error response, its description made safe
+// (auth.SafeDescription). A 401 carries a Basic challenge
 // when the client tried HTTP Basic (RFC 6749 §5.2); otherwise none, since
 // the client authenticated in the body.
 func (o *oauth) fail(w http.ResponseWriter, r *http.Request, err error, basic bool) {
@@ -172,7 +174,7 @@ func (o *oauth) fail(w http.ResponseWriter, r *http.Request, err error, basic bo
 		w.Header().Set("WWW-Authenticate", `Basic realm="trustid", charset="UTF-8"`)
 	}
 	w.Header().Set("Pragma", "no-cache")
-	writeJSONStatus(w, e.Status, errorBody{Error: e.Code, Description: e.Message})
+	writeJSONStatus(w, e.Status, errorBody{Error: e.Code, Description: auth.SafeDescription(e.Message)})
 }
 
 // readForm reads an application/x-www-form-urlencoded body strictly: the
@@ -372,9 +374,10 @@ func headerValue(h http.Header, key string) string {
 	return ""
 }
 
-// authenticate reads the form and authenticates the client, applying the
-// per-client limit. On failure it has written the response.
-func (o *oauth) authenticate(w http.ResponseWriter, r *http.Request, check func(map[string]string) error) (auth.Client, map[string]string, bool) {
+// authenticate reads the form and authenticates the client with authn,
+// applying the per-client limit. On failure it has written the response.
+func (o *oauth) authenticate(w http.ResponseWriter, r *http.Request, check func(map[string]string) error,
+	authn func(context.Context, auth.Credentials) (auth.Client, error)) (auth.Client, map[string]string, bool) {
 	form, err := readForm(r, o.cfg.MaxForm)
 	if err != nil {
 		o.fail(w, r, err, false)
@@ -391,7 +394,7 @@ func (o *oauth) authenticate(w http.ResponseWriter, r *http.Request, check func(
 		o.fail(w, r, err, cred.Basic)
 		return auth.Client{}, nil, false
 	}
-	c, err := o.svc.AuthenticateClient(r.Context(), cred)
+	c, err := authn(r.Context(), cred)
 	if err != nil {
 		o.fail(w, r, err, cred.Basic)
 		return auth.Client{}, nil, false
@@ -415,7 +418,7 @@ func (o *oauth) token(w http.ResponseWriter, r *http.Request) {
 			return auth.CheckGrantType(form["grant_type"], login.Grants...)
 		}
 		return auth.CheckGrantType(form["grant_type"])
-	})
+	}, o.svc.AuthenticateClient)
 	if !ok {
 		return
 	}
@@ -439,12 +442,29 @@ func (o *oauth) token(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, resp)
 }
 
+// loginToken reports whether token is user login's (an opaque token,
+// with user login mounted) rather than an access token of package auth
+// (a JWT, which always has a '.').
+func (o *oauth) loginToken(token string) bool {
+	return o.s.login != nil && !strings.Contains(token, ".")
+}
+
 func (o *oauth) introspect(w http.ResponseWriter, r *http.Request) {
-	c, form, ok := o.authenticate(w, r, needToken)
+	c, form, ok := o.authenticate(w, r, needToken, o.svc.AuthenticateIntrospector)
 	if !ok {
 		return
 	}
-	res, err := o.svc.Introspect(r.Context(), c, form["token"])
+	var (
+		res auth.Introspection
+		err error
+	)
+	if tok := form["token"]; o.loginToken(tok) {
+		if res, err = o.s.login.Introspect(r.Context(), c, tok); err != nil {
+			err = loginError(err)
+		}
+	} else {
+		res, err = o.svc.Introspect(r.Context(), c, tok)
+	}
 	if err != nil {
 		o.fail(w, r, err, false)
 		return
@@ -453,11 +473,19 @@ func (o *oauth) introspect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (o *oauth) revoke(w http.ResponseWriter, r *http.Request) {
-	c, form, ok := o.authenticate(w, r, needToken)
+	c, form, ok := o.authenticate(w, r, needToken, o.svc.AuthenticateClient)
 	if !ok {
 		return
 	}
-	if err := o.svc.Revoke(r.Context(), c, form["token"]); err != nil {
+	var err error
+	if tok := form["token"]; o.loginToken(tok) {
+		if err = o.s.login.Revoke(r.Context(), c, tok); err != nil {
+			err = loginError(err)
+		}
+	} else {
+		err = o.svc.Revoke(r.Context(), c, tok)
+	}
+	if err != nil {
 		o.fail(w, r, err, false)
 		return
 	}
@@ -581,23 +609,11 @@ func (b bearer) Authorize(r *http.Request, scope string) (Principal, error) {
 		e := authError(err)
 		switch e.Code {
 		case CodeInvalidToken:
-			return Principal{}, &authzError{err: e, header: `Bearer realm="trustid", error="invalid_token", error_description="` + quoteSafe(e.Message) + `"`}
+			return Principal{}, &authzError{err: e, header: `Bearer realm="trustid", error="invalid_token", error_description="` + auth.SafeDescription(e.Message) + `"`}
 		case CodeInsufficientScope:
 			return Principal{}, &authzError{err: e, header: `Bearer realm="trustid", error="insufficient_scope", scope="` + scope + `"`}
 		}
 		return Principal{}, e
 	}
 	return Principal{ClientID: p.ClientID, Scopes: p.Scopes, Region: p.Region}, nil
-}
-
-// quoteSafe keeps printable ASCII except quote and backslash, for a
-// quoted-string in a challenge.
-func quoteSafe(s string) string {
-	b := make([]byte, 0, len(s))
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c >= 0x20 && c < 0x7f && c != '"' && c != '\\' {
-			b = append(b, c)
-		}
-	}
-	return string(b)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/leakcheck"
+	"github.com/trustid-cn/trustid/login"
 )
 
 func TestTokenEndpointIssues(t *testing.T) {
@@ -480,5 +481,55 @@ func TestLogsHoldNoCredentials(t *testing.T) {
 	}
 	if strings.Contains(string(logs), "Bearer ey") || strings.Contains(string(logs), "Basic ") {
 		t.Error("an Authorization header was logged")
+	}
+}
+
+// TestErrorDescriptionCharset: RFC 6749 §5.2 "Values for the
+// error_description parameter MUST NOT include characters outside the set
+// %x20-21 / %x23-5B / %x5D-7E" (RFC 6750 §3 the same in WWW-Authenticate).
+// The descriptions the token endpoint gives for hostile grant types and
+// scopes, those of the introspection and revocation endpoints and of a
+// protected route, and an authorization error redirect's, hold none.
+func TestErrorDescriptionCharset(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	rp := e.register("rp-1", gm.AlgSM2, auth.ScopeQRRedeem)
+	check := func(what, d string) {
+		t.Helper()
+		if d == "" {
+			t.Errorf("%s: no error_description", what)
+		}
+		for i := 0; i < len(d); i++ {
+			if c := d[i]; c < 0x20 || c == 0x22 || c == 0x5c || c > 0x7e {
+				t.Errorf("%s: error_description %q has %q", what, d, c)
+				return
+			}
+		}
+	}
+	hostile := []string{"password", "密码", strings.Repeat("a", 49), strings.Repeat("密", 20), "a\x01b", `a"b\c`, "a\xffb", "\u2028"}
+	for _, v := range hostile {
+		_, m := e.post(auth.TokenPath, url.Values{"grant_type": {v}}.Encode())
+		check("grant_type "+strconv.Quote(v), m["error_description"].(string))
+		_, m = e.post(auth.TokenPath, assertionForm(e.assertion(rp, nil), "scope", v).Encode())
+		check("scope "+strconv.Quote(v), m["error_description"].(string))
+		for _, path := range []string{auth.IntrospectionPath, auth.RevocationPath} {
+			_, m = e.post(path, url.Values{"token": {v}, "client_id": {v}}.Encode(), "Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(v+":"+v)))
+			check(path+" "+strconv.Quote(v), m["error_description"].(string))
+		}
+		resp, _ := e.call("GET", "/v1/admin/clients", v+".x.y", "")
+		h := resp.Header.Get("WWW-Authenticate")
+		_, d, _ := strings.Cut(h, `error_description="`)
+		d, _, _ = strings.Cut(d, `"`)
+		check("bearer "+strconv.Quote(v)+" "+h, d)
+
+		rec := httptest.NewRecorder()
+		ae := &login.AuthorizeError{Err: &login.Error{Code: login.CodeInvalidRequest, Description: "bad " + v}, RedirectURI: "https://rp.example/cb", State: "s"}
+		if err := redirectAuthorizeError(rec, httptest.NewRequest("GET", "/oauth2/authorize", nil), e.srv, ae, oauthIssuer); err != nil {
+			t.Fatal(err)
+		}
+		loc, _ := url.Parse(rec.Header().Get("Location"))
+		check("redirect "+strconv.Quote(v), loc.Query().Get("error_description"))
+		if loc.Query().Get("iss") != oauthIssuer {
+			t.Errorf("redirect without iss: %s", loc)
+		}
 	}
 }

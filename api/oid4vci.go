@@ -106,10 +106,11 @@ type vciHandlers struct {
 }
 
 // vciErrors turns protocol errors into responses with the specification's
-// codes: invalid_token 401, unavailable 503, server errors 500, the rest
-// 400. At the credential and notification endpoints (resource) the DPoP
-// errors, and a DPoP-bound token sent as Bearer, are 401 with a
-// WWW-Authenticate DPoP challenge (RFC 9449 §7.1, §9), and a request
+// codes, their descriptions made safe (auth.SafeDescription):
+// invalid_token 401, unavailable 503 (with Retry-After), server errors
+// 500, the rest 400. At the credential and notification endpoints
+// (resource) the DPoP errors, and a DPoP-bound token sent as Bearer, are
+// 401 with a WWW-Authenticate DPoP challenge (RFC 9449 §7.1, §9), and a request
 // without an access token gets a Bearer and a DPoP challenge; a fresh
 // DPoP nonce goes in DPoP-Nonce.
 // resourceAlgs, set at those endpoints, are the DPoP algorithms named in
@@ -145,10 +146,11 @@ func vciErrors(resourceAlgs []string, f func(http.ResponseWriter, *http.Request)
 			}
 		case oid4vci.CodeTemporarilyUnavailable:
 			status = http.StatusServiceUnavailable
+			w.Header().Set("Retry-After", "1")
 		case oid4vci.CodeServerError:
 			return &Error{Status: http.StatusInternalServerError, Code: CodeServerError, Message: "internal error", Err: err}
 		}
-		return &Error{Status: status, Code: e.Code, Message: e.Description, Err: err}
+		return &Error{Status: status, Code: e.Code, Message: auth.SafeDescription(e.Description), Err: err}
 	}
 }
 
@@ -199,7 +201,8 @@ func (h *vciHandlers) token(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp, err := h.svc.Token(r.Context(), oid4vci.TokenRequest{
 		GrantType: form["grant_type"], PreAuthorizedCode: form["pre-authorized_code"], TxCode: form["tx_code"],
-		Code: form["code"], CodeVerifier: form["code_verifier"], RedirectURI: form["redirect_uri"], ClientID: form["client_id"],
+		AuthorizationDetails: form["authorization_details"],
+		Code:                 form["code"], CodeVerifier: form["code_verifier"], RedirectURI: form["redirect_uri"], ClientID: form["client_id"],
 		DPoP: r.Header.Values(dpop.HeaderProof), Attestation: clientAttestation(r),
 	})
 	if err != nil {

@@ -67,7 +67,7 @@ func BenchmarkOID4VCICredentialHTTP(b *testing.B) {
 	}
 	base := "https://node.example:8443"
 	reg := newTrustRegistry(b, base, ks)
-	is, err := issuer.New(issuer.Config{BaseURL: base, Keys: ks, Status: st, Registry: reg.view, Registrar: reg.client, IssuerKeys: ks})
+	is, err := issuer.New(issuer.Config{BaseURL: base, Keys: ks, Status: st, Registry: reg.view, Registrar: reg.client, IssuerKeys: ks, Region: "310000"})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -154,7 +154,7 @@ func BenchmarkOID4VCICredentialHTTP(b *testing.B) {
 }
 
 // benchProof signs an ES256 key proof for aud and nonce with a fresh key.
-func benchProof(b *testing.B, aud, nonce string) (string, crypto.PublicKey) {
+func benchProof(b testing.TB, aud, nonce string) (string, crypto.PublicKey) {
 	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	j, _ := gm.NewJWK(&k.PublicKey, "")
 	j.Use, j.Alg = "", ""

@@ -128,7 +128,7 @@ func qrIssue(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
 	if err := decodeQRBody(r, &req); err != nil {
 		return err
 	}
-	h, err := cfg.Holders.AuthenticateHolder(r.Context(), &req)
+	h, err := cfg.Holders.AuthenticateHolder(r.Context(), &req, qrcode.PurposeOnlineCode)
 	if err != nil {
 		return err
 	}

@@ -273,7 +273,7 @@ func TestQRTwoRegions(t *testing.T) {
 	nonce := byte(0)
 	holderReq := func(region string, consent ...string) *qrcode.HolderRequest {
 		nonce++
-		r := &qrcode.HolderRequest{Binding: binding, Time: time.Now().Unix(), Nonce: bytes.Repeat([]byte{nonce}, 16), Region: region, Consent: consent}
+		r := &qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: binding, Time: time.Now().Unix(), Nonce: bytes.Repeat([]byte{nonce}, 16), Region: region, Consent: consent}
 		if err := qrcode.SignHolderRequest(nil, device, r); err != nil {
 			t.Fatal(err)
 		}
@@ -536,7 +536,7 @@ func TestQRRateLimits(t *testing.T) {
 func TestQRPeerRedeemRefusesBadParty(t *testing.T) {
 	p := newPeerQR(t, nil)
 	a := p.a
-	hr := &qrcode.HolderRequest{Binding: p.binding, Time: time.Now().Unix(), Nonce: bytes.Repeat([]byte{9}, 16), Region: "310000"}
+	hr := &qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: p.binding, Time: time.Now().Unix(), Nonce: bytes.Repeat([]byte{9}, 16), Region: "310000"}
 	if err := qrcode.SignHolderRequest(nil, p.device, hr); err != nil {
 		t.Fatal(err)
 	}

@@ -60,7 +60,7 @@ func TestQRBodiesExactNames(t *testing.T) {
 	p := newPeerQR(t, map[string]string{"age_over_18": "true"})
 	a := p.a
 	holderReq := func() string {
-		r := &qrcode.HolderRequest{Binding: p.binding, Time: time.Now().Unix(), Nonce: []byte(rand.Text()[:16]), Region: "310000", Consent: []string{"age_over_18"}}
+		r := &qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: p.binding, Time: time.Now().Unix(), Nonce: []byte(rand.Text()[:16]), Region: "310000", Consent: []string{"age_over_18"}}
 		if err := qrcode.SignHolderRequest(nil, p.device, r); err != nil {
 			t.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 	"unicode"
+	"unicode/utf8"
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
@@ -120,6 +121,11 @@ type Client struct {
 	Disabled bool `json:"disabled,omitempty"`
 	// Created is when the client was registered.
 	Created time.Time `json:"created"`
+
+	// visiting marks another region's party that AuthenticateIntrospector
+	// authenticated (Config.Visitors): Introspect answers it only about
+	// its own tokens of its home region.
+	visiting bool
 }
 
 // clone returns a deep copy of c.
@@ -369,12 +375,17 @@ func printable(s string) bool {
 	return true
 }
 
-// truncate shortens untrusted input quoted in error messages.
+// truncate shortens untrusted input quoted in error messages to at most
+// 40 bytes, cut at a character boundary, marking a cut with "...".
 func truncate(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
+	if len(s) <= 40 {
+		return s
 	}
-	return s
+	n := 40
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n] + "..."
 }
 
 // Registration is what an operator supplies to register a client. Empty

@@ -14,8 +14,9 @@ import (
 )
 
 // ClientStore is the registry of relying parties. A node's is on the
-// ledger (ledger/registry.Clients, read from the node's ledger view);
-// MemoryStore keeps one in memory.
+// ledger (ledger/registry.NewHomeClients, read from the node's ledger
+// view): its own region's parties only, so that a Service never
+// authenticates another region's; MemoryStore keeps one in memory.
 //
 // Contract: Get returns ErrClientNotFound for an unknown ID; Create returns
 // ErrClientExists when the ID is taken (and may stamp Created with the

@@ -118,6 +118,12 @@ type Config struct {
 	// region's token by asking its node (node to node); nil: such a token
 	// introspects as inactive.
 	Peers PeerIntrospector
+	// Visitors, when set, is every region's relying parties (Clients is
+	// this node's region's only): AuthenticateIntrospector takes another
+	// region's party from it, so that the party can introspect here its
+	// own token of its home region that names this node. Nothing else
+	// authenticates a party of another region.
+	Visitors ClientStore
 }
 
 // Service issues, validates, introspects and revokes access tokens, and
@@ -126,7 +132,7 @@ type Config struct {
 type Service struct {
 	issuer, tokenEndpoint string
 	keys                  NodeKeys
-	clients               ClientStore
+	clients, visitors     ClientStore
 	store                 Ephemeral
 	ttl, leeway, maxAge   time.Duration
 	keyRefresh, recheck   time.Duration
@@ -200,7 +206,7 @@ func New(cfg Config) (*Service, error) {
 	}
 	s := &Service{
 		issuer: cfg.Issuer, tokenEndpoint: cfg.Issuer + TokenPath,
-		keys: cfg.Keys, clients: cfg.Clients, store: cfg.Store,
+		keys: cfg.Keys, clients: cfg.Clients, visitors: cfg.Visitors, store: cfg.Store,
 		ttl: cfg.TokenTTL, leeway: cfg.Leeway, maxAge: cfg.MaxAssertionAge, keyRefresh: cfg.KeyRefresh, recheck: cfg.RevocationRecheck,
 		now: cfg.Now, rand: cfg.Rand,
 	}

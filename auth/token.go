@@ -41,6 +41,18 @@ type Credentials struct {
 // clients registered so, client_secret_basic. Errors match
 // ErrInvalidClient (401), ErrInvalidRequest, or ErrUnavailable.
 func (s *Service) AuthenticateClient(ctx context.Context, cred Credentials) (Client, error) {
+	return s.authenticate(ctx, cred, false)
+}
+
+// AuthenticateIntrospector is AuthenticateClient for the introspection
+// endpoint: it also authenticates a party of another region
+// (Config.Visitors), which Introspect answers only about its own tokens
+// of its home region.
+func (s *Service) AuthenticateIntrospector(ctx context.Context, cred Credentials) (Client, error) {
+	return s.authenticate(ctx, cred, true)
+}
+
+func (s *Service) authenticate(ctx context.Context, cred Credentials, visitors bool) (Client, error) {
 	methods := 0
 	if cred.Basic {
 		methods++
@@ -62,9 +74,9 @@ func (s *Service) AuthenticateClient(ctx context.Context, cred Credentials) (Cli
 		err error
 	)
 	if cred.Basic {
-		c, err = s.authenticateBasic(ctx, cred.BasicID, cred.BasicSecret)
+		c, err = s.authenticateBasic(ctx, cred.BasicID, cred.BasicSecret, visitors)
 	} else {
-		c, err = s.authenticateAssertion(ctx, cred.AssertionType, cred.Assertion)
+		c, err = s.authenticateAssertion(ctx, cred.AssertionType, cred.Assertion, visitors)
 	}
 	if err != nil {
 		return Client{}, err
@@ -75,8 +87,14 @@ func (s *Service) AuthenticateClient(ctx context.Context, cred Credentials) (Cli
 	return c, nil
 }
 
-func (s *Service) getClient(ctx context.Context, id string) (Client, error) {
+// getClient reads client id from the registry or, with visitors, when
+// the registry has none, from Config.Visitors as a visiting client.
+func (s *Service) getClient(ctx context.Context, id string, visitors bool) (Client, error) {
 	c, err := s.clients.Get(ctx, id)
+	if errors.Is(err, ErrClientNotFound) && visitors && s.visitors != nil {
+		c, err = s.visitors.Get(ctx, id)
+		c.visiting = err == nil
+	}
 	if errors.Is(err, ErrClientNotFound) {
 		return Client{}, err
 	}
@@ -101,11 +119,11 @@ func authFailed(cause string) *Error {
 // authenticateBasic checks HTTP Basic credentials. An unknown client's
 // secret is checked against a decoy hash, so that it costs what a
 // registered client's does.
-func (s *Service) authenticateBasic(ctx context.Context, id, secret string) (Client, error) {
+func (s *Service) authenticateBasic(ctx context.Context, id, secret string, visitors bool) (Client, error) {
 	if !ValidClientID(id) {
 		return Client{}, fail(ErrInvalidClient, clientAuthFailed)
 	}
-	c, err := s.getClient(ctx, id)
+	c, err := s.getClient(ctx, id, visitors)
 	if errors.Is(err, ErrClientNotFound) {
 		s.decoy.secret.verify(secret)
 		return Client{}, authFailed("unknown client")
@@ -140,7 +158,7 @@ type assertionClaims struct {
 // the token endpoint or the issuer, exp present and at most
 // MaxAssertionAge ahead, iat not in the future, and jti never seen before
 // (kept in the ephemeral store until exp plus leeway).
-func (s *Service) authenticateAssertion(ctx context.Context, typ, assertion string) (Client, error) {
+func (s *Service) authenticateAssertion(ctx context.Context, typ, assertion string, visitors bool) (Client, error) {
 	if typ != AssertionType {
 		return Client{}, fail(ErrInvalidClient, "client_assertion_type must be %s", AssertionType)
 	}
@@ -176,7 +194,7 @@ func (s *Service) authenticateAssertion(ctx context.Context, typ, assertion stri
 			refused = cause
 			return s.decoy.keys[alg], nil
 		}
-		c, err := s.getClient(ctx, claims.Issuer)
+		c, err := s.getClient(ctx, claims.Issuer, visitors)
 		if errors.Is(err, ErrClientNotFound) {
 			return decoy("unknown client")
 		}
@@ -318,7 +336,7 @@ func CheckGrantType(grantType string, others ...string) error {
 		return nil
 	}
 	supported := strings.Join(append([]string{GrantClientCredentials}, others...), ", ")
-	return fail(ErrUnsupportedGrantType, "grant_type %q is not supported at this endpoint (supported: %s)", truncate(grantType), supported)
+	return fail(ErrUnsupportedGrantType, "grant_type %s is not supported at this endpoint (supported: %s)", quoted(grantType), supported)
 }
 
 // Token issues an access token to an authenticated client: an at+jwt
@@ -363,10 +381,10 @@ func grantScopes(requested string, allowed []string) (string, error) {
 				return "", fail(ErrInvalidScope, "scope must be scope names separated by single spaces")
 			}
 			if !slices.Contains(Scopes, sc) {
-				return "", fail(ErrInvalidScope, "unknown scope %q", truncate(sc))
+				return "", fail(ErrInvalidScope, "unknown scope %s", quoted(sc))
 			}
 			if !slices.Contains(allowed, sc) {
-				return "", fail(ErrInvalidScope, "the client is not allowed scope %q", sc)
+				return "", fail(ErrInvalidScope, "the client is not allowed scope %s", quoted(sc))
 			}
 		}
 	}

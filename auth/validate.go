@@ -517,6 +517,9 @@ func (s *Service) Introspect(ctx context.Context, caller Client, token string) (
 	if err := s.verifyToken(now, token, v); err != nil {
 		return Introspection{}, nil
 	}
+	if caller.visiting && (v.clientID != caller.ID || v.region == "" || v.region != caller.Region) {
+		return Introspection{}, nil
+	}
 	if v.clientID != caller.ID && !caller.HasScope(ScopeRegistryAdmin) {
 		return Introspection{}, nil
 	}

@@ -328,9 +328,21 @@ func (in *RegionInput) check() error {
 // so a shared one would make the other region's credentials unverifiable,
 // or verifiable with this region's keys while the other is suspended.
 // URLs of every endpoint type are compared, as IssuerRegion matches any.
+// It refuses too what an issuer record claims (issuerClaim): the record's
+// ID as the DID or an endpoint URL, or a host of another region's issuer.
 // Not ErrExists: a starting node takes that from RequestRegion as its
 // region already registered.
 func (in *RegionInput) unclaimed(c *call) error {
+	issuers, err := list[Issuer](c, objIssuer)
+	if err != nil {
+		return err
+	}
+	self := Region{Code: in.Code, DID: in.DID, Endpoints: in.Endpoints}
+	for _, x := range issuers {
+		if why := self.issuerClaim(x.ID, x.Region); why != "" {
+			return invalid("issuer %q of region %s %s", x.ID, x.Region, why)
+		}
+	}
 	regions, err := list[Region](c, objRegion)
 	if err != nil {
 		return err
@@ -351,6 +363,21 @@ func (in *RegionInput) unclaimed(c *call) error {
 		}
 	}
 	return nil
+}
+
+// issuerClaim says why the region forbids an issuer record of region
+// owner with ID id, or returns "" when it does not: an ID that is the
+// region's DID or an endpoint URL would pass for the region's node, an ID
+// on one of its hosts (Region.Hosts) for an issuer that node hosts, which
+// is for the region alone to write.
+func (r Region) issuerClaim(id, owner string) string {
+	if id == r.DID || slices.ContainsFunc(r.Endpoints, func(e Endpoint) bool { return sameURL(id, e.URL) }) {
+		return fmt.Sprintf("is the DID or an endpoint of region %s", r.Code)
+	}
+	if h, ok := IDHost(id); ok && owner != r.Code && slices.Contains(r.Hosts(), h) {
+		return fmt.Sprintf("is on host %s of region %s", h, r.Code)
+	}
+	return ""
 }
 
 // sameURL compares two endpoint URLs with scheme and host in lower case,
@@ -637,6 +664,11 @@ func putIssuer(c *call) (any, error) {
 	if err := checkID("issuer id", in.ID); err != nil {
 		return nil, err
 	}
+	if _, ok := IDHost(in.ID); !ok {
+		// A self-certifying DID (did:key, did:jwk) names its own key, and
+		// an ID with no host has no owner the contract can tell.
+		return nil, invalid("an issuer id must be a did:web DID or an http(s) URL: the host it names decides which region may write it")
+	}
 	if err := checkName(in.Name); err != nil {
 		return nil, err
 	}
@@ -653,6 +685,15 @@ func putIssuer(c *call) (any, error) {
 	}
 	if err := checkEntryStatus(in.Status); err != nil {
 		return nil, err
+	}
+	regions, err := list[Region](c, objRegion)
+	if err != nil {
+		return nil, err
+	}
+	for _, r := range regions {
+		if why := r.issuerClaim(in.ID, c.caller); why != "" {
+			return nil, fmt.Errorf("%w: region %s may not write issuer %q: it %s", ErrForbidden, c.caller, in.ID, why)
+		}
 	}
 	var old Issuer
 	if err := c.load(&old, objIssuer, in.ID); err != nil && !errors.Is(err, ErrNotFound) {
@@ -966,9 +1007,13 @@ func getRP(c *call) (any, error) {
 func listRPs(c *call) (any, error) { return list[RelyingParty](c, objRP) }
 
 // claimSector records that a relying party of the caller's region holds
-// a pairwise sector; claiming a sector the same party already holds
-// returns it unchanged; a sector another party holds is refused with
-// ErrExists.
+// a pairwise sector. Claiming a sector the party already holds returns
+// it unchanged, whichever region asks (another region's node checks so
+// that the party it serves through federation holds its sector); a
+// sector another party holds is refused with ErrExists; a party another
+// region registered, whose sector its region has not claimed, with
+// ErrForeignParty. A client ID not registered yet may be claimed, as a
+// node claims a party's sector before it writes the party's record.
 func claimSector(c *call) (any, error) {
 	var in SectorClaim
 	if err := decodeArg(c.args[0], &in); err != nil {
@@ -980,15 +1025,26 @@ func claimSector(c *call) (any, error) {
 	if _, err := c.activeCaller(); err != nil {
 		return nil, err
 	}
+	home := c.caller
+	var rp RelyingParty
+	switch err := c.load(&rp, objRP, in.ClientID); {
+	case err == nil:
+		home = rp.HomeRegion
+	case !errors.Is(err, ErrNotFound):
+		return nil, err
+	}
 	var old Sector
 	switch err := c.load(&old, objSector, in.Kind, in.Name); {
 	case err == nil:
-		if old.ClientID == in.ClientID && old.Region == c.caller {
+		if old.ClientID == in.ClientID && old.Region == home {
 			return old, nil
 		}
 		return nil, fmt.Errorf("%w: %s %q is held by relying party %q of region %s", ErrExists, in.Kind, in.Name, old.ClientID, old.Region)
 	case !errors.Is(err, ErrNotFound):
 		return nil, err
+	}
+	if home != c.caller {
+		return nil, fmt.Errorf("%w: relying party %q belongs to region %s", ErrForeignParty, in.ClientID, home)
 	}
 	out := Sector{Kind: in.Kind, Name: in.Name, ClientID: in.ClientID, Region: c.caller, Created: c.now}
 	if err := c.save(out, objSector, in.Kind, in.Name); err != nil {
@@ -1023,6 +1079,9 @@ func writeTerminal(c *call, create bool) (any, error) {
 	}
 	if in.Location != "" && (len(in.Location) != 6 || strings.Trim(in.Location, "0123456789") != "" || !provinces[in.Location[:2]]) {
 		return nil, fmt.Errorf("%w: location %q is not a GB/T 2260 code under a known province", ErrUnknownRegion, in.Location)
+	}
+	if in.Location != "" && !InRegion(in.Location, c.caller) {
+		return nil, fmt.Errorf("%w: region %s may not place a terminal in %s, outside it", ErrForbidden, c.caller, in.Location)
 	}
 	alg, err := checkJWK(in.Key)
 	if err != nil {

@@ -289,6 +289,18 @@ func TestRegistryOwnership(t *testing.T) {
 	if got.Status != EntrySuspended || got.Region != "310000" || !got.Created.Before(got.Updated) {
 		t.Errorf("terminal: %+v", got)
 	}
+	// A region places terminals in its own territory only: 310000's
+	// terminal located in 320104 would be accredited for 320000.
+	placed := Terminal{ID: "T-310000-0002", Kind: "counter", Location: "320104", Key: sm2JWK(t, 8, "term-2"), Status: EntryActive}
+	if _, err := l.call(msp31, "AddTerminal", js(t, placed)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("310000 added a terminal located in 320104: %v", err)
+	}
+	placed.Location = "310104"
+	l.must(t, msp31, "AddTerminal", js(t, placed))
+	placed.Location = "320104"
+	if _, err := l.call(msp31, "PutTerminal", js(t, placed)); !errors.Is(err, ErrForbidden) {
+		t.Errorf("310000 moved its terminal to 320104: %v", err)
+	}
 	var all []Issuer
 	json.Unmarshal(l.must(t, "", "ListIssuers"), &all)
 	if len(all) != 1 || all[0].Region != "310000" {
@@ -599,6 +611,42 @@ func TestSectorsAreUnique(t *testing.T) {
 	}
 }
 
+// TestSectorOfAnotherRegionsParty: a region claims sectors for its own
+// relying parties only. 310000 claiming a sector for 320000's registered
+// party is refused (ErrForeignParty, an ErrForbidden) and writes nothing,
+// so 320000's own claim still succeeds; once 320000 holds it, 310000's
+// claim returns it unchanged (how a node checks the sector of a party it
+// serves through federation).
+func TestSectorOfAnotherRegionsParty(t *testing.T) {
+	l := consortium(t)
+	l.must(t, msp32, "AddRelyingParty", js(t, RelyingParty{ClientID: "svc-b", Name: "B's party", JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, "k1")}},
+		Scopes: []string{"qr:redeem"}, Status: EntryActive}))
+	own := SectorClaim{Kind: SectorKindClientID, Name: "svc-b", ClientID: "svc-b"}
+	for _, claim := range []SectorClaim{own, {Kind: SectorKindIdentifier, Name: "svc-b.example", ClientID: "svc-b"}} {
+		before := maps.Clone(l.st.KV)
+		_, err := l.call(msp31, "ClaimSector", js(t, claim))
+		if !errors.Is(err, ErrForeignParty) || !errors.Is(err, ErrForbidden) {
+			t.Errorf("310000 claimed %s %q for 320000's party: %v", claim.Kind, claim.Name, err)
+		}
+		if !maps.EqualFunc(before, l.st.KV, bytes.Equal) {
+			t.Errorf("a refused claim changed the state")
+		}
+		if got := FromWire("peer: " + WireMessage(err)); !errors.Is(got, ErrForeignParty) {
+			t.Errorf("wire: %v", got)
+		}
+	}
+	var got Sector
+	json.Unmarshal(l.must(t, msp32, "ClaimSector", js(t, own)), &got)
+	if got.Region != "320000" || got.ClientID != "svc-b" {
+		t.Errorf("320000's claim: %+v", got)
+	}
+	var again Sector
+	json.Unmarshal(l.must(t, msp31, "ClaimSector", js(t, own)), &again)
+	if again != got {
+		t.Errorf("310000's claim of the sector 320000's party holds: %+v, want %+v", again, got)
+	}
+}
+
 // TestIssuerKeysAndTypes: an issuer's keys keep their history (never
 // removed, state changes only along the allowed transitions, the public
 // key of a kid fixed), and no issuer is accredited for the enrollment
@@ -834,5 +882,104 @@ func TestRegionClaimsUnique(t *testing.T) {
 	l.must(t, msp44, "UpdateRegion", upd("440000", did44, api("https://310000.trustid.example:8443"), Endpoint{Type: "web", URL: url44}))
 	if r := region(t, l, "310000"); r.DID != "did:web:310000.trustid.example" || r.Endpoints[0].URL != "https://310000.trustid.example:443/" {
 		t.Errorf("310000 after updates: %+v", r)
+	}
+}
+
+// An issuer ID may not be a region's DID or endpoint URL, whatever the
+// region's status, nor, for another region, a DID or URL on the region's
+// host (IDHost: host case, a trailing dot, the default port, userinfo and
+// percent-encoding do not hide it); in the other order, a region may not
+// take a DID, endpoint or host an issuer record claims.
+func TestIssuerIDsOfRegions(t *testing.T) {
+	l := consortium(t)
+	l.must(t, msp44, "RequestRegion", regionInput(t, "440000", 4)) // pending
+	put := func(msp, id string) error {
+		_, err := l.call(msp, "PutIssuer", js(t, Issuer{ID: id, Types: []string{"ResidenceCredential"},
+			Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}, Status: EntryActive}))
+		return err
+	}
+	for _, id := range []string{
+		"did:web:310000.trustid.example",
+		"https://310000.trustid.example",
+		"https://310000.trustid.example:443/",
+		"did:web:310000.trustid.example:issuers:squat",
+		"did:web:310000.TrustID.example.%3A443:issuers:squat",
+		"did:web:evil%40310000.trustid.example:x",
+		"HTTPS://310000.trustid.example/issuers/squat",
+		"did:web:440000.trustid.example:issuers:squat",
+	} {
+		if err := put(msp32, id); !errors.Is(err, ErrForbidden) {
+			t.Errorf("320000 wrote issuer %s: %v", id, err)
+		}
+	}
+	for _, id := range []string{"did:key:zDnaerDaTF5BXEavCrfRZEk316dpbLsfPDZ3WJ5hRTPFU2169", "did:jwk:eyJrdHkiOiJFQyJ9", "urn:example:issuer", "did:example:123"} {
+		if err := put(msp31, id); !errors.Is(err, ErrInvalid) {
+			t.Errorf("an issuer record for an ID with no host, %s: %v", id, err)
+		}
+	}
+	for _, id := range []string{"did:web:310000.trustid.example", "https://310000.trustid.example/"} {
+		if err := put(msp31, id); !errors.Is(err, ErrForbidden) {
+			t.Errorf("310000 wrote an issuer named as its own node, %s: %v", id, err)
+		}
+	}
+	for _, id := range []string{"did:web:310000.trustid.example:issuers:rp-1", "https://310000.trustid.example/issuers/rp-1"} {
+		if err := put(msp31, id); err != nil {
+			t.Errorf("310000's own hosted issuer %s: %v", id, err)
+		}
+	}
+	// Another port is another host.
+	if err := put(msp32, "did:web:310000.trustid.example%3A8443"); err != nil {
+		t.Errorf("issuer on another port: %v", err)
+	}
+	if err := put(msp32, "did:web:issuer.example:a"); err != nil {
+		t.Fatal(err)
+	}
+
+	// The other order: what an issuer record claims, no region takes.
+	upd := func(msp, code, did, url string) error {
+		_, err := l.call(msp, "UpdateRegion", js(t, RegionInput{Code: code, DID: did, Endpoints: []Endpoint{{Type: "api", URL: url}}}))
+		return err
+	}
+	for name, err := range map[string]error{
+		"DID":                  upd(msp31, "310000", "did:web:issuer.example:a", "https://310000.trustid.example"),
+		"another's host (DID)": upd(msp31, "310000", "did:web:issuer.example", "https://310000.trustid.example"),
+		"another's host (URL)": upd(msp31, "310000", "did:web:310000.trustid.example", "https://issuer.example/api"),
+		"own issuer's ID":      upd(msp31, "310000", "did:web:310000.trustid.example", "https://310000.trustid.example/issuers/rp-1"),
+	} {
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "issuer ") {
+			t.Errorf("UpdateRegion to a %s an issuer record claims: %v", name, err)
+		}
+	}
+	in := js(t, RegionInput{Code: "110000", DID: "did:web:110000.trustid.example", Endpoints: []Endpoint{{Type: "api", URL: "https://issuer.example"}},
+		Keys: []gm.JWK{sm2JWK(t, 8, "110000-k1")}})
+	if _, err := l.call("Region110000MSP", "RequestRegion", in); !errors.Is(err, ErrInvalid) {
+		t.Errorf("RequestRegion on the host of 320000's issuer: %v", err)
+	}
+	// The owner itself may move its node onto its issuer's host.
+	if err := upd(msp32, "320000", "did:web:320000.trustid.example", "https://issuer.example/api"); err != nil {
+		t.Errorf("320000 onto its own issuer's host: %v", err)
+	}
+}
+
+func TestIDHost(t *testing.T) {
+	for id, want := range map[string]string{
+		"did:web:a.example":                  "a.example",
+		"did:web:A.Example.:x:y":             "a.example",
+		"did:web:a.example%3A443":            "a.example",
+		"did:web:a.example%3A8443:issuers:x": "a.example:8443",
+		"did:web:u%40a.example":              "a.example",
+		"https://A.example:443/x":            "a.example",
+		"HTTP://a.example:80":                "a.example",
+		"http://a.example:443":               "a.example:443",
+		"https://[::1]:8443/":                "[::1]:8443",
+		"did:key:z6Mk":                       "",
+		"urn:x:a.example":                    "",
+		"did:web:%zz":                        "",
+		"https:///x":                         "",
+	} {
+		got, ok := IDHost(id)
+		if got != want || ok != (want != "") {
+			t.Errorf("IDHost(%q) = %q, %v; want %q", id, got, ok, want)
+		}
 	}
 }

@@ -52,6 +52,11 @@ var (
 	ErrUnknownRegion = &Error{code: "unknown_region", msg: "chaincode: no such region in the consortium", kindOf: ErrInvalid}
 	ErrUnknownScope  = &Error{code: "unknown_scope", msg: "chaincode: no such scope", kindOf: ErrInvalid}
 
+	// ErrForeignParty refuses a region's claim of a pairwise sector for
+	// a relying party another region registered. It is also an
+	// ErrForbidden.
+	ErrForeignParty = &Error{code: "foreign_party", msg: "chaincode: the relying party is another region's", kindOf: ErrForbidden}
+
 	// ErrBindingExists refuses a credential binding whose key is bound to
 	// another value: the first binding of a credential ID wins. It is also
 	// an ErrExists; its message names the keys (TakenKeys reads them).
@@ -62,7 +67,7 @@ var allErrors = []*Error{
 	ErrNotFound, ErrForbidden, ErrInvalid, ErrExists, ErrBatchConflict, ErrHeadConflict,
 	ErrStale, ErrRegionState, ErrNoQuorum, ErrUnknownCaller, ErrUnknownFunc, ErrReadOnly,
 	ErrKeyTransition, ErrAlreadyVoted, ErrArgumentsCount, ErrMalformedKey, ErrUnknownRegion, ErrUnknownScope,
-	ErrBindingExists,
+	ErrForeignParty, ErrBindingExists,
 }
 
 // wirePrefix marks a contract error inside a Fabric error message.

@@ -2,9 +2,11 @@ package chaincode
 
 import (
 	"fmt"
+	"net"
 	"net/url"
 	pathpkg "path"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -59,6 +61,56 @@ func (r Region) API() string {
 		}
 	}
 	return ""
+}
+
+// Hosts returns the hosts of the region's DID and endpoint URLs (IDHost),
+// without repeats: an issuer ID on one of them is the region's to write.
+func (r Region) Hosts() []string {
+	var hosts []string
+	for _, id := range append([]string{r.DID}, endpointURLs(r.Endpoints)...) {
+		if h, ok := IDHost(id); ok && !slices.Contains(hosts, h) {
+			hosts = append(hosts, h)
+		}
+	}
+	return hosts
+}
+
+func endpointURLs(eps []Endpoint) []string {
+	urls := make([]string, len(eps))
+	for i, e := range eps {
+		urls[i] = e.URL
+	}
+	return urls
+}
+
+// IDHost returns the host an identifier's documents are fetched from: a
+// did:web's (its first segment, percent-decoded) or an http(s) URL's, in
+// lower case, without a trailing dot or the scheme's default port. False
+// for any other identifier.
+func IDHost(id string) (string, bool) {
+	if rest, ok := strings.CutPrefix(id, "did:web:"); ok {
+		seg, _, _ := strings.Cut(rest, ":")
+		dec, err := url.PathUnescape(seg)
+		if err != nil {
+			return "", false
+		}
+		id = "https://" + dec + "/" // as a did:web resolver builds the URL
+	} else if !hasPrefixFold(id, "https://") && !hasPrefixFold(id, "http://") {
+		return "", false
+	}
+	u, err := url.Parse(id)
+	if err != nil || u.Hostname() == "" {
+		return "", false
+	}
+	host, port := strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), u.Port()
+	if port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
+		return host, true
+	}
+	return net.JoinHostPort(host, port), true
+}
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // RegistryKey is a signing key of a region or an issuer, with its full
@@ -272,7 +324,7 @@ const TerminalRevoked = "revoked"
 // Terminal is an accredited verification terminal (counter, kiosk, gate)
 // whose key signs enrollment attestations. Region is the owning region
 // (the writer's); Location is the GB/T 2260 code where it is installed,
-// such as 310104. Its key cannot change: a new key is a new terminal.
+// such as 310104, inside the owning region. Its key cannot change: a new key is a new terminal.
 type Terminal struct {
 	ID       string    `json:"id"`
 	Region   string    `json:"region"`
@@ -368,6 +420,12 @@ var provinces = map[string]bool{
 // such as 310000.
 func ValidRegionCode(code string) bool {
 	return len(code) == 6 && code[2:] == "0000" && provinces[code[:2]]
+}
+
+// InRegion reports whether the GB/T 2260 code lies in the province-level
+// region (310104 in 310000).
+func InRegion(code, region string) bool {
+	return ValidRegionCode(region) && len(code) == 6 && code[:2] == region[:2]
 }
 
 // RegionMSP returns the MSP ID of region code's organization.

@@ -62,6 +62,12 @@ type IssuerRegistry interface {
 	// SuspendedIssuerRegion returns the suspended region whose record
 	// names issuer so.
 	SuspendedIssuerRegion(issuer string) (string, bool)
+	// OtherRegionOnHost returns a region other than region, of any
+	// status, whose record names a DID or an endpoint URL on the host of
+	// id (chaincode.IDHost). An issuer record there passes for an issuer
+	// that region's node hosts, which the contract lets only that region
+	// write: one written before it checked is not trusted.
+	OtherRegionOnHost(id, region string) (string, bool)
 }
 
 // Accreditation is what the registry says of one issuer.
@@ -132,6 +138,9 @@ func (t *RegistryTrust) Accreditation(issuer string) (Accreditation, error) {
 	}
 	if rec.Status != chaincode.EntryActive {
 		return Accreditation{}, fmt.Errorf("%w: %s is %s in the trust registry", ErrNotAccredited, truncate(issuer), rec.Status)
+	}
+	if code, ok := t.Registry.OtherRegionOnHost(rec.ID, rec.Region); ok {
+		return Accreditation{}, fmt.Errorf("%w: %s is a record of region %s on the host of region %s", ErrNotAccredited, truncate(issuer), rec.Region, code)
 	}
 	region, ok := t.Registry.Region(rec.Region)
 	if ok && region.Status == chaincode.RegionSuspended {
@@ -248,15 +257,17 @@ func SubjectIDs(subjects []map[string]any) []string {
 	return ids
 }
 
-// RegistryResolver resolves the keys of the issuers in the trust registry
-// from their records (active and retiring keys), offline, and so the keys
-// of an active region's node (the issuer its record names as DID or
-// endpoint) from the region's record: a credential of another region
-// verifies without calling it. A region key the registry marks retired or
-// revoked is refused, and so is every key of a suspended region's node
-// (ErrRegionSuspended), which is not resolved elsewhere either; a kid the region's record does not list, and any
-// other issuer (a holder's DID), go to Next. The kid is the record's kid,
-// alone or as a DID URL of the issuer.
+// RegistryResolver resolves, offline, the keys of an active region's node
+// (the issuer its record names as DID or endpoint) from the region's
+// record, so a credential of another region verifies without calling it,
+// and the keys of the other issuers in the trust registry from their
+// records (active and retiring keys), the regions first. A region key the
+// registry marks retired or revoked is refused, and so is every key of a
+// suspended region's node (ErrRegionSuspended), and of an issuer record
+// on another region's host; none of them is resolved elsewhere either. A
+// kid the region's record does not list, and any other issuer (a holder's
+// DID), go to Next. The kid is the record's kid, alone or as a DID URL of
+// the issuer.
 type RegistryResolver struct {
 	Registry IssuerRegistry
 	Next     KeyResolver
@@ -326,29 +337,22 @@ func splitKid(issuer, kid string) (id, frag string, err error) {
 }
 
 // fromRegistry answers from the registry alone: found is true when id is
-// a registry issuer, or an active region listing kid frag; err then says
-// why its key does not verify. A region's key is looked up as every
-// region key is (internal/regionkey), parsed once.
+// an active region's node listing kid frag, a suspended region's node, or
+// a registry issuer; err then says why its key does not verify. The
+// regions come first, so an issuer record named as a node (written before
+// the contract refused it) is never taken for it, and an issuer record on
+// another region's host is refused (OtherRegionOnHost). A region's key is looked
+// up as every region key is (internal/regionkey), parsed once.
 func (r *RegistryResolver) fromRegistry(id, frag string) (pub crypto.PublicKey, found bool, err error) {
 	if r.Registry == nil || id == "" {
 		return nil, false, nil
-	}
-	if rec, ok := r.Registry.Issuer(id); ok {
-		k, ok := rec.VerifyingKey(frag)
-		if !ok {
-			return nil, true, fmt.Errorf("%w: the registry lists no verifying key %s of %s", ErrUnknownKey, truncate(frag), truncate(id))
-		}
-		if pub, err = r.issuerKeys.Parse(id, k); err != nil {
-			return nil, true, fmt.Errorf("%w: %v", ErrResolve, err)
-		}
-		return pub, true, nil
 	}
 	code, ok := r.Registry.IssuerRegion(id)
 	if !ok {
 		if code, ok := r.Registry.SuspendedIssuerRegion(id); ok {
 			return nil, true, fmt.Errorf("%w: %s is the node of region %s", ErrRegionSuspended, truncate(id), code)
 		}
-		return nil, false, nil
+		return r.fromIssuer(id, frag)
 	}
 	reg, _ := r.Registry.Region(code)
 	k, err := regionkey.Find(reg, regionkey.Kid(frag))
@@ -360,6 +364,30 @@ func (r *RegistryResolver) fromRegistry(id, frag string) (pub crypto.PublicKey, 
 	}
 	if pub, err = r.keys.PublicKey(code, k); err != nil {
 		return nil, true, fmt.Errorf("%w: %w", ErrResolve, err)
+	}
+	return pub, true, nil
+}
+
+// fromIssuer is fromRegistry for an id no region's record names.
+func (r *RegistryResolver) fromIssuer(id, frag string) (pub crypto.PublicKey, found bool, err error) {
+	rec, ok := r.Registry.Issuer(id)
+	if !ok {
+		return nil, false, nil
+	}
+	if _, ok := chaincode.IDHost(rec.ID); !ok {
+		// Never written by the contract today: a did:key's or did:jwk's
+		// key is the one its identifier carries, not a record's.
+		return nil, true, fmt.Errorf("%w: %s is a registry record of an identifier with no host", ErrUnknownKey, truncate(id))
+	}
+	if code, ok := r.Registry.OtherRegionOnHost(rec.ID, rec.Region); ok {
+		return nil, true, fmt.Errorf("%w: %s is a record of region %s on the host of region %s", ErrUnknownKey, truncate(id), rec.Region, code)
+	}
+	k, ok := rec.VerifyingKey(frag)
+	if !ok {
+		return nil, true, fmt.Errorf("%w: the registry lists no verifying key %s of %s", ErrUnknownKey, truncate(frag), truncate(id))
+	}
+	if pub, err = r.issuerKeys.Parse(id, k); err != nil {
+		return nil, true, fmt.Errorf("%w: %v", ErrResolve, err)
 	}
 	return pub, true, nil
 }

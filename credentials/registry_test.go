@@ -15,6 +15,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/ledger"
 )
 
 // registryNode is a node whose issuer signs for accredited clients, over a
@@ -34,7 +35,7 @@ func newRegistryNode(t testing.TB) *registryNode {
 	did, _ := DIDWeb(testBase)
 	registerRegion(t, ch.l, anchorRegion, did, testBase, n.keys)
 	is, err := issuer.New(issuer.Config{BaseURL: testBase, Keys: n.keys, Status: n.status, Now: n.clock.Now,
-		Registry: ch.view, Registrar: ch.c, IssuerKeys: n.keys})
+		Registry: ch.view, Registrar: ch.c, IssuerKeys: n.keys, Region: anchorRegion})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -445,5 +446,118 @@ func TestAllowsLeavesTypes(t *testing.T) {
 	}
 	if err := a.Allows([]string{"https://a.example/vct/OtherCredential"}, nil, nil); !errors.Is(err, ErrNotAccredited) {
 		t.Fatalf("a type not accredited: %v", err)
+	}
+}
+
+// staleRegistry is a registry copy holding issuer records the contract
+// refuses today, as a chain written before it did may: extra shadow the
+// view's records.
+type staleRegistry struct {
+	*ledger.View
+	extra map[string]chaincode.Issuer
+}
+
+func (s staleRegistry) Issuer(id string) (chaincode.Issuer, bool) {
+	if x, ok := s.extra[id]; ok {
+		return x, true
+	}
+	return s.View.Issuer(id)
+}
+
+// TestIssuerRecordNamedAsAnotherRegionsNode: region B may not write an
+// issuer record named as region A's node (its DID) or on A's host (a
+// client issuer DID of A's node), and a registry that holds such records
+// (written before the contract refused them) neither lets B's key verify
+// as A's, nor stops A's own credentials verifying, nor accredits the
+// hosted one, nor has A's node serve its DID document.
+func TestIssuerRecordNamedAsAnotherRegionsNode(t *testing.T) {
+	n := newRegistryNode(t)
+	ctx := context.Background()
+	didA, _ := DIDWeb(testBase)
+	squat := didA + ":issuers:squat"
+	lb, err := n.ch.l.As(chaincode.RegionMSP("320000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Close()
+	ca, cb := n.ch.c, ledger.Client{L: lb}
+	realKey, err := n.keys.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	genuine, err := SignJWT(map[string]any{"@context": []any{ContextV2}, "type": []any{TypeCredential, TypeIdentityCredential}, "issuer": didA,
+		"credentialSubject": map[string]any{"id": "urn:trustid:subject:0157bb", ClaimAssuranceLevel: 2}}, TypVCJWT, didA+"#"+realKey.Kid, realKey.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evil, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk, err := gm.NewJWK(evil.Public(), "evil-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.RequestRegion(ctx, chaincode.RegionInput{Code: "320000", DID: "did:web:js.trustid.example",
+		Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://js.trustid.example"}}, Keys: []gm.JWK{jwk}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ca.Vote(ctx, chaincode.ActionAdmit, "320000"); err != nil {
+		t.Fatal(err)
+	}
+	recOf := func(id string) chaincode.Issuer {
+		return chaincode.Issuer{ID: id, Region: "320000", Name: "not A", Types: []string{"ResidenceCredential"},
+			Keys: []chaincode.RegistryKey{{Kid: "evil-1", JWK: jwk, State: chaincode.KeyActive}}, Status: chaincode.EntryActive}
+	}
+	for _, id := range []string{didA, squat} {
+		if _, err := cb.PutIssuer(ctx, recOf(id)); !errors.Is(err, chaincode.ErrForbidden) {
+			t.Errorf("region B wrote issuer %s: %v", id, err)
+		}
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if _, ok := n.ch.view.IssuerRegion("did:web:js.trustid.example"); ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the view never saw region B admitted")
+		}
+	}
+
+	stale := staleRegistry{n.ch.view, map[string]chaincode.Issuer{didA: recOf(didA), squat: recOf(squat)}}
+	v, err := NewVerifier(VerifierConfig{Algorithms: allAlgs, Now: n.clock.Now, Status: n.checker,
+		Resolver: &RegistryResolver{Registry: stale, Next: &Resolver{Local: n.issuer.Local(), Now: n.clock.Now}},
+		Trust:    &RegistryTrust{Registry: stale}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyCredential(ctx, genuine); err != nil {
+		t.Errorf("A's own credential beside B's record named as A: %v", err)
+	}
+	forged, err := SignJWT(map[string]any{"@context": []any{ContextV2}, "type": []any{TypeCredential, TypeIdentityCredential}, "issuer": didA,
+		"credentialSubject": map[string]any{"id": "urn:trustid:subject:0157aa", ClaimAssuranceLevel: 4}}, TypVCJWT, didA+"#evil-1", evil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := v.VerifyCredential(ctx, forged); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("region B's key verified as region A's node: %+v, %v", c, err)
+	}
+	hosted, err := SignJWT(map[string]any{"@context": []any{ContextV2}, "type": []any{TypeCredential, "ResidenceCredential"}, "issuer": squat,
+		"credentialSubject": map[string]any{"id": holderDID}}, TypVCJWT, squat+"#evil-1", evil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c, err := v.VerifyCredential(ctx, hosted); !errors.Is(err, ErrUnknownKey) {
+		t.Errorf("region B's issuer on A's host verified: %+v, %v", c, err)
+	}
+	if a, err := (&RegistryTrust{Registry: stale}).Accreditation(squat); !errors.Is(err, ErrNotAccredited) {
+		t.Errorf("region B's issuer on A's host accredited: %+v, %v", a, err)
+	}
+	is, err := issuer.New(issuer.Config{BaseURL: testBase, Keys: n.keys, Status: n.status, Now: n.clock.Now,
+		Registry: stale, Registrar: n.ch.c, IssuerKeys: n.keys, Region: anchorRegion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if doc, err := is.ClientIssuerDocument("squat"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("A's node serves a DID document under its host with region B's key: %+v, %v", doc, err)
 	}
 }

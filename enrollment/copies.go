@@ -205,12 +205,17 @@ func (s *Service) issueCopies(ctx context.Context, client string, en checked) (*
 	}
 	var groups [][]status.Ref // each copy's entries, for the minted enrollment ID
 	from, until := day(en.now), day(en.now.Add(s.cfg.BindingTTL))
+	// Nothing outlives the document: a passport's copies end with its day
+	// of expiry (UTC); Enroll refused one that had expired.
+	if e := en.doc.Expiry(); !e.IsZero() && e.Add(24*time.Hour).Before(until) {
+		until = e.Add(24 * time.Hour)
+	}
 	resp := &Response{AssuranceLevel: en.level.String(), EnrollmentID: enrollmentID, ExpiresAt: until}
 	for i, handle := range en.handles {
 		subjectID := holder.SubjectURI(handle)
 		idCred, err := vc.IdentityCredential(vc.IdentityClaims{
 			Subject: subjectID, AssuranceLevel: int(en.copyLevel(i)), Region: s.cfg.Region, Name: en.name,
-			BirthDate: en.doc.BirthDate().Format(time.DateOnly), Nationality: en.doc.Nationality(), ValidFor: until.Sub(from),
+			BirthDate: en.doc.BirthDate().Format(time.DateOnly), Nationality: en.doc.ISONationality(), ValidFor: until.Sub(from),
 		}, from)
 		if err != nil {
 			s.undo(ctx, resp)

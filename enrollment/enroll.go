@@ -337,6 +337,11 @@ func (s *Service) Enroll(ctx context.Context, client string, req *Request) (*Res
 	if err != nil {
 		return nil, identity.Symbol{}, err
 	}
+	// An expired passport is refused whatever the Validator says: the
+	// copies end with the document (issueCopies).
+	if e := doc.Expiry(); !e.IsZero() && e.Before(day(now)) {
+		return nil, identity.Symbol{}, evidence(&identity.FieldError{Field: identity.FieldExpiryDate, Code: identity.CodeDocumentExpired, Err: identity.ErrDocumentExpired})
+	}
 	name, err := identity.NormalizeName(req.Name)
 	if err != nil {
 		return nil, identity.Symbol{}, evidence(err)

@@ -21,11 +21,17 @@ type ClientDirectory interface {
 // trust registry on the ledger, where the contract lets no two relying
 // parties hold one sector. ClaimSector records that clientID, a relying
 // party of this node's region, holds sector; it returns nil when clientID
-// already holds it and an error matching ErrSectorTaken when another
-// party does. Safe for concurrent use.
+// already holds it (for a party of another region: claimed by that
+// region), an error matching ErrSectorTaken when another party does, and
+// one matching ErrForeignParty when clientID is another region's party
+// whose region has not claimed it. Safe for concurrent use.
 type SectorRegistry interface {
 	ClaimSector(ctx context.Context, clientID string, sector identity.Sector) error
 }
+
+// ErrForeignParty: the relying party is registered by another region,
+// which alone claims its sector.
+var ErrForeignParty = errors.New("enrollment: the relying party is another region's")
 
 // ErrSectorTaken: the pairwise sector (a sector identifier, or a client ID
 // used as one) is held by another relying party of the consortium.
@@ -70,7 +76,7 @@ func (r *QRRelyingParties) RelyingParty(ctx context.Context, id string) (redeem.
 		return rp, nil
 	}
 	switch err := r.Sectors.ClaimSector(ctx, c.ID, sector); {
-	case errors.Is(err, ErrSectorTaken):
+	case errors.Is(err, ErrSectorTaken), errors.Is(err, ErrForeignParty):
 		return redeem.RelyingParty{}, fmt.Errorf("%w: %w", qrcode.ErrUnknownVerifier, err)
 	case err != nil:
 		return redeem.RelyingParty{}, fmt.Errorf("sector registry: %w", err)

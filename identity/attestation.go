@@ -355,6 +355,8 @@ type ReplayGuard interface {
 // fields are set once; it is then safe for concurrent use.
 type AttestationVerifier struct {
 	// Terminals finds the terminal named by the attestation (required).
+	// A node's holds only the terminals its own region accredited
+	// (ledger/registry.Terminals).
 	Terminals TerminalDirectory
 	// Replay makes each attestation single-use (required).
 	Replay ReplayGuard

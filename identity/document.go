@@ -170,6 +170,27 @@ func (d Document) RegionKnown() bool { return d.get().region.Known }
 // codes such as "D" or "UTO" included).
 func (d Document) Nationality() string { return d.get().nationality }
 
+// ISONationality returns the holder's nationality as an ISO 3166-1
+// alpha-3 code, what a credential's nationality member carries, or ""
+// when the document names none. An ICAO Doc 9303 Part 3 code that is an
+// ISO 3166-1 code is itself; Germany's "D" is "DEU"; ICAO's codes for
+// stateless persons and refugees (XXA, XXB, XXC) and for an unspecified
+// nationality (XXX), which are ISO 3166-1 user-assigned elements, are
+// kept. Any other code is no ISO 3166-1 nationality and gives "": the
+// organisations' (UNO, UNA, UNK, EUE, X..), the British categories (GBD,
+// GBN, GBO, GBP, GBS), RKS, the specimen UTO, and a foreigner's card's
+// numeric or alpha-3 code found in no table (non-Strict).
+func (d Document) ISONationality() string {
+	switch n := d.get().nationality; n {
+	case "D":
+		return "DEU"
+	case "XXA", "XXB", "XXC", "XXX":
+		return n
+	default:
+		return data().alpha3[n] // "" when not an ISO 3166-1 code
+	}
+}
+
 // IssuingState returns a passport's issuing state (ICAO code without
 // fillers); empty for other documents.
 func (d Document) IssuingState() string { return d.get().state }

@@ -662,3 +662,26 @@ func TestFieldErrorMessage(t *testing.T) {
 		t.Error("empty")
 	}
 }
+
+// TestISONationality: the credential's ISO 3166-1 alpha-3 nationality
+// from each document's code (ICAO Doc 9303 Part 3 for passports).
+func TestISONationality(t *testing.T) {
+	v := testValidator()
+	for code, want := range map[string]string{
+		"D<<": "DEU", "CHN": "CHN", "XXA": "XXA", "XXB": "XXB", "XXC": "XXC", "XXX": "XXX",
+		"UTO": "", "UNO": "", "UNA": "", "UNK": "", "EUE": "", "GBD": "", "GBN": "", "GBO": "", "GBP": "", "GBS": "", "RKS": "",
+	} {
+		d, err := v.ParseMRZ(specimenLine1, mrzLine2("L898902C3", code, "740812", "F", "320415", ""))
+		if err != nil {
+			t.Fatalf("%s: %v", code, err)
+		}
+		if got := d.ISONationality(); got != want {
+			t.Errorf("%s: ISONationality %q, want %q", code, got, want)
+		}
+	}
+	for n, want := range map[string]string{"932682198501010017": "SAU", id18("91199919850101001"): "", id18("11010519900307123"): "CHN"} {
+		if d, err := v.Parse(n); err != nil || d.ISONationality() != want {
+			t.Errorf("%s: %v, ISONationality %q, want %q", d.Masked(), err, d.ISONationality(), want)
+		}
+	}
+}

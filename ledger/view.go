@@ -75,7 +75,9 @@ type View struct {
 	mu        sync.RWMutex
 	ready     bool
 	regions   map[string]chaincode.Region
+	hosts     map[string][]string // region codes by host (chaincode.Region.Hosts)
 	issuers   map[string]chaincode.Issuer
+	idHosts   map[string]string // chaincode.IDHost of the issuers' IDs ("": none)
 	rps       map[string]chaincode.RelyingParty
 	terminals map[string]chaincode.Terminal
 	heads     map[[2]string]chaincode.StatusHead
@@ -136,8 +138,11 @@ func (v *View) load(ctx context.Context) error {
 	for _, r := range regions {
 		v.regions[r.Code] = r
 	}
+	v.indexHosts()
+	v.idHosts = map[string]string{}
 	for _, x := range issuers {
 		v.issuers[x.ID] = x
+		v.idHosts[x.ID], _ = chaincode.IDHost(x.ID)
 	}
 	for _, x := range rps {
 		v.rps[x.ClientID] = x
@@ -299,14 +304,16 @@ func (v *View) refresh(ctx context.Context, re chaincode.RegistryEvent) error {
 		}
 		v.mu.Lock()
 		v.regions[r.Code] = r
+		v.indexHosts()
 		v.mu.Unlock()
 	case "issuer":
 		x, err := v.c.Issuer(ctx, re.ID)
 		if err != nil {
 			return err
 		}
+		host, _ := chaincode.IDHost(x.ID)
 		v.mu.Lock()
-		v.issuers[x.ID] = x
+		v.issuers[x.ID], v.idHosts[x.ID] = x, host
 		v.mu.Unlock()
 	case "relying_party":
 		x, err := v.c.RelyingParty(ctx, re.ID)
@@ -455,6 +462,38 @@ func (v *View) issuerRegion(issuer, status string) (string, bool) {
 		found = code
 	}
 	return found, found != ""
+}
+
+// indexHosts rebuilds v.hosts from v.regions; v.mu is held.
+func (v *View) indexHosts() {
+	v.hosts = map[string][]string{}
+	for code, r := range v.regions {
+		for _, h := range r.Hosts() {
+			v.hosts[h] = append(v.hosts[h], code)
+		}
+	}
+}
+
+// OtherRegionOnHost returns a region other than region, whatever its
+// status, whose record names a DID or an endpoint URL on the host of id
+// (chaincode.IDHost, parsed once for the issuers in the view): an issuer
+// ID there is not region's. False when there is none, or id has no host.
+func (v *View) OtherRegionOnHost(id, region string) (string, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	host, ok := v.idHosts[id]
+	if !ok {
+		host, _ = chaincode.IDHost(id)
+	}
+	if host == "" {
+		return "", false
+	}
+	for _, code := range v.hosts[host] {
+		if code != region {
+			return code, true
+		}
+	}
+	return "", false
 }
 
 // StatusHead returns a list's anchored head from the view.

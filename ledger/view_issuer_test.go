@@ -77,3 +77,47 @@ func TestViewIssuerRegion(t *testing.T) {
 		t.Errorf("SuspendedIssuerRegion(A's URL) = %q, A is active", got)
 	}
 }
+
+// TestViewOtherRegionOnHost: the view knows which regions, of any
+// status, have a DID or an endpoint on an ID's host, and follows their
+// changes.
+func TestViewOtherRegionOnHost(t *testing.T) {
+	ctx := context.Background()
+	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	ledgertest.EnsureConsortium(ctx, t, a, b)
+	v := ledger.NewView(a, ledger.ViewOptions{})
+	vctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go v.Run(vctx)
+	for deadline := time.Now().Add(5 * time.Second); !v.Ready(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("view not ready")
+		}
+	}
+	if got, ok := v.OtherRegionOnHost("did:web:310000.trustid.local:issuers:x", ledgertest.RegionB); !ok || got != ledgertest.RegionA {
+		t.Errorf("A's host for B: %q %v", got, ok)
+	}
+	for _, id := range []string{"https://310000.trustid.local/x", "did:web:elsewhere.example", "https://320000-web.trustid.local", "did:key:z6Mk"} {
+		if got, ok := v.OtherRegionOnHost(id, ledgertest.RegionA); ok {
+			t.Errorf("%s for A: %q", id, got)
+		}
+	}
+	if _, err := (ledger.Client{L: b}).UpdateRegion(ctx, chaincode.RegionInput{Code: ledgertest.RegionB, DID: "did:web:320000.trustid.local",
+		Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://320000.trustid.local"}, {Type: "web", URL: "https://320000-WEB.trustid.local:443/x"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := (ledger.Client{L: a}).Vote(ctx, chaincode.ActionSuspend, ledgertest.RegionB); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if r, _ := v.Region(ledgertest.RegionB); r.Status == chaincode.RegionSuspended {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the view never saw B suspended")
+		}
+	}
+	if got, ok := v.OtherRegionOnHost("https://320000-web.trustid.local", ledgertest.RegionA); !ok || got != ledgertest.RegionB {
+		t.Errorf("B's new host, B suspended, for A: %q %v", got, ok)
+	}
+}

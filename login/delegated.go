@@ -14,6 +14,7 @@ import (
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -200,9 +201,14 @@ func (p *Provider) subjectOf(ctx context.Context, s *session, requester auth.Cli
 }
 
 // Deny records the holder's refusal of session id: the request is signed
-// by the holder's bound device key over the session's challenge, as for
-// Approve (so that no one who merely saw the QR can cancel a login). The
-// browser is then sent back with error access_denied (RFC 6749 §4.1.2.1).
+// by the holder's bound device key over the session's challenge, for
+// qrcode.PurposeLoginDeny, and is taken only from a holder who could
+// approve the session: one whose binding is at the level asked (the PIN
+// is not asked to refuse) and, for a login for one person (an OID4VCI
+// offer's holder), that person. So refusing gives no one a power that
+// approving does not (an approval ends the session too); a refused
+// refusal renews the challenge and leaves the session open. The browser
+// is then sent back with error access_denied (RFC 6749 §4.1.2.1).
 func (p *Provider) Deny(ctx context.Context, id string, a *Approval) error {
 	s, err := p.getSession(ctx, id)
 	if err != nil {
@@ -215,26 +221,20 @@ func (p *Provider) Deny(ctx context.Context, id string, a *Approval) error {
 	if subtle.ConstantTimeCompare(a.Request.Nonce, want) != 1 {
 		return fail(CodeApprovalRefused, "the refusal does not sign this session's challenge")
 	}
-	h, err := p.cfg.Holders.AuthenticateHolder(ctx, &a.Request)
+	c, err := p.client(ctx, s.ClientID)
+	if err != nil {
+		return err
+	}
+	h, err := p.cfg.Holders.AuthenticateHolder(ctx, &a.Request, qrcode.PurposeLoginDeny)
 	if err != nil {
 		return holderError(err)
 	}
-	// A login for one person (an OID4VCI offer's holder) is refused by
-	// that person only: anyone else who scanned its QR could otherwise
-	// cancel it, and with it the spent offer.
+	if !identity.Level(h.Assurance).AtLeast(identity.Level(s.Level)) {
+		return p.renew(ctx, id, s, fail(CodeApprovalRefused, "the holder's binding is below the assurance level of this login: only a holder who could approve it may refuse it"))
+	}
 	if s.RequiredSub != "" {
-		c, err := p.client(ctx, s.ClientID)
-		if err != nil {
-			return err
-		}
 		if _, err := p.subjectOf(ctx, s, c, h.Subject); err != nil {
-			// The refusal spent the challenge: a new one, so that the
-			// person the login is for can still answer (as Approve does).
-			if next, rerr := p.random(32); rerr == nil {
-				s.Challenge = next
-				_ = p.putSession(ctx, id, s)
-			}
-			return err
+			return p.renew(ctx, id, s, err)
 		}
 	}
 	s.Denied = true

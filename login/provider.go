@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -48,11 +49,12 @@ type Clients interface {
 	Get(ctx context.Context, id string) (auth.Client, error)
 }
 
-// Holders authenticates a holder's signed request (its device key over
-// the request, its binding checked for signature, validity and status,
-// the nonce spent); redeem.BindingAuthenticator satisfies it.
+// Holders authenticates a holder's signed request for purpose (its
+// device key over the request, which names the purpose, its binding
+// checked for signature, validity and status, the nonce spent);
+// redeem.BindingAuthenticator satisfies it.
 type Holders interface {
-	AuthenticateHolder(ctx context.Context, r *qrcode.HolderRequest) (redeem.Holder, error)
+	AuthenticateHolder(ctx context.Context, r *qrcode.HolderRequest, purpose string) (redeem.Holder, error)
 }
 
 // Pairwise derives a relying party's pairwise subject from a holder's
@@ -95,13 +97,17 @@ type Keys interface {
 // live value (store.ErrExists); MarkUsed spends a single-use ID
 // (store.ErrReplayed when already spent); Consume returns and deletes atomically (of
 // concurrent callers one wins, the others get store.ErrNotFound); Get
-// returns store.ErrNotFound for a missing or expired key. Keys are hashed
-// by the store, so the secrets used in them never reach it in clear.
+// returns store.ErrNotFound for a missing or expired key. Put and Consume
+// keep values apart from Set, Get and Delete: Get does not read what Put
+// stored. Delete removes what Set stored (a missing key is no error).
+// Keys are hashed by the store, so the secrets used in them never reach
+// it in clear.
 type Store interface {
 	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	Consume(ctx context.Context, key string) ([]byte, error)
 	Get(ctx context.Context, key string) ([]byte, error)
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	Delete(ctx context.Context, key string) error
 	MarkUsed(ctx context.Context, key string, ttl time.Duration) error
 }
 
@@ -195,46 +201,54 @@ func (p *Provider) random(n int) (string, error) {
 }
 
 // Discovery is the OpenID Provider configuration (OpenID Connect
-// Discovery 1.0 §3) merged with the authorization server metadata m.
+// Discovery 1.0 §3): the authorization server metadata m, every member
+// kept, with user login's members added and its grant types, response
+// types and scopes joined to m's.
 func (p *Provider) Discovery(m auth.Metadata) map[string]any {
+	// m's members by their JSON names: strings and lists of strings,
+	// which encode and decode without error.
+	doc := map[string]any{}
+	b, _ := json.Marshal(m)
+	_ = json.Unmarshal(b, &doc)
 	iss := p.cfg.Issuer
-	return map[string]any{
-		"issuer":                                           iss,
-		"authorization_endpoint":                           iss + AuthorizePath,
-		"token_endpoint":                                   m.TokenEndpoint,
-		"userinfo_endpoint":                                iss + UserInfoPath,
-		"end_session_endpoint":                             iss + LogoutPath,
-		"jwks_uri":                                         m.JWKSURI,
-		"introspection_endpoint":                           m.IntrospectionEndpoint,
-		"revocation_endpoint":                              m.RevocationEndpoint,
-		"scopes_supported":                                 scopesSupported(m.ScopesSupported),
-		"response_types_supported":                         []string{"code"},
-		"response_modes_supported":                         []string{"query"},
-		"grant_types_supported":                            []string{auth.GrantAuthorizationCode, GrantRefreshToken, auth.GrantClientCredentials},
-		"subject_types_supported":                          []string{"pairwise"},
-		"id_token_signing_alg_values_supported":            IDTokenAlgorithms,
-		"userinfo_signing_alg_values_supported":            []string{"none"},
-		"code_challenge_methods_supported":                 []string{"S256"},
-		"token_endpoint_auth_methods_supported":            m.TokenEndpointAuthMethods,
-		"token_endpoint_auth_signing_alg_values_supported": m.TokenEndpointAuthSigningAlgs,
-		"claims_supported":                                 append([]string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "azp"}, auth.Claims...),
-		"acr_values_supported":                             []string{"L1", "L2", "L3", "L4"},
-		"prompt_values_supported":                          []string{"none", "login", "consent", "select_account"},
-		"claims_parameter_supported":                       false,
-		"request_parameter_supported":                      false,
-		"request_uri_parameter_supported":                  false,
-		"frontchannel_logout_supported":                    false,
-		"access_token_signing_alg_values_supported":        m.AccessTokenSigningAlgs,
+	for k, v := range map[string]any{
+		"authorization_endpoint":                         iss + AuthorizePath,
+		"userinfo_endpoint":                              iss + UserInfoPath,
+		"end_session_endpoint":                           iss + LogoutPath,
+		"scopes_supported":                               scopesSupported(m.ScopesSupported),
+		"response_types_supported":                       union([]string{"code"}, m.ResponseTypesSupported),
+		"response_modes_supported":                       []string{"query"},
+		"grant_types_supported":                          union(Grants, m.GrantTypesSupported),
+		"subject_types_supported":                        []string{"pairwise"},
+		"id_token_signing_alg_values_supported":          IDTokenAlgorithms,
+		"userinfo_signing_alg_values_supported":          []string{"none"},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"claims_supported":                               append([]string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "azp"}, auth.Claims...),
+		"acr_values_supported":                           []string{"L1", "L2", "L3", "L4"},
+		"prompt_values_supported":                        []string{"none", "login", "consent", "select_account"},
+		"claims_parameter_supported":                     false,
+		"request_parameter_supported":                    false,
+		"request_uri_parameter_supported":                false,
+		"frontchannel_logout_supported":                  false,
+		"authorization_response_iss_parameter_supported": true, // RFC 9207 §2.3
+	} {
+		doc[k] = v
 	}
+	return doc
 }
 
 // scopesSupported is the login scopes, then the service scopes of the
 // authorization server metadata, each once.
 func scopesSupported(service []string) []string {
-	out := append([]string{ScopeOpenID, ScopeOfflineAccess}, auth.Claims...)
-	for _, sc := range service {
-		if !slices.Contains(out, sc) {
-			out = append(out, sc)
+	return union(append([]string{ScopeOpenID, ScopeOfflineAccess}, auth.Claims...), service)
+}
+
+// union is a, then the values of b not in a.
+func union(a, b []string) []string {
+	out := slices.Clone(a)
+	for _, v := range b {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
 		}
 	}
 	return out

@@ -178,7 +178,9 @@ type Approval struct {
 // Approve approves session id as the holder. The level the approval
 // proves is the binding's when its PIN was checked, else at most L2
 // (possession of the device); it must meet the level asked for.
-// Approving spends the challenge, so a session is approved at most once.
+// Approving spends the challenge, so a session is approved at most once;
+// an approval refused after that gives the session a new challenge
+// (renew), so a refused approval leaves the session open.
 func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 	r := &a.Request
 	s, err := p.getSession(ctx, id)
@@ -203,6 +205,10 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 			return fail(CodeApprovalRefused, "consent names a claim the session does not ask for")
 		}
 	}
+	c, err := p.client(ctx, s.ClientID)
+	if err != nil {
+		return err
+	}
 	// The PIN is checked first: a wrong PIN leaves the challenge unspent,
 	// so the holder can try again on the same session.
 	var pinned *enrollment.Binding
@@ -217,46 +223,35 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 			return pinError(err)
 		}
 	}
-	h, err := p.cfg.Holders.AuthenticateHolder(ctx, r)
+	h, err := p.cfg.Holders.AuthenticateHolder(ctx, r, qrcode.PurposeLoginApprove)
 	if err != nil {
 		return holderError(err)
 	}
+	// The challenge is spent: every refusal from here renews it.
 	level, amr := min(identity.Level(h.Assurance), identity.L2), []string{"hwk"}
 	if pinned != nil {
 		if subtle.ConstantTimeCompare(pinned.Subject(), h.Subject) != 1 {
-			return fail(CodeApprovalRefused, "the PIN was checked for another binding")
+			return p.renew(ctx, id, s, fail(CodeApprovalRefused, "the PIN was checked for another binding"))
 		}
 		level, amr = identity.Level(min(pinned.Level, h.Assurance)), []string{"hwk", "pin"}
 	}
 	if !level.AtLeast(identity.Level(s.Level)) {
-		return fail(CodeApprovalRefused, "the holder's binding is below the assurance level the relying party asked for")
-	}
-	c, err := p.client(ctx, s.ClientID)
-	if err != nil {
-		return err
+		return p.renew(ctx, id, s, fail(CodeApprovalRefused, "the holder's binding is below the assurance level the relying party asked for"))
 	}
 	subject, act := h.Subject, ""
 	if a.Delegation != nil {
 		d, err := p.cfg.Delegations.VerifyDelegation(ctx, a.Delegation, h.Subject, qrcode.ActionLogin, p.cfg.Now())
 		if err != nil {
-			return holderError(err)
+			return p.renew(ctx, id, s, holderError(err))
 		}
 		if act, err = p.cfg.Pairwise.Pairwise(h.Subject, sectorOf(c)); err != nil {
-			return failWith(CodeApprovalRefused, "the guardian's subject is not this region's", err)
+			return p.renew(ctx, id, s, failWith(CodeApprovalRefused, "the guardian's subject is not this region's", err))
 		}
 		subject = d.Principal
 	}
 	sub, err := p.subjectOf(ctx, s, c, subject)
 	if err != nil {
-		// The approval spent the challenge: give the session a new one,
-		// so that the person the login is for can still approve it.
-		if next, rerr := p.random(32); rerr == nil {
-			s.Challenge = next
-			// The session's once entry exists already: putSession's
-			// store.ErrExists on it is expected, the session is saved.
-			_ = p.putSession(ctx, id, s)
-		}
-		return err
+		return p.renew(ctx, id, s, err)
 	}
 	g := &grant{Sub: sub, ACR: level.String(), AMR: amr, AuthTime: p.cfg.Now().Unix(), Act: act}
 	for _, name := range r.Consent {
@@ -269,6 +264,26 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 	}
 	s.Approved = g
 	return p.putSession(ctx, id, s)
+}
+
+// renew gives session id a new challenge after an answer that spent its
+// challenge (that of spent, the session as read) was refused (err), so
+// that the person the login is for can still answer it: a refused answer
+// changes nothing but the challenge. The session is read again, and
+// left alone when it was answered meanwhile (a counter terminal's
+// approval does not spend the challenge).
+func (p *Provider) renew(ctx context.Context, id string, spent *session, err error) error {
+	s, gerr := p.getSession(ctx, id)
+	if gerr != nil || s.Approved != nil || s.Denied || s.Challenge != spent.Challenge {
+		return err
+	}
+	if next, rerr := p.random(32); rerr == nil {
+		s.Challenge = next
+		// The session's once entry exists already: putSession's
+		// store.ErrExists on it is expected, the session is saved.
+		_ = p.putSession(ctx, id, s)
+	}
+	return err
 }
 
 // holderError maps the holder authenticator's errors.

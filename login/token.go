@@ -31,19 +31,26 @@ type code struct {
 }
 
 // refresh is a refresh token (or an access token) as stored: whom it is
-// for and the family of tokens one login started.
+// for, the family of tokens one login started, and when the token was
+// issued and expires (Unix seconds, for introspection; zero in tokens
+// stored by older nodes).
 type refresh struct {
 	ClientID string `json:"client_id"`
 	Scope    string `json:"scope"`
 	Family   string `json:"family"`
 	Grant    grant  `json:"grant"`
+	IssuedAt int64  `json:"iat,omitempty"`
+	Expires  int64  `json:"exp,omitempty"`
 }
 
 // Store keys. A spent marker remembers, for a code or refresh token
-// already used, the family it started, so that a replay revokes it.
+// already used, the family it started, so that a replay revokes it. A
+// refresh token is kept twice: once to be consumed (Put, Consume) and
+// once to be read (Set, Get) by introspection and revocation.
 func codeKey(c string) string          { return "login-code:" + c }
 func codeSpentKey(c string) string     { return "login-code-spent:" + c }
 func refreshKey(t string) string       { return "login-rt:" + t }
+func refreshInfoKey(t string) string   { return "login-rt-info:" + t }
 func refreshSpentKey(t string) string  { return "login-rt-spent:" + t }
 func accessKey(t string) string        { return "login-at:" + t }
 func familyRevokedKey(f string) string { return "login-family-revoked:" + f }
@@ -186,10 +193,12 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 	return p.tokens(ctx, c, rt, "")
 }
 
-func (p *Provider) revokeFamily(ctx context.Context, family string) {
-	// Best effort: a store failure here leaves the family's tokens to
-	// expire, and the request is refused anyway.
-	_ = p.cfg.Store.Set(ctx, familyRevokedKey(family), []byte{1}, p.cfg.RefreshTokenTTL)
+// revokeFamily revokes every refresh and access token of a login. The
+// refusals that call it (a replayed code or refresh token) ignore its
+// error: a store failure leaves the family's tokens to expire, and the
+// request is refused anyway.
+func (p *Provider) revokeFamily(ctx context.Context, family string) error {
+	return p.cfg.Store.Set(ctx, familyRevokedKey(family), []byte{1}, p.cfg.RefreshTokenTTL)
 }
 
 // familyRevoked fails closed: a store that cannot answer counts as revoked.
@@ -205,8 +214,13 @@ func (p *Provider) tokens(ctx context.Context, c auth.Client, rt refresh, nonce 
 	if err != nil {
 		return nil, err
 	}
-	b, _ := json.Marshal(rt)
-	if err := p.cfg.Store.Set(ctx, accessKey(at), b, p.cfg.AccessTokenTTL); err != nil {
+	now := p.cfg.Now()
+	record := func(ttl time.Duration) []byte {
+		rt.IssuedAt, rt.Expires = now.Unix(), now.Add(ttl).Unix()
+		b, _ := json.Marshal(rt)
+		return b
+	}
+	if err := p.cfg.Store.Set(ctx, accessKey(at), record(p.cfg.AccessTokenTTL), p.cfg.AccessTokenTTL); err != nil {
 		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
 	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(p.cfg.AccessTokenTTL / time.Second), Scope: rt.Scope}
@@ -214,7 +228,11 @@ func (p *Provider) tokens(ctx context.Context, c auth.Client, rt refresh, nonce 
 		if resp.RefreshToken, err = p.random(32); err != nil {
 			return nil, err
 		}
+		b := record(p.cfg.RefreshTokenTTL)
 		if err := p.cfg.Store.Put(ctx, refreshKey(resp.RefreshToken), b, p.cfg.RefreshTokenTTL); err != nil {
+			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+		}
+		if err := p.cfg.Store.Set(ctx, refreshInfoKey(resp.RefreshToken), b, p.cfg.RefreshTokenTTL); err != nil {
 			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 		}
 	}
@@ -269,6 +287,113 @@ func halfHash(alg, token string) string {
 	h.Write([]byte(token))
 	sum := h.Sum(nil)
 	return base64.RawURLEncoding.EncodeToString(sum[:len(sum)/2])
+}
+
+// errNoToken: the token is no live login token.
+var errNoToken = errors.New("login: no such token")
+
+// lookup reads a live login token: an access token, else a refresh token
+// not yet rotated (access reports which). A token that is neither
+// (expired, rotated, revoked alone, never issued, or a refresh token
+// issued before refresh tokens were kept to be read) is errNoToken; a
+// revoked family is the caller's to check.
+func (p *Provider) lookup(ctx context.Context, token string) (rt refresh, access bool, err error) {
+	if token == "" || len(token) > 64 {
+		return refresh{}, false, errNoToken
+	}
+	b, err := p.get(ctx, accessKey(token))
+	access = err == nil
+	if errors.Is(err, errNoToken) {
+		if b, err = p.get(ctx, refreshInfoKey(token)); err == nil {
+			switch _, spent := p.get(ctx, refreshSpentKey(token)); {
+			case spent == nil:
+				return refresh{}, false, errNoToken
+			case !errors.Is(spent, errNoToken):
+				return refresh{}, false, spent
+			}
+		}
+	}
+	if err != nil {
+		return refresh{}, false, err
+	}
+	if err := json.Unmarshal(b, &rt); err != nil {
+		return refresh{}, false, failWith(CodeServerError, "internal error", err)
+	}
+	return rt, access, nil
+}
+
+// get reads key from the store: errNoToken when it is not there.
+func (p *Provider) get(ctx context.Context, key string) ([]byte, error) {
+	b, err := p.cfg.Store.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, errNoToken
+	}
+	if err != nil {
+		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	return b, nil
+}
+
+// Introspect answers the introspection endpoint (RFC 7662) about a login
+// token for the authenticated client caller: a live access or refresh
+// token is active to the client it was issued to, or to a client allowed
+// registry:admin while the token's client is registered and enabled;
+// anything else (unknown, expired, rotated, revoked, another client's) is
+// {"active": false}. Errors: CodeTemporarilyUnavailable, CodeServerError.
+func (p *Provider) Introspect(ctx context.Context, caller auth.Client, token string) (auth.Introspection, error) {
+	rt, access, err := p.lookup(ctx, token)
+	if errors.Is(err, errNoToken) {
+		return auth.Introspection{}, nil
+	}
+	if err != nil {
+		return auth.Introspection{}, err
+	}
+	if rt.ClientID != caller.ID {
+		if !caller.HasScope(auth.ScopeRegistryAdmin) {
+			return auth.Introspection{}, nil
+		}
+		if _, err := p.client(ctx, rt.ClientID); err != nil {
+			if asError(err).Code == CodeTemporarilyUnavailable {
+				return auth.Introspection{}, err
+			}
+			return auth.Introspection{}, nil
+		}
+	}
+	if p.familyRevoked(ctx, rt.Family) {
+		return auth.Introspection{}, nil
+	}
+	res := auth.Introspection{Active: true, Scope: rt.Scope, ClientID: rt.ClientID, Exp: rt.Expires, Iat: rt.IssuedAt,
+		Sub: rt.Grant.Sub, Iss: p.cfg.Issuer}
+	if access {
+		res.TokenType, res.Aud = "Bearer", p.cfg.Issuer
+	}
+	return res, nil
+}
+
+// Revoke answers the revocation endpoint (RFC 7009) for a login token of
+// the authenticated client c: a refresh token revokes its whole login
+// (every refresh and access token of its family, §2.1), an access token
+// itself. A token that is no live login token of c (unknown, expired,
+// another client's) is left alone and is not an error: the endpoint
+// answers the same (§2.2), telling nobody whether another client's token
+// is live. Errors: CodeTemporarilyUnavailable, CodeServerError.
+func (p *Provider) Revoke(ctx context.Context, c auth.Client, token string) error {
+	rt, access, err := p.lookup(ctx, token)
+	if errors.Is(err, errNoToken) || (err == nil && rt.ClientID != c.ID) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if access {
+		err = p.cfg.Store.Delete(ctx, accessKey(token))
+	} else {
+		err = p.revokeFamily(ctx, rt.Family)
+	}
+	if err != nil {
+		return failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	return nil
 }
 
 // UserInfo answers the userinfo endpoint for an access token: the
@@ -340,6 +465,10 @@ func (p *Provider) Logout(ctx context.Context, q url.Values) (string, error) {
 		SID string `json:"sid"`
 	}
 	_, err = parser.ParseWithClaims(hint, &claims, func(t *jwt.Token) (any, error) {
+		if _, ok := t.Header["crit"]; ok {
+			// RFC 7515 §4.1.11: the node understands no extension.
+			return nil, errors.New("crit header parameter")
+		}
 		kid, _ := t.Header["kid"].(string)
 		for _, k := range p.cfg.Keys.Published() {
 			if k.Kid == kid && k.Alg == t.Method.Alg() {

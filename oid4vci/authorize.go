@@ -76,10 +76,11 @@ type AuthorizationDetail struct {
 
 // ParseAuthorizationDetails reads the authorization_details parameter
 // (strict JSON: an array of 1 to 8 objects of type openid_credential,
-// each naming a credential_configuration_id of this issuer, with no
-// member but type, credential_configuration_id and locations, whose only
-// allowed value is the issuer) and returns the configuration IDs, in
-// order, without repeats. Errors are *Error with
+// each naming a credential_configuration_id of this issuer, with
+// locations, if any, naming only the issuer; other members, such as
+// claims, are ignored: OID4VCI 1.0 §5.1.1 makes openid_credential "never
+// considered invalid due to unknown fields") and returns the
+// configuration IDs, in order, without repeats. Errors are *Error with
 // CodeInvalidAuthorizationDetails.
 func (s *Service) ParseAuthorizationDetails(raw string) ([]string, error) {
 	bad := func(desc string) error { return fail(CodeInvalidAuthorizationDetails, desc) }
@@ -99,8 +100,8 @@ func (s *Service) ParseAuthorizationDetails(raw string) ([]string, error) {
 		if !bytes.HasPrefix(bytes.TrimSpace(item), []byte("{")) {
 			return nil, bad("each authorization_details entry must be an object")
 		}
-		if err := strictjson.Decode(item, &d, 4<<10); err != nil {
-			return nil, bad("an authorization_details object has an unknown or malformed member (type, credential_configuration_id and locations are understood)")
+		if err := strictjson.DecodeOpen(item, &d, 4<<10); err != nil {
+			return nil, bad("an authorization_details object has a malformed or repeated member")
 		}
 		if d.Type != DetailsType {
 			return nil, bad("authorization_details type must be " + DetailsType)
@@ -110,11 +111,12 @@ func (s *Service) ParseAuthorizationDetails(raw string) ([]string, error) {
 				return nil, bad("locations may only name this credential issuer")
 			}
 		}
-		if _, ok := s.configs[d.ConfigurationID]; !ok {
+		c, ok := s.configs[d.ConfigurationID]
+		if !ok {
 			return nil, bad("unknown credential_configuration_id")
 		}
-		if !slices.Contains(ids, d.ConfigurationID) {
-			ids = append(ids, d.ConfigurationID)
+		if !slices.Contains(ids, c.id) {
+			ids = append(ids, c.id) // not the request's string: it may share the request's buffer
 		}
 	}
 	return ids, nil
@@ -421,6 +423,12 @@ func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest, 
 	if req.Code == "" || req.RedirectURI == "" || req.ClientID == "" {
 		return nil, fail(CodeInvalidRequest, "code, redirect_uri, client_id and code_verifier are required")
 	}
+	// Malformed authorization_details leaves the code unspent; asking for
+	// more than was authorized spends it (it is known only once redeemed).
+	details, err := s.tokenDetails(req.AuthorizationDetails)
+	if err != nil {
+		return nil, err
+	}
 	r, err := s.cfg.Login.Redeem(ctx, audience, login.Redemption{Code: req.Code, ClientID: req.ClientID, RedirectURI: req.RedirectURI, Verifier: req.CodeVerifier})
 	if err != nil {
 		var e *login.Error
@@ -449,14 +457,9 @@ func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest, 
 		return nil, fail(CodeInvalidGrant, "the authorization code is bound to the wallet instance attested at the push: send an attestation of that instance's key")
 	}
 	a.Grant.Family, a.Grant.Identifiers, a.Grant.JKT = r.Family, a.Details, jkt
-	resp, err := s.issueToken(ctx, a.Grant)
-	if err != nil {
+	// §6.1: a subset of the authorization (RFC 9396 §6.1).
+	if err := narrow(&a.Grant, details); err != nil {
 		return nil, err
 	}
-	if a.Details {
-		for _, id := range a.Grant.Configs {
-			resp.AuthorizationDetails = append(resp.AuthorizationDetails, AuthorizationDetail{Type: DetailsType, ConfigurationID: id, CredentialIdentifiers: []string{id}})
-		}
-	}
-	return resp, nil
+	return s.issueToken(ctx, a.Grant)
 }

@@ -77,7 +77,8 @@ type notification struct {
 // checks every key proof (typ, algorithm, the key in the jwk header, aud,
 // iat, one fresh c_nonce shared by the batch, which it spends) and issues
 // one credential per distinct key, each bound to its key. Each
-// configuration is issued once per access token.
+// configuration is issued once per access token; a passing failure to
+// sign (temporarily_unavailable) leaves it issuable, with a fresh c_nonce.
 // After a DPoP proof was accepted, an error carries a fresh DPoP nonce
 // (DPoPNonceOf).
 func (s *Service) Credential(ctx context.Context, acc Access, body []byte) (*CredentialResponse, error) {
@@ -96,7 +97,9 @@ func (s *Service) Credential(ctx context.Context, acc Access, body []byte) (*Cre
 // credential answers a credential request under g, got with token.
 func (s *Service) credential(ctx context.Context, g *grant, token string, body []byte) (*CredentialResponse, error) {
 	var req credentialRequest
-	if err := strictjson.Decode(body, &req, MaxRequest); err != nil {
+	// §8.2: "The Credential Issuer MUST ignore any unrecognized
+	// parameters"; duplicate members and the rest stay refused.
+	if err := strictjson.DecodeOpen(body, &req, MaxRequest); err != nil {
 		return nil, &Error{Code: CodeInvalidCredentialRequest, Description: "the request is not a credential request object: " + err.Error()}
 	}
 	if g.Identifiers {
@@ -139,8 +142,7 @@ func (s *Service) credential(ctx context.Context, g *grant, token string, body [
 	// A DID-bound format may take its key from a did:key or did:jwk URL in
 	// the proof's kid (OID4VCI 1.0 Appendix F.1).
 	didBound := cfg.format == FormatJWTVC || cfg.format == FormatLDPVC
-	keys := make([]gm.JWK, len(jwts))
-	dids := make([]string, len(jwts))
+	holders := make([]holder, len(jwts))
 	var nonce string
 	seen := map[string]bool{}
 	for i, p := range jwts {
@@ -160,7 +162,12 @@ func (s *Service) credential(ctx context.Context, g *grant, token string, body [
 			return nil, fail(CodeInvalidProof, "two key proofs name the same key; each credential of a batch needs its own key")
 		}
 		seen[thumb] = true
-		keys[i], dids[i] = k, did
+		if didBound && did == "" {
+			if did, err = didJWK(k); err != nil {
+				return nil, &Error{Code: CodeInvalidProof, Description: "the proof's jwk is not a usable key", Err: err}
+			}
+		}
+		holders[i] = holder{key: k, did: did}
 	}
 	if _, err := s.cfg.Store.Consume(ctx, "oid4vci:nonce:"+nonce); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
@@ -168,29 +175,58 @@ func (s *Service) credential(ctx context.Context, g *grant, token string, body [
 		}
 		return nil, unavailable(err)
 	}
+	// Of concurrent requests under one token exactly one takes the
+	// configuration's entry, and only that one signs.
 	if _, err := s.cfg.Store.Consume(ctx, issueKey(cfg.id, token)); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, fail(CodeInvalidCredentialRequest, "this credential configuration was already issued under this access token")
+			return nil, fail(CodeInvalidCredentialRequest, "this credential configuration was already issued (or is being issued) under this access token")
 		}
 		return nil, unavailable(err)
 	}
-	out := &CredentialResponse{Credentials: make([]IssuedCredential, len(keys))}
-	for i, k := range keys {
+	out, err := s.issue(ctx, g, cfg, token, holders)
+	if err != nil {
+		if e, ok := errors.AsType[*Error](err); ok && e.Code == CodeTemporarilyUnavailable {
+			// Nothing was delivered: the entry goes back, so the wallet
+			// may ask again under this token (with a fresh c_nonce: this
+			// one stays spent). If the store fails now too, the
+			// configuration stays spent for this token.
+			_ = s.cfg.Store.Put(context.WithoutCancel(ctx), issueKey(cfg.id, token), []byte{1}, s.cfg.TokenTTL)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// holder is the key one credential of a batch is bound to, and for a
+// DID-bound format its DID.
+type holder struct {
+	key gm.JWK
+	did string
+}
+
+// issue signs one credential of cfg per holder under g and stores the
+// response's notification record. A transient failure (of the Signer,
+// see Signer, or of the store) is temporarily_unavailable, any other
+// refusal of the Signer credential_request_denied. Credentials of a batch
+// signed before a failure are dropped, never delivered: their status
+// entries stay allocated but are referenced by no credential anyone
+// holds, so no verifier ever looks them up (a list slot each, nothing
+// more).
+func (s *Service) issue(ctx context.Context, g *grant, cfg configuration, token string, holders []holder) (*CredentialResponse, error) {
+	out := &CredentialResponse{Credentials: make([]IssuedCredential, len(holders))}
+	for i, h := range holders {
 		cred, err := clone(g.Credential)
 		if err != nil {
 			return nil, &Error{Code: CodeServerError, Description: "stored credential", Err: err}
 		}
-		if didBound {
-			did := dids[i]
-			if did == "" {
-				if did, err = didJWK(k); err != nil {
-					return nil, &Error{Code: CodeInvalidProof, Description: "the proof's jwk is not a usable key", Err: err}
-				}
-			}
-			cred["credentialSubject"].(map[string]any)["id"] = did
+		if h.did != "" {
+			cred["credentialSubject"].(map[string]any)["id"] = h.did
 		}
-		tok, err := s.cfg.Signer.Sign(ctx, SignRequest{Client: g.Client, Credential: cred, Format: cfg.format, Cryptosuite: cfg.suite, VCT: cfg.signVCT, HolderKey: k})
+		tok, err := s.cfg.Signer.Sign(ctx, SignRequest{Client: g.Client, Credential: cred, Format: cfg.format, Cryptosuite: cfg.suite, VCT: cfg.signVCT, HolderKey: h.key})
 		if err != nil {
+			if transient(err) {
+				return nil, &Error{Code: CodeTemporarilyUnavailable, Description: "the issuer cannot sign this credential now; get a fresh c_nonce and try again", Err: err}
+			}
 			return nil, &Error{Code: CodeCredentialRequestDenied, Description: "the issuer did not sign this credential", Err: err}
 		}
 		out.Credentials[i] = IssuedCredential{Credential: tok}
@@ -203,14 +239,22 @@ func (s *Service) credential(ctx context.Context, g *grant, token string, body [
 			out.Credentials[i] = IssuedCredential{Credential: doc}
 		}
 	}
-	if out.NotificationID, err = s.random(18); err != nil {
+	id, err := s.random(18)
+	if err != nil {
 		return nil, err
 	}
+	out.NotificationID = id
 	h := sha256.Sum256([]byte(token))
-	if err := s.put(ctx, "notification", out.NotificationID, notification{Token: h[:]}, s.cfg.TokenTTL); err != nil {
+	if err := s.put(ctx, "notification", id, notification{Token: h[:]}, s.cfg.TokenTTL); err != nil {
 		return nil, err
 	}
 	return out, nil
+}
+
+// transient reports whether a Signer's error is a passing failure.
+func transient(err error) bool {
+	return errors.Is(err, ErrSignerUnavailable) || errors.Is(err, store.ErrUnavailable) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
 // proofClaims are the claims of a jwt key proof.
@@ -404,7 +448,9 @@ func (s *Service) Notify(ctx context.Context, acc Access, body []byte) (string, 
 // notify takes a notification made with token.
 func (s *Service) notify(ctx context.Context, token string, body []byte) error {
 	var req notificationRequest
-	if err := strictjson.Decode(body, &req, MaxRequest); err != nil {
+	// §11.1: unrecognized parameters are ignored, as at the credential
+	// endpoint.
+	if err := strictjson.DecodeOpen(body, &req, MaxRequest); err != nil {
 		return &Error{Code: CodeInvalidNotificationRequest, Description: "the request is not a notification object: " + err.Error()}
 	}
 	if !slices.Contains(events, req.Event) {

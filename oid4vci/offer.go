@@ -346,11 +346,16 @@ func truncate(s string) string {
 	return s
 }
 
-// TokenRequest is a token request of the pre-authorized code grant.
+// TokenRequest is a token request of the pre-authorized code or the
+// authorization code grant.
 type TokenRequest struct {
 	GrantType         string
 	PreAuthorizedCode string
 	TxCode            string
+	// AuthorizationDetails is the authorization_details parameter (RFC
+	// 9396, OID4VCI 1.0 §6.1), "" when not sent: the configurations of
+	// the offer (or of the authorization) the token is asked for.
+	AuthorizationDetails string
 	// The authorization code grant's: the code, the PKCE verifier, the
 	// redirect URI of the authorization request and the wallet's
 	// client_id (a public client).
@@ -368,7 +373,7 @@ type TokenResponse struct {
 	TokenType   string `json:"token_type"`
 	ExpiresIn   int    `json:"expires_in"`
 	// AuthorizationDetails answers authorization_details of the
-	// authorization request (OID4VCI 1.0 §6.2).
+	// authorization or the token request (OID4VCI 1.0 §6.2).
 	AuthorizationDetails []AuthorizationDetail `json:"authorization_details,omitempty"`
 	// DPoPNonce is the next DPoP nonce (DPoP-Nonce header), for a DPoP
 	// request.
@@ -432,6 +437,10 @@ func (s *Service) tokenPreAuthorized(ctx context.Context, req TokenRequest, jkt 
 	if len(req.PreAuthorizedCode) != 43 {
 		return nil, fail(CodeInvalidGrant, "the pre-authorized code is unknown, expired or already used")
 	}
+	details, err := s.tokenDetails(req.AuthorizationDetails)
+	if err != nil {
+		return nil, err
+	}
 	code := req.PreAuthorizedCode
 	var g grant
 	if err := s.get(ctx, "code", code, &g); err != nil {
@@ -439,6 +448,10 @@ func (s *Service) tokenPreAuthorized(ctx context.Context, req TokenRequest, jkt 
 			return nil, fail(CodeInvalidGrant, "the pre-authorized code is unknown, expired or already used")
 		}
 		return nil, unavailable(err)
+	}
+	// Checked before anything counts or spends the code.
+	if err := narrow(&g, details); err != nil {
+		return nil, err
 	}
 	switch {
 	case g.TxHash == nil && req.TxCode != "":
@@ -475,8 +488,35 @@ func (s *Service) tokenPreAuthorized(ctx context.Context, req TokenRequest, jkt 
 	return s.issueToken(ctx, g)
 }
 
+// tokenDetails reads a token request's authorization_details (nil when
+// none was sent).
+func (s *Service) tokenDetails(raw string) ([]string, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	return s.ParseAuthorizationDetails(raw)
+}
+
+// narrow limits g to the configurations a token request's
+// authorization_details asked for (ids, none: all of g's), which g must
+// cover; the token response then names them with credential identifiers
+// (OID4VCI 1.0 §6.2).
+func narrow(g *grant, ids []string) error {
+	if ids == nil {
+		return nil
+	}
+	for _, id := range ids {
+		if !slices.Contains(g.Configs, id) {
+			return fail(CodeInvalidAuthorizationDetails, "a credential_configuration_id is not one the offer (or the authorization) grants")
+		}
+	}
+	g.Configs, g.Identifiers = ids, true
+	return nil
+}
+
 // issueToken makes an access token for grant g, each configuration of it
-// issuable once.
+// issuable once. When g has credential identifiers the response names
+// them in authorization_details: one per configuration, its ID.
 func (s *Service) issueToken(ctx context.Context, g grant) (*TokenResponse, error) {
 	tok, err := s.random(32)
 	if err != nil {
@@ -496,7 +536,13 @@ func (s *Service) issueToken(ctx context.Context, g grant) (*TokenResponse, erro
 	if g.JKT != "" {
 		typ = "DPoP"
 	}
-	return &TokenResponse{AccessToken: tok, TokenType: typ, ExpiresIn: int(s.cfg.TokenTTL / time.Second)}, nil
+	resp := &TokenResponse{AccessToken: tok, TokenType: typ, ExpiresIn: int(s.cfg.TokenTTL / time.Second)}
+	if g.Identifiers {
+		for _, id := range g.Configs {
+			resp.AuthorizationDetails = append(resp.AuthorizationDetails, AuthorizationDetail{Type: DetailsType, ConfigurationID: id, CredentialIdentifiers: []string{id}})
+		}
+	}
+	return resp, nil
 }
 
 // issueKey names the single-use entry of one configuration under one

@@ -73,10 +73,19 @@ type Store interface {
 // TrustID: the credential issuer's IssueAsClient, which checks the
 // client's accreditation, adds status entries and records its ownership).
 // It returns the credential as the format's compact serialization, or for
-// FormatLDPVC the secured credential document as JSON.
+// FormatLDPVC the secured credential document as JSON. An error wrapping
+// ErrSignerUnavailable or store.ErrUnavailable (or a context error) is a
+// passing failure, answered temporarily_unavailable (503) with the
+// configuration left issuable under the access token; any other error is
+// a refusal, credential_request_denied.
 type Signer interface {
 	Sign(ctx context.Context, req SignRequest) (string, error)
 }
+
+// ErrSignerUnavailable is wrapped by a Signer's error when it cannot sign
+// now but may later: a store, the ledger or the trust registry is
+// unavailable, or the ledger has not confirmed a binding yet.
+var ErrSignerUnavailable = errors.New("oid4vci: the signer is temporarily unavailable")
 
 // OfferChecker is implemented by a Signer that can tell, when an offer is
 // made, whether it will sign the credential for the client (its
@@ -488,6 +497,7 @@ func (s *Service) asMetadata() map[string]any {
 		"grant_types_supported":                           []string{GrantPreAuthorized},
 		"token_endpoint_auth_methods_supported":           []string{"none"},
 		"response_types_supported":                        []string{},
+		"authorization_details_types_supported":           []string{DetailsType},
 		"pre-authorized_grant_anonymous_access_supported": true,
 		"dpop_signing_alg_values_supported":               s.cfg.DPoPAlgorithms,
 	}

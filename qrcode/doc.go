@@ -64,8 +64,10 @@
 // An online code carries only the issuing region and a random 128-bit
 // reference (NewOnlineCode, DecodeOnline); the record behind it stays at
 // the issuing node (package qrcode/redeem). A holder app asks for one with
-// a HolderRequest signed by its device key (SignHolderRequest); the node
-// checks it with Verifier.VerifyHolderRequest. ErrorCode and ErrorFromCode
+// a HolderRequest signed by its device key (SignHolderRequest) for
+// PurposeOnlineCode; the node checks it with Verifier.VerifyHolderRequest,
+// which takes the purpose each route expects (a login approval or refusal
+// is a HolderRequest for its own purpose). ErrorCode and ErrorFromCode
 // map this package's errors to and from the wire codes of the node's API.
 //
 // # Interfaces a verifier wires

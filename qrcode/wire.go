@@ -281,7 +281,7 @@ const (
 	ctxStatic     = "TrustID QR static v1"
 	ctxOffline    = "TrustID QR offline v2"
 	ctxClaim      = "TrustID QR claim v2"
-	ctxHolderReq  = "TrustID QR holder request v1"
+	ctxHolderReq  = "TrustID QR holder request v2"
 )
 
 // decodeSigned decodes the envelope and checks its shape.

@@ -78,10 +78,8 @@ type LoginConfig struct {
 // use.
 type Login struct {
 	cfg  LoginConfig
-	once sync.Once
-	meta providerMetadata
-	keys *KeySet
-	err  error
+	mu   sync.Mutex
+	disc *discovery // the latest: in flight, succeeded (kept) or failed
 }
 
 type providerMetadata struct {
@@ -90,6 +88,27 @@ type providerMetadata struct {
 	TokenEndpoint         string   `json:"token_endpoint"`
 	JWKSURI               string   `json:"jwks_uri"`
 	CodeChallengeMethods  []string `json:"code_challenge_methods_supported"`
+	// IssParameter: the provider puts iss in every authorization
+	// response (RFC 9207 §2.3).
+	IssParameter bool `json:"authorization_response_iss_parameter_supported"`
+}
+
+// Discovery's bounds: a fetch gives up after discoveryTimeout; after a
+// failed one, the next starts no sooner than discoveryRetry later.
+const (
+	discoveryTimeout = 30 * time.Second
+	discoveryRetry   = 5 * time.Second
+)
+
+// discovery is one fetch of the provider's metadata, shared by the
+// callers that wait for it. done is closed when it has ended, with meta
+// and keys set or err.
+type discovery struct {
+	done  chan struct{}
+	meta  providerMetadata
+	keys  *KeySet
+	err   error
+	ended time.Time
 }
 
 // NewLogin checks cfg and returns a Login; discovery happens on first use.
@@ -117,31 +136,76 @@ func NewLogin(cfg LoginConfig) (*Login, error) {
 	return &Login{cfg: cfg}, nil
 }
 
-// discover reads the provider's metadata once: its issuer must be the
-// configured one, and it must name the endpoints and support S256.
-func (l *Login) discover(ctx context.Context) error {
-	l.once.Do(func() {
-		body, err := get(ctx, l.cfg.HTTPClient, l.cfg.Issuer+"/.well-known/openid-configuration", "application/json")
-		if err != nil {
-			l.err = fmt.Errorf("%w: discovery: %w", ErrLogin, err)
-			return
+// discover returns the provider's metadata, read on first use: its
+// issuer must be the configured one, and it must name the endpoints and
+// support S256. A success is kept. A failure is not: a call at least
+// discoveryRetry after it fetches again (calls before then get the
+// failure). Concurrent callers share one fetch, which no caller's
+// cancellation stops: a caller whose ctx ends stops waiting, the others
+// still get the answer.
+func (l *Login) discover(ctx context.Context) (*discovery, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("%w: discovery: %w", ErrLogin, err)
+	}
+	l.mu.Lock()
+	d := l.disc
+	if d == nil || d.retry(l.cfg.Now()) {
+		d = &discovery{done: make(chan struct{})}
+		l.disc = d
+		go l.fetch(context.WithoutCancel(ctx), d)
+	}
+	l.mu.Unlock()
+	select {
+	case <-d.done:
+		if d.err != nil {
+			return nil, d.err
 		}
-		if err := json.Unmarshal(body, &l.meta); err != nil {
-			l.err = fmt.Errorf("%w: discovery: %w", ErrLogin, err)
-			return
-		}
-		switch {
-		case l.meta.Issuer != l.cfg.Issuer:
-			l.err = fmt.Errorf("%w: discovery names issuer %q, not %q", ErrLogin, l.meta.Issuer, l.cfg.Issuer)
-		case l.meta.AuthorizationEndpoint == "" || l.meta.TokenEndpoint == "" || l.meta.JWKSURI == "":
-			l.err = fmt.Errorf("%w: the provider has no authorization, token or JWKS endpoint (is login enabled on the node?)", ErrLogin)
-		case !slices.Contains(l.meta.CodeChallengeMethods, "S256"):
-			l.err = fmt.Errorf("%w: the provider does not support PKCE S256", ErrLogin)
-		default:
-			l.keys = &KeySet{URL: l.meta.JWKSURI, Client: l.cfg.HTTPClient, Now: l.cfg.Now}
-		}
-	})
-	return l.err
+		return d, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("%w: discovery: %w", ErrLogin, ctx.Err())
+	}
+}
+
+// retry reports whether d failed at least discoveryRetry before now.
+func (d *discovery) retry(now time.Time) bool {
+	select {
+	case <-d.done:
+		return d.err != nil && now.Sub(d.ended) >= discoveryRetry
+	default:
+		return false
+	}
+}
+
+// fetch runs discovery d and closes d.done.
+func (l *Login) fetch(ctx context.Context, d *discovery) {
+	ctx, cancel := context.WithTimeout(ctx, discoveryTimeout)
+	defer cancel()
+	d.err = l.readMetadata(ctx, &d.meta)
+	if d.err == nil {
+		d.keys = &KeySet{URL: d.meta.JWKSURI, Client: l.cfg.HTTPClient, Now: l.cfg.Now}
+	}
+	d.ended = l.cfg.Now()
+	close(d.done)
+}
+
+// readMetadata reads and checks the provider's metadata into m.
+func (l *Login) readMetadata(ctx context.Context, m *providerMetadata) error {
+	body, err := get(ctx, l.cfg.HTTPClient, l.cfg.Issuer+"/.well-known/openid-configuration", "application/json")
+	if err != nil {
+		return fmt.Errorf("%w: discovery: %w", ErrLogin, err)
+	}
+	if err := json.Unmarshal(body, m); err != nil {
+		return fmt.Errorf("%w: discovery: %w", ErrLogin, err)
+	}
+	switch {
+	case m.Issuer != l.cfg.Issuer:
+		return fmt.Errorf("%w: discovery names issuer %q, not %q", ErrLogin, m.Issuer, l.cfg.Issuer)
+	case m.AuthorizationEndpoint == "" || m.TokenEndpoint == "" || m.JWKSURI == "":
+		return fmt.Errorf("%w: the provider has no authorization, token or JWKS endpoint (is login enabled on the node?)", ErrLogin)
+	case !slices.Contains(m.CodeChallengeMethods, "S256"):
+		return fmt.Errorf("%w: the provider does not support PKCE S256", ErrLogin)
+	}
+	return nil
 }
 
 // LoginStart is a login in progress: the URL to send the browser to, and
@@ -157,7 +221,8 @@ type LoginStart struct {
 // Start begins a login: a fresh state, nonce and PKCE verifier, and the
 // authorization URL (response_type=code, S256 challenge).
 func (l *Login) Start(ctx context.Context) (*LoginStart, error) {
-	if err := l.discover(ctx); err != nil {
+	d, err := l.discover(ctx)
+	if err != nil {
 		return nil, err
 	}
 	s := &LoginStart{}
@@ -180,10 +245,10 @@ func (l *Login) Start(ctx context.Context) (*LoginStart, error) {
 		"code_challenge_method": {"S256"},
 	}
 	sep := "?"
-	if strings.Contains(l.meta.AuthorizationEndpoint, "?") {
+	if strings.Contains(d.meta.AuthorizationEndpoint, "?") {
 		sep = "&"
 	}
-	s.URL = l.meta.AuthorizationEndpoint + sep + q.Encode()
+	s.URL = d.meta.AuthorizationEndpoint + sep + q.Encode()
 	return s, nil
 }
 
@@ -199,15 +264,23 @@ type Identity struct {
 }
 
 // Finish completes a login from the callback's query: the state must be
-// start's, an error answer is an ErrLogin naming the provider's code, the
-// code is exchanged (with the PKCE verifier and a client assertion) and
-// the ID token verified.
+// start's; iss, when there is one or the provider says it sends one,
+// must be the provider's issuer, else the answer is refused as another
+// server's (RFC 9207 §2.4, mix-up); an error answer is an ErrLogin naming
+// the provider's code; the code is exchanged (with the PKCE verifier and
+// a client assertion) and the ID token verified.
 func (l *Login) Finish(ctx context.Context, start *LoginStart, callback url.Values) (*Identity, error) {
-	if err := l.discover(ctx); err != nil {
+	d, err := l.discover(ctx)
+	if err != nil {
 		return nil, err
 	}
 	if subtle.ConstantTimeCompare([]byte(callback.Get("state")), []byte(start.State)) != 1 || start.State == "" {
 		return nil, ErrState
+	}
+	if iss, ok := callback["iss"]; ok || d.meta.IssParameter {
+		if len(iss) != 1 || iss[0] != d.meta.Issuer {
+			return nil, fmt.Errorf("%w: the callback's iss is not the provider's issuer (RFC 9207)", ErrLogin)
+		}
 	}
 	if e := callback.Get("error"); e != "" {
 		return nil, fmt.Errorf("%w: the provider answered %s", ErrLogin, e)
@@ -216,7 +289,7 @@ func (l *Login) Finish(ctx context.Context, start *LoginStart, callback url.Valu
 	if code == "" {
 		return nil, fmt.Errorf("%w: the callback has no code", ErrLogin)
 	}
-	assertion, err := clientAssertion(l.cfg.Key, l.cfg.KeyID, l.cfg.ClientID, l.meta.TokenEndpoint, l.cfg.Now(), l.cfg.Rand)
+	assertion, err := clientAssertion(l.cfg.Key, l.cfg.KeyID, l.cfg.ClientID, d.meta.TokenEndpoint, l.cfg.Now(), l.cfg.Rand)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrLogin, err)
 	}
@@ -225,7 +298,7 @@ func (l *Login) Finish(ctx context.Context, start *LoginStart, callback url.Valu
 		"code_verifier": {start.CodeVerifier}, "client_id": {l.cfg.ClientID},
 		"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"}, "client_assertion": {assertion},
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, l.meta.TokenEndpoint, strings.NewReader(form.Encode()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.meta.TokenEndpoint, strings.NewReader(form.Encode()))
 	if err != nil {
 		return nil, err
 	}
@@ -261,17 +334,21 @@ type RegistryKeys interface {
 
 // VerifyIDToken checks an ID token for this client (OpenID Connect Core
 // §3.1.3.7): a header and claims the node's strict JSON decoder takes (no
-// member given twice, none differing from another only in case), an
+// member given twice, none differing from another only in case), no
+// crit (the SDK understands no extension, RFC 7515 §4.1.11), an
 // allowed algorithm and a signature by a key of the
 // provider's JWKS (or, with Registry, of its region in the registry) of
 // that algorithm, iss, aud containing the client ID
 // (and azp equal to it when there are several), exp, an iat no older than
 // MaxAge, a sub, and the nonce of the login. Errors match ErrIDToken.
 func (l *Login) VerifyIDToken(ctx context.Context, token, nonce string) (*Identity, error) {
+	var keys *KeySet
 	if l.cfg.Registry == nil {
-		if err := l.discover(ctx); err != nil {
+		d, err := l.discover(ctx)
+		if err != nil {
 			return nil, err
 		}
+		keys = d.keys
 	}
 	p, err := gm.NewJWTParser(l.cfg.Algorithms, jwt.WithIssuer(l.cfg.Issuer), jwt.WithAudience(l.cfg.ClientID),
 		jwt.WithExpirationRequired(), jwt.WithIssuedAt(), jwt.WithTimeFunc(l.cfg.Now), jwt.WithLeeway(l.cfg.Leeway))
@@ -283,6 +360,9 @@ func (l *Login) VerifyIDToken(ctx context.Context, token, nonce string) (*Identi
 	}
 	claims := jwt.MapClaims{}
 	_, err = p.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errors.New("crit header parameter: the SDK understands no extension (RFC 7515 §4.1.11)")
+		}
 		kid, _ := t.Header["kid"].(string)
 		if l.cfg.Registry != nil {
 			pub, alg, err := l.cfg.Registry.IssuerKey(l.cfg.Issuer, kid)
@@ -294,7 +374,7 @@ func (l *Login) VerifyIDToken(ctx context.Context, token, nonce string) (*Identi
 			}
 			return pub, nil
 		}
-		pub, err := l.keys.Key(ctx, kid)
+		pub, err := keys.Key(ctx, kid)
 		if err != nil {
 			return nil, err
 		}

@@ -12,12 +12,16 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/fakeclock"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/sdk"
 )
@@ -177,4 +181,225 @@ func TestIDTokenChecks(t *testing.T) {
 	if _, err := both.VerifyIDToken(ctx, p.idToken(t, p.es, nil), "n-1"); err != nil {
 		t.Errorf("ES256 ID token with ES256 allowed: %v", err)
 	}
+}
+
+// TestIDTokenCrit: RFC 7515 §4.1.11 "If any of the listed extension
+// Header Parameters are not understood and supported by the recipient,
+// then the JWS is invalid." The SDK understands none: an ID token with
+// crit is refused, as its access-token verifier and the node refuse one.
+func TestIDTokenCrit(t *testing.T) {
+	p := newProvider(t)
+	l := newLogin(t, p.URL, gm.AlgSM2)
+	signer := p.keys[p.sm2.Kid]
+	method, _ := gm.SigningMethod(signer)
+	now := time.Now().Unix()
+	enc := base64.RawURLEncoding.EncodeToString
+	c := enc([]byte(fmt.Sprintf(`{"iss":%q,"sub":"pairwise-1","aud":"rp","azp":"rp","exp":%d,"iat":%d,"nonce":"n-1"}`, p.URL, now+60, now)))
+	for _, h := range []string{
+		`{"alg":"SM2","kid":"` + p.sm2.Kid + `","typ":"JWT","crit":["urn:example:must-check"],"urn:example:must-check":true}`,
+		`{"alg":"SM2","kid":"` + p.sm2.Kid + `","typ":"JWT","crit":[]}`,
+	} {
+		signing := enc([]byte(h)) + "." + c
+		sig, err := method.Sign(signing, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := l.VerifyIDToken(context.Background(), signing+"."+enc(sig), "n-1"); !errors.Is(err, sdk.ErrIDToken) {
+			t.Errorf("header %s: %v, want ErrIDToken", h, err)
+		}
+	}
+}
+
+// TestFinishChecksIss: RFC 9207 §2.4 "If the value does not match the
+// expected issuer identifier, clients MUST reject the authorization
+// response and MUST NOT proceed with the authorization grant", and a
+// client that knows the server sends iss (its metadata says so) MUST
+// reject a response without it. Refused callbacks send no code to the
+// token endpoint.
+func TestFinishChecksIss(t *testing.T) {
+	signer, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	j, _ := gm.NewJWK(signer.Public(), "")
+	j.Kid, _ = j.Thumbprint()
+	var nonce string
+	exchanged := 0
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "authorization_endpoint": srv.URL + "/oauth2/authorize",
+			"token_endpoint": srv.URL + "/oauth2/token", "jwks_uri": srv.URL + "/jwks", "code_challenge_methods_supported": []string{"S256"},
+			"authorization_response_iss_parameter_supported": true})
+	})
+	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) { json.NewEncoder(w).Encode(gm.JWKS{Keys: []gm.JWK{j}}) })
+	mux.HandleFunc("POST /oauth2/token", func(w http.ResponseWriter, r *http.Request) {
+		exchanged++
+		now := time.Now()
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"iss": srv.URL, "sub": "pairwise-1", "aud": "rp", "azp": "rp",
+			"exp": now.Add(time.Minute).Unix(), "iat": now.Unix(), "nonce": nonce})
+		tok.Header["kid"] = j.Kid
+		s, _ := tok.SignedString(signer)
+		json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "token_type": "Bearer", "id_token": s})
+	})
+	key, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	l, err := sdk.NewLogin(sdk.LoginConfig{Issuer: srv.URL, ClientID: "rp", RedirectURI: "https://rp.example/cb", Key: key, Algorithms: []string{gm.AlgES256}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	st, err := l.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce = st.Nonce
+	for name, iss := range map[string][]string{
+		"another issuer's":  {"https://attacker.example"},
+		"none (advertised)": nil,
+		"empty":             {""},
+		"given twice":       {srv.URL, srv.URL},
+		"with a slash":      {srv.URL + "/"},
+	} {
+		cb := url.Values{"state": {st.State}, "code": {"c"}}
+		if iss != nil {
+			cb["iss"] = iss
+		}
+		if id, err := l.Finish(ctx, st, cb); !errors.Is(err, sdk.ErrLogin) || exchanged > 0 {
+			t.Errorf("iss %s: code exchanged %d time(s), login %+v, err %v", name, exchanged, id, err)
+		}
+		cb.Set("error", "access_denied")
+		cb.Del("code")
+		if _, err := l.Finish(ctx, st, cb); err == nil || !strings.Contains(err.Error(), "RFC 9207") {
+			t.Errorf("an error answer with iss %s: %v, want refused for its iss", name, err)
+		}
+	}
+	if id, err := l.Finish(ctx, st, url.Values{"state": {st.State}, "code": {"c"}, "iss": {srv.URL}}); err != nil || exchanged != 1 || id.Subject != "pairwise-1" {
+		t.Errorf("the provider's iss: exchanged %d, %+v %v", exchanged, id, err)
+	}
+}
+
+// TestDiscoveryRetriesAfterFailure: a failed discovery is not kept. A
+// first call whose request was cancelled breaks no later call; a provider
+// down at first use is asked again on a call discoveryRetry (5 s) after
+// the failure, not sooner, and once discovered it is not asked again.
+func TestDiscoveryRetriesAfterFailure(t *testing.T) {
+	ctx := context.Background()
+	p := newProvider(t)
+	l := newLogin(t, p.URL, gm.AlgSM2)
+	cancelled, cancel := context.WithCancel(ctx)
+	cancel()
+	if _, err := l.Start(cancelled); !errors.Is(err, sdk.ErrLogin) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("Start with a cancelled context: %v", err)
+	}
+	if _, err := l.Start(ctx); err != nil {
+		t.Errorf("Start after one cancelled request: %v", err)
+	}
+	if _, err := l.VerifyIDToken(ctx, p.idToken(t, p.sm2, nil), "n-1"); err != nil {
+		t.Errorf("VerifyIDToken after one cancelled request: %v", err)
+	}
+
+	var fetches atomic.Int32
+	var down atomic.Bool
+	down.Store(true)
+	srv := metadataServer(t, func(w http.ResponseWriter) bool {
+		fetches.Add(1)
+		if down.Load() {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return false
+		}
+		return true
+	})
+	clock := fakeclock.New(time.Now())
+	key, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	l, err := sdk.NewLogin(sdk.LoginConfig{Issuer: srv.URL, ClientID: "rp", RedirectURI: "https://rp.example/cb", Key: key,
+		Algorithms: []string{gm.AlgSM2}, Now: clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func(want int32) error {
+		t.Helper()
+		_, err := l.Start(ctx)
+		if n := fetches.Load(); n != want {
+			t.Errorf("%d discovery requests, want %d", n, want)
+		}
+		return err
+	}
+	if err := start(1); !errors.Is(err, sdk.ErrLogin) {
+		t.Fatalf("provider down: %v", err)
+	}
+	down.Store(false)
+	clock.Advance(4 * time.Second)
+	if err := start(1); !errors.Is(err, sdk.ErrLogin) {
+		t.Errorf("4 s after the failure: %v, want the failure again without a request", err)
+	}
+	clock.Advance(time.Second)
+	if err := start(2); err != nil {
+		t.Errorf("5 s after the failure: %v", err)
+	}
+	down.Store(true)
+	clock.Advance(time.Hour)
+	if err := start(2); err != nil {
+		t.Errorf("once discovered: %v", err)
+	}
+}
+
+// TestDiscoveryShared: concurrent first calls share one discovery
+// request, and a caller whose context ends while it is in flight stops
+// waiting without failing it for the others.
+func TestDiscoveryShared(t *testing.T) {
+	var fetches atomic.Int32
+	release := make(chan struct{})
+	srv := metadataServer(t, func(http.ResponseWriter) bool {
+		fetches.Add(1)
+		<-release
+		return true
+	})
+	l := newLogin(t, srv.URL, gm.AlgSM2)
+	ctx, cancel := context.WithCancel(context.Background())
+	gone := make(chan error)
+	go func() {
+		_, err := l.Start(ctx)
+		gone <- err
+	}()
+	for fetches.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-gone; !errors.Is(err, context.Canceled) {
+		t.Errorf("the caller that gave up: %v", err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_, err := l.Start(context.Background())
+			errs <- err
+		}()
+	}
+	time.Sleep(50 * time.Millisecond)
+	close(release)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("%d discovery requests, want 1", n)
+	}
+}
+
+// metadataServer serves a provider's discovery document when serve says
+// so (it may write another answer and return false).
+func metadataServer(t *testing.T, serve func(http.ResponseWriter) bool) *httptest.Server {
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if serve(w) {
+			json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "authorization_endpoint": srv.URL + "/oauth2/authorize",
+				"token_endpoint": srv.URL + "/oauth2/token", "jwks_uri": srv.URL + "/jwks", "code_challenge_methods_supported": []string{"S256"}})
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
 }

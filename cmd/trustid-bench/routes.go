@@ -541,7 +541,7 @@ func (b *bench) holderRequests(n int) ([][]byte, error) {
 
 // holderRequest is h's signed request for an online code at now.
 func holderRequest(h holder, now time.Time) ([]byte, error) {
-	r := qrcode.HolderRequest{Binding: h.binding, Time: now.Unix(), Nonce: make([]byte, 16), Region: region, Consent: []string{"age_over_18"}}
+	r := qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: h.binding, Time: now.Unix(), Nonce: make([]byte, 16), Region: region, Consent: []string{"age_over_18"}}
 	rand.Read(r.Nonce)
 	if err := qrcode.SignHolderRequest(rand.Reader, h.device, &r); err != nil {
 		return nil, err
@@ -814,7 +814,7 @@ func (b *bench) loginOnce(c *conn, h holder) error {
 	if err != nil || len(nonce) == 0 {
 		return fmt.Errorf("session without a challenge: %.200s", out)
 	}
-	hr := qrcode.HolderRequest{Binding: h.binding, Time: time.Now().Unix(), Nonce: nonce, Region: region, Consent: []string{"age_over_18"}}
+	hr := qrcode.HolderRequest{Purpose: qrcode.PurposeLoginApprove, Binding: h.binding, Time: time.Now().Unix(), Nonce: nonce, Region: region, Consent: []string{"age_over_18"}}
 	if err := qrcode.SignHolderRequest(rand.Reader, h.device, &hr); err != nil {
 		return err
 	}

@@ -71,7 +71,7 @@ func mountAuth(cmd *cobra.Command) func(*api.Server, *node) error {
 			return fmt.Errorf("service authentication: %w", err)
 		}
 		s, err := auth.New(auth.Config{
-			Issuer: n.issuer, Keys: n.keys, Clients: clients, Store: n.store,
+			Issuer: n.issuer, Keys: n.keys, Clients: clients, Visitors: nl.AllClients, Store: n.store,
 			TokenTTL: ttl, CacheSize: cacheSize, Federation: tokensOf(n, srv), Peers: peerIntro,
 		})
 		if err != nil {

@@ -94,7 +94,7 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		var registry vc.IssuerRegistry
 		if anchored {
 			registry = nl.View
-			cfg.Registry, cfg.Registrar, cfg.IssuerKeys = nl.View, nl.Client, n.keys
+			cfg.Registry, cfg.Registrar, cfg.IssuerKeys, cfg.Region = nl.View, nl.Client, n.keys, n.region
 		}
 		is, err := issuer.New(cfg)
 		if err != nil {

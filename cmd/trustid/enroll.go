@@ -406,7 +406,7 @@ func runWalletCode(cmd *cobra.Command, _ []string) error {
 	consent, _ := f.GetStringSlice("consent")
 	nonce := make([]byte, 16)
 	rand.Read(nonce)
-	req := qrcode.HolderRequest{Binding: w.Binding, Time: time.Now().Unix(), Nonce: nonce, Region: w.Region, Consent: consent}
+	req := qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: w.Binding, Time: time.Now().Unix(), Nonce: nonce, Region: w.Region, Consent: consent}
 	if err := qrcode.SignHolderRequest(rand.Reader, device, &req); err != nil {
 		return err
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/holder"
@@ -189,7 +190,7 @@ func (f *enrollFixture) onlineCode(device *gm.PrivateKey, binding []byte, consen
 	f.t.Helper()
 	nonce := make([]byte, 16)
 	rand.Read(nonce)
-	req := qrcode.HolderRequest{Binding: binding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000", Consent: consent}
+	req := qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: binding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000", Consent: consent}
 	if err := qrcode.SignHolderRequest(rand.Reader, device, &req); err != nil {
 		f.t.Fatal(err)
 	}
@@ -396,7 +397,17 @@ func TestEnrollmentRefusals(t *testing.T) {
 	expired := &identity.Attester{TerminalID: f.terminal.TerminalID, Audience: f.base, Signer: f.terminal.Signer, Now: func() time.Time { return time.Now().Add(-time.Hour) }}
 	forged := &identity.Attester{TerminalID: f.terminal.TerminalID, Audience: f.base, Signer: unknownKey}
 	otherNode := &identity.Attester{TerminalID: f.terminal.TerminalID, Audience: "https://js.trustid.example", Signer: f.terminal.Signer}
-	nanjing := f.addTerminalIn("t-nanjing-1", "320102")
+	// A terminal installed in another region cannot be registered: the
+	// ledger refuses its location (attestations of terminals of other
+	// regions: ledger/registry.TestTerminalOfAnotherRegionNotTrustedHere).
+	nanjingKey, _ := gm.GenerateKey(rand.Reader)
+	nanjingPEM, _ := gm.MarshalPublicKeyPEM(nanjingKey.Public())
+	nanjingFile := filepath.Join(t.TempDir(), "t-nanjing-1.pub.pem")
+	os.WriteFile(nanjingFile, nanjingPEM, 0o600)
+	if _, errOut, err := run(t, context.Background(), "terminals", "add", "--id", "t-nanjing-1", "--name", "counter t-nanjing-1", "--region", "320102",
+		"--as-region", "310000", "--public-key", nanjingFile, "--data", f.dir); err == nil || !strings.Contains(err.Error()+errOut, "outside") {
+		t.Errorf("registering a terminal installed in 320102 as 310000: %v %s", err, errOut)
+	}
 	// An attestation made for a's phone, presented with another phone
 	// (whose key and proof are valid): the attestation does not move.
 	otherPhone, _ := gm.GenerateKey(rand.Reader)
@@ -468,7 +479,6 @@ func TestEnrollmentRefusals(t *testing.T) {
 			delete(m, "device_proof")
 		}), 422, "attestation_wrong_device", ""},
 		{"attestation for another node", f.enrollBody(a, attest(otherNode, a.doc, a.name), "", nil), 422, "attestation_wrong_audience", ""},
-		{"attestation by a terminal of another region", f.enrollBody(a, attest(nanjing, a.doc, a.name), "", nil), 422, "attestation_wrong_region", ""},
 		{"failed person check", f.enrollBody(a, failed, "", nil), 422, "attestation_liveness_failed", ""},
 		{"replayed device proof", usedProof, 422, "device_proof_replayed", ""},
 		{"trivial PIN", f.enrollBody(a, "", "123456", nil), 422, "pin_too_simple", ""},
@@ -848,5 +858,87 @@ func TestEnrollmentSharesFate(t *testing.T) {
 	}
 	if c, m := f.onlineCode(a.device, r.QRBinding); c != 403 || m["error"] != "qr_revoked" {
 		t.Errorf("holder request on a revoked binding: %d %v", c, m)
+	}
+}
+
+// TestEnrollExpiredPassport: an expired passport is refused with
+// document_expired (the ICAO 9303 Part 4 specimen expired on 2012-04-15);
+// a passport that expires before --binding-ttl ends gives credentials
+// that end with its day of expiry.
+func TestEnrollExpiredPassport(t *testing.T) {
+	f := newEnrollFixture(t)
+	body, _ := json.Marshal(map[string]any{
+		"document": map[string]any{"mrz": []string{"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", "L898902C36UTO7408122F1204159ZE184226B<<<<<10"}},
+		"name":     "Anna Maria Eriksson"})
+	if code, _, m := f.enroll(string(body)); code != 422 || m["error"] != "document_expired" {
+		t.Errorf("passport expired on 2012-04-15: %d %v", code, m)
+	}
+	soon := time.Now().UTC().AddDate(0, 1, 0)
+	l2 := "L898902C36UTO7408122F" + soon.Format("060102")
+	l2 += string(identity.ICAOCheckDigit(soon.Format("060102"))) + "ZE184226B<<<<<1"
+	l2 += string(byte('0' + compositeSum(l2)%10))
+	body, _ = json.Marshal(map[string]any{
+		"document": map[string]any{"mrz": []string{"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", l2}},
+		"name":     "Anna Maria Eriksson"})
+	code, r, m := f.enroll(string(body))
+	if code != 201 {
+		t.Fatalf("passport expiring next month: %d %v", code, m)
+	}
+	want := time.Date(soon.Year(), soon.Month(), soon.Day()+1, 0, 0, 0, 0, time.UTC)
+	if exp := int64(jwtPayload(t, r.IdentityCredential.Credential)["exp"].(float64)); exp != want.Unix() {
+		t.Errorf("identity credential exp %v, want the end of the day of expiry %v", time.Unix(exp, 0).UTC(), want)
+	}
+}
+
+// compositeSum is the ICAO 9303 composite check over a TD3 line 2's
+// first 43 characters (positions 1-10, 14-20, 22-43), weights 7, 3, 1.
+func compositeSum(l2 string) int {
+	sum, w := 0, []int{7, 3, 1}
+	k := 0
+	for i := 0; i < 43; i++ {
+		if i >= 10 && i < 13 || i == 20 {
+			continue
+		}
+		c := l2[i]
+		v := 0
+		switch {
+		case c >= '0' && c <= '9':
+			v = int(c - '0')
+		case c >= 'A' && c <= 'Z':
+			v = int(c-'A') + 10
+		}
+		sum += v * w[k%3]
+		k++
+	}
+	return sum
+}
+
+// TestEnrollNationalityForms: a German passport (nationality "D<<", ICAO
+// Doc 9303 Part 3) enrolls with nationality DEU; a 2023 card whose
+// numeric nationality code is in no table enrolls without one.
+func TestEnrollNationalityForms(t *testing.T) {
+	f := newEnrollFixture(t)
+	for name, tc := range map[string]struct {
+		doc  map[string]any
+		want any
+	}{
+		"German passport":             {map[string]any{"mrz": []string{"P<D<<MUSTERMANN<<ERIKA<<<<<<<<<<<<<<<<<<<<<<", "C01X00T478D<<6408125F3702280<<<<<<<<<<<<<<02"}}, "DEU"},
+		"2023 card, numeric code 999": {map[string]any{"number": residentNumber("93199919800101001")}, nil},
+	} {
+		body, _ := json.Marshal(map[string]any{"document": tc.doc, "name": "Erika Mustermann"})
+		code, r, m := f.enroll(string(body))
+		if code != 201 {
+			t.Errorf("%s: %d %v", name, code, m)
+			continue
+		}
+		var got any
+		for _, enc := range strings.Split(r.IdentityCredential.Credential, "~")[1:] {
+			if d, err := sdjwt.ParseDisclosure(enc); err == nil && d.Name == "nationality" {
+				got = d.Value
+			}
+		}
+		if got != tc.want {
+			t.Errorf("%s: nationality %v, want %v", name, got, tc.want)
+		}
 	}
 }

@@ -354,7 +354,7 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	holderAtB := func() (int, any) {
 		nonce := make([]byte, 16)
 		rand.Read(nonce)
-		req := qrcode.HolderRequest{Binding: r.QRBinding, Time: time.Now().Unix(), Nonce: nonce, Region: "320000"}
+		req := qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: r.QRBinding, Time: time.Now().Unix(), Nonce: nonce, Region: "320000"}
 		if err := qrcode.SignHolderRequest(rand.Reader, p.device, &req); err != nil {
 			t.Fatal(err)
 		}
@@ -1032,5 +1032,127 @@ func TestDelegatedOfflineCodes(t *testing.T) {
 		if c, m := verify(v, offline(guardian, rg.QRBinding, nil), ""); c != 200 {
 			t.Errorf("%s: the guardian's own code after the revocation: %d %v", v.name, c, m)
 		}
+	}
+}
+
+// TestIssuerRecordOfAnotherRegionsHost: over two real nodes on one
+// ledger, region B may write no issuer record named as region A's node
+// (its DID, its base URL) or hosted under A's DID, nor move its node
+// onto the host of A's issuer; A's own hosted issuer is written, and A's
+// node serves its DID document.
+func TestIssuerRecordOfAnotherRegionsHost(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	a, b, la := twoRegionNodes(t)
+	ctx := context.Background()
+	lb, err := la.As(chaincode.RegionMSP("320000"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer lb.Close()
+	ca, cb := ledger.Client{L: la}, ledger.Client{L: lb}
+	ra, err := ca.Region(ctx, "310000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk, err := gm.NewJWK(key.Public(), "k-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := func(id string) chaincode.Issuer {
+		return chaincode.Issuer{ID: id, Types: []string{"ResidenceCredential"}, Keys: []chaincode.RegistryKey{{JWK: jwk}}, Status: chaincode.EntryActive}
+	}
+	if _, err := ca.PutIssuer(ctx, rec(ra.DID+":issuers:rp-a")); err != nil {
+		t.Fatalf("A's own hosted issuer: %v", err)
+	}
+	for _, id := range []string{ra.DID, a.base, ra.DID + ":issuers:squat", a.base + "/issuers/squat"} {
+		if _, err := cb.PutIssuer(ctx, rec(id)); !errors.Is(err, chaincode.ErrForbidden) {
+			t.Errorf("region B wrote issuer %s: %v", id, err)
+		}
+	}
+	rb, err := cb.Region(ctx, "320000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cb.UpdateRegion(ctx, chaincode.RegionInput{Code: "320000", DID: rb.DID,
+		Endpoints: []chaincode.Endpoint{{Type: "api", URL: b.base}, {Type: "web", URL: a.base + "/b"}}}); !errors.Is(err, chaincode.ErrInvalid) {
+		t.Errorf("region B moved an endpoint onto the host of A's issuer: %v", err)
+	}
+	waitUntil(t, "A serving its issuer's DID document", func() bool {
+		code, body := get(t, a.base+"/issuers/rp-a/did.json")
+		return code == 200 && strings.Contains(body, `"id":"`+ra.DID+`:issuers:rp-a"`)
+	})
+	if code, _ := get(t, a.base+"/issuers/squat/did.json"); code != 404 {
+		t.Errorf("A's /issuers/squat/did.json: %d", code)
+	}
+}
+
+// TestForeignRegionClientGetsNoTokenHere: a relying party authenticates
+// only at the node of its home region. Region A's (310000) client ops-a,
+// with registry:admin, gets a token at A, but at region B's (320000)
+// token and revocation endpoints it is invalid_client with the answer
+// an unregistered client gets, and at B's introspection endpoint its
+// registry:admin shows it none of B's tokens, so it cannot administer
+// B's parties
+// (docs/relying-party.md: "administration, issuance, status changes and
+// enrollment never cross regions"). B's administrator cannot register
+// that client ID again (409 client_exists), nor see it.
+func TestForeignRegionClientGetsNoTokenHere(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	a, b, la := twoRegionNodes(t)
+	ctx := context.Background()
+	ca := ledger.Client{L: la}
+	keyA := a.addClientIn("ops-a", "310000", auth.ScopeRegistryAdmin+","+auth.ScopeEnroll)
+	keyB := b.addClientIn("ops-b", "320000", auth.ScopeRegistryAdmin)
+	b.addClientIn("svc-b", "320000", auth.ScopeQRRedeem)
+	token := func(n *authNode, id, key string) (int, map[string]any) {
+		form := url.Values{"grant_type": {auth.GrantClientCredentials}, "scope": {auth.ScopeRegistryAdmin},
+			"client_assertion_type": {auth.AssertionType}, "client_assertion": {n.assertion(id, key)}}
+		code, m, _ := n.do("POST", auth.TokenPath, "", "application/x-www-form-urlencoded", form.Encode())
+		return code, m
+	}
+	// ops-a was registered before ops-b: B's view has it once ops-b
+	// authenticates at B.
+	var tokB string
+	waitUntil(t, "B's own administrator gets a token", func() bool {
+		code, m := token(b, "ops-b", keyB)
+		tokB, _ = m["access_token"].(string)
+		return code == 200
+	})
+	if code, m := token(a, "ops-a", keyA); code != 200 {
+		t.Fatalf("ops-a at its home region's node: %d %v", code, m)
+	}
+	_, unknown := token(b, "nobody-a", keyA)
+	code, m := token(b, "ops-a", keyA)
+	if code != 401 || m["error"] != "invalid_client" || m["error_description"] != unknown["error_description"] {
+		t.Errorf("ops-a at B's token endpoint: %d %v, want 401 invalid_client as for an unknown client (%v)", code, m, unknown)
+	}
+	// At B's introspection endpoint ops-a is a visitor: it may ask about
+	// its own tokens of A naming B (federation), and its registry:admin
+	// shows it none of B's. Revocation at B is B's parties' only.
+	form := url.Values{"token": {tokB}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {b.assertion("ops-a", keyA)}}
+	if code, m, _ := b.do("POST", auth.IntrospectionPath, "", "application/x-www-form-urlencoded", form.Encode()); code != 200 || m["active"] != false || len(m) != 1 {
+		t.Errorf("ops-a introspecting B's administrator's token at B: %d %v", code, m)
+	}
+	form.Set("client_assertion", b.assertion("ops-a", keyA))
+	if code, m, _ := b.do("POST", auth.RevocationPath, "", "application/x-www-form-urlencoded", form.Encode()); code != 401 || m["error"] != "invalid_client" {
+		t.Errorf("ops-a at B's revocation endpoint: %d %v", code, m)
+	}
+	if code, m, _ := b.do("GET", "/v1/admin/clients/ops-a", tokB, "", ""); code != 404 {
+		t.Errorf("B's administrator showing A's client: %d %v", code, m)
+	}
+	body := `{"client_id": "ops-a", "client_name": "copy", "region": "320000", "scopes": ["qr:redeem"], "token_endpoint_auth_method": "client_secret_basic"}`
+	if code, m, _ := b.do("POST", "/v1/admin/clients", tokB, "application/json", body); code != 409 || m["error"] != "client_exists" {
+		t.Errorf("B registering A's client ID: %d %v", code, m)
+	}
+	rp, err := ca.RelyingParty(ctx, "svc-b")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rp.Status != chaincode.EntryActive || rp.HomeRegion != "320000" {
+		t.Errorf("svc-b: %+v", rp)
 	}
 }

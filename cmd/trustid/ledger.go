@@ -90,10 +90,13 @@ type nodeLedger struct {
 	// on the ledger every --audit-anchor-interval and at shutdown.
 	Audit *ledger.AuditLog
 	Mode  string // "embedded" or "fabric"
-	// Clients and Terminals are the registries on the ledger, read from
-	// View.
-	Clients   *registry.Clients
-	Terminals *registry.Terminals
+	// Clients and Terminals are the node region's registries on the
+	// ledger, read from View: the relying parties it authenticates and
+	// administers, the terminals it trusts. AllClients is every region's
+	// relying parties, for QR redemption, where another region's party
+	// comes through federation.
+	Clients, AllClients *registry.Clients
+	Terminals           *registry.Terminals
 
 	hooksMu       sync.Mutex
 	registryHooks []func()
@@ -238,7 +241,8 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		nl := &nodeLedger{Ledger: l, Client: c, Outbox: ob, Audit: audit, Mode: mode}
 		view := ledger.NewView(l, ledger.ViewOptions{OnEvent: func(ev ledger.Event) { nl.viewEvent(n, ev) }, Logger: n.log})
 		nl.View = view
-		nl.Clients, nl.Terminals = registry.NewClients(c, view), registry.NewTerminals(c, view)
+		nl.Clients, nl.AllClients = registry.NewHomeClients(c, view, n.region), registry.NewClients(c, view)
+		nl.Terminals = registry.NewTerminals(c, view, n.region)
 		n.ledger = nl
 		if mode == "embedded" {
 			if err := serveAdminSocket(ctx, n.log, n.dataDir, nl); err != nil {
@@ -757,8 +761,11 @@ func (s ledgerSectors) ClaimSector(ctx context.Context, clientID string, sector 
 		return fmt.Errorf("sector kind %d is not a relying party's", sector.Kind)
 	}
 	_, err := s.c.ClaimSector(ctx, chaincode.SectorClaim{Kind: kind, Name: sector.Name, ClientID: clientID})
-	if errors.Is(err, chaincode.ErrExists) {
+	switch {
+	case errors.Is(err, chaincode.ErrExists):
 		return fmt.Errorf("%w: %w", enrollment.ErrSectorTaken, err)
+	case errors.Is(err, chaincode.ErrForeignParty):
+		return fmt.Errorf("%w: %w", enrollment.ErrForeignParty, err)
 	}
 	return err
 }

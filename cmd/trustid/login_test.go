@@ -10,6 +10,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/cookiejar"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -264,8 +265,8 @@ func approve(t *testing.T, sessionURL string, h holderApp, pin string, consent .
 }
 
 // holderAnswer is the holder's app answering a login session: it reads
-// the session's challenge, signs it (a qrcode.HolderRequest with consent)
-// with its device key over its binding and posts {"request": …} and the
+// the session's challenge, signs it (a qrcode.HolderRequest with consent,
+// for the purpose of target) with its device key over its binding and posts {"request": …} and the
 // members of extra to target (the session's approve or deny). A session
 // that cannot be read gives its status and no body.
 func holderAnswer(t *testing.T, sessionURL, target string, h holderApp, consent []string, extra map[string]any) (int, map[string]any) {
@@ -286,7 +287,11 @@ func holderAnswer(t *testing.T, sessionURL, target string, h holderApp, consent 
 	if err != nil {
 		t.Fatalf("challenge %q: %v", req.Challenge, err)
 	}
-	hr := qrcode.HolderRequest{Binding: h.binding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000", Consent: consent}
+	purpose := qrcode.PurposeLoginApprove
+	if strings.HasSuffix(target, "/deny") {
+		purpose = qrcode.PurposeLoginDeny
+	}
+	hr := qrcode.HolderRequest{Purpose: purpose, Binding: h.binding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000", Consent: consent}
 	if err := qrcode.SignHolderRequest(rand.Reader, h.device, &hr); err != nil {
 		t.Fatal(err)
 	}
@@ -942,6 +947,300 @@ func TestLoginPagesInChinese(t *testing.T) {
 		}
 		if status, page, _ := get(newBrowser(), session+"/continue", tc.accept); status != 404 || !strings.Contains(page, `<h1 id="ended">本次登录已结束</h1>`) || !strings.Contains(page, `<html lang="zh-CN">`) {
 			t.Errorf("the ended page in Chinese: %d\n%s", status, page)
+		}
+	}
+}
+
+// TestRefusedAnswerLeavesSessionOpen: an approval or refusal refused
+// after it spent the session's challenge (a bystander's binding below the
+// level asked, a refusal by a holder who could not approve) renews the
+// challenge, so the person at the browser still approves; a refusal by a
+// holder at the level asked ends the login with access_denied.
+func TestRefusedAnswerLeavesSessionOpen(t *testing.T) {
+	f := newEnrollFixture(t)
+	alice := newPerson(t, "11010519900307123", "张三")
+	att, err := f.terminal.Attest(alice.doc, alice.name, alice.device.Public(), identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.93}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, ra, m := f.enroll(f.enrollBody(alice, att, "135790", nil))
+	if code != 201 || ra.AssuranceLevel != "L4" {
+		t.Fatalf("enroll alice: %d %v", code, m)
+	}
+	carol := newPerson(t, "11010519850101002", "李四")
+	code, rc, m := f.enroll(f.enrollBody(carol, "", "246810", nil))
+	if code != 201 || rc.AssuranceLevel == "L4" {
+		t.Fatalf("enroll carol: %d %s %v", code, rc.AssuranceLevel, m)
+	}
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	a := shop.start(t, oauth2.SetAuthURLParam("acr_values", "L4"))
+	// A bystander (carol, below L4) approves, then refuses, the session
+	// on alice's screen: both refused.
+	if st, m := approve(t, a.sessionURL, f.app(carol, rc), "246810"); st != 403 || m["error"] != "approval_refused" {
+		t.Fatalf("bystander's approval: %d %v", st, m)
+	}
+	if st, m := holderAnswer(t, a.sessionURL, a.sessionURL+"/deny", f.app(carol, rc), nil, nil); st != 403 || m["error"] != "approval_refused" {
+		t.Fatalf("bystander's refusal: %d %v", st, m)
+	}
+	// Alice, the person at the browser, approves.
+	if st, m := approve(t, a.sessionURL, f.app(alice, ra), "135790"); st != 204 {
+		t.Fatalf("after refused answers, the holder's approval: %d %v", st, m)
+	}
+	shop.exchange(t, a, a.code(t, shop, f.base))
+
+	// A holder who could approve the session may refuse it.
+	a = shop.start(t, oauth2.SetAuthURLParam("acr_values", "L2"))
+	if st, m := holderAnswer(t, a.sessionURL, a.sessionURL+"/deny", f.app(carol, rc), nil, nil); st != 204 {
+		t.Fatalf("refusal at the level asked: %d %v", st, m)
+	}
+	if st, m := a.wait(t); st != 200 || !strings.Contains(m["redirect"], "error=access_denied") {
+		t.Errorf("after the refusal: %d %v", st, m)
+	}
+}
+
+// TestLoginAnswerPurposes: the holder request of an approval, of a
+// refusal and of an online code each name their purpose under the
+// device's signature, and each endpoint takes only its own: a login
+// approval (as a phishing host would relay it) is not an online code
+// request at POST /v1/qr, a refusal is not an approval and an approval
+// not a refusal; the session stays open for the real answer.
+func TestLoginAnswerPurposes(t *testing.T) {
+	f := newEnrollFixture(t)
+	w, _ := f.walletHolder(t, "11010519900307123", "张三", "135790")
+	// The wallet's approval of a challenge, posted to /v1/qr.
+	body, err := w.LoginApproval("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", "age_over_18", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var approval struct {
+		Request json.RawMessage `json:"request"`
+	}
+	if err := json.Unmarshal(body, &approval); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(f.base+"/v1/qr", "application/json", bytes.NewReader(approval.Request))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	resp.Body.Close()
+	if resp.StatusCode != 401 || m["error"] != "qr_holder_unauthorized" || m["code"] != nil {
+		t.Errorf("a login approval at POST /v1/qr: %d %v", resp.StatusCode, m)
+	}
+	// The wallet's own online code request still works.
+	if online, err := w.RequestOnlineCode("age_over_18"); err != nil || !strings.HasPrefix(online, "TIDON1:") {
+		t.Errorf("online code: %.12q %v", online, err)
+	}
+
+	bob := newPerson(t, "11010519850101002", "李四")
+	code, rb, m2 := f.enroll(f.enrollBody(bob, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll bob: %d %v", code, m2)
+	}
+	app := f.app(bob, rb)
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	a := shop.start(t)
+	// A request signed for one answer, posted as the other.
+	for _, c := range []struct{ signed, target string }{{"/deny", "/approve"}, {"/approve", "/deny"}} {
+		if st, m := crossAnswer(t, a.sessionURL, a.sessionURL+c.signed, a.sessionURL+c.target, app); st != 403 || m["error"] != "approval_refused" {
+			t.Errorf("signed for %s, posted to %s: %d %v", c.signed, c.target, st, m)
+		}
+	}
+	if st, m := approve(t, a.sessionURL, app, ""); st != 204 {
+		t.Fatalf("approve: %d %v", st, m)
+	}
+	shop.exchange(t, a, a.code(t, shop, f.base))
+}
+
+// crossAnswer signs the session's answer for signedFor (its approve or
+// deny), as holderAnswer does, and posts it to target instead.
+func crossAnswer(t *testing.T, sessionURL, signedFor, target string, h holderApp) (int, map[string]any) {
+	t.Helper()
+	var body []byte
+	relay := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		body, _ = io.ReadAll(r.Body)
+		rw.WriteHeader(204)
+	}))
+	defer relay.Close()
+	holderAnswer(t, sessionURL, relay.URL+signedFor[len(sessionURL):], h, nil, nil)
+	resp, err := http.Post(target, "application/json", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
+// TestRevokeLoginTokens: RFC 7009 §2 "Implementations MUST support the
+// revocation of refresh tokens and SHOULD support the revocation of
+// access tokens". A relying party that logs its user out by revoking the
+// refresh token ends the login: the token no longer refreshes, and the
+// login's access token no longer works at userinfo (§2.1); an access
+// token revoked alone stops at once, its refresh token still refreshes.
+// Introspection (RFC 7662) shows a live login access token to its client
+// as active with its members, to another client as inactive, and to no
+// one once revoked; another client's revocation revokes nothing.
+func TestRevokeLoginTokens(t *testing.T) {
+	f := newEnrollFixture(t)
+	ctx := context.Background()
+	bob := newPerson(t, "11010519850101002", "李四")
+	code, rb, m := f.enroll(f.enrollBody(bob, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll bob: %d %v", code, m)
+	}
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	other := f.addLoginRP("other-web", "other.example", "--id-token-alg", "ES256")
+	login := func() (*oauth2.Token, *oidc.IDToken) {
+		t.Helper()
+		a := shop.start(t)
+		if st, m := approve(t, a.sessionURL, f.app(bob, rb), ""); st != 204 {
+			t.Fatalf("approve: %d %v", st, m)
+		}
+		tok, idt := shop.exchange(t, a, a.code(t, shop, f.base))
+		if tok.RefreshToken == "" {
+			t.Fatal("no refresh token")
+		}
+		return tok, idt
+	}
+	post := func(rp *loginRP, path string, form url.Values) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", f.base+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(rp.conf.ClientID, rp.conf.ClientSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	revoke := func(rp *loginRP, tok, hint string) {
+		t.Helper()
+		form := url.Values{"token": {tok}}
+		if hint != "" {
+			form.Set("token_type_hint", hint)
+		}
+		if st, m := post(rp, "/oauth2/revoke", form); st != 200 {
+			t.Fatalf("revoke: %d %v", st, m)
+		}
+	}
+	introspect := func(rp *loginRP, tok string) map[string]any {
+		t.Helper()
+		st, m := post(rp, "/oauth2/introspect", url.Values{"token": {tok}})
+		if st != 200 {
+			t.Fatalf("introspect: %d %v", st, m)
+		}
+		return m
+	}
+	inactive := func(m map[string]any) bool { return len(m) == 1 && m["active"] == false }
+	works := func(tok *oauth2.Token) bool {
+		_, err := shop.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		return err == nil
+	}
+
+	tok, idt := login()
+	now := float64(time.Now().Unix())
+	m = introspect(shop, tok.AccessToken)
+	if m["active"] != true || m["client_id"] != "shop-web" || m["sub"] != idt.Subject || m["token_type"] != "Bearer" ||
+		m["iss"] != f.base || m["aud"] != f.base || !strings.Contains(m["scope"].(string), "openid") ||
+		m["exp"].(float64) < now || m["exp"].(float64) > now+600 || m["exp"].(float64)-m["iat"].(float64) != 600 {
+		t.Errorf("introspection of a live access token: %v", m)
+	}
+	if m = introspect(shop, tok.RefreshToken); m["active"] != true || m["client_id"] != "shop-web" || m["token_type"] != nil {
+		t.Errorf("introspection of a live refresh token: %v", m)
+	}
+	for _, tk := range []string{tok.AccessToken, tok.RefreshToken} {
+		if m := introspect(other, tk); !inactive(m) {
+			t.Errorf("another client introspects: %v", m)
+		}
+		revoke(other, tk, "")
+	}
+	if !works(tok) || !introspect(shop, tok.AccessToken)["active"].(bool) {
+		t.Fatal("another client's revocation revoked the login")
+	}
+
+	// The access token alone.
+	revoke(shop, tok.AccessToken, "access_token")
+	if works(tok) {
+		t.Error("a revoked access token works at userinfo")
+	}
+	req, _ := http.NewRequest("GET", f.base+"/oauth2/userinfo", nil)
+	req.Header.Set("Authorization", "Bearer "+tok.AccessToken)
+	if resp, err := http.DefaultClient.Do(req); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer realm="trustid", error="invalid_token", error_description="the access token is invalid or expired"` {
+		t.Errorf("userinfo with a revoked access token: %d %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
+	if m := introspect(shop, tok.AccessToken); !inactive(m) {
+		t.Errorf("introspection of a revoked access token: %v", m)
+	}
+	fresh, err := shop.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: tok.RefreshToken}).Token()
+	if err != nil {
+		t.Fatalf("refresh after its access token was revoked: %v", err)
+	}
+
+	// The refresh token: the login ends.
+	revoke(shop, fresh.RefreshToken, "refresh_token")
+	if _, err := shop.conf.TokenSource(ctx, &oauth2.Token{RefreshToken: fresh.RefreshToken}).Token(); oauthErrorCode(err) != "invalid_grant" {
+		t.Errorf("a revoked refresh token refreshes: %v", err)
+	}
+	if works(fresh) {
+		t.Error("the access token of a revoked refresh token works at userinfo")
+	}
+	for _, tk := range []string{fresh.AccessToken, fresh.RefreshToken, tok.RefreshToken} {
+		if m := introspect(shop, tk); !inactive(m) {
+			t.Errorf("introspection after revocation: %v", m)
+		}
+	}
+}
+
+// TestIssInAuthorizationErrors: RFC 9207 §2 "In authorization responses
+// to the client, including error responses, an authorization server
+// supporting this specification MUST indicate its identity by including
+// the iss parameter"; §2.3 "The server MUST indicate its support ... by
+// setting ... authorization_response_iss_parameter_supported ... to
+// true". Both metadata documents say so, and keep every member of the
+// authorization server metadata (RFC 8414 §2: a missing
+// *_auth_methods_supported means client_secret_basic only).
+func TestIssInAuthorizationErrors(t *testing.T) {
+	f := newEnrollFixture(t)
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	noOpenID := shop.conf
+	noOpenID.Scopes = []string{"age_over_18"}
+	pkce := oauth2.S256ChallengeOption(oauth2.GenerateVerifier())
+	for _, c := range []struct{ url, code string }{
+		{shop.conf.AuthCodeURL("st", oauth2.SetAuthURLParam("prompt", "none"), pkce), "login_required"},
+		{noOpenID.AuthCodeURL("st", pkce), "invalid_scope"},
+		{shop.conf.AuthCodeURL("st"), "invalid_request"},
+	} {
+		resp, err := newBrowser().Get(c.url)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		loc, _ := url.Parse(resp.Header.Get("Location"))
+		if resp.StatusCode != 302 || loc.Query().Get("error") != c.code || loc.Query().Get("state") != "st" {
+			t.Fatalf("%s: %d %s", c.code, resp.StatusCode, loc)
+		}
+		if loc.Query().Get("iss") != f.base {
+			t.Errorf("%s: error redirect without iss: %s", c.code, loc)
+		}
+	}
+	for _, p := range []string{"/.well-known/openid-configuration", "/.well-known/oauth-authorization-server"} {
+		_, body := get(t, f.base+p)
+		for _, want := range []string{`"authorization_response_iss_parameter_supported":true`,
+			`"introspection_endpoint_auth_methods_supported":["private_key_jwt","client_secret_basic"]`,
+			`"revocation_endpoint_auth_methods_supported":["private_key_jwt","client_secret_basic"]`,
+			`"introspection_endpoint_auth_signing_alg_values_supported":["SM2","ES256"]`,
+			`"revocation_endpoint_auth_signing_alg_values_supported":["SM2","ES256"]`} {
+			if !strings.Contains(body, want) {
+				t.Errorf("%s lacks %s", p, want)
+			}
 		}
 	}
 }

@@ -18,10 +18,12 @@ import (
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/dataintegrity"
 	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/oid4vci"
 	"github.com/trustid-cn/trustid/oid4vci/attestation"
+	"github.com/trustid-cn/trustid/store"
 )
 
 // walletProviderEntry is one wallet provider of the providers file: its
@@ -290,7 +292,21 @@ func (s issuerSigner) Sign(ctx context.Context, req oid4vci.SignRequest) (string
 	}
 	iss, err := s.is.IssueAsClient(ctx, req.Credential, opts)
 	if err != nil {
+		if signerUnavailable(err) {
+			return "", fmt.Errorf("%w: %w", oid4vci.ErrSignerUnavailable, err)
+		}
 		return "", err
 	}
 	return iss.Token, nil
+}
+
+// signerUnavailable reports whether an issuing error is one POST
+// /credentials/issue answers 503: retried later, it may succeed.
+func signerUnavailable(err error) bool {
+	for _, e := range []error{store.ErrUnavailable, store.ErrFull, issuer.ErrRegistryUnavailable, status.ErrUnconfirmed, vc.ErrStatusFull} {
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/url"
 	"path/filepath"
@@ -20,8 +21,11 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
+	"github.com/trustid-cn/trustid/store"
 )
 
 const residenceOffer = `{"credential_configuration_ids": %s, "tx_code": %t, "by_reference": %t,
@@ -546,6 +550,70 @@ func TestOID4VCILDPVCProofs(t *testing.T) {
 	b, _ := json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": []string{kidProof2}}})
 	if code, m, _ := n.do("POST", "/oid4vci/credential", tok2, "application/json", string(b)); code != 400 || m["error"] != "invalid_proof" {
 		t.Fatalf("kid for dc+sd-jwt: %d %v", code, m)
+	}
+}
+
+// TestOID4VCIAuthorizationDetails: end to end on a node, a pre-authorized
+// token request with authorization_details (OID4VCI 1.0 §6.1) for one of
+// the offer's two configurations is answered with credential_identifiers
+// (§6.2), and the credential request naming that identifier (§8.2) gets a
+// credential the node verifies; credential_configuration_id is refused.
+func TestOID4VCIAuthorizationDetails(t *testing.T) {
+	n := startVCINode(t)
+	const sd, jv = "ResidenceCredential_sd_jwt", "ResidenceCredential_jwt_vc_json"
+	o := n.offer(`["`+sd+`","`+jv+`"]`, false, false)
+	grants := o["credential_offer"].(map[string]any)["grants"].(map[string]any)
+	code := grants["urn:ietf:params:oauth:grant-type:pre-authorized_code"].(map[string]any)["pre-authorized_code"].(string)
+	form := url.Values{"grant_type": {"urn:ietf:params:oauth:grant-type:pre-authorized_code"}, "pre-authorized_code": {code},
+		"authorization_details": {`[{"type":"openid_credential","credential_configuration_id":"` + sd + `","locations":["` + n.base + `"]}]`}}
+	st, tok, _ := n.do("POST", "/oid4vci/token", "", "application/x-www-form-urlencoded", form.Encode())
+	if st != 200 {
+		t.Fatalf("token: %d %v", st, tok)
+	}
+	details, _ := json.Marshal(tok["authorization_details"])
+	if want := `[{"credential_configuration_id":"` + sd + `","credential_identifiers":["` + sd + `"],"type":"openid_credential"}]`; string(details) != want {
+		t.Fatalf("authorization_details %s, want %s", details, want)
+	}
+	access := tok["access_token"].(string)
+	request := func(member, id string) (int, map[string]any) {
+		st, nm, _ := n.do("POST", "/oid4vci/nonce", "", "", "")
+		if st != 200 {
+			t.Fatalf("nonce: %d %v", st, nm)
+		}
+		b, _ := json.Marshal(map[string]any{member: id, "proofs": map[string]any{"jwt": []string{es256Proof(t, n.base, nm["c_nonce"].(string), nil)}}})
+		st, m, _ := n.do("POST", "/oid4vci/credential", access, "application/json", string(b))
+		return st, m
+	}
+	if st, m := request("credential_configuration_id", sd); st != 400 || m["error"] != "invalid_credential_request" {
+		t.Errorf("credential_configuration_id after credential_identifiers: %d %v", st, m)
+	}
+	if st, m := request("credential_identifier", jv); st != 400 || m["error"] != "unknown_credential_identifier" {
+		t.Errorf("the offer's other configuration: %d %v", st, m)
+	}
+	st, m := request("credential_identifier", sd)
+	if st != 200 {
+		t.Fatalf("credential_identifier: %d %v\n%s", st, m, n.logs.String())
+	}
+	cred := m["credentials"].([]any)[0].(map[string]any)["credential"].(string)
+	body, _ := json.Marshal(map[string]any{"verifiableCredential": cred})
+	if st, v, _ := n.do("POST", "/credentials/verify", "", "application/json", string(body)); st != 200 || v["verified"] != true {
+		t.Errorf("verify the issued credential: %d %v", st, v)
+	}
+}
+
+// TestSignerUnavailable: the issuing errors POST /credentials/issue
+// answers 503 reach the OID4VCI credential endpoint as
+// oid4vci.ErrSignerUnavailable (retryable); refusals do not.
+func TestSignerUnavailable(t *testing.T) {
+	for _, err := range []error{store.ErrUnavailable, store.ErrFull, issuer.ErrRegistryUnavailable, status.ErrUnconfirmed, vc.ErrStatusFull} {
+		if !signerUnavailable(fmt.Errorf("issue: %w", err)) {
+			t.Errorf("%v is not retryable", err)
+		}
+	}
+	for _, err := range []error{vc.ErrNotAccredited, vc.ErrRegionSuspended, vc.ErrInvalid, errors.New("other")} {
+		if signerUnavailable(err) {
+			t.Errorf("%v is retryable", err)
+		}
 	}
 }
 

@@ -714,7 +714,8 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 			return fmt.Errorf("qr: %w", err)
 		}
 		// The relying parties are the registry on the ledger, read from
-		// the node's view.
+		// the node's view: every region's, as another region's party
+		// redeems here with its home region's token (federation).
 		nl, ok := ledgerOf(n)
 		if !ok && len(peers) > 0 {
 			return errPeersWithoutRegistry
@@ -722,7 +723,7 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 		if !ok {
 			return errors.New("qr: the relying-party registry is on the ledger; no ledger is mounted")
 		}
-		clients := nl.Clients
+		clients := nl.AllClients
 		region, err := qrcode.ParseRegion(n.region)
 		if err != nil {
 			return err

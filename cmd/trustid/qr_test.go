@@ -178,7 +178,7 @@ func TestMountQR(t *testing.T) {
 		t.Fatal(err)
 	}
 	device, _ := gm.ParsePrivateKeyPEM([]byte(w.DeviceKey))
-	req := &qrcode.HolderRequest{Binding: w.Binding, Time: time.Now().Unix(), Nonce: make([]byte, 16), Region: "310000", Consent: []string{"demo"}}
+	req := &qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: w.Binding, Time: time.Now().Unix(), Nonce: make([]byte, 16), Region: "310000", Consent: []string{"demo"}}
 	qrcode.SignHolderRequest(nil, device, req)
 	body, _ := json.Marshal(req)
 	rec := httptest.NewRecorder()

@@ -326,3 +326,59 @@ func mustKey(t *testing.T) *gm.PrivateKey {
 	}
 	return k
 }
+
+// TestWalletLoginOnlyAtItsNode: the wallet SDK answers login sessions at
+// its own node only. A phishing QR naming another host (here one that
+// would relay the approval, with the PIN and a device proof for the node,
+// to the node for a session of the phisher's browser), or the node's host
+// with another scheme, port or path, or with a user, query or fragment,
+// is ErrForeignSession before any request; the node's own session URL
+// works.
+func TestWalletLoginOnlyAtItsNode(t *testing.T) {
+	f := newEnrollFixture(t)
+	w, _ := f.walletHolder(t, "11010519900307123", "张三", "135790")
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	a := shop.start(t, oauth2.SetAuthURLParam("acr_values", "L3"))
+	var requests atomic.Int64
+	evil := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		requests.Add(1)
+		http.Error(rw, "phished", 502)
+	}))
+	defer evil.Close()
+	id := a.sessionURL[strings.LastIndex(a.sessionURL, "/")+1:]
+	node := strings.TrimPrefix(f.base, "http://")
+	for _, phish := range []string{
+		evil.URL + "/login/sessions/" + id,
+		"https://" + node + "/login/sessions/" + id,
+		"http://" + strings.Split(node, ":")[0] + ":1/login/sessions/" + id,
+		"http://user@" + node + "/login/sessions/" + id,
+		f.base + "/login/sessions/" + id + "?x=1",
+		f.base + "/login/sessions/" + id + "#x",
+		f.base + "/login/sessions/" + id + "/",
+		f.base + "/login/sessions/",
+		f.base + "/v1/qr/sessions/" + id,
+		f.base + "/login/sessions/../sessions/" + id,
+		f.base + "/login/sessions/%41" + id[1:],
+		f.base + "//login/sessions/" + id,
+		"//" + node + "/login/sessions/" + id,
+		"/login/sessions/" + id,
+	} {
+		if _, err := w.DescribeLogin(phish); !errors.Is(err, sdkwallet.ErrForeignSession) {
+			t.Errorf("describe %s: %v, want ErrForeignSession", phish, err)
+		}
+		if err := w.ApproveLogin(phish, id, "", "135790"); !errors.Is(err, sdkwallet.ErrForeignSession) {
+			t.Errorf("approve %s: %v, want ErrForeignSession", phish, err)
+		}
+	}
+	if n := requests.Load(); n != 0 {
+		t.Errorf("the wallet sent %d requests to another host", n)
+	}
+	lr, err := w.DescribeLogin(a.sessionURL)
+	if err != nil || lr.ClientID != "shop-web" {
+		t.Fatalf("describe at the node: %+v %v", lr, err)
+	}
+	if err := w.ApproveLogin(a.sessionURL, lr.Challenge, "", "135790"); err != nil {
+		t.Fatalf("approve at the node: %v", err)
+	}
+	shop.exchange(t, a, a.code(t, shop, f.base))
+}

@@ -44,7 +44,7 @@ func openTerminals(cmd *cobra.Command) (cliTerminals, error) {
 	if err != nil {
 		return cliTerminals{}, err
 	}
-	return cliTerminals{registry.NewTerminals(ledger.Client{L: l}, nil), l}, nil
+	return cliTerminals{registry.NewTerminals(ledger.Client{L: l}, nil, as), l}, nil
 }
 
 // importTerminals registers on the ledger every terminal of a

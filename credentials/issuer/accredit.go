@@ -109,7 +109,10 @@ func (is *Issuer) Accredit(ctx context.Context, req AccreditRequest) (chaincode.
 }
 
 // ClientIssuer returns the registry record of a client's issuer DID (as
-// the node's registry copy has it), or ErrNotFound.
+// the node's registry copy has it), or ErrNotFound, also for a record of
+// another region than the node's (Config.Region): one written before the
+// contract refused it would put that region's keys in a DID document
+// under this node's host.
 func (is *Issuer) ClientIssuer(clientID string) (chaincode.Issuer, error) {
 	did, err := credentials.ClientIssuerDID(is.did, clientID)
 	if err != nil || is.cfg.Registry == nil {
@@ -118,6 +121,9 @@ func (is *Issuer) ClientIssuer(clientID string) (chaincode.Issuer, error) {
 	rec, ok := is.cfg.Registry.Issuer(did)
 	if !ok {
 		return chaincode.Issuer{}, fmt.Errorf("%w: no such issuer", credentials.ErrNotFound)
+	}
+	if rec.Region != is.cfg.Region {
+		return chaincode.Issuer{}, fmt.Errorf("%w: %s is a record of region %s, not this node's", credentials.ErrNotFound, did, rec.Region)
 	}
 	return rec, nil
 }

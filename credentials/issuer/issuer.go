@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
@@ -62,10 +63,13 @@ type Config struct {
 	// through it, each under its own DID (ClientIssuerDID). Registry is
 	// the trust registry copy IssueAsClient checks accreditations in,
 	// Registrar writes issuer records (Accredit), IssuerKeys holds their
-	// keys. All three, or none: then only the node issues (Issue).
+	// keys, Region is the code of the node's region, whose records alone
+	// the node publishes (ClientIssuerDocument). All four, or none: then
+	// only the node issues (Issue).
 	Registry   credentials.IssuerRegistry
 	Registrar  IssuerRegistrar
 	IssuerKeys OwnerKeySource
+	Region     string
 	// Formats are the securing mechanisms besides the built-in vc+jwt and
 	// SD-JWT VC (dc+sd-jwt), by the name a request gives (see Format).
 	Formats map[string]Format
@@ -110,8 +114,11 @@ func New(cfg Config) (*Issuer, error) {
 	if cfg.Keys == nil || cfg.Status == nil {
 		return nil, errors.New("credentials: issuer needs keys and a status store")
 	}
-	if n := countSet(cfg.Registry != nil, cfg.Registrar != nil, cfg.IssuerKeys != nil); n != 0 && n != 3 {
-		return nil, errors.New("credentials: client issuers need a registry, a registrar and issuer keys together")
+	if n := countSet(cfg.Registry != nil, cfg.Registrar != nil, cfg.IssuerKeys != nil, cfg.Region != ""); n != 0 && n != 4 {
+		return nil, errors.New("credentials: client issuers need a registry, a registrar, issuer keys and a region together")
+	}
+	if cfg.Region != "" && !chaincode.ValidRegionCode(cfg.Region) {
+		return nil, fmt.Errorf("%w: region %q is not a GB/T 2260 province-level code", credentials.ErrInvalid, cfg.Region)
 	}
 	if err := checkFormats(cfg.Formats); err != nil {
 		return nil, err

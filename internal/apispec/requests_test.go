@@ -24,7 +24,7 @@ func TestRequestSchemas(t *testing.T) {
 	}
 	const jws = "eyJhbGciOiJTTTIifQ.eyJpc3MiOiJ4In0.c2ln"
 	pin := enrollment.PINCheckRequest{BindingCredential: jws, DeviceProof: jws, PIN: "482915"}
-	holder := qrcode.HolderRequest{Binding: []byte("binding"), Time: 1767225600, Nonce: make([]byte, 16), Region: "310000",
+	holder := qrcode.HolderRequest{Purpose: qrcode.PurposeLoginApprove, Binding: []byte("binding"), Time: 1767225600, Nonce: make([]byte, 16), Region: "310000",
 		Consent: []string{"name"}, Sig: make([]byte, 64)}
 	marshal := func(v any) string {
 		b, err := json.Marshal(v)
@@ -51,9 +51,11 @@ func TestRequestSchemas(t *testing.T) {
 			marshal(login.Approval{Request: holder, Delegation: []byte("delegation")}),
 		}, map[string]string{
 			`{}`: "request",
-			`{"request":` + marshal(holder) + `,"pin_check":{"pin":"482915"}}`:         "binding_credential",
-			`{"request":{"binding":"YQ==","time":1,"nonce":"YQ==","region":"310000"}}`: "sig",
-			`{"request":` + marshal(holder) + `,"static_code":"TIDST1:x"}`:             "static_code",
+			`{"request":` + marshal(holder) + `,"pin_check":{"pin":"482915"}}`:                                        "binding_credential",
+			`{"request":{"purpose":"login-approve","binding":"YQ==","time":1,"nonce":"YQ==","region":"310000"}}`:      "sig",
+			`{"request":{"binding":"YQ==","time":1,"nonce":"YQ==","region":"310000","sig":"YQ=="}}`:                   "purpose",
+			`{"request":{"purpose":"login","binding":"YQ==","time":1,"nonce":"YQ==","region":"310000","sig":"YQ=="}}`: "purpose",
+			`{"request":` + marshal(holder) + `,"static_code":"TIDST1:x"}`:                                            "static_code",
 		}},
 		{"POST /login/sessions/{id}/counter-approve", []string{
 			marshal(login.CounterApproval{StaticCode: "TIDST1:ABC", Attestation: jws}),

@@ -37,15 +37,48 @@ const MaxViewWait = 5 * time.Second
 type Clients struct {
 	c    ledger.Client
 	view *ledger.View
+	home string     // NewHomeClients' region; "" for every region's parties
 	mu   sync.Mutex // serializes this process's read-modify-writes
 }
 
 var _ auth.ClientStore = (*Clients)(nil)
 
-// NewClients returns the registry over c, reading from view (nil: from
-// the chain).
+// NewClients returns the registry of every region's relying parties over
+// c, reading from view (nil: from the chain).
 func NewClients(c ledger.Client, view *ledger.View) *Clients {
 	return &Clients{c: c, view: view}
+}
+
+// NewHomeClients returns the registry as the node of region (a
+// province-level code) authenticates and administers clients: Get, List
+// and Update see only the relying parties whose home region is region,
+// while region is active. Another region's party is unknown
+// (auth.ErrClientNotFound), exactly as an unregistered one: a node
+// never lets another region's party authenticate or be administered
+// here (it reaches this node through federation only).
+func NewHomeClients(c ledger.Client, view *ledger.View, region string) *Clients {
+	return &Clients{c: c, view: view, home: region}
+}
+
+// homes reports whether rp is one of this registry's parties: any, or
+// with NewHomeClients one whose home region is the registry's, active.
+func (s *Clients) homes(ctx context.Context, rp chaincode.RelyingParty) (bool, error) {
+	if s.home == "" {
+		return true, nil
+	}
+	if rp.HomeRegion != s.home {
+		return false, nil
+	}
+	var r chaincode.Region
+	if s.view != nil {
+		r, _ = s.view.Region(s.home)
+	} else {
+		var err error
+		if r, err = s.c.Region(ctx, s.home); err != nil && !errors.Is(err, chaincode.ErrNotFound) {
+			return false, unavailable(err, "cannot read the region on the ledger")
+		}
+	}
+	return r.Status == chaincode.RegionActive, nil
 }
 
 // unavailable wraps a failure of the ledger or the view.
@@ -72,21 +105,29 @@ func (s *Clients) Get(ctx context.Context, id string) (auth.Client, error) {
 	if err := ctx.Err(); err != nil {
 		return auth.Client{}, err
 	}
+	var rp chaincode.RelyingParty
 	if s.view == nil {
-		rp, err := s.c.RelyingParty(ctx, id)
+		var err error
+		rp, err = s.c.RelyingParty(ctx, id)
 		if errors.Is(err, chaincode.ErrNotFound) || errors.Is(err, chaincode.ErrInvalid) {
 			return auth.Client{}, auth.ErrClientNotFound
 		}
 		if err != nil {
 			return auth.Client{}, unavailable(err, "cannot read the client registry on the ledger")
 		}
-		return ClientOf(rp), nil
+	} else {
+		if !s.view.Ready() {
+			return auth.Client{}, unavailable(ledger.ErrNotReady, "the ledger view has not loaded yet")
+		}
+		var ok bool
+		if rp, ok = s.view.RelyingParty(id); !ok {
+			return auth.Client{}, auth.ErrClientNotFound
+		}
 	}
-	if !s.view.Ready() {
-		return auth.Client{}, unavailable(ledger.ErrNotReady, "the ledger view has not loaded yet")
-	}
-	rp, ok := s.view.RelyingParty(id)
-	if !ok {
+	switch home, err := s.homes(ctx, rp); {
+	case err != nil:
+		return auth.Client{}, err
+	case !home:
 		return auth.Client{}, auth.ErrClientNotFound
 	}
 	return ClientOf(rp), nil
@@ -110,9 +151,14 @@ func (s *Clients) List(ctx context.Context) ([]auth.Client, error) {
 		}
 		rps = s.view.RelyingParties()
 	}
-	out := make([]auth.Client, len(rps))
-	for i, rp := range rps {
-		out[i] = ClientOf(rp)
+	out := make([]auth.Client, 0, len(rps))
+	for _, rp := range rps {
+		switch home, err := s.homes(ctx, rp); {
+		case err != nil:
+			return nil, err
+		case home:
+			out = append(out, ClientOf(rp))
+		}
 	}
 	return out, nil
 }
@@ -153,6 +199,12 @@ func (s *Clients) Update(ctx context.Context, id string, fn func(*auth.Client) e
 		}
 		if err != nil {
 			return auth.Client{}, unavailable(err, "cannot read the client registry on the ledger")
+		}
+		switch home, err := s.homes(ctx, rp); {
+		case err != nil:
+			return auth.Client{}, err
+		case !home:
+			return auth.Client{}, auth.ErrClientNotFound
 		}
 		c := ClientOf(rp)
 		if err := fn(&c); err != nil {

@@ -17,40 +17,51 @@ import (
 // identity's registry manages (counter devices and kiosks).
 const TerminalKind = "counter"
 
-// Terminals is the terminal registry on the ledger. A revoked terminal
-// stays on the chain, so its ID is never reused; its attestations are
-// refused as soon as the view shows the revocation. Safe for concurrent
-// use.
+// Terminals is the terminal registry on the ledger, as the node of one
+// region sees it: Terminal finds only the region's own terminals. A
+// revoked terminal stays on the chain, so its ID is never reused; its
+// attestations are refused as soon as the view shows the revocation.
+// Safe for concurrent use.
 type Terminals struct {
-	c    ledger.Client
-	view *ledger.View
+	c      ledger.Client
+	view   *ledger.View
+	region string
 }
 
 var _ identity.TerminalRegistry = (*Terminals)(nil)
 
-// NewTerminals returns the registry over c, reading from view (nil: from
-// the chain).
-func NewTerminals(c ledger.Client, view *ledger.View) *Terminals {
-	return &Terminals{c: c, view: view}
+// NewTerminals returns the registry of region (a province-level code)
+// over c, reading from view (nil: from the chain).
+func NewTerminals(c ledger.Client, view *ledger.View, region string) *Terminals {
+	return &Terminals{c: c, view: view, region: region}
 }
 
 func terminalUnavailable(err error) error {
 	return fmt.Errorf("identity: terminal registry on the ledger: %w", err)
 }
 
-// Terminal implements identity.TerminalDirectory.
+// Terminal implements identity.TerminalDirectory. Only the region's own
+// terminals are accredited here: a terminal another region registered,
+// one located outside the region, or any while the region is not active
+// is unknown (identity.ErrUnknownTerminal).
 func (s *Terminals) Terminal(ctx context.Context, id string) (identity.Terminal, error) {
 	if err := ctx.Err(); err != nil {
 		return identity.Terminal{}, err
 	}
-	var rec chaincode.Terminal
+	var (
+		rec    chaincode.Terminal
+		region chaincode.Region
+	)
 	if s.view == nil {
 		var err error
 		rec, err = s.c.Terminal(ctx, id)
 		if errors.Is(err, chaincode.ErrNotFound) || errors.Is(err, chaincode.ErrInvalid) {
 			return identity.Terminal{}, identity.ErrUnknownTerminal
 		}
-		if err != nil {
+		if err == nil {
+			region, err = s.c.Region(ctx, s.region)
+		}
+		if err != nil && !errors.Is(err, chaincode.ErrNotFound) {
 			return identity.Terminal{}, terminalUnavailable(err)
 		}
 	} else {
@@ -61,8 +72,20 @@ func (s *Terminals) Terminal(ctx context.Context, id string) (identity.Terminal,
 		if rec, ok = s.view.Terminal(id); !ok {
 			return identity.Terminal{}, identity.ErrUnknownTerminal
 		}
+		region, _ = s.view.Region(s.region)
+	}
+	if !accredited(rec, region, s.region) {
+		return identity.Terminal{}, identity.ErrUnknownTerminal
 	}
 	return TerminalOf(rec)
+}
+
+// accredited reports whether the node of region code trusts the terminal
+// rec, given its region's record: rec is the region's own (it wrote it),
+// located inside it, and the region is active.
+func accredited(rec chaincode.Terminal, region chaincode.Region, code string) bool {
+	return rec.Region == code && region.Code == code && region.Status == chaincode.RegionActive &&
+		(rec.Location == "" || chaincode.InRegion(rec.Location, code))
 }
 
 // List implements identity.TerminalRegistry, in the order added.
@@ -177,7 +200,8 @@ func (s *Terminals) Await(ctx context.Context, rec chaincode.Terminal) {
 // TerminalOf returns identity's terminal for an on-chain record: active
 // when the record is active; a suspended or revoked one is revoked (its
 // attestations are refused) since its last update. The terminal's region
-// is where it is installed (Location), else its owning region.
+// is where it is installed (Location), else its owning region; whether
+// this node trusts it is Terminals.Terminal's decision.
 func TerminalOf(r chaincode.Terminal) (identity.Terminal, error) {
 	pub, err := r.Key.PublicKey()
 	if err != nil {

@@ -16,7 +16,7 @@ func FuzzHolderRequest(f *testing.F) {
 	f.Add(fx.binding, int64(fx.now.Unix()), []byte("0123456789abcdef"), []byte{1})
 	a := &BindingAuthenticator{Verifier: fx.verifier(f, nil), Nonces: newMemStore(f, nil), Region: "310000", Now: func() time.Time { return fx.now }}
 	f.Fuzz(func(t *testing.T, binding []byte, ts int64, nonce, sig []byte) {
-		a.AuthenticateHolder(context.Background(), &qrcode.HolderRequest{Binding: binding, Time: ts, Nonce: nonce, Region: "310000", Sig: sig})
+		a.AuthenticateHolder(context.Background(), &qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: binding, Time: ts, Nonce: nonce, Region: "310000", Sig: sig}, qrcode.PurposeOnlineCode)
 	})
 }
 

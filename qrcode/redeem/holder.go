@@ -10,14 +10,15 @@ import (
 	"github.com/trustid-cn/trustid/store"
 )
 
-// HolderAuthenticator authenticates a holder's signed request and returns
+// HolderAuthenticator authenticates a holder's signed request for purpose
+// (a qrcode.Purpose constant: a request for another is refused) and returns
 // the facts of its device binding. Errors match ErrHolderAuth (bad or
 // stale request, reused nonce), ErrRevoked or ErrSuspended (binding
 // revoked or suspended: online this takes effect at once),
 // ErrBindingExpired, ErrUnknownKey or ErrMalformed.
 // Safe for concurrent use.
 type HolderAuthenticator interface {
-	AuthenticateHolder(ctx context.Context, r *qrcode.HolderRequest) (Holder, error)
+	AuthenticateHolder(ctx context.Context, r *qrcode.HolderRequest, purpose string) (Holder, error)
 }
 
 // NonceStore records single-use nonces; store.Memory and redisstore.Store
@@ -48,7 +49,7 @@ type BindingAuthenticator struct {
 var _ HolderAuthenticator = (*BindingAuthenticator)(nil)
 
 // AuthenticateHolder implements HolderAuthenticator.
-func (a *BindingAuthenticator) AuthenticateHolder(ctx context.Context, r *qrcode.HolderRequest) (Holder, error) {
+func (a *BindingAuthenticator) AuthenticateHolder(ctx context.Context, r *qrcode.HolderRequest, purpose string) (Holder, error) {
 	if a.Verifier == nil || a.Nonces == nil {
 		return Holder{}, fmt.Errorf("%w: authenticator not configured", qrcode.ErrUnavailable)
 	}
@@ -59,7 +60,7 @@ func (a *BindingAuthenticator) AuthenticateHolder(ctx context.Context, r *qrcode
 	if window <= 0 {
 		window = qrcode.DefaultWindow
 	}
-	b, err := a.Verifier.VerifyHolderRequest(ctx, r, a.Region, now, window)
+	b, err := a.Verifier.VerifyHolderRequest(ctx, r, purpose, a.Region, now, window)
 	if err != nil {
 		return Holder{}, err
 	}

@@ -435,7 +435,7 @@ func TestHolderAuthentication(t *testing.T) {
 	nonces := newMemStore(t, nil)
 	a := &BindingAuthenticator{Verifier: f.verifier(t, nil), Nonces: nonces, Region: "310000", Now: func() time.Time { return f.now }}
 	req := func(nonce byte, mod func(*qrcode.HolderRequest)) *qrcode.HolderRequest {
-		r := &qrcode.HolderRequest{Binding: f.binding, Time: f.now.Unix(), Nonce: bytes.Repeat([]byte{nonce}, 16), Region: "310000", Consent: []string{"age_over_18"}}
+		r := &qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: f.binding, Time: f.now.Unix(), Nonce: bytes.Repeat([]byte{nonce}, 16), Region: "310000", Consent: []string{"age_over_18"}}
 		if err := qrcode.SignHolderRequest(nil, f.device, r); err != nil {
 			t.Fatal(err)
 		}
@@ -444,7 +444,7 @@ func TestHolderAuthentication(t *testing.T) {
 		}
 		return r
 	}
-	h, err := a.AuthenticateHolder(ctx, req(1, nil))
+	h, err := a.AuthenticateHolder(ctx, req(1, nil), qrcode.PurposeOnlineCode)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -461,18 +461,38 @@ func TestHolderAuthentication(t *testing.T) {
 		"stale":           {req(4, func(r *qrcode.HolderRequest) { r.Time -= 120 }), qrcode.ErrHolderAuth},
 		"short nonce":     {req(5, func(r *qrcode.HolderRequest) { r.Nonce = r.Nonce[:8] }), qrcode.ErrHolderAuth},
 		"garbage binding": {req(6, func(r *qrcode.HolderRequest) { r.Binding = []byte{0xa0} }), qrcode.ErrMalformed},
+		"purpose changed": {req(8, func(r *qrcode.HolderRequest) { r.Purpose = qrcode.PurposeLoginApprove }), qrcode.ErrHolderAuth},
 	} {
-		if _, err := a.AuthenticateHolder(ctx, c.r); !errors.Is(err, c.want) {
+		if _, err := a.AuthenticateHolder(ctx, c.r, qrcode.PurposeOnlineCode); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
 		}
 	}
+	// A request signed for one purpose is refused for another, and its
+	// purpose cannot be changed under the signature.
+	approval := &qrcode.HolderRequest{Purpose: qrcode.PurposeLoginApprove, Binding: f.binding, Time: f.now.Unix(), Nonce: bytes.Repeat([]byte{9}, 16), Region: "310000"}
+	if err := qrcode.SignHolderRequest(nil, f.device, approval); err != nil {
+		t.Fatal(err)
+	}
+	for _, purpose := range []string{qrcode.PurposeOnlineCode, qrcode.PurposeLoginDeny, ""} {
+		if _, err := a.AuthenticateHolder(ctx, approval, purpose); !errors.Is(err, qrcode.ErrHolderAuth) {
+			t.Errorf("a login approval taken for %q: %v", purpose, err)
+		}
+	}
+	denial := *approval
+	denial.Purpose = qrcode.PurposeLoginDeny
+	if _, err := a.AuthenticateHolder(ctx, &denial, qrcode.PurposeLoginDeny); !errors.Is(err, qrcode.ErrHolderAuth) {
+		t.Errorf("an approval relabelled as a refusal: %v", err)
+	}
+	if _, err := a.AuthenticateHolder(ctx, approval, qrcode.PurposeLoginApprove); err != nil {
+		t.Errorf("the approval for its purpose (its nonce not burnt by the refusals): %v", err)
+	}
 	// The forged request ("consent changed") did not burn nonce 2.
-	if _, err := a.AuthenticateHolder(ctx, req(2, nil)); err != nil {
+	if _, err := a.AuthenticateHolder(ctx, req(2, nil), qrcode.PurposeOnlineCode); err != nil {
 		t.Errorf("nonce burnt by a forged request: %v", err)
 	}
 	// Revocation takes effect at once.
 	f.status.set(qrcode.StatusRef{Region: 310000, List: 3, Index: 70001}, qrcode.StatusRevoked)
-	if _, err := a.AuthenticateHolder(ctx, req(7, nil)); !errors.Is(err, qrcode.ErrRevoked) {
+	if _, err := a.AuthenticateHolder(ctx, req(7, nil), qrcode.PurposeOnlineCode); !errors.Is(err, qrcode.ErrRevoked) {
 		t.Errorf("revoked binding: %v", err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -30,12 +31,18 @@ type LoginRequest struct {
 }
 
 // DescribeLogin reads the login session at sessionURL (the URL the login
-// QR carries: the node's /login/sessions/{id}).
+// QR carries: the node's /login/sessions/{id}). A session that is not at
+// the wallet's node is ErrForeignSession, before any request
+// (loginSession).
 func (w *Holder) DescribeLogin(sessionURL string) (*LoginRequest, error) {
+	session, err := w.loginSession(sessionURL)
+	if err != nil {
+		return nil, err
+	}
 	w.mu.Lock()
 	client := w.client
 	w.mu.Unlock()
-	resp, err := client.Get(sessionURL)
+	resp, err := client.Get(session)
 	if err != nil {
 		return nil, err
 	}
@@ -59,6 +66,41 @@ func (w *Holder) DescribeLogin(sessionURL string) (*LoginRequest, error) {
 		Challenge: r.Challenge, ExpiresAt: r.ExpiresAt.Unix()}, nil
 }
 
+// loginSessionPath is where the node serves login sessions
+// (login.SessionPath without its {id}).
+const loginSessionPath = "/login/sessions/"
+
+// loginSession returns the URL of the login session sessionURL names,
+// built on the wallet's node URL. The wallet answers logins at its own
+// node only: sessionURL must have the node URL's scheme, host and port
+// exactly, the path of a login session under the node URL's path
+// ({node}/login/sessions/{id}, id base64url), and no user, query or
+// fragment; anything else is ErrForeignSession. A login session is
+// answered at the node of the holder's region only (the node refuses a
+// holder request for another region, and only the region's nodes open
+// the binding's PIN verifier), so this refuses no login the holder could
+// approve, and the description (the relying party's name the app shows),
+// the device proof and the PIN go to no other host.
+func (w *Holder) loginSession(sessionURL string) (string, error) {
+	node, err := url.Parse(w.node)
+	if err != nil {
+		return "", fmt.Errorf("%w: the wallet's node URL: %v", ErrForeignSession, err)
+	}
+	u, err := url.Parse(sessionURL)
+	if err != nil || u.Scheme != node.Scheme || u.Host != node.Host || u.User != nil || u.Opaque != "" ||
+		u.RawPath != "" || u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || u.RawFragment != "" {
+		return "", fmt.Errorf("%w: %.100q is not at %s", ErrForeignSession, sessionURL, w.node)
+	}
+	id, ok := strings.CutPrefix(u.Path, node.Path+loginSessionPath)
+	if !ok || id == "" || len(id) > 64 || strings.Trim(id, b64urlAlphabet) != "" {
+		return "", fmt.Errorf("%w: %.100q is not a login session of %s", ErrForeignSession, sessionURL, w.node)
+	}
+	return w.node + loginSessionPath + id, nil
+}
+
+// b64urlAlphabet is the base64url alphabet of session IDs.
+const b64urlAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
 // LoginApproval builds the body of a login session's approval,
 // {"request": …, "pin_check": …}: a holder request (as for an online
 // code) signed by the device key whose nonce is the session's challenge
@@ -81,7 +123,7 @@ func (w *Holder) LoginApproval(challenge, consent, pin string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	req, err := w.holderRequest(nonce, consent)
+	req, err := w.holderRequest(qrcode.PurposeLoginApprove, nonce, consent)
 	if err != nil {
 		return nil, err
 	}
@@ -127,11 +169,16 @@ func (w *Holder) pinCheck(pin string) (*pinCheck, error) {
 // ApproveLogin approves the login session at sessionURL (POST
 // sessionURL/approve) with LoginApproval(challenge, consent, pin): pin
 // "" for a login that asks for L2, the holder's PIN for L3 and L4 (the
-// level DescribeLogin reports as ACR). A refusal wraps
-// ErrApprovalRefused and carries the node's description, e.g. "wrong PIN;
-// 4 attempts left": a wrong PIN leaves the session open, so the holder
-// may try again on it.
+// level DescribeLogin reports as ACR). A session that is not at the
+// wallet's node is ErrForeignSession, before anything is signed or sent.
+// A refusal wraps ErrApprovalRefused and carries the node's description,
+// e.g. "wrong PIN; 4 attempts left": a wrong PIN leaves the session open,
+// so the holder may try again on it.
 func (w *Holder) ApproveLogin(sessionURL, challenge, consent, pin string) error {
+	session, err := w.loginSession(sessionURL)
+	if err != nil {
+		return err
+	}
 	body, err := w.LoginApproval(challenge, consent, pin)
 	if err != nil {
 		return err
@@ -139,7 +186,7 @@ func (w *Holder) ApproveLogin(sessionURL, challenge, consent, pin string) error 
 	w.mu.Lock()
 	client := w.client
 	w.mu.Unlock()
-	resp, err := client.Post(strings.TrimSuffix(sessionURL, "/")+"/approve", "application/json", bytes.NewReader(body))
+	resp, err := client.Post(session+"/approve", "application/json", bytes.NewReader(body))
 	if err != nil {
 		return err
 	}

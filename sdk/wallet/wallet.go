@@ -35,6 +35,10 @@ var (
 	// a level the binding does not reach, an answered session); the
 	// error's text carries the node's description.
 	ErrApprovalRefused = errors.New("wallet: the node refused the login approval")
+	// ErrForeignSession: a login session URL (from a scanned QR or an app
+	// link) that is not a login session of the wallet's own node; the
+	// wallet sends it nothing.
+	ErrForeignSession = errors.New("wallet: the login session is not at this wallet's node")
 )
 
 // Holder is a holder's wallet for one node: a device key in a KeyStore,
@@ -280,11 +284,12 @@ func (w *Holder) OnlineCodeRequest(consent string) ([]byte, error) {
 	if _, err := io.ReadFull(w.rand, nonce); err != nil {
 		return nil, err
 	}
-	return w.holderRequest(nonce, consent)
+	return w.holderRequest(qrcode.PurposeOnlineCode, nonce, consent)
 }
 
-// holderRequest signs a qrcode.HolderRequest with nonce and consent.
-func (w *Holder) holderRequest(nonce []byte, consent string) ([]byte, error) {
+// holderRequest signs a qrcode.HolderRequest for purpose with nonce and
+// consent.
+func (w *Holder) holderRequest(purpose string, nonce []byte, consent string) ([]byte, error) {
 	w.mu.Lock()
 	binding, region := w.binding, w.region
 	w.mu.Unlock()
@@ -295,7 +300,7 @@ func (w *Holder) holderRequest(nonce []byte, consent string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	req := qrcode.HolderRequest{Binding: binding, Time: w.clock().Unix(), Nonce: nonce, Region: region, Consent: splitList(consent)}
+	req := qrcode.HolderRequest{Purpose: purpose, Binding: binding, Time: w.clock().Unix(), Nonce: nonce, Region: region, Consent: splitList(consent)}
 	if err := qrcode.SignHolderRequest(w.rand, s, &req); err != nil {
 		return nil, err
 	}

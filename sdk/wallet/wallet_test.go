@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -234,11 +236,14 @@ func TestOnlineCodeRequest(t *testing.T) {
 	if len(req.Consent) != 1 || req.Region != "310000" {
 		t.Errorf("request: %+v", req)
 	}
-	if _, err := verifier(nil).VerifyHolderRequest(context.Background(), &req, "310000", time.Now(), time.Minute); err != nil {
+	if _, err := verifier(nil).VerifyHolderRequest(context.Background(), &req, qrcode.PurposeOnlineCode, "310000", time.Now(), time.Minute); err != nil {
 		t.Errorf("holder request: %v", err)
 	}
+	if _, err := verifier(nil).VerifyHolderRequest(context.Background(), &req, qrcode.PurposeLoginApprove, "310000", time.Now(), time.Minute); !errors.Is(err, qrcode.ErrHolderAuth) {
+		t.Errorf("a request for an online code taken as a login approval: %v", err)
+	}
 	req.Consent = []string{"age_over_60"}
-	if _, err := verifier(nil).VerifyHolderRequest(context.Background(), &req, "310000", time.Now(), time.Minute); err == nil {
+	if _, err := verifier(nil).VerifyHolderRequest(context.Background(), &req, qrcode.PurposeOnlineCode, "310000", time.Now(), time.Minute); err == nil {
 		t.Error("a request with changed consent verified")
 	}
 }
@@ -266,8 +271,13 @@ func TestLoginApproval(t *testing.T) {
 	if len(req.Nonce) != 32 || req.Nonce[31] != 31 || len(req.Consent) != 1 {
 		t.Errorf("approval: nonce %x consent %v", req.Nonce, req.Consent)
 	}
-	if _, err := verifier(nil).VerifyHolderRequest(context.Background(), &req, "310000", time.Now(), time.Minute); err != nil {
+	if _, err := verifier(nil).VerifyHolderRequest(context.Background(), &req, qrcode.PurposeLoginApprove, "310000", time.Now(), time.Minute); err != nil {
 		t.Errorf("approval does not verify: %v", err)
+	}
+	for _, other := range []string{qrcode.PurposeOnlineCode, qrcode.PurposeLoginDeny} {
+		if _, err := verifier(nil).VerifyHolderRequest(context.Background(), &req, other, "310000", time.Now(), time.Minute); !errors.Is(err, qrcode.ErrHolderAuth) {
+			t.Errorf("a login approval taken for %s: %v", other, err)
+		}
 	}
 	for _, bad := range []string{"", "not base64!", "AAEC"} {
 		if _, err := w.LoginApproval(bad, "", ""); !errors.Is(err, wallet.ErrInvalidArgument) {
@@ -343,7 +353,7 @@ func TestLoginApprovalWithPIN(t *testing.T) {
 	if err := json.Unmarshal(body, &approval); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := verifier(nil).VerifyHolderRequest(context.Background(), &approval.Request, "310000", time.Now(), time.Minute); err != nil {
+	if _, err := verifier(nil).VerifyHolderRequest(context.Background(), &approval.Request, qrcode.PurposeLoginApprove, "310000", time.Now(), time.Minute); err != nil {
 		t.Errorf("approval does not verify: %v", err)
 	}
 	pc := approval.PINCheck
@@ -363,5 +373,32 @@ func TestLoginApprovalWithPIN(t *testing.T) {
 	body, _ = w.LoginApproval(challenge, "", "")
 	if strings.Contains(string(body), "pin_check") {
 		t.Errorf("an approval without a PIN carries a PIN check: %s", body)
+	}
+}
+
+// TestLoginSessionUnderNodePath: a node URL with a path serves login
+// sessions under it: the wallet reads {node}/login/sessions/{id} and
+// refuses the same session at the host's root (ErrForeignSession, no
+// request).
+func TestLoginSessionUnderNodePath(t *testing.T) {
+	var paths []string
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		paths = append(paths, r.URL.Path)
+		rw.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(rw, `{"client_id":"shop","client_name":"Shop","acr":"L2","challenge":"AAAA","expires_at":"2026-01-01T00:00:00Z"}`)
+	}))
+	defer srv.Close()
+	w, err := wallet.NewHolder(srv.URL+"/sh/", wallet.NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.DescribeLogin(srv.URL + "/login/sessions/abc"); !errors.Is(err, wallet.ErrForeignSession) {
+		t.Errorf("a session outside the node's path: %v", err)
+	}
+	if lr, err := w.DescribeLogin(srv.URL + "/sh/login/sessions/abc"); err != nil || lr.ClientName != "Shop" {
+		t.Errorf("a session under the node's path: %+v %v", lr, err)
+	}
+	if strings.Join(paths, " ") != "/sh/login/sessions/abc" {
+		t.Errorf("requests: %q", paths)
 	}
 }

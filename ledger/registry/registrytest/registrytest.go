@@ -49,9 +49,15 @@ func Run(t *testing.T, open Open, bound time.Duration) {
 			return registry.NewClients(ledger.Client{L: l}, nil)
 		})
 	})
+	t.Run("HomeClientStore", func(t *testing.T) {
+		clientstoretest.Run(t, func(t *testing.T) auth.ClientStore {
+			l, _ := open(t)
+			return registry.NewHomeClients(ledger.Client{L: l}, StartView(t, l), ledgertest.RegionA)
+		})
+	})
 	t.Run("Terminals", func(t *testing.T) {
 		l, _ := open(t)
-		testTerminals(t, registry.NewTerminals(ledger.Client{L: l}, StartView(t, l)))
+		testTerminals(t, registry.NewTerminals(ledger.Client{L: l}, StartView(t, l), ledgertest.RegionA))
 	})
 	t.Run("TwoInstances", func(t *testing.T) {
 		l1, _ := open(t)
@@ -100,8 +106,8 @@ func Run(t *testing.T, open Open, bound time.Duration) {
 		took = Within(t, bound, func() bool { got, err := two.Get(ctx, c.ID); return err == nil && got.Disabled })
 		t.Logf("disable committed in %v; the other instance refused the client %v after the commit", wrote, took)
 
-		t1 := registry.NewTerminals(ledger.Client{L: l1}, StartView(t, l1))
-		t2 := registry.NewTerminals(ledger.Client{L: l2}, StartView(t, l2))
+		t1 := registry.NewTerminals(ledger.Client{L: l1}, StartView(t, l1), ledgertest.RegionA)
+		t2 := registry.NewTerminals(ledger.Client{L: l2}, StartView(t, l2), ledgertest.RegionA)
 		term := newTerminal(t, fresh("tt"))
 		if err := t1.Add(ctx, term); err != nil {
 			t.Fatal(err)

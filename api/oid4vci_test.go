@@ -1,0 +1,188 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/oid4vci"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// stubSigner "signs" with a fixed string (the HTTP layer is under test,
+// not the signature); the calls fail picks fail as the node's signer does
+// when the status list cannot take an entry now.
+type stubSigner struct {
+	calls atomic.Int64
+	fail  func(call int64) bool
+}
+
+func (s *stubSigner) Sign(context.Context, oid4vci.SignRequest) (string, error) {
+	if s.fail(s.calls.Add(1)) {
+		return "", fmt.Errorf("%w: %w", oid4vci.ErrSignerUnavailable, vc.ErrStatusFull)
+	}
+	return "eyJhbGciOiJTTTIifQ.e30.c2ln~", nil
+}
+
+// vciServer serves OID4VCI over HTTP with signer.
+func vciServer(t *testing.T, signer oid4vci.Signer) (*oid4vci.Service, *httptest.Server) {
+	t.Helper()
+	mem, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mem.Close() })
+	base := "https://node.example"
+	svc, err := oid4vci.New(oid4vci.Config{Issuer: base, Types: []oid4vci.CredentialType{{Type: "ResidenceCredential"}}, Signer: signer, Store: mem})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := New(Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err := s.MountOID4VCI(OID4VCIConfig{Service: svc}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	return svc, srv
+}
+
+// vciPost posts body (a form when it is url.Values) and returns the
+// status, the Retry-After header and the JSON answer.
+func vciPost(t *testing.T, srv *httptest.Server, path, token string, body any) (int, string, map[string]any) {
+	t.Helper()
+	var r io.Reader
+	ct := "application/json"
+	switch b := body.(type) {
+	case url.Values:
+		r, ct = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
+	case nil:
+		r = strings.NewReader("")
+	default:
+		raw, _ := json.Marshal(b)
+		r = strings.NewReader(string(raw))
+	}
+	req, _ := http.NewRequest("POST", srv.URL+path, r)
+	req.Header.Set("Content-Type", ct)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, resp.Header.Get("Retry-After"), m
+}
+
+// vciOffer makes a pre-authorized offer of configs and returns its code.
+func vciOffer(t *testing.T, svc *oid4vci.Service, configs ...string) string {
+	t.Helper()
+	o, err := svc.CreateOffer(context.Background(), oid4vci.OfferRequest{Client: "rp", ConfigurationIDs: configs,
+		Credential: map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential", "ResidenceCredential"},
+			"credentialSubject": map[string]any{"region": "310000"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Grants map[string]struct {
+			Code string `json:"pre-authorized_code"`
+		}
+	}
+	if err := json.Unmarshal(o.JSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	return doc.Grants[oid4vci.GrantPreAuthorized].Code
+}
+
+// vciCredentialBody is a credential request naming id by member, with one
+// key proof under a fresh c_nonce, and extra members.
+func vciCredentialBody(t *testing.T, srv *httptest.Server, member, id string, extra map[string]any) map[string]any {
+	t.Helper()
+	st, _, n := vciPost(t, srv, oid4vci.PathNonce, "", nil)
+	if st != 200 {
+		t.Fatalf("nonce: %d %v", st, n)
+	}
+	p, _ := benchProof(t, "https://node.example", n["c_nonce"].(string))
+	body := map[string]any{member: id, "proofs": map[string]any{"jwt": []string{p}}}
+	for k, v := range extra {
+		body[k] = v
+	}
+	return body
+}
+
+// TestOID4VCISignerUnavailable: over HTTP, a signer that cannot sign now
+// is answered 503 temporarily_unavailable with Retry-After (never 500,
+// never the unrecoverable 400 credential_request_denied), and the retry
+// with a fresh c_nonce under the same access token gets the credential.
+func TestOID4VCISignerUnavailable(t *testing.T) {
+	svc, srv := vciServer(t, &stubSigner{fail: func(n int64) bool { return n == 1 }})
+	st, _, tok := vciPost(t, srv, oid4vci.PathToken, "", url.Values{"grant_type": {oid4vci.GrantPreAuthorized}, "pre-authorized_code": {vciOffer(t, svc, "ResidenceCredential_sd_jwt")}})
+	if st != 200 {
+		t.Fatalf("token: %d %v", st, tok)
+	}
+	access := tok["access_token"].(string)
+	st, retry, m := vciPost(t, srv, oid4vci.PathCredential, access, vciCredentialBody(t, srv, "credential_configuration_id", "ResidenceCredential_sd_jwt", nil))
+	if st != http.StatusServiceUnavailable || retry == "" || m["error"] != "temporarily_unavailable" {
+		t.Fatalf("signer unavailable: %d Retry-After %q %v, want 503 temporarily_unavailable with Retry-After", st, retry, m)
+	}
+	if st, _, m := vciPost(t, srv, oid4vci.PathCredential, access, vciCredentialBody(t, srv, "credential_configuration_id", "ResidenceCredential_sd_jwt", nil)); st != 200 {
+		t.Fatalf("the retry: %d %v", st, m)
+	}
+}
+
+// TestOID4VCIAuthorizationDetailsHTTP: end to end over HTTP, a
+// pre-authorized token request with authorization_details (OID4VCI 1.0
+// §6.1) for one of the offer's two configurations gets
+// authorization_details with credential_identifiers (§6.2); the
+// credential request names that identifier (§8.2), with an extension
+// member the issuer ignores; credential_configuration_id and the other
+// configuration are refused. An unknown type is invalid_authorization_details.
+func TestOID4VCIAuthorizationDetailsHTTP(t *testing.T) {
+	svc, srv := vciServer(t, &stubSigner{fail: func(int64) bool { return false }})
+	const sd, jv = "ResidenceCredential_sd_jwt", "ResidenceCredential_jwt_vc_json"
+	code := vciOffer(t, svc, sd, jv)
+	form := func(details string) url.Values {
+		return url.Values{"grant_type": {oid4vci.GrantPreAuthorized}, "pre-authorized_code": {code}, "authorization_details": {details}, "x_unknown": {"ignored"}}
+	}
+	if st, _, m := vciPost(t, srv, oid4vci.PathToken, "", form(`[{"type":"payment_initiation","credential_configuration_id":"`+jv+`"}]`)); st != 400 || m["error"] != "invalid_authorization_details" {
+		t.Fatalf("an unknown authorization_details type: %d %v", st, m)
+	}
+	st, _, tok := vciPost(t, srv, oid4vci.PathToken, "", form(`[{"type":"openid_credential","credential_configuration_id":"`+jv+`","locations":["https://node.example"]}]`))
+	if st != 200 {
+		t.Fatalf("token: %d %v", st, tok)
+	}
+	raw, _ := json.Marshal(tok["authorization_details"])
+	if want := `[{"credential_configuration_id":"` + jv + `","credential_identifiers":["` + jv + `"],"type":"openid_credential"}]`; string(raw) != want {
+		t.Fatalf("authorization_details %s, want %s", raw, want)
+	}
+	access := tok["access_token"].(string)
+	for _, c := range []struct{ member, id, want string }{
+		{"credential_configuration_id", jv, "invalid_credential_request"},
+		{"credential_identifier", sd, "unknown_credential_identifier"},
+	} {
+		if st, _, m := vciPost(t, srv, oid4vci.PathCredential, access, vciCredentialBody(t, srv, c.member, c.id, nil)); st != 400 || m["error"] != c.want {
+			t.Errorf("%s %s: %d %v, want 400 %s", c.member, c.id, st, m, c.want)
+		}
+	}
+	st, _, m := vciPost(t, srv, oid4vci.PathCredential, access, vciCredentialBody(t, srv, "credential_identifier", jv, map[string]any{"x_extension": map[string]any{"a": 1}}))
+	if st != 200 {
+		t.Fatalf("credential_identifier: %d %v", st, m)
+	}
+	if creds, _ := m["credentials"].([]any); len(creds) != 1 {
+		t.Fatalf("credentials %v", m["credentials"])
+	}
+	if st, _, m := vciPost(t, srv, oid4vci.PathNotification, access, map[string]any{"notification_id": m["notification_id"], "event": "credential_accepted", "x_extension": true}); st != 204 {
+		t.Errorf("notification with an extension member: %d %v", st, m)
+	}
+}

@@ -1,0 +1,210 @@
+package login
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"net/url"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/auth"
+)
+
+// TestRevokeAndIntrospect: the revocation endpoint (RFC 7009) revokes a
+// login's refresh token with every token of its login (§2.1) and an
+// access token alone, for the client they were issued to only; another
+// client's revocation changes nothing. Introspection (RFC 7662) shows a
+// live token to its client and to registry:admin, with its members, and
+// nothing to anyone once it is revoked.
+func TestRevokeAndIntrospect(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	add := func(id string, scopes ...string) auth.Client {
+		c, _, err := auth.NewClient(auth.Registration{ID: id, Name: id, Region: "310000", Scopes: scopes,
+			GrantTypes: []string{auth.GrantAuthorizationCode}, RedirectURIs: []string{testRedirect}, AuthMethod: auth.AuthClientSecretBasic}, time.Now(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.cfg.Clients.(*auth.MemoryStore).Create(ctx, c); err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := add("other", auth.ScopeQRRedeem)
+	admin := add("ops", auth.ScopeRegistryAdmin)
+	n := 0
+	login := func() *TokenResponse {
+		n++
+		resp, err := p.tokens(ctx, shop, refresh{ClientID: shop.ID, Scope: "openid offline_access", Family: "family-" + string(rune('a'+n)),
+			Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+		if err != nil || resp.RefreshToken == "" {
+			t.Fatalf("tokens: %+v %v", resp, err)
+		}
+		return resp
+	}
+	active := func(caller auth.Client, tok string) auth.Introspection {
+		t.Helper()
+		res, err := p.Introspect(ctx, caller, tok)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return res
+	}
+	refreshes := func(tok string) bool {
+		_, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok})
+		return err == nil
+	}
+	works := func(tok string) bool { _, err := p.UserInfo(ctx, tok); return err == nil }
+
+	tok := login()
+	now := time.Now().Unix()
+	at := active(shop, tok.AccessToken)
+	if !at.Active || at.ClientID != "shop" || at.Sub != "pairwise-1" || at.Scope != "openid offline_access" || at.TokenType != "Bearer" ||
+		at.Iss != "https://node.example" || at.Aud != "https://node.example" || at.Iat < now-5 || at.Iat > now || at.Exp != at.Iat+600 {
+		t.Errorf("access token: %+v", at)
+	}
+	rt := active(shop, tok.RefreshToken)
+	if !rt.Active || rt.ClientID != "shop" || rt.Sub != "pairwise-1" || rt.TokenType != "" || rt.Exp != rt.Iat+30*24*3600 {
+		t.Errorf("refresh token: %+v", rt)
+	}
+	if got := active(admin, tok.AccessToken); got != at {
+		t.Errorf("registry:admin: %+v, want %+v", got, at)
+	}
+	for _, tk := range []string{tok.AccessToken, tok.RefreshToken, tok.IDToken, "", "x", string(make([]byte, 65))} {
+		if got := active(other, tk); got != (auth.Introspection{}) {
+			t.Errorf("another client introspects %.8q: %+v", tk, got)
+		}
+	}
+
+	// Another client's revocation: no error, nothing revoked.
+	for _, tk := range []string{tok.AccessToken, tok.RefreshToken, "unknown", ""} {
+		if err := p.Revoke(ctx, other, tk); err != nil {
+			t.Errorf("another client revokes %.8q: %v", tk, err)
+		}
+	}
+	if !works(tok.AccessToken) || !active(shop, tok.RefreshToken).Active {
+		t.Fatal("another client's revocation revoked the tokens")
+	}
+
+	// The access token alone.
+	if err := p.Revoke(ctx, shop, tok.AccessToken); err != nil {
+		t.Fatal(err)
+	}
+	if works(tok.AccessToken) || active(shop, tok.AccessToken).Active || active(admin, tok.AccessToken).Active {
+		t.Error("a revoked access token is still good")
+	}
+	if !active(shop, tok.RefreshToken).Active || !refreshes(tok.RefreshToken) {
+		t.Error("revoking an access token revoked its refresh token")
+	}
+
+	// A refresh token: with its login's other tokens.
+	tok = login()
+	if err := p.Revoke(ctx, shop, tok.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	if refreshes(tok.RefreshToken) || works(tok.AccessToken) || active(shop, tok.RefreshToken).Active || active(shop, tok.AccessToken).Active {
+		t.Error("a revoked refresh token, or its login's access token, is still good")
+	}
+	// Revoking again, or a spent token: no error.
+	if err := p.Revoke(ctx, shop, tok.RefreshToken); err != nil {
+		t.Error(err)
+	}
+
+	// A disabled client's tokens are inactive to registry:admin.
+	tok = login()
+	if _, err := p.cfg.Clients.(*auth.MemoryStore).Update(ctx, "shop", func(c *auth.Client) error { c.Disabled = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if got := active(admin, tok.AccessToken); got.Active {
+		t.Errorf("a disabled client's token: %+v", got)
+	}
+}
+
+// TestLogoutHintCrit: RFC 7515 §4.1.11: an id_token_hint with crit (the
+// node understands no extension) is not an ID token of this node, and
+// ends no login.
+func TestLogoutHintCrit(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	key, err := p.cfg.Keys.Active(IDTokenAlgorithms[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := jwt.NewWithClaims(jwt.GetSigningMethod(key.Alg), jwt.MapClaims{"iss": p.cfg.Issuer, "sub": "s", "aud": "shop", "sid": "family-crit",
+		"iat": time.Now().Unix(), "exp": time.Now().Add(time.Minute).Unix()})
+	tok.Header["kid"] = key.Kid
+	tok.Header["crit"] = []string{"urn:example:must-check"}
+	tok.Header["urn:example:must-check"] = true
+	hint, err := tok.SignedString(key.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var e *Error
+	if _, err := p.Logout(ctx, url.Values{"id_token_hint": {hint}}); !errors.As(err, &e) || e.Code != CodeInvalidRequest {
+		t.Errorf("a hint with crit: %v", err)
+	}
+	if p.familyRevoked(ctx, "family-crit") {
+		t.Error("a hint with crit ended its login")
+	}
+	delete(tok.Header, "crit")
+	if hint, _ = tok.SignedString(key.Signer); func() error { _, err := p.Logout(ctx, url.Values{"id_token_hint": {hint}}); return err }() != nil {
+		t.Error("the same hint without crit is refused")
+	}
+}
+
+// TestDiscoveryKeepsMetadata: the OpenID Provider configuration is the
+// authorization server metadata with login's members added: every
+// member of the metadata is there with its value (grant types, response
+// types and scopes joined with login's), and it says iss is in every
+// authorization response (RFC 9207 §2.3).
+func TestDiscoveryKeepsMetadata(t *testing.T) {
+	p := newTestProvider(t)
+	var m auth.Metadata
+	v := reflect.ValueOf(&m).Elem()
+	for i := range v.NumField() {
+		switch f := v.Field(i); f.Kind() {
+		case reflect.String:
+			f.SetString("value-" + v.Type().Field(i).Name)
+		case reflect.Slice:
+			f.Set(reflect.ValueOf([]string{"value-" + v.Type().Field(i).Name}))
+		default:
+			t.Fatalf("auth.Metadata.%s: a %s", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	decode := func(x any) map[string]any {
+		b, _ := json.Marshal(x)
+		var out map[string]any
+		if err := json.Unmarshal(b, &out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	want, got := decode(m), decode(p.Discovery(m))
+	joined := []string{"grant_types_supported", "response_types_supported", "scopes_supported"}
+	for k, w := range want {
+		g, ok := got[k]
+		switch {
+		case !ok:
+			t.Errorf("%s is missing", k)
+		case slices.Contains(joined, k):
+			if !slices.Contains(g.([]any), w.([]any)[0]) {
+				t.Errorf("%s: %v lacks %v", k, g, w)
+			}
+		case !reflect.DeepEqual(g, w):
+			t.Errorf("%s: %v, want %v", k, g, w)
+		}
+	}
+	if got["authorization_response_iss_parameter_supported"] != true || got["authorization_endpoint"] != "https://node.example"+AuthorizePath {
+		t.Errorf("login's members: %v", got)
+	}
+}

@@ -1,0 +1,199 @@
+package oid4vci
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// failingSigner fails the calls fail picks (numbered from 1) with err, and
+// signs the others.
+type failingSigner struct {
+	next  Signer
+	err   error
+	fail  func(call int64) bool
+	calls atomic.Int64
+}
+
+func (f *failingSigner) Sign(ctx context.Context, req SignRequest) (string, error) {
+	if f.fail(f.calls.Add(1)) {
+		return "", f.err
+	}
+	return f.next.Sign(ctx, req)
+}
+
+// vciSession is an access token for a fresh pre-authorized offer of the
+// SD-JWT configuration on s, and a credential request body with n key
+// proofs under a fresh c_nonce each time it is called.
+func vciSession(t *testing.T, s *Service) (Access, func(n int) []byte) {
+	t.Helper()
+	ctx := context.Background()
+	o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Access{Scheme: "Bearer", Token: tok.AccessToken}, func(n int) []byte {
+		c, err := s.Nonce(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proofs := make([]string, n)
+		for i := range proofs {
+			proofs[i] = proof(t, c.CNonce, time.Now())
+		}
+		b, _ := json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": proofs}})
+		return b
+	}
+}
+
+// TestTransientSignFailureLeavesTheConfiguration: a signer that cannot
+// sign now (the status store, the ledger binding, the registry
+// unavailable) is answered temporarily_unavailable, not
+// credential_request_denied (which OID4VCI 1.0 §8.3.1.2 makes
+// unrecoverable); the c_nonce stays spent, and a retry with a fresh one
+// is served under the same access token, however the failure is wrapped,
+// also when it is the second credential of a batch.
+func TestTransientSignFailureLeavesTheConfiguration(t *testing.T) {
+	for _, c := range []struct {
+		name          string
+		err           error
+		batch, failAt int
+	}{
+		{"store unavailable", store.ErrUnavailable, 1, 1},
+		{"signer unavailable", errors.Join(errors.New("ledger: binding unconfirmed"), ErrSignerUnavailable), 1, 1},
+		{"deadline", context.DeadlineExceeded, 1, 1},
+		{"second of a batch", store.ErrUnavailable, 3, 2},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			stores(t, func(t *testing.T, st Store) {
+				s := newService(t, st, nil)
+				s.cfg.Signer = &failingSigner{next: s.cfg.Signer, err: c.err, fail: func(n int64) bool { return n == int64(c.failAt) }}
+				access, request := vciSession(t, s)
+				ctx := context.Background()
+				first := request(c.batch)
+				_, err := s.Credential(ctx, access, first)
+				if code(err) != CodeTemporarilyUnavailable || !errors.Is(err, c.err) {
+					t.Fatalf("a transient signer failure: %v, want temporarily_unavailable wrapping it", err)
+				}
+				if _, err := s.Credential(ctx, access, first); code(err) != CodeInvalidNonce {
+					t.Errorf("the failed request's c_nonce again: %v, want invalid_nonce", err)
+				}
+				resp, err := s.Credential(ctx, access, request(c.batch))
+				if err != nil {
+					t.Fatalf("the retry with a fresh c_nonce: %v", err)
+				}
+				if len(resp.Credentials) != c.batch {
+					t.Errorf("%d credentials, want %d", len(resp.Credentials), c.batch)
+				}
+				if _, err := s.Credential(ctx, access, request(1)); code(err) != CodeInvalidCredentialRequest {
+					t.Errorf("after the issue, the configuration again: %v, want invalid_credential_request", err)
+				}
+			})
+		})
+	}
+}
+
+// TestSignRefusalSpendsTheConfiguration: a refusal of the signer (the
+// client lost its accreditation) stays credential_request_denied and
+// spends the configuration under the token.
+func TestSignRefusalSpendsTheConfiguration(t *testing.T) {
+	m, _ := store.NewMemory(store.MemoryOptions{})
+	defer m.Close()
+	s := newService(t, m, nil)
+	s.cfg.Signer = &failingSigner{next: s.cfg.Signer, err: vc.ErrNotAccredited, fail: func(n int64) bool { return n == 1 }}
+	access, request := vciSession(t, s)
+	ctx := context.Background()
+	if _, err := s.Credential(ctx, access, request(1)); code(err) != CodeCredentialRequestDenied {
+		t.Fatalf("a refusal: %v, want credential_request_denied", err)
+	}
+	if _, err := s.Credential(ctx, access, request(1)); code(err) != CodeInvalidCredentialRequest {
+		t.Errorf("after a refusal, the configuration again: %v, want invalid_credential_request", err)
+	}
+}
+
+// TestRetriesIssueOnce: concurrent requests under one access token with a
+// signer failing every other call: whatever the interleaving, exactly one
+// request is ever served, and the configuration stays issuable until one
+// has been.
+func TestRetriesIssueOnce(t *testing.T) {
+	stores(t, func(t *testing.T, st Store) {
+		s := newService(t, st, nil)
+		s.cfg.Signer = &failingSigner{next: s.cfg.Signer, err: store.ErrUnavailable, fail: func(n int64) bool { return n%2 == 1 }}
+		access, request := vciSession(t, s)
+		ctx := context.Background()
+		var served atomic.Int32
+		for round := 0; round < 4 && served.Load() == 0; round++ {
+			var wg sync.WaitGroup
+			for range 8 {
+				body := request(1)
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					_, err := s.Credential(ctx, access, body)
+					switch code(err) {
+					case "":
+						served.Add(1)
+					case CodeTemporarilyUnavailable, CodeInvalidCredentialRequest:
+					default:
+						t.Error(err)
+					}
+				}()
+			}
+			wg.Wait()
+		}
+		if served.Load() != 1 {
+			t.Fatalf("%d requests served, want exactly 1", served.Load())
+		}
+		for range 3 {
+			if _, err := s.Credential(ctx, access, request(1)); code(err) != CodeInvalidCredentialRequest {
+				t.Fatalf("after the issue: %v, want invalid_credential_request", err)
+			}
+		}
+	})
+}
+
+// TestCredentialRequestIgnoresUnknownMembers: OID4VCI 1.0 §8.2 "The
+// Credential Issuer MUST ignore any unrecognized parameters"; a repeated
+// member is still refused.
+func TestCredentialRequestIgnoresUnknownMembers(t *testing.T) {
+	m, _ := store.NewMemory(store.MemoryOptions{})
+	defer m.Close()
+	s := newService(t, m, nil)
+	access, request := vciSession(t, s)
+	ctx := context.Background()
+	n, _ := s.Nonce(ctx)
+	p := proof(t, n.CNonce, time.Now())
+	dup := []byte(`{"credential_configuration_id":"ResidenceCredential_sd_jwt","credential_configuration_id":"ResidenceCredential_sd_jwt","proofs":{"jwt":["` + p + `"]}}`)
+	if _, err := s.Credential(ctx, access, dup); code(err) != CodeInvalidCredentialRequest {
+		t.Errorf("a repeated member: %v, want invalid_credential_request", err)
+	}
+	var body map[string]any
+	json.Unmarshal(request(1), &body)
+	body["x_extension"] = map[string]any{"nested": []any{1, "two"}}
+	b, _ := json.Marshal(body)
+	resp, err := s.Credential(ctx, access, b)
+	if err != nil {
+		t.Fatalf("a credential request with an unrecognized member: %v", err)
+	}
+	// §11.1: the same for the notification request.
+	note := func(extra string) []byte {
+		return []byte(`{"notification_id":"` + resp.NotificationID + `","event":"credential_accepted"` + extra + `}`)
+	}
+	if _, err := s.Notify(ctx, access, note(`,"event":"credential_failure"`)); code(err) != CodeInvalidNotificationRequest {
+		t.Errorf("a notification with a repeated member: %v, want invalid_notification_request", err)
+	}
+	if _, err := s.Notify(ctx, access, note(`,"x_extension":true`)); err != nil {
+		t.Errorf("a notification with an unrecognized member: %v", err)
+	}
+}
