@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/json"
@@ -142,8 +143,29 @@ func TestSDKEndToEnd(t *testing.T) {
 
 	// Wallet: device key in a key store, enrollment at L4.
 	w, m := f.walletHolder(t, "11010519491231003", "张三", "135790")
-	bindingID := m["binding_credential"].(map[string]any)["id"].(string)
+	enrollmentID := m["enrollment_id"].(string)
 	bindingVC := m["binding_credential"].(map[string]any)["credential"].(string)
+
+	// The wallet asked for DefaultCopies copies and shows two offline
+	// verifiers two of them: different handle, device key and status.
+	if n := len(m["copies"].([]any)); n != sdkwallet.DefaultCopies {
+		t.Fatalf("the enrollment has %d copies, want %d", n, sdkwallet.DefaultCopies)
+	}
+	var seen []qrcode.Binding
+	for _, v := range []string{"verifierA", "verifierB"} {
+		code, err := w.OfflineCode("age_over_18", v, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _, _, err := qrcode.DecodeOffline(code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		seen = append(seen, b)
+	}
+	if a, b := seen[0], seen[1]; bytes.Equal(a.Subject, b.Subject) || a.DeviceKey.Equal(b.DeviceKey) || a.Status == b.Status {
+		t.Error("two offline verifiers were shown one copy")
+	}
 
 	// Online code, redeemed once through the SDK.
 	online, err := w.RequestOnlineCode("age_over_18")
@@ -285,10 +307,11 @@ func TestSDKEndToEnd(t *testing.T) {
 		t.Error("tampered disclosure verified")
 	}
 
-	// Revocation: cached lists answer until their ttl; then every check
-	// sees it.
+	// Revocation of the enrollment (every copy: the wallet showed the
+	// parties below different copies): cached lists answer until their
+	// ttl; then every check sees it.
 	sb, _ := json.Marshal(map[string]string{"action": "revoke"})
-	if c, m, _ := f.do("POST", "/v1/credentials/"+bindingID+"/status", f.enrollTok, "application/json", string(sb)); c != 200 {
+	if c, m, _ := f.do("POST", "/v1/enrollments/"+enrollmentID+"/status", f.enrollTok, "application/json", string(sb)); c != 200 {
 		t.Fatalf("revoke: %d %v", c, m)
 	}
 	if _, err := qv.Verify(ctx, offline(), qrcode.VerifyOptions{}); err != nil {

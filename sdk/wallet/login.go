@@ -147,11 +147,12 @@ func (w *Holder) pinCheck(pin string) (*pinCheck, error) {
 		return nil, fmt.Errorf("%w: the PIN must be six digits", ErrInvalidArgument)
 	}
 	w.mu.Lock()
-	cred, enrolled := w.bindingCredential, w.binding != nil
-	w.mu.Unlock()
-	if !enrolled {
+	if w.copies == nil {
+		w.mu.Unlock()
 		return nil, ErrNotEnrolled
 	}
+	cred := w.copies[0].bindingCredential
+	w.mu.Unlock()
 	if cred == "" {
 		return nil, ErrNoBindingCredential
 	}

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -42,27 +44,25 @@ var (
 )
 
 // Holder is a holder's wallet for one node: a device key in a KeyStore,
-// and once enrolled the device binding (the holder copy the node issued)
-// and the identity credential, and the device-binding credential its PIN
-// checks present. (It is not named Wallet: gobind puts the
-// package's functions in a Java class named after the package,
-// wallet.Wallet.) Its state to persist is Binding,
-// IdentityCredential and Counter (restore with Restore), and
-// BindingCredential (restore with SetBindingCredential). Safe for
-// concurrent use.
+// and once enrolled the copies of its enrollment (see EnrollmentRequest):
+// each a holder copy of the device binding, an identity credential and a
+// device-binding credential, under a key of its own. (It is not named
+// Wallet: gobind puts the package's functions in a Java class named after
+// the package, wallet.Wallet.) Its state to persist is State (restore
+// with RestoreState). Safe for concurrent use.
 type Holder struct {
 	node  string
 	keys  KeyStore
 	alias string
 
-	mu         sync.Mutex
-	binding    []byte
-	region     string
-	credential string
-	// bindingCredential is the device-binding vc+jwt (with the sealed PIN
-	// verifier) that PIN checks present.
-	bindingCredential string
-	counter           int64
+	mu sync.Mutex
+	// copies are the enrollment's copies, the device key's first.
+	copies []*enrolledCopy
+	// pending are the aliases of the keys EnrollmentRequest made besides
+	// the device key, awaiting AcceptEnrollment.
+	pending []string
+	// copyCount is how many copies EnrollmentRequest asks for.
+	copyCount int
 	// attestation is the wallet attestation (Client Attestation JWT) of
 	// the instance key under attestationKey, if the app gave one.
 	attestation, attestationKey string
@@ -77,7 +77,7 @@ func NewHolder(node string, keys KeyStore, alias string) (*Holder, error) {
 	if node == "" || keys == nil || alias == "" {
 		return nil, fmt.Errorf("%w: a wallet needs a node URL, a key store and an alias", ErrInvalidArgument)
 	}
-	return &Holder{node: strings.TrimSuffix(node, "/"), keys: keys, alias: alias, now: time.Now, rand: rand.Reader,
+	return &Holder{node: strings.TrimSuffix(node, "/"), keys: keys, alias: alias, copyCount: DefaultCopies, now: time.Now, rand: rand.Reader,
 		client: &http.Client{Timeout: 15 * time.Second}}, nil
 }
 
@@ -112,43 +112,137 @@ func (w *Holder) DeviceKeyJWK() (string, error) {
 	return string(b), err
 }
 
+// DefaultCopies is how many copies EnrollmentRequest asks for unless
+// SetCopies says otherwise: the node's maximum (enrollment.MaxDeviceKeys),
+// so that up to 16 parties each see a copy no other party saw.
+const DefaultCopies = 16
+
+// SetCopies sets how many copies (1 to DefaultCopies) the next
+// EnrollmentRequest asks for.
+func (w *Holder) SetCopies(n int64) error {
+	if n < 1 || n > DefaultCopies {
+		return fmt.Errorf("%w: 1 to %d copies", ErrInvalidArgument, DefaultCopies)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.copyCount = int(n)
+	return nil
+}
+
 // EnrollmentRequest builds the JSON body of POST /v1/enrollments for this
-// device: the document number and name, the device key and a fresh device
-// proof for the node, and when given the PIN and a terminal's attestation.
-// The app's back end (a client with scope identity:enroll) sends it; the
-// number is not kept by the wallet.
+// device: the document number and name, the device keys each with a fresh
+// device proof for the node, and when given the PIN and a terminal's
+// attestation (made for the device key). It asks for SetCopies copies
+// (DefaultCopies): the device key's, and one per fresh key it makes in the
+// key store (device_keys); a single copy is the device_key form. The
+// app's back end (a client with scope identity:enroll) sends it, and the
+// answer goes to AcceptEnrollment of this Holder (it alone knows the fresh
+// keys' aliases). The number is not kept by the wallet.
 func (w *Holder) EnrollmentRequest(number, name, pin, attestation string) ([]byte, error) {
 	if number == "" || name == "" {
 		return nil, fmt.Errorf("%w: number and name are required", ErrInvalidArgument)
 	}
-	s, err := newStoreSigner(w.keys, w.alias)
-	if err != nil {
-		return nil, err
+	w.mu.Lock()
+	n := w.copyCount
+	w.mu.Unlock()
+	aliases := []string{w.alias}
+	for range n - 1 {
+		var r [8]byte
+		if _, err := io.ReadFull(w.rand, r[:]); err != nil {
+			return nil, err
+		}
+		a := w.alias + ".copy." + hex.EncodeToString(r[:])
+		if _, err := w.keys.Generate(a); err != nil {
+			return nil, err
+		}
+		aliases = append(aliases, a)
 	}
-	j, err := gm.NewJWK(s.pub, "")
-	if err != nil {
-		return nil, err
+	type keyProof struct {
+		Key   gm.JWK `json:"key"`
+		Proof string `json:"proof"`
 	}
-	proof, err := holder.NewDeviceProof(s, w.node, w.clock(), rand.Text())
-	if err != nil {
-		return nil, err
+	keys := make([]keyProof, len(aliases))
+	for i, a := range aliases {
+		s, err := newStoreSigner(w.keys, a)
+		if err != nil {
+			return nil, err
+		}
+		if keys[i].Key, err = gm.NewJWK(s.pub, ""); err != nil {
+			return nil, err
+		}
+		if keys[i].Proof, err = holder.NewDeviceProof(s, w.node, w.clock(), rand.Text()); err != nil {
+			return nil, err
+		}
 	}
-	body := map[string]any{"document": map[string]any{"number": number}, "name": name, "device_key": j, "device_proof": proof}
+	body := map[string]any{"document": map[string]any{"number": number}, "name": name}
+	if len(keys) == 1 {
+		body["device_key"], body["device_proof"] = keys[0].Key, keys[0].Proof
+	} else {
+		body["device_keys"] = keys
+	}
 	if pin != "" {
 		body["pin"] = pin
 	}
 	if attestation != "" {
 		body["attestation"] = attestation
 	}
-	return json.Marshal(body)
+	out, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	w.mu.Lock()
+	w.pending = aliases[1:]
+	w.mu.Unlock()
+	return out, nil
+}
+
+// enrolledCopy is one copy of the enrollment and what it was shown to.
+type enrolledCopy struct {
+	alias             string // of its key in the KeyStore
+	binding           []byte // the holder copy of its QR binding
+	region            string
+	credential        string // its identity credential (SD-JWT VC), or ""
+	bindingCredential string // its device-binding vc+jwt, or ""
+	counter           int64  // of its last offline code
+	// parties are the parties (offline code audiences, presentation
+	// audiences) it was shown to.
+	parties []string
+}
+
+// newCopy checks a copy: its binding and binding credential (if any) must
+// be bound to the key under alias.
+func (w *Holder) newCopy(alias string, binding []byte, credential, bindingCredential string, counter int64) (*enrolledCopy, error) {
+	b, err := qrcode.ParseBinding(binding)
+	if err != nil {
+		return nil, fmt.Errorf("%w: binding: %w", ErrInvalidArgument, err)
+	}
+	s, err := newStoreSigner(w.keys, alias)
+	if err != nil {
+		return nil, err
+	}
+	if !b.DeviceKey.Equal(s.pub) {
+		return nil, fmt.Errorf("%w: the binding is bound to another device key", ErrInvalidArgument)
+	}
+	if counter < 0 {
+		return nil, fmt.Errorf("%w: negative counter", ErrInvalidArgument)
+	}
+	if bindingCredential != "" {
+		if err := checkBindingCredential(bindingCredential, s.pub); err != nil {
+			return nil, err
+		}
+	}
+	return &enrolledCopy{alias: alias, binding: bytes.Clone(binding), region: fmt.Sprintf("%06d", b.Region),
+		credential: credential, bindingCredential: bindingCredential, counter: counter}, nil
 }
 
 // AcceptEnrollment reads the node's enrollment answer (the JSON of a 201
-// from POST /v1/enrollments) and keeps its QR binding, which must be bound
-// to this device key, its identity credential and its device-binding
-// credential (for PIN checks; it must be bound to this device key too).
+// from POST /v1/enrollments) and keeps every copy: its QR binding, which
+// must be bound to the device key or to one of the keys the last
+// EnrollmentRequest made, its identity credential and its device-binding
+// credential (for PIN checks; bound to the same key). The device key's
+// copy must be among them.
 func (w *Holder) AcceptEnrollment(response []byte) error {
-	var r struct {
+	type answerCopy struct {
 		QRBinding          []byte `json:"qr_binding"`
 		IdentityCredential struct {
 			Credential string `json:"credential"`
@@ -157,26 +251,51 @@ func (w *Holder) AcceptEnrollment(response []byte) error {
 			Credential string `json:"credential"`
 		} `json:"binding_credential"`
 	}
+	var r struct {
+		answerCopy
+		Copies []answerCopy `json:"copies"`
+	}
 	if err := json.Unmarshal(response, &r); err != nil {
 		return fmt.Errorf("%w: enrollment answer: %v", ErrInvalidArgument, err)
 	}
-	if err := w.Restore(r.QRBinding, r.IdentityCredential.Credential, 0); err != nil {
-		return err
+	if len(r.Copies) == 0 { // a node before batch issuance
+		r.Copies = []answerCopy{r.answerCopy}
 	}
-	if r.BindingCredential.Credential == "" {
-		w.mu.Lock()
-		w.bindingCredential = ""
-		w.mu.Unlock()
-		return nil
+	w.mu.Lock()
+	aliases := append([]string{w.alias}, w.pending...)
+	w.mu.Unlock()
+	copies := make([]*enrolledCopy, len(aliases))
+	for _, a := range r.Copies {
+		b, err := qrcode.ParseBinding(a.QRBinding)
+		if err != nil {
+			return fmt.Errorf("%w: binding: %w", ErrInvalidArgument, err)
+		}
+		i := slices.IndexFunc(aliases, func(alias string) bool {
+			s, err := newStoreSigner(w.keys, alias)
+			return err == nil && b.DeviceKey.Equal(s.pub)
+		})
+		if i < 0 || copies[i] != nil {
+			return fmt.Errorf("%w: the binding is bound to another device key", ErrInvalidArgument)
+		}
+		if copies[i], err = w.newCopy(aliases[i], a.QRBinding, a.IdentityCredential.Credential, a.BindingCredential.Credential, 0); err != nil {
+			return err
+		}
 	}
-	return w.SetBindingCredential(r.BindingCredential.Credential)
+	if copies[0] == nil {
+		return fmt.Errorf("%w: the enrollment has no copy of the device key", ErrInvalidArgument)
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.copies, w.pending = slices.DeleteFunc(copies, func(c *enrolledCopy) bool { return c == nil }), nil
+	return nil
 }
 
-// SetBindingCredential sets the device-binding credential (the vc+jwt
-// binding_credential.credential of the enrollment answer, which
-// AcceptEnrollment keeps) after a restart: the PIN checks of L3/L4 login
-// approvals present it. Its cnf.jwk must be this device key. The wallet
-// does not verify the node's signature (the node does, at each check).
+// SetBindingCredential sets the device-binding credential of the device
+// key's copy (the vc+jwt binding_credential.credential of the enrollment
+// answer, which AcceptEnrollment keeps), for a state restored with
+// Restore: the PIN checks of L3/L4 login approvals present it. Its
+// cnf.jwk must be this device key. The wallet does not verify the node's
+// signature (the node does, at each check).
 func (w *Holder) SetBindingCredential(credential string) error {
 	s, err := newStoreSigner(w.keys, w.alias)
 	if err != nil {
@@ -187,16 +306,22 @@ func (w *Holder) SetBindingCredential(credential string) error {
 	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.bindingCredential = credential
+	if w.copies == nil {
+		return ErrNotEnrolled
+	}
+	w.copies[0].bindingCredential = credential
 	return nil
 }
 
-// BindingCredential returns the device-binding credential ("" when the
-// wallet has none), to persist.
+// BindingCredential returns the device key's device-binding credential
+// ("" when the wallet has none): the one PIN checks present.
 func (w *Holder) BindingCredential() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.bindingCredential
+	if w.copies == nil {
+		return ""
+	}
+	return w.copies[0].bindingCredential
 }
 
 // checkBindingCredential checks that a vc+jwt's subject is bound to
@@ -230,55 +355,66 @@ func checkBindingCredential(token string, device crypto.PublicKey) error {
 	return nil
 }
 
-// Restore sets the wallet's persisted state: the holder copy of its
-// binding, its identity credential ("" for none) and the last offline
-// code counter.
+// Restore reads a single-copy state as wallets before State saved it:
+// the holder copy of the device key's binding, its identity credential
+// ("" for none) and the last offline code counter (the binding credential
+// follows with SetBindingCredential). It replaces every copy.
 func (w *Holder) Restore(binding []byte, identityCredential string, counter int64) error {
-	b, err := qrcode.ParseBinding(binding)
-	if err != nil {
-		return fmt.Errorf("%w: binding: %w", ErrInvalidArgument, err)
-	}
-	s, err := newStoreSigner(w.keys, w.alias)
+	c, err := w.newCopy(w.alias, binding, identityCredential, "", counter)
 	if err != nil {
 		return err
 	}
-	if !b.DeviceKey.Equal(s.pub) {
-		return fmt.Errorf("%w: the binding is bound to another device key", ErrInvalidArgument)
-	}
-	if counter < 0 {
-		return fmt.Errorf("%w: negative counter", ErrInvalidArgument)
-	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.binding, w.region, w.credential, w.counter = bytes.Clone(binding), fmt.Sprintf("%06d", b.Region), identityCredential, counter
+	w.copies = []*enrolledCopy{c}
 	return nil
 }
 
-// Binding returns the holder copy of the device binding (nil before
-// enrollment), to persist.
+// Binding returns the holder copy of the device key's binding (nil before
+// enrollment).
 func (w *Holder) Binding() []byte {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return bytes.Clone(w.binding)
+	if w.copies == nil {
+		return nil
+	}
+	return bytes.Clone(w.copies[0].binding)
 }
 
-// IdentityCredential returns the identity credential (an SD-JWT VC), to
-// persist.
+// IdentityCredential returns the device key's identity credential (an
+// SD-JWT VC).
 func (w *Holder) IdentityCredential() string {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return w.credential
+	if w.copies == nil {
+		return ""
+	}
+	return w.copies[0].credential
 }
 
-// Counter returns the counter of the last offline code, to persist.
-func (w *Holder) Counter() int64 {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.counter
+// copyFor returns the copy to show party, recording it: the copy already
+// shown to it, else the copy shown to the fewest parties (the first among
+// equals), so that each party gets a copy no other party saw while there
+// are copies left. Once all have been shown, the parties sharing a copy
+// can link what they saw: the app should enroll again (a new batch)
+// before. w.mu must be held and the wallet enrolled.
+func (w *Holder) copyFor(party string) *enrolledCopy {
+	var best *enrolledCopy
+	for _, c := range w.copies {
+		if slices.Contains(c.parties, party) {
+			return c
+		}
+		if best == nil || len(c.parties) < len(best.parties) {
+			best = c
+		}
+	}
+	best.parties = append(best.parties, party)
+	return best
 }
 
 // OnlineCodeRequest builds the device-signed JSON body of POST /v1/qr,
-// releasing the comma-separated consented claims (may be empty).
+// releasing the comma-separated consented claims (may be empty). It uses
+// the device key's copy (see holderRequest).
 func (w *Holder) OnlineCodeRequest(consent string) ([]byte, error) {
 	nonce := make([]byte, 16)
 	if _, err := io.ReadFull(w.rand, nonce); err != nil {
@@ -288,14 +424,17 @@ func (w *Holder) OnlineCodeRequest(consent string) ([]byte, error) {
 }
 
 // holderRequest signs a qrcode.HolderRequest for purpose with nonce and
-// consent.
+// consent, with the device key's copy: online codes and login approvals
+// go to the node, which can link every copy anyway, and the party
+// redeeming them sees its pairwise ID, the same whichever copy.
 func (w *Holder) holderRequest(purpose string, nonce []byte, consent string) ([]byte, error) {
 	w.mu.Lock()
-	binding, region := w.binding, w.region
-	w.mu.Unlock()
-	if binding == nil {
+	if w.copies == nil {
+		w.mu.Unlock()
 		return nil, ErrNotEnrolled
 	}
+	binding, region := w.copies[0].binding, w.copies[0].region
+	w.mu.Unlock()
 	s, err := newStoreSigner(w.keys, w.alias)
 	if err != nil {
 		return nil, err
@@ -336,46 +475,61 @@ func (w *Holder) RequestOnlineCode(consent string) (string, error) {
 	return r.Code, nil
 }
 
-// OfflineCode makes an offline code ("TIDOFF2:...") signed by the device
-// key, showing the comma-separated claims (may be empty) and naming the
-// optional audience and challenge of the verifier. Each code advances the
-// counter.
+// OfflineCode makes an offline code ("TIDOFF2:...") signed by the key of
+// the copy for the audience (see copyFor; codes without an audience share
+// one copy), showing the comma-separated claims (may be empty) and naming
+// the optional audience and challenge of the verifier. Each code advances
+// its copy's counter.
 func (w *Holder) OfflineCode(claims, audience string, challenge []byte) (string, error) {
-	s, err := newStoreSigner(w.keys, w.alias)
-	if err != nil {
-		return "", err
-	}
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	if w.binding == nil {
+	if w.copies == nil {
 		return "", ErrNotEnrolled
 	}
-	p := qrcode.Presentation{Time: w.now(), Counter: uint64(w.counter + 1), Audience: audience, Challenge: challenge, Claims: splitList(claims)}
-	code, err := qrcode.NewOffline(w.rand, s, w.binding, nil, p)
+	c := w.copyFor(audience)
+	s, err := newStoreSigner(w.keys, c.alias)
 	if err != nil {
 		return "", err
 	}
-	w.counter++
+	p := qrcode.Presentation{Time: w.now(), Counter: uint64(c.counter + 1), Audience: audience, Challenge: challenge, Claims: splitList(claims)}
+	code, err := qrcode.NewOffline(w.rand, s, c.binding, nil, p)
+	if err != nil {
+		return "", err
+	}
+	c.counter++
 	return code, nil
 }
 
-// Present builds an SD-JWT VC presentation of the identity credential
-// disclosing only the comma-separated top-level claims in disclose, with a
-// key-binding JWT for the verifier's audience and nonce signed by the
-// device key.
+// Present builds an SD-JWT VC presentation of the identity credential of
+// the copy for the audience (see copyFor) disclosing only the
+// comma-separated top-level claims in disclose, with a key-binding JWT
+// for the verifier's audience and nonce signed by that copy's key.
 func (w *Holder) Present(disclose, audience, nonce string) (string, error) {
+	if audience == "" || nonce == "" {
+		return "", fmt.Errorf("%w: audience and nonce are required", ErrInvalidArgument)
+	}
 	w.mu.Lock()
-	cred := w.credential
+	if w.copies == nil {
+		w.mu.Unlock()
+		return "", ErrNotEnrolled
+	}
+	c := w.copyFor(audience)
+	cred, alias := c.credential, c.alias
 	w.mu.Unlock()
 	if cred == "" {
 		return "", ErrNotEnrolled
 	}
-	return w.PresentCredential(cred, disclose, audience, nonce)
+	return w.present(cred, alias, disclose, audience, nonce)
 }
 
 // PresentCredential is Present for any SD-JWT VC bound to the device key.
 // Every name in disclose must be a disclosable claim of the credential.
 func (w *Holder) PresentCredential(credential, disclose, audience, nonce string) (string, error) {
+	return w.present(credential, w.alias, disclose, audience, nonce)
+}
+
+// present is PresentCredential with the key under alias.
+func (w *Holder) present(credential, alias, disclose, audience, nonce string) (string, error) {
 	if audience == "" || nonce == "" {
 		return "", fmt.Errorf("%w: audience and nonce are required", ErrInvalidArgument)
 	}
@@ -394,7 +548,7 @@ func (w *Holder) PresentCredential(credential, disclose, audience, nonce string)
 		return "", fmt.Errorf("%w: the credential has no disclosable claim %q", ErrInvalidArgument, n)
 	}
 	names := splitList(disclose)
-	s, err := newStoreSigner(w.keys, w.alias)
+	s, err := newStoreSigner(w.keys, alias)
 	if err != nil {
 		return "", err
 	}

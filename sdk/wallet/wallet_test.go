@@ -95,9 +95,9 @@ func ExampleHolder_OfflineCode() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(code[:8], res.Claims, "counter", res.Counter, "saved counter", w.Counter())
+	fmt.Println(code[:8], res.Claims, "counter", res.Counter)
 	// Output:
-	// TIDOFF2: map[age_over_18:true] counter 1 saved counter 1
+	// TIDOFF2: map[age_over_18:true] counter 1
 }
 
 func newWallet(t *testing.T) (*wallet.Holder, *wallet.SoftwareKeys) {
