@@ -18,7 +18,8 @@ const PINCheckPath = "/v1/bindings/pin"
 
 // DefaultPINCheckLimit is the per-address limit of POST /v1/bindings/pin
 // when PINCheckConfig.AddrLimit is nil: 60 a minute (GCRA). The
-// attempts on one binding are limited separately (identity.PINGuard).
+// attempts on one enrollment's PIN are limited separately
+// (identity.PINGuard).
 var DefaultPINCheckLimit = RateLimit{Limit: 60, Window: time.Minute}
 
 // maxPINBody bounds a PIN check request: a binding credential of about

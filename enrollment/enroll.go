@@ -78,10 +78,11 @@ type AttestationChecker interface {
 	Verify(ctx context.Context, doc identity.Document, name string, device crypto.PublicKey, token string) (*identity.Attestation, error)
 }
 
-// Sealer seals a holder's PIN verifier for its binding
-// (*identity.PINSealer, which also checks them).
+// Sealer seals a holder's PIN verifiers, one per copy of an enrollment,
+// so that their attempts are counted together (*identity.PINSealer,
+// which also checks them).
 type Sealer interface {
-	SealPIN(pin string, aad []byte) (identity.SealedPIN, error)
+	SealPINs(pin string, aads [][]byte) ([]identity.SealedPIN, error)
 }
 
 // CredentialIssuer issues and revokes credentials (*credentials.Issuer).
@@ -387,25 +388,26 @@ func (s *Service) Enroll(ctx context.Context, client string, req *Request) (*Res
 	}
 	// One subject handle per copy (one per device key, then the static
 	// code's; an L1 enrollment has one copy), and the PIN sealed into
-	// each copy for its use.
+	// each copy for its use, all with one attempt counter.
 	copies := len(devices)
 	if req.StaticCode || copies == 0 {
 		copies++
 	}
 	handles := make([][]byte, copies)
-	sealed := make([]identity.SealedPIN, copies)
+	aads := make([][]byte, copies)
 	for i := range handles {
 		if handles[i], err = s.cfg.Subjects.Handle(subject, rand.Reader); err != nil {
 			return nil, identity.Symbol{}, err
 		}
-		if req.PIN != "" {
-			aad := StaticPINAAD(handles[i])
-			if i < len(devices) {
-				aad = holder.PINAAD(handles[i], devices[i].thumb)
-			}
-			if sealed[i], err = s.cfg.PINs.SealPIN(req.PIN, aad); err != nil {
-				return nil, identity.Symbol{}, evidence(err)
-			}
+		aads[i] = StaticPINAAD(handles[i])
+		if i < len(devices) {
+			aads[i] = holder.PINAAD(handles[i], devices[i].thumb)
+		}
+	}
+	sealed := make([]identity.SealedPIN, copies)
+	if req.PIN != "" {
+		if sealed, err = s.cfg.PINs.SealPINs(req.PIN, aads); err != nil {
+			return nil, identity.Symbol{}, evidence(err)
 		}
 	}
 	// Every copy proves what the first does: its key, the same PIN, the

@@ -87,9 +87,10 @@ type PINCheckConfig struct {
 	Regions IssuerRegions
 	// PINs opens PIN verifiers with the node's PIN keys.
 	PINs *identity.PINSealer
-	// Attempts counts PIN attempts per binding, shared by every instance
-	// of the region (store.Memory, redisstore.Store); MaxAttempts and Window
-	// are identity.PINGuard's (zero: its defaults, 5 per 15 minutes).
+	// Attempts counts PIN attempts per enrollment (identity.PINGuard),
+	// shared by every instance of the region (store.Memory,
+	// redisstore.Store); MaxAttempts and Window are identity.PINGuard's
+	// (zero: its defaults, 5 per 15 minutes).
 	Attempts    identity.AttemptLimiter
 	MaxAttempts int
 	Window      time.Duration
@@ -103,8 +104,9 @@ type PINCheckConfig struct {
 // device-binding credential from enrollment, a fresh device proof signed
 // by the binding's device key (holder.NewDeviceProof) and the PIN; the
 // checker verifies the binding and the proof and checks the PIN against
-// the verifier sealed in the binding, counting attempts per binding.
-// Safe for concurrent use.
+// the verifier sealed in the binding, counting attempts per enrollment
+// (every copy and the static code together: identity.PINGuard). Safe for
+// concurrent use.
 type PINChecker struct{ cfg PINCheckConfig }
 
 // NewPINChecker checks cfg and returns its PINChecker.
@@ -337,20 +339,22 @@ func bindingLevel(v any) (int, error) {
 	return int(n), nil
 }
 
-// StaticPINKey is the attempt limiter key of a static code's PIN: its
-// issuing region and status entry, which the issuer signed and which
-// name one code only. Another code (of the same holder or not), a copy
-// of the code, or a made-up one cannot move the count of this code: the
-// entry is read from a code whose signature was checked.
+// StaticPINKey is the attempt limiter key of a static code's PIN when its
+// verifier is of format 1 (format 2 is counted with the enrollment's
+// other copies: identity.PINGuard): its issuing region and status entry,
+// which the issuer signed and which name one code only. Another code (of
+// the same holder or not), a copy of the code, or a made-up one cannot
+// move the count of this code: the entry is read from a code whose
+// signature was checked.
 func StaticPINKey(ref qrcode.StatusRef) string {
 	return fmt.Sprintf("static:%d/%d/%d", ref.Region, ref.List, ref.Index)
 }
 
 // CheckStatic checks pin against the verifier sealed in a static code the
 // caller has verified (issuer signature, validity, status:
-// qrcode.Verifier.VerifyStatic), counting attempts per code as Check does
-// per binding (identity.PINGuard: 5 per 15 minutes, shared by the
-// region's instances). Errors: PINRequestError (not six digits: no
+// qrcode.Verifier.VerifyStatic), counting attempts with the enrollment's
+// other copies as Check does (identity.PINGuard: 5 per 15 minutes, shared
+// by the region's instances). Errors: PINRequestError (not six digits: no
 // attempt counted), ErrPINNotSet (the code carries no verifier),
 // PINMismatchError, *identity.LockedError, identity.ErrPINVerifier, or a
 // store's failure. The PIN is neither kept nor logged.

@@ -47,8 +47,8 @@ func TestCheckStaticPIN(t *testing.T) {
 		return &qrcode.Static{Subject: h, SealedPIN: b, Status: qrcode.StatusRef{Region: 310000, List: 7, Index: index}}
 	}
 	a, b := code(1, 1, nil), code(2, 2, nil)
-	if len(a.SealedPIN) != 63 {
-		t.Errorf("sealed verifier of %d bytes, want 63", len(a.SealedPIN))
+	if len(a.SealedPIN) != 79 {
+		t.Errorf("sealed verifier of %d bytes, want 79", len(a.SealedPIN))
 	}
 	if err := p.CheckStatic(ctx, a, "135790"); err != nil {
 		t.Fatalf("right PIN: %v", err)

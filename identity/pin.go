@@ -22,7 +22,7 @@ import (
 const PINLen = 6
 
 // PIN attempt limits used when PINGuard leaves them zero: 5 attempts per
-// 15 minutes per device binding.
+// 15 minutes per enrollment.
 const (
 	DefaultPINAttempts = 5
 	DefaultPINWindow   = 15 * time.Minute
@@ -32,8 +32,17 @@ const (
 // the node keys.
 const pinDomain = "TrustID/pin/v1\x00"
 
-// sealedPINFormat is the first byte of a sealed verifier.
-const sealedPINFormat = 1
+// Formats of a sealed verifier (its first byte). Format 1 seals the PIN
+// MAC; format 2 seals the enrollment's counter tag before it, so that
+// PINGuard counts the attempts of every copy of an enrollment together.
+// Both are checked; only format 2 is sealed.
+const (
+	sealedPINv1 = 1
+	sealedPINv2 = 2
+)
+
+// pinTagSize is the size of the counter tag of a format 2 verifier.
+const pinTagSize = 16
 
 // ValidatePIN applies the PIN policy: exactly PINLen ASCII digits
 // (ErrPINFormat), and not trivial (ErrPINTrivial): one digit repeated
@@ -84,7 +93,8 @@ func ValidatePIN(pin string, doc Document) error {
 // and no one without the node keys can test guesses offline. It holds no
 // PIN, only HMAC-SM3 of it (under the node key "pin-mac", salted with the
 // binding) encrypted with SM4-GCM (under the node key "pin-seal") and bound
-// to the binding through the AAD.
+// to the binding through the AAD, with a random tag shared by the copies
+// of one enrollment (the attempt counter's key, only the node sees it).
 type SealedPIN string
 
 // sealKey is one version of the sealing key.
@@ -155,23 +165,44 @@ func sealAAD(header []byte, aad []byte) []byte {
 	return append(out, aad...)
 }
 
-// SealPIN makes the verifier of pin for the device binding named by aad
+// SealPIN makes the verifier of pin for one device binding, named by aad
 // (for example its subject and key ID; the same bytes must be given to
-// CheckPIN). The PIN must pass ValidatePIN without a document; callers
-// that have the document should call ValidatePIN with it first.
+// CheckPIN): SealPINs for an enrollment of one copy.
 func (s *PINSealer) SealPIN(pin string, aad []byte) (SealedPIN, error) {
-	if err := ValidatePIN(pin, Document{}); err != nil {
+	v, err := s.SealPINs(pin, [][]byte{aad})
+	if err != nil {
 		return "", err
 	}
-	mk, sk := &s.macs[0], &s.seals[0]
-	header := []byte{sealedPINFormat, mk.ver, sk.ver}
-	mac := pinMAC(mk, pin, aad)
-	sealed, err := gm.Seal(s.rand, sk.key, mac, sealAAD(header, aad))
-	clear(mac)
-	if err != nil {
-		return "", fmt.Errorf("identity: sealing PIN verifier: %w", err)
+	return v[0], nil
+}
+
+// SealPINs makes the verifiers of pin for the copies of one enrollment,
+// one per binding named in aads: they share one fresh counter tag, so
+// PINGuard counts their attempts together. The PIN must pass ValidatePIN
+// without a document; callers that have the document should call
+// ValidatePIN with it first.
+func (s *PINSealer) SealPINs(pin string, aads [][]byte) ([]SealedPIN, error) {
+	if err := ValidatePIN(pin, Document{}); err != nil {
+		return nil, err
 	}
-	return SealedPIN(base64.RawURLEncoding.EncodeToString(append(header, sealed...))), nil
+	mk, sk := &s.macs[0], &s.seals[0]
+	header := []byte{sealedPINv2, mk.ver, sk.ver}
+	msg := make([]byte, pinTagSize, pinTagSize+gm.SM3Size)
+	defer clear(msg[:cap(msg)])
+	if _, err := io.ReadFull(s.rand, msg); err != nil {
+		return nil, fmt.Errorf("identity: PIN counter tag: %w", err)
+	}
+	out := make([]SealedPIN, len(aads))
+	for i, aad := range aads {
+		mac := pinMAC(mk, pin, aad)
+		sealed, err := gm.Seal(s.rand, sk.key, append(msg[:pinTagSize], mac...), sealAAD(header, aad))
+		clear(mac)
+		if err != nil {
+			return nil, fmt.Errorf("identity: sealing PIN verifier: %w", err)
+		}
+		out[i] = SealedPIN(base64.RawURLEncoding.EncodeToString(append(header, sealed...)))
+	}
+	return out, nil
 }
 
 // maxSealedPIN bounds the text of a sealed verifier.
@@ -183,12 +214,38 @@ const maxSealedPIN = 256
 // or for another binding). The comparison takes constant time. It does
 // not limit attempts: use PINGuard.
 func (s *PINSealer) CheckPIN(sealed SealedPIN, pin string, aad []byte) error {
+	v, err := s.open(sealed, aad)
+	if err != nil {
+		return err
+	}
+	defer clear(v.mac)
+	return v.match(pin, aad)
+}
+
+// openedPIN is an opened verifier.
+type openedPIN struct {
+	mk  *macKey
+	mac []byte // HMAC-SM3 of the PIN
+	tag []byte // the enrollment's counter tag; nil in format 1
+}
+
+// open opens a sealed verifier for the binding named by aad, or returns
+// ErrPINVerifier.
+func (s *PINSealer) open(sealed SealedPIN, aad []byte) (openedPIN, error) {
 	if len(sealed) > maxSealedPIN {
-		return ErrPINVerifier
+		return openedPIN{}, ErrPINVerifier
 	}
 	raw, err := b64url.DecodeString(string(sealed))
-	if err != nil || len(raw) < 3 || raw[0] != sealedPINFormat {
-		return ErrPINVerifier
+	if err != nil || len(raw) < 3 {
+		return openedPIN{}, ErrPINVerifier
+	}
+	tagSize := 0
+	switch raw[0] {
+	case sealedPINv1:
+	case sealedPINv2:
+		tagSize = pinTagSize
+	default:
+		return openedPIN{}, ErrPINVerifier
 	}
 	header := raw[:3]
 	mk := findKey(s.macs, int(header[1]))
@@ -199,19 +256,29 @@ func (s *PINSealer) CheckPIN(sealed SealedPIN, pin string, aad []byte) error {
 		}
 	}
 	if mk == nil || sk == nil {
-		return ErrPINVerifier
+		return openedPIN{}, ErrPINVerifier
 	}
-	want, err := gm.Open(sk.key, raw[3:], sealAAD(header, aad))
-	if err != nil || len(want) != gm.SM3Size {
-		return ErrPINVerifier
+	msg, err := gm.Open(sk.key, raw[3:], sealAAD(header, aad))
+	if err != nil || len(msg) != tagSize+gm.SM3Size {
+		clear(msg)
+		return openedPIN{}, ErrPINVerifier
 	}
-	defer clear(want)
+	v := openedPIN{mk: mk, mac: msg[tagSize:]}
+	if tagSize > 0 {
+		v.tag = msg[:tagSize]
+	}
+	return v, nil
+}
+
+// match compares pin with the opened verifier in constant time: nil or
+// ErrPINMismatch.
+func (v openedPIN) match(pin string, aad []byte) error {
 	if errors.Is(ValidatePIN(pin, Document{}), ErrPINFormat) {
 		return ErrPINMismatch
 	}
-	got := pinMAC(mk, pin, aad)
+	got := pinMAC(v.mk, pin, aad)
 	defer clear(got)
-	if subtle.ConstantTimeCompare(got, want) != 1 {
+	if subtle.ConstantTimeCompare(got, v.mac) != 1 {
 		return ErrPINMismatch
 	}
 	return nil
@@ -227,11 +294,14 @@ type AttemptLimiter interface {
 	Reset(ctx context.Context, key string) error
 }
 
-// PINGuard checks PINs with attempt limiting per device binding: each
-// check counts one attempt before the PIN is looked at; past MaxAttempts
-// within Window the binding is locked (LockedError) until the limiter lets
-// one more attempt through (GCRA: one per Window/MaxAttempts); a correct
-// PIN clears the count.
+// PINGuard checks PINs with attempt limiting per enrollment: each check
+// counts one attempt before the PIN is looked at, under the counter tag
+// sealed in the verifier (shared by every copy of the enrollment that
+// holds the same PIN, the static code's too); past MaxAttempts within
+// Window the enrollment's PIN is locked (LockedError) until the limiter
+// lets one more attempt through (GCRA: one per Window/MaxAttempts); a
+// correct PIN clears the count. Verifiers of format 1, sealed before the
+// tag existed, are counted per binding.
 type PINGuard struct {
 	Sealer  *PINSealer     // required
 	Limiter AttemptLimiter // required
@@ -241,7 +311,7 @@ type PINGuard struct {
 	Window      time.Duration
 }
 
-// LockedError is returned by PINGuard.Check when the binding is locked. It
+// LockedError is returned by PINGuard.Check when the PIN is locked. It
 // matches ErrPINLocked.
 type LockedError struct {
 	RetryAfter time.Duration // until one more attempt is allowed
@@ -254,10 +324,12 @@ func (e *LockedError) Error() string {
 // Unwrap returns ErrPINLocked.
 func (e *LockedError) Unwrap() error { return ErrPINLocked }
 
-// Check counts an attempt for the binding (its ID, e.g. the binding
-// credential's ID or key ID: the limiter key) and then checks the PIN as
-// PINSealer.CheckPIN does. A locked binding gets a *LockedError without
-// the PIN being checked.
+// Check opens the verifier, counts an attempt for its enrollment (for a
+// format 1 verifier: for binding, e.g. the binding credential's ID) and
+// then checks the PIN as PINSealer.CheckPIN does. A locked enrollment
+// gets a *LockedError without the PIN being checked; a verifier that does
+// not open, ErrPINVerifier without an attempt counted (no PIN can match
+// it).
 func (g *PINGuard) Check(ctx context.Context, binding string, sealed SealedPIN, pin string, aad []byte) error {
 	if g.Sealer == nil || g.Limiter == nil {
 		return errors.New("identity: PINGuard needs a Sealer and a Limiter")
@@ -272,7 +344,15 @@ func (g *PINGuard) Check(ctx context.Context, binding string, sealed SealedPIN, 
 	if w <= 0 {
 		w = DefaultPINWindow
 	}
+	v, err := g.Sealer.open(sealed, aad)
+	if err != nil {
+		return err
+	}
+	defer clear(v.mac)
 	key := "pin:" + binding
+	if v.tag != nil {
+		key = "pin-enrollment:" + base64.RawURLEncoding.EncodeToString(v.tag)
+	}
 	dec, err := g.Limiter.Allow(ctx, key, n, w)
 	if err != nil {
 		return fmt.Errorf("identity: PIN attempt limit: %w", err)
@@ -280,7 +360,7 @@ func (g *PINGuard) Check(ctx context.Context, binding string, sealed SealedPIN, 
 	if !dec.Allowed {
 		return &LockedError{RetryAfter: dec.RetryAfter}
 	}
-	if err := g.Sealer.CheckPIN(sealed, pin, aad); err != nil {
+	if err := v.match(pin, aad); err != nil {
 		return err
 	}
 	if err := g.Limiter.Reset(ctx, key); err != nil {

@@ -6,10 +6,12 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
+	mrand "math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/store"
@@ -89,13 +91,19 @@ func TestSealPIN(t *testing.T) {
 	if err := s.CheckPIN(sealed, "135790", []byte("binding:other")); !errors.Is(err, ErrPINVerifier) {
 		t.Errorf("other binding: %v", err)
 	}
+	// Format 2: version and key bytes, GCM nonce, counter tag, MAC, GCM
+	// tag (docs/identity.md, docs/qr-format.md).
 	raw, _ := b64url.DecodeString(string(sealed))
+	if len(raw) != 79 || raw[0] != sealedPINv2 {
+		t.Errorf("verifier of %d bytes, format %d", len(raw), raw[0])
+	}
 	for i, edit := range []func([]byte) []byte{
 		func(b []byte) []byte { b[len(b)-1] ^= 1; return b },
 		func(b []byte) []byte { b[10] ^= 1; return b },
 		func(b []byte) []byte { return b[:len(b)-1] },
 		func(b []byte) []byte { return b[:2] },
-		func(b []byte) []byte { b[0] = 2; return b },
+		func(b []byte) []byte { b[0] = sealedPINv1; return b },
+		func(b []byte) []byte { b[0] = 3; return b },
 		func(b []byte) []byte { b[1] = 9; return b },
 		func(b []byte) []byte { b[2] = 9; return b },
 	} {
@@ -202,6 +210,112 @@ func TestPINGuardLockoutRedis(t *testing.T) {
 	}
 }
 
+// sealV1 seals pin as nodes did before format 2 (no counter tag).
+func sealV1(t testing.TB, s *PINSealer, pin string, aad []byte) SealedPIN {
+	t.Helper()
+	mk, sk := &s.macs[0], &s.seals[0]
+	header := []byte{sealedPINv1, mk.ver, sk.ver}
+	sealed, err := gm.Seal(rand.Reader, sk.key, pinMAC(mk, pin, aad), sealAAD(header, aad))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return SealedPIN(base64.RawURLEncoding.EncodeToString(append(header, sealed...)))
+}
+
+// TestPINGuardCountsPerEnrollment: the copies of one enrollment (SealPINs)
+// share one attempt counter, whichever binding ID the caller gives: N
+// copies allow exactly the guesses of one, lock-out and GCRA rate
+// included. Another enrollment with the same PIN keeps its own; format 1
+// verifiers are still checked, and counted per binding.
+func TestPINGuardCountsPerEnrollment(t *testing.T) {
+	now := testNow
+	st, err := store.NewMemory(store.MemoryOptions{Now: func() time.Time { return now }, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	s := testSealer(t)
+	g := &PINGuard{Sealer: s, Limiter: st}
+	aads := [][]byte{[]byte("copy-0"), []byte("copy-1"), []byte("copy-2"), []byte("static")}
+	copies, err := s.SealPINs("135790", aads)
+	if err != nil || len(copies) != len(aads) {
+		t.Fatal(copies, err)
+	}
+	try := func(i int, pin string) error {
+		return g.Check(ctx, string(aads[i%len(aads)]), copies[i%len(aads)], pin, aads[i%len(aads)])
+	}
+	for i := range copies {
+		if err := s.CheckPIN(copies[i], "135790", aads[i]); err != nil {
+			t.Fatalf("copy %d: %v", i, err)
+		}
+		if err := s.CheckPIN(copies[i], "135790", aads[(i+1)%len(aads)]); !errors.Is(err, ErrPINVerifier) {
+			t.Fatalf("copy %d opened for another copy's binding: %v", i, err)
+		}
+	}
+	for i := 0; i < DefaultPINAttempts; i++ {
+		if err := try(i, "000001"); !errors.Is(err, ErrPINMismatch) {
+			t.Fatalf("attempt %d: %v", i+1, err)
+		}
+	}
+	var le *LockedError
+	for i := range copies {
+		if err := try(i, "135790"); !errors.As(err, &le) {
+			t.Fatalf("copy %d after %d failures across copies: %v", i, DefaultPINAttempts, err)
+		}
+	}
+	// GCRA: one attempt per Window/MaxAttempts for the whole enrollment.
+	other, _ := s.SealPIN("135790", []byte("other"))
+	for round := 0; round < 3; round++ {
+		now = now.Add(le.RetryAfter)
+		if err := try(round, "000001"); !errors.Is(err, ErrPINMismatch) {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		for i := range copies {
+			if err := try(round+1+i, "135790"); !errors.As(err, &le) {
+				t.Fatalf("round %d, copy %d: a second attempt in one interval: %v", round, i, err)
+			}
+		}
+		if le.RetryAfter > DefaultPINWindow/DefaultPINAttempts {
+			t.Fatalf("retry after %v", le.RetryAfter)
+		}
+		// Another enrollment with the same PIN: its own counter.
+		if err := g.Check(ctx, "copy-0", other, "135790", []byte("other")); err != nil {
+			t.Fatalf("another enrollment: %v", err)
+		}
+	}
+	// The right PIN at one copy clears the count of all.
+	now = now.Add(DefaultPINWindow)
+	if err := try(2, "135790"); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < DefaultPINAttempts; i++ {
+		if err := try(i+3, "000001"); !errors.Is(err, ErrPINMismatch) {
+			t.Fatalf("attempt %d after success: %v", i+1, err)
+		}
+	}
+
+	// Format 1: checked, counted per binding ID.
+	v1 := sealV1(t, s, "135790", []byte("old"))
+	if err := s.CheckPIN(v1, "135790", []byte("old")); err != nil {
+		t.Fatalf("format 1: %v", err)
+	}
+	for i := 0; i < DefaultPINAttempts; i++ {
+		if err := g.Check(ctx, "old-a", v1, "000001", []byte("old")); !errors.Is(err, ErrPINMismatch) {
+			t.Fatalf("format 1 attempt %d: %v", i+1, err)
+		}
+	}
+	if err := g.Check(ctx, "old-a", v1, "135790", []byte("old")); !errors.Is(err, ErrPINLocked) {
+		t.Fatalf("format 1 after %d failures: %v", DefaultPINAttempts, err)
+	}
+	if err := g.Check(ctx, "old-b", v1, "135790", []byte("old")); err != nil {
+		t.Fatalf("format 1 under another binding ID: %v", err)
+	}
+	// A verifier that does not open spends no attempt.
+	if err := g.Check(ctx, "old-b", v1, "135790", []byte("wrong")); !errors.Is(err, ErrPINVerifier) {
+		t.Fatal(err)
+	}
+}
+
 func checkLockout(t *testing.T, lim AttemptLimiter, advance func(time.Duration)) {
 	t.Helper()
 	ctx := context.Background()
@@ -274,4 +388,65 @@ func BenchmarkCheckPIN(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// checkPINv1 is CheckPIN before format 2 (format 1 only), the oracle of
+// FuzzCheckPIN.
+func checkPINv1(s *PINSealer, sealed SealedPIN, pin string, aad []byte) error {
+	if len(sealed) > maxSealedPIN {
+		return ErrPINVerifier
+	}
+	raw, err := b64url.DecodeString(string(sealed))
+	if err != nil || len(raw) < 3 || raw[0] != sealedPINv1 {
+		return ErrPINVerifier
+	}
+	header := raw[:3]
+	mk := findKey(s.macs, int(header[1]))
+	var sk *sealKey
+	for i := range s.seals {
+		if s.seals[i].ver == header[2] {
+			sk = &s.seals[i]
+		}
+	}
+	if mk == nil || sk == nil {
+		return ErrPINVerifier
+	}
+	want, err := gm.Open(sk.key, raw[3:], sealAAD(header, aad))
+	if err != nil || len(want) != gm.SM3Size {
+		return ErrPINVerifier
+	}
+	if errors.Is(ValidatePIN(pin, Document{}), ErrPINFormat) {
+		return ErrPINMismatch
+	}
+	if !bytes.Equal(pinMAC(mk, pin, aad), want) {
+		return ErrPINMismatch
+	}
+	return nil
+}
+
+// FuzzCheckPIN: CheckPIN answers format 1 verifiers as before format 2,
+// and opens a format 2 verifier only when it is one the sealer made.
+func FuzzCheckPIN(f *testing.F) {
+	// A fixed nonce stream: each fuzzing process makes the same seeds.
+	s, _ := NewPINSealer([]VersionedKey{{1, testKey(200)}}, []VersionedKey{{1, testKey(210)[:16]}}, mrand.NewChaCha8([32]byte{7}))
+	aad := []byte("binding")
+	v2, _ := s.SealPIN("135790", aad)
+	v1 := sealV1(f, s, "135790", aad)
+	for _, seed := range []SealedPIN{v1, v2, "", "AQEB", "AgEB"} {
+		f.Add(string(seed), "135790")
+		f.Add(string(seed), "246802")
+	}
+	f.Fuzz(func(t *testing.T, sealed, pin string) {
+		got := s.CheckPIN(SealedPIN(sealed), pin, aad)
+		raw, _ := b64url.DecodeString(sealed)
+		if len(raw) > 0 && raw[0] == sealedPINv2 {
+			if !errors.Is(got, ErrPINVerifier) && SealedPIN(sealed) != v2 {
+				t.Fatalf("a format 2 verifier the sealer did not make: %v", got)
+			}
+			return
+		}
+		if want := checkPINv1(s, SealedPIN(sealed), pin, aad); got != want {
+			t.Fatalf("CheckPIN = %v, format 1 oracle %v", got, want)
+		}
+	})
 }

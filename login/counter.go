@@ -103,7 +103,8 @@ func CodeHash(staticCode string) string {
 // With method pin every check of the terminal, its attestation and the
 // code comes first, and the attestation's jti is spent before the PIN is
 // looked at: each attempt takes a fresh attestation by an active terminal,
-// and only then counts against the code (enrollment.StaticPINKey). A wrong
+// and only then counts against the code's enrollment (the counter its
+// device copies share: enrollment.PINChecker.CheckStatic). A wrong
 // PIN is CodePINMismatch (its Err an *enrollment.PINMismatchError with
 // the attempts left), a locked code CodePINLocked (an
 // *identity.LockedError), a code without a verifier CodePINNotSet.

@@ -33,7 +33,7 @@ type Static struct {
 }
 
 // MaxSealedPINLen bounds the sealed PIN verifier of a static code (an
-// identity.PINSealer verifier is 63 bytes).
+// identity.PINSealer verifier is 79 bytes, 63 in format 1).
 const MaxSealedPINLen = 96
 
 type staticWire struct {

@@ -35,8 +35,9 @@ type copiesResult struct {
 }
 
 // enrollCopies enrolls p with n fresh SM2 device keys (the batch form),
-// a PIN and an attestation for the first key.
-func (f *enrollFixture) enrollCopies(t *testing.T, p *person, n int) (copiesResult, []*gm.PrivateKey) {
+// a PIN and an attestation for the first key; edit changes the request
+// (a static code adds a copy).
+func (f *enrollFixture) enrollCopies(t *testing.T, p *person, n int, edit ...func(map[string]any)) (copiesResult, []*gm.PrivateKey) {
 	t.Helper()
 	var devices []*gm.PrivateKey
 	var keys []map[string]any
@@ -54,8 +55,15 @@ func (f *enrollFixture) enrollCopies(t *testing.T, p *person, n int) (copiesResu
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := json.Marshal(map[string]any{"document": map[string]any{"number": p.number}, "name": p.name,
-		"device_keys": keys, "attestation": att, "pin": "135790"})
+	req := map[string]any{"document": map[string]any{"number": p.number}, "name": p.name,
+		"device_keys": keys, "attestation": att, "pin": "135790"}
+	for _, e := range edit {
+		e(req)
+	}
+	if req["static_code"] == true {
+		n++
+	}
+	body, _ := json.Marshal(req)
 	code, m, _ := f.do("POST", "/v1/enrollments", f.enrollTok, "application/json", string(body))
 	if code != 201 || m["assurance_level"] != "L4" {
 		t.Fatalf("enroll %d copies: %d %v", n, code, m)
