@@ -7,6 +7,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -865,5 +867,47 @@ func TestIssueMandatoryPointers(t *testing.T) {
 	bad := strings.Replace(credBody, "%s", `,"options":{"format":"dc+sd-jwt","mandatoryPointers":["/credentialSubject/nope"]}`, 1)
 	if code, resp := e.post(t, "/credentials/issue", issueToken, bad); code != 422 || resp["error"] != "invalid_credential" {
 		t.Fatalf("pointer to nothing: %d %v", code, resp)
+	}
+}
+
+// refusingRegistrar answers every PutIssuer with err.
+type refusingRegistrar struct{ err error }
+
+func (r refusingRegistrar) PutIssuer(context.Context, chaincode.Issuer) (chaincode.Issuer, error) {
+	return chaincode.Issuer{}, r.err
+}
+
+// TestAccreditRefusedByTheContract: a record the contract refuses
+// (invalid, or forbidden: another region's host) is the caller's error,
+// vc.ErrInvalid with the contract's reason; only an unreachable ledger is
+// ErrRegistryUnavailable.
+func TestAccreditRefusedByTheContract(t *testing.T) {
+	dir := t.TempDir()
+	ks, err := keystore.Open(filepath.Join(dir, "keystore.json"), make([]byte, 16), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := "https://node.example:8443"
+	reg := newTrustRegistry(t, base, ks)
+	for _, c := range []struct {
+		err  error
+		want error
+	}{
+		{fmt.Errorf("%w: region 310000 may not write issuer x: it is on the host of region 320000", chaincode.ErrForbidden), vc.ErrInvalid},
+		{fmt.Errorf("%w: bad name", chaincode.ErrInvalid), vc.ErrInvalid},
+		{ledger.ErrUnavailable, issuer.ErrRegistryUnavailable},
+	} {
+		is, err := issuer.New(issuer.Config{BaseURL: base, Keys: ks, Status: st, Registry: reg.view, Registrar: refusingRegistrar{c.err}, IssuerKeys: ks, Region: "310000"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = is.Accredit(context.Background(), issuer.AccreditRequest{Client: "rp-1", Types: []string{"ResidenceCredential"}})
+		if !errors.Is(err, c.want) || !errors.Is(err, c.err) {
+			t.Errorf("contract %v: %v, want %v", c.err, err, c.want)
+		}
 	}
 }

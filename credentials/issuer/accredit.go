@@ -86,7 +86,9 @@ func (is *Issuer) Accredit(ctx context.Context, req AccreditRequest) (chaincode.
 		rec.Keys = append(rec.Keys, chaincode.RegistryKey{JWK: j, State: states[k.State]})
 	}
 	out, err := is.cfg.Registrar.PutIssuer(ctx, rec)
-	if errors.Is(err, chaincode.ErrInvalid) {
+	if errors.Is(err, chaincode.ErrInvalid) || errors.Is(err, chaincode.ErrForbidden) {
+		// A refusal of the record (another region's host, say), not an
+		// outage.
 		return chaincode.Issuer{}, fmt.Errorf("%w: %w", credentials.ErrInvalid, err)
 	}
 	if err != nil {
