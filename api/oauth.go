@@ -459,8 +459,12 @@ func (o *oauth) introspect(w http.ResponseWriter, r *http.Request) {
 		err error
 	)
 	if tok := form["token"]; o.loginToken(tok) {
-		if res, err = o.s.login.Introspect(r.Context(), c, tok); err != nil {
-			err = loginError(err)
+		// A visiting party (another region's) learns nothing of this
+		// node's login tokens, its registry:admin included.
+		if !c.Visiting() {
+			if res, err = o.s.login.Introspect(r.Context(), c, tok); err != nil {
+				err = loginError(err)
+			}
 		}
 	} else {
 		res, err = o.svc.Introspect(r.Context(), c, tok)

@@ -128,6 +128,11 @@ type Client struct {
 	visiting bool
 }
 
+// Visiting reports whether c is another region's party that
+// AuthenticateIntrospector took from Config.Visitors: it may learn only
+// about its own tokens of its home region.
+func (c Client) Visiting() bool { return c.visiting }
+
 // clone returns a deep copy of c.
 func (c Client) clone() Client {
 	c.JWKS.Keys = slices.Clone(c.JWKS.Keys)

@@ -342,3 +342,40 @@ func TestSecretChangeTakesEffect(t *testing.T) {
 		t.Errorf("new secret: %v", err)
 	}
 }
+
+// TestVisitorsOnlyIntrospect: a party of Config.Visitors (another
+// region's) authenticates only at introspection, marked Visiting (the
+// login branch of the introspection endpoint answers it nothing); at the
+// token endpoint it is an unknown client, and a home party is never
+// Visiting.
+func TestVisitorsOnlyIntrospect(t *testing.T) {
+	visitors := NewMemoryStore(nil)
+	e := newEnv(t, func(c *Config) { c.Visitors = visitors })
+	ctx := context.Background()
+	h, homeSecret, err := NewClient(Registration{ID: "svc-home", Name: "Home", Region: "310000", Scopes: []string{ScopeQRRedeem},
+		AuthMethod: AuthClientSecretBasic}, e.clock.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.clients.Create(ctx, h); err != nil {
+		t.Fatal(err)
+	}
+	v, secret, err := NewClient(Registration{ID: "svc-visitor", Name: "Visitor", Region: "320000", Scopes: []string{ScopeRegistryAdmin},
+		AuthMethod: AuthClientSecretBasic}, e.clock.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := visitors.Create(ctx, v); err != nil {
+		t.Fatal(err)
+	}
+	cred := Credentials{Basic: true, BasicID: "svc-visitor", BasicSecret: secret}
+	if got, err := e.svc.AuthenticateIntrospector(ctx, cred); err != nil || !got.Visiting() {
+		t.Fatalf("visitor at introspection: %+v %v, want Visiting", got, err)
+	}
+	if _, err := e.svc.AuthenticateClient(ctx, cred); !errors.Is(err, ErrInvalidClient) {
+		t.Fatalf("visitor at the token endpoint: %v, want invalid_client", err)
+	}
+	if got, err := e.svc.AuthenticateIntrospector(ctx, Credentials{Basic: true, BasicID: "svc-home", BasicSecret: homeSecret}); err != nil || got.Visiting() {
+		t.Fatalf("home party at introspection: %+v %v", got, err)
+	}
+}
