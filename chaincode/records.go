@@ -3,6 +3,7 @@ package chaincode
 import (
 	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	pathpkg "path"
 	"regexp"
@@ -85,8 +86,10 @@ func endpointURLs(eps []Endpoint) []string {
 
 // IDHost returns the host an identifier's documents are fetched from: a
 // did:web's (its first segment, percent-decoded) or an http(s) URL's, in
-// lower case, without a trailing dot or the scheme's default port. False
-// for any other identifier.
+// lower case, without a trailing dot or the scheme's default port, an IP
+// address in its one canonical spelling. False for any other identifier,
+// and for a host name that is not ASCII (an internationalized name must
+// be written as its A-label, the name a resolver fetches).
 func IDHost(id string) (string, bool) {
 	if rest, ok := strings.CutPrefix(id, "did:web:"); ok {
 		seg, _, _ := strings.Cut(rest, ":")
@@ -103,6 +106,16 @@ func IDHost(id string) (string, bool) {
 		return "", false
 	}
 	host, port := strings.TrimSuffix(strings.ToLower(u.Hostname()), "."), u.Port()
+	for i := 0; i < len(host); i++ {
+		if host[i] >= 0x80 {
+			// An internationalized name (percent-encoded in the ID) is
+			// fetched as its A-label: only that spelling is taken.
+			return "", false
+		}
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		host = a.Unmap().String() // one spelling of each address
+	}
 	if port == "" || (u.Scheme == "https" && port == "443") || (u.Scheme == "http" && port == "80") {
 		return host, true
 	}
