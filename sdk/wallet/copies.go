@@ -85,23 +85,39 @@ func (s *StoredCredentials) pick(id, verifier string) (string, string, error) {
 	if err != nil {
 		return "", "", err
 	}
-	bestID, best := "", (*shownRecord)(nil)
-	for _, other := range splitList(list) {
+	names := splitList(list)
+	slices.Sort(names) // among copies shown alike, the lowest ID
+	var ids []string
+	var recs []*shownRecord
+	var shown [][]string
+	for _, other := range names {
 		o, err := s.load(other)
 		if err != nil {
 			return "", "", err
 		}
-		if o.Batch != c.Batch {
-			continue
-		}
-		if slices.Contains(o.ShownTo, verifier) {
-			return other, o.KeyAlias, nil
-		}
-		if best == nil || len(o.ShownTo) < len(best.ShownTo) || len(o.ShownTo) == len(best.ShownTo) && other < bestID {
-			bestID, best = other, o
+		if o.Batch == c.Batch {
+			ids, recs, shown = append(ids, other), append(recs, o), append(shown, o.ShownTo)
 		}
 	}
-	return bestID, best.KeyAlias, s.record(bestID, best, verifier)
+	i := leastShown(shown, verifier)
+	return ids[i], recs[i].KeyAlias, s.record(ids[i], recs[i], verifier)
+}
+
+// leastShown returns the index, among copies each shown to the parties
+// shown[i], of the one already shown to party, else of the one shown to
+// the fewest (the first among equals): a party sees the same copy each
+// time, and a new party the copy that links the fewest.
+func leastShown(shown [][]string, party string) int {
+	best := -1
+	for i, parties := range shown {
+		if slices.Contains(parties, party) {
+			return i
+		}
+		if best < 0 || len(parties) < len(shown[best]) {
+			best = i
+		}
+	}
+	return best
 }
 
 // record adds verifier to the copy's ShownTo and saves it.

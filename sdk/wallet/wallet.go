@@ -399,17 +399,15 @@ func (w *Holder) IdentityCredential() string {
 // can link what they saw: the app should enroll again (a new batch)
 // before. w.mu must be held and the wallet enrolled.
 func (w *Holder) copyFor(party string) *enrolledCopy {
-	var best *enrolledCopy
-	for _, c := range w.copies {
-		if slices.Contains(c.parties, party) {
-			return c
-		}
-		if best == nil || len(c.parties) < len(best.parties) {
-			best = c
-		}
+	shown := make([][]string, len(w.copies))
+	for i, c := range w.copies {
+		shown[i] = c.parties
 	}
-	best.parties = append(best.parties, party)
-	return best
+	c := w.copies[leastShown(shown, party)]
+	if !slices.Contains(c.parties, party) {
+		c.parties = append(c.parties, party)
+	}
+	return c
 }
 
 // OnlineCodeRequest builds the device-signed JSON body of POST /v1/qr,
