@@ -12,6 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/accessclaims"
 )
 
 // FuzzParseRegistration: the admin API's registration parser never panics
@@ -122,7 +123,7 @@ func FuzzParseAccessJWS(f *testing.F) {
 			}
 			return
 		}
-		var claims accessClaims
+		var claims accessclaims.Claims
 		tok, parts, err := p.ParseUnverified(token, &claims)
 		if err != nil {
 			t.Fatalf("accepted what golang-jwt refuses: %v", err)

@@ -12,7 +12,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
-	"github.com/trustid-cn/trustid/internal/jwtdate"
+	"github.com/trustid-cn/trustid/internal/accessclaims"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -416,12 +416,12 @@ func (s *Service) issue(clientID, alg, scope string, resources []string) (string
 		return "", failWith(ErrUnavailable, err, "randomness unavailable")
 	}
 	now := s.now().Truncate(time.Second)
-	claims := &accessClaims{
+	claims := &accessclaims.Claims{
 		Issuer:   s.issuer,
 		Subject:  clientID,
-		Audience: audience{s.issuer},
-		Expires:  jwtdate.New(now.Add(s.ttl)),
-		IssuedAt: jwtdate.New(now),
+		Audience: accessclaims.Audience{s.issuer},
+		Expires:  accessclaims.New(now.Add(s.ttl)),
+		IssuedAt: accessclaims.New(now),
 		ID:       base64.RawURLEncoding.EncodeToString(id[:]),
 		ClientID: clientID,
 		Scope:    scope,

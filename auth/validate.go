@@ -17,6 +17,7 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/trustid-cn/trustid/internal/accessclaims"
 	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/keystore"
@@ -241,7 +242,7 @@ type accessJWS struct {
 	kid    string
 	input  string // header.claims: the signing input
 	sig    []byte
-	claims accessClaims
+	claims accessclaims.Claims
 	// buf holds the decoded parts (sig is in it); it stays with j in
 	// jwsPool.
 	buf []byte
@@ -461,7 +462,7 @@ func (j *accessJWS) checkHeader() error {
 // newValidToken checks the claims every access token must carry and
 // sets v, which must be new, to what validation yields. claims must be
 // the caller's own (one parse's): the token keeps their audience.
-func newValidToken(claims *accessClaims, kid string, leeway time.Duration, v *validToken) error {
+func newValidToken(claims *accessclaims.Claims, kid string, leeway time.Duration, v *validToken) error {
 	if claims.ClientID == "" || claims.Subject != claims.ClientID || claims.ID == "" || !claims.IssuedAt.Set() {
 		return fail(ErrInvalidToken, "access token lacks client_id, sub, jti or iat")
 	}

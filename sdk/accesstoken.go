@@ -14,8 +14,8 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/accessclaims"
 	"github.com/trustid-cn/trustid/internal/b64url"
-	"github.com/trustid-cn/trustid/internal/jwtdate"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
@@ -131,7 +131,7 @@ func (v *AccessTokenVerifier) Verify(ctx context.Context, token string) (*Princi
 	if err := decodeSegment(h, &hd); err != nil {
 		return nil, fmt.Errorf("%w: header: %w", ErrInvalidToken, err)
 	}
-	var claims accessClaims
+	var claims accessclaims.Claims
 	if err := decodeSegment(c, &claims); err != nil {
 		return nil, fmt.Errorf("%w: claims: %w", ErrInvalidToken, err)
 	}
@@ -220,27 +220,6 @@ func (p *present) UnmarshalJSON([]byte) error {
 	*p = true
 	return nil
 }
-
-// accessClaims are the claims of an access token (RFC 9068 §2.2), typed
-// as the node's: dates are whole seconds (jwtdate, the node's type).
-type accessClaims struct {
-	Issuer    string           `json:"iss"`
-	Subject   string           `json:"sub"`
-	Audience  jwt.ClaimStrings `json:"aud"`
-	Expires   jwtdate.Date     `json:"exp"`
-	IssuedAt  jwtdate.Date     `json:"iat"`
-	NotBefore jwtdate.Date     `json:"nbf"`
-	ID        string           `json:"jti"`
-	ClientID  string           `json:"client_id"`
-	Scope     string           `json:"scope"`
-}
-
-func (c *accessClaims) GetExpirationTime() (*jwt.NumericDate, error) { return c.Expires.Get() }
-func (c *accessClaims) GetIssuedAt() (*jwt.NumericDate, error)       { return c.IssuedAt.Get() }
-func (c *accessClaims) GetNotBefore() (*jwt.NumericDate, error)      { return c.NotBefore.Get() }
-func (c *accessClaims) GetIssuer() (string, error)                   { return c.Issuer, nil }
-func (c *accessClaims) GetSubject() (string, error)                  { return c.Subject, nil }
-func (c *accessClaims) GetAudience() (jwt.ClaimStrings, error)       { return c.Audience, nil }
 
 type principalKey struct{}
 

@@ -1,9 +1,10 @@
-// Package jwtdate is a JWT NumericDate (RFC 7519 §2) as TrustID writes
-// and reads one in access tokens: whole seconds since 1970, a JSON integer
-// in range; a fraction, an exponent or a negative is refused. The node
-// (auth) and the SDK's offline check of its tokens (sdk) share it, so both
-// take exactly the same dates.
-package jwtdate
+// Package accessclaims is the claims of a TrustID access token (RFC 9068
+// §2.2) as the node writes them and the node (auth) and the SDK's offline
+// check (sdk) read them, so both take exactly the same tokens: dates are
+// whole seconds since 1970, a JSON integer in range (a fraction, an
+// exponent or a negative is refused); aud is one string or an array of
+// strings.
+package accessclaims
 
 import (
 	"errors"
