@@ -166,7 +166,40 @@ func TestIdentityCredential(t *testing.T) {
 			t.Error("an unsigned request without issuer validated as a credential")
 		}
 	}
+	// A birth date known in part (a passport's MRZ may leave the day,
+	// or the month and day, unknown) gives no birthDate claim and an age
+	// claim only where every possible day agrees; absent is nil here.
+	for _, c := range []struct {
+		birth, now string
+		o18, o60   any
+	}{
+		{"2008-03", "2026-03-31", true, false},
+		{"2008-03", "2026-03-30", nil, false},
+		{"2008-03", "2026-02-28", false, false},
+		{"2008", "2026-12-31", true, false},
+		{"2008", "2026-12-30", nil, false},
+		{"2008", "2025-12-31", false, false},
+		{"1966", "2026-06-01", true, nil},
+		{"1966", "2027-01-01", true, true},
+		{"1966-02", "2026-02-28", true, true},
+		{"2026", "2026-01-01", false, false},
+	} {
+		m, err := IdentityCredential(IdentityClaims{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", BirthDate: c.birth}, at(c.now))
+		if err != nil {
+			t.Fatalf("%s: %v", c.birth, err)
+		}
+		s := m["credentialSubject"].(map[string]any)
+		if s["age_over_18"] != c.o18 || s["age_over_60"] != c.o60 || s["birthDate"] != nil {
+			t.Errorf("born %s, on %s: over18=%v over60=%v birthDate=%v, want %v %v none", c.birth, c.now, s["age_over_18"], s["age_over_60"], s["birthDate"], c.o18, c.o60)
+		}
+	}
 	bad := []IdentityClaims{
+		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", BirthDate: "2027"},
+		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", BirthDate: "2026-04"},
+		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", BirthDate: "1990-13"},
+		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", BirthDate: "1990-02-30"},
+		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", BirthDate: "199"},
+		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", BirthDate: "1800"},
 		{Subject: "short", AssuranceLevel: 2, Region: "310000"},
 		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 5, Region: "310000"},
 		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310101"},

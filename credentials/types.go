@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -24,7 +25,7 @@ type IdentityClaims struct {
 	AssuranceLevel int    // 1..4
 	Region         string // GB/T 2260 province-level code of the issuing region
 	Name           string
-	BirthDate      string // YYYY-MM-DD
+	BirthDate      string // YYYY-MM-DD, or YYYY-MM or YYYY when known only in part
 	Nationality    string // ISO 3166-1 alpha-3, e.g. CHN
 	// ValidFor bounds the credential's life (default one year).
 	ValidFor time.Duration
@@ -50,7 +51,9 @@ func SubjectURI(s string) (string, error) {
 
 // IdentityCredential builds the unsigned identity credential: the subject,
 // assurance level, region, the holder's attributes, and age_over_18 and
-// age_over_60 derived from the birth date at now.
+// age_over_60 derived from the birth date at now. A birth date known only
+// in part gives no birthDate claim, and an age claim only where the
+// whole range of possible dates agrees.
 func IdentityCredential(c IdentityClaims, now time.Time) (map[string]any, error) {
 	sub, err := SubjectURI(c.Subject)
 	if err != nil {
@@ -74,13 +77,20 @@ func IdentityCredential(c IdentityClaims, now time.Time) (map[string]any, error)
 		subject["name"] = c.Name
 	}
 	if c.BirthDate != "" {
-		bd, err := time.Parse(time.DateOnly, c.BirthDate)
-		if err != nil || bd.After(now) || bd.Year() < 1850 {
-			return nil, fmt.Errorf("%w: birth date must be a past YYYY-MM-DD date", ErrInvalid)
+		first, last, err := birthRange(c.BirthDate)
+		if err != nil || first.After(now) || first.Year() < 1850 {
+			return nil, fmt.Errorf("%w: birth date must be a past date, YYYY-MM-DD, YYYY-MM or YYYY", ErrInvalid)
 		}
-		subject["birthDate"] = c.BirthDate
-		subject["age_over_18"] = ageAtLeast(bd, now, 18)
-		subject["age_over_60"] = ageAtLeast(bd, now, 60)
+		if first.Equal(last) {
+			subject["birthDate"] = c.BirthDate
+		}
+		// An age claim is made only where every possible birth date
+		// gives the same answer: never a guess.
+		for _, years := range []int{18, 60} {
+			if over := ageAtLeast(last, now, years); over || !ageAtLeast(first, now, years) {
+				subject["age_over_"+strconv.Itoa(years)] = over
+			}
+		}
 	}
 	if c.Nationality != "" {
 		if !nationalityRE.MatchString(c.Nationality) {
@@ -99,6 +109,28 @@ func IdentityCredential(c IdentityClaims, now time.Time) (map[string]any, error)
 		"validUntil":        FormatTime(now.Add(life)),
 		"credentialSubject": subject,
 	}, nil
+}
+
+// birthRange is the first and last day a birth date given in full
+// (YYYY-MM-DD) or in part (YYYY-MM, YYYY: ISO 8601 reduced precision, as
+// a passport may give it) can be; the same day when given in full.
+func birthRange(s string) (first, last time.Time, err error) {
+	for _, layout := range []string{time.DateOnly, "2006-01", "2006"} {
+		if len(s) != len(layout) {
+			continue
+		}
+		if first, err = time.Parse(layout, s); err != nil {
+			return first, last, err
+		}
+		switch layout {
+		case time.DateOnly:
+			return first, first, nil
+		case "2006-01":
+			return first, first.AddDate(0, 1, -1), nil
+		}
+		return first, first.AddDate(1, 0, -1), nil
+	}
+	return first, last, errors.New("not a date")
 }
 
 // ageAtLeast reports whether someone born on bd is at least years old on

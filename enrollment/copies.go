@@ -215,7 +215,7 @@ func (s *Service) issueCopies(ctx context.Context, client string, en checked) (*
 		subjectID := holder.SubjectURI(handle)
 		idCred, err := vc.IdentityCredential(vc.IdentityClaims{
 			Subject: subjectID, AssuranceLevel: int(en.copyLevel(i)), Region: s.cfg.Region, Name: en.name,
-			BirthDate: en.doc.BirthDate().Format(time.DateOnly), Nationality: en.doc.ISONationality(), ValidFor: until.Sub(from),
+			BirthDate: en.doc.BirthDate().String(), Nationality: en.doc.ISONationality(), ValidFor: until.Sub(from),
 		}, from)
 		if err != nil {
 			s.undo(ctx, resp)

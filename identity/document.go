@@ -136,8 +136,14 @@ func (d Document) Number() string {
 	return string(dd.num[:dd.n])
 }
 
-// BirthDate returns the birth date at midnight UTC.
-func (d Document) BirthDate() time.Time { return d.get().birth.time() }
+// BirthDate returns the birth date the document gives, in full or in
+// part: a passport's MRZ may leave the day, the month and day, or the
+// whole date unknown (ICAO Doc 9303 Part 3 §4.8); ID numbers always give
+// it in full.
+func (d Document) BirthDate() Date {
+	b := d.get().birth
+	return Date{Year: int(b.y), Month: int(b.m), Day: int(b.d)}
+}
 
 // Sex returns the sex encoded in the document.
 func (d Document) Sex() Sex { return d.get().sex }
@@ -197,7 +203,10 @@ func (d Document) IssuingState() string { return d.get().state }
 
 // Expiry returns a passport's date of expiry at midnight UTC; the zero
 // time for other documents.
-func (d Document) Expiry() time.Time { return d.get().expiry.time() }
+func (d Document) Expiry() time.Time {
+	e := d.get().expiry
+	return Date{Year: int(e.y), Month: int(e.m), Day: int(e.d)}.Time()
+}
 
 // Surname returns a passport's primary identifier (MRZ fillers as spaces).
 // It is personal data: mask it with MaskName before display.
@@ -283,17 +292,41 @@ var (
 	_ slog.LogValuer = Document{}
 )
 
-// civil is a calendar date.
+// Date is a calendar date known in full or in part: Day is 0 when the
+// day is unknown, Month and Day when only the year is known, all three
+// when nothing is.
+type Date struct{ Year, Month, Day int }
+
+// Full reports whether the whole date is known.
+func (t Date) Full() bool { return t.Day != 0 }
+
+// Time is the date at midnight UTC; the zero time unless Full.
+func (t Date) Time() time.Time {
+	if !t.Full() {
+		return time.Time{}
+	}
+	return time.Date(t.Year, time.Month(t.Month), t.Day, 0, 0, 0, 0, time.UTC)
+}
+
+// String is the date in ISO 8601 with as much as is known: 1974-08-12,
+// 1974-08, 1974, or "" when nothing is.
+func (t Date) String() string {
+	switch {
+	case t.Full():
+		return fmt.Sprintf("%04d-%02d-%02d", t.Year, t.Month, t.Day)
+	case t.Month != 0:
+		return fmt.Sprintf("%04d-%02d", t.Year, t.Month)
+	case t.Year != 0:
+		return fmt.Sprintf("%04d", t.Year)
+	}
+	return ""
+}
+
+// civil is a calendar date; in a birth date, m and d may be 0 (unknown,
+// see Date).
 type civil struct {
 	y    int16
 	m, d uint8
-}
-
-func (c civil) time() time.Time {
-	if c == (civil{}) {
-		return time.Time{}
-	}
-	return time.Date(int(c.y), time.Month(c.m), int(c.d), 0, 0, 0, 0, time.UTC)
 }
 
 // key orders dates: yyyymmdd.

@@ -17,7 +17,7 @@ func ExampleParse() {
 	}
 	r := doc.Region()
 	fmt.Println(doc) // masked
-	fmt.Println(doc.Type(), doc.BirthDate().Format(time.DateOnly), doc.Sex())
+	fmt.Println(doc.Type(), doc.BirthDate(), doc.Sex())
 	fmt.Println(r.Code, r.Province, r.County, r.Known)
 
 	legacy, _ := v.Parse("110105491231002")

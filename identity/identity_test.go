@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -100,7 +101,7 @@ func TestResidentID(t *testing.T) {
 	if d.Number() != "11010519491231002X" {
 		t.Errorf("x not upper-cased")
 	}
-	if got := d.BirthDate(); !got.Equal(time.Date(1949, 12, 31, 0, 0, 0, 0, time.UTC)) {
+	if got := d.BirthDate(); !got.Time().Equal(time.Date(1949, 12, 31, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("BirthDate = %v", got)
 	}
 	if d.Sex() != Female {
@@ -251,7 +252,7 @@ func TestForeignPermanent2023(t *testing.T) {
 	if r := d.Region(); r.Code != "320000" || r.Province != "江苏省" || !r.Known {
 		t.Errorf("Region = %+v", r)
 	}
-	if !d.BirthDate().Equal(time.Date(1985, 1, 1, 0, 0, 0, 0, time.UTC)) {
+	if !d.BirthDate().Time().Equal(time.Date(1985, 1, 1, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("BirthDate = %v", d.BirthDate())
 	}
 	// Unknown numeric nationality: kept as digits, refused when strict.
@@ -277,7 +278,7 @@ func TestForeignPermanent2017(t *testing.T) {
 	if d.Type() != ForeignPermanent2017 || d.Nationality() != "KAZ" || d.Number() != "KAZ110090123105" {
 		t.Errorf("got %v %q", d.Type(), d.Nationality())
 	}
-	if !d.BirthDate().Equal(time.Date(1990, 12, 31, 0, 0, 0, 0, time.UTC)) {
+	if !d.BirthDate().Time().Equal(time.Date(1990, 12, 31, 0, 0, 0, 0, time.UTC)) {
 		t.Errorf("BirthDate = %v", d.BirthDate())
 	}
 	if r := d.Region(); r.Province != "北京市" || r.Code != "110000" {
@@ -290,11 +291,11 @@ func TestForeignPermanent2017(t *testing.T) {
 	}
 	// Two-digit year pivot: 25 → 2025 when not after today, 26-12-01 → 1926.
 	d, err = v.Parse(pr2017("USA3100250101" + "1"))
-	if err != nil || d.BirthDate().Year() != 2025 {
+	if err != nil || d.BirthDate().Year != 2025 {
 		t.Errorf("pivot 25: %v %v", err, d.BirthDate())
 	}
 	d, err = v.Parse(pr2017("USA3100261201" + "1"))
-	if err != nil || d.BirthDate().Year() != 1926 {
+	if err != nil || d.BirthDate().Year != 1926 {
 		t.Errorf("pivot 26-12: %v %v", err, d.BirthDate())
 	}
 }
@@ -316,7 +317,7 @@ func TestPassportSpecimen(t *testing.T) {
 		if d.Surname() != "ERIKSSON" || d.GivenNames() != "ANNA MARIA" || d.Sex() != Female {
 			t.Errorf("%s: name %q %q sex %v", name, d.Surname(), d.GivenNames(), d.Sex())
 		}
-		if !d.BirthDate().Equal(time.Date(1974, 8, 12, 0, 0, 0, 0, time.UTC)) ||
+		if !d.BirthDate().Time().Equal(time.Date(1974, 8, 12, 0, 0, 0, 0, time.UTC)) ||
 			!d.Expiry().Equal(time.Date(2012, 4, 15, 0, 0, 0, 0, time.UTC)) {
 			t.Errorf("%s: dates %v %v", name, d.BirthDate(), d.Expiry())
 		}
@@ -342,6 +343,43 @@ func TestPassportSpecimen(t *testing.T) {
 	}
 	if d.Number() != "D<<C01X00T47" || d.IssuingState() != "D" || d.Expiry().Year() != 2031 || d.Sex() != Male {
 		t.Errorf("got %q %q %v %v", d.Masked(), d.IssuingState(), d.Expiry(), d.Sex())
+	}
+}
+
+// TestPassportPartialBirthDate: ICAO Doc 9303 Part 3 §4.8 lets an issuer
+// fill the unknown part of a birth date with '<': the day, the month and
+// day, or all of it. Such a passport parses; what is known is kept, and
+// the date is not Full.
+func TestPassportPartialBirthDate(t *testing.T) {
+	v := testValidator()
+	for _, c := range []struct {
+		field string
+		want  Date
+		iso   string
+	}{
+		{"7408<<", Date{Year: 1974, Month: 8}, "1974-08"},
+		{"74<<<<", Date{Year: 1974}, "1974"},
+		{"<<<<<<", Date{}, ""},
+		{"740812", Date{Year: 1974, Month: 8, Day: 12}, "1974-08-12"},
+		// The century puts the earliest possible day not after today
+		// (testNow): a year of this century whose first day is past is
+		// this century's.
+		{fmt.Sprintf("%02d<<<<", testNow.Year()%100), Date{Year: testNow.Year()}, strconv.Itoa(testNow.Year())},
+		{fmt.Sprintf("%02d<<<<", testNow.Year()%100+1), Date{Year: testNow.Year() - 99}, strconv.Itoa(testNow.Year() - 99)},
+	} {
+		d, err := v.ParseMRZ(specimenLine1, mrzLine2("L898902C3", "UTO", c.field, "F", "120415", "ZE184226B"))
+		if err != nil {
+			t.Errorf("%s: %v", c.field, err)
+			continue
+		}
+		b := d.BirthDate()
+		if b != c.want || b.String() != c.iso || b.Full() != (c.want.Day != 0) || b.Full() == b.Time().IsZero() {
+			t.Errorf("%s: %+v %q full %v, want %+v %q", c.field, b, b.String(), b.Full(), c.want, c.iso)
+		}
+		// The birth date as a PIN is trivial only where it is known.
+		if err := ValidatePIN(c.field, d); errors.Is(err, ErrPINTrivial) != b.Full() && c.field != "<<<<<<" {
+			t.Errorf("%s: PIN %s: %v", c.field, c.field, err)
+		}
 	}
 }
 
@@ -412,6 +450,12 @@ func TestErrorCodes(t *testing.T) {
 		{name: "mrz optional check", in: specimenLine1 + set(line2, 42, '2'), code: CodeCheckDigitMismatch, field: FieldOptionalData},
 		{name: "mrz composite", in: specimenLine1 + set(line2, 43, '1'), code: CodeMRZCompositeMismatch, field: FieldComposite},
 		{name: "mrz birth date", in: specimenLine1 + mrzLine2("L898902C3", "UTO", "740231", "F", "120415", ""), code: CodeInvalidBirthDate, field: FieldBirthDate},
+		{name: "mrz birth day unknown, month not", in: specimenLine1 + mrzLine2("L898902C3", "UTO", "74<<12", "F", "120415", ""), code: CodeInvalidBirthDate, field: FieldBirthDate},
+		{name: "mrz birth year unknown", in: specimenLine1 + mrzLine2("L898902C3", "UTO", "<<0812", "F", "120415", ""), code: CodeInvalidBirthDate, field: FieldBirthDate},
+		{name: "mrz birth half a month", in: specimenLine1 + mrzLine2("L898902C3", "UTO", "7408<1", "F", "120415", ""), code: CodeInvalidBirthDate, field: FieldBirthDate},
+		{name: "mrz birth half a year", in: specimenLine1 + mrzLine2("L898902C3", "UTO", "7<<<<<", "F", "120415", ""), code: CodeInvalidBirthDate, field: FieldBirthDate},
+		{name: "mrz birth month 13, day unknown", in: specimenLine1 + mrzLine2("L898902C3", "UTO", "7413<<", "F", "120415", ""), code: CodeInvalidBirthDate, field: FieldBirthDate},
+		{name: "mrz birth month 00, day unknown", in: specimenLine1 + mrzLine2("L898902C3", "UTO", "7400<<", "F", "120415", ""), code: CodeInvalidBirthDate, field: FieldBirthDate},
 		{name: "mrz birth letters", in: specimenLine1 + mrzLine2("L898902C3", "UTO", "74O812", "F", "120415", ""), code: CodeInvalidBirthDate, field: FieldBirthDate},
 		{name: "mrz sex", in: specimenLine1 + set(line2, 20, 'Q'), code: CodeInvalidSex, field: FieldSex},
 		{name: "mrz expiry date", in: specimenLine1 + mrzLine2("L898902C3", "UTO", "740812", "F", "121315", ""), code: CodeInvalidExpiryDate, field: FieldExpiryDate},
@@ -496,7 +540,7 @@ func TestNoLeak(t *testing.T) {
 		if d.Type() == Passport {
 			secrets = []string{"L898902C3", "ERIKSSON", "ANNA", "ZE184226B", "740812"}
 		} else {
-			secrets = append(secrets, d.BirthDate().Format("20060102"))
+			secrets = append(secrets, d.BirthDate().Time().Format("20060102"))
 		}
 		h := holder{Doc: d, doc: d, ptr: &d}
 		h.private.d = d

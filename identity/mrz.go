@@ -98,11 +98,7 @@ func (v *Validator) ParseMRZ(line1, line2 string) (Document, error) {
 
 	now := v.now()
 	today := birthToday(now)
-	if !allDigits(birthF) {
-		return Document{}, fieldErr(FieldBirthDate, CodeInvalidBirthDate)
-	}
-	yy, mm, dd := atoi(birthF[0:2]), atoi(birthF[2:4]), atoi(birthF[4:6])
-	birth, err := checkBirth(pivotPast(yy, mm, dd, today), mm, dd, today)
+	birth, err := mrzBirth(birthF, today)
 	if err != nil {
 		return Document{}, err
 	}
@@ -203,4 +199,38 @@ func allDigits(s string) bool {
 func pivotNear(yy int, today civil) int {
 	base := int(today.y) - 50
 	return base + ((yy-base)%100+100)%100
+}
+
+// mrzBirth reads an MRZ birth date, YYMMDD. An issuer fills what it does
+// not know with '<' (ICAO Doc 9303 Part 3 §4.8): the day (YYMM<<), the
+// month and day (YY<<<<) or the whole date; a filler anywhere else, or
+// any other character, is invalid. The century is the latest that puts
+// the date's earliest possible day not after today; the rules of
+// checkBirth apply to that day.
+func mrzBirth(f string, today civil) (civil, error) {
+	known := len(strings.TrimRight(f, "<"))
+	if known%2 != 0 || !allDigits(f[:known]) {
+		return civil{}, fieldErr(FieldBirthDate, CodeInvalidBirthDate)
+	}
+	if known == 0 {
+		return civil{}, nil
+	}
+	yy, mm, dd := atoi(f[0:2]), 1, 1
+	if known >= 4 {
+		mm = atoi(f[2:4])
+	}
+	if known == 6 {
+		dd = atoi(f[4:6])
+	}
+	c, err := checkBirth(pivotPast(yy, mm, dd, today), mm, dd, today)
+	if err != nil {
+		return civil{}, err
+	}
+	if known < 6 {
+		c.d = 0
+	}
+	if known < 4 {
+		c.m = 0
+	}
+	return c, nil
 }

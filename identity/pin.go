@@ -48,7 +48,8 @@ const pinTagSize = 16
 // (ErrPINFormat), and not trivial (ErrPINTrivial): one digit repeated
 // (000000), a run up or down (123456, 987654), a repeated pair or triple
 // (121212, 123123) and, when doc is not zero, the holder's birth date as
-// YYMMDD or MMDDYY or the last six characters of the document number.
+// YYMMDD or MMDDYY (when the document gives it in full) or the last six
+// characters of the document number.
 func ValidatePIN(pin string, doc Document) error {
 	if len(pin) != PINLen {
 		return ErrPINFormat
@@ -76,11 +77,11 @@ func ValidatePIN(pin string, doc Document) error {
 	}
 	if !doc.IsZero() {
 		b := doc.BirthDate()
-		yy, mm, dd := b.Year()%100, int(b.Month()), b.Day()
+		yy, mm, dd := b.Year%100, b.Month, b.Day
 		two := func(n int) string { return string([]byte{byte('0' + n/10), byte('0' + n%10)}) }
 		dd2 := doc.get()
 		num := string(dd2.num[:dd2.n])
-		if pin == two(yy)+two(mm)+two(dd) || pin == two(mm)+two(dd)+two(yy) ||
+		if b.Full() && (pin == two(yy)+two(mm)+two(dd) || pin == two(mm)+two(dd)+two(yy)) ||
 			len(num) >= PINLen && subtle.ConstantTimeCompare([]byte(pin), []byte(num[len(num)-PINLen:])) == 1 {
 			return ErrPINTrivial
 		}

@@ -890,6 +890,47 @@ func TestEnrollExpiredPassport(t *testing.T) {
 	}
 }
 
+// TestEnrollPassportPartialBirthDate: a passport whose MRZ leaves part
+// of the birth date unknown (ICAO Doc 9303 Part 3 §4.8) enrolls; its
+// identity credential has no birthDate and only the age claims every
+// possible day agrees on.
+func TestEnrollPassportPartialBirthDate(t *testing.T) {
+	f := newEnrollFixture(t)
+	now := time.Now().UTC()
+	expiry := now.AddDate(5, 0, 0).Format("060102")
+	thirty := now.AddDate(-30, 0, 0).Format("06")         // 18 or over, under 60 on any day of that year
+	sixty := fmt.Sprintf("%02d<<<<", (now.Year()-60)%100) // turns 60 this year: unknown unless today is 31 December
+	for birth, want := range map[string]map[string]any{
+		thirty + "<<<<": {"age_over_18": true, "age_over_60": false, "birthDate": nil},
+		thirty + "06<<": {"age_over_18": true, "age_over_60": false, "birthDate": nil},
+		"<<<<<<":        {"age_over_18": nil, "age_over_60": nil, "birthDate": nil},
+		sixty:           {"age_over_18": true, "age_over_60": map[bool]any{true: true, false: nil}[now.Month() == 12 && now.Day() == 31], "birthDate": nil},
+	} {
+		l2 := "L898902C36UTO" + birth + string(identity.ICAOCheckDigit(birth)) + "F" + expiry
+		l2 += string(identity.ICAOCheckDigit(expiry)) + "ZE184226B<<<<<1"
+		l2 += string(byte('0' + compositeSum(l2)%10))
+		body, _ := json.Marshal(map[string]any{
+			"document": map[string]any{"mrz": []string{"P<UTOERIKSSON<<ANNA<MARIA<<<<<<<<<<<<<<<<<<<", l2}},
+			"name":     "Anna Maria Eriksson"})
+		code, r, m := f.enroll(string(body))
+		if code != 201 {
+			t.Errorf("born %s: %d %v", birth, code, m)
+			continue
+		}
+		got := map[string]any{}
+		for _, enc := range strings.Split(r.IdentityCredential.Credential, "~")[1:] {
+			if d, err := sdjwt.ParseDisclosure(enc); err == nil {
+				got[d.Name] = d.Value
+			}
+		}
+		for name, v := range want {
+			if got[name] != v {
+				t.Errorf("born %s: %s = %v, want %v", birth, name, got[name], v)
+			}
+		}
+	}
+}
+
 // compositeSum is the ICAO 9303 composite check over a TD3 line 2's
 // first 43 characters (positions 1-10, 14-20, 22-43), weights 7, 3, 1.
 func compositeSum(l2 string) int {

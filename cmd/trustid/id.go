@@ -140,7 +140,7 @@ type idValidateJSON struct {
 	Type        string        `json:"type"`
 	Masked      string        `json:"masked"`
 	Region      *idRegionJSON `json:"region,omitempty"`
-	BirthDate   string        `json:"birth_date"`
+	BirthDate   string        `json:"birth_date,omitempty"`
 	Sex         string        `json:"sex"`
 	Nationality string        `json:"nationality,omitempty"`
 	Expiry      string        `json:"expiry_date,omitempty"`
@@ -162,7 +162,7 @@ docs/identity.md).`,
 			}
 			out := idValidateJSON{
 				Type: doc.Type().String(), Masked: doc.Masked(),
-				BirthDate: doc.BirthDate().Format(time.DateOnly), Sex: doc.Sex().String(),
+				BirthDate: doc.BirthDate().String(), Sex: doc.Sex().String(),
 				Nationality: doc.Nationality(),
 			}
 			if r := doc.Region(); r.Code != "" {
