@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -125,6 +126,26 @@ func TestTrustedProxyThroughHAProxy(t *testing.T) {
 		if time.Now().After(deadline) {
 			t.Fatalf("HAProxy not serving on %s: %v\n%s", front, err, hlog.String())
 		}
+	}
+
+	// /metrics is the operators' (read from each instance), not
+	// published through the balancer, in any spelling the node's router
+	// would take for it; the node itself still serves it.
+	for _, path := range []string{"/metrics", "/%6Detrics", "/metric%73", "//metrics", "/./metrics"} {
+		resp, err := clientFrom("127.0.0.5").Get("http://" + front + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if strings.Contains(string(b), "trustid_http_requests_total") {
+			t.Errorf("GET %s through the balancer: %d, the node's metrics", path, resp.StatusCode)
+		}
+	}
+	if resp, err := http.Get(base + "/metrics"); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /metrics at the node: %v %v", resp, err)
+	} else {
+		resp.Body.Close()
 	}
 
 	// Client A: two unauthenticated calls (401), then its limit (429).
