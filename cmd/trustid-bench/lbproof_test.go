@@ -386,6 +386,9 @@ func TestFabricLBProof(t *testing.T) {
 		stop          atomic.Bool
 		wg            sync.WaitGroup
 		loadStart     = time.Now()
+		// when the balancer answered 502 (an instance's connection
+		// failed under a request it had sent), from loadStart
+		badGateway []time.Duration
 	)
 	note := func(route string, err error) {
 		key := route + " 200"
@@ -398,6 +401,9 @@ func TestFabricLBProof(t *testing.T) {
 		}
 		mu.Lock()
 		answers[key]++
+		if se != nil && se.status == 502 {
+			badGateway = append(badGateway, time.Since(loadStart))
+		}
 		mu.Unlock()
 		if err != nil {
 			// No instance ready (HAProxy answers 503 at once): do not spin.
@@ -760,7 +766,11 @@ func TestFabricLBProof(t *testing.T) {
 		}
 	}
 
-	// 7. No answer was a 500 or a transport error at the load balancer.
+	// 7. No answer was a 500, a 504 or a transport error (no answer, or
+	// one the client could not read) at the load balancer. A 502 is the
+	// balancer's answer to a request an instance took and died under: only
+	// the requests in flight when instance 2 was killed (each worker has
+	// at most one), and only then.
 	keys := make([]string, 0, len(answers))
 	for k := range answers {
 		keys = append(keys, k)
@@ -769,8 +779,16 @@ func TestFabricLBProof(t *testing.T) {
 	var ans []string
 	for _, k := range keys {
 		ans = append(ans, fmt.Sprintf("%s:%d", k, answers[k]))
-		if strings.HasSuffix(k, " 500") {
+		if strings.HasSuffix(k, " 500") || strings.HasSuffix(k, " 504") || strings.HasSuffix(k, " transport") {
 			fail("%d answers %q; the instances logged:\n%s", answers[k], k, serverErrors(insts))
+		}
+	}
+	if len(badGateway) > workers {
+		fail("%d answers 502, more than the %d requests in flight at the kill: %v", len(badGateway), workers, badGateway)
+	}
+	for _, at := range badGateway {
+		if at < lbKillAt || at > lbKillAt+5*time.Second {
+			fail("a 502 at %v of the load, not when instance 2 was killed (%v)", at, lbKillAt)
 		}
 	}
 	if answers["issue 200"] < 20 || answers["qr-redeem 200"] < 5 || answers["token 200"] < 5 {
