@@ -16,14 +16,15 @@
 // Retire see only the node's keys, OwnerKeys, OwnerActive and
 // EnsureOwnerKeys only an owner's.
 //
-// The file is written atomically (temp file, fsync, rename) and is never
-// overwritten after a failed read: a wrong KEK or a damaged file stops
-// start-up with an error naming the file and the reason. Every change
+// The file is written atomically (temp file, fsync, rename; each write
+// first removes a temp file a crash left) and is never overwritten after
+// a failed read: a wrong KEK or a damaged file stops start-up with an
+// error naming the file and the reason. Every change
 // (rotate, retire, a new or imported secret, creating the file) takes an
 // exclusive lock on the file plus ".lock", re-reads the file under it and
 // applies the change to what it read, so two processes (trustid serve and
 // trustid keys rotate, or two CLI commands) never lose each other's
-// changes.
+// changes. Reseal changes the KEK the same way.
 package keystore
 
 import (
@@ -67,6 +68,7 @@ var (
 	ErrBadSecret  = errors.New("keystore: invalid secret")
 	ErrSecretSeen = errors.New("keystore: a different secret with this name and version exists")
 	ErrBadOwner   = errors.New("keystore: an owner is 1-256 printable ASCII characters without spaces")
+	ErrSameKEK    = errors.New("keystore: the new key-encryption key is the one that seals the keystore")
 )
 
 // Algorithms holds the signing algorithms a node keeps a key for.
@@ -449,8 +451,7 @@ func (s *Store) update(create bool, fn func(*contents) error) error {
 		return fmt.Errorf("keystore: lock %s: %w", s.path, err)
 	}
 	defer unlock()
-	var c contents
-	c.keys, c.secrets, err = s.read()
+	c, err := s.read()
 	if err != nil && !(create && errors.Is(err, os.ErrNotExist)) {
 		return err
 	}
@@ -540,12 +541,12 @@ func KEKID(kek []byte) string {
 
 // load reads the file and makes it current.
 func (s *Store) load() error {
-	keys, secrets, err := s.read()
+	c, err := s.read()
 	if err != nil {
 		return err
 	}
 	s.mu.Lock()
-	s.keys, s.secrets = keys, secrets
+	s.keys, s.secrets = c.keys, c.secrets
 	s.mu.Unlock()
 	return nil
 }
@@ -568,6 +569,12 @@ func readEnvelope(path string) (envelope, error) {
 	if err != nil {
 		return envelope{}, err
 	}
+	return parseEnvelope(path, raw)
+}
+
+// parseEnvelope checks the outer layer of raw, the contents of the file
+// at path (named in errors).
+func parseEnvelope(path string, raw []byte) (envelope, error) {
 	if len(raw) > maxFile {
 		return envelope{}, fmt.Errorf("%s: %w: larger than %d bytes", path, ErrCorrupted, maxFile)
 	}
@@ -582,27 +589,33 @@ func readEnvelope(path string) (envelope, error) {
 }
 
 // read decodes the file. An error wraps os.ErrNotExist when it is missing.
-func (s *Store) read() ([]Key, []*Secret, error) {
+func (s *Store) read() (contents, error) {
 	env, err := readEnvelope(s.path)
 	if err != nil {
-		return nil, nil, err
+		return contents{}, err
 	}
-	if env.KEKID != KEKID(s.kek) {
-		return nil, nil, fmt.Errorf("%s: %w (file sealed under KEK %s, given %s)", s.path, ErrWrongKEK, env.KEKID, KEKID(s.kek))
+	return unseal(s.path, env, s.kek)
+}
+
+// unseal opens env, read from the file at path, with kek and decodes it.
+// Errors name the KEKs by KEK ID only and print no key material.
+func unseal(path string, env envelope, kek []byte) (contents, error) {
+	if env.KEKID != KEKID(kek) {
+		return contents{}, fmt.Errorf("%s: %w (file sealed under KEK %s, given %s)", path, ErrWrongKEK, env.KEKID, KEKID(kek))
 	}
-	plain, err := gm.Open(s.kek, env.Sealed, []byte(fileFormat))
+	plain, err := gm.Open(kek, env.Sealed, []byte(fileFormat))
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w: authentication failed", s.path, ErrCorrupted)
+		return contents{}, fmt.Errorf("%s: %w: authentication failed", path, ErrCorrupted)
 	}
 	var doc inner
 	if err := json.Unmarshal(plain, &doc); err != nil {
-		return nil, nil, fmt.Errorf("%s: %w: %v", s.path, ErrCorrupted, err)
+		return contents{}, fmt.Errorf("%s: %w: %v", path, ErrCorrupted, err)
 	}
 	keys, secrets, err := decode(doc)
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w: %v", s.path, ErrCorrupted, err)
+		return contents{}, fmt.Errorf("%s: %w: %v", path, ErrCorrupted, err)
 	}
-	return keys, secrets, nil
+	return contents{keys: keys, secrets: secrets}, nil
 }
 
 func decode(doc inner) ([]Key, []*Secret, error) {
@@ -658,17 +671,30 @@ func timePtr(t time.Time) *time.Time {
 // save seals c and atomically replaces the file. The caller holds mu and
 // the file lock.
 func (s *Store) save(c contents) error {
+	doc, err := encode(c)
+	if err != nil {
+		return err
+	}
+	raw, err := seal(doc, s.kek, s.rand)
+	if err != nil {
+		return err
+	}
+	return replace(s.path, raw)
+}
+
+// encode is the inner document of c.
+func encode(c contents) (inner, error) {
 	var doc inner
 	for _, k := range c.keys {
 		pub, err := gm.MarshalPublicKey(k.Public)
 		if err != nil {
-			return err
+			return inner{}, err
 		}
 		d := diskKey{Owner: k.Owner, Kid: k.Kid, Alg: k.Alg, State: k.State, Created: k.Created,
 			Retiring: timePtr(k.Retiring), Retired: timePtr(k.Retired), Public: pub}
 		if k.Signer != nil {
 			if d.Private, err = gm.MarshalPrivateKey(k.Signer); err != nil {
-				return err
+				return inner{}, err
 			}
 		}
 		doc.Keys = append(doc.Keys, d)
@@ -676,17 +702,128 @@ func (s *Store) save(c contents) error {
 	for _, sec := range c.secrets {
 		doc.Secrets = append(doc.Secrets, diskSecret{Name: sec.Name, Version: sec.Version, Created: sec.Created, Value: sec.value})
 	}
+	return doc, nil
+}
+
+// seal is the file's contents: doc sealed under kek in its envelope.
+func seal(doc inner, kek []byte, rnd io.Reader) ([]byte, error) {
 	plain, err := json.Marshal(doc)
 	if err != nil {
+		return nil, err
+	}
+	sealed, err := gm.Seal(rnd, kek, plain, []byte(fileFormat))
+	if err != nil {
+		return nil, err
+	}
+	out, err := json.MarshalIndent(envelope{Format: fileFormat, KEKID: KEKID(kek), Sealed: sealed}, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	return append(out, '\n'), nil
+}
+
+// replace atomically replaces the file at path with raw, after removing
+// the temporary files a writer that crashed left beside it. The caller
+// holds the file lock, which every writer takes.
+func replace(path string, raw []byte) error {
+	if err := atomicfile.RemoveTemps(path); err != nil {
 		return err
 	}
-	sealed, err := gm.Seal(s.rand, s.kek, plain, []byte(fileFormat))
+	return writeFile(path, raw, 0o600)
+}
+
+// writeFile writes the file; a test replaces it to crash a write.
+var writeFile = atomicfile.WriteFile
+
+// Reseal re-seals the keystore file at path, sealed under oldKEK, under
+// newKEK. Under the file lock (which every writer takes) it reads the
+// file with oldKEK, seals the same keys and secrets under newKEK, opens
+// the result with newKEK and compares every key and secret with what it
+// read, and only then replaces the file atomically: at any moment the
+// file opens with oldKEK or with newKEK, and a crash leaves no other
+// state. A Store that opened the file before goes on serving the keys it
+// read, but its changes and Reload fail with ErrWrongKEK (each re-reads
+// the file first), so it never writes the old KEK back.
+//
+// rnd supplies the nonce (crypto/rand.Reader). Errors: ErrBadKEK (a KEK
+// not 16 bytes), ErrSameKEK, ErrWrongKEK (oldKEK did not seal the file;
+// the error names both by KEK ID), ErrCorrupted, or one wrapping
+// os.ErrNotExist. None prints key material.
+func Reseal(path string, oldKEK, newKEK []byte, rnd io.Reader) error {
+	if len(oldKEK) != gm.SM4KeySize || len(newKEK) != gm.SM4KeySize {
+		return ErrBadKEK
+	}
+	if subtle.ConstantTimeCompare(oldKEK, newKEK) == 1 {
+		return fmt.Errorf("%w (KEK ID %s)", ErrSameKEK, KEKID(newKEK))
+	}
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("keystore: %w", err) // no lock file beside a missing keystore
+	}
+	unlock, err := filelock.Lock(path + ".lock")
+	if err != nil {
+		return fmt.Errorf("keystore: lock %s: %w", path, err)
+	}
+	defer unlock()
+	env, err := readEnvelope(path)
 	if err != nil {
 		return err
 	}
-	out, err := json.MarshalIndent(envelope{Format: fileFormat, KEKID: KEKID(s.kek), Sealed: sealed}, "", "  ")
+	c, err := unseal(path, env, oldKEK)
 	if err != nil {
 		return err
 	}
-	return atomicfile.WriteFile(s.path, append(out, '\n'), 0o600)
+	doc, err := encode(c)
+	if err != nil {
+		return err
+	}
+	raw, err := seal(doc, newKEK, rnd)
+	if err != nil {
+		return err
+	}
+	// Verify before replacing: what the new file will hold opens with
+	// newKEK and holds what the old one did.
+	env, err = parseEnvelope(path, raw)
+	if err != nil {
+		return err
+	}
+	again, err := unseal(path, env, newKEK)
+	if err != nil {
+		return fmt.Errorf("keystore: the re-sealed keystore does not open with the new KEK: %w", err)
+	}
+	resealed, err := encode(again)
+	if err != nil {
+		return err
+	}
+	if err := sameDoc(doc, resealed); err != nil {
+		return fmt.Errorf("keystore: the re-sealed keystore differs from %s: %w", path, err)
+	}
+	return replace(path, raw)
+}
+
+// sameDoc reports the first key or secret of a that b does not hold
+// alike, in the same place. It names them by kid or name and version and
+// compares key material in constant time, without printing it.
+func sameDoc(a, b inner) error {
+	if len(a.Keys) != len(b.Keys) || len(a.Secrets) != len(b.Secrets) {
+		return fmt.Errorf("%d keys and %d secrets, not %d and %d", len(b.Keys), len(b.Secrets), len(a.Keys), len(a.Secrets))
+	}
+	for i, x := range a.Keys {
+		y := b.Keys[i]
+		if x.Owner != y.Owner || x.Kid != y.Kid || x.Alg != y.Alg || x.State != y.State || !x.Created.Equal(y.Created) ||
+			!sameTime(x.Retiring, y.Retiring) || !sameTime(x.Retired, y.Retired) ||
+			!bytes.Equal(x.Public, y.Public) || subtle.ConstantTimeCompare(x.Private, y.Private) != 1 {
+			return fmt.Errorf("key %d (%s) differs", i, x.Kid)
+		}
+	}
+	for i, x := range a.Secrets {
+		y := b.Secrets[i]
+		if x.Name != y.Name || x.Version != y.Version || !x.Created.Equal(y.Created) || subtle.ConstantTimeCompare(x.Value, y.Value) != 1 {
+			return fmt.Errorf("secret %s/v%d differs", x.Name, x.Version)
+		}
+	}
+	return nil
+}
+
+func sameTime(a, b *time.Time) bool {
+	return a == nil && b == nil || a != nil && b != nil && a.Equal(*b)
 }

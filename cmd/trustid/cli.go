@@ -50,6 +50,9 @@ var commandExamples = map[string]string{
 	"keys retire": `  trustid keys list -o json            # find the kid of a retiring key
   trustid keys retire 0t5SPmVQ3x1cFZyNsd4IYxO1a6bK0oR2T8LmJgEuP7w
   trustid keys retire -- -89CH5lMuOW6Tau_IctDcz9F8LG9ut-TbFPNHbpsHFk   # a kid that begins with "-"`,
+	"keys rotate-kek": `  read -rs TRUSTID_NEW_KEK && export TRUSTID_NEW_KEK   # the new KEK, typed or pasted, not echoed
+  trustid keys rotate-kek --data /var/lib/trustid       # TRUSTID_KEK: the current KEK; the node stopped
+  trustid keys rotate-kek -o json`,
 
 	"clients add": `  trustid clients add --id rp-zwfw --name "政务服务平台" --scopes credentials:issue,qr:redeem --jwks-file rp-keys/*.jwks.json
   trustid clients add --id rp-basic --name "Legacy portal" --scopes qr:redeem --secret -o json
@@ -290,17 +293,27 @@ func openKeystoreReadOnly(dir string) (*keystore.Store, error) {
 	if _, err := os.Stat(path); err != nil {
 		return nil, err
 	}
-	env := os.Getenv("TRUSTID_KEK")
-	if env == "" {
-		if _, err := os.Stat(filepath.Join(dir, devKEKFile)); err != nil {
-			return nil, errors.New("no KEK at hand")
-		}
-	}
-	kek, _, err := keystore.ResolveKEK(env, filepath.Join(dir, devKEKFile), failingReader{})
+	kek, _, err := existingKEK(dir)
 	if err != nil {
 		return nil, err
 	}
 	return keystore.Open(path, kek, keystore.Options{Rand: failingReader{}})
+}
+
+// existingKEK returns the KEK at hand for the existing keystore in dir as
+// openKeystore resolves it, TRUSTID_KEK or else the development KEK file,
+// but never makes a development KEK; dev reports the file's.
+func existingKEK(dir string) (kek []byte, dev bool, err error) {
+	path, devPath := filepath.Join(dir, keystoreFile), filepath.Join(dir, devKEKFile)
+	env := os.Getenv("TRUSTID_KEK")
+	if _, err := os.Stat(devPath); env == "" && errors.Is(err, os.ErrNotExist) {
+		return nil, false, wrongKEKError(path, devPath, "")
+	}
+	kek, dev, err = keystore.ResolveKEK(env, devPath, failingReader{})
+	if err != nil && !dev {
+		err = fmt.Errorf("TRUSTID_KEK: %w", err)
+	}
+	return kek, dev, err
 }
 
 // failingReader is the randomness of a path that must not generate keys.

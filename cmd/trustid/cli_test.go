@@ -639,6 +639,14 @@ func TestCLIOutputJSONOffline(t *testing.T) {
 		t.Errorf("healthcheck: %+v", health)
 	}
 
+	// Last: it changes the data directory's KEK.
+	t.Setenv("TRUSTID_NEW_KEK", "5c0ffee15600d5eedfeedfacecafe000")
+	var rk kekRotation
+	jsonRun(&rk, true, "", "keys", "rotate-kek")
+	if rk.Keystore != filepath.Join(n.dir, keystoreFile) || rk.OldKEKID != kekID(t, testKEK) || rk.NewKEKID != kekID(t, "5c0ffee15600d5eedfeedfacecafe000") {
+		t.Errorf("keys rotate-kek: %+v", rk)
+	}
+
 	// The commands that need a running node are TestCLIOutputJSONNode's.
 	for key := range outputCommands {
 		if !tested[key] && !slices.Contains(nodeOutputCommands, key) && !slices.Contains([]string{"ledger vote", "ledger head", "ledger audit-verify"}, key) {

@@ -6,7 +6,8 @@
 // dashes as underscores, e.g. TRUSTID_DATA, TRUSTID_REDIS_URL), a YAML
 // config file (--config or TRUSTID_CONFIG; keys are flag names), and the
 // built-in defaults. The key-encryption key is read only from the
-// environment (TRUSTID_KEK), never from flags or files that may be shared.
+// environment (TRUSTID_KEK; the new one of `keys rotate-kek` from
+// TRUSTID_NEW_KEK), never from flags or files that may be shared.
 package main
 
 import (

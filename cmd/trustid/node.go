@@ -125,11 +125,11 @@ func wrongKEKError(path, devPath, env string) error {
 			devID = keystore.KEKID(kek)
 		}
 	}
-	const fix = "Set TRUSTID_KEK to the key-encryption key this data directory was created with (32 hex digits, from your secret store), or point --data (TRUSTID_DATA) at the data directory of this KEK. Nothing was changed; do not delete the keystore: its keys cannot be recovered without its KEK."
+	const fix = "Set TRUSTID_KEK to the key-encryption key that sealed this keystore (32 hex digits, from your secret store; after `trustid keys rotate-kek`, the new one), or point --data (TRUSTID_DATA) at the data directory of this KEK. Nothing was changed; do not delete the keystore: its keys cannot be recovered without its KEK."
 	var msg string
 	switch {
 	case env != "" && devID == sealed:
-		msg = fmt.Sprintf("TRUSTID_KEK did not seal it: it was sealed under the development KEK in %s (KEK ID %s). Unset TRUSTID_KEK to open it with that KEK (no command re-seals a keystore under a new KEK yet).", devPath, sealed)
+		msg = fmt.Sprintf("TRUSTID_KEK did not seal it: it was sealed under the development KEK in %s (KEK ID %s). Unset TRUSTID_KEK to open it with that KEK, or re-seal it under yours: run `trustid keys rotate-kek` with TRUSTID_KEK unset and your KEK in TRUSTID_NEW_KEK.", devPath, sealed)
 	case env != "":
 		given := "invalid"
 		if kek, err := keystore.ParseKEK(env); err == nil {

@@ -29,6 +29,7 @@ var outputCommands = map[string]string{
 	"keys list":           "array of key: kid, alg, state, created, retiring, retired (RFC 3339, absent when unset)",
 	"keys rotate":         "key: kid, alg, state",
 	"keys retire":         "key: kid, state",
+	"keys rotate-kek":     "keystore, old_kek_id, new_kek_id",
 	"clients add":         "client (as clients show), with client_secret once for --secret",
 	"clients list":        "array of client (as clients show)",
 	"clients show":        "client: client_id, client_name, region, jwks, grant_types, scopes, token_endpoint_auth_method, ... (the registry record, no secret verifier)",

@@ -4,10 +4,12 @@
 package atomicfile
 
 import (
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 )
 
 // WriteFile writes data to a temporary file beside path, syncs it, renames it
@@ -18,7 +20,7 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("atomicfile: %w", err)
 	}
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".*.tmp")
+	f, err := os.CreateTemp(dir, tempPrefix(path)+"*"+tempSuffix)
 	if err != nil {
 		return fmt.Errorf("atomicfile: %w", err)
 	}
@@ -50,6 +52,38 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	defer d.Close()
 	if err := syncDir(d); err != nil {
 		return fmt.Errorf("atomicfile: sync directory of %s: %w", path, err)
+	}
+	return nil
+}
+
+// tempPrefix and tempSuffix frame the names of WriteFile's temporary
+// files for path; os.CreateTemp puts a random string between them, which
+// has no "." (so the temporary files of "f.lock" are not taken for those
+// of "f").
+func tempPrefix(path string) string { return "." + filepath.Base(path) + "." }
+
+const tempSuffix = ".tmp"
+
+// RemoveTemps removes the temporary files WriteFile left beside path when
+// the process died before renaming one. Call it only where no WriteFile
+// of path can be running (under the lock its writers take): it cannot
+// tell a leftover from a write in progress.
+func RemoveTemps(path string) error {
+	dir := filepath.Dir(path)
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return fmt.Errorf("atomicfile: %w", err)
+	}
+	prefix := tempPrefix(path)
+	for _, e := range entries {
+		random, ours := strings.CutPrefix(e.Name(), prefix)
+		random, tmp := strings.CutSuffix(random, tempSuffix)
+		if !ours || !tmp || random == "" || strings.Contains(random, ".") || !e.Type().IsRegular() {
+			continue
+		}
+		if err := os.Remove(filepath.Join(dir, e.Name())); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("atomicfile: %w", err)
+		}
 	}
 	return nil
 }

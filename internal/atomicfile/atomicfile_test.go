@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 )
 
@@ -75,5 +76,51 @@ func TestWriteFileDirectorySyncFails(t *testing.T) {
 	t.Cleanup(func() { syncDir = old })
 	if err := WriteFile(filepath.Join(t.TempDir(), "f"), []byte("x"), 0o600); !errors.Is(err, boom) {
 		t.Fatalf("directory sync failure not reported: %v", err)
+	}
+}
+
+// TestRemoveTemps: the temporary files a crash left beside a file are
+// removed, and nothing else: not the file, not another file's leftovers
+// (f.lock's begin like f's), not a name that only looks alike.
+func TestRemoveTemps(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	if err := WriteFile(path, []byte("kept"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// What a crash between writing and renaming leaves.
+	var left []string
+	for range 2 {
+		f, err := os.CreateTemp(dir, tempPrefix(path)+"*"+tempSuffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.Close()
+		left = append(left, filepath.Base(f.Name()))
+	}
+	other, err := os.CreateTemp(dir, tempPrefix(path+".lock")+"*"+tempSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.Close()
+	keep := []string{"f", filepath.Base(other.Name()), ".f..tmp", ".f.1.tmp.x", "f.1.tmp"}
+	for _, name := range keep[2:] {
+		os.WriteFile(filepath.Join(dir, name), nil, 0o600)
+	}
+	if err := RemoveTemps(path); err != nil {
+		t.Fatal(err)
+	}
+	entries, _ := os.ReadDir(dir)
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Name())
+	}
+	slices.Sort(got)
+	slices.Sort(keep)
+	if !slices.Equal(got, keep) {
+		t.Errorf("after RemoveTemps: %q, want %q (removed %q)", got, keep, left)
+	}
+	if err := RemoveTemps(filepath.Join(dir, "missing", "f")); err == nil {
+		t.Error("RemoveTemps in a missing directory succeeded")
 	}
 }
