@@ -14,6 +14,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/claimpath"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/store"
@@ -129,7 +130,7 @@ func (s *Service) ParseAuthorizationDetails(raw string) ([]RequestedCredential, 
 		if !ok {
 			return nil, bad("unknown credential_configuration_id")
 		}
-		claims, err := parseClaims(d.Claims)
+		claims, err := claimpath.Parse(d.Claims)
 		if err != nil {
 			return nil, bad(err.Error())
 		}

@@ -22,6 +22,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/claimpath"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/store"
@@ -383,7 +384,7 @@ func FuzzAuthorizationDetails(f *testing.F) {
 			if _, ok := s.configs[r.ConfigurationID]; !ok || slices.ContainsFunc(got[:i], func(p RequestedCredential) bool { return p.ConfigurationID == r.ConfigurationID }) {
 				t.Fatalf("accepted %q in %v", r.ConfigurationID, got)
 			}
-			if r.Claims != nil && (len(r.Claims) == 0 || len(r.Claims) > maxClaims) {
+			if r.Claims != nil && (len(r.Claims) == 0 || len(r.Claims) > claimpath.MaxClaims) {
 				t.Fatalf("accepted %d claims", len(r.Claims))
 			}
 			for j, c := range r.Claims {
@@ -400,7 +401,7 @@ func FuzzAuthorizationDetails(f *testing.F) {
 					}
 				}
 				for _, prev := range r.Claims[:j] {
-					if conflict(prev.Path, c.Path) != nil {
+					if claimpath.Conflict(prev.Path, c.Path) != nil {
 						t.Fatalf("accepted conflicting paths %v and %v", prev.Path, c.Path)
 					}
 				}
