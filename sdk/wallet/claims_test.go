@@ -5,6 +5,9 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"testing"
 
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
@@ -80,5 +83,89 @@ func TestAuthorizationDetailsNeedsTheIssuer(t *testing.T) {
 	}
 	if err := o.RequestClaims("sd", ""); err != nil || o.asksClaims(o.configs) {
 		t.Fatalf("clearing the claims: %v", err)
+	}
+}
+
+// TestAcceptOfferDetails: against a minimal issuer that advertises
+// openid_credential authorization_details, AcceptOffer sends no
+// authorization_details when it takes the whole offer, names the
+// configurations (with the claims asked for) when it takes some of them
+// or asks for claims (OID4VCI 1.0 §6.1), and then requests each
+// credential by the credential identifier the token response gave, never
+// by configuration (§8.2).
+func TestAcceptOfferDetails(t *testing.T) {
+	var tokenForms []url.Values
+	var credReqs []map[string]any
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		cfg := map[string]any{"format": "jwt_vc_json", "proof_types_supported": map[string]any{"jwt": map[string]any{"proof_signing_alg_values_supported": []string{"SM2"}}}}
+		switch r.URL.Path {
+		case "/.well-known/openid-credential-issuer":
+			json.NewEncoder(w).Encode(map[string]any{"credential_issuer": srv.URL, "credential_endpoint": srv.URL + "/credential", "nonce_endpoint": srv.URL + "/nonce",
+				"credential_configurations_supported": map[string]any{"a": cfg, "b": cfg}})
+		case "/.well-known/oauth-authorization-server":
+			json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "token_endpoint": srv.URL + "/token", "authorization_details_types_supported": []string{"openid_credential"}})
+		case "/token":
+			r.ParseForm()
+			tokenForms = append(tokenForms, r.PostForm)
+			resp := map[string]any{"access_token": "t", "token_type": "Bearer"}
+			if d := r.PostForm.Get("authorization_details"); d != "" {
+				var asked []map[string]any
+				json.Unmarshal([]byte(d), &asked)
+				var granted []map[string]any
+				for _, a := range asked {
+					granted = append(granted, map[string]any{"type": "openid_credential", "credential_configuration_id": a["credential_configuration_id"],
+						"credential_identifiers": []string{"id-" + a["credential_configuration_id"].(string)}})
+				}
+				resp["authorization_details"] = granted
+			}
+			json.NewEncoder(w).Encode(resp)
+		case "/nonce":
+			json.NewEncoder(w).Encode(map[string]any{"c_nonce": "n"})
+		case "/credential":
+			var req map[string]any
+			json.NewDecoder(r.Body).Decode(&req)
+			credReqs = append(credReqs, req)
+			json.NewEncoder(w).Encode(map[string]any{"credentials": []any{map[string]any{"credential": "e30.e30.c2ln"}}})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	offerLink := "openid-credential-offer://?credential_offer=" + url.QueryEscape(`{"credential_issuer":"`+srv.URL+`","credential_configuration_ids":["a","b"],"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":{"pre-authorized_code":"c"}}}`)
+	w, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name, configs, claims, details string
+		member                         string
+	}{
+		{"the whole offer", "", "", "", "credential_configuration_id"},
+		{"some of the offer", "b", "", `[{"type":"openid_credential","credential_configuration_id":"b"}]`, "credential_identifier"},
+		{"claims", "", `[{"path":["credentialSubject","x"]}]`, `[{"type":"openid_credential","credential_configuration_id":"a","claims":[{"path":["credentialSubject","x"]}]},{"type":"openid_credential","credential_configuration_id":"b"}]`, "credential_identifier"},
+	} {
+		tokenForms, credReqs = nil, nil
+		offer, err := w.ReceiveOffer(offerLink)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.claims != "" {
+			if err := offer.RequestClaims("a", c.claims); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := w.AcceptOffer(offer, c.configs, "", 1, NewMemoryStore()); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got := tokenForms[0].Get("authorization_details"); got != c.details {
+			t.Errorf("%s: authorization_details %q, want %q", c.name, got, c.details)
+		}
+		for _, req := range credReqs {
+			if _, ok := req[c.member]; !ok || len(req) != 2 {
+				t.Errorf("%s: credential request %v, want %s alone with proofs", c.name, req, c.member)
+			}
+		}
 	}
 }
