@@ -186,3 +186,59 @@ func TestOID4VCIAuthorizationDetailsHTTP(t *testing.T) {
 		t.Errorf("notification with an extension member: %d %v", st, m)
 	}
 }
+
+// subjectSigner "signs" as stubSigner and keeps the subject it was asked
+// to sign.
+type subjectSigner struct{ got chan map[string]any }
+
+func (s subjectSigner) Sign(_ context.Context, req oid4vci.SignRequest) (string, error) {
+	s.got <- req.Credential["credentialSubject"].(map[string]any)
+	return "eyJhbGciOiJTTTIifQ.e30.c2ln~", nil
+}
+
+// TestOID4VCIClaimsHTTP: end to end over HTTP, the claims of a
+// pre-authorized token request's authorization_details (OID4VCI 1.0
+// §5.1.1, §6.1) are granted in the token response and are all the
+// subject the signer is asked for; a malformed claims description
+// (Appendix B.3: one claim twice) is 400 invalid_authorization_details
+// and leaves the code for the retry.
+func TestOID4VCIClaimsHTTP(t *testing.T) {
+	sig := subjectSigner{got: make(chan map[string]any, 1)}
+	svc, srv := vciServer(t, sig)
+	const sd = "ResidenceCredential_sd_jwt"
+	o, err := svc.CreateOffer(context.Background(), oid4vci.OfferRequest{Client: "rp", ConfigurationIDs: []string{sd},
+		Credential: map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential", "ResidenceCredential"},
+			"credentialSubject": map[string]any{"region": "310000", "since": "2019-07-01", "name": "张三"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Grants map[string]struct {
+			Code string `json:"pre-authorized_code"`
+		}
+	}
+	if err := json.Unmarshal(o.JSON, &doc); err != nil {
+		t.Fatal(err)
+	}
+	form := func(claims string) url.Values {
+		return url.Values{"grant_type": {oid4vci.GrantPreAuthorized}, "pre-authorized_code": {doc.Grants[oid4vci.GrantPreAuthorized].Code},
+			"authorization_details": {`[{"type":"openid_credential","credential_configuration_id":"` + sd + `","claims":` + claims + `}]`}}
+	}
+	if st, _, m := vciPost(t, srv, oid4vci.PathToken, "", form(`[{"path":["since"]},{"path":["since"]}]`)); st != 400 || m["error"] != "invalid_authorization_details" {
+		t.Fatalf("one claim twice: %d %v, want 400 invalid_authorization_details", st, m)
+	}
+	st, _, tok := vciPost(t, srv, oid4vci.PathToken, "", form(`[{"path":["since"],"mandatory":true}]`))
+	if st != 200 {
+		t.Fatalf("token: %d %v", st, tok)
+	}
+	raw, _ := json.Marshal(tok["authorization_details"])
+	if want := `[{"claims":[{"mandatory":true,"path":["since"]}],"credential_configuration_id":"` + sd + `","credential_identifiers":["` + sd + `"],"type":"openid_credential"}]`; string(raw) != want {
+		t.Fatalf("authorization_details %s, want %s", raw, want)
+	}
+	if st, _, m := vciPost(t, srv, oid4vci.PathCredential, tok["access_token"].(string), vciCredentialBody(t, srv, "credential_identifier", sd, nil)); st != 200 {
+		t.Fatalf("credential: %d %v", st, m)
+	}
+	if got := <-sig.got; len(got) != 1 || got["since"] != "2019-07-01" {
+		t.Fatalf("signed subject %v, want since alone", got)
+	}
+}

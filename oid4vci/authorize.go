@@ -14,6 +14,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/claimpath"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/store"
@@ -60,29 +61,43 @@ const maxDetails = 8
 // authorizationDetail is one authorization_details object (RFC 9396 §2,
 // OID4VCI 1.0 §5.1.1).
 type authorizationDetail struct {
-	Type            string   `json:"type"`
-	ConfigurationID string   `json:"credential_configuration_id"`
-	Locations       []string `json:"locations,omitempty"`
+	Type            string          `json:"type"`
+	ConfigurationID string          `json:"credential_configuration_id"`
+	Locations       []string        `json:"locations,omitempty"`
+	Claims          json.RawMessage `json:"claims"`
+}
+
+// RequestedCredential is one openid_credential object of a request's
+// authorization_details: a configuration and the claims the wallet asks
+// for (nil: the whole credential).
+type RequestedCredential struct {
+	ConfigurationID string
+	Claims          []ClaimDescription
 }
 
 // AuthorizationDetail is one authorization_details object of a token
-// response: the configuration and the credential identifiers the wallet
-// names in its credential requests.
+// response: the configuration, the claims granted when the wallet named
+// some (RFC 9396 §7: the details as granted), and the credential
+// identifiers the wallet names in its credential requests.
 type AuthorizationDetail struct {
-	Type                  string   `json:"type"`
-	ConfigurationID       string   `json:"credential_configuration_id"`
-	CredentialIdentifiers []string `json:"credential_identifiers"`
+	Type                  string             `json:"type"`
+	ConfigurationID       string             `json:"credential_configuration_id"`
+	Claims                []ClaimDescription `json:"claims,omitempty"`
+	CredentialIdentifiers []string           `json:"credential_identifiers"`
 }
 
 // ParseAuthorizationDetails reads the authorization_details parameter
 // (strict JSON: an array of 1 to 8 objects of type openid_credential,
 // each naming a credential_configuration_id of this issuer, with
-// locations, if any, naming only the issuer; other members, such as
-// claims, are ignored: OID4VCI 1.0 §5.1.1 makes openid_credential "never
-// considered invalid due to unknown fields") and returns the
-// configuration IDs, in order, without repeats. Errors are *Error with
-// CodeInvalidAuthorizationDetails.
-func (s *Service) ParseAuthorizationDetails(raw string) ([]string, error) {
+// locations, if any, naming only the issuer, and claims, if any, a valid
+// claims array (see ClaimDescription; Appendix B.3 refusals included);
+// other members are ignored: OID4VCI 1.0 §5.1.1 makes openid_credential
+// "never considered invalid due to unknown fields") and returns the
+// configurations, in order. A configuration named twice is taken once,
+// unless either names claims (two Credential Datasets of one
+// configuration, which this issuer does not issue under one token).
+// Errors are *Error with CodeInvalidAuthorizationDetails.
+func (s *Service) ParseAuthorizationDetails(raw string) ([]RequestedCredential, error) {
 	bad := func(desc string) error { return fail(CodeInvalidAuthorizationDetails, desc) }
 	if len(raw) > 4<<10 {
 		return nil, bad("authorization_details is too long")
@@ -94,7 +109,7 @@ func (s *Service) ParseAuthorizationDetails(raw string) ([]string, error) {
 	if len(list) == 0 || len(list) > maxDetails {
 		return nil, bad(fmt.Sprintf("authorization_details must hold 1 to %d objects", maxDetails))
 	}
-	var ids []string
+	var out []RequestedCredential
 	for _, item := range list {
 		var d authorizationDetail
 		if !bytes.HasPrefix(bytes.TrimSpace(item), []byte("{")) {
@@ -115,11 +130,20 @@ func (s *Service) ParseAuthorizationDetails(raw string) ([]string, error) {
 		if !ok {
 			return nil, bad("unknown credential_configuration_id")
 		}
-		if !slices.Contains(ids, c.id) {
-			ids = append(ids, c.id) // not the request's string: it may share the request's buffer
+		claims, err := claimpath.Parse(d.Claims)
+		if err != nil {
+			return nil, bad(err.Error())
 		}
+		if i := slices.IndexFunc(out, func(r RequestedCredential) bool { return r.ConfigurationID == c.id }); i >= 0 {
+			if claims != nil || out[i].Claims != nil {
+				return nil, bad("a credential_configuration_id named twice, with claims: name each configuration once")
+			}
+			continue
+		}
+		// c.id, not the request's string: it may share the request's buffer.
+		out = append(out, RequestedCredential{ConfigurationID: c.id, Claims: claims})
 	}
-	return ids, nil
+	return out, nil
 }
 
 // authorization is what the login carries, sealed, from the
@@ -346,23 +370,23 @@ func (s *Service) checkAuthorization(ctx context.Context, c auth.Client, q url.V
 		return nil, err
 	}
 	var ids []string
+	offered := g.Configs
 	details := q.Has("authorization_details")
 	if details {
-		var err error
-		if ids, err = s.ParseAuthorizationDetails(q.Get("authorization_details")); err != nil {
+		asked, err := s.ParseAuthorizationDetails(q.Get("authorization_details"))
+		if err == nil {
+			err = s.narrow(&g, asked)
+		}
+		if err != nil {
 			var e *Error
 			errors.As(err, &e)
 			return nil, refuse(e.Code, e.Description)
 		}
-		for _, id := range ids {
-			if !slices.Contains(g.Configs, id) {
-				return nil, refuse(CodeInvalidAuthorizationDetails, "a credential_configuration_id is not part of the offer")
-			}
-		}
+		ids = g.Configs
 	}
 	for _, sc := range strings.Fields(q.Get("scope")) {
 		// Scope values are the configurations' scope (their IDs).
-		if _, ok := s.configs[sc]; !ok || !slices.Contains(g.Configs, sc) {
+		if _, ok := s.configs[sc]; !ok || !slices.Contains(offered, sc) {
 			return nil, refuse(CodeInvalidScope, "a scope value names no configuration of the offer")
 		}
 		if !slices.Contains(ids, sc) {
@@ -376,7 +400,9 @@ func (s *Service) checkAuthorization(ctx context.Context, c auth.Client, q url.V
 	if q.Has("dpop_jkt") && (len(jkt) != 43 || strings.Trim(jkt, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") != "") {
 		return nil, refuse(CodeInvalidRequest, "dpop_jkt must be the base64url SHA-256 JWK thumbprint of the DPoP key")
 	}
-	g.Configs = ids
+	// §5.1.2: scope and authorization_details are taken together; for a
+	// configuration both name, authorization_details rules.
+	g.Configs, g.Identifiers = ids, false
 	subject, level := g.Subject, identity.Level(g.Level)
 	g.Subject, g.Level = "", 0
 	data, err := json.Marshal(authorization{Grant: g, Details: details, JKT: jkt, AttestedJKT: q.Get(attestedKeyParam)})
@@ -458,7 +484,7 @@ func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest, 
 	}
 	a.Grant.Family, a.Grant.Identifiers, a.Grant.JKT = r.Family, a.Details, jkt
 	// §6.1: a subset of the authorization (RFC 9396 §6.1).
-	if err := narrow(&a.Grant, details); err != nil {
+	if err := s.narrow(&a.Grant, details); err != nil {
 		return nil, err
 	}
 	return s.issueToken(ctx, a.Grant)

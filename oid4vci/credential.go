@@ -219,6 +219,9 @@ func (s *Service) issue(ctx context.Context, g *grant, cfg configuration, token 
 		if err != nil {
 			return nil, &Error{Code: CodeServerError, Description: "stored credential", Err: err}
 		}
+		if claims, ok := g.Claims[cfg.id]; ok {
+			minimize(cfg, claims, cred)
+		}
 		if h.did != "" {
 			cred["credentialSubject"].(map[string]any)["id"] = h.did
 		}

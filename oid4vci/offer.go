@@ -100,6 +100,10 @@ type grant struct {
 	// JKT is the thumbprint of the key an access token is bound to
 	// (DPoP, RFC 9449), empty for a Bearer token.
 	JKT string `json:"jkt,omitempty"`
+	// Claims are, by configuration, the claims the wallet asked for in
+	// authorization_details (none: the whole credential); the issued
+	// credential keeps only those (see ClaimDescription).
+	Claims map[string][]ClaimDescription `json:"cl,omitempty"`
 }
 
 // maxOfferConfigs bounds the configurations of one offer.
@@ -450,7 +454,7 @@ func (s *Service) tokenPreAuthorized(ctx context.Context, req TokenRequest, jkt 
 		return nil, unavailable(err)
 	}
 	// Checked before anything counts or spends the code.
-	if err := narrow(&g, details); err != nil {
+	if err := s.narrow(&g, details); err != nil {
 		return nil, err
 	}
 	switch {
@@ -490,27 +494,53 @@ func (s *Service) tokenPreAuthorized(ctx context.Context, req TokenRequest, jkt 
 
 // tokenDetails reads a token request's authorization_details (nil when
 // none was sent).
-func (s *Service) tokenDetails(raw string) ([]string, error) {
+func (s *Service) tokenDetails(raw string) ([]RequestedCredential, error) {
 	if raw == "" {
 		return nil, nil
 	}
 	return s.ParseAuthorizationDetails(raw)
 }
 
-// narrow limits g to the configurations a token request's
-// authorization_details asked for (ids, none: all of g's), which g must
-// cover; the token response then names them with credential identifiers
-// (OID4VCI 1.0 §6.2).
-func narrow(g *grant, ids []string) error {
-	if ids == nil {
+// narrow limits g to the configurations and claims authorization_details
+// asked for (none: all of g's), which g must cover (RFC 9396 §6.1: a
+// token request asks for no more than the authorization): a
+// configuration g grants, and, where g already limits its claims,
+// claims within those (none asked: g's stay). A mandatory claim the
+// offered credential does not have is refused. The token response then
+// names the configurations with credential identifiers (OID4VCI 1.0 §6.2).
+func (s *Service) narrow(g *grant, asked []RequestedCredential) error {
+	if asked == nil {
 		return nil
 	}
-	for _, id := range ids {
-		if !slices.Contains(g.Configs, id) {
+	subject, _ := g.Credential["credentialSubject"].(map[string]any)
+	ids := make([]string, len(asked))
+	claims := map[string][]ClaimDescription{}
+	for i, a := range asked {
+		if !slices.Contains(g.Configs, a.ConfigurationID) {
 			return fail(CodeInvalidAuthorizationDetails, "a credential_configuration_id is not one the offer (or the authorization) grants")
 		}
+		ids[i] = a.ConfigurationID
+		c, granted := s.configs[a.ConfigurationID], g.Claims[a.ConfigurationID]
+		if a.Claims == nil {
+			if granted != nil {
+				claims[c.id] = granted
+			}
+			continue
+		}
+		for _, d := range a.Claims {
+			if granted != nil && !within(c, granted, d.Path) {
+				return fail(CodeInvalidAuthorizationDetails, "the claims ask for more than the authorization granted")
+			}
+		}
+		if err := checkClaims(c, a.Claims, subject); err != nil {
+			return err
+		}
+		claims[c.id] = a.Claims
 	}
-	g.Configs, g.Identifiers = ids, true
+	g.Configs, g.Identifiers, g.Claims = ids, true, nil
+	if len(claims) > 0 {
+		g.Claims = claims
+	}
 	return nil
 }
 
@@ -539,7 +569,7 @@ func (s *Service) issueToken(ctx context.Context, g grant) (*TokenResponse, erro
 	resp := &TokenResponse{AccessToken: tok, TokenType: typ, ExpiresIn: int(s.cfg.TokenTTL / time.Second)}
 	if g.Identifiers {
 		for _, id := range g.Configs {
-			resp.AuthorizationDetails = append(resp.AuthorizationDetails, AuthorizationDetail{Type: DetailsType, ConfigurationID: id, CredentialIdentifiers: []string{id}})
+			resp.AuthorizationDetails = append(resp.AuthorizationDetails, AuthorizationDetail{Type: DetailsType, ConfigurationID: id, Claims: g.Claims[id], CredentialIdentifiers: []string{id}})
 		}
 	}
 	return resp, nil

@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/url"
 	"regexp"
 	"slices"
@@ -123,10 +124,16 @@ type Display struct {
 	Description string `json:"description,omitempty"`
 }
 
-// Claim describes one subject claim for wallets: its path and names.
+// Claim describes one subject claim for wallets: its path in the
+// credential subject (the metadata of jwt_vc_json and ldp_vc
+// configurations puts "credentialSubject" before it), whether the type
+// requires it, and its names.
 type Claim struct {
-	Path    []string  `json:"path"`
-	Display []Display `json:"display,omitempty"`
+	Path []string `json:"path"`
+	// Mandatory: every credential of the type has the claim, also when
+	// the wallet asked for other claims only (OID4VCI 1.0 Appendix B.2).
+	Mandatory bool      `json:"mandatory,omitempty"`
+	Display   []Display `json:"display,omitempty"`
 }
 
 // CredentialType is a credential type the node offers: configuration IDs
@@ -235,6 +242,8 @@ type configuration struct {
 	// credential_definition @context.
 	suite    string
 	contexts []string
+	// required are the subject paths of the type's mandatory claims.
+	required []ClaimPath
 }
 
 // Service is the credential issuer. It is safe for concurrent use.
@@ -351,15 +360,28 @@ func New(cfg Config) (*Service, error) {
 		if len(ctxs) == 0 || ctxs[0] != contexts.CredentialsV2 {
 			return nil, fmt.Errorf("oid4vci: %s: Contexts must begin with %s", t.Type, contexts.CredentialsV2)
 		}
+		var required []ClaimPath
+		for _, c := range t.Claims {
+			if len(c.Path) == 0 || slices.Contains(c.Path, "") {
+				return nil, fmt.Errorf("oid4vci: %s: a claim has an empty path", t.Type)
+			}
+			if c.Mandatory {
+				p := make(ClaimPath, len(c.Path))
+				for i, k := range c.Path {
+					p[i] = k
+				}
+				required = append(required, p)
+			}
+		}
 		cs := []configuration{
-			{id: t.Type + "_sd_jwt", typ: t.Type, format: FormatSDJWT, vct: vct, signVCT: t.VCT},
-			{id: t.Type + "_jwt_vc_json", typ: t.Type, format: FormatJWTVC},
+			{id: t.Type + "_sd_jwt", typ: t.Type, format: FormatSDJWT, vct: vct, signVCT: t.VCT, required: required},
+			{id: t.Type + "_jwt_vc_json", typ: t.Type, format: FormatJWTVC, required: required},
 		}
 		for _, suite := range t.Cryptosuites {
 			if !slices.Contains(dataintegrity.Cryptosuites(), suite) {
 				return nil, fmt.Errorf("oid4vci: %s: unknown cryptosuite %q", t.Type, suite)
 			}
-			cs = append(cs, configuration{id: t.Type + "_ldp_vc_" + suite, typ: t.Type, format: FormatLDPVC, suite: suite, contexts: slices.Clone(ctxs)})
+			cs = append(cs, configuration{id: t.Type + "_ldp_vc_" + suite, typ: t.Type, format: FormatLDPVC, suite: suite, contexts: slices.Clone(ctxs), required: required})
 		}
 		for _, c := range cs {
 			if _, dup := s.configs[c.id]; dup {
@@ -394,8 +416,17 @@ func (s *Service) issuerMetadata() map[string]any {
 	configs := map[string]any{}
 	for _, t := range s.cfg.Types {
 		meta := map[string]any{"display": nonNil(t.Display)}
+		w3cMeta := maps.Clone(meta)
 		if len(t.Claims) > 0 {
+			// Appendix B.2: paths into the credential; a W3C credential's
+			// subject claims sit under credentialSubject.
 			meta["claims"] = t.Claims
+			w3c := make([]Claim, len(t.Claims))
+			for i, c := range t.Claims {
+				w3c[i] = c
+				w3c[i].Path = append([]string{"credentialSubject"}, c.Path...)
+			}
+			w3cMeta["claims"] = w3c
 		}
 		proofs := map[string]any{"jwt": map[string]any{"proof_signing_alg_values_supported": s.cfg.ProofAlgorithms}}
 		sd := s.configs[t.Type+"_sd_jwt"]
@@ -415,7 +446,7 @@ func (s *Service) issuerMetadata() map[string]any {
 			"cryptographic_binding_methods_supported": []string{"did:jwk"},
 			"credential_signing_alg_values_supported": s.cfg.SigningAlgorithms,
 			"proof_types_supported":                   proofs,
-			"credential_metadata":                     meta,
+			"credential_metadata":                     w3cMeta,
 		}
 		for _, suite := range t.Cryptosuites {
 			c := s.configs[t.Type+"_ldp_vc_"+suite]
@@ -429,7 +460,7 @@ func (s *Service) issuerMetadata() map[string]any {
 				// For ldp_vc these name Data Integrity cryptosuites.
 				"credential_signing_alg_values_supported": []string{suite},
 				"proof_types_supported":                   proofs,
-				"credential_metadata":                     meta,
+				"credential_metadata":                     w3cMeta,
 			}
 		}
 	}

@@ -22,6 +22,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/claimpath"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/store"
@@ -348,8 +349,11 @@ func TestNumbersKeptExact(t *testing.T) {
 }
 
 // FuzzAuthorizationDetails feeds the authorization_details parameter (from
-// any wallet) to its parser: it returns known configuration IDs, without
-// repeats, or an invalid_authorization_details error; it never panics.
+// any wallet) to its parser: it returns known configurations, without
+// repeats, each with no claims or 1 to 32 claims description objects
+// whose paths are non-empty, of keys, nulls and non-negative indexes,
+// and none naming a claim another names or contradicting it (Appendix
+// B.3); or an invalid_authorization_details error; it never panics.
 func FuzzAuthorizationDetails(f *testing.F) {
 	m, _ := store.NewMemory(store.MemoryOptions{})
 	f.Cleanup(func() { m.Close() })
@@ -358,24 +362,49 @@ func FuzzAuthorizationDetails(f *testing.F) {
 	f.Add(`[{"type":"openid_credential","credential_configuration_id":"ResidenceCredential_sd_jwt","locations":["https://node.example"]}]`)
 	f.Add(`[{"type":"openid_credential","format":"jwt_vc_json"}]`)
 	f.Add(`[{"type":"openid_credential","credential_configuration_id":"ResidenceCredential_sd_jwt","claims":[{"path":["a"]}]}]`)
+	f.Add(`[{"type":"openid_credential","credential_configuration_id":"ResidenceCredential_jwt_vc_json","claims":[{"path":["credentialSubject","a",null,"b"],"mandatory":true},{"path":["credentialSubject","c",0]},{"path":["x"],"display":1}]}]`)
+	f.Add(`[{"type":"openid_credential","credential_configuration_id":"ResidenceCredential_sd_jwt","claims":[{"path":["a",null]},{"path":["a",1]}]}]`)
+	f.Add(`[{"type":"openid_credential","credential_configuration_id":"ResidenceCredential_sd_jwt","claims":[{"path":["a",-1]}]}]`)
 	f.Add(`[{"type":"openid_credential","credential_configuration_id":"a","credential_configuration_id":"b"}]`)
 	f.Add(`[]`)
 	f.Add(`[1]`)
 	f.Add(`{}`)
 	f.Fuzz(func(t *testing.T, raw string) {
-		ids, err := s.ParseAuthorizationDetails(raw)
+		got, err := s.ParseAuthorizationDetails(raw)
 		if err != nil {
 			if code(err) != CodeInvalidAuthorizationDetails {
 				t.Fatalf("refusal %v is not invalid_authorization_details", err)
 			}
 			return
 		}
-		if len(ids) == 0 {
+		if len(got) == 0 {
 			t.Fatal("accepted no configuration")
 		}
-		for i, id := range ids {
-			if _, ok := s.configs[id]; !ok || slices.Contains(ids[:i], id) {
-				t.Fatalf("accepted %q in %v", id, ids)
+		for i, r := range got {
+			if _, ok := s.configs[r.ConfigurationID]; !ok || slices.ContainsFunc(got[:i], func(p RequestedCredential) bool { return p.ConfigurationID == r.ConfigurationID }) {
+				t.Fatalf("accepted %q in %v", r.ConfigurationID, got)
+			}
+			if r.Claims != nil && (len(r.Claims) == 0 || len(r.Claims) > claimpath.MaxClaims) {
+				t.Fatalf("accepted %d claims", len(r.Claims))
+			}
+			for j, c := range r.Claims {
+				if len(c.Path) == 0 {
+					t.Fatal("accepted an empty path")
+				}
+				for _, e := range c.Path {
+					if n, isInt := e.(int); e != nil && !isInt {
+						if _, isKey := e.(string); !isKey {
+							t.Fatalf("accepted path element %#v", e)
+						}
+					} else if isInt && n < 0 {
+						t.Fatalf("accepted index %d", n)
+					}
+				}
+				for _, prev := range r.Claims[:j] {
+					if claimpath.Conflict(prev.Path, c.Path) != nil {
+						t.Fatalf("accepted conflicting paths %v and %v", prev.Path, c.Path)
+					}
+				}
 			}
 		}
 	})

@@ -71,7 +71,7 @@ func TestPreAuthorizedAuthorizationDetails(t *testing.T) {
 		t.Errorf("a configuration not in the offer: %v, want invalid_authorization_details", err)
 	}
 	// §5.1.1: openid_credential is "never considered invalid due to
-	// unknown fields" (claims, an extension).
+	// unknown fields" (an extension); claims are read (claims_test.go).
 	tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: c,
 		AuthorizationDetails: `[{"type":"openid_credential","credential_configuration_id":"` + jwtVC + `","locations":["` + issuerURL + `"],` +
 			`"claims":[{"path":["credentialSubject","region"]}],"x_extension":{"a":1}}]`})

@@ -151,7 +151,9 @@ var oid4vciTypes = []oid4vci.CredentialType{{
 		{Name: "Residence credential", Locale: "en", Description: "Residence attributes issued by a relying party through TrustID"},
 	},
 	Claims: []oid4vci.Claim{
-		{Path: []string{"region"}, Display: []oid4vci.Display{{Name: "地区", Locale: "zh-CN"}, {Name: "Region", Locale: "en"}}},
+		// A residence credential states a region: issued with any claims
+		// a wallet asks for (OID4VCI 1.0 Appendix B.2).
+		{Path: []string{"region"}, Mandatory: true, Display: []oid4vci.Display{{Name: "地区", Locale: "zh-CN"}, {Name: "Region", Locale: "en"}}},
 	},
 }}
 

@@ -23,7 +23,8 @@ import (
 // authorization_code grant, as the public client clientID (registered with
 // the issuer) with redirectURI: authorization_details of type
 // openid_credential for configurationIDs (comma-separated; empty means
-// all offered), the offer's issuer_state, a fresh state and a PKCE S256
+// all offered), with the claims the holder asked for (RequestClaims), the
+// offer's issuer_state, a fresh state and a PKCE S256
 // challenge, and, when the issuer takes SM2 DPoP proofs, the dpop_jkt of a
 // fresh DPoP key the token request then proves. When the issuer has a
 // pushed authorization request endpoint (RFC 9126) the request is pushed
@@ -52,15 +53,14 @@ func (w *Holder) AuthorizationURL(offer *CredentialOffer, clientID, redirectURI,
 	verifier := base64.RawURLEncoding.EncodeToString(secrets[:32])
 	state := base64.RawURLEncoding.EncodeToString(secrets[32:48])
 	sum := sha256.Sum256([]byte(verifier))
-	details := make([]map[string]string, len(configs))
-	for i, c := range configs {
-		details[i] = map[string]string{"type": "openid_credential", "credential_configuration_id": c}
+	details, err := offer.authorizationDetails(configs)
+	if err != nil {
+		return "", err
 	}
-	raw, _ := json.Marshal(details)
 	q := url.Values{
 		"response_type": {"code"}, "client_id": {clientID}, "redirect_uri": {redirectURI}, "state": {state},
 		"code_challenge": {base64.RawURLEncoding.EncodeToString(sum[:])}, "code_challenge_method": {"S256"},
-		"authorization_details": {string(raw)},
+		"authorization_details": {details},
 	}
 	if offer.issuerState != "" {
 		q.Set("issuer_state", offer.issuerState)

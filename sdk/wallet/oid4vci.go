@@ -25,9 +25,11 @@ import (
 	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/b64url"
+	"github.com/trustid-cn/trustid/internal/claimpath"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/oid4vci/attestation"
 	"github.com/trustid-cn/trustid/oid4vci/dpop"
+	"github.com/trustid-cn/trustid/oid4vp/dcql"
 )
 
 // OpenID for Verifiable Credential Issuance 1.0, holder side: receive a
@@ -169,6 +171,12 @@ type CredentialOffer struct {
 	par         string // the pushed authorization request endpoint, if any
 	issRequired bool
 	pending     *pendingAuthorization
+	// details: the authorization server takes authorization_details of
+	// type openid_credential.
+	details bool
+	// claims are, by configuration, the claims the holder asked for
+	// (RequestClaims).
+	claims map[string][]claimpath.Description
 
 	// DPoP (RFC 9449), when the authorization server takes SM2 proofs:
 	// the algorithms it advertised, the offer's DPoP key (made for the
@@ -337,11 +345,13 @@ func (w *Holder) ReceiveOffer(link string) (*CredentialOffer, error) {
 		AuthMethods           []string `json:"token_endpoint_auth_methods_supported"`
 		AttestationPoPAlgs    []string `json:"client_attestation_pop_signing_alg_values_supported"`
 		ChallengeEndpoint     string   `json:"challenge_endpoint"`
+		DetailsTypes          []string `json:"authorization_details_types_supported"`
 	}
 	if err := json.Unmarshal(body, &asMeta); err != nil || asMeta.Issuer != as || checkURL(asMeta.TokenEndpoint) != nil {
 		return nil, fmt.Errorf("%w: authorization server metadata", ErrIssuer)
 	}
 	offer.token, offer.asIssuer, offer.issRequired, offer.dpopAlgs = asMeta.TokenEndpoint, asMeta.Issuer, asMeta.ISSParameter, asMeta.DPoPAlgs
+	offer.details = slices.Contains(asMeta.DetailsTypes, detailsType)
 	offer.attest = slices.Contains(asMeta.AuthMethods, attestation.AuthMethod) && slices.Contains(asMeta.AttestationPoPAlgs, gm.AlgSM2)
 	if offer.attest && checkURL(asMeta.ChallengeEndpoint) == nil {
 		offer.challengeEndpoint = asMeta.ChallengeEndpoint
@@ -365,6 +375,12 @@ func (w *Holder) ReceiveOffer(link string) (*CredentialOffer, error) {
 // the wallet's KeyStore so that they cannot be linked when presented, and
 // saves them in store. It tells the issuer they were accepted and
 // returns the stored IDs, comma-separated.
+//
+// When the holder asked for claims (RequestClaims), or named some of the
+// offered configurations and the issuer takes authorization_details, the
+// token request names the configurations in authorization_details
+// (OID4VCI 1.0 §6.1), with the claims asked for, and the credential
+// requests use the credential identifiers the issuer gives (§8.2).
 func (w *Holder) AcceptOffer(offer *CredentialOffer, configurationIDs, txCode string, count int, store Store) (string, error) {
 	if offer == nil || store == nil {
 		return "", fmt.Errorf("%w: an offer and a store are required", ErrInvalidArgument)
@@ -383,6 +399,13 @@ func (w *Holder) AcceptOffer(offer *CredentialOffer, configurationIDs, txCode st
 	if txCode != "" {
 		form.Set("tx_code", txCode)
 	}
+	if offer.asksClaims(configs) || (len(configs) < len(offer.configs) && offer.details) {
+		details, err := offer.authorizationDetails(configs)
+		if err != nil {
+			return "", err
+		}
+		form.Set("authorization_details", details)
+	}
 	if _, err := w.newDPoPKey(offer); err != nil {
 		return "", err
 	}
@@ -391,6 +414,111 @@ func (w *Holder) AcceptOffer(offer *CredentialOffer, configurationIDs, txCode st
 		return "", err
 	}
 	return w.collect(offer, configs, tok, count, store)
+}
+
+// detailsType is the authorization_details type of OID4VCI.
+const detailsType = "openid_credential"
+
+// RequestClaims asks the issuer for only some claims of configuration
+// configurationID (one the offer names): claims is a JSON array of claims
+// description objects (OID4VCI 1.0 Appendix B.1), each a path into the
+// configuration's credential and, optionally, mandatory, e.g.
+// [{"path":["region"]},{"path":["since"],"mandatory":true}]. For dc+sd-jwt
+// the subject claims are top-level (["region"]); for jwt_vc_json and
+// ldp_vc they sit under credentialSubject (["credentialSubject","region"]).
+// The next AcceptOffer or AuthorizationURL sends them in
+// authorization_details (§5.1.1, §6.1); an issuer that issues the minimum
+// (TrustID does) gives only those and the claims the type requires
+// (mandatory in its metadata). A credential without a claim marked
+// mandatory is refused (ErrIssuer) and not stored. Empty claims asks for
+// the whole credential again.
+func (o *CredentialOffer) RequestClaims(configurationID, claims string) error {
+	if !slices.Contains(o.configs, configurationID) {
+		return fmt.Errorf("%w: configuration %q is not offered", ErrInvalidArgument, configurationID)
+	}
+	if claims == "" {
+		delete(o.claims, configurationID)
+		return nil
+	}
+	if len(claims) > 4<<10 {
+		return fmt.Errorf("%w: claims too long", ErrInvalidArgument)
+	}
+	d, err := claimpath.Parse(json.RawMessage(claims))
+	if err != nil {
+		return fmt.Errorf("%w: claims: %v", ErrInvalidArgument, err)
+	}
+	if o.claims == nil {
+		o.claims = map[string][]claimpath.Description{}
+	}
+	o.claims[configurationID] = d
+	return nil
+}
+
+// asksClaims reports whether the holder asked for claims of any of
+// configs.
+func (o *CredentialOffer) asksClaims(configs []string) bool {
+	return slices.ContainsFunc(configs, func(c string) bool { return o.claims[c] != nil })
+}
+
+// authorizationDetails is the authorization_details parameter naming
+// configs, each with the claims asked for. Claims need an issuer that
+// takes authorization_details: it would otherwise issue the whole
+// credential unasked.
+func (o *CredentialOffer) authorizationDetails(configs []string) (string, error) {
+	if o.asksClaims(configs) && !o.details {
+		return "", fmt.Errorf("%w: the issuer takes no authorization_details: it cannot be asked for some claims only", ErrIssuer)
+	}
+	type detail struct {
+		Type            string                  `json:"type"`
+		ConfigurationID string                  `json:"credential_configuration_id"`
+		Claims          []claimpath.Description `json:"claims,omitempty"`
+	}
+	details := make([]detail, len(configs))
+	for i, c := range configs {
+		details[i] = detail{Type: detailsType, ConfigurationID: c, Claims: o.claims[c]}
+	}
+	raw, err := json.Marshal(details)
+	return string(raw), err
+}
+
+// checkMandatory checks that a credential of configuration cfg in format
+// has every claim the holder asked for as mandatory (Appendix B.1: the
+// wallet accepts only a credential with it).
+func (o *CredentialOffer) checkMandatory(cfg, format, cred string) error {
+	var mandatory []claimpath.Path
+	for _, d := range o.claims[cfg] {
+		if d.Mandatory {
+			mandatory = append(mandatory, d.Path)
+		}
+	}
+	if len(mandatory) == 0 {
+		return nil
+	}
+	var claims map[string]any
+	var err error
+	switch format {
+	case "dc+sd-jwt":
+		_, _, claims, err = holderView(cred)
+	case formatLDPVC:
+		err = json.Unmarshal([]byte(cred), &claims)
+	default:
+		parts := strings.Split(cred, ".")
+		var payload []byte
+		if len(parts) != 3 {
+			err = errors.New("not a compact JWS")
+		} else if payload, err = b64url.DecodeString(parts[1]); err == nil {
+			err = json.Unmarshal(payload, &claims)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%w: a %s credential is unreadable: %v", ErrIssuer, format, err)
+	}
+	for _, p := range mandatory {
+		if dcql.Select(claims, p) == nil {
+			return fmt.Errorf("%w: a credential lacks a claim asked for as mandatory", ErrIssuer)
+		}
+	}
+	return nil
 }
 
 // tokenResponse is what the wallet reads of a token response: the access
@@ -684,6 +812,9 @@ func (w *Holder) fetchCredentials(offer *CredentialOffer, cfg, identifier, token
 			if err := checkBound(cred, thumbs[i]); err != nil {
 				return ids, "", err
 			}
+		}
+		if err := offer.checkMandatory(cfg, conf.Format, cred); err != nil {
+			return ids, "", err
 		}
 		rec, _ := json.Marshal(StoredCredential{Issuer: offer.issuer, ConfigurationID: cfg, Format: conf.Format, Credential: cred, KeyAlias: aliases[i], Batch: batch})
 		var r [16]byte
