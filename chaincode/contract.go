@@ -323,23 +323,26 @@ func (in *RegionInput) check() error {
 }
 
 // unclaimed refuses, with ErrInvalid, a DID or an endpoint URL that
-// another region's record names, whatever that region's status: a
-// verifier finds an issuer's region by either (ledger.View.IssuerRegion),
-// so a shared one would make the other region's credentials unverifiable,
-// or verifiable with this region's keys while the other is suspended.
-// URLs of every endpoint type are compared, as IssuerRegion matches any.
-// It refuses too what an issuer record claims (issuerClaim): the record's
-// ID as the DID or an endpoint URL, or a host of another region's issuer.
-// Not ErrExists: a starting node takes that from RequestRegion as its
-// region already registered.
+// another region's record claims (Region.claim: its DID, one of its
+// endpoint URLs, or any identifier on one of its hosts), whatever that
+// region's status: a verifier finds an issuer's region by either
+// (ledger.View.IssuerRegion), and an ID on a region's host is that
+// region's alone to write (putIssuer), so a shared one would make the
+// other region's credentials unverifiable, or verifiable with this
+// region's keys while the other is suspended, and would stop the other
+// region from writing the issuers it hosts. It refuses too what an
+// issuer record of another region claims: the record's ID as the DID or
+// an endpoint URL, or the record's host. Not ErrExists: a starting node
+// takes that from RequestRegion as its region already registered.
 func (in *RegionInput) unclaimed(c *call) error {
+	ids := append([]string{in.DID}, endpointURLs(in.Endpoints)...)
 	issuers, err := list[Issuer](c, objIssuer)
 	if err != nil {
 		return err
 	}
 	self := Region{Code: in.Code, DID: in.DID, Endpoints: in.Endpoints}
 	for _, x := range issuers {
-		if why := self.issuerClaim(x.ID, x.Region); why != "" {
+		if why := self.claim(x.ID, x.Region); why != "" {
 			return invalid("issuer %q of region %s %s", x.ID, x.Region, why)
 		}
 	}
@@ -351,26 +354,22 @@ func (in *RegionInput) unclaimed(c *call) error {
 		if o.Code == in.Code {
 			continue
 		}
-		if o.DID == in.DID {
-			return invalid("DID %q is region %s's", in.DID, o.Code)
-		}
-		for _, e := range in.Endpoints {
-			for _, oe := range o.Endpoints {
-				if sameURL(e.URL, oe.URL) {
-					return invalid("endpoint %q URL %q is region %s's", e.Type, e.URL, o.Code)
-				}
+		for _, id := range ids {
+			if why := o.claim(id, in.Code); why != "" {
+				return invalid("%q %s", id, why)
 			}
 		}
 	}
 	return nil
 }
 
-// issuerClaim says why the region forbids an issuer record of region
-// owner with ID id, or returns "" when it does not: an ID that is the
-// region's DID or an endpoint URL would pass for the region's node, an ID
-// on one of its hosts (Region.Hosts) for an issuer that node hosts, which
-// is for the region alone to write.
-func (r Region) issuerClaim(id, owner string) string {
+// claim says why region r forbids the identifier id (an issuer ID, or
+// another region's DID or endpoint URL) to region owner, or returns ""
+// when it does not: an ID that is the region's DID or an endpoint URL
+// would pass for the region's node, an ID on one of its hosts
+// (Region.Hosts) for an issuer that node hosts, which is for the region
+// alone to write.
+func (r Region) claim(id, owner string) string {
 	if id == r.DID || slices.ContainsFunc(r.Endpoints, func(e Endpoint) bool { return sameURL(id, e.URL) }) {
 		return fmt.Sprintf("is the DID or an endpoint of region %s", r.Code)
 	}
@@ -549,20 +548,6 @@ func vote(c *call) (any, error) {
 	return subject, c.emit(EventRegistry, RegistryEvent{Kind: "region", ID: code, Region: code, Action: past})
 }
 
-func (c *call) ownRegion() (Region, error) {
-	var r Region
-	if err := c.load(&r, objRegion, c.caller); err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return r, fmt.Errorf("%w: region %s is not registered", ErrForbidden, c.caller)
-		}
-		return r, err
-	}
-	if r.Status == RegionSuspended {
-		return r, fmt.Errorf("%w: region %s is suspended", ErrForbidden, c.caller)
-	}
-	return r, nil
-}
-
 func updateRegion(c *call) (any, error) {
 	var in RegionInput
 	if err := decodeArg(c.args[0], &in); err != nil {
@@ -577,7 +562,7 @@ func updateRegion(c *call) (any, error) {
 	if len(in.Keys) != 0 {
 		return nil, invalid("keys change through AddRegionKey and SetRegionKeyState")
 	}
-	r, err := c.ownRegion()
+	r, err := c.activeCaller()
 	if err != nil {
 		return nil, err
 	}
@@ -596,7 +581,7 @@ func addRegionKey(c *call) (any, error) {
 	if err := decodeArg(c.args[0], &j); err != nil {
 		return nil, err
 	}
-	r, err := c.ownRegion()
+	r, err := c.activeCaller()
 	if err != nil {
 		return nil, err
 	}
@@ -619,7 +604,7 @@ var keyTransitions = map[string][]string{
 
 func setRegionKeyState(c *call) (any, error) {
 	kid, state := c.arg(0), c.arg(1)
-	r, err := c.ownRegion()
+	r, err := c.activeCaller()
 	if err != nil {
 		return nil, err
 	}
@@ -691,8 +676,21 @@ func putIssuer(c *call) (any, error) {
 		return nil, err
 	}
 	for _, r := range regions {
-		if why := r.issuerClaim(in.ID, c.caller); why != "" {
+		if why := r.claim(in.ID, c.caller); why != "" {
 			return nil, fmt.Errorf("%w: region %s may not write issuer %q: it %s", ErrForbidden, c.caller, in.ID, why)
+		}
+	}
+	// Hosts are first come between regions: an issuer record of another
+	// region on the ID's host keeps it (IDHost: its case, a trailing dot
+	// and the default port do not make another host).
+	issuers, err := list[Issuer](c, objIssuer)
+	if err != nil {
+		return nil, err
+	}
+	host, _ := IDHost(in.ID)
+	for _, x := range issuers {
+		if h, _ := IDHost(x.ID); h == host && x.Region != c.caller {
+			return nil, fmt.Errorf("%w: region %s may not write issuer %q: host %s is claimed by issuer %q of region %s", ErrForbidden, c.caller, in.ID, host, x.ID, x.Region)
 		}
 	}
 	var old Issuer

@@ -149,6 +149,17 @@ func TestConsortiumPolicy(t *testing.T) {
 	if _, err := l.call(msp32, "AnchorAudit", js(t, AuditInput{Node: "n1", Seq: 1, Head: strings.Repeat("ab", 32)})); !errors.Is(err, ErrForbidden) {
 		t.Errorf("pending region anchoring: %v", err)
 	}
+	// Nor its record: the regions vote on it as requested.
+	if _, err := l.call(msp32, "AddRegionKey", js(t, sm2JWK(t, 9, "320000-k2"))); !errors.Is(err, ErrForbidden) {
+		t.Errorf("pending region added a key: %v", err)
+	}
+	if _, err := l.call(msp32, "SetRegionKeyState", "320000-k1", KeyRetiring); !errors.Is(err, ErrForbidden) {
+		t.Errorf("pending region moved a key on: %v", err)
+	}
+	if _, err := l.call(msp32, "UpdateRegion", js(t, RegionInput{Code: "320000", DID: "did:web:other.example",
+		Endpoints: []Endpoint{{Type: "api", URL: "https://other.example"}}})); !errors.Is(err, ErrForbidden) {
+		t.Errorf("pending region changed its DID and endpoint: %v", err)
+	}
 	// 1 of 1 active regions is a majority.
 	l.must(t, msp31, "Vote", ActionAdmit, "320000")
 	if r := region(t, l, "320000"); r.Status != RegionActive || len(r.StatusHistory) != 2 {
@@ -882,6 +893,74 @@ func TestRegionClaimsUnique(t *testing.T) {
 	l.must(t, msp44, "UpdateRegion", upd("440000", did44, api("https://310000.trustid.example:8443"), Endpoint{Type: "web", URL: url44}))
 	if r := region(t, l, "310000"); r.DID != "did:web:310000.trustid.example" || r.Endpoints[0].URL != "https://310000.trustid.example:443/" {
 		t.Errorf("310000 after updates: %+v", r)
+	}
+}
+
+// A region's DID and endpoints may not sit on another region's host
+// (Region.Hosts), whether the region asking is admitted or pending: the
+// host's issuers (did:web:<host>:issuers:<client>) are the other
+// region's to write, and stay so.
+func TestRegionMayNotTakeAnotherRegionsHost(t *testing.T) {
+	l := consortium(t)
+	for name, eps := range map[string][]Endpoint{
+		"another path":     {{Type: "api", URL: "https://320000.trustid.example"}, {Type: "mirror", URL: "https://310000.trustid.example/mirror/320000"}},
+		"host case":        {{Type: "api", URL: "https://310000.TrustID.example./320000"}},
+		"the default port": {{Type: "api", URL: "https://310000.trustid.example:443/320000"}},
+	} {
+		_, err := l.call(msp32, "UpdateRegion", js(t, RegionInput{Code: "320000", DID: "did:web:320000.trustid.example", Endpoints: eps}))
+		if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), "host 310000.trustid.example of region 310000") {
+			t.Errorf("320000 took 310000's host (%s): %v", name, err)
+		}
+	}
+	if _, err := l.call(msp32, "UpdateRegion", js(t, RegionInput{Code: "320000", DID: "did:web:310000.trustid.example:320000",
+		Endpoints: []Endpoint{{Type: "api", URL: "https://320000.trustid.example"}}})); !errors.Is(err, ErrInvalid) {
+		t.Errorf("320000 took a DID on 310000's host: %v", err)
+	}
+	// A region not admitted yet, in its admission request.
+	for name, in := range map[string]RegionInput{
+		"endpoint": {Code: "440000", DID: "did:web:440000.trustid.example", Endpoints: []Endpoint{{Type: "api", URL: "https://310000.trustid.example/440000"}}},
+		"DID":      {Code: "440000", DID: "did:web:310000.trustid.example:440000", Endpoints: []Endpoint{{Type: "api", URL: "https://440000.trustid.example"}}},
+	} {
+		in.Keys = []gm.JWK{sm2JWK(t, 4, "440000-k1")}
+		if _, err := l.call(msp44, "RequestRegion", js(t, in)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("a pending region's request named a %s on 310000's host: %v", name, err)
+		}
+	}
+	// Another port is another host.
+	l.must(t, msp32, "UpdateRegion", js(t, RegionInput{Code: "320000", DID: "did:web:320000.trustid.example",
+		Endpoints: []Endpoint{{Type: "api", URL: "https://320000.trustid.example"}, {Type: "mirror", URL: "https://310000.trustid.example:8443/320000"}}}))
+	l.must(t, msp31, "PutIssuer", js(t, Issuer{ID: "did:web:310000.trustid.example:issuers:rp-1", Types: []string{"ResidenceCredential"},
+		Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}, Status: EntryActive}))
+}
+
+// An issuer record's host is first come between regions: once one
+// region's issuer is on a host, another region writes no issuer there,
+// under another path, the bare host, or the host in another case (did:web
+// hosts are case-insensitive, as DNS is). The first region writes more.
+func TestIssuerHostsFirstCome(t *testing.T) {
+	l := consortium(t)
+	put := func(msp, id string) error {
+		_, err := l.call(msp, "PutIssuer", js(t, Issuer{ID: id, Types: []string{"ResidenceCredential"},
+			Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "iss-1")}}, Status: EntryActive}))
+		return err
+	}
+	if err := put(msp31, "did:web:university.example:a"); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{"did:web:university.example:b", "did:web:university.example", "did:web:University.Example:a",
+		"did:web:university.example.%3A443:c", "https://UNIVERSITY.example/d"} {
+		if err := put(msp32, id); !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "of region 310000") {
+			t.Errorf("320000 wrote issuer %s on the host of 310000's issuer: %v", id, err)
+		}
+	}
+	for _, id := range []string{"did:web:university.example:b", "https://university.example/c"} {
+		if err := put(msp31, id); err != nil {
+			t.Errorf("310000's second issuer on its issuer's host, %s: %v", id, err)
+		}
+	}
+	// Another port is another host.
+	if err := put(msp32, "did:web:university.example%3A8443:a"); err != nil {
+		t.Error(err)
 	}
 }
 

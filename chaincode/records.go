@@ -65,7 +65,8 @@ func (r Region) API() string {
 }
 
 // Hosts returns the hosts of the region's DID and endpoint URLs (IDHost),
-// without repeats: an issuer ID on one of them is the region's to write.
+// without repeats: an issuer ID on one of them is the region's to write,
+// and no other region's DID or endpoint may be on one.
 func (r Region) Hosts() []string {
 	var hosts []string
 	for _, id := range append([]string{r.DID}, endpointURLs(r.Endpoints)...) {

@@ -167,8 +167,10 @@ type TerminalDirectory interface {
 }
 
 // TerminalRegistry is the managed registry of terminals: on the ledger
-// (ledger/registry.Terminals). Add fails with ErrTerminalExists when the
-// ID or the public key is already registered (in any state); Revoke fails
+// (ledger/registry.Terminals). Add registers a terminal in its state
+// (active, or revoked at once, as when a registry is imported) and fails
+// with ErrTerminalExists when the ID or the public key is already
+// registered (in any state); Revoke fails
 // with ErrUnknownTerminal for an unknown ID and ErrTerminalRevoked when
 // already revoked; List returns every terminal, in the order added.
 type TerminalRegistry interface {

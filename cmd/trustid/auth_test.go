@@ -31,6 +31,10 @@ import (
 	"github.com/trustid-cn/trustid/internal/progress"
 	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
+	"github.com/trustid-cn/trustid/ledger/ledgertest"
+	"github.com/trustid-cn/trustid/ledger/registry"
 )
 
 const testKEK = "00112233445566778899aabbccddeeff"
@@ -705,6 +709,90 @@ func TestMigratesRegistryFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(filepath.Join(dir, clientsFile)); !errors.Is(err, os.ErrNotExist) {
 		t.Error("clients.json is still in place")
+	}
+}
+
+// revokeFails is the terminal registry on the ledger whose Revoke fails
+// while fail is set, as a ledger that stopped answering would; it counts
+// the calls of Revoke.
+type revokeFails struct {
+	identity.TerminalRegistry
+	fail    bool
+	revokes int
+}
+
+func (r *revokeFails) Revoke(ctx context.Context, id string, at time.Time) error {
+	r.revokes++
+	if r.fail {
+		return errors.New("identity: terminal registry on the ledger: ledger: unavailable: injected")
+	}
+	return r.TerminalRegistry.Revoke(ctx, id, at)
+}
+
+// TestImportKeepsRevokedTerminalsRevoked: importing terminals.json never
+// leaves a terminal the file lists as revoked (its key compromised)
+// active on the ledger, where its attestations would raise enrollments to
+// L4: a new one is registered revoked in one transaction (no revocation
+// to fail after it), and one an import of an older node registered active
+// and stopped before revoking is revoked, also when the first try fails
+// and migrate runs the import again.
+func TestImportKeepsRevokedTerminalsRevoked(t *testing.T) {
+	ctx := context.Background()
+	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	ledgertest.EnsureConsortium(ctx, t, a, b)
+	reg := registry.NewTerminals(ledger.Client{L: a}, nil, ledgertest.RegionA)
+	revoked := func(id string) identity.Terminal {
+		k, err := gm.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		term, err := identity.NewTerminal(id, "old counter", "310104", k.Public(), time.Now())
+		if err != nil {
+			t.Fatal(err)
+		}
+		term.State, term.Revoked = identity.TerminalRevoked, time.Now()
+		return term
+	}
+	fresh, halfway := revoked("t-fresh"), revoked("t-halfway")
+	active := halfway
+	active.State, active.Revoked = identity.TerminalActive, time.Time{}
+	if err := reg.Add(ctx, active); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := identity.MarshalTerminalsFile([]identity.Terminal{fresh, halfway})
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), terminalsFile)
+	if err := os.WriteFile(path, raw, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	state := func(id string) identity.TerminalState {
+		got, err := reg.Terminal(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.State
+	}
+
+	flaky := &revokeFails{TerminalRegistry: reg, fail: true}
+	if _, _, err := importTerminals(ctx, flaky, path); err == nil {
+		t.Fatal("the first import did not report the failed revocation")
+	}
+	if s := state(fresh.ID); s != identity.TerminalRevoked || flaky.revokes != 1 {
+		t.Errorf("a new revoked terminal: %s after %d revocations, want revoked after the one of %s", s, flaky.revokes, halfway.ID)
+	}
+	// migrate runs the import again (every 5 s) until it returns nil.
+	flaky.fail = false
+	if added, kept, err := importTerminals(ctx, flaky, path); err != nil || added != 0 || kept != 2 {
+		t.Fatalf("the import again: added %d, kept %d, %v", added, kept, err)
+	}
+	if s := state(halfway.ID); s != identity.TerminalRevoked {
+		t.Errorf("the terminal the file lists as revoked is %s on the ledger after the import", s)
+	}
+	flaky.revokes = 0
+	if _, _, err := importTerminals(ctx, flaky, path); err != nil || flaky.revokes != 0 {
+		t.Errorf("a third import: %d revocations, %v", flaky.revokes, err)
 	}
 }
 

@@ -260,14 +260,23 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		wg.Add(4)
 		go func() {
 			// Register the region, retrying while the ledger cannot answer
-			// (a Fabric network still starting).
+			// (a Fabric network still starting), and publish its record
+			// once the consortium admits it.
 			defer wg.Done()
+			pending := false
 			for !registered {
 				err := ensureRegion(ctx, c, n)
-				if err == nil {
+				switch {
+				case err == nil:
 					return
+				case errors.Is(err, errRegionPending):
+					if !pending {
+						n.log.Info("region is pending admission on the ledger; its keys and endpoint are published once admitted", slog.String("region", n.region))
+					}
+					pending = true
+				default:
+					n.log.Warn("region is not registered on the ledger yet; retrying in 5s", slog.String("mode", mode), slog.Any("error", err))
 				}
-				n.log.Warn("region is not registered on the ledger yet; retrying in 5s", slog.String("mode", mode), slog.Any("error", err))
 				select {
 				case <-ctx.Done():
 					return
@@ -486,15 +495,24 @@ func logOwnHeads(n *node) func(ledger.Event) {
 	}
 }
 
+// errRegionPending is ensureRegion's answer while the region waits for
+// the consortium's vote: until then its record is its admission request,
+// which the contract lets it change no more.
+var errRegionPending = errors.New("region is pending admission on the ledger")
+
 // ensureRegion registers the node's region with its published keys, if
 // it is not registered: on an empty chain it becomes the genesis region;
-// otherwise it waits, pending, for the consortium's vote. A registered
-// region's record gets the node's issuer URL and DID
-// (syncRegionEndpoint) and the keystore's key changes (syncRegionKeys).
+// otherwise it waits, pending, for the consortium's vote
+// (errRegionPending). An admitted region's record gets the node's issuer
+// URL and DID (syncRegionEndpoint) and the keystore's key changes
+// (syncRegionKeys), also those made while it was pending.
 func ensureRegion(ctx context.Context, c ledger.Client, n *node) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
 	r, err := c.Region(ctx, n.region)
+	if err == nil && r.Status == chaincode.RegionPending {
+		return errRegionPending
+	}
 	if err == nil {
 		// The keys are published even when the record cannot be pointed
 		// at this node (they are what other regions verify with).
@@ -523,6 +541,9 @@ func ensureRegion(ctx context.Context, c ledger.Client, n *node) error {
 		return err
 	}
 	n.log.Info("region registered on the ledger", slog.String("status", r.Status), slog.String("did", r.DID))
+	if r.Status == chaincode.RegionPending {
+		return errRegionPending
+	}
 	return nil
 }
 
@@ -530,12 +551,12 @@ func ensureRegion(ctx context.Context, c ledger.Client, n *node) error {
 // region's administrator, when it names another: its "api" endpoint
 // becomes the node's issuer URL and its DID the issuer's did:web (what
 // the node's credentials name), so other regions find and call the node
-// where it now is. The name and other endpoints stay. A suspended region
-// is skipped (the contract refuses its writes). UpdateRegion is submitted
+// where it now is. The name and other endpoints stay. A region not
+// active is skipped (the contract refuses its writes). UpdateRegion is submitted
 // again after a read conflict (another instance starting); all instances
 // of a region share one issuer URL, so they write the same record.
 func syncRegionEndpoint(ctx context.Context, c ledger.Client, n *node, r chaincode.Region) error {
-	if r.Status == chaincode.RegionSuspended {
+	if r.Status != chaincode.RegionActive {
 		return nil
 	}
 	// Only a URL other regions' nodes will call: https in production

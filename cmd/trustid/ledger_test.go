@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,7 +15,12 @@ import (
 	bolt "go.etcd.io/bbolt"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/testenv"
+	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
+	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
 // TestServeEmbeddedLedger: with no ledger settings the node runs the
@@ -158,5 +165,73 @@ func TestLedgerCommandsLocked(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ledger %v: %v, want %q", args, err, want)
 		}
+	}
+}
+
+// TestPendingRegionPublishesOnceAdmitted: the contract lets a pending
+// region write nothing but its admission request, so the node of a region
+// waiting for the consortium's vote writes nothing to its record: neither
+// the keys its keystore gains meanwhile nor a new URL. Once the region is
+// admitted, ensureRegion publishes both.
+func TestPendingRegionPublishesOnceAdmitted(t *testing.T) {
+	ctx := context.Background()
+	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	ca, cb := ledger.Client{L: a}, ledger.Client{L: b}
+	k, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka, err := gm.NewJWK(k.Public(), "310000-k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ca.RequestRegion(ctx, chaincode.RegionInput{Code: ledgertest.RegionA, DID: "did:web:310000.trustid.local",
+		Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://310000.trustid.local"}},
+		Keys:      []gm.JWK{ka}}); err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keystore.Open(filepath.Join(t.TempDir(), keystoreFile), mustKEK(t), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{log: slog.New(slog.DiscardHandler), region: ledgertest.RegionB, issuer: "https://320000.trustid.local", keys: ks}
+	if err := ensureRegion(ctx, cb, n); !errors.Is(err, errRegionPending) {
+		t.Fatalf("registering: %v, want errRegionPending", err)
+	}
+	requested, err := cb.Region(ctx, ledgertest.RegionB)
+	if err != nil || requested.Status != chaincode.RegionPending || len(requested.Keys) != len(keystore.Algorithms) {
+		t.Fatalf("the request: %+v %v", requested, err)
+	}
+	k2, err := ks.Rotate(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.issuer = "https://320000-new.trustid.local"
+	if err := ensureRegion(ctx, cb, n); !errors.Is(err, errRegionPending) {
+		t.Fatalf("while pending: %v, want errRegionPending", err)
+	}
+	if err := syncRegionKeys(ctx, cb, n); err != nil {
+		t.Fatalf("keys while pending (SIGHUP): %v", err)
+	}
+	if r, _ := cb.Region(ctx, ledgertest.RegionB); !r.Updated.Equal(requested.Updated) || len(r.Keys) != len(requested.Keys) || r.DID != requested.DID {
+		t.Errorf("a pending region's node changed its record: %+v", r)
+	}
+
+	if err := ca.Vote(ctx, chaincode.ActionAdmit, ledgertest.RegionB); err != nil {
+		t.Fatal(err)
+	}
+	if err := ensureRegion(ctx, cb, n); err != nil {
+		t.Fatalf("once admitted: %v", err)
+	}
+	r, err := cb.Region(ctx, ledgertest.RegionB)
+	if err != nil || r.DID != "did:web:320000-new.trustid.local" || r.API() != n.issuer {
+		t.Errorf("once admitted, the record names %s %s (%v), not the node", r.DID, r.API(), err)
+	}
+	states := map[string]string{}
+	for _, k := range r.Keys {
+		states[k.Kid] = k.State
+	}
+	if states[k2.Kid] != chaincode.KeyActive || len(states) != len(requested.Keys)+1 {
+		t.Errorf("once admitted, the keys on the record: %v, want %s active too", states, k2.Kid)
 	}
 }

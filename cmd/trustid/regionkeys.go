@@ -29,8 +29,9 @@ var recordState = map[string]string{
 // gets that state on the record (SetRegionKeyState), so other regions
 // verify what the node signs with its new keys and refuse its retired
 // ones. States only move forward; a key on the record that this keystore
-// does not hold is left alone; a suspended region is skipped. It runs at
-// start and after a keystore reload (SIGHUP, after `trustid keys rotate`).
+// does not hold is left alone; a region not active is skipped (a pending
+// one's keys are published once it is admitted, by ensureRegion). It runs
+// at start and after a keystore reload (SIGHUP, after `trustid keys rotate`).
 func syncRegionKeys(ctx context.Context, c ledger.Client, n *node) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
@@ -38,10 +39,10 @@ func syncRegionKeys(ctx context.Context, c ledger.Client, n *node) error {
 	if err != nil {
 		return err
 	}
-	if r.Status == chaincode.RegionSuspended {
-		// The contract refuses a suspended region's writes; its keys are
-		// refused everywhere anyway.
-		n.log.Warn("region is suspended on the ledger; node keys not published", slog.String("region", n.region))
+	if r.Status != chaincode.RegionActive {
+		// The contract refuses the writes of a region not active; a
+		// suspended region's keys are refused everywhere anyway.
+		n.log.Warn("region is not active on the ledger; node keys not published", slog.String("region", n.region), slog.String("status", r.Status))
 		return nil
 	}
 	onRecord := make(map[string]string, len(r.Keys))

@@ -48,8 +48,12 @@ func openTerminals(cmd *cobra.Command) (cliTerminals, error) {
 }
 
 // importTerminals registers on the ledger every terminal of a
-// terminals.json file not registered yet (a revoked one is registered,
-// then revoked), and counts those added and those kept.
+// terminals.json file not registered yet, in its state (a revoked one is
+// registered revoked, in one transaction), and counts those added and
+// those kept. A terminal the file lists as revoked that the region's
+// registry holds active (an import an older node stopped between
+// registering and revoking it) is revoked, so a retried import ends with
+// every revoked terminal revoked.
 func importTerminals(ctx context.Context, reg identity.TerminalRegistry, path string) (added, kept int, err error) {
 	raw, err := readLimitedFile(path, 4<<20)
 	if err != nil {
@@ -60,18 +64,24 @@ func importTerminals(ctx context.Context, reg identity.TerminalRegistry, path st
 		return 0, 0, fmt.Errorf("%s: %w", path, err)
 	}
 	for _, t := range ts {
-		revoked := t.State == identity.TerminalRevoked
-		t.State = identity.TerminalActive
 		switch err := reg.Add(ctx, t); {
-		case errors.Is(err, identity.ErrTerminalExists):
-			kept++
+		case err == nil:
+			added++
 			continue
-		case err != nil:
+		case !errors.Is(err, identity.ErrTerminalExists):
 			return added, kept, fmt.Errorf("%s: terminal %s: %w", path, t.ID, err)
 		}
-		added++
-		if revoked {
-			if err := reg.Revoke(ctx, t.ID, t.Revoked); err != nil {
+		kept++
+		if t.State != identity.TerminalRevoked {
+			continue
+		}
+		// Unknown here: another region's, which this node does not trust.
+		switch got, err := reg.Terminal(ctx, t.ID); {
+		case errors.Is(err, identity.ErrUnknownTerminal):
+		case err != nil:
+			return added, kept, fmt.Errorf("%s: terminal %s: %w", path, t.ID, err)
+		case got.State == identity.TerminalActive:
+			if err := reg.Revoke(ctx, t.ID, t.Revoked); err != nil && !errors.Is(err, identity.ErrTerminalRevoked) {
 				return added, kept, fmt.Errorf("%s: terminal %s: %w", path, t.ID, err)
 			}
 		}

@@ -265,10 +265,19 @@ func Run(t *testing.T, open Open) {
 		if err != nil || len(decoded) != 3 || decoded[2] != changes[2] {
 			t.Fatalf("read back by %s: %+v %v", RegionB, decoded, err)
 		}
-		// RegionB sees the batch event exactly once.
+		// RegionB sees the batch event exactly once: events come in block
+		// order, so any event of the replay or the conflict comes before
+		// that of a marker batch anchored after them.
+		marker, err := chaincode.NewBatchInput(fresh("batch"), changes[:1])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ca.AnchorBatch(ctx, marker); err != nil {
+			t.Fatal(err)
+		}
 		seen := 0
 		timeout := time.After(30 * time.Second)
-		for seen == 0 {
+		for marked := false; !marked; {
 			select {
 			case ev, ok := <-events:
 				if !ok {
@@ -281,15 +290,22 @@ func Run(t *testing.T, open Open) {
 				if err := json.Unmarshal(ev.Payload, &bt); err != nil {
 					t.Fatal(err)
 				}
-				if bt.ID == in.ID && bt.Region == RegionA {
+				switch {
+				case bt.Region != RegionA:
+				case bt.ID == in.ID:
 					seen++
 					if ev.Block < from || ev.TxID == "" {
 						t.Errorf("event block %d tx %q", ev.Block, ev.TxID)
 					}
+				case bt.ID == marker.ID:
+					marked = true
 				}
 			case <-timeout:
-				t.Fatal("no batch event within 30 s")
+				t.Fatalf("no event of the marker batch within 30 s (%d of the batch)", seen)
 			}
+		}
+		if seen != 1 {
+			t.Errorf("%s saw the batch event %d times, want once", RegionB, seen)
 		}
 	})
 

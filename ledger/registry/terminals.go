@@ -118,14 +118,20 @@ func (s *Terminals) List(ctx context.Context) ([]identity.Terminal, error) {
 }
 
 // Add implements identity.TerminalRegistry: t (from identity.NewTerminal)
-// must be active, with an ID and a key no terminal has. The ledger stamps
-// Created with the commit time.
+// needs an ID and a key no terminal has. A revoked t is registered
+// revoked, in the same transaction. The ledger stamps Created (and a
+// revoked terminal's revocation time) with the commit time.
 func (s *Terminals) Add(ctx context.Context, t identity.Terminal) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if t.State != identity.TerminalActive {
-		return fmt.Errorf("%w: a new terminal must be active", identity.ErrInvalidTerminal)
+	status := chaincode.EntryActive
+	switch t.State {
+	case identity.TerminalActive:
+	case identity.TerminalRevoked:
+		status = chaincode.TerminalRevoked
+	default:
+		return fmt.Errorf("%w: state must be active or revoked", identity.ErrInvalidTerminal)
 	}
 	check, err := identity.NewTerminal(t.ID, t.Name, t.Region, t.PublicKey, t.Created)
 	if err != nil {
@@ -144,7 +150,7 @@ func (s *Terminals) Add(ctx context.Context, t identity.Terminal) error {
 			return fmt.Errorf("%w: key registered as %s", identity.ErrTerminalExists, o.ID)
 		}
 	}
-	out, err := s.c.AddTerminal(ctx, chaincode.Terminal{ID: t.ID, Kind: TerminalKind, Name: check.Name, Location: check.Region, Key: key, Status: chaincode.EntryActive})
+	out, err := s.c.AddTerminal(ctx, chaincode.Terminal{ID: t.ID, Kind: TerminalKind, Name: check.Name, Location: check.Region, Key: key, Status: status})
 	switch {
 	case errors.Is(err, chaincode.ErrExists):
 		return fmt.Errorf("%w: ID in use", identity.ErrTerminalExists)

@@ -216,4 +216,13 @@ func testTerminals(t *testing.T, reg identity.TerminalRegistry) {
 	if err := reg.Revoke(ctx, fresh("nobody"), time.Now()); !errors.Is(err, identity.ErrUnknownTerminal) {
 		t.Errorf("revoke of an unknown terminal: %v", err)
 	}
+	// A revoked terminal (an imported registry's) is registered revoked.
+	gone := newTerminal(t, fresh("term"))
+	gone.State, gone.Revoked = identity.TerminalRevoked, time.Now()
+	if err := reg.Add(ctx, gone); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := reg.Terminal(ctx, gone.ID); err != nil || got.State != identity.TerminalRevoked {
+		t.Errorf("a terminal added revoked: %+v %v", got, err)
+	}
 }
