@@ -43,10 +43,12 @@ type refresh struct {
 	Expires  int64  `json:"exp,omitempty"`
 }
 
-// Store keys. A spent marker remembers, for a code or refresh token
-// already used, the family it started, so that a replay revokes it. A
-// refresh token is one single-use record (Put), which introspection and
-// revocation read without spending it (Peek).
+// Store keys. A spent marker remembers, for a code already used, the
+// family it started, so that a replay revokes it. A refresh token is one
+// single-use record (Put), which introspection and revocation read
+// without spending it (Peek), and rotation spends (Spend), keeping it to
+// find the family of a reuse; refreshSpentKey is where older nodes kept
+// the family of a rotated token.
 func codeKey(c string) string          { return "login-code:" + c }
 func codeSpentKey(c string) string     { return "login-code-spent:" + c }
 func refreshKey(t string) string       { return "login-rt:" + t }
@@ -163,23 +165,29 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 	if tok == "" || len(tok) > 64 {
 		return nil, fail(CodeInvalidRequest, "refresh_token is missing")
 	}
-	b, err := p.cfg.Store.Consume(ctx, refreshKey(tok))
-	if errors.Is(err, store.ErrNotFound) {
+	// Spending the token keeps its record, so that a reuse, even one
+	// racing this rotation, finds its family.
+	b, err := p.cfg.Store.Spend(ctx, refreshKey(tok), p.cfg.RefreshTokenTTL)
+	var rt refresh
+	if err == nil || errors.Is(err, store.ErrReplayed) {
+		if uerr := json.Unmarshal(b, &rt); uerr != nil {
+			return nil, failWith(CodeServerError, "internal error", uerr)
+		}
+	}
+	switch {
+	case errors.Is(err, store.ErrReplayed):
 		// Reuse of a rotated refresh token: someone else has it. Revoke
 		// the whole family (OAuth 2.0 Security BCP §4.14.2).
+		p.revokeFamily(ctx, rt.Family)
+		return nil, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
+	case errors.Is(err, store.ErrNotFound):
+		// Nodes before Spend consumed the token and kept its family
+		// apart; read until those markers expire (RefreshTokenTTL).
 		if fam, err := p.cfg.Store.Get(ctx, refreshSpentKey(tok)); err == nil {
 			p.revokeFamily(ctx, string(fam))
 		}
 		return nil, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
-	}
-	if err != nil {
-		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
-	}
-	var rt refresh
-	if err := json.Unmarshal(b, &rt); err != nil {
-		return nil, failWith(CodeServerError, "internal error", err)
-	}
-	if err := p.cfg.Store.Set(ctx, refreshSpentKey(tok), []byte(rt.Family), p.cfg.RefreshTokenTTL); err != nil {
+	case err != nil:
 		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
 	if rt.ClientID != c.ID {
