@@ -168,17 +168,14 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 	// Spending the token keeps its record, so that a reuse, even one
 	// racing this rotation, finds its family.
 	b, err := p.cfg.Store.Spend(ctx, refreshKey(tok), p.cfg.RefreshTokenTTL)
-	var rt refresh
-	if err == nil || errors.Is(err, store.ErrReplayed) {
-		if uerr := json.Unmarshal(b, &rt); uerr != nil {
-			return nil, failWith(CodeServerError, "internal error", uerr)
-		}
-	}
 	switch {
 	case errors.Is(err, store.ErrReplayed):
 		// Reuse of a rotated refresh token: someone else has it. Revoke
 		// the whole family (OAuth 2.0 Security BCP §4.14.2).
-		p.revokeFamily(ctx, rt.Family)
+		var spent refresh
+		if json.Unmarshal(b, &spent) == nil {
+			p.revokeFamily(ctx, spent.Family)
+		}
 		return nil, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
 	case errors.Is(err, store.ErrNotFound):
 		// Nodes before Spend consumed the token and kept its family
@@ -189,6 +186,10 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 		return nil, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
 	case err != nil:
 		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	var rt refresh
+	if err := json.Unmarshal(b, &rt); err != nil {
+		return nil, failWith(CodeServerError, "internal error", err)
 	}
 	if rt.ClientID != c.ID {
 		p.revokeFamily(ctx, rt.Family)
