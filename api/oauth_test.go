@@ -330,13 +330,15 @@ func TestAdminClientsAPI(t *testing.T) {
 		}
 	}
 	// Registrations a hostile operator tried: another region's party, a
-	// name that reorders itself on screen, a claim no binding carries.
+	// name that reorders itself on screen, a claim no binding carries, a
+	// scope whose quote in the answer is made safe.
 	for name, c := range map[string]struct{ body, says string }{
 		"another region":       {`{"client_name":"x","region":"310000","scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic"}`, "this node's region 440000"},
 		"bidi override":        {`{"client_name":"银行\u202e行银","region":"440000","scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic"}`, "client_name"},
 		"zero-width character": {`{"client_name":"银\u200b行","region":"440000","scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic"}`, "client_name"},
-		"id_number claim":      {`{"client_name":"x","region":"440000","scopes":["qr:redeem"],"claims":["id_number"],"token_endpoint_auth_method":"client_secret_basic"}`, "claims[0] \"id_number\""},
-		"name claim":           {`{"client_name":"x","region":"440000","scopes":["qr:redeem"],"claims":["age_over_18","name"],"token_endpoint_auth_method":"client_secret_basic"}`, "claims[1] \"name\""},
+		"id_number claim":      {`{"client_name":"x","region":"440000","scopes":["qr:redeem"],"claims":["id_number"],"token_endpoint_auth_method":"client_secret_basic"}`, "claims[0] 'id_number'"},
+		"name claim":           {`{"client_name":"x","region":"440000","scopes":["qr:redeem"],"claims":["age_over_18","name"],"token_endpoint_auth_method":"client_secret_basic"}`, "claims[1] 'name'"},
+		"quoted scope":         {`{"client_name":"x","region":"440000","scopes":["x\"y\\z\u0001银"],"token_endpoint_auth_method":"client_secret_basic"}`, "scopes[0] 'x?y?z??' is not one of"},
 	} {
 		resp, m := e.call("POST", "/v1/admin/clients", tok, c.body)
 		if d, _ := m["error_description"].(string); resp.StatusCode != 400 || m["error"] != "invalid_client_metadata" || !strings.Contains(d, c.says) {

@@ -154,7 +154,7 @@ func (c *Client) Validate() error {
 		return bad("client_name must be 1 to %d bytes of printable text, without control or format characters (such as bidirectional overrides or zero-width characters)", maxNameLen)
 	}
 	if !ValidRegion(c.Region) {
-		return bad("region %q is not a GB/T 2260 province-level code such as 310000", truncate(c.Region))
+		return bad("region %s is not a GB/T 2260 province-level code such as 310000", quoted(c.Region))
 	}
 	if err := checkSet("grant_types", c.GrantTypes, GrantTypes); err != nil {
 		return err
@@ -176,7 +176,7 @@ func (c *Client) Validate() error {
 			return bad("claims[%d] must be 1 to %d characters from a-z 0-9 _", i, maxClaimNameLen)
 		}
 		if !slices.Contains(Claims, name) {
-			return bad("claims[%d] %q is not a claim a device binding carries (one of %v)", i, name, Claims)
+			return bad("claims[%d] %s is not a claim a device binding carries (one of %v)", i, quoted(name), Claims)
 		}
 		if slices.Contains(c.Claims[:i], name) {
 			return bad("claims[%d] is repeated", i)
@@ -251,19 +251,19 @@ func checkKeys(set gm.JWKS) error {
 			return fail(ErrInvalidClientMetadata, "jwks key %d: kid must be 1 to 128 printable characters", i)
 		}
 		if seen[k.Kid] {
-			return fail(ErrInvalidClientMetadata, "jwks key %d: kid %q is repeated", i, k.Kid)
+			return fail(ErrInvalidClientMetadata, "jwks key %d: kid %s is repeated", i, quoted(k.Kid))
 		}
 		seen[k.Kid] = true
 		if k.Use != "" && k.Use != "sig" {
-			return fail(ErrInvalidClientMetadata, "jwks key %q: use must be \"sig\"", k.Kid)
+			return fail(ErrInvalidClientMetadata, "jwks key %s: use must be 'sig'", quoted(k.Kid))
 		}
 		pub, err := k.PublicKey()
 		if err != nil {
-			return failWith(ErrInvalidClientMetadata, err, "jwks key %q is not a valid public key", k.Kid)
+			return failWith(ErrInvalidClientMetadata, err, "jwks key %s is not a valid public key", quoted(k.Kid))
 		}
 		alg, _ := gm.Alg(pub)
 		if !slices.Contains(AssertionAlgorithms, alg) {
-			return fail(ErrInvalidClientMetadata, "jwks key %q: algorithm %s is not allowed (want one of %v)", k.Kid, alg, AssertionAlgorithms)
+			return fail(ErrInvalidClientMetadata, "jwks key %s: algorithm %s is not allowed (want one of %v)", quoted(k.Kid), alg, AssertionAlgorithms)
 		}
 	}
 	return nil
@@ -279,7 +279,7 @@ func ParseClientJWKS(data []byte) (gm.JWKS, error) {
 	// gm.ParseJWKS reads members as encoding/json does, case-insensitively;
 	// a registration names them exactly and no others.
 	if err := strictjson.Decode(data, new(gm.JWKS), 64<<10); err != nil {
-		return gm.JWKS{}, failWith(ErrInvalidClientMetadata, err, "jwks: %v", err)
+		return gm.JWKS{}, failWith(ErrInvalidClientMetadata, err, "jwks: %s", SafeDescription(err.Error()))
 	}
 	if err := checkKeys(set); err != nil {
 		return gm.JWKS{}, err
@@ -293,7 +293,7 @@ func checkSet(field string, got, known []string) error {
 	}
 	for i, v := range got {
 		if !slices.Contains(known, v) {
-			return fail(ErrInvalidClientMetadata, "%s[%d] %q is not one of %v", field, i, truncate(v), known)
+			return fail(ErrInvalidClientMetadata, "%s[%d] %s is not one of %v", field, i, quoted(v), known)
 		}
 		if slices.Contains(got[:i], v) {
 			return fail(ErrInvalidClientMetadata, "%s[%d] is repeated", field, i)
@@ -469,7 +469,7 @@ func (c *Client) AddKey(k gm.JWK) error {
 		return fail(ErrInvalidClientMetadata, "only private_key_jwt clients have keys")
 	}
 	if _, ok := c.JWKS.Key(k.Kid); ok {
-		return fail(ErrInvalidClientMetadata, "kid %q is already registered", truncate(k.Kid))
+		return fail(ErrInvalidClientMetadata, "kid %s is already registered", quoted(k.Kid))
 	}
 	next := append(slices.Clone(c.JWKS.Keys), k)
 	if err := checkKeys(gm.JWKS{Keys: next}); err != nil {
@@ -485,7 +485,7 @@ func (c *Client) AddKey(k gm.JWK) error {
 func (c *Client) RetireKey(kid string) error {
 	i := slices.IndexFunc(c.JWKS.Keys, func(k gm.JWK) bool { return k.Kid == kid })
 	if i < 0 {
-		return fail(ErrInvalidClientMetadata, "no key with kid %q", truncate(kid))
+		return fail(ErrInvalidClientMetadata, "no key with kid %s", quoted(kid))
 	}
 	if len(c.JWKS.Keys) == 1 {
 		return fail(ErrInvalidClientMetadata, "cannot retire the client's last key; add a new one first")

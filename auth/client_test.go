@@ -234,3 +234,51 @@ func TestSecretHashMalformed(t *testing.T) {
 		}
 	}
 }
+
+// TestClientErrorsQuoteSafely: registration errors reach the admin API's
+// error bodies: a value they quote from the request is cut short and made
+// safe as an OAuth error_description (SafeDescription), never echoed raw.
+func TestClientErrorsQuoteSafely(t *testing.T) {
+	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	const hostile = "x\"y\\z\x01密"
+	kid := `k"1\` + strings.Repeat("密", 30)
+	base := func() Registration {
+		return Registration{ID: "svc-a", Name: "A", Region: "310000", Scopes: []string{ScopeQRRedeem},
+			JWKS: &gm.JWKS{Keys: []gm.JWK{sm2JWK(t, kid)}}}
+	}
+	ed, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	edJWK, _ := gm.NewJWK(ed.Public(), kid)
+	errs := map[string]error{}
+	for name, edit := range map[string]func(*Registration){
+		"region":       func(r *Registration) { r.Region = hostile },
+		"scope":        func(r *Registration) { r.Scopes = []string{hostile} },
+		"grant type":   func(r *Registration) { r.GrantTypes = []string{hostile + strings.Repeat("-", 50)} },
+		"repeated kid": func(r *Registration) { r.JWKS.Keys = append(r.JWKS.Keys, r.JWKS.Keys[0]) },
+		"use":          func(r *Registration) { r.JWKS.Keys[0].Use = "enc" },
+		"bad key":      func(r *Registration) { r.JWKS.Keys[0].Y = r.JWKS.Keys[0].X },
+		"algorithm":    func(r *Registration) { r.JWKS = &gm.JWKS{Keys: []gm.JWK{edJWK}} },
+	} {
+		r := base()
+		edit(&r)
+		_, _, errs[name] = NewClient(r, now, rand.Reader)
+	}
+	c, _, err := NewClient(base(), now, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs["add kid"] = c.AddKey(sm2JWK(t, kid))
+	errs["retire kid"] = c.RetireKey(hostile)
+	_, errs["registration JSON"] = ParseRegistration([]byte(`{"client_id": "svc-a", "x\"y\\z": 1}`))
+	_, errs["key change JSON"] = ParseKeyChange([]byte(`{"retire": "k1", "x\"y\\z": 1}`))
+	_, errs["key change"] = ParseKeyChange([]byte(`{}`))
+	for name, err := range errs {
+		var e *Error
+		if !errors.As(err, &e) || !errors.Is(err, ErrInvalidClientMetadata) {
+			t.Errorf("%s: %v, want an invalid_client_metadata *Error", name, err)
+			continue
+		}
+		if d := e.Description; SafeDescription(d) != d || strings.Contains(d, kid[:20]) {
+			t.Errorf("%s: description %q quotes its input unsafely", name, d)
+		}
+	}
+}

@@ -199,7 +199,7 @@ func ParseRegistration(data []byte) (Registration, error) {
 		JWKS json.RawMessage `json:"jwks,omitempty"`
 	}
 	if err := strictjson.Decode(data, &raw, 64<<10); err != nil {
-		return Registration{}, failWith(ErrInvalidClientMetadata, err, "registration is not valid JSON: %v", err)
+		return Registration{}, failWith(ErrInvalidClientMetadata, err, "registration is not valid JSON: %s", SafeDescription(err.Error()))
 	}
 	reg := raw.Registration
 	if len(raw.JWKS) > 0 && string(raw.JWKS) != "null" {
@@ -229,11 +229,11 @@ func ParseKeyChange(data []byte) (KeyChange, error) {
 		Retire string          `json:"retire,omitempty"`
 	}
 	if err := strictjson.Decode(data, &raw, 16<<10); err != nil {
-		return KeyChange{}, failWith(ErrInvalidClientMetadata, err, "key change is not valid JSON: %v", err)
+		return KeyChange{}, failWith(ErrInvalidClientMetadata, err, "key change is not valid JSON: %s", SafeDescription(err.Error()))
 	}
 	hasAdd := len(raw.Add) > 0 && string(raw.Add) != "null"
 	if hasAdd == (raw.Retire != "") {
-		return KeyChange{}, fail(ErrInvalidClientMetadata, `give exactly one of "add" (a public JWK) or "retire" (a kid)`)
+		return KeyChange{}, fail(ErrInvalidClientMetadata, "give exactly one of 'add' (a public JWK) or 'retire' (a kid)")
 	}
 	if raw.Retire != "" {
 		return KeyChange{Retire: raw.Retire}, nil

@@ -96,15 +96,20 @@ type Keys interface {
 // store.Memory and redisstore.Store satisfy it. Put never overwrites a
 // live value (store.ErrExists); MarkUsed spends a single-use ID
 // (store.ErrReplayed when already spent); Consume returns and deletes atomically (of
-// concurrent callers one wins, the others get store.ErrNotFound); Get
-// returns store.ErrNotFound for a missing or expired key. Put and Consume
-// keep values apart from Set, Get and Delete: Get does not read what Put
+// concurrent callers one wins, the others get store.ErrNotFound); Peek
+// reads what Put stored without consuming it; Spend marks it spent
+// atomically and keeps it for a ttl (of concurrent callers one wins, the
+// others, and later callers, get its value with store.ErrReplayed); Get
+// returns store.ErrNotFound for a missing or expired key. Put, Consume,
+// Peek and Spend keep values apart from Set, Get and Delete: Get does not read what Put
 // stored. Delete removes what Set stored (a missing key is no error).
 // Keys are hashed by the store, so the secrets used in them never reach
 // it in clear.
 type Store interface {
 	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	Consume(ctx context.Context, key string) ([]byte, error)
+	Peek(ctx context.Context, key string) ([]byte, error)
+	Spend(ctx context.Context, key string, ttl time.Duration) ([]byte, error)
 	Get(ctx context.Context, key string) ([]byte, error)
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	Delete(ctx context.Context, key string) error

@@ -14,6 +14,7 @@ import (
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/store"
 )
 
 // TestRevokeAndIntrospect: the revocation endpoint (RFC 7009) revokes a
@@ -134,6 +135,62 @@ func TestRevokeAndIntrospect(t *testing.T) {
 	}
 	if got := active(admin, tok.AccessToken); got.Active {
 		t.Errorf("a disabled client's token: %+v", got)
+	}
+}
+
+// TestRefreshTokenStoredOnce: a refresh token is one store entry, its
+// single-use record, which introspection and revocation read without
+// spending it; so are refresh tokens stored by older nodes, which kept
+// the record alone (no iat, exp) or with a readable copy beside it.
+func TestRefreshTokenStoredOnce(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	mem := p.cfg.Store.(*store.Memory)
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}
+	before := mem.Len()
+	resp, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-new", Grant: g}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := mem.Len() - before; n != 2 {
+		t.Errorf("an access and a refresh token took %d store entries, want 2", n)
+	}
+	if res, err := p.Introspect(ctx, shop, resp.RefreshToken); err != nil || !res.Active {
+		t.Fatalf("introspection of a new refresh token: %+v %v", res, err)
+	}
+
+	// An older node's refresh token: its record as it stored it.
+	old, _ := json.Marshal(map[string]any{"client_id": "shop", "scope": "openid offline_access", "family": "family-old", "grant": g})
+	if err := mem.Put(ctx, refreshKey("old-refresh-token"), old, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	res, err := p.Introspect(ctx, shop, "old-refresh-token")
+	if err != nil || !res.Active || res.ClientID != "shop" || res.Sub != "pairwise-1" || res.Exp != 0 {
+		t.Fatalf("introspection of an older node's refresh token: %+v %v", res, err)
+	}
+	if err := p.Revoke(ctx, shop, "old-refresh-token"); err != nil {
+		t.Fatal(err)
+	}
+	if !p.familyRevoked(ctx, "family-old") {
+		t.Error("revoking an older node's refresh token did not end its login")
+	}
+	if res, err := p.Introspect(ctx, shop, "old-refresh-token"); err != nil || res.Active {
+		t.Errorf("introspection of a revoked refresh token: %+v %v", res, err)
+	}
+
+	// A rotated refresh token is found no more, the new one is.
+	next, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": resp.RefreshToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for tok, want := range map[string]bool{resp.RefreshToken: false, next.RefreshToken: true} {
+		if res, err := p.Introspect(ctx, shop, tok); err != nil || res.Active != want {
+			t.Errorf("introspection after rotation: %+v %v, want active %v", res, err, want)
+		}
 	}
 }
 

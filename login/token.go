@@ -43,14 +43,15 @@ type refresh struct {
 	Expires  int64  `json:"exp,omitempty"`
 }
 
-// Store keys. A spent marker remembers, for a code or refresh token
-// already used, the family it started, so that a replay revokes it. A
-// refresh token is kept twice: once to be consumed (Put, Consume) and
-// once to be read (Set, Get) by introspection and revocation.
+// Store keys. A spent marker remembers, for a code already used, the
+// family it started, so that a replay revokes it. A refresh token is one
+// single-use record (Put), which introspection and revocation read
+// without spending it (Peek), and rotation spends (Spend), keeping it to
+// find the family of a reuse; refreshSpentKey is where older nodes kept
+// the family of a rotated token.
 func codeKey(c string) string          { return "login-code:" + c }
 func codeSpentKey(c string) string     { return "login-code-spent:" + c }
 func refreshKey(t string) string       { return "login-rt:" + t }
-func refreshInfoKey(t string) string   { return "login-rt-info:" + t }
 func refreshSpentKey(t string) string  { return "login-rt-spent:" + t }
 func accessKey(t string) string        { return "login-at:" + t }
 func familyRevokedKey(f string) string { return "login-family-revoked:" + f }
@@ -164,24 +165,31 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 	if tok == "" || len(tok) > 64 {
 		return nil, fail(CodeInvalidRequest, "refresh_token is missing")
 	}
-	b, err := p.cfg.Store.Consume(ctx, refreshKey(tok))
-	if errors.Is(err, store.ErrNotFound) {
+	// Spending the token keeps its record, so that a reuse, even one
+	// racing this rotation, finds its family.
+	b, err := p.cfg.Store.Spend(ctx, refreshKey(tok), p.cfg.RefreshTokenTTL)
+	switch {
+	case errors.Is(err, store.ErrReplayed):
 		// Reuse of a rotated refresh token: someone else has it. Revoke
 		// the whole family (OAuth 2.0 Security BCP §4.14.2).
+		var spent refresh
+		if json.Unmarshal(b, &spent) == nil {
+			p.revokeFamily(ctx, spent.Family)
+		}
+		return nil, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
+	case errors.Is(err, store.ErrNotFound):
+		// Nodes before Spend consumed the token and kept its family
+		// apart; read until those markers expire (RefreshTokenTTL).
 		if fam, err := p.cfg.Store.Get(ctx, refreshSpentKey(tok)); err == nil {
 			p.revokeFamily(ctx, string(fam))
 		}
 		return nil, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
-	}
-	if err != nil {
+	case err != nil:
 		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
 	var rt refresh
 	if err := json.Unmarshal(b, &rt); err != nil {
 		return nil, failWith(CodeServerError, "internal error", err)
-	}
-	if err := p.cfg.Store.Set(ctx, refreshSpentKey(tok), []byte(rt.Family), p.cfg.RefreshTokenTTL); err != nil {
-		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
 	if rt.ClientID != c.ID {
 		p.revokeFamily(ctx, rt.Family)
@@ -228,11 +236,7 @@ func (p *Provider) tokens(ctx context.Context, c auth.Client, rt refresh, nonce 
 		if resp.RefreshToken, err = p.random(32); err != nil {
 			return nil, err
 		}
-		b := record(p.cfg.RefreshTokenTTL)
-		if err := p.cfg.Store.Put(ctx, refreshKey(resp.RefreshToken), b, p.cfg.RefreshTokenTTL); err != nil {
-			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
-		}
-		if err := p.cfg.Store.Set(ctx, refreshInfoKey(resp.RefreshToken), b, p.cfg.RefreshTokenTTL); err != nil {
+		if err := p.cfg.Store.Put(ctx, refreshKey(resp.RefreshToken), record(p.cfg.RefreshTokenTTL), p.cfg.RefreshTokenTTL); err != nil {
 			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 		}
 	}
@@ -293,45 +297,28 @@ func halfHash(alg, token string) string {
 var errNoToken = errors.New("login: no such token")
 
 // lookup reads a live login token: an access token, else a refresh token
-// not yet rotated (access reports which). A token that is neither
-// (expired, rotated, revoked alone, never issued, or a refresh token
-// issued before refresh tokens were kept to be read) is errNoToken; a
-// revoked family is the caller's to check.
+// not yet rotated, read without spending it (access reports which). A
+// token that is neither (expired, rotated, revoked alone, never issued)
+// is errNoToken; a revoked family is the caller's to check.
 func (p *Provider) lookup(ctx context.Context, token string) (rt refresh, access bool, err error) {
 	if token == "" || len(token) > 64 {
 		return refresh{}, false, errNoToken
 	}
-	b, err := p.get(ctx, accessKey(token))
+	b, err := p.cfg.Store.Get(ctx, accessKey(token))
 	access = err == nil
-	if errors.Is(err, errNoToken) {
-		if b, err = p.get(ctx, refreshInfoKey(token)); err == nil {
-			switch _, spent := p.get(ctx, refreshSpentKey(token)); {
-			case spent == nil:
-				return refresh{}, false, errNoToken
-			case !errors.Is(spent, errNoToken):
-				return refresh{}, false, spent
-			}
-		}
+	if errors.Is(err, store.ErrNotFound) {
+		b, err = p.cfg.Store.Peek(ctx, refreshKey(token))
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return refresh{}, false, errNoToken
 	}
 	if err != nil {
-		return refresh{}, false, err
+		return refresh{}, false, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
 	if err := json.Unmarshal(b, &rt); err != nil {
 		return refresh{}, false, failWith(CodeServerError, "internal error", err)
 	}
 	return rt, access, nil
-}
-
-// get reads key from the store: errNoToken when it is not there.
-func (p *Provider) get(ctx context.Context, key string) ([]byte, error) {
-	b, err := p.cfg.Store.Get(ctx, key)
-	if errors.Is(err, store.ErrNotFound) {
-		return nil, errNoToken
-	}
-	if err != nil {
-		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
-	}
-	return b, nil
 }
 
 // Introspect answers the introspection endpoint (RFC 7662) about a login

@@ -25,10 +25,10 @@
 // Each capability has its own key namespace, so the same caller key used for
 // a token, a nonce, a key/value entry and a rate limit never collides:
 //
-//	Put / Consume          single-use tokens        namespace "tok"
-//	MarkUsed               nonces, replay markers   namespace "nonce"
-//	Get / Set / Delete     sessions, small caches   namespace "kv"
-//	Allow / Reset          rate limits, lockouts    namespace "rate"
+//	Put / Consume / Peek / Spend  single-use tokens        namespace "tok"
+//	MarkUsed                      nonces, replay markers   namespace "nonce"
+//	Get / Set / Delete            sessions, small caches   namespace "kv"
+//	Allow / Reset                 rate limits, lockouts    namespace "rate"
 //
 // To keep sessions apart from a cache (or one feature's cache from
 // another's), give each its own store value with its own Prefix; several
@@ -51,7 +51,7 @@
 // # Errors
 //
 // Missing or expired entries give [ErrNotFound]; Put over
-// a live token gives [ErrExists]; a second MarkUsed
+// a live token gives [ErrExists]; a second MarkUsed or Spend
 // gives [ErrReplayed]. Bad input gives [ErrInvalidKey], [ErrInvalidTTL] or
 // [ErrInvalidLimit]; use after Close gives [ErrClosed]. Backend failures are
 // wrapped with %w and the operation name ("store: redis consume: ..."), and a

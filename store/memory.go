@@ -71,10 +71,11 @@ type memShard struct {
 }
 
 // memEntry is one stored item. exp is the expiry time in UnixNano; the entry
-// is live while now < exp.
+// is live while now < exp. spent marks a token Spend spent.
 type memEntry struct {
-	val []byte
-	exp int64
+	val   []byte
+	exp   int64
+	spent bool
 }
 
 // rateEntry is one key's rate-limit state: its theoretical arrival time
@@ -285,7 +286,7 @@ func (m *Memory) Consume(ctx context.Context, key string) ([]byte, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.m[sk]
-	if !ok {
+	if !ok || e.spent && now < e.exp {
 		return nil, ErrNotFound
 	}
 	delete(s.m, sk)
@@ -296,6 +297,45 @@ func (m *Memory) Consume(ctx context.Context, key string) ([]byte, error) {
 	return e.val, nil // removed from the map: the caller owns it
 }
 
+// Peek implements [Store.Peek].
+func (m *Memory) Peek(ctx context.Context, key string) ([]byte, error) {
+	e, err := m.live(ctx, NamespaceToken, key)
+	if err != nil {
+		return nil, err
+	}
+	if e.spent {
+		return nil, ErrNotFound
+	}
+	return e.val, nil
+}
+
+// Spend implements [Store.Spend].
+func (m *Memory) Spend(ctx context.Context, key string, ttl time.Duration) ([]byte, error) {
+	sk, s, err := m.begin(ctx, NamespaceToken, key)
+	if err != nil {
+		return nil, err
+	}
+	if err := CheckTTL(ttl); err != nil {
+		return nil, err
+	}
+	now := m.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.m[sk]
+	switch {
+	case !ok:
+		return nil, ErrNotFound
+	case now.UnixNano() >= e.exp:
+		delete(s.m, sk)
+		m.count.Add(-1)
+		return nil, ErrNotFound
+	case e.spent:
+		return clone(e.val), ErrReplayed
+	}
+	s.m[sk] = memEntry{val: e.val, exp: now.Add(ttl).UnixNano(), spent: true}
+	return clone(e.val), nil
+}
+
 // MarkUsed implements [Store.MarkUsed].
 func (m *Memory) MarkUsed(ctx context.Context, key string, ttl time.Duration) error {
 	return m.putNew(ctx, NamespaceNonce, key, nil, ttl, ErrReplayed)
@@ -303,23 +343,34 @@ func (m *Memory) MarkUsed(ctx context.Context, key string, ttl time.Duration) er
 
 // Get implements [Store.Get].
 func (m *Memory) Get(ctx context.Context, key string) ([]byte, error) {
-	sk, s, err := m.begin(ctx, NamespaceKV, key)
+	e, err := m.live(ctx, NamespaceKV, key)
 	if err != nil {
 		return nil, err
+	}
+	return e.val, nil
+}
+
+// live returns the live entry of key in namespace ns, its value a copy
+// the caller owns, or ErrNotFound (removing an expired entry).
+func (m *Memory) live(ctx context.Context, ns, key string) (memEntry, error) {
+	sk, s, err := m.begin(ctx, ns, key)
+	if err != nil {
+		return memEntry{}, err
 	}
 	now := m.now().UnixNano()
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	e, ok := s.m[sk]
 	if !ok {
-		return nil, ErrNotFound
+		return memEntry{}, ErrNotFound
 	}
 	if now >= e.exp {
 		delete(s.m, sk)
 		m.count.Add(-1)
-		return nil, ErrNotFound
+		return memEntry{}, ErrNotFound
 	}
-	return clone(e.val), nil
+	e.val = clone(e.val)
+	return e, nil
 }
 
 // Set implements [Store.Set].

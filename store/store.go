@@ -22,7 +22,8 @@ var (
 	// ErrExists means Put found a live token under the same key; the stored
 	// token is left unchanged.
 	ErrExists = errors.New("store: already exists")
-	// ErrReplayed means MarkUsed found the nonce already marked.
+	// ErrReplayed means MarkUsed found the nonce already marked, or Spend
+	// the token already spent.
 	ErrReplayed = errors.New("store: replayed")
 	// ErrHistoryLost means MarkUsed cannot tell whether the nonce was
 	// marked before: the backend restarted (and may have lost markers) less
@@ -77,8 +78,21 @@ type Store interface {
 	// Consume atomically returns and deletes the token under key. Of any
 	// number of concurrent callers exactly one gets the value; the others,
 	// and every later caller, get ErrNotFound (as do callers for a key that
-	// was never put or has expired).
+	// was never put, has expired or was spent).
 	Consume(ctx context.Context, key string) ([]byte, error)
+	// Peek returns the token under key without consuming it, or
+	// ErrNotFound when it was never put, has expired, or was consumed or
+	// spent. The caller owns the returned slice.
+	Peek(ctx context.Context, key string) ([]byte, error)
+	// Spend atomically marks the token under key spent and returns its
+	// value: of any number of concurrent callers exactly one gets the
+	// value and nil. The spent token is kept for ttl from then on (not its
+	// own ttl), and every later Spend while it is kept gets its value
+	// with ErrReplayed, so a reuse learns what it reused; Consume and Peek
+	// find it no more (ErrNotFound), and Put under its key gives
+	// ErrExists. A key never put or expired gives ErrNotFound. A ttl <= 0
+	// gives ErrInvalidTTL.
+	Spend(ctx context.Context, key string, ttl time.Duration) ([]byte, error)
 
 	// MarkUsed records a nonce or replay marker for ttl. The first call for a
 	// key returns nil; any call while the marker is live returns ErrReplayed,

@@ -639,7 +639,7 @@ func TestRegistryCLIBadInput(t *testing.T) {
 		{[]string{"clients", "add", "--id", "rp-two", "--name", "x", "--region", "440000", "--scopes", "qr:redeem", "--jwks-file", otherJWKS}, "this node acts as Region310000MSP"},
 		{[]string{"clients", "add", "--id", "rp-two", "--name", "x", "--home-region", "990000", "--scopes", "qr:redeem", "--jwks-file", otherJWKS}, "is not a GB/T 2260"},
 		{[]string{"clients", "add", "--id", "rp-one", "--name", "x", "--scopes", "qr:redeem", "--jwks-file", otherJWKS}, "client already exists"},
-		{[]string{"clients", "add", "--id", "rp-two", "--name", "x", "--scopes", "qr:redeem,no:such-scope", "--jwks-file", otherJWKS}, `"no:such-scope" is not one of`},
+		{[]string{"clients", "add", "--id", "rp-two", "--name", "x", "--scopes", "qr:redeem,no:such-scope", "--jwks-file", otherJWKS}, "'no:such-scope' is not one of"},
 		{[]string{"clients", "rotate-key", "rp-one", "--add-jwks-file", goodJWKS[0]}, "already registered"},
 		{[]string{"terminals", "add", "--id", "t-2", "--name", "x", "--region", "310104", "--public-key", badPEM}, "public"},
 		{[]string{"terminals", "add", "--id", "t-2", "--name", "x", "--region", "440104", "--public-key", goodPEM2}, "this node acts as Region310000MSP"},

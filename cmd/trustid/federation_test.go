@@ -1156,3 +1156,105 @@ func TestForeignRegionClientGetsNoTokenHere(t *testing.T) {
 		t.Errorf("svc-b: %+v", rp)
 	}
 }
+
+// TestTwoRegionVisitorsAndForeignParties: what another region's party
+// gets at a node beyond its home's. (a) B's registry:admin party, admitted
+// at A's introspection endpoint as a visitor (auth.Config.Visitors),
+// learns nothing of A's user-login tokens ({"active":false}, as for any
+// token not its own), while A's own registry:admin party sees them
+// active. (b) A party of A whose sector A never claimed, redeeming a code
+// directly at B with A's token for B, is refused 403
+// qr_unknown_verifier (the contract's foreign_party: only a party's home
+// region claims its sector, docs/relying-party.md); once A has claimed
+// it (the party's first redemption at A), B resolves the party.
+func TestTwoRegionVisitorsAndForeignParties(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	a, b, _ := twoRegionNodes(t)
+
+	// (a) A user login at A: a holder of A approves a login to shop-web.
+	f := &enrollFixture{authNode: a}
+	f.enrollTok = a.tokenFor("app-backend", a.addClientArgs("app-backend", auth.ScopeEnroll+","+auth.ScopeStatusWrite))
+	bob := newPerson(t, "11010519850101002", "李四")
+	code, rb, m := f.enroll(f.enrollBody(bob, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll bob: %d %v", code, m)
+	}
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	attempt := shop.start(t)
+	if st, m := approve(t, attempt.sessionURL, f.app(bob, rb), ""); st != 204 {
+		t.Fatalf("approve: %d %v", st, m)
+	}
+	tok, _ := shop.exchange(t, attempt, attempt.code(t, shop, f.base))
+	if tok.RefreshToken == "" {
+		t.Fatal("no refresh token")
+	}
+	keyOpsA := a.addClientIn("ops-a", "310000", auth.ScopeRegistryAdmin)
+	keyOpsB := b.addClientIn("ops-b", "320000", auth.ScopeRegistryAdmin)
+	introspectAtA := func(id, key, token string) (int, map[string]any) {
+		form := url.Values{"token": {token}, "client_assertion_type": {auth.AssertionType}, "client_assertion": {a.assertion(id, key)}}
+		code, m, _ := a.do("POST", auth.IntrospectionPath, "", "application/x-www-form-urlencoded", form.Encode())
+		return code, m
+	}
+	for _, tk := range []string{tok.AccessToken, tok.RefreshToken} {
+		if code, m := introspectAtA("ops-a", keyOpsA, tk); code != 200 || m["active"] != true || m["client_id"] != "shop-web" {
+			t.Errorf("A's registry:admin introspecting A's login token: %d %v", code, m)
+		}
+	}
+	// ops-b is admitted once A's view of the ledger has it.
+	waitUntil(t, "A admitting B's administrator at introspection", func() bool {
+		code, _ := introspectAtA("ops-b", keyOpsB, "not-a-token")
+		return code == 200
+	})
+	for _, tk := range []string{tok.AccessToken, tok.RefreshToken} {
+		if code, m := introspectAtA("ops-b", keyOpsB, tk); code != 200 || m["active"] != false || len(m) != 1 {
+			t.Errorf("B's registry:admin introspecting A's login token at A: %d %v, want {\"active\":false}", code, m)
+		}
+	}
+
+	// (b) svc-a, a party of A added with the CLI: A has not claimed its
+	// sector (a party so added claims it at its first redemption at A).
+	svcKey := a.addClientIn("svc-a", "310000", auth.ScopeQRRedeem)
+	tokenFor := func(resource string) string {
+		form := url.Values{"grant_type": {auth.GrantClientCredentials}, "scope": {auth.ScopeQRRedeem}, "resource": {resource},
+			"client_assertion_type": {auth.AssertionType}, "client_assertion": {a.assertion("svc-a", svcKey)}}
+		code, m, _ := a.do("POST", auth.TokenPath, "", "application/x-www-form-urlencoded", form.Encode())
+		if code != 200 {
+			t.Fatalf("token for %s: %d %v", resource, code, m)
+		}
+		return m["access_token"].(string)
+	}
+	forA, forB := tokenFor(a.base), tokenFor(b.base)
+	// A code of B's region that B never issued: the party is resolved
+	// before the code is looked up.
+	onB, err := qrcode.NewOnlineCode(rand.Reader, 320000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{"code": onB.String()})
+	atB := func() (int, any) {
+		code, m, _ := b.do("POST", "/v1/qr/verify", forB, "application/json", string(body))
+		return code, m["error"]
+	}
+	// Once B's view has A's keys and svc-a, B authenticates the token and
+	// resolves the party: the claim of its sector is refused (the cause in
+	// B's log; an unknown party would get the same answer).
+	waitUntil(t, "B refusing svc-a's sector", func() bool {
+		c, e := atB()
+		return c == 403 && e == "qr_unknown_verifier" && strings.Contains(b.logs.String(), `relying party \"svc-a\" belongs to region 310000`)
+	})
+
+	// svc-a's first redemption at A (a code of A's region A never
+	// issued) claims its sector: B then resolves svc-a and looks the code
+	// up (unknown: 409 qr_code_used).
+	onA, err := qrcode.NewOnlineCode(rand.Reader, 310000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bodyA, _ := json.Marshal(map[string]string{"code": onA.String()})
+	if code, m, _ := a.do("POST", "/v1/qr/verify", forA, "application/json", string(bodyA)); code != 409 || m["error"] != "qr_code_used" {
+		t.Fatalf("svc-a at its home region's node, a code never issued: %d %v, want 409 qr_code_used", code, m)
+	}
+	if c, e := atB(); c != 409 || e != "qr_code_used" {
+		t.Errorf("svc-a at B once A claimed its sector, a code never issued: %d %v, want 409 qr_code_used", c, e)
+	}
+}

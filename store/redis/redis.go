@@ -104,13 +104,86 @@ func (r *Store) Consume(ctx context.Context, key string) ([]byte, error) {
 		return nil, err
 	}
 	v, err := r.c.GetDel(ctx, sk).Bytes()
-	if errors.Is(err, redis.Nil) {
+	if notToken(err) {
 		return nil, store.ErrNotFound
 	}
 	if err != nil {
 		return nil, wrap("consume", err)
 	}
 	return v, nil
+}
+
+// Peek implements [store.Store.Peek] with GET.
+func (r *Store) Peek(ctx context.Context, key string) ([]byte, error) {
+	sk, err := r.begin(ctx, store.NamespaceToken, key)
+	if err != nil {
+		return nil, err
+	}
+	v, err := r.c.Get(ctx, sk).Bytes()
+	if notToken(err) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, wrap("peek", err)
+	}
+	return v, nil
+}
+
+// A token is a string; Spend turns it into a hash holding its value in
+// field spentField, which string commands (GETDEL, GET) refuse with a
+// WRONGTYPE error and SET NX finds taken.
+const spentField = "spent"
+
+// notToken reports whether a string command's error says there is no
+// unspent token: the key is missing (redis.Nil) or a spent token (a hash).
+func notToken(err error) bool {
+	return errors.Is(err, redis.Nil) || redis.HasErrorPrefix(err, "WRONGTYPE")
+}
+
+// spendScript turns the token KEYS[1] into a spent token for ARGV[1] ms
+// and returns {1, value}; for a spent token it returns {0, value}, for no
+// token nil.
+var spendScript = redis.NewScript(`
+local t = redis.call('TYPE', KEYS[1])['ok']
+if t == 'hash' then
+  return {0, redis.call('HGET', KEYS[1], '` + spentField + `')}
+end
+if t ~= 'string' then return nil end
+local v = redis.call('GET', KEYS[1])
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], '` + spentField + `', v)
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return {1, v}
+`)
+
+// Spend implements [store.Store.Spend] with one Lua script (spendScript).
+func (r *Store) Spend(ctx context.Context, key string, ttl time.Duration) ([]byte, error) {
+	sk, err := r.begin(ctx, store.NamespaceToken, key)
+	if err != nil {
+		return nil, err
+	}
+	if err := store.CheckTTL(ttl); err != nil {
+		return nil, err
+	}
+	res, err := spendScript.Run(ctx, r.c, []string{sk}, ttlMillis(ttl).Milliseconds()).Slice()
+	if errors.Is(err, redis.Nil) {
+		return nil, store.ErrNotFound
+	}
+	if err != nil {
+		return nil, wrap("spend", err)
+	}
+	if len(res) != 2 {
+		return nil, wrap("spend", fmt.Errorf("unexpected script reply of %d values", len(res)))
+	}
+	first, _ := res[0].(int64)
+	v, ok := res[1].(string)
+	if !ok {
+		return nil, wrap("spend", fmt.Errorf("unexpected script reply %T", res[1]))
+	}
+	if first != 1 {
+		return []byte(v), store.ErrReplayed
+	}
+	return []byte(v), nil
 }
 
 // EpochKey is the key, shared by every prefix on one Redis server, that

@@ -56,6 +56,9 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"TokenExpiry", testTokenExpiry},
 		{"TokenValueIsCopied", testTokenValueIsCopied},
 		{"TokenEmptyValue", testTokenEmptyValue},
+		{"TokenPeek", testTokenPeek},
+		{"TokenSpend", testTokenSpend},
+		{"TokenSpendExpiry", testTokenSpendExpiry},
 		{"NonceReplay", testNonceReplay},
 		{"NonceExpiry", testNonceExpiry},
 		{"KVSetGetDelete", testKVSetGetDelete},
@@ -71,6 +74,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"KeysNotInClear", testKeysNotInClear},
 		{"ConcurrentConsume", testConcurrentConsume},
 		{"ConcurrentMarkUsed", testConcurrentMarkUsed},
+		{"ConcurrentSpend", testConcurrentSpend},
 		{"ConcurrentAllow", testConcurrentAllow},
 		{"ConcurrentDistinctKeys", testConcurrentDistinctKeys},
 	}
@@ -183,6 +187,103 @@ func testTokenEmptyValue(t *testing.T, s store.Store) {
 	wantValue(t, "Consume", v, err, nil)
 	_, err = s.Consume(ctx, k)
 	wantErr(t, "second Consume", err, store.ErrNotFound)
+}
+
+func testTokenPeek(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("rt")
+	_, err := s.Peek(ctx, k)
+	wantErr(t, "Peek missing", err, store.ErrNotFound)
+	noErr(t, "Put", s.Put(ctx, k, []byte("record"), longTTL))
+	v, err := s.Peek(ctx, k)
+	wantValue(t, "Peek", v, err, []byte("record"))
+	// The caller owns what Peek returns, and Peek does not consume.
+	v[0] = 'X'
+	v, err = s.Peek(ctx, k)
+	wantValue(t, "Peek again", v, err, []byte("record"))
+	_, err = s.Get(ctx, k)
+	wantErr(t, "Get of a token", err, store.ErrNotFound)
+	v, err = s.Consume(ctx, k)
+	wantValue(t, "Consume after Peek", v, err, []byte("record"))
+	_, err = s.Peek(ctx, k)
+	wantErr(t, "Peek consumed", err, store.ErrNotFound)
+	noErr(t, "Set", s.Set(ctx, k, []byte("kv"), longTTL))
+	_, err = s.Peek(ctx, k)
+	wantErr(t, "Peek of a key/value entry", err, store.ErrNotFound)
+	noErr(t, "Put empty", s.Put(ctx, k, nil, longTTL))
+	v, err = s.Peek(ctx, k)
+	wantValue(t, "Peek empty value", v, err, nil)
+}
+
+func testTokenSpend(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("rt")
+	_, err := s.Spend(ctx, k, longTTL)
+	wantErr(t, "Spend missing", err, store.ErrNotFound)
+	noErr(t, "Put", s.Put(ctx, k, []byte("record"), longTTL))
+	v, err := s.Spend(ctx, k, longTTL)
+	wantValue(t, "first Spend", v, err, []byte("record"))
+	v[0] = 'X'
+	for _, what := range []string{"second Spend", "third Spend"} {
+		v, err = s.Spend(ctx, k, longTTL)
+		wantErr(t, what, err, store.ErrReplayed)
+		if string(v) != "record" {
+			t.Fatalf("%s = %q, want the spent value", what, v)
+		}
+	}
+	_, err = s.Peek(ctx, k)
+	wantErr(t, "Peek spent", err, store.ErrNotFound)
+	_, err = s.Consume(ctx, k)
+	wantErr(t, "Consume spent", err, store.ErrNotFound)
+	wantErr(t, "Put over spent", s.Put(ctx, k, []byte("again"), longTTL), store.ErrExists)
+	// Consume and Put left the spent token as it was.
+	v, err = s.Spend(ctx, k, longTTL)
+	wantErr(t, "Spend after Consume and Put", err, store.ErrReplayed)
+	if string(v) != "record" {
+		t.Fatalf("Spend after Consume and Put = %q", v)
+	}
+	// A consumed token cannot be spent, an empty value can.
+	c := secret("code")
+	noErr(t, "Put", s.Put(ctx, c, nil, longTTL))
+	_, err = s.Consume(ctx, c)
+	noErr(t, "Consume", err)
+	_, err = s.Spend(ctx, c, longTTL)
+	wantErr(t, "Spend consumed", err, store.ErrNotFound)
+	noErr(t, "Put empty", s.Put(ctx, c, nil, longTTL))
+	v, err = s.Spend(ctx, c, longTTL)
+	wantValue(t, "Spend empty value", v, err, nil)
+	v, err = s.Spend(ctx, c, longTTL)
+	if !errors.Is(err, store.ErrReplayed) || len(v) != 0 {
+		t.Fatalf("Spend empty value again = %q, %v", v, err)
+	}
+}
+
+// testTokenSpendExpiry: a spent token lives for Spend's ttl, not its own.
+func testTokenSpendExpiry(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	longer, shorter, expired := secret("longer"), secret("shorter"), secret("expired")
+	noErr(t, "Put", s.Put(ctx, longer, []byte("l"), shortTTL))
+	noErr(t, "Put", s.Put(ctx, shorter, []byte("s"), longTTL))
+	noErr(t, "Put", s.Put(ctx, expired, []byte("e"), shortTTL))
+	_, err := s.Spend(ctx, longer, longTTL)
+	noErr(t, "Spend longer", err)
+	_, err = s.Spend(ctx, shorter, shortTTL)
+	noErr(t, "Spend shorter", err)
+	time.Sleep(settle)
+	v, err := s.Spend(ctx, longer, longTTL)
+	wantErr(t, "Spend after the token's own ttl", err, store.ErrReplayed)
+	if string(v) != "l" {
+		t.Fatalf("Spend after the token's own ttl = %q", v)
+	}
+	_, err = s.Spend(ctx, shorter, longTTL)
+	wantErr(t, "Spend after the spent ttl", err, store.ErrNotFound)
+	noErr(t, "Put after the spent ttl", s.Put(ctx, shorter, []byte("new"), longTTL))
+	v, err = s.Peek(ctx, shorter)
+	wantValue(t, "Peek new token", v, err, []byte("new"))
+	_, err = s.Spend(ctx, expired, longTTL)
+	wantErr(t, "Spend expired", err, store.ErrNotFound)
+	_, err = s.Peek(ctx, expired)
+	wantErr(t, "Peek expired", err, store.ErrNotFound)
 }
 
 func testNonceReplay(t *testing.T, s store.Store) {
@@ -348,6 +449,10 @@ func testBadInput(t *testing.T, s store.Store) {
 	wantErr(t, "Put empty key", s.Put(ctx, "", []byte("v"), longTTL), store.ErrInvalidKey)
 	_, err := s.Consume(ctx, "")
 	wantErr(t, "Consume empty key", err, store.ErrInvalidKey)
+	_, err = s.Peek(ctx, "")
+	wantErr(t, "Peek empty key", err, store.ErrInvalidKey)
+	_, err = s.Spend(ctx, "", longTTL)
+	wantErr(t, "Spend empty key", err, store.ErrInvalidKey)
 	wantErr(t, "MarkUsed empty key", s.MarkUsed(ctx, "", longTTL), store.ErrInvalidKey)
 	_, err = s.Get(ctx, "")
 	wantErr(t, "Get empty key", err, store.ErrInvalidKey)
@@ -362,6 +467,14 @@ func testBadInput(t *testing.T, s store.Store) {
 		wantErr(t, "MarkUsed bad ttl", s.MarkUsed(ctx, k, ttl), store.ErrInvalidTTL)
 		wantErr(t, "Set bad ttl", s.Set(ctx, k, []byte("v"), ttl), store.ErrInvalidTTL)
 	}
+	p := secret("p")
+	noErr(t, "Put", s.Put(ctx, p, []byte("v"), longTTL))
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		_, err = s.Spend(ctx, p, ttl)
+		wantErr(t, "Spend bad ttl", err, store.ErrInvalidTTL)
+	}
+	v, err := s.Peek(ctx, p)
+	wantValue(t, "Peek after rejected Spend", v, err, []byte("v"))
 	// Nothing was stored by the rejected calls.
 	_, err = s.Consume(ctx, k)
 	wantErr(t, "Consume after rejected Put", err, store.ErrNotFound)
@@ -396,6 +509,10 @@ func testContextCanceled(t *testing.T, s store.Store) {
 	}
 	_, err := s.Consume(canceled, k)
 	check("Consume", err)
+	_, err = s.Peek(canceled, k)
+	check("Peek", err)
+	_, err = s.Spend(canceled, k, longTTL)
+	check("Spend", err)
 	other := secret("other")
 	check("Put", s.Put(canceled, other, []byte("v"), longTTL))
 	check("MarkUsed", s.MarkUsed(canceled, other, longTTL))
@@ -437,6 +554,10 @@ func testClosed(t *testing.T, s store.Store) {
 	wantErr(t, "Put", s.Put(ctx, k, []byte("v"), longTTL), store.ErrClosed)
 	_, err := s.Consume(ctx, k)
 	wantErr(t, "Consume", err, store.ErrClosed)
+	_, err = s.Peek(ctx, k)
+	wantErr(t, "Peek", err, store.ErrClosed)
+	_, err = s.Spend(ctx, k, longTTL)
+	wantErr(t, "Spend", err, store.ErrClosed)
 	wantErr(t, "MarkUsed", s.MarkUsed(ctx, k, longTTL), store.ErrClosed)
 	_, err = s.Get(ctx, k)
 	wantErr(t, "Get", err, store.ErrClosed)
@@ -574,6 +695,22 @@ func testConcurrentMarkUsed(t *testing.T, s store.Store) {
 	wins := race(t, store.ErrReplayed, func() error { return s.MarkUsed(ctx, k, longTTL) })
 	if wins != 1 {
 		t.Fatalf("%d of %d concurrent MarkUsed calls returned nil, want exactly 1", wins, Contenders)
+	}
+}
+
+func testConcurrentSpend(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("rt")
+	noErr(t, "Put", s.Put(ctx, k, []byte("once"), longTTL))
+	wins := race(t, store.ErrReplayed, func() error {
+		v, err := s.Spend(ctx, k, longTTL)
+		if (err == nil || errors.Is(err, store.ErrReplayed)) && string(v) != "once" {
+			return errors.New("Spend returned another value")
+		}
+		return err
+	})
+	if wins != 1 {
+		t.Fatalf("%d of %d concurrent Spend calls succeeded, want exactly 1", wins, Contenders)
 	}
 }
 

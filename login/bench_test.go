@@ -1,0 +1,31 @@
+package login
+
+import (
+	"context"
+	"testing"
+)
+
+// BenchmarkRefresh measures one refresh-token rotation at the token
+// endpoint (the refresh_token grant: the old token spent, a new access
+// token, refresh token and SM2 ID token issued) on the memory store.
+func BenchmarkRefresh(b *testing.B) {
+	p := newTestProvider(b)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		b.Fatal(err)
+	}
+	resp, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-bench",
+		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	if err != nil {
+		b.Fatal(err)
+	}
+	form := map[string]string{"grant_type": GrantRefreshToken}
+	b.ReportAllocs()
+	for b.Loop() {
+		form["refresh_token"] = resp.RefreshToken
+		if resp, err = p.Token(ctx, shop, form); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
