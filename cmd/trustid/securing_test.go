@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -353,11 +354,11 @@ func TestVCAPISecuringMechanisms(t *testing.T) {
 	var body []byte
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		body = fetch()
-		bits, purpose, _, err := cv.VerifyStatusList(context.Background(), body, listURL, did["id"].(string))
-		if err != nil || purpose != entry["statusPurpose"] {
-			t.Fatalf("status list vc+cose: %s %v", purpose, err)
+		bl, err := cv.VerifyStatusList(context.Background(), body, listURL, did["id"].(string))
+		if err != nil || !slices.Equal(bl.Purposes, []string{entry["statusPurpose"].(string)}) {
+			t.Fatalf("status list vc+cose: %v", err)
 		}
-		if bits.Get(index) {
+		if bl.Bits.Get(index) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -373,7 +374,7 @@ func TestVCAPISecuringMechanisms(t *testing.T) {
 		}
 	}
 	body[len(body)-1] ^= 1
-	if _, _, _, err := cv.VerifyStatusList(context.Background(), body, listURL, did["id"].(string)); !errors.Is(err, vc.ErrSignature) {
+	if _, err := cv.VerifyStatusList(context.Background(), body, listURL, did["id"].(string)); !errors.Is(err, vc.ErrSignature) {
 		t.Fatalf("altered status list vc+cose: %v", err)
 	}
 
@@ -417,12 +418,12 @@ func TestVCAPISecuringMechanisms(t *testing.T) {
 		if err := json.Unmarshal(body, &doc); err != nil || doc.Proof.Cryptosuite != c.suite {
 			t.Fatalf("status list proof: %v %q, want %s", err, doc.Proof.Cryptosuite, c.suite)
 		}
-		bits, purpose, _, err := distatus.VerifyStatusList(context.Background(), lv, body, listURL, did["id"].(string))
-		if err != nil || purpose != entry["statusPurpose"] || !bits.Get(index) {
-			t.Fatalf("status list %s: %s %v", c.suite, purpose, err)
+		bl, err := distatus.VerifyStatusList(context.Background(), lv, body, listURL, did["id"].(string))
+		if err != nil || !slices.Equal(bl.Purposes, []string{entry["statusPurpose"].(string)}) || !bl.Bits.Get(index) {
+			t.Fatalf("status list %s: %v", c.suite, err)
 		}
 		altered := strings.Replace(string(body), `"encodedList":"u`, `"encodedList":"uH`, 1)
-		if _, _, _, err := distatus.VerifyStatusList(context.Background(), lv, []byte(altered), listURL, did["id"].(string)); err == nil {
+		if _, err := distatus.VerifyStatusList(context.Background(), lv, []byte(altered), listURL, did["id"].(string)); err == nil {
 			t.Fatalf("altered status list %s verified", c.suite)
 		}
 	}
