@@ -552,3 +552,51 @@ func TestVCAPIInlineContexts(t *testing.T) {
 		}
 	}
 }
+
+// TestDataIntegrityPresentationDataModel: VC Data Model 2.0 §4.13
+// (Verifiable Presentations): "type: The type property MUST be present.
+// One value of this property MUST be VerifiablePresentation". A
+// presentation with a Data Integrity proof gets the data model checks
+// every other form gets (credentials.NewPresentation), as its "data-model"
+// check says: a holder-signed document with no type, or typed a
+// credential, is refused.
+func TestDataIntegrityPresentationDataModel(t *testing.T) {
+	n := startAuthNode(t)
+	holderKey, err := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := vc.DIDKey(holderKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	holderVM := holder + "#" + strings.TrimPrefix(holder, "did:key:")
+	for _, c := range []struct {
+		name string
+		typ  any
+		want int
+	}{
+		{"a presentation", []any{"VerifiablePresentation"}, http.StatusOK},
+		{"no type", nil, http.StatusBadRequest},
+		{"typed a credential", []any{"VerifiableCredential"}, http.StatusBadRequest},
+	} {
+		doc := map[string]any{"@context": []any{vc.ContextV2}, "holder": holder}
+		if c.typ != nil {
+			doc["type"] = c.typ
+		}
+		signed, err := di.AddProof(doc, holderKey, di.Options{Cryptosuite: di.EdDSARDFC2022, VerificationMethod: holderVM,
+			ProofPurpose: di.PurposeAuthentication, Challenge: "c-9a1", Domain: "verifier.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := string(mustJSON(t, map[string]any{"verifiablePresentation": signed,
+			"options": map[string]any{"challenge": "c-9a1", "domain": "verifier.example"}}))
+		code, m, _ := n.do(http.MethodPost, "/presentations/verify", "", "application/json", body)
+		if code != c.want {
+			t.Errorf("%s: %d %v, want %d", c.name, code, m, c.want)
+		}
+		if errs, _ := m["errors"].([]any); c.want != http.StatusOK && (len(errs) == 0 || errs[0].(map[string]any)["code"] != "invalid_presentation") {
+			t.Errorf("%s: %v, want invalid_presentation", c.name, m)
+		}
+	}
+}
