@@ -864,7 +864,8 @@ func isCOSEPresentation(in any) bool {
 }
 
 // verifyOtherPresentation verifies a presentation with an embedded Data
-// Integrity proof (raw is its JSON) or a vp+cose. The credentials of a
+// Integrity proof (raw is its JSON) or a vp+cose, each against the VC 2.0
+// data model (credentials.NewPresentation) as a vp+jwt is. The credentials of a
 // Data Integrity presentation with embedded proofs are verified with it;
 // the others (enveloped: vc+jwt, vc+cose, SD-JWT VC) by the credentials
 // Verifier; each must be about the holder, as in a vp+jwt.
@@ -901,6 +902,11 @@ func (h *credentialHandlers) verifyOtherPresentation(r *http.Request, in any, ra
 	}
 	p, err := h.cfg.DataIntegrity.VerifyPresentation(ctx, raw, opts.Challenge, opts.Domain)
 	if err != nil {
+		return nil, err
+	}
+	// The data model, as every other form of presentation gets it (VC Data
+	// Model 2.0 §4.13: type includes VerifiablePresentation, ...).
+	if _, err := vc.NewPresentation(p.Document); err != nil {
 		return nil, err
 	}
 	out.Format, out.Holder, out.Presentation = dataintegrity.Cryptosuite(p.Proofs), p.Holder, p.Document

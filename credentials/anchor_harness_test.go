@@ -265,21 +265,37 @@ func remoteVerifier(t testing.TB, n *node, client *http.Client, anchors StatusAn
 // what an attacker holding the key (or a replayed old list) serves.
 func signBitstringList(t testing.TB, n *node, url, purpose string, version uint64, bits *status.Bitstring) string {
 	t.Helper()
+	return signListDoc(t, n, url, func(_, s map[string]any) {
+		s["statusPurpose"], s["encodedList"], s[ClaimListVersion] = purpose, bits.Encode(), version
+	})
+}
+
+// signListDoc signs a revocation list credential for url (all entries
+// clear, version 1) as vc+jwt with the node's active SM2 key, after edit
+// changed the document and its subject.
+func signListDoc(t testing.TB, n *node, url string, edit func(doc, subject map[string]any)) string {
+	t.Helper()
 	k, err := n.keys.Active(gm.AlgSM2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	doc := map[string]any{
-		"@context":  []any{ContextV2},
-		"id":        url,
-		"type":      []any{TypeCredential, TypeBitstringStatusListCredential},
-		"issuer":    n.issuer.DID(),
-		"validFrom": FormatTime(n.clock.Now()),
-		"credentialSubject": map[string]any{
-			"id": url + "#list", "type": TypeBitstringStatusList, "statusPurpose": purpose,
-			"encodedList": bits.Encode(), ClaimListVersion: version,
-		},
+	bits, err := status.NewBitstring(status.MinEntries)
+	if err != nil {
+		t.Fatal(err)
 	}
+	subject := map[string]any{
+		"id": url + "#list", "type": TypeBitstringStatusList, "statusPurpose": PurposeRevocation,
+		"encodedList": bits.Encode(), ClaimListVersion: 1,
+	}
+	doc := map[string]any{
+		"@context":          []any{ContextV2},
+		"id":                url,
+		"type":              []any{TypeCredential, TypeBitstringStatusListCredential},
+		"issuer":            n.issuer.DID(),
+		"validFrom":         FormatTime(n.clock.Now()),
+		"credentialSubject": subject,
+	}
+	edit(doc, subject)
 	tok, err := SignJWT(doc, TypVCJWT, n.issuer.DID()+"#"+k.Kid, k.Signer)
 	if err != nil {
 		t.Fatal(err)

@@ -121,12 +121,12 @@ func TestForgedStatusListRejected(t *testing.T) {
 		return MediaTypeVCJWT, signBitstringList(t, n, srv.URL+path, PurposeRevocation, 1, cleared)
 	}
 	_, src := remoteVerifier(t, n, client, ch.view)
-	if _, _, _, err := src.Bitstring(ctx, srv.URL+"/status/00000000000000ff", n.issuer.DID()); !errors.Is(err, ErrStatusListUnanchored) {
+	if _, err := src.Bitstring(ctx, srv.URL+"/status/00000000000000ff", n.issuer.DID()); !errors.Is(err, ErrStatusListUnanchored) {
 		t.Errorf("unanchored list ID: %v", err)
 	}
 	// An issuer that is not a region of the consortium: fail closed.
 	other := openChain(t, t.TempDir(), false)
-	if _, _, _, err := (&HTTPStatusSource{Client: client, Verifier: src.Verifier, Anchors: other.view, AnchorWait: 50 * time.Millisecond}).
+	if _, err := (&HTTPStatusSource{Client: client, Verifier: src.Verifier, Anchors: other.view, AnchorWait: 50 * time.Millisecond}).
 		Bitstring(ctx, revURL, n.issuer.DID()); !errors.Is(err, ErrStatusListUnanchored) || !strings.Contains(err.Error(), "not an active region") {
 		t.Errorf("issuer outside the consortium: %v", err)
 	}
@@ -268,6 +268,55 @@ func FuzzCheckAnchored(f *testing.F) {
 			t.Fatalf("unexpected error: %v", err)
 		}
 	})
+}
+
+// TestKeepAnchoredStopsAtValidUntil: KeepAnchored keeps a list while its
+// node is down only within the list's own validity (Bitstring Status
+// List v1.0 §2.2: ttl "does not override or replace the validity
+// period"): past its validUntil the check fails closed, though the head
+// has not moved and MaxKeep has not run out.
+func TestKeepAnchoredStopsAtValidUntil(t *testing.T) {
+	ctx := context.Background()
+	var n *node
+	var tamper atomic.Pointer[tamperFunc]
+	srv := listServer(t, &n, &tamper)
+	client := fetchClientFor(t, srv)
+	n = newNode(t, srv.URL)
+	ch := openChain(t, t.TempDir(), false)
+	registerRegion(t, ch.l, anchorRegion, n.issuer.DID(), srv.URL, n.keys)
+	anchorShared(t, n, ch, srv.URL)
+	rev := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{}).Status[0]
+	ch.flush(t, rev.ListID)
+	uri := srv.URL + "/status/" + rev.ListID
+	snap, err := ch.shared.Snapshot(ctx, rev.ListID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The anchored list, as its node serves it but valid for 20 minutes.
+	list := signListDoc(t, n, uri, func(doc, s map[string]any) {
+		doc["validUntil"] = FormatTime(n.clock.Now().Add(20 * time.Minute))
+		s["statusPurpose"], s["encodedList"], s[ClaimListVersion] = snap.Purpose, snap.Bitstring.Encode(), snap.Version
+	})
+	serve := tamperFunc(func(path string) (string, string, bool) {
+		return MediaTypeVCJWT, list, strings.HasPrefix(path, "/status/")
+	})
+	tamper.Store(&serve)
+	_, src := remoteVerifier(t, n, client, ch.view)
+	keep := NewStatusCheckerWith(src, StatusCheckerOptions{TTL: time.Minute, Now: n.clock.Now, KeepAnchored: true})
+	entry := []StatusEntry{{Purpose: snap.Purpose, Index: rev.Index, ListCredential: uri}}
+	if err := keep.Check(ctx, n.issuer.DID(), entry); err != nil {
+		t.Fatalf("first check: %v", err)
+	}
+	down := tamperFunc(func(string) (string, string, bool) { return "text/plain", "down", true })
+	tamper.Store(&down)
+	n.clock.Set(n.clock.Now().Add(10 * time.Minute))
+	if err := keep.Check(ctx, n.issuer.DID(), entry); err != nil {
+		t.Errorf("node down, head unchanged, list valid: %v", err)
+	}
+	n.clock.Set(n.clock.Now().Add(15 * time.Minute))
+	if err := keep.Check(ctx, n.issuer.DID(), entry); !errors.Is(err, ErrStatusUnavailable) || errors.Is(err, ErrStatusListChanged) {
+		t.Errorf("node down, head unchanged, list past its validUntil: %v, want ErrStatusUnavailable", err)
+	}
 }
 
 // TestKeepAnchoredStatusList: with KeepAnchored, a cached Token Status

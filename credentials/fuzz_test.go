@@ -5,16 +5,20 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
 	. "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/issuer"
 
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 )
 
@@ -324,4 +328,100 @@ func FuzzIsEnrollmentType(f *testing.F) {
 			t.Fatalf("IsEnrollmentType(%q) = %v, chaincode: %v", s, got, want)
 		}
 	})
+}
+
+// FuzzParseStatusListCredential: a status list credential is read as the
+// code before Bitstring Status List v1.0 §2.2's arrays (kept below as the
+// oracle) read it, except that statusPurpose and the subject's type may
+// now be arrays and the credential must be typed
+// BitstringStatusListCredential: what both accept gives the same list,
+// purpose and ttl; an accepted list has one or more non-empty purposes
+// and ends its validity no later than validUntil; refusals are sentinels.
+func FuzzParseStatusListCredential(f *testing.F) {
+	bits, err := status.NewBitstring(status.MinEntries)
+	if err != nil {
+		f.Fatal(err)
+	}
+	enc := bits.Encode()
+	for _, subject := range []string{
+		`"type":"BitstringStatusList","statusPurpose":"revocation"`,
+		`"type":["BitstringStatusList"],"statusPurpose":["revocation","suspension"],"ttl":300000`,
+		`"type":"BitstringStatusList","statusPurpose":[]`,
+		`"type":["BitstringStatusList","X"],"statusPurpose":"message"`,
+	} {
+		for _, extra := range []string{``, `,"validUntil":"2030-01-01T00:00:00Z"`, `,"exp":1893456000`} {
+			for _, typ := range []string{`["VerifiableCredential","BitstringStatusListCredential"]`, `"VerifiableCredential"`} {
+				f.Add([]byte(fmt.Sprintf(`{"@context":["https://www.w3.org/ns/credentials/v2"],"id":"https://x.example/status/1","type":%s,"issuer":"did:example:1"%s,"credentialSubject":{"id":"https://x.example/status/1#list",%s,"encodedList":%q}}`,
+					typ, extra, subject, enc)))
+			}
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseCredential(data)
+		if err != nil {
+			return
+		}
+		const url = "https://x.example/status/1"
+		bl, err := ParseStatusListCredential(c, url, c.Issuer)
+		oldBits, oldPurpose, oldTTL, oldErr := oldParseStatusListCredential(c, url, c.Issuer)
+		if err != nil {
+			if !isSentinel(err) && !errors.Is(err, status.ErrEncoding) {
+				t.Fatalf("refusal %v is no sentinel", err)
+			}
+			if oldErr == nil && oldPurpose != "" && slices.Contains(c.Types, TypeBitstringStatusListCredential) {
+				t.Fatalf("refused a list the old code took: %v", err)
+			}
+			return
+		}
+		if !slices.Contains(c.Types, TypeBitstringStatusListCredential) {
+			t.Fatal("took a credential not typed BitstringStatusListCredential")
+		}
+		if len(bl.Purposes) == 0 || slices.Contains(bl.Purposes, "") {
+			t.Fatalf("purposes %q", bl.Purposes)
+		}
+		if !c.ValidUntil.IsZero() && (bl.ValidUntil.IsZero() || bl.ValidUntil.After(c.ValidUntil)) {
+			t.Fatalf("validity ends %v, past validUntil %v", bl.ValidUntil, c.ValidUntil)
+		}
+		s := c.Subjects[0]
+		_, purposeString := s["statusPurpose"].(string)
+		_, typeString := s["type"].(string)
+		if !purposeString || !typeString {
+			return // arrays: the old code refused them
+		}
+		if oldErr != nil || !slices.Equal(bl.Purposes, []string{oldPurpose}) || bl.TTL != oldTTL || bl.Bits.Encode() != oldBits.Encode() {
+			t.Fatalf("old code: %v %q %v, new: %q %v", oldErr, oldPurpose, oldTTL, bl.Purposes, bl.TTL)
+		}
+	})
+}
+
+// oldParseStatusListCredential is parseStatusListCredential before
+// statusPurpose and the subject's type could be arrays (the oracle of
+// FuzzParseStatusListCredential).
+func oldParseStatusListCredential(c *Credential, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
+	if c.Issuer != issuer {
+		return nil, "", 0, fmt.Errorf("%w: status list issued by another issuer", ErrIssuerMismatch)
+	}
+	if c.ID != "" && c.ID != url {
+		return nil, "", 0, fmt.Errorf("%w: status list credential id does not match its URL", ErrInvalid)
+	}
+	if len(c.Subjects) != 1 {
+		return nil, "", 0, fmt.Errorf("%w: status list credential needs one subject", ErrInvalid)
+	}
+	s := c.Subjects[0]
+	if t, _ := s["type"].(string); t != TypeBitstringStatusList {
+		return nil, "", 0, fmt.Errorf("%w: subject type must be %s", ErrInvalid, TypeBitstringStatusList)
+	}
+	purpose, _ := s["statusPurpose"].(string)
+	enc, _ := s["encodedList"].(string)
+	bits, err := status.DecodeBitstring(enc, status.MaxRemoteEntries)
+	if err != nil {
+		return nil, "", 0, err
+	}
+	var ttl time.Duration
+	if n, ok := s["ttl"].(json.Number); ok {
+		if ms, err := n.Int64(); err == nil && ms > 0 {
+			ttl = time.Duration(ms) * time.Millisecond
+		}
+	}
+	return bits, purpose, ttl, nil
 }

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -26,6 +27,8 @@ const (
 	TypeBitstringStatusList           = "BitstringStatusList"
 	PurposeRevocation                 = status.PurposeRevocation
 	PurposeSuspension                 = status.PurposeSuspension
+	PurposeRefresh                    = "refresh"
+	PurposeMessage                    = "message"
 	MediaTypeVCJWT                    = "application/vc+jwt"
 	MediaTypeVPJWT                    = "application/vp+jwt"
 	MediaTypeSDJWT                    = "application/dc+sd-jwt"
@@ -66,6 +69,11 @@ func parseStatusEntry(m map[string]any) (StatusEntry, error) {
 	}
 	if size, ok := m["statusSize"]; ok {
 		if n, ok := size.(json.Number); !ok || n.String() != "1" {
+			if e.Purpose == PurposeMessage {
+				// BSL v1.0 §2.1: statusSize > 1 comes with statusMessage,
+				// the issuer's meaning of each value.
+				return e, fmt.Errorf("%w: statusPurpose message with statusSize other than 1 (status messages are not supported)", ErrUnsupported)
+			}
 			return e, fmt.Errorf("%w: statusSize other than 1", ErrUnsupported)
 		}
 	}
@@ -111,8 +119,21 @@ type StatusStore interface {
 // node's own store) and the time the list may be cached for: 0 for the
 // checker's default, negative for not at all.
 type StatusListSource interface {
-	Bitstring(ctx context.Context, url, issuer string) (*status.Bitstring, string, time.Duration, error)
+	Bitstring(ctx context.Context, url, issuer string) (*BitstringList, error)
 	Token(ctx context.Context, uri, issuer string) (*status.TokenList, time.Duration, error)
+}
+
+// BitstringList is a Bitstring Status List a StatusListSource returns.
+type BitstringList struct {
+	Bits *status.Bitstring
+	// Purposes are its statusPurpose values: one or more (BSL v1.0 §2.2).
+	Purposes []string
+	// TTL is how long it may be cached: 0 for the checker's default,
+	// negative for not at all.
+	TTL time.Duration
+	// ValidUntil ends its validity (zero: no end); a StatusChecker uses it
+	// neither cached nor kept past then.
+	ValidUntil time.Time
 }
 
 // StatusChecker checks status entries against cached lists. A list that
@@ -137,12 +158,15 @@ type StatusChecker struct {
 }
 
 type cachedList struct {
-	url     string
-	bits    *status.Bitstring
-	token   *status.TokenList
-	purpose string
-	issuer  string
-	expires time.Time
+	url      string
+	bits     *status.Bitstring
+	token    *status.TokenList
+	purposes []string
+	issuer   string
+	expires  time.Time
+	// until ends the list's validity (zero: no end): it is not used past
+	// it, cached or kept.
+	until time.Time
 	// fetched is when the list was fetched and verified; a list kept by
 	// KeepAnchored is used until fetched + MaxKeep at most.
 	fetched time.Time
@@ -232,10 +256,22 @@ func (c *StatusChecker) CacheBytes() int64 {
 
 // Check returns nil when no entry is set, ErrRevoked or ErrSuspended for a
 // set entry, ErrStatusUnavailable when a list cannot be had, and
-// ErrUnsupported for a purpose other than revocation and suspension.
+// ErrUnsupported for a purpose whose status it cannot judge (message, or
+// one BSL v1.0 does not define), without fetching its list. Refresh
+// entries are skipped: a refresh status "does not invalidate the
+// verifiable credential" (BSL v1.0 §2.1); it tells the holder a new one
+// is available.
 func (c *StatusChecker) Check(ctx context.Context, issuer string, entries []StatusEntry) error {
 	for _, e := range entries {
-		if e.Purpose != PurposeRevocation && e.Purpose != PurposeSuspension {
+		switch e.Purpose {
+		case PurposeRevocation, PurposeSuspension:
+		case PurposeRefresh:
+			continue
+		case PurposeMessage:
+			// BSL v1.0 §2.1: what a message means is the issuer's (its
+			// statusMessage), not a validity this verifier can judge.
+			return fmt.Errorf("%w: status purpose message (status messages are not supported)", ErrUnsupported)
+		default:
 			return fmt.Errorf("%w: status purpose %q", ErrUnsupported, e.Purpose)
 		}
 		if local, ok := c.source.(*LocalStatusSource); ok {
@@ -259,8 +295,9 @@ func (c *StatusChecker) Check(ctx context.Context, issuer string, entries []Stat
 		if err != nil {
 			return err
 		}
-		if l.purpose != e.Purpose {
-			return fmt.Errorf("%w: list purpose %q does not match entry purpose %q", ErrStatusUnavailable, l.purpose, e.Purpose)
+		// BSL v1.0 §3.2 step 5: the entry's purpose is one of the list's.
+		if !slices.Contains(l.purposes, e.Purpose) {
+			return fmt.Errorf("%w: list purposes %q do not include entry purpose %q", ErrStatusUnavailable, l.purposes, e.Purpose)
 		}
 		if err := l.bits.Check(e.Index); err != nil {
 			return fmt.Errorf("%w: %v", ErrStatusUnavailable, err)
@@ -299,6 +336,9 @@ func (c *StatusChecker) store(l *cachedList, ttl time.Duration) {
 		ttl = c.ttl
 	}
 	l.expires = c.now().Add(ttl)
+	if !l.until.IsZero() && l.until.Before(l.expires) {
+		l.expires = l.until
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if e := c.lists[l.url]; e != nil {
@@ -322,14 +362,17 @@ func (c *StatusChecker) store(l *cachedList, ttl time.Duration) {
 
 // listSize is what a decoded list costs in the cache.
 func listSize(l *cachedList) int64 {
-	const overhead = 256 // the entry, its element and map slot, roughly
+	size := int64(256) // the entry, its element and map slot, roughly
+	for _, p := range l.purposes {
+		size += int64(len(p)) + 16
+	}
 	switch {
 	case l.bits != nil:
-		return int64(l.bits.Len()/8) + overhead
+		size += int64(l.bits.Len() / 8)
 	case l.token != nil:
-		return int64(l.token.Len()*l.token.Bits()/8) + overhead
+		size += int64(l.token.Len() * l.token.Bits() / 8)
 	}
-	return overhead
+	return size
 }
 
 // fetch gets a list through one shared flight per kind, issuer and URL:
@@ -379,11 +422,15 @@ func (c *StatusChecker) bitstring(ctx context.Context, url, issuer string) (*cac
 		return l, nil
 	}
 	l, err := c.fetch(ctx, "bitstring", url, issuer, func(ctx context.Context) (*cachedList, time.Duration, error) {
-		bits, purpose, ttl, err := c.source.Bitstring(ctx, url, issuer)
+		bl, err := c.source.Bitstring(ctx, url, issuer)
 		if err != nil {
 			return nil, 0, err
 		}
-		return &cachedList{bits: bits, purpose: strings.Clone(purpose)}, ttl, nil
+		purposes := make([]string, len(bl.Purposes))
+		for i, p := range bl.Purposes {
+			purposes[i] = strings.Clone(p)
+		}
+		return &cachedList{bits: bl.Bits, purposes: purposes, until: bl.ValidUntil}, bl.TTL, nil
 	})
 	if err != nil {
 		return c.keep(url, issuer, false, err)
@@ -413,6 +460,9 @@ func (c *StatusChecker) keep(url, issuer string, token bool, err error) (*cached
 	}
 	if c.now().Sub(l.fetched) > c.maxKeep {
 		return nil, fmt.Errorf("%w: kept %v past its last fetch, the most allowed: %w", ErrStatusUnavailable, c.maxKeep, err)
+	}
+	if !l.until.IsZero() && !c.now().Before(l.until) {
+		return nil, fmt.Errorf("%w: its validity ended at %s: %w", ErrStatusUnavailable, FormatTime(l.until), err)
 	}
 	kept := *l
 	c.store(&kept, min(staleRetry, c.ttl))
@@ -511,22 +561,22 @@ func (l *LocalStatusSource) localID(url string) (string, bool) {
 }
 
 // Bitstring implements StatusListSource.
-func (l *LocalStatusSource) Bitstring(ctx context.Context, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
+func (l *LocalStatusSource) Bitstring(ctx context.Context, url, issuer string) (*BitstringList, error) {
 	id, ok := l.localID(url)
 	if !ok {
 		if l.Remote == nil {
-			return nil, "", 0, fmt.Errorf("%w: %s is not a list of this node", ErrNotFound, truncate(url))
+			return nil, fmt.Errorf("%w: %s is not a list of this node", ErrNotFound, truncate(url))
 		}
 		return l.Remote.Bitstring(ctx, url, issuer)
 	}
 	snap, err := l.Store.Snapshot(ctx, id)
 	if err != nil {
-		return nil, "", 0, err
+		return nil, err
 	}
 	if snap.Bitstring == nil {
-		return nil, "", 0, fmt.Errorf("%w: list %s is not a bitstring list", ErrNotFound, id)
+		return nil, fmt.Errorf("%w: list %s is not a bitstring list", ErrNotFound, id)
 	}
-	return snap.Bitstring, snap.Purpose, l.ttl(), nil
+	return &BitstringList{Bits: snap.Bitstring, Purposes: []string{snap.Purpose}, TTL: l.ttl()}, nil
 }
 
 // Token implements StatusListSource.
@@ -651,72 +701,97 @@ func (h *HTTPStatusSource) listCredential(ctx context.Context, url string) (*Cre
 }
 
 // Bitstring implements StatusListSource.
-func (h *HTTPStatusSource) Bitstring(ctx context.Context, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
+func (h *HTTPStatusSource) Bitstring(ctx context.Context, url, issuer string) (*BitstringList, error) {
 	for attempt := 0; ; attempt++ {
 		c, err := h.listCredential(ctx, url)
 		if err != nil {
-			return nil, "", 0, err
+			return nil, err
 		}
-		bits, purpose, ttl, err := parseStatusListCredential(c, url, issuer)
+		bl, err := parseStatusListCredential(c, url, issuer)
 		if err != nil || h.Anchors == nil {
-			return bits, purpose, ttl, err
+			return bl, err
 		}
 		version, err := parseListVersion(c.Subjects[0][ClaimListVersion])
 		if err != nil {
-			return nil, "", 0, err
+			return nil, err
+		}
+		// The anchored content names one purpose, as the consortium's
+		// lists have.
+		if len(bl.Purposes) != 1 {
+			return nil, fmt.Errorf("%w: an anchored status list has one statusPurpose, this one %d", ErrInvalid, len(bl.Purposes))
 		}
 		id, _ := listIDOf(url)
-		content, err := listContent(id, purpose, version, 1, bits)
+		content, err := listContent(id, bl.Purposes[0], version, 1, bl.Bits)
 		if err != nil {
-			return nil, "", 0, err
+			return nil, err
 		}
 		err = h.checkAnchored(ctx, url, issuer, version, content)
 		if errors.Is(err, ErrStatusListStale) && attempt < maxStaleRefetch {
 			continue
 		}
 		if err != nil {
-			return nil, "", 0, err
+			return nil, err
 		}
-		return bits, purpose, ttl, nil
+		return bl, nil
 	}
 }
 
 // StatusListFromCredential reads a BitstringStatusListCredential already
 // verified (Verifier.VerifyCredential) that was fetched from url for
-// issuer: the list, its purpose and its ttl (0 when it has none).
-func StatusListFromCredential(c *Credential, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
+// issuer: the list, its purposes, its ttl (0 when it has none) and the
+// end of its validity.
+func StatusListFromCredential(c *Credential, url, issuer string) (*BitstringList, error) {
 	return parseStatusListCredential(c, url, issuer)
 }
 
-// parseStatusListCredential reads a verified BitstringStatusListCredential.
-func parseStatusListCredential(c *Credential, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
+// parseStatusListCredential reads a verified BitstringStatusListCredential,
+// in whatever form it was secured.
+func parseStatusListCredential(c *Credential, url, issuer string) (*BitstringList, error) {
 	if c.Issuer != issuer {
-		return nil, "", 0, fmt.Errorf("%w: status list issued by another issuer", ErrIssuerMismatch)
+		return nil, fmt.Errorf("%w: status list issued by another issuer", ErrIssuerMismatch)
 	}
 	if c.ID != "" && c.ID != url {
-		return nil, "", 0, fmt.Errorf("%w: status list credential id does not match its URL", ErrInvalid)
+		return nil, fmt.Errorf("%w: status list credential id does not match its URL", ErrInvalid)
+	}
+	// BSL v1.0 §2.1 (statusListCredential) and §2.2 (type): the
+	// credential's type includes BitstringStatusListCredential; no other
+	// credential of the issuer is taken for its list.
+	if !slices.Contains(c.Types, TypeBitstringStatusListCredential) {
+		return nil, fmt.Errorf("%w: status list credential type must include %s", ErrInvalid, TypeBitstringStatusListCredential)
 	}
 	if len(c.Subjects) != 1 {
-		return nil, "", 0, fmt.Errorf("%w: status list credential needs one subject", ErrInvalid)
+		return nil, fmt.Errorf("%w: status list credential needs one subject", ErrInvalid)
 	}
 	s := c.Subjects[0]
-	if t, _ := s["type"].(string); t != TypeBitstringStatusList {
-		return nil, "", 0, fmt.Errorf("%w: subject type must be %s", ErrInvalid, TypeBitstringStatusList)
+	// BSL v1.0 §2.2: the subject's type "MUST be BitstringStatusList": the
+	// string or, as JSON-LD reads the same, an array of it alone.
+	if types, err := typeList(s["type"]); err != nil || slices.ContainsFunc(types, func(t string) bool { return t != TypeBitstringStatusList }) {
+		return nil, fmt.Errorf("%w: subject type must be %s", ErrInvalid, TypeBitstringStatusList)
 	}
-	purpose, _ := s["statusPurpose"].(string)
+	// BSL v1.0 §2.2: statusPurpose "MUST be one or more strings".
+	purposes, err := typeList(s["statusPurpose"])
+	if err != nil {
+		return nil, fmt.Errorf("%w: statusPurpose must be one or more strings: %v", ErrInvalid, err)
+	}
 	enc, _ := s["encodedList"].(string)
 	// A remote list: at most status.MaxRemoteEntries entries.
 	bits, err := status.DecodeBitstring(enc, status.MaxRemoteEntries)
 	if err != nil {
-		return nil, "", 0, err
+		return nil, err
 	}
-	var ttl time.Duration
+	bl := &BitstringList{Bits: bits, Purposes: purposes, ValidUntil: c.ValidUntil}
 	if n, ok := s["ttl"].(json.Number); ok {
 		if ms, err := n.Int64(); err == nil && ms > 0 {
-			ttl = time.Duration(ms) * time.Millisecond
+			bl.TTL = time.Duration(ms) * time.Millisecond
 		}
 	}
-	return bits, purpose, ttl, nil
+	// BSL v1.0 §2.2: ttl "does not override or replace the validity
+	// period"; a vc+jwt's exp ends it too (checked when it was verified;
+	// as a member of another form it can only end it sooner).
+	if exp, ok, err := jose.NumericDate(c.raw, "exp"); ok && err == nil && (bl.ValidUntil.IsZero() || exp.Before(bl.ValidUntil)) {
+		bl.ValidUntil = exp
+	}
+	return bl, nil
 }
 
 // Token implements StatusListSource.

@@ -17,11 +17,17 @@ import (
 )
 
 // oneList serves one bitstring list at every URL, keeping nothing of
-// what it is asked.
-type oneList struct{ b *status.Bitstring }
+// what it is asked; its purposes are revocation unless set.
+type oneList struct {
+	b        *status.Bitstring
+	purposes []string
+}
 
-func (o oneList) Bitstring(context.Context, string, string) (*status.Bitstring, string, time.Duration, error) {
-	return o.b, PurposeRevocation, 0, nil
+func (o oneList) Bitstring(context.Context, string, string) (*BitstringList, error) {
+	if o.purposes == nil {
+		return &BitstringList{Bits: o.b, Purposes: []string{PurposeRevocation}}, nil
+	}
+	return &BitstringList{Bits: o.b, Purposes: o.purposes}, nil
 }
 
 func (o oneList) Token(context.Context, string, string) (*status.TokenList, time.Duration, error) {
@@ -39,7 +45,7 @@ func TestStatusCacheKeepsNoDocument(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc := NewStatusChecker(oneList{b}, time.Minute, time.Now)
+	sc := NewStatusChecker(oneList{b: b}, time.Minute, time.Now)
 	doc := fmt.Sprintf(`{"@context":[%q],"type":["VerifiableCredential"],"issuer":"did:web:issuer.example:retain","credentialSubject":{"id":"urn:x:1","pad":%q},"credentialStatus":{"type":"BitstringStatusListEntry","statusPurpose":"revocation","statusListIndex":"7","statusListCredential":%q}}`,
 		ContextV2, strings.Repeat("p", 200<<10), list)
 	held := func() weak.Pointer[byte] {

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -101,7 +102,7 @@ func TestRemoteStatusListCaps(t *testing.T) {
 	}{{2 << 20, false}, {16 << 20, false}, {1 << 20, true}} {
 		bits, _ := status.NewBitstring(c.entries)
 		serve(path, MediaTypeVCJWT, signBitstringList(t, n, uri, PurposeRevocation, 1, bits))
-		_, _, _, err := src.Bitstring(ctx, uri, n.issuer.DID())
+		_, err := src.Bitstring(ctx, uri, n.issuer.DID())
 		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, status.ErrEncoding)) {
 			t.Errorf("bitstring of %d entries: %v", c.entries, err)
 		}
@@ -129,7 +130,7 @@ func newMemSource(t testing.TB, urls ...string) *memSource {
 	return m
 }
 
-func (m *memSource) Bitstring(ctx context.Context, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
+func (m *memSource) Bitstring(ctx context.Context, url, issuer string) (*BitstringList, error) {
 	m.mu.Lock()
 	m.calls[url]++
 	b, ok := m.lists[url]
@@ -139,13 +140,13 @@ func (m *memSource) Bitstring(ctx context.Context, url, issuer string) (*status.
 		select {
 		case <-gate:
 		case <-ctx.Done():
-			return nil, "", 0, ctx.Err()
+			return nil, ctx.Err()
 		}
 	}
 	if !ok {
-		return nil, "", 0, fmt.Errorf("%w: no list", ErrNotFound)
+		return nil, fmt.Errorf("%w: no list", ErrNotFound)
 	}
-	return b, PurposeRevocation, 0, nil
+	return &BitstringList{Bits: b, Purposes: []string{PurposeRevocation}}, nil
 }
 
 func (m *memSource) Token(ctx context.Context, uri, issuer string) (*status.TokenList, time.Duration, error) {
@@ -200,7 +201,7 @@ func TestStatusCacheSingleFlight(t *testing.T) {
 func TestStatusCacheBounded(t *testing.T) {
 	a, b, cc := "https://o.example/status/000000000000000a", "https://o.example/status/000000000000000b", "https://o.example/status/000000000000000c"
 	src := newMemSource(t, a, b, cc)
-	per := int64(status.MinEntries/8) + 256
+	per := int64(status.MinEntries/8) + 256 + int64(len(PurposeRevocation)) + 16 // listSize
 	c := NewStatusCheckerWith(src, StatusCheckerOptions{TTL: time.Minute, MaxCacheBytes: 2 * per})
 	ctx := context.Background()
 	check := func(u string) {
@@ -234,5 +235,68 @@ func TestStatusCacheBounded(t *testing.T) {
 	}
 	if small.CacheBytes() != 0 || src.count(a) != 3 {
 		t.Errorf("a list larger than the bound was cached (%d bytes, %d fetches)", small.CacheBytes(), src.count(a))
+	}
+}
+
+// TestStatusCacheCountsPurposes: a list's statusPurpose values, which
+// may be many (BSL v1.0 §2.2), count against the cache's byte bound.
+func TestStatusCacheCountsPurposes(t *testing.T) {
+	b, err := status.NewBitstring(status.MinEntries)
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("p", 100<<10)
+	c := NewStatusChecker(oneList{b: b, purposes: []string{long, PurposeRevocation}}, time.Minute, nil)
+	if err := c.Check(context.Background(), "did:web:o.example", entryFor("https://o.example/status/000000000000000a")); err != nil {
+		t.Fatal(err)
+	}
+	if got := c.CacheBytes(); got < int64(len(long)+status.MinEntries/8) {
+		t.Errorf("cache counts %d bytes for a list with a %d-byte purpose", got, len(long))
+	}
+}
+
+// TestStatusListNotCachedPastItsValidity: Bitstring Status List v1.0
+// §2.2, credentialSubject.ttl: "The value does not override or replace
+// the validity period of the BitstringStatusList". A cached list is used
+// until its validUntil (or its vc+jwt's exp) at most, whatever the
+// checker's TTL, as a Token Status List is until its exp: past it, the
+// list is fetched again, here with the credential revoked.
+func TestStatusListNotCachedPastItsValidity(t *testing.T) {
+	for name, end := range map[string]func(doc map[string]any, at time.Time){
+		"validUntil": func(doc map[string]any, at time.Time) { doc["validUntil"] = FormatTime(at) },
+		"exp":        func(doc map[string]any, at time.Time) { doc["exp"] = at.Unix() },
+	} {
+		t.Run(name, func(t *testing.T) {
+			var n *node
+			var tamper atomicTamper
+			srv := listServer(t, &n, &tamper.p)
+			n = newNode(t, srv.URL)
+			ctx := context.Background()
+			_, src := remoteVerifier(t, n, fetchClientFor(t, srv), nil)
+			const path = "/status/00000000000000ab"
+			uri := srv.URL + path
+			entry := []StatusEntry{{Purpose: PurposeRevocation, Index: 7, ListCredential: uri}}
+			tamper.serve(path, MediaTypeVCJWT, signListDoc(t, n, uri, func(doc, _ map[string]any) {
+				end(doc, n.clock.Now().Add(time.Minute))
+			}))
+			checker := NewStatusChecker(src, time.Hour, n.clock.Now)
+			if err := checker.Check(ctx, n.issuer.DID(), entry); err != nil {
+				t.Fatalf("within the list's validity: %v", err)
+			}
+			revoked := signListDoc(t, n, uri, func(_, s map[string]any) {
+				bits, _ := status.NewBitstring(status.MinEntries)
+				bits.Set(7, true)
+				s["encodedList"] = bits.Encode()
+			})
+			tamper.serve(path, MediaTypeVCJWT, revoked)
+			n.clock.Advance(30 * time.Second)
+			if err := checker.Check(ctx, n.issuer.DID(), entry); err != nil {
+				t.Fatalf("the cached list, still valid: %v", err)
+			}
+			n.clock.Advance(time.Minute) // the cached list is past its end
+			if err := checker.Check(ctx, n.issuer.DID(), entry); !errors.Is(err, ErrRevoked) {
+				t.Errorf("entry checked against a cached list past its %s: %v, want ErrRevoked (from the current list)", name, err)
+			}
+		})
 	}
 }

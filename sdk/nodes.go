@@ -316,9 +316,9 @@ func (n *Nodes) fetchList(ctx context.Context, url, accept string) ([]byte, erro
 
 // Bitstring implements credentials.StatusListSource: a Bitstring Status
 // List credential (vc+jwt) published by a configured node.
-func (n *Nodes) Bitstring(ctx context.Context, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
+func (n *Nodes) Bitstring(ctx context.Context, url, issuer string) (*vc.BitstringList, error) {
 	if _, err := n.listNode(url, issuer); err != nil {
-		return nil, "", 0, err
+		return nil, err
 	}
 	return n.src.Bitstring(ctx, url, issuer)
 }

@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -353,11 +354,11 @@ func TestVCAPISecuringMechanisms(t *testing.T) {
 	var body []byte
 	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(50 * time.Millisecond) {
 		body = fetch()
-		bits, purpose, _, err := cv.VerifyStatusList(context.Background(), body, listURL, did["id"].(string))
-		if err != nil || purpose != entry["statusPurpose"] {
-			t.Fatalf("status list vc+cose: %s %v", purpose, err)
+		bl, err := cv.VerifyStatusList(context.Background(), body, listURL, did["id"].(string))
+		if err != nil || !slices.Equal(bl.Purposes, []string{entry["statusPurpose"].(string)}) {
+			t.Fatalf("status list vc+cose: %v", err)
 		}
-		if bits.Get(index) {
+		if bl.Bits.Get(index) {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -373,7 +374,7 @@ func TestVCAPISecuringMechanisms(t *testing.T) {
 		}
 	}
 	body[len(body)-1] ^= 1
-	if _, _, _, err := cv.VerifyStatusList(context.Background(), body, listURL, did["id"].(string)); !errors.Is(err, vc.ErrSignature) {
+	if _, err := cv.VerifyStatusList(context.Background(), body, listURL, did["id"].(string)); !errors.Is(err, vc.ErrSignature) {
 		t.Fatalf("altered status list vc+cose: %v", err)
 	}
 
@@ -417,12 +418,12 @@ func TestVCAPISecuringMechanisms(t *testing.T) {
 		if err := json.Unmarshal(body, &doc); err != nil || doc.Proof.Cryptosuite != c.suite {
 			t.Fatalf("status list proof: %v %q, want %s", err, doc.Proof.Cryptosuite, c.suite)
 		}
-		bits, purpose, _, err := distatus.VerifyStatusList(context.Background(), lv, body, listURL, did["id"].(string))
-		if err != nil || purpose != entry["statusPurpose"] || !bits.Get(index) {
-			t.Fatalf("status list %s: %s %v", c.suite, purpose, err)
+		bl, err := distatus.VerifyStatusList(context.Background(), lv, body, listURL, did["id"].(string))
+		if err != nil || !slices.Equal(bl.Purposes, []string{entry["statusPurpose"].(string)}) || !bl.Bits.Get(index) {
+			t.Fatalf("status list %s: %v", c.suite, err)
 		}
 		altered := strings.Replace(string(body), `"encodedList":"u`, `"encodedList":"uH`, 1)
-		if _, _, _, err := distatus.VerifyStatusList(context.Background(), lv, []byte(altered), listURL, did["id"].(string)); err == nil {
+		if _, err := distatus.VerifyStatusList(context.Background(), lv, []byte(altered), listURL, did["id"].(string)); err == nil {
 			t.Fatalf("altered status list %s verified", c.suite)
 		}
 	}
@@ -548,6 +549,54 @@ func TestVCAPIInlineContexts(t *testing.T) {
 		errs, _ := m["errors"].([]any)
 		if code != http.StatusBadRequest || len(errs) != 1 || errs[0].(map[string]any)["code"] != "protected_term_redefined" {
 			t.Errorf("verify %s: %d %v", name, code, m)
+		}
+	}
+}
+
+// TestDataIntegrityPresentationDataModel: VC Data Model 2.0 §4.13
+// (Verifiable Presentations): "type: The type property MUST be present.
+// One value of this property MUST be VerifiablePresentation". A
+// presentation with a Data Integrity proof gets the data model checks
+// every other form gets (credentials.NewPresentation), as its "data-model"
+// check says: a holder-signed document with no type, or typed a
+// credential, is refused.
+func TestDataIntegrityPresentationDataModel(t *testing.T) {
+	n := startAuthNode(t)
+	holderKey, err := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	holder, err := vc.DIDKey(holderKey.Public())
+	if err != nil {
+		t.Fatal(err)
+	}
+	holderVM := holder + "#" + strings.TrimPrefix(holder, "did:key:")
+	for _, c := range []struct {
+		name string
+		typ  any
+		want int
+	}{
+		{"a presentation", []any{"VerifiablePresentation"}, http.StatusOK},
+		{"no type", nil, http.StatusBadRequest},
+		{"typed a credential", []any{"VerifiableCredential"}, http.StatusBadRequest},
+	} {
+		doc := map[string]any{"@context": []any{vc.ContextV2}, "holder": holder}
+		if c.typ != nil {
+			doc["type"] = c.typ
+		}
+		signed, err := di.AddProof(doc, holderKey, di.Options{Cryptosuite: di.EdDSARDFC2022, VerificationMethod: holderVM,
+			ProofPurpose: di.PurposeAuthentication, Challenge: "c-9a1", Domain: "verifier.example"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		body := string(mustJSON(t, map[string]any{"verifiablePresentation": signed,
+			"options": map[string]any{"challenge": "c-9a1", "domain": "verifier.example"}}))
+		code, m, _ := n.do(http.MethodPost, "/presentations/verify", "", "application/json", body)
+		if code != c.want {
+			t.Errorf("%s: %d %v, want %d", c.name, code, m, c.want)
+		}
+		if errs, _ := m["errors"].([]any); c.want != http.StatusOK && (len(errs) == 0 || errs[0].(map[string]any)["code"] != "invalid_presentation") {
+			t.Errorf("%s: %v, want invalid_presentation", c.name, m)
 		}
 	}
 }

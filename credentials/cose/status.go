@@ -5,10 +5,8 @@ import (
 	"crypto"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/trustid-cn/trustid/credentials"
-	"github.com/trustid-cn/trustid/credentials/status"
 )
 
 // SecureStatusList secures a BitstringStatusListCredential document (as
@@ -26,14 +24,14 @@ func SecureStatusList(doc map[string]any, kid string, key crypto.Signer) ([]byte
 }
 
 // VerifyStatusList verifies a status list credential secured as vc+cose
-// that was fetched from url for issuer, and returns the list, its purpose
-// and its ttl (0 when it has none). v must be built over the verifier of
+// that was fetched from url for issuer, and returns the list (its
+// purposes, its ttl and the end of its validity). v must be built over the verifier of
 // status list credentials (credentials.VerifierConfig with SkipStatus and
 // AnyIssuer), as credentials.HTTPStatusSource's is.
-func (v *Verifier) VerifyStatusList(ctx context.Context, data []byte, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
+func (v *Verifier) VerifyStatusList(ctx context.Context, data []byte, url, issuer string) (*credentials.BitstringList, error) {
 	c, err := v.VerifyCredential(ctx, data)
 	if err != nil {
-		return nil, "", 0, fmt.Errorf("status list credential: %w", err)
+		return nil, fmt.Errorf("status list credential: %w", err)
 	}
 	return credentials.StatusListFromCredential(c, url, issuer)
 }

@@ -88,8 +88,20 @@ func TestStatusListCOSE(t *testing.T) {
 	}
 
 	// A list credential of another issuer is refused.
-	if _, _, _, err := f.v.VerifyStatusList(ctx, list, url, other.did); !errors.Is(err, credentials.ErrIssuerMismatch) {
+	if _, err := f.v.VerifyStatusList(ctx, list, url, other.did); !errors.Is(err, credentials.ErrIssuerMismatch) {
 		t.Fatalf("list of another issuer: %v", err)
+	}
+	// A credential of the list's issuer is no list unless typed one (BSL
+	// v1.0 §2.1 statusListCredential): signed without SecureStatusList's
+	// check, it is refused when read as the list.
+	notList := statusListDoc(t, is.did, url, credentials.PurposeRevocation)
+	notList["type"] = []any{credentials.TypeCredential}
+	signed, err := Sign(notList, MediaTypeVC, is.kid, is.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.v.VerifyStatusList(ctx, signed, url, is.did); !errors.Is(err, credentials.ErrInvalid) {
+		t.Fatalf("a credential not typed %s: %v, want ErrInvalid", credentials.TypeBitstringStatusListCredential, err)
 	}
 	// SecureStatusList takes only status list credentials.
 	if _, err := SecureStatusList(credentialDoc(is.did), is.kid, is.key); !errors.Is(err, credentials.ErrInvalid) {

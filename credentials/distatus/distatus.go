@@ -12,17 +12,15 @@ import (
 	"errors"
 	"fmt"
 	"slices"
-	"time"
 
 	"github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/dataintegrity"
-	"github.com/trustid-cn/trustid/credentials/status"
 )
 
 // VerifyStatusList verifies, with v, a Bitstring Status List credential secured
 // with an embedded proof (JSON, as served with dataintegrity.MediaTypeVC) that was
-// fetched from url for issuer, and returns the list, its purpose and its
-// ttl (0 when it has none). The proof must verify with a key of the
+// fetched from url for issuer, and returns the list (its purposes, its
+// ttl and the end of its validity). The proof must verify with a key of the
 // issuer (assertionMethod), and the credential must pass v's Checker: v
 // must be built over the verifier of status list credentials
 // (Checker: CheckWith(lists.CheckCredential), lists a
@@ -30,10 +28,10 @@ import (
 // credentials.HTTPStatusSource's is, so that the list credential gets the
 // same checks as in its vc+jwt and vc+cose forms. It does not compare the
 // list with the ledger: an HTTPStatusSource with Form does.
-func VerifyStatusList(ctx context.Context, v *dataintegrity.Verifier, data []byte, url, issuer string) (*status.Bitstring, string, time.Duration, error) {
+func VerifyStatusList(ctx context.Context, v *dataintegrity.Verifier, data []byte, url, issuer string) (*credentials.BitstringList, error) {
 	c, err := verifyList(ctx, v, data)
 	if err != nil {
-		return nil, "", 0, fmt.Errorf("status list credential: %w", err)
+		return nil, fmt.Errorf("status list credential: %w", err)
 	}
 	return credentials.StatusListFromCredential(c, url, issuer)
 }
@@ -62,7 +60,10 @@ func Form(lists *dataintegrity.Verifier) credentials.StatusListForm {
 // embedded proof so.
 const MediaTypeVCLD = "application/vc+ld+json"
 
-// verifyList verifies a list credential with an embedded proof.
+// verifyList verifies a list credential with an embedded proof. Its type
+// is checked here too (as in every form, credentials.StatusListFromCredential
+// checks it) so that a list that is none fails invalid before its issuer
+// is compared, as it always has.
 func verifyList(ctx context.Context, v *dataintegrity.Verifier, data []byte) (*credentials.Credential, error) {
 	res, err := v.VerifyCredential(ctx, data)
 	if err != nil {

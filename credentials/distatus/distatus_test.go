@@ -8,6 +8,7 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -168,19 +169,22 @@ func TestStatusListDataIntegrity(t *testing.T) {
 		if _, err := v.VerifyCredential(ctx, credential(p, url, 8)); err != nil {
 			t.Fatalf("%s: clear credential: %v", suite, err)
 		}
-		bits, purpose, ttl, err := distatus.VerifyStatusList(ctx, lists, []byte(list), url, p.did)
-		if err != nil || purpose != credentials.PurposeRevocation || !bits.Get(7) || ttl != 5*time.Minute {
-			t.Fatalf("%s: VerifyStatusList: %v %s %v", suite, err, purpose, ttl)
+		bl, err := distatus.VerifyStatusList(ctx, lists, []byte(list), url, p.did)
+		if err != nil {
+			t.Fatalf("%s: VerifyStatusList: %v", suite, err)
+		}
+		if !slices.Equal(bl.Purposes, []string{credentials.PurposeRevocation}) || !bl.Bits.Get(7) || bl.TTL != 5*time.Minute {
+			t.Fatalf("%s: VerifyStatusList: %v %v", suite, bl.Purposes, bl.TTL)
 		}
 		// Another issuer's list, a list altered after signing.
-		if _, _, _, err := distatus.VerifyStatusList(ctx, lists, []byte(list), url, newParty(t, alg).did); !errors.Is(err, credentials.ErrIssuerMismatch) {
+		if _, err := distatus.VerifyStatusList(ctx, lists, []byte(list), url, newParty(t, alg).did); !errors.Is(err, credentials.ErrIssuerMismatch) {
 			t.Fatalf("%s: list of another issuer: %v", suite, err)
 		}
 		altered := strings.Replace(list, `"statusPurpose":"revocation"`, `"statusPurpose":"suspension"`, 1)
 		if altered == list {
 			t.Fatal("nothing altered")
 		}
-		if _, _, _, err := distatus.VerifyStatusList(ctx, lists, []byte(altered), url, p.did); !errors.Is(err, di.ErrSignature) {
+		if _, err := distatus.VerifyStatusList(ctx, lists, []byte(altered), url, p.did); !errors.Is(err, di.ErrSignature) {
 			t.Fatalf("%s: altered list: %v", suite, err)
 		}
 	}

@@ -150,12 +150,12 @@ func (j *JWS) Verify(pub crypto.PublicKey) error {
 // All failures are reported, joined.
 func CheckTimes(payload map[string]any, now time.Time, leeway time.Duration) error {
 	var errs []error
-	if exp, ok, err := numericDate(payload, "exp"); err != nil {
+	if exp, ok, err := NumericDate(payload, "exp"); err != nil {
 		errs = append(errs, err)
 	} else if ok && !now.Before(jwt.NewNumericDate(exp).Add(leeway)) {
 		errs = append(errs, fmt.Errorf("%w: %w", ErrExpired, jwt.ErrTokenExpired))
 	}
-	if nbf, ok, err := numericDate(payload, "nbf"); err != nil {
+	if nbf, ok, err := NumericDate(payload, "nbf"); err != nil {
 		errs = append(errs, err)
 	} else if ok && now.Before(jwt.NewNumericDate(nbf).Add(-leeway)) {
 		errs = append(errs, fmt.Errorf("%w: %w", ErrNotYetValid, jwt.ErrTokenNotValidYet))

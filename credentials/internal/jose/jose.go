@@ -106,17 +106,17 @@ func (c *Claims) UnmarshalJSON(b []byte) error {
 }
 
 func (c *Claims) date(name string) (*jwt.NumericDate, error) {
-	t, ok, err := numericDate(c.Raw, name)
+	t, ok, err := NumericDate(c.Raw, name)
 	if !ok || err != nil {
 		return nil, err
 	}
 	return jwt.NewNumericDate(t), nil
 }
 
-// numericDate reads the NumericDate claim name of payload (RFC 7519 §2):
+// NumericDate reads the NumericDate claim name of payload (RFC 7519 §2):
 // ok is false when it is absent; a value that is not a number in
 // [0, 1e11] seconds is an error.
-func numericDate(payload map[string]any, name string) (t time.Time, ok bool, err error) {
+func NumericDate(payload map[string]any, name string) (t time.Time, ok bool, err error) {
 	v, ok := payload[name]
 	if !ok {
 		return time.Time{}, false, nil
