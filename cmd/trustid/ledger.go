@@ -232,6 +232,7 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			l.Close()
 			return fmt.Errorf("ledger outbox: %w", err)
 		}
+		logDeadBatches(n.log, ob)
 		audit, every, err := openAuditLog(f, n, ob.NodeID())
 		if err != nil {
 			ob.Close()
@@ -321,6 +322,19 @@ func runOutbox(ctx context.Context, log *slog.Logger, ob *ledger.Outbox, backoff
 	}
 }
 
+// logDeadBatches logs, at each start, the status batches the ledger
+// refused for good: changes the node accepted that are not anchored.
+func logDeadBatches(log *slog.Logger, ob *ledger.Outbox) {
+	dead, err := ob.DeadBatches()
+	if err != nil {
+		log.Error("ledger outbox: cannot read its dead batches", slog.Any("error", err))
+	}
+	for id, reason := range dead {
+		log.Error("ledger outbox holds a status batch the ledger refused for good: its changes are not anchored (see docs/ledger.md, \"The outbox\")",
+			slog.String("batch", id), slog.String("reason", reason))
+	}
+}
+
 // ledgerHealth is the node's "ledger" readiness: the ledger answers, the
 // view has loaded, the outbox drains and the view follows.
 type ledgerHealth struct {
@@ -365,6 +379,7 @@ var ledgerFigures = []struct{ name, help string }{
 	{"outbox_pending_heads", "Status-list heads in the outbox not yet anchored."},
 	{"outbox_oldest_age_seconds", "How long the oldest status change (or head) not yet on the ledger has waited; 0 when none."},
 	{"outbox_failing", "1 when the outbox's latest ledger transaction failed (it retries), else 0."},
+	{"outbox_dead_batches", "Status batches the ledger refused for good: their changes are not anchored and need an operator (the log names each batch)."},
 	{"view_failing", "1 when the ledger view has lost the ledger (it retries), else 0."},
 	{"view_refresh_age_seconds", "Time since the ledger view last read the whole registry (or since start, before its first read)."},
 }
@@ -386,6 +401,7 @@ func (h *ledgerHealth) figures() map[string]float64 {
 		"outbox_pending_heads":      float64(st.HeadsPending),
 		"outbox_oldest_age_seconds": st.OldestAge.Seconds(),
 		"outbox_failing":            one(st.LastError != nil),
+		"outbox_dead_batches":       float64(st.Dead),
 		"view_failing":              one(vh.LastError != nil),
 		"view_refresh_age_seconds":  time.Since(refreshed).Seconds(),
 	}
