@@ -425,7 +425,7 @@ func (o *Outbox) Unsent() ([]StatusChange, error) {
 			if err := json.Unmarshal(v, &fb); err != nil {
 				return err
 			}
-			cs, err := fb.changes()
+			cs, err := batchChanges(fb.Input)
 			out = append(out, cs...)
 			return err
 		}); err != nil {
@@ -633,9 +633,8 @@ func (o *Outbox) freeze() (*queued, error) {
 	return q, nil
 }
 
-// changes returns the batch's changes, checked against its root.
-func (fb *frozen) changes() ([]StatusChange, error) {
-	in := fb.Input
+// batchChanges returns a batch's changes, checked against its root.
+func batchChanges(in chaincode.BatchInput) ([]StatusChange, error) {
 	return chaincode.DecodeBatch(chaincode.Batch{ID: in.ID, Root: in.Root, Count: in.Count, Lists: in.Lists, Changes: in.Changes})
 }
 
@@ -688,7 +687,7 @@ func (o *Outbox) frozenBatches(after uint64, limit int) ([]*queued, error) {
 			if err := json.Unmarshal(v, &fb); err != nil {
 				return fmt.Errorf("batch %d: %w", seq, err)
 			}
-			cs, err := fb.changes()
+			cs, err := batchChanges(fb.Input)
 			if err != nil {
 				return fmt.Errorf("batch %d: %w", seq, err)
 			}
@@ -1093,22 +1092,40 @@ func (o *Outbox) lowestOutstanding() (uint64, error) {
 	return low, err
 }
 
-// DeadBatches returns the IDs of batches the chain refused for good, with
-// the reasons. They need an operator: a refused batch means a bug or two
-// nodes sharing one outbox's node ID.
-func (o *Outbox) DeadBatches() (map[string]string, error) {
-	out := map[string]string{}
+// DeadBatch is a batch the chain refused for good: its changes, which
+// Anchor accepted, are not on the chain.
+type DeadBatch struct {
+	ID      string         `json:"id"`
+	Reason  string         `json:"reason"` // the chain's refusal
+	Changes []StatusChange `json:"changes"`
+}
+
+// DeadBatches returns the batches the chain refused for good, by ID. They
+// need an operator: a refused batch means a bug or two nodes sharing one
+// outbox's node ID.
+func (o *Outbox) DeadBatches() ([]DeadBatch, error) {
+	var out []DeadBatch
 	err := o.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(obDead).ForEach(func(k, v []byte) error {
 			var d struct {
-				Error string `json:"error"`
+				Batch chaincode.BatchInput `json:"batch"`
+				Error string               `json:"error"`
 			}
-			json.Unmarshal(v, &d)
-			out[string(k)] = d.Error
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("dead batch %s: %w", k, err)
+			}
+			cs, err := batchChanges(d.Batch)
+			if err != nil {
+				return fmt.Errorf("dead batch %s: %w", k, err)
+			}
+			out = append(out, DeadBatch{ID: string(k), Reason: d.Error, Changes: cs})
 			return nil
 		})
 	})
-	return out, err
+	if err != nil {
+		return nil, fmt.Errorf("%w: outbox: %w", ErrUnavailable, err)
+	}
+	return out, nil
 }
 
 // Close closes the file. Stop Run first (cancel its context); what is not

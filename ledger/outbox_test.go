@@ -211,9 +211,10 @@ func TestOutboxDeadBatch(t *testing.T) {
 	if err := n.ob.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	dead, _ := n.ob.DeadBatches()
-	if len(dead) != 1 || !strings.Contains(dead[n.ob.NodeID()+"-1"], "different batch") {
-		t.Fatalf("dead batches: %v", dead)
+	dead, err := n.ob.DeadBatches()
+	if err != nil || len(dead) != 1 || dead[0].ID != n.ob.NodeID()+"-1" || !strings.Contains(dead[0].Reason, "different batch") ||
+		!slices.Equal(dead[0].Changes, ledgertest.SeqChanges("D", 0, 100)) {
+		t.Fatalf("dead batches: %+v %v", dead, err)
 	}
 	if st := n.ob.Stats(); st.Dead != 1 || st.CommittedChanges != 50 {
 		t.Errorf("stats %+v", st)

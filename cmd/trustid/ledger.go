@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -329,9 +330,9 @@ func logDeadBatches(log *slog.Logger, ob *ledger.Outbox) {
 	if err != nil {
 		log.Error("ledger outbox: cannot read its dead batches", slog.Any("error", err))
 	}
-	for id, reason := range dead {
-		log.Error("ledger outbox holds a status batch the ledger refused for good: its changes are not anchored (see docs/ledger.md, \"The outbox\")",
-			slog.String("batch", id), slog.String("reason", reason))
+	for _, d := range dead {
+		log.Error("ledger outbox holds a status batch the ledger refused for good: its changes are not anchored (trustid ledger dead-batches lists them)",
+			slog.String("batch", d.ID), slog.Int("changes", len(d.Changes)), slog.String("reason", d.Reason))
 	}
 }
 
@@ -669,6 +670,17 @@ func newLedgerCmd() *cobra.Command {
 			return map[string]any{"verified": true, "blocks": h}, err
 		}),
 	}, &cobra.Command{
+		Use:   "dead-batches",
+		Short: "List the status changes the ledger refused for good (the outbox's dead batches; with the node stopped)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dead, err := deadBatches(filepath.Join(dataDir(cmd), outboxFile))
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd, dead)
+		},
+	}, &cobra.Command{
 		Use:   "audit-verify",
 		Short: "Check the node's audit log chain (DATA/audit.log) and compare it with its anchor on the ledger",
 		Args:  cobra.NoArgs,
@@ -682,6 +694,24 @@ func newLedgerCmd() *cobra.Command {
 		av.Flags().String("node-id", "", "ID the audit log is anchored under on the ledger (default: the node the log names)")
 	}
 	return cmd
+}
+
+// deadBatches returns the dead batches of the outbox file at path (none
+// when there is no file).
+func deadBatches(path string) ([]ledger.DeadBatch, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return []ledger.DeadBatch{}, nil
+	}
+	ob, err := ledger.OpenOutbox(path, nil, ledger.OutboxOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer ob.Close()
+	dead, err := ob.DeadBatches()
+	if dead == nil && err == nil {
+		dead = []ledger.DeadBatch{}
+	}
+	return dead, err
 }
 
 // auditVerify checks the data directory's audit log and its anchor, under

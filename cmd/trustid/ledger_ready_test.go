@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -313,5 +314,13 @@ func TestLedgerDeadBatchesShown(t *testing.T) {
 	logDeadBatches(slog.New(slog.NewJSONHandler(&logs, nil)), ob)
 	if !strings.Contains(logs.String(), `"batch":"`+ob.NodeID()+`-1"`) || !strings.Contains(logs.String(), "refused for good") {
 		t.Errorf("start log: %s", logs.String())
+	}
+	// With the node stopped, the CLI lists the lost changes.
+	ob.Close()
+	out, errOut, err := run(t, ctx, "ledger", "dead-batches", "--data", dir, "-o", "json")
+	var dead []ledger.DeadBatch
+	if err != nil || json.Unmarshal([]byte(out), &dead) != nil || len(dead) != 1 || dead[0].ID != ob.NodeID()+"-1" ||
+		!strings.Contains(dead[0].Reason, "different batch") || !slices.Equal(dead[0].Changes, []ledger.StatusChange{{List: "R", Index: 1, Status: 1}}) {
+		t.Errorf("ledger dead-batches: %v %s %s", err, out, errOut)
 	}
 }
