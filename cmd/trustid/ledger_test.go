@@ -14,6 +14,7 @@ import (
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/internal/testenv"
+	"github.com/trustid-cn/trustid/ledger"
 )
 
 // TestServeEmbeddedLedger: with no ledger settings the node runs the
@@ -158,5 +159,15 @@ func TestLedgerCommandsLocked(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ledger %v: %v, want %q", args, err, want)
 		}
+	}
+	// dead-batches reads the outbox file, locked by a serving node.
+	ob, err := ledger.OpenOutbox(filepath.Join(dir, outboxFile), nil, ledger.OutboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	_, _, err = run(t, context.Background(), "ledger", "dead-batches", "--data", dir)
+	if want := filepath.Join(dir, outboxFile) + " is locked by another process"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("ledger dead-batches: %v, want %q", err, want)
 	}
 }
