@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -10,6 +11,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,8 +43,10 @@ type OutboxOptions struct {
 	// load the changes of that time share one commit and its fsyncs,
 	// while a change after an idle moment is committed at once.
 	CommitSpacing time.Duration
-	// Concurrency is the most batch transactions in flight (default 4).
-	// Each writes only its own batch key, so they never conflict.
+	// Concurrency is the most frozen batches waiting for or in a
+	// transaction (default 4). Each writes only its own batch key, so
+	// they never conflict; one that changes an entry an earlier one
+	// changes waits for it (Run).
 	Concurrency int
 	// MinBackoff and MaxBackoff bound the retry delay (defaults 100 ms,
 	// 5 s), doubled after each failure.
@@ -60,7 +64,8 @@ type OutboxOptions struct {
 // is removed only once the chain has it; after a crash the frozen batches
 // are sent again under the same IDs, and the contract treats a batch it
 // already has as a no-op, so every accepted change is anchored exactly
-// once.
+// once. Two changes of one entry are committed in the order Anchor
+// accepted them.
 //
 // Status heads go through a second lane (one transaction at a time; for
 // each list only the newest head waits).
@@ -420,7 +425,7 @@ func (o *Outbox) Unsent() ([]StatusChange, error) {
 			if err := json.Unmarshal(v, &fb); err != nil {
 				return err
 			}
-			cs, err := chaincode.DecodeBatch(chaincode.Batch{ID: fb.Input.ID, Root: fb.Input.Root, Count: fb.Input.Count, Lists: fb.Input.Lists, Changes: fb.Input.Changes})
+			cs, err := batchChanges(fb.Input)
 			out = append(out, cs...)
 			return err
 		}); err != nil {
@@ -545,10 +550,11 @@ func (o *Outbox) failed(err error) {
 	o.stats.LastError, o.stats.LastErrorAt = err, o.opts.Now()
 }
 
-// freeze moves up to MaxBatch pending changes into a new frozen batch.
-func (o *Outbox) freeze() (uint64, *frozen, error) {
-	var seq, rest uint64 // rest: the first chunk left pending
-	var fb *frozen
+// freeze moves up to MaxBatch pending changes into a new frozen batch;
+// nil when none is pending.
+func (o *Outbox) freeze() (*queued, error) {
+	var rest uint64 // the first chunk left pending
+	var q *queued
 	o.freezeMu.Lock()
 	defer o.freezeMu.Unlock()
 	err := o.db.Update(func(tx *bolt.Tx) error {
@@ -599,20 +605,20 @@ func (o *Outbox) freeze() (uint64, *frozen, error) {
 		if err != nil {
 			return err
 		}
-		fb, seq = &frozen{Input: in, First: first, Last: last}, s
-		raw, err := json.Marshal(fb)
+		q = newQueued(s, &frozen{Input: in, First: first, Last: last}, changes)
+		raw, err := json.Marshal(q.fb)
 		if err != nil {
 			return err
 		}
 		return batches.Put(binary.BigEndian.AppendUint64(nil, s), raw)
 	})
 	if err != nil {
-		return 0, nil, err
+		return nil, err
 	}
-	if fb != nil {
+	if q != nil {
 		o.mu.Lock()
-		o.frozenIn[seq] = frozenInfo{o.arrivedAt(fb.First), fb.Input.Count}
-		o.pending -= fb.Input.Count
+		o.frozenIn[q.seq] = frozenInfo{o.arrivedAt(q.fb.First), q.fb.Input.Count}
+		o.pending -= q.fb.Input.Count
 		if o.pending <= 0 {
 			o.pending, o.oldest, o.arrivals = 0, time.Time{}, o.arrivals[:0]
 		} else {
@@ -624,24 +630,68 @@ func (o *Outbox) freeze() (uint64, *frozen, error) {
 		o.stats.Frozen++
 		o.mu.Unlock()
 	}
-	return seq, fb, nil
+	return q, nil
 }
 
-// frozenBatches returns the frozen batches not in skip, oldest first.
-func (o *Outbox) frozenBatches(skip map[uint64]bool, limit int) (map[uint64]*frozen, error) {
-	out := map[uint64]*frozen{}
+// batchChanges returns a batch's changes, checked against its root.
+func batchChanges(in chaincode.BatchInput) ([]StatusChange, error) {
+	return chaincode.DecodeBatch(chaincode.Batch{ID: in.ID, Root: in.Root, Count: in.Count, Lists: in.Lists, Changes: in.Changes})
+}
+
+// entry is one status entry, what a change changes.
+type entry struct {
+	list  string
+	index uint64
+}
+
+// queued is a frozen batch Run holds: in flight, or waiting for an
+// earlier batch that changes one of its entries.
+type queued struct {
+	seq     uint64
+	fb      *frozen
+	entries map[entry]struct{}
+	sending bool
+}
+
+func newQueued(seq uint64, fb *frozen, changes []StatusChange) *queued {
+	q := &queued{seq: seq, fb: fb, entries: make(map[entry]struct{}, len(changes))}
+	for _, c := range changes {
+		q.entries[entry{c.List, c.Index}] = struct{}{}
+	}
+	return q
+}
+
+// overlaps reports whether q and p change a common entry.
+func (q *queued) overlaps(p *queued) bool {
+	a, b := q.entries, p.entries
+	if len(a) > len(b) {
+		a, b = b, a
+	}
+	for e := range a {
+		if _, ok := b[e]; ok {
+			return true
+		}
+	}
+	return false
+}
+
+// frozenBatches returns up to limit frozen batches after sequence after,
+// oldest first.
+func (o *Outbox) frozenBatches(after uint64, limit int) ([]*queued, error) {
+	var out []*queued
 	err := o.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(obBatches).Cursor()
-		for k, v := c.First(); k != nil && len(out) < limit; k, v = c.Next() {
+		for k, v := c.Seek(binary.BigEndian.AppendUint64(nil, after+1)); k != nil && len(out) < limit; k, v = c.Next() {
 			seq := binary.BigEndian.Uint64(k)
-			if skip[seq] {
-				continue
-			}
 			var fb frozen
 			if err := json.Unmarshal(v, &fb); err != nil {
 				return fmt.Errorf("batch %d: %w", seq, err)
 			}
-			out[seq] = &fb
+			cs, err := batchChanges(fb.Input)
+			if err != nil {
+				return fmt.Errorf("batch %d: %w", seq, err)
+			}
+			out = append(out, newQueued(seq, &fb, cs))
 		}
 		return nil
 	})
@@ -667,6 +717,13 @@ type sent struct {
 
 // Run sends the outbox to the chain until ctx ends, one Run at a time.
 //
+// Up to Concurrency frozen batches are held, oldest first, and sent at
+// once, except that a batch waits while an earlier one held changes one
+// of its entries: two changes of one entry reach the chain in the order
+// Anchor accepted them, also when the earlier batch is retried or resent
+// after a restart (every instance applies the chain's batches in commit
+// order, the later change winning).
+//
 // A failed transaction is retried with backoff for as long as it takes
 // (a ledger that is down or refuses the region for now): the outbox holds
 // the changes and drains when the chain answers again, while Stats shows
@@ -686,7 +743,11 @@ func (o *Outbox) Run(parent context.Context) (err error) {
 	o.mu.Unlock()
 
 	ctx, cancel := context.WithCancel(parent)
-	inflight := map[uint64]bool{}
+	// held: the oldest frozen batches, by sequence; every frozen batch up
+	// to sequence loaded is held until it is recorded as sent.
+	held := map[uint64]*queued{}
+	var loaded uint64
+	changed := false // held changed since the last dispatch
 	// Each send delivers one result and at most Concurrency are in
 	// flight, so a send never waits for Run to receive.
 	results := make(chan sent, o.opts.Concurrency)
@@ -703,19 +764,20 @@ func (o *Outbox) Run(parent context.Context) (err error) {
 		}
 		o.mu.Unlock()
 	}()
+	hold := func(q *queued) {
+		held[q.seq], loaded, changed = q, max(loaded, q.seq), true
+	}
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		// 1. Send frozen batches (left by a crash or just frozen).
-		if len(inflight) < o.opts.Concurrency {
-			more, err := o.frozenBatches(inflight, o.opts.Concurrency-len(inflight))
+		// 1. Hold frozen batches a previous Run left.
+		if len(held) < o.opts.Concurrency {
+			more, err := o.frozenBatches(loaded, o.opts.Concurrency-len(held))
 			if err != nil {
 				return fmt.Errorf("ledger: outbox: %w", err)
 			}
-			for seq, fb := range more {
-				inflight[seq] = true
-				wg.Add(1)
-				go func() { defer wg.Done(); o.send(ctx, seq, fb, results) }()
+			for _, q := range more {
+				hold(q)
 			}
 		}
 		// 2. Freeze a new batch when it is full, old enough, or flushed.
@@ -727,19 +789,26 @@ func (o *Outbox) Run(parent context.Context) (err error) {
 		}
 		headsWaiting := o.stats.HeadsPending > 0
 		o.mu.Unlock()
-		if due && len(inflight) < o.opts.Concurrency {
-			seq, fb, err := o.freeze()
+		if due && len(held) < o.opts.Concurrency {
+			q, err := o.freeze()
 			if err != nil {
 				return fmt.Errorf("ledger: outbox: %w", err)
 			}
-			if fb != nil {
-				inflight[seq] = true
-				wg.Add(1)
-				go func() { defer wg.Done(); o.send(ctx, seq, fb, results) }()
+			if q != nil {
+				hold(q)
 				continue
 			}
 		}
-		// 3. Heads, one transaction at a time.
+		// 3. Send each held batch no earlier held batch overlaps.
+		if changed {
+			changed = false
+			for _, q := range sendable(held) {
+				q.sending = true
+				wg.Add(1)
+				go func() { defer wg.Done(); o.send(ctx, q.seq, q.fb, results) }()
+			}
+		}
+		// 4. Heads, one transaction at a time.
 		if headsWaiting && !headsBusy {
 			headsBusy = true
 			wg.Add(1)
@@ -755,14 +824,35 @@ func (o *Outbox) Run(parent context.Context) (err error) {
 			// frozen for the next run.
 			return ctx.Err()
 		case r := <-results:
-			delete(inflight, r.seq)
-			o.done(r)
+			if o.done(r) {
+				delete(held, r.seq)
+			} else {
+				held[r.seq].sending = false // sent again
+			}
+			changed = true
 		case <-headsDone:
 			headsBusy = false
 		case <-o.kick:
 		case <-timer.C:
 		}
 	}
+}
+
+// sendable returns the held batches not sending that no earlier held
+// batch overlaps.
+func sendable(held map[uint64]*queued) []*queued {
+	order := make([]*queued, 0, len(held))
+	for _, q := range held {
+		order = append(order, q)
+	}
+	slices.SortFunc(order, func(a, b *queued) int { return cmp.Compare(a.seq, b.seq) })
+	var out []*queued
+	for i, q := range order {
+		if !q.sending && !slices.ContainsFunc(order[:i], q.overlaps) {
+			out = append(out, q)
+		}
+	}
+	return out
 }
 
 // send submits one frozen batch until the chain has it or refuses it.
@@ -793,8 +883,9 @@ func (o *Outbox) send(ctx context.Context, seq uint64, fb *frozen, results chan<
 }
 
 // done records a sent batch: removed when committed, moved to the dead
-// bucket when refused.
-func (o *Outbox) done(r sent) {
+// bucket when refused. It reports false when the file did not take it:
+// the batch is still frozen, to be sent again.
+func (o *Outbox) done(r sent) bool {
 	key := binary.BigEndian.AppendUint64(nil, r.seq)
 	o.mu.Lock()
 	if o.recording == nil {
@@ -819,7 +910,7 @@ func (o *Outbox) done(r sent) {
 		delete(o.recording, r.seq)
 		o.mu.Unlock()
 		o.log.Error("outbox: cannot record a sent batch; it will be sent again", slog.String("batch", r.fb.Input.ID), slog.Any("error", err))
-		return
+		return false
 	}
 	o.mu.Lock()
 	delete(o.recording, r.seq)
@@ -841,6 +932,7 @@ func (o *Outbox) done(r sent) {
 	if r.err != nil {
 		o.log.Error("status batch refused by the chain; kept in the outbox's dead bucket", slog.String("batch", r.fb.Input.ID), slog.Any("error", r.err))
 	}
+	return true
 }
 
 // sendHeads submits the waiting heads (at most chaincode.MaxHeads per
@@ -1000,22 +1092,40 @@ func (o *Outbox) lowestOutstanding() (uint64, error) {
 	return low, err
 }
 
-// DeadBatches returns the IDs of batches the chain refused for good, with
-// the reasons. They need an operator: a refused batch means a bug or two
-// nodes sharing one outbox's node ID.
-func (o *Outbox) DeadBatches() (map[string]string, error) {
-	out := map[string]string{}
+// DeadBatch is a batch the chain refused for good: its changes, which
+// Anchor accepted, are not on the chain.
+type DeadBatch struct {
+	ID      string         `json:"id"`
+	Reason  string         `json:"reason"` // the chain's refusal
+	Changes []StatusChange `json:"changes"`
+}
+
+// DeadBatches returns the batches the chain refused for good, by ID. They
+// need an operator: a refused batch means a bug or two nodes sharing one
+// outbox's node ID.
+func (o *Outbox) DeadBatches() ([]DeadBatch, error) {
+	var out []DeadBatch
 	err := o.db.View(func(tx *bolt.Tx) error {
 		return tx.Bucket(obDead).ForEach(func(k, v []byte) error {
 			var d struct {
-				Error string `json:"error"`
+				Batch chaincode.BatchInput `json:"batch"`
+				Error string               `json:"error"`
 			}
-			json.Unmarshal(v, &d)
-			out[string(k)] = d.Error
+			if err := json.Unmarshal(v, &d); err != nil {
+				return fmt.Errorf("dead batch %s: %w", k, err)
+			}
+			cs, err := batchChanges(d.Batch)
+			if err != nil {
+				return fmt.Errorf("dead batch %s: %w", k, err)
+			}
+			out = append(out, DeadBatch{ID: string(k), Reason: d.Error, Changes: cs})
 			return nil
 		})
 	})
-	return out, err
+	if err != nil {
+		return nil, fmt.Errorf("%w: outbox: %w", ErrUnavailable, err)
+	}
+	return out, nil
 }
 
 // Close closes the file. Stop Run first (cancel its context); what is not

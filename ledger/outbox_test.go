@@ -2,10 +2,12 @@ package ledger_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -209,9 +211,10 @@ func TestOutboxDeadBatch(t *testing.T) {
 	if err := n.ob.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	dead, _ := n.ob.DeadBatches()
-	if len(dead) != 1 || !strings.Contains(dead[n.ob.NodeID()+"-1"], "different batch") {
-		t.Fatalf("dead batches: %v", dead)
+	dead, err := n.ob.DeadBatches()
+	if err != nil || len(dead) != 1 || dead[0].ID != n.ob.NodeID()+"-1" || !strings.Contains(dead[0].Reason, "different batch") ||
+		!slices.Equal(dead[0].Changes, ledgertest.SeqChanges("D", 0, 100)) {
+		t.Fatalf("dead batches: %+v %v", dead, err)
 	}
 	if st := n.ob.Stats(); st.Dead != 1 || st.CommittedChanges != 50 {
 		t.Errorf("stats %+v", st)
@@ -377,4 +380,236 @@ func BenchmarkOutboxEmbedded(b *testing.B) {
 	el := time.Since(start)
 	b.ReportMetric(float64(b.N*chunk)/el.Seconds(), "changes/s")
 	b.ReportMetric(float64(el.Nanoseconds())/float64(b.N*chunk), "ns/change")
+}
+
+// firstTryFails wraps the real chain client: the first submission of the
+// outbox's first batch (ID "<node>-1") fails as a transient ledger error
+// would (a peer timeout, an endorsement mismatch), and is retried by the
+// outbox after its backoff; every other submission goes through.
+type firstTryFails struct {
+	ledger.Client
+	failed   atomic.Bool
+	attempts chan string
+}
+
+func (f *firstTryFails) AnchorBatch(ctx context.Context, in chaincode.BatchInput) (chaincode.BatchResult, error) {
+	select {
+	case f.attempts <- in.ID:
+	default:
+	}
+	if strings.HasSuffix(in.ID, "-1") && f.failed.CompareAndSwap(false, true) {
+		return chaincode.BatchResult{}, errInjected
+	}
+	return f.Client.AnchorBatch(ctx, in)
+}
+
+// chainOrderOf returns the statuses the chain's batches hold for one
+// entry, in commit order.
+func chainOrderOf(t *testing.T, l *embedded.Ledger, list string, index uint64) []uint8 {
+	t.Helper()
+	var out []uint8
+	err := l.Blocks(0, func(b embedded.Block) error {
+		if b.Event != chaincode.EventStatusBatch {
+			return nil
+		}
+		var bt chaincode.Batch
+		if err := json.Unmarshal(b.Payload, &bt); err != nil {
+			return err
+		}
+		cs, err := chaincode.DecodeBatch(bt)
+		if err != nil {
+			return err
+		}
+		for _, c := range cs {
+			if c.List == list && c.Index == index {
+				out = append(out, c.Status)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestOutboxKeepsOrderOfOneEntry: an issuer reinstates a suspended entry (token status 0) and, a moment later,
+// suspends it again (2); both calls were acknowledged in that order. The
+// first change's batch meets one transient failure and is retried after
+// the backoff, while the second batch, sent concurrently (Concurrency 4),
+// commits at once. Every instance materializes the list from the chain in
+// commit order (statuslist.Shared.ApplyEvent: "the later one wins"), so
+// the entry ends valid: the suspension is lost. The outbox must not let a
+// later batch overtake an earlier one that changes the same entry.
+func TestOutboxKeepsOrderOfOneEntry(t *testing.T) {
+	var chain *firstTryFails
+	n := openNode(t, t.TempDir(), func(c ledger.Client) ledger.BatchAnchorer {
+		chain = &firstTryFails{Client: c, attempts: make(chan string, 16)}
+		return chain
+	}, ledger.OutboxOptions{Window: 5 * time.Millisecond, MinBackoff: 300 * time.Millisecond})
+	defer n.close()
+	stop := n.run(t)
+	defer stop()
+	ctx := context.Background()
+	const list = "https://310000.trustid.example/status/tsl-1"
+	if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: list, Index: 7, Status: 0}}); err != nil {
+		t.Fatal(err)
+	}
+	<-chain.attempts // the first batch was sent (and failed)
+	if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: list, Index: 7, Status: 2}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.ob.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got := chainOrderOf(t, n.l, list, 7)
+	if len(got) != 2 || got[0] != 0 || got[1] != 2 {
+		t.Fatalf("the chain holds the entry's changes in the order %v, want [0 2] (the order Anchor accepted them): the last status on the chain is %v, not the suspension the issuer made last", got, got[len(got)-1])
+	}
+}
+
+// gatedChain holds the submissions of the outbox's batch ID "<node>-<n>"
+// (n < 10) until release is closed (or the send is stopped), and records
+// every submission.
+type gatedChain struct {
+	ledger.Client
+	n       string
+	held    chan struct{} // closed at the gated batch's first submission
+	release chan struct{}
+	once    sync.Once
+	mu      sync.Mutex
+	sent    []string // batch sequence numbers, in the order submitted
+}
+
+func newGatedChain(c ledger.Client, n string) *gatedChain {
+	return &gatedChain{Client: c, n: n, held: make(chan struct{}), release: make(chan struct{})}
+}
+
+func (g *gatedChain) AnchorBatch(ctx context.Context, in chaincode.BatchInput) (chaincode.BatchResult, error) {
+	seq := in.ID[strings.LastIndexByte(in.ID, '-')+1:]
+	g.mu.Lock()
+	g.sent = append(g.sent, seq)
+	g.mu.Unlock()
+	if seq == g.n {
+		g.once.Do(func() { close(g.held) })
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return chaincode.BatchResult{}, ctx.Err()
+		}
+	}
+	return g.Client.AnchorBatch(ctx, in)
+}
+
+func (g *gatedChain) submitted() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return slices.Clone(g.sent)
+}
+
+// waitStats polls the outbox's stats until ok holds (5 s at most).
+func waitStats(t *testing.T, ob *ledger.Outbox, what string, ok func(ledger.OutboxStats) bool) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); !ok(ob.Stats()); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: stats %+v", what, ob.Stats())
+		}
+	}
+}
+
+// TestOutboxOrdersOnlyOverlappingBatches: while a batch's transaction
+// is held, a later batch of other entries commits beside it, and a later
+// batch that changes one of its entries waits for it.
+func TestOutboxOrdersOnlyOverlappingBatches(t *testing.T) {
+	var chain *gatedChain
+	n := openNode(t, t.TempDir(), func(c ledger.Client) ledger.BatchAnchorer {
+		chain = newGatedChain(c, "1")
+		return chain
+	}, ledger.OutboxOptions{Window: 5 * time.Millisecond})
+	defer n.close()
+	stop := n.run(t)
+	defer stop()
+	ctx := context.Background()
+	const list = "https://310000.trustid.example/status/tsl-1"
+	anchor := func(index uint64, status uint8) {
+		t.Helper()
+		if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: list, Index: index, Status: status}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	anchor(7, 0)
+	<-chain.held
+	anchor(8, 1) // another entry: goes beside batch 1
+	waitStats(t, n.ob, "batch 2 beside the held batch 1", func(s ledger.OutboxStats) bool { return s.CommittedBatches == 1 })
+	anchor(7, 2) // batch 1's entry: waits for it
+	waitStats(t, n.ob, "batch 3 frozen", func(s ledger.OutboxStats) bool { return s.Frozen == 2 })
+	time.Sleep(100 * time.Millisecond)
+	if got := chain.submitted(); slices.Contains(got, "3") {
+		t.Fatalf("batch 3 was submitted while batch 1, which changes the same entry, was held: %v", got)
+	}
+	close(chain.release)
+	if err := n.ob.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := chainOrderOf(t, n.l, list, 7); !slices.Equal(got, []uint8{0, 2}) {
+		t.Fatalf("entry 7 on the chain: %v, want [0 2]", got)
+	}
+	if got := chain.submitted(); !slices.Equal(got, []string{"1", "2", "3"}) {
+		t.Errorf("submissions %v, want [1 2 3]", got)
+	}
+}
+
+// downChain fails every batch transaction, as a ledger that is down.
+type downChain struct{ ledger.Client }
+
+func (downChain) AnchorBatch(context.Context, chaincode.BatchInput) (chaincode.BatchResult, error) {
+	return chaincode.BatchResult{}, errInjected
+}
+
+// slowFirst delays the first submission of the outbox's batch "<node>-1".
+type slowFirst struct {
+	ledger.Client
+	once sync.Once
+}
+
+func (s *slowFirst) AnchorBatch(ctx context.Context, in chaincode.BatchInput) (chaincode.BatchResult, error) {
+	if strings.HasSuffix(in.ID, "-1") {
+		s.once.Do(func() { time.Sleep(300 * time.Millisecond) })
+	}
+	return s.Client.AnchorBatch(ctx, in)
+}
+
+// TestOutboxKeepsOrderAfterOutageAndRestart: two batches changing one
+// entry are frozen while the ledger is down, and the node restarts
+// before it is back. The restarted outbox resends them in the order they
+// were accepted, though the first one's transaction is slow.
+func TestOutboxKeepsOrderAfterOutageAndRestart(t *testing.T) {
+	dir := t.TempDir()
+	const list = "https://310000.trustid.example/status/tsl-1"
+	ctx := context.Background()
+	n := openNode(t, dir, func(c ledger.Client) ledger.BatchAnchorer { return downChain{c} },
+		ledger.OutboxOptions{Window: 5 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 20 * time.Millisecond})
+	stop := n.run(t)
+	for i, status := range []uint8{0, 2} {
+		if err := n.ob.Anchor(ctx, []ledger.StatusChange{{List: list, Index: 7, Status: status}}); err != nil {
+			t.Fatal(err)
+		}
+		waitStats(t, n.ob, "frozen while the ledger is down", func(s ledger.OutboxStats) bool { return s.Frozen == i+1 })
+	}
+	stop()
+	n.close()
+
+	n = openNode(t, dir, func(c ledger.Client) ledger.BatchAnchorer { return &slowFirst{Client: c} }, ledger.OutboxOptions{})
+	defer n.close()
+	if st := n.ob.Stats(); st.Frozen != 2 {
+		t.Fatalf("after restart: %+v", st)
+	}
+	stop = n.run(t)
+	defer stop()
+	if err := n.ob.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := chainOrderOf(t, n.l, list, 7); !slices.Equal(got, []uint8{0, 2}) {
+		t.Fatalf("entry 7 on the chain: %v, want [0 2]", got)
+	}
 }

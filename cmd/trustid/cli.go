@@ -100,10 +100,11 @@ var commandExamples = map[string]string{
 
 	"ledger regions": `  trustid ledger regions
   trustid ledger regions --fabric-profile /etc/trustid/profile-310000.yaml -o json`,
-	"ledger proposals": `  trustid ledger proposals --region 320000`,
-	"ledger vote":      `  trustid ledger vote admit 330000 --region 310000`,
-	"ledger head":      `  trustid ledger head 310000 1bfa19da8626bd41 --data ./data`,
-	"ledger verify":    `  trustid ledger verify --data ./data`,
+	"ledger proposals":    `  trustid ledger proposals --region 320000`,
+	"ledger vote":         `  trustid ledger vote admit 330000 --region 310000`,
+	"ledger head":         `  trustid ledger head 310000 1bfa19da8626bd41 --data ./data`,
+	"ledger verify":       `  trustid ledger verify --data ./data`,
+	"ledger dead-batches": `  trustid ledger dead-batches --data ./data -o json`,
 	"ledger audit-verify": `  trustid ledger audit-verify --data ./data
   trustid ledger audit-verify --node-id node-7f3a -o json`,
 

@@ -18,6 +18,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/ledger"
 )
 
 // cliExec runs the CLI as main does (execute) with stdin, and returns
@@ -615,6 +616,11 @@ func TestCLIOutputJSONOffline(t *testing.T) {
 	jsonRun(&lv, true, "", "ledger", "verify")
 	if !lv.Verified || lv.Blocks == 0 {
 		t.Errorf("ledger verify: %+v", lv)
+	}
+	var dead []ledger.DeadBatch
+	jsonRun(&dead, true, "", "ledger", "dead-batches")
+	if dead == nil || len(dead) != 0 {
+		t.Errorf("ledger dead-batches: %+v", dead)
 	}
 
 	var hk struct {

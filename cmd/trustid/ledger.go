@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net/url"
 	"os"
@@ -232,6 +233,7 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			l.Close()
 			return fmt.Errorf("ledger outbox: %w", err)
 		}
+		logDeadBatches(n.log, ob)
 		audit, every, err := openAuditLog(f, n, ob.NodeID())
 		if err != nil {
 			ob.Close()
@@ -330,6 +332,19 @@ func runOutbox(ctx context.Context, log *slog.Logger, ob *ledger.Outbox, backoff
 	}
 }
 
+// logDeadBatches logs, at each start, the status batches the ledger
+// refused for good: changes the node accepted that are not anchored.
+func logDeadBatches(log *slog.Logger, ob *ledger.Outbox) {
+	dead, err := ob.DeadBatches()
+	if err != nil {
+		log.Error("ledger outbox: cannot read its dead batches", slog.Any("error", err))
+	}
+	for _, d := range dead {
+		log.Error("ledger outbox holds a status batch the ledger refused for good: its changes are not anchored (trustid ledger dead-batches lists them)",
+			slog.String("batch", d.ID), slog.Int("changes", len(d.Changes)), slog.String("reason", d.Reason))
+	}
+}
+
 // ledgerHealth is the node's "ledger" readiness: the ledger answers, the
 // view has loaded, the outbox drains and the view follows.
 type ledgerHealth struct {
@@ -374,6 +389,7 @@ var ledgerFigures = []struct{ name, help string }{
 	{"outbox_pending_heads", "Status-list heads in the outbox not yet anchored."},
 	{"outbox_oldest_age_seconds", "How long the oldest status change (or head) not yet on the ledger has waited; 0 when none."},
 	{"outbox_failing", "1 when the outbox's latest ledger transaction failed (it retries), else 0."},
+	{"outbox_dead_batches", "Status batches the ledger refused for good: their changes are not anchored and need an operator (the log names each batch)."},
 	{"view_failing", "1 when the ledger view has lost the ledger (it retries), else 0."},
 	{"view_refresh_age_seconds", "Time since the ledger view last read the whole registry (or since start, before its first read)."},
 }
@@ -395,6 +411,7 @@ func (h *ledgerHealth) figures() map[string]float64 {
 		"outbox_pending_heads":      float64(st.HeadsPending),
 		"outbox_oldest_age_seconds": st.OldestAge.Seconds(),
 		"outbox_failing":            one(st.LastError != nil),
+		"outbox_dead_batches":       float64(st.Dead),
 		"view_failing":              one(vh.LastError != nil),
 		"view_refresh_age_seconds":  time.Since(refreshed).Seconds(),
 	}
@@ -674,6 +691,17 @@ func newLedgerCmd() *cobra.Command {
 			return map[string]any{"verified": true, "blocks": h}, err
 		}),
 	}, &cobra.Command{
+		Use:   "dead-batches",
+		Short: "List the status changes the ledger refused for good (the outbox's dead batches; with the node stopped)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			dead, err := deadBatches(filepath.Join(dataDir(cmd), outboxFile))
+			if err != nil {
+				return err
+			}
+			return printJSON(cmd, dead)
+		},
+	}, &cobra.Command{
 		Use:   "audit-verify",
 		Short: "Check the node's audit log chain (DATA/audit.log) and compare it with its anchor on the ledger",
 		Args:  cobra.NoArgs,
@@ -687,6 +715,24 @@ func newLedgerCmd() *cobra.Command {
 		av.Flags().String("node-id", "", "ID the audit log is anchored under on the ledger (default: the node the log names)")
 	}
 	return cmd
+}
+
+// deadBatches returns the dead batches of the outbox file at path (none
+// when there is no file).
+func deadBatches(path string) ([]ledger.DeadBatch, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return []ledger.DeadBatch{}, nil
+	}
+	ob, err := ledger.OpenOutbox(path, nil, ledger.OutboxOptions{})
+	if err != nil {
+		return nil, err
+	}
+	defer ob.Close()
+	dead, err := ob.DeadBatches()
+	if dead == nil && err == nil {
+		dead = []ledger.DeadBatch{}
+	}
+	return dead, err
 }
 
 // auditVerify checks the data directory's audit log and its anchor, under

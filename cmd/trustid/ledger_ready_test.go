@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -240,5 +241,86 @@ func TestRunOutboxRestarts(t *testing.T) {
 	case <-done:
 	case <-time.After(5 * time.Second):
 		t.Fatal("runOutbox did not stop")
+	}
+}
+
+// TestLedgerDeadBatchesShown: a status batch the ledger refuses for good
+// (its ID taken) is counted in /readyz's body and on /metrics, the node
+// staying ready for the changes that still flow, and named in the log at
+// each start.
+func TestLedgerDeadBatchesShown(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, err := embedded.Open(filepath.Join(dir, ledgerFile), embedded.Options{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	b, err := l.As(chaincode.RegionMSP(ledgertest.RegionB))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ledgertest.EnsureConsortium(ctx, t, l, b)
+	ob, err := ledger.OpenOutbox(filepath.Join(dir, outboxFile), ledger.Client{L: l}, ledger.OutboxOptions{Window: 5 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	squatter, _ := chaincode.NewBatchInput(ob.NodeID()+"-1", ledgertest.SeqChanges("other", 0, 1))
+	if _, err := (ledger.Client{L: l}).AnchorBatch(ctx, squatter); err != nil {
+		t.Fatal(err)
+	}
+	runCtx, stop := context.WithCancel(ctx)
+	ran := make(chan error, 1)
+	go func() { ran <- ob.Run(runCtx) }()
+	if err := ob.Anchor(ctx, []ledger.StatusChange{{List: "R", Index: 1, Status: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := ob.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	stop()
+	<-ran
+
+	srv := api.New(api.Config{Logger: slog.New(slog.DiscardHandler)})
+	view := ledger.NewView(l, ledger.ViewOptions{})
+	viewCtx, stopView := context.WithCancel(ctx)
+	viewDone := make(chan struct{})
+	go func() { view.Run(viewCtx); close(viewDone) }()
+	defer func() { stopView(); <-viewDone }()
+	addLedgerReadiness(srv, l, ob, view, time.Minute)
+	var rec *httptest.ResponseRecorder
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+		rec = httptest.NewRecorder()
+		srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/readyz", nil))
+		if rec.Code == 200 || time.Now().After(deadline) {
+			break
+		}
+	}
+	var body readyBody
+	if err := json.Unmarshal(rec.Body.Bytes(), &body); err != nil {
+		t.Fatal(err)
+	}
+	if got := body.Details["ledger"]["outbox_dead_batches"]; rec.Code != 200 || got != 1 {
+		t.Errorf("readyz %d, outbox_dead_batches %v: %s", rec.Code, got, rec.Body)
+	}
+	rec = httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if !regexp.MustCompile(`(?m)^trustid_ledger_outbox_dead_batches 1$`).MatchString(rec.Body.String()) {
+		t.Errorf("no trustid_ledger_outbox_dead_batches 1 in /metrics")
+	}
+	var logs syncBuffer
+	logDeadBatches(slog.New(slog.NewJSONHandler(&logs, nil)), ob)
+	if !strings.Contains(logs.String(), `"batch":"`+ob.NodeID()+`-1"`) || !strings.Contains(logs.String(), "refused for good") {
+		t.Errorf("start log: %s", logs.String())
+	}
+	// With the node stopped, the CLI lists the lost changes.
+	ob.Close()
+	out, errOut, err := run(t, ctx, "ledger", "dead-batches", "--data", dir, "-o", "json")
+	var dead []ledger.DeadBatch
+	if err != nil || json.Unmarshal([]byte(out), &dead) != nil || len(dead) != 1 || dead[0].ID != ob.NodeID()+"-1" ||
+		!strings.Contains(dead[0].Reason, "different batch") || !slices.Equal(dead[0].Changes, []ledger.StatusChange{{List: "R", Index: 1, Status: 1}}) {
+		t.Errorf("ledger dead-batches: %v %s %s", err, out, errOut)
 	}
 }

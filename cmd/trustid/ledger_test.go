@@ -166,6 +166,16 @@ func TestLedgerCommandsLocked(t *testing.T) {
 			t.Errorf("ledger %v: %v, want %q", args, err, want)
 		}
 	}
+	// dead-batches reads the outbox file, locked by a serving node.
+	ob, err := ledger.OpenOutbox(filepath.Join(dir, outboxFile), nil, ledger.OutboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	_, _, err = run(t, context.Background(), "ledger", "dead-batches", "--data", dir)
+	if want := filepath.Join(dir, outboxFile) + " is locked by another process"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("ledger dead-batches: %v, want %q", err, want)
+	}
 }
 
 // TestPendingRegionPublishesOnceAdmitted: the contract lets a pending

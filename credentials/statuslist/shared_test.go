@@ -314,6 +314,63 @@ func TestSharedConcurrentChanges(t *testing.T) {
 // lateAnchor returns from Anchor only once the changes are on the chain
 // and the instance has had time to see them there: a caller descheduled
 // between the outbox's write and its own next step.
+// slowBatch is a ledger whose next AnchorBatch, once armed, is slow: it
+// waits (an endorsement that takes its time, a retry after a timeout)
+// until release is closed (or the call is stopped), then goes through.
+type slowBatch struct {
+	ledger.Ledger
+	armed   atomic.Bool
+	held    chan struct{}
+	release chan struct{}
+}
+
+func (s *slowBatch) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
+	if fn == "AnchorBatch" && s.armed.CompareAndSwap(true, false) {
+		close(s.held)
+		select {
+		case <-s.release:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	return s.Ledger.Submit(ctx, fn, args...)
+}
+
+// TestSharedSuspensionSurvivesSlowBatch: a client suspends a credential,
+// reinstates it, and suspends it again, each request answered in turn by
+// one instance. The reinstatement's batch is slow to commit; the second
+// suspension's batch must not commit before it (every instance applies
+// the chain's batches in commit order, the later one winning), or the
+// credential would be served as not suspended though the last change the
+// issuer made, and was told was accepted, suspends it.
+func TestSharedSuspensionSurvivesSlowBatch(t *testing.T) {
+	l := openLedger(t)
+	sl := &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}
+	a := startInstance(t, sl, t.TempDir(), "a")
+	id := a.issue(t, "client-a")
+	a.set(t, id, status.PurposeSuspension, 1)
+	refs, err := a.shared.Refs(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := value(t, converged(t, l, a), refs[1]); got != 1 {
+		t.Fatalf("suspension bit %d after the first suspension", got)
+	}
+
+	sl.armed.Store(true)
+	a.set(t, id, status.PurposeSuspension, 0) // reinstate: its batch is slow
+	<-sl.held
+	a.set(t, id, status.PurposeSuspension, 1) // suspend again
+	// Let the second suspension's batch commit while the first is held.
+	time.Sleep(300 * time.Millisecond)
+	close(sl.release)
+
+	lists := converged(t, l, a)
+	if got := value(t, lists, refs[1]); got != 1 {
+		t.Fatalf("every instance serves the credential as not suspended (suspension bit %d) after the issuer's last change suspended it", got)
+	}
+}
+
 type lateAnchor struct{ *ledger.Outbox }
 
 func (a lateAnchor) Anchor(ctx context.Context, changes []chaincode.StatusChange) error {
