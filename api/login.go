@@ -48,6 +48,7 @@ type LoginConfig struct {
 //	GET  /login/sessions/{id}/wait          the page's long poll (its cookie)
 //	GET  /login/sessions/{id}/qr.png        the session's QR as a PNG, for a page without JavaScript (its cookie)
 //	GET  /login/sessions/{id}/continue      the page without JavaScript: the code once approved, else the waiting page (its cookie)
+//	GET  /login/sessions/{id}/page          the login page again, in the language ui_locales names (its cookie)
 //	GET, POST /oauth2/userinfo              claims for a login access token
 //	GET  /oauth2/logout                     RP-initiated logout
 func (s *Server) MountLogin(cfg LoginConfig) error {
@@ -84,9 +85,10 @@ func (s *Server) MountLogin(cfg LoginConfig) error {
 	s.handle("GET "+login.SessionPath+"/wait", limited(l.wait))
 	s.handle("GET "+login.SessionPath+"/qr.png", limited(l.qrPNG))
 	s.handle("GET "+login.SessionPath+"/continue", page(l.continueNoJS))
+	s.handle("GET "+login.SessionPath+"/page", page(l.resume))
 	s.handle("GET "+login.UserInfoPath, limited(l.userinfo))
 	s.handle("POST "+login.UserInfoPath, limited(l.userinfo))
-	s.handle("GET "+login.LogoutPath, limited(l.logout))
+	s.handle("GET "+login.LogoutPath, page(l.logout))
 	return nil
 }
 
@@ -208,27 +210,56 @@ func redirectAuthorizeError(w http.ResponseWriter, r *http.Request, s *Server, e
 	return err
 }
 
-// renderLoginPage serves the login page of a login session just started:
-// the session URL for the page's script to draw as a QR (with the PNG
-// endpoint for a browser without JavaScript), the app link, and the long
-// poll; it sets the session's browser cookie. No QR is encoded here.
+// renderLoginPage serves the login page of a login session just started
+// and sets the session's browser cookie.
 func renderLoginPage(w http.ResponseWriter, r *http.Request, p *login.Provider, st *login.Started) error {
-	sessionPath := strings.Replace(login.SessionPath, "{id}", st.ID, 1)
-	sessionURL := p.Issuer() + sessionPath
-	nonce := pageNonce()
 	http.SetCookie(w, &http.Cookie{
-		Name: loginCookie, Value: st.Browser, Path: sessionPath,
+		Name: loginCookie, Value: st.Browser, Path: sessionPath(st.ID),
 		MaxAge: int(p.SessionTTL() / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: strings.HasPrefix(p.Issuer(), "https://"),
 	})
+	return writeLoginPage(w, r, p, st)
+}
+
+// writeLoginPage writes the login page of session st: the session URL
+// for the page's script to draw as a QR (with the PNG endpoint for a
+// browser without JavaScript), the app link, the long poll, and the
+// links on (without JavaScript, and to the page in the other language),
+// which carry the page's language in ui_locales. No QR is encoded here.
+func writeLoginPage(w http.ResponseWriter, r *http.Request, p *login.Provider, st *login.Started) error {
+	path := sessionPath(st.ID)
+	sessionURL := p.Issuer() + path
+	nonce := pageNonce()
 	t := pageText(w, r)
 	return writePage(w, loginCSP(nonce), loginPage, loginPageData{
 		T: t, Nonce: nonce, ClientName: st.ClientName, Claims: t.claimLabels(st.Claims), Level: st.Level.String(), Purpose: t.purpose(st.Purpose),
-		SessionURL: sessionURL, QRScript: LoginQRScript, PNGPath: sessionPath + "/qr.png",
+		SessionURL: sessionURL, QRScript: LoginQRScript, PNGPath: path + "/qr.png",
 		AppLink:      template.URL("trustid://login?session=" + url.QueryEscape(sessionURL)),
-		WaitPath:     sessionPath + "/wait",
-		ContinuePath: sessionPath + "/continue",
+		WaitPath:     path + "/wait",
+		ContinuePath: path + "/continue?ui_locales=" + t.Lang,
+		SwitchPath:   path + "/page?ui_locales=" + t.Other,
+		Lifetime:     p.SessionTTL().Milliseconds(),
 	})
+}
+
+// sessionPath is the path of login session id.
+func sessionPath(id string) string {
+	return strings.Replace(login.SessionPath, "{id}", id, 1)
+}
+
+// resume shows the login page of a session again to the browser that
+// started it (its cookie), in the language its ui_locales names: the
+// page's language switch. Its refusals are HTML pages (endedPage).
+func (l *loginHandlers) resume(w http.ResponseWriter, r *http.Request) error {
+	c, err := r.Cookie(loginCookie)
+	if err != nil {
+		return l.endedPage(w, r, &login.Error{Code: login.CodeSessionNotFound, Description: "no login session for this browser"})
+	}
+	st, err := l.p.Resume(r.Context(), r.PathValue("id"), c.Value)
+	if err != nil {
+		return l.endedPage(w, r, err)
+	}
+	return writeLoginPage(w, r, l.p, st)
 }
 
 // pageNonce is a fresh CSP nonce for one page.
@@ -266,14 +297,12 @@ func writePageStatus(w http.ResponseWriter, status int, csp string, t *template.
 	return err
 }
 
-// continueRefresh is how often, in seconds, the waiting page without
-// JavaScript reloads itself.
-const continueRefresh = 3
-
 // continueNoJS is the login page's way on without JavaScript: for the
 // browser holding the session's cookie, the redirect with the code (or
 // the refusal) once the holder has answered; before that, the waiting
-// page (the PNG QR, a link to try again, and a meta refresh to itself).
+// page (the PNG QR and a link to check again). The waiting page does not
+// reload itself (WCAG 2.2.1: a timed reload moves a screen reader or a
+// magnifier back to the top): the person says when they have approved.
 //
 // It answers a browser, so its refusals are HTML pages (endedPage): a
 // session that is finished, expired, unknown or another browser's is a
@@ -294,9 +323,11 @@ func (l *loginHandlers) continueNoJS(w http.ResponseWriter, r *http.Request) err
 		return nil
 	}
 	nonce := pageNonce()
-	sessionPath := strings.Replace(login.SessionPath, "{id}", r.PathValue("id"), 1)
+	path := sessionPath(r.PathValue("id"))
+	t := pageText(w, r)
 	return writePage(w, waitingCSP(nonce), waitingPage, waitingPageData{
-		T: pageText(w, r), Nonce: nonce, Refresh: continueRefresh, PNGPath: sessionPath + "/qr.png", ContinuePath: sessionPath + "/continue",
+		T: t, Nonce: nonce, PNGPath: path + "/qr.png",
+		ContinuePath: path + "/continue?ui_locales=" + t.Lang, SwitchPath: path + "/continue?ui_locales=" + t.Other,
 	})
 }
 
@@ -311,8 +342,9 @@ func (l *loginHandlers) endedPage(w http.ResponseWriter, r *http.Request, err er
 	return endedPage(w, r, l.s, err)
 }
 
-// endedPage is loginHandlers.endedPage for any page route. A 401 carries
-// WWW-Authenticate as writeError's JSON does.
+// endedPage is loginHandlers.endedPage for any page route; a refused
+// logout (other than by a rate limit or a 5xx) says the logout was not
+// accepted. A 401 carries WWW-Authenticate as writeError's JSON does.
 func endedPage(w http.ResponseWriter, r *http.Request, s *Server, err error) error {
 	e := loginError(err)
 	logError(r, s.log, e)
@@ -330,6 +362,9 @@ func endedPage(w http.ResponseWriter, r *http.Request, s *Server, err error) err
 		if m, ok := t.Errors[e.Code]; ok {
 			d.Message = m
 		}
+		if r.URL.Path == login.LogoutPath && e.Code != CodeRateLimited {
+			d.Title, d.Message = t.LogoutFailed, t.LogoutFailedMessage
+		}
 	}
 	return writePageStatus(w, e.Status, waitingCSP(d.Nonce), endedPageTemplate, d)
 }
@@ -342,12 +377,19 @@ type endedPageData struct {
 	Code string
 }
 
+// pageStyle is the login pages' style: large type, for elderly users
+// too, and the link on as a large button.
+const pageStyle = `body{font-family:sans-serif;font-size:1.25rem;line-height:1.5;max-width:30rem;margin:2rem auto;padding:0 1rem;text-align:center}` +
+	`img{width:16rem;height:16rem;image-rendering:pixelated}` +
+	`.button{display:inline-block;padding:.75rem 1.5rem;border:2px solid #0b57d0;border-radius:.5rem;color:#0b57d0;font-weight:bold;text-decoration:none}` +
+	`a:focus-visible{outline:3px solid #0b57d0;outline-offset:3px}`
+
 // endedPageTemplate tells a browser without JavaScript that its login
 // cannot go on.
 var endedPageTemplate = template.Must(template.New("ended").Parse(`<!doctype html>
 <html lang="{{.T.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.T.Title}}</title>
-<style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:28rem;margin:2rem auto;text-align:center}</style>
+<style nonce="{{.Nonce}}">` + pageStyle + `</style>
 </head><body>
 <h1 id="ended">{{.Title}}</h1>
 <p id="message">{{.Message}}</p>
@@ -365,22 +407,23 @@ func waitingCSP(nonce string) string {
 type waitingPageData struct {
 	T                     *loginText
 	Nonce                 string
-	Refresh               int
 	PNGPath, ContinuePath string
+	// SwitchPath is this page in the other language.
+	SwitchPath string
 }
 
-// waitingPage is the page a browser without JavaScript waits on: it
-// reloads itself every few seconds until the holder has answered.
+// waitingPage is the page a browser without JavaScript waits on, until
+// the person, having approved, checks again.
 var waitingPage = template.Must(template.New("waiting").Parse(`<!doctype html>
 <html lang="{{.T.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta http-equiv="refresh" content="{{.Refresh}}">
 <title>{{.T.Title}}</title>
-<style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:28rem;margin:2rem auto;text-align:center}img{width:16rem;height:16rem;image-rendering:pixelated}</style>
+<style nonce="{{.Nonce}}">` + pageStyle + `</style>
 </head><body>
+<p><a id="language" lang="{{.T.Other}}" hreflang="{{.T.Other}}" href="{{.SwitchPath}}">{{.T.Switch}}</a></p>
 <h1 id="waiting">{{.T.WaitingH1}}</h1>
-<p>{{printf .T.WaitingEvery .Refresh}}</p>
+<p id="not-yet">{{.T.NotYet}}</p>
 <img id="qr-png" alt="{{.T.QRAlt}}" src="{{.PNGPath}}">
-<p><a id="continue" href="{{.ContinuePath}}">{{.T.Continue}}</a></p>
+<p><a id="continue" class="button" href="{{.ContinuePath}}">{{.T.CheckAgain}}</a></p>
 </body></html>
 `))
 
@@ -409,8 +452,8 @@ func (l *loginHandlers) qrPNG(w http.ResponseWriter, r *http.Request) error {
 	}
 	h := w.Header()
 	h.Set("Content-Type", "image/png")
-	// A session's QR never changes: the waiting page's refreshes take it
-	// from the browser's cache, not from a new encoding.
+	// A session's QR never changes: the waiting page, shown again at each
+	// check, takes it from the browser's cache, not from a new encoding.
 	h.Set("Cache-Control", "private, max-age="+strconv.Itoa(int(l.p.SessionTTL()/time.Second)))
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
@@ -533,20 +576,40 @@ func (l *loginHandlers) userinfo(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// logout is RP-initiated logout: the redirect to the client's
+// post-logout URI, or a page saying the person is logged out, in the
+// language of ui_locales or the browser. A refusal is a page for a
+// browser, JSON for another client (refusePage).
 func (l *loginHandlers) logout(w http.ResponseWriter, r *http.Request) error {
 	target, err := l.p.Logout(r.Context(), r.URL.Query())
 	if err != nil {
-		return err
+		refusePage(w, r, l.s, err)
+		return nil
 	}
-	w.Header().Set("Cache-Control", "no-store")
 	if target != "" {
+		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, target, http.StatusFound)
 		return nil
 	}
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write([]byte("You are logged out.\n"))
-	return nil
+	nonce := pageNonce()
+	return writePage(w, waitingCSP(nonce), loggedOutPage, loggedOutPageData{T: pageText(w, r), Nonce: nonce})
 }
+
+type loggedOutPageData struct {
+	T     *loginText
+	Nonce string
+}
+
+// loggedOutPage ends a logout that has no post-logout redirect URI.
+var loggedOutPage = template.Must(template.New("logged-out").Parse(`<!doctype html>
+<html lang="{{.T.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.T.Title}}</title>
+<style nonce="{{.Nonce}}">` + pageStyle + `</style>
+</head><body>
+<h1 id="logged-out">{{.T.LoggedOut}}</h1>
+<p id="message">{{.T.LoggedOutMessage}}</p>
+</body></html>
+`))
 
 type loginPageData struct {
 	T                                 *loginText
@@ -557,8 +620,11 @@ type loginPageData struct {
 	SessionURL, QRScript, PNGPath string
 	AppLink                       template.URL
 	// WaitPath is the script's long poll; ContinuePath the way on
-	// without a script.
-	WaitPath, ContinuePath string
+	// without a script; SwitchPath the page in the other language.
+	WaitPath, ContinuePath, SwitchPath string
+	// Lifetime bounds, in milliseconds, how long the script retries
+	// polls the node refused for a while: the session's lifetime.
+	Lifetime int64
 }
 
 // loginPage is the server-rendered login page: the QR to scan (drawn by
@@ -569,15 +635,16 @@ type loginPageData struct {
 var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <html lang="{{.T.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.T.Title}}</title>
-<style nonce="{{.Nonce}}">body{font-family:sans-serif;max-width:28rem;margin:2rem auto;text-align:center}img{width:16rem;height:16rem;image-rendering:pixelated}</style>
+<style nonce="{{.Nonce}}">` + pageStyle + `</style>
 </head><body>
+<p><a id="language" lang="{{.T.Other}}" hreflang="{{.T.Other}}" href="{{.SwitchPath}}">{{.T.Switch}}</a></p>
 <h1>{{.T.LoginTo}}{{.ClientName}}</h1>
 {{if .Purpose}}<p id="purpose">{{.T.For}}{{.Purpose}}</p>{{end}}
 <p>{{.T.Scan}}{{.T.AssuranceAsked}}{{.Level}}</p>
 {{if .Claims}}<p id="claims">{{.T.SharedBefore}}{{.ClientName}}{{.T.SharedAfter}}{{range $i, $c := .Claims}}{{if $i}}, {{end}}{{$c}}{{end}}</p>{{end}}
 <img id="qr" alt="{{.T.QRAlt}}" data-uri="{{.SessionURL}}" data-png="{{.PNGPath}}" hidden>
 <noscript><img id="qr-png" alt="{{.T.QRAlt}}" src="{{.PNGPath}}">
-<p><a id="continue" href="{{.ContinuePath}}">{{.T.Continue}}</a></p></noscript>
+<p><a id="continue" class="button" href="{{.ContinuePath}}">{{.T.Continue}}</a></p></noscript>
 <p><a id="app" href="{{.AppLink}}">{{.T.OpenApp}}</a></p>
 <p id="status" role="status">{{.T.Waiting}}</p>
 <script nonce="{{.Nonce}}" src="{{.QRScript}}"></script>
@@ -593,15 +660,28 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
     img.src = img.getAttribute("data-png");
   }
   img.hidden = false;
-  var path = {{.WaitPath}};
+  var path = {{.WaitPath}}, end = Date.now() + {{.Lifetime}}, pause = 1000;
+  function expired() { document.getElementById("status").textContent = {{.T.Expired}}; }
+  // A node unavailable for a while (503) or a limit (429) is retried
+  // after Retry-After (at most 30 s) or the pause, whichever is longer,
+  // the pause doubling to 8 s; a network failure after the pause; never
+  // past the session's lifetime. Any other refusal ends it.
+  function retry(after) {
+    var wait = Math.max(pause, Math.min((parseInt(after, 10) || 0) * 1000, 30000));
+    pause = Math.min(pause * 2, 8000);
+    if (Date.now() + wait >= end) { expired(); return; }
+    setTimeout(poll, wait);
+  }
   function poll() {
     fetch(path, {credentials: "same-origin", cache: "no-store"}).then(function (r) {
-      return r.json().then(function (b) { return {ok: r.ok, b: b}; });
-    }).then(function (x) {
-      if (x.ok && x.b.status === "approved") { window.location.assign(x.b.redirect); return; }
-      if (!x.ok) { document.getElementById("status").textContent = {{.T.Expired}}; return; }
-      poll();
-    }).catch(function () { setTimeout(poll, 2000); });
+      if (r.status === 503 || r.status === 429) { retry(r.headers.get("Retry-After")); return; }
+      return r.json().then(function (b) {
+        if (r.ok && b.status === "approved") { window.location.assign(b.redirect); return; }
+        if (!r.ok) { expired(); return; }
+        pause = 1000;
+        poll();
+      });
+    }).catch(function () { retry(null); });
   }
   poll();
 })();

@@ -12,11 +12,15 @@ import (
 	"golang.org/x/text/language"
 )
 
-// loginText is the text of the login pages (login, waiting, ended) in one
-// language. The pages are in English or Simplified Chinese, as the
-// browser's Accept-Language prefers (pageText).
+// loginText is the text of the login pages (login, waiting, ended,
+// logged out) in one language. The pages are in English or Simplified
+// Chinese, as the request's ui_locales or else the browser's
+// Accept-Language prefers (pageText).
 type loginText struct {
 	Lang, Title string
+	// Other is the other language's tag, and Switch the link to it,
+	// written in that language.
+	Other, Switch string
 	// LoginTo goes before the party's name in the heading.
 	LoginTo, For         string
 	Scan, AssuranceAsked string
@@ -25,10 +29,15 @@ type loginText struct {
 	SharedBefore, SharedAfter string
 	QRAlt, OpenApp, Continue  string
 	Waiting, Expired          string
-	WaitingH1, WaitingEvery   string // WaitingEvery: "… every %d seconds", the reload period
-	Ended, EndedMessage       string
-	Unavailable               string
-	UnavailableMessage        string
+	// The waiting page without JavaScript: its heading, what to do, and
+	// the link that checks again.
+	WaitingH1, NotYet, CheckAgain string
+	Ended, EndedMessage           string
+	LoggedOut, LoggedOutMessage   string
+	// LogoutFailed and LogoutFailedMessage word a refused logout.
+	LogoutFailed, LogoutFailedMessage string
+	Unavailable                       string
+	UnavailableMessage                string
 	// Failed heads the ended page for a login refused for another
 	// reason: Errors has the message of each error code the page
 	// explains, Generic is the message of any other, and ErrorCode goes
@@ -44,20 +53,25 @@ type loginText struct {
 
 var loginTexts = map[string]*loginText{
 	"en": {
-		Lang: "en", Title: "TrustID login",
+		Lang: "en", Title: "TrustID login", Other: "zh-CN", Switch: "中文",
 		LoginTo: "Log in to ", For: "For: ",
 		Scan: "Scan with the TrustID app and approve. ", AssuranceAsked: "Assurance asked: ",
 		SharedBefore: "Shared with ", SharedAfter: " if you agree: ",
 		QRAlt: "login QR code", OpenApp: "Open the TrustID app on this phone", Continue: "I have approved — continue",
 		Waiting: "Waiting for approval…", Expired: "This login expired. Reload the page.",
-		WaitingH1: "Waiting for approval", WaitingEvery: "Scan with the TrustID app and approve. This page checks again every %d seconds.",
-		Ended:              "This login has ended",
-		EndedMessage:       "It was completed, refused, or it expired. Go back to the site you were logging in to and start again.",
-		Unavailable:        "Login unavailable",
-		UnavailableMessage: "The login service is unavailable right now. Try again in a moment.",
-		Failed:             "This login cannot go on",
-		Generic:            "Something went wrong with this login. Go back to the site you were logging in to and start again.",
-		ErrorCode:          "Error code: ",
+		WaitingH1: "Waiting for approval", NotYet: "The login is not approved yet. Scan the code with the TrustID app and approve, then press the button below.",
+		CheckAgain:          "I have approved — check again",
+		Ended:               "This login has ended",
+		EndedMessage:        "It was completed, refused, or it expired. Go back to the site you were logging in to and start again.",
+		LoggedOut:           "You are logged out",
+		LoggedOutMessage:    "The site that sent you here has ended your TrustID login. You can close this page.",
+		LogoutFailed:        "The logout was not accepted",
+		LogoutFailedMessage: "The site that sent you here asked to log you out, but its request was not valid. Go back to the site and log out there again.",
+		Unavailable:         "Login unavailable",
+		UnavailableMessage:  "The login service is unavailable right now. Try again in a moment.",
+		Failed:              "This login cannot go on",
+		Generic:             "Something went wrong with this login. Go back to the site you were logging in to and start again.",
+		ErrorCode:           "Error code: ",
 		Errors: map[string]string{
 			login.CodeAccessDenied:    "The login was refused. Go back to the site you were logging in to and start again.",
 			login.CodeInvalidClient:   "The site that sent you here is not registered for TrustID login, or no longer is. Go back to it and tell its operator.",
@@ -71,20 +85,25 @@ var loginTexts = map[string]*loginText{
 		ObjectSep: ", ",
 	},
 	"zh-CN": {
-		Lang: "zh-CN", Title: "TrustID 登录",
+		Lang: "zh-CN", Title: "TrustID 登录", Other: "en", Switch: "English",
 		LoginTo: "登录 ", For: "用途：",
 		Scan: "请用 TrustID 应用扫码并确认。", AssuranceAsked: "要求的保障等级：",
 		SharedBefore: "经您同意，将向 ", SharedAfter: " 提供：",
 		QRAlt: "登录二维码", OpenApp: "在本机打开 TrustID 应用", Continue: "我已确认，继续",
 		Waiting: "等待确认…", Expired: "本次登录已过期，请刷新页面。",
-		WaitingH1: "等待确认", WaitingEvery: "请用 TrustID 应用扫码并确认。本页每 %d 秒自动检查一次。",
-		Ended:              "本次登录已结束",
-		EndedMessage:       "登录已完成、被拒绝或已过期。请回到您要登录的网站重新开始。",
-		Unavailable:        "登录暂不可用",
-		UnavailableMessage: "登录服务暂时不可用，请稍后再试。",
-		Failed:             "本次登录无法继续",
-		Generic:            "本次登录出现问题。请回到您要登录的网站重新开始。",
-		ErrorCode:          "错误代码：",
+		WaitingH1: "等待确认", NotYet: "登录尚未确认。请用 TrustID 应用扫码并确认，然后按下面的按钮。",
+		CheckAgain:          "我已确认，再次检查",
+		Ended:               "本次登录已结束",
+		EndedMessage:        "登录已完成、被拒绝或已过期。请回到您要登录的网站重新开始。",
+		LoggedOut:           "您已退出登录",
+		LoggedOutMessage:    "将您转到此处的网站已结束您的 TrustID 登录。您可以关闭本页。",
+		LogoutFailed:        "退出登录未被接受",
+		LogoutFailedMessage: "将您转到此处的网站请求让您退出登录，但请求无效。请回到该网站重新退出登录。",
+		Unavailable:         "登录暂不可用",
+		UnavailableMessage:  "登录服务暂时不可用，请稍后再试。",
+		Failed:              "本次登录无法继续",
+		Generic:             "本次登录出现问题。请回到您要登录的网站重新开始。",
+		ErrorCode:           "错误代码：",
 		Errors: map[string]string{
 			login.CodeAccessDenied:    "登录已被拒绝。请回到您要登录的网站重新开始。",
 			login.CodeInvalidClient:   "将您转到此处的网站未在 TrustID 登记或已被停用。请回到该网站并告知其运营方。",
@@ -99,18 +118,60 @@ var loginTexts = map[string]*loginText{
 	},
 }
 
-// loginLanguages are the login pages' languages, English first: the
-// answer when the browser names neither.
-var loginLanguages = language.NewMatcher([]language.Tag{language.English, language.SimplifiedChinese})
+// loginLanguages matches the login pages' languages, login.UILocales,
+// whose first (English) is the answer when the browser names neither.
+var loginLanguages = language.NewMatcher(func() []language.Tag {
+	tags := make([]language.Tag, len(login.UILocales))
+	for i, l := range login.UILocales {
+		tags[i] = language.MustParse(l)
+	}
+	return tags
+}())
 
-// pageText picks the login pages' language from the request's
-// Accept-Language (RFC 9110 §12.5.4): Chinese when the browser prefers
-// it, else English. It marks the response as varying with the header.
+// pageText picks the login pages' language: the first supported one the
+// request's ui_locales names (OpenID Connect Core §3.1.2.1, RP-Initiated
+// Logout §2: the relying party's choice; the pages' links carry the
+// page's language on in it), else the one the browser's Accept-Language
+// prefers (RFC 9110 §12.5.4): Chinese when the browser prefers it, else
+// English. It marks the response as varying with the header.
 func pageText(w http.ResponseWriter, r *http.Request) *loginText {
 	w.Header().Add("Vary", "Accept-Language")
-	t := matchText(r.Header.Get("Accept-Language"))
+	t := uiLocalesText(r)
+	if t == nil {
+		t = matchText(r.Header.Get("Accept-Language"))
+	}
 	w.Header().Set("Content-Language", t.Lang)
 	return t
+}
+
+// maxUILocales is how many tags of ui_locales are looked at: a longer
+// list names its first choices first.
+const maxUILocales = 8
+
+// uiLocalesText is the text of the first of the request's ui_locales (a
+// space-separated list of BCP 47 tags, in order of preference) whose
+// language the pages have, or close to it (zh-TW gets Chinese); nil for
+// none.
+func uiLocalesText(r *http.Request) *loginText {
+	if !strings.Contains(r.URL.RawQuery, "ui_locales=") {
+		return nil
+	}
+	tags := strings.Fields(r.URL.Query().Get("ui_locales"))
+	for _, s := range tags[:min(len(tags), maxUILocales)] {
+		tag, err := language.Parse(s)
+		if err != nil {
+			continue
+		}
+		if _, i, c := loginLanguages.Match(tag); c != language.No {
+			return textAt(i)
+		}
+	}
+	return nil
+}
+
+// textAt is the text of loginLanguages' i-th language.
+func textAt(i int) *loginText {
+	return loginTexts[login.UILocales[i]]
 }
 
 // Browsers send few distinct Accept-Language values, and matching one
@@ -148,10 +209,7 @@ func matchText(accept string) *loginText {
 		}
 	}
 	_, i := language.MatchStrings(loginLanguages, accept)
-	t := loginTexts["en"]
-	if i == 1 {
-		t = loginTexts["zh-CN"]
-	}
+	t := textAt(i)
 	if slot != nil {
 		slot.Store(&langEntry{accept: strings.Clone(accept), t: t})
 	}

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"regexp"
 	"slices"
 	"strings"
@@ -70,6 +71,14 @@ func TestEndedPageInPageLanguage(t *testing.T) {
 // Both languages explain the same error codes, word the same purposes
 // and label every claim a login can ask for.
 func TestLoginTextsComplete(t *testing.T) {
+	for _, l := range login.UILocales {
+		if tx := loginTexts[l]; tx == nil || tx.Lang != l || loginTexts[tx.Other] == nil || loginTexts[tx.Other].Other != l {
+			t.Errorf("%s: no text, or no other language to switch to", l)
+		}
+	}
+	if len(loginTexts) != len(login.UILocales) {
+		t.Errorf("texts for %d languages, %d advertised", len(loginTexts), len(login.UILocales))
+	}
 	en, zh := loginTexts["en"], loginTexts["zh-CN"]
 	if !slices.Equal(slices.Sorted(maps.Keys(en.Errors)), slices.Sorted(maps.Keys(zh.Errors))) {
 		t.Errorf("error catalogues differ: %v, %v", slices.Sorted(maps.Keys(en.Errors)), slices.Sorted(maps.Keys(zh.Errors)))
@@ -158,5 +167,54 @@ func TestLoginPurposeWords(t *testing.T) {
 	}
 	if p.String() != "receive ResidenceCredential, DriverLicence from wallet-app" {
 		t.Errorf("the app's purpose %q", p.String())
+	}
+}
+
+// The pages' language is the first of ui_locales (in order of
+// preference) the pages have, or come close to, over Accept-Language;
+// else Accept-Language decides. Only the first maxUILocales tags count.
+func TestPageTextUILocales(t *testing.T) {
+	for _, c := range []struct{ uiLocales, accept, want string }{
+		{"zh-CN", "en-US,en;q=0.9", "zh-CN"},
+		{"en", "zh-CN,zh;q=0.9", "en"},
+		{"fr-CA zh-TW en", "en", "zh-CN"},
+		{"ja en-GB zh", "zh", "en"},
+		{"zh-Hans-CN", "en", "zh-CN"},
+		{"fr de", "zh-CN", "zh-CN"},
+		{"fr de", "en", "en"},
+		{"!!! zh", "en", "zh-CN"},
+		{"", "zh-CN", "zh-CN"},
+		{strings.Repeat("fr ", maxUILocales) + "zh", "en", "en"},
+		{strings.Repeat("fr ", maxUILocales-1) + "zh", "en", "zh-CN"},
+	} {
+		r := httptest.NewRequest("GET", "/oauth2/authorize?"+url.Values{"ui_locales": {c.uiLocales}}.Encode(), nil)
+		r.Header.Set("Accept-Language", c.accept)
+		w := httptest.NewRecorder()
+		if got := pageText(w, r); got.Lang != c.want || w.Header().Get("Content-Language") != c.want {
+			t.Errorf("ui_locales %q, Accept-Language %q: %s, want %s", c.uiLocales, c.accept, got.Lang, c.want)
+		}
+	}
+}
+
+// A refused logout's page words a logout, not a login; its rate limit
+// keeps the limit's words.
+func TestLogoutRefusedPage(t *testing.T) {
+	s := New(Config{Logger: slog.New(slog.DiscardHandler)})
+	for _, c := range []struct {
+		err   error
+		title string
+	}{
+		{&login.Error{Code: login.CodeInvalidRequest, Description: "id_token_hint is required"}, "The logout was not accepted"},
+		{&Error{Status: http.StatusTooManyRequests, Code: CodeRateLimited, Message: "too many requests"}, "This login cannot go on"},
+		{&login.Error{Code: login.CodeTemporarilyUnavailable, Description: "store"}, "Login unavailable"},
+	} {
+		r := httptest.NewRequest("GET", login.LogoutPath, nil)
+		r.Header.Set("Accept", "text/html")
+		w := httptest.NewRecorder()
+		refusePage(w, r, s, c.err)
+		if code := loginError(c.err).Code; w.Code != loginError(c.err).Status || !strings.Contains(w.Body.String(), `<h1 id="ended">`+c.title+`</h1>`) ||
+			!strings.Contains(w.Body.String(), "<code>"+code+"</code>") {
+			t.Errorf("%s: %d\n%s", code, w.Code, w.Body)
+		}
 	}
 }

@@ -270,3 +270,34 @@ func TestOlderNodeSessionPurpose(t *testing.T) {
 		t.Errorf("describe: %+v %v", r, err)
 	}
 }
+
+// TestResume: the login page's words come back for the browser that
+// started the session only, while it is open and its client enabled.
+func TestResume(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	q := goodQuery()
+	q.Set("acr_values", "L3")
+	st, err := p.Authorize(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := p.Resume(ctx, st.ID, st.Browser)
+	if err != nil || got.ID != st.ID || got.Browser != "" || got.ClientName != "Shop" || !slices.Equal(got.Claims, st.Claims) ||
+		got.Level != identity.L3 || got.Purpose != nil {
+		t.Fatalf("Resume: %+v %v", got, err)
+	}
+	var e *Error
+	for name, c := range map[string][2]string{"another browser": {st.ID, rand.Text()}, "no browser": {st.ID, ""},
+		"another session": {"A" + st.ID[1:], st.Browser}, "malformed ID": {"x", st.Browser}} {
+		if _, err := p.Resume(ctx, c[0], c[1]); !errors.As(err, &e) || e.Code != CodeSessionNotFound {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if _, err := p.cfg.Clients.(*auth.MemoryStore).Update(ctx, "shop", func(c *auth.Client) error { c.Disabled = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Resume(ctx, st.ID, st.Browser); !errors.As(err, &e) || e.Code != CodeInvalidClient {
+		t.Errorf("a disabled client's session: %v", err)
+	}
+}

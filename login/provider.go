@@ -205,6 +205,10 @@ func (p *Provider) random(n int) (string, error) {
 	return base64.RawURLEncoding.EncodeToString(b), nil
 }
 
+// UILocales are the languages of the login pages (the ui_locales they
+// honour), the default first.
+var UILocales = []string{"en", "zh-CN"}
+
 // Discovery is the OpenID Provider configuration (OpenID Connect
 // Discovery 1.0 §3): the authorization server metadata m, every member
 // kept, with user login's members added and its grant types, response
@@ -231,6 +235,7 @@ func (p *Provider) Discovery(m auth.Metadata) map[string]any {
 		"claims_supported":                               append([]string{"iss", "sub", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "at_hash", "azp"}, auth.Claims...),
 		"acr_values_supported":                           []string{"L1", "L2", "L3", "L4"},
 		"prompt_values_supported":                        []string{"none", "login", "consent", "select_account"},
+		"ui_locales_supported":                           UILocales,
 		"claims_parameter_supported":                     false,
 		"request_parameter_supported":                    false,
 		"request_uri_parameter_supported":                false,

@@ -329,14 +329,37 @@ func pinError(err error) error {
 // of a page without JavaScript). A session that is unknown, expired,
 // answered or another browser's is CodeSessionNotFound.
 func (p *Provider) Pending(ctx context.Context, id, browser string) error {
+	_, err := p.pending(ctx, id, browser)
+	return err
+}
+
+// pending is Pending, returning the session.
+func (p *Provider) pending(ctx context.Context, id, browser string) (*session, error) {
 	s, err := p.getSession(ctx, id)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if subtle.ConstantTimeCompare([]byte(digest(browser)), []byte(s.Browser)) != 1 || s.Approved != nil || s.Denied {
-		return fail(CodeSessionNotFound, "no open login session for this browser")
+		return nil, fail(CodeSessionNotFound, "no open login session for this browser")
 	}
-	return nil
+	return s, nil
+}
+
+// Resume returns what the login page of session id shows, for showing
+// it again (in another language) to the browser that started it:
+// browser is its secret, as for Pending, whose errors Resume returns,
+// and the client must still be enabled. Browser is empty: the browser
+// has its secret already.
+func (p *Provider) Resume(ctx context.Context, id, browser string) (*Started, error) {
+	s, err := p.pending(ctx, id, browser)
+	if err != nil {
+		return nil, err
+	}
+	c, err := p.client(ctx, s.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	return &Started{ID: id, ClientName: c.Name, Claims: s.Claims, Level: identity.Level(s.Level), Purpose: s.Purpose}, nil
 }
 
 // Outcome is where the browser goes once its session is done: the

@@ -183,3 +183,19 @@ func TestContrastKnownAnswer(t *testing.T) {
 		t.Errorf("#777 on white %.2f, want 4.48", r)
 	}
 }
+
+// TestCounterSendsOfflineCodes: POST /v1/qr/verify verifies offline codes
+// too (cmd/trustid.TestTwoRegionOfflineCodes), so the counter page sends
+// them to the node like online ones; only static codes, which the node
+// does not redeem, are answered in the page.
+func TestCounterSendsOfflineCodes(t *testing.T) {
+	b, err := fs.ReadFile(Files(), "counter.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range regexp.MustCompile(`/\^TID[^/]*/\.test\(code\)`).FindAllString(string(b), -1) {
+		if strings.Contains(m, "OFF") {
+			t.Errorf("counter.js refuses offline codes before sending them to the node: %s", m)
+		}
+	}
+}

@@ -82,7 +82,7 @@ var publicRoutes = []string{
 	"GET /.well-known/openid-configuration",
 	"GET /.well-known/jwks.json",
 	// User login (OpenID Connect): the browser's authorization request,
-	// long poll and PNG QR (its cookie), the holder's app reading and approving a
+	// long poll, PNG QR and pages (its cookie), the holder's app reading and approving a
 	// session (its device signature), userinfo and logout (a login access
 	// token or ID token, checked by package login).
 	"GET /oauth2/authorize",
@@ -93,6 +93,7 @@ var publicRoutes = []string{
 	"GET /login/sessions/{id}/wait",
 	"GET /login/sessions/{id}/qr.png",
 	"GET /login/sessions/{id}/continue",
+	"GET /login/sessions/{id}/page",
 	"GET /oauth2/userinfo",
 	"POST /oauth2/userinfo",
 	"GET /oauth2/logout",

@@ -11,12 +11,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/fetch"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/chromedp"
@@ -421,16 +423,16 @@ func TestBrowserScanToLogin(t *testing.T) {
 	testbrowser.CheckA11y(t, noJS, "login ended page")
 	shot(noJS, "login-ended-noscript.png")
 
-	// Continuing before the approval shows the waiting page (the QR, the
-	// link, a meta refresh under a CSP without scripts), which reloads
-	// itself and lands once the holder approves, with no click.
+	// Continuing before the approval shows the waiting page (the QR and
+	// the link to check again, under a CSP without scripts), which stays
+	// as it is until the person, having approved, checks again.
 	if err := chromedp.Do(noJS, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("qr-png")),
 		chromedp.Click(chromedp.ID("continue")), chromedp.WaitVisible(chromedp.ID("waiting"))); err != nil {
 		t.Fatal(err)
 	}
 	loc, _ = chromedp.Run(noJS, chromedp.Location())
-	session4 := strings.TrimSuffix(loc, "/continue")
-	if !strings.HasPrefix(loc, f.base+"/login/sessions/") || !strings.HasSuffix(loc, "/continue") || session4 == got {
+	session4 := strings.TrimSuffix(loc, "/continue?ui_locales=en")
+	if !strings.HasPrefix(loc, f.base+"/login/sessions/") || !strings.HasSuffix(loc, "/continue?ui_locales=en") || session4 == got {
 		t.Fatalf("the waiting page is at %s", loc)
 	}
 	png, err = chromedp.Run(noJS, chromedp.Screenshot(chromedp.ID("qr-png")))
@@ -447,6 +449,13 @@ func TestBrowserScanToLogin(t *testing.T) {
 	testbrowser.CheckA11y(t, noJS, "login waiting page")
 	shot(noJS, "waiting-noscript.png")
 	approveWallet(session4)
+	time.Sleep(500 * time.Millisecond)
+	if again, err := chromedp.Run(noJS, chromedp.Location()); err != nil || again != loc {
+		t.Fatalf("the waiting page moved by itself, to %s (%v)", again, err)
+	}
+	if err := chromedp.Do(noJS, chromedp.Click(chromedp.ID("continue"))); err != nil {
+		t.Fatal(err)
+	}
 	who4, err := chromedp.Run(noJS, chromedp.Text(chromedp.ID("who")))
 	if err != nil {
 		t.Fatalf("the waiting page did not land at the party: %v (party errors %v)", err, rp.errs)
@@ -513,4 +522,167 @@ func loginPageSession(t *testing.T, ctx context.Context) string {
 // jsString quotes s as a JavaScript string literal.
 func jsString(s string) string {
 	return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(s) + `"`
+}
+
+// TestBrowserLoginPollRetries: the login page's poll rides out a node
+// unavailable for a while (503 temporarily_unavailable, as during a Redis
+// restart) and a rate limit (429), waiting at least their Retry-After,
+// and still follows the approval to the party; only a real refusal (the
+// session ended: 404) stops it, saying the login expired. The answers
+// are the browser's own (DevTools Fetch interception): the node's long
+// polls are not touched.
+func TestBrowserLoginPollRetries(t *testing.T) {
+	browser := testbrowser.New(t)
+	f := newEnrollFixture(t)
+	alice := newPerson(t, "11010519900307123", "张三")
+	code, ra, m := f.enroll(f.enrollBody(alice, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	rp := f.startWebRP("shop-web", "shopweb.example")
+	ctx, cancel := context.WithTimeout(browser, 40*time.Second)
+	defer cancel()
+	netlog := watchNetwork(t, ctx)
+
+	// answers are the statuses the intercepted polls get, in order; a
+	// 0 lets the poll through to the node.
+	var (
+		mu      sync.Mutex
+		answers []int
+		polls   []time.Time
+	)
+	err := chromedp.Listen(ctx, func(ev any) {
+		p, ok := ev.(*fetch.EventRequestPaused)
+		if !ok {
+			return
+		}
+		mu.Lock()
+		polls = append(polls, time.Now())
+		status := 0
+		if len(answers) > 0 {
+			status, answers = answers[0], answers[1:]
+		}
+		mu.Unlock()
+		go func() {
+			if status == 0 {
+				chromedp.Call(ctx, fetch.ContinueRequest, fetch.ContinueRequestParams{RequestID: p.RequestID})
+				return
+			}
+			code := map[int]string{503: "temporarily_unavailable", 429: "rate_limited", 404: "session_not_found"}[status]
+			chromedp.Call(ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: p.RequestID, ResponseCode: int64(status),
+				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}, {Name: "Retry-After", Value: "1"}},
+				Body:            []byte(`{"error":"` + code + `","error_description":"test"}`)})
+		}()
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	answer := func(statuses ...int) {
+		mu.Lock()
+		answers, polls = statuses, nil
+		mu.Unlock()
+	}
+	pollTimes := func() []time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(polls)
+	}
+	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: f.base + "/login/sessions/*/wait"}}}); err != nil {
+		t.Fatal(err)
+	}
+
+	// Unavailable, then over a limit, then the node's own long poll,
+	// which the approval answers.
+	answer(503, 429)
+	if err := chromedp.Do(ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("qr"))); err != nil {
+		t.Fatal(err)
+	}
+	sessionURL := loginPageSession(t, ctx)
+	waitFor(t, func() bool { return len(pollTimes()) == 3 && netlog.pollWaiting() == 1 }, "the third poll, at the node")
+	p := pollTimes()
+	for i := 1; i < 3; i++ {
+		if gap := p[i].Sub(p[i-1]); gap < 900*time.Millisecond {
+			t.Errorf("poll %d came %v after a refusal with Retry-After: 1", i+1, gap)
+		}
+	}
+	if status, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("status"))); err != nil || status != "Waiting for approval…" {
+		t.Errorf("the page says %q (%v) while the node is unavailable", status, err)
+	}
+	if status, m := approve(t, sessionURL, f.app(alice, ra), "", "age_over_18"); status != 204 {
+		t.Fatalf("approve: %d %v", status, m)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("who"))); err != nil {
+		t.Fatalf("the browser did not land at the party after the node came back: %v (party errors %v)", err, rp.errs)
+	}
+
+	// A session that ended (404) stops the poll: the page says so and
+	// asks no more.
+	answer(404)
+	if err := chromedp.Do(ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("qr"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool {
+		s, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("status")))
+		return s == "This login expired. Reload the page."
+	}, "the page saying the login expired")
+	time.Sleep(1500 * time.Millisecond)
+	if n := len(pollTimes()); n != 1 {
+		t.Errorf("the page polled %d times after the session ended", n)
+	}
+}
+
+// TestBrowserLoginLanguageSwitch: the login page's language switch shows
+// the same login (the same session's QR, the same long poll) in Chinese,
+// which passes the accessibility check and its CSP, and the login goes
+// on from there to the party.
+func TestBrowserLoginLanguageSwitch(t *testing.T) {
+	browser := testbrowser.New(t)
+	f := newEnrollFixture(t)
+	alice := newPerson(t, "11010519900307123", "张三")
+	code, ra, m := f.enroll(f.enrollBody(alice, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	rp := f.startWebRP("shop-web", "shopweb.example")
+	ctx, cancel := context.WithTimeout(browser, 30*time.Second)
+	defer cancel()
+	watchNetwork(t, ctx)
+	lang := func() string {
+		t.Helper()
+		l, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return l
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("qr"))); err != nil {
+		t.Fatal(err)
+	}
+	session := loginPageSession(t, ctx)
+	if l := lang(); l != "en" {
+		t.Fatalf("the login page is in %q", l)
+	}
+	if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("language")), chromedp.WaitVisible(chromedp.ID("qr"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, func() bool { return lang() == "zh-CN" }, "the page in Chinese")
+	if got := loginPageSession(t, ctx); got != session {
+		t.Fatalf("the switched page shows a QR of %s, want the same session %s", got, session)
+	}
+	h1, err := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("h1")))
+	if err != nil || h1 != "登录 Web shop-web" {
+		t.Errorf("the switched page's heading: %q %v", h1, err)
+	}
+	testbrowser.CheckA11y(t, ctx, "Chinese login page after the switch")
+	if status, m := approve(t, session, f.app(alice, ra), "", "age_over_18"); status != 204 {
+		t.Fatalf("approve: %d %v", status, m)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("who"))); err != nil {
+		t.Fatalf("the browser did not land at the party from the switched page: %v (party errors %v)", err, rp.errs)
+	}
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if len(rp.subs) != 1 || len(rp.errs) != 0 {
+		t.Errorf("party: subs %v, errors %v", rp.subs, rp.errs)
+	}
 }

@@ -197,11 +197,11 @@ func TestLoginPageQRPNG(t *testing.T) {
 		}
 	}
 	// The page's way on without JavaScript: before the approval the
-	// waiting page (a meta refresh, no script allowed), for the cookie's
-	// browser only.
+	// waiting page (its link checks again; no script allowed), for the
+	// cookie's browser only.
 	status, page, hdr := get(a.browser, a.sessionURL+"/continue")
 	csp := hdr.Get("Content-Security-Policy")
-	if status != 200 || !strings.Contains(string(page), `<meta http-equiv="refresh" content="3">`) || !strings.Contains(string(page), `<html lang="en">`) ||
+	if status != 200 || !strings.Contains(string(page), `href="`+strings.TrimPrefix(a.sessionURL, f.base)+`/continue?ui_locales=en"`) || !strings.Contains(string(page), `<html lang="en">`) ||
 		!strings.Contains(string(page), `src="`+strings.TrimPrefix(a.sessionURL, f.base)+`/qr.png"`) || strings.Contains(string(page), "<script") ||
 		!strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") || hdr.Get("Cache-Control") != "no-store" {
 		t.Fatalf("the waiting page: %d %v\n%s", status, hdr, page)
@@ -942,12 +942,182 @@ func TestLoginPagesInChinese(t *testing.T) {
 			t.Fatalf("no app link:\n%s", page)
 		}
 		session, _ := url.QueryUnescape(strings.ReplaceAll(m[1], "&amp;", "&"))
-		if status, page, _ := get(b, session+"/continue", tc.accept); status != 200 || !strings.Contains(page, `<h1 id="waiting">等待确认</h1>`) || !strings.Contains(page, "每 3 秒") || !strings.Contains(page, `alt="登录二维码"`) {
+		if status, page, _ := get(b, session+"/continue", tc.accept); status != 200 || !strings.Contains(page, `<h1 id="waiting">等待确认</h1>`) || !strings.Contains(page, "我已确认，再次检查") || !strings.Contains(page, `alt="登录二维码"`) {
 			t.Errorf("the waiting page in Chinese: %d\n%s", status, page)
 		}
 		if status, page, _ := get(newBrowser(), session+"/continue", tc.accept); status != 404 || !strings.Contains(page, `<h1 id="ended">本次登录已结束</h1>`) || !strings.Contains(page, `<html lang="zh-CN">`) {
 			t.Errorf("the ended page in Chinese: %d\n%s", status, page)
 		}
+	}
+}
+
+// TestLoginPagesUILocales: the relying party's ui_locales (OpenID
+// Connect Core §3.1.2.1: BCP 47 tags in order of preference) chooses
+// the login page's language over the browser's Accept-Language (a
+// counter kiosk or a shared computer whose browser asks for English,
+// for an elderly Chinese user); the first language the pages have wins,
+// else Accept-Language decides. The page's links carry its language
+// on, and its switch shows the same session's page in the other
+// language, to the browser that started it only.
+func TestLoginPagesUILocales(t *testing.T) {
+	f := newEnrollFixture(t)
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	get := func(c *http.Client, u string) (int, string, http.Header) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", u, nil)
+		req.Header.Set("Accept-Language", "en-US,en;q=0.9")
+		req.Header.Set("Accept", "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8")
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b), resp.Header
+	}
+	for uiLocales, lang := range map[string]string{"zh-CN": "zh-CN", "fr-CA zh-TW en": "zh-CN", "ja en-GB zh": "en", "fr de": "en", "!! zh": "zh-CN", "": "en"} {
+		b := newBrowser()
+		u := shop.conf.AuthCodeURL(rand.Text(), oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oidc.Nonce(rand.Text()),
+			oauth2.SetAuthURLParam("ui_locales", uiLocales))
+		status, page, hdr := get(b, u)
+		if status != 200 || !strings.Contains(page, `<html lang="`+lang+`">`) || hdr.Get("Content-Language") != lang {
+			t.Fatalf("ui_locales %q from an English browser: %d %v, want %s\n%.400s", uiLocales, status, hdr, lang, page)
+		}
+		if lang != "zh-CN" {
+			continue
+		}
+		m := appLinkRE.FindStringSubmatch(page)
+		if m == nil {
+			t.Fatalf("no app link:\n%s", page)
+		}
+		session, _ := url.QueryUnescape(strings.ReplaceAll(m[1], "&amp;", "&"))
+		path := strings.TrimPrefix(session, f.base)
+		// The way on without JavaScript keeps the language; the switch
+		// names the other.
+		if !strings.Contains(page, `href="`+path+`/continue?ui_locales=zh-CN"`) ||
+			!strings.Contains(page, `<a id="language" lang="en" hreflang="en" href="`+path+`/page?ui_locales=en">English</a>`) {
+			t.Fatalf("the Chinese login page's links:\n%s", page)
+		}
+		if status, page, _ := get(b, session+"/continue?ui_locales=zh-CN"); status != 200 || !strings.Contains(page, `<h1 id="waiting">等待确认</h1>`) ||
+			!strings.Contains(page, `href="`+path+`/continue?ui_locales=en">English</a>`) {
+			t.Errorf("the waiting page from the Chinese page: %d\n%s", status, page)
+		}
+		// The switch: the same session's page, in English.
+		status, page, hdr = get(b, session+"/page?ui_locales=en")
+		csp := hdr.Get("Content-Security-Policy")
+		if status != 200 || !strings.Contains(page, `<html lang="en">`) || !strings.Contains(page, "<h1>Log in to Web shop-web</h1>") ||
+			!strings.Contains(page, `data-uri="`+session+`"`) || !strings.Contains(page, "aged 18 or over") ||
+			!strings.Contains(page, `<a id="language" lang="zh-CN" hreflang="zh-CN" href="`+path+`/page?ui_locales=zh-CN">中文</a>`) ||
+			!strings.Contains(csp, "script-src 'nonce-") || hdr.Get("Set-Cookie") != "" {
+			t.Errorf("the switched page: %d %v\n%s", status, hdr, page)
+		}
+		// Only for the browser that started the session: another gets
+		// the ended page, in the language asked for.
+		if status, page, _ := get(newBrowser(), session+"/page?ui_locales=zh-CN"); status != 404 || !strings.Contains(page, `<h1 id="ended">本次登录已结束</h1>`) {
+			t.Errorf("the switch in another browser: %d\n%s", status, page)
+		}
+	}
+}
+
+// TestLogoutPages: RP-initiated logout without a post_logout_redirect_uri
+// ends on an HTML page (api/openapi.json) under the login pages' headers,
+// in the language of ui_locales (RP-Initiated Logout §2) or the browser;
+// a refused logout is an HTML page for a browser's navigation, as the
+// authorization endpoint's refusals are, and JSON for another client.
+func TestLogoutPages(t *testing.T) {
+	f := newEnrollFixture(t)
+	alice := newPerson(t, "11010519900307123", "张三")
+	code, ra, m := f.enroll(f.enrollBody(alice, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	a := shop.start(t)
+	if status, m := approve(t, a.sessionURL, f.app(alice, ra), ""); status != 204 {
+		t.Fatalf("approve: %d %v", status, m)
+	}
+	tok, _ := shop.exchange(t, a, a.code(t, shop, f.base))
+	hint := tok.Extra("id_token").(string)
+	logout := func(q url.Values, accept, lang string) (*http.Response, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", f.base+"/oauth2/logout?"+q.Encode(), nil)
+		req.Header.Set("Accept", accept)
+		req.Header.Set("Accept-Language", lang)
+		resp, err := newBrowser().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp, string(b)
+	}
+	const browser = "text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8"
+	pageHeaders := func(name string, resp *http.Response, body string) {
+		t.Helper()
+		csp := resp.Header.Get("Content-Security-Policy")
+		if !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || !strings.Contains(csp, "default-src 'none'") || strings.Contains(csp, "script-src") ||
+			resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("X-Content-Type-Options") != "nosniff" ||
+			resp.Header.Get("Referrer-Policy") != "no-referrer" || strings.Contains(body, "<script") {
+			t.Errorf("%s: %v\n%s", name, resp.Header, body)
+		}
+	}
+	// Refused (an unregistered post_logout_redirect_uri): a page for a
+	// browser, with the logout's words and the error code.
+	bad := url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://evil.example/"}}
+	resp, body := logout(bad, browser, "zh-CN,zh;q=0.9")
+	if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.Contains(body, `<html lang="zh-CN">`) ||
+		!strings.Contains(body, `<h1 id="ended">退出登录未被接受</h1>`) || !strings.Contains(body, "<code>invalid_request</code>") {
+		t.Errorf("refused logout, a browser: %d\n%s", resp.StatusCode, body)
+	}
+	pageHeaders("refused logout", resp, body)
+	// The same refusal to a client that does not prefer HTML: JSON.
+	resp, body = logout(bad, "*/*", "")
+	if resp.StatusCode != 400 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || !strings.Contains(body, `"error":"invalid_request"`) {
+		t.Errorf("refused logout, another client: %d %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), body)
+	}
+	// Logged out: the page in the browser's language, or ui_locales'.
+	for _, c := range []struct{ uiLocales, accept, lang, h1 string }{
+		{"", "zh-CN,zh;q=0.9", "zh-CN", "您已退出登录"},
+		{"", "en-GB", "en", "You are logged out"},
+		{"zh-Hans", "en-GB", "zh-CN", "您已退出登录"},
+	} {
+		q := url.Values{"id_token_hint": {hint}}
+		if c.uiLocales != "" {
+			q.Set("ui_locales", c.uiLocales)
+		}
+		resp, body := logout(q, browser, c.accept)
+		if resp.StatusCode != 200 || !strings.Contains(body, `<html lang="`+c.lang+`">`) || !strings.Contains(body, `<h1 id="logged-out">`+c.h1+`</h1>`) ||
+			resp.Header.Get("Content-Language") != c.lang {
+			t.Errorf("logged out, %+v: %d %v\n%s", c, resp.StatusCode, resp.Header, body)
+		}
+		pageHeaders("logged-out page", resp, body)
+	}
+}
+
+// TestWaitingPageNoTimedRefresh: the waiting page without JavaScript does
+// not reload itself (WCAG 2.x SC 2.2.1 Timing Adjustable, level A; W3C ACT
+// rule bc659a, failure technique F41: a reload restarts a screen reader
+// or a magnifier at the top of the page, for the elderly users the page
+// without JavaScript serves); its link checks again when the person has
+// approved.
+func TestWaitingPageNoTimedRefresh(t *testing.T) {
+	f := newEnrollFixture(t)
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	a := shop.start(t)
+	resp, err := a.browser.Get(a.sessionURL + "/continue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	page, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("Refresh") != "" {
+		t.Fatalf("continue: %d %v %s", resp.StatusCode, resp.Header, page)
+	}
+	if strings.Contains(strings.ToLower(string(page)), "http-equiv") {
+		t.Errorf("the waiting page reloads itself on a timer (WCAG 2.2.1, ACT bc659a):\n%.400s", page)
+	}
+	if !strings.Contains(string(page), `<a id="continue" class="button" href="`+strings.TrimPrefix(a.sessionURL, f.base)+`/continue?ui_locales=en">I have approved — check again</a>`) {
+		t.Errorf("the waiting page has no link to check again:\n%s", page)
 	}
 }
 

@@ -92,7 +92,7 @@
     var code = $("code").value.trim();
     if (!token) { $("scan-status").textContent = t("counter.needToken"); $("token").focus(); return; }
     if (!code) { $("scan-status").textContent = t("counter.needCode"); $("code").focus(); return; }
-    if (/^TID(OFF|ST)\d+:/.test(code)) {
+    if (/^TIDST\d+:/.test(code)) {
       last = {kind: "note"};
       render();
       return;
@@ -118,7 +118,7 @@
     box.hidden = false;
     if (last.kind === "note") {
       box.className = "result bad";
-      box.appendChild(el("p", {}, t("counter.offlineNote")));
+      box.appendChild(el("p", {}, t("counter.staticNote")));
       return;
     }
     if (last.kind === "bad") {
