@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -163,6 +164,24 @@ type ephemeral struct {
 // share the keystore copy, hence the secret.
 const storeKeySecret = "store-key"
 
+// redisClient is the client --redis-url names: one server, or with
+// --redis-cluster a Redis Cluster's seed nodes. addr names it in errors
+// (no password).
+func redisClient(cmd *cobra.Command, url string) (client redis.UniversalClient, addr string, err error) {
+	if cluster, _ := cmd.Flags().GetBool("redis-cluster"); cluster {
+		opts, err := redis.ParseClusterURL(url)
+		if err != nil {
+			return nil, "", fmt.Errorf("--redis-url (a Redis Cluster): %w", err)
+		}
+		return redis.NewClusterClient(opts), "cluster " + strings.Join(opts.Addrs, ","), nil
+	}
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		return nil, "", fmt.Errorf("--redis-url: %w", err)
+	}
+	return redis.NewClient(opts), opts.Addr, nil
+}
+
 // openStore returns Redis when --redis-url is set, else the in-memory store.
 func openStore(cmd *cobra.Command, region string, ks *keystore.Store) (*ephemeral, error) {
 	url, _ := cmd.Flags().GetString("redis-url")
@@ -178,11 +197,10 @@ func openStore(cmd *cobra.Command, region string, ks *keystore.Store) (*ephemera
 		}
 		return &ephemeral{Store: m, close: m.Close}, nil
 	}
-	opts, err := redis.ParseURL(url)
+	client, addr, err := redisClient(cmd, url)
 	if err != nil {
-		return nil, fmt.Errorf("--redis-url: %w", err)
+		return nil, err
 	}
-	client := redis.NewClient(opts)
 	r, err := redisstore.New(client, redisstore.Options{Prefix: prefix, KeySecret: secret.Value()})
 	if err != nil {
 		client.Close()
@@ -192,7 +210,7 @@ func openStore(cmd *cobra.Command, region string, ks *keystore.Store) (*ephemera
 	defer cancel()
 	if err := r.Ping(ctx); err != nil {
 		client.Close()
-		return nil, fmt.Errorf("redis at %s: %w", opts.Addr, err)
+		return nil, fmt.Errorf("redis at %s: %w", addr, err)
 	}
 	// A server with no replay epoch is taken as new (see InitEpoch and
 	// docs/operations.md: after a restart, running instances have started
@@ -200,10 +218,10 @@ func openStore(cmd *cobra.Command, region string, ks *keystore.Store) (*ephemera
 	fresh, err := r.InitEpoch(ctx)
 	if err != nil {
 		client.Close()
-		return nil, fmt.Errorf("redis at %s: %w", opts.Addr, err)
+		return nil, fmt.Errorf("redis at %s: %w", addr, err)
 	}
 	if fresh {
-		slog.Info("redis: replay epoch started (a server with no TrustID epoch is taken as new)", slog.String("addr", opts.Addr))
+		slog.Info("redis: replay epoch started (a server with no TrustID epoch is taken as new)", slog.String("addr", addr))
 	}
 	return &ephemeral{Store: r, close: func() error { r.Close(); return client.Close() }}, nil
 }
