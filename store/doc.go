@@ -14,11 +14,12 @@
 //     use, sharded, with expiry against an injected clock, a background
 //     sweeper and a cap on the number of entries.
 //   - redisstore.Store (package store/redis), for any number of stateless
-//     nodes sharing one Redis or Redis Cluster (any redis.UniversalClient).
-//     Every operation is a single-key command or a single-key Lua script, so
-//     it is atomic and Cluster-safe without hash tags. Expiry and rate-limit
-//     time come from the Redis server's clock, so nodes with skewed clocks
-//     still agree.
+//     nodes sharing one Redis or Redis Cluster. Every operation is one
+//     command or Lua script on one key, so it is atomic, except that a
+//     replay marker's script also reads the replay epoch; on a Cluster the
+//     two keys carry a hash tag that puts them in one slot. Expiry and
+//     rate-limit time come from the Redis server's clock, so nodes with
+//     skewed clocks still agree.
 //
 // # Capabilities and their namespaces
 //

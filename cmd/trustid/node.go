@@ -8,8 +8,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -163,26 +165,51 @@ type ephemeral struct {
 // share the keystore copy, hence the secret.
 const storeKeySecret = "store-key"
 
+// redisClient is the client --redis-url names: one server, or with
+// --redis-cluster a Redis Cluster's seed nodes. addr names it in errors
+// and logs; neither it nor an error carries the URL's password.
+func redisClient(cmd *cobra.Command, rawURL string) (client redis.UniversalClient, addr string, err error) {
+	if cluster, _ := cmd.Flags().GetBool("redis-cluster"); cluster {
+		opts, err := redis.ParseClusterURL(rawURL)
+		if err != nil {
+			return nil, "", fmt.Errorf("--redis-url (a Redis Cluster): %w", withoutURL(err))
+		}
+		return redis.NewClusterClient(opts), "cluster " + strings.Join(opts.Addrs, ","), nil
+	}
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, "", fmt.Errorf("--redis-url: %w", withoutURL(err))
+	}
+	return redis.NewClient(opts), opts.Addr, nil
+}
+
+// withoutURL drops the URL, password and all, that a *url.Error quotes.
+func withoutURL(err error) error {
+	if ue, ok := errors.AsType[*url.Error](err); ok {
+		return ue.Err
+	}
+	return err
+}
+
 // openStore returns Redis when --redis-url is set, else the in-memory store.
-func openStore(cmd *cobra.Command, region string, ks *keystore.Store) (*ephemeral, error) {
-	url, _ := cmd.Flags().GetString("redis-url")
+func openStore(cmd *cobra.Command, log *slog.Logger, region string, ks *keystore.Store) (*ephemeral, error) {
+	rawURL, _ := cmd.Flags().GetString("redis-url")
 	prefix := "trustid:" + region + ":"
 	secret, err := ks.Secret(storeKeySecret, 32)
 	if err != nil {
 		return nil, err
 	}
-	if url == "" {
+	if rawURL == "" {
 		m, err := store.NewMemory(store.MemoryOptions{Prefix: prefix, KeySecret: secret.Value()})
 		if err != nil {
 			return nil, err
 		}
 		return &ephemeral{Store: m, close: m.Close}, nil
 	}
-	opts, err := redis.ParseURL(url)
+	client, addr, err := redisClient(cmd, rawURL)
 	if err != nil {
-		return nil, fmt.Errorf("--redis-url: %w", err)
+		return nil, err
 	}
-	client := redis.NewClient(opts)
 	r, err := redisstore.New(client, redisstore.Options{Prefix: prefix, KeySecret: secret.Value()})
 	if err != nil {
 		client.Close()
@@ -192,7 +219,7 @@ func openStore(cmd *cobra.Command, region string, ks *keystore.Store) (*ephemera
 	defer cancel()
 	if err := r.Ping(ctx); err != nil {
 		client.Close()
-		return nil, fmt.Errorf("redis at %s: %w", opts.Addr, err)
+		return nil, fmt.Errorf("redis at %s: %w", addr, err)
 	}
 	// A server with no replay epoch is taken as new (see InitEpoch and
 	// docs/operations.md: after a restart, running instances have started
@@ -200,10 +227,10 @@ func openStore(cmd *cobra.Command, region string, ks *keystore.Store) (*ephemera
 	fresh, err := r.InitEpoch(ctx)
 	if err != nil {
 		client.Close()
-		return nil, fmt.Errorf("redis at %s: %w", opts.Addr, err)
+		return nil, fmt.Errorf("redis at %s: %w", addr, err)
 	}
 	if fresh {
-		slog.Info("redis: replay epoch started (a server with no TrustID epoch is taken as new)", slog.String("addr", opts.Addr))
+		log.Info("redis: replay epoch started (a server or Cluster with no TrustID epoch is taken as new)", slog.String("addr", addr))
 	}
 	return &ephemeral{Store: r, close: func() error { r.Close(); return client.Close() }}, nil
 }

@@ -37,6 +37,7 @@ func newServeCmd() *cobra.Command {
 	f.String("region", "310000", "this node's region: a GB/T 2260 province-level code")
 	f.String("issuer", "", "public base URL of this node (default http://<addr>)")
 	f.String("redis-url", "", "Redis URL for the ephemeral store (empty: in-memory)")
+	f.Bool("redis-cluster", false, "--redis-url names a Redis Cluster by its seed nodes: redis://[USER:PASSWORD@]HOST:PORT?addr=HOST2:PORT2&addr=... (rediss:// for TLS; the client learns the other nodes from them)")
 	f.String("instance", "", "this instance's ID among the region's instances (names the status lists it allocates from; default: made on first start and kept in the data directory)")
 	f.String("trusted-proxies", "", "comma-separated CIDRs of the load balancers in front of the node: only from these peers is the client address for per-address rate limits read from X-Forwarded-For (empty: none, the TCP peer's address)")
 	f.Duration("shutdown-timeout", 15*time.Second, "how long to drain requests on SIGINT/SIGTERM")
@@ -94,7 +95,7 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
-	st, err := openStore(cmd, region, ks)
+	st, err := openStore(cmd, log, region, ks)
 	if err != nil {
 		return err
 	}

@@ -7,12 +7,14 @@
 // when the environment variable CI is set, and is skipped (saying how to
 // install it; scripts/test.sh does) otherwise. Start costs a few
 // milliseconds, so start one server per top-level test and separate
-// subtests with key prefixes (or FLUSHALL between them).
+// subtests with key prefixes (or FLUSHALL between them). StartCluster
+// starts a Redis Cluster of such servers.
 package testredis
 
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -149,6 +151,9 @@ type Server struct {
 	dir  string
 	args []string
 	stop func()
+	// cluster: the server is a node of a StartCluster; Restart waits
+	// until it reports cluster_state:ok again.
+	cluster bool
 }
 
 // StartServer is Start for a server the test restarts. Its files (an RDB
@@ -188,7 +193,72 @@ func (s *Server) Restart() {
 	if _, s.stop, err = startOn(s.tb, s.bin, s.port, s.dir, s.args); err != nil {
 		s.tb.Fatalf("testredis: restart: %v", err)
 	}
+	if s.cluster {
+		if err := waitClusterOK(s.Addr); err != nil {
+			s.tb.Fatalf("testredis: restart: %v", err)
+		}
+	}
 }
+
+// clusterSlots is the number of hash slots of a Redis Cluster.
+const clusterSlots = 16384
+
+// StartCluster starts a Redis Cluster of masters nodes, no replicas, for
+// the calling test: each node a StartServer in cluster mode (its
+// nodes.conf in its directory, so a Restart keeps its identity and slots
+// and loses only its data), the 16384 slots split into masters ranges in
+// order (CLUSTER ADDSLOTSRANGE), the nodes joined (CLUSTER MEET). It
+// returns when every node reports cluster_state:ok; the nodes' Addr are
+// the Cluster's seed addresses.
+func StartCluster(tb testing.TB, masters int) []*Server {
+	tb.Helper()
+	if masters < 1 || masters > 64 {
+		tb.Fatalf("testredis: StartCluster(%d): want 1 to 64 masters", masters)
+	}
+	nodes := make([]*Server, masters)
+	for i := range nodes {
+		nodes[i] = StartServer(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+		nodes[i].cluster = true
+	}
+	ctx := context.Background()
+	first := Client(tb, nodes[0].Addr)
+	for i, n := range nodes {
+		c := Client(tb, n.Addr)
+		lo, hi := i*clusterSlots/masters, (i+1)*clusterSlots/masters-1
+		if err := c.Do(ctx, "CLUSTER", "ADDSLOTSRANGE", lo, hi).Err(); err != nil {
+			tb.Fatalf("testredis: CLUSTER ADDSLOTSRANGE %d %d on %s: %v", lo, hi, n.Addr, err)
+		}
+		if i > 0 {
+			host, port, _ := net.SplitHostPort(n.Addr)
+			if err := first.Do(ctx, "CLUSTER", "MEET", host, port).Err(); err != nil {
+				tb.Fatalf("testredis: CLUSTER MEET %s: %v", n.Addr, err)
+			}
+		}
+	}
+	for _, n := range nodes {
+		if err := waitClusterOK(n.Addr); err != nil {
+			tb.Fatalf("testredis: %v", err)
+		}
+	}
+	return nodes
+}
+
+// waitClusterOK waits until the node at addr reports cluster_state:ok.
+func waitClusterOK(addr string) error {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	defer c.Close()
+	var info string
+	for deadline := time.Now().Add(clusterTimeout); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		var err error
+		if info, err = c.ClusterInfo(context.Background()).Result(); err == nil && strings.Contains(info, "cluster_state:ok") {
+			return nil
+		}
+	}
+	return fmt.Errorf("cluster node %s not ok within %v:\n%s", addr, clusterTimeout, info)
+}
+
+// clusterTimeout bounds how long a Cluster takes to agree it is ok.
+const clusterTimeout = 30 * time.Second
 
 // freePort asks the kernel for a free loopback TCP port.
 func freePort() (int, error) {

@@ -4,8 +4,11 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/trustid-cn/trustid/internal/testredis"
 )
@@ -78,5 +81,46 @@ func TestMissingServer(t *testing.T) {
 		case ci == "1" && (!failed || !strings.Contains(string(out), "--- FAIL") || !strings.Contains(string(out), "redis-server is required")):
 			t.Errorf("with CI: want a failure naming redis-server, got %v:\n%s", err, out)
 		}
+	}
+}
+
+// TestCluster: a Cluster from StartCluster spreads keys over every master
+// (a ClusterClient follows MOVED), and a node restarted keeps its slots
+// and loses its data.
+func TestCluster(t *testing.T) {
+	nodes := testredis.StartCluster(t, 3)
+	seeds := make([]string, len(nodes))
+	for i, n := range nodes {
+		seeds[i] = n.Addr
+	}
+	c := redis.NewClusterClient(&redis.ClusterOptions{Addrs: seeds})
+	t.Cleanup(func() { c.Close() })
+	ctx := t.Context()
+	for i := range 100 {
+		if err := c.Set(ctx, "k"+strconv.Itoa(i), "v", 0).Err(); err != nil {
+			t.Fatalf("SET through the cluster: %v", err)
+		}
+	}
+	sizes := make([]int64, len(nodes))
+	for i, n := range nodes {
+		var err error
+		if sizes[i], err = testredis.Client(t, n.Addr).DBSize(ctx).Result(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if sizes[0] == 0 || sizes[1] == 0 || sizes[2] == 0 || sizes[0]+sizes[1]+sizes[2] != 100 {
+		t.Fatalf("keys per node %v, want 100 spread over all three", sizes)
+	}
+	nodes[1].Restart()
+	if n, err := testredis.Client(t, nodes[1].Addr).DBSize(ctx).Result(); err != nil || n != 0 {
+		t.Fatalf("restarted node holds %d keys (%v), want 0", n, err)
+	}
+	for i := range 100 {
+		if err := c.Set(ctx, "k"+strconv.Itoa(i), "v", 0).Err(); err != nil {
+			t.Fatalf("SET after the restart: %v", err)
+		}
+	}
+	if n, err := testredis.Client(t, nodes[1].Addr).DBSize(ctx).Result(); err != nil || n != sizes[1] {
+		t.Fatalf("restarted node holds %d keys (%v), want its %d again", n, err, sizes[1])
 	}
 }

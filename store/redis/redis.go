@@ -1,10 +1,11 @@
 // Package redisstore is the [store.Store] backed by Redis or Redis Cluster,
-// for any number of stateless nodes sharing one backend. Every operation is a
-// single-key command or a single-key Lua script, so it is atomic and
-// Cluster-safe without hash tags; expiry and rate-limit time come from the
-// Redis server's clock, so nodes with skewed clocks still agree. It is the
-// only package that links go-redis: domain packages depend on the contract
-// in package store.
+// for any number of stateless nodes sharing one backend. Every operation is
+// one command or Lua script on one key, except that a replay marker's script
+// also reads the replay epoch (see [Store.MarkUsed]): on a Cluster the two
+// carry a hash tag naming one of 64 epoch buckets, so they share a slot.
+// Expiry and rate-limit time come from the Redis server's clock, so nodes
+// with skewed clocks still agree. It is the only package that links
+// go-redis: domain packages depend on the contract in package store.
 package redisstore
 
 import (
@@ -36,13 +37,15 @@ type Options struct {
 
 // Store is the [store.Store] backed by Redis or Redis Cluster (Redis 6.2 or later,
 // for GETDEL). It is safe for concurrent use, and any number of processes
-// may share one backend: every operation is one atomic single-key command or
-// script. Expiry and rate-limit time follow the Redis server's clock; TTLs
+// may share one backend: every operation is one atomic command or script.
+// Expiry and rate-limit time follow the Redis server's clock; TTLs
 // are rounded up to whole milliseconds.
 type Store struct {
-	c      redis.UniversalClient
-	keys   store.Keyer
-	closed atomic.Bool
+	c    redis.UniversalClient
+	keys store.Keyer
+	// cluster: c is a *redis.ClusterClient (see clusterEpoch).
+	cluster bool
+	closed  atomic.Bool
 }
 
 var _ store.Store = (*Store)(nil)
@@ -58,7 +61,8 @@ func New(client redis.UniversalClient, opts Options) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Store{c: client, keys: k}, nil
+	_, cluster := client.(*redis.ClusterClient)
+	return &Store{c: client, keys: k, cluster: cluster}, nil
 }
 
 // wrap marks a backend error store.ErrUnavailable and adds the
@@ -189,14 +193,36 @@ func (r *Store) Spend(ctx context.Context, key string, ttl time.Duration) ([]byt
 // EpochKey is the key, shared by every prefix on one Redis server, that
 // records the server's replay epoch: "RUN_ID:SINCE_MS", the server run
 // (INFO run_id, new on every start) and the server time from which its
-// markers are complete. See [Store.MarkUsed].
+// markers are complete. See [Store.MarkUsed]. On a Redis Cluster each
+// epoch bucket has its own, EpochKey + ":" + the bucket's hash tag.
 const EpochKey = "trustid-replay-epoch"
+
+// epochBuckets are the names of a Cluster's epoch buckets, one per
+// base64url character: a marker belongs to the bucket named by the first
+// character of its key's digest (an HMAC of the caller key when the store
+// has a KeySecret: no caller data), so markers spread over 64 slots.
+const epochBuckets = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+// bucketTag is the hash tag of epoch bucket b: a marker key and its
+// bucket's epoch key both carry it, so they are in one Cluster slot.
+func bucketTag(b byte) string { return "{epoch-" + string(b) + "}" }
+
+// clusterEpoch returns, for the stored marker key sk on a Cluster, the
+// marker key with its bucket's hash tag and the bucket's epoch key.
+func clusterEpoch(sk string) (marker, epoch string) {
+	// The digest follows the last ':' (base64url has none).
+	tag := bucketTag(sk[strings.LastIndexByte(sk, ':')+1])
+	return sk + tag, EpochKey + ":" + tag
+}
 
 // markScript is SET NX PX (KEYS[1], ttl ARGV[1] ms) guarded by the replay
 // epoch (KEYS[2]). A Redis that restarted lost every marker it had not
 // persisted (all of them without persistence; with persistence the writes
 // after the last snapshot or fsync), and a replica promoted by a failover
-// lacks the writes not yet replicated; each gives a new run_id. When the
+// lacks the writes not yet replicated; each gives a new run_id. On a
+// Cluster KEYS[2] is the epoch of the marker's bucket, in the marker's
+// slot: the script runs on the slot's owner, and a failover or a reshard
+// moving the slot to another node restarts the bucket's epoch. When the
 // epoch names another run (or is missing: the server restarted empty or
 // was flushed), the script starts a new epoch at the server's time, and
 // refuses (-1) every marker whose ttl reaches back before the epoch's
@@ -225,21 +251,6 @@ end
 return 0
 `)
 
-// markUptimeScript is markScript for Redis Cluster, where the epoch key
-// and a marker live in different slots: the epoch is the start of the
-// marker's own server (INFO uptime_in_seconds, truncated, which only
-// lengthens the refusal). It cannot be initialised by [Store.InitEpoch].
-var markUptimeScript = redis.NewScript(`
-local up = tonumber(string.match(redis.call('INFO', 'server'), 'uptime_in_seconds:(%d+)'))
-if up == nil or up * 1000 < tonumber(ARGV[1]) then
-  return -1
-end
-if redis.call('SET', KEYS[1], '1', 'NX', 'PX', ARGV[1]) then
-  return 1
-end
-return 0
-`)
-
 // initEpochScript sets the epoch to "this run, complete since time 0"
 // unless an epoch exists; it returns 1 when it set it.
 var initEpochScript = redis.NewScript(`
@@ -251,7 +262,8 @@ return 1
 
 // MarkUsed implements [store.Store.MarkUsed] with one Lua script: SET NX
 // PX, refused with [store.ErrHistoryLost] (nothing written) while the
-// server's replay epoch is younger than ttl (see markScript), so no marker
+// server's replay epoch (on a Cluster, the epoch of the marker's bucket)
+// is younger than ttl (see markScript), so no marker
 // lost by a Redis restart, flush or failover lets a carrier through twice.
 // After the loss, markers are refused for as long as the carriers they
 // protect live (for a client assertion, its lifetime: at most 5 minutes
@@ -264,13 +276,11 @@ func (r *Store) MarkUsed(ctx context.Context, key string, ttl time.Duration) err
 	if err := store.CheckTTL(ttl); err != nil {
 		return err
 	}
-	ms := ttlMillis(ttl).Milliseconds()
-	var res int64
-	if _, cluster := r.c.(*redis.ClusterClient); cluster {
-		res, err = markUptimeScript.Run(ctx, r.c, []string{sk}, ms).Int64()
-	} else {
-		res, err = markScript.Run(ctx, r.c, []string{sk, EpochKey}, ms).Int64()
+	keys := []string{sk, EpochKey}
+	if r.cluster {
+		keys[0], keys[1] = clusterEpoch(sk)
 	}
+	res, err := markScript.Run(ctx, r.c, keys, ttlMillis(ttl).Milliseconds()).Int64()
 	if err != nil {
 		return wrap("mark used", err)
 	}
@@ -289,19 +299,57 @@ func (r *Store) MarkUsed(ctx context.Context, key string, ttl time.Duration) err
 // have been lost), and reports whether it did. trustid serve calls it at
 // startup. On a server that restarted empty since instances last marked
 // on it, the running instances' first MarkUsed has already started a new
-// epoch; InitEpoch then changes nothing. It does nothing on Redis Cluster.
+// epoch; InitEpoch then changes nothing.
+//
+// On a Redis Cluster the Cluster is new when no bucket has an epoch:
+// InitEpoch then initialises every bucket's. When some bucket has one, a
+// bucket without is one a node lost (restarted empty, flushed): InitEpoch
+// leaves it for the first marker write to start a new epoch.
 func (r *Store) InitEpoch(ctx context.Context) (bool, error) {
 	if r.closed.Load() {
 		return false, store.ErrClosed
 	}
-	if _, cluster := r.c.(*redis.ClusterClient); cluster {
-		return false, nil
+	if !r.cluster {
+		n, err := initEpochScript.Run(ctx, r.c, []string{EpochKey}).Int64()
+		if err != nil {
+			return false, wrap("init epoch", err)
+		}
+		return n == 1, nil
 	}
-	n, err := initEpochScript.Run(ctx, r.c, []string{EpochKey}).Int64()
-	if err != nil {
+	keys := make([]string, len(epochBuckets))
+	for i := range keys {
+		keys[i] = EpochKey + ":" + bucketTag(epochBuckets[i])
+	}
+	exists := make([]*redis.IntCmd, len(keys))
+	if _, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			exists[i] = p.Exists(ctx, k)
+		}
+		return nil
+	}); err != nil {
 		return false, wrap("init epoch", err)
 	}
-	return n == 1, nil
+	for _, e := range exists {
+		if e.Val() != 0 {
+			return false, nil
+		}
+	}
+	inits := make([]*redis.Cmd, len(keys))
+	if _, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, k := range keys {
+			inits[i] = initEpochScript.Eval(ctx, p, []string{k})
+		}
+		return nil
+	}); err != nil {
+		return false, wrap("init epoch", err)
+	}
+	fresh := false
+	for _, c := range inits {
+		if n, _ := c.Int64(); n == 1 {
+			fresh = true
+		}
+	}
+	return fresh, nil
 }
 
 // Get implements [store.Store.Get].
