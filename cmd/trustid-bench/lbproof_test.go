@@ -55,6 +55,13 @@ const (
 	lbLoadFor     = 65 * time.Second
 )
 
+// lostAnswer is a request of the proof's load that got the balancer's
+// 502 or no answer.
+type lostAnswer struct {
+	at         time.Duration
+	route, err string
+}
+
 // haproxyConfig is the load balancer of the proof (docs/operations.md has
 // the same shape for operators): round robin over the instances, each
 // health-checked on /readyz every 500 ms (down after 2 failures, up after
@@ -386,9 +393,10 @@ func TestFabricLBProof(t *testing.T) {
 		stop          atomic.Bool
 		wg            sync.WaitGroup
 		loadStart     = time.Now()
-		// when the balancer answered 502 (an instance's connection
-		// failed under a request it had sent), from loadStart
-		badGateway []time.Duration
+		// answers lost to the kill: the balancer's 502 (an instance's
+		// connection failed under a request it had sent) and requests
+		// that got no answer, each with when it came, from loadStart
+		lost []lostAnswer
 	)
 	note := func(route string, err error) {
 		key := route + " 200"
@@ -401,8 +409,8 @@ func TestFabricLBProof(t *testing.T) {
 		}
 		mu.Lock()
 		answers[key]++
-		if se != nil && se.status == 502 {
-			badGateway = append(badGateway, time.Since(loadStart))
+		if se != nil && se.status == 502 || err != nil && se == nil {
+			lost = append(lost, lostAnswer{time.Since(loadStart), route, err.Error()})
 		}
 		mu.Unlock()
 		if err != nil {
@@ -766,11 +774,10 @@ func TestFabricLBProof(t *testing.T) {
 		}
 	}
 
-	// 7. No answer was a 500, a 504 or a transport error (no answer, or
-	// one the client could not read) at the load balancer. A 502 is the
-	// balancer's answer to a request an instance took and died under: only
-	// the requests in flight when instance 2 was killed (each worker has
-	// at most one), and only then.
+	// 7. No answer was a 500 or a 504 at the load balancer. A request
+	// lost to the kill of instance 2 (the balancer's 502, or no answer:
+	// the connection closed under it) is allowed only then, and only as
+	// many as were in flight (each worker has at most one).
 	keys := make([]string, 0, len(answers))
 	for k := range answers {
 		keys = append(keys, k)
@@ -779,16 +786,16 @@ func TestFabricLBProof(t *testing.T) {
 	var ans []string
 	for _, k := range keys {
 		ans = append(ans, fmt.Sprintf("%s:%d", k, answers[k]))
-		if strings.HasSuffix(k, " 500") || strings.HasSuffix(k, " 504") || strings.HasSuffix(k, " transport") {
+		if strings.HasSuffix(k, " 500") || strings.HasSuffix(k, " 504") {
 			fail("%d answers %q; the instances logged:\n%s", answers[k], k, serverErrors(insts))
 		}
 	}
-	if len(badGateway) > workers {
-		fail("%d answers 502, more than the %d requests in flight at the kill: %v", len(badGateway), workers, badGateway)
+	if len(lost) > workers {
+		fail("%d requests lost (502 or no answer), more than the %d in flight at the kill: %v", len(lost), workers, lost)
 	}
-	for _, at := range badGateway {
-		if at < lbKillAt || at > lbKillAt+5*time.Second {
-			fail("a 502 at %v of the load, not when instance 2 was killed (%v)", at, lbKillAt)
+	for _, l := range lost {
+		if l.at < lbKillAt || l.at > lbKillAt+5*time.Second {
+			fail("a request lost at %v of the load, not when instance 2 was killed (%v): %v", l.at, lbKillAt, l)
 		}
 	}
 	if answers["issue 200"] < 20 || answers["qr-redeem 200"] < 5 || answers["token 200"] < 5 {
