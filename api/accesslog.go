@@ -101,6 +101,10 @@ type accessRecord struct {
 	status  int
 	elapsed time.Duration
 	remote  string
+	// client is the address rate limits count the request by
+	// (ClientAddress) when X-Forwarded-For of a trusted proxy gave one
+	// other than the TCP peer; else empty and not written.
+	client string
 }
 
 // accessRoute is a route pattern and its value in a text line, quoted
@@ -133,6 +137,9 @@ func logAccess(ctx context.Context, h slog.Handler, a *accessRecord) {
 	rec := slog.NewRecord(a.time, slog.LevelInfo, "http", 0)
 	rec.AddAttrs(slog.String("request_id", a.id), slog.String("method", a.method), slog.String("route", a.route.pattern),
 		slog.Int("status", a.status), slog.Duration("duration", a.elapsed), slog.String("remote", a.remote))
+	if a.client != "" {
+		rec.AddAttrs(slog.String("client", a.client))
+	}
 	h.Handle(ctx, rec)
 }
 
@@ -154,6 +161,10 @@ func (a *accessRecord) appendText(b, with []byte) []byte {
 	b = append(b, a.elapsed.String()...)
 	b = append(b, " remote="...)
 	b = appendTextString(b, a.remote)
+	if a.client != "" {
+		b = append(b, " client="...)
+		b = appendTextString(b, a.client)
+	}
 	return append(b, '\n')
 }
 

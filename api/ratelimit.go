@@ -74,6 +74,11 @@ func ClientAddress(r *http.Request) string {
 		}
 		ip = peer
 	}
+	return addressKey(ip)
+}
+
+// addressKey is ip as ClientAddress counts it: an IPv6 address by its /64.
+func addressKey(ip netip.Addr) string {
 	ip = ip.Unmap()
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)
