@@ -157,17 +157,11 @@ type ephemeral struct {
 	close func() error
 }
 
-// storeKeySecret names the keystore secret that keys the digests of
-// ephemeral-store keys, so that guessable keys (a source address, a client
-// ID) cannot be recovered from Redis. Instances sharing one Redis prefix
-// share the keystore copy, hence the secret.
-const storeKeySecret = "store-key"
-
 // openStore returns Redis when --redis-url is set, else the in-memory store.
 func openStore(cmd *cobra.Command, region string, ks *keystore.Store) (*ephemeral, error) {
 	url, _ := cmd.Flags().GetString("redis-url")
 	prefix := "trustid:" + region + ":"
-	secret, err := ks.Secret(storeKeySecret, 32)
+	secret, err := nodeSecret(ks, storeKeySecret)
 	if err != nil {
 		return nil, err
 	}
@@ -204,6 +198,17 @@ func openStore(cmd *cobra.Command, region string, ks *keystore.Store) (*ephemera
 	}
 	if fresh {
 		slog.Info("redis: replay epoch started (a server with no TrustID epoch is taken as new)", slog.String("addr", opts.Addr))
+	}
+	if err := r.CheckKeySecret(ctx); errors.Is(err, redisstore.ErrKeySecret) {
+		client.Close()
+		return nil, fmt.Errorf("redis at %s: another instance of region %s keys this Redis with a different %s secret: "+
+			"this instance's keystore is not a copy of theirs, so they would share no single-use markers, PIN counters or rate limits. "+
+			"Stop this instance, copy keystore.json from a running instance of the region into %s, and start it again "+
+			"(docs/operations.md, \"Instances\"). Only if every instance of the region was given a new keystore on purpose, delete the Redis key %q first",
+			opts.Addr, region, storeKeySecret, dataDir(cmd), prefix+redisstore.KeyCheckKey)
+	} else if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("redis at %s: %w", opts.Addr, err)
 	}
 	return &ephemeral{Store: r, close: func() error { r.Close(); return client.Close() }}, nil
 }
