@@ -41,17 +41,17 @@ type exchange struct {
 	client netip.Addr
 }
 
-// forwardedClient is the access line's client: the address rate limits
-// count r by (ClientAddress) when a trusted proxy's X-Forwarded-For gave
-// one other than the TCP peer, else "".
-func (x *exchange) forwardedClient(r *http.Request) string {
+// forwardedClient is the access line's client: the address a trusted
+// proxy's X-Forwarded-For gave when it is not the TCP peer, else the
+// zero Addr.
+func (x *exchange) forwardedClient(r *http.Request) netip.Addr {
 	if !x.client.IsValid() {
-		return ""
+		return netip.Addr{}
 	}
 	if peer, _ := peerAddr(r); peer == x.client {
-		return ""
+		return netip.Addr{}
 	}
-	return addressKey(x.client)
+	return x.client
 }
 
 // Value answers requestIDKey with the exchange itself, any other key as
