@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net/netip"
 	"slices"
 	"strconv"
 	"sync"
@@ -101,6 +102,10 @@ type accessRecord struct {
 	status  int
 	elapsed time.Duration
 	remote  string
+	// client is the address X-Forwarded-For of a trusted proxy gave when
+	// it is not the TCP peer, written as rate limits count it
+	// (appendAddressKey); else invalid and not written.
+	client netip.Addr
 }
 
 // accessRoute is a route pattern and its value in a text line, quoted
@@ -133,6 +138,10 @@ func logAccess(ctx context.Context, h slog.Handler, a *accessRecord) {
 	rec := slog.NewRecord(a.time, slog.LevelInfo, "http", 0)
 	rec.AddAttrs(slog.String("request_id", a.id), slog.String("method", a.method), slog.String("route", a.route.pattern),
 		slog.Int("status", a.status), slog.Duration("duration", a.elapsed), slog.String("remote", a.remote))
+	if a.client.IsValid() {
+		var buf [len("ffff:ffff:ffff:ffff::/64")]byte
+		rec.AddAttrs(slog.String("client", string(appendAddressKey(buf[:0], a.client))))
+	}
 	h.Handle(ctx, rec)
 }
 
@@ -154,6 +163,10 @@ func (a *accessRecord) appendText(b, with []byte) []byte {
 	b = append(b, a.elapsed.String()...)
 	b = append(b, " remote="...)
 	b = appendTextString(b, a.remote)
+	if a.client.IsValid() {
+		// An address or prefix needs no quoting.
+		b = appendAddressKey(append(b, " client="...), a.client)
+	}
 	return append(b, '\n')
 }
 

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"regexp"
 	"strings"
 	"sync"
@@ -56,7 +57,46 @@ func FuzzAccessLine(f *testing.F) {
 		if !bytes.Equal(got.Bytes(), want.Bytes()) {
 			t.Errorf("access line with attributes\n%q, slog's\n%q", got.Bytes(), want.Bytes())
 		}
+		// With a forwarded client address.
+		var ip [16]byte
+		copy(ip[:], id)
+		if a.client = netip.AddrFrom16(ip).Unmap(); status%2 == 0 {
+			a.client = netip.AddrFrom4([4]byte(ip[:4]))
+		}
+		want.Reset()
+		got.Reset()
+		logAccess(context.Background(), slog.NewTextHandler(&want, nil), a)
+		logAccess(context.Background(), NewTextHandler(&got, nil), a)
+		if !bytes.Equal(got.Bytes(), want.Bytes()) {
+			t.Errorf("access line with a client\n%q, slog's\n%q", got.Bytes(), want.Bytes())
+		}
 	})
+}
+
+// TestAccessLogBehindBalancer: behind a trusted proxy the access line
+// names, beside the TCP peer, the client address rate limits count (an
+// IPv6 client by its /64, as counted); a request straight from a client,
+// or from a proxy whose header names no one else, has no client field.
+func TestAccessLogBehindBalancer(t *testing.T) {
+	for _, c := range []struct{ peer, xff, want string }{
+		{"10.0.0.5:40000", "203.0.113.7", " remote=10.0.0.5:40000 client=203.0.113.7\n"},
+		{"10.0.0.5:40000", "2001:db8:1:2:3::4", " remote=10.0.0.5:40000 client=2001:db8:1:2::/64\n"},
+		{"10.0.0.5:40000", "", " remote=10.0.0.5:40000\n"},
+		{"10.0.0.5:40000", "10.0.0.5", " remote=10.0.0.5:40000\n"},
+		{"198.51.100.1:40000", "203.0.113.7", " remote=198.51.100.1:40000\n"}, // not a trusted proxy
+	} {
+		var out bytes.Buffer
+		s := New(Config{AccessLog: slog.New(NewTextHandler(&out, nil)), TrustedProxies: mustProxies(t, "10.0.0.5/32")})
+		r := httptest.NewRequest("GET", "/healthz", nil)
+		r.RemoteAddr = c.peer
+		if c.xff != "" {
+			r.Header.Set("X-Forwarded-For", c.xff)
+		}
+		s.Handler().ServeHTTP(httptest.NewRecorder(), r)
+		if line := out.String(); !strings.HasSuffix(line, c.want) {
+			t.Errorf("peer %s, X-Forwarded-For %q: access line\n%s want it to end %q", c.peer, c.xff, line, c.want)
+		}
+	}
 }
 
 // TestAccessLineOddYears: a time no clock gives still makes a line, its

@@ -41,6 +41,19 @@ type exchange struct {
 	client netip.Addr
 }
 
+// forwardedClient is the access line's client: the address a trusted
+// proxy's X-Forwarded-For gave when it is not the TCP peer, else the
+// zero Addr.
+func (x *exchange) forwardedClient(r *http.Request) netip.Addr {
+	if !x.client.IsValid() {
+		return netip.Addr{}
+	}
+	if peer, _ := peerAddr(r); peer == x.client {
+		return netip.Addr{}
+	}
+	return x.client
+}
+
 // Value answers requestIDKey with the exchange itself, any other key as
 // the request's context does.
 func (x *exchange) Value(key any) any {
@@ -196,7 +209,7 @@ func (s *Server) instrument(route string, h http.Handler) http.Handler {
 			requests.inc(method, sw.status)
 			duration.Observe(elapsed.Seconds())
 			logAccess(r.Context(), s.access.Handler(), &accessRecord{time: start.Add(elapsed), id: id, method: method,
-				route: line, status: sw.status, elapsed: elapsed, remote: r.RemoteAddr})
+				route: line, status: sw.status, elapsed: elapsed, remote: r.RemoteAddr, client: x.forwardedClient(r)})
 		}()
 		h.ServeHTTP(sw, r)
 	}}

@@ -74,12 +74,19 @@ func ClientAddress(r *http.Request) string {
 		}
 		ip = peer
 	}
+	var buf [len("ffff:ffff:ffff:ffff::/64")]byte
+	return string(appendAddressKey(buf[:0], ip))
+}
+
+// appendAddressKey appends ip as ClientAddress counts it: an IPv6
+// address by its /64.
+func appendAddressKey(b []byte, ip netip.Addr) []byte {
 	ip = ip.Unmap()
 	if ip.Is6() {
 		p, _ := ip.Prefix(64)
-		return p.String()
+		return p.AppendTo(b)
 	}
-	return ip.String()
+	return ip.AppendTo(b)
 }
 
 // rateLimit wraps h so that each request counts against rl under key(r)

@@ -1,11 +1,16 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"log/slog"
 	"net/http/httptest"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -17,6 +22,8 @@ func TestReadinessDetails(t *testing.T) {
 	backlog := 0.0
 	s, _ := newTestServer(t, nil)
 	s.AddCheck("ledger", func(context.Context) error { return fail })
+	clock := time.Unix(1764900000, 0)
+	s.ready.now = func() time.Time { return clock }
 	s.AddDetails("ledger", func() map[string]float64 { return map[string]float64{"backlog": backlog} })
 	s.Registerer().MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "test_backlog", Help: "h"}, func() float64 { return backlog }))
 
@@ -25,6 +32,7 @@ func TestReadinessDetails(t *testing.T) {
 		t.Errorf("ready: %d %v", resp.StatusCode, m)
 	}
 	fail, backlog = errors.New("stalled"), 42
+	clock = clock.Add(time.Second)
 	resp, m = do(t, s.Handler(), "GET", "/readyz", nil)
 	if d, _ := m["details"].(map[string]any)["ledger"].(map[string]any); resp.StatusCode != 503 || m["ledger"] != "unavailable" || d["backlog"] != 42.0 {
 		t.Errorf("not ready: %d %v", resp.StatusCode, m)
@@ -33,5 +41,85 @@ func TestReadinessDetails(t *testing.T) {
 	s.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
 	if !strings.Contains(rec.Body.String(), "\ntest_backlog 42\n") {
 		t.Errorf("metrics:\n%s", rec.Body.String())
+	}
+}
+
+// TestReadyzSharesChecks: /readyz is public, and a check may be a ledger
+// evaluation at the region's peer: the checks run at most once a second
+// (ReadyFor), requests meanwhile and those waiting while they run share
+// the outcome, and a failing check is logged when it starts failing and
+// when it recovers, not on every request.
+func TestReadyzSharesChecks(t *testing.T) {
+	var calls atomic.Int64
+	var fail atomic.Bool
+	release := make(chan struct{})
+	close(release)
+	var gate atomic.Pointer[chan struct{}]
+	gate.Store(&release)
+	var logs bytes.Buffer
+	clock := time.Unix(1764900000, 0)
+	s := New(Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: func() time.Time { return clock },
+		Checks: map[string]Check{"ledger": func(context.Context) error {
+			calls.Add(1)
+			<-*gate.Load()
+			if fail.Load() {
+				return errors.New("peer unreachable")
+			}
+			return nil
+		}}})
+	h := s.Handler()
+	get := func() int {
+		r := httptest.NewRequest("GET", "/readyz", nil)
+		r.RemoteAddr = "203.0.113.9:5555"
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, r)
+		return rec.Code
+	}
+	for range 200 {
+		if code := get(); code != 200 {
+			t.Fatalf("readyz: %d", code)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("200 requests within ReadyFor ran the check %d times, want 1", n)
+	}
+
+	// Concurrent requests while the check runs share it.
+	clock = clock.Add(time.Second)
+	block := make(chan struct{})
+	gate.Store(&block)
+	var wg sync.WaitGroup
+	for range 20 {
+		wg.Go(func() { get() })
+	}
+	for calls.Load() != 2 {
+		time.Sleep(time.Millisecond)
+	}
+	time.Sleep(10 * time.Millisecond)
+	close(block)
+	wg.Wait()
+	if n := calls.Load(); n != 2 {
+		t.Errorf("20 concurrent requests ran the check %d more times, want 1", n-1)
+	}
+
+	// Failing for three periods, then recovered: two log lines.
+	fail.Store(true)
+	for range 3 {
+		clock = clock.Add(time.Second)
+		if code := get(); code != 503 {
+			t.Errorf("failing check: %d", code)
+		}
+		get()
+	}
+	fail.Store(false)
+	clock = clock.Add(time.Second)
+	if code := get(); code != 200 {
+		t.Errorf("recovered: %d", code)
+	}
+	if got := strings.Count(logs.String(), "not ready"); got != 1 {
+		t.Errorf("%d \"not ready\" lines for one failure, want 1:\n%s", got, logs.String())
+	}
+	if got := strings.Count(logs.String(), "ready again"); got != 1 {
+		t.Errorf("%d \"ready again\" lines, want 1:\n%s", got, logs.String())
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -32,8 +33,15 @@ type Config struct {
 	// (NewTextHandler) the line is written without slog's formatting.
 	AccessLog *slog.Logger
 	Registry  *prometheus.Registry
-	// Checks are run by /readyz; the map key names the dependency.
+	// Checks are run by /readyz, at most once per ReadyFor; the map key
+	// names the dependency.
 	Checks map[string]Check
+	// ReadyFor is how long /readyz answers from the checks' last outcome
+	// (1 s when zero): the route is public, and a check may cost a
+	// ledger evaluation at the region's peer.
+	ReadyFor time.Duration
+	// Now is the clock of ReadyFor; time.Now when nil.
+	Now func() time.Time
 	// MaxBody bounds request bodies, in bytes.
 	MaxBody int64
 	// TrustedProxies are the load balancers whose X-Forwarded-For the
@@ -49,6 +57,7 @@ type Server struct {
 	reg     *prometheus.Registry
 	metrics *metrics
 	checks  map[string]Check
+	ready   readiness
 	details map[string]Details
 	maxBody int64
 	proxies TrustedProxies
@@ -65,7 +74,14 @@ type Server struct {
 
 // New returns a server with /healthz, /readyz and /metrics.
 func New(cfg Config) *Server {
-	s := &Server{log: cfg.Logger, access: cfg.AccessLog, reg: cfg.Registry, checks: cfg.Checks, maxBody: cfg.MaxBody, proxies: cfg.TrustedProxies, router: newRouter()}
+	s := &Server{log: cfg.Logger, access: cfg.AccessLog, reg: cfg.Registry, checks: cfg.Checks, maxBody: cfg.MaxBody, proxies: cfg.TrustedProxies, router: newRouter(),
+		ready: readiness{ttl: cfg.ReadyFor, now: cfg.Now}}
+	if s.ready.ttl <= 0 {
+		s.ready.ttl = time.Second
+	}
+	if s.ready.now == nil {
+		s.ready.now = time.Now
+	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -200,21 +216,14 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
 	w.Write(healthzBody)
 }
 
-// readyz runs every check with a short deadline. The body names each
-// dependency and whether it is ready, never the error text (which may name
-// internal hosts; the log has it), and the figures of AddDetails.
+// readyz answers from the checks' outcome (readiness.results). The body
+// names each dependency and whether it is ready, never the error text
+// (which may name internal hosts; the log has it), and the figures of
+// AddDetails.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	names := make([]string, 0, len(s.checks))
-	for name := range s.checks {
-		names = append(names, name)
-	}
-	sort.Strings(names)
 	status, body := http.StatusOK, map[string]any{}
-	for _, name := range names {
-		if err := s.checks[name](ctx); err != nil {
-			s.log.Warn("not ready", slog.String("check", name), slog.Any("error", err))
+	for name, ok := range s.ready.results(r.Context(), s.checks, s.log) {
+		if !ok {
 			status, body[name] = http.StatusServiceUnavailable, "unavailable"
 			continue
 		}
@@ -233,4 +242,51 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 		body["status"] = "not ready"
 	}
 	writeJSONStatus(w, status, body)
+}
+
+// readiness is the outcome of the readiness checks, made at most once
+// per ttl: requests in that time, and those waiting while a check runs,
+// share it.
+type readiness struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex // held while the checks run
+	at      time.Time  // when ok was made; zero before the first run
+	ok      map[string]bool
+	failing map[string]bool // the checks that failed last time
+}
+
+// results returns each check's outcome (true: ready), running the checks
+// in turn with a 2 s deadline when the last outcome is older than ttl.
+// A check that starts failing or recovers is logged once, not on every
+// request. The checks run apart from ctx's cancellation: the requests
+// waiting share them.
+func (rd *readiness) results(ctx context.Context, checks map[string]Check, log *slog.Logger) map[string]bool {
+	rd.mu.Lock()
+	defer rd.mu.Unlock()
+	if !rd.at.IsZero() && rd.now().Sub(rd.at) < rd.ttl {
+		return rd.ok
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
+	defer cancel()
+	names := make([]string, 0, len(checks))
+	for name := range checks {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	ok, failing := make(map[string]bool, len(names)), make(map[string]bool)
+	for _, name := range names {
+		err := checks[name](ctx)
+		ok[name] = err == nil
+		switch {
+		case err != nil && !rd.failing[name]:
+			log.Warn("not ready", slog.String("check", name), slog.Any("error", err))
+		case err == nil && rd.failing[name]:
+			log.Info("ready again", slog.String("check", name))
+		}
+		failing[name] = err != nil
+	}
+	rd.ok, rd.failing, rd.at = ok, failing, rd.now()
+	return ok
 }

@@ -38,6 +38,8 @@ func do(t *testing.T, h http.Handler, method, target string, body io.Reader) (*h
 func TestHealthAndReadiness(t *testing.T) {
 	var fail error
 	s, _ := newTestServer(t, map[string]Check{"store": func(context.Context) error { return fail }})
+	clock := time.Unix(1764900000, 0)
+	s.ready.now = func() time.Time { return clock }
 	if resp, m := do(t, s.Handler(), "GET", "/healthz", nil); resp.StatusCode != 200 || m["status"] != "ok" {
 		t.Errorf("healthz: %d %v", resp.StatusCode, m)
 	}
@@ -45,6 +47,7 @@ func TestHealthAndReadiness(t *testing.T) {
 		t.Errorf("readyz: %d %v", resp.StatusCode, m)
 	}
 	fail = errors.New("dial tcp 10.0.0.7:6379: connection refused")
+	clock = clock.Add(time.Second)
 	resp, m := do(t, s.Handler(), "GET", "/readyz", nil)
 	if resp.StatusCode != 503 || m["store"] != "unavailable" {
 		t.Errorf("readyz when failing: %d %v", resp.StatusCode, m)

@@ -53,6 +53,9 @@ func (s *Service) parseForeign(j *accessJWS, v *validToken) error {
 		return err
 	}
 	iss := j.claims.Issuer
+	if iss == s.issuer && s.region != "" {
+		return s.parseRegion(j, v)
+	}
 	region, ok := s.fed.TokenRegion(iss)
 	if !ok || iss == s.issuer {
 		return fail(ErrInvalidToken, "access token issuer is neither this node nor an active region of the trust registry")
@@ -74,6 +77,34 @@ func (s *Service) parseForeign(j *accessJWS, v *validToken) error {
 	// Its own namespace: another region chooses its jti values.
 	v.revoked = "access-token-revoked:region:" + region + ":" + j.claims.ID
 	return nil
+}
+
+// parseRegion verifies a token of this node's issuer signed by a key the
+// keystore does not hold: another instance of the region rotated first,
+// published its new key on the region's record, and this instance's
+// keystore copy has not reached it yet (docs/operations.md, "Rotating a
+// region's keys"). The key must be on this region's record in the trust
+// registry, active or retiring, as RegionKey checks for other regions'
+// tokens, and unknown to the keystore: a key this instance holds in any
+// state is its own to judge (parse), so one it retired stays refused even
+// while the record lags. The claims are checked as the node's own tokens'
+// are. Such a token is verified again on each use: the cache keeps only
+// tokens of the keystore's keys (validate).
+func (s *Service) parseRegion(j *accessJWS, v *validToken) error {
+	if _, err := s.keys.Lookup(j.kid); err == nil {
+		return fail(ErrInvalidToken, "access token key is one this node holds but does not verify with")
+	}
+	pub, alg, err := s.fed.RegionKey(context.Background(), s.region, j.kid)
+	if err != nil {
+		return failWith(ErrInvalidToken, err, "access token was not signed by a key of this node or a valid key of its region %s in the trust registry", s.region)
+	}
+	if alg != j.method.Alg() {
+		return fail(ErrInvalidToken, "access token alg does not match the registry key")
+	}
+	if err := j.verify(pub, s.tokenClaims); err != nil {
+		return err
+	}
+	return newValidToken(&j.claims, j.kid, s.leeway, v)
 }
 
 // foreignState is a cached foreign token's last registry check: the

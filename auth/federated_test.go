@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"errors"
+	"sync"
 	"testing"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -97,5 +98,128 @@ func TestForeignTokenChecks(t *testing.T) {
 	}
 	if _, err := e.svc.Authorize(ctx, foreign(testIssuer, "svc-a"), ScopeQRRedeem); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("a token naming this node as issuer, signed by a key not its own: %v, want invalid_token", err)
+	}
+}
+
+// regionRecord is a Federation holding this region's record only: kid →
+// key and registry state.
+type regionRecord struct {
+	region string
+	mu     sync.Mutex
+	keys   map[string]regionRecordKey
+}
+
+type regionRecordKey struct {
+	pub   crypto.PublicKey
+	alg   string
+	state string
+}
+
+func (f *regionRecord) TokenRegion(string) (string, bool) { return "", false }
+func (f *regionRecord) RegionKey(_ context.Context, region, kid string) (crypto.PublicKey, string, error) {
+	if err := f.RegionKeyValid(region, kid); err != nil {
+		return nil, "", err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.keys[kid].pub, f.keys[kid].alg, nil
+}
+func (f *regionRecord) RegionKeyValid(region, kid string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k, ok := f.keys[kid]
+	switch {
+	case region != f.region || !ok:
+		return errors.New("unknown key")
+	case k.state != "active" && k.state != "retiring":
+		return errors.New("key " + k.state)
+	}
+	return nil
+}
+func (f *regionRecord) RegionClient(string) (string, []string, bool, bool) {
+	return "", nil, false, false
+}
+func (f *regionRecord) RegistryGeneration() uint64 { return 0 }
+
+func (f *regionRecord) set(kid string, pub crypto.PublicKey, alg, state string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.keys[kid] = regionRecordKey{pub, alg, state}
+}
+
+// TestRegionKeyFromRegistry: another instance of the region rotated and
+// published its new key on the region's record before this instance's
+// keystore has it: this instance accepts that instance's tokens (Region
+// set), verified with the record's key on every use, while the record
+// lists the key active or retiring. A key retired or revoked on the
+// record, a kid the record does not list, a key this instance's keystore
+// holds but no longer verifies with (retired here, whatever the record
+// says), a token for another audience, and any such token at a node
+// without Region stay refused.
+func TestRegionKeyFromRegistry(t *testing.T) {
+	rec := &regionRecord{region: "310000", keys: map[string]regionRecordKey{}}
+	e := newEnv(t, func(c *Config) { c.Federation, c.Region = rec, "310000" })
+	ctx := context.Background()
+	e.register("svc-a", gm.AlgSM2)
+	other, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	otherKid, _ := KeyID(other.Public())
+	tok := e.nodeToken(other, otherKid, nil)
+
+	if _, err := e.svc.Authorize(ctx, tok, ScopeCredentialsIssue); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("a kid the record does not list: %v, want invalid_token", err)
+	}
+	rec.set(otherKid, other.Public(), gm.AlgSM2, "active")
+	for i := range 2 {
+		if _, err := e.svc.Authorize(ctx, tok, ScopeCredentialsIssue); err != nil {
+			t.Fatalf("use %d, key active on the region's record: %v", i+1, err)
+		}
+	}
+	if in, err := e.svc.Introspect(ctx, Client{ID: "svc-a"}, tok); err != nil || !in.Active {
+		t.Errorf("introspection: %+v %v", in, err)
+	}
+	rec.set(otherKid, other.Public(), gm.AlgSM2, "retiring")
+	if _, err := e.svc.Authorize(ctx, tok, ScopeCredentialsIssue); err != nil {
+		t.Errorf("key retiring on the record: %v", err)
+	}
+	forOther := e.nodeToken(other, otherKid, func(_ map[string]any, cl *testAccessClaims) {
+		cl.Audience = jwt.ClaimStrings{"https://bj.trustid.example"}
+	})
+	if _, err := e.svc.Authorize(ctx, forOther, ScopeCredentialsIssue); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("a token for another audience: %v, want invalid_token", err)
+	}
+	wrongAlg := e.nodeToken(other, otherKid, nil)
+	rec.set(otherKid, other.Public(), gm.AlgES256, "retiring")
+	if _, err := e.svc.Authorize(ctx, wrongAlg, ScopeCredentialsIssue); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("alg other than the record's: %v, want invalid_token", err)
+	}
+	for _, state := range []string{"retired", "revoked"} {
+		rec.set(otherKid, other.Public(), gm.AlgSM2, state)
+		if _, err := e.svc.Authorize(ctx, tok, ScopeCredentialsIssue); !errors.Is(err, ErrInvalidToken) {
+			t.Errorf("key %s on the record (the token verified before): %v, want invalid_token", state, err)
+		}
+	}
+	rec.set(otherKid, other.Public(), gm.AlgSM2, "active")
+	noRegion := e.service(e.store, func(c *Config) { c.Federation = rec })
+	if _, err := noRegion.Authorize(ctx, tok, ScopeCredentialsIssue); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("a node without Region: %v, want invalid_token", err)
+	}
+
+	// This instance's own key, retired here but still active on the
+	// record (its state not published yet): refused.
+	old, err := e.keys.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	oldTok := e.nodeToken(nil, "", nil)
+	if _, err := e.keys.Rotate(gm.AlgSM2); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.keys.Retire(old.Kid); err != nil {
+		t.Fatal(err)
+	}
+	rec.set(old.Kid, old.Public, gm.AlgSM2, "active")
+	fresh := e.service(e.store, func(c *Config) { c.Federation, c.Region = rec, "310000" })
+	if _, err := fresh.Authorize(ctx, oldTok, ScopeCredentialsIssue); !errors.Is(err, ErrInvalidToken) {
+		t.Errorf("a key retired in this keystore, active on the record: %v, want invalid_token", err)
 	}
 }

@@ -705,7 +705,7 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 	if err != nil {
 		return nil, nil, err
 	}
-	key, err := n.keys.Secret(statuslist.CredentialIDSecret, 32)
+	key, err := nodeSecret(n.keys, statuslist.CredentialIDSecret)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -156,7 +156,7 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 			// people's: it derives their symbols with a key of its own,
 			// random per process, so a demo identity's subject, and so its
 			// pairwise IDs, never match anyone's real ones.
-			demoKey := make([]byte, idSecretSizes[secretSymbol])
+			demoKey := make([]byte, secretSizes[secretSymbol])
 			if _, err := rand.Read(demoKey); err != nil {
 				return err
 			}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -28,6 +29,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/qrtest"
 	"github.com/trustid-cn/trustid/internal/testnode"
+	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded"
@@ -1256,5 +1258,120 @@ func TestTwoRegionVisitorsAndForeignParties(t *testing.T) {
 	}
 	if c, e := atB(); c != 409 || e != "qr_code_used" {
 		t.Errorf("svc-a at B once A claimed its sector, a code never issued: %d %v, want 409 qr_code_used", c, e)
+	}
+}
+
+// TestRegionInstancesAcrossRotation: two instances of one region (one
+// issuer, one Redis, one ledger, copies of one keystore). Instance 1
+// rotates its SM2 key and publishes it on the region's record; before
+// instance 2's keystore is copied again, instance 2 accepts instance 1's
+// tokens of the new key (from the record) and instance 1 still accepts
+// instance 2's of the old one (retiring in its keystore). Once the record
+// says the new key is revoked, instance 2 refuses its tokens; after the
+// copy instance 2 holds the key itself.
+func TestRegionInstancesAcrossRotation(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	ctx := context.Background()
+	shared := filepath.Join(t.TempDir(), "consortium.db")
+	redisURL := "redis://" + testredis.Start(t)
+	dirA, dirB := t.TempDir(), t.TempDir()
+	if _, stderr, err := run(t, ctx, "keys", "list", "--data", dirA); err != nil {
+		t.Fatalf("keys list: %v\n%s", err, stderr)
+	}
+	copyKeystore := func() {
+		t.Helper()
+		ks, err := os.ReadFile(filepath.Join(dirA, keystoreFile))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dirB, keystoreFile), ks, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	copyKeystore()
+	addrA := freeAddr(t)
+	issuer := "http://" + addrA
+	start := func(dir, addr, inst string) *authNode {
+		t.Helper()
+		n := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", issuer, "--instance", inst,
+			"--ledger-file", shared, "--redis-url", redisURL)
+		return &authNode{t: t, dir: dir, base: n.Base, logs: n.Logs, node: n}
+	}
+	i1 := start(dirA, addrA, "i1")
+	la, err := embedded.OpenShared(shared, embedded.Options{MSPID: chaincode.RegionMSP("310000")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer la.Close()
+	ca := ledger.Client{L: la}
+	sm2Kid := func(state string) string {
+		r, err := ca.Region(ctx, "310000")
+		if err != nil {
+			return ""
+		}
+		for _, k := range r.Keys {
+			if k.Alg == gm.AlgSM2 && k.State == state {
+				return k.Kid
+			}
+		}
+		return ""
+	}
+	waitUntil(t, "the region's key on the ledger", func() bool { return sm2Kid(chaincode.KeyActive) != "" })
+	oldKid := sm2Kid(chaincode.KeyActive)
+	i2 := start(dirB, freeAddr(t), "i2")
+	key := i1.addClient("svc-a", "SM2", auth.ScopeQRRedeem)
+	at := func(n *authNode, tok string) (int, any) {
+		code, m, _ := n.do("POST", "/v1/qr/verify", tok, "application/json", `{"code":"hello"}`)
+		return code, m["error"]
+	}
+	kidOf := func(tok string) string {
+		h, _, _ := strings.Cut(tok, ".")
+		raw, _ := base64.RawURLEncoding.DecodeString(h)
+		var hd struct{ Kid string }
+		json.Unmarshal(raw, &hd)
+		return hd.Kid
+	}
+	tok1 := i1.tokenFor("svc-a", key)
+	waitUntil(t, "instance 2 accepting instance 1's token", func() bool { c, _ := at(i2, tok1); return c == 400 })
+
+	// Rotate on instance 1 and publish (a restart does what SIGHUP does).
+	i1.node.Stop()
+	i1.cli("keys", "rotate", "SM2")
+	i1.node = testnode.Start(t, serveMain, "--data", dirA, "--addr", addrA, "--issuer", issuer, "--instance", "i1",
+		"--ledger-file", shared, "--redis-url", redisURL)
+	waitUntil(t, "the new key on the ledger", func() bool { k := sm2Kid(chaincode.KeyActive); return k != "" && k != oldKid })
+	newKid := sm2Kid(chaincode.KeyActive)
+	tokNew := i1.tokenFor("svc-a", key)
+	if k := kidOf(tokNew); k != newKid {
+		t.Fatalf("instance 1 signs with %s, want the new key %s", k, newKid)
+	}
+	waitUntil(t, "instance 2 accepting instance 1's token of the new key", func() bool { c, e := at(i2, tokNew); return c == 400 && e == "qr_malformed" })
+	tokOld := i2.tokenFor("svc-a", key)
+	if k := kidOf(tokOld); k != oldKid {
+		t.Fatalf("instance 2 signs with %s, want the old key %s", k, oldKid)
+	}
+	if c, e := at(i1, tokOld); c != 400 || e != "qr_malformed" {
+		t.Errorf("instance 1, instance 2's token of the old key: %d %v", c, e)
+	}
+	if c, e := at(i1, tokNew); c != 400 || e != "qr_malformed" {
+		t.Errorf("instance 1, its own token of the new key: %d %v", c, e)
+	}
+
+	// The record revokes the new key: instance 2, which verifies it from
+	// the record, refuses it from then on.
+	if _, err := ca.SetRegionKeyState(ctx, newKid, chaincode.KeyRevoked); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "instance 2 refusing the revoked key's token", func() bool { c, e := at(i2, tokNew); return c == 401 && e == "invalid_token" })
+
+	// The keystore copied and instance 2 restarted: it holds the key.
+	i2.node.Stop()
+	copyKeystore()
+	ks, err := keystore.Open(filepath.Join(dirB, keystoreFile), mustKEK(t), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k, err := ks.Active(gm.AlgSM2); err != nil || k.Kid != newKid {
+		t.Errorf("the copy's active SM2 key: %v %v, want %s", k.Kid, err, newKid)
 	}
 }

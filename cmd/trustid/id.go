@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,16 +23,6 @@ import (
 	"github.com/trustid-cn/trustid/internal/progress"
 	"github.com/trustid-cn/trustid/keystore"
 )
-
-// National and node secrets in the keystore, with their sizes in bytes.
-const (
-	secretSymbol   = "symbol"   // national: the same on every region node
-	secretPairwise = "pairwise" // national
-	secretPINMAC   = "pin-mac"  // the region's: shared by its instances
-	secretPINSeal  = "pin-seal" // the region's; an SM4 key
-)
-
-var idSecretSizes = map[string]int{secretSymbol: 32, secretPairwise: 32, secretPINMAC: 32, secretPINSeal: 16}
 
 // Exit statuses of the id commands.
 const (
@@ -241,8 +232,8 @@ bytes).`,
 			version, _ := f.GetInt("version")
 			file, _ := f.GetString("file")
 			name, _ := f.GetString("secret-name")
-			size, ok := idSecretSizes[name]
-			if !ok {
+			size := secretSizes[name]
+			if !slices.Contains(importedSecrets, name) {
 				return fmt.Errorf("--secret-name %q: want symbol, pairwise, pin-mac or pin-seal", name)
 			}
 			if version < 1 || version > identity.MaxKeyVersion {
@@ -265,7 +256,13 @@ bytes).`,
 			if err != nil {
 				return fmt.Errorf("--file: %w", err)
 			}
-			ks, err := keysOpen(cmd)
+			// Not keysOpen: a fresh keystore imports the key before
+			// anything makes a node-local one.
+			log, err := newLogger(cmd)
+			if err != nil {
+				return err
+			}
+			ks, err := openKeystore(cmd, log.With(slog.String("cmd", cmd.CommandPath())))
 			if err != nil {
 				return err
 			}
@@ -333,7 +330,7 @@ func importEnvKey(ks *keystore.Store, name string) error {
 	if err != nil || version < 1 || version > identity.MaxKeyVersion {
 		return fmt.Errorf("%s is set: %s_VERSION must be the key version, 1..%d", envKey, envKey, identity.MaxKeyVersion)
 	}
-	key, err := parseHexKey(val, name, idSecretSizes[name])
+	key, err := parseHexKey(val, name, secretSizes[name])
 	if err != nil {
 		return fmt.Errorf("%s: %w", envKey, err)
 	}
@@ -368,7 +365,7 @@ func secretVersions(ks *keystore.Store, log *slog.Logger, name string) ([]identi
 	if len(keys) > 0 {
 		return keys, nil
 	}
-	sec, err := ks.Secret(name, idSecretSizes[name])
+	sec, err := nodeSecret(ks, name)
 	if err != nil {
 		return nil, err
 	}

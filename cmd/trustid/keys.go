@@ -198,12 +198,23 @@ func rfc3339(t time.Time) string {
 	return t.UTC().Format(time.RFC3339)
 }
 
+// keysOpen opens the keystore for a keys command, making it, with every
+// secret of the node (ensureSecrets), when missing: `trustid keys list`
+// makes the keystore the other instances of a region get a copy of.
 func keysOpen(cmd *cobra.Command) (*keystore.Store, error) {
 	log, err := newLogger(cmd)
 	if err != nil {
 		return nil, err
 	}
-	return openKeystore(cmd, log.With(slog.String("cmd", cmd.CommandPath())))
+	log = log.With(slog.String("cmd", cmd.CommandPath()))
+	ks, err := openKeystore(cmd, log)
+	if err != nil {
+		return nil, err
+	}
+	if err := ensureSecrets(ks, log); err != nil {
+		return nil, err
+	}
+	return ks, nil
 }
 
 func day(t time.Time) string {

@@ -159,12 +159,6 @@ type ephemeral struct {
 	close func() error
 }
 
-// storeKeySecret names the keystore secret that keys the digests of
-// ephemeral-store keys, so that guessable keys (a source address, a client
-// ID) cannot be recovered from Redis. Instances sharing one Redis prefix
-// share the keystore copy, hence the secret.
-const storeKeySecret = "store-key"
-
 // redisClient is the client --redis-url names: one server, or with
 // --redis-cluster a Redis Cluster's seed nodes. addr names it in errors
 // and logs; neither it nor an error carries the URL's password.
@@ -195,7 +189,7 @@ func withoutURL(err error) error {
 func openStore(cmd *cobra.Command, log *slog.Logger, region string, ks *keystore.Store) (*ephemeral, error) {
 	rawURL, _ := cmd.Flags().GetString("redis-url")
 	prefix := "trustid:" + region + ":"
-	secret, err := ks.Secret(storeKeySecret, 32)
+	secret, err := nodeSecret(ks, storeKeySecret)
 	if err != nil {
 		return nil, err
 	}
@@ -231,6 +225,17 @@ func openStore(cmd *cobra.Command, log *slog.Logger, region string, ks *keystore
 	}
 	if fresh {
 		log.Info("redis: replay epoch started (a server or Cluster with no TrustID epoch is taken as new)", slog.String("addr", addr))
+	}
+	if err := r.CheckKeySecret(ctx); errors.Is(err, redisstore.ErrKeySecret) {
+		client.Close()
+		return nil, fmt.Errorf("redis at %s: another instance of region %s keys this Redis with a different %s secret: "+
+			"this instance's keystore is not a copy of theirs, so they would share no single-use markers, PIN counters or rate limits. "+
+			"Stop this instance, copy keystore.json from a running instance of the region into %s, and start it again "+
+			"(docs/operations.md, \"Instances\"). Only if every instance of the region was given a new keystore on purpose, delete the Redis key %q first",
+			addr, region, storeKeySecret, dataDir(cmd), prefix+redisstore.KeyCheckKey)
+	} else if err != nil {
+		client.Close()
+		return nil, fmt.Errorf("redis at %s: %w", addr, err)
 	}
 	return &ephemeral{Store: r, close: func() error { r.Close(); return client.Close() }}, nil
 }

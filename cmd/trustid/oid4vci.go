@@ -83,7 +83,7 @@ func mountOID4VCI(cmd *cobra.Command) func(*api.Server, *node) error {
 		// challenge one instance gave passes at another, also after an
 		// upgrade that did not copy the keystore again. oid4vci derives
 		// its own keys from it (HKDF, one label per purpose).
-		nonceKey, err := n.keys.Secret(storeKeySecret, 32)
+		nonceKey, err := nodeSecret(n.keys, storeKeySecret)
 		if err != nil {
 			return fmt.Errorf("oid4vci: %w", err)
 		}

@@ -12,10 +12,6 @@ import (
 	"github.com/trustid-cn/trustid/store"
 )
 
-// oid4vpSecret names the keystore secret that derives each OID4VP
-// transaction's response encryption key.
-const oid4vpSecret = "oid4vp-response"
-
 // mountOID4VP returns the mount function of the OpenID for Verifiable
 // Presentations verifier: relying parties in the ledger's client registry
 // open transactions; the node signs their request objects with its ES256
@@ -31,7 +27,7 @@ func mountOID4VP(_ *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return fmt.Errorf("oid4vp: the node needs an active ES256 key: %w", err)
 		}
-		sec, err := n.keys.Secret(oid4vpSecret, 32)
+		sec, err := nodeSecret(n.keys, oid4vpSecret)
 		if err != nil {
 			return fmt.Errorf("oid4vp: %w", err)
 		}

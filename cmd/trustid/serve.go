@@ -95,6 +95,9 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	if err != nil {
 		return err
 	}
+	if err := ensureSecrets(ks, log); err != nil {
+		return err
+	}
 	st, err := openStore(cmd, log, region, ks)
 	if err != nil {
 		return err

@@ -1,6 +1,9 @@
 package redisstore_test
 
 import (
+	"bytes"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"testing"
 	"time"
@@ -97,5 +100,49 @@ func TestInitEpochOnlyOnce(t *testing.T) {
 	}
 	if err := r.MarkUsed(ctx, "n", time.Hour); err != nil {
 		t.Fatalf("MarkUsed after InitEpoch: %v", err)
+	}
+}
+
+// TestCheckKeySecret: nodes sharing a prefix with one key secret pass;
+// one with another secret is refused (its stored keys would match none
+// of theirs); another prefix has its own check; the stored check value is
+// not the secret.
+func TestCheckKeySecret(t *testing.T) {
+	c := testredis.StartClient(t)
+	ctx := t.Context()
+	open := func(prefix string, secret []byte) *redisstore.Store {
+		r, err := redisstore.New(c, redisstore.Options{Prefix: prefix, KeySecret: secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	a := bytes.Repeat([]byte{0xa1}, 32)
+	b := bytes.Repeat([]byte{0xb2}, 32)
+	for i := range 2 {
+		if err := open("trustid:310000:", a).CheckKeySecret(ctx); err != nil {
+			t.Fatalf("node %d, same secret: %v", i+1, err)
+		}
+	}
+	if err := open("trustid:310000:", b).CheckKeySecret(ctx); !errors.Is(err, redisstore.ErrKeySecret) {
+		t.Errorf("another secret on the same prefix: %v, want ErrKeySecret", err)
+	}
+	if err := open("trustid:320000:", b).CheckKeySecret(ctx); err != nil {
+		t.Errorf("another secret on another prefix: %v", err)
+	}
+	v, err := c.Get(ctx, "trustid:310000:"+redisstore.KeyCheckKey).Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(v, a) || bytes.Contains(v, []byte(hex.EncodeToString(a))) || bytes.Contains(v, []byte(base64.RawURLEncoding.EncodeToString(a))) {
+		t.Errorf("the check value %q holds the secret", v)
+	}
+	if ttl := c.TTL(ctx, "trustid:310000:"+redisstore.KeyCheckKey).Val(); ttl != -1 {
+		t.Errorf("check value TTL %v, want none", ttl)
+	}
+	// Deleted (a flush): the next node records its own again.
+	c.FlushAll(ctx)
+	if err := open("trustid:310000:", b).CheckKeySecret(ctx); err != nil {
+		t.Errorf("after a flush: %v", err)
 	}
 }

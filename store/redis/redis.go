@@ -10,6 +10,7 @@ package redisstore
 
 import (
 	"context"
+	"crypto/subtle"
 	"errors"
 	"fmt"
 	"sort"
@@ -464,6 +465,46 @@ func (r *Store) Ping(ctx context.Context) error {
 		return wrap("ping", err)
 	}
 	return nil
+}
+
+// KeyCheckKey is the key, after Options.Prefix, that holds the check
+// value of the prefix's KeySecret ([Store.CheckKeySecret]).
+const KeyCheckKey = "key-secret-check"
+
+// ErrKeySecret is returned by [Store.CheckKeySecret] when another node
+// sharing the prefix keys it with another KeySecret.
+var ErrKeySecret = errors.New("redisstore: another node sharing this prefix keys it with a different key secret")
+
+// CheckKeySecret makes sure the nodes sharing the prefix key it with one
+// KeySecret: nodes with different secrets store every caller key under
+// different digests, so they would share no single-use marker, counter or
+// rate limit, and nothing else would tell. It records the secret's check
+// value (the stored key of a fixed label: an HMAC under the secret, never
+// the secret) at Prefix+KeyCheckKey when none is there (SET NX, no
+// expiry) and returns ErrKeySecret when the value there is another.
+func (r *Store) CheckKeySecret(ctx context.Context) error {
+	if r.closed.Load() {
+		return store.ErrClosed
+	}
+	key, check := r.keys.Prefix()+KeyCheckKey, r.keys.Key("check", "trustid key secret check")
+	for range 3 { // the key may be deleted between SET NX and GET
+		if ok, err := r.c.SetNX(ctx, key, check, 0).Result(); err != nil {
+			return wrap("key check", err)
+		} else if ok {
+			return nil
+		}
+		got, err := r.c.Get(ctx, key).Result()
+		switch {
+		case errors.Is(err, redis.Nil):
+			continue
+		case err != nil:
+			return wrap("key check", err)
+		case subtle.ConstantTimeCompare([]byte(got), []byte(check)) != 1:
+			return ErrKeySecret
+		}
+		return nil
+	}
+	return wrap("key check", errors.New("the check key keeps being deleted"))
 }
 
 // Close marks the store closed; later calls return store.ErrClosed. It does not
