@@ -526,17 +526,21 @@ var errRegionPending = errors.New("region is pending admission on the ledger")
 func ensureRegion(ctx context.Context, c ledger.Client, n *node) error {
 	ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
 	defer cancel()
-	r, err := c.Region(ctx, n.region)
-	if err == nil && r.Status == chaincode.RegionPending {
-		return errRegionPending
-	}
-	if err == nil {
+	// fromRecord goes on from the region's record r.
+	fromRecord := func(r chaincode.Region) error {
+		if r.Status == chaincode.RegionPending {
+			return errRegionPending
+		}
 		// The keys are published even when the record cannot be pointed
 		// at this node (they are what other regions verify with).
 		if err := syncRegionEndpoint(ctx, c, n, r); err != nil {
 			n.log.Warn("region record not pointed at this node", slog.String("region", n.region), slog.String("error", err.Error()))
 		}
 		return syncRegionKeys(ctx, c, n)
+	}
+	r, err := c.Region(ctx, n.region)
+	if err == nil {
+		return fromRecord(r)
 	}
 	if !errors.Is(err, chaincode.ErrNotFound) {
 		return err
@@ -552,7 +556,12 @@ func ensureRegion(ctx context.Context, c ledger.Client, n *node) error {
 	}
 	r, err = c.RequestRegion(ctx, in)
 	if errors.Is(err, chaincode.ErrExists) {
-		return nil
+		// Another instance of the region registered it meanwhile: go on
+		// from the record it wrote (pending: wait for the vote).
+		if r, err = c.Region(ctx, n.region); err != nil {
+			return err
+		}
+		return fromRecord(r)
 	}
 	if err != nil {
 		return err

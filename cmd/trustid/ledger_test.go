@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -175,6 +176,58 @@ func TestLedgerCommandsLocked(t *testing.T) {
 	_, _, err = run(t, context.Background(), "ledger", "dead-batches", "--data", dir)
 	if want := filepath.Join(dir, outboxFile) + " is locked by another process"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("ledger dead-batches: %v, want %q", err, want)
+	}
+}
+
+// raceRegion is region B's ledger where another instance of the region
+// registers it right after this instance's first read found no record.
+type raceRegion struct {
+	ledger.Ledger
+	other func()
+	once  sync.Once
+}
+
+func (l *raceRegion) Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error) {
+	b, err := l.Ledger.Evaluate(ctx, fn, args...)
+	if fn == "GetRegion" {
+		l.once.Do(l.other)
+	}
+	return b, err
+}
+
+// TestEnsureRegionRegisteredMeanwhile: two instances of a new region
+// start together; the one whose request finds the region registered
+// meanwhile (ErrExists) goes on from the record: pending, it waits for
+// the vote (errRegionPending, so the start loop keeps polling and
+// publishes once admitted) instead of taking the region as done.
+func TestEnsureRegionRegisteredMeanwhile(t *testing.T) {
+	ctx := context.Background()
+	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	k, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ka, err := gm.NewJWK(k.Public(), "310000-k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (ledger.Client{L: a}).RequestRegion(ctx, chaincode.RegionInput{Code: ledgertest.RegionA, DID: "did:web:310000.trustid.local",
+		Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://310000.trustid.local"}}, Keys: []gm.JWK{ka}}); err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keystore.Open(filepath.Join(t.TempDir(), keystoreFile), mustKEK(t), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := &node{log: slog.New(slog.DiscardHandler), region: ledgertest.RegionB, issuer: "https://320000.trustid.local", keys: ks}
+	other := &node{log: n.log, region: n.region, issuer: n.issuer, keys: ks}
+	race := &raceRegion{Ledger: b, other: func() {
+		if err := ensureRegion(ctx, ledger.Client{L: b}, other); !errors.Is(err, errRegionPending) {
+			t.Errorf("the other instance: %v, want errRegionPending", err)
+		}
+	}}
+	if err := ensureRegion(ctx, ledger.Client{L: race}, n); !errors.Is(err, errRegionPending) {
+		t.Fatalf("registered meanwhile by another instance: %v, want errRegionPending", err)
 	}
 }
 
