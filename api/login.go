@@ -582,22 +582,29 @@ func (l *loginHandlers) userinfo(w http.ResponseWriter, r *http.Request) error {
 // browser, JSON for another client (refusePage).
 func (l *loginHandlers) logout(w http.ResponseWriter, r *http.Request) error {
 	target, err := l.p.Logout(r.Context(), r.URL.Query())
-	if err != nil {
+	t := pageText(w, r)
+	message := t.LoggedOutMessage
+	switch {
+	case errors.Is(err, login.ErrLoggedOutNoReturn) && prefersHTML(r):
+		// The login is ended; only the way back is refused: the person
+		// is told so, not that the logout failed.
+		w.Header().Add("Vary", "Accept")
+		message = t.LoggedOutNoReturn
+	case err != nil:
 		refusePage(w, r, l.s, err)
 		return nil
-	}
-	if target != "" {
+	case target != "":
 		w.Header().Set("Cache-Control", "no-store")
 		http.Redirect(w, r, target, http.StatusFound)
 		return nil
 	}
 	nonce := pageNonce()
-	return writePage(w, waitingCSP(nonce), loggedOutPage, loggedOutPageData{T: pageText(w, r), Nonce: nonce})
+	return writePage(w, waitingCSP(nonce), loggedOutPage, loggedOutPageData{T: t, Nonce: nonce, Message: message})
 }
 
 type loggedOutPageData struct {
-	T     *loginText
-	Nonce string
+	T              *loginText
+	Nonce, Message string
 }
 
 // loggedOutPage ends a logout that has no post-logout redirect URI.
@@ -607,7 +614,7 @@ var loggedOutPage = template.Must(template.New("logged-out").Parse(`<!doctype ht
 <style nonce="{{.Nonce}}">` + pageStyle + `</style>
 </head><body>
 <h1 id="logged-out">{{.T.LoggedOut}}</h1>
-<p id="message">{{.T.LoggedOutMessage}}</p>
+<p id="message">{{.Message}}</p>
 </body></html>
 `))
 

@@ -34,6 +34,9 @@ type loginText struct {
 	WaitingH1, NotYet, CheckAgain string
 	Ended, EndedMessage           string
 	LoggedOut, LoggedOutMessage   string
+	// LoggedOutNoReturn words a logout whose way back to the site
+	// (post_logout_redirect_uri) is not registered: the login is ended.
+	LoggedOutNoReturn string
 	// LogoutFailed and LogoutFailedMessage word a refused logout.
 	LogoutFailed, LogoutFailedMessage string
 	Unavailable                       string
@@ -65,6 +68,7 @@ var loginTexts = map[string]*loginText{
 		EndedMessage:        "It was completed, refused, or it expired. Go back to the site you were logging in to and start again.",
 		LoggedOut:           "You are logged out",
 		LoggedOutMessage:    "The site that sent you here has ended your TrustID login. You can close this page.",
+		LoggedOutNoReturn:   "The site that sent you here has ended your TrustID login, but the address it asked to send you back to is not registered, so you stay on this page. You can close it.",
 		LogoutFailed:        "The logout was not accepted",
 		LogoutFailedMessage: "The site that sent you here asked to log you out, but its request was not valid. Go back to the site and log out there again.",
 		Unavailable:         "Login unavailable",
@@ -97,6 +101,7 @@ var loginTexts = map[string]*loginText{
 		EndedMessage:        "登录已完成、被拒绝或已过期。请回到您要登录的网站重新开始。",
 		LoggedOut:           "您已退出登录",
 		LoggedOutMessage:    "将您转到此处的网站已结束您的 TrustID 登录。您可以关闭本页。",
+		LoggedOutNoReturn:   "将您转到此处的网站已结束您的 TrustID 登录，但它请求返回的地址未登记，因此您留在本页。您可以关闭本页。",
 		LogoutFailed:        "退出登录未被接受",
 		LogoutFailedMessage: "将您转到此处的网站请求让您退出登录，但请求无效。请回到该网站重新退出登录。",
 		Unavailable:         "登录暂不可用",

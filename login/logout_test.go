@@ -5,10 +5,12 @@ import (
 	"crypto/rand"
 	"errors"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/store"
 )
 
 // TestLogoutRedirects: RP-initiated logout (OpenID Connect RP-Initiated
@@ -84,7 +86,7 @@ func TestLogoutRedirects(t *testing.T) {
 		tok, sid := hint(r.client)
 		target, err := logout(url.Values{"id_token_hint": {tok}, "post_logout_redirect_uri": {r.uri}, "state": {"s"}})
 		var e *Error
-		if target != "" || !errors.As(err, &e) || e.Code != CodeInvalidRequest {
+		if target != "" || !errors.As(err, &e) || e.Code != CodeInvalidRequest || !errors.Is(err, ErrLoggedOutNoReturn) {
 			t.Errorf("%s: redirect %q, %v", r.name, target, err)
 		}
 		if !p.familyRevoked(ctx, sid) {
@@ -109,5 +111,44 @@ func TestLogoutRedirects(t *testing.T) {
 	tok, _ = hint(c)
 	if target, err := logout(url.Values{"id_token_hint": {tok[:len(tok)-4] + "AAAA"}, "post_logout_redirect_uri": {bye}}); err == nil || target != "" {
 		t.Errorf("forged id_token_hint: %q %v", target, err)
+	}
+}
+
+// failingRevoke is a Store whose write of a family-revoked marker fails,
+// as a store unavailable for it.
+type failingRevoke struct{ Store }
+
+func (f failingRevoke) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	if strings.HasPrefix(key, "login-family-revoked:") {
+		return store.ErrUnavailable
+	}
+	return f.Store.Set(ctx, key, v, ttl)
+}
+
+// TestLogoutStoreDown: a logout whose revocation cannot be written is
+// temporarily_unavailable, never a success (the node would show "You are
+// logged out" while the login's tokens still work), and ends nothing a
+// retry would not.
+func TestLogoutStoreDown(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	c, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := p.idToken(c, refresh{ClientID: c.ID, Scope: "openid", Family: "fam-x", Grant: grant{Sub: "sub", ACR: "L2", AMR: []string{"hwk"}}}, "", "at")
+	if err != nil {
+		t.Fatal(err)
+	}
+	healthy := p.cfg.Store
+	p.cfg.Store = failingRevoke{healthy}
+	_, err = p.Logout(ctx, url.Values{"id_token_hint": {tok}})
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeTemporarilyUnavailable {
+		t.Errorf("logout with the revocation unwritable: %v, want %s", err, CodeTemporarilyUnavailable)
+	}
+	p.cfg.Store = healthy
+	if _, err := p.Logout(ctx, url.Values{"id_token_hint": {tok}}); err != nil || !p.familyRevoked(ctx, "fam-x") {
+		t.Errorf("the retry: %v, revoked %v", err, p.familyRevoked(ctx, "fam-x"))
 	}
 }

@@ -478,13 +478,15 @@ func (p *Provider) Logout(ctx context.Context, q url.Values) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	p.revokeFamily(ctx, claims.SID)
+	if err := p.revokeFamily(ctx, claims.SID); err != nil {
+		return "", failWith(CodeTemporarilyUnavailable, "the login cannot be ended now; retry", err)
+	}
 	target := q.Get("post_logout_redirect_uri")
 	if target == "" {
 		return "", nil
 	}
 	if !slices.Contains(c.PostLogoutRedirectURIs, target) {
-		return "", fail(CodeInvalidRequest, "post_logout_redirect_uri is not registered for the client")
+		return "", failWith(CodeInvalidRequest, "post_logout_redirect_uri is not registered for the client", ErrLoggedOutNoReturn)
 	}
 	return redirectWith(target, map[string]string{"state": q.Get("state")}), nil
 }

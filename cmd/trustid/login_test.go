@@ -1061,15 +1061,25 @@ func TestLogoutPages(t *testing.T) {
 			t.Errorf("%s: %v\n%s", name, resp.Header, body)
 		}
 	}
-	// Refused (an unregistered post_logout_redirect_uri): a page for a
-	// browser, with the logout's words and the error code.
-	bad := url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://evil.example/"}}
-	resp, body := logout(bad, browser, "zh-CN,zh;q=0.9")
+	// Refused (an id_token_hint not of this node): a page for a browser,
+	// with the logout's words and the error code.
+	forged := url.Values{"id_token_hint": {hint[:len(hint)-4] + "AAAA"}}
+	resp, body := logout(forged, browser, "zh-CN,zh;q=0.9")
 	if resp.StatusCode != 400 || resp.Header.Get("Location") != "" || !strings.Contains(body, `<html lang="zh-CN">`) ||
 		!strings.Contains(body, `<h1 id="ended">退出登录未被接受</h1>`) || !strings.Contains(body, "<code>invalid_request</code>") {
 		t.Errorf("refused logout, a browser: %d\n%s", resp.StatusCode, body)
 	}
 	pageHeaders("refused logout", resp, body)
+	// An unregistered post_logout_redirect_uri: the login is ended all
+	// the same (docs/login.md), only the way back is refused; a browser
+	// is told it is logged out and stays, not that the logout failed.
+	bad := url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {"https://evil.example/"}}
+	resp, body = logout(bad, browser, "zh-CN,zh;q=0.9")
+	if resp.StatusCode != 200 || resp.Header.Get("Location") != "" || !strings.Contains(body, `<h1 id="logged-out">您已退出登录</h1>`) ||
+		!strings.Contains(body, "请求返回的地址未登记") || strings.Contains(body, "evil.example") {
+		t.Errorf("logout with an unregistered return address, a browser: %d\n%s", resp.StatusCode, body)
+	}
+	pageHeaders("logout without a way back", resp, body)
 	// The same refusal to a client that does not prefer HTML: JSON.
 	resp, body = logout(bad, "*/*", "")
 	if resp.StatusCode != 400 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || !strings.Contains(body, `"error":"invalid_request"`) {

@@ -177,10 +177,12 @@ func redisClient(cmd *cobra.Command, rawURL string) (client redis.UniversalClien
 	return redis.NewClient(opts), opts.Addr, nil
 }
 
-// withoutURL drops the URL, password and all, that a *url.Error quotes.
+// withoutURL replaces a URL parser's error with a fixed one: it quotes
+// the URL, and its cause may quote part of the password (a password with
+// an unencoded "/", "#" or "?" reads as a host and port).
 func withoutURL(err error) error {
-	if ue, ok := errors.AsType[*url.Error](err); ok {
-		return ue.Err
+	if _, ok := errors.AsType[*url.Error](err); ok {
+		return errors.New("not a valid URL (the parser's reason is not shown: it may quote the password; percent-encode reserved characters in the password)")
 	}
 	return err
 }
