@@ -311,7 +311,7 @@ func (p *Provider) Redeem(ctx context.Context, audience string, r Redemption) (*
 	b, err := p.cfg.Store.Consume(ctx, xcodeKey(audience, r.Code))
 	if errors.Is(err, store.ErrNotFound) {
 		if fam, err := p.cfg.Store.Get(ctx, xcodeSpentKey(audience, r.Code)); err == nil {
-			p.revokeFamily(ctx, string(fam))
+			return nil, p.revokeAndRefuse(ctx, string(fam), fail(CodeInvalidGrant, "the code is invalid, expired or already used"))
 		}
 		return nil, fail(CodeInvalidGrant, "the code is invalid, expired or already used")
 	}

@@ -127,7 +127,7 @@ func (p *Provider) exchange(ctx context.Context, c auth.Client, form map[string]
 	if errors.Is(err, store.ErrNotFound) {
 		// A replayed code: revoke what it gave (RFC 6749 §4.1.2).
 		if fam, err := p.cfg.Store.Get(ctx, codeSpentKey(text)); err == nil {
-			p.revokeFamily(ctx, string(fam))
+			return nil, p.revokeAndRefuse(ctx, string(fam), fail(CodeInvalidGrant, "the code is invalid, expired or already used"))
 		}
 		return nil, fail(CodeInvalidGrant, "the code is invalid, expired or already used")
 	}
@@ -174,14 +174,14 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 		// the whole family (OAuth 2.0 Security BCP §4.14.2).
 		var spent refresh
 		if json.Unmarshal(b, &spent) == nil {
-			p.revokeFamily(ctx, spent.Family)
+			return nil, p.revokeAndRefuse(ctx, spent.Family, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used"))
 		}
 		return nil, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
 	case errors.Is(err, store.ErrNotFound):
 		// Nodes before Spend consumed the token and kept its family
 		// apart; read until those markers expire (RefreshTokenTTL).
 		if fam, err := p.cfg.Store.Get(ctx, refreshSpentKey(tok)); err == nil {
-			p.revokeFamily(ctx, string(fam))
+			return nil, p.revokeAndRefuse(ctx, string(fam), fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used"))
 		}
 		return nil, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
 	case err != nil:
@@ -192,8 +192,7 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 		return nil, failWith(CodeServerError, "internal error", err)
 	}
 	if rt.ClientID != c.ID {
-		p.revokeFamily(ctx, rt.Family)
-		return nil, fail(CodeInvalidGrant, "the refresh token was issued to another client")
+		return nil, p.revokeAndRefuse(ctx, rt.Family, fail(CodeInvalidGrant, "the refresh token was issued to another client"))
 	}
 	if p.familyRevoked(ctx, rt.Family) {
 		return nil, fail(CodeInvalidGrant, "the refresh token was revoked")
@@ -207,6 +206,18 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 // request is refused anyway.
 func (p *Provider) revokeFamily(ctx context.Context, family string) error {
 	return p.cfg.Store.Set(ctx, familyRevokedKey(family), []byte{1}, p.cfg.RefreshTokenTTL)
+}
+
+// revokeAndRefuse ends a login whose code or refresh token came back
+// where it must not (a replay, another client) and returns refusal; when
+// the revocation cannot be written the refusal is temporarily_unavailable
+// instead, so that the login is not taken as ended and a retry (the
+// spent record stays) revokes it.
+func (p *Provider) revokeAndRefuse(ctx context.Context, family string, refusal *Error) error {
+	if err := p.revokeFamily(ctx, family); err != nil {
+		return failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	return refusal
 }
 
 // familyRevoked fails closed: a store that cannot answer counts as revoked.
