@@ -90,7 +90,8 @@ func TestRefreshRace(t *testing.T) {
 
 // TestRefreshReuse: the reuse of a rotated refresh token ends its login,
 // one rotated by this node (its spent record) or by an older node (the
-// family it kept under refreshSpentKey).
+// family it kept under refreshSpentKey); a reuse whose revocation the
+// store cannot write is refused as unavailable and ended on the retry.
 func TestRefreshReuse(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
@@ -130,37 +131,25 @@ func TestRefreshReuse(t *testing.T) {
 	if !p.familyRevoked(ctx, "family-old") {
 		t.Error("the reuse of a token an older node rotated did not end its login")
 	}
-}
 
-// TestRefreshReuseStoreDown: a reuse whose revocation cannot be written
-// is temporarily_unavailable, not invalid_grant as if the login were
-// ended; the spent record stays, so the retry ends it.
-func TestRefreshReuseStoreDown(t *testing.T) {
-	p := newTestProvider(t)
-	ctx := context.Background()
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	refreshWith := func(tok string) (*TokenResponse, error) {
-		return p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok})
-	}
-	first, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-down",
+	// A reuse whose revocation cannot be written is
+	// temporarily_unavailable, not invalid_grant as if the login were
+	// ended; the spent record stays, so the retry ends it.
+	down, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-down",
 		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := refreshWith(first.RefreshToken); err != nil {
+	if _, err := refreshWith(down.RefreshToken); err != nil {
 		t.Fatal(err)
 	}
 	healthy := p.cfg.Store
 	p.cfg.Store = failingRevoke{healthy}
-	var e *Error
-	if _, err := refreshWith(first.RefreshToken); !errors.As(err, &e) || e.Code != CodeTemporarilyUnavailable {
+	if _, err := refreshWith(down.RefreshToken); !errors.As(err, &e) || e.Code != CodeTemporarilyUnavailable {
 		t.Fatalf("reuse with the revocation unwritable: %v, want %s", err, CodeTemporarilyUnavailable)
 	}
 	p.cfg.Store = healthy
-	if _, err := refreshWith(first.RefreshToken); !errors.As(err, &e) || e.Code != CodeInvalidGrant || !p.familyRevoked(ctx, "family-down") {
+	if _, err := refreshWith(down.RefreshToken); !errors.As(err, &e) || e.Code != CodeInvalidGrant || !p.familyRevoked(ctx, "family-down") {
 		t.Errorf("the retry: %v, revoked %v", err, p.familyRevoked(ctx, "family-down"))
 	}
 }
