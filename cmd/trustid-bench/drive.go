@@ -39,6 +39,7 @@ type conn struct {
 	tr     *http.Transport
 	src    atomic.Pointer[net.IP]
 	srcs   *sources
+	w      *wire // the timed windows' client (-client wire); nil: Go's http.Client
 	budget int
 	used   int
 	addrs  int // source addresses used
@@ -58,16 +59,38 @@ func newConn(base string, srcs *sources, budget int) *conn {
 	return c
 }
 
+// newTimedConn is the client of a route's timed window: newConn, with
+// the hand-written HTTP/1.1 client unless -client go.
+func (b *bench) newTimedConn(budget int) *conn {
+	c := newConn(b.node.base, &b.srcs, budget)
+	if b.o.client == clientWire {
+		w, err := newWire(b.node.base, func() net.IP { return *c.src.Load() })
+		if err != nil {
+			panic(err) // the node's base URL is made by this program
+		}
+		c.w = w
+	}
+	return c
+}
+
 // move switches to a fresh source address.
 func (c *conn) move() {
 	c.tr.CloseIdleConnections()
+	if c.w != nil {
+		c.w.close()
+	}
 	ip := c.srcs.next()
 	c.src.Store(&ip)
 	c.used = 0
 	c.addrs++
 }
 
-func (c *conn) close() { c.tr.CloseIdleConnections() }
+func (c *conn) close() {
+	c.tr.CloseIdleConnections()
+	if c.w != nil {
+		c.w.close()
+	}
+}
 
 // statusError is an answer with an unexpected HTTP status.
 type statusError struct {
@@ -84,16 +107,31 @@ func (c *conn) do(method, path, bearer string, contentType string, body []byte, 
 	if bearer != "" {
 		h.Set("Authorization", "Bearer "+bearer)
 	}
-	out, _, err := c.send(method, path, h, body, want)
+	out, _, err := c.exchange(method, path, h, body, want, false)
 	return out, err
 }
 
 // send is do with the request's headers given, and the answer's returned.
 func (c *conn) send(method, path string, h http.Header, body []byte, want int) ([]byte, http.Header, error) {
+	return c.exchange(method, path, h, body, want, true)
+}
+
+// exchange is send, the answer's headers returned only with wantHeader.
+func (c *conn) exchange(method, path string, h http.Header, body []byte, want int, wantHeader bool) ([]byte, http.Header, error) {
 	if c.budget > 0 && c.used >= c.budget {
 		c.move()
 	}
 	c.used++
+	if c.w != nil {
+		status, out, hdr, err := c.w.roundTrip(method, path, h, body, wantHeader)
+		if err != nil {
+			return nil, nil, err
+		}
+		if status != want {
+			return nil, nil, &statusError{status: status, body: string(out)}
+		}
+		return out, hdr, nil
+	}
 	req, err := http.NewRequest(method, c.base+path, bytes.NewReader(body))
 	if err != nil {
 		return nil, nil, err
@@ -164,7 +202,7 @@ func errorKey(err error) string {
 func (b *bench) drive(ctx context.Context, conc, budget, warm int, d time.Duration, o op) (measure, error) {
 	conns := make([]*conn, conc)
 	for w := range conns {
-		conns[w] = newConn(b.node.base, &b.srcs, budget)
+		conns[w] = b.newTimedConn(budget)
 		defer conns[w].close()
 	}
 	var wg sync.WaitGroup

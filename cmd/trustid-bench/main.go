@@ -128,6 +128,19 @@ type options struct {
 	// fabricProfile, when set, runs the node (and its CLI) on the Fabric
 	// network of this connection profile instead of the embedded ledger.
 	fabricProfile string
+	// client is the timed windows' HTTP client: clientWire or clientGo.
+	client string
+}
+
+const (
+	clientWire = "wire"
+	clientGo   = "go"
+)
+
+// clientWhat names each -client in the report.
+var clientWhat = map[string]string{
+	clientWire: "hand-written HTTP/1.1 keep-alive client (wire.go)",
+	clientGo:   "Go's net/http client",
 }
 
 // maxRun bounds a whole run, whatever the flags (a soak adds its duration).
@@ -151,6 +164,7 @@ func main() {
 	flag.StringVar(&conc, "concurrency", "1,16", "comma-separated numbers of concurrent connections")
 	flag.StringVar(&paths, "paths", strings.Join(routeNames(), ","), "comma-separated routes to measure")
 	flag.StringVar(&o.out, "out", "bench-out", "directory for node-bench.md and node-bench.json")
+	flag.StringVar(&o.client, "client", clientWire, "the timed windows' HTTP client: "+clientWire+" (a hand-written HTTP/1.1 client of wrk's kind, see wire.go) or "+clientGo+" (Go's http.Client)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the node's data directory and log")
 	flag.BoolVar(&o.redis, "redis", false, "run the node with Redis as its ephemeral store (starts redis-server on loopback)")
 	flag.DurationVar(&o.soak, "soak", 0, "run a soak of this duration: every route in a fixed mix at -rate, the node sampled and held to bounds (see soak.go)")
@@ -222,6 +236,9 @@ func parseLists(conc, paths string) ([]int, []string, error) {
 }
 
 func (o options) check() error {
+	if o.client != clientWire && o.client != clientGo {
+		return fmt.Errorf("-client: want %s or %s", clientWire, clientGo)
+	}
 	if o.duration <= 0 || o.duration > time.Minute {
 		return fmt.Errorf("-duration %v: want (0, 1m]", o.duration)
 	}
@@ -287,7 +304,7 @@ func run(ctx context.Context, o options, log io.Writer) (*report, error) {
 	rep := &report{
 		CPUs: runtime.NumCPU(), GoVersion: runtime.Version(), Started: time.Now().UTC().Format(time.RFC3339),
 		LoadBefore: loadAverage(), Duration: o.duration.String(), Concurrency: o.concurrency,
-		Command: strings.Join(os.Args, " "),
+		Command: strings.Join(os.Args, " "), Client: clientWhat[o.client],
 	}
 	if len(o.gobench) > 0 {
 		if rep.Comparisons, err = compareFiles(o.gobench); err != nil {

@@ -26,7 +26,9 @@ type report struct {
 	Config string `json:"node_config"`
 	Store  string `json:"ephemeral_store"`
 	// Ledger is "embedded", or "Fabric (profile file)" (-fabric-profile).
-	Ledger     string     `json:"ledger"`
+	Ledger string `json:"ledger"`
+	// Client is the timed windows' HTTP client (-client).
+	Client     string     `json:"client"`
 	Primitives primitives `json:"primitives"`
 	Results    []result   `json:"results"`
 	// Comparisons are the library comparisons read from -gobench.
@@ -137,6 +139,7 @@ func (r *report) markdown(w io.Writer) {
 	fmt.Fprintf(w, "Node over HTTP: `trustid serve` as its own process on 127.0.0.1, driven by trustid-bench from another process.\n\n")
 	fmt.Fprintf(w, "- command: `%s`\n", r.Command)
 	fmt.Fprintf(w, "- started %s; %d CPUs, %s; load average before %s, after %s\n", r.Started, r.CPUs, r.GoVersion, r.LoadBefore, r.LoadAfter)
+	fmt.Fprintf(w, "- load: %s, one keep-alive connection per concurrent request\n", r.Client)
 	fmt.Fprintf(w, "- node config: defaults (access log at info) plus `%s`; ephemeral store %s; ledger %s\n",
 		strings.ReplaceAll(r.Config, "\n", "`, `"), r.Store, r.Ledger)
 	fmt.Fprintf(w, "- floor primitives at the start, CPU time of one thread of this process, best of 5 × 100 ms: SM2 sign %.1f µs, SM2 verify %.1f µs, SM3 %.3f µs per 64-byte block, ES256 verify %.1f µs; each row's floor is its operations timed so again right after its window (node-bench.json's floor_primitives), so that a machine whose speed drifts compares the node with its floor of the same minute\n",
