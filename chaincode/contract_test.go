@@ -1066,3 +1066,43 @@ func TestIDHost(t *testing.T) {
 		}
 	}
 }
+
+// TestSuspendedVotersVoteDoesNotCount: a vote stored in a proposal by a
+// region suspended since it voted no longer counts towards the strict
+// majority of the other active regions. 310000 votes to suspend 440000
+// and is then suspended itself; 320000's vote alone (1 of the 2 active
+// voters, 320000 and 330000) must not suspend 440000.
+func TestSuspendedVotersVoteDoesNotCount(t *testing.T) {
+	const msp33 = "Region330000MSP"
+	l := newLedger()
+	l.must(t, msp31, "RequestRegion", regionInput(t, "310000", 1))
+	l.must(t, msp32, "RequestRegion", regionInput(t, "320000", 2))
+	l.must(t, msp31, "Vote", ActionAdmit, "320000")
+	l.must(t, msp44, "RequestRegion", regionInput(t, "440000", 4))
+	l.must(t, msp31, "Vote", ActionAdmit, "440000")
+	l.must(t, msp32, "Vote", ActionAdmit, "440000")
+	l.must(t, msp33, "RequestRegion", regionInput(t, "330000", 3))
+	l.must(t, msp31, "Vote", ActionAdmit, "330000")
+	l.must(t, msp32, "Vote", ActionAdmit, "330000")
+	for _, c := range []string{"310000", "320000", "330000", "440000"} {
+		if r := region(t, l, c); r.Status != RegionActive {
+			t.Fatalf("%s is %s", c, r.Status)
+		}
+	}
+	// 310000 votes to suspend 440000 (1 of 3), then is suspended by 320000,
+	// 330000 and 440000 (3 of 3).
+	l.must(t, msp31, "Vote", ActionSuspend, "440000")
+	l.must(t, msp32, "Vote", ActionSuspend, "310000")
+	l.must(t, msp33, "Vote", ActionSuspend, "310000")
+	if r := region(t, l, "310000"); r.Status == RegionActive {
+		l.must(t, msp44, "Vote", ActionSuspend, "310000")
+	}
+	if r := region(t, l, "310000"); r.Status != RegionSuspended {
+		t.Fatalf("310000 is %s", r.Status)
+	}
+	// Voters on 440000 now: 320000 and 330000. One of them is no majority.
+	l.must(t, msp32, "Vote", ActionSuspend, "440000")
+	if r := region(t, l, "440000"); r.Status != RegionActive {
+		t.Fatalf("440000 %s by 320000's vote and the stale vote of suspended 310000", r.Status)
+	}
+}

@@ -600,3 +600,29 @@ func TestRedeemChecksRecordRegion(t *testing.T) {
 		t.Errorf("another region's record: %v, want ErrWrongRegion", err)
 	}
 }
+
+// TestRecordKeyIsPerCode: an online code's record is sealed under a key
+// derived from the code's own reference, so one code's key does not open
+// another code's record (a fixed key would open every record in Redis).
+func TestRecordKeyIsPerCode(t *testing.T) {
+	ctx := context.Background()
+	rec := &recordingStore{TokenStore: newMemStore(t, nil)}
+	s := newService(t, rec, "310000", nil)
+	var refs [2][]byte
+	var sealed [2][]byte
+	for i := range 2 {
+		is, err := s.Issue(ctx, holder, []string{"resident"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, err := qrcode.DecodeOnline(is.Text)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refs[i] = append([]byte(nil), code.Ref[:]...)
+		sealed[i] = rec.value
+	}
+	if _, err := gm.Open(recordKey(refs[0]), sealed[1], refs[1]); err == nil {
+		t.Fatal("code 0's record key opens code 1's record: the key is not derived from the reference")
+	}
+}
