@@ -13,9 +13,10 @@ import (
 
 // The comparisons of other libraries are Go benchmarks (the tjfoc/gmsm
 // oracle is a test-only dependency and is never linked into this tool):
-// scripts/bench.sh runs api's BenchmarkCompare*, BenchmarkValidateToken
-// and BenchmarkSM2VerifyBaseline in one test process, three rounds, and
-// passes the output to -gobench; the ratios go into the table.
+// scripts/bench.sh runs api's benchmarks (BenchmarkCompare*,
+// BenchmarkValidateToken and BenchmarkSM2VerifyBaseline among them) in one
+// test process, three rounds, and passes the output to -gobench; the
+// ratios go into the table.
 
 // comparisons pair the benchmarks compared, A over B.
 var comparisons = []struct {
