@@ -29,3 +29,27 @@ func BenchmarkRefresh(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkCodeExchange measures one authorization code's issue and
+// redemption at the token endpoint (the code stored, spent, an access
+// token and SM2 ID token issued) on the memory store.
+func BenchmarkCodeExchange(b *testing.B) {
+	p := newTestProvider(b)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		b.Fatal(err)
+	}
+	s := &session{ClientID: "shop", RedirectURI: testRedirect, CodeChallenge: goodQuery().Get("code_challenge"), Scope: "openid",
+		Approved: &grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}
+	form := map[string]string{"grant_type": "authorization_code", "redirect_uri": testRedirect, "code_verifier": rfcVerifier}
+	b.ReportAllocs()
+	for b.Loop() {
+		if form["code"], err = p.issueCode(ctx, s); err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.Token(ctx, shop, form); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

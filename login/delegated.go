@@ -308,28 +308,13 @@ func (p *Provider) Redeem(ctx context.Context, audience string, r Redemption) (*
 	if r.ClientID == "" {
 		return nil, fail(CodeInvalidRequest, "client_id is missing (a public client identifies itself)")
 	}
-	b, err := p.cfg.Store.Consume(ctx, xcodeKey(audience, r.Code))
-	if errors.Is(err, store.ErrNotFound) {
-		if fam, err := p.cfg.Store.Get(ctx, xcodeSpentKey(audience, r.Code)); err == nil {
-			return nil, p.revokeAndRefuse(ctx, string(fam), fail(CodeInvalidGrant, "the code is invalid, expired or already used"))
-		}
-		return nil, fail(CodeInvalidGrant, "the code is invalid, expired or already used")
-	}
+	b, err := p.spendCode(ctx, xcodeKey(audience, r.Code), xcodeSpentKey(audience, r.Code), r.Code)
 	if err != nil {
-		return nil, failWith(CodeTemporarilyUnavailable, "the code store is unavailable", err)
+		return nil, err
 	}
 	var cd xcode
 	if err := json.Unmarshal(b, &cd); err != nil {
 		return nil, failWith(CodeServerError, "internal error", err)
-	}
-	family, err := p.random(16)
-	if err != nil {
-		return nil, err
-	}
-	// Remembered whatever follows: a second try with this code, even one
-	// that failed, revokes what it gave.
-	if err := p.cfg.Store.Set(ctx, xcodeSpentKey(audience, r.Code), []byte(family), spentTTL); err != nil {
-		return nil, failWith(CodeTemporarilyUnavailable, "the code store is unavailable", err)
 	}
 	sum := sha256.Sum256([]byte(r.Verifier))
 	switch {
@@ -347,7 +332,7 @@ func (p *Provider) Redeem(ctx context.Context, audience string, r Redemption) (*
 		return nil, err
 	}
 	g := cd.Grant
-	return &Redeemed{Sub: g.Sub, ACR: g.ACR, AMR: g.AMR, AuthTime: g.AuthTime, Data: data, Family: family}, nil
+	return &Redeemed{Sub: g.Sub, ACR: g.ACR, AMR: g.AMR, AuthTime: g.AuthTime, Data: data, Family: codeFamily(r.Code)}, nil
 }
 
 // Revoked reports whether the grant family was revoked (a replayed

@@ -101,8 +101,10 @@ type Keys interface {
 // atomically and keeps it for a ttl (of concurrent callers one wins, the
 // others, and later callers, get its value with store.ErrReplayed); Get
 // returns store.ErrNotFound for a missing or expired key. Put, Consume,
-// Peek and Spend keep values apart from Set, Get and Delete: Get does not read what Put
-// stored. Delete removes what Set stored (a missing key is no error).
+// Peek and Spend keep values apart from Set, Get, CompareAndSwap and
+// Delete: Get does not read what Put stored. CompareAndSwap replaces what
+// Set stored only if it is still the value given, atomically (false when
+// it is not). Delete removes what Set stored (a missing key is no error).
 // Keys are hashed by the store, so the secrets used in them never reach
 // it in clear.
 type Store interface {
@@ -113,6 +115,7 @@ type Store interface {
 	Get(ctx context.Context, key string) ([]byte, error)
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	Delete(ctx context.Context, key string) error
+	CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error)
 	MarkUsed(ctx context.Context, key string, ttl time.Duration) error
 }
 

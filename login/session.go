@@ -95,29 +95,35 @@ func (p *Provider) putSession(ctx context.Context, id string, s *session) error 
 }
 
 func (p *Provider) getSession(ctx context.Context, id string) (*session, error) {
+	s, _, err := p.readSession(ctx, id)
+	return s, err
+}
+
+// readSession is getSession, returning the session's record as stored too.
+func (p *Provider) readSession(ctx context.Context, id string) (*session, []byte, error) {
 	if len(id) != 43 || !isBase64URL(id) {
-		return nil, fail(CodeSessionNotFound, "no such login session")
+		return nil, nil, fail(CodeSessionNotFound, "no such login session")
 	}
 	b, err := p.cfg.Store.Get(ctx, sessionKey(id))
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, fail(CodeSessionNotFound, "no such login session, or it expired")
+		return nil, nil, fail(CodeSessionNotFound, "no such login session, or it expired")
 	}
 	if err != nil {
-		return nil, failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
+		return nil, nil, failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
 	}
 	var s session
 	if err := json.Unmarshal(b, &s); err != nil {
-		return nil, failWith(CodeServerError, "internal error", err)
+		return nil, nil, failWith(CodeServerError, "internal error", err)
 	}
 	if p.cfg.Now().Unix() >= s.Expires {
-		return nil, fail(CodeSessionNotFound, "the login session expired")
+		return nil, nil, fail(CodeSessionNotFound, "the login session expired")
 	}
 	if s.OldPurpose != "" && s.Purpose == nil {
 		// Started by an older node: its purpose would be shown to no one,
 		// and the holder would approve what looks like a login to the client.
-		return nil, fail(CodeSessionNotFound, "the login session was started by an older node; start again")
+		return nil, nil, fail(CodeSessionNotFound, "the login session was started by an older node; start again")
 	}
-	return &s, nil
+	return &s, b, nil
 }
 
 // Request is what a login session asks of the holder: the app shows it
@@ -271,17 +277,22 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 // that the person the login is for can still answer it: a refused answer
 // changes nothing but the challenge. The session is read again, and
 // left alone when it was answered meanwhile (a counter terminal's
-// approval does not spend the challenge).
+// approval does not spend the challenge): the new challenge replaces
+// the record read, and only it (the store's CompareAndSwap), so an
+// answer stored after the read stays.
 func (p *Provider) renew(ctx context.Context, id string, spent *session, err error) error {
-	s, gerr := p.getSession(ctx, id)
+	s, read, gerr := p.readSession(ctx, id)
 	if gerr != nil || s.Approved != nil || s.Denied || s.Challenge != spent.Challenge {
 		return err
 	}
-	if next, rerr := p.random(32); rerr == nil {
-		s.Challenge = next
-		// The session's once entry exists already: putSession's
-		// store.ErrExists on it is expected, the session is saved.
-		_ = p.putSession(ctx, id, s)
+	next, rerr := p.random(32)
+	if rerr != nil {
+		return err
+	}
+	s.Challenge = next
+	b, merr := json.Marshal(s)
+	if ttl := time.Unix(s.Expires, 0).Sub(p.cfg.Now()); merr == nil && ttl > 0 {
+		_, _ = p.cfg.Store.CompareAndSwap(ctx, sessionKey(id), read, b, ttl)
 	}
 	return err
 }

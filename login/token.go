@@ -43,12 +43,13 @@ type refresh struct {
 	Expires  int64  `json:"exp,omitempty"`
 }
 
-// Store keys. A spent marker remembers, for a code already used, the
-// family it started, so that a replay revokes it. A refresh token is one
-// single-use record (Put), which introspection and revocation read
-// without spending it (Peek), and rotation spends (Spend), keeping it to
-// find the family of a reuse; refreshSpentKey is where older nodes kept
-// the family of a rotated token.
+// Store keys. A code and a refresh token are each one single-use
+// record (Put), which redemption and rotation spend (Spend), keeping it
+// so that a replay, even one racing the first use, learns it was used and
+// revokes the family of the tokens it gave. Introspection and revocation
+// read a refresh token without spending it (Peek). codeSpentKey and
+// refreshSpentKey are where older nodes, which consumed codes and tokens,
+// kept the family of a used one.
 func codeKey(c string) string          { return "login-code:" + c }
 func codeSpentKey(c string) string     { return "login-code-spent:" + c }
 func refreshKey(t string) string       { return "login-rt:" + t }
@@ -59,6 +60,38 @@ func familyRevokedKey(f string) string { return "login-family-revoked:" + f }
 // spentTTL is how long a spent code is remembered: a replay within it
 // revokes the tokens the code gave.
 const spentTTL = time.Hour
+
+// codeFamily is the family of the tokens code c gives (their login, the
+// ID token's sid): a digest of the code, so that its redemption and any
+// replay name the same family from the code alone, on any node and for
+// codes older nodes stored, with nothing written between them. It tells
+// nothing of the code.
+func codeFamily(c string) string {
+	sum := sha256.Sum256([]byte("trustid login family\x00" + c))
+	return base64.RawURLEncoding.EncodeToString(sum[:16])
+}
+
+// spendCode redeems the code c stored under key, once, and returns its
+// record. A code spent already (a replay: RFC 6749 §4.1.2) revokes its
+// family and is refused, as is one an older node consumed, whose family
+// it kept under spentKey; these markers are read until they expire
+// (spentTTL). A code never issued or expired is refused.
+func (p *Provider) spendCode(ctx context.Context, key, spentKey, c string) ([]byte, error) {
+	used := fail(CodeInvalidGrant, "the code is invalid, expired or already used")
+	b, err := p.cfg.Store.Spend(ctx, key, spentTTL)
+	switch {
+	case errors.Is(err, store.ErrReplayed):
+		return nil, p.revokeAndRefuse(ctx, codeFamily(c), used)
+	case errors.Is(err, store.ErrNotFound):
+		if fam, err := p.cfg.Store.Get(ctx, spentKey); err == nil {
+			return nil, p.revokeAndRefuse(ctx, string(fam), used)
+		}
+		return nil, used
+	case err != nil:
+		return nil, failWith(CodeTemporarilyUnavailable, "the code store is unavailable", err)
+	}
+	return b, nil
+}
 
 func (p *Provider) issueCode(ctx context.Context, s *session) (string, error) {
 	c, err := p.random(32)
@@ -123,16 +156,9 @@ func (p *Provider) exchange(ctx context.Context, c auth.Client, form map[string]
 	if text == "" || len(text) > 64 {
 		return nil, fail(CodeInvalidRequest, "code is missing")
 	}
-	b, err := p.cfg.Store.Consume(ctx, codeKey(text))
-	if errors.Is(err, store.ErrNotFound) {
-		// A replayed code: revoke what it gave (RFC 6749 §4.1.2).
-		if fam, err := p.cfg.Store.Get(ctx, codeSpentKey(text)); err == nil {
-			return nil, p.revokeAndRefuse(ctx, string(fam), fail(CodeInvalidGrant, "the code is invalid, expired or already used"))
-		}
-		return nil, fail(CodeInvalidGrant, "the code is invalid, expired or already used")
-	}
+	b, err := p.spendCode(ctx, codeKey(text), codeSpentKey(text), text)
 	if err != nil {
-		return nil, failWith(CodeTemporarilyUnavailable, "the code store is unavailable", err)
+		return nil, err
 	}
 	var cd code
 	if err := json.Unmarshal(b, &cd); err != nil {
@@ -151,14 +177,7 @@ func (p *Provider) exchange(ctx context.Context, c auth.Client, form map[string]
 	case subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(cd.CodeChallenge)) != 1:
 		return nil, fail(CodeInvalidGrant, "code_verifier does not match the code_challenge")
 	}
-	family, err := p.random(16)
-	if err != nil {
-		return nil, err
-	}
-	if err := p.cfg.Store.Set(ctx, codeSpentKey(text), []byte(family), spentTTL); err != nil {
-		return nil, failWith(CodeTemporarilyUnavailable, "the code store is unavailable", err)
-	}
-	return p.tokens(ctx, c, refresh{ClientID: c.ID, Scope: cd.Scope, Family: family, Grant: cd.Grant}, cd.Nonce)
+	return p.tokens(ctx, c, refresh{ClientID: c.ID, Scope: cd.Scope, Family: codeFamily(text), Grant: cd.Grant}, cd.Nonce)
 }
 
 func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*TokenResponse, error) {
@@ -200,10 +219,7 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 	return p.tokens(ctx, c, rt, "")
 }
 
-// revokeFamily revokes every refresh and access token of a login. The
-// refusals that call it (a replayed code or refresh token) ignore its
-// error: a store failure leaves the family's tokens to expire, and the
-// request is refused anyway.
+// revokeFamily revokes every refresh and access token of a login.
 func (p *Provider) revokeFamily(ctx context.Context, family string) error {
 	return p.cfg.Store.Set(ctx, familyRevokedKey(family), []byte{1}, p.cfg.RefreshTokenTTL)
 }

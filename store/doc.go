@@ -26,10 +26,10 @@
 // Each capability has its own key namespace, so the same caller key used for
 // a token, a nonce, a key/value entry and a rate limit never collides:
 //
-//	Put / Consume / Peek / Spend  single-use tokens        namespace "tok"
-//	MarkUsed                      nonces, replay markers   namespace "nonce"
-//	Get / Set / Delete            sessions, small caches   namespace "kv"
-//	Allow / Reset                 rate limits, lockouts    namespace "rate"
+//	Put / Consume / Peek / Spend          single-use tokens        namespace "tok"
+//	MarkUsed                              nonces, replay markers   namespace "nonce"
+//	Get / Set / CompareAndSwap / Delete   sessions, small caches   namespace "kv"
+//	Allow / Reset                         rate limits, lockouts    namespace "rate"
 //
 // To keep sessions apart from a cache (or one feature's cache from
 // another's), give each its own store value with its own Prefix; several

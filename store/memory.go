@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"sort"
@@ -396,6 +397,30 @@ func (m *Memory) Set(ctx context.Context, key string, value []byte, ttl time.Dur
 	}
 	s.m[sk] = e
 	return nil
+}
+
+// CompareAndSwap implements [Store.CompareAndSwap].
+func (m *Memory) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	sk, s, err := m.begin(ctx, NamespaceKV, key)
+	if err != nil {
+		return false, err
+	}
+	if err := CheckTTL(ttl); err != nil {
+		return false, err
+	}
+	now := m.now()
+	e := memEntry{val: clone(value), exp: now.Add(ttl).UnixNano()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.closed.Load() {
+		return false, ErrClosed
+	}
+	cur, ok := s.m[sk]
+	if !ok || now.UnixNano() >= cur.exp || !bytes.Equal(cur.val, old) {
+		return false, nil
+	}
+	s.m[sk] = e
+	return true, nil
 }
 
 // Delete implements [Store.Delete].

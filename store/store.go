@@ -118,6 +118,12 @@ type Store interface {
 	// Delete removes the value stored by Set. Deleting a missing key is not
 	// an error.
 	Delete(ctx context.Context, key string) error
+	// CompareAndSwap atomically replaces the value stored by Set under key
+	// with value, for ttl, if it is old, and reports whether it did: a
+	// missing or expired key, or another value, is left as it is (false,
+	// nil). Of concurrent swaps from one old value exactly one succeeds. A
+	// ttl <= 0 gives ErrInvalidTTL.
+	CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error)
 
 	// Allow counts one request against the rate limit for key: at most limit
 	// requests per window (GCRA: a burst of limit, then limit per window

@@ -384,6 +384,31 @@ func (r *Store) Set(ctx context.Context, key string, value []byte, ttl time.Dura
 	return nil
 }
 
+// swapScript sets KEYS[1] to ARGV[2] for ARGV[3] ms if its value is
+// ARGV[1] (GET gives false for a missing key) and returns 1, else 0.
+var swapScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+return 1
+`)
+
+// CompareAndSwap implements [store.Store.CompareAndSwap] with one Lua
+// script (swapScript).
+func (r *Store) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	sk, err := r.begin(ctx, store.NamespaceKV, key)
+	if err != nil {
+		return false, err
+	}
+	if err := store.CheckTTL(ttl); err != nil {
+		return false, err
+	}
+	n, err := swapScript.Run(ctx, r.c, []string{sk}, nonNil(old), nonNil(value), ttlMillis(ttl).Milliseconds()).Int64()
+	if err != nil {
+		return false, wrap("compare and swap", err)
+	}
+	return n == 1, nil
+}
+
 // Delete implements [store.Store.Delete].
 func (r *Store) Delete(ctx context.Context, key string) error {
 	sk, err := r.begin(ctx, store.NamespaceKV, key)

@@ -63,6 +63,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"NonceExpiry", testNonceExpiry},
 		{"KVSetGetDelete", testKVSetGetDelete},
 		{"KVExpiry", testKVExpiry},
+		{"KVCompareAndSwap", testKVCompareAndSwap},
 		{"NamespacesAreSeparate", testNamespacesAreSeparate},
 		{"RateLimitExact", testRateLimitExact},
 		{"RateLimitWindow", testRateLimitWindow},
@@ -75,6 +76,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentConsume", testConcurrentConsume},
 		{"ConcurrentMarkUsed", testConcurrentMarkUsed},
 		{"ConcurrentSpend", testConcurrentSpend},
+		{"ConcurrentCompareAndSwap", testConcurrentCompareAndSwap},
 		{"ConcurrentAllow", testConcurrentAllow},
 		{"ConcurrentDistinctKeys", testConcurrentDistinctKeys},
 	}
@@ -349,6 +351,41 @@ func testKVExpiry(t *testing.T, s store.Store) {
 	wantValue(t, "Get refreshed", v, err, []byte("r2"))
 }
 
+func testKVCompareAndSwap(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("session")
+	swap := func(what string, old, value string, ttl time.Duration, want bool) {
+		t.Helper()
+		ok, err := s.CompareAndSwap(ctx, k, []byte(old), []byte(value), ttl)
+		noErr(t, what, err)
+		if ok != want {
+			t.Fatalf("%s swapped %v, want %v", what, ok, want)
+		}
+	}
+	swap("CompareAndSwap missing", "", "v1", longTTL, false)
+	_, err := s.Get(ctx, k)
+	wantErr(t, "Get after a swap of a missing key", err, store.ErrNotFound)
+	noErr(t, "Set", s.Set(ctx, k, []byte("v1"), longTTL))
+	swap("CompareAndSwap from another value", "v0", "v2", longTTL, false)
+	v, err := s.Get(ctx, k)
+	wantValue(t, "Get after a refused swap", v, err, []byte("v1"))
+	swap("CompareAndSwap", "v1", "v2", longTTL, true)
+	v, err = s.Get(ctx, k)
+	wantValue(t, "Get swapped", v, err, []byte("v2"))
+	swap("CompareAndSwap from the old value again", "v1", "v3", longTTL, false)
+	swap("CompareAndSwap to empty", "v2", "", longTTL, true)
+	swap("CompareAndSwap from empty", "", "v4", longTTL, true)
+	// The swap's ttl replaces the value's.
+	swap("CompareAndSwap short", "v4", "v5", shortTTL, true)
+	time.Sleep(settle)
+	_, err = s.Get(ctx, k)
+	wantErr(t, "Get after the swapped value's ttl", err, store.ErrNotFound)
+	swap("CompareAndSwap expired", "v5", "v6", longTTL, false)
+	// A token under the same key is not a Set value.
+	noErr(t, "Put", s.Put(ctx, k, []byte("v1"), longTTL))
+	swap("CompareAndSwap of a token's key", "v1", "v2", longTTL, false)
+}
+
 func testNamespacesAreSeparate(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	k := secret("shared")
@@ -458,6 +495,8 @@ func testBadInput(t *testing.T, s store.Store) {
 	wantErr(t, "Get empty key", err, store.ErrInvalidKey)
 	wantErr(t, "Set empty key", s.Set(ctx, "", []byte("v"), longTTL), store.ErrInvalidKey)
 	wantErr(t, "Delete empty key", s.Delete(ctx, ""), store.ErrInvalidKey)
+	_, err = s.CompareAndSwap(ctx, "", nil, []byte("v"), longTTL)
+	wantErr(t, "CompareAndSwap empty key", err, store.ErrInvalidKey)
 	_, err = s.Allow(ctx, "", 1, time.Minute)
 	wantErr(t, "Allow empty key", err, store.ErrInvalidKey)
 	wantErr(t, "Reset empty key", s.Reset(ctx, ""), store.ErrInvalidKey)
@@ -467,13 +506,20 @@ func testBadInput(t *testing.T, s store.Store) {
 		wantErr(t, "MarkUsed bad ttl", s.MarkUsed(ctx, k, ttl), store.ErrInvalidTTL)
 		wantErr(t, "Set bad ttl", s.Set(ctx, k, []byte("v"), ttl), store.ErrInvalidTTL)
 	}
+	noErr(t, "Set", s.Set(ctx, k, []byte("v"), longTTL))
+	for _, ttl := range []time.Duration{0, -time.Second} {
+		_, err = s.CompareAndSwap(ctx, k, []byte("v"), []byte("w"), ttl)
+		wantErr(t, "CompareAndSwap bad ttl", err, store.ErrInvalidTTL)
+	}
+	v, err := s.Get(ctx, k)
+	wantValue(t, "Get after rejected CompareAndSwap", v, err, []byte("v"))
 	p := secret("p")
 	noErr(t, "Put", s.Put(ctx, p, []byte("v"), longTTL))
 	for _, ttl := range []time.Duration{0, -time.Second} {
 		_, err = s.Spend(ctx, p, ttl)
 		wantErr(t, "Spend bad ttl", err, store.ErrInvalidTTL)
 	}
-	v, err := s.Peek(ctx, p)
+	v, err = s.Peek(ctx, p)
 	wantValue(t, "Peek after rejected Spend", v, err, []byte("v"))
 	// Nothing was stored by the rejected calls.
 	_, err = s.Consume(ctx, k)
@@ -520,6 +566,8 @@ func testContextCanceled(t *testing.T, s store.Store) {
 	check("Get", err)
 	check("Set", s.Set(canceled, other, []byte("v"), longTTL))
 	check("Delete", s.Delete(canceled, k))
+	_, err = s.CompareAndSwap(canceled, k, nil, []byte("v"), longTTL)
+	check("CompareAndSwap", err)
 	_, err = s.Allow(canceled, k, 1, time.Minute)
 	check("Allow", err)
 	check("Reset", s.Reset(canceled, k))
@@ -563,6 +611,8 @@ func testClosed(t *testing.T, s store.Store) {
 	wantErr(t, "Get", err, store.ErrClosed)
 	wantErr(t, "Set", s.Set(ctx, k, []byte("v"), longTTL), store.ErrClosed)
 	wantErr(t, "Delete", s.Delete(ctx, k), store.ErrClosed)
+	_, err = s.CompareAndSwap(ctx, k, nil, []byte("v"), longTTL)
+	wantErr(t, "CompareAndSwap", err, store.ErrClosed)
 	_, err = s.Allow(ctx, k, 1, time.Minute)
 	wantErr(t, "Allow", err, store.ErrClosed)
 	wantErr(t, "Reset", s.Reset(ctx, k), store.ErrClosed)
@@ -716,6 +766,25 @@ func testConcurrentSpend(t *testing.T, s store.Store) {
 	})
 	if wins != 1 {
 		t.Fatalf("%d of %d concurrent Spend calls succeeded, want exactly 1", wins, Contenders)
+	}
+}
+
+func testConcurrentCompareAndSwap(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("session")
+	noErr(t, "Set", s.Set(ctx, k, []byte("v0"), longTTL))
+	var n atomic.Int64
+	errLost := errors.New("swap lost")
+	wins := race(t, errLost, func() error {
+		v := strconv.FormatInt(n.Add(1), 10)
+		ok, err := s.CompareAndSwap(ctx, k, []byte("v0"), []byte(v), longTTL)
+		if err == nil && !ok {
+			return errLost
+		}
+		return err
+	})
+	if wins != 1 {
+		t.Fatalf("%d of %d concurrent swaps from one value succeeded, want exactly 1", wins, Contenders)
 	}
 }
 

@@ -1,0 +1,272 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/store"
+)
+
+// rfcVerifier is RFC 7636 appendix B's verifier: goodQuery's challenge.
+const rfcVerifier = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+
+// spendThen is a Store that runs then once, right after the first
+// successful spending of a key starting with prefix and before its
+// spender goes on: a use of the key racing the first, deterministically.
+type spendThen struct {
+	Store
+	prefix string
+	once   sync.Once
+	then   func()
+}
+
+func (s *spendThen) Spend(ctx context.Context, key string, ttl time.Duration) ([]byte, error) {
+	b, err := s.Store.Spend(ctx, key, ttl)
+	if err == nil && strings.HasPrefix(key, s.prefix) {
+		s.once.Do(s.then)
+	}
+	return b, err
+}
+
+// newCodeFixture is a test provider with functions that issue a code
+// of its client "shop" (as an approved session does) and redeem one at
+// the token endpoint with the code's redirect URI and verifier.
+func newCodeFixture(t *testing.T) (*Provider, func() string, func(code string) (*TokenResponse, error)) {
+	t.Helper()
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	issue := func() string {
+		t.Helper()
+		c, err := p.issueCode(ctx, &session{ClientID: "shop", RedirectURI: testRedirect, CodeChallenge: goodQuery().Get("code_challenge"),
+			Scope: "openid offline_access", Approved: &grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	redeem := func(code string) (*TokenResponse, error) {
+		return p.Token(ctx, shop, map[string]string{"grant_type": "authorization_code", "code": code,
+			"redirect_uri": testRedirect, "code_verifier": rfcVerifier})
+	}
+	return p, issue, redeem
+}
+
+// isCode reports whether err is an *Error with code.
+func isCode(err error, code string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == code
+}
+
+// loginEnded reports whether none of resp's tokens works any more.
+func loginEnded(t *testing.T, p *Provider, resp *TokenResponse) bool {
+	t.Helper()
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, uerr := p.UserInfo(ctx, resp.AccessToken)
+	_, rerr := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": resp.RefreshToken})
+	return uerr != nil && rerr != nil
+}
+
+// TestCodeReplay: a code redeems once; its replay is refused and ends
+// the login it started (RFC 6749 §4.1.2), as does the replay of a code an
+// older node redeemed (the family it kept under codeSpentKey). A code
+// refused for its verifier is spent all the same.
+func TestCodeReplay(t *testing.T) {
+	p, issue, redeem := newCodeFixture(t)
+	code := issue()
+	resp, err := redeem(code)
+	if err != nil || loginEnded(t, p, resp) {
+		t.Fatalf("first redemption: %v", err)
+	}
+	if _, err := redeem(code); !isCode(err, CodeInvalidGrant) {
+		t.Fatalf("replay: %v, want invalid_grant", err)
+	}
+	if !loginEnded(t, p, resp) {
+		t.Error("the replay did not end the code's login")
+	}
+
+	ctx := context.Background()
+	if err := p.cfg.Store.Set(ctx, codeSpentKey("redeemed-by-an-older-node"), []byte("family-old"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := redeem("redeemed-by-an-older-node"); !isCode(err, CodeInvalidGrant) || !p.familyRevoked(ctx, "family-old") {
+		t.Errorf("replay of a code an older node redeemed: %v, revoked %v", err, p.familyRevoked(ctx, "family-old"))
+	}
+
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code = issue()
+	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": "authorization_code", "code": code,
+		"redirect_uri": testRedirect, "code_verifier": strings.Repeat("x", 43)}); !isCode(err, CodeInvalidGrant) {
+		t.Fatalf("wrong verifier: %v", err)
+	}
+	if _, err := redeem(code); !isCode(err, CodeInvalidGrant) {
+		t.Errorf("the right verifier after a wrong one: %v, want invalid_grant", err)
+	}
+}
+
+// TestCodeReplayRace: a replay landing while the first redemption is
+// between spending the code and issuing its tokens is refused and ends
+// the login: the tokens the first redemption then issues do not work.
+// (Before Spend, the replay found neither the code nor the spent marker
+// written after it, and ended nothing.)
+func TestCodeReplayRace(t *testing.T) {
+	p, issue, redeem := newCodeFixture(t)
+	code := issue()
+	var replay error
+	p.cfg.Store = &spendThen{Store: p.cfg.Store, prefix: "login-code:", then: func() { _, replay = redeem(code) }}
+	resp, err := redeem(code)
+	if err != nil {
+		t.Fatalf("first redemption: %v", err)
+	}
+	if !isCode(replay, CodeInvalidGrant) {
+		t.Fatalf("the racing replay: %v, want invalid_grant", replay)
+	}
+	if !loginEnded(t, p, resp) {
+		t.Error("the tokens of a code replayed during its redemption still work")
+	}
+}
+
+// failOnce is a Store whose first write (Put or Set) of a key starting
+// with prefix fails, as a store unavailable for it; access keeps the
+// access tokens written (their keys' tokens).
+type failOnce struct {
+	Store
+	prefix string
+	failed bool
+	access []string
+}
+
+func (f *failOnce) fail(key string) bool {
+	if f.failed || !strings.HasPrefix(key, f.prefix) {
+		return false
+	}
+	f.failed = true
+	return true
+}
+
+func (f *failOnce) Put(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	if f.fail(key) {
+		return store.ErrUnavailable
+	}
+	return f.Store.Put(ctx, key, v, ttl)
+}
+
+func (f *failOnce) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	if f.fail(key) {
+		return store.ErrUnavailable
+	}
+	if t, ok := strings.CutPrefix(key, "login-at:"); ok {
+		f.access = append(f.access, t)
+	}
+	return f.Store.Set(ctx, key, v, ttl)
+}
+
+// TestCodeReplayAfterStoreFailure: a redemption that spent its code and
+// then failed to write (its first write, the access token; or its refresh
+// token, after the access token) is temporarily_unavailable; the code's
+// retry is a replay, refused, and ends the code's login with what the
+// failed redemption wrote. (Before Spend, a failure of the write after
+// the code was consumed, its spent marker, left a replay nothing to end.)
+// A replay whose revocation cannot be written is temporarily_unavailable
+// too, and a retry ends the login.
+func TestCodeReplayAfterStoreFailure(t *testing.T) {
+	p, issue, redeem := newCodeFixture(t)
+	ctx := context.Background()
+	healthy := p.cfg.Store
+	for _, prefix := range []string{"login-at:", "login-rt:"} {
+		code := issue()
+		failing := &failOnce{Store: healthy, prefix: prefix}
+		p.cfg.Store = failing
+		if _, err := redeem(code); !isCode(err, CodeTemporarilyUnavailable) {
+			t.Fatalf("redemption failing to write %s: %v, want %s", prefix, err, CodeTemporarilyUnavailable)
+		}
+		p.cfg.Store = healthy
+		if _, err := redeem(code); !isCode(err, CodeInvalidGrant) {
+			t.Fatalf("its retry: %v, want invalid_grant", err)
+		}
+		if !p.familyRevoked(ctx, codeFamily(code)) {
+			t.Errorf("the retry of a code whose redemption failed to write %s did not end its login", prefix)
+		}
+		for _, at := range failing.access {
+			if _, err := p.UserInfo(ctx, at); err == nil {
+				t.Errorf("the access token of the failed redemption works after the code's replay")
+			}
+		}
+	}
+
+	code := issue()
+	resp, err := redeem(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cfg.Store = failingRevoke{healthy}
+	if _, err := redeem(code); !isCode(err, CodeTemporarilyUnavailable) {
+		t.Fatalf("replay with the revocation unwritable: %v, want %s", err, CodeTemporarilyUnavailable)
+	}
+	p.cfg.Store = healthy
+	if _, err := redeem(code); !isCode(err, CodeInvalidGrant) || !loginEnded(t, p, resp) {
+		t.Errorf("the replay's retry: %v, login ended %v", err, loginEnded(t, p, resp))
+	}
+}
+
+// TestOlderNodeCode: a code an older node stored (its record as written
+// before codes were spent) redeems, and its replay ends its login: the
+// family is the code's, not the record's.
+func TestOlderNodeCode(t *testing.T) {
+	p, _, redeem := newCodeFixture(t)
+	ctx := context.Background()
+	const code = "stored-by-an-older-node"
+	record := `{"client_id":"shop","redirect_uri":"` + testRedirect + `","code_challenge":"` + goodQuery().Get("code_challenge") +
+		`","nonce":"n1","scope":"openid offline_access","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"],"auth_time":1764780000}}`
+	if err := p.cfg.Store.Put(ctx, codeKey(code), []byte(record), time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := redeem(code)
+	if err != nil {
+		t.Fatalf("redeeming an older node's code: %v", err)
+	}
+	if _, err := redeem(code); !isCode(err, CodeInvalidGrant) || !loginEnded(t, p, resp) {
+		t.Errorf("its replay: %v, login ended %v", err, loginEnded(t, p, resp))
+	}
+}
+
+// TestExtensionCodeReplayRace: an extension's code (Redeem) replayed
+// while its first redemption is under way is refused and revokes the
+// family the first redemption returns.
+func TestExtensionCodeReplayRace(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	const id = "sessionsessionsessionsessionsessionsession0"
+	code, err := p.issueExtensionCode(ctx, id, &session{ClientID: "wallet", RedirectURI: testRedirect,
+		CodeChallenge: goodQuery().Get("code_challenge"), Audience: "oid4vci", Approved: &grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Redemption{Code: code, ClientID: "wallet", RedirectURI: testRedirect, Verifier: rfcVerifier}
+	var replay error
+	p.cfg.Store = &spendThen{Store: p.cfg.Store, prefix: "login-xcode:", then: func() { _, replay = p.Redeem(ctx, "oid4vci", r) }}
+	got, err := p.Redeem(ctx, "oid4vci", r)
+	if err != nil {
+		t.Fatalf("first redemption: %v", err)
+	}
+	if !isCode(replay, CodeInvalidGrant) {
+		t.Fatalf("the racing replay: %v, want invalid_grant", replay)
+	}
+	if !p.Revoked(ctx, got.Family) {
+		t.Error("the family of an extension code replayed during its redemption is not revoked")
+	}
+}
