@@ -210,27 +210,27 @@ func redirectAuthorizeError(w http.ResponseWriter, r *http.Request, s *Server, e
 	return err
 }
 
-// renderLoginPage serves the login page of a login session just started
-// and sets the session's browser cookie.
+// renderLoginPage serves the login page of a login session just started,
+// in the language of its request's ui_locales (for a pushed request, the
+// pushed one's) or the browser's, and sets the session's browser cookie.
 func renderLoginPage(w http.ResponseWriter, r *http.Request, p *login.Provider, st *login.Started) error {
 	http.SetCookie(w, &http.Cookie{
 		Name: loginCookie, Value: st.Browser, Path: sessionPath(st.ID),
 		MaxAge: int(p.SessionTTL() / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: strings.HasPrefix(p.Issuer(), "https://"),
 	})
-	return writeLoginPage(w, r, p, st)
+	return writeLoginPage(w, p, st, pageTextFor(w, r, st.UILocales))
 }
 
-// writeLoginPage writes the login page of session st: the session URL
+// writeLoginPage writes the login page of session st in t: the session URL
 // for the page's script to draw as a QR (with the PNG endpoint for a
 // browser without JavaScript), the app link, the long poll, and the
 // links on (without JavaScript, and to the page in the other language),
 // which carry the page's language in ui_locales. No QR is encoded here.
-func writeLoginPage(w http.ResponseWriter, r *http.Request, p *login.Provider, st *login.Started) error {
+func writeLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started, t *loginText) error {
 	path := sessionPath(st.ID)
 	sessionURL := p.Issuer() + path
 	nonce := pageNonce()
-	t := pageText(w, r)
 	return writePage(w, loginCSP(nonce), loginPage, loginPageData{
 		T: t, Nonce: nonce, ClientName: st.ClientName, Claims: t.claimLabels(st.Claims), Level: st.Level.String(), Purpose: t.purpose(st.Purpose),
 		SessionURL: sessionURL, QRScript: LoginQRScript, PNGPath: path + "/qr.png",
@@ -259,7 +259,7 @@ func (l *loginHandlers) resume(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return l.endedPage(w, r, err)
 	}
-	return writeLoginPage(w, r, l.p, st)
+	return writeLoginPage(w, l.p, st, pageText(w, r))
 }
 
 // pageNonce is a fresh CSP nonce for one page.

@@ -15,7 +15,7 @@ import (
 // loginText is the text of the login pages (login, waiting, ended,
 // logged out) in one language. The pages are in English or Simplified
 // Chinese, as the request's ui_locales or else the browser's
-// Accept-Language prefers (pageText).
+// Accept-Language prefers (pageText, pageTextFor).
 type loginText struct {
 	Lang, Title string
 	// Other is the other language's tag, and Switch the link to it,
@@ -140,8 +140,19 @@ var loginLanguages = language.NewMatcher(func() []language.Tag {
 // prefers (RFC 9110 §12.5.4): Chinese when the browser prefers it, else
 // English. It marks the response as varying with the header.
 func pageText(w http.ResponseWriter, r *http.Request) *loginText {
+	var uiLocales string
+	if strings.Contains(r.URL.RawQuery, "ui_locales=") {
+		uiLocales = r.URL.Query().Get("ui_locales")
+	}
+	return pageTextFor(w, r, uiLocales)
+}
+
+// pageTextFor is pageText for the ui_locales given instead of the URL's:
+// a login's own, which for a pushed authorization request is the pushed
+// one (RFC 9126 §4: the pushed parameters are the request).
+func pageTextFor(w http.ResponseWriter, r *http.Request, uiLocales string) *loginText {
 	w.Header().Add("Vary", "Accept-Language")
-	t := uiLocalesText(r)
+	t := uiLocalesText(uiLocales)
 	if t == nil {
 		t = matchText(r.Header.Get("Accept-Language"))
 	}
@@ -153,15 +164,11 @@ func pageText(w http.ResponseWriter, r *http.Request) *loginText {
 // list names its first choices first.
 const maxUILocales = 8
 
-// uiLocalesText is the text of the first of the request's ui_locales (a
-// space-separated list of BCP 47 tags, in order of preference) whose
-// language the pages have, or close to it (zh-TW gets Chinese); nil for
-// none.
-func uiLocalesText(r *http.Request) *loginText {
-	if !strings.Contains(r.URL.RawQuery, "ui_locales=") {
-		return nil
-	}
-	tags := strings.Fields(r.URL.Query().Get("ui_locales"))
+// uiLocalesText is the text of the first of uiLocales (a space-separated
+// list of BCP 47 tags, in order of preference) whose language the pages
+// have, or close to it (zh-TW gets Chinese); nil for none.
+func uiLocalesText(uiLocales string) *loginText {
+	tags := strings.Fields(uiLocales)
 	for _, s := range tags[:min(len(tags), maxUILocales)] {
 		tag, err := language.Parse(s)
 		if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"maps"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -146,19 +147,27 @@ func TestForgedStatusListRejected(t *testing.T) {
 }
 
 // mustSignTokenList signs a statuslist+jwt for uri as the issuer does,
-// with any content and version.
+// with any content and version, valid for an hour.
 func mustSignTokenList(t testing.TB, n *node, uri string, version uint64, tl *status.TokenList) string {
+	t.Helper()
+	return signTokenList(t, n, uri, version, tl, map[string]any{"exp": n.clock.Now().Add(time.Hour).Unix()})
+}
+
+// signTokenList is mustSignTokenList with the claims of extra (exp, ttl)
+// instead of its hour.
+func signTokenList(t testing.TB, n *node, uri string, version uint64, tl *status.TokenList, extra map[string]any) string {
 	t.Helper()
 	k, err := n.keys.Active(gm.AlgSM2)
 	if err != nil {
 		t.Fatal(err)
 	}
-	now := n.clock.Now()
-	tok, err := jose.Sign(map[string]any{
-		"iss": n.issuer.BaseURL(), "sub": uri, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+	claims := map[string]any{
+		"iss": n.issuer.BaseURL(), "sub": uri, "iat": n.clock.Now().Unix(),
 		"status_list":       map[string]any{"bits": tl.Bits(), "lst": tl.Encode()},
 		ClaimJWTListVersion: version,
-	}, map[string]any{"typ": TypStatusListJWT, "kid": k.Kid}, k.Signer)
+	}
+	maps.Copy(claims, extra)
+	tok, err := jose.Sign(claims, map[string]any{"typ": TypStatusListJWT, "kid": k.Kid}, k.Signer)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -317,6 +326,119 @@ func TestKeepAnchoredStopsAtValidUntil(t *testing.T) {
 	if err := keep.Check(ctx, n.issuer.DID(), entry); !errors.Is(err, ErrStatusUnavailable) || errors.Is(err, ErrStatusListChanged) {
 		t.Errorf("node down, head unchanged, list past its validUntil: %v, want ErrStatusUnavailable", err)
 	}
+}
+
+// TestKeepAnchoredStopsAtTokenExp: a Status List Token past its exp
+// "MUST NOT be relied upon any longer" (Token Status List, Status List
+// Caching): KeepAnchored keeps one while its node is down only until its
+// exp, as it keeps a Bitstring list only until its validUntil, though the
+// head has not moved and MaxKeep has not run out.
+func TestKeepAnchoredStopsAtTokenExp(t *testing.T) {
+	ctx := context.Background()
+	a := anchoredTokenList(t)
+	// The anchored list, as its node serves it but valid for 20 minutes.
+	list := a.sign(t, map[string]any{"exp": a.n.clock.Now().Add(20 * time.Minute).Unix()})
+	serve := tamperFunc(func(path string) (string, string, bool) {
+		return MediaTypeStatusListJWT, list, strings.HasPrefix(path, "/status/")
+	})
+	a.tamper.Store(&serve)
+	keep := NewStatusCheckerWith(a.src, StatusCheckerOptions{TTL: time.Minute, Now: a.n.clock.Now, KeepAnchored: true})
+	if err := keep.CheckToken(ctx, a.issuer, a.uri, a.index); err != nil {
+		t.Fatalf("first check: %v", err)
+	}
+	down := tamperFunc(func(string) (string, string, bool) { return "text/plain", "down", true })
+	a.tamper.Store(&down)
+	a.n.clock.Set(a.n.clock.Now().Add(10 * time.Minute))
+	if err := keep.CheckToken(ctx, a.issuer, a.uri, a.index); err != nil {
+		t.Errorf("node down, head unchanged, list before its exp: %v", err)
+	}
+	a.n.clock.Set(a.n.clock.Now().Add(15 * time.Minute))
+	if err := keep.CheckToken(ctx, a.issuer, a.uri, a.index); !errors.Is(err, ErrStatusUnavailable) || errors.Is(err, ErrStatusListChanged) {
+		t.Errorf("node down, head unchanged, list past its exp: %v, want ErrStatusUnavailable", err)
+	}
+}
+
+// TestKeepAnchoredHonoursTTL: a list kept past its ttl by KeepAnchored is
+// fetched again each time its own ttl (here 10 s, shorter than the 30 s
+// between tries of a kept list) has passed (Token Status List's
+// validation rules: a fresh copy once the time it was resolved plus ttl
+// has passed).
+func TestKeepAnchoredHonoursTTL(t *testing.T) {
+	ctx := context.Background()
+	a := anchoredTokenList(t)
+	list := a.sign(t, map[string]any{"exp": a.n.clock.Now().Add(time.Hour).Unix(), "ttl": 10})
+	var fetches atomic.Int32
+	serving := func(ct, body string) *tamperFunc {
+		f := tamperFunc(func(path string) (string, string, bool) {
+			if !strings.HasPrefix(path, "/status/") {
+				return "", "", false
+			}
+			fetches.Add(1)
+			return ct, body, true
+		})
+		return &f
+	}
+	a.tamper.Store(serving(MediaTypeStatusListJWT, list))
+	keep := NewStatusCheckerWith(a.src, StatusCheckerOptions{TTL: time.Minute, Now: a.n.clock.Now, KeepAnchored: true})
+	check := func(after time.Duration, want int32) {
+		t.Helper()
+		a.n.clock.Set(a.n.clock.Now().Add(after))
+		if err := keep.CheckToken(ctx, a.issuer, a.uri, a.index); err != nil {
+			t.Fatalf("check: %v", err)
+		}
+		if got := fetches.Load(); got != want {
+			t.Errorf("%d fetches, want %d", got, want)
+		}
+	}
+	check(0, 1)
+	check(5*time.Second, 1) // cached, within its ttl
+	a.tamper.Store(serving("text/plain", "down"))
+	check(6*time.Second, 2)  // past its ttl: the refetch fails, the list is kept
+	check(5*time.Second, 2)  // kept, within its ttl
+	check(6*time.Second, 3)  // past its ttl again: tried again
+	check(11*time.Second, 4) // and again
+}
+
+// anchoredToken is the set-up of the KeepAnchored tests of one token
+// list: a node whose lists are anchored on a ledger, an SD-JWT VC's entry
+// (its list's URI and index), the server's tamper hook, and a source that
+// checks the ledger's heads.
+type anchoredToken struct {
+	n               *node
+	ch              *chain
+	issuer, uri, id string
+	index           int
+	tamper          *atomic.Pointer[tamperFunc]
+	src             *HTTPStatusSource
+}
+
+func anchoredTokenList(t *testing.T) *anchoredToken {
+	t.Helper()
+	a := &anchoredToken{tamper: new(atomic.Pointer[tamperFunc])}
+	srv := listServer(t, &a.n, a.tamper)
+	client := fetchClientFor(t, srv)
+	a.n = newNode(t, srv.URL)
+	a.ch = openChain(t, t.TempDir(), false)
+	registerRegion(t, a.ch.l, anchorRegion, a.n.issuer.DID(), srv.URL, a.n.keys)
+	anchorShared(t, a.n, a.ch, srv.URL)
+	holder, _ := holderKey(t, gm.AlgES256)
+	hj, _ := gm.NewJWK(holder.Public(), "")
+	tok := mustIssue(t, a.n, identityRequest(t, a.n), issuer.IssueOptions{Format: issuer.FormatSDJWT, HolderKey: &hj}).Status[0]
+	a.ch.flush(t, tok.ListID)
+	a.issuer, a.id, a.index = srv.URL, tok.ListID, tok.Index
+	a.uri = srv.URL + "/status/" + tok.ListID
+	_, a.src = remoteVerifier(t, a.n, client, a.ch.view)
+	return a
+}
+
+// sign signs the anchored content of the list with the claims of extra.
+func (a *anchoredToken) sign(t *testing.T, extra map[string]any) string {
+	t.Helper()
+	snap, err := a.ch.shared.Snapshot(context.Background(), a.id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signTokenList(t, a.n, a.uri, snap.Version, snap.Token, extra)
 }
 
 // TestKeepAnchoredStatusList: with KeepAnchored, a cached Token Status

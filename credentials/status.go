@@ -116,11 +116,21 @@ type StatusStore interface {
 
 // StatusListSource fetches status lists for verification. Both methods
 // return lists whose integrity was checked (a signature of issuer, or the
-// node's own store) and the time the list may be cached for: 0 for the
-// checker's default, negative for not at all.
+// node's own store), with how long they may be cached and when their
+// validity ends (ListLife).
 type StatusListSource interface {
 	Bitstring(ctx context.Context, url, issuer string) (*BitstringList, error)
-	Token(ctx context.Context, uri, issuer string) (*status.TokenList, time.Duration, error)
+	Token(ctx context.Context, uri, issuer string) (*TokenStatusList, error)
+}
+
+// ListLife is how long a fetched status list may be used, of either kind.
+type ListLife struct {
+	// TTL is how long it may be cached before it is fetched again: 0 for
+	// the checker's default, negative for not at all.
+	TTL time.Duration
+	// ValidUntil ends its validity (zero: no end); a StatusChecker uses it
+	// neither cached nor kept past then.
+	ValidUntil time.Time
 }
 
 // BitstringList is a Bitstring Status List a StatusListSource returns.
@@ -128,12 +138,14 @@ type BitstringList struct {
 	Bits *status.Bitstring
 	// Purposes are its statusPurpose values: one or more (BSL v1.0 §2.2).
 	Purposes []string
-	// TTL is how long it may be cached: 0 for the checker's default,
-	// negative for not at all.
-	TTL time.Duration
-	// ValidUntil ends its validity (zero: no end); a StatusChecker uses it
-	// neither cached nor kept past then.
-	ValidUntil time.Time
+	ListLife
+}
+
+// TokenStatusList is a Token Status List a StatusListSource returns: its
+// ListLife is the Status List Token's ttl and exp.
+type TokenStatusList struct {
+	List *status.TokenList
+	ListLife
 }
 
 // StatusChecker checks status entries against cached lists. A list that
@@ -164,6 +176,9 @@ type cachedList struct {
 	purposes []string
 	issuer   string
 	expires  time.Time
+	// ttl is how long it is cached after a fetch: the list's own ttl, at
+	// most the checker's.
+	ttl time.Duration
 	// until ends the list's validity (zero: no end): it is not used past
 	// it, cached or kept.
 	until time.Time
@@ -335,6 +350,7 @@ func (c *StatusChecker) store(l *cachedList, ttl time.Duration) {
 	if ttl == 0 || ttl > c.ttl {
 		ttl = c.ttl
 	}
+	l.ttl = ttl
 	l.expires = c.now().Add(ttl)
 	if !l.until.IsZero() && l.until.Before(l.expires) {
 		l.expires = l.until
@@ -380,7 +396,7 @@ func listSize(l *cachedList) int64 {
 // doing their own. The fetch runs detached from ctx (bounded by
 // fetchTimeout) so one caller giving up does not fail the others; ctx
 // ending stops only this caller's wait.
-func (c *StatusChecker) fetch(ctx context.Context, kind, url, issuer string, get func(context.Context) (*cachedList, time.Duration, error)) (*cachedList, error) {
+func (c *StatusChecker) fetch(ctx context.Context, kind, url, issuer string, get func(context.Context) (*cachedList, ListLife, error)) (*cachedList, error) {
 	key := kind + "\x00" + issuer + "\x00" + url
 	c.mu.Lock()
 	f, ok := c.flights[key]
@@ -390,13 +406,13 @@ func (c *StatusChecker) fetch(ctx context.Context, kind, url, issuer string, get
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.fetchTimeout)
 		go func() {
 			defer cancel()
-			l, ttl, err := get(fctx)
+			l, life, err := get(fctx)
 			if err == nil {
 				// Copies: url and issuer may be substrings of a whole
 				// document (strictjson.Object), which the cache would hold.
-				l.url, l.issuer, l.fetched = strings.Clone(url), strings.Clone(issuer), c.now()
+				l.url, l.issuer, l.fetched, l.until = strings.Clone(url), strings.Clone(issuer), c.now(), life.ValidUntil
 				l.size = listSize(l)
-				c.store(l, ttl)
+				c.store(l, life.TTL)
 			}
 			c.mu.Lock()
 			delete(c.flights, key)
@@ -421,16 +437,16 @@ func (c *StatusChecker) bitstring(ctx context.Context, url, issuer string) (*cac
 	if l := c.cached(url, issuer); l != nil && l.bits != nil {
 		return l, nil
 	}
-	l, err := c.fetch(ctx, "bitstring", url, issuer, func(ctx context.Context) (*cachedList, time.Duration, error) {
+	l, err := c.fetch(ctx, "bitstring", url, issuer, func(ctx context.Context) (*cachedList, ListLife, error) {
 		bl, err := c.source.Bitstring(ctx, url, issuer)
 		if err != nil {
-			return nil, 0, err
+			return nil, ListLife{}, err
 		}
 		purposes := make([]string, len(bl.Purposes))
 		for i, p := range bl.Purposes {
 			purposes[i] = strings.Clone(p)
 		}
-		return &cachedList{bits: bl.Bits, purposes: purposes, until: bl.ValidUntil}, bl.TTL, nil
+		return &cachedList{bits: bl.Bits, purposes: purposes}, bl.ListLife, nil
 	})
 	if err != nil {
 		return c.keep(url, issuer, false, err)
@@ -464,8 +480,10 @@ func (c *StatusChecker) keep(url, issuer string, token bool, err error) (*cached
 	if !l.until.IsZero() && !c.now().Before(l.until) {
 		return nil, fmt.Errorf("%w: its validity ended at %s: %w", ErrStatusUnavailable, FormatTime(l.until), err)
 	}
+	// Fetched again after staleRetry, or sooner when the list's ttl is
+	// shorter (Token Status List's validation rules, BSL v1.0 §2.2 ttl).
 	kept := *l
-	c.store(&kept, min(staleRetry, c.ttl))
+	c.store(&kept, min(staleRetry, l.ttl))
 	return &kept, nil
 }
 
@@ -486,12 +504,12 @@ func (c *StatusChecker) CheckToken(ctx context.Context, issuer, uri string, idx 
 	l := c.cached(uri, issuer)
 	if l == nil || l.token == nil {
 		var err error
-		l, err = c.fetch(ctx, "token", uri, issuer, func(ctx context.Context) (*cachedList, time.Duration, error) {
-			tl, ttl, err := c.source.Token(ctx, uri, issuer)
+		l, err = c.fetch(ctx, "token", uri, issuer, func(ctx context.Context) (*cachedList, ListLife, error) {
+			tl, err := c.source.Token(ctx, uri, issuer)
 			if err != nil {
-				return nil, 0, err
+				return nil, ListLife{}, err
 			}
-			return &cachedList{token: tl}, ttl, nil
+			return &cachedList{token: tl.List}, tl.ListLife, nil
 		})
 		if err != nil {
 			if l, err = c.keep(uri, issuer, true, err); err != nil {
@@ -576,26 +594,26 @@ func (l *LocalStatusSource) Bitstring(ctx context.Context, url, issuer string) (
 	if snap.Bitstring == nil {
 		return nil, fmt.Errorf("%w: list %s is not a bitstring list", ErrNotFound, id)
 	}
-	return &BitstringList{Bits: snap.Bitstring, Purposes: []string{snap.Purpose}, TTL: l.ttl()}, nil
+	return &BitstringList{Bits: snap.Bitstring, Purposes: []string{snap.Purpose}, ListLife: ListLife{TTL: l.ttl()}}, nil
 }
 
 // Token implements StatusListSource.
-func (l *LocalStatusSource) Token(ctx context.Context, uri, issuer string) (*status.TokenList, time.Duration, error) {
+func (l *LocalStatusSource) Token(ctx context.Context, uri, issuer string) (*TokenStatusList, error) {
 	id, ok := l.localID(uri)
 	if !ok {
 		if l.Remote == nil {
-			return nil, 0, fmt.Errorf("%w: %s is not a list of this node", ErrNotFound, truncate(uri))
+			return nil, fmt.Errorf("%w: %s is not a list of this node", ErrNotFound, truncate(uri))
 		}
 		return l.Remote.Token(ctx, uri, issuer)
 	}
 	snap, err := l.Store.Snapshot(ctx, id)
 	if err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	if snap.Token == nil {
-		return nil, 0, fmt.Errorf("%w: list %s is not a token list", ErrNotFound, id)
+		return nil, fmt.Errorf("%w: list %s is not a token list", ErrNotFound, id)
 	}
-	return snap.Token, l.ttl(), nil
+	return &TokenStatusList{List: snap.Token, ListLife: ListLife{TTL: l.ttl()}}, nil
 }
 
 // HTTPStatusSource fetches status lists over HTTPS: Bitstring Status List
@@ -779,7 +797,7 @@ func parseStatusListCredential(c *Credential, url, issuer string) (*BitstringLis
 	if err != nil {
 		return nil, err
 	}
-	bl := &BitstringList{Bits: bits, Purposes: purposes, ValidUntil: c.ValidUntil}
+	bl := &BitstringList{Bits: bits, Purposes: purposes, ListLife: ListLife{ValidUntil: c.ValidUntil}}
 	if n, ok := s["ttl"].(json.Number); ok {
 		if ms, err := n.Int64(); err == nil && ms > 0 {
 			bl.TTL = time.Duration(ms) * time.Millisecond
@@ -795,55 +813,55 @@ func parseStatusListCredential(c *Credential, url, issuer string) (*BitstringLis
 }
 
 // Token implements StatusListSource.
-func (h *HTTPStatusSource) Token(ctx context.Context, uri, issuer string) (*status.TokenList, time.Duration, error) {
+func (h *HTTPStatusSource) Token(ctx context.Context, uri, issuer string) (*TokenStatusList, error) {
 	for attempt := 0; ; attempt++ {
 		body, err := h.fetch(ctx, uri, MediaTypeStatusListJWT)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		tl, ttl, claims, err := verifyStatusListJWT(ctx, strings.TrimSpace(string(body)), uri, issuer, h.Resolver, h.Algorithms, h.Now)
+		tl, claims, err := verifyStatusListJWT(ctx, strings.TrimSpace(string(body)), uri, issuer, h.Resolver, h.Algorithms, h.Now)
 		if err != nil || h.Anchors == nil {
-			return tl, ttl, err
+			return tl, err
 		}
 		version, err := parseListVersion(claims[ClaimJWTListVersion])
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		id, _ := listIDOf(uri)
-		content, err := listContent(id, status.PurposeToken, version, tl.Bits(), tl)
+		content, err := listContent(id, status.PurposeToken, version, tl.List.Bits(), tl.List)
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
 		err = h.checkAnchored(ctx, uri, issuer, version, content)
 		if errors.Is(err, ErrStatusListStale) && attempt < maxStaleRefetch {
 			continue
 		}
 		if err != nil {
-			return nil, 0, err
+			return nil, err
 		}
-		return tl, ttl, nil
+		return tl, nil
 	}
 }
 
 // verifyStatusListJWT checks a statuslist+jwt for uri signed by issuer and
-// returns the list, its ttl and its claims.
-func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyResolver, algs []string, now func() time.Time) (*status.TokenList, time.Duration, map[string]any, error) {
+// returns the list with its ttl and exp, and its claims.
+func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyResolver, algs []string, now func() time.Time) (*TokenStatusList, map[string]any, error) {
 	if now == nil {
 		now = time.Now
 	}
 	hdr, err := jose.ParseHeader(tok, algs)
 	if err != nil {
-		return nil, 0, nil, mapJoseErr(err)
+		return nil, nil, mapJoseErr(err)
 	}
 	if hdr.String("typ") != TypStatusListJWT {
-		return nil, 0, nil, fmt.Errorf("%w: typ %q, want %s", ErrType, hdr.String("typ"), TypStatusListJWT)
+		return nil, nil, fmt.Errorf("%w: typ %q, want %s", ErrType, hdr.String("typ"), TypStatusListJWT)
 	}
 	// The Status List Token's iss is optional (Token Status List §5.1):
 	// the list is the issuer's by its signature (the key is resolved for
 	// issuer below); an iss it does carry must name issuer.
 	parser, err := gm.NewJWTParser(algs, jwt.WithTimeFunc(now), jwt.WithSubject(uri))
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, nil, err
 	}
 	claims := &jose.Claims{Max: 4 << 20}
 	_, err = parser.ParseWithClaims(tok, claims, func(*jwt.Token) (any, error) {
@@ -857,45 +875,39 @@ func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyRe
 		return pub, nil
 	})
 	if err != nil {
-		return nil, 0, nil, mapJWTErr(err)
+		return nil, nil, mapJWTErr(err)
 	}
 	if iss, present := claims.Raw["iss"]; present && iss != issuer {
-		return nil, 0, nil, fmt.Errorf("%w: the status list token's iss is not the credential's issuer", ErrIssuerMismatch)
+		return nil, nil, fmt.Errorf("%w: the status list token's iss is not the credential's issuer", ErrIssuerMismatch)
 	}
 	sl, _ := claims.Raw["status_list"].(map[string]any)
 	bits, _ := sl["bits"].(json.Number)
 	lst, _ := sl["lst"].(string)
 	b, err := bits.Int64()
 	if err != nil {
-		return nil, 0, nil, fmt.Errorf("%w: status_list.bits", ErrInvalid)
+		return nil, nil, fmt.Errorf("%w: status_list.bits", ErrInvalid)
 	}
 	// Revocation and suspension need VALID, INVALID and SUSPENDED
 	// (0x00-0x02): one or two bits. Wider lists only add
 	// application-specific values and cost up to four times the memory.
 	if b < 1 || b > status.MaxRemoteTokenBits {
-		return nil, 0, nil, fmt.Errorf("%w: status_list.bits %d (only 1 or 2 are accepted)", ErrUnsupported, b)
+		return nil, nil, fmt.Errorf("%w: status_list.bits %d (only 1 or 2 are accepted)", ErrUnsupported, b)
 	}
-	tl, err := status.DecodeTokenList(int(b), lst, status.MaxRemoteEntries)
+	list, err := status.DecodeTokenList(int(b), lst, status.MaxRemoteEntries)
 	if err != nil {
-		return nil, 0, nil, err
+		return nil, nil, err
 	}
-	var ttl time.Duration
+	tl := &TokenStatusList{List: list}
 	if n, ok := claims.Raw["ttl"].(json.Number); ok {
 		if s, err := n.Int64(); err == nil && s > 0 {
-			ttl = time.Duration(s) * time.Second
+			tl.TTL = time.Duration(s) * time.Second
 		}
 	}
-	// A list is not cached past its exp (checked above: still ahead).
-	if n, ok := claims.Raw["exp"].(json.Number); ok {
-		if s, err := n.Int64(); err == nil {
-			left := time.Unix(s, 0).Sub(now())
-			switch {
-			case left <= 0:
-				ttl = -1
-			case ttl == 0 || left < ttl:
-				ttl = left
-			}
-		}
+	// Past its exp a list "MUST NOT be relied upon any longer" (Token
+	// Status List, Status List Caching): a StatusChecker uses it neither
+	// cached nor kept past it (checked above: still ahead).
+	if exp, ok, err := jose.NumericDate(claims.Raw, "exp"); ok && err == nil {
+		tl.ValidUntil = exp
 	}
-	return tl, ttl, claims.Raw, nil
+	return tl, claims.Raw, nil
 }

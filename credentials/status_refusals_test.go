@@ -68,15 +68,15 @@ func TestStatusListRefusals(t *testing.T) {
 		return tok
 	}
 	tamper.serve(path, MediaTypeStatusListJWT, tokenList(TypStatusListJWT, uri))
-	if _, _, err := src.Token(ctx, uri, srv.URL); err != nil {
+	if _, err := src.Token(ctx, uri, srv.URL); err != nil {
 		t.Fatalf("the issuer's token list: %v", err)
 	}
 	tamper.serve(path, MediaTypeStatusListJWT, tokenList("JWT", uri))
-	if _, _, err := src.Token(ctx, uri, srv.URL); !errors.Is(err, ErrType) {
+	if _, err := src.Token(ctx, uri, srv.URL); !errors.Is(err, ErrType) {
 		t.Errorf("a token list of typ JWT: %v, want ErrType", err)
 	}
 	tamper.serve(path, MediaTypeStatusListJWT, tokenList(TypStatusListJWT, srv.URL+"/status/00000000000000ac"))
-	if _, _, err := src.Token(ctx, uri, srv.URL); !errors.Is(err, ErrIssuerMismatch) {
+	if _, err := src.Token(ctx, uri, srv.URL); !errors.Is(err, ErrIssuerMismatch) {
 		t.Errorf("a token list whose sub is another URL: %v, want ErrIssuerMismatch", err)
 	}
 }

@@ -30,8 +30,8 @@ func (o oneList) Bitstring(context.Context, string, string) (*BitstringList, err
 	return &BitstringList{Bits: o.b, Purposes: o.purposes}, nil
 }
 
-func (o oneList) Token(context.Context, string, string) (*status.TokenList, time.Duration, error) {
-	return nil, 0, ErrNotFound
+func (o oneList) Token(context.Context, string, string) (*TokenStatusList, error) {
+	return nil, ErrNotFound
 }
 
 // TestStatusCacheKeepsNoDocument: a cached list keeps nothing of the

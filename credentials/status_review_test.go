@@ -69,7 +69,7 @@ func TestRemoteStatusListCaps(t *testing.T) {
 		want error
 	}{{"no iss", nil, nil}, {"another iss", "https://other.example", ErrIssuerMismatch}, {"iss not a string", 7, ErrIssuerMismatch}} {
 		serve(path, MediaTypeStatusListJWT, tokenListIss(c.iss, uri, 1, make([]byte, 1<<14)))
-		if _, _, err := src.Token(ctx, uri, srv.URL); (c.want == nil) != (err == nil) || (c.want != nil && !errors.Is(err, c.want)) {
+		if _, err := src.Token(ctx, uri, srv.URL); (c.want == nil) != (err == nil) || (c.want != nil && !errors.Is(err, c.want)) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}
@@ -87,9 +87,9 @@ func TestRemoteStatusListCaps(t *testing.T) {
 		{"1 bit", 1, 1 << 17, nil},
 	} {
 		serve(path, MediaTypeStatusListJWT, tokenList(uri, c.bits, make([]byte, c.entries*c.bits/8)))
-		tl, _, err := src.Token(ctx, uri, srv.URL)
+		tl, err := src.Token(ctx, uri, srv.URL)
 		if c.want == nil {
-			if err != nil || tl.Len() != c.entries {
+			if err != nil || tl.List.Len() != c.entries {
 				t.Errorf("%s: %v", c.name, err)
 			}
 		} else if !errors.Is(err, c.want) {
@@ -149,8 +149,8 @@ func (m *memSource) Bitstring(ctx context.Context, url, issuer string) (*Bitstri
 	return &BitstringList{Bits: b, Purposes: []string{PurposeRevocation}}, nil
 }
 
-func (m *memSource) Token(ctx context.Context, uri, issuer string) (*status.TokenList, time.Duration, error) {
-	return nil, 0, ErrNotFound
+func (m *memSource) Token(ctx context.Context, uri, issuer string) (*TokenStatusList, error) {
+	return nil, ErrNotFound
 }
 
 func (m *memSource) count(url string) int {

@@ -48,6 +48,10 @@ type Started struct {
 	// Purpose is what another protocol's login is for (AuthorizeFor);
 	// nil for a login to the client.
 	Purpose *Purpose
+	// UILocales is the request's ui_locales (OpenID Connect Core
+	// §3.1.2.1), the languages its login page is asked in; for a pushed
+	// request (RFC 9126), the pushed one's. Empty from Resume.
+	UILocales string
 }
 
 // Authorize checks an authorization request (the query of GET
@@ -107,10 +111,15 @@ func (p *Provider) Authorize(ctx context.Context, q url.Values) (*Started, error
 			}
 		}
 	}
-	return p.start(ctx, c, &session{
+	st, err := p.start(ctx, c, &session{
 		ClientID: c.ID, RedirectURI: redirect, State: state, Nonce: nonce, CodeChallenge: challenge,
 		Scope: grantedScope(scopes, claims), Claims: claims, Level: int(level),
 	}, nil)
+	if err != nil {
+		return nil, err
+	}
+	st.UILocales = q.Get("ui_locales")
+	return st, nil
 }
 
 // start stores session s for client c, freshly made: its ID, the

@@ -69,7 +69,7 @@ type ExtensionGrant struct {
 }
 
 // extensionParams are the common parameters of an extension's request.
-var extensionParams = []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method", "response_mode"}
+var extensionParams = []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method", "response_mode", "ui_locales"}
 
 const maxExtensionData = 64 << 10
 
@@ -109,6 +109,7 @@ func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) 
 			return nil, extensionError(err, r)
 		}
 	}
+	st.UILocales = q.Get("ui_locales")
 	return st, nil
 }
 

@@ -11,7 +11,6 @@ import (
 	"time"
 
 	vc "github.com/trustid-cn/trustid/credentials"
-	"github.com/trustid-cn/trustid/credentials/status"
 )
 
 // Nodes is the set of TrustID nodes a verifier trusts, by base URL, with a
@@ -325,9 +324,9 @@ func (n *Nodes) Bitstring(ctx context.Context, url, issuer string) (*vc.Bitstrin
 
 // Token implements credentials.StatusListSource: a Token Status List
 // (statuslist+jwt) published by a configured node.
-func (n *Nodes) Token(ctx context.Context, uri, issuer string) (*status.TokenList, time.Duration, error) {
+func (n *Nodes) Token(ctx context.Context, uri, issuer string) (*vc.TokenStatusList, error) {
 	if _, err := n.listNode(uri, issuer); err != nil {
-		return nil, 0, err
+		return nil, err
 	}
 	return n.src.Token(ctx, uri, issuer)
 }

@@ -579,6 +579,57 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	if code, m, _ := push(parForm(state1)); code != 400 || m["error"] != "invalid_request" {
 		t.Errorf("PAR with a spent issuer_state: %d %v", code, m)
 	}
+	// ui_locales chooses the login page's language over an English
+	// browser's Accept-Language, pushed as in a plain request: the pushed
+	// parameters are the request (RFC 9126 §4), so one beside request_uri
+	// is not.
+	pageLang := func(q url.Values) (int, string, string) {
+		t.Helper()
+		req, _ := http.NewRequest("GET", f.base+"/oid4vci/authorize?"+q.Encode(), nil)
+		req.Header.Set("Accept-Language", "en-US,en;q=0.9")
+		resp, err := newBrowser().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, resp.Header.Get("Content-Language"), string(b)
+	}
+	plainZh := parForm(freshState())
+	plainZh.Set("ui_locales", "fr zh-CN")
+	pushAs := func(uiLocales string) string {
+		t.Helper()
+		q := parForm(freshState())
+		if uiLocales != "" {
+			q.Set("ui_locales", uiLocales)
+		}
+		code, pushed, _ := push(q)
+		if code != 201 {
+			t.Fatalf("PAR with ui_locales %q: %d %v", uiLocales, code, pushed)
+		}
+		return pushed["request_uri"].(string)
+	}
+	for _, c := range []struct {
+		name string
+		q    url.Values
+		lang string
+	}{
+		{"plain request", plainZh, "zh-CN"},
+		{"pushed", url.Values{"client_id": {"wallet-app"}, "request_uri": {pushAs("fr zh-CN")}, "ui_locales": {"en"}}, "zh-CN"},
+		{"beside request_uri only", url.Values{"client_id": {"wallet-app"}, "request_uri": {pushAs("")}, "ui_locales": {"zh-CN"}}, "en"},
+	} {
+		status, lang, page := pageLang(c.q)
+		scan := map[string]string{"en": "Scan with the TrustID app and approve.", "zh-CN": "请用 TrustID 应用扫码并确认。"}[c.lang]
+		if status != 200 || lang != c.lang || !strings.Contains(page, `<html lang="`+c.lang+`">`) || !strings.Contains(page, scan) {
+			t.Errorf("ui_locales, %s: %d %q, want %s\n%.600s", c.name, status, lang, c.lang, page)
+		}
+	}
+	// Checked as the other parameters are: one value, of bounded length.
+	twice := parForm(freshState())
+	twice["ui_locales"] = []string{"en", "zh-CN"}
+	if status, back, _ := send(twice); status != 302 || back.Get("error") != "invalid_request" {
+		t.Errorf("ui_locales repeated: %d %v", status, back)
+	}
 	// A DPoP proof on the push (RFC 9449 §10.1): checked as at the token
 	// endpoint (a server nonce first), it binds the code to its key as
 	// dpop_jkt does; a dpop_jkt of another key beside it is refused.
