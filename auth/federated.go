@@ -53,7 +53,7 @@ func (s *Service) parseForeign(j *accessJWS, v *validToken) error {
 		return err
 	}
 	iss := j.claims.Issuer
-	if iss == s.issuer && s.region != "" {
+	if iss == s.issuer && s.instances != nil {
 		return s.parseRegion(j, v)
 	}
 	region, ok := s.fed.TokenRegion(iss)
@@ -83,20 +83,16 @@ func (s *Service) parseForeign(j *accessJWS, v *validToken) error {
 // keystore does not hold: another instance of the region rotated first,
 // published its new key on the region's record, and this instance's
 // keystore copy has not reached it yet (docs/operations.md, "Rotating a
-// region's keys"). The key must be on this region's record in the trust
-// registry, active or retiring, as RegionKey checks for other regions'
-// tokens, and unknown to the keystore: a key this instance holds in any
-// state is its own to judge (parse), so one it retired stays refused even
-// while the record lags. The claims are checked as the node's own tokens'
-// are. Such a token is verified again on each use: the cache keeps only
-// tokens of the keystore's keys (validate).
+// region's keys"). The key is the record's, active or retiring
+// (InstanceKeys); a key the keystore holds in any state is its own to
+// judge (parse), so one it retired stays refused even while the record
+// lags. The claims are checked as the node's own tokens' are. Such a
+// token is verified again on each use: the cache keeps only tokens of the
+// keystore's keys (validate).
 func (s *Service) parseRegion(j *accessJWS, v *validToken) error {
-	if _, err := s.keys.Lookup(j.kid); err == nil {
-		return fail(ErrInvalidToken, "access token key is one this node holds but does not verify with")
-	}
-	pub, alg, err := s.fed.RegionKey(context.Background(), s.region, j.kid)
+	pub, alg, err := s.instances.InstanceKey(context.Background(), j.kid)
 	if err != nil {
-		return failWith(ErrInvalidToken, err, "access token was not signed by a key of this node or a valid key of its region %s in the trust registry", s.region)
+		return failWith(ErrInvalidToken, err, "access token was not signed by a key of this node or a valid key of its region in the trust registry")
 	}
 	if alg != j.method.Alg() {
 		return fail(ErrInvalidToken, "access token alg does not match the registry key")

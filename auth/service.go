@@ -57,13 +57,22 @@ const AccessTokenType = "at+jwt"
 const maxTokenLen = 8 << 10
 
 // NodeKeys is the node keystore as auth uses it: the active key signs
-// access tokens; the published keys (active and retiring) verify them;
-// Lookup finds a key in any state (ErrNotFound-style error when none).
+// access tokens; the published keys (active and retiring) verify them.
 // *keystore.Store satisfies it.
 type NodeKeys interface {
 	Active(alg string) (keystore.Key, error)
 	Published() []keystore.Key
-	Lookup(kid string) (keystore.Key, error)
+}
+
+// InstanceKeys resolves a key of this node's region that its keystore
+// does not hold, from the region's record in the trust registry: another
+// instance of the region rotated first (federation.Instances, whose
+// contract this is). It returns the key and its JWS algorithm, or why
+// not: a key the keystore holds in any state, a kid the record does not
+// list, a key retired or revoked there, a region not active. Safe for
+// concurrent use.
+type InstanceKeys interface {
+	InstanceKey(ctx context.Context, kid string) (crypto.PublicKey, string, error)
 }
 
 // Ephemeral is the ephemeral state auth keeps: single-use assertion IDs
@@ -116,12 +125,11 @@ type Config struct {
 	// registry alone, and lets clients ask (RFC 8707 resource) for tokens
 	// another region accepts. Nil: this node's own tokens only.
 	Federation Federation
-	// Region, when set with Federation, is this node's region: a token
-	// of this node's issuer signed by a key the keystore does not hold is
-	// verified with that kid's key on the region's record in the
-	// registry (another instance of the region rotated first; see
-	// parseRegion). Empty: the keystore's keys only.
-	Region string
+	// Instances, when set with Federation, verifies a token of this
+	// node's issuer signed by a key the keystore does not hold (another
+	// instance of the region rotated first; see parseRegion). Nil: the
+	// keystore's keys only.
+	Instances InstanceKeys
 	// Peers, when set with Federation, lets Introspect answer for another
 	// region's token by asking its node (node to node); nil: such a token
 	// introspects as inactive.
@@ -139,7 +147,7 @@ type Config struct {
 // use.
 type Service struct {
 	issuer, tokenEndpoint string
-	region                string
+	instances             InstanceKeys
 	keys                  NodeKeys
 	clients, visitors     ClientStore
 	store                 Ephemeral
@@ -214,7 +222,7 @@ func New(cfg Config) (*Service, error) {
 		return nil, fmt.Errorf("auth: issuer %q must be an http(s) URL without query, fragment or trailing slash", cfg.Issuer)
 	}
 	s := &Service{
-		issuer: cfg.Issuer, tokenEndpoint: cfg.Issuer + TokenPath, region: cfg.Region,
+		issuer: cfg.Issuer, tokenEndpoint: cfg.Issuer + TokenPath, instances: cfg.Instances,
 		keys: cfg.Keys, clients: cfg.Clients, visitors: cfg.Visitors, store: cfg.Store,
 		ttl: cfg.TokenTTL, leeway: cfg.Leeway, maxAge: cfg.MaxAssertionAge, keyRefresh: cfg.KeyRefresh, recheck: cfg.RevocationRecheck,
 		now: cfg.Now, rand: cfg.Rand,

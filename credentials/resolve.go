@@ -20,10 +20,11 @@ import (
 )
 
 // LocalKeys are the node's own verifying keys (its keystore, through
-// the issuer). VerifyingKey returns the public key of kid, or false for an
-// unknown or retired key. Safe for concurrent use.
+// the issuer, and its region's record for a key another instance of the
+// region made). VerifyingKey returns the public key of kid, or false for
+// an unknown or retired key. Safe for concurrent use.
 type LocalKeys interface {
-	VerifyingKey(kid string) (crypto.PublicKey, bool)
+	VerifyingKey(ctx context.Context, kid string) (crypto.PublicKey, bool)
 }
 
 // KeyResolver finds the key an issuer (or a holder) signed with, from the
@@ -44,8 +45,8 @@ type LocalIssuer struct {
 	Keys    LocalKeys
 }
 
-func (l *LocalIssuer) key(kid string) (crypto.PublicKey, error) {
-	k, ok := l.Keys.VerifyingKey(kid)
+func (l *LocalIssuer) key(ctx context.Context, kid string) (crypto.PublicKey, error) {
+	k, ok := l.Keys.VerifyingKey(ctx, kid)
 	if !ok {
 		return nil, fmt.Errorf("%w: %s", ErrUnknownKey, truncate(kid))
 	}
@@ -166,7 +167,7 @@ func (r *Resolver) ResolveKeyFor(ctx context.Context, issuer, kid, relationship 
 		return nil, fmt.Errorf("%w: an %s key must be a DID URL", ErrUnknownKey, relationship)
 	}
 	if r.Local != nil && issuer == r.Local.BaseURL {
-		return r.Local.key(kid)
+		return r.Local.key(ctx, kid)
 	}
 	set, err := r.issuerMetadata(ctx, issuer)
 	if err != nil {
@@ -186,7 +187,7 @@ func (r *Resolver) ResolveKeyFor(ctx context.Context, issuer, kid, relationship 
 func (r *Resolver) resolveDID(ctx context.Context, did, frag, relationship string) (crypto.PublicKey, error) {
 	switch {
 	case r.Local != nil && did == r.Local.DID:
-		return r.Local.key(frag)
+		return r.Local.key(ctx, frag)
 	case strings.HasPrefix(did, didKeyPrefix):
 		if frag != "" && frag != strings.TrimPrefix(did, didKeyPrefix) {
 			return nil, fmt.Errorf("%w: did:key fragment must repeat the key", ErrUnknownKey)

@@ -7,7 +7,9 @@
 // chain; a region suspended in the registry is refused as soon as the
 // view has its change. The view's registry generation (Registry.Generation)
 // lets package auth keep a cached token's registry check until the
-// registry changes (Tokens.RegistryGeneration).
+// registry changes (Tokens.RegistryGeneration). The same records serve
+// the node's own region (Instances): what another instance of the region
+// signed with a key this instance's keystore lacks yet.
 //
 // Two things must come from the other region's node, and are fetched
 // from its endpoint in the registry only: its QR status lists (QRStatus,

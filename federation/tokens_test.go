@@ -25,12 +25,6 @@ type nodeKeys struct{ k keystore.Key }
 
 func (n nodeKeys) Active(string) (keystore.Key, error) { return n.k, nil }
 func (n nodeKeys) Published() []keystore.Key           { return []keystore.Key{n.k} }
-func (n nodeKeys) Lookup(kid string) (keystore.Key, error) {
-	if kid == n.k.Kid {
-		return n.k, nil
-	}
-	return keystore.Key{}, keystore.ErrNotFound
-}
 
 // newAuth starts a region node's token service; fed nil accepts only its
 // own tokens.

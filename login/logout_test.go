@@ -2,6 +2,7 @@ package login
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"errors"
 	"net/url"
@@ -150,5 +151,57 @@ func TestLogoutStoreDown(t *testing.T) {
 	p.cfg.Store = healthy
 	if _, err := p.Logout(ctx, url.Values{"id_token_hint": {tok}}); err != nil || !p.familyRevoked(ctx, "fam-x") {
 		t.Errorf("the retry: %v, revoked %v", err, p.familyRevoked(ctx, "fam-x"))
+	}
+}
+
+// instanceKeys is an auth.InstanceKeys over one region record key.
+type instanceKeys struct {
+	kid, alg string
+	pub      crypto.PublicKey
+	err      error
+}
+
+func (k instanceKeys) InstanceKey(_ context.Context, kid string) (crypto.PublicKey, string, error) {
+	if k.err != nil || kid != k.kid {
+		return nil, "", errors.Join(errors.New("not on the record"), k.err)
+	}
+	return k.pub, k.alg, nil
+}
+
+// TestLogoutHintOfAnotherInstance: an id_token_hint signed by another
+// instance of the region with a key this provider's keystore lacks is
+// accepted with that key from Config.Instances (the region's record),
+// and refused when Instances refuses it, gives another algorithm, or is
+// not set.
+func TestLogoutHintOfAnotherInstance(t *testing.T) {
+	other, here := newTestProvider(t), newTestProvider(t) // two keystores
+	ctx := context.Background()
+	c, err := other.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := other.idToken(c, refresh{ClientID: "shop", Scope: "openid", Family: "fam", Grant: grant{Sub: "sub", ACR: "L2", AMR: []string{"hwk"}}}, "", "at")
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := other.cfg.Keys.Active(IDTokenAlgorithms[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := url.Values{"id_token_hint": {tok}}
+	record := instanceKeys{kid: key.Kid, alg: key.Alg, pub: key.Public}
+	for name, in := range map[string]auth.InstanceKeys{"not set": nil, "refused (retired or revoked on the record)": instanceKeys{kid: key.Kid, err: errors.New("retired")},
+		"another alg": instanceKeys{kid: key.Kid, alg: "ES256", pub: key.Public}} {
+		here.cfg.Instances = in
+		if _, err := here.Logout(ctx, q); err == nil {
+			t.Errorf("%s: logout accepted", name)
+		}
+	}
+	here.cfg.Instances = record
+	if _, err := here.Logout(ctx, q); err != nil {
+		t.Errorf("the record's key: %v", err)
+	}
+	if !here.familyRevoked(ctx, "fam") {
+		t.Error("the login's tokens survive logout")
 	}
 }

@@ -86,7 +86,8 @@ type Delegations interface {
 }
 
 // Keys are the node's keys: Active signs ID tokens, Published (active
-// and retiring) verifies an id_token_hint. *keystore.Store satisfies it.
+// and retiring) verifies an id_token_hint (and Config.Instances a key
+// they lack). *keystore.Store satisfies it.
 type Keys interface {
 	Active(alg string) (keystore.Key, error)
 	Published() []keystore.Key
@@ -142,9 +143,13 @@ type Config struct {
 	Delegations Delegations
 	// PINs checks the PIN of approvals at L3 and above; nil means such
 	// logins cannot be approved.
-	PINs  PINChecker
-	Keys  Keys
-	Store Store
+	PINs PINChecker
+	Keys Keys
+	// Instances verifies an id_token_hint signed by a key of the region
+	// that Keys does not hold (another instance rotated first;
+	// federation.Instances); nil: Keys only.
+	Instances auth.InstanceKeys
+	Store     Store
 	// SessionTTL is how long a login session waits for its approval.
 	SessionTTL time.Duration
 	// CodeTTL is how long an authorization code can be exchanged.

@@ -458,7 +458,7 @@ func (p *Provider) UserInfo(ctx context.Context, accessToken string) (map[string
 
 // Logout serves RP-initiated logout (OpenID Connect RP-Initiated Logout
 // 1.0): id_token_hint must be an ID token this node issued (expired ones
-// too); the tokens of its login (its sid) are revoked. It returns where to
+// too), or another instance of its region (Config.Instances); the tokens of its login (its sid) are revoked. It returns where to
 // send the browser: post_logout_redirect_uri with state, which must be one
 // of the client's registered post_logout_redirect_uris (exact string
 // match; its login redirect_uris do not count), or "" when none was
@@ -493,7 +493,14 @@ func (p *Provider) Logout(ctx context.Context, q url.Values) (string, error) {
 				return k.Public, nil
 			}
 		}
-		return nil, errors.New("unknown kid")
+		if p.cfg.Instances == nil {
+			return nil, errors.New("unknown kid")
+		}
+		pub, alg, err := p.cfg.Instances.InstanceKey(ctx, kid)
+		if err == nil && alg != t.Method.Alg() {
+			err = errors.New("alg other than the registry key's")
+		}
+		return pub, err
 	})
 	if err != nil || claims.Issuer != p.cfg.Issuer || len(claims.Audience) != 1 || claims.SID == "" {
 		return "", fail(CodeInvalidRequest, "id_token_hint is not an ID token of this node")

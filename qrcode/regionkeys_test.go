@@ -73,3 +73,44 @@ func TestVerifierKeysAreRegionBound(t *testing.T) {
 		t.Errorf("310000's key signing for 330000: %v", err)
 	}
 }
+
+// TestVerifierInstances: a verifier of region 310000 whose own keys lack
+// the key another instance of the region signed with asks Instances for
+// (310000, kid hint), for offline, delegated and static codes alike;
+// without Instances, or when Instances refuses, the code is refused with
+// ErrUnknownKey; Instances never answers for another region's codes, nor
+// without a Region.
+func TestVerifierInstances(t *testing.T) {
+	ctx := context.Background()
+	f := newFixture(t) // issued by region 310000 with f.issuerKey
+	record := regionKeys{310000: {{Kid: f.kid, Public: f.issuerKey.Public()}}}
+	newV := func(region uint32, instances RegionKeySource) *Verifier {
+		v, err := NewVerifier(VerifierConfig{
+			Keys: StaticKeys{{Kid: "own", Public: mustKey(t, 0x44).Public()}}, Region: region, Instances: instances,
+			Status: f.status, Now: func() time.Time { return f.now },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	v := newV(310000, record)
+	if _, err := v.Verify(ctx, f.offline(t, 1, nil), VerifyOptions{}); err != nil {
+		t.Fatalf("offline code: %v", err)
+	}
+	if _, err := v.Verify(ctx, f.delegated(t, 2), VerifyOptions{Action: ActionPresent}); err != nil {
+		t.Fatalf("delegated code: %v", err)
+	}
+	if _, err := v.Verify(ctx, f.static, VerifyOptions{}); err != nil {
+		t.Fatalf("static code: %v", err)
+	}
+	for name, v := range map[string]*Verifier{"no instances": newV(310000, nil), "refused": newV(310000, regionKeys{}),
+		"another region's code": newV(320000, record)} {
+		if _, err := v.Verify(ctx, f.offline(t, 3, nil), VerifyOptions{}); !errors.Is(err, ErrUnknownKey) {
+			t.Errorf("%s: %v, want ErrUnknownKey", name, err)
+		}
+	}
+	if _, err := NewVerifier(VerifierConfig{Keys: StaticKeys{}, Status: f.status, Instances: record}); !errors.Is(err, ErrInvalidArgument) {
+		t.Errorf("instances without a region: %v", err)
+	}
+}

@@ -96,6 +96,12 @@ type VerifierConfig struct {
 	// Regions resolves other regions' keys from the trust registry; nil
 	// means none are trusted.
 	Regions RegionKeySource
+	// Instances, with Region, resolves a key of Region that Keys does not
+	// list from the region's record in the trust registry: another
+	// instance of the region signed with a key this one's keystore lacks
+	// yet (federation.Instances). Asked on every use, never cached. Nil:
+	// Keys only.
+	Instances RegionKeySource
 	// Status checks status entries. Required.
 	Status StatusChecker
 	// Counters detects replays and clones; nil disables the check (for
@@ -142,6 +148,9 @@ type keyReload struct {
 func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 	if cfg.Keys == nil || cfg.Status == nil {
 		return nil, fmt.Errorf("%w: a verifier needs issuer keys and a status checker", ErrInvalidArgument)
+	}
+	if cfg.Instances != nil && cfg.Region == 0 {
+		return nil, fmt.Errorf("%w: a verifier's instances need its region", ErrInvalidArgument)
 	}
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultWindow
@@ -238,15 +247,21 @@ func (v *Verifier) reload(ctx context.Context, now time.Time) error {
 
 // issuerKey returns the key of the payload's region and kid hint: the
 // verifier's own keys for its region (or any region when Region is zero),
-// else the registry's key of that region.
+// then the region's record (Instances); else the registry's key of that
+// region.
 func (v *Verifier) issuerKey(ctx context.Context, region uint32, hint []byte) (*gm.PublicKey, error) {
+	src := v.cfg.Regions
 	if v.cfg.Region == 0 || region == v.cfg.Region {
-		return v.key(ctx, hint)
+		k, err := v.key(ctx, hint)
+		if !errors.Is(err, ErrUnknownKey) || v.cfg.Instances == nil {
+			return k, err
+		}
+		src = v.cfg.Instances
 	}
-	if v.cfg.Regions == nil {
+	if src == nil {
 		return nil, fmt.Errorf("%w: region %d is not trusted here", ErrUnknownKey, region)
 	}
-	pub, err := v.cfg.Regions.QRIssuerKey(ctx, region, hint)
+	pub, err := src.QRIssuerKey(ctx, region, hint)
 	if err != nil {
 		if errors.Is(err, ErrUnknownKey) || errors.Is(err, ErrUnavailable) {
 			return nil, err

@@ -72,7 +72,7 @@ func mountAuth(cmd *cobra.Command) func(*api.Server, *node) error {
 		}
 		s, err := auth.New(auth.Config{
 			Issuer: n.issuer, Keys: n.keys, Clients: clients, Visitors: nl.AllClients, Store: n.store,
-			TokenTTL: ttl, CacheSize: cacheSize, Federation: tokensOf(n, srv), Region: n.region, Peers: peerIntro,
+			TokenTTL: ttl, CacheSize: cacheSize, Federation: tokensOf(n, srv), Instances: instancesOf(n, srv), Peers: peerIntro,
 		})
 		if err != nil {
 			return fmt.Errorf("service authentication: %w", err)

@@ -95,6 +95,7 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 		if anchored {
 			registry = nl.View
 			cfg.Registry, cfg.Registrar, cfg.IssuerKeys, cfg.Region = nl.View, nl.Client, n.keys, n.region
+			cfg.Instances = instancesOf(n, srv)
 		}
 		is, err := issuer.New(cfg)
 		if err != nil {

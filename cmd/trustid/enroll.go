@@ -189,10 +189,13 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 // only this node's bindings, with keys and status read locally (no
 // fetch): a PIN verifier is sealed under the region's PIN keys, so only
 // the region's instances (sharing the keystore copy and the ephemeral
-// store that counts attempts) can check it.
+// store that counts attempts) can check it. A binding another instance
+// signed with a key this keystore lacks yet verifies with that key on the
+// region's record (issuer.Config.Instances), looked up on every use (no
+// key cache).
 func mountPINCheck(s *api.Server, n *node, pins *identity.PINSealer, limit api.RateLimit) error {
 	status := vc.NewStatusChecker(&vc.LocalStatusSource{BaseURL: n.issuer, Store: n.statusLists}, 5*time.Minute, nil)
-	v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: &vc.Resolver{Local: n.credIssuer.Local()},
+	v, err := vc.NewVerifier(vc.VerifierConfig{Algorithms: gm.JWTAlgorithms, Resolver: &vc.Resolver{Local: n.credIssuer.Local()}, KeyTTL: -1,
 		Trust: &vc.RegistryTrust{Local: n.credIssuer.Local()}, Status: status, Leeway: 30 * time.Second})
 	if err != nil {
 		return fmt.Errorf("PIN check: %w", err)

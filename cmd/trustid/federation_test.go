@@ -24,9 +24,11 @@ import (
 
 	"github.com/golang-jwt/jwt/v5"
 
+	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/internal/qrtest"
 	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/internal/testredis"
@@ -1261,86 +1263,126 @@ func TestTwoRegionVisitorsAndForeignParties(t *testing.T) {
 	}
 }
 
-// TestRegionInstancesAcrossRotation: two instances of one region (one
-// issuer, one Redis, one ledger, copies of one keystore). Instance 1
-// rotates its SM2 key and publishes it on the region's record; before
-// instance 2's keystore is copied again, instance 2 accepts instance 1's
-// tokens of the new key (from the record) and instance 1 still accepts
-// instance 2's of the old one (retiring in its keystore). Once the record
-// says the new key is revoked, instance 2 refuses its tokens; after the
-// copy instance 2 holds the key itself.
-func TestRegionInstancesAcrossRotation(t *testing.T) {
+// regionInstances are two instances of one region (one issuer, one
+// Redis, one ledger, copies of one keystore), i2 started after i1 has
+// published the region's keys.
+type regionInstances struct {
+	t            *testing.T
+	i1, i2       *authNode
+	issuer, addr string
+	shared       string
+	redisURL     string
+	ca           ledger.Client
+}
+
+func startRegionInstances(t *testing.T) *regionInstances {
+	t.Helper()
 	t.Setenv("TRUSTID_KEK", testKEK)
-	ctx := context.Background()
-	shared := filepath.Join(t.TempDir(), "consortium.db")
-	redisURL := "redis://" + testredis.Start(t)
+	r := &regionInstances{t: t, shared: filepath.Join(t.TempDir(), "consortium.db"), redisURL: "redis://" + testredis.Start(t)}
 	dirA, dirB := t.TempDir(), t.TempDir()
-	if _, stderr, err := run(t, ctx, "keys", "list", "--data", dirA); err != nil {
+	if _, stderr, err := run(t, context.Background(), "keys", "list", "--data", dirA); err != nil {
 		t.Fatalf("keys list: %v\n%s", err, stderr)
 	}
-	copyKeystore := func() {
-		t.Helper()
-		ks, err := os.ReadFile(filepath.Join(dirA, keystoreFile))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dirB, keystoreFile), ks, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	copyKeystore()
-	addrA := freeAddr(t)
-	issuer := "http://" + addrA
-	start := func(dir, addr, inst string) *authNode {
-		t.Helper()
-		n := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", issuer, "--instance", inst,
-			"--ledger-file", shared, "--redis-url", redisURL)
-		return &authNode{t: t, dir: dir, base: n.Base, logs: n.Logs, node: n}
-	}
-	i1 := start(dirA, addrA, "i1")
-	la, err := embedded.OpenShared(shared, embedded.Options{MSPID: chaincode.RegionMSP("310000")})
+	r.addr = freeAddr(t)
+	r.issuer = "http://" + r.addr
+	r.i1 = &authNode{t: t, dir: dirA}
+	r.i2 = &authNode{t: t, dir: dirB}
+	r.copyKeystore()
+	r.start(r.i1, r.addr, "i1")
+	la, err := embedded.OpenShared(r.shared, embedded.Options{MSPID: chaincode.RegionMSP("310000")})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer la.Close()
-	ca := ledger.Client{L: la}
-	sm2Kid := func(state string) string {
-		r, err := ca.Region(ctx, "310000")
-		if err != nil {
-			return ""
-		}
-		for _, k := range r.Keys {
-			if k.Alg == gm.AlgSM2 && k.State == state {
-				return k.Kid
-			}
-		}
+	t.Cleanup(func() { la.Close() })
+	r.ca = ledger.Client{L: la}
+	waitUntil(t, "the region's key on the ledger", func() bool { return r.sm2Kid(chaincode.KeyActive) != "" })
+	r.start(r.i2, freeAddr(t), "i2")
+	return r
+}
+
+// start (re)starts n at addr as instance inst.
+func (r *regionInstances) start(n *authNode, addr, inst string) {
+	r.t.Helper()
+	n.node = testnode.Start(r.t, serveMain, "--data", n.dir, "--addr", addr, "--issuer", r.issuer, "--instance", inst,
+		"--ledger-file", r.shared, "--redis-url", r.redisURL)
+	n.base, n.logs = n.node.Base, n.node.Logs
+}
+
+// copyKeystore copies i1's keystore to i2's data directory.
+func (r *regionInstances) copyKeystore() {
+	r.t.Helper()
+	ks, err := os.ReadFile(filepath.Join(r.i1.dir, keystoreFile))
+	if err != nil {
+		r.t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(r.i2.dir, keystoreFile), ks, 0o600); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// sm2Kid is the region record's SM2 key in state ("" for none).
+func (r *regionInstances) sm2Kid(state string) string {
+	rec, err := r.ca.Region(context.Background(), "310000")
+	if err != nil {
 		return ""
 	}
-	waitUntil(t, "the region's key on the ledger", func() bool { return sm2Kid(chaincode.KeyActive) != "" })
-	oldKid := sm2Kid(chaincode.KeyActive)
-	i2 := start(dirB, freeAddr(t), "i2")
+	for _, k := range rec.Keys {
+		if k.Alg == gm.AlgSM2 && k.State == state {
+			return k.Kid
+		}
+	}
+	return ""
+}
+
+// rotate rotates i1's SM2 key (a restart does what SIGHUP does) and
+// waits for the new key on the region's record; it returns the old and
+// the new kid.
+func (r *regionInstances) rotate() (oldKid, newKid string) {
+	r.t.Helper()
+	oldKid = r.sm2Kid(chaincode.KeyActive)
+	r.i1.node.Stop()
+	r.i1.cli("keys", "rotate", "SM2")
+	r.start(r.i1, r.addr, "i1")
+	waitUntil(r.t, "the new key on the ledger", func() bool { k := r.sm2Kid(chaincode.KeyActive); return k != "" && k != oldKid })
+	return oldKid, r.sm2Kid(chaincode.KeyActive)
+}
+
+// setKeyState sets kid's state on the region's record.
+func (r *regionInstances) setKeyState(kid, state string) {
+	r.t.Helper()
+	if _, err := r.ca.SetRegionKeyState(context.Background(), kid, state); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// kidOf is the kid in a compact JWS's header.
+func kidOf(tok string) string {
+	h, _, _ := strings.Cut(tok, ".")
+	raw, _ := base64.RawURLEncoding.DecodeString(h)
+	var hd struct{ Kid string }
+	json.Unmarshal(raw, &hd)
+	return hd.Kid
+}
+
+// TestRegionInstancesAcrossRotation: two instances of one region.
+// Instance 1 rotates its SM2 key and publishes it on the region's record;
+// before instance 2's keystore is copied again, instance 2 accepts
+// instance 1's tokens of the new key (from the record) and instance 1
+// still accepts instance 2's of the old one (retiring in its keystore).
+// Once the record says the new key is revoked, instance 2 refuses its
+// tokens; after the copy instance 2 holds the key itself.
+func TestRegionInstancesAcrossRotation(t *testing.T) {
+	r := startRegionInstances(t)
+	i1, i2 := r.i1, r.i2
 	key := i1.addClient("svc-a", "SM2", auth.ScopeQRRedeem)
 	at := func(n *authNode, tok string) (int, any) {
 		code, m, _ := n.do("POST", "/v1/qr/verify", tok, "application/json", `{"code":"hello"}`)
 		return code, m["error"]
 	}
-	kidOf := func(tok string) string {
-		h, _, _ := strings.Cut(tok, ".")
-		raw, _ := base64.RawURLEncoding.DecodeString(h)
-		var hd struct{ Kid string }
-		json.Unmarshal(raw, &hd)
-		return hd.Kid
-	}
 	tok1 := i1.tokenFor("svc-a", key)
 	waitUntil(t, "instance 2 accepting instance 1's token", func() bool { c, _ := at(i2, tok1); return c == 400 })
 
-	// Rotate on instance 1 and publish (a restart does what SIGHUP does).
-	i1.node.Stop()
-	i1.cli("keys", "rotate", "SM2")
-	i1.node = testnode.Start(t, serveMain, "--data", dirA, "--addr", addrA, "--issuer", issuer, "--instance", "i1",
-		"--ledger-file", shared, "--redis-url", redisURL)
-	waitUntil(t, "the new key on the ledger", func() bool { k := sm2Kid(chaincode.KeyActive); return k != "" && k != oldKid })
-	newKid := sm2Kid(chaincode.KeyActive)
+	oldKid, newKid := r.rotate()
 	tokNew := i1.tokenFor("svc-a", key)
 	if k := kidOf(tokNew); k != newKid {
 		t.Fatalf("instance 1 signs with %s, want the new key %s", k, newKid)
@@ -1359,19 +1401,145 @@ func TestRegionInstancesAcrossRotation(t *testing.T) {
 
 	// The record revokes the new key: instance 2, which verifies it from
 	// the record, refuses it from then on.
-	if _, err := ca.SetRegionKeyState(ctx, newKid, chaincode.KeyRevoked); err != nil {
-		t.Fatal(err)
-	}
+	r.setKeyState(newKid, chaincode.KeyRevoked)
 	waitUntil(t, "instance 2 refusing the revoked key's token", func() bool { c, e := at(i2, tokNew); return c == 401 && e == "invalid_token" })
 
 	// The keystore copied and instance 2 restarted: it holds the key.
 	i2.node.Stop()
-	copyKeystore()
-	ks, err := keystore.Open(filepath.Join(dirB, keystoreFile), mustKEK(t), keystore.Options{})
+	r.copyKeystore()
+	ks, err := keystore.Open(filepath.Join(i2.dir, keystoreFile), mustKEK(t), keystore.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if k, err := ks.Active(gm.AlgSM2); err != nil || k.Kid != newKid {
 		t.Errorf("the copy's active SM2 key: %v %v, want %s", k.Kid, err, newKid)
+	}
+}
+
+// TestRegionInstancesVerifyNewKeyFromRecord: what instance 1 signs with
+// a key instance 2's keystore copy lacks yet verifies at instance 2 from
+// the region's record (federation.Instances): an offline code and an
+// online code request carrying a QR binding instance 1 issued, the PIN
+// check of its binding credential, its identity credential at POST
+// /credentials/verify, and its ID token as id_token_hint at logout.
+// Once the record retires the key, and then revokes it, instance 2
+// refuses each of them.
+func TestRegionInstancesVerifyNewKeyFromRecord(t *testing.T) {
+	t.Setenv("TRUSTID_PAIRWISE_KEY", strings.Repeat("5a", 32))
+	t.Setenv("TRUSTID_PAIRWISE_KEY_VERSION", "1")
+	r := startRegionInstances(t)
+	i1, i2 := r.i1, r.i2
+	f1, f2 := &enrollFixture{authNode: i1}, &enrollFixture{authNode: i2}
+	f1.enrollTok = i1.tokenFor("app-backend", i1.addClientArgs("app-backend", auth.ScopeEnroll+","+auth.ScopeStatusWrite))
+	hotelKey := i1.addClientArgs("hotel", auth.ScopeQRRedeem, "--sector", "hotel.example")
+	f1.addLoginRP("web", "web.example")
+	hotel := i2.tokenFor("hotel", hotelKey)
+
+	_, newKid := r.rotate()
+	const pin = "135790"
+	p := newPerson(t, "11010519900307123", "张三")
+	code, rp, m := f1.enroll(f1.enrollBody(p, "", pin, nil))
+	if code != 201 || rp.BindingCredential == nil || len(rp.QRBinding) == 0 {
+		t.Fatalf("enroll at instance 1: %d %v", code, m)
+	}
+	if _, k, _ := strings.Cut(kidOf(rp.BindingCredential.Credential), "#"); k != newKid {
+		t.Fatalf("the binding credential's kid %s, want the new key %s", k, newKid)
+	}
+	ks, err := keystore.Open(filepath.Join(i1.dir, keystoreFile), mustKEK(t), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	newKey, err := ks.Active(gm.AlgSM2)
+	if err != nil || newKey.Kid != newKid {
+		t.Fatalf("instance 1's active key %s %v, want %s", newKey.Kid, err, newKid)
+	}
+
+	counter := uint64(0)
+	offline := func() (int, any) {
+		counter++
+		c, err := qrcode.NewOffline(rand.Reader, p.device, rp.QRBinding, nil, qrcode.Presentation{Time: time.Now(), Counter: counter})
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, m := f2.redeem(hotel, c)
+		return code, m["error"]
+	}
+	online := func() (int, any) {
+		code, m := f2.onlineCode(p.device, rp.QRBinding)
+		return code, m["error"]
+	}
+	pinCheck := func() (int, any) {
+		proof, err := holder.NewDeviceProof(p.device, r.issuer, time.Now(), rand.Text())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(map[string]string{"binding_credential": rp.BindingCredential.Credential, "device_proof": proof, "pin": pin})
+		code, m, _ := i2.do("POST", api.PINCheckPath, "", "application/json", string(b))
+		return code, m["error"]
+	}
+	verifyIdentity := func() (int, any) {
+		body, _ := json.Marshal(map[string]string{"verifiableCredential": "data:application/dc+sd-jwt," + rp.IdentityCredential.Credential})
+		code, m, _ := i2.do("POST", "/credentials/verify", "", "application/json", string(body))
+		if errs, _ := m["errors"].([]any); len(errs) > 0 {
+			return code, errs[0].(map[string]any)["code"]
+		}
+		return code, nil
+	}
+	redirect := "http://127.0.0.1:9/web/callback"
+	logout := func() (int, any) {
+		now := time.Now()
+		method, _ := gm.SigningMethod(newKey.Signer)
+		tok := jwt.NewWithClaims(method, jwt.MapClaims{"iss": r.issuer, "sub": "pairwise-sub", "aud": "web", "sid": rand.Text(),
+			"iat": now.Unix(), "exp": now.Add(5 * time.Minute).Unix()})
+		tok.Header["kid"] = newKid
+		hint, err := tok.SignedString(newKey.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := url.Values{"id_token_hint": {hint}, "post_logout_redirect_uri": {redirect}}
+		req, _ := http.NewRequest("GET", i2.base+"/oauth2/logout?"+q.Encode(), nil)
+		req.Header.Set("Accept", "application/json")
+		resp, err := newBrowser().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		if resp.StatusCode == http.StatusFound && !strings.HasPrefix(resp.Header.Get("Location"), redirect) {
+			t.Errorf("logout redirected to %q", resp.Header.Get("Location"))
+		}
+		return resp.StatusCode, m["error"]
+	}
+	sites := []struct {
+		name        string
+		do          func() (int, any)
+		ok          int
+		refused     int
+		refusedCode string
+	}{
+		{"offline code", offline, 200, 401, "qr_unknown_key"},
+		{"online code request", online, 201, 401, "qr_unknown_key"},
+		{"PIN check", pinCheck, 200, 422, "binding_invalid"},
+		{"identity credential", verifyIdentity, 200, 0, ""},
+		{"id_token_hint", logout, 302, 400, "invalid_request"},
+	}
+	// Instance 2 reads instance 1's status entries through the ledger.
+	waitUntil(t, "instance 1's holder verifying at instance 2", func() bool { c, _ := offline(); return c == 200 })
+	for _, s := range sites {
+		if c, e := s.do(); c != s.ok {
+			t.Errorf("%s signed by instance 1's new key, at instance 2: %d %v, want %d", s.name, c, e, s.ok)
+		}
+	}
+
+	for _, state := range []string{chaincode.KeyRetired, chaincode.KeyRevoked} {
+		r.setKeyState(newKid, state)
+		waitUntil(t, "instance 2 refusing the "+state+" key", func() bool { c, _ := offline(); return c == 401 })
+		for _, s := range sites {
+			c, e := s.do()
+			if (s.refused != 0 && c != s.refused) || c < 400 || (s.refusedCode != "" && e != s.refusedCode) {
+				t.Errorf("%s signed by a key %s on the record, at instance 2: %d %v, want %d %s", s.name, state, c, e, s.refused, s.refusedCode)
+			}
+		}
 	}
 }

@@ -17,7 +17,8 @@ import (
 
 // mountLogin returns the mount function of user login (OpenID Connect):
 // relying parties from the client registry, holders authenticated by
-// their QR binding against the node's keys and current status lists,
+// their QR binding against the node's keys (and its region's record for a
+// key another instance made) and current status lists,
 // pairwise subjects from the national pairwise key, sectors claimed on the
 // ledger, counter terminals from the terminal registry (both on the ledger). It is mounted after mountAuth and mountCredentials.
 func mountLogin(cmd *cobra.Command) func(*api.Server, *node) error {
@@ -39,7 +40,9 @@ func mountLogin(cmd *cobra.Command) func(*api.Server, *node) error {
 		if err != nil {
 			return err
 		}
-		v, err := qrcode.NewVerifier(qrcode.VerifierConfig{Keys: qrNodeKeys{n.keys}, Status: &enrollment.ListStatus{Region: region, Lists: n.statusLists}})
+		instances := instancesOf(n, s)
+		v, err := qrcode.NewVerifier(qrcode.VerifierConfig{Keys: qrNodeKeys{n.keys}, Region: region, Instances: instances,
+			Status: &enrollment.ListStatus{Region: region, Lists: n.statusLists}})
 		if err != nil {
 			return err
 		}
@@ -52,7 +55,7 @@ func mountLogin(cmd *cobra.Command) func(*api.Server, *node) error {
 			return fmt.Errorf("--login-code-ttl %v: want 1s to 10m", codeTTL)
 		}
 		cfg := login.Config{SessionTTL: ttl, CodeTTL: codeTTL, Terminals: nl.Terminals, StaticCodes: v, Delegations: v,
-			Issuer: n.issuer, Clients: nl.Clients, Pairwise: subjects, Keys: n.keys, Store: n.store,
+			Issuer: n.issuer, Clients: nl.Clients, Pairwise: subjects, Keys: n.keys, Instances: instances, Store: n.store,
 			Holders: &redeem.BindingAuthenticator{Verifier: v, Nonces: n.store, Region: n.region},
 		}
 		if n.pinChecker != nil {

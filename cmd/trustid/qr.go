@@ -608,7 +608,11 @@ type qrWiring struct {
 	// IssuerKeys are the other regions' QR issuer keys (bindings,
 	// delegations, static codes) from the registry; nil trusts only this
 	// node's own keys.
-	IssuerKeys  qrcode.RegionKeySource
+	IssuerKeys qrcode.RegionKeySource
+	// Instances are the keys of this node's region its keystore lacks
+	// yet, from the region's record (another instance rotated first);
+	// nil trusts only the keystore's.
+	Instances   qrcode.RegionKeySource
 	PeerParties redeem.PeerParties
 	// Holders overrides the holder authenticator (default: the compact
 	// binding authenticator of package qrcode/redeem).
@@ -660,6 +664,9 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 		vc := qrcode.VerifierConfig{Keys: qrNodeKeys{n.keys}, Region: region, Status: w.Status}
 		if w.IssuerKeys != nil {
 			vc.Regions = w.IssuerKeys
+		}
+		if w.Instances != nil {
+			vc.Instances = w.Instances
 		}
 		v, err := qrcode.NewVerifier(vc)
 		if err != nil {
@@ -738,7 +745,7 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 			if w.PeerClient, err = peerClientOf(n, cmd); err != nil {
 				return fmt.Errorf("qr: %w", err)
 			}
-			w.IssuerKeys = regionKeysOf(n, s)
+			w.IssuerKeys, w.Instances = regionKeysOf(n, s), instancesOf(n, s)
 			w.PeerParties = &federation.Parties{Registry: n.ledger.View, Sectors: n.ledger.Client, OnRefuse: refusalsOf(n, s)}
 			w.OnPeerRefuse = refusalsOf(n, s)
 			if status.Remote, err = remoteQRStatus(n, s, w.PeerClient); err != nil {
@@ -774,6 +781,17 @@ func regionKeysOf(n *node, s *api.Server) *federation.Keys {
 		n.regionKeys = &federation.Keys{Registry: n.ledger.View, OnRefuse: refusalsOf(n, s)}
 	}
 	return n.regionKeys
+}
+
+// instancesOf returns the fallback of n's verifiers for a key of its
+// region that its keystore does not hold yet (another instance rotated
+// first): that key on the region's record in n's ledger view; nil without
+// a ledger.
+func instancesOf(n *node, s *api.Server) *federation.Instances {
+	if n.ledger == nil {
+		return nil
+	}
+	return &federation.Instances{Keys: regionKeysOf(n, s), Region: n.region, Keystore: n.keys}
 }
 
 // refusalsOf counts what federation refuses, by reason

@@ -76,6 +76,11 @@ type Config struct {
 	// PresentFormats are the presentation securing mechanisms besides
 	// the built-in vp+jwt, by name (see PresentFormat).
 	PresentFormats map[string]PresentFormat
+	// Instances, when set, lets the node's verifiers (Local) verify its
+	// credentials signed by a key of its region that Keys does not hold:
+	// another instance rotated first (federation.Instances). Nil: Keys
+	// only.
+	Instances InstanceKeys
 	// ContextCheck, if set, checks the @context of every W3C document
 	// issued or presented (all formats but SD-JWT VC) beyond the data
 	// model's rules: jsonld.CheckInlineContexts, so that vc+jwt and
@@ -151,17 +156,35 @@ func (is *Issuer) DID() string { return is.did }
 // BaseURL returns the node's public base URL.
 func (is *Issuer) BaseURL() string { return is.cfg.BaseURL }
 
-// Local returns the node's identifiers and keys for a Resolver.
+// InstanceKeys resolves a key of the node's region that its keystore
+// does not hold from the region's record in the trust registry, with its
+// JWS algorithm, or says why not (federation.Instances, whose contract
+// this is). Safe for concurrent use.
+type InstanceKeys interface {
+	InstanceKey(ctx context.Context, kid string) (crypto.PublicKey, string, error)
+}
+
+// Local returns the node's identifiers and keys for a Resolver. A
+// verifier given it must not cache its keys (KeyTTL < 0): a key from the
+// region's record is checked there on every use.
 func (is *Issuer) Local() *credentials.LocalIssuer {
-	return &credentials.LocalIssuer{DID: is.did, BaseURL: is.cfg.BaseURL, Keys: localKeys{is.cfg.Keys}}
+	return &credentials.LocalIssuer{DID: is.did, BaseURL: is.cfg.BaseURL, Keys: localKeys{is.cfg.Keys, is.cfg.Instances}}
 }
 
 // localKeys are the keystore's keys as a verifier of the node's own
-// credentials sees them: retired keys verify nothing.
-type localKeys struct{ ks KeySource }
+// credentials sees them: retired keys verify nothing; a key the keystore
+// does not hold is the region record's (instances), when set.
+type localKeys struct {
+	ks        KeySource
+	instances InstanceKeys
+}
 
-func (l localKeys) VerifyingKey(kid string) (crypto.PublicKey, bool) {
+func (l localKeys) VerifyingKey(ctx context.Context, kid string) (crypto.PublicKey, bool) {
 	k, err := l.ks.Lookup(kid)
+	if err != nil && l.instances != nil {
+		pub, _, err := l.instances.InstanceKey(ctx, kid)
+		return pub, err == nil
+	}
 	if err != nil || k.State == keystore.StateRetired {
 		return nil, false
 	}
