@@ -288,8 +288,12 @@ func TestResume(t *testing.T) {
 		t.Fatalf("Resume: %+v %v", got, err)
 	}
 	var e *Error
+	another := "A" + st.ID[1:]
+	if another == st.ID {
+		another = "B" + st.ID[1:]
+	}
 	for name, c := range map[string][2]string{"another browser": {st.ID, rand.Text()}, "no browser": {st.ID, ""},
-		"another session": {"A" + st.ID[1:], st.Browser}, "malformed ID": {"x", st.Browser}} {
+		"another session": {another, st.Browser}, "malformed ID": {"x", st.Browser}} {
 		if _, err := p.Resume(ctx, c[0], c[1]); !errors.As(err, &e) || e.Code != CodeSessionNotFound {
 			t.Errorf("%s: %v", name, err)
 		}

@@ -785,12 +785,10 @@ func regionKeysOf(n *node, s *api.Server) *federation.Keys {
 
 // instancesOf returns the fallback of n's verifiers for a key of its
 // region that its keystore does not hold yet (another instance rotated
-// first): that key on the region's record in n's ledger view; nil without
-// a ledger.
+// first): that key on the region's record in n's ledger view. Callers
+// have checked that n has a ledger: the result fills interface fields,
+// where a nil *Instances would not read as nil.
 func instancesOf(n *node, s *api.Server) *federation.Instances {
-	if n.ledger == nil {
-		return nil
-	}
 	return &federation.Instances{Keys: regionKeysOf(n, s), Region: n.region, Keystore: n.keys}
 }
 
