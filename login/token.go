@@ -458,8 +458,9 @@ func (p *Provider) UserInfo(ctx context.Context, accessToken string) (map[string
 
 // Logout serves RP-initiated logout (OpenID Connect RP-Initiated Logout
 // 1.0): id_token_hint must be an ID token this node issued (expired ones
-// too), or another instance of its region (Config.Instances); the tokens of its login (its sid) are revoked. It returns where to
-// send the browser: post_logout_redirect_uri with state, which must be one
+// too), or another instance of its region (Config.Instances); the tokens
+// of its login (its sid) are revoked. It returns where to send the
+// browser: post_logout_redirect_uri with state, which must be one
 // of the client's registered post_logout_redirect_uris (exact string
 // match; its login redirect_uris do not count), or "" when none was
 // given. A post_logout_redirect_uri that is not registered is an error
