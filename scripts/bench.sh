@@ -13,9 +13,8 @@
 #     node-bench-throughput.png, node-bench-p99.png).
 #
 # The Fabric figures need the native network and are not run here: see
-# "Fabric" in docs/BENCHMARKS.md. Most steps run for a fixed time (about
-# 3.5 minutes in all); compiling and the fixed-count steps add more on a
-# busy machine (9 minutes at load average ~18).
+# "Fabric" in docs/BENCHMARKS.md. Most steps run for a fixed time;
+# compiling and the fixed-count steps add more on a busy machine.
 #
 #   ./scripts/bench.sh
 #   BENCH_DURATION=10s BENCH_CONCURRENCY=1,8,32 ./scripts/bench.sh
