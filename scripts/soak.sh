@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Soak: the real `trustid serve` (Redis ephemeral store from a redis-server
-# the run starts, embedded ledger) under a mix of every route at half of
+# the run starts, embedded ledger) under a mix of the node's routes (all
+# that trustid-bench measures but verify-di, oid4vci-credential and
+# oid4vp-response: soakMix in cmd/trustid-bench/soak.go says why) at half of
 # the capacity a short ramp measures first, for SOAK_DURATION (default 2m;
 # the full soak is 30m). trustid-bench samples the node's heap after GC,
 # status lists, goroutines, RSS and open files every 5 s, prints them as
@@ -8,7 +10,9 @@
 # after GC less the status lists' content (which grows by design, a list
 # at a time; reported apart) growing 10 % or more after the warm-up (a
 # quarter of the duration, at most 5 minutes; medians of 3 samples), or
-# on more goroutines than 100 + 4 per connection. Output: SOAK_OUT
+# on more goroutines than 100 + 4 per connection or on their rising more
+# than 16 + 1 per connection after the warm-up (medians of 3 samples, as
+# for the heap). Output: SOAK_OUT
 # (default bench-out/soak).
 #
 #   ./scripts/soak.sh                    # 2 minutes

@@ -80,7 +80,8 @@ run_step -t "vulncheck" "$LOGS/vulncheck.log" -- ./scripts/vulncheck.sh
 # the mixed load at half its measured capacity; fails on any failed
 # request, on the heap after GC (less the status lists, which grow by
 # design) growing 10 % or more after the warm-up, or on goroutines beyond
-# their bound (docs/BENCHMARKS.md, "Soak and faults").
+# their ceiling or rising after the warm-up (docs/BENCHMARKS.md, "Soak and
+# faults").
 log "soak: 2 minutes of mixed traffic (scripts/soak.sh)"
 run_step -t "soak" "$LOGS/soak.log" -- env SOAK_OUT="$LOGS/soak" ./scripts/soak.sh
 

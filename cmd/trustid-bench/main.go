@@ -54,16 +54,17 @@
 // (region 310000; the node registers it, genesis on a fresh network). The run only talks to the node it
 // started, on 127.0.0.1, and stops by itself.
 //
-// With -soak DURATION it instead sends a fixed mix of every route (see
-// soakMix) for that long at -rate requests per second, by default half of
-// the capacity a short closed-loop ramp of the mix over -concurrency
-// measures first, on as many connections as the last -concurrency. It
-// samples the node's RSS (anonymous and file-backed), heap, goroutines
-// and open files every -sample, prints them as a table and FIGURES lines,
-// writes soak.json, and fails on any failed request, on the node's heap
-// after GC growing 10 % or more after the warm-up, or on goroutines beyond
-// their bound (scripts/soak.sh). With -pprof (a trustid built with -tags
-// benchpprof) it saves the node's heap profiles at the end of the warm-up
+// With -soak DURATION it instead sends a fixed mix of the node's routes
+// (soakMix names them, and those left out) for that long at -rate
+// requests per second, by default half of the capacity a short
+// closed-loop ramp of the mix over -concurrency measures first, on as
+// many connections as the last -concurrency. It samples the node's RSS
+// (anonymous and file-backed), heap, goroutines and open files every
+// -sample, prints them as a table and FIGURES lines, writes soak.json,
+// and fails on any failed request, on the node's heap after GC growing
+// 10 % or more after the warm-up, or on goroutines beyond their ceiling
+// or rising after the warm-up (scripts/soak.sh). With -pprof (a trustid
+// built with -tags benchpprof) it saves the node's heap profiles at the end of the warm-up
 // and of the soak; TRUSTID_PPROF_BLOCK_RATE and TRUSTID_PPROF_MUTEX_FRACTION
 // in its environment are passed on to switch on the node's block and
 // mutex profiles.
@@ -167,7 +168,7 @@ func main() {
 	flag.StringVar(&o.client, "client", clientWire, "the timed windows' HTTP client: "+clientWire+" (a hand-written HTTP/1.1 client of wrk's kind, see wire.go) or "+clientGo+" (Go's http.Client)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the node's data directory and log")
 	flag.BoolVar(&o.redis, "redis", false, "run the node with Redis as its ephemeral store (starts redis-server on loopback)")
-	flag.DurationVar(&o.soak, "soak", 0, "run a soak of this duration: every route in a fixed mix at -rate, the node sampled and held to bounds (see soak.go)")
+	flag.DurationVar(&o.soak, "soak", 0, "run a soak of this duration: the node's routes in a fixed mix (soakMix) at -rate, the node sampled and held to bounds (see soak.go)")
 	flag.Float64Var(&o.rate, "rate", 0, "soak rate in requests per second (default: half the capacity a ramp over -concurrency measures first)")
 	flag.DurationVar(&o.sample, "sample", 5*time.Second, "soak: interval between readings of the node's RSS, goroutines and open files")
 	flag.BoolVar(&o.pprof, "pprof", false, "the trustid is built with -tags benchpprof: its pprof listener gets a free loopback address (printed); each route's timed window saves the node's CPU profile in -out (cpu-ROUTE-cCONC.pb.gz), and a soak its heap profiles at the end of the warm-up and of the soak")

@@ -247,19 +247,11 @@ func (b *bench) rsBasic() string {
 func (b *bench) runTokenValidate(ctx context.Context, conc int) (measure, error) {
 	n := poolSize(min(validateRateCap, validateRateCap1*conc), b.o.duration, conc)
 	basic := b.rsBasic()
-	mint := []byte(url.Values{"grant_type": {auth.GrantClientCredentials}}.Encode())
 	bodies := make([][]byte, n)
 	if err := b.parallel(8, 0, n, func(i int, c *conn) error {
-		out, _, err := c.send("POST", auth.TokenPath, http.Header{"Content-Type": {ctForm}, "Authorization": {basic}}, mint, 200)
-		if err != nil {
-			return fmt.Errorf("resource server's token: %w", err)
-		}
-		var resp auth.TokenResponse
-		if err := json.Unmarshal(out, &resp); err != nil || resp.AccessToken == "" {
-			return fmt.Errorf("resource server's token: %.200s", out)
-		}
-		bodies[i] = []byte(url.Values{"token": {resp.AccessToken}}.Encode())
-		return nil
+		tok, err := b.rsToken(c)
+		bodies[i] = introspectBody(tok)
+		return err
 	}); err != nil {
 		return measure{}, err
 	}
@@ -269,12 +261,36 @@ func (b *bench) runTokenValidate(ctx context.Context, conc int) (measure, error)
 		if err != nil {
 			return err
 		}
-		out, _, err := c.send("POST", auth.IntrospectionPath, http.Header{"Content-Type": {ctForm}, "Authorization": {basic}}, body, 200)
-		if err == nil && !bytes.Contains(out, []byte(`"active":true`)) {
-			err = fmt.Errorf("introspection: %.200s", out)
-		}
-		return err
+		return introspect(c, basic, body)
 	})
+}
+
+// rsToken gets the resource server an access token of its own
+// (client_credentials, client_secret_basic).
+func (b *bench) rsToken(c *conn) (string, error) {
+	mint := []byte(url.Values{"grant_type": {auth.GrantClientCredentials}}.Encode())
+	out, _, err := c.send("POST", auth.TokenPath, http.Header{"Content-Type": {ctForm}, "Authorization": {b.rsBasic()}}, mint, 200)
+	if err != nil {
+		return "", fmt.Errorf("resource server's token: %w", err)
+	}
+	var resp auth.TokenResponse
+	if err := json.Unmarshal(out, &resp); err != nil || resp.AccessToken == "" {
+		return "", fmt.Errorf("resource server's token: %.200s", out)
+	}
+	return resp.AccessToken, nil
+}
+
+// introspectBody is the introspection request's form for token.
+func introspectBody(token string) []byte { return []byte(url.Values{"token": {token}}.Encode()) }
+
+// introspect has the resource server (basic: rsBasic) introspect a token
+// of its own (body: introspectBody), which must be active.
+func introspect(c *conn, basic string, body []byte) error {
+	out, _, err := c.send("POST", auth.IntrospectionPath, http.Header{"Content-Type": {ctForm}, "Authorization": {basic}}, body, 200)
+	if err == nil && !bytes.Contains(out, []byte(`"active":true`)) {
+		err = fmt.Errorf("introspection: %.200s", out)
+	}
+	return err
 }
 
 // issueBody is the credential the issue route signs: the node adds
@@ -339,7 +355,7 @@ func (b *bench) runVerify(ctx context.Context, conc int) (measure, error) {
 	bodies := make([][]byte, len(b.creds))
 	blocks := 0
 	for i, cr := range b.creds {
-		bodies[i], _ = json.Marshal(map[string]json.RawMessage{"verifiableCredential": cr.envelope})
+		bodies[i] = verifyBody(cr.envelope)
 		n, err := signingInput(cr.envelope)
 		if err != nil {
 			return measure{}, err
@@ -348,15 +364,26 @@ func (b *bench) runVerify(ctx context.Context, conc int) (measure, error) {
 	}
 	var next atomic.Int64
 	m, err := b.drive(ctx, conc, verifyPerAddr, warm, b.o.duration, func(_ int, c *conn) error {
-		body := bodies[(next.Add(1)-1)%int64(len(bodies))]
-		out, err := c.do("POST", "/credentials/verify", "", ctJSON, body, 200)
-		if err == nil && !bytes.Contains(out, []byte(`"verified":true`)) {
-			err = fmt.Errorf("not verified: %.200s", out)
-		}
-		return err
+		return verifyOnce(c, bodies[(next.Add(1)-1)%int64(len(bodies))])
 	})
 	m.moreSM3Blocks = max(0, blocks/len(bodies))
 	return m, err
+}
+
+// verifyBody is the verification request for a credential.
+func verifyBody(vc json.RawMessage) []byte {
+	body, _ := json.Marshal(map[string]json.RawMessage{"verifiableCredential": vc})
+	return body
+}
+
+// verifyOnce has the node verify a credential (body: verifyBody), which
+// must verify.
+func verifyOnce(c *conn, body []byte) error {
+	out, err := c.do("POST", "/credentials/verify", "", ctJSON, body, 200)
+	if err == nil && !bytes.Contains(out, []byte(`"verified":true`)) {
+		err = fmt.Errorf("not verified: %.200s", out)
+	}
+	return err
 }
 
 // signingInput is the length of the JWS signing input (header.payload) of
@@ -638,13 +665,7 @@ func (b *bench) runQROffline(ctx context.Context, conc int) (measure, error) {
 	}
 	now := time.Now()
 	bodies, err := prepare(poolSize(offlineRateCap, b.o.duration, conc), func(i int) ([]byte, error) {
-		h := b.holders[i%len(b.holders)]
-		code, err := qrcode.NewOffline(rand.Reader, h.device, h.binding, nil,
-			qrcode.Presentation{Time: now, Counter: b.offlineCodes.Add(1), Claims: []string{"age_over_18"}})
-		if err != nil {
-			return nil, err
-		}
-		return json.Marshal(map[string]string{"code": code})
+		return b.offlineBody(b.holders[i%len(b.holders)], now)
 	})
 	if err != nil {
 		return measure{}, err
@@ -652,8 +673,18 @@ func (b *bench) runQROffline(ctx context.Context, conc int) (measure, error) {
 	return b.driveQRVerify(ctx, conc, bodies, "offline verification")
 }
 
-// driveQRVerify sends each of bodies once to POST /v1/qr/verify; every
-// answer must name the holder's pairwise ID.
+// offlineBody is the verification request of an offline code h's device
+// makes at now (age_over_18 shown), with a counter new in the run.
+func (b *bench) offlineBody(h holder, now time.Time) ([]byte, error) {
+	code, err := qrcode.NewOffline(rand.Reader, h.device, h.binding, nil,
+		qrcode.Presentation{Time: now, Counter: b.offlineCodes.Add(1), Claims: []string{"age_over_18"}})
+	if err != nil {
+		return nil, err
+	}
+	return json.Marshal(map[string]string{"code": code})
+}
+
+// driveQRVerify sends each of bodies once to POST /v1/qr/verify.
 func (b *bench) driveQRVerify(ctx context.Context, conc int, bodies [][]byte, what string) (measure, error) {
 	p := &pool[[]byte]{items: bodies}
 	return b.drive(ctx, conc, 0, warm, b.o.duration, func(_ int, c *conn) error {
@@ -661,12 +692,19 @@ func (b *bench) driveQRVerify(ctx context.Context, conc int, bodies [][]byte, wh
 		if err != nil {
 			return err
 		}
-		out, err := c.do("POST", "/v1/qr/verify", b.token, ctJSON, body, 200)
-		if err == nil && !bytes.Contains(out, []byte(`"pairwise_id"`)) {
-			err = fmt.Errorf("%s without pairwise_id: %.200s", what, out)
-		}
-		return err
+		return qrVerify(c, b.token, body, what)
 	})
+}
+
+// qrVerify has the relying party redeem or verify a code at POST
+// /v1/qr/verify with its access token; the answer must name the holder's
+// pairwise ID.
+func qrVerify(c *conn, token string, body []byte, what string) error {
+	out, err := c.do("POST", "/v1/qr/verify", token, ctJSON, body, 200)
+	if err == nil && !bytes.Contains(out, []byte(`"pairwise_id"`)) {
+		err = fmt.Errorf("%s without pairwise_id: %.200s", what, out)
+	}
+	return err
 }
 
 func redeemBodies(codes []string) [][]byte {
@@ -757,40 +795,51 @@ func (b *bench) runLogin(ctx context.Context, conc int) (measure, error) {
 	}
 	var next atomic.Int64
 	return b.drive(ctx, conc, 0, warm, b.o.duration, func(_ int, c *conn) error {
-		return b.loginOnce(c, b.holders[(next.Add(1)-1)%int64(len(b.holders))])
+		_, err := b.loginOnce(c, b.holders[(next.Add(1)-1)%int64(len(b.holders))], loginScope)
+		return err
 	})
+}
+
+// loginScope is what the login route's website asks for.
+const loginScope = "openid age_over_18"
+
+// loginBasic is the login client's Authorization header value
+// (client_secret_basic).
+func (b *bench) loginBasic() string {
+	return "Basic " + base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(loginClientID)+":"+url.QueryEscape(b.node.loginSecret)))
 }
 
 // loginAcceptLanguage is what the login page's browser prefers (a
 // Chinese browser's usual header).
 const loginAcceptLanguage = "zh-CN,zh;q=0.9,en;q=0.8"
 
-// loginOnce is one login of h on c.
-func (b *bench) loginOnce(c *conn, h holder) error {
+// loginOnce is one login of h on c asking for scope; it returns the
+// refresh token the login got (with offline_access), else "".
+func (b *bench) loginOnce(c *conn, h holder, scope string) (string, error) {
 	verifier := rand.Text() + rand.Text()
 	challenge := pkceS256(verifier)
 	q := url.Values{"client_id": {loginClientID}, "redirect_uri": {loginRedirect}, "response_type": {"code"},
-		"scope": {"openid age_over_18"}, "state": {rand.Text()}, "nonce": {rand.Text()},
+		"scope": {scope}, "state": {rand.Text()}, "nonce": {rand.Text()},
 		"code_challenge": {challenge}, "code_challenge_method": {"S256"}}
 	// As a browser: the page negotiates its language from this header.
 	page, hdr, err := c.send("GET", "/oauth2/authorize?"+q.Encode(), http.Header{"Accept-Language": {loginAcceptLanguage}}, nil, 200)
 	if err != nil {
-		return fmt.Errorf("authorize: %w", err)
+		return "", fmt.Errorf("authorize: %w", err)
 	}
 	// The browser loads the page's scripts (the QR drawing one, cached:
 	// a 304 each time after the first).
 	for _, sm := range loginScript.FindAllSubmatch(page, -1) {
 		if err := b.revalidate(c, string(sm[1])); err != nil {
-			return fmt.Errorf("login page script %s: %w", sm[1], err)
+			return "", fmt.Errorf("login page script %s: %w", sm[1], err)
 		}
 	}
 	m := loginAppLink.FindSubmatch(page)
 	if m == nil {
-		return fmt.Errorf("login page without the app link: %.200s", page)
+		return "", fmt.Errorf("login page without the app link: %.200s", page)
 	}
 	sessionURL, err := url.QueryUnescape(strings.ReplaceAll(string(m[1]), "&amp;", "&"))
 	if err != nil || !strings.HasPrefix(sessionURL, b.node.base+"/") {
-		return fmt.Errorf("session URL %q", m[1])
+		return "", fmt.Errorf("session URL %q", m[1])
 	}
 	session := strings.TrimPrefix(sessionURL, b.node.base)
 	var cookie string
@@ -800,11 +849,11 @@ func (b *bench) loginOnce(c *conn, h holder) error {
 		}
 	}
 	if cookie == "" {
-		return errors.New("login page without its cookie")
+		return "", errors.New("login page without its cookie")
 	}
 	out, err := c.do("GET", session, "", ctJSON, nil, 200)
 	if err != nil {
-		return fmt.Errorf("session: %w", err)
+		return "", fmt.Errorf("session: %w", err)
 	}
 	var req struct {
 		Challenge string `json:"challenge"`
@@ -812,19 +861,19 @@ func (b *bench) loginOnce(c *conn, h holder) error {
 	json.Unmarshal(out, &req)
 	nonce, err := base64.RawURLEncoding.DecodeString(req.Challenge)
 	if err != nil || len(nonce) == 0 {
-		return fmt.Errorf("session without a challenge: %.200s", out)
+		return "", fmt.Errorf("session without a challenge: %.200s", out)
 	}
 	hr := qrcode.HolderRequest{Purpose: qrcode.PurposeLoginApprove, Binding: h.binding, Time: time.Now().Unix(), Nonce: nonce, Region: region, Consent: []string{"age_over_18"}}
 	if err := qrcode.SignHolderRequest(rand.Reader, h.device, &hr); err != nil {
-		return err
+		return "", err
 	}
 	approval, _ := json.Marshal(map[string]any{"request": hr})
 	if _, err := c.do("POST", session+"/approve", "", ctJSON, approval, 204); err != nil {
-		return fmt.Errorf("approve: %w", err)
+		return "", fmt.Errorf("approve: %w", err)
 	}
 	out, _, err = c.send("GET", session+"/wait", http.Header{"Cookie": {cookie}}, nil, 200)
 	if err != nil {
-		return fmt.Errorf("wait: %w", err)
+		return "", fmt.Errorf("wait: %w", err)
 	}
 	var waited struct {
 		Status, Redirect string
@@ -832,28 +881,45 @@ func (b *bench) loginOnce(c *conn, h holder) error {
 	json.Unmarshal(out, &waited)
 	landed, err := url.Parse(waited.Redirect)
 	if err != nil || waited.Status != "approved" || landed.Query().Get("code") == "" {
-		return fmt.Errorf("wait answered %.200s", out)
+		return "", fmt.Errorf("wait answered %.200s", out)
 	}
 	form := url.Values{"grant_type": {"authorization_code"}, "code": {landed.Query().Get("code")},
 		"redirect_uri": {loginRedirect}, "code_verifier": {verifier}}
-	th := http.Header{"Content-Type": {ctForm}}
-	th.Set("Authorization", "Basic "+base64.StdEncoding.EncodeToString([]byte(url.QueryEscape(loginClientID)+":"+url.QueryEscape(b.node.loginSecret))))
-	out, _, err = c.send("POST", auth.TokenPath, th, []byte(form.Encode()), 200)
+	out, _, err = c.send("POST", auth.TokenPath, http.Header{"Content-Type": {ctForm}, "Authorization": {b.loginBasic()}}, []byte(form.Encode()), 200)
 	if err != nil {
-		return fmt.Errorf("token: %w", err)
+		return "", fmt.Errorf("token: %w", err)
 	}
 	var tok struct {
-		AccessToken string `json:"access_token"`
-		IDToken     string `json:"id_token"`
+		AccessToken  string `json:"access_token"`
+		IDToken      string `json:"id_token"`
+		RefreshToken string `json:"refresh_token"`
 	}
 	if json.Unmarshal(out, &tok); tok.AccessToken == "" || tok.IDToken == "" {
-		return fmt.Errorf("token response: %.200s", out)
+		return "", fmt.Errorf("token response: %.200s", out)
 	}
 	out, err = c.do("GET", "/oauth2/userinfo", tok.AccessToken, ctJSON, nil, 200)
 	if err == nil && !bytes.Contains(out, []byte(`"age_over_18":true`)) {
 		err = fmt.Errorf("userinfo: %.200s", out)
 	}
-	return err
+	return tok.RefreshToken, err
+}
+
+// refreshLogin has the login client redeem refresh token rt (the
+// refresh_token grant); it returns the rotated one.
+func (b *bench) refreshLogin(c *conn, rt string) (string, error) {
+	form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}
+	out, _, err := c.send("POST", auth.TokenPath, http.Header{"Content-Type": {ctForm}, "Authorization": {b.loginBasic()}}, []byte(form.Encode()), 200)
+	if err != nil {
+		return "", fmt.Errorf("refresh: %w", err)
+	}
+	var tok struct {
+		AccessToken  string `json:"access_token"`
+		RefreshToken string `json:"refresh_token"`
+	}
+	if json.Unmarshal(out, &tok); tok.AccessToken == "" || tok.RefreshToken == "" || tok.RefreshToken == rt {
+		return "", fmt.Errorf("refresh response (want an access token and a new refresh token): %.200s", out)
+	}
+	return tok.RefreshToken, nil
 }
 
 // pkceS256 is the S256 code challenge of verifier (RFC 7636).

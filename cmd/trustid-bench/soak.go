@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"cmp"
 	"context"
 	"crypto/rand"
@@ -26,16 +25,18 @@ import (
 	"github.com/trustid-cn/trustid/internal/progress"
 )
 
-// With -soak the run sends a mix of every route for the soak duration at a
-// steady rate (-rate, or half of the capacity a short ramp measures first
-// in the same run), samples the node process every -sample and asserts
-// that it held: no failed request; the node's heap after GC (the live
-// heap the last garbage collection marked, go_gc_heap_live_bytes) less
-// the status lists' content (trustid_status_list_bytes) not growing
-// soakMaxGrowth or more after the warm-up (soakWarmup), compared as
-// medians of soakWindow consecutive samples so that one sample taken
-// while many requests were in flight does not count as growth;
-// goroutines within soakGoroutineBound after the warm-up. The status
+// With -soak the run sends a mix of the node's routes (soakMix) for
+// the soak duration at a steady rate (-rate, or half of the capacity a
+// short ramp measures first in the same run), samples the node process
+// every -sample and asserts that it held: no failed request; the node's
+// heap after GC (the live heap the last garbage collection marked,
+// go_gc_heap_live_bytes) less the status lists' content
+// (trustid_status_list_bytes) not growing soakMaxGrowth or more after the
+// warm-up (soakWarmup), compared as medians of soakWindow consecutive
+// samples so that one sample taken while many requests were in flight
+// does not count as growth; goroutines within soakGoroutineBound after
+// the warm-up, and not rising more than soakGoroutineSlack, compared as
+// medians the same way. The status
 // lists are the one structure that grows by design with the traffic (a
 // new list of a purpose each time the newest is seven-eighths allocated,
 // a step of 48 KiB for a revocation or suspension list, 80 KiB for a
@@ -44,15 +45,44 @@ import (
 // sampled and reported, not bounded: RSS follows the runtime's lazy return
 // of freed pages and the file-backed part grows with the ledger's data.
 
-// soakMix is the share of each route in the mix, in requests per 100.
-// QR redemption redeems the codes QR issuance made; status changes and
-// verifications use credentials the issue route made.
+// soakMix is the share of each route in the mix (the routes' names), in
+// requests per 100. QR redemption redeems the codes QR issuance made;
+// status changes and verifications use credentials the issue route made.
+// A request of the mix is one use of its route as the route's run makes
+// it, with what must be fresh made in the request: qr-offline's code
+// (signed by the holder's device in this process), login's whole
+// scan-to-login (7 requests; here with offline_access and one refresh of
+// the refresh token it got, 8); token-validate's resource server takes a
+// new token of its own once it has kept one soakTokenReuse.
+//
+// Not in the mix: baseline and nethttp (the HTTP plumbing alone), and the
+// wallet paths verify-di, oid4vci-credential and oid4vp-response. With
+// them (3, 2 and 1 per 100) the node's heap after GC swung between 5,790
+// and 8,050 KiB from one sample to the next at 758 requests/s, against
+// 5,330 to 5,940 KiB without, and the growth bound failed on that spread
+// alone (docs/BENCHMARKS.md, "Soak and faults").
 var soakMix = []struct {
 	name   string
 	weight int
 }{
-	{"token", 5}, {"issue", 15}, {"verify", 25}, {"status", 15}, {"enroll", 5}, {"qr-issue", 18}, {"qr-redeem", 17},
+	{"token", 4}, {"token-validate", 6}, {"issue", 14}, {"verify", 22}, {"status", 14}, {"enroll", 4},
+	{"qr-issue", 15}, {"qr-redeem", 14}, {"qr-offline", 5}, {"login", 2},
 }
+
+// soakDeck is the mix dealt as 100 routes, each as many times as its
+// weight, in an order shuffled once: the mix's n-th request is
+// soakDeck()[n%100], so every 100 requests in a row hold the mix exactly
+// and a short soak sends every route of the mix.
+var soakDeck = sync.OnceValue(func() []string {
+	var d []string
+	for _, m := range soakMix {
+		for range m.weight {
+			d = append(d, m.name)
+		}
+	}
+	mrand.Shuffle(len(d), func(i, j int) { d[i], d[j] = d[j], d[i] })
+	return d
+})
 
 const (
 	// soakMaxGrowth bounds the growth of the node's heap after GC from
@@ -81,6 +111,17 @@ func soakWarmup(d time.Duration) time.Duration { return min(d/4, 5*time.Minute) 
 // warm-up with workers connections: 100 for itself plus 4 per connection
 // (each connection costs the server 1 or 2).
 func soakGoroutineBound(workers int) int { return 100 + 4*workers }
+
+// soakGoroutineSlack is how far the node's goroutines may rise after the
+// warm-up with workers connections (the largest median of soakWindow
+// samples after it less the median at its end, as for the heap): the
+// load's own churn, 1 per connection (each costs the server 1 goroutine
+// idle and 2 while it serves a request, and one moving to a new source
+// address is briefly two), and 16 for the node's own goroutines that come
+// and go. 32 with 16 connections: a node leaking a goroutine every 2 s
+// crosses it about a minute after the warm-up, where the ceiling
+// (soakGoroutineBound, 164) let it leak for 4 minutes.
+func soakGoroutineSlack(workers int) int { return 16 + workers }
 
 // soakSample is one reading of the node process.
 type soakSample struct {
@@ -136,16 +177,26 @@ type soakReport struct {
 	Profiles       []string `json:"heap_profiles,omitempty"`
 	MaxGoroutines  int      `json:"max_goroutines_after_warmup"`
 	GoroutineBound int      `json:"goroutine_bound"`
-	MaxFDs         int      `json:"max_fds_after_warmup"`
+	// GoroutineRise is the rise of the goroutines after the warm-up
+	// (soakMedians), bounded by GoroutineSlack; GoroutinesWarmup the
+	// median at the warm-up's end it is counted from.
+	GoroutinesWarmup int `json:"goroutines_at_warmup_end"`
+	GoroutineRise    int `json:"goroutine_rise_after_warmup"`
+	GoroutineSlack   int `json:"goroutine_rise_bound"`
+	MaxFDs           int `json:"max_fds_after_warmup"`
 }
 
 // soakState is what the mix's requests share.
 type soakState struct {
-	b     *bench
-	token atomic.Pointer[string]
-	// tokenAt is when token was last replaced (Unix nanoseconds).
-	tokenAt atomic.Int64
-	mu      sync.Mutex
+	b *bench
+	// token is the relying party's access token, rsToken the resource
+	// server's (token-validate introspects it), rsBasic its client
+	// authentication.
+	token, rsToken heldToken
+	rsBasic        string
+	// drawn counts the routes drawn from soakDeck.
+	drawn atomic.Int64
+	mu    sync.Mutex
 	// verifyPool holds credentials only verified (never suspended);
 	// statusPool credentials whose status changes, each taken by one
 	// request at a time.
@@ -157,6 +208,27 @@ type soakState struct {
 	errBy      sync.Map // route + " " + error kind -> *atomic.Int64
 	ok, failed atomic.Int64
 	firstErr   atomic.Pointer[string]
+}
+
+// heldToken is an access token the mix keeps using for soakTokenReuse
+// before taking a newer one, as a client reuses its token.
+type heldToken struct {
+	tok atomic.Pointer[string]
+	at  atomic.Int64 // when tok was taken (Unix nanoseconds)
+}
+
+func (h *heldToken) get() string { return *h.tok.Load() }
+
+func (h *heldToken) set(tok string) {
+	h.tok.Store(&tok)
+	h.at.Store(time.Now().UnixNano())
+}
+
+// due reports that the token has been kept soakTokenReuse, to one caller
+// at a time: that caller is to set a newer one.
+func (h *heldToken) due() bool {
+	at, now := h.at.Load(), time.Now().UnixNano()
+	return now-at >= int64(soakTokenReuse) && h.at.CompareAndSwap(at, now)
 }
 
 type statusItem struct {
@@ -180,9 +252,15 @@ func (b *bench) soak(ctx context.Context, log io.Writer) (*soakReport, error) {
 	if _, err := b.setupIssuer(ctx); err != nil {
 		return nil, err
 	}
-	s := &soakState{b: b, statusPool: make(chan *statusItem, 4096), codes: make(chan waitingCode, 8192)}
-	s.token.Store(&b.token)
-	s.tokenAt.Store(time.Now().UnixNano())
+	s := &soakState{b: b, rsBasic: b.rsBasic(), statusPool: make(chan *statusItem, 4096), codes: make(chan waitingCode, 8192)}
+	s.token.set(b.token)
+	c := newConn(b.node.base, &b.srcs, 0)
+	rsToken, err := b.rsToken(c)
+	c.close()
+	if err != nil {
+		return nil, err
+	}
+	s.rsToken.set(rsToken)
 	if err := b.ensureHolders(8); err != nil {
 		return nil, err
 	}
@@ -195,7 +273,7 @@ func (b *bench) soak(ctx context.Context, log io.Writer) (*soakReport, error) {
 	}
 	workers := b.o.concurrency[len(b.o.concurrency)-1]
 	rep := &soakReport{Duration: b.o.soak.String(), Warmup: soakWarmup(b.o.soak).String(), Workers: workers,
-		Mix: map[string]int{}, GoroutineBound: soakGoroutineBound(workers)}
+		Mix: map[string]int{}, GoroutineBound: soakGoroutineBound(workers), GoroutineSlack: soakGoroutineSlack(workers)}
 	for _, m := range soakMix {
 		rep.Mix[m.name] = m.weight
 	}
@@ -356,22 +434,16 @@ func (s *soakState) closedLoop(ctx context.Context, conc int, d time.Duration) (
 	return s.ok.Load() - before, time.Since(start), ctx.Err()
 }
 
-// pick draws a route from the mix.
-func pick() string {
-	n := mrand.IntN(100)
-	for _, m := range soakMix {
-		if n < m.weight {
-			return m.name
-		}
-		n -= m.weight
-	}
-	return soakMix[len(soakMix)-1].name
+// pick draws the mix's next route.
+func (s *soakState) pick() string {
+	d := soakDeck()
+	return d[(s.drawn.Add(1)-1)%int64(len(d))]
 }
 
 // one sends one request of the mix (two when a redemption finds no code
 // waiting: it issues one first) and counts the outcome.
 func (s *soakState) one(c *conn) {
-	name := pick()
+	name := s.pick()
 	if name == "qr-redeem" {
 		if code, ok := s.freshCode(); ok {
 			s.done(name, s.redeem(c, code))
@@ -383,9 +455,11 @@ func (s *soakState) one(c *conn) {
 	switch name {
 	case "token":
 		err = s.tokenOne(c)
+	case "token-validate":
+		err = s.tokenValidate(c)
 	case "issue":
 		var cr credential
-		if cr, err = s.b.issueOneWith(c, *s.token.Load()); err == nil {
+		if cr, err = s.b.issueOneWith(c, s.token.get()); err == nil {
 			s.addCred(cr, mrand.IntN(2) == 0)
 		}
 	case "verify":
@@ -396,6 +470,12 @@ func (s *soakState) one(c *conn) {
 		err = s.enroll(c)
 	case "qr-issue":
 		err = s.qrIssue(c)
+	case "qr-offline":
+		err = s.qrOffline(c)
+	case "login":
+		err = s.login(c)
+	default:
+		err = fmt.Errorf("route %q is not in the soak", name)
 	}
 	s.done(name, err)
 }
@@ -448,23 +528,31 @@ func (s *soakState) tokenOne(c *conn) error {
 	// presents stays in the node's validated-token cache until it expires
 	// (10 minutes), which is bounded (auth.Config.CacheSize) but would
 	// otherwise fill for the first 10 minutes of any soak.
-	if now := time.Now().UnixNano(); now-s.tokenAt.Load() >= int64(soakTokenReuse) {
-		s.tokenAt.Store(now)
-		s.token.Store(&resp.AccessToken)
+	if s.token.due() {
+		s.token.set(resp.AccessToken)
 	}
 	return nil
+}
+
+// tokenValidate has the resource server introspect its access token,
+// first getting a new one (a request more) once it has kept it
+// soakTokenReuse.
+func (s *soakState) tokenValidate(c *conn) error {
+	if s.rsToken.due() {
+		tok, err := s.b.rsToken(c)
+		if err != nil {
+			return err
+		}
+		s.rsToken.set(tok)
+	}
+	return introspect(c, s.rsBasic, introspectBody(s.rsToken.get()))
 }
 
 func (s *soakState) verify(c *conn) error {
 	s.mu.Lock()
 	cr := s.verifyPool[mrand.IntN(len(s.verifyPool))]
 	s.mu.Unlock()
-	body, _ := json.Marshal(map[string]json.RawMessage{"verifiableCredential": cr.envelope})
-	out, err := c.do("POST", "/credentials/verify", "", ctJSON, body, 200)
-	if err == nil && !bytes.Contains(out, []byte(`"verified":true`)) {
-		err = fmt.Errorf("not verified: %.200s", out)
-	}
-	return err
+	return verifyOnce(c, verifyBody(cr.envelope))
 }
 
 // status suspends or reinstates a credential of the status pool: one
@@ -480,7 +568,7 @@ func (s *soakState) status(c *conn) error {
 	if it.suspended {
 		body = []byte(`{"action":"reinstate"}`)
 	}
-	_, err := c.do("POST", it.path, *s.token.Load(), ctJSON, body, 200)
+	_, err := c.do("POST", it.path, s.token.get(), ctJSON, body, 200)
 	if err == nil {
 		it.suspended = !it.suspended
 	}
@@ -499,7 +587,7 @@ func (s *soakState) enroll(c *conn) error {
 	if err != nil {
 		return err
 	}
-	h, err := s.b.enrollOneWith(c, in, *s.token.Load())
+	h, err := s.b.enrollOneWith(c, in, s.token.get())
 	if err == nil {
 		s.mu.Lock()
 		if len(s.holders) < 64 {
@@ -510,11 +598,15 @@ func (s *soakState) enroll(c *conn) error {
 	return err
 }
 
-func (s *soakState) qrIssue(c *conn) error {
+// holder picks an enrolled holder.
+func (s *soakState) holder() holder {
 	s.mu.Lock()
-	h := s.holders[mrand.IntN(len(s.holders))]
-	s.mu.Unlock()
-	body, err := holderRequest(h, time.Now())
+	defer s.mu.Unlock()
+	return s.holders[mrand.IntN(len(s.holders))]
+}
+
+func (s *soakState) qrIssue(c *conn) error {
+	body, err := holderRequest(s.holder(), time.Now())
 	if err != nil {
 		return err
 	}
@@ -559,10 +651,28 @@ func (s *soakState) freshCode() (string, bool) {
 
 func (s *soakState) redeem(c *conn, code string) error {
 	body, _ := json.Marshal(map[string]string{"code": code})
-	out, err := c.do("POST", "/v1/qr/verify", *s.token.Load(), ctJSON, body, 200)
-	if err == nil && !bytes.Contains(out, []byte(`"pairwise_id"`)) {
-		err = fmt.Errorf("redemption without pairwise_id: %.200s", out)
+	return qrVerify(c, s.token.get(), body, "redemption")
+}
+
+// qrOffline has the relying party verify an offline code a holder's
+// device makes now.
+func (s *soakState) qrOffline(c *conn) error {
+	body, err := s.b.offlineBody(s.holder(), time.Now())
+	if err != nil {
+		return err
 	}
+	return qrVerify(c, s.token.get(), body, "offline verification")
+}
+
+// login is one user login asking for offline_access, then one refresh
+// of the refresh token it got (rotated), as a website keeping the user
+// logged in does.
+func (s *soakState) login(c *conn) error {
+	rt, err := s.b.loginOnce(c, s.holder(), loginScope+" offline_access")
+	if err != nil {
+		return err
+	}
+	_, err = s.b.refreshLogin(c, rt)
 	return err
 }
 
@@ -687,6 +797,8 @@ func (r *soakReport) assess(warmup float64) {
 	}
 	r.HeapGrowth = soakGrowth(r.Samples, warmup, func(x soakSample) int64 { return x.LiveKiB - x.ListKiB })
 	r.HeapGrowthWithLists = soakGrowth(r.Samples, warmup, func(x soakSample) int64 { return x.LiveKiB })
+	base, top, _ := soakMedians(r.Samples, warmup, func(x soakSample) int64 { return int64(x.Goroutines) })
+	r.GoroutinesWarmup, r.GoroutineRise = int(base), int(top-base)
 	r.ListsWarmup, r.ListsEnd = 0, 0
 	for _, x := range r.Samples {
 		if x.At <= warmup {
@@ -697,12 +809,24 @@ func (r *soakReport) assess(warmup float64) {
 }
 
 // soakGrowth is the growth of heap (of a sample: the heap after GC, with
-// or without the status lists) from the end of the warm-up: the largest
-// median of soakWindow consecutive samples after the warm-up over the
-// median of the soakWindow samples ending with the warm-up's last one,
-// minus 1. A heap that grows steadily shows in every later window; one
-// sample taken while many requests held memory does not move a median.
+// or without the status lists) from the end of the warm-up: top over base
+// (soakMedians), minus 1.
 func soakGrowth(samples []soakSample, warmup float64, heap func(soakSample) int64) float64 {
+	base, top, ok := soakMedians(samples, warmup, heap)
+	if !ok || base <= 0 {
+		return 0
+	}
+	return float64(top-base) / float64(base)
+}
+
+// soakMedians reads value (of a sample) at the end of the warm-up and
+// after it: base is the median of the soakWindow samples ending with the
+// warm-up's last one, top the largest median of soakWindow consecutive
+// samples after the warm-up. A value that rises steadily shows in every
+// later window; one sample taken while many requests held memory or
+// goroutines does not move a median. Too few samples: 0, 0, false
+// (problems says so).
+func soakMedians(samples []soakSample, warmup float64, value func(soakSample) int64) (base, top int64, ok bool) {
 	end := -1 // the warm-up's last sample
 	for i, x := range samples {
 		if x.At <= warmup {
@@ -710,25 +834,21 @@ func soakGrowth(samples []soakSample, warmup float64, heap func(soakSample) int6
 		}
 	}
 	if end+1 < soakWindow || end+soakWindow >= len(samples) {
-		return 0 // too few samples: problems says so
+		return 0, 0, false
 	}
 	median := func(w []soakSample) int64 {
 		v := make([]int64, len(w))
 		for i, x := range w {
-			v[i] = heap(x)
+			v[i] = value(x)
 		}
 		slices.Sort(v)
 		return v[len(v)/2]
 	}
-	base := median(samples[end+1-soakWindow : end+1])
-	if base <= 0 {
-		return 0
-	}
-	var top int64
+	base = median(samples[end+1-soakWindow : end+1])
 	for i := end + 1; i+soakWindow <= len(samples); i++ {
 		top = max(top, median(samples[i:i+soakWindow]))
 	}
-	return float64(top-base) / float64(base)
+	return base, top, true
 }
 
 // problems fails a soak that did not hold.
@@ -760,6 +880,9 @@ func (r *soakReport) problems() error {
 	}
 	if r.MaxGoroutines > r.GoroutineBound {
 		errs = append(errs, fmt.Errorf("soak: %d goroutines after the warm-up (bound %d)", r.MaxGoroutines, r.GoroutineBound))
+	}
+	if r.GoroutineRise > r.GoroutineSlack {
+		errs = append(errs, fmt.Errorf("soak: goroutines rose by %d after the warm-up, from %d (bound %d, medians of %d samples): a leak", r.GoroutineRise, r.GoroutinesWarmup, r.GoroutineSlack, soakWindow))
 	}
 	if r.AchievedPerSec < 0.9*r.RatePerSec {
 		errs = append(errs, fmt.Errorf("soak: %.0f requests/s sent, below 90%% of the rate %.0f/s (the generator fell behind)", r.AchievedPerSec, r.RatePerSec))
@@ -794,8 +917,8 @@ func (r *soakReport) write(dir string, w io.Writer) error {
 	}
 	fmt.Fprintf(w, "FIGURES soak duration=%s warmup=%s workers=%d capacity_per_s=%.0f rate_per_s=%.0f achieved_per_s=%.0f requests=%d errors=%d\n",
 		r.Duration, r.Warmup, r.Workers, r.CapacityPerSec, r.RatePerSec, r.AchievedPerSec, sum(r.Requests), sum(r.Errors))
-	fmt.Fprintf(w, "FIGURES soak heap_after_gc_less_status_lists_growth_after_warmup=%.1f%% (bound %.0f%%, medians of %d samples) heap_after_gc_growth=%.1f%% (with the lists, not bounded) status_lists=%d->%d max_goroutines=%d (bound %d) rss_anon_growth=%.1f%% (not bounded) max_fds=%d\n",
-		100*r.HeapGrowth, 100*soakMaxGrowth, soakWindow, 100*r.HeapGrowthWithLists, r.ListsWarmup, r.ListsEnd, r.MaxGoroutines, r.GoroutineBound, 100*r.RSSGrowth, r.MaxFDs)
+	fmt.Fprintf(w, "FIGURES soak heap_after_gc_less_status_lists_growth_after_warmup=%.1f%% (bound %.0f%%, medians of %d samples) heap_after_gc_growth=%.1f%% (with the lists, not bounded) status_lists=%d->%d max_goroutines=%d (bound %d) goroutine_rise=%+d from %d (bound %d, medians of %d samples) rss_anon_growth=%.1f%% (not bounded) max_fds=%d\n",
+		100*r.HeapGrowth, 100*soakMaxGrowth, soakWindow, 100*r.HeapGrowthWithLists, r.ListsWarmup, r.ListsEnd, r.MaxGoroutines, r.GoroutineBound, r.GoroutineRise, r.GoroutinesWarmup, r.GoroutineSlack, soakWindow, 100*r.RSSGrowth, r.MaxFDs)
 	for _, p := range r.Profiles {
 		fmt.Fprintf(w, "heap profile: %s\n", p)
 	}
