@@ -240,10 +240,10 @@ func (b *bench) rsBasic() string {
 
 // runTokenValidate has the resource server introspect its own access
 // tokens, each once: tokens minted before the clock (client_credentials,
-// client_secret_basic), so every timed request checks a signature the
-// node has not seen (its token cache misses). A token the node checked
-// before costs a hash and a map lookup instead; qr-redeem measures that
-// path (its relying party presents one token throughout).
+// client_secret_basic). Introspection checks every token in full (the
+// node's validated-token cache serves Bearer requests only, where a token
+// checked before costs a hash and a map lookup: qr-redeem measures that
+// path, its relying party presenting one token throughout).
 func (b *bench) runTokenValidate(ctx context.Context, conc int) (measure, error) {
 	n := poolSize(min(validateRateCap, validateRateCap1*conc), b.o.duration, conc)
 	basic := b.rsBasic()
