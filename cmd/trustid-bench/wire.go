@@ -135,14 +135,14 @@ func (w *wire) readResponse(method string, wantHeader bool) (status int, body []
 			}
 			v = bytes.TrimSpace(v)
 			switch {
-			case asciiEqualFold(k, "Content-Length"):
+			case bytes.EqualFold(k, []byte("Content-Length")):
 				if length, err = strconv.ParseInt(string(v), 10, 64); err != nil || length < 0 || length > maxWireBody {
 					return 0, nil, nil, false, fmt.Errorf("%w: Content-Length %.40q", errMalformed, v)
 				}
-			case asciiEqualFold(k, "Transfer-Encoding"):
-				chunked = asciiEqualFold(v, "chunked")
-			case asciiEqualFold(k, "Connection"):
-				if asciiEqualFold(v, "close") {
+			case bytes.EqualFold(k, []byte("Transfer-Encoding")):
+				chunked = bytes.EqualFold(v, []byte("chunked"))
+			case bytes.EqualFold(k, []byte("Connection")):
+				if bytes.EqualFold(v, []byte("close")) {
 					keep = false
 				}
 			}
@@ -215,25 +215,4 @@ func (w *wire) chunked() ([]byte, error) {
 			return nil, fmt.Errorf("%w: chunk not followed by CRLF", errMalformed)
 		}
 	}
-}
-
-// asciiEqualFold compares a header name or value with s, ASCII case
-// folded.
-func asciiEqualFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		x, y := b[i], s[i]
-		if 'A' <= x && x <= 'Z' {
-			x += 'a' - 'A'
-		}
-		if 'A' <= y && y <= 'Z' {
-			y += 'a' - 'A'
-		}
-		if x != y {
-			return false
-		}
-	}
-	return true
 }
