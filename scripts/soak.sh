@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Soak: the real `trustid serve` (Redis ephemeral store from a redis-server
 # the run starts, embedded ledger) under a mix of the node's routes (all
-# that trustid-bench measures but verify-di, oid4vci-credential and
-# oid4vp-response: soakMix in cmd/trustid-bench/soak.go says why) at half of
-# the capacity a short ramp measures first, for SOAK_DURATION (default 2m;
-# the full soak is 30m). trustid-bench samples the node's heap after GC,
-# status lists, goroutines, RSS and open files every 5 s, prints them as
-# a table and FIGURES lines, and fails on any failed request, on the heap
+# that trustid-bench measures but its HTTP baselines: soakMix in
+# cmd/trustid-bench/soak.go) at half of the capacity a short ramp measures
+# first, for SOAK_DURATION (default 2m; the full soak is 30m).
+# trustid-bench samples the node's heap after GC, status lists,
+# goroutines, RSS and open files every 5 s at a quiescent point (the load
+# held, 0.1–0.8 s, until collections begun with no request in flight
+# have marked the heap; the rate counts the time the load ran), prints
+# them as a table and FIGURES lines, and fails on any failed request, on the heap
 # after GC less the status lists' content (which grows by design, a list
 # at a time; reported apart) growing 10 % or more after the warm-up (a
 # quarter of the duration, at most 5 minutes; medians of 3 samples), or

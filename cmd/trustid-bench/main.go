@@ -55,12 +55,13 @@
 // started, on 127.0.0.1, and stops by itself.
 //
 // With -soak DURATION it instead sends a fixed mix of the node's routes
-// (soakMix names them, and those left out) for that long at -rate
-// requests per second, by default half of the capacity a short
-// closed-loop ramp of the mix over -concurrency measures first, on as
-// many connections as the last -concurrency. It samples the node's RSS
-// (anonymous and file-backed), heap, goroutines and open files every
-// -sample, prints them as a table and FIGURES lines, writes soak.json,
+// (soakMix names them) for that long at -rate requests per second, by
+// default half of the capacity a short closed-loop ramp of the mix over
+// -concurrency measures first, on as many connections as the last
+// -concurrency. It samples the node's RSS (anonymous and file-backed),
+// heap, goroutines and open files every -sample at a quiescent point
+// (the load held for the reading, a fraction of a second its rate does
+// not count), prints them as a table and FIGURES lines, writes soak.json,
 // and fails on any failed request, on the node's heap after GC growing
 // 10 % or more after the warm-up, or on goroutines beyond their ceiling
 // or rising after the warm-up (scripts/soak.sh). With -pprof (a trustid
@@ -170,7 +171,7 @@ func main() {
 	flag.BoolVar(&o.redis, "redis", false, "run the node with Redis as its ephemeral store (starts redis-server on loopback)")
 	flag.DurationVar(&o.soak, "soak", 0, "run a soak of this duration: the node's routes in a fixed mix (soakMix) at -rate, the node sampled and held to bounds (see soak.go)")
 	flag.Float64Var(&o.rate, "rate", 0, "soak rate in requests per second (default: half the capacity a ramp over -concurrency measures first)")
-	flag.DurationVar(&o.sample, "sample", 5*time.Second, "soak: interval between readings of the node's RSS, goroutines and open files")
+	flag.DurationVar(&o.sample, "sample", 5*time.Second, "soak: interval between readings of the node's RSS, heap, goroutines and open files (each holds the load for a fraction of a second)")
 	flag.BoolVar(&o.pprof, "pprof", false, "the trustid is built with -tags benchpprof: its pprof listener gets a free loopback address (printed); each route's timed window saves the node's CPU profile in -out (cpu-ROUTE-cCONC.pb.gz), and a soak its heap profiles at the end of the warm-up and of the soak")
 	var gobench string
 	flag.StringVar(&gobench, "gobench", "", "comma-separated files of Go benchmark output with api's BenchmarkCompare*, ValidateToken and SM2VerifyBaseline: their ratios go into the table")

@@ -62,8 +62,11 @@ type vciRequest struct {
 // (by the relying party), the pre-authorized code redeemed at the token
 // endpoint, a c_nonce from the nonce endpoint, and an ES256 key proof of
 // a fresh holder key over it.
-func (b *bench) vciPrepare(c *conn) (vciRequest, error) {
-	out, err := c.do("POST", oid4vci.PathOffers, b.token, ctJSON, vciOffer, 201)
+func (b *bench) vciPrepare(c *conn) (vciRequest, error) { return b.vciPrepareWith(c, b.token) }
+
+// vciPrepareWith is vciPrepare with the relying party's access token.
+func (b *bench) vciPrepareWith(c *conn, token string) (vciRequest, error) {
+	out, err := c.do("POST", oid4vci.PathOffers, token, ctJSON, vciOffer, 201)
 	if err != nil {
 		return vciRequest{}, fmt.Errorf("offer: %w", err)
 	}
@@ -146,12 +149,17 @@ func (b *bench) runOID4VCICredential(ctx context.Context, conc int) (measure, er
 		if err != nil {
 			return err
 		}
-		out, err := c.do("POST", oid4vci.PathCredential, r.token, ctJSON, r.body, 200)
-		if err == nil && !bytes.Contains(out, []byte(`"credentials":[{"credential":"`)) {
-			err = fmt.Errorf("credential response: %.200s", out)
-		}
-		return err
+		return vciCredential(c, r)
 	})
+}
+
+// vciCredential sends a prepared credential request.
+func vciCredential(c *conn, r vciRequest) error {
+	out, err := c.do("POST", oid4vci.PathCredential, r.token, ctJSON, r.body, 200)
+	if err == nil && !bytes.Contains(out, []byte(`"credentials":[{"credential":"`)) {
+		err = fmt.Errorf("credential response: %.200s", out)
+	}
+	return err
 }
 
 // vpDCQL asks for age_over_18 from an AgeCredential (SD-JWT VC) the node
@@ -223,9 +231,12 @@ type vpResponse struct {
 // presentation of age_over_18 only, with a key-binding JWT over the
 // request's nonce and client_id. The wallet does not check the request
 // object's signature here (this process's work, not the node's).
-func (b *bench) vpPrepare(c *conn) (vpResponse, error) {
+func (b *bench) vpPrepare(c *conn) (vpResponse, error) { return b.vpPrepareWith(c, b.token) }
+
+// vpPrepareWith is vpPrepare with the relying party's access token.
+func (b *bench) vpPrepareWith(c *conn, token string) (vpResponse, error) {
 	body := []byte(`{"dcql_query":` + vpDCQL(b.node.base) + `,"response_mode":"` + oid4vp.ModeDirectPost + `"}`)
-	out, err := c.do("POST", "/v1/oid4vp/requests", b.token, ctJSON, body, 201)
+	out, err := c.do("POST", "/v1/oid4vp/requests", token, ctJSON, body, 201)
 	if err != nil {
 		return vpResponse{}, fmt.Errorf("open a transaction: %w", err)
 	}
@@ -278,9 +289,14 @@ func (b *bench) runOID4VPResponse(ctx context.Context, conc int) (measure, error
 		if err != nil {
 			return err
 		}
-		_, err = c.do("POST", r.path, "", ctForm, r.body, 200)
-		return err
+		return vpRespond(c, r)
 	})
+}
+
+// vpRespond sends a prepared authorization response.
+func vpRespond(c *conn, r vpResponse) error {
+	_, err := c.do("POST", r.path, "", ctForm, r.body, 200)
+	return err
 }
 
 // diIssueBody is the credential the verify-di route verifies: secured
