@@ -74,6 +74,8 @@ func digest(s string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// putSession stores s, a session just started, and its once key
+// (complete spends it).
 func (p *Provider) putSession(ctx context.Context, id string, s *session) error {
 	b, err := json.Marshal(s)
 	if err != nil {
@@ -86,12 +88,46 @@ func (p *Provider) putSession(ctx context.Context, id string, s *session) error 
 	if err := p.cfg.Store.Set(ctx, sessionKey(id), b, ttl); err != nil {
 		return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
 	}
-	if s.Approved == nil && !s.Denied {
-		if err := p.cfg.Store.Put(ctx, onceKey(id), []byte{1}, ttl); err != nil {
-			return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
-		}
+	if err := p.cfg.Store.Put(ctx, onceKey(id), []byte{1}, ttl); err != nil {
+		return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
 	}
 	return nil
+}
+
+// answer stores the answer s carries (Approved or Denied) to session id,
+// in place of read, the record its checks read, and only of it (the
+// store's CompareAndSwap): of answers racing on one session exactly one
+// is stored, and the others are refused as already answered. A record
+// changed meanwhile without an answer (a refused answer renewed its
+// challenge) is read again and the answer stored on it: that ends, as
+// each renewal spends a challenge.
+func (p *Provider) answer(ctx context.Context, id string, read []byte, s *session) error {
+	for {
+		b, err := json.Marshal(s)
+		if err != nil {
+			return failWith(CodeServerError, "internal error", err)
+		}
+		ttl := time.Unix(s.Expires, 0).Sub(p.cfg.Now())
+		if ttl <= 0 {
+			return fail(CodeSessionNotFound, "the login session expired")
+		}
+		swapped, err := p.cfg.Store.CompareAndSwap(ctx, sessionKey(id), read, b, ttl)
+		if err != nil {
+			return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
+		}
+		if swapped {
+			return nil
+		}
+		now, again, err := p.readSession(ctx, id)
+		if err != nil {
+			return err
+		}
+		if now.Approved != nil || now.Denied {
+			return fail(CodeSessionNotFound, "the login session was already answered")
+		}
+		now.Approved, now.Denied = s.Approved, s.Denied
+		s, read = now, again
+	}
 }
 
 func (p *Provider) getSession(ctx context.Context, id string) (*session, error) {
@@ -189,7 +225,7 @@ type Approval struct {
 // (renew), so a refused approval leaves the session open.
 func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 	r := &a.Request
-	s, err := p.getSession(ctx, id)
+	s, read, err := p.readSession(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -269,7 +305,7 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 		}
 	}
 	s.Approved = g
-	return p.putSession(ctx, id, s)
+	return p.answer(ctx, id, read, s)
 }
 
 // renew gives session id a new challenge after an answer that spent its
