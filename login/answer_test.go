@@ -20,39 +20,23 @@ import (
 	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
 
-// heldSessionWrites is a Store whose first n writes of a login session
-// wait until all n have come (or five seconds pass), so that n answers
-// all read the session before any of them writes it.
-type heldSessionWrites struct {
-	Store
-	n       int32
-	arrived atomic.Int32
-	all     chan struct{}
-}
-
-func (h *heldSessionWrites) hold(key string) {
-	if !strings.HasPrefix(key, "login-session:") {
-		return
-	}
-	switch k := h.arrived.Add(1); {
-	case k == h.n:
-		close(h.all)
-	case k < h.n:
-		select {
-		case <-h.all:
-		case <-time.After(5 * time.Second):
+// heldWrites is a sessionWrites before that holds the first n writes
+// until all n have come (or five seconds pass), so that n answers all
+// read the session before any of them writes it.
+func heldWrites(n int32) func() {
+	var arrived atomic.Int32
+	all := make(chan struct{})
+	return func() {
+		switch k := arrived.Add(1); {
+		case k == n:
+			close(all)
+		case k < n:
+			select {
+			case <-all:
+			case <-time.After(5 * time.Second):
+			}
 		}
 	}
-}
-
-func (h *heldSessionWrites) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
-	h.hold(key)
-	return h.Store.Set(ctx, key, v, ttl)
-}
-
-func (h *heldSessionWrites) CompareAndSwap(ctx context.Context, key string, old, v []byte, ttl time.Duration) (bool, error) {
-	h.hold(key)
-	return h.Store.CompareAndSwap(ctx, key, old, v, ttl)
 }
 
 // answering is a provider whose holders and counter terminal answer
@@ -151,7 +135,7 @@ func testAnswersRace(t *testing.T, p *Provider) {
 			}
 		}
 		plain := p.cfg.Store
-		p.cfg.Store = &heldSessionWrites{Store: plain, n: int32(len(kinds)), all: make(chan struct{})}
+		p.cfg.Store = &sessionWrites{Store: plain, before: heldWrites(int32(len(kinds)))}
 		errs := make([]error, len(kinds))
 		var wg sync.WaitGroup
 		for i := range answers {
@@ -203,18 +187,17 @@ func TestCounterApprovalAfterRenewal(t *testing.T) {
 		t.Fatal(err)
 	}
 	refused := a.holder(t, st.ID)
-	before := p.cfg.Store
 	var renewed error
-	hook := &beforeSessionWrite{Store: before, armed: true, then: func() {
+	hooked, ran := beforeFirstSessionWrite(p.cfg.Store, func() {
 		p.cfg.Holders = holderAt(identity.L1) // below the login's L2: refused, and renewed
 		renewed = a.Approve(ctx, st.ID, refused)
-	}}
-	p.cfg.Store = hook
+	})
+	p.cfg.Store = hooked
 	if err := a.ApproveAtCounter(ctx, st.ID, a.counter(t, st.ID)); err != nil {
 		t.Fatalf("the counter approval after a renewal: %v", err)
 	}
-	if hook.armed || !isCode(renewed, CodeApprovalRefused) {
-		t.Fatalf("the refused approval during the counter approval: ran %v, %v", !hook.armed, renewed)
+	if !*ran || !isCode(renewed, CodeApprovalRefused) {
+		t.Fatalf("the refused approval during the counter approval: ran %v, %v", *ran, renewed)
 	}
 	s, err := a.getSession(ctx, st.ID)
 	if err != nil || s.Approved == nil || s.Approved.Act != "terminal:t-1" || s.Challenge == base64.RawURLEncoding.EncodeToString(refused.Request.Nonce) {

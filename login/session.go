@@ -74,16 +74,25 @@ func digest(s string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// putSession stores s, a session just started, and its once key
-// (complete spends it).
-func (p *Provider) putSession(ctx context.Context, id string, s *session) error {
+// record is session s as stored, and the time it has left.
+func (p *Provider) record(s *session) ([]byte, time.Duration, error) {
 	b, err := json.Marshal(s)
 	if err != nil {
-		return failWith(CodeServerError, "internal error", err)
+		return nil, 0, failWith(CodeServerError, "internal error", err)
 	}
 	ttl := time.Unix(s.Expires, 0).Sub(p.cfg.Now())
 	if ttl <= 0 {
-		return fail(CodeSessionNotFound, "the login session expired")
+		return nil, 0, fail(CodeSessionNotFound, "the login session expired")
+	}
+	return b, ttl, nil
+}
+
+// putSession stores s, a session just started, and its once key
+// (complete spends it).
+func (p *Provider) putSession(ctx context.Context, id string, s *session) error {
+	b, ttl, err := p.record(s)
+	if err != nil {
+		return err
 	}
 	if err := p.cfg.Store.Set(ctx, sessionKey(id), b, ttl); err != nil {
 		return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
@@ -95,7 +104,7 @@ func (p *Provider) putSession(ctx context.Context, id string, s *session) error 
 }
 
 // answer stores the answer s carries (Approved or Denied) to session id,
-// in place of read, the record its checks read, and only of it (the
+// in place of read, the record its checks read, and only that (the
 // store's CompareAndSwap): of answers racing on one session exactly one
 // is stored, and the others are refused as already answered. A record
 // changed meanwhile without an answer (a refused answer renewed its
@@ -103,13 +112,9 @@ func (p *Provider) putSession(ctx context.Context, id string, s *session) error 
 // each renewal spends a challenge.
 func (p *Provider) answer(ctx context.Context, id string, read []byte, s *session) error {
 	for {
-		b, err := json.Marshal(s)
+		b, ttl, err := p.record(s)
 		if err != nil {
-			return failWith(CodeServerError, "internal error", err)
-		}
-		ttl := time.Unix(s.Expires, 0).Sub(p.cfg.Now())
-		if ttl <= 0 {
-			return fail(CodeSessionNotFound, "the login session expired")
+			return err
 		}
 		swapped, err := p.cfg.Store.CompareAndSwap(ctx, sessionKey(id), read, b, ttl)
 		if err != nil {
@@ -326,8 +331,7 @@ func (p *Provider) renew(ctx context.Context, id string, spent *session, err err
 		return err
 	}
 	s.Challenge = next
-	b, merr := json.Marshal(s)
-	if ttl := time.Unix(s.Expires, 0).Sub(p.cfg.Now()); merr == nil && ttl > 0 {
+	if b, ttl, rerr := p.record(s); rerr == nil {
 		_, _ = p.cfg.Store.CompareAndSwap(ctx, sessionKey(id), read, b, ttl)
 	}
 	return err
