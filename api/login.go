@@ -581,21 +581,24 @@ func (l *loginHandlers) userinfo(w http.ResponseWriter, r *http.Request) error {
 // language of ui_locales or the browser. A refusal is a page for a
 // browser, JSON for another client (refusePage).
 func (l *loginHandlers) logout(w http.ResponseWriter, r *http.Request) error {
-	target, err := l.p.Logout(r.Context(), r.URL.Query())
+	out, err := l.p.Logout(r.Context(), r.URL.Query())
 	t := pageText(w, r)
 	message := t.LoggedOutMessage
 	switch {
-	case errors.Is(err, login.ErrLoggedOutNoReturn) && prefersHTML(r):
+	case err != nil:
+		refusePage(w, r, l.s, err)
+		return nil
+	case out.NoReturn != nil && !prefersHTML(r):
+		refusePage(w, r, l.s, out.NoReturn)
+		return nil
+	case out.NoReturn != nil:
 		// The login is ended; only the way back is refused: the person
 		// is told so, not that the logout failed.
 		w.Header().Add("Vary", "Accept")
 		message = t.LoggedOutNoReturn
-	case err != nil:
-		refusePage(w, r, l.s, err)
-		return nil
-	case target != "":
+	case out.Redirect != "":
 		w.Header().Set("Cache-Control", "no-store")
-		http.Redirect(w, r, target, http.StatusFound)
+		http.Redirect(w, r, out.Redirect, http.StatusFound)
 		return nil
 	}
 	nonce := pageNonce()

@@ -228,6 +228,40 @@ func listServer(t testing.TB, n **node, tamper *atomic.Pointer[tamperFunc]) *htt
 	return srv
 }
 
+// servedNode is a node whose DID document, metadata and status lists
+// listServer serves over TLS at srv (tamper answering in its place when
+// set), and the guarded fetch client a verifier on another machine
+// reaches it with: the set-up of the tests of lists fetched from a node.
+type servedNode struct {
+	n      *node
+	srv    *httptest.Server
+	client *http.Client
+	tamper atomic.Pointer[tamperFunc]
+}
+
+func newServedNode(t testing.TB) *servedNode {
+	t.Helper()
+	s := &servedNode{}
+	s.srv = listServer(t, &s.n, &s.tamper)
+	s.client = fetchClientFor(t, s.srv)
+	s.n = newNode(t, s.srv.URL)
+	return s
+}
+
+// anchor registers the node's region on ch, and anchors there the
+// status lists the node shares.
+func (s *servedNode) anchor(t testing.TB, ch *chain) {
+	t.Helper()
+	registerRegion(t, ch.l, anchorRegion, s.n.issuer.DID(), s.srv.URL, s.n.keys)
+	anchorShared(t, s.n, ch, s.srv.URL)
+}
+
+// serve answers path with a body of type ct in place of the node.
+func (s *servedNode) serve(path, ct, body string) {
+	f := tamperFunc(func(p string) (string, string, bool) { return ct, body, p == path })
+	s.tamper.Store(&f)
+}
+
 // fetchClientFor is the guarded fetch client a verifier uses, allowed to
 // reach srv on the loopback address.
 func fetchClientFor(t testing.TB, srv *httptest.Server) *http.Client {

@@ -26,14 +26,10 @@ var (
 // forged list is accepted.
 func TestForgedStatusListRejected(t *testing.T) {
 	ctx := context.Background()
-	var n *node
-	var tamper atomic.Pointer[tamperFunc]
-	srv := listServer(t, &n, &tamper)
-	client := fetchClientFor(t, srv)
-	n = newNode(t, srv.URL)
+	served := newServedNode(t)
+	n, srv, client, tamper := served.n, served.srv, served.client, &served.tamper
 	ch := openChain(t, t.TempDir(), false)
-	registerRegion(t, ch.l, anchorRegion, n.issuer.DID(), srv.URL, n.keys)
-	anchorShared(t, n, ch, srv.URL)
+	served.anchor(t, ch)
 
 	vc1 := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
 	vc2 := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
@@ -178,13 +174,10 @@ func signTokenList(t testing.TB, n *node, uri string, version uint64, tl *status
 // the outbox has not committed yet) waits for the head, then passes.
 func TestAnchorWaitsForLedger(t *testing.T) {
 	ctx := context.Background()
-	var n *node
-	srv := listServer(t, &n, new(atomic.Pointer[tamperFunc]))
-	client := fetchClientFor(t, srv)
-	n = newNode(t, srv.URL)
+	served := newServedNode(t)
+	n, client := served.n, served.client
 	ch := openChainPaused(t, t.TempDir(), false)
-	registerRegion(t, ch.l, anchorRegion, n.issuer.DID(), srv.URL, n.keys)
-	anchorShared(t, n, ch, srv.URL)
+	served.anchor(t, ch)
 	vc := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{})
 
 	// Nothing reaches the chain until the outbox starts, 150 ms from now.
@@ -286,14 +279,10 @@ func FuzzCheckAnchored(f *testing.F) {
 // has not moved and MaxKeep has not run out.
 func TestKeepAnchoredStopsAtValidUntil(t *testing.T) {
 	ctx := context.Background()
-	var n *node
-	var tamper atomic.Pointer[tamperFunc]
-	srv := listServer(t, &n, &tamper)
-	client := fetchClientFor(t, srv)
-	n = newNode(t, srv.URL)
+	served := newServedNode(t)
+	n, srv, client, tamper := served.n, served.srv, served.client, &served.tamper
 	ch := openChain(t, t.TempDir(), false)
-	registerRegion(t, ch.l, anchorRegion, n.issuer.DID(), srv.URL, n.keys)
-	anchorShared(t, n, ch, srv.URL)
+	served.anchor(t, ch)
 	rev := mustIssue(t, n, sampleCredential(), issuer.IssueOptions{}).Status[0]
 	ch.flush(t, rev.ListID)
 	uri := srv.URL + "/status/" + rev.ListID
@@ -414,13 +403,10 @@ type anchoredToken struct {
 
 func anchoredTokenList(t *testing.T) *anchoredToken {
 	t.Helper()
-	a := &anchoredToken{tamper: new(atomic.Pointer[tamperFunc])}
-	srv := listServer(t, &a.n, a.tamper)
-	client := fetchClientFor(t, srv)
-	a.n = newNode(t, srv.URL)
-	a.ch = openChain(t, t.TempDir(), false)
-	registerRegion(t, a.ch.l, anchorRegion, a.n.issuer.DID(), srv.URL, a.n.keys)
-	anchorShared(t, a.n, a.ch, srv.URL)
+	served := newServedNode(t)
+	srv, client := served.srv, served.client
+	a := &anchoredToken{n: served.n, tamper: &served.tamper, ch: openChain(t, t.TempDir(), false)}
+	served.anchor(t, a.ch)
 	holder, _ := holderKey(t, gm.AlgES256)
 	hj, _ := gm.NewJWK(holder.Public(), "")
 	tok := mustIssue(t, a.n, identityRequest(t, a.n), issuer.IssueOptions{Format: issuer.FormatSDJWT, HolderKey: &hj}).Status[0]
@@ -450,14 +436,10 @@ func (a *anchoredToken) sign(t *testing.T, extra map[string]any) string {
 // KeepAnchored the list past its ttl fails at once (the control).
 func TestKeepAnchoredStatusList(t *testing.T) {
 	ctx := context.Background()
-	var n *node
-	var tamper atomic.Pointer[tamperFunc]
-	srv := listServer(t, &n, &tamper)
-	client := fetchClientFor(t, srv)
-	n = newNode(t, srv.URL)
+	served := newServedNode(t)
+	n, srv, client, tamper := served.n, served.srv, served.client, &served.tamper
 	ch := openChain(t, t.TempDir(), false)
-	registerRegion(t, ch.l, anchorRegion, n.issuer.DID(), srv.URL, n.keys)
-	anchorShared(t, n, ch, srv.URL)
+	served.anchor(t, ch)
 	holder, _ := holderKey(t, gm.AlgES256)
 	hj, _ := gm.NewJWK(holder.Public(), "")
 	sd := mustIssue(t, n, identityRequest(t, n), issuer.IssueOptions{Format: issuer.FormatSDJWT, HolderKey: &hj})

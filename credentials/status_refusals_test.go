@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -25,12 +24,10 @@ import (
 // was fetched from, of the entry's purpose, and (a Status List Token) of
 // typ statuslist+jwt.
 func TestStatusListRefusals(t *testing.T) {
-	var n *node
-	var tamper atomicTamper
-	srv := listServer(t, &n, &tamper.p)
-	n = newNode(t, srv.URL)
+	served := newServedNode(t)
+	n, srv := served.n, served.srv
 	ctx := context.Background()
-	_, src := remoteVerifier(t, n, fetchClientFor(t, srv), nil)
+	_, src := remoteVerifier(t, n, served.client, nil)
 	k, err := n.keys.Active(gm.AlgSM2)
 	if err != nil {
 		t.Fatal(err)
@@ -39,14 +36,14 @@ func TestStatusListRefusals(t *testing.T) {
 	uri := srv.URL + path
 	bits, _ := status.NewBitstring(status.MinEntries)
 
-	tamper.serve(path, MediaTypeVCJWT, signBitstringList(t, n, uri, PurposeRevocation, 1, bits))
+	served.serve(path, MediaTypeVCJWT, signBitstringList(t, n, uri, PurposeRevocation, 1, bits))
 	if _, err := src.Bitstring(ctx, uri, n.issuer.DID()); err != nil {
 		t.Fatalf("the issuer's list: %v", err)
 	}
 	if _, err := src.Bitstring(ctx, uri, "did:web:other.example"); !errors.Is(err, ErrIssuerMismatch) {
 		t.Errorf("a list of another issuer than the credential's: %v, want ErrIssuerMismatch", err)
 	}
-	tamper.serve(path, MediaTypeVCJWT, signBitstringList(t, n, srv.URL+"/status/00000000000000ac", PurposeRevocation, 1, bits))
+	served.serve(path, MediaTypeVCJWT, signBitstringList(t, n, srv.URL+"/status/00000000000000ac", PurposeRevocation, 1, bits))
 	if _, err := src.Bitstring(ctx, uri, n.issuer.DID()); !errors.Is(err, ErrInvalid) {
 		t.Errorf("a list whose id is another URL: %v, want ErrInvalid", err)
 	}
@@ -67,15 +64,15 @@ func TestStatusListRefusals(t *testing.T) {
 		}
 		return tok
 	}
-	tamper.serve(path, MediaTypeStatusListJWT, tokenList(TypStatusListJWT, uri))
+	served.serve(path, MediaTypeStatusListJWT, tokenList(TypStatusListJWT, uri))
 	if _, err := src.Token(ctx, uri, srv.URL); err != nil {
 		t.Fatalf("the issuer's token list: %v", err)
 	}
-	tamper.serve(path, MediaTypeStatusListJWT, tokenList("JWT", uri))
+	served.serve(path, MediaTypeStatusListJWT, tokenList("JWT", uri))
 	if _, err := src.Token(ctx, uri, srv.URL); !errors.Is(err, ErrType) {
 		t.Errorf("a token list of typ JWT: %v, want ErrType", err)
 	}
-	tamper.serve(path, MediaTypeStatusListJWT, tokenList(TypStatusListJWT, srv.URL+"/status/00000000000000ac"))
+	served.serve(path, MediaTypeStatusListJWT, tokenList(TypStatusListJWT, srv.URL+"/status/00000000000000ac"))
 	if _, err := src.Token(ctx, uri, srv.URL); !errors.Is(err, ErrIssuerMismatch) {
 		t.Errorf("a token list whose sub is another URL: %v, want ErrIssuerMismatch", err)
 	}
@@ -117,14 +114,6 @@ func TestStatusPurposeMismatch(t *testing.T) {
 	}
 }
 
-// atomicTamper serves one path's answer in place of listServer's.
-type atomicTamper struct{ p atomic.Pointer[tamperFunc] }
-
-func (a *atomicTamper) serve(path, ct, body string) {
-	f := tamperFunc(func(p string) (string, string, bool) { return ct, body, p == path })
-	a.p.Store(&f)
-}
-
 // TestStatusListNeedsItsType: Bitstring Status List v1.0 §2.1
 // (statusListCredential): the credential the URL dereferences to "MUST
 // have type property that includes the BitstringStatusListCredential
@@ -132,20 +121,18 @@ func (a *atomicTamper) serve(path, ct, body string) {
 // list, in any form (parseStatusListCredential; vc+cose:
 // cose.TestStatusListCOSE).
 func TestStatusListNeedsItsType(t *testing.T) {
-	var n *node
-	var tamper atomicTamper
-	srv := listServer(t, &n, &tamper.p)
-	n = newNode(t, srv.URL)
+	served := newServedNode(t)
+	n, srv := served.n, served.srv
 	ctx := context.Background()
-	_, src := remoteVerifier(t, n, fetchClientFor(t, srv), nil)
+	_, src := remoteVerifier(t, n, served.client, nil)
 	const path = "/status/00000000000000ab"
 	uri := srv.URL + path
 
-	tamper.serve(path, MediaTypeVCJWT, signListDoc(t, n, uri, func(map[string]any, map[string]any) {}))
+	served.serve(path, MediaTypeVCJWT, signListDoc(t, n, uri, func(map[string]any, map[string]any) {}))
 	if _, err := src.Bitstring(ctx, uri, n.issuer.DID()); err != nil {
 		t.Fatalf("a well-formed list: %v", err)
 	}
-	tamper.serve(path, MediaTypeVCJWT, signListDoc(t, n, uri, func(doc, _ map[string]any) {
+	served.serve(path, MediaTypeVCJWT, signListDoc(t, n, uri, func(doc, _ map[string]any) {
 		doc["type"] = []any{TypeCredential, "IdentityCredential"}
 	}))
 	if _, err := src.Bitstring(ctx, uri, n.issuer.DID()); !errors.Is(err, ErrInvalid) {
@@ -160,12 +147,10 @@ func TestStatusListNeedsItsType(t *testing.T) {
 // BitstringStatusList", which JSON-LD reads the same as a string or an
 // array of it alone. Anything else fails closed.
 func TestStatusListPurposes(t *testing.T) {
-	var n *node
-	var tamper atomicTamper
-	srv := listServer(t, &n, &tamper.p)
-	n = newNode(t, srv.URL)
+	served := newServedNode(t)
+	n, srv := served.n, served.srv
 	ctx := context.Background()
-	_, src := remoteVerifier(t, n, fetchClientFor(t, srv), nil)
+	_, src := remoteVerifier(t, n, served.client, nil)
 	const path = "/status/00000000000000ab"
 	uri := srv.URL + path
 	check := func(purpose string) error {
@@ -173,7 +158,7 @@ func TestStatusListPurposes(t *testing.T) {
 		return checker.Check(ctx, n.issuer.DID(), []StatusEntry{{Purpose: purpose, Index: 7, ListCredential: uri}})
 	}
 
-	tamper.serve(path, MediaTypeVCJWT, signListDoc(t, n, uri, func(_, s map[string]any) {
+	served.serve(path, MediaTypeVCJWT, signListDoc(t, n, uri, func(_, s map[string]any) {
 		s["statusPurpose"] = []any{PurposeRevocation}
 		s["type"] = []any{TypeBitstringStatusList}
 	}))
@@ -182,7 +167,7 @@ func TestStatusListPurposes(t *testing.T) {
 	}
 	bits, _ := status.NewBitstring(status.MinEntries)
 	bits.Set(7, true)
-	tamper.serve(path, MediaTypeVCJWT, signListDoc(t, n, uri, func(_, s map[string]any) {
+	served.serve(path, MediaTypeVCJWT, signListDoc(t, n, uri, func(_, s map[string]any) {
 		s["statusPurpose"] = []any{PurposeRevocation, PurposeSuspension}
 		s["encodedList"] = bits.Encode()
 	}))
@@ -193,7 +178,7 @@ func TestStatusListPurposes(t *testing.T) {
 		t.Errorf("a set revocation entry of a revocation and suspension list: %v, want ErrRevoked", err)
 	}
 
-	tamper.serve(path, MediaTypeVCJWT, signListDoc(t, n, uri, func(_, s map[string]any) {
+	served.serve(path, MediaTypeVCJWT, signListDoc(t, n, uri, func(_, s map[string]any) {
 		s["statusPurpose"] = []any{PurposeRevocation, "refresh"}
 	}))
 	if err := check(PurposeSuspension); !errors.Is(err, ErrStatusUnavailable) {
@@ -209,7 +194,7 @@ func TestStatusListPurposes(t *testing.T) {
 		"type []":                    func(s map[string]any) { s["type"] = []any{} },
 		"type BitstringStatusListEn": func(s map[string]any) { s["type"] = TypeBitstringStatusListEntry },
 	} {
-		tamper.serve(path, MediaTypeVCJWT, signListDoc(t, n, uri, func(_, s map[string]any) { edit(s) }))
+		served.serve(path, MediaTypeVCJWT, signListDoc(t, n, uri, func(_, s map[string]any) { edit(s) }))
 		if _, err := src.Bitstring(ctx, uri, n.issuer.DID()); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v, want ErrInvalid", name, err)
 		}

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"runtime"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 	"unsafe"
@@ -80,14 +79,10 @@ func TestStatusCacheKeepsNoDocument(t *testing.T) {
 // remembers each list URL it matched against the ledger).
 func TestAnchoredStatusKeepsNoDocument(t *testing.T) {
 	ctx := context.Background()
-	var n *node
-	var tamper atomic.Pointer[tamperFunc]
-	srv := listServer(t, &n, &tamper)
-	client := fetchClientFor(t, srv)
-	n = newNode(t, srv.URL)
+	served := newServedNode(t)
+	n, client := served.n, served.client
 	ch := openChain(t, t.TempDir(), false)
-	registerRegion(t, ch.l, anchorRegion, n.issuer.DID(), srv.URL, n.keys)
-	anchorShared(t, n, ch, srv.URL)
+	served.anchor(t, ch)
 	doc := sampleCredential()
 	doc["description"] = strings.Repeat("d", 100<<10)
 	vc := mustIssue(t, n, doc, issuer.IssueOptions{})

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -24,19 +23,13 @@ import (
 // whoever submits a credential to the public verify endpoint) are held to
 // status.MaxRemoteEntries entries and token lists to 1 or 2 bits.
 func TestRemoteStatusListCaps(t *testing.T) {
-	var n *node
-	var tamper atomic.Pointer[tamperFunc]
-	srv := listServer(t, &n, &tamper)
-	n = newNode(t, srv.URL)
+	served := newServedNode(t)
+	n, srv, serve := served.n, served.srv, served.serve
 	ctx := context.Background()
-	_, src := remoteVerifier(t, n, fetchClientFor(t, srv), nil)
+	_, src := remoteVerifier(t, n, served.client, nil)
 	k, err := n.keys.Active(gm.AlgSM2)
 	if err != nil {
 		t.Fatal(err)
-	}
-	serve := func(path, ct, body string) {
-		f := tamperFunc(func(p string) (string, string, bool) { return ct, body, p == path })
-		tamper.Store(&f)
 	}
 	tokenListIss := func(iss any, uri string, bits int, raw []byte) string {
 		var buf bytes.Buffer
@@ -267,16 +260,14 @@ func TestStatusListNotCachedPastItsValidity(t *testing.T) {
 		"exp":        func(doc map[string]any, at time.Time) { doc["exp"] = at.Unix() },
 	} {
 		t.Run(name, func(t *testing.T) {
-			var n *node
-			var tamper atomicTamper
-			srv := listServer(t, &n, &tamper.p)
-			n = newNode(t, srv.URL)
+			served := newServedNode(t)
+			n, srv := served.n, served.srv
 			ctx := context.Background()
-			_, src := remoteVerifier(t, n, fetchClientFor(t, srv), nil)
+			_, src := remoteVerifier(t, n, served.client, nil)
 			const path = "/status/00000000000000ab"
 			uri := srv.URL + path
 			entry := []StatusEntry{{Purpose: PurposeRevocation, Index: 7, ListCredential: uri}}
-			tamper.serve(path, MediaTypeVCJWT, signListDoc(t, n, uri, func(doc, _ map[string]any) {
+			served.serve(path, MediaTypeVCJWT, signListDoc(t, n, uri, func(doc, _ map[string]any) {
 				end(doc, n.clock.Now().Add(time.Minute))
 			}))
 			checker := NewStatusChecker(src, time.Hour, n.clock.Now)
@@ -288,7 +279,7 @@ func TestStatusListNotCachedPastItsValidity(t *testing.T) {
 				bits.Set(7, true)
 				s["encodedList"] = bits.Encode()
 			})
-			tamper.serve(path, MediaTypeVCJWT, revoked)
+			served.serve(path, MediaTypeVCJWT, revoked)
 			n.clock.Advance(30 * time.Second)
 			if err := checker.Check(ctx, n.issuer.DID(), entry); err != nil {
 				t.Fatalf("the cached list, still valid: %v", err)

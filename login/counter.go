@@ -112,7 +112,7 @@ func (p *Provider) ApproveAtCounter(ctx context.Context, id string, a *CounterAp
 	if p.cfg.Terminals == nil || p.cfg.StaticCodes == nil {
 		return fail(CodeApprovalRefused, "this node does not accept counter approvals")
 	}
-	s, err := p.getSession(ctx, id)
+	s, read, err := p.readSession(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -206,7 +206,7 @@ func (p *Provider) ApproveAtCounter(ctx context.Context, id string, a *CounterAp
 		return err
 	}
 	s.Approved = &grant{Sub: sub, ACR: level.String(), AMR: amr, AuthTime: now.Unix(), Act: "terminal:" + term.ID}
-	return p.putSession(ctx, id, s)
+	return p.answer(ctx, id, read, s)
 }
 
 // staticPINError maps the static PIN check's errors.

@@ -211,7 +211,7 @@ func (p *Provider) subjectOf(ctx context.Context, s *session, requester auth.Cli
 // refusal renews the challenge and leaves the session open. The browser
 // is then sent back with error access_denied (RFC 6749 §4.1.2.1).
 func (p *Provider) Deny(ctx context.Context, id string, a *Approval) error {
-	s, err := p.getSession(ctx, id)
+	s, read, err := p.readSession(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -239,7 +239,7 @@ func (p *Provider) Deny(ctx context.Context, id string, a *Approval) error {
 		}
 	}
 	s.Denied = true
-	return p.putSession(ctx, id, s)
+	return p.answer(ctx, id, read, s)
 }
 
 // Redemption is a token request redeeming an extension's code: the

@@ -1,7 +1,5 @@
 package login
 
-import "errors"
-
 // Error codes (RFC 6749 §4.1.2.1 and §5.2, OpenID Connect Core §3.1.2.6,
 // RFC 6750 §3.1) and the package's own for login sessions.
 const (
@@ -50,11 +48,6 @@ func (e *Error) Error() string {
 }
 
 func (e *Error) Unwrap() error { return e.Err }
-
-// ErrLoggedOutNoReturn is the cause of a logout refused for its
-// post_logout_redirect_uri: the login was ended all the same, only the
-// way back to the client is refused.
-var ErrLoggedOutNoReturn = errors.New("login: logged out; the post-logout redirect URI is not registered")
 
 func fail(code, desc string) *Error { return &Error{Code: code, Description: desc} }
 

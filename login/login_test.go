@@ -199,10 +199,10 @@ func FuzzLogout(f *testing.F) {
 		if err != nil {
 			return
 		}
-		target, err := p.Logout(context.Background(), q)
+		out, err := p.Logout(context.Background(), q)
 		var e *Error
-		if target != "" || !errors.As(err, &e) {
-			t.Fatalf("logout without a valid hint: %q %v", target, err)
+		if out != (LoggedOut{}) || !errors.As(err, &e) {
+			t.Fatalf("logout without a valid hint: %+v %v", out, err)
 		}
 	})
 }

@@ -48,26 +48,26 @@ func TestLogoutRedirects(t *testing.T) {
 		}
 		return tok, sid
 	}
-	logout := func(q url.Values) (string, error) { return p.Logout(ctx, q) }
+	logout := func(q url.Values) (LoggedOut, error) { return p.Logout(ctx, q) }
 
 	// Registered: redirect there, with state.
 	tok, sid := hint(c)
-	target, err := logout(url.Values{"id_token_hint": {tok}, "post_logout_redirect_uri": {bye}, "state": {"st 1"}})
-	if err != nil || target != bye+"?state=st+1" {
-		t.Fatalf("registered post-logout URI: %q %v", target, err)
+	out, err := logout(url.Values{"id_token_hint": {tok}, "post_logout_redirect_uri": {bye}, "state": {"st 1"}})
+	if err != nil || out != (LoggedOut{Redirect: bye + "?state=st+1"}) {
+		t.Fatalf("registered post-logout URI: %+v %v", out, err)
 	}
 	if !p.familyRevoked(ctx, sid) {
 		t.Error("the login's tokens survive logout")
 	}
 	// No state: no empty state parameter.
 	tok, _ = hint(c)
-	if target, err := logout(url.Values{"id_token_hint": {tok}, "post_logout_redirect_uri": {bye}}); err != nil || target != bye {
-		t.Errorf("without state: %q %v", target, err)
+	if out, err := logout(url.Values{"id_token_hint": {tok}, "post_logout_redirect_uri": {bye}}); err != nil || out != (LoggedOut{Redirect: bye}) {
+		t.Errorf("without state: %+v %v", out, err)
 	}
 	// No post_logout_redirect_uri: logged out, no redirect.
 	tok, sid = hint(c)
-	if target, err := logout(url.Values{"id_token_hint": {tok}}); err != nil || target != "" || !p.familyRevoked(ctx, sid) {
-		t.Errorf("without a post-logout URI: %q %v", target, err)
+	if out, err := logout(url.Values{"id_token_hint": {tok}}); err != nil || out != (LoggedOut{}) || !p.familyRevoked(ctx, sid) {
+		t.Errorf("without a post-logout URI: %+v %v", out, err)
 	}
 
 	refused := []struct {
@@ -85,10 +85,9 @@ func TestLogoutRedirects(t *testing.T) {
 	}
 	for _, r := range refused {
 		tok, sid := hint(r.client)
-		target, err := logout(url.Values{"id_token_hint": {tok}, "post_logout_redirect_uri": {r.uri}, "state": {"s"}})
-		var e *Error
-		if target != "" || !errors.As(err, &e) || e.Code != CodeInvalidRequest || !errors.Is(err, ErrLoggedOutNoReturn) {
-			t.Errorf("%s: redirect %q, %v", r.name, target, err)
+		out, err := logout(url.Values{"id_token_hint": {tok}, "post_logout_redirect_uri": {r.uri}, "state": {"s"}})
+		if err != nil || out.Redirect != "" || out.NoReturn == nil || out.NoReturn.Code != CodeInvalidRequest {
+			t.Errorf("%s: %+v %v, want no redirect and the URI refused (%s)", r.name, out, err, CodeInvalidRequest)
 		}
 		if !p.familyRevoked(ctx, sid) {
 			t.Errorf("%s: the login was not ended", r.name)
@@ -98,20 +97,20 @@ func TestLogoutRedirects(t *testing.T) {
 	// The hint decides the client: another client's registered URI is
 	// refused, and a client_id other than the hint's audience too.
 	tok, _ = hint(plain)
-	if target, err := logout(url.Values{"id_token_hint": {tok}, "post_logout_redirect_uri": {bye}}); err == nil || target != "" {
-		t.Errorf("another client's post-logout URI: %q %v", target, err)
+	if out, err := logout(url.Values{"id_token_hint": {tok}, "post_logout_redirect_uri": {bye}}); err != nil || out.Redirect != "" || out.NoReturn == nil {
+		t.Errorf("another client's post-logout URI: %+v %v", out, err)
 	}
 	tok, _ = hint(c)
-	if target, err := logout(url.Values{"id_token_hint": {tok}, "client_id": {"shop"}, "post_logout_redirect_uri": {bye}}); err == nil || target != "" {
-		t.Errorf("client_id not the hint's: %q %v", target, err)
+	if out, err := logout(url.Values{"id_token_hint": {tok}, "client_id": {"shop"}, "post_logout_redirect_uri": {bye}}); err == nil || out != (LoggedOut{}) {
+		t.Errorf("client_id not the hint's: %+v %v", out, err)
 	}
 	// No hint, or a forged one: nothing.
-	if target, err := logout(url.Values{"post_logout_redirect_uri": {bye}}); err == nil || target != "" {
-		t.Errorf("without id_token_hint: %q %v", target, err)
+	if out, err := logout(url.Values{"post_logout_redirect_uri": {bye}}); err == nil || out != (LoggedOut{}) {
+		t.Errorf("without id_token_hint: %+v %v", out, err)
 	}
 	tok, _ = hint(c)
-	if target, err := logout(url.Values{"id_token_hint": {tok[:len(tok)-4] + "AAAA"}, "post_logout_redirect_uri": {bye}}); err == nil || target != "" {
-		t.Errorf("forged id_token_hint: %q %v", target, err)
+	if out, err := logout(url.Values{"id_token_hint": {tok[:len(tok)-4] + "AAAA"}, "post_logout_redirect_uri": {bye}}); err == nil || out != (LoggedOut{}) {
+		t.Errorf("forged id_token_hint: %+v %v", out, err)
 	}
 }
 

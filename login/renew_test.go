@@ -2,15 +2,10 @@ package login
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/golang-jwt/jwt/v5"
-
-	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
@@ -38,30 +33,40 @@ type onePairwise struct{}
 
 func (onePairwise) Pairwise([]byte, identity.Sector) (string, error) { return "pairwise-1", nil }
 
-// beforeSessionWrite is a Store that, once armed, runs then before the
-// first write (Set or CompareAndSwap) of a login session, and lets that
-// write and then's own through.
-type beforeSessionWrite struct {
+// sessionWrites is a Store that calls before ahead of each write (Set
+// or CompareAndSwap) of a login session.
+type sessionWrites struct {
 	Store
-	armed bool
-	then  func()
+	before func()
 }
 
-func (b *beforeSessionWrite) fire(key string) {
-	if b.armed && strings.HasPrefix(key, "login-session:") {
-		b.armed = false
-		b.then()
+func (w *sessionWrites) fire(key string) {
+	if strings.HasPrefix(key, "login-session:") {
+		w.before()
 	}
 }
 
-func (b *beforeSessionWrite) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
-	b.fire(key)
-	return b.Store.Set(ctx, key, v, ttl)
+func (w *sessionWrites) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	w.fire(key)
+	return w.Store.Set(ctx, key, v, ttl)
 }
 
-func (b *beforeSessionWrite) CompareAndSwap(ctx context.Context, key string, old, v []byte, ttl time.Duration) (bool, error) {
-	b.fire(key)
-	return b.Store.CompareAndSwap(ctx, key, old, v, ttl)
+func (w *sessionWrites) CompareAndSwap(ctx context.Context, key string, old, v []byte, ttl time.Duration) (bool, error) {
+	w.fire(key)
+	return w.Store.CompareAndSwap(ctx, key, old, v, ttl)
+}
+
+// beforeFirstSessionWrite is s running then before the first write of a
+// login session only, and letting that write and then's own through;
+// ran says whether then has run.
+func beforeFirstSessionWrite(s Store, then func()) (hooked Store, ran *bool) {
+	ran = new(bool)
+	return &sessionWrites{Store: s, before: func() {
+		if !*ran {
+			*ran = true
+			then()
+		}
+	}}, ran
 }
 
 // TestRenewKeepsCounterApproval: a refused approval gives the session a
@@ -71,63 +76,35 @@ func (b *beforeSessionWrite) CompareAndSwap(ctx context.Context, key string, old
 // the code. (Before CompareAndSwap the renewal wrote back the session as
 // it read it, unapproved, and the browser waited on.)
 func TestRenewKeepsCounterApproval(t *testing.T) {
-	p := newTestProvider(t)
+	a := newAnswering(t, newTestProvider(t))
+	a.cfg.Holders = holderAt(identity.L1)
 	ctx := context.Background()
-	term, err := gm.GenerateKey(rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tm, err := identity.NewTerminal("t-1", "counter 1", "310104", term.Public(), time.Now())
-	if err != nil {
-		t.Fatal(err)
-	}
-	p.cfg.Holders, p.cfg.Pairwise = holderAt(identity.L1), onePairwise{}
-	p.cfg.Terminals, p.cfg.StaticCodes = oneTerminal{tm}, staticCodeAt(identity.L2)
-	st, err := p.Authorize(ctx, goodQuery())
+	st, err := a.Authorize(ctx, goodQuery())
 	if err != nil {
 		t.Fatal(err)
 	}
 	// The holder's binding is at L1, below the login's L2: an approval is
 	// refused after its challenge is spent, and the session renewed.
-	challenge := func() []byte {
-		t.Helper()
-		req, err := p.Describe(ctx, st.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, _ := base64.RawURLEncoding.DecodeString(req.Challenge)
-		return b
-	}
-	first := challenge()
-	if err := p.Approve(ctx, st.ID, &Approval{Request: qrcode.HolderRequest{Nonce: first}}); !isCode(err, CodeApprovalRefused) {
+	first := a.holder(t, st.ID)
+	if err := a.Approve(ctx, st.ID, first); !isCode(err, CodeApprovalRefused) {
 		t.Fatalf("an approval below the level: %v, want %s", err, CodeApprovalRefused)
 	}
-	second := challenge()
-	if string(second) == string(first) {
+	second := a.holder(t, st.ID)
+	if string(second.Request.Nonce) == string(first.Request.Nonce) {
 		t.Fatal("a refused approval left the session's challenge as it was")
 	}
 
-	const static = "TIDST1:printed"
-	now := time.Now().Unix()
-	tok := jwt.NewWithClaims(gm.SigningMethodSM2, jwt.MapClaims{"iss": "t-1", "aud": "https://node.example", "iat": now, "exp": now + 60,
-		"jti": rand.Text(), "login_session": st.ID, "code_hash": CodeHash(static), "method": MethodFace})
-	tok.Header["typ"] = CounterAttestationType
-	attestation, err := tok.SignedString(term)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := a.counter(t, st.ID)
 	var counter error
-	hook := &beforeSessionWrite{Store: p.cfg.Store, armed: true, then: func() {
-		counter = p.ApproveAtCounter(ctx, st.ID, &CounterApproval{StaticCode: static, Attestation: attestation})
-	}}
-	p.cfg.Store = hook
-	if err := p.Approve(ctx, st.ID, &Approval{Request: qrcode.HolderRequest{Nonce: second}}); !isCode(err, CodeApprovalRefused) {
+	hooked, ran := beforeFirstSessionWrite(a.cfg.Store, func() { counter = a.ApproveAtCounter(ctx, st.ID, c) })
+	a.cfg.Store = hooked
+	if err := a.Approve(ctx, st.ID, second); !isCode(err, CodeApprovalRefused) {
 		t.Fatalf("an approval below the level: %v, want %s", err, CodeApprovalRefused)
 	}
-	if hook.armed || counter != nil {
-		t.Fatalf("the counter approval during the renewal: ran %v, %v", !hook.armed, counter)
+	if !*ran || counter != nil {
+		t.Fatalf("the counter approval during the renewal: ran %v, %v", *ran, counter)
 	}
-	out, err := p.Wait(ctx, st.ID, st.Browser, 0)
+	out, err := a.Wait(ctx, st.ID, st.Browser, 0)
 	if err != nil || out == nil || !strings.Contains(out.Redirect, "code=") {
 		t.Fatalf("the browser after the counter approval: %+v %v, want the redirect with its code", out, err)
 	}

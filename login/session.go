@@ -74,24 +74,65 @@ func digest(s string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-func (p *Provider) putSession(ctx context.Context, id string, s *session) error {
+// record is session s as stored, and the time it has left.
+func (p *Provider) record(s *session) ([]byte, time.Duration, error) {
 	b, err := json.Marshal(s)
 	if err != nil {
-		return failWith(CodeServerError, "internal error", err)
+		return nil, 0, failWith(CodeServerError, "internal error", err)
 	}
 	ttl := time.Unix(s.Expires, 0).Sub(p.cfg.Now())
 	if ttl <= 0 {
-		return fail(CodeSessionNotFound, "the login session expired")
+		return nil, 0, fail(CodeSessionNotFound, "the login session expired")
+	}
+	return b, ttl, nil
+}
+
+// putSession stores s, a session just started, and its once key
+// (complete spends it).
+func (p *Provider) putSession(ctx context.Context, id string, s *session) error {
+	b, ttl, err := p.record(s)
+	if err != nil {
+		return err
 	}
 	if err := p.cfg.Store.Set(ctx, sessionKey(id), b, ttl); err != nil {
 		return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
 	}
-	if s.Approved == nil && !s.Denied {
-		if err := p.cfg.Store.Put(ctx, onceKey(id), []byte{1}, ttl); err != nil {
-			return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
-		}
+	if err := p.cfg.Store.Put(ctx, onceKey(id), []byte{1}, ttl); err != nil {
+		return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
 	}
 	return nil
+}
+
+// answer stores the answer s carries (Approved or Denied) to session id,
+// in place of read, the record its checks read, and only that (the
+// store's CompareAndSwap): of answers racing on one session exactly one
+// is stored, and the others are refused as already answered. A record
+// changed meanwhile without an answer (a refused answer renewed its
+// challenge) is read again and the answer stored on it: that ends, as
+// each renewal spends a challenge.
+func (p *Provider) answer(ctx context.Context, id string, read []byte, s *session) error {
+	for {
+		b, ttl, err := p.record(s)
+		if err != nil {
+			return err
+		}
+		swapped, err := p.cfg.Store.CompareAndSwap(ctx, sessionKey(id), read, b, ttl)
+		if err != nil {
+			return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
+		}
+		if swapped {
+			return nil
+		}
+		now, again, err := p.readSession(ctx, id)
+		if err != nil {
+			return err
+		}
+		if now.Approved != nil || now.Denied {
+			return fail(CodeSessionNotFound, "the login session was already answered")
+		}
+		now.Approved, now.Denied = s.Approved, s.Denied
+		s, read = now, again
+	}
 }
 
 func (p *Provider) getSession(ctx context.Context, id string) (*session, error) {
@@ -189,7 +230,7 @@ type Approval struct {
 // (renew), so a refused approval leaves the session open.
 func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 	r := &a.Request
-	s, err := p.getSession(ctx, id)
+	s, read, err := p.readSession(ctx, id)
 	if err != nil {
 		return err
 	}
@@ -269,7 +310,7 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 		}
 	}
 	s.Approved = g
-	return p.putSession(ctx, id, s)
+	return p.answer(ctx, id, read, s)
 }
 
 // renew gives session id a new challenge after an answer that spent its
@@ -290,8 +331,7 @@ func (p *Provider) renew(ctx context.Context, id string, spent *session, err err
 		return err
 	}
 	s.Challenge = next
-	b, merr := json.Marshal(s)
-	if ttl := time.Unix(s.Expires, 0).Sub(p.cfg.Now()); merr == nil && ttl > 0 {
+	if b, ttl, rerr := p.record(s); rerr == nil {
 		_, _ = p.cfg.Store.CompareAndSwap(ctx, sessionKey(id), read, b, ttl)
 	}
 	return err

@@ -456,28 +456,37 @@ func (p *Provider) UserInfo(ctx context.Context, accessToken string) (map[string
 	return out, nil
 }
 
+// LoggedOut is what a logout that ended its login leaves to do.
+type LoggedOut struct {
+	// Redirect is the post_logout_redirect_uri given, with state, or ""
+	// when none was given or it is not registered.
+	Redirect string
+	// NoReturn is the refusal (CodeInvalidRequest) of a
+	// post_logout_redirect_uri that is not registered for the client, nil
+	// otherwise: the person is not sent there, and stays at the node.
+	NoReturn *Error
+}
+
 // Logout serves RP-initiated logout (OpenID Connect RP-Initiated Logout
 // 1.0): id_token_hint must be an ID token this node issued (expired ones
 // too), or another instance of its region (Config.Instances); the tokens
-// of its login (its sid) are revoked. It returns where to send the
-// browser: post_logout_redirect_uri with state, which must be one
-// of the client's registered post_logout_redirect_uris (exact string
-// match; its login redirect_uris do not count), or "" when none was
-// given. A post_logout_redirect_uri that is not registered is an error
-// (CodeInvalidRequest) and never a redirect; the login is ended anyway.
-func (p *Provider) Logout(ctx context.Context, q url.Values) (string, error) {
+// of its login (its sid) are revoked. A post_logout_redirect_uri must be
+// one of the client's registered post_logout_redirect_uris (exact string
+// match; its login redirect_uris do not count) to be redirected to (see
+// LoggedOut). An error means the login was not ended.
+func (p *Provider) Logout(ctx context.Context, q url.Values) (LoggedOut, error) {
 	for _, name := range []string{"id_token_hint", "post_logout_redirect_uri", "state", "client_id"} {
 		if len(q[name]) > 1 {
-			return "", fail(CodeInvalidRequest, name+" is repeated")
+			return LoggedOut{}, fail(CodeInvalidRequest, name+" is repeated")
 		}
 	}
 	hint := q.Get("id_token_hint")
 	if hint == "" || len(hint) > 8<<10 {
-		return "", fail(CodeInvalidRequest, "id_token_hint is required")
+		return LoggedOut{}, fail(CodeInvalidRequest, "id_token_hint is required")
 	}
 	parser, err := gm.NewJWTParser(IDTokenAlgorithms, jwt.WithIssuer(p.cfg.Issuer), jwt.WithoutClaimsValidation())
 	if err != nil {
-		return "", failWith(CodeServerError, "internal error", err)
+		return LoggedOut{}, failWith(CodeServerError, "internal error", err)
 	}
 	var claims struct {
 		jwt.RegisteredClaims
@@ -504,24 +513,24 @@ func (p *Provider) Logout(ctx context.Context, q url.Values) (string, error) {
 		return pub, err
 	})
 	if err != nil || claims.Issuer != p.cfg.Issuer || len(claims.Audience) != 1 || claims.SID == "" {
-		return "", fail(CodeInvalidRequest, "id_token_hint is not an ID token of this node")
+		return LoggedOut{}, fail(CodeInvalidRequest, "id_token_hint is not an ID token of this node")
 	}
 	if id := q.Get("client_id"); id != "" && id != claims.Audience[0] {
-		return "", fail(CodeInvalidRequest, "client_id does not match id_token_hint")
+		return LoggedOut{}, fail(CodeInvalidRequest, "client_id does not match id_token_hint")
 	}
 	c, err := p.client(ctx, claims.Audience[0])
 	if err != nil {
-		return "", err
+		return LoggedOut{}, err
 	}
 	if err := p.revokeFamily(ctx, claims.SID); err != nil {
-		return "", failWith(CodeTemporarilyUnavailable, "the login cannot be ended now; retry", err)
+		return LoggedOut{}, failWith(CodeTemporarilyUnavailable, "the login cannot be ended now; retry", err)
 	}
 	target := q.Get("post_logout_redirect_uri")
-	if target == "" {
-		return "", nil
+	switch {
+	case target == "":
+		return LoggedOut{}, nil
+	case !slices.Contains(c.PostLogoutRedirectURIs, target):
+		return LoggedOut{NoReturn: fail(CodeInvalidRequest, "post_logout_redirect_uri is not registered for the client")}, nil
 	}
-	if !slices.Contains(c.PostLogoutRedirectURIs, target) {
-		return "", failWith(CodeInvalidRequest, "post_logout_redirect_uri is not registered for the client", ErrLoggedOutNoReturn)
-	}
-	return redirectWith(target, map[string]string{"state": q.Get("state")}), nil
+	return LoggedOut{Redirect: redirectWith(target, map[string]string{"state": q.Get("state")})}, nil
 }

@@ -57,7 +57,10 @@ type Config struct {
 	Algorithm string
 	Rand      io.Reader
 	Now       func() time.Time
-	// StatusTTL is the ttl advertised in status lists.
+	// StatusTTL is the ttl advertised in status lists (zero: 5 minutes).
+	// A Token Status List says it in whole seconds, cut down, and it must
+	// be positive (draft-ietf-oauth-status-list): New refuses less than
+	// one second.
 	StatusTTL time.Duration
 	// The issuers the node signs for: relying parties accredited to issue
 	// through it, each under its own DID (ClientIssuerDID). Registry is
@@ -142,6 +145,9 @@ func New(cfg Config) (*Issuer, error) {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.StatusTTL > 0 && cfg.StatusTTL < time.Second {
+		return nil, fmt.Errorf("credentials: a status ttl of %v is below one second, the least a Token Status List's ttl (positive whole seconds) says", cfg.StatusTTL)
 	}
 	if cfg.StatusTTL <= 0 {
 		cfg.StatusTTL = 5 * time.Minute
