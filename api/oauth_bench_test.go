@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -120,6 +121,9 @@ func BenchmarkTokenEndpoint(b *testing.B) {
 func BenchmarkIntrospectHTTP(b *testing.B) {
 	const mintPool = 4096
 	e := newOAuthEnv(b, OAuthConfig{AddrLimit: RateLimit{Limit: 1 << 30, Window: time.Minute}, ClientLimit: RateLimit{Limit: 1 << 30, Window: time.Minute}}, nil)
+	// The access line goes where the node's does: a TextHandler
+	// (NewTextHandler), here discarding it, not the test's JSON log.
+	e.srv.access = slog.New(NewTextHandler(io.Discard, nil))
 	rs := e.register("svc-rs", "", auth.ScopeQRRedeem)
 	ctx := context.Background()
 	c, err := e.clients.Get(ctx, rs.id)
