@@ -144,11 +144,12 @@ func (s *Service) checkForeign(v *validToken) ([]string, error) {
 		return nil, fail(ErrInvalidToken, "the token's client is suspended")
 	}
 	allowed := func(sc string) bool { return slices.Contains(scopes, sc) && slices.Contains(FederatedScopes, sc) }
-	if !slices.ContainsFunc(v.scopes, func(sc string) bool { return !allowed(sc) }) {
-		return v.scopes, nil // shared, as Principal.Scopes says
+	granted := grantedScopes(v.scope)
+	if !slices.ContainsFunc(granted, func(sc string) bool { return !allowed(sc) }) {
+		return granted, nil // shared, as Principal.Scopes says
 	}
-	out := make([]string, 0, len(v.scopes))
-	for _, sc := range v.scopes {
+	out := make([]string, 0, len(granted))
+	for _, sc := range granted {
 		if allowed(sc) {
 			out = append(out, sc)
 		}

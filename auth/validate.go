@@ -45,6 +45,9 @@ func (p Principal) HasScope(scope string) bool { return slices.Contains(p.Scopes
 // token's SHA-256.
 type validToken struct {
 	clientID string
+	// scopes is scope split (grantedScopes) by validate, for Authorize,
+	// which checks it on every use of a cached token; introspection reads
+	// scope alone.
 	scopes   []string
 	scope    string
 	jti      string
@@ -187,24 +190,25 @@ func tokenHash(token string) [sha256.Size]byte {
 // validate checks the token itself (not its client or revocation) for
 // Authorize, using and filling the cache.
 func (s *Service) validate(now time.Time, token string) (*validToken, error) {
+	cached := s.cache != nil && token != "" && len(token) <= maxTokenLen
+	var sum [sha256.Size]byte
+	if cached {
+		sum = tokenHash(token)
+		if c := s.cache.get(sum, now.UnixNano()); c != nil {
+			if _, ok := s.currentKeys(now).keys[c.kid]; ok || c.region != "" {
+				return c, nil // another region's key is checked on each use
+			}
+			s.cache.remove(sum)
+		}
+	}
 	v := new(validToken)
-	if s.cache == nil || token == "" || len(token) > maxTokenLen {
-		if err := s.verifyToken(now, token, v); err != nil {
-			return nil, err
-		}
-		return v, nil
-	}
-	sum := tokenHash(token)
-	if c := s.cache.get(sum, now.UnixNano()); c != nil {
-		if _, ok := s.currentKeys(now).keys[c.kid]; ok || c.region != "" {
-			return c, nil // another region's key is checked on each use
-		}
-		s.cache.remove(sum)
-	}
 	if err := s.verifyToken(now, token, v); err != nil {
 		return nil, err
 	}
-	s.cache.put(sum, v, now.UnixNano())
+	v.scopes = grantedScopes(v.scope)
+	if cached {
+		s.cache.put(sum, v, now.UnixNano())
+	}
 	return v, nil
 }
 
@@ -459,6 +463,13 @@ func (j *accessJWS) checkHeader() error {
 	return nil
 }
 
+// grantedScopes splits a token's scope claim, capped so that an append
+// by a caller of Principal.Scopes copies it.
+func grantedScopes(scope string) []string {
+	scopes := strings.Split(scope, " ")
+	return scopes[:len(scopes):len(scopes)]
+}
+
 // newValidToken checks the claims every access token must carry and
 // sets v, which must be new, to what validation yields. claims must be
 // the caller's own (one parse's): the token keeps their audience.
@@ -466,11 +477,9 @@ func newValidToken(claims *accessclaims.Claims, kid string, leeway time.Duration
 	if claims.ClientID == "" || claims.Subject != claims.ClientID || claims.ID == "" || !claims.IssuedAt.Set() {
 		return fail(ErrInvalidToken, "access token lacks client_id, sub, jti or iat")
 	}
-	scopes := strings.Split(claims.Scope, " ")
-	scopes = scopes[:len(scopes):len(scopes)]
 	exp := claims.Expires.Time()
 	*v = validToken{
-		clientID: claims.ClientID, scopes: scopes, scope: claims.Scope, jti: claims.ID, revoked: revokedKey(claims.ID), kid: kid,
+		clientID: claims.ClientID, scope: claims.Scope, jti: claims.ID, revoked: revokedKey(claims.ID), kid: kid,
 		iat: claims.IssuedAt.Time(), exp: exp, until: exp.Add(leeway).UnixNano(),
 		iss: claims.Issuer, aud: claims.Audience,
 	}
