@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/internal/regionkey"
@@ -277,6 +278,38 @@ type RegistryResolver struct {
 	// looks the key up in the registry (active or retiring) each time,
 	// and only its parsing (the JWK, Z_A of an SM2 key) is done once.
 	issuerKeys regionkey.Cache
+	hosts      hostCache // the registry issuer IDs with a host
+}
+
+// hostCache remembers the identifiers chaincode.IDHost finds a host in
+// (a pure function of the identifier, which parses a URL each call), up
+// to regionkey.DefaultMax of them. Its keys are registry records' IDs,
+// not strings cut from a credential.
+type hostCache struct {
+	mu     sync.RWMutex
+	hosted map[string]bool
+}
+
+// has reports whether chaincode.IDHost finds a host in id.
+func (c *hostCache) has(id string) bool {
+	c.mu.RLock()
+	ok := c.hosted[id]
+	c.mu.RUnlock()
+	if ok {
+		return true
+	}
+	if _, ok := chaincode.IDHost(id); !ok {
+		return false
+	}
+	c.mu.Lock()
+	if c.hosted == nil {
+		c.hosted = map[string]bool{}
+	}
+	if len(c.hosted) < regionkey.DefaultMax {
+		c.hosted[id] = true
+	}
+	c.mu.Unlock()
+	return true
 }
 
 var _ PurposeResolver = (*RegistryResolver)(nil)
@@ -374,7 +407,7 @@ func (r *RegistryResolver) fromIssuer(id, frag string) (pub crypto.PublicKey, fo
 	if !ok {
 		return nil, false, nil
 	}
-	if _, ok := chaincode.IDHost(rec.ID); !ok {
+	if !r.hosts.has(rec.ID) {
 		// Never written by the contract today: a did:key's or did:jwk's
 		// key is the one its identifier carries, not a record's.
 		return nil, true, fmt.Errorf("%w: %s is a registry record of an identifier with no host", ErrUnknownKey, truncate(id))
@@ -386,7 +419,9 @@ func (r *RegistryResolver) fromIssuer(id, frag string) (pub crypto.PublicKey, fo
 	if !ok {
 		return nil, true, fmt.Errorf("%w: the registry lists no verifying key %s of %s", ErrUnknownKey, truncate(frag), truncate(id))
 	}
-	if pub, err = r.issuerKeys.Parse(id, k); err != nil {
+	// rec.ID (the registry's string, equal to id) names the key: the
+	// cache keeps it, and id may be cut from a credential.
+	if pub, err = r.issuerKeys.Parse(rec.ID, k); err != nil {
 		return nil, true, fmt.Errorf("%w: %v", ErrResolve, err)
 	}
 	return pub, true, nil

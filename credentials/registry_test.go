@@ -561,3 +561,38 @@ func TestIssuerRecordNamedAsAnotherRegionsNode(t *testing.T) {
 		t.Errorf("A's node serves a DID document under its host with region B's key: %+v, %v", doc, err)
 	}
 }
+
+// TestRegistryHostCache: a registry issuer record whose identifier has no
+// host (chaincode.IDHost) is refused every time, however often it is
+// asked, and one with a host resolves every time; the resolver remembers
+// only the hosted identifier.
+func TestRegistryHostCache(t *testing.T) {
+	n := newRegistryNode(t)
+	ctx := context.Background()
+	k, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk, err := gm.NewJWK(k.Public(), "k-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	recOf := func(id string) chaincode.Issuer {
+		return chaincode.Issuer{ID: id, Region: "310000", Name: "x", Types: []string{"ResidenceCredential"},
+			Keys: []chaincode.RegistryKey{{Kid: "k-1", JWK: jwk, State: chaincode.KeyActive}}, Status: chaincode.EntryActive}
+	}
+	const hosted, hostless = "did:web:hosted.example", "urn:example:no-host"
+	r := &RegistryResolver{Registry: staleRegistry{n.ch.view, map[string]chaincode.Issuer{hosted: recOf(hosted), hostless: recOf(hostless)}}}
+	for range 3 {
+		if _, err := r.ResolveKey(ctx, hostless, hostless+"#k-1"); !errors.Is(err, ErrUnknownKey) {
+			t.Fatalf("record with no host: %v, want ErrUnknownKey", err)
+		}
+		pub, err := r.ResolveKey(ctx, hosted, hosted+"#k-1")
+		if err != nil || !k.PublicKey().Equal(pub) {
+			t.Fatalf("hosted record: %v", err)
+		}
+	}
+	if got := r.HostedIDs(); len(got) != 1 || !got[hosted] {
+		t.Fatalf("host cache %v, want only %s", got, hosted)
+	}
+}
