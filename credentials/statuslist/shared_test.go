@@ -44,12 +44,13 @@ type instance struct {
 // startInstance runs an instance over l until the test ends.
 func startInstance(t testing.TB, l ledger.Ledger, dir, name string) *instance {
 	t.Helper()
-	return startInstanceAnchor(t, l, dir, name, nil)
+	return startInstanceAnchor(t, l, dir, name, nil, nil)
 }
 
 // startInstanceAnchor is startInstance with the shared store's anchorer
-// made by wrap from the instance's outbox (the outbox itself if nil).
-func startInstanceAnchor(t testing.TB, l ledger.Ledger, dir, name string, wrap func(*ledger.Outbox) statuslist.Anchorer) *instance {
+// made by wrap from the instance's outbox (the outbox itself if nil) and
+// its change pending markers in markers (none if nil).
+func startInstanceAnchor(t testing.TB, l ledger.Ledger, dir, name string, wrap func(*ledger.Outbox) statuslist.Anchorer, markers statuslist.Markers) *instance {
 	t.Helper()
 	own, err := statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{Instance: name})
 	if err != nil {
@@ -69,10 +70,12 @@ func startInstanceAnchor(t testing.TB, l ledger.Ledger, dir, name string, wrap f
 	if wrap != nil {
 		anchor = wrap(ob)
 	}
-	sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: anchor, Chosen: chosen, Region: ledgertest.RegionA, BatchPrefix: ob.NodeID() + "-"})
+	sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: anchor, Chosen: chosen, Region: ledgertest.RegionA,
+		BatchPrefix: ob.NodeID() + "-", Markers: markers})
 	if err != nil {
 		t.Fatal(err)
 	}
+	ob.OnDone(sh.Done)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(3)
@@ -390,7 +393,7 @@ func (a lateAnchor) Anchor(ctx context.Context, changes []chaincode.StatusChange
 // instance shows on both.
 func TestSharedChangeSeenBeforeAnchorReturns(t *testing.T) {
 	l := openLedger(t)
-	a := startInstanceAnchor(t, l, t.TempDir(), "a", func(o *ledger.Outbox) statuslist.Anchorer { return lateAnchor{o} })
+	a := startInstanceAnchor(t, l, t.TempDir(), "a", func(o *ledger.Outbox) statuslist.Anchorer { return lateAnchor{o} }, nil)
 	b := startInstance(t, l, t.TempDir(), "b")
 	id := a.issue(t, "o")
 	a.set(t, id, status.PurposeSuspension, 1)
