@@ -749,7 +749,7 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 		}
 		return nil
 	}
-	n.background.Add(3)
+	n.background.Add(4)
 	go func() {
 		defer n.background.Done()
 		ledger.Follow(ctx, nl.Ledger, time.Second, apply, func(err error) {
@@ -759,6 +759,7 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 	}()
 	go func() { defer n.background.Done(); binder.Run(ctx) }()
 	go func() { defer n.background.Done(); shared.RunHeads(ctx, 0) }()
+	go func() { defer n.background.Done(); shared.RunMarkers(ctx) }()
 	// Every instance of the region must show the same credential_id_key:
 	// copy the keystore to the others after the first start.
 	n.log.Info("status shared through the ledger", slog.String("instance", inst), slog.Int("own_lists", len(own.Lists())),

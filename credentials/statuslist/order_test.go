@@ -16,9 +16,9 @@ import (
 
 // sharedStores returns the stores a region's instances may share for
 // their markers: the in-memory store and a real Redis.
-func sharedStores(t *testing.T) map[string]func(t *testing.T) statuslist.Markers {
-	return map[string]func(t *testing.T) statuslist.Markers{
-		"memory": func(t *testing.T) statuslist.Markers {
+func sharedStores() map[string]func(t testing.TB) statuslist.Markers {
+	return map[string]func(t testing.TB) statuslist.Markers{
+		"memory": func(t testing.TB) statuslist.Markers {
 			m, err := store.NewMemory(store.MemoryOptions{})
 			if err != nil {
 				t.Fatal(err)
@@ -26,7 +26,7 @@ func sharedStores(t *testing.T) map[string]func(t *testing.T) statuslist.Markers
 			t.Cleanup(func() { m.Close() })
 			return m
 		},
-		"redis": func(t *testing.T) statuslist.Markers {
+		"redis": func(t testing.TB) statuslist.Markers {
 			r, err := redisstore.New(testredis.StartClient(t), redisstore.Options{Prefix: "order:"})
 			if err != nil {
 				t.Fatal(err)
@@ -43,13 +43,16 @@ func sharedStores(t *testing.T) map[string]func(t *testing.T) statuslist.Markers
 // told the suspension came last (SECURITY.md, Known gaps, 21): b waits for
 // a's marker.
 func TestSharedChangesOrderedAcrossInstances(t *testing.T) {
-	for name, newStore := range sharedStores(t) {
+	for name, newStore := range sharedStores() {
 		t.Run(name, func(t *testing.T) {
 			markers := newStore(t)
+			// a's commit is held past the markers' ttl: a refreshes its
+			// marker meanwhile.
+			opt := func(o *statuslist.SharedOptions) { o.Markers, o.MarkerTTL = markers, 300*time.Millisecond }
 			l := openLedger(t)
 			sl := &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}
-			a := startInstanceAnchor(t, sl, t.TempDir(), "a", nil, markers)
-			b := startInstanceAnchor(t, l, t.TempDir(), "b", nil, markers)
+			a := startInstanceAnchor(t, sl, t.TempDir(), "a", nil, opt)
+			b := startInstanceAnchor(t, l, t.TempDir(), "b", nil, opt)
 			id := a.issue(t, "client-a")
 			a.set(t, id, status.PurposeSuspension, 1)
 			refs, err := a.shared.Refs(context.Background(), id)
@@ -63,18 +66,20 @@ func TestSharedChangesOrderedAcrossInstances(t *testing.T) {
 			sl.armed.Store(true)
 			a.set(t, id, status.PurposeSuspension, 0) // reinstate: its commit is held
 			<-sl.held
-			suspended := make(chan error)
+			suspended := make(chan error, 1)
 			go func() {
 				suspended <- b.shared.Set(context.Background(), refs[1].ListID, refs[1].Index, 1)
 			}()
 			select {
-			case err := <-suspended:
-				t.Errorf("b accepted the suspension (%v) while a's reinstatement was not committed", err)
+			case err = <-suspended:
+				t.Errorf("b answered the suspension (%v) while a's reinstatement was not committed", err)
 				time.Sleep(300 * time.Millisecond) // let b's batch commit first
-			case <-time.After(300 * time.Millisecond):
+				close(sl.release)
+			case <-time.After(time.Second):
+				close(sl.release)
+				err = <-suspended
 			}
-			close(sl.release)
-			if err := <-suspended; err != nil {
+			if err != nil {
 				t.Fatal(err)
 			}
 
@@ -98,9 +103,9 @@ func TestSharedChangesOrderedAcrossInstances(t *testing.T) {
 // changes nothing; once the holder is done, or its marker expired (the
 // holder crashed), it goes through.
 func TestSharedChangePendingTimeout(t *testing.T) {
-	markers := sharedStores(t)["memory"](t)
+	markers := sharedStores()["memory"](t)
 	l := openLedger(t)
-	b := startInstanceAnchor(t, l, t.TempDir(), "b", nil, markers)
+	b := startInstanceAnchor(t, l, t.TempDir(), "b", nil, func(o *statuslist.SharedOptions) { o.Markers = markers })
 	id := b.issue(t, "client-b")
 	refs, err := b.shared.Refs(context.Background(), id)
 	if err != nil {

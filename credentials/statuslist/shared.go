@@ -78,9 +78,9 @@ type SharedOptions struct {
 	// (see Shared); nil for a region of one instance, whose outbox orders
 	// them. Feed Done the changes the outbox is done with.
 	Markers Markers
-	// MarkerTTL is how long a marker lasts unless refreshed or cleared:
-	// what an instance that died holding one makes the others wait at
-	// most (default 30 s; longer than a commit).
+	// MarkerTTL is how long a marker lasts unless refreshed (RunMarkers)
+	// or cleared: what an instance that died holding one makes the others
+	// wait at most (default 30 s; longer than a commit).
 	MarkerTTL time.Duration
 	// MarkerWait bounds how long a change waits for another instance's
 	// marker before it is refused with status.ErrChangePending (default
@@ -179,8 +179,8 @@ type chainList struct {
 	head    uint64 // the newest head version seen on the chain
 }
 
-// NewShared returns the store; feed it the chain with ApplyEvent and run
-// RunHeads.
+// NewShared returns the store; feed it the chain with ApplyEvent and the
+// outbox's finished changes with Done, and run RunHeads and RunMarkers.
 func NewShared(opts SharedOptions) (*Shared, error) {
 	if opts.Own == nil || opts.Own.instance == "" || opts.IDs == nil || opts.Anchor == nil || opts.Chosen == nil || opts.Region == "" {
 		return nil, errors.New("statuslist: a shared store needs an instance's own store, credential IDs, an anchorer, chosen-ID bindings and a region")
@@ -426,6 +426,52 @@ func (s *Shared) claim(ctx context.Context, k entryKey) error {
 			continue
 		}
 		return fmt.Errorf("%w: entry %d of list %s", status.ErrChangePending, k.index, k.list)
+	}
+}
+
+// RunMarkers refreshes this instance's markers every MarkerTTL/3 while
+// changes of their entries wait in its outbox, so that a commit held up
+// longer than MarkerTTL (a ledger outage) still holds the other instances
+// back; after a restart it claims the markers of the changes Restore
+// put back. It returns when ctx ends.
+func (s *Shared) RunMarkers(ctx context.Context) error {
+	if s.opts.Markers == nil {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	tick := time.NewTicker(s.opts.MarkerTTL / 3)
+	defer tick.Stop()
+	me := []byte(s.opts.Own.instance)
+	for {
+		s.mu.RLock()
+		keys := make([]entryKey, 0, len(s.marking))
+		for k := range s.marking {
+			keys = append(keys, k)
+		}
+		s.mu.RUnlock()
+		for _, k := range keys {
+			lock := s.markerLock(k)
+			lock.Lock()
+			s.mu.RLock()
+			_, held := s.marking[k]
+			s.mu.RUnlock()
+			ok, err := held, error(nil)
+			if held {
+				ok, err = s.opts.Markers.Claim(ctx, markerKey(k), me, s.opts.MarkerTTL)
+			}
+			lock.Unlock()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if (err != nil || !ok) && s.opts.OnError != nil {
+				s.opts.OnError(fmt.Errorf("statuslist: change pending marker of entry %d of list %s not refreshed (another instance may commit a later change of it first): taken %v, %v", k.index, k.list, !ok, err))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
 	}
 }
 
