@@ -158,3 +158,42 @@ func TestSharedChangePendingTimeout(t *testing.T) {
 		t.Fatalf("suspension bit %d after the reinstatement", got)
 	}
 }
+
+// TestSharedMarkersNoDeadlock: two instances changing the same two entries,
+// listed in opposite orders, while one of them still has an earlier
+// change of one entry to commit, both go through: neither holds a marker
+// while waiting for one the other holds.
+func TestSharedMarkersNoDeadlock(t *testing.T) {
+	markers := sharedStores()["memory"](t)
+	opt := func(o *statuslist.SharedOptions) { o.Markers, o.MarkerWait = markers, 3*time.Second }
+	l := openLedger(t)
+	sl := &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}
+	a := startInstanceAnchor(t, l, t.TempDir(), "a", nil, opt)
+	b := startInstanceAnchor(t, sl, t.TempDir(), "b", nil, opt)
+	id := a.issue(t, "client-a")
+	refs, err := a.shared.Refs(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e1 := status.Entry{ListID: refs[1].ListID, Index: refs[1].Index, Value: 1}
+	e2 := status.Entry{ListID: refs[2].ListID, Index: refs[2].Index, Value: status.TokenSuspended}
+	ctx := context.Background()
+
+	sl.armed.Store(true)
+	if err := b.shared.SetMany(ctx, []status.Entry{e2}); err != nil { // its commit is held
+		t.Fatal(err)
+	}
+	<-sl.held
+	errs := make(chan error, 2)
+	go func() { errs <- a.shared.SetMany(ctx, []status.Entry{e1, e2}) }()
+	time.Sleep(100 * time.Millisecond)
+	go func() { errs <- b.shared.SetMany(ctx, []status.Entry{e2, e1}) }()
+	time.Sleep(100 * time.Millisecond)
+	close(sl.release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a change waiting for markers: %v", err)
+		}
+	}
+	converged(t, l, a, b)
+}

@@ -1,6 +1,7 @@
 package statuslist
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -384,25 +385,43 @@ func (s *Shared) SetMany(ctx context.Context, entries []status.Entry) error {
 }
 
 // mark counts changes as this instance's and claims each entry's marker,
-// waiting while another instance holds it (at most MarkerWait).
+// waiting while another instance holds it (at most MarkerWait). Entries
+// are counted and claimed one at a time, in one order on every instance,
+// so two instances never hold one marker each while waiting for the
+// other's: an instance holds only markers of changes its outbox has (they
+// commit without waiting) and those it claimed before the one it waits
+// for.
 func (s *Shared) mark(ctx context.Context, changes []chaincode.StatusChange) error {
 	if s.opts.Markers == nil {
 		return nil
 	}
-	s.mu.Lock()
-	for _, c := range changes {
-		s.marking[entryKey{c.List, int(c.Index)}]++
-	}
-	s.mu.Unlock()
+	keys := changeKeys(changes)
+	slices.SortFunc(keys, func(a, b entryKey) int {
+		return cmp.Or(strings.Compare(a.list, b.list), cmp.Compare(a.index, b.index))
+	})
 	ctx, cancel := context.WithTimeout(ctx, s.opts.MarkerWait)
 	defer cancel()
-	for _, c := range changes {
-		if err := s.claim(ctx, entryKey{c.List, int(c.Index)}); err != nil {
-			s.Done(changes)
+	for i, k := range keys {
+		s.mu.Lock()
+		s.marking[k]++
+		s.mu.Unlock()
+		if i > 0 && keys[i-1] == k {
+			continue
+		}
+		if err := s.claim(ctx, k); err != nil {
+			s.release(keys[:i+1])
 			return err
 		}
 	}
 	return nil
+}
+
+func changeKeys(changes []chaincode.StatusChange) []entryKey {
+	keys := make([]entryKey, len(changes))
+	for i, c := range changes {
+		keys[i] = entryKey{c.List, int(c.Index)}
+	}
+	return keys
 }
 
 // claim sets (or refreshes) this instance's marker of entry k, polling
@@ -479,13 +498,17 @@ func (s *Shared) RunMarkers(ctx context.Context) error {
 // with (ledger.Outbox.OnDone): an entry none of whose changes accepted
 // here remain gets its marker cleared, in the background.
 func (s *Shared) Done(changes []chaincode.StatusChange) {
-	if s.opts.Markers == nil {
-		return
+	if s.opts.Markers != nil {
+		s.release(changeKeys(changes))
 	}
+}
+
+// release uncounts one change of each of keys and clears, in the
+// background, the markers of entries left with none.
+func (s *Shared) release(keys []entryKey) {
 	var free []entryKey
 	s.mu.Lock()
-	for _, c := range changes {
-		k := entryKey{c.List, int(c.Index)}
+	for _, k := range keys {
 		switch n := s.marking[k]; {
 		case n > 1:
 			s.marking[k] = n - 1
