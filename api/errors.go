@@ -27,6 +27,10 @@ const (
 	// asked about) the binding of a credential ID a request chose in
 	// time; sent with Retry-After.
 	CodeBindingUnconfirmed = "binding_unconfirmed"
+	// CodeStatusChangePending: another instance of the region has a
+	// change of the credential's status not committed yet; nothing was
+	// changed; sent with Retry-After.
+	CodeStatusChangePending = "status_change_pending"
 )
 
 // Error is an error with its HTTP status, code and a message safe to show.
@@ -111,7 +115,7 @@ func mapError(err error) *Error {
 func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
 	e := mapError(err)
 	logError(r, log, e)
-	if e.Code == CodeBindingUnconfirmed {
+	if e.Code == CodeBindingUnconfirmed || e.Code == CodeStatusChangePending {
 		w.Header().Set("Retry-After", "1")
 	}
 	if e.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {

@@ -73,3 +73,15 @@ func TestBindingUnconfirmed(t *testing.T) {
 		t.Fatalf("%d %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
 	}
 }
+
+// TestStatusChangePending: a status change refused because another
+// instance's change of the entry is not committed yet answers 503
+// status_change_pending with Retry-After.
+func TestStatusChangePending(t *testing.T) {
+	rec := httptest.NewRecorder()
+	req := httptest.NewRequest("POST", "/v1/credentials/x/status", nil)
+	writeError(rec, req, slog.New(slog.DiscardHandler), fmt.Errorf("issuer: %w: entry 3 of list x", status.ErrChangePending))
+	if rec.Code != http.StatusServiceUnavailable || rec.Header().Get("Retry-After") != "1" || !strings.Contains(rec.Body.String(), `"status_change_pending"`) {
+		t.Fatalf("%d %q %s", rec.Code, rec.Header().Get("Retry-After"), rec.Body)
+	}
+}

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -109,6 +110,8 @@ type Outbox struct {
 	// stats. Flush waits for those it covers, so that its return implies
 	// Stats counts them.
 	recording map[uint64]uint64 // by batch sequence
+	// onDone is told the changes of each batch done with (OnDone).
+	onDone atomic.Pointer[func([]StatusChange)]
 }
 
 // frozenInfo is what Stats needs of a frozen batch.
@@ -413,6 +416,13 @@ func (o *Outbox) Anchor(ctx context.Context, changes []StatusChange) error {
 	o.signal()
 	return nil
 }
+
+// OnDone sets fn to be told the changes of each batch the outbox is done
+// with: committed, or refused for good (its dead bucket), each batch once,
+// before Flush covering it returns. fn is called from Run and must not
+// block. Set it before reading Unsent: every change Unsent returns is
+// then reported to fn once it is done with.
+func (o *Outbox) OnDone(fn func(changes []StatusChange)) { o.onDone.Store(&fn) }
 
 // Unsent returns the changes the outbox holds that the chain has not
 // committed yet (frozen batches, then pending changes), oldest first: what
@@ -911,6 +921,13 @@ func (o *Outbox) done(r sent) bool {
 		o.mu.Unlock()
 		o.log.Error("outbox: cannot record a sent batch; it will be sent again", slog.String("batch", r.fb.Input.ID), slog.Any("error", err))
 		return false
+	}
+	if fn := o.onDone.Load(); fn != nil {
+		cs, err := batchChanges(r.fb.Input)
+		if err != nil {
+			o.log.Error("outbox: cannot read back a sent batch's changes", slog.String("batch", r.fb.Input.ID), slog.Any("error", err))
+		}
+		(*fn)(cs)
 	}
 	o.mu.Lock()
 	delete(o.recording, r.seq)

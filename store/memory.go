@@ -423,6 +423,57 @@ func (m *Memory) CompareAndSwap(ctx context.Context, key string, old, value []by
 	return true, nil
 }
 
+// Claim implements [Store.Claim].
+func (m *Memory) Claim(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	sk, s, err := m.begin(ctx, NamespaceKV, key)
+	if err != nil {
+		return false, err
+	}
+	if err := CheckTTL(ttl); err != nil {
+		return false, err
+	}
+	m.sweepIfFull()
+	now := m.now()
+	e := memEntry{val: clone(value), exp: now.Add(ttl).UnixNano()}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.closed.Load() {
+		return false, ErrClosed
+	}
+	cur, ok := s.m[sk]
+	switch {
+	case !ok:
+		if err := m.reserve(); err != nil {
+			return false, err
+		}
+	case now.UnixNano() < cur.exp && !bytes.Equal(cur.val, value):
+		return false, nil
+	}
+	s.m[sk] = e
+	return true, nil
+}
+
+// CompareAndDelete implements [Store.CompareAndDelete].
+func (m *Memory) CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error) {
+	sk, s, err := m.begin(ctx, NamespaceKV, key)
+	if err != nil {
+		return false, err
+	}
+	now := m.now().UnixNano()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.closed.Load() {
+		return false, ErrClosed
+	}
+	cur, ok := s.m[sk]
+	if !ok || now >= cur.exp || !bytes.Equal(cur.val, old) {
+		return false, nil
+	}
+	delete(s.m, sk)
+	m.count.Add(-1)
+	return true, nil
+}
+
 // Delete implements [Store.Delete].
 func (m *Memory) Delete(ctx context.Context, key string) error {
 	sk, s, err := m.begin(ctx, NamespaceKV, key)

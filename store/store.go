@@ -124,6 +124,17 @@ type Store interface {
 	// nil). Of concurrent swaps from one old value exactly one succeeds. A
 	// ttl <= 0 gives ErrInvalidTTL.
 	CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error)
+	// Claim atomically stores value under key for ttl if the key is
+	// missing or expired, or already holds value (its ttl then restarts
+	// from now), and reports whether it did; a key holding another value
+	// is left as it is (false, nil). Of concurrent claims of a free key
+	// with different values exactly one succeeds. A ttl <= 0 gives
+	// ErrInvalidTTL.
+	Claim(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
+	// CompareAndDelete atomically deletes the value stored under key if
+	// it is old, and reports whether it did: a missing or expired key, or
+	// another value, is left as it is (false, nil).
+	CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error)
 
 	// Allow counts one request against the rate limit for key: at most limit
 	// requests per window (GCRA: a burst of limit, then limit per window

@@ -695,8 +695,10 @@ var (
 // allocation from the lists of --instance in data/status, credential IDs
 // under the keystore's region secret, changes through the outbox, IDs a
 // request chose bound on the chain (ledger.Binder) and indexed in
-// data/bindings.db, every list and binding of the region materialized
-// from the chain (followed from block 0 until ctx ends).
+// data/bindings.db, changes of one entry ordered across the region's
+// instances by markers in the node's store (Redis, shared by them), every
+// list and binding of the region materialized from the chain (followed
+// from block 0 until ctx ends).
 func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *nodeLedger) (*statuslist.Shared, *statuslist.FileStore, error) {
 	inst, err := instanceID(cmd, n.dataDir)
 	if err != nil {
@@ -722,11 +724,14 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 	shared, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: nl.Outbox, Region: n.region,
 		Chosen:      ledger.ChosenIDs{Binder: binder, Index: bindings},
 		BatchPrefix: nl.Outbox.NodeID() + "-",
-		OnError:     func(err error) { n.log.Error("status heads", slog.Any("error", err)) }})
+		Markers:     n.store,
+		OnError:     func(err error) { n.log.Error("status", slog.Any("error", err)) }})
 	if err != nil {
 		bindings.Close()
 		return nil, nil, err
 	}
+	// Before Unsent: every change it returns is then reported done.
+	nl.Outbox.OnDone(shared.Done)
 	unsent, err := nl.Outbox.Unsent()
 	if err != nil {
 		bindings.Close()
@@ -744,7 +749,7 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 		}
 		return nil
 	}
-	n.background.Add(3)
+	n.background.Add(4)
 	go func() {
 		defer n.background.Done()
 		ledger.Follow(ctx, nl.Ledger, time.Second, apply, func(err error) {
@@ -754,6 +759,7 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 	}()
 	go func() { defer n.background.Done(); binder.Run(ctx) }()
 	go func() { defer n.background.Done(); shared.RunHeads(ctx, 0) }()
+	go func() { defer n.background.Done(); shared.RunMarkers(ctx) }()
 	// Every instance of the region must show the same credential_id_key:
 	// copy the keystore to the others after the first start.
 	n.log.Info("status shared through the ledger", slog.String("instance", inst), slog.Int("own_lists", len(own.Lists())),

@@ -26,6 +26,11 @@ var ErrBound = errors.New("statuslist: credential already has status entries")
 // when changing its status). Retrying later may succeed.
 var ErrUnconfirmed = errors.New("statuslist: the credential ID's binding is not confirmed by the ledger yet; retry")
 
+// ErrChangePending: another instance of the region holds the entry's
+// "change pending" marker (its change is not committed yet) and did not
+// release it in time. Nothing was changed; retrying later may succeed.
+var ErrChangePending = errors.New("statuslist: another instance's change of this entry is not committed yet; retry")
+
 // Snapshot is a copy of one list at a version (1 when the list was
 // created, one more with each change).
 type Snapshot struct {

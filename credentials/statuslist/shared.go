@@ -1,11 +1,14 @@
 package statuslist
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -39,7 +42,20 @@ type ChosenBindings interface {
 	Lookup(ctx context.Context, key string) (string, error)
 }
 
-// SharedOptions configures NewShared. All fields but OnError are required.
+// Markers is the ephemeral store every instance of a region shares (Redis;
+// the in-memory store for one instance), as Shared keeps its per-entry
+// "change pending" markers in it; store.Store implements it.
+type Markers interface {
+	// Claim stores value under key for ttl if the key is free or already
+	// holds value (its ttl restarts), and reports whether it did.
+	Claim(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
+	// CompareAndDelete deletes key if it holds old, and reports whether
+	// it did.
+	CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error)
+}
+
+// SharedOptions configures NewShared. All fields but Markers, the
+// durations and OnError are required.
 type SharedOptions struct {
 	// Own allocates: the lists this instance owns (opened with an
 	// Instance), which only this instance allocates from.
@@ -59,8 +75,21 @@ type SharedOptions struct {
 	// node ID and "-"): this instance anchors the heads of the lists its
 	// own batches changed.
 	BatchPrefix string
+	// Markers orders changes of one entry across the region's instances
+	// (see Shared); nil for a region of one instance, whose outbox orders
+	// them. Feed Done the changes the outbox is done with.
+	Markers Markers
+	// MarkerTTL is how long a marker lasts unless refreshed (RunMarkers)
+	// or cleared: what an instance that died holding one makes the others
+	// wait at most (default 30 s; longer than a commit).
+	MarkerTTL time.Duration
+	// MarkerWait bounds how long a change waits for another instance's
+	// marker before it is refused with status.ErrChangePending (default
+	// 10 s).
+	MarkerWait time.Duration
 	// OnError, if set, is told when heads could not be handed to Anchor
-	// (they are retried). It must not block.
+	// (they are retried) or a marker could not be cleared (it expires).
+	// It must not block.
 	OnError func(error)
 }
 
@@ -100,7 +129,13 @@ type SharedOptions struct {
 //
 // Concurrent changes of one entry by two instances: the chain orders them
 // and the later one wins on every instance, except that a revocation is
-// final whatever comes after it.
+// final whatever comes after it. With Markers, the order is the order the
+// instances answered: an instance accepting a change of an entry first
+// claims the entry's marker in the region's shared store, naming itself
+// (or refreshes it, if it holds it), and clears it once its outbox is done
+// with every change of that entry it accepted (Done); an instance asked
+// to change an entry whose marker names another waits until it is gone
+// (at most MarkerWait, else status.ErrChangePending, nothing changed).
 //
 // Safe for concurrent use.
 type Shared struct {
@@ -121,6 +156,13 @@ type Shared struct {
 	overlay map[entryKey]uint8 // own changes not yet seen on the chain
 	dirty   map[string]bool    // lists whose head this instance anchors next
 	kick    chan struct{}
+	// marking counts, per entry, this instance's changes accepted (or
+	// being accepted) that the outbox is not done with; an entry in it
+	// has its marker kept. markerLocks serialize claiming and clearing
+	// one entry's marker (by a hash of the entry).
+	marking     map[entryKey]int
+	markerLocks [64]sync.Mutex
+	markerSeed  maphash.Seed
 }
 
 type entryKey struct {
@@ -138,8 +180,8 @@ type chainList struct {
 	head    uint64 // the newest head version seen on the chain
 }
 
-// NewShared returns the store; feed it the chain with ApplyEvent and run
-// RunHeads.
+// NewShared returns the store; feed it the chain with ApplyEvent and the
+// outbox's finished changes with Done, and run RunHeads and RunMarkers.
 func NewShared(opts SharedOptions) (*Shared, error) {
 	if opts.Own == nil || opts.Own.instance == "" || opts.IDs == nil || opts.Anchor == nil || opts.Chosen == nil || opts.Region == "" {
 		return nil, errors.New("statuslist: a shared store needs an instance's own store, credential IDs, an anchorer, chosen-ID bindings and a region")
@@ -147,8 +189,14 @@ func NewShared(opts SharedOptions) (*Shared, error) {
 	if opts.BindTimeout <= 0 {
 		opts.BindTimeout = 10 * time.Second
 	}
+	if opts.MarkerTTL <= 0 {
+		opts.MarkerTTL = 30 * time.Second
+	}
+	if opts.MarkerWait <= 0 {
+		opts.MarkerWait = 10 * time.Second
+	}
 	s := &Shared{opts: opts, size: opts.Own.size, lists: map[string]*chainList{}, overlay: map[entryKey]uint8{},
-		dirty: map[string]bool{}, kick: make(chan struct{}, 1)}
+		dirty: map[string]bool{}, kick: make(chan struct{}, 1), marking: map[entryKey]int{}, markerSeed: maphash.MakeSeed()}
 	for _, id := range opts.Own.Lists() {
 		snap, err := opts.Own.Snapshot(context.Background(), id)
 		if err != nil {
@@ -319,9 +367,13 @@ func (s *Shared) SetMany(ctx context.Context, entries []status.Entry) error {
 		changes[i] = chaincode.StatusChange{List: e.ListID, Index: uint64(e.Index), Status: e.Value}
 	}
 	s.mu.RUnlock()
+	if err := s.mark(ctx, changes); err != nil {
+		return err
+	}
 	s.anchoring.RLock()
 	defer s.anchoring.RUnlock()
 	if err := s.opts.Anchor.Anchor(context.WithoutCancel(ctx), changes); err != nil {
+		s.Done(changes)
 		return err
 	}
 	s.mu.Lock()
@@ -330,6 +382,182 @@ func (s *Shared) SetMany(ctx context.Context, entries []status.Entry) error {
 	}
 	s.mu.Unlock()
 	return nil
+}
+
+// mark counts changes as this instance's and claims each entry's marker,
+// waiting while another instance holds it (at most MarkerWait). Entries
+// are counted and claimed one at a time, in one order on every instance,
+// so two instances never hold one marker each while waiting for the
+// other's: an instance holds only markers of changes its outbox has (they
+// commit without waiting) and those it claimed before the one it waits
+// for.
+func (s *Shared) mark(ctx context.Context, changes []chaincode.StatusChange) error {
+	if s.opts.Markers == nil {
+		return nil
+	}
+	keys := changeKeys(changes)
+	slices.SortFunc(keys, func(a, b entryKey) int {
+		return cmp.Or(strings.Compare(a.list, b.list), cmp.Compare(a.index, b.index))
+	})
+	ctx, cancel := context.WithTimeout(ctx, s.opts.MarkerWait)
+	defer cancel()
+	for i, k := range keys {
+		s.mu.Lock()
+		s.marking[k]++
+		s.mu.Unlock()
+		if i > 0 && keys[i-1] == k {
+			continue
+		}
+		if err := s.claim(ctx, k); err != nil {
+			s.release(keys[:i+1])
+			return err
+		}
+	}
+	return nil
+}
+
+func changeKeys(changes []chaincode.StatusChange) []entryKey {
+	keys := make([]entryKey, len(changes))
+	for i, c := range changes {
+		keys[i] = entryKey{c.List, int(c.Index)}
+	}
+	return keys
+}
+
+// claim sets (or refreshes) this instance's marker of entry k, polling
+// with backoff while another instance's is there, until ctx ends.
+func (s *Shared) claim(ctx context.Context, k entryKey) error {
+	key, me := markerKey(k), []byte(s.opts.Own.instance)
+	lock := s.markerLock(k)
+	for wait := 2 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
+		lock.Lock()
+		ok, err := s.opts.Markers.Claim(ctx, key, me, s.opts.MarkerTTL)
+		lock.Unlock()
+		switch {
+		case ok:
+			return nil
+		case err != nil && ctx.Err() == nil:
+			return fmt.Errorf("statuslist: change pending marker of entry %d of list %s: %w", k.index, k.list, err)
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+			continue
+		}
+		return fmt.Errorf("%w: entry %d of list %s", status.ErrChangePending, k.index, k.list)
+	}
+}
+
+// RunMarkers refreshes this instance's markers every MarkerTTL/3 while
+// changes of their entries wait in its outbox, so that a commit held up
+// longer than MarkerTTL (a ledger outage) still holds the other instances
+// back; after a restart it claims the markers of the changes Restore
+// put back. It returns when ctx ends.
+func (s *Shared) RunMarkers(ctx context.Context) error {
+	if s.opts.Markers == nil {
+		<-ctx.Done()
+		return ctx.Err()
+	}
+	tick := time.NewTicker(s.opts.MarkerTTL / 3)
+	defer tick.Stop()
+	me := []byte(s.opts.Own.instance)
+	for {
+		s.mu.RLock()
+		keys := make([]entryKey, 0, len(s.marking))
+		for k := range s.marking {
+			keys = append(keys, k)
+		}
+		s.mu.RUnlock()
+		for _, k := range keys {
+			lock := s.markerLock(k)
+			lock.Lock()
+			s.mu.RLock()
+			_, held := s.marking[k]
+			s.mu.RUnlock()
+			var err error
+			if held {
+				// Not claimed (false) is no failure: a change of this
+				// instance is waiting for another's marker.
+				_, err = s.opts.Markers.Claim(ctx, markerKey(k), me, s.opts.MarkerTTL)
+			}
+			lock.Unlock()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if err != nil && s.opts.OnError != nil {
+				s.opts.OnError(fmt.Errorf("statuslist: change pending marker of entry %d of list %s not refreshed (it expires after %v): %w", k.index, k.list, s.opts.MarkerTTL, err))
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// Done is told the changes of this instance's batches its outbox is done
+// with (ledger.Outbox.OnDone): an entry none of whose changes accepted
+// here remain gets its marker cleared, in the background.
+func (s *Shared) Done(changes []chaincode.StatusChange) {
+	if s.opts.Markers != nil {
+		s.release(changeKeys(changes))
+	}
+}
+
+// release uncounts one change of each of keys and clears, in the
+// background, the markers of entries left with none.
+func (s *Shared) release(keys []entryKey) {
+	var free []entryKey
+	s.mu.Lock()
+	for _, k := range keys {
+		switch n := s.marking[k]; {
+		case n > 1:
+			s.marking[k] = n - 1
+		case n == 1:
+			delete(s.marking, k)
+			free = append(free, k)
+		}
+	}
+	s.mu.Unlock()
+	if len(free) > 0 {
+		go s.clear(free)
+	}
+}
+
+// markerClearTimeout bounds the clearing of one batch's markers.
+const markerClearTimeout = 5 * time.Second
+
+// clear deletes this instance's markers of keys, except those of entries
+// it accepted a change of again since.
+func (s *Shared) clear(keys []entryKey) {
+	ctx, cancel := context.WithTimeout(context.Background(), markerClearTimeout)
+	defer cancel()
+	me := []byte(s.opts.Own.instance)
+	for _, k := range keys {
+		lock := s.markerLock(k)
+		lock.Lock()
+		s.mu.RLock()
+		_, again := s.marking[k]
+		s.mu.RUnlock()
+		var err error
+		if !again {
+			_, err = s.opts.Markers.CompareAndDelete(ctx, markerKey(k), me)
+		}
+		lock.Unlock()
+		if err != nil && s.opts.OnError != nil {
+			s.opts.OnError(fmt.Errorf("statuslist: change pending marker of entry %d of list %s not cleared (it expires after %v): %w", k.index, k.list, s.opts.MarkerTTL, err))
+		}
+	}
+}
+
+func (s *Shared) markerLock(k entryKey) *sync.Mutex {
+	return &s.markerLocks[maphash.Comparable(s.markerSeed, k)%uint64(len(s.markerLocks))]
+}
+
+// markerKey is the shared store's key of entry k's marker.
+func markerKey(k entryKey) string {
+	return "status-change-pending:" + k.list + ":" + strconv.Itoa(k.index)
 }
 
 // Get returns an entry: this instance's own change not yet on the chain,
@@ -604,14 +832,19 @@ func (s *Shared) applyBatch(b chaincode.Batch, cs []chaincode.StatusChange) {
 
 // Restore puts changes this instance handed to the outbox before a
 // restart, not yet on the chain (ledger.Outbox.Unsent), back into the
-// overlay, so that it still reads its own acknowledged changes. Call it
+// overlay, so that it still reads its own acknowledged changes, and
+// counts them for Done (their markers are not claimed again). Call it
 // before serving.
 func (s *Shared) Restore(changes []chaincode.StatusChange) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, c := range changes {
 		if c.Index < uint64(s.size) {
-			s.overlay[entryKey{c.List, int(c.Index)}] = c.Status
+			k := entryKey{c.List, int(c.Index)}
+			s.overlay[k] = c.Status
+			if s.opts.Markers != nil {
+				s.marking[k]++
+			}
 		}
 	}
 }

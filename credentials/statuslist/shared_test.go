@@ -44,12 +44,13 @@ type instance struct {
 // startInstance runs an instance over l until the test ends.
 func startInstance(t testing.TB, l ledger.Ledger, dir, name string) *instance {
 	t.Helper()
-	return startInstanceAnchor(t, l, dir, name, nil)
+	return startInstanceAnchor(t, l, dir, name, nil, nil)
 }
 
 // startInstanceAnchor is startInstance with the shared store's anchorer
-// made by wrap from the instance's outbox (the outbox itself if nil).
-func startInstanceAnchor(t testing.TB, l ledger.Ledger, dir, name string, wrap func(*ledger.Outbox) statuslist.Anchorer) *instance {
+// made by wrap from the instance's outbox (the outbox itself if nil) and
+// its options changed by opt (if not nil).
+func startInstanceAnchor(t testing.TB, l ledger.Ledger, dir, name string, wrap func(*ledger.Outbox) statuslist.Anchorer, opt func(*statuslist.SharedOptions)) *instance {
 	t.Helper()
 	own, err := statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{Instance: name})
 	if err != nil {
@@ -69,14 +70,20 @@ func startInstanceAnchor(t testing.TB, l ledger.Ledger, dir, name string, wrap f
 	if wrap != nil {
 		anchor = wrap(ob)
 	}
-	sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: anchor, Chosen: chosen, Region: ledgertest.RegionA, BatchPrefix: ob.NodeID() + "-"})
+	opts := statuslist.SharedOptions{Own: own, IDs: ids, Anchor: anchor, Chosen: chosen, Region: ledgertest.RegionA, BatchPrefix: ob.NodeID() + "-"}
+	if opt != nil {
+		opt(&opts)
+	}
+	sh, err := statuslist.NewShared(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
+	ob.OnDone(sh.Done)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
-	wg.Add(3)
+	wg.Add(4)
 	go func() { defer wg.Done(); ob.Run(ctx) }()
+	go func() { defer wg.Done(); sh.RunMarkers(ctx) }()
 	go func() {
 		defer wg.Done()
 		ledger.Follow(ctx, l, 10*time.Millisecond, func(ev ledger.Event) error {
@@ -390,7 +397,7 @@ func (a lateAnchor) Anchor(ctx context.Context, changes []chaincode.StatusChange
 // instance shows on both.
 func TestSharedChangeSeenBeforeAnchorReturns(t *testing.T) {
 	l := openLedger(t)
-	a := startInstanceAnchor(t, l, t.TempDir(), "a", func(o *ledger.Outbox) statuslist.Anchorer { return lateAnchor{o} })
+	a := startInstanceAnchor(t, l, t.TempDir(), "a", func(o *ledger.Outbox) statuslist.Anchorer { return lateAnchor{o} }, nil)
 	b := startInstance(t, l, t.TempDir(), "b")
 	id := a.issue(t, "o")
 	a.set(t, id, status.PurposeSuspension, 1)
@@ -681,10 +688,26 @@ func TestSharedIssuers(t *testing.T) {
 
 // BenchmarkSharedSetStatus: Issuer.SetStatusAs (owner check from the ID,
 // current value, SetMany into the outbox with its fsync) over shared
-// status on the embedded ledger, from parallel callers.
+// status on the embedded ledger, from parallel callers: without change
+// pending markers (one instance) and with them in the in-memory store and
+// in a real Redis.
 func BenchmarkSharedSetStatus(b *testing.B) {
+	stores := sharedStores()
+	for _, name := range []string{"none", "memory", "redis"} {
+		b.Run("markers="+name, func(b *testing.B) {
+			var opt func(*statuslist.SharedOptions)
+			if name != "none" {
+				markers := stores[name](b)
+				opt = func(o *statuslist.SharedOptions) { o.Markers = markers }
+			}
+			benchmarkSetStatus(b, opt)
+		})
+	}
+}
+
+func benchmarkSetStatus(b *testing.B, opt func(*statuslist.SharedOptions)) {
 	l := openLedger(b)
-	in := startInstance(b, l, b.TempDir(), "a")
+	in := startInstanceAnchor(b, l, b.TempDir(), "a", nil, opt)
 	ks, err := keystore.Open(filepath.Join(b.TempDir(), "keystore.json"), make([]byte, 16), keystore.Options{})
 	if err != nil {
 		b.Fatal(err)

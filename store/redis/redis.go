@@ -409,6 +409,53 @@ func (r *Store) CompareAndSwap(ctx context.Context, key string, old, value []byt
 	return n == 1, nil
 }
 
+// claimScript sets KEYS[1] to ARGV[1] for ARGV[2] ms if it is missing
+// or holds ARGV[1] and returns 1, else 0.
+var claimScript = redis.NewScript(`
+local cur = redis.call('GET', KEYS[1])
+if cur and cur ~= ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 1
+`)
+
+// Claim implements [store.Store.Claim] with one Lua script (claimScript).
+func (r *Store) Claim(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+	sk, err := r.begin(ctx, store.NamespaceKV, key)
+	if err != nil {
+		return false, err
+	}
+	if err := store.CheckTTL(ttl); err != nil {
+		return false, err
+	}
+	n, err := claimScript.Run(ctx, r.c, []string{sk}, nonNil(value), ttlMillis(ttl).Milliseconds()).Int64()
+	if err != nil {
+		return false, wrap("claim", err)
+	}
+	return n == 1, nil
+}
+
+// compareDeleteScript deletes KEYS[1] if its value is ARGV[1] and
+// returns 1, else 0.
+var compareDeleteScript = redis.NewScript(`
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+return 1
+`)
+
+// CompareAndDelete implements [store.Store.CompareAndDelete] with one Lua
+// script (compareDeleteScript).
+func (r *Store) CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error) {
+	sk, err := r.begin(ctx, store.NamespaceKV, key)
+	if err != nil {
+		return false, err
+	}
+	n, err := compareDeleteScript.Run(ctx, r.c, []string{sk}, nonNil(old)).Int64()
+	if err != nil {
+		return false, wrap("compare and delete", err)
+	}
+	return n == 1, nil
+}
+
 // Delete implements [store.Store.Delete].
 func (r *Store) Delete(ctx context.Context, key string) error {
 	sk, err := r.begin(ctx, store.NamespaceKV, key)

@@ -64,6 +64,8 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"KVSetGetDelete", testKVSetGetDelete},
 		{"KVExpiry", testKVExpiry},
 		{"KVCompareAndSwap", testKVCompareAndSwap},
+		{"KVClaim", testKVClaim},
+		{"KVCompareAndDelete", testKVCompareAndDelete},
 		{"NamespacesAreSeparate", testNamespacesAreSeparate},
 		{"RateLimitExact", testRateLimitExact},
 		{"RateLimitWindow", testRateLimitWindow},
@@ -77,6 +79,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"ConcurrentMarkUsed", testConcurrentMarkUsed},
 		{"ConcurrentSpend", testConcurrentSpend},
 		{"ConcurrentCompareAndSwap", testConcurrentCompareAndSwap},
+		{"ConcurrentClaim", testConcurrentClaim},
 		{"ConcurrentAllow", testConcurrentAllow},
 		{"ConcurrentDistinctKeys", testConcurrentDistinctKeys},
 	}
@@ -386,6 +389,68 @@ func testKVCompareAndSwap(t *testing.T, s store.Store) {
 	swap("CompareAndSwap of a token's key", "v1", "v2", longTTL, false)
 }
 
+func testKVClaim(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("marker")
+	claim := func(what, value string, ttl time.Duration, want bool) {
+		t.Helper()
+		ok, err := s.Claim(ctx, k, []byte(value), ttl)
+		noErr(t, what, err)
+		if ok != want {
+			t.Fatalf("%s claimed %v, want %v", what, ok, want)
+		}
+	}
+	claim("Claim missing", "a", longTTL, true)
+	v, err := s.Get(ctx, k)
+	wantValue(t, "Get claimed", v, err, []byte("a"))
+	claim("Claim held by another", "b", longTTL, false)
+	v, err = s.Get(ctx, k)
+	wantValue(t, "Get after a refused claim", v, err, []byte("a"))
+	// Claiming what one holds restarts its ttl.
+	claim("Claim held short", "a", shortTTL, true)
+	time.Sleep(settle)
+	_, err = s.Get(ctx, k)
+	wantErr(t, "Get after the claim's ttl", err, store.ErrNotFound)
+	claim("Claim expired", "b", shortTTL, true)
+	claim("Claim held again", "b", longTTL, true)
+	time.Sleep(settle)
+	v, err = s.Get(ctx, k)
+	wantValue(t, "Get refreshed claim", v, err, []byte("b"))
+	// A token under the same key is not a Set value.
+	t2 := secret("marker")
+	noErr(t, "Put", s.Put(ctx, t2, []byte("x"), longTTL))
+	claim2, err := s.Claim(ctx, t2, []byte("y"), longTTL)
+	noErr(t, "Claim of a token's key", err)
+	if !claim2 {
+		t.Fatal("Claim of a token's key refused, want the kv namespace free")
+	}
+}
+
+func testKVCompareAndDelete(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("marker")
+	del := func(what, old string, want bool) {
+		t.Helper()
+		ok, err := s.CompareAndDelete(ctx, k, []byte(old))
+		noErr(t, what, err)
+		if ok != want {
+			t.Fatalf("%s deleted %v, want %v", what, ok, want)
+		}
+	}
+	del("CompareAndDelete missing", "a", false)
+	noErr(t, "Set", s.Set(ctx, k, []byte("a"), longTTL))
+	del("CompareAndDelete of another value", "b", false)
+	v, err := s.Get(ctx, k)
+	wantValue(t, "Get after a refused delete", v, err, []byte("a"))
+	del("CompareAndDelete", "a", true)
+	_, err = s.Get(ctx, k)
+	wantErr(t, "Get deleted", err, store.ErrNotFound)
+	del("CompareAndDelete again", "a", false)
+	noErr(t, "Set short", s.Set(ctx, k, []byte("a"), shortTTL))
+	time.Sleep(settle)
+	del("CompareAndDelete expired", "a", false)
+}
+
 func testNamespacesAreSeparate(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	k := secret("shared")
@@ -497,6 +562,10 @@ func testBadInput(t *testing.T, s store.Store) {
 	wantErr(t, "Delete empty key", s.Delete(ctx, ""), store.ErrInvalidKey)
 	_, err = s.CompareAndSwap(ctx, "", nil, []byte("v"), longTTL)
 	wantErr(t, "CompareAndSwap empty key", err, store.ErrInvalidKey)
+	_, err = s.Claim(ctx, "", []byte("v"), longTTL)
+	wantErr(t, "Claim empty key", err, store.ErrInvalidKey)
+	_, err = s.CompareAndDelete(ctx, "", []byte("v"))
+	wantErr(t, "CompareAndDelete empty key", err, store.ErrInvalidKey)
 	_, err = s.Allow(ctx, "", 1, time.Minute)
 	wantErr(t, "Allow empty key", err, store.ErrInvalidKey)
 	wantErr(t, "Reset empty key", s.Reset(ctx, ""), store.ErrInvalidKey)
@@ -510,6 +579,8 @@ func testBadInput(t *testing.T, s store.Store) {
 	for _, ttl := range []time.Duration{0, -time.Second} {
 		_, err = s.CompareAndSwap(ctx, k, []byte("v"), []byte("w"), ttl)
 		wantErr(t, "CompareAndSwap bad ttl", err, store.ErrInvalidTTL)
+		_, err = s.Claim(ctx, k, []byte("w"), ttl)
+		wantErr(t, "Claim bad ttl", err, store.ErrInvalidTTL)
 	}
 	v, err := s.Get(ctx, k)
 	wantValue(t, "Get after rejected CompareAndSwap", v, err, []byte("v"))
@@ -568,6 +639,10 @@ func testContextCanceled(t *testing.T, s store.Store) {
 	check("Delete", s.Delete(canceled, k))
 	_, err = s.CompareAndSwap(canceled, k, nil, []byte("v"), longTTL)
 	check("CompareAndSwap", err)
+	_, err = s.Claim(canceled, k, []byte("v"), longTTL)
+	check("Claim", err)
+	_, err = s.CompareAndDelete(canceled, k, []byte("v"))
+	check("CompareAndDelete", err)
 	_, err = s.Allow(canceled, k, 1, time.Minute)
 	check("Allow", err)
 	check("Reset", s.Reset(canceled, k))
@@ -613,6 +688,10 @@ func testClosed(t *testing.T, s store.Store) {
 	wantErr(t, "Delete", s.Delete(ctx, k), store.ErrClosed)
 	_, err = s.CompareAndSwap(ctx, k, nil, []byte("v"), longTTL)
 	wantErr(t, "CompareAndSwap", err, store.ErrClosed)
+	_, err = s.Claim(ctx, k, []byte("v"), longTTL)
+	wantErr(t, "Claim", err, store.ErrClosed)
+	_, err = s.CompareAndDelete(ctx, k, []byte("v"))
+	wantErr(t, "CompareAndDelete", err, store.ErrClosed)
 	_, err = s.Allow(ctx, k, 1, time.Minute)
 	wantErr(t, "Allow", err, store.ErrClosed)
 	wantErr(t, "Reset", s.Reset(ctx, k), store.ErrClosed)
@@ -785,6 +864,24 @@ func testConcurrentCompareAndSwap(t *testing.T, s store.Store) {
 	})
 	if wins != 1 {
 		t.Fatalf("%d of %d concurrent swaps from one value succeeded, want exactly 1", wins, Contenders)
+	}
+}
+
+func testConcurrentClaim(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	k := secret("marker")
+	var n atomic.Int64
+	errLost := errors.New("claim lost")
+	wins := race(t, errLost, func() error {
+		v := strconv.FormatInt(n.Add(1), 10)
+		ok, err := s.Claim(ctx, k, []byte(v), longTTL)
+		if err == nil && !ok {
+			return errLost
+		}
+		return err
+	})
+	if wins != 1 {
+		t.Fatalf("%d of %d concurrent claims of a free key succeeded, want exactly 1", wins, Contenders)
 	}
 }
 

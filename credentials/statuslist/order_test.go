@@ -1,0 +1,199 @@
+package statuslist_test
+
+import (
+	"context"
+	"errors"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/credentials/status"
+	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/internal/testredis"
+	"github.com/trustid-cn/trustid/store"
+	redisstore "github.com/trustid-cn/trustid/store/redis"
+)
+
+// sharedStores returns the stores a region's instances may share for
+// their markers: the in-memory store and a real Redis.
+func sharedStores() map[string]func(t testing.TB) statuslist.Markers {
+	return map[string]func(t testing.TB) statuslist.Markers{
+		"memory": func(t testing.TB) statuslist.Markers {
+			m, err := store.NewMemory(store.MemoryOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(func() { m.Close() })
+			return m
+		},
+		"redis": func(t testing.TB) statuslist.Markers {
+			r, err := redisstore.New(testredis.StartClient(t), redisstore.Options{Prefix: "order:"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return r
+		},
+	}
+}
+
+// TestSharedChangesOrderedAcrossInstances: a client reinstates a credential
+// through instance a, whose batch is slow to commit, then suspends it
+// through instance b. b must not commit its change before a's, or every
+// instance would serve the credential as reinstated though the issuer was
+// told the suspension came last (SECURITY.md, Known gaps, 21): b waits for
+// a's marker.
+func TestSharedChangesOrderedAcrossInstances(t *testing.T) {
+	for name, newStore := range sharedStores() {
+		t.Run(name, func(t *testing.T) {
+			markers := newStore(t)
+			// a's commit is held past the markers' ttl: a refreshes its
+			// marker meanwhile.
+			opt := func(o *statuslist.SharedOptions) { o.Markers, o.MarkerTTL = markers, 300*time.Millisecond }
+			l := openLedger(t)
+			sl := &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}
+			a := startInstanceAnchor(t, sl, t.TempDir(), "a", nil, opt)
+			b := startInstanceAnchor(t, l, t.TempDir(), "b", nil, opt)
+			id := a.issue(t, "client-a")
+			a.set(t, id, status.PurposeSuspension, 1)
+			refs, err := a.shared.Refs(context.Background(), id)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := value(t, converged(t, l, a, b), refs[1]); got != 1 {
+				t.Fatalf("suspension bit %d after the first suspension", got)
+			}
+
+			sl.armed.Store(true)
+			a.set(t, id, status.PurposeSuspension, 0) // reinstate: its commit is held
+			<-sl.held
+			suspended := make(chan error, 1)
+			go func() {
+				suspended <- b.shared.Set(context.Background(), refs[1].ListID, refs[1].Index, 1)
+			}()
+			select {
+			case err = <-suspended:
+				t.Errorf("b answered the suspension (%v) while a's reinstatement was not committed", err)
+				time.Sleep(300 * time.Millisecond) // let b's batch commit first
+				close(sl.release)
+			case <-time.After(time.Second):
+				close(sl.release)
+				err = <-suspended
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			lists := converged(t, l, a, b)
+			if got := value(t, lists, refs[1]); got != 1 {
+				t.Fatalf("every instance serves the credential as not suspended (suspension bit %d) after the issuer's last change, through another instance, suspended it", got)
+			}
+			// Every marker was cleared: a change through b now takes no wait.
+			ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+			defer cancel()
+			if err := b.shared.Set(ctx, refs[1].ListID, refs[1].Index, 0); err != nil {
+				t.Fatalf("a change after every commit: %v", err)
+			}
+			converged(t, l, a, b)
+		})
+	}
+}
+
+// TestSharedChangePendingTimeout: a change of an entry whose marker another
+// instance holds past the wait is refused with status.ErrChangePending and
+// changes nothing; once the holder is done, or its marker expired (the
+// holder crashed), it goes through.
+func TestSharedChangePendingTimeout(t *testing.T) {
+	markers := sharedStores()["memory"](t)
+	l := openLedger(t)
+	b := startInstanceAnchor(t, l, t.TempDir(), "b", nil, func(o *statuslist.SharedOptions) { o.Markers = markers })
+	id := b.issue(t, "client-b")
+	refs, err := b.shared.Refs(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := refs[1]
+	// Instance a (its process gone) holds the entry's marker.
+	ctx := context.Background()
+	key := "status-change-pending:" + r.ListID + ":" + strconv.Itoa(r.Index)
+	if ok, err := markers.Claim(ctx, key, []byte("a"), time.Minute); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	err = b.shared.Set(wctx, r.ListID, r.Index, 1)
+	if !errors.Is(err, status.ErrChangePending) {
+		t.Fatalf("Set while another instance holds the marker: %v, want ErrChangePending", err)
+	}
+	if d := time.Since(start); d < 100*time.Millisecond {
+		t.Errorf("refused after %v, before its context's deadline", d)
+	}
+	if _, v, _ := b.shared.Get(ctx, r.ListID, r.Index); v != 0 || b.shared.Pending() != 0 {
+		t.Fatalf("a refused change was kept: value %d, %d pending", v, b.shared.Pending())
+	}
+	if ok, err := markers.CompareAndDelete(ctx, key, []byte("a")); !ok || err != nil {
+		t.Fatalf("b's refused change touched a's marker: %v %v", ok, err)
+	}
+	if err := b.shared.Set(ctx, r.ListID, r.Index, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := value(t, converged(t, l, b), r); got != 1 {
+		t.Fatalf("suspension bit %d", got)
+	}
+
+	// A holder that died leaves its marker until its ttl: then the change
+	// goes through.
+	const ttl = 300 * time.Millisecond
+	if ok, err := markers.Claim(ctx, key, []byte("a"), ttl); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	start = time.Now()
+	if err := b.shared.Set(ctx, r.ListID, r.Index, 0); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < ttl-50*time.Millisecond {
+		t.Errorf("accepted after %v, before the dead holder's marker expired", d)
+	}
+	if got := value(t, converged(t, l, b), r); got != 0 {
+		t.Fatalf("suspension bit %d after the reinstatement", got)
+	}
+}
+
+// TestSharedMarkersNoDeadlock: two instances changing the same two entries,
+// listed in opposite orders, while one of them still has an earlier
+// change of one entry to commit, both go through: neither holds a marker
+// while waiting for one the other holds.
+func TestSharedMarkersNoDeadlock(t *testing.T) {
+	markers := sharedStores()["memory"](t)
+	opt := func(o *statuslist.SharedOptions) { o.Markers, o.MarkerWait = markers, 3*time.Second }
+	l := openLedger(t)
+	sl := &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}
+	a := startInstanceAnchor(t, l, t.TempDir(), "a", nil, opt)
+	b := startInstanceAnchor(t, sl, t.TempDir(), "b", nil, opt)
+	id := a.issue(t, "client-a")
+	refs, err := a.shared.Refs(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e1 := status.Entry{ListID: refs[1].ListID, Index: refs[1].Index, Value: 1}
+	e2 := status.Entry{ListID: refs[2].ListID, Index: refs[2].Index, Value: status.TokenSuspended}
+	ctx := context.Background()
+
+	sl.armed.Store(true)
+	if err := b.shared.SetMany(ctx, []status.Entry{e2}); err != nil { // its commit is held
+		t.Fatal(err)
+	}
+	<-sl.held
+	errs := make(chan error, 2)
+	go func() { errs <- a.shared.SetMany(ctx, []status.Entry{e1, e2}) }()
+	time.Sleep(100 * time.Millisecond)
+	go func() { errs <- b.shared.SetMany(ctx, []status.Entry{e2, e1}) }()
+	time.Sleep(100 * time.Millisecond)
+	close(sl.release)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatalf("a change waiting for markers: %v", err)
+		}
+	}
+	converged(t, l, a, b)
+}
