@@ -60,7 +60,9 @@ type Config struct {
 	// StatusTTL is the ttl advertised in status lists (zero: 5 minutes).
 	// A Token Status List says it in whole seconds, cut down, and it must
 	// be positive (draft-ietf-oauth-status-list): New refuses less than
-	// one second.
+	// one second, and more than half a Status List Token's lifetime (24
+	// h), so that a token served at the end of the node's cache still
+	// outlives the ttl a consumer may cache it for.
 	StatusTTL time.Duration
 	// The issuers the node signs for: relying parties accredited to issue
 	// through it, each under its own DID (ClientIssuerDID). Registry is
@@ -113,6 +115,10 @@ type encodedList struct {
 	secured map[string][]byte
 }
 
+// statusTokenLifetime is how long a Status List Token is valid (its exp
+// after its iat).
+const statusTokenLifetime = 24 * time.Hour
+
 // New checks cfg.
 func New(cfg Config) (*Issuer, error) {
 	did, err := credentials.DIDWeb(cfg.BaseURL)
@@ -148,6 +154,9 @@ func New(cfg Config) (*Issuer, error) {
 	}
 	if cfg.StatusTTL > 0 && cfg.StatusTTL < time.Second {
 		return nil, fmt.Errorf("credentials: a status ttl of %v is below one second, the least a Token Status List's ttl (positive whole seconds) says", cfg.StatusTTL)
+	}
+	if cfg.StatusTTL > statusTokenLifetime/2 {
+		return nil, fmt.Errorf("credentials: a status ttl of %v is more than half of the %v a Status List Token is valid: a consumer caching a token served late for its ttl would hold it past its exp", cfg.StatusTTL, statusTokenLifetime)
 	}
 	if cfg.StatusTTL <= 0 {
 		cfg.StatusTTL = 5 * time.Minute
@@ -1142,7 +1151,7 @@ func (is *Issuer) StatusList(ctx context.Context, listID string) (doc map[string
 			"iss": is.cfg.BaseURL,
 			"sub": u,
 			"iat": now.Unix(),
-			"exp": now.Add(24 * time.Hour).Unix(),
+			"exp": now.Add(statusTokenLifetime).Unix(),
 			"ttl": int64(is.cfg.StatusTTL.Seconds()),
 			"status_list": map[string]any{
 				"bits": snap.Token.Bits(),
