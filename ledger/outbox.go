@@ -13,7 +13,6 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -110,8 +109,11 @@ type Outbox struct {
 	// stats. Flush waits for those it covers, so that its return implies
 	// Stats counts them.
 	recording map[uint64]uint64 // by batch sequence
-	// onDone is told the changes of each batch done with (OnDone).
-	onDone atomic.Pointer[func([]StatusChange)]
+	// onDone is told the changes of each batch done with (Watch). Both
+	// are guarded by watching, which Watch holds until its unsent
+	// callback returns.
+	watching sync.Mutex
+	onDone   func([]StatusChange)
 }
 
 // frozenInfo is what Stats needs of a frozen batch.
@@ -417,12 +419,26 @@ func (o *Outbox) Anchor(ctx context.Context, changes []StatusChange) error {
 	return nil
 }
 
-// OnDone sets fn to be told the changes of each batch the outbox is done
-// with: committed, or refused for good (its dead bucket), each batch once,
-// before Flush covering it returns. fn is called from Run and must not
-// block. Set it before reading Unsent: every change Unsent returns is
-// then reported to fn once it is done with.
-func (o *Outbox) OnDone(fn func(changes []StatusChange)) { o.onDone.Store(&fn) }
+// Watch hands unsent the changes the outbox holds that the chain has not
+// committed yet (Unsent), then tells done the changes of each batch the
+// outbox is done with from then on: committed, or refused for good (its
+// dead bucket), each batch once, before Flush covering it returns. Run
+// may already be sending: a batch done while unsent runs is told to done
+// after unsent returns, so every change unsent is given is told to done
+// afterwards, once, and done is never told of a change unsent was given
+// before unsent has it. Both are called with no lock of the outbox's held
+// but Watch's own; done is called from Run and must not block.
+func (o *Outbox) Watch(unsent, done func(changes []StatusChange)) error {
+	o.watching.Lock()
+	defer o.watching.Unlock()
+	cs, err := o.Unsent()
+	if err != nil {
+		return err
+	}
+	o.onDone = done
+	unsent(cs)
+	return nil
+}
 
 // Unsent returns the changes the outbox holds that the chain has not
 // committed yet (frozen batches, then pending changes), oldest first: what
@@ -922,13 +938,15 @@ func (o *Outbox) done(r sent) bool {
 		o.log.Error("outbox: cannot record a sent batch; it will be sent again", slog.String("batch", r.fb.Input.ID), slog.Any("error", err))
 		return false
 	}
-	if fn := o.onDone.Load(); fn != nil {
+	o.watching.Lock()
+	if o.onDone != nil {
 		cs, err := batchChanges(r.fb.Input)
 		if err != nil {
 			o.log.Error("outbox: cannot read back a sent batch's changes", slog.String("batch", r.fb.Input.ID), slog.Any("error", err))
 		}
-		(*fn)(cs)
+		o.onDone(cs)
 	}
+	o.watching.Unlock()
 	o.mu.Lock()
 	delete(o.recording, r.seq)
 	o.stats.Frozen--

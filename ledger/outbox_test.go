@@ -206,11 +206,13 @@ func TestOutboxDeadBatch(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var reported []ledger.StatusChange
-	n.ob.OnDone(func(cs []ledger.StatusChange) {
+	if err := n.ob.Watch(func([]ledger.StatusChange) {}, func(cs []ledger.StatusChange) {
 		mu.Lock()
 		reported = append(reported, cs...)
 		mu.Unlock()
-	})
+	}); err != nil {
+		t.Fatal(err)
+	}
 	stop := n.run(t)
 	defer stop()
 	if err := n.ob.Anchor(context.Background(), ledgertest.SeqChanges("D", 0, 150)); err != nil {
@@ -227,12 +229,12 @@ func TestOutboxDeadBatch(t *testing.T) {
 	if st := n.ob.Stats(); st.Dead != 1 || st.CommittedChanges != 50 {
 		t.Errorf("stats %+v", st)
 	}
-	// OnDone is told of every change, committed or dead, once.
+	// Watch's done is told of every change, committed or dead, once.
 	mu.Lock()
 	defer mu.Unlock()
 	slices.SortFunc(reported, func(a, b ledger.StatusChange) int { return cmp.Compare(a.Index, b.Index) })
 	if !slices.Equal(reported, ledgertest.SeqChanges("D", 0, 150)) {
-		t.Errorf("OnDone was told %d changes, want the 150 anchored", len(reported))
+		t.Errorf("done was told %d changes, want the 150 anchored", len(reported))
 	}
 }
 

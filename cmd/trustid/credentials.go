@@ -730,14 +730,12 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 		bindings.Close()
 		return nil, nil, err
 	}
-	// Before Unsent: every change it returns is then reported done.
-	nl.Outbox.OnDone(shared.Done)
-	unsent, err := nl.Outbox.Unsent()
-	if err != nil {
+	// The outbox already runs: Watch restores what it holds and reports
+	// each batch done only after.
+	if err := nl.Outbox.Watch(shared.Restore, shared.Done); err != nil {
 		bindings.Close()
 		return nil, nil, err
 	}
-	shared.Restore(unsent)
 	apply := func(ev ledger.Event) error {
 		if err := shared.ApplyEvent(ev.Name, ev.Payload); err != nil {
 			n.log.Error("status: ledger event skipped", slog.Uint64("block", ev.Block), slog.Any("error", err))

@@ -497,7 +497,7 @@ func (s *Shared) RunMarkers(ctx context.Context) error {
 }
 
 // Done is told the changes of this instance's batches its outbox is done
-// with (ledger.Outbox.OnDone): an entry none of whose changes accepted
+// with (ledger.Outbox.Watch): an entry none of whose changes accepted
 // here remain gets its marker cleared, in the background.
 func (s *Shared) Done(changes []chaincode.StatusChange) {
 	if s.opts.Markers != nil {
@@ -833,8 +833,9 @@ func (s *Shared) applyBatch(b chaincode.Batch, cs []chaincode.StatusChange) {
 // Restore puts changes this instance handed to the outbox before a
 // restart, not yet on the chain (ledger.Outbox.Unsent), back into the
 // overlay, so that it still reads its own acknowledged changes, and
-// counts them for Done (their markers are not claimed again). Call it
-// before serving.
+// counts them for Done (their markers are claimed again by RunMarkers).
+// Call it before serving, through ledger.Outbox.Watch(s.Restore, s.Done),
+// so that no batch is reported done before it is counted.
 func (s *Shared) Restore(changes []chaincode.StatusChange) {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -78,7 +78,9 @@ func startInstanceAnchor(t testing.TB, l ledger.Ledger, dir, name string, wrap f
 	if err != nil {
 		t.Fatal(err)
 	}
-	ob.OnDone(sh.Done)
+	if err := ob.Watch(sh.Restore, sh.Done); err != nil {
+		t.Fatal(err)
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(4)

@@ -1,0 +1,140 @@
+package statuslist_test
+
+import (
+	"context"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/credentials/status"
+	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/ledgertest"
+)
+
+// committedBatch is a slowBatch that also says when the held batch's
+// Submit has returned (committed on the chain).
+type committedBatch struct {
+	*slowBatch
+	once      sync.Once
+	committed chan struct{}
+}
+
+func (c *committedBatch) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
+	out, err := c.slowBatch.Submit(ctx, fn, args...)
+	if fn == "AnchorBatch" {
+		c.once.Do(func() { close(c.committed) })
+	}
+	return out, err
+}
+
+// TestSharedRestoreWhileSending: a node restarts with a change in its
+// outbox, and the outbox runs (cmd/trustid starts it with the ledger)
+// before the status store restores what it holds. The batch commits
+// while Restore is being handed it: Watch reports it done only after
+// Restore has counted it, so its entry's marker is released; another
+// instance's change of the entry then takes no wait, long after the
+// marker's ttl. (With the outbox reporting the batch before Restore, as
+// OnDone and Unsent read separately allowed, the count Restore took was
+// never released and RunMarkers held the marker for as long as the
+// instance ran: review finding, session 19.)
+func TestSharedRestoreWhileSending(t *testing.T) {
+	markers := sharedStores()["memory"](t)
+	const ttl = 300 * time.Millisecond
+	l := openLedger(t)
+	dir := t.TempDir()
+	open := func(led ledger.Ledger) (*statuslist.Shared, *ledger.Outbox) {
+		own, err := statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{Instance: "a"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ob, err := ledger.OpenOutbox(filepath.Join(dir, "outbox.db"), ledger.Client{L: led},
+			ledger.OutboxOptions{Window: 5 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids, err := statuslist.NewCredentialIDs(testIDKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chosen := ledgertest.ChosenIDs(t, l, filepath.Join(t.TempDir(), "bindings.db"), ledgertest.RegionA)
+		sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: ob, Chosen: chosen, Region: ledgertest.RegionA,
+			BatchPrefix: ob.NodeID() + "-", Markers: markers, MarkerTTL: ttl})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return sh, ob
+	}
+	ctx := context.Background()
+	// Instance a accepts a suspension while its outbox does not run (the
+	// chain unreachable), then stops.
+	sh, ob := open(l)
+	list, idx, err := sh.Allocate(ctx, status.PurposeSuspension)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.Set(ctx, list, idx, 1); err != nil {
+		t.Fatal(err)
+	}
+	ob.Close()
+
+	// It restarts: the outbox runs first, its batch's commit held.
+	held := &committedBatch{slowBatch: &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}, committed: make(chan struct{})}
+	held.armed.Store(true)
+	sh, ob = open(held)
+	rctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { defer wg.Done(); ob.Run(rctx) }()
+	t.Cleanup(func() { cancel(); wg.Wait(); ob.Close() })
+	<-held.held
+
+	var mu sync.Mutex
+	var order []string
+	restore := func(cs []chaincode.StatusChange) {
+		if len(cs) == 0 {
+			t.Error("Watch handed Restore no change; the outbox holds one")
+		}
+		// The batch commits now, while Restore is handed it.
+		close(held.release)
+		<-held.committed
+		time.Sleep(50 * time.Millisecond) // the outbox reaches its report
+		mu.Lock()
+		order = append(order, "restore")
+		mu.Unlock()
+		sh.Restore(cs)
+	}
+	done := func(cs []chaincode.StatusChange) {
+		mu.Lock()
+		order = append(order, "done")
+		mu.Unlock()
+		sh.Done(cs)
+	}
+	if err := ob.Watch(restore, done); err != nil {
+		t.Fatal(err)
+	}
+	fctx, fcancel := context.WithTimeout(ctx, 10*time.Second)
+	defer fcancel()
+	if err := ob.Flush(fctx); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	if len(order) != 2 || order[0] != "restore" || order[1] != "done" {
+		t.Errorf("order %v, want the batch reported done after Restore", order)
+	}
+	mu.Unlock()
+	wg.Add(1)
+	go func() { defer wg.Done(); sh.RunMarkers(rctx) }()
+
+	// a holds nothing: b's change of the entry takes no wait, also long
+	// after a's marker's ttl.
+	b := startInstanceAnchor(t, l, t.TempDir(), "b", nil, func(o *statuslist.SharedOptions) {
+		o.Markers, o.MarkerTTL, o.MarkerWait = markers, ttl, 500*time.Millisecond
+	})
+	time.Sleep(3 * ttl)
+	if err := b.shared.Set(ctx, list, idx, 0); err != nil {
+		t.Fatalf("b's change of an entry a's outbox committed: %v", err)
+	}
+}
