@@ -71,7 +71,11 @@ type benchEnv struct {
 	handler http.Handler
 }
 
-func newBenchEnv(b testing.TB) *benchEnv {
+func newBenchEnv(b testing.TB) *benchEnv { return newBenchEnvOf(b, 1) }
+
+// newBenchEnvOf is newBenchEnv with that many active regions in the
+// registry (newTrustRegistryOf).
+func newBenchEnvOf(b testing.TB, regions int) *benchEnv {
 	b.Helper()
 	dir := b.TempDir()
 	ks, err := keystore.Open(filepath.Join(dir, "keystore.json"), make([]byte, 16), keystore.Options{})
@@ -83,7 +87,7 @@ func newBenchEnv(b testing.TB) *benchEnv {
 		b.Fatal(err)
 	}
 	base := "https://node.example:8443"
-	reg := newTrustRegistry(b, base, ks)
+	reg := newTrustRegistryOf(b, base, ks, regions)
 	is, err := issuer.New(issuer.Config{BaseURL: base, Keys: ks, Status: st,
 		Registry: reg.view, Registrar: reg.client, IssuerKeys: ks, Region: "310000", Formats: benchFormats()})
 	if err != nil {
@@ -280,8 +284,15 @@ func BenchmarkVerifyHTTP(b *testing.B) {
 // request's text (httptest.NewRequest, a 4 KiB reader each) and keeping
 // an answer (httptest.NewRecorder) are net/http's work over HTTP, not
 // the node's, and cost ~35k instructions and ~6 kB a request here.
-func BenchmarkVerifyHandler(b *testing.B) {
-	e := newBenchEnv(b)
+func BenchmarkVerifyHandler(b *testing.B) { benchVerifyHandler(b, 1) }
+
+// BenchmarkVerifyHandler34Regions is BenchmarkVerifyHandler with the
+// national design's 34 active regions in the registry, each with a DID
+// and 2-3 endpoints: what of a verification grows with the regions.
+func BenchmarkVerifyHandler34Regions(b *testing.B) { benchVerifyHandler(b, len(provinces)) }
+
+func benchVerifyHandler(b *testing.B, regions int) {
+	e := newBenchEnvOf(b, regions)
 	options := `,"options":{"format":"vc+jwt","algorithm":"SM2","credentialStatus":{"type":"BitstringStatusListEntry"}}`
 	issued, err := e.doBody("POST", "/credentials/issue", issueToken, strings.Replace(credBody, "%s", options, 1), http.StatusCreated)
 	if err != nil {

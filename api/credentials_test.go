@@ -147,7 +147,22 @@ type trustRegistry struct {
 }
 
 func newTrustRegistry(t testing.TB, base string, ks *keystore.Store) *trustRegistry {
+	return newTrustRegistryOf(t, base, ks, 1)
+}
+
+// provinces are the codes of the national design's 34 provincial
+// regions (GB/T 2260), 310000 (the node's) first.
+var provinces = []string{"310000", "110000", "120000", "130000", "140000", "150000", "210000", "220000", "230000",
+	"320000", "330000", "340000", "350000", "360000", "370000", "410000", "420000", "430000", "440000", "450000",
+	"460000", "500000", "510000", "520000", "530000", "540000", "610000", "620000", "630000", "640000", "650000",
+	"710000", "810000", "820000"}
+
+// newTrustRegistryOf is newTrustRegistry with the node's region and the
+// next regions-1 of provinces, all active, each with a did:web, an api
+// and a web endpoint, and every other one a wallet endpoint too.
+func newTrustRegistryOf(t testing.TB, base string, ks *keystore.Store, regions int) *trustRegistry {
 	t.Helper()
+	ctx := context.Background()
 	l, err := embedded.Open(filepath.Join(t.TempDir(), "ledger.db"), embedded.Options{MSPID: chaincode.RegionMSP("310000")})
 	if err != nil {
 		t.Fatal(err)
@@ -159,8 +174,43 @@ func newTrustRegistry(t testing.TB, base string, ks *keystore.Store) *trustRegis
 		j, _ := k.JWK()
 		in.Keys = append(in.Keys, j)
 	}
-	if _, err := c.RequestRegion(context.Background(), in); err != nil {
+	if _, err := c.RequestRegion(ctx, in); err != nil {
 		t.Fatal(err)
+	}
+	active := []string{"310000"}
+	for i, code := range provinces[1:regions] {
+		key, err := gm.GenerateKey(rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		j, _ := gm.NewJWK(key.Public(), code+"-k1")
+		host := code + ".trustid.example"
+		in := chaincode.RegionInput{Code: code, DID: "did:web:" + host, Name: "region " + code, Keys: []gm.JWK{j},
+			Endpoints: []chaincode.Endpoint{{Type: "api", URL: "https://" + host}, {Type: "web", URL: "https://www." + host + "/"}}}
+		if i%2 == 0 {
+			in.Endpoints = append(in.Endpoints, chaincode.Endpoint{Type: "wallet", URL: "https://wallet." + host})
+		}
+		h, err := l.As(chaincode.RegionMSP(code))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = ledger.Client{L: h}.RequestRegion(ctx, in)
+		h.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, voter := range active[:len(active)/2+1] {
+			h, err := l.As(chaincode.RegionMSP(voter))
+			if err != nil {
+				t.Fatal(err)
+			}
+			err = ledger.Client{L: h}.Vote(ctx, chaincode.ActionAdmit, code)
+			h.Close()
+			if err != nil {
+				t.Fatal(err)
+			}
+		}
+		active = append(active, code)
 	}
 	view := ledger.NewView(l, ledger.ViewOptions{})
 	ctx, cancel := context.WithCancel(context.Background())

@@ -41,6 +41,3 @@ func (a Accreditation) StatusIssuer(token bool) string { return a.statusIssuer(t
 func NewGuardedTransport(base *http.Transport) http.RoundTripper {
 	return &guardedTransport{base: base}
 }
-
-// HostedIDs returns the identifiers r's host cache holds.
-func (r *RegistryResolver) HostedIDs() map[string]bool { return r.hosts.hosted }

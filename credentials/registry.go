@@ -8,7 +8,6 @@ import (
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/internal/regionkey"
@@ -69,6 +68,9 @@ type IssuerRegistry interface {
 	// that region's node hosts, which the contract lets only that region
 	// write: one written before it checked is not trusted.
 	OtherRegionOnHost(id, region string) (string, bool)
+	// IDHost returns chaincode.IDHost(id), parsed once for the issuer
+	// records in the registry.
+	IDHost(id string) (string, bool)
 }
 
 // Accreditation is what the registry says of one issuer.
@@ -278,38 +280,6 @@ type RegistryResolver struct {
 	// looks the key up in the registry (active or retiring) each time,
 	// and only its parsing (the JWK, Z_A of an SM2 key) is done once.
 	issuerKeys regionkey.Cache
-	hosts      hostCache // the registry issuer IDs with a host
-}
-
-// hostCache remembers the identifiers chaincode.IDHost finds a host in
-// (a pure function of the identifier, which parses a URL each call), up
-// to regionkey.DefaultMax of them. Its keys are registry records' IDs,
-// not strings cut from a credential.
-type hostCache struct {
-	mu     sync.RWMutex
-	hosted map[string]bool
-}
-
-// has reports whether chaincode.IDHost finds a host in id.
-func (c *hostCache) has(id string) bool {
-	c.mu.RLock()
-	ok := c.hosted[id]
-	c.mu.RUnlock()
-	if ok {
-		return true
-	}
-	if _, ok := chaincode.IDHost(id); !ok {
-		return false
-	}
-	c.mu.Lock()
-	if c.hosted == nil {
-		c.hosted = map[string]bool{}
-	}
-	if len(c.hosted) < regionkey.DefaultMax {
-		c.hosted[id] = true
-	}
-	c.mu.Unlock()
-	return true
 }
 
 var _ PurposeResolver = (*RegistryResolver)(nil)
@@ -407,7 +377,7 @@ func (r *RegistryResolver) fromIssuer(id, frag string) (pub crypto.PublicKey, fo
 	if !ok {
 		return nil, false, nil
 	}
-	if !r.hosts.has(rec.ID) {
+	if _, ok := r.Registry.IDHost(rec.ID); !ok {
 		// Never written by the contract today: a did:key's or did:jwk's
 		// key is the one its identifier carries, not a record's.
 		return nil, true, fmt.Errorf("%w: %s is a registry record of an identifier with no host", ErrUnknownKey, truncate(id))

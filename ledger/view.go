@@ -75,7 +75,9 @@ type View struct {
 	mu        sync.RWMutex
 	ready     bool
 	regions   map[string]chaincode.Region
-	hosts     map[string][]string // region codes by host (chaincode.Region.Hosts)
+	hosts     map[string][]string    // region codes by host (chaincode.Region.Hosts)
+	byDID     map[string][]regionRef // regions by DID
+	byURL     map[string][]regionRef // regions by endpoint URL, one trailing slash trimmed
 	issuers   map[string]chaincode.Issuer
 	idHosts   map[string]string // chaincode.IDHost of the issuers' IDs ("": none)
 	rps       map[string]chaincode.RelyingParty
@@ -138,7 +140,7 @@ func (v *View) load(ctx context.Context) error {
 	for _, r := range regions {
 		v.regions[r.Code] = r
 	}
-	v.indexHosts()
+	v.indexRegions()
 	v.idHosts = map[string]string{}
 	for _, x := range issuers {
 		v.issuers[x.ID] = x
@@ -304,7 +306,7 @@ func (v *View) refresh(ctx context.Context, re chaincode.RegistryEvent) error {
 		}
 		v.mu.Lock()
 		v.regions[r.Code] = r
-		v.indexHosts()
+		v.indexRegions()
 		v.mu.Unlock()
 	case "issuer":
 		x, err := v.c.Issuer(ctx, re.ID)
@@ -437,39 +439,47 @@ func (v *View) SuspendedIssuerRegion(issuer string) (string, bool) {
 	return v.issuerRegion(issuer, chaincode.RegionSuspended)
 }
 
+// issuerRegion answers from the index by DID (exact) and by endpoint URL
+// (one trailing slash trimmed on both sides): the one region of status
+// that names issuer.
 func (v *View) issuerRegion(issuer, status string) (string, bool) {
 	if issuer == "" {
 		return "", false
 	}
-	want := strings.TrimSuffix(issuer, "/")
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	found := ""
-	for code, r := range v.regions {
-		if r.Status != status {
-			continue
+	found := "" // a region may be under both keys, or twice under one
+	for _, refs := range [2][]regionRef{v.byDID[issuer], v.byURL[strings.TrimSuffix(issuer, "/")]} {
+		for _, r := range refs {
+			if r.status != status || r.code == found {
+				continue
+			}
+			if found != "" {
+				return "", false
+			}
+			found = r.code
 		}
-		match := r.DID == issuer
-		for _, e := range r.Endpoints {
-			match = match || strings.TrimSuffix(e.URL, "/") == want
-		}
-		if !match {
-			continue
-		}
-		if found != "" {
-			return "", false
-		}
-		found = code
 	}
 	return found, found != ""
 }
 
-// indexHosts rebuilds v.hosts from v.regions; v.mu is held.
-func (v *View) indexHosts() {
-	v.hosts = map[string][]string{}
+// regionRef is a region as issuerRegion's index holds it.
+type regionRef struct{ code, status string }
+
+// indexRegions rebuilds the regions' indexes (by host, by DID, by
+// endpoint URL) from v.regions; v.mu is held. A region naming one URL
+// twice is listed twice under it (issuerRegion counts codes).
+func (v *View) indexRegions() {
+	v.hosts, v.byDID, v.byURL = map[string][]string{}, map[string][]regionRef{}, map[string][]regionRef{}
 	for code, r := range v.regions {
 		for _, h := range r.Hosts() {
 			v.hosts[h] = append(v.hosts[h], code)
+		}
+		ref := regionRef{code: code, status: r.Status}
+		v.byDID[r.DID] = append(v.byDID[r.DID], ref)
+		for _, e := range r.Endpoints {
+			u := strings.TrimSuffix(e.URL, "/")
+			v.byURL[u] = append(v.byURL[u], ref)
 		}
 	}
 }
@@ -481,11 +491,8 @@ func (v *View) indexHosts() {
 func (v *View) OtherRegionOnHost(id, region string) (string, bool) {
 	v.mu.RLock()
 	defer v.mu.RUnlock()
-	host, ok := v.idHosts[id]
+	host, ok := v.idHost(id)
 	if !ok {
-		host, _ = chaincode.IDHost(id)
-	}
-	if host == "" {
 		return "", false
 	}
 	for _, code := range v.hosts[host] {
@@ -494,6 +501,22 @@ func (v *View) OtherRegionOnHost(id, region string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// IDHost returns chaincode.IDHost(id), parsed once for the issuers in
+// the view.
+func (v *View) IDHost(id string) (string, bool) {
+	v.mu.RLock()
+	defer v.mu.RUnlock()
+	return v.idHost(id)
+}
+
+// idHost is IDHost; v.mu is held.
+func (v *View) idHost(id string) (string, bool) {
+	if host, ok := v.idHosts[id]; ok {
+		return host, host != ""
+	}
+	return chaincode.IDHost(id)
 }
 
 // StatusHead returns a list's anchored head from the view.
