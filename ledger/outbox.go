@@ -675,12 +675,13 @@ type entry struct {
 type queued struct {
 	seq     uint64
 	fb      *frozen
+	changes []StatusChange // fb's, what OnDone is told
 	entries map[entry]struct{}
 	sending bool
 }
 
 func newQueued(seq uint64, fb *frozen, changes []StatusChange) *queued {
-	q := &queued{seq: seq, fb: fb, entries: make(map[entry]struct{}, len(changes))}
+	q := &queued{seq: seq, fb: fb, changes: changes, entries: make(map[entry]struct{}, len(changes))}
 	for _, c := range changes {
 		q.entries[entry{c.List, c.Index}] = struct{}{}
 	}
@@ -735,8 +736,7 @@ func permanent(err error) bool {
 }
 
 type sent struct {
-	seq uint64
-	fb  *frozen
+	*queued
 	err error // nil: committed
 	rep bool
 }
@@ -831,7 +831,7 @@ func (o *Outbox) Run(parent context.Context) (err error) {
 			for _, q := range sendable(held) {
 				q.sending = true
 				wg.Add(1)
-				go func() { defer wg.Done(); o.send(ctx, q.seq, q.fb, results) }()
+				go func() { defer wg.Done(); o.send(ctx, q, results) }()
 			}
 		}
 		// 4. Heads, one transaction at a time.
@@ -882,12 +882,13 @@ func sendable(held map[uint64]*queued) []*queued {
 }
 
 // send submits one frozen batch until the chain has it or refuses it.
-func (o *Outbox) send(ctx context.Context, seq uint64, fb *frozen, results chan<- sent) {
+func (o *Outbox) send(ctx context.Context, q *queued, results chan<- sent) {
+	fb := q.fb
 	backoff := o.opts.MinBackoff
 	for {
 		res, err := o.chain.AnchorBatch(ctx, fb.Input)
 		if err == nil || permanent(err) {
-			results <- sent{seq: seq, fb: fb, err: err, rep: err == nil && res.Replayed}
+			results <- sent{queued: q, err: err, rep: err == nil && res.Replayed}
 			return
 		}
 		if ctx.Err() != nil {
@@ -940,11 +941,7 @@ func (o *Outbox) done(r sent) bool {
 	}
 	o.watching.Lock()
 	if o.onDone != nil {
-		cs, err := batchChanges(r.fb.Input)
-		if err != nil {
-			o.log.Error("outbox: cannot read back a sent batch's changes", slog.String("batch", r.fb.Input.ID), slog.Any("error", err))
-		}
-		o.onDone(cs)
+		o.onDone(r.changes)
 	}
 	o.watching.Unlock()
 	o.mu.Lock()
