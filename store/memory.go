@@ -454,24 +454,32 @@ func (m *Memory) Claim(ctx context.Context, key string, value []byte, ttl time.D
 }
 
 // CompareAndDelete implements [Store.CompareAndDelete].
-func (m *Memory) CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error) {
-	sk, s, err := m.begin(ctx, NamespaceKV, key)
-	if err != nil {
-		return false, err
+func (m *Memory) CompareAndDelete(ctx context.Context, old []byte, keys ...string) (int, error) {
+	sks := make([]string, len(keys))
+	shards := make([]*memShard, len(keys))
+	for i, key := range keys {
+		var err error
+		if sks[i], shards[i], err = m.begin(ctx, NamespaceKV, key); err != nil {
+			return 0, err
+		}
 	}
 	now := m.now().UnixNano()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if m.closed.Load() {
-		return false, ErrClosed
+	n := 0
+	for i, sk := range sks {
+		s := shards[i]
+		s.mu.Lock()
+		if m.closed.Load() {
+			s.mu.Unlock()
+			return n, ErrClosed
+		}
+		if cur, ok := s.m[sk]; ok && now < cur.exp && bytes.Equal(cur.val, old) {
+			delete(s.m, sk)
+			m.count.Add(-1)
+			n++
+		}
+		s.mu.Unlock()
 	}
-	cur, ok := s.m[sk]
-	if !ok || now >= cur.exp || !bytes.Equal(cur.val, old) {
-		return false, nil
-	}
-	delete(s.m, sk)
-	m.count.Add(-1)
-	return true, nil
+	return n, nil
 }
 
 // Delete implements [Store.Delete].

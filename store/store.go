@@ -131,10 +131,11 @@ type Store interface {
 	// with different values exactly one succeeds. A ttl <= 0 gives
 	// ErrInvalidTTL.
 	Claim(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
-	// CompareAndDelete atomically deletes the value stored under key if
-	// it is old, and reports whether it did: a missing or expired key, or
-	// another value, is left as it is (false, nil).
-	CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error)
+	// CompareAndDelete deletes each of keys whose value is old, each
+	// atomically (not all of them at once), and returns how many it
+	// deleted: a missing or expired key, or one holding another value, is
+	// left as it is. An invalid key fails the call before any deletion.
+	CompareAndDelete(ctx context.Context, old []byte, keys ...string) (int, error)
 
 	// Allow counts one request against the rate limit for key: at most limit
 	// requests per window (GCRA: a burst of limit, then limit per window

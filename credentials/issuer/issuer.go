@@ -482,6 +482,15 @@ type StatusSetter interface {
 	SetMany(ctx context.Context, entries []status.Entry) error
 }
 
+// CheckedSetter is a StatusStore that makes changes only if check accepts
+// the values of guards, read once the changes other instances accepted
+// earlier of the entries and the guards are committed
+// (statuslist.Shared); setStatus uses it when the store has it, so that a
+// change waiting for another instance's revocation is refused.
+type CheckedSetter interface {
+	SetManyIf(ctx context.Context, entries []status.Entry, guards []status.Ref, check func(values []uint8) error) error
+}
+
 // each runs f(0) … f(n-1) concurrently (the last on the calling
 // goroutine) and returns the error of the lowest i that failed.
 func each(n int, f func(i int) error) error {
@@ -1052,37 +1061,39 @@ func (is *Issuer) setStatus(ctx context.Context, id, action string) error {
 	if err != nil {
 		return err
 	}
-	revoked := false
-	for _, r := range refs {
-		if r.Purpose != credentials.PurposeRevocation && r.Purpose != status.PurposeToken {
-			continue
+	// A revoked credential (a revocation bit 1, or a token entry invalid)
+	// can only be revoked again.
+	var guards []status.Ref
+	if action != ActionRevoke {
+		for _, r := range refs {
+			if r.Purpose == credentials.PurposeRevocation || r.Purpose == status.PurposeToken {
+				guards = append(guards, r)
+			}
 		}
-		_, v, err := is.cfg.Status.Get(ctx, r.ListID, r.Index)
-		if err != nil {
-			return err
-		}
-		revoked = revoked || (r.Purpose == credentials.PurposeRevocation && v == 1) || (r.Purpose == status.PurposeToken && v == status.TokenInvalid)
 	}
-	if revoked && action != ActionRevoke {
-		return fmt.Errorf("%w: the credential is revoked", ErrStatusConflict)
+	check := func(values []uint8) error {
+		for i, v := range values {
+			if p := guards[i].Purpose; (p == credentials.PurposeRevocation && v == 1) || (p == status.PurposeToken && v == status.TokenInvalid) {
+				return fmt.Errorf("%w: the credential is revoked", ErrStatusConflict)
+			}
+		}
+		return nil
 	}
 	// Every entry of the credential's group (see IssueGroup): the refs of
 	// each purpose, not only the first.
 	values := actionValues[action]
-	if values == nil {
-		return fmt.Errorf("%w: action %q (want revoke, suspend or reinstate)", credentials.ErrInvalid, action)
-	}
 	var entries []status.Entry
 	for _, r := range refs {
 		if v, ok := values[r.Purpose]; ok {
 			entries = append(entries, status.Entry{ListID: r.ListID, Index: r.Index, Value: v})
 		}
 	}
-	if m, ok := is.cfg.Status.(StatusSetter); ok {
-		err = m.SetMany(ctx, entries)
+	if c, ok := is.cfg.Status.(CheckedSetter); ok && values != nil {
+		err = c.SetManyIf(ctx, entries, guards, check)
 	} else {
-		for _, e := range entries {
-			err = errors.Join(err, is.cfg.Status.Set(ctx, e.ListID, e.Index, e.Value))
+		err = is.setChecked(ctx, entries, guards, check)
+		if err == nil && values == nil {
+			return fmt.Errorf("%w: action %q (want revoke, suspend or reinstate)", credentials.ErrInvalid, action)
 		}
 	}
 	if err == nil {
@@ -1091,6 +1102,29 @@ func (is *Issuer) setStatus(ctx context.Context, id, action string) error {
 			delete(is.lists, r.ListID)
 		}
 		is.mu.Unlock()
+	}
+	return err
+}
+
+// setChecked makes the changes if check accepts the values of guards, for
+// a store that is not a CheckedSetter: it reads them first.
+func (is *Issuer) setChecked(ctx context.Context, entries []status.Entry, guards []status.Ref, check func([]uint8) error) error {
+	values := make([]uint8, len(guards))
+	for i, g := range guards {
+		var err error
+		if _, values[i], err = is.cfg.Status.Get(ctx, g.ListID, g.Index); err != nil {
+			return err
+		}
+	}
+	if err := check(values); err != nil || len(entries) == 0 {
+		return err
+	}
+	if m, ok := is.cfg.Status.(StatusSetter); ok {
+		return m.SetMany(ctx, entries)
+	}
+	var err error
+	for _, e := range entries {
+		err = errors.Join(err, is.cfg.Status.Set(ctx, e.ListID, e.Index, e.Value))
 	}
 	return err
 }

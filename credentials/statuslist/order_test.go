@@ -3,13 +3,17 @@ package statuslist_test
 import (
 	"context"
 	"errors"
+	"path/filepath"
 	"strconv"
 	"testing"
 	"time"
 
+	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/internal/testredis"
+	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/store"
 	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
@@ -98,6 +102,87 @@ func TestSharedChangesOrderedAcrossInstances(t *testing.T) {
 	}
 }
 
+// TestSharedChangeAfterRevocationAcrossInstances: a client revokes a
+// credential through instance a, whose batch is slow to commit, then
+// reinstates or suspends it through instance b. b must wait for a's
+// revocation and then refuse the change as the issuer refuses a change of
+// a revoked credential (409 status_conflict), changing nothing: before,
+// b read the entries before the wait (or, for a credential whose
+// revocation and suspension are separate entries, did not wait at all)
+// and answered that the change was made (SECURITY.md, Known gaps, 21(d)).
+func TestSharedChangeAfterRevocationAcrossInstances(t *testing.T) {
+	ks, err := keystore.Open(filepath.Join(t.TempDir(), "keystore.json"), make([]byte, 16), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, newStore := range sharedStores() {
+		for _, format := range []string{issuer.FormatVCJWT, issuer.FormatSDJWT} {
+			for _, action := range []string{issuer.ActionReinstate, issuer.ActionSuspend} {
+				t.Run(name+"/"+format+"/"+action, func(t *testing.T) {
+					markers := newStore(t)
+					opt := func(o *statuslist.SharedOptions) { o.Markers, o.MarkerTTL = markers, 300*time.Millisecond }
+					l := openLedger(t)
+					sl := &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}
+					a := startInstanceAnchor(t, sl, t.TempDir(), "a", nil, opt)
+					b := startInstanceAnchor(t, l, t.TempDir(), "b", nil, opt)
+					newIssuer := func(in *instance) *issuer.Issuer {
+						is, err := issuer.New(issuer.Config{BaseURL: "https://node.example", Keys: ks, Status: in.shared})
+						if err != nil {
+							t.Fatal(err)
+						}
+						return is
+					}
+					isA, isB := newIssuer(a), newIssuer(b)
+					ctx := context.Background()
+					actor := issuer.Actor{ClientID: "rp-1"}
+					cred, err := isA.Issue(ctx, map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential"},
+						"credentialSubject": map[string]any{"id": "did:example:holder"}}, issuer.IssueOptions{Client: "rp-1", Format: format})
+					if err != nil {
+						t.Fatal(err)
+					}
+					before := converged(t, l, a, b)
+
+					sl.armed.Store(true)
+					if err := isA.SetStatusAs(ctx, cred.ID, issuer.ActionRevoke, actor); err != nil { // its commit is held
+						t.Fatal(err)
+					}
+					<-sl.held
+					changed := make(chan error, 1)
+					go func() { changed <- isB.SetStatusAs(ctx, cred.ID, action, actor) }()
+					select {
+					case err = <-changed:
+						t.Errorf("b answered the %s (%v) while a's revocation was not committed", action, err)
+						close(sl.release)
+					case <-time.After(time.Second):
+						close(sl.release)
+						err = <-changed
+					}
+					if !errors.Is(err, issuer.ErrStatusConflict) {
+						t.Fatalf("b's %s after a's revocation: %v, want ErrStatusConflict", action, err)
+					}
+
+					after := converged(t, l, a, b)
+					for _, r := range cred.Status {
+						want, version := value(t, before, r), before[r.ListID].Version
+						if r.Purpose != status.PurposeSuspension {
+							want, version = 1, version+1 // revoked
+							if r.Purpose == status.PurposeToken {
+								want = status.TokenInvalid
+							}
+						}
+						if got := value(t, after, r); got != want {
+							t.Errorf("%s entry %d, want %d", r.Purpose, got, want)
+						}
+						if got := after[r.ListID].Version; got != version {
+							t.Errorf("%s list at version %d, want %d: the refused change was anchored", r.Purpose, got, version)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
 // TestSharedChangePendingTimeout: a change of an entry whose marker another
 // instance holds past the wait is refused with status.ErrChangePending and
 // changes nothing; once the holder is done, or its marker expired (the
@@ -131,8 +216,8 @@ func TestSharedChangePendingTimeout(t *testing.T) {
 	if _, v, _ := b.shared.Get(ctx, r.ListID, r.Index); v != 0 || b.shared.Pending() != 0 {
 		t.Fatalf("a refused change was kept: value %d, %d pending", v, b.shared.Pending())
 	}
-	if ok, err := markers.CompareAndDelete(ctx, key, []byte("a")); !ok || err != nil {
-		t.Fatalf("b's refused change touched a's marker: %v %v", ok, err)
+	if n, err := markers.CompareAndDelete(ctx, []byte("a"), key); n != 1 || err != nil {
+		t.Fatalf("b's refused change touched a's marker: %d %v", n, err)
 	}
 	if err := b.shared.Set(ctx, r.ListID, r.Index, 1); err != nil {
 		t.Fatal(err)

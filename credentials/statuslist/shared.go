@@ -49,9 +49,9 @@ type Markers interface {
 	// Claim stores value under key for ttl if the key is free or already
 	// holds value (its ttl restarts), and reports whether it did.
 	Claim(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
-	// CompareAndDelete deletes key if it holds old, and reports whether
-	// it did.
-	CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error)
+	// CompareAndDelete deletes each of keys that holds old, and returns
+	// how many it deleted.
+	CompareAndDelete(ctx context.Context, old []byte, keys ...string) (int, error)
 }
 
 // SharedOptions configures NewShared. All fields but Markers, the
@@ -342,6 +342,17 @@ func (s *Shared) Set(ctx context.Context, listID string, index int, value uint8)
 // chain afterwards. Every instance's lists show them once they are on the
 // chain; this instance's Get at once.
 func (s *Shared) SetMany(ctx context.Context, entries []status.Entry) error {
+	return s.SetManyIf(ctx, entries, nil, nil)
+}
+
+// SetManyIf is SetMany made only if check accepts the values of guards
+// (in their order, each as Get reads it); else it returns check's error
+// and changes nothing. The values are read once this instance holds the
+// markers of the entries and the guards (with Markers): after the
+// changes of them other instances accepted earlier are committed. They
+// are read from this instance's view of the chain, which may lag those
+// commits by the ledger's event delivery (SECURITY.md, Known gaps, 21).
+func (s *Shared) SetManyIf(ctx context.Context, entries []status.Entry, guards []status.Ref, check func(values []uint8) error) error {
 	changes := make([]chaincode.StatusChange, len(entries))
 	s.mu.RLock()
 	for i, e := range entries {
@@ -366,14 +377,37 @@ func (s *Shared) SetMany(ctx context.Context, entries []status.Entry) error {
 		}
 		changes[i] = chaincode.StatusChange{List: e.ListID, Index: uint64(e.Index), Status: e.Value}
 	}
+	for _, g := range guards {
+		if _, _, err := s.valueLocked(g.ListID, g.Index); err != nil {
+			s.mu.RUnlock()
+			return err
+		}
+	}
 	s.mu.RUnlock()
-	if err := s.mark(ctx, changes); err != nil {
+	guardKeys := make([]entryKey, len(guards))
+	for i, g := range guards {
+		guardKeys[i] = entryKey{g.ListID, g.Index}
+	}
+	keys := append(changeKeys(changes), guardKeys...)
+	if err := s.mark(ctx, keys); err != nil {
 		return err
+	}
+	if check != nil {
+		values := make([]uint8, len(guards))
+		s.mu.RLock()
+		for i, g := range guards {
+			_, values[i], _ = s.valueLocked(g.ListID, g.Index)
+		}
+		s.mu.RUnlock()
+		if err := check(values); err != nil {
+			s.release(keys)
+			return err
+		}
 	}
 	s.anchoring.RLock()
 	defer s.anchoring.RUnlock()
 	if err := s.opts.Anchor.Anchor(context.WithoutCancel(ctx), changes); err != nil {
-		s.Done(changes)
+		s.release(keys)
 		return err
 	}
 	s.mu.Lock()
@@ -381,21 +415,24 @@ func (s *Shared) SetMany(ctx context.Context, entries []status.Entry) error {
 		s.overlay[entryKey{e.ListID, e.Index}] = e.Value
 	}
 	s.mu.Unlock()
+	// The guards' markers are kept only while the changes are accepted;
+	// the changes' until the outbox is done with them (Done).
+	s.release(guardKeys)
 	return nil
 }
 
-// mark counts changes as this instance's and claims each entry's marker,
+// mark counts changes of keys as this instance's and claims each entry's marker,
 // waiting while another instance holds it (at most MarkerWait). Entries
 // are counted and claimed one at a time, in one order on every instance,
 // so two instances never hold one marker each while waiting for the
 // other's: an instance holds only markers of changes its outbox has (they
 // commit without waiting) and those it claimed before the one it waits
 // for.
-func (s *Shared) mark(ctx context.Context, changes []chaincode.StatusChange) error {
+func (s *Shared) mark(ctx context.Context, keys []entryKey) error {
 	if s.opts.Markers == nil {
 		return nil
 	}
-	keys := changeKeys(changes)
+	keys = slices.Clone(keys)
 	slices.SortFunc(keys, func(a, b entryKey) int {
 		return cmp.Or(strings.Compare(a.list, b.list), cmp.Compare(a.index, b.index))
 	})
@@ -500,14 +537,15 @@ func (s *Shared) RunMarkers(ctx context.Context) error {
 // with (ledger.Outbox.Watch): an entry none of whose changes accepted
 // here remain gets its marker cleared, in the background.
 func (s *Shared) Done(changes []chaincode.StatusChange) {
-	if s.opts.Markers != nil {
-		s.release(changeKeys(changes))
-	}
+	s.release(changeKeys(changes))
 }
 
 // release uncounts one change of each of keys and clears, in the
 // background, the markers of entries left with none.
 func (s *Shared) release(keys []entryKey) {
+	if s.opts.Markers == nil {
+		return
+	}
 	var free []entryKey
 	s.mu.Lock()
 	for _, k := range keys {
@@ -529,30 +567,49 @@ func (s *Shared) release(keys []entryKey) {
 const markerClearTimeout = 5 * time.Second
 
 // clear deletes this instance's markers of keys, except those of entries
-// it accepted a change of again since.
+// it accepted a change of again since, in one store call. It holds the
+// keys' marker locks (in order) meanwhile, so that no claim of one of
+// them by this instance is deleted.
 func (s *Shared) clear(keys []entryKey) {
+	stripes := make([]int, 0, len(keys))
+	for _, k := range keys {
+		stripes = append(stripes, s.markerStripe(k))
+	}
+	slices.Sort(stripes)
+	stripes = slices.Compact(stripes)
+	for _, i := range stripes {
+		s.markerLocks[i].Lock()
+	}
+	defer func() {
+		for _, i := range stripes {
+			s.markerLocks[i].Unlock()
+		}
+	}()
+	names := make([]string, 0, len(keys))
+	s.mu.RLock()
+	for _, k := range keys {
+		if _, again := s.marking[k]; !again {
+			names = append(names, markerKey(k))
+		}
+	}
+	s.mu.RUnlock()
+	if len(names) == 0 {
+		return
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), markerClearTimeout)
 	defer cancel()
-	me := []byte(s.opts.Own.instance)
-	for _, k := range keys {
-		lock := s.markerLock(k)
-		lock.Lock()
-		s.mu.RLock()
-		_, again := s.marking[k]
-		s.mu.RUnlock()
-		var err error
-		if !again {
-			_, err = s.opts.Markers.CompareAndDelete(ctx, markerKey(k), me)
-		}
-		lock.Unlock()
-		if err != nil && s.opts.OnError != nil {
-			s.opts.OnError(fmt.Errorf("statuslist: change pending marker of entry %d of list %s not cleared (it expires after %v): %w", k.index, k.list, s.opts.MarkerTTL, err))
-		}
+	if _, err := s.opts.Markers.CompareAndDelete(ctx, []byte(s.opts.Own.instance), names...); err != nil && s.opts.OnError != nil {
+		s.opts.OnError(fmt.Errorf("statuslist: change pending markers of %d entries (%s, ...) not cleared (they expire after %v): %w", len(names), names[0], s.opts.MarkerTTL, err))
 	}
 }
 
+// markerStripe is the index in markerLocks of entry k's lock.
+func (s *Shared) markerStripe(k entryKey) int {
+	return int(maphash.Comparable(s.markerSeed, k) % uint64(len(s.markerLocks)))
+}
+
 func (s *Shared) markerLock(k entryKey) *sync.Mutex {
-	return &s.markerLocks[maphash.Comparable(s.markerSeed, k)%uint64(len(s.markerLocks))]
+	return &s.markerLocks[s.markerStripe(k)]
 }
 
 // markerKey is the shared store's key of entry k's marker.
@@ -569,6 +626,11 @@ func (s *Shared) Get(ctx context.Context, listID string, index int) (string, uin
 	}
 	s.mu.RLock()
 	defer s.mu.RUnlock()
+	return s.valueLocked(listID, index)
+}
+
+// valueLocked is Get with s.mu held.
+func (s *Shared) valueLocked(listID string, index int) (string, uint8, error) {
 	l := s.lists[listID]
 	purpose := ""
 	if l != nil {

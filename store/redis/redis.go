@@ -434,26 +434,55 @@ func (r *Store) Claim(ctx context.Context, key string, value []byte, ttl time.Du
 	return n == 1, nil
 }
 
-// compareDeleteScript deletes KEYS[1] if its value is ARGV[1] and
-// returns 1, else 0.
+// compareDeleteScript deletes each of KEYS whose value is ARGV[1] and
+// returns how many it deleted.
 var compareDeleteScript = redis.NewScript(`
-if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
-redis.call('DEL', KEYS[1])
-return 1
+local n = 0
+for _, k in ipairs(KEYS) do
+  if redis.call('GET', k) == ARGV[1] then
+    redis.call('DEL', k)
+    n = n + 1
+  end
+end
+return n
 `)
 
-// CompareAndDelete implements [store.Store.CompareAndDelete] with one Lua
-// script (compareDeleteScript).
-func (r *Store) CompareAndDelete(ctx context.Context, key string, old []byte) (bool, error) {
-	sk, err := r.begin(ctx, store.NamespaceKV, key)
-	if err != nil {
-		return false, err
+// CompareAndDelete implements [store.Store.CompareAndDelete]: one Lua
+// script (compareDeleteScript) for all the keys, on a Cluster (keys in
+// different slots) one script per key, pipelined.
+func (r *Store) CompareAndDelete(ctx context.Context, old []byte, keys ...string) (int, error) {
+	sks := make([]string, len(keys))
+	for i, key := range keys {
+		var err error
+		if sks[i], err = r.begin(ctx, store.NamespaceKV, key); err != nil {
+			return 0, err
+		}
 	}
-	n, err := compareDeleteScript.Run(ctx, r.c, []string{sk}, nonNil(old)).Int64()
-	if err != nil {
-		return false, wrap("compare and delete", err)
+	switch {
+	case len(sks) == 0:
+		return 0, nil
+	case !r.cluster || len(sks) == 1:
+		n, err := compareDeleteScript.Run(ctx, r.c, sks, nonNil(old)).Int64()
+		if err != nil {
+			return 0, wrap("compare and delete", err)
+		}
+		return int(n), nil
 	}
-	return n == 1, nil
+	cmds := make([]*redis.Cmd, len(sks))
+	if _, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, sk := range sks {
+			cmds[i] = compareDeleteScript.Eval(ctx, p, []string{sk}, nonNil(old))
+		}
+		return nil
+	}); err != nil {
+		return 0, wrap("compare and delete", err)
+	}
+	n := 0
+	for _, c := range cmds {
+		d, _ := c.Int64()
+		n += int(d)
+	}
+	return n, nil
 }
 
 // Delete implements [store.Store.Delete].

@@ -429,26 +429,59 @@ func testKVClaim(t *testing.T, s store.Store) {
 func testKVCompareAndDelete(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	k := secret("marker")
-	del := func(what, old string, want bool) {
+	del := func(what, old string, want int, keys ...string) {
 		t.Helper()
-		ok, err := s.CompareAndDelete(ctx, k, []byte(old))
+		n, err := s.CompareAndDelete(ctx, []byte(old), keys...)
 		noErr(t, what, err)
-		if ok != want {
-			t.Fatalf("%s deleted %v, want %v", what, ok, want)
+		if n != want {
+			t.Fatalf("%s deleted %d, want %d", what, n, want)
 		}
 	}
-	del("CompareAndDelete missing", "a", false)
+	del("CompareAndDelete of no keys", "a", 0)
+	del("CompareAndDelete missing", "a", 0, k)
 	noErr(t, "Set", s.Set(ctx, k, []byte("a"), longTTL))
-	del("CompareAndDelete of another value", "b", false)
+	del("CompareAndDelete of another value", "b", 0, k)
 	v, err := s.Get(ctx, k)
 	wantValue(t, "Get after a refused delete", v, err, []byte("a"))
-	del("CompareAndDelete", "a", true)
+	del("CompareAndDelete", "a", 1, k)
 	_, err = s.Get(ctx, k)
 	wantErr(t, "Get deleted", err, store.ErrNotFound)
-	del("CompareAndDelete again", "a", false)
+	del("CompareAndDelete again", "a", 0, k)
 	noErr(t, "Set short", s.Set(ctx, k, []byte("a"), shortTTL))
 	time.Sleep(settle)
-	del("CompareAndDelete expired", "a", false)
+	del("CompareAndDelete expired", "a", 0, k)
+
+	// Several keys (on a Cluster, in different slots): each deleted only
+	// if it holds old.
+	var held, others []string
+	for i := range 8 {
+		hk, ok := secret("marker-held-"+strconv.Itoa(i)), secret("marker-other-"+strconv.Itoa(i))
+		noErr(t, "Set held", s.Set(ctx, hk, []byte("a"), longTTL))
+		noErr(t, "Set other", s.Set(ctx, ok, []byte("b"), longTTL))
+		held, others = append(held, hk), append(others, ok)
+	}
+	short := secret("marker-short")
+	noErr(t, "Set short", s.Set(ctx, short, []byte("a"), shortTTL))
+	time.Sleep(settle)
+	mixed := []string{secret("marker-missing"), short}
+	for i := range held {
+		mixed = append(mixed, held[i], others[i])
+	}
+	mixed = append(mixed, held[0]) // twice: deleted once
+	del("CompareAndDelete of several keys", "a", len(held), mixed...)
+	for i := range held {
+		_, err := s.Get(ctx, held[i])
+		wantErr(t, "Get of a deleted key", err, store.ErrNotFound)
+		v, err := s.Get(ctx, others[i])
+		wantValue(t, "Get of a key holding another value", v, err, []byte("b"))
+	}
+
+	// An invalid key fails the call before any deletion.
+	noErr(t, "Set", s.Set(ctx, k, []byte("a"), longTTL))
+	_, err = s.CompareAndDelete(ctx, []byte("a"), k, "")
+	wantErr(t, "CompareAndDelete with an empty key", err, store.ErrInvalidKey)
+	v, err = s.Get(ctx, k)
+	wantValue(t, "Get after a refused call", v, err, []byte("a"))
 }
 
 func testNamespacesAreSeparate(t *testing.T, s store.Store) {
@@ -564,7 +597,7 @@ func testBadInput(t *testing.T, s store.Store) {
 	wantErr(t, "CompareAndSwap empty key", err, store.ErrInvalidKey)
 	_, err = s.Claim(ctx, "", []byte("v"), longTTL)
 	wantErr(t, "Claim empty key", err, store.ErrInvalidKey)
-	_, err = s.CompareAndDelete(ctx, "", []byte("v"))
+	_, err = s.CompareAndDelete(ctx, []byte("v"), "")
 	wantErr(t, "CompareAndDelete empty key", err, store.ErrInvalidKey)
 	_, err = s.Allow(ctx, "", 1, time.Minute)
 	wantErr(t, "Allow empty key", err, store.ErrInvalidKey)
@@ -641,7 +674,7 @@ func testContextCanceled(t *testing.T, s store.Store) {
 	check("CompareAndSwap", err)
 	_, err = s.Claim(canceled, k, []byte("v"), longTTL)
 	check("Claim", err)
-	_, err = s.CompareAndDelete(canceled, k, []byte("v"))
+	_, err = s.CompareAndDelete(canceled, []byte("v"), k)
 	check("CompareAndDelete", err)
 	_, err = s.Allow(canceled, k, 1, time.Minute)
 	check("Allow", err)
@@ -690,7 +723,7 @@ func testClosed(t *testing.T, s store.Store) {
 	wantErr(t, "CompareAndSwap", err, store.ErrClosed)
 	_, err = s.Claim(ctx, k, []byte("v"), longTTL)
 	wantErr(t, "Claim", err, store.ErrClosed)
-	_, err = s.CompareAndDelete(ctx, k, []byte("v"))
+	_, err = s.CompareAndDelete(ctx, []byte("v"), k)
 	wantErr(t, "CompareAndDelete", err, store.ErrClosed)
 	_, err = s.Allow(ctx, k, 1, time.Minute)
 	wantErr(t, "Allow", err, store.ErrClosed)
