@@ -183,6 +183,88 @@ func TestSharedChangeAfterRevocationAcrossInstances(t *testing.T) {
 	}
 }
 
+// TestSharedMarkerCalls: the markers of one batch are cleared in one
+// store call; a change of an entry whose marker the instance holds makes
+// no store call, until the marker is seen taken by another instance
+// (RunMarkers' refresh): then the change waits for it again.
+func TestSharedMarkerCalls(t *testing.T) {
+	markers := &countingMarkers{Markers: sharedStores()["memory"](t)}
+	const ttl = 300 * time.Millisecond
+	l := openLedger(t)
+	sl := &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}
+	a := startInstanceAnchor(t, sl, t.TempDir(), "a", nil, func(o *statuslist.SharedOptions) { o.Markers, o.MarkerTTL = markers, ttl })
+	id := a.issue(t, "client-a")
+	refs, err := a.shared.Refs(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	entries := make([]status.Entry, len(refs))
+	keys := make([]string, len(refs))
+	for i, r := range refs {
+		entries[i] = status.Entry{ListID: r.ListID, Index: r.Index, Value: 1}
+		keys[i] = "status-change-pending:" + r.ListID + ":" + strconv.Itoa(r.Index)
+	}
+	if err := a.shared.SetMany(ctx, entries); err != nil {
+		t.Fatal(err)
+	}
+	converged(t, l, a)
+	waitFor := func(what string, cond func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !cond(); time.Sleep(10 * time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: %d claims, %d clears", what, markers.claims.Load(), markers.clears.Load())
+			}
+		}
+	}
+	waitFor("the batch's markers cleared", func() bool { return markers.clears.Load() > 0 })
+	time.Sleep(100 * time.Millisecond)
+	if c, d := markers.claims.Load(), markers.clears.Load(); c != int64(len(refs)) || d != 1 {
+		t.Fatalf("%d claims and %d clears for a batch of %d entries, want %d and 1", c, d, len(refs), len(refs))
+	}
+	for _, k := range keys {
+		if ok, err := markers.Claim(ctx, k, []byte("x"), time.Millisecond); !ok || err != nil {
+			t.Fatalf("marker %s not cleared: %v %v", k, ok, err)
+		}
+	}
+
+	// While a's first change of the entry waits in its outbox, a holds the
+	// marker: a second change claims nothing.
+	r := refs[1]
+	sl.armed.Store(true)
+	if err := a.shared.Set(ctx, r.ListID, r.Index, 0); err != nil {
+		t.Fatal(err)
+	}
+	<-sl.held
+	claims := markers.claims.Load()
+	if err := a.shared.Set(ctx, r.ListID, r.Index, 1); err != nil {
+		t.Fatal(err)
+	}
+	if got := markers.claims.Load(); got != claims {
+		t.Fatalf("a change of an entry whose marker the instance holds made %d claims", got-claims)
+	}
+	// The marker lost (a store that lost its keys) and taken by instance
+	// x: once a's refresh sees it, a's changes of the entry wait for x.
+	key := keys[1]
+	if n, err := markers.CompareAndDelete(ctx, []byte("a"), key); n != 1 || err != nil {
+		t.Fatal(n, err)
+	}
+	if ok, err := markers.Claim(ctx, key, []byte("x"), time.Minute); !ok || err != nil {
+		t.Fatal(ok, err)
+	}
+	time.Sleep(ttl) // RunMarkers refreshes every ttl/3
+	wctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	if err := a.shared.Set(wctx, r.ListID, r.Index, 0); !errors.Is(err, status.ErrChangePending) {
+		t.Fatalf("a change of an entry whose marker x holds: %v, want ErrChangePending", err)
+	}
+	close(sl.release)
+	if n, err := markers.CompareAndDelete(ctx, []byte("x"), key); n != 1 || err != nil {
+		t.Fatal(n, err)
+	}
+	converged(t, l, a)
+}
+
 // TestSharedChangePendingTimeout: a change of an entry whose marker another
 // instance holds past the wait is refused with status.ErrChangePending and
 // changes nothing; once the holder is done, or its marker expired (the

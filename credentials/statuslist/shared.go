@@ -160,7 +160,17 @@ type Shared struct {
 	// being accepted) that the outbox is not done with; an entry in it
 	// has its marker kept. markerLocks serialize claiming and clearing
 	// one entry's marker (by a hash of the entry).
-	marking     map[entryKey]int
+	marking map[entryKey]int
+	// held is the entries whose marker this instance claimed (or
+	// refreshed) and has not cleared or seen taken: a change of one
+	// claims it no more (RunMarkers keeps it). Changed with the entry's
+	// marker lock held.
+	held map[entryKey]bool
+	// guarded holds, per entry of a change accepted here, the guards of
+	// SetManyIf counted with it (one slice per change, oldest first):
+	// Done releases them with the change, so their markers are cleared
+	// in the same store call.
+	guarded     map[entryKey][][]entryKey
 	markerLocks [64]sync.Mutex
 	markerSeed  maphash.Seed
 }
@@ -196,7 +206,7 @@ func NewShared(opts SharedOptions) (*Shared, error) {
 		opts.MarkerWait = 10 * time.Second
 	}
 	s := &Shared{opts: opts, size: opts.Own.size, lists: map[string]*chainList{}, overlay: map[entryKey]uint8{},
-		dirty: map[string]bool{}, kick: make(chan struct{}, 1), marking: map[entryKey]int{}, markerSeed: maphash.MakeSeed()}
+		dirty: map[string]bool{}, kick: make(chan struct{}, 1), marking: map[entryKey]int{}, held: map[entryKey]bool{}, guarded: map[entryKey][][]entryKey{}, markerSeed: maphash.MakeSeed()}
 	for _, id := range opts.Own.Lists() {
 		snap, err := opts.Own.Snapshot(context.Background(), id)
 		if err != nil {
@@ -404,9 +414,27 @@ func (s *Shared) SetManyIf(ctx context.Context, entries []status.Entry, guards [
 			return err
 		}
 	}
+	// The guards' markers are kept with the first change, released by
+	// Done (which may come as soon as Anchor returns).
+	withChange := s.opts.Markers != nil && len(guardKeys) > 0 && len(changes) > 0
+	if withChange {
+		s.mu.Lock()
+		s.guarded[keys[0]] = append(s.guarded[keys[0]], guardKeys)
+		s.mu.Unlock()
+	}
 	s.anchoring.RLock()
 	defer s.anchoring.RUnlock()
 	if err := s.opts.Anchor.Anchor(context.WithoutCancel(ctx), changes); err != nil {
+		if withChange {
+			s.mu.Lock()
+			g := slices.DeleteFunc(s.guarded[keys[0]], func(g []entryKey) bool { return &g[0] == &guardKeys[0] })
+			if len(g) == 0 {
+				delete(s.guarded, keys[0])
+			} else {
+				s.guarded[keys[0]] = g
+			}
+			s.mu.Unlock()
+		}
 		s.release(keys)
 		return err
 	}
@@ -415,9 +443,9 @@ func (s *Shared) SetManyIf(ctx context.Context, entries []status.Entry, guards [
 		s.overlay[entryKey{e.ListID, e.Index}] = e.Value
 	}
 	s.mu.Unlock()
-	// The guards' markers are kept only while the changes are accepted;
-	// the changes' until the outbox is done with them (Done).
-	s.release(guardKeys)
+	if !withChange {
+		s.release(guardKeys)
+	}
 	return nil
 }
 
@@ -441,8 +469,9 @@ func (s *Shared) mark(ctx context.Context, keys []entryKey) error {
 	for i, k := range keys {
 		s.mu.Lock()
 		s.marking[k]++
+		held := s.held[k]
 		s.mu.Unlock()
-		if i > 0 && keys[i-1] == k {
+		if held || i > 0 && keys[i-1] == k {
 			continue
 		}
 		if err := s.claim(ctx, k); err != nil {
@@ -462,13 +491,20 @@ func changeKeys(changes []chaincode.StatusChange) []entryKey {
 }
 
 // claim sets (or refreshes) this instance's marker of entry k, polling
-// with backoff while another instance's is there, until ctx ends.
+// with backoff while another instance's is there, until ctx ends. A held
+// marker is not claimed again: clear forgets it before deleting it, once
+// no change counts it.
 func (s *Shared) claim(ctx context.Context, k entryKey) error {
 	key, me := markerKey(k), []byte(s.opts.Own.instance)
 	lock := s.markerLock(k)
 	for wait := 2 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
 		lock.Lock()
 		ok, err := s.opts.Markers.Claim(ctx, key, me, s.opts.MarkerTTL)
+		if ok {
+			s.mu.Lock()
+			s.held[k] = true
+			s.mu.Unlock()
+		}
 		lock.Unlock()
 		switch {
 		case ok:
@@ -509,13 +545,21 @@ func (s *Shared) RunMarkers(ctx context.Context) error {
 			lock := s.markerLock(k)
 			lock.Lock()
 			s.mu.RLock()
-			_, held := s.marking[k]
+			_, counted := s.marking[k]
 			s.mu.RUnlock()
 			var err error
-			if held {
+			if counted {
 				// Not claimed (false) is no failure: a change of this
 				// instance is waiting for another's marker.
-				_, err = s.opts.Markers.Claim(ctx, markerKey(k), me, s.opts.MarkerTTL)
+				var ok bool
+				ok, err = s.opts.Markers.Claim(ctx, markerKey(k), me, s.opts.MarkerTTL)
+				s.mu.Lock()
+				if ok {
+					s.held[k] = true
+				} else {
+					delete(s.held, k)
+				}
+				s.mu.Unlock()
 			}
 			lock.Unlock()
 			if ctx.Err() != nil {
@@ -537,7 +581,20 @@ func (s *Shared) RunMarkers(ctx context.Context) error {
 // with (ledger.Outbox.Watch): an entry none of whose changes accepted
 // here remain gets its marker cleared, in the background.
 func (s *Shared) Done(changes []chaincode.StatusChange) {
-	s.release(changeKeys(changes))
+	keys := changeKeys(changes)
+	s.mu.Lock()
+	for _, k := range keys[:len(changes)] {
+		if g := s.guarded[k]; len(g) > 0 {
+			keys = append(keys, g[0]...)
+			if len(g) == 1 {
+				delete(s.guarded, k)
+			} else {
+				s.guarded[k] = g[1:]
+			}
+		}
+	}
+	s.mu.Unlock()
+	s.release(keys)
 }
 
 // release uncounts one change of each of keys and clears, in the
@@ -586,13 +643,14 @@ func (s *Shared) clear(keys []entryKey) {
 		}
 	}()
 	names := make([]string, 0, len(keys))
-	s.mu.RLock()
+	s.mu.Lock()
 	for _, k := range keys {
 		if _, again := s.marking[k]; !again {
+			delete(s.held, k)
 			names = append(names, markerKey(k))
 		}
 	}
-	s.mu.RUnlock()
+	s.mu.Unlock()
 	if len(names) == 0 {
 		return
 	}
