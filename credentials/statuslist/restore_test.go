@@ -2,7 +2,9 @@ package statuslist_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -46,26 +48,7 @@ func TestSharedRestoreWhileSending(t *testing.T) {
 	l := openLedger(t)
 	dir := t.TempDir()
 	open := func(led ledger.Ledger) (*statuslist.Shared, *ledger.Outbox) {
-		own, err := statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{Instance: "a"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ob, err := ledger.OpenOutbox(filepath.Join(dir, "outbox.db"), ledger.Client{L: led},
-			ledger.OutboxOptions{Window: 5 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids, err := statuslist.NewCredentialIDs(testIDKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		chosen := ledgertest.ChosenIDs(t, l, filepath.Join(t.TempDir(), "bindings.db"), ledgertest.RegionA)
-		sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: ob, Chosen: chosen, Region: ledgertest.RegionA,
-			BatchPrefix: ob.NodeID() + "-", Markers: markers, MarkerTTL: ttl})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sh, ob
+		return openStopped(t, l, led, dir, markers, ttl)
 	}
 	ctx := context.Background()
 	// Instance a accepts a suspension while its outbox does not run (the
@@ -136,5 +119,67 @@ func TestSharedRestoreWhileSending(t *testing.T) {
 	time.Sleep(3 * ttl)
 	if err := b.shared.Set(ctx, list, idx, 0); err != nil {
 		t.Fatalf("b's change of an entry a's outbox committed: %v", err)
+	}
+}
+
+// openStopped opens instance "a" of region A over dir with markers whose
+// ttl is ttl, its outbox sending to led (l, or a wrapper of it); nothing
+// runs: neither the outbox nor RunMarkers.
+func openStopped(t *testing.T, l, led ledger.Ledger, dir string, markers statuslist.Markers, ttl time.Duration) (*statuslist.Shared, *ledger.Outbox) {
+	t.Helper()
+	own, err := statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{Instance: "a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob, err := ledger.OpenOutbox(filepath.Join(dir, "outbox.db"), ledger.Client{L: led},
+		ledger.OutboxOptions{Window: 5 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := statuslist.NewCredentialIDs(testIDKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chosen := ledgertest.ChosenIDs(t, l, filepath.Join(t.TempDir(), "bindings.db"), ledgertest.RegionA)
+	sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: ob, Chosen: chosen, Region: ledgertest.RegionA,
+		BatchPrefix: ob.NodeID() + "-", Markers: markers, MarkerTTL: ttl, MarkerWait: 200 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sh, ob
+}
+
+// TestSharedStalledHolderClaimsAgain: an instance holding an entry's
+// marker for a change in its outbox claims no marker for its next change
+// of the entry, but only while its last claim or refresh is recent: an
+// instance that stalled (no refresh) past the marker's ttl, while another
+// instance took the lapsed marker, claims again and waits, rather than
+// accept a change alongside the other's.
+func TestSharedStalledHolderClaimsAgain(t *testing.T) {
+	markers := sharedStores()["memory"](t)
+	const ttl = 200 * time.Millisecond
+	l := openLedger(t)
+	sh, ob := openStopped(t, l, l, t.TempDir(), markers, ttl)
+	defer ob.Close()
+	ctx := context.Background()
+	list, idx, err := sh.Allocate(ctx, status.PurposeSuspension)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The outbox does not run: the change stays in it, its marker held.
+	if err := sh.Set(ctx, list, idx, 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := sh.Set(ctx, list, idx, 0); err != nil {
+		t.Fatalf("a second change of an entry whose marker the instance holds: %v", err)
+	}
+	// No refresh runs (a stalled instance): the marker lapses, x takes it.
+	time.Sleep(ttl + 50*time.Millisecond)
+	key := "status-change-pending:" + list + ":" + strconv.Itoa(idx)
+	if ok, err := markers.Claim(ctx, key, []byte("x"), time.Minute); !ok || err != nil {
+		t.Fatalf("x's claim of the lapsed marker: %v %v", ok, err)
+	}
+	if err := sh.Set(ctx, list, idx, 1); !errors.Is(err, status.ErrChangePending) {
+		t.Fatalf("a change of an entry whose lapsed marker x took: %v, want ErrChangePending", err)
 	}
 }

@@ -161,11 +161,13 @@ type Shared struct {
 	// has its marker kept. markerLocks serialize claiming and clearing
 	// one entry's marker (by a hash of the entry).
 	marking map[entryKey]int
-	// held is the entries whose marker this instance claimed (or
-	// refreshed) and has not cleared or seen taken: a change of one
-	// claims it no more (RunMarkers keeps it). Changed with the entry's
-	// marker lock held.
-	held map[entryKey]bool
+	// held is, for the entries whose marker this instance claimed (or
+	// refreshed) and has not cleared or seen taken, when it last did: a
+	// change of one claims it no more while that was less than
+	// MarkerTTL/2 ago (RunMarkers refreshes it every MarkerTTL/3; an
+	// instance that stalled longer, so that its marker may have lapsed,
+	// claims again). Changed with the entry's marker lock held.
+	held map[entryKey]time.Time
 	// guarded holds, per entry of a change accepted here, the guards of
 	// SetManyIf counted with it (one slice per change, oldest first):
 	// Done releases them with the change, so their markers are cleared
@@ -206,7 +208,7 @@ func NewShared(opts SharedOptions) (*Shared, error) {
 		opts.MarkerWait = 10 * time.Second
 	}
 	s := &Shared{opts: opts, size: opts.Own.size, lists: map[string]*chainList{}, overlay: map[entryKey]uint8{},
-		dirty: map[string]bool{}, kick: make(chan struct{}, 1), marking: map[entryKey]int{}, held: map[entryKey]bool{}, guarded: map[entryKey][][]entryKey{}, markerSeed: maphash.MakeSeed()}
+		dirty: map[string]bool{}, kick: make(chan struct{}, 1), marking: map[entryKey]int{}, held: map[entryKey]time.Time{}, guarded: map[entryKey][][]entryKey{}, markerSeed: maphash.MakeSeed()}
 	for _, id := range opts.Own.Lists() {
 		snap, err := opts.Own.Snapshot(context.Background(), id)
 		if err != nil {
@@ -469,9 +471,9 @@ func (s *Shared) mark(ctx context.Context, keys []entryKey) error {
 	for i, k := range keys {
 		s.mu.Lock()
 		s.marking[k]++
-		held := s.held[k]
+		at, held := s.held[k]
 		s.mu.Unlock()
-		if held || i > 0 && keys[i-1] == k {
+		if held && time.Since(at) < s.opts.MarkerTTL/2 || i > 0 && keys[i-1] == k {
 			continue
 		}
 		if err := s.claim(ctx, k); err != nil {
@@ -499,10 +501,11 @@ func (s *Shared) claim(ctx context.Context, k entryKey) error {
 	lock := s.markerLock(k)
 	for wait := 2 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
 		lock.Lock()
+		at := time.Now()
 		ok, err := s.opts.Markers.Claim(ctx, key, me, s.opts.MarkerTTL)
 		if ok {
 			s.mu.Lock()
-			s.held[k] = true
+			s.held[k] = at
 			s.mu.Unlock()
 		}
 		lock.Unlock()
@@ -552,10 +555,11 @@ func (s *Shared) RunMarkers(ctx context.Context) error {
 				// Not claimed (false) is no failure: a change of this
 				// instance is waiting for another's marker.
 				var ok bool
+				at := time.Now()
 				ok, err = s.opts.Markers.Claim(ctx, markerKey(k), me, s.opts.MarkerTTL)
 				s.mu.Lock()
 				if ok {
-					s.held[k] = true
+					s.held[k] = at
 				} else {
 					delete(s.held, k)
 				}
