@@ -449,10 +449,13 @@ var ErrNotFound = errors.New("enrollment: no enrollment with this id was made he
 
 // SetStatus applies action (issuer.ActionRevoke, ActionSuspend,
 // ActionReinstate) to every credential of every copy of enrollment id, as
-// actor (the client that enrolled, or an administrator). It returns how
-// many credentials changed; ErrNotFound when none is the actor's. With
-// Config.IDs, the ID names every copy's credentials, and one change per
-// copy changes its whole group.
+// actor (the client that enrolled, or an administrator), as one change
+// (issuer.Issuer.SetStatusesAs): on any error nothing is changed. A
+// suspension or reinstatement skips the copies already revoked;
+// issuer.ErrStatusConflict if all are. It returns how many credentials
+// changed; ErrNotFound when none is the actor's. With Config.IDs, the ID
+// names every copy's credentials, and a change of a copy's first
+// credential changes its whole group.
 func (s *Service) SetStatus(ctx context.Context, id, action string, actor issuer.Actor) (int, error) {
 	var groups [][]string
 	if s.cfg.IDs != nil && strings.HasPrefix(id, statuslist.EnrollmentIDPrefix) {
@@ -465,20 +468,19 @@ func (s *Service) SetStatus(ctx context.Context, id, action string, actor issuer
 			groups = append(groups, []string{cid})
 		}
 	}
-	changed := 0
-	var errs []error
-	for _, g := range groups {
-		err := s.cfg.Credentials.SetStatusAs(ctx, g[0], action, actor)
-		switch {
-		case err == nil:
-			changed += len(g)
-		case errors.Is(err, vc.ErrNotFound): // not issued (or not the caller's)
-		default:
-			errs = append(errs, err)
-		}
+	ids := make([]string, len(groups))
+	for i, g := range groups {
+		ids[i] = g[0]
 	}
-	if err := errors.Join(errs...); err != nil {
+	done, err := s.cfg.Credentials.SetStatusesAs(ctx, ids, action, actor)
+	if err != nil {
 		return 0, err
+	}
+	changed := 0
+	for i, g := range groups {
+		if done[i] {
+			changed += len(g)
+		}
 	}
 	if changed == 0 {
 		return 0, ErrNotFound

@@ -91,7 +91,7 @@ type Sealer interface {
 type CredentialIssuer interface {
 	IssueGroup(ctx context.Context, items []issuer.GroupItem) ([]*issuer.Issued, error)
 	SetStatus(ctx context.Context, id, action string) error
-	SetStatusAs(ctx context.Context, id, action string, actor issuer.Actor) error
+	SetStatusesAs(ctx context.Context, ids []string, action string, actor issuer.Actor) ([]bool, error)
 }
 
 // BindingIssuer signs compact QR device bindings (a *qrcode.Issuer, or

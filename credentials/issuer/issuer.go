@@ -477,7 +477,7 @@ type IDMinter interface {
 }
 
 // StatusSetter is a StatusStore that makes several changes in one durable
-// write; setStatus uses it when the store has it.
+// write; setStatuses uses it when the store has it.
 type StatusSetter interface {
 	SetMany(ctx context.Context, entries []status.Entry) error
 }
@@ -485,7 +485,7 @@ type StatusSetter interface {
 // CheckedSetter is a StatusStore that makes changes only if check accepts
 // the values of guards, read once the changes other instances accepted
 // earlier of the entries and the guards are committed
-// (statuslist.Shared); setStatus uses it when the store has it, so that a
+// (statuslist.Shared); setStatuses uses it when the store has it, so that a
 // change waiting for another instance's revocation is refused.
 type CheckedSetter interface {
 	SetManyIf(ctx context.Context, entries []status.Entry, guards []status.Ref, check func(values []uint8) error) error
@@ -1019,7 +1019,12 @@ type Actor struct {
 // node itself and operator tools. Handlers acting for a client use
 // SetStatusAs.
 func (is *Issuer) SetStatus(ctx context.Context, id, action string) error {
-	return is.setStatus(ctx, id, action)
+	refs, err := is.refs(ctx, id, nil)
+	if err != nil {
+		return err
+	}
+	_, err = is.setStatuses(ctx, [][]status.Ref{refs}, action)
+	return err
 }
 
 // SetStatusAs revokes, suspends or reinstates the credential with id on
@@ -1030,19 +1035,52 @@ func (is *Issuer) SetStatus(ctx context.Context, id, action string) error {
 // store has the change (statuslist.Shared: once the ledger outbox has it
 // on disk).
 func (is *Issuer) SetStatusAs(ctx context.Context, id, action string, actor Actor) error {
-	if !actor.Admin {
-		owned, err := is.cfg.Status.OwnedBy(ctx, id, ownerTag(actor.ClientID))
-		if errors.Is(err, status.ErrNotFound) {
-			return fmt.Errorf("%w: no credential with this id was issued here", credentials.ErrNotFound)
-		}
-		if err != nil {
-			return err
-		}
-		if actor.ClientID == "" || !owned {
-			return ErrNotOwner
+	refs, err := is.refs(ctx, id, &actor)
+	if err != nil {
+		return err
+	}
+	_, err = is.setStatuses(ctx, [][]status.Ref{refs}, action)
+	return err
+}
+
+// SetStatusesAs is SetStatusAs of several credentials as one change: the
+// entries of all of them are set in one write, or none is. A credential
+// not found or not actor's is skipped. With suspend or reinstate a
+// revoked credential is skipped too, and ErrStatusConflict returned only
+// if every credential found is revoked (or one is revoked while the
+// change waits for another instance's, changing nothing). changed[i]
+// says whether ids[i] was changed; none found is no error.
+func (is *Issuer) SetStatusesAs(ctx context.Context, ids []string, action string, actor Actor) (changed []bool, err error) {
+	refs := make([][]status.Ref, len(ids))
+	for i, id := range ids {
+		refs[i], err = is.refs(ctx, id, &actor)
+		if err != nil && !errors.Is(err, credentials.ErrNotFound) {
+			return nil, err
 		}
 	}
-	return is.setStatus(ctx, id, action)
+	return is.setStatuses(ctx, refs, action)
+}
+
+// refs returns the status entries of credential id, checking first that
+// actor (if any) may change them.
+func (is *Issuer) refs(ctx context.Context, id string, actor *Actor) ([]status.Ref, error) {
+	if actor != nil && !actor.Admin {
+		owned, err := is.cfg.Status.OwnedBy(ctx, id, ownerTag(actor.ClientID))
+		if errors.Is(err, status.ErrNotFound) {
+			return nil, fmt.Errorf("%w: no credential with this id was issued here", credentials.ErrNotFound)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if actor.ClientID == "" || !owned {
+			return nil, ErrNotOwner
+		}
+	}
+	refs, err := is.cfg.Status.Refs(ctx, id)
+	if errors.Is(err, status.ErrNotFound) {
+		return nil, fmt.Errorf("%w: no credential with this id was issued here", credentials.ErrNotFound)
+	}
+	return refs, err
 }
 
 // actionValues is, per action, the value it sets in an entry of each
@@ -1053,57 +1091,99 @@ var actionValues = map[string]map[string]uint8{
 	ActionReinstate: {credentials.PurposeSuspension: 0, status.PurposeToken: status.TokenValid},
 }
 
-func (is *Issuer) setStatus(ctx context.Context, id, action string) error {
-	refs, err := is.cfg.Status.Refs(ctx, id)
-	if errors.Is(err, status.ErrNotFound) {
-		return fmt.Errorf("%w: no credential with this id was issued here", credentials.ErrNotFound)
+// revoked reports whether an entry of purpose with value v marks its
+// credential revoked (a revocation bit 1, or a token entry invalid).
+func revoked(purpose string, v uint8) bool {
+	return purpose == credentials.PurposeRevocation && v == 1 || purpose == status.PurposeToken && v == status.TokenInvalid
+}
+
+// setStatuses applies action to every credential whose entries are
+// refs[i] (none: nothing to change) in one write (see SetStatusesAs).
+func (is *Issuer) setStatuses(ctx context.Context, refs [][]status.Ref, action string) ([]bool, error) {
+	values := actionValues[action]
+	if values == nil {
+		return nil, fmt.Errorf("%w: action %q (want revoke, suspend or reinstate)", credentials.ErrInvalid, action)
 	}
-	if err != nil {
-		return err
+	changed := make([]bool, len(refs))
+	found := 0
+	for i, r := range refs {
+		if changed[i] = len(r) > 0; changed[i] {
+			found++
+		}
 	}
-	// A revoked credential (a revocation bit 1, or a token entry invalid)
-	// can only be revoked again.
+	if found == 0 {
+		return changed, nil
+	}
+	// A revoked credential can only be revoked again: the revocation and
+	// token entries of the others are guards, read once the markers are
+	// held. With several credentials, those already revoked are skipped.
 	var guards []status.Ref
 	if action != ActionRevoke {
-		for _, r := range refs {
-			if r.Purpose == credentials.PurposeRevocation || r.Purpose == status.PurposeToken {
-				guards = append(guards, r)
+		skipped := 0
+		for i, rs := range refs {
+			n := len(guards)
+			for _, r := range rs {
+				if (r.Purpose == credentials.PurposeRevocation || r.Purpose == status.PurposeToken) && !slices.Contains(guards, r) {
+					guards = append(guards, r)
+				}
 			}
+			if found > 1 && changed[i] {
+				for _, g := range guards[n:] {
+					if _, v, err := is.cfg.Status.Get(ctx, g.ListID, g.Index); err != nil {
+						return nil, err
+					} else if revoked(g.Purpose, v) {
+						changed[i] = false
+						guards = guards[:n]
+						skipped++
+						break
+					}
+				}
+			}
+		}
+		if skipped == found {
+			return nil, fmt.Errorf("%w: the credentials are revoked", ErrStatusConflict)
 		}
 	}
 	check := func(values []uint8) error {
 		for i, v := range values {
-			if p := guards[i].Purpose; (p == credentials.PurposeRevocation && v == 1) || (p == status.PurposeToken && v == status.TokenInvalid) {
+			if revoked(guards[i].Purpose, v) {
 				return fmt.Errorf("%w: the credential is revoked", ErrStatusConflict)
 			}
 		}
 		return nil
 	}
-	// Every entry of the credential's group (see IssueGroup): the refs of
-	// each purpose, not only the first.
-	values := actionValues[action]
+	// Every entry of each credential's group (see IssueGroup): the refs
+	// of each purpose, not only the first; once each (two credentials of
+	// a group share their entries).
 	var entries []status.Entry
-	for _, r := range refs {
-		if v, ok := values[r.Purpose]; ok {
-			entries = append(entries, status.Entry{ListID: r.ListID, Index: r.Index, Value: v})
+	for i, rs := range refs {
+		if !changed[i] {
+			continue
+		}
+		for _, r := range rs {
+			e := status.Entry{ListID: r.ListID, Index: r.Index, Value: values[r.Purpose]}
+			if _, ok := values[r.Purpose]; ok && !slices.Contains(entries, e) {
+				entries = append(entries, e)
+			}
 		}
 	}
-	if c, ok := is.cfg.Status.(CheckedSetter); ok && values != nil {
+	var err error
+	if c, ok := is.cfg.Status.(CheckedSetter); ok {
 		err = c.SetManyIf(ctx, entries, guards, check)
 	} else {
 		err = is.setChecked(ctx, entries, guards, check)
-		if err == nil && values == nil {
-			return fmt.Errorf("%w: action %q (want revoke, suspend or reinstate)", credentials.ErrInvalid, action)
-		}
 	}
-	if err == nil {
-		is.mu.Lock()
-		for _, r := range refs {
+	if err != nil {
+		return nil, err
+	}
+	is.mu.Lock()
+	for _, rs := range refs {
+		for _, r := range rs {
 			delete(is.lists, r.ListID)
 		}
-		is.mu.Unlock()
 	}
-	return err
+	is.mu.Unlock()
+	return changed, nil
 }
 
 // setChecked makes the changes if check accepts the values of guards, for
