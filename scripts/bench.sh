@@ -26,6 +26,7 @@ cd "$(dirname "$0")/.."
 source scripts/toolchain.sh
 out=${BENCH_OUT:-bench-out}
 mkdir -p "$out"
+out=$(cd "$out" && pwd) # absolute: the api step runs in api/
 
 # log prints a step with the seconds since the start and the load average:
 # figures taken while other work shares the CPUs are slower.
@@ -62,7 +63,7 @@ done
 log "api: every benchmark, 3 rounds"
 go test -c -o "$out/api.test" ./api/
 (cd api && for round in 1 2 3; do
-  "../$out/api.test" -test.run '^$' -test.bench . -test.benchmem
+  "$out/api.test" -test.run '^$' -test.bench . -test.benchmem
 done) | tee "$out/api.txt"
 rm -f "$out/api.test"
 
