@@ -3,6 +3,7 @@ package statuslist_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -158,4 +159,63 @@ func BenchmarkRunMarkersPass(b *testing.B) {
 		<-stopped
 	}
 	b.ReportMetric(float64(pm.calls.Load()), "store-calls/op")
+}
+
+// failingMarkers is a Markers whose Claim fails once armed.
+type failingMarkers struct {
+	statuslist.Markers
+	armed atomic.Bool
+}
+
+var errMarkersDown = errors.New("markers down")
+
+func (m *failingMarkers) Claim(ctx context.Context, value []byte, ttl time.Duration, keys ...string) ([]bool, error) {
+	if m.armed.Load() {
+		return nil, errMarkersDown
+	}
+	return m.Markers.Claim(ctx, value, ttl, keys...)
+}
+
+// TestSharedRefreshFailure: a refresh the store fails is reported through
+// OnError, and the instance forgets the markers it could not refresh: its
+// next change of such an entry claims the marker again.
+func TestSharedRefreshFailure(t *testing.T) {
+	const ttl = 3 * time.Second // a pass every second
+	fm := &failingMarkers{Markers: sharedStores()["memory"](t)}
+	errs := make(chan error, 100)
+	l := openLedger(t)
+	sl := &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}
+	a := startInstanceAnchor(t, sl, t.TempDir(), "a", nil, func(o *statuslist.SharedOptions) {
+		o.Markers, o.MarkerTTL = fm, ttl
+		o.OnError = func(err error) {
+			select {
+			case errs <- err:
+			default:
+			}
+		}
+	})
+	ctx := context.Background()
+	refs, err := a.shared.AllocateMany(ctx, status.PurposeSuspension, status.PurposeSuspension)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sl.armed.Store(true)
+	if err := a.shared.SetMany(ctx, []status.Entry{{ListID: refs[0].ListID, Index: refs[0].Index, Value: 1}, {ListID: refs[1].ListID, Index: refs[1].Index, Value: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	<-sl.held
+	defer close(sl.release)
+	fm.armed.Store(true)
+	select {
+	case err := <-errs:
+		if !errors.Is(err, errMarkersDown) || !strings.Contains(err.Error(), "2 entries") {
+			t.Fatalf("OnError told %v, want the store's error for the 2 markers", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("a failed refresh was not reported")
+	}
+	// Its claim 1 s old, well within ttl/2, the marker would be kept.
+	if err := a.shared.Set(ctx, refs[0].ListID, refs[0].Index, 0); !errors.Is(err, errMarkersDown) {
+		t.Fatalf("a change of an entry whose marker's refresh failed: %v, want its claim tried (and failed)", err)
+	}
 }
