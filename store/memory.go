@@ -424,17 +424,34 @@ func (m *Memory) CompareAndSwap(ctx context.Context, key string, old, value []by
 }
 
 // Claim implements [Store.Claim].
-func (m *Memory) Claim(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
-	sk, s, err := m.begin(ctx, NamespaceKV, key)
-	if err != nil {
-		return false, err
+func (m *Memory) Claim(ctx context.Context, value []byte, ttl time.Duration, keys ...string) ([]bool, error) {
+	sks := make([]string, len(keys))
+	shards := make([]*memShard, len(keys))
+	for i, key := range keys {
+		var err error
+		if sks[i], shards[i], err = m.begin(ctx, NamespaceKV, key); err != nil {
+			return nil, err
+		}
 	}
 	if err := CheckTTL(ttl); err != nil {
-		return false, err
+		return nil, err
 	}
 	m.sweepIfFull()
 	now := m.now()
-	e := memEntry{val: clone(value), exp: now.Add(ttl).UnixNano()}
+	exp := now.Add(ttl).UnixNano()
+	held := make([]bool, len(keys))
+	for i, sk := range sks {
+		ok, err := m.claim(shards[i], sk, value, now.UnixNano(), exp)
+		if err != nil {
+			return nil, err
+		}
+		held[i] = ok
+	}
+	return held, nil
+}
+
+// claim is Claim of one stored key in its shard s.
+func (m *Memory) claim(s *memShard, sk string, value []byte, now, exp int64) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if m.closed.Load() {
@@ -446,10 +463,10 @@ func (m *Memory) Claim(ctx context.Context, key string, value []byte, ttl time.D
 		if err := m.reserve(); err != nil {
 			return false, err
 		}
-	case now.UnixNano() < cur.exp && !bytes.Equal(cur.val, value):
+	case now < cur.exp && !bytes.Equal(cur.val, value):
 		return false, nil
 	}
-	s.m[sk] = e
+	s.m[sk] = memEntry{val: clone(value), exp: exp}
 	return true, nil
 }
 

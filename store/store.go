@@ -124,13 +124,15 @@ type Store interface {
 	// nil). Of concurrent swaps from one old value exactly one succeeds. A
 	// ttl <= 0 gives ErrInvalidTTL.
 	CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error)
-	// Claim atomically stores value under key for ttl if the key is
-	// missing or expired, or already holds value (its ttl then restarts
-	// from now), and reports whether it did; a key holding another value
-	// is left as it is (false, nil). Of concurrent claims of a free key
-	// with different values exactly one succeeds. A ttl <= 0 gives
-	// ErrInvalidTTL.
-	Claim(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
+	// Claim stores value for ttl under each of keys that is missing or
+	// expired, or already holds value (its ttl then restarts from now),
+	// each atomically (not all of them at once), and reports for each key
+	// whether it did; a key holding another value is left as it is
+	// (false). Of concurrent claims of a free key with different values
+	// exactly one succeeds. An invalid key or a ttl <= 0
+	// (ErrInvalidTTL) fails the call before any claim; after another
+	// error some keys may have been claimed.
+	Claim(ctx context.Context, value []byte, ttl time.Duration, keys ...string) ([]bool, error)
 	// CompareAndDelete deletes each of keys whose value is old, each
 	// atomically (not all of them at once), and returns how many it
 	// deleted: a missing or expired key, or one holding another value, is

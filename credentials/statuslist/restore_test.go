@@ -176,7 +176,7 @@ func TestSharedStalledHolderClaimsAgain(t *testing.T) {
 	// No refresh runs (a stalled instance): the marker lapses, x takes it.
 	time.Sleep(ttl + 50*time.Millisecond)
 	key := "status-change-pending:" + list + ":" + strconv.Itoa(idx)
-	if ok, err := markers.Claim(ctx, key, []byte("x"), time.Minute); !ok || err != nil {
+	if ok, err := markers.Claim(ctx, []byte("x"), time.Minute, key); err != nil || !ok[0] {
 		t.Fatalf("x's claim of the lapsed marker: %v %v", ok, err)
 	}
 	if err := sh.Set(ctx, list, idx, 1); !errors.Is(err, status.ErrChangePending) {

@@ -46,9 +46,10 @@ type ChosenBindings interface {
 // the in-memory store for one instance), as Shared keeps its per-entry
 // "change pending" markers in it; store.Store implements it.
 type Markers interface {
-	// Claim stores value under key for ttl if the key is free or already
-	// holds value (its ttl restarts), and reports whether it did.
-	Claim(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error)
+	// Claim stores value for ttl under each of keys that is free or
+	// already holds value (its ttl restarts), and reports for each key
+	// whether it did.
+	Claim(ctx context.Context, value []byte, ttl time.Duration, keys ...string) ([]bool, error)
 	// CompareAndDelete deletes each of keys that holds old, and returns
 	// how many it deleted.
 	CompareAndDelete(ctx context.Context, old []byte, keys ...string) (int, error)
@@ -502,7 +503,8 @@ func (s *Shared) claim(ctx context.Context, k entryKey) error {
 	for wait := 2 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
 		lock.Lock()
 		at := time.Now()
-		ok, err := s.opts.Markers.Claim(ctx, key, me, s.opts.MarkerTTL)
+		held, err := s.opts.Markers.Claim(ctx, me, s.opts.MarkerTTL, key)
+		ok := err == nil && held[0]
 		if ok {
 			s.mu.Lock()
 			s.held[k] = at
@@ -528,7 +530,8 @@ func (s *Shared) claim(ctx context.Context, k entryKey) error {
 // changes of their entries wait in its outbox, so that a commit held up
 // longer than MarkerTTL (a ledger outage) still holds the other instances
 // back; after a restart it claims the markers of the changes Restore
-// put back. It returns when ctx ends.
+// put back. A pass makes one store call per markerRefreshChunk markers.
+// It returns when ctx ends.
 func (s *Shared) RunMarkers(ctx context.Context) error {
 	if s.opts.Markers == nil {
 		<-ctx.Done()
@@ -536,7 +539,6 @@ func (s *Shared) RunMarkers(ctx context.Context) error {
 	}
 	tick := time.NewTicker(s.opts.MarkerTTL / 3)
 	defer tick.Stop()
-	me := []byte(s.opts.Own.instance)
 	for {
 		s.mu.RLock()
 		keys := make([]entryKey, 0, len(s.marking))
@@ -544,33 +546,13 @@ func (s *Shared) RunMarkers(ctx context.Context) error {
 			keys = append(keys, k)
 		}
 		s.mu.RUnlock()
-		for _, k := range keys {
-			lock := s.markerLock(k)
-			lock.Lock()
-			s.mu.RLock()
-			_, counted := s.marking[k]
-			s.mu.RUnlock()
-			var err error
-			if counted {
-				// Not claimed (false) is no failure: a change of this
-				// instance is waiting for another's marker.
-				var ok bool
-				at := time.Now()
-				ok, err = s.opts.Markers.Claim(ctx, markerKey(k), me, s.opts.MarkerTTL)
-				s.mu.Lock()
-				if ok {
-					s.held[k] = at
-				} else {
-					delete(s.held, k)
-				}
-				s.mu.Unlock()
-			}
-			lock.Unlock()
+		for chunk := range slices.Chunk(keys, markerRefreshChunk) {
+			err := s.refresh(ctx, chunk)
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
 			if err != nil && s.opts.OnError != nil {
-				s.opts.OnError(fmt.Errorf("statuslist: change pending marker of entry %d of list %s not refreshed (it expires after %v): %w", k.index, k.list, s.opts.MarkerTTL, err))
+				s.opts.OnError(err)
 			}
 		}
 		select {
@@ -579,6 +561,46 @@ func (s *Shared) RunMarkers(ctx context.Context) error {
 		case <-tick.C:
 		}
 	}
+}
+
+// markerRefreshChunk bounds the markers of one refresh call, so that
+// their locks (and Redis, running its script) are held briefly.
+const markerRefreshChunk = 1000
+
+// refresh claims again, in one store call, this instance's markers of
+// those of keys whose entries still have changes counted, holding the
+// keys' marker locks. A marker not claimed (another instance's now: it
+// had expired) is forgotten, as is every marker of a failed call.
+func (s *Shared) refresh(ctx context.Context, keys []entryKey) error {
+	defer s.lockMarkers(keys)()
+	counted := make([]entryKey, 0, len(keys))
+	names := make([]string, 0, len(keys))
+	s.mu.RLock()
+	for _, k := range keys {
+		if _, ok := s.marking[k]; ok {
+			counted = append(counted, k)
+			names = append(names, markerKey(k))
+		}
+	}
+	s.mu.RUnlock()
+	if len(names) == 0 {
+		return nil
+	}
+	at := time.Now()
+	held, err := s.opts.Markers.Claim(ctx, []byte(s.opts.Own.instance), s.opts.MarkerTTL, names...)
+	s.mu.Lock()
+	for i, k := range counted {
+		if err == nil && held[i] {
+			s.held[k] = at
+		} else {
+			delete(s.held, k)
+		}
+	}
+	s.mu.Unlock()
+	if err != nil {
+		return fmt.Errorf("statuslist: change pending markers of %d entries (%s, ...) not refreshed (they expire after %v): %w", len(names), names[0], s.opts.MarkerTTL, err)
+	}
+	return nil
 }
 
 // Done is told the changes of this instance's batches its outbox is done
@@ -632,20 +654,7 @@ const markerClearTimeout = 5 * time.Second
 // keys' marker locks (in order) meanwhile, so that no claim of one of
 // them by this instance is deleted.
 func (s *Shared) clear(keys []entryKey) {
-	stripes := make([]int, 0, len(keys))
-	for _, k := range keys {
-		stripes = append(stripes, s.markerStripe(k))
-	}
-	slices.Sort(stripes)
-	stripes = slices.Compact(stripes)
-	for _, i := range stripes {
-		s.markerLocks[i].Lock()
-	}
-	defer func() {
-		for _, i := range stripes {
-			s.markerLocks[i].Unlock()
-		}
-	}()
+	defer s.lockMarkers(keys)()
 	names := make([]string, 0, len(keys))
 	s.mu.Lock()
 	for _, k := range keys {
@@ -662,6 +671,26 @@ func (s *Shared) clear(keys []entryKey) {
 	defer cancel()
 	if _, err := s.opts.Markers.CompareAndDelete(ctx, []byte(s.opts.Own.instance), names...); err != nil && s.opts.OnError != nil {
 		s.opts.OnError(fmt.Errorf("statuslist: change pending markers of %d entries (%s, ...) not cleared (they expire after %v): %w", len(names), names[0], s.opts.MarkerTTL, err))
+	}
+}
+
+// lockMarkers locks the marker locks of keys, in order (so that two
+// callers never each hold one the other waits for), and returns the
+// function that unlocks them.
+func (s *Shared) lockMarkers(keys []entryKey) (unlock func()) {
+	stripes := make([]int, 0, len(keys))
+	for _, k := range keys {
+		stripes = append(stripes, s.markerStripe(k))
+	}
+	slices.Sort(stripes)
+	stripes = slices.Compact(stripes)
+	for _, i := range stripes {
+		s.markerLocks[i].Lock()
+	}
+	return func() {
+		for _, i := range stripes {
+			s.markerLocks[i].Unlock()
+		}
 	}
 }
 

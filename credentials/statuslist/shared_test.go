@@ -723,9 +723,9 @@ type countingMarkers struct {
 	claims, clears atomic.Int64
 }
 
-func (c *countingMarkers) Claim(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
+func (c *countingMarkers) Claim(ctx context.Context, value []byte, ttl time.Duration, keys ...string) ([]bool, error) {
 	c.claims.Add(1)
-	return c.Markers.Claim(ctx, key, value, ttl)
+	return c.Markers.Claim(ctx, value, ttl, keys...)
 }
 
 func (c *countingMarkers) CompareAndDelete(ctx context.Context, old []byte, keys ...string) (int, error) {

@@ -409,29 +409,77 @@ func (r *Store) CompareAndSwap(ctx context.Context, key string, old, value []byt
 	return n == 1, nil
 }
 
-// claimScript sets KEYS[1] to ARGV[1] for ARGV[2] ms if it is missing
-// or holds ARGV[1] and returns 1, else 0.
+// claimScript sets each of KEYS that is missing or holds ARGV[1] to
+// ARGV[1] for ARGV[2] ms and returns, for each, 1 if it did, else 0.
 var claimScript = redis.NewScript(`
-local cur = redis.call('GET', KEYS[1])
-if cur and cur ~= ARGV[1] then return 0 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
+local held = {}
+for i, k in ipairs(KEYS) do
+  local cur = redis.call('GET', k)
+  if cur and cur ~= ARGV[1] then
+    held[i] = 0
+  else
+    redis.call('SET', k, ARGV[1], 'PX', ARGV[2])
+    held[i] = 1
+  end
+end
+return held
 `)
 
-// Claim implements [store.Store.Claim] with one Lua script (claimScript).
-func (r *Store) Claim(ctx context.Context, key string, value []byte, ttl time.Duration) (bool, error) {
-	sk, err := r.begin(ctx, store.NamespaceKV, key)
+// Claim implements [store.Store.Claim]: one Lua script (claimScript) for
+// all the keys, on a Cluster (keys in different slots) one script per
+// key, pipelined.
+func (r *Store) Claim(ctx context.Context, value []byte, ttl time.Duration, keys ...string) ([]bool, error) {
+	sks, err := r.beginKeys(ctx, keys)
 	if err != nil {
-		return false, err
+		return nil, err
 	}
 	if err := store.CheckTTL(ttl); err != nil {
-		return false, err
+		return nil, err
 	}
-	n, err := claimScript.Run(ctx, r.c, []string{sk}, nonNil(value), ttlMillis(ttl).Milliseconds()).Int64()
-	if err != nil {
-		return false, wrap("claim", err)
+	held := make([]bool, len(sks))
+	args := []any{nonNil(value), ttlMillis(ttl).Milliseconds()}
+	switch {
+	case len(sks) == 0:
+		return held, nil
+	case !r.cluster || len(sks) == 1:
+		res, err := claimScript.Run(ctx, r.c, sks, args...).Int64Slice()
+		if err != nil {
+			return nil, wrap("claim", err)
+		}
+		for i, n := range res {
+			held[i] = n == 1
+		}
+		return held, nil
 	}
-	return n == 1, nil
+	cmds := make([]*redis.Cmd, len(sks))
+	if _, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, sk := range sks {
+			cmds[i] = claimScript.Eval(ctx, p, []string{sk}, args...)
+		}
+		return nil
+	}); err != nil {
+		return nil, wrap("claim", err)
+	}
+	for i, c := range cmds {
+		res, err := c.Int64Slice()
+		if err != nil {
+			return nil, wrap("claim", err)
+		}
+		held[i] = res[0] == 1
+	}
+	return held, nil
+}
+
+// beginKeys is begin of each of keys in the "kv" namespace.
+func (r *Store) beginKeys(ctx context.Context, keys []string) ([]string, error) {
+	sks := make([]string, len(keys))
+	for i, key := range keys {
+		var err error
+		if sks[i], err = r.begin(ctx, store.NamespaceKV, key); err != nil {
+			return nil, err
+		}
+	}
+	return sks, nil
 }
 
 // compareDeleteScript deletes each of KEYS whose value is ARGV[1] and
@@ -451,12 +499,9 @@ return n
 // script (compareDeleteScript) for all the keys, on a Cluster (keys in
 // different slots) one script per key, pipelined.
 func (r *Store) CompareAndDelete(ctx context.Context, old []byte, keys ...string) (int, error) {
-	sks := make([]string, len(keys))
-	for i, key := range keys {
-		var err error
-		if sks[i], err = r.begin(ctx, store.NamespaceKV, key); err != nil {
-			return 0, err
-		}
+	sks, err := r.beginKeys(ctx, keys)
+	if err != nil {
+		return 0, err
 	}
 	switch {
 	case len(sks) == 0:

@@ -11,6 +11,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -394,10 +395,10 @@ func testKVClaim(t *testing.T, s store.Store) {
 	k := secret("marker")
 	claim := func(what, value string, ttl time.Duration, want bool) {
 		t.Helper()
-		ok, err := s.Claim(ctx, k, []byte(value), ttl)
+		held, err := s.Claim(ctx, []byte(value), ttl, k)
 		noErr(t, what, err)
-		if ok != want {
-			t.Fatalf("%s claimed %v, want %v", what, ok, want)
+		if len(held) != 1 || held[0] != want {
+			t.Fatalf("%s claimed %v, want [%v]", what, held, want)
 		}
 	}
 	claim("Claim missing", "a", longTTL, true)
@@ -419,11 +420,66 @@ func testKVClaim(t *testing.T, s store.Store) {
 	// A token under the same key is not a Set value.
 	t2 := secret("marker")
 	noErr(t, "Put", s.Put(ctx, t2, []byte("x"), longTTL))
-	claim2, err := s.Claim(ctx, t2, []byte("y"), longTTL)
+	claim2, err := s.Claim(ctx, []byte("y"), longTTL, t2)
 	noErr(t, "Claim of a token's key", err)
-	if !claim2 {
-		t.Fatal("Claim of a token's key refused, want the kv namespace free")
+	if !slices.Equal(claim2, []bool{true}) {
+		t.Fatalf("Claim of a token's key claimed %v, want the kv namespace free", claim2)
 	}
+	held, err := s.Claim(ctx, []byte("a"), longTTL)
+	noErr(t, "Claim of no keys", err)
+	if len(held) != 0 {
+		t.Fatalf("Claim of no keys claimed %v", held)
+	}
+
+	// Several keys (on a Cluster, in different slots): each claimed if
+	// free, expired or already holding the value.
+	expired := secret("marker-expired")
+	noErr(t, "Set expired", s.Set(ctx, expired, []byte("b"), shortTTL))
+	time.Sleep(settle)
+	var mine, others, free []string
+	for i := range 8 {
+		mk, ok, fk := secret("marker-mine-"+strconv.Itoa(i)), secret("marker-other-"+strconv.Itoa(i)), secret("marker-free-"+strconv.Itoa(i))
+		noErr(t, "Set mine", s.Set(ctx, mk, []byte("a"), longTTL))
+		noErr(t, "Set other", s.Set(ctx, ok, []byte("b"), longTTL))
+		mine, others, free = append(mine, mk), append(others, ok), append(free, fk)
+	}
+	var keys []string
+	var want []bool
+	for i := range mine {
+		keys, want = append(keys, mine[i], others[i], free[i]), append(want, true, false, true)
+	}
+	keys, want = append(keys, expired, mine[0]), append(want, true, true)
+	held, err = s.Claim(ctx, []byte("a"), longTTL, keys...)
+	noErr(t, "Claim of several keys", err)
+	if !slices.Equal(held, want) {
+		t.Fatalf("Claim of several keys claimed %v, want %v", held, want)
+	}
+	for _, k := range append(append(slices.Clone(mine), free...), expired) {
+		v, err := s.Get(ctx, k)
+		wantValue(t, "Get of a claimed key", v, err, []byte("a"))
+	}
+	for _, k := range others {
+		v, err := s.Get(ctx, k)
+		wantValue(t, "Get of a key held by another", v, err, []byte("b"))
+	}
+	// Each claimed key's ttl restarts with the call's.
+	held, err = s.Claim(ctx, []byte("a"), shortTTL, mine...)
+	noErr(t, "Claim of several held keys", err)
+	if len(held) != len(mine) || slices.Contains(held, false) {
+		t.Fatalf("Claim of several held keys claimed %v, want all", held)
+	}
+	time.Sleep(settle)
+	for _, k := range mine {
+		_, err := s.Get(ctx, k)
+		wantErr(t, "Get after the claims' ttl", err, store.ErrNotFound)
+	}
+
+	// An invalid key fails the call before any claim.
+	f := secret("marker-free")
+	_, err = s.Claim(ctx, []byte("a"), longTTL, f, "")
+	wantErr(t, "Claim with an empty key", err, store.ErrInvalidKey)
+	_, err = s.Get(ctx, f)
+	wantErr(t, "Get after a refused call", err, store.ErrNotFound)
 }
 
 func testKVCompareAndDelete(t *testing.T, s store.Store) {
@@ -595,7 +651,7 @@ func testBadInput(t *testing.T, s store.Store) {
 	wantErr(t, "Delete empty key", s.Delete(ctx, ""), store.ErrInvalidKey)
 	_, err = s.CompareAndSwap(ctx, "", nil, []byte("v"), longTTL)
 	wantErr(t, "CompareAndSwap empty key", err, store.ErrInvalidKey)
-	_, err = s.Claim(ctx, "", []byte("v"), longTTL)
+	_, err = s.Claim(ctx, []byte("v"), longTTL, "")
 	wantErr(t, "Claim empty key", err, store.ErrInvalidKey)
 	_, err = s.CompareAndDelete(ctx, []byte("v"), "")
 	wantErr(t, "CompareAndDelete empty key", err, store.ErrInvalidKey)
@@ -612,7 +668,7 @@ func testBadInput(t *testing.T, s store.Store) {
 	for _, ttl := range []time.Duration{0, -time.Second} {
 		_, err = s.CompareAndSwap(ctx, k, []byte("v"), []byte("w"), ttl)
 		wantErr(t, "CompareAndSwap bad ttl", err, store.ErrInvalidTTL)
-		_, err = s.Claim(ctx, k, []byte("w"), ttl)
+		_, err = s.Claim(ctx, []byte("w"), ttl, k)
 		wantErr(t, "Claim bad ttl", err, store.ErrInvalidTTL)
 	}
 	v, err := s.Get(ctx, k)
@@ -672,7 +728,7 @@ func testContextCanceled(t *testing.T, s store.Store) {
 	check("Delete", s.Delete(canceled, k))
 	_, err = s.CompareAndSwap(canceled, k, nil, []byte("v"), longTTL)
 	check("CompareAndSwap", err)
-	_, err = s.Claim(canceled, k, []byte("v"), longTTL)
+	_, err = s.Claim(canceled, []byte("v"), longTTL, k)
 	check("Claim", err)
 	_, err = s.CompareAndDelete(canceled, []byte("v"), k)
 	check("CompareAndDelete", err)
@@ -721,7 +777,7 @@ func testClosed(t *testing.T, s store.Store) {
 	wantErr(t, "Delete", s.Delete(ctx, k), store.ErrClosed)
 	_, err = s.CompareAndSwap(ctx, k, nil, []byte("v"), longTTL)
 	wantErr(t, "CompareAndSwap", err, store.ErrClosed)
-	_, err = s.Claim(ctx, k, []byte("v"), longTTL)
+	_, err = s.Claim(ctx, []byte("v"), longTTL, k)
 	wantErr(t, "Claim", err, store.ErrClosed)
 	_, err = s.CompareAndDelete(ctx, []byte("v"), k)
 	wantErr(t, "CompareAndDelete", err, store.ErrClosed)
@@ -907,8 +963,8 @@ func testConcurrentClaim(t *testing.T, s store.Store) {
 	errLost := errors.New("claim lost")
 	wins := race(t, errLost, func() error {
 		v := strconv.FormatInt(n.Add(1), 10)
-		ok, err := s.Claim(ctx, k, []byte(v), longTTL)
-		if err == nil && !ok {
+		held, err := s.Claim(ctx, []byte(v), longTTL, k)
+		if err == nil && !held[0] {
 			return errLost
 		}
 		return err
