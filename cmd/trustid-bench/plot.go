@@ -20,7 +20,9 @@ import (
 // The plots are drawn with gonum.org/v1/plot: axes, ticks, a legend and
 // PNG encoding are its job, not this tool's.
 
-// plotWidth and plotHeight are the size of each PNG, at plotDPI.
+// plotWidth and plotHeight are the size of each PNG's plot, at plotDPI;
+// the legend is drawn on its right, off the lines, the PNG as much wider
+// as it needs.
 const (
 	plotWidth  = 8 * vg.Inch
 	plotHeight = 5 * vg.Inch
@@ -68,7 +70,8 @@ func (r *report) plot(path, title, yLabel string, value func(result) float64, lo
 	if logY {
 		p.Y.Scale, p.Y.Tick.Marker = plot.LogScale{}, logTicks{}
 	}
-	p.Legend.Top, p.Legend.Left = true, true
+	legend := plot.NewLegend()
+	legend.Top, legend.Left = true, true
 	p.Add(plotter.NewGrid())
 	var names []string
 	for _, x := range r.Results {
@@ -101,18 +104,18 @@ func (r *report) plot(path, title, yLabel string, value func(result) float64, lo
 		l.Dashes = plotutil.Dashes(i / len(plotutil.DefaultColors))
 		s.Shape = plotutil.Shape(i)
 		p.Add(l, s)
-		p.Legend.Add(name, l, s)
+		legend.Add(name, l, s)
 		drawn++
 	}
 	if drawn == 0 {
 		return fmt.Errorf("no route has a value above 0")
 	}
-	if logY {
-		// Head room above the highest line for the legend.
-		p.Y.Max *= 4
-	}
-	c := vgimg.NewWith(vgimg.UseWH(plotWidth, plotHeight), vgimg.UseDPI(plotDPI), vgimg.UseBackgroundColor(color.White))
-	p.Draw(draw.New(c))
+	legendWidth := legend.Rectangle(draw.Canvas{}).Size().X + vg.Inch/4
+	c := vgimg.NewWith(vgimg.UseWH(plotWidth+legendWidth, plotHeight), vgimg.UseDPI(plotDPI), vgimg.UseBackgroundColor(color.White))
+	dc := draw.New(c)
+	p.Draw(draw.Crop(dc, 0, -legendWidth, 0, 0))
+	// Below the title's line, a little off the plot's right edge.
+	legend.Draw(draw.Crop(dc, plotWidth+vg.Inch/8, 0, 0, -vg.Inch/2))
 	f, err := os.Create(path)
 	if err != nil {
 		return err
