@@ -425,8 +425,9 @@ func (o *Outbox) Anchor(ctx context.Context, changes []StatusChange) error {
 // dead bucket), each batch once, before Flush covering it returns. Run
 // may already be sending: a batch done while unsent runs is told to done
 // after unsent returns, so every change unsent is given is told to done
-// afterwards, once, and done is never told of a change unsent was given
-// before unsent has it. Both are called with no lock of the outbox's held
+// afterwards, once; done is never told of a change unsent was given
+// before unsent has it, nor of a batch that left the outbox before unsent
+// was given what it holds. Both are called with no lock of the outbox's held
 // but Watch's own; done is called from Run and must not block.
 func (o *Outbox) Watch(unsent, done func(changes []StatusChange)) error {
 	o.watching.Lock()
@@ -914,6 +915,10 @@ func (o *Outbox) send(ctx context.Context, q *queued, results chan<- sent) {
 // the batch is still frozen, to be sent again.
 func (o *Outbox) done(r sent) bool {
 	key := binary.BigEndian.AppendUint64(nil, r.seq)
+	// Held from before the batch leaves the file until onDone has it: a
+	// Watch then either finds the batch in Unsent and hears of it after,
+	// or finds it gone and does not hear of it.
+	o.watching.Lock()
 	o.mu.Lock()
 	if o.recording == nil {
 		o.recording = map[uint64]uint64{}
@@ -936,10 +941,10 @@ func (o *Outbox) done(r sent) bool {
 		o.mu.Lock()
 		delete(o.recording, r.seq)
 		o.mu.Unlock()
+		o.watching.Unlock()
 		o.log.Error("outbox: cannot record a sent batch; it will be sent again", slog.String("batch", r.fb.Input.ID), slog.Any("error", err))
 		return false
 	}
-	o.watching.Lock()
 	if o.onDone != nil {
 		o.onDone(r.changes)
 	}

@@ -168,12 +168,7 @@ type Shared struct {
 	// MarkerTTL/2 ago (RunMarkers refreshes it every MarkerTTL/3; an
 	// instance that stalled longer, so that its marker may have lapsed,
 	// claims again). Changed with the entry's marker lock held.
-	held map[entryKey]time.Time
-	// guarded holds, per entry of a change accepted here, the guards of
-	// SetManyIf counted with it (one slice per change, oldest first):
-	// Done releases them with the change, so their markers are cleared
-	// in the same store call.
-	guarded     map[entryKey][][]entryKey
+	held        map[entryKey]time.Time
 	markerLocks [64]sync.Mutex
 	markerSeed  maphash.Seed
 }
@@ -209,7 +204,7 @@ func NewShared(opts SharedOptions) (*Shared, error) {
 		opts.MarkerWait = 10 * time.Second
 	}
 	s := &Shared{opts: opts, size: opts.Own.size, lists: map[string]*chainList{}, overlay: map[entryKey]uint8{},
-		dirty: map[string]bool{}, kick: make(chan struct{}, 1), marking: map[entryKey]int{}, held: map[entryKey]time.Time{}, guarded: map[entryKey][][]entryKey{}, markerSeed: maphash.MakeSeed()}
+		dirty: map[string]bool{}, kick: make(chan struct{}, 1), marking: map[entryKey]int{}, held: map[entryKey]time.Time{}, markerSeed: maphash.MakeSeed()}
 	for _, id := range opts.Own.Lists() {
 		snap, err := opts.Own.Snapshot(context.Background(), id)
 		if err != nil {
@@ -417,27 +412,9 @@ func (s *Shared) SetManyIf(ctx context.Context, entries []status.Entry, guards [
 			return err
 		}
 	}
-	// The guards' markers are kept with the first change, released by
-	// Done (which may come as soon as Anchor returns).
-	withChange := s.opts.Markers != nil && len(guardKeys) > 0 && len(changes) > 0
-	if withChange {
-		s.mu.Lock()
-		s.guarded[keys[0]] = append(s.guarded[keys[0]], guardKeys)
-		s.mu.Unlock()
-	}
 	s.anchoring.RLock()
 	defer s.anchoring.RUnlock()
 	if err := s.opts.Anchor.Anchor(context.WithoutCancel(ctx), changes); err != nil {
-		if withChange {
-			s.mu.Lock()
-			g := slices.DeleteFunc(s.guarded[keys[0]], func(g []entryKey) bool { return &g[0] == &guardKeys[0] })
-			if len(g) == 0 {
-				delete(s.guarded, keys[0])
-			} else {
-				s.guarded[keys[0]] = g
-			}
-			s.mu.Unlock()
-		}
 		s.release(keys)
 		return err
 	}
@@ -446,9 +423,12 @@ func (s *Shared) SetManyIf(ctx context.Context, entries []status.Entry, guards [
 		s.overlay[entryKey{e.ListID, e.Index}] = e.Value
 	}
 	s.mu.Unlock()
-	if !withChange {
-		s.release(guardKeys)
-	}
+	// The guards' markers were needed only to read them after the other
+	// instances' earlier changes: once the changes are accepted, whatever
+	// another instance changes of a guard next (a revocation, final) may
+	// commit before them without changing what the check decided. The
+	// changes' markers are kept until the outbox is done with them (Done).
+	s.release(guardKeys)
 	return nil
 }
 
@@ -607,20 +587,7 @@ func (s *Shared) refresh(ctx context.Context, keys []entryKey) error {
 // with (ledger.Outbox.Watch): an entry none of whose changes accepted
 // here remain gets its marker cleared, in the background.
 func (s *Shared) Done(changes []chaincode.StatusChange) {
-	keys := changeKeys(changes)
-	s.mu.Lock()
-	for _, k := range keys[:len(changes)] {
-		if g := s.guarded[k]; len(g) > 0 {
-			keys = append(keys, g[0]...)
-			if len(g) == 1 {
-				delete(s.guarded, k)
-			} else {
-				s.guarded[k] = g[1:]
-			}
-		}
-	}
-	s.mu.Unlock()
-	s.release(keys)
+	s.release(changeKeys(changes))
 }
 
 // release uncounts one change of each of keys and clears, in the
