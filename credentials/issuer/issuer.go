@@ -485,8 +485,9 @@ type StatusSetter interface {
 // CheckedSetter is a StatusStore that makes changes only if check accepts
 // the values of guards, read once the changes other instances accepted
 // earlier of the entries and the guards are committed
-// (statuslist.Shared); setStatuses uses it when the store has it, so that a
-// change waiting for another instance's revocation is refused.
+// (statuslist.Shared), or with no other checked change between the check
+// and the write (statuslist.FileStore); setStatuses uses it when the store
+// has it, so that a change waiting for a revocation is refused.
 type CheckedSetter interface {
 	SetManyIf(ctx context.Context, entries []status.Entry, guards []status.Ref, check func(values []uint8) error) error
 }

@@ -103,11 +103,14 @@ type FileStore struct {
 	order []string             // list IDs, oldest first
 	index map[string]indexLine // credential ID hash -> binding
 
-	lane     *groupcommit.Committer[[]*change] // allocations and changes
-	spare    int                               // FileStoreOptions.Spare
-	spares   map[string]*spares                // by purpose, when spare > 0
-	binds    *groupcommit.Committer[*binding]  // appends to the index file
-	indexErr error                             // the index file is unusable (set by commitBinds only)
+	lane *groupcommit.Committer[[]*change] // allocations and changes
+	// checked serializes SetManyIf: its check and its changes are one
+	// step for the other checked changes.
+	checked  sync.Mutex
+	spare    int                              // FileStoreOptions.Spare
+	spares   map[string]*spares               // by purpose, when spare > 0
+	binds    *groupcommit.Committer[*binding] // appends to the index file
+	indexErr error                            // the index file is unusable (set by commitBinds only)
 	recovery IndexRecovery
 
 	// The allocation log (alloclog.go), used by the committing goroutine
@@ -513,34 +516,74 @@ func (s *FileStore) newList(purpose string) (*list, error) {
 	return l, nil
 }
 
-// Set sets the status at index of list: for revocation and suspension
-// lists 0 or 1; for token lists TokenValid, TokenInvalid or
-// TokenSuspended. Only allocated indices can be set.
+// Set is SetMany of one entry.
 func (s *FileStore) Set(ctx context.Context, listID string, index int, value uint8) error {
+	return s.SetMany(ctx, []status.Entry{{ListID: listID, Index: index, Value: value}})
+}
+
+// SetMany sets entries in one durable write (one group commit with
+// concurrent callers): all of them, or none if it fails. A value is 0 or
+// 1 in a revocation or suspension list, TokenValid, TokenInvalid or
+// TokenSuspended in a token list; only allocated indices can be set.
+func (s *FileStore) SetMany(ctx context.Context, entries []status.Entry) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	l, err := s.lookup(listID)
-	if err != nil {
+	cs := make([]*change, len(entries))
+	for i, e := range entries {
+		l, err := s.lookup(e.ListID)
+		if err != nil {
+			return err
+		}
+		s.mu.RLock()
+		allocated := e.Index >= 0 && e.Index < l.size() && l.isAllocated(e.Index)
+		bits, maxValue := l.bits != nil, l.maxValue()
+		s.mu.RUnlock()
+		switch {
+		case !allocated:
+			return fmt.Errorf("%w: index %d is not allocated in list", status.ErrIndex, e.Index)
+		case uint64(e.Value) > maxValue && bits:
+			return fmt.Errorf("%w: %d for a bitstring list", status.ErrValue, e.Value)
+		case uint64(e.Value) > maxValue:
+			return fmt.Errorf("%w: %d", status.ErrValue, e.Value)
+		}
+		cs[i] = &change{listID: e.ListID, index: e.Index, value: e.Value}
+	}
+	if len(cs) == 0 {
+		return nil
+	}
+	if err := s.lane.Do(cs); err != nil {
 		return err
 	}
-	s.mu.RLock()
-	allocated := index >= 0 && index < l.size() && l.isAllocated(index)
-	bits, maxValue := l.bits != nil, l.maxValue()
-	s.mu.RUnlock()
-	switch {
-	case !allocated:
-		return fmt.Errorf("%w: index %d is not allocated in list", status.ErrIndex, index)
-	case uint64(value) > maxValue && bits:
-		return fmt.Errorf("%w: %d for a bitstring list", status.ErrValue, value)
-	case uint64(value) > maxValue:
-		return fmt.Errorf("%w: %d", status.ErrValue, value)
+	var err error
+	for _, c := range cs {
+		err = errors.Join(err, c.err)
 	}
-	c := &change{listID: listID, index: index, value: value}
-	if err := s.lane.Do([]*change{c}); err != nil {
-		return err
+	return err
+}
+
+// SetManyIf is SetMany made only if check accepts the values of guards
+// (in their order, as Get reads them); else it returns check's error and
+// changes nothing. The check and the changes are one step for every other
+// SetManyIf of this store (the issuer's status changes), so a
+// reinstatement checked before a revocation is written cannot be written
+// after it.
+func (s *FileStore) SetManyIf(ctx context.Context, entries []status.Entry, guards []status.Ref, check func(values []uint8) error) error {
+	s.checked.Lock()
+	defer s.checked.Unlock()
+	values := make([]uint8, len(guards))
+	for i, g := range guards {
+		var err error
+		if _, values[i], err = s.Get(ctx, g.ListID, g.Index); err != nil {
+			return err
+		}
 	}
-	return c.err
+	if check != nil {
+		if err := check(values); err != nil {
+			return err
+		}
+	}
+	return s.SetMany(ctx, entries)
 }
 
 // commit makes one group of allocations and changes durable, of every
