@@ -3,14 +3,11 @@ package enrollment
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 
-	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
-	"github.com/trustid-cn/trustid/keystore"
 )
 
 // countingFileStore is a FileStore (the issuer's store on a node without
@@ -41,32 +38,7 @@ func TestEnrollmentStatusOneWriteOnFileStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	st := &countingFileStore{FileStore: files}
-	ks, err := keystore.Open(filepath.Join(t.TempDir(), "keystore.json"), make([]byte, 16), keystore.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	is, err := issuer.New(issuer.Config{BaseURL: "https://node.example", Keys: ks, Status: st})
-	if err != nil {
-		t.Fatal(err)
-	}
-	eid, err := newEnrollmentID()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var copies [][]status.Ref
-	for i := range 3 {
-		var items []issuer.GroupItem
-		for _, kind := range []string{"identity", "binding"} {
-			cred := map[string]any{"@context": []any{vc.ContextV2}, "id": enrollmentCredentialID(eid, kind, i),
-				"type": []any{vc.TypeCredential}, "credentialSubject": map[string]any{"id": "did:example:holder"}}
-			items = append(items, issuer.GroupItem{Credential: cred, Options: issuer.IssueOptions{Format: issuer.FormatSDJWT, Client: "rp-1"}})
-		}
-		issued, err := is.IssueGroup(context.Background(), items)
-		if err != nil {
-			t.Fatal(err)
-		}
-		copies = append(copies, issued[0].Status)
-	}
+	is, eid, copies := issueCopies(t, st, 3)
 	s := &Service{cfg: Config{Credentials: is}}
 	n, err := s.SetStatus(context.Background(), eid, issuer.ActionRevoke, issuer.Actor{ClientID: "rp-1"})
 	if err != nil || n != 6 {

@@ -72,6 +72,15 @@ func enrolledCopies(t testing.TB, n int) (*checkedFiles, *issuer.Issuer, string,
 		t.Fatal(err)
 	}
 	st := &checkedFiles{FileStore: files, pending: map[status.Ref]bool{}}
+	is, eid, copies := issueCopies(t, st, n)
+	return st, is, eid, copies
+}
+
+// issueCopies issues, over st, the two credentials (identity and binding,
+// one group) of each of n copies of a new enrollment for client rp-1, and
+// returns the issuer, the enrollment ID and each copy's entries.
+func issueCopies(t testing.TB, st vc.StatusStore, n int) (*issuer.Issuer, string, [][]status.Ref) {
+	t.Helper()
 	ks, err := keystore.Open(filepath.Join(t.TempDir(), "keystore.json"), make([]byte, 16), keystore.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +107,7 @@ func enrolledCopies(t testing.TB, n int) (*checkedFiles, *issuer.Issuer, string,
 		}
 		copies = append(copies, issued[0].Status)
 	}
-	return st, is, eid, copies
+	return is, eid, copies
 }
 
 // tokenValues is each copy's Token Status List value.
