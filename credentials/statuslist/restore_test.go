@@ -13,7 +13,6 @@ import (
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/ledger"
-	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
 // committedBatch is a slowBatch that also says when the held batch's
@@ -127,26 +126,10 @@ func TestSharedRestoreWhileSending(t *testing.T) {
 // runs: neither the outbox nor RunMarkers.
 func openStopped(t *testing.T, l, led ledger.Ledger, dir string, markers statuslist.Markers, ttl time.Duration) (*statuslist.Shared, *ledger.Outbox) {
 	t.Helper()
-	own, err := statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{Instance: "a"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ob, err := ledger.OpenOutbox(filepath.Join(dir, "outbox.db"), ledger.Client{L: led},
-		ledger.OutboxOptions{Window: 5 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := statuslist.NewCredentialIDs(testIDKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chosen := ledgertest.ChosenIDs(t, l, filepath.Join(t.TempDir(), "bindings.db"), ledgertest.RegionA)
-	sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: ob, Chosen: chosen, Region: ledgertest.RegionA,
-		BatchPrefix: ob.NodeID() + "-", Markers: markers, MarkerTTL: ttl, MarkerWait: 200 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return sh, ob
+	in := openInstance(t, l, led, dir, filepath.Join(t.TempDir(), "bindings.db"), "a", nil, func(o *statuslist.SharedOptions) {
+		o.Markers, o.MarkerTTL, o.MarkerWait = markers, ttl, 200*time.Millisecond
+	})
+	return in.shared, in.ob
 }
 
 // TestSharedStalledHolderClaimsAgain: an instance holding an entry's

@@ -52,32 +52,8 @@ func startInstance(t testing.TB, l ledger.Ledger, dir, name string) *instance {
 // its options changed by opt (if not nil).
 func startInstanceAnchor(t testing.TB, l ledger.Ledger, dir, name string, wrap func(*ledger.Outbox) statuslist.Anchorer, opt func(*statuslist.SharedOptions)) *instance {
 	t.Helper()
-	own, err := statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{Instance: name})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ob, err := ledger.OpenOutbox(filepath.Join(dir, "outbox.db"), ledger.Client{L: l},
-		ledger.OutboxOptions{Window: 5 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ids, err := statuslist.NewCredentialIDs(testIDKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	chosen := ledgertest.ChosenIDs(t, l, filepath.Join(dir, "bindings.db"), ledgertest.RegionA)
-	var anchor statuslist.Anchorer = ob
-	if wrap != nil {
-		anchor = wrap(ob)
-	}
-	opts := statuslist.SharedOptions{Own: own, IDs: ids, Anchor: anchor, Chosen: chosen, Region: ledgertest.RegionA, BatchPrefix: ob.NodeID() + "-"}
-	if opt != nil {
-		opt(&opts)
-	}
-	sh, err := statuslist.NewShared(opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	in := openInstance(t, l, l, dir, filepath.Join(dir, "bindings.db"), name, wrap, opt)
+	ob, sh, chosen := in.ob, in.shared, in.chosen
 	if err := ob.Watch(sh.Restore, sh.Done); err != nil {
 		t.Fatal(err)
 	}
@@ -94,6 +70,41 @@ func startInstanceAnchor(t testing.TB, l ledger.Ledger, dir, name string, wrap f
 	}()
 	go func() { defer wg.Done(); sh.RunHeads(ctx, 10*time.Millisecond) }()
 	t.Cleanup(func() { cancel(); wg.Wait(); ob.Close() })
+	return in
+}
+
+// openInstance opens instance name of region A over dir, its outbox
+// sending to led (l, or a wrapper of l) through wrap (nil: the outbox
+// itself), its bindings index at bindings, its options changed by opt
+// (if not nil); nothing runs and nothing is watched.
+func openInstance(t testing.TB, l, led ledger.Ledger, dir, bindings, name string, wrap func(*ledger.Outbox) statuslist.Anchorer, opt func(*statuslist.SharedOptions)) *instance {
+	t.Helper()
+	own, err := statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{Instance: name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ob, err := ledger.OpenOutbox(filepath.Join(dir, "outbox.db"), ledger.Client{L: led},
+		ledger.OutboxOptions{Window: 5 * time.Millisecond, MinBackoff: 5 * time.Millisecond, MaxBackoff: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ids, err := statuslist.NewCredentialIDs(testIDKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	chosen := ledgertest.ChosenIDs(t, l, bindings, ledgertest.RegionA)
+	var anchor statuslist.Anchorer = ob
+	if wrap != nil {
+		anchor = wrap(ob)
+	}
+	opts := statuslist.SharedOptions{Own: own, IDs: ids, Anchor: anchor, Chosen: chosen, Region: ledgertest.RegionA, BatchPrefix: ob.NodeID() + "-"}
+	if opt != nil {
+		opt(&opts)
+	}
+	sh, err := statuslist.NewShared(opts)
+	if err != nil {
+		t.Fatal(err)
+	}
 	return &instance{name: name, ownDir: filepath.Join(dir, "status"), own: own, ob: ob, shared: sh, chosen: chosen}
 }
 
@@ -550,21 +561,8 @@ func TestSharedRestoreAfterRestart(t *testing.T) {
 	l := openLedger(t)
 	dir := t.TempDir()
 	open := func() (*statuslist.Shared, *ledger.Outbox) {
-		own, err := statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{Instance: "a"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ob, err := ledger.OpenOutbox(filepath.Join(dir, "outbox.db"), ledger.Client{L: l}, ledger.OutboxOptions{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		ids, _ := statuslist.NewCredentialIDs(testIDKey)
-		chosen := ledgertest.ChosenIDs(t, l, filepath.Join(t.TempDir(), "bindings.db"), ledgertest.RegionA)
-		sh, err := statuslist.NewShared(statuslist.SharedOptions{Own: own, IDs: ids, Anchor: ob, Chosen: chosen, Region: ledgertest.RegionA, BatchPrefix: ob.NodeID() + "-"})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return sh, ob
+		in := openInstance(t, l, l, dir, filepath.Join(t.TempDir(), "bindings.db"), "a", nil, nil)
+		return in.shared, in.ob
 	}
 	ctx := context.Background()
 	sh, ob := open() // the outbox does not run: nothing reaches the chain
