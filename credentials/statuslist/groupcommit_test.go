@@ -116,7 +116,20 @@ func TestGroupCommit(t *testing.T) {
 
 // onDisk reads list lid as the files of s have it: its file and the
 // store's allocation log.
-func onDisk(s *FileStore, lid string) (*list, error) {
+func onDisk(s *FileStore, lid string) (l *list, err error) {
+	// The store is live: a list made between reading the list files and
+	// reading the log, and named by a record appended after it, reads as
+	// an unknown list. Read again; a log that stays wrong fails.
+	for range 5 {
+		if l, err = readOnDisk(s, lid); err == nil || errors.Is(err, status.ErrNotFound) {
+			break
+		}
+	}
+	return l, err
+}
+
+// readOnDisk is one reading of onDisk.
+func readOnDisk(s *FileStore, lid string) (*list, error) {
 	d := &FileStore{dir: s.dir, lists: map[string]*list{}, logLists: map[string]bool{}}
 	names, err := filepath.Glob(filepath.Join(s.dir, "*.json"))
 	if err != nil {
