@@ -359,16 +359,17 @@ func (v *Verifier) checkValidity(from, until time.Time) error {
 
 // clearVCSDJWT are the members of a vc+sd-jwt that must be in the clear.
 // VC-JOSE-COSE (W3C Recommendation), §3.2.1 "Securing JSON-LD Verifiable
-// Credentials with SD-JWT": "When securing verifiable credentials with
-// [SD-JWT] implementers MUST ensure that properties necessary for the
-// validation and verification of a credential are NOT selectively
-// disclosable (i.e., such properties MUST be disclosed). These properties
-// include but are not limited to credentialStatus and credentialSchema."
-// Those our checks need besides: @context (ContextCheck), type
-// (accreditation), issuer (its key), validFrom and validUntil (validity),
-// and the JWT claims checked as a vc+jwt's are: iss (equal to issuer), exp
-// and nbf (validity of the signature) and cnf (the key binding).
-var clearVCSDJWT = []string{"@context", "type", "issuer", "validFrom", "validUntil", "credentialStatus", "credentialSchema", "iss", "exp", "nbf", "cnf"}
+// Credentials with SD-JWT": "implementers SHOULD ensure that properties
+// necessary for the validation and verification of a credential are NOT
+// selectively disclosable (i.e., such properties SHOULD be disclosed).
+// These properties can include but are not limited to @context, type,
+// credentialStatus, credentialSchema, and relatedResource." Those our
+// checks need besides: issuer (its key), validFrom and validUntil
+// (validity), and the JWT claims checked as a vc+jwt's are: iss (equal to
+// issuer), exp and nbf (validity of the signature) and cnf (the key
+// binding). relatedResource pins the digests VerifyRelated checks: one
+// concealed and withheld would leave them unchecked, unseen.
+var clearVCSDJWT = []string{"@context", "type", "issuer", "validFrom", "validUntil", "credentialStatus", "credentialSchema", "relatedResource", "iss", "exp", "nbf", "cnf"}
 
 // clearSDJWTVC are the claims of an SD-JWT VC that must be in the clear.
 // draft-ietf-oauth-sd-jwt-vc (-13 and the working group's current copy),
