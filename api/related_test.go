@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/gm"
 )
 
 // issueWithRelated issues a vc+jwt listing related (relatedResource
@@ -128,8 +129,15 @@ func TestVCAPIVerifyRelatedResources(t *testing.T) {
 }
 
 // Digests the node cannot check fail verification with a specific code.
+// The node itself issues none that do not parse (422 invalid_credential),
+// so those are signed here with the accredited client's key, as another
+// issuer would sign them.
 func TestVCAPIVerifyRelatedBadDigests(t *testing.T) {
 	e := newVCEnv(t)
+	key, err := e.keys.OwnerActive(testIssuerDID, gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		digest map[string]any
 		code   string
@@ -143,8 +151,19 @@ func TestVCAPIVerifyRelatedBadDigests(t *testing.T) {
 		for k, v := range tc.digest {
 			entry[k] = v
 		}
-		env := e.issueWithRelated(t, []map[string]any{entry})
-		code, body := e.post(t, "/credentials/verify", "", `{"verifiableCredential":`+env+","+relatedOption([2]string{termsURL, "terms v1"})+`}`)
+		cred := map[string]any{"@context": []any{vc.ContextV2}, "type": []any{"VerifiableCredential", "ResidenceCredential"},
+			"issuer": testIssuerDID, "credentialSubject": map[string]any{"id": "did:example:holder-3f9a1c0d7e", "region": "310000"},
+			"relatedResource": []any{entry}}
+		req, _ := json.Marshal(map[string]any{"credential": cred})
+		code, res := e.post(t, "/credentials/issue", issueToken, string(req))
+		if malformed := tc.code == "related_resource_digest_malformed"; malformed != (code == 422 && res["error"] == "invalid_credential") || !malformed && code != 201 {
+			t.Errorf("issuing %v: %d %v", tc.digest, code, res)
+		}
+		tok, err := vc.SignJWT(cred, vc.TypVCJWT, testIssuerDID+"#"+key.Kid, key.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, body := e.post(t, "/credentials/verify", "", `{"verifiableCredential":"`+tok+`",`+relatedOption([2]string{termsURL, "terms v1"})+`}`)
 		if code != 400 || body["verified"] != false || firstCode(body) != tc.code || fmt.Sprint(relatedStatuses(body)) != "[invalid]" {
 			t.Errorf("%v: %d %v", tc.digest, code, body)
 		}

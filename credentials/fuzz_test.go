@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/url"
 	"reflect"
 	"slices"
@@ -420,7 +421,9 @@ func oldParseStatusListCredential(c *Credential, url, issuer string) (*status.Bi
 	var ttl time.Duration
 	if n, ok := s["ttl"].(json.Number); ok {
 		if ms, err := n.Int64(); err == nil && ms > 0 {
-			ttl = time.Duration(ms) * time.Millisecond
+			// Capped as the code now caps it: a ttl over what a Duration
+			// holds wrapped negative ("do not cache"; TestStatusListLongTTL).
+			ttl = time.Duration(min(ms, int64(math.MaxInt64/time.Millisecond))) * time.Millisecond
 		}
 	}
 	return bits, purpose, ttl, nil

@@ -3,6 +3,7 @@ package credentials
 import (
 	"crypto"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -27,15 +28,79 @@ const (
 
 // SignJWT secures a credential or presentation document as a compact JWS
 // whose payload is the document itself: typ vc+jwt (or vp+jwt), cty vc (or
-// vp), and kid (a DID URL of the signing key).
+// vp), and kid (a DID URL of the signing key). A document with a vc or vp
+// member is refused (ErrInvalid, ErrInvalidPresentation for vp+jwt).
 func SignJWT(doc map[string]any, typ, kid string, signer crypto.Signer) (string, error) {
-	cty := CtyVC
+	cty, invalid := CtyVC, ErrInvalid
 	if typ == TypVPJWT {
-		cty = CtyVP
+		cty, invalid = CtyVP, ErrInvalidPresentation
 	} else if typ != TypVCJWT {
 		return "", fmt.Errorf("%w: typ %q", ErrUnsupported, typ)
 	}
+	if err := checkJOSEClaimNames(doc, invalid); err != nil {
+		return "", err
+	}
 	return jose.Sign(doc, map[string]any{"typ": typ, "cty": cty, "kid": kid}, signer)
+}
+
+// joseMediaTypeIs reports whether v, a JOSE typ or cty header value,
+// names the media type application/<sub>: RFC 7515 §4.1.9-4.1.10 read a
+// value without '/' as if "application/" were prepended (so vc+jwt and
+// application/vc+jwt are one media type) and, per RFC 2045, compare media
+// types case-insensitively.
+func joseMediaTypeIs(v any, sub string) bool {
+	s, ok := v.(string)
+	if !ok {
+		return false
+	}
+	if len(s) > len("application/") && strings.EqualFold(s[:len("application/")], "application/") {
+		s = s[len("application/"):]
+	}
+	return strings.EqualFold(s, sub)
+}
+
+// checkJOSEClaimNames refuses a vc+jwt or vp+jwt payload with a vc or vp
+// member: VC-JOSE-COSE §3.1.3, "The JWT Claim Names vc and vp MUST NOT be
+// present" (the payload is the credential or presentation itself, not a
+// VC 1.1 JWT wrapping one).
+func checkJOSEClaimNames(doc map[string]any, invalid error) error {
+	for _, name := range []string{"vc", "vp"} {
+		if _, ok := doc[name]; ok {
+			return &FieldError{Err: invalid, Field: name, Rule: "must not be present in a vc+jwt or vp+jwt (VC-JOSE-COSE §3.1.3): the JWT claims are the document itself"}
+		}
+	}
+	return nil
+}
+
+// CheckJOSEClaims checks a credential to be secured as a vc+jwt, whose
+// JWT claims it is, for what JOSE requires of them (ErrInvalid, naming the
+// claim): no vc or vp (VC-JOSE-COSE §3.1.3); an iss, if present, that is
+// the issuer, issuer.id when an object (§4.1.2: it "MUST match"); exp, nbf
+// and iat NumericDates (RFC 7519 §4.1.4-4.1.6) that a verifier can read.
+// Issuers call it before anything is spent.
+func CheckJOSEClaims(doc map[string]any) error {
+	if err := checkJOSEClaimNames(doc, ErrInvalid); err != nil {
+		return err
+	}
+	if iss, ok := doc["iss"]; ok {
+		if id, err := idOf(doc["issuer"], true); err != nil || iss != id {
+			return &FieldError{Err: ErrInvalid, Field: "iss", Rule: "must be the issuer (VC-JOSE-COSE §4.1.2)"}
+		}
+	}
+	for _, name := range []string{"exp", "nbf", "iat"} {
+		v, ok := doc[name]
+		if !ok {
+			continue
+		}
+		switch n := v.(type) {
+		case float64, int, int64:
+			v = json.Number(fmt.Sprint(n)) // a document built in Go
+		}
+		if _, _, err := jose.NumericDate(map[string]any{name: v}, name); err != nil {
+			return &FieldError{Err: ErrInvalid, Field: name, Rule: "must be a NumericDate: seconds since 1970 (RFC 7519)"}
+		}
+	}
+	return nil
 }
 
 // Envelope wraps a secured token as an EnvelopedVerifiableCredential (or

@@ -150,6 +150,9 @@ func (v *Verifier) VerifyPresentation(ctx context.Context, token, challenge, dom
 	if err != nil {
 		return nil, err
 	}
+	if err := checkJOSEClaimNames(payload, ErrInvalidPresentation); err != nil {
+		return nil, err
+	}
 	if err := v.CheckContext(payload); err != nil {
 		return nil, err
 	}

@@ -172,6 +172,26 @@ func RelatedResources(credential map[string]any) ([]RelatedResource, error) {
 	return out, nil
 }
 
+// CheckRelatedResources checks a credential's relatedResource entries,
+// for an issuer, as VerifyRelated will read them: the shape
+// (RelatedResources) and every digest, which must be of the grammar VC
+// Data Model 2.0 §5.3 names (digestSRI: SRI hash expressions;
+// digestMultibase: multibase multihashes). Errors match ErrInvalid. A
+// digest of an algorithm TrustID does not compute is not an error (SRI
+// ignores unknown algorithms); one it cannot parse is.
+func CheckRelatedResources(credential map[string]any) error {
+	rs, err := RelatedResources(credential)
+	if err != nil {
+		return err
+	}
+	for i, r := range rs {
+		if _, err := ParseRelatedDigests(r.DigestSRI, r.DigestMultibase); errors.Is(err, ErrDigestMalformed) {
+			return &FieldError{Err: ErrInvalid, Field: fmt.Sprintf("relatedResource[%d]", i), Rule: "digestSRI or digestMultibase is malformed (VC Data Model 2.0 §5.3)"}
+		}
+	}
+	return nil
+}
+
 // stringList reads a non-empty string or a non-empty array of non-empty
 // strings.
 func stringList(v any) ([]string, error) {

@@ -100,9 +100,10 @@ func TestSDJWTVCClaimsInTheClear(t *testing.T) {
 }
 
 // TestVCSDJWTMembersInTheClear: a vc+sd-jwt whose credentialStatus,
-// validFrom, validUntil or credentialSchema a disclosure gives is refused
-// (VC-JOSE-COSE §3.2.1: properties necessary for validation "MUST be
-// disclosed"); an expired one keeps its error.
+// validFrom, validUntil, credentialSchema or relatedResource a disclosure
+// gives is refused (VC-JOSE-COSE §3.2.1: properties necessary for
+// validation "SHOULD be disclosed", relatedResource among those it names);
+// an expired one keeps its error.
 func TestVCSDJWTMembersInTheClear(t *testing.T) {
 	n := newNode(t, testBase)
 	ctx := context.Background()
@@ -128,12 +129,13 @@ func TestVCSDJWTMembersInTheClear(t *testing.T) {
 			"validUntil":        FormatTime(n.clock.Now().Add(24 * time.Hour)),
 			"credentialSchema":  map[string]any{"id": "https://schema.example/residence.json", "type": "JsonSchema"},
 			"credentialSubject": map[string]any{"id": "did:example:holder", "region": "310000"},
+			"relatedResource":   []any{map[string]any{"id": "https://schema.example/terms", "digestSRI": "sha256-47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"}},
 		}
 	}
 	if _, err := n.verifier.VerifyVCSDJWT(ctx, sign(doc(), &sdjwt.Frame{Nested: map[string]*sdjwt.Frame{"credentialSubject": {SD: []string{"region"}}}})); err != nil {
 		t.Fatalf("members in the clear: %v", err)
 	}
-	for _, name := range []string{"validFrom", "validUntil", "credentialSchema"} {
+	for _, name := range []string{"validFrom", "validUntil", "credentialSchema", "relatedResource"} {
 		if _, err := n.verifier.VerifyVCSDJWT(ctx, sign(doc(), &sdjwt.Frame{SD: []string{name}})); !errors.Is(err, ErrInvalid) || !errors.Is(err, sdjwt.ErrNotDisclosable) {
 			t.Errorf("%s disclosed: %v", name, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -66,6 +67,10 @@ func parseStatusEntry(m map[string]any) (StatusEntry, error) {
 	}
 	if id, ok := m["id"].(string); ok {
 		e.ID = id
+		// BSL v1.0 §2.1 id: "It MUST NOT be the URL for the status list."
+		if id == e.ListCredential {
+			return e, errors.New("id must not be the URL of the status list (statusListCredential)")
+		}
 	}
 	if size, ok := m["statusSize"]; ok {
 		if n, ok := size.(json.Number); !ok || n.String() != "1" {
@@ -77,7 +82,48 @@ func parseStatusEntry(m map[string]any) (StatusEntry, error) {
 			return e, fmt.Errorf("%w: statusSize other than 1", ErrUnsupported)
 		}
 	}
+	// statusSize is 1 here: a statusMessage, optional, has two messages.
+	if v, ok := m["statusMessage"]; ok {
+		if err := checkStatusMessages(v, 2); err != nil {
+			return e, fmt.Errorf("statusMessage: %w", err)
+		}
+	}
+	// BSL v1.0 §2.1 statusReference: "a URL or an array of URLs".
+	if v, ok := m["statusReference"]; ok {
+		refs, isList := v.([]any)
+		if !isList {
+			refs = []any{v}
+		}
+		for _, r := range refs {
+			if _, err := URLString(r); err != nil {
+				return e, fmt.Errorf("statusReference must be a URL or an array of URLs: %v", err)
+			}
+		}
+	}
 	return e, nil
+}
+
+// checkStatusMessages checks a statusMessage (BSL v1.0 §2.1): "an array,
+// the length of which MUST equal the number of possible status messages"
+// (n), each element with "status, a string representing the hexadecimal
+// value of the status prefixed with 0x" and "message, a string".
+func checkStatusMessages(v any, n int) error {
+	list, ok := v.([]any)
+	if !ok || len(list) != n {
+		return fmt.Errorf("must be an array of %d messages, one per status value", n)
+	}
+	for i, x := range list {
+		o, _ := x.(map[string]any)
+		st, _ := o["status"].(string)
+		hex, ok := strings.CutPrefix(st, "0x")
+		if !ok || hex == "" || strings.Trim(hex, "0123456789abcdefABCDEF") != "" {
+			return fmt.Errorf("[%d].status must be a hexadecimal value prefixed with 0x", i)
+		}
+		if _, ok := o["message"].(string); !ok {
+			return fmt.Errorf("[%d].message must be a string", i)
+		}
+	}
+	return nil
 }
 
 // Map returns the entry as credentialStatus JSON.
@@ -800,7 +846,10 @@ func parseStatusListCredential(c *Credential, url, issuer string) (*BitstringLis
 	bl := &BitstringList{Bits: bits, Purposes: purposes, ListLife: ListLife{ValidUntil: c.ValidUntil}}
 	if n, ok := s["ttl"].(json.Number); ok {
 		if ms, err := n.Int64(); err == nil && ms > 0 {
-			bl.TTL = time.Duration(ms) * time.Millisecond
+			// At most what a Duration holds: a longer ttl is cached as
+			// long as the checker allows, not wrapped to a negative one
+			// (which would mean "do not cache").
+			bl.TTL = time.Duration(min(ms, int64(math.MaxInt64/time.Millisecond))) * time.Millisecond
 		}
 	}
 	// BSL v1.0 §2.2: ttl "does not override or replace the validity
@@ -900,7 +949,7 @@ func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyRe
 	tl := &TokenStatusList{List: list}
 	if n, ok := claims.Raw["ttl"].(json.Number); ok {
 		if s, err := n.Int64(); err == nil && s > 0 {
-			tl.TTL = time.Duration(s) * time.Second
+			tl.TTL = time.Duration(min(s, int64(math.MaxInt64/time.Second))) * time.Second // as a Bitstring list's ttl
 		}
 	}
 	// Past its exp a list "MUST NOT be relied upon any longer" (Token

@@ -228,11 +228,13 @@ func (v *Verifier) verifyJWS(ctx context.Context, token, typ, cty, relationship 
 		return nil, nil, mapJoseErr(err)
 	}
 	hdr := jws.Header
-	if hdr.String("typ") != typ {
+	// typ and cty may be written with or without "application/" (RFC
+	// 7515 §4.1.9-4.1.10, which VC-JOSE-COSE §3.1.1-3.1.2 refer to).
+	if !joseMediaTypeIs(hdr["typ"], typ) {
 		return nil, nil, fmt.Errorf("%w: typ %q, want %q", ErrType, truncate(hdr.String("typ")), typ)
 	}
-	if c, ok := hdr["cty"]; ok && c != cty {
-		return nil, nil, fmt.Errorf("%w: cty %v, want %q", ErrType, c, cty)
+	if c, ok := hdr["cty"]; ok && !joseMediaTypeIs(c, cty) {
+		return nil, nil, fmt.Errorf("%w: cty %.40v, want %q", ErrType, c, cty)
 	}
 	kid := hdr.String("kid")
 	iss, err := issuerOf(jws.Payload, kid)
@@ -292,14 +294,18 @@ func credentialIssuer(m map[string]any, _ string) (string, error) {
 }
 
 // VerifyCredential verifies a vc+jwt: the algorithm is allowed, the header
-// typ is vc+jwt (cty vc when present), the kid resolves to a key of the
-// credential's issuer, the signature holds, the payload is a valid
-// credential, it is within validFrom/validUntil (and exp/nbf), the issuer
+// typ is vc+jwt (cty vc when present; either may be written with
+// application/), the kid resolves to a key of the credential's issuer, the
+// signature holds, the payload is a valid credential without a vc or vp
+// claim, it is within validFrom/validUntil (and exp/nbf), the issuer
 // is accredited for its types (and, unless an enrollment issuer, uses no
 // name reserved to enrollment), and no status entry is set.
 func (v *Verifier) VerifyCredential(ctx context.Context, token string) (*Credential, error) {
 	jws, _, err := v.verifyJWS(ctx, token, TypVCJWT, CtyVC, RelationshipAssertion, credentialIssuer)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkJOSEClaimNames(jws.Payload, ErrInvalid); err != nil {
 		return nil, err
 	}
 	c, err := v.checkCredential(ctx, jws.Payload)
@@ -353,16 +359,17 @@ func (v *Verifier) checkValidity(from, until time.Time) error {
 
 // clearVCSDJWT are the members of a vc+sd-jwt that must be in the clear.
 // VC-JOSE-COSE (W3C Recommendation), §3.2.1 "Securing JSON-LD Verifiable
-// Credentials with SD-JWT": "When securing verifiable credentials with
-// [SD-JWT] implementers MUST ensure that properties necessary for the
-// validation and verification of a credential are NOT selectively
-// disclosable (i.e., such properties MUST be disclosed). These properties
-// include but are not limited to credentialStatus and credentialSchema."
-// Those our checks need besides: @context (ContextCheck), type
-// (accreditation), issuer (its key), validFrom and validUntil (validity),
-// and the JWT claims checked as a vc+jwt's are: iss (equal to issuer), exp
-// and nbf (validity of the signature) and cnf (the key binding).
-var clearVCSDJWT = []string{"@context", "type", "issuer", "validFrom", "validUntil", "credentialStatus", "credentialSchema", "iss", "exp", "nbf", "cnf"}
+// Credentials with SD-JWT": "implementers SHOULD ensure that properties
+// necessary for the validation and verification of a credential are NOT
+// selectively disclosable (i.e., such properties SHOULD be disclosed).
+// These properties can include but are not limited to @context, type,
+// credentialStatus, credentialSchema, and relatedResource." Those our
+// checks need besides: issuer (its key), validFrom and validUntil
+// (validity), and the JWT claims checked as a vc+jwt's are: iss (equal to
+// issuer), exp and nbf (validity of the signature) and cnf (the key
+// binding). relatedResource pins the digests VerifyRelated checks: one
+// concealed and withheld would leave them unchecked, unseen.
+var clearVCSDJWT = []string{"@context", "type", "issuer", "validFrom", "validUntil", "credentialStatus", "credentialSchema", "relatedResource", "iss", "exp", "nbf", "cnf"}
 
 // clearSDJWTVC are the claims of an SD-JWT VC that must be in the clear.
 // draft-ietf-oauth-sd-jwt-vc (-13 and the working group's current copy),
@@ -373,17 +380,30 @@ var clearVCSDJWT = []string{"@context", "type", "issuer", "validFrom", "validUnt
 var clearSDJWTVC = []string{"iss", "nbf", "exp", "cnf", "vct", "vct#integrity", "status"}
 
 // VerifyVCSDJWT verifies a W3C credential secured with SD-JWT
-// (VC-JOSE-COSE, application/vc+sd-jwt): typ vc+sd-jwt, the kid resolves
+// (VC-JOSE-COSE, application/vc+sd-jwt): typ vc+sd-jwt (cty vc when
+// present; either may be written with application/), the kid resolves
 // to a key of the credential's issuer, the signature and every disclosure
 // hold, the disclosed document passes as a vc+jwt payload does
 // (VerifyCredential) and, last, none of the members that must be in the
 // clear (clearVCSDJWT) is selectively disclosable. A key binding JWT,
 // when present, must verify.
 func (v *Verifier) VerifyVCSDJWT(ctx context.Context, s string) (*Credential, error) {
+	// typ vc+sd-jwt and cty, when present, vc (VC-JOSE-COSE §3.2.1), each
+	// with or without application/ (RFC 7515 §4.1.9-4.1.10).
+	issuerJWT, _, _ := strings.Cut(s, "~")
+	hdr, err := jose.ParseHeader(issuerJWT, v.cfg.Algorithms)
+	if err != nil {
+		return nil, mapJoseErr(err)
+	}
+	if !joseMediaTypeIs(hdr["typ"], TypVCSDJWT) {
+		return nil, fmt.Errorf("%w: typ %q, want %q", ErrType, truncate(hdr.String("typ")), TypVCSDJWT)
+	}
+	if c, ok := hdr["cty"]; ok && !joseMediaTypeIs(c, CtyVC) {
+		return nil, fmt.Errorf("%w: cty %.40v, want %q", ErrType, c, CtyVC)
+	}
 	var key resolvedKey
 	res, err := sdjwt.Verify(s, sdjwt.VerifyOptions{
 		Algorithms: v.cfg.Algorithms,
-		Typ:        TypVCSDJWT,
 		Key: func(h map[string]any, p map[string]any) (crypto.PublicKey, error) {
 			kid, _ := h["kid"].(string)
 			alg, _ := h["alg"].(string)

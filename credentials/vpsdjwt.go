@@ -107,8 +107,8 @@ func checkClearVP(v *sdjwt.Verified) error {
 //
 // The issuer-signed JWT's typ, which VC-JOSE-COSE says SHOULD be
 // vp+sd-jwt, is that or absent (the media type names the format); its cty,
-// when present, is vp (application/vp: RFC 7515 lets the application/
-// prefix be left out); any other value is refused (ErrType). Every
+// when present, is vp; either may be written with application/ (RFC 7515
+// §4.1.9-4.1.10); any other value is refused (ErrType). Every
 // disclosure must match a digest, as for any SD-JWT; every top-level
 // digest must be disclosed and the members of clearVPSDJWT be in the
 // clear (ErrInvalidPresentation). The presentation,
@@ -132,11 +132,11 @@ func (v *Verifier) VerifyVPSDJWT(ctx context.Context, token, challenge, domain s
 	if err != nil {
 		return nil, mapJoseErr(err)
 	}
-	if typ, ok := hdr["typ"]; ok && typ != TypVPSDJWT {
+	if typ, ok := hdr["typ"]; ok && !joseMediaTypeIs(typ, TypVPSDJWT) {
 		return nil, fmt.Errorf("%w: typ %q, want %q", ErrType, truncate(hdr.String("typ")), TypVPSDJWT)
 	}
-	if cty, ok := hdr["cty"]; ok && cty != CtyVP && cty != "application/"+CtyVP {
-		return nil, fmt.Errorf("%w: cty %v, want %q", ErrType, cty, CtyVP)
+	if cty, ok := hdr["cty"]; ok && !joseMediaTypeIs(cty, CtyVP) {
+		return nil, fmt.Errorf("%w: cty %.40v, want %q", ErrType, cty, CtyVP)
 	}
 	var (
 		key    resolvedKey

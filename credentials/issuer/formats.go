@@ -51,6 +51,8 @@ var ErrUnknownFormat = errors.New("issuer: unknown credential format")
 var vcJWT = Format{
 	MediaType:  credentials.MediaTypeVCJWT,
 	Algorithms: gm.JWTAlgorithms,
+	// The JWT claims are the credential: no vc or vp, iss the issuer.
+	Check: credentials.CheckJOSEClaims,
 	Sign: func(doc map[string]any, vm string, key crypto.Signer) (string, error) {
 		return credentials.SignJWT(doc, credentials.TypVCJWT, vm, key)
 	},

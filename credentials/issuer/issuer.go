@@ -400,6 +400,10 @@ func (is *Issuer) prepare(in map[string]any, as signingAs) (map[string]any, *cre
 	if err != nil {
 		return nil, nil, err
 	}
+	// Digests the node's verifier would refuse are not signed.
+	if err := credentials.CheckRelatedResources(c); err != nil {
+		return nil, nil, err
+	}
 	if cred.Issuer != as.did {
 		return nil, nil, fmt.Errorf("%w: this issues only as %s", credentials.ErrIssuerMismatch, as.did)
 	}

@@ -117,8 +117,10 @@ func (b *Bitstring) Encode() string {
 // DecodeBitstring decodes an encodedList. It accepts base64url with or
 // without padding (multibase 'u' is unpadded; some encoders pad), needs at
 // least MinEntries and at most max entries (MaxRemoteEntries when max <= 0;
-// never more than MaxEntries). It stops decompressing as soon as the
-// output passes max/8 bytes.
+// never more than MaxEntries). The bits are those of every GZIP member
+// (RFC 1952 §2.2: a gzip file "consists of a series of members"); bytes
+// after the last that are no member are refused. It stops decompressing
+// as soon as the output passes max/8 bytes.
 func DecodeBitstring(encoded string, max int) (*Bitstring, error) {
 	if max <= 0 {
 		max = MaxRemoteEntries
@@ -142,7 +144,6 @@ func DecodeBitstring(encoded string, max int) (*Bitstring, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: gzip: %v", ErrEncoding, err)
 	}
-	zr.Multistream(false)
 	bits, err := readBounded(zr, max/8)
 	if err != nil {
 		return nil, err

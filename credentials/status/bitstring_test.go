@@ -86,6 +86,39 @@ func TestDecodeRejects(t *testing.T) {
 	}
 }
 
+// TestDecodeGZIPMembers: the Bitstring Expansion Algorithm (BSL v1.0
+// §3.4) expands encodedList "using the GZIP decompression algorithm
+// [RFC1952]", and a gzip file "consists of a series of members" (RFC 1952
+// §2.2), which decompress to their concatenation. A list written as two
+// members was read as its first member alone (here below the minimum
+// size, so refused; else its later entries out of range), and bytes after
+// the member, which are none, were ignored.
+func TestDecodeGZIPMembers(t *testing.T) {
+	half := make([]byte, MinEntries/16)
+	second := make([]byte, MinEntries/16)
+	second[0] = 0x80 // entry MinEntries/2
+	var buf bytes.Buffer
+	for _, part := range [][]byte{half, second} {
+		w := gzip.NewWriter(&buf)
+		w.Write(part)
+		w.Close()
+	}
+	b, err := DecodeBitstring("u"+b64.EncodeToString(buf.Bytes()), 0)
+	if err != nil {
+		t.Fatalf("a list of two GZIP members: %v", err)
+	}
+	if b.Len() != MinEntries || !b.Get(MinEntries/2) || b.Get(MinEntries/2-1) {
+		t.Fatalf("a list of two GZIP members: %d entries, entry %d set: %v", b.Len(), MinEntries/2, b.Get(MinEntries/2))
+	}
+	one := gz(make([]byte, MinEntries/8))
+	raw, _ := b64.DecodeString(one[1:])
+	for name, tail := range map[string][]byte{"garbage": []byte("trailing"), "a zero": {0}} {
+		if _, err := DecodeBitstring("u"+b64.EncodeToString(append(bytes.Clone(raw), tail...)), 0); !errors.Is(err, ErrEncoding) {
+			t.Errorf("a GZIP member followed by %s: %v, want ErrEncoding", name, err)
+		}
+	}
+}
+
 // TestTokenListSpecExamples decodes the 1-bit and 2-bit examples of the
 // IETF Token Status List draft.
 func TestTokenListSpecExamples(t *testing.T) {
