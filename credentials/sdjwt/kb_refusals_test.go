@@ -72,3 +72,45 @@ func TestKeyBindingRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyBindingNotBefore: a KB-JWT is "a valid JWT in all other
+// respects, per [RFC7519]" (RFC 9901 §7.3), so one whose nbf is past the
+// leeway ahead is refused (RFC 7519 §4.1.5), as a malformed nbf is; an nbf
+// within the leeway or behind is taken.
+func TestKeyBindingNotBefore(t *testing.T) {
+	issuerKey, _ := gm.GenerateKey(rand.Reader)
+	holder, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	hj, _ := gm.NewJWK(holder.Public(), "")
+	claims := map[string]any{"iss": "https://issuer.example", "vct": "urn:example:id", "cnf": map[string]any{"jwk": hj}}
+	sd, err := Split(signed(t, issuerKey, claims, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	const leeway = 30 * time.Second
+	o := VerifyOptions{
+		Algorithms: allAlgs, Typ: "dc+sd-jwt", RequireKeyBinding: true,
+		Key:    func(map[string]any, map[string]any) (crypto.PublicKey, error) { return issuerKey.Public(), nil },
+		Now:    func() time.Time { return now },
+		Leeway: leeway, Audience: "https://rp.example", Nonce: "n-1",
+	}
+	kb := func(nbf any) string {
+		pres := Serialize(sd.JWT, nil)
+		tok, err := jose.Sign(map[string]any{"iat": now.Unix(), "nbf": nbf, "aud": o.Audience, "nonce": o.Nonce, "sd_hash": Digest(pres)},
+			map[string]any{"typ": TypKB}, holder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pres + tok
+	}
+	for _, nbf := range []any{now.Unix(), now.Add(-time.Hour).Unix(), now.Add(leeway).Unix()} {
+		if _, err := Verify(kb(nbf), o); err != nil {
+			t.Errorf("nbf %v: %v", nbf, err)
+		}
+	}
+	for _, nbf := range []any{now.Add(leeway + time.Second).Unix(), now.Add(time.Hour).Unix(), "soon"} {
+		if _, err := Verify(kb(nbf), o); !errors.Is(err, ErrKeyBinding) || !errors.Is(err, ErrNotYetValid) {
+			t.Errorf("nbf %v: %v, want a key binding not yet valid", nbf, err)
+		}
+	}
+}
