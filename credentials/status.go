@@ -880,6 +880,12 @@ func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyRe
 	if iss, present := claims.Raw["iss"]; present && iss != issuer {
 		return nil, nil, fmt.Errorf("%w: the status list token's iss is not the credential's issuer", ErrIssuerMismatch)
 	}
+	// Token Status List §5.1: iat is REQUIRED ("the time at which the
+	// Status List Token was issued"), and §8.3 has the Relying Party
+	// "check for the existence of the required claims".
+	if iat, err := claims.GetIssuedAt(); err != nil || iat == nil {
+		return nil, nil, fmt.Errorf("%w: the status list token needs an iat", ErrInvalid)
+	}
 	sl, _ := claims.Raw["status_list"].(map[string]any)
 	bits, _ := sl["bits"].(json.Number)
 	lst, _ := sl["lst"].(string)
