@@ -873,6 +873,11 @@ func (is *Issuer) prepareSDJWT(ctx context.Context, as signingAs, in map[string]
 			return nil, err
 		}
 	}
+	// SD-JWT VC "without Selectively Disclosable Claims ... MUST NOT
+	// contain the _sd claim": no decoys where nothing is concealed.
+	if !conceals(frame) {
+		frame.Decoys = 0
+	}
 	if opts.HolderKey != nil {
 		if _, err := opts.HolderKey.PublicKey(); err != nil {
 			return nil, fmt.Errorf("%w: holder key: %v", credentials.ErrInvalid, err)
@@ -900,6 +905,20 @@ func (is *Issuer) prepareSDJWT(ctx context.Context, as signingAs, in map[string]
 		}
 		return sdjwt.Serialize(tok, ds), nil
 	}}, nil
+}
+
+// conceals reports whether f makes any claim or element selectively
+// disclosable.
+func conceals(f *sdjwt.Frame) bool {
+	if len(f.SD) > 0 || len(f.Elements) > 0 {
+		return true
+	}
+	for _, sub := range f.Nested {
+		if conceals(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 func jwkMap(j gm.JWK) map[string]any {
