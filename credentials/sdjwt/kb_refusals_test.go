@@ -114,3 +114,33 @@ func TestKeyBindingNotBefore(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyBindingJWKExtraMembers: a cnf.jwk may carry members the verifier
+// does not use (a WebCrypto export's key_ops and ext, an x5c): RFC 7517
+// §4 says they "MUST be ignored", so the KB-JWT it verifies is taken.
+func TestKeyBindingJWKExtraMembers(t *testing.T) {
+	issuerKey, _ := gm.GenerateKey(rand.Reader)
+	holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	hj, _ := gm.NewJWK(holder.Public(), "h-1")
+	jwk := map[string]any{"kty": hj.Kty, "crv": hj.Crv, "x": hj.X, "y": hj.Y, "kid": hj.Kid,
+		"key_ops": []any{"verify"}, "ext": true, "x5c": []any{"MIIB"}}
+	claims := map[string]any{"iss": "https://issuer.example", "vct": "urn:example:id", "cnf": map[string]any{"jwk": jwk}}
+	sd, err := Split(signed(t, issuerKey, claims, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	pres, err := sd.Present(func(*Disclosure) bool { return true }, &KeyBinding{Signer: holder, Audience: "https://rp.example", Nonce: "n-1", IssuedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := Verify(pres, VerifyOptions{
+		Algorithms: allAlgs, Typ: "dc+sd-jwt", RequireKeyBinding: true,
+		Key:      func(map[string]any, map[string]any) (crypto.PublicKey, error) { return issuerKey.Public(), nil },
+		Now:      func() time.Time { return now },
+		Audience: "https://rp.example", Nonce: "n-1",
+	})
+	if err != nil || !v.KeyBound {
+		t.Fatalf("cnf.jwk with key_ops, ext and x5c: %v", err)
+	}
+}

@@ -741,7 +741,10 @@ func verifyKB(sd *SDJWT, claims map[string]any, opts VerifyOptions) (map[string]
 	}
 	raw, _ := json.Marshal(jwkv)
 	var jwk gm.JWK
-	if err := strictjson.Decode(raw, &jwk, 8<<10); err != nil {
+	// RFC 7517 §4: members "not understood by implementations encountering
+	// them ... MUST be ignored" (key_ops, ext, x5c, ...); names that match a
+	// known one only in another case are still refused.
+	if err := strictjson.DecodeOpen(raw, &jwk, 8<<10); err != nil {
 		return nil, fmt.Errorf("%w: cnf.jwk: %v", ErrKeyBinding, err)
 	}
 	if _, priv := jwkv["d"]; priv {
