@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"slices"
 	"strconv"
@@ -904,10 +905,15 @@ func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyRe
 		return nil, nil, err
 	}
 	tl := &TokenStatusList{List: list}
-	if n, ok := claims.Raw["ttl"].(json.Number); ok {
-		if s, err := n.Int64(); err == nil && s > 0 {
-			tl.TTL = time.Duration(s) * time.Second
+	// Token Status List §5.1: ttl, when present, "MUST be a positive
+	// number" of seconds, and §8.3 checks every claim present by §5.1.
+	if v, present := claims.Raw["ttl"]; present {
+		n, _ := v.(json.Number)
+		s, err := n.Float64()
+		if err != nil || !(s > 0) || math.IsInf(s, 0) {
+			return nil, nil, fmt.Errorf("%w: the status list token's ttl must be a positive number of seconds", ErrInvalid)
 		}
+		tl.TTL = time.Duration(min(s, float64(math.MaxInt64/int64(time.Second))) * float64(time.Second))
 	}
 	// Past its exp a list "MUST NOT be relied upon any longer" (Token
 	// Status List, Status List Caching): a StatusChecker uses it neither
