@@ -323,3 +323,20 @@ func TestSDJWTVCLegacyTyp(t *testing.T) {
 		}
 	}
 }
+
+// TestSDJWTVCReservedSubjectClaims: a subject claim that would become an
+// SD-JWT VC claim the draft says "MUST NOT be included in the Disclosures"
+// (iss, nbf, exp, cnf, vct, vct#integrity, status), or another the node
+// sets, is refused at issue (ErrInvalid) rather than concealed into a
+// credential every verifier, the node's own included, must refuse.
+func TestSDJWTVCReservedSubjectClaims(t *testing.T) {
+	n := newNode(t, testBase)
+	ctx := context.Background()
+	for _, name := range []string{"vct#integrity", "status", "cnf", "iss", "exp", "nbf", "vct", "_sd"} {
+		c := sampleCredential()
+		c["credentialSubject"].(map[string]any)[name] = "sha256-47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+		if _, err := n.issuer.Issue(ctx, c, issuer.IssueOptions{Format: "dc+sd-jwt"}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("subject claim %q: %v, want ErrInvalid", name, err)
+		}
+	}
+}

@@ -845,7 +845,7 @@ func (is *Issuer) prepareSDJWT(ctx context.Context, as signingAs, in map[string]
 			claims["sub"] = v
 			names = append(names, "sub")
 			continue
-		case "iss", "vct", "iat", "nbf", "exp", "cnf", "status", "sub", "jti", "_sd", "_sd_alg", "...":
+		case "iss", "vct", "vct#integrity", "iat", "nbf", "exp", "cnf", "status", "sub", "jti", "_sd", "_sd_alg", "...":
 			return nil, fmt.Errorf("%w: subject claim %q is reserved in SD-JWT VC", credentials.ErrInvalid, k)
 		}
 		claims[k] = v
