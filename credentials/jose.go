@@ -20,7 +20,9 @@ const (
 	TypVPJWT = "vp+jwt"
 	// TypSDJWTVC is the typ of an SD-JWT VC issuer JWT.
 	TypSDJWTVC = "dc+sd-jwt"
-	// TypVCSDJWT is the typ of a W3C credential secured with SD-JWT.
+	// TypVCSDJWT is the typ of a W3C credential secured with SD-JWT, and
+	// that of an SD-JWT VC until November 2024, which verifiers still
+	// take for one without an @context (VerifySDJWT).
 	TypVCSDJWT = "vc+sd-jwt"
 	CtyVC      = "vc"
 	CtyVP      = "vp"

@@ -2,6 +2,7 @@ package credentials_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
@@ -228,4 +229,114 @@ func toJSON(t testing.TB, m map[string]any) map[string]any {
 		t.Fatal(err)
 	}
 	return out
+}
+
+// TestSDJWTVCWithoutDisclosures: an SD-JWT VC whose claims
+// options.mandatoryPointers all make plain has no selectively disclosable
+// claims, and such an SD-JWT VC "MUST NOT contain the _sd claim in the
+// JWT body" nor any Disclosures (draft-ietf-oauth-sd-jwt-vc, "SD-JWT VC
+// without Selectively Disclosable Claims"): no decoys either. It verifies.
+func TestSDJWTVCWithoutDisclosures(t *testing.T) {
+	n := newNode(t, testBase)
+	ctx := context.Background()
+	iss, err := n.issuer.Issue(ctx, sampleCredential(), issuer.IssueOptions{Format: "dc+sd-jwt", MandatoryPointers: []string{"/credentialSubject"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwt, rest, _ := strings.Cut(iss.Token, "~")
+	p := decodePayload(t, jwt)
+	if _, ok := p["_sd"]; ok || rest != "" {
+		t.Fatalf("an SD-JWT VC with nothing disclosable has _sd %v and disclosures %q", p["_sd"], rest)
+	}
+	if res, _ := p["residence"].(map[string]any); res["region"] != "310000" || p["sub"] == nil {
+		t.Fatalf("claims not plain: %v", p)
+	}
+	if _, err := n.verifier.VerifyToken(ctx, iss.Envelope()); err != nil {
+		t.Fatalf("verify: %v", err)
+	}
+	// With one claim left disclosable, the decoys stay.
+	iss, err = n.issuer.Issue(ctx, sampleCredential(), issuer.IssueOptions{Format: "dc+sd-jwt", MandatoryPointers: []string{"/credentialSubject/id"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sd, _ := decodePayload(t, strings.Split(iss.Token, "~")[0])["_sd"].([]any); len(sd) != 3 {
+		t.Fatalf("residence and two decoys: _sd %v", sd)
+	}
+}
+
+// TestSDJWTVCLegacyTyp: draft-ietf-oauth-sd-jwt-vc RECOMMENDS that
+// verifiers accept both vc+sd-jwt (its typ until November 2024) and
+// dc+sd-jwt: an SD-JWT VC re-signed with typ vc+sd-jwt verifies, as a
+// bare token, as application/dc+sd-jwt and presented with a KB-JWT; one
+// of typ JWT does not, nor does a vc+sd-jwt with an @context (a W3C
+// credential, TestVerifyVCSDJWT).
+func TestSDJWTVCLegacyTyp(t *testing.T) {
+	n := newNode(t, testBase)
+	ctx := context.Background()
+	holder, _ := holderKey(t, gm.AlgES256)
+	hj, _ := gm.NewJWK(holder.Public(), "")
+	iss := mustIssue(t, n, identityRequest(t, n), issuer.IssueOptions{Format: issuer.FormatSDJWT, HolderKey: &hj})
+	k, err := n.keys.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	retyp := func(typ string, extra map[string]any) string {
+		parts := strings.Split(iss.Token, "~")
+		hdr, payload := decodeHeader(t, parts[0]), decodePayload(t, parts[0])
+		hdr["typ"] = typ
+		for name, v := range extra {
+			payload[name] = v
+		}
+		h, _ := json.Marshal(hdr)
+		p, _ := json.Marshal(payload)
+		parts[0] = resign(t, string(h), string(p), k.Signer)
+		return strings.Join(parts, "~")
+	}
+	legacy := retyp(TypVCSDJWT, nil)
+	for _, in := range []string{legacy, "data:" + MediaTypeSDJWT + "," + legacy} {
+		r, err := n.verifier.VerifyToken(ctx, in)
+		if err != nil {
+			t.Fatalf("typ vc+sd-jwt: %v", err)
+		}
+		if r.Format != TypSDJWTVC || r.Credential["vct"] != testBase+"/vct/IdentityCredential" {
+			t.Fatalf("verified %+v", r)
+		}
+	}
+	sd, err := sdjwt.Split(legacy)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pres, err := sd.Present(func(d *sdjwt.Disclosure) bool { return d.Name == "age_over_18" },
+		&sdjwt.KeyBinding{Signer: holder, Audience: "https://rp.example", Nonce: "n-legacy", IssuedAt: n.clock.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := n.verifier.VerifySDJWT(ctx, pres, SDJWTOptions{RequireKeyBinding: true, Audience: "https://rp.example", Nonce: "n-legacy"}); err != nil {
+		t.Fatalf("typ vc+sd-jwt presented: %v", err)
+	}
+	for name, tok := range map[string]string{
+		"typ JWT":                 retyp("JWT", nil),
+		"vc+sd-jwt with @context": retyp(TypVCSDJWT, map[string]any{"@context": []any{ContextV2}}),
+	} {
+		if _, err := n.verifier.VerifyToken(ctx, tok); !errors.Is(err, ErrType) {
+			t.Errorf("%s: %v, want ErrType", name, err)
+		}
+	}
+}
+
+// TestSDJWTVCReservedSubjectClaims: a subject claim that would become an
+// SD-JWT VC claim the draft says "MUST NOT be included in the Disclosures"
+// (iss, nbf, exp, cnf, vct, vct#integrity, status), or another the node
+// sets, is refused at issue (ErrInvalid) rather than concealed into a
+// credential every verifier, the node's own included, must refuse.
+func TestSDJWTVCReservedSubjectClaims(t *testing.T) {
+	n := newNode(t, testBase)
+	ctx := context.Background()
+	for _, name := range []string{"vct#integrity", "status", "cnf", "iss", "exp", "nbf", "vct", "_sd"} {
+		c := sampleCredential()
+		c["credentialSubject"].(map[string]any)[name] = "sha256-47DEQpj8HBSa-_TImW-5JCeuQeRkm5NMpJWZG3hSuFU"
+		if _, err := n.issuer.Issue(ctx, c, issuer.IssueOptions{Format: "dc+sd-jwt"}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("subject claim %q: %v, want ErrInvalid", name, err)
+		}
+	}
 }

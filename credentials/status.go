@@ -929,6 +929,12 @@ func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyRe
 	if iss, present := claims.Raw["iss"]; present && iss != issuer {
 		return nil, nil, fmt.Errorf("%w: the status list token's iss is not the credential's issuer", ErrIssuerMismatch)
 	}
+	// Token Status List §5.1: iat is REQUIRED ("the time at which the
+	// Status List Token was issued"), and §8.3 has the Relying Party
+	// "check for the existence of the required claims".
+	if iat, err := claims.GetIssuedAt(); err != nil || iat == nil {
+		return nil, nil, fmt.Errorf("%w: the status list token needs an iat", ErrInvalid)
+	}
 	sl, _ := claims.Raw["status_list"].(map[string]any)
 	bits, _ := sl["bits"].(json.Number)
 	lst, _ := sl["lst"].(string)
@@ -947,10 +953,15 @@ func verifyStatusListJWT(ctx context.Context, tok, uri, issuer string, res KeyRe
 		return nil, nil, err
 	}
 	tl := &TokenStatusList{List: list}
-	if n, ok := claims.Raw["ttl"].(json.Number); ok {
-		if s, err := n.Int64(); err == nil && s > 0 {
-			tl.TTL = time.Duration(min(s, int64(math.MaxInt64/time.Second))) * time.Second // as a Bitstring list's ttl
+	// Token Status List §5.1: ttl, when present, "MUST be a positive
+	// number" of seconds, and §8.3 checks every claim present by §5.1.
+	if v, present := claims.Raw["ttl"]; present {
+		n, _ := v.(json.Number)
+		s, err := n.Float64()
+		if err != nil || !(s > 0) || math.IsInf(s, 0) {
+			return nil, nil, fmt.Errorf("%w: the status list token's ttl must be a positive number of seconds", ErrInvalid)
 		}
+		tl.TTL = time.Duration(min(s, float64(math.MaxInt64/int64(time.Second))) * float64(time.Second))
 	}
 	// Past its exp a list "MUST NOT be relied upon any longer" (Token
 	// Status List, Status List Caching): a StatusChecker uses it neither

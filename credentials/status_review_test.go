@@ -291,3 +291,91 @@ func TestStatusListNotCachedPastItsValidity(t *testing.T) {
 		})
 	}
 }
+
+// TestStatusListTokenNeedsIat: iat is REQUIRED in a Status List Token
+// (Token Status List §5.1) and a Relying Party checks "for the existence
+// of the required claims" (§8.3): a token without it, or with one that
+// is not a NumericDate, is refused (ErrInvalid); the same token with it
+// is taken.
+func TestStatusListTokenNeedsIat(t *testing.T) {
+	served := newServedNode(t)
+	n, srv, serve := served.n, served.srv, served.serve
+	ctx := context.Background()
+	_, src := remoteVerifier(t, n, served.client, nil)
+	k, err := n.keys.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "/status/00000000000000ad"
+	uri := srv.URL + path
+	tl, err := status.NewTokenList(2, 1<<14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := func(iat any) string {
+		now := n.clock.Now()
+		claims := map[string]any{"sub": uri, "exp": now.Add(time.Hour).Unix(),
+			"status_list": map[string]any{"bits": tl.Bits(), "lst": tl.Encode()}}
+		if iat != nil {
+			claims["iat"] = iat
+		}
+		tok, err := jose.Sign(claims, map[string]any{"typ": TypStatusListJWT, "kid": k.Kid}, k.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	serve(path, MediaTypeStatusListJWT, token(n.clock.Now().Unix()))
+	if _, err := src.Token(ctx, uri, srv.URL); err != nil {
+		t.Fatalf("with iat: %v", err)
+	}
+	for _, iat := range []any{nil, "yesterday"} {
+		serve(path, MediaTypeStatusListJWT, token(iat))
+		if _, err := src.Token(ctx, uri, srv.URL); !errors.Is(err, ErrInvalid) {
+			t.Errorf("iat %v: %v, want ErrInvalid", iat, err)
+		}
+	}
+}
+
+// TestStatusListTokenTTL: a Status List Token's ttl, when present, "MUST
+// be a positive number" of seconds (Token Status List §5.1, every claim
+// present checked by §8.3): 0, a negative number or a string is refused
+// (ErrInvalid), not read as no ttl; 300 is five minutes, 0.5 half a
+// second.
+func TestStatusListTokenTTL(t *testing.T) {
+	served := newServedNode(t)
+	n, srv, serve := served.n, served.srv, served.serve
+	ctx := context.Background()
+	_, src := remoteVerifier(t, n, served.client, nil)
+	k, err := n.keys.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const path = "/status/00000000000000ae"
+	uri := srv.URL + path
+	tl, err := status.NewTokenList(2, 1<<14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := func(ttl any) string {
+		now := n.clock.Now()
+		tok, err := jose.Sign(map[string]any{"sub": uri, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "ttl": ttl,
+			"status_list": map[string]any{"bits": tl.Bits(), "lst": tl.Encode()}}, map[string]any{"typ": TypStatusListJWT, "kid": k.Kid}, k.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tok
+	}
+	for ttl, want := range map[any]time.Duration{300: 5 * time.Minute, 0.5: time.Second / 2} {
+		serve(path, MediaTypeStatusListJWT, token(ttl))
+		if got, err := src.Token(ctx, uri, srv.URL); err != nil || got.TTL != want {
+			t.Errorf("ttl %v: %v, %v, want %v", ttl, got, err, want)
+		}
+	}
+	for _, ttl := range []any{0, -300, "300"} {
+		serve(path, MediaTypeStatusListJWT, token(ttl))
+		if _, err := src.Token(ctx, uri, srv.URL); !errors.Is(err, ErrInvalid) {
+			t.Errorf("ttl %v: %v, want ErrInvalid", ttl, err)
+		}
+	}
+}

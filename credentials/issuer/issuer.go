@@ -849,7 +849,7 @@ func (is *Issuer) prepareSDJWT(ctx context.Context, as signingAs, in map[string]
 			claims["sub"] = v
 			names = append(names, "sub")
 			continue
-		case "iss", "vct", "iat", "nbf", "exp", "cnf", "status", "sub", "jti", "_sd", "_sd_alg", "...":
+		case "iss", "vct", "vct#integrity", "iat", "nbf", "exp", "cnf", "status", "sub", "jti", "_sd", "_sd_alg", "...":
 			return nil, fmt.Errorf("%w: subject claim %q is reserved in SD-JWT VC", credentials.ErrInvalid, k)
 		}
 		claims[k] = v
@@ -876,6 +876,11 @@ func (is *Issuer) prepareSDJWT(ctx context.Context, as signingAs, in map[string]
 		if err := mandatory(frame, cred.Subjects[0], c, p); err != nil {
 			return nil, err
 		}
+	}
+	// SD-JWT VC "without Selectively Disclosable Claims ... MUST NOT
+	// contain the _sd claim": no decoys where nothing is concealed.
+	if !conceals(frame) {
+		frame.Decoys = 0
 	}
 	if opts.HolderKey != nil {
 		if _, err := opts.HolderKey.PublicKey(); err != nil {
@@ -904,6 +909,20 @@ func (is *Issuer) prepareSDJWT(ctx context.Context, as signingAs, in map[string]
 		}
 		return sdjwt.Serialize(tok, ds), nil
 	}}, nil
+}
+
+// conceals reports whether f makes any claim or element selectively
+// disclosable.
+func conceals(f *sdjwt.Frame) bool {
+	if len(f.SD) > 0 || len(f.Elements) > 0 {
+		return true
+	}
+	for _, sub := range f.Nested {
+		if conceals(sub) {
+			return true
+		}
+	}
+	return false
 }
 
 func jwkMap(j gm.JWK) map[string]any {

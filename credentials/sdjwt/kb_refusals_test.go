@@ -72,3 +72,75 @@ func TestKeyBindingRefusals(t *testing.T) {
 		}
 	}
 }
+
+// TestKeyBindingNotBefore: a KB-JWT is "a valid JWT in all other
+// respects, per [RFC7519]" (RFC 9901 §7.3), so one whose nbf is past the
+// leeway ahead is refused (RFC 7519 §4.1.5), as a malformed nbf is; an nbf
+// within the leeway or behind is taken.
+func TestKeyBindingNotBefore(t *testing.T) {
+	issuerKey, _ := gm.GenerateKey(rand.Reader)
+	holder, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	hj, _ := gm.NewJWK(holder.Public(), "")
+	claims := map[string]any{"iss": "https://issuer.example", "vct": "urn:example:id", "cnf": map[string]any{"jwk": hj}}
+	sd, err := Split(signed(t, issuerKey, claims, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	const leeway = 30 * time.Second
+	o := VerifyOptions{
+		Algorithms: allAlgs, Typ: "dc+sd-jwt", RequireKeyBinding: true,
+		Key:    func(map[string]any, map[string]any) (crypto.PublicKey, error) { return issuerKey.Public(), nil },
+		Now:    func() time.Time { return now },
+		Leeway: leeway, Audience: "https://rp.example", Nonce: "n-1",
+	}
+	kb := func(nbf any) string {
+		pres := Serialize(sd.JWT, nil)
+		tok, err := jose.Sign(map[string]any{"iat": now.Unix(), "nbf": nbf, "aud": o.Audience, "nonce": o.Nonce, "sd_hash": Digest(pres)},
+			map[string]any{"typ": TypKB}, holder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pres + tok
+	}
+	for _, nbf := range []any{now.Unix(), now.Add(-time.Hour).Unix(), now.Add(leeway).Unix()} {
+		if _, err := Verify(kb(nbf), o); err != nil {
+			t.Errorf("nbf %v: %v", nbf, err)
+		}
+	}
+	for _, nbf := range []any{now.Add(leeway + time.Second).Unix(), now.Add(time.Hour).Unix(), "soon"} {
+		if _, err := Verify(kb(nbf), o); !errors.Is(err, ErrKeyBinding) || !errors.Is(err, ErrNotYetValid) {
+			t.Errorf("nbf %v: %v, want a key binding not yet valid", nbf, err)
+		}
+	}
+}
+
+// TestKeyBindingJWKExtraMembers: a cnf.jwk may carry members the verifier
+// does not use (a WebCrypto export's key_ops and ext, an x5c): RFC 7517
+// §4 says they "MUST be ignored", so the KB-JWT it verifies is taken.
+func TestKeyBindingJWKExtraMembers(t *testing.T) {
+	issuerKey, _ := gm.GenerateKey(rand.Reader)
+	holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	hj, _ := gm.NewJWK(holder.Public(), "h-1")
+	jwk := map[string]any{"kty": hj.Kty, "crv": hj.Crv, "x": hj.X, "y": hj.Y, "kid": hj.Kid,
+		"key_ops": []any{"verify"}, "ext": true, "x5c": []any{"MIIB"}}
+	claims := map[string]any{"iss": "https://issuer.example", "vct": "urn:example:id", "cnf": map[string]any{"jwk": jwk}}
+	sd, err := Split(signed(t, issuerKey, claims, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	pres, err := sd.Present(func(*Disclosure) bool { return true }, &KeyBinding{Signer: holder, Audience: "https://rp.example", Nonce: "n-1", IssuedAt: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := Verify(pres, VerifyOptions{
+		Algorithms: allAlgs, Typ: "dc+sd-jwt", RequireKeyBinding: true,
+		Key:      func(map[string]any, map[string]any) (crypto.PublicKey, error) { return issuerKey.Public(), nil },
+		Now:      func() time.Time { return now },
+		Audience: "https://rp.example", Nonce: "n-1",
+	})
+	if err != nil || !v.KeyBound {
+		t.Fatalf("cnf.jwk with key_ops, ext and x5c: %v", err)
+	}
+}

@@ -343,14 +343,18 @@ func (s *SDJWT) SDHash() string { return Digest(s.prefix) }
 
 // Present builds a presentation with the disclosures keep selects, then
 // (when kb is not nil) a Key Binding JWT over it signed by the holder.
-// Disclosures that keep selects must themselves be reachable: a holder
-// revealing an inner claim must reveal its parents too.
+// Every disclosure keep selects must be reachable, its digest in the
+// issuer-signed JWT or in another one selected (RFC 9901 §7.2): a holder
+// revealing an inner claim reveals its parents too; else ErrUnmatched.
 func (s *SDJWT) Present(keep func(*Disclosure) bool, kb *KeyBinding) (string, error) {
 	var ds []*Disclosure
 	for _, d := range s.Disclosures {
 		if keep(d) {
 			ds = append(ds, d)
 		}
+	}
+	if err := s.reachable(ds); err != nil {
+		return "", err
 	}
 	pres := Serialize(s.JWT, ds)
 	if kb == nil {
@@ -373,6 +377,30 @@ func (s *SDJWT) Present(keep func(*Disclosure) bool, kb *KeyBinding) (string, er
 		return "", err
 	}
 	return pres + tok, nil
+}
+
+// reachable checks, as a verifier will (Process), that every one of ds
+// is reached from the issuer-signed JWT's payload, read unverified.
+func (s *SDJWT) reachable(ds []*Disclosure) error {
+	parts := strings.Split(s.JWT, ".")
+	if len(parts) != 3 {
+		return fmt.Errorf("%w: the issuer-signed JWT is not a compact JWS", ErrMalformed)
+	}
+	raw, err := b64url.DecodeString(parts[1])
+	if err != nil {
+		return fmt.Errorf("%w: the issuer-signed JWT's payload is not base64url", ErrMalformed)
+	}
+	payload, err := strictjson.Object(raw, Max)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrMalformed, err)
+	}
+	if _, err := Process(payload, ds); err != nil {
+		if errors.Is(err, ErrUnmatched) {
+			return fmt.Errorf("%w: a disclosure selected is nested in one not selected", ErrUnmatched)
+		}
+		return err
+	}
+	return nil
 }
 
 // KeyBinding is what a holder signs into a KB-JWT.
@@ -713,7 +741,10 @@ func verifyKB(sd *SDJWT, claims map[string]any, opts VerifyOptions) (map[string]
 	}
 	raw, _ := json.Marshal(jwkv)
 	var jwk gm.JWK
-	if err := strictjson.Decode(raw, &jwk, 8<<10); err != nil {
+	// RFC 7517 §4: members "not understood by implementations encountering
+	// them ... MUST be ignored" (key_ops, ext, x5c, ...); names that match a
+	// known one only in another case are still refused.
+	if err := strictjson.DecodeOpen(raw, &jwk, 8<<10); err != nil {
 		return nil, fmt.Errorf("%w: cnf.jwk: %v", ErrKeyBinding, err)
 	}
 	if _, priv := jwkv["d"]; priv {
@@ -755,6 +786,11 @@ func verifyKB(sd *SDJWT, claims map[string]any, opts VerifyOptions) (map[string]
 	}
 	if exp, err := kc.GetExpirationTime(); err != nil || (exp != nil && now.After(exp.Add(opts.Leeway))) {
 		return nil, fmt.Errorf("%w: %w", ErrKeyBinding, ErrExpired)
+	}
+	// RFC 9901 §7.3: "a valid JWT in all other respects, per [RFC7519]",
+	// whose §4.1.5 says it "MUST NOT be accepted" before its nbf.
+	if nbf, err := kc.GetNotBefore(); err != nil || (nbf != nil && now.Add(opts.Leeway).Before(nbf.Time)) {
+		return nil, fmt.Errorf("%w: %w", ErrKeyBinding, ErrNotYetValid)
 	}
 	if n, _ := kc.Raw["nonce"].(string); n == "" || n != opts.Nonce {
 		return nil, fmt.Errorf("%w: %w", ErrKeyBinding, ErrNonce)

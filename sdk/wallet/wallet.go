@@ -521,7 +521,9 @@ func (w *Holder) Present(disclose, audience, nonce string) (string, error) {
 }
 
 // PresentCredential is Present for any SD-JWT VC bound to the device key.
-// Every name in disclose must be a disclosable claim of the credential.
+// Every name in disclose must be a disclosable claim of the credential,
+// and a claim nested in a disclosable one comes with that one named too
+// (RFC 9901 §7.2).
 func (w *Holder) PresentCredential(credential, disclose, audience, nonce string) (string, error) {
 	return w.present(credential, w.alias, disclose, audience, nonce)
 }
@@ -558,7 +560,11 @@ func (w *Holder) present(credential, alias, disclose, audience, nonce string) (s
 		}
 		return false
 	}
-	return sd.Present(keep, &sdjwt.KeyBinding{Signer: s, Audience: audience, Nonce: nonce, IssuedAt: w.clock()})
+	pres, err := sd.Present(keep, &sdjwt.KeyBinding{Signer: s, Audience: audience, Nonce: nonce, IssuedAt: w.clock()})
+	if errors.Is(err, sdjwt.ErrUnmatched) {
+		return "", fmt.Errorf("%w: disclose names a claim nested in one it does not name: %w", ErrInvalidArgument, err)
+	}
+	return pres, err
 }
 
 func (w *Holder) clock() time.Time {

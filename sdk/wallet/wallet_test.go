@@ -2,6 +2,7 @@ package wallet_test
 
 import (
 	"context"
+	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -13,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/qrcode"
@@ -400,5 +402,40 @@ func TestLoginSessionUnderNodePath(t *testing.T) {
 	}
 	if strings.Join(paths, " ") != "/sh/login/sessions/abc" {
 		t.Errorf("requests: %q", paths)
+	}
+}
+
+// TestPresentCredentialNested: a claim nested in a disclosable one is
+// presented only with its parent (RFC 9901 §7.2): naming it alone is
+// ErrInvalidArgument, not a presentation every verifier must reject
+// (its disclosure would match no digest); with its parent it is
+// presented, and its sibling is not.
+func TestPresentCredentialNested(t *testing.T) {
+	w, _ := newWallet(t)
+	s, err := w.DeviceKeyJWK()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jwk map[string]any
+	json.Unmarshal([]byte(s), &jwk)
+	payload, ds, err := (&sdjwt.Issuer{Rand: rand.Reader}).Conceal(map[string]any{"iss": "https://sh.trustid.example",
+		"vct": "https://sh.trustid.example/vct/ResidenceCredential", "cnf": map[string]any{"jwk": jwk},
+		"residence": map[string]any{"region": "310000", "since": "2019-07-01"}},
+		&sdjwt.Frame{SD: []string{"residence"}, Nested: map[string]*sdjwt.Frame{"residence": {SD: []string{"region", "since"}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := json.Marshal(payload)
+	b64 := base64.RawURLEncoding
+	cred := sdjwt.Serialize(b64.EncodeToString([]byte(`{"alg":"SM2","typ":"dc+sd-jwt"}`))+"."+b64.EncodeToString(raw)+".c2ln", ds)
+	if p, err := w.PresentCredential(cred, "region", "https://rp.example", "n-1"); !errors.Is(err, wallet.ErrInvalidArgument) {
+		t.Fatalf("region without residence: %q, %v", p, err)
+	}
+	p, err := w.PresentCredential(cred, "residence,region", "https://rp.example", "n-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(p, "~"); n != 3 {
+		t.Fatalf("want the JWT, two disclosures and a KB-JWT, got %d separators: %s", n, p)
 	}
 }
