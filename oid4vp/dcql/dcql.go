@@ -46,8 +46,8 @@ type CredentialQuery struct {
 	Format   string `json:"format"`
 	Multiple bool   `json:"multiple,omitempty"`
 	Meta     *Meta  `json:"meta"`
-	// Claims absent asks for every claim of the credential (OpenID4VP
-	// 1.0 §6.4.1).
+	// Claims absent asks for no selectively disclosable claim (OpenID4VP
+	// 1.0 §6.4.1: only what the format always presents).
 	Claims    []ClaimQuery `json:"claims,omitempty"`
 	ClaimSets [][]string   `json:"claim_sets,omitempty"`
 	// RequireCryptographicHolderBinding defaults to true.

@@ -319,6 +319,9 @@ func (pr *PresentationRequest) TransactionData() string {
 }
 
 // encryptionKey picks the P-256 ECDH-ES key and enc of client_metadata.
+// The key must name ECDH-ES in its alg: OpenID4VP 1.0 §8.3, "The alg
+// parameter MUST be present in the JWKs. The JWE alg algorithm used MUST
+// be equal to the alg value of the chosen jwk".
 func (pr *PresentationRequest) encryptionKey(meta any) error {
 	m, _ := meta.(map[string]any)
 	pr.enc = jose.A128GCM
@@ -339,12 +342,12 @@ func (pr *PresentationRequest) encryptionKey(meta any) error {
 		if err := jk.UnmarshalJSON(raw); err != nil || jk.KeyID == "" {
 			continue
 		}
-		if pub, ok := jk.Key.(*ecdsa.PublicKey); ok && pub.Curve.Params().Name == "P-256" && (jk.Use == "" || jk.Use == "enc") {
+		if pub, ok := jk.Key.(*ecdsa.PublicKey); ok && pub.Curve.Params().Name == "P-256" && (jk.Use == "" || jk.Use == "enc") && jk.Algorithm == string(jose.ECDH_ES) {
 			pr.encKey = &jk
 			return nil
 		}
 	}
-	return reqErr("direct_post.jwt needs a P-256 key with a kid in client_metadata.jwks")
+	return reqErr("direct_post.jwt needs a P-256 key with a kid and alg ECDH-ES in client_metadata.jwks")
 }
 
 // Claims returns the top-level claim names the request asks for,
@@ -384,18 +387,12 @@ func (pr *PresentationRequest) candidates(store CredentialStore) (map[string][]m
 			if !ok {
 				continue
 			}
-			var names []string
+			// Without claims, met is empty and nothing selectively
+			// disclosable is sent: "If claims is absent, the Verifier is
+			// requesting no claims that are selectively disclosable"
+			// (OpenID4VP 1.0 §6.4.1).
+			names := []string{}
 			disclose := disclosing(payload, ds, met)
-			if len(cq.Claims) == 0 {
-				// "If claims is absent, the Verifier requests all claims
-				// existing in the Credential" (OpenID4VP 1.0 §6.4.1).
-				for _, d := range ds {
-					disclose[d.Digest] = true
-					if d.Name != "" {
-						names = append(names, d.Name)
-					}
-				}
-			}
 			for _, cl := range met {
 				names = append(names, pathNames(cl.Path)...)
 			}
@@ -622,6 +619,12 @@ func (pr *PresentationRequest) Respond(store CredentialStore, choice string) (st
 	chosen := map[string]bool{}
 	for _, pair := range splitList(choice) {
 		if qid, _, ok := strings.Cut(pair, "="); ok {
+			if cq, found := pr.query.Credential(qid); found && chosen[qid] && !cq.Multiple {
+				// OpenID4VP 1.0 §8.1: "When multiple is omitted, or set
+				// to false, the array MUST contain only one
+				// Presentation". Refused before any copy is picked.
+				return "", fmt.Errorf("%w: query %q takes one credential (it does not ask for multiple)", ErrInvalidArgument, qid)
+			}
 			chosen[qid] = true
 		}
 	}
