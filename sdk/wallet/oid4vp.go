@@ -165,11 +165,11 @@ func (w *Holder) ResolvePresentationRequest(link, attester, attesterJWKS string)
 	if pr != nil && pr.ClientID != linkClient {
 		return nil, reqErr("the link's client_id is not the request object's")
 	}
-	if errors.Is(err, ErrTransactionData) {
+	if code := verifierError(err); code != "" {
 		// The request is the attested verifier's: it learns why the
 		// wallet cannot answer (§8.5), as a best effort.
 		pr.holder = w
-		_, _ = pr.post(map[string]any{"error": "invalid_transaction_data", "state": pr.state})
+		_, _ = pr.post(map[string]any{"error": code, "state": pr.state})
 		return nil, err
 	}
 	if err != nil {
@@ -177,6 +177,25 @@ func (w *Holder) ResolvePresentationRequest(link, attester, attesterJWKS string)
 	}
 	pr.holder = w
 	return pr, nil
+}
+
+// errRedirectURI: a request with both response_uri and redirect_uri.
+var errRedirectURI = fmt.Errorf("%w: redirect_uri must not be present with response_uri", ErrPresentationRequest)
+
+// verifierError is the error code the verifier of a verified request is
+// told for err, "" when it is told nothing.
+func verifierError(err error) string {
+	switch {
+	case errors.Is(err, ErrTransactionData):
+		return "invalid_transaction_data"
+	case errors.Is(err, errRedirectURI):
+		// OpenID4VP 1.0 §8.2: "If the redirect_uri Authorization Request
+		// parameter is present when the Response Mode is direct_post, the
+		// Wallet MUST return an invalid_request Authorization Response
+		// error."
+		return "invalid_request"
+	}
+	return ""
 }
 
 // parseSigned verifies a compact JWS of the given typ with the key keyFor
@@ -280,6 +299,9 @@ func (w *Holder) verifyRequestObject(ro, attester string, keys gm.JWKS) (*Presen
 		}
 	default:
 		return nil, reqErr("response_mode must be direct_post or direct_post.jwt")
+	}
+	if _, ok := claims["redirect_uri"]; ok {
+		return pr, errRedirectURI
 	}
 	if raw, ok := claims["transaction_data"]; ok {
 		ids := make([]string, len(pr.query.Credentials))

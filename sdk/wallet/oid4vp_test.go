@@ -1,6 +1,8 @@
 package wallet
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -14,8 +16,12 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
+	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/oid4vp/dcql"
 )
@@ -292,6 +298,75 @@ func TestEncryptionKeyAlg(t *testing.T) {
 			t.Errorf("%s: taken (kid %q), want refused", c.name, pr.encKey.KeyID)
 		case c.kid != "" && (err != nil || pr.encKey.KeyID != c.kid):
 			t.Errorf("%s: %v, want the key %q", c.name, err, c.kid)
+		}
+	}
+}
+
+// TestRequestWithRedirectURI: a verified request object for direct_post
+// that also carries redirect_uri is refused, and the verifier is told
+// invalid_request (OpenID4VP 1.0 §8.2: "If the redirect_uri Authorization
+// Request parameter is present when the Response Mode is direct_post, the
+// Wallet MUST return an invalid_request Authorization Response error");
+// the same request without it is taken.
+func TestRequestWithRedirectURI(t *testing.T) {
+	attesterKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rpKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	attesterJWK, _ := gm.NewJWK(&attesterKey.PublicKey, "att-1")
+	rpJWK, _ := gm.NewJWK(&rpKey.PublicKey, "")
+	jwks, _ := json.Marshal(gm.JWKS{Keys: []gm.JWK{attesterJWK}})
+	const attester = "https://attester.example"
+	var srv *httptest.Server
+	var ro string
+	var posted []url.Values
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/request":
+			w.Header().Set("Content-Type", "application/oauth-authz-req+jwt")
+			io.WriteString(w, ro)
+		case "/response":
+			body, _ := io.ReadAll(r.Body)
+			f, _ := url.ParseQuery(string(body))
+			posted = append(posted, f)
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, "{}")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	exp := time.Now().Add(5 * time.Minute).Unix()
+	att := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"iss": attester, "sub": "rp", "exp": exp,
+		"cnf": map[string]any{"jwk": rpJWK}, "redirect_uris": []string{srv.URL + "/response"}})
+	att.Header["typ"], att.Header["kid"] = "verifier-attestation+jwt", "att-1"
+	attJWT, err := att.SignedString(attesterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := "openid4vp://?" + url.Values{"client_id": {"verifier_attestation:rp"}, "request_uri": {srv.URL + "/request"}}.Encode()
+	for _, redirect := range []bool{true, false} {
+		claims := jwt.MapClaims{"aud": "https://self-issued.me/v2", "exp": exp, "client_id": "verifier_attestation:rp",
+			"response_type": "vp_token", "response_mode": "direct_post", "response_uri": srv.URL + "/response",
+			"nonce": "n", "state": "s", "dcql_query": map[string]any{"credentials": []any{map[string]any{
+				"id": "res", "format": "dc+sd-jwt", "meta": map[string]any{"vct_values": []string{"v"}}}}}}
+		if redirect {
+			claims["redirect_uri"] = "https://rp.example/cb"
+		}
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+		tok.Header["typ"], tok.Header["jwt"] = "oauth-authz-req+jwt", attJWT
+		if ro, err = tok.SignedString(rpKey); err != nil {
+			t.Fatal(err)
+		}
+		posted = nil
+		_, err := h.ResolvePresentationRequest(link, attester, string(jwks))
+		switch {
+		case redirect && (!errors.Is(err, ErrPresentationRequest) || len(posted) != 1 || posted[0].Get("error") != "invalid_request" || posted[0].Get("state") != "s"):
+			t.Errorf("with redirect_uri: %v, posted %v; want refused and invalid_request told", err, posted)
+		case !redirect && (err != nil || len(posted) != 0):
+			t.Errorf("without redirect_uri: %v, posted %v", err, posted)
 		}
 	}
 }
