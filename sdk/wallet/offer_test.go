@@ -1,6 +1,7 @@
 package wallet
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -92,5 +93,59 @@ func TestReceiveOfferAuthorizationServerHint(t *testing.T) {
 	}
 	if slices.Contains(asked, "/.well-known/oauth-authorization-server/evil") {
 		t.Errorf("the wallet fetched the unlisted server's metadata: %v", asked)
+	}
+}
+
+// TestAcceptOfferWithoutNonceEndpoint: an issuer whose metadata has no
+// nonce_endpoint "does not require the use of c_nonce" (OID4VCI 1.0
+// §12.2.4): the wallet asks for no nonce and its key proofs carry none
+// (Appendix F.1), and the credential is taken.
+func TestAcceptOfferWithoutNonceEndpoint(t *testing.T) {
+	var srv *httptest.Server
+	var proofs []string
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/.well-known/openid-credential-issuer":
+			json.NewEncoder(w).Encode(map[string]any{"credential_issuer": srv.URL, "credential_endpoint": srv.URL + "/credential",
+				"credential_configurations_supported": map[string]any{"a": map[string]any{"format": "jwt_vc_json",
+					"proof_types_supported": map[string]any{"jwt": map[string]any{"proof_signing_alg_values_supported": []string{"SM2"}}}}}})
+		case "/.well-known/oauth-authorization-server":
+			json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "token_endpoint": srv.URL + "/token"})
+		case "/token":
+			json.NewEncoder(w).Encode(map[string]any{"access_token": "t", "token_type": "Bearer"})
+		case "/credential":
+			var req struct {
+				Proofs struct {
+					JWT []string `json:"jwt"`
+				} `json:"proofs"`
+			}
+			json.NewDecoder(r.Body).Decode(&req)
+			proofs = append(proofs, req.Proofs.JWT...)
+			json.NewEncoder(w).Encode(map[string]any{"credentials": []any{map[string]any{"credential": "e30.e30.c2ln"}}})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	w, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer, err := w.ReceiveOffer("openid-credential-offer://?credential_offer=" + url.QueryEscape(`{"credential_issuer":"`+srv.URL+
+		`","credential_configuration_ids":["a"],"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":{"pre-authorized_code":"c"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.AcceptOffer(offer, "", "", 1, NewMemoryStore()); err != nil {
+		t.Fatalf("an issuer without a nonce endpoint: %v", err)
+	}
+	if len(proofs) != 1 {
+		t.Fatalf("proofs %v", proofs)
+	}
+	var claims map[string]any
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(proofs[0], ".")[1])
+	if err := json.Unmarshal(payload, &claims); err != nil || claims["aud"] != srv.URL || claims["nonce"] != nil {
+		t.Errorf("key proof claims %v, want aud and no nonce", claims)
 	}
 }

@@ -763,15 +763,21 @@ func (w *Holder) fetchCredentials(offer *CredentialOffer, cfg, identifier, token
 	if conf.Proofs.JWT == nil || !slices.Contains(conf.Proofs.JWT.Algs, gm.AlgSM2) {
 		return nil, "", fmt.Errorf("%w: configuration %q takes no SM2 jwt key proofs", ErrIssuer, cfg)
 	}
-	body, err := w.fetch(http.MethodPost, offer.meta.NonceEndpoint, "", "", nil)
-	if err != nil {
-		return nil, "", err
-	}
+	// An issuer without a nonce endpoint "does not require the use of
+	// c_nonce" (OID4VCI 1.0 §12.2.4): its proofs carry none (Appendix
+	// F.1: nonce "MUST be present when the issuer has a Nonce Endpoint").
 	var nonce struct {
 		CNonce string `json:"c_nonce"`
 	}
-	if err := json.Unmarshal(body, &nonce); err != nil || nonce.CNonce == "" {
-		return nil, "", fmt.Errorf("%w: nonce response", ErrIssuer)
+	var body []byte
+	var err error
+	if offer.meta.NonceEndpoint != "" {
+		if body, err = w.fetch(http.MethodPost, offer.meta.NonceEndpoint, "", "", nil); err != nil {
+			return nil, "", err
+		}
+		if err := json.Unmarshal(body, &nonce); err != nil || nonce.CNonce == "" {
+			return nil, "", fmt.Errorf("%w: nonce response", ErrIssuer)
+		}
 	}
 	aliases := make([]string, count)
 	proofs := make([]string, count)
@@ -863,7 +869,11 @@ func (w *Holder) keyProof(alias, aud, nonce string) (string, string, error) {
 		return "", "", err
 	}
 	j.Use, j.Alg = "", ""
-	t := jwt.NewWithClaims(gm.SigningMethodSM2, jwt.MapClaims{"aud": aud, "iat": w.clock().Unix(), "nonce": nonce})
+	claims := jwt.MapClaims{"aud": aud, "iat": w.clock().Unix()}
+	if nonce != "" {
+		claims["nonce"] = nonce
+	}
+	t := jwt.NewWithClaims(gm.SigningMethodSM2, claims)
 	t.Header["typ"] = proofTyp
 	t.Header["jwk"] = j
 	p, err := t.SignedString(s)
