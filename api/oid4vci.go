@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
 	"net/url"
 	"strings"
@@ -283,10 +284,14 @@ func access(r *http.Request) (oid4vci.Access, error) {
 	return oid4vci.Access{Scheme: scheme, Token: tok, DPoP: r.Header.Values(dpop.HeaderProof)}, nil
 }
 
-// readJSON reads a JSON request body of at most max bytes.
+// readJSON reads a JSON request body of at most max bytes, sent as
+// application/json: type and subtype compared case-insensitively, with
+// parameters (RFC 9110 §8.3.1), and no other media type.
 func readJSON(r *http.Request, max int) ([]byte, error) {
-	if ct := r.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
-		return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeInvalidRequest, Message: "the body must be application/json"}
+	if ct := headerValue(r.Header, "Content-Type"); !strings.EqualFold(ct, "application/json") {
+		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
+			return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeInvalidRequest, Message: "the body must be application/json"}
+		}
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
 	if err != nil {

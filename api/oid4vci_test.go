@@ -242,3 +242,45 @@ func TestOID4VCIClaimsHTTP(t *testing.T) {
 		t.Fatalf("signed subject %v, want since alone", got)
 	}
 }
+
+// TestOID4VCIMediaType: the credential and notification endpoints take
+// application/json however its type and subtype are cased and with
+// parameters (RFC 9110 §8.3.1: "The type and subtype tokens are
+// case-insensitive"; OID4VCI 1.0 §8.2: "the media type of the request
+// MUST be set to application/json"), and refuse another media type that
+// merely begins like it (415).
+func TestOID4VCIMediaType(t *testing.T) {
+	svc, srv := vciServer(t, &stubSigner{fail: func(int64) bool { return false }})
+	post := func(path, token, ct string, body any) (int, map[string]any) {
+		raw, _ := json.Marshal(body)
+		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(string(raw)))
+		req.Header.Set("Content-Type", ct)
+		req.Header.Set("Authorization", "Bearer "+token)
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		_ = json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	const sd = "ResidenceCredential_sd_jwt"
+	st, _, tok := vciPost(t, srv, oid4vci.PathToken, "", url.Values{"grant_type": {oid4vci.GrantPreAuthorized}, "pre-authorized_code": {vciOffer(t, svc, sd)}})
+	if st != 200 {
+		t.Fatalf("token: %d %v", st, tok)
+	}
+	access := tok["access_token"].(string)
+	for _, ct := range []string{"application/jsonx", "application/json-seq", "text/plain"} {
+		if st, m := post(oid4vci.PathCredential, access, ct, vciCredentialBody(t, srv, "credential_configuration_id", sd, nil)); st != http.StatusUnsupportedMediaType {
+			t.Errorf("Content-Type %q: %d %v, want 415", ct, st, m)
+		}
+	}
+	st, m := post(oid4vci.PathCredential, access, "Application/JSON; charset=UTF-8", vciCredentialBody(t, srv, "credential_configuration_id", sd, nil))
+	if st != 200 {
+		t.Fatalf("Application/JSON; charset=UTF-8: %d %v", st, m)
+	}
+	if st, m := post(oid4vci.PathNotification, access, "APPLICATION/JSON", map[string]any{"notification_id": m["notification_id"], "event": "credential_accepted"}); st != 204 {
+		t.Errorf("notification as APPLICATION/JSON: %d %v", st, m)
+	}
+}

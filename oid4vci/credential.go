@@ -435,7 +435,10 @@ type notificationRequest struct {
 }
 
 // Notify takes a wallet's notification about credentials issued under the
-// same access token. Each notification_id takes one notification. For a
+// same access token. A notification_id takes any number of notifications
+// while its token lives (OID4VCI 1.0 §11: "The notification from the
+// Wallet is idempotent"; the Wallet "MAY send one or more Notification
+// Requests per notification_id value received"). For a
 // DPoP request it returns a fresh DPoP nonce for the response (RFC 9449
 // §8.2: a server may give a new nonce in any response), else "".
 // An error after the DPoP proof was accepted carries one too
@@ -472,9 +475,6 @@ func (s *Service) notify(ctx context.Context, token string, body []byte) error {
 	h := sha256.Sum256([]byte(token))
 	if !slices.Equal(h[:], n.Token) {
 		return fail(CodeInvalidNotificationID, "unknown notification_id")
-	}
-	if err := s.cfg.Store.Delete(ctx, "oid4vci:notification:"+req.ID); err != nil {
-		return unavailable(err)
 	}
 	return nil
 }

@@ -197,3 +197,33 @@ func TestCredentialRequestIgnoresUnknownMembers(t *testing.T) {
 		t.Errorf("a notification with an unrecognized member: %v", err)
 	}
 }
+
+// TestNotificationIdempotent: OID4VCI 1.0 §11 "The notification from the
+// Wallet is idempotent. When the Credential Issuer receives multiple
+// identical calls from the Wallet for the same notification_id, it returns
+// success", and the Wallet "MAY send one or more Notification Requests per
+// notification_id value received": a repeated notification and a later
+// event for the same ID are taken; the ID stays bound to its token.
+func TestNotificationIdempotent(t *testing.T) {
+	m, _ := store.NewMemory(store.MemoryOptions{})
+	defer m.Close()
+	s := newService(t, m, nil)
+	access, request := vciSession(t, s)
+	ctx := context.Background()
+	resp, err := s.Credential(ctx, access, request(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	note := func(event string) []byte {
+		return []byte(`{"notification_id":"` + resp.NotificationID + `","event":"` + event + `"}`)
+	}
+	for i, event := range []string{"credential_accepted", "credential_accepted", "credential_deleted"} {
+		if _, err := s.Notify(ctx, access, note(event)); err != nil {
+			t.Errorf("notification %d (%s): %v", i, event, err)
+		}
+	}
+	other, _ := vciSession(t, s)
+	if _, err := s.Notify(ctx, other, note("credential_accepted")); code(err) != CodeInvalidNotificationID {
+		t.Errorf("the notification_id under another token: %v, want invalid_notification_id", err)
+	}
+}

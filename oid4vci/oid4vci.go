@@ -415,7 +415,12 @@ func (s *Service) AuthorizationServerMetadata() []byte { return s.asMeta }
 func (s *Service) issuerMetadata() map[string]any {
 	configs := map[string]any{}
 	for _, t := range s.cfg.Types {
-		meta := map[string]any{"display": nonNil(t.Display)}
+		// display, when present, is "A non-empty array" (OID4VCI 1.0
+		// §12.2.4), as is the issuer's.
+		meta := map[string]any{}
+		if len(t.Display) > 0 {
+			meta["display"] = t.Display
+		}
 		w3cMeta := maps.Clone(meta)
 		if len(t.Claims) > 0 {
 			// Appendix B.2: paths into the credential; a W3C credential's
@@ -464,16 +469,23 @@ func (s *Service) issuerMetadata() map[string]any {
 			}
 		}
 	}
-	return map[string]any{
+	m := map[string]any{
 		"credential_issuer":                   s.cfg.Issuer,
 		"authorization_servers":               []string{s.cfg.Issuer + PathAS},
 		"credential_endpoint":                 s.cfg.Issuer + PathCredential,
 		"nonce_endpoint":                      s.cfg.Issuer + PathNonce,
 		"notification_endpoint":               s.cfg.Issuer + PathNotification,
-		"batch_credential_issuance":           map[string]any{"batch_size": s.cfg.BatchSize},
-		"display":                             nonNil(s.cfg.Display),
 		"credential_configurations_supported": configs,
 	}
+	// batch_size "MUST be 2 or greater" (§12.2.4): a batch of one is no
+	// batch issuance.
+	if s.cfg.BatchSize >= 2 {
+		m["batch_credential_issuance"] = map[string]any{"batch_size": s.cfg.BatchSize}
+	}
+	if len(s.cfg.Display) > 0 {
+		m["display"] = s.cfg.Display
+	}
+	return m
 }
 
 func (s *Service) authorizationServerMetadata() map[string]any {
@@ -532,13 +544,6 @@ func (s *Service) asMetadata() map[string]any {
 		"pre-authorized_grant_anonymous_access_supported": true,
 		"dpop_signing_alg_values_supported":               s.cfg.DPoPAlgorithms,
 	}
-}
-
-func nonNil(d []Display) []Display {
-	if d == nil {
-		return []Display{}
-	}
-	return d
 }
 
 // random returns n random bytes, base64url.

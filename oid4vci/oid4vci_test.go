@@ -432,3 +432,28 @@ func TestLDPConfigurations(t *testing.T) {
 		}
 	}
 }
+
+// TestMetadataArrays: the issuer metadata has no empty display array
+// (OID4VCI 1.0 §12.2.4: display is "A non-empty array of objects", for
+// the issuer and in credential_metadata) and no batch_credential_issuance
+// for a batch of one (batch_size "MUST be 2 or greater").
+func TestMetadataArrays(t *testing.T) {
+	m, _ := store.NewMemory(store.MemoryOptions{})
+	defer m.Close()
+	for _, c := range []struct {
+		batch int
+		want  bool
+	}{{1, false}, {2, true}, {0, true}} {
+		s := newServiceWith(t, Config{Store: m, BatchSize: c.batch})
+		var meta map[string]any
+		if err := json.Unmarshal(s.Metadata(), &meta); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(s.Metadata()), `"display":[]`) {
+			t.Errorf("an empty display array: %s", s.Metadata())
+		}
+		if _, ok := meta["batch_credential_issuance"]; ok != c.want {
+			t.Errorf("BatchSize %d: batch_credential_issuance %v, want present %v", c.batch, meta["batch_credential_issuance"], c.want)
+		}
+	}
+}

@@ -219,3 +219,11 @@ func (e *env) openExisting(t testing.TB, id string) request {
 	}
 	return r
 }
+
+// withoutKid is k without its kid, as a wallet that leaves kid out of the
+// JWE header would encrypt to it.
+func withoutKid(k *jose.JSONWebKey) *jose.JSONWebKey {
+	c := *k
+	c.KeyID = ""
+	return &c
+}

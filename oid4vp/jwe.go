@@ -11,8 +11,10 @@ const maxJWE = MaxResponse
 
 // decryptResponse opens a direct_post.jwt response: a compact JWE with
 // alg ECDH-ES, enc A128GCM or A256GCM, and kid naming the transaction's
-// key. go-jose checks the ephemeral key is on the curve and refuses every
-// other algorithm.
+// key (required: the key has a kid, and OpenID4VP 1.0 §8.3 says "the JWE
+// MUST include the same value in the kid JWE Header Parameter"). go-jose
+// checks the ephemeral key is on the curve and refuses every other
+// algorithm.
 func decryptResponse(compact string, key *ecdsa.PrivateKey, kid string) ([]byte, error) {
 	if len(compact) > maxJWE {
 		return nil, fail(CodeInvalidRequest, nil, "response is over %d bytes", maxJWE)
@@ -22,7 +24,10 @@ func decryptResponse(compact string, key *ecdsa.PrivateKey, kid string) ([]byte,
 	if err != nil {
 		return nil, fail(CodeInvalidRequest, err, "response must be a compact JWE with alg ECDH-ES and enc A128GCM or A256GCM")
 	}
-	if jwe.Header.KeyID != "" && jwe.Header.KeyID != kid {
+	if jwe.Header.KeyID == "" {
+		return nil, fail(CodeInvalidRequest, nil, "response must name this transaction's key in its kid header")
+	}
+	if jwe.Header.KeyID != kid {
 		return nil, fail(CodeInvalidRequest, nil, "response is encrypted to a key that is not this transaction's")
 	}
 	plain, err := jwe.Decrypt(key)

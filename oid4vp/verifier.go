@@ -231,6 +231,9 @@ func (v *Verifier) Create(ctx context.Context, rpID string, req CreateRequest) (
 	if err != nil {
 		return nil, fail(CodeInvalidRequest, err, "%s", strings.TrimPrefix(err.Error(), "dcql: "))
 	}
+	if id := q.RepeatedClaim(); id != "" {
+		return nil, fail(CodeInvalidRequest, nil, "credential query %q names one claim path twice: a verifier points to each claim once", id)
+	}
 	for _, c := range q.Credentials {
 		if c.Format != dcql.FormatSDJWTVC {
 			return nil, fail(CodeVPFormatsNotSupported, nil, "credential query %q: only the dc+sd-jwt format is supported", c.ID)

@@ -128,6 +128,11 @@ func TestCreateRefuses(t *testing.T) {
 		"claim_sets unknown":  {"shop-1", strings.Replace(ageQuery, `"claims":[{"path"`, `"claim_sets":[["x"]],"claims":[{"id":"a","path"`, 1), "", oid4vp.CodeInvalidRequest, "unknown claim"},
 		"credential_sets bad": {"shop-1", strings.TrimSuffix(ageQuery, "}") + `,"credential_sets":[{"options":[["nope"]]}]}`, "", oid4vp.CodeInvalidRequest, "unknown credential"},
 		"oversized":           {"shop-1", `{"credentials":[` + strings.Repeat(" ", 20<<10) + `]}`, "", oid4vp.CodeInvalidRequest, "bytes"},
+		// OpenID4VP 1.0 §6.1: "Verifiers MUST NOT point to the same claim
+		// more than once in a single query".
+		"claim twice": {"shop-1", strings.Replace(ageQuery, `"claims":[{"path":["age_over_18"],"values":[true]}]`, `"claims":[{"path":["age_over_18"],"values":[true]},{"path":["age_over_18"]}]`, 1), "", oid4vp.CodeInvalidRequest, "twice"},
+		// §6.1: trusted_authorities, when present, is a non-empty array.
+		"empty trusted_authorities": {"shop-1", strings.Replace(ageQuery, `"format":"dc+sd-jwt"`, `"format":"dc+sd-jwt","trusted_authorities":[]`, 1), "", oid4vp.CodeInvalidRequest, "trusted_authorities"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := e.verifier.Create(context.Background(), c.rp, oid4vp.CreateRequest{Query: json.RawMessage(c.query), ResponseMode: c.mode})
@@ -184,6 +189,9 @@ func TestResponseRefuses(t *testing.T) {
 		"JWE for another transaction": {form(t, request{mode: oid4vp.ModeDirectPostJWT, encKey: e.open(t, "shop-1", ageQuery, oid4vp.ModeDirectPostJWT).encKey},
 			map[string]any{"vp_token": token("pid", good), "state": r.state}), "key"},
 		"repeated param": {url.Values{"response": {"x", "y"}}, "repeated"},
+		// OpenID4VP 1.0 §8.3: the key has a kid, so the JWE must carry it.
+		"JWE without kid": {form(t, request{mode: oid4vp.ModeDirectPostJWT, encKey: withoutKid(r.encKey)},
+			map[string]any{"vp_token": token("pid", good), "state": r.state}), "kid"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := e.verifier.HandleResponse(ctx, r.id, c.form)

@@ -167,14 +167,15 @@ func TestOID4VCIDPoP(t *testing.T) {
 				t.Errorf("notification as Bearer: %d %v %q", code, m, h.Get("WWW-Authenticate"))
 			}
 			// Its 204 carries a fresh nonce (RFC 9449 §8.2), good for the
-			// next request: a second notification with it is checked for
-			// its notification_id (spent), not refused for its nonce.
+			// next request: a second notification with it is taken
+			// (OID4VCI 1.0 §11: notifications are idempotent), not
+			// refused for its nonce.
 			code, m, h = n.dpopDo("/oid4vci/notification", "DPoP", tok, jsonType, nb, proof(k, "POST", n.base+"/oid4vci/notification", tok, h.Get("DPoP-Nonce"), now))
 			next := h.Get("DPoP-Nonce")
 			if code != 204 || next == "" || next == nonce {
 				t.Fatalf("notification: %d %v, DPoP-Nonce %q", code, m, next)
 			}
-			if code, m, _ := n.dpopDo("/oid4vci/notification", "DPoP", tok, jsonType, nb, proof(k, "POST", n.base+"/oid4vci/notification", tok, next, now)); code != 400 || m["error"] != "invalid_notification_id" {
+			if code, m, _ := n.dpopDo("/oid4vci/notification", "DPoP", tok, jsonType, nb, proof(k, "POST", n.base+"/oid4vci/notification", tok, next, now)); code != 204 {
 				t.Errorf("notification with the 204's nonce: %d %v", code, m)
 			}
 		})

@@ -46,8 +46,8 @@ type CredentialQuery struct {
 	Format   string `json:"format"`
 	Multiple bool   `json:"multiple,omitempty"`
 	Meta     *Meta  `json:"meta"`
-	// Claims absent asks for every claim of the credential (OpenID4VP
-	// 1.0 §6.4.1).
+	// Claims absent asks for no selectively disclosable claim (OpenID4VP
+	// 1.0 §6.4.1: only what the format always presents).
 	Claims    []ClaimQuery `json:"claims,omitempty"`
 	ClaimSets [][]string   `json:"claim_sets,omitempty"`
 	// RequireCryptographicHolderBinding defaults to true.
@@ -223,6 +223,10 @@ func (c *CredentialQuery) validate() error {
 			return bad("credential query %q: meta.vct_values must list 1 to %d types", c.ID, maxValues)
 		}
 	}
+	if c.TrustedAuthorities != nil && len(c.TrustedAuthorities) == 0 {
+		// §6.1: "A non-empty array of objects".
+		return bad("credential query %q: trusted_authorities must not be empty when present", c.ID)
+	}
 	for _, ta := range c.TrustedAuthorities {
 		if ta.Type == "" || len(ta.Values) == 0 {
 			return bad("credential query %q: a trusted authority needs a type and values", c.ID)
@@ -300,6 +304,25 @@ func truncate(s string) string {
 		return s[:maxIDLen] + "..."
 	}
 	return s
+}
+
+// RepeatedClaim returns the id of a credential query whose claims name
+// one path twice, "" when none does: "Verifiers MUST NOT point to the
+// same claim more than once in a single query" (OpenID4VP 1.0 §6.1),
+// while "Wallets SHOULD ignore such duplicate claim queries", so Parse
+// takes them and the verifier refuses to send them.
+func (q *Query) RepeatedClaim() string {
+	for _, c := range q.Credentials {
+		seen := make(map[string]bool, len(c.Claims))
+		for _, cl := range c.Claims {
+			k, _ := json.Marshal(cl.Path)
+			if seen[string(k)] {
+				return c.ID
+			}
+			seen[string(k)] = true
+		}
+	}
+	return ""
 }
 
 // ClaimNames returns the top-level claim names the query may receive (the

@@ -64,29 +64,30 @@ func TestParseAndEvaluate(t *testing.T) {
 
 func TestParseRefuses(t *testing.T) {
 	for name, q := range map[string]string{
-		"empty credentials":     `{"credentials": []}`,
-		"no meta":               `{"credentials": [{"id": "a", "format": "dc+sd-jwt"}]}`,
-		"no vct_values":         `{"credentials": [{"id": "a", "format": "dc+sd-jwt", "meta": {}}]}`,
-		"bad id":                `{"credentials": [{"id": "a b", "format": "x", "meta": {}}]}`,
-		"repeated id":           `{"credentials": [{"id": "a", "format": "x", "meta": {}}, {"id": "a", "format": "x", "meta": {}}]}`,
-		"empty path":            `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claims": [{"path": []}]}]}`,
-		"negative index":        `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claims": [{"path": ["x", -1]}]}]}`,
-		"float index":           `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claims": [{"path": ["x", 1.5]}]}]}`,
-		"object in path":        `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claims": [{"path": [{}]}]}]}`,
-		"sd-jwt path index":     `{"credentials": [{"id": "a", "format": "dc+sd-jwt", "meta": {"vct_values": ["v"]}, "claims": [{"path": [0]}]}]}`,
-		"object value":          `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claims": [{"path": ["x"], "values": [{}]}]}]}`,
-		"empty values":          `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claims": [{"path": ["x"], "values": []}]}]}`,
-		"claim_sets no ids":     `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claims": [{"path": ["x"]}], "claim_sets": [["x"]]}]}`,
-		"claim_sets no claims":  `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claim_sets": [["x"]]}]}`,
-		"empty credential_sets": `{"credentials": [{"id": "a", "format": "x", "meta": {}}], "credential_sets": []}`,
-		"empty option":          `{"credentials": [{"id": "a", "format": "x", "meta": {}}], "credential_sets": [{"options": [[]]}]}`,
-		"wrong type":            `{"credentials": [{"id": "a", "format": "x", "meta": {}, "multiple": "yes"}]}`,
-		"missing format":        `{"credentials": [{"id": "a", "meta": {}}]}`,
-		"key case":              `{"credentials": [{"ID": "a", "format": "x", "meta": {}}]}`,
-		"repeated member":       `{"credentials": [{"id": "a", "id": "b", "format": "x", "meta": {}}]}`,
-		"trailing data":         `{"credentials": [{"id": "a", "format": "x", "meta": {}}]} {}`,
-		"oversized":             `{"credentials": [` + strings.Repeat(" ", MaxSize) + `]}`,
-		"not an object":         `[]`,
+		"empty credentials":         `{"credentials": []}`,
+		"no meta":                   `{"credentials": [{"id": "a", "format": "dc+sd-jwt"}]}`,
+		"no vct_values":             `{"credentials": [{"id": "a", "format": "dc+sd-jwt", "meta": {}}]}`,
+		"bad id":                    `{"credentials": [{"id": "a b", "format": "x", "meta": {}}]}`,
+		"repeated id":               `{"credentials": [{"id": "a", "format": "x", "meta": {}}, {"id": "a", "format": "x", "meta": {}}]}`,
+		"empty path":                `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claims": [{"path": []}]}]}`,
+		"negative index":            `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claims": [{"path": ["x", -1]}]}]}`,
+		"float index":               `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claims": [{"path": ["x", 1.5]}]}]}`,
+		"object in path":            `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claims": [{"path": [{}]}]}]}`,
+		"sd-jwt path index":         `{"credentials": [{"id": "a", "format": "dc+sd-jwt", "meta": {"vct_values": ["v"]}, "claims": [{"path": [0]}]}]}`,
+		"object value":              `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claims": [{"path": ["x"], "values": [{}]}]}]}`,
+		"empty values":              `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claims": [{"path": ["x"], "values": []}]}]}`,
+		"empty trusted_authorities": `{"credentials": [{"id": "a", "format": "x", "meta": {}, "trusted_authorities": []}]}`,
+		"claim_sets no ids":         `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claims": [{"path": ["x"]}], "claim_sets": [["x"]]}]}`,
+		"claim_sets no claims":      `{"credentials": [{"id": "a", "format": "x", "meta": {}, "claim_sets": [["x"]]}]}`,
+		"empty credential_sets":     `{"credentials": [{"id": "a", "format": "x", "meta": {}}], "credential_sets": []}`,
+		"empty option":              `{"credentials": [{"id": "a", "format": "x", "meta": {}}], "credential_sets": [{"options": [[]]}]}`,
+		"wrong type":                `{"credentials": [{"id": "a", "format": "x", "meta": {}, "multiple": "yes"}]}`,
+		"missing format":            `{"credentials": [{"id": "a", "meta": {}}]}`,
+		"key case":                  `{"credentials": [{"ID": "a", "format": "x", "meta": {}}]}`,
+		"repeated member":           `{"credentials": [{"id": "a", "id": "b", "format": "x", "meta": {}}]}`,
+		"trailing data":             `{"credentials": [{"id": "a", "format": "x", "meta": {}}]} {}`,
+		"oversized":                 `{"credentials": [` + strings.Repeat(" ", MaxSize) + `]}`,
+		"not an object":             `[]`,
 	} {
 		if _, err := Parse([]byte(q)); !errors.Is(err, ErrInvalid) {
 			t.Errorf("%s: %v", name, err)
@@ -230,4 +231,24 @@ func FuzzParse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// TestRepeatedClaim: a credential query naming one claim path twice is
+// parsed (OpenID4VP 1.0 §6.1: "Wallets SHOULD ignore such duplicate claim
+// queries") and reported, for the verifier, which "MUST NOT point to the
+// same claim more than once in a single query".
+func TestRepeatedClaim(t *testing.T) {
+	for q, want := range map[string]string{
+		sample: "",
+		`{"credentials": [{"id": "a", "format": "x", "meta": {}, "claims": [{"path": ["x", null]}, {"path": ["x", 0]}]},
+		  {"id": "b", "format": "x", "meta": {}, "claims": [{"path": ["x", null]}, {"path": ["y"]}, {"path": ["x", null], "values": [1]}]}]}`: "b",
+	} {
+		p, err := Parse([]byte(q))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := p.RepeatedClaim(); got != want {
+			t.Errorf("%s: RepeatedClaim %q, want %q", q, got, want)
+		}
+	}
 }

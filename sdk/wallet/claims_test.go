@@ -67,7 +67,8 @@ func TestCheckMandatory(t *testing.T) {
 // TestAuthorizationDetailsNeedsTheIssuer: claims are sent only to an
 // issuer whose authorization server takes openid_credential
 // authorization_details; the parameter names each configuration with the
-// claims asked for.
+// claims asked for, and the issuer in locations when its metadata lists
+// authorization_servers.
 func TestAuthorizationDetailsNeedsTheIssuer(t *testing.T) {
 	o := &CredentialOffer{configs: []string{"sd", "jv"}}
 	if err := o.RequestClaims("sd", `[{"path":["since"],"mandatory":true}]`); err != nil {
@@ -79,6 +80,13 @@ func TestAuthorizationDetailsNeedsTheIssuer(t *testing.T) {
 	o.details = true
 	got, err := o.authorizationDetails(o.configs)
 	if want := `[{"type":"openid_credential","credential_configuration_id":"sd","claims":[{"path":["since"],"mandatory":true}]},{"type":"openid_credential","credential_configuration_id":"jv"}]`; err != nil || got != want {
+		t.Fatalf("authorization_details %s, %v; want %s", got, err, want)
+	}
+	// An issuer whose metadata lists authorization_servers is named in
+	// locations (OID4VCI 1.0 §5.1.1, §6.1).
+	o.meta.CredentialIssuer, o.meta.AuthorizationServers = "https://issuer.example", []string{"https://issuer.example/oid4vci"}
+	got, err = o.authorizationDetails(o.configs)
+	if want := `[{"type":"openid_credential","credential_configuration_id":"sd","locations":["https://issuer.example"],"claims":[{"path":["since"],"mandatory":true}]},{"type":"openid_credential","credential_configuration_id":"jv","locations":["https://issuer.example"]}]`; err != nil || got != want {
 		t.Fatalf("authorization_details %s, %v; want %s", got, err, want)
 	}
 	if err := o.RequestClaims("sd", ""); err != nil || o.asksClaims(o.configs) {

@@ -324,6 +324,14 @@ func (w *Holder) ReceiveOffer(link string) (*CredentialOffer, error) {
 	if len(offer.meta.AuthorizationServers) > 0 {
 		as = offer.meta.AuthorizationServers[0]
 		if asHint != "" {
+			// OID4VCI 1.0 §12.2.4: "the Wallet MUST NOT proceed with the
+			// flow if the authorization_server Credential Offer parameter
+			// value does not match any of the entries in the
+			// authorization_servers array" (a link's hint could otherwise
+			// send the code and the transaction code to any server).
+			if !slices.Contains(offer.meta.AuthorizationServers, asHint) {
+				return nil, fmt.Errorf("%w: the offer's authorization_server is not one of the issuer's authorization_servers", ErrIssuer)
+			}
 			as = asHint
 		}
 	}
@@ -463,7 +471,11 @@ func (o *CredentialOffer) asksClaims(configs []string) bool {
 // authorizationDetails is the authorization_details parameter naming
 // configs, each with the claims asked for. Claims need an issuer that
 // takes authorization_details: it would otherwise issue the whole
-// credential unasked.
+// credential unasked. When the issuer's metadata lists
+// authorization_servers, each object names the issuer in locations
+// (OID4VCI 1.0 §5.1.1: "the authorization detail's locations common data
+// field MUST be set to the Credential Issuer Identifier value"; §6.1 for
+// the token request).
 func (o *CredentialOffer) authorizationDetails(configs []string) (string, error) {
 	if o.asksClaims(configs) && !o.details {
 		return "", fmt.Errorf("%w: the issuer takes no authorization_details: it cannot be asked for some claims only", ErrIssuer)
@@ -471,11 +483,16 @@ func (o *CredentialOffer) authorizationDetails(configs []string) (string, error)
 	type detail struct {
 		Type            string                  `json:"type"`
 		ConfigurationID string                  `json:"credential_configuration_id"`
+		Locations       []string                `json:"locations,omitempty"`
 		Claims          []claimpath.Description `json:"claims,omitempty"`
+	}
+	var locations []string
+	if len(o.meta.AuthorizationServers) > 0 {
+		locations = []string{o.meta.CredentialIssuer}
 	}
 	details := make([]detail, len(configs))
 	for i, c := range configs {
-		details[i] = detail{Type: detailsType, ConfigurationID: c, Claims: o.claims[c]}
+		details[i] = detail{Type: detailsType, ConfigurationID: c, Locations: locations, Claims: o.claims[c]}
 	}
 	raw, err := json.Marshal(details)
 	return string(raw), err
@@ -746,15 +763,21 @@ func (w *Holder) fetchCredentials(offer *CredentialOffer, cfg, identifier, token
 	if conf.Proofs.JWT == nil || !slices.Contains(conf.Proofs.JWT.Algs, gm.AlgSM2) {
 		return nil, "", fmt.Errorf("%w: configuration %q takes no SM2 jwt key proofs", ErrIssuer, cfg)
 	}
-	body, err := w.fetch(http.MethodPost, offer.meta.NonceEndpoint, "", "", nil)
-	if err != nil {
-		return nil, "", err
-	}
+	// An issuer without a nonce endpoint "does not require the use of
+	// c_nonce" (OID4VCI 1.0 §12.2.4): its proofs carry none (Appendix
+	// F.1: nonce "MUST be present when the issuer has a Nonce Endpoint").
 	var nonce struct {
 		CNonce string `json:"c_nonce"`
 	}
-	if err := json.Unmarshal(body, &nonce); err != nil || nonce.CNonce == "" {
-		return nil, "", fmt.Errorf("%w: nonce response", ErrIssuer)
+	var body []byte
+	var err error
+	if offer.meta.NonceEndpoint != "" {
+		if body, err = w.fetch(http.MethodPost, offer.meta.NonceEndpoint, "", "", nil); err != nil {
+			return nil, "", err
+		}
+		if err := json.Unmarshal(body, &nonce); err != nil || nonce.CNonce == "" {
+			return nil, "", fmt.Errorf("%w: nonce response", ErrIssuer)
+		}
 	}
 	aliases := make([]string, count)
 	proofs := make([]string, count)
@@ -846,7 +869,11 @@ func (w *Holder) keyProof(alias, aud, nonce string) (string, string, error) {
 		return "", "", err
 	}
 	j.Use, j.Alg = "", ""
-	t := jwt.NewWithClaims(gm.SigningMethodSM2, jwt.MapClaims{"aud": aud, "iat": w.clock().Unix(), "nonce": nonce})
+	claims := jwt.MapClaims{"aud": aud, "iat": w.clock().Unix()}
+	if nonce != "" {
+		claims["nonce"] = nonce
+	}
+	t := jwt.NewWithClaims(gm.SigningMethodSM2, claims)
 	t.Header["typ"] = proofTyp
 	t.Header["jwk"] = j
 	p, err := t.SignedString(s)
@@ -1162,10 +1189,13 @@ func parseOfferLink(link string) (doc []byte, ref string, err error) {
 }
 
 // parseOffer checks a credential offer object and returns it with the
-// authorization server its grant names (empty when none).
+// authorization server its grant names (empty when none). Unrecognized
+// members are ignored, in the offer and in its grants (OID4VCI 1.0
+// §4.1.1: "The Wallet MUST ignore any unrecognized parameters"); a
+// repeated member or one of the wrong type is still refused.
 func parseOffer(doc []byte) (*CredentialOffer, string, error) {
 	var o offerObject
-	if err := strictjson.Decode(doc, &o, 64<<10); err != nil {
+	if err := strictjson.DecodeOpen(doc, &o, 64<<10); err != nil {
 		return nil, "", fmt.Errorf("%w: credential offer: %v", ErrIssuer, err)
 	}
 	if err := checkURL(o.CredentialIssuer); err != nil || len(o.ConfigurationIDs) == 0 {
@@ -1175,7 +1205,7 @@ func parseOffer(doc []byte) (*CredentialOffer, string, error) {
 	var asHint string
 	if raw, ok := o.Grants[grantAuthorizationCode]; ok {
 		var a authCodeGrant
-		if err := strictjson.Decode(raw, &a, 16<<10); err != nil || len(a.IssuerState) > 1024 {
+		if err := strictjson.DecodeOpen(raw, &a, 16<<10); err != nil || len(a.IssuerState) > 1024 {
 			return nil, "", fmt.Errorf("%w: the authorization_code grant is malformed", ErrIssuer)
 		}
 		if a.AuthorizationServer != "" {
@@ -1193,7 +1223,7 @@ func parseOffer(doc []byte) (*CredentialOffer, string, error) {
 		return nil, "", fmt.Errorf("%w: the offer has neither a pre-authorized code nor an authorization_code grant", ErrIssuer)
 	}
 	var g preAuthGrant
-	if err := strictjson.Decode(raw, &g, 16<<10); err != nil || g.Code == "" {
+	if err := strictjson.DecodeOpen(raw, &g, 16<<10); err != nil || g.Code == "" {
 		return nil, "", fmt.Errorf("%w: the pre-authorized code grant is malformed or has no code", ErrIssuer)
 	}
 	if g.TxCode != nil && (g.TxCode.Length < 0 || g.TxCode.Length > 64) {

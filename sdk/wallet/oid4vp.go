@@ -165,11 +165,11 @@ func (w *Holder) ResolvePresentationRequest(link, attester, attesterJWKS string)
 	if pr != nil && pr.ClientID != linkClient {
 		return nil, reqErr("the link's client_id is not the request object's")
 	}
-	if errors.Is(err, ErrTransactionData) {
+	if code := verifierError(err); code != "" {
 		// The request is the attested verifier's: it learns why the
 		// wallet cannot answer (§8.5), as a best effort.
 		pr.holder = w
-		_, _ = pr.post(map[string]any{"error": "invalid_transaction_data", "state": pr.state})
+		_, _ = pr.post(map[string]any{"error": code, "state": pr.state})
 		return nil, err
 	}
 	if err != nil {
@@ -177,6 +177,25 @@ func (w *Holder) ResolvePresentationRequest(link, attester, attesterJWKS string)
 	}
 	pr.holder = w
 	return pr, nil
+}
+
+// errRedirectURI: a request with both response_uri and redirect_uri.
+var errRedirectURI = fmt.Errorf("%w: redirect_uri must not be present with response_uri", ErrPresentationRequest)
+
+// verifierError is the error code the verifier of a verified request is
+// told for err, "" when it is told nothing.
+func verifierError(err error) string {
+	switch {
+	case errors.Is(err, ErrTransactionData):
+		return "invalid_transaction_data"
+	case errors.Is(err, errRedirectURI):
+		// OpenID4VP 1.0 §8.2: "If the redirect_uri Authorization Request
+		// parameter is present when the Response Mode is direct_post, the
+		// Wallet MUST return an invalid_request Authorization Response
+		// error."
+		return "invalid_request"
+	}
+	return ""
 }
 
 // parseSigned verifies a compact JWS of the given typ with the key keyFor
@@ -281,6 +300,9 @@ func (w *Holder) verifyRequestObject(ro, attester string, keys gm.JWKS) (*Presen
 	default:
 		return nil, reqErr("response_mode must be direct_post or direct_post.jwt")
 	}
+	if _, ok := claims["redirect_uri"]; ok {
+		return pr, errRedirectURI
+	}
 	if raw, ok := claims["transaction_data"]; ok {
 		ids := make([]string, len(pr.query.Credentials))
 		for i, c := range pr.query.Credentials {
@@ -319,6 +341,9 @@ func (pr *PresentationRequest) TransactionData() string {
 }
 
 // encryptionKey picks the P-256 ECDH-ES key and enc of client_metadata.
+// The key must name ECDH-ES in its alg: OpenID4VP 1.0 §8.3, "The alg
+// parameter MUST be present in the JWKs. The JWE alg algorithm used MUST
+// be equal to the alg value of the chosen jwk".
 func (pr *PresentationRequest) encryptionKey(meta any) error {
 	m, _ := meta.(map[string]any)
 	pr.enc = jose.A128GCM
@@ -339,12 +364,12 @@ func (pr *PresentationRequest) encryptionKey(meta any) error {
 		if err := jk.UnmarshalJSON(raw); err != nil || jk.KeyID == "" {
 			continue
 		}
-		if pub, ok := jk.Key.(*ecdsa.PublicKey); ok && pub.Curve.Params().Name == "P-256" && (jk.Use == "" || jk.Use == "enc") {
+		if pub, ok := jk.Key.(*ecdsa.PublicKey); ok && pub.Curve.Params().Name == "P-256" && (jk.Use == "" || jk.Use == "enc") && jk.Algorithm == string(jose.ECDH_ES) {
 			pr.encKey = &jk
 			return nil
 		}
 	}
-	return reqErr("direct_post.jwt needs a P-256 key with a kid in client_metadata.jwks")
+	return reqErr("direct_post.jwt needs a P-256 key with a kid and alg ECDH-ES in client_metadata.jwks")
 }
 
 // Claims returns the top-level claim names the request asks for,
@@ -384,18 +409,12 @@ func (pr *PresentationRequest) candidates(store CredentialStore) (map[string][]m
 			if !ok {
 				continue
 			}
-			var names []string
+			// Without claims, met is empty and nothing selectively
+			// disclosable is sent: "If claims is absent, the Verifier is
+			// requesting no claims that are selectively disclosable"
+			// (OpenID4VP 1.0 §6.4.1).
+			names := []string{}
 			disclose := disclosing(payload, ds, met)
-			if len(cq.Claims) == 0 {
-				// "If claims is absent, the Verifier requests all claims
-				// existing in the Credential" (OpenID4VP 1.0 §6.4.1).
-				for _, d := range ds {
-					disclose[d.Digest] = true
-					if d.Name != "" {
-						names = append(names, d.Name)
-					}
-				}
-			}
 			for _, cl := range met {
 				names = append(names, pathNames(cl.Path)...)
 			}
@@ -622,6 +641,12 @@ func (pr *PresentationRequest) Respond(store CredentialStore, choice string) (st
 	chosen := map[string]bool{}
 	for _, pair := range splitList(choice) {
 		if qid, _, ok := strings.Cut(pair, "="); ok {
+			if cq, found := pr.query.Credential(qid); found && chosen[qid] && !cq.Multiple {
+				// OpenID4VP 1.0 §8.1: "When multiple is omitted, or set
+				// to false, the array MUST contain only one
+				// Presentation". Refused before any copy is picked.
+				return "", fmt.Errorf("%w: query %q takes one credential (it does not ask for multiple)", ErrInvalidArgument, qid)
+			}
 			chosen[qid] = true
 		}
 	}

@@ -1,19 +1,27 @@
 package wallet
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
+	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/oid4vp/dcql"
 )
@@ -23,7 +31,8 @@ import (
 // array elements they are nested in and those within them, and no other
 // (OpenID4VP 1.0 §6.4: "Wallets MUST NOT send selectively disclosable
 // claims that have not been selected"). A top-level "country" is not sent
-// for ["address","country"]; with values, only the elements that match.
+// for ["address","country"]; with values, only the elements that match;
+// without claims, none. Two credentials for one query only with multiple.
 func TestRespondDisclosesOnlyTheSelected(t *testing.T) {
 	h, err := NewHolder("https://node.example", NewSoftwareKeys(), "device")
 	if err != nil {
@@ -95,10 +104,11 @@ func TestRespondDisclosesOnlyTheSelected(t *testing.T) {
 		{`{"path":["nationalities",0]}`, with("nationalities", []any{"CN"})},
 		{`{"path":["degrees",null,"type"]}`, with("degrees", []any{map[string]any{"type": "BSc"}, map[string]any{"type": "MSc"}})},
 		{`{"path":["degrees",1]}`, with("degrees", []any{map[string]any{"type": "MSc", "university": "SJTU"}})},
-		// No claims member: every claim (OpenID4VP 1.0 §6.4.1).
-		{"", map[string]any{"iss": claims["iss"], "vct": claims["vct"], "cnf": claims["cnf"], "country": "CN",
-			"address": map[string]any{"country": "CN", "city": "Shanghai"}, "nationalities": []any{"CN", "HK"},
-			"degrees": []any{map[string]any{"type": "BSc", "university": "Fudan"}, map[string]any{"type": "MSc", "university": "SJTU"}}}},
+		// No claims member: no selectively disclosable claim, only what
+		// the issuer signed in the clear (OpenID4VP 1.0 §6.4.1: "If
+		// claims is absent, the Verifier is requesting no claims that
+		// are selectively disclosable").
+		{"", plain},
 	} {
 		member := ""
 		if c.claims != "" {
@@ -128,6 +138,31 @@ func TestRespondDisclosesOnlyTheSelected(t *testing.T) {
 		delete(got, "_sd_alg")
 		if !reflect.DeepEqual(got, c.want) {
 			t.Errorf("%s: disclosed %v, want %v", c.claims, got, c.want)
+		}
+	}
+
+	// Two credentials for one query: only when it asks for multiple
+	// (OpenID4VP 1.0 §8.1: "When multiple is omitted, or set to false,
+	// the array MUST contain only one Presentation"); refused before
+	// anything is sent.
+	store.Add("c2", cred)
+	for _, multiple := range []bool{false, true} {
+		q, err := dcql.Parse([]byte(`{"credentials":[{"id":"res","format":"dc+sd-jwt","multiple":` + strconv.FormatBool(multiple) +
+			`,"meta":{"vct_values":["https://issuer.example/vct/Residence"]},"claims":[{"path":["country"]}]}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		posted = nil
+		pr := &PresentationRequest{ClientID: "verifier_attestation:rp", ResponseURI: srv.URL, ResponseMode: "direct_post",
+			nonce: "n", state: "s", query: q, holder: h}
+		_, err = pr.Respond(store, "res=c1,res=c2")
+		var tok map[string][]string
+		json.Unmarshal([]byte(posted.Get("vp_token")), &tok)
+		switch {
+		case !multiple && (!errors.Is(err, ErrInvalidArgument) || posted != nil):
+			t.Errorf("two for a query without multiple: %v, posted %v", err, posted)
+		case multiple && (err != nil || len(tok["res"]) != 2):
+			t.Errorf("two for a query with multiple: %v, vp_token %v", err, tok)
 		}
 	}
 }
@@ -224,4 +259,114 @@ func FuzzDisclosing(f *testing.F) {
 			t.Fatalf("presented %v, want %v", got, want)
 		}
 	})
+}
+
+// TestEncryptionKeyAlg: the wallet encrypts only to a key whose alg is
+// the JWE alg it uses, ECDH-ES (OpenID4VP 1.0 §8.3: "The alg parameter
+// MUST be present in the JWKs. The JWE alg algorithm used MUST be equal
+// to the alg value of the chosen jwk"); a key without alg, or for another
+// key agreement, is passed over.
+func TestEncryptionKeyAlg(t *testing.T) {
+	jwk := func(kid, alg string) map[string]any {
+		k := map[string]any{"kty": "EC", "crv": "P-256", "kid": kid, "use": "enc",
+			"x": "YO4epjifD-KWeq1sL2tNmm36BhXnkJ0He-WqMYrp9Fk", "y": "Hekpm0zfK7C-YccH5iBjcIXgf6YdUvNUac_0At55Okk"}
+		if alg != "" {
+			k["alg"] = alg
+		}
+		return k
+	}
+	meta := func(keys ...any) any {
+		raw, _ := json.Marshal(map[string]any{"jwks": map[string]any{"keys": keys}})
+		var m any
+		json.Unmarshal(raw, &m)
+		return m
+	}
+	for _, c := range []struct {
+		name string
+		meta any
+		kid  string // "" when refused
+	}{
+		{"ECDH-ES", meta(jwk("a", "ECDH-ES")), "a"},
+		{"no alg", meta(jwk("a", "")), ""},
+		{"key wrapping", meta(jwk("a", "ECDH-ES+A128KW")), ""},
+		{"the ECDH-ES one of two", meta(jwk("a", "ECDH-ES+A256KW"), jwk("b", "ECDH-ES")), "b"},
+	} {
+		pr := &PresentationRequest{}
+		err := pr.encryptionKey(c.meta)
+		switch {
+		case c.kid == "" && err == nil:
+			t.Errorf("%s: taken (kid %q), want refused", c.name, pr.encKey.KeyID)
+		case c.kid != "" && (err != nil || pr.encKey.KeyID != c.kid):
+			t.Errorf("%s: %v, want the key %q", c.name, err, c.kid)
+		}
+	}
+}
+
+// TestRequestWithRedirectURI: a verified request object for direct_post
+// that also carries redirect_uri is refused, and the verifier is told
+// invalid_request (OpenID4VP 1.0 §8.2: "If the redirect_uri Authorization
+// Request parameter is present when the Response Mode is direct_post, the
+// Wallet MUST return an invalid_request Authorization Response error");
+// the same request without it is taken.
+func TestRequestWithRedirectURI(t *testing.T) {
+	attesterKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rpKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	attesterJWK, _ := gm.NewJWK(&attesterKey.PublicKey, "att-1")
+	rpJWK, _ := gm.NewJWK(&rpKey.PublicKey, "")
+	jwks, _ := json.Marshal(gm.JWKS{Keys: []gm.JWK{attesterJWK}})
+	const attester = "https://attester.example"
+	var srv *httptest.Server
+	var ro string
+	var posted []url.Values
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/request":
+			w.Header().Set("Content-Type", "application/oauth-authz-req+jwt")
+			io.WriteString(w, ro)
+		case "/response":
+			body, _ := io.ReadAll(r.Body)
+			f, _ := url.ParseQuery(string(body))
+			posted = append(posted, f)
+			w.Header().Set("Content-Type", "application/json")
+			io.WriteString(w, "{}")
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	exp := time.Now().Add(5 * time.Minute).Unix()
+	att := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"iss": attester, "sub": "rp", "exp": exp,
+		"cnf": map[string]any{"jwk": rpJWK}, "redirect_uris": []string{srv.URL + "/response"}})
+	att.Header["typ"], att.Header["kid"] = "verifier-attestation+jwt", "att-1"
+	attJWT, err := att.SignedString(attesterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := "openid4vp://?" + url.Values{"client_id": {"verifier_attestation:rp"}, "request_uri": {srv.URL + "/request"}}.Encode()
+	for _, redirect := range []bool{true, false} {
+		claims := jwt.MapClaims{"aud": "https://self-issued.me/v2", "exp": exp, "client_id": "verifier_attestation:rp",
+			"response_type": "vp_token", "response_mode": "direct_post", "response_uri": srv.URL + "/response",
+			"nonce": "n", "state": "s", "dcql_query": map[string]any{"credentials": []any{map[string]any{
+				"id": "res", "format": "dc+sd-jwt", "meta": map[string]any{"vct_values": []string{"v"}}}}}}
+		if redirect {
+			claims["redirect_uri"] = "https://rp.example/cb"
+		}
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, claims)
+		tok.Header["typ"], tok.Header["jwt"] = "oauth-authz-req+jwt", attJWT
+		if ro, err = tok.SignedString(rpKey); err != nil {
+			t.Fatal(err)
+		}
+		posted = nil
+		_, err := h.ResolvePresentationRequest(link, attester, string(jwks))
+		switch {
+		case redirect && (!errors.Is(err, ErrPresentationRequest) || len(posted) != 1 || posted[0].Get("error") != "invalid_request" || posted[0].Get("state") != "s"):
+			t.Errorf("with redirect_uri: %v, posted %v; want refused and invalid_request told", err, posted)
+		case !redirect && (err != nil || len(posted) != 0):
+			t.Errorf("without redirect_uri: %v, posted %v", err, posted)
+		}
+	}
 }

@@ -1,0 +1,151 @@
+package wallet
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestParseOfferIgnoresUnknownMembers: OID4VCI 1.0 §4.1.1 "Additional
+// Credential Offer parameters MAY be defined and used. The Wallet MUST
+// ignore any unrecognized parameters": an offer with an unrecognized
+// member at its top, in a grant and in tx_code is read as without them; a
+// repeated member is still refused.
+func TestParseOfferIgnoresUnknownMembers(t *testing.T) {
+	for _, doc := range []string{
+		`{"credential_issuer":"https://node.example","credential_configuration_ids":["a"],"x_ext":{"v":1},` +
+			`"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":{"pre-authorized_code":"c","x_ext":true,"tx_code":{"length":6,"x_ext":"y"}}}}`,
+		`{"credential_issuer":"https://node.example","credential_configuration_ids":["a"],` +
+			`"grants":{"authorization_code":{"issuer_state":"s","x_ext":[1]}}}`,
+	} {
+		o, _, err := parseOffer([]byte(doc))
+		if err != nil {
+			t.Fatalf("%s: %v", doc, err)
+		}
+		if o.issuer != "https://node.example" || !slices.Equal(o.configs, []string{"a"}) || (o.code != "c" && o.issuerState != "s") {
+			t.Errorf("%s: read as %+v", doc, o)
+		}
+	}
+	dup := `{"credential_issuer":"https://node.example","credential_issuer":"https://evil.example","credential_configuration_ids":["a"],` +
+		`"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":{"pre-authorized_code":"c"}}}`
+	if _, _, err := parseOffer([]byte(dup)); !errors.Is(err, ErrIssuer) {
+		t.Errorf("a repeated member: %v, want ErrIssuer", err)
+	}
+}
+
+// TestReceiveOfferAuthorizationServerHint: the offer's authorization_server
+// picks one of the issuer's authorization_servers; one the metadata does
+// not list is refused before the wallet contacts it (OID4VCI 1.0 §12.2.4:
+// "the Wallet MUST NOT proceed with the flow if the authorization_server
+// Credential Offer parameter value does not match any of the entries in
+// the authorization_servers array"), so a link cannot send the code and
+// the transaction code to another server.
+func TestReceiveOfferAuthorizationServerHint(t *testing.T) {
+	var srv *httptest.Server
+	var asked []string
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked = append(asked, r.URL.Path)
+		w.Header().Set("Content-Type", "application/json")
+		const asMeta = "/.well-known/oauth-authorization-server"
+		switch {
+		case r.URL.Path == "/.well-known/openid-credential-issuer":
+			json.NewEncoder(w).Encode(map[string]any{"credential_issuer": srv.URL, "credential_endpoint": srv.URL + "/credential",
+				"authorization_servers":               []string{srv.URL + "/as1", srv.URL + "/as2"},
+				"credential_configurations_supported": map[string]any{"a": map[string]any{"format": "dc+sd-jwt"}}})
+		case strings.HasPrefix(r.URL.Path, asMeta+"/"):
+			as := srv.URL + strings.TrimPrefix(r.URL.Path, asMeta)
+			json.NewEncoder(w).Encode(map[string]any{"issuer": as, "token_endpoint": as + "/token"})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	link := func(hint string) string {
+		grant := `{"pre-authorized_code":"c"`
+		if hint != "" {
+			grant += `,"authorization_server":"` + hint + `"`
+		}
+		return "openid-credential-offer://?credential_offer=" + url.QueryEscape(`{"credential_issuer":"`+srv.URL+`","credential_configuration_ids":["a"],`+
+			`"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":`+grant+`}}}`)
+	}
+	w, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ hint, token string }{{"", srv.URL + "/as1/token"}, {srv.URL + "/as2", srv.URL + "/as2/token"}} {
+		o, err := w.ReceiveOffer(link(c.hint))
+		if err != nil {
+			t.Fatalf("hint %q: %v", c.hint, err)
+		}
+		if o.token != c.token {
+			t.Errorf("hint %q: token endpoint %q, want %q", c.hint, o.token, c.token)
+		}
+	}
+	asked = nil
+	if _, err := w.ReceiveOffer(link(srv.URL + "/evil")); !errors.Is(err, ErrIssuer) {
+		t.Fatalf("an authorization_server the issuer does not list: %v, want ErrIssuer", err)
+	}
+	if slices.Contains(asked, "/.well-known/oauth-authorization-server/evil") {
+		t.Errorf("the wallet fetched the unlisted server's metadata: %v", asked)
+	}
+}
+
+// TestAcceptOfferWithoutNonceEndpoint: an issuer whose metadata has no
+// nonce_endpoint "does not require the use of c_nonce" (OID4VCI 1.0
+// §12.2.4): the wallet asks for no nonce and its key proofs carry none
+// (Appendix F.1), and the credential is taken.
+func TestAcceptOfferWithoutNonceEndpoint(t *testing.T) {
+	var srv *httptest.Server
+	var proofs []string
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/.well-known/openid-credential-issuer":
+			json.NewEncoder(w).Encode(map[string]any{"credential_issuer": srv.URL, "credential_endpoint": srv.URL + "/credential",
+				"credential_configurations_supported": map[string]any{"a": map[string]any{"format": "jwt_vc_json",
+					"proof_types_supported": map[string]any{"jwt": map[string]any{"proof_signing_alg_values_supported": []string{"SM2"}}}}}})
+		case "/.well-known/oauth-authorization-server":
+			json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "token_endpoint": srv.URL + "/token"})
+		case "/token":
+			json.NewEncoder(w).Encode(map[string]any{"access_token": "t", "token_type": "Bearer"})
+		case "/credential":
+			var req struct {
+				Proofs struct {
+					JWT []string `json:"jwt"`
+				} `json:"proofs"`
+			}
+			json.NewDecoder(r.Body).Decode(&req)
+			proofs = append(proofs, req.Proofs.JWT...)
+			json.NewEncoder(w).Encode(map[string]any{"credentials": []any{map[string]any{"credential": "e30.e30.c2ln"}}})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	w, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer, err := w.ReceiveOffer("openid-credential-offer://?credential_offer=" + url.QueryEscape(`{"credential_issuer":"`+srv.URL+
+		`","credential_configuration_ids":["a"],"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":{"pre-authorized_code":"c"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := w.AcceptOffer(offer, "", "", 1, NewMemoryStore()); err != nil {
+		t.Fatalf("an issuer without a nonce endpoint: %v", err)
+	}
+	if len(proofs) != 1 {
+		t.Fatalf("proofs %v", proofs)
+	}
+	var claims map[string]any
+	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(proofs[0], ".")[1])
+	if err := json.Unmarshal(payload, &claims); err != nil || claims["aud"] != srv.URL || claims["nonce"] != nil {
+		t.Errorf("key proof claims %v, want aud and no nonce", claims)
+	}
+}
