@@ -149,3 +149,46 @@ func TestAcceptOfferWithoutNonceEndpoint(t *testing.T) {
 		t.Errorf("key proof claims %v, want aud and no nonce", claims)
 	}
 }
+
+// TestReceiveOfferIssuerIdentical: the metadata's credential_issuer "MUST
+// be identical to the Credential Issuer's identifier into which the
+// well-known URI string was inserted" (OID4VCI 1.0 §12.2.3): an
+// identifier with a path and a trailing slash is kept as it is, its
+// metadata fetched with the slash removed before the well-known suffix
+// (§12.2.2), and metadata naming it without the slash (or an offer
+// without it for metadata with it) is refused.
+func TestReceiveOfferIssuerIdentical(t *testing.T) {
+	var srv *httptest.Server
+	metaIssuer := func() string { return srv.URL + "/tenant/" }
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/.well-known/openid-credential-issuer/tenant":
+			json.NewEncoder(w).Encode(map[string]any{"credential_issuer": metaIssuer(), "credential_endpoint": srv.URL + "/credential",
+				"credential_configurations_supported": map[string]any{"a": map[string]any{"format": "dc+sd-jwt"}}})
+		case "/.well-known/oauth-authorization-server/tenant", "/.well-known/oauth-authorization-server/tenant/":
+			json.NewEncoder(w).Encode(map[string]any{"issuer": metaIssuer(), "token_endpoint": srv.URL + "/token"})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	defer srv.Close()
+	link := func(issuer string) string {
+		return "openid-credential-offer://?credential_offer=" + url.QueryEscape(`{"credential_issuer":"`+issuer+`","credential_configuration_ids":["a"],`+
+			`"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":{"pre-authorized_code":"c"}}}`)
+	}
+	w, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	o, err := w.ReceiveOffer(link(srv.URL + "/tenant/"))
+	if err != nil {
+		t.Fatalf("identical identifiers: %v", err)
+	}
+	if o.Issuer() != srv.URL+"/tenant/" {
+		t.Errorf("issuer %q, want the offer's identifier as it is", o.Issuer())
+	}
+	if _, err := w.ReceiveOffer(link(srv.URL + "/tenant")); !errors.Is(err, ErrIssuer) {
+		t.Errorf("offer without the slash, metadata with it: %v, want ErrIssuer", err)
+	}
+}

@@ -312,7 +312,10 @@ func (w *Holder) ReceiveOffer(link string) (*CredentialOffer, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := json.Unmarshal(body, &offer.meta); err != nil || strings.TrimSuffix(offer.meta.CredentialIssuer, "/") != offer.issuer {
+	// OID4VCI 1.0 §12.2.3: credential_issuer "MUST be identical to the
+	// Credential Issuer's identifier into which the well-known URI string
+	// was inserted"; otherwise the data "MUST NOT be used".
+	if err := json.Unmarshal(body, &offer.meta); err != nil || offer.meta.CredentialIssuer != offer.issuer {
 		return nil, fmt.Errorf("%w: issuer metadata does not name the offer's issuer", ErrIssuer)
 	}
 	for _, id := range offer.configs {
@@ -1201,7 +1204,7 @@ func parseOffer(doc []byte) (*CredentialOffer, string, error) {
 	if err := checkURL(o.CredentialIssuer); err != nil || len(o.ConfigurationIDs) == 0 {
 		return nil, "", fmt.Errorf("%w: the offer needs an https credential_issuer and configuration IDs", ErrIssuer)
 	}
-	offer := &CredentialOffer{issuer: strings.TrimSuffix(o.CredentialIssuer, "/"), configs: o.ConfigurationIDs}
+	offer := &CredentialOffer{issuer: o.CredentialIssuer, configs: o.ConfigurationIDs}
 	var asHint string
 	if raw, ok := o.Grants[grantAuthorizationCode]; ok {
 		var a authCodeGrant
