@@ -264,6 +264,20 @@ func validChallenge(s string) bool {
 	return isBase64URL(s)
 }
 
+// validVerifier accepts a PKCE code_verifier as RFC 7636 §4.1 defines
+// it: 43 to 128 characters from A-Z a-z 0-9 - . _ ~ (unreserved).
+func validVerifier(s string) bool {
+	if len(s) < 43 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
+}
+
 func isBase64URL(s string) bool {
 	for i := 0; i < len(s); i++ {
 		c := s[i]

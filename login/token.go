@@ -168,8 +168,8 @@ func (p *Provider) exchange(ctx context.Context, c auth.Client, form map[string]
 	// is someone who should not have it.
 	sum := sha256.Sum256([]byte(verifier))
 	switch {
-	case len(verifier) < 43 || len(verifier) > 128:
-		return nil, fail(CodeInvalidGrant, "code_verifier is missing or not 43 to 128 characters (PKCE is required)")
+	case !validVerifier(verifier):
+		return nil, fail(CodeInvalidGrant, "code_verifier is missing or not 43 to 128 characters from A-Z a-z 0-9 - . _ ~ (PKCE is required)")
 	case cd.ClientID != c.ID:
 		return nil, fail(CodeInvalidGrant, "the code was issued to another client")
 	case form["redirect_uri"] != cd.RedirectURI:
