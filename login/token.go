@@ -106,20 +106,27 @@ func (p *Provider) issueCode(ctx context.Context, s *session) (string, error) {
 	return c, nil
 }
 
-// redirectWith adds params (those not empty) to the query of uri.
+// redirectWith adds params (those not empty) to the query of uri, after
+// the query uri has, which is kept as registered (RFC 6749 §3.1.2: it
+// "MUST be retained when adding additional query parameters"). uri has
+// no fragment (auth.Client.Validate).
 func redirectWith(uri string, params map[string]string) string {
-	u, err := url.Parse(uri)
-	if err != nil {
-		return uri
-	}
-	q := u.Query()
+	q := url.Values{}
 	for k, v := range params {
 		if v != "" {
 			q.Set(k, v)
 		}
 	}
-	u.RawQuery = q.Encode()
-	return u.String()
+	if len(q) == 0 {
+		return uri
+	}
+	switch {
+	case !strings.Contains(uri, "?"):
+		uri += "?"
+	case !strings.HasSuffix(uri, "?") && !strings.HasSuffix(uri, "&"):
+		uri += "&"
+	}
+	return uri + q.Encode()
 }
 
 // TokenResponse is the token endpoint's answer (RFC 6749 §5.1, OpenID
