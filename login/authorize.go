@@ -194,8 +194,11 @@ func (p *Provider) checkRequest(ctx context.Context, q url.Values, params []stri
 			return nil, back(CodeInvalidRequest, name+" is too long")
 		}
 	}
-	if q.Has("request") || q.Has("request_uri") {
-		return nil, back("request_not_supported", "request objects are not supported")
+	// An empty value is no parameter (RFC 6749 §3.1).
+	for _, name := range []string{"request", "request_uri"} {
+		if slices.ContainsFunc(q[name], func(v string) bool { return v != "" }) {
+			return nil, back("request_not_supported", "request objects are not supported")
+		}
 	}
 	if !slices.Contains(c.GrantTypes, auth.GrantAuthorizationCode) {
 		return nil, back(CodeUnauthorizedClient, "the client is not registered for the authorization_code grant")

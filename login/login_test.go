@@ -124,6 +124,28 @@ func TestAuthorizeRefusals(t *testing.T) {
 	}
 }
 
+// TestAuthorizeEmptyRequestObject: request and request_uri sent without
+// a value are as if omitted (RFC 6749 §3.1: "Parameters sent without a
+// value MUST be treated as if they were omitted from the request"), so
+// the request goes on; one with a value is refused, also after an empty
+// one. (An empty one was refused, request_not_supported.)
+func TestAuthorizeEmptyRequestObject(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	for _, name := range []string{"request", "request_uri"} {
+		q := goodQuery()
+		q.Set(name, "")
+		if _, err := p.Authorize(ctx, q); err != nil {
+			t.Errorf("%s empty: %v", name, err)
+		}
+		q["request"] = []string{"", "eyJ"}
+		var ae *AuthorizeError
+		if _, err := p.Authorize(ctx, q); !errors.As(err, &ae) || ae.Err.Code != "request_not_supported" || ae.RedirectURI != testRedirect {
+			t.Errorf("%s empty, then request with a value: %v", name, err)
+		}
+	}
+}
+
 // TestSessionBoundToBrowser: only the browser that started a session may
 // wait on it; unknown and malformed session IDs are not found.
 func TestSessionBoundToBrowser(t *testing.T) {
