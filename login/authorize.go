@@ -194,10 +194,13 @@ func (p *Provider) checkRequest(ctx context.Context, q url.Values, params []stri
 			return nil, back(CodeInvalidRequest, name+" is too long")
 		}
 	}
-	// An empty value is no parameter (RFC 6749 §3.1).
-	for _, name := range []string{"request", "request_uri"} {
-		if slices.ContainsFunc(q[name], func(v string) bool { return v != "" }) {
-			return nil, back("request_not_supported", "request objects are not supported")
+	// An empty value is no parameter (RFC 6749 §3.1); each has its
+	// error code (OpenID Connect Core §3.1.2.6).
+	for _, r := range [...]struct{ name, code string }{
+		{"request", CodeRequestNotSupported}, {"request_uri", CodeRequestURINotSupported},
+	} {
+		if slices.ContainsFunc(q[r.name], func(v string) bool { return v != "" }) {
+			return nil, back(r.code, r.name+" (a request object) is not supported")
 		}
 	}
 	if !slices.Contains(c.GrantTypes, auth.GrantAuthorizationCode) {

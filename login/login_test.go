@@ -99,6 +99,7 @@ func TestAuthorizeRefusals(t *testing.T) {
 		{"prompt none and login", func(q url.Values) { q.Set("prompt", "none login") }, CodeInvalidRequest, true},
 		{"bad max_age", func(q url.Values) { q.Set("max_age", "-1") }, CodeInvalidRequest, true},
 		{"request object", func(q url.Values) { q.Set("request", "eyJ") }, "request_not_supported", true},
+		{"request object by reference", func(q url.Values) { q.Set("request_uri", "https://shop.example/r") }, "request_uri_not_supported", true},
 		{"two scopes", func(q url.Values) { q.Add("scope", "openid") }, CodeInvalidRequest, true},
 		{"fragment mode", func(q url.Values) { q.Set("response_mode", "fragment") }, CodeInvalidRequest, true},
 	} {
