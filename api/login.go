@@ -7,7 +7,9 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"io"
 	"log/slog"
+	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -40,7 +42,7 @@ type LoginConfig struct {
 // page draws its QR with LoginQRScript, served by MountUI; without it the
 // page shows the session's PNG.
 //
-//	GET  /oauth2/authorize                  the login page (QR), or an error redirect
+//	GET, POST /oauth2/authorize             the login page (QR), or an error redirect
 //	GET  /login/sessions/{id}               what the session asks (the holder's app)
 //	POST /login/sessions/{id}/approve       the holder's signed approval
 //	POST /login/sessions/{id}/counter-approve a counter terminal's approval (static code)
@@ -50,7 +52,7 @@ type LoginConfig struct {
 //	GET  /login/sessions/{id}/continue      the page without JavaScript: the code once approved, else the waiting page (its cookie)
 //	GET  /login/sessions/{id}/page          the login page again, in the language ui_locales names (its cookie)
 //	GET, POST /oauth2/userinfo              claims for a login access token
-//	GET  /oauth2/logout                     RP-initiated logout
+//	GET, POST /oauth2/logout                RP-initiated logout
 func (s *Server) MountLogin(cfg LoginConfig) error {
 	if cfg.Provider == nil {
 		return errors.New("api: LoginConfig.Provider is required")
@@ -78,6 +80,7 @@ func (s *Server) MountLogin(cfg LoginConfig) error {
 		}), func(w http.ResponseWriter, r *http.Request, err error) { refusePage(w, r, s, err) })
 	}
 	s.handle("GET "+login.AuthorizePath, page(l.authorize))
+	s.handle("POST "+login.AuthorizePath, page(l.authorize))
 	s.handle("GET "+login.SessionPath, limited(l.describe))
 	s.handle("POST "+login.SessionPath+"/approve", limited(l.approve))
 	s.handle("POST "+login.SessionPath+"/counter-approve", limited(l.counterApprove))
@@ -89,6 +92,7 @@ func (s *Server) MountLogin(cfg LoginConfig) error {
 	s.handle("GET "+login.UserInfoPath, limited(l.userinfo))
 	s.handle("POST "+login.UserInfoPath, limited(l.userinfo))
 	s.handle("GET "+login.LogoutPath, page(l.logout))
+	s.handle("POST "+login.LogoutPath, page(l.logout))
 	return nil
 }
 
@@ -155,7 +159,12 @@ const LoginQRScript = UIPrefix + "assets/qrcode-generator.js"
 // sent back to the client's redirect URI, or, for an error that cannot
 // be (refusePage), a page for a browser and JSON for another client.
 func (l *loginHandlers) authorize(w http.ResponseWriter, r *http.Request) error {
-	st, err := l.p.Authorize(r.Context(), r.URL.Query())
+	q, err := requestParams(r)
+	if err != nil {
+		refusePage(w, r, l.s, err)
+		return nil
+	}
+	st, err := l.p.Authorize(r.Context(), q)
 	if err != nil {
 		if err := redirectAuthorizeError(w, r, l.s, err, l.p.Issuer()); err != nil {
 			refusePage(w, r, l.s, err)
@@ -163,6 +172,44 @@ func (l *loginHandlers) authorize(w http.ResponseWriter, r *http.Request) error 
 		return nil
 	}
 	return renderLoginPage(w, r, l.p, st)
+}
+
+// maxPostedParams bounds the body of a POST to the authorization or
+// logout endpoint.
+const maxPostedParams = 32 << 10
+
+// requestParams reads the parameters of a request to the authorization
+// or logout endpoint, which take GET and POST alike (OpenID Connect Core
+// §3.1.2.1, RP-Initiated Logout §2: the OP "MUST support the use of the
+// HTTP GET and POST methods"): a GET's URL query; a POST's
+// application/x-www-form-urlencoded body (Form Serialization), with
+// nothing in the URL's query.
+func requestParams(r *http.Request) (url.Values, error) {
+	if r.Method != http.MethodPost {
+		return r.URL.Query(), nil
+	}
+	bad := func(msg string) error {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: msg}
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || mt != "application/x-www-form-urlencoded" {
+		return nil, bad("the parameters of a POST must be an application/x-www-form-urlencoded body")
+	}
+	if r.URL.RawQuery != "" {
+		return nil, bad("the parameters of a POST must be in its body, not the URL")
+	}
+	body, err := io.ReadAll(io.LimitReader(r.Body, maxPostedParams+1))
+	var tooBig *http.MaxBytesError
+	if len(body) > maxPostedParams || errors.As(err, &tooBig) {
+		return nil, &Error{Status: http.StatusRequestEntityTooLarge, Code: CodeInvalidRequest, Message: "the form is larger than " + strconv.Itoa(maxPostedParams) + " bytes"}
+	}
+	if err != nil {
+		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the body could not be read", Err: err}
+	}
+	q, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, bad("the form is not valid application/x-www-form-urlencoded")
+	}
+	return q, nil
 }
 
 // refusePage answers an error of a page a browser navigates to (the
@@ -581,7 +628,12 @@ func (l *loginHandlers) userinfo(w http.ResponseWriter, r *http.Request) error {
 // language of ui_locales or the browser. A refusal is a page for a
 // browser, JSON for another client (refusePage).
 func (l *loginHandlers) logout(w http.ResponseWriter, r *http.Request) error {
-	out, err := l.p.Logout(r.Context(), r.URL.Query())
+	q, err := requestParams(r)
+	if err != nil {
+		refusePage(w, r, l.s, err)
+		return nil
+	}
+	out, err := l.p.Logout(r.Context(), q)
 	t := pageText(w, r)
 	message := t.LoggedOutMessage
 	switch {

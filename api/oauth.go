@@ -595,14 +595,19 @@ func (e *authzError) Unwrap() error     { return e.err }
 
 func (b bearer) Authorize(r *http.Request, scope string) (Principal, error) {
 	hs := r.Header.Values("Authorization")
-	if len(hs) == 0 {
+	var scheme, token string
+	if len(hs) > 0 {
+		scheme, token, _ = strings.Cut(hs[0], " ")
+	}
+	if len(hs) == 0 || len(hs) == 1 && !strings.EqualFold(scheme, "Bearer") {
+		// No header, or one of another scheme, is no Bearer
+		// authentication at all: the challenge has no error (RFC 6750 §3).
 		return Principal{}, &authzError{
 			err:    &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Message: "an access token is required (Authorization: Bearer)"},
 			header: `Bearer realm="trustid"`,
 		}
 	}
-	scheme, token, _ := strings.Cut(hs[0], " ")
-	if len(hs) > 1 || !strings.EqualFold(scheme, "Bearer") || token == "" {
+	if len(hs) > 1 || token == "" {
 		return Principal{}, &authzError{
 			err:    &Error{Status: http.StatusUnauthorized, Code: CodeInvalidToken, Message: "the Authorization header must be one Bearer token"},
 			header: `Bearer realm="trustid", error="invalid_token"`,

@@ -535,3 +535,42 @@ func TestErrorDescriptionCharset(t *testing.T) {
 		}
 	}
 }
+
+// TestBearerChallenges: a protected route's WWW-Authenticate (RFC 6750
+// §3). A request without Bearer authentication (no Authorization
+// header, or one of another scheme: "the client ... attempted using an
+// unsupported authentication method") gets a challenge with no error
+// code; a malformed Bearer header or a bad token gets
+// error="invalid_token", a token without the route's scope
+// error="insufficient_scope" with the scope. (Another scheme got
+// error="invalid_token".)
+func TestBearerChallenges(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	rp := e.register("svc-scan", gm.AlgSM2, auth.ScopeQRRedeem)
+	tok := e.token(rp, "")
+	for _, c := range []struct {
+		name   string
+		auth   []string
+		status int
+		header string
+	}{
+		{"no header", nil, 401, `Bearer realm="trustid"`},
+		{"Basic", []string{"Basic " + base64.StdEncoding.EncodeToString([]byte("svc-scan:secret"))}, 401, `Bearer realm="trustid"`},
+		{"DPoP", []string{"DPoP " + tok}, 401, `Bearer realm="trustid"`},
+		{"a scheme alone", []string{"Negotiate"}, 401, `Bearer realm="trustid"`},
+		{"Bearer without a token", []string{"Bearer "}, 401, `Bearer realm="trustid", error="invalid_token"`},
+		{"two headers", []string{"Bearer " + tok, "Bearer " + tok}, 401, `Bearer realm="trustid", error="invalid_token"`},
+		{"a bad token", []string{"Bearer " + tok + "x"}, 401, `Bearer realm="trustid", error="invalid_token", `},
+		{"another scope", []string{"bearer " + tok}, 403, `Bearer realm="trustid", error="insufficient_scope", scope="registry:admin"`},
+	} {
+		req := httptest.NewRequest("GET", "/v1/admin/routes", nil)
+		for _, v := range c.auth {
+			req.Header.Add("Authorization", v)
+		}
+		resp, m := e.send(req)
+		h := resp.Header.Get("WWW-Authenticate")
+		if resp.StatusCode != c.status || h != c.header && !(strings.HasSuffix(c.header, ", ") && strings.HasPrefix(h, c.header)) {
+			t.Errorf("%s: %d %q %v, want %d %q", c.name, resp.StatusCode, h, m, c.status, c.header)
+		}
+	}
+}

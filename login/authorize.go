@@ -194,8 +194,14 @@ func (p *Provider) checkRequest(ctx context.Context, q url.Values, params []stri
 			return nil, back(CodeInvalidRequest, name+" is too long")
 		}
 	}
-	if q.Has("request") || q.Has("request_uri") {
-		return nil, back("request_not_supported", "request objects are not supported")
+	// An empty value is no parameter (RFC 6749 §3.1); each has its
+	// error code (OpenID Connect Core §3.1.2.6).
+	for _, r := range [...]struct{ name, code string }{
+		{"request", CodeRequestNotSupported}, {"request_uri", CodeRequestURINotSupported},
+	} {
+		if slices.ContainsFunc(q[r.name], func(v string) bool { return v != "" }) {
+			return nil, back(r.code, r.name+" (a request object) is not supported")
+		}
 	}
 	if !slices.Contains(c.GrantTypes, auth.GrantAuthorizationCode) {
 		return nil, back(CodeUnauthorizedClient, "the client is not registered for the authorization_code grant")
@@ -262,6 +268,20 @@ func validChallenge(s string) bool {
 		return false
 	}
 	return isBase64URL(s)
+}
+
+// validVerifier accepts a PKCE code_verifier as RFC 7636 §4.1 defines
+// it: 43 to 128 characters from A-Z a-z 0-9 - . _ ~ (unreserved).
+func validVerifier(s string) bool {
+	if len(s) < 43 || len(s) > 128 {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; !(c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '.' || c == '_' || c == '~') {
+			return false
+		}
+	}
+	return true
 }
 
 func isBase64URL(s string) bool {

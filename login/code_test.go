@@ -2,6 +2,8 @@ package login
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/base64"
 	"errors"
 	"strings"
 	"sync"
@@ -268,5 +270,66 @@ func TestExtensionCodeReplayRace(t *testing.T) {
 	}
 	if !p.Revoked(ctx, got.Family) {
 		t.Error("the family of an extension code replayed during its redemption is not revoked")
+	}
+}
+
+// TestVerifierCharset: a code_verifier is 43 to 128 characters from
+// A-Z a-z 0-9 - . _ ~ (RFC 7636 §4.1); one with any other character is
+// refused even when its S256 digest is the code's challenge (it was
+// taken before), at /oauth2/token and for an extension's code alike.
+// Every allowed character redeems.
+func TestVerifierCharset(t *testing.T) {
+	p, _, _ := newCodeFixture(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	challenge := func(v string) string {
+		sum := sha256.Sum256([]byte(v))
+		return base64.RawURLEncoding.EncodeToString(sum[:])
+	}
+	redeem := func(verifier string) error {
+		c, err := p.issueCode(ctx, &session{ClientID: "shop", RedirectURI: testRedirect, CodeChallenge: challenge(verifier),
+			Scope: "openid", Approved: &grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.Token(ctx, shop, map[string]string{"grant_type": "authorization_code", "code": c,
+			"redirect_uri": testRedirect, "code_verifier": verifier})
+		return err
+	}
+	redeemExtension := func(verifier string) error {
+		c, err := p.issueExtensionCode(ctx, "sessionsessionsessionsessionsessionsession0", &session{ClientID: "wallet",
+			RedirectURI: testRedirect, CodeChallenge: challenge(verifier), Audience: "oid4vci",
+			Approved: &grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = p.Redeem(ctx, "oid4vci", Redemption{Code: c, ClientID: "wallet", RedirectURI: testRedirect, Verifier: verifier})
+		return err
+	}
+	for _, v := range []string{
+		strings.Repeat("a", 42) + "+",      // standard base64
+		strings.Repeat("a", 41) + "/=",     // standard base64, padded
+		strings.Repeat("a", 42) + " ",      // a space
+		strings.Repeat("a", 42) + "%",      // a percent sign
+		strings.Repeat("a", 41) + "\u00e9", // not ASCII (43 bytes)
+		strings.Repeat("a", 42) + "\x00",   // a control character
+	} {
+		if err := redeem(v); !isCode(err, CodeInvalidGrant) {
+			t.Errorf("verifier %q at the token endpoint: %v, want invalid_grant", v, err)
+		}
+		if err := redeemExtension(v); !isCode(err, CodeInvalidGrant) {
+			t.Errorf("verifier %q for an extension's code: %v, want invalid_grant", v, err)
+		}
+	}
+	for _, v := range []string{rfcVerifier, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~", strings.Repeat("~", 128)} {
+		if err := redeem(v); err != nil {
+			t.Errorf("verifier %q at the token endpoint: %v", v, err)
+		}
+		if err := redeemExtension(v); err != nil {
+			t.Errorf("verifier %q for an extension's code: %v", v, err)
+		}
 	}
 }

@@ -319,8 +319,8 @@ func (p *Provider) Redeem(ctx context.Context, audience string, r Redemption) (*
 	}
 	sum := sha256.Sum256([]byte(r.Verifier))
 	switch {
-	case len(r.Verifier) < 43 || len(r.Verifier) > 128:
-		return nil, fail(CodeInvalidGrant, "code_verifier is missing or not 43 to 128 characters (PKCE is required)")
+	case !validVerifier(r.Verifier):
+		return nil, fail(CodeInvalidGrant, "code_verifier is missing or not 43 to 128 characters from A-Z a-z 0-9 - . _ ~ (PKCE is required)")
 	case subtle.ConstantTimeCompare([]byte(cd.ClientID), []byte(r.ClientID)) != 1:
 		return nil, fail(CodeInvalidGrant, "the code was issued to another client")
 	case r.RedirectURI != cd.RedirectURI:

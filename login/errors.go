@@ -12,6 +12,8 @@ const (
 	CodeInvalidScope            = "invalid_scope"
 	CodeAccessDenied            = "access_denied"
 	CodeLoginRequired           = "login_required"
+	CodeRequestNotSupported     = "request_not_supported"
+	CodeRequestURINotSupported  = "request_uri_not_supported"
 	CodeInvalidToken            = "invalid_token"
 	CodeServerError             = "server_error"
 	CodeTemporarilyUnavailable  = "temporarily_unavailable"

@@ -99,6 +99,7 @@ func TestAuthorizeRefusals(t *testing.T) {
 		{"prompt none and login", func(q url.Values) { q.Set("prompt", "none login") }, CodeInvalidRequest, true},
 		{"bad max_age", func(q url.Values) { q.Set("max_age", "-1") }, CodeInvalidRequest, true},
 		{"request object", func(q url.Values) { q.Set("request", "eyJ") }, "request_not_supported", true},
+		{"request object by reference", func(q url.Values) { q.Set("request_uri", "https://shop.example/r") }, "request_uri_not_supported", true},
 		{"two scopes", func(q url.Values) { q.Add("scope", "openid") }, CodeInvalidRequest, true},
 		{"fragment mode", func(q url.Values) { q.Set("response_mode", "fragment") }, CodeInvalidRequest, true},
 	} {
@@ -120,6 +121,28 @@ func TestAuthorizeRefusals(t *testing.T) {
 		q.Set("acr_values", acr)
 		if st, err := p.Authorize(ctx, q); err != nil || st.Level != want {
 			t.Errorf("acr_values %q: %v %v", acr, st, err)
+		}
+	}
+}
+
+// TestAuthorizeEmptyRequestObject: request and request_uri sent without
+// a value are as if omitted (RFC 6749 §3.1: "Parameters sent without a
+// value MUST be treated as if they were omitted from the request"), so
+// the request goes on; one with a value is refused, also after an empty
+// one. (An empty one was refused, request_not_supported.)
+func TestAuthorizeEmptyRequestObject(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	for _, name := range []string{"request", "request_uri"} {
+		q := goodQuery()
+		q.Set(name, "")
+		if _, err := p.Authorize(ctx, q); err != nil {
+			t.Errorf("%s empty: %v", name, err)
+		}
+		q["request"] = []string{"", "eyJ"}
+		var ae *AuthorizeError
+		if _, err := p.Authorize(ctx, q); !errors.As(err, &ae) || ae.Err.Code != "request_not_supported" || ae.RedirectURI != testRedirect {
+			t.Errorf("%s empty, then request with a value: %v", name, err)
 		}
 	}
 }

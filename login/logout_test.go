@@ -204,3 +204,57 @@ func TestLogoutHintOfAnotherInstance(t *testing.T) {
 		t.Error("the login's tokens survive logout")
 	}
 }
+
+// TestRedirectKeepsQuery: a redirect URI registered with a query keeps
+// it as registered when the node adds its parameters (RFC 6749 §3.1.2:
+// the query "MUST be retained when adding additional query parameters"),
+// pairs url.ParseQuery would drop (a ';') or rewrite (a key without '=',
+// the order) included: the code and the refusal of a login, and the
+// post-logout redirect. (They were parsed and encoded again.)
+func TestRedirectKeepsQuery(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	const registered = "https://shop.example/cb?tenant=a;b&flag&next=/home&a=1"
+	for i, denied := range []bool{false, true} {
+		id := strings.Repeat(string(rune('a'+i)), 43)
+		s := &session{ClientID: "shop", RedirectURI: registered, State: "s 1", CodeChallenge: goodQuery().Get("code_challenge"),
+			Scope: "openid", Browser: digest("browser"), Expires: p.cfg.Now().Add(time.Minute).Unix()}
+		if denied {
+			s.Denied = true
+		} else {
+			s.Approved = &grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}
+		}
+		if err := p.putSession(ctx, id, s); err != nil {
+			t.Fatal(err)
+		}
+		out, err := p.Wait(ctx, id, "browser", 0)
+		if err != nil || out == nil {
+			t.Fatalf("denied %v: %+v %v", denied, out, err)
+		}
+		added, ok := strings.CutPrefix(out.Redirect, registered+"&")
+		q, err := url.ParseQuery(added)
+		if !ok || err != nil || q.Get("state") != "s 1" || q.Get("iss") != p.Issuer() ||
+			denied != (q.Get("error") == CodeAccessDenied) || denied == (q.Get("code") != "") {
+			t.Errorf("denied %v: redirect %q, want %q and the response's parameters", denied, out.Redirect, registered)
+		}
+	}
+
+	const bye = "https://shop.example/bye?tenant=a;b"
+	c, _, err := auth.NewClient(auth.Registration{ID: "shop-query", Name: "Shop", Region: "310000", Scopes: []string{auth.ScopeQRRedeem},
+		GrantTypes: []string{auth.GrantAuthorizationCode}, RedirectURIs: []string{registered}, PostLogoutRedirectURIs: []string{bye},
+		AuthMethod: auth.AuthClientSecretBasic}, time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cfg.Clients.(*auth.MemoryStore).Create(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := p.idToken(c, refresh{ClientID: c.ID, Scope: "openid", Family: "family-q", Grant: grant{Sub: "sub", ACR: "L2", AMR: []string{"hwk"}}}, "", "at")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := p.Logout(ctx, url.Values{"id_token_hint": {tok}, "post_logout_redirect_uri": {bye}, "state": {"st"}})
+	if err != nil || out.Redirect != bye+"&state=st" {
+		t.Errorf("post-logout redirect: %+v %v, want %q", out, err, bye+"&state=st")
+	}
+}

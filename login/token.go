@@ -106,20 +106,27 @@ func (p *Provider) issueCode(ctx context.Context, s *session) (string, error) {
 	return c, nil
 }
 
-// redirectWith adds params (those not empty) to the query of uri.
+// redirectWith adds params (those not empty) to the query of uri, after
+// the query uri has, which is kept as registered (RFC 6749 §3.1.2: it
+// "MUST be retained when adding additional query parameters"). uri has
+// no fragment (auth.Client.Validate).
 func redirectWith(uri string, params map[string]string) string {
-	u, err := url.Parse(uri)
-	if err != nil {
-		return uri
-	}
-	q := u.Query()
+	q := url.Values{}
 	for k, v := range params {
 		if v != "" {
 			q.Set(k, v)
 		}
 	}
-	u.RawQuery = q.Encode()
-	return u.String()
+	if len(q) == 0 {
+		return uri
+	}
+	switch {
+	case !strings.Contains(uri, "?"):
+		uri += "?"
+	case !strings.HasSuffix(uri, "?") && !strings.HasSuffix(uri, "&"):
+		uri += "&"
+	}
+	return uri + q.Encode()
 }
 
 // TokenResponse is the token endpoint's answer (RFC 6749 §5.1, OpenID
@@ -168,8 +175,8 @@ func (p *Provider) exchange(ctx context.Context, c auth.Client, form map[string]
 	// is someone who should not have it.
 	sum := sha256.Sum256([]byte(verifier))
 	switch {
-	case len(verifier) < 43 || len(verifier) > 128:
-		return nil, fail(CodeInvalidGrant, "code_verifier is missing or not 43 to 128 characters (PKCE is required)")
+	case !validVerifier(verifier):
+		return nil, fail(CodeInvalidGrant, "code_verifier is missing or not 43 to 128 characters from A-Z a-z 0-9 - . _ ~ (PKCE is required)")
 	case cd.ClientID != c.ID:
 		return nil, fail(CodeInvalidGrant, "the code was issued to another client")
 	case form["redirect_uri"] != cd.RedirectURI:

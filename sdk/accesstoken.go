@@ -231,32 +231,37 @@ func PrincipalFrom(ctx context.Context) (*Principal, bool) {
 }
 
 // Middleware protects a handler: a request must carry a valid access token
-// in "Authorization: Bearer" holding every one of scopes. A missing or
-// invalid token gets 401 with WWW-Authenticate error="invalid_token" (RFC
-// 6750), a token lacking a scope 403 error="insufficient_scope", keys that
-// cannot be fetched 503; the body is a JSON {"error", "error_description"}
-// that never echoes the token. The handler finds the principal with
-// PrincipalFrom.
+// in "Authorization: Bearer" holding every one of scopes. A request
+// without one (no Authorization header, or another scheme) gets 401 with
+// a Bearer challenge that has no error code (RFC 6750 §3), an invalid
+// token 401 with error="invalid_token", a token lacking a scope 403
+// error="insufficient_scope", keys that cannot be fetched 503; the body
+// is a JSON {"error", "error_description"} that never echoes the token.
+// The handler finds the principal with PrincipalFrom.
 func (v *AccessTokenVerifier) Middleware(scopes ...string) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			h := r.Header.Get("Authorization")
 			if len(h) < 7 || !strings.EqualFold(h[:7], "Bearer ") {
-				deny(w, http.StatusUnauthorized, "invalid_token", "a bearer access token is required", scopes)
+				// No Bearer authentication at all: no error in the
+				// challenge (RFC 6750 §3).
+				deny(w, http.StatusUnauthorized, "invalid_token", "a bearer access token is required", challenge("", "", scopes))
 				return
 			}
 			p, err := v.Verify(r.Context(), strings.TrimSpace(h[7:]))
 			switch {
 			case errors.Is(err, ErrKeysUnavailable):
-				deny(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the token issuer's keys cannot be fetched", nil)
+				deny(w, http.StatusServiceUnavailable, "temporarily_unavailable", "the token issuer's keys cannot be fetched", "")
 				return
 			case err != nil:
-				deny(w, http.StatusUnauthorized, "invalid_token", "the access token is invalid or expired", scopes)
+				const msg = "the access token is invalid or expired"
+				deny(w, http.StatusUnauthorized, "invalid_token", msg, challenge("invalid_token", msg, scopes))
 				return
 			}
 			for _, s := range scopes {
 				if !p.HasScope(s) {
-					deny(w, http.StatusForbidden, "insufficient_scope", "the access token lacks scope "+s, scopes)
+					msg := "the access token lacks scope " + s
+					deny(w, http.StatusForbidden, "insufficient_scope", msg, challenge("insufficient_scope", msg, scopes))
 					return
 				}
 			}
@@ -265,13 +270,27 @@ func (v *AccessTokenVerifier) Middleware(scopes ...string) func(http.Handler) ht
 	}
 }
 
-func deny(w http.ResponseWriter, status int, code, msg string, scopes []string) {
-	if status != http.StatusServiceUnavailable {
-		h := `Bearer error="` + code + `", error_description="` + msg + `"`
-		if len(scopes) > 0 {
-			h += `, scope="` + strings.Join(scopes, " ") + `"`
-		}
-		w.Header().Set("WWW-Authenticate", h)
+// challenge is a Bearer WWW-Authenticate value (RFC 6750 §3): with the
+// error code and description when code is set, and the scopes.
+func challenge(code, msg string, scopes []string) string {
+	var attrs []string
+	if code != "" {
+		attrs = append(attrs, `error="`+code+`"`, `error_description="`+msg+`"`)
+	}
+	if len(scopes) > 0 {
+		attrs = append(attrs, `scope="`+strings.Join(scopes, " ")+`"`)
+	}
+	if len(attrs) == 0 {
+		return "Bearer"
+	}
+	return "Bearer " + strings.Join(attrs, ", ")
+}
+
+// deny writes the error code and msg as JSON with status, and
+// authenticate as WWW-Authenticate unless it is empty.
+func deny(w http.ResponseWriter, status int, code, msg, authenticate string) {
+	if authenticate != "" {
+		w.Header().Set("WWW-Authenticate", authenticate)
 	}
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Cache-Control", "no-store")

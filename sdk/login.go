@@ -310,9 +310,15 @@ func (l *Login) Finish(ctx context.Context, start *LoginStart, callback url.Valu
 	var resp struct {
 		IDToken     string `json:"id_token"`
 		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
 	}
 	if err := json.Unmarshal(body, &resp); err != nil || resp.IDToken == "" {
 		return nil, fmt.Errorf("%w: the token answer has no id_token", ErrLogin)
+	}
+	if !bearerType(resp.TokenType) {
+		// OpenID Connect Core §3.1.3.3: "The OAuth 2.0 token_type
+		// response parameter value MUST be Bearer".
+		return nil, fmt.Errorf("%w: the token answer's token_type is not Bearer", ErrLogin)
 	}
 	id, err := l.VerifyIDToken(ctx, resp.IDToken, start.Nonce)
 	if err != nil {

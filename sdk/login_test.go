@@ -403,3 +403,65 @@ func metadataServer(t *testing.T, serve func(http.ResponseWriter) bool) *httptes
 	t.Cleanup(srv.Close)
 	return srv
 }
+
+// TestTokenTypeBearer: the SDK uses only Bearer access tokens (RFC 6749
+// §7.1: "The client MUST NOT use an access token if it does not
+// understand the token type"; OpenID Connect Core §3.1.3.3: token_type
+// "MUST be Bearer"). A token answer of another type, or none, is
+// refused by TokenSource (ErrToken) and Login.Finish (ErrLogin); the
+// type is case-insensitive (RFC 6749 §5.1). (Any type was used.)
+func TestTokenTypeBearer(t *testing.T) {
+	signer, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	j, _ := gm.NewJWK(signer.Public(), "")
+	j.Kid, _ = j.Thumbprint()
+	var nonce, tokenType string
+	mux := http.NewServeMux()
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "authorization_endpoint": srv.URL + "/oauth2/authorize",
+			"token_endpoint": srv.URL + "/oauth2/token", "jwks_uri": srv.URL + "/jwks", "code_challenge_methods_supported": []string{"S256"}})
+	})
+	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) { json.NewEncoder(w).Encode(gm.JWKS{Keys: []gm.JWK{j}}) })
+	mux.HandleFunc("POST /oauth2/token", func(w http.ResponseWriter, r *http.Request) {
+		resp := map[string]any{"access_token": "at", "expires_in": 600}
+		if tokenType != "-" {
+			resp["token_type"] = tokenType
+		}
+		if r.FormValue("grant_type") == "authorization_code" {
+			now := time.Now()
+			tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"iss": srv.URL, "sub": "pairwise-1", "aud": "rp", "azp": "rp",
+				"exp": now.Add(time.Minute).Unix(), "iat": now.Unix(), "nonce": nonce})
+			tok.Header["kid"] = j.Kid
+			resp["id_token"], _ = tok.SignedString(signer)
+		}
+		json.NewEncoder(w).Encode(resp)
+	})
+	key, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	l, err := sdk.NewLogin(sdk.LoginConfig{Issuer: srv.URL, ClientID: "rp", RedirectURI: "https://rp.example/cb", Key: key, Algorithms: []string{gm.AlgES256}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, c := range []struct {
+		tokenType string
+		ok        bool
+	}{{"Bearer", true}, {"bearer", true}, {"DPoP", false}, {"mac", false}, {"", false}, {"-", false}} {
+		tokenType = c.tokenType
+		ts, err := sdk.NewTokenSource(sdk.ClientConfig{Node: srv.URL, ClientID: "rp", Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ts.Token(ctx); (err == nil) != c.ok || !c.ok && !errors.Is(err, sdk.ErrToken) {
+			t.Errorf("client credentials, token_type %q: %v", c.tokenType, err)
+		}
+		st, err := l.Start(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nonce = st.Nonce
+		if _, err := l.Finish(ctx, st, url.Values{"state": {st.State}, "code": {"c"}}); (err == nil) != c.ok || !c.ok && !errors.Is(err, sdk.ErrLogin) {
+			t.Errorf("login, token_type %q: %v", c.tokenType, err)
+		}
+	}
+}

@@ -365,3 +365,48 @@ func TestQRStatusStaleFailsClosed(t *testing.T) {
 		t.Errorf("stale list, node down: %v, want ErrStatusUnavailable", err)
 	}
 }
+
+// TestMiddlewareChallenges: Middleware's WWW-Authenticate (RFC 6750 §3).
+// A request without Bearer authentication (no Authorization header, or
+// another scheme) gets a challenge with no error code, only the scope;
+// an invalid token error="invalid_token" and a token without the scope
+// error="insufficient_scope", each with its description and the scope.
+// (A request without a header got error="invalid_token".)
+func TestMiddlewareChallenges(t *testing.T) {
+	node := startExampleNode()
+	defer node.Close()
+	key := node.register("shop-mw", gm.AlgSM2, auth.ScopeQRRedeem)
+	ts, _ := sdk.NewTokenSource(sdk.ClientConfig{Node: node.URL, ClientID: "shop-mw", Key: key})
+	tok, err := ts.Token(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := sdk.NewAccessTokenVerifier(sdk.AccessTokenConfig{Issuer: node.URL, Algorithms: []string{gm.AlgSM2}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := v.Middleware(auth.ScopeRegistryAdmin)(http.NotFoundHandler())
+	for _, c := range []struct {
+		name, auth string
+		status     int
+		code       string
+		challenge  string
+	}{
+		{"no header", "", 401, "invalid_token", `Bearer scope="registry:admin"`},
+		{"Basic", "Basic c2hvcDpzZWNyZXQ=", 401, "invalid_token", `Bearer scope="registry:admin"`},
+		{"an invalid token", "Bearer " + tok + "x", 401, "invalid_token",
+			`Bearer error="invalid_token", error_description="the access token is invalid or expired", scope="registry:admin"`},
+		{"another scope", "Bearer " + tok, 403, "insufficient_scope",
+			`Bearer error="insufficient_scope", error_description="the access token lacks scope registry:admin", scope="registry:admin"`},
+	} {
+		rec := httptest.NewRecorder()
+		req := httptest.NewRequest("GET", "/", nil)
+		if c.auth != "" {
+			req.Header.Set("Authorization", c.auth)
+		}
+		h.ServeHTTP(rec, req)
+		if got := rec.Header().Get("WWW-Authenticate"); rec.Code != c.status || got != c.challenge || !strings.Contains(rec.Body.String(), `"error":"`+c.code+`"`) {
+			t.Errorf("%s: %d %q %s, want %d %q %s", c.name, rec.Code, got, rec.Body, c.status, c.challenge, c.code)
+		}
+	}
+}

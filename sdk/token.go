@@ -122,14 +122,24 @@ func (ts *TokenSource) Token(ctx context.Context) (string, error) {
 	}
 	var resp struct {
 		AccessToken string `json:"access_token"`
+		TokenType   string `json:"token_type"`
 		ExpiresIn   int64  `json:"expires_in"`
 	}
 	if err := json.Unmarshal(body, &resp); err != nil || resp.AccessToken == "" || resp.ExpiresIn <= 0 {
 		return "", fmt.Errorf("%w: the node's answer has no access token and lifetime", ErrToken)
 	}
+	if !bearerType(resp.TokenType) {
+		return "", fmt.Errorf("%w: the node's access token is not a Bearer token", ErrToken)
+	}
 	ts.token, ts.expires = resp.AccessToken, now.Add(time.Duration(resp.ExpiresIn)*time.Second)
 	return ts.token, nil
 }
+
+// bearerType reports whether a token response's token_type is Bearer,
+// the only type the SDK sends (RFC 6750): RFC 6749 §7.1, "The client
+// MUST NOT use an access token if it does not understand the token
+// type"; the value is case-insensitive (§5.1).
+func bearerType(t string) bool { return strings.EqualFold(t, "Bearer") }
 
 // Expires returns when the cached token expires (zero before the first).
 func (ts *TokenSource) Expires() time.Time {

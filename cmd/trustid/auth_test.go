@@ -86,6 +86,7 @@ var publicRoutes = []string{
 	// session (its device signature), userinfo and logout (a login access
 	// token or ID token, checked by package login).
 	"GET /oauth2/authorize",
+	"POST /oauth2/authorize",
 	"GET /login/sessions/{id}",
 	"POST /login/sessions/{id}/approve",
 	"POST /login/sessions/{id}/counter-approve",
@@ -97,6 +98,7 @@ var publicRoutes = []string{
 	"GET /oauth2/userinfo",
 	"POST /oauth2/userinfo",
 	"GET /oauth2/logout",
+	"POST /oauth2/logout",
 	// Credentials: anyone may verify; the issuer's DID document, metadata
 	// and status lists are what verifiers fetch.
 	"POST /credentials/verify",

@@ -183,8 +183,8 @@ func TestOpenAPIMatchesRouter(t *testing.T) {
 // TestOpenAPIConformance reaches the routes the package's other tests do
 // not, so that every documented route answers at least once to the
 // validating transport (TestMain): introspection, userinfo by POST, the
-// SD-JWT VC issuer metadata, static QR rendering and peer redemption
-// (their refusals).
+// SD-JWT VC issuer metadata, static QR rendering, peer redemption, the
+// authorization and logout endpoints by POST (their refusals).
 func TestOpenAPIConformance(t *testing.T) {
 	n := startAuthNode(t)
 	key := n.addClient("rp-a", "SM2", "qr:redeem")
@@ -211,6 +211,10 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"POST", "/v1/qr/static", "application/x-www-form-urlencoded", "code=TIDST1:nonsense", 400},
 		{"POST", "/v1/qr/peer/redeem", "application/json", `{}`, 401},
 		{"POST", auth.PeerIntrospectionPath, "application/json", `{"token":"x"}`, 401},
+		// The authorization and logout endpoints by POST (their refusals).
+		{"POST", "/oauth2/authorize", "application/x-www-form-urlencoded",
+			"client_id=nobody&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", 401},
+		{"POST", "/oauth2/logout", "application/x-www-form-urlencoded", "state=x", 400},
 	} {
 		if code, m, _ := n.do(c.method, c.path, "", c.ctype, c.body); code != c.want {
 			t.Errorf("%s %s: %d %v, want %d", c.method, c.path, code, m, c.want)

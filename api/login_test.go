@@ -1,0 +1,118 @@
+package api
+
+import (
+	"context"
+	"crypto/rand"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/login"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
+)
+
+// TestAuthorizeAndLogoutByPost: the authorization and logout endpoints
+// take POST with the parameters as a form body as they take GET with
+// them in the query (OpenID Connect Core §3.1.2.1: "Authorization
+// Servers MUST support the use of the HTTP GET and POST methods ... at
+// the Authorization Endpoint"; RP-Initiated Logout §2, the same at the
+// Logout Endpoint): the login page, an error sent back to the client
+// with iss and state, an error shown on the node, a logout redirected
+// with state. A POST with parameters in its URL, or a body of another
+// type, is refused (400 invalid_request). (POST was 405.)
+func TestAuthorizeAndLogoutByPost(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	const cb, bye = "https://shop.example/cb", "https://shop.example/bye"
+	c, _, err := auth.NewClient(auth.Registration{ID: "shop", Name: "Shop", Region: "310000", Scopes: []string{auth.ScopeQRRedeem},
+		GrantTypes: []string{auth.GrantAuthorizationCode}, RedirectURIs: []string{cb}, PostLogoutRedirectURIs: []string{bye},
+		AuthMethod: auth.AuthClientSecretBasic}, time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.clients.Create(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	pd, err := identity.NewPairwiseDeriver(identity.VersionedKey{Version: 1, Secret: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subjects, err := identity.NewBindingSubjects(pd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := login.New(login.Config{Issuer: oauthIssuer, Clients: e.clients, Holders: &redeem.BindingAuthenticator{},
+		Pairwise: subjects, Keys: e.keys, Store: e.store})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
+		t.Fatal(err)
+	}
+	e.h = e.srv.Handler()
+	post := func(path, body, contentType string) (int, string, map[string]any) {
+		req := httptest.NewRequest("POST", path, strings.NewReader(body))
+		req.Header.Set("Content-Type", contentType)
+		resp, m := e.send(req)
+		return resp.StatusCode, resp.Header.Get("Location"), m
+	}
+	const form = "application/x-www-form-urlencoded"
+	good := url.Values{"client_id": {"shop"}, "redirect_uri": {cb}, "response_type": {"code"}, "scope": {"openid"}, "state": {"s 1"},
+		"nonce": {"n1"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
+
+	req := httptest.NewRequest("POST", login.AuthorizePath, strings.NewReader(good.Encode()))
+	req.Header.Set("Content-Type", form+"; charset=UTF-8")
+	resp, _ := e.send(req)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") || len(resp.Cookies()) != 1 {
+		t.Errorf("POST authorize: %d %s, cookies %v", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Cookies())
+	}
+	q := url.Values{}
+	for k, v := range good {
+		q[k] = v
+	}
+	q.Set("scope", "profile")
+	back := url.Values{"error": {"invalid_scope"}, "error_description": {"scope must include openid"}, "iss": {oauthIssuer}, "state": {"s 1"}}
+	if code, loc, m := post(login.AuthorizePath, q.Encode(), form); code != 302 || loc != cb+"?"+back.Encode() {
+		t.Errorf("POST authorize without openid: %d %q %v", code, loc, m)
+	}
+	q.Set("scope", "openid")
+	q.Add("client_id", "shop")
+	if code, loc, m := post(login.AuthorizePath, q.Encode(), form); code != 400 || loc != "" || m["error"] != "invalid_request" {
+		t.Errorf("POST authorize with client_id twice: %d %q %v", code, loc, m)
+	}
+	for name, c := range map[string]struct{ path, contentType string }{
+		"parameters in the URL": {login.AuthorizePath + "?client_id=shop", form},
+		"a JSON body":           {login.AuthorizePath, "application/json"},
+		"no content type":       {login.AuthorizePath, ""},
+	} {
+		if code, loc, m := post(c.path, good.Encode(), c.contentType); code != 400 || loc != "" || m["error"] != "invalid_request" {
+			t.Errorf("POST authorize, %s: %d %q %v", name, code, loc, m)
+		}
+	}
+
+	key, err := e.keys.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	hint := jwt.NewWithClaims(jwt.GetSigningMethod(gm.AlgSM2), jwt.MapClaims{"iss": oauthIssuer, "sub": "pairwise-1", "aud": "shop",
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "sid": "family-1"})
+	hint.Header["kid"] = key.Kid
+	signed, err := hint.SignedString(key.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logout := url.Values{"id_token_hint": {signed}, "post_logout_redirect_uri": {bye}, "state": {"st"}}
+	if code, loc, m := post(login.LogoutPath, logout.Encode(), form); code != 302 || loc != bye+"?state=st" {
+		t.Errorf("POST logout: %d %q %v", code, loc, m)
+	}
+	if code, loc, m := post(login.LogoutPath+"?state=st", logout.Encode(), form); code != 400 || loc != "" || m["error"] != "invalid_request" {
+		t.Errorf("POST logout with parameters in the URL: %d %q %v", code, loc, m)
+	}
+}
