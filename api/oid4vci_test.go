@@ -59,16 +59,27 @@ func vciServer(t *testing.T, signer oid4vci.Signer) (*oid4vci.Service, *httptest
 // status, the Retry-After header and the JSON answer.
 func vciPost(t *testing.T, srv *httptest.Server, path, token string, body any) (int, string, map[string]any) {
 	t.Helper()
+	return vciPostAs(t, srv, path, token, "", body)
+}
+
+// vciPostAs is vciPost with the Content-Type ct (when not empty).
+func vciPostAs(t *testing.T, srv *httptest.Server, path, token, ct string, body any) (int, string, map[string]any) {
+	t.Helper()
 	var r io.Reader
-	ct := "application/json"
 	switch b := body.(type) {
 	case url.Values:
-		r, ct = strings.NewReader(b.Encode()), "application/x-www-form-urlencoded"
+		r = strings.NewReader(b.Encode())
+		if ct == "" {
+			ct = "application/x-www-form-urlencoded"
+		}
 	case nil:
 		r = strings.NewReader("")
 	default:
 		raw, _ := json.Marshal(b)
 		r = strings.NewReader(string(raw))
+	}
+	if ct == "" {
+		ct = "application/json"
 	}
 	req, _ := http.NewRequest("POST", srv.URL+path, r)
 	req.Header.Set("Content-Type", ct)
@@ -252,18 +263,8 @@ func TestOID4VCIClaimsHTTP(t *testing.T) {
 func TestOID4VCIMediaType(t *testing.T) {
 	svc, srv := vciServer(t, &stubSigner{fail: func(int64) bool { return false }})
 	post := func(path, token, ct string, body any) (int, map[string]any) {
-		raw, _ := json.Marshal(body)
-		req, _ := http.NewRequest("POST", srv.URL+path, strings.NewReader(string(raw)))
-		req.Header.Set("Content-Type", ct)
-		req.Header.Set("Authorization", "Bearer "+token)
-		resp, err := srv.Client().Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		_ = json.NewDecoder(resp.Body).Decode(&m)
-		return resp.StatusCode, m
+		st, _, m := vciPostAs(t, srv, path, token, ct, body)
+		return st, m
 	}
 	const sd = "ResidenceCredential_sd_jwt"
 	st, _, tok := vciPost(t, srv, oid4vci.PathToken, "", url.Values{"grant_type": {oid4vci.GrantPreAuthorized}, "pre-authorized_code": {vciOffer(t, svc, sd)}})

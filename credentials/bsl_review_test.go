@@ -9,9 +9,7 @@ import (
 
 	. "github.com/trustid-cn/trustid/credentials"
 
-	"github.com/trustid-cn/trustid/credentials/internal/jose"
 	"github.com/trustid-cn/trustid/credentials/status"
-	"github.com/trustid-cn/trustid/gm"
 )
 
 // TestBitstringStatusEntryMembers: the rules of BSL v1.0 §2.1 on a
@@ -89,22 +87,9 @@ func TestStatusListLongTTL(t *testing.T) {
 		}
 	}
 
-	k, err := n.keys.Active(gm.AlgSM2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tokenBits, _ := status.NewTokenList(1, status.MinEntries)
+	check := tokenListCheck(t, "/status/00000000000000ac")
 	for _, ttl := range []int64{300, 10_000_000_000, 1<<63 - 1} {
-		now := n.clock.Now()
-		tok, err := jose.Sign(map[string]any{
-			"sub": uri, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "ttl": ttl,
-			"status_list": map[string]any{"bits": 1, "lst": tokenBits.Encode()},
-		}, map[string]any{"typ": TypStatusListJWT, "kid": k.Kid}, k.Signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		served.serve(path, MediaTypeStatusListJWT, tok)
-		tl, err := src.Token(ctx, uri, srv.URL)
+		tl, err := check(map[string]any{"ttl": ttl})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -292,46 +292,54 @@ func TestStatusListNotCachedPastItsValidity(t *testing.T) {
 	}
 }
 
+// tokenListCheck serves, on a node's list server, a Status List Token
+// with sub, iat, exp and status_list, changed by claims (a nil value
+// leaves the claim out), and reads it as a remote verifier does.
+func tokenListCheck(t *testing.T, path string) func(claims map[string]any) (*TokenStatusList, error) {
+	served := newServedNode(t)
+	n, srv := served.n, served.srv
+	_, src := remoteVerifier(t, n, served.client, nil)
+	k, err := n.keys.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uri := srv.URL + path
+	tl, err := status.NewTokenList(2, 1<<14)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(changes map[string]any) (*TokenStatusList, error) {
+		now := n.clock.Now()
+		claims := map[string]any{"sub": uri, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(),
+			"status_list": map[string]any{"bits": tl.Bits(), "lst": tl.Encode()}}
+		for name, v := range changes {
+			if v == nil {
+				delete(claims, name)
+			} else {
+				claims[name] = v
+			}
+		}
+		tok, err := jose.Sign(claims, map[string]any{"typ": TypStatusListJWT, "kid": k.Kid}, k.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		served.serve(path, MediaTypeStatusListJWT, tok)
+		return src.Token(context.Background(), uri, srv.URL)
+	}
+}
+
 // TestStatusListTokenNeedsIat: iat is REQUIRED in a Status List Token
 // (Token Status List §5.1) and a Relying Party checks "for the existence
 // of the required claims" (§8.3): a token without it, or with one that
 // is not a NumericDate, is refused (ErrInvalid); the same token with it
 // is taken.
 func TestStatusListTokenNeedsIat(t *testing.T) {
-	served := newServedNode(t)
-	n, srv, serve := served.n, served.srv, served.serve
-	ctx := context.Background()
-	_, src := remoteVerifier(t, n, served.client, nil)
-	k, err := n.keys.Active(gm.AlgSM2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const path = "/status/00000000000000ad"
-	uri := srv.URL + path
-	tl, err := status.NewTokenList(2, 1<<14)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := func(iat any) string {
-		now := n.clock.Now()
-		claims := map[string]any{"sub": uri, "exp": now.Add(time.Hour).Unix(),
-			"status_list": map[string]any{"bits": tl.Bits(), "lst": tl.Encode()}}
-		if iat != nil {
-			claims["iat"] = iat
-		}
-		tok, err := jose.Sign(claims, map[string]any{"typ": TypStatusListJWT, "kid": k.Kid}, k.Signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
-	serve(path, MediaTypeStatusListJWT, token(n.clock.Now().Unix()))
-	if _, err := src.Token(ctx, uri, srv.URL); err != nil {
+	check := tokenListCheck(t, "/status/00000000000000ad")
+	if _, err := check(nil); err != nil {
 		t.Fatalf("with iat: %v", err)
 	}
 	for _, iat := range []any{nil, "yesterday"} {
-		serve(path, MediaTypeStatusListJWT, token(iat))
-		if _, err := src.Token(ctx, uri, srv.URL); !errors.Is(err, ErrInvalid) {
+		if _, err := check(map[string]any{"iat": iat}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("iat %v: %v, want ErrInvalid", iat, err)
 		}
 	}
@@ -343,38 +351,14 @@ func TestStatusListTokenNeedsIat(t *testing.T) {
 // (ErrInvalid), not read as no ttl; 300 is five minutes, 0.5 half a
 // second.
 func TestStatusListTokenTTL(t *testing.T) {
-	served := newServedNode(t)
-	n, srv, serve := served.n, served.srv, served.serve
-	ctx := context.Background()
-	_, src := remoteVerifier(t, n, served.client, nil)
-	k, err := n.keys.Active(gm.AlgSM2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	const path = "/status/00000000000000ae"
-	uri := srv.URL + path
-	tl, err := status.NewTokenList(2, 1<<14)
-	if err != nil {
-		t.Fatal(err)
-	}
-	token := func(ttl any) string {
-		now := n.clock.Now()
-		tok, err := jose.Sign(map[string]any{"sub": uri, "iat": now.Unix(), "exp": now.Add(time.Hour).Unix(), "ttl": ttl,
-			"status_list": map[string]any{"bits": tl.Bits(), "lst": tl.Encode()}}, map[string]any{"typ": TypStatusListJWT, "kid": k.Kid}, k.Signer)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return tok
-	}
+	check := tokenListCheck(t, "/status/00000000000000ae")
 	for ttl, want := range map[any]time.Duration{300: 5 * time.Minute, 0.5: time.Second / 2} {
-		serve(path, MediaTypeStatusListJWT, token(ttl))
-		if got, err := src.Token(ctx, uri, srv.URL); err != nil || got.TTL != want {
+		if got, err := check(map[string]any{"ttl": ttl}); err != nil || got.TTL != want {
 			t.Errorf("ttl %v: %v, %v, want %v", ttl, got, err, want)
 		}
 	}
 	for _, ttl := range []any{0, -300, "300"} {
-		serve(path, MediaTypeStatusListJWT, token(ttl))
-		if _, err := src.Token(ctx, uri, srv.URL); !errors.Is(err, ErrInvalid) {
+		if _, err := check(map[string]any{"ttl": ttl}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("ttl %v: %v, want ErrInvalid", ttl, err)
 		}
 	}
