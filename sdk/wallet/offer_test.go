@@ -192,3 +192,118 @@ func TestReceiveOfferIssuerIdentical(t *testing.T) {
 		t.Errorf("offer without the slash, metadata with it: %v, want ErrIssuer", err)
 	}
 }
+
+// TestAcceptFewerCredentialsThanProofs: an issuer may answer a request of
+// several key proofs with fewer credentials (OID4VCI 1.0 §8.3:
+// "credentials ... one or more"): each dc+sd-jwt is kept with the key its
+// cnf names, whatever its place; one bound to no key the wallet proved,
+// more credentials than proofs, or fewer of a format whose key the wallet
+// does not read (jwt_vc_json), is refused.
+func TestAcceptFewerCredentialsThanProofs(t *testing.T) {
+	for _, c := range []struct {
+		name, format string
+		answer       func(proofJWKs []any) []any // the credentials, from the proofs' keys
+		ok           bool
+	}{
+		{"one of three, bound to the second key", "dc+sd-jwt", func(k []any) []any { return []any{fakeSDJWT(k[1])} }, true},
+		{"two of three, bound to the third and first", "dc+sd-jwt", func(k []any) []any { return []any{fakeSDJWT(k[2]), fakeSDJWT(k[0])} }, true},
+		{"one bound to no proved key", "dc+sd-jwt", func(k []any) []any {
+			return []any{fakeSDJWT(map[string]any{"kty": "EC", "crv": "SM2", "x": "AQ", "y": "AQ"})}
+		}, false},
+		{"two bound to one key", "dc+sd-jwt", func(k []any) []any { return []any{fakeSDJWT(k[0]), fakeSDJWT(k[0])} }, false},
+		{"more than proofs", "dc+sd-jwt", func(k []any) []any { return []any{fakeSDJWT(k[0]), fakeSDJWT(k[1]), fakeSDJWT(k[0])} }, false},
+		{"fewer jwt_vc_json", "jwt_vc_json", func(k []any) []any { return []any{"e30.e30.c2ln"} }, false},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var srv *httptest.Server
+			var keys []any
+			srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", "application/json")
+				switch r.URL.Path {
+				case "/.well-known/openid-credential-issuer":
+					json.NewEncoder(w).Encode(map[string]any{"credential_issuer": srv.URL, "credential_endpoint": srv.URL + "/credential",
+						"batch_credential_issuance": map[string]any{"batch_size": 3},
+						"credential_configurations_supported": map[string]any{"a": map[string]any{"format": c.format,
+							"proof_types_supported": map[string]any{"jwt": map[string]any{"proof_signing_alg_values_supported": []string{"SM2"}}}}}})
+				case "/.well-known/oauth-authorization-server":
+					json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "token_endpoint": srv.URL + "/token"})
+				case "/token":
+					json.NewEncoder(w).Encode(map[string]any{"access_token": "t", "token_type": "Bearer"})
+				case "/credential":
+					var req struct {
+						Proofs struct {
+							JWT []string `json:"jwt"`
+						} `json:"proofs"`
+					}
+					json.NewDecoder(r.Body).Decode(&req)
+					keys = nil
+					for _, p := range req.Proofs.JWT {
+						var h struct {
+							JWK any `json:"jwk"`
+						}
+						raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(p, ".")[0])
+						json.Unmarshal(raw, &h)
+						keys = append(keys, h.JWK)
+					}
+					var creds []any
+					for _, cred := range c.answer(keys) {
+						creds = append(creds, map[string]any{"credential": cred})
+					}
+					json.NewEncoder(w).Encode(map[string]any{"credentials": creds})
+				default:
+					http.NotFound(w, r)
+				}
+			}))
+			defer srv.Close()
+			w, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+			if err != nil {
+				t.Fatal(err)
+			}
+			offer, err := w.ReceiveOffer("openid-credential-offer://?credential_offer=" + url.QueryEscape(`{"credential_issuer":"`+srv.URL+
+				`","credential_configuration_ids":["a"],"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":{"pre-authorized_code":"c"}}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			store := NewMemoryStore()
+			ids, err := w.AcceptOffer(offer, "", "", 3, store)
+			if !c.ok {
+				if !errors.Is(err, ErrIssuer) {
+					t.Fatalf("%v, want ErrIssuer", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, id := range strings.Split(ids, ",") {
+				raw, err := store.Load(id)
+				if err != nil {
+					t.Fatal(err)
+				}
+				var rec StoredCredential
+				json.Unmarshal(raw, &rec)
+				payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(rec.Credential, ".")[1])
+				var cnf struct {
+					Cnf struct {
+						JWK map[string]any `json:"jwk"`
+					} `json:"cnf"`
+				}
+				json.Unmarshal(payload, &cnf)
+				pub, err := w.keys.PublicKey(rec.KeyAlias)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if x, _ := base64.RawURLEncoding.DecodeString(cnf.Cnf.JWK["x"].(string)); len(x) != 32 || !strings.Contains(string(pub), string(x)) {
+					t.Errorf("credential %s kept with key %s, not the one its cnf names", id, rec.KeyAlias)
+				}
+			}
+		})
+	}
+}
+
+// fakeSDJWT is an unsigned dc+sd-jwt bound to jwk, as the wallet reads one
+// on receipt.
+func fakeSDJWT(jwk any) string {
+	payload, _ := json.Marshal(map[string]any{"vct": "urn:x", "cnf": map[string]any{"jwk": jwk}})
+	return "e30." + base64.RawURLEncoding.EncodeToString(payload) + ".c2ln~"
+}

@@ -813,9 +813,12 @@ func (w *Holder) fetchCredentials(offer *CredentialOffer, cfg, identifier, token
 		} `json:"credentials"`
 		NotificationID string `json:"notification_id"`
 	}
-	if err := json.Unmarshal(body, &resp); err != nil || len(resp.Credentials) != count {
-		return nil, "", fmt.Errorf("%w: the credential response does not hold %d credentials", ErrIssuer, count)
+	// OID4VCI 1.0 §8.3: "credentials ... one or more"; an issuer may
+	// issue fewer than the keys proved (keyOf tells each one's key).
+	if err := json.Unmarshal(body, &resp); err != nil || len(resp.Credentials) == 0 || len(resp.Credentials) > count {
+		return nil, "", fmt.Errorf("%w: the credential response does not hold 1 to %d credentials", ErrIssuer, count)
 	}
+	used := make([]bool, count)
 	var b [16]byte
 	if _, err := io.ReadFull(w.rand, b[:]); err != nil {
 		return nil, "", err
@@ -823,6 +826,9 @@ func (w *Holder) fetchCredentials(offer *CredentialOffer, cfg, identifier, token
 	batch := hex.EncodeToString(b[:])
 	var ids []string
 	for i, c := range resp.Credentials {
+		if i, err = keyOf(conf.Format, c.Credential, thumbs, used, i, len(resp.Credentials) == count); err != nil {
+			return ids, "", err
+		}
 		var cred string
 		if conf.Format == formatLDPVC {
 			// A JSON object (OID4VCI 1.0 Appendix A.1.2), kept as its JSON
@@ -854,6 +860,46 @@ func (w *Holder) fetchCredentials(offer *CredentialOffer, cfg, identifier, token
 		ids = append(ids, id)
 	}
 	return ids, resp.NotificationID, nil
+}
+
+// keyOf is the index in thumbs of the key credential (the i-th of a
+// response) is bound to, among those not used yet, which it marks used:
+// the one its cnf (dc+sd-jwt) or its subject's did:jwk (ldp_vc) names,
+// else, when every key got a credential (all), the i-th, in the order of
+// the proofs (a format whose binding the wallet does not read). A
+// credential that names none of them, or one of such a format in a
+// response of fewer credentials than keys, is refused (ErrIssuer).
+func keyOf(format string, credential json.RawMessage, thumbs []string, used []bool, i int, all bool) (int, error) {
+	bound := func(thumb string) bool { return false }
+	switch format {
+	case "dc+sd-jwt":
+		var cred string
+		if json.Unmarshal(credential, &cred) == nil {
+			bound = func(thumb string) bool { return checkBound(cred, thumb) == nil }
+		}
+	case formatLDPVC:
+		var doc struct {
+			CredentialSubject struct {
+				ID string `json:"id"`
+			} `json:"credentialSubject"`
+		}
+		if json.Unmarshal(credential, &doc) == nil {
+			bound = func(thumb string) bool { return boundDIDJWK(doc.CredentialSubject.ID, thumb) }
+		}
+	default:
+		if !all {
+			return 0, fmt.Errorf("%w: fewer %s credentials than keys proved, and the wallet cannot tell their keys", ErrIssuer, format)
+		}
+		used[i] = true
+		return i, nil
+	}
+	for j, thumb := range thumbs {
+		if !used[j] && bound(thumb) {
+			used[j] = true
+			return j, nil
+		}
+	}
+	return 0, fmt.Errorf("%w: a credential is not bound to a key the wallet proved", ErrIssuer)
 }
 
 // keyProof signs a jwt key proof with the key under alias and returns it
