@@ -134,3 +134,29 @@ func FuzzControllerDocumentURL(f *testing.F) {
 		}
 	})
 }
+
+// TestDIDWebHostIsAHost: the did:web domain-name, once its %3A is
+// decoded, must be a host and optional port alone. An encoded ?, #, \,
+// space or a second colon would make the document URL another resource
+// (did:web:host.example%3F fetched https://host.example?/.well-known/
+// did.json: the site's root page with a query).
+func TestDIDWebHostIsAHost(t *testing.T) {
+	for _, bad := range []string{"did:web:host.example%3F", "did:web:host.example%3Fx", "did:web:host.example%23",
+		"did:web:host.example%23:users:alice", "did:web:host.example%5Cx", "did:web:host%20.example",
+		"did:web:host.example%3A8443%3A1", "did:web:host.example%3A", "did:web:host.example%3Ax", "did:web:%3A8443",
+		"did:web:host.example%25"} {
+		if got, err := DIDWebDocumentURL(bad); !errors.Is(err, ErrResolve) {
+			t.Errorf("DIDWebDocumentURL(%s) = %s, %v", bad, got, err)
+		}
+	}
+	for in, want := range map[string]string{
+		"did:web:host.example%3A8443":        "https://host.example:8443/.well-known/did.json",
+		"did:web:127.0.0.1%3A8080:issuers:x": "https://127.0.0.1:8080/issuers/x/did.json",
+		"did:web:xn--fiqs8s.example":         "https://xn--fiqs8s.example/.well-known/did.json",
+		"did:web:localhost%3a3000":           "https://localhost:3000/.well-known/did.json",
+	} {
+		if got, err := DIDWebDocumentURL(in); err != nil || got != want {
+			t.Errorf("DIDWebDocumentURL(%s) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -60,7 +61,7 @@ func DIDWebDocumentURL(did string) (string, error) {
 	}
 	parts := strings.Split(rest, ":")
 	host, err := url.PathUnescape(parts[0])
-	if err != nil || host == "" || strings.ContainsAny(host, "@/") {
+	if err != nil || !webHost(host) {
 		return "", fmt.Errorf("%w: did:web host", ErrResolve)
 	}
 	if len(parts) == 1 {
@@ -76,6 +77,26 @@ func DIDWebDocumentURL(did string) (string, error) {
 		}
 	}
 	return "https://" + host + "/" + strings.Join(parts[1:], "/") + "/did.json", nil
+}
+
+// webHost reports whether host (the decoded domain-name of a did:web) is
+// a host name and an optional port and nothing else (DID Method did:web:
+// a domain name, with a port's colon percent-encoded): letters, digits,
+// '.', '-' and '_', then ":" and 1 to 65535. Any other character (an
+// encoded '?', '#', '\', '@', '/', '%', a space) would make the document
+// URL another resource.
+func webHost(host string) bool {
+	name, port, hasPort := strings.Cut(host, ":")
+	if name == "" || strings.IndexFunc(name, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_')
+	}) >= 0 {
+		return false
+	}
+	if !hasPort {
+		return true
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535 && strconv.Itoa(n) == port
 }
 
 // DIDDocument is the subset of a controlled identifier document (W3C
