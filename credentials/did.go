@@ -354,7 +354,8 @@ func (d DIDDocument) Key(id, relationship string, now time.Time) (crypto.PublicK
 
 // Method returns the verification method id (an absolute URL) with the
 // checks of W3C Controlled Identifiers 1.0 §3.3, in its order: the
-// document defines it (ErrMethodNotFound), its controller is the
+// document defines it (ErrMethodNotFound), it has a type
+// (ErrControllerDocument, with ErrResolve), its controller is the
 // document's id (ErrMethodController), and it is listed, by reference or
 // embedded, in relationship (RelationshipAssertion or
 // RelationshipAuthentication; ErrMethodRelationship). Each error wraps
@@ -371,6 +372,9 @@ func (d DIDDocument) Method(id, relationship string) (VerificationMethod, error)
 		return VerificationMethod{}, fmt.Errorf("%w: %w: %s", ErrUnknownKey, ErrMethodNotFound, truncate(id))
 	}
 	vm := d.VerificationMethod[i]
+	if vm.Type == "" {
+		return VerificationMethod{}, fmt.Errorf("%w: %w: %w: %s has no type", ErrUnknownKey, ErrResolve, ErrControllerDocument, truncate(id))
+	}
 	if vm.Controller != d.ID {
 		return VerificationMethod{}, fmt.Errorf("%w: %w: %s is not controlled by %s", ErrUnknownKey, ErrMethodController, truncate(id), truncate(d.ID))
 	}
