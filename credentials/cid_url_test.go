@@ -160,3 +160,20 @@ func TestDIDWebHostIsAHost(t *testing.T) {
 		}
 	}
 }
+
+// TestDIDWebSyntax: a did:web whose method-specific id holds a character
+// DID syntax does not allow (DID Core §3.1: idchar is ALPHA, DIGIT, ".",
+// "-", "_" or a percent-encoded octet) is not a DID and is not resolved:
+// did:web:host.example:a b would fetch https://host.example/a%20b/did.json,
+// the document of did:web:host.example:a%20b.
+func TestDIDWebSyntax(t *testing.T) {
+	for _, bad := range []string{"did:web:host.example:a b", "did:web:host.example:用户", "did:web:host.example:a%4", "did:web:host.example:a+b",
+		"did:web:host.example:a~b", "did:web:host.example:a@b", "did:web:host.example:", "did:web:host.example::a"} {
+		if got, err := DIDWebDocumentURL(bad); !errors.Is(err, ErrResolve) {
+			t.Errorf("DIDWebDocumentURL(%q) = %s, %v", bad, got, err)
+		}
+	}
+	if got, err := DIDWebDocumentURL("did:web:host.example:a%20b:%E7%94%A8%E6%88%B7"); err != nil || got != "https://host.example/a%20b/%E7%94%A8%E6%88%B7/did.json" {
+		t.Errorf("percent-encoded segments: %s, %v", got, err)
+	}
+}

@@ -56,7 +56,7 @@ func DIDWeb(baseURL string) (string, error) {
 // /.well-known/did.json, or https://host/path/did.json with a path.
 func DIDWebDocumentURL(did string) (string, error) {
 	rest, ok := strings.CutPrefix(did, didWebPrefix)
-	if !ok || rest == "" || strings.ContainsAny(rest, "/?#") {
+	if !ok || rest == "" || strings.IndexFunc(rest, notIDChar) >= 0 {
 		return "", fmt.Errorf("%w: %q is not a did:web identifier", ErrResolve, did)
 	}
 	parts := strings.Split(rest, ":")
@@ -77,6 +77,13 @@ func DIDWebDocumentURL(did string) (string, error) {
 		}
 	}
 	return "https://" + host + "/" + strings.Join(parts[1:], "/") + "/did.json", nil
+}
+
+// notIDChar reports whether r is neither an idchar of DID syntax (DID
+// Core §3.1: ALPHA, DIGIT, ".", "-", "_"; "%" for a pct-encoded octet,
+// which url.PathUnescape then checks) nor the ":" between its segments.
+func notIDChar(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_%:", r))
 }
 
 // webHost reports whether host (the decoded domain-name of a did:web) is
