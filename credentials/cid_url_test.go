@@ -134,3 +134,46 @@ func FuzzControllerDocumentURL(f *testing.F) {
 		}
 	})
 }
+
+// TestDIDWebHostIsAHost: the did:web domain-name, once its %3A is
+// decoded, must be a host and optional port alone. An encoded ?, #, \,
+// space or a second colon would make the document URL another resource
+// (did:web:host.example%3F fetched https://host.example?/.well-known/
+// did.json: the site's root page with a query).
+func TestDIDWebHostIsAHost(t *testing.T) {
+	for _, bad := range []string{"did:web:host.example%3F", "did:web:host.example%3Fx", "did:web:host.example%23",
+		"did:web:host.example%23:users:alice", "did:web:host.example%5Cx", "did:web:host%20.example",
+		"did:web:host.example%3A8443%3A1", "did:web:host.example%3A", "did:web:host.example%3Ax", "did:web:%3A8443",
+		"did:web:host.example%25"} {
+		if got, err := DIDWebDocumentURL(bad); !errors.Is(err, ErrResolve) {
+			t.Errorf("DIDWebDocumentURL(%s) = %s, %v", bad, got, err)
+		}
+	}
+	for in, want := range map[string]string{
+		"did:web:host.example%3A8443":        "https://host.example:8443/.well-known/did.json",
+		"did:web:127.0.0.1%3A8080:issuers:x": "https://127.0.0.1:8080/issuers/x/did.json",
+		"did:web:xn--fiqs8s.example":         "https://xn--fiqs8s.example/.well-known/did.json",
+		"did:web:localhost%3a3000":           "https://localhost:3000/.well-known/did.json",
+	} {
+		if got, err := DIDWebDocumentURL(in); err != nil || got != want {
+			t.Errorf("DIDWebDocumentURL(%s) = %s, %v; want %s", in, got, err, want)
+		}
+	}
+}
+
+// TestDIDWebSyntax: a did:web whose method-specific id holds a character
+// DID syntax does not allow (DID Core §3.1: idchar is ALPHA, DIGIT, ".",
+// "-", "_" or a percent-encoded octet) is not a DID and is not resolved:
+// did:web:host.example:a b would fetch https://host.example/a%20b/did.json,
+// the document of did:web:host.example:a%20b.
+func TestDIDWebSyntax(t *testing.T) {
+	for _, bad := range []string{"did:web:host.example:a b", "did:web:host.example:用户", "did:web:host.example:a%4", "did:web:host.example:a+b",
+		"did:web:host.example:a~b", "did:web:host.example:a@b", "did:web:host.example:", "did:web:host.example::a"} {
+		if got, err := DIDWebDocumentURL(bad); !errors.Is(err, ErrResolve) {
+			t.Errorf("DIDWebDocumentURL(%q) = %s, %v", bad, got, err)
+		}
+	}
+	if got, err := DIDWebDocumentURL("did:web:host.example:a%20b:%E7%94%A8%E6%88%B7"); err != nil || got != "https://host.example/a%20b/%E7%94%A8%E6%88%B7/did.json" {
+		t.Errorf("percent-encoded segments: %s, %v", got, err)
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -55,12 +56,12 @@ func DIDWeb(baseURL string) (string, error) {
 // /.well-known/did.json, or https://host/path/did.json with a path.
 func DIDWebDocumentURL(did string) (string, error) {
 	rest, ok := strings.CutPrefix(did, didWebPrefix)
-	if !ok || rest == "" || strings.ContainsAny(rest, "/?#") {
+	if !ok || rest == "" || strings.IndexFunc(rest, notIDChar) >= 0 {
 		return "", fmt.Errorf("%w: %q is not a did:web identifier", ErrResolve, did)
 	}
 	parts := strings.Split(rest, ":")
 	host, err := url.PathUnescape(parts[0])
-	if err != nil || host == "" || strings.ContainsAny(host, "@/") {
+	if err != nil || !webHost(host) {
 		return "", fmt.Errorf("%w: did:web host", ErrResolve)
 	}
 	if len(parts) == 1 {
@@ -76,6 +77,33 @@ func DIDWebDocumentURL(did string) (string, error) {
 		}
 	}
 	return "https://" + host + "/" + strings.Join(parts[1:], "/") + "/did.json", nil
+}
+
+// notIDChar reports whether r is neither an idchar of DID syntax (DID
+// Core §3.1: ALPHA, DIGIT, ".", "-", "_"; "%" for a pct-encoded octet,
+// which url.PathUnescape then checks) nor the ":" between its segments.
+func notIDChar(r rune) bool {
+	return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune(".-_%:", r))
+}
+
+// webHost reports whether host (the decoded domain-name of a did:web) is
+// a host name and an optional port and nothing else (DID Method did:web:
+// a domain name, with a port's colon percent-encoded): letters, digits,
+// '.', '-' and '_', then ":" and 1 to 65535. Any other character (an
+// encoded '?', '#', '\', '@', '/', '%', a space) would make the document
+// URL another resource.
+func webHost(host string) bool {
+	name, port, hasPort := strings.Cut(host, ":")
+	if name == "" || strings.IndexFunc(name, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '-' || r == '_')
+	}) >= 0 {
+		return false
+	}
+	if !hasPort {
+		return true
+	}
+	n, err := strconv.Atoi(port)
+	return err == nil && n >= 1 && n <= 65535 && strconv.Itoa(n) == port
 }
 
 // DIDDocument is the subset of a controlled identifier document (W3C
@@ -333,7 +361,8 @@ func (d DIDDocument) Key(id, relationship string, now time.Time) (crypto.PublicK
 
 // Method returns the verification method id (an absolute URL) with the
 // checks of W3C Controlled Identifiers 1.0 §3.3, in its order: the
-// document defines it (ErrMethodNotFound), its controller is the
+// document defines it (ErrMethodNotFound), it has a type
+// (ErrControllerDocument, with ErrResolve), its controller is the
 // document's id (ErrMethodController), and it is listed, by reference or
 // embedded, in relationship (RelationshipAssertion or
 // RelationshipAuthentication; ErrMethodRelationship). Each error wraps
@@ -350,6 +379,9 @@ func (d DIDDocument) Method(id, relationship string) (VerificationMethod, error)
 		return VerificationMethod{}, fmt.Errorf("%w: %w: %s", ErrUnknownKey, ErrMethodNotFound, truncate(id))
 	}
 	vm := d.VerificationMethod[i]
+	if vm.Type == "" {
+		return VerificationMethod{}, fmt.Errorf("%w: %w: %w: %s has no type", ErrUnknownKey, ErrResolve, ErrControllerDocument, truncate(id))
+	}
 	if vm.Controller != d.ID {
 		return VerificationMethod{}, fmt.Errorf("%w: %w: %s is not controlled by %s", ErrUnknownKey, ErrMethodController, truncate(id), truncate(d.ID))
 	}

@@ -234,3 +234,35 @@ func TestMultikeyMethods(t *testing.T) {
 		t.Errorf("secretKeyMultibase: %v", err)
 	}
 }
+
+// TestMethodWithoutType: a verification method without a type (or whose
+// type is not a string) is refused when it is retrieved (Controlled
+// Identifiers 1.0 §2.2: id, type and controller are required; §3.3 raises
+// INVALID_VERIFICATION_METHOD when type is not a string), not read as a
+// JsonWebKey because it carries a publicKeyJwk.
+func TestMethodWithoutType(t *testing.T) {
+	const did = "did:web:issuer.example"
+	k, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	j, _ := gm.NewJWK(k.Public(), "")
+	jwk, _ := json.Marshal(j)
+	for name, vm := range map[string]string{
+		"no type":    `"publicKeyJwk":` + string(jwk),
+		"empty type": `"type":"","publicKeyJwk":` + string(jwk),
+		"type null":  `"type":null,"publicKeyJwk":` + string(jwk),
+	} {
+		doc, err := ParseControllerDocument([]byte(`{"id":"`+did+`","verificationMethod":[{"id":"#k","controller":"`+did+`",`+vm+`}],"assertionMethod":["#k"]}`), did)
+		if err == nil {
+			_, err = doc.AssertionKey(did+"#k", time.Now())
+		}
+		if !errors.Is(err, ErrResolve) || !errors.Is(err, ErrControllerDocument) {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	doc, err := ParseControllerDocument([]byte(`{"id":"`+did+`","verificationMethod":[{"id":"#k","type":"JsonWebKey","controller":"`+did+`","publicKeyJwk":`+string(jwk)+`}],"assertionMethod":["#k"]}`), did)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := doc.AssertionKey(did+"#k", time.Now()); err != nil {
+		t.Fatalf("JsonWebKey: %v", err)
+	}
+}

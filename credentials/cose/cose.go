@@ -245,13 +245,36 @@ func decode(data []byte, allow []Algorithm) (*gocose.Sign1Message, Algorithm, er
 }
 
 // parse decodes a COSE_Sign1 of mediaType (see decode) and checks the rest
-// of what VC-JOSE-COSE asks: typ and content type, when present, those of
-// mediaType; a kid byte string holding a UTF-8 DID URL; a payload that is
+// of what VC-JOSE-COSE asks: no header parameter in both buckets; typ and
+// content type, when present, those of mediaType; a kid byte string holding a UTF-8 DID URL; a payload that is
 // a strict JSON object.
 func parse(data []byte, mediaType string, allow []Algorithm) (*message, error) {
 	msg, alg, err := decode(data, allow)
 	if err != nil {
 		return nil, err
+	}
+	// RFC 9052 §3: "Applications SHOULD verify that the same label does
+	// not occur in both the protected and unprotected header parameters.
+	// If the message is not rejected as malformed, attributes MUST be
+	// obtained from the protected bucket, and only if an attribute is not
+	// found in the protected bucket can that attribute be obtained from the
+	// unprotected bucket." A label in both buckets is refused as
+	// malformed (a kid with its own error, alg already by decode): a typ
+	// or content type in both would give the message two media types, one
+	// for readers that take the protected value and one for readers that
+	// take the other. A kid in either bucket alone is taken (VC-JOSE-COSE
+	// applies RFC 9052 §3.1 and says no more of kid). The signature binds
+	// the key, not the kid: a kid only unprotected selects among the
+	// issuer's methods, each of which must still resolve to the key that
+	// signed.
+	_, protected := msg.Headers.Protected[gocose.HeaderLabelKeyID]
+	if _, unprotected := msg.Headers.Unprotected[gocose.HeaderLabelKeyID]; protected && unprotected {
+		return nil, ErrKeyIDInBothBuckets
+	}
+	for label := range msg.Headers.Unprotected {
+		if _, dup := msg.Headers.Protected[label]; dup {
+			return nil, fmt.Errorf("%w: a header parameter in both the protected and the unprotected header", ErrMalformed)
+		}
 	}
 	cty := ContentTypeVC
 	if mediaType == MediaTypeVP {
@@ -269,20 +292,6 @@ func parse(data []byte, mediaType string, allow []Algorithm) (*message, error) {
 		if s, isStr := v.(string); !isStr || s != h.want {
 			return nil, fmt.Errorf("%w: %s is not %s", ErrType, h.name, h.want)
 		}
-	}
-	// RFC 9052 §3: "Applications SHOULD verify that the same label does
-	// not occur in both the protected and unprotected header parameters.
-	// If the message is not rejected as malformed, attributes MUST be
-	// obtained from the protected bucket, and only if an attribute is not
-	// found in the protected bucket can that attribute be obtained from the
-	// unprotected bucket." A kid in both buckets is refused as malformed;
-	// one in either is taken (VC-JOSE-COSE applies RFC 9052 §3.1 and says
-	// no more of kid). The signature binds the key, not the kid: a kid
-	// only unprotected selects among the issuer's methods, each of which
-	// must still resolve to the key that signed.
-	_, protected := msg.Headers.Protected[gocose.HeaderLabelKeyID]
-	if _, unprotected := msg.Headers.Unprotected[gocose.HeaderLabelKeyID]; protected && unprotected {
-		return nil, ErrKeyIDInBothBuckets
 	}
 	kv, ok := header(msg, gocose.HeaderLabelKeyID)
 	kidBytes, isBytes := kv.([]byte)
