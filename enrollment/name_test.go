@@ -4,12 +4,16 @@ import (
 	"context"
 	"crypto"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials/issuer"
+	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/qrcode"
 )
 
@@ -73,5 +77,73 @@ func TestEnrollNameCanonicalTooLong(t *testing.T) {
 	var ee *EvidenceError
 	if code, _ := identity.CodeOf(err); !errors.As(err, &ee) || code != identity.CodeInvalidName {
 		t.Fatalf("enroll with a name too long in canonical form: %v, want invalid_name", err)
+	}
+}
+
+// TestStaticCodeLongName: a holder whose name is valid (at most 100
+// characters) but whose masked form is longer than a static code holds
+// (qrcode.MaxMaskedLen bytes: a long Latin name keeps a byte per letter)
+// gets a static code with the masked name shortened, not an internal
+// error after the enrollment's credentials were issued and revoked.
+func TestStaticCodeLongName(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	ks, err := keystore.Open(filepath.Join(dir, "keystore.json"), make([]byte, 16), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	files, err := statuslist.OpenFileStore(filepath.Join(dir, "status"), statuslist.FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	is, err := issuer.New(issuer.Config{BaseURL: "https://node.example", Keys: ks, Status: files})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sm2, err := ks.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	syms, err := identity.NewDeriver(identity.VersionedKey{Version: 1, Secret: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pw, err := identity.NewPairwiseDeriver(identity.VersionedKey{Version: 1, Secret: []byte(strings.Repeat("p", 32))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subjects, err := identity.NewBindingSubjects(pw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	no := spendNothing{t}
+	s, err := New(Config{Region: "310000", Audience: "https://node.example", Documents: &identity.Validator{},
+		Symbols: syms, Subjects: subjects, Attestations: no, PINs: no, Credentials: is, Bindings: no,
+		Statics: &qrcode.Issuer{Signer: sm2.Signer, Kid: sm2.Kid, Region: 310000},
+		Status:  &ListStatus{Region: 310000, Lists: files}, Nonces: no})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{
+		strings.TrimSpace(strings.Repeat("Maximiliano ", 8)),         // 95 bytes, masked as many
+		"Ana María de los Ángeles Fernández García de la Concepción", // accents masked as one byte
+		"张" + strings.Repeat("三", 65),                                // masked: 3 + 65 bytes
+		"张三",
+	} {
+		resp, _, err := s.Enroll(ctx, "client", &Request{Document: Document{Number: "11010519491231002X"}, Name: name, StaticCode: true})
+		if err != nil {
+			t.Errorf("%q (masked %d bytes): %v", name, len(identity.MaskName(name)), err)
+			continue
+		}
+		code := resp.Copies[0].StaticCode
+		st, err := qrcode.DecodeStatic(code.Code)
+		if err != nil {
+			t.Errorf("%q: the static code does not decode: %v", name, err)
+			continue
+		}
+		masked := st.MaskedName
+		if len(masked) > qrcode.MaxMaskedLen || !strings.Contains(masked, "*") || !strings.HasPrefix(identity.MaskName(name), strings.TrimSuffix(masked, "…")) {
+			t.Errorf("%q: masked name %q", name, masked)
+		}
 	}
 }
