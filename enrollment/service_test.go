@@ -80,13 +80,11 @@ func TestEnrollNameCanonicalTooLong(t *testing.T) {
 	}
 }
 
-// TestStaticCodeLongName: a holder whose name is valid (at most 100
-// characters) but whose masked form is longer than a static code holds
-// (qrcode.MaxMaskedLen bytes: a long Latin name keeps a byte per letter)
-// gets a static code with the masked name shortened, not an internal
-// error after the enrollment's credentials were issued and revoked.
-func TestStaticCodeLongName(t *testing.T) {
-	ctx := context.Background()
+// testService is an enrollment service over a real credential issuer,
+// status lists and static code issuer, at the time now (nil: the clock);
+// the attestation, PIN, binding and nonce parts fail the test if used.
+func testService(t *testing.T, now func() time.Time) *Service {
+	t.Helper()
 	dir := t.TempDir()
 	ks, err := keystore.Open(filepath.Join(dir, "keystore.json"), make([]byte, 16), keystore.Options{})
 	if err != nil {
@@ -117,13 +115,24 @@ func TestStaticCodeLongName(t *testing.T) {
 		t.Fatal(err)
 	}
 	no := spendNothing{t}
-	s, err := New(Config{Region: "310000", Audience: "https://node.example", Documents: &identity.Validator{},
+	s, err := New(Config{Region: "310000", Audience: "https://node.example", Documents: &identity.Validator{Now: now},
 		Symbols: syms, Subjects: subjects, Attestations: no, PINs: no, Credentials: is, Bindings: no,
 		Statics: &qrcode.Issuer{Signer: sm2.Signer, Kid: sm2.Kid, Region: 310000},
-		Status:  &ListStatus{Region: 310000, Lists: files}, Nonces: no})
+		Status:  &ListStatus{Region: 310000, Lists: files}, Nonces: no, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// TestStaticCodeLongName: a holder whose name is valid (at most 100
+// characters) but whose masked form is longer than a static code holds
+// (qrcode.MaxMaskedLen bytes: a long Latin name keeps a byte per letter)
+// gets a static code with the masked name shortened, not an internal
+// error after the enrollment's credentials were issued and revoked.
+func TestStaticCodeLongName(t *testing.T) {
+	ctx := context.Background()
+	s := testService(t, nil)
 	for _, name := range []string{
 		strings.TrimSpace(strings.Repeat("Maximiliano ", 8)),         // 95 bytes, masked as many
 		"Ana María de los Ángeles Fernández García de la Concepción", // accents masked as one byte
@@ -145,5 +154,34 @@ func TestStaticCodeLongName(t *testing.T) {
 		if len(masked) > qrcode.MaxMaskedLen || !strings.Contains(masked, "*") || !strings.HasPrefix(identity.MaskName(name), strings.TrimSuffix(masked, "…")) {
 			t.Errorf("%q: masked name %q", name, masked)
 		}
+	}
+}
+
+// TestEnrollBornToday: a holder born today where the day has begun
+// (UTC+8, while it is still yesterday in UTC) is enrolled: the document
+// parser takes birth dates up to today at UTC+14, and so does the
+// identity credential. Before, the credential refused a birth date after
+// the day-coarse issuance time (422 invalid_credential, after the
+// attestation and device proofs were spent).
+func TestEnrollBornToday(t *testing.T) {
+	now := time.Date(2026, 12, 6, 18, 0, 0, 0, time.UTC) // 02:00 on 7 December in Beijing
+	s := testService(t, func() time.Time { return now })
+	for _, birth := range []string{"20261207", "20261206", "20000229"} {
+		body := "310104" + birth + "002"
+		resp, _, err := s.Enroll(context.Background(), "client", &Request{Document: Document{Number: body + string(identity.Mod112(body))}, Name: "张三"})
+		if err != nil {
+			t.Errorf("born %s, enrolled %v: %v", birth, now, err)
+			continue
+		}
+		if resp.AssuranceLevel != "L1" || len(resp.Copies) != 1 {
+			t.Errorf("born %s: %+v", birth, resp)
+		}
+	}
+	// A day later than that is in the future everywhere: refused by the
+	// parser, before anything is spent.
+	body := "31010420261208002"
+	_, _, err := s.Enroll(context.Background(), "client", &Request{Document: Document{Number: body + string(identity.Mod112(body))}, Name: "张三"})
+	if code, _ := identity.CodeOf(err); code != identity.CodeFutureBirthDate {
+		t.Errorf("born tomorrow in Beijing: %v, want future_birth_date", err)
 	}
 }
