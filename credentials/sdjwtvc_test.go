@@ -194,6 +194,11 @@ func TestIdentityCredential(t *testing.T) {
 			t.Errorf("born %s, on %s: over18=%v over60=%v birthDate=%v, want %v %v none", c.birth, c.now, s["age_over_18"], s["age_over_60"], s["birthDate"], c.o18, c.o60)
 		}
 	}
+	// Born today somewhere (the date at UTC+14, the documents' rule), a
+	// day after now's UTC date: enrollment issues at the UTC day's start.
+	if _, err := IdentityCredential(IdentityClaims{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", BirthDate: "2026-03-02"}, at("2026-03-01")); err != nil {
+		t.Errorf("born the day after now's UTC date: %v", err)
+	}
 	bad := []IdentityClaims{
 		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", BirthDate: "2027"},
 		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", BirthDate: "2026-04"},
@@ -205,6 +210,7 @@ func TestIdentityCredential(t *testing.T) {
 		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 5, Region: "310000"},
 		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310101"},
 		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", BirthDate: "2099-01-01"},
+		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", BirthDate: "2026-03-03"},
 		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", BirthDate: "01/05/1990"},
 		{Subject: "pw-3f9a1c0d7e21", AssuranceLevel: 2, Region: "310000", Nationality: "China"},
 	}

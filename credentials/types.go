@@ -77,8 +77,11 @@ func IdentityCredential(c IdentityClaims, now time.Time) (map[string]any, error)
 		subject["name"] = c.Name
 	}
 	if c.BirthDate != "" {
+		// Not after today anywhere: the date at UTC+14, as documents are
+		// checked (identity.Validator), at any time of now's UTC day
+		// (enrollment issues at the day's start).
 		first, last, err := birthRange(c.BirthDate)
-		if err != nil || first.After(now) || first.Year() < 1850 {
+		if err != nil || first.After(now.Add(24*time.Hour)) || first.Year() < 1850 {
 			return nil, fmt.Errorf("%w: birth date must be a past date, YYYY-MM-DD, YYYY-MM or YYYY", ErrInvalid)
 		}
 		if first.Equal(last) {

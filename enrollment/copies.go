@@ -340,7 +340,7 @@ func (s *Service) staticCode(en checked, handle []byte, sealed identity.SealedPI
 		return nil, err
 	}
 	st := qrcode.Static{
-		Subject: handle, MaskedName: identity.MaskName(en.name), MaskedNumber: staticMasked(en.doc.Masked()), DocType: uint8(en.doc.Type()),
+		Subject: handle, MaskedName: staticName(identity.MaskName(en.name)), MaskedNumber: staticMasked(en.doc.Masked()), DocType: uint8(en.doc.Type()),
 		Assurance: int(en.static), IssuedAt: from, Expiry: until, Status: ref,
 	}
 	if sealed != "" {
@@ -379,6 +379,25 @@ func staticMasked(m string) string {
 		}
 	}
 	return string(b)
+}
+
+// staticName shortens a masked name to what a static code holds
+// (qrcode.MaxMaskedLen bytes): a name may have 100 characters, and a
+// long Latin one keeps a byte for each letter masked. A shortened name
+// ends with "…" after its last whole character that fits.
+func staticName(m string) string {
+	if len(m) <= qrcode.MaxMaskedLen {
+		return m
+	}
+	const ellipsis = "…"
+	cut := 0
+	for i := range m { // rune boundaries
+		if i > qrcode.MaxMaskedLen-len(ellipsis) {
+			break
+		}
+		cut = i
+	}
+	return m[:cut] + ellipsis
 }
 
 // SealedPINBytes is the sealed verifier as a static code carries it: the

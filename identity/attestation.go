@@ -99,11 +99,8 @@ func CanonicalName(name string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	out := strings.Map(unicode.ToUpper, n)
-	if len(out) > MaxNameLen {
-		return "", fieldErr(FieldName, CodeInvalidName)
-	}
-	return out, nil
+	// NormalizeName refused a name longer than MaxNameLen in upper case.
+	return strings.Map(unicode.ToUpper, n), nil
 }
 
 // bindingDigest is SM3 over the length-prefixed encoding of the domain,

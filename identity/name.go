@@ -71,7 +71,10 @@ func nameLetter(r rune) bool {
 // removed, every inner run of white space one space, the middle-dot and
 // apostrophe variants replaced by U+00B7 and U+0027, case kept. It refuses,
 // with a *FieldError of CodeInvalidName, a name outside the repertoire
-// above, empty, or longer than MaxNameRunes characters or MaxNameLen bytes.
+// above, empty, or longer than MaxNameRunes characters or MaxNameLen bytes,
+// in this form or in upper case (CanonicalName's form: a few Latin letters,
+// such as ɐ U+0250 → Ɐ U+2C6F, take more bytes in upper case), so that
+// every name it accepts has a canonical form.
 func NormalizeName(name string) (string, error) {
 	if len(name) > 4*MaxNameLen || !utf8.ValidString(name) {
 		return "", fieldErr(FieldName, CodeInvalidName)
@@ -113,8 +116,17 @@ func NormalizeName(name string) (string, error) {
 		n++
 	}
 	out := b.String()
-	if out == "" || prevSep || n > MaxNameRunes || len(out) > MaxNameLen {
+	if out == "" || prevSep || n > MaxNameRunes || len(out) > MaxNameLen || upperLen(out) > MaxNameLen {
 		return "", fieldErr(FieldName, CodeInvalidName)
 	}
 	return out, nil
+}
+
+// upperLen is the length in bytes of s upper-cased as CanonicalName does.
+func upperLen(s string) int {
+	n := 0
+	for _, r := range s {
+		n += utf8.RuneLen(unicode.ToUpper(r))
+	}
+	return n
 }

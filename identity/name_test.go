@@ -4,6 +4,7 @@ import (
 	"errors"
 	"strings"
 	"testing"
+	"unicode"
 )
 
 func TestNormalizeName(t *testing.T) {
@@ -77,6 +78,26 @@ func TestNameRepertoire(t *testing.T) {
 	for _, in := range []string{strings.Repeat("a", MaxNameRunes+1), strings.Repeat("名", MaxNameLen/3+1)} {
 		if _, err := NormalizeName(in); !errors.Is(err, ErrInvalidName) {
 			t.Errorf("too long %q: %v", in, err)
+		}
+	}
+}
+
+// TestNameBoundInUpperCase: the byte bound holds for the canonical
+// (upper-case) form too, so a name NormalizeName accepts always has one:
+// ɐ (U+0250, 2 bytes) is Ɐ (U+2C6F, 3 bytes) in upper case. Before,
+// NormalizeName took 67 of them (134 bytes) and CanonicalName refused
+// them (201 bytes), so enrollment, which checks the name with the first
+// and assesses it with the second, failed with an internal error after
+// spending the device proofs.
+func TestNameBoundInUpperCase(t *testing.T) {
+	for _, in := range []string{strings.Repeat("ɐ", 66), strings.Repeat("ɐ", 67), strings.Repeat("ɐ", 100), "A" + strings.Repeat("ɐ", 66)} {
+		_, nerr := NormalizeName(in)
+		canon, cerr := CanonicalName(in)
+		if (nerr == nil) != (cerr == nil) {
+			t.Errorf("%d bytes: NormalizeName %v, CanonicalName %v: they must agree", len(in), nerr, cerr)
+		}
+		if want := len(strings.Map(unicode.ToUpper, in)) <= MaxNameLen; (nerr == nil) != want {
+			t.Errorf("%d bytes (%d in upper case): NormalizeName %v", len(in), len(canon), nerr)
 		}
 	}
 }
