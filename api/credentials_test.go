@@ -14,8 +14,10 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -959,5 +961,44 @@ func TestAccreditRefusedByTheContract(t *testing.T) {
 		if !errors.Is(err, c.want) || !errors.Is(err, c.err) {
 			t.Errorf("contract %v: %v, want %v", c.err, err, c.want)
 		}
+	}
+}
+
+// switchClients is testClients with other-client disabled once disabled
+// is set.
+type switchClients struct {
+	testClients
+	disabled *atomic.Bool
+}
+
+func (c switchClients) Get(ctx context.Context, id string) (auth.Client, error) {
+	cl, err := c.testClients.Get(ctx, id)
+	cl.Disabled = err == nil && id == "other-client" && c.disabled.Load()
+	return cl, err
+}
+
+// TestSuspendIssuerOfDisabledClient: an operator who disabled a client
+// (its tokens refused) can still suspend its issuer record, so that what
+// it issued stops verifying everywhere; accrediting it for types is
+// still refused with 409 client_disabled. Before, the suspension was
+// refused too, and only enabling the client again allowed it.
+func TestSuspendIssuerOfDisabledClient(t *testing.T) {
+	disabled := new(atomic.Bool)
+	e := newVCEnv(t, func(cfg *CredentialsConfig) {
+		cfg.Clients = switchClients{testClients{"test-client": "Test client", "other-client": "Other client"}, disabled}
+	})
+	if code, resp := e.post(t, "/v1/admin/issuers", adminToken, `{"client_id":"other-client","types":["DiplomaCredential"]}`); code != 200 {
+		t.Fatalf("accredit: %d %v", code, resp)
+	}
+	disabled.Store(true)
+	if code, resp := e.post(t, "/v1/admin/issuers", adminToken, `{"client_id":"other-client","types":["DiplomaCredential","ResidenceCredential"]}`); code != 409 || resp["error"] != "client_disabled" {
+		t.Errorf("accrediting a disabled client: %d %v, want 409 client_disabled", code, resp)
+	}
+	code, resp := e.post(t, "/v1/admin/issuers", adminToken, `{"client_id":"other-client","types":["DiplomaCredential"],"suspended":true}`)
+	if code != 200 || resp["status"] != "suspended" {
+		t.Fatalf("suspending the issuer of a disabled client: %d %v, want 200 suspended", code, resp)
+	}
+	if rec, err := e.iss.ClientIssuer("other-client"); err != nil || rec.Status != "suspended" || !slices.Equal(rec.Types, []string{"DiplomaCredential"}) {
+		t.Errorf("record after the suspension: %+v %v", rec, err)
 	}
 }

@@ -63,8 +63,10 @@ func (h *issuerAdmin) accredit(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if c.Disabled {
-		return &Error{Status: http.StatusConflict, Code: "client_disabled", Message: "the client is disabled"}
+	// A disabled client is accredited for nothing new, but its issuer may
+	// still be suspended: what it issued verifies until then.
+	if c.Disabled && !req.Suspended {
+		return &Error{Status: http.StatusConflict, Code: "client_disabled", Message: "the client is disabled (its issuer may only be suspended)"}
 	}
 	if req.Name == "" {
 		req.Name = c.Name

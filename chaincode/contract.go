@@ -505,10 +505,13 @@ func vote(c *call) (any, error) {
 	} else if err != nil {
 		return nil, err
 	}
-	if slices.Contains(p.Votes, c.caller) {
-		return nil, fmt.Errorf("%w: %s on %s %s", ErrAlreadyVoted, c.caller, action, code)
+	// A region that voted already may only confirm its vote: that applies
+	// votes that became a majority when a voter was suspended, which no
+	// one else may be left to do.
+	again := slices.Contains(p.Votes, c.caller)
+	if !again {
+		p.Votes = append(p.Votes, c.caller)
 	}
-	p.Votes = append(p.Votes, c.caller)
 
 	regions, err := list[Region](c, objRegion)
 	if err != nil {
@@ -530,6 +533,9 @@ func vote(c *call) (any, error) {
 		return nil, ErrNoQuorum
 	}
 	if yes*2 <= len(voters) { // not yet a strict majority
+		if again {
+			return nil, fmt.Errorf("%w: %s on %s %s", ErrAlreadyVoted, c.caller, action, code)
+		}
 		if err := c.save(p, objProposal, action, code); err != nil {
 			return nil, err
 		}

@@ -1106,3 +1106,40 @@ func TestSuspendedVotersVoteDoesNotCount(t *testing.T) {
 		t.Fatalf("440000 %s by 320000's vote and the stale vote of suspended 310000", r.Status)
 	}
 }
+
+// TestMajorityLeftByASuspension: votes that became a strict majority of
+// the active regions because a voter was suspended meanwhile are applied
+// when a region that voted confirms its vote. Before, the confirmation
+// was refused (already_voted) and nothing else could apply them: with
+// 310000 and 440000 left active, 310000's standing vote to suspend
+// 440000 was one of one, yet 440000 could never be suspended.
+func TestMajorityLeftByASuspension(t *testing.T) {
+	l := newLedger()
+	l.must(t, msp31, "RequestRegion", regionInput(t, "310000", 1))
+	l.must(t, msp32, "RequestRegion", regionInput(t, "320000", 2))
+	l.must(t, msp31, "Vote", ActionAdmit, "320000")
+	l.must(t, msp44, "RequestRegion", regionInput(t, "440000", 4))
+	l.must(t, msp31, "Vote", ActionAdmit, "440000")
+	l.must(t, msp32, "Vote", ActionAdmit, "440000")
+	// 310000 votes to suspend 440000: 1 of 2, not yet.
+	l.must(t, msp31, "Vote", ActionSuspend, "440000")
+	if r := region(t, l, "440000"); r.Status != RegionActive {
+		t.Fatalf("440000 is %s after 1 of 2 votes", r.Status)
+	}
+	// 320000 is suspended by 310000 and 440000 (2 of 2).
+	l.must(t, msp31, "Vote", ActionSuspend, "320000")
+	l.must(t, msp44, "Vote", ActionSuspend, "320000")
+	if r := region(t, l, "320000"); r.Status != RegionSuspended {
+		t.Fatalf("320000 is %s", r.Status)
+	}
+	// The voters on 440000 are now 310000 alone, whose vote stands.
+	if _, err := l.call(msp31, "Vote", ActionSuspend, "440000"); err != nil {
+		t.Fatalf("310000 confirming its vote, a majority of the active regions: %v", err)
+	}
+	if r := region(t, l, "440000"); r.Status != RegionSuspended {
+		t.Fatalf("440000 is %s with 1 of 1 votes", r.Status)
+	}
+	if _, err := l.call("", "GetProposal", ActionSuspend, "440000"); !errors.Is(err, ErrNotFound) {
+		t.Errorf("proposal kept after it applied: %v", err)
+	}
+}

@@ -592,3 +592,53 @@ func TestRegistryRecordHost(t *testing.T) {
 		}
 	}
 }
+
+// TestAccreditAfterKeyRevokedOnTheChain: an issuer key revoked on the
+// chain (by hand, after a compromise) while the keystore still holds it
+// as active does not stop the node from writing the issuer's record
+// again: suspending the issuer, the operator's next step, succeeds and
+// the key stays revoked. Before, Accredit sent the keystore's state,
+// the contract refused revoked → active (key_transition), and the
+// operator got 503 for as long as the key existed.
+func TestAccreditAfterKeyRevokedOnTheChain(t *testing.T) {
+	n := newRegistryNode(t)
+	ctx := context.Background()
+	rec, err := n.issuer.Accredit(ctx, issuer.AccreditRequest{Client: "rp-1", Name: "RP one", Types: []string{"ResidenceCredential"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, err := n.keys.OwnerActive(rec.ID, gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range rec.Keys {
+		if rec.Keys[i].Kid == key.Kid {
+			rec.Keys[i].State = chaincode.KeyRevoked
+		}
+	}
+	if _, err := n.ch.c.PutIssuer(ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if r, ok := n.ch.view.Issuer(rec.ID); ok {
+			if _, ok := r.VerifyingKey(key.Kid); !ok {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the view never saw the revocation")
+		}
+	}
+	out, err := n.issuer.Accredit(ctx, issuer.AccreditRequest{Client: "rp-1", Name: "RP one", Types: []string{"ResidenceCredential"}, Suspended: true})
+	if err != nil {
+		t.Fatalf("suspending the issuer after a key revocation: %v", err)
+	}
+	if out.Status != chaincode.EntrySuspended {
+		t.Errorf("status %q, want suspended", out.Status)
+	}
+	for _, k := range out.Keys {
+		if k.Kid == key.Kid && k.State != chaincode.KeyRevoked {
+			t.Errorf("revoked key is %s again", k.State)
+		}
+	}
+}

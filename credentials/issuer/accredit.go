@@ -78,12 +78,16 @@ func (is *Issuer) Accredit(ctx context.Context, req AccreditRequest) (chaincode.
 		rec.Status = chaincode.EntrySuspended
 	}
 	states := map[string]string{keystore.StateActive: chaincode.KeyActive, keystore.StateRetiring: chaincode.KeyRetiring, keystore.StateRetired: chaincode.KeyRetired}
+	var stored chaincode.Issuer
+	if is.cfg.Registry != nil {
+		stored, _ = is.cfg.Registry.Issuer(did)
+	}
 	for _, k := range keys {
 		j, err := k.JWK()
 		if err != nil {
 			return chaincode.Issuer{}, err
 		}
-		rec.Keys = append(rec.Keys, chaincode.RegistryKey{JWK: j, State: states[k.State]})
+		rec.Keys = append(rec.Keys, chaincode.RegistryKey{JWK: j, State: keyState(stored, j.Kid, states[k.State])})
 	}
 	out, err := is.cfg.Registrar.PutIssuer(ctx, rec)
 	if errors.Is(err, chaincode.ErrInvalid) || errors.Is(err, chaincode.ErrForbidden) {
@@ -108,6 +112,23 @@ func (is *Issuer) Accredit(ctx context.Context, req AccreditRequest) (chaincode.
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
+}
+
+// keyOrder ranks key states in the only order they move in.
+var keyOrder = map[string]int{chaincode.KeyActive: 0, chaincode.KeyRetiring: 1, chaincode.KeyRetired: 2, chaincode.KeyRevoked: 3}
+
+// keyState is the state to write for key kid of the stored record: the
+// keystore's state when it moves the key on, else "" (kept as stored).
+// The chain may be ahead of the keystore (a key revoked there by hand,
+// or retired by another instance first), and the contract never moves a
+// key back.
+func keyState(stored chaincode.Issuer, kid, state string) string {
+	for _, k := range stored.Keys {
+		if k.Kid == kid && keyOrder[state] <= keyOrder[k.State] {
+			return ""
+		}
+	}
+	return state
 }
 
 // ClientIssuer returns the registry record of a client's issuer DID (as
