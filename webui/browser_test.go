@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -127,5 +128,87 @@ func TestBrowserCounterRefusalsExplained(t *testing.T) {
 				t.Errorf("%s: %s is shown as %q", lang, code, reason)
 			}
 		}
+	}
+}
+
+// TestBrowserCounterDelegatedCode: a guardian's offline code, carrying a
+// delegation from an elderly holder, verifies at the counter for the
+// matter chosen there, and the result says who is acting (the guardian)
+// and for what, beside the holder. POST /v1/qr/verify verifies a
+// delegated code only for a named action (redeem.Service.VerifyOffline:
+// without one it is 403 qr_delegation_scope) and refuses an action with
+// an online code (400); the node's answers are played by the test.
+func TestBrowserCounterDelegatedCode(t *testing.T) {
+	sent := make(chan map[string]any, 4)
+	base := servePages(t, func(mux *http.ServeMux) {
+		mux.HandleFunc("POST /v1/qr/verify", func(w http.ResponseWriter, r *http.Request) {
+			var req map[string]any
+			json.NewDecoder(r.Body).Decode(&req)
+			sent <- req
+			code, _ := req["code"].(string)
+			action, hasAction := req["action"].(string)
+			w.Header().Set("Content-Type", "application/json")
+			switch {
+			case strings.HasPrefix(code, "TIDON1:") && hasAction:
+				w.WriteHeader(400)
+				json.NewEncoder(w).Encode(map[string]string{"error": "invalid_request"})
+			case strings.HasPrefix(code, "TIDON1:"):
+				json.NewEncoder(w).Encode(map[string]any{"pairwise_id": "pw-holder-0123456789", "assurance_level": 3, "region": "310000", "claims": map[string]any{}})
+			case action != "pickup":
+				w.WriteHeader(403)
+				json.NewEncoder(w).Encode(map[string]string{"error": "qr_delegation_scope"})
+			default:
+				json.NewEncoder(w).Encode(map[string]any{"pairwise_id": "pw-principal-0123456789", "assurance_level": 2, "region": "310000",
+					"action": "pickup", "act": map[string]string{"pairwise_id": "pw-guardian-9876543210", "relationship": "guardian"}})
+			}
+		})
+	})
+	browser := testbrowser.New(t)
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/counter"),
+		chromedp.Poll[chromedp.Void](`window.TID && document.documentElement.lang === "zh-CN"`, chromedp.WithPollingTimeout(10*time.Second)),
+		chromedp.SetValue(chromedp.ID("token"), "tok")); err != nil {
+		t.Fatal(err)
+	}
+	verify := func(code, action string) (verdict, result string) {
+		t.Helper()
+		if action != "" {
+			found, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`(() => { const s = document.getElementById("action"); if (s) s.value = `+strconv.Quote(action)+`; return !!s; })()`))
+			if err != nil || !found {
+				t.Errorf("the counter has no field for the matter (%v)", err)
+			}
+		}
+		res, err := chromedp.Run(ctx, chromedp.PollFunction[[]string](`(code) => {
+  if (!window.sent) { window.sent = true; document.getElementById("result").hidden = true; document.getElementById("code").value = code; document.getElementById("verify").click(); return null; }
+  const box = document.getElementById("result");
+  if (box.hidden || !document.getElementById("verdict")) return null;
+  window.sent = false;
+  return [document.getElementById("verdict").textContent, box.textContent];
+}`, chromedp.WithPollingArgs(code), chromedp.WithPollingTimeout(10*time.Second)))
+		if err != nil {
+			t.Fatalf("%s: %v", code, err)
+		}
+		return res[0], res[1]
+	}
+
+	// The guardian's code for collecting a parcel.
+	verdict, result := verify("TIDOFF2:guardian", "pickup")
+	if req := <-sent; req["action"] != "pickup" {
+		t.Errorf("the delegated code was sent as %v, without the matter chosen", req)
+	}
+	if !strings.Contains(verdict, "有效") || strings.Contains(verdict, "无效") {
+		t.Fatalf("the guardian's code for a parcel: %q %q", verdict, result)
+	}
+	if !strings.Contains(result, "监护人") || !strings.Contains(result, "pw-g…3210") || !strings.Contains(result, "代领") {
+		t.Errorf("the result does not say a guardian acts, and for what: %q", result)
+	}
+	// An online code carries no action.
+	verdict, result = verify("TIDON1:holder", "")
+	if req := <-sent; req["action"] != nil {
+		t.Errorf("an online code was sent with an action: %v", req)
+	}
+	if !strings.Contains(verdict, "有效") || strings.Contains(verdict, "无效") || strings.Contains(result, "监护人") {
+		t.Errorf("the holder's own online code: %q %q", verdict, result)
 	}
 }
