@@ -99,7 +99,11 @@
     }
     $("verify").disabled = true;
     $("scan-status").textContent = t("counter.verifying");
-    TID.call("POST", "/v1/qr/verify", {code: code}, token).then(function (res) {
+    // A guardian's (delegated) offline code is verified only for a named
+    // action; the node refuses an action with an online code.
+    var body = {code: code};
+    if (code.indexOf("TIDOFF2:") === 0) { body.action = $("action").value; }
+    TID.call("POST", "/v1/qr/verify", body, token).then(function (res) {
       last = {kind: res.status === 200 ? "ok" : "bad", res: res};
     }, function () {
       last = {kind: "bad", res: null};
@@ -139,6 +143,13 @@
     add("counter.level", t(lk) === lk ? level : t(lk), "r-level");
     add("counter.region", TID.regionName(b.region), "r-region");
     add("counter.holder", maskID(b.pairwise_id || ""), "r-holder");
+    // A delegated code: the holder above is the principal; who is here is
+    // the actor, for the action the delegation allows.
+    if (b.act) {
+      var rk = "relationship." + b.act.relationship, ak = "action." + b.action;
+      add("counter.actor", (t(rk) === rk ? b.act.relationship : t(rk)) + " " + maskID(b.act.pairwise_id || ""), "r-actor");
+      add("counter.action", t(ak) === ak ? String(b.action) : t(ak), "r-action");
+    }
     var claims = Object.keys(b.claims || {});
     var list = claims.length === 0 ? t("counter.noClaims") : claims.map(function (c) {
       var k = "claim." + c, v = b.claims[c];
