@@ -70,3 +70,34 @@ func TestDomainSet(t *testing.T) {
 		}
 	}
 }
+
+// TestProofTimesAreDateTimeStamps: a proof's created and expires must be
+// XML Schema dateTimeStamps (VC Data Integrity 1.0 §2.1: "If present, an
+// [XMLSCHEMA11-2] dateTimeStamp string"); forms time.Parse takes but the
+// XSD lexical space has not (a comma before the fraction, an offset beyond
+// 14:00) are malformed proofs, even when signed.
+func TestProofTimesAreDateTimeStamps(t *testing.T) {
+	v := verifier(t)
+	issuer := newDIDKey(t, gm.AlgEdDSA)
+	ctx := context.Background()
+	for _, c := range []struct {
+		name, field, value string
+		want               error
+	}{
+		{"created", "created", "2026-03-01T06:00:00Z", nil},
+		{"created with a fraction and an offset", "created", "2026-03-01T14:00:00.25+08:00", nil},
+		{"expires", "expires", "2027-03-01T00:00:00Z", nil},
+		{"created with a comma", "created", "2026-03-01T06:00:00,5Z", di.ErrProof},
+		{"created at +23:00", "created", "2026-03-01T06:00:00+23:00", di.ErrProof},
+		{"expires at -15:00", "expires", "2027-03-01T00:00:00-15:00", di.ErrProof},
+		{"expires with a comma", "expires", "2027-03-01T00:00:00,0Z", di.ErrProof},
+	} {
+		signed := signRaw(t, credential(issuer.did), issuer, map[string]any{
+			"type": di.ProofType, "cryptosuite": di.EdDSARDFC2022, "proofPurpose": di.PurposeAssertion,
+			"verificationMethod": issuer.vm, c.field: c.value,
+		})
+		if _, err := v.VerifyCredential(ctx, marshal(t, signed)); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+}
