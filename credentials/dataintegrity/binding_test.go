@@ -9,6 +9,7 @@ import (
 	"time"
 
 	di "github.com/trustid-cn/trustid/credentials/dataintegrity"
+	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/credentials/multikey"
 	"github.com/trustid-cn/trustid/gm"
 )
@@ -99,5 +100,28 @@ func TestProofTimesAreDateTimeStamps(t *testing.T) {
 		if _, err := v.VerifyCredential(ctx, marshal(t, signed)); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
+	}
+}
+
+// TestDirectionNotSigned: RDFC-1.0 suites cannot secure a base direction
+// (jsonld.TestDirectionRefused), so a credential with one is not signed,
+// and one added to a signed credential's name is refused rather than
+// verified unsigned.
+func TestDirectionNotSigned(t *testing.T) {
+	v := verifier(t)
+	issuer := newDIDKey(t, gm.AlgEdDSA)
+	c := credential(issuer.did)
+	c["name"] = map[string]any{"@value": "居住证明", "@language": "zh", "@direction": "ltr"}
+	if _, err := di.AddProof(c, issuer.signer, di.Options{Cryptosuite: di.EdDSARDFC2022, VerificationMethod: issuer.vm}); !errors.Is(err, jsonld.ErrInvalid) {
+		t.Errorf("signing a @direction: %v, want %v", err, jsonld.ErrInvalid)
+	}
+	c["name"] = map[string]any{"@value": "居住证明", "@language": "zh"}
+	signed := sign(t, c, issuer, di.EdDSARDFC2022, di.Options{})
+	if _, err := v.VerifyCredential(context.Background(), marshal(t, signed)); err != nil {
+		t.Fatal(err)
+	}
+	signed["name"].(map[string]any)["@direction"] = "rtl"
+	if _, err := v.VerifyCredential(context.Background(), marshal(t, signed)); !errors.Is(err, jsonld.ErrInvalid) {
+		t.Errorf("a @direction added after signing: %v, want %v", err, jsonld.ErrInvalid)
 	}
 }

@@ -766,7 +766,8 @@ func mapErr(err error) error {
 // language tag must be one json-gold keeps: its toRDF silently drops a
 // statement whose http(s) IRI fails its URL check or whose language tag
 // is malformed, and a dropped statement would be left out of what is
-// signed. Such input is refused instead.
+// signed. Such input is refused instead, as is a value's @direction,
+// which toRDF leaves out.
 func checkIRIs(v any) error {
 	switch t := v.(type) {
 	case []any:
@@ -800,7 +801,15 @@ func checkIRIs(v any) error {
 				if s, _ := e.(string); !languageTag.MatchString(s) {
 					return fmt.Errorf("%w: malformed language tag", ErrInvalid)
 				}
-			case "@value", "@direction", "@index":
+			case "@direction":
+				// JSON-LD to RDF without rdfDirection (as RDFC-1.0 suites
+				// run it) drops a base direction, which the proof would
+				// then not cover (VC Data Integrity 1.0 §2.4.1, "MUST throw
+				// an error ... when data is dropped by a JSON-LD
+				// processor"; jsonld.js's safe mode: "rdfDirection not
+				// set").
+				return fmt.Errorf("%w: @direction is left out of the canonical form, so no proof covers it", ErrInvalid)
+			case "@value", "@index":
 			default:
 				if !strings.HasPrefix(k, "@") && !absolute(k) {
 					return fmt.Errorf("%w: property", ErrRelativeIRI)

@@ -831,3 +831,32 @@ func TestRDFCRepeatedRelated(t *testing.T) {
 	}
 	t.Logf("rdf-canonize differs from RDFC-1.0 on %d of %d", differ, len(sets))
 }
+
+// TestDirectionRefused: a value's base direction (@direction, as VC 2.0
+// §11.1 writes name and description) has no place in the RDF that
+// RDFC-1.0 suites canonicalize (no rdfDirection), so it would be left out
+// of what a proof covers and could be flipped under a valid signature.
+// VC Data Integrity 1.0 §2.4.1 asks for an error when a JSON-LD processor
+// drops data (jsonld.js's safe mode: "rdfDirection not set"); the same
+// document without @direction canonicalizes.
+func TestDirectionRefused(t *testing.T) {
+	for _, name := range []string{
+		`{"@value": "x", "@direction": "rtl"}`,
+		`{"@value": "x", "@language": "ar", "@direction": "rtl"}`,
+		`[{"@value": "x", "@language": "en"}, {"@value": "y", "@direction": "ltr"}]`,
+	} {
+		doc := `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+			"name": ` + name + `, "credentialSubject": {"id": "did:example:s"}}`
+		if out, err := Canonicalize(mustParse(t, doc)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v\n%s", name, err, out)
+		}
+		if err := CheckDefinedTerms(mustParse(t, doc)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("CheckDefinedTerms %s: %v", name, err)
+		}
+	}
+	doc := `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+		"name": {"@value": "x", "@language": "ar"}, "credentialSubject": {"id": "did:example:s"}}`
+	if _, err := Canonicalize(mustParse(t, doc)); err != nil {
+		t.Errorf("without @direction: %v", err)
+	}
+}
