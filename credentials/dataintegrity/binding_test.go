@@ -125,3 +125,17 @@ func TestDirectionNotSigned(t *testing.T) {
 		t.Errorf("a @direction added after signing: %v, want %v", err, jsonld.ErrInvalid)
 	}
 }
+
+// TestBlankNodePropertyNotSigned: a member keyed by a blank node
+// identifier is no RDF statement, so no proof covers it
+// (jsonld.TestBlankNodePropertyRefused): one added to a signed credential
+// is refused, not returned inside the verified credential.
+func TestBlankNodePropertyNotSigned(t *testing.T) {
+	v := verifier(t)
+	issuer := newDIDKey(t, gm.AlgSM2)
+	signed := sign(t, credential(issuer.did), issuer, di.SM2RDFC2025, di.Options{})
+	signed["credentialSubject"].(map[string]any)["_:degree"] = "PhD"
+	if res, err := v.VerifyCredential(context.Background(), marshal(t, signed)); !errors.Is(err, jsonld.ErrUndefinedTerm) {
+		t.Errorf("a blank-node member added after signing: %v, want %v (%v)", err, jsonld.ErrUndefinedTerm, res)
+	}
+}

@@ -766,8 +766,8 @@ func mapErr(err error) error {
 // language tag must be one json-gold keeps: its toRDF silently drops a
 // statement whose http(s) IRI fails its URL check or whose language tag
 // is malformed, and a dropped statement would be left out of what is
-// signed. Such input is refused instead, as is a value's @direction,
-// which toRDF leaves out.
+// signed. Such input is refused instead, as are a value's @direction and
+// a property that is a blank node identifier, which toRDF leaves out.
 func checkIRIs(v any) error {
 	switch t := v.(type) {
 	case []any:
@@ -811,6 +811,12 @@ func checkIRIs(v any) error {
 				return fmt.Errorf("%w: @direction is left out of the canonical form, so no proof covers it", ErrInvalid)
 			case "@value", "@index":
 			default:
+				if strings.HasPrefix(k, "_:") {
+					// A blank node as a property (a "_:x" key): RDF has
+					// no such predicate and toRDF drops the statement
+					// (jsonld.js's safe mode: "blank node predicate").
+					return fmt.Errorf("%w: a property is a blank node identifier, which RDF leaves out", ErrUndefinedTerm)
+				}
 				if !strings.HasPrefix(k, "@") && !absolute(k) {
 					return fmt.Errorf("%w: property", ErrRelativeIRI)
 				}

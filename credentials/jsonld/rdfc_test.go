@@ -860,3 +860,32 @@ func TestDirectionRefused(t *testing.T) {
 		t.Errorf("without @direction: %v", err)
 	}
 }
+
+// TestBlankNodePropertyRefused: a member whose key is a blank node
+// identifier ("_:x") expands to a blank-node property, which RDF has no
+// statement for: toRDF drops it, so a proof would not cover it while the
+// member stayed in the document (jsonld.js's safe mode refuses it, "blank
+// node predicate"). It is refused wherever it is, as an inline context's
+// term for one is.
+func TestBlankNodePropertyRefused(t *testing.T) {
+	for _, doc := range []string{
+		`{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+			"credentialSubject": {"id": "did:example:s", "_:degree": "PhD"}}`,
+		`{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+			"credentialSubject": {"id": "did:example:s", "https://schema.org/knows": {"_:x": {"@value": "y"}}}}`,
+		`{"@context": ["https://www.w3.org/ns/credentials/v2", {"degree": "_:degree"}], "type": "VerifiableCredential", "issuer": "did:example:i",
+			"credentialSubject": {"id": "did:example:s", "degree": "PhD"}}`,
+		`{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+			"credentialSubject": {"id": "did:example:s", "@reverse": {"_:r": {"id": "did:example:t"}}}}`,
+	} {
+		if out, err := Canonicalize(mustParse(t, doc)); !errors.Is(err, ErrUndefinedTerm) {
+			t.Errorf("%s: %v\n%s", doc, err, out)
+		}
+	}
+	// A blank node as a subject or object stays what it was.
+	doc := `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+		"credentialSubject": {"id": "_:s", "https://schema.org/knows": {"id": "_:o"}}}`
+	if _, err := Canonicalize(mustParse(t, doc)); err != nil {
+		t.Errorf("blank subject and object: %v", err)
+	}
+}
