@@ -181,6 +181,9 @@ func FuzzCanonicalize(f *testing.F) {
 			t.Fatalf("second canonicalization differs: %v", err)
 		}
 		checkExpansion(t, doc)
+		if expanded, _ := Expand(doc); hasWideInteger(expanded) {
+			return // json-gold writes these integers as doubles (TestWideIntegers)
+		}
 		if c := jsonGoldCanonical(t, doc); a != c {
 			t.Fatalf("our toRDF differs from json-gold's:\nours %q\ntheirs %q", a, c)
 		}

@@ -3,6 +3,8 @@ package jsonld
 import (
 	"errors"
 	"fmt"
+	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -20,6 +22,9 @@ import (
 func toRDF(expanded []any) (*ld.RDFDataset, error) {
 	api := ld.NewJsonLdApi()
 	if hasJSONLiteral(expanded) {
+		if hasWideInteger(expanded) {
+			return nil, fmt.Errorf("%w: an integer beyond 64 bits beside an @json literal (json-gold would write it as a double)", ErrInvalid)
+		}
 		return api.ToRDF(expanded, options())
 	}
 	issuer := ld.NewIdentifierIssuer("_:b")
@@ -120,10 +125,17 @@ func literal(m map[string]any) (ld.Node, error) {
 	case bool:
 		return ld.NewLiteral(strconv.FormatBool(v), or(ld.XSDBoolean), ""), nil
 	case float64:
-		if v != float64(int64(v)) || datatype == ld.XSDDouble {
+		// JSON-LD 1.1 §8.6 (Object to RDF): a number with a fractional
+		// part or of magnitude 10^21 or more is an xsd:double, any other
+		// an xsd:integer, written in full (as jsonld.js's toFixed(0);
+		// json-gold's int64 conversion made doubles of integers from 2^63).
+		if v != math.Trunc(v) || math.Abs(v) >= 1e21 || datatype == ld.XSDDouble {
 			return ld.NewLiteral(ld.GetCanonicalDouble(v), or(ld.XSDDouble), ""), nil
 		}
-		return ld.NewLiteral(strconv.FormatInt(int64(v), 10), or(ld.XSDInteger), ""), nil
+		if v == 0 {
+			v = 0 // -0 is written 0
+		}
+		return ld.NewLiteral(strconv.FormatFloat(v, 'f', 0, 64), or(ld.XSDInteger), ""), nil
 	case string:
 		if lang, ok := m["@language"].(string); ok {
 			return ld.NewLiteral(v, or(ld.RDFLangString), lang), nil
@@ -160,6 +172,29 @@ func listToRDF(list []any, issuer *ld.IdentifierIssuer, graph string, quads []*l
 		subject = next
 	}
 	return head, quads, nil
+}
+
+// hasWideInteger reports whether expanded JSON-LD holds, outside @json
+// literals, an integral number that json-gold's toRDF writes wrongly: of
+// magnitude 2^63 or more and below 10^21.
+func hasWideInteger(v any) bool {
+	switch t := v.(type) {
+	case []any:
+		return slices.ContainsFunc(t, hasWideInteger)
+	case map[string]any:
+		if t["@type"] == "@json" {
+			return false
+		}
+		for _, e := range t {
+			if hasWideInteger(e) {
+				return true
+			}
+		}
+	case float64:
+		a := math.Abs(t)
+		return a == math.Trunc(a) && a >= 1<<63 && a < 1e21
+	}
+	return false
 }
 
 func hasJSONLiteral(v any) bool {

@@ -889,3 +889,45 @@ func TestBlankNodePropertyRefused(t *testing.T) {
 		t.Errorf("blank subject and object: %v", err)
 	}
 }
+
+// TestWideIntegers: an integral number below 10^21 is an xsd:integer
+// written in full, whatever its size (JSON-LD 1.1 §8.6, Object to RDF),
+// as jsonld.js (Digital Bazaar) writes it; json-gold, converting through
+// int64, made doubles of those from 2^63, so a proof over such a number
+// did not verify across the two. Beside an @json literal, where
+// json-gold's toRDF still runs, such a number is refused.
+func TestWideIntegers(t *testing.T) {
+	for n, want := range map[string]string{
+		"1":                     `"1"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"1.0":                   `"1"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"-0":                    `"0"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"9007199254740993":      `"9007199254740992"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"9223372036854775807":   `"9223372036854775808"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"-9223372036854775809":  `"-9223372036854775808"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"1e20":                  `"100000000000000000000"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"-1e19":                 `"-10000000000000000000"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"12345678901234567890":  `"12345678901234567168"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"123456789012345680000": `"123456789012345683968"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"1e21":                  `"1.0E21"^^<http://www.w3.org/2001/XMLSchema#double>`,
+		"2.5":                   `"2.5E0"^^<http://www.w3.org/2001/XMLSchema#double>`,
+	} {
+		doc := `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+			"credentialSubject": {"id": "did:example:s", "https://schema.org/n": ` + n + `}}`
+		out, err := Canonicalize(mustParse(t, doc))
+		if line := "<did:example:s> <https://schema.org/n> " + want + " .\n"; err != nil || !strings.Contains(out, line) {
+			t.Errorf("%s: %v\n%s\nwant %s", n, err, out, line)
+		}
+	}
+	doc := `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+		"credentialSubject": {"id": "did:example:s", "https://schema.org/n": 1e20,
+		"https://schema.org/j": {"@value": {"a": 1e20}, "@type": "@json"}}}`
+	if out, err := Canonicalize(mustParse(t, doc)); !errors.Is(err, ErrInvalid) {
+		t.Errorf("beside an @json literal: %v\n%s", err, out)
+	}
+	doc = `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+		"credentialSubject": {"id": "did:example:s", "https://schema.org/n": 7,
+		"https://schema.org/j": {"@value": {"a": 1e20}, "@type": "@json"}}}`
+	if _, err := Canonicalize(mustParse(t, doc)); err != nil {
+		t.Errorf("inside an @json literal: %v", err)
+	}
+}
