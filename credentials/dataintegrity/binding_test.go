@@ -139,3 +139,28 @@ func TestBlankNodePropertyNotSigned(t *testing.T) {
 		t.Errorf("a blank-node member added after signing: %v, want %v (%v)", err, jsonld.ErrUndefinedTerm, res)
 	}
 }
+
+// TestJSONLiteralSigned: the content of an @json value of any JSON type is
+// signed (jsonld.TestJSONLiterals): a changed array, number or string
+// breaks the proof.
+func TestJSONLiteralSigned(t *testing.T) {
+	v := verifier(t)
+	issuer := newDIDKey(t, gm.AlgEdDSA)
+	for _, c := range []struct{ signed, tampered any }{
+		{[]any{1.0, 2.0, 3.0}, []any{9.0}},
+		{42.0, 43.0},
+		{"a", "b"},
+		{map[string]any{"a": []any{1.0}}, map[string]any{"a": []any{2.0}}},
+	} {
+		doc := credential(issuer.did)
+		doc["credentialSubject"].(map[string]any)["https://schema.org/j"] = map[string]any{"@value": c.signed, "@type": "@json"}
+		signed := sign(t, doc, issuer, di.EdDSARDFC2022, di.Options{})
+		if _, err := v.VerifyCredential(context.Background(), marshal(t, signed)); err != nil {
+			t.Fatalf("%v: %v", c.signed, err)
+		}
+		signed["credentialSubject"].(map[string]any)["https://schema.org/j"] = map[string]any{"@value": c.tampered, "@type": "@json"}
+		if _, err := v.VerifyCredential(context.Background(), marshal(t, signed)); !errors.Is(err, di.ErrSignature) {
+			t.Errorf("%v changed to %v: %v, want %v", c.signed, c.tampered, err, di.ErrSignature)
+		}
+	}
+}

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -17,16 +16,13 @@ import (
 // gives json-gold's dataset for the input Expand accepts but skips its
 // per-statement URL check (a regular expression that took most of the
 // canonicalization time), which checkIRIs has already applied once per
-// distinct IRI. Documents with @json literals go through json-gold's own
-// toRDF (it canonicalizes their JSON).
+// distinct IRI. It departs from json-gold's where json-gold is wrong:
+// integers from 2^63 (see literal) and @json literals, which json-gold
+// canonicalizes only when they are objects (an array or a number became
+// the text of its error, the same for every value, so a proof covered
+// none of them; a string was read as JSON text).
 func toRDF(expanded []any) (*ld.RDFDataset, error) {
 	api := ld.NewJsonLdApi()
-	if hasJSONLiteral(expanded) {
-		if hasWideInteger(expanded) {
-			return nil, fmt.Errorf("%w: an integer beyond 64 bits beside an @json literal (json-gold would write it as a double)", ErrInvalid)
-		}
-		return api.ToRDF(expanded, options())
-	}
 	issuer := ld.NewIdentifierIssuer("_:b")
 	nodeMap := map[string]any{"@default": map[string]any{}}
 	if _, err := api.GenerateNodeMap(expanded, nodeMap, "@default", issuer, "", "", nil); err != nil {
@@ -110,11 +106,19 @@ func nodeOf(id string) ld.Node {
 	return ld.NewIRI(id)
 }
 
-// literal converts a value object: booleans to xsd:boolean, integral
+// literal converts a value object: an @json value to an rdf:JSON
+// literal of its canonical JSON (RFC 8785), booleans to xsd:boolean, integral
 // numbers to xsd:integer, other numbers (or any typed xsd:double) to the
 // canonical xsd:double, strings to xsd:string or rdf:langString.
 func literal(m map[string]any) (ld.Node, error) {
 	datatype, _ := m["@type"].(string)
+	if datatype == "@json" {
+		var b strings.Builder
+		if err := canonicalJSON(&b, m["@value"]); err != nil {
+			return nil, err
+		}
+		return ld.NewLiteral(b.String(), ld.RDFJSONLiteral, ""), nil
+	}
 	or := func(def string) string {
 		if datatype != "" {
 			return datatype
@@ -172,50 +176,6 @@ func listToRDF(list []any, issuer *ld.IdentifierIssuer, graph string, quads []*l
 		subject = next
 	}
 	return head, quads, nil
-}
-
-// hasWideInteger reports whether expanded JSON-LD holds, outside @json
-// literals, an integral number that json-gold's toRDF writes wrongly: of
-// magnitude 2^63 or more and below 10^21.
-func hasWideInteger(v any) bool {
-	switch t := v.(type) {
-	case []any:
-		return slices.ContainsFunc(t, hasWideInteger)
-	case map[string]any:
-		if t["@type"] == "@json" {
-			return false
-		}
-		for _, e := range t {
-			if hasWideInteger(e) {
-				return true
-			}
-		}
-	case float64:
-		a := math.Abs(t)
-		return a == math.Trunc(a) && a >= 1<<63 && a < 1e21
-	}
-	return false
-}
-
-func hasJSONLiteral(v any) bool {
-	switch t := v.(type) {
-	case []any:
-		for _, e := range t {
-			if hasJSONLiteral(e) {
-				return true
-			}
-		}
-	case map[string]any:
-		if t["@type"] == "@json" {
-			return true
-		}
-		for _, e := range t {
-			if hasJSONLiteral(e) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // relativeIRIs caches ld.IsRelativeIri by value (a URL parse each) for

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -894,8 +895,7 @@ func TestBlankNodePropertyRefused(t *testing.T) {
 // written in full, whatever its size (JSON-LD 1.1 §8.6, Object to RDF),
 // as jsonld.js (Digital Bazaar) writes it; json-gold, converting through
 // int64, made doubles of those from 2^63, so a proof over such a number
-// did not verify across the two. Beside an @json literal, where
-// json-gold's toRDF still runs, such a number is refused.
+// did not verify across the two.
 func TestWideIntegers(t *testing.T) {
 	for n, want := range map[string]string{
 		"1":                     `"1"^^<http://www.w3.org/2001/XMLSchema#integer>`,
@@ -918,16 +918,36 @@ func TestWideIntegers(t *testing.T) {
 			t.Errorf("%s: %v\n%s\nwant %s", n, err, out, line)
 		}
 	}
-	doc := `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
-		"credentialSubject": {"id": "did:example:s", "https://schema.org/n": 1e20,
-		"https://schema.org/j": {"@value": {"a": 1e20}, "@type": "@json"}}}`
-	if out, err := Canonicalize(mustParse(t, doc)); !errors.Is(err, ErrInvalid) {
-		t.Errorf("beside an @json literal: %v\n%s", err, out)
+}
+
+// TestJSONLiterals: an @json value, whatever its JSON type, becomes an
+// rdf:JSON literal of its canonical JSON (JSON-LD 1.1 §8.6, RFC 8785).
+// testdata/json-literals.json holds values (as JSON text) with the N-Quad
+// Digital Bazaar's jsonld.js 9.0.0 writes for them (safe mode); json-gold
+// canonicalized only objects, wrote the text of its own error for an
+// array or a number (the same for every array, so a proof covered none
+// of its content) and read a string as JSON text (the string "{\"a\":1}"
+// and the object {"a":1} gave one literal).
+func TestJSONLiterals(t *testing.T) {
+	raw, err := os.ReadFile("testdata/json-literals.json")
+	if err != nil {
+		t.Fatal(err)
 	}
-	doc = `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
-		"credentialSubject": {"id": "did:example:s", "https://schema.org/n": 7,
-		"https://schema.org/j": {"@value": {"a": 1e20}, "@type": "@json"}}}`
-	if _, err := Canonicalize(mustParse(t, doc)); err != nil {
-		t.Errorf("inside an @json literal: %v", err)
+	var vectors []struct{ Value, NQuad string }
+	if err := json.Unmarshal(raw, &vectors); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, v := range vectors {
+		doc := `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+			"credentialSubject": {"id": "did:example:a", "https://schema.org/j": {"@value": ` + v.Value + `, "@type": "@json"}}}`
+		out, err := Canonicalize(mustParse(t, doc))
+		if err != nil || !strings.Contains(out, v.NQuad+"\n") {
+			t.Errorf("%s: %v\n%s\nwant %s", v.Value, err, out, v.NQuad)
+		}
+		if other, dup := seen[out]; dup {
+			t.Errorf("%s and %s canonicalize alike", v.Value, other)
+		}
+		seen[out] = v.Value
 	}
 }
