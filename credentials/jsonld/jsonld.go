@@ -1026,6 +1026,16 @@ func issuerDependent(v any) string {
 	return ""
 }
 
+// onlyKeys reports whether every key of m is one of keys.
+func onlyKeys(m map[string]any, keys ...string) bool {
+	for k := range m {
+		if !slices.Contains(keys, k) {
+			return false
+		}
+	}
+	return true
+}
+
 // documentKeywords are the keywords a member of a document (outside
 // @context) may be: JSON-LD 1.1 expansion silently drops any other key of
 // keyword form, and json-gold treats its framing keywords (@none,
@@ -1035,7 +1045,10 @@ var documentKeywords = map[string]bool{"@context": true, "@id": true, "@type": t
 	"@included": true, "@index": true, "@nest": true, "@reverse": true}
 
 // checkKeywordKeys refuses a key of keyword form ("@" then letters) that
-// expansion would drop, outside @context values.
+// expansion would drop, outside @context values, and the value objects it
+// drops: one whose @value is null, and one with @language but no @value
+// (jsonld.js's safe mode: "null @value value", "object with only
+// @language"), which would otherwise stay, unsigned, in the document.
 func checkKeywordKeys(v any) error {
 	switch t := v.(type) {
 	case []any:
@@ -1045,6 +1058,12 @@ func checkKeywordKeys(v any) error {
 			}
 		}
 	case map[string]any:
+		if value, ok := t["@value"]; ok && value == nil && t["@type"] != "@json" {
+			return fmt.Errorf("%w: a value object with a null @value would be dropped", ErrUndefinedTerm)
+		}
+		if _, lang := t["@language"]; lang && onlyKeys(t, "@language", "@direction", "@index") {
+			return fmt.Errorf("%w: a value object with @language and no @value would be dropped", ErrUndefinedTerm)
+		}
 		for k, e := range t {
 			if k == "@context" {
 				continue
