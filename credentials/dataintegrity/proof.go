@@ -12,6 +12,7 @@ import (
 
 	"github.com/trustid-cn/trustid/credentials/jsonld"
 	"github.com/trustid-cn/trustid/credentials/multikey"
+	"github.com/trustid-cn/trustid/internal/xsdtime"
 )
 
 // ProofType is the only proof type this package creates and accepts.
@@ -582,9 +583,13 @@ func (p *parsedProof) checkCanon(docContext any, docCanon string, pub crypto.Pub
 
 func formatTime(t time.Time) string { return t.UTC().Truncate(time.Second).Format(time.RFC3339) }
 
-// parseTime reads an XML Schema dateTime that names its time zone
-// (RFC 3339 with optional fractional seconds).
+// parseTime reads an XML Schema dateTimeStamp (VC Data Integrity 1.0
+// §2.1: created and expires), refusing what time.Parse alone would take
+// (a comma before the fraction, an offset beyond 14:00).
 func parseTime(s string) (time.Time, error) {
+	if !xsdtime.IsDateTimeStamp(s) {
+		return time.Time{}, errors.New("not an XML Schema dateTimeStamp")
+	}
 	return time.Parse(time.RFC3339Nano, s)
 }
 

@@ -402,7 +402,10 @@ func (v *Verifier) checkFields(p *parsedProof, exp expect, controller string) er
 	if exp.challenge != "" && p.challenge != exp.challenge {
 		return ErrChallenge
 	}
-	if exp.domain != "" && !slices.Contains(p.domains, exp.domain) {
+	// §4.4: the verifier's domain and the proof's must be the same set
+	// (a string is a set of one): a proof for this verifier and others
+	// is refused.
+	if exp.domain != "" && (len(p.domains) == 0 || slices.ContainsFunc(p.domains, func(d string) bool { return d != exp.domain })) {
 		return ErrDomain
 	}
 	if exp.purpose == PurposeAuthentication && controller == "" && !isDIDKeyLike(p.vm) {

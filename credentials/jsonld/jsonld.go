@@ -766,7 +766,8 @@ func mapErr(err error) error {
 // language tag must be one json-gold keeps: its toRDF silently drops a
 // statement whose http(s) IRI fails its URL check or whose language tag
 // is malformed, and a dropped statement would be left out of what is
-// signed. Such input is refused instead.
+// signed. Such input is refused instead, as are a value's @direction and
+// a property that is a blank node identifier, which toRDF leaves out.
 func checkIRIs(v any) error {
 	switch t := v.(type) {
 	case []any:
@@ -800,8 +801,22 @@ func checkIRIs(v any) error {
 				if s, _ := e.(string); !languageTag.MatchString(s) {
 					return fmt.Errorf("%w: malformed language tag", ErrInvalid)
 				}
-			case "@value", "@direction", "@index":
+			case "@direction":
+				// JSON-LD to RDF without rdfDirection (as RDFC-1.0 suites
+				// run it) drops a base direction, which the proof would
+				// then not cover (VC Data Integrity 1.0 §2.4.1, "MUST throw
+				// an error ... when data is dropped by a JSON-LD
+				// processor"; jsonld.js's safe mode: "rdfDirection not
+				// set").
+				return fmt.Errorf("%w: @direction is left out of the canonical form, so no proof covers it", ErrInvalid)
+			case "@value", "@index":
 			default:
+				if strings.HasPrefix(k, "_:") {
+					// A blank node as a property (a "_:x" key): RDF has
+					// no such predicate and toRDF drops the statement
+					// (jsonld.js's safe mode: "blank node predicate").
+					return fmt.Errorf("%w: a property is a blank node identifier, which RDF leaves out", ErrUndefinedTerm)
+				}
 				if !strings.HasPrefix(k, "@") && !absolute(k) {
 					return fmt.Errorf("%w: property", ErrRelativeIRI)
 				}
@@ -1011,6 +1026,16 @@ func issuerDependent(v any) string {
 	return ""
 }
 
+// onlyKeys reports whether every key of m is one of keys.
+func onlyKeys(m map[string]any, keys ...string) bool {
+	for k := range m {
+		if !slices.Contains(keys, k) {
+			return false
+		}
+	}
+	return true
+}
+
 // documentKeywords are the keywords a member of a document (outside
 // @context) may be: JSON-LD 1.1 expansion silently drops any other key of
 // keyword form, and json-gold treats its framing keywords (@none,
@@ -1020,7 +1045,10 @@ var documentKeywords = map[string]bool{"@context": true, "@id": true, "@type": t
 	"@included": true, "@index": true, "@nest": true, "@reverse": true}
 
 // checkKeywordKeys refuses a key of keyword form ("@" then letters) that
-// expansion would drop, outside @context values.
+// expansion would drop, outside @context values, and the value objects it
+// drops: one whose @value is null, and one with @language but no @value
+// (jsonld.js's safe mode: "null @value value", "object with only
+// @language"), which would otherwise stay, unsigned, in the document.
 func checkKeywordKeys(v any) error {
 	switch t := v.(type) {
 	case []any:
@@ -1030,6 +1058,12 @@ func checkKeywordKeys(v any) error {
 			}
 		}
 	case map[string]any:
+		if value, ok := t["@value"]; ok && value == nil && t["@type"] != "@json" {
+			return fmt.Errorf("%w: a value object with a null @value would be dropped", ErrUndefinedTerm)
+		}
+		if _, lang := t["@language"]; lang && onlyKeys(t, "@language", "@direction", "@index") {
+			return fmt.Errorf("%w: a value object with @language and no @value would be dropped", ErrUndefinedTerm)
+		}
 		for k, e := range t {
 			if k == "@context" {
 				continue

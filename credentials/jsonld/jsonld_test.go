@@ -3,8 +3,10 @@ package jsonld
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"math"
 	"os"
 	"reflect"
+	"slices"
 
 	"errors"
 	"fmt"
@@ -181,6 +183,9 @@ func FuzzCanonicalize(f *testing.F) {
 			t.Fatalf("second canonicalization differs: %v", err)
 		}
 		checkExpansion(t, doc)
+		if expanded, _ := Expand(doc); hasWideInteger(expanded) || hasJSONLiteral(expanded) {
+			return // json-gold is wrong there (TestWideIntegers, TestJSONLiterals)
+		}
 		if c := jsonGoldCanonical(t, doc); a != c {
 			t.Fatalf("our toRDF differs from json-gold's:\nours %q\ntheirs %q", a, c)
 		}
@@ -295,7 +300,7 @@ func TestToRDFMatchesJSONGold(t *testing.T) {
 		`{"@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
 		  "type": "VerifiablePresentation", "holder": "did:example:h",
 		  "verifiableCredential": [{"@context": "https://www.w3.org/ns/credentials/v2", "type": "VerifiableCredential", "issuer": "did:example:i", "credentialSubject": {"name": "n"}}]}`,
-		// @json literals take json-gold's own path.
+		// An @json object literal (json-gold canonicalizes objects right).
 		`{"@context": ["https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"],
 		  "type": "VerifiableCredential", "credentialSubject": {"j": {"@value": {"b": [1, 2], "a": null}, "@type": "@json"}}}`,
 	}
@@ -718,4 +723,50 @@ func BenchmarkCheckInlineContexts(b *testing.B) {
 			}
 		})
 	}
+}
+
+// hasWideInteger reports whether expanded JSON-LD holds, outside @json
+// literals, an integral number that json-gold's toRDF writes wrongly (as
+// a double): of magnitude 2^63 or more and below 10^21.
+func hasWideInteger(v any) bool {
+	switch t := v.(type) {
+	case []any:
+		return slices.ContainsFunc(t, hasWideInteger)
+	case map[string]any:
+		if t["@type"] == "@json" {
+			return false
+		}
+		for _, e := range t {
+			if hasWideInteger(e) {
+				return true
+			}
+		}
+	case float64:
+		a := math.Abs(t)
+		return a == math.Trunc(a) && a >= 1<<63 && a < 1e21
+	}
+	return false
+}
+
+// hasJSONLiteral reports whether expanded JSON-LD holds an @json literal,
+// which json-gold's toRDF canonicalizes only when it is an object.
+func hasJSONLiteral(v any) bool {
+	switch t := v.(type) {
+	case []any:
+		for _, e := range t {
+			if hasJSONLiteral(e) {
+				return true
+			}
+		}
+	case map[string]any:
+		if t["@type"] == "@json" {
+			return true
+		}
+		for _, e := range t {
+			if hasJSONLiteral(e) {
+				return true
+			}
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package jsonld
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,13 +16,13 @@ import (
 // gives json-gold's dataset for the input Expand accepts but skips its
 // per-statement URL check (a regular expression that took most of the
 // canonicalization time), which checkIRIs has already applied once per
-// distinct IRI. Documents with @json literals go through json-gold's own
-// toRDF (it canonicalizes their JSON).
+// distinct IRI. It departs from json-gold's where json-gold is wrong:
+// integers from 2^63 (see literal) and @json literals, which json-gold
+// canonicalizes only when they are objects (an array or a number became
+// the text of its error, the same for every value, so a proof covered
+// none of them; a string was read as JSON text).
 func toRDF(expanded []any) (*ld.RDFDataset, error) {
 	api := ld.NewJsonLdApi()
-	if hasJSONLiteral(expanded) {
-		return api.ToRDF(expanded, options())
-	}
 	issuer := ld.NewIdentifierIssuer("_:b")
 	nodeMap := map[string]any{"@default": map[string]any{}}
 	if _, err := api.GenerateNodeMap(expanded, nodeMap, "@default", issuer, "", "", nil); err != nil {
@@ -105,11 +106,19 @@ func nodeOf(id string) ld.Node {
 	return ld.NewIRI(id)
 }
 
-// literal converts a value object: booleans to xsd:boolean, integral
+// literal converts a value object: an @json value to an rdf:JSON
+// literal of its canonical JSON (RFC 8785), booleans to xsd:boolean, integral
 // numbers to xsd:integer, other numbers (or any typed xsd:double) to the
 // canonical xsd:double, strings to xsd:string or rdf:langString.
 func literal(m map[string]any) (ld.Node, error) {
 	datatype, _ := m["@type"].(string)
+	if datatype == "@json" {
+		var b strings.Builder
+		if err := canonicalJSON(&b, m["@value"]); err != nil {
+			return nil, err
+		}
+		return ld.NewLiteral(b.String(), ld.RDFJSONLiteral, ""), nil
+	}
 	or := func(def string) string {
 		if datatype != "" {
 			return datatype
@@ -120,10 +129,17 @@ func literal(m map[string]any) (ld.Node, error) {
 	case bool:
 		return ld.NewLiteral(strconv.FormatBool(v), or(ld.XSDBoolean), ""), nil
 	case float64:
-		if v != float64(int64(v)) || datatype == ld.XSDDouble {
+		// JSON-LD 1.1 §8.6 (Object to RDF): a number with a fractional
+		// part or of magnitude 10^21 or more is an xsd:double, any other
+		// an xsd:integer, written in full (as jsonld.js's toFixed(0);
+		// json-gold's int64 conversion made doubles of integers from 2^63).
+		if v != math.Trunc(v) || math.Abs(v) >= 1e21 || datatype == ld.XSDDouble {
 			return ld.NewLiteral(ld.GetCanonicalDouble(v), or(ld.XSDDouble), ""), nil
 		}
-		return ld.NewLiteral(strconv.FormatInt(int64(v), 10), or(ld.XSDInteger), ""), nil
+		if v == 0 {
+			v = 0 // -0 is written 0
+		}
+		return ld.NewLiteral(strconv.FormatFloat(v, 'f', 0, 64), or(ld.XSDInteger), ""), nil
 	case string:
 		if lang, ok := m["@language"].(string); ok {
 			return ld.NewLiteral(v, or(ld.RDFLangString), lang), nil
@@ -160,27 +176,6 @@ func listToRDF(list []any, issuer *ld.IdentifierIssuer, graph string, quads []*l
 		subject = next
 	}
 	return head, quads, nil
-}
-
-func hasJSONLiteral(v any) bool {
-	switch t := v.(type) {
-	case []any:
-		for _, e := range t {
-			if hasJSONLiteral(e) {
-				return true
-			}
-		}
-	case map[string]any:
-		if t["@type"] == "@json" {
-			return true
-		}
-		for _, e := range t {
-			if hasJSONLiteral(e) {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 // relativeIRIs caches ld.IsRelativeIri by value (a URL parse each) for

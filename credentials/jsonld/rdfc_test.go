@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -830,4 +831,123 @@ func TestRDFCRepeatedRelated(t *testing.T) {
 		t.Fatalf("corpus: %d of %d datasets where rdf-canonize misses the least path", differ, len(sets))
 	}
 	t.Logf("rdf-canonize differs from RDFC-1.0 on %d of %d", differ, len(sets))
+}
+
+// TestDirectionRefused: a value's base direction (@direction, as VC 2.0
+// §11.1 writes name and description) has no place in the RDF that
+// RDFC-1.0 suites canonicalize (no rdfDirection), so it would be left out
+// of what a proof covers and could be flipped under a valid signature.
+// VC Data Integrity 1.0 §2.4.1 asks for an error when a JSON-LD processor
+// drops data (jsonld.js's safe mode: "rdfDirection not set"); the same
+// document without @direction canonicalizes.
+func TestDirectionRefused(t *testing.T) {
+	for _, name := range []string{
+		`{"@value": "x", "@direction": "rtl"}`,
+		`{"@value": "x", "@language": "ar", "@direction": "rtl"}`,
+		`[{"@value": "x", "@language": "en"}, {"@value": "y", "@direction": "ltr"}]`,
+	} {
+		doc := `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+			"name": ` + name + `, "credentialSubject": {"id": "did:example:s"}}`
+		if out, err := Canonicalize(mustParse(t, doc)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: %v\n%s", name, err, out)
+		}
+		if err := CheckDefinedTerms(mustParse(t, doc)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("CheckDefinedTerms %s: %v", name, err)
+		}
+	}
+	doc := `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+		"name": {"@value": "x", "@language": "ar"}, "credentialSubject": {"id": "did:example:s"}}`
+	if _, err := Canonicalize(mustParse(t, doc)); err != nil {
+		t.Errorf("without @direction: %v", err)
+	}
+}
+
+// TestBlankNodePropertyRefused: a member whose key is a blank node
+// identifier ("_:x") expands to a blank-node property, which RDF has no
+// statement for: toRDF drops it, so a proof would not cover it while the
+// member stayed in the document (jsonld.js's safe mode refuses it, "blank
+// node predicate"). It is refused wherever it is, as an inline context's
+// term for one is.
+func TestBlankNodePropertyRefused(t *testing.T) {
+	for _, doc := range []string{
+		`{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+			"credentialSubject": {"id": "did:example:s", "_:degree": "PhD"}}`,
+		`{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+			"credentialSubject": {"id": "did:example:s", "https://schema.org/knows": {"_:x": {"@value": "y"}}}}`,
+		`{"@context": ["https://www.w3.org/ns/credentials/v2", {"degree": "_:degree"}], "type": "VerifiableCredential", "issuer": "did:example:i",
+			"credentialSubject": {"id": "did:example:s", "degree": "PhD"}}`,
+		`{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+			"credentialSubject": {"id": "did:example:s", "@reverse": {"_:r": {"id": "did:example:t"}}}}`,
+	} {
+		if out, err := Canonicalize(mustParse(t, doc)); !errors.Is(err, ErrUndefinedTerm) {
+			t.Errorf("%s: %v\n%s", doc, err, out)
+		}
+	}
+	// A blank node as a subject or object stays what it was.
+	doc := `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+		"credentialSubject": {"id": "_:s", "https://schema.org/knows": {"id": "_:o"}}}`
+	if _, err := Canonicalize(mustParse(t, doc)); err != nil {
+		t.Errorf("blank subject and object: %v", err)
+	}
+}
+
+// TestWideIntegers: an integral number below 10^21 is an xsd:integer
+// written in full, whatever its size (JSON-LD 1.1 §8.6, Object to RDF),
+// as jsonld.js (Digital Bazaar) writes it; json-gold, converting through
+// int64, made doubles of those from 2^63, so a proof over such a number
+// did not verify across the two.
+func TestWideIntegers(t *testing.T) {
+	for n, want := range map[string]string{
+		"1":                     `"1"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"1.0":                   `"1"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"-0":                    `"0"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"9007199254740993":      `"9007199254740992"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"9223372036854775807":   `"9223372036854775808"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"-9223372036854775809":  `"-9223372036854775808"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"1e20":                  `"100000000000000000000"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"-1e19":                 `"-10000000000000000000"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"12345678901234567890":  `"12345678901234567168"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"123456789012345680000": `"123456789012345683968"^^<http://www.w3.org/2001/XMLSchema#integer>`,
+		"1e21":                  `"1.0E21"^^<http://www.w3.org/2001/XMLSchema#double>`,
+		"2.5":                   `"2.5E0"^^<http://www.w3.org/2001/XMLSchema#double>`,
+	} {
+		doc := `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+			"credentialSubject": {"id": "did:example:s", "https://schema.org/n": ` + n + `}}`
+		out, err := Canonicalize(mustParse(t, doc))
+		if line := "<did:example:s> <https://schema.org/n> " + want + " .\n"; err != nil || !strings.Contains(out, line) {
+			t.Errorf("%s: %v\n%s\nwant %s", n, err, out, line)
+		}
+	}
+}
+
+// TestJSONLiterals: an @json value, whatever its JSON type, becomes an
+// rdf:JSON literal of its canonical JSON (JSON-LD 1.1 §8.6, RFC 8785).
+// testdata/json-literals.json holds values (as JSON text) with the N-Quad
+// Digital Bazaar's jsonld.js 9.0.0 writes for them (safe mode); json-gold
+// canonicalized only objects, wrote the text of its own error for an
+// array or a number (the same for every array, so a proof covered none
+// of its content) and read a string as JSON text (the string "{\"a\":1}"
+// and the object {"a":1} gave one literal).
+func TestJSONLiterals(t *testing.T) {
+	raw, err := os.ReadFile("testdata/json-literals.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vectors []struct{ Value, NQuad string }
+	if err := json.Unmarshal(raw, &vectors); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[string]string{}
+	for _, v := range vectors {
+		doc := `{"@context": ["https://www.w3.org/ns/credentials/v2"], "type": "VerifiableCredential", "issuer": "did:example:i",
+			"credentialSubject": {"id": "did:example:a", "https://schema.org/j": {"@value": ` + v.Value + `, "@type": "@json"}}}`
+		out, err := Canonicalize(mustParse(t, doc))
+		if err != nil || !strings.Contains(out, v.NQuad+"\n") {
+			t.Errorf("%s: %v\n%s\nwant %s", v.Value, err, out, v.NQuad)
+		}
+		if other, dup := seen[out]; dup {
+			t.Errorf("%s and %s canonicalize alike", v.Value, other)
+		}
+		seen[out] = v.Value
+	}
 }
