@@ -1,6 +1,7 @@
 package jsonld
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -8,6 +9,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/gowebpki/jcs"
 	"github.com/piprate/json-gold/ld"
 )
 
@@ -113,11 +115,16 @@ func nodeOf(id string) ld.Node {
 func literal(m map[string]any) (ld.Node, error) {
 	datatype, _ := m["@type"].(string)
 	if datatype == "@json" {
-		var b strings.Builder
-		if err := canonicalJSON(&b, m["@value"]); err != nil {
-			return nil, err
+		// RFC 8785 (JCS) by gowebpki/jcs: json-gold canonicalized only
+		// objects, and wrote its own error's text for anything else.
+		raw, err := json.Marshal(m["@value"])
+		if err == nil {
+			raw, err = jcs.Transform(raw)
 		}
-		return ld.NewLiteral(b.String(), ld.RDFJSONLiteral, ""), nil
+		if err != nil {
+			return nil, fmt.Errorf("%w: a JSON literal: %v", ErrInvalid, err)
+		}
+		return ld.NewLiteral(string(raw), ld.RDFJSONLiteral, ""), nil
 	}
 	or := func(def string) string {
 		if datatype != "" {

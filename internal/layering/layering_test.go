@@ -335,6 +335,8 @@ var sdkModules = []string{
 	"github.com/piprate/json-gold",
 	"github.com/pquerna/cachecontrol",
 	"github.com/cayleygraph/quad",
+	// RFC 8785 for the @json literals a proof signs (credentials/jsonld).
+	"github.com/gowebpki/jcs",
 	"golang.org/x/crypto",
 	"golang.org/x/text",
 }
