@@ -1,0 +1,277 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/auth"
+)
+
+// Secrets a careless client puts in bad requests: a GB 11643 sample
+// number, a PIN and a bearer token; no answer may echo them.
+const (
+	badInputIDNumber = "11010519491231002X"
+	badInputPIN      = "135790"
+	badInputToken    = "sekret-bearer-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+)
+
+// badRequest is one malformed request sent to a route.
+type badRequest struct {
+	name, ctype, body string
+	header            http.Header
+	path              string // replaces the route's path when set
+}
+
+// TestBadInputEveryRoute sends every route a node serves (--demo
+// included) malformed requests: wrong method, wrong or missing
+// Content-Type, empty or non-JSON bodies, JSON of the wrong type at the
+// top and in each documented member, huge numbers, deep nesting, invalid
+// UTF-8, unknown and repeated members, oversize bodies, bad path and
+// query parameters, bad Authorization headers. Each must get a 4xx
+// (never a 5xx, never a 2xx for a malformed body) with the error body
+// (TestMain's transport holds the body to api/openapi.json), and no
+// answer or log line may echo the ID number, PIN or token sent.
+func TestBadInputEveryRoute(t *testing.T) {
+	n := startAuthNode(t, "--demo")
+	adminKey := n.addClient("rp-admin", "SM2", strings.Join(auth.Scopes, ","))
+	n.addClient("rp-target", "SM2", "qr:redeem")
+	admin := n.token("rp-admin", adminKey)
+	routes := n.routes(admin)
+	sort.Slice(routes, func(i, j int) bool { return routes[i].Pattern < routes[j].Pattern })
+
+	var doc struct {
+		Paths map[string]map[string]json.RawMessage
+	}
+	if err := json.Unmarshal(api.OpenAPI(), &doc); err != nil {
+		t.Fatal(err)
+	}
+	var root map[string]any
+	json.Unmarshal(api.OpenAPI(), &root)
+
+	for _, r := range routes {
+		if r.Pattern == "GET /metrics" {
+			continue // Prometheus's own handler, not the API's error model
+		}
+		method, path := requestFor(r.Pattern)
+		_, docPath, _ := strings.Cut(r.Pattern, " ")
+		docPath = strings.TrimSuffix(docPath, "{$}")
+		var op map[string]any
+		json.Unmarshal(doc.Paths[docPath][strings.ToLower(method)], &op)
+		ctype, props := requestShape(root, op)
+		token := ""
+		if r.Scope != "" {
+			token = admin
+		}
+		for _, c := range badRequestsFor(method, path, ctype, props) {
+			h := http.Header{}
+			for k, v := range c.header {
+				h[k] = v
+			}
+			if token != "" && h.Get("Authorization") == "" && c.header["Authorization"] == nil {
+				h.Set("Authorization", "Bearer "+token)
+			}
+			if c.ctype != "" {
+				h.Set("Content-Type", c.ctype)
+			}
+			p := path
+			if c.path != "" {
+				p = c.path
+			}
+			m := method
+			if c.name == "wrong method" {
+				m = "PATCH"
+			}
+			code, body, hdr := rawDo(t, n, m, p, h, c.body)
+			what := fmt.Sprintf("%s (%s %s)", r.Pattern, c.name, p)
+			auth := strings.HasPrefix(c.name, "auth:")
+			garbage := c.name == "wrong method" || auth && r.Scope != "" ||
+				strings.HasPrefix(ctype, "application/json") && !auth ||
+				ctype != "" && c.path == "" && c.header == nil
+			switch {
+			case code >= 500:
+				t.Errorf("%s: %d %.200s", what, code, body)
+			case code < 400 && garbage:
+				t.Errorf("%s: %d for a malformed request: %.200s", what, code, body)
+			}
+			if code >= 400 && strings.HasPrefix(hdr.Get("Content-Type"), "application/json") {
+				var e struct {
+					Error       string `json:"error"`
+					Description string `json:"error_description"`
+				}
+				if err := json.Unmarshal(body, &e); err != nil || e.Error == "" {
+					t.Errorf("%s: %d error body without a code: %.200s", what, code, body)
+				}
+			}
+			for _, secret := range []string{badInputIDNumber, badInputPIN, badInputToken} {
+				if strings.Contains(string(body), secret) || strings.Contains(fmt.Sprint(hdr), secret) {
+					t.Errorf("%s: %d answer echoes %q: %.300s", what, code, secret, body)
+				}
+			}
+		}
+	}
+	for _, secret := range []string{badInputIDNumber, badInputPIN, badInputToken} {
+		if strings.Contains(n.logs.String(), secret) {
+			for _, l := range strings.Split(n.logs.String(), "\n") {
+				if strings.Contains(l, secret) {
+					t.Errorf("the node's log holds %q: %.400s", secret, l)
+				}
+			}
+		}
+	}
+}
+
+// rawDo sends a request and returns its status, raw body and header.
+func rawDo(t *testing.T, n *authNode, method, path string, h http.Header, body string) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, n.base+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	req.Header = h
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, raw, resp.Header
+}
+
+// requestShape returns an operation's request media type and its
+// schema's top-level members with their types ("" for any).
+func requestShape(root, op map[string]any) (string, map[string]string) {
+	rb, _ := deref(root, op["requestBody"]).(map[string]any)
+	content, _ := rb["content"].(map[string]any)
+	for ctype, v := range content {
+		media, _ := v.(map[string]any)
+		schema, _ := deref(root, media["schema"]).(map[string]any)
+		props := map[string]string{}
+		collectProps(root, schema, props)
+		return ctype, props
+	}
+	return "", nil
+}
+
+func collectProps(root map[string]any, schema map[string]any, props map[string]string) {
+	if schema == nil {
+		return
+	}
+	if p, ok := schema["properties"].(map[string]any); ok {
+		for name, s := range p {
+			sm, _ := deref(root, s).(map[string]any)
+			typ, _ := sm["type"].(string)
+			props[name] = typ
+		}
+	}
+	for _, k := range []string{"allOf", "oneOf", "anyOf"} {
+		list, _ := schema[k].([]any)
+		for _, s := range list {
+			sm, _ := deref(root, s).(map[string]any)
+			collectProps(root, sm, props)
+		}
+	}
+}
+
+func deref(root map[string]any, v any) any {
+	for i := 0; i < 10; i++ {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return v
+		}
+		ref, ok := m["$ref"].(string)
+		if !ok {
+			return v
+		}
+		var cur any = root
+		for _, part := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
+			part = strings.ReplaceAll(strings.ReplaceAll(part, "~1", "/"), "~0", "~")
+			cm, _ := cur.(map[string]any)
+			cur = cm[part]
+		}
+		v = cur
+	}
+	return v
+}
+
+// wrongValue is a value of another JSON type than typ, holding a secret
+// where it can.
+func wrongValue(typ string) []string {
+	switch typ {
+	case "string":
+		return []string{"123456789012345678901234567890", "true", `{"n":"` + badInputIDNumber + `"}`, `["` + badInputPIN + `"]`}
+	case "integer", "number":
+		return []string{`"` + badInputIDNumber + `"`, "1e999999", "-99999999999999999999999999", "1.5", "true"}
+	case "boolean":
+		return []string{`"` + badInputPIN + `"`, "1"}
+	case "array":
+		return []string{`"` + badInputIDNumber + `"`, "{}", "1"}
+	case "object":
+		return []string{`"` + badInputIDNumber + `"`, "[]", "1"}
+	}
+	return []string{"1e999999"}
+}
+
+func badRequestsFor(method, path, ctype string, props map[string]string) []badRequest {
+	var cs []badRequest
+	add := func(name, ct, body string) { cs = append(cs, badRequest{name: name, ctype: ct, body: body}) }
+	cs = append(cs, badRequest{name: "wrong method"})
+	switch {
+	case strings.HasPrefix(ctype, "application/json"):
+		add("empty body", ctype, "")
+		add("no content type", "", `{}`)
+		add("text/plain", "text/plain", `{}`)
+		add("form", "application/x-www-form-urlencoded", "pin="+badInputPIN)
+		add("not JSON", ctype, "pin="+badInputPIN+"&number="+badInputIDNumber)
+		add("truncated", ctype, `{"number":"`+badInputIDNumber)
+		for _, top := range []string{"[]", `"` + badInputIDNumber + `"`, "1", "null", "true", "1e999999"} {
+			add("top "+top, ctype, top)
+		}
+		add("deep nesting", ctype, strings.Repeat(`{"a":`, 100000)+"1"+strings.Repeat("}", 100000))
+		add("deep array", ctype, strings.Repeat("[", 100000)+strings.Repeat("]", 100000))
+		add("invalid UTF-8 name", ctype, "{\"\xff\xfe\":1}")
+		add("unknown member", ctype, `{"zz_`+badInputIDNumber+`":"`+badInputPIN+`"}`)
+		add("oversize", ctype, `{"x":"`+strings.Repeat("a", 2<<20)+`"}`)
+		add("trailing data", ctype, `{} {}`)
+		add("lone surrogate", ctype, `{"x":"\ud800"}`)
+		names := make([]string, 0, len(props))
+		for p := range props {
+			names = append(names, p)
+		}
+		sort.Strings(names)
+		for _, p := range names {
+			for _, v := range wrongValue(props[p]) {
+				add("member "+p+"="+v, ctype, `{"`+p+`":`+v+`}`)
+			}
+			add("invalid UTF-8 in "+p, ctype, "{\""+p+"\":\"\xff"+badInputIDNumber+"\"}")
+			add("duplicate "+p, ctype, `{"`+p+`":"`+badInputPIN+`","`+p+`":"`+badInputPIN+`"}`)
+			add("case "+p, ctype, `{"`+strings.ToUpper(p)+`":"`+badInputPIN+`"}`)
+		}
+	case ctype == "application/x-www-form-urlencoded":
+		add("bad escape", ctype, "pin=%zz"+badInputPIN)
+		add("JSON", "application/json", `{"pin":"`+badInputPIN+`"}`)
+		add("oversize", ctype, "x="+strings.Repeat("a", 2<<20))
+	}
+	// Bad path parameters, when the route has one.
+	if strings.Contains(path, "rp-target") {
+		for _, v := range []string{badInputIDNumber, "%ff%fe", strings.Repeat("a", 5000), "%00", "a%2Fb", "%20"} {
+			cs = append(cs, badRequest{name: "path " + v[:min(len(v), 10)], path: strings.ReplaceAll(path, "rp-target", v)})
+		}
+	}
+	// Bad query parameters.
+	for _, q := range []string{"?x=%zz", "?id_number=" + badInputIDNumber + "&pin=" + badInputPIN, "?client_id=%ff&client_id=%fe&redirect_uri=" + badInputIDNumber} {
+		cs = append(cs, badRequest{name: "query " + q[:6], path: path + q})
+	}
+	// Bad Authorization headers.
+	for _, a := range []string{"Bearer", "Bearer ", "Basic " + badInputToken, "Bearer " + badInputToken, "Bearer " + badInputIDNumber + "." + badInputPIN + ".x",
+		"Bearer \xff\xfe", "DPoP " + badInputToken, "bearer  " + badInputToken} {
+		cs = append(cs, badRequest{name: "auth:" + a[:min(len(a), 8)], ctype: ctype, body: "{}", header: http.Header{"Authorization": {a}}})
+	}
+	cs = append(cs, badRequest{name: "auth:two", ctype: ctype, body: "{}", header: http.Header{"Authorization": {"Bearer " + badInputToken, "Bearer x"}}})
+	return cs
+}
