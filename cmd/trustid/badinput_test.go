@@ -74,7 +74,13 @@ func TestBadInputEveryRoute(t *testing.T) {
 		if r.Scope != "" {
 			token = admin
 		}
-		for _, c := range badRequestsFor(method, path, ctype, props) {
+		cases := badRequestsFor(method, path, ctype, props)
+		for _, q := range queryParams(root, op) {
+			for _, v := range []string{q + "=a&" + q + "=b", q + "=%ff%fe", q + "=" + badInputIDNumber, q + "=" + strings.Repeat("9", 5000), q + "=%00"} {
+				cases = append(cases, badRequest{name: "query param " + v[:min(len(v), 30)], path: path + "?" + v})
+			}
+		}
+		for _, c := range cases {
 			h := http.Header{}
 			for k, v := range c.header {
 				h[k] = v
@@ -115,6 +121,15 @@ func TestBadInputEveryRoute(t *testing.T) {
 				t.Errorf("%s: %d %.200s", what, code, body)
 			case code < 400 && garbage:
 				t.Errorf("%s: %d for a malformed request: %.200s", what, code, body)
+			}
+			// A 405 MUST carry Allow (RFC 9110 §15.5.6); a refused access
+			// token's 401 WWW-Authenticate (RFC 6750 §3). (A client that
+			// authenticated in the body gets none: oauth.fail.)
+			if code == 405 && hdr.Get("Allow") == "" {
+				t.Errorf("%s: 405 without Allow", what)
+			}
+			if code == 401 && strings.Contains(string(body), `"invalid_token"`) && hdr.Get("WWW-Authenticate") == "" {
+				t.Errorf("%s: 401 without WWW-Authenticate: %.200s", what, body)
 			}
 			if code >= 400 && strings.HasPrefix(hdr.Get("Content-Type"), "application/json") {
 				var e struct {
@@ -198,6 +213,19 @@ func rawDo(t *testing.T, n *authNode, method, path string, h http.Header, body s
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, raw, resp.Header
+}
+
+// queryParams returns the names of an operation's query parameters.
+func queryParams(root, op map[string]any) []string {
+	var out []string
+	list, _ := op["parameters"].([]any)
+	for _, p := range list {
+		pm, _ := deref(root, p).(map[string]any)
+		if pm["in"] == "query" {
+			out = append(out, pm["name"].(string))
+		}
+	}
+	return out
 }
 
 // requestShape returns an operation's request media type and its
