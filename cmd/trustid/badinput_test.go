@@ -26,6 +26,7 @@ const (
 	badInputIDNumber = "11010519491231002X"
 	badInputPIN      = "135790"
 	badInputToken    = "sekret-bearer-0f1e2d3c4b5a69788796a5b4c3d2e1f0"
+	badInputName     = "欧阳明月"
 )
 
 // badRequest is one malformed request sent to a route.
@@ -155,6 +156,30 @@ func TestBadInputEveryRoute(t *testing.T) {
 			}
 		}
 	}
+	// Enrollment bodies of the right shape with wrong values: a refusal
+	// names the member and the rule, never the number, name or PIN sent.
+	for _, b := range []string{
+		`{"document":{"type":"resident_id","number":"11010519491231002Y"},"name":"` + badInputName + `"}`,
+		`{"document":{"type":"resident_id","number":"1101051949123100"},"name":"` + badInputName + `"}`,
+		`{"document":{"type":"resident_id","number":"11010519491231002X"},"name":"` + badInputName + `","pin":"` + badInputPIN + `"}`,
+		`{"document":{"type":"resident_id","number":"11010519491231002X"},"name":"` + badInputName + `","pin":"13579"}`,
+		`{"document":{"type":"passport","number":"11010519491231002X"},"name":"` + badInputName + `"}`,
+		`{"document":{"type":"nonsense","number":"11010519491231002X"},"name":"` + badInputName + `"}`,
+		`{"document":{"type":"resident_id","number":"11010519491231002X","mrz":["` + badInputIDNumber + `","x"]},"name":"` + badInputName + `"}`,
+		`{"document":{"type":"resident_id","number":"11010519491231002X"},"name":"` + badInputName + `","attestation":"` + badInputIDNumber + `.x.y"}`,
+		`{"document":{"type":"resident_id","number":"11010519491231002X"},"name":"` + badInputName + `","device_key":{"kty":"EC","crv":"SM2","x":"` + badInputIDNumber + `","y":"x"}}`,
+		`{"document":{"type":"resident_id","number":"11010519491231002X"},"name":"` + badInputName + `","device_proof":"` + badInputIDNumber + `"}`,
+		`{"document":{"type":"resident_id","number":"11010519491231002X"},"name":"` + badInputIDNumber + `"}`,
+	} {
+		code, body, _ := rawDo(t, n, "POST", "/v1/enrollments", http.Header{"Authorization": {"Bearer " + admin}, "Content-Type": {"application/json"}}, b)
+		if code < 400 || code >= 500 || strings.Contains(string(body), badInputIDNumber) || strings.Contains(string(body), "1101051949123100") ||
+			strings.Contains(string(body), badInputName) || strings.Contains(string(body), badInputPIN) {
+			t.Errorf("enrollment %.120s: %d %s", b, code, body)
+		}
+		if testing.Verbose() {
+			t.Logf("enrollment %.100s: %d %s", b, code, body)
+		}
+	}
 	// A path no route serves, with an ID number in it and in its query.
 	for _, m := range []string{"GET", "POST"} {
 		code, body, _ := rawDo(t, n, m, "/v1/people/"+badInputIDNumber+"?number="+badInputIDNumber, http.Header{"Authorization": {"Bearer " + badInputToken}}, `{"pin":"`+badInputPIN+`"}`)
@@ -165,7 +190,7 @@ func TestBadInputEveryRoute(t *testing.T) {
 	// Stopped first: the access log is buffered and written out at
 	// shutdown, so the scans read every line the node wrote.
 	n.stop()
-	scan := leakcheck.New(t, badInputIDNumber, badInputToken)
+	scan := leakcheck.New(t, badInputIDNumber, badInputToken, badInputName)
 	scan.PlantLog(n.logs)
 	scan.PlantDir(n.dir)
 	if hits := append(scan.Log([]byte(n.logs.String())), scan.Dir(n.dir)...); len(hits) > 0 {
