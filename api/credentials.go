@@ -1132,9 +1132,9 @@ func (h *credentialHandlers) statusList(w http.ResponseWriter, r *http.Request) 
 			return err
 		}
 		writePublic(w, issuer.MediaTypeEmbedded, b)
-	case strings.Contains(accept, vc.MediaTypeVCJWT):
+	case acceptsExactly(accept, vc.MediaTypeVCJWT):
 		writePublic(w, vc.MediaTypeVCJWT, []byte(token))
-	case strings.Contains(accept, cose.MediaTypeVC):
+	case acceptsExactly(accept, cose.MediaTypeVC):
 		b, err := h.cfg.Issuer.SecureStatusList(r.Context(), r.PathValue("listID"), cose.MediaTypeVC)
 		if errors.Is(err, issuer.ErrUnknownFormat) {
 			return &Error{Status: http.StatusNotAcceptable, Code: "not_acceptable", Message: "this node does not secure status lists as application/vc+cose", Err: err}
@@ -1155,11 +1155,16 @@ func (h *credentialHandlers) statusList(w http.ResponseWriter, r *http.Request) 
 
 // acceptsExactly reports whether an Accept header lists mediaType itself
 // (parameters aside), not a media type it is the prefix of
-// (application/vc is not application/vc+jwt).
+// (application/vc is not application/vc+jwt), with a q above 0: q=0 is
+// "not acceptable" (RFC 9110 §12.4.2), and a range with a q off the
+// grammar is ignored, as prefersHTML ignores it.
 func acceptsExactly(accept, mediaType string) bool {
-	for _, r := range strings.Split(accept, ",") {
-		mt, _, _ := strings.Cut(r, ";")
-		if strings.EqualFold(strings.TrimSpace(mt), mediaType) {
+	for _, r := range splitUnquoted(accept, ',') {
+		params := splitUnquoted(r, ';')
+		if !strings.EqualFold(strings.TrimSpace(params[0]), mediaType) {
+			continue
+		}
+		if q, _, ok := rangeParams(params[1:]); ok && q > 0 {
 			return true
 		}
 	}

@@ -426,6 +426,14 @@ func TestVCAPIPublicDocuments(t *testing.T) {
 	if code != 200 || ct != "application/vc+jwt" || strings.Count(body, ".") != 2 {
 		t.Fatalf("status list vc+jwt %d %s", code, ct)
 	}
+	// q=0 is "not acceptable" (RFC 9110 §12.4.2): a media type the client
+	// refuses is never the one chosen.
+	for _, accept := range []string{"application/vc+jwt;q=0, application/vc+ld+json", "application/vc+cose; q=0",
+		"application/vc;q=0.000", "application/vc+jwt;q=0,*/*;q=0.5"} {
+		if code, ct, _ = get(path, accept); code != 200 || ct != "application/vc+ld+json" {
+			t.Errorf("status list, Accept %q: %d %s", accept, code, ct)
+		}
+	}
 	sdTok := strings.TrimPrefix(b2["verifiableCredential"].(map[string]any)["id"].(string), "data:application/dc+sd-jwt,")
 	sdParts := strings.Split(strings.Split(sdTok, "~")[0], ".")
 	raw, _ = base64URL(sdParts[1])

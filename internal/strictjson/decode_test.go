@@ -120,6 +120,28 @@ func TestDecodeErrorsNameNoValues(t *testing.T) {
 	}
 }
 
+// TestDecodeErrorsHideNumbersInKeys: a key is the client's data too; an
+// ID number or PIN used as one (a careless client's map keyed by ID
+// number) is hidden in every message that names keys, which reach error
+// bodies and logs; the rest of the key is named.
+func TestDecodeErrorsHideNumbersInKeys(t *testing.T) {
+	for _, in := range []string{
+		`{"11010519491231002X":"x"}`, `{"zz_11010519491231002x":"x"}`, `{"document":{"pin135790":"x"}}`,
+		`{"by_id":{"11010519491231002X":{"Type":"t"}}}`, `{"by_id":{"11010519491231002X":1}}`,
+		`{"extra":{"11010519491231002X":1,"11010519491231002x":2}}`, `{"NAME135790":"x"}`,
+	} {
+		var v target
+		err := Decode([]byte(in), &v, 1<<10)
+		if err == nil || strings.Contains(err.Error(), "135790") || strings.Contains(err.Error(), "1101051949") {
+			t.Errorf("Decode(%s): %v", in, err)
+		}
+	}
+	var v target
+	if err := Decode([]byte(`{"zz_11010519491231002X_1234":"x"}`), &v, 1<<10); err == nil || !strings.Contains(err.Error(), `"zz_***_1234"`) {
+		t.Errorf("the key is not named with its number hidden: %v", err)
+	}
+}
+
 // TestDecodeAmbiguousEmbedded: a name two embedded structs claim at one
 // depth fills nothing in encoding/json; Decode refuses it.
 func TestDecodeAmbiguousEmbedded(t *testing.T) {

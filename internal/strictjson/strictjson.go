@@ -726,12 +726,45 @@ func (s *scanner) separator(end byte) (done bool, err error) {
 	return false, s.errorf("want ',' or ']'")
 }
 
-// truncate keeps key names short in error messages.
+// truncate keeps key names short in error messages, and hides what a key
+// may hold of a person's: each run of six or more digits (with an X check
+// digit after it), the length of a PIN, an ID or a passport number, is
+// "***". A key is the client's data: {"11010519491231002X": ...} is a
+// careless request, not a reason to echo the number.
 func truncate(k string) string {
+	k = hideDigits(k)
 	if len(k) > 40 {
 		return k[:40] + "..."
 	}
 	return k
+}
+
+// hideDigits replaces each run of six or more ASCII digits in k, and an
+// 'X' or 'x' right after it, with "***".
+func hideDigits(k string) string {
+	var b strings.Builder
+	done := 0 // k[:done] is in b
+	for i := 0; i < len(k); {
+		j := i
+		for j < len(k) && k[j] >= '0' && k[j] <= '9' {
+			j++
+		}
+		if j-i < 6 {
+			i = max(j, i+1)
+			continue
+		}
+		if j < len(k) && (k[j] == 'X' || k[j] == 'x') {
+			j++
+		}
+		b.WriteString(k[done:i])
+		b.WriteString("***")
+		done, i = j, j
+	}
+	if done == 0 {
+		return k
+	}
+	b.WriteString(k[done:])
+	return b.String()
 }
 
 // common returns a shared copy of strings that recur in every credential
