@@ -402,28 +402,7 @@ func TestIssuerKeyRevokedAfterUse(t *testing.T) {
 	if got := n.verifier.CachedKeys().Len(); got != 0 {
 		t.Fatalf("%d registry keys in the verifier's key cache, want none", got)
 	}
-	key, err := n.keys.OwnerActive(rec.ID, gm.AlgSM2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range rec.Keys {
-		if rec.Keys[i].Kid == key.Kid {
-			rec.Keys[i].State = chaincode.KeyRevoked
-		}
-	}
-	if _, err := n.ch.c.PutIssuer(ctx, rec); err != nil {
-		t.Fatal(err)
-	}
-	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
-		if r, ok := n.ch.view.Issuer(rec.ID); ok {
-			if _, ok := r.VerifyingKey(key.Kid); !ok {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the view never saw the revocation")
-		}
-	}
+	revokeIssuerKeyOnChain(t, n, rec)
 	if _, err := n.verifier.VerifyCredential(ctx, iss.Token); !errors.Is(err, ErrUnknownKey) {
 		t.Errorf("credential of a revoked issuer key: %v, want ErrUnknownKey", err)
 	}
@@ -607,6 +586,27 @@ func TestAccreditAfterKeyRevokedOnTheChain(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	kid := revokeIssuerKeyOnChain(t, n, rec)
+	out, err := n.issuer.Accredit(ctx, issuer.AccreditRequest{Client: "rp-1", Name: "RP one", Types: []string{"ResidenceCredential"}, Suspended: true})
+	if err != nil {
+		t.Fatalf("suspending the issuer after a key revocation: %v", err)
+	}
+	if out.Status != chaincode.EntrySuspended {
+		t.Errorf("status %q, want suspended", out.Status)
+	}
+	for _, k := range out.Keys {
+		if k.Kid == kid && k.State != chaincode.KeyRevoked {
+			t.Errorf("revoked key is %s again", k.State)
+		}
+	}
+}
+
+// revokeIssuerKeyOnChain revokes, in rec on the chain (as an operator
+// does by hand), the issuer's active SM2 key, which the node's keystore
+// still holds as active, waits for the node's view to see it, and
+// returns its kid.
+func revokeIssuerKeyOnChain(t *testing.T, n *registryNode, rec chaincode.Issuer) string {
+	t.Helper()
 	key, err := n.keys.OwnerActive(rec.ID, gm.AlgSM2)
 	if err != nil {
 		t.Fatal(err)
@@ -616,7 +616,7 @@ func TestAccreditAfterKeyRevokedOnTheChain(t *testing.T) {
 			rec.Keys[i].State = chaincode.KeyRevoked
 		}
 	}
-	if _, err := n.ch.c.PutIssuer(ctx, rec); err != nil {
+	if _, err := n.ch.c.PutIssuer(context.Background(), rec); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {
@@ -629,16 +629,5 @@ func TestAccreditAfterKeyRevokedOnTheChain(t *testing.T) {
 			t.Fatal("the view never saw the revocation")
 		}
 	}
-	out, err := n.issuer.Accredit(ctx, issuer.AccreditRequest{Client: "rp-1", Name: "RP one", Types: []string{"ResidenceCredential"}, Suspended: true})
-	if err != nil {
-		t.Fatalf("suspending the issuer after a key revocation: %v", err)
-	}
-	if out.Status != chaincode.EntrySuspended {
-		t.Errorf("status %q, want suspended", out.Status)
-	}
-	for _, k := range out.Keys {
-		if k.Kid == key.Kid && k.State != chaincode.KeyRevoked {
-			t.Errorf("revoked key is %s again", k.State)
-		}
-	}
+	return key.Kid
 }

@@ -52,28 +52,9 @@ func (s spendNothing) MarkUsed(context.Context, string, time.Duration) error {
 // as invalid_name before anything is spent, not with an internal error
 // ("reached no assurance level") after.
 func TestEnrollNameCanonicalTooLong(t *testing.T) {
-	key := identity.VersionedKey{Version: 1, Secret: make([]byte, 32)}
-	syms, err := identity.NewDeriver(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pw, err := identity.NewPairwiseDeriver(identity.VersionedKey{Version: 1, Secret: []byte(strings.Repeat("p", 32))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	subjects, err := identity.NewBindingSubjects(pw)
-	if err != nil {
-		t.Fatal(err)
-	}
-	no := spendNothing{t}
-	s, err := New(Config{Region: "310000", Audience: "https://node.example", Documents: &identity.Validator{},
-		Symbols: syms, Subjects: subjects, Attestations: no, PINs: no, Credentials: no, Bindings: no,
-		Status: &ListStatus{}, Nonces: no})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := testService(t, nil)
 	name := strings.Repeat("ɐ", 67) // 134 bytes; upper case 201
-	_, _, err = s.Enroll(context.Background(), "client", &Request{Document: Document{Number: "11010519491231002X"}, Name: name})
+	_, _, err := s.Enroll(context.Background(), "client", &Request{Document: Document{Number: "11010519491231002X"}, Name: name})
 	var ee *EvidenceError
 	if code, _ := identity.CodeOf(err); !errors.As(err, &ee) || code != identity.CodeInvalidName {
 		t.Fatalf("enroll with a name too long in canonical form: %v, want invalid_name", err)

@@ -101,42 +101,11 @@ func TestReceiveOfferAuthorizationServerHint(t *testing.T) {
 // §12.2.4): the wallet asks for no nonce and its key proofs carry none
 // (Appendix F.1), and the credential is taken.
 func TestAcceptOfferWithoutNonceEndpoint(t *testing.T) {
-	var srv *httptest.Server
 	var proofs []string
-	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		switch r.URL.Path {
-		case "/.well-known/openid-credential-issuer":
-			json.NewEncoder(w).Encode(map[string]any{"credential_issuer": srv.URL, "credential_endpoint": srv.URL + "/credential",
-				"credential_configurations_supported": map[string]any{"a": map[string]any{"format": "jwt_vc_json",
-					"proof_types_supported": map[string]any{"jwt": map[string]any{"proof_signing_alg_values_supported": []string{"SM2"}}}}}})
-		case "/.well-known/oauth-authorization-server":
-			json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "token_endpoint": srv.URL + "/token"})
-		case "/token":
-			json.NewEncoder(w).Encode(map[string]any{"access_token": "t", "token_type": "Bearer"})
-		case "/credential":
-			var req struct {
-				Proofs struct {
-					JWT []string `json:"jwt"`
-				} `json:"proofs"`
-			}
-			json.NewDecoder(r.Body).Decode(&req)
-			proofs = append(proofs, req.Proofs.JWT...)
-			json.NewEncoder(w).Encode(map[string]any{"credentials": []any{map[string]any{"credential": "e30.e30.c2ln"}}})
-		default:
-			http.NotFound(w, r)
-		}
-	}))
-	defer srv.Close()
-	w, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
-	if err != nil {
-		t.Fatal(err)
-	}
-	offer, err := w.ReceiveOffer("openid-credential-offer://?credential_offer=" + url.QueryEscape(`{"credential_issuer":"`+srv.URL+
-		`","credential_configuration_ids":["a"],"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":{"pre-authorized_code":"c"}}}`))
-	if err != nil {
-		t.Fatal(err)
-	}
+	w, offer := fakeIssuer(t, "jwt_vc_json", 1, func(p []string) []any {
+		proofs = append(proofs, p...)
+		return []any{"e30.e30.c2ln"}
+	})
 	if _, err := w.AcceptOffer(offer, "", "", 1, NewMemoryStore()); err != nil {
 		t.Fatalf("an issuer without a nonce endpoint: %v", err)
 	}
@@ -145,7 +114,7 @@ func TestAcceptOfferWithoutNonceEndpoint(t *testing.T) {
 	}
 	var claims map[string]any
 	payload, _ := base64.RawURLEncoding.DecodeString(strings.Split(proofs[0], ".")[1])
-	if err := json.Unmarshal(payload, &claims); err != nil || claims["aud"] != srv.URL || claims["nonce"] != nil {
+	if err := json.Unmarshal(payload, &claims); err != nil || claims["aud"] != offer.Issuer() || claims["nonce"] != nil {
 		t.Errorf("key proof claims %v, want aud and no nonce", claims)
 	}
 }
@@ -215,55 +184,18 @@ func TestAcceptFewerCredentialsThanProofs(t *testing.T) {
 		{"fewer jwt_vc_json", "jwt_vc_json", func(k []any) []any { return []any{"e30.e30.c2ln"} }, false},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			var srv *httptest.Server
-			var keys []any
-			srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-				w.Header().Set("Content-Type", "application/json")
-				switch r.URL.Path {
-				case "/.well-known/openid-credential-issuer":
-					json.NewEncoder(w).Encode(map[string]any{"credential_issuer": srv.URL, "credential_endpoint": srv.URL + "/credential",
-						"batch_credential_issuance": map[string]any{"batch_size": 3},
-						"credential_configurations_supported": map[string]any{"a": map[string]any{"format": c.format,
-							"proof_types_supported": map[string]any{"jwt": map[string]any{"proof_signing_alg_values_supported": []string{"SM2"}}}}}})
-				case "/.well-known/oauth-authorization-server":
-					json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "token_endpoint": srv.URL + "/token"})
-				case "/token":
-					json.NewEncoder(w).Encode(map[string]any{"access_token": "t", "token_type": "Bearer"})
-				case "/credential":
-					var req struct {
-						Proofs struct {
-							JWT []string `json:"jwt"`
-						} `json:"proofs"`
+			w, offer := fakeIssuer(t, c.format, 3, func(proofs []string) []any {
+				var keys []any
+				for _, p := range proofs {
+					var h struct {
+						JWK any `json:"jwk"`
 					}
-					json.NewDecoder(r.Body).Decode(&req)
-					keys = nil
-					for _, p := range req.Proofs.JWT {
-						var h struct {
-							JWK any `json:"jwk"`
-						}
-						raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(p, ".")[0])
-						json.Unmarshal(raw, &h)
-						keys = append(keys, h.JWK)
-					}
-					var creds []any
-					for _, cred := range c.answer(keys) {
-						creds = append(creds, map[string]any{"credential": cred})
-					}
-					json.NewEncoder(w).Encode(map[string]any{"credentials": creds})
-				default:
-					http.NotFound(w, r)
+					raw, _ := base64.RawURLEncoding.DecodeString(strings.Split(p, ".")[0])
+					json.Unmarshal(raw, &h)
+					keys = append(keys, h.JWK)
 				}
-			}))
-			defer srv.Close()
-			w, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
-			if err != nil {
-				t.Fatal(err)
-			}
-			offer, err := w.ReceiveOffer("openid-credential-offer://?credential_offer=" + url.QueryEscape(`{"credential_issuer":"`+srv.URL+
-				`","credential_configuration_ids":["a"],"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":{"pre-authorized_code":"c"}}}`))
-			if err != nil {
-				t.Fatal(err)
-			}
+				return c.answer(keys)
+			})
 			store := NewMemoryStore()
 			ids, err := w.AcceptOffer(offer, "", "", 3, store)
 			if !c.ok {
@@ -306,4 +238,55 @@ func TestAcceptFewerCredentialsThanProofs(t *testing.T) {
 func fakeSDJWT(jwk any) string {
 	payload, _ := json.Marshal(map[string]any{"vct": "urn:x", "cnf": map[string]any{"jwk": jwk}})
 	return "e30." + base64.RawURLEncoding.EncodeToString(payload) + ".c2ln~"
+}
+
+// fakeIssuer serves an OID4VCI issuer without a nonce endpoint, of one
+// configuration "a" of format (batches up to batch), whose credential
+// endpoint answers with the credentials answer gives for the request's
+// key proofs, and returns a wallet holding its pre-authorized offer.
+func fakeIssuer(t *testing.T, format string, batch int, answer func(proofs []string) []any) (*Holder, *CredentialOffer) {
+	t.Helper()
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/.well-known/openid-credential-issuer":
+			meta := map[string]any{"credential_issuer": srv.URL, "credential_endpoint": srv.URL + "/credential",
+				"credential_configurations_supported": map[string]any{"a": map[string]any{"format": format,
+					"proof_types_supported": map[string]any{"jwt": map[string]any{"proof_signing_alg_values_supported": []string{"SM2"}}}}}}
+			if batch > 1 {
+				meta["batch_credential_issuance"] = map[string]any{"batch_size": batch}
+			}
+			json.NewEncoder(w).Encode(meta)
+		case "/.well-known/oauth-authorization-server":
+			json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "token_endpoint": srv.URL + "/token"})
+		case "/token":
+			json.NewEncoder(w).Encode(map[string]any{"access_token": "t", "token_type": "Bearer"})
+		case "/credential":
+			var req struct {
+				Proofs struct {
+					JWT []string `json:"jwt"`
+				} `json:"proofs"`
+			}
+			json.NewDecoder(r.Body).Decode(&req)
+			var creds []any
+			for _, c := range answer(req.Proofs.JWT) {
+				creds = append(creds, map[string]any{"credential": c})
+			}
+			json.NewEncoder(w).Encode(map[string]any{"credentials": creds})
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	w, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	offer, err := w.ReceiveOffer("openid-credential-offer://?credential_offer=" + url.QueryEscape(`{"credential_issuer":"`+srv.URL+
+		`","credential_configuration_ids":["a"],"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":{"pre-authorized_code":"c"}}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return w, offer
 }
