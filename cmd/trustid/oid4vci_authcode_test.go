@@ -432,6 +432,10 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	if err != nil || lrC.ACR != "L3" {
 		t.Fatalf("carol's L3 session: %+v %v", lrC, err)
 	}
+	// The app is told what the login is for, not only the wallet's name.
+	if !strings.HasPrefix(lrC.Purpose, "receive ") || !strings.Contains(lrC.Purpose, " from ") {
+		t.Errorf("carol's wallet is not told the session's purpose: %q", lrC.Purpose)
+	}
 	if err := carol.ApproveLogin(sessC, lrC.Challenge, "", "000000"); !errors.Is(err, sdkwallet.ErrApprovalRefused) || !strings.Contains(err.Error(), "wrong PIN; 4 attempts left") {
 		t.Errorf("L3 offer approved with a wrong PIN: %v", err)
 	}

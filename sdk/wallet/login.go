@@ -20,10 +20,14 @@ import (
 // LoginRequest is what a scan-to-login session asks of the holder, to show
 // before approving: the relying party, the claims it asks for
 // (comma-separated), the assurance level ("L2".."L4"), the challenge the
-// approval signs and when the session expires (Unix seconds).
+// approval signs and when the session expires (Unix seconds). Purpose,
+// when not empty, says what the login is for when it is not a login to
+// the relying party (e.g. "receive ResidenceCredential from bureau", an
+// OID4VCI offer): the app must show it with ClientName.
 type LoginRequest struct {
 	ClientID   string
 	ClientName string
+	Purpose    string
 	Claims     string
 	ACR        string
 	Challenge  string
@@ -54,6 +58,7 @@ func (w *Holder) DescribeLogin(sessionURL string) (*LoginRequest, error) {
 	var r struct {
 		ClientID   string    `json:"client_id"`
 		ClientName string    `json:"client_name"`
+		Purpose    string    `json:"purpose"`
 		Claims     []string  `json:"claims"`
 		ACR        string    `json:"acr"`
 		Challenge  string    `json:"challenge"`
@@ -62,7 +67,7 @@ func (w *Holder) DescribeLogin(sessionURL string) (*LoginRequest, error) {
 	if err := json.Unmarshal(body, &r); err != nil || r.Challenge == "" {
 		return nil, fmt.Errorf("wallet: the login session answer is not one (%v)", err)
 	}
-	return &LoginRequest{ClientID: r.ClientID, ClientName: r.ClientName, Claims: strings.Join(r.Claims, ","), ACR: r.ACR,
+	return &LoginRequest{ClientID: r.ClientID, ClientName: r.ClientName, Purpose: r.Purpose, Claims: strings.Join(r.Claims, ","), ACR: r.ACR,
 		Challenge: r.Challenge, ExpiresAt: r.ExpiresAt.Unix()}, nil
 }
 

@@ -405,6 +405,27 @@ func TestLoginSessionUnderNodePath(t *testing.T) {
 	}
 }
 
+// TestDescribeLoginPurpose: a session that is not a login to the party
+// (an OID4VCI offer's) says what it is for in purpose; DescribeLogin
+// gives it to the app, which shows it before the holder approves
+// (docs/login.md, "Logins for other protocols"). It was dropped, so the
+// app showed a credential's issuance as a login to the wallet.
+func TestDescribeLoginPurpose(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(rw http.ResponseWriter, r *http.Request) {
+		rw.Header().Set("Content-Type", "application/json")
+		fmt.Fprint(rw, `{"client_id":"wallet","client_name":"Wallet","purpose":"receive ResidenceCredential from bureau","claims":[],"acr":"L2","challenge":"AAAA","expires_at":"2026-01-01T00:00:00Z"}`)
+	}))
+	defer srv.Close()
+	w, err := wallet.NewHolder(srv.URL, wallet.NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lr, err := w.DescribeLogin(srv.URL + "/login/sessions/abc")
+	if err != nil || lr.Purpose != "receive ResidenceCredential from bureau" {
+		t.Errorf("the session's purpose: %+v %v", lr, err)
+	}
+}
+
 // TestPresentCredentialNested: a claim nested in a disclosable one is
 // presented only with its parent (RFC 9901 §7.2): naming it alone is
 // ErrInvalidArgument, not a presentation every verifier must reject
