@@ -246,6 +246,53 @@ func TestConfigPrecedence(t *testing.T) {
 	}
 }
 
+// TestConfigFileValues: a config file's values reach the flags as written
+// (a list as repeated flags, a float as typed), an empty file sets
+// nothing, and a null, a mapping or a list for a one-value flag is
+// refused naming the key, never stringified into the flag ("<nil>",
+// "map[...]", "[a b]").
+func TestConfigFileValues(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "trustid.yaml")
+	serveFlags := func(yaml string) (*cobra.Command, error) {
+		t.Helper()
+		if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		root := newRootCmd()
+		cmd, _, err := root.Find([]string{"serve"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *cobra.Command
+		cmd.RunE = func(c *cobra.Command, _ []string) error { got = c; return nil }
+		root.SetArgs([]string{"serve", "--config", cfg})
+		root.SetErr(io.Discard)
+		return got, root.Execute()
+	}
+	c, err := serveFlags("controller-document-hosts: [a.example, b.example]\npeer-internal-host:\n  - c.example\n  - d.example\nissuer: \"\"\ngc-heap-floor-mib: 1000000\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"controller-document-hosts": "[a.example,b.example]", "peer-internal-host": "[c.example,d.example]", "issuer": "", "gc-heap-floor-mib": "1000000"} {
+		if got := c.Flags().Lookup(k).Value.String(); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if _, err := serveFlags("# every setting left at its default\n"); err != nil {
+		t.Errorf("a config file of comments only: %v", err)
+	}
+	for _, bad := range []string{"issuer:\n", "issuer: ~\n", "redis-url: {host: x}\n", "region: [\"320000\"]\n", "peer-internal-host: [a.example, ~]\n"} {
+		key, _, _ := strings.Cut(bad, ":")
+		c, err := serveFlags(bad)
+		if err == nil {
+			t.Errorf("%q: accepted, %s = %q", bad, key, c.Flags().Lookup(key).Value.String())
+		} else if !strings.Contains(err.Error(), key) {
+			t.Errorf("%q: error does not name %s: %v", bad, key, err)
+		}
+	}
+}
+
 func TestServeRejectsBadRegion(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
 	_, _, err := run(t, context.Background(), "serve", "--data", t.TempDir(), "--region", "999999")
