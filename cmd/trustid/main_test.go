@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -289,6 +290,51 @@ func TestConfigFileValues(t *testing.T) {
 			t.Errorf("%q: accepted, %s = %q", bad, key, c.Flags().Lookup(key).Value.String())
 		} else if !strings.Contains(err.Error(), key) {
 			t.Errorf("%q: error does not name %s: %v", bad, key, err)
+		}
+	}
+}
+
+// TestServeBadFlagValues: a rate limit or a duration out of its range,
+// from the command line, TRUSTID_* or the config file, stops serve with
+// an error naming the flag before it writes anything (the data directory
+// is not even made).
+func TestServeBadFlagValues(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	for _, c := range [][2]string{
+		{"token-rate-addr", "lots"}, {"token-rate-client", "5/0s"}, {"enroll-rate-addr", "x"},
+		{"enroll-rate-client", "1/"}, {"pin-rate-addr", "-1/1m"}, {"login-rate-addr", "bogus"},
+		{"demo-rate-addr", "30"}, {"access-token-ttl", "10s"}, {"binding-ttl", "1m"}, {"qr-ttl", "-1s"},
+		{"login-session-ttl", "1h"}, {"login-code-ttl", "0s"}, {"ledger-stall-limit", "0s"},
+		{"audit-anchor-interval", "10ms"},
+	} {
+		name, val := c[0], c[1]
+		cfg := filepath.Join(t.TempDir(), "trustid.yaml")
+		if err := os.WriteFile(cfg, []byte(name+": \""+val+"\"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, how := range []string{"flag", "env", "config"} {
+			data := filepath.Join(t.TempDir(), "data")
+			args := []string{"serve", "--data", data, "--addr", "127.0.0.1:0"}
+			switch how {
+			case "flag":
+				args = append(args, "--"+name+"="+val)
+			case "env":
+				t.Setenv(envName(name), val)
+			case "config":
+				args = append(args, "--config", cfg)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			_, _, err := run(t, ctx, args...)
+			cancel()
+			if how == "env" {
+				os.Unsetenv(envName(name))
+			}
+			if err == nil || !strings.Contains(err.Error(), "--"+name) {
+				t.Errorf("--%s %q by %s: %v", name, val, how, err)
+			}
+			if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("--%s %q by %s: the data directory was written (%v)", name, val, how, err)
+			}
 		}
 	}
 }
