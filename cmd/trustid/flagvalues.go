@@ -14,23 +14,34 @@ import (
 // bad value stops naming the flag before it opens or writes anything.
 // They read back with GetString and GetDuration.
 
-// rateFlag is a rate limit: N/WINDOW, or 0 for none (api.ParseRateLimit).
-type rateFlag string
+// checkedFlag is a string flag whose check refuses a bad value.
+type checkedFlag struct {
+	s     string
+	check func(string) error
+}
 
-func (r *rateFlag) String() string { return string(*r) }
-func (r *rateFlag) Type() string   { return "string" }
-func (r *rateFlag) Set(s string) error {
-	if _, err := api.ParseRateLimit("", s); err != nil {
+func (v *checkedFlag) String() string { return v.s }
+func (v *checkedFlag) Type() string   { return "string" }
+func (v *checkedFlag) Set(s string) error {
+	if err := v.check(s); err != nil {
 		return err
 	}
-	*r = rateFlag(s)
+	v.s = s
 	return nil
 }
 
-// addRateFlag adds a rate-limit flag.
+// addCheckedFlag adds a string flag whose values check accepts.
+func addCheckedFlag(f *pflag.FlagSet, name, def, usage string, check func(string) error) {
+	f.Var(&checkedFlag{s: def, check: check}, name, usage)
+}
+
+// addRateFlag adds a rate-limit flag: N/WINDOW, or 0 for none
+// (api.ParseRateLimit).
 func addRateFlag(f *pflag.FlagSet, name, def, usage string) {
-	v := rateFlag(def)
-	f.Var(&v, name, usage)
+	addCheckedFlag(f, name, def, usage, func(s string) error {
+		_, err := api.ParseRateLimit("", s)
+		return err
+	})
 }
 
 // durationFlag is a duration within [min, max]; want says the range.

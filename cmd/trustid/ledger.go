@@ -55,7 +55,12 @@ func addLedgerFlags(f *pflag.FlagSet) {
 // for serve and the commands that read or write the ledger (ledger,
 // clients, terminals).
 func addLedgerConnFlags(f *pflag.FlagSet) {
-	f.String("ledger", "auto", "ledger backend: embedded, fabric, or auto (fabric when a Fabric profile or peer is set)")
+	addCheckedFlag(f, "ledger", "auto", "ledger backend: embedded, fabric, or auto (fabric when a Fabric profile or peer is set)", func(s string) error {
+		if s != "embedded" && s != "fabric" && s != "auto" {
+			return errors.New("want embedded, fabric or auto")
+		}
+		return nil
+	})
 	f.String("ledger-file", "", "embedded ledger file (default DATA/ledger.db); nodes of several regions in one process may share one")
 	f.String("fabric-profile", "", "Fabric common connection profile (YAML/JSON): MSP ID, certificate, key, peer, TLS CA")
 	f.String("fabric-msp-id", "", "Fabric MSP ID (overrides the profile), e.g. Region310000MSP")

@@ -294,8 +294,8 @@ func TestConfigFileValues(t *testing.T) {
 	}
 }
 
-// TestServeBadFlagValues: a rate limit or a duration out of its range,
-// from the command line, TRUSTID_* or the config file, stops serve with
+// TestServeBadFlagValues: a rate limit, a duration out of its range, an
+// unknown ledger or a malformed instance ID, from the command line, TRUSTID_* or the config file, stops serve with
 // an error naming the flag before it writes anything (the data directory
 // is not even made).
 func TestServeBadFlagValues(t *testing.T) {
@@ -305,7 +305,7 @@ func TestServeBadFlagValues(t *testing.T) {
 		{"enroll-rate-client", "1/"}, {"pin-rate-addr", "-1/1m"}, {"login-rate-addr", "bogus"},
 		{"demo-rate-addr", "30"}, {"access-token-ttl", "10s"}, {"binding-ttl", "1m"}, {"qr-ttl", "-1s"},
 		{"login-session-ttl", "1h"}, {"login-code-ttl", "0s"}, {"ledger-stall-limit", "0s"},
-		{"audit-anchor-interval", "10ms"},
+		{"audit-anchor-interval", "10ms"}, {"ledger", "bogus"}, {"instance", "BAD!"},
 	} {
 		name, val := c[0], c[1]
 		cfg := filepath.Join(t.TempDir(), "trustid.yaml")

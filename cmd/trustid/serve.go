@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trustid-cn/trustid/api"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/internal/heapfloor"
 	"github.com/trustid-cn/trustid/internal/linebuf"
@@ -38,7 +39,12 @@ func newServeCmd() *cobra.Command {
 	f.String("issuer", "", "public base URL of this node (default http://<addr>)")
 	f.String("redis-url", "", "Redis URL for the ephemeral store (empty: in-memory)")
 	f.Bool("redis-cluster", false, "--redis-url names a Redis Cluster by its seed nodes: redis://[USER:PASSWORD@]HOST:PORT?addr=HOST2:PORT2&addr=... (rediss:// for TLS; the client learns the other nodes from them)")
-	f.String("instance", "", "this instance's ID among the region's instances (names the status lists it allocates from; default: made on first start and kept in the data directory)")
+	addCheckedFlag(f, "instance", "", "this instance's ID among the region's instances (names the status lists it allocates from; default: made on first start and kept in the data directory)", func(s string) error {
+		if s != "" && !status.ValidInstance(s) {
+			return errors.New("want 1 to 32 of a-z, 0-9 and '-', not starting with '-'")
+		}
+		return nil
+	})
 	f.String("trusted-proxies", "", "comma-separated CIDRs of the load balancers in front of the node: only from these peers is the client address for per-address rate limits read from X-Forwarded-For (empty: none, the TCP peer's address)")
 	f.Duration("shutdown-timeout", 15*time.Second, "how long to drain requests on SIGINT/SIGTERM")
 	f.Int("gc-heap-floor-mib", 64, "the garbage collector's heap goal is kept at no less than this many MiB while the live heap is smaller (GOGC governs above it; GOMEMLIMIT still applies): fewer collections under load for at most this much memory (0: GOGC alone)")
