@@ -68,9 +68,10 @@ func applyConfig(cmd *cobra.Command) error {
 // readConfig reads the YAML config file at path: a mapping of cmd's flag
 // names to a scalar each, written as on the command line, or to a
 // sequence of scalars for a list flag (each item as one more --flag).
-// An empty file or one of comments only sets nothing; a null, a mapping,
-// or a sequence for a flag that takes one value is refused, naming the
-// key.
+// An empty file or one of comments only sets nothing; a key of another
+// command's flag is left to that command; a key no command has, a null,
+// a mapping, or a sequence for a flag that takes one value is refused,
+// naming the key.
 func readConfig(cmd *cobra.Command, path string) (map[string][]string, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
@@ -83,8 +84,11 @@ func readConfig(cmd *cobra.Command, path string) (map[string][]string, error) {
 	file := make(map[string][]string, len(nodes))
 	for k, n := range nodes {
 		f := cmd.Flags().Lookup(k)
+		if f == nil && isAnyFlag(cmd.Root(), k) {
+			continue // another command's: one file serves them all
+		}
 		if f == nil {
-			return nil, fmt.Errorf("config file %s: unknown setting %q for %q", path, k, cmd.CommandPath())
+			return nil, fmt.Errorf("config file %s: unknown setting %q: no trustid command has a flag --%s", path, k, k)
 		}
 		bad := func(what string) error {
 			return fmt.Errorf("config file %s: %s (line %d): %s", path, k, n.Line, what)
@@ -110,6 +114,13 @@ func readConfig(cmd *cobra.Command, path string) (map[string][]string, error) {
 		}
 	}
 	return file, nil
+}
+
+// isAnyFlag reports whether some command under root has the flag name.
+func isAnyFlag(root *cobra.Command, name string) bool {
+	found := false
+	walkCommands(root, func(c *cobra.Command) { found = found || c.Flags().Lookup(name) != nil })
+	return found
 }
 
 // isListFlag reports whether f takes a list (StringSlice, StringArray).

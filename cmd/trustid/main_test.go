@@ -339,6 +339,29 @@ func TestServeBadFlagValues(t *testing.T) {
 	}
 }
 
+// TestConfigFileSharedByCommands: one config file serves `trustid serve`
+// and the operator commands (TRUSTID_CONFIG in the node's environment):
+// a command takes the keys that are its flags and leaves the others'
+// (addr, redis-url to serve); a key no command has is refused.
+func TestConfigFileSharedByCommands(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	cfg := filepath.Join(dir, "trustid.yaml")
+	os.WriteFile(cfg, []byte("addr: 0.0.0.0:8080\nregion: \"310000\"\nredis-url: redis://127.0.0.1:6379/0\nfabric-chaincode: trustid\ndata: "+data+"\n"), 0o600)
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	t.Setenv("TRUSTID_CONFIG", cfg)
+	if _, errOut, err := run(t, t.Context(), "keys", "list"); err != nil {
+		t.Fatalf("keys list with the node's config file: %v\n%s", err, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(data, keystoreFile)); err != nil {
+		t.Errorf("keys list did not take data from the config file: %v", err)
+	}
+	os.WriteFile(cfg, []byte("adr: 0.0.0.0:8080\n"), 0o600)
+	if _, _, err := run(t, t.Context(), "keys", "list", "--data", data); err == nil || !strings.Contains(err.Error(), `"adr"`) {
+		t.Errorf("a key no command has: %v", err)
+	}
+}
+
 func TestServeRejectsBadRegion(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
 	_, _, err := run(t, context.Background(), "serve", "--data", t.TempDir(), "--region", "999999")
