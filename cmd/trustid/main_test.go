@@ -295,7 +295,8 @@ func TestConfigFileValues(t *testing.T) {
 }
 
 // TestServeBadFlagValues: a rate limit, a duration out of its range, an
-// unknown ledger or a malformed instance ID, from the command line, TRUSTID_* or the config file, stops serve with
+// unknown ledger, a malformed instance ID or Redis URL, a controller
+// document host with a port or a missing wallet providers file, from the command line, TRUSTID_* or the config file, stops serve with
 // an error naming the flag before it writes anything (the data directory
 // is not even made).
 func TestServeBadFlagValues(t *testing.T) {
@@ -306,6 +307,8 @@ func TestServeBadFlagValues(t *testing.T) {
 		{"demo-rate-addr", "30"}, {"access-token-ttl", "10s"}, {"binding-ttl", "1m"}, {"qr-ttl", "-1s"},
 		{"login-session-ttl", "1h"}, {"login-code-ttl", "0s"}, {"ledger-stall-limit", "0s"},
 		{"audit-anchor-interval", "10ms"}, {"ledger", "bogus"}, {"instance", "BAD!"},
+		{"redis-url", "foo://127.0.0.1:1"}, {"controller-document-hosts", "a.example:443"},
+		{"wallet-providers", "/nonexistent/providers.json"},
 	} {
 		name, val := c[0], c[1]
 		cfg := filepath.Join(t.TempDir(), "trustid.yaml")

@@ -97,6 +97,9 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	log = log.With(slog.String("region", region))
 	accessLog = accessLog.With(slog.String("region", region))
 
+	if err := preflight(cmd); err != nil {
+		return err
+	}
 	ks, err := openKeystore(cmd, log)
 	if err != nil {
 		return err
@@ -216,6 +219,27 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	}
 	closeAccessLog()
 	log.Info("stopped")
+	return nil
+}
+
+// preflight checks, before serve writes anything, the settings that are
+// read again where they are used: the form of --redis-url, the hosts of
+// --controller-document-hosts and the --wallet-providers file.
+func preflight(cmd *cobra.Command) error {
+	if raw, _ := cmd.Flags().GetString("redis-url"); raw != "" {
+		c, _, err := redisClient(cmd, raw)
+		if err != nil {
+			return err
+		}
+		c.Close()
+	}
+	if _, err := controllerHosts(cmd); err != nil {
+		return err
+	}
+	file, _ := cmd.Flags().GetString("wallet-providers")
+	if _, err := readWalletProviders(file); err != nil {
+		return fmt.Errorf("oid4vci: --wallet-providers: %w", err)
+	}
 	return nil
 }
 
