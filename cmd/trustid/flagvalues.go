@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -72,3 +73,28 @@ func addDurationFlag(f *pflag.FlagSet, name string, def, min, max time.Duration,
 
 // forever is the largest duration, for a durationFlag with no upper bound.
 const forever = time.Duration(1<<63 - 1)
+
+// intFlag is an int within [min, max]; want says the range.
+type intFlag struct {
+	n, min, max int
+	want        string
+}
+
+func (v *intFlag) String() string { return strconv.Itoa(v.n) }
+func (v *intFlag) Type() string   { return "int" }
+func (v *intFlag) Set(s string) error {
+	n, err := strconv.ParseInt(s, 0, strconv.IntSize)
+	if err != nil {
+		return err
+	}
+	if int(n) < v.min || int(n) > v.max {
+		return fmt.Errorf("%d: want %s", n, v.want)
+	}
+	v.n = int(n)
+	return nil
+}
+
+// addIntFlag adds an int flag taking values in [min, max].
+func addIntFlag(f *pflag.FlagSet, name string, def, min, max int, want, usage string) {
+	f.Var(&intFlag{n: def, min: min, max: max, want: want}, name, usage)
+}

@@ -76,8 +76,8 @@ func addLedgerConnFlags(f *pflag.FlagSet) {
 // addLedgerNodeFlags adds the settings of a running node's outbox, audit
 // anchors and readiness (serve only).
 func addLedgerNodeFlags(f *pflag.FlagSet) {
-	f.Int("anchor-max-batch", 4000, "most status changes in one ledger transaction")
-	f.Duration("anchor-window", 200*time.Millisecond, "how long a status change waits for more before a smaller batch is sent")
+	addIntFlag(f, "anchor-max-batch", 4000, 1, chaincode.MaxBatchChanges, fmt.Sprintf("1 to %d", chaincode.MaxBatchChanges), "most status changes in one ledger transaction")
+	addDurationFlag(f, "anchor-window", 200*time.Millisecond, time.Millisecond, forever, "at least 1ms", "how long a status change waits for more before a smaller batch is sent")
 	f.String("node-id", "", "ID the audit log is anchored under on the ledger (default: the ID of the data directory's outbox; a new audit log records it, an existing one must match)")
 	addDurationFlag(f, "audit-anchor-interval", 30*time.Second, time.Second, forever, "at least 1s", "how often the audit log's head is anchored on the ledger")
 	addDurationFlag(f, "ledger-stall-limit", time.Minute, 1, forever, "a positive duration", "/readyz answers 503 when the outbox's oldest status change (or head) has waited longer, or the ledger view has failed and not refreshed for longer")

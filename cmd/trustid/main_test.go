@@ -308,7 +308,8 @@ func TestServeBadFlagValues(t *testing.T) {
 		{"login-session-ttl", "1h"}, {"login-code-ttl", "0s"}, {"ledger-stall-limit", "0s"},
 		{"audit-anchor-interval", "10ms"}, {"ledger", "bogus"}, {"instance", "BAD!"},
 		{"redis-url", "foo://127.0.0.1:1"}, {"controller-document-hosts", "a.example:443"},
-		{"wallet-providers", "/nonexistent/providers.json"},
+		{"wallet-providers", "/nonexistent/providers.json"}, {"anchor-max-batch", "60000"},
+		{"anchor-max-batch", "-1"}, {"anchor-window", "-1s"},
 	} {
 		name, val := c[0], c[1]
 		cfg := filepath.Join(t.TempDir(), "trustid.yaml")
