@@ -295,7 +295,7 @@ func TestConfigFileValues(t *testing.T) {
 }
 
 // TestServeBadFlagValues: a rate limit, a duration out of its range, an
-// unknown ledger, a malformed instance ID or Redis URL, a controller
+// unknown ledger, a malformed issuer, instance ID or Redis URL, a controller
 // document host with a port or a missing wallet providers file, from the command line, TRUSTID_* or the config file, stops serve with
 // an error naming the flag before it writes anything (the data directory
 // is not even made).
@@ -309,7 +309,8 @@ func TestServeBadFlagValues(t *testing.T) {
 		{"audit-anchor-interval", "10ms"}, {"ledger", "bogus"}, {"instance", "BAD!"},
 		{"redis-url", "foo://127.0.0.1:1"}, {"controller-document-hosts", "a.example:443"},
 		{"wallet-providers", "/nonexistent/providers.json"}, {"anchor-max-batch", "60000"},
-		{"anchor-max-batch", "-1"}, {"anchor-window", "-1s"},
+		{"anchor-max-batch", "-1"}, {"anchor-window", "-1s"}, {"issuer", "sh.trustid.example"},
+		{"issuer", "https://sh.trustid.example/?x=1"},
 	} {
 		name, val := c[0], c[1]
 		cfg := filepath.Join(t.TempDir(), "trustid.yaml")

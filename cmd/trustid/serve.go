@@ -19,6 +19,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trustid-cn/trustid/api"
+	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/internal/heapfloor"
@@ -36,7 +37,12 @@ func newServeCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.String("addr", "127.0.0.1:8080", "HTTP listen address")
 	f.String("region", "310000", "this node's region: a GB/T 2260 province-level code")
-	f.String("issuer", "", "public base URL of this node (default http://<addr>)")
+	addCheckedFlag(f, "issuer", "", "public base URL of this node (default http://<addr>)", func(s string) error {
+		if _, err := vc.DIDWeb(strings.TrimSuffix(s, "/")); s != "" && err != nil {
+			return errors.New("want http(s)://HOST[:PORT][/PATH], without user, query or fragment")
+		}
+		return nil
+	})
 	f.String("redis-url", "", "Redis URL for the ephemeral store (empty: in-memory)")
 	f.Bool("redis-cluster", false, "--redis-url names a Redis Cluster by its seed nodes: redis://[USER:PASSWORD@]HOST:PORT?addr=HOST2:PORT2&addr=... (rediss:// for TLS; the client learns the other nodes from them)")
 	addCheckedFlag(f, "instance", "", "this instance's ID among the region's instances (names the status lists it allocates from; default: made on first start and kept in the data directory)", func(s string) error {
