@@ -29,7 +29,8 @@ func addCommonFlags(root *cobra.Command) {
 }
 
 // applyConfig fills every flag the command line did not set, first from
-// TRUSTID_<NAME>, then from the config file, leaving the default otherwise.
+// TRUSTID_<NAME> (a comma-separated list for a list flag), then from the
+// config file, leaving the default otherwise.
 func applyConfig(cmd *cobra.Command) error {
 	file := map[string][]string{}
 	path, _ := cmd.Flags().GetString("config")
@@ -52,6 +53,9 @@ func applyConfig(cmd *cobra.Command) error {
 		src, vals := "", []string(nil)
 		if v, found := os.LookupEnv(envName(f.Name)); found {
 			src, vals = envName(f.Name), []string{v}
+			if isListFlag(f) { // a repeatable flag: comma-separated
+				vals = strings.Split(v, ",")
+			}
 		} else if v, found := file[f.Name]; found {
 			src, vals = path+": "+f.Name, v
 		}

@@ -367,6 +367,32 @@ func TestConfigFileSharedByCommands(t *testing.T) {
 	}
 }
 
+// TestConfigEnvLists: the variable of a repeatable flag takes a
+// comma-separated list, as a list flag's does (it gave one entry,
+// "a.example,b.example", matching no host).
+func TestConfigEnvLists(t *testing.T) {
+	t.Setenv("TRUSTID_PEER_INTERNAL_HOST", "a.example,b.example")
+	t.Setenv("TRUSTID_CONTROLLER_DOCUMENT_HOSTS", "c.example,d.example")
+	root := newRootCmd()
+	cmd, _, err := root.Find([]string{"serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		if got, _ := c.Flags().GetStringArray("peer-internal-host"); strings.Join(got, " ") != "a.example b.example" {
+			t.Errorf("peer-internal-host = %q", got)
+		}
+		if got, _ := c.Flags().GetStringSlice("controller-document-hosts"); strings.Join(got, " ") != "c.example d.example" {
+			t.Errorf("controller-document-hosts = %q", got)
+		}
+		return nil
+	}
+	root.SetArgs([]string{"serve"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestServeRejectsBadRegion(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
 	_, _, err := run(t, context.Background(), "serve", "--data", t.TempDir(), "--region", "999999")
