@@ -35,9 +35,9 @@ const (
 
 // addAuthFlags adds service-authentication settings to `trustid serve`.
 func addAuthFlags(f *pflag.FlagSet) {
-	f.Duration("access-token-ttl", auth.DefaultTokenTTL, "lifetime of access tokens (1m to 24h)")
-	f.String("token-rate-addr", defaultTokenRateAddr, "rate limit of /oauth2/{token,introspect,revoke} per source address: N/WINDOW, or 0 for none")
-	f.String("token-rate-client", defaultTokenRateClient, "rate limit of /oauth2/{token,introspect,revoke} per authenticated client: N/WINDOW, or 0 for none")
+	addDurationFlag(f, "access-token-ttl", auth.DefaultTokenTTL, auth.MinTokenTTL, auth.MaxTokenTTL, "1m to 24h", "lifetime of access tokens (1m to 24h)")
+	addRateFlag(f, "token-rate-addr", defaultTokenRateAddr, "rate limit of /oauth2/{token,introspect,revoke} per source address: N/WINDOW, or 0 for none")
+	addRateFlag(f, "token-rate-client", defaultTokenRateClient, "rate limit of /oauth2/{token,introspect,revoke} per authenticated client: N/WINDOW, or 0 for none")
 	f.Int("token-cache-size", auth.DefaultCacheSize, "validated access tokens cached in memory (negative: no cache)")
 }
 

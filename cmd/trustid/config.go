@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -27,9 +29,10 @@ func addCommonFlags(root *cobra.Command) {
 }
 
 // applyConfig fills every flag the command line did not set, first from
-// TRUSTID_<NAME>, then from the config file, leaving the default otherwise.
+// TRUSTID_<NAME> (a comma-separated list for a list flag), then from the
+// config file, leaving the default otherwise.
 func applyConfig(cmd *cobra.Command) error {
-	file := map[string]any{}
+	file := map[string][]string{}
 	path, _ := cmd.Flags().GetString("config")
 	if !cmd.Flags().Changed("config") {
 		if env := os.Getenv(envPrefix + "CONFIG"); env != "" {
@@ -37,21 +40,9 @@ func applyConfig(cmd *cobra.Command) error {
 		}
 	}
 	if path != "" {
-		raw, err := os.ReadFile(path)
-		if err != nil {
-			return fmt.Errorf("config file: %w", err)
-		}
-		dec := yaml.NewDecoder(strings.NewReader(string(raw)))
-		dec.KnownFields(true)
-		if err := dec.Decode(&file); err != nil {
-			return fmt.Errorf("config file %s: %w", path, err)
-		}
-		known := map[string]bool{}
-		cmd.Flags().VisitAll(func(f *pflag.Flag) { known[f.Name] = true })
-		for k := range file {
-			if !known[k] {
-				return fmt.Errorf("config file %s: unknown setting %q for %q", path, k, cmd.CommandPath())
-			}
+		var err error
+		if file, err = readConfig(cmd, path); err != nil {
+			return err
 		}
 	}
 	var err error
@@ -59,19 +50,87 @@ func applyConfig(cmd *cobra.Command) error {
 		if err != nil || f.Changed || f.Name == "config" || f.Name == "help" {
 			return
 		}
-		src, val, ok := "", "", false
+		src, vals := "", []string(nil)
 		if v, found := os.LookupEnv(envName(f.Name)); found {
-			src, val, ok = envName(f.Name), v, true
+			src, vals = envName(f.Name), []string{v}
+			if isListFlag(f) { // a repeatable flag: comma-separated
+				vals = strings.Split(v, ",")
+			}
 		} else if v, found := file[f.Name]; found {
-			src, val, ok = path+": "+f.Name, fmt.Sprint(v), true
+			src, vals = path+": "+f.Name, v
 		}
-		if ok {
+		for _, val := range vals {
 			if e := f.Value.Set(val); e != nil {
 				err = fmt.Errorf("%s: invalid value for --%s: %w", src, f.Name, e)
+				return
 			}
 		}
 	})
 	return err
+}
+
+// readConfig reads the YAML config file at path: a mapping of cmd's flag
+// names to a scalar each, written as on the command line, or to a
+// sequence of scalars for a list flag (each item as one more --flag).
+// An empty file or one of comments only sets nothing; a key of another
+// command's flag is left to that command; a key no command has, a null,
+// a mapping, or a sequence for a flag that takes one value is refused,
+// naming the key.
+func readConfig(cmd *cobra.Command, path string) (map[string][]string, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("config file: %w", err)
+	}
+	nodes := map[string]yaml.Node{}
+	if err := yaml.NewDecoder(bytes.NewReader(raw)).Decode(&nodes); err != nil && !errors.Is(err, io.EOF) {
+		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	file := make(map[string][]string, len(nodes))
+	for k, n := range nodes {
+		f := cmd.Flags().Lookup(k)
+		if f == nil && isAnyFlag(cmd.Root(), k) {
+			continue // another command's: one file serves them all
+		}
+		if f == nil {
+			return nil, fmt.Errorf("config file %s: unknown setting %q: no trustid command has a flag --%s", path, k, k)
+		}
+		bad := func(what string) error {
+			return fmt.Errorf("config file %s: %s (line %d): %s", path, k, n.Line, what)
+		}
+		switch {
+		case n.Kind == yaml.ScalarNode && n.Tag != "!!null":
+			file[k] = []string{n.Value}
+		case n.Kind == yaml.ScalarNode:
+			return nil, bad(`no value (write "" for an empty one, or leave the key out)`)
+		case n.Kind == yaml.SequenceNode && isListFlag(f):
+			vals := make([]string, len(n.Content))
+			for i, e := range n.Content {
+				if e.Kind != yaml.ScalarNode || e.Tag == "!!null" {
+					return nil, bad(fmt.Sprintf("item %d is not a plain value", i+1))
+				}
+				vals[i] = e.Value
+			}
+			file[k] = vals
+		case n.Kind == yaml.SequenceNode:
+			return nil, bad("a list, but --" + k + " takes one value")
+		default:
+			return nil, bad("want a plain value (or a list of them for a list flag)")
+		}
+	}
+	return file, nil
+}
+
+// isAnyFlag reports whether some command under root has the flag name.
+func isAnyFlag(root *cobra.Command, name string) bool {
+	found := false
+	walkCommands(root, func(c *cobra.Command) { found = found || c.Flags().Lookup(name) != nil })
+	return found
+}
+
+// isListFlag reports whether f takes a list (StringSlice, StringArray).
+func isListFlag(f *pflag.Flag) bool {
+	_, ok := f.Value.(pflag.SliceValue)
+	return ok
 }
 
 func envName(flag string) string {

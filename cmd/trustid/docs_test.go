@@ -4,6 +4,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -100,4 +101,78 @@ func TestDocsGlobalFlags(t *testing.T) {
 	if strings.Join(shown, " ") != strings.Join(names, " ") {
 		t.Errorf("keys list --help shows global flags %v, want %v", shown, names)
 	}
+}
+
+// TestDocsServeFlags: every row of README's configuration table is a flag
+// of `trustid serve` with the default it says, and every flag of serve is
+// documented: in that table or, as `--name`, in docs/*.md.
+func TestDocsServeFlags(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, table, ok := strings.Cut(string(readme), "| setting | default | meaning |\n| --- | --- | --- |\n")
+	if !ok {
+		t.Fatal("README.md has no configuration table")
+	}
+	table, _, _ = strings.Cut(table, "\n\n")
+	serve, _, err := newRootCmd().Find([]string{"serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	inTable := map[string]bool{}
+	for _, row := range strings.Split(table, "\n") {
+		cells := strings.Split(row, " | ")
+		if len(cells) < 3 {
+			t.Errorf("README.md configuration table: bad row %q", row)
+			continue
+		}
+		names := regexp.MustCompile("`--([a-z0-9-]+)`").FindAllStringSubmatch(cells[0], -1)
+		defs := regexp.MustCompile("`([^`]*)`").FindAllStringSubmatch(cells[1], -1)
+		for i, n := range names {
+			f := serve.Flags().Lookup(n[1])
+			if f == nil {
+				f = serve.InheritedFlags().Lookup(n[1])
+			}
+			if f == nil {
+				t.Errorf("README.md documents --%s, which trustid serve does not have", n[1])
+				continue
+			}
+			inTable[f.Name] = true
+			switch def := strings.TrimSpace(cells[1]); {
+			case len(defs) == len(names) && !strings.Contains(defs[i][1], "<"):
+				if defs[i][1] != f.DefValue {
+					t.Errorf("README.md: --%s defaults to %q, the flag to %q", f.Name, defs[i][1], f.DefValue)
+				}
+			case def == "off":
+				if f.DefValue != "false" {
+					t.Errorf("README.md: --%s defaults to off, the flag to %q", f.Name, f.DefValue)
+				}
+			default: // none, empty, or made at run time
+				if f.DefValue != "" && f.DefValue != "[]" {
+					t.Errorf("README.md: --%s defaults to %s, the flag to %q", f.Name, def, f.DefValue)
+				}
+			}
+		}
+	}
+	docs, err := filepath.Glob("../../docs/*.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var all strings.Builder
+	for _, p := range docs {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		all.Write(b)
+	}
+	serve.Flags().VisitAll(func(f *pflag.Flag) {
+		if f.Hidden || f.Name == "help" || inTable[f.Name] {
+			return
+		}
+		if !regexp.MustCompile(`--` + regexp.QuoteMeta(f.Name) + `\b[^-]`).MatchString(all.String()) {
+			t.Errorf("trustid serve --%s is documented neither in README.md's configuration table nor in docs/*.md", f.Name)
+		}
+	})
 }

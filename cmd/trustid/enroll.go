@@ -41,14 +41,14 @@ const (
 // addEnrollFlags adds the enrollment and QR wiring settings to `trustid
 // serve`.
 func addEnrollFlags(f *pflag.FlagSet) {
-	f.String("enroll-rate-addr", defaultEnrollRateAddr, "rate limit of POST /v1/enrollments calls that fail authentication, per source address: N/WINDOW, or 0 for none (authenticated calls count only against --enroll-rate-client)")
-	f.String("enroll-rate-client", defaultEnrollRateClient, "rate limit of POST /v1/enrollments per authenticated client: N/WINDOW, or 0 for none")
-	f.String("pin-rate-addr", defaultPINRateAddr, "rate limit of POST /v1/bindings/pin per source address: N/WINDOW, or 0 for none (attempts per binding are limited separately: 5 per 15 minutes)")
-	f.Duration("binding-ttl", enrollment.DefaultBindingTTL, "validity of device bindings and identity credentials issued at enrollment")
+	addRateFlag(f, "enroll-rate-addr", defaultEnrollRateAddr, "rate limit of POST /v1/enrollments calls that fail authentication, per source address: N/WINDOW, or 0 for none (authenticated calls count only against --enroll-rate-client)")
+	addRateFlag(f, "enroll-rate-client", defaultEnrollRateClient, "rate limit of POST /v1/enrollments per authenticated client: N/WINDOW, or 0 for none")
+	addRateFlag(f, "pin-rate-addr", defaultPINRateAddr, "rate limit of POST /v1/bindings/pin per source address: N/WINDOW, or 0 for none (attempts per binding are limited separately: 5 per 15 minutes)")
+	addDurationFlag(f, "binding-ttl", enrollment.DefaultBindingTTL, time.Hour, 10*365*24*time.Hour, "1h to 10 years", "validity of device bindings and identity credentials issued at enrollment")
 	f.Bool("strict-documents", false, "refuse address codes in no GB/T 2260 table and unknown nationalities at enrollment")
 	f.StringArray("peer", nil, "another region's node for QR redemption: REGION=BASE_URL (repeatable), e.g. 320000=https://js.trustid.example; plain http only to loopback, by a node in loopback development mode")
 	f.StringArray("peer-internal-host", nil, "host name of another region's node that may resolve to a private address (repeatable); other regions' endpoints must resolve to public addresses")
-	f.Duration("qr-ttl", redeem.DefaultCodeTTL, "how long an online QR code can be redeemed")
+	addDurationFlag(f, "qr-ttl", redeem.DefaultCodeTTL, 10*time.Second, 10*time.Minute, "10s to 10m", "how long an online QR code can be redeemed")
 }
 
 // currentBindingIssuer signs compact QR bindings with the node's active
@@ -95,9 +95,6 @@ func mountEnroll(cmd *cobra.Command) func(*api.Server, *node) error {
 			return fmt.Errorf("--enroll-rate-client: %w", err)
 		}
 		ttl, _ := f.GetDuration("binding-ttl")
-		if ttl < time.Hour || ttl > 10*365*24*time.Hour {
-			return fmt.Errorf("--binding-ttl %v: want 1h to 10 years", ttl)
-		}
 		strict, _ := f.GetBool("strict-documents")
 		symbols, err := newSymbolDeriver(n.keys, n.log)
 		if err != nil {

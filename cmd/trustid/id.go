@@ -440,7 +440,7 @@ Exit status 0 when every line was valid, 3 when some were not.`,
 	}
 	f := cmd.Flags()
 	f.String("in", "-", "input file, or - for standard input")
-	f.String("out", "-", "output file (created with mode 0600), or - for standard output")
+	f.String("out", "-", "output file (created with mode 0600; not the --in file), or - for standard output")
 	f.Int("workers", 0, "derivation goroutines (0: one per CPU)")
 	f.Bool("strict", false, "reject address codes found in no table")
 	return cmd
@@ -473,6 +473,14 @@ func runDeriveBatch(cmd *cobra.Command, _ []string) error {
 	asJSON := jsonOutput(cmd)
 	if asJSON && outPath == "-" {
 		return usageError{errors.New("--output json needs --out FILE: standard output carries the symbols")}
+	}
+	// --out is truncated before --in is read: the same file would be lost.
+	if inPath != "-" && outPath != "-" {
+		inInfo, err1 := os.Stat(inPath)
+		outInfo, err2 := os.Stat(outPath)
+		if err1 == nil && err2 == nil && os.SameFile(inInfo, outInfo) {
+			return usageError{fmt.Errorf("--out %s is the --in file: write the symbols to another file", outPath)}
+		}
 	}
 	d, err := cliDeriver(cmd)
 	if err != nil {

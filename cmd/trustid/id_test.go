@@ -301,6 +301,32 @@ func TestIDDeriveBatch(t *testing.T) {
 
 // TestIDDeriveBatchChunks sends more than one chunk, with a line longer
 // than a chunk in the middle, and checks order and alignment.
+// TestIDDeriveBatchSameFile: --out naming the --in file (the same path or
+// a link to it) is refused, the file unchanged: it would be truncated
+// before it is read.
+func TestIDDeriveBatchSameFile(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	dir := t.TempDir()
+	in := filepath.Join(dir, "ids.txt")
+	content := []byte("11010519491231002X\n")
+	if err := os.WriteFile(in, content, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	link := filepath.Join(dir, "link.txt")
+	if err := os.Symlink(in, link); err != nil {
+		t.Fatal(err)
+	}
+	for _, out := range []string{in, link} {
+		_, errOut, code := cliExec(t, "", "id", "derive-batch", "--data", filepath.Join(dir, "data"), "--in", in, "--out", out)
+		if code == 0 || !strings.Contains(errOut, "--out") {
+			t.Errorf("--out %s: exit %d: %s", out, code, errOut)
+		}
+		if now, _ := os.ReadFile(in); !bytes.Equal(now, content) {
+			t.Fatalf("--out %s: the input file changed: %q", out, now)
+		}
+	}
+}
+
 func TestIDDeriveBatchChunks(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
 	key := bytes.Repeat([]byte{9}, 32)

@@ -55,7 +55,12 @@ func addLedgerFlags(f *pflag.FlagSet) {
 // for serve and the commands that read or write the ledger (ledger,
 // clients, terminals).
 func addLedgerConnFlags(f *pflag.FlagSet) {
-	f.String("ledger", "auto", "ledger backend: embedded, fabric, or auto (fabric when a Fabric profile or peer is set)")
+	addCheckedFlag(f, "ledger", "auto", "ledger backend: embedded, fabric, or auto (fabric when a Fabric profile or peer is set)", func(s string) error {
+		if s != "embedded" && s != "fabric" && s != "auto" {
+			return errors.New("want embedded, fabric or auto")
+		}
+		return nil
+	})
 	f.String("ledger-file", "", "embedded ledger file (default DATA/ledger.db); nodes of several regions in one process may share one")
 	f.String("fabric-profile", "", "Fabric common connection profile (YAML/JSON): MSP ID, certificate, key, peer, TLS CA")
 	f.String("fabric-msp-id", "", "Fabric MSP ID (overrides the profile), e.g. Region310000MSP")
@@ -71,11 +76,11 @@ func addLedgerConnFlags(f *pflag.FlagSet) {
 // addLedgerNodeFlags adds the settings of a running node's outbox, audit
 // anchors and readiness (serve only).
 func addLedgerNodeFlags(f *pflag.FlagSet) {
-	f.Int("anchor-max-batch", 4000, "most status changes in one ledger transaction")
-	f.Duration("anchor-window", 200*time.Millisecond, "how long a status change waits for more before a smaller batch is sent")
+	addIntFlag(f, "anchor-max-batch", 4000, 1, chaincode.MaxBatchChanges, fmt.Sprintf("1 to %d", chaincode.MaxBatchChanges), "most status changes in one ledger transaction")
+	addDurationFlag(f, "anchor-window", 200*time.Millisecond, time.Millisecond, forever, "at least 1ms", "how long a status change waits for more before a smaller batch is sent")
 	f.String("node-id", "", "ID the audit log is anchored under on the ledger (default: the ID of the data directory's outbox; a new audit log records it, an existing one must match)")
-	f.Duration("audit-anchor-interval", 30*time.Second, "how often the audit log's head is anchored on the ledger")
-	f.Duration("ledger-stall-limit", time.Minute, "/readyz answers 503 when the outbox's oldest status change (or head) has waited longer, or the ledger view has failed and not refreshed for longer")
+	addDurationFlag(f, "audit-anchor-interval", 30*time.Second, time.Second, forever, "at least 1s", "how often the audit log's head is anchored on the ledger")
+	addDurationFlag(f, "ledger-stall-limit", time.Minute, 1, forever, "a positive duration", "/readyz answers 503 when the outbox's oldest status change (or head) has waited longer, or the ledger view has failed and not refreshed for longer")
 }
 
 // nodeLedger is the ledger a node runs with, for the features mounted
@@ -224,10 +229,6 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		maxBatch, _ := f.GetInt("anchor-max-batch")
 		window, _ := f.GetDuration("anchor-window")
 		limit, _ := f.GetDuration("ledger-stall-limit")
-		if limit <= 0 {
-			l.Close()
-			return fmt.Errorf("--ledger-stall-limit %v: want a positive duration", limit)
-		}
 		ob, err := ledger.OpenOutbox(filepath.Join(n.dataDir, outboxFile), c, ledger.OutboxOptions{MaxBatch: maxBatch, Window: window, Logger: n.log})
 		if err != nil {
 			l.Close()
@@ -441,9 +442,6 @@ func openAuditLog(f *pflag.FlagSet, n *node, outboxID string) (*ledger.AuditLog,
 		return nil, 0, fmt.Errorf("--node-id %q: want letters, digits and ._:/- (at most 128)", id)
 	}
 	every, _ := f.GetDuration("audit-anchor-interval")
-	if every < time.Second {
-		return nil, 0, fmt.Errorf("--audit-anchor-interval %v: want at least 1s", every)
-	}
 	path := filepath.Join(n.dataDir, auditFile)
 	a, err := ledger.OpenAuditLog(path, ledger.AuditOptions{Node: id})
 	if err != nil {

@@ -36,7 +36,12 @@ func newRootCmd() *cobra.Command {
 			if err := applyConfig(cmd); err != nil {
 				return err
 			}
-			return checkOutput(cmd)
+			// Through the command's flag error function: rotate-kek's
+			// repeats no value.
+			if err := checkFlagValues(cmd); err != nil {
+				return cmd.FlagErrorFunc()(cmd, err)
+			}
+			return nil
 		},
 	}
 	addCommonFlags(root)

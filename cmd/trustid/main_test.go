@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -243,6 +244,152 @@ func TestConfigPrecedence(t *testing.T) {
 	root.SetErr(io.Discard)
 	if err := root.Execute(); err == nil || !strings.Contains(err.Error(), "regoin") {
 		t.Errorf("unknown config key: %v", err)
+	}
+}
+
+// TestConfigFileValues: a config file's values reach the flags as written
+// (a list as repeated flags, a float as typed), an empty file sets
+// nothing, and a null, a mapping or a list for a one-value flag is
+// refused naming the key, never stringified into the flag ("<nil>",
+// "map[...]", "[a b]").
+func TestConfigFileValues(t *testing.T) {
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "trustid.yaml")
+	serveFlags := func(yaml string) (*cobra.Command, error) {
+		t.Helper()
+		if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		root := newRootCmd()
+		cmd, _, err := root.Find([]string{"serve"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got *cobra.Command
+		cmd.RunE = func(c *cobra.Command, _ []string) error { got = c; return nil }
+		root.SetArgs([]string{"serve", "--config", cfg})
+		root.SetErr(io.Discard)
+		return got, root.Execute()
+	}
+	c, err := serveFlags("controller-document-hosts: [a.example, b.example]\npeer-internal-host:\n  - c.example\n  - d.example\nissuer: \"\"\ngc-heap-floor-mib: 1000000\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, want := range map[string]string{"controller-document-hosts": "[a.example,b.example]", "peer-internal-host": "[c.example,d.example]", "issuer": "", "gc-heap-floor-mib": "1000000"} {
+		if got := c.Flags().Lookup(k).Value.String(); got != want {
+			t.Errorf("%s = %q, want %q", k, got, want)
+		}
+	}
+	if _, err := serveFlags("# every setting left at its default\n"); err != nil {
+		t.Errorf("a config file of comments only: %v", err)
+	}
+	for _, bad := range []string{"issuer:\n", "issuer: ~\n", "redis-url: {host: x}\n", "region: [\"320000\"]\n", "peer-internal-host: [a.example, ~]\n"} {
+		key, _, _ := strings.Cut(bad, ":")
+		c, err := serveFlags(bad)
+		if err == nil {
+			t.Errorf("%q: accepted, %s = %q", bad, key, c.Flags().Lookup(key).Value.String())
+		} else if !strings.Contains(err.Error(), key) {
+			t.Errorf("%q: error does not name %s: %v", bad, key, err)
+		}
+	}
+}
+
+// TestServeBadFlagValues: a rate limit, a duration out of its range, an
+// unknown ledger, a malformed issuer, instance ID or Redis URL, a controller
+// document host with a port or a missing wallet providers file, from the command line, TRUSTID_* or the config file, stops serve with
+// an error naming the flag before it writes anything (the data directory
+// is not even made).
+func TestServeBadFlagValues(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	for _, c := range [][2]string{
+		{"token-rate-addr", "lots"}, {"token-rate-client", "5/0s"}, {"enroll-rate-addr", "x"},
+		{"enroll-rate-client", "1/"}, {"pin-rate-addr", "-1/1m"}, {"login-rate-addr", "bogus"},
+		{"demo-rate-addr", "30"}, {"access-token-ttl", "10s"}, {"binding-ttl", "1m"}, {"qr-ttl", "-1s"},
+		{"login-session-ttl", "1h"}, {"login-code-ttl", "0s"}, {"ledger-stall-limit", "0s"},
+		{"audit-anchor-interval", "10ms"}, {"ledger", "bogus"}, {"instance", "BAD!"},
+		{"redis-url", "foo://127.0.0.1:1"}, {"controller-document-hosts", "a.example:443"},
+		{"wallet-providers", "/nonexistent/providers.json"}, {"anchor-max-batch", "60000"},
+		{"anchor-max-batch", "-1"}, {"anchor-window", "-1s"}, {"issuer", "sh.trustid.example"},
+		{"issuer", "https://sh.trustid.example/?x=1"},
+	} {
+		name, val := c[0], c[1]
+		cfg := filepath.Join(t.TempDir(), "trustid.yaml")
+		if err := os.WriteFile(cfg, []byte(name+": \""+val+"\"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, how := range []string{"flag", "env", "config"} {
+			data := filepath.Join(t.TempDir(), "data")
+			args := []string{"serve", "--data", data, "--addr", "127.0.0.1:0"}
+			switch how {
+			case "flag":
+				args = append(args, "--"+name+"="+val)
+			case "env":
+				t.Setenv(envName(name), val)
+			case "config":
+				args = append(args, "--config", cfg)
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			_, _, err := run(t, ctx, args...)
+			cancel()
+			if how == "env" {
+				os.Unsetenv(envName(name))
+			}
+			if err == nil || !strings.Contains(err.Error(), "--"+name) {
+				t.Errorf("--%s %q by %s: %v", name, val, how, err)
+			}
+			if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("--%s %q by %s: the data directory was written (%v)", name, val, how, err)
+			}
+		}
+	}
+}
+
+// TestConfigFileSharedByCommands: one config file serves `trustid serve`
+// and the operator commands (TRUSTID_CONFIG in the node's environment):
+// a command takes the keys that are its flags and leaves the others'
+// (addr, redis-url to serve); a key no command has is refused.
+func TestConfigFileSharedByCommands(t *testing.T) {
+	dir := t.TempDir()
+	data := filepath.Join(dir, "data")
+	cfg := filepath.Join(dir, "trustid.yaml")
+	os.WriteFile(cfg, []byte("addr: 0.0.0.0:8080\nregion: \"310000\"\nredis-url: redis://127.0.0.1:6379/0\nfabric-chaincode: trustid\ndata: "+data+"\n"), 0o600)
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	t.Setenv("TRUSTID_CONFIG", cfg)
+	if _, errOut, err := run(t, t.Context(), "keys", "list"); err != nil {
+		t.Fatalf("keys list with the node's config file: %v\n%s", err, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(data, keystoreFile)); err != nil {
+		t.Errorf("keys list did not take data from the config file: %v", err)
+	}
+	os.WriteFile(cfg, []byte("adr: 0.0.0.0:8080\n"), 0o600)
+	if _, _, err := run(t, t.Context(), "keys", "list", "--data", data); err == nil || !strings.Contains(err.Error(), `"adr"`) {
+		t.Errorf("a key no command has: %v", err)
+	}
+}
+
+// TestConfigEnvLists: the variable of a repeatable flag takes a
+// comma-separated list, as a list flag's does (it gave one entry,
+// "a.example,b.example", matching no host).
+func TestConfigEnvLists(t *testing.T) {
+	t.Setenv("TRUSTID_PEER_INTERNAL_HOST", "a.example,b.example")
+	t.Setenv("TRUSTID_CONTROLLER_DOCUMENT_HOSTS", "c.example,d.example")
+	root := newRootCmd()
+	cmd, _, err := root.Find([]string{"serve"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd.RunE = func(c *cobra.Command, _ []string) error {
+		if got, _ := c.Flags().GetStringArray("peer-internal-host"); strings.Join(got, " ") != "a.example b.example" {
+			t.Errorf("peer-internal-host = %q", got)
+		}
+		if got, _ := c.Flags().GetStringSlice("controller-document-hosts"); strings.Join(got, " ") != "c.example d.example" {
+			t.Errorf("controller-document-hosts = %q", got)
+		}
+		return nil
+	}
+	root.SetArgs([]string{"serve"})
+	if err := root.Execute(); err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -115,6 +115,16 @@ func checkOutput(cmd *cobra.Command) error {
 	}
 }
 
+// checkFlagValues checks the flags every command may have (--log-level,
+// --log-format, --output) before the command runs, whether it logs or
+// not.
+func checkFlagValues(cmd *cobra.Command) error {
+	if _, err := newLoggerTo(cmd, io.Discard); err != nil {
+		return usageError{err}
+	}
+	return checkOutput(cmd)
+}
+
 // jsonOutput reports whether cmd prints JSON (-o json).
 func jsonOutput(cmd *cobra.Command) bool {
 	f := cmd.Flags().Lookup("output")

@@ -234,3 +234,32 @@ func TestKeysRotateKEKRegion(t *testing.T) {
 		t.Errorf("rotate-kek without a keystore made %v", entries)
 	}
 }
+
+// TestBadGlobalFlagValues: a bad --log-level, --log-format or --output
+// stops every command before it does anything, even one that logs
+// nothing; rotate-kek does not repeat the value, where a KEK may have
+// been put, and leaves the keystore as it was.
+func TestBadGlobalFlagValues(t *testing.T) {
+	dir := t.TempDir()
+	t.Setenv("TRUSTID_KEK", testKEK)
+	t.Setenv("TRUSTID_NEW_KEK", "5c0ffee15600d5eedfeedfacecafe000")
+	mustRun(t, "keys", "list", "--data", dir)
+	path := filepath.Join(dir, keystoreFile)
+	raw, _ := os.ReadFile(path)
+	const secret = "0123456789abcdef0123456789abcdef"
+	for _, flag := range []string{"--log-level=" + secret, "--log-format=" + secret, "--output=" + secret, "-o" + secret} {
+		out, errOut, code := cliExec(t, "", "keys", "rotate-kek", "--data", dir, flag)
+		if code != 1 || strings.Contains(out+errOut, secret) || !strings.Contains(errOut, "not repeated here") {
+			t.Errorf("rotate-kek %s: exit %d:\n%s%s", flag[:5], code, out, errOut)
+		}
+		if now, _ := os.ReadFile(path); !bytes.Equal(raw, now) {
+			t.Fatalf("rotate-kek %s: the keystore changed", flag[:5])
+		}
+	}
+	for _, args := range [][]string{{"--log-level", "loud"}, {"--log-format", "xml"}} {
+		out, errOut, code := cliExec(t, "", append([]string{"id", "validate", "11010519491231002X"}, args...)...)
+		if code == 0 || !strings.Contains(errOut, args[0]) || out != "" {
+			t.Errorf("id validate %v: exit %d, stdout %q, stderr %q", args, code, out, errOut)
+		}
+	}
+}

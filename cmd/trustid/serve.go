@@ -19,6 +19,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/trustid-cn/trustid/api"
+	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/internal/heapfloor"
 	"github.com/trustid-cn/trustid/internal/linebuf"
@@ -35,10 +37,20 @@ func newServeCmd() *cobra.Command {
 	f := cmd.Flags()
 	f.String("addr", "127.0.0.1:8080", "HTTP listen address")
 	f.String("region", "310000", "this node's region: a GB/T 2260 province-level code")
-	f.String("issuer", "", "public base URL of this node (default http://<addr>)")
+	addCheckedFlag(f, "issuer", "", "public base URL of this node (default http://<addr>)", func(s string) error {
+		if _, err := vc.DIDWeb(strings.TrimSuffix(s, "/")); s != "" && err != nil {
+			return errors.New("want http(s)://HOST[:PORT][/PATH], without user, query or fragment")
+		}
+		return nil
+	})
 	f.String("redis-url", "", "Redis URL for the ephemeral store (empty: in-memory)")
 	f.Bool("redis-cluster", false, "--redis-url names a Redis Cluster by its seed nodes: redis://[USER:PASSWORD@]HOST:PORT?addr=HOST2:PORT2&addr=... (rediss:// for TLS; the client learns the other nodes from them)")
-	f.String("instance", "", "this instance's ID among the region's instances (names the status lists it allocates from; default: made on first start and kept in the data directory)")
+	addCheckedFlag(f, "instance", "", "this instance's ID among the region's instances (names the status lists it allocates from; default: made on first start and kept in the data directory)", func(s string) error {
+		if s != "" && !status.ValidInstance(s) {
+			return errors.New("want 1 to 32 of a-z, 0-9 and '-', not starting with '-'")
+		}
+		return nil
+	})
 	f.String("trusted-proxies", "", "comma-separated CIDRs of the load balancers in front of the node: only from these peers is the client address for per-address rate limits read from X-Forwarded-For (empty: none, the TCP peer's address)")
 	f.Duration("shutdown-timeout", 15*time.Second, "how long to drain requests on SIGINT/SIGTERM")
 	f.Int("gc-heap-floor-mib", 64, "the garbage collector's heap goal is kept at no less than this many MiB while the live heap is smaller (GOGC governs above it; GOMEMLIMIT still applies): fewer collections under load for at most this much memory (0: GOGC alone)")
@@ -46,12 +58,12 @@ func newServeCmd() *cobra.Command {
 	addAuthFlags(f)
 	addLedgerFlags(f)
 	addEnrollFlags(f)
-	f.String("login-rate-addr", "600/1m", "rate limit of user login's endpoints per source address: N/WINDOW, or 0 for none")
-	f.Duration("login-session-ttl", login.DefaultSessionTTL, "how long a login QR waits for the holder's approval (1s to 10m)")
+	addRateFlag(f, "login-rate-addr", "600/1m", "rate limit of user login's endpoints per source address: N/WINDOW, or 0 for none")
+	addDurationFlag(f, "login-session-ttl", login.DefaultSessionTTL, time.Second, 10*time.Minute, "1s to 10m", "how long a login QR waits for the holder's approval (1s to 10m)")
 	f.String("wallet-providers", "", `JSON file of the wallet providers whose wallet attestations OID4VCI's PAR and token endpoints take: {"<provider>": {"keys": [JWK, ...], "client_ids": ["<client_id>", ...]}}: each provider attests only its client_ids (empty: none)`)
 	f.Bool("require-wallet-attestation", false, "OID4VCI: refuse PAR and token requests without a wallet attestation, and authorization requests not pushed (needs --wallet-providers)")
 	f.Bool("wallet-attestation-without-challenge", false, "OID4VCI: take wallet attestation PoPs without a server challenge (iat and a single-use jti only), for wallets that cannot fetch one")
-	f.Duration("login-code-ttl", login.DefaultCodeTTL, "how long an authorization code of a login can be redeemed (1s to 10m)")
+	addDurationFlag(f, "login-code-ttl", login.DefaultCodeTTL, time.Second, 10*time.Minute, "1s to 10m", "how long an authorization code of a login can be redeemed (1s to 10m)")
 	f.Bool("fetch-related-resources", false, "POST /credentials/verify fetches a credential's related resources (relatedResource) the request does not give, to check their digests: https to public addresses only, no redirects (default: checks only those given in options.trustidRelatedResources)")
 	f.StringSlice("controller-document-hosts", nil, "exact hosts (names or IP literals, without port or wildcard) whose https controlled identifier documents (W3C Controlled Identifiers 1.0) the verifier fetches to resolve a verification method that is an https URL (https://host/path#key-1), or * for any host; public addresses only, no redirects (default: none; did:web is always resolved)")
 	addUIFlags(f)
@@ -91,6 +103,9 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	log = log.With(slog.String("region", region))
 	accessLog = accessLog.With(slog.String("region", region))
 
+	if err := preflight(cmd); err != nil {
+		return err
+	}
 	ks, err := openKeystore(cmd, log)
 	if err != nil {
 		return err
@@ -210,6 +225,27 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	}
 	closeAccessLog()
 	log.Info("stopped")
+	return nil
+}
+
+// preflight checks, before serve writes anything, the settings that are
+// read again where they are used: the form of --redis-url, the hosts of
+// --controller-document-hosts and the --wallet-providers file.
+func preflight(cmd *cobra.Command) error {
+	if raw, _ := cmd.Flags().GetString("redis-url"); raw != "" {
+		c, _, err := redisClient(cmd, raw)
+		if err != nil {
+			return err
+		}
+		c.Close()
+	}
+	if _, err := controllerHosts(cmd); err != nil {
+		return err
+	}
+	file, _ := cmd.Flags().GetString("wallet-providers")
+	if _, err := readWalletProviders(file); err != nil {
+		return fmt.Errorf("oid4vci: --wallet-providers: %w", err)
+	}
 	return nil
 }
 

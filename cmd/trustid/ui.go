@@ -29,7 +29,7 @@ import (
 func addUIFlags(f *pflag.FlagSet) {
 	f.Bool("demo", false, "serve the holder wallet demo (/ui/wallet): it enrolls made-up identities with device keys the node holds. "+
 		"For demonstrations and tests only, never on a production node: anyone who reaches the node can then mint test identities")
-	f.String("demo-rate-addr", "30/1m", "rate limit of the wallet demo's routes per source address: N/WINDOW, or 0 for none")
+	addRateFlag(f, "demo-rate-addr", "30/1m", "rate limit of the wallet demo's routes per source address: N/WINDOW, or 0 for none")
 }
 
 // mountUI returns the mount function of the web pages under /ui/. With
