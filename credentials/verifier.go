@@ -444,7 +444,7 @@ type SDJWTOptions struct {
 }
 
 // VerifySDJWT verifies an SD-JWT VC: typ dc+sd-jwt (or vc+sd-jwt without
-// an @context, see sdjwtVCTyp), a vct, an https or
+// an @context), a vct, an https or
 // DID iss whose key signed, every disclosure, the key binding when
 // required (or present), validity (exp/nbf), the issuer's accreditation
 // for the vct (and, unless an enrollment issuer, no disclosed sub in
@@ -453,12 +453,16 @@ type SDJWTOptions struct {
 // clear (clearSDJWTVC) is selectively disclosable.
 func (v *Verifier) VerifySDJWT(ctx context.Context, s string, opts SDJWTOptions) (*sdjwt.Verified, error) {
 	var key resolvedKey
-	typ := sdjwtVCTyp(s, v.cfg.Algorithms)
 	res, err := sdjwt.Verify(s, sdjwt.VerifyOptions{
 		Algorithms: v.cfg.Algorithms,
-		Typ:        typ,
+		// draft-ietf-oauth-sd-jwt-vc, "JOSE Header": the draft "used
+		// vc+sd-jwt as the value of the typ header from its inception in
+		// July 2023 until November 2024 ... it is RECOMMENDED that
+		// Verifiers and Holders accept both vc+sd-jwt and dc+sd-jwt". One
+		// with an @context is a W3C credential (VerifyVCSDJWT).
+		Typs: []string{TypSDJWTVC, TypVCSDJWT},
 		Key: func(h map[string]any, p map[string]any) (crypto.PublicKey, error) {
-			if _, w3c := p["@context"]; w3c && typ == TypVCSDJWT {
+			if _, w3c := p["@context"]; w3c && h["typ"] == TypVCSDJWT {
 				return nil, fmt.Errorf("%w: a vc+sd-jwt with an @context is a W3C credential (%s), not an SD-JWT VC", ErrType, MediaTypeVCSDJWT)
 			}
 			iss, _ := p["iss"].(string)
@@ -514,20 +518,6 @@ func (v *Verifier) VerifySDJWT(ctx context.Context, s string, opts SDJWTOptions)
 		return nil, mapSDJWTErr(err)
 	}
 	return res, nil
-}
-
-// sdjwtVCTyp is the typ an SD-JWT VC's issuer-signed JWT must have:
-// dc+sd-jwt, or vc+sd-jwt when it says so. draft-ietf-oauth-sd-jwt-vc,
-// "JOSE Header": the draft "used vc+sd-jwt as the value of the typ header
-// from its inception in July 2023 until November 2024 ... it is
-// RECOMMENDED that Verifiers and Holders accept both vc+sd-jwt and
-// dc+sd-jwt". One with an @context is a W3C credential (VerifySDJWT).
-func sdjwtVCTyp(s string, algs []string) string {
-	tok, _, _ := strings.Cut(s, "~")
-	if h, err := jose.ParseHeader(tok, algs); err == nil && h.String("typ") == TypVCSDJWT {
-		return TypVCSDJWT
-	}
-	return TypSDJWTVC
 }
 
 // tokenStatusRef reads {"status_list": {"idx": n, "uri": "..."}}.

@@ -40,7 +40,7 @@ func TestKeyBindingRefusals(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	const leeway = 30 * time.Second
 	o := VerifyOptions{
-		Algorithms: allAlgs, Typ: "dc+sd-jwt", RequireKeyBinding: true,
+		Algorithms: allAlgs, Typs: []string{"dc+sd-jwt"}, RequireKeyBinding: true,
 		Key:    func(map[string]any, map[string]any) (crypto.PublicKey, error) { return issuerKey.Public(), nil },
 		Now:    func() time.Time { return now },
 		Leeway: leeway, Audience: "https://rp.example", Nonce: "n-1",
@@ -89,7 +89,7 @@ func TestKeyBindingNotBefore(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
 	const leeway = 30 * time.Second
 	o := VerifyOptions{
-		Algorithms: allAlgs, Typ: "dc+sd-jwt", RequireKeyBinding: true,
+		Algorithms: allAlgs, Typs: []string{"dc+sd-jwt"}, RequireKeyBinding: true,
 		Key:    func(map[string]any, map[string]any) (crypto.PublicKey, error) { return issuerKey.Public(), nil },
 		Now:    func() time.Time { return now },
 		Leeway: leeway, Audience: "https://rp.example", Nonce: "n-1",
@@ -135,7 +135,7 @@ func TestKeyBindingJWKExtraMembers(t *testing.T) {
 		t.Fatal(err)
 	}
 	v, err := Verify(pres, VerifyOptions{
-		Algorithms: allAlgs, Typ: "dc+sd-jwt", RequireKeyBinding: true,
+		Algorithms: allAlgs, Typs: []string{"dc+sd-jwt"}, RequireKeyBinding: true,
 		Key:      func(map[string]any, map[string]any) (crypto.PublicKey, error) { return issuerKey.Public(), nil },
 		Now:      func() time.Time { return now },
 		Audience: "https://rp.example", Nonce: "n-1",

@@ -420,8 +420,8 @@ type KeyBinding struct {
 type VerifyOptions struct {
 	// Algorithms allowed for the issuer JWT and the KB-JWT.
 	Algorithms []string
-	// Typ, when set, is the required typ of the issuer-signed JWT.
-	Typ string
+	// Typs, when set, are the typs the issuer-signed JWT may have.
+	Typs []string
 	// Key returns the issuer's key for the JWT's header and payload (not
 	// yet verified: use them only to find the key).
 	Key func(header map[string]any, payload map[string]any) (crypto.PublicKey, error)
@@ -464,8 +464,8 @@ func Verify(s string, opts VerifyOptions) (*Verified, error) {
 	if err != nil {
 		return nil, mapJose(err)
 	}
-	if opts.Typ != "" && hdr.String("typ") != opts.Typ {
-		return nil, fmt.Errorf("%w: typ %q, want %q", ErrType, hdr.String("typ"), opts.Typ)
+	if len(opts.Typs) > 0 && !slices.Contains(opts.Typs, hdr.String("typ")) {
+		return nil, fmt.Errorf("%w: typ %q, want %q", ErrType, hdr.String("typ"), opts.Typs[0])
 	}
 	parser, err := gm.NewJWTParser(opts.Algorithms, jwt.WithTimeFunc(opts.Now), jwt.WithLeeway(opts.Leeway))
 	if err != nil {

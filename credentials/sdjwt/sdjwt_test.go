@@ -53,9 +53,13 @@ func rfcOptions(t testing.TB, v rfcVectors) VerifyOptions {
 	if err != nil {
 		t.Fatal(err)
 	}
+	var typs []string
+	if v.IssuerTyp != "" {
+		typs = []string{v.IssuerTyp}
+	}
 	return VerifyOptions{
 		Algorithms: []string{gm.AlgES256},
-		Typ:        v.IssuerTyp,
+		Typs:       typs,
 		Key:        func(map[string]any, map[string]any) (crypto.PublicKey, error) { return pub, nil },
 		Now:        func() time.Time { return time.Unix(v.KB.Iat+60, 0) },
 		Audience:   v.KB.Aud,
@@ -194,7 +198,7 @@ func TestRFCNegative(t *testing.T) {
 	}
 	// Wrong typ.
 	o2 := o
-	o2.Typ = "dc+sd-jwt"
+	o2.Typs = []string{"dc+sd-jwt"}
 	if _, err := Verify(v.Issuance51, o2); !errors.Is(err, ErrType) {
 		t.Errorf("wrong typ: %v", err)
 	}
@@ -320,7 +324,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	o := VerifyOptions{
-		Algorithms: allAlgs, Typ: "dc+sd-jwt", RequireKeyBinding: true,
+		Algorithms: allAlgs, Typs: []string{"dc+sd-jwt"}, RequireKeyBinding: true,
 		Key:      func(map[string]any, map[string]any) (crypto.PublicKey, error) { return issuerKey.Public(), nil },
 		Now:      func() time.Time { return now.Add(10 * time.Second) },
 		Audience: "https://rp.example", Nonce: "n-123",
@@ -365,7 +369,7 @@ func TestKeyBindingJWKExactNames(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = Verify(pres, VerifyOptions{
-			Algorithms: allAlgs, Typ: "dc+sd-jwt", RequireKeyBinding: true,
+			Algorithms: allAlgs, Typs: []string{"dc+sd-jwt"}, RequireKeyBinding: true,
 			Key:      func(map[string]any, map[string]any) (crypto.PublicKey, error) { return issuerKey.Public(), nil },
 			Now:      func() time.Time { return now.Add(10 * time.Second) },
 			Audience: "https://rp.example", Nonce: "n-1",
