@@ -133,32 +133,46 @@ type Store struct {
 
 // ResolveKEK returns the KEK given in value (see ParseKEK) or, when value
 // is empty, the development KEK kept in devPath, generating it on first use.
-// generated reports that the development KEK was used: callers must warn
+// dev reports that the development KEK was used: callers must warn
 // that it protects nothing against someone who can read the data directory.
+// Processes starting together on a fresh data directory all get the one
+// development KEK the first of them wrote.
 func ResolveKEK(value, devPath string, rnd io.Reader) (kek []byte, dev bool, err error) {
 	if value != "" {
 		kek, err = ParseKEK(value)
 		return kek, false, err
 	}
-	raw, err := os.ReadFile(devPath)
-	if err == nil {
-		kek, err = ParseKEK(string(bytes.TrimSpace(raw)))
-		if err != nil {
-			return nil, true, fmt.Errorf("%s: %w", devPath, err)
-		}
-		return kek, true, nil
-	}
+	kek, err = readDevKEK(devPath)
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, true, fmt.Errorf("keystore: %w", err)
+		return kek, true, err
 	}
 	kek = make([]byte, gm.SM4KeySize)
 	if _, err := io.ReadFull(rnd, kek); err != nil {
 		return nil, true, fmt.Errorf("keystore: random: %w", err)
 	}
-	if err := atomicfile.WriteFile(devPath, []byte(hex.EncodeToString(kek)+"\n"), 0o600); err != nil {
+	// Never over another process's: it may have sealed a keystore with it.
+	err = atomicfile.WriteNew(devPath, []byte(hex.EncodeToString(kek)+"\n"), 0o600)
+	if errors.Is(err, os.ErrExist) {
+		kek, err = readDevKEK(devPath)
+	}
+	if err != nil {
 		return nil, true, err
 	}
 	return kek, true, nil
+}
+
+// readDevKEK reads the development KEK file. An error wraps
+// os.ErrNotExist when it is missing.
+func readDevKEK(devPath string) ([]byte, error) {
+	raw, err := os.ReadFile(devPath)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	kek, err := ParseKEK(string(bytes.TrimSpace(raw)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", devPath, err)
+	}
+	return kek, nil
 }
 
 // ParseKEK decodes a KEK given as 32 hex digits or as base64 of 16 bytes.

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -225,6 +226,48 @@ func TestResolveKEK(t *testing.T) {
 	}
 	if _, _, err := ResolveKEK("too-short", dev, rand.Reader); !errors.Is(err, ErrBadKEK) {
 		t.Errorf("bad KEK: %v", err)
+	}
+}
+
+// TestResolveKEKConcurrentFirstUse starts processes together on a fresh
+// data directory, as a node and an operator's command may: each must get
+// the development KEK left in the file. Each used to write its own over
+// the others', so a keystore could be sealed under a KEK no file kept.
+func TestResolveKEKConcurrentFirstUse(t *testing.T) {
+	for range 5 {
+		dev := filepath.Join(t.TempDir(), "kek.dev")
+		keks := make([][]byte, 8)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range keks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				k, isDev, err := ResolveKEK("", dev, rand.Reader)
+				if err != nil || !isDev {
+					t.Errorf("ResolveKEK: %v %v", isDev, err)
+				}
+				keks[i] = k
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		kept, _, err := ResolveKEK("", dev, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, k := range keks {
+			if !bytes.Equal(k, kept) {
+				t.Fatalf("process %d got KEK ID %s, the file keeps %s", i, KEKID(k), KEKID(kept))
+			}
+		}
+		if names := dirNames(t, filepath.Dir(dev)); !slices.Equal(names, []string{"kek.dev"}) {
+			t.Errorf("the directory holds %q, want only kek.dev", names)
+		}
 	}
 }
 
