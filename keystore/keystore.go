@@ -19,7 +19,9 @@
 // The file is written atomically (temp file, fsync, rename; each write
 // first removes a temp file a crash left) and is never overwritten after
 // a failed read: a wrong KEK or a damaged file stops start-up with an
-// error naming the file and the reason. Every change
+// error naming the file and the reason. A change that would make the
+// file larger than it reads back (4 MiB: some 6,900 keys, or 2,300
+// accredited issuers) is refused with ErrTooLarge. Every change
 // (rotate, retire, a new or imported secret, creating the file) takes an
 // exclusive lock on the file plus ".lock", re-reads the file under it and
 // applies the change to what it read, so two processes (trustid serve and
@@ -69,6 +71,9 @@ var (
 	ErrSecretSeen = errors.New("keystore: a different secret with this name and version exists")
 	ErrBadOwner   = errors.New("keystore: an owner is 1-256 printable ASCII characters without spaces")
 	ErrSameKEK    = errors.New("keystore: the new key-encryption key is the one that seals the keystore")
+	// ErrTooLarge: the change would make the file larger than it can be
+	// read back (4 MiB); nothing was changed.
+	ErrTooLarge = errors.New("keystore: the keystore would be larger than it can be read back")
 )
 
 // Algorithms holds the signing algorithms a node keeps a key for.
@@ -733,7 +738,13 @@ func seal(doc inner, kek []byte, rnd io.Reader) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(out, '\n'), nil
+	out = append(out, '\n')
+	// What parseEnvelope would refuse is never written: the node could not
+	// start again.
+	if len(out) > maxFile {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(out), maxFile)
+	}
+	return out, nil
 }
 
 // replace atomically replaces the file at path with raw, after removing

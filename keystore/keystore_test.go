@@ -271,6 +271,41 @@ func TestResolveKEKConcurrentFirstUse(t *testing.T) {
 	}
 }
 
+// TestTooLargeNeverWritten: a change that would make the file larger
+// than Open reads back (maxFile) is refused with ErrTooLarge and changes
+// nothing. It used to be written, and then the keystore, every key and
+// secret in it, no longer opened ("file is corrupted: larger than ...").
+func TestTooLargeNeverWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keystore.json")
+	s := open(t, path, kek(1))
+	before, _ := os.ReadFile(path)
+	node := s.Keys()
+	const owner = "did:web:node.example:issuers:rp-%05d"
+	// Owner keys as accreditations add them, three per issuer: 10,000
+	// seal to some 6 MB.
+	err := s.update(false, func(c *contents) error {
+		for i := 0; len(c.keys) < 10000; i++ {
+			for _, k := range node {
+				k.Owner = fmt.Sprintf(owner, i)
+				c.keys = append(c.keys, k)
+			}
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("a change to a file over %d bytes: %v, want ErrTooLarge", maxFile, err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+		t.Error("the refused change was written")
+	}
+	if len(s.OwnerKeys(fmt.Sprintf(owner, 0))) != 0 {
+		t.Error("the refused change is in memory")
+	}
+	if again := open(t, path, kek(1)); len(again.Keys()) != len(node) {
+		t.Errorf("reopened with %d keys, want %d", len(again.Keys()), len(node))
+	}
+}
+
 // TestConcurrentWriters opens the same file twice, as two processes
 // would (trustid serve and trustid keys rotate), and changes it from both
 // at once: no change may be lost, and each store sees the other's.
