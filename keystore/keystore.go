@@ -619,11 +619,15 @@ func (s *Store) read() (contents, error) {
 // unseal opens env, read from the file at path, with kek and decodes it.
 // Errors name the KEKs by KEK ID only and print no key material.
 func unseal(path string, env envelope, kek []byte) (contents, error) {
-	if env.KEKID != KEKID(kek) {
-		return contents{}, fmt.Errorf("%s: %w (file sealed under KEK %s, given %s)", path, ErrWrongKEK, env.KEKID, KEKID(kek))
-	}
 	plain, err := gm.Open(kek, env.Sealed, []byte(fileFormat))
-	if err != nil {
+	switch {
+	case env.KEKID != KEKID(kek) && err != nil:
+		return contents{}, fmt.Errorf("%s: %w (file sealed under KEK %s, given %s)", path, ErrWrongKEK, env.KEKID, KEKID(kek))
+	case env.KEKID != KEKID(kek):
+		// The KEK ID is not sealed: a KEK that opens the file is the one,
+		// and the ID beside it was damaged.
+		return contents{}, fmt.Errorf("%s: %w: its kek_id is not the KEK ID of the KEK that opens it (%s)", path, ErrCorrupted, KEKID(kek))
+	case err != nil:
 		return contents{}, fmt.Errorf("%s: %w: authentication failed", path, ErrCorrupted)
 	}
 	var doc inner

@@ -96,6 +96,36 @@ func TestWrongKEKAndCorruption(t *testing.T) {
 	}
 }
 
+// TestDamagedKEKID: the KEK ID in the file's clear envelope is not
+// sealed; when it is damaged, the KEK that sealed the file is told so
+// (ErrCorrupted, naming its KEK ID), not that it is the wrong KEK, which
+// sent the operator looking for a KEK that never existed. Another KEK is
+// still the wrong one.
+func TestDamagedKEKID(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keystore.json")
+	open(t, path, kek(1))
+	raw, _ := os.ReadFile(path)
+	id := KEKID(kek(1))
+	damaged := bytes.Replace(raw, []byte(`"kek_id": "`+id+`"`), []byte(`"kek_id": "`+strings.Repeat("0", len(id))+`"`), 1)
+	if bytes.Equal(damaged, raw) {
+		t.Fatal("no kek_id in the file")
+	}
+	os.WriteFile(path, damaged, 0o600)
+	_, err := Open(path, kek(1), Options{})
+	if !errors.Is(err, ErrCorrupted) || errors.Is(err, ErrWrongKEK) || !strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), "kek_id") {
+		t.Errorf("damaged kek_id, the right KEK: %v; want ErrCorrupted naming kek_id and %s", err, id)
+	}
+	if _, err := Open(path, kek(2), Options{}); !errors.Is(err, ErrWrongKEK) {
+		t.Errorf("damaged kek_id, another KEK: %v; want ErrWrongKEK", err)
+	}
+	if err := Reseal(path, kek(1), kek(2), rand.Reader); !errors.Is(err, ErrCorrupted) {
+		t.Errorf("Reseal of a damaged kek_id: %v; want ErrCorrupted", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, damaged) {
+		t.Error("the damaged file was rewritten")
+	}
+}
+
 // TestRotateTwiceOldTokensVerify signs with each generation of key and
 // checks that everything signed before two rotations still verifies against
 // the published keys, until the key is retired.
