@@ -40,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -103,6 +104,22 @@ type Key struct {
 // JWK returns the key's public JWK.
 func (k Key) JWK() (gm.JWK, error) { return gm.NewJWK(k.Public, k.Kid) }
 
+// String names the key by algorithm, kid, owner and state, never its
+// private half; Format and LogValue print only that, for every verb and
+// every slog handler (a Signer printed or marshalled shows its scalar).
+func (k Key) String() string {
+	if k.Owner != "" {
+		return fmt.Sprintf("%s key %s of %s (%s)", k.Alg, k.Kid, k.Owner, k.State)
+	}
+	return fmt.Sprintf("%s key %s (%s)", k.Alg, k.Kid, k.State)
+}
+
+// Format prints String for every verb.
+func (k Key) Format(f fmt.State, _ rune) { io.WriteString(f, k.String()) }
+
+// LogValue implements slog.LogValuer with String.
+func (k Key) LogValue() slog.Value { return slog.StringValue(k.String()) }
+
 // Secret is a named, versioned symmetric secret.
 type Secret struct {
 	_       [0]func()
@@ -117,6 +134,9 @@ func (s *Secret) Value() []byte { return s.value }
 
 // String never prints the value.
 func (s *Secret) String() string { return fmt.Sprintf("%s/v%d", s.Name, s.Version) }
+
+// Format prints String for every verb (%#v printed the value).
+func (s Secret) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
 
 // Options configures Open. The zero value uses crypto/rand and time.Now.
 type Options struct {

@@ -2,9 +2,14 @@ package keystore
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -236,6 +241,64 @@ func TestSecrets(t *testing.T) {
 	}
 	if err := s.ImportSecret("x", 1, []byte("short")); !errors.Is(err, ErrBadSecret) {
 		t.Errorf("short secret: %v", err)
+	}
+}
+
+// TestKeysAndSecretsPrintNoMaterial: no fmt verb and no slog handler
+// shows a key's private half or a secret's value (docs/SECURITY.md,
+// "Print a secret by accident"). %v printed an Ed25519 key's seed, a JSON
+// log an ES256 key's D, and %#v a secret's bytes.
+func TestKeysAndSecretsPrintNoMaterial(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "keystore.json"), kek(1))
+	sec, err := s.Secret("symbol", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The material in each form fmt and encoding/json write it in.
+	var material []string
+	addBytes := func(b []byte) {
+		list, gosyntax := fmt.Sprint(b), fmt.Sprintf("%#v", b)
+		material = append(material, list[1:len(list)-1], gosyntax[strings.Index(gosyntax, "{")+1:len(gosyntax)-1],
+			base64.StdEncoding.EncodeToString(b), hex.EncodeToString(b))
+	}
+	addBytes(sec.Value())
+	var printed []string
+	for _, k := range s.Keys() {
+		switch p := k.Signer.(type) {
+		case ed25519.PrivateKey:
+			addBytes(p.Seed())
+		case *ecdsa.PrivateKey:
+			material = append(material, p.D.String())
+			addBytes(p.D.Bytes())
+		case *gm.PrivateKey:
+			addBytes(p.Scalar())
+		default:
+			t.Fatalf("%s: signer %T", k.Alg, k.Signer)
+		}
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
+			printed = append(printed, fmt.Sprintf(verb, k), fmt.Sprintf(verb, &k), fmt.Sprintf(verb, []Key{k}))
+		}
+		if !strings.Contains(fmt.Sprint(k), k.Kid) {
+			t.Errorf("%s key printed as %q, without its kid", k.Alg, fmt.Sprint(k))
+		}
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
+		printed = append(printed, fmt.Sprintf(verb, sec), fmt.Sprintf(verb, *sec))
+	}
+	var logs bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewJSONHandler(&logs, nil), slog.NewTextHandler(&logs, nil)} {
+		slog.New(h).Info("secret", slog.Any("secret", sec))
+		for _, k := range s.Keys() {
+			slog.New(h).Info("key", slog.Any("key", k))
+		}
+	}
+	printed = append(printed, logs.String())
+	for _, out := range printed {
+		for _, m := range material {
+			if strings.Contains(out, m) {
+				t.Fatalf("key material printed: %.300s", out)
+			}
+		}
 	}
 }
 
