@@ -19,7 +19,9 @@
 // The file is written atomically (temp file, fsync, rename; each write
 // first removes a temp file a crash left) and is never overwritten after
 // a failed read: a wrong KEK or a damaged file stops start-up with an
-// error naming the file and the reason. Every change
+// error naming the file and the reason. A change that would make the
+// file larger than it reads back (4 MiB: some 6,900 keys, or 2,300
+// accredited issuers) is refused with ErrTooLarge. Every change
 // (rotate, retire, a new or imported secret, creating the file) takes an
 // exclusive lock on the file plus ".lock", re-reads the file under it and
 // applies the change to what it read, so two processes (trustid serve and
@@ -38,6 +40,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -69,6 +72,9 @@ var (
 	ErrSecretSeen = errors.New("keystore: a different secret with this name and version exists")
 	ErrBadOwner   = errors.New("keystore: an owner is 1-256 printable ASCII characters without spaces")
 	ErrSameKEK    = errors.New("keystore: the new key-encryption key is the one that seals the keystore")
+	// ErrTooLarge: the change would make the file larger than it can be
+	// read back (4 MiB); nothing was changed.
+	ErrTooLarge = errors.New("keystore: the keystore would be larger than it can be read back")
 )
 
 // Algorithms holds the signing algorithms a node keeps a key for.
@@ -98,6 +104,22 @@ type Key struct {
 // JWK returns the key's public JWK.
 func (k Key) JWK() (gm.JWK, error) { return gm.NewJWK(k.Public, k.Kid) }
 
+// String names the key by algorithm, kid, owner and state, never its
+// private half; Format and LogValue print only that, for every verb and
+// every slog handler (a Signer printed or marshalled shows its scalar).
+func (k Key) String() string {
+	if k.Owner != "" {
+		return fmt.Sprintf("%s key %s of %s (%s)", k.Alg, k.Kid, k.Owner, k.State)
+	}
+	return fmt.Sprintf("%s key %s (%s)", k.Alg, k.Kid, k.State)
+}
+
+// Format prints String for every verb.
+func (k Key) Format(f fmt.State, _ rune) { io.WriteString(f, k.String()) }
+
+// LogValue implements slog.LogValuer with String.
+func (k Key) LogValue() slog.Value { return slog.StringValue(k.String()) }
+
 // Secret is a named, versioned symmetric secret.
 type Secret struct {
 	_       [0]func()
@@ -112,6 +134,9 @@ func (s *Secret) Value() []byte { return s.value }
 
 // String never prints the value.
 func (s *Secret) String() string { return fmt.Sprintf("%s/v%d", s.Name, s.Version) }
+
+// Format prints String for every verb (%#v printed the value).
+func (s Secret) Format(f fmt.State, _ rune) { io.WriteString(f, s.String()) }
 
 // Options configures Open. The zero value uses crypto/rand and time.Now.
 type Options struct {
@@ -133,32 +158,46 @@ type Store struct {
 
 // ResolveKEK returns the KEK given in value (see ParseKEK) or, when value
 // is empty, the development KEK kept in devPath, generating it on first use.
-// generated reports that the development KEK was used: callers must warn
+// dev reports that the development KEK was used: callers must warn
 // that it protects nothing against someone who can read the data directory.
+// Processes starting together on a fresh data directory all get the one
+// development KEK the first of them wrote.
 func ResolveKEK(value, devPath string, rnd io.Reader) (kek []byte, dev bool, err error) {
 	if value != "" {
 		kek, err = ParseKEK(value)
 		return kek, false, err
 	}
-	raw, err := os.ReadFile(devPath)
-	if err == nil {
-		kek, err = ParseKEK(string(bytes.TrimSpace(raw)))
-		if err != nil {
-			return nil, true, fmt.Errorf("%s: %w", devPath, err)
-		}
-		return kek, true, nil
-	}
+	kek, err = readDevKEK(devPath)
 	if !errors.Is(err, os.ErrNotExist) {
-		return nil, true, fmt.Errorf("keystore: %w", err)
+		return kek, true, err
 	}
 	kek = make([]byte, gm.SM4KeySize)
 	if _, err := io.ReadFull(rnd, kek); err != nil {
 		return nil, true, fmt.Errorf("keystore: random: %w", err)
 	}
-	if err := atomicfile.WriteFile(devPath, []byte(hex.EncodeToString(kek)+"\n"), 0o600); err != nil {
+	// Never over another process's: it may have sealed a keystore with it.
+	err = atomicfile.WriteNew(devPath, []byte(hex.EncodeToString(kek)+"\n"), 0o600)
+	if errors.Is(err, os.ErrExist) {
+		kek, err = readDevKEK(devPath)
+	}
+	if err != nil {
 		return nil, true, err
 	}
 	return kek, true, nil
+}
+
+// readDevKEK reads the development KEK file. An error wraps
+// os.ErrNotExist when it is missing.
+func readDevKEK(devPath string) ([]byte, error) {
+	raw, err := os.ReadFile(devPath)
+	if err != nil {
+		return nil, fmt.Errorf("keystore: %w", err)
+	}
+	kek, err := ParseKEK(string(bytes.TrimSpace(raw)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", devPath, err)
+	}
+	return kek, nil
 }
 
 // ParseKEK decodes a KEK given as 32 hex digits or as base64 of 16 bytes.
@@ -600,11 +639,15 @@ func (s *Store) read() (contents, error) {
 // unseal opens env, read from the file at path, with kek and decodes it.
 // Errors name the KEKs by KEK ID only and print no key material.
 func unseal(path string, env envelope, kek []byte) (contents, error) {
-	if env.KEKID != KEKID(kek) {
-		return contents{}, fmt.Errorf("%s: %w (file sealed under KEK %s, given %s)", path, ErrWrongKEK, env.KEKID, KEKID(kek))
-	}
 	plain, err := gm.Open(kek, env.Sealed, []byte(fileFormat))
-	if err != nil {
+	switch {
+	case env.KEKID != KEKID(kek) && err != nil:
+		return contents{}, fmt.Errorf("%s: %w (file sealed under KEK %s, given %s)", path, ErrWrongKEK, env.KEKID, KEKID(kek))
+	case env.KEKID != KEKID(kek):
+		// The KEK ID is not sealed: a KEK that opens the file is the one,
+		// and the ID beside it was damaged.
+		return contents{}, fmt.Errorf("%s: %w: its kek_id is not the KEK ID of the KEK that opens it (%s)", path, ErrCorrupted, KEKID(kek))
+	case err != nil:
 		return contents{}, fmt.Errorf("%s: %w: authentication failed", path, ErrCorrupted)
 	}
 	var doc inner
@@ -719,7 +762,13 @@ func seal(doc inner, kek []byte, rnd io.Reader) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return append(out, '\n'), nil
+	out = append(out, '\n')
+	// What parseEnvelope would refuse is never written: the node could not
+	// start again.
+	if len(out) > maxFile {
+		return nil, fmt.Errorf("%w: %d bytes, at most %d", ErrTooLarge, len(out), maxFile)
+	}
+	return out, nil
 }
 
 // replace atomically replaces the file at path with raw, after removing

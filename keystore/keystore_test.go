@@ -2,11 +2,17 @@ package keystore
 
 import (
 	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -92,6 +98,36 @@ func TestWrongKEKAndCorruption(t *testing.T) {
 	}
 	if _, err := Open(path, kek(1)[:8], Options{}); !errors.Is(err, ErrBadKEK) {
 		t.Errorf("short KEK: %v", err)
+	}
+}
+
+// TestDamagedKEKID: the KEK ID in the file's clear envelope is not
+// sealed; when it is damaged, the KEK that sealed the file is told so
+// (ErrCorrupted, naming its KEK ID), not that it is the wrong KEK, which
+// sent the operator looking for a KEK that never existed. Another KEK is
+// still the wrong one.
+func TestDamagedKEKID(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keystore.json")
+	open(t, path, kek(1))
+	raw, _ := os.ReadFile(path)
+	id := KEKID(kek(1))
+	damaged := bytes.Replace(raw, []byte(`"kek_id": "`+id+`"`), []byte(`"kek_id": "`+strings.Repeat("0", len(id))+`"`), 1)
+	if bytes.Equal(damaged, raw) {
+		t.Fatal("no kek_id in the file")
+	}
+	os.WriteFile(path, damaged, 0o600)
+	_, err := Open(path, kek(1), Options{})
+	if !errors.Is(err, ErrCorrupted) || errors.Is(err, ErrWrongKEK) || !strings.Contains(err.Error(), id) || !strings.Contains(err.Error(), "kek_id") {
+		t.Errorf("damaged kek_id, the right KEK: %v; want ErrCorrupted naming kek_id and %s", err, id)
+	}
+	if _, err := Open(path, kek(2), Options{}); !errors.Is(err, ErrWrongKEK) {
+		t.Errorf("damaged kek_id, another KEK: %v; want ErrWrongKEK", err)
+	}
+	if err := Reseal(path, kek(1), kek(2), rand.Reader); !errors.Is(err, ErrCorrupted) {
+		t.Errorf("Reseal of a damaged kek_id: %v; want ErrCorrupted", err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, damaged) {
+		t.Error("the damaged file was rewritten")
 	}
 }
 
@@ -208,6 +244,64 @@ func TestSecrets(t *testing.T) {
 	}
 }
 
+// TestKeysAndSecretsPrintNoMaterial: no fmt verb and no slog handler
+// shows a key's private half or a secret's value (docs/SECURITY.md,
+// "Print a secret by accident"). %v printed an Ed25519 key's seed, a JSON
+// log an ES256 key's D, and %#v a secret's bytes.
+func TestKeysAndSecretsPrintNoMaterial(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "keystore.json"), kek(1))
+	sec, err := s.Secret("symbol", 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The material in each form fmt and encoding/json write it in.
+	var material []string
+	addBytes := func(b []byte) {
+		list, gosyntax := fmt.Sprint(b), fmt.Sprintf("%#v", b)
+		material = append(material, list[1:len(list)-1], gosyntax[strings.Index(gosyntax, "{")+1:len(gosyntax)-1],
+			base64.StdEncoding.EncodeToString(b), hex.EncodeToString(b))
+	}
+	addBytes(sec.Value())
+	var printed []string
+	for _, k := range s.Keys() {
+		switch p := k.Signer.(type) {
+		case ed25519.PrivateKey:
+			addBytes(p.Seed())
+		case *ecdsa.PrivateKey:
+			material = append(material, p.D.String())
+			addBytes(p.D.Bytes())
+		case *gm.PrivateKey:
+			addBytes(p.Scalar())
+		default:
+			t.Fatalf("%s: signer %T", k.Alg, k.Signer)
+		}
+		for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
+			printed = append(printed, fmt.Sprintf(verb, k), fmt.Sprintf(verb, &k), fmt.Sprintf(verb, []Key{k}))
+		}
+		if !strings.Contains(fmt.Sprint(k), k.Kid) {
+			t.Errorf("%s key printed as %q, without its kid", k.Alg, fmt.Sprint(k))
+		}
+	}
+	for _, verb := range []string{"%v", "%+v", "%#v", "%s", "%x", "%q"} {
+		printed = append(printed, fmt.Sprintf(verb, sec), fmt.Sprintf(verb, *sec))
+	}
+	var logs bytes.Buffer
+	for _, h := range []slog.Handler{slog.NewJSONHandler(&logs, nil), slog.NewTextHandler(&logs, nil)} {
+		slog.New(h).Info("secret", slog.Any("secret", sec))
+		for _, k := range s.Keys() {
+			slog.New(h).Info("key", slog.Any("key", k))
+		}
+	}
+	printed = append(printed, logs.String())
+	for _, out := range printed {
+		for _, m := range material {
+			if strings.Contains(out, m) {
+				t.Fatalf("key material printed: %.300s", out)
+			}
+		}
+	}
+}
+
 func TestResolveKEK(t *testing.T) {
 	dir := t.TempDir()
 	dev := filepath.Join(dir, "kek.dev")
@@ -225,6 +319,83 @@ func TestResolveKEK(t *testing.T) {
 	}
 	if _, _, err := ResolveKEK("too-short", dev, rand.Reader); !errors.Is(err, ErrBadKEK) {
 		t.Errorf("bad KEK: %v", err)
+	}
+}
+
+// TestResolveKEKConcurrentFirstUse starts processes together on a fresh
+// data directory, as a node and an operator's command may: each must get
+// the development KEK left in the file. Each used to write its own over
+// the others', so a keystore could be sealed under a KEK no file kept.
+func TestResolveKEKConcurrentFirstUse(t *testing.T) {
+	for range 5 {
+		dev := filepath.Join(t.TempDir(), "kek.dev")
+		keks := make([][]byte, 8)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range keks {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				<-start
+				k, isDev, err := ResolveKEK("", dev, rand.Reader)
+				if err != nil || !isDev {
+					t.Errorf("ResolveKEK: %v %v", isDev, err)
+				}
+				keks[i] = k
+			}()
+		}
+		close(start)
+		wg.Wait()
+		if t.Failed() {
+			return
+		}
+		kept, _, err := ResolveKEK("", dev, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, k := range keks {
+			if !bytes.Equal(k, kept) {
+				t.Fatalf("process %d got KEK ID %s, the file keeps %s", i, KEKID(k), KEKID(kept))
+			}
+		}
+		if names := dirNames(t, filepath.Dir(dev)); !slices.Equal(names, []string{"kek.dev"}) {
+			t.Errorf("the directory holds %q, want only kek.dev", names)
+		}
+	}
+}
+
+// TestTooLargeNeverWritten: a change that would make the file larger
+// than Open reads back (maxFile) is refused with ErrTooLarge and changes
+// nothing. It used to be written, and then the keystore, every key and
+// secret in it, no longer opened ("file is corrupted: larger than ...").
+func TestTooLargeNeverWritten(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keystore.json")
+	s := open(t, path, kek(1))
+	before, _ := os.ReadFile(path)
+	node := s.Keys()
+	const owner = "did:web:node.example:issuers:rp-%05d"
+	// Owner keys as accreditations add them, three per issuer: 10,000
+	// seal to some 6 MB.
+	err := s.update(false, func(c *contents) error {
+		for i := 0; len(c.keys) < 10000; i++ {
+			for _, k := range node {
+				k.Owner = fmt.Sprintf(owner, i)
+				c.keys = append(c.keys, k)
+			}
+		}
+		return nil
+	})
+	if !errors.Is(err, ErrTooLarge) {
+		t.Fatalf("a change to a file over %d bytes: %v, want ErrTooLarge", maxFile, err)
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(after, before) {
+		t.Error("the refused change was written")
+	}
+	if len(s.OwnerKeys(fmt.Sprintf(owner, 0))) != 0 {
+		t.Error("the refused change is in memory")
+	}
+	if again := open(t, path, kek(1)); len(again.Keys()) != len(node) {
+		t.Errorf("reopened with %d keys, want %d", len(again.Keys()), len(node))
 	}
 }
 

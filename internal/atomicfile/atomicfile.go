@@ -1,6 +1,7 @@
 // Package atomicfile replaces files atomically: a reader (in this process or
 // another) sees the old contents or the new, never a torn write, and the new
-// contents survive a crash once WriteFile returns.
+// contents survive a crash once WriteFile returns. WriteNew makes a file
+// the same way but never replaces one.
 package atomicfile
 
 import (
@@ -16,6 +17,20 @@ import (
 // over path and syncs the directory. Missing parent directories are created
 // with mode 0700. The temporary file is removed on any error.
 func WriteFile(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, os.Rename)
+}
+
+// WriteNew is WriteFile for a file that must not exist yet: the temporary
+// file is linked to path, never renamed over it, so an existing file is
+// kept and the error wraps os.ErrExist. Of writers racing to make path,
+// exactly one succeeds, and a reader sees no file or the whole of it.
+func WriteNew(path string, data []byte, perm os.FileMode) error {
+	return write(path, data, perm, os.Link)
+}
+
+// write is WriteFile with install (os.Rename or os.Link) putting the
+// synced temporary file at path.
+func write(path string, data []byte, perm os.FileMode, install func(tmp, path string) error) error {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return fmt.Errorf("atomicfile: %w", err)
@@ -40,10 +55,10 @@ func WriteFile(path string, data []byte, perm os.FileMode) error {
 	if err := f.Close(); err != nil {
 		return fmt.Errorf("atomicfile: %w", err)
 	}
-	if err := os.Rename(f.Name(), path); err != nil {
+	if err := install(f.Name(), path); err != nil {
 		return fmt.Errorf("atomicfile: %w", err)
 	}
-	// The rename is durable only once the directory is: a failure here is
+	// The new name is durable only once the directory is: a failure here is
 	// the caller's (the new contents may not survive a crash).
 	d, err := os.Open(dir)
 	if err != nil {

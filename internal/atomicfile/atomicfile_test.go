@@ -124,3 +124,28 @@ func TestRemoveTemps(t *testing.T) {
 		t.Error("RemoveTemps in a missing directory succeeded")
 	}
 }
+
+// TestWriteNew: WriteNew makes a missing file with its mode, and never
+// replaces one: the existing file is kept, the error wraps os.ErrExist
+// and no temporary file is left.
+func TestWriteNew(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f")
+	if err := WriteNew(path, []byte("first"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteNew(path, []byte("second"), 0o644); !errors.Is(err, os.ErrExist) {
+		t.Fatalf("WriteNew over an existing file: %v, want os.ErrExist", err)
+	}
+	got, _ := os.ReadFile(path)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "first" || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("file %q, mode %v; want the first write, 0600", got, fi.Mode().Perm())
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Fatalf("directory holds %d entries, want only f", len(entries))
+	}
+}
