@@ -594,7 +594,8 @@ func TestEnrollmentLeavesNoPersonalData(t *testing.T) {
 		}
 		// A refused one: the number is wrong.
 		f.enroll(f.enrollBody(p, "", "", func(m map[string]any) { m["document"] = map[string]any{"number": p.number[:17] + "Y"} }))
-		secrets = append(secrets, p.number, p.number[:14], p.name, r.Symbol)
+		birth := p.number[6:10] + "-" + p.number[10:12] + "-" + p.number[12:14] // as credentials write it
+		secrets = append(secrets, p.number, p.number[:14], p.name, birth, r.Symbol)
 	}
 	// The symbol is the holder's own: it may appear only in its short form.
 	// A canary planted where the node writes proves each scan can see.

@@ -22,6 +22,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/leakcheck"
 	"github.com/trustid-cn/trustid/oid4vci/attestation"
 	"github.com/trustid-cn/trustid/oid4vci/dpop"
 	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
@@ -815,9 +816,15 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 		t.Errorf("the SDK's requests: %v", pathsA)
 	}
 
-	// No code, verifier or state in the node's log.
-	if strings.Contains(f.logs.String(), c) || strings.Contains(f.logs.String(), r.verfier) || strings.Contains(f.logs.String(), at) {
-		t.Error("the node's log holds a code, a verifier or an access token")
+	// No code, verifier, access token, number or name in the node's log
+	// or data directory. Stopped first: the access log is written out at
+	// shutdown.
+	f.stop()
+	scan := leakcheck.New(t, c, r.verfier, at, alice.number, alice.name, bob.number, bob.name)
+	scan.PlantLog(f.logs)
+	scan.PlantDir(f.dir)
+	if hits := append(scan.Log([]byte(f.logs.String())), scan.Dir(f.dir)...); len(hits) > 0 {
+		t.Errorf("a secret or personal data where the node writes: %v", hits)
 	}
 }
 

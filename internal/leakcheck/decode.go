@@ -6,6 +6,7 @@ import (
 	"compress/zlib"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"io"
 	"strconv"
@@ -26,17 +27,25 @@ const maxInflate = 32 << 20
 
 // form is one byte string under which a secret is matched.
 type form struct {
-	name   string // "utf-8", "gbk"
-	b      []byte
-	inText bool // count only a match inside text (containsInText)
+	name string // "utf-8", "gbk", "utf-16le"
+	b    []byte
+	// around, if set, says whether a match at b[i:j] has text on both
+	// sides: only such a match counts (containsInText).
+	around func(b []byte, i, j int) bool
 }
 
-// shortGBK is the length under which a GBK form counts only inside text: a
-// two-character name is 4 bytes in GBK, which turn up by chance once in
-// 4 GB of the random bytes that compressed data, signatures and wrongly
-// aligned decodings are made of, too often for a test run that decodes a
-// megabyte.
-const shortGBK = 6
+// shortForm is the length under which a GBK or UTF-16 form counts only
+// inside text: a two-character name is 4 bytes in either, which turn up
+// by chance once in 4 GB of the random bytes that compressed data,
+// signatures and wrongly aligned decodings are made of, too often for a
+// test run that decodes a megabyte.
+const shortForm = 6
+
+// utf16Forms are the byte orders a secret is looked for in as UTF-16.
+var utf16Forms = []struct {
+	name  string
+	order binary.ByteOrder
+}{{"utf-16le", binary.LittleEndian}, {"utf-16be", binary.BigEndian}}
 
 // matcher finds secrets in data. In delimited mode it looks only for the
 // clear form, as a whole token; otherwise it decodes what it reads and
@@ -51,18 +60,29 @@ type matcher struct {
 func newMatcher(delimited bool, secrets []string) *matcher {
 	m := &matcher{secrets: secrets, delimited: delimited, minLen: -1}
 	for _, s := range secrets {
-		fs := []form{{"utf-8", []byte(s), false}}
+		fs := []form{{"utf-8", []byte(s), nil}}
 		if !delimited {
 			if g, err := simplifiedchinese.GBK.NewEncoder().String(s); err == nil && g != s {
-				fs = append(fs, form{"gbk", []byte(g), len(g) < shortGBK})
+				fs = append(fs, form{"gbk", []byte(g), nil})
+				if len(g) < shortForm {
+					fs[len(fs)-1].around = gbkAround
+				}
+			}
+			// Windows, Java and JavaScript strings, ASN.1 BMPString.
+			for _, u := range utf16Forms {
+				f := form{u.name, appendUTF16(nil, u.order, s), nil}
+				if len(f.b) < shortForm {
+					f.around = utf16Around(u.order)
+				}
+				fs = append(fs, f)
 			}
 			if strings.Contains(s, " ") { // a name in a query string
-				fs = append(fs, form{"form-encoded", []byte(strings.ReplaceAll(s, " ", "+")), false})
+				fs = append(fs, form{"form-encoded", []byte(strings.ReplaceAll(s, " ", "+")), nil})
 			}
 			// An unkeyed digest of a number or name is as good as the
 			// value: the space of numbers can be enumerated.
 			s3, s256 := sm3.Sum([]byte(s)), sha256.Sum256([]byte(s))
-			fs = append(fs, form{"sm3 digest", s3[:], false}, form{"sha-256 digest", s256[:], false})
+			fs = append(fs, form{"sm3 digest", s3[:], nil}, form{"sha-256 digest", s256[:], nil})
 		}
 		for _, f := range fs {
 			if m.minLen < 0 || len(f.b) < m.minLen {
@@ -99,7 +119,7 @@ func (m *matcher) walk(b []byte, depth int, how string, got map[int]string) {
 			continue
 		}
 		for _, f := range fs {
-			if f.inText && containsInText(b, f.b) || !f.inText && bytes.Contains(b, f.b) {
+			if f.around != nil && containsInText(b, f.b, f.around) || f.around == nil && bytes.Contains(b, f.b) {
 				got[i] = how + f.name
 				break
 			}
@@ -394,25 +414,26 @@ func inflate(b []byte, emit func(string, []byte)) {
 	}
 }
 
-// containsInText reports whether s occurs in data inside text: up to six
-// characters on each side, up to the edge of data, are ASCII or GB2312
-// (both bytes 0xA1-0xFE). GBK prose and records pass; random bytes pass
-// about once in 250 times.
-func containsInText(data, s []byte) bool {
+// containsInText reports whether s occurs in data where around finds
+// text on both sides.
+func containsInText(data, s []byte, around func(b []byte, i, j int) bool) bool {
 	for off := 0; ; {
 		i := bytes.Index(data[off:], s)
 		if i < 0 {
 			return false
 		}
 		start := off + i
-		if textAround(data, start, start+len(s)) {
+		if around(data, start, start+len(s)) {
 			return true
 		}
 		off = start + 1
 	}
 }
 
-func textAround(b []byte, i, j int) bool {
+// gbkAround reports whether up to six characters on each side of b[i:j],
+// up to the edge of b, are ASCII or GB2312 (both bytes 0xA1-0xFE). GBK
+// prose and records pass; random bytes pass about once in 250 times.
+func gbkAround(b []byte, i, j int) bool {
 	for n := 0; n < 6 && j < len(b); n++ {
 		switch {
 		case b[j] < 0x80:
@@ -437,6 +458,46 @@ func textAround(b []byte, i, j int) bool {
 }
 
 func isGB2312(c byte) bool { return c >= 0xa1 && c <= 0xfe }
+
+// appendUTF16 appends s in UTF-16 in order to b.
+func appendUTF16(b []byte, order binary.ByteOrder, s string) []byte {
+	var unit [2]byte
+	for _, u := range utf16.Encode([]rune(s)) {
+		order.PutUint16(unit[:], u)
+		b = append(b, unit[:]...)
+	}
+	return b
+}
+
+// utf16Around returns a check that up to six code units on each side of
+// b[i:j], up to the edge of b, are UTF-16 text in order: ASCII, CJK
+// (U+3000-U+9FFF), full-width forms (U+FF00-U+FFEF) or a byte order
+// mark, and not all of
+// their bytes printable ASCII (ASCII text, whose byte pairs read as CJK
+// code units, is not UTF-16 text). UTF-16 prose and records pass; random
+// bytes pass about once in a million times.
+func utf16Around(order binary.ByteOrder) func(b []byte, i, j int) bool {
+	return func(b []byte, i, j int) bool {
+		units, ascii := 0, true
+		text := func(k int) bool {
+			u := order.Uint16(b[k:])
+			units++
+			ascii = ascii && isText(b[k]) && isText(b[k+1])
+			return u < 0x80 || u >= 0x3000 && u <= 0x9fff || u >= 0xff00 && u <= 0xffef || u == 0xfeff
+		}
+		for k, n := j, 0; n < 6 && k+2 <= len(b); k, n = k+2, n+1 {
+			if !text(k) {
+				return false
+			}
+		}
+		for k, n := i-2, 0; n < 6 && k >= 0; k, n = k-2, n+1 {
+			if !text(k) {
+				return false
+			}
+		}
+		return units == 0 || !ascii
+	}
+}
 
 // containsToken reports whether s occurs in data not next to a letter, a
 // digit or a '.', so that a PIN is not "found" inside a duration such as

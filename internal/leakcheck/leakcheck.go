@@ -5,7 +5,8 @@
 // tokens). The Scanner decodes what it reads before matching — base64 and
 // base64url at every alignment, base45 (a QR code's text), hex,
 // percent-encoding, JSON string escapes, gzip and zlib, stacked up to four deep, as in a Han name \u-escaped in the
-// payload of a vc+jwt — and looks for each value in UTF-8 and in GBK.
+// payload of a vc+jwt — and looks for each value in UTF-8, in UTF-16
+// (either byte order) and in GBK.
 // NewDelimited is for short secrets such as PINs, matched in clear as
 // whole tokens only.
 //

@@ -24,6 +24,7 @@ import (
 	"github.com/emmansun/gmsm/sm3"
 	"github.com/redis/go-redis/v9"
 	"golang.org/x/text/encoding/simplifiedchinese"
+	xunicode "golang.org/x/text/encoding/unicode"
 
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/qrcode"
@@ -57,6 +58,18 @@ func jsonEscaped(s, format string) string {
 func gbk(s string) (string, bool) {
 	g, err := simplifiedchinese.GBK.NewEncoder().String(s)
 	return g, err == nil
+}
+
+// utf16le and utf16be encode s with x/text, without a byte order mark.
+func utf16le(s string) string { return utf16In(xunicode.LittleEndian, s) }
+func utf16be(s string) string { return utf16In(xunicode.BigEndian, s) }
+
+func utf16In(order xunicode.Endianness, s string) string {
+	u, err := xunicode.UTF16(order, xunicode.IgnoreBOM).NewEncoder().String(s)
+	if err != nil {
+		panic(err) // every string the tests encode is valid UTF-8
+	}
+	return u
 }
 
 func jwtOf(payload string) string {
@@ -144,6 +157,15 @@ func encodings() map[string]func(secret string, k int) (blob string, ok bool) {
 		"GBK in hex": func(s string, k int) (string, bool) {
 			g, ok := gbk(pad(k) + s)
 			return "0x" + hex.EncodeToString(b(g)), ok
+		},
+		"UTF-16LE with a byte order mark (a Windows text file)": func(s string, k int) (string, bool) {
+			return "\xff\xfe" + utf16le("姓名:"+pad(k)+s+"\r\n"), true
+		},
+		"UTF-16BE in base64 (a BMPString, a Java string)": func(s string, k int) (string, bool) {
+			return `{"bmp":"` + b64std(b(utf16be(pad(k)+s))) + `"}`, true
+		},
+		"UTF-16LE in hex": func(s string, k int) (string, bool) {
+			return "0x" + hex.EncodeToString(b(utf16le(pad(k)+s))) + " ", true
 		},
 		"gzip in base64url in a JWT (a status list)": func(s string, k int) (string, bool) {
 			return jwtOf(`{"status_list":{"bits":1,"lst":"` + b64url(b(gzipped(pad(k)+`{"n":"`+s+`"}`))) + `"}}`), true
@@ -258,6 +280,30 @@ func TestShortGBKNeedsText(t *testing.T) {
 		name:                               true,
 		"\x80\xff" + name + "\x00":         false,
 		"\x00" + name + "\xa1\x30\x90\x91": false,
+	} {
+		if got := m.find(b(data)); (got[0] != "") != want {
+			t.Errorf("%q: found %v, want %v", data, got, want)
+		}
+	}
+}
+
+// TestShortUTF16NeedsText: a two-character name in UTF-16 (4 bytes)
+// counts in UTF-16 prose and records and at the edges, not amid bytes no
+// UTF-16 text has, nor in ASCII text whose bytes spell it.
+func TestShortUTF16NeedsText(t *testing.T) {
+	m := newMatcher(false, []string{"张三"})
+	be := utf16be("张三")
+	if be != "_ N\t" {
+		t.Fatalf("张三 in UTF-16BE is %q", be)
+	}
+	for data, want := range map[string]bool{
+		utf16le("姓名：张三，性别：男"):                true,
+		utf16be("name=张三;id=1"):              true,
+		"\xfe\xff" + be:                      true,
+		utf16le("张三"):                        true,
+		"\x00\xd8" + utf16le("张三") + "\x00":  false,
+		"\x12\x34\x56\xd9" + be + "\xdc\x00": false,
+		"recordvalue" + be + "continuesher":  false,
 	} {
 		if got := m.find(b(data)); (got[0] != "") != want {
 			t.Errorf("%q: found %v, want %v", data, got, want)
