@@ -4,8 +4,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/trustid-cn/trustid/internal/strictjson"
@@ -14,16 +16,37 @@ import (
 // decodeBody reads one JSON object of at most max bytes from the request
 // body into dst with strictjson.Decode: member names exactly as
 // documented, none unknown or repeated (names that differ only in case
-// count as repeated), nothing after the object. bad makes the route's 400
-// error; shape completes its message ("with the documented fields").
-// Messages never quote the body, which may hold a PIN or an ID number.
+// count as repeated), nothing after the object. A body labelled with
+// another media type is refused unread (jsonMediaType). bad makes the
+// route's 400 error; shape completes its message ("with the documented
+// fields"). Messages never quote the body, which may hold a PIN or an ID
+// number.
 func decodeBody(r *http.Request, max int, dst any, bad func(format string, args ...any) error, shape string) error {
+	if err := jsonMediaType(r); err != nil {
+		return err
+	}
 	bp := bodyBufs.Get().(*[]byte)
 	err := decodeBodyIn(bp, r, max, dst, bad, shape)
 	if cap(*bp) <= maxPooledBody {
 		bodyBufs.Put(bp)
 	}
 	return err
+}
+
+// jsonMediaType refuses a request whose Content-Type is not
+// application/json (type and subtype in any case, with any parameters:
+// RFC 9110 §8.3.1) with 415 unsupported_media_type naming the type the
+// route takes (§15.5.16). A request without Content-Type passes: its body
+// is read as JSON (§8.3 lets the recipient examine the data).
+func jsonMediaType(r *http.Request) error {
+	ct := headerValue(r.Header, "Content-Type")
+	if ct == "" || strings.EqualFold(ct, "application/json") {
+		return nil
+	}
+	if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == "application/json" {
+		return nil
+	}
+	return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedContentType, Message: "the body must be application/json"}
 }
 
 // decodeBodyIn is decodeBody reading into *bp's memory, left in *bp

@@ -136,10 +136,11 @@ func view(c auth.Client) clientResponse {
 	return clientResponse{Client: c}
 }
 
-// readJSONBody reads a JSON request body of at most max bytes.
+// readJSONBody reads a JSON request body of at most max bytes, sent as
+// application/json or without Content-Type (jsonMediaType).
 func readJSONBody(r *http.Request, max int64) ([]byte, error) {
-	if mt := r.Header.Get("Content-Type"); mt != "" && !strings.HasPrefix(mt, "application/json") {
-		return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedContentType, Message: "the body must be application/json"}
+	if err := jsonMediaType(r); err != nil {
+		return nil, err
 	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, max+1))
 	var tooBig *http.MaxBytesError

@@ -115,8 +115,8 @@ var (
 var ErrDelegationExpired = fmt.Errorf("%w: outside its validity", ErrDelegation)
 
 // Error codes on the wire: the "error" member of an error response. The
-// api package answers with these; HTTPPeers turns them back into the
-// sentinels.
+// api package answers with these; HTTPPeers and the SDKs turn them back
+// into the sentinels.
 var errorCodes = []struct {
 	err  error
 	code string
@@ -138,6 +138,16 @@ var errorCodes = []struct {
 	{ErrKind, "qr_wrong_kind"},
 	{ErrMalformed, "qr_malformed"},
 	{ErrUnknownStatusList, "qr_unknown_status_list"},
+	{ErrReplayed, "qr_replayed"},
+	{ErrCloneSuspected, "qr_clone_suspected"},
+	{ErrBindingExpired, "qr_binding_expired"},
+	{ErrUnknownKey, "qr_unknown_key"},
+	{ErrSignature, "qr_bad_signature"},
+	{ErrStale, "qr_stale"},
+	{ErrChallenge, "qr_challenge_mismatch"},
+	{ErrAudience, "qr_audience_mismatch"},
+	{ErrConsent, "qr_invalid_consent"},
+	{ErrHolderAuth, "qr_holder_unauthorized"},
 	{ErrUnavailable, "temporarily_unavailable"},
 }
 

@@ -124,6 +124,12 @@ func TestBadInputEveryRoute(t *testing.T) {
 			case code < 400 && garbage:
 				t.Errorf("%s: %d for a malformed request: %.200s", what, code, body)
 			}
+			// A JSON route refuses another media type with 415 (RFC 9110
+			// §15.5.16), unless the caller was refused first.
+			if strings.HasPrefix(ctype, "application/json") && (c.name == "text/plain" || c.name == "form" || c.name == "json-seq") &&
+				code != 415 && code != 401 && code != 429 {
+				t.Errorf("%s: %d, want 415: %.200s", what, code, body)
+			}
 			// A 405 MUST carry Allow (RFC 9110 §15.5.6); a refused access
 			// token's 401 WWW-Authenticate (RFC 6750 §3). (A client that
 			// authenticated in the body gets none: oauth.fail.)

@@ -360,7 +360,7 @@ func refusal(err error) (int, string) {
 		return http.StatusConflict, "Refused: this code was already used. Ask for a new one."
 	case errors.Is(err, qrcode.ErrCodeExpired):
 		return http.StatusUnprocessableEntity, "Refused: this code has expired. Ask for a new one."
-	case errors.Is(err, qrcode.ErrRevoked):
+	case errors.Is(err, qrcode.ErrRevoked), errors.Is(err, qrcode.ErrSuspended):
 		return http.StatusUnprocessableEntity, "Refused: this identity is revoked or suspended."
 	case errors.Is(err, qrcode.ErrStatusUnavailable), errors.Is(err, sdk.ErrToken), errors.Is(err, sdk.ErrKeysUnavailable):
 		return http.StatusBadGateway, "Cannot check the code now: the identity service cannot be reached."

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -24,6 +25,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/testnode"
+	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/sdk"
 	"github.com/trustid-cn/trustid/sdk/wallet"
 )
@@ -449,6 +451,27 @@ func TestConfigRefusals(t *testing.T) {
 		edit(&c)
 		if _, err := New(c); err == nil {
 			t.Errorf("%s: accepted", name)
+		}
+	}
+}
+
+// TestRefusalMessages: staff are told why a code was refused, whether
+// the node refused it (a *sdk.NodeError) or the local verifier did.
+func TestRefusalMessages(t *testing.T) {
+	for _, c := range []struct {
+		err    error
+		status int
+		says   string
+	}{
+		{&sdk.NodeError{Status: 409, Code: "qr_code_used"}, 409, "already used"},
+		{&sdk.NodeError{Status: 410, Code: "qr_code_expired"}, 422, "expired"},
+		{&sdk.NodeError{Status: 403, Code: "qr_revoked"}, 422, "revoked or suspended"},
+		{&sdk.NodeError{Status: 403, Code: "qr_suspended"}, 422, "revoked or suspended"},
+		{fmt.Errorf("%w: device binding", qrcode.ErrSuspended), 422, "revoked or suspended"},
+		{&sdk.NodeError{Status: 503, Code: "temporarily_unavailable"}, 502, "cannot be reached"},
+	} {
+		if status, msg := refusal(c.err); status != c.status || !strings.Contains(msg, c.says) {
+			t.Errorf("%v: %d %q, want %d saying %q", c.err, status, msg, c.status, c.says)
 		}
 	}
 }

@@ -1,0 +1,59 @@
+package sdk_test
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"testing"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/sdk"
+)
+
+// TestRedeemQRRefusalsMatchSentinels: what a node answers POST
+// /v1/qr/verify for an offline code it refuses (api's qrErrors: status
+// and code) comes back from RedeemQR as a *NodeError matching the qrcode
+// sentinel, as RedeemQR documents (qrcode.ErrReplayed, ...).
+func TestRedeemQRRefusalsMatchSentinels(t *testing.T) {
+	for _, c := range []struct {
+		status int
+		code   string
+		want   error
+	}{
+		{409, "qr_replayed", qrcode.ErrReplayed},
+		{409, "qr_clone_suspected", qrcode.ErrCloneSuspected},
+		{403, "qr_binding_expired", qrcode.ErrBindingExpired},
+		{401, "qr_unknown_key", qrcode.ErrUnknownKey},
+		{401, "qr_bad_signature", qrcode.ErrSignature},
+		{400, "qr_stale", qrcode.ErrStale},
+		{400, "qr_challenge_mismatch", qrcode.ErrChallenge},
+		{400, "qr_audience_mismatch", qrcode.ErrAudience},
+		{409, "qr_code_used", qrcode.ErrCodeUsed},
+		{403, "qr_revoked", qrcode.ErrRevoked},
+	} {
+		node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			if r.URL.Path == sdk.TokenPath {
+				fmt.Fprint(w, `{"access_token":"at","token_type":"Bearer","expires_in":600}`)
+				return
+			}
+			w.WriteHeader(c.status)
+			fmt.Fprintf(w, `{"error":%q,"error_description":"refused"}`, c.code)
+		}))
+		key, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+		tokens, err := sdk.NewTokenSource(sdk.ClientConfig{Node: node.URL, ClientID: "hotel", Key: key})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = (&sdk.Client{Node: node.URL, Tokens: tokens}).RedeemQR(context.Background(), "TIDOFF2:x")
+		var ne *sdk.NodeError
+		if !errors.As(err, &ne) || ne.Code != c.code || !errors.Is(err, c.want) {
+			t.Errorf("%d %s: %v, want a NodeError matching %v", c.status, c.code, err, c.want)
+		}
+		node.Close()
+	}
+}
