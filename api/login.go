@@ -590,7 +590,10 @@ func (l *loginHandlers) wait(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return &Error{Status: http.StatusNotFound, Code: login.CodeSessionNotFound, Message: "no login session for this browser"}
 	}
-	out, err := l.p.Wait(r.Context(), r.PathValue("id"), c.Value, l.cfg.MaxWait)
+	// A stopping node answers "pending" now rather than hold its drain.
+	ctx, cancel := l.s.untilDrain(r.Context())
+	defer cancel()
+	out, err := l.p.Wait(ctx, r.PathValue("id"), c.Value, l.cfg.MaxWait)
 	if err != nil {
 		return err
 	}

@@ -70,6 +70,9 @@ type Server struct {
 	// login serves user login's grants at the token endpoint and completes
 	// the OpenID configuration; set by MountLogin.
 	login *login.Provider
+	// draining ends when Drain is called: the node is stopping.
+	draining context.Context
+	drain    context.CancelFunc
 }
 
 // New returns a server with /healthz, /readyz and /metrics.
@@ -95,6 +98,7 @@ func New(cfg Config) *Server {
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
 	}
+	s.draining, s.drain = context.WithCancel(context.Background())
 	s.metrics = newMetrics(s.reg)
 	s.handle("GET /healthz", http.HandlerFunc(s.healthz))
 	s.handle("GET /readyz", http.HandlerFunc(s.readyz))
@@ -166,6 +170,20 @@ type headerProbe struct {
 func (p *headerProbe) Header() http.Header         { return p.header }
 func (p *headerProbe) Write(b []byte) (int, error) { return len(b), nil }
 func (p *headerProbe) WriteHeader(code int)        { p.status = code }
+
+// Drain makes the long polls in flight answer at once, as when their
+// wait runs out, so that a stopping node's requests drain without
+// waiting for them (the client polls again, through the balancer, on
+// another instance). Call it when shutdown begins
+// (http.Server.RegisterOnShutdown).
+func (s *Server) Drain() { s.drain() }
+
+// untilDrain returns a copy of ctx that also ends when Drain is called.
+func (s *Server) untilDrain(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(s.draining, cancel)
+	return ctx, func() { stop(); cancel() }
+}
 
 // Logger returns the server's logger.
 func (s *Server) Logger() *slog.Logger { return s.log }

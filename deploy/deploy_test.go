@@ -21,6 +21,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"go.yaml.in/yaml/v3"
 
@@ -75,8 +76,9 @@ type service struct {
 		Retries     int      `yaml:"retries"`
 		StartPeriod string   `yaml:"start_period"`
 	} `yaml:"healthcheck"`
-	Restart  string `yaml:"restart"`
-	Networks map[string]struct {
+	Restart         string `yaml:"restart"`
+	StopGracePeriod string `yaml:"stop_grace_period"`
+	Networks        map[string]struct {
 		Aliases     []string `yaml:"aliases"`
 		IPv4Address string   `yaml:"ipv4_address"`
 	} `yaml:"networks"`
@@ -90,7 +92,7 @@ type build struct {
 // serviceKeys are the keys a service may have: a typo (depends_no) would
 // otherwise be ignored by the decoder and by Compose alike.
 var serviceKeys = []string{"image", "build", "command", "entrypoint", "environment", "ports", "volumes", "depends_on",
-	"healthcheck", "restart", "networks"}
+	"healthcheck", "restart", "stop_grace_period", "networks"}
 
 func loadCompose(t *testing.T) compose {
 	t.Helper()
@@ -465,6 +467,26 @@ func TestComposeTrustIDConfig(t *testing.T) {
 	for k := range cfg {
 		if !bytes.Contains(help, []byte("--"+k+" ")) {
 			t.Errorf("trustid.yaml: %q is not a flag of trustid serve", k)
+		}
+	}
+	// Docker sends SIGKILL stop_grace_period after SIGTERM (10 s when
+	// unset): it must leave serve its drain time and a margin.
+	drain := cfg["shutdown-timeout"]
+	if drain == "" {
+		m := regexp.MustCompile(`--shutdown-timeout duration .*\(default (\S+)\)`).FindSubmatch(help)
+		if m == nil {
+			t.Fatalf("trustid serve --help names no --shutdown-timeout default:\n%s", help)
+		}
+		drain = string(m[1])
+	}
+	want, err := time.ParseDuration(drain)
+	if err != nil {
+		t.Fatalf("--shutdown-timeout %q: %v", drain, err)
+	}
+	for _, name := range []string{"trustid-1", "trustid-2"} {
+		grace, err := time.ParseDuration(c.Services[name].StopGracePeriod)
+		if err != nil || grace < want+5*time.Second {
+			t.Errorf("%s: stop_grace_period %q, want at least --shutdown-timeout (%v) + 5s", name, c.Services[name].StopGracePeriod, want)
 		}
 	}
 }

@@ -423,11 +423,15 @@ type Outcome struct {
 // the redirect with the authorization code, or nil when it is still
 // pending. browser is the secret Authorize returned (the login page's
 // cookie): only the browser that started the session gets its code. The
-// session ends when the code is issued: a second Wait finds none.
+// session ends when the code is issued: a second Wait finds none. When
+// ctx ends (the browser gone, the node stopping) Wait stops waiting and
+// returns nil; the session's reads and the code's issue are not cut
+// short by it, so a code is never consumed and lost half-way.
 func (p *Provider) Wait(ctx context.Context, id, browser string, maxWait time.Duration) (*Outcome, error) {
 	deadline := time.Now().Add(maxWait)
+	work := context.WithoutCancel(ctx)
 	for {
-		s, err := p.getSession(ctx, id)
+		s, err := p.getSession(work, id)
 		if err != nil {
 			return nil, err
 		}
@@ -435,7 +439,7 @@ func (p *Provider) Wait(ctx context.Context, id, browser string, maxWait time.Du
 			return nil, fail(CodeSessionNotFound, "no such login session for this browser")
 		}
 		if s.Approved != nil || s.Denied {
-			return p.complete(ctx, id, s)
+			return p.complete(work, id, s)
 		}
 		if !time.Now().Before(deadline) {
 			return nil, nil

@@ -76,6 +76,7 @@ defaults
     timeout connect 2s
     timeout client 30s
     timeout server 30s
+    timeout check 3s
     retries 2
     option redispatch
 frontend trustid

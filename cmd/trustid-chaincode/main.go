@@ -5,8 +5,8 @@
 //
 // TLS toward the peers is on when CHAINCODE_TLS_CERT and CHAINCODE_TLS_KEY
 // name PEM files (and CHAINCODE_TLS_CLIENT_CA, if set, requires the peers'
-// client certificates); without them it serves plain gRPC, for loopback
-// development networks only.
+// client certificates; set without them, it is refused); without them it
+// serves plain gRPC, for loopback development networks only.
 //
 // `trustid-chaincode healthcheck` exits 0 if the server accepts TCP
 // connections on CHAINCODE_SERVER_ADDRESS's port (on loopback when the
@@ -59,26 +59,42 @@ func serve() error {
 	if ccid == "" || addr == "" {
 		return fmt.Errorf("CHAINCODE_ID (the package ID) and CHAINCODE_SERVER_ADDRESS (host:port) must be set")
 	}
-	tls := shim.TLSProperties{Disabled: true}
-	if certFile, keyFile := os.Getenv("CHAINCODE_TLS_CERT"), os.Getenv("CHAINCODE_TLS_KEY"); certFile != "" || keyFile != "" {
-		cert, err := os.ReadFile(certFile)
-		if err != nil {
-			return fmt.Errorf("CHAINCODE_TLS_CERT: %w", err)
-		}
-		key, err := os.ReadFile(keyFile)
-		if err != nil {
-			return fmt.Errorf("CHAINCODE_TLS_KEY: %w", err)
-		}
-		tls = shim.TLSProperties{Cert: cert, Key: key}
-		if caFile := os.Getenv("CHAINCODE_TLS_CLIENT_CA"); caFile != "" {
-			if tls.ClientCACerts, err = os.ReadFile(caFile); err != nil {
-				return fmt.Errorf("CHAINCODE_TLS_CLIENT_CA: %w", err)
-			}
-		}
+	tls, err := tlsProperties()
+	if err != nil {
+		return err
 	}
 	srv := &shim.ChaincodeServer{CCID: ccid, Address: addr, CC: contract{}, TLSProps: tls}
 	fmt.Fprintf(os.Stderr, "trustid-chaincode: serving %s on %s (tls %v)\n", ccid, addr, !tls.Disabled)
 	return srv.Start()
+}
+
+// tlsProperties reads the server's TLS settings from CHAINCODE_TLS_CERT,
+// CHAINCODE_TLS_KEY and CHAINCODE_TLS_CLIENT_CA; none of them: plain
+// gRPC. A client CA without a certificate and key is refused: the
+// server would be plain and check no client certificate.
+func tlsProperties() (shim.TLSProperties, error) {
+	certFile, keyFile, caFile := os.Getenv("CHAINCODE_TLS_CERT"), os.Getenv("CHAINCODE_TLS_KEY"), os.Getenv("CHAINCODE_TLS_CLIENT_CA")
+	if certFile == "" && keyFile == "" {
+		if caFile != "" {
+			return shim.TLSProperties{}, fmt.Errorf("CHAINCODE_TLS_CLIENT_CA is set without CHAINCODE_TLS_CERT and CHAINCODE_TLS_KEY: the server would serve plain gRPC and check no peer's certificate")
+		}
+		return shim.TLSProperties{Disabled: true}, nil
+	}
+	cert, err := os.ReadFile(certFile)
+	if err != nil {
+		return shim.TLSProperties{}, fmt.Errorf("CHAINCODE_TLS_CERT: %w", err)
+	}
+	key, err := os.ReadFile(keyFile)
+	if err != nil {
+		return shim.TLSProperties{}, fmt.Errorf("CHAINCODE_TLS_KEY: %w", err)
+	}
+	tls := shim.TLSProperties{Cert: cert, Key: key}
+	if caFile != "" {
+		if tls.ClientCACerts, err = os.ReadFile(caFile); err != nil {
+			return shim.TLSProperties{}, fmt.Errorf("CHAINCODE_TLS_CLIENT_CA: %w", err)
+		}
+	}
+	return tls, nil
 }
 
 // healthcheck dials the chaincode server at addr (host:port), on

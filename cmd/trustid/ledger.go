@@ -287,13 +287,17 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 				}
 			}
 		}()
-		go func() { defer wg.Done(); runOutbox(ctx, n.log, ob, time.Second, time.Minute) }()
+		// The outbox runs on until it has sent what it holds (flushOutbox).
+		obCtx, stopOutbox := context.WithCancel(context.WithoutCancel(ctx))
+		go func() { defer wg.Done(); runOutbox(obCtx, n.log, ob, time.Second, time.Minute) }()
 		go func() { defer wg.Done(); view.Run(ctx) }()
 		go func() { defer wg.Done(); runAuditAnchor(ctx, n, c, audit, every) }()
 		n.background.Add(1)
 		go func() {
 			defer n.background.Done()
 			<-ctx.Done()
+			flushOutbox(n.log, ob)
+			stopOutbox()
 			wg.Wait()
 			audit.Close()
 			ob.Close()
@@ -304,6 +308,20 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		n.log.Info("ledger ready", slog.String("mode", mode), slog.String("outbox_node", ob.NodeID()),
 			slog.Int("outbox_pending", st.Pending), slog.Int("outbox_frozen", st.Frozen))
 		return nil
+	}
+}
+
+// flushOutbox sends, as the node stops, the changes its outbox holds
+// (at most 10 s, as the last audit anchor): acknowledged changes
+// otherwise wait in the data directory for this instance's next start,
+// which a region that scales in may never give them.
+func flushOutbox(log *slog.Logger, ob *ledger.Outbox) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := ob.Flush(ctx); err != nil {
+		st := ob.Stats()
+		log.Warn("ledger outbox not sent before stopping: its changes are sent at the next start on this data directory",
+			slog.Int("backlog_changes", st.Backlog), slog.Int("pending_heads", st.HeadsPending), slog.Any("error", err))
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"os"
 	"os/exec"
@@ -178,5 +179,47 @@ func TestServeRejectsBadTrustedProxies(t *testing.T) {
 	_, _, err := run(t, context.Background(), "serve", "--data", t.TempDir())
 	if err == nil || !strings.Contains(err.Error(), "--trusted-proxies") || !strings.Contains(err.Error(), `"lb.example"`) {
 		t.Fatalf("bad --trusted-proxies: %v", err)
+	}
+}
+
+// TestLBCheckWaitsForReadiness: the committed HAProxy configuration keeps
+// an instance whose /readyz answers 200 in 800 ms (a slow peer; the
+// node's checks may take up to 2 s) in the pool, rather than timing the
+// check out at its 500 ms interval and answering 503 for a ready region.
+func TestLBCheckWaitsForReadiness(t *testing.T) {
+	haproxy, err := exec.LookPath("haproxy")
+	testenv.Require(t, "haproxy", err)
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/readyz" {
+			time.Sleep(800 * time.Millisecond)
+		}
+		io.WriteString(w, `{"status":"ready"}`)
+	}))
+	defer backend.Close()
+	front := freeAddr(t)
+	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(cfg, []byte(lbConfig(t, front, strings.TrimPrefix(backend.URL, "http://"))), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	hp := exec.CommandContext(ctx, haproxy, "-db", "-f", cfg)
+	var hlog strings.Builder
+	hp.Stdout, hp.Stderr = &hlog, &hlog
+	if err := hp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); hp.Wait() })
+	// Several check intervals: two timed-out checks would have taken the
+	// instance out.
+	time.Sleep(4 * time.Second)
+	for i := 0; i < 3; i++ {
+		resp, err := http.Get("http://" + front + "/lb-probe") // no node route: not checked against the OpenAPI document
+		if err != nil {
+			t.Fatalf("through HAProxy: %v\n%s", err, hlog.String())
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("through HAProxy: %d, the ready instance was taken out\n%s", resp.StatusCode, hlog.String())
+		}
 	}
 }

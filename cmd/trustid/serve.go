@@ -177,6 +177,8 @@ func runServe(cmd *cobra.Command, _ []string) error {
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	// The login page's long poll (25 s) would hold the drain to its end.
+	httpSrv.RegisterOnShutdown(srv.Drain)
 
 	ctx, stop := signal.NotifyContext(bg, os.Interrupt, syscall.SIGTERM)
 	defer stop()

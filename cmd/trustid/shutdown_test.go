@@ -1,0 +1,94 @@
+package main
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/internal/testnode"
+	"github.com/trustid-cn/trustid/ledger"
+)
+
+// TestShutdownEndsLoginLongPoll: a login page's long poll (up to 25 s)
+// in flight when the node stops answers "pending" at once (the page
+// polls again, through the balancer, on another instance) instead of
+// holding the drain to its end: the node stops promptly and its
+// background work (the last audit anchor) is waited for
+// (docs/operations.md, "Stopping an instance").
+func TestShutdownEndsLoginLongPoll(t *testing.T) {
+	f := newEnrollFixture(t, "--shutdown-timeout", "8s")
+	a := f.addLoginRP("shop-web", "shopweb.example").start(t)
+	type answer struct {
+		status int
+		body   map[string]string
+		err    error
+	}
+	polled := make(chan answer, 1)
+	go func() {
+		resp, err := a.browser.Get(a.waitURL)
+		if err != nil {
+			polled <- answer{err: err}
+			return
+		}
+		defer resp.Body.Close()
+		var m map[string]string
+		err = json.NewDecoder(resp.Body).Decode(&m)
+		polled <- answer{status: resp.StatusCode, body: m, err: err}
+	}()
+	time.Sleep(500 * time.Millisecond) // the poll is waiting
+	start := time.Now()
+	f.node.Stop()
+	took := time.Since(start)
+	select {
+	case got := <-polled:
+		if got.err != nil || got.status != 200 || got.body["status"] != "pending" {
+			t.Errorf("the long poll answered %d %v (%v), want 200 pending", got.status, got.body, got.err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("the long poll is still open after the node stopped")
+	}
+	if took > 4*time.Second {
+		t.Errorf("the node took %v to stop: the long poll held its drain", took)
+	}
+	if logs := f.logs.String(); strings.Contains(logs, "did not finish within the drain time") {
+		t.Errorf("the node did not wait for its background work:\n%s", logs)
+	}
+}
+
+// TestShutdownSendsOutbox: a status change the node acknowledged is on
+// the ledger when the node has stopped, not left in its data directory
+// for a next start the instance may never have (a region scaling in):
+// the outbox is flushed on the way out. The change waits for a batch
+// (--anchor-window 1h) until then.
+func TestShutdownSendsOutbox(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	dir, addr := t.TempDir(), freeAddr(t)
+	node := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr, "--anchor-window", "1h")
+	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
+	tok := n.token("civil-affairs", n.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue+","+auth.ScopeStatusWrite))
+	n.accredit("civil-affairs", "ResidenceCredential")
+	body := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
+		`"credentialSubject":{"id":"did:example:resident-5d20a1","region":"310000","since":"2020-01-01"}}}`
+	code, resp, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body)
+	if code != http.StatusCreated {
+		t.Fatalf("issue: %d %v", code, resp)
+	}
+	id, _ := resp["credentialId"].(string)
+	if code, resp, _ := n.do(http.MethodPost, "/v1/credentials/"+url.PathEscape(id)+"/status", tok, "application/json", `{"action":"revoke"}`); code != http.StatusOK {
+		t.Fatalf("revoke: %d %v", code, resp)
+	}
+	node.Stop()
+	ob, err := ledger.OpenOutbox(filepath.Join(dir, outboxFile), nil, ledger.OutboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	if st := ob.Stats(); st.Pending != 0 || st.Frozen != 0 {
+		t.Errorf("the stopped node's outbox still holds %d changes and %d batches: acknowledged, not on the ledger", st.Pending, st.Frozen)
+	}
+}
