@@ -3,6 +3,7 @@
 package ledger_test
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -12,8 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/internal/testenv"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
 
 // The tests of this file run in a child process whose file size limit
@@ -150,5 +153,129 @@ func TestAuditLogFailedGroupChild(t *testing.T) {
 	}
 	if seq, _ := a.Head(); seq != 3 {
 		t.Errorf("head %d, want 3", seq)
+	}
+}
+
+// memChain is a chain in memory, so that only the outbox writes files:
+// batches by ID (again: a replay) and heads by list. Its first call runs
+// first, once.
+type memChain struct {
+	first   sync.Once
+	onFirst func()
+	mu      sync.Mutex
+	batches map[string]int // sends of each batch ID
+	heads   map[string]ledger.StatusHeadInput
+	calls   int
+}
+
+func (m *memChain) call() {
+	m.first.Do(m.onFirst)
+	m.mu.Lock()
+	m.calls++
+	m.mu.Unlock()
+}
+
+func (m *memChain) AnchorBatch(_ context.Context, in chaincode.BatchInput) (chaincode.BatchResult, error) {
+	m.call()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.batches[in.ID]++
+	return chaincode.BatchResult{Batch: chaincode.Batch{ID: in.ID, Root: in.Root, Count: in.Count}, Replayed: m.batches[in.ID] > 1}, nil
+}
+
+func (m *memChain) PutStatusHeads(_ context.Context, heads []ledger.StatusHeadInput) (chaincode.HeadsEvent, error) {
+	m.call()
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, h := range heads {
+		m.heads[h.List] = h
+	}
+	return chaincode.HeadsEvent{}, nil
+}
+
+// TestOutboxFileFullStopsRun: when the outbox file cannot record that a
+// committed batch, or heads, were sent (a full disk), Run returns the
+// error (runOutbox starts it again after a pause), where it sent them
+// again at once, and again, for as long as the disk stayed full; the
+// next Run sends what stayed (a replay) and everything ends on the chain
+// once.
+func TestOutboxFileFullStopsRun(t *testing.T) {
+	if testenv.IsChild() {
+		t.Skip("child")
+	}
+	if out, err := testenv.RunChild("TestOutboxFileFullChild", "TRUSTID_OUTBOX_FSIZE_CHILD="+t.TempDir()); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+}
+
+// TestOutboxFileFullChild is the child of TestOutboxFileFullStopsRun:
+// the file size limit drops to one page when the chain is first called.
+func TestOutboxFileFullChild(t *testing.T) {
+	dir := os.Getenv("TRUSTID_OUTBOX_FSIZE_CHILD")
+	if dir == "" {
+		t.Skip("run by TestOutboxFileFullStopsRun")
+	}
+	d := chaincode.ListDigest([]byte("v1"))
+	for _, lane := range []string{"batch", "heads"} {
+		t.Run(lane, func(t *testing.T) {
+			var restore func()
+			chain := &memChain{batches: map[string]int{}, heads: map[string]ledger.StatusHeadInput{}}
+			chain.onFirst = func() { restore = limitFileSize(t, 4096) }
+			ob, err := ledger.OpenOutbox(filepath.Join(dir, lane+".db"), chain, ledger.OutboxOptions{Window: time.Millisecond, MinBackoff: time.Millisecond, MaxBackoff: time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ob.Close()
+			ctx := context.Background()
+			if lane == "batch" {
+				err = ob.Anchor(ctx, ledgertest.SeqChanges("F", 0, 10))
+			} else {
+				err = ob.AnchorHeads(ctx, []ledger.StatusHeadInput{{List: "F", Version: 1, Digest: d}})
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+			err = ob.Run(rctx)
+			cancel()
+			if restore != nil {
+				restore()
+			}
+			chain.mu.Lock()
+			calls := chain.calls
+			chain.mu.Unlock()
+			if err == nil || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "cannot record sent") {
+				t.Fatalf("Run on a full outbox file: %v, after %d transactions", err, calls)
+			}
+			if calls != 1 {
+				t.Errorf("%d transactions on a full outbox file, want 1", calls)
+			}
+			if st := ob.Stats(); st.Frozen+st.HeadsPending != 1 {
+				t.Errorf("after the failure: %+v, want the batch or the heads kept", st)
+			}
+			rctx, cancel = context.WithCancel(ctx)
+			defer cancel()
+			done := make(chan error, 1)
+			go func() { done <- ob.Run(rctx) }()
+			fctx, fcancel := context.WithTimeout(ctx, 5*time.Second)
+			defer fcancel()
+			if err := ob.Flush(fctx); err != nil {
+				t.Fatal(err)
+			}
+			cancel()
+			<-done
+			st := ob.Stats()
+			if st.Frozen != 0 || st.HeadsPending != 0 || st.Backlog != 0 {
+				t.Errorf("after the next Run: %+v", st)
+			}
+			chain.mu.Lock()
+			defer chain.mu.Unlock()
+			if lane == "batch" && (len(chain.batches) != 1 || st.CommittedChanges != 10 || st.Replayed != 1) {
+				t.Errorf("batches on the chain %v, %+v; want one, sent again as a replay", chain.batches, st)
+			}
+			if lane == "heads" && chain.heads["F"].Digest != d {
+				t.Errorf("heads on the chain: %v", chain.heads)
+			}
+		})
 	}
 }
