@@ -163,11 +163,7 @@ func openLedger(cmd *cobra.Command, dataDir, region string) (ledger.Ledger, stri
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, "", fmt.Errorf("data directory: %w", err)
 		}
-		path, _ := f.GetString("ledger-file")
-		if path == "" {
-			path = filepath.Join(dataDir, ledgerFile)
-		}
-		l, err := embedded.OpenShared(path, embedded.Options{MSPID: chaincode.RegionMSP(region)})
+		l, err := embedded.OpenShared(embeddedPath(f, dataDir), embedded.Options{MSPID: chaincode.RegionMSP(region)})
 		return l, mode, err
 	case "fabric":
 		cfg, err := fabricSettings(f, region)
@@ -179,6 +175,15 @@ func openLedger(cmd *cobra.Command, dataDir, region string) (ledger.Ledger, stri
 	default:
 		return nil, "", fmt.Errorf("--ledger must be embedded, fabric or auto, not %q", mode)
 	}
+}
+
+// embeddedPath is the embedded ledger's file: --ledger-file, or
+// ledger.db in dataDir.
+func embeddedPath(f *pflag.FlagSet, dataDir string) string {
+	if path, _ := f.GetString("ledger-file"); path != "" {
+		return path
+	}
+	return filepath.Join(dataDir, ledgerFile)
 }
 
 // fabricSettings returns the Fabric connection of the flags for region,
@@ -679,6 +684,14 @@ func newLedgerCmd() *cobra.Command {
 			if !validRegion(region) {
 				return fmt.Errorf("--region %q: want a GB/T 2260 province-level code such as 310000", region)
 			}
+			// Only a node makes the embedded ledger: these commands read
+			// or vote on one that exists (a mistyped --data would get an
+			// empty one, verified with no block).
+			if ledgerMode(cmd.Flags()) == "embedded" {
+				if path := embeddedPath(cmd.Flags(), dataDir(cmd)); isNotExist(path) {
+					return fmt.Errorf("no embedded ledger at %s: check --data (or --ledger-file); `trustid serve` makes it", path)
+				}
+			}
 			l, _, err := openLedger(cmd, dataDir(cmd), region)
 			if err != nil {
 				return err
@@ -758,10 +771,16 @@ func newLedgerCmd() *cobra.Command {
 	return cmd
 }
 
+// isNotExist reports whether nothing is at path.
+func isNotExist(path string) bool {
+	_, err := os.Stat(path)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
 // deadBatches returns the dead batches of the outbox file at path (none
 // when there is no file).
 func deadBatches(path string) ([]ledger.DeadBatch, error) {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+	if isNotExist(path) {
 		return []ledger.DeadBatch{}, nil
 	}
 	ob, err := ledger.OpenOutbox(path, nil, ledger.OutboxOptions{})

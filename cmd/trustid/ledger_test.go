@@ -232,9 +232,6 @@ func TestFabricServe(t *testing.T) {
 func TestLedgerCommandsLocked(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
 	dir := t.TempDir()
-	if _, _, err := run(t, context.Background(), "ledger", "regions", "--data", dir); err != nil {
-		t.Fatal(err)
-	}
 	// bbolt's flock conflicts across open files, as with a second process.
 	db, err := bolt.Open(filepath.Join(dir, ledgerFile), 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
@@ -257,6 +254,28 @@ func TestLedgerCommandsLocked(t *testing.T) {
 	_, _, err = run(t, context.Background(), "ledger", "dead-batches", "--data", dir)
 	if want := filepath.Join(dir, outboxFile) + " is locked by another process"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("ledger dead-batches: %v, want %q", err, want)
+	}
+}
+
+// TestLedgerCommandsNeedALedger: the ledger commands read (or vote on)
+// an embedded ledger a node made; on a data directory without one (a
+// mistyped --data) they say so and write nothing, where they made an
+// empty ledger, which verify then reported verified.
+func TestLedgerCommandsNeedALedger(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	for _, args := range [][]string{{"verify"}, {"regions"}, {"proposals"}, {"head", "310000", "C"}, {"vote", "admit", "320000"}, {"audit-verify"}} {
+		data := filepath.Join(t.TempDir(), "data")
+		_, _, err := run(t, context.Background(), append(append([]string{"ledger"}, args...), "--data", data)...)
+		if want := "no embedded ledger at " + filepath.Join(data, ledgerFile); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ledger %v: %v, want %q", args, err, want)
+		}
+		if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("ledger %v wrote the data directory (%v)", args, err)
+		}
+	}
+	other := filepath.Join(t.TempDir(), "shared.db")
+	if _, _, err := run(t, context.Background(), "ledger", "verify", "--data", t.TempDir(), "--ledger-file", other); err == nil || !strings.Contains(err.Error(), "no embedded ledger at "+other) {
+		t.Errorf("ledger verify --ledger-file: %v", err)
 	}
 }
 
