@@ -127,6 +127,7 @@ type AuditLog struct {
 
 	mu        sync.Mutex
 	f         *os.File
+	size      int64 // the file's length: its complete lines
 	now       func() time.Time
 	node      string
 	seq       uint64
@@ -157,7 +158,7 @@ func OpenAuditLog(path string, opts AuditOptions) (*AuditLog, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	a := &AuditLog{f: f, now: opts.Now, node: sum.Node, seq: sum.Seq, head: sum.Head}
+	a := &AuditLog{f: f, size: good, now: opts.Now, node: sum.Node, seq: sum.Seq, head: sum.Head}
 	a.group = groupcommit.New(a.commit)
 	if sum.TornBytes > 0 {
 		if err := f.Truncate(good); err != nil {
@@ -252,8 +253,9 @@ type auditBody struct {
 
 // commit chains a group of entries after the head, writes them in one
 // write and fsyncs. The group's entries share one time. After a failed
-// write or fsync nothing more is written (a partial line is cut off at
-// the next open as a torn tail) and the group fails as a whole.
+// write or fsync the group fails as a whole: what it wrote is cut off the
+// file (a write that stopped short may have left whole lines of it, which
+// the next open would keep), and nothing more is written.
 func (a *AuditLog) commit(items []*auditItem) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
@@ -284,15 +286,25 @@ func (a *AuditLog) commit(items []*auditItem) error {
 		return nil
 	}
 	if _, err := a.f.Write(buf); err != nil {
-		a.closed = true
+		a.discard()
 		return fmt.Errorf("%w: audit log write: %w", ErrUnavailable, err)
 	}
 	if err := a.f.Sync(); err != nil {
-		a.closed = true
+		a.discard()
 		return fmt.Errorf("%w: audit log sync: %w", ErrUnavailable, err)
 	}
-	a.seq, a.head = seq, head
+	a.seq, a.head, a.size = seq, head, a.size+int64(len(buf))
 	return nil
+}
+
+// discard cuts a failed group off the file and closes the log to
+// appends; a.mu is held. If the cut fails too, the next open keeps the
+// group's whole lines and cuts its torn one.
+func (a *AuditLog) discard() {
+	a.closed = true
+	if a.f.Truncate(a.size) == nil {
+		a.f.Sync()
+	}
 }
 
 // appendAuditLine appends the line of the entry with seq, time (JSON),

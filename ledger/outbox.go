@@ -778,7 +778,7 @@ func (o *Outbox) Run(parent context.Context) (err error) {
 	// Each send delivers one result and at most Concurrency are in
 	// flight, so a send never waits for Run to receive.
 	results := make(chan sent, o.opts.Concurrency)
-	headsDone := make(chan struct{}, 1)
+	headsDone := make(chan error, 1)
 	headsBusy := false
 	var wg sync.WaitGroup
 	defer func() {
@@ -839,7 +839,7 @@ func (o *Outbox) Run(parent context.Context) (err error) {
 		if headsWaiting && !headsBusy {
 			headsBusy = true
 			wg.Add(1)
-			go func() { defer wg.Done(); o.sendHeads(ctx); headsDone <- struct{}{} }()
+			go func() { defer wg.Done(); headsDone <- o.sendHeads(ctx) }()
 		}
 		if wait < time.Millisecond {
 			wait = time.Millisecond
@@ -851,14 +851,18 @@ func (o *Outbox) Run(parent context.Context) (err error) {
 			// frozen for the next run.
 			return ctx.Err()
 		case r := <-results:
-			if o.done(r) {
-				delete(held, r.seq)
-			} else {
-				held[r.seq].sending = false // sent again
+			// A batch the file did not record as sent stays frozen for
+			// the next Run, which sends it again (a replay).
+			if err := o.done(r); err != nil {
+				return fmt.Errorf("ledger: outbox: %w", err)
 			}
+			delete(held, r.seq)
 			changed = true
-		case <-headsDone:
+		case err := <-headsDone:
 			headsBusy = false
+			if err != nil {
+				return fmt.Errorf("ledger: outbox: %w", err)
+			}
 		case <-o.kick:
 		case <-timer.C:
 		}
@@ -911,9 +915,9 @@ func (o *Outbox) send(ctx context.Context, q *queued, results chan<- sent) {
 }
 
 // done records a sent batch: removed when committed, moved to the dead
-// bucket when refused. It reports false when the file did not take it:
-// the batch is still frozen, to be sent again.
-func (o *Outbox) done(r sent) bool {
+// bucket when refused. It returns the file's error when the file did not
+// take it: the batch is still frozen, to be sent again.
+func (o *Outbox) done(r sent) error {
 	key := binary.BigEndian.AppendUint64(nil, r.seq)
 	// Held from before the batch leaves the file until onDone has it: a
 	// Watch then either finds the batch in Unsent and hears of it after,
@@ -942,8 +946,7 @@ func (o *Outbox) done(r sent) bool {
 		delete(o.recording, r.seq)
 		o.mu.Unlock()
 		o.watching.Unlock()
-		o.log.Error("outbox: cannot record a sent batch; it will be sent again", slog.String("batch", r.fb.Input.ID), slog.Any("error", err))
-		return false
+		return fmt.Errorf("cannot record sent batch %s (it is sent again): %w", r.fb.Input.ID, err)
 	}
 	if o.onDone != nil {
 		o.onDone(r.changes)
@@ -969,13 +972,15 @@ func (o *Outbox) done(r sent) bool {
 	if r.err != nil {
 		o.log.Error("status batch refused by the chain; kept in the outbox's dead bucket", slog.String("batch", r.fb.Input.ID), slog.Any("error", r.err))
 	}
-	return true
+	return nil
 }
 
 // sendHeads submits the waiting heads (at most chaincode.MaxHeads per
 // transaction); on a permanent refusal it sends them one by one to drop
-// only the refused ones.
-func (o *Outbox) sendHeads(ctx context.Context) {
+// only the refused ones. It returns the file's error when the file
+// cannot be read or does not record the heads sent (they stay, to be
+// sent again), nil when ctx ends.
+func (o *Outbox) sendHeads(ctx context.Context) error {
 	var heads []StatusHeadInput
 	if err := o.db.View(func(tx *bolt.Tx) error {
 		c := tx.Bucket(obHeads).Cursor()
@@ -987,8 +992,11 @@ func (o *Outbox) sendHeads(ctx context.Context) {
 			heads = append(heads, h)
 		}
 		return nil
-	}); err != nil || len(heads) == 0 {
-		return
+	}); err != nil {
+		return fmt.Errorf("heads: %w", err)
+	}
+	if len(heads) == 0 {
+		return nil
 	}
 	groups := [][]StatusHeadInput{heads}
 	backoff := o.opts.MinBackoff
@@ -997,12 +1005,14 @@ func (o *Outbox) sendHeads(ctx context.Context) {
 		_, err := o.chain.PutStatusHeads(ctx, g)
 		switch {
 		case ctx.Err() != nil:
-			return
+			return nil
 		case err == nil:
 			o.mu.Lock()
 			o.stats.LastError = nil
 			o.mu.Unlock()
-			o.removeHeads(g, false)
+			if err := o.removeHeads(g); err != nil {
+				return err
+			}
 			groups = groups[1:]
 		case permanent(err) && len(g) > 1:
 			groups = groups[1:]
@@ -1011,7 +1021,9 @@ func (o *Outbox) sendHeads(ctx context.Context) {
 			}
 		case permanent(err):
 			o.log.Error("status head refused by the chain; dropped", slog.String("list", g[0].List), slog.Uint64("version", g[0].Version), slog.Any("error", err))
-			o.removeHeads(g, true)
+			if err := o.removeHeads(g); err != nil {
+				return err
+			}
 			groups = groups[1:]
 		default:
 			o.mu.Lock()
@@ -1021,16 +1033,18 @@ func (o *Outbox) sendHeads(ctx context.Context) {
 			o.log.Warn("status heads not anchored yet; retrying", slog.Int("heads", len(g)), slog.Any("error", err))
 			select {
 			case <-ctx.Done():
-				return
+				return nil
 			case <-time.After(backoff):
 			}
 			backoff = min(2*backoff, o.opts.MaxBackoff)
 		}
 	}
+	return nil
 }
 
-// removeHeads deletes sent heads unless a newer one arrived meanwhile.
-func (o *Outbox) removeHeads(heads []StatusHeadInput, dead bool) {
+// removeHeads deletes sent heads unless a newer one arrived meanwhile. It
+// returns the file's error when the file did not take it.
+func (o *Outbox) removeHeads(heads []StatusHeadInput) error {
 	removed := 0
 	err := o.db.Update(func(tx *bolt.Tx) error {
 		removed = 0
@@ -1048,8 +1062,7 @@ func (o *Outbox) removeHeads(heads []StatusHeadInput, dead bool) {
 		return nil
 	})
 	if err != nil {
-		o.log.Error("outbox: cannot record sent heads; they will be sent again", slog.Any("error", err))
-		return
+		return fmt.Errorf("cannot record sent heads (they are sent again): %w", err)
 	}
 	o.mu.Lock()
 	o.stats.HeadsPending -= removed
@@ -1057,6 +1070,7 @@ func (o *Outbox) removeHeads(heads []StatusHeadInput, dead bool) {
 	close(o.changed)
 	o.changed = make(chan struct{})
 	o.mu.Unlock()
+	return nil
 }
 
 // Flush waits until every change accepted before the call is committed

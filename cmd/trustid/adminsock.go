@@ -209,10 +209,7 @@ func openRegistryLedger(cmd *cobra.Command, region string) (ledger.Ledger, error
 	if !validRegion(region) {
 		return nil, fmt.Errorf("--region %q: want a GB/T 2260 province-level code such as 310000", region)
 	}
-	mode, _ := cmd.Flags().GetString("ledger")
-	profile, _ := cmd.Flags().GetString("fabric-profile")
-	peer, _ := cmd.Flags().GetString("fabric-peer")
-	embeddedMode := mode == "embedded" || mode == "auto" && profile == "" && peer == ""
+	embeddedMode := ledgerMode(cmd.Flags()) == "embedded"
 	if embeddedMode {
 		if s, ok := dialAdminSocket(dataDir(cmd), chaincode.RegionMSP(region)); ok {
 			return s, nil

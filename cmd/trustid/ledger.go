@@ -78,7 +78,12 @@ func addLedgerConnFlags(f *pflag.FlagSet) {
 func addLedgerNodeFlags(f *pflag.FlagSet) {
 	addIntFlag(f, "anchor-max-batch", 4000, 1, chaincode.MaxBatchChanges, fmt.Sprintf("1 to %d", chaincode.MaxBatchChanges), "most status changes in one ledger transaction")
 	addDurationFlag(f, "anchor-window", 200*time.Millisecond, time.Millisecond, forever, "at least 1ms", "how long a status change waits for more before a smaller batch is sent")
-	f.String("node-id", "", "ID the audit log is anchored under on the ledger (default: the ID of the data directory's outbox; a new audit log records it, an existing one must match)")
+	addCheckedFlag(f, "node-id", "", "ID the audit log is anchored under on the ledger (default: the ID of the data directory's outbox; a new audit log records it, an existing one must match)", func(s string) error {
+		if s != "" && !ledger.ValidAuditNode(s) {
+			return errors.New("want letters, digits and ._:/- (at most 128)")
+		}
+		return nil
+	})
 	addDurationFlag(f, "audit-anchor-interval", 30*time.Second, time.Second, forever, "at least 1s", "how often the audit log's head is anchored on the ledger")
 	addDurationFlag(f, "ledger-stall-limit", time.Minute, 1, forever, "a positive duration", "/readyz answers 503 when the outbox's oldest status change (or head) has waited longer, or the ledger view has failed and not refreshed for longer")
 }
@@ -135,9 +140,9 @@ func ledgerOf(n *node) (*nodeLedger, bool) {
 	return n.ledger, n.ledger != nil
 }
 
-// openLedger opens the backend the flags select, acting as region.
-func openLedger(cmd *cobra.Command, dataDir, region string) (ledger.Ledger, string, error) {
-	f := cmd.Flags()
+// ledgerMode is the backend the flags select: embedded or fabric (auto
+// is fabric when a Fabric profile or peer is set).
+func ledgerMode(f *pflag.FlagSet) string {
 	mode, _ := f.GetString("ledger")
 	profile, _ := f.GetString("fabric-profile")
 	peer, _ := f.GetString("fabric-peer")
@@ -147,29 +152,63 @@ func openLedger(cmd *cobra.Command, dataDir, region string) (ledger.Ledger, stri
 			mode = "fabric"
 		}
 	}
-	switch mode {
+	return mode
+}
+
+// openLedger opens the backend the flags select, acting as region.
+func openLedger(cmd *cobra.Command, dataDir, region string) (ledger.Ledger, string, error) {
+	f := cmd.Flags()
+	switch mode := ledgerMode(f); mode {
 	case "embedded":
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, "", fmt.Errorf("data directory: %w", err)
 		}
-		path, _ := f.GetString("ledger-file")
-		if path == "" {
-			path = filepath.Join(dataDir, ledgerFile)
-		}
-		l, err := embedded.OpenShared(path, embedded.Options{MSPID: chaincode.RegionMSP(region)})
+		l, err := embedded.OpenShared(embeddedPath(f, dataDir), embedded.Options{MSPID: chaincode.RegionMSP(region)})
 		return l, mode, err
 	case "fabric":
-		cfg, err := fabricConfig(f)
+		cfg, err := fabricSettings(f, region)
 		if err != nil {
 			return nil, "", err
 		}
-		if want := chaincode.RegionMSP(region); cfg.MSPID != want {
-			return nil, "", fmt.Errorf("Fabric MSP ID %q does not match region %s (want %s)", cfg.MSPID, region, want)
-		}
 		l, err := fabric.Open(cfg)
 		return l, mode, err
+	default:
+		return nil, "", fmt.Errorf("--ledger must be embedded, fabric or auto, not %q", mode)
 	}
-	return nil, "", fmt.Errorf("--ledger must be embedded, fabric or auto, not %q", mode)
+}
+
+// embeddedPath is the embedded ledger's file: --ledger-file, or
+// ledger.db in dataDir.
+func embeddedPath(f *pflag.FlagSet, dataDir string) string {
+	if path, _ := f.GetString("ledger-file"); path != "" {
+		return path
+	}
+	return filepath.Join(dataDir, ledgerFile)
+}
+
+// fabricSettings returns the Fabric connection of the flags for region,
+// checked as fabric.Open checks it but without connecting, so serve can
+// refuse it before it writes anything. Errors name the flags that were set.
+func fabricSettings(f *pflag.FlagSet, region string) (fabric.Config, error) {
+	cfg, err := fabricConfig(f)
+	if err != nil {
+		return cfg, err
+	}
+	if want := chaincode.RegionMSP(region); cfg.MSPID != want {
+		err = fmt.Errorf("Fabric MSP ID %q does not match region %s (want %s)", cfg.MSPID, region, want)
+	} else {
+		err = cfg.Check()
+	}
+	if err != nil {
+		var set []string
+		for _, name := range []string{"ledger", "fabric-profile", "fabric-msp-id", "fabric-cert", "fabric-key", "fabric-peer", "fabric-tls-ca", "fabric-server-name"} {
+			if fl := f.Lookup(name); fl != nil && fl.Value.String() != fl.DefValue {
+				set = append(set, "--"+name)
+			}
+		}
+		return cfg, fmt.Errorf("%s: %w", strings.Join(set, ", "), err)
+	}
+	return cfg, nil
 }
 
 // fabricConfig reads the profile, then lets each flag override it.
@@ -663,6 +702,14 @@ func newLedgerCmd() *cobra.Command {
 			if !validRegion(region) {
 				return fmt.Errorf("--region %q: want a GB/T 2260 province-level code such as 310000", region)
 			}
+			// Only a node makes the embedded ledger: these commands read
+			// or vote on one that exists (a mistyped --data would get an
+			// empty one, verified with no block).
+			if ledgerMode(cmd.Flags()) == "embedded" {
+				if path := embeddedPath(cmd.Flags(), dataDir(cmd)); isNotExist(path) {
+					return fmt.Errorf("no embedded ledger at %s: check --data (or --ledger-file); `trustid serve` makes it", path)
+				}
+			}
 			l, _, err := openLedger(cmd, dataDir(cmd), region)
 			if err != nil {
 				return err
@@ -742,10 +789,16 @@ func newLedgerCmd() *cobra.Command {
 	return cmd
 }
 
+// isNotExist reports whether nothing is at path.
+func isNotExist(path string) bool {
+	_, err := os.Stat(path)
+	return errors.Is(err, fs.ErrNotExist)
+}
+
 // deadBatches returns the dead batches of the outbox file at path (none
 // when there is no file).
 func deadBatches(path string) ([]ledger.DeadBatch, error) {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+	if isNotExist(path) {
 		return []ledger.DeadBatch{}, nil
 	}
 	ob, err := ledger.OpenOutbox(path, nil, ledger.OutboxOptions{})

@@ -2,12 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"log/slog"
+	"math/big"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -102,6 +109,80 @@ func TestLedgerFlags(t *testing.T) {
 	}
 }
 
+// TestServeBadFabricSettings: Fabric settings fabric.Open would refuse
+// (a peer that is not host:port, a certificate, key or TLS CA that does
+// not parse, a missing file, another region's MSP), from the flags or
+// the connection profile, stop serve naming the flags before it writes
+// anything; complete settings pass that check without a peer to reach.
+func TestServeBadFabricSettings(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	dir := t.TempDir()
+	cert, key := filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	certPEM, keyPEM := fabricTestIdentity(t)
+	os.WriteFile(cert, certPEM, 0o600)
+	os.WriteFile(key, keyPEM, 0o600)
+	good := []string{"--fabric-msp-id", "Region310000MSP", "--fabric-cert", cert, "--fabric-key", key, "--fabric-tls-ca", cert, "--fabric-peer", "127.0.0.1:7051"}
+	cmd := newServeCmd()
+	if err := cmd.ParseFlags(good); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fabricSettings(cmd.Flags(), "310000"); err != nil {
+		t.Fatalf("complete settings: %v", err)
+	}
+	profile := filepath.Join(dir, "profile.yaml")
+	os.WriteFile(profile, []byte(`client: {organization: R}
+organizations: {R: {mspid: Region310000MSP, peers: [p0], signedCert: {path: cert.pem}, adminPrivateKey: {pem: "KEY"}}}
+peers: {p0: {url: "grpcs://127.0.0.1:7051", tlsCACerts: {path: cert.pem}}}
+`), 0o600)
+	for _, c := range []struct {
+		args       []string
+		flag, want string
+	}{
+		{append(slices.Clone(good), "--fabric-peer", "grpcs://127.0.0.1:7051"), "--fabric-peer", "host:port"},
+		{append(slices.Clone(good), "--fabric-peer", "127.0.0.1"), "--fabric-peer", "host:port"},
+		{append(slices.Clone(good), "--fabric-cert", key), "--fabric-cert", "client certificate"},
+		{append(slices.Clone(good), "--fabric-key", cert), "--fabric-key", "client key"},
+		{append(slices.Clone(good), "--fabric-key", filepath.Join(dir, "nope.pem")), "--fabric-key", "no such file"},
+		{append(slices.Clone(good), "--fabric-tls-ca", key), "--fabric-tls-ca", "TLS CA"},
+		{append(slices.Clone(good), "--fabric-msp-id", "Region320000MSP"), "--fabric-msp-id", "does not match region 310000"},
+		{[]string{"--fabric-profile", profile}, "--fabric-profile", "client key"},
+		{[]string{"--ledger", "fabric"}, "--ledger", "MSP ID"},
+	} {
+		data := filepath.Join(t.TempDir(), "data")
+		args := append([]string{"serve", "--data", data, "--addr", "127.0.0.1:0"}, c.args...)
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+		_, _, err := run(t, ctx, args...)
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), c.flag) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%v: %v, want %s and %q", c.args[len(c.args)-2:], err, c.flag, c.want)
+		}
+		if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%v: the data directory was written (%v)", c.args[len(c.args)-2:], err)
+		}
+	}
+}
+
+// fabricTestIdentity returns a self-signed ECDSA P-256 certificate and
+// its key in PEM (the certificate also serves as the peer's TLS CA).
+func fabricTestIdentity(t *testing.T) (certPEM, keyPEM []byte) {
+	t.Helper()
+	k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "User1@r310000"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour), IsCA: true, BasicConstraintsValid: true}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pk, err := x509.MarshalPKCS8PrivateKey(k)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pk})
+}
+
 func TestRegionDID(t *testing.T) {
 	for in, want := range map[string]string{
 		"http://127.0.0.1:8080":           "did:web:127.0.0.1%3A8080",
@@ -151,9 +232,6 @@ func TestFabricServe(t *testing.T) {
 func TestLedgerCommandsLocked(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
 	dir := t.TempDir()
-	if _, _, err := run(t, context.Background(), "ledger", "regions", "--data", dir); err != nil {
-		t.Fatal(err)
-	}
 	// bbolt's flock conflicts across open files, as with a second process.
 	db, err := bolt.Open(filepath.Join(dir, ledgerFile), 0o600, &bolt.Options{Timeout: time.Second})
 	if err != nil {
@@ -176,6 +254,28 @@ func TestLedgerCommandsLocked(t *testing.T) {
 	_, _, err = run(t, context.Background(), "ledger", "dead-batches", "--data", dir)
 	if want := filepath.Join(dir, outboxFile) + " is locked by another process"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("ledger dead-batches: %v, want %q", err, want)
+	}
+}
+
+// TestLedgerCommandsNeedALedger: the ledger commands read (or vote on)
+// an embedded ledger a node made; on a data directory without one (a
+// mistyped --data) they say so and write nothing, where they made an
+// empty ledger, which verify then reported verified.
+func TestLedgerCommandsNeedALedger(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	for _, args := range [][]string{{"verify"}, {"regions"}, {"proposals"}, {"head", "310000", "C"}, {"vote", "admit", "320000"}, {"audit-verify"}} {
+		data := filepath.Join(t.TempDir(), "data")
+		_, _, err := run(t, context.Background(), append(append([]string{"ledger"}, args...), "--data", data)...)
+		if want := "no embedded ledger at " + filepath.Join(data, ledgerFile); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("ledger %v: %v, want %q", args, err, want)
+		}
+		if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("ledger %v wrote the data directory (%v)", args, err)
+		}
+	}
+	other := filepath.Join(t.TempDir(), "shared.db")
+	if _, _, err := run(t, context.Background(), "ledger", "verify", "--data", t.TempDir(), "--ledger-file", other); err == nil || !strings.Contains(err.Error(), "no embedded ledger at "+other) {
+		t.Errorf("ledger verify --ledger-file: %v", err)
 	}
 }
 

@@ -295,8 +295,11 @@ func TestConfigFileValues(t *testing.T) {
 }
 
 // TestServeBadFlagValues: a rate limit, a duration out of its range, an
-// unknown ledger, a malformed issuer, instance ID or Redis URL, a controller
-// document host with a port or a missing wallet providers file, from the command line, TRUSTID_* or the config file, stops serve with
+// unknown ledger, a malformed issuer, instance ID, node ID or Redis URL, a controller
+// document host with a port, a missing wallet providers file, a malformed
+// peer or one over plain http to another host, a missing Fabric profile,
+// a Fabric peer that is not host:port or a ledger file in a missing
+// directory, from the command line, TRUSTID_* or the config file, stops serve with
 // an error naming the flag before it writes anything (the data directory
 // is not even made).
 func TestServeBadFlagValues(t *testing.T) {
@@ -310,7 +313,9 @@ func TestServeBadFlagValues(t *testing.T) {
 		{"redis-url", "foo://127.0.0.1:1"}, {"controller-document-hosts", "a.example:443"},
 		{"wallet-providers", "/nonexistent/providers.json"}, {"anchor-max-batch", "60000"},
 		{"anchor-max-batch", "-1"}, {"anchor-window", "-1s"}, {"issuer", "sh.trustid.example"},
-		{"issuer", "https://sh.trustid.example/?x=1"},
+		{"issuer", "https://sh.trustid.example/?x=1"}, {"node-id", "bad id!"}, {"peer", "bogus"},
+		{"peer", "320000=http://js.trustid.example"}, {"fabric-profile", "/nonexistent/profile.yaml"},
+		{"fabric-peer", "grpcs://peer0.example:7051"}, {"ledger-file", "/nonexistent/ledger.db"},
 	} {
 		name, val := c[0], c[1]
 		cfg := filepath.Join(t.TempDir(), "trustid.yaml")

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"syscall"
@@ -103,7 +104,23 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	log = log.With(slog.String("region", region))
 	accessLog = accessLog.With(slog.String("region", region))
 
-	if err := preflight(cmd); err != nil {
+	// Listen first, so the default issuer names the real port (--addr :0
+	// in tests and demos) and the node's mode is known when preflight
+	// checks --peer.
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	defer ln.Close()
+	issuer, _ := f.GetString("issuer")
+	if issuer == "" {
+		issuer = "http://" + ln.Addr().String()
+		if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
+			log.Warn("--issuer is not set and the node listens on all interfaces: set --issuer to the public URL clients use", slog.String("issuer", issuer))
+		}
+	}
+	peerDev := federation.DevelopmentMode(issuer, ln.Addr().String())
+	if err := preflight(cmd, region, peerDev); err != nil {
 		return err
 	}
 	ks, err := openKeystore(cmd, log)
@@ -119,22 +136,8 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	}
 	defer st.close()
 
-	// Listen before mounting, so the default issuer names the real port
-	// (--addr :0 in tests and demos).
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("listen: %w", err)
-	}
-	defer ln.Close()
-	issuer, _ := f.GetString("issuer")
-	if issuer == "" {
-		issuer = "http://" + ln.Addr().String()
-		if tcp, ok := ln.Addr().(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
-			log.Warn("--issuer is not set and the node listens on all interfaces: set --issuer to the public URL clients use", slog.String("issuer", issuer))
-		}
-	}
 	n := &node{log: log, region: region, issuer: strings.TrimSuffix(issuer, "/"), dataDir: dataDir(cmd), keys: ks, store: st,
-		peerDev: federation.DevelopmentMode(issuer, ln.Addr().String())}
+		peerDev: peerDev}
 	if n.peerDev {
 		log.Info("loopback development mode: other regions' nodes are called over plain http on loopback too")
 	}
@@ -232,8 +235,11 @@ func runServe(cmd *cobra.Command, _ []string) error {
 
 // preflight checks, before serve writes anything, the settings that are
 // read again where they are used: the form of --redis-url, the hosts of
-// --controller-document-hosts and the --wallet-providers file.
-func preflight(cmd *cobra.Command) error {
+// --controller-document-hosts, the --wallet-providers file, the peers of
+// --peer (in the node's mode, development or not), the Fabric connection
+// (--fabric-profile and the --fabric-* flags) and the directory of
+// --ledger-file.
+func preflight(cmd *cobra.Command, region string, development bool) error {
 	if raw, _ := cmd.Flags().GetString("redis-url"); raw != "" {
 		c, _, err := redisClient(cmd, raw)
 		if err != nil {
@@ -247,6 +253,22 @@ func preflight(cmd *cobra.Command) error {
 	file, _ := cmd.Flags().GetString("wallet-providers")
 	if _, err := readWalletProviders(file); err != nil {
 		return fmt.Errorf("oid4vci: --wallet-providers: %w", err)
+	}
+	specs, _ := cmd.Flags().GetStringArray("peer")
+	if _, err := parsePeers(specs, region, development); err != nil {
+		return err
+	}
+	switch ledgerMode(cmd.Flags()) {
+	case "fabric":
+		if _, err := fabricSettings(cmd.Flags(), region); err != nil {
+			return fmt.Errorf("ledger: %w", err)
+		}
+	case "embedded":
+		if path, _ := cmd.Flags().GetString("ledger-file"); path != "" {
+			if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
+				return fmt.Errorf("--ledger-file %s: its directory must exist", path)
+			}
+		}
 	}
 	return nil
 }

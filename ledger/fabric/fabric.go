@@ -11,6 +11,9 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -85,30 +88,10 @@ func Open(cfg Config) (*Ledger, error) {
 			*d.v = d.d
 		}
 	}
-	if cfg.MSPID == "" || cfg.PeerEndpoint == "" {
-		return nil, fmt.Errorf("%w: MSP ID and peer endpoint are required", ErrConfig)
-	}
-	cert, err := identity.CertificateFromPEM(cfg.CertPEM)
+	id, sign, tlsCfg, err := cfg.parse()
 	if err != nil {
-		return nil, fmt.Errorf("%w: client certificate: %v", ErrConfig, err)
+		return nil, err
 	}
-	id, err := identity.NewX509Identity(cfg.MSPID, cert)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
-	}
-	key, err := identity.PrivateKeyFromPEM(cfg.KeyPEM)
-	if err != nil {
-		return nil, fmt.Errorf("%w: client key: %v", ErrConfig, err)
-	}
-	sign, err := identity.NewPrivateKeySign(key)
-	if err != nil {
-		return nil, fmt.Errorf("%w: client key: %v", ErrConfig, err)
-	}
-	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(cfg.TLSCAPEM) {
-		return nil, fmt.Errorf("%w: no CA certificate in the peer TLS CA", ErrConfig)
-	}
-	tlsCfg := &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, ServerName: cfg.ServerName}
 	conn, err := grpc.NewClient(cfg.PeerEndpoint, grpc.WithTransportCredentials(credentials.NewTLS(tlsCfg)),
 		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(100<<20), grpc.MaxCallSendMsgSize(100<<20)))
 	if err != nil {
@@ -124,6 +107,72 @@ func Open(cfg Config) (*Ledger, error) {
 	network := gw.GetNetwork(cfg.Channel)
 	return &Ledger{cfg: cfg, conn: conn, gw: gw, network: network,
 		contract: network.GetContract(cfg.Chaincode), qscc: network.GetContract("qscc")}, nil
+}
+
+// Check reports, without connecting, what Open would refuse in cfg: a
+// missing MSP ID, a peer endpoint that is not host:port, a certificate,
+// key or TLS CA that does not parse. Errors match ErrConfig.
+func (cfg Config) Check() error {
+	_, _, _, err := cfg.parse()
+	return err
+}
+
+// parse checks cfg and returns the client's identity, its signer and the
+// TLS settings of the peer connection.
+func (cfg Config) parse() (*identity.X509Identity, identity.Sign, *tls.Config, error) {
+	if cfg.MSPID == "" || cfg.PeerEndpoint == "" {
+		return nil, nil, nil, fmt.Errorf("%w: MSP ID and peer endpoint are required", ErrConfig)
+	}
+	if !hostPort(cfg.PeerEndpoint) {
+		return nil, nil, nil, fmt.Errorf("%w: peer endpoint %.64q: want host:port", ErrConfig, cfg.PeerEndpoint)
+	}
+	cert, err := identity.CertificateFromPEM(cfg.CertPEM)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: client certificate: %v", ErrConfig, err)
+	}
+	id, err := identity.NewX509Identity(cfg.MSPID, cert)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	key, err := identity.PrivateKeyFromPEM(cfg.KeyPEM)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: client key: %v", ErrConfig, err)
+	}
+	sign, err := identity.NewPrivateKeySign(key)
+	if err != nil {
+		return nil, nil, nil, fmt.Errorf("%w: client key: %v", ErrConfig, err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(cfg.TLSCAPEM) {
+		return nil, nil, nil, fmt.Errorf("%w: no CA certificate in the peer TLS CA", ErrConfig)
+	}
+	return id, sign, &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12, ServerName: cfg.ServerName}, nil
+}
+
+// hostPort reports whether s is host:port: a DNS name or IP address (IPv6
+// in brackets) and a port from 1 to 65535, with no scheme or path.
+func hostPort(s string) bool {
+	host, port, err := net.SplitHostPort(s)
+	if err != nil || host == "" {
+		return false
+	}
+	if p, err := strconv.ParseUint(port, 10, 16); err != nil || p == 0 {
+		return false
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(host, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, c := range label {
+			if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // MSPID implements ledger.Ledger.
