@@ -277,6 +277,15 @@ func TestPINCheckRefusals(t *testing.T) {
 	moved := e.bind(t, 6, gm.AlgSM2, pin, e.sealer, identity.L3)
 	movedSealed := jwtClaim(t, h.token)["credentialSubject"].(map[string]any)["pinVerifier"].(string)
 	moved.token = e.reissue(t, moved.token, func(cs map[string]any) { cs["pinVerifier"] = movedSealed })
+	// ... into a binding of the same subject for another device key, and
+	// of another subject for the same device key: the AAD names both.
+	otherJWK, _ := gm.NewJWK(other.Public(), "")
+	otherDevice := e.reissue(t, h.token, func(cs map[string]any) {
+		cs["cnf"] = map[string]any{"jwk": map[string]any{"kty": otherJWK.Kty, "crv": otherJWK.Crv, "x": otherJWK.X, "y": otherJWK.Y}}
+	})
+	otherSubject := e.reissue(t, h.token, func(cs map[string]any) {
+		cs["id"] = holder.SubjectURI(append([]byte{3}, bytes.Repeat([]byte{8}, identity.BindingHandleSize-1)...))
+	})
 	// A credential of another type, issued by this node.
 	notBinding := e.reissue(t, h.token, func(cs map[string]any) {}, "ResidenceCredential")
 	// A binding by another node, whose issuer this node does not accept.
@@ -305,6 +314,8 @@ func TestPINCheckRefusals(t *testing.T) {
 		{"no PIN set", pinBody(noPIN.token, e.proof(t, noPIN.device), pin), 422, "pin_not_set"},
 		{"verifier sealed by another node", pinBody(foreignSeal.token, e.proof(t, foreignSeal.device), pin), 422, "pin_verifier_invalid"},
 		{"verifier moved to another binding", pinBody(moved.token, e.proof(t, moved.device), pin), 422, "pin_verifier_invalid"},
+		{"verifier moved to another device's binding", pinBody(otherDevice, e.proof(t, other), pin), 422, "pin_verifier_invalid"},
+		{"verifier moved to another subject's binding", pinBody(otherSubject, e.proof(t, h.device), pin), 422, "pin_verifier_invalid"},
 		{"not a binding credential", pinBody(notBinding, e.proof(t, h.device), pin), 422, "binding_invalid"},
 		{"issuer not accepted", pinBody(strangerBinding.token, e.proof(t, strangerBinding.device), pin), 422, "binding_invalid"},
 		{"bad signature", pinBody(tampered, e.proof(t, h.device), pin), 422, "binding_invalid"},

@@ -288,6 +288,17 @@ func TestNoClientEnumeration(t *testing.T) {
 	if err := e.clients.Create(ctx, basic); err != nil {
 		t.Fatal(err)
 	}
+	// A disabled client that authenticates with its own secret learns no
+	// more than one with a wrong secret.
+	basicOff, secretOff, err := NewClient(Registration{ID: "svc-basic-off", Name: "Basic off", Region: "440000", Scopes: []string{ScopeQRRedeem},
+		AuthMethod: AuthClientSecretBasic}, e.clock.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	basicOff.Disabled = true
+	if err := e.clients.Create(ctx, basicOff); err != nil {
+		t.Fatal(err)
+	}
 	attacker := e.register("svc-attacker", gm.AlgSM2)
 	forge := func(id string) Credentials {
 		forged := testClient{Client: Client{ID: id}, signer: attacker.signer, kid: c.kid}
@@ -301,6 +312,7 @@ func TestNoClientEnumeration(t *testing.T) {
 		"basic, unknown client":           {Basic: true, BasicID: "svc-nobody", BasicSecret: secret + "x"},
 		"basic, registered":               {Basic: true, BasicID: basic.ID, BasicSecret: secret + "x"},
 		"basic, a private_key_jwt client": {Basic: true, BasicID: c.ID, BasicSecret: secret},
+		"basic, disabled, its secret":     {Basic: true, BasicID: basicOff.ID, BasicSecret: secretOff},
 	}
 	for name, cred := range cases {
 		_, err := e.svc.AuthenticateClient(ctx, cred)

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -30,6 +31,7 @@ import (
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/qrcode"
+	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
 
 // residentNumber completes a 17-digit body with its MOD 11-2 check
@@ -617,6 +619,102 @@ func TestEnrollmentLeavesNoPersonalData(t *testing.T) {
 	}
 	if !strings.Contains(f.logs.String(), `"msg":"enrolled"`) {
 		t.Error("no enrollment was logged")
+	}
+	// Redis keys are HMACs under the node's store-key, not plain digests
+	// that anyone can recompute for a guessed address, client ID or jti:
+	// the key check the node recorded is the one of its store-key secret.
+	checkKeys, err := rc.Keys(t.Context(), "trustid:*:"+redisstore.KeyCheckKey).Result()
+	if err != nil || len(checkKeys) != 1 {
+		t.Fatalf("key check in Redis: %v %v", checkKeys, err)
+	}
+	prefix := strings.TrimSuffix(checkKeys[0], redisstore.KeyCheckKey)
+	ks, err := keystore.Open(filepath.Join(f.dir, keystoreFile), mustKEK(t), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storeKey, err := nodeSecret(ks, storeKeySecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		secret []byte
+		want   error
+	}{{"the store-key", storeKey.Value(), nil}, {"no key", nil, redisstore.ErrKeySecret}} {
+		r, err := redisstore.New(rc, redisstore.Options{Prefix: prefix, KeySecret: c.secret})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := r.CheckKeySecret(t.Context()); !errors.Is(err, c.want) {
+			t.Errorf("Redis keys checked with %s: %v, want %v", c.name, err, c.want)
+		}
+	}
+}
+
+// TestEnrollmentAcrossInstances: two instances of one region share one
+// Redis, so an attestation or a device proof spent at one is refused at
+// the other (attestation_replayed, device_proof_replayed), and wrong PINs
+// at one lock the binding at the other (pin_locked): the node keeps its
+// markers and counters in the shared store, not in its own memory
+// (identity.TestAttestationSingleUseAcrossInstances and
+// api.TestPINCheckSharedLockout show the pieces over Redis).
+func TestEnrollmentAcrossInstances(t *testing.T) {
+	r := startRegionInstances(t)
+	key := r.i1.addClientArgs("app-backend", auth.ScopeEnroll)
+	f1 := &enrollFixture{authNode: r.i1, enrollTok: r.i1.tokenFor("app-backend", key)}
+	f2 := &enrollFixture{authNode: r.i2, enrollTok: r.i2.tokenFor("app-backend", key)}
+	term := r.i1.addTerminal("t-counter-1")
+	a, b := newPerson(t, "11010519900307123", "张三"), newPerson(t, "31010419851111002", "李四")
+	att, err := term.Attest(a.doc, a.name, a.device.Public(), identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.95}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Instance 2 knows the terminal once it refuses the attestation for
+	// another name (a refusal that does not spend it).
+	waitUntil(t, "instance 2 reading the terminal", func() bool {
+		time.Sleep(50 * time.Millisecond)
+		c, _, m := f2.enroll(f1.enrollBody(a, att, "", func(m map[string]any) { m["name"] = "李四" }))
+		return c == 422 && m["error"] == "attestation_wrong_person"
+	})
+	if c, _, m := f1.enroll(f1.enrollBody(a, att, "", nil)); c != 201 {
+		t.Fatalf("enroll at instance 1: %d %v", c, m)
+	}
+	// The same attestation with a fresh device proof, at instance 2.
+	if c, _, m := f2.enroll(f1.enrollBody(a, att, "", nil)); c != 422 || m["error"] != "attestation_replayed" {
+		t.Errorf("attestation spent at instance 1, at instance 2: %d %v", c, m)
+	}
+	// A request without an attestation sent again: its device proof.
+	body := f1.enrollBody(b, "", "", nil)
+	if c, _, m := f1.enroll(body); c != 201 {
+		t.Fatalf("enroll at instance 1: %d %v", c, m)
+	}
+	if c, _, m := f2.enroll(body); c != 422 || m["error"] != "device_proof_replayed" {
+		t.Errorf("device proof spent at instance 1, at instance 2: %d %v", c, m)
+	}
+	// Five wrong PINs at instance 1 lock the binding at instance 2.
+	const pin, wrong = "135790", "246802"
+	p := newPerson(t, "44030519751212341", "欧阳娜娜")
+	code, res, m := f1.enroll(f1.enrollBody(p, "", pin, nil))
+	if code != 201 || res.BindingCredential == nil {
+		t.Fatalf("enroll with a PIN at instance 1: %d %v", code, m)
+	}
+	check := func(n *authNode, pin string) (int, map[string]any) {
+		t.Helper()
+		proof, err := holder.NewDeviceProof(p.device, r.issuer, time.Now(), rand.Text())
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(map[string]string{"binding_credential": res.BindingCredential.Credential, "device_proof": proof, "pin": pin})
+		c, m, _ := n.do("POST", api.PINCheckPath, "", "application/json", string(b))
+		return c, m
+	}
+	for i := 4; i >= 0; i-- {
+		if c, m := check(r.i1, wrong); c != 403 || m["error"] != "pin_mismatch" {
+			t.Fatalf("wrong PIN at instance 1, %d left: %d %v", i, c, m)
+		}
+	}
+	if c, m := check(r.i2, pin); c != 429 || m["error"] != "pin_locked" {
+		t.Errorf("right PIN at instance 2 after 5 wrong ones at instance 1: %d %v", c, m)
 	}
 }
 
