@@ -20,7 +20,7 @@
 // first removes a temp file a crash left) and is never overwritten after
 // a failed read: a wrong KEK or a damaged file stops start-up with an
 // error naming the file and the reason. A change that would make the
-// file larger than it reads back (4 MiB: some 6,900 keys, or 2,300
+// file larger than it reads back (64 MiB: some 110,000 keys, or 36,000
 // accredited issuers) is refused with ErrTooLarge. Every change
 // (rotate, retire, a new or imported secret, creating the file) takes an
 // exclusive lock on the file plus ".lock", re-reads the file under it and
@@ -73,17 +73,18 @@ var (
 	ErrBadOwner   = errors.New("keystore: an owner is 1-256 printable ASCII characters without spaces")
 	ErrSameKEK    = errors.New("keystore: the new key-encryption key is the one that seals the keystore")
 	// ErrTooLarge: the change would make the file larger than it can be
-	// read back (4 MiB); nothing was changed.
+	// read back (64 MiB); nothing was changed.
 	ErrTooLarge = errors.New("keystore: the keystore would be larger than it can be read back")
 )
 
 // Algorithms holds the signing algorithms a node keeps a key for.
 var Algorithms = []string{gm.AlgSM2, gm.AlgES256, gm.AlgEdDSA}
 
-const (
-	fileFormat = "trustid-keystore/1"
-	maxFile    = 4 << 20
-)
+const fileFormat = "trustid-keystore/1"
+
+// maxFile is the largest keystore file Open reads and a change may write
+// (a variable only so that a test can lower it).
+var maxFile = 64 << 20
 
 // Key is one signing key. Signer is nil for retired keys.
 type Key struct {

@@ -369,6 +369,9 @@ func TestResolveKEKConcurrentFirstUse(t *testing.T) {
 // nothing. It used to be written, and then the keystore, every key and
 // secret in it, no longer opened ("file is corrupted: larger than ...").
 func TestTooLargeNeverWritten(t *testing.T) {
+	// 4 MiB instead of 64, to keep the test short.
+	defer func(was int) { maxFile = was }(maxFile)
+	maxFile = 4 << 20
 	path := filepath.Join(t.TempDir(), "keystore.json")
 	s := open(t, path, kek(1))
 	before, _ := os.ReadFile(path)
