@@ -60,6 +60,28 @@ func lbConfig(t *testing.T, front, backend string) string {
 	return b.String()
 }
 
+// runHAProxy checks config with `haproxy -c` and runs HAProxy on it until
+// the test ends; what HAProxy prints goes to the returned log.
+func runHAProxy(t *testing.T, haproxy, config string) *strings.Builder {
+	t.Helper()
+	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
+	if err := os.WriteFile(cfg, []byte(config), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if out, err := exec.Command(haproxy, "-c", "-f", cfg).CombinedOutput(); err != nil {
+		t.Fatalf("haproxy -c: %v\n%s", err, out)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	hp := exec.CommandContext(ctx, haproxy, "-db", "-f", cfg)
+	hlog := new(strings.Builder)
+	hp.Stdout, hp.Stderr = hlog, hlog
+	if err := hp.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cancel(); hp.Wait() })
+	return hlog
+}
+
 // clientFrom is an HTTP client whose connections come from the loopback
 // address src, as a separate machine would.
 func clientFrom(src string) *http.Client {
@@ -78,28 +100,8 @@ func TestTrustedProxyThroughHAProxy(t *testing.T) {
 	base, _ := startServe(t, "--data", t.TempDir(), "--trusted-proxies", "127.0.0.1/32", "--token-rate-addr", "2/1h")
 	node := strings.TrimPrefix(base, "http://")
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	front := l.Addr().String()
-	l.Close()
-	dir := t.TempDir()
-	cfg := filepath.Join(dir, "haproxy.cfg")
-	if err := os.WriteFile(cfg, []byte(lbConfig(t, front, node)), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if out, err := exec.Command(haproxy, "-c", "-f", cfg).CombinedOutput(); err != nil {
-		t.Fatalf("haproxy -c: %v\n%s", err, out)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	hp := exec.CommandContext(ctx, haproxy, "-db", "-f", cfg)
-	var hlog strings.Builder
-	hp.Stdout, hp.Stderr = &hlog, &hlog
-	if err := hp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); hp.Wait() })
+	front := freeAddr(t)
+	hlog := runHAProxy(t, haproxy, lbConfig(t, front, node))
 
 	token := func(src, via, forged string) int {
 		t.Helper()
@@ -197,18 +199,7 @@ func TestLBCheckWaitsForReadiness(t *testing.T) {
 	}))
 	defer backend.Close()
 	front := freeAddr(t)
-	cfg := filepath.Join(t.TempDir(), "haproxy.cfg")
-	if err := os.WriteFile(cfg, []byte(lbConfig(t, front, strings.TrimPrefix(backend.URL, "http://"))), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	hp := exec.CommandContext(ctx, haproxy, "-db", "-f", cfg)
-	var hlog strings.Builder
-	hp.Stdout, hp.Stderr = &hlog, &hlog
-	if err := hp.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cancel(); hp.Wait() })
+	hlog := runHAProxy(t, haproxy, lbConfig(t, front, strings.TrimPrefix(backend.URL, "http://")))
 	// Several check intervals: two timed-out checks would have taken the
 	// instance out.
 	time.Sleep(4 * time.Second)
