@@ -12,6 +12,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -19,6 +20,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -414,6 +416,92 @@ func TestComposeHealthchecksAndDependencies(t *testing.T) {
 	} {
 		if got := c.Services[x.svc].DependsOn[x.dep].Condition; got != x.cond {
 			t.Errorf("%s depends on %s with %q, want %q", x.svc, x.dep, got, x.cond)
+		}
+	}
+}
+
+// opsServer answers the operations endpoint's paths as a Fabric node's
+// would: /healthz with code, /metrics with metrics. It returns the port.
+func opsServer(t *testing.T, code int, metrics string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		switch r.URL.Path {
+		case "/healthz":
+			w.WriteHeader(code)
+			io.WriteString(w, `{"status":"OK"}`)
+		case "/metrics":
+			io.WriteString(w, metrics)
+		default:
+			http.NotFound(w, r)
+		}
+	})}
+	go srv.Serve(ln)
+	t.Cleanup(func() { srv.Close() })
+	return strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+}
+
+// TestFabricChecksNeedNoHTTPClient: the Fabric images (Ubuntu since
+// 2.5.0) have bash but neither wget nor curl, so the orderer's and peers'
+// healthchecks and setup.sh's wait for the Raft leader speak HTTP through
+// bash's /dev/tcp. Each is run here as written, against a server on
+// another port: healthy only on a 200, the leader only when the metrics
+// say so.
+func TestFabricChecksNeedNoHTTPClient(t *testing.T) {
+	c := loadCompose(t)
+	const addr = "/dev/tcp/127.0.0.1/9443"
+	for name, s := range c.Services {
+		if !strings.HasPrefix(s.Image, "hyperledger/fabric-") || s.Healthcheck == nil {
+			continue
+		}
+		h := s.Healthcheck.Test
+		if len(h) != 4 || h[1] != "bash" || h[2] != "-c" || strings.Count(h[3], addr) != 1 ||
+			strings.Contains(h[3], "wget") || strings.Contains(h[3], "curl") || strings.Contains(h[3], "$") {
+			t.Errorf("%s: healthcheck %q: want [CMD bash -c SCRIPT] reaching %s without an HTTP client or a $ (Compose would interpolate it)", name, h, addr)
+			continue
+		}
+		for _, x := range []struct {
+			code int
+			ok   bool
+		}{{200, true}, {503, false}} {
+			port := opsServer(t, x.code, "")
+			err := exec.Command("bash", "-c", strings.Replace(h[3], addr, "/dev/tcp/127.0.0.1/"+port, 1)).Run()
+			if (err == nil) != x.ok {
+				t.Errorf("%s: healthcheck against /healthz answering %d: %v, want healthy %v", name, x.code, err, x.ok)
+			}
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		closed := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
+		ln.Close()
+		if err := exec.Command("bash", "-c", strings.Replace(h[3], addr, "/dev/tcp/127.0.0.1/"+closed, 1)).Run(); err == nil {
+			t.Errorf("%s: healthcheck passed with nothing listening", name)
+		}
+	}
+
+	setup := string(readFile(t, "deploy/fabric/setup.sh"))
+	fn := regexp.MustCompile(`(?ms)^raft_leader\(\) \{\n.*?^\}\n`).FindString(setup)
+	if fn == "" || strings.Contains(setup, "wget") || strings.Contains(setup, "curl") {
+		t.Fatal("setup.sh: want a raft_leader function and no wget or curl (not in fabric-tools)")
+	}
+	leader := "consensus_etcdraft_is_leader{channel=\"trustid\"} 1\n"
+	for _, x := range []struct {
+		metrics string
+		ok      bool
+	}{
+		{"# TYPE consensus_etcdraft_is_leader gauge\n" + leader, true},
+		{strings.Replace(leader, "} 1", "} 0", 1), false},
+		{strings.Replace(leader, "trustid", "other", 1), false},
+	} {
+		port := opsServer(t, 200, x.metrics)
+		err := exec.Command("bash", "-c", fn+"ORDERER=127.0.0.1 OPS_PORT="+port+" CH=trustid raft_leader").Run()
+		if (err == nil) != x.ok {
+			t.Errorf("raft_leader with metrics %q: %v, want leader %v", x.metrics, err, x.ok)
 		}
 	}
 }

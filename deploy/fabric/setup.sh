@@ -16,6 +16,7 @@ PKG=/deploy/fabric/trustid_1.tar.gz
 REGIONS=(310000 320000 330000) # as scripts/fabric/env.sh
 ORD_DIR=$F/crypto/ordererOrganizations/orderer.trustid.local
 ORDERER=orderer.orderer.trustid.local
+OPS_PORT=9443 # the orderer's operations endpoint
 ORDERER_CA=$ORD_DIR/orderers/$ORDERER/tls/ca.crt
 ORD=(-o "$ORDERER:7050" --tls --cafile "$ORDERER_CA")
 
@@ -51,9 +52,14 @@ wait_for() {
 
 # raft_leader: the orderer's operations endpoint says it leads the channel's
 # Raft. A joined channel refuses transactions (SERVICE_UNAVAILABLE -- no
-# Raft leader) until then.
+# Raft leader) until then. The metrics are read through bash's /dev/tcp:
+# the Fabric images (Ubuntu since 2.5) have no HTTP client.
 raft_leader() {
-  wget -q -O - "http://$ORDERER:9443/metrics" | grep -q "^consensus_etcdraft_is_leader{channel=\"$CH\"} 1\$"
+  (
+    exec 3<>"/dev/tcp/$ORDERER/$OPS_PORT"
+    printf 'GET /metrics HTTP/1.0\r\nHost: %s:%s\r\n\r\n' "$ORDERER" "$OPS_PORT" >&3
+    grep -q "^consensus_etcdraft_is_leader{channel=\"$CH\"} 1\$" <&3
+  )
 }
 
 if osnadmin_as channel list --channelID "$CH" >/dev/null 2>&1; then
