@@ -393,6 +393,14 @@ func (c *StatusChecker) store(l *cachedList, ttl time.Duration) {
 	if ttl < 0 {
 		return // the source asks not to cache (the node's own lists)
 	}
+	c.expire(l, ttl)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.insert(l)
+}
+
+// expire sets l's ttl (at most the checker's) and when it expires.
+func (c *StatusChecker) expire(l *cachedList, ttl time.Duration) {
 	if ttl == 0 || ttl > c.ttl {
 		ttl = c.ttl
 	}
@@ -401,8 +409,10 @@ func (c *StatusChecker) store(l *cachedList, ttl time.Duration) {
 	if !l.until.IsZero() && l.until.Before(l.expires) {
 		l.expires = l.until
 	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
+}
+
+// insert caches l in place of any list of its URL. The caller holds c.mu.
+func (c *StatusChecker) insert(l *cachedList) {
 	if e := c.lists[l.url]; e != nil {
 		c.bytes -= e.Value.(*cachedList).size
 		c.lru.Remove(e)
@@ -495,7 +505,7 @@ func (c *StatusChecker) bitstring(ctx context.Context, url, issuer string) (*cac
 		return &cachedList{bits: bl.Bits, purposes: purposes}, bl.ListLife, nil
 	})
 	if err != nil {
-		return c.keep(url, issuer, false, err)
+		return c.keep(ctx, url, issuer, false, err)
 	}
 	return l, nil
 }
@@ -503,34 +513,64 @@ func (c *StatusChecker) bitstring(ctx context.Context, url, issuer string) (*cac
 // keep answers a failed refetch of url (err) with KeepAnchored: the
 // cached list, past its ttl, while its source says it is still current;
 // else err, marked ErrStatusListChanged when a list was cached but its
-// head has moved since.
-func (c *StatusChecker) keep(url, issuer string, token bool, err error) (*cachedList, error) {
+// head has moved since. The source's word is about the last list it
+// returned for url: a list another check fetched meanwhile (or is
+// fetching) is answered from instead, never replaced by the older one.
+func (c *StatusChecker) keep(ctx context.Context, url, issuer string, token bool, err error) (*cachedList, error) {
 	if !c.keepAnchored {
 		return nil, err
 	}
-	c.mu.Lock()
-	var l *cachedList
-	if e := c.lists[url]; e != nil {
-		l = e.Value.(*cachedList)
+	kind := "bitstring"
+	if token {
+		kind = "token"
 	}
-	c.mu.Unlock()
-	if l == nil || l.issuer != issuer || (l.token != nil) != token {
-		return nil, err
+	key := kind + "\x00" + issuer + "\x00" + url
+	for {
+		if l := c.cached(url, issuer); l != nil && (l.token != nil) == token {
+			return l, nil // fetched meanwhile
+		}
+		c.mu.Lock()
+		var l *cachedList
+		if e := c.lists[url]; e != nil {
+			l = e.Value.(*cachedList)
+		}
+		c.mu.Unlock()
+		if l == nil || l.issuer != issuer || (l.token != nil) != token {
+			return nil, err
+		}
+		if !sourceCurrent(c.source, url) {
+			return nil, fmt.Errorf("%w: %w", ErrStatusListChanged, err)
+		}
+		if c.now().Sub(l.fetched) > c.maxKeep {
+			return nil, fmt.Errorf("%w: kept %v past its last fetch, the most allowed: %w", ErrStatusUnavailable, c.maxKeep, err)
+		}
+		if !l.until.IsZero() && !c.now().Before(l.until) {
+			return nil, fmt.Errorf("%w: its validity ended at %s: %w", ErrStatusUnavailable, FormatTime(l.until), err)
+		}
+		// Fetched again after staleRetry, or sooner when the list's ttl is
+		// shorter (Token Status List's validation rules, BSL v1.0 §2.2 ttl).
+		kept := *l
+		c.expire(&kept, min(staleRetry, l.ttl))
+		c.mu.Lock()
+		e, f := c.lists[url], c.flights[key]
+		if f == nil && e != nil && e.Value == l {
+			c.insert(&kept)
+			c.mu.Unlock()
+			return &kept, nil
+		}
+		c.mu.Unlock()
+		if f != nil {
+			// A fetch that may have moved what the source calls current.
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return nil, fmt.Errorf("%w: %w", ErrStatusUnavailable, ctx.Err())
+			}
+			if f.err == nil {
+				return f.l, nil
+			}
+		}
 	}
-	if !sourceCurrent(c.source, url) {
-		return nil, fmt.Errorf("%w: %w", ErrStatusListChanged, err)
-	}
-	if c.now().Sub(l.fetched) > c.maxKeep {
-		return nil, fmt.Errorf("%w: kept %v past its last fetch, the most allowed: %w", ErrStatusUnavailable, c.maxKeep, err)
-	}
-	if !l.until.IsZero() && !c.now().Before(l.until) {
-		return nil, fmt.Errorf("%w: its validity ended at %s: %w", ErrStatusUnavailable, FormatTime(l.until), err)
-	}
-	// Fetched again after staleRetry, or sooner when the list's ttl is
-	// shorter (Token Status List's validation rules, BSL v1.0 §2.2 ttl).
-	kept := *l
-	c.store(&kept, min(staleRetry, l.ttl))
-	return &kept, nil
 }
 
 // CheckToken checks an IETF Token Status List reference (the status claim
@@ -558,7 +598,7 @@ func (c *StatusChecker) CheckToken(ctx context.Context, issuer, uri string, idx 
 			return &cachedList{token: tl.List}, tl.ListLife, nil
 		})
 		if err != nil {
-			if l, err = c.keep(uri, issuer, true, err); err != nil {
+			if l, err = c.keep(ctx, uri, issuer, true, err); err != nil {
 				return err
 			}
 		}

@@ -204,3 +204,35 @@ func TestCounterApprovalAfterRenewal(t *testing.T) {
 		t.Fatalf("the session after both: %+v %v", s, err)
 	}
 }
+
+// TestCompleteAfterStoreFailure: a browser's wait whose code cannot be
+// stored (the store failing for that write) is temporarily_unavailable,
+// and its retry gets the code: the holder's approval is not lost to a
+// failure after the session was marked complete. (The session's once
+// key was spent first, and the retry found the session "already
+// complete".)
+func TestCompleteAfterStoreFailure(t *testing.T) {
+	p := newTestProvider(t)
+	a := newAnswering(t, p)
+	ctx := context.Background()
+	st, err := a.Authorize(ctx, goodQuery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Approve(ctx, st.ID, a.holder(t, st.ID)); err != nil {
+		t.Fatal(err)
+	}
+	healthy := p.cfg.Store
+	p.cfg.Store = &failOnce{Store: healthy, prefix: "login-code:"}
+	if out, err := a.Wait(ctx, st.ID, st.Browser, 0); !isCode(err, CodeTemporarilyUnavailable) {
+		t.Fatalf("wait with the code unwritable: %+v %v, want %s", out, err, CodeTemporarilyUnavailable)
+	}
+	p.cfg.Store = healthy
+	out, err := a.Wait(ctx, st.ID, st.Browser, 0)
+	if err != nil || out == nil || !strings.Contains(out.Redirect, "code=") {
+		t.Fatalf("its retry: %+v %v, want the code", out, err)
+	}
+	if out, err := a.Wait(ctx, st.ID, st.Browser, 0); !isCode(err, CodeSessionNotFound) {
+		t.Errorf("a wait after the code: %+v %v, want %s", out, err, CodeSessionNotFound)
+	}
+}

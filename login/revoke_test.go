@@ -5,9 +5,11 @@ import (
 	"crypto/rand"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/url"
 	"reflect"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -270,5 +272,88 @@ func TestDiscoveryKeepsMetadata(t *testing.T) {
 	}
 	if got["authorization_response_iss_parameter_supported"] != true || got["authorization_endpoint"] != "https://node.example"+AuthorizePath {
 		t.Errorf("login's members: %v", got)
+	}
+}
+
+// TestRevokeRacingRotation: a relying party's logout (revoking its
+// refresh token) that races a rotation of that token (its own refresh
+// in another request, or someone who stole the token) finds the token
+// spent a moment before. It still ends the login: answering 200 and
+// revoking nothing would leave the rotation's new tokens good. Another
+// client's revocation of a rotated token is refused and ends nothing.
+func TestRevokeRacingRotation(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, _, err := auth.NewClient(auth.Registration{ID: "other", Name: "other", Region: "310000", Scopes: []string{auth.ScopeQRRedeem},
+		GrantTypes: []string{auth.GrantAuthorizationCode}, RedirectURIs: []string{testRedirect}, AuthMethod: auth.AuthClientSecretBasic}, time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rotated := func(family string) (old, next *TokenResponse) {
+		t.Helper()
+		old, err := p.tokens(ctx, shop, refresh{ClientID: shop.ID, Scope: "openid offline_access", Family: family,
+			Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The rotation's Spend comes first; the revocation reads after it.
+		if next, err = p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": old.RefreshToken}); err != nil {
+			t.Fatal(err)
+		}
+		return old, next
+	}
+	alive := func(next *TokenResponse) bool {
+		_, uerr := p.UserInfo(ctx, next.AccessToken)
+		res, ierr := p.Introspect(ctx, shop, next.RefreshToken)
+		return uerr == nil || ierr != nil || res.Active
+	}
+
+	old, next := rotated("family-raced")
+	if err := p.Revoke(ctx, shop, old.RefreshToken); err != nil {
+		t.Fatalf("revoking the rotated refresh token: %v", err)
+	}
+	if alive(next) {
+		t.Error("revoking a refresh token that a racing rotation spent left the rotation's tokens good")
+	}
+	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": next.RefreshToken}); err == nil {
+		t.Error("the rotation's refresh token still refreshes")
+	}
+
+	// The same, racing: whichever comes first, nothing stays good.
+	for i := range 50 {
+		tok, err := p.tokens(ctx, shop, refresh{ClientID: shop.ID, Scope: "openid offline_access", Family: fmt.Sprintf("family-race-%d", i),
+			Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var (
+			wg   sync.WaitGroup
+			next *TokenResponse
+			rerr error
+		)
+		wg.Go(func() {
+			next, _ = p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok.RefreshToken})
+		})
+		wg.Go(func() { rerr = p.Revoke(ctx, shop, tok.RefreshToken) })
+		wg.Wait()
+		if rerr != nil {
+			t.Fatal(rerr)
+		}
+		if next != nil && alive(next) {
+			t.Fatalf("round %d: a refresh racing the revocation kept the login", i)
+		}
+	}
+
+	old, next = rotated("family-other")
+	var e *Error
+	if err := p.Revoke(ctx, other, old.RefreshToken); !errors.As(err, &e) || e.Code != CodeUnauthorizedClient {
+		t.Errorf("another client revokes a rotated token: %v, want unauthorized_client", err)
+	}
+	if !alive(next) {
+		t.Error("another client's revocation of a rotated token ended the login")
 	}
 }

@@ -452,7 +452,8 @@ func (p *Provider) Wait(ctx context.Context, id, browser string, maxWait time.Du
 	}
 }
 
-// complete ends an approved session, exactly once, and issues its code.
+// complete ends an approved session, exactly once, and issues its code;
+// a session whose code could not be stored stays open for a retry.
 func (p *Provider) complete(ctx context.Context, id string, s *session) (*Outcome, error) {
 	if _, err := p.cfg.Store.Consume(ctx, onceKey(id)); errors.Is(err, store.ErrNotFound) {
 		return nil, fail(CodeSessionNotFound, "the login session is already complete")
@@ -473,6 +474,11 @@ func (p *Provider) complete(ctx context.Context, id string, s *session) (*Outcom
 	}
 	code, err := issue(ctx, s)
 	if err != nil {
+		// No code was given: the session may complete again (the
+		// browser's retry), unless the store fails for this too.
+		if ttl := time.Unix(s.Expires, 0).Sub(p.cfg.Now()); ttl > 0 {
+			_ = p.cfg.Store.Put(ctx, onceKey(id), []byte{1}, ttl)
+		}
 		return nil, err
 	}
 	return &Outcome{Redirect: redirectWith(s.RedirectURI, map[string]string{"code": code, "state": s.State, "iss": iss})}, nil

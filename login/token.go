@@ -355,6 +355,27 @@ func (p *Provider) lookup(ctx context.Context, token string) (rt refresh, access
 	return rt, access, nil
 }
 
+// rotated reads a refresh token rotated already, whose spent record the
+// store keeps (Spend of a spent token changes nothing and returns its
+// record with store.ErrReplayed); anything else is errNoToken.
+func (p *Provider) rotated(ctx context.Context, token string) (refresh, error) {
+	if token == "" || len(token) > 64 {
+		return refresh{}, errNoToken
+	}
+	b, err := p.cfg.Store.Spend(ctx, refreshKey(token), p.cfg.RefreshTokenTTL)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return refresh{}, errNoToken
+	case err != nil && !errors.Is(err, store.ErrReplayed):
+		return refresh{}, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	var rt refresh
+	if err := json.Unmarshal(b, &rt); err != nil {
+		return refresh{}, failWith(CodeServerError, "internal error", err)
+	}
+	return rt, nil
+}
+
 // Introspect answers the introspection endpoint (RFC 7662) about a login
 // token for the authenticated client caller: a live access or refresh
 // token is active to the client it was issued to, or to a client allowed
@@ -394,13 +415,19 @@ func (p *Provider) Introspect(ctx context.Context, caller auth.Client, token str
 // Revoke answers the revocation endpoint (RFC 7009) for a login token of
 // the authenticated client c: a refresh token revokes its whole login
 // (every refresh and access token of its family, §2.1), an access token
-// itself. A token that is no live login token (unknown, expired) is not
-// an error (§2.2); a live one of another client is refused and left
-// alone (§2.1: "the request is refused and the client is informed of the
-// error"), as the node's JWT access tokens are. Errors:
-// CodeUnauthorizedClient, CodeTemporarilyUnavailable, CodeServerError.
+// itself. A refresh token rotated already (a refresh racing the
+// logout, or someone else's use of the token) revokes its login too, so
+// the rotation's new tokens end with it. A token that is no login token
+// (unknown, expired) is not an error (§2.2); one of another client is
+// refused and left alone (§2.1: "the request is refused and the client
+// is informed of the error"), as the node's JWT access tokens are.
+// Errors: CodeUnauthorizedClient, CodeTemporarilyUnavailable,
+// CodeServerError.
 func (p *Provider) Revoke(ctx context.Context, c auth.Client, token string) error {
 	rt, access, err := p.lookup(ctx, token)
+	if errors.Is(err, errNoToken) {
+		rt, err = p.rotated(ctx, token)
+	}
 	if errors.Is(err, errNoToken) {
 		return nil
 	}

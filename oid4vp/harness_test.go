@@ -39,6 +39,7 @@ type env struct {
 	issuer   *issuer.Issuer
 	clients  *auth.MemoryStore
 	store    *store.Memory
+	faults   *faultStore // the verifier's store: store, with writes that fail on demand
 	verifier *oid4vp.Verifier
 	signKey  keystore.Key
 }
@@ -86,13 +87,28 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
+	faults := &faultStore{Memory: mem}
 	v, err := oid4vp.New(oid4vp.Config{BaseURL: base, Signer: key.Signer, Kid: key.Kid, Secret: make([]byte, 32),
-		Store: mem, NotFound: func(err error) bool { return errors.Is(err, store.ErrNotFound) },
+		Store: faults, NotFound: func(err error) bool { return errors.Is(err, store.ErrNotFound) },
 		Clients: oid4vp.RegistryClients{Store: clients}, Verifier: cv, Now: clk.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{clock: clk, keys: ks, issuer: is, clients: clients, store: mem, verifier: v, signKey: key}
+	return &env{clock: clk, keys: ks, issuer: is, clients: clients, store: mem, faults: faults, verifier: v, signKey: key}
+}
+
+// faultStore is the verifier's store: Set of a key starting with failSet
+// (when not empty) fails, as a store unavailable for it.
+type faultStore struct {
+	*store.Memory
+	failSet string
+}
+
+func (f *faultStore) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if f.failSet != "" && strings.HasPrefix(key, f.failSet) {
+		return store.ErrUnavailable
+	}
+	return f.Memory.Set(ctx, key, value, ttl)
 }
 
 // issue issues an identity credential as SD-JWT VC bound to holder.

@@ -549,7 +549,8 @@ func (v *Verifier) HandleResponse(ctx context.Context, id string, form url.Value
 	return v.finish(ctx, id, rec, res)
 }
 
-// finish spends the transaction and stores its result.
+// finish spends the transaction and stores its result; a transaction
+// whose result could not be stored stays open.
 func (v *Verifier) finish(ctx context.Context, id string, rec *record, res *Result) (*Response, error) {
 	if _, err := v.cfg.Store.Consume(ctx, onceKey(id)); v.cfg.NotFound(err) {
 		return nil, fail(CodeInvalidRequest, err, "the transaction was already answered")
@@ -572,6 +573,10 @@ func (v *Verifier) finish(ctx context.Context, id string, rec *record, res *Resu
 		return nil, err
 	}
 	if err := v.cfg.Store.Set(ctx, resultKey(id), raw, v.cfg.TTL); err != nil {
+		// No result was kept: the transaction may be answered again
+		// (the wallet's retry), unless the store fails for this too.
+		// It still ends with its record.
+		_ = v.cfg.Store.Put(ctx, onceKey(id), []byte{1}, v.cfg.TTL)
 		return nil, err
 	}
 	return out, nil

@@ -278,3 +278,32 @@ func TestResponseRefusesOtherVCT(t *testing.T) {
 	_, err := e.verifier.HandleResponse(ctx, r.id, form(t, r, map[string]any{"vp_token": token("pid", pres), "state": r.state}))
 	wantCode(t, err, oid4vp.CodeInvalidRequest, "vct")
 }
+
+// TestResponseAfterStoreFailure: a wallet's response whose result the
+// store cannot keep fails, and the wallet's retry is verified: the
+// transaction is not lost to a failure after it was spent. (It was
+// spent first, so the retry was "already answered" and the relying
+// party saw the transaction pending until it expired.)
+func TestResponseAfterStoreFailure(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	cred := e.issue(t, holder)
+	r := e.open(t, "shop-1", ageQuery, oid4vp.ModeDirectPost)
+	pres := e.present(t, cred.Token, holder, r.clientID, r.nonce, "age_over_18")
+	answer := form(t, r, map[string]any{"vp_token": token("pid", pres), "state": r.state})
+	e.faults.failSet = "oid4vp:result:"
+	if _, err := e.verifier.HandleResponse(ctx, r.id, answer); err == nil {
+		t.Fatal("a response whose result could not be stored succeeded")
+	}
+	e.faults.failSet = ""
+	if _, err := e.verifier.HandleResponse(ctx, r.id, answer); err != nil {
+		t.Fatalf("the wallet's retry: %v", err)
+	}
+	if res, err := e.verifier.FetchResult(ctx, "shop-1", r.id, ""); err != nil || res.Status != oid4vp.StatusVerified {
+		t.Fatalf("result: %+v %v", res, err)
+	}
+	if _, err := e.verifier.HandleResponse(ctx, r.id, answer); oid4vp.CodeOf(err) != oid4vp.CodeInvalidRequest {
+		t.Errorf("a response after the result: %v, want %s (already answered)", err, oid4vp.CodeInvalidRequest)
+	}
+}

@@ -152,10 +152,12 @@ type Shared struct {
 	// it and hide later changes by other instances).
 	anchoring sync.RWMutex
 
-	mu      sync.RWMutex
-	lists   map[string]*chainList
-	overlay map[entryKey]uint8 // own changes not yet seen on the chain
-	dirty   map[string]bool    // lists whose head this instance anchors next
+	mu    sync.RWMutex
+	lists map[string]*chainList
+	// overlay holds, per entry, this instance's changes not yet seen on
+	// the chain, in the order it accepted them: it reads the last.
+	overlay map[entryKey][]uint8
+	dirty   map[string]bool // lists whose head this instance anchors next
 	kick    chan struct{}
 	// marking counts, per entry, this instance's changes accepted (or
 	// being accepted) that the outbox is not done with; an entry in it
@@ -203,7 +205,7 @@ func NewShared(opts SharedOptions) (*Shared, error) {
 	if opts.MarkerWait <= 0 {
 		opts.MarkerWait = 10 * time.Second
 	}
-	s := &Shared{opts: opts, size: opts.Own.size, lists: map[string]*chainList{}, overlay: map[entryKey]uint8{},
+	s := &Shared{opts: opts, size: opts.Own.size, lists: map[string]*chainList{}, overlay: map[entryKey][]uint8{},
 		dirty: map[string]bool{}, kick: make(chan struct{}, 1), marking: map[entryKey]int{}, held: map[entryKey]time.Time{}, markerSeed: maphash.MakeSeed()}
 	for _, id := range opts.Own.Lists() {
 		snap, err := opts.Own.Snapshot(context.Background(), id)
@@ -420,7 +422,8 @@ func (s *Shared) SetManyIf(ctx context.Context, entries []status.Entry, guards [
 	}
 	s.mu.Lock()
 	for _, e := range entries {
-		s.overlay[entryKey{e.ListID, e.Index}] = e.Value
+		k := entryKey{e.ListID, e.Index}
+		s.overlay[k] = append(s.overlay[k], e.Value)
 	}
 	s.mu.Unlock()
 	// The guards' markers were needed only to read them after the other
@@ -701,8 +704,8 @@ func (s *Shared) valueLocked(listID string, index int) (string, uint8, error) {
 	if index < 0 || index >= s.size {
 		return "", 0, fmt.Errorf("%w: %d", status.ErrIndex, index)
 	}
-	if v, ok := s.overlay[entryKey{listID, index}]; ok {
-		return purpose, v, nil
+	if vs, ok := s.overlay[entryKey{listID, index}]; ok {
+		return purpose, vs[len(vs)-1], nil
 	}
 	if l == nil {
 		return purpose, 0, nil
@@ -938,8 +941,20 @@ func (s *Shared) applyBatch(b chaincode.Batch, cs []chaincode.StatusChange) {
 		l.version++
 		l.updated = b.Time.UTC()
 		k := entryKey{c.List, i}
-		if v, ok := s.overlay[k]; ok && (v == l.value(i) || l.final(i)) {
+		// The oldest of this instance's changes of the entry not seen
+		// yet is seen now when an own batch (any batch, when this
+		// instance cannot tell its own) brings its value: the others
+		// stay, and the instance still reads its last.
+		switch vs, ok := s.overlay[k]; {
+		case !ok:
+		case l.final(i):
 			delete(s.overlay, k)
+		case (mine || s.opts.BatchPrefix == "") && vs[0] == l.value(i):
+			if len(vs) == 1 {
+				delete(s.overlay, k)
+			} else {
+				s.overlay[k] = vs[1:]
+			}
 		}
 		if mine {
 			s.dirty[c.List] = true
@@ -962,7 +977,7 @@ func (s *Shared) Restore(changes []chaincode.StatusChange) {
 	for _, c := range changes {
 		if c.Index < uint64(s.size) {
 			k := entryKey{c.List, int(c.Index)}
-			s.overlay[k] = c.Status
+			s.overlay[k] = append(s.overlay[k], c.Status)
 			if s.opts.Markers != nil {
 				s.marking[k]++
 			}
@@ -975,7 +990,11 @@ func (s *Shared) Restore(changes []chaincode.StatusChange) {
 func (s *Shared) Pending() int {
 	s.mu.RLock()
 	defer s.mu.RUnlock()
-	return len(s.overlay)
+	n := 0
+	for _, vs := range s.overlay {
+		n += len(vs)
+	}
+	return n
 }
 
 // RunHeads hands the outbox the heads this instance anchors (lists its own
