@@ -222,7 +222,9 @@ func (e *enroller) serveStatus(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, e.s.log, err)
 		return
 	}
+	// The reference, as in the audit log: the ID carries every copy's
+	// status entries, which would link the copies for whoever reads it.
 	e.s.log.LogAttrs(r.Context(), slog.LevelInfo, "enrollment status", slog.String("request_id", requestID(r.Context())),
-		slog.String("enrollment", id), slog.String("action", req.Action), slog.Int("credentials", changed))
+		slog.String("enrollment", enrollment.AuditEnrollmentRef(id)), slog.String("action", req.Action), slog.Int("credentials", changed))
 	writeJSONStatus(w, http.StatusOK, map[string]any{"id": id, "action": req.Action, "credentials": changed})
 }

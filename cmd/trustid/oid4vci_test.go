@@ -764,3 +764,104 @@ func TestOID4VPWalletBatchCopies(t *testing.T) {
 		t.Fatalf("third verifier: %v", c)
 	}
 }
+
+// TestOID4VCIBatchTimesDayCoarse: the copies of a batch go to different
+// verifiers so that they cannot link the holder (docs/oid4vci.md, each
+// credential bound to its own key; docs/sdk.md, NewStoredCredentials).
+// Every time the node puts in them is the UTC day, as enrollment's are:
+// an issuance time to the second, the same in every copy of the batch,
+// would let verifier A (shown copy 1) and verifier B (shown copy 2) match
+// them. It was validFrom (and so an SD-JWT VC's nbf) and a Data Integrity
+// proof's created, to the second.
+func TestOID4VCIBatchTimesDayCoarse(t *testing.T) {
+	n := startVCINode(t)
+	w, err := sdkwallet.NewHolder(n.base, sdkwallet.NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	store := sdkwallet.NewMemoryStore()
+	var ids []string
+	for _, o := range []map[string]any{
+		n.offer(`["ResidenceCredential_sd_jwt","ResidenceCredential_jwt_vc_json"]`, true, true),
+		func() map[string]any {
+			code, o, _ := n.do("POST", "/oid4vci/offers", n.rpToken, "application/json", sprintf(ldpOffer, `["`+ldpSM2+`"]`))
+			if code != 201 {
+				t.Fatalf("offer: %d %v", code, o)
+			}
+			return o
+		}(),
+	} {
+		offer, err := w.ReceiveOffer(o["offer_uri"].(string))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := w.AcceptOffer(offer, "", o["tx_code"].(string), 2, store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, strings.Split(got, ",")...)
+	}
+	// The times each copy shows a verifier, by format.
+	seen := map[string][]map[string]any{}
+	payload := func(compact string) map[string]any {
+		parts := strings.Split(strings.Split(compact, "~")[0], ".")
+		raw, err := base64.RawURLEncoding.DecodeString(parts[1])
+		var m map[string]any
+		if err != nil || json.Unmarshal(raw, &m) != nil {
+			t.Fatalf("payload of %.40s: %v", compact, err)
+		}
+		return m
+	}
+	for _, id := range ids {
+		c, err := sdkwallet.LoadCredential(store, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		times := map[string]any{}
+		switch c.Format {
+		case "dc+sd-jwt":
+			p := payload(c.Credential)
+			for _, k := range []string{"iat", "nbf", "exp"} {
+				if v, ok := p[k]; ok {
+					times[k] = v
+				}
+			}
+		case "jwt_vc_json":
+			p := payload(c.Credential)
+			for _, k := range []string{"iat", "nbf", "exp", "validFrom", "validUntil"} {
+				if v, ok := p[k]; ok {
+					times[k] = v
+				}
+			}
+		case "ldp_vc":
+			var doc map[string]any
+			if err := json.Unmarshal([]byte(c.Credential), &doc); err != nil {
+				t.Fatal(err)
+			}
+			times["validFrom"] = doc["validFrom"]
+			times["proof.created"] = doc["proof"].(map[string]any)["created"]
+		}
+		seen[c.Format] = append(seen[c.Format], times)
+	}
+	for format, copies := range seen {
+		if len(copies) != 2 {
+			t.Fatalf("%s: %d copies, want 2", format, len(copies))
+		}
+		for name, v := range copies[0] {
+			var at time.Time
+			switch v := v.(type) {
+			case float64:
+				at = time.Unix(int64(v), 0)
+			case string:
+				if at, err = time.Parse(time.RFC3339, v); err != nil {
+					t.Fatalf("%s %s: %v", format, name, err)
+				}
+			default:
+				continue
+			}
+			if !at.Equal(at.UTC().Truncate(24 * time.Hour)) {
+				t.Errorf("%s: %s %s in copy 1 (%v in copy 2): a time to the second links the copies (verifiers A and B); want the UTC day", format, name, at.UTC().Format(time.RFC3339), copies[1][name])
+			}
+		}
+	}
+}

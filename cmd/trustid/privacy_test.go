@@ -412,3 +412,32 @@ func TestEnrollmentMaxCopiesStatus(t *testing.T) {
 		t.Errorf("the status index was written: %v", err)
 	}
 }
+
+// TestEnrollmentStatusLogNamesNoCopies: changing an enrollment's status
+// logs its reference (enrollment.AuditEnrollmentRef, as the audit log
+// does), never the enrollment ID, which carries every copy's status list
+// and index in clear: with it, whoever reads the log could match the
+// entries two verifiers saw (an SD-JWT VC's status, an offline code's)
+// and link the copies (docs/identity.md, "What the node keeps").
+func TestEnrollmentStatusLogNamesNoCopies(t *testing.T) {
+	f := newEnrollFixture(t)
+	p := newPerson(t, "11010519900307123", "张三")
+	r, _ := f.enrollCopies(t, p, 2)
+	code, m, _ := f.do("POST", "/v1/enrollments/"+r.EnrollmentID+"/status", f.enrollTok, "application/json", `{"action":"suspend"}`)
+	if code != 200 || m["id"] != r.EnrollmentID {
+		t.Fatalf("suspend the enrollment: %d %v", code, m)
+	}
+	body := r.EnrollmentID[strings.LastIndex(r.EnrollmentID, ":")+1:]
+	var line string
+	for _, l := range strings.Split(f.logs.String(), "\n") {
+		if strings.Contains(l, `"msg":"enrollment status"`) {
+			line = l
+		}
+		if strings.Contains(l, body) {
+			t.Errorf("the log names the enrollment ID: %s", l)
+		}
+	}
+	if !strings.Contains(line, `"enrollment":"`+enrollment.AuditEnrollmentRef(r.EnrollmentID)+`"`) {
+		t.Errorf("the status change is not logged by its reference: %q", line)
+	}
+}

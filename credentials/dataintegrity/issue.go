@@ -8,8 +8,9 @@ import (
 )
 
 // SignCredential secures a credential with an embedded proof of suite
-// made by key, whose verification method (a DID URL) is vm, created now;
-// it returns the secured credential as JSON and leaves doc as it is. With
+// made by key, whose verification method (a DID URL) is vm, created on
+// the current UTC day (00:00:00Z); it returns the secured credential as
+// JSON and leaves doc as it is. With
 // the suite bound, it is an issuer format's Sign (credentials/issuer.Format,
 // whose Check is jsonld.CheckDefinedTerms: the VC 2.0 data model asks
 // issuers to define every term).
@@ -20,7 +21,9 @@ func SignCredential(suite string, doc map[string]any, vm string, key crypto.Sign
 	if _, ok := doc["proof"]; ok {
 		return "", fmt.Errorf("%w: the credential already has a proof", ErrProof)
 	}
-	secured, err := AddProof(doc, key, Options{Cryptosuite: suite, VerificationMethod: vm, Created: time.Now()})
+	// Created on the UTC day, not to the second: that would be the same
+	// in every credential of a batch and let their verifiers link them.
+	secured, err := AddProof(doc, key, Options{Cryptosuite: suite, VerificationMethod: vm, Created: time.Now().UTC().Truncate(24 * time.Hour)})
 	if err != nil {
 		return "", err
 	}

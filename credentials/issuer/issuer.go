@@ -373,7 +373,7 @@ func (is *Issuer) newID() (string, error) {
 	return "urn:uuid:" + h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:], nil
 }
 
-// prepare fills issuer, id and validFrom, and validates the request
+// prepare fills issuer, id and validFrom (the UTC day), and validates the request
 // before any status entry is spent.
 func (is *Issuer) prepare(in map[string]any, as signingAs) (map[string]any, *credentials.Credential, error) {
 	c := make(map[string]any, len(in)+4)
@@ -394,7 +394,10 @@ func (is *Issuer) prepare(in map[string]any, as signingAs) (map[string]any, *cre
 		c["id"] = id
 	}
 	if _, ok := c["validFrom"]; !ok {
-		c["validFrom"] = credentials.FormatTime(is.cfg.Now())
+		// The UTC day, as enrollment's times: a time to the second, the
+		// same in every credential of an OID4VCI batch, would let the
+		// verifiers shown its copies link them.
+		c["validFrom"] = credentials.FormatTime(is.cfg.Now().UTC().Truncate(24 * time.Hour))
 	}
 	cred, err := credentials.NewCredential(c)
 	if err != nil {
