@@ -155,8 +155,8 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 }
 
 // decodePeerAnswer reads the answer of region's node to a redemption:
-// on 200 a Redemption of that region, decoded strictly (package
-// strictjson); otherwise the error its code names. A refusal the caller
+// on 200 a Redemption of that region with an assurance level, decoded
+// strictly (package strictjson); otherwise the error its code names. A refusal the caller
 // should pass on (code used, expired, revoked...) is returned as its
 // sentinel; anything else matches ErrPeer (and ErrUnavailable when not a
 // malformed 200).
@@ -171,8 +171,9 @@ func decodePeerAnswer(region string, status int, data []byte) (*Redemption, erro
 	}
 	var r Redemption
 	// An online code is never delegated: an answer naming an actor is not
-	// a redemption of one.
-	if err := strictjson.Decode(data, &r, maxPeerResponse); err != nil || r.PairwiseID == "" || r.Region != region || r.Act != nil || r.Action != "" {
+	// a redemption of one; nor is one without an assurance level (1 to 4).
+	if err := strictjson.Decode(data, &r, maxPeerResponse); err != nil || r.PairwiseID == "" || r.Region != region || r.Act != nil || r.Action != "" ||
+		r.Assurance < qrcode.AssuranceDocument || r.Assurance > qrcode.AssuranceBiometric {
 		return nil, fmt.Errorf("%w: %s: invalid redemption", qrcode.ErrPeer, region)
 	}
 	return &r, nil
