@@ -164,7 +164,9 @@ func decodePeerAnswer(region string, status int, data []byte) (*Redemption, erro
 	if status != http.StatusOK {
 		m, _ := strictjson.Object(data, maxPeerResponse)
 		code, _ := m["error"].(string)
-		if sentinel := qrcode.ErrorFromCode(code); sentinel != nil && sentinel != qrcode.ErrPeerAuth && sentinel != qrcode.ErrUnavailable {
+		// A peer's own failures (to authenticate this node, to be
+		// available, to hear from another peer) are not refusals of the code.
+		if sentinel := qrcode.ErrorFromCode(code); sentinel != nil && sentinel != qrcode.ErrPeerAuth && sentinel != qrcode.ErrUnavailable && sentinel != qrcode.ErrPeer {
 			return nil, fmt.Errorf("peer %s: %w", region, sentinel)
 		}
 		return nil, fmt.Errorf("%w: %w: %s answered %d %q", qrcode.ErrUnavailable, qrcode.ErrPeer, region, status, clip(code))

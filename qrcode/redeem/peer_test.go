@@ -251,6 +251,22 @@ func TestPeerAnswerAssuranceLevel(t *testing.T) {
 	}
 }
 
+// TestPeerFailureIsNotARefusal: a peer's own failures (401
+// qr_peer_unauthorized, 503 temporarily_unavailable, 502 qr_peer_failed)
+// are not refusals of the code to pass on: each is ErrUnavailable (503
+// to the relying party), though every one is a wire code of a sentinel.
+func TestPeerFailureIsNotARefusal(t *testing.T) {
+	for status, code := range map[int]string{401: "qr_peer_unauthorized", 503: "temporarily_unavailable", 502: "qr_peer_failed"} {
+		if qrcode.ErrorFromCode(code) == nil {
+			t.Errorf("%s reads back as no sentinel", code)
+		}
+		body := fmt.Sprintf(`{"error":%q}`, code)
+		if _, err := decodePeerAnswer("310000", status, []byte(body)); !errors.Is(err, qrcode.ErrUnavailable) || !errors.Is(err, qrcode.ErrPeer) {
+			t.Errorf("%d %s: %v, want ErrUnavailable and ErrPeer", status, code, err)
+		}
+	}
+}
+
 // countingServer answers every request with h and counts them.
 func countingServer(t *testing.T, h http.HandlerFunc) (*httptest.Server, *atomic.Int64) {
 	t.Helper()
