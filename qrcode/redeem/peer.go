@@ -213,6 +213,10 @@ type NodeAssertions struct {
 	// region's keys in the registry.
 	Signer crypto.Signer
 	Kid    string
+	// SigningKey, if set, is asked for the key and kid at each signature
+	// instead (the node's keystore, so a reload after a rotation signs
+	// with the new active key).
+	SigningKey func() (crypto.Signer, string, error)
 	// Keys resolves the calling regions' keys from the registry.
 	Keys RegionKeys
 	// Nonces spends assertion IDs.
@@ -278,9 +282,21 @@ func (n *NodeAssertions) now() time.Time {
 	return time.Now()
 }
 
+// signingKey returns the key and kid this node signs with now.
+func (n *NodeAssertions) signingKey() (crypto.Signer, string, error) {
+	if n.SigningKey != nil {
+		return n.SigningKey()
+	}
+	return n.Signer, n.Kid, nil
+}
+
 // Authorize implements PeerCredentials.
 func (n *NodeAssertions) Authorize(ctx context.Context, req *http.Request, region string) error {
-	m, err := gm.SigningMethod(n.Signer)
+	signer, kid, err := n.signingKey()
+	if err != nil {
+		return err
+	}
+	m, err := gm.SigningMethod(signer)
 	if err != nil {
 		return err
 	}
@@ -300,8 +316,8 @@ func (n *NodeAssertions) Authorize(ctx context.Context, req *http.Request, regio
 		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(assertionLifetime)),
 		ID: base64.RawURLEncoding.EncodeToString(jti[:]),
 	}, BodySM3: bodyDigest(body)})
-	t.Header["kid"] = n.Kid
-	s, err := t.SignedString(n.Signer)
+	t.Header["kid"] = kid
+	s, err := t.SignedString(signer)
 	if err != nil {
 		return err
 	}
