@@ -96,9 +96,19 @@ type HTTPPeers struct {
 	// as the peer's (ErrUnavailable). The node sets it to its
 	// NodeAssertions; nil trusts answers on TLS alone.
 	Answers PeerAnswerVerifier
-	// OnRefuse, if set, is told of every answer Answers refused
-	// (metrics). It must not block.
+	// OnRefuse, if set, is told of every answer Answers refused, and of
+	// every call not made or failed: the region's URL refused by
+	// Directory, an address the client refused at the dial, a peer that
+	// did not answer (metrics). It must not block.
 	OnRefuse func(error)
+}
+
+// refuse tells OnRefuse of err and returns it.
+func (p *HTTPPeers) refuse(err error) error {
+	if p.OnRefuse != nil {
+		p.OnRefuse(err)
+	}
+	return err
 }
 
 // maxPeerResponse bounds a peer's answer.
@@ -110,7 +120,7 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 	if p.Directory != nil {
 		u, err := p.Directory.PeerURL(region)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", qrcode.ErrNoRoute, region, err)
+			return nil, p.refuse(fmt.Errorf("%w: %s: %w", qrcode.ErrNoRoute, region, err))
 		}
 		if !ok {
 			peer, ok = Peer{BaseURL: u, Client: p.Client}, true
@@ -132,7 +142,7 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 	}
 	resp, err := noRedirects(peer.Client).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w: %s: %v", qrcode.ErrUnavailable, qrcode.ErrPeer, region, err)
+		return nil, p.refuse(fmt.Errorf("%w: %w: %s: %w", qrcode.ErrUnavailable, qrcode.ErrPeer, region, err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPeerResponse+1))
@@ -141,8 +151,8 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 	}
 	if p.Answers != nil {
 		err := p.Answers.VerifyAnswer(ctx, req, region, resp.StatusCode, data, resp.Header.Get(PeerAnswerHeader))
-		if err != nil && p.OnRefuse != nil {
-			p.OnRefuse(err)
+		if err != nil {
+			p.refuse(err)
 		}
 		switch {
 		case err != nil && resp.StatusCode == http.StatusOK:
