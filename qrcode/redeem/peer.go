@@ -166,10 +166,10 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 
 // decodePeerAnswer reads the answer of region's node to a redemption:
 // on 200 a Redemption of that region with an assurance level, decoded
-// strictly (package strictjson); otherwise the error its code names. A refusal the caller
-// should pass on (code used, expired, revoked...) is returned as its
-// sentinel; anything else matches ErrPeer (and ErrUnavailable when not a
-// malformed 200).
+// strictly (package strictjson); otherwise the error its code names. A
+// refusal the caller should pass on (code used, expired, revoked...) is
+// returned as its sentinel; anything else matches ErrPeer (and
+// ErrUnavailable when not a malformed 200).
 func decodePeerAnswer(region string, status int, data []byte) (*Redemption, error) {
 	if status != http.StatusOK {
 		m, _ := strictjson.Object(data, maxPeerResponse)
