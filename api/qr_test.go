@@ -455,16 +455,16 @@ func TestQRErrorCodesMatch(t *testing.T) {
 		qrcode.ErrUnknownVerifier, qrcode.ErrPeerAuth, qrcode.ErrTooLarge, qrcode.ErrPrefix, qrcode.ErrVersion, qrcode.ErrKind, qrcode.ErrMalformed, fmt.Errorf("%w: %w", qrcode.ErrMalformed, qrcode.ErrNonCanonical), qrcode.ErrUnavailable,
 		qrcode.ErrDelegationScope, qrcode.ErrDelegationExpired, qrcode.ErrDelegation, qrcode.ErrUnknownStatusList,
 		qrcode.ErrReplayed, qrcode.ErrCloneSuspected, qrcode.ErrBindingExpired, qrcode.ErrUnknownKey, qrcode.ErrSignature,
-		qrcode.ErrStale, qrcode.ErrChallenge, qrcode.ErrAudience, qrcode.ErrConsent, qrcode.ErrHolderAuth} {
+		qrcode.ErrStale, qrcode.ErrChallenge, qrcode.ErrAudience, qrcode.ErrConsent, qrcode.ErrHolderAuth, qrcode.ErrPeer} {
 		if got, want := mapError(err).Code, qrcode.ErrorCode(err); got != want {
 			t.Errorf("%v: api code %q, peer code %q", err, got, want)
 		}
 	}
 	// Every qr_ code the api sends reads back as a sentinel (the SDKs'
-	// errors unwrap to it), qr_peer_failed aside: the peer client does
-	// not take a peer's failure to reach its own peer for a refusal.
+	// errors unwrap to it), qr_peer_failed (qrcode.ErrPeer) included; the
+	// peer client does not take it for a refusal (TestPeerFailureIsNotARefusal).
 	for _, m := range qrErrors {
-		if strings.HasPrefix(m.code, "qr_") && m.code != "qr_peer_failed" && qrcode.ErrorFromCode(m.code) == nil {
+		if strings.HasPrefix(m.code, "qr_") && qrcode.ErrorFromCode(m.code) == nil {
 			t.Errorf("%s (%v) does not read back as a qrcode sentinel", m.code, m.err)
 		}
 	}

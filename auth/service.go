@@ -108,7 +108,8 @@ type Config struct {
 	// CacheSize bounds the validated-token cache; negative disables it.
 	CacheSize int
 	// KeyRefresh is how often the node's published keys are re-read, so a
-	// rotation or retirement reloaded by the keystore takes effect.
+	// rotation or retirement reloaded by the keystore takes effect; a new
+	// active key is read at once, when the node first signs with it.
 	KeyRefresh time.Duration
 	// RevocationRecheck is how often a cached token is looked up again in
 	// the revocation list and the registry, for changes made by other

@@ -411,6 +411,12 @@ func (s *Service) issue(clientID, alg, scope string, resources []string) (string
 	if err != nil || key.Signer == nil || method == nil {
 		return "", failWith(ErrUnavailable, err, "no %s signing key", alg)
 	}
+	// A key made active since the key set was last read (a rotation
+	// reloaded by SIGHUP): read it now, so this node verifies the token
+	// it hands out.
+	if t := s.now(); s.currentKeys(t).keys[key.Kid].pub == nil {
+		s.refreshKeys(t)
+	}
 	var id [16]byte
 	if _, err := io.ReadFull(s.rand, id[:]); err != nil {
 		return "", failWith(ErrUnavailable, err, "randomness unavailable")

@@ -547,3 +547,25 @@ func TestIssuedTokensTakeKnownHeader(t *testing.T) {
 		t.Errorf("known header %+v, decoded %+v (%v)", hd, want, err)
 	}
 }
+
+// TestNewKeyTokenVerifiesAtOnce: a token signed with a key the keystore
+// made active since the node last read its key set (a rotation reloaded
+// by SIGHUP) verifies at the node that issued it at once, not only after
+// KeyRefresh: the node never hands out a token it refuses itself (and
+// another region's node asking it meanwhile would remember "inactive"
+// for the token's life).
+func TestNewKeyTokenVerifiesAtOnce(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.register("svc-a", gm.AlgSM2)
+	if _, err := e.svc.Authorize(ctx, e.token(c, ""), ScopeStatusWrite); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.keys.Rotate(gm.AlgSM2); err != nil {
+		t.Fatal(err)
+	}
+	tok := e.token(c, "")
+	if _, err := e.svc.Authorize(ctx, tok, ScopeStatusWrite); err != nil {
+		t.Errorf("the new key's token, before the key set is due: %v", err)
+	}
+}

@@ -18,6 +18,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
@@ -170,6 +171,59 @@ func TestHostileEndpoints(t *testing.T) {
 	}
 	if hits.Load() != 1 {
 		t.Errorf("development, loopback http: %d requests", hits.Load())
+	}
+}
+
+// TestHostileEndpointsForRedemption: a redemption forwarded to a region
+// whose registered endpoint points into the node's own network is
+// refused as introspection is (TestHostileEndpoints): plain http before
+// any request (qr_no_route), a loopback or private address at the dial
+// (503), no request reaching the endpoint, and each refusal counted under
+// its reason (docs/SECURITY.md: endpoint_refused, address_not_allowed).
+func TestHostileEndpointsForRedemption(t *testing.T) {
+	ctx := context.Background()
+	c := newConsortium(t)
+	var hits atomic.Int64
+	h := http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hits.Add(1) })
+	plain, tlsSrv := httptest.NewServer(h), httptest.NewTLSServer(h)
+	defer plain.Close()
+	defer tlsSrv.Close()
+	port := tlsSrv.URL[strings.LastIndex(tlsSrv.URL, ":")+1:]
+	client, err := federation.PeerClient(federation.PeerClientOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key, _ := gm.GenerateKey(rand.Reader)
+	na := &redeem.NodeAssertions{Region: regionA, Signer: key, Kid: "a-node", Keys: &federation.Keys{Registry: c.view}}
+	refused := map[string]int{}
+	peers := &redeem.HTTPPeers{Directory: federation.Directory{Registry: c.view}, Credentials: na, Answers: na, Client: client,
+		OnRefuse: func(err error) { refused[federation.Reason(err)]++ }}
+	for _, x := range []struct {
+		url  string
+		want error
+	}{
+		{plain.URL, qrcode.ErrNoRoute},
+		{tlsSrv.URL, qrcode.ErrUnavailable},
+		{"https://localhost:" + port, qrcode.ErrUnavailable},
+	} {
+		r, err := c.b.Region(ctx, regionB)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := c.b.UpdateRegion(ctx, chaincode.RegionInput{Code: regionB, DID: r.DID, Name: r.Name, Endpoints: []chaincode.Endpoint{{Type: "api", URL: x.url}}}); err != nil {
+			t.Fatal(err)
+		}
+		waitFor(t, "endpoint in the view", func() bool { r, _ := c.view.Region(regionB); return r.API() == x.url })
+		code := (qrcode.OnlineCode{Region: 320000}).String()
+		if _, err := peers.RedeemAt(ctx, regionB, redeem.RelyingParty{ClientID: "hotel-a"}, code); !errors.Is(err, x.want) {
+			t.Errorf("%s: %v, want %v", x.url, err, x.want)
+		}
+	}
+	if n := hits.Load(); n != 0 {
+		t.Errorf("%d requests reached the endpoints", n)
+	}
+	if refused["endpoint_refused"] != 1 || refused["address_not_allowed"] != 2 {
+		t.Errorf("refusals %v", refused)
 	}
 }
 

@@ -149,6 +149,7 @@ var errorCodes = []struct {
 	{ErrConsent, "qr_invalid_consent"},
 	{ErrHolderAuth, "qr_holder_unauthorized"},
 	{ErrUnavailable, "temporarily_unavailable"},
+	{ErrPeer, "qr_peer_failed"},
 }
 
 // ErrorCode returns the stable wire code of a package error ("" when err

@@ -57,3 +57,30 @@ func TestRedeemQRRefusalsMatchSentinels(t *testing.T) {
 		node.Close()
 	}
 }
+
+// TestRedeemQRPeerFailed: the node's 502 qr_peer_failed (the code's
+// region answered it wrongly, docs/qr.md) reaches RedeemQR as a
+// *NodeError matching qrcode.ErrPeer, as docs/sdk.md says of every node
+// error; it is not taken for the node's own unavailability.
+func TestRedeemQRPeerFailed(t *testing.T) {
+	node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == sdk.TokenPath {
+			fmt.Fprint(w, `{"access_token":"at","token_type":"Bearer","expires_in":600}`)
+			return
+		}
+		w.WriteHeader(http.StatusBadGateway)
+		fmt.Fprint(w, `{"error":"qr_peer_failed","error_description":"the code's region did not answer correctly"}`)
+	}))
+	defer node.Close()
+	key, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	tokens, err := sdk.NewTokenSource(sdk.ClientConfig{Node: node.URL, ClientID: "hotel", Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = (&sdk.Client{Node: node.URL, Tokens: tokens}).RedeemQR(context.Background(), "TIDON1:x")
+	var ne *sdk.NodeError
+	if !errors.As(err, &ne) || ne.Code != "qr_peer_failed" || !errors.Is(err, qrcode.ErrPeer) || errors.Is(err, qrcode.ErrUnavailable) {
+		t.Errorf("%v, want a NodeError matching qrcode.ErrPeer", err)
+	}
+}

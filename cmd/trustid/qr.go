@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto"
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
@@ -648,11 +649,10 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 		if (len(w.Peers) > 0 || w.Directory != nil) && w.RegionKeys == nil {
 			return errPeersWithoutRegistry
 		}
-		key, err := n.keys.Active(gm.AlgSM2)
-		if err != nil {
+		if _, err := n.keys.Active(gm.AlgSM2); err != nil {
 			return fmt.Errorf("qr: %w", err)
 		}
-		nodeAuth := &redeem.NodeAssertions{Region: n.region, Signer: key.Signer, Kid: key.Kid, Keys: w.RegionKeys, Nonces: n.store, OnRefuse: w.OnPeerRefuse}
+		nodeAuth := &redeem.NodeAssertions{Region: n.region, SigningKey: activeNodeKey(n.keys), Keys: w.RegionKeys, Nonces: n.store, OnRefuse: w.OnPeerRefuse}
 		peers := &redeem.HTTPPeers{Peers: w.Peers, Directory: w.Directory, Credentials: nodeAuth, Client: w.PeerClient, OnRefuse: w.OnPeerRefuse}
 		if w.RegionKeys != nil {
 			peers.Answers = nodeAuth // the answering region's keys are in the registry
@@ -838,6 +838,17 @@ func remoteQRStatus(n *node, s *api.Server, client *http.Client) (qrcode.StatusC
 	return &federation.QRStatus{Directory: federation.Directory{Registry: view, Development: n.peerDev}, Heads: view, Lists: lists, OnRefuse: refusalsOf(n, s)}, nil
 }
 
+// activeNodeKey gives the node's active SM2 key, a region key in the
+// registry, at each node-to-node signature: after a rotation and a
+// keystore reload (SIGHUP) the new key signs, and the old one may be
+// retired without cutting the node off from other regions.
+func activeNodeKey(ks *keystore.Store) func() (crypto.Signer, string, error) {
+	return func() (crypto.Signer, string, error) {
+		k, err := ks.Active(gm.AlgSM2)
+		return k.Signer, k.Kid, err
+	}
+}
+
 // peerIntrospectionOf returns, with a ledger, the introspection of other
 // regions' tokens at their nodes and the authenticator of other regions'
 // nodes asking about this node's tokens: node assertions signed by this
@@ -847,11 +858,10 @@ func peerIntrospectionOf(n *node, s *api.Server, cmd *cobra.Command) (auth.PeerI
 	if n.ledger == nil {
 		return nil, nil, nil
 	}
-	key, err := n.keys.Active(gm.AlgSM2)
-	if err != nil {
+	if _, err := n.keys.Active(gm.AlgSM2); err != nil {
 		return nil, nil, err
 	}
-	na := &redeem.NodeAssertions{Region: n.region, Signer: key.Signer, Kid: key.Kid, Keys: regionKeysOf(n, s),
+	na := &redeem.NodeAssertions{Region: n.region, SigningKey: activeNodeKey(n.keys), Keys: regionKeysOf(n, s),
 		Nonces: n.store, OnRefuse: refusalsOf(n, s)}
 	client, err := peerClientOf(n, cmd)
 	if err != nil {

@@ -89,15 +89,19 @@ func (n *NodeAssertions) SignAnswer(r *http.Request, region string, status int, 
 	if err != nil {
 		return "", err
 	}
-	m, err := gm.SigningMethod(n.Signer)
+	signer, kid, err := n.signingKey()
+	if err != nil {
+		return "", err
+	}
+	m, err := gm.SigningMethod(signer)
 	if err != nil {
 		return "", err
 	}
 	t := jwt.NewWithClaims(m, answerClaims{RegisteredClaims: jwt.RegisteredClaims{
 		Issuer: "trustid-node:" + n.Region, Audience: jwt.ClaimStrings{"trustid-node:" + region},
 	}, InReplyTo: jti, Status: status, BodySM3: bodyDigest(body)})
-	t.Header["kid"], t.Header["typ"] = n.Kid, PeerAnswerType
-	return t.SignedString(n.Signer)
+	t.Header["kid"], t.Header["typ"] = kid, PeerAnswerType
+	return t.SignedString(signer)
 }
 
 // answerParser is the one parser of signed answers (built once: it is on

@@ -96,9 +96,19 @@ type HTTPPeers struct {
 	// as the peer's (ErrUnavailable). The node sets it to its
 	// NodeAssertions; nil trusts answers on TLS alone.
 	Answers PeerAnswerVerifier
-	// OnRefuse, if set, is told of every answer Answers refused
-	// (metrics). It must not block.
+	// OnRefuse, if set, is told of every answer Answers refused, and of
+	// every call not made or failed: the region's URL refused by
+	// Directory, an address the client refused at the dial, a peer that
+	// did not answer (metrics). It must not block.
 	OnRefuse func(error)
+}
+
+// refuse tells OnRefuse of err and returns it.
+func (p *HTTPPeers) refuse(err error) error {
+	if p.OnRefuse != nil {
+		p.OnRefuse(err)
+	}
+	return err
 }
 
 // maxPeerResponse bounds a peer's answer.
@@ -110,7 +120,7 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 	if p.Directory != nil {
 		u, err := p.Directory.PeerURL(region)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %s: %w", qrcode.ErrNoRoute, region, err)
+			return nil, p.refuse(fmt.Errorf("%w: %s: %w", qrcode.ErrNoRoute, region, err))
 		}
 		if !ok {
 			peer, ok = Peer{BaseURL: u, Client: p.Client}, true
@@ -132,7 +142,7 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 	}
 	resp, err := noRedirects(peer.Client).Do(req)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %w: %s: %v", qrcode.ErrUnavailable, qrcode.ErrPeer, region, err)
+		return nil, p.refuse(fmt.Errorf("%w: %w: %s: %w", qrcode.ErrUnavailable, qrcode.ErrPeer, region, err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxPeerResponse+1))
@@ -141,8 +151,8 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 	}
 	if p.Answers != nil {
 		err := p.Answers.VerifyAnswer(ctx, req, region, resp.StatusCode, data, resp.Header.Get(PeerAnswerHeader))
-		if err != nil && p.OnRefuse != nil {
-			p.OnRefuse(err)
+		if err != nil {
+			p.refuse(err)
 		}
 		switch {
 		case err != nil && resp.StatusCode == http.StatusOK:
@@ -155,24 +165,27 @@ func (p *HTTPPeers) RedeemAt(ctx context.Context, region string, rp RelyingParty
 }
 
 // decodePeerAnswer reads the answer of region's node to a redemption:
-// on 200 a Redemption of that region, decoded strictly (package
-// strictjson); otherwise the error its code names. A refusal the caller
-// should pass on (code used, expired, revoked...) is returned as its
-// sentinel; anything else matches ErrPeer (and ErrUnavailable when not a
-// malformed 200).
+// on 200 a Redemption of that region with an assurance level, decoded
+// strictly (package strictjson); otherwise the error its code names. A
+// refusal the caller should pass on (code used, expired, revoked...) is
+// returned as its sentinel; anything else matches ErrPeer (and
+// ErrUnavailable when not a malformed 200).
 func decodePeerAnswer(region string, status int, data []byte) (*Redemption, error) {
 	if status != http.StatusOK {
 		m, _ := strictjson.Object(data, maxPeerResponse)
 		code, _ := m["error"].(string)
-		if sentinel := qrcode.ErrorFromCode(code); sentinel != nil && sentinel != qrcode.ErrPeerAuth && sentinel != qrcode.ErrUnavailable {
+		// A peer's own failures (to authenticate this node, to be
+		// available, to hear from another peer) are not refusals of the code.
+		if sentinel := qrcode.ErrorFromCode(code); sentinel != nil && sentinel != qrcode.ErrPeerAuth && sentinel != qrcode.ErrUnavailable && sentinel != qrcode.ErrPeer {
 			return nil, fmt.Errorf("peer %s: %w", region, sentinel)
 		}
 		return nil, fmt.Errorf("%w: %w: %s answered %d %q", qrcode.ErrUnavailable, qrcode.ErrPeer, region, status, clip(code))
 	}
 	var r Redemption
 	// An online code is never delegated: an answer naming an actor is not
-	// a redemption of one.
-	if err := strictjson.Decode(data, &r, maxPeerResponse); err != nil || r.PairwiseID == "" || r.Region != region || r.Act != nil || r.Action != "" {
+	// a redemption of one; nor is one without an assurance level (1 to 4).
+	if err := strictjson.Decode(data, &r, maxPeerResponse); err != nil || r.PairwiseID == "" || r.Region != region || r.Act != nil || r.Action != "" ||
+		r.Assurance < qrcode.AssuranceDocument || r.Assurance > qrcode.AssuranceBiometric {
 		return nil, fmt.Errorf("%w: %s: invalid redemption", qrcode.ErrPeer, region)
 	}
 	return &r, nil
@@ -210,6 +223,10 @@ type NodeAssertions struct {
 	// region's keys in the registry.
 	Signer crypto.Signer
 	Kid    string
+	// SigningKey, if set, is asked for the key and kid at each signature
+	// instead (the node's keystore, so a reload after a rotation signs
+	// with the new active key).
+	SigningKey func() (crypto.Signer, string, error)
 	// Keys resolves the calling regions' keys from the registry.
 	Keys RegionKeys
 	// Nonces spends assertion IDs.
@@ -275,9 +292,21 @@ func (n *NodeAssertions) now() time.Time {
 	return time.Now()
 }
 
+// signingKey returns the key and kid this node signs with now.
+func (n *NodeAssertions) signingKey() (crypto.Signer, string, error) {
+	if n.SigningKey != nil {
+		return n.SigningKey()
+	}
+	return n.Signer, n.Kid, nil
+}
+
 // Authorize implements PeerCredentials.
 func (n *NodeAssertions) Authorize(ctx context.Context, req *http.Request, region string) error {
-	m, err := gm.SigningMethod(n.Signer)
+	signer, kid, err := n.signingKey()
+	if err != nil {
+		return err
+	}
+	m, err := gm.SigningMethod(signer)
 	if err != nil {
 		return err
 	}
@@ -297,8 +326,8 @@ func (n *NodeAssertions) Authorize(ctx context.Context, req *http.Request, regio
 		IssuedAt: jwt.NewNumericDate(now), ExpiresAt: jwt.NewNumericDate(now.Add(assertionLifetime)),
 		ID: base64.RawURLEncoding.EncodeToString(jti[:]),
 	}, BodySM3: bodyDigest(body)})
-	t.Header["kid"] = n.Kid
-	s, err := t.SignedString(n.Signer)
+	t.Header["kid"] = kid
+	s, err := t.SignedString(signer)
 	if err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -210,6 +211,58 @@ func TestPeerAnswerStrict(t *testing.T) {
 	} {
 		if _, err := redeem(409, b); !errors.Is(err, qrcode.ErrPeer) || errors.Is(err, qrcode.ErrCodeUsed) || errors.Is(err, qrcode.ErrRevoked) {
 			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestPeerAnswerAssuranceLevel: a peer's 200 answer whose
+// assurance_level is missing or outside 1 to 4 (the Redemption schema of
+// api/openapi.json) is not a redemption: the forwarding node refuses it
+// (ErrPeer: 502 qr_peer_failed) instead of passing a level its own API
+// never gives to its relying party.
+func TestPeerAnswerAssuranceLevel(t *testing.T) {
+	var body string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, body) }))
+	defer srv.Close()
+	svc, err := NewService(ServiceConfig{
+		Region: "440000", Store: newMemStore(t, nil), Pairwise: hmacPairwise{key: []byte("b")}, RelyingParties: testRPs, Status: &memStatus{},
+		Peers: &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srv.URL}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := (qrcode.OnlineCode{Region: 310000}).String()
+	for level := 1; level <= 4; level++ {
+		body = fmt.Sprintf(`{"pairwise_id":"p1","assurance_level":%d,"region":"310000"}`, level)
+		if r, err := svc.Redeem(context.Background(), "hotel", code); err != nil || r.Assurance != level {
+			t.Errorf("level %d: %+v %v", level, r, err)
+		}
+	}
+	for name, b := range map[string]string{
+		"missing": `{"pairwise_id":"p1","region":"310000"}`,
+		"zero":    `{"pairwise_id":"p1","assurance_level":0,"region":"310000"}`,
+		"five":    `{"pairwise_id":"p1","assurance_level":5,"region":"310000"}`,
+		"minus":   `{"pairwise_id":"p1","assurance_level":-1,"region":"310000"}`,
+	} {
+		body = b
+		if r, err := svc.Redeem(context.Background(), "hotel", code); !errors.Is(err, qrcode.ErrPeer) || errors.Is(err, qrcode.ErrUnavailable) {
+			t.Errorf("%s: %+v %v, want ErrPeer", name, r, err)
+		}
+	}
+}
+
+// TestPeerFailureIsNotARefusal: a peer's own failures (401
+// qr_peer_unauthorized, 503 temporarily_unavailable, 502 qr_peer_failed)
+// are not refusals of the code to pass on: each is ErrUnavailable (503
+// to the relying party), though every one is a wire code of a sentinel.
+func TestPeerFailureIsNotARefusal(t *testing.T) {
+	for status, code := range map[int]string{401: "qr_peer_unauthorized", 503: "temporarily_unavailable", 502: "qr_peer_failed"} {
+		if qrcode.ErrorFromCode(code) == nil {
+			t.Errorf("%s reads back as no sentinel", code)
+		}
+		body := fmt.Sprintf(`{"error":%q}`, code)
+		if _, err := decodePeerAnswer("310000", status, []byte(body)); !errors.Is(err, qrcode.ErrUnavailable) || !errors.Is(err, qrcode.ErrPeer) {
+			t.Errorf("%d %s: %v, want ErrUnavailable and ErrPeer", status, code, err)
 		}
 	}
 }
