@@ -726,7 +726,13 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
   }
   img.hidden = false;
   var path = {{.WaitPath}}, end = Date.now() + {{.Lifetime}}, pause = 1000;
-  function expired() { document.getElementById("status").textContent = {{.T.Expired}}; }
+  // An ended session's QR and app link would only lead to an error on
+  // the phone: they go, and the page says what works from any way here.
+  function expired() {
+    img.hidden = true;
+    document.getElementById("app").parentNode.hidden = true;
+    document.getElementById("status").textContent = {{.T.Expired}};
+  }
   // A node unavailable for a while (503) or a limit (429) is retried
   // after Retry-After (at most 30 s) or the pause, whichever is longer,
   // the pause doubling to 8 s; a network failure after the pause; never
