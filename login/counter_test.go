@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,4 +84,44 @@ func (o oneTerminal) Terminal(_ context.Context, id string) (identity.Terminal, 
 		return identity.Terminal{}, identity.ErrUnknownTerminal
 	}
 	return o.t, nil
+}
+
+// refusedStatic refuses every static code with its error.
+type refusedStatic struct{ err error }
+
+func (r refusedStatic) VerifyStatic(context.Context, string) (*qrcode.Result, error) {
+	return nil, r.err
+}
+
+// TestCounterStaticCodeRefusalsNamed: a printed code the node refuses at
+// a counter login is named as the static code, with why, so the counter
+// can tell the person what to do (a lost card revoked: enroll again for
+// a new one); it is not described as a device binding or a device's
+// signature, which a person without a phone has none of. Unavailable
+// status is a retry, not a refusal (docs/login.md).
+func TestCounterStaticCodeRefusalsNamed(t *testing.T) {
+	for _, c := range []struct {
+		err        error
+		code, says string
+	}{
+		{fmt.Errorf("%w: static code", qrcode.ErrRevoked), CodeApprovalRefused, "static code is revoked"},
+		{fmt.Errorf("%w: static code", qrcode.ErrSuspended), CodeApprovalRefused, "static code is suspended"},
+		{qrcode.ErrBindingExpired, CodeApprovalRefused, "static code has expired"},
+		{fmt.Errorf("static code: %w", qrcode.ErrSignature), CodeApprovalRefused, "static code does not verify"},
+		{fmt.Errorf("static code: %w", qrcode.ErrUnknownKey), CodeApprovalRefused, "static code does not verify"},
+		{qrcode.ErrMalformed, CodeApprovalRefused, "static code does not verify"},
+		{fmt.Errorf("%w: static code: down", qrcode.ErrStatusUnavailable), CodeTemporarilyUnavailable, "static code's status cannot be checked now"},
+	} {
+		a := newAnswering(t, newTestProvider(t))
+		a.cfg.StaticCodes = refusedStatic{c.err}
+		st, err := a.Authorize(context.Background(), goodQuery())
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = a.ApproveAtCounter(context.Background(), st.ID, a.counter(t, st.ID))
+		var e *Error
+		if !errors.As(err, &e) || e.Code != c.code || !strings.Contains(e.Description, c.says) || strings.Contains(e.Description, "binding") || strings.Contains(e.Description, "device") {
+			t.Errorf("%v: refused as %v; want %s saying %q, with no device binding", c.err, err, c.code, c.says)
+		}
+	}
 }
