@@ -125,3 +125,45 @@ func TestCounterStaticCodeRefusalsNamed(t *testing.T) {
 		}
 	}
 }
+
+// refusedDelegation refuses every delegation with its error.
+type refusedDelegation struct{ err error }
+
+func (r refusedDelegation) VerifyDelegation(context.Context, []byte, []byte, string, time.Time) (*qrcode.Delegation, error) {
+	return nil, r.err
+}
+
+// TestGuardianRefusalsNamed: a guardian logging in for an elderly
+// principal whose delegation is refused is told it is the delegation
+// (revoked, suspended, expired, out of scope), not their own device
+// binding, which is fine: the app shows the node's description, and
+// "your binding is revoked" would send the guardian to re-enroll their
+// own phone rather than to ask for a new delegation.
+func TestGuardianRefusalsNamed(t *testing.T) {
+	for _, c := range []struct {
+		err        error
+		code, says string
+	}{
+		{fmt.Errorf("%w: delegation", qrcode.ErrRevoked), CodeApprovalRefused, "delegation is revoked"},
+		{fmt.Errorf("%w: delegation", qrcode.ErrSuspended), CodeApprovalRefused, "delegation is suspended"},
+		{qrcode.ErrDelegationExpired, CodeApprovalRefused, "delegation has expired or is not valid yet"},
+		{fmt.Errorf("%w: %q", qrcode.ErrDelegationScope, "login"), CodeApprovalRefused, "delegation's scope does not include login"},
+		{fmt.Errorf("%w: the presenter is not the delegation's actor", qrcode.ErrDelegation), CodeApprovalRefused, "delegation does not let this holder log in"},
+		{fmt.Errorf("delegation: %w", qrcode.ErrSignature), CodeApprovalRefused, "delegation does not let this holder log in"},
+		{fmt.Errorf("%w: delegation: down", qrcode.ErrStatusUnavailable), CodeTemporarilyUnavailable, "delegation's status cannot be checked now"},
+	} {
+		a := newAnswering(t, newTestProvider(t))
+		a.cfg.Delegations = refusedDelegation{c.err}
+		st, err := a.Authorize(context.Background(), goodQuery())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ap := a.holder(t, st.ID)
+		ap.Delegation = []byte("delegation")
+		err = a.Approve(context.Background(), st.ID, ap)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != c.code || !strings.Contains(e.Description, c.says) || strings.Contains(e.Description, "binding") {
+			t.Errorf("%v: refused as %v; want %s saying %q, not the guardian's binding", c.err, err, c.code, c.says)
+		}
+	}
+}
