@@ -285,7 +285,7 @@ func writeLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started,
 		WaitPath:     path + "/wait",
 		ContinuePath: path + "/continue?ui_locales=" + t.Lang,
 		SwitchPath:   path + "/page?ui_locales=" + t.Other,
-		Lifetime:     p.SessionTTL().Milliseconds(),
+		Lifetime:     st.Left.Milliseconds(),
 	})
 }
 
@@ -688,7 +688,8 @@ type loginPageData struct {
 	// without a script; SwitchPath the page in the other language.
 	WaitPath, ContinuePath, SwitchPath string
 	// Lifetime bounds, in milliseconds, how long the script retries
-	// polls the node refused for a while: the session's lifetime.
+	// polls the node refused for a while: what is left of the session's
+	// lifetime.
 	Lifetime int64
 }
 

@@ -425,7 +425,8 @@ func (p *Provider) Resume(ctx context.Context, id, browser string) (*Started, er
 	if err != nil {
 		return nil, err
 	}
-	return &Started{ID: id, ClientName: c.Name, Claims: s.Claims, Level: identity.Level(s.Level), Purpose: s.Purpose}, nil
+	left := max(time.Unix(s.Expires, 0).Sub(p.cfg.Now()), 0)
+	return &Started{ID: id, ClientName: c.Name, Claims: s.Claims, Level: identity.Level(s.Level), Purpose: s.Purpose, Left: left}, nil
 }
 
 // Outcome is where the browser goes once its session is done: the
