@@ -260,11 +260,11 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 		}
 	}
 	// open waits for the page's script too: the operator's starts once
-	// config.json is read (op-issuer filled).
+	// config.json is read (op-issuer filled with the test's issuer).
 	open := func(page, lang string) {
 		t.Helper()
 		if err := chromedp.Do(ctx, chromedp.Navigate(base+page+"?lang="+lang),
-			chromedp.Poll[chromedp.Void](`window.TID && document.documentElement.lang === "`+lang+`" && (!document.getElementById("op-issuer") || document.getElementById("op-issuer").textContent !== "")`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+			chromedp.Poll[chromedp.Void](`window.TID && document.documentElement.lang === "`+lang+`" && (!document.getElementById("op-issuer") || document.getElementById("op-issuer").textContent === "https://id.example")`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
 			t.Fatal(err)
 		}
 	}
