@@ -285,7 +285,7 @@ func writeLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started,
 		WaitPath:     path + "/wait",
 		ContinuePath: path + "/continue?ui_locales=" + t.Lang,
 		SwitchPath:   path + "/page?ui_locales=" + t.Other,
-		Lifetime:     p.SessionTTL().Milliseconds(),
+		Lifetime:     st.Left.Milliseconds(),
 	})
 }
 
@@ -688,7 +688,8 @@ type loginPageData struct {
 	// without a script; SwitchPath the page in the other language.
 	WaitPath, ContinuePath, SwitchPath string
 	// Lifetime bounds, in milliseconds, how long the script retries
-	// polls the node refused for a while: the session's lifetime.
+	// polls the node refused for a while: what is left of the session's
+	// lifetime.
 	Lifetime int64
 }
 
@@ -726,7 +727,13 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
   }
   img.hidden = false;
   var path = {{.WaitPath}}, end = Date.now() + {{.Lifetime}}, pause = 1000;
-  function expired() { document.getElementById("status").textContent = {{.T.Expired}}; }
+  // An ended session's QR and app link would only lead to an error on
+  // the phone: they go, and the page says what works from any way here.
+  function expired() {
+    img.hidden = true;
+    document.getElementById("app").parentNode.hidden = true;
+    document.getElementById("status").textContent = {{.T.Expired}};
+  }
   // A node unavailable for a while (503) or a limit (429) is retried
   // after Retry-After (at most 30 s) or the pause, whichever is longer,
   // the pause doubling to 8 s; a network failure after the pause; never

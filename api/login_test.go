@@ -3,8 +3,11 @@ package api
 import (
 	"context"
 	"crypto/rand"
+	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -114,5 +117,70 @@ func TestAuthorizeAndLogoutByPost(t *testing.T) {
 	}
 	if code, loc, m := post(login.LogoutPath+"?state=st", logout.Encode(), form); code != 400 || loc != "" || m["error"] != "invalid_request" {
 		t.Errorf("POST logout with parameters in the URL: %d %q %v", code, loc, m)
+	}
+}
+
+// TestLoginPageLifetimeLeft: the page's script stops retrying (and says
+// the login expired) when the session's lifetime is over (docs/login.md),
+// so the page in the other language, shown partway through, is given
+// what is left of the session, not a whole new lifetime: a person who
+// switched language while the node was unavailable waited on a page
+// saying "Waiting for approval…" long after the login had ended.
+func TestLoginPageLifetimeLeft(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	const cb = "https://shop.example/cb"
+	c, _, err := auth.NewClient(auth.Registration{ID: "shop", Name: "Shop", Region: "310000", Scopes: []string{auth.ScopeQRRedeem},
+		GrantTypes: []string{auth.GrantAuthorizationCode}, RedirectURIs: []string{cb}, AuthMethod: auth.AuthClientSecretBasic}, time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.clients.Create(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	pd, err := identity.NewPairwiseDeriver(identity.VersionedKey{Version: 1, Secret: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subjects, err := identity.NewBindingSubjects(pd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	p, err := login.New(login.Config{Issuer: oauthIssuer, Clients: e.clients, Holders: &redeem.BindingAuthenticator{},
+		Pairwise: subjects, Keys: e.keys, Store: e.store, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
+		t.Fatal(err)
+	}
+	h := e.srv.Handler()
+	lifetime := func(req *http.Request) (int64, *httptest.ResponseRecorder) {
+		t.Helper()
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		m := regexp.MustCompile(`end = Date\.now\(\) \+\s*(\d+)`).FindStringSubmatch(rec.Body.String())
+		if rec.Code != 200 || m == nil {
+			t.Fatalf("%s: %d, no lifetime in the page", req.URL.Path, rec.Code)
+		}
+		ms, _ := strconv.ParseInt(m[1], 10, 64)
+		return ms, rec
+	}
+	q := url.Values{"client_id": {"shop"}, "redirect_uri": {cb}, "response_type": {"code"}, "scope": {"openid"}, "state": {"s"},
+		"nonce": {"n"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
+	ms, rec := lifetime(httptest.NewRequest("GET", login.AuthorizePath+"?"+q.Encode(), nil))
+	if ms != p.SessionTTL().Milliseconds() {
+		t.Errorf("a new login's page: lifetime %d ms, want %d", ms, p.SessionTTL().Milliseconds())
+	}
+	cookie := rec.Result().Cookies()[0]
+	switchPath := regexp.MustCompile(`id="language" [^>]*href="([^"]+)"`).FindStringSubmatch(rec.Body.String())
+	if switchPath == nil {
+		t.Fatal("no language switch on the page")
+	}
+	now = now.Add(p.SessionTTL() - 20*time.Second)
+	req := httptest.NewRequest("GET", strings.ReplaceAll(switchPath[1], "&amp;", "&"), nil)
+	req.AddCookie(cookie)
+	if ms, _ := lifetime(req); ms > 20000 {
+		t.Errorf("the page in the other language, 20 s before the session ends: lifetime %d ms", ms)
 	}
 }

@@ -246,6 +246,9 @@ func qrStatic(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
 	if err != nil {
 		return err
 	}
+	if size != 0 && size < sym.Modules {
+		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: fmt.Sprintf("size must be at least %d pixels for this code (one a module)", sym.Modules)}
+	}
 	var body []byte
 	if format == "svg" {
 		body, err = sym.SVG(size)

@@ -12,6 +12,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -404,6 +405,29 @@ func TestQRStaticRendering(t *testing.T) {
 		if resp, body := get(bad); resp.StatusCode != 400 {
 			t.Errorf("%.60s: %d %s", bad, resp.StatusCode, body)
 		}
+	}
+	// A size in the range that cannot hold a code's modules says so,
+	// with the least size that can, not a bare "invalid argument": a
+	// code with a sealed PIN verifier (as enrollment prints them, QR
+	// version 12) needs more than the least size.
+	pinned, err := a.issuer.IssueStatic(qrcode.Static{
+		Subject: bytes.Repeat([]byte{0xc3}, 16), MaskedName: "李**", MaskedNumber: "3101**********002X", DocType: 1,
+		Assurance: 3, IssuedAt: now.Add(-time.Hour), Expiry: now.AddDate(5, 0, 0),
+		Status: qrcode.StatusRef{List: 2, Index: 3}, SealedPIN: bytes.Repeat([]byte{0x5a}, 70),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bc, err := qrcode.Encode(pinned, qrcode.Medium)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bc.Modules <= qrcode.MinImageSize {
+		t.Fatalf("the code has %d modules: no size in range too small for it", bc.Modules)
+	}
+	resp, body = get("code=" + urlEscape(pinned) + "&size=" + strconv.Itoa(qrcode.MinImageSize))
+	if want := "size must be at least " + strconv.Itoa(bc.Modules) + " pixels"; resp.StatusCode != 400 || !strings.Contains(string(body), want) {
+		t.Errorf("size %d for %d modules: %d %s, want 400 saying %q", qrcode.MinImageSize, bc.Modules, resp.StatusCode, body, want)
 	}
 	// The code never in a URL: not in the query, not by GET.
 	for _, bad := range []struct {

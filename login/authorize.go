@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/identity"
@@ -52,6 +53,9 @@ type Started struct {
 	// §3.1.2.1), the languages its login page is asked in; for a pushed
 	// request (RFC 9126), the pushed one's. Empty from Resume.
 	UILocales string
+	// Left is what is left of the session's lifetime: all of it from
+	// Authorize, the rest from Resume.
+	Left time.Duration
 }
 
 // Authorize checks an authorization request (the query of GET
@@ -146,7 +150,7 @@ func (p *Provider) start(ctx context.Context, c auth.Client, s *session, data []
 	if err := p.putSession(ctx, id, s); err != nil {
 		return nil, err
 	}
-	return &Started{ID: id, Browser: browser, ClientName: c.Name, Claims: s.Claims, Level: identity.Level(s.Level), Purpose: s.Purpose}, nil
+	return &Started{ID: id, Browser: browser, ClientName: c.Name, Claims: s.Claims, Level: identity.Level(s.Level), Purpose: s.Purpose, Left: p.cfg.SessionTTL}, nil
 }
 
 // checked is an authorization request whose client, redirect URI, state,

@@ -173,7 +173,7 @@ func (p *Provider) ApproveAtCounter(ctx context.Context, id string, a *CounterAp
 	}
 	res, err := p.cfg.StaticCodes.VerifyStatic(ctx, a.StaticCode)
 	if err != nil {
-		return holderError(err)
+		return staticCodeError(err)
 	}
 	level, amr := identity.Level(res.Assurance), []string{MethodFace}
 	if c.Method == MethodPIN {
@@ -207,6 +207,24 @@ func (p *Provider) ApproveAtCounter(ctx context.Context, id string, a *CounterAp
 	}
 	s.Approved = &grant{Sub: sub, ACR: level.String(), AMR: amr, AuthTime: now.Unix(), Act: "terminal:" + term.ID}
 	return p.answer(ctx, id, read, s)
+}
+
+// staticCodeError maps the refusals of the printed code itself, named
+// as the code (it has no device binding), with what the person does: a
+// revoked or expired code (a lost or replaced card) is replaced by
+// enrolling again.
+func staticCodeError(err error) error {
+	switch {
+	case errors.Is(err, qrcode.ErrUnavailable), errors.Is(err, qrcode.ErrStatusUnavailable):
+		return failWith(CodeTemporarilyUnavailable, "the static code's status cannot be checked now; retry", err)
+	case errors.Is(err, qrcode.ErrRevoked):
+		return failWith(CodeApprovalRefused, "the static code is revoked (a lost or replaced card): the person enrolls again for a new one", err)
+	case errors.Is(err, qrcode.ErrSuspended):
+		return failWith(CodeApprovalRefused, "the static code is suspended: it works again once its issuer reinstates it", err)
+	case errors.Is(err, qrcode.ErrBindingExpired):
+		return failWith(CodeApprovalRefused, "the static code has expired: the person enrolls again for a new one", err)
+	}
+	return failWith(CodeApprovalRefused, "the static code does not verify (not a TrustID printed code, altered, or signed by an unknown key)", err)
 }
 
 // staticPINError maps the static PIN check's errors.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -82,4 +84,86 @@ func (o oneTerminal) Terminal(_ context.Context, id string) (identity.Terminal, 
 		return identity.Terminal{}, identity.ErrUnknownTerminal
 	}
 	return o.t, nil
+}
+
+// refusedStatic refuses every static code with its error.
+type refusedStatic struct{ err error }
+
+func (r refusedStatic) VerifyStatic(context.Context, string) (*qrcode.Result, error) {
+	return nil, r.err
+}
+
+// TestCounterStaticCodeRefusalsNamed: a printed code the node refuses at
+// a counter login is named as the static code, with why, so the counter
+// can tell the person what to do (a lost card revoked: enroll again for
+// a new one); it is not described as a device binding or a device's
+// signature, which a person without a phone has none of. Unavailable
+// status is a retry, not a refusal (docs/login.md).
+func TestCounterStaticCodeRefusalsNamed(t *testing.T) {
+	for _, c := range []struct {
+		err        error
+		code, says string
+	}{
+		{fmt.Errorf("%w: static code", qrcode.ErrRevoked), CodeApprovalRefused, "static code is revoked"},
+		{fmt.Errorf("%w: static code", qrcode.ErrSuspended), CodeApprovalRefused, "static code is suspended"},
+		{qrcode.ErrBindingExpired, CodeApprovalRefused, "static code has expired"},
+		{fmt.Errorf("static code: %w", qrcode.ErrSignature), CodeApprovalRefused, "static code does not verify"},
+		{fmt.Errorf("static code: %w", qrcode.ErrUnknownKey), CodeApprovalRefused, "static code does not verify"},
+		{qrcode.ErrMalformed, CodeApprovalRefused, "static code does not verify"},
+		{fmt.Errorf("%w: static code: down", qrcode.ErrStatusUnavailable), CodeTemporarilyUnavailable, "static code's status cannot be checked now"},
+	} {
+		a := newAnswering(t, newTestProvider(t))
+		a.cfg.StaticCodes = refusedStatic{c.err}
+		st, err := a.Authorize(context.Background(), goodQuery())
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = a.ApproveAtCounter(context.Background(), st.ID, a.counter(t, st.ID))
+		var e *Error
+		if !errors.As(err, &e) || e.Code != c.code || !strings.Contains(e.Description, c.says) || strings.Contains(e.Description, "binding") || strings.Contains(e.Description, "device") {
+			t.Errorf("%v: refused as %v; want %s saying %q, with no device binding", c.err, err, c.code, c.says)
+		}
+	}
+}
+
+// refusedDelegation refuses every delegation with its error.
+type refusedDelegation struct{ err error }
+
+func (r refusedDelegation) VerifyDelegation(context.Context, []byte, []byte, string, time.Time) (*qrcode.Delegation, error) {
+	return nil, r.err
+}
+
+// TestGuardianRefusalsNamed: a guardian logging in for an elderly
+// principal whose delegation is refused is told it is the delegation
+// (revoked, suspended, expired, out of scope), not their own device
+// binding, which is fine: the app shows the node's description, and
+// "your binding is revoked" would send the guardian to re-enroll their
+// own phone rather than to ask for a new delegation.
+func TestGuardianRefusalsNamed(t *testing.T) {
+	for _, c := range []struct {
+		err        error
+		code, says string
+	}{
+		{fmt.Errorf("%w: delegation", qrcode.ErrRevoked), CodeApprovalRefused, "delegation is revoked"},
+		{fmt.Errorf("%w: delegation", qrcode.ErrSuspended), CodeApprovalRefused, "delegation is suspended"},
+		{qrcode.ErrDelegationExpired, CodeApprovalRefused, "delegation has expired or is not valid yet"},
+		{fmt.Errorf("%w: %q", qrcode.ErrDelegationScope, "login"), CodeApprovalRefused, "delegation's scope does not include login"},
+		{fmt.Errorf("%w: the presenter is not the delegation's actor", qrcode.ErrDelegation), CodeApprovalRefused, "delegation does not let this holder log in"},
+		{fmt.Errorf("delegation: %w", qrcode.ErrSignature), CodeApprovalRefused, "delegation does not let this holder log in"},
+		{fmt.Errorf("%w: delegation: down", qrcode.ErrStatusUnavailable), CodeTemporarilyUnavailable, "delegation's status cannot be checked now"},
+	} {
+		a := newAnswering(t, newTestProvider(t))
+		a.cfg.Delegations = refusedDelegation{c.err}
+		st, err := a.Authorize(context.Background(), goodQuery())
+		if err != nil {
+			t.Fatal(err)
+		}
+		ap := a.holder(t, st.ID)
+		ap.Delegation = []byte("delegation")
+		err = a.Approve(context.Background(), st.ID, ap)
+		var e *Error
+		if !errors.As(err, &e) || e.Code != c.code || !strings.Contains(e.Description, c.says) || strings.Contains(e.Description, "binding") {
+			t.Errorf("%v: refused as %v; want %s saying %q, not the guardian's binding", c.err, err, c.code, c.says)
+		}
+	}
 }

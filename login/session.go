@@ -289,7 +289,7 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 	if a.Delegation != nil {
 		d, err := p.cfg.Delegations.VerifyDelegation(ctx, a.Delegation, h.Subject, qrcode.ActionLogin, p.cfg.Now())
 		if err != nil {
-			return p.renew(ctx, id, s, holderError(err))
+			return p.renew(ctx, id, s, delegationError(err))
 		}
 		if act, err = p.cfg.Pairwise.Pairwise(h.Subject, sectorOf(c)); err != nil {
 			return p.renew(ctx, id, s, failWith(CodeApprovalRefused, "the guardian's subject is not this region's", err))
@@ -348,12 +348,27 @@ func holderError(err error) error {
 		return failWith(CodeApprovalRefused, "the holder's binding is suspended", err)
 	case errors.Is(err, qrcode.ErrBindingExpired):
 		return failWith(CodeApprovalRefused, "the holder's binding expired", err)
-	case errors.Is(err, qrcode.ErrDelegationScope):
-		return failWith(CodeApprovalRefused, "the delegation's scope does not include login", err)
-	case errors.Is(err, qrcode.ErrDelegation):
-		return failWith(CodeApprovalRefused, "the delegation does not let this holder log in for its principal", err)
 	}
 	return failWith(CodeApprovalRefused, "the approval is not signed by a valid device binding", err)
+}
+
+// delegationError maps the refusals of a guardian's delegation, named as
+// the delegation (the guardian's own binding passed): a revoked or
+// expired one is replaced by its issuer, not by enrolling again.
+func delegationError(err error) error {
+	switch {
+	case errors.Is(err, qrcode.ErrUnavailable), errors.Is(err, qrcode.ErrStatusUnavailable):
+		return failWith(CodeTemporarilyUnavailable, "the delegation's status cannot be checked now; retry", err)
+	case errors.Is(err, qrcode.ErrRevoked):
+		return failWith(CodeApprovalRefused, "the delegation is revoked", err)
+	case errors.Is(err, qrcode.ErrSuspended):
+		return failWith(CodeApprovalRefused, "the delegation is suspended", err)
+	case errors.Is(err, qrcode.ErrDelegationExpired):
+		return failWith(CodeApprovalRefused, "the delegation has expired or is not valid yet", err)
+	case errors.Is(err, qrcode.ErrDelegationScope):
+		return failWith(CodeApprovalRefused, "the delegation's scope does not include login", err)
+	}
+	return failWith(CodeApprovalRefused, "the delegation does not let this holder log in for its principal", err)
 }
 
 // pinError maps the PIN checker's errors.
@@ -410,7 +425,8 @@ func (p *Provider) Resume(ctx context.Context, id, browser string) (*Started, er
 	if err != nil {
 		return nil, err
 	}
-	return &Started{ID: id, ClientName: c.Name, Claims: s.Claims, Level: identity.Level(s.Level), Purpose: s.Purpose}, nil
+	left := max(time.Unix(s.Expires, 0).Sub(p.cfg.Now()), 0)
+	return &Started{ID: id, ClientName: c.Name, Claims: s.Claims, Level: identity.Level(s.Level), Purpose: s.Purpose, Left: left}, nil
 }
 
 // Outcome is where the browser goes once its session is done: the

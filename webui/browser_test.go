@@ -212,3 +212,92 @@ func TestBrowserCounterDelegatedCode(t *testing.T) {
 		t.Errorf("the holder's own online code: %q %q", verdict, result)
 	}
 }
+
+// TestBrowserFieldErrorsTied: a field left empty is named in words next
+// to it and tied to it (WCAG 2.2 SC 3.3.1 Error Identification, with
+// aria-invalid and aria-describedby, techniques ARIA21 and ARIA1): the
+// counter's token and code, the operator's admin token. Focus goes to
+// the field, so a screen reader reads the error with the field's label;
+// the error follows the language switch, and goes once the field is
+// filled. The operator's empty admin token used to move focus silently.
+func TestBrowserFieldErrorsTied(t *testing.T) {
+	base := servePages(t, func(mux *http.ServeMux) {
+		mux.HandleFunc("POST /v1/qr/verify", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(409)
+			json.NewEncoder(w).Encode(map[string]string{"error": "qr_code_used"})
+		})
+	})
+	browser := testbrowser.New(t)
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	// fieldError clicks button (when given) and returns, for field:
+	// whether it is focused, aria-invalid, and the visible text of what
+	// describes it beyond its help.
+	const fieldError = `(([field, button, help]) => {
+  if (button) document.getElementById(button).click();
+  const f = document.getElementById(field);
+  const said = (f.getAttribute("aria-describedby") || "").split(/\s+/).filter(id => id && id !== help).map(id => {
+    const e = document.getElementById(id);
+    return e && !e.closest("[hidden]") && e.getClientRects().length ? e.textContent.trim() : "";
+  }).join(" ").trim();
+  return [String(document.activeElement === f), f.getAttribute("aria-invalid") || "", said];
+})`
+	check := func(page, field, button, help, want string) {
+		t.Helper()
+		got, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](fieldError+`(`+jsonArray(field, button, help)+`)`))
+		if err != nil {
+			t.Fatalf("%s %s: %v", page, field, err)
+		}
+		if want == "" {
+			if got[1] == "true" || got[2] != "" {
+				t.Errorf("%s: %s filled in is still marked in error: aria-invalid %q, described as %q", page, field, got[1], got[2])
+			}
+			return
+		}
+		if (button != "" && got[0] != "true") || got[1] != "true" || got[2] != want {
+			t.Errorf("%s: %s left empty: focused %s, aria-invalid %q, described as %q; want focused, \"true\", %q", page, field, got[0], got[1], got[2], want)
+		}
+	}
+	// open waits for the page's script too: the operator's starts once
+	// config.json is read (op-issuer filled with the test's issuer).
+	open := func(page, lang string) {
+		t.Helper()
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+page+"?lang="+lang),
+			chromedp.Poll[chromedp.Void](`window.TID && document.documentElement.lang === "`+lang+`" && (!document.getElementById("op-issuer") || document.getElementById("op-issuer").textContent === "https://id.example")`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ lang, needToken, needCode, needAdmin, other, needTokenOther string }{
+		{"zh-CN", "请先粘贴访问令牌。", "请先扫描、上传或粘贴身份码。", "请先粘贴管理令牌。", "en", "Paste the access token first."},
+		{"en", "Paste the access token first.", "Scan, upload or paste a code first.", "Paste the admin token first.", "zh-CN", "请先粘贴访问令牌。"},
+	} {
+		open("/ui/counter", c.lang)
+		check("counter "+c.lang, "token", "verify", "token-help", c.needToken)
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("lang"))); err != nil {
+			t.Fatal(err)
+		}
+		check("counter switched to "+c.other, "token", "", "token-help", c.needTokenOther)
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("lang")), chromedp.SetValue(chromedp.ID("token"), "tok")); err != nil {
+			t.Fatal(err)
+		}
+		check("counter "+c.lang, "code", "verify", "", c.needCode)
+		check("counter "+c.lang, "token", "", "token-help", "")
+		if err := chromedp.Do(ctx, chromedp.SetValue(chromedp.ID("code"), "TIDON1:used"), chromedp.Click(chromedp.ID("verify")),
+			chromedp.WaitVisible(chromedp.ID("reason"))); err != nil {
+			t.Fatal(err)
+		}
+		check("counter "+c.lang, "code", "", "", "")
+		testbrowser.CheckA11y(t, ctx, "counter "+c.lang+" after errors")
+
+		open("/ui/operator", c.lang)
+		check("operator "+c.lang, "admin-token", "load-registry", "admin-help", c.needAdmin)
+		testbrowser.CheckA11y(t, ctx, "operator "+c.lang+" after an error")
+	}
+}
+
+// jsonArray is strs as a JSON array.
+func jsonArray(strs ...string) string {
+	b, _ := json.Marshal(strs)
+	return string(b)
+}

@@ -27,7 +27,7 @@ func stringTable(t *testing.T) map[string]map[string]string {
 
 var (
 	attrKeyRE = regexp.MustCompile(`data-i18n(?:-label|-alt)?="([^"]+)"`)
-	jsKeyRE   = regexp.MustCompile(`\bt\("([a-zA-Z0-9_.]+)"`)
+	jsKeyRE   = regexp.MustCompile(`(?:\bt\(|\bfieldError\("[^"]*", )"([a-zA-Z0-9_.]+)"`)
 )
 
 // TestStringsInBothLanguages: Chinese and English have the same keys, no

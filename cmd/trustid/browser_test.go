@@ -616,18 +616,68 @@ func TestBrowserLoginPollRetries(t *testing.T) {
 	}
 
 	// A session that ended (404) stops the poll: the page says so and
-	// asks no more.
+	// asks no more (and takes the ended session's QR away, so the test
+	// waits for the page, not for the QR).
 	answer(404)
-	if err := chromedp.Do(ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("qr"))); err != nil {
+	if err := chromedp.Do(ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitReady(chromedp.ID("status"))); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, func() bool {
 		s, _ := chromedp.Run(ctx, chromedp.Text(chromedp.ID("status")))
-		return s == "This login expired. Reload the page."
+		return s == "This login expired. Go back to the site you were logging in to and start again."
 	}, "the page saying the login expired")
 	time.Sleep(1500 * time.Millisecond)
 	if n := len(pollTimes()); n != 1 {
 		t.Errorf("the page polled %d times after the session ended", n)
+	}
+}
+
+// TestBrowserLoginExpiredSaysWhatWorks: when a login session's time is
+// up, the page takes its QR and app link away (a person, often elderly,
+// scanning it would only meet an error on the phone) and says what works
+// from every way the page was reached: go back to the site and start
+// again, as the ended page does (WCAG 2.2 SC 3.3.3 Error Suggestion).
+// "Reload the page" did not work from the page in the other language
+// (GET /login/sessions/{id}/page of the ended session: the ended page),
+// nor from a POSTed or pushed authorization request.
+func TestBrowserLoginExpiredSaysWhatWorks(t *testing.T) {
+	browser := testbrowser.New(t)
+	f := newEnrollFixture(t, "--login-session-ttl", "3s")
+	rp := f.startWebRP("shop-web", "shopweb.example")
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	watchNetwork(t, ctx)
+	for _, c := range []struct {
+		name, lang, says string
+		switched         bool
+	}{
+		{"English page", "en", "Go back to the site you were logging in to and start again.", false},
+		{"Chinese page after the switch", "zh-CN", "请回到您要登录的网站重新开始。", true},
+	} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("qr"))); err != nil {
+			t.Fatal(err)
+		}
+		if c.switched {
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("language")), chromedp.WaitVisible(chromedp.ID("qr"))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		state, err := chromedp.Run(ctx, chromedp.PollFunction[[]string](`(lang) => {
+  const s = document.getElementById("status");
+  if (document.documentElement.lang !== lang || !s || s.textContent.indexOf("…") >= 0) return null;
+  const shown = id => { const e = document.getElementById(id); return !!e && !e.closest("[hidden]") && e.getClientRects().length > 0; };
+  return [s.textContent, String(shown("qr")), String(shown("app"))];
+}`, chromedp.WithPollingArgs(c.lang), chromedp.WithPollingTimeout(20*time.Second)))
+		if err != nil {
+			t.Fatalf("%s: the page never said the login expired: %v", c.name, err)
+		}
+		if !strings.Contains(state[0], c.says) {
+			t.Errorf("%s: the expired login says %q, not what works (%q)", c.name, state[0], c.says)
+		}
+		if state[1] != "false" || state[2] != "false" {
+			t.Errorf("%s: the expired login still shows its QR (%s) or app link (%s)", c.name, state[1], state[2])
+		}
+		testbrowser.CheckA11y(t, ctx, c.name+" after expiry")
 	}
 }
 

@@ -142,6 +142,16 @@ func newDemoWallet(ks *keystore.Store, region string, now time.Time) (*wallet, e
 	return &wallet{Demo: true, Region: region, DeviceKey: string(pem), Binding: binding, Delegation: deleg, Static: static}, nil
 }
 
+// photoHint is what staff compare a static code's holder with: the
+// code's hint, or the photo on its identity document (the codes
+// enrollment prints carry no hint).
+func photoHint(st *qrcode.Static) string {
+	if st.PhotoHint != "" {
+		return st.PhotoHint
+	}
+	return "the photo on the identity document (" + identity.DocType(st.DocType).String() + ")"
+}
+
 func newQRShowCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "show",
@@ -538,7 +548,7 @@ func runQRVerify(cmd *cobra.Command, args []string) error {
 	}
 	fmt.Fprintf(out, "VALID %s code: %s\n", r.Kind, r.Summary())
 	if r.Static != nil {
-		fmt.Fprintf(out, "name %s, document %s; compare the face with: %s\n", r.Static.MaskedName, r.Static.MaskedNumber, r.Static.PhotoHint)
+		fmt.Fprintf(out, "name %s, document %s; compare the face with: %s\n", r.Static.MaskedName, r.Static.MaskedNumber, photoHint(r.Static))
 	}
 	if r.Kind == qrcode.KindOffline {
 		fmt.Fprintf(out, "made %s ago, counter %d\n", time.Since(r.Time).Round(time.Second), r.Counter)

@@ -193,6 +193,56 @@ func TestMountQR(t *testing.T) {
 	}
 }
 
+// TestQRVerifyEnrolledPrintedCode: a printed code as enrollment issues
+// it, read by counter staff with `trustid qr verify`: valid, with the
+// masked name and number and what to compare the face with (the code
+// carries no photo hint: the identity document's photo, by its type,
+// never an empty "compare the face with: "); once the card is reported
+// lost and its copy's identity credential revoked, refused as revoked
+// from the node's published lists (once published: batched).
+func TestQRVerifyEnrolledPrintedCode(t *testing.T) {
+	f := newEnrollFixture(t)
+	p := newPerson(t, "11010519900307123", "张三")
+	code, _, m := f.enroll(f.enrollBody(p, "", "", func(m map[string]any) { m["static_code"] = true }))
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	var r copiesResult
+	raw, _ := json.Marshal(m)
+	json.Unmarshal(raw, &r)
+	if len(r.Copies) != 2 || r.Copies[1].StaticCode == nil {
+		t.Fatalf("no printed code: %v", m["copies"])
+	}
+	card := r.Copies[1]
+	resp, err := http.Get(f.base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	jwksFile := filepath.Join(t.TempDir(), "jwks.json")
+	os.WriteFile(jwksFile, jwks, 0o600)
+	verify := func() (string, error) {
+		t.Helper()
+		out, _, err := run(t, context.Background(), "qr", "verify", card.StaticCode.Code, "--jwks", jwksFile, "--data", t.TempDir(), "--status-node", "310000="+f.base)
+		return out, err
+	}
+	out, err := verify()
+	if err != nil || !strings.Contains(out, "VALID static code") || !strings.Contains(out, "张*") {
+		t.Fatalf("the printed code: %v\n%s", err, out)
+	}
+	if !strings.Contains(out, "compare the face with: the photo on the identity document (resident_id)") {
+		t.Errorf("staff are not told what to compare the face with:\n%s", out)
+	}
+	if c, m, _ := f.do("POST", "/v1/credentials/"+card.IdentityCredential.ID+"/status", f.enrollTok, "application/json", `{"action":"revoke"}`); c != 200 {
+		t.Fatalf("revoke the lost card: %d %v", c, m)
+	}
+	waitFor(t, func() bool {
+		_, err := verify()
+		return errors.Is(err, qrcode.ErrRevoked)
+	}, "the lost card to be refused as revoked")
+}
+
 // TestQRVerifyStatusFromNode: `trustid qr verify --status-node
 // REGION=URL` checks an offline code's binding in the status lists the
 // region's node publishes: valid while the binding is, refused once it is

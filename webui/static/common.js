@@ -77,6 +77,30 @@
     return e;
   }
 
+  // fieldError marks field id in error and shows the string key beside
+  // it, tied by aria-describedby (kept in the page's language by apply),
+  // then focuses it; fieldOK undoes it.
+  function fieldError(id, key) {
+    var f = document.getElementById(id), e = document.getElementById(id + "-error");
+    if (!e) {
+      e = el("p", {id: id + "-error", "class": "error"});
+      f.insertAdjacentElement("afterend", e);
+      f.setAttribute("aria-describedby", ((f.getAttribute("aria-describedby") || "") + " " + e.id).trim());
+    }
+    e.setAttribute("data-i18n", key);
+    e.textContent = t(key);
+    f.setAttribute("aria-invalid", "true");
+    f.focus();
+  }
+  function fieldOK(id) {
+    var f = document.getElementById(id), e = document.getElementById(id + "-error");
+    if (!e) { return; }
+    e.remove();
+    f.removeAttribute("aria-invalid");
+    var rest = (f.getAttribute("aria-describedby") || "").split(/\s+/).filter(function (x) { return x && x !== e.id; });
+    if (rest.length) { f.setAttribute("aria-describedby", rest.join(" ")); } else { f.removeAttribute("aria-describedby"); }
+  }
+
   // region names of the province-level codes pages show.
   var REGIONS = {
     "110000": ["北京市", "Beijing"], "120000": ["天津市", "Tianjin"], "310000": ["上海市", "Shanghai"],
@@ -100,7 +124,7 @@
   var config = fetch("/ui/config.json", {cache: "no-cache"}).then(function (r) { return r.json(); });
 
   window.TID = {
-    t: t, call: call, el: el, regionName: regionName,
+    t: t, call: call, el: el, regionName: regionName, fieldError: fieldError, fieldOK: fieldOK,
     lang: function () { return lang; },
     onLang: function (fn) { listeners.push(fn); },
     ready: ready, config: config

@@ -90,8 +90,11 @@
   function verify() {
     var token = $("token").value.trim();
     var code = $("code").value.trim();
-    if (!token) { $("scan-status").textContent = t("counter.needToken"); $("token").focus(); return; }
-    if (!code) { $("scan-status").textContent = t("counter.needCode"); $("code").focus(); return; }
+    $("scan-status").textContent = "";
+    if (!token) { TID.fieldError("token", "counter.needToken"); return; }
+    TID.fieldOK("token");
+    if (!code) { TID.fieldError("code", "counter.needCode"); return; }
+    TID.fieldOK("code");
     if (/^TIDST\d+:/.test(code)) {
       last = {kind: "note"};
       render();

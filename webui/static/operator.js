@@ -69,7 +69,8 @@
 
   function loadRegistry() {
     var token = $("admin-token").value.trim();
-    if (!token) { $("admin-token").focus(); return; }
+    if (!token) { TID.fieldError("admin-token", "operator.needToken"); return; }
+    TID.fieldOK("admin-token");
     $("registry-status").textContent = t("operator.loading");
     Promise.all([TID.call("GET", "/v1/admin/clients", undefined, token), TID.call("GET", "/v1/admin/registry", undefined, token)]).then(function (res) {
       state.clients = res[0];
