@@ -40,6 +40,12 @@ func sharedStores() map[string]func(t testing.TB) statuslist.Markers {
 	}
 }
 
+// markerTTL is the markers' ttl in the tests that hold a commit past it:
+// long enough that a holder's refreshes (every ttl/3) keep their marker
+// on a loaded machine (at 300 ms one lapsed under a full test run), and
+// the hold (3 ttl) still outlasts it.
+const markerTTL = time.Second
+
 // TestSharedChangesOrderedAcrossInstances: a client reinstates a credential
 // through instance a, whose batch is slow to commit, then suspends it
 // through instance b. b must not commit its change before a's, or every
@@ -52,7 +58,7 @@ func TestSharedChangesOrderedAcrossInstances(t *testing.T) {
 			markers := newStore(t)
 			// a's commit is held past the markers' ttl: a refreshes its
 			// marker meanwhile.
-			opt := func(o *statuslist.SharedOptions) { o.Markers, o.MarkerTTL = markers, 300*time.Millisecond }
+			opt := func(o *statuslist.SharedOptions) { o.Markers, o.MarkerTTL = markers, markerTTL }
 			l := openLedger(t)
 			sl := &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}
 			a := startInstanceAnchor(t, sl, t.TempDir(), "a", nil, opt)
@@ -79,7 +85,7 @@ func TestSharedChangesOrderedAcrossInstances(t *testing.T) {
 				t.Errorf("b answered the suspension (%v) while a's reinstatement was not committed", err)
 				time.Sleep(300 * time.Millisecond) // let b's batch commit first
 				close(sl.release)
-			case <-time.After(time.Second):
+			case <-time.After(3 * markerTTL):
 				close(sl.release)
 				err = <-suspended
 			}
@@ -120,7 +126,7 @@ func TestSharedChangeAfterRevocationAcrossInstances(t *testing.T) {
 			for _, action := range []string{issuer.ActionReinstate, issuer.ActionSuspend} {
 				t.Run(name+"/"+format+"/"+action, func(t *testing.T) {
 					markers := newStore(t)
-					opt := func(o *statuslist.SharedOptions) { o.Markers, o.MarkerTTL = markers, 300*time.Millisecond }
+					opt := func(o *statuslist.SharedOptions) { o.Markers, o.MarkerTTL = markers, markerTTL }
 					l := openLedger(t)
 					sl := &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}
 					a := startInstanceAnchor(t, sl, t.TempDir(), "a", nil, opt)
@@ -153,7 +159,7 @@ func TestSharedChangeAfterRevocationAcrossInstances(t *testing.T) {
 					case err = <-changed:
 						t.Errorf("b answered the %s (%v) while a's revocation was not committed", action, err)
 						close(sl.release)
-					case <-time.After(time.Second):
+					case <-time.After(3 * markerTTL):
 						close(sl.release)
 						err = <-changed
 					}
