@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -211,6 +212,66 @@ func TestLBCheckWaitsForReadiness(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != 200 {
 			t.Fatalf("through HAProxy: %d, the ready instance was taken out\n%s", resp.StatusCode, hlog.String())
+		}
+	}
+}
+
+// TestSlowHeadersThroughHAProxy: a client that sends its request's
+// headers a line a second (slowloris) is cut off within the node's
+// header timeout (5 s, ReadHeaderTimeout) whether it talks to the node
+// or to the committed HAProxy configuration in front of it. HAProxy
+// forwards only complete headers, so the node's own timeout never sees
+// such a client, and `timeout client` is an inactivity timeout that each
+// line restarts: only `timeout http-request` bounds it.
+func TestSlowHeadersThroughHAProxy(t *testing.T) {
+	haproxy, err := exec.LookPath("haproxy")
+	testenv.Require(t, "haproxy", err)
+	t.Setenv("TRUSTID_KEK", "")
+	base, _ := startServe(t, "--data", t.TempDir())
+	node := strings.TrimPrefix(base, "http://")
+	front := freeAddr(t)
+	hlog := runHAProxy(t, haproxy, lbConfig(t, front, node))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get("http://" + front + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("HAProxy not serving on %s: %v\n%s", front, err, hlog.String())
+		}
+	}
+
+	// slow sends a header line a second to addr until the peer answers
+	// or closes, and says after how long and with what first line.
+	slow := func(addr string) (time.Duration, string) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: trustid.example\r\n")
+		buf := make([]byte, 64)
+		for time.Since(start) < 10*time.Second {
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			n, err := c.Read(buf)
+			if n > 0 || err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
+				return time.Since(start), line
+			}
+			if _, err := io.WriteString(c, "X-Slow: 1\r\n"); err != nil {
+				return time.Since(start), err.Error()
+			}
+		}
+		return time.Since(start), "still open"
+	}
+	for _, c := range []struct{ name, addr string }{{"node", node}, {"balancer", front}} {
+		took, first := slow(c.addr)
+		if took > 8*time.Second || strings.Contains(first, " 200 ") {
+			t.Errorf("slow headers to the %s: %q after %v, want the connection cut within about 5 s", c.name, first, took.Round(100*time.Millisecond))
 		}
 	}
 }
