@@ -20,7 +20,7 @@ const UIPrefix = "/ui/"
 
 // uiPages maps each page route to its file in UIConfig.Files.
 var uiPages = map[string]string{
-	"GET /ui/":         "index.html",
+	"GET /ui/{$}":      "index.html",
 	"GET /ui/wallet":   "wallet.html",
 	"GET /ui/counter":  "counter.html",
 	"GET /ui/operator": "operator.html",
@@ -142,7 +142,7 @@ func (s *Server) MountUI(cfg UIConfig) error {
 		return fmt.Errorf("api: UIConfig.Files: %w", err)
 	}
 	for pattern, file := range uiPages {
-		s.handleFunc(pattern, u.page(pattern, file))
+		s.handleFunc(pattern, u.page(file))
 	}
 	// The bare node address: the index of the pages.
 	s.handle("GET /{$}", http.RedirectHandler(UIPrefix, http.StatusFound))
@@ -189,14 +189,9 @@ func uiHeaders(w http.ResponseWriter) {
 
 var errUINotFound = &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such page"}
 
-func (u *uiHandlers) page(pattern, file string) func(http.ResponseWriter, *http.Request) error {
-	exact := strings.TrimPrefix(pattern, "GET ")
+func (u *uiHandlers) page(file string) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		uiHeaders(w)
-		// GET /ui/ is a subtree pattern: only the index itself is a page.
-		if r.URL.Path != exact {
-			return errUINotFound
-		}
 		b, err := fs.ReadFile(u.cfg.Files, file)
 		if err != nil {
 			return err

@@ -107,6 +107,35 @@ func TestUIRoutes(t *testing.T) {
 			t.Errorf("GET %s: %d, want 404", p, code)
 		}
 	}
+	// Another method on a page is 405 with the page's methods; on a path
+	// under /ui/ that no method serves (the demo's, without --demo) it is
+	// 404, as GET there is, not a 405 whose Allow names a GET that 404s
+	// (RFC 9110 §15.5.6). Its own client: the demo routes' documented
+	// answers are those of a node with --demo.
+	plain := &http.Client{Transport: &http.Transport{}, CheckRedirect: noFollow.CheckRedirect}
+	for _, c := range []struct {
+		method, path string
+		want         int
+		allow        string
+	}{
+		{"POST", "/ui/", 405, "GET, HEAD"},
+		{"POST", "/ui/wallet", 405, "GET, HEAD"},
+		{"POST", "/ui/nope", 404, ""},
+		{"DELETE", "/ui/nope/deeper", 404, ""},
+		{"POST", "/ui/demo/wallets", 404, ""},
+		{"POST", "/ui/demo/wallets/w1/code-request", 404, ""},
+		{"GET", "/ui", 307, ""}, // to /ui/
+	} {
+		req, _ := http.NewRequest(c.method, n.base+c.path, strings.NewReader("{}"))
+		resp, err := plain.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want || resp.Header.Get("Allow") != c.allow {
+			t.Errorf("%s %s: %d Allow %q, want %d Allow %q", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), c.want, c.allow)
+		}
+	}
 	_, _, body := n.get("/ui/config.json")
 	var cfg struct {
 		Region string
