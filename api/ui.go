@@ -123,6 +123,7 @@ func (s *Server) MountUI(cfg UIConfig) error {
 		}
 	}
 	u := &uiHandlers{s: s, cfg: cfg, etags: map[string]string{}}
+	s.ui = true
 	// Each asset's ETag, so that a browser revalidates it (no-cache) with
 	// a 304 instead of fetching it again: the login page loads
 	// qrcode-generator.js for every login.

@@ -110,8 +110,8 @@ func TestUIRoutes(t *testing.T) {
 	// Another method on a page is 405 with the page's methods; on a path
 	// under /ui/ that no method serves (the demo's, without --demo) it is
 	// 404, as GET there is, not a 405 whose Allow names a GET that 404s
-	// (RFC 9110 §15.5.6). Its own client: the demo routes' documented
-	// answers are those of a node with --demo.
+	// (RFC 9110 §15.5.6); each with the pages' headers. Its own client:
+	// the demo routes' documented answers are those of a node with --demo.
 	plain := &http.Client{Transport: &http.Transport{}, CheckRedirect: noFollow.CheckRedirect}
 	for _, c := range []struct {
 		method, path string
@@ -124,7 +124,7 @@ func TestUIRoutes(t *testing.T) {
 		{"DELETE", "/ui/nope/deeper", 404, ""},
 		{"POST", "/ui/demo/wallets", 404, ""},
 		{"POST", "/ui/demo/wallets/w1/code-request", 404, ""},
-		{"GET", "/ui", 307, ""}, // to /ui/
+		{"GET", "/ui/nope", 404, ""},
 	} {
 		req, _ := http.NewRequest(c.method, n.base+c.path, strings.NewReader("{}"))
 		resp, err := plain.Do(req)
@@ -135,6 +135,14 @@ func TestUIRoutes(t *testing.T) {
 		if resp.StatusCode != c.want || resp.Header.Get("Allow") != c.allow {
 			t.Errorf("%s %s: %d Allow %q, want %d Allow %q", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), c.want, c.allow)
 		}
+		if resp.Header.Get("Content-Security-Policy") != api.UICSP || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s %s: headers %v", c.method, c.path, resp.Header)
+		}
+	}
+	if resp, err := plain.Get(n.base + "/ui"); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != "/ui/" {
+		t.Errorf("GET /ui: %d Location %q, want 307 /ui/", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	_, _, body := n.get("/ui/config.json")
 	var cfg struct {
