@@ -152,8 +152,7 @@ func (s *Server) MountUI(cfg UIConfig) error {
 	if cfg.Demo != nil {
 		cfg.DemoLimit.Name = "ui-demo-addr"
 		limited := func(h func(http.ResponseWriter, *http.Request) error) http.Handler {
-			return s.rateLimit(cfg.Limiter, cfg.DemoLimit, ClientAddress, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
-				uiHeaders(w)
+			inner := s.rateLimit(cfg.Limiter, cfg.DemoLimit, ClientAddress, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
 				w.Header().Set("Cache-Control", "no-store")
 				// Another site's page must not make its visitors' browsers
 				// enroll demo identities (a body-less POST needs no CORS
@@ -163,6 +162,11 @@ func (s *Server) MountUI(cfg UIConfig) error {
 				}
 				return h(w, r)
 			}))
+			// The limiter's refusals (429, 503) are /ui/ responses too.
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				uiHeaders(w)
+				inner.ServeHTTP(w, r)
+			})
 		}
 		s.handle("POST /ui/demo/wallets", limited(u.demoEnroll))
 		s.handle("POST /ui/demo/wallets/{id}/code-request", limited(u.demoCodeRequest))

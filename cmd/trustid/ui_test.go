@@ -220,6 +220,29 @@ func TestUIRoutes(t *testing.T) {
 	}
 }
 
+// TestUIDemoRateLimit: past --demo-rate-addr a demo route answers 429
+// with Retry-After and, as every /ui/ response, the pages' headers.
+func TestUIDemoRateLimit(t *testing.T) {
+	d := startAuthNode(t, "--demo", "--demo-rate-addr", "1/1h")
+	for i, want := range []int{201, 429} {
+		resp, err := http.Post(d.base+"/ui/demo/wallets", "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("demo enrollment %d: %d, want %d", i+1, resp.StatusCode, want)
+		}
+		h := resp.Header
+		if h.Get("Content-Security-Policy") != api.UICSP || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("demo enrollment %d (%d): headers %v", i+1, resp.StatusCode, h)
+		}
+		if want == 429 && h.Get("Retry-After") == "" {
+			t.Errorf("429 without Retry-After: %v", h)
+		}
+	}
+}
+
 func toStrings(v any) []string {
 	var out []string
 	l, _ := v.([]any)
