@@ -457,6 +457,8 @@ func TestRefusedBeforeRouting(t *testing.T) {
 		{"request target", "GET /%zz" + secret + " HTTP/1.1\r\nHost: n\r\n\r\n", 400},
 		{"host", "GET /healthz HTTP/1.1\r\nHost: " + secret + "/x\r\n\r\n", 400},
 		{"two lengths", "POST /v1/qr HTTP/1.1\r\nHost: n\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n{}", 400},
+		{"version", "GET /healthz HTTP/2.0\r\nHost: n\r\n\r\n", 505},
+		{"expectation", "POST /v1/qr HTTP/1.1\r\nHost: n\r\nExpect: " + secret + "\r\nContent-Length: 2\r\n\r\n{}", 417},
 	} {
 		conn, err := net.Dial("tcp", addr)
 		if err != nil {
@@ -466,20 +468,26 @@ func TestRefusedBeforeRouting(t *testing.T) {
 		io.WriteString(conn, c.head)
 		raw, _ := io.ReadAll(conn) // until the node closes the connection
 		conn.Close()
+		if bytes.Contains(raw, []byte(badInputIDNumber)) || bytes.Contains(raw, []byte(badInputToken)) {
+			t.Errorf("%s: the answer echoes the request:\n%s", c.name, raw)
+		}
 		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
 		if err != nil {
 			t.Errorf("%s: %v\n%q", c.name, err, raw)
 			continue
 		}
 		body, _ := io.ReadAll(resp.Body)
+		if c.status == 417 { // no body at all
+			if resp.StatusCode != 417 || len(body) != 0 || !resp.Close {
+				t.Errorf("%s: %d, %d bytes, close=%v, want 417, empty, closed", c.name, resp.StatusCode, len(body), resp.Close)
+			}
+			continue
+		}
 		if resp.StatusCode != c.status || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" || !resp.Close {
 			t.Errorf("%s: %d %q close=%v, want %d text/plain, closed", c.name, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Close, c.status)
 		}
 		if !strings.HasPrefix(string(body), strconv.Itoa(c.status)) && c.status != 501 {
 			t.Errorf("%s: body %q", c.name, body)
-		}
-		if bytes.Contains(raw, []byte(badInputIDNumber)) || bytes.Contains(raw, []byte(badInputToken)) {
-			t.Errorf("%s: the answer echoes the request:\n%s", c.name, raw)
 		}
 	}
 	if code, _ := get(t, base+"/healthz"); code != 200 {
