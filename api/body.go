@@ -41,7 +41,7 @@ func decodeBody(r *http.Request, max int, dst any, bad func(format string, args 
 // with a Content-Encoding, which no route decodes, is refused alike
 // (§15.5.16; writeError adds Accept-Encoding: identity, §12.5.3).
 func jsonMediaType(r *http.Request) error {
-	if len(r.Header["Content-Encoding"]) > 0 {
+	if contentCoded(r) {
 		return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedContentType, Message: "the body must be sent without Content-Encoding"}
 	}
 	ct := headerValue(r.Header, "Content-Type")
@@ -53,6 +53,10 @@ func jsonMediaType(r *http.Request) error {
 	}
 	return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedContentType, Message: "the body must be application/json"}
 }
+
+// contentCoded reports whether r's body is sent with a Content-Encoding,
+// which no route decodes: read as it is, it would be garbled.
+func contentCoded(r *http.Request) bool { return len(r.Header["Content-Encoding"]) > 0 }
 
 // decodeBodyIn is decodeBody reading into *bp's memory, left in *bp
 // (emptied) for the next body.
