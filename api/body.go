@@ -37,8 +37,13 @@ func decodeBody(r *http.Request, max int, dst any, bad func(format string, args 
 // application/json (type and subtype in any case, with any parameters:
 // RFC 9110 §8.3.1) with 415 unsupported_media_type naming the type the
 // route takes (§15.5.16). A request without Content-Type passes: its body
-// is read as JSON (§8.3 lets the recipient examine the data).
+// is read as JSON (§8.3 lets the recipient examine the data). A body
+// with a Content-Encoding, which no route decodes, is refused alike
+// (§15.5.16; writeError adds Accept-Encoding: identity, §12.5.3).
 func jsonMediaType(r *http.Request) error {
+	if contentCoded(r) {
+		return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedContentType, Message: "the body must be sent without Content-Encoding"}
+	}
 	ct := headerValue(r.Header, "Content-Type")
 	if ct == "" || strings.EqualFold(ct, "application/json") {
 		return nil
@@ -48,6 +53,10 @@ func jsonMediaType(r *http.Request) error {
 	}
 	return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedContentType, Message: "the body must be application/json"}
 }
+
+// contentCoded reports whether r's body is sent with a Content-Encoding,
+// which no route decodes: read as it is, it would be garbled.
+func contentCoded(r *http.Request) bool { return len(r.Header["Content-Encoding"]) > 0 }
 
 // decodeBodyIn is decodeBody reading into *bp's memory, left in *bp
 // (emptied) for the next body.

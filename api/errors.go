@@ -118,6 +118,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if e.Code == CodeBindingUnconfirmed || e.Code == CodeStatusChangePending {
 		w.Header().Set("Retry-After", "1")
 	}
+	if e.Code == CodeUnsupportedContentType {
+		w.Header().Set("Accept-Encoding", "identity") // no content coding is read (RFC 9110 §12.5.3)
+	}
 	if e.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
 		w.Header().Set("WWW-Authenticate", `Bearer error="`+e.Code+`"`)
 	}

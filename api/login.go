@@ -197,6 +197,9 @@ func requestParams(r *http.Request) (url.Values, error) {
 	if r.URL.RawQuery != "" {
 		return nil, bad("the parameters of a POST must be in its body, not the URL")
 	}
+	if contentCoded(r) {
+		return nil, bad("the form must be sent without Content-Encoding")
+	}
 	body, err := io.ReadAll(io.LimitReader(r.Body, maxPostedParams+1))
 	var tooBig *http.MaxBytesError
 	if len(body) > maxPostedParams || errors.As(err, &tooBig) {

@@ -1,6 +1,8 @@
 package api
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
 	"fmt"
 	"net/http"
@@ -80,5 +82,48 @@ func TestJSONRouteRefusesTextPlain(t *testing.T) {
 	}
 	if code, m := send("/credentials/verify", "", "Application/JSON; charset=utf-8", verify); code != 200 || m["verified"] != true {
 		t.Errorf("verify as Application/JSON: %d %v", code, m)
+	}
+}
+
+// TestJSONBodiesRefuseContentCoding: a JSON body sent content-coded
+// (Content-Encoding: gzip, ...), which no route decodes, is refused as
+// an unsupported format, 415 unsupported_media_type naming
+// Content-Encoding, not read as malformed JSON; the answer's
+// Accept-Encoding says only uncoded bodies are taken (RFC 9110
+// §15.5.16, §12.5.3).
+func TestJSONBodiesRefuseContentCoding(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	zw.Write([]byte(`{}`))
+	zw.Close()
+	decoders := map[string]func(*http.Request) error{
+		"admin":   func(r *http.Request) error { _, err := readJSONBody(r, 64); return err },
+		"oid4vci": func(r *http.Request) error { _, err := readJSON(r, 64); return err },
+	}
+	for _, d := range bodyDecoders {
+		decoders[d.name] = func(r *http.Request) error { _, err := d.dec(r); return err }
+	}
+	for name, dec := range decoders {
+		for _, coding := range []string{"gzip", "deflate, gzip", "br"} {
+			r := httptest.NewRequest("POST", "/", bytes.NewReader(gz.Bytes()))
+			r.Header.Set("Content-Type", "application/json")
+			r.Header.Set("Content-Encoding", coding)
+			var e *Error
+			code := CodeUnsupportedContentType
+			if name == "oid4vci" {
+				code = CodeInvalidRequest // OpenID4VCI's error codes (its 415 for another media type too)
+			}
+			if err := dec(r); !errors.As(err, &e) || e.Status != http.StatusUnsupportedMediaType || e.Code != code || !strings.Contains(e.Message, "Content-Encoding") {
+				t.Errorf("%s, Content-Encoding %q: %v, want 415 unsupported_media_type naming Content-Encoding", name, coding, err)
+			}
+		}
+	}
+	e := newVCEnv(t)
+	req, _ := http.NewRequest("POST", e.srv.URL+"/credentials/verify", bytes.NewReader(gz.Bytes()))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Encoding", "gzip")
+	resp, m := doJSON(t, req)
+	if resp.StatusCode != http.StatusUnsupportedMediaType || m["error"] != CodeUnsupportedContentType || resp.Header.Get("Accept-Encoding") != "identity" {
+		t.Errorf("verify, gzip: %d Accept-Encoding %q %v, want 415 with Accept-Encoding: identity", resp.StatusCode, resp.Header.Get("Accept-Encoding"), m)
 	}
 }

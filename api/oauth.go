@@ -178,9 +178,9 @@ func (o *oauth) fail(w http.ResponseWriter, r *http.Request, err error, basic bo
 }
 
 // readForm reads an application/x-www-form-urlencoded body strictly: the
-// right content type, no parameters in the URL, at most max bytes, valid
-// encoding and no repeated parameter (RFC 6749 §3.2). Empty values count
-// as absent (§3.1).
+// right content type, no parameters in the URL, no content coding, at
+// most max bytes, valid encoding and no repeated parameter (RFC 6749
+// §3.2). Empty values count as absent (§3.1).
 func readForm(r *http.Request, max int64) (map[string]string, error) {
 	const formType = "application/x-www-form-urlencoded"
 	if ct := headerValue(r.Header, "Content-Type"); !strings.EqualFold(ct, formType) {
@@ -191,6 +191,9 @@ func readForm(r *http.Request, max int64) (map[string]string, error) {
 	}
 	if r.URL.RawQuery != "" {
 		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "parameters must be sent in the body, not the URL"}
+	}
+	if contentCoded(r) {
+		return nil, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "the form must be sent without Content-Encoding"}
 	}
 	body, err := readAll(io.LimitReader(r.Body, max+1), r.ContentLength, int(max))
 	var tooBig *http.MaxBytesError

@@ -1,7 +1,10 @@
 package api
 
 import (
+	"bytes"
+	"compress/gzip"
 	"errors"
+	"io"
 	"maps"
 	"net/http"
 	"net/http/httptest"
@@ -168,4 +171,27 @@ func FuzzParseBasicAuth(f *testing.F) {
 			t.Fatalf("%q: %+v %v; want %q, %q", auth, cred, err, wantID, wantSecret)
 		}
 	})
+}
+
+// TestFormsRefuseContentCoding: a form sent with a Content-Encoding,
+// which no route decodes, is refused 400 invalid_request (the form
+// routes' refusal, RFC 6749 §5.2) saying so, not parsed as a garbled
+// form; at the token endpoint and the authorization endpoint alike.
+func TestFormsRefuseContentCoding(t *testing.T) {
+	var gz bytes.Buffer
+	zw := gzip.NewWriter(&gz)
+	io.WriteString(zw, "grant_type=client_credentials&client_id=a")
+	zw.Close()
+	for name, read := range map[string]func(*http.Request) error{
+		"readForm":      func(r *http.Request) error { _, err := readForm(r, 1024); return err },
+		"requestParams": func(r *http.Request) error { _, err := requestParams(r); return err },
+	} {
+		r := httptest.NewRequest("POST", "/", bytes.NewReader(gz.Bytes()))
+		r.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		r.Header.Set("Content-Encoding", "gzip")
+		var e *Error
+		if err := read(r); !errors.As(err, &e) || e.Status != http.StatusBadRequest || e.Code != CodeInvalidRequest || !strings.Contains(e.Message, "Content-Encoding") {
+			t.Errorf("%s, gzip: %v, want 400 invalid_request naming Content-Encoding", name, err)
+		}
+	}
 }

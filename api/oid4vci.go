@@ -286,12 +286,16 @@ func access(r *http.Request) (oid4vci.Access, error) {
 
 // readJSON reads a JSON request body of at most max bytes, sent as
 // application/json: type and subtype compared case-insensitively, with
-// parameters (RFC 9110 §8.3.1), and no other media type.
+// parameters (RFC 9110 §8.3.1), and no other media type, without a
+// content coding.
 func readJSON(r *http.Request, max int) ([]byte, error) {
 	if ct := headerValue(r.Header, "Content-Type"); !strings.EqualFold(ct, "application/json") {
 		if mt, _, err := mime.ParseMediaType(ct); err != nil || mt != "application/json" {
 			return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeInvalidRequest, Message: "the body must be application/json"}
 		}
+	}
+	if contentCoded(r) {
+		return nil, &Error{Status: http.StatusUnsupportedMediaType, Code: CodeInvalidRequest, Message: "the body must be sent without Content-Encoding"}
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, int64(max)+1))
 	if err != nil {

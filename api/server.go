@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -67,6 +68,9 @@ type Server struct {
 	authz  Authorizer
 	// unrouted answers requests that match no route.
 	unrouted http.Handler
+	// ui: MountUI ran, so unrouted answers under UIPrefix carry the
+	// pages' headers (uiHeaders) as every /ui/ response does.
+	ui bool
 	// login serves user login's grants at the token endpoint and completes
 	// the OpenID configuration; set by MountLogin.
 	login *login.Provider
@@ -150,6 +154,9 @@ func mayRedirect(p string) bool {
 // notRouted answers requests no route matched, as JSON: 405 with Allow when
 // the path exists for other methods, else 404.
 func (s *Server) notRouted(w http.ResponseWriter, r *http.Request) {
+	if s.ui && strings.HasPrefix(r.URL.Path, UIPrefix) {
+		uiHeaders(w)
+	}
 	probe := &headerProbe{header: http.Header{}}
 	h, _ := s.router.mux.Handler(r)
 	h.ServeHTTP(probe, r)

@@ -20,7 +20,7 @@ const UIPrefix = "/ui/"
 
 // uiPages maps each page route to its file in UIConfig.Files.
 var uiPages = map[string]string{
-	"GET /ui/":         "index.html",
+	"GET /ui/{$}":      "index.html",
 	"GET /ui/wallet":   "wallet.html",
 	"GET /ui/counter":  "counter.html",
 	"GET /ui/operator": "operator.html",
@@ -123,6 +123,7 @@ func (s *Server) MountUI(cfg UIConfig) error {
 		}
 	}
 	u := &uiHandlers{s: s, cfg: cfg, etags: map[string]string{}}
+	s.ui = true
 	// Each asset's ETag, so that a browser revalidates it (no-cache) with
 	// a 304 instead of fetching it again: the login page loads
 	// qrcode-generator.js for every login.
@@ -142,7 +143,7 @@ func (s *Server) MountUI(cfg UIConfig) error {
 		return fmt.Errorf("api: UIConfig.Files: %w", err)
 	}
 	for pattern, file := range uiPages {
-		s.handleFunc(pattern, u.page(pattern, file))
+		s.handleFunc(pattern, u.page(file))
 	}
 	// The bare node address: the index of the pages.
 	s.handle("GET /{$}", http.RedirectHandler(UIPrefix, http.StatusFound))
@@ -151,8 +152,7 @@ func (s *Server) MountUI(cfg UIConfig) error {
 	if cfg.Demo != nil {
 		cfg.DemoLimit.Name = "ui-demo-addr"
 		limited := func(h func(http.ResponseWriter, *http.Request) error) http.Handler {
-			return s.rateLimit(cfg.Limiter, cfg.DemoLimit, ClientAddress, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
-				uiHeaders(w)
+			inner := s.rateLimit(cfg.Limiter, cfg.DemoLimit, ClientAddress, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
 				w.Header().Set("Cache-Control", "no-store")
 				// Another site's page must not make its visitors' browsers
 				// enroll demo identities (a body-less POST needs no CORS
@@ -162,6 +162,11 @@ func (s *Server) MountUI(cfg UIConfig) error {
 				}
 				return h(w, r)
 			}))
+			// The limiter's refusals (429, 503) are /ui/ responses too.
+			return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				uiHeaders(w)
+				inner.ServeHTTP(w, r)
+			})
 		}
 		s.handle("POST /ui/demo/wallets", limited(u.demoEnroll))
 		s.handle("POST /ui/demo/wallets/{id}/code-request", limited(u.demoCodeRequest))
@@ -189,14 +194,9 @@ func uiHeaders(w http.ResponseWriter) {
 
 var errUINotFound = &Error{Status: http.StatusNotFound, Code: CodeNotFound, Message: "no such page"}
 
-func (u *uiHandlers) page(pattern, file string) func(http.ResponseWriter, *http.Request) error {
-	exact := strings.TrimPrefix(pattern, "GET ")
+func (u *uiHandlers) page(file string) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		uiHeaders(w)
-		// GET /ui/ is a subtree pattern: only the index itself is a page.
-		if r.URL.Path != exact {
-			return errUINotFound
-		}
 		b, err := fs.ReadFile(u.cfg.Files, file)
 		if err != nil {
 			return err

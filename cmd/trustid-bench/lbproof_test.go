@@ -75,6 +75,8 @@ defaults
     mode http
     timeout connect 2s
     timeout client 30s
+    timeout http-request 5s
+    timeout http-keep-alive 30s
     timeout server 30s
     timeout check 3s
     retries 2

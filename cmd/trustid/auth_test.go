@@ -146,7 +146,7 @@ var publicRoutes = []string{
 	// The web pages (docs/ui.md): static files and what they show of the
 	// node; the pages call the node's routes with the caller's own token.
 	"GET /{$}", // the bare address: a redirect to /ui/
-	"GET /ui/",
+	"GET /ui/{$}",
 	"GET /ui/wallet",
 	"GET /ui/counter",
 	"GET /ui/operator",

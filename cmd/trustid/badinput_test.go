@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -8,12 +10,15 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/auth"
@@ -427,4 +432,68 @@ func badRequestsFor(method, path, ctype string, props map[string]string) []badRe
 	}
 	cs = append(cs, badRequest{name: "auth:two", ctype: ctype, body: "{}", header: http.Header{"Authorization": {"Bearer " + badInputToken, "Bearer x"}}})
 	return cs
+}
+
+// TestRefusedBeforeRouting: what net/http refuses before any route sees
+// it (a head over the node's 64 KiB, a Transfer-Encoding it cannot read,
+// a header name or value, a request target or a Host it cannot parse)
+// is answered as docs/api.md says: net/http's status, a text/plain body
+// of its reason only, the connection closed; nothing the client sent
+// (here an ID number and a bearer token) comes back, and the node serves
+// on.
+func TestRefusedBeforeRouting(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", "")
+	base, logs := startServe(t, "--data", t.TempDir())
+	addr := strings.TrimPrefix(base, "http://")
+	secret := badInputIDNumber + "-" + badInputToken
+	for _, c := range []struct {
+		name, head string
+		status     int
+	}{
+		{"head over 64 KiB", "GET /healthz HTTP/1.1\r\nHost: n\r\nAuthorization: Bearer " + secret + strings.Repeat("a", 70<<10) + "\r\n\r\n", 431},
+		{"transfer coding", "POST /v1/qr HTTP/1.1\r\nHost: n\r\nTransfer-Encoding: " + secret + "\r\n\r\n", 501},
+		{"header name", "GET /healthz HTTP/1.1\r\nHost: n\r\nX (" + secret + "): 1\r\n\r\n", 400},
+		{"header value", "GET /healthz HTTP/1.1\r\nHost: n\r\nX-Id: " + secret + "\x01\r\n\r\n", 400},
+		{"request target", "GET /%zz" + secret + " HTTP/1.1\r\nHost: n\r\n\r\n", 400},
+		{"host", "GET /healthz HTTP/1.1\r\nHost: " + secret + "/x\r\n\r\n", 400},
+		{"two lengths", "POST /v1/qr HTTP/1.1\r\nHost: n\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\n{}", 400},
+		{"version", "GET /healthz HTTP/2.0\r\nHost: n\r\n\r\n", 505},
+		{"expectation", "POST /v1/qr HTTP/1.1\r\nHost: n\r\nExpect: " + secret + "\r\nContent-Length: 2\r\n\r\n{}", 417},
+	} {
+		conn, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(conn, c.head)
+		raw, _ := io.ReadAll(conn) // until the node closes the connection
+		conn.Close()
+		if bytes.Contains(raw, []byte(badInputIDNumber)) || bytes.Contains(raw, []byte(badInputToken)) {
+			t.Errorf("%s: the answer echoes the request:\n%s", c.name, raw)
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(raw)), nil)
+		if err != nil {
+			t.Errorf("%s: %v\n%q", c.name, err, raw)
+			continue
+		}
+		body, _ := io.ReadAll(resp.Body)
+		if c.status == 417 { // no body at all
+			if resp.StatusCode != 417 || len(body) != 0 || !resp.Close {
+				t.Errorf("%s: %d, %d bytes, close=%v, want 417, empty, closed", c.name, resp.StatusCode, len(body), resp.Close)
+			}
+			continue
+		}
+		if resp.StatusCode != c.status || resp.Header.Get("Content-Type") != "text/plain; charset=utf-8" || !resp.Close {
+			t.Errorf("%s: %d %q close=%v, want %d text/plain, closed", c.name, resp.StatusCode, resp.Header.Get("Content-Type"), resp.Close, c.status)
+		}
+		if !strings.HasPrefix(string(body), strconv.Itoa(c.status)) && c.status != 501 {
+			t.Errorf("%s: body %q", c.name, body)
+		}
+	}
+	if code, _ := get(t, base+"/healthz"); code != 200 {
+		t.Errorf("the node after the refusals: healthz %d", code)
+	}
+	if strings.Contains(logs.String(), badInputIDNumber) || strings.Contains(logs.String(), badInputToken) {
+		t.Error("the node's log holds what a refused request sent")
+	}
 }

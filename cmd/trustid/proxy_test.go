@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -212,5 +215,129 @@ func TestLBCheckWaitsForReadiness(t *testing.T) {
 		if resp.StatusCode != 200 {
 			t.Fatalf("through HAProxy: %d, the ready instance was taken out\n%s", resp.StatusCode, hlog.String())
 		}
+	}
+}
+
+// TestSlowHeadersThroughHAProxy: a client that sends its request's
+// headers a line a second (slowloris) is cut off within the node's
+// header timeout (5 s, ReadHeaderTimeout) whether it talks to the node
+// or to the committed HAProxy configuration in front of it. HAProxy
+// forwards only complete headers, so the node's own timeout never sees
+// such a client, and `timeout client` is an inactivity timeout that each
+// line restarts: only `timeout http-request` bounds it.
+func TestSlowHeadersThroughHAProxy(t *testing.T) {
+	haproxy, err := exec.LookPath("haproxy")
+	testenv.Require(t, "haproxy", err)
+	t.Setenv("TRUSTID_KEK", "")
+	base, _ := startServe(t, "--data", t.TempDir())
+	node := strings.TrimPrefix(base, "http://")
+	front := freeAddr(t)
+	hlog := runHAProxy(t, haproxy, lbConfig(t, front, node))
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		resp, err := http.Get("http://" + front + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("HAProxy not serving on %s: %v\n%s", front, err, hlog.String())
+		}
+	}
+
+	// slow sends a header line a second to addr until the peer answers
+	// or closes, and says after how long and with what first line.
+	slow := func(addr string) (time.Duration, string) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		start := time.Now()
+		io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: trustid.example\r\n")
+		buf := make([]byte, 64)
+		for time.Since(start) < 10*time.Second {
+			c.SetReadDeadline(time.Now().Add(time.Second))
+			n, err := c.Read(buf)
+			if n > 0 || err != nil && !errors.Is(err, os.ErrDeadlineExceeded) {
+				line, _, _ := strings.Cut(string(buf[:n]), "\r\n")
+				return time.Since(start), line
+			}
+			if _, err := io.WriteString(c, "X-Slow: 1\r\n"); err != nil {
+				return time.Since(start), err.Error()
+			}
+		}
+		return time.Since(start), "still open"
+	}
+	for _, c := range []struct{ name, addr string }{{"node", node}, {"balancer", front}} {
+		took, first := slow(c.addr)
+		if took > 8*time.Second || strings.Contains(first, " 200 ") {
+			t.Errorf("slow headers to the %s: %q after %v, want the connection cut within about 5 s", c.name, first, took.Round(100*time.Millisecond))
+		}
+	}
+}
+
+// TestNoSmugglingThroughHAProxy: requests whose framing two parsers might
+// read apart (Content-Length with Transfer-Encoding, two lengths, a
+// disguised or folded Transfer-Encoding, a length with a sign) carry, as
+// their body by one reading, a GET /metrics that the committed HAProxy
+// configuration refuses when it sees it as a request. HAProxy and the
+// node's net/http read each the same way, so no such GET reaches the node
+// (its access log), and the balancer serves on.
+func TestNoSmugglingThroughHAProxy(t *testing.T) {
+	haproxy, err := exec.LookPath("haproxy")
+	testenv.Require(t, "haproxy", err)
+	t.Setenv("TRUSTID_KEK", "")
+	base, logs := startServe(t, "--data", t.TempDir(), "--access-log-flush", "0")
+	front := freeAddr(t)
+	hlog := runHAProxy(t, haproxy, lbConfig(t, front, strings.TrimPrefix(base, "http://")))
+	up := func() bool {
+		resp, err := http.Get("http://" + front + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	}
+	for deadline := time.Now().Add(10 * time.Second); !up(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("HAProxy not serving on %s\n%s", front, hlog.String())
+		}
+	}
+	const smuggled = "GET /metrics HTTP/1.1\r\nHost: n\r\n\r\n"
+	chunk := fmt.Sprintf("%x\r\n%s\r\n0\r\n\r\n", len(smuggled), smuggled)
+	post := "POST /oauth2/token HTTP/1.1\r\nHost: n\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+	for name, req := range map[string]string{
+		"CL.TE":              post + "Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled,
+		"TE.CL":              post + "Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n" + chunk,
+		"two lengths":        post + "Content-Length: 0\r\nContent-Length: " + strconv.Itoa(len(smuggled)) + "\r\n\r\n" + smuggled,
+		"length list":        post + "Content-Length: 0, " + strconv.Itoa(len(smuggled)) + "\r\n\r\n" + smuggled,
+		"signed length":      post + "Content-Length: +0\r\n\r\n" + smuggled,
+		"TE xchunked":        post + "Content-Length: 0\r\nTransfer-Encoding: xchunked\r\n\r\n" + chunk,
+		"TE space":           post + "Content-Length: 0\r\nTransfer-Encoding : chunked\r\n\r\n" + chunk,
+		"TE tab":             post + "Content-Length: 0\r\nTransfer-Encoding:\tchunked\r\n\r\n" + chunk,
+		"TE folded":          post + "Content-Length: 0\r\nTransfer-Encoding:\r\n chunked\r\n\r\n" + chunk,
+		"TE twice":           post + "Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n" + chunk,
+		"TE chunked,chunked": post + "Transfer-Encoding: chunked, chunked\r\n\r\n" + chunk,
+		"TE in HTTP/1.0":     "POST /oauth2/token HTTP/1.0\r\nHost: n\r\nTransfer-Encoding: chunked\r\nContent-Length: 0\r\n\r\n" + chunk,
+	} {
+		c, err := net.Dial("tcp", front)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		io.WriteString(c, req+"GET /healthz HTTP/1.1\r\nHost: n\r\nConnection: close\r\n\r\n")
+		answers, _ := io.ReadAll(c)
+		c.Close()
+		if strings.Contains(string(answers), "trustid_http_requests_total") {
+			t.Errorf("%s: the node's metrics came back through the balancer:\n%s", name, answers)
+		}
+	}
+	if !up() {
+		t.Fatalf("HAProxy no longer serving\n%s", hlog.String())
+	}
+	if strings.Contains(logs.String(), `"route":"GET /metrics"`) {
+		t.Errorf("a request hidden in another's body reached the node:\n%s", logs.String())
 	}
 }

@@ -107,6 +107,43 @@ func TestUIRoutes(t *testing.T) {
 			t.Errorf("GET %s: %d, want 404", p, code)
 		}
 	}
+	// Another method on a page is 405 with the page's methods; on a path
+	// under /ui/ that no method serves (the demo's, without --demo) it is
+	// 404, as GET there is, not a 405 whose Allow names a GET that 404s
+	// (RFC 9110 §15.5.6); each with the pages' headers. Its own client:
+	// the demo routes' documented answers are those of a node with --demo.
+	plain := &http.Client{Transport: &http.Transport{}, CheckRedirect: noFollow.CheckRedirect}
+	for _, c := range []struct {
+		method, path string
+		want         int
+		allow        string
+	}{
+		{"POST", "/ui/", 405, "GET, HEAD"},
+		{"POST", "/ui/wallet", 405, "GET, HEAD"},
+		{"POST", "/ui/nope", 404, ""},
+		{"DELETE", "/ui/nope/deeper", 404, ""},
+		{"POST", "/ui/demo/wallets", 404, ""},
+		{"POST", "/ui/demo/wallets/w1/code-request", 404, ""},
+		{"GET", "/ui/nope", 404, ""},
+	} {
+		req, _ := http.NewRequest(c.method, n.base+c.path, strings.NewReader("{}"))
+		resp, err := plain.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != c.want || resp.Header.Get("Allow") != c.allow {
+			t.Errorf("%s %s: %d Allow %q, want %d Allow %q", c.method, c.path, resp.StatusCode, resp.Header.Get("Allow"), c.want, c.allow)
+		}
+		if resp.Header.Get("Content-Security-Policy") != api.UICSP || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("%s %s: headers %v", c.method, c.path, resp.Header)
+		}
+	}
+	if resp, err := plain.Get(n.base + "/ui"); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != http.StatusTemporaryRedirect || resp.Header.Get("Location") != "/ui/" {
+		t.Errorf("GET /ui: %d Location %q, want 307 /ui/", resp.StatusCode, resp.Header.Get("Location"))
+	}
 	_, _, body := n.get("/ui/config.json")
 	var cfg struct {
 		Region string
@@ -180,6 +217,29 @@ func TestUIRoutes(t *testing.T) {
 	resp.Body.Close()
 	if resp.StatusCode != http.StatusForbidden {
 		t.Errorf("cross-site demo enrollment: %d, want 403", resp.StatusCode)
+	}
+}
+
+// TestUIDemoRateLimit: past --demo-rate-addr a demo route answers 429
+// with Retry-After and, as every /ui/ response, the pages' headers.
+func TestUIDemoRateLimit(t *testing.T) {
+	d := startAuthNode(t, "--demo", "--demo-rate-addr", "1/1h")
+	for i, want := range []int{201, 429} {
+		resp, err := http.Post(d.base+"/ui/demo/wallets", "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != want {
+			t.Fatalf("demo enrollment %d: %d, want %d", i+1, resp.StatusCode, want)
+		}
+		h := resp.Header
+		if h.Get("Content-Security-Policy") != api.UICSP || h.Get("X-Content-Type-Options") != "nosniff" || h.Get("Referrer-Policy") != "no-referrer" {
+			t.Errorf("demo enrollment %d (%d): headers %v", i+1, resp.StatusCode, h)
+		}
+		if want == 429 && h.Get("Retry-After") == "" {
+			t.Errorf("429 without Retry-After: %v", h)
+		}
 	}
 }
 

@@ -105,9 +105,10 @@ func Load(doc []byte) (*Spec, error) {
 			if !ok {
 				continue
 			}
-			// OpenAPI paths are exact; ServeMux's "/" is every path.
+			// OpenAPI paths are exact; ServeMux's "/", "/ui/" are
+			// every path under them.
 			pattern := strings.ToUpper(m) + " " + path
-			if path == "/" {
+			if strings.HasSuffix(path, "/") {
 				pattern += "{$}"
 			}
 			op, err := s.operation(c, root, schemes, path, m, o)
@@ -259,8 +260,8 @@ func walkRefs(root map[string]any, v any, at string, errs *[]error) {
 	}
 }
 
-// Patterns lists every documented route, "METHOD /path" (the path "/"
-// as the ServeMux pattern "/{$}"), sorted.
+// Patterns lists every documented route, "METHOD /path" (a path ending
+// in "/" as the ServeMux pattern "/path/{$}"), sorted.
 func (s *Spec) Patterns() []string {
 	var out []string
 	for p := range s.ops {
