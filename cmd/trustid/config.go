@@ -24,8 +24,16 @@ func addCommonFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
 	f.String("config", "", "YAML config file; keys are flag names (env TRUSTID_CONFIG)")
 	f.String("data", "./data", "data directory: keystore, outbox, caches")
-	f.String("log-level", "info", "log level: debug, info, warn, error")
-	f.String("log-format", "text", "log format: text or json")
+	addCheckedFlag(f, "log-level", "info", "log level: debug, info, warn, error", func(s string) error {
+		var level slog.Level
+		return level.UnmarshalText([]byte(s))
+	})
+	addCheckedFlag(f, "log-format", "text", "log format: text or json", func(s string) error {
+		if s != "text" && s != "json" {
+			return errors.New("want text or json")
+		}
+		return nil
+	})
 }
 
 // applyConfig fills every flag the command line did not set, first from
@@ -61,7 +69,7 @@ func applyConfig(cmd *cobra.Command) error {
 		}
 		for _, val := range vals {
 			if e := f.Value.Set(val); e != nil {
-				err = fmt.Errorf("%s: invalid value for --%s: %w", src, f.Name, e)
+				err = usageError{fmt.Errorf("%s: invalid value for --%s: %w", src, f.Name, e)}
 				return
 			}
 		}

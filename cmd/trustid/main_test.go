@@ -415,3 +415,46 @@ func TestServeRejectsBadHeapFloor(t *testing.T) {
 		}
 	}
 }
+
+// TestBadValuesNameTheirSource: a bad value of a setting serve checks by
+// itself, given by TRUSTID_* or the config file, stops serve with a usage
+// error naming the flag and where the value came from (README,
+// "Configuration"): an operator who did not type it finds it.
+func TestBadValuesNameTheirSource(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	for _, c := range [][2]string{
+		{"log-level", "verbose"}, {"log-format", "xml"}, {"region", "999999"},
+		{"gc-heap-floor-mib", "-1"}, {"trusted-proxies", "0.0.0.0/0"}, {"access-log-flush", "-1s"},
+	} {
+		name, val := c[0], c[1]
+		cfg := filepath.Join(t.TempDir(), "trustid.yaml")
+		if err := os.WriteFile(cfg, []byte(name+": \""+val+"\"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, how := range []string{"env", "config"} {
+			data := filepath.Join(t.TempDir(), "data")
+			args := []string{"serve", "--data", data, "--addr", "127.0.0.1:0"}
+			source := envName(name)
+			if how == "env" {
+				t.Setenv(source, val)
+			} else {
+				args, source = append(args, "--config", cfg), cfg+": "+name
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			_, _, err := run(t, ctx, args...)
+			cancel()
+			if how == "env" {
+				os.Unsetenv(source)
+			}
+			if err == nil || !strings.Contains(err.Error(), "--"+name) || !strings.Contains(err.Error(), source) {
+				t.Errorf("--%s %q by %s: want an error naming --%s and %s, got %v", name, val, how, name, source, err)
+			}
+			if code := errorCode(err); code != "usage" {
+				t.Errorf("--%s %q by %s: -o json code %q, want usage", name, val, how, code)
+			}
+			if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("--%s %q by %s: the data directory was written (%v)", name, val, how, err)
+			}
+		}
+	}
+}
