@@ -442,6 +442,10 @@ func TestBadValuesNameTheirSource(t *testing.T) {
 	for _, c := range [][2]string{
 		{"log-level", "verbose"}, {"log-format", "xml"}, {"region", "999999"},
 		{"gc-heap-floor-mib", "-1"}, {"trusted-proxies", "0.0.0.0/0"}, {"access-log-flush", "-1s"},
+		{"redis-url", "foo://127.0.0.1:1"}, {"wallet-providers", "/nonexistent/providers.json"}, {"peer", "bogus"},
+		{"fabric-profile", "/nonexistent/profile.yaml"}, {"fabric-peer", "grpcs://peer0.example:7051"},
+		{"ledger-file", "/nonexistent/ledger.db"}, {"controller-document-hosts", "a.example:443"}, {"ledger", "bogus"},
+		{"instance", "BAD!"}, {"node-id", "bad id!"}, {"issuer", "sh.trustid.example"},
 	} {
 		name, val := c[0], c[1]
 		cfg := filepath.Join(t.TempDir(), "trustid.yaml")

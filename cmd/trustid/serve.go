@@ -245,34 +245,51 @@ func preflight(cmd *cobra.Command, region string, development bool) error {
 	if raw, _ := cmd.Flags().GetString("redis-url"); raw != "" {
 		c, _, err := redisClient(cmd, raw)
 		if err != nil {
-			return err
+			return refused(cmd, err, "redis-url", "redis-cluster")
 		}
 		c.Close()
 	}
 	if _, err := controllerHosts(cmd); err != nil {
-		return err
+		return refused(cmd, err, "controller-document-hosts")
 	}
 	file, _ := cmd.Flags().GetString("wallet-providers")
 	if _, err := readWalletProviders(file); err != nil {
-		return fmt.Errorf("oid4vci: --wallet-providers: %w", err)
+		return refused(cmd, fmt.Errorf("oid4vci: --wallet-providers: %w", err), "wallet-providers")
 	}
 	specs, _ := cmd.Flags().GetStringArray("peer")
 	if _, err := parsePeers(specs, region, development); err != nil {
-		return err
+		return refused(cmd, err, "peer")
 	}
 	switch ledgerMode(cmd.Flags()) {
 	case "fabric":
 		if _, err := fabricSettings(cmd.Flags(), region); err != nil {
-			return fmt.Errorf("ledger: %w", err)
+			return refused(cmd, fmt.Errorf("ledger: %w", err), "ledger", "fabric-profile", "fabric-msp-id", "fabric-cert", "fabric-key",
+				"fabric-peer", "fabric-tls-ca", "fabric-server-name", "fabric-channel", "fabric-chaincode")
 		}
 	case "embedded":
 		if path, _ := cmd.Flags().GetString("ledger-file"); path != "" {
 			if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
-				return fmt.Errorf("--ledger-file %s: its directory must exist", path)
+				return refused(cmd, fmt.Errorf("--ledger-file %s: its directory must exist", path), "ledger-file")
 			}
 		}
 	}
 	return nil
+}
+
+// refused is err, a refusal of the values of flags, as a usage error
+// that names where those of them not from the command line came from
+// (valueSource), as applyConfig's errors do.
+func refused(cmd *cobra.Command, err error, flags ...string) error {
+	var from []string
+	for _, name := range flags {
+		if src := valueSource(cmd, name); src != "" {
+			from = append(from, strings.TrimSuffix(src, ": "))
+		}
+	}
+	if len(from) > 0 {
+		err = fmt.Errorf("%s: %w", strings.Join(from, ", "), err)
+	}
+	return usageError{err}
 }
 
 // newAccessLogger returns the logger of the request lines: log's handler
