@@ -290,6 +290,23 @@ func OpenOutbox(path string, chain BatchAnchorer, opts OutboxOptions) (*Outbox, 
 // NodeID returns the outbox's node ID, the prefix of its batch IDs.
 func (o *Outbox) NodeID() string { return o.nodeID }
 
+// NextBatchID returns the ID the next batch the outbox freezes gets. A
+// batch is frozen, and its ID recorded, before it is sent, so the chain
+// holds no batch under this ID unless the file is behind it: a copy
+// taken before its last batches (a restored backup) or another data
+// directory's, whose next batches the chain would refuse for good.
+func (o *Outbox) NextBatchID() (string, error) {
+	var seq uint64
+	err := o.db.View(func(tx *bolt.Tx) error {
+		seq = tx.Bucket(obBatches).Sequence()
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("%w: outbox: %w", ErrUnavailable, err)
+	}
+	return fmt.Sprintf("%s-%d", o.nodeID, seq+1), nil
+}
+
 // chunk encoding: u32be(count), then per change uvarint(len(list)), list,
 // uvarint(index), status.
 func encodeChunk(changes []StatusChange) []byte {

@@ -24,8 +24,16 @@ func addCommonFlags(root *cobra.Command) {
 	f := root.PersistentFlags()
 	f.String("config", "", "YAML config file; keys are flag names (env TRUSTID_CONFIG)")
 	f.String("data", "./data", "data directory: keystore, outbox, caches")
-	f.String("log-level", "info", "log level: debug, info, warn, error")
-	f.String("log-format", "text", "log format: text or json")
+	addCheckedFlag(f, "log-level", "info", "log level: debug, info, warn, error", func(s string) error {
+		var level slog.Level
+		return level.UnmarshalText([]byte(s))
+	})
+	addCheckedFlag(f, "log-format", "text", "log format: text or json", func(s string) error {
+		if s != "text" && s != "json" {
+			return errors.New("want text or json")
+		}
+		return nil
+	})
 }
 
 // applyConfig fills every flag the command line did not set, first from
@@ -33,12 +41,7 @@ func addCommonFlags(root *cobra.Command) {
 // config file, leaving the default otherwise.
 func applyConfig(cmd *cobra.Command) error {
 	file := map[string][]string{}
-	path, _ := cmd.Flags().GetString("config")
-	if !cmd.Flags().Changed("config") {
-		if env := os.Getenv(envPrefix + "CONFIG"); env != "" {
-			path = env
-		}
-	}
+	path := configPath(cmd)
 	if path != "" {
 		var err error
 		if file, err = readConfig(cmd, path); err != nil {
@@ -61,12 +64,41 @@ func applyConfig(cmd *cobra.Command) error {
 		}
 		for _, val := range vals {
 			if e := f.Value.Set(val); e != nil {
-				err = fmt.Errorf("%s: invalid value for --%s: %w", src, f.Name, e)
+				err = usageError{fmt.Errorf("%s: invalid value for --%s: %w", src, f.Name, e)}
 				return
 			}
 		}
 	})
 	return err
+}
+
+// configPath returns the config file cmd reads: --config, else
+// TRUSTID_CONFIG; "" for none.
+func configPath(cmd *cobra.Command) string {
+	path, _ := cmd.Flags().GetString("config")
+	if !cmd.Flags().Changed("config") {
+		if env := os.Getenv(envPrefix + "CONFIG"); env != "" {
+			path = env
+		}
+	}
+	return path
+}
+
+// valueSource names, as applyConfig's errors do ("SOURCE: "), where the
+// value of cmd's flag name came from when not from the command line: its
+// variable or the config file; "" for the command line or the default.
+func valueSource(cmd *cobra.Command, name string) string {
+	f := cmd.Flags().Lookup(name)
+	_, inEnv := os.LookupEnv(envName(name))
+	switch {
+	case f == nil || f.Changed:
+		return ""
+	case inEnv:
+		return envName(name) + ": "
+	case configPath(cmd) != "" && f.Value.String() != f.DefValue:
+		return configPath(cmd) + ": " + name + ": "
+	}
+	return ""
 }
 
 // readConfig reads the YAML config file at path: a mapping of cmd's flag

@@ -665,6 +665,9 @@ func instanceID(cmd *cobra.Command, dataDir string) (string, error) {
 		switch {
 		case err == nil:
 			id = strings.TrimSpace(string(b))
+			if !status.ValidInstance(id) {
+				return "", fmt.Errorf("instance: %s does not hold an instance ID (1 to 32 of a-z, 0-9 and '-', not starting with '-'): write this instance's ID in it, or give --instance", path)
+			}
 		case errors.Is(err, os.ErrNotExist):
 			var r [4]byte
 			if _, err := rand.Read(r[:]); err != nil {

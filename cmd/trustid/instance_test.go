@@ -126,3 +126,20 @@ func TestInstancesWithDifferentStoreKeys(t *testing.T) {
 	}
 	startServe(t, "--data", b, "--instance", "i2", "--redis-url", redisURL)
 }
+
+// TestInstanceFileDamaged: an instance ID kept in the data directory that
+// is not one is refused naming the file, not --instance, which the
+// operator did not give.
+func TestInstanceFileDamaged(t *testing.T) {
+	for _, content := range []string{"BAD!\n", "", "\n"} {
+		dir := t.TempDir()
+		path := filepath.Join(dir, instanceFile)
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := instanceID(newServeCmd(), dir)
+		if err == nil || !strings.Contains(err.Error(), path) || strings.Contains(err.Error(), "--instance \"") {
+			t.Errorf("instance file %q: %v", content, err)
+		}
+	}
+}

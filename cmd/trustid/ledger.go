@@ -273,6 +273,11 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			l.Close()
 			return fmt.Errorf("ledger outbox: %w", err)
 		}
+		if err := checkOutboxAhead(ctx, c, n.region, ob, filepath.Join(n.dataDir, outboxFile)); err != nil {
+			ob.Close()
+			l.Close()
+			return err
+		}
 		logDeadBatches(n.log, ob)
 		audit, every, err := openAuditLog(f, n, ob.NodeID())
 		if err != nil {
@@ -362,6 +367,25 @@ func flushOutbox(log *slog.Logger, ob *ledger.Outbox) {
 		log.Warn("ledger outbox not sent before stopping: its changes are sent at the next start on this data directory",
 			slog.Int("backlog_changes", st.Backlog), slog.Int("pending_heads", st.HeadsPending), slog.Any("error", err))
 	}
+}
+
+// checkOutboxAhead refuses an outbox the ledger has moved past (a data
+// directory restored from a backup, or copied from another instance's):
+// the chain holds a batch under the ID its next batch would get, and
+// would refuse that batch for good, losing changes the node acknowledged.
+// A ledger that cannot answer now is not waited for: the outbox keeps
+// changes while it is down.
+func checkOutboxAhead(ctx context.Context, c ledger.Client, region string, ob *ledger.Outbox, path string) error {
+	id, err := ob.NextBatchID()
+	if err != nil {
+		return fmt.Errorf("ledger outbox: %w", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := c.Batch(ctx, region, id); err != nil {
+		return nil
+	}
+	return fmt.Errorf("ledger outbox %s is behind the ledger: the ledger holds batch %s, the ID its next batch would get, so this data directory was restored from a copy or copied from another instance's, and the status changes it accepts would be refused by the ledger and lost. Start this instance on a new, empty data directory with a copy of the region's %s (docs/operations.md, \"Backups\")", path, id, keystoreFile)
 }
 
 // runOutbox runs the outbox until ctx ends. Run retries the ledger's

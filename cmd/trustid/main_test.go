@@ -347,6 +347,23 @@ func TestServeBadFlagValues(t *testing.T) {
 			}
 		}
 	}
+	// --output, checked before any command runs.
+	cfg := filepath.Join(t.TempDir(), "trustid.yaml")
+	if err := os.WriteFile(cfg, []byte("output: yaml\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	t.Setenv("TRUSTID_OUTPUT", "yaml")
+	if _, _, err := run(t, t.Context(), "keys", "list", "--data", data); err == nil || !strings.Contains(err.Error(), "TRUSTID_OUTPUT: --output") {
+		t.Errorf("--output by env: %v", err)
+	}
+	os.Unsetenv("TRUSTID_OUTPUT")
+	if _, _, err := run(t, t.Context(), "keys", "list", "--data", data, "--config", cfg); err == nil || !strings.Contains(err.Error(), cfg+": output: --output") {
+		t.Errorf("--output by config: %v", err)
+	}
+	if _, _, err := run(t, t.Context(), "keys", "list", "--data", data, "-o", "yaml"); err == nil || strings.Contains(err.Error(), "TRUSTID_OUTPUT") {
+		t.Errorf("--output on the command line: %v", err)
+	}
 }
 
 // TestConfigFileSharedByCommands: one config file serves `trustid serve`
@@ -413,5 +430,69 @@ func TestServeRejectsBadHeapFloor(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "--gc-heap-floor-mib") {
 			t.Errorf("--gc-heap-floor-mib %s: %v", v, err)
 		}
+	}
+}
+
+// TestBadValuesNameTheirSource: a bad value of a setting serve checks by
+// itself, given by TRUSTID_* or the config file, stops serve with a usage
+// error naming the flag and where the value came from (README,
+// "Configuration"): an operator who did not type it finds it.
+func TestBadValuesNameTheirSource(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	for _, c := range [][2]string{
+		{"log-level", "verbose"}, {"log-format", "xml"}, {"region", "999999"},
+		{"gc-heap-floor-mib", "-1"}, {"trusted-proxies", "0.0.0.0/0"}, {"access-log-flush", "-1s"},
+		{"redis-url", "foo://127.0.0.1:1"}, {"wallet-providers", "/nonexistent/providers.json"}, {"peer", "bogus"},
+		{"fabric-profile", "/nonexistent/profile.yaml"}, {"fabric-peer", "grpcs://peer0.example:7051"},
+		{"ledger-file", "/nonexistent/ledger.db"}, {"controller-document-hosts", "a.example:443"}, {"ledger", "bogus"},
+		{"instance", "BAD!"}, {"node-id", "bad id!"}, {"issuer", "sh.trustid.example"},
+	} {
+		name, val := c[0], c[1]
+		cfg := filepath.Join(t.TempDir(), "trustid.yaml")
+		if err := os.WriteFile(cfg, []byte(name+": \""+val+"\"\n"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		for _, how := range []string{"env", "config"} {
+			data := filepath.Join(t.TempDir(), "data")
+			args := []string{"serve", "--data", data, "--addr", "127.0.0.1:0"}
+			source := envName(name)
+			if how == "env" {
+				t.Setenv(source, val)
+			} else {
+				args, source = append(args, "--config", cfg), cfg+": "+name
+			}
+			ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+			_, _, err := run(t, ctx, args...)
+			cancel()
+			if how == "env" {
+				os.Unsetenv(source)
+			}
+			if err == nil || !strings.Contains(err.Error(), "--"+name) || !strings.Contains(err.Error(), source) {
+				t.Errorf("--%s %q by %s: want an error naming --%s and %s, got %v", name, val, how, name, source, err)
+			}
+			if code := errorCode(err); code != "usage" {
+				t.Errorf("--%s %q by %s: -o json code %q, want usage", name, val, how, code)
+			}
+			if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+				t.Errorf("--%s %q by %s: the data directory was written (%v)", name, val, how, err)
+			}
+		}
+	}
+	// --output, checked before any command runs.
+	cfg := filepath.Join(t.TempDir(), "trustid.yaml")
+	if err := os.WriteFile(cfg, []byte("output: yaml\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	data := filepath.Join(t.TempDir(), "data")
+	t.Setenv("TRUSTID_OUTPUT", "yaml")
+	if _, _, err := run(t, t.Context(), "keys", "list", "--data", data); err == nil || !strings.Contains(err.Error(), "TRUSTID_OUTPUT: --output") {
+		t.Errorf("--output by env: %v", err)
+	}
+	os.Unsetenv("TRUSTID_OUTPUT")
+	if _, _, err := run(t, t.Context(), "keys", "list", "--data", data, "--config", cfg); err == nil || !strings.Contains(err.Error(), cfg+": output: --output") {
+		t.Errorf("--output by config: %v", err)
+	}
+	if _, _, err := run(t, t.Context(), "keys", "list", "--data", data, "-o", "yaml"); err == nil || strings.Contains(err.Error(), "TRUSTID_OUTPUT") {
+		t.Errorf("--output on the command line: %v", err)
 	}
 }

@@ -111,7 +111,7 @@ func checkOutput(cmd *cobra.Command) error {
 	case outputText, outputJSON:
 		return nil
 	default:
-		return usageError{fmt.Errorf("--output %q: want text or json", v)}
+		return usageError{fmt.Errorf("%s--output %q: want text or json", valueSource(cmd, "output"), v)}
 	}
 }
 

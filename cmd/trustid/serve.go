@@ -37,7 +37,12 @@ func newServeCmd() *cobra.Command {
 	}
 	f := cmd.Flags()
 	f.String("addr", "127.0.0.1:8080", "HTTP listen address")
-	f.String("region", "310000", "this node's region: a GB/T 2260 province-level code")
+	addCheckedFlag(f, "region", "310000", "this node's region: a GB/T 2260 province-level code", func(s string) error {
+		if !validRegion(s) {
+			return errors.New("want a six-digit GB/T 2260 province-level code such as 310000")
+		}
+		return nil
+	})
 	addCheckedFlag(f, "issuer", "", "public base URL of this node (default http://<addr>)", func(s string) error {
 		if _, err := vc.DIDWeb(strings.TrimSuffix(s, "/")); s != "" && err != nil {
 			return errors.New("want http(s)://HOST[:PORT][/PATH], without user, query or fragment")
@@ -52,10 +57,13 @@ func newServeCmd() *cobra.Command {
 		}
 		return nil
 	})
-	f.String("trusted-proxies", "", "comma-separated CIDRs of the load balancers in front of the node: only from these peers is the client address for per-address rate limits read from X-Forwarded-For (empty: none, the TCP peer's address)")
+	addCheckedFlag(f, "trusted-proxies", "", "comma-separated CIDRs of the load balancers in front of the node: only from these peers is the client address for per-address rate limits read from X-Forwarded-For (empty: none, the TCP peer's address)", func(s string) error {
+		_, err := api.ParseTrustedProxies(s)
+		return err
+	})
 	f.Duration("shutdown-timeout", 15*time.Second, "how long to drain requests on SIGINT/SIGTERM")
-	f.Int("gc-heap-floor-mib", 64, "the garbage collector's heap goal is kept at no less than this many MiB while the live heap is smaller (GOGC governs above it; GOMEMLIMIT still applies): fewer collections under load for at most this much memory (0: GOGC alone)")
-	f.Duration("access-log-flush", 100*time.Millisecond, "the access log (one line a request) is buffered and written out at this interval, when 64 KiB fill, and at shutdown; a crash loses at most this interval's lines (0: each line written at once)")
+	addIntFlag(f, "gc-heap-floor-mib", 64, 0, 1<<20, "0 (none) to 1048576 MiB", "the garbage collector's heap goal is kept at no less than this many MiB while the live heap is smaller (GOGC governs above it; GOMEMLIMIT still applies): fewer collections under load for at most this much memory (0: GOGC alone)")
+	addDurationFlag(f, "access-log-flush", 100*time.Millisecond, 0, forever, "0 or a positive duration", "the access log (one line a request) is buffered and written out at this interval, when 64 KiB fill, and at shutdown; a crash loses at most this interval's lines (0: each line written at once)")
 	addAuthFlags(f)
 	addLedgerFlags(f)
 	addEnrollFlags(f)
@@ -80,13 +88,7 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	addr, _ := f.GetString("addr")
 	region, _ := f.GetString("region")
 	drain, _ := f.GetDuration("shutdown-timeout")
-	if !validRegion(region) {
-		return fmt.Errorf("--region %q: want a six-digit GB/T 2260 province-level code such as 310000", region)
-	}
 	floorMiB, _ := f.GetInt("gc-heap-floor-mib")
-	if floorMiB < 0 || floorMiB > 1<<20 {
-		return fmt.Errorf("--gc-heap-floor-mib %d: want 0 (none) to 1048576 MiB", floorMiB)
-	}
 	defer heapfloor.Start(uint64(floorMiB) << 20).Stop()
 	proxiesFlag, _ := f.GetString("trusted-proxies")
 	proxies, err := api.ParseTrustedProxies(proxiesFlag)
@@ -243,34 +245,51 @@ func preflight(cmd *cobra.Command, region string, development bool) error {
 	if raw, _ := cmd.Flags().GetString("redis-url"); raw != "" {
 		c, _, err := redisClient(cmd, raw)
 		if err != nil {
-			return err
+			return refused(cmd, err, "redis-url", "redis-cluster")
 		}
 		c.Close()
 	}
 	if _, err := controllerHosts(cmd); err != nil {
-		return err
+		return refused(cmd, err, "controller-document-hosts")
 	}
 	file, _ := cmd.Flags().GetString("wallet-providers")
 	if _, err := readWalletProviders(file); err != nil {
-		return fmt.Errorf("oid4vci: --wallet-providers: %w", err)
+		return refused(cmd, fmt.Errorf("oid4vci: --wallet-providers: %w", err), "wallet-providers")
 	}
 	specs, _ := cmd.Flags().GetStringArray("peer")
 	if _, err := parsePeers(specs, region, development); err != nil {
-		return err
+		return refused(cmd, err, "peer")
 	}
 	switch ledgerMode(cmd.Flags()) {
 	case "fabric":
 		if _, err := fabricSettings(cmd.Flags(), region); err != nil {
-			return fmt.Errorf("ledger: %w", err)
+			return refused(cmd, fmt.Errorf("ledger: %w", err), "ledger", "fabric-profile", "fabric-msp-id", "fabric-cert", "fabric-key",
+				"fabric-peer", "fabric-tls-ca", "fabric-server-name", "fabric-channel", "fabric-chaincode")
 		}
 	case "embedded":
 		if path, _ := cmd.Flags().GetString("ledger-file"); path != "" {
 			if fi, err := os.Stat(filepath.Dir(path)); err != nil || !fi.IsDir() {
-				return fmt.Errorf("--ledger-file %s: its directory must exist", path)
+				return refused(cmd, fmt.Errorf("--ledger-file %s: its directory must exist", path), "ledger-file")
 			}
 		}
 	}
 	return nil
+}
+
+// refused is err, a refusal of the values of flags, as a usage error
+// that names where those of them not from the command line came from
+// (valueSource), as applyConfig's errors do.
+func refused(cmd *cobra.Command, err error, flags ...string) error {
+	var from []string
+	for _, name := range flags {
+		if src := valueSource(cmd, name); src != "" {
+			from = append(from, strings.TrimSuffix(src, ": "))
+		}
+	}
+	if len(from) > 0 {
+		err = fmt.Errorf("%s: %w", strings.Join(from, ", "), err)
+	}
+	return usageError{err}
 }
 
 // newAccessLogger returns the logger of the request lines: log's handler
@@ -279,10 +298,7 @@ func preflight(cmd *cobra.Command, region string, development bool) error {
 // returns flushes and stops the buffer; it may be called more than once.
 func newAccessLogger(cmd *cobra.Command, log *slog.Logger) (*slog.Logger, func(), error) {
 	every, _ := cmd.Flags().GetDuration("access-log-flush")
-	switch {
-	case every < 0:
-		return nil, nil, fmt.Errorf("--access-log-flush %v: want 0 or a positive duration", every)
-	case every == 0:
+	if every == 0 {
 		return log, func() {}, nil
 	}
 	buf := linebuf.New(cmd.ErrOrStderr(), 64<<10, every)

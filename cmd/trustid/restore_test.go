@@ -1,0 +1,100 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/internal/testnode"
+	"github.com/trustid-cn/trustid/ledger"
+)
+
+// TestRestoredDataDirectoryRefused: a data directory put back from a copy
+// taken before the ledger moved on (the ledger apart, as Fabric is) is
+// refused at start, saying why and what to do (docs/operations.md,
+// "Backups"). Served, its outbox gave its next status batch an ID the
+// chain already held for another batch: the chain refused it for good
+// and a revocation the node had acknowledged was lost.
+func TestRestoredDataDirectoryRefused(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	dir, addr := filepath.Join(t.TempDir(), "data"), freeAddr(t)
+	args := []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr, "--ledger-file", filepath.Join(t.TempDir(), "ledger.db")}
+	node := testnode.Start(t, serveMain, args...)
+	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
+	tok := n.token("civil-affairs", n.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue+","+auth.ScopeStatusWrite))
+	n.accredit("civil-affairs", "ResidenceCredential")
+	var ids []string
+	for i := range 3 {
+		body := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
+			`"credentialSubject":{"id":"did:example:resident-5d20a` + string(rune('0'+i)) + `","region":"310000","since":"2020-01-01"}}}`
+		code, resp, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body)
+		if code != http.StatusCreated {
+			t.Fatalf("issue: %d %v", code, resp)
+		}
+		id, _ := resp["credentialId"].(string)
+		ids = append(ids, id)
+	}
+	revoke := func(id string) {
+		t.Helper()
+		if code, resp, _ := n.do(http.MethodPost, "/v1/credentials/"+url.PathEscape(id)+"/status", tok, "application/json", `{"action":"revoke"}`); code != http.StatusOK {
+			t.Fatalf("revoke: %d %v", code, resp)
+		}
+	}
+	revoke(ids[0])
+	node.Stop()
+	backup := filepath.Join(t.TempDir(), "backup")
+	if err := os.CopyFS(backup, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	n.node = testnode.Start(t, serveMain, args...)
+	n.base = n.node.Base
+	revoke(ids[1])
+	n.node.Stop()
+
+	// Put the copy back and start on it.
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(dir, os.DirFS(backup)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- serveMain(ctx, append([]string{"serve", "--log-format", "json"}, args...), &logs) }()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			for _, want := range []string{outboxFile, "behind the ledger", keystoreFile, "docs/operations.md"} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("start on a restored data directory: want an error naming %q, got %v", want, err)
+				}
+			}
+			return
+		default:
+		}
+		if strings.Contains(logs.String(), `"msg":"serving"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve neither started nor refused:\n%s", logs.String())
+		}
+	}
+	revoke(ids[2]) // acknowledged
+	cancel()
+	<-done
+	ob, err := ledger.OpenOutbox(filepath.Join(dir, outboxFile), nil, ledger.OutboxOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ob.Close()
+	dead, _ := ob.DeadBatches()
+	t.Fatalf("a restored data directory served; its batches the ledger refused for good: %+v", dead)
+}
