@@ -19,7 +19,9 @@ import (
 // oneKey resolves every kid of every issuer to one key.
 type oneKey struct{ pub crypto.PublicKey }
 
-func (k oneKey) ResolveKey(context.Context, string, string) (crypto.PublicKey, error) { return k.pub, nil }
+func (k oneKey) ResolveKey(context.Context, string, string) (crypto.PublicKey, error) {
+	return k.pub, nil
+}
 
 // FuzzTokenStatusList: the claims of a Status List Token its issuer
 // signed, whatever they hold, give a list of 1- or 2-bit entries with a
