@@ -335,6 +335,9 @@ func decodeChunk(b []byte) ([]StatusChange, error) {
 		return nil, err
 	}
 	b = b[4:]
+	if n > len(b)/3 { // a change takes at least 3 bytes: a damaged count must not size the slice
+		return nil, errChunk
+	}
 	out := make([]StatusChange, 0, n)
 	for i := 0; i < n; i++ {
 		l, k := binary.Uvarint(b)

@@ -5,12 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"sync"
 	"time"
 
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/jsonld"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/qrcode"
 )
 
@@ -137,12 +137,9 @@ func (q *QRStatus) listID(ctx context.Context, base string, n uint32) (string, e
 	}
 	ix.lists = map[uint32]string{}
 	for _, id := range doc.Lists {
-		var num uint32
-		if len(id) != 16 || strings.ToLower(id) != id {
-			continue
-		}
-		if _, err := fmt.Sscanf(id[:8], "%08x", &num); err != nil {
-			continue
+		num, ok := qrcode.ListNumber(id)
+		if !ok || !status.ValidListID(id) {
+			continue // not a list ID: no list number, nothing to fetch
 		}
 		if _, dup := ix.lists[num]; dup {
 			ix.lists[num] = "" // two lists share a number: fail closed

@@ -107,15 +107,21 @@ func valueSource(cmd *cobra.Command, name string) string {
 // An empty file or one of comments only sets nothing; a key of another
 // command's flag is left to that command; a key no command has, a null,
 // a mapping, or a sequence for a flag that takes one value is refused,
-// naming the key.
+// naming the key, and so is a second YAML document.
 func readConfig(cmd *cobra.Command, path string) (map[string][]string, error) {
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("config file: %w", err)
 	}
 	nodes := map[string]yaml.Node{}
-	if err := yaml.NewDecoder(bytes.NewReader(raw)).Decode(&nodes); err != nil && !errors.Is(err, io.EOF) {
+	dec := yaml.NewDecoder(bytes.NewReader(raw))
+	if err := dec.Decode(&nodes); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("config file %s: %w", path, err)
+	}
+	// The settings are one document: those of a second would be ignored.
+	var next yaml.Node
+	if dec.Decode(&next) == nil {
+		return nil, fmt.Errorf("config file %s: more than one YAML document (line %d): write every setting in one", path, next.Line)
 	}
 	file := make(map[string][]string, len(nodes))
 	for k, n := range nodes {

@@ -554,6 +554,7 @@ type idBatch struct {
 	deriver *identity.Deriver
 	strict  bool
 	workers int
+	chunk   int // bytes per chunk; 0 means idBatchChunk
 
 	inPool, outPool sync.Pool
 
@@ -564,8 +565,11 @@ type idBatch struct {
 
 func (b *idBatch) run(cmd *cobra.Command, in io.Reader, out io.Writer) error {
 	ctx := cmd.Context()
-	b.inPool.New = func() any { s := make([]byte, 0, idBatchChunk+4096); return &s }
-	b.outPool.New = func() any { s := make([]byte, 0, 2*idBatchChunk+4096); return &s }
+	if b.chunk == 0 {
+		b.chunk = idBatchChunk
+	}
+	b.inPool.New = func() any { s := make([]byte, 0, b.chunk+4096); return &s }
+	b.outPool.New = func() any { s := make([]byte, 0, 2*b.chunk+4096); return &s }
 
 	jobs := make(chan *idBatchJob, 2*b.workers)
 	done := make(chan *idBatchJob, 2*b.workers)
@@ -642,7 +646,7 @@ func (b *idBatch) read(in io.Reader, jobs chan<- *idBatchJob, stop <-chan struct
 		bufp := b.inPool.Get().(*[]byte)
 		buf := append((*bufp)[:0], carry...)
 		carry = carry[:0]
-		n, err := io.ReadFull(in, buf[len(buf):idBatchChunk])
+		n, err := io.ReadFull(in, buf[len(buf):b.chunk])
 		b.bytesRead.Add(int64(n))
 		buf = buf[:len(buf)+n]
 		eof := err == io.EOF || err == io.ErrUnexpectedEOF
@@ -661,13 +665,14 @@ func (b *idBatch) read(in io.Reader, jobs chan<- *idBatchJob, stop <-chan struct
 		}
 		if !eof {
 			i := bytes.LastIndexByte(buf, '\n')
-			if i < 0 && len(buf) > 0 {
+			if i < 0 && len(buf) == b.chunk {
 				// One line fills the chunk: emit the placeholder and drop
-				// the rest of the line.
+				// the rest of the line. (What follows the end of a
+				// skipped line is shorter, and carried like any line.)
 				buf = append(buf[:0], tooLong...)
 				buf = append(buf, '\n')
 				skipping = true
-			} else if i >= 0 {
+			} else {
 				carry = append(carry, buf[i+1:]...)
 				buf = buf[:i+1]
 			}

@@ -74,7 +74,7 @@ channels:
 
 // testIdentity returns a self-signed ECDSA P-256 certificate and its key,
 // in PEM, for Config.Check (the certificate also serves as a TLS CA).
-func testIdentity(t *testing.T) (certPEM, keyPEM []byte) {
+func testIdentity(t testing.TB) (certPEM, keyPEM []byte) {
 	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
