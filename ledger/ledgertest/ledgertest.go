@@ -190,7 +190,7 @@ func Run(t *testing.T, open Open) {
 		if _, err := ca.Batch(ctx, RegionA, fresh("nope")); !errors.Is(err, chaincode.ErrNotFound) {
 			t.Errorf("missing batch: %v", err)
 		}
-		if _, err := a.Submit(ctx, "AnchorAudit", `{"node":"n","seq":1,"head":"zz"}`); !errors.Is(err, chaincode.ErrInvalid) {
+		if _, _, err := a.Submit(ctx, "AnchorAudit", `{"node":"n","seq":1,"head":"zz"}`); !errors.Is(err, chaincode.ErrInvalid) {
 			t.Errorf("bad audit head: %v", err)
 		}
 		if _, err := a.Evaluate(ctx, "NoSuchFunction"); !errors.Is(err, chaincode.ErrUnknownFunc) {
