@@ -89,7 +89,7 @@ var credentialErrors = []mapping{
 	{issuer.ErrReservedID, http.StatusUnprocessableEntity, "reserved_credential_id", "credential ids under urn:trustid: are minted by the node; choose another id or send none"},
 	{issuer.ErrIDTaken, http.StatusConflict, "credential_id_taken", "a credential with this id was already issued (in this region); choose another id or send none"},
 	{status.ErrUnconfirmed, http.StatusServiceUnavailable, CodeBindingUnconfirmed, "the ledger has not confirmed the binding of this credential id yet; retry (an issue retried with the same id may find it issued)"},
-	{status.ErrChangePending, http.StatusServiceUnavailable, CodeStatusChangePending, "another instance of this region has a change of this credential's status not on the ledger yet; nothing was changed; retry"},
+	{status.ErrChangePending, http.StatusServiceUnavailable, CodeStatusChangePending, "another instance of this region has a change of this credential's status not on the ledger yet, or this instance has not read it from the ledger yet; nothing was changed; retry"},
 	{vc.ErrIssuerMismatch, http.StatusUnprocessableEntity, "invalid_credential", "a client issues only as its own issuer DID"},
 	{vc.ErrInvalid, http.StatusUnprocessableEntity, "invalid_credential", ""},
 	{vc.ErrUnsupported, http.StatusUnprocessableEntity, "unsupported", ""},

@@ -44,6 +44,9 @@ type HeadsEvent struct {
 type BatchResult struct {
 	Batch    Batch `json:"batch"`
 	Replayed bool  `json:"replayed"`
+	// Block is the number of the block that committed the batch, filled
+	// by the ledger client (not the contract's answer); 0 when not known.
+	Block uint64 `json:"-"`
 }
 
 // BatchInput is AnchorBatch's argument; the region is the caller's.

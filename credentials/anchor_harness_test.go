@@ -171,7 +171,7 @@ func anchorShared(t testing.TB, n *node, ch *chain, base string) {
 	go func() {
 		defer wg.Done()
 		ledger.Follow(ctx, ch.l, 5*time.Millisecond, func(ev ledger.Event) error {
-			return errors.Join(sh.ApplyEvent(ev.Name, ev.Payload), chosen.Index.ApplyEvent(ev))
+			return errors.Join(sh.ApplyEvent(ev.Block, ev.Name, ev.Payload), chosen.Index.ApplyEvent(ev))
 		}, nil)
 	}()
 	go func() { defer wg.Done(); sh.RunHeads(ctx, 5*time.Millisecond) }()

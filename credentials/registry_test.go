@@ -365,7 +365,7 @@ func TestRegionKeysFromRegistry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := n.ch.l.Submit(ctx, "SetRegionKeyState", key.Kid, chaincode.KeyRetired); err != nil {
+	if _, _, err := n.ch.l.Submit(ctx, "SetRegionKeyState", key.Kid, chaincode.KeyRetired); err != nil {
 		t.Fatal(err)
 	}
 	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(5 * time.Millisecond) {

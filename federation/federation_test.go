@@ -66,7 +66,7 @@ func addKey(t testing.TB, c ledger.Client, kid string) *gm.PrivateKey {
 	}
 	j, _ := gm.NewJWK(k.Public(), kid)
 	a, _ := json.Marshal(j)
-	if _, err := c.L.Submit(context.Background(), "AddRegionKey", string(a)); err != nil {
+	if _, _, err := c.L.Submit(context.Background(), "AddRegionKey", string(a)); err != nil {
 		t.Fatal(err)
 	}
 	return k
@@ -123,7 +123,7 @@ func TestRegionKeysFromTheRegistry(t *testing.T) {
 
 	// Retiring: still verifies. Retired: refused.
 	key2 := addKey(t, c.b, "b-node-2")
-	if _, err := c.b.L.Submit(ctx, "SetRegionKeyState", "b-node-1", chaincode.KeyRetiring); err != nil {
+	if _, _, err := c.b.L.Submit(ctx, "SetRegionKeyState", "b-node-1", chaincode.KeyRetiring); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "retiring", func() bool {
@@ -133,7 +133,7 @@ func TestRegionKeysFromTheRegistry(t *testing.T) {
 	if err := assert(keyB, "b-node-1"); err != nil {
 		t.Errorf("retiring key: %v", err)
 	}
-	if _, err := c.b.L.Submit(ctx, "SetRegionKeyState", "b-node-1", chaincode.KeyRetired); err != nil {
+	if _, _, err := c.b.L.Submit(ctx, "SetRegionKeyState", "b-node-1", chaincode.KeyRetired); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "retired", func() bool {

@@ -73,14 +73,14 @@ func TestQRCodesOfAnotherRegion(t *testing.T) {
 	}
 
 	key2 := addKey(t, c.b, "b-node-2")
-	if _, err := c.b.L.Submit(ctx, "SetRegionKeyState", "b-node-1", chaincode.KeyRetiring); err != nil {
+	if _, _, err := c.b.L.Submit(ctx, "SetRegionKeyState", "b-node-1", chaincode.KeyRetiring); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "retiring", func() bool { _, err := keys.QRIssuerKey(ctx, 320000, qrcode.KidHint("b-node-2")); return err == nil })
 	if err := verify(code(keyB, "b-node-1", 320000)); err != nil {
 		t.Errorf("retiring key: %v", err)
 	}
-	if _, err := c.b.L.Submit(ctx, "SetRegionKeyState", "b-node-1", chaincode.KeyRetired); err != nil {
+	if _, _, err := c.b.L.Submit(ctx, "SetRegionKeyState", "b-node-1", chaincode.KeyRetired); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "retired", func() bool {

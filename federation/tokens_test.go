@@ -182,7 +182,7 @@ func TestTokensAcrossRegions(t *testing.T) {
 	waitFor(t, "client back", func() bool { _, err := s.b.Authorize(ctx, tok, auth.ScopeQRRedeem); return err == nil })
 
 	// A retires its key: A's tokens stop at B.
-	if _, err := s.c.a.L.Submit(ctx, "SetRegionKeyState", "a-node-1", chaincode.KeyRetired); err != nil {
+	if _, _, err := s.c.a.L.Submit(ctx, "SetRegionKeyState", "a-node-1", chaincode.KeyRetired); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "retired key", func() bool {

@@ -27,8 +27,11 @@ type StatusHeadInput = chaincode.HeadInput
 // MVCC conflicts) wrap ErrUnavailable and are worth retrying.
 type Ledger interface {
 	// Submit runs a writing transaction and returns its result once the
-	// transaction is committed (or an error if it was not).
-	Submit(ctx context.Context, fn string, args ...string) ([]byte, error)
+	// transaction is committed (or an error if it was not), and the number
+	// of the block that committed it (0 when it is not known: a
+	// transaction that wrote nothing, or a relay that does not tell; no
+	// status batch is ever in block 0, the chain's first).
+	Submit(ctx context.Context, fn string, args ...string) (result []byte, block uint64, err error)
 	// Evaluate runs a query on the current state and commits nothing.
 	Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error)
 	// Events delivers the contract's events of committed transactions
@@ -71,21 +74,29 @@ type Client struct {
 }
 
 func call[T any](ctx context.Context, c Client, submit bool, fn string, args ...string) (T, error) {
+	out, _, err := callAt[T](ctx, c, submit, fn, args...)
+	return out, err
+}
+
+// callAt is call that also returns the block of a submitted transaction
+// (Ledger.Submit).
+func callAt[T any](ctx context.Context, c Client, submit bool, fn string, args ...string) (T, uint64, error) {
 	var out T
 	var b []byte
+	var block uint64
 	var err error
 	if submit {
-		b, err = c.L.Submit(ctx, fn, args...)
+		b, block, err = c.L.Submit(ctx, fn, args...)
 	} else {
 		b, err = c.L.Evaluate(ctx, fn, args...)
 	}
 	if err != nil {
-		return out, err
+		return out, 0, err
 	}
 	if err := json.Unmarshal(b, &out); err != nil {
-		return out, fmt.Errorf("%w: %s returned malformed JSON: %v", ErrUnavailable, fn, err)
+		return out, 0, fmt.Errorf("%w: %s returned malformed JSON: %v", ErrUnavailable, fn, err)
 	}
-	return out, nil
+	return out, block, nil
 }
 
 // conflictRetries bounds how often write submits a transaction again
@@ -262,13 +273,19 @@ func (c Client) Terminals(ctx context.Context) ([]chaincode.Terminal, error) {
 }
 
 // AnchorBatch anchors a packed batch (chaincode.NewBatchInput). Anchoring
-// the same batch again is a no-op reported as Replayed.
+// the same batch again is a no-op reported as Replayed. The result's
+// Block is the block that committed the batch, as the Ledger reports it
+// (0 for a replay).
 func (c Client) AnchorBatch(ctx context.Context, in chaincode.BatchInput) (chaincode.BatchResult, error) {
 	a, err := js(in)
 	if err != nil {
 		return chaincode.BatchResult{}, err
 	}
-	return call[chaincode.BatchResult](ctx, c, true, "AnchorBatch", a)
+	res, block, err := callAt[chaincode.BatchResult](ctx, c, true, "AnchorBatch", a)
+	if err == nil && !res.Replayed {
+		res.Block = block
+	}
+	return res, err
 }
 
 // Batch returns an anchored batch.

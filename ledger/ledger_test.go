@@ -17,15 +17,15 @@ type conflicting struct {
 	other              error
 }
 
-func (c *conflicting) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
+func (c *conflicting) Submit(ctx context.Context, fn string, args ...string) ([]byte, uint64, error) {
 	c.submits++
 	if c.other != nil {
-		return nil, c.other
+		return nil, 0, c.other
 	}
 	if c.submits <= c.conflicts {
-		return nil, fmt.Errorf("%w: %w: %s not committed: MVCC_READ_CONFLICT", ErrUnavailable, ErrConflict, fn)
+		return nil, 0, fmt.Errorf("%w: %w: %s not committed: MVCC_READ_CONFLICT", ErrUnavailable, ErrConflict, fn)
 	}
-	return []byte(`{"id":"did:web:example.cn"}`), nil
+	return []byte(`{"id":"did:web:example.cn"}`), 1, nil
 }
 
 func TestRegistryWriteRetriesConflicts(t *testing.T) {

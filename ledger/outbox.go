@@ -113,7 +113,7 @@ type Outbox struct {
 	// are guarded by watching, which Watch holds until its unsent
 	// callback returns.
 	watching sync.Mutex
-	onDone   func([]StatusChange)
+	onDone   func(changes []StatusChange, batch string, block uint64)
 }
 
 // frozenInfo is what Stats needs of a frozen batch.
@@ -440,8 +440,11 @@ func (o *Outbox) Anchor(ctx context.Context, changes []StatusChange) error {
 }
 
 // Watch hands unsent the changes the outbox holds that the chain has not
-// committed yet (Unsent), then tells done the changes of each batch the
-// outbox is done with from then on: committed, or refused for good (its
+// committed yet (Unsent), then tells done each batch the outbox is done
+// with from then on (its changes, ID, and the number of the block that
+// committed it: 0 when not known, for a batch refused for good or one the
+// chain had already, a replay after a restart): committed, or refused
+// for good (its
 // dead bucket), each batch once, before Flush covering it returns. Run
 // may already be sending: a batch done while unsent runs is told to done
 // after unsent returns, so every change unsent is given is told to done
@@ -449,7 +452,7 @@ func (o *Outbox) Anchor(ctx context.Context, changes []StatusChange) error {
 // before unsent has it, nor of a batch that left the outbox before unsent
 // was given what it holds. Both are called with no lock of the outbox's held
 // but Watch's own; done is called from Run and must not block.
-func (o *Outbox) Watch(unsent, done func(changes []StatusChange)) error {
+func (o *Outbox) Watch(unsent func(changes []StatusChange), done func(changes []StatusChange, batch string, block uint64)) error {
 	o.watching.Lock()
 	defer o.watching.Unlock()
 	cs, err := o.Unsent()
@@ -758,8 +761,9 @@ func permanent(err error) bool {
 
 type sent struct {
 	*queued
-	err error // nil: committed
-	rep bool
+	err   error // nil: committed
+	rep   bool
+	block uint64 // the block that committed it, 0 if not known
 }
 
 // Run sends the outbox to the chain until ctx ends, one Run at a time.
@@ -913,7 +917,7 @@ func (o *Outbox) send(ctx context.Context, q *queued, results chan<- sent) {
 	for {
 		res, err := o.chain.AnchorBatch(ctx, fb.Input)
 		if err == nil || permanent(err) {
-			results <- sent{queued: q, err: err, rep: err == nil && res.Replayed}
+			results <- sent{queued: q, err: err, rep: err == nil && res.Replayed, block: res.Block}
 			return
 		}
 		if ctx.Err() != nil {
@@ -969,7 +973,11 @@ func (o *Outbox) done(r sent) error {
 		return fmt.Errorf("cannot record sent batch %s (it is sent again): %w", r.fb.Input.ID, err)
 	}
 	if o.onDone != nil {
-		o.onDone(r.changes)
+		var block uint64
+		if r.err == nil {
+			block = r.block
+		}
+		o.onDone(r.changes, r.fb.Input.ID, block)
 	}
 	o.watching.Unlock()
 	o.mu.Lock()

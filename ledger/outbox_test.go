@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -197,6 +198,8 @@ func TestOutboxLostAckAppliedOnce(t *testing.T) {
 
 // TestOutboxDeadBatch: a batch the chain refuses for good (another batch
 // holds its ID) is set aside, not retried forever, and the rest flows.
+// Watch's done is told each batch with its ID, and the block that
+// committed it (0 for the dead one).
 func TestOutboxDeadBatch(t *testing.T) {
 	n := openNode(t, t.TempDir(), nil, ledger.OutboxOptions{MaxBatch: 100})
 	defer n.close()
@@ -206,9 +209,11 @@ func TestOutboxDeadBatch(t *testing.T) {
 	}
 	var mu sync.Mutex
 	var reported []ledger.StatusChange
-	if err := n.ob.Watch(func([]ledger.StatusChange) {}, func(cs []ledger.StatusChange) {
+	blocks := map[string]uint64{}
+	if err := n.ob.Watch(func([]ledger.StatusChange) {}, func(cs []ledger.StatusChange, batch string, block uint64) {
 		mu.Lock()
 		reported = append(reported, cs...)
+		blocks[batch] = block
 		mu.Unlock()
 	}); err != nil {
 		t.Fatal(err)
@@ -235,6 +240,20 @@ func TestOutboxDeadBatch(t *testing.T) {
 	slices.SortFunc(reported, func(a, b ledger.StatusChange) int { return cmp.Compare(a.Index, b.Index) })
 	if !slices.Equal(reported, ledgertest.SeqChanges("D", 0, 150)) {
 		t.Errorf("done was told %d changes, want the 150 anchored", len(reported))
+	}
+	committed := map[string]uint64{}
+	if err := n.l.Blocks(0, func(b embedded.Block) error {
+		var batch chaincode.Batch
+		if b.Event == chaincode.EventStatusBatch && json.Unmarshal(b.Payload, &batch) == nil && batch.Region == ledgertest.RegionA {
+			committed[batch.ID] = b.Number
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]uint64{n.ob.NodeID() + "-1": 0, n.ob.NodeID() + "-2": committed[n.ob.NodeID()+"-2"]}
+	if want[n.ob.NodeID()+"-2"] == 0 || !maps.Equal(blocks, want) {
+		t.Errorf("done was told the batches' blocks %v, want %v (the chain's %v)", blocks, want, committed)
 	}
 }
 

@@ -56,7 +56,7 @@ func TestOutboxWatchTellsOnlyWhatUnsentHad(t *testing.T) {
 				mu.Lock()
 				lastUnsent = slices.Clone(cs)
 				mu.Unlock()
-			}, func(cs []ledger.StatusChange) {
+			}, func(cs []ledger.StatusChange, _ string, _ uint64) {
 				mu.Lock()
 				defer mu.Unlock()
 				for _, c := range cs {

@@ -29,7 +29,8 @@
 //	Put / Consume / Peek / Spend          single-use tokens        namespace "tok"
 //	MarkUsed                              nonces, replay markers   namespace "nonce"
 //	Get / Set / CompareAndSwap / Delete   sessions, small caches   namespace "kv"
-//	Claim / CompareAndDelete              markers held by a node   namespace "kv"
+//	Claim / CompareAndReplace /           markers held by a node   namespace "kv"
+//	CompareAndDelete                      (and records they leave)
 //	Allow / Reset                         rate limits, lockouts    namespace "rate"
 //
 // To keep sessions apart from a cache (or one feature's cache from

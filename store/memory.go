@@ -424,14 +424,10 @@ func (m *Memory) CompareAndSwap(ctx context.Context, key string, old, value []by
 }
 
 // Claim implements [Store.Claim].
-func (m *Memory) Claim(ctx context.Context, value []byte, ttl time.Duration, keys ...string) ([]bool, error) {
-	sks := make([]string, len(keys))
-	shards := make([]*memShard, len(keys))
-	for i, key := range keys {
-		var err error
-		if sks[i], shards[i], err = m.begin(ctx, NamespaceKV, key); err != nil {
-			return nil, err
-		}
+func (m *Memory) Claim(ctx context.Context, value, free []byte, ttl time.Duration, keys ...string) ([]Claimed, error) {
+	sks, shards, err := m.beginKeys(ctx, keys)
+	if err != nil {
+		return nil, err
 	}
 	if err := CheckTTL(ttl); err != nil {
 		return nil, err
@@ -439,46 +435,86 @@ func (m *Memory) Claim(ctx context.Context, value []byte, ttl time.Duration, key
 	m.sweepIfFull()
 	now := m.now()
 	exp := now.Add(ttl).UnixNano()
-	held := make([]bool, len(keys))
+	out := make([]Claimed, len(keys))
 	for i, sk := range sks {
-		ok, err := m.claim(shards[i], sk, value, now.UnixNano(), exp)
-		if err != nil {
+		if out[i], err = m.claim(shards[i], sk, value, free, now.UnixNano(), exp); err != nil {
 			return nil, err
 		}
-		held[i] = ok
 	}
-	return held, nil
+	return out, nil
 }
 
-// claim is Claim of one stored key in its shard s.
-func (m *Memory) claim(s *memShard, sk string, value []byte, now, exp int64) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if m.closed.Load() {
-		return false, ErrClosed
-	}
-	cur, ok := s.m[sk]
-	switch {
-	case !ok:
-		if err := m.reserve(); err != nil {
-			return false, err
-		}
-	case now < cur.exp && !bytes.Equal(cur.val, value):
-		return false, nil
-	}
-	s.m[sk] = memEntry{val: clone(value), exp: exp}
-	return true, nil
-}
-
-// CompareAndDelete implements [Store.CompareAndDelete].
-func (m *Memory) CompareAndDelete(ctx context.Context, old []byte, keys ...string) (int, error) {
+// beginKeys is begin of each of keys in the "kv" namespace.
+func (m *Memory) beginKeys(ctx context.Context, keys []string) ([]string, []*memShard, error) {
 	sks := make([]string, len(keys))
 	shards := make([]*memShard, len(keys))
 	for i, key := range keys {
 		var err error
 		if sks[i], shards[i], err = m.begin(ctx, NamespaceKV, key); err != nil {
-			return 0, err
+			return nil, nil, err
 		}
+	}
+	return sks, shards, nil
+}
+
+// claim is Claim of one stored key in its shard s.
+func (m *Memory) claim(s *memShard, sk string, value, free []byte, now, exp int64) (Claimed, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if m.closed.Load() {
+		return Claimed{}, ErrClosed
+	}
+	var c Claimed
+	cur, ok := s.m[sk]
+	switch {
+	case !ok:
+		if err := m.reserve(); err != nil {
+			return Claimed{}, err
+		}
+	case now >= cur.exp, bytes.Equal(cur.val, value):
+	case len(free) > 0 && bytes.HasPrefix(cur.val, free):
+		c.Freed = cur.val
+	default:
+		return Claimed{}, nil
+	}
+	s.m[sk] = memEntry{val: clone(value), exp: exp}
+	c.Held = true
+	return c, nil
+}
+
+// CompareAndReplace implements [Store.CompareAndReplace].
+func (m *Memory) CompareAndReplace(ctx context.Context, old, value []byte, ttl time.Duration, keys ...string) (int, error) {
+	sks, shards, err := m.beginKeys(ctx, keys)
+	if err != nil {
+		return 0, err
+	}
+	if err := CheckTTL(ttl); err != nil {
+		return 0, err
+	}
+	now := m.now()
+	exp := now.Add(ttl).UnixNano()
+	n := 0
+	for i, sk := range sks {
+		s := shards[i]
+		s.mu.Lock()
+		if m.closed.Load() {
+			s.mu.Unlock()
+			return n, ErrClosed
+		}
+		if cur, ok := s.m[sk]; ok && now.UnixNano() < cur.exp && bytes.Equal(cur.val, old) {
+			s.m[sk] = memEntry{val: clone(value), exp: exp}
+			n++
+		}
+		s.mu.Unlock()
+	}
+	return n, nil
+}
+
+// CompareAndDelete implements [Store.CompareAndDelete].
+func (m *Memory) CompareAndDelete(ctx context.Context, old []byte, keys ...string) (int, error) {
+	sks, shards, err := m.beginKeys(ctx, keys)
+	if err != nil {
+		return 0, err
 	}
 	now := m.now().UnixNano()
 	n := 0

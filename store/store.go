@@ -58,6 +58,15 @@ const (
 	MaxWindow = 366 * 24 * time.Hour
 )
 
+// Claimed is what Claim did with one key.
+type Claimed struct {
+	// Held reports that the key now holds the claimed value.
+	Held bool
+	// Freed is the record (a value beginning with Claim's free) the claim
+	// replaced, nil if none.
+	Freed []byte
+}
+
 // Store is the aggregate of every capability of this package. It exists for
 // the conformance suite (package storetest) and for wiring in cmd/trustid,
 // which picks [Memory] or [Redis]. Feature packages should not depend on it:
@@ -125,14 +134,23 @@ type Store interface {
 	// ttl <= 0 gives ErrInvalidTTL.
 	CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error)
 	// Claim stores value for ttl under each of keys that is missing or
-	// expired, or already holds value (its ttl then restarts from now),
-	// each atomically (not all of them at once), and reports for each key
-	// whether it did; a key holding another value is left as it is
-	// (false). Of concurrent claims of a free key with different values
-	// exactly one succeeds. An invalid key or a ttl <= 0
+	// expired, already holds value (its ttl then restarts from now), or
+	// holds a value beginning with free when free is not empty (a record
+	// a former holder left: CompareAndReplace), each atomically (not all
+	// of them at once), and reports for each key whether it did and the
+	// record it replaced; a key holding another value is left as it is
+	// (not Held). Of concurrent claims of a free key with different
+	// values exactly one succeeds. An invalid key or a ttl <= 0
 	// (ErrInvalidTTL) fails the call before any claim; after another
 	// error some keys may have been claimed.
-	Claim(ctx context.Context, value []byte, ttl time.Duration, keys ...string) ([]bool, error)
+	Claim(ctx context.Context, value, free []byte, ttl time.Duration, keys ...string) ([]Claimed, error)
+	// CompareAndReplace stores value for ttl under each of keys whose
+	// value is old, each atomically (not all of them at once), and
+	// returns how many it replaced: a missing or expired key, or one
+	// holding another value, is left as it is. A ttl <= 0
+	// (ErrInvalidTTL) or an invalid key fails the call before any
+	// replacement.
+	CompareAndReplace(ctx context.Context, old, value []byte, ttl time.Duration, keys ...string) (int, error)
 	// CompareAndDelete deletes each of keys whose value is old, each
 	// atomically (not all of them at once), and returns how many it
 	// deleted: a missing or expired key, or one holding another value, is

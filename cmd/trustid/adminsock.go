@@ -82,12 +82,14 @@ func serveAdminSocket(ctx context.Context, log *slog.Logger, dataDir string, nl 
 			http.Error(w, fmt.Sprintf("this node acts as %s, not %s (check --region)", l.MSPID(), req.MSPID), http.StatusForbidden)
 			return
 		}
-		call := l.Evaluate
+		var out []byte
+		var err error
 		if req.Submit {
-			call = l.Submit
 			log.Info("registry change through the admin socket", slog.String("fn", req.Fn))
+			out, _, err = l.Submit(r.Context(), req.Fn, req.Args...)
+		} else {
+			out, err = l.Evaluate(r.Context(), req.Fn, req.Args...)
 		}
-		out, err := call(r.Context(), req.Fn, req.Args...)
 		switch {
 		case err == nil:
 			settle(r.Context(), nl, req.Fn, out)
@@ -183,8 +185,10 @@ func (s *socketLedger) call(ctx context.Context, submit bool, fn string, args []
 	return nil, fmt.Errorf("%w: admin socket: %s", ledger.ErrUnavailable, bytes.TrimSpace(out))
 }
 
-func (s *socketLedger) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
-	return s.call(ctx, true, fn, args)
+// Submit relays a registry write; the block is not told (0).
+func (s *socketLedger) Submit(ctx context.Context, fn string, args ...string) ([]byte, uint64, error) {
+	out, err := s.call(ctx, true, fn, args)
+	return out, 0, err
 }
 
 func (s *socketLedger) Evaluate(ctx context.Context, fn string, args ...string) ([]byte, error) {

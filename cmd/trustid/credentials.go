@@ -740,7 +740,7 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 		return nil, nil, err
 	}
 	apply := func(ev ledger.Event) error {
-		if err := shared.ApplyEvent(ev.Name, ev.Payload); err != nil {
+		if err := shared.ApplyEvent(ev.Block, ev.Name, ev.Payload); err != nil {
 			n.log.Error("status: ledger event skipped", slog.Uint64("block", ev.Block), slog.Any("error", err))
 		}
 		// A binding the index cannot keep is read from the chain when

@@ -33,9 +33,9 @@ type faultyLedger struct {
 
 var errFault = fmt.Errorf("%w: injected: orderer 10.9.8.7:7050 unreachable", ledger.ErrUnavailable)
 
-func (f *faultyLedger) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
+func (f *faultyLedger) Submit(ctx context.Context, fn string, args ...string) ([]byte, uint64, error) {
 	if f.submits.Load() {
-		return nil, errFault
+		return nil, 0, errFault
 	}
 	return f.Ledger.Submit(ctx, fn, args...)
 }

@@ -229,7 +229,7 @@ func TestSharedMarkerCalls(t *testing.T) {
 		t.Fatalf("%d claims and %d clears for a batch of %d entries, want %d and 1", c, d, len(refs), len(refs))
 	}
 	for _, k := range keys {
-		if ok, err := markers.Claim(ctx, []byte("x"), time.Millisecond, k); err != nil || !ok[0] {
+		if ok, err := markers.Claim(ctx, []byte("x"), []byte("="), time.Millisecond, k); err != nil || !ok[0].Held {
 			t.Fatalf("marker %s not cleared: %v %v", k, ok, err)
 		}
 	}
@@ -255,7 +255,7 @@ func TestSharedMarkerCalls(t *testing.T) {
 	if n, err := markers.CompareAndDelete(ctx, []byte("a"), key); n != 1 || err != nil {
 		t.Fatal(n, err)
 	}
-	if ok, err := markers.Claim(ctx, []byte("x"), time.Minute, key); err != nil || !ok[0] {
+	if ok, err := markers.Claim(ctx, []byte("x"), []byte("="), time.Minute, key); err != nil || !ok[0].Held {
 		t.Fatal(ok, err)
 	}
 	time.Sleep(ttl) // RunMarkers refreshes every ttl/3
@@ -288,7 +288,7 @@ func TestSharedChangePendingTimeout(t *testing.T) {
 	// Instance a (its process gone) holds the entry's marker.
 	ctx := context.Background()
 	key := "status-change-pending:" + r.ListID + ":" + strconv.Itoa(r.Index)
-	if ok, err := markers.Claim(ctx, []byte("a"), time.Minute, key); err != nil || !ok[0] {
+	if ok, err := markers.Claim(ctx, []byte("a"), []byte("="), time.Minute, key); err != nil || !ok[0].Held {
 		t.Fatal(ok, err)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 150*time.Millisecond)
@@ -317,7 +317,7 @@ func TestSharedChangePendingTimeout(t *testing.T) {
 	// A holder that died leaves its marker until its ttl: then the change
 	// goes through.
 	const ttl = 300 * time.Millisecond
-	if ok, err := markers.Claim(ctx, []byte("a"), ttl, key); err != nil || !ok[0] {
+	if ok, err := markers.Claim(ctx, []byte("a"), []byte("="), ttl, key); err != nil || !ok[0].Held {
 		t.Fatal(ok, err)
 	}
 	start = time.Now()

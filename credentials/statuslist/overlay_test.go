@@ -42,7 +42,7 @@ func TestSharedReadsItsLastChange(t *testing.T) {
 			case <-runCtx.Done():
 				return runCtx.Err()
 			}
-			return errors.Join(a.shared.ApplyEvent(ev.Name, ev.Payload), a.chosen.Index.ApplyEvent(ev))
+			return errors.Join(a.shared.ApplyEvent(ev.Block, ev.Name, ev.Payload), a.chosen.Index.ApplyEvent(ev))
 		}, nil)
 	})
 	t.Cleanup(func() { cancel(); wg.Wait(); a.ob.Close() })

@@ -11,6 +11,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/ledger"
+	"github.com/trustid-cn/trustid/store"
 )
 
 // heldBatches is a ledger whose status batches do not commit until
@@ -21,12 +22,12 @@ type heldBatches struct {
 	release chan struct{}
 }
 
-func (h *heldBatches) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
+func (h *heldBatches) Submit(ctx context.Context, fn string, args ...string) ([]byte, uint64, error) {
 	if fn == "AnchorBatch" && h.armed.Load() {
 		select {
 		case <-h.release:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, 0, ctx.Err()
 		}
 	}
 	return h.Ledger.Submit(ctx, fn, args...)
@@ -40,11 +41,11 @@ type slowMarkers struct {
 	delay time.Duration
 }
 
-func (m *slowMarkers) Claim(ctx context.Context, value []byte, ttl time.Duration, keys ...string) ([]bool, error) {
+func (m *slowMarkers) Claim(ctx context.Context, value, free []byte, ttl time.Duration, keys ...string) ([]store.Claimed, error) {
 	if m.armed.Load() {
 		time.Sleep(m.delay)
 	}
-	return m.Markers.Claim(ctx, value, ttl, keys...)
+	return m.Markers.Claim(ctx, value, free, ttl, keys...)
 }
 
 // TestSharedRefreshOutlastsBacklog: RunMarkers refreshes an instance's
@@ -104,8 +105,8 @@ type passMarkers struct {
 	done              chan struct{}
 }
 
-func (m *passMarkers) Claim(ctx context.Context, value []byte, ttl time.Duration, keys ...string) ([]bool, error) {
-	held, err := m.Markers.Claim(ctx, value, ttl, keys...)
+func (m *passMarkers) Claim(ctx context.Context, value, free []byte, ttl time.Duration, keys ...string) ([]store.Claimed, error) {
+	held, err := m.Markers.Claim(ctx, value, free, ttl, keys...)
 	if m.armed.Load() {
 		m.calls.Add(1)
 		if n := int64(len(keys)); m.keys.Add(n) == m.want.Load() {
@@ -169,11 +170,11 @@ type failingMarkers struct {
 
 var errMarkersDown = errors.New("markers down")
 
-func (m *failingMarkers) Claim(ctx context.Context, value []byte, ttl time.Duration, keys ...string) ([]bool, error) {
+func (m *failingMarkers) Claim(ctx context.Context, value, free []byte, ttl time.Duration, keys ...string) ([]store.Claimed, error) {
 	if m.armed.Load() {
 		return nil, errMarkersDown
 	}
-	return m.Markers.Claim(ctx, value, ttl, keys...)
+	return m.Markers.Claim(ctx, value, free, ttl, keys...)
 }
 
 // TestSharedRefreshFailure: a refresh the store fails is reported through

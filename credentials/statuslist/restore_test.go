@@ -23,12 +23,12 @@ type committedBatch struct {
 	committed chan struct{}
 }
 
-func (c *committedBatch) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
-	out, err := c.slowBatch.Submit(ctx, fn, args...)
+func (c *committedBatch) Submit(ctx context.Context, fn string, args ...string) ([]byte, uint64, error) {
+	out, block, err := c.slowBatch.Submit(ctx, fn, args...)
 	if fn == "AnchorBatch" {
 		c.once.Do(func() { close(c.committed) })
 	}
-	return out, err
+	return out, block, err
 }
 
 // TestSharedRestoreWhileSending: a node restarts with a change in its
@@ -88,11 +88,11 @@ func TestSharedRestoreWhileSending(t *testing.T) {
 		mu.Unlock()
 		sh.Restore(cs)
 	}
-	done := func(cs []chaincode.StatusChange) {
+	done := func(cs []chaincode.StatusChange, batch string, block uint64) {
 		mu.Lock()
 		order = append(order, "done")
 		mu.Unlock()
-		sh.Done(cs)
+		sh.Done(cs, batch, block)
 	}
 	if err := ob.Watch(restore, done); err != nil {
 		t.Fatal(err)
@@ -159,7 +159,7 @@ func TestSharedStalledHolderClaimsAgain(t *testing.T) {
 	// No refresh runs (a stalled instance): the marker lapses, x takes it.
 	time.Sleep(ttl + 50*time.Millisecond)
 	key := "status-change-pending:" + list + ":" + strconv.Itoa(idx)
-	if ok, err := markers.Claim(ctx, []byte("x"), time.Minute, key); err != nil || !ok[0] {
+	if ok, err := markers.Claim(ctx, []byte("x"), []byte("="), time.Minute, key); err != nil || !ok[0].Held {
 		t.Fatalf("x's claim of the lapsed marker: %v %v", ok, err)
 	}
 	if err := sh.Set(ctx, list, idx, 1); !errors.Is(err, status.ErrChangePending) {

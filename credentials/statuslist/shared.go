@@ -1,6 +1,7 @@
 package statuslist
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/credentials/status"
+	"github.com/trustid-cn/trustid/store"
 )
 
 // Anchorer is the ledger's durable outbox as Shared uses it;
@@ -46,10 +48,14 @@ type ChosenBindings interface {
 // the in-memory store for one instance), as Shared keeps its per-entry
 // "change pending" markers in it; store.Store implements it.
 type Markers interface {
-	// Claim stores value for ttl under each of keys that is free or
-	// already holds value (its ttl restarts), and reports for each key
-	// whether it did.
-	Claim(ctx context.Context, value []byte, ttl time.Duration, keys ...string) ([]bool, error)
+	// Claim stores value for ttl under each of keys that is free, already
+	// holds value (its ttl restarts) or holds a record beginning with
+	// free (left by CompareAndReplace), and reports for each key whether
+	// it did and the record it replaced.
+	Claim(ctx context.Context, value, free []byte, ttl time.Duration, keys ...string) ([]store.Claimed, error)
+	// CompareAndReplace stores value for ttl under each of keys that
+	// holds old, and returns how many it replaced.
+	CompareAndReplace(ctx context.Context, old, value []byte, ttl time.Duration, keys ...string) (int, error)
 	// CompareAndDelete deletes each of keys that holds old, and returns
 	// how many it deleted.
 	CompareAndDelete(ctx context.Context, old []byte, keys ...string) (int, error)
@@ -137,6 +143,11 @@ type SharedOptions struct {
 // with every change of that entry it accepted (Done); an instance asked
 // to change an entry whose marker names another waits until it is gone
 // (at most MarkerWait, else status.ErrChangePending, nothing changed).
+// A marker cleared after its holder's commit is confirmed leaves the
+// commit's block and batch behind (for MarkerTTL): a change that reads
+// the entry (SetManyIf's guards) and claims it over such a record waits,
+// within the same MarkerWait, until this instance's view of the chain
+// has applied that batch (ViewBlock), so it reads the holder's change.
 //
 // Safe for concurrent use.
 type Shared struct {
@@ -170,9 +181,52 @@ type Shared struct {
 	// MarkerTTL/2 ago (RunMarkers refreshes it every MarkerTTL/3; an
 	// instance that stalled longer, so that its marker may have lapsed,
 	// claims again). Changed with the entry's marker lock held.
-	held        map[entryKey]time.Time
+	held map[entryKey]time.Time
+	// found is, for the entries whose marker this instance claimed over a
+	// commit's record and has not cleared, that record: clearing the
+	// marker without a commit of this instance's puts it back, so that
+	// the next instance to claim the entry waits for that commit too.
+	// Changed with the entry's marker lock held.
+	found       map[entryKey][]byte
 	markerLocks [64]sync.Mutex
 	markerSeed  maphash.Seed
+
+	// viewBlock is the block of the last ledger event applied (ApplyEvent)
+	// and viewBatches the IDs of the region's status batches of that
+	// block applied; viewMoved, when not nil, is closed (and cleared) once
+	// the next event is applied. Guarded by mu.
+	viewBlock   uint64
+	viewBatches []string
+	viewMoved   chan struct{}
+}
+
+// commitRecord is what a cleared marker leaves in the store: its
+// holder's batch and the block that committed it.
+type commitRecord struct {
+	key   entryKey
+	block uint64
+	batch string
+}
+
+// recordPrefix starts a commitRecord in the store; no instance name
+// (the value of a held marker) starts with it.
+const recordPrefix = "="
+
+func (r commitRecord) value() []byte {
+	return []byte(recordPrefix + strconv.FormatUint(r.block, 10) + " " + r.batch)
+}
+
+// parseRecord reads a commitRecord of entry k from the store.
+func parseRecord(k entryKey, v []byte) (commitRecord, bool) {
+	if !bytes.HasPrefix(v, []byte(recordPrefix)) {
+		return commitRecord{}, false
+	}
+	block, batch, ok := strings.Cut(string(v[len(recordPrefix):]), " ")
+	n, err := strconv.ParseUint(block, 10, 64)
+	if !ok || err != nil || batch == "" {
+		return commitRecord{}, false
+	}
+	return commitRecord{key: k, block: n, batch: batch}, true
 }
 
 type entryKey struct {
@@ -206,7 +260,7 @@ func NewShared(opts SharedOptions) (*Shared, error) {
 		opts.MarkerWait = 10 * time.Second
 	}
 	s := &Shared{opts: opts, size: opts.Own.size, lists: map[string]*chainList{}, overlay: map[entryKey][]uint8{},
-		dirty: map[string]bool{}, kick: make(chan struct{}, 1), marking: map[entryKey]int{}, held: map[entryKey]time.Time{}, markerSeed: maphash.MakeSeed()}
+		dirty: map[string]bool{}, kick: make(chan struct{}, 1), marking: map[entryKey]int{}, held: map[entryKey]time.Time{}, found: map[entryKey][]byte{}, markerSeed: maphash.MakeSeed()}
 	for _, id := range opts.Own.Lists() {
 		snap, err := opts.Own.Snapshot(context.Background(), id)
 		if err != nil {
@@ -359,9 +413,10 @@ func (s *Shared) SetMany(ctx context.Context, entries []status.Entry) error {
 // (in their order, each as Get reads it); else it returns check's error
 // and changes nothing. The values are read once this instance holds the
 // markers of the entries and the guards (with Markers): after the
-// changes of them other instances accepted earlier are committed. They
-// are read from this instance's view of the chain, which may lag those
-// commits by the ledger's event delivery (SECURITY.md, Known gaps, 21).
+// changes of them other instances accepted earlier are committed, and
+// once this instance's view of the chain has applied those commits (the
+// records their markers left); waiting for both takes at most
+// MarkerWait, else status.ErrChangePending.
 func (s *Shared) SetManyIf(ctx context.Context, entries []status.Entry, guards []status.Ref, check func(values []uint8) error) error {
 	changes := make([]chaincode.StatusChange, len(entries))
 	s.mu.RLock()
@@ -399,10 +454,20 @@ func (s *Shared) SetManyIf(ctx context.Context, entries []status.Entry, guards [
 		guardKeys[i] = entryKey{g.ListID, g.Index}
 	}
 	keys := append(changeKeys(changes), guardKeys...)
-	if err := s.mark(ctx, keys); err != nil {
+	if s.opts.Markers != nil {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, s.opts.MarkerWait)
+		defer cancel()
+	}
+	records, err := s.mark(ctx, keys)
+	if err != nil {
 		return err
 	}
 	if check != nil {
+		if err := s.awaitView(ctx, records, guardKeys); err != nil {
+			s.release(keys)
+			return err
+		}
 		values := make([]uint8, len(guards))
 		s.mu.RLock()
 		for i, g := range guards {
@@ -436,36 +501,86 @@ func (s *Shared) SetManyIf(ctx context.Context, entries []status.Entry, guards [
 }
 
 // mark counts changes of keys as this instance's and claims each entry's marker,
-// waiting while another instance holds it (at most MarkerWait). Entries
+// waiting while another instance holds it (until ctx ends), and returns
+// the records of other instances' commits it claimed over. Entries
 // are counted and claimed one at a time, in one order on every instance,
 // so two instances never hold one marker each while waiting for the
 // other's: an instance holds only markers of changes its outbox has (they
 // commit without waiting) and those it claimed before the one it waits
 // for.
-func (s *Shared) mark(ctx context.Context, keys []entryKey) error {
+func (s *Shared) mark(ctx context.Context, keys []entryKey) ([]commitRecord, error) {
 	if s.opts.Markers == nil {
-		return nil
+		return nil, nil
 	}
 	keys = slices.Clone(keys)
 	slices.SortFunc(keys, func(a, b entryKey) int {
 		return cmp.Or(strings.Compare(a.list, b.list), cmp.Compare(a.index, b.index))
 	})
-	ctx, cancel := context.WithTimeout(ctx, s.opts.MarkerWait)
-	defer cancel()
+	var records []commitRecord
 	for i, k := range keys {
+		if i > 0 && keys[i-1] == k {
+			s.mu.Lock()
+			s.marking[k]++
+			s.mu.Unlock()
+			continue
+		}
 		s.mu.Lock()
 		s.marking[k]++
 		at, held := s.held[k]
+		freed := s.found[k] // a record an earlier claim, not cleared yet, replaced
 		s.mu.Unlock()
-		if held && time.Since(at) < s.opts.MarkerTTL/2 || i > 0 && keys[i-1] == k {
+		if !held || time.Since(at) >= s.opts.MarkerTTL/2 {
+			f, err := s.claim(ctx, k)
+			if err != nil {
+				s.release(keys[:i+1])
+				return nil, err
+			}
+			if f != nil {
+				freed = f
+			}
+		}
+		if r, ok := parseRecord(k, freed); ok && (s.opts.BatchPrefix == "" || !strings.HasPrefix(r.batch, s.opts.BatchPrefix)) {
+			records = append(records, r) // its own commits this instance reads in its overlay until its view has them
+		}
+	}
+	return records, nil
+}
+
+// awaitView waits until this instance's view of the chain has applied
+// the commits of those of records that are guards' (until ctx ends:
+// status.ErrChangePending).
+func (s *Shared) awaitView(ctx context.Context, records []commitRecord, guards []entryKey) error {
+	for _, r := range records {
+		if !slices.Contains(guards, r.key) {
 			continue
 		}
-		if err := s.claim(ctx, k); err != nil {
-			s.release(keys[:i+1])
-			return err
+		for {
+			s.mu.Lock()
+			if s.viewBlock > r.block || s.viewBlock == r.block && slices.Contains(s.viewBatches, r.batch) {
+				s.mu.Unlock()
+				break
+			}
+			if s.viewMoved == nil {
+				s.viewMoved = make(chan struct{})
+			}
+			moved := s.viewMoved
+			s.mu.Unlock()
+			select {
+			case <-moved:
+			case <-ctx.Done():
+				return fmt.Errorf("%w: entry %d of list %s: this instance's view of the chain has not applied block %d yet", status.ErrChangePending, r.key.index, r.key.list, r.block)
+			}
 		}
 	}
 	return nil
+}
+
+// ViewBlock returns the block of the last ledger event this instance's
+// view of the chain applied (ApplyEvent).
+func (s *Shared) ViewBlock() uint64 {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.viewBlock
 }
 
 func changeKeys(changes []chaincode.StatusChange) []entryKey {
@@ -477,35 +592,39 @@ func changeKeys(changes []chaincode.StatusChange) []entryKey {
 }
 
 // claim sets (or refreshes) this instance's marker of entry k, polling
-// with backoff while another instance's is there, until ctx ends. A held
+// with backoff while another instance's is there, until ctx ends, and
+// returns the record of a commit it replaced (nil if none). A held
 // marker is not claimed again: clear forgets it before deleting it, once
 // no change counts it.
-func (s *Shared) claim(ctx context.Context, k entryKey) error {
+func (s *Shared) claim(ctx context.Context, k entryKey) ([]byte, error) {
 	key, me := markerKey(k), []byte(s.opts.Own.instance)
 	lock := s.markerLock(k)
 	for wait := 2 * time.Millisecond; ; wait = min(2*wait, 100*time.Millisecond) {
 		lock.Lock()
 		at := time.Now()
-		held, err := s.opts.Markers.Claim(ctx, me, s.opts.MarkerTTL, key)
-		ok := err == nil && held[0]
+		held, err := s.opts.Markers.Claim(ctx, me, []byte(recordPrefix), s.opts.MarkerTTL, key)
+		ok := err == nil && held[0].Held
 		if ok {
 			s.mu.Lock()
 			s.held[k] = at
+			if held[0].Freed != nil {
+				s.found[k] = held[0].Freed
+			}
 			s.mu.Unlock()
 		}
 		lock.Unlock()
 		switch {
 		case ok:
-			return nil
+			return held[0].Freed, nil
 		case err != nil && ctx.Err() == nil:
-			return fmt.Errorf("statuslist: change pending marker of entry %d of list %s: %w", k.index, k.list, err)
+			return nil, fmt.Errorf("statuslist: change pending marker of entry %d of list %s: %w", k.index, k.list, err)
 		}
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
 			continue
 		}
-		return fmt.Errorf("%w: entry %d of list %s", status.ErrChangePending, k.index, k.list)
+		return nil, fmt.Errorf("%w: entry %d of list %s", status.ErrChangePending, k.index, k.list)
 	}
 }
 
@@ -570,10 +689,10 @@ func (s *Shared) refresh(ctx context.Context, keys []entryKey) error {
 		return nil
 	}
 	at := time.Now()
-	held, err := s.opts.Markers.Claim(ctx, []byte(s.opts.Own.instance), s.opts.MarkerTTL, names...)
+	held, err := s.opts.Markers.Claim(ctx, []byte(s.opts.Own.instance), nil, s.opts.MarkerTTL, names...)
 	s.mu.Lock()
 	for i, k := range counted {
-		if err == nil && held[i] {
+		if err == nil && held[i].Held {
 			s.held[k] = at
 		} else {
 			delete(s.held, k)
@@ -586,16 +705,28 @@ func (s *Shared) refresh(ctx context.Context, keys []entryKey) error {
 	return nil
 }
 
-// Done is told the changes of this instance's batches its outbox is done
-// with (ledger.Outbox.Watch): an entry none of whose changes accepted
-// here remain gets its marker cleared, in the background.
-func (s *Shared) Done(changes []chaincode.StatusChange) {
-	s.release(changeKeys(changes))
+// Done is told the changes of each batch of this instance its outbox is
+// done with, the batch's ID and the block that committed it (0 if not
+// known) (ledger.Outbox.Watch): an entry none of whose changes accepted
+// here remain gets its marker cleared, in the background, leaving the
+// batch's commit behind when its block is known.
+func (s *Shared) Done(changes []chaincode.StatusChange, batch string, block uint64) {
+	var left []byte
+	if block != 0 {
+		left = commitRecord{block: block, batch: batch}.value()
+	}
+	s.releaseLeaving(changeKeys(changes), left)
 }
 
 // release uncounts one change of each of keys and clears, in the
 // background, the markers of entries left with none.
 func (s *Shared) release(keys []entryKey) {
+	s.releaseLeaving(keys, nil)
+}
+
+// releaseLeaving is release whose cleared markers are replaced by record
+// left (for MarkerTTL), if not nil.
+func (s *Shared) releaseLeaving(keys []entryKey, left []byte) {
 	if s.opts.Markers == nil {
 		return
 	}
@@ -612,7 +743,7 @@ func (s *Shared) release(keys []entryKey) {
 	}
 	s.mu.Unlock()
 	if len(free) > 0 {
-		go s.clear(free)
+		go s.clear(free, left)
 	}
 }
 
@@ -620,26 +751,55 @@ func (s *Shared) release(keys []entryKey) {
 const markerClearTimeout = 5 * time.Second
 
 // clear deletes this instance's markers of keys, except those of entries
-// it accepted a change of again since, in one store call. It holds the
-// keys' marker locks (in order) meanwhile, so that no claim of one of
-// them by this instance is deleted.
-func (s *Shared) clear(keys []entryKey) {
+// it accepted a change of again since: replaces them by the record left
+// (this instance's commit of them), else by the record the claim found
+// (another's, or an earlier one's), else deletes them; in one store call
+// for each of these. It holds the keys' marker locks (in order)
+// meanwhile, so that no claim of one of them by this instance is
+// deleted.
+func (s *Shared) clear(keys []entryKey, left []byte) {
 	defer s.lockMarkers(keys)()
 	names := make([]string, 0, len(keys))
+	var found map[string][]string // names by the record put back
 	s.mu.Lock()
 	for _, k := range keys {
-		if _, again := s.marking[k]; !again {
-			delete(s.held, k)
-			names = append(names, markerKey(k))
+		if _, again := s.marking[k]; again {
+			continue
 		}
+		delete(s.held, k)
+		if r, ok := s.found[k]; ok {
+			delete(s.found, k)
+			if left == nil {
+				if found == nil {
+					found = map[string][]string{}
+				}
+				found[string(r)] = append(found[string(r)], markerKey(k))
+				continue
+			}
+		}
+		names = append(names, markerKey(k))
 	}
 	s.mu.Unlock()
-	if len(names) == 0 {
+	if len(names) == 0 && len(found) == 0 {
 		return
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), markerClearTimeout)
 	defer cancel()
-	if _, err := s.opts.Markers.CompareAndDelete(ctx, []byte(s.opts.Own.instance), names...); err != nil && s.opts.OnError != nil {
+	me := []byte(s.opts.Own.instance)
+	var err error
+	switch {
+	case len(names) == 0:
+	case left != nil:
+		_, err = s.opts.Markers.CompareAndReplace(ctx, me, left, s.opts.MarkerTTL, names...)
+	default:
+		_, err = s.opts.Markers.CompareAndDelete(ctx, me, names...)
+	}
+	for r, rn := range found {
+		if _, e := s.opts.Markers.CompareAndReplace(ctx, me, []byte(r), s.opts.MarkerTTL, rn...); e != nil && err == nil {
+			err, names = e, rn
+		}
+	}
+	if err != nil && s.opts.OnError != nil {
 		s.opts.OnError(fmt.Errorf("statuslist: change pending markers of %d entries (%s, ...) not cleared (they expire after %v): %w", len(names), names[0], s.opts.MarkerTTL, err))
 	}
 }
@@ -880,10 +1040,26 @@ func (s *Shared) OwnedBy(ctx context.Context, credentialID, owner string) (bool,
 	return s.opts.IDs.Owned(tag, owner), nil
 }
 
-// ApplyEvent applies one ledger event, in the ledger's commit order:
-// status batches and heads of the region; other events are ignored. Feed
-// it every event from block 0, each once.
-func (s *Shared) ApplyEvent(name string, payload []byte) error {
+// ApplyEvent applies one ledger event of block, in the ledger's commit
+// order: status batches and heads of the region; other events only move
+// the view's block (ViewBlock). Feed it every event from block 0, each
+// once.
+func (s *Shared) ApplyEvent(block uint64, name string, payload []byte) error {
+	batch := "" // the region's status batch applied
+	defer func() {
+		s.mu.Lock()
+		if block != s.viewBlock {
+			s.viewBlock, s.viewBatches = block, s.viewBatches[:0]
+		}
+		if batch != "" {
+			s.viewBatches = append(s.viewBatches, batch)
+		}
+		if s.viewMoved != nil {
+			close(s.viewMoved)
+			s.viewMoved = nil
+		}
+		s.mu.Unlock()
+	}()
 	switch name {
 	case chaincode.EventStatusBatch:
 		var b chaincode.Batch
@@ -898,6 +1074,7 @@ func (s *Shared) ApplyEvent(name string, payload []byte) error {
 			return fmt.Errorf("statuslist: status batch %s: %w", b.ID, err)
 		}
 		s.applyBatch(b, cs)
+		batch = b.ID
 	case chaincode.EventStatusHeads:
 		var he chaincode.HeadsEvent
 		if err := json.Unmarshal(payload, &he); err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/trustid-cn/trustid/ledger/embedded"
 	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
+	"github.com/trustid-cn/trustid/store"
 )
 
 var testIDKey = bytes.Repeat([]byte{7}, 32)
@@ -65,7 +66,7 @@ func startInstanceAnchor(t testing.TB, l ledger.Ledger, dir, name string, wrap f
 	go func() {
 		defer wg.Done()
 		ledger.Follow(ctx, l, 10*time.Millisecond, func(ev ledger.Event) error {
-			return errors.Join(sh.ApplyEvent(ev.Name, ev.Payload), chosen.Index.ApplyEvent(ev))
+			return errors.Join(sh.ApplyEvent(ev.Block, ev.Name, ev.Payload), chosen.Index.ApplyEvent(ev))
 		}, nil)
 	}()
 	go func() { defer wg.Done(); sh.RunHeads(ctx, 10*time.Millisecond) }()
@@ -344,13 +345,13 @@ type slowBatch struct {
 	release chan struct{}
 }
 
-func (s *slowBatch) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
+func (s *slowBatch) Submit(ctx context.Context, fn string, args ...string) ([]byte, uint64, error) {
 	if fn == "AnchorBatch" && s.armed.CompareAndSwap(true, false) {
 		close(s.held)
 		select {
 		case <-s.release:
 		case <-ctx.Done():
-			return nil, ctx.Err()
+			return nil, 0, ctx.Err()
 		}
 	}
 	return s.Ledger.Submit(ctx, fn, args...)
@@ -721,9 +722,14 @@ type countingMarkers struct {
 	claims, clears atomic.Int64
 }
 
-func (c *countingMarkers) Claim(ctx context.Context, value []byte, ttl time.Duration, keys ...string) ([]bool, error) {
+func (c *countingMarkers) Claim(ctx context.Context, value, free []byte, ttl time.Duration, keys ...string) ([]store.Claimed, error) {
 	c.claims.Add(1)
-	return c.Markers.Claim(ctx, value, ttl, keys...)
+	return c.Markers.Claim(ctx, value, free, ttl, keys...)
+}
+
+func (c *countingMarkers) CompareAndReplace(ctx context.Context, old, value []byte, ttl time.Duration, keys ...string) (int, error) {
+	c.clears.Add(1)
+	return c.Markers.CompareAndReplace(ctx, old, value, ttl, keys...)
 }
 
 func (c *countingMarkers) CompareAndDelete(ctx context.Context, old []byte, keys ...string) (int, error) {
@@ -1125,9 +1131,9 @@ type downable struct {
 	down atomic.Bool
 }
 
-func (d *downable) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
+func (d *downable) Submit(ctx context.Context, fn string, args ...string) ([]byte, uint64, error) {
 	if d.down.Load() {
-		return nil, ledger.ErrUnavailable
+		return nil, 0, ledger.ErrUnavailable
 	}
 	return d.Ledger.Submit(ctx, fn, args...)
 }

@@ -359,19 +359,20 @@ func bargs(args []string) [][]byte {
 
 // Submit implements ledger.Ledger: the contract runs and its writes and block are
 // committed (fsync) in one bbolt transaction, or nothing is.
-func (e *Ledger) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
+func (e *Ledger) Submit(ctx context.Context, fn string, args ...string) ([]byte, uint64, error) {
 	if err := e.checkOpen(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	id, err := e.newTxID()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ledger.ErrUnavailable, err)
+		return nil, 0, fmt.Errorf("%w: %v", ledger.ErrUnavailable, err)
 	}
 	var out []byte
 	var appended bool
+	var number uint64
 	err = e.db.Update(func(tx *bolt.Tx) error {
 		st := &txState{tx: tx, msp: e.msp, id: id, now: e.now().UTC(), writes: map[string][]byte{}}
 		var err error
@@ -414,15 +415,15 @@ func (e *Ledger) Submit(ctx context.Context, fn string, args ...string) ([]byte,
 		if err != nil {
 			return err
 		}
-		appended = true
+		appended, number = true, b.Number
 		return blocks.Put(binary.BigEndian.AppendUint64(nil, b.Number), raw)
 	})
 	if err != nil {
 		var ce *chaincode.Error
 		if errors.As(err, &ce) {
-			return nil, err
+			return nil, 0, err
 		}
-		return nil, fmt.Errorf("%w: %v", ledger.ErrUnavailable, err)
+		return nil, 0, fmt.Errorf("%w: %v", ledger.ErrUnavailable, err)
 	}
 	if appended {
 		e.mu.Lock()
@@ -432,7 +433,7 @@ func (e *Ledger) Submit(ctx context.Context, fn string, args ...string) ([]byte,
 		}
 		e.mu.Unlock()
 	}
-	return out, nil
+	return out, number, nil
 }
 
 // Height implements ledger.Ledger.

@@ -125,7 +125,7 @@ func TestEmbeddedLockedAndClosed(t *testing.T) {
 		t.Errorf("a after b closed: %v", err)
 	}
 	a.Close()
-	if _, err := a.Submit(context.Background(), "ListRegions"); !errors.Is(err, ledger.ErrClosed) {
+	if _, _, err := a.Submit(context.Background(), "ListRegions"); !errors.Is(err, ledger.ErrClosed) {
 		t.Errorf("submit after close: %v", err)
 	}
 }

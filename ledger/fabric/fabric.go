@@ -191,12 +191,21 @@ func (f *Ledger) Close() error {
 }
 
 // Submit implements ledger.Ledger: endorse, order, and wait for the commit.
-func (f *Ledger) Submit(ctx context.Context, fn string, args ...string) ([]byte, error) {
-	out, err := f.contract.SubmitWithContext(ctx, fn, client.WithArguments(args...))
+// It is the gateway's SubmitWithContext, keeping the commit status's
+// block number.
+func (f *Ledger) Submit(ctx context.Context, fn string, args ...string) ([]byte, uint64, error) {
+	out, commit, err := f.contract.SubmitAsyncWithContext(ctx, fn, client.WithArguments(args...))
 	if err != nil {
-		return nil, fabricError(fn, err)
+		return nil, 0, fabricError(fn, err)
 	}
-	return out, nil
+	st, err := commit.StatusWithContext(ctx)
+	if err != nil {
+		return nil, 0, fabricError(fn, err)
+	}
+	if !st.Successful {
+		return nil, 0, fabricError(fn, &client.CommitError{TransactionID: st.TransactionID, Code: st.Code})
+	}
+	return out, st.BlockNumber, nil
 }
 
 // Evaluate implements ledger.Ledger.

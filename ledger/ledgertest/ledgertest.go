@@ -190,7 +190,7 @@ func Run(t *testing.T, open Open) {
 		if _, err := ca.Batch(ctx, RegionA, fresh("nope")); !errors.Is(err, chaincode.ErrNotFound) {
 			t.Errorf("missing batch: %v", err)
 		}
-		if _, err := a.Submit(ctx, "AnchorAudit", `{"node":"n","seq":1,"head":"zz"}`); !errors.Is(err, chaincode.ErrInvalid) {
+		if _, _, err := a.Submit(ctx, "AnchorAudit", `{"node":"n","seq":1,"head":"zz"}`); !errors.Is(err, chaincode.ErrInvalid) {
 			t.Errorf("bad audit head: %v", err)
 		}
 		if _, err := a.Evaluate(ctx, "NoSuchFunction"); !errors.Is(err, chaincode.ErrUnknownFunc) {
@@ -248,11 +248,12 @@ func Run(t *testing.T, open Open) {
 			t.Fatal(err)
 		}
 		res, err := ca.AnchorBatch(ctx, in)
-		if err != nil || res.Replayed || res.Batch.Region != RegionA || res.Batch.Root != in.Root {
+		if err != nil || res.Replayed || res.Batch.Region != RegionA || res.Batch.Root != in.Root || res.Block < from {
 			t.Fatalf("anchor: %+v %v", res, err)
 		}
+		committedIn := res.Block // the block of its event, below
 		res, err = ca.AnchorBatch(ctx, in)
-		if err != nil || !res.Replayed {
+		if err != nil || !res.Replayed || res.Block != 0 {
 			t.Fatalf("replay: %+v %v", res, err)
 		}
 		other, _ := chaincode.NewBatchInput(in.ID, changes[:2])
@@ -294,8 +295,8 @@ func Run(t *testing.T, open Open) {
 				case bt.Region != RegionA:
 				case bt.ID == in.ID:
 					seen++
-					if ev.Block < from || ev.TxID == "" {
-						t.Errorf("event block %d tx %q", ev.Block, ev.TxID)
+					if ev.Block < from || ev.TxID == "" || ev.Block != committedIn {
+						t.Errorf("event block %d tx %q, AnchorBatch told block %d", ev.Block, ev.TxID, committedIn)
 					}
 				case bt.ID == marker.ID:
 					marked = true

@@ -409,17 +409,24 @@ func (r *Store) CompareAndSwap(ctx context.Context, key string, old, value []byt
 	return n == 1, nil
 }
 
-// claimScript sets each of KEYS that is missing or holds ARGV[1] to
-// ARGV[1] for ARGV[2] ms and returns, for each, 1 if it did, else 0.
+// claimScript sets each of KEYS that is missing, holds ARGV[1] or holds
+// a value beginning with ARGV[3] (when not empty) to ARGV[1] for ARGV[2]
+// ms and returns, for each, 0 if it did not, 1 if it did, or the value
+// beginning with ARGV[3] it replaced.
 var claimScript = redis.NewScript(`
 local held = {}
+local free = ARGV[3]
 for i, k in ipairs(KEYS) do
   local cur = redis.call('GET', k)
-  if cur and cur ~= ARGV[1] then
+  if cur and cur ~= ARGV[1] and (free == '' or string.sub(cur, 1, #free) ~= free) then
     held[i] = 0
   else
     redis.call('SET', k, ARGV[1], 'PX', ARGV[2])
-    held[i] = 1
+    if cur and cur ~= ARGV[1] then
+      held[i] = cur
+    else
+      held[i] = 1
+    end
   end
 end
 return held
@@ -428,7 +435,7 @@ return held
 // Claim implements [store.Store.Claim]: one Lua script (claimScript) for
 // all the keys, on a Cluster (keys in different slots) one script per
 // key, pipelined.
-func (r *Store) Claim(ctx context.Context, value []byte, ttl time.Duration, keys ...string) ([]bool, error) {
+func (r *Store) Claim(ctx context.Context, value, free []byte, ttl time.Duration, keys ...string) ([]store.Claimed, error) {
 	sks, err := r.beginKeys(ctx, keys)
 	if err != nil {
 		return nil, err
@@ -436,20 +443,20 @@ func (r *Store) Claim(ctx context.Context, value []byte, ttl time.Duration, keys
 	if err := store.CheckTTL(ttl); err != nil {
 		return nil, err
 	}
-	held := make([]bool, len(sks))
-	args := []any{nonNil(value), ttlMillis(ttl).Milliseconds()}
+	out := make([]store.Claimed, len(sks))
+	args := []any{nonNil(value), ttlMillis(ttl).Milliseconds(), nonNil(free)}
 	switch {
 	case len(sks) == 0:
-		return held, nil
+		return out, nil
 	case !r.cluster || len(sks) == 1:
-		res, err := claimScript.Run(ctx, r.c, sks, args...).Int64Slice()
+		res, err := claimScript.Run(ctx, r.c, sks, args...).Slice()
 		if err != nil {
 			return nil, wrap("claim", err)
 		}
-		for i, n := range res {
-			held[i] = n == 1
+		for i, v := range res {
+			out[i] = claimed(v)
 		}
-		return held, nil
+		return out, nil
 	}
 	cmds := make([]*redis.Cmd, len(sks))
 	if _, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
@@ -461,13 +468,81 @@ func (r *Store) Claim(ctx context.Context, value []byte, ttl time.Duration, keys
 		return nil, wrap("claim", err)
 	}
 	for i, c := range cmds {
-		res, err := c.Int64Slice()
+		res, err := c.Slice()
 		if err != nil {
 			return nil, wrap("claim", err)
 		}
-		held[i] = res[0] == 1
+		out[i] = claimed(res[0])
 	}
-	return held, nil
+	return out, nil
+}
+
+// claimed reads one of claimScript's answers.
+func claimed(v any) store.Claimed {
+	switch v := v.(type) {
+	case string:
+		return store.Claimed{Held: true, Freed: []byte(v)}
+	case int64:
+		return store.Claimed{Held: v == 1}
+	}
+	return store.Claimed{}
+}
+
+// compareReplaceScript sets each of KEYS whose value is ARGV[1] to
+// ARGV[2] for ARGV[3] ms and returns how many it set.
+var compareReplaceScript = redis.NewScript(`
+local n = 0
+for _, k in ipairs(KEYS) do
+  if redis.call('GET', k) == ARGV[1] then
+    redis.call('SET', k, ARGV[2], 'PX', ARGV[3])
+    n = n + 1
+  end
+end
+return n
+`)
+
+// CompareAndReplace implements [store.Store.CompareAndReplace]: one Lua
+// script (compareReplaceScript) for all the keys, on a Cluster one
+// script per key, pipelined.
+func (r *Store) CompareAndReplace(ctx context.Context, old, value []byte, ttl time.Duration, keys ...string) (int, error) {
+	sks, err := r.beginKeys(ctx, keys)
+	if err != nil {
+		return 0, err
+	}
+	if err := store.CheckTTL(ttl); err != nil {
+		return 0, err
+	}
+	return r.runEach(ctx, "compare and replace", compareReplaceScript, sks, nonNil(old), nonNil(value), ttlMillis(ttl).Milliseconds())
+}
+
+// runEach runs script, which returns a count, over sks (one run for all
+// of them, on a Cluster one per key, pipelined) and returns the total.
+func (r *Store) runEach(ctx context.Context, op string, script *redis.Script, sks []string, args ...any) (int, error) {
+	switch {
+	case len(sks) == 0:
+		return 0, nil
+	case !r.cluster || len(sks) == 1:
+		n, err := script.Run(ctx, r.c, sks, args...).Int64()
+		if err != nil {
+			return 0, wrap(op, err)
+		}
+		return int(n), nil
+	}
+	cmds := make([]*redis.Cmd, len(sks))
+	if _, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, sk := range sks {
+			cmds[i] = script.Eval(ctx, p, []string{sk}, args...)
+		}
+		return nil
+	}); err != nil {
+		return 0, wrap(op, err)
+	}
+	n := 0
+	for _, c := range cmds {
+		d, _ := c.Int64()
+		n += int(d)
+	}
+	return n, nil
 }
 
 // beginKeys is begin of each of keys in the "kv" namespace.
@@ -503,31 +578,7 @@ func (r *Store) CompareAndDelete(ctx context.Context, old []byte, keys ...string
 	if err != nil {
 		return 0, err
 	}
-	switch {
-	case len(sks) == 0:
-		return 0, nil
-	case !r.cluster || len(sks) == 1:
-		n, err := compareDeleteScript.Run(ctx, r.c, sks, nonNil(old)).Int64()
-		if err != nil {
-			return 0, wrap("compare and delete", err)
-		}
-		return int(n), nil
-	}
-	cmds := make([]*redis.Cmd, len(sks))
-	if _, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, sk := range sks {
-			cmds[i] = compareDeleteScript.Eval(ctx, p, []string{sk}, nonNil(old))
-		}
-		return nil
-	}); err != nil {
-		return 0, wrap("compare and delete", err)
-	}
-	n := 0
-	for _, c := range cmds {
-		d, _ := c.Int64()
-		n += int(d)
-	}
-	return n, nil
+	return r.runEach(ctx, "compare and delete", compareDeleteScript, sks, nonNil(old))
 }
 
 // Delete implements [store.Store.Delete].

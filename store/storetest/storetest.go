@@ -66,6 +66,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"KVExpiry", testKVExpiry},
 		{"KVCompareAndSwap", testKVCompareAndSwap},
 		{"KVClaim", testKVClaim},
+		{"KVClaimFree", testKVClaimFree},
 		{"KVCompareAndDelete", testKVCompareAndDelete},
 		{"NamespacesAreSeparate", testNamespacesAreSeparate},
 		{"RateLimitExact", testRateLimitExact},
@@ -395,9 +396,9 @@ func testKVClaim(t *testing.T, s store.Store) {
 	k := secret("marker")
 	claim := func(what, value string, ttl time.Duration, want bool) {
 		t.Helper()
-		held, err := s.Claim(ctx, []byte(value), ttl, k)
+		held, err := s.Claim(ctx, []byte(value), nil, ttl, k)
 		noErr(t, what, err)
-		if len(held) != 1 || held[0] != want {
+		if len(held) != 1 || held[0].Held != want || held[0].Freed != nil {
 			t.Fatalf("%s claimed %v, want [%v]", what, held, want)
 		}
 	}
@@ -420,12 +421,12 @@ func testKVClaim(t *testing.T, s store.Store) {
 	// A token under the same key is not a Set value.
 	t2 := secret("marker")
 	noErr(t, "Put", s.Put(ctx, t2, []byte("x"), longTTL))
-	claim2, err := s.Claim(ctx, []byte("y"), longTTL, t2)
+	claim2, err := s.Claim(ctx, []byte("y"), nil, longTTL, t2)
 	noErr(t, "Claim of a token's key", err)
-	if !slices.Equal(claim2, []bool{true}) {
+	if !slices.Equal(helds(claim2), []bool{true}) {
 		t.Fatalf("Claim of a token's key claimed %v, want the kv namespace free", claim2)
 	}
-	held, err := s.Claim(ctx, []byte("a"), longTTL)
+	held, err := s.Claim(ctx, []byte("a"), nil, longTTL)
 	noErr(t, "Claim of no keys", err)
 	if len(held) != 0 {
 		t.Fatalf("Claim of no keys claimed %v", held)
@@ -449,9 +450,9 @@ func testKVClaim(t *testing.T, s store.Store) {
 		keys, want = append(keys, mine[i], others[i], free[i]), append(want, true, false, true)
 	}
 	keys, want = append(keys, expired, mine[0]), append(want, true, true)
-	held, err = s.Claim(ctx, []byte("a"), longTTL, keys...)
+	held, err = s.Claim(ctx, []byte("a"), nil, longTTL, keys...)
 	noErr(t, "Claim of several keys", err)
-	if !slices.Equal(held, want) {
+	if !slices.Equal(helds(held), want) {
 		t.Fatalf("Claim of several keys claimed %v, want %v", held, want)
 	}
 	for _, k := range append(append(slices.Clone(mine), free...), expired) {
@@ -463,9 +464,9 @@ func testKVClaim(t *testing.T, s store.Store) {
 		wantValue(t, "Get of a key held by another", v, err, []byte("b"))
 	}
 	// Each claimed key's ttl restarts with the call's.
-	held, err = s.Claim(ctx, []byte("a"), shortTTL, mine...)
+	held, err = s.Claim(ctx, []byte("a"), nil, shortTTL, mine...)
 	noErr(t, "Claim of several held keys", err)
-	if len(held) != len(mine) || slices.Contains(held, false) {
+	if len(held) != len(mine) || slices.Contains(helds(held), false) {
 		t.Fatalf("Claim of several held keys claimed %v, want all", held)
 	}
 	time.Sleep(settle)
@@ -476,10 +477,72 @@ func testKVClaim(t *testing.T, s store.Store) {
 
 	// An invalid key fails the call before any claim.
 	f := secret("marker-free")
-	_, err = s.Claim(ctx, []byte("a"), longTTL, f, "")
+	_, err = s.Claim(ctx, []byte("a"), nil, longTTL, f, "")
 	wantErr(t, "Claim with an empty key", err, store.ErrInvalidKey)
 	_, err = s.Get(ctx, f)
 	wantErr(t, "Get after a refused call", err, store.ErrNotFound)
+}
+
+// helds is Held of each of cs.
+func helds(cs []store.Claimed) []bool {
+	out := make([]bool, len(cs))
+	for i, c := range cs {
+		out[i] = c.Held
+	}
+	return out
+}
+
+// testKVClaimFree: a record (a value beginning with free) left by
+// CompareAndReplace is claimed over and returned; any other value is not.
+func testKVClaimFree(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	free := []byte("=")
+	held, rec, other, missing := secret("marker-held"), secret("marker-record"), secret("marker-other"), secret("marker-missing")
+	noErr(t, "Set held", s.Set(ctx, held, []byte("a"), longTTL))
+	noErr(t, "Set record", s.Set(ctx, rec, []byte("b"), longTTL))
+	noErr(t, "Set other", s.Set(ctx, other, []byte("b"), longTTL))
+	n, err := s.CompareAndReplace(ctx, []byte("b"), []byte("=12 b-1"), longTTL, rec, missing, held)
+	noErr(t, "CompareAndReplace", err)
+	if n != 1 {
+		t.Fatalf("CompareAndReplace replaced %d, want 1", n)
+	}
+	v, err := s.Get(ctx, held)
+	wantValue(t, "Get of a key holding another value", v, err, []byte("a"))
+	_, err = s.Get(ctx, missing)
+	wantErr(t, "Get of a missing key", err, store.ErrNotFound)
+
+	got, err := s.Claim(ctx, []byte("c"), free, longTTL, held, rec, other, missing)
+	noErr(t, "Claim over a record", err)
+	want := []store.Claimed{{}, {Held: true, Freed: []byte("=12 b-1")}, {}, {Held: true}}
+	if len(got) != len(want) {
+		t.Fatalf("Claim over a record: %v, want %v", got, want)
+	}
+	for i := range want {
+		if got[i].Held != want[i].Held || !bytes.Equal(got[i].Freed, want[i].Freed) {
+			t.Fatalf("Claim over a record: key %d %+v, want %+v", i, got[i], want[i])
+		}
+	}
+	v, err = s.Get(ctx, rec)
+	wantValue(t, "Get of a claimed record", v, err, []byte("c"))
+	// Without free, a record is another's value.
+	noErr(t, "Set record", s.Set(ctx, rec, []byte("=12 b-1"), longTTL))
+	got, err = s.Claim(ctx, []byte("c"), nil, longTTL, rec)
+	noErr(t, "Claim without free", err)
+	if got[0].Held || got[0].Freed != nil {
+		t.Fatalf("Claim without free over a record: %+v", got[0])
+	}
+	// The replacement's ttl is the call's.
+	noErr(t, "Set", s.Set(ctx, other, []byte("b"), longTTL))
+	if n, err := s.CompareAndReplace(ctx, []byte("b"), []byte("=1"), shortTTL, other); n != 1 || err != nil {
+		t.Fatalf("CompareAndReplace short: %d %v", n, err)
+	}
+	time.Sleep(settle)
+	_, err = s.Get(ctx, other)
+	wantErr(t, "Get after the replacement's ttl", err, store.ErrNotFound)
+	_, err = s.CompareAndReplace(ctx, []byte("b"), []byte("=1"), 0, other)
+	wantErr(t, "CompareAndReplace with no ttl", err, store.ErrInvalidTTL)
+	_, err = s.CompareAndReplace(ctx, []byte("b"), []byte("=1"), longTTL, other, "")
+	wantErr(t, "CompareAndReplace with an empty key", err, store.ErrInvalidKey)
 }
 
 func testKVCompareAndDelete(t *testing.T, s store.Store) {
@@ -651,7 +714,7 @@ func testBadInput(t *testing.T, s store.Store) {
 	wantErr(t, "Delete empty key", s.Delete(ctx, ""), store.ErrInvalidKey)
 	_, err = s.CompareAndSwap(ctx, "", nil, []byte("v"), longTTL)
 	wantErr(t, "CompareAndSwap empty key", err, store.ErrInvalidKey)
-	_, err = s.Claim(ctx, []byte("v"), longTTL, "")
+	_, err = s.Claim(ctx, []byte("v"), nil, longTTL, "")
 	wantErr(t, "Claim empty key", err, store.ErrInvalidKey)
 	_, err = s.CompareAndDelete(ctx, []byte("v"), "")
 	wantErr(t, "CompareAndDelete empty key", err, store.ErrInvalidKey)
@@ -668,7 +731,7 @@ func testBadInput(t *testing.T, s store.Store) {
 	for _, ttl := range []time.Duration{0, -time.Second} {
 		_, err = s.CompareAndSwap(ctx, k, []byte("v"), []byte("w"), ttl)
 		wantErr(t, "CompareAndSwap bad ttl", err, store.ErrInvalidTTL)
-		_, err = s.Claim(ctx, []byte("w"), ttl, k)
+		_, err = s.Claim(ctx, []byte("w"), nil, ttl, k)
 		wantErr(t, "Claim bad ttl", err, store.ErrInvalidTTL)
 	}
 	v, err := s.Get(ctx, k)
@@ -728,7 +791,7 @@ func testContextCanceled(t *testing.T, s store.Store) {
 	check("Delete", s.Delete(canceled, k))
 	_, err = s.CompareAndSwap(canceled, k, nil, []byte("v"), longTTL)
 	check("CompareAndSwap", err)
-	_, err = s.Claim(canceled, []byte("v"), longTTL, k)
+	_, err = s.Claim(canceled, []byte("v"), nil, longTTL, k)
 	check("Claim", err)
 	_, err = s.CompareAndDelete(canceled, []byte("v"), k)
 	check("CompareAndDelete", err)
@@ -777,7 +840,7 @@ func testClosed(t *testing.T, s store.Store) {
 	wantErr(t, "Delete", s.Delete(ctx, k), store.ErrClosed)
 	_, err = s.CompareAndSwap(ctx, k, nil, []byte("v"), longTTL)
 	wantErr(t, "CompareAndSwap", err, store.ErrClosed)
-	_, err = s.Claim(ctx, []byte("v"), longTTL, k)
+	_, err = s.Claim(ctx, []byte("v"), nil, longTTL, k)
 	wantErr(t, "Claim", err, store.ErrClosed)
 	_, err = s.CompareAndDelete(ctx, []byte("v"), k)
 	wantErr(t, "CompareAndDelete", err, store.ErrClosed)
@@ -963,8 +1026,8 @@ func testConcurrentClaim(t *testing.T, s store.Store) {
 	errLost := errors.New("claim lost")
 	wins := race(t, errLost, func() error {
 		v := strconv.FormatInt(n.Add(1), 10)
-		held, err := s.Claim(ctx, []byte(v), longTTL, k)
-		if err == nil && !held[0] {
+		held, err := s.Claim(ctx, []byte(v), nil, longTTL, k)
+		if err == nil && !held[0].Held {
 			return errLost
 		}
 		return err
