@@ -815,11 +815,10 @@ func putOwned[T any, P owned[T]](c *call, in P, kind, objectType, id string, cre
 		*created, action = c.now, "added"
 	case err != nil:
 		return nil, err
-	case create:
-		return nil, fmt.Errorf("%w: %s %q is registered (by region %s)", ErrExists, kind, id, *oldRegion)
-	case *oldRegion != c.caller:
-		return nil, fmt.Errorf("%w: %s %q belongs to region %s", ErrForbidden, kind, id, *oldRegion)
 	default:
+		if err := c.mayWrite(kind, id, *oldRegion, true, create); err != nil {
+			return nil, err
+		}
 		*created = *oldCreated
 	}
 	*updated = c.now
@@ -827,6 +826,22 @@ func putOwned[T any, P owned[T]](c *call, in P, kind, objectType, id string, cre
 		return nil, err
 	}
 	return *in, c.emit(EventRegistry, RegistryEvent{Kind: strings.ReplaceAll(kind, " ", "_"), ID: id, Region: c.caller, Action: action})
+}
+
+// mayWrite refuses the write of a stored entry (found) of region owner:
+// with create, ErrExists; another region's, ErrForbidden. Writers call it
+// before they compare the input with the stored entry (its version, its
+// keys), so another region's write is refused as such.
+func (c *call) mayWrite(kind, id, owner string, found, create bool) error {
+	switch {
+	case !found:
+		return nil
+	case create:
+		return fmt.Errorf("%w: %s %q is registered (by region %s)", ErrExists, kind, id, owner)
+	case owner != c.caller:
+		return fmt.Errorf("%w: %s %q belongs to region %s", ErrForbidden, kind, id, owner)
+	}
+	return nil
 }
 
 func getIssuer(c *call) (any, error) {
@@ -922,6 +937,9 @@ func writeRP(c *call, create bool) (any, error) {
 	}
 	var old RelyingParty
 	if err := c.load(&old, objRP, in.ClientID); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if err := c.mayWrite("relying party", in.ClientID, old.HomeRegion, old.ClientID != "", create); err != nil {
 		return nil, err
 	}
 	if in.Version != 0 && !create && in.Version != old.Version {
@@ -1098,10 +1116,14 @@ func writeTerminal(c *call, create bool) (any, error) {
 		}
 	}
 	var old Terminal
-	switch err := c.load(&old, objTerminal, in.ID); {
-	case errors.Is(err, ErrNotFound) || create:
-	case err != nil:
+	if err := c.load(&old, objTerminal, in.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
+	}
+	if err := c.mayWrite("terminal", in.ID, old.Region, old.ID != "", create); err != nil {
+		return nil, err
+	}
+	switch {
+	case old.ID == "":
 	case old.Status == TerminalRevoked:
 		return nil, fmt.Errorf("%w: terminal %q is revoked", ErrKeyTransition, in.ID)
 	case old.Key.Kty != in.Key.Kty || old.Key.Crv != in.Key.Crv || old.Key.X != in.Key.X || old.Key.Y != in.Key.Y:
