@@ -111,3 +111,25 @@ func TestSecondRegionIsRefused(t *testing.T) {
 		}
 	}
 }
+
+// TestReadsOfMalformedKeys: a query naming a key attribute no composite
+// key may hold (NUL, U+10FFFF, invalid UTF-8, over the key size) is
+// refused as invalid, by the lists as by the gets, never an internal error.
+func TestReadsOfMalformedKeys(t *testing.T) {
+	l := consortium(t)
+	for _, bad := range []string{"310000\x00", "\U0010FFFF", "\xff", strings.Repeat("3", 1100), strings.Repeat("3", 100000) + "\x00"} {
+		for _, q := range [][]string{{"ListStatusHeads", bad}, {"ListAuditAnchors", bad}, {"GetStatusHead", bad, "L1"},
+			{"GetAuditAnchor", "310000", bad}, {"GetRegion", bad}, {"GetBatch", bad, "b1"}} {
+			_, err := l.call("", q[0], q[1:]...)
+			if !errors.Is(err, ErrInvalid) {
+				t.Errorf("%s(%.80q): %.200v, want ErrInvalid", q[0], q[1:], err)
+			}
+			if got := FromWire("peer: " + WireMessage(err)); !errors.Is(got, ErrInvalid) {
+				t.Errorf("%s on the wire: %.200q", q[0], WireMessage(err))
+			}
+			if len(err.Error()) > 300 {
+				t.Errorf("%s: the error repeats the argument: %d bytes", q[0], len(err.Error()))
+			}
+		}
+	}
+}

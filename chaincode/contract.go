@@ -257,6 +257,11 @@ func (c *call) del(objectType string, attrs ...string) error {
 }
 
 func list[T any](c *call, objectType string, attrs ...string) ([]T, error) {
+	// Checked here, not by Scan: Fabric's stub refuses such a prefix with
+	// an error of its own, which would reach the caller as internal.
+	if _, err := CompositeKey(objectType, attrs...); err != nil {
+		return nil, invalid("%v", err)
+	}
 	out := []T{}
 	err := c.st.Scan(objectType, attrs, func(_ string, v []byte) error {
 		var x T
