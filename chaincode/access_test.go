@@ -133,3 +133,48 @@ func TestReadsOfMalformedKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestErrorsDoNotRepeatLongArguments: a refusal quotes at most the first
+// 64 characters of a value it names, so an argument of megabytes does not
+// come back (and into the peers' and nodes' logs) in the error.
+func TestErrorsDoNotRepeatLongArguments(t *testing.T) {
+	l := consortium(t)
+	big := strings.Repeat("x", 1<<20)
+	rp := func(f func(*RelyingParty)) string {
+		x := RelyingParty{ClientID: "svc-31", JWKS: gm.JWKS{Keys: []gm.JWK{sm2JWK(t, 6, "rp-1")}}, Scopes: []string{"qr:redeem"}, Status: EntryActive}
+		f(&x)
+		return js(t, x)
+	}
+	term := func(f func(*Terminal)) string {
+		x := Terminal{ID: "T-1", Kind: "counter", Location: "310104", Key: sm2JWK(t, 7, "T-1"), Status: EntryActive}
+		f(&x)
+		return js(t, x)
+	}
+	for _, tc := range []struct {
+		name, msp, fn string
+		args          []string
+	}{
+		{"function", msp31, big, nil},
+		{"caller", "Region" + big + "MSP", "AnchorAudit", []string{"{}"}},
+		{"vote", msp31, "Vote", []string{ActionSuspend, big}},
+		{"kid", msp31, "SetRegionKeyState", []string{big, KeyRevoked}},
+		{"key state", msp31, "SetRegionKeyState", []string{"310000-k1", big}},
+		{"region code", msp31, "RequestRegion", []string{js(t, RegionInput{Code: big})}},
+		{"endpoint type", msp31, "UpdateRegion", []string{js(t, RegionInput{Code: "310000", DID: "did:web:310000.trustid.example", Endpoints: []Endpoint{{Type: big}}})}},
+		{"home region", msp31, "AddRelyingParty", []string{rp(func(x *RelyingParty) { x.HomeRegion = big })}},
+		{"scope", msp31, "AddRelyingParty", []string{rp(func(x *RelyingParty) { x.Scopes = []string{big} })}},
+		{"ID token alg", msp31, "AddRelyingParty", []string{rp(func(x *RelyingParty) { x.IDTokenAlg = big })}},
+		{"access token alg", msp31, "AddRelyingParty", []string{rp(func(x *RelyingParty) { x.AccessTokenAlg = big })}},
+		{"terminal kind", msp31, "AddTerminal", []string{term(func(x *Terminal) { x.Kind = big })}},
+		{"terminal location", msp31, "AddTerminal", []string{term(func(x *Terminal) { x.Location = big })}},
+		{"audit node", msp31, "AnchorAudit", []string{js(t, AuditInput{Node: big, Seq: 1, Head: strings.Repeat("11", 32)})}},
+		{"bindings region", msp31, "BindCredentialIDs", []string{js(t, BindingsInput{Region: big})}},
+	} {
+		_, err := l.call(tc.msp, tc.fn, tc.args...)
+		if err == nil {
+			t.Errorf("%s: accepted", tc.name)
+		} else if len(err.Error()) > 1024 {
+			t.Errorf("%s: the error repeats the argument: %d bytes: %.100s", tc.name, len(err.Error()), err)
+		}
+	}
+}

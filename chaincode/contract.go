@@ -183,7 +183,7 @@ func Functions() []string {
 func Invoke(st State, fn string, args [][]byte) ([]byte, error) {
 	f, ok := functions[fn]
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownFunc, fn)
+		return nil, fmt.Errorf("%w: %.64q", ErrUnknownFunc, fn)
 	}
 	if len(args) != f.nargs {
 		return nil, fmt.Errorf("%w: %s takes %d, got %d", ErrArgumentsCount, fn, f.nargs, len(args))
@@ -316,7 +316,7 @@ type RegionInput struct {
 
 func (in *RegionInput) check() error {
 	if !ValidRegionCode(in.Code) {
-		return invalid("region code %q is not a GB/T 2260 province-level code", in.Code)
+		return invalid("region code %.64q is not a GB/T 2260 province-level code", in.Code)
 	}
 	if err := checkDID(in.DID); err != nil {
 		return err
@@ -489,7 +489,7 @@ func vote(c *call) (any, error) {
 		return nil, invalid("action must be admit, suspend or reinstate")
 	}
 	if !ValidRegionCode(code) {
-		return nil, invalid("region code %q", code)
+		return nil, invalid("region code %.64q", code)
 	}
 	if _, err := c.activeCaller(); err != nil {
 		return nil, err
@@ -621,11 +621,11 @@ func setRegionKeyState(c *call) (any, error) {
 	}
 	i := slices.IndexFunc(r.Keys, func(k RegistryKey) bool { return k.Kid == kid })
 	if i < 0 {
-		return nil, fmt.Errorf("%w: key %q of region %s", ErrNotFound, kid, r.Code)
+		return nil, fmt.Errorf("%w: key %.64q of region %s", ErrNotFound, kid, r.Code)
 	}
 	k := &r.Keys[i]
 	if !slices.Contains(keyTransitions[k.State], state) {
-		return nil, fmt.Errorf("%w: %s → %q", ErrKeyTransition, k.State, state)
+		return nil, fmt.Errorf("%w: %s → %.64q", ErrKeyTransition, k.State, state)
 	}
 	k.State = state
 	k.History = append(k.History, c.change(state))
@@ -796,7 +796,7 @@ func putOwned[T any, P owned[T]](c *call, in P, kind, objectType, id string, cre
 	region, created, updated := in.stamps()
 	if *region != "" {
 		if !ValidRegionCode(*region) {
-			return nil, fmt.Errorf("%w: %q is not a GB/T 2260 province-level code", ErrUnknownRegion, *region)
+			return nil, fmt.Errorf("%w: %.64q is not a GB/T 2260 province-level code", ErrUnknownRegion, *region)
 		}
 		if known, err := c.exists(objRegion, *region); err != nil {
 			return nil, err
@@ -932,10 +932,10 @@ func writeRP(c *call, create bool) (any, error) {
 		return nil, err
 	}
 	if in.IDTokenAlg != "" && in.IDTokenAlg != gm.AlgSM2 && in.IDTokenAlg != "ES256" {
-		return nil, invalid("ID token algorithm must be SM2 or ES256, not %q", in.IDTokenAlg)
+		return nil, invalid("ID token algorithm must be SM2 or ES256, not %.64q", in.IDTokenAlg)
 	}
 	if in.AccessTokenAlg != "" && in.AccessTokenAlg != gm.AlgSM2 && in.AccessTokenAlg != "ES256" {
-		return nil, invalid("access token algorithm must be SM2 or ES256, not %q", in.AccessTokenAlg)
+		return nil, invalid("access token algorithm must be SM2 or ES256, not %.64q", in.AccessTokenAlg)
 	}
 	if err := checkEntryStatus(in.Status); err != nil {
 		return nil, err
@@ -1099,13 +1099,13 @@ func writeTerminal(c *call, create bool) (any, error) {
 		return nil, err
 	}
 	if !reToken.MatchString(in.Kind) {
-		return nil, invalid("terminal kind %q", in.Kind)
+		return nil, invalid("terminal kind %.64q", in.Kind)
 	}
 	if err := checkName(in.Name); err != nil {
 		return nil, err
 	}
 	if in.Location != "" && (len(in.Location) != 6 || strings.Trim(in.Location, "0123456789") != "" || !provinces[in.Location[:2]]) {
-		return nil, fmt.Errorf("%w: location %q is not a GB/T 2260 code under a known province", ErrUnknownRegion, in.Location)
+		return nil, fmt.Errorf("%w: location %.64q is not a GB/T 2260 code under a known province", ErrUnknownRegion, in.Location)
 	}
 	if in.Location != "" && !InRegion(in.Location, c.caller) {
 		return nil, fmt.Errorf("%w: region %s may not place a terminal in %s, outside it", ErrForbidden, c.caller, in.Location)
@@ -1254,7 +1254,7 @@ func anchorAudit(c *call) (any, error) {
 		return nil, err
 	}
 	if !reToken.MatchString(in.Node) {
-		return nil, invalid("node %q: want letters, digits and ._:/- (at most 128)", in.Node)
+		return nil, invalid("node %.64q: want letters, digits and ._:/- (at most 128)", in.Node)
 	}
 	if !reHex256.MatchString(in.Head) {
 		return nil, invalid("head must be 64 lowercase hex digits (SM3)")
