@@ -95,7 +95,7 @@ func bindCredentialIDs(c *call) (any, error) {
 		return nil, err
 	}
 	if !ValidRegionCode(in.Region) {
-		return nil, fmt.Errorf("%w: %q is not a GB/T 2260 province-level code", ErrUnknownRegion, in.Region)
+		return nil, fmt.Errorf("%w: %.64q is not a GB/T 2260 province-level code", ErrUnknownRegion, in.Region)
 	}
 	if in.Region != c.caller {
 		return nil, fmt.Errorf("%w: region %s binds only its own credential IDs, not %s's", ErrForbidden, c.caller, in.Region)

@@ -186,7 +186,7 @@ func Functions() []string {
 func Invoke(st State, fn string, args [][]byte) ([]byte, error) {
 	f, ok := functions[fn]
 	if !ok {
-		return nil, fmt.Errorf("%w: %q", ErrUnknownFunc, fn)
+		return nil, fmt.Errorf("%w: %.64q", ErrUnknownFunc, fn)
 	}
 	if len(args) != f.nargs {
 		return nil, fmt.Errorf("%w: %s takes %d, got %d", ErrArgumentsCount, fn, f.nargs, len(args))
@@ -260,6 +260,11 @@ func (c *call) del(objectType string, attrs ...string) error {
 }
 
 func list[T any](c *call, objectType string, attrs ...string) ([]T, error) {
+	// Checked here, not by Scan: Fabric's stub refuses such a prefix with
+	// an error of its own, which would reach the caller as internal.
+	if _, err := CompositeKey(objectType, attrs...); err != nil {
+		return nil, invalid("%v", err)
+	}
 	out := []T{}
 	err := c.st.Scan(objectType, attrs, func(_ string, v []byte) error {
 		var x T
@@ -314,7 +319,7 @@ type RegionInput struct {
 
 func (in *RegionInput) check() error {
 	if !ValidRegionCode(in.Code) {
-		return invalid("region code %q is not a GB/T 2260 province-level code", in.Code)
+		return invalid("region code %.64q is not a GB/T 2260 province-level code", in.Code)
 	}
 	if err := checkDID(in.DID); err != nil {
 		return err
@@ -487,7 +492,7 @@ func vote(c *call) (any, error) {
 		return nil, invalid("action must be admit, suspend or reinstate")
 	}
 	if !ValidRegionCode(code) {
-		return nil, invalid("region code %q", code)
+		return nil, invalid("region code %.64q", code)
 	}
 	if _, err := c.activeCaller(); err != nil {
 		return nil, err
@@ -619,11 +624,11 @@ func setRegionKeyState(c *call) (any, error) {
 	}
 	i := slices.IndexFunc(r.Keys, func(k RegistryKey) bool { return k.Kid == kid })
 	if i < 0 {
-		return nil, fmt.Errorf("%w: key %q of region %s", ErrNotFound, kid, r.Code)
+		return nil, fmt.Errorf("%w: key %.64q of region %s", ErrNotFound, kid, r.Code)
 	}
 	k := &r.Keys[i]
 	if !slices.Contains(keyTransitions[k.State], state) {
-		return nil, fmt.Errorf("%w: %s → %q", ErrKeyTransition, k.State, state)
+		return nil, fmt.Errorf("%w: %s → %.64q", ErrKeyTransition, k.State, state)
 	}
 	k.State = state
 	k.History = append(k.History, c.change(state))
@@ -794,7 +799,7 @@ func putOwned[T any, P owned[T]](c *call, in P, kind, objectType, id string, cre
 	region, created, updated := in.stamps()
 	if *region != "" {
 		if !ValidRegionCode(*region) {
-			return nil, fmt.Errorf("%w: %q is not a GB/T 2260 province-level code", ErrUnknownRegion, *region)
+			return nil, fmt.Errorf("%w: %.64q is not a GB/T 2260 province-level code", ErrUnknownRegion, *region)
 		}
 		if known, err := c.exists(objRegion, *region); err != nil {
 			return nil, err
@@ -818,11 +823,10 @@ func putOwned[T any, P owned[T]](c *call, in P, kind, objectType, id string, cre
 		*created, action = c.now, "added"
 	case err != nil:
 		return nil, err
-	case create:
-		return nil, fmt.Errorf("%w: %s %q is registered (by region %s)", ErrExists, kind, id, *oldRegion)
-	case *oldRegion != c.caller:
-		return nil, fmt.Errorf("%w: %s %q belongs to region %s", ErrForbidden, kind, id, *oldRegion)
 	default:
+		if err := c.mayWrite(kind, id, *oldRegion, true, create); err != nil {
+			return nil, err
+		}
 		*created = *oldCreated
 	}
 	*updated = c.now
@@ -830,6 +834,22 @@ func putOwned[T any, P owned[T]](c *call, in P, kind, objectType, id string, cre
 		return nil, err
 	}
 	return *in, c.emit(EventRegistry, RegistryEvent{Kind: strings.ReplaceAll(kind, " ", "_"), ID: id, Region: c.caller, Action: action})
+}
+
+// mayWrite refuses the write of a stored entry (found) of region owner:
+// with create, ErrExists; another region's, ErrForbidden. Writers call it
+// before they compare the input with the stored entry (its version, its
+// keys), so another region's write is refused as such.
+func (c *call) mayWrite(kind, id, owner string, found, create bool) error {
+	switch {
+	case !found:
+		return nil
+	case create:
+		return fmt.Errorf("%w: %s %q is registered (by region %s)", ErrExists, kind, id, owner)
+	case owner != c.caller:
+		return fmt.Errorf("%w: %s %q belongs to region %s", ErrForbidden, kind, id, owner)
+	}
+	return nil
 }
 
 func getIssuer(c *call) (any, error) {
@@ -915,16 +935,19 @@ func writeRP(c *call, create bool) (any, error) {
 		return nil, err
 	}
 	if in.IDTokenAlg != "" && in.IDTokenAlg != gm.AlgSM2 && in.IDTokenAlg != "ES256" {
-		return nil, invalid("ID token algorithm must be SM2 or ES256, not %q", in.IDTokenAlg)
+		return nil, invalid("ID token algorithm must be SM2 or ES256, not %.64q", in.IDTokenAlg)
 	}
 	if in.AccessTokenAlg != "" && in.AccessTokenAlg != gm.AlgSM2 && in.AccessTokenAlg != "ES256" {
-		return nil, invalid("access token algorithm must be SM2 or ES256, not %q", in.AccessTokenAlg)
+		return nil, invalid("access token algorithm must be SM2 or ES256, not %.64q", in.AccessTokenAlg)
 	}
 	if err := checkEntryStatus(in.Status); err != nil {
 		return nil, err
 	}
 	var old RelyingParty
 	if err := c.load(&old, objRP, in.ClientID); err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if err := c.mayWrite("relying party", in.ClientID, old.HomeRegion, old.ClientID != "", create); err != nil {
 		return nil, err
 	}
 	if in.Version != 0 && !create && in.Version != old.Version {
@@ -1079,13 +1102,13 @@ func writeTerminal(c *call, create bool) (any, error) {
 		return nil, err
 	}
 	if !reToken.MatchString(in.Kind) {
-		return nil, invalid("terminal kind %q", in.Kind)
+		return nil, invalid("terminal kind %.64q", in.Kind)
 	}
 	if err := checkName(in.Name); err != nil {
 		return nil, err
 	}
 	if in.Location != "" && (len(in.Location) != 6 || strings.Trim(in.Location, "0123456789") != "" || !provinces[in.Location[:2]]) {
-		return nil, fmt.Errorf("%w: location %q is not a GB/T 2260 code under a known province", ErrUnknownRegion, in.Location)
+		return nil, fmt.Errorf("%w: location %.64q is not a GB/T 2260 code under a known province", ErrUnknownRegion, in.Location)
 	}
 	if in.Location != "" && !InRegion(in.Location, c.caller) {
 		return nil, fmt.Errorf("%w: region %s may not place a terminal in %s, outside it", ErrForbidden, c.caller, in.Location)
@@ -1101,10 +1124,14 @@ func writeTerminal(c *call, create bool) (any, error) {
 		}
 	}
 	var old Terminal
-	switch err := c.load(&old, objTerminal, in.ID); {
-	case errors.Is(err, ErrNotFound) || create:
-	case err != nil:
+	if err := c.load(&old, objTerminal, in.ID); err != nil && !errors.Is(err, ErrNotFound) {
 		return nil, err
+	}
+	if err := c.mayWrite("terminal", in.ID, old.Region, old.ID != "", create); err != nil {
+		return nil, err
+	}
+	switch {
+	case old.ID == "":
 	case old.Status == TerminalRevoked:
 		return nil, fmt.Errorf("%w: terminal %q is revoked", ErrKeyTransition, in.ID)
 	case old.Key.Kty != in.Key.Kty || old.Key.Crv != in.Key.Crv || old.Key.X != in.Key.X || old.Key.Y != in.Key.Y:
@@ -1230,7 +1257,7 @@ func anchorAudit(c *call) (any, error) {
 		return nil, err
 	}
 	if !reToken.MatchString(in.Node) {
-		return nil, invalid("node %q: want letters, digits and ._:/- (at most 128)", in.Node)
+		return nil, invalid("node %.64q: want letters, digits and ._:/- (at most 128)", in.Node)
 	}
 	if !reHex256.MatchString(in.Head) {
 		return nil, invalid("head must be 64 lowercase hex digits (SM3)")

@@ -449,7 +449,7 @@ func RegionMSP(code string) string { return "Region" + code + "MSP" }
 func RegionOfMSP(mspID string) (string, error) {
 	m := reMSP.FindStringSubmatch(mspID)
 	if m == nil || !ValidRegionCode(m[1]) {
-		return "", fmt.Errorf("%w: %q", ErrUnknownCaller, mspID)
+		return "", fmt.Errorf("%w: %.64q", ErrUnknownCaller, mspID)
 	}
 	return m[1], nil
 }
@@ -479,7 +479,7 @@ func checkTokens(what string, list []string, max int) error {
 	seen := map[string]bool{}
 	for _, s := range list {
 		if !reToken.MatchString(s) {
-			return invalid("%s %q: want letters, digits and ._:/- (at most 128)", what, s)
+			return invalid("%s %.64q: want letters, digits and ._:/- (at most 128)", what, s)
 		}
 		if seen[s] {
 			return invalid("%s %q repeated", what, s)
@@ -503,7 +503,7 @@ func checkEndpoints(eps []Endpoint) error {
 	seen := map[string]bool{}
 	for _, e := range eps {
 		if !reToken.MatchString(e.Type) {
-			return invalid("endpoint type %q", e.Type)
+			return invalid("endpoint type %.64q", e.Type)
 		}
 		if seen[e.Type] {
 			return invalid("endpoint type %q repeated", e.Type)

@@ -54,7 +54,7 @@ func CompositeKey(objectType string, attrs ...string) (string, error) {
 	b.WriteString(keyNS)
 	for i, a := range append([]string{objectType}, attrs...) {
 		if !utf8.ValidString(a) || strings.ContainsRune(a, 0) || strings.ContainsRune(a, maxKeyRune) || (i == 0 && a == "") {
-			return "", fmt.Errorf("%w: %q", ErrBadKey, a)
+			return "", fmt.Errorf("%w: %.64q", ErrBadKey, a) // truncated: the argument may be large
 		}
 		b.WriteString(a)
 		b.WriteString(keySep)
