@@ -195,7 +195,10 @@ func TestSharedChangeAfterRevocationAcrossInstances(t *testing.T) {
 // (RunMarkers' refresh): then the change waits for it again.
 func TestSharedMarkerCalls(t *testing.T) {
 	markers := &countingMarkers{Markers: sharedStores()["memory"](t)}
-	const ttl = 300 * time.Millisecond
+	// The first batch must commit before a refresh (ttl/3) claims its
+	// markers again: at 300 ms it did not once, under -race on a loaded
+	// machine.
+	const ttl = 1500 * time.Millisecond
 	l := openLedger(t)
 	sl := &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}
 	a := startInstanceAnchor(t, sl, t.TempDir(), "a", nil, func(o *statuslist.SharedOptions) { o.Markers, o.MarkerTTL = markers, ttl })
