@@ -136,7 +136,9 @@ func FuzzControllerDocumentURL(f *testing.F) {
 }
 
 // TestDIDWebHostIsAHost: the did:web domain-name, once its %3A is
-// decoded, must be a host and optional port alone. An encoded ?, #, \,
+// decoded, must be a host and optional port alone, written as it is:
+// %3A is its only percent-encoding (did:web:%69ssuer.example is not
+// did:web:issuer.example, yet would fetch its document). An encoded ?, #, \,
 // space or a second colon would make the document URL another resource
 // (did:web:host.example%3F fetched https://host.example?/.well-known/
 // did.json: the site's root page with a query).
@@ -144,7 +146,7 @@ func TestDIDWebHostIsAHost(t *testing.T) {
 	for _, bad := range []string{"did:web:host.example%3F", "did:web:host.example%3Fx", "did:web:host.example%23",
 		"did:web:host.example%23:users:alice", "did:web:host.example%5Cx", "did:web:host%20.example",
 		"did:web:host.example%3A8443%3A1", "did:web:host.example%3A", "did:web:host.example%3Ax", "did:web:%3A8443",
-		"did:web:host.example%25"} {
+		"did:web:host.example%25", "did:web:0%700", "did:web:issuer%2Eexample", "did:web:%69ssuer.example"} {
 		if got, err := DIDWebDocumentURL(bad); !errors.Is(err, ErrResolve) {
 			t.Errorf("DIDWebDocumentURL(%s) = %s, %v", bad, got, err)
 		}

@@ -60,8 +60,10 @@ func DIDWebDocumentURL(did string) (string, error) {
 		return "", fmt.Errorf("%w: %q is not a did:web identifier", ErrResolve, did)
 	}
 	parts := strings.Split(rest, ":")
-	host, err := url.PathUnescape(parts[0])
-	if err != nil || !webHost(host) {
+	// The port's colon is the host's only percent-encoding (did:web); any
+	// other would give a second DID for the same document URL.
+	host := strings.ReplaceAll(strings.ReplaceAll(parts[0], "%3A", ":"), "%3a", ":")
+	if strings.Contains(host, "%") || !webHost(host) {
 		return "", fmt.Errorf("%w: did:web host", ErrResolve)
 	}
 	if len(parts) == 1 {
