@@ -49,8 +49,11 @@ func testBatchDeriver(t testing.TB) *identity.Deriver {
 // order: the line's own symbol or !CODE when the line is shorter than a
 // chunk, else that or !input_too_large.
 func FuzzDeriveBatch(f *testing.F) {
-	f.Add([]byte("11010519491231002X\n310104195001010016\n"), uint8(20))
-	f.Add([]byte("11010519491231002X\r\n\n  310104195001010016"), uint8(7))
+	// GB 11643's sample number and a sibling of it (another sequence
+	// number), not a person's.
+	sibling := residentNumber("11010519491231001")
+	f.Add([]byte("11010519491231002X\n"+sibling+"\n"), uint8(20))
+	f.Add([]byte("11010519491231002X\r\n\n  "+sibling), uint8(7))
 	f.Add([]byte("999999999999999999999999999999\n11010519491231002X\nx"), uint8(25))
 	f.Add([]byte("G12345678\nE12345678\n\xff\xfe\n"), uint8(1))
 	d := testBatchDeriver(f)
