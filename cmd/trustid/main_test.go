@@ -347,23 +347,6 @@ func TestServeBadFlagValues(t *testing.T) {
 			}
 		}
 	}
-	// --output, checked before any command runs.
-	cfg := filepath.Join(t.TempDir(), "trustid.yaml")
-	if err := os.WriteFile(cfg, []byte("output: yaml\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	data := filepath.Join(t.TempDir(), "data")
-	t.Setenv("TRUSTID_OUTPUT", "yaml")
-	if _, _, err := run(t, t.Context(), "keys", "list", "--data", data); err == nil || !strings.Contains(err.Error(), "TRUSTID_OUTPUT: --output") {
-		t.Errorf("--output by env: %v", err)
-	}
-	os.Unsetenv("TRUSTID_OUTPUT")
-	if _, _, err := run(t, t.Context(), "keys", "list", "--data", data, "--config", cfg); err == nil || !strings.Contains(err.Error(), cfg+": output: --output") {
-		t.Errorf("--output by config: %v", err)
-	}
-	if _, _, err := run(t, t.Context(), "keys", "list", "--data", data, "-o", "yaml"); err == nil || strings.Contains(err.Error(), "TRUSTID_OUTPUT") {
-		t.Errorf("--output on the command line: %v", err)
-	}
 }
 
 // TestConfigFileSharedByCommands: one config file serves `trustid serve`
