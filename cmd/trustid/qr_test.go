@@ -214,14 +214,7 @@ func TestQRVerifyEnrolledPrintedCode(t *testing.T) {
 		t.Fatalf("no printed code: %v", m["copies"])
 	}
 	card := r.Copies[1]
-	resp, err := http.Get(f.base + "/.well-known/jwks.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	jwksFile := filepath.Join(t.TempDir(), "jwks.json")
-	os.WriteFile(jwksFile, jwks, 0o600)
+	jwksFile := saveJWKS(t, f.base)
 	verify := func() (string, error) {
 		t.Helper()
 		out, _, err := run(t, context.Background(), "qr", "verify", card.StaticCode.Code, "--jwks", jwksFile, "--data", t.TempDir(), "--status-node", "310000="+f.base)
@@ -255,14 +248,7 @@ func TestQRVerifyStatusFromNode(t *testing.T) {
 	if code != 201 || r.BindingCredential == nil {
 		t.Fatalf("enroll: %d %v", code, m)
 	}
-	resp, err := http.Get(f.base + "/.well-known/jwks.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	jwks, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	jwksFile := filepath.Join(t.TempDir(), "jwks.json")
-	os.WriteFile(jwksFile, jwks, 0o600)
+	jwksFile := saveJWKS(t, f.base)
 	counter := uint64(0)
 	verify := func(args ...string) (string, error) {
 		t.Helper()
@@ -303,4 +289,21 @@ func TestQRVerifyStatusFromNode(t *testing.T) {
 		_, err := verify("--status-node", node)
 		return errors.Is(err, qrcode.ErrRevoked)
 	}, "the revoked binding to be refused")
+}
+
+// saveJWKS writes the node's JWKS at base to a file for `trustid qr
+// verify --jwks` and returns its path.
+func saveJWKS(t *testing.T, base string) string {
+	t.Helper()
+	resp, err := http.Get(base + "/.well-known/jwks.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwks, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	path := filepath.Join(t.TempDir(), "jwks.json")
+	if err := os.WriteFile(path, jwks, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }
