@@ -53,6 +53,14 @@ func startInstance(t testing.TB, l ledger.Ledger, dir, name string) *instance {
 // its options changed by opt (if not nil).
 func startInstanceAnchor(t testing.TB, l ledger.Ledger, dir, name string, wrap func(*ledger.Outbox) statuslist.Anchorer, opt func(*statuslist.SharedOptions)) *instance {
 	t.Helper()
+	return startInstanceHeld(t, l, dir, name, wrap, opt, nil)
+}
+
+// startInstanceHeld is startInstanceAnchor whose view of the chain
+// applies no event while hold (if not nil) is locked: the ledger's events
+// delivered late to this instance.
+func startInstanceHeld(t testing.TB, l ledger.Ledger, dir, name string, wrap func(*ledger.Outbox) statuslist.Anchorer, opt func(*statuslist.SharedOptions), hold *sync.RWMutex) *instance {
+	t.Helper()
 	in := openInstance(t, l, l, dir, filepath.Join(dir, "bindings.db"), name, wrap, opt)
 	ob, sh, chosen := in.ob, in.shared, in.chosen
 	if err := ob.Watch(sh.Restore, sh.Done); err != nil {
@@ -66,6 +74,10 @@ func startInstanceAnchor(t testing.TB, l ledger.Ledger, dir, name string, wrap f
 	go func() {
 		defer wg.Done()
 		ledger.Follow(ctx, l, 10*time.Millisecond, func(ev ledger.Event) error {
+			if hold != nil {
+				hold.RLock()
+				defer hold.RUnlock()
+			}
 			return errors.Join(sh.ApplyEvent(ev.Block, ev.Name, ev.Payload), chosen.Index.ApplyEvent(ev))
 		}, nil)
 	}()

@@ -16,34 +16,6 @@ import (
 	"github.com/trustid-cn/trustid/ledger"
 )
 
-// startInstanceHeld is startInstanceAnchor whose view of the chain
-// applies no event while hold is locked: the ledger's events delivered
-// late to this instance.
-func startInstanceHeld(t testing.TB, l ledger.Ledger, dir, name string, opt func(*statuslist.SharedOptions), hold *sync.RWMutex) *instance {
-	t.Helper()
-	in := openInstance(t, l, l, dir, filepath.Join(dir, "bindings.db"), name, nil, opt)
-	ob, sh, chosen := in.ob, in.shared, in.chosen
-	if err := ob.Watch(sh.Restore, sh.Done); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	wg.Add(4)
-	go func() { defer wg.Done(); ob.Run(ctx) }()
-	go func() { defer wg.Done(); sh.RunMarkers(ctx) }()
-	go func() {
-		defer wg.Done()
-		ledger.Follow(ctx, l, 10*time.Millisecond, func(ev ledger.Event) error {
-			hold.RLock()
-			defer hold.RUnlock()
-			return errors.Join(sh.ApplyEvent(ev.Block, ev.Name, ev.Payload), chosen.Index.ApplyEvent(ev))
-		}, nil)
-	}()
-	go func() { defer wg.Done(); sh.RunHeads(ctx, 10*time.Millisecond) }()
-	t.Cleanup(func() { cancel(); wg.Wait(); ob.Close() })
-	return in
-}
-
 // viewBehind issues a credential through instance a, lets b's view of the
 // chain have it, holds b's view, and revokes the credential through a
 // until a's commit is confirmed and a's marker cleared: b's view does not
@@ -58,7 +30,7 @@ func viewBehind(t *testing.T, markers statuslist.Markers, format string, opt fun
 	l = openLedger(t)
 	var hold sync.RWMutex
 	a = startInstanceAnchor(t, l, t.TempDir(), "a", nil, opt)
-	b = startInstanceHeld(t, l, t.TempDir(), "b", opt, &hold)
+	b = startInstanceHeld(t, l, t.TempDir(), "b", nil, opt, &hold)
 	newIssuer := func(in *instance) *issuer.Issuer {
 		is, err := issuer.New(issuer.Config{BaseURL: "https://node.example", Keys: ks, Status: in.shared})
 		if err != nil {
