@@ -31,17 +31,22 @@ type NonceResponse struct {
 	CNonce string `json:"c_nonce"`
 }
 
-// Nonce issues a fresh c_nonce: single use, valid for NonceTTL.
+// Nonce issues a fresh c_nonce: single use, valid for at most NonceTTL.
+// It is stateless (dpop.Nonces under NonceKey): the public nonce
+// endpoint writes nothing, so a flood of it cannot fill the store; the
+// credential request that spends a c_nonce marks it used (cnonceMarkTTL).
 func (s *Service) Nonce(ctx context.Context) (*NonceResponse, error) {
-	n, err := s.random(24)
+	n, err := s.cnonces.New()
 	if err != nil {
-		return nil, err
-	}
-	if err := s.cfg.Store.Put(ctx, "oid4vci:nonce:"+n, []byte{1}, s.cfg.NonceTTL); err != nil {
-		return nil, unavailable(err)
+		return nil, &Error{Code: CodeServerError, Description: "no randomness", Err: err}
 	}
 	return &NonceResponse{CNonce: n}, nil
 }
+
+// cnonceMarkTTL is how long a spent c_nonce stays marked: the longest it
+// is accepted (NonceTTL from when it was given), and a minute more for
+// an instance whose clock is behind.
+func (s *Service) cnonceMarkTTL() time.Duration { return s.cfg.NonceTTL + time.Minute }
 
 // credentialRequest is the body of a credential request.
 type credentialRequest struct {
@@ -169,8 +174,8 @@ func (s *Service) credential(ctx context.Context, g *grant, token string, body [
 		}
 		holders[i] = holder{key: k, did: did}
 	}
-	if _, err := s.cfg.Store.Consume(ctx, "oid4vci:nonce:"+nonce); err != nil {
-		if errors.Is(err, store.ErrNotFound) {
+	if err := s.cfg.Store.MarkUsed(ctx, "oid4vci:nonce:"+nonce, s.cnonceMarkTTL()); err != nil {
+		if errors.Is(err, store.ErrReplayed) {
 			return nil, fail(CodeInvalidNonce, "the c_nonce is unknown, expired or already used; get a fresh one from the nonce endpoint")
 		}
 		return nil, unavailable(err)
@@ -342,7 +347,7 @@ func (s *Service) verifyProof(ctx context.Context, compact string, didBound bool
 	if claims.Nonce == "" {
 		return gm.JWK{}, "", "", fail(CodeInvalidProof, "a key proof carries no nonce (c_nonce)")
 	}
-	if len(claims.Nonce) != 32 {
+	if !s.cnonces.Valid(claims.Nonce) {
 		return gm.JWK{}, "", "", fail(CodeInvalidNonce, "the c_nonce is unknown, expired or already used; get a fresh one from the nonce endpoint")
 	}
 	key.Kid, key.Use, key.Alg = "", "", ""

@@ -5,6 +5,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/base64"
+	"encoding/json"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -121,6 +123,68 @@ func TestDPoPProofSpentOnce(t *testing.T) {
 			}
 			if _, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o), DPoP: []string{p}}); code(err) != want {
 				t.Errorf("use %d of one proof: %v, want %q", i+1, err, want)
+			}
+		}
+	})
+}
+
+// TestCNoncesStateless: the public nonce endpoint writes nothing to the
+// store (before, each c_nonce was an entry kept 5 minutes, so a flood
+// of nonce requests from many addresses filled the memory store, whose
+// cap then refused every new key: rate limits and logins too). A
+// c_nonce of one instance is spent at another with the region's key,
+// once; one of another key, an expired one and a made-up one are
+// invalid_nonce.
+func TestCNoncesStateless(t *testing.T) {
+	stores(t, func(t *testing.T, st Store) {
+		ctx := context.Background()
+		key := bytes.Repeat([]byte{1}, 32)
+		now := time.Now()
+		clock := func() time.Time { return now }
+		counted := &writeCounter{Store: st}
+		a := newServiceWith(t, Config{Store: counted, Now: clock, NonceKey: key})
+		b := newServiceWith(t, Config{Store: st, Now: clock, NonceKey: key})
+		other := newServiceWith(t, Config{Store: st, Now: clock, NonceKey: bytes.Repeat([]byte{2}, 32)})
+		const n = 200
+		var first string
+		for i := range n {
+			r, err := a.Nonce(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				first = r.CNonce
+			}
+		}
+		if w := counted.writes.Load(); w != 0 {
+			t.Fatalf("%d nonce requests wrote %d store entries, want none", n, w)
+		}
+		credential := func(nonce string) error {
+			o, err := b.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			tok, err := b.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": []string{proof(t, nonce, now)}}})
+			_, err = b.Credential(ctx, Access{Scheme: "Bearer", Token: tok.AccessToken}, body)
+			return err
+		}
+		if err := credential(first); err != nil {
+			t.Fatalf("a c_nonce of another instance with the same key: %v", err)
+		}
+		if err := credential(first); code(err) != CodeInvalidNonce {
+			t.Errorf("the spent c_nonce again: %v, want invalid_nonce", err)
+		}
+		foreign, _ := other.Nonce(ctx)
+		now = now.Add(-5 * time.Minute)
+		expired, _ := a.Nonce(ctx)
+		now = now.Add(5 * time.Minute)
+		for name, nonce := range map[string]string{"another key": foreign.CNonce, "expired": expired.CNonce, "made up": strings.Repeat("A", 43)} {
+			if err := credential(nonce); code(err) != CodeInvalidNonce {
+				t.Errorf("%s: %v, want invalid_nonce", name, err)
 			}
 		}
 	})

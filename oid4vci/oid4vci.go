@@ -198,11 +198,12 @@ type Config struct {
 	// default every DPoP proof must carry a nonce the node gave
 	// (DPoP-Nonce), so a proof made ahead of time is refused.
 	DPoPWithoutNonce bool
-	// NonceKey (32 bytes or more, secret) seals the DPoP nonces and the
-	// wallet attestation challenges (dpop.Nonces, under a key derived
-	// for each: nothing is stored); every instance of a region needs the
-	// same key to accept each other's. Nil: a random key of this
-	// instance alone. Nonces and challenges live at most NonceTTL.
+	// NonceKey (32 bytes or more, secret) seals the c_nonces, the DPoP
+	// nonces and the wallet attestation challenges (dpop.Nonces, under a
+	// key derived for each: giving one stores nothing); every instance
+	// of a region needs the same key to accept each other's. Nil: a
+	// random key of this instance alone. Nonces and challenges live at
+	// most NonceTTL.
 	NonceKey []byte
 	// WalletProviders are the wallet providers whose wallet attestations
 	// (package attestation) the PAR and token endpoints take, signed with
@@ -251,6 +252,10 @@ type Service struct {
 	cfg    Config
 	dpop   *dpop.Verifier
 	nonces *dpop.Nonces
+	// cnonces are the c_nonces of the nonce endpoint: stateless, so a
+	// public endpoint writes nothing; a credential request marks the one
+	// it spends.
+	cnonces *dpop.Nonces
 	// attest and challenges are nil without wallet providers.
 	attest     *attestation.Verifier
 	challenges *dpop.Nonces
@@ -328,6 +333,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if len(key) < 32 {
 		return nil, fmt.Errorf("oid4vci: %w", dpop.ErrNonceKey)
+	}
+	if s.cnonces, err = dpop.NewNonces(subkey(key, "c_nonce"), cfg.NonceTTL, cfg.Now, cfg.Rand); err != nil {
+		return nil, fmt.Errorf("oid4vci: %w", err)
 	}
 	if !cfg.DPoPWithoutNonce {
 		if s.nonces, err = dpop.NewNonces(subkey(key, "dpop nonce"), cfg.NonceTTL, cfg.Now, cfg.Rand); err != nil {
