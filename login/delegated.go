@@ -336,6 +336,20 @@ func (p *Provider) Redeem(ctx context.Context, audience string, r Redemption) (*
 	return &Redeemed{Sub: g.Sub, ACR: g.ACR, AMR: g.AMR, AuthTime: g.AuthTime, Data: data, Family: codeFamily(r.Code)}, nil
 }
 
+// Live reports whether code is an extension's code for audience that
+// is issued, unexpired and unspent, reading only (a wrong client,
+// redirect URI or verifier is found only by Redeem).
+func (p *Provider) Live(ctx context.Context, audience, code string) (bool, error) {
+	if code == "" || len(code) > 64 {
+		return false, nil
+	}
+	_, err := p.cfg.Store.Peek(ctx, xcodeKey(audience, code))
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // Revoked reports whether the grant family was revoked (a replayed
 // code). It fails closed: a store that cannot answer counts as revoked.
 func (p *Provider) Revoked(ctx context.Context, family string) bool {

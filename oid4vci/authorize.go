@@ -17,6 +17,7 @@ import (
 	"github.com/trustid-cn/trustid/internal/claimpath"
 	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/login"
+	"github.com/trustid-cn/trustid/oid4vci/dpop"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -47,11 +48,13 @@ const (
 
 // Login is the node's user login (login.Provider) as the authorization
 // code flow uses it: it checks the client, redirect URI and PKCE, runs
-// the login session, issues the code, and redeems it once.
+// the login session, issues the code, tells whether a code is live,
+// and redeems it once.
 type Login interface {
 	AuthorizeFor(ctx context.Context, q url.Values, x login.Extension) (*login.Started, error)
 	CheckFor(ctx context.Context, q url.Values, x login.Extension) error
 	Redeem(ctx context.Context, audience string, r login.Redemption) (*login.Redeemed, error)
+	Live(ctx context.Context, audience, code string) (bool, error)
 	Revoked(ctx context.Context, family string) bool
 }
 
@@ -272,8 +275,9 @@ func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values,
 		form.Set(attestedKeyParam, attested.JKT)
 	}
 	var dpopNonce string
+	var proof *dpop.Proof
 	if len(dpopProofs) > 0 {
-		p, nonce, err := s.checkDPoP(ctx, dpopProofs, PathPAR, "")
+		p, nonce, err := s.verifyDPoP(dpopProofs, PathPAR, "")
 		if err != nil {
 			return nil, withFresh(err, "", challenge)
 		}
@@ -281,27 +285,43 @@ func (s *Service) PushAuthorizationRequest(ctx context.Context, form url.Values,
 			return nil, &Error{Code: CodeInvalidDPoPProof, Description: "dpop_jkt is not the thumbprint of the DPoP proof's key", DPoPNonce: nonce, AttestationChallenge: challenge}
 		}
 		form.Set("dpop_jkt", p.JKT)
-		dpopNonce = nonce
+		proof, dpopNonce = p, nonce
+	}
+	if err := s.checkPush(ctx, form); err != nil {
+		// The proof was accepted: the answer carries the next nonce.
+		return nil, withFresh(err, dpopNonce, challenge)
+	}
+	// The proof's jti is marked once the request is one to keep: a
+	// refused push writes nothing.
+	if proof != nil {
+		if err := s.spendDPoP(ctx, proof); err != nil {
+			return nil, withFresh(err, "", challenge)
+		}
 	}
 	resp, err := s.push(ctx, form)
 	if err != nil {
-		// The proof was accepted: the answer carries the next nonce.
 		return nil, withFresh(err, dpopNonce, challenge)
 	}
 	resp.DPoPNonce, resp.AttestationChallenge = dpopNonce, challenge
 	return resp, nil
 }
 
-// push checks and keeps a pushed authorization request.
-func (s *Service) push(ctx context.Context, form url.Values) (*PARResponse, error) {
+// checkPush checks a pushed authorization request as the authorization
+// endpoint would.
+func (s *Service) checkPush(ctx context.Context, form url.Values) error {
 	if err := s.cfg.Login.CheckFor(ctx, form, s.extension()); err != nil {
 		var ae *login.AuthorizeError
 		if errors.As(err, &ae) {
 			// Answered to the wallet, which sent it: never redirected.
-			return nil, &login.AuthorizeError{Err: ae.Err}
+			return &login.AuthorizeError{Err: ae.Err}
 		}
-		return nil, err
+		return err
 	}
+	return nil
+}
+
+// push keeps a pushed authorization request checkPush passed.
+func (s *Service) push(ctx context.Context, form url.Values) (*PARResponse, error) {
 	id, err := s.random(32)
 	if err != nil {
 		return nil, err

@@ -44,15 +44,32 @@ func (s *Service) dpopNonce() (string, error) {
 // a fresh one), its jti never seen. It returns the proof and a fresh
 // nonce for the response.
 func (s *Service) checkDPoP(ctx context.Context, proofs []string, path, accessToken string) (*dpop.Proof, string, error) {
+	p, nonce, err := s.verifyDPoP(proofs, path, accessToken)
+	if err != nil || p == nil {
+		return nil, "", err
+	}
+	if err := s.spendDPoP(ctx, p); err != nil {
+		return nil, "", err
+	}
+	return p, nonce, nil
+}
+
+// dpopLeeway is how far ahead of the clock a DPoP proof's iat may be.
+const dpopLeeway = time.Minute
+
+// verifyDPoP is checkDPoP without marking the proof's jti, for the
+// public endpoints, which mark it (spendDPoP) only once the request
+// names a live code or a known client: so a stream of proofs of one's
+// own keys with made-up codes writes nothing to the store.
+func (s *Service) verifyDPoP(proofs []string, path, accessToken string) (*dpop.Proof, string, error) {
 	if len(proofs) == 0 {
 		return nil, "", nil
 	}
 	if len(proofs) > 1 {
 		return nil, "", fail(CodeInvalidDPoPProof, "send exactly one DPoP header field")
 	}
-	const leeway = time.Minute
 	p, err := s.dpop.Verify(proofs[0], dpop.Options{Method: "POST", URL: s.cfg.Issuer + path,
-		AccessToken: accessToken, Now: s.cfg.Now, MaxAge: s.cfg.ProofMaxAge, Leeway: leeway})
+		AccessToken: accessToken, Now: s.cfg.Now, MaxAge: s.cfg.ProofMaxAge, Leeway: dpopLeeway})
 	if err != nil {
 		return nil, "", &Error{Code: CodeInvalidDPoPProof, Description: "the DPoP proof is invalid: " + strings.TrimPrefix(err.Error(), dpop.ErrInvalid.Error()+": "), Err: err}
 	}
@@ -63,19 +80,24 @@ func (s *Service) checkDPoP(ctx context.Context, proofs []string, path, accessTo
 		}
 		return nil, "", &Error{Code: CodeUseDPoPNonce, Description: "the DPoP proof must carry the nonce of the DPoP-Nonce header", DPoPNonce: n}
 	}
-	// A proof is accepted from ProofMaxAge before now to leeway after:
-	// its jti is remembered that long on either side.
-	if err := s.cfg.Store.MarkUsed(ctx, "oid4vci:dpop-jti:"+p.JKT+":"+p.JTI, s.cfg.ProofMaxAge+2*leeway); err != nil {
-		if errors.Is(err, store.ErrReplayed) {
-			return nil, "", fail(CodeInvalidDPoPProof, "the DPoP proof was already used (jti)")
-		}
-		return nil, "", unavailable(err)
-	}
 	n, err := s.dpopNonce()
 	if err != nil {
 		return nil, "", err
 	}
 	return p, n, nil
+}
+
+// spendDPoP marks the jti of a verified proof: a proof is accepted from
+// ProofMaxAge before now to dpopLeeway after, so its jti is remembered
+// that long on either side. A jti seen before is invalid_dpop_proof.
+func (s *Service) spendDPoP(ctx context.Context, p *dpop.Proof) error {
+	if err := s.cfg.Store.MarkUsed(ctx, "oid4vci:dpop-jti:"+p.JKT+":"+p.JTI, s.cfg.ProofMaxAge+2*dpopLeeway); err != nil {
+		if errors.Is(err, store.ErrReplayed) {
+			return fail(CodeInvalidDPoPProof, "the DPoP proof was already used (jti)")
+		}
+		return unavailable(err)
+	}
+	return nil
 }
 
 // freshError is the error of a request whose answer carries a fresh

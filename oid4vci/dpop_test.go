@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/oid4vci/dpop"
+	"github.com/trustid-cn/trustid/store"
 )
 
 // writeCounter counts the writes to a real store.
@@ -188,4 +190,79 @@ func TestCNoncesStateless(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestDPoPProofsOfRefusedRequestsWriteNothing: a DPoP proof's jti is
+// marked only for a request naming a live code or a push the node keeps.
+// Before, every token or PAR request with a valid proof (anyone's key,
+// a nonce anyone gets) marked its jti for 7 minutes before its code or
+// client was looked at, so made-up codes filled the store as fast as the
+// rate limit let them. A proof with a live code is still marked: used
+// again it is refused.
+func TestDPoPProofsOfRefusedRequestsWriteNothing(t *testing.T) {
+	m, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	ctx := context.Background()
+	now := time.Now()
+	s := newServiceWith(t, Config{Store: m, Login: newLogin(t, m), Now: func() time.Time { return now }, NonceKey: bytes.Repeat([]byte{1}, 32)})
+	k, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	nonce, err := s.dpopNonce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	proofFor := func(path string) []string {
+		p, err := dpop.NewProof(k, "POST", issuerURL+path, "", nonce, now, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return []string{p}
+	}
+	entries := func() int {
+		keys, err := m.StoredKeys(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(keys)
+	}
+	before := entries()
+	const n = 50
+	for range n {
+		made := strings.Repeat("A", 43)
+		if _, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: made, DPoP: proofFor(PathToken)}); code(err) != CodeInvalidGrant {
+			t.Fatalf("a made-up pre-authorized code: %v, want invalid_grant", err)
+		}
+		if _, err := s.Token(ctx, TokenRequest{GrantType: GrantAuthorizationCode, Code: made, ClientID: "wallet", RedirectURI: walletRedirect,
+			CodeVerifier: strings.Repeat("v", 43), DPoP: proofFor(PathToken)}); code(err) != CodeInvalidGrant {
+			t.Fatalf("a made-up authorization code: %v, want invalid_grant", err)
+		}
+		q := url.Values{"client_id": {"nobody"}, "redirect_uri": {walletRedirect}, "response_type": {"code"}}
+		if _, err := s.PushAuthorizationRequest(ctx, q, proofFor(PathPAR), ClientAttestation{}); err == nil {
+			t.Fatal("a push of an unknown client was kept")
+		}
+	}
+	if grown := entries() - before; grown != 0 {
+		t.Fatalf("%d refused requests with valid DPoP proofs left %d store entries, want none", 3*n, grown)
+	}
+	// A live code: the proof is marked, and refused the second time.
+	p := proofFor(PathToken)
+	for i, want := range []string{"", CodeInvalidDPoPProof} {
+		o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o), DPoP: p}); code(err) != want {
+			t.Errorf("use %d of one proof with a live code: %v, want %q", i+1, err, want)
+		}
+	}
+	// A kept push marks its proof too.
+	pp := proofFor(PathPAR)
+	if _, err := s.PushAuthorizationRequest(ctx, authorizationRequest(t, s), pp, ClientAttestation{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.PushAuthorizationRequest(ctx, authorizationRequest(t, s), pp, ClientAttestation{}); code(err) != CodeInvalidDPoPProof {
+		t.Errorf("a push's proof again: %v, want invalid_dpop_proof", err)
+	}
 }

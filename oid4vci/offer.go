@@ -407,13 +407,24 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	if attested != nil {
 		attestedJKT = attested.JKT
 	}
-	p, nonce, err := s.checkDPoP(ctx, req.DPoP, PathToken, "")
+	p, nonce, err := s.verifyDPoP(req.DPoP, PathToken, "")
 	if err != nil {
 		return nil, withFresh(err, "", challenge)
 	}
 	jkt := ""
 	if p != nil {
 		jkt = p.JKT
+		// Its jti is marked before any code is spent, but only for a
+		// live code: a made-up one writes nothing (invalid_grant below).
+		live, err := s.codeLive(ctx, req)
+		if err != nil {
+			return nil, withFresh(err, "", challenge)
+		}
+		if live {
+			if err := s.spendDPoP(ctx, p); err != nil {
+				return nil, withFresh(err, "", challenge)
+			}
+		}
 	}
 	var resp *TokenResponse
 	if req.GrantType == GrantAuthorizationCode {
@@ -427,6 +438,31 @@ func (s *Service) Token(ctx context.Context, req TokenRequest) (*TokenResponse, 
 	}
 	resp.DPoPNonce, resp.AttestationChallenge = nonce, challenge
 	return resp, nil
+}
+
+// codeLive reports whether req names a code that is live (issued,
+// unexpired, unspent), reading only.
+func (s *Service) codeLive(ctx context.Context, req TokenRequest) (bool, error) {
+	var err error
+	switch {
+	case req.GrantType == GrantPreAuthorized && len(req.PreAuthorizedCode) == 43:
+		_, err = s.cfg.Store.Peek(ctx, "oid4vci:redeem:"+req.PreAuthorizedCode)
+	case req.GrantType == GrantAuthorizationCode && s.cfg.Login != nil:
+		var live bool
+		live, err = s.cfg.Login.Live(ctx, audience, req.Code)
+		if err == nil && !live {
+			err = store.ErrNotFound
+		}
+	default:
+		return false, nil
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	if err != nil {
+		return false, unavailable(err)
+	}
+	return true, nil
 }
 
 // tokenPreAuthorized redeems a pre-authorized code, binding the token to

@@ -56,7 +56,8 @@ const (
 
 // Store is the part of the node's store (package store: memory or Redis)
 // the issuer uses: sealed records (Set, Get, Delete), single-use entries
-// (Put, Consume: exactly one of concurrent consumers gets the value) and
+// (Put, Consume: exactly one of concurrent consumers gets the value;
+// Peek reads one without consuming it), replay markers (MarkUsed) and
 // the transaction code counter (Allow). It hashes every key before
 // storing it; values are sealed here. Errors: store.ErrNotFound for a
 // missing, expired or consumed entry.
@@ -66,6 +67,7 @@ type Store interface {
 	Delete(ctx context.Context, key string) error
 	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	Consume(ctx context.Context, key string) ([]byte, error)
+	Peek(ctx context.Context, key string) ([]byte, error)
 	MarkUsed(ctx context.Context, key string, ttl time.Duration) error
 	Allow(ctx context.Context, key string, limit int, window time.Duration) (store.Decision, error)
 }
