@@ -58,6 +58,18 @@ const (
 	maxCodeLen    = 4096
 )
 
+// Bounds of the logins in progress.
+const (
+	// maxPending bounds the logins in progress: anyone may start one (GET
+	// /login, no account needed), so without a bound a stream of starts
+	// would grow memory by one login each for loginTTL. Over it a start
+	// is refused (503) until logins end or expire.
+	maxPending = 10_000
+	// sweepEvery is the least time between two sweeps of expired logins
+	// and sessions (a sweep reads them all).
+	sweepEvery = time.Second
+)
+
 // App is the sample relying party's HTTP handler.
 type App struct {
 	cfg    Config
@@ -71,6 +83,7 @@ type App struct {
 	mu       sync.Mutex
 	pending  map[string]pendingLogin // by the SHA-256 of the rp_login cookie
 	sessions map[string]session      // by the SHA-256 of the rp_session cookie
+	swept    time.Time               // the last sweep
 }
 
 type pendingLogin struct {
@@ -191,9 +204,21 @@ func (a *App) startLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	id := rand.Text()
 	a.mu.Lock()
-	a.sweep()
-	a.pending[hashID(id)] = pendingLogin{start: start, expires: a.cfg.Now().Add(loginTTL)}
+	now := a.cfg.Now()
+	if now.Sub(a.swept) >= sweepEvery {
+		a.sweep()
+		a.swept = now
+	}
+	full := len(a.pending) >= maxPending
+	if !full {
+		a.pending[hashID(id)] = pendingLogin{start: start, expires: now.Add(loginTTL)}
+	}
 	a.mu.Unlock()
+	if full {
+		a.log.Warn("login start refused: too many logins in progress", "max", maxPending)
+		a.fail(w, http.StatusServiceUnavailable, "Too many logins are in progress. Try again in a few minutes.")
+		return
+	}
 	a.setCookie(w, loginCookie, id, loginTTL)
 	http.Redirect(w, r, start.URL, http.StatusFound)
 }

@@ -483,3 +483,57 @@ func isPairwiseID(s string) bool {
 	_, err := identity.ParsePairwiseID(s)
 	return err == nil && len(s) == identity.TextLen
 }
+
+// TestPendingLoginsBounded: anyone may start a login, so the logins in
+// progress the service keeps are bounded: past maxPending a start is
+// refused with 503 and keeps nothing, and once they expire starts are
+// taken again. Before, every start was kept for loginTTL whatever their
+// number (and each read every login and session kept).
+func TestPendingLoginsBounded(t *testing.T) {
+	var node *httptest.Server
+	node = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/.well-known/openid-configuration" {
+			http.NotFound(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"jwks_uri":%q,"code_challenge_methods_supported":["S256"]}`,
+			node.URL, node.URL+"/oauth2/authorize", node.URL+"/oauth2/token", node.URL+"/.well-known/jwks.json")
+	}))
+	defer node.Close()
+	key, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	app, err := New(Config{Node: node.URL, ClientID: "rp", Key: key, RedirectURL: "http://127.0.0.1:1/callback",
+		Algorithms: []string{"SM2"}, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := func() int {
+		w := httptest.NewRecorder()
+		app.ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/login", nil))
+		return w.Code
+	}
+	for i := range maxPending {
+		if code := start(); code != http.StatusFound {
+			t.Fatalf("start %d: %d, want 302", i+1, code)
+		}
+		if i%1000 == 0 {
+			now = now.Add(2 * sweepEvery) // sweeps run between starts too
+		}
+	}
+	for range 100 {
+		if code := start(); code != http.StatusServiceUnavailable {
+			t.Fatalf("a start past %d logins in progress: %d, want 503", maxPending, code)
+		}
+	}
+	if n := len(app.pending); n != maxPending {
+		t.Fatalf("%d logins in progress kept, want at most %d", n, maxPending)
+	}
+	now = now.Add(loginTTL + 2*sweepEvery)
+	if code := start(); code != http.StatusFound || len(app.pending) != 1 {
+		t.Fatalf("a start once the others expired: %d, %d kept, want 302 and 1", code, len(app.pending))
+	}
+}
