@@ -215,7 +215,6 @@ func (a *App) startLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	a.mu.Unlock()
 	if full {
-		a.log.Warn("login start refused: too many logins in progress", "max", maxPending)
 		a.fail(w, http.StatusServiceUnavailable, "Too many logins are in progress. Try again in a few minutes.")
 		return
 	}
