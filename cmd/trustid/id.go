@@ -294,7 +294,8 @@ symbol key by default) from the node keystore: the last step of a key-version
 migration (docs/identity.md). Symbols (or pairwise IDs) of that version then
 fail with unknown_key_version, and a compromised version derives nothing more.
 The newest version cannot be removed: import its successor first. Remove the
-version on every node, and restart each node for it to take effect.`,
+version on every node, and restart each node for it to take effect; a
+TRUSTID_<NAME>_KEY that still gives the version imports it again.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
