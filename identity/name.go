@@ -30,7 +30,8 @@ const MaxNameRunes = 100
 //     it) between the parts of a Latin name.
 //
 // A name starts and ends with a letter, and no two separators (dot,
-// space, hyphen, apostrophe) follow each other. Everything else — control
+// space, hyphen, apostrophe) follow each other; a space, hyphen or
+// apostrophe has a Latin letter on each side. Everything else — control
 // and format characters (bidirectional overrides, zero-width characters,
 // the byte order mark, tag characters), combining marks, private-use and
 // unassigned code points, digits, symbols and markup — is refused with
@@ -81,6 +82,9 @@ func NormalizeName(name string) (string, error) {
 	}
 	var b strings.Builder
 	prevSep, space, n := true, false, 0
+	// prevLatin: the last letter was Latin; needLatin: the last separator
+	// was a space, hyphen or apostrophe, which only join Latin letters.
+	prevLatin, needLatin := false, false
 	for _, r := range norm.NFC.String(name) {
 		if r == '\t' || r == '\n' || r == '\r' || r == ' ' || r == '\u3000' {
 			space = true
@@ -95,21 +99,28 @@ func NormalizeName(name string) (string, error) {
 					return "", fieldErr(FieldName, CodeInvalidName)
 				}
 			} else {
+				if !prevLatin {
+					return "", fieldErr(FieldName, CodeInvalidName)
+				}
 				b.WriteByte(' ')
-				prevSep, n = true, n+1
+				prevSep, needLatin, n = true, true, n+1
 			}
 			space = false
 		}
 		switch {
 		case sep != 0:
-			if prevSep {
+			if prevSep || sep != middleDot && !prevLatin {
 				return "", fieldErr(FieldName, CodeInvalidName)
 			}
 			b.WriteRune(sep)
-			prevSep = true
+			prevSep, needLatin = true, sep != middleDot
 		case nameLetter(r):
+			latin := !unicode.Is(unicode.Han, r)
+			if needLatin && !latin {
+				return "", fieldErr(FieldName, CodeInvalidName)
+			}
 			b.WriteRune(r)
-			prevSep = false
+			prevSep, prevLatin, needLatin = false, latin, false
 		default:
 			return "", fieldErr(FieldName, CodeInvalidName)
 		}

@@ -55,6 +55,10 @@ func TestNameRepertoire(t *testing.T) {
 		"", "   ", "a\x00b", "a\x7fb", "\xff",
 		"张三1", "Anna!", "·张三", "张三·", "张··三", "Anna - Maria", "O''Neil", "Ａｎｎａ", // full-width
 		"Иван", "محمد", "김철수", "やまだ", "a\u2028b", "张\u3000\u0301",
+		// A space, hyphen or apostrophe joins parts of a Latin name only:
+		// "张 三" is not the name a resident ID prints, and would bind
+		// another canonical name than "张三".
+		"张 三", "张\u3000三", "张-三", "张'三", "张’三", "Anna 张", "张 Anna", "欧阳-Anna", "Anna-张",
 	}
 	for _, in := range append(hostile, other...) {
 		_, err := NormalizeName(in)

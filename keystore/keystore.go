@@ -433,6 +433,26 @@ func (s *Store) SecretVersion(name string, version int) (*Secret, error) {
 	return nil, ErrNotFound
 }
 
+// RemoveSecret removes an older version of a named secret, such as a
+// national key version every holder has migrated from (docs/identity.md,
+// "Key-version migration"). The newest version stays, since it is the one
+// that derives: removing it is ErrKeyState; a version the keystore does not
+// hold is ErrNotFound. Processes that read the secret before keep their copy
+// until they restart.
+func (s *Store) RemoveSecret(name string, version int) error {
+	return s.update(false, func(c *contents) error {
+		i := slices.IndexFunc(c.secrets, func(sec *Secret) bool { return sec.Name == name && sec.Version == version })
+		if i < 0 {
+			return ErrNotFound
+		}
+		if latest(c.secrets, name).Version == version {
+			return ErrKeyState
+		}
+		c.secrets = slices.Delete(slices.Clone(c.secrets), i, i+1)
+		return nil
+	})
+}
+
 // ImportSecret stores a secret supplied by the operator (for example the
 // national symbol key shared by every region node). Importing the same
 // value again is a no-op; a different value under an existing version is an

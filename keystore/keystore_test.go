@@ -244,6 +244,49 @@ func TestSecrets(t *testing.T) {
 	}
 }
 
+// TestRemoveSecret: an older version of a national key is removed once
+// holders have migrated (docs/identity.md, "Key-version migration"; before,
+// the keystore could only add versions, so a compromised key stayed on every
+// node); the newest stays.
+func TestRemoveSecret(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keystore.json")
+	s := open(t, path, kek(1))
+	for v := 1; v <= 3; v++ {
+		if err := s.ImportSecret("symbol", v, bytes.Repeat([]byte{byte(v)}, 32)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.ImportSecret("pairwise", 1, bytes.Repeat([]byte{9}, 32)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RemoveSecret("symbol", 1); err != nil {
+		t.Fatal(err)
+	}
+	reopened := open(t, path, kek(1))
+	for _, ks := range []*Store{s, reopened} {
+		if _, err := ks.SecretVersion("symbol", 1); !errors.Is(err, ErrNotFound) {
+			t.Errorf("removed version: %v", err)
+		}
+		for _, v := range []int{2, 3} {
+			if sec, err := ks.SecretVersion("symbol", v); err != nil || sec.Value()[0] != byte(v) {
+				t.Errorf("version %d: %v", v, err)
+			}
+		}
+		if _, err := ks.SecretVersion("pairwise", 1); err != nil {
+			t.Errorf("another secret: %v", err)
+		}
+	}
+	if err := s.RemoveSecret("symbol", 3); !errors.Is(err, ErrKeyState) {
+		t.Errorf("remove the newest: %v", err)
+	}
+	if err := s.RemoveSecret("symbol", 1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("remove again: %v", err)
+	}
+	if err := s.RemoveSecret("pairwise", 1); !errors.Is(err, ErrKeyState) {
+		t.Errorf("remove the only version: %v", err)
+	}
+}
+
 // TestKeysAndSecretsPrintNoMaterial: no fmt verb and no slog handler
 // shows a key's private half or a secret's value (docs/SECURITY.md,
 // "Print a secret by accident"). %v printed an Ed25519 key's seed, a JSON

@@ -84,6 +84,8 @@ var commandExamples = map[string]string{
   trustid id derive-batch --in ids.txt --out symbols.txt --workers 2 -o json`,
 	"id import-key": `  trustid id import-key --version 1 --file symbol-key.hex
   trustid id import-key --secret-name pairwise --version 1 --file - < pairwise-key.hex`,
+	"id remove-key": `  trustid id remove-key --version 1
+  trustid id remove-key --secret-name pairwise --version 1 -o json`,
 
 	"terminals add": `  trustid terminals add --region 310104 --name "Xuhui service centre, counter 3" --public-key terminal-03.pub.pem
   trustid terminals add --id t-xh-03 --name "Xuhui counter 3" --region 310104 --public-key terminal-03.pub.pem -o json`,

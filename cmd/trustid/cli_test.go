@@ -575,6 +575,14 @@ func TestCLIOutputJSONOffline(t *testing.T) {
 	if len(syms.Symbols) != 2 || syms.Symbols[0].KeyVersion != 2 {
 		t.Errorf("id derive --all: %+v", syms)
 	}
+	var removed struct {
+		SecretName string `json:"secret_name"`
+		Version    int    `json:"version"`
+	}
+	jsonRun(&removed, true, "", "id", "remove-key", "--version", "1")
+	if removed.SecretName != "symbol" || removed.Version != 1 {
+		t.Errorf("id remove-key: %+v", removed)
+	}
 	var batch struct {
 		Lines      int64   `json:"lines"`
 		Invalid    int64   `json:"invalid"`

@@ -56,7 +56,7 @@ TRUSTID_SYMBOL_KEY_VERSION in the environment (likewise
 TRUSTID_PAIRWISE_KEY); without either, a node generates its own key on
 first use and its symbols match no other node's.`,
 	}
-	id.AddCommand(newIDValidateCmd(), newIDDeriveCmd(), newIDDeriveBatchCmd(), newIDImportKeyCmd())
+	id.AddCommand(newIDValidateCmd(), newIDDeriveCmd(), newIDDeriveBatchCmd(), newIDImportKeyCmd(), newIDRemoveKeyCmd())
 	return id
 }
 
@@ -281,6 +281,56 @@ bytes).`,
 	f := cmd.Flags()
 	f.Int("version", 0, "key version (1..31), the same on every node")
 	f.String("file", "", "file holding the key in hex, or - for standard input")
+	f.String("secret-name", secretSymbol, "which key: symbol, pairwise, pin-mac or pin-seal")
+	return cmd
+}
+
+func newIDRemoveKeyCmd() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "remove-key",
+		Short: "Remove an older version of a national key from the node keystore, once holders have migrated",
+		Long: `Remove an older version of a key that "trustid id import-key" takes (the
+symbol key by default) from the node keystore: the last step of a key-version
+migration (docs/identity.md). Symbols (or pairwise IDs) of that version then
+fail with unknown_key_version, and a compromised version derives nothing more.
+The newest version cannot be removed: import its successor first. Remove the
+version on every node, and restart each node for it to take effect; a
+TRUSTID_<NAME>_KEY that still gives the version imports it again.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			f := cmd.Flags()
+			version, _ := f.GetInt("version")
+			name, _ := f.GetString("secret-name")
+			if !slices.Contains(importedSecrets, name) {
+				return fmt.Errorf("--secret-name %q: want symbol, pairwise, pin-mac or pin-seal", name)
+			}
+			if version < 1 || version > identity.MaxKeyVersion {
+				return fmt.Errorf("--version must be 1..%d", identity.MaxKeyVersion)
+			}
+			log, err := newLogger(cmd)
+			if err != nil {
+				return err
+			}
+			ks, err := openKeystore(cmd, log.With(slog.String("cmd", cmd.CommandPath())))
+			if err != nil {
+				return err
+			}
+			switch err := ks.RemoveSecret(name, version); {
+			case errors.Is(err, keystore.ErrNotFound):
+				return fmt.Errorf("the keystore holds no %s key version %d", name, version)
+			case errors.Is(err, keystore.ErrKeyState):
+				return fmt.Errorf("%s key version %d is the newest, the one that derives: import a later version first", name, version)
+			case err != nil:
+				return err
+			}
+			return printResult(cmd, map[string]any{"secret_name": name, "version": version}, func(w io.Writer) error {
+				_, err := fmt.Fprintf(w, "removed %s key version %d; restart the node for it to take effect\n", name, version)
+				return err
+			})
+		},
+	}
+	f := cmd.Flags()
+	f.Int("version", 0, "key version to remove (1..31), an older one")
 	f.String("secret-name", secretSymbol, "which key: symbol, pairwise, pin-mac or pin-seal")
 	return cmd
 }

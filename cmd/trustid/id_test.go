@@ -223,6 +223,78 @@ func TestIDDeriveAndImport(t *testing.T) {
 	}
 }
 
+// TestIDRemoveKey: the last step of a key-version migration
+// (docs/identity.md; docs/SECURITY.md, "symbol key": "remove the old version
+// once holders have migrated; its symbols then fail with
+// unknown_key_version"). Before, nothing could remove a version, so a
+// compromised symbol key stayed on every node and kept deriving.
+func TestIDRemoveKey(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	t.Setenv("TRUSTID_SYMBOL_KEY", "")
+	dir := t.TempDir()
+	for v, b := range map[string]byte{"1": 7, "2": 8} {
+		if _, _, err := runWithStdin(t, hex.EncodeToString(bytes.Repeat([]byte{b}, 32)), "id", "import-key", "--version", v, "--file", "-", "--data", dir); err != nil {
+			t.Fatal(err)
+		}
+	}
+	symbols := func() []any {
+		t.Helper()
+		out, errOut, err := runWithStdin(t, "", "id", "derive", "11010519491231002X", "--all", "--data", dir)
+		if err != nil {
+			t.Fatalf("derive: %v %s", err, errOut)
+		}
+		var m struct{ Symbols []any }
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.Symbols
+	}
+	if got := symbols(); len(got) != 2 {
+		t.Fatalf("before: %v", got)
+	}
+	// The newest version derives: it stays.
+	if _, _, err := runWithStdin(t, "", "id", "remove-key", "--version", "2", "--data", dir); err == nil || !strings.Contains(err.Error(), "newest") {
+		t.Errorf("remove the newest: %v", err)
+	}
+	var removed map[string]any
+	out, _, err := runWithStdin(t, "", "id", "remove-key", "--version", "1", "--data", dir, "-o", "json")
+	if err != nil || json.Unmarshal([]byte(out), &removed) != nil || removed["version"] != float64(1) || removed["secret_name"] != "symbol" {
+		t.Fatalf("remove version 1: %v %s", err, out)
+	}
+	got := symbols()
+	if len(got) != 1 || got[0].(map[string]any)["key_version"] != float64(2) {
+		t.Errorf("after: %v", got)
+	}
+	ks, err := keystore.Open(filepath.Join(dir, keystoreFile), mustKEK(t), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := secretVersions(ks, slog.New(slog.DiscardHandler), secretSymbol)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, err := identity.NewDeriver(keys...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, _ := identity.NewDeriver(identity.VersionedKey{Version: 1, Secret: bytes.Repeat([]byte{7}, 32)})
+	doc, _ := identity.Parse("11010519491231002X")
+	oldSym, _ := old.Derive(doc)
+	if _, err := d.ParseSymbol(oldSym.Text()); !errors.Is(err, identity.ErrUnknownKeyVersion) {
+		t.Errorf("a symbol of the removed version: %v", err)
+	}
+	for _, args := range [][]string{
+		{"--version", "1"}, // already removed
+		{"--version", "0"},
+		{"--version", "32"},
+		{"--version", "1", "--secret-name", "kek"},
+	} {
+		if _, _, err := runWithStdin(t, "", append([]string{"id", "remove-key", "--data", dir}, args...)...); err == nil {
+			t.Errorf("%v accepted", args)
+		}
+	}
+}
+
 func TestIDDeriveBatch(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
 	key := bytes.Repeat([]byte{9}, 32)

@@ -44,6 +44,7 @@ var outputCommands = map[string]string{
 	"id derive":           "symbol, key_version; with --all: symbols [{symbol, key_version}]",
 	"id derive-batch":     "lines, invalid, seconds, per_second, key_version, out (needs --out FILE)",
 	"id import-key":       "secret_name, version",
+	"id remove-key":       "secret_name, version",
 	"terminals add":       "id, alg, region",
 	"terminals list":      "array of terminal: id, name, region, alg, state, created, revoked",
 	"terminals revoke":    "id, state",
