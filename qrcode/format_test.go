@@ -2,6 +2,7 @@ package qrcode
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -76,6 +77,48 @@ func TestSizes(t *testing.T) {
 		t.Logf("%s: %d characters, version %d-M", c.name, len(c.text), v)
 		if v > c.max {
 			t.Errorf("%s: QR version %d at level M, want at most %d", c.name, v, c.max)
+		}
+	}
+}
+
+// TestNewOfflineSizeCap: a binding may attest MaxClaims claims of
+// MaxClaimLen names and values; a code showing enough of them is longer
+// than MaxOfflineLen, which every decoder refuses (docs/qr-format.md,
+// section 1). NewOffline refuses to make it (ErrTooLarge) rather than
+// hand the wallet a code no verifier reads; showing fewer works.
+func TestNewOfflineSizeCap(t *testing.T) {
+	f := newFixture(t)
+	claims := map[string]string{}
+	var names []string
+	for i := range MaxClaims {
+		name := fmt.Sprintf("claim_%d_%s", i, strings.Repeat("x", MaxClaimLen-8))
+		claims[name] = strings.Repeat("v", MaxClaimLen)
+		names = append(names, name)
+	}
+	hc, err := f.issuer.IssueBinding(Binding{
+		Subject: bytes.Repeat([]byte{0xd4}, MaxSubjectSize), DeviceKey: f.device.PublicKey(), Assurance: AssurancePIN,
+		IssuedAt: f.now.Add(-time.Hour), Expiry: f.now.Add(time.Hour), Status: StatusRef{List: 3, Index: 9}, Claims: claims,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := f.verifier(t, nil)
+	for n := 0; n <= MaxClaims; n++ {
+		code, err := NewOffline(nil, f.device, hc, nil, Presentation{Time: f.now, Counter: uint64(n + 1), Claims: names[:n]})
+		if err != nil {
+			if !errors.Is(err, ErrTooLarge) || code != "" {
+				t.Errorf("%d claims shown: %q, %v, want ErrTooLarge", n, code, err)
+			}
+			if n < 5 {
+				t.Errorf("%d claims shown refused: %v", n, err)
+			}
+			continue
+		}
+		if n == MaxClaims {
+			t.Errorf("%d claims shown: a code of %d characters made, cap %d", n, len(code), MaxOfflineLen)
+		}
+		if _, err := v.Verify(context.Background(), code, VerifyOptions{}); err != nil {
+			t.Errorf("%d claims shown: %d characters, made but refused: %v", n, len(code), err)
 		}
 	}
 }

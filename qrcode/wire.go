@@ -71,8 +71,10 @@ func (k Kind) Prefix() string {
 }
 
 // Size caps of the text form of each kind, in characters. The online cap
-// is far above a real code; the others are the alphanumeric capacity of a
-// version 25 QR code at level M, well above any payload this package makes.
+// is far above a real code; the others are within the alphanumeric
+// capacity of a version 25 QR code at level M (1451), well above a static
+// code or an offline code showing a few claims. NewOffline refuses to
+// make a longer code (eight long claims shown can exceed it).
 const (
 	MaxOnlineLen  = 128
 	MaxOfflineLen = 1400
