@@ -125,14 +125,14 @@ func splitPrefix(s string) (Kind, string, error) {
 	}
 	rest = rest[i:]
 	j := 0
-	for j < len(rest) && j < 4 && rest[j] >= '0' && rest[j] <= '9' {
+	for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
 		j++
 	}
 	if j == 0 || j >= len(rest) || rest[j] != ':' {
 		return 0, "", ErrPrefix
 	}
-	if v, _ := strconv.Atoi(rest[:j]); v != kind.Version() || rest[0] == '0' {
-		return 0, "", fmt.Errorf("%w: %s version %s", ErrVersion, kind, rest[:j])
+	if v, err := strconv.Atoi(rest[:j]); err != nil || v != kind.Version() || rest[0] == '0' {
+		return 0, "", fmt.Errorf("%w: %s version %s", ErrVersion, kind, clip(rest[:j]))
 	}
 	if len(s) > maxLen(kind) {
 		return 0, "", fmt.Errorf("%w: %d characters for a %s code (cap %d)", ErrTooLarge, len(s), kind, maxLen(kind))
