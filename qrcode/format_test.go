@@ -64,8 +64,10 @@ func TestSizes(t *testing.T) {
 		max  int
 	}{
 		{"online", online.String(), 6},
-		{"offline with the largest challenge and audience", mustOffline(t, f, strings.Repeat("a", MaxAudienceLen), maxChallenge, 1<<63), 15},
-		{"offline without challenge", mustOffline(t, f, "", nil, 1), 15},
+		{"offline showing one claim, without challenge", mustOffline(t, f, "", nil, 1, "age_over_18"), 15},
+		{"offline showing one claim, with the largest challenge and audience", mustOffline(t, f, strings.Repeat("a", MaxAudienceLen), maxChallenge, 1<<63, "age_over_18"), 16},
+		{"offline showing no claim, with the largest challenge and audience", mustOffline(t, f, strings.Repeat("a", MaxAudienceLen), maxChallenge, 1<<63), 15},
+		{"offline showing no claim, without challenge", mustOffline(t, f, "", nil, 1), 15},
 		{"delegated", f.delegated(t, 1<<40), 18},
 		{"static", f.static, 15},
 		{"static with a sealed PIN", f.staticPIN, 15},
@@ -123,9 +125,9 @@ func TestNewOfflineSizeCap(t *testing.T) {
 	}
 }
 
-func mustOffline(t *testing.T, f *fixture, aud string, challenge []byte, counter uint64) string {
+func mustOffline(t *testing.T, f *fixture, aud string, challenge []byte, counter uint64, claims ...string) string {
 	t.Helper()
-	s, err := NewOffline(nil, f.device, f.binding, nil, Presentation{Time: f.now, Counter: counter, Audience: aud, Challenge: challenge})
+	s, err := NewOffline(nil, f.device, f.binding, nil, Presentation{Time: f.now, Counter: counter, Audience: aud, Challenge: challenge, Claims: claims})
 	if err != nil {
 		t.Fatal(err)
 	}
