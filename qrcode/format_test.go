@@ -90,20 +90,7 @@ func TestSizes(t *testing.T) {
 // hand the wallet a code no verifier reads; showing fewer works.
 func TestNewOfflineSizeCap(t *testing.T) {
 	f := newFixture(t)
-	claims := map[string]string{}
-	var names []string
-	for i := range MaxClaims {
-		name := fmt.Sprintf("claim_%d_%s", i, strings.Repeat("x", MaxClaimLen-8))
-		claims[name] = strings.Repeat("v", MaxClaimLen)
-		names = append(names, name)
-	}
-	hc, err := f.issuer.IssueBinding(Binding{
-		Subject: bytes.Repeat([]byte{0xd4}, MaxSubjectSize), DeviceKey: f.device.PublicKey(), Assurance: AssurancePIN,
-		IssuedAt: f.now.Add(-time.Hour), Expiry: f.now.Add(time.Hour), Status: StatusRef{List: 3, Index: 9}, Claims: claims,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	hc, names := largestBinding(t, f)
 	v := f.verifier(t, nil)
 	for n := 0; n <= MaxClaims; n++ {
 		code, err := NewOffline(nil, f.device, hc, nil, Presentation{Time: f.now, Counter: uint64(n + 1), Claims: names[:n]})
@@ -122,6 +109,54 @@ func TestNewOfflineSizeCap(t *testing.T) {
 		if _, err := v.Verify(context.Background(), code, VerifyOptions{}); err != nil {
 			t.Errorf("%d claims shown: %d characters, made but refused: %v", n, len(code), err)
 		}
+	}
+}
+
+// largestBinding issues a holder copy at the format's maxima: the
+// longest subject, the largest status reference, and MaxClaims claims of
+// the longest names and values, which it returns.
+func largestBinding(t *testing.T, f *fixture) ([]byte, []string) {
+	t.Helper()
+	claims := map[string]string{}
+	var names []string
+	for i := range MaxClaims {
+		name := fmt.Sprintf("claim_%d_%s", i, strings.Repeat("x", MaxClaimLen-8))
+		claims[name] = strings.Repeat("v", MaxClaimLen)
+		names = append(names, name)
+	}
+	hc, err := f.issuer.IssueBinding(Binding{
+		Subject: bytes.Repeat([]byte{0xd4}, MaxSubjectSize), DeviceKey: f.device.PublicKey(), Assurance: AssurancePIN,
+		IssuedAt: f.now.Add(-time.Hour), Expiry: f.now.Add(time.Hour), Status: StatusRef{List: 1<<32 - 1, Index: 1<<32 - 1}, Claims: claims,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hc, names
+}
+
+// TestHolderRequestLargestBinding: every holder copy IssueBinding makes
+// authenticates the holder's requests (an online code, a login
+// approval), the largest (MaxClaims claims of the longest names and
+// values, over 1,024 bytes) among them; a holder copy larger than any the
+// format allows does not.
+func TestHolderRequestLargestBinding(t *testing.T) {
+	f := newFixture(t)
+	hc, _ := largestBinding(t, f)
+	v := f.verifier(t, nil)
+	req := func(binding []byte) *HolderRequest {
+		r := &HolderRequest{Purpose: PurposeOnlineCode, Binding: binding, Time: f.now.Unix(), Nonce: bytes.Repeat([]byte{7}, 16), Region: "310000"}
+		if err := SignHolderRequest(constReader(1), f.device, r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	b, err := v.VerifyHolderRequest(context.Background(), req(hc), PurposeOnlineCode, "310000", f.now, time.Minute)
+	if err != nil || len(b.Claims) != MaxClaims {
+		t.Errorf("a holder copy of %d bytes: %v (%d claims)", len(hc), err, len(b.Claims))
+	}
+	huge := append(bytes.Repeat([]byte{0}, maxHolderCopy), hc...)
+	if _, err := v.VerifyHolderRequest(context.Background(), req(huge), PurposeOnlineCode, "310000", f.now, time.Minute); !errors.Is(err, ErrHolderAuth) {
+		t.Errorf("a holder copy of %d bytes: %v, want ErrHolderAuth", len(huge), err)
 	}
 }
 
