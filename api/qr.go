@@ -162,11 +162,16 @@ func qrRedeem(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
 		red *redeem.Redemption
 		err error
 	)
-	if k, kerr := qrcode.DetectKind(req.Code); kerr == nil && k == qrcode.KindOffline {
+	// A code that is not one (prefix, version, size) is refused as such,
+	// with or without an action.
+	switch k, kerr := qrcode.DetectKind(req.Code); {
+	case kerr != nil:
+		return kerr
+	case k == qrcode.KindOffline:
 		red, err = cfg.Service.VerifyOffline(r.Context(), p.ClientID, req.Code, req.Action)
-	} else if req.Action != "" {
+	case req.Action != "":
 		return &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "action applies to offline codes only"}
-	} else {
+	default:
 		red, err = cfg.Service.Redeem(r.Context(), p.ClientID, req.Code)
 	}
 	if err != nil {

@@ -330,6 +330,13 @@ func TestQRTwoRegions(t *testing.T) {
 		"holder elsewhere": {b.srv.URL + "/v1/qr", "", holderReq("310000"), 401, "qr_holder_unauthorized"},
 		"bad consent":      {a.srv.URL + "/v1/qr", "", holderReq("310000", "name"), 400, "qr_invalid_consent"},
 		"peer no auth":     {a.srv.URL + redeem.PeerRedeemPath, "", map[string]any{"code": code}, 401, "qr_peer_unauthorized"},
+
+		// With an action (offline codes only), a text that is not a
+		// code of a kind this node reads is refused for what it is.
+		"online with an action":      {b.srv.URL + "/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": code, "action": "pickup"}, 400, CodeInvalidRequest},
+		"version 1 with an action":   {b.srv.URL + "/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": "TIDOFF1:00", "action": "pickup"}, 400, "qr_unsupported_version"},
+		"oversized with an action":   {b.srv.URL + "/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": "TIDON1:" + strings.Repeat("0", 300), "action": "pickup"}, 413, "qr_too_large"},
+		"not a code, with an action": {b.srv.URL + "/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": "hello", "action": "pickup"}, 400, "qr_malformed"},
 	} {
 		body := c.body
 		if name == "holder replay" {

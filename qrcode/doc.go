@@ -42,8 +42,10 @@
 //
 // Asserted by TestSizes from the QR version go-qrcode picks at level M: an
 // online code is 42 characters (version 3; target ≤ 6); an offline code
-// showing one claim 451 characters without a challenge and 569 with the
-// largest challenge and audience (versions 13 and 15; target ≤ 15); a
+// showing no claim 451 characters without a challenge and 569 with the
+// largest challenge and audience (versions 13 and 15; target ≤ 15), and
+// showing one claim (age_over_18) 509 and 628 (versions 14 and 16: the
+// target holds without the largest challenge and audience); a
 // static code 282 characters (version 10); an offline code carrying a
 // delegation with masked names and a challenge 760 characters (version
 // 18). Subjects are 33-byte copy handles.

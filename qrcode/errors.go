@@ -116,7 +116,9 @@ var ErrDelegationExpired = fmt.Errorf("%w: outside its validity", ErrDelegation)
 
 // Error codes on the wire: the "error" member of an error response. The
 // api package answers with these; HTTPPeers and the SDKs turn them back
-// into the sentinels.
+// into the sentinels. Where several sentinels share a code, the first
+// entry of that code is the one ErrorFromCode gives back: the most
+// general (ErrMalformed for qr_malformed, not ErrPrefix).
 var errorCodes = []struct {
 	err  error
 	code string
@@ -133,10 +135,10 @@ var errorCodes = []struct {
 	{ErrUnknownVerifier, "qr_unknown_verifier"},
 	{ErrPeerAuth, "qr_peer_unauthorized"},
 	{ErrTooLarge, "qr_too_large"},
+	{ErrMalformed, "qr_malformed"},
 	{ErrPrefix, "qr_malformed"},
 	{ErrVersion, "qr_unsupported_version"},
 	{ErrKind, "qr_wrong_kind"},
-	{ErrMalformed, "qr_malformed"},
 	{ErrUnknownStatusList, "qr_unknown_status_list"},
 	{ErrReplayed, "qr_replayed"},
 	{ErrCloneSuspected, "qr_clone_suspected"},

@@ -2,6 +2,7 @@ package qrcode
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"strings"
@@ -63,8 +64,10 @@ func TestSizes(t *testing.T) {
 		max  int
 	}{
 		{"online", online.String(), 6},
-		{"offline with the largest challenge and audience", mustOffline(t, f, strings.Repeat("a", MaxAudienceLen), maxChallenge, 1<<63), 15},
-		{"offline without challenge", mustOffline(t, f, "", nil, 1), 15},
+		{"offline showing one claim, without challenge", mustOffline(t, f, "", nil, 1, "age_over_18"), 15},
+		{"offline showing one claim, with the largest challenge and audience", mustOffline(t, f, strings.Repeat("a", MaxAudienceLen), maxChallenge, 1<<63, "age_over_18"), 16},
+		{"offline showing no claim, with the largest challenge and audience", mustOffline(t, f, strings.Repeat("a", MaxAudienceLen), maxChallenge, 1<<63), 15},
+		{"offline showing no claim, without challenge", mustOffline(t, f, "", nil, 1), 15},
 		{"delegated", f.delegated(t, 1<<40), 18},
 		{"static", f.static, 15},
 		{"static with a sealed PIN", f.staticPIN, 15},
@@ -80,9 +83,86 @@ func TestSizes(t *testing.T) {
 	}
 }
 
-func mustOffline(t *testing.T, f *fixture, aud string, challenge []byte, counter uint64) string {
+// TestNewOfflineSizeCap: a binding may attest MaxClaims claims of
+// MaxClaimLen names and values; a code showing enough of them is longer
+// than MaxOfflineLen, which every decoder refuses (docs/qr-format.md,
+// section 1). NewOffline refuses to make it (ErrTooLarge) rather than
+// hand the wallet a code no verifier reads; showing fewer works.
+func TestNewOfflineSizeCap(t *testing.T) {
+	f := newFixture(t)
+	hc, names := largestBinding(t, f)
+	v := f.verifier(t, nil)
+	for n := 0; n <= MaxClaims; n++ {
+		code, err := NewOffline(nil, f.device, hc, nil, Presentation{Time: f.now, Counter: uint64(n + 1), Claims: names[:n]})
+		if err != nil {
+			if !errors.Is(err, ErrTooLarge) || code != "" {
+				t.Errorf("%d claims shown: %q, %v, want ErrTooLarge", n, code, err)
+			}
+			if n < 5 {
+				t.Errorf("%d claims shown refused: %v", n, err)
+			}
+			continue
+		}
+		if n == MaxClaims {
+			t.Errorf("%d claims shown: a code of %d characters made, cap %d", n, len(code), MaxOfflineLen)
+		}
+		if _, err := v.Verify(context.Background(), code, VerifyOptions{}); err != nil {
+			t.Errorf("%d claims shown: %d characters, made but refused: %v", n, len(code), err)
+		}
+	}
+}
+
+// largestBinding issues a holder copy at the format's maxima: the
+// longest subject, the largest status reference, and MaxClaims claims of
+// the longest names and values, which it returns.
+func largestBinding(t *testing.T, f *fixture) ([]byte, []string) {
 	t.Helper()
-	s, err := NewOffline(nil, f.device, f.binding, nil, Presentation{Time: f.now, Counter: counter, Audience: aud, Challenge: challenge})
+	claims := map[string]string{}
+	var names []string
+	for i := range MaxClaims {
+		name := fmt.Sprintf("claim_%d_%s", i, strings.Repeat("x", MaxClaimLen-8))
+		claims[name] = strings.Repeat("v", MaxClaimLen)
+		names = append(names, name)
+	}
+	hc, err := f.issuer.IssueBinding(Binding{
+		Subject: bytes.Repeat([]byte{0xd4}, MaxSubjectSize), DeviceKey: f.device.PublicKey(), Assurance: AssurancePIN,
+		IssuedAt: f.now.Add(-time.Hour), Expiry: f.now.Add(time.Hour), Status: StatusRef{List: 1<<32 - 1, Index: 1<<32 - 1}, Claims: claims,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return hc, names
+}
+
+// TestHolderRequestLargestBinding: every holder copy IssueBinding makes
+// authenticates the holder's requests (an online code, a login
+// approval), the largest (MaxClaims claims of the longest names and
+// values, over 1,024 bytes) among them; a holder copy larger than any the
+// format allows does not.
+func TestHolderRequestLargestBinding(t *testing.T) {
+	f := newFixture(t)
+	hc, _ := largestBinding(t, f)
+	v := f.verifier(t, nil)
+	req := func(binding []byte) *HolderRequest {
+		r := &HolderRequest{Purpose: PurposeOnlineCode, Binding: binding, Time: f.now.Unix(), Nonce: bytes.Repeat([]byte{7}, 16), Region: "310000"}
+		if err := SignHolderRequest(constReader(1), f.device, r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	b, err := v.VerifyHolderRequest(context.Background(), req(hc), PurposeOnlineCode, "310000", f.now, time.Minute)
+	if err != nil || len(b.Claims) != MaxClaims {
+		t.Errorf("a holder copy of %d bytes: %v (%d claims)", len(hc), err, len(b.Claims))
+	}
+	huge := append(bytes.Repeat([]byte{0}, maxHolderCopy), hc...)
+	if _, err := v.VerifyHolderRequest(context.Background(), req(huge), PurposeOnlineCode, "310000", f.now, time.Minute); !errors.Is(err, ErrHolderAuth) {
+		t.Errorf("a holder copy of %d bytes: %v, want ErrHolderAuth", len(huge), err)
+	}
+}
+
+func mustOffline(t *testing.T, f *fixture, aud string, challenge []byte, counter uint64, claims ...string) string {
+	t.Helper()
+	s, err := NewOffline(nil, f.device, f.binding, nil, Presentation{Time: f.now, Counter: counter, Audience: aud, Challenge: challenge, Claims: claims})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,6 +224,9 @@ func TestDecodeErrors(t *testing.T) {
 		{"version 1 (before per-copy handles and picked claims)", "TIDOFF1:" + off[8:], ErrVersion},
 		{"version 3", "TIDOFF3:" + off[8:], ErrVersion},
 		{"version 01", "TIDOFF01:" + off[8:], ErrVersion},
+		{"version 12345", "TIDOFF12345:" + off[8:], ErrVersion},
+		{"version of 40 digits", "TIDOFF" + strings.Repeat("9", 40) + ":" + off[8:], ErrVersion},
+		{"no version", "TIDOFF:" + off[8:], ErrPrefix},
 		{"online as offline", online.String(), ErrKind},
 		{"oversized", "TIDOFF2:" + strings.Repeat("0", 2000), ErrTooLarge},
 		{"oversized online", "TIDON1:" + strings.Repeat("0", 200), ErrTooLarge},

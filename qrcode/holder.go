@@ -43,6 +43,13 @@ const (
 	PurposeLoginDeny = "login-deny"
 )
 
+// maxHolderCopy bounds a request's holder copy: the signed binding (under
+// 400 bytes at the format's maxima) and MaxClaims disclosures of at most
+// maxDisclosure bytes, so every holder copy IssueBinding makes fits (one
+// attesting MaxClaims claims of the longest names and values is about
+// 1,040 bytes).
+const maxHolderCopy = 512 + MaxClaims*(maxDisclosure+2)
+
 // signedBytes is what the device signs.
 func (r *HolderRequest) signedBytes() []byte {
 	var t [8]byte
@@ -75,7 +82,7 @@ func (v *Verifier) VerifyHolderRequest(ctx context.Context, r *HolderRequest, pu
 	if r.Purpose != purpose {
 		return Binding{}, fmt.Errorf("%w: the request is for %q, not %q", ErrHolderAuth, r.Purpose, purpose)
 	}
-	if len(r.Nonce) < 16 || len(r.Nonce) > 32 || len(r.Sig) != gm.SignatureSize || len(r.Binding) == 0 || len(r.Binding) > 1024 {
+	if len(r.Nonce) < 16 || len(r.Nonce) > 32 || len(r.Sig) != gm.SignatureSize || len(r.Binding) == 0 || len(r.Binding) > maxHolderCopy {
 		return Binding{}, fmt.Errorf("%w: request fields out of range", ErrHolderAuth)
 	}
 	if r.Region != region {

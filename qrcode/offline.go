@@ -84,6 +84,8 @@ func deviceInput(binding, delegation, presentation []byte, disclosures [][]byte)
 // someone; nil otherwise) and the disclosures of the claims named in
 // p.Claims, and returns the text form (prefix "TIDOFF2:"). The code shows
 // only those claims. The device key must be the binding's device key.
+// A code longer than MaxOfflineLen, which every decoder refuses (too many
+// or too long claims shown, with a delegation), is not made: ErrTooLarge.
 // rand nil means crypto/rand.
 func NewOffline(rand io.Reader, device crypto.Signer, holderCopy, delegation []byte, p Presentation) (string, error) {
 	b, s, claims, err := decodeHolderCopy(holderCopy)
@@ -122,7 +124,11 @@ func NewOffline(rand io.Reader, device crypto.Signer, holderCopy, delegation []b
 	if err != nil {
 		return "", fmt.Errorf("qrcode: device sign: %w", err)
 	}
-	return sealText(KindOffline, marshal(offlineWire{Binding: binding, Presentation: pres, Sig: sig, Delegation: delegation, Disclosures: shown})), nil
+	text := sealText(KindOffline, marshal(offlineWire{Binding: binding, Presentation: pres, Sig: sig, Delegation: delegation, Disclosures: shown}))
+	if len(text) > MaxOfflineLen {
+		return "", fmt.Errorf("%w: %d characters for an offline code (cap %d): show fewer claims", ErrTooLarge, len(text), MaxOfflineLen)
+	}
+	return text, nil
 }
 
 // offlineParts is a decoded, not yet verified, offline code.

@@ -71,8 +71,10 @@ func (k Kind) Prefix() string {
 }
 
 // Size caps of the text form of each kind, in characters. The online cap
-// is far above a real code; the others are the alphanumeric capacity of a
-// version 25 QR code at level M, well above any payload this package makes.
+// is far above a real code; the others are within the alphanumeric
+// capacity of a version 25 QR code at level M (1451), well above a static
+// code or an offline code showing a few claims. NewOffline refuses to
+// make a longer code (eight long claims shown can exceed it).
 const (
 	MaxOnlineLen  = 128
 	MaxOfflineLen = 1400
@@ -123,14 +125,14 @@ func splitPrefix(s string) (Kind, string, error) {
 	}
 	rest = rest[i:]
 	j := 0
-	for j < len(rest) && j < 4 && rest[j] >= '0' && rest[j] <= '9' {
+	for j < len(rest) && rest[j] >= '0' && rest[j] <= '9' {
 		j++
 	}
 	if j == 0 || j >= len(rest) || rest[j] != ':' {
 		return 0, "", ErrPrefix
 	}
-	if v, _ := strconv.Atoi(rest[:j]); v != kind.Version() || rest[0] == '0' {
-		return 0, "", fmt.Errorf("%w: %s version %s", ErrVersion, kind, rest[:j])
+	if v, err := strconv.Atoi(rest[:j]); err != nil || v != kind.Version() || rest[0] == '0' {
+		return 0, "", fmt.Errorf("%w: %s version %s", ErrVersion, kind, clip(rest[:j]))
 	}
 	if len(s) > maxLen(kind) {
 		return 0, "", fmt.Errorf("%w: %d characters for a %s code (cap %d)", ErrTooLarge, len(s), kind, maxLen(kind))

@@ -34,6 +34,13 @@ func TestRedeemQRRefusalsMatchSentinels(t *testing.T) {
 		{400, "qr_audience_mismatch", qrcode.ErrAudience},
 		{409, "qr_code_used", qrcode.ErrCodeUsed},
 		{403, "qr_revoked", qrcode.ErrRevoked},
+		// A decoding refusal: qr_malformed is ErrMalformed (a code that
+		// is not canonical, truncated...), not ErrPrefix, which shares
+		// the code.
+		{400, "qr_malformed", qrcode.ErrMalformed},
+		{400, "qr_unsupported_version", qrcode.ErrVersion},
+		{400, "qr_wrong_kind", qrcode.ErrKind},
+		{413, "qr_too_large", qrcode.ErrTooLarge},
 	} {
 		node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")

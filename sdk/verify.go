@@ -112,7 +112,7 @@ func (q *QRStatus) listID(ctx context.Context, base string, n uint32) (string, e
 	defer q.mu.Unlock()
 	ix := q.index[base]
 	if ix != nil {
-		if id, ok := ix.lists[n]; ok {
+		if id := ix.lists[n]; id != "" { // "" marks a number two lists share
 			return id, nil
 		}
 	}

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -10,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -306,4 +308,47 @@ func saveJWKS(t *testing.T, base string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// TestQRStaticRefusesForeignSignatures: POST /v1/qr/static verifies a
+// code before rendering it: one signed by a key the node does not know
+// is 401 qr_unknown_key, one whose signature does not verify 401
+// qr_bad_signature, as api/openapi.json documents (the conformance
+// transport checks each answer against it).
+func TestQRStaticRefusesForeignSignatures(t *testing.T) {
+	n := startAuthNode(t)
+	key, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	st := qrcode.Static{
+		Subject: bytes.Repeat([]byte{0xc5}, 16), MaskedName: "李**", MaskedNumber: "3101**********002X", DocType: 1,
+		Assurance: 2, IssuedAt: now.Add(-time.Hour), Expiry: now.AddDate(1, 0, 0), Status: qrcode.StatusRef{List: 1, Index: 1},
+	}
+	foreign, err := (&qrcode.Issuer{Signer: key, Kid: "not-this-node", Region: 310000}).IssueStatic(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The kid hint of the node's SM2 key on a signature by another key.
+	_, jwks, _ := n.do("GET", "/.well-known/jwks.json", "", "", "")
+	kid := ""
+	for _, k := range jwks["keys"].([]any) {
+		if k := k.(map[string]any); k["crv"] == "SM2" {
+			kid, _ = k["kid"].(string)
+		}
+	}
+	if kid == "" {
+		t.Fatalf("no SM2 key in the node's JWKS: %v", jwks)
+	}
+	forged, err := (&qrcode.Issuer{Signer: key, Kid: kid, Region: 310000}).IssueStatic(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct{ code, want string }{{foreign, "qr_unknown_key"}, {forged, "qr_bad_signature"}} {
+		form := url.Values{"code": {c.code}}.Encode()
+		if code, m, _ := n.do("POST", "/v1/qr/static", "", "application/x-www-form-urlencoded", form); code != 401 || m["error"] != c.want {
+			t.Errorf("%s: %d %v, want 401 %s", c.want, code, m, c.want)
+		}
+	}
 }
