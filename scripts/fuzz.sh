@@ -14,7 +14,8 @@
 #   FUZZTIME=500x ./scripts/fuzz.sh   # a number of executions instead
 #   ./scripts/fuzz.sh 'qrcode|strictjson' # only targets whose "dir Name" matches
 #
-# A target that fails (a crasher, or a property it checks) is reported with
+# A target that fails (a crasher, or a property it checks), or that the
+# package's test binary lacks (go test would pass it unrun), is reported with
 # its output and the file where Go saved the failing input (under the
 # package's testdata/fuzz/<Name>/; from then on plain `go test` replays it).
 # The script runs every target, then exits 1 if any failed.
@@ -69,7 +70,14 @@ while read -r dir name; do
     fi
     cache=$(cat "$bin.cache" 2>/dev/null || true)
   fi
+  # A -fuzz that matches nothing passes (a target in a file a build
+  # constraint leaves out): the target must be in the binary.
+  if [ -x "$bin" ] && [ "$(cd "$dir" && "$bin" -test.list "^${name}\$" 2>&1)" != "$name" ]; then
+    echo "fuzz: $name is not in $dir's test binary (a build constraint?): it cannot run" >"$log"
+    result=FAIL
+  fi
   for attempt in 1 2 3; do
+    [ -z "$result" ] || break
     if [ -x "$bin" ] && (cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${name}\$" -test.fuzztime "$fuzztime" \
       -test.fuzzcachedir "$cache" -test.timeout 10m -test.paniconexit0) >"$log" 2>&1; then
       result=ok

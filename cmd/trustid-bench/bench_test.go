@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -86,6 +87,44 @@ func TestPercentile(t *testing.T) {
 	}
 	if percentile(nil, 50) != 0 || percentile(lat[:1], 99) != 1 {
 		t.Error("edge cases")
+	}
+}
+
+// TestResultFigures: a row's figures are what report.go's fields say:
+// requests/s count the successful requests, p50 and p99 are of their
+// latencies, node CPU per request divides the window's CPU time by every
+// request answered, and the floor's figures derive from the floor timed
+// after the window: node CPU ÷ floor, and the throughput its all-CPU
+// timing allows on the CPUs the generator leaves.
+func TestResultFigures(t *testing.T) {
+	floors, err := newFloorTimer()
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bench{floors: floors}
+	m := measure{elapsed: 2 * time.Second, errors: map[string]int{"HTTP 503": 100}, serverCPU: 600 * time.Millisecond,
+		genCPU: 500 * time.Millisecond, raced: 100, doubles: 3}
+	for i := 1; i <= 1000; i++ { // 1 ms .. 1000 ms
+		m.lat = append(m.lat, time.Duration(i)*time.Millisecond)
+	}
+	x := b.result(route{name: "verify", route: "POST /v1/credentials/verify", floor: floorOps{Verifies: 1}}, 4, m)
+	near := func(got, want float64) bool { return math.Abs(got-want) <= 1e-9*max(1, math.Abs(want)) }
+	if x.Requests != 1100 || x.OK != 1000 || !near(x.PerSecond, 500) || x.P50 != 500 || x.P99 != 990 || x.Max != 1000 {
+		t.Errorf("requests %d, ok %d, ok/s %v, p50 %v, p99 %v, max %v; want 1100, 1000, 500, 500, 990, 1000", x.Requests, x.OK, x.PerSecond, x.P50, x.P99, x.Max)
+	}
+	if !near(x.NodeCPUMicros, 600e3/1100) || !near(x.NodeCPUs, 0.3) || !near(x.GeneratorCPUs, 0.25) {
+		t.Errorf("node CPU %v µs/req, node CPUs %v, generator CPUs %v; want %v, 0.3, 0.25", x.NodeCPUMicros, x.NodeCPUs, x.GeneratorCPUs, 600e3/1100)
+	}
+	p := x.FloorPrimitives
+	if x.Floor != "1 SM2 verify" || p.SM2VerifyMicros <= 0 || p.SM2SignMicros != 0 || !near(x.FloorMicros, p.SM2VerifyMicros) || !near(x.FloorRatio, x.NodeCPUMicros/x.FloorMicros) {
+		t.Errorf("floor %q, %v µs (primitives %+v), node CPU ÷ floor %v", x.Floor, x.FloorMicros, p, x.FloorRatio)
+	}
+	left := float64(runtime.NumCPU()) - 0.25
+	if x.FloorAllCoresMicros <= 0 || !near(x.FloorPerSecond, left*1e6/x.FloorAllCoresMicros) || !near(x.FloorShare, 500/x.FloorPerSecond) {
+		t.Errorf("floor on all CPUs %v µs, %v/s on %v CPUs, share %v", x.FloorAllCoresMicros, x.FloorPerSecond, left, x.FloorShare)
+	}
+	if x.RacedCodes != 100 || x.DoubleRedemptions != 3 {
+		t.Errorf("raced %d, redeemed twice %d; want 100, 3", x.RacedCodes, x.DoubleRedemptions)
 	}
 }
 

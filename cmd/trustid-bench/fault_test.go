@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -21,6 +22,8 @@ import (
 
 	"github.com/trustid-cn/trustid/api"
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/credentials/status"
+	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/internal/testenv"
 	"github.com/trustid-cn/trustid/internal/testredis"
 )
@@ -106,6 +109,44 @@ func verifyState(c *conn, cr credential) (string, error) {
 	return "", err
 }
 
+// statusRefs reads the status entries from cr's vc+jwt payload.
+func statusRefs(cr credential) ([]status.Ref, error) {
+	var e struct {
+		ID string `json:"id"`
+	}
+	if err := json.Unmarshal(cr.envelope, &e); err != nil {
+		return nil, err
+	}
+	jws, _ := strings.CutPrefix(e.ID, "data:application/vc+jwt,")
+	parts := strings.Split(jws, ".")
+	if len(parts) != 3 {
+		return nil, fmt.Errorf("%s: no vc+jwt in its envelope", cr.id)
+	}
+	payload, err := base64.RawURLEncoding.DecodeString(parts[1])
+	if err != nil {
+		return nil, err
+	}
+	var vc struct {
+		CredentialStatus []struct {
+			Purpose string `json:"statusPurpose"`
+			Index   string `json:"statusListIndex"`
+			List    string `json:"statusListCredential"`
+		} `json:"credentialStatus"`
+	}
+	if err := json.Unmarshal(payload, &vc); err != nil || len(vc.CredentialStatus) == 0 {
+		return nil, fmt.Errorf("%s: credentialStatus: %v", cr.id, err)
+	}
+	var refs []status.Ref
+	for _, x := range vc.CredentialStatus {
+		i, err := strconv.Atoi(x.Index)
+		if err != nil {
+			return nil, fmt.Errorf("%s: statusListIndex %q", cr.id, x.Index)
+		}
+		refs = append(refs, status.Ref{ListID: x.List[strings.LastIndexByte(x.List, '/')+1:], Index: i, Purpose: x.Purpose})
+	}
+	return refs, nil
+}
+
 // TestFaultSIGKILLDuringWrites proves that nothing the node acknowledged
 // is lost when it is killed with SIGKILL in the middle of writes: 8
 // workers issue credentials and suspend every other one as fast as the
@@ -114,10 +155,12 @@ func verifyState(c *conn, cr credential) (string, error) {
 // 201 must verify, every one whose suspension was answered 200 must
 // verify as suspended, and every one never sent a suspension must verify
 // as active. Unanswered requests (in flight at the kill) may go either
-// way. Then the restarted node issues and suspends more credentials: had
-// it lost an allocation acknowledged before the kill, a new credential
-// would share a status entry (or an ID) with an old one, and suspending
-// it would suspend the old one too.
+// way. Every status entry an acknowledged issuance was given must be
+// allocated in the node's status store as the restart opens it (a lost
+// allocation would be handed out again; drawn at random among 131,072,
+// rarely within this test). Then the restarted node issues and suspends
+// more credentials: a new credential must not share an ID with an old
+// one, nor change an old one's state.
 func TestFaultSIGKILLDuringWrites(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -170,6 +213,27 @@ func TestFaultSIGKILLDuringWrites(t *testing.T) {
 	stop.Store(true)
 	wg.Wait()
 	b.node.cmd = nil
+	// Every issuance acknowledged holds its status entries on disk. The
+	// node draws an entry at random among the 131,072 of a list, so one
+	// that forgot some would rarely hand them out again within this test:
+	// the store is read as the restart will read it.
+	fs, err := statuslist.OpenFileStore(filepath.Join(b.node.data, "status"), statuslist.FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var unallocated []string
+	for _, a := range got {
+		refs, err := statusRefs(a.cr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !fs.Allocated(refs) {
+			unallocated = append(unallocated, fmt.Sprintf("%s %v", a.cr.id, refs))
+		}
+	}
+	if len(unallocated) > 0 {
+		t.Fatalf("%d of %d acknowledged issuances lost their status entries' allocation to SIGKILL: %v", len(unallocated), len(got), unallocated)
+	}
 
 	if err := b.node.start(ctx); err != nil {
 		t.Fatalf("restart after SIGKILL: %v", err)

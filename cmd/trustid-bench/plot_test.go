@@ -27,6 +27,14 @@ func TestPlots(t *testing.T) {
 	} {
 		r.Results = append(r.Results, result{Name: x.route, Route: x.route, Concurrency: x.conc, PerSecond: x.rps, P99: x.p99, OK: 1})
 	}
+	// Each plot draws the figure its file, title and axis name.
+	x := result{PerSecond: 1234, P50: 5, P99: 42, Max: 99}
+	for _, f := range plotFiles {
+		want := map[string]float64{"node-bench-throughput.png": x.PerSecond, "node-bench-p99.png": x.P99}[f.name]
+		if v := f.value(x); v != want {
+			t.Errorf("%s (%q, %q) plots %v of %+v, want %v", f.name, f.title, f.y, v, x, want)
+		}
+	}
 	dir := t.TempDir()
 	if err := r.write(dir, new(strings.Builder)); err != nil {
 		t.Fatal(err)

@@ -80,23 +80,31 @@ func jwtOf(payload string) string {
 	return b64url([]byte(`{"alg":"SM2","typ":"vc+jwt","kid":"k1"}`)) + "." + b64url(b(payload)) + "." + b64url(sig)
 }
 
+// compress writes s between runs of zeros (a status list's bits), so
+// that DEFLATE codes it with Huffman codes: a short s alone goes into a
+// stored block, in clear, and a case built on it would pass without
+// inflating anything. hdr is the length of the format's header.
 func compress(zw interface {
 	Write([]byte) (int, error)
 	Close() error
-}, buf *bytes.Buffer, s string) string {
-	zw.Write(b(s))
+}, buf *bytes.Buffer, hdr int, s string) string {
+	zeros := strings.Repeat("0", 256)
+	zw.Write(b(zeros + s + zeros))
 	zw.Close()
+	if buf.Bytes()[hdr]>>1&3 == 0 { // BTYPE 00: stored (RFC 1951, 3.2.3)
+		panic("leakcheck test: DEFLATE stored the text in clear")
+	}
 	return buf.String()
 }
 
 func gzipped(s string) string {
 	var buf bytes.Buffer
-	return compress(gzip.NewWriter(&buf), &buf, s)
+	return compress(gzip.NewWriter(&buf), &buf, 10, s)
 }
 
 func zlibbed(s string) string {
 	var buf bytes.Buffer
-	return compress(zlib.NewWriter(&buf), &buf, s)
+	return compress(zlib.NewWriter(&buf), &buf, 2, s)
 }
 
 // encodings each hide secret after k bytes of other text inside a longer
@@ -184,6 +192,10 @@ func encodings() map[string]func(secret string, k int) (blob string, ok bool) {
 		},
 		"zlib, raw": func(s string, k int) (string, bool) {
 			return "\x00bucket\x00" + zlibbed(pad(k)+jsonASCII(s)) + "\x00", true
+		},
+		"four deep: JSON escapes in gzip in base64url, hex-dumped": func(s string, k int) (string, bool) {
+			session := b64url(b(gzipped(`{"n":"` + pad(k) + jsonASCII(s) + `"}`)))
+			return "dump=" + hex.EncodeToString(b(session)) + ";", true
 		},
 	}
 	for j := range 4 { // base64url glued to j characters of its alphabet
