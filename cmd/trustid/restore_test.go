@@ -192,3 +192,45 @@ func TestRestoredCopyReusesNoStatusEntry(t *testing.T) {
 	}
 	t.Fatal("a restored data directory served")
 }
+
+// TestRestoredWholeDataDirectoryServes: with the embedded ledger in the
+// data directory, a copy of the whole directory restored puts the
+// ledger back with it: ledger, outbox and audit log agree, and the node
+// starts and issues (docs/operations.md, "Backups").
+func TestRestoredWholeDataDirectoryServes(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	dir, addr := filepath.Join(t.TempDir(), "data"), freeAddr(t)
+	args := []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr}
+	node := testnode.Start(t, serveMain, args...)
+	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
+	secret := n.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue)
+	n.accredit("civil-affairs", "ResidenceCredential")
+	issue := func() {
+		t.Helper()
+		tok := n.token("civil-affairs", secret)
+		body := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
+			`"credentialSubject":{"id":"did:example:resident-7b01","region":"310000","since":"2020-01-01"}}}`
+		if code, resp, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body); code != http.StatusCreated {
+			t.Fatalf("issue: %d %v", code, resp)
+		}
+	}
+	issue()
+	node.Stop()
+	backup := filepath.Join(t.TempDir(), "backup")
+	if err := os.CopyFS(backup, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	n.node = testnode.Start(t, serveMain, args...)
+	n.base = n.node.Base
+	issue()
+	n.node.Stop()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(dir, os.DirFS(backup)); err != nil {
+		t.Fatal(err)
+	}
+	n.node = testnode.Start(t, serveMain, args...)
+	n.base = n.node.Base
+	issue()
+}
