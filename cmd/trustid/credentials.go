@@ -728,7 +728,6 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 		Chosen:      ledger.ChosenIDs{Binder: binder, Index: bindings},
 		BatchPrefix: nl.Outbox.NodeID() + "-",
 		Markers:     n.store,
-		Ready:       nl.Started,
 		OnError:     func(err error) { n.log.Error("status", slog.Any("error", err)) }})
 	if err != nil {
 		bindings.Close()

@@ -100,10 +100,7 @@ type nodeLedger struct {
 	// Audit is the node's hash-chained audit log (audit.log), anchored
 	// on the ledger every --audit-anchor-interval and at shutdown.
 	Audit *ledger.AuditLog
-	// Started is closed once the audit log is anchored past this start
-	// (anchorStart); the instance hands out status entries only after.
-	Started chan struct{}
-	Mode    string // "embedded" or "fabric"
+	Mode  string // "embedded" or "fabric"
 	// Clients and Terminals are the node region's registries on the
 	// ledger, read from View: the relying parties it authenticates and
 	// administers, the terminals it trusts. AllClients is every region's
@@ -300,7 +297,7 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			l.Close()
 			return err
 		}
-		nl := &nodeLedger{Ledger: l, Client: c, Outbox: ob, Audit: audit, Started: make(chan struct{}), Mode: mode}
+		nl := &nodeLedger{Ledger: l, Client: c, Outbox: ob, Audit: audit, Mode: mode}
 		view := ledger.NewView(l, ledger.ViewOptions{OnEvent: func(ev ledger.Event) { nl.viewEvent(n, ev) }, Logger: n.log})
 		nl.View = view
 		nl.Clients, nl.AllClients = registry.NewHomeClients(c, view, n.region), registry.NewClients(c, view)
@@ -320,7 +317,7 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		registered := mode == "embedded" && ensureRegion(ctx, c, n) == nil
 		var wg sync.WaitGroup
 		wg.Add(5)
-		go func() { defer wg.Done(); anchorStart(ctx, n, c, audit, nl.Started) }()
+		go func() { defer wg.Done(); anchorStart(ctx, n, c, audit) }()
 		go func() {
 			// Register the region, retrying while the ledger cannot answer
 			// (a Fabric network still starting), and publish its record
@@ -406,10 +403,9 @@ func checkOutboxAhead(ctx context.Context, c ledger.Client, region string, ob *l
 
 // checkAuditAhead refuses an audit log the ledger has anchored past (a
 // data directory restored from a copy taken before a later start on it,
-// or copied from another instance's): every start is anchored before the
-// instance hands out a status entry (anchorStart), so the copy would hand
-// out again the entries handed out since. A ledger that cannot answer
-// now is not waited for: allocations wait for the start's anchor.
+// or copied from another instance's): every start is anchored at once
+// (anchorStart), so the copy would hand out again the status entries
+// handed out since. A ledger that cannot answer now is not waited for.
 func checkAuditAhead(ctx context.Context, c ledger.Client, region string, a *ledger.AuditLog, path string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
@@ -424,23 +420,24 @@ func checkAuditAhead(ctx context.Context, c ledger.Client, region string, a *led
 	return fmt.Errorf("audit log %s is behind the ledger: the ledger anchored its entry %d, which the log (at entry %d) does not hold, so this data directory was restored from a copy or copied from another instance's, and it would hand out again the status entries of credentials issued since. Start this instance on a new, empty data directory with a copy of the region's %s (docs/operations.md, \"Backups\")", path, an.Seq, seq, keystoreFile)
 }
 
-// anchorStart anchors the audit log past the node's start entry,
-// retrying until the ledger takes it, then closes started: status
-// entries are handed out only after (statuslist.SharedOptions.Ready).
-func anchorStart(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditLog, started chan<- struct{}) {
+// anchorStart anchors the audit log past the node's start entry at once,
+// retrying until the ledger takes it, so that a copy of the data
+// directory taken before this start is refused (checkAuditAhead). The
+// instance serves meanwhile: a ledger outage at start does not stop
+// issuance (docs/operations.md, "Backups", says what that leaves).
+func anchorStart(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditLog) {
 	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
 		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		_, _, err := a.Anchor(actx, c)
 		cancel()
 		switch {
 		case err == nil:
-			close(started)
 			return
 		case errors.Is(err, chaincode.ErrHeadConflict) || errors.Is(err, chaincode.ErrStale):
-			n.log.Error("AUDIT LOG REFUSED BY THE LEDGER at start: this data directory was restored from a copy or copied from another instance's; no status entry is handed out (docs/operations.md, \"Backups\")",
+			n.log.Error("AUDIT LOG REFUSED BY THE LEDGER at start: this data directory was restored from a copy or copied from another instance's; stop this instance and start it on a new data directory (docs/operations.md, \"Backups\")",
 				slog.String("node_id", a.Node()), slog.Any("error", err))
 		case ctx.Err() == nil:
-			n.log.Warn("start not anchored on the ledger yet; no status entry is handed out until it is; retrying", slog.Duration("backoff", wait), slog.Any("error", err))
+			n.log.Warn("start not anchored on the ledger yet; retrying", slog.Duration("backoff", wait), slog.Any("error", err))
 		}
 		select {
 		case <-ctx.Done():

@@ -166,23 +166,3 @@ func TestSharedStalledHolderClaimsAgain(t *testing.T) {
 		t.Fatalf("a change of an entry whose lapsed marker x took: %v, want ErrChangePending", err)
 	}
 }
-
-// TestSharedAllocatesWhenReady: until SharedOptions.Ready is closed (the
-// instance's start anchored on the chain), no entry is handed out or
-// even allocated; then allocation proceeds.
-func TestSharedAllocatesWhenReady(t *testing.T) {
-	ready := make(chan struct{})
-	in := startInstanceAnchor(t, openLedger(t), t.TempDir(), "node-r", nil, func(o *statuslist.SharedOptions) { o.Ready = ready })
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	if refs, err := in.shared.AllocateMany(ctx, status.PurposeRevocation); !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("allocated before Ready: %v %v", refs, err)
-	}
-	if lists := in.own.Lists(); len(lists) != 0 {
-		t.Fatalf("lists started before Ready: %v", lists)
-	}
-	close(ready)
-	if _, _, err := in.shared.Allocate(context.Background(), status.PurposeRevocation); err != nil {
-		t.Fatal(err)
-	}
-}

@@ -94,12 +94,6 @@ type SharedOptions struct {
 	// marker before it is refused with status.ErrChangePending (default
 	// 10 s).
 	MarkerWait time.Duration
-	// Ready, if set, holds allocations back until it is closed: cmd/trustid
-	// closes it once the instance's start is anchored on the chain, so a
-	// copy of the data directory restored later is refused before it can
-	// hand out again entries handed out since the copy. An allocation
-	// waits for it at most 10 s, then fails with store.ErrUnavailable.
-	Ready <-chan struct{}
 	// OnError, if set, is told when heads could not be handed to Anchor
 	// (they are retried) or a marker could not be cleared (it expires).
 	// It must not block.
@@ -353,9 +347,6 @@ func (s *Shared) Allocate(ctx context.Context, purpose string) (string, int, err
 // AllocateMany reserves an entry of each of purposes, as Allocate does,
 // all made durable by one group commit of the instance's own store.
 func (s *Shared) AllocateMany(ctx context.Context, purposes ...string) ([]status.Ref, error) {
-	if err := s.ready(ctx); err != nil {
-		return nil, err
-	}
 	refs, err := s.opts.Own.AllocateMany(ctx, purposes...)
 	if err != nil {
 		return nil, err
@@ -366,28 +357,6 @@ func (s *Shared) AllocateMany(ctx context.Context, purposes ...string) ([]status
 		}
 	}
 	return refs, nil
-}
-
-// ready waits until allocations may start (SharedOptions.Ready).
-func (s *Shared) ready(ctx context.Context) error {
-	if s.opts.Ready == nil {
-		return nil
-	}
-	select {
-	case <-s.opts.Ready: // without a timer once closed: the issuance path
-		return nil
-	default:
-	}
-	t := time.NewTimer(10 * time.Second)
-	defer t.Stop()
-	select {
-	case <-s.opts.Ready:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return fmt.Errorf("%w: statuslist: the instance's start is not anchored on the ledger yet", store.ErrUnavailable)
-	}
 }
 
 // announceList hands the first head of own list id to the outbox, if

@@ -798,17 +798,14 @@ func benchmarkSetStatus(b *testing.B, opt func(*statuslist.SharedOptions)) *inst
 
 // BenchmarkSharedIssue: Issuer.Issue (vc+jwt, SM2, revocation and
 // suspension entries) over shared status on the embedded ledger, from
-// parallel callers, allocations gated by a closed SharedOptions.Ready (as
-// cmd/trustid wires them once its start is anchored): with an ID the
-// node mints (nothing stored) and with an ID the request chose (bound on
-// the ledger, grouped by the Binder, answered after the commit).
+// parallel callers: with an ID the node mints (nothing stored) and with
+// an ID the request chose (bound on the ledger, grouped by the Binder,
+// answered after the commit).
 func BenchmarkSharedIssue(b *testing.B) {
 	for _, mode := range []string{"minted", "chosen"} {
 		b.Run(mode, func(b *testing.B) {
 			l := openLedger(b)
-			started := make(chan struct{}) // as cmd/trustid wires it, its start anchored
-			close(started)
-			in := startInstanceAnchor(b, l, b.TempDir(), "a", nil, func(o *statuslist.SharedOptions) { o.Ready = started })
+			in := startInstance(b, l, b.TempDir(), "a")
 			ks, err := keystore.Open(filepath.Join(b.TempDir(), "keystore.json"), make([]byte, 16), keystore.Options{})
 			if err != nil {
 				b.Fatal(err)
