@@ -27,6 +27,10 @@ const (
 	// AuditLogCreated is the first entry of every log; its details name
 	// the node (AuditOptions.Node).
 	AuditLogCreated = "log_created"
+	// AuditNodeStarted records a start of the node on its data directory
+	// (trustid serve); the node hands out status entries only once the
+	// log is anchored past it.
+	AuditNodeStarted = "node_started"
 	// AuditEnrollment records an enrollment.
 	AuditEnrollment = "enrollment"
 	// AuditSymbolLink links a holder's symbol under an older symbol key

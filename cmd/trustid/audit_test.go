@@ -37,7 +37,7 @@ func readAuditEntries(t *testing.T, path string) []ledger.AuditEntry {
 }
 
 // TestAuditLogOfEnrollments runs a node holding two symbol key versions:
-// each enrollment writes an enrollment entry and a symbol_link entry with
+// the start writes a node_started entry, each enrollment writes an enrollment entry and a symbol_link entry with
 // no personal data, the head is anchored on the ledger periodically and at
 // shutdown, `trustid ledger audit-verify` agrees with the chain, and a
 // tampered log is refused by audit-verify and by serve.
@@ -81,11 +81,12 @@ func TestAuditLogOfEnrollments(t *testing.T) {
 
 	path := filepath.Join(dir, auditFile)
 	entries := readAuditEntries(t, path)
-	if len(entries) != 1+2*len(people) || entries[0].Kind != ledger.AuditLogCreated || entries[0].Details["node"] != "sh-node-1" {
+	if len(entries) != 2+2*len(people) || entries[0].Kind != ledger.AuditLogCreated || entries[0].Details["node"] != "sh-node-1" ||
+		entries[1].Kind != ledger.AuditNodeStarted {
 		t.Fatalf("audit log: %+v", entries)
 	}
 	for i, r := range results {
-		en, link := entries[1+2*i], entries[2+2*i]
+		en, link := entries[2+2*i], entries[3+2*i]
 		sym, err := identity.ParseSymbol(r.Symbol)
 		if err != nil {
 			t.Fatal(err)
@@ -146,9 +147,9 @@ func TestAuditLogOfEnrollments(t *testing.T) {
 	// Tamper with a middle line: audit-verify and serve refuse, naming it.
 	data, _ := os.ReadFile(path)
 	lines := bytes.SplitAfter(data, []byte("\n"))
-	lines[2] = bytes.Replace(lines[2], []byte(`"old_version":"1"`), []byte(`"old_version":"3"`), 1)
+	lines[3] = bytes.Replace(lines[3], []byte(`"old_version":"1"`), []byte(`"old_version":"3"`), 1)
 	os.WriteFile(path, bytes.Join(lines, nil), 0o600)
-	if _, _, err := run(t, context.Background(), "ledger", "audit-verify", "--data", dir); err == nil || !strings.Contains(err.Error(), "line 3") {
+	if _, _, err := run(t, context.Background(), "ledger", "audit-verify", "--data", dir); err == nil || !strings.Contains(err.Error(), "line 4") {
 		t.Errorf("tampered log verified: %v", err)
 	}
 	root := newRootCmd()
@@ -157,7 +158,7 @@ func TestAuditLogOfEnrollments(t *testing.T) {
 	root.SetOut(io.Discard)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	if err := root.ExecuteContext(ctx); err == nil || !strings.Contains(err.Error(), "line 3") {
+	if err := root.ExecuteContext(ctx); err == nil || !strings.Contains(err.Error(), "line 4") {
 		t.Errorf("serve on a tampered log: %v", err)
 	}
 }

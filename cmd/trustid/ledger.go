@@ -285,6 +285,18 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			l.Close()
 			return err
 		}
+		err = checkAuditAhead(ctx, c, n.region, audit, filepath.Join(n.dataDir, auditFile))
+		if err == nil {
+			if _, err = audit.Append(ledger.AuditNodeStarted, "", nil); err != nil {
+				err = fmt.Errorf("audit log: %w", err)
+			}
+		}
+		if err != nil {
+			audit.Close()
+			ob.Close()
+			l.Close()
+			return err
+		}
 		nl := &nodeLedger{Ledger: l, Client: c, Outbox: ob, Audit: audit, Mode: mode}
 		view := ledger.NewView(l, ledger.ViewOptions{OnEvent: func(ev ledger.Event) { nl.viewEvent(n, ev) }, Logger: n.log})
 		nl.View = view
@@ -304,7 +316,8 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		// serving, so the registry can be written from the first request.
 		registered := mode == "embedded" && ensureRegion(ctx, c, n) == nil
 		var wg sync.WaitGroup
-		wg.Add(4)
+		wg.Add(5)
+		go func() { defer wg.Done(); anchorStart(ctx, n, c, audit) }()
 		go func() {
 			// Register the region, retrying while the ledger cannot answer
 			// (a Fabric network still starting), and publish its record
@@ -386,6 +399,52 @@ func checkOutboxAhead(ctx context.Context, c ledger.Client, region string, ob *l
 		return nil
 	}
 	return fmt.Errorf("ledger outbox %s is behind the ledger: the ledger holds batch %s, the ID its next batch would get, so this data directory was restored from a copy or copied from another instance's, and the status changes it accepts would be refused by the ledger and lost. Start this instance on a new, empty data directory with a copy of the region's %s (docs/operations.md, \"Backups\")", path, id, keystoreFile)
+}
+
+// checkAuditAhead refuses an audit log the ledger has anchored past (a
+// data directory restored from a copy taken before a later start on it,
+// or copied from another instance's): every start is anchored at once
+// (anchorStart), so the copy would hand out again the status entries
+// handed out since. A ledger that cannot answer now is not waited for.
+func checkAuditAhead(ctx context.Context, c ledger.Client, region string, a *ledger.AuditLog, path string) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	an, err := c.AuditAnchor(ctx, region, a.Node())
+	if err != nil {
+		return nil
+	}
+	seq, head := a.Head()
+	if an.Seq < seq || an.Seq == seq && an.Head == head {
+		return nil
+	}
+	return fmt.Errorf("audit log %s is behind the ledger: the ledger anchored its entry %d, which the log (at entry %d) does not hold, so this data directory was restored from a copy or copied from another instance's, and it would hand out again the status entries of credentials issued since. Start this instance on a new, empty data directory with a copy of the region's %s (docs/operations.md, \"Backups\")", path, an.Seq, seq, keystoreFile)
+}
+
+// anchorStart anchors the audit log past the node's start entry at once,
+// retrying until the ledger takes it, so that a copy of the data
+// directory taken before this start is refused (checkAuditAhead). The
+// instance serves meanwhile: a ledger outage at start does not stop
+// issuance (docs/operations.md, "Backups", says what that leaves).
+func anchorStart(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditLog) {
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 5*time.Second) {
+		actx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		_, _, err := a.Anchor(actx, c)
+		cancel()
+		switch {
+		case err == nil:
+			return
+		case errors.Is(err, chaincode.ErrHeadConflict) || errors.Is(err, chaincode.ErrStale):
+			n.log.Error("AUDIT LOG REFUSED BY THE LEDGER at start: this data directory was restored from a copy or copied from another instance's; stop this instance and start it on a new data directory (docs/operations.md, \"Backups\")",
+				slog.String("node_id", a.Node()), slog.Any("error", err))
+		case ctx.Err() == nil:
+			n.log.Warn("start not anchored on the ledger yet; retrying", slog.Duration("backoff", wait), slog.Any("error", err))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
 }
 
 // runOutbox runs the outbox until ctx ends. Run retries the ledger's

@@ -2,15 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/status"
+	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/ledger"
 )
@@ -97,4 +102,135 @@ func TestRestoredDataDirectoryRefused(t *testing.T) {
 	defer ob.Close()
 	dead, _ := ob.DeadBatches()
 	t.Fatalf("a restored data directory served; its batches the ledger refused for good: %+v", dead)
+}
+
+// TestRestoredCopyReusesNoStatusEntry: a data directory put back from a
+// copy taken with the instance stopped, after which the instance started
+// again and issued credentials but changed no status (so no batch of its
+// outbox is on the ledger), is refused at start (docs/operations.md,
+// "Backups"). Served, its allocation log held as free the status entries
+// of the credential issued since the copy, and handed them out again: two
+// credentials on one entry, revoking one revokes the other.
+func TestRestoredCopyReusesNoStatusEntry(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	dir, addr := filepath.Join(t.TempDir(), "data"), freeAddr(t)
+	args := []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr, "--ledger-file", filepath.Join(t.TempDir(), "ledger.db")}
+	node := testnode.Start(t, serveMain, args...)
+	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
+	tok := n.token("civil-affairs", n.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue+","+auth.ScopeStatusWrite))
+	n.accredit("civil-affairs", "ResidenceCredential")
+	issue := func(subject string) string {
+		t.Helper()
+		body := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
+			`"credentialSubject":{"id":"did:example:` + subject + `","region":"310000","since":"2020-01-01"}}}`
+		code, resp, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body)
+		env, _ := resp["verifiableCredential"].(map[string]any)
+		id, _ := env["id"].(string)
+		cred, ok := strings.CutPrefix(id, "data:application/vc+jwt,")
+		if code != http.StatusCreated || !ok {
+			t.Fatalf("issue: %d %v", code, resp)
+		}
+		return cred
+	}
+	issue("resident-7a01")
+	node.Stop()
+	backup := filepath.Join(t.TempDir(), "backup")
+	if err := os.CopyFS(backup, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	n.node = testnode.Start(t, serveMain, args...)
+	n.base = n.node.Base
+	since := issue("resident-7a02") // issued after the copy; no status change
+	n.node.Stop()
+
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(dir, os.DirFS(backup)); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- serveMain(ctx, append([]string{"serve", "--log-format", "json"}, args...), &logs) }()
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			for _, want := range []string{auditFile, "behind the ledger", keystoreFile, "docs/operations.md"} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("start on a restored data directory: want an error naming %q, got %v", want, err)
+				}
+			}
+			return
+		default:
+		}
+		if strings.Contains(logs.String(), `"msg":"serving"`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve neither started nor refused:\n%s", logs.String())
+		}
+	}
+	cancel()
+	<-done
+	// What the restored allocation log says of the entries of the
+	// credential issued since the copy: not allocated, so free to be
+	// handed out again.
+	own, err := statuslist.OpenFileStore(filepath.Join(dir, statusDir), statuslist.FileStoreOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, purpose := range []string{vc.PurposeRevocation, vc.PurposeSuspension} {
+		e := statusEntry(t, since, purpose)
+		u, _ := e["statusListCredential"].(string)
+		i, _ := strconv.Atoi(e["statusListIndex"].(string))
+		list := u[strings.LastIndex(u, "/")+1:]
+		if err := own.Set(t.Context(), list, i, 0); errors.Is(err, status.ErrIndex) {
+			t.Errorf("a restored data directory served; its allocation log holds %s entry %s[%d] of a credential issued since the copy as free: %v", purpose, list, i, err)
+		}
+	}
+	t.Fatal("a restored data directory served")
+}
+
+// TestRestoredWholeDataDirectoryServes: with the embedded ledger in the
+// data directory, a copy of the whole directory restored puts the
+// ledger back with it: ledger, outbox and audit log agree, and the node
+// starts and issues (docs/operations.md, "Backups").
+func TestRestoredWholeDataDirectoryServes(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	dir, addr := filepath.Join(t.TempDir(), "data"), freeAddr(t)
+	args := []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr}
+	node := testnode.Start(t, serveMain, args...)
+	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
+	secret := n.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue)
+	n.accredit("civil-affairs", "ResidenceCredential")
+	issue := func() {
+		t.Helper()
+		tok := n.token("civil-affairs", secret)
+		body := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
+			`"credentialSubject":{"id":"did:example:resident-7b01","region":"310000","since":"2020-01-01"}}}`
+		if code, resp, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body); code != http.StatusCreated {
+			t.Fatalf("issue: %d %v", code, resp)
+		}
+	}
+	issue()
+	node.Stop()
+	backup := filepath.Join(t.TempDir(), "backup")
+	if err := os.CopyFS(backup, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	n.node = testnode.Start(t, serveMain, args...)
+	n.base = n.node.Base
+	issue()
+	n.node.Stop()
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.CopyFS(dir, os.DirFS(backup)); err != nil {
+		t.Fatal(err)
+	}
+	n.node = testnode.Start(t, serveMain, args...)
+	n.base = n.node.Base
+	issue()
 }
