@@ -9,12 +9,12 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/fakeclock"
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
@@ -25,8 +25,7 @@ type extendEnv struct {
 	t      *testing.T
 	p      *login.Provider
 	h      http.Handler
-	mu     sync.Mutex
-	now    time.Time
+	clock  *fakeclock.Clock
 	cookie *http.Cookie
 }
 
@@ -50,9 +49,9 @@ func newExtendEnv(t *testing.T, limit RateLimit) *extendEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	x := &extendEnv{t: t, now: time.Now()}
+	x := &extendEnv{t: t, clock: fakeclock.New(time.Now())}
 	x.p, err = login.New(login.Config{Issuer: oauthIssuer, Clients: e.clients, Holders: &redeem.BindingAuthenticator{},
-		Pairwise: subjects, Keys: e.keys, Store: e.store, Now: x.clock})
+		Pairwise: subjects, Keys: e.keys, Store: e.store, Now: x.clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,18 +60,6 @@ func newExtendEnv(t *testing.T, limit RateLimit) *extendEnv {
 	}
 	x.h = e.srv.Handler()
 	return x
-}
-
-func (x *extendEnv) clock() time.Time {
-	x.mu.Lock()
-	defer x.mu.Unlock()
-	return x.now
-}
-
-func (x *extendEnv) wait(d time.Duration) {
-	x.mu.Lock()
-	x.now = x.now.Add(d)
-	x.mu.Unlock()
 }
 
 // start opens the login page of a new session and keeps its cookie.
@@ -147,7 +134,7 @@ func TestLoginExtendRoute(t *testing.T) {
 	}
 	n := 0
 	for {
-		x.wait(x.expires().Add(-20 * time.Second).Sub(x.clock()))
+		x.clock.Advance(x.expires().Add(-20 * time.Second).Sub(x.clock.Now()))
 		was := x.expires()
 		resp, body := x.extend(x.cookie, "application/json")
 		if resp.StatusCode == 409 {
@@ -157,9 +144,9 @@ func TestLoginExtendRoute(t *testing.T) {
 			break
 		}
 		n++
-		want := min(x.clock().Add(ttl).Unix(), start.Add((1+login.SessionExtensions)*ttl).Unix())
+		want := min(x.clock.Now().Add(ttl).Unix(), start.Add((1+login.SessionExtensions)*ttl).Unix())
 		if resp.StatusCode != 200 || resp.Header.Get("Cache-Control") != "no-store" || x.expires().Unix() != want ||
-			!strings.Contains(body, `"expires_in":`+strconv.FormatInt(want-x.clock().Unix(), 10)) {
+			!strings.Contains(body, `"expires_in":`+strconv.FormatInt(want-x.clock.Now().Unix(), 10)) {
 			t.Fatalf("extension %d: %d %v %s, expiry %v, want %v", n, resp.StatusCode, resp.Header, body, x.expires(), time.Unix(want, 0))
 		}
 		if n > 100 {
@@ -174,7 +161,7 @@ func TestLoginExtendRoute(t *testing.T) {
 	if resp.StatusCode != 409 || !strings.Contains(body, `<p id="notice" role="status">This login cannot be extended again.`) {
 		t.Errorf("the form at the limit: %d\n%s", resp.StatusCode, body)
 	}
-	x.wait(x.expires().Sub(x.clock()))
+	x.clock.Advance(x.expires().Sub(x.clock.Now()))
 	if resp, body := x.extend(x.cookie, "application/json"); resp.StatusCode != 404 || !strings.Contains(body, "login_session_not_found") {
 		t.Errorf("an expired session: %d %s", resp.StatusCode, body)
 	}
@@ -186,13 +173,13 @@ func TestLoginExtendRoute(t *testing.T) {
 	// The form of a page without JavaScript gets the waiting page again,
 	// saying how long it now waits; its form may post to the node only.
 	x.start()
-	x.wait(ttl - 20*time.Second)
+	x.clock.Advance(ttl - 20*time.Second)
 	resp, body = x.extend(x.cookie, "text/html")
 	csp := resp.Header.Get("Content-Security-Policy")
 	if resp.StatusCode != 200 || !strings.Contains(body, `<p id="notice" role="status">Time extended: the login now waits about 2 min.</p>`) ||
 		!strings.Contains(body, `<button id="extend" class="button" type="submit">More time</button>`) || strings.Contains(body, "<script") ||
 		!strings.Contains(csp, "form-action 'self'") || strings.Contains(csp, "script-src") || resp.Header.Get("Location") != "" ||
-		!x.expires().Equal(x.clock().Add(ttl).Truncate(time.Second)) {
+		!x.expires().Equal(x.clock.Now().Add(ttl).Truncate(time.Second)) {
 		t.Errorf("the form: %d %v, expiry %v\n%s", resp.StatusCode, resp.Header, x.expires(), body)
 	}
 }
@@ -207,7 +194,7 @@ func TestLoginExtendRateLimited(t *testing.T) {
 		t.Fatalf("within the limit: %d %s", resp.StatusCode, body)
 	}
 	was := x.expires()
-	x.wait(time.Minute)
+	x.clock.Advance(time.Minute)
 	resp, body := x.extend(x.cookie, "application/json")
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || !strings.Contains(body, `"error":"rate_limited"`) || !x.expires().Equal(was) {
 		t.Errorf("over the limit: %d %v %s", resp.StatusCode, resp.Header, body)

@@ -7,40 +7,21 @@ import (
 	"encoding/json"
 	"errors"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/trustid-cn/trustid/internal/fakeclock"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/store"
 	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
 
-// testClock is a clock the test moves, shared by a provider and its
-// memory store.
-type testClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *testClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *testClock) set(t time.Time) {
-	c.mu.Lock()
-	c.now = t
-	c.mu.Unlock()
-}
-
 // clockedProvider is an answering provider whose clock, and its memory
 // store's, is the test's; on Redis (whose clock is its own) when redis
 // is set.
-func clockedProvider(t *testing.T, redis bool) (answering, *testClock) {
+func clockedProvider(t *testing.T, redis bool) (answering, *fakeclock.Clock) {
 	t.Helper()
-	clock := &testClock{now: time.Unix(1_800_000_000, 0)}
+	clock := fakeclock.New(time.Unix(1_800_000_000, 0))
 	p := newTestProvider(t)
 	p.cfg.Now = clock.Now
 	if redis {
@@ -93,7 +74,7 @@ func testExtendTenTimes(t *testing.T, redis bool) {
 	expires, limit := start.Add(ttl), start.Add((1+SessionExtensions)*ttl)
 	n := 0
 	for {
-		clock.set(expires.Add(-20 * time.Second))
+		clock.Set(expires.Add(-20 * time.Second))
 		out, err := a.Extend(ctx, st.ID, st.Browser)
 		if isCode(err, CodeSessionLimit) {
 			break
@@ -146,7 +127,7 @@ func TestExtendRefusals(t *testing.T) {
 	start := clock.Now()
 	open := func() *Started {
 		t.Helper()
-		clock.set(start)
+		clock.Set(start)
 		st, err := a.Authorize(ctx, goodQuery())
 		if err != nil {
 			t.Fatal(err)
@@ -173,7 +154,7 @@ func TestExtendRefusals(t *testing.T) {
 	refused("no browser", st.ID, "", CodeSessionNotFound, nil)
 	refused("another session", strings.Repeat("A", 43), st.Browser, CodeSessionNotFound, nil)
 	refused("a malformed ID", "x", st.Browser, CodeSessionNotFound, nil)
-	clock.set(start.Add(a.SessionTTL()))
+	clock.Set(start.Add(a.SessionTTL()))
 	refused("an expired session", st.ID, st.Browser, CodeSessionNotFound, nil)
 
 	st = open()
