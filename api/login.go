@@ -48,6 +48,7 @@ type LoginConfig struct {
 //	POST /login/sessions/{id}/counter-approve a counter terminal's approval (static code)
 //	POST /login/sessions/{id}/deny          the holder's signed refusal (access_denied)
 //	GET  /login/sessions/{id}/wait          the page's long poll (its cookie)
+//	POST /login/sessions/{id}/extend        more time for the session, asked by the page (its cookie)
 //	GET  /login/sessions/{id}/qr.png        the session's QR as a PNG, for a page without JavaScript (its cookie)
 //	GET  /login/sessions/{id}/continue      the page without JavaScript: the code once approved, else the waiting page (its cookie)
 //	GET  /login/sessions/{id}/page          the login page again, in the language ui_locales names (its cookie)
@@ -86,6 +87,7 @@ func (s *Server) MountLogin(cfg LoginConfig) error {
 	s.handle("POST "+login.SessionPath+"/counter-approve", limited(l.counterApprove))
 	s.handle("POST "+login.SessionPath+"/deny", limited(l.deny))
 	s.handle("GET "+login.SessionPath+"/wait", limited(l.wait))
+	s.handle("POST "+login.SessionPath+"/extend", page(l.extend))
 	s.handle("GET "+login.SessionPath+"/qr.png", limited(l.qrPNG))
 	s.handle("GET "+login.SessionPath+"/continue", page(l.continueNoJS))
 	s.handle("GET "+login.SessionPath+"/page", page(l.resume))
@@ -109,6 +111,8 @@ func loginStatus(code string) int {
 		return http.StatusUnauthorized
 	case login.CodeSessionNotFound:
 		return http.StatusNotFound
+	case login.CodeSessionLimit:
+		return http.StatusConflict
 	case login.CodeApprovalRefused, login.CodePINMismatch:
 		return http.StatusForbidden
 	case login.CodePINLocked:
@@ -143,11 +147,12 @@ func (l *loginHandlers) fail(w http.ResponseWriter, r *http.Request, err error) 
 
 // loginCSP allows the page's own inline script and style and the QR
 // drawing script (by nonce), its QR as a data: image drawn in the page or
-// the node's PNG (without JavaScript), and requests to the node; nothing
-// else.
+// the node's PNG (without JavaScript), requests to the node, and its
+// form asking for more time (without JavaScript) posted to the node;
+// nothing else.
 func loginCSP(nonce string) string {
 	return "default-src 'none'; script-src 'nonce-" + nonce + "'; style-src 'nonce-" + nonce + "'; img-src 'self' data:; connect-src 'self'; " +
-		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+		"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 }
 
 // LoginQRScript is the script the login page draws its QR with: the web
@@ -264,9 +269,10 @@ func redirectAuthorizeError(w http.ResponseWriter, r *http.Request, s *Server, e
 // in the language of its request's ui_locales (for a pushed request, the
 // pushed one's) or the browser's, and sets the session's browser cookie.
 func renderLoginPage(w http.ResponseWriter, r *http.Request, p *login.Provider, st *login.Started) error {
+	// The cookie lasts as long as the session may be extended to.
 	http.SetCookie(w, &http.Cookie{
 		Name: loginCookie, Value: st.Browser, Path: sessionPath(st.ID),
-		MaxAge: int(p.SessionTTL() / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
+		MaxAge: int((1 + login.SessionExtensions) * p.SessionTTL() / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: strings.HasPrefix(p.Issuer(), "https://"),
 	})
 	return writeLoginPage(w, p, st, pageTextFor(w, r, st.UILocales))
@@ -288,7 +294,9 @@ func writeLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started,
 		WaitPath:     path + "/wait",
 		ContinuePath: path + "/continue?ui_locales=" + t.Lang,
 		SwitchPath:   path + "/page?ui_locales=" + t.Other,
+		ExtendPath:   path + "/extend?ui_locales=" + t.Lang,
 		Lifetime:     st.Left.Milliseconds(),
+		WarnBefore:   warnBefore.Milliseconds(),
 	})
 }
 
@@ -372,13 +380,69 @@ func (l *loginHandlers) continueNoJS(w http.ResponseWriter, r *http.Request) err
 		http.Redirect(w, r, out.Redirect, http.StatusSeeOther)
 		return nil
 	}
+	return writeWaitingPage(w, r, pageText(w, r), http.StatusOK, "")
+}
+
+// writeWaitingPage writes the waiting page of the request's session in
+// t, with a notice ("" for none) and status.
+func writeWaitingPage(w http.ResponseWriter, r *http.Request, t *loginText, status int, notice string) error {
 	nonce := pageNonce()
 	path := sessionPath(r.PathValue("id"))
-	t := pageText(w, r)
-	return writePage(w, waitingCSP(nonce), waitingPage, waitingPageData{
-		T: t, Nonce: nonce, PNGPath: path + "/qr.png",
+	return writePageStatus(w, status, waitingCSP(nonce), waitingPage, waitingPageData{
+		T: t, Nonce: nonce, PNGPath: path + "/qr.png", Notice: notice,
 		ContinuePath: path + "/continue?ui_locales=" + t.Lang, SwitchPath: path + "/continue?ui_locales=" + t.Other,
+		ExtendPath: path + "/extend?ui_locales=" + t.Lang,
 	})
+}
+
+// warnBefore is how long before its session ends the login page warns
+// and offers more time (WCAG 2.2 SC 2.2.1: "at least 20 seconds").
+const warnBefore = 60 * time.Second
+
+// extend gives the browser's open login session more time
+// (login.Provider.Extend): the login page's script asks for JSON
+// ({"expires_in": seconds, "extendable": bool}); a page without
+// JavaScript posts its form (Accept prefers text/html) and gets the
+// waiting page again, saying how long the login now waits, or that it
+// cannot be extended again (409) or was answered on the phone (404: its
+// link on collects the answer). Other refusals are as continue's. The
+// answer is never a redirect: a browser checks a form's redirects
+// against the page's form-action.
+func (l *loginHandlers) extend(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Add("Vary", "Accept")
+	html := prefersHTML(r)
+	var out *login.Extended
+	c, err := r.Cookie(loginCookie)
+	if err != nil {
+		err = &login.Error{Code: login.CodeSessionNotFound, Description: "no login session for this browser"}
+	} else {
+		out, err = l.p.Extend(r.Context(), r.PathValue("id"), c.Value)
+	}
+	if !html {
+		if err != nil {
+			return err
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		writeJSON(w, loginExtended{ExpiresIn: int64(out.Left / time.Second), Extendable: out.Extendable})
+		return nil
+	}
+	t := pageText(w, r)
+	var e *login.Error
+	switch {
+	case err == nil:
+		return writeWaitingPage(w, r, t, http.StatusOK, strings.Replace(t.Extended, "{m}", strconv.Itoa(max(1, int((out.Left+30*time.Second)/time.Minute))), 1))
+	case errors.As(err, &e) && e.Code == login.CodeSessionLimit:
+		return writeWaitingPage(w, r, t, http.StatusConflict, t.NoMoreTime)
+	case errors.Is(err, login.ErrAnswered):
+		return writeWaitingPage(w, r, t, http.StatusNotFound, t.Answered)
+	}
+	return l.endedPage(w, r, err)
+}
+
+// loginExtended is the answer of extend to the page's script.
+type loginExtended struct {
+	ExpiresIn  int64 `json:"expires_in"`
+	Extendable bool  `json:"extendable"`
 }
 
 // endedPage answers the page without JavaScript with err as an HTML
@@ -416,7 +480,7 @@ func endedPage(w http.ResponseWriter, r *http.Request, s *Server, err error) err
 			d.Title, d.Message = t.LogoutFailed, t.LogoutFailedMessage
 		}
 	}
-	return writePageStatus(w, e.Status, waitingCSP(d.Nonce), endedPageTemplate, d)
+	return writePageStatus(w, e.Status, endedCSP(d.Nonce), endedPageTemplate, d)
 }
 
 type endedPageData struct {
@@ -431,8 +495,8 @@ type endedPageData struct {
 // too, and the link on as a large button.
 const pageStyle = `body{font-family:sans-serif;font-size:1.25rem;line-height:1.5;max-width:30rem;margin:2rem auto;padding:0 1rem;text-align:center}` +
 	`img{width:16rem;height:16rem;image-rendering:pixelated}` +
-	`.button{display:inline-block;padding:.75rem 1.5rem;border:2px solid #0b57d0;border-radius:.5rem;color:#0b57d0;font-weight:bold;text-decoration:none}` +
-	`a:focus-visible{outline:3px solid #0b57d0;outline-offset:3px}`
+	`.button{display:inline-block;padding:.75rem 1.5rem;border:2px solid #0b57d0;border-radius:.5rem;color:#0b57d0;background:#fff;font:inherit;font-weight:bold;text-decoration:none;cursor:pointer}` +
+	`a:focus-visible,button:focus-visible{outline:3px solid #0b57d0;outline-offset:3px}`
 
 // endedPageTemplate tells a browser without JavaScript that its login
 // cannot go on.
@@ -447,19 +511,29 @@ var endedPageTemplate = template.Must(template.New("ended").Parse(`<!doctype htm
 </body></html>
 `))
 
-// waitingCSP is the waiting page's policy: its own style by nonce and
-// the node's PNG; no script, no fetch, no form.
+// waitingCSP is the waiting page's policy: its own style by nonce, the
+// node's PNG and its form asking for more time, posted to the node; no
+// script, no fetch.
 func waitingCSP(nonce string) string {
 	return "default-src 'none'; style-src 'nonce-" + nonce + "'; img-src 'self'; " +
-		"base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+		"base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+}
+
+// endedCSP is the policy of the pages that end a login (ended, logged
+// out): waitingCSP without a form.
+func endedCSP(nonce string) string {
+	return strings.Replace(waitingCSP(nonce), "form-action 'self'", "form-action 'none'", 1)
 }
 
 type waitingPageData struct {
 	T                     *loginText
 	Nonce                 string
 	PNGPath, ContinuePath string
-	// SwitchPath is this page in the other language.
-	SwitchPath string
+	// SwitchPath is this page in the other language; ExtendPath its
+	// form's, asking for more time.
+	SwitchPath, ExtendPath string
+	// Notice says what the form did ("" for none).
+	Notice string
 }
 
 // waitingPage is the page a browser without JavaScript waits on, until
@@ -471,9 +545,11 @@ var waitingPage = template.Must(template.New("waiting").Parse(`<!doctype html>
 </head><body>
 <p><a id="language" lang="{{.T.Other}}" hreflang="{{.T.Other}}" href="{{.SwitchPath}}">{{.T.Switch}}</a></p>
 <h1 id="waiting">{{.T.WaitingH1}}</h1>
+{{if .Notice}}<p id="notice" role="status">{{.Notice}}</p>{{end}}
 <p id="not-yet">{{.T.NotYet}}</p>
 <img id="qr-png" alt="{{.T.QRAlt}}" src="{{.PNGPath}}">
 <p><a id="continue" class="button" href="{{.ContinuePath}}">{{.T.CheckAgain}}</a></p>
+<form method="post" action="{{.ExtendPath}}"><p><button id="extend" class="button" type="submit">{{.T.MoreTime}}</button></p></form>
 </body></html>
 `))
 
@@ -660,7 +736,7 @@ func (l *loginHandlers) logout(w http.ResponseWriter, r *http.Request) error {
 		return nil
 	}
 	nonce := pageNonce()
-	return writePage(w, waitingCSP(nonce), loggedOutPage, loggedOutPageData{T: t, Nonce: nonce, Message: message})
+	return writePage(w, endedCSP(nonce), loggedOutPage, loggedOutPageData{T: t, Nonce: nonce, Message: message})
 }
 
 type loggedOutPageData struct {
@@ -688,12 +764,13 @@ type loginPageData struct {
 	SessionURL, QRScript, PNGPath string
 	AppLink                       template.URL
 	// WaitPath is the script's long poll; ContinuePath the way on
-	// without a script; SwitchPath the page in the other language.
-	WaitPath, ContinuePath, SwitchPath string
+	// without a script; SwitchPath the page in the other language;
+	// ExtendPath asks for more time.
+	WaitPath, ContinuePath, SwitchPath, ExtendPath string
 	// Lifetime bounds, in milliseconds, how long the script retries
 	// polls the node refused for a while: what is left of the session's
-	// lifetime.
-	Lifetime int64
+	// lifetime. WarnBefore is how long before its end the page warns.
+	Lifetime, WarnBefore int64
 }
 
 // loginPage is the server-rendered login page: the QR to scan (drawn by
@@ -713,9 +790,12 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 {{if .Claims}}<p id="claims">{{.T.SharedBefore}}{{.ClientName}}{{.T.SharedAfter}}{{range $i, $c := .Claims}}{{if $i}}, {{end}}{{$c}}{{end}}</p>{{end}}
 <img id="qr" alt="{{.T.QRAlt}}" data-uri="{{.SessionURL}}" data-png="{{.PNGPath}}" hidden>
 <noscript><img id="qr-png" alt="{{.T.QRAlt}}" src="{{.PNGPath}}">
-<p><a id="continue" class="button" href="{{.ContinuePath}}">{{.T.Continue}}</a></p></noscript>
+<p><a id="continue" class="button" href="{{.ContinuePath}}">{{.T.Continue}}</a></p>
+<form method="post" action="{{.ExtendPath}}"><p><button class="button" type="submit">{{.T.MoreTime}}</button></p></form></noscript>
 <p><a id="app" href="{{.AppLink}}">{{.T.OpenApp}}</a></p>
 <p id="status" role="status">{{.T.Waiting}}</p>
+<p id="warning" role="alert"></p>
+<p><button id="extend" class="button" type="button" hidden>{{.T.MoreTime}}</button></p>
 <script nonce="{{.Nonce}}" src="{{.QRScript}}"></script>
 <script nonce="{{.Nonce}}">
 (function () {
@@ -730,13 +810,61 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
   }
   img.hidden = false;
   var path = {{.WaitPath}}, end = Date.now() + {{.Lifetime}}, pause = 1000;
+  var warning = document.getElementById("warning"), more = document.getElementById("extend");
+  var extendable = true, timer = 0, over = false;
   // An ended session's QR and app link would only lead to an error on
   // the phone: they go, and the page says what works from any way here.
   function expired() {
+    over = true;
+    clearTimeout(timer);
     img.hidden = true;
+    more.hidden = true;
+    warning.textContent = "";
     document.getElementById("app").parentNode.hidden = true;
     document.getElementById("status").textContent = {{.T.Expired}};
   }
+  // WarnBefore the session ends, the page says so in its alert region
+  // and offers more time (WCAG 2.2 SC 2.2.1): one button, given focus,
+  // so a key press extends the session to a whole lifetime again.
+  function schedule() {
+    clearTimeout(timer);
+    timer = setTimeout(warn, Math.max(0, end - {{.WarnBefore}} - Date.now()));
+  }
+  function warn() {
+    if (over) { return; }
+    var s = String(Math.max(0, Math.round((end - Date.now()) / 1000)));
+    warning.textContent = (extendable ? {{.T.Warning}} : {{.T.LastWarning}}).replace("{s}", s);
+    if (extendable) { more.hidden = false; more.focus(); }
+  }
+  more.addEventListener("click", function () {
+    more.disabled = true;
+    fetch({{.ExtendPath}}, {method: "POST", credentials: "same-origin", cache: "no-store", headers: {"Accept": "application/json"}}).then(function (r) {
+      return r.json().then(function (b) {
+        more.disabled = false;
+        if (over) { return; }
+        if (r.ok) {
+          end = Date.now() + b.expires_in * 1000;
+          extendable = b.extendable;
+          more.hidden = true;
+          warning.textContent = {{.T.Extended}}.replace("{m}", String(Math.max(1, Math.round(b.expires_in / 60))));
+          schedule();
+        } else if (r.status === 409) {
+          extendable = false;
+          more.hidden = true;
+          warning.textContent = {{.T.NoMoreTime}};
+        } else if (r.status === 404) {
+          // Answered (the poll follows it) or ended (the poll says so).
+          more.hidden = true;
+        } else {
+          warning.textContent = {{.T.ExtendFailed}};
+        }
+      });
+    }).catch(function () {
+      more.disabled = false;
+      warning.textContent = {{.T.ExtendFailed}};
+    });
+  });
+  schedule();
   // A node unavailable for a while (503) or a limit (429) is retried
   // after Retry-After (at most 30 s) or the pause, whichever is longer,
   // the pause doubling to 8 s; a network failure after the pause; never

@@ -32,8 +32,15 @@ type loginText struct {
 	// The waiting page without JavaScript: its heading, what to do, and
 	// the link that checks again.
 	WaitingH1, NotYet, CheckAgain string
-	Ended, EndedMessage           string
-	LoggedOut, LoggedOutMessage   string
+	// More time (WCAG 2.2 SC 2.2.1): the button; the login page's
+	// warnings before the session ends ({s}: seconds left), with the
+	// button and without it (the last extension was used); what an
+	// extension gave ({m}: minutes), that none is left, that it failed;
+	// and, on the waiting page, that the phone has answered already.
+	MoreTime, Warning, LastWarning               string
+	Extended, NoMoreTime, ExtendFailed, Answered string
+	Ended, EndedMessage                          string
+	LoggedOut, LoggedOutMessage                  string
 	// LoggedOutNoReturn words a logout whose way back to the site
 	// (post_logout_redirect_uri) is not registered: the login is ended.
 	LoggedOutNoReturn string
@@ -62,8 +69,15 @@ var loginTexts = map[string]*loginText{
 		SharedBefore: "Shared with ", SharedAfter: " if you agree: ",
 		QRAlt: "login QR code", OpenApp: "Open the TrustID app on this phone", Continue: "I have approved — continue",
 		Waiting: "Waiting for approval…", Expired: "This login expired. Go back to the site you were logging in to and start again.",
-		WaitingH1: "Waiting for approval", NotYet: "The login is not approved yet. Scan the code with the TrustID app and approve, then press the button below.",
+		WaitingH1: "Waiting for approval", NotYet: "The login is not approved yet. Scan the code with the TrustID app and approve, then press “I have approved — check again”.",
 		CheckAgain:          "I have approved — check again",
+		MoreTime:            "More time",
+		Warning:             "This login ends in {s} seconds. If you need longer, press “More time”.",
+		LastWarning:         "This login ends in {s} seconds and cannot be extended again.",
+		Extended:            "Time extended: the login now waits about {m} min.",
+		NoMoreTime:          "This login cannot be extended again. Approve it before it ends, or go back to the site and start again.",
+		ExtendFailed:        "The time could not be extended. Press “More time” to try again.",
+		Answered:            "Your phone has already answered this login. Press “I have approved — check again” to go on.",
 		Ended:               "This login has ended",
 		EndedMessage:        "It was completed, refused, or it expired. Go back to the site you were logging in to and start again.",
 		LoggedOut:           "You are logged out",
@@ -95,8 +109,15 @@ var loginTexts = map[string]*loginText{
 		SharedBefore: "经您同意，将向 ", SharedAfter: " 提供：",
 		QRAlt: "登录二维码", OpenApp: "在本机打开 TrustID 应用", Continue: "我已确认，继续",
 		Waiting: "等待确认…", Expired: "本次登录已过期。请回到您要登录的网站重新开始。",
-		WaitingH1: "等待确认", NotYet: "登录尚未确认。请用 TrustID 应用扫码并确认，然后按下面的按钮。",
+		WaitingH1: "等待确认", NotYet: "登录尚未确认。请用 TrustID 应用扫码并确认，然后按“我已确认，再次检查”。",
 		CheckAgain:          "我已确认，再次检查",
+		MoreTime:            "延长时间",
+		Warning:             "本次登录将在 {s} 秒后过期。如需更多时间，请按“延长时间”。",
+		LastWarning:         "本次登录将在 {s} 秒后过期，且不能再延长。",
+		Extended:            "已延长时间：登录还将等待约 {m} 分钟。",
+		NoMoreTime:          "本次登录不能再延长。请在过期前确认，或回到网站重新开始。",
+		ExtendFailed:        "未能延长时间。请按“延长时间”重试。",
+		Answered:            "您已在手机上作出答复。请按“我已确认，再次检查”继续。",
 		Ended:               "本次登录已结束",
 		EndedMessage:        "登录已完成、被拒绝或已过期。请回到您要登录的网站重新开始。",
 		LoggedOut:           "您已退出登录",

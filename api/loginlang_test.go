@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -78,6 +79,15 @@ func TestLoginTextsComplete(t *testing.T) {
 	}
 	if len(loginTexts) != len(login.UILocales) {
 		t.Errorf("texts for %d languages, %d advertised", len(loginTexts), len(login.UILocales))
+	}
+	// Every language fills every text (the "More time" ones came later).
+	for l, tx := range loginTexts {
+		v := reflect.ValueOf(tx).Elem()
+		for i := range v.NumField() {
+			if f := v.Field(i); f.Kind() == reflect.String && f.String() == "" {
+				t.Errorf("%s: no %s", l, v.Type().Field(i).Name)
+			}
+		}
 	}
 	en, zh := loginTexts["en"], loginTexts["zh-CN"]
 	if !slices.Equal(slices.Sorted(maps.Keys(en.Errors)), slices.Sorted(maps.Keys(zh.Errors))) {

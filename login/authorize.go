@@ -146,7 +146,9 @@ func (p *Provider) start(ctx context.Context, c auth.Client, s *session, data []
 		return nil, err
 	}
 	s.Browser = digest(browser)
-	s.Expires = p.cfg.Now().Add(p.cfg.SessionTTL).Unix()
+	now := p.cfg.Now()
+	s.Expires = now.Add(p.cfg.SessionTTL).Unix()
+	s.Until = now.Add((1 + SessionExtensions) * p.cfg.SessionTTL).Unix()
 	if err := p.putSession(ctx, id, s); err != nil {
 		return nil, err
 	}

@@ -8,15 +8,16 @@
 // rotating refresh token.
 //
 // Provider owns the protocol: the authorization request's checks
-// (Authorize), login sessions (Describe, Approve, Complete), the token
-// endpoint's authorization_code and refresh_token grants (Exchange,
-// Refresh), userinfo and RP-initiated logout. The same sessions log the
-// holder in for other protocols of the node (AuthorizeFor, Redeem,
-// Revoked: OID4VCI's authorization code flow), and the holder may refuse
-// a login (Deny: access_denied). Everything it keeps is in
-// the ephemeral store (memory or Redis) under keys the store hashes:
-// sessions, codes and tokens are single use and short lived, and no node
-// keeps per-person state beyond them. Package api serves it over HTTP.
+// (Authorize), login sessions (Describe, Approve, Complete; Extend for
+// more time), the token endpoint's authorization_code and refresh_token
+// grants (Exchange, Refresh), userinfo and RP-initiated logout. The same
+// sessions log the holder in for other protocols of the node
+// (AuthorizeFor, Redeem, Revoked: OID4VCI's authorization code flow),
+// and the holder may refuse a login (Deny: access_denied). Everything it
+// keeps is in the ephemeral store (memory or Redis) under keys the store
+// hashes: sessions, codes and tokens are single use and short lived, and
+// no node keeps per-person state beyond them. Package api serves it over
+// HTTP.
 //
 // Errors are *Error values with an OAuth 2.0 / OpenID Connect error code
 // and a description safe to show; an *AuthorizeError says whether it may

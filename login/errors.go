@@ -20,6 +20,9 @@ const (
 	// CodeSessionNotFound: the login session is unknown, expired, or
 	// already completed.
 	CodeSessionNotFound = "login_session_not_found"
+	// CodeSessionLimit: the login session has been extended as long as
+	// it may be (Extend).
+	CodeSessionLimit = "login_session_limit"
 	// CodeApprovalRefused: the holder's approval was not accepted (bad
 	// device signature, revoked binding, assurance below what was asked).
 	CodeApprovalRefused = "approval_refused"

@@ -150,7 +150,8 @@ type Config struct {
 	// federation.Instances); nil: Keys only.
 	Instances auth.InstanceKeys
 	Store     Store
-	// SessionTTL is how long a login session waits for its approval.
+	// SessionTTL is how long a login session waits for its approval;
+	// each extension (Extend) gives it this long again from then.
 	SessionTTL time.Duration
 	// CodeTTL is how long an authorization code can be exchanged.
 	CodeTTL                    time.Duration

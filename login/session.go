@@ -32,6 +32,9 @@ type session struct {
 	Browser       string   `json:"browser"`
 	Challenge     string   `json:"challenge"`
 	Expires       int64    `json:"expires"`
+	// Until is the latest Expires may become (Extend); 0 for a session
+	// an older node started or wrote back, which is not extended.
+	Until int64 `json:"until,omitempty"`
 
 	Approved *grant `json:"approved,omitempty"`
 	// Denied: the holder refused; the browser goes back with access_denied.
@@ -88,7 +91,8 @@ func (p *Provider) record(s *session) ([]byte, time.Duration, error) {
 }
 
 // putSession stores s, a session just started, and its once key
-// (complete spends it).
+// (complete spends it), which lives as long as the session may be
+// extended to.
 func (p *Provider) putSession(ctx context.Context, id string, s *session) error {
 	b, ttl, err := p.record(s)
 	if err != nil {
@@ -97,7 +101,8 @@ func (p *Provider) putSession(ctx context.Context, id string, s *session) error 
 	if err := p.cfg.Store.Set(ctx, sessionKey(id), b, ttl); err != nil {
 		return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
 	}
-	if err := p.cfg.Store.Put(ctx, onceKey(id), []byte{1}, ttl); err != nil {
+	once := max(ttl, time.Unix(s.Until, 0).Sub(p.cfg.Now()))
+	if err := p.cfg.Store.Put(ctx, onceKey(id), []byte{1}, once); err != nil {
 		return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
 	}
 	return nil
@@ -427,6 +432,73 @@ func (p *Provider) Resume(ctx context.Context, id, browser string) (*Started, er
 	}
 	left := max(time.Unix(s.Expires, 0).Sub(p.cfg.Now()), 0)
 	return &Started{ID: id, ClientName: c.Name, Claims: s.Claims, Level: identity.Level(s.Level), Purpose: s.Purpose, Left: left}, nil
+}
+
+// SessionExtensions is how many whole lifetimes (Config.SessionTTL) a
+// login session may be extended by (Extend): it lives at most
+// 1+SessionExtensions lifetimes from its start, 22 minutes with the
+// default 2. WCAG 2.2 SC 2.2.1 Timing Adjustable asks that "the user is
+// allowed to extend the time limit at least ten times".
+const SessionExtensions = 10
+
+// ErrAnswered is the cause of Extend's refusal of a session the holder
+// has answered: its browser may still collect the answer.
+var ErrAnswered = errors.New("login: the login session was already answered")
+
+// Extended is a login session's lifetime after Extend.
+type Extended struct {
+	// Left is what is left of the session's lifetime now.
+	Left time.Duration
+	// Extendable says whether it may be extended again.
+	Extendable bool
+}
+
+// Extend gives session id, while it waits for the holder's answer, its
+// whole lifetime again from now, for the browser whose secret is
+// browser (the login page's cookie, as for Wait): the login page's
+// answer to a person who needs more time (WCAG 2.2 SC 2.2.1). The
+// session's URL (its QR) and challenge stay as they are. A session
+// already at its longest (SessionExtensions) is CodeSessionLimit; one
+// unknown, expired or another browser's is CodeSessionNotFound, and one
+// answered too, with ErrAnswered. A refusal changes nothing. The new
+// expiry replaces the session as read, and only that (the store's
+// CompareAndSwap), so an answer stored meanwhile stays.
+func (p *Provider) Extend(ctx context.Context, id, browser string) (*Extended, error) {
+	for {
+		s, read, err := p.readSession(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if subtle.ConstantTimeCompare([]byte(digest(browser)), []byte(s.Browser)) != 1 {
+			return nil, fail(CodeSessionNotFound, "no open login session for this browser")
+		}
+		if s.Approved != nil || s.Denied {
+			return nil, failWith(CodeSessionNotFound, "the login session was already answered", ErrAnswered)
+		}
+		if s.Expires >= s.Until {
+			return nil, fail(CodeSessionLimit, "the login session cannot be extended again")
+		}
+		now := p.cfg.Now()
+		next := min(now.Add(p.cfg.SessionTTL).Unix(), s.Until)
+		out := &Extended{Left: time.Unix(next, 0).Sub(now), Extendable: next < s.Until}
+		if next <= s.Expires {
+			// Extended within this second already.
+			out.Left = time.Unix(s.Expires, 0).Sub(now)
+			return out, nil
+		}
+		s.Expires = next
+		b, ttl, err := p.record(s)
+		if err != nil {
+			return nil, err
+		}
+		swapped, err := p.cfg.Store.CompareAndSwap(ctx, sessionKey(id), read, b, ttl)
+		if err != nil {
+			return nil, failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
+		}
+		if swapped {
+			return out, nil
+		}
+	}
 }
 
 // Outcome is where the browser goes once its session is done: the

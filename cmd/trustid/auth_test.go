@@ -82,7 +82,7 @@ var publicRoutes = []string{
 	"GET /.well-known/openid-configuration",
 	"GET /.well-known/jwks.json",
 	// User login (OpenID Connect): the browser's authorization request,
-	// long poll, PNG QR and pages (its cookie), the holder's app reading and approving a
+	// long poll, more time, PNG QR and pages (its cookie), the holder's app reading and approving a
 	// session (its device signature), userinfo and logout (a login access
 	// token or ID token, checked by package login).
 	"GET /oauth2/authorize",
@@ -92,6 +92,7 @@ var publicRoutes = []string{
 	"POST /login/sessions/{id}/counter-approve",
 	"POST /login/sessions/{id}/deny",
 	"GET /login/sessions/{id}/wait",
+	"POST /login/sessions/{id}/extend",
 	"GET /login/sessions/{id}/qr.png",
 	"GET /login/sessions/{id}/continue",
 	"GET /login/sessions/{id}/page",

@@ -736,3 +736,105 @@ func TestBrowserLoginLanguageSwitch(t *testing.T) {
 		t.Errorf("party: subs %v, errors %v", rp.subs, rp.errs)
 	}
 }
+
+// TestBrowserLoginMoreTime: a minute before the login session ends (the
+// node's sessions live 64 s here), the login page warns in its alert
+// region and gives focus to one "More time" button, and the space bar
+// on it extends the session to a whole lifetime again (WCAG 2.2 SC 2.2.1
+// Timing Adjustable, Extend: "warned before time expires and given at
+// least 20 seconds to extend the time limit with a simple action (for
+// example, 'press the space bar')"), under the page's CSP; the session
+// so extended logs in. Without JavaScript the waiting page's "More time"
+// form, sent with the Enter key, does the same (its CSP lets the form
+// post to the node) and the page says how long the login now waits.
+// Before, the page only said, at the end, that the login had expired.
+func TestBrowserLoginMoreTime(t *testing.T) {
+	browser := testbrowser.New(t)
+	f := newEnrollFixture(t, "--login-session-ttl", "64s")
+	alice := newPerson(t, "11010519900307123", "张三")
+	code, ra, m := f.enroll(f.enrollBody(alice, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	rp := f.startWebRP("shop-web", "shopweb.example")
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	watchNetwork(t, ctx)
+	expires := func(sessionURL string) time.Time { return sessionExpiry(t, sessionURL) }
+
+	if err := chromedp.Do(ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("qr"))); err != nil {
+		t.Fatal(err)
+	}
+	sessionURL := loginPageSession(t, ctx)
+	first := expires(sessionURL)
+	if warning, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("warning"))); err != nil || warning != "" {
+		t.Errorf("the page warns at once: %q %v", warning, err)
+	}
+	warned, err := chromedp.Run(ctx, chromedp.PollFunction[[]string](`() => {
+  const w = document.getElementById("warning"), b = document.getElementById("extend");
+  if (!w.textContent || b.hidden) return null;
+  return [w.textContent, w.getAttribute("role"), String(document.activeElement === b), String(b.getClientRects().length > 0)];
+}`, chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		t.Fatalf("the page never warned: %v", err)
+	}
+	var left int
+	if _, err := fmt.Sscanf(warned[0], "This login ends in %d seconds.", &left); err != nil || left < 20 || left > 60 ||
+		!strings.HasSuffix(warned[0], "If you need longer, press “More time”.") {
+		t.Errorf("the warning says %q: want at least 20 s left and the way to more time", warned[0])
+	}
+	if warned[1] != "alert" || warned[2] != "true" || warned[3] != "true" {
+		t.Errorf("the warning: role %s, the button focused %s and shown %s", warned[1], warned[2], warned[3])
+	}
+	testbrowser.CheckA11y(t, ctx, "login page warning")
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(" ")); err != nil {
+		t.Fatal(err)
+	}
+	extended, err := chromedp.Run(ctx, chromedp.PollFunction[string](`() => {
+  const w = document.getElementById("warning");
+  return document.getElementById("extend").hidden && w.textContent.indexOf("Time extended") === 0 ? w.textContent : null;
+}`, chromedp.WithPollingTimeout(10*time.Second)))
+	if err != nil || extended != "Time extended: the login now waits about 1 min." {
+		t.Fatalf("after the space bar the page says %q (%v)", extended, err)
+	}
+	if now := expires(sessionURL); !now.After(first) || now.Before(time.Now().Add(60*time.Second)) {
+		t.Errorf("the session ends at %v after the extension, %v before", now, first)
+	}
+	if v, err := chromedp.Run(ctx, chromedp.Evaluate[[]any](`window.cspViolations`)); err != nil || len(v) != 0 {
+		t.Errorf("CSP violations on the login page: %v %v", v, err)
+	}
+	if status, m := approve(t, sessionURL, f.app(alice, ra), "", "age_over_18"); status != 204 {
+		t.Fatalf("approve: %d %v", status, m)
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Text(chromedp.ID("who"))); err != nil {
+		t.Fatalf("the browser did not land at the party after the extension: %v (party errors %v)", err, rp.errs)
+	}
+
+	// Without JavaScript: the waiting page's form.
+	noJS, cancelNoJS := chromedp.NewContext(browser)
+	defer cancelNoJS()
+	noJS, cancelNoJSTimeout := context.WithTimeout(noJS, 20*time.Second)
+	defer cancelNoJSTimeout()
+	if _, err := chromedp.Call(noJS, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(noJS, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("qr-png")),
+		chromedp.Click(chromedp.ID("continue")), chromedp.WaitVisible(chromedp.ID("waiting"))); err != nil {
+		t.Fatal(err)
+	}
+	loc, _ := chromedp.Run(noJS, chromedp.Location())
+	session2 := strings.TrimSuffix(loc, "/continue?ui_locales=en")
+	before := expires(session2)
+	time.Sleep(time.Second) // a new expiry, in whole seconds
+	if err := chromedp.Do(noJS, chromedp.Focus(chromedp.ID("extend")), chromedp.KeyEvent("\r"), chromedp.WaitVisible(chromedp.ID("notice"))); err != nil {
+		t.Fatalf("the waiting page's form: %v", err)
+	}
+	notice, err := chromedp.Run(noJS, chromedp.Text(chromedp.ID("notice")))
+	if err != nil || notice != "Time extended: the login now waits about 1 min." {
+		t.Errorf("the waiting page after its form says %q (%v)", notice, err)
+	}
+	if now := expires(session2); !now.After(before) {
+		t.Errorf("the form left the session's end at %v (was %v)", now, before)
+	}
+	testbrowser.CheckA11y(t, noJS, "waiting page after more time")
+}

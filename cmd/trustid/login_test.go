@@ -1433,3 +1433,87 @@ func TestIssInAuthorizationErrors(t *testing.T) {
 		}
 	}
 }
+
+// sessionExpiry is a login session's expiry as the holder's app reads it
+// (GET /login/sessions/{id}).
+func sessionExpiry(t *testing.T, sessionURL string) time.Time {
+	t.Helper()
+	resp, err := http.Get(sessionURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r struct {
+		ExpiresAt time.Time `json:"expires_at"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("describe %s: %d %v", sessionURL, resp.StatusCode, err)
+	}
+	return r.ExpiresAt
+}
+
+// TestLoginExtend: POST /login/sessions/{id}/extend on a real node gives
+// the session of the browser holding its cookie a whole lifetime again
+// ({"expires_in", "extendable"}), and nothing to another browser (404);
+// once the phone has approved, it extends nothing (404), and the form of
+// a page without JavaScript gets the waiting page saying the phone has
+// answered, whose link collects the code.
+func TestLoginExtend(t *testing.T) {
+	f := newEnrollFixture(t)
+	alice := newPerson(t, "11010519900307123", "张三")
+	code, ra, m := f.enroll(f.enrollBody(alice, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	a := shop.start(t)
+	extend := func(c *http.Client, accept string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", a.sessionURL+"/extend?ui_locales=en", nil)
+		req.Header.Set("Accept", accept)
+		resp, err := c.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	before := sessionExpiry(t, a.sessionURL)
+	if status, body := extend(newBrowser(), "application/json"); status != 404 || !strings.Contains(body, "login_session_not_found") {
+		t.Errorf("another browser: %d %s", status, body)
+	}
+	time.Sleep(time.Second) // a new expiry, in whole seconds
+	status, body := extend(a.browser, "application/json")
+	var out struct {
+		ExpiresIn  int  `json:"expires_in"`
+		Extendable bool `json:"extendable"`
+	}
+	if err := json.Unmarshal([]byte(body), &out); err != nil || status != 200 || out.ExpiresIn < 119 || !out.Extendable {
+		t.Fatalf("extend: %d %s", status, body)
+	}
+	if after := sessionExpiry(t, a.sessionURL); !after.After(before) {
+		t.Errorf("the session ends at %v after the extension, %v before", after, before)
+	}
+	if status, m := approve(t, a.sessionURL, f.app(alice, ra), ""); status != 204 {
+		t.Fatalf("approve: %d %v", status, m)
+	}
+	if status, body := extend(a.browser, "application/json"); status != 404 || !strings.Contains(body, "login_session_not_found") {
+		t.Errorf("an approved session: %d %s", status, body)
+	}
+	status, body = extend(a.browser, "text/html")
+	if status != 404 || !strings.Contains(body, `<p id="notice" role="status">Your phone has already answered this login.`) ||
+		!strings.Contains(body, `<a id="continue" class="button" href="`) {
+		t.Fatalf("the form of an approved session: %d\n%s", status, body)
+	}
+	resp, err := a.browser.Get(a.sessionURL + "/continue?ui_locales=en")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != 303 || loc == nil || loc.Query().Get("code") == "" || loc.Query().Get("state") != a.state {
+		t.Fatalf("continue after the answered form: %d %v", resp.StatusCode, resp.Header)
+	}
+	shop.exchange(t, a, loc.Query().Get("code"))
+}

@@ -68,7 +68,7 @@ func newServeCmd() *cobra.Command {
 	addLedgerFlags(f)
 	addEnrollFlags(f)
 	addRateFlag(f, "login-rate-addr", "600/1m", "rate limit of user login's endpoints per source address: N/WINDOW, or 0 for none")
-	addDurationFlag(f, "login-session-ttl", login.DefaultSessionTTL, time.Second, 10*time.Minute, "1s to 10m", "how long a login QR waits for the holder's approval (1s to 10m)")
+	addDurationFlag(f, "login-session-ttl", login.DefaultSessionTTL, time.Second, 10*time.Minute, "1s to 10m", "how long a login QR waits for the holder's approval (1s to 10m); the page extends it on request, up to 11 times this from the start")
 	f.String("wallet-providers", "", `JSON file of the wallet providers whose wallet attestations OID4VCI's PAR and token endpoints take: {"<provider>": {"keys": [JWK, ...], "client_ids": ["<client_id>", ...]}}: each provider attests only its client_ids (empty: none)`)
 	f.Bool("require-wallet-attestation", false, "OID4VCI: refuse PAR and token requests without a wallet attestation, and authorization requests not pushed (needs --wallet-providers)")
 	f.Bool("wallet-attestation-without-challenge", false, "OID4VCI: take wallet attestation PoPs without a server challenge (iat and a single-use jti only), for wallets that cannot fetch one")
