@@ -147,7 +147,7 @@ func newQRRegion(t *testing.T, region string, code uint32, seed byte, peers map[
 	t.Cleanup(func() { mem.Close() })
 	reg := &qrRegion{region: region, key: key, kid: kid, status: &qrStatus{revoked: map[qrcode.StatusRef]bool{}},
 		issuer: &qrcode.Issuer{Signer: key, Kid: kid, Region: code}}
-	nodeAuth := &redeem.NodeAssertions{Region: region, Signer: key, Kid: kid, Keys: peerKeys, Nonces: mem}
+	nodeAuth := &redeem.NodeAssertions{Region: region, SigningKey: redeem.FixedKey(key, kid), Keys: peerKeys, Nonces: mem}
 	svc, err := redeem.NewService(redeem.ServiceConfig{
 		Region: region, Store: mem, Pairwise: qrPairwise("pairwise " + region), Status: reg.status,
 		RelyingParties: qrRPs{
@@ -242,7 +242,7 @@ func newPeerQR(t *testing.T, claims map[string]string) *peerQR {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &peerQR{a: a, peer: &redeem.NodeAssertions{Region: "440000", Signer: keyB, Kid: kidB}, device: device, binding: binding}
+	return &peerQR{a: a, peer: &redeem.NodeAssertions{Region: "440000", SigningKey: redeem.FixedKey(keyB, kidB)}, device: device, binding: binding}
 }
 
 // keysOfA is region A's key as B's registry view has it.

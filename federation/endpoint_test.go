@@ -125,7 +125,7 @@ func TestHostileEndpoints(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		na := &redeem.NodeAssertions{Region: regionA, Signer: key, Kid: "a-node", Keys: &federation.Keys{Registry: c.view}}
+		na := &redeem.NodeAssertions{Region: regionA, SigningKey: redeem.FixedKey(key, "a-node"), Keys: &federation.Keys{Registry: c.view}}
 		return &federation.Introspector{Directory: federation.Directory{Registry: c.view, Development: dev},
 			Credentials: na, Answers: na, Client: client,
 			OnRefuse: func(err error) { mu.Lock(); refused[federation.Reason(err)]++; mu.Unlock() }}
@@ -194,7 +194,7 @@ func TestHostileEndpointsForRedemption(t *testing.T) {
 		t.Fatal(err)
 	}
 	key, _ := gm.GenerateKey(rand.Reader)
-	na := &redeem.NodeAssertions{Region: regionA, Signer: key, Kid: "a-node", Keys: &federation.Keys{Registry: c.view}}
+	na := &redeem.NodeAssertions{Region: regionA, SigningKey: redeem.FixedKey(key, "a-node"), Keys: &federation.Keys{Registry: c.view}}
 	refused := map[string]int{}
 	peers := &redeem.HTTPPeers{Directory: federation.Directory{Registry: c.view}, Credentials: na, Answers: na, Client: client,
 		OnRefuse: func(err error) { refused[federation.Reason(err)]++ }}

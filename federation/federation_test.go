@@ -94,7 +94,7 @@ func TestRegionKeysFromTheRegistry(t *testing.T) {
 	authA := &redeem.NodeAssertions{Region: regionA, Keys: keys, Nonces: mem}
 	assert := func(signer *gm.PrivateKey, kid string) error {
 		req, _ := http.NewRequest(http.MethodPost, "https://a.example"+redeem.PeerRedeemPath, nil)
-		b := &redeem.NodeAssertions{Region: regionB, Signer: signer, Kid: kid}
+		b := &redeem.NodeAssertions{Region: regionB, SigningKey: redeem.FixedKey(signer, kid)}
 		if err := b.Authorize(ctx, req, regionA); err != nil {
 			t.Fatal(err)
 		}

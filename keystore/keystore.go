@@ -46,6 +46,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trustid-cn/trustid/gm"
@@ -155,6 +156,7 @@ type Store struct {
 	mu      sync.RWMutex
 	keys    []Key
 	secrets []*Secret
+	gen     atomic.Uint64 // moved after each change of keys (Generation)
 }
 
 // ResolveKEK returns the KEK given in value (see ParseKEK) or, when value
@@ -255,6 +257,12 @@ func (s *Store) Path() string { return s.path }
 // Reload re-reads the file, for a running server after `trustid keys
 // rotate`. On error the keys in memory are kept.
 func (s *Store) Reload() error { return s.load() }
+
+// Generation changes whenever the keys in memory are replaced (a Reload,
+// a change made through this Store), so a cache of them can tell cheaply
+// that it must read them again. Read it before the keys: a generation
+// read after them may already name a later change.
+func (s *Store) Generation() uint64 { return s.gen.Load() }
 
 // Active returns the signing key for alg.
 func (s *Store) Active(alg string) (Key, error) {
@@ -525,6 +533,7 @@ func (s *Store) update(create bool, fn func(*contents) error) error {
 		}
 	}
 	s.keys, s.secrets = c.keys, c.secrets
+	s.gen.Add(1)
 	return nil
 }
 
@@ -607,6 +616,7 @@ func (s *Store) load() error {
 	}
 	s.mu.Lock()
 	s.keys, s.secrets = c.keys, c.secrets
+	s.gen.Add(1)
 	s.mu.Unlock()
 	return nil
 }

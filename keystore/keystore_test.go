@@ -209,6 +209,51 @@ func TestRotateTwiceOldTokensVerify(t *testing.T) {
 	}
 }
 
+// TestGeneration: a running node's Generation moves when another process
+// rotates or retires a key and the node reloads, and when the node
+// changes a key itself; reads and a failed reload leave it.
+func TestGeneration(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keystore.json")
+	running, cli := open(t, path, kek(1)), open(t, path, kek(1))
+	g := running.Generation()
+	moved := func(what string, want bool) {
+		t.Helper()
+		if now := running.Generation(); (now != g) != want {
+			t.Errorf("%s: generation %d, was %d", what, now, g)
+		}
+		g = running.Generation()
+	}
+	running.Active(gm.AlgSM2)
+	running.Published()
+	running.Lookup("nope")
+	moved("reads", false)
+	old, _ := running.Active(gm.AlgSM2)
+	if _, err := cli.Rotate(gm.AlgSM2); err != nil {
+		t.Fatal(err)
+	}
+	moved("another process's rotation, not reloaded", false)
+	if err := running.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	moved("the reload after a rotation", true)
+	if err := cli.Retire(old.Kid); err != nil {
+		t.Fatal(err)
+	}
+	if err := running.Reload(); err != nil {
+		t.Fatal(err)
+	}
+	moved("the reload after a retirement", true)
+	if _, err := running.Rotate(gm.AlgSM2); err != nil {
+		t.Fatal(err)
+	}
+	moved("its own rotation", true)
+	os.WriteFile(path, []byte("damaged"), 0o600)
+	if err := running.Reload(); err == nil {
+		t.Fatal("a damaged file reloaded")
+	}
+	moved("a failed reload", false)
+}
+
 func TestSecrets(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "keystore.json")
 	s := open(t, path, kek(1))

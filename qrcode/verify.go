@@ -23,8 +23,9 @@ type IssuerKey struct {
 
 // IssuerKeySource lists the issuer keys a verifier trusts: the node's
 // published keys, a cached JWKS of the trust registry, a JWKS file. The
-// Verifier caches the SM2 keys it returns by kid hint and asks again (at
-// most once per KeyRefresh) when a payload names a kid it does not know.
+// Verifier caches the SM2 keys it returns by kid hint and asks again when
+// a payload names a kid it does not know (at most once per KeyRefresh),
+// or at once when VerifierConfig.KeysGeneration says the keys changed.
 // Implementations must be safe for concurrent use; an error means the
 // source could not be read (the verifier keeps its cache).
 type IssuerKeySource interface {
@@ -113,6 +114,13 @@ type VerifierConfig struct {
 	// KeyRefresh is the least time between two reloads of Keys triggered
 	// by an unknown kid. Zero means DefaultKeyRefresh.
 	KeyRefresh time.Duration
+	// KeysGeneration, when set, changes whenever Keys' answer may have
+	// (keystore.Store.Generation for a node's own keys): the next lookup
+	// after a change reads Keys again whatever KeyRefresh says, so a key
+	// added is known and a key withdrawn refused at once. Nil: a key
+	// added is seen within KeyRefresh, a key withdrawn only at the next
+	// reload.
+	KeysGeneration func() uint64
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -124,11 +132,12 @@ type VerifierConfig struct {
 // Keys it knows are read without a lock. A reload (an unknown kid hint)
 // calls Keys outside any lock the known-key path takes, one reload at a
 // time: concurrent lookups of unknown hints wait for that reload (or
-// their context), and lookups of known keys are never held up by it.
+// their context), and lookups of known keys are never held up by it,
+// unless KeysGeneration moved: then every lookup waits for the reload.
 type Verifier struct {
 	cfg VerifierConfig
 
-	keys atomic.Pointer[keyMap]
+	keys atomic.Pointer[keySet]
 
 	mu         sync.Mutex // guards the fields below
 	lastReload time.Time
@@ -136,7 +145,12 @@ type Verifier struct {
 	reloading  *keyReload // the reload in flight, or nil
 }
 
-type keyMap = map[[KidHintSize]byte]*gm.PublicKey
+// keySet is the SM2 keys of one read of Keys by kid hint, and the
+// KeysGeneration read before it.
+type keySet struct {
+	byHint     map[[KidHintSize]byte]*gm.PublicKey
+	generation uint64
+}
 
 // keyReload is one call of Keys in flight; done is closed when it ends.
 type keyReload struct {
@@ -162,21 +176,34 @@ func NewVerifier(cfg VerifierConfig) (*Verifier, error) {
 		cfg.Now = time.Now
 	}
 	v := &Verifier{cfg: cfg}
-	v.keys.Store(&keyMap{})
+	v.keys.Store(&keySet{})
 	return v, nil
 }
 
+// cached returns the key of hint h in the cached set, and whether that
+// set is current (KeysGeneration has not moved since it was read); a key
+// of a set not current is not returned.
+func (v *Verifier) cached(h [KidHintSize]byte) (*gm.PublicKey, bool) {
+	set := v.keys.Load()
+	if v.cfg.KeysGeneration != nil && v.cfg.KeysGeneration() != set.generation {
+		return nil, false
+	}
+	return set.byHint[h], true
+}
+
 // key returns the cached SM2 key for a kid hint, reloading the source when
-// the hint is unknown and the last reload is old enough.
+// the keys changed (KeysGeneration), or when the hint is unknown and the
+// last reload is old enough.
 func (v *Verifier) key(ctx context.Context, hint []byte) (*gm.PublicKey, error) {
 	var h [KidHintSize]byte
 	copy(h[:], hint)
-	if k, ok := (*v.keys.Load())[h]; ok {
+	if k, _ := v.cached(h); k != nil {
 		return k, nil
 	}
 	for {
 		v.mu.Lock()
-		if k, ok := (*v.keys.Load())[h]; ok {
+		k, current := v.cached(h)
+		if k != nil {
 			v.mu.Unlock()
 			return k, nil
 		}
@@ -188,7 +215,7 @@ func (v *Verifier) key(ctx context.Context, hint []byte) (*gm.PublicKey, error) 
 			case <-ctx.Done():
 				return nil, fmt.Errorf("%w: issuer keys: %w", ErrUnavailable, ctx.Err())
 			}
-			if k, ok := (*v.keys.Load())[h]; ok {
+			if k, _ := v.cached(h); k != nil {
 				return k, nil
 			}
 			if r.err != nil {
@@ -197,7 +224,7 @@ func (v *Verifier) key(ctx context.Context, hint []byte) (*gm.PublicKey, error) 
 			continue // the reload just done decides (see lastReload)
 		}
 		now := v.cfg.Now()
-		if v.loaded && now.Sub(v.lastReload) < v.cfg.KeyRefresh {
+		if v.loaded && current && now.Sub(v.lastReload) < v.cfg.KeyRefresh {
 			v.mu.Unlock()
 			return nil, ErrUnknownKey
 		}
@@ -213,7 +240,7 @@ func (v *Verifier) key(ctx context.Context, hint []byte) (*gm.PublicKey, error) 
 		if r.err != nil {
 			return nil, r.err
 		}
-		if k, ok := (*v.keys.Load())[h]; ok {
+		if k := v.keys.Load().byHint[h]; k != nil {
 			return k, nil
 		}
 		return nil, ErrUnknownKey
@@ -221,14 +248,18 @@ func (v *Verifier) key(ctx context.Context, hint []byte) (*gm.PublicKey, error) 
 }
 
 // reload reads the key source, without holding mu, and swaps the new
-// keys in. On error the current keys stay and the next unknown hint tries
-// again.
+// keys in. On error the current keys stay and the next lookup that needs
+// a reload tries again.
 func (v *Verifier) reload(ctx context.Context, now time.Time) error {
+	var gen uint64
+	if v.cfg.KeysGeneration != nil {
+		gen = v.cfg.KeysGeneration() // before Keys: a change after it moves it again
+	}
 	list, err := v.cfg.Keys.IssuerKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("%w: issuer keys: %w", ErrUnavailable, err)
 	}
-	keys := make(keyMap, len(list))
+	keys := make(map[[KidHintSize]byte]*gm.PublicKey, len(list))
 	for _, ik := range list {
 		pk, err := sm2Public(ik.Public)
 		if err != nil {
@@ -238,7 +269,7 @@ func (v *Verifier) reload(ctx context.Context, now time.Time) error {
 		copy(kh[:], KidHint(ik.Kid))
 		keys[kh] = pk
 	}
-	v.keys.Store(&keys)
+	v.keys.Store(&keySet{byHint: keys, generation: gen})
 	v.mu.Lock()
 	v.loaded, v.lastReload = true, now
 	v.mu.Unlock()

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -241,6 +242,69 @@ func TestKeyCacheReloadsOnUnknownKid(t *testing.T) {
 	if src.calls != 2 {
 		t.Errorf("cached key re-read: %d calls", src.calls)
 	}
+}
+
+// TestKeyCacheFollowsKeysGeneration: with KeysGeneration (a node's own
+// keystore, reloaded after a rotation), a key added to the source
+// verifies, and a key withdrawn is refused, at the first use after the
+// change, however recent the last reload; a kid the source does not list
+// still reloads it at most once per KeyRefresh, and known keys never
+// re-read it while the generation stays.
+func TestKeyCacheFollowsKeysGeneration(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	oldKey := IssuerKey{Kid: f.kid, Public: f.issuerKey.Public()}
+	src := &countingKeys{keys: StaticKeys{oldKey}}
+	var gen atomic.Uint64
+	v, err := NewVerifier(VerifierConfig{Keys: src, Status: f.status, KeysGeneration: gen.Load, Now: func() time.Time { return f.now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signedBy := func(key *gm.PrivateKey, kid string) func(counter uint64) string {
+		b, err := (&Issuer{Signer: key, Kid: kid, Region: 310000}).IssueBinding(Binding{Subject: f.subject, DeviceKey: f.device.PublicKey(),
+			Assurance: AssurancePIN, IssuedAt: testNow, Expiry: testNow.Add(time.Hour), Status: StatusRef{List: 3, Index: 70001}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return func(counter uint64) string {
+			code, err := NewOffline(nil, f.device, b, nil, Presentation{Time: f.now, Counter: counter})
+			if err != nil {
+				t.Fatal(err)
+			}
+			return code
+		}
+	}
+	newPriv := mustKey(t, 0x66)
+	j, _ := gm.NewJWK(newPriv.Public(), "")
+	newKid, _ := j.Thumbprint()
+	old, rotated, rogue := signedBy(f.issuerKey, f.kid), signedBy(newPriv, newKid), signedBy(mustKey(t, 0x44), "rogue-key-id-0001")
+	check := func(what string, code string, want error, calls int) {
+		t.Helper()
+		if _, err := v.Verify(ctx, code, VerifyOptions{}); !errors.Is(err, want) || (want == nil && err != nil) || src.calls != calls {
+			t.Errorf("%s: %v, %d reads of the source; want %v, %d", what, err, src.calls, want, calls)
+		}
+	}
+	check("the old key", old(1), nil, 1)
+	check("an unknown kid just after a load", rogue(1), ErrUnknownKey, 1)
+
+	// The keystore rotates and is reloaded: the next use of the new key,
+	// on the same clock, reads the source again.
+	src.keys = StaticKeys{oldKey, {Kid: newKid, Public: newPriv.Public()}}
+	gen.Add(1)
+	check("the new key at once after the change", rotated(2), nil, 2)
+	check("the old key after the change", old(3), nil, 2)
+	check("an unknown kid after the change", rogue(2), ErrUnknownKey, 2)
+	for i := range 5 {
+		check("the new key again", rotated(uint64(10+i)), nil, 2)
+	}
+	// The old key is retired: refused at its next use.
+	src.keys = StaticKeys{{Kid: newKid, Public: newPriv.Public()}}
+	gen.Add(1)
+	check("the withdrawn key at once", old(4), ErrUnknownKey, 3)
+	check("the new key after the withdrawal", rotated(20), nil, 3)
+	check("an unknown kid after the withdrawal", rogue(3), ErrUnknownKey, 3)
+	f.now = f.now.Add(DefaultKeyRefresh)
+	check("an unknown kid after KeyRefresh", rogue(4), ErrUnknownKey, 4)
 }
 
 type countingKeys struct {

@@ -232,7 +232,7 @@ func TestFabricThreeRegions(t *testing.T) {
 		body, _ := json.Marshal(redeem.PeerRedeemRequest{Code: code, ClientID: hotel, Sector: bankSector})
 		req, _ := http.NewRequest("POST", a.base+redeem.PeerRedeemPath, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		na := &redeem.NodeAssertions{Region: b.code, Signer: keyB.Signer, Kid: keyB.Kid}
+		na := &redeem.NodeAssertions{Region: b.code, SigningKey: redeem.FixedKey(keyB.Signer, keyB.Kid)}
 		if err := na.Authorize(ctx, req, a.code); err != nil {
 			t.Fatal(err)
 		}

@@ -435,7 +435,7 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 		body, _ := json.Marshal(auth.PeerIntrospectRequest{Token: tok})
 		req, _ := http.NewRequest("POST", a.base+auth.PeerIntrospectionPath, bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
-		na := &redeem.NodeAssertions{Region: "320000", Signer: signer, Kid: kid}
+		na := &redeem.NodeAssertions{Region: "320000", SigningKey: redeem.FixedKey(signer, kid)}
 		if err := na.Authorize(ctx, req, "310000"); err != nil {
 			t.Fatal(err)
 		}
@@ -475,8 +475,8 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 		na       *redeem.NodeAssertions
 		audience string
 	}{
-		{&redeem.NodeAssertions{Region: "320000", Signer: keyB.Signer, Kid: keyB.Kid, Now: func() time.Time { return time.Now().Add(-2 * time.Minute) }}, "310000"},
-		{&redeem.NodeAssertions{Region: "320000", Signer: keyB.Signer, Kid: keyB.Kid}, "330000"},
+		{&redeem.NodeAssertions{Region: "320000", SigningKey: redeem.FixedKey(keyB.Signer, keyB.Kid), Now: func() time.Time { return time.Now().Add(-2 * time.Minute) }}, "310000"},
+		{&redeem.NodeAssertions{Region: "320000", SigningKey: redeem.FixedKey(keyB.Signer, keyB.Kid)}, "330000"},
 	} {
 		body, _ := json.Marshal(auth.PeerIntrospectRequest{Token: forB2})
 		req, _ := http.NewRequest("POST", a.base+auth.PeerIntrospectionPath, bytes.NewReader(body))
@@ -494,7 +494,7 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	foreign, _ := json.Marshal(redeem.PeerRedeemRequest{Code: qrcode.OnlineCode{Region: 330000}.String(), ClientID: "svc-b"})
 	fwd, _ := http.NewRequest("POST", a.base+redeem.PeerRedeemPath, bytes.NewReader(foreign))
 	fwd.Header.Set("Content-Type", "application/json")
-	if err := (&redeem.NodeAssertions{Region: "320000", Signer: keyB.Signer, Kid: keyB.Kid}).Authorize(ctx, fwd, "310000"); err != nil {
+	if err := (&redeem.NodeAssertions{Region: "320000", SigningKey: redeem.FixedKey(keyB.Signer, keyB.Kid)}).Authorize(ctx, fwd, "310000"); err != nil {
 		t.Fatal(err)
 	}
 	if c, m := send(fwd); c != 422 || m["error"] != "qr_wrong_region" {

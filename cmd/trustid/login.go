@@ -40,7 +40,7 @@ func mountLogin(cmd *cobra.Command) func(*api.Server, *node) error {
 			return err
 		}
 		instances := instancesOf(n, s)
-		v, err := qrcode.NewVerifier(qrcode.VerifierConfig{Keys: qrNodeKeys{n.keys}, Region: region, Instances: instances,
+		v, err := qrcode.NewVerifier(qrcode.VerifierConfig{Keys: qrNodeKeys{n.keys}, KeysGeneration: n.keys.Generation, Region: region, Instances: instances,
 			Status: &enrollment.ListStatus{Region: region, Lists: n.statusLists}})
 		if err != nil {
 			return err

@@ -635,7 +635,9 @@ type qrWiring struct {
 }
 
 // qrNodeKeys is the IssuerKeySource of the node's own keystore, re-read on
-// every call so rotations are seen.
+// every call so rotations are seen. Its verifiers take the keystore's
+// Generation as their KeysGeneration: after a reload (SIGHUP) the node's
+// new keys verify, and its retired ones are refused, at their next use.
 type qrNodeKeys struct{ ks *keystore.Store }
 
 func (n qrNodeKeys) IssuerKeys(context.Context) ([]qrcode.IssuerKey, error) {
@@ -671,7 +673,7 @@ func mountQRWith(w qrWiring) func(*api.Server, *node) error {
 		if err != nil {
 			return err
 		}
-		vc := qrcode.VerifierConfig{Keys: qrNodeKeys{n.keys}, Region: region, Status: w.Status}
+		vc := qrcode.VerifierConfig{Keys: qrNodeKeys{n.keys}, KeysGeneration: n.keys.Generation, Region: region, Status: w.Status}
 		if w.IssuerKeys != nil {
 			vc.Regions = w.IssuerKeys
 		}

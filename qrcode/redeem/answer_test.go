@@ -19,8 +19,8 @@ import (
 // its registry) and region 310000's node (the callee).
 func answerPair(t testing.TB) (caller, callee *NodeAssertions) {
 	keyA, keyB := mustKey(t, 0x61), mustKey(t, 0x62)
-	caller = &NodeAssertions{Region: "440000", Signer: keyB, Kid: "kid-b", Keys: keyTable{"310000": {"kid-a": keyA.Public()}}}
-	callee = &NodeAssertions{Region: "310000", Signer: keyA, Kid: "kid-a"}
+	caller = &NodeAssertions{Region: "440000", SigningKey: FixedKey(keyB, "kid-b"), Keys: keyTable{"310000": {"kid-a": keyA.Public()}}}
+	callee = &NodeAssertions{Region: "310000", SigningKey: FixedKey(keyA, "kid-a")}
 	return caller, callee
 }
 
@@ -54,20 +54,21 @@ func TestSignedPeerAnswers(t *testing.T) {
 	other := asserted(t, caller, `{"code":"x"}`) // same body, another jti
 	forOther, _ := callee.SignAnswer(other, "440000", 200, body)
 	toC, _ := callee.SignAnswer(req, "450000", 200, body)
-	forged := &NodeAssertions{Region: "310000", Signer: mustKey(t, 0x63), Kid: "kid-a"}
+	forged := &NodeAssertions{Region: "310000", SigningKey: FixedKey(mustKey(t, 0x63), "kid-a")}
 	forgedSig, _ := forged.SignAnswer(req, "440000", 200, body)
-	unknownKid := &NodeAssertions{Region: "310000", Signer: mustKey(t, 0x61), Kid: "kid-x"}
+	unknownKid := &NodeAssertions{Region: "310000", SigningKey: FixedKey(mustKey(t, 0x61), "kid-x")}
 	unknownSig, _ := unknownKid.SignAnswer(req, "440000", 200, body)
-	m, _ := gm.SigningMethod(callee.Signer)
+	keyA, _, _ := callee.SigningKey()
+	m, _ := gm.SigningMethod(keyA)
 	untyped := jwt.NewWithClaims(m, answerClaims{RegisteredClaims: jwt.RegisteredClaims{Issuer: "trustid-node:310000", Audience: jwt.ClaimStrings{"trustid-node:440000"}},
 		InReplyTo: "x", Status: 200, BodySM3: bodyDigest(body)})
 	untyped.Header["kid"] = "kid-a"
-	untypedSig, _ := untyped.SignedString(callee.Signer)
+	untypedSig, _ := untyped.SignedString(keyA)
 	// Signed with region 310000's key, claiming to be another region's.
 	misissued := jwt.NewWithClaims(m, answerClaims{RegisteredClaims: jwt.RegisteredClaims{Issuer: "trustid-node:320000", Audience: jwt.ClaimStrings{"trustid-node:440000"}},
 		InReplyTo: "x", Status: 200, BodySM3: bodyDigest(body)})
 	misissued.Header["kid"], misissued.Header["typ"] = "kid-a", PeerAnswerType
-	misissuedSig, _ := misissued.SignedString(callee.Signer)
+	misissuedSig, _ := misissued.SignedString(keyA)
 	for name, c := range map[string]struct {
 		region string
 		status int

@@ -213,19 +213,17 @@ type RegionKeys interface {
 // apart, a single-use jti, and body_sm3, the base64url SM3 digest of the
 // request body (of at most MaxPeerBody bytes), so an assertion vouches for
 // this one request's code, client and sector. It implements PeerCredentials (with
-// Signer/Kid) and PeerAuthenticator (with Keys and Nonces): the caller's
+// SigningKey) and PeerAuthenticator (with Keys and Nonces): the caller's
 // region is the one whose registered key verifies the assertion, never
 // what the request says.
 type NodeAssertions struct {
 	// Region is this node's region.
 	Region string
-	// Signer and Kid sign outgoing assertions; Kid must be one of this
-	// region's keys in the registry.
-	Signer crypto.Signer
-	Kid    string
-	// SigningKey, if set, is asked for the key and kid at each signature
-	// instead (the node's keystore, so a reload after a rotation signs
-	// with the new active key).
+	// SigningKey gives the key and kid of each outgoing assertion and
+	// signed answer, asked at each signature (the node's keystore, so a
+	// reload after a rotation signs with the new active key; FixedKey for
+	// a key that never changes). The kid must be one of this region's
+	// keys in the registry. Nil: nothing is signed.
 	SigningKey func() (crypto.Signer, string, error)
 	// Keys resolves the calling regions' keys from the registry.
 	Keys RegionKeys
@@ -292,12 +290,18 @@ func (n *NodeAssertions) now() time.Time {
 	return time.Now()
 }
 
+// FixedKey is a NodeAssertions.SigningKey that always gives signer and
+// kid.
+func FixedKey(signer crypto.Signer, kid string) func() (crypto.Signer, string, error) {
+	return func() (crypto.Signer, string, error) { return signer, kid, nil }
+}
+
 // signingKey returns the key and kid this node signs with now.
 func (n *NodeAssertions) signingKey() (crypto.Signer, string, error) {
-	if n.SigningKey != nil {
-		return n.SigningKey()
+	if n.SigningKey == nil {
+		return nil, "", errors.New("redeem: node assertions without a signing key")
 	}
-	return n.Signer, n.Kid, nil
+	return n.SigningKey()
 }
 
 // Authorize implements PeerCredentials.

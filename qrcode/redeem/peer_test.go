@@ -104,7 +104,7 @@ func TestPeerAssertionCoversTheBody(t *testing.T) {
 	ctx := context.Background()
 	now := time.Unix(1_750_000_000, 0)
 	key := mustKey(t, 0x62)
-	caller := &NodeAssertions{Region: "440000", Signer: key, Kid: "kid-b", Now: func() time.Time { return now }}
+	caller := &NodeAssertions{Region: "440000", SigningKey: FixedKey(key, "kid-b"), Now: func() time.Time { return now }}
 	callee := &NodeAssertions{Region: "310000", Nonces: newMemStore(t, func() time.Time { return now }),
 		Keys: keyTable{"440000": {"kid-b": key.Public()}}, Now: func() time.Time { return now }}
 	body := `{"code":"TIDON1:X","client_id":"hotel"}`
@@ -294,7 +294,7 @@ func TestPeersDoNotFollowRedirects(t *testing.T) {
 
 	peers := &HTTPPeers{
 		Peers:       map[string]Peer{"310000": {BaseURL: redirect.URL, Client: &http.Client{Timeout: 5 * time.Second}}},
-		Credentials: &NodeAssertions{Region: "440000", Signer: mustKey(t, 0x62), Kid: "kid-b"},
+		Credentials: &NodeAssertions{Region: "440000", SigningKey: FixedKey(mustKey(t, 0x62), "kid-b")},
 	}
 	if _, err := peers.RedeemAt(context.Background(), "310000", testRPs["hotel"], (qrcode.OnlineCode{Region: 310000}).String()); !errors.Is(err, qrcode.ErrPeer) {
 		t.Errorf("redirected redemption: %v", err)

@@ -358,7 +358,7 @@ func TestCrossRegionPeers(t *testing.T) {
 	keyA, keyB := mustKey(t, 0x61), mustKey(t, 0x62)
 	memA, memB := newMemStore(t, nil), newMemStore(t, nil)
 	svcA := newService(t, memA, "310000", nil)
-	authA := &NodeAssertions{Region: "310000", Signer: keyA, Kid: "kid-a", Nonces: memA,
+	authA := &NodeAssertions{Region: "310000", SigningKey: FixedKey(keyA, "kid-a"), Nonces: memA,
 		Keys: keyTable{"440000": {"kid-b": keyB.Public()}}}
 	var lastAuth string
 	srvA := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -382,7 +382,7 @@ func TestCrossRegionPeers(t *testing.T) {
 	}))
 	defer srvA.Close()
 
-	credB := &NodeAssertions{Region: "440000", Signer: keyB, Kid: "kid-b"}
+	credB := &NodeAssertions{Region: "440000", SigningKey: FixedKey(keyB, "kid-b")}
 	svcB, err := NewService(ServiceConfig{
 		Region: "440000", Store: memB, Pairwise: hmacPairwise{key: []byte("b")}, RelyingParties: testRPs, Status: &memStatus{},
 		Peers: &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srvA.URL}}, Credentials: credB},
@@ -413,7 +413,7 @@ func TestCrossRegionPeers(t *testing.T) {
 		t.Errorf("replayed assertion: %v", err)
 	}
 	// A node A does not know.
-	credC := &NodeAssertions{Region: "440000", Signer: mustKey(t, 0x63), Kid: "kid-b"}
+	credC := &NodeAssertions{Region: "440000", SigningKey: FixedKey(mustKey(t, 0x63), "kid-b")}
 	svcC, _ := NewService(ServiceConfig{Region: "440000", Store: memB, Pairwise: hmacPairwise{}, RelyingParties: testRPs, Status: &memStatus{},
 		Peers: &HTTPPeers{Peers: map[string]Peer{"310000": {BaseURL: srvA.URL}}, Credentials: credC}})
 	is2, _ := svcA.Issue(ctx, holder, nil)
