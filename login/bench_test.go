@@ -6,8 +6,9 @@ import (
 )
 
 // BenchmarkRefresh measures one refresh-token rotation at the token
-// endpoint (the refresh_token grant: the old token spent, a new access
-// token, refresh token and SM2 ID token issued) on the memory store.
+// endpoint (the refresh_token grant: the family record read and
+// replaced, a new access token, refresh token and SM2 ID token issued)
+// on the memory store.
 func BenchmarkRefresh(b *testing.B) {
 	p := newTestProvider(b)
 	ctx := context.Background()

@@ -189,7 +189,7 @@ func TestCodeReplayAfterStoreFailure(t *testing.T) {
 	p, issue, redeem := newCodeFixture(t)
 	ctx := context.Background()
 	healthy := p.cfg.Store
-	for _, prefix := range []string{"login-at:", "login-rt:"} {
+	for _, prefix := range []string{"login-at:", "login-rtf:"} {
 		code := issue()
 		failing := &failOnce{Store: healthy, prefix: prefix}
 		p.cfg.Store = failing

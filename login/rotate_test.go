@@ -7,35 +7,50 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	goredis "github.com/redis/go-redis/v9"
+
+	"github.com/trustid-cn/trustid/internal/testredis"
+	"github.com/trustid-cn/trustid/store"
+	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
 
-// holdFirstSpend is a Store whose first successful spending of a refresh
-// token waits for release, so that the other requests of a race run while
-// the winner is between spending the token and issuing its successor.
-type holdFirstSpend struct {
+// holdFirstRotation is a Store whose first successful rotation of a
+// refresh-token family waits for release, so that the other requests of
+// a race run while the winner is between rotating the token and issuing
+// its successor.
+type holdFirstRotation struct {
 	Store
 	once    sync.Once
 	release chan struct{}
 }
 
-func (h *holdFirstSpend) Spend(ctx context.Context, key string, ttl time.Duration) ([]byte, error) {
-	b, err := h.Store.Spend(ctx, key, ttl)
-	if err == nil && strings.HasPrefix(key, "login-rt:") {
+func (h *holdFirstRotation) CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error) {
+	ok, err := h.Store.CompareAndSwap(ctx, key, old, value, ttl)
+	if ok && strings.HasPrefix(key, "login-rtf:") {
 		h.once.Do(func() { <-h.release })
 	}
-	return b, err
+	return ok, err
 }
 
 // TestRefreshRace: of concurrent rotations of one refresh token one
-// spends it, and the others, reuses of a spent token, end the login
+// rotates it, and the others, reuses of a rotated token, end the login
 // (OAuth 2.0 Security BCP §4.14.2), even while the winner has not
 // finished. The winner then finds its login ended (here, where it waits
 // for the others) or its new pair revoked with the family: never more than
-// one pair, and none that works.
+// one pair, and none that works. On the memory store and Redis.
 func TestRefreshRace(t *testing.T) {
-	p := newTestProvider(t)
+	t.Run("memory", func(t *testing.T) { testRefreshRace(t, newTestProvider(t)) })
+	t.Run("redis", func(t *testing.T) {
+		p := newTestProvider(t)
+		useRedis(t, p)
+		testRefreshRace(t, p)
+	})
+}
+
+func testRefreshRace(t *testing.T, p *Provider) {
 	ctx := context.Background()
-	hold := &holdFirstSpend{Store: p.cfg.Store, release: make(chan struct{})}
+	hold := &holdFirstRotation{Store: p.cfg.Store, release: make(chan struct{})}
 	p.cfg.Store = hold
 	shop, err := p.cfg.Clients.Get(ctx, "shop")
 	if err != nil {
@@ -151,5 +166,148 @@ func TestRefreshReuse(t *testing.T) {
 	p.cfg.Store = healthy
 	if _, err := refreshWith(down.RefreshToken); !errors.As(err, &e) || e.Code != CodeInvalidGrant || !p.familyRevoked(ctx, "family-down") {
 		t.Errorf("the retry: %v, revoked %v", err, p.familyRevoked(ctx, "family-down"))
+	}
+}
+
+// TestRefreshStoreBounded: a login's refresh tokens are one store entry
+// however often it refreshes (its family record, which each rotation
+// replaces), beside its live access token; before, each rotation kept
+// the rotated token's record for the refresh-token lifetime (100
+// refreshes: 100 entries living 30 days). On the memory store and Redis.
+func TestRefreshStoreBounded(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		p := newTestProvider(t)
+		mem := p.cfg.Store.(*store.Memory)
+		testRefreshStoreBounded(t, p, func() int {
+			keys, err := mem.StoredKeys(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(keys)
+		})
+	})
+	t.Run("redis", func(t *testing.T) {
+		p := newTestProvider(t)
+		c := useRedis(t, p)
+		testRefreshStoreBounded(t, p, func() int {
+			keys, err := c.Keys(t.Context(), "*").Result() // live keys only
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(keys)
+		})
+	})
+}
+
+func testRefreshStoreBounded(t *testing.T, p *Provider, entries func() int) {
+	ctx := context.Background()
+	p.cfg.AccessTokenTTL = 50 * time.Millisecond
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := entries()
+	first, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-bounded",
+		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := first.RefreshToken
+	for i := range 30 {
+		time.Sleep(60 * time.Millisecond) // the access token expires, as between a relying party's refreshes
+		resp, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok})
+		if err != nil {
+			t.Fatalf("refresh %d: %v", i+1, err)
+		}
+		tok = resp.RefreshToken
+		if n := entries() - before; n > 2 {
+			t.Fatalf("after %d refreshes of one login the store holds %d entries for it, want at most 2 (its family record and live access token)", i+1, n)
+		}
+	}
+	// Reuse detection holds for every rotated token.
+	var e *Error
+	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": first.RefreshToken}); !errors.As(err, &e) || e.Code != CodeInvalidGrant {
+		t.Fatalf("reuse of the first refresh token: %v, want invalid_grant", err)
+	}
+	if !p.familyRevoked(ctx, "family-bounded") {
+		t.Error("the reuse of the first refresh token did not end its login")
+	}
+}
+
+// TestOlderNodeRefreshToken: a refresh token an older node issued (its
+// single-use record) refreshes once more, into a family record of this
+// node's form; its reuse after that ends the login.
+func TestOlderNodeRefreshToken(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refreshWith := func(tok string) (*TokenResponse, error) {
+		return p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok})
+	}
+	const old = "N2Lr0bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oB" // 32 random bytes, as older nodes issued
+	rec := `{"client_id":"shop","scope":"openid offline_access","family":"family-older","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`
+	if err := p.cfg.Store.Put(ctx, refreshKey(old), []byte(rec), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	next, err := refreshWith(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(next.RefreshToken) != 48 { // a family's handle and secret
+		t.Fatalf("the older token refreshed into %d characters, not a token of a family record", len(next.RefreshToken))
+	}
+	if next, err = refreshWith(next.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	var e *Error
+	if _, err := refreshWith(old); !errors.As(err, &e) || e.Code != CodeInvalidGrant || !p.familyRevoked(ctx, "family-older") {
+		t.Fatalf("reuse of the older token: %v, want invalid_grant and the login ended", err)
+	}
+	if _, err := refreshWith(next.RefreshToken); err == nil {
+		t.Error("the login's current refresh token refreshes after the reuse")
+	}
+}
+
+// useRedis puts p's tokens in a new real Redis, whose client it returns.
+func useRedis(t *testing.T, p *Provider) *goredis.Client {
+	t.Helper()
+	c := testredis.StartClient(t)
+	r, err := redisstore.New(c, redisstore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	p.cfg.Store = r
+	return c
+}
+
+// TestRefreshAfterStoreFailure: a refresh whose access token the store
+// cannot write is temporarily_unavailable and rotates nothing, so its
+// retry with the same token refreshes (before, the token was spent
+// first, and the retry, a reuse, ended the login).
+func TestRefreshAfterStoreFailure(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-retry",
+		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	form := map[string]string{"grant_type": GrantRefreshToken, "refresh_token": first.RefreshToken}
+	healthy := p.cfg.Store
+	p.cfg.Store = &failOnce{Store: healthy, prefix: "login-at:"}
+	if _, err := p.Token(ctx, shop, form); !isCode(err, CodeTemporarilyUnavailable) {
+		t.Fatalf("refresh with the access token unwritable: %v, want %s", err, CodeTemporarilyUnavailable)
+	}
+	p.cfg.Store = healthy
+	if _, err := p.Token(ctx, shop, form); err != nil || p.familyRevoked(ctx, "family-retry") {
+		t.Fatalf("its retry: %v, login ended %v", err, p.familyRevoked(ctx, "family-retry"))
 	}
 }

@@ -30,10 +30,11 @@ type code struct {
 	Grant         grant  `json:"grant"`
 }
 
-// refresh is a refresh token (or an access token) as stored: whom it is
-// for, the family of tokens one login started, and when the token was
-// issued and expires (Unix seconds, for introspection; zero in tokens
-// stored by older nodes).
+// refresh is an access token or a login's refresh-token family as
+// stored: whom it is for, the family of tokens one login started, and
+// when the token was issued and expires (Unix seconds, for
+// introspection; zero in tokens stored by older nodes). Current is, in a
+// family record only, the digest of the family's current refresh token.
 type refresh struct {
 	ClientID string `json:"client_id"`
 	Scope    string `json:"scope"`
@@ -41,21 +42,52 @@ type refresh struct {
 	Grant    grant  `json:"grant"`
 	IssuedAt int64  `json:"iat,omitempty"`
 	Expires  int64  `json:"exp,omitempty"`
+	Current  string `json:"current,omitempty"`
 }
 
-// Store keys. A code and a refresh token are each one single-use
-// record (Put), which redemption and rotation spend (Spend), keeping it
-// so that a replay, even one racing the first use, learns it was used and
-// revokes the family of the tokens it gave. Introspection and revocation
-// read a refresh token without spending it (Peek). codeSpentKey and
-// refreshSpentKey are where older nodes, which consumed codes and tokens,
-// kept the family of a used one.
+// Store keys. A code is one single-use record (Put), which redemption
+// spends (Spend), keeping it so that a replay, even one racing the first
+// use, learns it was used and revokes the family of the tokens it gave.
+// A login's refresh tokens are one record (familyKey, under the token's
+// handle) that each rotation replaces (CompareAndSwap). refreshKey is an
+// older node's refresh token, a single-use record like a code's.
+// codeSpentKey and refreshSpentKey are where older nodes, which consumed
+// codes and tokens, kept the family of a used one.
 func codeKey(c string) string          { return "login-code:" + c }
 func codeSpentKey(c string) string     { return "login-code-spent:" + c }
+func familyKey(h string) string        { return "login-rtf:" + h }
 func refreshKey(t string) string       { return "login-rt:" + t }
 func refreshSpentKey(t string) string  { return "login-rt-spent:" + t }
 func accessKey(t string) string        { return "login-at:" + t }
 func familyRevokedKey(f string) string { return "login-family-revoked:" + f }
+
+// A refresh token is rtHandle random bytes, the same for every token of
+// a login (its family record's key), then rtSecret random bytes, new at
+// each rotation, in base64url (48 characters; an older node's are 43).
+const (
+	rtHandle    = 12
+	rtSecret    = 24
+	rtHandleLen = rtHandle * 4 / 3
+)
+
+// refreshHandle is the handle of a refresh token of this node's form;
+// false for anything else (an older node's token, garbage).
+func refreshHandle(tok string) (string, bool) {
+	if len(tok) != base64.RawURLEncoding.EncodedLen(rtHandle+rtSecret) {
+		return "", false
+	}
+	if _, err := base64.RawURLEncoding.DecodeString(tok); err != nil {
+		return "", false
+	}
+	return tok[:rtHandleLen], true
+}
+
+// tokenDigest is what a family record keeps of its current refresh
+// token: a digest, so that the store holds no token.
+func tokenDigest(tok string) string {
+	sum := sha256.Sum256([]byte("trustid refresh token\x00" + tok))
+	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
 
 // spentTTL is how long a spent code is remembered: a replay within it
 // revokes the tokens the code gave.
@@ -191,13 +223,36 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 	if tok == "" || len(tok) > 64 {
 		return nil, fail(CodeInvalidRequest, "refresh_token is missing")
 	}
-	// Spending the token keeps its record, so that a reuse, even one
-	// racing this rotation, finds its family.
+	invalid := fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
+	handle, ok := refreshHandle(tok)
+	if !ok {
+		return p.refreshOlder(ctx, c, tok)
+	}
+	rt, b, err := p.family(ctx, handle)
+	switch {
+	case errors.Is(err, errNoToken):
+		return nil, invalid
+	case err != nil:
+		return nil, err
+	case rt.ClientID != c.ID:
+		return nil, p.revokeAndRefuse(ctx, rt.Family, fail(CodeInvalidGrant, "the refresh token was issued to another client"))
+	case subtle.ConstantTimeCompare([]byte(tokenDigest(tok)), []byte(rt.Current)) != 1:
+		// Reuse of a rotated refresh token: someone else has it. Revoke
+		// the whole family (OAuth 2.0 Security BCP §4.14.2).
+		return nil, p.revokeAndRefuse(ctx, rt.Family, invalid)
+	case p.familyRevoked(ctx, rt.Family):
+		return nil, fail(CodeInvalidGrant, "the refresh token was revoked")
+	}
+	return p.issue(ctx, c, rt, "", handle, b)
+}
+
+// refreshOlder rotates a refresh token an older node issued: its record
+// is spent (kept, so that a reuse finds its family) and the login goes
+// on as a family of this node's form.
+func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok string) (*TokenResponse, error) {
 	b, err := p.cfg.Store.Spend(ctx, refreshKey(tok), p.cfg.RefreshTokenTTL)
 	switch {
 	case errors.Is(err, store.ErrReplayed):
-		// Reuse of a rotated refresh token: someone else has it. Revoke
-		// the whole family (OAuth 2.0 Security BCP §4.14.2).
 		var spent refresh
 		if json.Unmarshal(b, &spent) == nil {
 			return nil, p.revokeAndRefuse(ctx, spent.Family, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used"))
@@ -226,6 +281,24 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 	return p.tokens(ctx, c, rt, "")
 }
 
+// family reads the family record under handle, and the record as stored
+// (for CompareAndSwap); errNoToken when there is none (never issued,
+// expired).
+func (p *Provider) family(ctx context.Context, handle string) (refresh, []byte, error) {
+	b, err := p.cfg.Store.Get(ctx, familyKey(handle))
+	if errors.Is(err, store.ErrNotFound) {
+		return refresh{}, nil, errNoToken
+	}
+	if err != nil {
+		return refresh{}, nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	var rt refresh
+	if err := json.Unmarshal(b, &rt); err != nil {
+		return refresh{}, nil, failWith(CodeServerError, "internal error", err)
+	}
+	return rt, b, nil
+}
+
 // revokeFamily revokes every refresh and access token of a login.
 func (p *Provider) revokeFamily(ctx context.Context, family string) error {
 	return p.cfg.Store.Set(ctx, familyRevokedKey(family), []byte{1}, p.cfg.RefreshTokenTTL)
@@ -249,14 +322,24 @@ func (p *Provider) familyRevoked(ctx context.Context, family string) bool {
 	return !errors.Is(err, store.ErrNotFound)
 }
 
-// tokens issues an access token, an ID token and, with offline_access, a
-// new refresh token of the family.
+// tokens issues an access token, an ID token and, with offline_access, the
+// first refresh token of a new family record.
 func (p *Provider) tokens(ctx context.Context, c auth.Client, rt refresh, nonce string) (*TokenResponse, error) {
+	return p.issue(ctx, c, rt, nonce, "", nil)
+}
+
+// issue issues an access token, an ID token and, with offline_access, a
+// refresh token: the first of a new family, or (old being its record as
+// read, handle its key) the next of the family, which replaces old only
+// if no other rotation did first; one that did makes this one a reuse,
+// which ends the login.
+func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, handle string, old []byte) (*TokenResponse, error) {
 	at, err := p.random(32)
 	if err != nil {
 		return nil, err
 	}
 	now := p.cfg.Now()
+	rt.Current = ""
 	record := func(ttl time.Duration) []byte {
 		rt.IssuedAt, rt.Expires = now.Unix(), now.Add(ttl).Unix()
 		b, _ := json.Marshal(rt)
@@ -267,12 +350,31 @@ func (p *Provider) tokens(ctx context.Context, c auth.Client, rt refresh, nonce 
 	}
 	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(p.cfg.AccessTokenTTL / time.Second), Scope: rt.Scope}
 	if slices.Contains(strings.Fields(rt.Scope), ScopeOfflineAccess) {
-		if resp.RefreshToken, err = p.random(32); err != nil {
+		secret, err := p.random(rtSecret)
+		if err != nil {
 			return nil, err
 		}
-		if err := p.cfg.Store.Put(ctx, refreshKey(resp.RefreshToken), record(p.cfg.RefreshTokenTTL), p.cfg.RefreshTokenTTL); err != nil {
+		if handle == "" {
+			if handle, err = p.random(rtHandle); err != nil {
+				return nil, err
+			}
+		}
+		resp.RefreshToken = handle + secret
+		rt.Current = tokenDigest(resp.RefreshToken)
+		b, ttl := record(p.cfg.RefreshTokenTTL), p.cfg.RefreshTokenTTL
+		swapped := true
+		if old == nil {
+			err = p.cfg.Store.Set(ctx, familyKey(handle), b, ttl)
+		} else {
+			swapped, err = p.cfg.Store.CompareAndSwap(ctx, familyKey(handle), old, b, ttl)
+		}
+		if err != nil {
 			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 		}
+		if !swapped {
+			return nil, p.revokeAndRefuse(ctx, rt.Family, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used"))
+		}
+		rt.Current = ""
 	}
 	if resp.IDToken, err = p.idToken(c, rt, nonce, at); err != nil {
 		return nil, err
@@ -331,9 +433,10 @@ func halfHash(alg, token string) string {
 var errNoToken = errors.New("login: no such token")
 
 // lookup reads a live login token: an access token, else a refresh token
-// not yet rotated, read without spending it (access reports which). A
-// token that is neither (expired, rotated, revoked alone, never issued)
-// is errNoToken; a revoked family is the caller's to check.
+// that is its family's current one (access reports which), or an older
+// node's not yet rotated, read without spending it. A token that is
+// neither (expired, rotated, revoked alone, never issued) is errNoToken;
+// a revoked family is the caller's to check.
 func (p *Provider) lookup(ctx context.Context, token string) (rt refresh, access bool, err error) {
 	if token == "" || len(token) > 64 {
 		return refresh{}, false, errNoToken
@@ -341,6 +444,14 @@ func (p *Provider) lookup(ctx context.Context, token string) (rt refresh, access
 	b, err := p.cfg.Store.Get(ctx, accessKey(token))
 	access = err == nil
 	if errors.Is(err, store.ErrNotFound) {
+		if handle, ok := refreshHandle(token); ok {
+			rt, _, err := p.family(ctx, handle)
+			if err == nil && subtle.ConstantTimeCompare([]byte(tokenDigest(token)), []byte(rt.Current)) != 1 {
+				err = errNoToken
+			}
+			rt.Current = ""
+			return rt, false, err
+		}
 		b, err = p.cfg.Store.Peek(ctx, refreshKey(token))
 	}
 	if errors.Is(err, store.ErrNotFound) {
@@ -355,12 +466,18 @@ func (p *Provider) lookup(ctx context.Context, token string) (rt refresh, access
 	return rt, access, nil
 }
 
-// rotated reads a refresh token rotated already, whose spent record the
-// store keeps (Spend of a spent token changes nothing and returns its
-// record with store.ErrReplayed); anything else is errNoToken.
+// rotated reads the login of a refresh token rotated already: its
+// family's record, which outlives the token, or the spent record an
+// older node's token left (Spend of a spent token changes nothing and
+// returns its record with store.ErrReplayed); anything else is
+// errNoToken.
 func (p *Provider) rotated(ctx context.Context, token string) (refresh, error) {
 	if token == "" || len(token) > 64 {
 		return refresh{}, errNoToken
+	}
+	if handle, ok := refreshHandle(token); ok {
+		rt, _, err := p.family(ctx, handle)
+		return rt, err
 	}
 	b, err := p.cfg.Store.Spend(ctx, refreshKey(token), p.cfg.RefreshTokenTTL)
 	switch {
