@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -165,5 +166,54 @@ func TestGuardianRefusalsNamed(t *testing.T) {
 		if !errors.As(err, &e) || e.Code != c.code || !strings.Contains(e.Description, c.says) || strings.Contains(e.Description, "binding") {
 			t.Errorf("%v: refused as %v; want %s saying %q, not the guardian's binding", c.err, err, c.code, c.says)
 		}
+	}
+}
+
+// acceptedDelegation accepts every delegation for principal.
+type acceptedDelegation struct{ principal []byte }
+
+func (d acceptedDelegation) VerifyDelegation(context.Context, []byte, []byte, string, time.Time) (*qrcode.Delegation, error) {
+	return &qrcode.Delegation{Principal: d.principal, Scope: []string{qrcode.ActionLogin}}, nil
+}
+
+// TestGuardianLoginNoRefreshToken: a guardian's login is as good as the
+// delegation checked at its approval, so it gets no refresh token (one
+// rotated every 30 days would outlive the delegation's expiry and its
+// revocation): the token response grants no offline_access, and the
+// next login checks the delegation again.
+func TestGuardianLoginNoRefreshToken(t *testing.T) {
+	a := newAnswering(t, newTestProvider(t))
+	a.cfg.Delegations = acceptedDelegation{[]byte("principal")}
+	ctx := context.Background()
+	q := goodQuery()
+	q.Set("scope", "openid offline_access")
+	st, err := a.Authorize(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := a.holder(t, st.ID)
+	ap.Delegation = []byte("delegation")
+	if err := a.Approve(ctx, st.ID, ap); err != nil {
+		t.Fatal(err)
+	}
+	out, err := a.Wait(ctx, st.ID, st.Browser, 0)
+	if err != nil || out == nil {
+		t.Fatalf("wait: %v %v", out, err)
+	}
+	u, _ := url.Parse(out.Redirect)
+	shop, err := a.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := a.Token(ctx, shop, map[string]string{"grant_type": "authorization_code", "code": u.Query().Get("code"),
+		"redirect_uri": testRedirect, "code_verifier": rfcVerifier})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.RefreshToken != "" || strings.Contains(resp.Scope, ScopeOfflineAccess) {
+		t.Errorf("a guardian's login got a refresh token %q, scope %q", resp.RefreshToken, resp.Scope)
+	}
+	if resp.IDToken == "" || resp.AccessToken == "" {
+		t.Errorf("no ID or access token: %+v", resp)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/trustid-cn/trustid/enrollment"
@@ -223,7 +224,8 @@ type Approval struct {
 	// (qrcode.ActionPresent alone does not: showing someone's identity is
 	// not logging in as them).
 	// The ID token's sub is the principal's, its act the guardian's
-	// pairwise ID; no claim is released (Consent must be empty).
+	// pairwise ID; no claim is released (Consent must be empty), nor a
+	// refresh token (offline_access is not granted).
 	Delegation []byte `json:"delegation,omitempty"`
 }
 
@@ -300,6 +302,9 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 			return p.renew(ctx, id, s, failWith(CodeApprovalRefused, "the guardian's subject is not this region's", err))
 		}
 		subject = d.Principal
+		// The login is as good as the delegation checked now: no refresh
+		// token, which would outlive its expiry and its revocation.
+		s.Scope = strings.Join(slices.DeleteFunc(strings.Fields(s.Scope), func(v string) bool { return v == ScopeOfflineAccess }), " ")
 	}
 	sub, err := p.subjectOf(ctx, s, c, subject)
 	if err != nil {

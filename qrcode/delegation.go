@@ -3,6 +3,7 @@ package qrcode
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 )
@@ -126,9 +127,11 @@ func (w *delegationWire) check() (Delegation, error) {
 	if !validRegionCode(*w.Region) {
 		return Delegation{}, malformed("delegation: region %d", *w.Region)
 	}
+	// Masked names only, as on a static code: a name, when given, must
+	// carry the mask.
 	for _, n := range []string{w.ActorName, w.PrincipalName} {
-		if len(n) > MaxMaskedLen || !utf8.ValidString(n) {
-			return Delegation{}, malformed("delegation: masked name longer than %d bytes", MaxMaskedLen)
+		if len(n) > MaxMaskedLen || !utf8.ValidString(n) || (n != "" && !strings.Contains(n, "*")) {
+			return Delegation{}, malformed("delegation: name must be masked and at most %d bytes", MaxMaskedLen)
 		}
 	}
 	return Delegation{

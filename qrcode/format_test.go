@@ -272,12 +272,20 @@ func TestDecodeErrors(t *testing.T) {
 	}
 }
 
-// TestIssueRefusesUnmasked: the static issuer refuses clear data.
+// TestIssueRefusesUnmasked: the static and delegation issuers refuse clear data.
 func TestIssueRefusesUnmasked(t *testing.T) {
 	f := newFixture(t)
 	st := Static{Subject: f.subject, MaskedName: "李四", MaskedNumber: "310101199001010022", Assurance: 1, IssuedAt: testNow, Expiry: testNow.Add(time.Hour)}
 	if _, err := f.issuer.IssueStatic(st); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("unmasked static code issued: %v", err)
+	}
+	// A delegation's names are masked too (Delegation: "never full names").
+	for _, d := range []Delegation{{ActorName: "王五"}, {PrincipalName: "李四"}} {
+		d.Actor, d.Principal, d.Relationship, d.Scope = f.guardSubj, f.subject, RelGuardian, []string{ActionPresent}
+		d.NotBefore, d.Expiry = testNow, testNow.Add(time.Hour)
+		if _, err := f.issuer.IssueDelegation(d); !errors.Is(err, ErrInvalidArgument) {
+			t.Errorf("delegation with a clear name %q/%q issued: %v", d.ActorName, d.PrincipalName, err)
+		}
 	}
 	if _, err := f.issuer.IssueBinding(Binding{Subject: []byte("short"), DeviceKey: f.device.PublicKey(), Assurance: 1, IssuedAt: testNow, Expiry: testNow.Add(time.Hour)}); !errors.Is(err, ErrInvalidArgument) {
 		t.Errorf("short subject: %v", err)
