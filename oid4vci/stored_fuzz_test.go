@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -15,6 +16,8 @@ import (
 // FuzzStoredGrant: a grant read back from the store (opened with its
 // code's or token's key, so past the seal), whatever its bytes, gives a
 // token, a credential, or a refusal with an error code; never a panic.
+// Read as an offer stored by reference, it is served only as the offer
+// object CreateOffer stores.
 func FuzzStoredGrant(f *testing.F) {
 	ctx := context.Background()
 	m, err := store.NewMemory(store.MemoryOptions{})
@@ -47,10 +50,16 @@ func FuzzStoredGrant(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(open("token", tok.AccessToken))
+	o, err = s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence(), ByReference: true})
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(o.JSON)
+	f.Add([]byte(`null`))
 	f.Add([]byte(`{"c":"rp","cfg":["nope"],"vc":null,"lvl":-1,"cl":{"ResidenceCredential_sd_jwt":[{"path":[]}]}}`))
 	f.Add([]byte(`{"c":"rp","cfg":["ResidenceCredential_sd_jwt"],"vc":{"type":7},"tx":"AA=="}`))
-	secret := func(t *testing.T) string {
-		b := make([]byte, 32)
+	secret := func(t *testing.T, n int) string {
+		b := make([]byte, n)
 		rand.Read(b)
 		return base64.RawURLEncoding.EncodeToString(b)
 	}
@@ -64,12 +73,12 @@ func FuzzStoredGrant(f *testing.F) {
 		}
 	}
 	f.Fuzz(func(t *testing.T, plain []byte) {
-		c := secret(t)
+		c := secret(t, 32)
 		put(t, "code", c, plain)
 		if _, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: c}); err != nil && code(err) == "" {
 			t.Fatalf("token: %v without an error code", err)
 		}
-		at := secret(t)
+		at := secret(t, 32)
 		put(t, "token", at, plain)
 		n, err := s.Nonce(ctx)
 		if err != nil {
@@ -82,6 +91,16 @@ func FuzzStoredGrant(f *testing.F) {
 		}
 		if err == nil && len(res.Credentials) == 0 {
 			t.Fatalf("credential: %+v", res)
+		}
+		ref := secret(t, 18)
+		put(t, "offer", ref, plain)
+		doc, err := s.OfferByReference(ctx, ref)
+		if err != nil && !errors.Is(err, ErrNotFound) && code(err) == "" {
+			t.Fatalf("offer: %v without an error code", err)
+		}
+		var obj map[string]any
+		if err == nil && (json.Unmarshal(doc, &obj) != nil || obj == nil) {
+			t.Fatalf("offer %q served", doc)
 		}
 	})
 }
