@@ -98,8 +98,8 @@ func FuzzStoredSession(f *testing.F) {
 	})
 }
 
-// FuzzStoredTokens: a code, refresh or access token record read back
-// from the store, whatever its bytes, is redeemed, rotated, introspected,
+// FuzzStoredTokens: a code (of a login or an extension's), refresh or
+// access token record read back from the store, whatever its bytes, is redeemed, rotated, introspected,
 // revoked or answered for, or refused with an *Error; never a panic, and
 // never tokens for another client than the record's.
 func FuzzStoredTokens(f *testing.F) {
@@ -131,6 +131,16 @@ func FuzzStoredTokens(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(rec)
+	const aud = "https://node.example/oid4vci"
+	xc, err := p.issueExtensionCode(ctx, "session-1", &session{ClientID: "shop", RedirectURI: testRedirect, CodeChallenge: rfcChallenge,
+		Audience: aud, Approved: &g})
+	if err != nil {
+		f.Fatal(err)
+	}
+	if rec, err = p.cfg.Store.Peek(ctx, xcodeKey(aud, xc)); err != nil {
+		f.Fatal(err)
+	}
+	f.Add(rec)
 	f.Add([]byte(`{"client_id":"other","grant":{"claims":{"age_over_18":"x"}}}`))
 	f.Add([]byte(`{"client_id":"shop","redirect_uri":"` + testRedirect + `","code_challenge":"` + rfcChallenge + `","grant":null}`))
 	f.Add([]byte(`[]`))
@@ -144,6 +154,14 @@ func FuzzStoredTokens(f *testing.F) {
 		resp, err := p.Token(ctx, c, form)
 		isError(t, "code", err)
 		checkIssued(t, p, resp)
+		if err := p.cfg.Store.Put(ctx, xcodeKey(aud, tok), data, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		red, err := p.Redeem(ctx, aud, Redemption{Code: tok, ClientID: "shop", RedirectURI: testRedirect, Verifier: rfcVerifier})
+		isError(t, "extension code", err)
+		if red != nil && red.Family != codeFamily(tok) {
+			t.Fatalf("redeemed %+v", red)
+		}
 		if err := p.cfg.Store.Put(ctx, refreshKey(tok), data, time.Minute); err != nil {
 			t.Fatal(err)
 		}
