@@ -16,8 +16,9 @@ import (
 // FuzzStoredGrant: a grant read back from the store (opened with its
 // code's or token's key, so past the seal), whatever its bytes, gives a
 // token, a credential, or a refusal with an error code; never a panic.
-// Read as an offer stored by reference, it is served only as the offer
-// object CreateOffer stores.
+// Read as a notification it is a refusal or an acceptance; read as an
+// offer stored by reference, it is served only as the offer object
+// CreateOffer stores.
 func FuzzStoredGrant(f *testing.F) {
 	ctx := context.Background()
 	m, err := store.NewMemory(store.MemoryOptions{})
@@ -50,6 +51,16 @@ func FuzzStoredGrant(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(open("token", tok.AccessToken))
+	n, err := s.Nonce(ctx)
+	if err != nil {
+		f.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": []string{proof(f, n.CNonce, time.Now())}}})
+	res, err := s.Credential(ctx, Access{Scheme: "Bearer", Token: tok.AccessToken}, body)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Add(open("notification", res.NotificationID))
 	o, err = s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence(), ByReference: true})
 	if err != nil {
 		f.Fatal(err)
@@ -91,6 +102,13 @@ func FuzzStoredGrant(f *testing.F) {
 		}
 		if err == nil && len(res.Credentials) == 0 {
 			t.Fatalf("credential: %+v", res)
+		}
+		// The notification record, for the seeds' live access token.
+		nid := secret(t, 18)
+		put(t, "notification", nid, plain)
+		nb, _ := json.Marshal(map[string]string{"notification_id": nid, "event": "credential_accepted"})
+		if _, err := s.Notify(ctx, Access{Scheme: "Bearer", Token: tok.AccessToken}, nb); err != nil && code(err) == "" {
+			t.Fatalf("notification: %v without an error code", err)
 		}
 		ref := secret(t, 18)
 		put(t, "offer", ref, plain)
