@@ -730,6 +730,16 @@ func decode(doc inner) ([]Key, []*Secret, error) {
 	}
 	var secrets []*Secret
 	for _, d := range doc.Secrets {
+		// As Secret and ImportSecret write them: a damaged file gives no
+		// empty or short secret (a symbol key of no bytes).
+		if d.Name == "" || d.Version < 1 || len(d.Value) < 16 || len(d.Value) > 64 {
+			return nil, nil, fmt.Errorf("secret %q/v%d: name, version >= 1 and 16..64 bytes required", d.Name, d.Version)
+		}
+		for _, sec := range secrets {
+			if sec.Name == d.Name && sec.Version == d.Version {
+				return nil, nil, fmt.Errorf("secret %q/v%d given twice", d.Name, d.Version)
+			}
+		}
 		secrets = append(secrets, &Secret{Name: d.Name, Version: d.Version, Created: d.Created, value: d.Value})
 	}
 	return keys, secrets, nil

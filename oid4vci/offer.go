@@ -304,6 +304,11 @@ func (s *Service) OfferByReference(ctx context.Context, ref string) ([]byte, err
 		}
 		return nil, unavailable(err)
 	}
+	// link stores the offer object; a damaged record is not served as one.
+	var obj map[string]json.RawMessage
+	if err := json.Unmarshal(doc, &obj); err != nil || obj == nil {
+		return nil, &Error{Code: CodeServerError, Description: "stored record", Err: errors.New("oid4vci: the stored offer is not an object")}
+	}
 	return doc, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"net/url"
 	"testing"
+	"time"
 
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/oid4vp"
@@ -40,6 +41,51 @@ func FuzzHandleResponse(f *testing.F) {
 		}
 		if oid4vp.CodeOf(err) == "" {
 			t.Fatalf("refusal without a protocol code: %v", err)
+		}
+	})
+}
+
+// FuzzStoredTransaction: a transaction and its result read back from the
+// store, whatever their bytes, give a request object, a refusal of a
+// response no holder signed, and a result of a status the node writes,
+// or an error; never a panic.
+func FuzzStoredTransaction(f *testing.F) {
+	ctx := context.Background()
+	e := newEnv(f)
+	// Seeds: a transaction as Create writes it, in each mode, and the
+	// result a wallet's refusal leaves.
+	for _, mode := range []string{oid4vp.ModeDirectPost, oid4vp.ModeDirectPostJWT} {
+		r := e.open(f, "shop-1", ageQuery, mode)
+		rec, err := e.store.Get(ctx, "oid4vp:tx:"+r.id)
+		if err != nil {
+			f.Fatal(err)
+		}
+		if _, err := e.verifier.HandleResponse(ctx, r.id, form(f, r, map[string]any{"error": "access_denied", "state": r.state})); err != nil {
+			f.Fatal(err)
+		}
+		res, err := e.store.Get(ctx, "oid4vp:result:"+r.id)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(rec, res)
+	}
+	f.Add([]byte(`{"rp":"shop-1","exp":99999999999,"dcql_query":7,"response_mode":"x"}`), []byte(`{"status":"verified","rp":"shop-1","credentials":{"pid":null}}`))
+	f.Add([]byte(`null`), []byte(`{"rp":"shop-1","status":"","code_hash":"00"}`))
+	id := e.open(f, "shop-1", ageQuery, oid4vp.ModeDirectPost).id
+	f.Fuzz(func(t *testing.T, rec, res []byte) {
+		if err := e.store.Set(ctx, "oid4vp:tx:"+id, rec, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		e.verifier.RequestObject(ctx, id)
+		if _, err := e.verifier.HandleResponse(ctx, id, url.Values{"vp_token": {`{"pid":["a~b~"]}`}, "state": {"s"}}); err == nil {
+			t.Fatal("a response no holder signed was accepted")
+		}
+		if err := e.store.Set(ctx, "oid4vp:result:"+id, res, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		got, err := e.verifier.FetchResult(ctx, "shop-1", id, "")
+		if err == nil && got.Status != oid4vp.StatusPending && got.Status != oid4vp.StatusVerified && got.Status != oid4vp.StatusRefused {
+			t.Fatalf("a result of status %q", got.Status)
 		}
 	})
 }

@@ -869,6 +869,10 @@ func (v *Verifier) FetchResult(ctx context.Context, rpID, id, responseCode strin
 	if err := json.Unmarshal(raw, &st); err != nil {
 		return nil, fmt.Errorf("oid4vp: stored result: %w", err)
 	}
+	if st.Status != StatusVerified && st.Status != StatusRefused {
+		// finish stores no other: a damaged record is not passed on.
+		return nil, fmt.Errorf("oid4vp: stored result: status %q", st.Status)
+	}
 	if st.RP != rpID {
 		return nil, notFound
 	}

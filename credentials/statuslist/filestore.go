@@ -259,6 +259,11 @@ func readList(path string) (*list, error) {
 	if err != nil {
 		return nil, fmt.Errorf("statuslist: %w", err)
 	}
+	return parseList(path, raw)
+}
+
+// parseList reads the list file at path, whose content is raw.
+func parseList(path string, raw []byte) (*list, error) {
 	var d diskList
 	bad := func(why string) error { return fmt.Errorf("%s: %w: %s", path, ErrCorrupted, why) }
 	if err := json.Unmarshal(raw, &d); err != nil {
@@ -304,13 +309,7 @@ func readList(path string) (*list, error) {
 // other writer changes l meanwhile) and not s.mu: l may be the list
 // itself or a changed copy not yet applied.
 func (s *FileStore) write(l *list) error {
-	d := diskList{Format: fileFormat, ID: l.id, Purpose: l.purpose, Size: l.size(), Created: l.created,
-		Updated: l.updated, Version: l.version, Allocated: l.allocated}
-	if l.bits != nil {
-		d.Values = l.bits.Bytes()
-	} else {
-		d.Values = l.token.Bytes()
-	}
+	d := l.disk()
 	// Encoded into a reused buffer: a list's JSON is tens of kilobytes,
 	// and json.Marshal would allocate it anew for every group.
 	buf := writeBufs.Get().(*bytes.Buffer)
@@ -324,6 +323,18 @@ func (s *FileStore) write(l *list) error {
 		return fmt.Errorf("statuslist: %w", err)
 	}
 	return nil
+}
+
+// disk is l as its file holds it.
+func (l *list) disk() diskList {
+	d := diskList{Format: fileFormat, ID: l.id, Purpose: l.purpose, Size: l.size(), Created: l.created,
+		Updated: l.updated, Version: l.version, Allocated: l.allocated}
+	if l.bits != nil {
+		d.Values = l.bits.Bytes()
+	} else {
+		d.Values = l.token.Bytes()
+	}
+	return d
 }
 
 // writeBufs holds the buffers write encodes lists into.

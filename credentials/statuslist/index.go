@@ -89,14 +89,26 @@ func (s *FileStore) loadIndex() error {
 		if err != nil {
 			return fmt.Errorf("statuslist: %s: %w", indexFile, err)
 		}
-		var l indexLine
-		if err := json.Unmarshal(bytes.TrimSuffix(line, []byte{'\n'}), &l); err != nil || len(l.Key) != 64 || len(l.Owner) > maxOwner {
+		l, err := parseIndexLine(line)
+		if err != nil {
 			return fmt.Errorf("%s: %w: bad index line at offset %d", indexFile, ErrCorrupted, good)
 		}
 		s.index[l.Key] = l
 		s.recovery.Records = len(s.index)
 		good += int64(len(line))
 	}
+}
+
+// parseIndexLine reads one whole line of the index, '\n' included.
+func parseIndexLine(line []byte) (indexLine, error) {
+	var l indexLine
+	if err := json.Unmarshal(bytes.TrimSuffix(line, []byte{'\n'}), &l); err != nil {
+		return indexLine{}, err
+	}
+	if len(l.Key) != 64 || len(l.Owner) > maxOwner {
+		return indexLine{}, errors.New("bad key or owner")
+	}
+	return l, nil
 }
 
 // cutTorn truncates the index file to its complete records.

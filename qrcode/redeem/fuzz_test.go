@@ -3,11 +3,13 @@ package redeem
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"testing"
 	"time"
 
+	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/qrcode"
 )
 
@@ -56,6 +58,73 @@ func FuzzPeerAnswer(f *testing.F) {
 		}
 		if twice, _ := json.Marshal(back); !bytes.Equal(once, twice) {
 			t.Fatalf("not stable:\n%s\n%s", once, twice)
+		}
+	})
+}
+
+// FuzzStoredRecord: a code's record read back from the store (opened
+// with the code's key, so past the seal), whatever its bytes, redeems
+// as Issue could have written it (this region, an assurance level, a
+// claim the party may see), or is refused with an error that has a
+// wire code; never a panic.
+func FuzzStoredRecord(f *testing.F) {
+	ctx := context.Background()
+	clock := func() time.Time { return testNow }
+	st := newMemStore(f, clock)
+	s := newService(f, st, "310000", clock)
+	seal := func(ref, plain []byte) []byte {
+		b, err := gm.Seal(rand.Reader, recordKey(ref), plain, ref)
+		if err != nil {
+			f.Fatal(err)
+		}
+		return b
+	}
+	// Seeds: records as Issue writes them.
+	for _, consent := range [][]string{nil, {"age_over_18", "resident"}} {
+		is, err := s.Issue(ctx, holder, consent)
+		if err != nil {
+			f.Fatal(err)
+		}
+		sealed, err := st.Consume(ctx, storeKey(is.Code.Ref[:]))
+		if err != nil {
+			f.Fatal(err)
+		}
+		plain, err := gm.Open(recordKey(is.Code.Ref[:]), sealed, is.Code.Ref[:])
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(plain)
+	}
+	r, l, i := uint32(310000), uint32(7), uint32(1)
+	f.Add(marshalRecord(record{Subject: holder.Subject, Assurance: 9, Region: 310000, Expiry: testNow.Add(time.Minute).UnixMilli(), StatusRegion: &r, StatusList: &l, StatusIndex: &i}))
+	f.Add(marshalRecord(record{Region: 310000, Expiry: testNow.Add(time.Minute).UnixMilli(), StatusRegion: &r, StatusList: &l, StatusIndex: &i}))
+	f.Add([]byte{0xa0})
+	f.Fuzz(func(t *testing.T, plain []byte) {
+		is, err := s.Issue(ctx, holder, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ref := is.Code.Ref[:]
+		if _, err := st.Consume(ctx, storeKey(ref)); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.Put(ctx, storeKey(ref), seal(ref, plain), time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		red, err := s.Redeem(ctx, "hotel", is.Text)
+		if err != nil {
+			if qrcode.ErrorCode(err) == "" {
+				t.Fatalf("error without a wire code: %v", err)
+			}
+			return
+		}
+		if red.Region != "310000" || red.Assurance < int(qrcode.AssuranceDocument) || red.Assurance > int(qrcode.AssuranceBiometric) || red.PairwiseID == "" {
+			t.Fatalf("redeemed %+v", red)
+		}
+		for name := range red.Claims {
+			if name != "age_over_18" {
+				t.Fatalf("claim %q the hotel may not see", name)
+			}
 		}
 	})
 }

@@ -334,9 +334,16 @@ func marshalRecord(r record) []byte {
 	return b
 }
 
+// unmarshalRecord decodes a record read back from the store and holds it
+// to what Issue writes: a damaged one is refused, not redeemed with a
+// level or a subject Issue would not have given.
 func unmarshalRecord(b []byte, r *record) error {
 	if err := recordDec.Unmarshal(b, r); err != nil {
 		return fmt.Errorf("%w: record: %v", qrcode.ErrMalformed, err)
+	}
+	if len(r.Subject) < qrcode.MinSubjectSize || len(r.Subject) > qrcode.MaxSubjectSize ||
+		r.Assurance < qrcode.AssuranceDocument || r.Assurance > qrcode.AssuranceBiometric {
+		return fmt.Errorf("%w: record: subject or assurance out of range", qrcode.ErrMalformed)
 	}
 	return nil
 }
