@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -127,7 +128,11 @@ func FuzzStoredTokens(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	if rec, err = p.cfg.Store.Peek(ctx, refreshKey(resp.RefreshToken)); err != nil {
+	handle, ok := refreshHandle(resp.RefreshToken)
+	if !ok {
+		f.Fatalf("refresh token %q of no handle", resp.RefreshToken)
+	}
+	if rec, err = p.cfg.Store.Get(ctx, familyKey(handle)); err != nil {
 		f.Fatal(err)
 	}
 	f.Add(rec)
@@ -168,16 +173,24 @@ func FuzzStoredTokens(f *testing.F) {
 		if err := p.cfg.Store.Set(ctx, accessKey(tok), data, time.Minute); err != nil {
 			t.Fatal(err)
 		}
-		_, err = p.Introspect(ctx, c, tok)
-		isError(t, "introspect", err)
 		_, err = p.UserInfo(ctx, tok)
 		isError(t, "userinfo", err)
-		resp, err = p.Token(ctx, c, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok})
-		isError(t, "refresh", err)
-		checkIssued(t, p, resp)
-		isError(t, "revoke", p.Revoke(ctx, c, tok))
-		_, err = p.Introspect(ctx, c, tok)
-		isError(t, "introspect after rotation", err)
+		// A refresh token of this node's form: its family record.
+		rt := fmt.Sprintf("%016d", day.Add(1)) + strings.Repeat("A", 32)
+		h, _ := refreshHandle(rt)
+		if err := p.cfg.Store.Set(ctx, familyKey(h), data, time.Minute); err != nil {
+			t.Fatal(err)
+		}
+		for _, tok := range []string{tok, rt} {
+			_, err = p.Introspect(ctx, c, tok)
+			isError(t, "introspect", err)
+			resp, err = p.Token(ctx, c, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok})
+			isError(t, "refresh", err)
+			checkIssued(t, p, resp)
+			isError(t, "revoke", p.Revoke(ctx, c, tok))
+			_, err = p.Introspect(ctx, c, tok)
+			isError(t, "introspect after rotation", err)
+		}
 	})
 }
 

@@ -17,6 +17,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -76,7 +77,7 @@ func refreshHandle(tok string) (string, bool) {
 	if len(tok) != base64.RawURLEncoding.EncodedLen(rtHandle+rtSecret) {
 		return "", false
 	}
-	if _, err := base64.RawURLEncoding.DecodeString(tok); err != nil {
+	if _, err := b64url.DecodeString(tok); err != nil {
 		return "", false
 	}
 	return tok[:rtHandleLen], true
