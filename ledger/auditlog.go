@@ -135,6 +135,7 @@ type AuditLog struct {
 	truncated int64
 	anchored  uint64
 	closed    bool
+	broken    error // why a failed group could not be cut off (closed)
 }
 
 // OpenAuditLog opens the log at path, creating it (with its log_created
@@ -255,11 +256,16 @@ type auditBody struct {
 // write and fsyncs. The group's entries share one time. After a failed
 // write or fsync the group fails as a whole: what it wrote is cut off the
 // file (a write that stopped short may have left whole lines of it, which
-// the next open would keep), and nothing more is written.
+// the next open would keep), and the next group is written after the last
+// acknowledged entry (a full disk that frees up). Only if the cut fails is
+// nothing more written.
 func (a *AuditLog) commit(items []*auditItem) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
+		if a.broken != nil {
+			return fmt.Errorf("%w: audit log closed after a failed write: %w", ErrUnavailable, a.broken)
+		}
 		return ErrClosed
 	}
 	seq, head := a.seq, a.head
@@ -286,25 +292,30 @@ func (a *AuditLog) commit(items []*auditItem) error {
 		return nil
 	}
 	if _, err := a.f.Write(buf); err != nil {
-		a.discard()
-		return fmt.Errorf("%w: audit log write: %w", ErrUnavailable, err)
+		err = fmt.Errorf("%w: audit log write: %w", ErrUnavailable, err)
+		a.discard(err)
+		return err
 	}
 	if err := a.f.Sync(); err != nil {
-		a.discard()
-		return fmt.Errorf("%w: audit log sync: %w", ErrUnavailable, err)
+		err = fmt.Errorf("%w: audit log sync: %w", ErrUnavailable, err)
+		a.discard(err)
+		return err
 	}
 	a.seq, a.head, a.size = seq, head, a.size+int64(len(buf))
 	return nil
 }
 
-// discard cuts a failed group off the file and closes the log to
-// appends; a.mu is held. If the cut fails too, the next open keeps the
-// group's whole lines and cuts its torn one.
-func (a *AuditLog) discard() {
-	a.closed = true
-	if a.f.Truncate(a.size) == nil {
-		a.f.Sync()
+// discard cuts a failed group (failed with cause) off the file, so that
+// the next group follows the last acknowledged entry; a.mu is held. If
+// the cut fails too, the log is closed to appends (they fail with cause):
+// the next open keeps the group's whole lines and cuts its torn one.
+func (a *AuditLog) discard(cause error) {
+	if a.f.Truncate(a.size) == nil && a.f.Sync() == nil {
+		if _, err := a.f.Seek(a.size, io.SeekStart); err == nil {
+			return
+		}
 	}
+	a.closed, a.broken = true, cause
 }
 
 // appendAuditLine appends the line of the entry with seq, time (JSON),
