@@ -412,7 +412,9 @@ type AuditSummary struct {
 }
 
 // VerifyAuditLog checks the chain of the log at path without changing it,
-// and returns its summary, with HeadAt the hash of entry at (0: none).
+// and returns its summary, with HeadAt the hash of entry at (0: none). A
+// log without a complete entry 1 (emptied, or cut inside it) is
+// ErrAuditCorrupt: it names no node, so no anchor would be compared.
 func VerifyAuditLog(path string, at uint64) (AuditSummary, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -420,6 +422,9 @@ func VerifyAuditLog(path string, at uint64) (AuditSummary, error) {
 	}
 	defer f.Close()
 	sum, _, err := scanAuditLog(f, at)
+	if err == nil && sum.Seq == 0 {
+		err = fmt.Errorf("%w: line 1: no complete entry (want a %s entry naming the node)", ErrAuditCorrupt, AuditLogCreated)
+	}
 	if err != nil {
 		return sum, fmt.Errorf("%s: %w", path, err)
 	}

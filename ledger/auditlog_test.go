@@ -496,3 +496,19 @@ func TestAuditLogChild(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestVerifyAuditLogWithoutEntries: a log with no complete entry (emptied,
+// or cut inside entry 1) names no node and no head: VerifyAuditLog calls
+// it corrupt rather than verified. OpenAuditLog still starts it afresh
+// (a crash while creating it), and the ledger's anchor tells.
+func TestVerifyAuditLogWithoutEntries(t *testing.T) {
+	for name, data := range map[string]string{"empty": "", "cut": `{"seq":1,"time":"2025-03-01T08:00:01Z","kind":"log_cr`} {
+		path := filepath.Join(t.TempDir(), "audit.log")
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ledger.VerifyAuditLog(path, 0); !errors.Is(err, ledger.ErrAuditCorrupt) || !strings.Contains(err.Error(), "line 1: no complete entry") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}

@@ -850,6 +850,9 @@ func auditVerify(ctx context.Context, c ledger.Client, cmd *cobra.Command) (any,
 	if node == "" {
 		node = sum.Node
 	}
+	if node != sum.Node {
+		return nil, fmt.Errorf("%w: %s was created for node %q, not %q", ledger.ErrAuditNode, path, sum.Node, node)
+	}
 	out := map[string]any{"file": path, "node_id": node, "seq": sum.Seq, "head": sum.Head, "chain_verified": true}
 	if sum.TornBytes > 0 {
 		out["torn_bytes"] = sum.TornBytes
