@@ -135,6 +135,7 @@ type AuditLog struct {
 	truncated int64
 	anchored  uint64
 	closed    bool
+	checked   bool  // the log holds the head anchored before this AuditLog's first anchor
 	broken    error // why a failed group could not be cut off (closed)
 }
 
@@ -365,14 +366,22 @@ func checkAuditInput(kind, symbol string, details map[string]string) error {
 // already anchored by this AuditLog. It returns the anchor and whether a
 // transaction was submitted. The chaincode refuses a head that forks an
 // anchored one (chaincode.ErrHeadConflict) or is older
-// (chaincode.ErrStale): both mean the log was rewritten or replaced.
+// (chaincode.ErrStale): both mean the log was rewritten or replaced. A
+// head past the anchored one is anchored only once the log is found to
+// hold the anchored head (ErrAuditAnchor if not: a replaced log grown
+// longer, which the chaincode cannot tell from an extension).
 func (a *AuditLog) Anchor(ctx context.Context, c Client) (chaincode.AuditAnchor, bool, error) {
 	seq, head := a.Head()
 	a.mu.Lock()
-	done := a.anchored >= seq
+	done, checked, f, size := a.anchored >= seq, a.checked, a.f, a.size
 	a.mu.Unlock()
 	if done {
 		return chaincode.AuditAnchor{Node: a.node, Seq: seq, Head: head}, false, nil
+	}
+	if !checked {
+		if err := a.checkAnchor(ctx, c, seq, f, size); err != nil {
+			return chaincode.AuditAnchor{}, false, err
+		}
 	}
 	an, err := c.AnchorAudit(ctx, a.node, seq, head)
 	if err != nil {
@@ -382,6 +391,39 @@ func (a *AuditLog) Anchor(ctx context.Context, c Client) (chaincode.AuditAnchor,
 	a.anchored = max(a.anchored, seq)
 	a.mu.Unlock()
 	return an, true, nil
+}
+
+// checkAnchor compares the first size bytes of the log's file f
+// (entries up to seq) with the node's anchor on the chain, if seq is past it: the log must
+// hold the anchored head. Once it does, later heads of this AuditLog
+// extend it.
+func (a *AuditLog) checkAnchor(ctx context.Context, c Client, seq uint64, f *os.File, size int64) error {
+	region, err := chaincode.RegionOfMSP(c.L.MSPID())
+	if err != nil {
+		return err
+	}
+	an, err := c.AuditAnchor(ctx, region, a.node)
+	switch {
+	case errors.Is(err, chaincode.ErrNotFound):
+	case err != nil:
+		return err
+	case an.Seq >= seq:
+		return nil // the chaincode judges it: same head, stale or a fork
+	default:
+		// Complete lines before size are never rewritten: read them
+		// without holding up Appends.
+		sum, _, err := scanAuditLog(io.NewSectionReader(f, 0, size), an.Seq)
+		if err == nil {
+			err = CheckAnchor(sum, an)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	a.mu.Lock()
+	a.checked = true
+	a.mu.Unlock()
+	return nil
 }
 
 // Close closes the file; later Appends fail with ErrClosed.

@@ -539,13 +539,14 @@ func openAuditLog(f *pflag.FlagSet, n *node, outboxID string) (*ledger.AuditLog,
 
 // runAuditAnchor anchors the audit log's head every interval until ctx
 // ends, then once more (best effort, 10 s). A refusal by the chain — the
-// head forks or is older than the anchored one — means the log was
-// rewritten or replaced: it is logged as an error each time.
+// head forks or is older than the anchored one — or a log that does not
+// hold the anchored head means the log was rewritten or replaced: it is
+// logged as an error each time.
 func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditLog, every time.Duration) {
 	anchor := func(ctx context.Context) {
 		an, sent, err := a.Anchor(ctx, c)
 		switch {
-		case errors.Is(err, chaincode.ErrHeadConflict) || errors.Is(err, chaincode.ErrStale):
+		case errors.Is(err, chaincode.ErrHeadConflict) || errors.Is(err, chaincode.ErrStale) || errors.Is(err, ledger.ErrAuditAnchor):
 			seq, head := a.Head()
 			n.log.Error("AUDIT LOG REFUSED BY THE LEDGER: the local log does not extend the anchored one (rewritten, replaced or restored from an old copy); run `trustid ledger audit-verify`",
 				slog.String("node_id", a.Node()), slog.Uint64("seq", seq), slog.String("head", head), slog.Any("error", err))
