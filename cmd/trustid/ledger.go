@@ -809,7 +809,7 @@ func newLedgerCmd() *cobra.Command {
 		},
 	})
 	if av, _, err := cmd.Find([]string{"audit-verify"}); err == nil {
-		av.Flags().String("node-id", "", "ID the audit log is anchored under on the ledger (default: the node the log names)")
+		av.Flags().String("node-id", "", "ID the audit log is anchored under on the ledger (default: the node the log names; another is refused)")
 	}
 	return cmd
 }
