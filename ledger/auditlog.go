@@ -139,6 +139,8 @@ type AuditLog struct {
 	truncated int64
 	anchored  uint64
 	closed    bool
+	checked   bool  // the log holds the head anchored before this AuditLog's first anchor
+	broken    error // why a failed group could not be cut off (closed)
 }
 
 // OpenAuditLog opens the log at path, creating it (with its log_created
@@ -259,11 +261,16 @@ type auditBody struct {
 // write and fsyncs. The group's entries share one time. After a failed
 // write or fsync the group fails as a whole: what it wrote is cut off the
 // file (a write that stopped short may have left whole lines of it, which
-// the next open would keep), and nothing more is written.
+// the next open would keep), and the next group is written after the last
+// acknowledged entry (a full disk that frees up). Only if the cut fails is
+// nothing more written.
 func (a *AuditLog) commit(items []*auditItem) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if a.closed {
+		if a.broken != nil {
+			return fmt.Errorf("%w: audit log closed after a failed write: %w", ErrUnavailable, a.broken)
+		}
 		return ErrClosed
 	}
 	seq, head := a.seq, a.head
@@ -290,25 +297,30 @@ func (a *AuditLog) commit(items []*auditItem) error {
 		return nil
 	}
 	if _, err := a.f.Write(buf); err != nil {
-		a.discard()
-		return fmt.Errorf("%w: audit log write: %w", ErrUnavailable, err)
+		err = fmt.Errorf("%w: audit log write: %w", ErrUnavailable, err)
+		a.discard(err)
+		return err
 	}
 	if err := a.f.Sync(); err != nil {
-		a.discard()
-		return fmt.Errorf("%w: audit log sync: %w", ErrUnavailable, err)
+		err = fmt.Errorf("%w: audit log sync: %w", ErrUnavailable, err)
+		a.discard(err)
+		return err
 	}
 	a.seq, a.head, a.size = seq, head, a.size+int64(len(buf))
 	return nil
 }
 
-// discard cuts a failed group off the file and closes the log to
-// appends; a.mu is held. If the cut fails too, the next open keeps the
-// group's whole lines and cuts its torn one.
-func (a *AuditLog) discard() {
-	a.closed = true
-	if a.f.Truncate(a.size) == nil {
-		a.f.Sync()
+// discard cuts a failed group (failed with cause) off the file, so that
+// the next group follows the last acknowledged entry; a.mu is held. If
+// the cut fails too, the log is closed to appends (they fail with cause):
+// the next open keeps the group's whole lines and cuts its torn one.
+func (a *AuditLog) discard(cause error) {
+	if a.f.Truncate(a.size) == nil && a.f.Sync() == nil {
+		if _, err := a.f.Seek(a.size, io.SeekStart); err == nil {
+			return
+		}
 	}
+	a.closed, a.broken = true, cause
 }
 
 // appendAuditLine appends the line of the entry with seq, time (JSON),
@@ -358,14 +370,22 @@ func checkAuditInput(kind, symbol string, details map[string]string) error {
 // already anchored by this AuditLog. It returns the anchor and whether a
 // transaction was submitted. The chaincode refuses a head that forks an
 // anchored one (chaincode.ErrHeadConflict) or is older
-// (chaincode.ErrStale): both mean the log was rewritten or replaced.
+// (chaincode.ErrStale): both mean the log was rewritten or replaced. A
+// head past the anchored one is anchored only once the log is found to
+// hold the anchored head (ErrAuditAnchor if not: a replaced log grown
+// longer, which the chaincode cannot tell from an extension).
 func (a *AuditLog) Anchor(ctx context.Context, c Client) (chaincode.AuditAnchor, bool, error) {
 	seq, head := a.Head()
 	a.mu.Lock()
-	done := a.anchored >= seq
+	done, checked, f, size := a.anchored >= seq, a.checked, a.f, a.size
 	a.mu.Unlock()
 	if done {
 		return chaincode.AuditAnchor{Node: a.node, Seq: seq, Head: head}, false, nil
+	}
+	if !checked {
+		if err := a.checkAnchor(ctx, c, seq, f, size); err != nil {
+			return chaincode.AuditAnchor{}, false, err
+		}
 	}
 	an, err := c.AnchorAudit(ctx, a.node, seq, head)
 	if err != nil {
@@ -375,6 +395,39 @@ func (a *AuditLog) Anchor(ctx context.Context, c Client) (chaincode.AuditAnchor,
 	a.anchored = max(a.anchored, seq)
 	a.mu.Unlock()
 	return an, true, nil
+}
+
+// checkAnchor compares the first size bytes of the log's file f
+// (entries up to seq) with the node's anchor on the chain, if seq is past it: the log must
+// hold the anchored head. Once it does, later heads of this AuditLog
+// extend it.
+func (a *AuditLog) checkAnchor(ctx context.Context, c Client, seq uint64, f *os.File, size int64) error {
+	region, err := chaincode.RegionOfMSP(c.L.MSPID())
+	if err != nil {
+		return err
+	}
+	an, err := c.AuditAnchor(ctx, region, a.node)
+	switch {
+	case errors.Is(err, chaincode.ErrNotFound):
+	case err != nil:
+		return err
+	case an.Seq >= seq:
+		return nil // the chaincode judges it: same head, stale or a fork
+	default:
+		// Complete lines before size are never rewritten: read them
+		// without holding up Appends.
+		sum, _, err := scanAuditLog(io.NewSectionReader(f, 0, size), an.Seq)
+		if err == nil {
+			err = CheckAnchor(sum, an)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	a.mu.Lock()
+	a.checked = true
+	a.mu.Unlock()
+	return nil
 }
 
 // Close closes the file; later Appends fail with ErrClosed.
@@ -405,7 +458,9 @@ type AuditSummary struct {
 }
 
 // VerifyAuditLog checks the chain of the log at path without changing it,
-// and returns its summary, with HeadAt the hash of entry at (0: none).
+// and returns its summary, with HeadAt the hash of entry at (0: none). A
+// log without a complete entry 1 (emptied, or cut inside it) is
+// ErrAuditCorrupt: it names no node, so no anchor would be compared.
 func VerifyAuditLog(path string, at uint64) (AuditSummary, error) {
 	f, err := os.Open(path)
 	if err != nil {
@@ -413,6 +468,9 @@ func VerifyAuditLog(path string, at uint64) (AuditSummary, error) {
 	}
 	defer f.Close()
 	sum, _, err := scanAuditLog(f, at)
+	if err == nil && sum.Seq == 0 {
+		err = fmt.Errorf("%w: line 1: no complete entry (want a %s entry naming the node)", ErrAuditCorrupt, AuditLogCreated)
+	}
 	if err != nil {
 		return sum, fmt.Errorf("%s: %w", path, err)
 	}

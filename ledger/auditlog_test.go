@@ -496,3 +496,71 @@ func TestAuditLogChild(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestVerifyAuditLogWithoutEntries: a log with no complete entry (emptied,
+// or cut inside entry 1) names no node and no head: VerifyAuditLog calls
+// it corrupt rather than verified. OpenAuditLog still starts it afresh
+// (a crash while creating it), and the ledger's anchor tells.
+func TestVerifyAuditLogWithoutEntries(t *testing.T) {
+	for name, data := range map[string]string{"empty": "", "cut": `{"seq":1,"time":"2025-03-01T08:00:01Z","kind":"log_cr`} {
+		path := filepath.Join(t.TempDir(), "audit.log")
+		if err := os.WriteFile(path, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ledger.VerifyAuditLog(path, 0); !errors.Is(err, ledger.ErrAuditCorrupt) || !strings.Contains(err.Error(), "line 1: no complete entry") {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+// TestAuditLogRestoredCopyNotAnchored: a log put back from an older copy
+// (or cut and rewritten) is refused by the chain while it is shorter
+// than the anchored one; once it has grown past the anchored seq the
+// chain cannot tell it from an extension, so the node checks, before its
+// first anchor, that the log holds the anchored head. Before, the grown
+// copy's head was anchored over the old one and audit-verify then
+// accepted it: the entries it lost left no trace.
+func TestAuditLogRestoredCopyNotAnchored(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	l, lb := embeddedtest.Open(t, filepath.Join(dir, "ledger.db"))
+	ledgertest.EnsureConsortium(ctx, t, l, lb)
+	c := ledger.Client{L: l}
+	path := filepath.Join(dir, "audit.log")
+	a := openAudit(t, path, "node-a")
+	appendN(t, a, 1)
+	old, err := os.ReadFile(path) // the backup: entries 1–2
+	if err != nil {
+		t.Fatal(err)
+	}
+	appendN(t, a, 2)
+	if _, _, err := a.Anchor(ctx, c); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	good, _ := os.ReadFile(path)
+	anchored, _ := c.AuditAnchor(ctx, ledgertest.RegionA, "node-a")
+
+	if err := os.WriteFile(path, old, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	b := openAudit(t, path, "node-a")
+	appendN(t, b, 3) // entry 5: past the anchored 4
+	if _, _, err := b.Anchor(ctx, c); !errors.Is(err, ledger.ErrAuditAnchor) {
+		t.Errorf("restored copy grown past the anchor: %v, want ErrAuditAnchor", err)
+	}
+	b.Close()
+	if now, _ := c.AuditAnchor(ctx, ledgertest.RegionA, "node-a"); now.Seq != anchored.Seq || now.Head != anchored.Head {
+		t.Errorf("anchor moved to the restored copy: %+v, was %+v", now, anchored)
+	}
+
+	// The log itself, reopened and extended, is anchored as before.
+	if err := os.WriteFile(path, good, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	g := openAudit(t, path, "node-a")
+	appendN(t, g, 1)
+	if _, sent, err := g.Anchor(ctx, c); !sent || err != nil {
+		t.Errorf("reopened log: %v %v", sent, err)
+	}
+}

@@ -279,3 +279,55 @@ func TestOutboxFileFullChild(t *testing.T) {
 		})
 	}
 }
+
+// TestAuditLogAppendsAfterFullDisk: a group refused by a full disk is cut
+// off the file, and once space returns the next Append is written after
+// the last acknowledged entry (docs/SECURITY.md: full disk answers 507,
+// never 500, and writes resume once the space returns). Before, the log
+// closed itself and every later Append failed with ErrClosed (an
+// enrollment's 500) until a restart.
+func TestAuditLogAppendsAfterFullDisk(t *testing.T) {
+	if testenv.IsChild() {
+		t.Skip("child")
+	}
+	path := filepath.Join(t.TempDir(), "audit.log")
+	if out, err := testenv.RunChild("TestAuditLogFullDiskChild", "TRUSTID_AUDIT_FULL_CHILD="+path); err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	sum, err := ledger.VerifyAuditLog(path, 0)
+	if err != nil || sum.Seq != 3 || sum.TornBytes != 0 {
+		t.Fatalf("after the full disk: %+v %v; want entries 1–3, none torn", sum, err)
+	}
+}
+
+// TestAuditLogFullDiskChild is the child of
+// TestAuditLogAppendsAfterFullDisk.
+func TestAuditLogFullDiskChild(t *testing.T) {
+	path := os.Getenv("TRUSTID_AUDIT_FULL_CHILD")
+	if path == "" {
+		t.Skip("run by TestAuditLogAppendsAfterFullDisk")
+	}
+	a, err := ledger.OpenAuditLog(path, ledger.AuditOptions{Node: "node-a"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	add := func() (uint64, error) {
+		return a.Append(ledger.AuditEnrollment, "1K3M9QZ…", map[string]string{"level": "L3"})
+	}
+	if n, err := add(); err != nil || n != 2 {
+		t.Fatalf("entry 2: %d %v", n, err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	restore := limitFileSize(t, fi.Size()+10)
+	if _, err := add(); !errors.Is(err, ledger.ErrUnavailable) || !errors.Is(err, syscall.EFBIG) {
+		t.Errorf("append on a full disk: %v", err)
+	}
+	restore()
+	if n, err := add(); err != nil || n != 3 {
+		t.Fatalf("append once space returned: %d %v", n, err)
+	}
+}

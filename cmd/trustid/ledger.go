@@ -433,7 +433,7 @@ func anchorStart(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditL
 		switch {
 		case err == nil:
 			return
-		case errors.Is(err, chaincode.ErrHeadConflict) || errors.Is(err, chaincode.ErrStale):
+		case errors.Is(err, chaincode.ErrHeadConflict) || errors.Is(err, chaincode.ErrStale) || errors.Is(err, ledger.ErrAuditAnchor):
 			n.log.Error("AUDIT LOG REFUSED BY THE LEDGER at start: this data directory was restored from a copy or copied from another instance's; stop this instance and start it on a new data directory (docs/operations.md, \"Backups\")",
 				slog.String("node_id", a.Node()), slog.Any("error", err))
 		case ctx.Err() == nil:
@@ -598,13 +598,14 @@ func openAuditLog(f *pflag.FlagSet, n *node, outboxID string) (*ledger.AuditLog,
 
 // runAuditAnchor anchors the audit log's head every interval until ctx
 // ends, then once more (best effort, 10 s). A refusal by the chain — the
-// head forks or is older than the anchored one — means the log was
-// rewritten or replaced: it is logged as an error each time.
+// head forks or is older than the anchored one — or a log that does not
+// hold the anchored head means the log was rewritten or replaced: it is
+// logged as an error each time.
 func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditLog, every time.Duration) {
 	anchor := func(ctx context.Context) {
 		an, sent, err := a.Anchor(ctx, c)
 		switch {
-		case errors.Is(err, chaincode.ErrHeadConflict) || errors.Is(err, chaincode.ErrStale):
+		case errors.Is(err, chaincode.ErrHeadConflict) || errors.Is(err, chaincode.ErrStale) || errors.Is(err, ledger.ErrAuditAnchor):
 			seq, head := a.Head()
 			n.log.Error("AUDIT LOG REFUSED BY THE LEDGER: the local log does not extend the anchored one (rewritten, replaced or restored from an old copy); run `trustid ledger audit-verify`",
 				slog.String("node_id", a.Node()), slog.Uint64("seq", seq), slog.String("head", head), slog.Any("error", err))
@@ -867,7 +868,7 @@ func newLedgerCmd() *cobra.Command {
 		},
 	})
 	if av, _, err := cmd.Find([]string{"audit-verify"}); err == nil {
-		av.Flags().String("node-id", "", "ID the audit log is anchored under on the ledger (default: the node the log names)")
+		av.Flags().String("node-id", "", "ID the audit log is anchored under on the ledger (default: the node the log names; another is refused)")
 	}
 	return cmd
 }
@@ -908,6 +909,9 @@ func auditVerify(ctx context.Context, c ledger.Client, cmd *cobra.Command) (any,
 	node, _ := cmd.Flags().GetString("node-id")
 	if node == "" {
 		node = sum.Node
+	}
+	if node != sum.Node {
+		return nil, fmt.Errorf("%w: %s was created for node %q, not %q", ledger.ErrAuditNode, path, sum.Node, node)
 	}
 	out := map[string]any{"file": path, "node_id": node, "seq": sum.Seq, "head": sum.Head, "chain_verified": true}
 	if sum.TornBytes > 0 {
