@@ -148,3 +148,17 @@ func TestReadyzSlowCheckBlamesItself(t *testing.T) {
 		t.Errorf("the store logged as not ready:\n%s", logs.String())
 	}
 }
+
+// TestReadyzCheckPanics: a check that panics fails itself, as it did
+// when the checks ran on the request's goroutine (instrument recovers),
+// and does not stop the process.
+func TestReadyzCheckPanics(t *testing.T) {
+	s := New(Config{Checks: map[string]Check{
+		"ledger": func(context.Context) error { panic("boom") },
+		"store":  func(context.Context) error { return nil },
+	}})
+	resp, m := do(t, s.Handler(), "GET", "/readyz", nil)
+	if resp.StatusCode != 503 || m["ledger"] != "unavailable" || m["store"] != "ok" {
+		t.Errorf("readyz with a panicking check: %d %v", resp.StatusCode, m)
+	}
+}

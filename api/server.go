@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -304,7 +305,16 @@ func (rd *readiness) results(ctx context.Context, checks map[string]Check, log *
 	errs := make([]error, len(names))
 	var wg sync.WaitGroup
 	for i, name := range names {
-		wg.Go(func() { errs[i] = checks[name](ctx) })
+		wg.Go(func() {
+			// Off the request's goroutine, instrument's recover does not
+			// see a panic: it fails the check instead of the process.
+			defer func() {
+				if p := recover(); p != nil {
+					errs[i] = fmt.Errorf("api: readiness check %s panicked: %v", name, p)
+				}
+			}()
+			errs[i] = checks[name](ctx)
+		})
 	}
 	wg.Wait()
 	ok, failing := make(map[string]bool, len(names)), make(map[string]bool)
