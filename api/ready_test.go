@@ -123,3 +123,42 @@ func TestReadyzSharesChecks(t *testing.T) {
 		t.Errorf("%d \"ready again\" lines, want 1:\n%s", got, logs.String())
 	}
 }
+
+// TestReadyzSlowCheckBlamesItself: a dependency that hangs until the
+// checks' deadline (a Fabric peer that does not answer) is the one
+// /readyz and the log name; the others are still checked within it.
+// Before, the checks ran in turn under one 2 s deadline: the ledger's
+// ("ledger" sorts first) used it up and the store was reported
+// unavailable too, and logged as not ready, while Redis was fine.
+func TestReadyzSlowCheckBlamesItself(t *testing.T) {
+	var logs bytes.Buffer
+	s := New(Config{Logger: slog.New(slog.NewTextHandler(&logs, nil)), Checks: map[string]Check{
+		"ledger": func(ctx context.Context) error { <-ctx.Done(); return ctx.Err() },
+		"store":  func(ctx context.Context) error { return ctx.Err() },
+	}})
+	start := time.Now()
+	resp, m := do(t, s.Handler(), "GET", "/readyz", nil)
+	if resp.StatusCode != 503 || m["ledger"] != "unavailable" || m["store"] != "ok" {
+		t.Errorf("readyz with the ledger hanging: %d %v, want 503 with the store ok", resp.StatusCode, m)
+	}
+	if took := time.Since(start); took > 3*time.Second {
+		t.Errorf("readyz took %v, more than the checks' deadline (2 s) and the balancer's timeout check (3 s)", took)
+	}
+	if strings.Contains(logs.String(), "check=store") {
+		t.Errorf("the store logged as not ready:\n%s", logs.String())
+	}
+}
+
+// TestReadyzCheckPanics: a check that panics fails itself, as it did
+// when the checks ran on the request's goroutine (instrument recovers),
+// and does not stop the process.
+func TestReadyzCheckPanics(t *testing.T) {
+	s := New(Config{Checks: map[string]Check{
+		"ledger": func(context.Context) error { panic("boom") },
+		"store":  func(context.Context) error { return nil },
+	}})
+	resp, m := do(t, s.Handler(), "GET", "/readyz", nil)
+	if resp.StatusCode != 503 || m["ledger"] != "unavailable" || m["store"] != "ok" {
+		t.Errorf("readyz with a panicking check: %d %v", resp.StatusCode, m)
+	}
+}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sort"
@@ -283,10 +284,11 @@ type readiness struct {
 }
 
 // results returns each check's outcome (true: ready), running the checks
-// in turn with a 2 s deadline when the last outcome is older than ttl.
-// A check that starts failing or recovers is logged once, not on every
-// request. The checks run apart from ctx's cancellation: the requests
-// waiting share them.
+// at once with a 2 s deadline when the last outcome is older than ttl:
+// one dependency that hangs until the deadline fails its own check, not
+// the others'. A check that starts failing or recovers is logged once,
+// not on every request. The checks run apart from ctx's cancellation:
+// the requests waiting share them.
 func (rd *readiness) results(ctx context.Context, checks map[string]Check, log *slog.Logger) map[string]bool {
 	rd.mu.Lock()
 	defer rd.mu.Unlock()
@@ -300,9 +302,24 @@ func (rd *readiness) results(ctx context.Context, checks map[string]Check, log *
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	errs := make([]error, len(names))
+	var wg sync.WaitGroup
+	for i, name := range names {
+		wg.Go(func() {
+			// Off the request's goroutine, instrument's recover does not
+			// see a panic: it fails the check instead of the process.
+			defer func() {
+				if p := recover(); p != nil {
+					errs[i] = fmt.Errorf("api: readiness check %s panicked: %v", name, p)
+				}
+			}()
+			errs[i] = checks[name](ctx)
+		})
+	}
+	wg.Wait()
 	ok, failing := make(map[string]bool, len(names)), make(map[string]bool)
-	for _, name := range names {
-		err := checks[name](ctx)
+	for i, name := range names {
+		err := errs[i]
 		ok[name] = err == nil
 		switch {
 		case err != nil && !rd.failing[name]:

@@ -16,6 +16,7 @@ import (
 	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/testnode"
+	"github.com/trustid-cn/trustid/internal/testredis"
 )
 
 // checkJSONObject decodes one JSON value and fails on a key repeated in
@@ -139,5 +140,26 @@ func TestAccessLogFlush(t *testing.T) {
 	}
 	if _, _, err := run(t, context.Background(), "serve", "--data", t.TempDir(), "--addr", "127.0.0.1:0", "--access-log-flush", "-1s"); err == nil || !strings.Contains(err.Error(), "--access-log-flush") {
 		t.Errorf("a negative interval: %v", err)
+	}
+}
+
+// TestRedisClientLogsAreJSON: with Redis gone, go-redis's own complaints
+// (a failed dial) reach the node's log as lines of its format: before,
+// go-redis wrote them as plain text on the process's stderr, in the
+// middle of a JSON log.
+func TestRedisClientLogsAreJSON(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	rs := testredis.StartServer(t)
+	n := testnode.Start(t, serveMain, "--data", t.TempDir(), "--redis-url", "redis://"+rs.Addr, "--access-log-flush", "0")
+	rs.Kill()
+	waitFor(t, func() bool {
+		code, _ := get(t, n.Base+"/readyz")
+		return code == 503 && strings.Contains(n.Logs.String(), `"msg":"redis client"`)
+	}, "/readyz 503 and go-redis's dial failure in the node's log")
+	n.Stop()
+	for _, line := range strings.Split(strings.TrimSpace(n.Logs.String()), "\n") {
+		if err := checkJSONObject([]byte(line)); err != nil {
+			t.Errorf("log line %s: %v", line, err)
+		}
 	}
 }

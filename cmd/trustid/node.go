@@ -177,6 +177,16 @@ func redisClient(cmd *cobra.Command, rawURL string) (client redis.UniversalClien
 	return redis.NewClient(opts), opts.Addr, nil
 }
 
+// redisLog writes go-redis's own complaints (a failed dial, a dropped
+// connection) to the node's log, at warn level in its format: go-redis
+// writes them as plain text lines on stderr, which a JSON log does not
+// parse. go-redis has one logger per process; the last node started sets it.
+type redisLog struct{ log *slog.Logger }
+
+func (l redisLog) Printf(ctx context.Context, format string, v ...any) {
+	l.log.LogAttrs(ctx, slog.LevelWarn, "redis client", slog.String("detail", fmt.Sprintf(format, v...)))
+}
+
 // withoutURL replaces a URL parser's error with a fixed one: it quotes
 // the URL, and its cause may quote part of the password (a password with
 // an unencoded "/", "#" or "?" reads as a host and port).
@@ -206,6 +216,7 @@ func openStore(cmd *cobra.Command, log *slog.Logger, region string, ks *keystore
 	if err != nil {
 		return nil, err
 	}
+	redis.SetLogger(redisLog{log})
 	r, err := redisstore.New(client, redisstore.Options{Prefix: prefix, KeySecret: secret.Value()})
 	if err != nil {
 		client.Close()

@@ -1,6 +1,7 @@
 package redisstore_test
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net"
@@ -311,6 +312,38 @@ func waitUntil(t *testing.T, what string, ok func() bool) {
 	for deadline := time.Now().Add(30 * time.Second); !ok(); time.Sleep(50 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting until %s", what)
+		}
+	}
+}
+
+// TestPingClusterNodeDown: /readyz's store check on a Redis Cluster fails
+// while any master does not answer (the keys of its slots cannot be
+// served), on every call, and passes again once it is back. Before, PING
+// went to one master picked at random: the check passed two times in
+// three with a master of three down.
+func TestPingClusterNodeDown(t *testing.T) {
+	nodes, c := startCluster(t)
+	r := newRedis(t, c, "trustid:ping:")
+	if err := r.Ping(t.Context()); err != nil {
+		t.Fatalf("Ping with every node up: %v", err)
+	}
+	nodes[1].Kill()
+	for i := range 12 {
+		ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
+		err := r.Ping(ctx)
+		cancel()
+		if !errors.Is(err, store.ErrUnavailable) {
+			t.Fatalf("Ping %d with a master down: %v, want ErrUnavailable", i+1, err)
+		}
+	}
+	nodes[1].Restart()
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		err := r.Ping(t.Context())
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Ping 10 s after the master came back: %v", err)
 		}
 	}
 }

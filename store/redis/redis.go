@@ -650,7 +650,9 @@ func (r *Store) Reset(ctx context.Context, key string) error {
 	return nil
 }
 
-// Ping checks that Redis answers (for /readyz).
+// Ping checks that Redis answers (for /readyz): on a Cluster, every
+// master, since each serves the keys of its own slots (a PING of the
+// ClusterClient reaches one master picked at random).
 func (r *Store) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
@@ -658,7 +660,13 @@ func (r *Store) Ping(ctx context.Context) error {
 	if r.closed.Load() {
 		return store.ErrClosed
 	}
-	if err := r.c.Ping(ctx).Err(); err != nil {
+	var err error
+	if c, ok := r.c.(*redis.ClusterClient); ok {
+		err = c.ForEachMaster(ctx, func(ctx context.Context, m *redis.Client) error { return m.Ping(ctx).Err() })
+	} else {
+		err = r.c.Ping(ctx).Err()
+	}
+	if err != nil {
 		return wrap("ping", err)
 	}
 	return nil
