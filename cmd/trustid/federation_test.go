@@ -465,6 +465,16 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	if c, m := send(peerReq(forged, keyB.Kid, forB2)); c != 401 || m["error"] != "invalid_client" {
 		t.Errorf("forged assertion: %d %v", c, m)
 	}
+	// The assertion is sent as a Bearer credential in the Authorization
+	// header, so the 401 challenges that scheme (RFC 6749 §5.2: "MUST
+	// ... include the WWW-Authenticate response header field matching the
+	// authentication scheme used by the client"), as the peer redemption
+	// route's does.
+	if resp, err := http.DefaultClient.Do(peerReq(forged, keyB.Kid, forB2)); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer error="invalid_client"` {
+		t.Errorf("forged assertion: %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
 	notA := b.forge(keyB.Signer, keyB.Kid, nil)
 	if c, m := send(peerReq(keyB.Signer, keyB.Kid, notA)); c != 400 || m["error"] != "invalid_request" {
 		t.Errorf("a token not of A: %d %v", c, m)
