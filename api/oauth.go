@@ -506,6 +506,10 @@ func (o *oauth) revoke(w http.ResponseWriter, r *http.Request) {
 func (o *oauth) peerIntrospect(w http.ResponseWriter, r *http.Request) {
 	region, err := o.cfg.Peers.AuthenticatePeer(r)
 	if errors.Is(err, qrcode.ErrPeerAuth) {
+		// The assertion is a Bearer credential in the Authorization
+		// header: the 401 challenges that scheme (RFC 6749 §5.2), as
+		// the peer redemption route's does (writeError).
+		w.Header().Set("WWW-Authenticate", `Bearer error="`+CodeInvalidClient+`"`)
 		err = &Error{Status: http.StatusUnauthorized, Code: CodeInvalidClient, Message: "node authentication failed", Err: err}
 	}
 	if err != nil {

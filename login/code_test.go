@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -331,5 +332,36 @@ func TestVerifierCharset(t *testing.T) {
 		if err := redeemExtension(v); err != nil {
 			t.Errorf("verifier %q for an extension's code: %v", v, err)
 		}
+	}
+}
+
+// clientsDown is a client registry that cannot be read.
+type clientsDown struct{}
+
+func (clientsDown) Get(context.Context, string) (auth.Client, error) {
+	return auth.Client{}, &auth.Error{Kind: auth.ErrUnavailable, Description: "registry down"}
+}
+
+// TestUserInfoRegistryUnavailable: while the client registry cannot be
+// read, userinfo answers temporarily_unavailable (503), as introspection
+// does, never invalid_token: that is a verdict on the token, and the
+// relying party would drop a live login. Once the registry is back the
+// same token works. (It answered invalid_token, "the access token's
+// client is no longer registered".)
+func TestUserInfoRegistryUnavailable(t *testing.T) {
+	p, issue, redeem := newCodeFixture(t)
+	ctx := context.Background()
+	resp, err := redeem(issue())
+	if err != nil {
+		t.Fatal(err)
+	}
+	clients := p.cfg.Clients
+	p.cfg.Clients = clientsDown{}
+	if _, err := p.UserInfo(ctx, resp.AccessToken); !isCode(err, CodeTemporarilyUnavailable) {
+		t.Errorf("registry down: %v, want temporarily_unavailable", err)
+	}
+	p.cfg.Clients = clients
+	if out, err := p.UserInfo(ctx, resp.AccessToken); err != nil || out["sub"] != "pairwise-1" {
+		t.Errorf("registry back: %v %v", out, err)
 	}
 }

@@ -568,7 +568,8 @@ func (p *Provider) Revoke(ctx context.Context, c auth.Client, token string) erro
 
 // UserInfo answers the userinfo endpoint for an access token: the
 // pairwise sub and the claims the holder released that the client is
-// registered for. Errors carry CodeInvalidToken.
+// registered for. A refused token's error carries CodeInvalidToken; a
+// store or client registry outage CodeTemporarilyUnavailable.
 func (p *Provider) UserInfo(ctx context.Context, accessToken string) (map[string]any, error) {
 	if accessToken == "" || len(accessToken) > 64 {
 		return nil, fail(CodeInvalidToken, "an access token is required")
@@ -589,6 +590,10 @@ func (p *Provider) UserInfo(ctx context.Context, accessToken string) (map[string
 	}
 	c, err := p.client(ctx, rt.ClientID)
 	if err != nil {
+		// A registry outage is no verdict on the token (as Introspect).
+		if asError(err).Code == CodeTemporarilyUnavailable {
+			return nil, err
+		}
 		return nil, fail(CodeInvalidToken, "the access token's client is no longer registered")
 	}
 	out := map[string]any{"sub": rt.Grant.Sub}

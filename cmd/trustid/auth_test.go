@@ -451,11 +451,35 @@ func TestEveryProtectedRoute(t *testing.T) {
 		routes = append(routes, r)
 	}
 	sort.Strings(routes)
+	// Bodies a valid caller's request goes through with, so that a refused
+	// one is seen to change nothing (the registry, read before and after);
+	// any other route gets {}.
+	bodies := map[string]string{
+		"POST /v1/admin/clients": `{"client_id": "rp-new", "client_name": "new", "region": "310000", "scopes": ["qr:redeem"], "token_endpoint_auth_method": "client_secret_basic"}`,
+	}
+	registry := func() string {
+		code, m, _ := n.do("GET", "/v1/admin/clients", scoped[auth.ScopeRegistryAdmin], "", "")
+		if code != 200 {
+			t.Fatalf("list clients: %d %v", code, m)
+		}
+		b, _ := json.Marshal(m)
+		return string(b)
+	}
 	for _, route := range routes {
 		scope := served[route]
 		method, path := requestFor(route)
+		body, ok := bodies[route]
+		if !ok {
+			body = "{}"
+		}
+		before := registry()
 		for _, c := range creds {
-			code, m, hdr := n.do(method, path, c.token(scope), "application/json", "{}")
+			if c.status == 0 {
+				if after := registry(); after != before {
+					t.Errorf("%s: refused requests changed the registry:\n%s\n%s", route, before, after)
+				}
+			}
+			code, m, hdr := n.do(method, path, c.token(scope), "application/json", body)
 			if c.status == 0 {
 				if code == 401 || code == 403 || code == 503 || code >= 500 {
 					t.Errorf("%s with a valid %s token: %d %v", route, scope, code, m)
@@ -465,10 +489,22 @@ func TestEveryProtectedRoute(t *testing.T) {
 			if code != c.status || m["error"] != c.code {
 				t.Errorf("%s, %s: got %d %v, want %d %s", route, c.name, code, m, c.status, c.code)
 			}
-			if !strings.HasPrefix(hdr.Get("WWW-Authenticate"), "Bearer ") {
-				t.Errorf("%s, %s: WWW-Authenticate %q", route, c.name, hdr.Get("WWW-Authenticate"))
+			// RFC 6750 §3: no error without authentication information;
+			// insufficient_scope names the scope the route needs.
+			want := `Bearer realm="trustid", error="invalid_token", error_description=`
+			switch c.name {
+			case "anonymous":
+				want = `Bearer realm="trustid"`
+			case "wrong scope":
+				want = `Bearer realm="trustid", error="insufficient_scope", scope="` + scope + `"`
+			}
+			if got := hdr.Get("WWW-Authenticate"); got != want && (c.code != "invalid_token" || c.name == "anonymous" || !strings.HasPrefix(got, want)) {
+				t.Errorf("%s, %s: WWW-Authenticate %q, want %q", route, c.name, got, want)
 			}
 		}
+	}
+	if code, m, _ := n.do("GET", "/v1/admin/clients/rp-new", admin, "", ""); code != 200 {
+		t.Errorf("the valid registration: %d %v", code, m)
 	}
 	// Stopped first: the access log is buffered and written out at shutdown,
 	// so the scan reads every line the node wrote.

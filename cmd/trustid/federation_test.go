@@ -465,6 +465,16 @@ func TestTwoRegionStatusAndIntrospection(t *testing.T) {
 	if c, m := send(peerReq(forged, keyB.Kid, forB2)); c != 401 || m["error"] != "invalid_client" {
 		t.Errorf("forged assertion: %d %v", c, m)
 	}
+	// The assertion is sent as a Bearer credential in the Authorization
+	// header, so the 401 challenges that scheme (RFC 6749 §5.2: "MUST
+	// ... include the WWW-Authenticate response header field matching the
+	// authentication scheme used by the client"), as the peer redemption
+	// route's does.
+	if resp, err := http.DefaultClient.Do(peerReq(forged, keyB.Kid, forB2)); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != 401 || resp.Header.Get("WWW-Authenticate") != `Bearer error="invalid_client"` {
+		t.Errorf("forged assertion: %d, WWW-Authenticate %q", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+	}
 	notA := b.forge(keyB.Signer, keyB.Kid, nil)
 	if c, m := send(peerReq(keyB.Signer, keyB.Kid, notA)); c != 400 || m["error"] != "invalid_request" {
 		t.Errorf("a token not of A: %d %v", c, m)
@@ -1542,4 +1552,70 @@ func TestRegionInstancesVerifyNewKeyFromRecord(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEveryProtectedRouteAcrossRegions runs every protected route of
+// region B's node with tokens of a client of region A registered with
+// every scope (docs/SECURITY.md: "only auth.FederatedScopes (qr:redeem)
+// cross regions"): A's token for B (RFC 8707 resource) gets past
+// authorization on the qr:redeem route only, and is 403
+// insufficient_scope naming the route's scope on every other; A's token
+// for A alone is 401 invalid_token; none of it changes B's registry. Once
+// A disables its client, B refuses the client's token for B.
+func TestEveryProtectedRouteAcrossRegions(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	a, b, _ := twoRegionNodes(t)
+	keyA := a.addClientIn("svc-a", "310000", strings.Join(auth.Scopes, ","))
+	opsB := b.token("ops-b", b.addClientIn("ops-b", "320000", auth.ScopeRegistryAdmin))
+	tokenA := func(resource string) string {
+		form := url.Values{"grant_type": {auth.GrantClientCredentials}, "scope": {strings.Join(auth.Scopes, " ")},
+			"client_assertion_type": {auth.AssertionType}, "client_assertion": {a.assertion("svc-a", keyA)}}
+		if resource != "" {
+			form.Set("resource", resource)
+		}
+		code, m, _ := a.do("POST", auth.TokenPath, "", "application/x-www-form-urlencoded", form.Encode())
+		if code != 200 {
+			t.Fatalf("A's token (resource %q): %d %v", resource, code, m)
+		}
+		return m["access_token"].(string)
+	}
+	forB, forA := tokenA(b.base), tokenA("")
+	registry := func() string {
+		code, m, _ := b.do("GET", "/v1/admin/clients", opsB, "", "")
+		if code != 200 {
+			t.Fatalf("B's clients: %d %v", code, m)
+		}
+		out, _ := json.Marshal(m)
+		return string(out)
+	}
+	before := registry()
+	waitUntil(t, "B accepting A's token", func() bool {
+		code, _, _ := b.do("POST", "/v1/qr/verify", forB, "application/json", `{"code":"hello"}`)
+		return code == 400
+	})
+	for _, r := range b.routes(opsB) {
+		if r.Scope == "" {
+			continue
+		}
+		method, path := requestFor(r.Pattern)
+		code, m, hdr := b.do(method, path, forB, "application/json", "{}")
+		if r.Scope == auth.ScopeQRRedeem { // the one federated scope, written out
+			if code == 401 || code == 403 || code >= 500 {
+				t.Errorf("%s with A's token for B: %d %v", r.Pattern, code, m)
+			}
+		} else if want := `Bearer realm="trustid", error="insufficient_scope", scope="` + r.Scope + `"`; code != 403 || m["error"] != "insufficient_scope" || hdr.Get("WWW-Authenticate") != want {
+			t.Errorf("%s with A's token for B: %d %v %q, want 403 insufficient_scope %q", r.Pattern, code, m, hdr.Get("WWW-Authenticate"), want)
+		}
+		if code, m, _ := b.do(method, path, forA, "application/json", "{}"); code != 401 || m["error"] != "invalid_token" {
+			t.Errorf("%s with A's token for A: %d %v, want 401 invalid_token", r.Pattern, code, m)
+		}
+	}
+	if after := registry(); after != before {
+		t.Errorf("A's tokens changed B's registry:\n%s\n%s", before, after)
+	}
+	a.cli("clients", "disable", "svc-a", "--region", "310000")
+	waitUntil(t, "B refusing the disabled client's token", func() bool {
+		code, m, _ := b.do("POST", "/v1/qr/verify", forB, "application/json", `{"code":"hello"}`)
+		return code == 401 && m["error"] == "invalid_token"
+	})
 }
