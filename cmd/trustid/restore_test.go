@@ -63,38 +63,12 @@ func TestRestoredDataDirectoryRefused(t *testing.T) {
 	n.node.Stop()
 
 	// Put the copy back and start on it.
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.CopyFS(dir, os.DirFS(backup)); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var logs syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- serveMain(ctx, append([]string{"serve", "--log-format", "json"}, args...), &logs) }()
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		select {
-		case err := <-done:
-			for _, want := range []string{outboxFile, "behind the ledger", keystoreFile, "docs/operations.md"} {
-				if err == nil || !strings.Contains(err.Error(), want) {
-					t.Errorf("start on a restored data directory: want an error naming %q, got %v", want, err)
-				}
-			}
-			return
-		default:
-		}
-		if strings.Contains(logs.String(), `"msg":"serving"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve neither started nor refused:\n%s", logs.String())
-		}
+	stop := serveRestored(t, dir, backup, outboxFile, args)
+	if stop == nil {
+		return
 	}
 	revoke(ids[2]) // acknowledged
-	cancel()
-	<-done
+	stop()
 	ob, err := ledger.OpenOutbox(filepath.Join(dir, outboxFile), nil, ledger.OutboxOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -142,38 +116,11 @@ func TestRestoredCopyReusesNoStatusEntry(t *testing.T) {
 	n.base = n.node.Base
 	since := issue("resident-7a02") // issued after the copy; no status change
 	n.node.Stop()
-
-	if err := os.RemoveAll(dir); err != nil {
-		t.Fatal(err)
+	stop := serveRestored(t, dir, backup, auditFile, args)
+	if stop == nil {
+		return
 	}
-	if err := os.CopyFS(dir, os.DirFS(backup)); err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(t.Context())
-	defer cancel()
-	var logs syncBuffer
-	done := make(chan error, 1)
-	go func() { done <- serveMain(ctx, append([]string{"serve", "--log-format", "json"}, args...), &logs) }()
-	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		select {
-		case err := <-done:
-			for _, want := range []string{auditFile, "behind the ledger", keystoreFile, "docs/operations.md"} {
-				if err == nil || !strings.Contains(err.Error(), want) {
-					t.Errorf("start on a restored data directory: want an error naming %q, got %v", want, err)
-				}
-			}
-			return
-		default:
-		}
-		if strings.Contains(logs.String(), `"msg":"serving"`) {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("serve neither started nor refused:\n%s", logs.String())
-		}
-	}
-	cancel()
-	<-done
+	stop()
 	// What the restored allocation log says of the entries of the
 	// credential issued since the copy: not allocated, so free to be
 	// handed out again.
@@ -224,13 +171,51 @@ func TestRestoredWholeDataDirectoryServes(t *testing.T) {
 	n.base = n.node.Base
 	issue()
 	n.node.Stop()
+	restoreCopy(t, dir, backup)
+	n.node = testnode.Start(t, serveMain, args...)
+	n.base = n.node.Base
+	issue()
+}
+
+// restoreCopy puts the copy backup back in place of the data directory dir.
+func restoreCopy(t *testing.T, dir, backup string) {
+	t.Helper()
 	if err := os.RemoveAll(dir); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.CopyFS(dir, os.DirFS(backup)); err != nil {
 		t.Fatal(err)
 	}
-	n.node = testnode.Start(t, serveMain, args...)
-	n.base = n.node.Base
-	issue()
+}
+
+// serveRestored puts backup back in place of dir and runs serve on it
+// with args. Refused, as docs/operations.md ("Backups") says a restored
+// copy is, it checks that the error names file, "behind the ledger", the
+// keystore and the docs, and returns nil; serving, it returns the
+// function that stops it.
+func serveRestored(t *testing.T, dir, backup, file string, args []string) (stop func()) {
+	t.Helper()
+	restoreCopy(t, dir, backup)
+	ctx, cancel := context.WithCancel(t.Context())
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() { done <- serveMain(ctx, append([]string{"serve", "--log-format", "json"}, args...), &logs) }()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(logs.String(), `"msg":"serving"`); time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			cancel()
+			for _, want := range []string{file, "behind the ledger", keystoreFile, "docs/operations.md"} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("start on a restored data directory: want an error naming %q, got %v", want, err)
+				}
+			}
+			return nil
+		default:
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("serve neither started nor refused:\n%s", logs.String())
+		}
+	}
+	return func() { cancel(); <-done }
 }
