@@ -104,8 +104,8 @@ func testRefreshRace(t *testing.T, p *Provider) {
 }
 
 // TestRefreshReuse: the reuse of a rotated refresh token ends its login,
-// one rotated by this node (its spent record) or by an older node (the
-// family it kept under refreshSpentKey); a reuse whose revocation the
+// one rotated by this node (no longer its family record's current token)
+// or by an older node (the family it kept under refreshSpentKey); a reuse whose revocation the
 // store cannot write is refused as unavailable and ended on the retry.
 func TestRefreshReuse(t *testing.T) {
 	p := newTestProvider(t)
