@@ -75,7 +75,7 @@ const walletRedirect = "https://wallet.example/cb"
 // newLogin is the node's user login on real components (a client
 // registry with the wallet client "wallet", a keystore, pairwise IDs
 // under a test key) over st. Holders never approve here.
-func newLogin(t *testing.T, st login.Store) *login.Provider {
+func newLogin(t testing.TB, st login.Store) *login.Provider {
 	t.Helper()
 	clients := auth.NewMemoryStore(nil)
 	c, _, err := auth.NewClient(auth.Registration{ID: "wallet", Name: "Wallet", Region: "310000", Scopes: []string{auth.ScopeQRRedeem},
@@ -109,13 +109,13 @@ func newLogin(t *testing.T, st login.Store) *login.Provider {
 
 // authorizationRequest makes an authorization code offer on s and returns
 // the wallet's authorization request for it.
-func authorizationRequest(t *testing.T, s *Service) url.Values {
+func authorizationRequest(t testing.TB, s *Service) url.Values {
 	t.Helper()
 	return authorizationRequestAt(t, s, 0)
 }
 
 // authorizationRequestAt is authorizationRequest for an offer at level.
-func authorizationRequestAt(t *testing.T, s *Service, level identity.Level) url.Values {
+func authorizationRequestAt(t testing.TB, s *Service, level identity.Level) url.Values {
 	t.Helper()
 	o, err := s.CreateOffer(context.Background(), OfferRequest{Client: "bureau", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"},
 		Credential: residence(), AuthorizationCode: true, Subject: "pairwise-sub-of-alice", Level: level})
