@@ -36,18 +36,35 @@ func isError(t *testing.T, what string, err error) {
 }
 
 // dailyStore gives p a memory store whose clock is a day on for each
-// day.Add(1) (once per input), so that an input's records, and the spent
-// ones kept for an hour, expire before the next: the store is swept and
-// never full however long the fuzzer runs.
-func dailyStore(f *testing.F, p *Provider) *atomic.Int64 {
+// call of next (once per input), so that an input's records, and the
+// spent ones kept for an hour, expire before the next: the store is
+// swept and never full. Every storeDays inputs p gets a new store, its
+// clock back at now, before the clock would pass what the store's times
+// hold (UnixNano, the year 2262), however long the fuzzer runs. next
+// returns a number no input of this worker got before.
+func dailyStore(f *testing.F, p *Provider) (next func() int64) {
+	const storeDays = 10_000
 	day := new(atomic.Int64)
-	mem, err := store.NewMemory(store.MemoryOptions{Now: func() time.Time { return time.Now().Add(time.Duration(day.Load()) * 24 * time.Hour) }})
-	if err != nil {
-		f.Fatal(err)
+	open := func() *store.Memory {
+		base := time.Now()
+		mem, err := store.NewMemory(store.MemoryOptions{Now: func() time.Time { return base.Add(time.Duration(day.Load()%storeDays) * 24 * time.Hour) }})
+		if err != nil {
+			panic(err)
+		}
+		return mem
 	}
+	mem := open()
 	f.Cleanup(func() { mem.Close() })
 	p.cfg.Store = mem
-	return day
+	return func() int64 {
+		d := day.Add(1)
+		if d%storeDays == 0 {
+			mem.Close()
+			mem = open()
+			p.cfg.Store = mem
+		}
+		return d
+	}
 }
 
 // FuzzStoredSession: a login session read back from the store, whatever
@@ -56,7 +73,7 @@ func dailyStore(f *testing.F, p *Provider) *atomic.Int64 {
 func FuzzStoredSession(f *testing.F) {
 	ctx := context.Background()
 	p := newTestProvider(f)
-	day := dailyStore(f, p)
+	next := dailyStore(f, p)
 	st, err := p.Authorize(ctx, goodQuery())
 	if err != nil {
 		f.Fatal(err)
@@ -78,7 +95,7 @@ func FuzzStoredSession(f *testing.F) {
 	f.Add([]byte(`{"expires":99999999999,"purpose":"old"}`))
 	f.Add([]byte(`{"expires":99999999999,"approved":null,"level":-7,"purpose_of":{}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		day.Add(1)
+		next()
 		st, err := p.Authorize(ctx, goodQuery())
 		if err != nil {
 			t.Fatal(err)
@@ -106,7 +123,7 @@ func FuzzStoredSession(f *testing.F) {
 func FuzzStoredTokens(f *testing.F) {
 	ctx := context.Background()
 	p := newTestProvider(f)
-	day := dailyStore(f, p)
+	next := dailyStore(f, p)
 	c, err := p.cfg.Clients.Get(ctx, "shop")
 	if err != nil {
 		f.Fatal(err)
@@ -151,7 +168,7 @@ func FuzzStoredTokens(f *testing.F) {
 	f.Add([]byte(`[]`))
 	form := map[string]string{"grant_type": "authorization_code", "redirect_uri": testRedirect, "code_verifier": rfcVerifier}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		tok := fmt.Sprintf("token-%d", day.Add(1))
+		tok := fmt.Sprintf("token-%d", next())
 		form["code"] = tok
 		if err := p.cfg.Store.Put(ctx, codeKey(tok), data, time.Minute); err != nil {
 			t.Fatal(err)
@@ -176,7 +193,7 @@ func FuzzStoredTokens(f *testing.F) {
 		_, err = p.UserInfo(ctx, tok)
 		isError(t, "userinfo", err)
 		// A refresh token of this node's form: its family record.
-		rt := fmt.Sprintf("%016d", day.Add(1)) + strings.Repeat("A", 32)
+		rt := fmt.Sprintf("%016d", next()) + strings.Repeat("A", 32)
 		h, _ := refreshHandle(rt)
 		if err := p.cfg.Store.Set(ctx, familyKey(h), data, time.Minute); err != nil {
 			t.Fatal(err)
