@@ -12,11 +12,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trustid-cn/trustid/auth"
-	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/fakeclock"
 	"github.com/trustid-cn/trustid/login"
-	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
 // extendEnv is a node serving login with the test's clock, and one
@@ -32,29 +29,8 @@ type extendEnv struct {
 func newExtendEnv(t *testing.T, limit RateLimit) *extendEnv {
 	t.Helper()
 	e := newOAuthEnv(t, OAuthConfig{}, nil)
-	const cb = "https://shop.example/cb"
-	c, _, err := auth.NewClient(auth.Registration{ID: "shop", Name: "Shop", Region: "310000", Scopes: []string{auth.ScopeQRRedeem},
-		GrantTypes: []string{auth.GrantAuthorizationCode}, RedirectURIs: []string{cb}, AuthMethod: auth.AuthClientSecretBasic}, time.Now(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.clients.Create(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
-	pd, err := identity.NewPairwiseDeriver(identity.VersionedKey{Version: 1, Secret: make([]byte, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	subjects, err := identity.NewBindingSubjects(pd)
-	if err != nil {
-		t.Fatal(err)
-	}
 	x := &extendEnv{t: t, clock: fakeclock.New(time.Now())}
-	x.p, err = login.New(login.Config{Issuer: oauthIssuer, Clients: e.clients, Holders: &redeem.BindingAuthenticator{},
-		Pairwise: subjects, Keys: e.keys, Store: e.store, Now: x.clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	x.p = shopLogin(t, e, x.clock.Now, "https://shop.example/cb", "")
 	if err := e.srv.MountLogin(LoginConfig{Provider: x.p, Limiter: e.store, AddrLimit: limit}); err != nil {
 		t.Fatal(err)
 	}

@@ -33,28 +33,7 @@ import (
 func TestAuthorizeAndLogoutByPost(t *testing.T) {
 	e := newOAuthEnv(t, OAuthConfig{}, nil)
 	const cb, bye = "https://shop.example/cb", "https://shop.example/bye"
-	c, _, err := auth.NewClient(auth.Registration{ID: "shop", Name: "Shop", Region: "310000", Scopes: []string{auth.ScopeQRRedeem},
-		GrantTypes: []string{auth.GrantAuthorizationCode}, RedirectURIs: []string{cb}, PostLogoutRedirectURIs: []string{bye},
-		AuthMethod: auth.AuthClientSecretBasic}, time.Now(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.clients.Create(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
-	pd, err := identity.NewPairwiseDeriver(identity.VersionedKey{Version: 1, Secret: make([]byte, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	subjects, err := identity.NewBindingSubjects(pd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := login.New(login.Config{Issuer: oauthIssuer, Clients: e.clients, Holders: &redeem.BindingAuthenticator{},
-		Pairwise: subjects, Keys: e.keys, Store: e.store})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := shopLogin(t, e, nil, cb, bye)
 	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
 		t.Fatal(err)
 	}
@@ -129,28 +108,8 @@ func TestAuthorizeAndLogoutByPost(t *testing.T) {
 func TestLoginPageLifetimeLeft(t *testing.T) {
 	e := newOAuthEnv(t, OAuthConfig{}, nil)
 	const cb = "https://shop.example/cb"
-	c, _, err := auth.NewClient(auth.Registration{ID: "shop", Name: "Shop", Region: "310000", Scopes: []string{auth.ScopeQRRedeem},
-		GrantTypes: []string{auth.GrantAuthorizationCode}, RedirectURIs: []string{cb}, AuthMethod: auth.AuthClientSecretBasic}, time.Now(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := e.clients.Create(context.Background(), c); err != nil {
-		t.Fatal(err)
-	}
-	pd, err := identity.NewPairwiseDeriver(identity.VersionedKey{Version: 1, Secret: make([]byte, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	subjects, err := identity.NewBindingSubjects(pd)
-	if err != nil {
-		t.Fatal(err)
-	}
 	now := time.Now()
-	p, err := login.New(login.Config{Issuer: oauthIssuer, Clients: e.clients, Holders: &redeem.BindingAuthenticator{},
-		Pairwise: subjects, Keys: e.keys, Store: e.store, Now: func() time.Time { return now }})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p := shopLogin(t, e, func() time.Time { return now }, cb, "")
 	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
 		t.Fatal(err)
 	}
@@ -183,4 +142,38 @@ func TestLoginPageLifetimeLeft(t *testing.T) {
 	if ms, _ := lifetime(req); ms > 20000 {
 		t.Errorf("the page in the other language, 20 s before the session ends: lifetime %d ms", ms)
 	}
+}
+
+// shopLogin registers the relying party "shop" (its redirect URI cb and,
+// if not empty, its post-logout redirect URI bye) and returns a login
+// provider over e's clients, keys and store, on the clock now (nil: the
+// wall clock).
+func shopLogin(t *testing.T, e *oauthEnv, now func() time.Time, cb, bye string) *login.Provider {
+	t.Helper()
+	reg := auth.Registration{ID: "shop", Name: "Shop", Region: "310000", Scopes: []string{auth.ScopeQRRedeem},
+		GrantTypes: []string{auth.GrantAuthorizationCode}, RedirectURIs: []string{cb}, AuthMethod: auth.AuthClientSecretBasic}
+	if bye != "" {
+		reg.PostLogoutRedirectURIs = []string{bye}
+	}
+	c, _, err := auth.NewClient(reg, time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := e.clients.Create(context.Background(), c); err != nil {
+		t.Fatal(err)
+	}
+	pd, err := identity.NewPairwiseDeriver(identity.VersionedKey{Version: 1, Secret: make([]byte, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	subjects, err := identity.NewBindingSubjects(pd)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := login.New(login.Config{Issuer: oauthIssuer, Clients: e.clients, Holders: &redeem.BindingAuthenticator{},
+		Pairwise: subjects, Keys: e.keys, Store: e.store, Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
