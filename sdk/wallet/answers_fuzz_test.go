@@ -6,7 +6,6 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -61,15 +60,7 @@ func FuzzNodeAnswers(f *testing.F) {
 		}
 	}))
 	f.Cleanup(srv.Close)
-	h, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
-	if err != nil {
-		f.Fatal(err)
-	}
-	offer, err := h.ReceiveOffer("openid-credential-offer://?credential_offer=" + url.QueryEscape(`{"credential_issuer":"`+srv.URL+
-		`","credential_configuration_ids":["a"],"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":{"pre-authorized_code":"c"}}}`))
-	if err != nil {
-		f.Fatal(err)
-	}
+	h, offer := preAuthorizedOffer(f, srv.URL)
 	// Seeds: the node's login.Request and oid4vci.NonceResponse.
 	for _, v := range []any{
 		login.Request{ClientID: "rp", ClientName: "Shop", Claims: []string{"age_over_18"}, ACR: "L2",

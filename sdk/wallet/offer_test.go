@@ -279,14 +279,21 @@ func fakeIssuer(t *testing.T, format string, batch int, answer func(proofs []str
 		}
 	}))
 	t.Cleanup(srv.Close)
-	w, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+	return preAuthorizedOffer(t, srv.URL)
+}
+
+// preAuthorizedOffer is a holder of the node at node and its offer of
+// configuration "a" under pre-authorized code "c".
+func preAuthorizedOffer(tb testing.TB, node string) (*Holder, *CredentialOffer) {
+	tb.Helper()
+	w, err := NewHolder(node, NewSoftwareKeys(), "device")
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	offer, err := w.ReceiveOffer("openid-credential-offer://?credential_offer=" + url.QueryEscape(`{"credential_issuer":"`+srv.URL+
+	offer, err := w.ReceiveOffer("openid-credential-offer://?credential_offer=" + url.QueryEscape(`{"credential_issuer":"`+node+
 		`","credential_configuration_ids":["a"],"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":{"pre-authorized_code":"c"}}}`))
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	return w, offer
 }
