@@ -14,13 +14,13 @@ import (
 // FuzzFile: the keystore file, whatever its bytes, is refused as
 // ErrCorrupted or read, both its envelope in clear and its document
 // once opened (sealed here under the KEK, so past the seal); what is
-// read is keys that sign or verify as their state says and secrets
-// ImportSecret could have written, and written again as save writes
-// it, it reads back the same.
+// read is keys that sign or verify as their state says, secrets
+// ImportSecret could have written and removed versions RemoveSecret could
+// have, and written again as save writes it, it reads back the same.
 func FuzzFile(f *testing.F) {
 	kek := bytes.Repeat([]byte{7}, gm.SM4KeySize)
-	// Seeds: what Open, Rotate, Retire and ImportSecret write, one key or
-	// secret to a seed (the fuzzer minimizes each input it finds new,
+	// Seeds: what Open, Rotate, Retire, ImportSecret and RemoveSecret
+	// write, one key, secret or removed version to a seed (the fuzzer minimizes each input it finds new,
 	// which takes long for a document of many keys).
 	path := filepath.Join(f.TempDir(), "keys.json")
 	s, err := Open(path, kek, Options{})
@@ -37,7 +37,12 @@ func FuzzFile(f *testing.F) {
 	if err := s.Retire(k.Kid); err != nil {
 		f.Fatal(err)
 	}
-	if err := s.ImportSecret("symbol", 1, bytes.Repeat([]byte{1}, 32)); err != nil {
+	for v := 1; v <= 2; v++ {
+		if err := s.ImportSecret("symbol", v, bytes.Repeat([]byte{byte(v)}, 32)); err != nil {
+			f.Fatal(err)
+		}
+	}
+	if err := s.RemoveSecret("symbol", 1); err != nil {
 		f.Fatal(err)
 	}
 	c, err := s.read()
@@ -48,7 +53,7 @@ func FuzzFile(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	for _, one := range []contents{{keys: c.keys[:1]}, {keys: c.keys[1:2]}, {keys: c.keys[len(c.keys)-1:]}, {secrets: c.secrets}} {
+	for _, one := range []contents{{keys: c.keys[:1]}, {keys: c.keys[1:2]}, {keys: c.keys[len(c.keys)-1:]}, {secrets: c.secrets}, {removed: c.removed}} {
 		doc, err := encode(one)
 		if err != nil {
 			f.Fatal(err)
@@ -60,6 +65,8 @@ func FuzzFile(f *testing.F) {
 		f.Add(empty, plain)
 	}
 	f.Add([]byte(`{"format":"`+fileFormat+`","kek_id":"","sealed":""}`), []byte(`{"keys":[],"secrets":[{"name":"","version":0,"value":""}]}`))
+	f.Add(empty, []byte(`{"keys":[],"secrets":[{"name":"s","version":1,"value":"AAAAAAAAAAAAAAAAAAAAAA=="}],`+
+		`"removed":[{"name":"s","version":1,"fingerprint":"AAAAAAAAAAAAAAAAAAAAAA==","removed":"2026-01-01T00:00:00Z"}]}`))
 	f.Add([]byte(`{"format":1}`), []byte(`{"keys":[{"kid":"x","state":"retired","public":""}]}`))
 	f.Fuzz(func(t *testing.T, outer, plain []byte) {
 		if env, err := parseEnvelope("keys.json", outer); err != nil {
@@ -88,6 +95,11 @@ func FuzzFile(f *testing.F) {
 		for _, sec := range c.secrets {
 			if sec.Name == "" || sec.Version < 1 || len(sec.value) < 16 || len(sec.value) > 64 {
 				t.Fatalf("secret %q/v%d of %d bytes", sec.Name, sec.Version, len(sec.value))
+			}
+		}
+		for _, r := range c.removed {
+			if r.name == "" || r.version < 1 || len(r.fingerprint) != fingerprintSize {
+				t.Fatalf("removed secret %q/v%d, fingerprint of %d bytes", r.name, r.version, len(r.fingerprint))
 			}
 		}
 		doc, err := encode(c)

@@ -76,6 +76,9 @@ var (
 	// ErrTooLarge: the change would make the file larger than it can be
 	// read back (64 MiB); nothing was changed.
 	ErrTooLarge = errors.New("keystore: the keystore would be larger than it can be read back")
+	// ErrSecretRemoved: ImportSecret was given a version RemoveSecret
+	// removed, with another value than the one removed.
+	ErrSecretRemoved = errors.New("keystore: this version of the secret was removed and held another value (a version names one value for good)")
 )
 
 // Algorithms holds the signing algorithms a node keeps a key for.
@@ -445,7 +448,9 @@ func (s *Store) SecretVersion(name string, version int) (*Secret, error) {
 // national key version every holder has migrated from (docs/identity.md,
 // "Key-version migration"). The newest version stays, since it is the one
 // that derives: removing it is ErrKeyState; a version the keystore does not
-// hold is ErrNotFound. Processes that read the secret before keep their copy
+// hold is ErrNotFound. The keystore keeps the removed version's
+// fingerprint (never its value), so that ImportSecret gives that version
+// no other value. Processes that read the secret before keep their copy
 // until they restart.
 func (s *Store) RemoveSecret(name string, version int) error {
 	return s.update(false, func(c *contents) error {
@@ -456,6 +461,8 @@ func (s *Store) RemoveSecret(name string, version int) error {
 		if latest(c.secrets, name).Version == version {
 			return ErrKeyState
 		}
+		c.removed = append(slices.Clone(c.removed), removedSecret{name: name, version: version,
+			fingerprint: fingerprint(name, version, c.secrets[i].value), removed: s.now().UTC()})
 		c.secrets = slices.Delete(slices.Clone(c.secrets), i, i+1)
 		return nil
 	})
@@ -463,8 +470,10 @@ func (s *Store) RemoveSecret(name string, version int) error {
 
 // ImportSecret stores a secret supplied by the operator (for example the
 // national symbol key shared by every region node). Importing the same
-// value again is a no-op; a different value under an existing version is an
-// error.
+// value again is a no-op; a different value under an existing version is
+// ErrSecretSeen. A version RemoveSecret removed takes back the value it
+// held (restoring a version removed by mistake) and no other: another
+// value is ErrSecretRemoved, naming the first version free.
 func (s *Store) ImportSecret(name string, version int, value []byte) error {
 	if name == "" || version < 1 || len(value) < 16 || len(value) > 64 {
 		return fmt.Errorf("%w: name, version >= 1 and 16..64 bytes required", ErrBadSecret)
@@ -478,10 +487,37 @@ func (s *Store) ImportSecret(name string, version int, value []byte) error {
 				return errUnchanged
 			}
 		}
+		if i := slices.IndexFunc(c.removed, func(r removedSecret) bool { return r.name == name && r.version == version }); i >= 0 {
+			r := c.removed[i]
+			if subtle.ConstantTimeCompare(r.fingerprint, fingerprint(name, version, value)) != 1 {
+				next := 1
+				for _, sec := range c.secrets {
+					if sec.Name == name {
+						next = max(next, sec.Version+1)
+					}
+				}
+				for _, r := range c.removed {
+					if r.name == name {
+						next = max(next, r.version+1)
+					}
+				}
+				return fmt.Errorf("%w: %s version %d, removed %s; import this value as a new version, %d or later",
+					ErrSecretRemoved, name, version, r.removed.Format(time.RFC3339), next)
+			}
+			c.removed = slices.Delete(slices.Clone(c.removed), i, i+1)
+		}
 		c.secrets = append(c.secrets, &Secret{Name: name, Version: version, Created: s.now().UTC(), value: slices.Clone(value)})
 		return nil
 	})
 }
+
+// fingerprint names a version's value without revealing it: the first 16
+// bytes of HMAC-SM3 under the value of a label, the name and the version.
+func fingerprint(name string, version int, value []byte) []byte {
+	return gm.HMACSM3(value, fmt.Appendf(nil, "trustid keystore removed secret\x00%s\x00%d", name, version))[:fingerprintSize]
+}
+
+const fingerprintSize = 16
 
 func latest(secrets []*Secret, name string) *Secret {
 	var best *Secret
@@ -493,10 +529,21 @@ func latest(secrets []*Secret, name string) *Secret {
 	return best
 }
 
-// contents is what the file holds: the keys and the secrets.
+// contents is what the file holds: the keys, the secrets and the
+// versions of secrets removed.
 type contents struct {
 	keys    []Key
 	secrets []*Secret
+	removed []removedSecret
+}
+
+// removedSecret is a version of a secret RemoveSecret removed: its value's
+// fingerprint, never the value.
+type removedSecret struct {
+	name        string
+	version     int
+	fingerprint []byte
+	removed     time.Time
 }
 
 // errUnchanged tells update that fn changed nothing: no write.
@@ -578,9 +625,11 @@ type envelope struct {
 	Sealed []byte `json:"sealed"`
 }
 
+// Removed is absent from files written before it and while it is empty.
 type inner struct {
-	Keys    []diskKey    `json:"keys"`
-	Secrets []diskSecret `json:"secrets"`
+	Keys    []diskKey     `json:"keys"`
+	Secrets []diskSecret  `json:"secrets"`
+	Removed []diskRemoved `json:"removed,omitempty"`
 }
 
 type diskKey struct {
@@ -600,6 +649,13 @@ type diskSecret struct {
 	Version int       `json:"version"`
 	Created time.Time `json:"created"`
 	Value   []byte    `json:"value"`
+}
+
+type diskRemoved struct {
+	Name        string    `json:"name"`
+	Version     int       `json:"version"`
+	Fingerprint []byte    `json:"fingerprint"`
+	Removed     time.Time `json:"removed"`
 }
 
 // KEKID fingerprints a KEK, so a wrong one is told apart from a damaged file.
@@ -685,39 +741,39 @@ func unseal(path string, env envelope, kek []byte) (contents, error) {
 	if err := json.Unmarshal(plain, &doc); err != nil {
 		return contents{}, fmt.Errorf("%s: %w: %v", path, ErrCorrupted, err)
 	}
-	keys, secrets, err := decode(doc)
+	c, err := decode(doc)
 	if err != nil {
 		return contents{}, fmt.Errorf("%s: %w: %v", path, ErrCorrupted, err)
 	}
-	return contents{keys: keys, secrets: secrets}, nil
+	return c, nil
 }
 
-func decode(doc inner) ([]Key, []*Secret, error) {
+func decode(doc inner) (contents, error) {
 	var keys []Key
 	for _, d := range doc.Keys {
 		pub, err := gm.ParsePublicKey(d.Public)
 		if err != nil {
-			return nil, nil, fmt.Errorf("key %s: %v", d.Kid, err)
+			return contents{}, fmt.Errorf("key %s: %v", d.Kid, err)
 		}
 		var signer crypto.Signer
 		if d.State != StateRetired {
 			if signer, err = gm.ParsePrivateKey(d.Private); err != nil {
-				return nil, nil, fmt.Errorf("key %s: %v", d.Kid, err)
+				return contents{}, fmt.Errorf("key %s: %v", d.Kid, err)
 			}
 		}
 		k, err := makeKey(pub, signer)
 		if err != nil || k.Kid != d.Kid || k.Alg != d.Alg {
-			return nil, nil, fmt.Errorf("key %s: kid or algorithm does not match the key", d.Kid)
+			return contents{}, fmt.Errorf("key %s: kid or algorithm does not match the key", d.Kid)
 		}
 		if signer != nil {
 			if sk, _ := makeKey(signer.Public(), nil); sk.Kid != d.Kid {
-				return nil, nil, fmt.Errorf("key %s: private key does not match", d.Kid)
+				return contents{}, fmt.Errorf("key %s: private key does not match", d.Kid)
 			}
 		}
 		switch d.State {
 		case StateActive, StateRetiring, StateRetired:
 		default:
-			return nil, nil, fmt.Errorf("key %s: unknown state %q", d.Kid, d.State)
+			return contents{}, fmt.Errorf("key %s: unknown state %q", d.Kid, d.State)
 		}
 		k.Owner, k.State, k.Created = d.Owner, d.State, d.Created
 		if d.Retiring != nil {
@@ -733,16 +789,29 @@ func decode(doc inner) ([]Key, []*Secret, error) {
 		// As Secret and ImportSecret write them: a damaged file gives no
 		// empty or short secret (a symbol key of no bytes).
 		if d.Name == "" || d.Version < 1 || len(d.Value) < 16 || len(d.Value) > 64 {
-			return nil, nil, fmt.Errorf("secret %q/v%d: name, version >= 1 and 16..64 bytes required", d.Name, d.Version)
+			return contents{}, fmt.Errorf("secret %q/v%d: name, version >= 1 and 16..64 bytes required", d.Name, d.Version)
 		}
 		for _, sec := range secrets {
 			if sec.Name == d.Name && sec.Version == d.Version {
-				return nil, nil, fmt.Errorf("secret %q/v%d given twice", d.Name, d.Version)
+				return contents{}, fmt.Errorf("secret %q/v%d given twice", d.Name, d.Version)
 			}
 		}
 		secrets = append(secrets, &Secret{Name: d.Name, Version: d.Version, Created: d.Created, value: d.Value})
 	}
-	return keys, secrets, nil
+	var removed []removedSecret
+	for _, d := range doc.Removed {
+		// As RemoveSecret writes them: a version no longer held, once.
+		if d.Name == "" || d.Version < 1 || len(d.Fingerprint) != fingerprintSize {
+			return contents{}, fmt.Errorf("removed secret %q/v%d: name, version >= 1 and a %d-byte fingerprint required", d.Name, d.Version, fingerprintSize)
+		}
+		held := slices.ContainsFunc(secrets, func(sec *Secret) bool { return sec.Name == d.Name && sec.Version == d.Version })
+		twice := slices.ContainsFunc(removed, func(r removedSecret) bool { return r.name == d.Name && r.version == d.Version })
+		if held || twice {
+			return contents{}, fmt.Errorf("removed secret %q/v%d given twice", d.Name, d.Version)
+		}
+		removed = append(removed, removedSecret{name: d.Name, version: d.Version, fingerprint: d.Fingerprint, removed: d.Removed})
+	}
+	return contents{keys: keys, secrets: secrets, removed: removed}, nil
 }
 
 func timePtr(t time.Time) *time.Time {
@@ -785,6 +854,9 @@ func encode(c contents) (inner, error) {
 	}
 	for _, sec := range c.secrets {
 		doc.Secrets = append(doc.Secrets, diskSecret{Name: sec.Name, Version: sec.Version, Created: sec.Created, Value: sec.value})
+	}
+	for _, r := range c.removed {
+		doc.Removed = append(doc.Removed, diskRemoved{Name: r.name, Version: r.version, Fingerprint: r.fingerprint, Removed: r.removed})
 	}
 	return doc, nil
 }
@@ -890,12 +962,13 @@ func Reseal(path string, oldKEK, newKEK []byte, rnd io.Reader) error {
 	return replace(path, raw)
 }
 
-// sameDoc reports the first key or secret of a that b does not hold
-// alike, in the same place. It names them by kid or name and version and
-// compares key material in constant time, without printing it.
+// sameDoc reports the first key, secret or removed version of a that b
+// does not hold alike, in the same place. It names them by kid or name and
+// version and compares key material in constant time, without printing it.
 func sameDoc(a, b inner) error {
-	if len(a.Keys) != len(b.Keys) || len(a.Secrets) != len(b.Secrets) {
-		return fmt.Errorf("%d keys and %d secrets, not %d and %d", len(b.Keys), len(b.Secrets), len(a.Keys), len(a.Secrets))
+	if len(a.Keys) != len(b.Keys) || len(a.Secrets) != len(b.Secrets) || len(a.Removed) != len(b.Removed) {
+		return fmt.Errorf("%d keys, %d secrets and %d removed, not %d, %d and %d",
+			len(b.Keys), len(b.Secrets), len(b.Removed), len(a.Keys), len(a.Secrets), len(a.Removed))
 	}
 	for i, x := range a.Keys {
 		y := b.Keys[i]
@@ -909,6 +982,12 @@ func sameDoc(a, b inner) error {
 		y := b.Secrets[i]
 		if x.Name != y.Name || x.Version != y.Version || !x.Created.Equal(y.Created) || subtle.ConstantTimeCompare(x.Value, y.Value) != 1 {
 			return fmt.Errorf("secret %s/v%d differs", x.Name, x.Version)
+		}
+	}
+	for i, x := range a.Removed {
+		y := b.Removed[i]
+		if x.Name != y.Name || x.Version != y.Version || !x.Removed.Equal(y.Removed) || !bytes.Equal(x.Fingerprint, y.Fingerprint) {
+			return fmt.Errorf("removed secret %s/v%d differs", x.Name, x.Version)
 		}
 	}
 	return nil

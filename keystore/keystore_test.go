@@ -332,6 +332,114 @@ func TestRemoveSecret(t *testing.T) {
 	}
 }
 
+// TestRemovedSecretVersion: a removed version takes back the value it
+// held and no other (a symbol or pairwise ID recorded under "version N"
+// elsewhere would be derived again differently). Before, RemoveSecret
+// forgot the version and ImportSecret took any value under it.
+func TestRemovedSecretVersion(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keystore.json")
+	s := open(t, path, kek(1))
+	v1, other := bytes.Repeat([]byte{1}, 32), bytes.Repeat([]byte{9}, 32)
+	for v, value := range [][]byte{v1, bytes.Repeat([]byte{2}, 32)} {
+		if err := s.ImportSecret("symbol", v+1, value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	stale := open(t, path, kek(1)) // read the file before the removal
+	if err := s.RemoveSecret("symbol", 1); err != nil {
+		t.Fatal(err)
+	}
+	before, _ := os.ReadFile(path)
+	for name, ks := range map[string]*Store{"same": s, "reopened": open(t, path, kek(1)), "stale": stale} {
+		err := ks.ImportSecret("symbol", 1, other)
+		if !errors.Is(err, ErrSecretRemoved) || !strings.Contains(err.Error(), "symbol version 1") || !strings.Contains(err.Error(), "new version, 3 or later") {
+			t.Errorf("%s store: another value under the removed version: %v", name, err)
+		}
+		if err != nil && (strings.Contains(err.Error(), hex.EncodeToString(v1)) || strings.Contains(err.Error(), string(v1))) {
+			t.Errorf("%s store: the error prints the key", name)
+		}
+	}
+	if after, _ := os.ReadFile(path); !bytes.Equal(before, after) {
+		t.Error("a refused import changed the file")
+	}
+	if _, err := s.SecretVersion("symbol", 1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("version 1 after a refused import: %v", err)
+	}
+	// Another secret's version 1 was never removed.
+	if err := s.ImportSecret("pairwise", 1, other); err != nil {
+		t.Errorf("pairwise version 1: %v", err)
+	}
+	// The value removed restores the version (removed by mistake), in
+	// this store and in the file; removed again, it is guarded again.
+	if err := s.ImportSecret("symbol", 1, v1); err != nil {
+		t.Fatalf("restore the removed value: %v", err)
+	}
+	if sec, err := open(t, path, kek(1)).SecretVersion("symbol", 1); err != nil || !bytes.Equal(sec.Value(), v1) {
+		t.Errorf("restored version 1: %v", err)
+	}
+	if err := s.ImportSecret("symbol", 1, other); !errors.Is(err, ErrSecretSeen) {
+		t.Errorf("another value under the restored version: %v", err)
+	}
+	if err := s.RemoveSecret("symbol", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := open(t, path, kek(1)).ImportSecret("symbol", 1, other); !errors.Is(err, ErrSecretRemoved) {
+		t.Errorf("removed twice: %v", err)
+	}
+}
+
+// TestOpenFileWithoutRemoved: a keystore document written before removed
+// versions were kept (no "removed" member) opens, and removing and
+// importing work on it.
+func TestOpenFileWithoutRemoved(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keystore.json")
+	value := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	plain := `{"keys":[],"secrets":[{"name":"symbol","version":1,"created":"2026-01-01T00:00:00Z","value":"` + value +
+		`"},{"name":"symbol","version":2,"created":"2026-01-02T00:00:00Z","value":"` + value + `"}]}`
+	sealed, err := gm.Seal(rand.Reader, kek(1), []byte(plain), []byte(fileFormat))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw := fmt.Sprintf(`{"format":%q,"kek_id":%q,"sealed":%q}`, fileFormat, KEKID(kek(1)), base64.StdEncoding.EncodeToString(sealed))
+	if err := os.WriteFile(path, []byte(raw), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s := open(t, path, kek(1))
+	if sec, err := s.SecretVersion("symbol", 2); err != nil || sec.Value()[0] != 1 {
+		t.Fatalf("version 2: %v", err)
+	}
+	if err := s.RemoveSecret("symbol", 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := open(t, path, kek(1)).ImportSecret("symbol", 1, bytes.Repeat([]byte{9}, 32)); !errors.Is(err, ErrSecretRemoved) {
+		t.Errorf("another value under the removed version: %v", err)
+	}
+}
+
+// TestDamagedRemoved: a removed version that RemoveSecret could not have
+// written (a short fingerprint, a version also held, one given twice) is
+// ErrCorrupted, not a guard that lets any value back in.
+func TestDamagedRemoved(t *testing.T) {
+	value := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
+	fp := base64.StdEncoding.EncodeToString(make([]byte, fingerprintSize))
+	removed := `{"name":"symbol","version":1,"fingerprint":"` + fp + `","removed":"2026-01-01T00:00:00Z"}`
+	for name, plain := range map[string]string{
+		"short fingerprint": `{"keys":[],"secrets":[],"removed":[{"name":"symbol","version":1,"fingerprint":"AAAA"}]}`,
+		"no name":           `{"keys":[],"secrets":[],"removed":[{"version":1,"fingerprint":"` + fp + `"}]}`,
+		"version 0":         `{"keys":[],"secrets":[],"removed":[{"name":"symbol","version":0,"fingerprint":"` + fp + `"}]}`,
+		"also held":         `{"keys":[],"secrets":[{"name":"symbol","version":1,"value":"` + value + `"}],"removed":[` + removed + `]}`,
+		"twice":             `{"keys":[],"secrets":[],"removed":[` + removed + `,` + removed + `]}`,
+	} {
+		sealed, err := gm.Seal(rand.Reader, kek(1), []byte(plain), []byte(fileFormat))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := unseal("keys.json", envelope{Format: fileFormat, KEKID: KEKID(kek(1)), Sealed: sealed}, kek(1)); !errors.Is(err, ErrCorrupted) {
+			t.Errorf("%s: %v, want ErrCorrupted", name, err)
+		}
+	}
+}
+
 // TestKeysAndSecretsPrintNoMaterial: no fmt verb and no slog handler
 // shows a key's private half or a secret's value (docs/SECURITY.md,
 // "Print a secret by accident"). %v printed an Ed25519 key's seed, a JSON

@@ -27,7 +27,7 @@ func randomKEK(t *testing.T) []byte {
 
 // fullStore makes a keystore with every kind of entry: node keys in each
 // state (a retired one has no private half), owner keys, secrets made
-// and imported.
+// and imported, a version removed.
 func fullStore(t *testing.T, path string, k []byte) *Store {
 	t.Helper()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -51,7 +51,12 @@ func fullStore(t *testing.T, path string, k []byte) *Store {
 	if _, err := s.Secret("store-key", 32); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.ImportSecret("symbol", 3, randomKEK(t)); err != nil {
+	for v := 2; v <= 3; v++ {
+		if err := s.ImportSecret("symbol", v, randomKEK(t)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.RemoveSecret("symbol", 2); err != nil {
 		t.Fatal(err)
 	}
 	return s
@@ -60,8 +65,11 @@ func fullStore(t *testing.T, path string, k []byte) *Store {
 // contentsOf reads the file at path with k, encoded as on disk.
 func contentsOf(t *testing.T, path string, k []byte) inner {
 	t.Helper()
-	s := open(t, path, k)
-	doc, err := encode(contents{keys: s.keys, secrets: s.secrets})
+	c, err := open(t, path, k).read()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc, err := encode(c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,8 +113,8 @@ func TestReseal(t *testing.T) {
 	if err := sameDoc(before, after); err != nil {
 		t.Errorf("keys changed by Reseal: %v", err)
 	}
-	if n := len(after.Keys); n != 3+2+3 || after.Keys[0].Private != nil || len(after.Secrets) != 2 {
-		t.Errorf("fullStore made %d keys, %d secrets", n, len(after.Secrets))
+	if n := len(after.Keys); n != 3+2+3 || after.Keys[0].Private != nil || len(after.Secrets) != 2 || len(after.Removed) != 1 {
+		t.Errorf("fullStore made %d keys, %d secrets, %d removed", n, len(after.Secrets), len(after.Removed))
 	}
 	if st, err := os.Stat(path); err != nil || st.Mode().Perm() != 0o600 {
 		t.Errorf("mode after Reseal: %v %v", st, err)
@@ -281,6 +289,11 @@ func TestSameDoc(t *testing.T) {
 		"secret time":  func(d *inner) { d.Secrets[0].Created = later },
 		"value":        func(d *inner) { d.Secrets[1].Value = flip(d.Secrets[1].Value) },
 		"secret lost":  func(d *inner) { d.Secrets = d.Secrets[:1] },
+		"removed name": func(d *inner) { d.Removed[0].Name = "other" },
+		"removed v":    func(d *inner) { d.Removed[0].Version++ },
+		"removed time": func(d *inner) { d.Removed[0].Removed = later },
+		"fingerprint":  func(d *inner) { d.Removed[0].Fingerprint = flip(d.Removed[0].Fingerprint) },
+		"removed lost": func(d *inner) { d.Removed = nil },
 	} {
 		changed := contentsOf(t, path, k)
 		change(&changed)

@@ -223,9 +223,12 @@ func newIDImportKeyCmd() *cobra.Command {
 the key in hex (32 to 128 hex digits, 64 recommended); "-" reads standard
 input. Import the same version on every node. Importing the same value
 again does nothing; a different value under an existing version is refused.
---secret-name chooses the key: symbol (default) or pairwise (national), or
-pin-mac or pin-seal (a region's, shared by its instances; pin-seal is 16
-bytes).`,
+A version "trustid id remove-key" removed takes back the key it held (one
+removed by mistake is restored) and no other, since symbols and pairwise IDs
+recorded under a version must derive again alike: import a new key as a new,
+higher version. --secret-name chooses the key: symbol (default) or
+pairwise (national), or pin-mac or pin-seal (a region's, shared by its
+instances; pin-seal is 16 bytes).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()
@@ -295,7 +298,9 @@ migration (docs/identity.md). Symbols (or pairwise IDs) of that version then
 fail with unknown_key_version, and a compromised version derives nothing more.
 The newest version cannot be removed: import its successor first. Remove the
 version on every node, and restart each node for it to take effect; a
-TRUSTID_<NAME>_KEY that still gives the version imports it again.`,
+TRUSTID_<NAME>_KEY that still gives the version imports it again. The
+keystore keeps a fingerprint of the removed key (never the key): importing
+the version again restores it with that key only, and refuses any other.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			f := cmd.Flags()

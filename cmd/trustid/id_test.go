@@ -295,6 +295,74 @@ func TestIDRemoveKey(t *testing.T) {
 	}
 }
 
+// TestIDImportRemovedVersion: a version removed with remove-key takes back
+// the key it held and no other (docs/identity.md, "Key-version
+// migration"): a symbol or pairwise ID recorded under "version 1" must not
+// be derived again differently. Before, remove-key forgot the version and
+// import-key took a different key under it.
+func TestIDImportRemovedVersion(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
+	t.Setenv("TRUSTID_SYMBOL_KEY", "")
+	dir := t.TempDir()
+	hexKey := func(b byte) string { return hex.EncodeToString(bytes.Repeat([]byte{b}, 32)) }
+	run := func(stdin string, args ...string) (string, error) {
+		t.Helper()
+		out, errOut, err := runWithStdin(t, stdin, append(args, "--data", dir)...)
+		if err != nil {
+			err = fmt.Errorf("%w\n%s", err, errOut)
+		}
+		return out, err
+	}
+	for _, secret := range []string{"symbol", "pairwise"} {
+		for v, b := range map[string]byte{"1": 7, "2": 8} {
+			if _, err := run(hexKey(b), "id", "import-key", "--secret-name", secret, "--version", v, "--file", "-"); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if _, err := run("", "id", "remove-key", "--secret-name", secret, "--version", "1"); err != nil {
+			t.Fatal(err)
+		}
+		_, err := run(hexKey(9), "id", "import-key", "--secret-name", secret, "--version", "1", "--file", "-")
+		if err == nil || !strings.Contains(err.Error(), secret+" version 1") || !strings.Contains(err.Error(), "new version, 3 or later") {
+			t.Errorf("%s: another key under the removed version: %v", secret, err)
+		}
+	}
+	symbols := func() []any {
+		t.Helper()
+		out, err := run("", "id", "derive", "11010519491231002X", "--all")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var m struct{ Symbols []any }
+		if err := json.Unmarshal([]byte(out), &m); err != nil {
+			t.Fatal(err)
+		}
+		return m.Symbols
+	}
+	if got := symbols(); len(got) != 1 {
+		t.Errorf("after a refused import: %v", got)
+	}
+	// Given in the environment, the other key stops the command at start.
+	t.Setenv("TRUSTID_SYMBOL_KEY", hexKey(9))
+	t.Setenv("TRUSTID_SYMBOL_KEY_VERSION", "1")
+	if _, err := run("", "id", "derive", "11010519491231002X"); err == nil || !strings.Contains(err.Error(), "TRUSTID_SYMBOL_KEY: ") ||
+		!strings.Contains(err.Error(), "symbol version 1") {
+		t.Errorf("TRUSTID_SYMBOL_KEY with another key under the removed version: %v", err)
+	}
+	// The key removed restores the version (removed by mistake): version 1
+	// symbols derive as before.
+	t.Setenv("TRUSTID_SYMBOL_KEY", "")
+	if _, err := run(hexKey(7), "id", "import-key", "--version", "1", "--file", "-"); err != nil {
+		t.Fatalf("restore the removed key: %v", err)
+	}
+	old, _ := identity.NewDeriver(identity.VersionedKey{Version: 1, Secret: bytes.Repeat([]byte{7}, 32)})
+	doc, _ := identity.Parse("11010519491231002X")
+	oldSym, _ := old.Derive(doc)
+	if got := symbols(); len(got) != 2 || got[1].(map[string]any)["symbol"] != oldSym.Text() {
+		t.Errorf("after the restore: %v, want version 1 %s", got, oldSym.Text())
+	}
+}
+
 func TestIDDeriveBatch(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
 	key := bytes.Repeat([]byte{9}, 32)
