@@ -2,8 +2,8 @@ package oid4vci
 
 import (
 	"context"
-	"errors"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
