@@ -3,6 +3,7 @@ package oid4vci
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -51,5 +52,30 @@ func TestCredentialRequestRefusals(t *testing.T) {
 	again, _ := request(proof(t, n2, time.Now()))
 	if _, err := s.Credential(ctx, access, again); code(err) != CodeInvalidCredentialRequest {
 		t.Errorf("the configuration a second time under one access token: %v, want invalid_credential_request", err)
+	}
+}
+
+// TestOfferStatusEntryRefused: an offer whose credential carries its own
+// credentialStatus is refused when it is made (ErrInvalid), as one with a
+// top-level id: every credential of a batch is a clone of the offer's,
+// so each would carry that entry (one list, one index: a value the
+// verifiers shown different copies could link them by), and an SD-JWT VC
+// configuration could never issue it.
+func TestOfferStatusEntryRefused(t *testing.T) {
+	m, _ := store.NewMemory(store.MemoryOptions{})
+	defer m.Close()
+	s := newService(t, m, nil)
+	ctx := context.Background()
+	for _, cfg := range []string{"ResidenceCredential_jwt_vc_json", "ResidenceCredential_sd_jwt"} {
+		cred := residence()
+		cred["credentialStatus"] = map[string]any{"id": "https://status.example/lists/7#4242", "type": "BitstringStatusListEntry",
+			"statusPurpose": "revocation", "statusListIndex": "4242", "statusListCredential": "https://status.example/lists/7"}
+		if _, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{cfg}, Credential: cred}); !errors.Is(err, ErrInvalid) {
+			t.Errorf("%s: an offer with its own credentialStatus: %v, want ErrInvalid", cfg, err)
+		}
+		delete(cred, "credentialStatus")
+		if _, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{cfg}, Credential: cred}); err != nil {
+			t.Errorf("%s: the same offer without it: %v", cfg, err)
+		}
 	}
 }

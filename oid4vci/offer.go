@@ -151,6 +151,11 @@ func (s *Service) CreateOffer(ctx context.Context, req OfferRequest) (*Offer, er
 	if _, ok := req.Credential["id"]; ok {
 		return nil, fmt.Errorf("%w: the credential's top-level id would be copied into every credential of a batch and link them; leave it out", ErrInvalid)
 	}
+	// The same for a status entry: each credential gets its own from the
+	// node (an SD-JWT VC refuses one of the request's anyway).
+	if _, ok := req.Credential["credentialStatus"]; ok {
+		return nil, fmt.Errorf("%w: the credential's credentialStatus would be copied into every credential of a batch and link them (the node gives each its own status entry); leave it out", ErrInvalid)
+	}
 	for i, id := range req.ConfigurationIDs {
 		c, ok := s.configs[id]
 		if !ok {

@@ -630,9 +630,10 @@ func TestSignerUnavailable(t *testing.T) {
 }
 
 // TestOID4VCIOfferCredentialID: an offer whose credential has a top-level
-// id is refused at offer time (invalid_offer; the log names the member): every
-// credential of a batch is a clone of the template, so each would carry
-// that one id, a value linking the batch's credentials.
+// id, or its own credentialStatus, is refused at offer time (invalid_offer;
+// the log names the member): every credential of a batch is a clone of
+// the template, so each would carry that one id (or status list and
+// index), a value linking the batch's credentials.
 func TestOID4VCIOfferCredentialID(t *testing.T) {
 	n := startVCINode(t)
 	code, o, _ := n.do("POST", "/oid4vci/offers", n.rpToken, "application/json", `{"credential_configuration_ids": ["ResidenceCredential_jwt_vc_json"], "tx_code": false, "by_reference": false,
@@ -643,6 +644,14 @@ func TestOID4VCIOfferCredentialID(t *testing.T) {
 	}
 	if !strings.Contains(n.logs.String(), "top-level id") {
 		t.Error("the log does not name the credential's id as the cause")
+	}
+	// Its own status entry likewise: each copy would carry its list and
+	// index (oid4vci.TestOfferStatusEntryRefused).
+	code, o, _ = n.do("POST", "/oid4vci/offers", n.rpToken, "application/json", `{"credential_configuration_ids": ["ResidenceCredential_jwt_vc_json"], "tx_code": false, "by_reference": false,
+  "credential": {"@context": ["https://www.w3.org/ns/credentials/v2"], "type": ["VerifiableCredential", "ResidenceCredential"], "credentialSubject": {"region": "310000"},
+    "credentialStatus": {"id": "https://status.example/lists/7#4242", "type": "BitstringStatusListEntry", "statusPurpose": "revocation", "statusListIndex": "4242", "statusListCredential": "https://status.example/lists/7"}}}`)
+	if code != 422 || o["error"] != "invalid_offer" {
+		t.Fatalf("offer with its own credentialStatus: %d %v, want 422 invalid_offer", code, o)
 	}
 }
 
