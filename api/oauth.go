@@ -157,11 +157,18 @@ type oauth struct {
 	svc *auth.Service
 }
 
+// basicChallenge is the challenge of a 401 from the token, introspection
+// and revocation endpoints: HTTP Basic (client_secret_basic) is their one
+// HTTP authentication scheme (auth.AuthMethods; private_key_jwt is sent in
+// the body).
+const basicChallenge = `Basic realm="trustid", charset="UTF-8"`
+
 // fail writes an OAuth error response, its description made safe
-// (auth.SafeDescription). A 401 carries a Basic challenge
-// when the client tried HTTP Basic (RFC 6749 §5.2); otherwise none, since
-// the client authenticated in the body.
-func (o *oauth) fail(w http.ResponseWriter, r *http.Request, err error, basic bool) {
+// (auth.SafeDescription). A 401 carries basicChallenge, however the
+// client authenticated (RFC 9110 §15.5.2: a 401 has a challenge; RFC 6749
+// §5.2: the scheme of a client that tried Basic), unless a challenge is
+// set already (peer introspection's Bearer).
+func (o *oauth) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e := authError(err)
 	level := slog.LevelInfo
 	if e.Status >= 500 {
@@ -170,8 +177,8 @@ func (o *oauth) fail(w http.ResponseWriter, r *http.Request, err error, basic bo
 	o.s.log.LogAttrs(r.Context(), level, "request failed",
 		slog.String("request_id", requestID(r.Context())),
 		slog.String("code", e.Code), slog.Int("status", e.Status), slog.Any("cause", e.Err))
-	if e.Status == http.StatusUnauthorized && basic {
-		w.Header().Set("WWW-Authenticate", `Basic realm="trustid", charset="UTF-8"`)
+	if e.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
+		w.Header().Set("WWW-Authenticate", basicChallenge)
 	}
 	w.Header().Set("Pragma", "no-cache")
 	writeJSONStatus(w, e.Status, errorBody{Error: e.Code, Description: auth.SafeDescription(e.Message)})
@@ -383,27 +390,27 @@ func (o *oauth) authenticate(w http.ResponseWriter, r *http.Request, check func(
 	authn func(context.Context, auth.Credentials) (auth.Client, error)) (auth.Client, map[string]string, bool) {
 	form, err := readForm(r, o.cfg.MaxForm)
 	if err != nil {
-		o.fail(w, r, err, false)
+		o.fail(w, r, err)
 		return auth.Client{}, nil, false
 	}
 	if check != nil {
 		if err := check(form); err != nil {
-			o.fail(w, r, err, false)
+			o.fail(w, r, err)
 			return auth.Client{}, nil, false
 		}
 	}
 	cred, err := clientCredentials(r, form)
 	if err != nil {
-		o.fail(w, r, err, cred.Basic)
+		o.fail(w, r, err)
 		return auth.Client{}, nil, false
 	}
 	c, err := authn(r.Context(), cred)
 	if err != nil {
-		o.fail(w, r, err, cred.Basic)
+		o.fail(w, r, err)
 		return auth.Client{}, nil, false
 	}
 	if err := o.s.checkRate(w, r, o.cfg.Limiter, o.cfg.ClientLimit, c.ID); err != nil {
-		o.fail(w, r, err, false)
+		o.fail(w, r, err)
 		return auth.Client{}, nil, false
 	}
 	return c, form, true
@@ -428,7 +435,7 @@ func (o *oauth) token(w http.ResponseWriter, r *http.Request) {
 	if userLogin(form) {
 		resp, err := o.s.login.Token(r.Context(), c, form)
 		if err != nil {
-			o.fail(w, r, loginError(err), false)
+			o.fail(w, r, loginError(err))
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")
@@ -438,7 +445,7 @@ func (o *oauth) token(w http.ResponseWriter, r *http.Request) {
 	}
 	resp, err := o.svc.Token(r.Context(), c, auth.TokenRequest{GrantType: form["grant_type"], Scope: form["scope"], Resources: resources(form["resource"])})
 	if err != nil {
-		o.fail(w, r, err, false)
+		o.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Pragma", "no-cache")
@@ -473,7 +480,7 @@ func (o *oauth) introspect(w http.ResponseWriter, r *http.Request) {
 		res, err = o.svc.Introspect(r.Context(), c, tok)
 	}
 	if err != nil {
-		o.fail(w, r, err, false)
+		o.fail(w, r, err)
 		return
 	}
 	writeIntrospection(w, &res)
@@ -493,7 +500,7 @@ func (o *oauth) revoke(w http.ResponseWriter, r *http.Request) {
 		err = o.svc.Revoke(r.Context(), c, tok)
 	}
 	if err != nil {
-		o.fail(w, r, err, false)
+		o.fail(w, r, err)
 		return
 	}
 	w.Header().Set("Cache-Control", "no-store")
@@ -513,17 +520,17 @@ func (o *oauth) peerIntrospect(w http.ResponseWriter, r *http.Request) {
 		err = &Error{Status: http.StatusUnauthorized, Code: CodeInvalidClient, Message: "node authentication failed", Err: err}
 	}
 	if err != nil {
-		o.fail(w, r, err, false)
+		o.fail(w, r, err)
 		return
 	}
 	o.s.signedPeerAnswer(w, r, o.cfg.PeerAnswers, region, func(w http.ResponseWriter) {
 		var req auth.PeerIntrospectRequest
 		if err := decodeBody(r, redeem.MaxPeerBody, &req, invalidRequest, "with token"); err != nil {
-			o.fail(w, r, err, false)
+			o.fail(w, r, err)
 			return
 		}
 		if req.Token == "" {
-			o.fail(w, r, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "token is missing"}, false)
+			o.fail(w, r, &Error{Status: http.StatusBadRequest, Code: CodeInvalidRequest, Message: "token is missing"})
 			return
 		}
 		res, err := o.svc.IntrospectForPeer(r.Context(), region, req.Token)
@@ -531,7 +538,7 @@ func (o *oauth) peerIntrospect(w http.ResponseWriter, r *http.Request) {
 			if o.cfg.OnPeerRefuse != nil && !errors.Is(err, auth.ErrUnavailable) {
 				o.cfg.OnPeerRefuse(err)
 			}
-			o.fail(w, r, err, false)
+			o.fail(w, r, err)
 			return
 		}
 		w.Header().Set("Cache-Control", "no-store")

@@ -87,40 +87,39 @@ func TestTokenEndpointRefuses(t *testing.T) {
 		hdr    []string
 		status int
 		code   string
-		basic  bool // a Basic challenge is expected
 	}{
-		{"replayed assertion", assertionForm(used).Encode(), nil, 401, "invalid_client", false},
+		{"replayed assertion", assertionForm(used).Encode(), nil, 401, "invalid_client"},
 		{"other audience", assertionForm(e.assertion(rp, func(_ map[string]any, c *jwt.RegisteredClaims) {
 			c.Audience = jwt.ClaimStrings{"https://bj.trustid.example/oauth2/token"}
-		})).Encode(), nil, 401, "invalid_client", false},
+		})).Encode(), nil, 401, "invalid_client"},
 		{"expired", assertionForm(e.assertion(rp, func(_ map[string]any, c *jwt.RegisteredClaims) {
 			c.ExpiresAt = jwt.NewNumericDate(time.Now().Add(-5 * time.Minute))
-		})).Encode(), nil, 401, "invalid_client", false},
+		})).Encode(), nil, 401, "invalid_client"},
 		{"future iat", assertionForm(e.assertion(rp, func(_ map[string]any, c *jwt.RegisteredClaims) {
 			c.IssuedAt = jwt.NewNumericDate(time.Now().Add(5 * time.Minute))
-		})).Encode(), nil, 401, "invalid_client", false},
-		{"unknown client", assertionForm(e.assertion(ghost, nil)).Encode(), nil, 401, "invalid_client", false},
-		{"disabled client", assertionForm(e.assertion(off, nil)).Encode(), nil, 401, "invalid_client", false},
-		{"key not in JWKS", assertionForm(e.assertion(otherKey, nil)).Encode(), nil, 401, "invalid_client", false},
-		{"HS256 assertion", assertionForm(hsTok).Encode(), nil, 401, "invalid_client", false},
-		{"alg none assertion", assertionForm(noneTok).Encode(), nil, 401, "invalid_client", false},
-		{"oversized form", assertionForm(e.assertion(rp, nil), "pad", strings.Repeat("x", 17<<10)).Encode(), nil, 413, "invalid_request", false},
-		{"malformed form", "grant_type=client_credentials&client_assertion=%zz", nil, 400, "invalid_request", false},
-		{"semicolon form", "grant_type=client_credentials;a=b", nil, 400, "invalid_request", false},
-		{"duplicate grant_type", assertionForm(e.assertion(rp, nil)).Encode() + "&grant_type=client_credentials", nil, 400, "invalid_request", false},
-		{"duplicate assertion", assertionForm(e.assertion(rp, nil)).Encode() + "&client_assertion=x", nil, 400, "invalid_request", false},
-		{"wrong content type", "", []string{"Content-Type", "application/json"}, 400, "invalid_request", false},
-		{"parameters in the URL", "", []string{"X-Target", "?grant_type=client_credentials"}, 400, "invalid_request", false},
-		{"missing grant_type", "client_assertion_type=" + url.QueryEscape(auth.AssertionType), nil, 400, "invalid_request", false},
-		{"unknown grant type", "grant_type=password&username=a&password=b", nil, 400, "unsupported_grant_type", false},
-		{"not allowed scope", assertionForm(e.assertion(rp, nil), "scope", "registry:admin").Encode(), nil, 400, "invalid_scope", false},
-		{"no client authentication", "grant_type=client_credentials", nil, 401, "invalid_client", false},
-		{"secret wrong", "grant_type=client_credentials", []string{"Authorization", basicAuth(basic.id, "wrong")}, 401, "invalid_client", true},
-		{"malformed basic", "grant_type=client_credentials", []string{"Authorization", "Basic !!!"}, 401, "invalid_client", true},
-		{"basic for a private_key_jwt client", "grant_type=client_credentials", []string{"Authorization", basicAuth(rp.id, basic.secret)}, 401, "invalid_client", true},
-		{"client_secret_post", "grant_type=client_credentials&client_id=svc-basic&client_secret=" + basic.secret, nil, 400, "invalid_request", false},
-		{"two methods", assertionForm(e.assertion(rp, nil)).Encode(), []string{"Authorization", basicAuth(basic.id, basic.secret)}, 400, "invalid_request", false},
-		{"bearer at the token endpoint", "grant_type=client_credentials", []string{"Authorization", "Bearer abc"}, 400, "invalid_request", false},
+		})).Encode(), nil, 401, "invalid_client"},
+		{"unknown client", assertionForm(e.assertion(ghost, nil)).Encode(), nil, 401, "invalid_client"},
+		{"disabled client", assertionForm(e.assertion(off, nil)).Encode(), nil, 401, "invalid_client"},
+		{"key not in JWKS", assertionForm(e.assertion(otherKey, nil)).Encode(), nil, 401, "invalid_client"},
+		{"HS256 assertion", assertionForm(hsTok).Encode(), nil, 401, "invalid_client"},
+		{"alg none assertion", assertionForm(noneTok).Encode(), nil, 401, "invalid_client"},
+		{"oversized form", assertionForm(e.assertion(rp, nil), "pad", strings.Repeat("x", 17<<10)).Encode(), nil, 413, "invalid_request"},
+		{"malformed form", "grant_type=client_credentials&client_assertion=%zz", nil, 400, "invalid_request"},
+		{"semicolon form", "grant_type=client_credentials;a=b", nil, 400, "invalid_request"},
+		{"duplicate grant_type", assertionForm(e.assertion(rp, nil)).Encode() + "&grant_type=client_credentials", nil, 400, "invalid_request"},
+		{"duplicate assertion", assertionForm(e.assertion(rp, nil)).Encode() + "&client_assertion=x", nil, 400, "invalid_request"},
+		{"wrong content type", "", []string{"Content-Type", "application/json"}, 400, "invalid_request"},
+		{"parameters in the URL", "", []string{"X-Target", "?grant_type=client_credentials"}, 400, "invalid_request"},
+		{"missing grant_type", "client_assertion_type=" + url.QueryEscape(auth.AssertionType), nil, 400, "invalid_request"},
+		{"unknown grant type", "grant_type=password&username=a&password=b", nil, 400, "unsupported_grant_type"},
+		{"not allowed scope", assertionForm(e.assertion(rp, nil), "scope", "registry:admin").Encode(), nil, 400, "invalid_scope"},
+		{"no client authentication", "grant_type=client_credentials", nil, 401, "invalid_client"},
+		{"secret wrong", "grant_type=client_credentials", []string{"Authorization", basicAuth(basic.id, "wrong")}, 401, "invalid_client"},
+		{"malformed basic", "grant_type=client_credentials", []string{"Authorization", "Basic !!!"}, 401, "invalid_client"},
+		{"basic for a private_key_jwt client", "grant_type=client_credentials", []string{"Authorization", basicAuth(rp.id, basic.secret)}, 401, "invalid_client"},
+		{"client_secret_post", "grant_type=client_credentials&client_id=svc-basic&client_secret=" + basic.secret, nil, 400, "invalid_request"},
+		{"two methods", assertionForm(e.assertion(rp, nil)).Encode(), []string{"Authorization", basicAuth(basic.id, basic.secret)}, 400, "invalid_request"},
+		{"bearer at the token endpoint", "grant_type=client_credentials", []string{"Authorization", "Bearer abc"}, 400, "invalid_request"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -145,14 +144,62 @@ func TestTokenEndpointRefuses(t *testing.T) {
 			if resp.Header.Get("Cache-Control") != "no-store" {
 				t.Error("no Cache-Control: no-store")
 			}
-			challenge := resp.Header.Get("WWW-Authenticate")
-			if tc.basic != strings.HasPrefix(challenge, "Basic ") {
-				t.Errorf("WWW-Authenticate %q", challenge)
+			// Every 401 has the Basic challenge, however the client
+			// authenticated (RFC 9110 §15.5.2); no other status has one.
+			want := ""
+			if tc.status == 401 {
+				want = basicChallenge
+			}
+			if got := resp.Header.Get("WWW-Authenticate"); got != want {
+				t.Errorf("WWW-Authenticate %q, want %q", got, want)
 			}
 		})
 	}
 	if resp, _ := e.send(httptest.NewRequest("GET", auth.TokenPath, nil)); resp.StatusCode != 405 {
 		t.Errorf("GET token endpoint: %d", resp.StatusCode)
+	}
+}
+
+// TestOAuthEndpointChallenges: every 401 of the token, introspection and
+// revocation endpoints carries a challenge (RFC 9110 §15.5.2), Basic, a
+// scheme the endpoint takes (its *_auth_methods_supported lists
+// client_secret_basic), whether the client authenticated in the body, not
+// at all, or with Basic (RFC 6749 §5.2).
+func TestOAuthEndpointChallenges(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	rp := e.register("svc-a", gm.AlgSM2, auth.ScopeQRRedeem)
+	basic := e.register("svc-basic", "", auth.ScopeQRRedeem)
+	tok := e.token(rp, "")
+	resp, meta := e.send(httptest.NewRequest("GET", "/.well-known/oauth-authorization-server", nil))
+	if resp.StatusCode != 200 {
+		t.Fatalf("metadata: %d", resp.StatusCode)
+	}
+	ghost := rpClient{id: "svc-ghost", signer: rp.signer, kid: rp.kid}
+	for _, ep := range []struct{ path, methods, form string }{
+		{auth.TokenPath, "token_endpoint_auth_methods_supported", "grant_type=client_credentials"},
+		{auth.IntrospectionPath, "introspection_endpoint_auth_methods_supported", "token=" + tok},
+		{auth.RevocationPath, "revocation_endpoint_auth_methods_supported", "token=" + tok},
+	} {
+		if methods, _ := meta[ep.methods].([]any); !slices.Contains(methods, any(auth.AuthClientSecretBasic)) {
+			t.Fatalf("%s: %v, without client_secret_basic", ep.methods, methods)
+		}
+		for name, c := range map[string]struct{ body, authz string }{
+			"no client authentication": {ep.form, ""},
+			"an unknown client's assertion": {ep.form + "&" + url.Values{"client_assertion_type": {auth.AssertionType},
+				"client_assertion": {e.assertion(ghost, func(_ map[string]any, c *jwt.RegisteredClaims) { c.Audience = jwt.ClaimStrings{oauthIssuer} })}}.Encode(), ""},
+			"a wrong secret":                 {ep.form, "Basic " + base64.StdEncoding.EncodeToString([]byte(basic.id+":wrong"))},
+			"malformed Basic":                {ep.form, "Basic !!!"},
+			"client_id and another's secret": {ep.form + "&client_id=" + rp.id, "Basic " + base64.StdEncoding.EncodeToString([]byte(basic.id+":"+basic.secret))},
+		} {
+			var hdr []string
+			if c.authz != "" {
+				hdr = []string{"Authorization", c.authz}
+			}
+			resp, m := e.post(ep.path, c.body, hdr...)
+			if resp.StatusCode != 401 || m["error"] != "invalid_client" || resp.Header.Get("WWW-Authenticate") != `Basic realm="trustid", charset="UTF-8"` {
+				t.Errorf("%s, %s: %d %v, WWW-Authenticate %q", ep.path, name, resp.StatusCode, m, resp.Header.Get("WWW-Authenticate"))
+			}
+		}
 	}
 }
 

@@ -217,7 +217,10 @@ func (h *vciHandlers) token(w http.ResponseWriter, r *http.Request) error {
 
 // par is the pushed authorization request endpoint (RFC 9126): 201 with
 // request_uri and expires_in; its errors are answered to the wallet as
-// JSON, never redirected (invalid_client 401, the rest 400).
+// JSON, never redirected, 400 (invalid_client too: the wallet, a public
+// client, has no HTTP authentication scheme here, its attestation being
+// in header fields of their own, so no challenge could go with a 401,
+// RFC 9110 §15.5.2; RFC 6749 §5.2 makes 401 optional).
 func (h *vciHandlers) par(w http.ResponseWriter, r *http.Request) error {
 	form, err := readForm(r, 16<<10)
 	if err != nil {
@@ -239,7 +242,11 @@ func (h *vciHandlers) par(w http.ResponseWriter, r *http.Request) error {
 		if _, ok := errors.AsType[*oid4vci.Error](err); ok {
 			return err // a DPoP error: vciErrors answers it
 		}
-		return loginError(err)
+		e := loginError(err)
+		if e.Code == login.CodeInvalidClient {
+			e.Status = http.StatusBadRequest
+		}
+		return e
 	}
 	setNext(w, resp.DPoPNonce, resp.AttestationChallenge)
 	w.Header().Set("Cache-Control", "no-store")

@@ -547,7 +547,7 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	}{
 		"request_uri inside":    {func(q url.Values) { q.Set("request_uri", "urn:ietf:params:oauth:request_uri:x") }, 400, "invalid_request"},
 		"plain PKCE":            {func(q url.Values) { q.Set("code_challenge_method", "plain") }, 400, "invalid_request"},
-		"unknown client":        {func(q url.Values) { q.Set("client_id", "nobody") }, 401, "invalid_client"},
+		"unknown client":        {func(q url.Values) { q.Set("client_id", "nobody") }, 400, "invalid_client"},
 		"unregistered redirect": {func(q url.Values) { q.Set("redirect_uri", "https://evil.example/cb") }, 400, "invalid_request"},
 		"unknown issuer_state":  {func(q url.Values) { q.Set("issuer_state", strings.Repeat("A", 43)) }, 400, "invalid_request"},
 		"other scope":           {func(q url.Values) { q.Set("scope", "Nope") }, 400, "invalid_scope"},
@@ -555,8 +555,10 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	} {
 		q := parForm(state1)
 		c.edit(q)
-		if code, m, h := push(q); code != c.status || m["error"] != c.code || h.Get("Location") != "" {
-			t.Errorf("PAR, %s: %d %v", name, code, m)
+		// No HTTP authentication scheme at PAR: invalid_client is 400,
+		// with no challenge (RFC 6749 §5.2, RFC 9110 §15.5.2).
+		if code, m, h := push(q); code != c.status || m["error"] != c.code || h.Get("Location") != "" || h.Get("WWW-Authenticate") != "" {
+			t.Errorf("PAR, %s: %d %v, WWW-Authenticate %q", name, code, m, h.Get("WWW-Authenticate"))
 		}
 	}
 	// The refusals spent nothing: the issuer_state pushes now.
@@ -676,7 +678,7 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 		status int
 		code   string
 	}{
-		"unknown client":       {func(q url.Values) { q.Set("client_id", "nobody") }, 401, "invalid_client"},
+		"unknown client":       {func(q url.Values) { q.Set("client_id", "nobody") }, 400, "invalid_client"},
 		"unknown issuer_state": {func(q url.Values) { q.Set("issuer_state", strings.Repeat("A", 43)) }, 400, "invalid_request"},
 		"other scope":          {func(q url.Values) { q.Set("scope", "Nope") }, 400, "invalid_scope"},
 	} {
