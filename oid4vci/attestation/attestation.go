@@ -523,7 +523,13 @@ func audience(aud any, want string) bool {
 	return false
 }
 
-func unix(f float64) time.Time { return time.Unix(int64(f), 0) }
+// unix is the time of a NumericDate, cut to [0, maxDate] seconds: a
+// float past int64 converts to the least int64 (on amd64), and a date
+// far ahead (an nbf or iat) would read as far behind.
+func unix(f float64) time.Time { return time.Unix(int64(min(max(f, 0), maxDate)), 0) }
+
+// maxDate is the latest NumericDate unix keeps as it is (year 5138).
+const maxDate = 1e11
 
 // jwtError turns a parse error of one of the JWTs into ErrInvalid.
 func jwtError(what string, err error) error {
