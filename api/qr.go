@@ -137,7 +137,7 @@ func qrIssue(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
 		return err
 	}
 	writeJSONStatus(w, http.StatusCreated, qrIssueResponse{
-		Code: is.Text, Region: cfg.Service.Region(), ExpiresAt: is.ExpiresAt.UTC(), ExpiresIn: int(cfg.Service.TTL() / time.Second),
+		Code: is.Text, Region: cfg.Service.Region(), ExpiresAt: is.ExpiresAt.UTC(), ExpiresIn: int((is.ExpiresIn + time.Second - 1) / time.Second),
 	})
 	return nil
 }

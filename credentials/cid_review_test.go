@@ -127,3 +127,29 @@ func TestControllerDocumentRelativeHolderKid(t *testing.T) {
 		}
 	}
 }
+
+// TestControllerDocumentMethodTimes: a verification method's expires and
+// revoked are XML Schema dateTimeStamps (Controlled Identifiers 1.0
+// §2.2: "If provided, it MUST be an [XMLSCHEMA11-2] dateTimeStamp
+// string"), as validFrom and a proof's created are: a comma before the
+// fraction or an offset beyond ±14:00, which time.Parse takes, make the
+// document malformed; a dateTimeStamp with an offset is taken.
+func TestControllerDocumentMethodTimes(t *testing.T) {
+	key, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	mb, _ := multikey.Encode(key.Public())
+	did := "did:web:issuer.example"
+	for at, ok := range map[string]bool{
+		"2999-01-01T00:00:00Z":          true,
+		"2999-01-01T08:00:00.5+08:00":   true,
+		"2999-01-01T00:00:00,5Z":        false,
+		"2999-01-01T00:00:00+14:30":     false,
+		"2999-01-01T00:00:00.123-15:00": false,
+	} {
+		for _, member := range []string{"expires", "revoked"} {
+			_, err := ParseControllerDocument([]byte(`{"id":"`+did+`","verificationMethod":[{"id":"#k","type":"Multikey","controller":"`+did+`","`+member+`":"`+at+`","publicKeyMultibase":"`+mb+`"}],"assertionMethod":["#k"]}`), did)
+			if ok && err != nil || !ok && !errors.Is(err, ErrControllerDocument) {
+				t.Errorf("%s %q: %v, want taken %v", member, at, err, ok)
+			}
+		}
+	}
+}

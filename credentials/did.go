@@ -16,6 +16,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/b64url"
 	"github.com/trustid-cn/trustid/internal/strictjson"
+	"github.com/trustid-cn/trustid/internal/xsdtime"
 )
 
 // DID document contexts and the verification method types (W3C
@@ -127,7 +128,8 @@ type VerificationMethod struct {
 	Controller         string `json:"controller"`
 	PublicKeyJwk       gm.JWK `json:"publicKeyJwk,omitzero"`
 	PublicKeyMultibase string `json:"publicKeyMultibase,omitempty"`
-	// Expires and Revoked (RFC 3339) end the method's use; "" when absent.
+	// Expires and Revoked (XML Schema dateTimeStamps) end the method's use;
+	// "" when absent.
 	Expires string `json:"expires,omitempty"`
 	Revoked string `json:"revoked,omitempty"`
 }
@@ -304,7 +306,7 @@ func parseMethod(data json.RawMessage, id string) (VerificationMethod, error) {
 		}
 	}
 	for name, t := range map[string]string{"expires": vm.Expires, "revoked": vm.Revoked} {
-		if _, err := time.Parse(time.RFC3339, t); t != "" && err != nil {
+		if _, err := time.Parse(time.RFC3339, t); t != "" && (err != nil || !xsdtime.IsDateTimeStamp(t)) {
 			return VerificationMethod{}, fmt.Errorf("%w: %w: verification method %s is not a dateTimeStamp", ErrResolve, ErrControllerDocument, name)
 		}
 	}

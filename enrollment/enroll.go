@@ -25,6 +25,9 @@ import (
 const (
 	// DefaultBindingTTL is the validity of a device binding.
 	DefaultBindingTTL = 365 * 24 * time.Hour
+	// MinBindingTTL is the shortest BindingTTL: validity is rounded down
+	// to the UTC day, so a shorter one could end on the day it begins.
+	MinBindingTTL = 24 * time.Hour
 	// TypeDeviceBindingCredential is the type of the binding credential.
 	TypeDeviceBindingCredential = vc.TypeDeviceBindingCredential
 )
@@ -163,7 +166,7 @@ type Config struct {
 	// Nonces makes device proofs single use.
 	Nonces NonceMarker
 	// BindingTTL is the validity of bindings and credentials; zero means
-	// DefaultBindingTTL.
+	// DefaultBindingTTL, and less than MinBindingTTL is refused.
 	BindingTTL time.Duration
 	Now        func() time.Time
 	// Audit records each enrollment, and links the holder's symbols under
@@ -196,6 +199,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.BindingTTL <= 0 {
 		cfg.BindingTTL = DefaultBindingTTL
+	}
+	if cfg.BindingTTL < MinBindingTTL {
+		return nil, fmt.Errorf("enrollment: a binding ttl of %v is under a day: validity is day-coarse, and would end on the day it begins", cfg.BindingTTL)
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now

@@ -66,6 +66,12 @@ func TestEnrollNameCanonicalTooLong(t *testing.T) {
 // the attestation, PIN, binding and nonce parts fail the test if used.
 func testService(t *testing.T, now func() time.Time) *Service {
 	t.Helper()
+	return testServiceWith(t, now, nil)
+}
+
+// testServiceWith is testService with edit applied to its Config.
+func testServiceWith(t *testing.T, now func() time.Time, edit func(*Config)) *Service {
+	t.Helper()
 	dir := t.TempDir()
 	ks, err := keystore.Open(filepath.Join(dir, "keystore.json"), make([]byte, 16), keystore.Options{})
 	if err != nil {
@@ -96,10 +102,14 @@ func testService(t *testing.T, now func() time.Time) *Service {
 		t.Fatal(err)
 	}
 	no := spendNothing{t}
-	s, err := New(Config{Region: "310000", Audience: "https://node.example", Documents: &identity.Validator{Now: now},
+	cfg := Config{Region: "310000", Audience: "https://node.example", Documents: &identity.Validator{Now: now},
 		Symbols: syms, Subjects: subjects, Attestations: no, PINs: no, Credentials: is, Bindings: no,
 		Statics: &qrcode.Issuer{Signer: sm2.Signer, Kid: sm2.Kid, Region: 310000},
-		Status:  &ListStatus{Region: 310000, Lists: files}, Nonces: no, Now: now})
+		Status:  &ListStatus{Region: 310000, Lists: files}, Nonces: no, Now: now}
+	if edit != nil {
+		edit(&cfg)
+	}
+	s, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,5 +174,30 @@ func TestEnrollBornToday(t *testing.T) {
 	_, _, err := s.Enroll(context.Background(), "client", &Request{Document: Document{Number: body + string(identity.Mod112(body))}, Name: "张三"})
 	if code, _ := identity.CodeOf(err); code != identity.CodeFutureBirthDate {
 		t.Errorf("born tomorrow in Beijing: %v, want future_birth_date", err)
+	}
+}
+
+// TestBindingTTLAtLeastADay: the times of what enrollment issues are
+// day-coarse (validity rounded down to the UTC day), so a BindingTTL under
+// a day is refused at New: at 18:00 UTC with 2 hours it ended the
+// validity on the day it began, so the identity credential fell back to a
+// year (its validity zero), the answer's expires_at was already past and a
+// static code was refused after the credentials were issued. A day gives
+// a validity that ends after now.
+func TestBindingTTLAtLeastADay(t *testing.T) {
+	now := time.Date(2026, 12, 6, 18, 0, 0, 0, time.UTC)
+	var cfg Config
+	s := testServiceWith(t, func() time.Time { return now }, func(c *Config) { c.BindingTTL = 24 * time.Hour; cfg = *c })
+	cfg.BindingTTL = 24*time.Hour - time.Second
+	if _, err := New(cfg); err == nil || !strings.Contains(err.Error(), "binding ttl") {
+		t.Errorf("a binding ttl under a day: %v, want refused", err)
+	}
+	body := "31010419800101002"
+	resp, _, err := s.Enroll(context.Background(), "client", &Request{Document: Document{Number: body + string(identity.Mod112(body))}, Name: "张三", StaticCode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := time.Date(2026, 12, 7, 0, 0, 0, 0, time.UTC); !resp.ExpiresAt.Equal(want) {
+		t.Errorf("expires_at %v, want %v", resp.ExpiresAt, want)
 	}
 }

@@ -195,6 +195,11 @@ func TestAttestationErrors(t *testing.T) {
 			f.now = f.now.Add(DefaultAttestationTTL + DefaultAttestationLeeway + time.Second)
 			return tok
 		}, want: ErrAttestationExpired},
+		{name: "at exp + leeway", token: func() string { // RFC 7519 §4.1.4: not on or after exp
+			tok := good()
+			f.now = f.now.Add(DefaultAttestationTTL + DefaultAttestationLeeway)
+			return tok
+		}, want: ErrAttestationExpired},
 		{name: "from the future", token: func() string {
 			f.now = f.now.Add(time.Minute)
 			tok := good()

@@ -509,7 +509,9 @@ func (s *Service) tokenPreAuthorized(ctx context.Context, req TokenRequest, jkt 
 	case g.TxHash != nil && req.TxCode == "":
 		return nil, fail(CodeInvalidRequest, "tx_code is required for this offer")
 	case g.TxHash != nil:
-		d, err := s.cfg.Store.Allow(ctx, "oid4vci:txtry:"+code, s.cfg.TxCodeTries, s.cfg.OfferTTL)
+		// TxCodeTries over the offer's life: one try comes back each
+		// OfferTTL, when the offer is gone.
+		d, err := s.cfg.Store.Allow(ctx, "oid4vci:txtry:"+code, s.cfg.TxCodeTries, time.Duration(s.cfg.TxCodeTries)*s.cfg.OfferTTL)
 		if err != nil {
 			return nil, unavailable(err)
 		}

@@ -189,8 +189,10 @@ type Config struct {
 	NonceTTL          time.Duration
 	ProofMaxAge       time.Duration
 	TxCodeLength      int
-	TxCodeTries       int
-	BatchSize         int
+	// TxCodeTries is how many wrong transaction codes an offer takes over
+	// its life (default 5); the last voids it.
+	TxCodeTries int
+	BatchSize   int
 	// DPoPAlgorithms are the algorithms of DPoP proofs accepted at the
 	// token and credential endpoints (RFC 9449; default ProofAlgorithms),
 	// advertised as dpop_signing_alg_values_supported. A token request
@@ -304,6 +306,9 @@ func New(cfg Config) (*Service, error) {
 	}
 	if cfg.TxCodeTries <= 0 {
 		cfg.TxCodeTries = 5
+	}
+	if cfg.TxCodeTries > store.MaxLimit || cfg.OfferTTL > store.MaxWindow/time.Duration(cfg.TxCodeTries) {
+		return nil, errors.New("oid4vci: TxCodeTries times OfferTTL must be at most a year (the transaction code limiter's window)")
 	}
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 10

@@ -71,6 +71,36 @@ func TestTokenSourceRefusals(t *testing.T) {
 	}
 }
 
+// TestTokenLongLifetime: an expires_in too long for a time.Duration
+// (seconds × 1e9 past int64) is a token cached as long as a Duration
+// holds, not one whose product wrapped negative and so fetched anew on
+// every call.
+func TestTokenLongLifetime(t *testing.T) {
+	var calls atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		w.Write([]byte(`{"access_token":"t` + strconv.Itoa(int(calls.Load())) + `","token_type":"Bearer","expires_in":10000000000}`))
+	}))
+	defer srv.Close()
+	key, err := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := sdk.NewTokenSource(sdk.ClientConfig{Node: srv.URL, ClientID: "hotel", Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 3 {
+		if tok, err := ts.Token(context.Background()); err != nil || tok != "t1" {
+			t.Fatalf("Token: %q, %v; want the first token, cached", tok, err)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d token requests, want 1", n)
+	}
+}
+
 // TestAccessTokenRefusals signs tokens with the node's own keys and
 // changes one thing at a time: each must be refused.
 func TestAccessTokenRefusals(t *testing.T) {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net/http"
 	"net/url"
 	"strings"
@@ -131,7 +132,10 @@ func (ts *TokenSource) Token(ctx context.Context) (string, error) {
 	if !bearerType(resp.TokenType) {
 		return "", fmt.Errorf("%w: the node's access token is not a Bearer token", ErrToken)
 	}
-	ts.token, ts.expires = resp.AccessToken, now.Add(time.Duration(resp.ExpiresIn)*time.Second)
+	// Seconds past what a Duration holds (about 292 years) are cut to it:
+	// the product would wrap negative and the token never be reused.
+	life := time.Duration(min(resp.ExpiresIn, int64(math.MaxInt64/time.Second))) * time.Second
+	ts.token, ts.expires = resp.AccessToken, now.Add(life)
 	return ts.token, nil
 }
 

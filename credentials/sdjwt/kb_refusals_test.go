@@ -144,3 +144,44 @@ func TestKeyBindingJWKExtraMembers(t *testing.T) {
 		t.Fatalf("cnf.jwk with key_ops, ext and x5c: %v", err)
 	}
 }
+
+// TestKeyBindingExpiry: a KB-JWT "MUST NOT be accepted for processing" on
+// or after its exp (RFC 7519 §4.1.4, which RFC 9901 §7.3 applies), with
+// the leeway as golang-jwt allows it for the issuer-signed JWT: taken a
+// second before exp + leeway, refused at exp + leeway and with no leeway
+// at exp itself.
+func TestKeyBindingExpiry(t *testing.T) {
+	issuerKey, _ := gm.GenerateKey(rand.Reader)
+	holder, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	hj, _ := gm.NewJWK(holder.Public(), "")
+	claims := map[string]any{"iss": "https://issuer.example", "vct": "urn:example:id", "cnf": map[string]any{"jwk": hj}}
+	sd, err := Split(signed(t, issuerKey, claims, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	kb := func(exp int64) string {
+		pres := Serialize(sd.JWT, nil)
+		tok, err := jose.Sign(map[string]any{"iat": now.Unix() - 60, "exp": exp, "aud": "https://rp.example", "nonce": "n-1", "sd_hash": Digest(pres)},
+			map[string]any{"typ": TypKB}, holder)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pres + tok
+	}
+	for _, leeway := range []time.Duration{0, 30 * time.Second} {
+		o := VerifyOptions{
+			Algorithms: allAlgs, Typs: []string{"dc+sd-jwt"}, RequireKeyBinding: true,
+			Key:    func(map[string]any, map[string]any) (crypto.PublicKey, error) { return issuerKey.Public(), nil },
+			Now:    func() time.Time { return now },
+			Leeway: leeway, Audience: "https://rp.example", Nonce: "n-1",
+		}
+		at := now.Add(-leeway).Unix() // exp + leeway = now
+		if _, err := Verify(kb(at+1), o); err != nil {
+			t.Errorf("leeway %v, a second before exp + leeway: %v", leeway, err)
+		}
+		if _, err := Verify(kb(at), o); !errors.Is(err, ErrKeyBinding) || !errors.Is(err, ErrExpired) {
+			t.Errorf("leeway %v, at exp + leeway: %v, want a key binding expired", leeway, err)
+		}
+	}
+}

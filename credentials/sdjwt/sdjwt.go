@@ -784,7 +784,8 @@ func verifyKB(sd *SDJWT, claims map[string]any, opts VerifyOptions) (map[string]
 	if iat.After(now.Add(opts.Leeway)) || iat.Before(now.Add(-maxAge-opts.Leeway)) {
 		return nil, fmt.Errorf("%w: %w", ErrKeyBinding, ErrStale)
 	}
-	if exp, err := kc.GetExpirationTime(); err != nil || (exp != nil && now.After(exp.Add(opts.Leeway))) {
+	// RFC 7519 §4.1.4: not accepted on or after exp (plus the leeway).
+	if exp, err := kc.GetExpirationTime(); err != nil || (exp != nil && !now.Before(exp.Add(opts.Leeway))) {
 		return nil, fmt.Errorf("%w: %w", ErrKeyBinding, ErrExpired)
 	}
 	// RFC 9901 §7.3: "a valid JWT in all other respects, per [RFC7519]",

@@ -381,7 +381,7 @@ func (v *Verifier) Verify(attestations, pops []string, clientID string) (*Result
 		return nil, invalid("the attestation's exp is required")
 	case ac.Iat == nil:
 		return nil, invalid("the attestation's iat is required")
-	case unix(*ac.Exp).Add(v.cfg.Leeway).Before(now):
+	case !now.Before(unix(*ac.Exp).Add(v.cfg.Leeway)): // RFC 7519 §4.1.4: not on or after exp
 		return nil, wrap(ErrStale, "the attestation has expired: ask the wallet provider for a new one")
 	case unix(*ac.Iat).After(now.Add(v.cfg.Leeway)):
 		return nil, invalid("the attestation's iat is in the future")
@@ -452,7 +452,7 @@ func (v *Verifier) Verify(attestations, pops []string, clientID string) (*Result
 		return nil, invalid("the PoP's iat is required")
 	case unix(*pc.Iat).After(now.Add(v.cfg.Leeway)) || unix(*pc.Iat).Before(now.Add(-v.cfg.PoPMaxAge)):
 		return nil, invalid("the PoP's iat is outside the accepted window")
-	case pc.Exp != nil && unix(*pc.Exp).Add(v.cfg.Leeway).Before(now):
+	case pc.Exp != nil && !now.Before(unix(*pc.Exp).Add(v.cfg.Leeway)):
 		return nil, invalid("the PoP has expired")
 	case pc.Nbf != nil && unix(*pc.Nbf).After(now.Add(v.cfg.Leeway)):
 		return nil, invalid("the PoP is not valid yet (nbf)")
@@ -523,7 +523,13 @@ func audience(aud any, want string) bool {
 	return false
 }
 
-func unix(f float64) time.Time { return time.Unix(int64(f), 0) }
+// unix is the time of a NumericDate, cut to [0, maxDate] seconds: a
+// float past int64 converts to the least int64 (on amd64), and a date
+// far ahead (an nbf or iat) would read as far behind.
+func unix(f float64) time.Time { return time.Unix(int64(min(max(f, 0), maxDate)), 0) }
+
+// maxDate is the latest NumericDate unix keeps as it is (year 5138).
+const maxDate = 1e11
 
 // jwtError turns a parse error of one of the JWTs into ErrInvalid.
 func jwtError(what string, err error) error {

@@ -71,5 +71,5 @@ func (a *BindingAuthenticator) AuthenticateHolder(ctx context.Context, r *qrcode
 	if err != nil {
 		return Holder{}, fmt.Errorf("%w: nonce store: %w", qrcode.ErrUnavailable, err)
 	}
-	return Holder{Subject: b.Subject, Assurance: b.Assurance, Region: b.Region, Status: b.Status, Claims: b.Claims}, nil
+	return Holder{Subject: b.Subject, Assurance: b.Assurance, Region: b.Region, Status: b.Status, Claims: b.Claims, Expiry: b.Expiry}, nil
 }

@@ -38,6 +38,9 @@ type Holder struct {
 	Status    qrcode.StatusRef
 	// Claims are the attested claims the holder may release, by name.
 	Claims map[string]string
+	// Expiry is the binding's: a code issued for it expires no later
+	// (zero: no bound but the code's TTL).
+	Expiry time.Time
 }
 
 // RelyingParty is a verifier's registration as QR redemption sees it: its
@@ -246,6 +249,9 @@ type Issued struct {
 	Code      qrcode.OnlineCode
 	Text      string // the payload to render
 	ExpiresAt time.Time
+	// ExpiresIn is ExpiresAt less the time of issue: the TTL, or less
+	// when the holder's binding expires first.
+	ExpiresIn time.Duration
 }
 
 // Issue makes an online code for an authenticated holder. consent names
@@ -253,7 +259,9 @@ type Issued struct {
 // among the holder's attested claims (ErrConsent otherwise). The record
 // keeps only the subject, assurance, region, expiry, the consented claims
 // and the binding's status reference (h.Status, checked again at
-// redemption) — never a document number or a name.
+// redemption) — never a document number or a name. The code expires after
+// the TTL, or with the holder's binding (h.Expiry) when that comes first;
+// a binding expired already is qrcode.ErrBindingExpired.
 func (s *Service) Issue(ctx context.Context, h Holder, consent []string) (*Issued, error) {
 	if len(h.Subject) < qrcode.MinSubjectSize || len(h.Subject) > qrcode.MaxSubjectSize {
 		return nil, fmt.Errorf("%w: holder: %w: subject must be %d to %d bytes", qrcode.ErrInvalidArgument, qrcode.ErrMalformed, qrcode.MinSubjectSize, qrcode.MaxSubjectSize)
@@ -277,6 +285,14 @@ func (s *Service) Issue(ctx context.Context, h Holder, consent []string) (*Issue
 	}
 	now := s.cfg.Now()
 	exp := now.Add(s.cfg.TTL)
+	if !h.Expiry.IsZero() && h.Expiry.Before(exp) {
+		// A code answers for its binding: not past the binding's expiry,
+		// when an offline code of it is refused too.
+		exp = h.Expiry
+	}
+	if !now.Before(exp) {
+		return nil, qrcode.ErrBindingExpired
+	}
 	st := h.Status
 	rec := marshalRecord(record{Subject: h.Subject, Assurance: uint8(h.Assurance), Region: s.region, Expiry: exp.UnixMilli(), Claims: claims,
 		StatusRegion: &st.Region, StatusList: &st.List, StatusIndex: &st.Index})
@@ -296,7 +312,7 @@ func (s *Service) Issue(ctx context.Context, h Holder, consent []string) (*Issue
 		if err != nil {
 			return nil, fmt.Errorf("%w: store: %w", qrcode.ErrUnavailable, err)
 		}
-		return &Issued{Code: code, Text: code.String(), ExpiresAt: exp}, nil
+		return &Issued{Code: code, Text: code.String(), ExpiresAt: exp, ExpiresIn: exp.Sub(now)}, nil
 	}
 }
 

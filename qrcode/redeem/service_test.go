@@ -114,6 +114,49 @@ var holder = Holder{
 	Claims: map[string]string{"age_over_18": "true", "resident": "310000"},
 }
 
+// TestIssueEndsWithBinding: an online code answers for its binding, so
+// it expires with the binding when that comes before the code's TTL (an
+// offline code of the binding is refused from then on too), and a
+// binding expired already gets no code; the authenticator hands the
+// binding's expiry on.
+func TestIssueEndsWithBinding(t *testing.T) {
+	ctx := context.Background()
+	now := testNow
+	clock := func() time.Time { return now }
+	s := newService(t, newMemStore(t, clock), "310000", clock)
+	h := holder
+	h.Expiry = now.Add(10 * time.Second)
+	is, err := s.Issue(ctx, h, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !is.ExpiresAt.Equal(h.Expiry) || is.ExpiresIn != 10*time.Second {
+		t.Errorf("issued until %v (in %v), want the binding's expiry %v", is.ExpiresAt, is.ExpiresIn, h.Expiry)
+	}
+	now = h.Expiry
+	if _, err := s.Redeem(ctx, "hotel", is.Text); !errors.Is(err, qrcode.ErrCodeExpired) {
+		t.Errorf("redeemed as the binding expires: %v, want ErrCodeExpired", err)
+	}
+	if _, err := s.Issue(ctx, h, nil); !errors.Is(err, qrcode.ErrBindingExpired) {
+		t.Errorf("issued for an expired binding: %v", err)
+	}
+	now = testNow
+	h.Expiry = now.Add(time.Hour)
+	if is, err := s.Issue(ctx, h, nil); err != nil || !is.ExpiresAt.Equal(now.Add(DefaultCodeTTL)) || is.ExpiresIn != DefaultCodeTTL {
+		t.Errorf("a binding valid past the TTL: %+v, %v", is, err)
+	}
+
+	f := newFixture(t)
+	a := &BindingAuthenticator{Verifier: f.verifier(t, nil), Nonces: newMemStore(t, nil), Region: "310000", Now: func() time.Time { return f.now }}
+	r := &qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: f.binding, Time: f.now.Unix(), Nonce: bytes.Repeat([]byte{1}, 16), Region: "310000"}
+	if err := qrcode.SignHolderRequest(nil, f.device, r); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := a.AuthenticateHolder(ctx, r, qrcode.PurposeOnlineCode); err != nil || !got.Expiry.Equal(testNow.AddDate(1, 0, 0)) {
+		t.Errorf("authenticated holder's expiry %v (%v), want the binding's", got.Expiry, err)
+	}
+}
+
 func TestServiceIssueRedeem(t *testing.T) {
 	ctx := context.Background()
 	now := testNow

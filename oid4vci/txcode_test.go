@@ -1,0 +1,54 @@
+package oid4vci
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/store"
+)
+
+// TestTxCodeTriesOverItsLife: an offer takes TxCodeTries wrong
+// transaction codes over its whole life (docs/oid4vci.md: "5 tries over
+// its life; the fifth wrong code deletes it"), however they are spaced:
+// the limiter's window was the offer's life, so its GCRA gave a try back
+// every OfferTTL/TxCodeTries, and a guesser who waited kept the offer
+// alive for 9 tries in its 10 minutes.
+func TestTxCodeTriesOverItsLife(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	m, err := store.NewMemory(store.MemoryOptions{Now: clock, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	s := newService(t, m, clock)
+	ctx := context.Background()
+	o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence(), TxCode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, wrong := preAuthCode(t, o), strings.Repeat("0", len(o.TxCode))
+	if wrong == o.TxCode {
+		wrong = strings.Repeat("1", len(o.TxCode))
+	}
+	tries := 0
+	for ; tries < 20; tries++ {
+		if tries >= 4 {
+			now = now.Add(s.cfg.OfferTTL/time.Duration(s.cfg.TxCodeTries) + time.Second) // wait for the limiter
+		}
+		_, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: code, TxCode: wrong})
+		var e *Error
+		if !errors.As(err, &e) || e.Code != CodeInvalidGrant {
+			t.Fatalf("try %d: %v, want invalid_grant", tries+1, err)
+		}
+		if !strings.Contains(e.Description, "tries left") {
+			break // voided, or expired
+		}
+	}
+	if tries+1 > s.cfg.TxCodeTries {
+		t.Errorf("the offer took %d wrong transaction codes, want at most %d", tries+1, s.cfg.TxCodeTries)
+	}
+}
