@@ -135,6 +135,10 @@ func (nl *nodeLedger) viewEvent(n *node, ev ledger.Event) {
 	}
 }
 
+// viewLedger is the ledger a node's view reads: the node's own; a test
+// slows it to start a node whose view loads late.
+var viewLedger = func(l ledger.Ledger) ledger.Ledger { return l }
+
 // ledgerOf returns the ledger mountLedger opened for n.
 func ledgerOf(n *node) (*nodeLedger, bool) {
 	return n.ledger, n.ledger != nil
@@ -298,7 +302,7 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			return err
 		}
 		nl := &nodeLedger{Ledger: l, Client: c, Outbox: ob, Audit: audit, Mode: mode}
-		view := ledger.NewView(l, ledger.ViewOptions{OnEvent: func(ev ledger.Event) { nl.viewEvent(n, ev) }, Logger: n.log})
+		view := ledger.NewView(viewLedger(l), ledger.ViewOptions{OnEvent: func(ev ledger.Event) { nl.viewEvent(n, ev) }, Logger: n.log})
 		nl.View = view
 		nl.Clients, nl.AllClients = registry.NewHomeClients(c, view, n.region), registry.NewClients(c, view)
 		nl.Terminals = registry.NewTerminals(c, view, n.region)

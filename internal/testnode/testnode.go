@@ -8,6 +8,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net/http"
 	"regexp"
 	"sync"
 	"testing"
@@ -31,15 +32,18 @@ type Node struct {
 	stopped bool
 }
 
-// startTimeout bounds how long Start waits for the node to listen, and
-// Stop for it to shut down.
+// startTimeout bounds how long Start waits for the node to listen and be
+// ready, and Stop for it to shut down.
 const startTimeout = 10 * time.Second
 
 var serving = regexp.MustCompile(`"msg":"serving".*?"addr":"([^"]+)"`)
 
 // Start runs `serve --addr 127.0.0.1:0 --log-format json` followed by args
-// and waits until the node logs the address it serves on. The node is
-// stopped by t.Cleanup; serve returning an error then fails the test.
+// and waits until the node logs the address it serves on and then, as a
+// load balancer does, until its /readyz answers 200: a node serves
+// before it is ready (its ledger view loads in the background) and
+// answers 503 meanwhile. The node is stopped by t.Cleanup; serve
+// returning an error then fails the test.
 func Start(t testing.TB, main Main, args ...string) *Node {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
@@ -47,9 +51,14 @@ func Start(t testing.TB, main Main, args ...string) *Node {
 	args = append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "json"}, args...)
 	go func() { n.done <- main(ctx, args, n.Logs) }()
 	t.Cleanup(n.Stop)
-	for deadline := time.Now().Add(startTimeout); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		if m := serving.FindStringSubmatch(n.Logs.String()); m != nil {
-			n.Base = "http://" + m[1]
+	deadline := time.Now().Add(startTimeout)
+	for ; time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if n.Base == "" {
+			if m := serving.FindStringSubmatch(n.Logs.String()); m != nil {
+				n.Base = "http://" + m[1]
+			}
+		}
+		if n.Base != "" && n.ready(deadline) {
 			return n
 		}
 		select {
@@ -59,8 +68,28 @@ func Start(t testing.TB, main Main, args ...string) *Node {
 		default:
 		}
 	}
+	if n.Base != "" {
+		t.Fatalf("serve did not become ready (/readyz 200):\n%s", n.Logs.String())
+	}
 	t.Fatalf("serve did not start:\n%s", n.Logs.String())
 	return nil
+}
+
+// ready reports whether the node's /readyz answers 200 before deadline.
+func (n *Node) ready(deadline time.Time) bool {
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, n.Base+"/readyz", nil)
+	if err != nil {
+		return false
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return false
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode == http.StatusOK
 }
 
 // Stop stops the node and waits for serve to return; it fails the test if

@@ -10,11 +10,13 @@ import (
 	"net/http"
 	"runtime"
 	"testing"
+	"time"
 )
 
 // miniServe is a stand-in command line with trustid serve's contract: it
-// listens on --addr, logs "serving" with the address as JSON, and returns
-// nil when ctx is cancelled.
+// listens on --addr, logs "serving" with the address as JSON, answers
+// /readyz 503 for --ready-after (a ledger view still loading) and 200
+// then, and returns nil when ctx is cancelled.
 func miniServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "serve" {
 		return errors.New("no serve command")
@@ -23,6 +25,7 @@ func miniServe(ctx context.Context, args []string, stderr io.Writer) error {
 	addr := fs.String("addr", "", "")
 	fs.String("log-format", "", "")
 	fail := fs.Bool("fail", false, "")
+	readyAfter := fs.Duration("ready-after", 0, "")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -33,7 +36,13 @@ func miniServe(ctx context.Context, args []string, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { io.WriteString(w, "ok") })}
+	ready := time.Now().Add(*readyAfter)
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/readyz" && time.Now().Before(ready) {
+			w.WriteHeader(http.StatusServiceUnavailable)
+		}
+		io.WriteString(w, "ok")
+	})}
 	slog.New(slog.NewJSONHandler(stderr, nil)).Info("serving", "addr", ln.Addr().String())
 	go func() { <-ctx.Done(); srv.Close() }()
 	if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
@@ -57,6 +66,22 @@ func TestStartServesAndStops(t *testing.T) {
 	n.Stop() // a second Stop does nothing
 	if _, err := http.Get(n.Base + "/"); err == nil {
 		t.Fatal("node still serving after Stop")
+	}
+}
+
+// TestStartWaitsUntilReady: a node that serves before it is ready
+// (trustid serve's ledger view loads after it listens) is returned only
+// once /readyz answers 200, so a test's first request is not answered
+// 503.
+func TestStartWaitsUntilReady(t *testing.T) {
+	n := Start(t, miniServe, "--ready-after", "300ms")
+	resp, err := http.Get(n.Base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("/readyz right after Start: %d, want 200", resp.StatusCode)
 	}
 }
 
