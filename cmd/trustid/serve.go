@@ -80,6 +80,11 @@ func newServeCmd() *cobra.Command {
 }
 
 func runServe(cmd *cobra.Command, _ []string) error {
+	// SIGHUP's default action ends the process: catch it before start-up
+	// begins (a reload sent while the node starts is done once it serves).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	log, err := newLogger(cmd)
 	if err != nil {
 		return err
@@ -187,9 +192,6 @@ func runServe(cmd *cobra.Command, _ []string) error {
 
 	ctx, stop := signal.NotifyContext(bg, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
 		for range hup {
 			if err := ks.Reload(); err != nil {
