@@ -404,10 +404,16 @@ func flushOutbox(log *slog.Logger, ob *ledger.Outbox, settle []func(context.Cont
 		err = ob.Flush(ctx)
 	}
 	if err != nil {
-		st := ob.Stats()
-		log.Warn("ledger outbox not sent before stopping: its changes are sent at the next start on this data directory",
-			slog.Int("backlog_changes", st.Backlog), slog.Int("pending_heads", st.HeadsPending), slog.Any("error", err))
+		warnUnsent(log, ob, err)
 	}
+}
+
+// warnUnsent logs what the outbox still holds as the node stops (err
+// says why), for the operator of an instance that may not start again.
+func warnUnsent(log *slog.Logger, ob *ledger.Outbox, err error) {
+	st := ob.Stats()
+	log.Warn("ledger outbox not sent before stopping: its changes are sent at the next start on this data directory",
+		slog.Int("backlog_changes", st.Backlog), slog.Int("pending_heads", st.HeadsPending), slog.Any("error", err))
 }
 
 // checkOutboxAhead refuses an outbox the ledger has moved past (a data

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"errors"
 	"io"
+	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -13,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/internal/testnode"
 )
 
@@ -156,5 +159,60 @@ func TestSIGHUPDuringStartup(t *testing.T) {
 	p.cmd.Process.Signal(syscall.SIGTERM)
 	if code := p.wait(t, 20*time.Second); code != 0 {
 		t.Errorf("exit status %d after SIGTERM, want 0\n%s", code, p.logs.String())
+	}
+}
+
+// TestDrainRunOutSaysWhatIsLeft: a request that holds the drain past
+// --shutdown-timeout leaves the node's background work no time: the
+// process ends with the acknowledged status change still in its outbox.
+// The log must say so, as the outbox's own flush would have
+// (docs/operations.md, "Stopping an instance" and "Backups": the line
+// `ledger outbox not sent before stopping` says what an instance held),
+// and say that the requests, not the ledger, took the time.
+func TestDrainRunOutSaysWhatIsLeft(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	dir, addr := t.TempDir(), freeAddr(t)
+	p := startProcess(t, "--data", dir, "--addr", addr, "--issuer", "http://"+addr, "--anchor-window", "1h", "--shutdown-timeout", "1s")
+	for deadline := time.Now().Add(30 * time.Second); !servingAddr.MatchString(p.logs.String()); time.Sleep(20 * time.Millisecond) {
+		select {
+		case <-p.done:
+			t.Fatalf("the node exited: %v\n%s", p.err, p.logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the node did not start:\n%s", p.logs.String())
+		}
+	}
+	n := &authNode{t: t, dir: dir, base: "http://" + addr}
+	tok := n.token("civil-affairs", n.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue+","+auth.ScopeStatusWrite))
+	n.accredit("civil-affairs", "ResidenceCredential")
+	body := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
+		`"credentialSubject":{"id":"did:example:resident-5d20a1","region":"310000","since":"2020-01-01"}}}`
+	code, resp, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body)
+	if code != http.StatusCreated {
+		t.Fatalf("issue: %d %v", code, resp)
+	}
+	id, _ := resp["credentialId"].(string)
+	if code, resp, _ := n.do(http.MethodPost, "/v1/credentials/"+url.PathEscape(id)+"/status", tok, "application/json", `{"action":"revoke"}`); code != http.StatusOK {
+		t.Fatalf("revoke: %d %v", code, resp)
+	}
+	// A request whose body never ends holds the drain.
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	io.WriteString(c, "POST /oauth2/introspect HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 100\r\n\r\ntoken=")
+	time.Sleep(200 * time.Millisecond)
+	p.cmd.Process.Signal(syscall.SIGTERM)
+	if code := p.wait(t, 20*time.Second); code != 0 {
+		t.Errorf("exit status %d, want 0", code)
+	}
+	logs := p.logs.String()
+	for _, want := range []string{`"msg":"requests still running when the drain time ran out are cut off`,
+		`"msg":"ledger outbox not sent before stopping`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("no log line %s:\n%s", want, logs)
+		}
 	}
 }
