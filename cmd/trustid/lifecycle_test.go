@@ -215,4 +215,15 @@ func TestDrainRunOutSaysWhatIsLeft(t *testing.T) {
 			t.Errorf("no log line %s:\n%s", want, logs)
 		}
 	}
+	// The next start on the data directory sends what was left.
+	base, _ := startServe(t, "--data", dir, "--addr", addr, "--issuer", "http://"+addr)
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		_, body := get(t, base+"/readyz")
+		if strings.Contains(body, `"outbox_backlog_changes":0,`) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the restarted node did not send what its outbox held: %s", body)
+		}
+	}
 }
