@@ -666,14 +666,16 @@ func KEKID(kek []byte) string {
 
 // load reads the file and makes it current.
 func (s *Store) load() error {
+	// Read under mu, as update does: a file read before one of this
+	// Store's changes must not replace the keys after it.
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	c, err := s.read()
 	if err != nil {
 		return err
 	}
-	s.mu.Lock()
 	s.keys, s.secrets = c.keys, c.secrets
 	s.gen.Add(1)
-	s.mu.Unlock()
 	return nil
 }
 

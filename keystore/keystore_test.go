@@ -739,3 +739,48 @@ func TestOwnerKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestReloadKeepsConcurrentChange: a Reload (a node's SIGHUP) while the
+// same Store makes a change (an accreditation's owner keys) must not put
+// back the file as it was before that change: once EnsureOwnerKeys has
+// returned, the keys it made stay in memory, and it returns them.
+func TestReloadKeepsConcurrentChange(t *testing.T) {
+	s := open(t, filepath.Join(t.TempDir(), "keystore.json"), kek(1))
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	go func() {
+		for {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if err := s.Reload(); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	defer func() {
+		close(stop)
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	for i := range 20 {
+		owner := fmt.Sprintf("client-%d", i)
+		keys, err := s.EnsureOwnerKeys(owner)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(keys) != len(Algorithms) {
+			t.Fatalf("EnsureOwnerKeys(%s) returned %d keys, want %d: a reload put back the file read before the change", owner, len(keys), len(Algorithms))
+		}
+		for range 50 {
+			if got := len(s.OwnerKeys(owner)); got != len(Algorithms) {
+				t.Fatalf("%s has %d keys in memory after EnsureOwnerKeys returned, want %d: a reload put back the file read before the change", owner, got, len(Algorithms))
+			}
+		}
+	}
+}

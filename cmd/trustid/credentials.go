@@ -750,10 +750,17 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 		}
 		return nil
 	}
+	// The chain is followed past ctx until the node's outbox has sent
+	// its last batches and their heads are handed over (SettleHeads).
+	follow, stopFollow := context.WithCancel(context.WithoutCancel(ctx))
+	nl.onSettle(func(ctx context.Context) error {
+		defer stopFollow()
+		return shared.SettleHeads(ctx)
+	})
 	n.background.Add(4)
 	go func() {
 		defer n.background.Done()
-		ledger.Follow(ctx, nl.Ledger, time.Second, apply, func(err error) {
+		ledger.Follow(follow, nl.Ledger, time.Second, apply, func(err error) {
 			n.log.Warn("status: lost the ledger's events; lists are served as last applied; retrying", slog.Any("error", err))
 		})
 		bindings.Close()

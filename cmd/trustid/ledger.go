@@ -111,6 +111,17 @@ type nodeLedger struct {
 
 	hooksMu       sync.Mutex
 	registryHooks []func()
+	settleHooks   []func(context.Context) error
+}
+
+// onSettle has the node, as it stops, call f once the outbox has sent
+// what it holds, and send again what f gave it (flushOutbox). f is
+// called once, with a context that ends at the flush's deadline (ended
+// already when the outbox could not send).
+func (nl *nodeLedger) onSettle(f func(context.Context) error) {
+	nl.hooksMu.Lock()
+	defer nl.hooksMu.Unlock()
+	nl.settleHooks = append(nl.settleHooks, f)
 }
 
 // onRegistry calls f after the view applies each registry event (a
@@ -357,7 +368,10 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		go func() {
 			defer n.background.Done()
 			<-ctx.Done()
-			flushOutbox(n.log, ob)
+			nl.hooksMu.Lock()
+			settle := slices.Clone(nl.settleHooks)
+			nl.hooksMu.Unlock()
+			flushOutbox(n.log, ob, settle)
 			stopOutbox()
 			wg.Wait()
 			audit.Close()
@@ -375,15 +389,35 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 // flushOutbox sends, as the node stops, the changes its outbox holds
 // (at most 10 s, as the last audit anchor): acknowledged changes
 // otherwise wait in the data directory for this instance's next start,
-// which a region that scales in may never give them.
-func flushOutbox(log *slog.Logger, ob *ledger.Outbox) {
+// which a region that scales in may never give them. Then it calls each
+// of settle (the status lists hand over the heads of the batches just
+// sent) and sends what they gave.
+func flushOutbox(log *slog.Logger, ob *ledger.Outbox, settle []func(context.Context) error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := ob.Flush(ctx); err != nil {
-		st := ob.Stats()
-		log.Warn("ledger outbox not sent before stopping: its changes are sent at the next start on this data directory",
-			slog.Int("backlog_changes", st.Backlog), slog.Int("pending_heads", st.HeadsPending), slog.Any("error", err))
+	err := ob.Flush(ctx)
+	if err != nil {
+		cancel() // the hooks only stop
 	}
+	for _, f := range settle {
+		if serr := f(ctx); err == nil {
+			err = serr
+		}
+	}
+	if err == nil {
+		err = ob.Flush(ctx)
+	}
+	if err != nil {
+		warnUnsent(log, ob, err)
+	}
+}
+
+// warnUnsent logs what the outbox still holds as the node stops (err
+// says why), for the operator of an instance that may not start again.
+func warnUnsent(log *slog.Logger, ob *ledger.Outbox, err error) {
+	st := ob.Stats()
+	log.Warn("ledger outbox not sent before stopping: its changes are sent at the next start on this data directory",
+		slog.Int("backlog_changes", st.Backlog), slog.Int("pending_heads", st.HeadsPending), slog.Any("error", err))
 }
 
 // checkOutboxAhead refuses an outbox the ledger has moved past (a data

@@ -80,6 +80,11 @@ func newServeCmd() *cobra.Command {
 }
 
 func runServe(cmd *cobra.Command, _ []string) error {
+	// SIGHUP's default action ends the process: catch it before start-up
+	// begins (a reload sent while the node starts is done once it serves).
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	log, err := newLogger(cmd)
 	if err != nil {
 		return err
@@ -187,9 +192,6 @@ func runServe(cmd *cobra.Command, _ []string) error {
 
 	ctx, stop := signal.NotifyContext(bg, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	defer signal.Stop(hup)
 	go func() {
 		for range hup {
 			if err := ks.Reload(); err != nil {
@@ -217,7 +219,9 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	log.Info("shutting down", slog.Duration("drain", drain))
 	sctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
-	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+	if err := httpSrv.Shutdown(sctx); errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("requests still running when the drain time ran out are cut off; background work has no time left", slog.Duration("drain", drain))
+	} else if err != nil {
 		return err
 	}
 	// Requests have drained: stop the features' background work (the
@@ -229,6 +233,12 @@ func runServe(cmd *cobra.Command, _ []string) error {
 	case <-done:
 	case <-sctx.Done():
 		log.Warn("background work did not finish within the drain time")
+		// The process ends before the outbox's own flush can say so.
+		if n.ledger != nil {
+			if st := n.ledger.Outbox.Stats(); st.Backlog > 0 || st.HeadsPending > 0 {
+				warnUnsent(log, n.ledger.Outbox, sctx.Err())
+			}
+		}
 	}
 	closeAccessLog()
 	log.Info("stopped")

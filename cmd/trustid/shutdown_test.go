@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/url"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/chaincode"
+	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/internal/testnode"
 	"github.com/trustid-cn/trustid/ledger"
 )
@@ -90,5 +93,59 @@ func TestShutdownSendsOutbox(t *testing.T) {
 	defer ob.Close()
 	if st := ob.Stats(); st.Pending != 0 || st.Frozen != 0 {
 		t.Errorf("the stopped node's outbox still holds %d changes and %d batches: acknowledged, not on the ledger", st.Pending, st.Frozen)
+	}
+}
+
+// TestShutdownAnchorsHeads: the status change a node sends on its way
+// out is followed by its list's head, as every change is (docs/
+// credentials.md, "Anchored on the ledger"): a verifier refuses a list
+// newer than its anchored head, and the region's other instances anchor
+// only the heads of their own batches, so an instance taken out for good
+// that left its last head behind would leave the list unverifiable by
+// other regions. The head on the ledger after the stop is the version the
+// region serves.
+func TestShutdownAnchorsHeads(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	dir, addr := t.TempDir(), freeAddr(t)
+	args := []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr, "--anchor-window", "1h"}
+	node := testnode.Start(t, serveMain, args...)
+	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
+	tok := n.token("civil-affairs", n.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue+","+auth.ScopeStatusWrite))
+	n.accredit("civil-affairs", "ResidenceCredential")
+	body := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
+		`"credentialSubject":{"id":"did:example:resident-5d20a1","region":"310000","since":"2020-01-01"}}}`
+	code, resp, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body)
+	if code != http.StatusCreated {
+		t.Fatalf("issue: %d %v", code, resp)
+	}
+	env, _ := resp["verifiableCredential"].(map[string]any)
+	_, cred, err := vc.ParseDataURL(env["id"].(string))
+	if err != nil {
+		t.Fatal(err)
+	}
+	listURL := statusURL(t, cred, vc.PurposeRevocation)
+	listID := listURL[strings.LastIndex(listURL, "/")+1:]
+	id, _ := resp["credentialId"].(string)
+	if code, resp, _ := n.do(http.MethodPost, "/v1/credentials/"+url.PathEscape(id)+"/status", tok, "application/json", `{"action":"revoke"}`); code != http.StatusOK {
+		t.Fatalf("revoke: %d %v", code, resp)
+	}
+	node.Stop()
+
+	out, _, err := run(t, context.Background(), "ledger", "head", "310000", listID, "--data", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var head chaincode.StatusHead
+	if err := json.Unmarshal([]byte(out), &head); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	// The list as the region serves it, from the chain's batches.
+	base, _ := startServe(t, args...)
+	var served uint64
+	for deadline := time.Now().Add(10 * time.Second); served < 2 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		served = listVersion(t, fetchList(t, http.DefaultClient, base+"/status/"+listID))
+	}
+	if head.Version != served {
+		t.Errorf("after the node stopped, the ledger's head of list %s is version %d, the list served is version %d: the revocation's head was left behind", listID, head.Version, served)
 	}
 }

@@ -198,6 +198,9 @@ type Shared struct {
 	viewBlock   uint64
 	viewBatches []string
 	viewMoved   chan struct{}
+	// doneBlock is the newest block that committed a batch of this
+	// instance (Done), for SettleHeads. Guarded by mu.
+	doneBlock uint64
 }
 
 // commitRecord is what a cleared marker leaves in the store: its
@@ -714,6 +717,9 @@ func (s *Shared) Done(changes []chaincode.StatusChange, batch string, block uint
 	var left []byte
 	if block != 0 {
 		left = commitRecord{block: block, batch: batch}.value()
+		s.mu.Lock()
+		s.doneBlock = max(s.doneBlock, block)
+		s.mu.Unlock()
 	}
 	s.releaseLeaving(changeKeys(changes), left)
 }
@@ -1192,40 +1198,67 @@ func (s *Shared) RunHeads(ctx context.Context, delay time.Duration) error {
 			return ctx.Err()
 		case <-time.After(delay):
 		}
-		s.mu.Lock()
-		var heads []chaincode.HeadInput
-		var lists []string
-		for id := range s.dirty {
-			l := s.lists[id]
-			delete(s.dirty, id)
-			if l == nil || l.head >= l.version {
-				continue
-			}
-			h, err := l.headInput(id)
-			if err != nil {
-				continue
-			}
-			heads, lists = append(heads, h), append(lists, id)
-		}
-		s.mu.Unlock()
-		for len(heads) > 0 {
-			n := min(len(heads), chaincode.MaxHeads)
-			if err := s.opts.Anchor.AnchorHeads(ctx, heads[:n]); err != nil {
-				if ctx.Err() != nil {
-					return ctx.Err()
-				}
-				if s.opts.OnError != nil {
-					s.opts.OnError(fmt.Errorf("statuslist: status heads not handed to the outbox; retrying: %w", err))
-				}
-				s.mu.Lock()
-				for _, id := range lists {
-					s.dirty[id] = true
-				}
-				s.mu.Unlock()
-				time.AfterFunc(time.Second, s.signal)
-				break
-			}
-			heads, lists = heads[n:], lists[n:]
+		if err := s.anchorHeads(ctx); err != nil && ctx.Err() != nil {
+			return ctx.Err()
 		}
 	}
+}
+
+// SettleHeads is RunHeads's last pass, for an instance that stops once
+// its outbox has sent its batches: it waits until the view has applied
+// the block of the last batch reported Done (ApplyEvent must still be
+// fed), then hands the outbox the heads of the lists its batches changed,
+// until ctx ends.
+func (s *Shared) SettleHeads(ctx context.Context) error {
+	for {
+		s.mu.RLock()
+		view, done := s.viewBlock, s.doneBlock
+		s.mu.RUnlock()
+		if view >= done {
+			return s.anchorHeads(ctx)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("statuslist: block %d of this instance's batches not followed (at block %d): %w", done, view, ctx.Err())
+		case <-time.After(20 * time.Millisecond):
+		}
+	}
+}
+
+// anchorHeads hands the outbox the heads of the lists marked dirty; those
+// it could not hand stay marked, and RunHeads retries them a second later.
+func (s *Shared) anchorHeads(ctx context.Context) error {
+	s.mu.Lock()
+	var heads []chaincode.HeadInput
+	var lists []string
+	for id := range s.dirty {
+		l := s.lists[id]
+		delete(s.dirty, id)
+		if l == nil || l.head >= l.version {
+			continue
+		}
+		h, err := l.headInput(id)
+		if err != nil {
+			continue
+		}
+		heads, lists = append(heads, h), append(lists, id)
+	}
+	s.mu.Unlock()
+	for len(heads) > 0 {
+		n := min(len(heads), chaincode.MaxHeads)
+		if err := s.opts.Anchor.AnchorHeads(ctx, heads[:n]); err != nil {
+			if ctx.Err() == nil && s.opts.OnError != nil {
+				s.opts.OnError(fmt.Errorf("statuslist: status heads not handed to the outbox; retrying: %w", err))
+			}
+			s.mu.Lock()
+			for _, id := range lists {
+				s.dirty[id] = true
+			}
+			s.mu.Unlock()
+			time.AfterFunc(time.Second, s.signal)
+			return err
+		}
+		heads, lists = heads[n:], lists[n:]
+	}
+	return nil
 }
