@@ -188,6 +188,9 @@ func FuzzAuthorize(f *testing.F) {
 	f.Add("client_id=shop&redirect_uri=https%3A%2F%2Fshop.example%2Fcb&response_type=code&scope=openid&prompt=none")
 	f.Add("client_id=shop&client_id=shop")
 	f.Add("%zz&&=;")
+	q := goodQuery()
+	q.Set("claims", `{"id_token":{"acr":{"essential":true,"values":["urn:x","L3"]}}}`)
+	f.Add(q.Encode())
 	p := newTestProvider(f)
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, err := url.ParseQuery(raw)
