@@ -2,7 +2,6 @@ package login
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/url"
 	"slices"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
@@ -158,7 +158,9 @@ func essentialACR(raw string) ([]identity.Level, error) {
 			} `json:"acr"`
 		} `json:"id_token"`
 	}
-	if err := json.Unmarshal([]byte(raw), &c); err != nil {
+	// Strictly: a member given twice, or in another case, would be read
+	// by other parsers as another request.
+	if err := strictjson.DecodeOpen([]byte(raw), &c, maxParamLen); err != nil {
 		return nil, err
 	}
 	if c.IDToken == nil || c.IDToken.ACR == nil || !c.IDToken.ACR.Essential {

@@ -340,19 +340,21 @@ func TestResume(t *testing.T) {
 // as a failed authentication attempt") is the least level the login
 // takes, and the ID token's acr is one of the values: the highest the
 // login met. A voluntary acr claim is as acr_values' preference would
-// be without them. (The claims parameter was ignored: an essential L4
-// logged the person in at L2.)
+// be without them. A claims that is not a JSON object, or names a member
+// twice or in another case, is refused. (The claims parameter was
+// ignored: an essential L4 logged the person in at L2.)
 func TestEssentialACRClaim(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
 	for claims, want := range map[string]identity.Level{
-		`{"id_token":{"acr":{"essential":true,"values":["L4"]}}}`:              identity.L4,
-		`{"id_token":{"acr":{"essential":true,"value":"L3"}}}`:                 identity.L3,
-		`{"id_token":{"acr":{"essential":true,"values":["urn:x","L3","L4"]}}}`: identity.L3,
-		`{"id_token":{"acr":{"essential":true,"values":["L1"]}}}`:              identity.L2,
-		`{"id_token":{"acr":{"values":["L4"]}}}`:                               identity.L2,
-		`{"id_token":{"acr":{"essential":true}},"userinfo":null}`:              identity.L2,
-		`{"userinfo":{"acr":{"essential":true,"values":["L4"]}}}`:              identity.L2,
+		`{"id_token":{"acr":{"essential":true,"values":["L4"]}}}`:                                                                   identity.L4,
+		`{"id_token":{"acr":{"essential":true,"value":"L3"}}}`:                                                                      identity.L3,
+		`{"id_token":{"acr":{"essential":true,"values":["urn:x","L3","L4"]}}}`:                                                      identity.L3,
+		`{"id_token":{"acr":{"essential":true,"values":["L1"]}}}`:                                                                   identity.L2,
+		`{"id_token":{"acr":{"values":["L4"]}}}`:                                                                                    identity.L2,
+		`{"id_token":{"acr":{"essential":true}},"userinfo":null}`:                                                                   identity.L2,
+		`{"id_token":{"email":{"essential":true},"acr":{"essential":true,"values":["L4"],"purpose":"x"}},"userinfo":{"name":null}}`: identity.L4,
+		`{"userinfo":{"acr":{"essential":true,"values":["L4"]}}}`:                                                                   identity.L2,
 	} {
 		q := goodQuery()
 		q.Set("claims", claims)
@@ -364,6 +366,8 @@ func TestEssentialACRClaim(t *testing.T) {
 		`{"id_token":{"acr":{"essential":true,"values":["urn:x"]}}}`: CodeAccessDenied,
 		`{"id_token":{"acr":{"essential":true,"values":"L4"}}}`:      CodeInvalidRequest,
 		`not json`: CodeInvalidRequest,
+		`{"id_token":{"acr":{"essential":true,"values":["L4"]},"acr":null}}`: CodeInvalidRequest,
+		`{"id_token":{"ACR":{"essential":true,"values":["L4"]}}}`:            CodeInvalidRequest,
 	} {
 		q := goodQuery()
 		q.Set("claims", claims)
