@@ -11,6 +11,7 @@ import (
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
@@ -34,7 +35,7 @@ const minLevel = identity.L2
 // authorizeParams are the parameters Authorize reads; any other is
 // ignored (RFC 6749 §3.1), except request and request_uri, refused.
 var authorizeParams = []string{"client_id", "redirect_uri", "response_type", "scope", "state", "nonce",
-	"code_challenge", "code_challenge_method", "prompt", "max_age", "acr_values", "response_mode", "login_hint", "ui_locales", "display"}
+	"code_challenge", "code_challenge_method", "prompt", "max_age", "acr_values", "claims", "response_mode", "login_hint", "ui_locales", "display"}
 
 // Started is a login session just created for an authorization request:
 // its ID (a capability the login QR carries), the secret of the browser
@@ -115,15 +116,71 @@ func (p *Provider) Authorize(ctx context.Context, q url.Values) (*Started, error
 			}
 		}
 	}
+	acrs, err := essentialACR(q.Get("claims"))
+	if err != nil {
+		return nil, back(CodeInvalidRequest, "claims is not a claims request (OpenID Connect Core 5.5)")
+	}
+	if acrs != nil && len(acrs) == 0 {
+		return nil, back(CodeAccessDenied, "the essential acr asked for names no level this node gives (L1 to L4)")
+	}
+	if len(acrs) > 0 {
+		level = max(level, acrs[0], minLevel)
+	}
 	st, err := p.start(ctx, c, &session{
 		ClientID: c.ID, RedirectURI: redirect, State: state, Nonce: nonce, CodeChallenge: challenge,
-		Scope: grantedScope(scopes, claims), Claims: claims, Level: int(level),
+		Scope: grantedScope(scopes, claims), Claims: claims, Level: int(level), ACRValues: acrs,
 	}, nil)
 	if err != nil {
 		return nil, err
 	}
 	st.UILocales = q.Get("ui_locales")
 	return st, nil
+}
+
+// essentialACR reads what the node takes of a claims parameter (OpenID
+// Connect Core §5.5): the ID token's acr asked as an essential claim with
+// a value or values (§5.5.1.1), whose levels it returns in ascending
+// order; an empty, non-nil slice when none of them is L1..L4 (the
+// requirement cannot be met), nil when no such acr is asked. Every other
+// member is ignored, as claims_parameter_supported false allows; an
+// essential acr ignored would log a person in below what the party
+// requires.
+func essentialACR(raw string) ([]identity.Level, error) {
+	if raw == "" {
+		return nil, nil
+	}
+	var c struct {
+		IDToken *struct {
+			ACR *struct {
+				Essential bool     `json:"essential"`
+				Value     *string  `json:"value"`
+				Values    []string `json:"values"`
+			} `json:"acr"`
+		} `json:"id_token"`
+	}
+	// Strictly: a member given twice, or in another case, would be read
+	// by other parsers as another request.
+	if err := strictjson.DecodeOpen([]byte(raw), &c, maxParamLen); err != nil {
+		return nil, err
+	}
+	if c.IDToken == nil || c.IDToken.ACR == nil || !c.IDToken.ACR.Essential {
+		return nil, nil
+	}
+	values := c.IDToken.ACR.Values
+	if v := c.IDToken.ACR.Value; v != nil {
+		values = append(values, *v)
+	}
+	if len(values) == 0 {
+		return nil, nil
+	}
+	levels := []identity.Level{}
+	for _, v := range values {
+		if l, err := identity.ParseLevel(v); err == nil && !slices.Contains(levels, l) {
+			levels = append(levels, l)
+		}
+	}
+	slices.Sort(levels)
+	return levels, nil
 }
 
 // start stores session s for client c, freshly made: its ID, the

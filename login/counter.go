@@ -205,7 +205,7 @@ func (p *Provider) ApproveAtCounter(ctx context.Context, id string, a *CounterAp
 	if err != nil {
 		return err
 	}
-	s.Approved = &grant{Sub: sub, ACR: level.String(), AMR: amr, AuthTime: now.Unix(), Act: "terminal:" + term.ID}
+	s.Approved = &grant{Sub: sub, ACR: s.acr(level), AMR: amr, AuthTime: now.Unix(), Act: "terminal:" + term.ID}
 	return p.answer(ctx, id, read, s)
 }
 

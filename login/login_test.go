@@ -188,6 +188,9 @@ func FuzzAuthorize(f *testing.F) {
 	f.Add("client_id=shop&redirect_uri=https%3A%2F%2Fshop.example%2Fcb&response_type=code&scope=openid&prompt=none")
 	f.Add("client_id=shop&client_id=shop")
 	f.Add("%zz&&=;")
+	q := goodQuery()
+	q.Set("claims", `{"id_token":{"acr":{"essential":true,"values":["urn:x","L3"]}}}`)
+	f.Add(q.Encode())
 	p := newTestProvider(f)
 	f.Fuzz(func(t *testing.T, raw string) {
 		q, err := url.ParseQuery(raw)
@@ -326,5 +329,75 @@ func TestResume(t *testing.T) {
 	}
 	if _, err := p.Resume(ctx, st.ID, st.Browser); !errors.As(err, &e) || e.Code != CodeInvalidClient {
 		t.Errorf("a disabled client's session: %v", err)
+	}
+}
+
+// TestEssentialACRClaim: an acr asked as an essential claim of the ID
+// token with values (OpenID Connect Core §5.5.1.1: "the Authorization
+// Server MUST return an acr Claim Value that matches one of the
+// requested values ... If this is an Essential Claim and the requirement
+// cannot be met, then the Authorization Server MUST treat that outcome
+// as a failed authentication attempt") is the least level the login
+// takes, and the ID token's acr is one of the values: the highest the
+// login met. A voluntary acr claim is as acr_values' preference would
+// be without them. A claims that is not a JSON object, or names a member
+// twice or in another case, is refused. (The claims parameter was
+// ignored: an essential L4 logged the person in at L2.)
+func TestEssentialACRClaim(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	for claims, want := range map[string]identity.Level{
+		`{"id_token":{"acr":{"essential":true,"values":["L4"]}}}`:                                                                   identity.L4,
+		`{"id_token":{"acr":{"essential":true,"value":"L3"}}}`:                                                                      identity.L3,
+		`{"id_token":{"acr":{"essential":true,"values":["urn:x","L3","L4"]}}}`:                                                      identity.L3,
+		`{"id_token":{"acr":{"essential":true,"values":["L1"]}}}`:                                                                   identity.L2,
+		`{"id_token":{"acr":{"values":["L4"]}}}`:                                                                                    identity.L2,
+		`{"id_token":{"acr":{"essential":true}},"userinfo":null}`:                                                                   identity.L2,
+		`{"id_token":{"email":{"essential":true},"acr":{"essential":true,"values":["L4"],"purpose":"x"}},"userinfo":{"name":null}}`: identity.L4,
+		`{"userinfo":{"acr":{"essential":true,"values":["L4"]}}}`:                                                                   identity.L2,
+	} {
+		q := goodQuery()
+		q.Set("claims", claims)
+		if st, err := p.Authorize(ctx, q); err != nil || st.Level != want {
+			t.Errorf("claims %s: %+v %v, want %v", claims, st, err, want)
+		}
+	}
+	for claims, code := range map[string]string{
+		`{"id_token":{"acr":{"essential":true,"values":["urn:x"]}}}`: CodeAccessDenied,
+		`{"id_token":{"acr":{"essential":true,"values":"L4"}}}`:      CodeInvalidRequest,
+		`not json`: CodeInvalidRequest,
+		`{"id_token":{"acr":{"essential":true,"values":["L4"]},"acr":null}}`: CodeInvalidRequest,
+		`{"id_token":{"ACR":{"essential":true,"values":["L4"]}}}`:            CodeInvalidRequest,
+	} {
+		q := goodQuery()
+		q.Set("claims", claims)
+		var ae *AuthorizeError
+		if _, err := p.Authorize(ctx, q); !errors.As(err, &ae) || ae.Err.Code != code || ae.RedirectURI != testRedirect {
+			t.Errorf("claims %s: %v, want %s redirected", claims, err, code)
+		}
+	}
+
+	// The ID token's acr is a requested value: an L4 approval of a login
+	// that asked for L2 or L3 says L3, and one that asked for L4 says L4.
+	a := newAnswering(t, p)
+	p.cfg.StaticCodes = staticCodeAt(identity.L4)
+	for claims, want := range map[string]string{
+		`{"id_token":{"acr":{"essential":true,"values":["L2","L3"]}}}`: "L3",
+		`{"id_token":{"acr":{"essential":true,"values":["L4","L2"]}}}`: "L4",
+		``: "L4",
+	} {
+		q := goodQuery()
+		q.Set("claims", claims)
+		st, err := p.Authorize(ctx, q)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.ApproveAtCounter(ctx, st.ID, a.counter(t, st.ID)); err != nil {
+			t.Fatal(err)
+		}
+		s, _, err := p.readSession(ctx, st.ID)
+		if err != nil || s.Approved == nil || s.Approved.ACR != want {
+			t.Errorf("claims %s: approved %+v %v, want acr %s", claims, s, err, want)
+		}
 	}
 }

@@ -30,9 +30,12 @@ type session struct {
 	Scope         string   `json:"scope"`
 	Claims        []string `json:"claims,omitempty"`
 	Level         int      `json:"level"`
-	Browser       string   `json:"browser"`
-	Challenge     string   `json:"challenge"`
-	Expires       int64    `json:"expires"`
+	// ACRValues are the levels an essential acr claim asked for
+	// (essentialACR), ascending; the login's acr is one of them.
+	ACRValues []identity.Level `json:"acr_values,omitempty"`
+	Browser   string           `json:"browser"`
+	Challenge string           `json:"challenge"`
+	Expires   int64            `json:"expires"`
 	// Until is the latest Expires may become (Extend); 0 for a session
 	// an older node started or wrote back, which is not extended.
 	Until int64 `json:"until,omitempty"`
@@ -310,7 +313,7 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 	if err != nil {
 		return p.renew(ctx, id, s, err)
 	}
-	g := &grant{Sub: sub, ACR: level.String(), AMR: amr, AuthTime: p.cfg.Now().Unix(), Act: act}
+	g := &grant{Sub: sub, ACR: s.acr(level), AMR: amr, AuthTime: p.cfg.Now().Unix(), Act: act}
 	for _, name := range r.Consent {
 		if v, ok := h.Claims[name]; ok && slices.Contains(c.Claims, name) {
 			if g.Claims == nil {
@@ -321,6 +324,24 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 	}
 	s.Approved = g
 	return p.answer(ctx, id, read, s)
+}
+
+// acr is the acr of a login of s that reached level l: l, or, when the
+// request asked for essential acr values, the highest of them l meets
+// (OpenID Connect Core §5.5.1.1: "MUST return an acr Claim Value that
+// matches one of the requested values"; levels are cumulative). l meets
+// s.Level, which is at least the lowest of them.
+func (s *session) acr(l identity.Level) string {
+	out := l
+	if len(s.ACRValues) > 0 {
+		out = identity.LevelNone
+		for _, v := range s.ACRValues {
+			if v <= l {
+				out = v
+			}
+		}
+	}
+	return out.String()
 }
 
 // renew gives session id a new challenge after an answer that spent its
