@@ -250,16 +250,27 @@ func docCommandLines(md string) (lines [][]string, at []int, err error) {
 	return lines, at, nil
 }
 
-// TestDocsCommandLines: every trustid command line in README.md and
-// docs/*.md names a real command with flags it has, valid flag values
-// and the arguments it takes (as TestCLIExamples holds the help).
-func TestDocsCommandLines(t *testing.T) {
-	docs, err := filepath.Glob("../../docs/*.md")
-	if err != nil {
-		t.Fatal(err)
+// markdownDocs are the repository's Markdown files a user reads: README.md,
+// docs/*.md and the packages' READMEs.
+func markdownDocs(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, g := range []string{"../../*.md", "../../docs/*.md", "../../*/README.md", "../../*/*/README.md"} {
+		m, err := filepath.Glob(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m...)
 	}
+	return out
+}
+
+// TestDocsCommandLines: every trustid command line in the Markdown docs
+// names a real command with flags it has, valid flag values and the
+// arguments it takes (as TestCLIExamples holds the help).
+func TestDocsCommandLines(t *testing.T) {
 	n := 0
-	for _, p := range append(docs, "../../README.md") {
+	for _, p := range markdownDocs(t) {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
@@ -348,17 +359,13 @@ func headingAnchors(md string) map[string]bool {
 	return out
 }
 
-// TestDocsLinks: every relative link of README.md and docs/*.md names a
-// file of the repository, and its #fragment a heading of that file.
+// TestDocsLinks: every relative link of the Markdown docs names a file of
+// the repository, and its #fragment a heading of that file.
 func TestDocsLinks(t *testing.T) {
-	docs, err := filepath.Glob("../../docs/*.md")
-	if err != nil {
-		t.Fatal(err)
-	}
 	link, scheme := regexp.MustCompile(`\]\(([^)\s]+)\)`), regexp.MustCompile(`^[a-z]+:`)
 	anchors := map[string]map[string]bool{}
 	n := 0
-	for _, p := range append(docs, "../../README.md") {
+	for _, p := range markdownDocs(t) {
 		b, err := os.ReadFile(p)
 		if err != nil {
 			t.Fatal(err)
