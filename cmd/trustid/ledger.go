@@ -868,7 +868,6 @@ func newLedgerCmd() *cobra.Command {
 	return cmd
 }
 
-// isNotExist reports whether nothing is at path.
 // needEmbeddedLedger refuses a command on an embedded ledger file that
 // does not exist. Only a node makes the file (and registers its region on
 // it): the operator commands read or write one that exists, where a
@@ -883,6 +882,7 @@ func needEmbeddedLedger(cmd *cobra.Command) error {
 	return nil
 }
 
+// isNotExist reports whether nothing is at path.
 func isNotExist(path string) bool {
 	_, err := os.Stat(path)
 	return errors.Is(err, fs.ErrNotExist)
