@@ -208,7 +208,7 @@ func (s *socketLedger) Close() error                           { s.httpc.CloseId
 // openRegistryLedger opens the ledger the registry commands write to, as
 // region's administrator: Fabric with the flags' identity; for the
 // embedded ledger, the admin socket of the node serving on --data, else
-// (no node runs) the file itself.
+// (no node runs) the file itself, which a node must have made.
 func openRegistryLedger(cmd *cobra.Command, region string) (ledger.Ledger, error) {
 	if !validRegion(region) {
 		return nil, fmt.Errorf("--region %q: want a GB/T 2260 province-level code such as 310000", region)
@@ -217,6 +217,9 @@ func openRegistryLedger(cmd *cobra.Command, region string) (ledger.Ledger, error
 	if embeddedMode {
 		if s, ok := dialAdminSocket(dataDir(cmd), chaincode.RegionMSP(region)); ok {
 			return s, nil
+		}
+		if err := needEmbeddedLedger(cmd); err != nil {
+			return nil, err
 		}
 	}
 	l, _, err := openLedger(cmd, dataDir(cmd), region)

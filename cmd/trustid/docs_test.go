@@ -1,13 +1,17 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
+	"unicode"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
@@ -175,4 +179,225 @@ func TestDocsServeFlags(t *testing.T) {
 			t.Errorf("trustid serve --%s is documented neither in README.md's configuration table nor in docs/*.md", f.Name)
 		}
 	})
+}
+
+// docCommandLines returns the trustid command lines of a Markdown file's
+// code (fenced blocks and indented ones), with the line each starts on:
+// the words after "trustid" to the end of its shell command, as in help
+// examples (exampleCommandLines), where trustid is the command word. A
+// "$ " prompt marks the commands of a block that shows their output; "$("
+// opens a command of its own.
+func docCommandLines(md string) (lines [][]string, at []int, err error) {
+	fence, prevBlank, indented := false, true, false
+	var block []string
+	var starts []int
+	for i, line := range strings.Split(md, "\n") {
+		code := false
+		switch t := strings.TrimSpace(line); {
+		case strings.HasPrefix(t, "```"):
+			fence = !fence
+		case fence:
+			code = true
+		case strings.HasPrefix(line, "    ") && (prevBlank || indented):
+			code, indented = true, true
+		case t != "":
+			indented = false
+		}
+		prevBlank = strings.TrimSpace(line) == ""
+		if !code {
+			continue
+		}
+		line = strings.TrimSpace(line)
+		if len(block) > 0 && strings.HasSuffix(block[len(block)-1], "\\") {
+			block[len(block)-1] = strings.TrimSuffix(block[len(block)-1], "\\") + " " + line
+			continue
+		}
+		block = append(block, line)
+		starts = append(starts, i+1)
+	}
+	for j, line := range block {
+		line = strings.TrimPrefix(line, "$ ")
+		line = strings.NewReplacer("$(", " ; ", ")", " ; ", "go run ./cmd/trustid ", "trustid ").Replace(line)
+		line = regexp.MustCompile(`<[A-Za-z_-]+>`).ReplaceAllString(line, "X") // a placeholder
+		words, err := shellWords(line)
+		if err != nil {
+			if strings.HasPrefix(line, "trustid ") {
+				return nil, nil, fmt.Errorf("line %d: %w", starts[j], err)
+			}
+			continue // output, or not shell
+		}
+		// trustid (or a path to it) as the command word: at the start of
+		// a command, after environment assignments.
+		var cur []string
+		in, first := false, true
+		for _, w := range append(words, ";") {
+			switch {
+			case slices.Contains([]string{"|", "||", ";", "&", "&&", "#", "(", "do", "then"}, w) || strings.HasPrefix(w, ">") || strings.HasPrefix(w, "<") || w == "2>":
+				if in {
+					lines, at = append(lines, cur), append(at, starts[j])
+				}
+				cur, in, first = nil, false, true
+			case in:
+				cur = append(cur, w)
+			case first && (w == "trustid" || strings.HasSuffix(w, "/trustid")):
+				in = true
+			case first && regexp.MustCompile(`^[A-Z_][A-Z0-9_]*=`).MatchString(w):
+			default:
+				first = false
+			}
+		}
+	}
+	return lines, at, nil
+}
+
+// markdownDocs are the repository's Markdown files a user reads: README.md,
+// docs/*.md and the packages' READMEs.
+func markdownDocs(t *testing.T) []string {
+	t.Helper()
+	var out []string
+	for _, g := range []string{"../../*.md", "../../docs/*.md", "../../*/README.md", "../../*/*/README.md"} {
+		m, err := filepath.Glob(g)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, m...)
+	}
+	return out
+}
+
+// TestDocsCommandLines: every trustid command line in the Markdown docs
+// names a real command with flags it has, valid flag values and the
+// arguments it takes (as TestCLIExamples holds the help).
+func TestDocsCommandLines(t *testing.T) {
+	n := 0
+	for _, p := range markdownDocs(t) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines, at, err := docCommandLines(string(b))
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		for i, args := range lines {
+			if len(args) > 0 && args[0] == "completion" {
+				continue // cobra's, added when the CLI runs (TestCLICompletion)
+			}
+			n++
+			if _, err := parseExample(args); err != nil && !isSynopsis(t, args) {
+				t.Errorf("%s:%d: `trustid %s`: %v", strings.TrimPrefix(p, "../../"), at[i], strings.Join(args, " "), err)
+			}
+		}
+	}
+	t.Logf("%d command lines", n)
+}
+
+// isSynopsis reports whether args is a synopsis ("id derive NUMBER
+// [--all]") rather than a command line, and if so checks that its
+// command and every flag it names exist.
+func isSynopsis(t *testing.T, args []string) bool {
+	placeholder := regexp.MustCompile(`^\[|^[A-Z][A-Z0-9_]*$|\|`)
+	cmdWords, synopsis := args, false
+	for i, w := range args {
+		if strings.HasPrefix(w, "-") || placeholder.MatchString(w) {
+			cmdWords = args[:i]
+			break
+		}
+	}
+	for _, w := range args {
+		synopsis = synopsis || placeholder.MatchString(w)
+	}
+	if !synopsis {
+		return false
+	}
+	c, _, err := newRootCmd().Find(cmdWords)
+	if err != nil || !c.Runnable() {
+		t.Errorf("synopsis `trustid %s`: no command %q", strings.Join(args, " "), strings.Join(cmdWords, " "))
+		return true
+	}
+	for _, m := range regexp.MustCompile(`--([a-z0-9-]+)`).FindAllStringSubmatch(strings.Join(args, " "), -1) {
+		if c.Flags().Lookup(m[1]) == nil && c.InheritedFlags().Lookup(m[1]) == nil {
+			t.Errorf("synopsis `trustid %s`: %s has no flag --%s", strings.Join(args, " "), c.CommandPath(), m[1])
+		}
+	}
+	return true
+}
+
+// headingAnchors returns the anchors GitHub gives a Markdown file's
+// headings: lower case, punctuation but "-" and "_" dropped, spaces as
+// "-", "-1", "-2" after a repeated one.
+func headingAnchors(md string) map[string]bool {
+	out := map[string]bool{}
+	seen := map[string]int{}
+	fence := false
+	heading := regexp.MustCompile(`^#{1,6}\s+(.*?)\s*#*$`)
+	for _, line := range strings.Split(md, "\n") {
+		if strings.HasPrefix(strings.TrimSpace(line), "```") {
+			fence = !fence
+		}
+		m := heading.FindStringSubmatch(line)
+		if fence || m == nil {
+			continue
+		}
+		a := strings.Map(func(r rune) rune {
+			switch {
+			case r == ' ':
+				return '-'
+			case r == '-' || r == '_' || unicode.IsLetter(r) || unicode.IsDigit(r):
+				return unicode.ToLower(r)
+			}
+			return -1
+		}, m[1])
+		if n := seen[a]; n > 0 {
+			out[fmt.Sprintf("%s-%d", a, n)] = true
+		} else {
+			out[a] = true
+		}
+		seen[a]++
+	}
+	return out
+}
+
+// TestDocsLinks: every relative link of the Markdown docs names a file of
+// the repository, and its #fragment a heading of that file.
+func TestDocsLinks(t *testing.T) {
+	link, scheme := regexp.MustCompile(`\]\(([^)\s]+)\)`), regexp.MustCompile(`^[a-z]+:`)
+	anchors := map[string]map[string]bool{}
+	n := 0
+	for _, p := range markdownDocs(t) {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range link.FindAllStringSubmatch(string(b), -1) {
+			target := m[1]
+			if scheme.MatchString(target) {
+				continue
+			}
+			n++
+			file, frag, _ := strings.Cut(target, "#")
+			path := p
+			if file != "" {
+				path = filepath.Join(filepath.Dir(p), file)
+			}
+			doc, err := os.ReadFile(path)
+			if err != nil && !errors.Is(err, syscall.EISDIR) {
+				t.Errorf("%s: link %s: %v", strings.TrimPrefix(p, "../../"), target, err)
+				continue
+			}
+			if frag == "" || !strings.HasSuffix(path, ".md") {
+				continue
+			}
+			if anchors[path] == nil {
+				anchors[path] = headingAnchors(string(doc))
+			}
+			if !anchors[path][frag] {
+				t.Errorf("%s: link %s: %s has no heading #%s", strings.TrimPrefix(p, "../../"), target, strings.TrimPrefix(path, "../../"), frag)
+			}
+		}
+	}
+	if n < 50 {
+		t.Errorf("only %d relative links found", n)
+	}
 }

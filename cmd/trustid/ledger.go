@@ -824,13 +824,8 @@ func newLedgerCmd() *cobra.Command {
 			if !validRegion(region) {
 				return fmt.Errorf("--region %q: want a GB/T 2260 province-level code such as 310000", region)
 			}
-			// Only a node makes the embedded ledger: these commands read
-			// or vote on one that exists (a mistyped --data would get an
-			// empty one, verified with no block).
-			if ledgerMode(cmd.Flags()) == "embedded" {
-				if path := embeddedPath(cmd.Flags(), dataDir(cmd)); isNotExist(path) {
-					return fmt.Errorf("no embedded ledger at %s: check --data (or --ledger-file); `trustid serve` makes it", path)
-				}
+			if err := needEmbeddedLedger(cmd); err != nil {
+				return err
 			}
 			l, _, err := openLedger(cmd, dataDir(cmd), region)
 			if err != nil {
@@ -909,6 +904,20 @@ func newLedgerCmd() *cobra.Command {
 		av.Flags().String("node-id", "", "ID the audit log is anchored under on the ledger (default: the node the log names; another is refused)")
 	}
 	return cmd
+}
+
+// needEmbeddedLedger refuses a command on an embedded ledger file that
+// does not exist. Only a node makes the file (and registers its region on
+// it): the operator commands read or write one that exists, where a
+// mistyped --data would get an empty one without the region.
+func needEmbeddedLedger(cmd *cobra.Command) error {
+	if ledgerMode(cmd.Flags()) != "embedded" {
+		return nil
+	}
+	if path := embeddedPath(cmd.Flags(), dataDir(cmd)); isNotExist(path) {
+		return fmt.Errorf("no embedded ledger at %s: check --data (or --ledger-file); `trustid serve` makes it", path)
+	}
+	return nil
 }
 
 // isNotExist reports whether nothing is at path.

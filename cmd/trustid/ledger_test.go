@@ -257,10 +257,11 @@ func TestLedgerCommandsLocked(t *testing.T) {
 	}
 }
 
-// TestLedgerCommandsNeedALedger: the ledger commands read (or vote on)
-// an embedded ledger a node made; on a data directory without one (a
-// mistyped --data) they say so and write nothing, where they made an
-// empty ledger, which verify then reported verified.
+// TestLedgerCommandsNeedALedger: the ledger and registry commands read
+// (or vote on, or write to) an embedded ledger a node made; on a data
+// directory without one (a mistyped --data, or before the node's first
+// start) they say so and write nothing, where they made an empty ledger,
+// which verify then reported verified.
 func TestLedgerCommandsNeedALedger(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", "00112233445566778899aabbccddeeff")
 	for _, args := range [][]string{{"verify"}, {"regions"}, {"proposals"}, {"head", "310000", "C"}, {"vote", "admit", "320000"}, {"audit-verify"}} {
@@ -271,6 +272,36 @@ func TestLedgerCommandsNeedALedger(t *testing.T) {
 		}
 		if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
 			t.Errorf("ledger %v wrote the data directory (%v)", args, err)
+		}
+	}
+	// The registry commands too: before a node's first start (docs/qr.md's
+	// set-up once ran them first) they made an empty ledger without the
+	// region and refused the client with "region 310000 is not registered".
+	keys := t.TempDir()
+	if _, _, err := run(t, context.Background(), "clients", "keygen", "--out", keys); err != nil {
+		t.Fatal(err)
+	}
+	jwks, _ := filepath.Glob(filepath.Join(keys, "*.jwks.json"))
+	if len(jwks) != 1 {
+		t.Fatalf("keygen wrote %v", jwks)
+	}
+	pem := filepath.Join(t.TempDir(), "t.pem")
+	if err := os.WriteFile(pem, testTerminalKeyPEM(t), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, args := range [][]string{
+		{"clients", "add", "--id", "rp-1", "--name", "RP", "--scopes", "qr:redeem", "--jwks-file", jwks[0]},
+		{"clients", "list"}, {"clients", "export"}, {"clients", "disable", "rp-1"},
+		{"terminals", "add", "--name", "counter", "--region", "310104", "--public-key", pem},
+		{"terminals", "list"},
+	} {
+		data := filepath.Join(t.TempDir(), "data")
+		_, _, err := run(t, context.Background(), append(args, "--data", data)...)
+		if want := "no embedded ledger at " + filepath.Join(data, ledgerFile); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v: %v, want %q", args, err, want)
+		}
+		if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%v wrote the data directory (%v)", args, err)
 		}
 	}
 	other := filepath.Join(t.TempDir(), "shared.db")
