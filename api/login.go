@@ -273,9 +273,16 @@ func renderLoginPage(w http.ResponseWriter, r *http.Request, p *login.Provider, 
 	http.SetCookie(w, &http.Cookie{
 		Name: loginCookie, Value: st.Browser, Path: sessionPath(st.ID),
 		MaxAge: int((1 + login.SessionExtensions) * p.SessionTTL() / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
-		Secure: strings.HasPrefix(p.Issuer(), "https://"),
+		Secure: httpsURL(p.Issuer()),
 	})
 	return writeLoginPage(w, p, st, pageTextFor(w, r, st.UILocales))
+}
+
+// httpsURL reports whether s is an https URL, its scheme in any case
+// (RFC 3986 §3.1).
+func httpsURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && u.Scheme == "https"
 }
 
 // writeLoginPage writes the login page of session st in t: the session URL

@@ -177,3 +177,50 @@ func shopLogin(t *testing.T, e *oauthEnv, now func() time.Time, cb, bye string) 
 	}
 	return p
 }
+
+// TestLoginCookieSecureOnHTTPS: the login page's cookie is Secure when
+// the node's public URL is https (docs/login.md), whatever the case of
+// its scheme (RFC 3986 §3.1: "schemes are case-insensitive"): a node
+// whose --issuer was written HTTPS://… set the cookie without Secure, so
+// a browser would send the session's secret over plain http to the same
+// host. An http URL (development) gets no Secure.
+func TestLoginCookieSecureOnHTTPS(t *testing.T) {
+	for issuer, secure := range map[string]bool{
+		oauthIssuer:                  true,
+		"HTTPS://sh.trustid.example": true,
+		"Https://sh.trustid.example": true,
+		"http://127.0.0.1:8080":      false,
+		"HTTP://localhost:8080":      false,
+	} {
+		e := newOAuthEnv(t, OAuthConfig{}, nil)
+		const cb = "https://shop.example/cb"
+		shopLogin(t, e, nil, cb, "") // registers the client
+		pd, err := identity.NewPairwiseDeriver(identity.VersionedKey{Version: 1, Secret: make([]byte, 32)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		subjects, err := identity.NewBindingSubjects(pd)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p, err := login.New(login.Config{Issuer: issuer, Clients: e.clients, Holders: &redeem.BindingAuthenticator{},
+			Pairwise: subjects, Keys: e.keys, Store: e.store})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
+			t.Fatal(err)
+		}
+		q := url.Values{"client_id": {"shop"}, "redirect_uri": {cb}, "response_type": {"code"}, "scope": {"openid"}, "state": {"s"},
+			"nonce": {"n"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
+		rec := httptest.NewRecorder()
+		e.srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", login.AuthorizePath+"?"+q.Encode(), nil))
+		cookies := rec.Result().Cookies()
+		if rec.Code != 200 || len(cookies) != 1 {
+			t.Fatalf("%s: the login page: %d, cookies %v", issuer, rec.Code, cookies)
+		}
+		if c := cookies[0]; c.Secure != secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
+			t.Errorf("%s: cookie %q, want Secure %v, HttpOnly, SameSite=Lax", issuer, c.String(), secure)
+		}
+	}
+}

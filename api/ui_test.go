@@ -1,0 +1,73 @@
+package api
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"testing/fstest"
+)
+
+// countingDemo is a DemoWallets that counts its enrollments.
+type countingDemo struct{ enrolled atomic.Int64 }
+
+func (d *countingDemo) Enroll(context.Context) (*DemoWallet, error) {
+	d.enrolled.Add(1)
+	return &DemoWallet{ID: "w1", AssuranceLevel: "L3"}, nil
+}
+
+func (d *countingDemo) CodeRequest(context.Context, string, []string) (json.RawMessage, error) {
+	return json.RawMessage(`{}`), nil
+}
+
+func (d *countingDemo) Present(context.Context, string, []string, string, string) (string, error) {
+	return "", nil
+}
+
+// TestUIDemoRefusesCrossOrigin: another site's page cannot make its
+// visitors' browsers enroll demo identities (docs/ui.md). A browser that
+// sends Fetch Metadata is judged by Sec-Fetch-Site; one that sends none
+// (Safari before 16.4, Firefox before 90) by its Origin, which must be
+// the node's own: a cross-site body-less POST needs no CORS preflight,
+// so without the Origin check such a visitor's browser enrolled one
+// (201). A client that is no browser (neither header) is served.
+func TestUIDemoRefusesCrossOrigin(t *testing.T) {
+	page := &fstest.MapFile{Data: []byte("<!doctype html>")}
+	demo := &countingDemo{}
+	s := New(Config{})
+	if err := s.MountUI(UIConfig{Files: fstest.MapFS{"index.html": page, "wallet.html": page, "counter.html": page, "operator.html": page},
+		Demo: demo}); err != nil {
+		t.Fatal(err)
+	}
+	h := s.Handler()
+	for _, c := range []struct {
+		name    string
+		headers map[string]string
+		want    int
+	}{
+		{"no browser", nil, http.StatusCreated},
+		{"same-origin fetch", map[string]string{"Sec-Fetch-Site": "same-origin", "Origin": "http://node.example"}, http.StatusCreated},
+		{"the node's own origin, no Fetch Metadata", map[string]string{"Origin": "http://node.example"}, http.StatusCreated},
+		{"cross-site", map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}, http.StatusForbidden},
+		{"same-site", map[string]string{"Sec-Fetch-Site": "same-site", "Origin": "http://other.node.example"}, http.StatusForbidden},
+		{"another origin, no Fetch Metadata", map[string]string{"Origin": "https://evil.example"}, http.StatusForbidden},
+		{"an opaque origin, no Fetch Metadata", map[string]string{"Origin": "null"}, http.StatusForbidden},
+	} {
+		before := demo.enrolled.Load()
+		req := httptest.NewRequest("POST", "http://node.example/ui/demo/wallets", nil)
+		for k, v := range c.headers {
+			req.Header.Set(k, v)
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		enrolled := demo.enrolled.Load() - before
+		if rec.Code != c.want {
+			t.Errorf("%s: %d %s, want %d", c.name, rec.Code, rec.Body, c.want)
+		}
+		if c.want == http.StatusForbidden && (enrolled != 0 || rec.Header().Get("Content-Security-Policy") != UICSP) {
+			t.Errorf("%s: refused, but %d enrolled; headers %v", c.name, enrolled, rec.Header())
+		}
+	}
+}
