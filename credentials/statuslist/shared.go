@@ -190,6 +190,13 @@ type Shared struct {
 	found       map[entryKey][]byte
 	markerLocks [64]sync.Mutex
 	markerSeed  maphash.Seed
+	// changing holds, per entry, a token (a channel of one) that this
+	// instance's change of the entry takes from the check of its guards
+	// to its record in the overlay: its changes of one entry are checked,
+	// handed to the outbox and recorded in one order, the order the chain
+	// applies them.
+	changingMu sync.Mutex
+	changing   map[entryKey]*entryTurn
 
 	// viewBlock is the block of the last ledger event applied (ApplyEvent)
 	// and viewBatches the IDs of the region's status batches of that
@@ -260,7 +267,8 @@ func NewShared(opts SharedOptions) (*Shared, error) {
 		opts.MarkerWait = 10 * time.Second
 	}
 	s := &Shared{opts: opts, size: opts.Own.size, lists: map[string]*chainList{}, overlay: map[entryKey][]uint8{},
-		dirty: map[string]bool{}, kick: make(chan struct{}, 1), marking: map[entryKey]int{}, held: map[entryKey]time.Time{}, found: map[entryKey][]byte{}, markerSeed: maphash.MakeSeed()}
+		dirty: map[string]bool{}, kick: make(chan struct{}, 1), marking: map[entryKey]int{}, held: map[entryKey]time.Time{}, found: map[entryKey][]byte{}, markerSeed: maphash.MakeSeed(),
+		changing: map[entryKey]*entryTurn{}}
 	for _, id := range opts.Own.Lists() {
 		snap, err := opts.Own.Snapshot(context.Background(), id)
 		if err != nil {
@@ -463,6 +471,12 @@ func (s *Shared) SetManyIf(ctx context.Context, entries []status.Entry, guards [
 	if err != nil {
 		return err
 	}
+	done, err := s.take(ctx, keys)
+	if err != nil {
+		s.release(keys)
+		return err
+	}
+	defer done()
 	if check != nil {
 		if err := s.awaitView(ctx, records, guardKeys); err != nil {
 			s.release(keys)
@@ -498,6 +512,64 @@ func (s *Shared) SetManyIf(ctx context.Context, entries []status.Entry, guards [
 	// changes' markers are kept until the outbox is done with them (Done).
 	s.release(guardKeys)
 	return nil
+}
+
+// entryTurn is one entry's turn to change (see Shared.changing): a
+// token, and how many changes hold or wait for it.
+type entryTurn struct {
+	token chan struct{}
+	n     int
+}
+
+// take waits for this instance's turn to change each of keys, in one
+// order (list, index), until ctx ends (status.ErrChangePending), and
+// returns what gives the turns back. Without it a change checked before
+// another of the same entry could reach the outbox after it, or be
+// recorded in the overlay in another order than the outbox's: a
+// reinstatement then read as the entry's last value after an
+// acknowledged revocation, and an overlay that the chain's order never
+// empties.
+func (s *Shared) take(ctx context.Context, keys []entryKey) (func(), error) {
+	keys = slices.Clone(keys)
+	slices.SortFunc(keys, func(a, b entryKey) int {
+		return cmp.Or(strings.Compare(a.list, b.list), cmp.Compare(a.index, b.index))
+	})
+	keys = slices.Compact(keys)
+	turns := make([]*entryTurn, len(keys))
+	s.changingMu.Lock()
+	for i, k := range keys {
+		t := s.changing[k]
+		if t == nil {
+			t = &entryTurn{token: make(chan struct{}, 1)}
+			s.changing[k] = t
+		}
+		t.n++
+		turns[i] = t
+	}
+	s.changingMu.Unlock()
+	taken := 0
+	done := func() {
+		for _, t := range turns[:taken] {
+			<-t.token
+		}
+		s.changingMu.Lock()
+		for i, k := range keys {
+			if turns[i].n--; turns[i].n == 0 {
+				delete(s.changing, k)
+			}
+		}
+		s.changingMu.Unlock()
+	}
+	for _, t := range turns {
+		select {
+		case t.token <- struct{}{}:
+			taken++
+		case <-ctx.Done():
+			done()
+			return nil, fmt.Errorf("%w: another change of the entry by this instance is not in its outbox yet", status.ErrChangePending)
+		}
+	}
+	return done, nil
 }
 
 // mark counts changes of keys as this instance's and claims each entry's marker,
