@@ -471,12 +471,12 @@ func (s *Shared) SetManyIf(ctx context.Context, entries []status.Entry, guards [
 	if err != nil {
 		return err
 	}
-	done, err := s.take(ctx, keys)
+	held, err := s.take(ctx, keys)
 	if err != nil {
 		s.release(keys)
 		return err
 	}
-	defer done()
+	defer s.giveBack(held, len(held.ts))
 	if check != nil {
 		if err := s.awaitView(ctx, records, guardKeys); err != nil {
 			s.release(keys)
@@ -521,55 +521,67 @@ type entryTurn struct {
 	n     int
 }
 
+// turnPool keeps entryTurns no change holds or waits for (their token
+// given back), so that an entry nobody else changes costs no allocation.
+var turnPool = sync.Pool{New: func() any { return &entryTurn{token: make(chan struct{}, 1)} }}
+
+// turns are the entries' turns a change holds or waits for (take).
+type turns struct {
+	keys []entryKey
+	ts   []*entryTurn
+}
+
 // take waits for this instance's turn to change each of keys, in one
-// order (list, index), until ctx ends (status.ErrChangePending), and
-// returns what gives the turns back. Without it a change checked before
-// another of the same entry could reach the outbox after it, or be
-// recorded in the overlay in another order than the outbox's: a
-// reinstatement then read as the entry's last value after an
-// acknowledged revocation, and an overlay that the chain's order never
-// empties.
-func (s *Shared) take(ctx context.Context, keys []entryKey) (func(), error) {
+// order (list, index), until ctx ends (status.ErrChangePending); give
+// them back with giveBack. Without it a change checked before another of
+// the same entry could reach the outbox after it, or be recorded in the
+// overlay in another order than the outbox's: a reinstatement then read
+// as the entry's last value after an acknowledged revocation, and an
+// overlay that the chain's order never empties.
+func (s *Shared) take(ctx context.Context, keys []entryKey) (turns, error) {
 	keys = slices.Clone(keys)
 	slices.SortFunc(keys, func(a, b entryKey) int {
 		return cmp.Or(strings.Compare(a.list, b.list), cmp.Compare(a.index, b.index))
 	})
-	keys = slices.Compact(keys)
-	turns := make([]*entryTurn, len(keys))
+	t := turns{keys: slices.Compact(keys)}
+	t.ts = make([]*entryTurn, len(t.keys))
 	s.changingMu.Lock()
-	for i, k := range keys {
-		t := s.changing[k]
-		if t == nil {
-			t = &entryTurn{token: make(chan struct{}, 1)}
-			s.changing[k] = t
+	for i, k := range t.keys {
+		e := s.changing[k]
+		if e == nil {
+			e = turnPool.Get().(*entryTurn)
+			s.changing[k] = e
 		}
-		t.n++
-		turns[i] = t
+		e.n++
+		t.ts[i] = e
 	}
 	s.changingMu.Unlock()
-	taken := 0
-	done := func() {
-		for _, t := range turns[:taken] {
-			<-t.token
-		}
-		s.changingMu.Lock()
-		for i, k := range keys {
-			if turns[i].n--; turns[i].n == 0 {
-				delete(s.changing, k)
-			}
-		}
-		s.changingMu.Unlock()
-	}
-	for _, t := range turns {
+	for i, e := range t.ts {
 		select {
-		case t.token <- struct{}{}:
-			taken++
+		case e.token <- struct{}{}:
 		case <-ctx.Done():
-			done()
-			return nil, fmt.Errorf("%w: another change of the entry by this instance is not in its outbox yet", status.ErrChangePending)
+			s.giveBack(t, i)
+			return turns{}, fmt.Errorf("%w: another change of the entry by this instance is not in its outbox yet", status.ErrChangePending)
 		}
 	}
-	return done, nil
+	return t, nil
+}
+
+// giveBack gives back the first taken of t's turns and stops waiting for
+// the others.
+func (s *Shared) giveBack(t turns, taken int) {
+	for _, e := range t.ts[:taken] {
+		<-e.token
+	}
+	s.changingMu.Lock()
+	for i, k := range t.keys {
+		e := t.ts[i]
+		if e.n--; e.n == 0 {
+			delete(s.changing, k)
+			turnPool.Put(e)
+		}
+	}
+	s.changingMu.Unlock()
 }
 
 // mark counts changes of keys as this instance's and claims each entry's marker,
