@@ -424,7 +424,9 @@ func (s *Shared) SetMany(ctx context.Context, entries []status.Entry) error {
 // changes of them other instances accepted earlier are committed, and
 // once this instance's view of the chain has applied those commits (the
 // records their markers left); waiting for both takes at most
-// MarkerWait, else status.ErrChangePending.
+// MarkerWait, else status.ErrChangePending. This instance's changes of
+// one entry take turns (take) from the check to the overlay, so they
+// reach the outbox and the overlay in the order they were checked.
 func (s *Shared) SetManyIf(ctx context.Context, entries []status.Entry, guards []status.Ref, check func(values []uint8) error) error {
 	changes := make([]chaincode.StatusChange, len(entries))
 	s.mu.RLock()
