@@ -162,3 +162,46 @@ func TestSharedOverlayFollowsOutboxOrder(t *testing.T) {
 		t.Fatalf("the instance read %d, then %d (%v); the chain holds %d", before, v, err, onChain)
 	}
 }
+
+// TestSharedCaughtUpAfterReplay: an instance that starts follows the
+// chain from block 0; until its lists reach the heads anchored on the
+// chain it reads a revoked entry as valid, and CaughtUp (its readiness)
+// says so; once they have, CaughtUp is nil and the entry reads revoked.
+func TestSharedCaughtUpAfterReplay(t *testing.T) {
+	l := openLedger(t)
+	a := startInstance(t, l, t.TempDir(), "a")
+	id := a.issue(t, "o")
+	r := tokenRef(t, a, id)
+	a.set(t, id, status.PurposeToken, status.TokenInvalid)
+	converged(t, l, a)
+
+	view := ledger.NewView(l, ledger.ViewOptions{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); view.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	for deadline := time.Now().Add(5 * time.Second); !view.Ready(); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the ledger view did not load")
+		}
+	}
+
+	var hold sync.RWMutex
+	hold.Lock() // b's view of the chain applies nothing yet: it replays
+	b := startInstanceHeld(t, l, t.TempDir(), "b", nil, nil, &hold)
+	if err := b.shared.CaughtUp(view); err == nil {
+		t.Fatal("an instance that has not followed the chain is caught up")
+	}
+	if _, v, _ := b.shared.Get(context.Background(), r.ListID, r.Index); v != status.TokenValid {
+		t.Fatalf("before its replay the instance reads %d", v)
+	}
+	hold.Unlock()
+	for deadline := time.Now().Add(10 * time.Second); b.shared.CaughtUp(view) != nil; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("not caught up: %v", b.shared.CaughtUp(view))
+		}
+	}
+	if _, v, err := b.shared.Get(context.Background(), r.ListID, r.Index); err != nil || v != status.TokenInvalid {
+		t.Fatalf("caught up, the instance reads the revoked entry %d (%v)", v, err)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
@@ -205,6 +206,8 @@ type Shared struct {
 	viewBlock   uint64
 	viewBatches []string
 	viewMoved   chan struct{}
+	// caughtUp is set once the lists reached the anchored heads (CaughtUp).
+	caughtUp atomic.Bool
 }
 
 // commitRecord is what a cleared marker leaves in the store: its
@@ -1001,6 +1004,46 @@ func (s *Shared) Version(ctx context.Context, listID string) (uint64, error) {
 		return 0, status.ErrNotFound
 	}
 	return l.version, nil
+}
+
+// HeadSource tells the heads of status lists anchored on the chain
+// (ledger.View).
+type HeadSource interface {
+	Ready() bool
+	StatusLists(region string) []string
+	StatusHead(region, list string) (chaincode.StatusHead, bool)
+}
+
+// CaughtUp returns nil once this instance's lists have reached the
+// version of every head of the region heads holds (heads loaded), and
+// from then on; else an error naming a list behind. An instance
+// materializes the lists from block 0 at each start: until then it reads
+// a revoked entry as valid, so its readiness waits for this.
+func (s *Shared) CaughtUp(heads HeadSource) error {
+	if s.caughtUp.Load() {
+		return nil
+	}
+	if !heads.Ready() {
+		return errors.New("statuslist: the anchored heads are not loaded yet")
+	}
+	for _, id := range heads.StatusLists(s.opts.Region) {
+		h, ok := heads.StatusHead(s.opts.Region, id)
+		if !ok {
+			continue
+		}
+		v, err := s.Version(context.Background(), id)
+		if _, known := status.ListPurpose(id); err != nil && !known {
+			continue // a list of an older node, whose purpose its ID does not tell: not materialized here
+		}
+		if err != nil {
+			return fmt.Errorf("statuslist: list %s (version %d on the chain) not followed yet", id, h.Version)
+		}
+		if v < h.Version {
+			return fmt.Errorf("statuslist: list %s followed to version %d of %d", id, v, h.Version)
+		}
+	}
+	s.caughtUp.Store(true)
+	return nil
 }
 
 // Lists returns the IDs of every list known, sorted.
