@@ -79,6 +79,9 @@ func mountCredentials(cmd *cobra.Command) func(*api.Server, *node) error {
 				return fmt.Errorf("credentials: %w", err)
 			}
 			st, own = shared, fs
+			// Ready once the lists followed from block 0 reach the
+			// anchored heads: before, a revoked entry reads valid.
+			srv.AddCheck("status_lists", func(context.Context) error { return shared.CaughtUp(nl.View) })
 		} else {
 			fs, err := statuslist.OpenFileStore(filepath.Join(n.dataDir, statusDir), statuslist.FileStoreOptions{Spare: statusSpare})
 			if err != nil {

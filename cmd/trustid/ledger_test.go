@@ -42,7 +42,9 @@ func TestServeEmbeddedLedger(t *testing.T) {
 		deadline := time.Now().Add(10 * time.Second)
 		for {
 			code, body := get(t, base+"/readyz")
-			if code == 200 && strings.Contains(body, `"ledger":"ok"`) {
+			// status_lists: the region's lists followed up to their
+			// anchored heads (statuslist.TestSharedCaughtUpAfterReplay).
+			if code == 200 && strings.Contains(body, `"ledger":"ok"`) && strings.Contains(body, `"status_lists":"ok"`) {
 				break
 			}
 			if time.Now().After(deadline) {

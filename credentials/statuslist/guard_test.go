@@ -34,8 +34,10 @@ func (a failOnceAnchor) Anchor(ctx context.Context, changes []chaincode.StatusCh
 
 // TestSharedGuardsReleasedWithTheirChange: two changes of one entry, each
 // guarded by another entry (as an enrollment's suspension is guarded by
-// every copy's revocation entry); the first's Anchor fails after the
-// second committed. Every marker is released: another instance can then
+// every copy's revocation entry); the first's Anchor fails while the
+// second waits for its turn, which then commits (before session 24 the
+// second went ahead and committed first; it may no longer, see
+// TestSharedOverlayFollowsOutboxOrder). Every marker is released: another instance can then
 // change either guard. (Review finding, session 19: guards filed under
 // the entry of their change's first key were popped by whichever change
 // of the entry was done first, so the failed change released a guard
@@ -67,16 +69,23 @@ func TestSharedGuardsReleasedWithTheirChange(t *testing.T) {
 	<-fa.entered
 	// R2: a change of the same entry S1 guarded by V2 (an enrollment's
 	// suspension naming credential 1 first, guarded by every copy's
-	// revocation entry, is the same shape) goes through and commits.
-	if err := a.shared.SetManyIf(ctx, []status.Entry{{ListID: s1.ListID, Index: s1.Index, Value: 1}}, []status.Ref{v2}, accept); err != nil {
+	// revocation entry, is the same shape) waits for R1's turn (its
+	// changes of S1 reach the outbox in the order they were checked),
+	// then goes through and commits.
+	second := make(chan error, 1)
+	go func() {
+		second <- a.shared.SetManyIf(ctx, []status.Entry{{ListID: s1.ListID, Index: s1.Index, Value: 1}}, []status.Ref{v2}, accept)
+	}()
+	time.Sleep(50 * time.Millisecond)
+	close(fa.release)
+	if err := <-failed; err == nil {
+		t.Fatal("R1 succeeded")
+	}
+	if err := <-second; err != nil {
 		t.Fatal(err)
 	}
 	if err := a.ob.Flush(ctx); err != nil {
 		t.Fatal(err)
-	}
-	close(fa.release)
-	if err := <-failed; err == nil {
-		t.Fatal("R1 succeeded")
 	}
 	converged(t, l, a, b)
 

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
@@ -190,6 +191,13 @@ type Shared struct {
 	found       map[entryKey][]byte
 	markerLocks [64]sync.Mutex
 	markerSeed  maphash.Seed
+	// changing holds, per entry, a token (a channel of one) that this
+	// instance's change of the entry takes from the check of its guards
+	// to its record in the overlay: its changes of one entry are checked,
+	// handed to the outbox and recorded in one order, the order the chain
+	// applies them.
+	changingMu sync.Mutex
+	changing   map[entryKey]*entryTurn
 
 	// viewBlock is the block of the last ledger event applied (ApplyEvent)
 	// and viewBatches the IDs of the region's status batches of that
@@ -201,6 +209,8 @@ type Shared struct {
 	// doneBlock is the newest block that committed a batch of this
 	// instance (Done), for SettleHeads. Guarded by mu.
 	doneBlock uint64
+	// caughtUp is set once the lists reached the anchored heads (CaughtUp).
+	caughtUp atomic.Bool
 }
 
 // commitRecord is what a cleared marker leaves in the store: its
@@ -263,7 +273,8 @@ func NewShared(opts SharedOptions) (*Shared, error) {
 		opts.MarkerWait = 10 * time.Second
 	}
 	s := &Shared{opts: opts, size: opts.Own.size, lists: map[string]*chainList{}, overlay: map[entryKey][]uint8{},
-		dirty: map[string]bool{}, kick: make(chan struct{}, 1), marking: map[entryKey]int{}, held: map[entryKey]time.Time{}, found: map[entryKey][]byte{}, markerSeed: maphash.MakeSeed()}
+		dirty: map[string]bool{}, kick: make(chan struct{}, 1), marking: map[entryKey]int{}, held: map[entryKey]time.Time{}, found: map[entryKey][]byte{}, markerSeed: maphash.MakeSeed(),
+		changing: map[entryKey]*entryTurn{}}
 	for _, id := range opts.Own.Lists() {
 		snap, err := opts.Own.Snapshot(context.Background(), id)
 		if err != nil {
@@ -419,7 +430,9 @@ func (s *Shared) SetMany(ctx context.Context, entries []status.Entry) error {
 // changes of them other instances accepted earlier are committed, and
 // once this instance's view of the chain has applied those commits (the
 // records their markers left); waiting for both takes at most
-// MarkerWait, else status.ErrChangePending.
+// MarkerWait, else status.ErrChangePending. This instance's changes of
+// one entry take turns (take) from the check to the overlay, so they
+// reach the outbox and the overlay in the order they were checked.
 func (s *Shared) SetManyIf(ctx context.Context, entries []status.Entry, guards []status.Ref, check func(values []uint8) error) error {
 	changes := make([]chaincode.StatusChange, len(entries))
 	s.mu.RLock()
@@ -466,6 +479,12 @@ func (s *Shared) SetManyIf(ctx context.Context, entries []status.Entry, guards [
 	if err != nil {
 		return err
 	}
+	held, err := s.take(ctx, keys)
+	if err != nil {
+		s.release(keys)
+		return err
+	}
+	defer s.giveBack(held, len(held.ts))
 	if check != nil {
 		if err := s.awaitView(ctx, records, guardKeys); err != nil {
 			s.release(keys)
@@ -501,6 +520,76 @@ func (s *Shared) SetManyIf(ctx context.Context, entries []status.Entry, guards [
 	// changes' markers are kept until the outbox is done with them (Done).
 	s.release(guardKeys)
 	return nil
+}
+
+// entryTurn is one entry's turn to change (see Shared.changing): a
+// token, and how many changes hold or wait for it.
+type entryTurn struct {
+	token chan struct{}
+	n     int
+}
+
+// turnPool keeps entryTurns no change holds or waits for (their token
+// given back), so that an entry nobody else changes costs no allocation.
+var turnPool = sync.Pool{New: func() any { return &entryTurn{token: make(chan struct{}, 1)} }}
+
+// turns are the entries' turns a change holds or waits for (take).
+type turns struct {
+	keys []entryKey
+	ts   []*entryTurn
+}
+
+// take waits for this instance's turn to change each of keys, in one
+// order (list, index), until ctx ends (status.ErrChangePending); give
+// them back with giveBack. Without it a change checked before another of
+// the same entry could reach the outbox after it, or be recorded in the
+// overlay in another order than the outbox's: a reinstatement then read
+// as the entry's last value after an acknowledged revocation, and an
+// overlay that the chain's order never empties.
+func (s *Shared) take(ctx context.Context, keys []entryKey) (turns, error) {
+	keys = slices.Clone(keys)
+	slices.SortFunc(keys, func(a, b entryKey) int {
+		return cmp.Or(strings.Compare(a.list, b.list), cmp.Compare(a.index, b.index))
+	})
+	t := turns{keys: slices.Compact(keys)}
+	t.ts = make([]*entryTurn, len(t.keys))
+	s.changingMu.Lock()
+	for i, k := range t.keys {
+		e := s.changing[k]
+		if e == nil {
+			e = turnPool.Get().(*entryTurn)
+			s.changing[k] = e
+		}
+		e.n++
+		t.ts[i] = e
+	}
+	s.changingMu.Unlock()
+	for i, e := range t.ts {
+		select {
+		case e.token <- struct{}{}:
+		case <-ctx.Done():
+			s.giveBack(t, i)
+			return turns{}, fmt.Errorf("%w: another change of the entry by this instance is not in its outbox yet", status.ErrChangePending)
+		}
+	}
+	return t, nil
+}
+
+// giveBack gives back the first taken of t's turns and stops waiting for
+// the others.
+func (s *Shared) giveBack(t turns, taken int) {
+	for _, e := range t.ts[:taken] {
+		<-e.token
+	}
+	s.changingMu.Lock()
+	for i, k := range t.keys {
+		e := t.ts[i]
+		if e.n--; e.n == 0 {
+			delete(s.changing, k)
+			turnPool.Put(e)
+		}
+	}
+	s.changingMu.Unlock()
 }
 
 // mark counts changes of keys as this instance's and claims each entry's marker,
@@ -921,6 +1010,46 @@ func (s *Shared) Version(ctx context.Context, listID string) (uint64, error) {
 		return 0, status.ErrNotFound
 	}
 	return l.version, nil
+}
+
+// HeadSource tells the heads of status lists anchored on the chain
+// (ledger.View).
+type HeadSource interface {
+	Ready() bool
+	StatusLists(region string) []string
+	StatusHead(region, list string) (chaincode.StatusHead, bool)
+}
+
+// CaughtUp returns nil once this instance's lists have reached the
+// version of every head of the region heads holds (heads loaded), and
+// from then on; else an error naming a list behind. An instance
+// materializes the lists from block 0 at each start: until then it reads
+// a revoked entry as valid, so its readiness waits for this.
+func (s *Shared) CaughtUp(heads HeadSource) error {
+	if s.caughtUp.Load() {
+		return nil
+	}
+	if !heads.Ready() {
+		return errors.New("statuslist: the anchored heads are not loaded yet")
+	}
+	for _, id := range heads.StatusLists(s.opts.Region) {
+		h, ok := heads.StatusHead(s.opts.Region, id)
+		if !ok {
+			continue
+		}
+		v, err := s.Version(context.Background(), id)
+		if _, known := status.ListPurpose(id); err != nil && !known {
+			continue // a list of an older node, whose purpose its ID does not tell: not materialized here
+		}
+		if err != nil {
+			return fmt.Errorf("statuslist: list %s (version %d on the chain) not followed yet", id, h.Version)
+		}
+		if v < h.Version {
+			return fmt.Errorf("statuslist: list %s followed to version %d of %d", id, v, h.Version)
+		}
+	}
+	s.caughtUp.Store(true)
+	return nil
 }
 
 // Lists returns the IDs of every list known, sorted.
