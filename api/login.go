@@ -104,10 +104,15 @@ type loginHandlers struct {
 	p   *login.Provider
 }
 
-// loginStatus is the HTTP status of a login error code.
+// loginStatus is the HTTP status of a login error code. invalid_client
+// is 400: login names its client in a parameter or a session, and no
+// route that answers it (authorization, logout, the session routes, PAR)
+// takes an HTTP authentication scheme whose challenge a 401 could carry
+// (RFC 9110 §15.5.2; the token endpoint's client authentication is
+// package auth's).
 func loginStatus(code string) int {
 	switch code {
-	case login.CodeInvalidClient, login.CodeInvalidToken:
+	case login.CodeInvalidToken:
 		return http.StatusUnauthorized
 	case login.CodeSessionNotFound:
 		return http.StatusNotFound
@@ -465,13 +470,11 @@ func (l *loginHandlers) endedPage(w http.ResponseWriter, r *http.Request, err er
 
 // endedPage is loginHandlers.endedPage for any page route; a refused
 // logout (other than by a rate limit or a 5xx) says the logout was not
-// accepted. A 401 carries WWW-Authenticate as writeError's JSON does.
+// accepted. A browser's page route takes no HTTP authentication scheme:
+// no challenge is made up for it.
 func endedPage(w http.ResponseWriter, r *http.Request, s *Server, err error) error {
 	e := loginError(err)
 	logError(r, s.log, e)
-	if e.Status == http.StatusUnauthorized && w.Header().Get("WWW-Authenticate") == "" {
-		w.Header().Set("WWW-Authenticate", `Bearer error="`+e.Code+`"`)
-	}
 	t := pageText(w, r)
 	d := endedPageData{T: t, Nonce: pageNonce(), Title: t.Failed, Message: t.Generic, Code: e.Code}
 	switch {

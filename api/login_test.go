@@ -1,8 +1,11 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -18,6 +21,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/login"
+	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
@@ -222,5 +226,90 @@ func TestLoginCookieSecureOnHTTPS(t *testing.T) {
 		if c := cookies[0]; c.Secure != secure || !c.HttpOnly || c.SameSite != http.SameSiteLaxMode {
 			t.Errorf("%s: cookie %q, want Secure %v, HttpOnly, SameSite=Lax", issuer, c.String(), secure)
 		}
+	}
+}
+
+// TestLoginInvalidClientNoChallenge: an unknown or disabled client at
+// the login routes is 400 invalid_client, without WWW-Authenticate:
+// none of them takes an HTTP authentication scheme (the client is named
+// in a parameter, a session or an ID token hint; the user agent is a
+// browser or the holder's app), so a 401 could carry no "challenge
+// applicable to the target resource" (RFC 9110 §15.5.2). RFC 6749
+// §4.1.2.1 asks only that the resource owner be told, not redirected.
+// (Each was 401 with WWW-Authenticate: Bearer error="invalid_client".)
+func TestLoginInvalidClientNoChallenge(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	const cb, bye = "https://shop.example/cb", "https://shop.example/bye"
+	p := shopLogin(t, e, nil, cb, bye)
+	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
+		t.Fatal(err)
+	}
+	e.h = e.srv.Handler()
+	check := func(name string, req *http.Request, html bool) {
+		t.Helper()
+		resp, m := e.send(req)
+		if resp.StatusCode != 400 || resp.Header.Get("WWW-Authenticate") != "" || resp.Header.Get("Location") != "" {
+			t.Errorf("%s: %d, WWW-Authenticate %q, Location %q", name, resp.StatusCode, resp.Header.Get("WWW-Authenticate"), resp.Header.Get("Location"))
+		}
+		if html {
+			if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "text/html") {
+				t.Errorf("%s: %s, not a page", name, ct)
+			}
+		} else if m["error"] != "invalid_client" {
+			t.Errorf("%s: %v", name, m)
+		}
+	}
+	q := url.Values{"client_id": {"nobody"}, "redirect_uri": {cb}, "response_type": {"code"}, "scope": {"openid"}, "state": {"s"},
+		"nonce": {"n"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
+	for _, accept := range []string{"text/html", "application/json"} {
+		req := httptest.NewRequest("GET", login.AuthorizePath+"?"+q.Encode(), nil)
+		req.Header.Set("Accept", accept)
+		check("authorize, unknown client, "+accept, req, accept == "text/html")
+	}
+
+	// A logout whose ID token hint names an unknown client.
+	key, err := e.keys.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	hint := jwt.NewWithClaims(jwt.GetSigningMethod(gm.AlgSM2), jwt.MapClaims{"iss": oauthIssuer, "sub": "pairwise-1", "aud": "nobody",
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "sid": "family-1"})
+	hint.Header["kid"] = key.Kid
+	signed, err := hint.SignedString(key.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	check("logout, unknown client", httptest.NewRequest("GET", login.LogoutPath+"?"+url.Values{"id_token_hint": {signed}}.Encode(), nil), false)
+
+	// A login started by shop, which is then disabled.
+	q.Set("client_id", "shop")
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, httptest.NewRequest("GET", login.AuthorizePath+"?"+q.Encode(), nil))
+	page := regexp.MustCompile(`"(/login/sessions/[A-Za-z0-9_-]+)/page`).FindStringSubmatch(rec.Body.String())
+	if rec.Code != 200 || page == nil || len(rec.Result().Cookies()) != 1 {
+		t.Fatalf("the login page: %d, session %v", rec.Code, page)
+	}
+	session, cookie := page[1], rec.Result().Cookies()[0]
+	resp, m := e.send(httptest.NewRequest("GET", session, nil))
+	challenge, _ := m["challenge"].(string)
+	if resp.StatusCode != 200 || challenge == "" {
+		t.Fatalf("the session: %d %v", resp.StatusCode, m)
+	}
+	if _, err := e.clients.Update(t.Context(), "shop", func(c *auth.Client) error { c.Disabled = true; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	check("the session, read by the app", httptest.NewRequest("GET", session, nil), false)
+	req := httptest.NewRequest("GET", session+"/page", nil)
+	req.AddCookie(cookie)
+	req.Header.Set("Accept", "text/html")
+	check("the session's page", req, true)
+	nonce, _ := base64.RawURLEncoding.DecodeString(challenge)
+	for _, answer := range []string{"approve", "deny"} {
+		purpose := map[string]string{"approve": qrcode.PurposeLoginApprove, "deny": qrcode.PurposeLoginDeny}[answer]
+		body, _ := json.Marshal(login.Approval{Request: qrcode.HolderRequest{Purpose: purpose, Nonce: nonce}})
+		req := httptest.NewRequest("POST", session+"/"+answer, bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		check("the session, "+answer, req, false)
 	}
 }

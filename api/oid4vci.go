@@ -242,11 +242,7 @@ func (h *vciHandlers) par(w http.ResponseWriter, r *http.Request) error {
 		if _, ok := errors.AsType[*oid4vci.Error](err); ok {
 			return err // a DPoP error: vciErrors answers it
 		}
-		e := loginError(err)
-		if e.Code == login.CodeInvalidClient {
-			e.Status = http.StatusBadRequest
-		}
-		return e
+		return loginError(err)
 	}
 	setNext(w, resp.DPoPNonce, resp.AttestationChallenge)
 	w.Header().Set("Cache-Control", "no-store")

@@ -273,6 +273,12 @@ func qrStatic(w http.ResponseWriter, r *http.Request, cfg QRConfig) error {
 
 // qrErrors maps the qrcode package's errors. Codes shared with the
 // node-to-node protocol match qrcode.ErrorCode (TestQRErrorCodesMatch).
+// Only a peer node's assertion, sent as a Bearer credential, is
+// answered 401 (with its challenge, writeError). A holder's device
+// signature is in the body, as is a code's issuer signature: no HTTP
+// authentication scheme carries them, so no 401 could carry a challenge
+// for them (RFC 9110 §15.5.2); their refusals are 403, credentials
+// "insufficient to grant access" (§15.5.4), as a revoked binding's are.
 var qrErrors = []mapping{
 	{qrcode.ErrCodeUsed, http.StatusConflict, "qr_code_used", "the code was already redeemed or is unknown"},
 	{qrcode.ErrCodeExpired, http.StatusGone, "qr_code_expired", "the code has expired"},
@@ -280,15 +286,15 @@ var qrErrors = []mapping{
 	{qrcode.ErrWrongRegion, http.StatusUnprocessableEntity, "qr_wrong_region", "the code belongs to another region"},
 	{qrcode.ErrUnknownVerifier, http.StatusForbidden, "qr_unknown_verifier", "the relying party is not registered for QR redemption"},
 	{qrcode.ErrPeerAuth, http.StatusUnauthorized, "qr_peer_unauthorized", "node authentication failed"},
-	{qrcode.ErrHolderAuth, http.StatusUnauthorized, "qr_holder_unauthorized", "the device-signed request is invalid, stale or replayed"},
+	{qrcode.ErrHolderAuth, http.StatusForbidden, "qr_holder_unauthorized", "the device-signed request is invalid, stale or replayed"},
 	{qrcode.ErrRevoked, http.StatusForbidden, "qr_revoked", "the device binding or code is revoked"},
 	{qrcode.ErrSuspended, http.StatusForbidden, "qr_suspended", "the device binding or code is suspended"},
 	{qrcode.ErrBindingExpired, http.StatusForbidden, "qr_binding_expired", "the device binding or code is expired"},
 	{qrcode.ErrDelegationScope, http.StatusForbidden, "qr_delegation_scope", "the action is outside the delegation's scope"},
 	{qrcode.ErrDelegationExpired, http.StatusForbidden, "qr_delegation_expired", "the delegation is expired or not yet valid"},
 	{qrcode.ErrDelegation, http.StatusForbidden, "qr_delegation_invalid", "the delegation is invalid"},
-	{qrcode.ErrUnknownKey, http.StatusUnauthorized, "qr_unknown_key", "the code is signed by an unknown issuer key"},
-	{qrcode.ErrSignature, http.StatusUnauthorized, "qr_bad_signature", "a signature does not verify"},
+	{qrcode.ErrUnknownKey, http.StatusForbidden, "qr_unknown_key", "the code is signed by an unknown issuer key"},
+	{qrcode.ErrSignature, http.StatusForbidden, "qr_bad_signature", "a signature does not verify"},
 	{qrcode.ErrStale, http.StatusBadRequest, "qr_stale", "the code is outside the freshness window"},
 	{qrcode.ErrChallenge, http.StatusBadRequest, "qr_challenge_mismatch", "the challenge does not match"},
 	{qrcode.ErrAudience, http.StatusBadRequest, "qr_audience_mismatch", "the code is for another verifier"},

@@ -326,8 +326,8 @@ func TestQRTwoRegions(t *testing.T) {
 		"no route":         {b.srv.URL + "/v1/qr/verify", "tok-hotel-440000", map[string]string{"code": (qrcode.OnlineCode{Region: 110000}).String()}, 422, "qr_no_route"},
 		"never issued":     {a.srv.URL + "/v1/qr/verify", "tok-hotel-310000", map[string]string{"code": (qrcode.OnlineCode{Region: 310000}).String()}, 409, "qr_code_used"},
 		"static as online": {a.srv.URL + "/v1/qr/verify", "tok-hotel-310000", map[string]string{"code": "TIDST1:00"}, 400, "qr_wrong_kind"},
-		"holder replay":    {a.srv.URL + "/v1/qr", "", nil, 401, "qr_holder_unauthorized"},
-		"holder elsewhere": {b.srv.URL + "/v1/qr", "", holderReq("310000"), 401, "qr_holder_unauthorized"},
+		"holder replay":    {a.srv.URL + "/v1/qr", "", nil, 403, "qr_holder_unauthorized"},
+		"holder elsewhere": {b.srv.URL + "/v1/qr", "", holderReq("310000"), 403, "qr_holder_unauthorized"},
 		"bad consent":      {a.srv.URL + "/v1/qr", "", holderReq("310000", "name"), 400, "qr_invalid_consent"},
 		"peer no auth":     {a.srv.URL + redeem.PeerRedeemPath, "", map[string]any{"code": code}, 401, "qr_peer_unauthorized"},
 
@@ -347,6 +347,13 @@ func TestQRTwoRegions(t *testing.T) {
 		resp, m := qrPost(t, c.url, c.token, body)
 		if resp.StatusCode != c.status || m["error"] != c.code {
 			t.Errorf("%s: %d %v, want %d %s", name, resp.StatusCode, m, c.status, c.code)
+		}
+		// A challenge only with a 401, and only of the scheme the route
+		// takes: a holder's request is authenticated by its device
+		// signature, in the body, which no HTTP authentication scheme
+		// carries (RFC 9110 §15.5.2).
+		if ch := resp.Header.Get("WWW-Authenticate"); (c.status == 401) != (ch != "") || ch != "" && !strings.HasPrefix(ch, "Bearer") {
+			t.Errorf("%s: %d with WWW-Authenticate %q", name, resp.StatusCode, ch)
 		}
 	}
 
@@ -450,6 +457,30 @@ func TestQRStaticRendering(t *testing.T) {
 		resp.Body.Close()
 		if resp.StatusCode != bad.want {
 			t.Errorf("%s %.40s: %d, want %d", bad.method, bad.path, resp.StatusCode, bad.want)
+		}
+	}
+	// A code of a key the node does not trust, or not signed by the key
+	// it names: refused as a revoked one is, 403, with no challenge: the
+	// route takes no HTTP authentication scheme (RFC 9110 §15.5.2), and
+	// the code's signature is no credential of the caller's (it was 401
+	// with WWW-Authenticate: Bearer error="qr_unknown_key").
+	stranger, err := gm.NewPrivateKey(bytes.Repeat([]byte{0x72}, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		kid, code string
+	}{{"stranger", "qr_unknown_key"}, {a.kid, "qr_bad_signature"}} {
+		forged, err := (&qrcode.Issuer{Signer: stranger, Kid: c.kid, Region: 310000}).IssueStatic(qrcode.Static{
+			Subject: bytes.Repeat([]byte{0xc3}, 16), MaskedName: "李**", MaskedNumber: "3101**********002X", DocType: 1,
+			Assurance: 4, IssuedAt: now.Add(-time.Hour), Expiry: now.AddDate(5, 0, 0), Status: qrcode.StatusRef{List: 2, Index: 3},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, body := get("code=" + urlEscape(forged))
+		if resp.StatusCode != 403 || !strings.Contains(string(body), `"error":"`+c.code+`"`) || resp.Header.Get("WWW-Authenticate") != "" {
+			t.Errorf("a code signed by a stranger, kid %s: %d %v %s", c.kid, resp.StatusCode, resp.Header, body)
 		}
 	}
 	a.status.revoke(qrcode.StatusRef{Region: 310000, List: 2, Index: 3})

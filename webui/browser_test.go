@@ -81,7 +81,7 @@ func TestBrowserReflow(t *testing.T) {
 // api/openapi.json describes the route.
 var offlineRefusals = map[string]int{
 	"qr_stale": 400, "qr_audience_mismatch": 400, "qr_too_large": 413,
-	"qr_unknown_key": 401, "qr_bad_signature": 401,
+	"qr_unknown_key": 403, "qr_bad_signature": 403,
 	"qr_binding_expired": 403, "qr_delegation_scope": 403, "qr_delegation_expired": 403, "qr_delegation_invalid": 403,
 	"qr_replayed": 409, "qr_clone_suspected": 409,
 	"qr_wrong_region": 422, "qr_unknown_status_list": 422, "qr_peer_failed": 502,

@@ -684,7 +684,7 @@ func answerKey(err error) string {
 // auth.DefaultLeeway), and a phone's clock ahead or behind signs its
 // request for a QR code (±60 s, qrcode.DefaultWindow). Within the
 // tolerance the node accepts; beyond it, it refuses with the specific
-// error (401 invalid_client; 401 qr_holder_unauthorized), never a 5xx.
+// error (401 invalid_client; 403 qr_holder_unauthorized), never a 5xx.
 func TestFaultClockSkew(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -722,8 +722,8 @@ func TestFaultClockSkew(t *testing.T) {
 		{"assertion expired 45 s ago by the node's clock", token(now().Add(-105 * time.Second)), "401 invalid_client"},
 		{"QR request, phone 50 s ahead", code(now().Add(50 * time.Second)), "200"},
 		{"QR request, phone 50 s behind", code(now().Add(-50 * time.Second)), "200"},
-		{"QR request, phone 75 s ahead", code(now().Add(75 * time.Second)), "401 qr_holder_unauthorized"},
-		{"QR request, phone 75 s behind", code(now().Add(-75 * time.Second)), "401 qr_holder_unauthorized"},
+		{"QR request, phone 75 s ahead", code(now().Add(75 * time.Second)), "403 qr_holder_unauthorized"},
+		{"QR request, phone 75 s behind", code(now().Add(-75 * time.Second)), "403 qr_holder_unauthorized"},
 	} {
 		t.Logf("FIGURES fault=clock-skew case=%q answer=%q", x.what, x.got)
 		if !strings.HasPrefix(x.got, x.want) {

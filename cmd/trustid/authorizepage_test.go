@@ -59,8 +59,8 @@ func TestAuthorizeErrorPages(t *testing.T) {
 	}{
 		{"unregistered redirect URI", evil.AuthCodeURL("st1", challenge), 400, "invalid_request", "redirect_uri"},
 		{"no redirect URI", none.AuthCodeURL("st2", challenge), 400, "invalid_request", "redirect_uri"},
-		{"unknown client", unknown.AuthCodeURL("st3", challenge), 401, "invalid_client", "unknown client_id"},
-		{"OID4VCI, unknown client", vci, 401, "invalid_client", "unknown client_id"},
+		{"unknown client", unknown.AuthCodeURL("st3", challenge), 400, "invalid_client", "unknown client_id"},
+		{"OID4VCI, unknown client", vci, 400, "invalid_client", "unknown client_id"},
 	}
 	for _, c := range cases {
 		status, page, hdr := get(c.url, chromiumAccept, "")
@@ -71,8 +71,10 @@ func TestAuthorizeErrorPages(t *testing.T) {
 		if !strings.Contains(strings.Join(hdr.Values("Vary"), ","), "Accept") || hdr.Get("Cache-Control") != "no-store" || hdr.Get("Content-Security-Policy") == "" {
 			t.Errorf("%s, a browser: headers %v", c.name, hdr)
 		}
-		if c.status == 401 && hdr.Get("WWW-Authenticate") == "" {
-			t.Errorf("%s, a browser: 401 without WWW-Authenticate", c.name)
+		if hdr.Get("WWW-Authenticate") != "" {
+			// The routes take no HTTP authentication scheme: no 401,
+			// no challenge (RFC 9110 §15.5.2).
+			t.Errorf("%s, a browser: WWW-Authenticate %q", c.name, hdr.Get("WWW-Authenticate"))
 		}
 		for _, accept := range []string{"", "*/*", "application/json"} {
 			status, body, hdr := get(c.url, accept, "")
@@ -84,7 +86,7 @@ func TestAuthorizeErrorPages(t *testing.T) {
 	}
 	// In Chinese, with the catalogue's message.
 	status, page, _ := get(cases[2].url, chromiumAccept, "zh-CN,zh;q=0.9")
-	if status != 401 || !strings.Contains(page, `<html lang="zh-CN">`) || !strings.Contains(page, "未在 TrustID 登记") || !strings.Contains(page, "错误代码：<code>invalid_client</code>") {
+	if status != 400 || !strings.Contains(page, `<html lang="zh-CN">`) || !strings.Contains(page, "未在 TrustID 登记") || !strings.Contains(page, "错误代码：<code>invalid_client</code>") {
 		t.Errorf("the Chinese page: %d\n%s", status, page)
 	}
 

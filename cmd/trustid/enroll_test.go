@@ -355,7 +355,7 @@ func TestEnrollmentEndToEnd(t *testing.T) {
 		t.Errorf("other binding after revocation: %d %v", c, m)
 	}
 	// A device cannot use another device's binding.
-	if c, m := f.onlineCode(a.device, r2.QRBinding); c != 401 {
+	if c, m := f.onlineCode(a.device, r2.QRBinding); c != 403 || m["error"] != "qr_holder_unauthorized" {
 		t.Errorf("foreign device: %d %v", c, m)
 	}
 

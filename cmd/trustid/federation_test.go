@@ -1572,8 +1572,8 @@ func TestRegionInstancesVerifyNewKeyFromRecord(t *testing.T) {
 		refused     int
 		refusedCode string
 	}{
-		{"offline code", offline, 200, 401, "qr_unknown_key"},
-		{"online code request", online, 201, 401, "qr_unknown_key"},
+		{"offline code", offline, 200, 403, "qr_unknown_key"},
+		{"online code request", online, 201, 403, "qr_unknown_key"},
 		{"PIN check", pinCheck, 200, 422, "binding_invalid"},
 		{"identity credential", verifyIdentity, 200, 0, ""},
 		{"id_token_hint", logout, 302, 400, "invalid_request"},
@@ -1588,7 +1588,7 @@ func TestRegionInstancesVerifyNewKeyFromRecord(t *testing.T) {
 
 	for _, state := range []string{chaincode.KeyRetired, chaincode.KeyRevoked} {
 		r.setKeyState(newKid, state)
-		waitUntil(t, "instance 2 refusing the "+state+" key", func() bool { c, _ := offline(); return c == 401 })
+		waitUntil(t, "instance 2 refusing the "+state+" key", func() bool { c, _ := offline(); return c == 403 })
 		for _, s := range sites {
 			c, e := s.do()
 			if (s.refused != 0 && c != s.refused) || c < 400 || (s.refusedCode != "" && e != s.refusedCode) {

@@ -611,7 +611,7 @@ func testOIDCLogin(t *testing.T, rdb *redis.Client, extra ...string) {
 	}
 	unknown := shop.conf
 	unknown.ClientID = "nobody"
-	if resp := get(unknown.AuthCodeURL("st3", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))); resp.StatusCode != 401 || resp.Header.Get("Location") != "" {
+	if resp := get(unknown.AuthCodeURL("st3", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()))); resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
 		t.Errorf("unknown client: %d %q", resp.StatusCode, resp.Header.Get("Location"))
 	}
 	if resp := get(shop.conf.AuthCodeURL("st4", oauth2.S256ChallengeOption(oauth2.GenerateVerifier()), oauth2.SetAuthURLParam("prompt", "none"))); !strings.Contains(resp.Header.Get("Location"), "error=login_required") {
@@ -1212,7 +1212,7 @@ func TestLoginAnswerPurposes(t *testing.T) {
 	var m map[string]any
 	json.NewDecoder(resp.Body).Decode(&m)
 	resp.Body.Close()
-	if resp.StatusCode != 401 || m["error"] != "qr_holder_unauthorized" || m["code"] != nil {
+	if resp.StatusCode != 403 || m["error"] != "qr_holder_unauthorized" || m["code"] != nil || resp.Header.Get("WWW-Authenticate") != "" {
 		t.Errorf("a login approval at POST /v1/qr: %d %v", resp.StatusCode, m)
 	}
 	// The wallet's own online code request still works.

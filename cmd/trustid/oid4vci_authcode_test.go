@@ -264,7 +264,7 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 		t.Errorf("unregistered redirect_uri: %d %v", status, back)
 	}
 	r.q.Set("client_id", "no-such-wallet")
-	if status, back, _ := send(r.q); status != 401 || back != nil {
+	if status, back, _ := send(r.q); status != 400 || back != nil {
 		t.Errorf("unknown client: %d %v", status, back)
 	}
 	// An issuer_state is good for one authorization.

@@ -217,7 +217,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		{"POST", auth.PeerIntrospectionPath, "application/json", `{"token":"x"}`, 401},
 		// The authorization and logout endpoints by POST (their refusals).
 		{"POST", "/oauth2/authorize", "application/x-www-form-urlencoded",
-			"client_id=nobody&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", 401},
+			"client_id=nobody&redirect_uri=https%3A%2F%2Frp.example%2Fcb&response_type=code&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM", 400},
 		{"POST", "/oauth2/logout", "application/x-www-form-urlencoded", "state=x", 400},
 	} {
 		if code, m, _ := n.do(c.method, c.path, "", c.ctype, c.body); code != c.want {

@@ -312,9 +312,10 @@ func saveJWKS(t *testing.T, base string) string {
 
 // TestQRStaticRefusesForeignSignatures: POST /v1/qr/static verifies a
 // code before rendering it: one signed by a key the node does not know
-// is 401 qr_unknown_key, one whose signature does not verify 401
+// is 403 qr_unknown_key, one whose signature does not verify 403
 // qr_bad_signature, as api/openapi.json documents (the conformance
-// transport checks each answer against it).
+// transport checks each answer against it), without WWW-Authenticate:
+// the route takes no HTTP authentication scheme (RFC 9110 §15.5.2).
 func TestQRStaticRefusesForeignSignatures(t *testing.T) {
 	n := startAuthNode(t)
 	key, err := gm.GenerateKey(rand.Reader)
@@ -347,8 +348,8 @@ func TestQRStaticRefusesForeignSignatures(t *testing.T) {
 	}
 	for _, c := range []struct{ code, want string }{{foreign, "qr_unknown_key"}, {forged, "qr_bad_signature"}} {
 		form := url.Values{"code": {c.code}}.Encode()
-		if code, m, _ := n.do("POST", "/v1/qr/static", "", "application/x-www-form-urlencoded", form); code != 401 || m["error"] != c.want {
-			t.Errorf("%s: %d %v, want 401 %s", c.want, code, m, c.want)
+		if code, m, h := n.do("POST", "/v1/qr/static", "", "application/x-www-form-urlencoded", form); code != 403 || m["error"] != c.want || h.Get("WWW-Authenticate") != "" {
+			t.Errorf("%s: %d %v %v, want 403 %s without a challenge", c.want, code, m, h, c.want)
 		}
 	}
 }

@@ -81,8 +81,8 @@ func TestQRKeysFollowReload(t *testing.T) {
 		code   any
 	}
 	ok := map[string]answer{"offline code": {200, nil}, "online code": {200, nil}, "printed code": {200, nil}, "login approval": {204, nil}}
-	unknownKey := map[string]answer{"offline code": {401, "qr_unknown_key"}, "online code": {401, "qr_unknown_key"},
-		"printed code": {401, "qr_unknown_key"}, "login approval": {403, "approval_refused"}}
+	unknownKey := map[string]answer{"offline code": {403, "qr_unknown_key"}, "online code": {403, "qr_unknown_key"},
+		"printed code": {403, "qr_unknown_key"}, "login approval": {403, "approval_refused"}}
 	expect := func(when string, u map[string]func() (int, any), want map[string]answer) {
 		t.Helper()
 		for name, use := range u {

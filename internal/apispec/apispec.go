@@ -49,8 +49,9 @@ var (
 // Load parses an OpenAPI 3.1 document and checks what the meta-schema
 // checks for the subset this project uses, and more: the version, info,
 // every operation's responses, every $ref resolves, every path template
-// parameter is declared, every security requirement names a scheme, and
-// every schema compiles as JSON Schema 2020-12.
+// parameter is declared, every security requirement names a scheme, no
+// public route documents a 401, and every schema compiles as JSON Schema
+// 2020-12.
 func Load(doc []byte) (*Spec, error) {
 	raw, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
@@ -177,6 +178,11 @@ func (s *Spec) operation(c *jsonschema.Compiler, root, schemes map[string]any, p
 	responses, _ := o["responses"].(map[string]any)
 	if len(responses) == 0 {
 		return nil, errors.New("no responses")
+	}
+	if _, ok := responses["401"]; ok && len(sec) == 0 {
+		// RFC 9110 §15.5.2: a 401 carries a challenge of a scheme the
+		// route takes, and a public route takes none.
+		return nil, errors.New("a public route (security []) documents 401, which would need a challenge of a scheme it does not take")
 	}
 	base := "#/paths/" + escape(path) + "/" + method + "/responses/"
 	for code, r := range responses {

@@ -51,6 +51,28 @@ func TestLoadRejects(t *testing.T) {
 	}
 }
 
+// TestPublicRouteNo401: a route with no security scheme may not document
+// a 401, whose challenge (RFC 9110 §15.5.2: "MUST send a
+// WWW-Authenticate header field containing at least one challenge
+// applicable to the target resource") it could not make; the same 401
+// under a scheme, and the public route without it, load.
+func TestPublicRouteNo401(t *testing.T) {
+	with401 := strings.Replace(minimal, `"204": {"description": "none"}`, `"401": {"description": "who are you?"}`, 1)
+	public := strings.Replace(with401, `"security": [{"bearerAuth": ["read"]}]`, `"security": []`, 1)
+	if with401 == minimal || public == with401 {
+		t.Fatal("the cases do not apply")
+	}
+	if _, err := Load([]byte(with401)); err != nil {
+		t.Errorf("a 401 under bearerAuth: %v", err)
+	}
+	if _, err := Load([]byte(strings.Replace(minimal, `"security": [{"bearerAuth": ["read"]}]`, `"security": []`, 1))); err != nil {
+		t.Errorf("a public route without 401: %v", err)
+	}
+	if _, err := Load([]byte(public)); err == nil || !strings.Contains(err.Error(), "public route (security []) documents 401") {
+		t.Errorf("a public route documenting 401: %v", err)
+	}
+}
+
 // TestCheckRoutes: undocumented, unserved and wrongly scoped routes are
 // each reported.
 func TestCheckRoutes(t *testing.T) {
