@@ -1183,7 +1183,7 @@ func (w *Holder) send(method, target, contentType string, h http.Header, body []
 	w.mu.Unlock()
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, http.Header{}, "", fmt.Errorf("%w: %v", ErrIssuer, err)
+		return nil, http.Header{}, "", fmt.Errorf("%w: %w", ErrIssuer, err)
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, maxIssuerResponse+1))
