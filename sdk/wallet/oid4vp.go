@@ -284,8 +284,15 @@ func (w *Holder) verifyRequestObject(ro, attester string, keys gm.JWKS) (*Presen
 	if err != nil || ru.Host == "" || (ru.Scheme != "https" && ru.Scheme != "http") {
 		return nil, reqErr("response_uri must be an https URL")
 	}
-	if uris, ok := att["redirect_uris"].([]any); ok && !slices.Contains(uris, any(pr.ResponseURI)) {
-		return nil, reqErr("response_uri is not among the attested redirect_uris")
+	// OpenID4VP 1.0 §5.9.3: "If the issuer of the Verifier Attestation
+	// JWT adds a redirect_uris claim to the attestation, the Wallet MUST
+	// ensure the redirect_uri request parameter value exactly matches one
+	// of the redirect_uris claim entries": a claim that is no array
+	// matches nothing.
+	if raw, ok := att["redirect_uris"]; ok {
+		if uris, _ := raw.([]any); !slices.Contains(uris, any(pr.ResponseURI)) {
+			return nil, reqErr("response_uri is not among the attested redirect_uris")
+		}
 	}
 	raw, _ := json.Marshal(claims["dcql_query"])
 	if pr.query, err = dcql.Parse(raw); err != nil {

@@ -370,3 +370,68 @@ func TestRequestWithRedirectURI(t *testing.T) {
 		}
 	}
 }
+
+// TestAttestedRedirectURIsMalformed: a Verifier Attestation whose
+// redirect_uris claim is present but no array of URIs (a single string,
+// an object) names no response URI, so a request posting elsewhere is
+// refused (OpenID4VP 1.0 §5.9.3: "If the issuer of the Verifier
+// Attestation JWT adds a redirect_uris claim to the attestation, the
+// Wallet MUST ensure the redirect_uri request parameter value exactly
+// matches one of the redirect_uris claim entries"); without the claim,
+// or with the response URI in the array, the request is taken.
+func TestAttestedRedirectURIsMalformed(t *testing.T) {
+	attesterKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rpKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	attesterJWK, _ := gm.NewJWK(&attesterKey.PublicKey, "att-1")
+	rpJWK, _ := gm.NewJWK(&rpKey.PublicKey, "")
+	jwks, _ := json.Marshal(gm.JWKS{Keys: []gm.JWK{attesterJWK}})
+	const attester = "https://attester.example"
+	var ro string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/oauth-authz-req+jwt")
+		io.WriteString(w, ro)
+	}))
+	defer srv.Close()
+	h, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := "openid4vp://?" + url.Values{"client_id": {"verifier_attestation:rp"}, "request_uri": {srv.URL + "/request"}}.Encode()
+	exp := time.Now().Add(5 * time.Minute).Unix()
+	const responseURI = "https://elsewhere.example/response"
+	for _, c := range []struct {
+		name string
+		uris any // nil: no claim
+		ok   bool
+	}{
+		{"no claim", nil, true},
+		{"in the array", []string{"https://rp.example/response", responseURI}, true},
+		{"not in the array", []string{"https://rp.example/response"}, false},
+		{"a string", "https://rp.example/response", false},
+		{"the response URI as a string", responseURI, false},
+		{"an object", map[string]any{"uri": responseURI}, false},
+	} {
+		ac := jwt.MapClaims{"iss": attester, "sub": "rp", "exp": exp, "cnf": map[string]any{"jwk": rpJWK}}
+		if c.uris != nil {
+			ac["redirect_uris"] = c.uris
+		}
+		att := jwt.NewWithClaims(jwt.SigningMethodES256, ac)
+		att.Header["typ"], att.Header["kid"] = "verifier-attestation+jwt", "att-1"
+		attJWT, err := att.SignedString(attesterKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"aud": "https://self-issued.me/v2", "exp": exp,
+			"client_id": "verifier_attestation:rp", "response_type": "vp_token", "response_mode": "direct_post",
+			"response_uri": responseURI, "nonce": "n", "state": "s", "dcql_query": map[string]any{"credentials": []any{map[string]any{
+				"id": "res", "format": "dc+sd-jwt", "meta": map[string]any{"vct_values": []string{"v"}}}}}})
+		tok.Header["typ"], tok.Header["jwt"] = "oauth-authz-req+jwt", attJWT
+		if ro, err = tok.SignedString(rpKey); err != nil {
+			t.Fatal(err)
+		}
+		_, err = h.ResolvePresentationRequest(link, attester, string(jwks))
+		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, ErrPresentationRequest)) {
+			t.Errorf("%s: %v, want ok %v", c.name, err, c.ok)
+		}
+	}
+}
