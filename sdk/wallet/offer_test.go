@@ -297,3 +297,57 @@ func preAuthorizedOffer(tb testing.TB, node string) (*Holder, *CredentialOffer) 
 	}
 	return w, offer
 }
+
+// TestReceiveOfferEncryptionRequired: an issuer whose metadata requires
+// encrypted credential responses or requests is refused when the offer is
+// received, before its token endpoint hears the pre-authorized code: the
+// wallet encrypts neither, and OID4VCI 1.0 §12.2.4 says with
+// credential_response_encryption's encryption_required true "the Wallet
+// MUST provide encryption keys in the Credential Request". With
+// encryption_required false the offer is taken.
+func TestReceiveOfferEncryptionRequired(t *testing.T) {
+	enc := func(required bool) map[string]any {
+		return map[string]any{"alg_values_supported": []string{"ECDH-ES"}, "enc_values_supported": []string{"A128GCM"},
+			"encryption_required": required, "jwks": map[string]any{"keys": []any{}}}
+	}
+	for _, c := range []struct {
+		name   string
+		member string
+		value  map[string]any
+		ok     bool
+	}{
+		{"responses required", "credential_response_encryption", enc(true), false},
+		{"requests required", "credential_request_encryption", enc(true), false},
+		{"responses optional", "credential_response_encryption", enc(false), true},
+		{"requests optional", "credential_request_encryption", enc(false), true},
+	} {
+		var srv *httptest.Server
+		tokens := 0
+		srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			switch r.URL.Path {
+			case "/.well-known/openid-credential-issuer":
+				json.NewEncoder(w).Encode(map[string]any{"credential_issuer": srv.URL, "credential_endpoint": srv.URL + "/credential",
+					c.member: c.value, "credential_configurations_supported": map[string]any{"a": map[string]any{"format": "dc+sd-jwt",
+						"proof_types_supported": map[string]any{"jwt": map[string]any{"proof_signing_alg_values_supported": []string{"SM2"}}}}}})
+			case "/.well-known/oauth-authorization-server":
+				json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "token_endpoint": srv.URL + "/token"})
+			case "/token":
+				tokens++
+				http.Error(w, `{"error":"invalid_grant"}`, http.StatusBadRequest)
+			default:
+				http.NotFound(w, r)
+			}
+		}))
+		w, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = w.ReceiveOffer("openid-credential-offer://?credential_offer=" + url.QueryEscape(`{"credential_issuer":"`+srv.URL+
+			`","credential_configuration_ids":["a"],"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":{"pre-authorized_code":"c"}}}`))
+		srv.Close()
+		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, ErrIssuer)) || tokens != 0 {
+			t.Errorf("%s: %v (token requests %d), want ok %v", c.name, err, tokens, c.ok)
+		}
+	}
+}

@@ -247,6 +247,12 @@ type issuerMetadata struct {
 	Batch                *struct {
 		Size int `json:"batch_size"`
 	} `json:"batch_credential_issuance"`
+	RequestEncryption *struct {
+		Required bool `json:"encryption_required"`
+	} `json:"credential_request_encryption"`
+	ResponseEncryption *struct {
+		Required bool `json:"encryption_required"`
+	} `json:"credential_response_encryption"`
 	Display []struct {
 		Name   string `json:"name"`
 		Locale string `json:"locale"`
@@ -317,6 +323,16 @@ func (w *Holder) ReceiveOffer(link string) (*CredentialOffer, error) {
 	// was inserted"; otherwise the data "MUST NOT be used".
 	if err := json.Unmarshal(body, &offer.meta); err != nil || offer.meta.CredentialIssuer != offer.issuer {
 		return nil, fmt.Errorf("%w: issuer metadata does not name the offer's issuer", ErrIssuer)
+	}
+	// OID4VCI 1.0 §12.2.4: with credential_response_encryption's
+	// encryption_required true "the Wallet MUST provide encryption keys in
+	// the Credential Request", and with credential_request_encryption's
+	// the issuer "requires encryption for every Credential Request": the
+	// wallet encrypts neither, so it stops before the offer's code is
+	// spent.
+	if (offer.meta.RequestEncryption != nil && offer.meta.RequestEncryption.Required) ||
+		(offer.meta.ResponseEncryption != nil && offer.meta.ResponseEncryption.Required) {
+		return nil, fmt.Errorf("%w: the issuer requires encrypted credential requests or responses, which the wallet does not support", ErrIssuer)
 	}
 	for _, id := range offer.configs {
 		if _, ok := offer.meta.Configurations[id]; !ok {
