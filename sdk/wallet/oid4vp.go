@@ -130,8 +130,10 @@ func (w *Holder) ResolvePresentationRequest(link, attester, attesterJWKS string)
 	if requestURI == "" || linkClient == "" {
 		return nil, reqErr("the link needs client_id and request_uri")
 	}
-	ru, err := url.Parse(requestURI)
-	if err != nil || (ru.Scheme != "https" && ru.Scheme != "http") {
+	// https (http only on loopback, a verifier under test), as the
+	// wallet's other peers: the request and the presentation are
+	// personal data.
+	if checkURL(requestURI) != nil {
 		return nil, reqErr("request_uri must be an https URL")
 	}
 	keys, err := gm.ParseJWKS([]byte(attesterJWKS))
@@ -280,8 +282,7 @@ func (w *Holder) verifyRequestObject(ro, attester string, keys gm.JWKS) (*Presen
 	if pr.nonce == "" {
 		return nil, reqErr("nonce is required")
 	}
-	ru, err := url.Parse(pr.ResponseURI)
-	if err != nil || ru.Host == "" || (ru.Scheme != "https" && ru.Scheme != "http") {
+	if checkURL(pr.ResponseURI) != nil {
 		return nil, reqErr("response_uri must be an https URL")
 	}
 	// OpenID4VP 1.0 §5.9.3: "If the issuer of the Verifier Attestation

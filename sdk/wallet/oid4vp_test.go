@@ -380,24 +380,6 @@ func TestRequestWithRedirectURI(t *testing.T) {
 // matches one of the redirect_uris claim entries"); without the claim,
 // or with the response URI in the array, the request is taken.
 func TestAttestedRedirectURIsMalformed(t *testing.T) {
-	attesterKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	rpKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	attesterJWK, _ := gm.NewJWK(&attesterKey.PublicKey, "att-1")
-	rpJWK, _ := gm.NewJWK(&rpKey.PublicKey, "")
-	jwks, _ := json.Marshal(gm.JWKS{Keys: []gm.JWK{attesterJWK}})
-	const attester = "https://attester.example"
-	var ro string
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/oauth-authz-req+jwt")
-		io.WriteString(w, ro)
-	}))
-	defer srv.Close()
-	h, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
-	if err != nil {
-		t.Fatal(err)
-	}
-	link := "openid4vp://?" + url.Values{"client_id": {"verifier_attestation:rp"}, "request_uri": {srv.URL + "/request"}}.Encode()
-	exp := time.Now().Add(5 * time.Minute).Unix()
 	const responseURI = "https://elsewhere.example/response"
 	for _, c := range []struct {
 		name string
@@ -411,27 +393,93 @@ func TestAttestedRedirectURIsMalformed(t *testing.T) {
 		{"the response URI as a string", responseURI, false},
 		{"an object", map[string]any{"uri": responseURI}, false},
 	} {
-		ac := jwt.MapClaims{"iss": attester, "sub": "rp", "exp": exp, "cnf": map[string]any{"jwk": rpJWK}}
-		if c.uris != nil {
-			ac["redirect_uris"] = c.uris
-		}
-		att := jwt.NewWithClaims(jwt.SigningMethodES256, ac)
-		att.Header["typ"], att.Header["kid"] = "verifier-attestation+jwt", "att-1"
-		attJWT, err := att.SignedString(attesterKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"aud": "https://self-issued.me/v2", "exp": exp,
-			"client_id": "verifier_attestation:rp", "response_type": "vp_token", "response_mode": "direct_post",
-			"response_uri": responseURI, "nonce": "n", "state": "s", "dcql_query": map[string]any{"credentials": []any{map[string]any{
-				"id": "res", "format": "dc+sd-jwt", "meta": map[string]any{"vct_values": []string{"v"}}}}}})
-		tok.Header["typ"], tok.Header["jwt"] = "oauth-authz-req+jwt", attJWT
-		if ro, err = tok.SignedString(rpKey); err != nil {
-			t.Fatal(err)
-		}
-		_, err = h.ResolvePresentationRequest(link, attester, string(jwks))
+		_, err := resolveAttested(t, c.uris, responseURI)
 		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, ErrPresentationRequest)) {
 			t.Errorf("%s: %v, want ok %v", c.name, err, c.ok)
 		}
 	}
+}
+
+// TestPresentationRequestNeedsHTTPS: a request_uri or response_uri in
+// plain http (but on loopback) is refused, as the errors always said:
+// the request is fetched and the presentation posted only over TLS. A
+// request_uri is refused before anything is fetched.
+func TestPresentationRequestNeedsHTTPS(t *testing.T) {
+	h, err := NewHolder("https://node.example", NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetched := 0
+	h.client = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		fetched++
+		return nil, errors.New("no network in this test")
+	})}
+	link := "openid4vp://?" + url.Values{"client_id": {"verifier_attestation:rp"}, "request_uri": {"http://rp.example/request"}}.Encode()
+	if _, err := h.ResolvePresentationRequest(link, "https://attester.example", `{"keys":[]}`); !errors.Is(err, ErrPresentationRequest) || fetched != 0 {
+		t.Errorf("http request_uri: %v, %d fetched; want ErrPresentationRequest before any fetch", err, fetched)
+	}
+	for _, c := range []struct {
+		uri string
+		ok  bool
+	}{
+		{"http://rp.example/response", false},
+		{"http://rp.example:443/response", false},
+		{"https://user@rp.example/response", false},
+		{"https://rp.example/response", true},
+		{"http://127.0.0.1:8080/response", true},
+	} {
+		_, err := resolveAttested(t, []string{c.uri}, c.uri)
+		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, ErrPresentationRequest)) {
+			t.Errorf("response_uri %s: %v, want ok %v", c.uri, err, c.ok)
+		}
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// resolveAttested resolves, from a loopback verifier, a direct_post
+// request object for verifier_attestation:rp with responseURI, signed
+// with the key of an attestation (redirect_uris claim uris, none when
+// nil) by a trusted attester.
+func resolveAttested(t *testing.T, uris any, responseURI string) (*PresentationRequest, error) {
+	t.Helper()
+	attesterKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rpKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	attesterJWK, _ := gm.NewJWK(&attesterKey.PublicKey, "att-1")
+	rpJWK, _ := gm.NewJWK(&rpKey.PublicKey, "")
+	jwks, _ := json.Marshal(gm.JWKS{Keys: []gm.JWK{attesterJWK}})
+	const attester = "https://attester.example"
+	exp := time.Now().Add(5 * time.Minute).Unix()
+	ac := jwt.MapClaims{"iss": attester, "sub": "rp", "exp": exp, "cnf": map[string]any{"jwk": rpJWK}}
+	if uris != nil {
+		ac["redirect_uris"] = uris
+	}
+	att := jwt.NewWithClaims(jwt.SigningMethodES256, ac)
+	att.Header["typ"], att.Header["kid"] = "verifier-attestation+jwt", "att-1"
+	attJWT, err := att.SignedString(attesterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"aud": "https://self-issued.me/v2", "exp": exp,
+		"client_id": "verifier_attestation:rp", "response_type": "vp_token", "response_mode": "direct_post",
+		"response_uri": responseURI, "nonce": "n", "state": "s", "dcql_query": map[string]any{"credentials": []any{map[string]any{
+			"id": "res", "format": "dc+sd-jwt", "meta": map[string]any{"vct_values": []string{"v"}}}}}})
+	tok.Header["typ"], tok.Header["jwt"] = "oauth-authz-req+jwt", attJWT
+	ro, err := tok.SignedString(rpKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/oauth-authz-req+jwt")
+		io.WriteString(w, ro)
+	}))
+	defer srv.Close()
+	h, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := "openid4vp://?" + url.Values{"client_id": {"verifier_attestation:rp"}, "request_uri": {srv.URL + "/request"}}.Encode()
+	return h.ResolvePresentationRequest(link, attester, string(jwks))
 }
