@@ -410,7 +410,7 @@ func (pr *PresentationRequest) candidates(store CredentialStore) (map[string][]m
 		}
 		vct, _ := claims["vct"].(string)
 		for _, cq := range pr.query.Credentials {
-			if cq.Format != dcql.FormatSDJWTVC || !slices.Contains(cq.Meta.VCTValues, vct) {
+			if cq.Format != dcql.FormatSDJWTVC || !slices.Contains(cq.Meta.VCTValues, vct) || !pr.query.Allowed(cq.ID) {
 				continue
 			}
 			met, ok := cq.Satisfied(claims)
@@ -649,6 +649,13 @@ func (pr *PresentationRequest) Respond(store CredentialStore, choice string) (st
 	chosen := map[string]bool{}
 	for _, pair := range splitList(choice) {
 		if qid, _, ok := strings.Cut(pair, "="); ok {
+			if _, found := pr.query.Credential(qid); found && !pr.query.Allowed(qid) {
+				// OpenID4VP 1.0 §6.4.2: with credential_sets, "the
+				// Verifier requests presentations of Credentials to be
+				// returned satisfying" them: a query in no option is
+				// not asked for.
+				return "", fmt.Errorf("%w: query %q is in no credential set option: the verifier does not ask for it", ErrInvalidArgument, qid)
+			}
 			if cq, found := pr.query.Credential(qid); found && chosen[qid] && !cq.Multiple {
 				// OpenID4VP 1.0 §8.1: "When multiple is omitted, or set
 				// to false, the array MUST contain only one

@@ -483,3 +483,56 @@ func resolveAttested(t *testing.T, uris any, responseURI string) (*PresentationR
 	link := "openid4vp://?" + url.Values{"client_id": {"verifier_attestation:rp"}, "request_uri": {srv.URL + "/request"}}.Encode()
 	return h.ResolvePresentationRequest(link, attester, string(jwks))
 }
+
+// TestRespondOnlyRequestedCredentials: with credential_sets, a credential
+// query in no option is not asked for (OpenID4VP 1.0 §6.4.2: "the
+// Verifier requests presentations of Credentials to be returned
+// satisfying" the credential sets): Matches does not offer it, and a
+// choice naming it is refused before anything is sent; the choice of the
+// option alone is posted.
+func TestRespondOnlyRequestedCredentials(t *testing.T) {
+	h, err := NewHolder("https://node.example", NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwkJSON, err := h.CreateDeviceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jwk map[string]any
+	json.Unmarshal([]byte(jwkJSON), &jwk)
+	store := NewMemoryCredentials()
+	store.Add("c1", fakeSDJWT(jwk))
+	store.Add("c2", fakeSDJWT(jwk))
+	var posted []url.Values
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		f, _ := url.ParseQuery(string(body))
+		posted = append(posted, f)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, "{}")
+	}))
+	defer srv.Close()
+	q, err := dcql.Parse([]byte(`{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["urn:x"]}},
+		{"id":"extra","format":"dc+sd-jwt","meta":{"vct_values":["urn:x"]}}],
+		"credential_sets":[{"options":[["pid"]]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := &PresentationRequest{ClientID: "verifier_attestation:rp", ResponseURI: srv.URL, ResponseMode: "direct_post",
+		nonce: "n", state: "s", query: q, holder: h}
+	m, err := pr.Matches(store)
+	if err != nil || strings.Contains(m, "extra") || !strings.Contains(m, "pid") {
+		t.Errorf("Matches %s (%v): want pid only", m, err)
+	}
+	if _, err := pr.Respond(store, "pid=c1,extra=c2"); !errors.Is(err, ErrInvalidArgument) || len(posted) != 0 {
+		t.Errorf("a query in no option: %v, posted %v; want ErrInvalidArgument and nothing sent", err, posted)
+	}
+	if _, err := pr.Respond(store, "pid=c1"); err != nil || len(posted) != 1 {
+		t.Fatalf("the option alone: %v, posted %v", err, posted)
+	}
+	var tok map[string][]string
+	if err := json.Unmarshal([]byte(posted[0].Get("vp_token")), &tok); err != nil || len(tok) != 1 || len(tok["pid"]) != 1 {
+		t.Errorf("vp_token %s: %v", posted[0].Get("vp_token"), err)
+	}
+}
