@@ -213,6 +213,9 @@ func (w *Holder) parseSigned(token, typ string, keyFor func(h map[string]any) (c
 		if t.Header["typ"] != typ {
 			return nil, fmt.Errorf("typ must be %s", typ)
 		}
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errors.New("crit header parameter: the wallet understands no extension (RFC 7515 §4.1.11)")
+		}
 		pub, err := keyFor(t.Header)
 		if err != nil {
 			return nil, err

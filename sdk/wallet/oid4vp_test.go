@@ -393,7 +393,7 @@ func TestAttestedRedirectURIsMalformed(t *testing.T) {
 		{"the response URI as a string", responseURI, false},
 		{"an object", map[string]any{"uri": responseURI}, false},
 	} {
-		_, err := resolveAttested(t, c.uris, responseURI)
+		_, err := resolveAttested(t, c.uris, responseURI, nil)
 		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, ErrPresentationRequest)) {
 			t.Errorf("%s: %v, want ok %v", c.name, err, c.ok)
 		}
@@ -428,7 +428,7 @@ func TestPresentationRequestNeedsHTTPS(t *testing.T) {
 		{"https://rp.example/response", true},
 		{"http://127.0.0.1:8080/response", true},
 	} {
-		_, err := resolveAttested(t, []string{c.uri}, c.uri)
+		_, err := resolveAttested(t, []string{c.uri}, c.uri, nil)
 		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, ErrPresentationRequest)) {
 			t.Errorf("response_uri %s: %v, want ok %v", c.uri, err, c.ok)
 		}
@@ -442,8 +442,9 @@ func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { retu
 // resolveAttested resolves, from a loopback verifier, a direct_post
 // request object for verifier_attestation:rp with responseURI, signed
 // with the key of an attestation (redirect_uris claim uris, none when
-// nil) by a trusted attester.
-func resolveAttested(t *testing.T, uris any, responseURI string) (*PresentationRequest, error) {
+// nil) by a trusted attester; header, when not nil, adds to the JOSE
+// headers of the attestation ("att") and the request object ("ro").
+func resolveAttested(t *testing.T, uris any, responseURI string, header func(which string, h map[string]any)) (*PresentationRequest, error) {
 	t.Helper()
 	attesterKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	rpKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -458,6 +459,9 @@ func resolveAttested(t *testing.T, uris any, responseURI string) (*PresentationR
 	}
 	att := jwt.NewWithClaims(jwt.SigningMethodES256, ac)
 	att.Header["typ"], att.Header["kid"] = "verifier-attestation+jwt", "att-1"
+	if header != nil {
+		header("att", att.Header)
+	}
 	attJWT, err := att.SignedString(attesterKey)
 	if err != nil {
 		t.Fatal(err)
@@ -467,6 +471,9 @@ func resolveAttested(t *testing.T, uris any, responseURI string) (*PresentationR
 		"response_uri": responseURI, "nonce": "n", "state": "s", "dcql_query": map[string]any{"credentials": []any{map[string]any{
 			"id": "res", "format": "dc+sd-jwt", "meta": map[string]any{"vct_values": []string{"v"}}}}}})
 	tok.Header["typ"], tok.Header["jwt"] = "oauth-authz-req+jwt", attJWT
+	if header != nil {
+		header("ro", tok.Header)
+	}
 	ro, err := tok.SignedString(rpKey)
 	if err != nil {
 		t.Fatal(err)
@@ -534,5 +541,27 @@ func TestRespondOnlyRequestedCredentials(t *testing.T) {
 	var tok map[string][]string
 	if err := json.Unmarshal([]byte(posted[0].Get("vp_token")), &tok); err != nil || len(tok) != 1 || len(tok["pid"]) != 1 {
 		t.Errorf("vp_token %s: %v", posted[0].Get("vp_token"), err)
+	}
+}
+
+// TestRequestObjectCrit: a request object or Verifier Attestation whose
+// JOSE header lists critical extensions is refused (RFC 7515 §4.1.11: if
+// any listed extension "is not understood and supported by the
+// recipient, then the JWS is invalid"; the wallet understands none), as
+// the node and the relying-party SDK refuse them.
+func TestRequestObjectCrit(t *testing.T) {
+	const responseURI = "https://rp.example/response"
+	for _, which := range []string{"ro", "att"} {
+		_, err := resolveAttested(t, nil, responseURI, func(w string, h map[string]any) {
+			if w == which {
+				h["crit"], h["urn:example:must-understand"] = []string{"urn:example:must-understand"}, true
+			}
+		})
+		if !errors.Is(err, ErrPresentationRequest) || !strings.Contains(err.Error(), "crit") {
+			t.Errorf("crit in %s: %v, want ErrPresentationRequest naming crit", which, err)
+		}
+	}
+	if _, err := resolveAttested(t, nil, responseURI, nil); err != nil {
+		t.Errorf("without crit: %v", err)
 	}
 }
