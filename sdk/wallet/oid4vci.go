@@ -396,7 +396,8 @@ func (w *Holder) ReceiveOffer(link string) (*CredentialOffer, error) {
 }
 
 // AcceptOffer redeems the offer's pre-authorized code with txCode (empty
-// when the offer needs none), then for each of configurationIDs (comma-
+// when the offer needs none, TxCodeLength 0; a mismatch is
+// ErrInvalidArgument before anything is sent), then for each of configurationIDs (comma-
 // separated; empty means all offered) asks for count credentials (1 up
 // to the issuer's batch size), each bound to a fresh key of its own in
 // the wallet's KeyStore so that they cannot be linked when presented, and
@@ -421,6 +422,15 @@ func (w *Holder) AcceptOffer(offer *CredentialOffer, configurationIDs, txCode st
 	}
 	if err := offer.checkCount(count); err != nil {
 		return "", err
+	}
+	// OID4VCI 1.0 §6.1: tx_code "MUST be present if a tx_code object was
+	// present in the Credential Offer (including if the object was
+	// empty)"; to an offer without one, the holder's code is not sent.
+	switch {
+	case offer.txLen > 0 && txCode == "":
+		return "", fmt.Errorf("%w: the offer asks for a transaction code (TxCodeLength)", ErrInvalidArgument)
+	case offer.txLen == 0 && txCode != "":
+		return "", fmt.Errorf("%w: the offer asks for no transaction code", ErrInvalidArgument)
 	}
 	form := url.Values{"grant_type": {grantPreAuthorized}, "pre-authorized_code": {offer.code}}
 	if txCode != "" {

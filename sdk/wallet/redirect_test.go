@@ -60,8 +60,7 @@ func TestNoRedirectFollowed(t *testing.T) {
 		nonce: "n", state: "s", query: q, holder: h}
 	check("OID4VP response", pr.Decline())
 
-	// OID4VCI: the token endpoint redirects the pre-authorized code and
-	// the transaction code.
+	// OID4VCI: the token endpoint redirects the pre-authorized code.
 	var issuer *httptest.Server
 	issuer = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
@@ -77,7 +76,7 @@ func TestNoRedirectFollowed(t *testing.T) {
 	}))
 	defer issuer.Close()
 	w, offer := preAuthorizedOffer(t, issuer.URL)
-	_, err = w.AcceptOffer(offer, "", "123456", 1, NewMemoryStore())
+	_, err = w.AcceptOffer(offer, "", "", 1, NewMemoryStore())
 	check("OID4VCI token request", err)
 
 }
