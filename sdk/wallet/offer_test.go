@@ -297,3 +297,113 @@ func preAuthorizedOffer(tb testing.TB, node string) (*Holder, *CredentialOffer) 
 	}
 	return w, offer
 }
+
+// TestReceiveOfferEncryptionRequired: an issuer whose metadata requires
+// encrypted credential responses or requests is refused when the offer is
+// received, before its token endpoint hears the pre-authorized code: the
+// wallet encrypts neither, and OID4VCI 1.0 §12.2.4 says with
+// credential_response_encryption's encryption_required true "the Wallet
+// MUST provide encryption keys in the Credential Request". With
+// encryption_required false the offer is taken.
+func TestReceiveOfferEncryptionRequired(t *testing.T) {
+	enc := func(required bool) map[string]any {
+		return map[string]any{"alg_values_supported": []string{"ECDH-ES"}, "enc_values_supported": []string{"A128GCM"},
+			"encryption_required": required, "jwks": map[string]any{"keys": []any{}}}
+	}
+	for _, c := range []struct {
+		name   string
+		member string
+		value  map[string]any
+		ok     bool
+	}{
+		{"responses required", "credential_response_encryption", enc(true), false},
+		{"requests required", "credential_request_encryption", enc(true), false},
+		{"responses optional", "credential_response_encryption", enc(false), true},
+		{"requests optional", "credential_request_encryption", enc(false), true},
+	} {
+		var srv *httptest.Server
+		tokens := 0
+		srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			switch r.URL.Path {
+			case "/.well-known/openid-credential-issuer":
+				json.NewEncoder(w).Encode(map[string]any{"credential_issuer": srv.URL, "credential_endpoint": srv.URL + "/credential",
+					c.member: c.value, "credential_configurations_supported": map[string]any{"a": map[string]any{"format": "dc+sd-jwt",
+						"proof_types_supported": map[string]any{"jwt": map[string]any{"proof_signing_alg_values_supported": []string{"SM2"}}}}}})
+			case "/.well-known/oauth-authorization-server":
+				json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "token_endpoint": srv.URL + "/token"})
+			case "/token":
+				tokens++
+				http.Error(w, `{"error":"invalid_grant"}`, http.StatusBadRequest)
+			default:
+				http.NotFound(w, r)
+			}
+		}))
+		w, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = w.ReceiveOffer("openid-credential-offer://?credential_offer=" + url.QueryEscape(`{"credential_issuer":"`+srv.URL+
+			`","credential_configuration_ids":["a"],"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":{"pre-authorized_code":"c"}}}`))
+		srv.Close()
+		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, ErrIssuer)) || tokens != 0 {
+			t.Errorf("%s: %v (token requests %d), want ok %v", c.name, err, tokens, c.ok)
+		}
+	}
+}
+
+// TestAcceptOfferTxCode: an offer with a tx_code object, even an empty
+// one, is redeemed only with a transaction code (OID4VCI 1.0 §6.1: it
+// "MUST be present if a tx_code object was present in the Credential
+// Offer (including if the object was empty)"), and an offer without one
+// is not sent the holder's code: both refused before the token endpoint
+// hears anything.
+func TestAcceptOfferTxCode(t *testing.T) {
+	for _, c := range []struct {
+		name, txObject, txCode string
+		ok                     bool
+	}{
+		{"required, none given", `,"tx_code":{"length":6}`, "", false},
+		{"empty object, none given", `,"tx_code":{}`, "", false},
+		{"none asked, one given", "", "123456", false},
+		{"required, given", `,"tx_code":{"length":6}`, "123456", true},
+		{"none asked, none given", "", "", true},
+	} {
+		var srv *httptest.Server
+		var tokens []string
+		srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			switch r.URL.Path {
+			case "/.well-known/openid-credential-issuer":
+				json.NewEncoder(w).Encode(map[string]any{"credential_issuer": srv.URL, "credential_endpoint": srv.URL + "/credential",
+					"credential_configurations_supported": map[string]any{"a": map[string]any{"format": "dc+sd-jwt",
+						"proof_types_supported": map[string]any{"jwt": map[string]any{"proof_signing_alg_values_supported": []string{"SM2"}}}}}})
+			case "/.well-known/oauth-authorization-server":
+				json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "token_endpoint": srv.URL + "/token"})
+			case "/token":
+				r.ParseForm()
+				tokens = append(tokens, r.PostForm.Get("tx_code"))
+				http.Error(w, `{"error":"invalid_grant"}`, http.StatusBadRequest)
+			default:
+				http.NotFound(w, r)
+			}
+		}))
+		w, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+		if err != nil {
+			t.Fatal(err)
+		}
+		offer, err := w.ReceiveOffer("openid-credential-offer://?credential_offer=" + url.QueryEscape(`{"credential_issuer":"`+srv.URL+
+			`","credential_configuration_ids":["a"],"grants":{"urn:ietf:params:oauth:grant-type:pre-authorized_code":{"pre-authorized_code":"c"`+c.txObject+`}}}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = w.AcceptOffer(offer, "", c.txCode, 1, NewMemoryStore())
+		srv.Close()
+		switch {
+		case !c.ok && (!errors.Is(err, ErrInvalidArgument) || len(tokens) != 0):
+			t.Errorf("%s: %v, token requests %q; want ErrInvalidArgument before any", c.name, err, tokens)
+		case c.ok && (len(tokens) != 1 || tokens[0] != c.txCode):
+			t.Errorf("%s: %v, token requests %q; want one with tx_code %q", c.name, err, tokens, c.txCode)
+		}
+	}
+}

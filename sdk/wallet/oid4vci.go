@@ -247,6 +247,12 @@ type issuerMetadata struct {
 	Batch                *struct {
 		Size int `json:"batch_size"`
 	} `json:"batch_credential_issuance"`
+	RequestEncryption *struct {
+		Required bool `json:"encryption_required"`
+	} `json:"credential_request_encryption"`
+	ResponseEncryption *struct {
+		Required bool `json:"encryption_required"`
+	} `json:"credential_response_encryption"`
 	Display []struct {
 		Name   string `json:"name"`
 		Locale string `json:"locale"`
@@ -318,6 +324,16 @@ func (w *Holder) ReceiveOffer(link string) (*CredentialOffer, error) {
 	if err := json.Unmarshal(body, &offer.meta); err != nil || offer.meta.CredentialIssuer != offer.issuer {
 		return nil, fmt.Errorf("%w: issuer metadata does not name the offer's issuer", ErrIssuer)
 	}
+	// OID4VCI 1.0 §12.2.4: with credential_response_encryption's
+	// encryption_required true "the Wallet MUST provide encryption keys in
+	// the Credential Request", and with credential_request_encryption's
+	// the issuer "requires encryption for every Credential Request": the
+	// wallet encrypts neither, so it stops before the offer's code is
+	// spent.
+	if (offer.meta.RequestEncryption != nil && offer.meta.RequestEncryption.Required) ||
+		(offer.meta.ResponseEncryption != nil && offer.meta.ResponseEncryption.Required) {
+		return nil, fmt.Errorf("%w: the issuer requires encrypted credential requests or responses, which the wallet does not support", ErrIssuer)
+	}
 	for _, id := range offer.configs {
 		if _, ok := offer.meta.Configurations[id]; !ok {
 			return nil, fmt.Errorf("%w: the offer names a configuration the issuer does not describe", ErrIssuer)
@@ -380,7 +396,8 @@ func (w *Holder) ReceiveOffer(link string) (*CredentialOffer, error) {
 }
 
 // AcceptOffer redeems the offer's pre-authorized code with txCode (empty
-// when the offer needs none), then for each of configurationIDs (comma-
+// when the offer needs none, TxCodeLength 0; a mismatch is
+// ErrInvalidArgument before anything is sent), then for each of configurationIDs (comma-
 // separated; empty means all offered) asks for count credentials (1 up
 // to the issuer's batch size), each bound to a fresh key of its own in
 // the wallet's KeyStore so that they cannot be linked when presented, and
@@ -405,6 +422,15 @@ func (w *Holder) AcceptOffer(offer *CredentialOffer, configurationIDs, txCode st
 	}
 	if err := offer.checkCount(count); err != nil {
 		return "", err
+	}
+	// OID4VCI 1.0 §6.1: tx_code "MUST be present if a tx_code object was
+	// present in the Credential Offer (including if the object was
+	// empty)"; to an offer without one, the holder's code is not sent.
+	switch {
+	case offer.txLen > 0 && txCode == "":
+		return "", fmt.Errorf("%w: the offer asks for a transaction code (TxCodeLength)", ErrInvalidArgument)
+	case offer.txLen == 0 && txCode != "":
+		return "", fmt.Errorf("%w: the offer asks for no transaction code", ErrInvalidArgument)
 	}
 	form := url.Values{"grant_type": {grantPreAuthorized}, "pre-authorized_code": {offer.code}}
 	if txCode != "" {
@@ -1183,7 +1209,7 @@ func (w *Holder) send(method, target, contentType string, h http.Header, body []
 	w.mu.Unlock()
 	resp, err := client.Do(req)
 	if err != nil {
-		return nil, http.Header{}, "", fmt.Errorf("%w: %v", ErrIssuer, err)
+		return nil, http.Header{}, "", fmt.Errorf("%w: %w", ErrIssuer, err)
 	}
 	defer resp.Body.Close()
 	out, err := io.ReadAll(io.LimitReader(resp.Body, maxIssuerResponse+1))

@@ -130,8 +130,10 @@ func (w *Holder) ResolvePresentationRequest(link, attester, attesterJWKS string)
 	if requestURI == "" || linkClient == "" {
 		return nil, reqErr("the link needs client_id and request_uri")
 	}
-	ru, err := url.Parse(requestURI)
-	if err != nil || (ru.Scheme != "https" && ru.Scheme != "http") {
+	// https (http only on loopback, a verifier under test), as the
+	// wallet's other peers: the request and the presentation are
+	// personal data.
+	if checkURL(requestURI) != nil {
 		return nil, reqErr("request_uri must be an https URL")
 	}
 	keys, err := gm.ParseJWKS([]byte(attesterJWKS))
@@ -211,6 +213,9 @@ func (w *Holder) parseSigned(token, typ string, keyFor func(h map[string]any) (c
 		if t.Header["typ"] != typ {
 			return nil, fmt.Errorf("typ must be %s", typ)
 		}
+		if _, ok := t.Header["crit"]; ok {
+			return nil, errors.New("crit header parameter: the wallet understands no extension (RFC 7515 §4.1.11)")
+		}
 		pub, err := keyFor(t.Header)
 		if err != nil {
 			return nil, err
@@ -280,12 +285,18 @@ func (w *Holder) verifyRequestObject(ro, attester string, keys gm.JWKS) (*Presen
 	if pr.nonce == "" {
 		return nil, reqErr("nonce is required")
 	}
-	ru, err := url.Parse(pr.ResponseURI)
-	if err != nil || ru.Host == "" || (ru.Scheme != "https" && ru.Scheme != "http") {
+	if checkURL(pr.ResponseURI) != nil {
 		return nil, reqErr("response_uri must be an https URL")
 	}
-	if uris, ok := att["redirect_uris"].([]any); ok && !slices.Contains(uris, any(pr.ResponseURI)) {
-		return nil, reqErr("response_uri is not among the attested redirect_uris")
+	// OpenID4VP 1.0 §5.9.3: "If the issuer of the Verifier Attestation
+	// JWT adds a redirect_uris claim to the attestation, the Wallet MUST
+	// ensure the redirect_uri request parameter value exactly matches one
+	// of the redirect_uris claim entries": a claim that is no array
+	// matches nothing.
+	if raw, ok := att["redirect_uris"]; ok {
+		if uris, _ := raw.([]any); !slices.Contains(uris, any(pr.ResponseURI)) {
+			return nil, reqErr("response_uri is not among the attested redirect_uris")
+		}
 	}
 	raw, _ := json.Marshal(claims["dcql_query"])
 	if pr.query, err = dcql.Parse(raw); err != nil {
@@ -402,7 +413,7 @@ func (pr *PresentationRequest) candidates(store CredentialStore) (map[string][]m
 		}
 		vct, _ := claims["vct"].(string)
 		for _, cq := range pr.query.Credentials {
-			if cq.Format != dcql.FormatSDJWTVC || !slices.Contains(cq.Meta.VCTValues, vct) {
+			if cq.Format != dcql.FormatSDJWTVC || !slices.Contains(cq.Meta.VCTValues, vct) || !pr.query.Allowed(cq.ID) {
 				continue
 			}
 			met, ok := cq.Satisfied(claims)
@@ -641,6 +652,13 @@ func (pr *PresentationRequest) Respond(store CredentialStore, choice string) (st
 	chosen := map[string]bool{}
 	for _, pair := range splitList(choice) {
 		if qid, _, ok := strings.Cut(pair, "="); ok {
+			if _, found := pr.query.Credential(qid); found && !pr.query.Allowed(qid) {
+				// OpenID4VP 1.0 §6.4.2: with credential_sets, "the
+				// Verifier requests presentations of Credentials to be
+				// returned satisfying" them: a query in no option is
+				// not asked for.
+				return "", fmt.Errorf("%w: query %q is in no credential set option: the verifier does not ask for it", ErrInvalidArgument, qid)
+			}
 			if cq, found := pr.query.Credential(qid); found && chosen[qid] && !cq.Multiple {
 				// OpenID4VP 1.0 §8.1: "When multiple is omitted, or set
 				// to false, the array MUST contain only one

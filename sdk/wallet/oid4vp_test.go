@@ -370,3 +370,198 @@ func TestRequestWithRedirectURI(t *testing.T) {
 		}
 	}
 }
+
+// TestAttestedRedirectURIsMalformed: a Verifier Attestation whose
+// redirect_uris claim is present but no array of URIs (a single string,
+// an object) names no response URI, so a request posting elsewhere is
+// refused (OpenID4VP 1.0 §5.9.3: "If the issuer of the Verifier
+// Attestation JWT adds a redirect_uris claim to the attestation, the
+// Wallet MUST ensure the redirect_uri request parameter value exactly
+// matches one of the redirect_uris claim entries"); without the claim,
+// or with the response URI in the array, the request is taken.
+func TestAttestedRedirectURIsMalformed(t *testing.T) {
+	const responseURI = "https://elsewhere.example/response"
+	for _, c := range []struct {
+		name string
+		uris any // nil: no claim
+		ok   bool
+	}{
+		{"no claim", nil, true},
+		{"in the array", []string{"https://rp.example/response", responseURI}, true},
+		{"not in the array", []string{"https://rp.example/response"}, false},
+		{"a string", "https://rp.example/response", false},
+		{"the response URI as a string", responseURI, false},
+		{"an object", map[string]any{"uri": responseURI}, false},
+	} {
+		_, err := resolveAttested(t, c.uris, responseURI, nil)
+		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, ErrPresentationRequest)) {
+			t.Errorf("%s: %v, want ok %v", c.name, err, c.ok)
+		}
+	}
+}
+
+// TestPresentationRequestNeedsHTTPS: a request_uri or response_uri in
+// plain http (but on loopback) is refused, as the errors always said:
+// the request is fetched and the presentation posted only over TLS. A
+// request_uri is refused before anything is fetched.
+func TestPresentationRequestNeedsHTTPS(t *testing.T) {
+	h, err := NewHolder("https://node.example", NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetched := 0
+	h.client = &http.Client{Transport: roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		fetched++
+		return nil, errors.New("no network in this test")
+	})}
+	link := "openid4vp://?" + url.Values{"client_id": {"verifier_attestation:rp"}, "request_uri": {"http://rp.example/request"}}.Encode()
+	if _, err := h.ResolvePresentationRequest(link, "https://attester.example", `{"keys":[]}`); !errors.Is(err, ErrPresentationRequest) || fetched != 0 {
+		t.Errorf("http request_uri: %v, %d fetched; want ErrPresentationRequest before any fetch", err, fetched)
+	}
+	for _, c := range []struct {
+		uri string
+		ok  bool
+	}{
+		{"http://rp.example/response", false},
+		{"http://rp.example:443/response", false},
+		{"https://user@rp.example/response", false},
+		{"https://rp.example/response", true},
+		{"http://127.0.0.1:8080/response", true},
+	} {
+		_, err := resolveAttested(t, []string{c.uri}, c.uri, nil)
+		if c.ok != (err == nil) || (!c.ok && !errors.Is(err, ErrPresentationRequest)) {
+			t.Errorf("response_uri %s: %v, want ok %v", c.uri, err, c.ok)
+		}
+	}
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+// resolveAttested resolves, from a loopback verifier, a direct_post
+// request object for verifier_attestation:rp with responseURI, signed
+// with the key of an attestation (redirect_uris claim uris, none when
+// nil) by a trusted attester; header, when not nil, adds to the JOSE
+// headers of the attestation ("att") and the request object ("ro").
+func resolveAttested(t *testing.T, uris any, responseURI string, header func(which string, h map[string]any)) (*PresentationRequest, error) {
+	t.Helper()
+	attesterKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	rpKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	attesterJWK, _ := gm.NewJWK(&attesterKey.PublicKey, "att-1")
+	rpJWK, _ := gm.NewJWK(&rpKey.PublicKey, "")
+	jwks, _ := json.Marshal(gm.JWKS{Keys: []gm.JWK{attesterJWK}})
+	const attester = "https://attester.example"
+	exp := time.Now().Add(5 * time.Minute).Unix()
+	ac := jwt.MapClaims{"iss": attester, "sub": "rp", "exp": exp, "cnf": map[string]any{"jwk": rpJWK}}
+	if uris != nil {
+		ac["redirect_uris"] = uris
+	}
+	att := jwt.NewWithClaims(jwt.SigningMethodES256, ac)
+	att.Header["typ"], att.Header["kid"] = "verifier-attestation+jwt", "att-1"
+	if header != nil {
+		header("att", att.Header)
+	}
+	attJWT, err := att.SignedString(attesterKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"aud": "https://self-issued.me/v2", "exp": exp,
+		"client_id": "verifier_attestation:rp", "response_type": "vp_token", "response_mode": "direct_post",
+		"response_uri": responseURI, "nonce": "n", "state": "s", "dcql_query": map[string]any{"credentials": []any{map[string]any{
+			"id": "res", "format": "dc+sd-jwt", "meta": map[string]any{"vct_values": []string{"v"}}}}}})
+	tok.Header["typ"], tok.Header["jwt"] = "oauth-authz-req+jwt", attJWT
+	if header != nil {
+		header("ro", tok.Header)
+	}
+	ro, err := tok.SignedString(rpKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/oauth-authz-req+jwt")
+		io.WriteString(w, ro)
+	}))
+	defer srv.Close()
+	h, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	link := "openid4vp://?" + url.Values{"client_id": {"verifier_attestation:rp"}, "request_uri": {srv.URL + "/request"}}.Encode()
+	return h.ResolvePresentationRequest(link, attester, string(jwks))
+}
+
+// TestRespondOnlyRequestedCredentials: with credential_sets, a credential
+// query in no option is not asked for (OpenID4VP 1.0 §6.4.2: "the
+// Verifier requests presentations of Credentials to be returned
+// satisfying" the credential sets): Matches does not offer it, and a
+// choice naming it is refused before anything is sent; the choice of the
+// option alone is posted.
+func TestRespondOnlyRequestedCredentials(t *testing.T) {
+	h, err := NewHolder("https://node.example", NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwkJSON, err := h.CreateDeviceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jwk map[string]any
+	json.Unmarshal([]byte(jwkJSON), &jwk)
+	store := NewMemoryCredentials()
+	store.Add("c1", fakeSDJWT(jwk))
+	store.Add("c2", fakeSDJWT(jwk))
+	var posted []url.Values
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		f, _ := url.ParseQuery(string(body))
+		posted = append(posted, f)
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, "{}")
+	}))
+	defer srv.Close()
+	q, err := dcql.Parse([]byte(`{"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["urn:x"]}},
+		{"id":"extra","format":"dc+sd-jwt","meta":{"vct_values":["urn:x"]}}],
+		"credential_sets":[{"options":[["pid"]]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pr := &PresentationRequest{ClientID: "verifier_attestation:rp", ResponseURI: srv.URL, ResponseMode: "direct_post",
+		nonce: "n", state: "s", query: q, holder: h}
+	m, err := pr.Matches(store)
+	if err != nil || strings.Contains(m, "extra") || !strings.Contains(m, "pid") {
+		t.Errorf("Matches %s (%v): want pid only", m, err)
+	}
+	if _, err := pr.Respond(store, "pid=c1,extra=c2"); !errors.Is(err, ErrInvalidArgument) || len(posted) != 0 {
+		t.Errorf("a query in no option: %v, posted %v; want ErrInvalidArgument and nothing sent", err, posted)
+	}
+	if _, err := pr.Respond(store, "pid=c1"); err != nil || len(posted) != 1 {
+		t.Fatalf("the option alone: %v, posted %v", err, posted)
+	}
+	var tok map[string][]string
+	if err := json.Unmarshal([]byte(posted[0].Get("vp_token")), &tok); err != nil || len(tok) != 1 || len(tok["pid"]) != 1 {
+		t.Errorf("vp_token %s: %v", posted[0].Get("vp_token"), err)
+	}
+}
+
+// TestRequestObjectCrit: a request object or Verifier Attestation whose
+// JOSE header lists critical extensions is refused (RFC 7515 §4.1.11: if
+// any listed extension "is not understood and supported by the
+// recipient, then the JWS is invalid"; the wallet understands none), as
+// the node and the relying-party SDK refuse them.
+func TestRequestObjectCrit(t *testing.T) {
+	const responseURI = "https://rp.example/response"
+	for _, which := range []string{"ro", "att"} {
+		_, err := resolveAttested(t, nil, responseURI, func(w string, h map[string]any) {
+			if w == which {
+				h["crit"], h["urn:example:must-understand"] = []string{"urn:example:must-understand"}, true
+			}
+		})
+		if !errors.Is(err, ErrPresentationRequest) || !strings.Contains(err.Error(), "crit") {
+			t.Errorf("crit in %s: %v, want ErrPresentationRequest naming crit", which, err)
+		}
+	}
+	if _, err := resolveAttested(t, nil, responseURI, nil); err != nil {
+		t.Errorf("without crit: %v", err)
+	}
+}

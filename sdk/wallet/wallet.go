@@ -78,7 +78,20 @@ func NewHolder(node string, keys KeyStore, alias string) (*Holder, error) {
 		return nil, fmt.Errorf("%w: a wallet needs a node URL, a key store and an alias", ErrInvalidArgument)
 	}
 	return &Holder{node: strings.TrimSuffix(node, "/"), keys: keys, alias: alias, copyCount: DefaultCopies, now: time.Now, rand: rand.Reader,
-		client: &http.Client{Timeout: 15 * time.Second}}, nil
+		client: newClient(15 * time.Second)}, nil
+}
+
+// ErrRedirect: a server answered the wallet with an HTTP redirect, which
+// the wallet does not follow: a 307 or 308 would have it send the same
+// body (a presentation, a pre-authorized code and transaction code, a
+// PIN) to a URL that was never checked (an attested response_uri, the
+// issuer's endpoint, the wallet's own node).
+var ErrRedirect = errors.New("wallet: the server answered with a redirect, which the wallet does not follow")
+
+// newClient is the wallet's HTTP client: timeout, and no redirect
+// followed (ErrRedirect).
+func newClient(timeout time.Duration) *http.Client {
+	return &http.Client{Timeout: timeout, CheckRedirect: func(*http.Request, []*http.Request) error { return ErrRedirect }}
 }
 
 // SetTimeout sets the timeout of the wallet's calls to the node, in
@@ -86,7 +99,7 @@ func NewHolder(node string, keys KeyStore, alias string) (*Holder, error) {
 func (w *Holder) SetTimeout(seconds int64) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	w.client = &http.Client{Timeout: time.Duration(seconds) * time.Second}
+	w.client = newClient(time.Duration(seconds) * time.Second)
 }
 
 // CreateDeviceKey generates the device key in the key store and returns

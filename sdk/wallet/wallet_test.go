@@ -460,3 +460,46 @@ func TestPresentCredentialNested(t *testing.T) {
 		t.Fatalf("want the JWT, two disclosures and a KB-JWT, got %d separators: %s", n, p)
 	}
 }
+
+// TestLoginNoRedirect: an approval with the PIN is sent to the wallet's
+// node only: a 307 from the session (which Go's client would follow with
+// the same body) is wallet.ErrRedirect, and the Location's host hears
+// nothing (docs/login.md: the device proof and the PIN go to no other
+// host).
+func TestLoginNoRedirect(t *testing.T) {
+	heard := make(chan string, 4)
+	elsewhere := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		heard <- r.Method + " " + r.URL.Path
+	}))
+	defer elsewhere.Close()
+	node := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, elsewhere.URL+r.URL.Path, http.StatusTemporaryRedirect)
+	}))
+	defer node.Close()
+	w, err := wallet.NewHolder(node.URL, wallet.NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwk, err := w.CreateDeviceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := w.Restore(issueBinding(w), "", 0); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.SetBindingCredential(bindingCredentialFor(t, jwk)); err != nil {
+		t.Fatal(err)
+	}
+	session := node.URL + "/login/sessions/abc"
+	if _, err := w.DescribeLogin(session); !errors.Is(err, wallet.ErrRedirect) {
+		t.Errorf("DescribeLogin: %v, want ErrRedirect", err)
+	}
+	if err := w.ApproveLogin(session, "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8", "", "123456"); !errors.Is(err, wallet.ErrRedirect) {
+		t.Errorf("ApproveLogin: %v, want ErrRedirect", err)
+	}
+	select {
+	case got := <-heard:
+		t.Errorf("the redirect's host heard %s", got)
+	default:
+	}
+}
