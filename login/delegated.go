@@ -299,9 +299,10 @@ func (p *Provider) issueExtensionCode(ctx context.Context, id string, s *session
 // Redeem redeems an extension's code, once: the code must have been
 // issued for audience to r.ClientID, with r.RedirectURI, and r.Verifier
 // must match its S256 challenge. A wrong client, redirect URI or verifier
-// spends the code. A replayed code is refused and revokes the family of
-// what the first redemption gave (RFC 6749 §4.1.2). Errors are *Error
-// with CodeInvalidRequest or CodeInvalidGrant (or the store's).
+// spends the code, and so does a device binding that approved it revoked
+// or suspended since (grantLive). A replayed code is refused and revokes
+// the family of what the first redemption gave (RFC 6749 §4.1.2). Errors
+// are *Error with CodeInvalidRequest or CodeInvalidGrant (or the store's).
 func (p *Provider) Redeem(ctx context.Context, audience string, r Redemption) (*Redeemed, error) {
 	if r.Code == "" || len(r.Code) > 64 {
 		return nil, fail(CodeInvalidRequest, "code is missing")
@@ -327,6 +328,9 @@ func (p *Provider) Redeem(ctx context.Context, audience string, r Redemption) (*
 		return nil, fail(CodeInvalidGrant, "redirect_uri does not match the authorization request")
 	case subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(cd.CodeChallenge)) != 1:
 		return nil, fail(CodeInvalidGrant, "code_verifier does not match the code_challenge")
+	}
+	if err := p.grantLive(ctx, cd.Grant); err != nil {
+		return nil, err
 	}
 	data, err := p.open("code", r.Code, cd.Data)
 	if err != nil {
