@@ -261,6 +261,10 @@ type Redeemed struct {
 	// Family names the grant: what the protocol issues from the code
 	// should stop working once Revoked(Family) says so (a replayed code).
 	Family string
+	// Approver is the status entry of the binding that approved the
+	// login (nil in logins of older nodes): what the protocol issues
+	// from the code should stop working once Standing(Approver) refuses.
+	Approver *StatusEntry
 }
 
 func xcodeKey(aud, c string) string      { return "login-xcode:" + aud + ":" + c }
@@ -337,7 +341,15 @@ func (p *Provider) Redeem(ctx context.Context, audience string, r Redemption) (*
 		return nil, err
 	}
 	g := cd.Grant
-	return &Redeemed{Sub: g.Sub, ACR: g.ACR, AMR: g.AMR, AuthTime: g.AuthTime, Data: data, Family: codeFamily(r.Code)}, nil
+	return &Redeemed{Sub: g.Sub, ACR: g.ACR, AMR: g.AMR, AuthTime: g.AuthTime, Data: data, Family: codeFamily(r.Code), Approver: g.Status}, nil
+}
+
+// Standing checks that what approved a login (Redeemed.Approver) still
+// stands: nil when it is valid, or nil (a login of an older node); an
+// *Error with CodeInvalidGrant when it is revoked or suspended,
+// CodeTemporarilyUnavailable when its status cannot be read.
+func (p *Provider) Standing(ctx context.Context, approver *StatusEntry) error {
+	return p.grantLive(ctx, grant{Status: approver})
 }
 
 // Live reports whether code is an extension's code for audience that

@@ -152,7 +152,7 @@ type Config struct {
 	// the checker the holder authenticator's verifier uses. Nil: not
 	// checked (tests of other things).
 	Status qrcode.StatusChecker
-	Keys Keys
+	Keys   Keys
 	// Instances verifies an id_token_hint signed by a key of the region
 	// that Keys does not hold (another instance rotated first;
 	// federation.Instances); nil: Keys only.

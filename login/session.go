@@ -74,18 +74,20 @@ type grant struct {
 	// binding that signed the approval, or a counter login's printed
 	// code), checked again whenever the login's tokens are used
 	// (Provider.grantLive); nil in logins of older nodes.
-	Status *statusEntry `json:"status,omitempty"`
+	Status *StatusEntry `json:"status,omitempty"`
 }
 
-// statusEntry is a qrcode.StatusRef as a login keeps it.
-type statusEntry struct {
+// StatusEntry is the status entry of what approved a login (a
+// qrcode.StatusRef) as a login keeps it, and as a protocol redeeming an
+// extension's code keeps it (Redeemed.Approver) to ask Standing.
+type StatusEntry struct {
 	Region uint32 `json:"region"`
 	List   uint32 `json:"list"`
 	Index  uint32 `json:"index"`
 }
 
-func entryOf(r qrcode.StatusRef) *statusEntry {
-	return &statusEntry{Region: r.Region, List: r.List, Index: r.Index}
+func entryOf(r qrcode.StatusRef) *StatusEntry {
+	return &StatusEntry{Region: r.Region, List: r.List, Index: r.Index}
 }
 
 func sessionKey(id string) string { return "login-session:" + id }

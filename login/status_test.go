@@ -48,7 +48,7 @@ func TestLoginEndsWithItsBinding(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := qrcode.StatusRef{Region: 310000, List: 7, Index: 42}
-	login := func(family string, entry *statusEntry) *TokenResponse {
+	login := func(family string, entry *StatusEntry) *TokenResponse {
 		t.Helper()
 		resp, err := p.tokens(ctx, shop, refresh{ClientID: shop.ID, Scope: "openid offline_access", Family: family,
 			Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}, Status: entry}}, "")
