@@ -206,6 +206,9 @@ func (p *Provider) ApproveAtCounter(ctx context.Context, id string, a *CounterAp
 		return err
 	}
 	s.Approved = &grant{Sub: sub, ACR: s.acr(level), AMR: amr, AuthTime: now.Unix(), Act: "terminal:" + term.ID}
+	if res.Static != nil {
+		s.Approved.Status = entryOf(res.Static.Status)
+	}
 	return p.answer(ctx, id, read, s)
 }
 

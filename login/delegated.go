@@ -261,6 +261,10 @@ type Redeemed struct {
 	// Family names the grant: what the protocol issues from the code
 	// should stop working once Revoked(Family) says so (a replayed code).
 	Family string
+	// Approver is the status entry of the binding that approved the
+	// login (nil in logins of older nodes): what the protocol issues
+	// from the code should stop working once Standing(Approver) refuses.
+	Approver *StatusEntry
 }
 
 func xcodeKey(aud, c string) string      { return "login-xcode:" + aud + ":" + c }
@@ -299,9 +303,10 @@ func (p *Provider) issueExtensionCode(ctx context.Context, id string, s *session
 // Redeem redeems an extension's code, once: the code must have been
 // issued for audience to r.ClientID, with r.RedirectURI, and r.Verifier
 // must match its S256 challenge. A wrong client, redirect URI or verifier
-// spends the code. A replayed code is refused and revokes the family of
-// what the first redemption gave (RFC 6749 §4.1.2). Errors are *Error
-// with CodeInvalidRequest or CodeInvalidGrant (or the store's).
+// spends the code, and so does a device binding that approved it revoked
+// or suspended since (grantLive). A replayed code is refused and revokes
+// the family of what the first redemption gave (RFC 6749 §4.1.2). Errors
+// are *Error with CodeInvalidRequest or CodeInvalidGrant (or the store's).
 func (p *Provider) Redeem(ctx context.Context, audience string, r Redemption) (*Redeemed, error) {
 	if r.Code == "" || len(r.Code) > 64 {
 		return nil, fail(CodeInvalidRequest, "code is missing")
@@ -328,12 +333,23 @@ func (p *Provider) Redeem(ctx context.Context, audience string, r Redemption) (*
 	case subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(cd.CodeChallenge)) != 1:
 		return nil, fail(CodeInvalidGrant, "code_verifier does not match the code_challenge")
 	}
+	if err := p.grantLive(ctx, cd.Grant); err != nil {
+		return nil, err
+	}
 	data, err := p.open("code", r.Code, cd.Data)
 	if err != nil {
 		return nil, err
 	}
 	g := cd.Grant
-	return &Redeemed{Sub: g.Sub, ACR: g.ACR, AMR: g.AMR, AuthTime: g.AuthTime, Data: data, Family: codeFamily(r.Code)}, nil
+	return &Redeemed{Sub: g.Sub, ACR: g.ACR, AMR: g.AMR, AuthTime: g.AuthTime, Data: data, Family: codeFamily(r.Code), Approver: g.Status}, nil
+}
+
+// Standing checks that what approved a login (Redeemed.Approver) still
+// stands: nil when it is valid, or nil (a login of an older node); an
+// *Error with CodeInvalidGrant when it is revoked or suspended,
+// CodeTemporarilyUnavailable when its status cannot be read.
+func (p *Provider) Standing(ctx context.Context, approver *StatusEntry) error {
+	return p.grantLive(ctx, grant{Status: approver})
 }
 
 // Live reports whether code is an extension's code for audience that

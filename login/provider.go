@@ -144,7 +144,15 @@ type Config struct {
 	// PINs checks the PIN of approvals at L3 and above; nil means such
 	// logins cannot be approved.
 	PINs PINChecker
-	Keys Keys
+	// Status reads the status entry of what approved a login (the
+	// holder's device binding, a counter login's printed code), checked
+	// again at the code's exchange, each refresh, userinfo and
+	// introspection: once it is revoked or suspended the login's tokens
+	// stop working (the phone reported lost ends its logins too). Pass
+	// the checker the holder authenticator's verifier uses. Nil: not
+	// checked (tests of other things).
+	Status qrcode.StatusChecker
+	Keys   Keys
 	// Instances verifies an id_token_hint signed by a key of the region
 	// that Keys does not hold (another instance rotated first;
 	// federation.Instances); nil: Keys only.

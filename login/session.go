@@ -70,6 +70,24 @@ type grant struct {
 	// Act names who approved on the holder's behalf (a counter terminal or
 	// a guardian), empty when the holder did.
 	Act string `json:"act,omitempty"`
+	// Status is the status entry of what approved the login (the device
+	// binding that signed the approval, or a counter login's printed
+	// code), checked again whenever the login's tokens are used
+	// (Provider.grantLive); nil in logins of older nodes.
+	Status *StatusEntry `json:"status,omitempty"`
+}
+
+// StatusEntry is the status entry of what approved a login (a
+// qrcode.StatusRef) as a login keeps it, and as a protocol redeeming an
+// extension's code keeps it (Redeemed.Approver) to ask Standing.
+type StatusEntry struct {
+	Region uint32 `json:"region"`
+	List   uint32 `json:"list"`
+	Index  uint32 `json:"index"`
+}
+
+func entryOf(r qrcode.StatusRef) *StatusEntry {
+	return &StatusEntry{Region: r.Region, List: r.List, Index: r.Index}
 }
 
 func sessionKey(id string) string { return "login-session:" + id }
@@ -313,7 +331,7 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 	if err != nil {
 		return p.renew(ctx, id, s, err)
 	}
-	g := &grant{Sub: sub, ACR: s.acr(level), AMR: amr, AuthTime: p.cfg.Now().Unix(), Act: act}
+	g := &grant{Sub: sub, ACR: s.acr(level), AMR: amr, AuthTime: p.cfg.Now().Unix(), Act: act, Status: entryOf(h.Status)}
 	for _, name := range r.Consent {
 		if v, ok := h.Claims[name]; ok && slices.Contains(c.Claims, name) {
 			if g.Claims == nil {

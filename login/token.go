@@ -18,6 +18,7 @@ import (
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/b64url"
+	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -217,6 +218,9 @@ func (p *Provider) exchange(ctx context.Context, c auth.Client, form map[string]
 	case subtle.ConstantTimeCompare([]byte(base64.RawURLEncoding.EncodeToString(sum[:])), []byte(cd.CodeChallenge)) != 1:
 		return nil, fail(CodeInvalidGrant, "code_verifier does not match the code_challenge")
 	}
+	if err := p.grantLive(ctx, cd.Grant); err != nil {
+		return nil, err
+	}
 	return p.tokens(ctx, c, refresh{ClientID: c.ID, Scope: cd.Scope, Family: codeFamily(text), Grant: cd.Grant}, cd.Nonce)
 }
 
@@ -243,6 +247,9 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 		return nil, p.revokeAndRefuse(ctx, rt.Family, invalid)
 	case p.familyRevoked(ctx, rt.Family):
 		return nil, fail(CodeInvalidGrant, "the refresh token was revoked")
+	}
+	if err := p.grantLive(ctx, rt.Grant); err != nil {
+		return nil, err
 	}
 	return p.issue(ctx, c, rt, "", handle, b)
 }
@@ -278,6 +285,9 @@ func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok string) 
 	}
 	if p.familyRevoked(ctx, rt.Family) {
 		return nil, fail(CodeInvalidGrant, "the refresh token was revoked")
+	}
+	if err := p.grantLive(ctx, rt.Grant); err != nil {
+		return nil, err
 	}
 	return p.tokens(ctx, c, rt, "")
 }
@@ -321,6 +331,28 @@ func (p *Provider) revokeAndRefuse(ctx context.Context, family string, refusal *
 func (p *Provider) familyRevoked(ctx context.Context, family string) bool {
 	_, err := p.cfg.Store.Get(ctx, familyRevokedKey(family))
 	return !errors.Is(err, store.ErrNotFound)
+}
+
+// grantLive checks that what approved login g (the holder's device
+// binding, a counter login's printed code) is still valid
+// (Config.Status): revoked or suspended is CodeInvalidGrant, a status
+// that cannot be read CodeTemporarilyUnavailable (fail closed, the login
+// not ended). A login of an older node, which kept no status entry, is
+// not checked.
+func (p *Provider) grantLive(ctx context.Context, g grant) error {
+	if g.Status == nil || p.cfg.Status == nil {
+		return nil
+	}
+	st, err := p.cfg.Status.Status(ctx, qrcode.StatusRef{Region: g.Status.Region, List: g.Status.List, Index: g.Status.Index})
+	switch {
+	case err != nil:
+		return failWith(CodeTemporarilyUnavailable, "the status of what approved this login cannot be checked now; retry", err)
+	case st == qrcode.StatusSuspended:
+		return fail(CodeInvalidGrant, "the device binding or printed code that approved this login is suspended")
+	case st != qrcode.StatusValid:
+		return fail(CodeInvalidGrant, "the device binding or printed code that approved this login is revoked (reported lost or replaced)")
+	}
+	return nil
 }
 
 // tokens issues an access token, an ID token and, with offline_access, the
@@ -498,7 +530,8 @@ func (p *Provider) rotated(ctx context.Context, token string) (refresh, error) {
 // token for the authenticated client caller: a live access or refresh
 // token is active to the client it was issued to, or to a client allowed
 // registry:admin while the token's client is registered and enabled;
-// anything else (unknown, expired, rotated, revoked, another client's) is
+// anything else (unknown, expired, rotated, revoked, another client's, of
+// a login whose device binding is revoked or suspended: grantLive) is
 // {"active": false}. Errors: CodeTemporarilyUnavailable, CodeServerError.
 func (p *Provider) Introspect(ctx context.Context, caller auth.Client, token string) (auth.Introspection, error) {
 	rt, access, err := p.lookup(ctx, token)
@@ -520,6 +553,12 @@ func (p *Provider) Introspect(ctx context.Context, caller auth.Client, token str
 		}
 	}
 	if p.familyRevoked(ctx, rt.Family) {
+		return auth.Introspection{}, nil
+	}
+	if err := p.grantLive(ctx, rt.Grant); err != nil {
+		if asError(err).Code == CodeTemporarilyUnavailable {
+			return auth.Introspection{}, err
+		}
 		return auth.Introspection{}, nil
 	}
 	res := auth.Introspection{Active: true, Scope: rt.Scope, ClientID: rt.ClientID, Exp: rt.Expires, Iat: rt.IssuedAt,
@@ -587,6 +626,12 @@ func (p *Provider) UserInfo(ctx context.Context, accessToken string) (map[string
 	}
 	if p.familyRevoked(ctx, rt.Family) {
 		return nil, fail(CodeInvalidToken, "the access token was revoked")
+	}
+	if err := p.grantLive(ctx, rt.Grant); err != nil {
+		if e := asError(err); e.Code == CodeInvalidGrant {
+			return nil, fail(CodeInvalidToken, e.Description)
+		}
+		return nil, err
 	}
 	c, err := p.client(ctx, rt.ClientID)
 	if err != nil {

@@ -56,6 +56,7 @@ type Login interface {
 	Redeem(ctx context.Context, audience string, r login.Redemption) (*login.Redeemed, error)
 	Live(ctx context.Context, audience, code string) (bool, error)
 	Revoked(ctx context.Context, family string) bool
+	Standing(ctx context.Context, approver *login.StatusEntry) error
 }
 
 // maxDetails bounds the authorization_details array.
@@ -502,7 +503,7 @@ func (s *Service) tokenAuthorizationCode(ctx context.Context, req TokenRequest, 
 		// code (spent now).
 		return nil, fail(CodeInvalidGrant, "the authorization code is bound to the wallet instance attested at the push: send an attestation of that instance's key")
 	}
-	a.Grant.Family, a.Grant.Identifiers, a.Grant.JKT = r.Family, a.Details, jkt
+	a.Grant.Family, a.Grant.Approver, a.Grant.Identifiers, a.Grant.JKT = r.Family, r.Approver, a.Details, jkt
 	// §6.1: a subset of the authorization (RFC 9396 §6.1).
 	if err := s.narrow(&a.Grant, details); err != nil {
 		return nil, err

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/oid4vci/dpop"
 	"github.com/trustid-cn/trustid/store"
 )
@@ -177,6 +178,17 @@ func (s *Service) session(ctx context.Context, acc Access, path string) (*grant,
 	// replayed code revokes it).
 	if g.Family != "" && (s.cfg.Login == nil || s.cfg.Login.Revoked(ctx, g.Family)) {
 		return nil, "", fail(CodeInvalidToken, "the access token was revoked")
+	}
+	if g.Approver != nil {
+		if s.cfg.Login == nil {
+			return nil, "", fail(CodeInvalidToken, "the access token was revoked")
+		}
+		if err := s.cfg.Login.Standing(ctx, g.Approver); err != nil {
+			if e, ok := errors.AsType[*login.Error](err); ok && e.Code == login.CodeInvalidGrant {
+				return nil, "", fail(CodeInvalidToken, "the access token's login ended: "+e.Description)
+			}
+			return nil, "", &Error{Code: CodeTemporarilyUnavailable, Description: "the status of the device binding that approved this access token cannot be checked now; try again", Err: err}
+		}
 	}
 	if g.JKT == "" {
 		if dpopScheme {

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/login"
 	"math/big"
 	"net/url"
 	"slices"
@@ -94,6 +95,10 @@ type grant struct {
 	// Family is the login grant an authorization code's access token came
 	// from: a replayed code revokes it.
 	Family string `json:"fam,omitempty"`
+	// Approver is the status entry of the device binding that approved
+	// that login: once it is revoked or suspended (a phone reported
+	// lost), the access token stops working.
+	Approver *login.StatusEntry `json:"ap,omitempty"`
 	// Identifiers: the token response gave credential identifiers, which
 	// credential requests must use (OID4VCI 1.0 §8.2).
 	Identifiers bool `json:"ids,omitempty"`

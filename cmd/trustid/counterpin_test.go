@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"image/png"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"testing"
@@ -334,12 +335,12 @@ func TestPhoneAndPrintedCode(t *testing.T) {
 	if status, m := approve(t, a0.sessionURL, f.app(carol, ra), ""); status != 204 {
 		t.Fatalf("carol's phone: %d %v", status, m)
 	}
-	_, idt0 := shop.exchange(t, a0, a0.code(t, shop, f.base))
+	tok0, idt0 := shop.exchange(t, a0, a0.code(t, shop, f.base))
 	a1 := shop.start(t, oauth2.SetAuthURLParam("acr_values", "L3"))
 	if c, m, _ := counterPIN(t, f.base, a1.sessionURL, card.Code, pin, f.terminal); c != 204 {
 		t.Fatalf("carol's card with the PIN: %d %v", c, m)
 	}
-	_, idt1 := shop.exchange(t, a1, a1.code(t, shop, f.base))
+	tok1, idt1 := shop.exchange(t, a1, a1.code(t, shop, f.base))
 	if idt1.Subject != idt0.Subject {
 		t.Errorf("card sub %s, phone sub %s", idt1.Subject, idt0.Subject)
 	}
@@ -350,6 +351,29 @@ func TestPhoneAndPrintedCode(t *testing.T) {
 	}
 	if status, m := phoneLogin(f.app(carol, ra)); status != 204 {
 		t.Errorf("carol's phone after her card was revoked: %d %v", status, m)
+	}
+	// ... and so are the logins each approved: the card's login no longer
+	// refreshes, the phone's does.
+	refresh := func(tok *oauth2.Token) (int, map[string]any) {
+		t.Helper()
+		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}
+		req, _ := http.NewRequest("POST", f.base+"/oauth2/token", strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(shop.conf.ClientID, shop.conf.ClientSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	if c, m := refresh(tok1); c != 400 || m["error"] != "invalid_grant" {
+		t.Errorf("refreshing the login of carol's revoked card: %d %v", c, m)
+	}
+	if c, m := refresh(tok0); c != 200 {
+		t.Errorf("refreshing the login of carol's phone after her card was revoked: %d %v", c, m)
 	}
 
 	// Dave, without a PIN (card L2): the phone's copy revoked alone stops

@@ -40,8 +40,9 @@ func mountLogin(cmd *cobra.Command) func(*api.Server, *node) error {
 			return err
 		}
 		instances := instancesOf(n, s)
+		status := &enrollment.ListStatus{Region: region, Lists: n.statusLists}
 		v, err := qrcode.NewVerifier(qrcode.VerifierConfig{Keys: qrNodeKeys{n.keys}, KeysGeneration: n.keys.Generation, Region: region, Instances: instances,
-			Status: &enrollment.ListStatus{Region: region, Lists: n.statusLists}})
+			Status: status})
 		if err != nil {
 			return err
 		}
@@ -49,7 +50,7 @@ func mountLogin(cmd *cobra.Command) func(*api.Server, *node) error {
 		codeTTL, _ := cmd.Flags().GetDuration("login-code-ttl")
 		cfg := login.Config{SessionTTL: ttl, CodeTTL: codeTTL, Terminals: nl.Terminals, StaticCodes: v, Delegations: v,
 			Issuer: n.issuer, Clients: nl.Clients, Pairwise: subjects, Keys: n.keys, Instances: instances, Store: n.store,
-			Holders: &redeem.BindingAuthenticator{Verifier: v, Nonces: n.store, Region: n.region},
+			Holders: &redeem.BindingAuthenticator{Verifier: v, Nonces: n.store, Region: n.region}, Status: status,
 		}
 		if n.pinChecker != nil {
 			cfg.PINs, cfg.StaticPINs = n.pinChecker, n.pinChecker

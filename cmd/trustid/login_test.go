@@ -1517,3 +1517,99 @@ func TestLoginExtend(t *testing.T) {
 	}
 	shop.exchange(t, a, loc.Query().Get("code"))
 }
+
+// TestLoginEndsWithBindingRevocation: a phone reported lost ends the
+// logins it approved, as it ends its online codes (docs/SECURITY.md, "A
+// stolen phone"): once the enrolling client revokes the phone's binding
+// credential, the relying party's refresh token of a login the phone
+// approved gets invalid_grant (RFC 6749 §5.2), its access token is
+// refused at userinfo, both are inactive at introspection, and a login
+// code the phone's approval gave before the revocation no longer
+// redeems. Suspending does the same until the binding is reinstated.
+func TestLoginEndsWithBindingRevocation(t *testing.T) {
+	f := newEnrollFixture(t)
+	ctx := context.Background()
+	bob := newPerson(t, "11010519850101002", "李四")
+	code, rb, m := f.enroll(f.enrollBody(bob, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll bob: %d %v", code, m)
+	}
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	setBinding := func(action string) {
+		t.Helper()
+		sb, _ := json.Marshal(map[string]string{"action": action})
+		if c, m, _ := f.do("POST", "/v1/credentials/"+rb.BindingCredential.ID+"/status", f.enrollTok, "application/json", string(sb)); c != 200 {
+			t.Fatalf("%s the binding: %d %v", action, c, m)
+		}
+	}
+	post := func(path string, form url.Values) (int, map[string]any) {
+		t.Helper()
+		req, _ := http.NewRequest("POST", f.base+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.SetBasicAuth(shop.conf.ClientID, shop.conf.ClientSecret)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var m map[string]any
+		json.NewDecoder(resp.Body).Decode(&m)
+		return resp.StatusCode, m
+	}
+	refresh := func(tok string) (int, map[string]any) {
+		return post("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok}})
+	}
+	active := func(tok string) bool {
+		t.Helper()
+		st, m := post("/oauth2/introspect", url.Values{"token": {tok}})
+		if st != 200 {
+			t.Fatalf("introspect: %d %v", st, m)
+		}
+		return m["active"] == true
+	}
+	works := func(tok *oauth2.Token) bool {
+		_, err := shop.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok))
+		return err == nil
+	}
+	a := shop.start(t)
+	if st, m := approve(t, a.sessionURL, f.app(bob, rb), ""); st != 204 {
+		t.Fatalf("approve: %d %v", st, m)
+	}
+	tok, _ := shop.exchange(t, a, a.code(t, shop, f.base))
+	if tok.RefreshToken == "" || !works(tok) || !active(tok.AccessToken) || !active(tok.RefreshToken) {
+		t.Fatal("a live login does not work")
+	}
+
+	setBinding("suspend")
+	if st, m := refresh(tok.RefreshToken); st != 400 || m["error"] != "invalid_grant" {
+		t.Errorf("refresh with a suspended binding: %d %v", st, m)
+	}
+	if works(tok) || active(tok.AccessToken) || active(tok.RefreshToken) {
+		t.Error("a login of a suspended binding still works")
+	}
+	setBinding("reinstate")
+	st, m := refresh(tok.RefreshToken)
+	if st != 200 {
+		t.Fatalf("refresh with the binding reinstated: %d %v", st, m)
+	}
+	tok = &oauth2.Token{AccessToken: m["access_token"].(string), RefreshToken: m["refresh_token"].(string), TokenType: "Bearer"}
+
+	// An approval given just before the loss is reported: its code is
+	// refused once the binding is revoked.
+	pending := shop.start(t)
+	if st, m := approve(t, pending.sessionURL, f.app(bob, rb), ""); st != 204 {
+		t.Fatalf("approve: %d %v", st, m)
+	}
+	pendingCode := pending.code(t, shop, f.base)
+
+	setBinding("revoke")
+	if st, m := refresh(tok.RefreshToken); st != 400 || m["error"] != "invalid_grant" {
+		t.Errorf("refresh with a revoked binding: %d %v", st, m)
+	}
+	if works(tok) || active(tok.AccessToken) || active(tok.RefreshToken) {
+		t.Error("a login of a revoked binding still works")
+	}
+	if _, err := shop.conf.Exchange(ctx, pendingCode, oauth2.VerifierOption(pending.pkce)); err == nil {
+		t.Error("a code the revoked binding's approval gave still redeems")
+	}
+}

@@ -351,6 +351,33 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	if code, m := credReq(map[string]any{"credential_identifier": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": []string{es256Proof(t, f.base, nm["c_nonce"].(string), nil)}}}); code != 401 || m["error"] != "invalid_token" {
 		t.Errorf("access token after the code's replay: %d %v", code, m)
 	}
+	// A phone reported lost: the access token its approval gave is
+	// refused at the credential endpoint while the binding is suspended
+	// (or revoked), and works again once it is reinstated.
+	r = newReq(issuerState())
+	if status, tok = token(redeem(r, loginFor(r))); status != 200 {
+		t.Fatalf("redeem: %d %v", status, tok)
+	}
+	at = tok["access_token"].(string)
+	setAlice := func(action string) {
+		t.Helper()
+		sb, _ := json.Marshal(map[string]string{"action": action})
+		if c, m, _ := f.do("POST", "/v1/credentials/"+ra.BindingCredential.ID+"/status", f.enrollTok, "application/json", string(sb)); c != 200 {
+			t.Fatalf("%s alice's binding: %d %v", action, c, m)
+		}
+	}
+	fresh := func() map[string]any {
+		_, nm, _ := f.do("POST", "/oid4vci/nonce", "", "", "")
+		return map[string]any{"credential_identifier": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": []string{es256Proof(t, f.base, nm["c_nonce"].(string), nil)}}}
+	}
+	setAlice("suspend")
+	if code, m := credReq(fresh()); code != 401 || m["error"] != "invalid_token" {
+		t.Errorf("access token of a suspended binding's login: %d %v", code, m)
+	}
+	setAlice("reinstate")
+	if code, m := credReq(fresh()); code != 200 {
+		t.Errorf("access token once the binding is reinstated: %d %v", code, m)
+	}
 	// An expired code (the node's codes live 3 s here).
 	r = newReq(issuerState())
 	c = loginFor(r)
