@@ -182,14 +182,30 @@ func TestSessionBoundToBrowser(t *testing.T) {
 }
 
 // FuzzAuthorize: any query gets a session or an *AuthorizeError, and an
-// error is redirected only to the registered URI.
+// error is redirected only to the registered URI. A session keeps the
+// essential acr values its claims parameter asks, as encoding/json reads
+// them (refEssentialACR), and its level is at least the least of them.
 func FuzzAuthorize(f *testing.F) {
 	f.Add(goodQuery().Encode())
 	f.Add("client_id=shop&redirect_uri=https%3A%2F%2Fshop.example%2Fcb&response_type=code&scope=openid&prompt=none")
 	f.Add("client_id=shop&client_id=shop")
 	f.Add("%zz&&=;")
+	for _, claims := range []string{
+		`{"id_token":{"acr":{"essential":true,"values":["urn:x","L3"]}}}`,
+		`{"id_token":{"acr":{"essential":true,"value":"L4","values":["L3","L3"]}}}`,
+		`{"id_token":{"acr":{"essential":true,"values":["L1"]}},"userinfo":{"acr":{"essential":true,"values":["L4"]}}}`,
+		`{"id_token":{"acr":{"essential":false,"values":["L4"]}}}`,
+		`{"id_token":{"acr":{"essential":true,"values":["urn:x"]}}}`,
+		`{"id_token":{"acr":{"essential":true,"value":null,"values":[]}}}`,
+		`{"id_token":{"acr":{"essential":true,"values":["L4"]},"acr":null}}`,
+	} {
+		q := goodQuery()
+		q.Set("claims", claims)
+		f.Add(q.Encode())
+	}
 	q := goodQuery()
-	q.Set("claims", `{"id_token":{"acr":{"essential":true,"values":["urn:x","L3"]}}}`)
+	q.Set("acr_values", "L3")
+	q.Set("claims", `{"id_token":{"acr":{"essential":true,"values":["L2"]}}}`)
 	f.Add(q.Encode())
 	p := newTestProvider(f)
 	f.Fuzz(func(t *testing.T, raw string) {
@@ -202,6 +218,14 @@ func FuzzAuthorize(f *testing.F) {
 			if st == nil || len(st.ID) != 43 {
 				t.Fatalf("session %+v", st)
 			}
+			s, _, err := p.readSession(context.Background(), st.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := refEssentialACR(t, q.Get("claims"))
+			if !slices.Equal(s.ACRValues, want) || st.Level < minLevel || len(want) > 0 && st.Level < want[0] {
+				t.Fatalf("claims %q: session at %v asking %v, want %v", q.Get("claims"), st.Level, s.ACRValues, want)
+			}
 			return
 		}
 		var ae *AuthorizeError
@@ -212,6 +236,57 @@ func FuzzAuthorize(f *testing.F) {
 			t.Fatalf("redirects to %q", ae.RedirectURI)
 		}
 	})
+}
+
+// refEssentialACR reads the essential acr values of claims as
+// encoding/json does, for a claims Authorize took: its known levels,
+// ascending and once each; nil when no essential acr with values is
+// asked.
+func refEssentialACR(t *testing.T, claims string) []identity.Level {
+	if claims == "" {
+		return nil
+	}
+	var c, idToken map[string]json.RawMessage
+	var acr *struct {
+		Essential bool
+		Value     *string
+		Values    []string
+	}
+	if err := json.Unmarshal([]byte(claims), &c); err != nil {
+		t.Fatalf("claims %q taken, but encoding/json refuses it: %v", claims, err)
+	}
+	if err := json.Unmarshal(orNull(c["id_token"]), &idToken); err != nil {
+		t.Fatalf("claims %q taken, but encoding/json refuses its id_token: %v", claims, err)
+	}
+	if err := json.Unmarshal(orNull(idToken["acr"]), &acr); err != nil {
+		t.Fatalf("claims %q taken, but encoding/json refuses its acr: %v", claims, err)
+	}
+	if acr == nil || !acr.Essential {
+		return nil
+	}
+	values := acr.Values
+	if acr.Value != nil {
+		values = append(values, *acr.Value)
+	}
+	if len(values) == 0 {
+		return nil
+	}
+	var out []identity.Level
+	for _, v := range values {
+		if l, err := identity.ParseLevel(v); err == nil {
+			out = append(out, l)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}
+
+// orNull is b, or JSON null for a member that is not there.
+func orNull(b json.RawMessage) []byte {
+	if b == nil {
+		return []byte("null")
+	}
+	return b
 }
 
 // FuzzLogout: any query is refused with an *Error (no ID token of this

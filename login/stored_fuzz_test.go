@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -92,6 +94,10 @@ func FuzzStoredSession(f *testing.F) {
 	s.Denied, s.Audience, s.Iss, s.Data = false, "https://node.example/oid4vp", "https://node.example", []byte("sealed")
 	s.Approved = &grant{Sub: "sub-1"}
 	f.Add(mustJSON(f, s))
+	s.Approved = &grant{Sub: "sub-1", ACR: "L3", AMR: []string{"hwk"}, AuthTime: 1, Status: &StatusEntry{Region: 310000, List: 7, Index: 42}}
+	s.Audience, s.Iss, s.Data, s.Level, s.ACRValues = "", "", nil, 3, []identity.Level{identity.L3, identity.L4}
+	f.Add(mustJSON(f, s))
+	f.Add([]byte(`{"expires":99999999999,"acr_values":["L9"],"approved":{"sub":"s","status":{"region":"x"}}}`))
 	f.Add([]byte(`{"expires":99999999999,"purpose":"old"}`))
 	f.Add([]byte(`{"expires":99999999999,"approved":null,"level":-7,"purpose_of":{}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
@@ -119,11 +125,17 @@ func FuzzStoredSession(f *testing.F) {
 // FuzzStoredTokens: a code (of a login or an extension's), refresh or
 // access token record read back from the store, whatever its bytes, is redeemed, rotated, introspected,
 // revoked or answered for, or refused with an *Error; never a panic, and
-// never tokens for another client than the record's.
+// never tokens for another client than the record's, nor of a login whose
+// approver's status entry is revoked or suspended (grantLive).
 func FuzzStoredTokens(f *testing.F) {
 	ctx := context.Background()
 	p := newTestProvider(f)
 	next := dailyStore(f, p)
+	revoked, suspended := StatusEntry{Region: 310000, List: 7, Index: 42}, StatusEntry{Region: 310000, List: 7, Index: 43}
+	p.cfg.Status = &entries{st: map[qrcode.StatusRef]qrcode.Status{
+		{Region: revoked.Region, List: revoked.List, Index: revoked.Index}:       qrcode.StatusRevoked,
+		{Region: suspended.Region, List: suspended.List, Index: suspended.Index}: qrcode.StatusSuspended,
+	}}
 	c, err := p.cfg.Clients.Get(ctx, "shop")
 	if err != nil {
 		f.Fatal(err)
@@ -163,6 +175,43 @@ func FuzzStoredTokens(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Add(rec)
+	// Each record again, of a login approved by a binding whose status
+	// entry is valid, revoked or suspended; and a malformed entry.
+	for _, entry := range []StatusEntry{{Region: 310000, List: 7, Index: 41}, revoked, suspended} {
+		g := g
+		g.Status = &entry
+		code, err := p.issueCode(ctx, &session{ClientID: "shop", RedirectURI: testRedirect, CodeChallenge: rfcChallenge, Nonce: "n1",
+			Scope: "openid offline_access", Approved: &g})
+		if err != nil {
+			f.Fatal(err)
+		}
+		if rec, err = p.cfg.Store.Peek(ctx, codeKey(code)); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(rec)
+		xc, err := p.issueExtensionCode(ctx, "session-1", &session{ClientID: "shop", RedirectURI: testRedirect, CodeChallenge: rfcChallenge,
+			Audience: aud, Approved: &g})
+		if err != nil {
+			f.Fatal(err)
+		}
+		if rec, err = p.cfg.Store.Peek(ctx, xcodeKey(aud, xc)); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(rec)
+		resp, err := p.tokens(ctx, c, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "fam", Grant: g}, "n1")
+		if err != nil {
+			f.Fatal(err)
+		}
+		handle, _ := refreshHandle(resp.RefreshToken)
+		if rec, err = p.cfg.Store.Get(ctx, familyKey(handle)); err != nil {
+			f.Fatal(err)
+		}
+		f.Add(rec)
+	}
+	f.Add([]byte(`{"client_id":"shop","redirect_uri":"` + testRedirect + `","code_challenge":"` + rfcChallenge +
+		`","grant":{"sub":"s","status":{"region":-1,"list":7,"index":42}}}`))
+	f.Add([]byte(`{"client_id":"shop","redirect_uri":"` + testRedirect + `","code_challenge":"` + rfcChallenge +
+		`","grant":{"sub":"s","status":"310000/7/42"}}`))
 	f.Add([]byte(`{"client_id":"other","grant":{"claims":{"age_over_18":"x"}}}`))
 	f.Add([]byte(`{"client_id":"shop","redirect_uri":"` + testRedirect + `","code_challenge":"` + rfcChallenge + `","grant":null}`))
 	f.Add([]byte(`[]`))
@@ -181,7 +230,7 @@ func FuzzStoredTokens(f *testing.F) {
 		}
 		red, err := p.Redeem(ctx, aud, Redemption{Code: tok, ClientID: "shop", RedirectURI: testRedirect, Verifier: rfcVerifier})
 		isError(t, "extension code", err)
-		if red != nil && red.Family != codeFamily(tok) {
+		if red != nil && (red.Family != codeFamily(tok) || p.Standing(ctx, red.Approver) != nil) {
 			t.Fatalf("redeemed %+v", red)
 		}
 		if err := p.cfg.Store.Put(ctx, refreshKey(tok), data, time.Minute); err != nil {
