@@ -5,6 +5,7 @@ import (
 	"crypto"
 	"crypto/rand"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -349,6 +350,57 @@ func FuzzVerify(f *testing.F) {
 		}
 		if r.ClientID == "" || r.JKT == "" || r.JTI == "" {
 			t.Fatalf("verified without client_id, jkt or jti: %+v", r)
+		}
+	})
+}
+
+// FuzzVerifyTimes: an attestation and its PoP, signed, with any exp, iat
+// and nbf (NumericDates, RFC 7519 §2, any JSON number), are taken exactly
+// when the times read as real numbers are within the windows Verify
+// documents (exp + Leeway after now, iat and nbf at most Leeway ahead,
+// iat at most MaxAge or PoPMaxAge behind): a date past what int64
+// seconds hold is far ahead, not far behind. Dates are read to the
+// second below (a fraction is within the leeway).
+func FuzzVerifyTimes(f *testing.F) {
+	fx := newFixture(f, gm.AlgES256)
+	ij, _ := gm.NewJWK(fx.instance.Public(), "")
+	ij.Use, ij.Alg = "", ""
+	now := float64(fx.now.Unix())
+	const leeway, maxAge, popMaxAge = 60, 24 * 3600, 5 * 60
+	f.Add(now+3600, now-3600, now, false, now+60, now, now, false, false)
+	f.Add(now-60, now-3600, now, true, now-59, now, now+60, true, true)
+	f.Add(now+3600, now-3600, 1e19, true, now+60, now, 1e19, false, true)
+	f.Add(now+3600, 1e19, now, false, now+60, -1e19, now, false, false)
+	f.Add(1e300, now-maxAge, now+leeway+0.5, true, -1.5, now-popMaxAge, 0.0, true, true)
+	f.Fuzz(func(t *testing.T, exp, iat, nbf float64, hasNbf bool, pexp, piat, pnbf float64, hasPexp, hasPnbf bool) {
+		for _, x := range []float64{exp, iat, nbf, pexp, piat, pnbf} {
+			if math.IsNaN(x) || math.IsInf(x, 0) {
+				return // no JSON number
+			}
+		}
+		ac := jwt.MapClaims{"iss": providerID, "sub": "wallet-app", "iat": iat, "exp": exp, "cnf": map[string]any{"jwk": ij}}
+		pc := jwt.MapClaims{"aud": as, "jti": "j1", "iat": piat}
+		if hasNbf {
+			ac["nbf"] = nbf
+		}
+		if hasPexp {
+			pc["exp"] = pexp
+		}
+		if hasPnbf {
+			pc["nbf"] = pnbf
+		}
+		att := signed(t, fx.provider, map[string]any{"typ": TypAttestation, "kid": "p1"}, ac)
+		pop := signed(t, fx.instance, map[string]any{"typ": TypPoP}, pc)
+		sec := math.Floor
+		want := sec(exp)+leeway > now && sec(iat) <= now+leeway && iat >= now-maxAge && (!hasNbf || sec(nbf) <= now+leeway) &&
+			sec(piat) <= now+leeway && piat >= now-popMaxAge && (!hasPexp || sec(pexp)+leeway > now) && (!hasPnbf || sec(pnbf) <= now+leeway)
+		r, err := fx.v.Verify([]string{att}, []string{pop}, "wallet-app")
+		switch {
+		case err != nil && !errors.Is(err, ErrInvalid) && !errors.Is(err, ErrStale):
+			t.Fatalf("unexpected error %v", err)
+		case (err == nil) != want:
+			t.Fatalf("attestation exp %v iat %v nbf %v (%v), PoP exp %v (%v) iat %v nbf %v (%v): %+v %v, want taken %v",
+				exp, iat, nbf, hasNbf, pexp, hasPexp, piat, pnbf, hasPnbf, r, err, want)
 		}
 	})
 }
