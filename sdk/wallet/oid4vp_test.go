@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -564,4 +565,50 @@ func TestRequestObjectCrit(t *testing.T) {
 	if _, err := resolveAttested(t, nil, responseURI, nil); err != nil {
 		t.Errorf("without crit: %v", err)
 	}
+}
+
+// FuzzRequestObject: a request object signed under a trusted Verifier
+// Attestation, with any redirect_uris claim (JSON), response_uri and crit
+// header, is taken only when its response_uri is https (http on
+// loopback), exactly one of the redirect_uris when that claim is there
+// (OpenID4VP 1.0 §5.9.3), and neither JWT has crit (RFC 7515 §4.1.11); a
+// refusal is ErrPresentationRequest.
+func FuzzRequestObject(f *testing.F) {
+	f.Add([]byte(nil), "https://rp.example/post", byte(0))
+	f.Add([]byte(`["https://rp.example/post"]`), "https://rp.example/post", byte(0))
+	f.Add([]byte(`["https://rp.example/post"]`), "https://rp.example/post", byte(1))
+	f.Add([]byte(`["https://rp.example/post"]`), "https://rp.example/post", byte(2))
+	f.Add([]byte(`"https://rp.example/post"`), "https://rp.example/post", byte(0))
+	f.Add([]byte(`{"0":"https://rp.example/post"}`), "https://rp.example/post", byte(0))
+	f.Add([]byte(`null`), "http://127.0.0.1/post", byte(0))
+	f.Add([]byte(`["http://rp.example/post"]`), "http://rp.example/post", byte(0))
+	f.Add([]byte(`["HTTPS://rp.example/post"]`), "https://rp.example/post", byte(0))
+	f.Fuzz(func(t *testing.T, uris []byte, responseURI string, crit byte) {
+		var attested any
+		if uris != nil {
+			if !json.Valid(uris) {
+				return
+			}
+			attested = json.RawMessage(uris)
+		}
+		pr, err := resolveAttested(t, attested, responseURI, func(which string, h map[string]any) {
+			if (which == "att" && crit&1 != 0) || (which == "ro" && crit&2 != 0) {
+				h["crit"], h["ext"] = []string{"ext"}, 1
+			}
+		})
+		if err != nil {
+			if !errors.Is(err, ErrPresentationRequest) {
+				t.Fatalf("refused with %v", err)
+			}
+			return
+		}
+		u, perr := url.Parse(responseURI)
+		https := perr == nil && u.Host != "" && u.User == nil && (u.Scheme == "https" ||
+			u.Scheme == "http" && (u.Hostname() == "localhost" || net.ParseIP(u.Hostname()).IsLoopback()))
+		var list []any
+		listed := uris == nil || json.Unmarshal(uris, &list) == nil && slices.Contains(list, any(responseURI))
+		if crit&3 != 0 || !https || !listed || pr.ResponseURI != responseURI {
+			t.Fatalf("taken: redirect_uris %s, response_uri %q, crit %d: %+v", uris, responseURI, crit, pr)
+		}
+	})
 }
