@@ -320,8 +320,11 @@ func (w *Holder) ReceiveOffer(link string) (*CredentialOffer, error) {
 	}
 	// OID4VCI 1.0 §12.2.3: credential_issuer "MUST be identical to the
 	// Credential Issuer's identifier into which the well-known URI string
-	// was inserted"; otherwise the data "MUST NOT be used".
-	if err := json.Unmarshal(body, &offer.meta); err != nil || offer.meta.CredentialIssuer != offer.issuer {
+	// was inserted"; otherwise the data "MUST NOT be used". Strictly, as
+	// the offer: a member twice, or in another case, would be read by
+	// other parsers as other metadata (another issuer, or encryption
+	// required).
+	if err := strictjson.DecodeOpen(body, &offer.meta, maxIssuerResponse); err != nil || offer.meta.CredentialIssuer != offer.issuer {
 		return nil, fmt.Errorf("%w: issuer metadata does not name the offer's issuer", ErrIssuer)
 	}
 	// OID4VCI 1.0 §12.2.4: with credential_response_encryption's

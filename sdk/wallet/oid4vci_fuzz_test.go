@@ -1,9 +1,15 @@
 package wallet
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 )
 
@@ -80,4 +86,119 @@ func FuzzAuthorizationResponse(f *testing.F) {
 			}
 		}
 	})
+}
+
+// FuzzIssuerMetadata feeds an issuer's metadata (ISSUER stands for the
+// issuer's URL) and an offer's tx_code member to ReceiveOffer and
+// AcceptOffer: metadata that names another issuer, or that requires
+// encrypted credential requests or responses (OID4VCI 1.0 §12.2.4) by
+// any reading of its members (a member given twice, or in another case),
+// is refused with ErrIssuer; an offer taken is redeemed only with a
+// transaction code exactly when its tx_code is an object (§6.1), a
+// mismatch ErrInvalidArgument before the token endpoint hears anything.
+func FuzzIssuerMetadata(f *testing.F) {
+	var meta atomic.Pointer[[]byte]
+	var tokens atomic.Int32
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		switch r.URL.Path {
+		case "/.well-known/openid-credential-issuer":
+			w.Write(*meta.Load())
+		case "/.well-known/oauth-authorization-server":
+			json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "token_endpoint": srv.URL + "/token"})
+		case "/token":
+			tokens.Add(1)
+			http.Error(w, `{"error":"invalid_grant"}`, http.StatusBadRequest)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	f.Cleanup(srv.Close)
+	w, err := NewHolder(srv.URL, NewSoftwareKeys(), "device")
+	if err != nil {
+		f.Fatal(err)
+	}
+	const configs = `"credential_configurations_supported":{"a":{"format":"dc+sd-jwt","proof_types_supported":{"jwt":{"proof_signing_alg_values_supported":["SM2"]}}}}`
+	for _, m := range []string{
+		`{"credential_issuer":"ISSUER","credential_endpoint":"ISSUER/credential",` + configs + `}`,
+		`{"credential_issuer":"ISSUER","credential_endpoint":"ISSUER/credential","credential_response_encryption":{"encryption_required":true},` + configs + `}`,
+		`{"credential_issuer":"ISSUER","credential_endpoint":"ISSUER/credential","credential_request_encryption":{"encryption_required":false},` + configs + `}`,
+		`{"credential_issuer":"ISSUER","credential_endpoint":"ISSUER/credential","credential_response_encryption":{"encryption_required":true,"encryption_required":false},` + configs + `}`,
+		`{"credential_issuer":"ISSUER","credential_endpoint":"ISSUER/credential","credential_response_encryption":{"encryption_required":true},"Credential_Response_Encryption":{"encryption_required":false},` + configs + `}`,
+		`{"credential_issuer":"https://other.example","credential_issuer":"ISSUER","credential_endpoint":"ISSUER/credential",` + configs + `}`,
+	} {
+		for _, tx := range []string{"", `{"length":6}`, `{}`} {
+			f.Add([]byte(m), tx, "123456")
+			f.Add([]byte(m), tx, "")
+		}
+	}
+	f.Add([]byte(`{"credential_issuer":"ISSUER",`+configs+`}`), "null", "")
+	f.Fuzz(func(t *testing.T, m []byte, tx, txCode string) {
+		m = bytes.ReplaceAll(m, []byte("ISSUER"), []byte(srv.URL))
+		meta.Store(&m)
+		offer := `{"credential_issuer":"` + srv.URL + `","credential_configuration_ids":["a"],"grants":{"` + grantPreAuthorized + `":{"pre-authorized_code":"c"`
+		if tx != "" {
+			offer += `,"tx_code":` + tx
+		}
+		o, err := w.ReceiveOffer("openid-credential-offer://?credential_offer=" + url.QueryEscape(offer+`}}}`))
+		if err != nil {
+			if !errors.Is(err, ErrIssuer) && !errors.Is(err, ErrInvalidArgument) {
+				t.Fatalf("refused with %v", err)
+			}
+			return
+		}
+		if issuers, encrypted := readMetadata(m); encrypted || len(issuers) == 0 || slices.ContainsFunc(issuers, func(s string) bool { return s != srv.URL }) {
+			t.Fatalf("metadata %s taken (issuers %q, encryption required %v)", m, issuers, encrypted)
+		}
+		var txObject map[string]any
+		asked := json.Unmarshal([]byte(tx), &txObject) == nil && txObject != nil
+		before := tokens.Load()
+		_, err = w.AcceptOffer(o, "", txCode, 1, NewMemoryStore())
+		if asked != (txCode != "") && (!errors.Is(err, ErrInvalidArgument) || tokens.Load() != before) {
+			t.Fatalf("tx_code %s, code %q: %v, %d token requests", tx, txCode, err, tokens.Load()-before)
+		}
+	})
+}
+
+// readMetadata reads issuer metadata as any reader might: the
+// credential_issuer of each top-level member named so in any case, and
+// whether any credential_request_encryption or
+// credential_response_encryption member (in any case, each of a name
+// given twice) has an encryption_required (in any case) true.
+func readMetadata(m []byte) (issuers []string, encrypted bool) {
+	dec := json.NewDecoder(bytes.NewReader(m))
+	members := func(dec *json.Decoder, each func(name string, dec *json.Decoder)) {
+		if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+			return
+		}
+		for dec.More() {
+			k, err := dec.Token()
+			if err != nil {
+				return
+			}
+			each(k.(string), dec)
+		}
+		dec.Token()
+	}
+	members(dec, func(name string, dec *json.Decoder) {
+		switch {
+		case strings.EqualFold(name, "credential_issuer"):
+			var s string
+			dec.Decode(&s)
+			issuers = append(issuers, s)
+		case strings.EqualFold(name, "credential_request_encryption"), strings.EqualFold(name, "credential_response_encryption"):
+			var raw json.RawMessage
+			dec.Decode(&raw)
+			members(json.NewDecoder(bytes.NewReader(raw)), func(name string, dec *json.Decoder) {
+				var v any
+				dec.Decode(&v)
+				encrypted = encrypted || strings.EqualFold(name, "encryption_required") && v == true
+			})
+		default:
+			var raw json.RawMessage
+			dec.Decode(&raw)
+		}
+	})
+	return issuers, encrypted
 }
