@@ -9,6 +9,7 @@ import (
 	"math"
 	"net/url"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -68,6 +69,14 @@ func FuzzParseControllerDocument(f *testing.F) {
 	f.Add([]byte(`{"id":"` + cid + `","authentication":[{"id":"#authn-key-123","type":"Multikey","controller":"` + cid + `","expires":"2025-12-01T00:00:00Z","publicKeyMultibase":"z6MkmM42vxfqZQsv4ehtTjFFxQ4sQKS2w6WR7emozFAn5cxu"}]}`))
 	f.Add([]byte(`{"id":"` + cid + `","verificationMethod":[{"id":"#k","type":"JsonWebKey","controller":"` + cid + `","revoked":"2024-12-10T15:28:32Z","publicKeyJwk":{"kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}}],"assertionMethod":["#k"]}`))
 	f.Add([]byte(`{"id":"` + cid + `","verificationMethod":[{"id":7,"type":["Multikey"],"revoked":"yesterday"}]}`))
+	// expires and revoked that RFC 3339 takes and a dateTimeStamp does
+	// not (a comma before the fraction, an offset past 14:00), and ones
+	// it does.
+	for _, t := range []string{"2025-12-01T00:00:00,5Z", "2025-12-01T00:00:00+23:00", "2025-12-01T00:00:00.125-14:00", "2025-12-01T00:00:00.5+05:30"} {
+		f.Add([]byte(`{"id":"` + cid + `","verificationMethod":[{"id":"#k","type":"Multikey","controller":"` + cid + `","expires":"` + t +
+			`","publicKeyMultibase":"z6MkmM42vxfqZQsv4ehtTjFFxQ4sQKS2w6WR7emozFAn5cxu"}],"authentication":[{"id":"#a","type":"Multikey","controller":"` + cid +
+			`","revoked":"` + t + `","publicKeyMultibase":"z6MkmM42vxfqZQsv4ehtTjFFxQ4sQKS2w6WR7emozFAn5cxu"}]}`))
+	}
 	f.Add([]byte(`{"id":"` + cid + `","capabilityInvocation":["https://external.example/xyz#key-789"]}`))
 	f.Add([]byte(`[{"id":"` + cid + `"}]`))
 	f.Add([]byte(`null`))
@@ -87,6 +96,11 @@ func FuzzParseControllerDocument(f *testing.F) {
 				if strings.HasPrefix(vm.ID, "#") {
 					t.Fatalf("relative method id %q kept", vm.ID)
 				}
+				for _, ts := range []string{vm.Expires, vm.Revoked} {
+					if ts != "" && !dateTimeStamp.MatchString(ts) {
+						t.Fatalf("method %q: expires or revoked %q is not a dateTimeStamp", vm.ID, ts)
+					}
+				}
 			}
 			out, err := json.Marshal(d)
 			if err != nil {
@@ -102,6 +116,12 @@ func FuzzParseControllerDocument(f *testing.F) {
 		}
 	})
 }
+
+// dateTimeStamp is the lexical space of xsd:dateTimeStamp (XML Schema 1.1
+// Part 2 §3.4.28) with a four-digit year, as the controller document's
+// expires and revoked must be (Controlled Identifiers 1.0 §2.2); day 31
+// of a shorter month is left to time.Parse.
+var dateTimeStamp = regexp.MustCompile(`^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]+)?(Z|[+-]((0[0-9]|1[0-3]):[0-5][0-9]|14:00))$`)
 
 // FuzzParseIssuerMetadata: any metadata document never panics; a refusal
 // matches ErrResolve; an accepted one names the issuer asked for, holds
