@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/trustid-cn/trustid/gm"
@@ -67,6 +68,10 @@ func FuzzFile(f *testing.F) {
 	f.Add([]byte(`{"format":"`+fileFormat+`","kek_id":"","sealed":""}`), []byte(`{"keys":[],"secrets":[{"name":"","version":0,"value":""}]}`))
 	f.Add(empty, []byte(`{"keys":[],"secrets":[{"name":"s","version":1,"value":"AAAAAAAAAAAAAAAAAAAAAA=="}],`+
 		`"removed":[{"name":"s","version":1,"fingerprint":"AAAAAAAAAAAAAAAAAAAAAA==","removed":"2026-01-01T00:00:00Z"}]}`))
+	f.Add(empty, []byte(`{"keys":[],"secrets":[{"name":"s","version":1,"value":"AAAAAAAAAAAAAAAAAAAAAA=="}],`+
+		`"removed":[{"name":"s","version":2,"fingerprint":"AAAAAAAAAAAAAAAAAAAAAA==","removed":"2026-01-01T00:00:00Z"},`+
+		`{"name":"s","version":2,"fingerprint":"AQAAAAAAAAAAAAAAAAAAAA==","removed":"2026-01-02T00:00:00Z"}]}`))
+	f.Add(empty, []byte(`{"keys":[],"secrets":[],"removed":[{"name":"s","version":1,"fingerprint":"AAAA","removed":"2026-01-01T00:00:00Z"}]}`))
 	f.Add([]byte(`{"format":1}`), []byte(`{"keys":[{"kid":"x","state":"retired","public":""}]}`))
 	f.Fuzz(func(t *testing.T, outer, plain []byte) {
 		if env, err := parseEnvelope("keys.json", outer); err != nil {
@@ -97,9 +102,15 @@ func FuzzFile(f *testing.F) {
 				t.Fatalf("secret %q/v%d of %d bytes", sec.Name, sec.Version, len(sec.value))
 			}
 		}
-		for _, r := range c.removed {
+		for i, r := range c.removed {
 			if r.name == "" || r.version < 1 || len(r.fingerprint) != fingerprintSize {
 				t.Fatalf("removed secret %q/v%d, fingerprint of %d bytes", r.name, r.version, len(r.fingerprint))
+			}
+			// As RemoveSecret leaves it: a version no longer held, once.
+			same := func(name string, version int) bool { return name == r.name && version == r.version }
+			if slices.ContainsFunc(c.secrets, func(sec *Secret) bool { return same(sec.Name, sec.Version) }) ||
+				slices.ContainsFunc(c.removed[:i], func(o removedSecret) bool { return same(o.name, o.version) }) {
+				t.Fatalf("removed secret %q/v%d held or removed twice", r.name, r.version)
 			}
 		}
 		doc, err := encode(c)
