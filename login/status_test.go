@@ -188,3 +188,53 @@ func TestCodeEndsWithItsBinding(t *testing.T) {
 		t.Errorf("status down: exchange %q, extension %q", a, b)
 	}
 }
+
+// TestCodeOutlivesStatusOutage: a status that cannot be read at a code's
+// exchange (or an extension's redemption) is temporarily_unavailable and
+// no verdict: it leaves the code for the client's retry, which goes on
+// once the status can be read. (The code was spent before the status
+// was read, so the retry the 503 asks for was invalid_grant and the
+// person had to log in again.)
+func TestCodeOutlivesStatusOutage(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	status := &entries{st: map[qrcode.StatusRef]qrcode.Status{}}
+	p.cfg.Status = status
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := qrcode.StatusRef{Region: 310000, List: 7, Index: 42}
+	approved := &grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}, Status: entryOf(ref)}
+	c, err := p.issueCode(ctx, &session{ClientID: "shop", RedirectURI: testRedirect, CodeChallenge: rfcChallenge,
+		Scope: "openid", Approved: approved})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := p.issueExtensionCode(ctx, "sessionsessionsessionsessionsessionsession0", &session{ClientID: "wallet",
+		RedirectURI: testRedirect, CodeChallenge: rfcChallenge, Audience: "oid4vci", Approved: approved})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exchange := func() error {
+		_, err := p.Token(ctx, shop, map[string]string{"grant_type": "authorization_code", "code": c,
+			"redirect_uri": testRedirect, "code_verifier": rfcVerifier})
+		return err
+	}
+	redeem := func() error {
+		_, err := p.Redeem(ctx, "oid4vci", Redemption{Code: x, ClientID: "wallet", RedirectURI: testRedirect, Verifier: rfcVerifier})
+		return err
+	}
+	status.set(ref, qrcode.StatusValid, true)
+	for name, f := range map[string]func() error{"exchange": exchange, "extension": redeem} {
+		if err := f(); asError(err).Code != CodeTemporarilyUnavailable {
+			t.Errorf("%s, status down: %v, want %s", name, err, CodeTemporarilyUnavailable)
+		}
+	}
+	status.set(ref, qrcode.StatusValid, false)
+	for name, f := range map[string]func() error{"exchange": exchange, "extension": redeem} {
+		if err := f(); err != nil {
+			t.Errorf("%s retried once the status can be read: %v", name, err)
+		}
+	}
+}
