@@ -364,12 +364,15 @@ func (p *Provider) familyRevoked(ctx context.Context, family string) bool {
 }
 
 // grantLive checks that what approved login g (the holder's device
-// binding, a counter login's printed code) is still valid
-// (Config.Status): revoked or suspended is CodeInvalidGrant, a status
-// that cannot be read CodeTemporarilyUnavailable (fail closed, the login
-// not ended). A login of an older node, which kept no status entry, is
-// not checked.
+// binding, a counter login's printed code) is still valid: expired is
+// CodeInvalidGrant, and so is revoked or suspended (Config.Status), a
+// status that cannot be read CodeTemporarilyUnavailable (fail closed, the
+// login not ended). A login of an older node, which kept no status entry,
+// is not checked.
 func (p *Provider) grantLive(ctx context.Context, g grant) error {
+	if g.Status != nil && g.Status.Until != 0 && p.cfg.Now().Unix() >= g.Status.Until {
+		return fail(CodeInvalidGrant, "the device binding or printed code that approved this login has expired")
+	}
 	if g.Status == nil || p.cfg.Status == nil {
 		return nil
 	}
