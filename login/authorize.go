@@ -149,7 +149,8 @@ func essentialACR(raw string) ([]identity.Level, error) {
 	if raw == "" {
 		return nil, nil
 	}
-	var c struct {
+	// A pointer: null is no JSON object (§5.5), and is refused.
+	var c *struct {
 		IDToken *struct {
 			ACR *struct {
 				Essential bool     `json:"essential"`
@@ -162,6 +163,9 @@ func essentialACR(raw string) ([]identity.Level, error) {
 	// by other parsers as another request.
 	if err := strictjson.DecodeOpen([]byte(raw), &c, maxParamLen); err != nil {
 		return nil, err
+	}
+	if c == nil {
+		return nil, errors.New("claims is null, not a JSON object")
 	}
 	if c.IDToken == nil || c.IDToken.ACR == nil || !c.IDToken.ACR.Essential {
 		return nil, nil

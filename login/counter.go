@@ -207,7 +207,7 @@ func (p *Provider) ApproveAtCounter(ctx context.Context, id string, a *CounterAp
 	}
 	s.Approved = &grant{Sub: sub, ACR: s.acr(level), AMR: amr, AuthTime: now.Unix(), Act: "terminal:" + term.ID}
 	if res.Static != nil {
-		s.Approved.Status = entryOf(res.Static.Status)
+		s.Approved.Status = entryOf(res.Static.Status, res.Static.Expiry)
 	}
 	return p.answer(ctx, id, read, s)
 }

@@ -441,6 +441,7 @@ func TestEssentialACRClaim(t *testing.T) {
 		`{"id_token":{"acr":{"essential":true,"values":["urn:x"]}}}`: CodeAccessDenied,
 		`{"id_token":{"acr":{"essential":true,"values":"L4"}}}`:      CodeInvalidRequest,
 		`not json`: CodeInvalidRequest,
+		`null`:     CodeInvalidRequest,
 		`{"id_token":{"acr":{"essential":true,"values":["L4"]},"acr":null}}`: CodeInvalidRequest,
 		`{"id_token":{"ACR":{"essential":true,"values":["L4"]}}}`:            CodeInvalidRequest,
 	} {

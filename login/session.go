@@ -84,10 +84,19 @@ type StatusEntry struct {
 	Region uint32 `json:"region"`
 	List   uint32 `json:"list"`
 	Index  uint32 `json:"index"`
+	// Until is when what approved the login expires (Unix seconds; 0 in
+	// logins of older nodes): the login ends then too.
+	Until int64 `json:"until,omitempty"`
 }
 
-func entryOf(r qrcode.StatusRef) *StatusEntry {
-	return &StatusEntry{Region: r.Region, List: r.List, Index: r.Index}
+// entryOf is the StatusEntry of r, for what expires at until (zero: not
+// known).
+func entryOf(r qrcode.StatusRef, until time.Time) *StatusEntry {
+	e := &StatusEntry{Region: r.Region, List: r.List, Index: r.Index}
+	if !until.IsZero() {
+		e.Until = until.Unix()
+	}
+	return e
 }
 
 func sessionKey(id string) string { return "login-session:" + id }
@@ -331,7 +340,7 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 	if err != nil {
 		return p.renew(ctx, id, s, err)
 	}
-	g := &grant{Sub: sub, ACR: s.acr(level), AMR: amr, AuthTime: p.cfg.Now().Unix(), Act: act, Status: entryOf(h.Status)}
+	g := &grant{Sub: sub, ACR: s.acr(level), AMR: amr, AuthTime: p.cfg.Now().Unix(), Act: act, Status: entryOf(h.Status, h.Expiry)}
 	for _, name := range r.Consent {
 		if v, ok := h.Claims[name]; ok && slices.Contains(c.Claims, name) {
 			if g.Claims == nil {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
 // entries is a qrcode.StatusChecker over a map, changed by the test.
@@ -80,7 +82,7 @@ func TestLoginEndsWithItsBinding(t *testing.T) {
 		return res.Active
 	}
 
-	tok := login("family-a", entryOf(ref))
+	tok := login("family-a", entryOf(ref, time.Time{}))
 	next, code := refresh(tok.RefreshToken)
 	if code != "" || userinfo(next.AccessToken) != "" || !active(next.AccessToken) || !active(next.RefreshToken) {
 		t.Fatalf("valid binding: refresh %q", code)
@@ -111,7 +113,7 @@ func TestLoginEndsWithItsBinding(t *testing.T) {
 
 	// A status that cannot be read fails closed without ending the login.
 	other := qrcode.StatusRef{Region: 310000, List: 7, Index: 43}
-	tok = login("family-b", entryOf(other))
+	tok = login("family-b", entryOf(other, time.Time{}))
 	status.set(other, qrcode.StatusValid, true)
 	if _, code := refresh(tok.RefreshToken); code != CodeTemporarilyUnavailable {
 		t.Errorf("status down: refresh %q, want %s", code, CodeTemporarilyUnavailable)
@@ -148,7 +150,7 @@ func TestCodeEndsWithItsBinding(t *testing.T) {
 		t.Fatal(err)
 	}
 	ref := qrcode.StatusRef{Region: 310000, List: 7, Index: 42}
-	approved := &grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}, Status: entryOf(ref)}
+	approved := &grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}, Status: entryOf(ref, time.Time{})}
 	exchange := func() string {
 		t.Helper()
 		c, err := p.issueCode(ctx, &session{ClientID: "shop", RedirectURI: testRedirect, CodeChallenge: rfcChallenge,
@@ -186,5 +188,125 @@ func TestCodeEndsWithItsBinding(t *testing.T) {
 	status.set(ref, qrcode.StatusValid, true)
 	if a, b := exchange(), redeem(); a != CodeTemporarilyUnavailable || b != CodeTemporarilyUnavailable {
 		t.Errorf("status down: exchange %q, extension %q", a, b)
+	}
+}
+
+// TestCodeOutlivesStatusOutage: a status that cannot be read at a code's
+// exchange (or an extension's redemption) is temporarily_unavailable and
+// no verdict: it leaves the code for the client's retry, which goes on
+// once the status can be read. (The code was spent before the status
+// was read, so the retry the 503 asks for was invalid_grant and the
+// person had to log in again.)
+func TestCodeOutlivesStatusOutage(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	status := &entries{st: map[qrcode.StatusRef]qrcode.Status{}}
+	p.cfg.Status = status
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ref := qrcode.StatusRef{Region: 310000, List: 7, Index: 42}
+	approved := &grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}, Status: entryOf(ref, time.Time{})}
+	c, err := p.issueCode(ctx, &session{ClientID: "shop", RedirectURI: testRedirect, CodeChallenge: rfcChallenge,
+		Scope: "openid", Approved: approved})
+	if err != nil {
+		t.Fatal(err)
+	}
+	x, err := p.issueExtensionCode(ctx, "sessionsessionsessionsessionsessionsession0", &session{ClientID: "wallet",
+		RedirectURI: testRedirect, CodeChallenge: rfcChallenge, Audience: "oid4vci", Approved: approved})
+	if err != nil {
+		t.Fatal(err)
+	}
+	exchange := func() error {
+		_, err := p.Token(ctx, shop, map[string]string{"grant_type": "authorization_code", "code": c,
+			"redirect_uri": testRedirect, "code_verifier": rfcVerifier})
+		return err
+	}
+	redeem := func() error {
+		_, err := p.Redeem(ctx, "oid4vci", Redemption{Code: x, ClientID: "wallet", RedirectURI: testRedirect, Verifier: rfcVerifier})
+		return err
+	}
+	status.set(ref, qrcode.StatusValid, true)
+	for name, f := range map[string]func() error{"exchange": exchange, "extension": redeem} {
+		if err := f(); asError(err).Code != CodeTemporarilyUnavailable {
+			t.Errorf("%s, status down: %v, want %s", name, err, CodeTemporarilyUnavailable)
+		}
+	}
+	status.set(ref, qrcode.StatusValid, false)
+	for name, f := range map[string]func() error{"exchange": exchange, "extension": redeem} {
+		if err := f(); err != nil {
+			t.Errorf("%s retried once the status can be read: %v", name, err)
+		}
+	}
+}
+
+// TestLoginEndsWithItsBindingExpiry: a login lasts no longer than the
+// binding that approved it (docs/login.md), its expiry too: past it, the
+// refresh token no longer refreshes, the access token is refused at
+// userinfo and inactive at introspection, and Standing (an extension's
+// tokens) refuses, whatever the status list says. (A refresh token,
+// rotated for 30 days at a time, kept a login going for up to 30 days
+// past the binding's expiry, as an online code of it no longer does.)
+func TestLoginEndsWithItsBindingExpiry(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	p.cfg.Status = &entries{st: map[qrcode.StatusRef]qrcode.Status{}}
+	now := time.Now()
+	p.cfg.Now = func() time.Time { return now }
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := entryOf(qrcode.StatusRef{Region: 310000, List: 7, Index: 42}, now.Add(time.Hour))
+	tok, err := p.tokens(ctx, shop, refresh{ClientID: shop.ID, Scope: "openid offline_access", Family: "family-x",
+		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}, Status: entry}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if tok, err = p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok.RefreshToken}); err != nil {
+		t.Fatalf("before the binding's expiry: %v", err)
+	}
+	now = now.Add(time.Hour)
+	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok.RefreshToken}); asError(err).Code != CodeInvalidGrant {
+		t.Errorf("refresh at the binding's expiry: %v, want %s", err, CodeInvalidGrant)
+	}
+	if _, err := p.UserInfo(ctx, tok.AccessToken); asError(err).Code != CodeInvalidToken {
+		t.Errorf("userinfo at the binding's expiry: %v, want %s", err, CodeInvalidToken)
+	}
+	if res, err := p.Introspect(ctx, shop, tok.AccessToken); err != nil || res.Active {
+		t.Errorf("introspection at the binding's expiry: %+v %v, want inactive", res, err)
+	}
+	if err := p.Standing(ctx, entry); asError(err).Code != CodeInvalidGrant {
+		t.Errorf("Standing at the binding's expiry: %v, want %s", err, CodeInvalidGrant)
+	}
+}
+
+// holderUntil authenticates every request as one L2 holder whose binding
+// expires at its time.
+type holderUntil time.Time
+
+func (h holderUntil) AuthenticateHolder(context.Context, *qrcode.HolderRequest, string) (redeem.Holder, error) {
+	return redeem.Holder{Subject: []byte("holder"), Assurance: 2, Expiry: time.Time(h)}, nil
+}
+
+// TestApprovalKeepsBindingExpiry: a holder's approval keeps its binding's
+// expiry with its status entry, for grantLive.
+func TestApprovalKeepsBindingExpiry(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	a := newAnswering(t, p)
+	until := time.Now().Add(48 * time.Hour).Truncate(time.Second)
+	p.cfg.Holders = holderUntil(until)
+	st, err := p.Authorize(ctx, goodQuery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Approve(ctx, st.ID, a.holder(t, st.ID)); err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := p.readSession(ctx, st.ID)
+	if err != nil || s.Approved == nil || s.Approved.Status == nil || s.Approved.Status.Until != until.Unix() {
+		t.Errorf("approved %+v %v, want the binding's expiry %d kept", s, err, until.Unix())
 	}
 }

@@ -109,8 +109,14 @@ func codeFamily(c string) string {
 // record. A code spent already (a replay: RFC 6749 §4.1.2) revokes its
 // family and is refused, as is one an older node consumed, whose family
 // it kept under spentKey; these markers are read until they expire
-// (spentTTL). A code never issued or expired is refused.
+// (spentTTL). A code never issued or expired is refused. A code whose
+// approver's status cannot be read now is left unspent (grantLive's
+// CodeTemporarilyUnavailable): an outage is no verdict, and the client
+// retries with it.
 func (p *Provider) spendCode(ctx context.Context, key, spentKey, c string) ([]byte, error) {
+	if err := p.statusReadable(ctx, key); err != nil {
+		return nil, err
+	}
 	used := fail(CodeInvalidGrant, "the code is invalid, expired or already used")
 	b, err := p.cfg.Store.Spend(ctx, key, spentTTL)
 	switch {
@@ -125,6 +131,30 @@ func (p *Provider) spendCode(ctx context.Context, key, spentKey, c string) ([]by
 		return nil, failWith(CodeTemporarilyUnavailable, "the code store is unavailable", err)
 	}
 	return b, nil
+}
+
+// statusReadable reads the code under key without spending it and
+// returns grantLive's CodeTemporarilyUnavailable when the status of what
+// approved its login cannot be read; anything else is for the spending
+// and the checks after it to find.
+func (p *Provider) statusReadable(ctx context.Context, key string) error {
+	if p.cfg.Status == nil {
+		return nil
+	}
+	b, err := p.cfg.Store.Peek(ctx, key)
+	if err != nil {
+		return nil
+	}
+	var cd struct {
+		Grant grant `json:"grant"`
+	}
+	if json.Unmarshal(b, &cd) != nil {
+		return nil
+	}
+	if err := p.grantLive(ctx, cd.Grant); err != nil && asError(err).Code == CodeTemporarilyUnavailable {
+		return err
+	}
+	return nil
 }
 
 func (p *Provider) issueCode(ctx context.Context, s *session) (string, error) {
@@ -334,12 +364,15 @@ func (p *Provider) familyRevoked(ctx context.Context, family string) bool {
 }
 
 // grantLive checks that what approved login g (the holder's device
-// binding, a counter login's printed code) is still valid
-// (Config.Status): revoked or suspended is CodeInvalidGrant, a status
-// that cannot be read CodeTemporarilyUnavailable (fail closed, the login
-// not ended). A login of an older node, which kept no status entry, is
-// not checked.
+// binding, a counter login's printed code) is still valid: expired is
+// CodeInvalidGrant, and so is revoked or suspended (Config.Status), a
+// status that cannot be read CodeTemporarilyUnavailable (fail closed, the
+// login not ended). A login of an older node, which kept no status entry,
+// is not checked.
 func (p *Provider) grantLive(ctx context.Context, g grant) error {
+	if g.Status != nil && g.Status.Until != 0 && p.cfg.Now().Unix() >= g.Status.Until {
+		return fail(CodeInvalidGrant, "the device binding or printed code that approved this login has expired")
+	}
 	if g.Status == nil || p.cfg.Status == nil {
 		return nil
 	}
