@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
@@ -32,6 +33,20 @@ func (e *entries) set(ref qrcode.StatusRef, st qrcode.Status, down bool) {
 	e.st[ref], e.down = st, down
 }
 
+// statusProvider is a test provider whose status checker the test sets,
+// its client "shop", and the status entry of the tests' binding.
+func statusProvider(t *testing.T) (*Provider, *entries, auth.Client, qrcode.StatusRef) {
+	t.Helper()
+	p := newTestProvider(t)
+	status := &entries{st: map[qrcode.StatusRef]qrcode.Status{}}
+	p.cfg.Status = status
+	shop, err := p.cfg.Clients.Get(context.Background(), "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, status, shop, qrcode.StatusRef{Region: 310000, List: 7, Index: 42}
+}
+
 // TestLoginEndsWithItsBinding: a login's tokens answer for the device
 // binding (or printed code) that approved it, as an online code does:
 // once it is revoked or suspended (a phone reported lost), its refresh
@@ -41,15 +56,8 @@ func (e *entries) set(ref qrcode.StatusRef, st qrcode.Status, down bool) {
 // nothing; reinstated, the login goes on. A login of an older node
 // (no status entry kept) is not checked.
 func TestLoginEndsWithItsBinding(t *testing.T) {
-	p := newTestProvider(t)
+	p, status, shop, ref := statusProvider(t)
 	ctx := context.Background()
-	status := &entries{st: map[qrcode.StatusRef]qrcode.Status{}}
-	p.cfg.Status = status
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := qrcode.StatusRef{Region: 310000, List: 7, Index: 42}
 	login := func(family string, entry *StatusEntry) *TokenResponse {
 		t.Helper()
 		resp, err := p.tokens(ctx, shop, refresh{ClientID: shop.ID, Scope: "openid offline_access", Family: family,
@@ -141,15 +149,8 @@ func TestLoginEndsWithItsBinding(t *testing.T) {
 // exchange, at /oauth2/token and for an extension (OID4VCI) alike, as an
 // online code issued before a revocation is refused at redemption.
 func TestCodeEndsWithItsBinding(t *testing.T) {
-	p := newTestProvider(t)
+	p, status, shop, ref := statusProvider(t)
 	ctx := context.Background()
-	status := &entries{st: map[qrcode.StatusRef]qrcode.Status{}}
-	p.cfg.Status = status
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := qrcode.StatusRef{Region: 310000, List: 7, Index: 42}
 	approved := &grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}, Status: entryOf(ref, time.Time{})}
 	exchange := func() string {
 		t.Helper()
@@ -198,15 +199,8 @@ func TestCodeEndsWithItsBinding(t *testing.T) {
 // was read, so the retry the 503 asks for was invalid_grant and the
 // person had to log in again.)
 func TestCodeOutlivesStatusOutage(t *testing.T) {
-	p := newTestProvider(t)
+	p, status, shop, ref := statusProvider(t)
 	ctx := context.Background()
-	status := &entries{st: map[qrcode.StatusRef]qrcode.Status{}}
-	p.cfg.Status = status
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ref := qrcode.StatusRef{Region: 310000, List: 7, Index: 42}
 	approved := &grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}, Status: entryOf(ref, time.Time{})}
 	c, err := p.issueCode(ctx, &session{ClientID: "shop", RedirectURI: testRedirect, CodeChallenge: rfcChallenge,
 		Scope: "openid", Approved: approved})
@@ -249,16 +243,11 @@ func TestCodeOutlivesStatusOutage(t *testing.T) {
 // rotated for 30 days at a time, kept a login going for up to 30 days
 // past the binding's expiry, as an online code of it no longer does.)
 func TestLoginEndsWithItsBindingExpiry(t *testing.T) {
-	p := newTestProvider(t)
+	p, _, shop, ref := statusProvider(t)
 	ctx := context.Background()
-	p.cfg.Status = &entries{st: map[qrcode.StatusRef]qrcode.Status{}}
 	now := time.Now()
 	p.cfg.Now = func() time.Time { return now }
-	shop, err := p.cfg.Clients.Get(ctx, "shop")
-	if err != nil {
-		t.Fatal(err)
-	}
-	entry := entryOf(qrcode.StatusRef{Region: 310000, List: 7, Index: 42}, now.Add(time.Hour))
+	entry := entryOf(ref, now.Add(time.Hour))
 	tok, err := p.tokens(ctx, shop, refresh{ClientID: shop.ID, Scope: "openid offline_access", Family: "family-x",
 		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}, Status: entry}}, "")
 	if err != nil {
