@@ -356,18 +356,7 @@ func TestPhoneAndPrintedCode(t *testing.T) {
 	// refreshes, the phone's does.
 	refresh := func(tok *oauth2.Token) (int, map[string]any) {
 		t.Helper()
-		form := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}}
-		req, _ := http.NewRequest("POST", f.base+"/oauth2/token", strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(shop.conf.ClientID, shop.conf.ClientSecret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
-		return resp.StatusCode, m
+		return shop.post(t, f.base, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok.RefreshToken}})
 	}
 	if c, m := refresh(tok1); c != 400 || m["error"] != "invalid_grant" {
 		t.Errorf("refreshing the login of carol's revoked card: %d %v", c, m)

@@ -344,6 +344,23 @@ func (a *loginAttempt) code(t *testing.T, rp *loginRP, base string) string {
 	return q.Get("code")
 }
 
+// post sends form to the node at base+path as the party, by its client
+// secret (client_secret_basic): the status and the JSON answer.
+func (rp *loginRP) post(t *testing.T, base, path string, form url.Values) (int, map[string]any) {
+	t.Helper()
+	req, _ := http.NewRequest("POST", base+path, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth(rp.conf.ClientID, rp.conf.ClientSecret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	return resp.StatusCode, m
+}
+
 // exchange redeems a code with the library and verifies the ID token with
 // it alone.
 func (rp *loginRP) exchange(t *testing.T, a *loginAttempt, code string) (*oauth2.Token, *oidc.IDToken) {
@@ -1293,34 +1310,20 @@ func TestRevokeLoginTokens(t *testing.T) {
 		}
 		return tok, idt
 	}
-	post := func(rp *loginRP, path string, form url.Values) (int, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest("POST", f.base+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(rp.conf.ClientID, rp.conf.ClientSecret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
-		return resp.StatusCode, m
-	}
 	revokeAs := func(rp *loginRP, tok, hint string, want int) {
 		t.Helper()
 		form := url.Values{"token": {tok}}
 		if hint != "" {
 			form.Set("token_type_hint", hint)
 		}
-		if st, m := post(rp, "/oauth2/revoke", form); st != want || want != 200 && m["error"] != "unauthorized_client" {
+		if st, m := rp.post(t, f.base, "/oauth2/revoke", form); st != want || want != 200 && m["error"] != "unauthorized_client" {
 			t.Fatalf("revoke: %d %v, want %d", st, m, want)
 		}
 	}
 	revoke := func(rp *loginRP, tok, hint string) { t.Helper(); revokeAs(rp, tok, hint, 200) }
 	introspect := func(rp *loginRP, tok string) map[string]any {
 		t.Helper()
-		st, m := post(rp, "/oauth2/introspect", url.Values{"token": {tok}})
+		st, m := rp.post(t, f.base, "/oauth2/introspect", url.Values{"token": {tok}})
 		if st != 200 {
 			t.Fatalf("introspect: %d %v", st, m)
 		}
@@ -1542,26 +1545,12 @@ func TestLoginEndsWithBindingRevocation(t *testing.T) {
 			t.Fatalf("%s the binding: %d %v", action, c, m)
 		}
 	}
-	post := func(path string, form url.Values) (int, map[string]any) {
-		t.Helper()
-		req, _ := http.NewRequest("POST", f.base+path, strings.NewReader(form.Encode()))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.SetBasicAuth(shop.conf.ClientID, shop.conf.ClientSecret)
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var m map[string]any
-		json.NewDecoder(resp.Body).Decode(&m)
-		return resp.StatusCode, m
-	}
 	refresh := func(tok string) (int, map[string]any) {
-		return post("/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok}})
+		return shop.post(t, f.base, "/oauth2/token", url.Values{"grant_type": {"refresh_token"}, "refresh_token": {tok}})
 	}
 	active := func(tok string) bool {
 		t.Helper()
-		st, m := post("/oauth2/introspect", url.Values{"token": {tok}})
+		st, m := shop.post(t, f.base, "/oauth2/introspect", url.Values{"token": {tok}})
 		if st != 200 {
 			t.Fatalf("introspect: %d %v", st, m)
 		}
