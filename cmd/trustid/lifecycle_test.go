@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/url"
 	"os"
 	"os/exec"
 	"regexp"
@@ -15,7 +14,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/internal/testnode"
 )
 
@@ -184,18 +182,7 @@ func TestDrainRunOutSaysWhatIsLeft(t *testing.T) {
 		}
 	}
 	n := &authNode{t: t, dir: dir, base: "http://" + addr}
-	tok := n.token("civil-affairs", n.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue+","+auth.ScopeStatusWrite))
-	n.accredit("civil-affairs", "ResidenceCredential")
-	body := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
-		`"credentialSubject":{"id":"did:example:resident-5d20a1","region":"310000","since":"2020-01-01"}}}`
-	code, resp, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body)
-	if code != http.StatusCreated {
-		t.Fatalf("issue: %d %v", code, resp)
-	}
-	id, _ := resp["credentialId"].(string)
-	if code, resp, _ := n.do(http.MethodPost, "/v1/credentials/"+url.PathEscape(id)+"/status", tok, "application/json", `{"action":"revoke"}`); code != http.StatusOK {
-		t.Fatalf("revoke: %d %v", code, resp)
-	}
+	n.issueAndRevoke()
 	// A request whose body never ends holds the drain.
 	c, err := net.Dial("tcp", addr)
 	if err != nil {

@@ -73,18 +73,7 @@ func TestShutdownSendsOutbox(t *testing.T) {
 	dir, addr := t.TempDir(), freeAddr(t)
 	node := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr, "--anchor-window", "1h")
 	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
-	tok := n.token("civil-affairs", n.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue+","+auth.ScopeStatusWrite))
-	n.accredit("civil-affairs", "ResidenceCredential")
-	body := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
-		`"credentialSubject":{"id":"did:example:resident-5d20a1","region":"310000","since":"2020-01-01"}}}`
-	code, resp, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body)
-	if code != http.StatusCreated {
-		t.Fatalf("issue: %d %v", code, resp)
-	}
-	id, _ := resp["credentialId"].(string)
-	if code, resp, _ := n.do(http.MethodPost, "/v1/credentials/"+url.PathEscape(id)+"/status", tok, "application/json", `{"action":"revoke"}`); code != http.StatusOK {
-		t.Fatalf("revoke: %d %v", code, resp)
-	}
+	n.issueAndRevoke()
 	node.Stop()
 	ob, err := ledger.OpenOutbox(filepath.Join(dir, outboxFile), nil, ledger.OutboxOptions{})
 	if err != nil {
@@ -110,14 +99,7 @@ func TestShutdownAnchorsHeads(t *testing.T) {
 	args := []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr, "--anchor-window", "1h"}
 	node := testnode.Start(t, serveMain, args...)
 	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
-	tok := n.token("civil-affairs", n.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue+","+auth.ScopeStatusWrite))
-	n.accredit("civil-affairs", "ResidenceCredential")
-	body := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
-		`"credentialSubject":{"id":"did:example:resident-5d20a1","region":"310000","since":"2020-01-01"}}}`
-	code, resp, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body)
-	if code != http.StatusCreated {
-		t.Fatalf("issue: %d %v", code, resp)
-	}
+	resp := n.issueAndRevoke()
 	env, _ := resp["verifiableCredential"].(map[string]any)
 	_, cred, err := vc.ParseDataURL(env["id"].(string))
 	if err != nil {
@@ -125,10 +107,6 @@ func TestShutdownAnchorsHeads(t *testing.T) {
 	}
 	listURL := statusURL(t, cred, vc.PurposeRevocation)
 	listID := listURL[strings.LastIndex(listURL, "/")+1:]
-	id, _ := resp["credentialId"].(string)
-	if code, resp, _ := n.do(http.MethodPost, "/v1/credentials/"+url.PathEscape(id)+"/status", tok, "application/json", `{"action":"revoke"}`); code != http.StatusOK {
-		t.Fatalf("revoke: %d %v", code, resp)
-	}
 	node.Stop()
 
 	out, _, err := run(t, context.Background(), "ledger", "head", "310000", listID, "--data", dir)
@@ -148,4 +126,25 @@ func TestShutdownAnchorsHeads(t *testing.T) {
 	if head.Version != served {
 		t.Errorf("after the node stopped, the ledger's head of list %s is version %d, the list served is version %d: the revocation's head was left behind", listID, head.Version, served)
 	}
+}
+
+// issueAndRevoke has a client of n, accredited for ResidenceCredential,
+// issue a credential and revoke it (a change for the outbox to send):
+// the issuing answer.
+func (n *authNode) issueAndRevoke() map[string]any {
+	t := n.t
+	t.Helper()
+	tok := n.token("civil-affairs", n.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue+","+auth.ScopeStatusWrite))
+	n.accredit("civil-affairs", "ResidenceCredential")
+	body := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
+		`"credentialSubject":{"id":"did:example:resident-5d20a1","region":"310000","since":"2020-01-01"}}}`
+	code, resp, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body)
+	if code != http.StatusCreated {
+		t.Fatalf("issue: %d %v", code, resp)
+	}
+	id, _ := resp["credentialId"].(string)
+	if code, resp, _ := n.do(http.MethodPost, "/v1/credentials/"+url.PathEscape(id)+"/status", tok, "application/json", `{"action":"revoke"}`); code != http.StatusOK {
+		t.Fatalf("revoke: %d %v", code, resp)
+	}
+	return resp
 }
