@@ -82,18 +82,7 @@ func TestAuthorizeAndLogoutByPost(t *testing.T) {
 		}
 	}
 
-	key, err := e.keys.Active(gm.AlgSM2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	hint := jwt.NewWithClaims(jwt.GetSigningMethod(gm.AlgSM2), jwt.MapClaims{"iss": oauthIssuer, "sub": "pairwise-1", "aud": "shop",
-		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "sid": "family-1"})
-	hint.Header["kid"] = key.Kid
-	signed, err := hint.SignedString(key.Signer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signed := idTokenHint(t, e, "shop")
 	logout := url.Values{"id_token_hint": {signed}, "post_logout_redirect_uri": {bye}, "state": {"st"}}
 	if code, loc, m := post(login.LogoutPath, logout.Encode(), form); code != 302 || loc != bye+"?state=st" {
 		t.Errorf("POST logout: %d %q %v", code, loc, m)
@@ -146,6 +135,25 @@ func TestLoginPageLifetimeLeft(t *testing.T) {
 	if ms, _ := lifetime(req); ms > 20000 {
 		t.Errorf("the page in the other language, 20 s before the session ends: lifetime %d ms", ms)
 	}
+}
+
+// idTokenHint is an ID token of e's login provider for client aud, as a
+// logout's id_token_hint.
+func idTokenHint(t *testing.T, e *oauthEnv, aud string) string {
+	t.Helper()
+	key, err := e.keys.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	hint := jwt.NewWithClaims(jwt.GetSigningMethod(gm.AlgSM2), jwt.MapClaims{"iss": oauthIssuer, "sub": "pairwise-1", "aud": aud,
+		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "sid": "family-1"})
+	hint.Header["kid"] = key.Kid
+	signed, err := hint.SignedString(key.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return signed
 }
 
 // shopLogin registers the relying party "shop" (its redirect URI cb and,
@@ -268,18 +276,7 @@ func TestLoginInvalidClientNoChallenge(t *testing.T) {
 	}
 
 	// A logout whose ID token hint names an unknown client.
-	key, err := e.keys.Active(gm.AlgSM2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	hint := jwt.NewWithClaims(jwt.GetSigningMethod(gm.AlgSM2), jwt.MapClaims{"iss": oauthIssuer, "sub": "pairwise-1", "aud": "nobody",
-		"iat": now.Unix(), "exp": now.Add(time.Minute).Unix(), "sid": "family-1"})
-	hint.Header["kid"] = key.Kid
-	signed, err := hint.SignedString(key.Signer)
-	if err != nil {
-		t.Fatal(err)
-	}
+	signed := idTokenHint(t, e, "nobody")
 	check("logout, unknown client", httptest.NewRequest("GET", login.LogoutPath+"?"+url.Values{"id_token_hint": {signed}}.Encode(), nil), false)
 
 	// A login started by shop, which is then disabled.
