@@ -137,8 +137,14 @@ func (d *demoWallets) Enroll(ctx context.Context) (*api.DemoWallet, error) {
 		return nil, err
 	}
 	// A PIN makes the enrollment L3 (device key and PIN); nobody is shown
-	// it, as the demo has no PIN check.
-	pin := fmt.Sprintf("%06d", mustRandInt(1_000_000))
+	// it, as the demo has no PIN check. Drawn again until enrollment
+	// would take it (about one in 900 is trivial: 111111, 123123, the
+	// birth date…).
+	doc, err := identity.Parse(number)
+	if err != nil {
+		return nil, err
+	}
+	pin := demoPIN(doc, func() int64 { return mustRandInt(1_000_000) })
 	body, err := h.EnrollmentRequest(number, name, pin, "")
 	if err != nil {
 		return nil, err
@@ -183,6 +189,16 @@ func (d *demoWallets) Enroll(ctx context.Context) (*api.DemoWallet, error) {
 		AssuranceLevel: resp.AssuranceLevel, Region: fmt.Sprintf("%06d", b.Region),
 		Consent: nonNil(w.consent), Disclosable: nonNil(w.disclosable), ExpiresAt: w.expires.UTC().Truncate(time.Second),
 	}, nil
+}
+
+// demoPIN draws six digits (draw gives 0..999999) until they make a PIN
+// enrollment takes for doc.
+func demoPIN(doc identity.Document, draw func() int64) string {
+	for {
+		if pin := fmt.Sprintf("%06d", draw()); identity.ValidatePIN(pin, doc) == nil {
+			return pin
+		}
+	}
 }
 
 func nonNil(s []string) []string {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"github.com/trustid-cn/trustid/identity"
 	"io"
 	"net/http"
 	"os"
@@ -524,5 +525,23 @@ func TestBrowserUI(t *testing.T) {
 			t.Error("no page's CSP was seen")
 		}
 		l.mu.Unlock()
+	}
+}
+
+// TestDemoPINIsNeverTrivial: the demo wallet's random PIN is drawn again
+// until enrollment takes it. (A trivial draw, about one in 900, failed
+// the demo enrollment with 500: seen once in TestBadInputEveryRoute.)
+func TestDemoPINIsNeverTrivial(t *testing.T) {
+	doc, err := identity.Parse("11010519491231002X")
+	if err != nil {
+		t.Fatal(err)
+	}
+	draws := []int64{111111, 123456, 121212, 491231, 2, 482915}
+	pin := demoPIN(doc, func() int64 { d := draws[0]; draws = draws[1:]; return d })
+	if pin != "000002" {
+		t.Errorf("demo PIN %q, want the first enrollment takes (000002)", pin)
+	}
+	if err := identity.ValidatePIN(pin, doc); err != nil {
+		t.Errorf("demo PIN %q: %v", pin, err)
 	}
 }
