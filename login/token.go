@@ -635,6 +635,11 @@ func (p *Provider) Revoke(ctx context.Context, c auth.Client, token string) erro
 	if err != nil {
 		return failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
+	if handle, ok := refreshHandle(token); ok && !access {
+		// No token of the revoked login reads its family record again:
+		// delete it (a failed deletion leaves it to expire).
+		_ = p.cfg.Store.Delete(ctx, familyKey(handle))
+	}
 	return nil
 }
 
