@@ -277,11 +277,11 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 	case err != nil:
 		return nil, err
 	case rt.ClientID != c.ID:
-		return nil, p.revokeAndRefuse(ctx, rt.Family, fail(CodeInvalidGrant, "the refresh token was issued to another client"))
+		return nil, p.endLogin(ctx, handle, rt.Family, fail(CodeInvalidGrant, "the refresh token was issued to another client"))
 	case subtle.ConstantTimeCompare([]byte(tokenDigest(tok)), []byte(rt.Current)) != 1:
 		// Reuse of a rotated refresh token: someone else has it. Revoke
 		// the whole family (OAuth 2.0 Security BCP §4.14.2).
-		return nil, p.revokeAndRefuse(ctx, rt.Family, invalid)
+		return nil, p.endLogin(ctx, handle, rt.Family, invalid)
 	case p.familyRevoked(ctx, rt.Family):
 		return nil, fail(CodeInvalidGrant, "the refresh token was revoked")
 	}
@@ -361,6 +361,17 @@ func (p *Provider) revokeAndRefuse(ctx context.Context, family string, refusal *
 	if err := p.revokeFamily(ctx, family); err != nil {
 		return failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
+	return refusal
+}
+
+// endLogin is revokeAndRefuse for a login whose family record is under
+// handle, which it then deletes: no token of the revoked login reads it
+// again (a failed deletion leaves it to expire).
+func (p *Provider) endLogin(ctx context.Context, handle, family string, refusal *Error) error {
+	if err := p.revokeFamily(ctx, family); err != nil {
+		return failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	_ = p.cfg.Store.Delete(ctx, familyKey(handle))
 	return refusal
 }
 
@@ -445,7 +456,7 @@ func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, 
 			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 		}
 		if !swapped {
-			return nil, p.revokeAndRefuse(ctx, rt.Family, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used"))
+			return nil, p.endLogin(ctx, handle, rt.Family, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used"))
 		}
 		rt.Current = ""
 	}
@@ -643,8 +654,7 @@ func (p *Provider) Revoke(ctx context.Context, c auth.Client, token string) erro
 		return failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
 	if handle, ok := refreshHandle(token); ok && !access {
-		// No token of the revoked login reads its family record again:
-		// delete it (a failed deletion leaves it to expire).
+		// No token of the revoked login reads its family record again.
 		_ = p.cfg.Store.Delete(ctx, familyKey(handle))
 	}
 	return nil
