@@ -14,6 +14,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/accessclaims"
 	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/store"
 )
 
 // TestAuthorizeRefused covers every way an access token can be refused,
@@ -567,5 +568,33 @@ func TestNewKeyTokenVerifiesAtOnce(t *testing.T) {
 	tok := e.token(c, "")
 	if _, err := e.svc.Authorize(ctx, tok, ScopeStatusWrite); err != nil {
 		t.Errorf("the new key's token, before the key set is due: %v", err)
+	}
+}
+
+// TestRevocationKeptUntilTokenExpiry: a revoked access token's marker
+// (its jti) is kept while the token could still be accepted (until its
+// exp plus the leeway) and not after: the store keeps no record of a
+// revocation past the life of the token it stops.
+func TestRevocationKeptUntilTokenExpiry(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	a := e.register("svc-a", gm.AlgSM2, ScopeQRRedeem)
+	tok := e.token(a, "")
+	in, err := e.svc.Introspect(ctx, a.Client, tok)
+	if err != nil || !in.Active {
+		t.Fatalf("introspect: %+v %v", in, err)
+	}
+	e.clock.Advance(time.Minute)
+	if err := e.svc.Revoke(ctx, a.Client, tok); err != nil {
+		t.Fatal(err)
+	}
+	until := time.Unix(in.Exp, 0).Add(DefaultLeeway)
+	e.clock.Advance(until.Sub(e.clock.Now()) - time.Second)
+	if _, err := e.store.Get(ctx, revokedKey(in.Jti)); err != nil {
+		t.Errorf("a second before the token's end the revocation is not kept: %v", err)
+	}
+	e.clock.Advance(time.Second)
+	if _, err := e.store.Get(ctx, revokedKey(in.Jti)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the revocation is kept past the token's end (exp + leeway): %v", err)
 	}
 }

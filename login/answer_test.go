@@ -17,6 +17,7 @@ import (
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/store"
 	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
 
@@ -234,5 +235,54 @@ func TestCompleteAfterStoreFailure(t *testing.T) {
 	}
 	if out, err := a.Wait(ctx, st.ID, st.Browser, 0); !isCode(err, CodeSessionNotFound) {
 		t.Errorf("a wait after the code: %+v %v, want %s", out, err, CodeSessionNotFound)
+	}
+}
+
+// TestFinishedSessionDeleted: a login session the browser has completed
+// (a code issued, or the holder's refusal passed on) is deleted from the
+// store: its record holds the approved grant (pairwise sub, released
+// claims), which has no use once the code carries it. (It was kept until
+// the session's expiry, up to 22 minutes with extensions.) On the memory
+// store and Redis.
+func TestFinishedSessionDeleted(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testFinishedSessionDeleted(t, newTestProvider(t)) })
+	t.Run("redis", func(t *testing.T) {
+		p := newTestProvider(t)
+		useRedis(t, p)
+		if _, err := p.cfg.Store.(*redisstore.Store).InitEpoch(t.Context()); err != nil { // a new server: its replay history is complete
+			t.Fatal(err)
+		}
+		testFinishedSessionDeleted(t, p)
+	})
+}
+
+func testFinishedSessionDeleted(t *testing.T, p *Provider) {
+	a := newAnswering(t, p)
+	ctx := context.Background()
+	for _, kind := range []string{"approve", "deny", "counter"} {
+		st, err := a.Authorize(ctx, goodQuery())
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch kind {
+		case "approve":
+			err = a.Approve(ctx, st.ID, a.holder(t, st.ID))
+		case "deny":
+			err = a.Deny(ctx, st.ID, a.holder(t, st.ID))
+		case "counter":
+			err = a.ApproveAtCounter(ctx, st.ID, a.counter(t, st.ID))
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", kind, err)
+		}
+		if out, err := a.Wait(ctx, st.ID, st.Browser, 0); err != nil || out == nil {
+			t.Fatalf("%s: the browser's wait: %+v %v", kind, out, err)
+		}
+		if b, err := p.cfg.Store.Get(ctx, sessionKey(st.ID)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: the finished session's record is still stored (%d bytes, %v)", kind, len(b), err)
+		}
+		if out, err := a.Wait(ctx, st.ID, st.Browser, 0); !isCode(err, CodeSessionNotFound) {
+			t.Errorf("%s: a wait after the end: %+v %v, want %s", kind, out, err, CodeSessionNotFound)
+		}
 	}
 }

@@ -179,8 +179,9 @@ func (f *failOnce) Set(ctx context.Context, key string, v []byte, ttl time.Durat
 }
 
 // TestCodeReplayAfterStoreFailure: a redemption that spent its code and
-// then failed to write (its first write, the access token; or its refresh
-// token, after the access token) is temporarily_unavailable; the code's
+// then failed to write (its first write, the code's family marker; or
+// the access token; or its refresh token, after the access token) is
+// temporarily_unavailable; the code's
 // retry is a replay, refused, and ends the code's login with what the
 // failed redemption wrote. (Before Spend, a failure of the write after
 // the code was consumed, its spent marker, left a replay nothing to end.)
@@ -190,7 +191,7 @@ func TestCodeReplayAfterStoreFailure(t *testing.T) {
 	p, issue, redeem := newCodeFixture(t)
 	ctx := context.Background()
 	healthy := p.cfg.Store
-	for _, prefix := range []string{"login-at:", "login-rtf:"} {
+	for _, prefix := range []string{"login-code-spent:", "login-at:", "login-rtf:"} {
 		code := issue()
 		failing := &failOnce{Store: healthy, prefix: prefix}
 		p.cfg.Store = failing
@@ -363,5 +364,42 @@ func TestUserInfoRegistryUnavailable(t *testing.T) {
 	p.cfg.Clients = clients
 	if out, err := p.UserInfo(ctx, resp.AccessToken); err != nil || out["sub"] != "pairwise-1" {
 		t.Errorf("registry back: %v %v", out, err)
+	}
+}
+
+// TestSpentCodeKeepsNoGrant: a redeemed code's record, which holds the
+// grant (pairwise sub, released claims, nonce), is kept spent only for
+// the code's own lifetime; past it, only a marker of the code's family
+// is kept (for spentTTL), and a replay then still ends the login (RFC
+// 6749 §4.1.2). (The spent record, grant and all, was kept an hour.) On
+// the memory store and Redis.
+func TestSpentCodeKeepsNoGrant(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		p, issue, redeem := newCodeFixture(t)
+		testSpentCodeKeepsNoGrant(t, p, issue, redeem)
+	})
+	t.Run("redis", func(t *testing.T) {
+		p, issue, redeem := newCodeFixture(t)
+		useRedis(t, p)
+		testSpentCodeKeepsNoGrant(t, p, issue, redeem)
+	})
+}
+
+func testSpentCodeKeepsNoGrant(t *testing.T, p *Provider, issue func() string, redeem func(string) (*TokenResponse, error)) {
+	ctx := context.Background()
+	p.cfg.CodeTTL = 300 * time.Millisecond
+	code := issue()
+	resp, err := redeem(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(400 * time.Millisecond) // the code's lifetime
+	// Spend reads a spent record back (ErrReplayed) and writes nothing
+	// for a missing one.
+	if b, err := p.cfg.Store.Spend(ctx, codeKey(code), time.Minute); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the spent code's record, with its grant, is kept past the code's lifetime (%d bytes, %v)", len(b), err)
+	}
+	if _, err := redeem(code); !isCode(err, CodeInvalidGrant) || !loginEnded(t, p, resp) {
+		t.Errorf("a replay past the code's lifetime: %v, login ended %v", err, loginEnded(t, p, resp))
 	}
 }

@@ -357,3 +357,82 @@ func TestRevokeRacingRotation(t *testing.T) {
 		t.Error("another client's revocation of a rotated token ended the login")
 	}
 }
+
+// TestRevokedLoginRecordDeleted: revoking a login's refresh token (a
+// relying party's logout), or ending the login on a refresh token's
+// reuse or use by another client, deletes the login's family record, which holds
+// the pairwise sub and the released claims and which no token of the
+// revoked login reads again; only the revocation marker is kept. (The
+// record was kept until its own expiry, up to 30 days after the last
+// refresh.) The login stays ended. On the memory store and Redis.
+func TestRevokedLoginRecordDeleted(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testRevokedLoginRecordDeleted(t, newTestProvider(t)) })
+	t.Run("redis", func(t *testing.T) {
+		p := newTestProvider(t)
+		useRedis(t, p)
+		testRevokedLoginRecordDeleted(t, p)
+	})
+}
+
+func testRevokedLoginRecordDeleted(t *testing.T, p *Provider) {
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-logout",
+		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}, Claims: map[string]string{"age_over_18": "true"}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	handle, _ := refreshHandle(tok.RefreshToken)
+	if err := p.Revoke(ctx, shop, tok.RefreshToken); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := p.cfg.Store.Get(ctx, familyKey(handle)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the revoked login's family record is still stored (%d bytes, %v)", len(b), err)
+	}
+	if !p.familyRevoked(ctx, "family-logout") {
+		t.Error("the login is not revoked")
+	}
+	var e *Error
+	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok.RefreshToken}); !errors.As(err, &e) || e.Code != CodeInvalidGrant {
+		t.Errorf("a refresh after the logout: %v, want %s", err, CodeInvalidGrant)
+	}
+	if in, err := p.Introspect(ctx, shop, tok.AccessToken); err != nil || in.Active {
+		t.Errorf("the login's access token after the logout: %+v %v, want inactive", in, err)
+	}
+
+	// A login ended by the reuse of a rotated refresh token, or by its
+	// use from another client, likewise.
+	other, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.ID = "other"
+	for _, ending := range []string{"reuse", "another client"} {
+		first, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-" + ending,
+			Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		handle, _ := refreshHandle(first.RefreshToken)
+		next, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": first.RefreshToken})
+		if err != nil {
+			t.Fatal(err)
+		}
+		by, tk := shop, first.RefreshToken
+		if ending == "another client" {
+			by, tk = other, next.RefreshToken
+		}
+		if _, err := p.Token(ctx, by, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tk}); !errors.As(err, &e) || e.Code != CodeInvalidGrant {
+			t.Fatalf("%s: %v, want %s", ending, err, CodeInvalidGrant)
+		}
+		if !p.familyRevoked(ctx, "family-"+ending) {
+			t.Errorf("%s: the login is not revoked", ending)
+		}
+		if b, err := p.cfg.Store.Get(ctx, familyKey(handle)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s: the ended login's family record is still stored (%d bytes, %v)", ending, len(b), err)
+		}
+	}
+}

@@ -593,8 +593,10 @@ func (p *Provider) Wait(ctx context.Context, id, browser string, maxWait time.Du
 	}
 }
 
-// complete ends an approved session, exactly once, and issues its code;
-// a session whose code could not be stored stays open for a retry.
+// complete ends an answered session, exactly once, and issues its code;
+// a session whose code could not be stored stays open for a retry. An
+// ended session's record, which holds the approved grant, is deleted
+// (a failed deletion leaves it to expire with the session).
 func (p *Provider) complete(ctx context.Context, id string, s *session) (*Outcome, error) {
 	if _, err := p.cfg.Store.Consume(ctx, onceKey(id)); errors.Is(err, store.ErrNotFound) {
 		return nil, fail(CodeSessionNotFound, "the login session is already complete")
@@ -606,6 +608,7 @@ func (p *Provider) complete(ctx context.Context, id string, s *session) (*Outcom
 		iss = s.Iss
 	}
 	if s.Denied {
+		_ = p.cfg.Store.Delete(ctx, sessionKey(id))
 		return &Outcome{Redirect: redirectWith(s.RedirectURI, map[string]string{"error": CodeAccessDenied,
 			"error_description": "the holder refused", "state": s.State, "iss": iss})}, nil
 	}
@@ -622,5 +625,6 @@ func (p *Provider) complete(ctx context.Context, id string, s *session) (*Outcom
 		}
 		return nil, err
 	}
+	_ = p.cfg.Store.Delete(ctx, sessionKey(id))
 	return &Outcome{Redirect: redirectWith(s.RedirectURI, map[string]string{"code": code, "state": s.State, "iss": iss})}, nil
 }

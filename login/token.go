@@ -48,13 +48,14 @@ type refresh struct {
 }
 
 // Store keys. A code is one single-use record (Put), which redemption
-// spends (Spend), keeping it so that a replay, even one racing the first
-// use, learns it was used and revokes the family of the tokens it gave.
+// spends (Spend), keeping it for the code's lifetime so that a replay,
+// even one racing the first use, learns it was used and revokes the
+// family of the tokens it gave; past that, the family is kept alone
+// under codeSpentKey (as older nodes, which consumed codes, kept it).
 // A login's refresh tokens are one record (familyKey, under the token's
 // handle) that each rotation replaces (CompareAndSwap). refreshKey is an
-// older node's refresh token, a single-use record like a code's.
-// codeSpentKey and refreshSpentKey are where older nodes, which consumed
-// codes and tokens, kept the family of a used one.
+// older node's refresh token, a single-use record like a code's;
+// refreshSpentKey is where older nodes kept the family of a used one.
 func codeKey(c string) string          { return "login-code:" + c }
 func codeSpentKey(c string) string     { return "login-code-spent:" + c }
 func familyKey(h string) string        { return "login-rtf:" + h }
@@ -91,8 +92,8 @@ func tokenDigest(tok string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
-// spentTTL is how long a spent code is remembered: a replay within it
-// revokes the tokens the code gave.
+// spentTTL is how long a spent code's family is remembered: a replay
+// within it revokes the tokens the code gave.
 const spentTTL = time.Hour
 
 // codeFamily is the family of the tokens code c gives (their login, the
@@ -107,18 +108,21 @@ func codeFamily(c string) string {
 
 // spendCode redeems the code c stored under key, once, and returns its
 // record. A code spent already (a replay: RFC 6749 §4.1.2) revokes its
-// family and is refused, as is one an older node consumed, whose family
-// it kept under spentKey; these markers are read until they expire
-// (spentTTL). A code never issued or expired is refused. A code whose
-// approver's status cannot be read now is left unspent (grantLive's
+// family and is refused. The spent record, which holds the grant, is
+// kept only for the code's lifetime (CodeTTL); its family alone is kept
+// under spentKey for spentTTL, where older nodes, which consumed codes,
+// kept it too, and a replay finding it is refused and revokes it. A
+// code never issued or expired is refused. A code whose approver's
+// status cannot be read now is left unspent (grantLive's
 // CodeTemporarilyUnavailable): an outage is no verdict, and the client
-// retries with it.
+// retries with it; a family the store cannot keep leaves the code spent,
+// and the retry, a replay, revokes it.
 func (p *Provider) spendCode(ctx context.Context, key, spentKey, c string) ([]byte, error) {
 	if err := p.statusReadable(ctx, key); err != nil {
 		return nil, err
 	}
 	used := fail(CodeInvalidGrant, "the code is invalid, expired or already used")
-	b, err := p.cfg.Store.Spend(ctx, key, spentTTL)
+	b, err := p.cfg.Store.Spend(ctx, key, p.cfg.CodeTTL)
 	switch {
 	case errors.Is(err, store.ErrReplayed):
 		return nil, p.revokeAndRefuse(ctx, codeFamily(c), used)
@@ -128,6 +132,9 @@ func (p *Provider) spendCode(ctx context.Context, key, spentKey, c string) ([]by
 		}
 		return nil, used
 	case err != nil:
+		return nil, failWith(CodeTemporarilyUnavailable, "the code store is unavailable", err)
+	}
+	if err := p.cfg.Store.Set(ctx, spentKey, []byte(codeFamily(c)), spentTTL); err != nil {
 		return nil, failWith(CodeTemporarilyUnavailable, "the code store is unavailable", err)
 	}
 	return b, nil
@@ -270,11 +277,11 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 	case err != nil:
 		return nil, err
 	case rt.ClientID != c.ID:
-		return nil, p.revokeAndRefuse(ctx, rt.Family, fail(CodeInvalidGrant, "the refresh token was issued to another client"))
+		return nil, p.endLogin(ctx, handle, rt.Family, fail(CodeInvalidGrant, "the refresh token was issued to another client"))
 	case subtle.ConstantTimeCompare([]byte(tokenDigest(tok)), []byte(rt.Current)) != 1:
 		// Reuse of a rotated refresh token: someone else has it. Revoke
 		// the whole family (OAuth 2.0 Security BCP §4.14.2).
-		return nil, p.revokeAndRefuse(ctx, rt.Family, invalid)
+		return nil, p.endLogin(ctx, handle, rt.Family, invalid)
 	case p.familyRevoked(ctx, rt.Family):
 		return nil, fail(CodeInvalidGrant, "the refresh token was revoked")
 	}
@@ -354,6 +361,17 @@ func (p *Provider) revokeAndRefuse(ctx context.Context, family string, refusal *
 	if err := p.revokeFamily(ctx, family); err != nil {
 		return failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
+	return refusal
+}
+
+// endLogin is revokeAndRefuse for a login whose family record is under
+// handle, which it then deletes: no token of the revoked login reads it
+// again (a failed deletion leaves it to expire).
+func (p *Provider) endLogin(ctx context.Context, handle, family string, refusal *Error) error {
+	if err := p.revokeFamily(ctx, family); err != nil {
+		return failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	_ = p.cfg.Store.Delete(ctx, familyKey(handle))
 	return refusal
 }
 
@@ -438,7 +456,7 @@ func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, 
 			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 		}
 		if !swapped {
-			return nil, p.revokeAndRefuse(ctx, rt.Family, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used"))
+			return nil, p.endLogin(ctx, handle, rt.Family, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used"))
 		}
 		rt.Current = ""
 	}
@@ -634,6 +652,10 @@ func (p *Provider) Revoke(ctx context.Context, c auth.Client, token string) erro
 	}
 	if err != nil {
 		return failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	if handle, ok := refreshHandle(token); ok && !access {
+		// No token of the revoked login reads its family record again.
+		_ = p.cfg.Store.Delete(ctx, familyKey(handle))
 	}
 	return nil
 }

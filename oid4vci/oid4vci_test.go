@@ -459,3 +459,27 @@ func TestMetadataArrays(t *testing.T) {
 		}
 	}
 }
+
+// TestRedeemedCodeDeleted: a redeemed pre-authorized code's record,
+// which holds the credential's claims, is deleted at redemption, not
+// left for the offer's lifetime.
+func TestRedeemedCodeDeleted(t *testing.T) {
+	stores(t, func(t *testing.T, st Store) {
+		s := newService(t, st, nil)
+		ctx := context.Background()
+		o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := preAuthCode(t, o)
+		if _, err := st.Get(ctx, "oid4vci:code:"+c); err != nil {
+			t.Fatalf("the offer's code record: %v", err)
+		}
+		if _, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: c}); err != nil {
+			t.Fatal(err)
+		}
+		if b, err := st.Get(ctx, "oid4vci:code:"+c); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the redeemed code's record is kept (%d bytes, %v)", len(b), err)
+		}
+	})
+}
