@@ -40,6 +40,11 @@ type Ledger interface {
 	Events(ctx context.Context, from uint64) (<-chan Event, error)
 	// Height returns the number of blocks committed so far.
 	Height(ctx context.Context) (uint64, error)
+	// TxBlock returns the number of the block that committed the
+	// transaction of ID txID (the ID the contract saw, as in
+	// chaincode.Batch's Tx), or an error when it cannot tell: none did,
+	// or the ledger does not answer.
+	TxBlock(ctx context.Context, txID string) (uint64, error)
 	// MSPID returns the identity transactions are submitted as.
 	MSPID() string
 	// Close releases the connection.
@@ -274,18 +279,27 @@ func (c Client) Terminals(ctx context.Context) ([]chaincode.Terminal, error) {
 
 // AnchorBatch anchors a packed batch (chaincode.NewBatchInput). Anchoring
 // the same batch again is a no-op reported as Replayed. The result's
-// Block is the block that committed the batch, as the Ledger reports it
-// (0 for a replay).
+// Block is the block that committed the batch, as the Ledger reports it;
+// for a replay, the block of the transaction that first committed it
+// (Ledger.TxBlock: a replay whose block the ledger cannot tell now is an
+// error matching ErrUnavailable, to be sent again).
 func (c Client) AnchorBatch(ctx context.Context, in chaincode.BatchInput) (chaincode.BatchResult, error) {
 	a, err := js(in)
 	if err != nil {
 		return chaincode.BatchResult{}, err
 	}
 	res, block, err := callAt[chaincode.BatchResult](ctx, c, true, "AnchorBatch", a)
-	if err == nil && !res.Replayed {
+	switch {
+	case err != nil:
+		return res, err
+	case !res.Replayed:
 		res.Block = block
+	case res.Batch.Tx != "":
+		if res.Block, err = c.L.TxBlock(ctx, res.Batch.Tx); err != nil {
+			return res, fmt.Errorf("%w: block of replayed batch %s: %w", ErrUnavailable, in.ID, err)
+		}
 	}
-	return res, err
+	return res, nil
 }
 
 // Batch returns an anchored batch.

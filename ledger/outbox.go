@@ -442,10 +442,10 @@ func (o *Outbox) Anchor(ctx context.Context, changes []StatusChange) error {
 // Watch hands unsent the changes the outbox holds that the chain has not
 // committed yet (Unsent), then tells done each batch the outbox is done
 // with from then on (its changes, ID, and the number of the block that
-// committed it: 0 when not known, for a batch refused for good or one the
-// chain had already, a replay after a restart): committed, or refused
-// for good (its
-// dead bucket), each batch once, before Flush covering it returns. Run
+// committed it: for a replay, a batch the chain had already, the block
+// that first committed it; 0 for a batch refused for good, or when the
+// chain does not tell): committed, or refused for good (its dead
+// bucket), each batch once, before Flush covering it returns. Run
 // may already be sending: a batch done while unsent runs is told to done
 // after unsent returns, so every change unsent is given is told to done
 // afterwards, once; done is never told of a change unsent was given

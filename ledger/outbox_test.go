@@ -174,11 +174,22 @@ func (l *lossyAck) AnchorBatch(ctx context.Context, in chaincode.BatchInput) (ch
 	return res, err
 }
 
+// Watch's done is told each replayed batch with the block that first
+// committed it, as a committed batch, not 0 as a refused one.
 func TestOutboxLostAckAppliedOnce(t *testing.T) {
 	var la *lossyAck
 	n := openNode(t, t.TempDir(), func(c ledger.Client) ledger.BatchAnchorer { la = &lossyAck{Client: c}; return la },
 		ledger.OutboxOptions{MaxBatch: 500, MinBackoff: time.Millisecond})
 	defer n.close()
+	var mu sync.Mutex
+	blocks := map[string]uint64{}
+	if err := n.ob.Watch(func([]ledger.StatusChange) {}, func(_ []ledger.StatusChange, batch string, block uint64) {
+		mu.Lock()
+		blocks[batch] = block
+		mu.Unlock()
+	}); err != nil {
+		t.Fatal(err)
+	}
 	stop := n.run(t)
 	defer stop()
 	for i := 0; i < 4; i++ {
@@ -193,6 +204,21 @@ func TestOutboxLostAckAppliedOnce(t *testing.T) {
 	st := n.ob.Stats()
 	if la.fails.Load() != 4 || st.Replayed != 4 || st.Retries != 4 {
 		t.Errorf("lost acks %d, stats %+v", la.fails.Load(), st)
+	}
+	committed := map[string]uint64{}
+	if err := n.l.Blocks(0, func(b embedded.Block) error {
+		var batch chaincode.Batch
+		if b.Event == chaincode.EventStatusBatch && json.Unmarshal(b.Payload, &batch) == nil && batch.Region == ledgertest.RegionA {
+			committed[batch.ID] = b.Number
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(committed) != 4 || !maps.Equal(blocks, committed) {
+		t.Errorf("done was told the replayed batches' blocks %v, want the chain's %v", blocks, committed)
 	}
 }
 

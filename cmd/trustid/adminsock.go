@@ -201,9 +201,10 @@ func (s *socketLedger) Events(context.Context, uint64) (<-chan ledger.Event, err
 	return nil, errSocketOnly
 }
 
-func (s *socketLedger) Height(context.Context) (uint64, error) { return 0, errSocketOnly }
-func (s *socketLedger) MSPID() string                          { return s.msp }
-func (s *socketLedger) Close() error                           { s.httpc.CloseIdleConnections(); return nil }
+func (s *socketLedger) Height(context.Context) (uint64, error)          { return 0, errSocketOnly }
+func (s *socketLedger) TxBlock(context.Context, string) (uint64, error) { return 0, errSocketOnly }
+func (s *socketLedger) MSPID() string                                   { return s.msp }
+func (s *socketLedger) Close() error                                    { s.httpc.CloseIdleConnections(); return nil }
 
 // openRegistryLedger opens the ledger the registry commands write to, as
 // region's administrator: Fabric with the flags' identity; for the

@@ -798,10 +798,11 @@ func (s *Shared) refresh(ctx context.Context, keys []entryKey) error {
 }
 
 // Done is told the changes of each batch of this instance its outbox is
-// done with, the batch's ID and the block that committed it (0 if not
-// known) (ledger.Outbox.Watch): an entry none of whose changes accepted
-// here remain gets its marker cleared, in the background, leaving the
-// batch's commit behind when its block is known.
+// done with, the batch's ID and the block that committed it (first, for
+// a replay; 0 if refused or not known) (ledger.Outbox.Watch): an entry
+// none of whose changes accepted here remain gets its marker cleared, in
+// the background, leaving the batch's commit behind when its block is
+// known; SettleHeads follows the batch to that block.
 func (s *Shared) Done(changes []chaincode.StatusChange, batch string, block uint64) {
 	var left []byte
 	if block != 0 {

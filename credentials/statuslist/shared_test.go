@@ -61,7 +61,13 @@ func startInstanceAnchor(t testing.TB, l ledger.Ledger, dir, name string, wrap f
 // delivered late to this instance.
 func startInstanceHeld(t testing.TB, l ledger.Ledger, dir, name string, wrap func(*ledger.Outbox) statuslist.Anchorer, opt func(*statuslist.SharedOptions), hold *sync.RWMutex) *instance {
 	t.Helper()
-	in := openInstance(t, l, l, dir, filepath.Join(dir, "bindings.db"), name, wrap, opt)
+	return runInstance(t, l, openInstance(t, l, l, dir, filepath.Join(dir, "bindings.db"), name, wrap, opt), hold)
+}
+
+// runInstance runs in, opened over l (openInstance), as
+// startInstanceHeld does.
+func runInstance(t testing.TB, l ledger.Ledger, in *instance, hold *sync.RWMutex) *instance {
+	t.Helper()
 	ob, sh, chosen := in.ob, in.shared, in.chosen
 	if err := ob.Watch(sh.Restore, sh.Done); err != nil {
 		t.Fatal(err)

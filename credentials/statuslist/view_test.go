@@ -19,9 +19,10 @@ import (
 // viewBehind issues a credential through instance a, lets b's view of the
 // chain have it, holds b's view, and revokes the credential through a
 // until a's commit is confirmed and a's marker cleared: b's view does not
-// have the revocation. It returns b's issuer, the credential and a
-// function that lets b's view catch up.
-func viewBehind(t *testing.T, markers statuslist.Markers, format string, opt func(*statuslist.SharedOptions)) (l ledger.Ledger, a, b *instance, isB *issuer.Issuer, cred *issuer.Issued, catchUp func()) {
+// have the revocation. With replay, the chain's answer to a's revocation
+// batch is lost and a's outbox has it confirmed as a replay. It returns
+// b's issuer, the credential and a function that lets b's view catch up.
+func viewBehind(t *testing.T, markers statuslist.Markers, format string, opt func(*statuslist.SharedOptions), replay bool) (l ledger.Ledger, a, b *instance, isB *issuer.Issuer, cred *issuer.Issued, catchUp func()) {
 	t.Helper()
 	ks, err := keystore.Open(filepath.Join(t.TempDir(), "keystore.json"), make([]byte, 16), keystore.Options{})
 	if err != nil {
@@ -29,7 +30,9 @@ func viewBehind(t *testing.T, markers statuslist.Markers, format string, opt fun
 	}
 	l = openLedger(t)
 	var hold sync.RWMutex
-	a = startInstanceAnchor(t, l, t.TempDir(), "a", nil, opt)
+	lost := &lostAnswer{Ledger: l}
+	dirA := t.TempDir()
+	a = runInstance(t, l, openInstance(t, l, lost, dirA, filepath.Join(dirA, "bindings.db"), "a", nil, opt), nil)
 	b = startInstanceHeld(t, l, t.TempDir(), "b", nil, opt, &hold)
 	newIssuer := func(in *instance) *issuer.Issuer {
 		is, err := issuer.New(issuer.Config{BaseURL: "https://node.example", Keys: ks, Status: in.shared})
@@ -57,11 +60,15 @@ func viewBehind(t *testing.T, markers statuslist.Markers, format string, opt fun
 		}
 	}
 	t.Cleanup(catchUp)
+	lost.armed.Store(replay)
 	if err := isA.SetStatusAs(ctx, cred.ID, issuer.ActionRevoke, issuer.Actor{ClientID: "rp-1"}); err != nil {
 		t.Fatal(err)
 	}
 	if err := a.ob.Flush(ctx); err != nil { // committed
 		t.Fatal(err)
+	}
+	if st := a.ob.Stats(); replay && (lost.armed.Load() || st.Replayed != 1) {
+		t.Fatalf("the revocation's batch was not replayed: %+v", st)
 	}
 	for a.shared.Pending() != 0 { // a's view has it
 		time.Sleep(5 * time.Millisecond)
@@ -89,7 +96,7 @@ func TestSharedChangeAfterRevocationViewBehind(t *testing.T) {
 				t.Run(name+"/"+format+"/"+action, func(t *testing.T) {
 					markers := newStore(t)
 					opt := func(o *statuslist.SharedOptions) { o.Markers = markers }
-					l, a, b, isB, cred, catchUp := viewBehind(t, markers, format, opt)
+					l, a, b, isB, cred, catchUp := viewBehind(t, markers, format, opt, false)
 					ctx := context.Background()
 					before := map[status.Ref]uint8{}
 					for _, r := range cred.Status {
@@ -138,7 +145,7 @@ func TestSharedViewBehindTimeout(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			markers := newStore(t)
 			opt := func(o *statuslist.SharedOptions) { o.Markers, o.MarkerWait = markers, 200*time.Millisecond }
-			l, a, b, isB, cred, catchUp := viewBehind(t, markers, issuer.FormatVCJWT, opt)
+			l, a, b, isB, cred, catchUp := viewBehind(t, markers, issuer.FormatVCJWT, opt, false)
 			ctx := context.Background()
 			actor := issuer.Actor{ClientID: "rp-1"}
 			start := time.Now()

@@ -17,6 +17,7 @@ import (
 	"io"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"sync"
 	"time"
 
@@ -446,6 +447,45 @@ func (e *Ledger) Height(ctx context.Context) (uint64, error) {
 		return nil
 	})
 	return h, err
+}
+
+// TxBlock implements ledger.Ledger. It reads the block log from its
+// end: the transactions asked about (those of replayed batches) are
+// among the last.
+func (e *Ledger) TxBlock(ctx context.Context, txID string) (uint64, error) {
+	if err := e.checkOpen(); err != nil {
+		return 0, err
+	}
+	mark := []byte(`"tx":` + strconv.Quote(txID))
+	var number uint64
+	found := false
+	err := e.db.View(func(tx *bolt.Tx) error {
+		c := tx.Bucket(bucketBlocks).Cursor()
+		for k, v := c.Last(); k != nil && !found; k, v = c.Prev() {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if !bytes.Contains(v, mark) {
+				continue
+			}
+			var b struct {
+				Number uint64 `json:"number"`
+				TxID   string `json:"tx"`
+			}
+			if err := json.Unmarshal(v, &b); err != nil {
+				return fmt.Errorf("ledger: block %x: %w", k, err)
+			}
+			number, found = b.Number, b.TxID == txID
+		}
+		return nil
+	})
+	switch {
+	case err != nil:
+		return 0, fmt.Errorf("%w: %v", ledger.ErrUnavailable, err)
+	case !found:
+		return 0, fmt.Errorf("%w: transaction %s", chaincode.ErrNotFound, txID)
+	}
+	return number, nil
 }
 
 // Blocks calls fn for each block from number from on, in order.

@@ -230,6 +230,19 @@ func (f *Ledger) Height(ctx context.Context) (uint64, error) {
 	return info.GetHeight(), nil
 }
 
+// TxBlock implements ledger.Ledger, from the peer's qscc GetBlockByTxID.
+func (f *Ledger) TxBlock(ctx context.Context, txID string) (uint64, error) {
+	raw, err := f.qscc.EvaluateWithContext(ctx, "GetBlockByTxID", client.WithArguments(f.cfg.Channel, txID))
+	if err != nil {
+		return 0, fabricError("GetBlockByTxID", err)
+	}
+	var b common.Block
+	if err := proto.Unmarshal(raw, &b); err != nil {
+		return 0, fmt.Errorf("%w: block of transaction %s: %v", ledger.ErrUnavailable, txID, err)
+	}
+	return b.GetHeader().GetNumber(), nil
+}
+
 // Events implements ledger.Ledger. When the stream breaks (a peer restart) it
 // reconnects from the last block delivered, skipping events already sent.
 func (f *Ledger) Events(ctx context.Context, from uint64) (<-chan ledger.Event, error) {
