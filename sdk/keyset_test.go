@@ -1,0 +1,138 @@
+package sdk_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/sdk"
+)
+
+// jwksServer serves a JWKS of one SM2 key, kid "k1"; while hang is set a
+// request waits until release is closed (or the client gives up).
+type jwksServer struct {
+	*httptest.Server
+	hang    atomic.Bool
+	release chan struct{}
+	hung    chan struct{} // a request is waiting
+}
+
+func newJWKSServer(t *testing.T) *jwksServer {
+	t.Helper()
+	key, err := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, err := gm.NewJWK(key.Public(), "k1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(gm.JWKS{Keys: []gm.JWK{j}})
+	s := &jwksServer{release: make(chan struct{}), hung: make(chan struct{}, 8)}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if s.hang.Load() {
+			s.hung <- struct{}{}
+			select {
+			case <-s.release:
+			case <-r.Context().Done():
+				return
+			}
+		}
+		w.Header().Set("Content-Type", "application/json")
+		w.Write(body)
+	}))
+	t.Cleanup(func() {
+		s.hang.Store(false)
+		select {
+		case <-s.release:
+		default:
+			close(s.release)
+		}
+		s.Close()
+	})
+	return s
+}
+
+// TestKeySetCallerGivingUpIsNotANodeFailure: a caller whose context ends
+// while the set is being fetched gets an error, but the fetch is not
+// recorded as the node's failure: before, it counted as the attempt of
+// the MinRefresh window, so for 30 s every verifier of the set failed
+// closed (ErrKeysUnavailable, the middleware's 503) though the node
+// answered — one client that hung up on the first request to a relying
+// party, or on the first after the TTL, took its token checks down
+// (docs/sdk.md: only "a stale set whose node cannot be reached fails
+// closed").
+func TestKeySetCallerGivingUpIsNotANodeFailure(t *testing.T) {
+	node := newJWKSServer(t)
+	clock := &skewClock{}
+	ks := &sdk.KeySet{URL: node.URL, Now: clock.Now}
+	node.hang.Store(true)
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := ks.Key(ctx, "k1"); !errors.Is(err, sdk.ErrKeysUnavailable) {
+		t.Fatalf("a caller whose context ends during the fetch: %v, want ErrKeysUnavailable", err)
+	}
+	node.hang.Store(false)
+	close(node.release)
+	if _, err := ks.Key(context.Background(), "k1"); err != nil {
+		t.Fatalf("another caller at once, the node answering: %v", err)
+	}
+	if n := ks.Fetches(); n > 2 {
+		t.Errorf("%d fetches, want at most 2", n)
+	}
+}
+
+// TestKeySetCachedKeysDoNotWaitForARefetch: while a kid the set lacks is
+// fetched from a node that does not answer, a kid of the fresh cached set
+// verifies at once. Before, the fetch held the set's lock: every
+// verification, of any token, waited for it (up to the client's 10 s
+// timeout), and a caller could make it happen once per MinRefresh with a
+// token naming a random kid, though the cached keys were fresh (an
+// offline verifier, docs/sdk.md).
+func TestKeySetCachedKeysDoNotWaitForARefetch(t *testing.T) {
+	node := newJWKSServer(t)
+	clock := &skewClock{}
+	ks := &sdk.KeySet{URL: node.URL, Now: clock.Now, TTL: time.Hour, MinRefresh: time.Second}
+	ctx := context.Background()
+	if _, err := ks.Key(ctx, "k1"); err != nil {
+		t.Fatal(err)
+	}
+	clock.Advance(2 * time.Second)
+	node.hang.Store(true)
+	unknown := make(chan error, 1)
+	go func() {
+		_, err := ks.Key(ctx, "random-kid")
+		unknown <- err
+	}()
+	<-node.hung // the refetch has started
+	known := make(chan error, 1)
+	go func() {
+		_, err := ks.Key(ctx, "k1")
+		known <- err
+	}()
+	waited := false
+	select {
+	case err := <-known:
+		if err != nil {
+			t.Errorf("a cached kid during a refetch: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Error("a cached kid waited for the refetch of another kid")
+		waited = true
+	}
+	node.hang.Store(false)
+	close(node.release)
+	if err := <-unknown; !errors.Is(err, sdk.ErrUnknownKey) {
+		t.Errorf("the random kid: %v, want ErrUnknownKey", err)
+	}
+	if waited {
+		<-known
+	}
+}
