@@ -7,11 +7,14 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/sdk"
 )
 
@@ -134,5 +137,42 @@ func TestKeySetCachedKeysDoNotWaitForARefetch(t *testing.T) {
 	}
 	if waited {
 		<-known
+	}
+}
+
+// TestQRStatusCallerGivingUpIsNotANodeFailure: a status check whose
+// context ends while the node's list index is fetched fails, but the
+// next check, the node answering, finds the list. Before, the abandoned
+// fetch counted as the index's attempt of the DefaultMinRefresh window:
+// every code of the region was ErrStatusUnavailable for 30 s though the
+// node answered (docs/sdk.md: only what QRStatus "cannot fetch or
+// verify" fails closed).
+func TestQRStatusCallerGivingUpIsNotANodeFailure(t *testing.T) {
+	node := startExampleNode()
+	defer node.Close()
+	listID, index, err := node.lists.Allocate(context.Background(), status.PurposeToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	num, _ := strconv.ParseUint(listID[:8], 16, 32)
+	hang := func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/status" {
+			return false
+		}
+		<-r.Context().Done()
+		return true
+	}
+	node.tamper.Store(&hang)
+	nodes := &sdk.Nodes{Bases: []string{node.URL}, Algorithms: []string{gm.AlgSM2}}
+	qs := &sdk.QRStatus{Nodes: nodes, Regions: map[string]string{"310000": node.URL}}
+	ref := qrcode.StatusRef{Region: 310000, List: uint32(num), Index: uint32(index)}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if _, err := qs.Status(ctx, ref); !errors.Is(err, qrcode.ErrStatusUnavailable) {
+		t.Fatalf("a check whose context ends during the index fetch: %v", err)
+	}
+	node.tamper.Store(nil)
+	if st, err := qs.Status(context.Background(), ref); err != nil || st != qrcode.StatusValid {
+		t.Errorf("the next check, the node answering: %v, %v", st, err)
 	}
 }

@@ -124,9 +124,13 @@ func (q *QRStatus) listID(ctx context.Context, base string, n uint32) (string, e
 		ix = &listIndex{}
 		q.index[base] = ix
 	}
+	tried := ix.tried
 	ix.tried = now
 	body, err := get(ctx, q.Nodes.Client, base+"/status", "application/json")
 	if err != nil {
+		if ctx.Err() != nil {
+			ix.tried = tried // the caller gave up: not the node's failure
+		}
 		return "", err
 	}
 	var doc struct {
