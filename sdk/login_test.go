@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -463,5 +464,39 @@ func TestTokenTypeBearer(t *testing.T) {
 		if _, err := l.Finish(ctx, st, url.Values{"state": {st.State}, "code": {"c"}}); (err == nil) != c.ok || !c.ok && !errors.Is(err, sdk.ErrLogin) {
 			t.Errorf("login, token_type %q: %v", c.tokenType, err)
 		}
+	}
+}
+
+// TestLoginErrorsAreTyped: Start and Finish fail with the documented
+// sentinels (docs/sdk.md: "Errors match ErrLogin, ErrState,
+// ErrIDToken") also when the randomness source fails or the provider's
+// metadata names a token endpoint that is no URL. (Both were returned
+// bare.)
+func TestLoginErrorsAreTyped(t *testing.T) {
+	ctx := context.Background()
+	p := newProvider(t)
+	key, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	l, err := sdk.NewLogin(sdk.LoginConfig{Issuer: p.URL, ClientID: "rp", RedirectURI: "https://rp.example/cb", Key: key,
+		Algorithms: []string{gm.AlgSM2}, Rand: iotest.ErrReader(errors.New("no entropy"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Start(ctx); !errors.Is(err, sdk.ErrLogin) {
+		t.Errorf("Start with a failing randomness source: %v, want ErrLogin", err)
+	}
+
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "authorization_endpoint": srv.URL + "/oauth2/authorize",
+			"token_endpoint": ":", "jwks_uri": srv.URL + "/jwks", "code_challenge_methods_supported": []string{"S256"}})
+	}))
+	defer srv.Close()
+	l = newLogin(t, srv.URL, gm.AlgSM2)
+	s, err := l.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Finish(ctx, s, url.Values{"state": {s.State}, "code": {"c"}}); !errors.Is(err, sdk.ErrLogin) {
+		t.Errorf("Finish with a token endpoint that is no URL: %v, want ErrLogin", err)
 	}
 }
