@@ -393,8 +393,9 @@ func (l *Login) VerifyIDToken(ctx context.Context, token, nonce string) (*Identi
 		return nil, fmt.Errorf("%w: %w", ErrIDToken, err)
 	}
 	aud, _ := claims.GetAudience()
-	azp, _ := claims["azp"].(string)
-	if (len(aud) > 1 || azp != "") && azp != l.cfg.ClientID {
+	azpClaim, hasAZP := claims["azp"]
+	azp, _ := azpClaim.(string)
+	if (len(aud) > 1 || hasAZP) && azp != l.cfg.ClientID {
 		return nil, fmt.Errorf("%w: azp is not this client", ErrIDToken)
 	}
 	iat, _ := claims.GetIssuedAt()

@@ -500,3 +500,24 @@ func TestLoginErrorsAreTyped(t *testing.T) {
 		t.Errorf("Finish with a token endpoint that is no URL: %v, want ErrLogin", err)
 	}
 }
+
+// TestIDTokenAZPPresentMustBeTheClient: OpenID Connect Core §3.1.3.7 (5)
+// "If an azp (authorized party) Claim is present, the Client SHOULD
+// verify that its client_id is the Claim Value"; §2: azp "MUST contain
+// the OAuth 2.0 Client ID of this party". An azp that is present but not
+// the client ID as a string (empty, a number, an array) is refused, as an
+// azp naming another client is. (They read as no azp.)
+func TestIDTokenAZPPresentMustBeTheClient(t *testing.T) {
+	p := newProvider(t)
+	ctx := context.Background()
+	l := newLogin(t, p.URL, gm.AlgSM2)
+	for name, azp := range map[string]any{"empty": "", "a number": 7, "an array": []string{"rp"}, "null": nil} {
+		tok := p.idToken(t, p.sm2, func(c jwt.MapClaims) { c["azp"] = azp })
+		if _, err := l.VerifyIDToken(ctx, tok, "n-1"); !errors.Is(err, sdk.ErrIDToken) {
+			t.Errorf("azp %s: %v, want ErrIDToken", name, err)
+		}
+	}
+	if _, err := l.VerifyIDToken(ctx, p.idToken(t, p.sm2, func(c jwt.MapClaims) { delete(c, "azp") }), "n-1"); err != nil {
+		t.Errorf("no azp, one audience: %v", err)
+	}
+}
