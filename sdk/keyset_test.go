@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -174,5 +175,63 @@ func TestQRStatusCallerGivingUpIsNotANodeFailure(t *testing.T) {
 	node.tamper.Store(nil)
 	if st, err := qs.Status(context.Background(), ref); err != nil || st != qrcode.StatusValid {
 		t.Errorf("the next check, the node answering: %v, %v", st, err)
+	}
+}
+
+// TestKeySetHostileNode: a JWKS endpoint that misbehaves gives no key and
+// ErrKeysUnavailable (fail closed), without following a redirect or
+// reading past 1 MiB: an error status, a redirect (to a good set), a body
+// over the bound, no JSON, trailing data, a private member ("d"), two
+// keys with one kid, a key type the SDK does not read, an alg that is not
+// the key's, and an answer slower than the client's timeout.
+func TestKeySetHostileNode(t *testing.T) {
+	good := newJWKSServer(t)
+	key, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	j, _ := gm.NewJWK(key.Public(), "k1")
+	raw, _ := json.Marshal(j)
+	withMember := func(extra string) string { return `{"keys":[` + string(raw[:len(raw)-1]) + `,` + extra + `}]}` }
+	var redirected atomic.Bool
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		redirected.Store(true)
+		http.Redirect(w, r, good.URL, http.StatusFound)
+	}))
+	defer target.Close()
+	for name, serve := range map[string]func(w http.ResponseWriter, r *http.Request){
+		"500":      func(w http.ResponseWriter, r *http.Request) { http.Error(w, `{"keys":[]}`, 500) },
+		"redirect": func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, target.URL, http.StatusFound) },
+		"over 1 MiB": func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"keys":[` + string(raw) + `]`))
+			w.Write([]byte(strings.Repeat(" ", 2<<20) + "}"))
+		},
+		"no JSON":   func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("<html>keys</html>")) },
+		"trailing":  func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(withMember(`"use":"sig"`) + `{}`)) },
+		"private d": func(w http.ResponseWriter, r *http.Request) { w.Write([]byte(withMember(`"d":"AAAA"`))) },
+		"kid twice": func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"keys":[` + string(raw) + `,` + string(raw) + `]}`))
+		},
+		"RSA": func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"keys":[{"kty":"RSA","kid":"k1","n":"AQAB","e":"AQAB"}]}`))
+		},
+		"alg not key": func(w http.ResponseWriter, r *http.Request) {
+			w.Write([]byte(`{"keys":[` + strings.Replace(string(raw), `"alg":"SM2"`, `"alg":"ES256"`, 1) + `]}`))
+		},
+		"slow": func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-time.After(5 * time.Second):
+			case <-r.Context().Done():
+			}
+		},
+	} {
+		t.Run(name, func(t *testing.T) {
+			srv := httptest.NewServer(http.HandlerFunc(serve))
+			defer srv.Close()
+			ks := &sdk.KeySet{URL: srv.URL, Client: &http.Client{Timeout: 300 * time.Millisecond}}
+			if pub, err := ks.Key(context.Background(), "k1"); pub != nil || !errors.Is(err, sdk.ErrKeysUnavailable) {
+				t.Errorf("%v, %v, want ErrKeysUnavailable", pub, err)
+			}
+		})
+	}
+	if redirected.Load() {
+		t.Error("a redirect was followed")
 	}
 }
