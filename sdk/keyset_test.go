@@ -235,3 +235,74 @@ func TestKeySetHostileNode(t *testing.T) {
 		t.Error("a redirect was followed")
 	}
 }
+
+// TestTokenSourceSharesOneRequest: docs/sdk.md, "concurrent callers share
+// one request". Callers that arrive while the node is slow to answer
+// share the request in flight, its failure included, and a caller whose
+// context ends stops waiting at once. Before, the request held the
+// source's lock: each waiter, once the one before had failed, sent its
+// own request (n callers, n requests one after another to a failing
+// node), and none could give up while it waited for the lock.
+func TestTokenSourceSharesOneRequest(t *testing.T) {
+	var calls atomic.Int32
+	release := make(chan struct{})
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls.Add(1)
+		select {
+		case <-release:
+		case <-r.Context().Done():
+			return
+		}
+		http.Error(w, `{"error":"temporarily_unavailable"}`, http.StatusServiceUnavailable)
+	}))
+	defer srv.Close()
+	key, err := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts, err := sdk.NewTokenSource(sdk.ClientConfig{Node: srv.URL, ClientID: "hotel", Key: key})
+	if err != nil {
+		t.Fatal(err)
+	}
+	errs := make(chan error, 4)
+	for range 4 {
+		go func() {
+			_, err := ts.Token(context.Background())
+			errs <- err
+		}()
+	}
+	for calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	gaveUp := make(chan error, 1)
+	go func() {
+		_, err := ts.Token(ctx)
+		gaveUp <- err
+	}()
+	waited := false
+	select {
+	case err := <-gaveUp:
+		if !errors.Is(err, sdk.ErrToken) || !errors.Is(err, context.DeadlineExceeded) {
+			t.Errorf("a caller whose context ended: %v, want ErrToken and its context's error", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Error("a caller whose context ended kept waiting for another's request")
+		waited = true
+	}
+	time.Sleep(200 * time.Millisecond) // the four are waiting
+	close(release)
+	for range 4 {
+		var ne *sdk.NodeError
+		if err := <-errs; !errors.Is(err, sdk.ErrToken) || !errors.As(err, &ne) || ne.Status != http.StatusServiceUnavailable {
+			t.Errorf("a caller sharing the failed request: %v", err)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("%d token requests for 4 concurrent callers, want 1", n)
+	}
+	if waited {
+		<-gaveUp
+	}
+}
