@@ -156,12 +156,17 @@ func TestQRStatusCallerGivingUpIsNotANodeFailure(t *testing.T) {
 		t.Fatal(err)
 	}
 	num, _ := strconv.ParseUint(listID[:8], 16, 32)
+	release := make(chan struct{})
 	hang := func(w http.ResponseWriter, r *http.Request) bool {
 		if r.URL.Path != "/status" {
 			return false
 		}
-		<-r.Context().Done()
-		return true
+		select {
+		case <-release: // the node answers
+			return false
+		case <-r.Context().Done():
+			return true
+		}
 	}
 	node.tamper.Store(&hang)
 	nodes := &sdk.Nodes{Bases: []string{node.URL}, Algorithms: []string{gm.AlgSM2}}
@@ -172,7 +177,7 @@ func TestQRStatusCallerGivingUpIsNotANodeFailure(t *testing.T) {
 	if _, err := qs.Status(ctx, ref); !errors.Is(err, qrcode.ErrStatusUnavailable) {
 		t.Fatalf("a check whose context ends during the index fetch: %v", err)
 	}
-	node.tamper.Store(nil)
+	close(release)
 	if st, err := qs.Status(context.Background(), ref); err != nil || st != qrcode.StatusValid {
 		t.Errorf("the next check, the node answering: %v, %v", st, err)
 	}
@@ -304,5 +309,69 @@ func TestTokenSourceSharesOneRequest(t *testing.T) {
 	}
 	if waited {
 		<-gaveUp
+	}
+}
+
+// TestQRStatusOneSlowNodeDoesNotHoldUpAnother: while QRStatus fetches one
+// region's list index from a node that does not answer, a code of
+// another region whose list it has is checked at once. Before, the
+// fetch held QRStatus's lock: every status check, of every region, waited
+// for it (up to the client's 10 s timeout).
+func TestQRStatusOneSlowNodeDoesNotHoldUpAnother(t *testing.T) {
+	sh, js := startExampleNode(), startExampleNode()
+	defer sh.Close()
+	defer js.Close()
+	listID, index, err := js.lists.Allocate(context.Background(), status.PurposeToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	num, _ := strconv.ParseUint(listID[:8], 16, 32)
+	nodes := &sdk.Nodes{Bases: []string{sh.URL, js.URL}, Algorithms: []string{gm.AlgSM2}}
+	qs := &sdk.QRStatus{Nodes: nodes, Regions: map[string]string{"310000": sh.URL, "320000": js.URL}}
+	ref := qrcode.StatusRef{Region: 320000, List: uint32(num), Index: uint32(index)}
+	if st, err := qs.Status(context.Background(), ref); err != nil || st != qrcode.StatusValid {
+		t.Fatalf("320000's code: %v, %v", st, err)
+	}
+	hung := make(chan struct{}, 1)
+	release := make(chan struct{})
+	hang := func(w http.ResponseWriter, r *http.Request) bool {
+		if r.URL.Path != "/status" {
+			return false
+		}
+		hung <- struct{}{}
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+		return true
+	}
+	sh.tamper.Store(&hang)
+	slow := make(chan error, 1)
+	go func() {
+		_, err := qs.Status(context.Background(), qrcode.StatusRef{Region: 310000, List: 7, Index: 1})
+		slow <- err
+	}()
+	<-hung
+	other := make(chan error, 1)
+	go func() {
+		_, err := qs.Status(context.Background(), ref)
+		other <- err
+	}()
+	waited := false
+	select {
+	case err := <-other:
+		if err != nil {
+			t.Errorf("320000's code while 310000's node hangs: %v", err)
+		}
+	case <-time.After(3 * time.Second):
+		t.Error("320000's code waited for 310000's node")
+		waited = true
+	}
+	close(release)
+	if err := <-slow; !errors.Is(err, qrcode.ErrStatusUnavailable) {
+		t.Errorf("310000's unknown list: %v, want ErrStatusUnavailable", err)
+	}
+	if waited {
+		<-other
 	}
 }
