@@ -35,9 +35,12 @@ const (
 // /.well-known/jwks.json). A fetched set is used for TTL; after that it is
 // fetched again, and when that fails the set is unavailable (fail closed:
 // keys a node retired must stop verifying). A kid the cached set lacks
-// triggers a refetch, at most once per MinRefresh. It implements
-// qrcode.IssuerKeySource. Safe for concurrent use; set the fields before
-// first use.
+// triggers a refetch, at most once per MinRefresh. A fetch is shared by
+// the callers that need it and runs apart from them: a kid of the fresh
+// set never waits for it, and a caller whose context ends stops waiting
+// without ending the fetch (it gives up after keyFetchTimeout). It
+// implements qrcode.IssuerKeySource. Safe for concurrent use; set the
+// fields before first use.
 type KeySet struct {
 	// URL is the JWKS URL. Required.
 	URL string
@@ -51,14 +54,19 @@ type KeySet struct {
 	// DefaultMinRefresh).
 	MinRefresh time.Duration
 
-	mu      sync.Mutex
-	keys    map[string]crypto.PublicKey
-	fetched time.Time // when keys was fetched (zero: never)
-	tried   time.Time // last fetch attempt
-	fetches int
+	mu       sync.Mutex
+	keys     map[string]crypto.PublicKey
+	fetched  time.Time // when keys was fetched (zero: never)
+	tried    time.Time // last fetch attempt
+	fetches  int
+	inflight chan struct{} // closed when the fetch in progress ends
+	err      error         // the last fetch's failure
 }
 
 var _ qrcode.IssuerKeySource = (*KeySet)(nil)
+
+// keyFetchTimeout bounds a fetch, which no caller's cancellation stops.
+const keyFetchTimeout = 30 * time.Second
 
 var defaultClient = &http.Client{Timeout: 10 * time.Second}
 
@@ -86,11 +94,11 @@ func durOr(d, def time.Duration) time.Duration {
 // Key returns the public key with kid, refetching the set when it is
 // stale or lacks kid (at most once per MinRefresh).
 func (k *KeySet) Key(ctx context.Context, kid string) (crypto.PublicKey, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
 	if err := k.refresh(ctx, kid); err != nil {
 		return nil, err
 	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	if pub, ok := k.keys[kid]; ok {
 		return pub, nil
 	}
@@ -101,11 +109,11 @@ func (k *KeySet) Key(ctx context.Context, kid string) (crypto.PublicKey, error) 
 // The qrcode verifier calls it for a kid it does not know, so it refetches
 // (at most once per MinRefresh).
 func (k *KeySet) IssuerKeys(ctx context.Context) ([]qrcode.IssuerKey, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
 	if err := k.refresh(ctx, ""); err != nil {
 		return nil, err
 	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
 	out := make([]qrcode.IssuerKey, 0, len(k.keys))
 	for kid, pub := range k.keys {
 		out = append(out, qrcode.IssuerKey{Kid: kid, Public: pub})
@@ -114,24 +122,51 @@ func (k *KeySet) IssuerKeys(ctx context.Context) ([]qrcode.IssuerKey, error) {
 }
 
 // refresh fetches the set when it is stale, or when it lacks kid ("" for
-// any reason to look again), at most once per MinRefresh. It fails only
-// when no fresh set is left. k.mu is held.
+// any reason to look again), at most once per MinRefresh, or waits for
+// the fetch in progress. It fails only when no fresh set is left, or when
+// ctx ends first.
 func (k *KeySet) refresh(ctx context.Context, kid string) error {
+	k.mu.Lock()
 	now := nowOr(k.Now)()
-	fresh := !k.fetched.IsZero() && now.Before(k.fetched.Add(durOr(k.TTL, DefaultKeyTTL)))
-	if _, ok := k.keys[kid]; fresh && ok {
+	if _, ok := k.keys[kid]; ok && k.fresh(now) {
+		k.mu.Unlock()
 		return nil
 	}
-	if !k.tried.IsZero() && now.Sub(k.tried) < durOr(k.MinRefresh, DefaultMinRefresh) {
-		if !fresh {
-			return fmt.Errorf("%w: the cached set is stale and was fetched less than MinRefresh ago", ErrKeysUnavailable)
+	done := k.inflight
+	if done == nil {
+		if !k.tried.IsZero() && now.Sub(k.tried) < durOr(k.MinRefresh, DefaultMinRefresh) {
+			defer k.mu.Unlock()
+			if !k.fresh(now) {
+				return fmt.Errorf("%w: the cached set is stale and was fetched less than MinRefresh ago", ErrKeysUnavailable)
+			}
+			return nil
 		}
-		return nil
+		done = make(chan struct{})
+		k.inflight, k.tried = done, now
+		k.fetches++
+		go k.fetch(context.WithoutCancel(ctx), now, done)
 	}
-	if err := k.fetch(ctx, now); err != nil && !fresh {
-		return err
+	k.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrKeysUnavailable, ctx.Err())
+	}
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if !k.fresh(now) {
+		if k.err != nil {
+			return k.err
+		}
+		return fmt.Errorf("%w: the cached set is stale", ErrKeysUnavailable)
 	}
 	return nil
+}
+
+// fresh reports whether the cached set is within its TTL at now; k.mu is
+// held.
+func (k *KeySet) fresh(now time.Time) bool {
+	return !k.fetched.IsZero() && now.Before(k.fetched.Add(durOr(k.TTL, DefaultKeyTTL)))
 }
 
 // Fetches reports how many times the set was fetched (for monitoring).
@@ -141,34 +176,45 @@ func (k *KeySet) Fetches() int {
 	return k.fetches
 }
 
-// fetch loads the set; k.mu is held.
-func (k *KeySet) fetch(ctx context.Context, now time.Time) error {
-	k.tried = now
-	k.fetches++
+// fetch loads the set, records the outcome and closes done.
+func (k *KeySet) fetch(ctx context.Context, now time.Time, done chan struct{}) {
+	ctx, cancel := context.WithTimeout(ctx, keyFetchTimeout)
+	defer cancel()
+	keys, err := k.load(ctx)
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if err == nil {
+		k.keys, k.fetched = keys, now
+	}
+	k.err, k.inflight = err, nil
+	close(done)
+}
+
+// load fetches and parses the set.
+func (k *KeySet) load(ctx context.Context) (map[string]crypto.PublicKey, error) {
 	body, err := get(ctx, k.Client, k.URL, "application/json")
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
 	}
 	set, err := gm.ParseJWKS(body)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+		return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
 	}
 	keys := make(map[string]crypto.PublicKey, len(set.Keys))
 	for _, j := range set.Keys {
 		pub, err := j.PublicKey()
 		if err != nil {
-			return fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+			return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
 		}
 		kid := j.Kid
 		if kid == "" {
 			if kid, err = j.Thumbprint(); err != nil {
-				return fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
+				return nil, fmt.Errorf("%w: %w", ErrKeysUnavailable, err)
 			}
 		}
 		keys[kid] = pub
 	}
-	k.keys, k.fetched = keys, now
-	return nil
+	return keys, nil
 }
 
 // get fetches url with accept, following no redirect, and returns the

@@ -229,7 +229,7 @@ func (l *Login) Start(ctx context.Context) (*LoginStart, error) {
 	for _, p := range []*string{&s.State, &s.Nonce, &s.CodeVerifier} {
 		b := make([]byte, 32)
 		if _, err := io.ReadFull(l.cfg.Rand, b); err != nil {
-			return nil, err
+			return nil, fmt.Errorf("%w: %w", ErrLogin, err)
 		}
 		*p = base64.RawURLEncoding.EncodeToString(b)
 	}
@@ -300,7 +300,7 @@ func (l *Login) Finish(ctx context.Context, start *LoginStart, callback url.Valu
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, d.meta.TokenEndpoint, strings.NewReader(form.Encode()))
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w: code exchange: %w", ErrLogin, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	body, err := do(l.cfg.HTTPClient, req, http.StatusOK)
@@ -393,8 +393,9 @@ func (l *Login) VerifyIDToken(ctx context.Context, token, nonce string) (*Identi
 		return nil, fmt.Errorf("%w: %w", ErrIDToken, err)
 	}
 	aud, _ := claims.GetAudience()
-	azp, _ := claims["azp"].(string)
-	if (len(aud) > 1 || azp != "") && azp != l.cfg.ClientID {
+	azpClaim, hasAZP := claims["azp"]
+	azp, _ := azpClaim.(string)
+	if (len(aud) > 1 || hasAZP) && azp != l.cfg.ClientID {
 		return nil, fmt.Errorf("%w: azp is not this client", ErrIDToken)
 	}
 	iat, _ := claims.GetIssuedAt()

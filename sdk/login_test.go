@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/iotest"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -463,5 +464,60 @@ func TestTokenTypeBearer(t *testing.T) {
 		if _, err := l.Finish(ctx, st, url.Values{"state": {st.State}, "code": {"c"}}); (err == nil) != c.ok || !c.ok && !errors.Is(err, sdk.ErrLogin) {
 			t.Errorf("login, token_type %q: %v", c.tokenType, err)
 		}
+	}
+}
+
+// TestLoginErrorsAreTyped: Start and Finish fail with the documented
+// sentinels (docs/sdk.md: "Errors match ErrLogin, ErrState,
+// ErrIDToken") also when the randomness source fails or the provider's
+// metadata names a token endpoint that is no URL. (Both were returned
+// bare.)
+func TestLoginErrorsAreTyped(t *testing.T) {
+	ctx := context.Background()
+	p := newProvider(t)
+	key, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	l, err := sdk.NewLogin(sdk.LoginConfig{Issuer: p.URL, ClientID: "rp", RedirectURI: "https://rp.example/cb", Key: key,
+		Algorithms: []string{gm.AlgSM2}, Rand: iotest.ErrReader(errors.New("no entropy"))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Start(ctx); !errors.Is(err, sdk.ErrLogin) {
+		t.Errorf("Start with a failing randomness source: %v, want ErrLogin", err)
+	}
+
+	var srv *httptest.Server
+	srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		json.NewEncoder(w).Encode(map[string]any{"issuer": srv.URL, "authorization_endpoint": srv.URL + "/oauth2/authorize",
+			"token_endpoint": ":", "jwks_uri": srv.URL + "/jwks", "code_challenge_methods_supported": []string{"S256"}})
+	}))
+	defer srv.Close()
+	l = newLogin(t, srv.URL, gm.AlgSM2)
+	s, err := l.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Finish(ctx, s, url.Values{"state": {s.State}, "code": {"c"}}); !errors.Is(err, sdk.ErrLogin) {
+		t.Errorf("Finish with a token endpoint that is no URL: %v, want ErrLogin", err)
+	}
+}
+
+// TestIDTokenAZPPresentMustBeTheClient: OpenID Connect Core §3.1.3.7 (5)
+// "If an azp (authorized party) Claim is present, the Client SHOULD
+// verify that its client_id is the Claim Value"; §2: azp "MUST contain
+// the OAuth 2.0 Client ID of this party". An azp that is present but not
+// the client ID as a string (empty, a number, an array) is refused, as an
+// azp naming another client is. (They read as no azp.)
+func TestIDTokenAZPPresentMustBeTheClient(t *testing.T) {
+	p := newProvider(t)
+	ctx := context.Background()
+	l := newLogin(t, p.URL, gm.AlgSM2)
+	for name, azp := range map[string]any{"empty": "", "a number": 7, "an array": []string{"rp"}, "null": nil} {
+		tok := p.idToken(t, p.sm2, func(c jwt.MapClaims) { c["azp"] = azp })
+		if _, err := l.VerifyIDToken(ctx, tok, "n-1"); !errors.Is(err, sdk.ErrIDToken) {
+			t.Errorf("azp %s: %v, want ErrIDToken", name, err)
+		}
+	}
+	if _, err := l.VerifyIDToken(ctx, p.idToken(t, p.sm2, func(c jwt.MapClaims) { delete(c, "azp") }), "n-1"); err != nil {
+		t.Errorf("no azp, one audience: %v", err)
 	}
 }

@@ -62,13 +62,28 @@ type ClientConfig struct {
 // TokenSource obtains access tokens with the OAuth 2.0 client credentials
 // grant, authenticating with private_key_jwt (RFC 7523), and caches each
 // until RefreshBefore its expiry. Safe for concurrent use: concurrent
-// callers share one request.
+// callers share one request, its failure included; it runs apart from
+// them, so a caller whose context ends stops waiting without failing the
+// others (it gives up after tokenRequestTimeout).
 type TokenSource struct {
-	cfg     ClientConfig
-	mu      sync.Mutex
-	token   string
-	expires time.Time
+	cfg      ClientConfig
+	mu       sync.Mutex
+	token    string
+	expires  time.Time
+	inflight *tokenRequest
 }
+
+// tokenRequest is one token request, shared by the callers that wait for
+// it; done is closed when it has ended, with token or err set.
+type tokenRequest struct {
+	done  chan struct{}
+	token string
+	err   error
+}
+
+// tokenRequestTimeout bounds a token request, which no caller's
+// cancellation stops.
+const tokenRequestTimeout = 30 * time.Second
 
 // NewTokenSource checks cfg and returns a token source.
 func NewTokenSource(cfg ClientConfig) (*TokenSource, error) {
@@ -95,14 +110,46 @@ func NewTokenSource(cfg ClientConfig) (*TokenSource, error) {
 // expires within RefreshBefore.
 func (ts *TokenSource) Token(ctx context.Context) (string, error) {
 	ts.mu.Lock()
-	defer ts.mu.Unlock()
 	now := ts.cfg.Now()
 	if ts.token != "" && now.Before(ts.expires.Add(-ts.cfg.RefreshBefore)) {
+		defer ts.mu.Unlock()
 		return ts.token, nil
 	}
+	r := ts.inflight
+	if r == nil {
+		r = &tokenRequest{done: make(chan struct{})}
+		ts.inflight = r
+		go ts.request(context.WithoutCancel(ctx), now, r)
+	}
+	ts.mu.Unlock()
+	select {
+	case <-r.done:
+		return r.token, r.err
+	case <-ctx.Done():
+		return "", fmt.Errorf("%w: %w", ErrToken, ctx.Err())
+	}
+}
+
+// request runs token request r, caches its token and closes r.done.
+func (ts *TokenSource) request(ctx context.Context, now time.Time, r *tokenRequest) {
+	ctx, cancel := context.WithTimeout(ctx, tokenRequestTimeout)
+	defer cancel()
+	tok, life, err := ts.fetch(ctx, now)
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	if err == nil {
+		ts.token, ts.expires = tok, now.Add(life)
+	}
+	r.token, r.err = tok, err
+	ts.inflight = nil
+	close(r.done)
+}
+
+// fetch asks the node for a token, returning it and its lifetime.
+func (ts *TokenSource) fetch(ctx context.Context, now time.Time) (string, time.Duration, error) {
 	assertion, err := clientAssertion(ts.cfg.Key, ts.cfg.KeyID, ts.cfg.ClientID, ts.cfg.Node+TokenPath, now, ts.cfg.Rand)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrToken, err)
+		return "", 0, fmt.Errorf("%w: %w", ErrToken, err)
 	}
 	form := url.Values{
 		"grant_type":            {"client_credentials"},
@@ -114,12 +161,12 @@ func (ts *TokenSource) Token(ctx context.Context) (string, error) {
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ts.cfg.Node+TokenPath, strings.NewReader(form.Encode()))
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrToken, err)
+		return "", 0, fmt.Errorf("%w: %w", ErrToken, err)
 	}
 	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	body, err := do(ts.cfg.HTTPClient, req, http.StatusOK)
 	if err != nil {
-		return "", fmt.Errorf("%w: %w", ErrToken, err)
+		return "", 0, fmt.Errorf("%w: %w", ErrToken, err)
 	}
 	var resp struct {
 		AccessToken string `json:"access_token"`
@@ -127,16 +174,15 @@ func (ts *TokenSource) Token(ctx context.Context) (string, error) {
 		ExpiresIn   int64  `json:"expires_in"`
 	}
 	if err := json.Unmarshal(body, &resp); err != nil || resp.AccessToken == "" || resp.ExpiresIn <= 0 {
-		return "", fmt.Errorf("%w: the node's answer has no access token and lifetime", ErrToken)
+		return "", 0, fmt.Errorf("%w: the node's answer has no access token and lifetime", ErrToken)
 	}
 	if !bearerType(resp.TokenType) {
-		return "", fmt.Errorf("%w: the node's access token is not a Bearer token", ErrToken)
+		return "", 0, fmt.Errorf("%w: the node's access token is not a Bearer token", ErrToken)
 	}
 	// Seconds past what a Duration holds (about 292 years) are cut to it:
 	// the product would wrap negative and the token never be reused.
 	life := time.Duration(min(resp.ExpiresIn, int64(math.MaxInt64/time.Second))) * time.Second
-	ts.token, ts.expires = resp.AccessToken, now.Add(life)
-	return ts.token, nil
+	return resp.AccessToken, life, nil
 }
 
 // bearerType reports whether a token response's token_type is Bearer,

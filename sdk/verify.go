@@ -62,9 +62,15 @@ type QRStatus struct {
 }
 
 type listIndex struct {
-	lists map[uint32]string // list number -> list ID
-	tried time.Time
+	lists    map[uint32]string // list number -> list ID
+	tried    time.Time
+	inflight chan struct{} // closed when the fetch in progress ends
+	err      error         // the last fetch's failure
 }
+
+// indexFetchTimeout bounds a fetch of a list index, which no caller's
+// cancellation stops.
+const indexFetchTimeout = 30 * time.Second
 
 var _ qrcode.StatusChecker = (*QRStatus)(nil)
 
@@ -106,51 +112,90 @@ func (q *QRStatus) Status(ctx context.Context, ref qrcode.StatusRef) (qrcode.Sta
 	return 0, fmt.Errorf("%w: %w", qrcode.ErrStatusUnavailable, err)
 }
 
-// listID finds the list numbered n in base's index.
+// listID finds the list numbered n in base's index, fetching the index
+// again when n is missing (at most once per DefaultMinRefresh). The fetch
+// is shared by the callers that need it and runs apart from them: a
+// lookup in another index never waits for it, and a caller whose ctx
+// ends stops waiting without ending it.
 func (q *QRStatus) listID(ctx context.Context, base string, n uint32) (string, error) {
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	ix := q.index[base]
-	if ix != nil {
-		if id := ix.lists[n]; id != "" { // "" marks a number two lists share
-			return id, nil
-		}
-	}
-	now := nowOr(q.Nodes.Now)()
-	if ix != nil && now.Sub(ix.tried) < DefaultMinRefresh {
-		return "", fmt.Errorf("no status list number %d at %s", n, base)
-	}
 	if ix == nil {
 		ix = &listIndex{}
 		q.index[base] = ix
 	}
-	ix.tried = now
+	if id := ix.lists[n]; id != "" { // "" marks a number two lists share
+		q.mu.Unlock()
+		return id, nil
+	}
+	done := ix.inflight
+	if done == nil {
+		now := nowOr(q.Nodes.Now)()
+		if !ix.tried.IsZero() && now.Sub(ix.tried) < DefaultMinRefresh {
+			q.mu.Unlock()
+			return "", fmt.Errorf("no status list number %d at %s", n, base)
+		}
+		done = make(chan struct{})
+		ix.tried, ix.inflight = now, done
+		go q.fetchIndex(context.WithoutCancel(ctx), base, ix, done)
+	}
+	q.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if id := ix.lists[n]; id != "" {
+		return id, nil
+	}
+	if ix.err != nil {
+		return "", ix.err
+	}
+	return "", fmt.Errorf("no unique status list number %d at %s", n, base)
+}
+
+// fetchIndex reads base's list index into ix and closes done.
+func (q *QRStatus) fetchIndex(ctx context.Context, base string, ix *listIndex, done chan struct{}) {
+	ctx, cancel := context.WithTimeout(ctx, indexFetchTimeout)
+	defer cancel()
+	lists, err := q.readIndex(ctx, base)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err == nil {
+		ix.lists = lists
+	}
+	ix.err, ix.inflight = err, nil
+	close(done)
+}
+
+// readIndex fetches base's index GET /status: list number -> list ID, ""
+// for a number two lists share.
+func (q *QRStatus) readIndex(ctx context.Context, base string) (map[uint32]string, error) {
 	body, err := get(ctx, q.Nodes.Client, base+"/status", "application/json")
 	if err != nil {
-		return "", err
+		return nil, err
 	}
 	var doc struct {
 		Lists []string `json:"lists"`
 	}
 	if err := json.Unmarshal(body, &doc); err != nil {
-		return "", fmt.Errorf("status list index: %w", err)
+		return nil, fmt.Errorf("status list index: %w", err)
 	}
-	ix.lists = map[uint32]string{}
+	lists := map[uint32]string{}
 	for _, id := range doc.Lists {
 		num, ok := qrcode.ListNumber(id)
 		if !ok || !status.ValidListID(id) {
 			continue // not a list ID: no list number, nothing to fetch
 		}
-		if _, dup := ix.lists[num]; dup {
-			ix.lists[num] = "" // two lists share a number: fail closed
+		if _, dup := lists[num]; dup {
+			lists[num] = "" // two lists share a number: fail closed
 			continue
 		}
-		ix.lists[num] = id
+		lists[num] = id
 	}
-	if id := ix.lists[n]; id != "" {
-		return id, nil
-	}
-	return "", fmt.Errorf("no unique status list number %d at %s", n, base)
+	return lists, nil
 }
 
 // QRConfig configures NewQRVerifier.
