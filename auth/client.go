@@ -13,6 +13,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/idna"
+
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/strictjson"
@@ -443,9 +445,7 @@ func NewClient(reg Registration, now time.Time, rand io.Reader) (c Client, secre
 		c.AuthMethod = AuthPrivateKeyJWT
 	}
 	if c.SectorIdentifier == "" && len(c.RedirectURIs) == 1 {
-		if u, err := url.Parse(c.RedirectURIs[0]); err == nil {
-			c.SectorIdentifier = strings.ToLower(u.Hostname())
-		}
+		c.SectorIdentifier = redirectSector(c.RedirectURIs[0])
 	}
 	if c.AuthMethod == AuthClientSecretBasic {
 		if len(c.JWKS.Keys) > 0 {
@@ -460,6 +460,23 @@ func NewClient(reg Registration, now time.Time, rand io.Reader) (c Client, secre
 		return Client{}, "", err
 	}
 	return c, secret, nil
+}
+
+// redirectSector is the sector of a party whose one redirect URI is
+// uri (OpenID Connect Core §8.1: its host), as a DNS host name in lower
+// case: an internationalized name as its A-label (RFC 5891, the name
+// resolved), without a final dot. It is empty for a host that is no DNS
+// name (an IPv6 literal): the party's sector is then its client ID.
+func redirectSector(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return ""
+	}
+	host, err := idna.Lookup.ToASCII(strings.TrimSuffix(u.Hostname(), "."))
+	if err != nil || !identity.ValidHost(strings.ToLower(host)) {
+		return ""
+	}
+	return strings.ToLower(host)
 }
 
 // AddKey adds a public key to the client's JWKS (the first half of a key
