@@ -69,7 +69,8 @@ var Claims = []string{"age_over_18", "age_over_60"}
 
 // Limits of client metadata.
 const (
-	maxNameLen      = 200
+	maxNameLen      = 200 // bytes
+	maxNameRunes    = 128 // characters, as the contract bounds a name
 	maxListLen      = 32
 	maxKeys         = 16
 	maxClaimNameLen = 64
@@ -152,8 +153,8 @@ func (c *Client) Validate() error {
 	if !ValidClientID(c.ID) {
 		return bad("client_id must be 3 to 64 characters from A-Z a-z 0-9 . _ - starting with a letter or digit")
 	}
-	if c.Name == "" || len(c.Name) > maxNameLen || !printable(c.Name) {
-		return bad("client_name must be 1 to %d bytes of printable text, without control or format characters (such as bidirectional overrides or zero-width characters)", maxNameLen)
+	if c.Name == "" || len(c.Name) > maxNameLen || utf8.RuneCountInString(c.Name) > maxNameRunes || !printable(c.Name) {
+		return bad("client_name must be 1 to %d bytes (at most %d characters) of printable text, without control or format characters (such as bidirectional overrides or zero-width characters)", maxNameLen, maxNameRunes)
 	}
 	if !ValidRegion(c.Region) {
 		return bad("region %s is not a GB/T 2260 province-level code such as 310000", quoted(c.Region))
@@ -249,8 +250,8 @@ func checkKeys(set gm.JWKS) error {
 	}
 	seen := map[string]bool{}
 	for i, k := range set.Keys {
-		if k.Kid == "" || len(k.Kid) > 128 || !printable(k.Kid) {
-			return fail(ErrInvalidClientMetadata, "jwks key %d: kid must be 1 to 128 printable characters", i)
+		if !validKid(k.Kid) {
+			return fail(ErrInvalidClientMetadata, "jwks key %d: kid must be 1 to 128 printable ASCII characters without spaces", i)
 		}
 		if seen[k.Kid] {
 			return fail(ErrInvalidClientMetadata, "jwks key %d: kid %s is repeated", i, quoted(k.Kid))
@@ -376,6 +377,20 @@ func validClaimName(s string) bool {
 func printable(s string) bool {
 	for _, r := range s {
 		if r == 0xfffd || !unicode.IsPrint(r) && r != '\u3000' {
+			return false
+		}
+	}
+	return true
+}
+
+// validKid reports whether kid is 1 to 128 printable ASCII characters
+// without spaces, as the contract takes a key's kid.
+func validKid(kid string) bool {
+	if kid == "" || len(kid) > 128 {
+		return false
+	}
+	for i := 0; i < len(kid); i++ {
+		if kid[i] < 0x21 || kid[i] > 0x7e {
 			return false
 		}
 	}

@@ -241,7 +241,9 @@ func TestSecretHashMalformed(t *testing.T) {
 func TestClientErrorsQuoteSafely(t *testing.T) {
 	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 	const hostile = "x\"y\\z\x01密"
-	kid := `k"1\` + strings.Repeat("密", 30)
+	// A kid is printable ASCII without spaces (as the contract takes
+	// it), a quote and a backslash included; longer than a quote keeps.
+	kid := `k"1\` + strings.Repeat("k", 60)
 	base := func() Registration {
 		return Registration{ID: "svc-a", Name: "A", Region: "310000", Scopes: []string{ScopeQRRedeem},
 			JWKS: &gm.JWKS{Keys: []gm.JWK{sm2JWK(t, kid)}}}
