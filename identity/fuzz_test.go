@@ -190,3 +190,21 @@ func FuzzNormalizeName(f *testing.F) {
 		}
 	})
 }
+
+// FuzzMaskNumber: MaskNumber's output is UTF-8 of as many characters as
+// its (valid, trimmed, not too long) input, at least half of them '*'.
+func FuzzMaskNumber(f *testing.F) {
+	for _, s := range []string{"31011519850214002X", "３１０１１５１９８５０２１４００２Ｘ", "L898902C3", "\xff\xfe12345678", " 12 ", "", "名"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got := MaskNumber(in)
+		n := utf8.RuneCountInString(got)
+		if !utf8.ValidString(got) || strings.Count(got, "*") < n-n/2 {
+			t.Fatalf("MaskNumber(%q) = %q", in, got)
+		}
+		if trimmed := strings.TrimSpace(in); utf8.ValidString(trimmed) && utf8.RuneCountInString(trimmed) <= MaxInputLen && n != utf8.RuneCountInString(trimmed) {
+			t.Fatalf("MaskNumber(%q) = %q: another length", in, got)
+		}
+	})
+}
