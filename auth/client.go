@@ -13,6 +13,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"golang.org/x/net/idna"
+
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/strictjson"
@@ -67,7 +69,8 @@ var Claims = []string{"age_over_18", "age_over_60"}
 
 // Limits of client metadata.
 const (
-	maxNameLen      = 200
+	maxNameLen      = 200 // bytes
+	maxNameRunes    = 128 // characters, as the contract bounds a name
 	maxListLen      = 32
 	maxKeys         = 16
 	maxClaimNameLen = 64
@@ -150,8 +153,8 @@ func (c *Client) Validate() error {
 	if !ValidClientID(c.ID) {
 		return bad("client_id must be 3 to 64 characters from A-Z a-z 0-9 . _ - starting with a letter or digit")
 	}
-	if c.Name == "" || len(c.Name) > maxNameLen || !printable(c.Name) {
-		return bad("client_name must be 1 to %d bytes of printable text, without control or format characters (such as bidirectional overrides or zero-width characters)", maxNameLen)
+	if c.Name == "" || len(c.Name) > maxNameLen || utf8.RuneCountInString(c.Name) > maxNameRunes || !printable(c.Name) {
+		return bad("client_name must be 1 to %d bytes (at most %d characters) of printable text, without control or format characters (such as bidirectional overrides or zero-width characters)", maxNameLen, maxNameRunes)
 	}
 	if !ValidRegion(c.Region) {
 		return bad("region %s is not a GB/T 2260 province-level code such as 310000", quoted(c.Region))
@@ -247,8 +250,8 @@ func checkKeys(set gm.JWKS) error {
 	}
 	seen := map[string]bool{}
 	for i, k := range set.Keys {
-		if k.Kid == "" || len(k.Kid) > 128 || !printable(k.Kid) {
-			return fail(ErrInvalidClientMetadata, "jwks key %d: kid must be 1 to 128 printable characters", i)
+		if !validKid(k.Kid) {
+			return fail(ErrInvalidClientMetadata, "jwks key %d: kid must be 1 to 128 printable ASCII characters without spaces", i)
 		}
 		if seen[k.Kid] {
 			return fail(ErrInvalidClientMetadata, "jwks key %d: kid %s is repeated", i, quoted(k.Kid))
@@ -380,6 +383,20 @@ func printable(s string) bool {
 	return true
 }
 
+// validKid reports whether kid is 1 to 128 printable ASCII characters
+// without spaces, as the contract takes a key's kid.
+func validKid(kid string) bool {
+	if kid == "" || len(kid) > 128 {
+		return false
+	}
+	for i := 0; i < len(kid); i++ {
+		if kid[i] < 0x21 || kid[i] > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
 // truncate shortens untrusted input quoted in error messages to at most
 // 40 bytes, cut at a character boundary, marking a cut with "...".
 func truncate(s string) string {
@@ -443,9 +460,7 @@ func NewClient(reg Registration, now time.Time, rand io.Reader) (c Client, secre
 		c.AuthMethod = AuthPrivateKeyJWT
 	}
 	if c.SectorIdentifier == "" && len(c.RedirectURIs) == 1 {
-		if u, err := url.Parse(c.RedirectURIs[0]); err == nil {
-			c.SectorIdentifier = strings.ToLower(u.Hostname())
-		}
+		c.SectorIdentifier = redirectSector(c.RedirectURIs[0])
 	}
 	if c.AuthMethod == AuthClientSecretBasic {
 		if len(c.JWKS.Keys) > 0 {
@@ -460,6 +475,23 @@ func NewClient(reg Registration, now time.Time, rand io.Reader) (c Client, secre
 		return Client{}, "", err
 	}
 	return c, secret, nil
+}
+
+// redirectSector is the sector of a party whose one redirect URI is
+// uri (OpenID Connect Core §8.1: its host), as a DNS host name in lower
+// case: an internationalized name as its A-label (RFC 5891, the name
+// resolved), without a final dot. It is empty for a host that is no DNS
+// name (an IPv6 literal): the party's sector is then its client ID.
+func redirectSector(uri string) string {
+	u, err := url.Parse(uri)
+	if err != nil {
+		return ""
+	}
+	host, err := idna.Lookup.ToASCII(strings.TrimSuffix(u.Hostname(), "."))
+	if err != nil || !identity.ValidHost(strings.ToLower(host)) {
+		return ""
+	}
+	return strings.ToLower(host)
 }
 
 // AddKey adds a public key to the client's JWKS (the first half of a key

@@ -241,7 +241,9 @@ func TestSecretHashMalformed(t *testing.T) {
 func TestClientErrorsQuoteSafely(t *testing.T) {
 	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
 	const hostile = "x\"y\\z\x01密"
-	kid := `k"1\` + strings.Repeat("密", 30)
+	// A kid is printable ASCII without spaces (as the contract takes
+	// it), a quote and a backslash included; longer than a quote keeps.
+	kid := `k"1\` + strings.Repeat("k", 60)
 	base := func() Registration {
 		return Registration{ID: "svc-a", Name: "A", Region: "310000", Scopes: []string{ScopeQRRedeem},
 			JWKS: &gm.JWKS{Keys: []gm.JWK{sm2JWK(t, kid)}}}
@@ -279,6 +281,35 @@ func TestClientErrorsQuoteSafely(t *testing.T) {
 		}
 		if d := e.Description; SafeDescription(d) != d || strings.Contains(d, kid[:20]) {
 			t.Errorf("%s: description %q quotes its input unsafely", name, d)
+		}
+	}
+}
+
+// TestSectorOfOneRedirectURI: a registration without sector_identifier
+// and with one redirect URI takes the URI's host as its sector (OpenID
+// Connect Core §8.1), as a DNS host name in lower case: an
+// internationalized name as its A-label (RFC 5891 §5; the name a browser
+// resolves and the WHATWG URL parser gives as the host, so the U-label
+// and the A-label spellings of one site are one sector), without a
+// final dot. An IP literal is no DNS name: such a party's sector is its
+// client ID. Before, each of these was refused for a sector_identifier
+// the registration never sent, although the redirect URI is allowed.
+func TestSectorOfOneRedirectURI(t *testing.T) {
+	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	for uri, want := range map[string]string{
+		"https://rp.example/cb":             "rp.example",
+		"https://RP.Example/cb":             "rp.example",
+		"https://rp.example./cb":            "rp.example",
+		"https://银行.中国/cb":                  "xn--jn2a72x.xn--fiqs8s",
+		"https://xn--jn2a72x.xn--fiqs8s/cb": "xn--jn2a72x.xn--fiqs8s",
+		"https://Bücher.example:8443/login": "xn--bcher-kva.example",
+		"http://127.0.0.1:8080/cb":          "127.0.0.1",
+		"http://[::1]:8080/cb":              "",
+	} {
+		c, _, err := NewClient(Registration{ID: "web-a", Name: "Web", Region: "310000", Scopes: []string{ScopeQRRedeem},
+			GrantTypes: []string{GrantAuthorizationCode}, RedirectURIs: []string{uri}, AuthMethod: AuthClientSecretBasic}, now, rand.Reader)
+		if err != nil || c.SectorIdentifier != want {
+			t.Errorf("%s: sector %q, %v; want %q", uri, c.SectorIdentifier, err, want)
 		}
 	}
 }

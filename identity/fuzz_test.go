@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"unicode/utf8"
+
+	"golang.org/x/text/unicode/norm"
 )
 
 func fuzzSeeds(f *testing.F) {
@@ -142,6 +144,67 @@ func FuzzMaskName(f *testing.F) {
 					t.Fatalf("nothing masked")
 				}
 			}
+		}
+	})
+}
+
+// FuzzNormalizeName: a name NormalizeName takes (untrusted text from an
+// enrollment) comes out NFC, within the bounds, as NormalizeName's own
+// form (normalizing it again changes nothing), with the canonical form
+// CanonicalName gives, itself canonical, and a mask with a '*' (what a
+// printed code requires). The seeds are the cases the repertoire names:
+// CJK extensions beyond the BMP, the middle dot and its look-alikes,
+// NFD, full-width letters, zero-width and bidirectional controls, tag
+// characters, letters longer in upper case, invalid UTF-8.
+func FuzzNormalizeName(f *testing.F) {
+	for _, s := range []string{
+		"张三", "欧阳娜娜", "𠀀𪚥", "\U00030000\U00031350\U0002EBF0", "阿卜杜热合曼・买买提", "阿卜杜热合曼･买买提", "阿卜杜热合曼•买买提",
+		"Mu\u0308ller", "O’Neil-Smith", "  Eriksson \t Anna\nMaria ", "Ａｎｎａ", "ZHANG\u3000WEI", "张\u202e三", "张\u200d三",
+		"\ufeff张三", "张三\U000E0041", "\u0301", strings.Repeat("ɐ", 67), "ǅemal", "\u0130lkay", "\uf900", "\xff",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		out, err := NormalizeName(in)
+		canon, cerr := CanonicalName(in)
+		if (err == nil) != (cerr == nil) {
+			t.Fatalf("NormalizeName %v, CanonicalName %v: they must agree", err, cerr)
+		}
+		if err != nil {
+			if !errors.Is(err, ErrInvalidName) {
+				t.Fatalf("refused with %v, want invalid_name", err)
+			}
+			return
+		}
+		if !norm.NFC.IsNormalString(out) || utf8.RuneCountInString(out) > MaxNameRunes || len(out) > MaxNameLen || len(canon) > MaxNameLen {
+			t.Fatalf("%q: not NFC or over the bounds", out)
+		}
+		if again, err := NormalizeName(out); err != nil || again != out {
+			t.Fatalf("%q normalized again: %q, %v", out, again, err)
+		}
+		if c, err := CanonicalName(canon); err != nil || c != canon {
+			t.Fatalf("canonical form %q is not canonical: %q, %v", canon, c, err)
+		}
+		if !strings.Contains(MaskName(out), "*") {
+			t.Fatalf("%q masked shows it all: %q", out, MaskName(out))
+		}
+	})
+}
+
+// FuzzMaskNumber: MaskNumber's output is UTF-8 of as many characters as
+// its (valid, trimmed, not too long) input, at least half of them '*'.
+func FuzzMaskNumber(f *testing.F) {
+	for _, s := range []string{"31011519850214002X", "３１０１１５１９８５０２１４００２Ｘ", "L898902C3", "\xff\xfe12345678", " 12 ", "", "名"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		got := MaskNumber(in)
+		n := utf8.RuneCountInString(got)
+		if !utf8.ValidString(got) || strings.Count(got, "*") < n-n/2 {
+			t.Fatalf("MaskNumber(%q) = %q", in, got)
+		}
+		if trimmed := strings.TrimSpace(in); utf8.ValidString(trimmed) && utf8.RuneCountInString(trimmed) <= MaxInputLen && n != utf8.RuneCountInString(trimmed) {
+			t.Fatalf("MaskNumber(%q) = %q: another length", in, got)
 		}
 	})
 }

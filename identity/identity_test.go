@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 )
 
 type gmVectors struct {
@@ -654,6 +655,30 @@ func TestMasking(t *testing.T) {
 	} {
 		if got := maskPassportNumber([]byte(c.in)); got != c.want {
 			t.Errorf("maskPassportNumber(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+}
+
+// TestMaskNumberCutsAtCharacters: MaskNumber, which takes a number
+// without parsing it, keeps and masks characters, as its doc says, not
+// bytes: a number typed with full-width digits (an input method's
+// full-width mode) keeps its first and last four characters whole, and
+// the mask is valid UTF-8. Before, it kept four bytes at each end, one
+// digit and a third of the next, and the output was not UTF-8.
+func TestMaskNumberCutsAtCharacters(t *testing.T) {
+	for _, c := range []struct{ in, want string }{
+		{"３１０１１５１９８５０２１４００２Ｘ", "３１０１**********００２Ｘ"},
+		{"ＫＡＺ１１００９０１２３１０５", "ＫＡＺ１********１０５"},
+		{"Ｌ８９８９０２Ｃ３", "Ｌ８*****Ｃ３"},
+		{"3101１５19850214002X", "3101**********002X"},
+	} {
+		if got := MaskNumber(c.in); got != c.want {
+			t.Errorf("MaskNumber(%q) = %q, want %q", c.in, got, c.want)
+		}
+	}
+	for _, in := range []string{strings.Repeat("名", MaxInputLen), "\xff\xfe12345678", "é" + strings.Repeat("1", MaxInputLen)} {
+		if got := MaskNumber(in); !utf8.ValidString(got) || !strings.Contains(got, "*") {
+			t.Errorf("MaskNumber(%q) = %q: not UTF-8, or nothing masked", in, got)
 		}
 	}
 }

@@ -10,13 +10,7 @@ import (
 // rest with '*'. At least half of the number is always masked.
 func maskMiddle(num []byte, head, tail int) string {
 	n := len(num)
-	for head+tail > n/2 && head+tail > 0 {
-		if tail >= head && tail > 0 {
-			tail--
-		} else {
-			head--
-		}
-	}
+	head, tail = maskKept(n, head, tail)
 	b := make([]byte, n)
 	for i := range b {
 		if i < head || i >= n-tail {
@@ -26,6 +20,19 @@ func maskMiddle(num []byte, head, tail int) string {
 		}
 	}
 	return string(b)
+}
+
+// maskKept lowers head and tail, the tail first, until they keep at most
+// half of n characters.
+func maskKept(n, head, tail int) (int, int) {
+	for head+tail > n/2 && head+tail > 0 {
+		if tail >= head && tail > 0 {
+			tail--
+		} else {
+			head--
+		}
+	}
+	return head, tail
 }
 
 // maskPassportNumber keeps the first 2 and last 2 characters of a document
@@ -48,17 +55,25 @@ func maskPassportNumber(num []byte) string {
 // parsing it: the first 4 and last 4 characters of an 18- or 15-character
 // ID number, the rest as '*'; shorter strings keep at most a quarter of
 // their characters at each end. Use Document.Masked for parsed documents.
+//
+// It counts characters, not bytes, so a number typed with full-width
+// digits (an input method's full-width mode) is masked in whole
+// characters; a run of bytes that are not UTF-8 counts as one U+FFFD,
+// and only the first MaxInputLen characters are looked at.
 func MaskNumber(number string) string {
-	number = strings.TrimSpace(number)
-	if len(number) > MaxInputLen {
-		number = number[:MaxInputLen]
+	r := []rune(strings.ToValidUTF8(strings.TrimSpace(number), "\uFFFD"))
+	if len(r) > MaxInputLen {
+		r = r[:MaxInputLen]
 	}
-	b := []byte(number)
 	k := 4
-	if len(b) < 15 {
-		k = len(b) / 4
+	if len(r) < 15 {
+		k = len(r) / 4
 	}
-	return maskMiddle(b, k, k)
+	head, tail := maskKept(len(r), k, k)
+	for i := head; i < len(r)-tail; i++ {
+		r[i] = '*'
+	}
+	return string(r)
 }
 
 // compoundSurnames are common two-character Chinese surnames (复姓); a name

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/identity"
@@ -250,8 +251,11 @@ func (p *Provider) checkRequest(ctx context.Context, q url.Values, params []stri
 	back := func(code, desc string) error {
 		return &AuthorizeError{Err: fail(code, desc), RedirectURI: redirect, State: state}
 	}
-	if len(q["state"]) > 1 || len(state) > maxStateLen {
-		return nil, &AuthorizeError{Err: fail(CodeInvalidRequest, "state is repeated or too long"), RedirectURI: redirect}
+	// The session keeps state and nonce as JSON, which holds UTF-8 only:
+	// other bytes would come back as U+FFFD, not the exact value sent
+	// (RFC 6749 §4.1.2, OpenID Connect Core §2).
+	if len(q["state"]) > 1 || len(state) > maxStateLen || !utf8.ValidString(state) {
+		return nil, &AuthorizeError{Err: fail(CodeInvalidRequest, "state is repeated, too long or not UTF-8"), RedirectURI: redirect}
 	}
 	for _, name := range params {
 		if len(q[name]) > 1 {
@@ -259,6 +263,9 @@ func (p *Provider) checkRequest(ctx context.Context, q url.Values, params []stri
 		}
 		if len(q.Get(name)) > maxParamLen {
 			return nil, back(CodeInvalidRequest, name+" is too long")
+		}
+		if !utf8.ValidString(q.Get(name)) {
+			return nil, back(CodeInvalidRequest, name+" is not UTF-8")
 		}
 	}
 	// An empty value is no parameter (RFC 6749 §3.1); each has its

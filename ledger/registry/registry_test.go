@@ -4,10 +4,13 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/auth/clientstoretest"
@@ -233,5 +236,43 @@ func TestHomeClients(t *testing.T) {
 	})
 	if _, err := registry.NewHomeClients(cb, nil, ledgertest.RegionB).Get(ctx, ofB.ID); !errors.Is(err, auth.ErrClientNotFound) {
 		t.Errorf("B's party while B is suspended, read from the chain: %v", err)
+	}
+}
+
+// TestClientTextTheContractTakes: the text of a client that
+// auth.Client.Validate (and so ParseClientsFile and the admin API) takes,
+// its name and its keys' kids, the contract takes too, and what the
+// contract refuses Validate refuses first, naming the field. Before, a
+// name of 129 to 200 ASCII characters or a kid with a space or a Chinese
+// character passed Validate and was refused by the ledger, so importing
+// an older node's clients.json stopped at such a client after its check
+// said the file was good.
+func TestClientTextTheContractTakes(t *testing.T) {
+	ctx := context.Background()
+	a, b := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	ledgertest.EnsureConsortium(ctx, t, a, b)
+	clients := registry.NewClients(ledger.Client{L: a}, nil)
+	for i, c := range []struct {
+		name, kid string
+		ok        bool
+	}{
+		{strings.Repeat("a", 128), "k1", true},
+		{strings.Repeat("名", 66), "k1", true},
+		{"服务 A", strings.Repeat("k", 128), true},
+		{strings.Repeat("a", 129), "k1", false},
+		{strings.Repeat("a", 200), "k1", false},
+		{"A", "key 1", false},
+		{"A", "密钥", false},
+	} {
+		cl := clientstoretest.Client(t, fmt.Sprintf("svc-%d", i))
+		cl.Name, cl.JWKS.Keys[0].Kid = c.name, c.kid
+		verr := cl.Validate()
+		err := clients.Create(ctx, cl)
+		switch {
+		case c.ok && (verr != nil || err != nil):
+			t.Errorf("name of %d characters, kid %q: Validate %v, the ledger %v; want both to take it", utf8.RuneCountInString(c.name), c.kid, verr, err)
+		case !c.ok && (verr == nil || !errors.Is(err, auth.ErrInvalidClientMetadata) || strings.Contains(err.Error(), "ledger")):
+			t.Errorf("name of %d characters, kid %q: Validate %v, Create %v; want Validate to refuse it before the ledger", utf8.RuneCountInString(c.name), c.kid, verr, err)
+		}
 	}
 }
