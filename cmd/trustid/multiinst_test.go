@@ -1,17 +1,22 @@
 package main
 
 import (
+	"context"
 	"crypto/rand"
 	"encoding/json"
 	"io"
 	"net/http"
 	"net/url"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/qrcode"
 	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
 )
@@ -355,5 +360,67 @@ func TestQRAcrossInstances(t *testing.T) {
 	}
 	if st, m := f2.redeem(hotel2, off); st != 409 || m["error"] != "qr_replayed" {
 		t.Errorf("the offline code again at instance 2: %d %v", st, m)
+	}
+}
+
+// TestAccreditAgainAtAnotherInstance: an issuer accredited through
+// instance 1 (which made its keys) is suspended, and accredited again,
+// through instance 2, whose keystore copy predates the accreditation:
+// the record keeps the issuer's keys, and instance 2 makes none of its
+// own (docs/credentials.md: keys are made "on first accreditation").
+func TestAccreditAgainAtAnotherInstance(t *testing.T) {
+	r := startRegionInstances(t)
+	i1, i2 := r.i1, r.i2
+	i1.addClient("rp-vci", "SM2", auth.ScopeCredentialsIssue)
+	i1.accredit("rp-vci", "ResidenceCredential")
+	node, err := credentials.DIDWeb(r.issuer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	did, err := credentials.ClientIssuerDID(node, "rp-vci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	record := func() chaincode.Issuer {
+		t.Helper()
+		rec, err := r.ca.Issuer(context.Background(), did)
+		if err != nil {
+			t.Fatalf("issuer record %s: %v", did, err)
+		}
+		return rec
+	}
+	kids := func(rec chaincode.Issuer) []string {
+		var out []string
+		for _, k := range rec.Keys {
+			out = append(out, k.Kid+" "+k.State)
+		}
+		slices.Sort(out)
+		return out
+	}
+	before := kids(record())
+	accredit := func(n *authNode, extra ...string) (string, error) {
+		args := append([]string{"issuers", "accredit", "--node", n.base, "--token", i1.admin, "--client", "rp-vci", "--types", "ResidenceCredential", "--data", n.dir}, extra...)
+		out, errOut, err := run(t, context.Background(), args...)
+		return out + errOut, err
+	}
+	if out, err := accredit(i2, "--suspend"); err != nil {
+		t.Errorf("suspended through instance 2: %v\n%s", err, out)
+	}
+	if rec := record(); rec.Status != chaincode.EntrySuspended || !slices.Equal(kids(rec), before) {
+		t.Errorf("after the suspension through instance 2: %s %v, want suspended with the keys %v", rec.Status, kids(rec), before)
+	}
+	if out, err := accredit(i2); err != nil {
+		t.Errorf("accredited again through instance 2: %v\n%s", err, out)
+	}
+	if rec := record(); rec.Status != chaincode.EntryActive || !slices.Equal(kids(rec), before) {
+		t.Errorf("after the accreditation through instance 2: %s %v, want active with the keys %v", rec.Status, kids(rec), before)
+	}
+	i2.node.Stop()
+	ks, err := keystore.Open(filepath.Join(i2.dir, keystoreFile), mustKEK(t), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if k := ks.OwnerKeys(did); len(k) != 0 {
+		t.Errorf("instance 2 made %d keys of its own for %s", len(k), did)
 	}
 }
