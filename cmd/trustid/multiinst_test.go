@@ -424,3 +424,51 @@ func TestAccreditAgainAtAnotherInstance(t *testing.T) {
 		t.Errorf("instance 2 made %d keys of its own for %s", len(k), did)
 	}
 }
+
+// TestClientChangesAcrossInstances: a client registered through the
+// admin API of instance 1 gets tokens at instance 2; disabled through
+// instance 2, its token that instance 1 has cached is refused there
+// within a second (docs/relying-party.md, "Visibility bound").
+func TestClientChangesAcrossInstances(t *testing.T) {
+	r := startRegionInstances(t)
+	i1, i2 := r.i1, r.i2
+	admin := i1.tokenFor("ops-console", i1.addClient("ops-console", "SM2", auth.ScopeRegistryAdmin))
+	st, m, _ := i1.do("POST", "/v1/admin/clients", admin, "application/json",
+		`{"client_id":"svc-a","client_name":"Service A","region":"310000","scopes":["qr:redeem"],"token_endpoint_auth_method":"client_secret_basic","grant_types":["client_credentials"]}`)
+	if st != 201 {
+		t.Fatalf("register at instance 1: %d %v", st, m)
+	}
+	secret := m["client_secret"].(string)
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"qr:redeem"}}
+	req, _ := http.NewRequest("POST", i2.base+"/oauth2/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("svc-a", secret)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var tok map[string]any
+	json.NewDecoder(resp.Body).Decode(&tok)
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("token at instance 2 for a client registered at instance 1: %d %v", resp.StatusCode, tok)
+	}
+	at := tok["access_token"].(string)
+	use := func(n *authNode) int {
+		c, _, _ := n.do("POST", "/v1/qr/verify", at, "application/json", `{"code":"hello"}`)
+		return c
+	}
+	if c := use(i1); c != 400 {
+		t.Fatalf("the token at instance 1: %d, want 400 (authorized, a malformed code)", c)
+	}
+	if st, m, _ := i2.do("POST", "/v1/admin/clients/svc-a/disable", admin, "application/json", "{}"); st != 200 {
+		t.Fatalf("disable at instance 2: %d %v", st, m)
+	}
+	deadline := time.Now().Add(time.Second)
+	for use(i1) != 401 {
+		if time.Now().After(deadline) {
+			t.Fatal("instance 1 still accepts, a second after, the token of a client disabled at instance 2")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
