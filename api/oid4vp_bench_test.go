@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"crypto"
 	"crypto/ecdh"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -100,7 +101,7 @@ func newOID4VPBench(b *testing.B) *oid4vpBench {
 	var h http.Handler
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { h.ServeHTTP(w, r) }))
 	b.Cleanup(srv.Close)
-	v, err := oid4vp.New(oid4vp.Config{BaseURL: srv.URL, Signer: key.Signer, Kid: key.Kid, Secret: make([]byte, 32), Store: mem,
+	v, err := oid4vp.New(oid4vp.Config{BaseURL: srv.URL, Key: func() (crypto.Signer, string, error) { return key.Signer, key.Kid, nil }, Secret: make([]byte, 32), Store: mem,
 		NotFound: func(err error) bool { return errors.Is(err, store.ErrNotFound) }, Clients: oid4vp.RegistryClients{Store: clients}, Verifier: cv,
 		TTL: time.Hour})
 	if err != nil {

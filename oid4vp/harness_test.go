@@ -88,7 +88,7 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	faults := &faultStore{Memory: mem}
-	v, err := oid4vp.New(oid4vp.Config{BaseURL: base, Signer: key.Signer, Kid: key.Kid, Secret: make([]byte, 32),
+	v, err := oid4vp.New(oid4vp.Config{BaseURL: base, Key: func() (crypto.Signer, string, error) { return key.Signer, key.Kid, nil }, Secret: make([]byte, 32),
 		Store: faults, NotFound: func(err error) bool { return errors.Is(err, store.ErrNotFound) },
 		Clients: oid4vp.RegistryClients{Store: clients}, Verifier: cv, Now: clk.Now})
 	if err != nil {

@@ -101,11 +101,12 @@ type Config struct {
 	// BaseURL is the node's public base URL (no trailing slash): the iss
 	// of attestations and the prefix of request and response URIs.
 	BaseURL string
-	// Signer signs attestations and request objects; Kid names its key
-	// in the node's published JWKS. A P-256 key (ES256) reaches every
-	// wallet; SM2 works with TrustID's own.
-	Signer crypto.Signer
-	Kid    string
+	// Key returns the key that signs attestations and request objects
+	// and the kid naming it in the node's published JWKS. It is called
+	// for each request object, so the active key of a reloaded keystore
+	// signs from then on. A P-256 key (ES256) reaches every wallet; SM2
+	// works with TrustID's own.
+	Key func() (crypto.Signer, string, error)
 	// Secret (at least 32 bytes) derives each transaction's response
 	// encryption key.
 	Secret   []byte
@@ -125,26 +126,19 @@ type Config struct {
 
 // Verifier runs OID4VP transactions. It is safe for concurrent use.
 type Verifier struct {
-	cfg    Config
-	method jwt.SigningMethod
-	jwk    gm.JWK
+	cfg Config
 }
 
 // New checks cfg and returns a Verifier.
 func New(cfg Config) (*Verifier, error) {
-	if cfg.BaseURL == "" || cfg.Signer == nil || cfg.Store == nil || cfg.NotFound == nil || cfg.Clients == nil || cfg.Verifier == nil {
-		return nil, errors.New("oid4vp: config needs BaseURL, Signer, Store, NotFound, Clients and Verifier")
+	if cfg.BaseURL == "" || cfg.Key == nil || cfg.Store == nil || cfg.NotFound == nil || cfg.Clients == nil || cfg.Verifier == nil {
+		return nil, errors.New("oid4vp: config needs BaseURL, Key, Store, NotFound, Clients and Verifier")
 	}
 	if len(cfg.Secret) < 32 {
 		return nil, errors.New("oid4vp: secret must be at least 32 bytes")
 	}
-	m, err := gm.SigningMethod(cfg.Signer)
-	if err != nil {
-		return nil, fmt.Errorf("oid4vp: signer: %w", err)
-	}
-	j, err := gm.NewJWK(cfg.Signer.Public(), cfg.Kid)
-	if err != nil {
-		return nil, fmt.Errorf("oid4vp: signer: %w", err)
+	if _, _, _, err := signingKey(cfg.Key); err != nil {
+		return nil, err
 	}
 	if cfg.Algorithms == nil {
 		cfg.Algorithms = gm.JWTAlgorithms
@@ -159,7 +153,25 @@ func New(cfg Config) (*Verifier, error) {
 		cfg.Rand = rand.Reader
 	}
 	cfg.BaseURL = strings.TrimSuffix(cfg.BaseURL, "/")
-	return &Verifier{cfg: cfg, method: m, jwk: j}, nil
+	return &Verifier{cfg: cfg}, nil
+}
+
+// signingKey reads key: the signer, its JWS method and its public JWK
+// with the kid.
+func signingKey(key func() (crypto.Signer, string, error)) (crypto.Signer, jwt.SigningMethod, gm.JWK, error) {
+	signer, kid, err := key()
+	if err != nil {
+		return nil, nil, gm.JWK{}, fmt.Errorf("oid4vp: signing key: %w", err)
+	}
+	m, err := gm.SigningMethod(signer)
+	if err != nil {
+		return nil, nil, gm.JWK{}, fmt.Errorf("oid4vp: signer: %w", err)
+	}
+	j, err := gm.NewJWK(signer.Public(), kid)
+	if err != nil {
+		return nil, nil, gm.JWK{}, fmt.Errorf("oid4vp: signer: %w", err)
+	}
+	return signer, m, j, nil
 }
 
 // CreateRequest is what a relying party asks for.
@@ -407,15 +419,19 @@ func (v *Verifier) RequestObject(ctx context.Context, id string) (string, error)
 	if err != nil {
 		return "", err
 	}
+	signer, method, jwk, err := signingKey(v.cfg.Key)
+	if err != nil {
+		return "", err
+	}
 	now := v.cfg.Now()
 	clientID := ClientID(rec.RP)
 	responseURI := v.cfg.BaseURL + strings.Replace(ResponsePath, "{id}", id, 1)
-	att := jwt.NewWithClaims(v.method, jwt.MapClaims{
+	att := jwt.NewWithClaims(method, jwt.MapClaims{
 		"iss": v.cfg.BaseURL, "sub": rec.RP, "iat": now.Unix(), "exp": rec.Expires,
-		"cnf": map[string]any{"jwk": v.jwk}, "redirect_uris": []string{responseURI},
+		"cnf": map[string]any{"jwk": jwk}, "redirect_uris": []string{responseURI},
 	})
-	att.Header["typ"], att.Header["kid"] = TypAttestation, v.cfg.Kid
-	attestation, err := att.SignedString(v.cfg.Signer)
+	att.Header["typ"], att.Header["kid"] = TypAttestation, jwk.Kid
+	attestation, err := att.SignedString(signer)
 	if err != nil {
 		return "", err
 	}
@@ -440,7 +456,7 @@ func (v *Verifier) RequestObject(ctx context.Context, id string) (string, error)
 		meta["jwks"] = map[string]any{"keys": []any{j}}
 		meta["encrypted_response_enc_values_supported"] = EncryptionValues
 	}
-	tok := jwt.NewWithClaims(v.method, jwt.MapClaims{
+	tok := jwt.NewWithClaims(method, jwt.MapClaims{
 		"aud": AudienceSelfIssued, "iat": now.Unix(), "exp": rec.Expires,
 		"client_id": clientID, "response_type": "vp_token", "response_mode": rec.Mode, "response_uri": responseURI,
 		"nonce": rec.Nonce, "state": rec.State, "dcql_query": query, "client_metadata": meta,
@@ -448,8 +464,8 @@ func (v *Verifier) RequestObject(ctx context.Context, id string) (string, error)
 	if len(rec.TxData) > 0 {
 		tok.Claims.(jwt.MapClaims)["transaction_data"] = rec.TxData
 	}
-	tok.Header["typ"], tok.Header["kid"], tok.Header["jwt"] = TypRequestObject, v.cfg.Kid, attestation
-	return tok.SignedString(v.cfg.Signer)
+	tok.Header["typ"], tok.Header["kid"], tok.Header["jwt"] = TypRequestObject, jwk.Kid, attestation
+	return tok.SignedString(signer)
 }
 
 // Presented is one verified credential as the relying party receives it:

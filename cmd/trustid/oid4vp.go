@@ -1,6 +1,7 @@
 package main
 
 import (
+	"crypto"
 	"errors"
 	"fmt"
 
@@ -14,8 +15,8 @@ import (
 
 // mountOID4VP returns the mount function of the OpenID for Verifiable
 // Presentations verifier: relying parties in the ledger's client registry
-// open transactions; the node signs their request objects with its ES256
-// key (which every wallet verifies) and checks presentations with the
+// open transactions; the node signs their request objects with its active
+// ES256 key (which every wallet verifies) and checks presentations with the
 // credential verifier mountCredentials made.
 func mountOID4VP(_ *cobra.Command) func(*api.Server, *node) error {
 	return func(srv *api.Server, n *node) error {
@@ -23,15 +24,20 @@ func mountOID4VP(_ *cobra.Command) func(*api.Server, *node) error {
 		if !anchored || n.credVerifier == nil {
 			return errors.New("oid4vp: needs the ledger's client registry and the credential verifier")
 		}
-		key, err := n.keys.Active(gm.AlgES256)
-		if err != nil {
-			return fmt.Errorf("oid4vp: the node needs an active ES256 key: %w", err)
+		// The active ES256 key as the keystore has it at each request
+		// object: after a rotation and SIGHUP, the new one.
+		key := func() (crypto.Signer, string, error) {
+			k, err := n.keys.Active(gm.AlgES256)
+			if err != nil {
+				return nil, "", fmt.Errorf("the node needs an active ES256 key: %w", err)
+			}
+			return k.Signer, k.Kid, nil
 		}
 		sec, err := nodeSecret(n.keys, oid4vpSecret)
 		if err != nil {
 			return fmt.Errorf("oid4vp: %w", err)
 		}
-		v, err := oid4vp.New(oid4vp.Config{BaseURL: n.issuer, Signer: key.Signer, Kid: key.Kid, Secret: sec.Value(),
+		v, err := oid4vp.New(oid4vp.Config{BaseURL: n.issuer, Key: key, Secret: sec.Value(),
 			Store: n.store, NotFound: func(err error) bool { return errors.Is(err, store.ErrNotFound) },
 			Clients: oid4vp.RegistryClients{Store: nl.Clients}, Verifier: n.credVerifier})
 		if err != nil {

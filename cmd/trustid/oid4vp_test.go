@@ -6,12 +6,16 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/gm"
 	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
 )
 
@@ -245,5 +249,81 @@ func TestOID4VPTransactionData(t *testing.T) {
 		if code, m, _ := n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": `+ageDCQL(n.base)+`, "transaction_data": [`+body+`]}`); code != 400 || m["error"] != "invalid_request" {
 			t.Errorf("%s: %d %v", name, code, m)
 		}
+	}
+}
+
+// TestOID4VPKeysFollowReload: the node signs request objects (and their
+// verifier attestations) with its active ES256 key as the keystore has
+// it after a reload, as every other signer of the node does
+// (docs/operations.md, "Rotating a region's keys": after SIGHUP an
+// instance "signs with the new key from then on"). Once the old key is
+// retired, and so gone from the JWKS, a wallet still verifies the
+// node's requests.
+func TestOID4VPKeysFollowReload(t *testing.T) {
+	s := newOID4VPSetup(t)
+	n := s.n
+	es256 := func() (jwks string, kids []string) {
+		_, jwks = get(t, n.base+"/.well-known/jwks.json")
+		var set struct{ Keys []struct{ Alg, Kid string } }
+		json.Unmarshal([]byte(jwks), &set)
+		for _, k := range set.Keys {
+			if k.Alg == gm.AlgES256 {
+				kids = append(kids, k.Kid)
+			}
+		}
+		return jwks, kids
+	}
+	reload := func(what string, done func() bool) {
+		t.Helper()
+		if err := syscall.Kill(os.Getpid(), syscall.SIGHUP); err != nil {
+			t.Fatal(err)
+		}
+		waitUntil(t, what, done)
+	}
+	// requestKid opens a transaction and returns the kid of its request
+	// object and of the verifier attestation it carries.
+	requestKid := func() (obj, att string, created map[string]any) {
+		t.Helper()
+		code, created, _ := n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": `+ageDCQL(n.base)+`}`)
+		if code != 201 {
+			t.Fatalf("create: %d %v", code, created)
+		}
+		code, ro := get(t, created["request_uri"].(string))
+		if code != 200 {
+			t.Fatalf("request object: %d %s", code, ro)
+		}
+		h := jwtHeader(t, ro)
+		return h["kid"].(string), kidOf(h["jwt"].(string)), created
+	}
+	_, before := es256()
+	if len(before) != 1 {
+		t.Fatalf("ES256 keys before the rotation: %v", before)
+	}
+	oldKid := before[0]
+	if obj, att, _ := requestKid(); obj != oldKid || att != oldKid {
+		t.Fatalf("before the rotation the request object is signed by %s (attestation %s), want %s", obj, att, oldKid)
+	}
+	m := regexp.MustCompile(`new active ES256 key (\S+)`).FindStringSubmatch(n.cli("keys", "rotate", "ES256"))
+	if m == nil {
+		t.Fatal("keys rotate ES256: no new key")
+	}
+	newKid := m[1]
+	reload("the JWKS listing the new key", func() bool { _, k := es256(); return slices.Contains(k, newKid) })
+	if obj, att, _ := requestKid(); obj != newKid || att != newKid {
+		t.Errorf("after the rotation and SIGHUP the request object is signed by %s (attestation %s), want the new key %s", obj, att, newKid)
+	}
+	n.cli("keys", "retire", "--", oldKid)
+	reload("the JWKS without the old key", func() bool { _, k := es256(); return !slices.Contains(k, oldKid) })
+	jwks, _ := es256()
+	_, _, created := requestKid()
+	req, err := s.holder.ResolvePresentationRequest(created["authorization_request"].(string), n.base, jwks)
+	if err != nil {
+		t.Fatalf("a wallet with the node's JWKS, after the old key's retirement: %v", err)
+	}
+	if _, err := req.Respond(s.creds, "age=age-1"); err != nil {
+		t.Fatal(err)
+	}
+	if code, res, _ := n.do("GET", "/v1/oid4vp/requests/"+created["transaction_id"].(string), s.rp, "", ""); code != 200 || res["status"] != "verified" {
+		t.Errorf("result: %d %v", code, res)
 	}
 }

@@ -24,6 +24,7 @@ type IssuerRegistrar interface {
 // states. Safe for concurrent use.
 type OwnerKeySource interface {
 	EnsureOwnerKeys(owner string) ([]keystore.Key, error)
+	OwnerKeys(owner string) []keystore.Key
 	OwnerActive(owner, alg string) (keystore.Key, error)
 }
 
@@ -69,25 +70,43 @@ func (is *Issuer) Accredit(ctx context.Context, req AccreditRequest) (chaincode.
 	if err := credentials.CheckAccreditableTypes(req.Types); err != nil {
 		return chaincode.Issuer{}, err
 	}
-	keys, err := is.cfg.IssuerKeys.EnsureOwnerKeys(did)
-	if err != nil {
-		return chaincode.Issuer{}, err
+	var (
+		stored chaincode.Issuer
+		found  bool
+	)
+	if is.cfg.Registry != nil {
+		stored, found = is.cfg.Registry.Issuer(did)
+	}
+	// Keys are made on the first accreditation only: another instance of
+	// the region accredited this issuer if the record has keys this
+	// keystore (a copy from before) lacks, and the record keeps them.
+	keys := is.cfg.IssuerKeys.OwnerKeys(did)
+	if !found || len(stored.Keys) == 0 || len(keys) > 0 {
+		var err error
+		if keys, err = is.cfg.IssuerKeys.EnsureOwnerKeys(did); err != nil {
+			return chaincode.Issuer{}, err
+		}
 	}
 	rec := chaincode.Issuer{ID: did, Name: req.Name, Types: slices.Clone(req.Types), Status: chaincode.EntryActive}
 	if req.Suspended {
 		rec.Status = chaincode.EntrySuspended
 	}
 	states := map[string]string{keystore.StateActive: chaincode.KeyActive, keystore.StateRetiring: chaincode.KeyRetiring, keystore.StateRetired: chaincode.KeyRetired}
-	var stored chaincode.Issuer
-	if is.cfg.Registry != nil {
-		stored, _ = is.cfg.Registry.Issuer(did)
-	}
+	held := map[string]bool{}
 	for _, k := range keys {
 		j, err := k.JWK()
 		if err != nil {
 			return chaincode.Issuer{}, err
 		}
+		held[j.Kid] = true
 		rec.Keys = append(rec.Keys, chaincode.RegistryKey{JWK: j, State: keyState(stored, j.Kid, states[k.State])})
+	}
+	// A key of the record this keystore does not hold is written back as
+	// stored: the record never drops a key.
+	for _, k := range stored.Keys {
+		if !held[k.Kid] {
+			rec.Keys = append(rec.Keys, chaincode.RegistryKey{JWK: k.JWK})
+		}
 	}
 	out, err := is.cfg.Registrar.PutIssuer(ctx, rec)
 	if errors.Is(err, chaincode.ErrInvalid) || errors.Is(err, chaincode.ErrForbidden) {

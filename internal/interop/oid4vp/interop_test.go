@@ -3,6 +3,7 @@ package oid4vp
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -84,7 +85,7 @@ func startVerifier(t *testing.T) *verifierNode {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v, err := oid4vp.New(oid4vp.Config{BaseURL: srv.URL, Signer: key.Signer, Kid: key.Kid, Secret: bytes.Repeat([]byte{7}, 32),
+	v, err := oid4vp.New(oid4vp.Config{BaseURL: srv.URL, Key: func() (crypto.Signer, string, error) { return key.Signer, key.Kid, nil }, Secret: bytes.Repeat([]byte{7}, 32),
 		Store: mem, NotFound: func(err error) bool { return errors.Is(err, store.ErrNotFound) },
 		Clients: oid4vp.RegistryClients{Store: clients}, Verifier: cv})
 	if err != nil {
