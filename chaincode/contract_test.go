@@ -1143,3 +1143,46 @@ func TestMajorityLeftByASuspension(t *testing.T) {
 		t.Errorf("proposal kept after it applied: %v", err)
 	}
 }
+
+// TestRegionDIDSyntax: a region's DID must be a DID (DID Core §3.1: a
+// lower-case method name, a method-specific ID of idchars whose last
+// segment is not empty, no path, query or fragment), and each endpoint
+// URL must name a host; RequestRegion and UpdateRegion refuse anything
+// else as invalid and write nothing.
+func TestRegionDIDSyntax(t *testing.T) {
+	in := func(did, url string) string {
+		return js(t, RegionInput{Code: "310000", DID: did, Name: "node 310000",
+			Endpoints: []Endpoint{{Type: "api", URL: url}}, Keys: []gm.JWK{sm2JWK(t, 1, "310000-k1")}})
+	}
+	const okURL = "https://310000.trustid.example"
+	for _, did := range []string{"did::x", "did:web:", "did:web:x:", "did:WEB:x", "did:web:x#key-1",
+		"did:web:x/path", "did:web:x?versionId=1", "did:web:x;p=1", "did:web:%zz", "did:web:x%2", "did:web:a~b"} {
+		l := newLedger()
+		if _, err := l.call(msp31, "RequestRegion", in(did, okURL)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("RequestRegion with DID %q: %v, want invalid", did, err)
+		}
+		if len(l.st.KV) != 0 {
+			t.Errorf("RequestRegion with DID %q wrote %d keys", did, len(l.st.KV))
+		}
+	}
+	for _, u := range []string{"https://:443", "http://:80/path"} {
+		l := newLedger()
+		if _, err := l.call(msp31, "RequestRegion", in("did:web:310000.trustid.example", u)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("RequestRegion with endpoint %q: %v, want invalid", u, err)
+		}
+	}
+	l := newLedger()
+	l.must(t, msp31, "RequestRegion", in("did:web:310000.trustid.example", okURL))
+	for _, did := range []string{"did:web:localhost%3A8443:regions:310000", "did:example:a::b", "did:key:z6Mk-_.9", "did:web:310000.trustid.example"} {
+		if _, err := l.call(msp31, "UpdateRegion", js(t, RegionInput{Code: "310000", DID: did, Endpoints: []Endpoint{{Type: "api", URL: okURL}}})); err != nil {
+			t.Errorf("UpdateRegion with DID %q: %v", did, err)
+		}
+	}
+	before := region(t, l, "310000")
+	if _, err := l.call(msp31, "UpdateRegion", js(t, RegionInput{Code: "310000", DID: "did:web:x#key-1", Endpoints: []Endpoint{{Type: "api", URL: okURL}}})); !errors.Is(err, ErrInvalid) {
+		t.Errorf("UpdateRegion to a DID URL: %v, want invalid", err)
+	}
+	if after := region(t, l, "310000"); after.DID != before.DID {
+		t.Errorf("a refused update changed the DID to %q", after.DID)
+	}
+}
