@@ -1186,3 +1186,36 @@ func TestRegionDIDSyntax(t *testing.T) {
 		t.Errorf("a refused update changed the DID to %q", after.DID)
 	}
 }
+
+// TestNamesWithoutControlCharacters: a name is "at most 128 characters
+// without control characters", C1 controls (U+0080 to U+009F, such as
+// U+009B, an 8-bit CSI) included, in every record that has one.
+func TestNamesWithoutControlCharacters(t *testing.T) {
+	for _, name := range []string{"a\x1bb", "a\u0085b", "a\u009b31mb", "\u009f"} {
+		l := newLedger()
+		in := RegionInput{Code: "310000", DID: "did:web:310000.trustid.example", Name: name,
+			Endpoints: []Endpoint{{Type: "api", URL: "https://310000.trustid.example"}}, Keys: []gm.JWK{sm2JWK(t, 1, "310000-k1")}}
+		if _, err := l.call(msp31, "RequestRegion", js(t, in)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("region name %q: %v, want invalid", name, err)
+		}
+		in.Name = "node 310000"
+		l.must(t, msp31, "RequestRegion", js(t, in))
+		before := maps.Clone(l.st.KV)
+		iss := Issuer{ID: "https://issuer.example/a", Name: name, Types: []string{"ResidenceCredential"},
+			Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "i1")}}, Status: EntryActive}
+		if _, err := l.call(msp31, "PutIssuer", js(t, iss)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("issuer name %q: %v, want invalid", name, err)
+		}
+		term := Terminal{ID: "t-1", Kind: "counter", Name: name, Key: sm2JWK(t, 6, "t1"), Status: EntryActive}
+		if _, err := l.call(msp31, "AddTerminal", js(t, term)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("terminal name %q: %v, want invalid", name, err)
+		}
+		if !maps.EqualFunc(before, l.st.KV, bytes.Equal) {
+			t.Errorf("a refused name %q changed the state", name)
+		}
+	}
+	l := newLedger()
+	in := RegionInput{Code: "310000", DID: "did:web:310000.trustid.example", Name: "上海市 node ©",
+		Endpoints: []Endpoint{{Type: "api", URL: "https://310000.trustid.example"}}, Keys: []gm.JWK{sm2JWK(t, 1, "310000-k1")}}
+	l.must(t, msp31, "RequestRegion", js(t, in))
+}

@@ -409,7 +409,7 @@ func decodeArg(data []byte, v any) error {
 
 var (
 	reID     = regexp.MustCompile(`^[\x21-\x7e]{1,256}$`)
-	reName   = regexp.MustCompile(`^[^\x00-\x1f\x7f]{0,128}$`)
+	reName   = regexp.MustCompile(`^[^\x00-\x1f\x7f-\x{9f}]{0,128}$`) // no C0 or C1 control (Unicode Cc)
 	reToken  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$`)
 	reHex256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	reMSP    = regexp.MustCompile(`^Region([0-9]{6})MSP$`)
