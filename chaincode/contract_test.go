@@ -1219,3 +1219,25 @@ func TestNamesWithoutControlCharacters(t *testing.T) {
 		Endpoints: []Endpoint{{Type: "api", URL: "https://310000.trustid.example"}}, Keys: []gm.JWK{sm2JWK(t, 1, "310000-k1")}}
 	l.must(t, msp31, "RequestRegion", js(t, in))
 }
+
+// TestIssuerDIDSyntax: an issuer ID that is a DID must be a DID (DID Core
+// §3.1), not a DID URL with a fragment, path or query, which names a
+// resource of a DID and no issuer; the write is refused and changes
+// nothing.
+func TestIssuerDIDSyntax(t *testing.T) {
+	l := consortium(t)
+	iss := func(id string) string {
+		return js(t, Issuer{ID: id, Types: []string{"ResidenceCredential"}, Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "i1")}}, Status: EntryActive})
+	}
+	for _, id := range []string{"did:web:issuer.example#key-1", "did:web:issuer.example/path", "did:web:issuer.example?versionId=1", "did:web:issuer.example:"} {
+		before := maps.Clone(l.st.KV)
+		if _, err := l.call(msp31, "PutIssuer", iss(id)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("issuer %q: %v, want invalid", id, err)
+		}
+		if !maps.EqualFunc(before, l.st.KV, bytes.Equal) {
+			t.Errorf("issuer %q changed the state", id)
+		}
+	}
+	l.must(t, msp31, "PutIssuer", iss("did:web:issuer.example:a"))
+	l.must(t, msp31, "PutIssuer", iss("https://issuer.example/b#x"))
+}
