@@ -668,6 +668,11 @@ func putIssuer(c *call) (any, error) {
 		// an ID with no host has no owner the contract can tell.
 		return nil, invalid("an issuer id must be a did:web DID or an http(s) URL: the host it names decides which region may write it")
 	}
+	if strings.HasPrefix(in.ID, "did:") {
+		if err := checkDID(in.ID); err != nil { // a DID URL (fragment, path, query) is not an issuer
+			return nil, err
+		}
+	}
 	if err := checkName(in.Name); err != nil {
 		return nil, err
 	}

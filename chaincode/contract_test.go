@@ -1143,3 +1143,101 @@ func TestMajorityLeftByASuspension(t *testing.T) {
 		t.Errorf("proposal kept after it applied: %v", err)
 	}
 }
+
+// TestRegionDIDSyntax: a region's DID must be a DID (DID Core §3.1: a
+// lower-case method name, a method-specific ID of idchars whose last
+// segment is not empty, no path, query or fragment), and each endpoint
+// URL must name a host; RequestRegion and UpdateRegion refuse anything
+// else as invalid and write nothing.
+func TestRegionDIDSyntax(t *testing.T) {
+	in := func(did, url string) string {
+		return js(t, RegionInput{Code: "310000", DID: did, Name: "node 310000",
+			Endpoints: []Endpoint{{Type: "api", URL: url}}, Keys: []gm.JWK{sm2JWK(t, 1, "310000-k1")}})
+	}
+	const okURL = "https://310000.trustid.example"
+	for _, did := range []string{"did::x", "did:web:", "did:web:x:", "did:WEB:x", "did:web:x#key-1",
+		"did:web:x/path", "did:web:x?versionId=1", "did:web:x;p=1", "did:web:%zz", "did:web:x%2", "did:web:a~b"} {
+		l := newLedger()
+		if _, err := l.call(msp31, "RequestRegion", in(did, okURL)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("RequestRegion with DID %q: %v, want invalid", did, err)
+		}
+		if len(l.st.KV) != 0 {
+			t.Errorf("RequestRegion with DID %q wrote %d keys", did, len(l.st.KV))
+		}
+	}
+	for _, u := range []string{"https://:443", "http://:80/path"} {
+		l := newLedger()
+		if _, err := l.call(msp31, "RequestRegion", in("did:web:310000.trustid.example", u)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("RequestRegion with endpoint %q: %v, want invalid", u, err)
+		}
+	}
+	l := newLedger()
+	l.must(t, msp31, "RequestRegion", in("did:web:310000.trustid.example", okURL))
+	for _, did := range []string{"did:web:localhost%3A8443:regions:310000", "did:example:a::b", "did:key:z6Mk-_.9", "did:web:310000.trustid.example"} {
+		if _, err := l.call(msp31, "UpdateRegion", js(t, RegionInput{Code: "310000", DID: did, Endpoints: []Endpoint{{Type: "api", URL: okURL}}})); err != nil {
+			t.Errorf("UpdateRegion with DID %q: %v", did, err)
+		}
+	}
+	before := region(t, l, "310000")
+	if _, err := l.call(msp31, "UpdateRegion", js(t, RegionInput{Code: "310000", DID: "did:web:x#key-1", Endpoints: []Endpoint{{Type: "api", URL: okURL}}})); !errors.Is(err, ErrInvalid) {
+		t.Errorf("UpdateRegion to a DID URL: %v, want invalid", err)
+	}
+	if after := region(t, l, "310000"); after.DID != before.DID {
+		t.Errorf("a refused update changed the DID to %q", after.DID)
+	}
+}
+
+// TestNamesWithoutControlCharacters: a name is "at most 128 characters
+// without control characters", C1 controls (U+0080 to U+009F, such as
+// U+009B, an 8-bit CSI) included, in every record that has one.
+func TestNamesWithoutControlCharacters(t *testing.T) {
+	for _, name := range []string{"a\x1bb", "a\u0085b", "a\u009b31mb", "\u009f"} {
+		l := newLedger()
+		in := RegionInput{Code: "310000", DID: "did:web:310000.trustid.example", Name: name,
+			Endpoints: []Endpoint{{Type: "api", URL: "https://310000.trustid.example"}}, Keys: []gm.JWK{sm2JWK(t, 1, "310000-k1")}}
+		if _, err := l.call(msp31, "RequestRegion", js(t, in)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("region name %q: %v, want invalid", name, err)
+		}
+		in.Name = "node 310000"
+		l.must(t, msp31, "RequestRegion", js(t, in))
+		before := maps.Clone(l.st.KV)
+		iss := Issuer{ID: "https://issuer.example/a", Name: name, Types: []string{"ResidenceCredential"},
+			Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "i1")}}, Status: EntryActive}
+		if _, err := l.call(msp31, "PutIssuer", js(t, iss)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("issuer name %q: %v, want invalid", name, err)
+		}
+		term := Terminal{ID: "t-1", Kind: "counter", Name: name, Key: sm2JWK(t, 6, "t1"), Status: EntryActive}
+		if _, err := l.call(msp31, "AddTerminal", js(t, term)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("terminal name %q: %v, want invalid", name, err)
+		}
+		if !maps.EqualFunc(before, l.st.KV, bytes.Equal) {
+			t.Errorf("a refused name %q changed the state", name)
+		}
+	}
+	l := newLedger()
+	in := RegionInput{Code: "310000", DID: "did:web:310000.trustid.example", Name: "上海市 node ©",
+		Endpoints: []Endpoint{{Type: "api", URL: "https://310000.trustid.example"}}, Keys: []gm.JWK{sm2JWK(t, 1, "310000-k1")}}
+	l.must(t, msp31, "RequestRegion", js(t, in))
+}
+
+// TestIssuerDIDSyntax: an issuer ID that is a DID must be a DID (DID Core
+// §3.1), not a DID URL with a fragment, path or query, which names a
+// resource of a DID and no issuer; the write is refused and changes
+// nothing.
+func TestIssuerDIDSyntax(t *testing.T) {
+	l := consortium(t)
+	iss := func(id string) string {
+		return js(t, Issuer{ID: id, Types: []string{"ResidenceCredential"}, Keys: []RegistryKey{{JWK: sm2JWK(t, 5, "i1")}}, Status: EntryActive})
+	}
+	for _, id := range []string{"did:web:issuer.example#key-1", "did:web:issuer.example/path", "did:web:issuer.example?versionId=1", "did:web:issuer.example:"} {
+		before := maps.Clone(l.st.KV)
+		if _, err := l.call(msp31, "PutIssuer", iss(id)); !errors.Is(err, ErrInvalid) {
+			t.Errorf("issuer %q: %v, want invalid", id, err)
+		}
+		if !maps.EqualFunc(before, l.st.KV, bytes.Equal) {
+			t.Errorf("issuer %q changed the state", id)
+		}
+	}
+	l.must(t, msp31, "PutIssuer", iss("did:web:issuer.example:a"))
+	l.must(t, msp31, "PutIssuer", iss("https://issuer.example/b#x"))
+}

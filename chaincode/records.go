@@ -409,7 +409,7 @@ func decodeArg(data []byte, v any) error {
 
 var (
 	reID     = regexp.MustCompile(`^[\x21-\x7e]{1,256}$`)
-	reName   = regexp.MustCompile(`^[^\x00-\x1f\x7f]{0,128}$`)
+	reName   = regexp.MustCompile(`^[^\x00-\x1f\x7f-\x{9f}]{0,128}$`) // no C0 or C1 control (Unicode Cc)
 	reToken  = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$`)
 	reHex256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	reMSP    = regexp.MustCompile(`^Region([0-9]{6})MSP$`)
@@ -489,9 +489,15 @@ func checkTokens(what string, list []string, max int) error {
 	return nil
 }
 
+// reDID is the did rule of DID Core §3.1: a method name of lower-case
+// letters and digits, then a method-specific ID of idchars (ALPHA, DIGIT,
+// ".", "-", "_", pct-encoded) in ":"-separated segments, the last not
+// empty. A DID URL (path, query, fragment) is not a DID.
+var reDID = regexp.MustCompile(`^did:[a-z0-9]+:(?:(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})*:)*(?:[A-Za-z0-9._-]|%[0-9A-Fa-f]{2})+$`)
+
 func checkDID(did string) error {
-	if !strings.HasPrefix(did, "did:") || strings.Count(did, ":") < 2 || !reID.MatchString(did) {
-		return invalid("did must be a DID (did:method:id)")
+	if !reDID.MatchString(did) || !reID.MatchString(did) {
+		return invalid("did must be a DID (did:method:id, DID Core §3.1)")
 	}
 	return nil
 }
@@ -510,7 +516,7 @@ func checkEndpoints(eps []Endpoint) error {
 		}
 		seen[e.Type] = true
 		u, err := url.Parse(e.URL)
-		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || len(e.URL) > 512 {
+		if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Hostname() == "" || u.User != nil || len(e.URL) > 512 {
 			return invalid("endpoint %q: want an http(s) URL without credentials", e.Type)
 		}
 	}

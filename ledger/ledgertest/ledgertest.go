@@ -324,6 +324,10 @@ func Run(t *testing.T, open Open) {
 		if _, err := ca.PutStatusHeads(ctx, []ledger.StatusHeadInput{{List: list, Version: 1, Digest: d2}}); !errors.Is(err, chaincode.ErrHeadConflict) {
 			t.Errorf("conflicting digest: %v", err)
 		}
+		// A replay (the first answer lost) writes nothing and is no error.
+		if ev, err := ca.PutStatusHeads(ctx, []ledger.StatusHeadInput{{List: list, Version: 1, Digest: d1}}); err != nil || len(ev.Heads) != 0 {
+			t.Errorf("replayed head: %+v %v", ev, err)
+		}
 		if _, err := ca.PutStatusHeads(ctx, []ledger.StatusHeadInput{{List: list, Version: 2, Digest: d2}}); err != nil {
 			t.Fatal(err)
 		}
@@ -350,6 +354,18 @@ func Run(t *testing.T, open Open) {
 		}
 		if _, err := cb.AnchorAudit(ctx, node, 2, h); !errors.Is(err, chaincode.ErrStale) {
 			t.Errorf("older sequence: %v", err)
+		}
+		// The same head again is a replay (the anchor first written); another
+		// head at the same sequence is a fork.
+		first, err := cb.AuditAnchor(ctx, RegionB, node)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if again, err := cb.AnchorAudit(ctx, node, 3, h); err != nil || again != first {
+			t.Errorf("replayed audit anchor: %+v %v, want %+v", again, err, first)
+		}
+		if _, err := cb.AnchorAudit(ctx, node, 3, strings.Repeat("a5", 32)); !errors.Is(err, chaincode.ErrHeadConflict) {
+			t.Errorf("forked audit head: %v", err)
 		}
 		var got chaincode.AuditAnchor
 		eventually(t, func() (err error) { got, err = ca.AuditAnchor(ctx, RegionB, node); return err })
