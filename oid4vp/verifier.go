@@ -805,6 +805,9 @@ func presentationProblem(err error) string {
 		return "the credential is suspended"
 	case errors.Is(err, credentials.ErrExpired):
 		return "the credential has expired"
+	case errors.Is(err, credentials.ErrStatusUnavailable):
+		// Before ErrResolve, which a failed list fetch also matches.
+		return "the credential's status list could not be obtained or verified; the transaction stays open"
 	case errors.Is(err, credentials.ErrSignature):
 		return "the issuer signature is invalid"
 	case errors.Is(err, credentials.ErrUnknownKey), errors.Is(err, credentials.ErrResolve):

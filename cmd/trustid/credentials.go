@@ -782,8 +782,10 @@ func openSharedStatus(ctx context.Context, cmd *cobra.Command, n *node, nl *node
 // a list under the registered endpoint of a region of the ledger view
 // (URL <endpoint>/status/<list>) is fetched from that region's node as its
 // QR status lists are: with peer (federation.PeerClient in the node's
-// mode), from an endpoint federation.CheckEndpoint accepts; any other list
-// over HTTPS from public addresses with client.
+// mode), from an endpoint federation.CheckEndpoint accepts, and only at
+// that path (the list ID is the rest: no other path or query on the
+// region's host, which the peer client may reach on a private network);
+// any other list over HTTPS from public addresses with client.
 func regionStatusFetch(view *ledger.View, client, peer *http.Client, development bool) func(ctx context.Context, url, accept string) ([]byte, error) {
 	return func(ctx context.Context, u, accept string) ([]byte, error) {
 		c := client
@@ -791,6 +793,9 @@ func regionStatusFetch(view *ledger.View, client, peer *http.Client, development
 			if _, ok := view.IssuerRegion(u[:i]); ok {
 				if err := federation.CheckEndpoint(u[:i], development); err != nil {
 					return nil, fmt.Errorf("%w: %w", vc.ErrStatusUnavailable, err)
+				}
+				if !status.ValidListID(u[i+len("/status/"):]) {
+					return nil, fmt.Errorf("%w: a list URL under a region's endpoint is <endpoint>/status/<list ID>", vc.ErrStatusUnavailable)
 				}
 				c = peer
 			}
