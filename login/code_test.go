@@ -426,13 +426,13 @@ func (f failingGet) Get(ctx context.Context, key string) ([]byte, error) {
 // cannot be written (revokeAndRefuse).
 func TestCodeReplayMarkerUnreadable(t *testing.T) {
 	p, issue, redeem := newCodeFixture(t)
-	p.cfg.CodeTTL = 300 * time.Millisecond
+	p.cfg.CodeTTL = time.Second
 	code := issue()
 	resp, err := redeem(code)
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(400 * time.Millisecond) // the code's lifetime
+	time.Sleep(1100 * time.Millisecond) // the code's lifetime
 	healthy := p.cfg.Store
 	p.cfg.Store = failingGet{healthy, "login-code-spent:"}
 	if _, err := redeem(code); !isCode(err, CodeTemporarilyUnavailable) {
