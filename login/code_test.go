@@ -403,3 +403,43 @@ func testSpentCodeKeepsNoGrant(t *testing.T, p *Provider, issue func() string, r
 		t.Errorf("a replay past the code's lifetime: %v, login ended %v", err, loginEnded(t, p, resp))
 	}
 }
+
+// failingGet is a store whose Get of keys under prefix fails.
+type failingGet struct {
+	Store
+	prefix string
+}
+
+func (f failingGet) Get(ctx context.Context, key string) ([]byte, error) {
+	if strings.HasPrefix(key, f.prefix) {
+		return nil, store.ErrUnavailable
+	}
+	return f.Store.Get(ctx, key)
+}
+
+// TestCodeReplayMarkerUnreadable: past the code's lifetime a replay is
+// caught only by the family marker under the code's spent key; a replay
+// whose marker cannot be read is temporarily_unavailable, not an
+// invalid_grant that leaves the login it should end going (RFC 6749
+// §4.1.2: the server "SHOULD revoke (when possible) all tokens previously
+// issued"), and its retry ends the login, as a replay whose revocation
+// cannot be written (revokeAndRefuse).
+func TestCodeReplayMarkerUnreadable(t *testing.T) {
+	p, issue, redeem := newCodeFixture(t)
+	p.cfg.CodeTTL = time.Second
+	code := issue()
+	resp, err := redeem(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1100 * time.Millisecond) // the code's lifetime
+	healthy := p.cfg.Store
+	p.cfg.Store = failingGet{healthy, "login-code-spent:"}
+	if _, err := redeem(code); !isCode(err, CodeTemporarilyUnavailable) {
+		t.Errorf("a replay whose marker cannot be read: %v, want %s", err, CodeTemporarilyUnavailable)
+	}
+	p.cfg.Store = healthy
+	if _, err := redeem(code); !isCode(err, CodeInvalidGrant) || !loginEnded(t, p, resp) {
+		t.Errorf("its retry: %v, login ended %v", err, loginEnded(t, p, resp))
+	}
+}

@@ -111,9 +111,10 @@ func codeFamily(c string) string {
 // family and is refused. The spent record, which holds the grant, is
 // kept only for the code's lifetime (CodeTTL); its family alone is kept
 // under spentKey for spentTTL, where older nodes, which consumed codes,
-// kept it too, and a replay finding it is refused and revokes it. A
-// code never issued or expired is refused. A code whose approver's
-// status cannot be read now is left unspent (grantLive's
+// kept it too, and a replay finding it is refused and revokes it (one
+// that cannot read it is CodeTemporarilyUnavailable). A code never
+// issued or expired is refused. A code whose approver's status cannot
+// be read now is left unspent (grantLive's
 // CodeTemporarilyUnavailable): an outage is no verdict, and the client
 // retries with it; a family the store cannot keep leaves the code spent,
 // and the retry, a replay, revokes it.
@@ -127,8 +128,14 @@ func (p *Provider) spendCode(ctx context.Context, key, spentKey, c string) ([]by
 	case errors.Is(err, store.ErrReplayed):
 		return nil, p.revokeAndRefuse(ctx, codeFamily(c), used)
 	case errors.Is(err, store.ErrNotFound):
-		if fam, err := p.cfg.Store.Get(ctx, spentKey); err == nil {
+		// Past the code's lifetime only the marker tells a replay: one
+		// that cannot be read is no verdict, and the retry revokes.
+		fam, err := p.cfg.Store.Get(ctx, spentKey)
+		switch {
+		case err == nil:
 			return nil, p.revokeAndRefuse(ctx, string(fam), used)
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, failWith(CodeTemporarilyUnavailable, "the code store is unavailable", err)
 		}
 		return nil, used
 	case err != nil:
