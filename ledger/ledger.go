@@ -42,8 +42,9 @@ type Ledger interface {
 	Height(ctx context.Context) (uint64, error)
 	// TxBlock returns the number of the block that committed the
 	// transaction of ID txID (the ID the contract saw, as in
-	// chaincode.Batch's Tx), or an error when it cannot tell: none did,
-	// or the ledger does not answer.
+	// chaincode.Batch's Tx), or an error when it cannot tell: one matching
+	// chaincode.ErrNotFound when it knows no block of it, any other when
+	// the ledger does not answer.
 	TxBlock(ctx context.Context, txID string) (uint64, error)
 	// MSPID returns the identity transactions are submitted as.
 	MSPID() string
@@ -282,7 +283,10 @@ func (c Client) Terminals(ctx context.Context) ([]chaincode.Terminal, error) {
 // Block is the block that committed the batch, as the Ledger reports it;
 // for a replay, the block of the transaction that first committed it
 // (Ledger.TxBlock: a replay whose block the ledger cannot tell now is an
-// error matching ErrUnavailable, to be sent again).
+// error matching ErrUnavailable, to be sent again; one whose transaction
+// it does not know, as a Fabric peer started from a snapshot taken after
+// it, has Block 0, as a refused batch has, rather than being sent again
+// for ever).
 func (c Client) AnchorBatch(ctx context.Context, in chaincode.BatchInput) (chaincode.BatchResult, error) {
 	a, err := js(in)
 	if err != nil {
@@ -295,7 +299,10 @@ func (c Client) AnchorBatch(ctx context.Context, in chaincode.BatchInput) (chain
 	case !res.Replayed:
 		res.Block = block
 	case res.Batch.Tx != "":
-		if res.Block, err = c.L.TxBlock(ctx, res.Batch.Tx); err != nil {
+		switch res.Block, err = c.L.TxBlock(ctx, res.Batch.Tx); {
+		case errors.Is(err, chaincode.ErrNotFound):
+			res.Block = 0
+		case err != nil:
 			return res, fmt.Errorf("%w: block of replayed batch %s: %w", ErrUnavailable, in.ID, err)
 		}
 	}

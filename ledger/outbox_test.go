@@ -675,3 +675,37 @@ func TestOutboxKeepsOrderAfterOutageAndRestart(t *testing.T) {
 		t.Fatalf("entry 7 on the chain: %v, want [0 2]", got)
 	}
 }
+
+// txBlockFails is a ledger whose TxBlock answers err.
+type txBlockFails struct {
+	ledger.Ledger
+	err error
+}
+
+func (l txBlockFails) TxBlock(context.Context, string) (uint64, error) { return 0, l.err }
+
+// TestAnchorBatchReplayBlockUnknown: a replay whose transaction the
+// ledger knows no block of (a Fabric peer started from a later snapshot)
+// is done with block 0, as before replays told their block, not sent
+// again for ever; one the ledger cannot answer about now is unavailable,
+// to be sent again.
+func TestAnchorBatchReplayBlockUnknown(t *testing.T) {
+	n := openNode(t, t.TempDir(), nil, ledger.OutboxOptions{})
+	defer n.close()
+	ctx := context.Background()
+	in, err := chaincode.NewBatchInput(n.ob.NodeID()+"-1", ledgertest.SeqChanges("A", 0, 2))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := (ledger.Client{L: n.l}).AnchorBatch(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	unknown := ledger.Client{L: txBlockFails{Ledger: n.l, err: fmt.Errorf("%w: no block", chaincode.ErrNotFound)}}
+	if res, err := unknown.AnchorBatch(ctx, in); err != nil || !res.Replayed || res.Block != 0 {
+		t.Errorf("replay whose block is unknown: %+v, %v; want replayed, block 0", res, err)
+	}
+	down := ledger.Client{L: txBlockFails{Ledger: n.l, err: fmt.Errorf("%w: peer down", ledger.ErrUnavailable)}}
+	if _, err := down.AnchorBatch(ctx, in); !errors.Is(err, ledger.ErrUnavailable) {
+		t.Errorf("replay whose block cannot be read now: %v, want ledger.ErrUnavailable", err)
+	}
+}

@@ -234,6 +234,13 @@ func (f *Ledger) Height(ctx context.Context) (uint64, error) {
 func (f *Ledger) TxBlock(ctx context.Context, txID string) (uint64, error) {
 	raw, err := f.qscc.EvaluateWithContext(ctx, "GetBlockByTxID", client.WithArguments(f.cfg.Channel, txID))
 	if err != nil {
+		for _, t := range errorTexts(err) {
+			// The peer's block index (common/ledger/blkstorage): an ID it
+			// never saw, or one from before the snapshot it started from.
+			if strings.Contains(t, "no such transaction ID") || strings.Contains(t, "not available. Ledger bootstrapped from a snapshot") {
+				return 0, fmt.Errorf("%w: the peer knows no block of transaction %s", chaincode.ErrNotFound, txID)
+			}
+		}
 		return 0, fabricError("GetBlockByTxID", err)
 	}
 	var b common.Block
@@ -299,6 +306,19 @@ func (f *Ledger) Events(ctx context.Context, from uint64) (<-chan ledger.Event, 
 // runs another contract.
 const payloadsDiffer = "ProposalResponsePayloads do not match"
 
+// errorTexts is err's message and those of the peers' error details.
+func errorTexts(err error) []string {
+	text := []string{err.Error()}
+	if st, ok := status.FromError(err); ok {
+		for _, d := range st.Details() {
+			if ed, ok := d.(*gateway.ErrorDetail); ok {
+				text = append(text, ed.GetMessage())
+			}
+		}
+	}
+	return text
+}
+
 // fabricError turns a gateway error into the contract's sentinel when the
 // chaincode refused, else into ledger.ErrUnavailable; endorsements that
 // did not match, like read conflicts at commit, are also
@@ -308,14 +328,7 @@ func fabricError(fn string, err error) error {
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%w: %s: %w", ledger.ErrUnavailable, fn, err)
 	}
-	text := []string{err.Error()}
-	if st, ok := status.FromError(err); ok {
-		for _, d := range st.Details() {
-			if ed, ok := d.(*gateway.ErrorDetail); ok {
-				text = append(text, ed.GetMessage())
-			}
-		}
-	}
+	text := errorTexts(err)
 	for _, t := range text {
 		if ce := chaincode.FromWire(t); ce != nil {
 			return ce

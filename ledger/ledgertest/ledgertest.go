@@ -258,8 +258,8 @@ func Run(t *testing.T, open Open) {
 		if err != nil || !res.Replayed || res.Block != committedIn {
 			t.Fatalf("replay: %+v %v, want block %d", res, err, committedIn)
 		}
-		if n, err := a.TxBlock(ctx, fresh("tx")); err == nil {
-			t.Errorf("block of a transaction never submitted: %d, no error", n)
+		if n, err := a.TxBlock(ctx, fresh("tx")); !errors.Is(err, chaincode.ErrNotFound) {
+			t.Errorf("block of a transaction never submitted: %d, %v; want chaincode.ErrNotFound", n, err)
 		}
 		other, _ := chaincode.NewBatchInput(in.ID, changes[:2])
 		if _, err := ca.AnchorBatch(ctx, other); !errors.Is(err, chaincode.ErrBatchConflict) {
