@@ -486,11 +486,11 @@ func NewClient(reg Registration, now time.Time, rand io.Reader) (c Client, secre
 // the sector stays the one taken before IDNA was applied, an
 // internationalized name as its A-label (RFC 5891, the name resolved).
 // It is empty for an IPv6 literal (the party's sector is then its client
-// ID, as for an unparsable URI, which Validate refuses); ok is false for
-// a host that is no DNS name.
+// ID; a URI without a host, which Validate refuses, has none); ok is
+// false for a host that is no DNS name.
 func redirectSector(uri string) (sector string, ok bool) {
 	u, err := url.Parse(uri)
-	if err != nil || strings.Contains(u.Hostname(), ":") {
+	if err != nil || u.Hostname() == "" || strings.Contains(u.Hostname(), ":") {
 		return "", true
 	}
 	host := strings.TrimSuffix(u.Hostname(), ".")

@@ -347,4 +347,7 @@ func TestSectorOfOneRedirectURIKeptAsBefore(t *testing.T) {
 			t.Errorf("%s: sector %q, %v; want ErrInvalidClientMetadata naming redirect_uris", uri, c.SectorIdentifier, err)
 		}
 	}
+	if _, _, err := NewClient(reg("https:///cb"), now, rand.Reader); err == nil || !strings.Contains(err.Error(), "absolute URL with a host") {
+		t.Errorf("a redirect URI without a host: %v; want it refused as no absolute URL with a host", err)
+	}
 }
