@@ -460,7 +460,10 @@ func NewClient(reg Registration, now time.Time, rand io.Reader) (c Client, secre
 		c.AuthMethod = AuthPrivateKeyJWT
 	}
 	if c.SectorIdentifier == "" && len(c.RedirectURIs) == 1 {
-		c.SectorIdentifier = redirectSector(c.RedirectURIs[0])
+		var ok bool
+		if c.SectorIdentifier, ok = redirectSector(c.RedirectURIs[0]); !ok {
+			return Client{}, "", fail(ErrInvalidClientMetadata, "redirect_uris[0]: its host is no DNS host name to take as the sector of pairwise IDs; send a sector_identifier")
+		}
 	}
 	if c.AuthMethod == AuthClientSecretBasic {
 		if len(c.JWKS.Keys) > 0 {
@@ -479,19 +482,26 @@ func NewClient(reg Registration, now time.Time, rand io.Reader) (c Client, secre
 
 // redirectSector is the sector of a party whose one redirect URI is
 // uri (OpenID Connect Core §8.1: its host), as a DNS host name in lower
-// case: an internationalized name as its A-label (RFC 5891, the name
-// resolved), without a final dot. It is empty for a host that is no DNS
-// name (an IPv6 literal): the party's sector is then its client ID.
-func redirectSector(uri string) string {
+// case, without a final dot: a name already one (ValidHost) as it is, so
+// the sector stays the one taken before IDNA was applied, an
+// internationalized name as its A-label (RFC 5891, the name resolved).
+// It is empty for an IPv6 literal (the party's sector is then its client
+// ID; a URI without a host, which Validate refuses, has none); ok is
+// false for a host that is no DNS name.
+func redirectSector(uri string) (sector string, ok bool) {
 	u, err := url.Parse(uri)
-	if err != nil {
-		return ""
+	if err != nil || u.Hostname() == "" || strings.Contains(u.Hostname(), ":") {
+		return "", true
 	}
-	host, err := idna.Lookup.ToASCII(strings.TrimSuffix(u.Hostname(), "."))
+	host := strings.TrimSuffix(u.Hostname(), ".")
+	if lower := strings.ToLower(host); identity.ValidHost(lower) {
+		return lower, true
+	}
+	host, err = idna.Lookup.ToASCII(host)
 	if err != nil || !identity.ValidHost(strings.ToLower(host)) {
-		return ""
+		return "", false
 	}
-	return strings.ToLower(host)
+	return strings.ToLower(host), true
 }
 
 // AddKey adds a public key to the client's JWKS (the first half of a key

@@ -313,3 +313,41 @@ func TestSectorOfOneRedirectURI(t *testing.T) {
 		}
 	}
 }
+
+// TestSectorOfOneRedirectURIKeptAsBefore: the IDNA conversion of the
+// sector of a party's one redirect URI (OpenID Connect Core §8.1: the
+// host) changes only what it was added for. A lower-case DNS host name
+// the node took as the sector before keeps exactly that sector, so the
+// party's pairwise subs stay those of every other party at its host: a
+// label with hyphens in its third and fourth places (r3---sn-…, as a CDN
+// names its hosts), which IDNA's lookup refuses, had become the client
+// ID. A host that is no DNS name and no IPv6 literal (an underscore, a
+// name IDNA refuses) is refused, as before, not given the client ID as
+// its sector, which docs/relying-party.md says of an IPv6 literal only.
+func TestSectorOfOneRedirectURIKeptAsBefore(t *testing.T) {
+	now := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	reg := func(uri string) Registration {
+		return Registration{ID: "web-a", Name: "Web", Region: "310000", Scopes: []string{ScopeQRRedeem},
+			GrantTypes: []string{GrantAuthorizationCode}, RedirectURIs: []string{uri}, AuthMethod: AuthClientSecretBasic}
+	}
+	for uri, want := range map[string]string{
+		"https://r3---sn-abc.example/cb": "r3---sn-abc.example",
+		"https://AB--CD.example:8443/cb": "ab--cd.example",
+		"https://xn--zz.example/cb":      "xn--zz.example",
+		"http://localhost:8080/cb":       "localhost",
+	} {
+		c, _, err := NewClient(reg(uri), now, rand.Reader)
+		if err != nil || c.SectorIdentifier != want {
+			t.Errorf("%s: sector %q, %v; want %q", uri, c.SectorIdentifier, err, want)
+		}
+	}
+	for _, uri := range []string{"https://my_app.example/cb", "https://a.b-.example/cb", "https://☃☃\u200d.example/cb"} {
+		c, _, err := NewClient(reg(uri), now, rand.Reader)
+		if !errors.Is(err, ErrInvalidClientMetadata) || !strings.Contains(err.Error(), "redirect_uris") {
+			t.Errorf("%s: sector %q, %v; want ErrInvalidClientMetadata naming redirect_uris", uri, c.SectorIdentifier, err)
+		}
+	}
+	if _, _, err := NewClient(reg("https:///cb"), now, rand.Reader); err == nil || !strings.Contains(err.Error(), "absolute URL with a host") {
+		t.Errorf("a redirect URI without a host: %v; want it refused as no absolute URL with a host", err)
+	}
+}
