@@ -185,3 +185,17 @@ func TestKeyBindingExpiry(t *testing.T) {
 		}
 	}
 }
+
+// TestIssuerKeyOfAnotherAlg: the issuer's key must be one of the header's
+// alg (RFC 8725 §3.1): an SM2-signed JWT whose Key returns an Ed25519 key
+// is refused as ErrAlgorithm, before any signature is tried.
+func TestIssuerKeyOfAnotherAlg(t *testing.T) {
+	issuerKey, _ := gm.GenerateKey(rand.Reader)
+	other, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	o := VerifyOptions{Algorithms: allAlgs,
+		Key: func(map[string]any, map[string]any) (crypto.PublicKey, error) { return other.Public(), nil }}
+	s := signed(t, issuerKey, map[string]any{"iss": "https://issuer.example"}, nil)
+	if _, err := Verify(s, o); !errors.Is(err, ErrAlgorithm) {
+		t.Fatalf("Ed25519 key for an SM2 JWT: %v, want ErrAlgorithm", err)
+	}
+}
