@@ -249,6 +249,8 @@ func TestStrictProcessing(t *testing.T) {
 		{"sha-512", map[string]any{"_sd_alg": "sha-512", "_sd": []any{d1.Digest}}, []*Disclosure{d1}, nil, ErrHashAlgorithm},
 		{"_sd not an array", map[string]any{"_sd": "x"}, nil, nil, ErrMalformed},
 		{"digest not a string", map[string]any{"_sd": []any{1}}, nil, nil, ErrMalformed},
+		{"empty digest", map[string]any{"_sd": []any{""}}, nil, nil, ErrMalformed},
+		{"... outside an array", map[string]any{"a": map[string]any{"...": arrayD.Digest}}, nil, nil, ErrMalformed},
 		{"... with siblings", map[string]any{"a": []any{map[string]any{"...": arrayD.Digest, "b": 1}}}, []*Disclosure{arrayD}, nil, ErrMalformed},
 		{"unmatched", map[string]any{"_sd": []any{"AAAA"}}, []*Disclosure{d1}, nil, ErrUnmatched},
 	}
