@@ -398,7 +398,7 @@ func (v *Verifier) VerifyVCSDJWT(ctx context.Context, s string) (*Credential, er
 	if !joseMediaTypeIs(hdr["typ"], TypVCSDJWT) {
 		return nil, fmt.Errorf("%w: typ %q, want %q", ErrType, truncate(hdr.String("typ")), TypVCSDJWT)
 	}
-	if c, ok := hdr["cty"]; false && ok && !joseMediaTypeIs(c, CtyVC) {
+	if c, ok := hdr["cty"]; ok && !joseMediaTypeIs(c, CtyVC) {
 		return nil, fmt.Errorf("%w: cty %.40v, want %q", ErrType, c, CtyVC)
 	}
 	var key resolvedKey
@@ -531,7 +531,7 @@ func tokenStatusRef(st any) (string, int, error) {
 	} else if f, ok := sl["idx"].(float64); ok && f == float64(int64(f)) {
 		idx = int64(f)
 	}
-	if uri == "" || idx < 0 || idx >= 1<<31 {
+	if uri == "" || idx < 0 || idx > 1<<31 {
 		return "", 0, fmt.Errorf("%w: status.status_list needs idx and uri", ErrInvalid)
 	}
 	return uri, int(idx), nil
