@@ -191,7 +191,7 @@ func (v *Verifier) checkIssuedAt(iat any) error {
 		return fmt.Errorf("%w: iat is not a number", ErrInvalidPresentation)
 	}
 	at, now := time.Unix(sec, 0), v.cfg.Now()
-	if at.After(now.Add(v.cfg.Leeway)) {
+	if at.After(now) {
 		return fmt.Errorf("%w: presentation iat is in the future", ErrNotYetValid)
 	}
 	if now.Sub(at) > v.cfg.VPMaxAge+v.cfg.Leeway {

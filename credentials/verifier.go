@@ -531,7 +531,7 @@ func tokenStatusRef(st any) (string, int, error) {
 	} else if f, ok := sl["idx"].(float64); ok && f == float64(int64(f)) {
 		idx = int64(f)
 	}
-	if uri == "" || idx < 0 || idx > 1<<31 {
+	if uri == "" || idx < 0 || idx >= 1<<31 {
 		return "", 0, fmt.Errorf("%w: status.status_list needs idx and uri", ErrInvalid)
 	}
 	return uri, int(idx), nil
