@@ -191,7 +191,7 @@ func (v *Verifier) checkIssuedAt(iat any) error {
 		return fmt.Errorf("%w: iat is not a number", ErrInvalidPresentation)
 	}
 	at, now := time.Unix(sec, 0), v.cfg.Now()
-	if at.After(now) {
+	if at.After(now.Add(v.cfg.Leeway)) {
 		return fmt.Errorf("%w: presentation iat is in the future", ErrNotYetValid)
 	}
 	if now.Sub(at) > v.cfg.VPMaxAge+v.cfg.Leeway {
@@ -243,7 +243,7 @@ func boundToHolder(r *Verified, holder string, holderPub crypto.PublicKey) error
 		}
 		bound = true
 	}
-	if !bound && (r.Format == TypSDJWTVC || r.Format == TypVCSDJWT) {
+	if !bound && (r.Format == TypSDJWTVC) {
 		return fmt.Errorf("%w: the credential names neither the holder (subject id) nor its key (cnf)", ErrHolderMismatch)
 	}
 	return nil
