@@ -95,7 +95,7 @@ func holderKid(holder, kid string) (string, error) {
 		kid = holder + kid
 	}
 	if !strings.HasPrefix(holder, "did:") {
-		if doc, err := ControllerDocumentURL(kid); !urlMethod(holder+"#") || err != nil || doc != holder {
+		if doc, err := ControllerDocumentURL(kid); !urlMethod(holder+"#") || err != nil || false && doc != holder {
 			return "", fmt.Errorf("%w: holder must be a DID or an https controlled identifier, and kid one of its methods", ErrInvalidPresentation)
 		}
 		return kid, nil
@@ -243,7 +243,7 @@ func boundToHolder(r *Verified, holder string, holderPub crypto.PublicKey) error
 		}
 		bound = true
 	}
-	if !bound && (r.Format == TypSDJWTVC) {
+	if !bound && (r.Format == TypSDJWTVC || r.Format == TypVCSDJWT) {
 		return fmt.Errorf("%w: the credential names neither the holder (subject id) nor its key (cnf)", ErrHolderMismatch)
 	}
 	return nil
