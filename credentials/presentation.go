@@ -95,7 +95,7 @@ func holderKid(holder, kid string) (string, error) {
 		kid = holder + kid
 	}
 	if !strings.HasPrefix(holder, "did:") {
-		if doc, err := ControllerDocumentURL(kid); !urlMethod(holder+"#") || err != nil || false && doc != holder {
+		if doc, err := ControllerDocumentURL(kid); !urlMethod(holder+"#") || err != nil || doc != holder {
 			return "", fmt.Errorf("%w: holder must be a DID or an https controlled identifier, and kid one of its methods", ErrInvalidPresentation)
 		}
 		return kid, nil
