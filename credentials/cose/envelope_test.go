@@ -115,6 +115,12 @@ func TestPresentation(t *testing.T) {
 			t.Fatalf("kid of another DID: %v", err)
 		}
 	}
+	// Signed under the holder's kid by another key.
+	if data, err := SignPresentation(vp, holder.kid, opts, newKey(t, "ES256")); err != nil {
+		t.Fatal(err)
+	} else if _, err := f.v.VerifyPresentation(ctx, data, opts.Challenge, opts.Domain); !errors.Is(err, ErrSignature) {
+		t.Fatalf("signature by another key: %v", err)
+	}
 	// Old presentation.
 	old := opts
 	old.IssuedAt = testNow.Add(-time.Hour)
