@@ -60,12 +60,17 @@ func TestDomainSet(t *testing.T) {
 		{"a set with another verifier", []any{"https://verifier.example", "https://other.example"}, di.ErrDomain},
 		{"another verifier first", []any{"https://other.example", "https://verifier.example"}, di.ErrDomain},
 		{"another verifier", "https://other.example", di.ErrDomain},
+		{"no domain", nil, di.ErrDomain},
 	} {
-		signed := signRaw(t, vp, holder, map[string]any{
+		proof := map[string]any{
 			"type": di.ProofType, "cryptosuite": di.EdDSARDFC2022, "proofPurpose": di.PurposeAuthentication,
 			"verificationMethod": holder.vm, "created": now.Add(-time.Minute).Format(time.RFC3339),
 			"challenge": "c-1f8e", "domain": c.domain,
-		})
+		}
+		if c.domain == nil {
+			delete(proof, "domain")
+		}
+		signed := signRaw(t, vp, holder, proof)
 		if _, err := v.VerifyPresentation(ctx, marshal(t, signed), "c-1f8e", "https://verifier.example"); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
