@@ -156,6 +156,14 @@ func TestIDTokenChecks(t *testing.T) {
 			t.Errorf("%s: %v, want ErrIDToken", name, err)
 		}
 	}
+	// iat may be MaxAge (10 minutes) plus the leeway (30 s) old.
+	if _, err := l.VerifyIDToken(ctx, p.idToken(t, p.sm2, func(c jwt.MapClaims) { c["iat"] = time.Now().Add(-10*time.Minute - 15*time.Second).Unix() }), "n-1"); err != nil {
+		t.Errorf("iat within MaxAge and the leeway: %v", err)
+	}
+	// A login without a nonce is refused, even for a token without one.
+	if _, err := l.VerifyIDToken(ctx, p.idToken(t, p.sm2, func(c jwt.MapClaims) { delete(c, "nonce") }), ""); !errors.Is(err, sdk.ErrIDToken) {
+		t.Errorf("no nonce on either side: %v, want ErrIDToken", err)
+	}
 	// Members golang-jwt's encoding/json would read as the last given, or
 	// fold by case, are refused as the node's strict decoder refuses them.
 	now := time.Now().Unix()
