@@ -119,6 +119,11 @@ func TestLoginStart(t *testing.T) {
 	if _, err := l.Finish(context.Background(), s, url.Values{"state": {"other"}, "code": {"c"}}); !errors.Is(err, sdk.ErrState) {
 		t.Errorf("callback with another state: %v", err)
 	}
+	// A start lost (a session gone) has no state; a callback without one
+	// does not match it.
+	if _, err := l.Finish(context.Background(), &sdk.LoginStart{}, url.Values{"code": {"c"}}); !errors.Is(err, sdk.ErrState) {
+		t.Errorf("empty state on both sides: %v", err)
+	}
 	if _, err := l.Finish(context.Background(), s, url.Values{"state": {s.State}, "error": {"access_denied"}}); !errors.Is(err, sdk.ErrLogin) {
 		t.Errorf("error callback: %v", err)
 	}
