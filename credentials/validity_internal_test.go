@@ -3,6 +3,7 @@ package credentials
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"testing"
 	"time"
 )
@@ -24,6 +25,29 @@ func TestValidityLeewayBoundaries(t *testing.T) {
 		{"validUntil a second past the leeway", time.Time{}, now.Add(-leeway - time.Second), ErrExpired},
 	} {
 		if err := v.checkValidity(c.from, c.until); (c.want == nil) != (err == nil) || (c.want != nil && !errors.Is(err, c.want)) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+}
+
+// TestPresentationIssuedAtLeeway: a presentation's iat may be up to the
+// leeway ahead, and VPMaxAge plus the leeway old; a second more either
+// way is refused.
+func TestPresentationIssuedAtLeeway(t *testing.T) {
+	now := time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
+	const leeway = 30 * time.Second
+	v := &Verifier{cfg: VerifierConfig{Now: func() time.Time { return now }, Leeway: leeway, VPMaxAge: DefaultVPMaxAge}}
+	for _, c := range []struct {
+		name string
+		iat  time.Time
+		want error
+	}{
+		{"iat at the leeway ahead", now.Add(leeway), nil},
+		{"iat a second past the leeway ahead", now.Add(leeway + time.Second), ErrNotYetValid},
+		{"iat VPMaxAge and the leeway ago", now.Add(-DefaultVPMaxAge - leeway), nil},
+		{"iat a second older", now.Add(-DefaultVPMaxAge - leeway - time.Second), ErrExpired},
+	} {
+		if err := v.checkIssuedAt(json.Number(strconv.FormatInt(c.iat.Unix(), 10))); (c.want == nil) != (err == nil) || (c.want != nil && !errors.Is(err, c.want)) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
 	}

@@ -31,6 +31,9 @@ func TestFlow(t *testing.T) {
 			if res, err := e.verifier.FetchResult(ctx, "shop-1", r.id, ""); err != nil || res.Status != oid4vp.StatusPending {
 				t.Fatalf("before: %+v %v", res, err)
 			}
+			if _, err := e.verifier.FetchResult(ctx, "shop-2", r.id, ""); oid4vp.CodeOf(err) != oid4vp.CodeNotFound {
+				t.Fatalf("other RP, before: %v", err)
+			}
 			pres := e.present(t, cred.Token, holder, r.clientID, r.nonce, "age_over_18")
 			out, err := e.verifier.HandleResponse(ctx, r.id, form(t, r, map[string]any{"vp_token": token("pid", pres), "state": r.state}))
 			if err != nil {
@@ -306,4 +309,19 @@ func TestResponseAfterStoreFailure(t *testing.T) {
 	if _, err := e.verifier.HandleResponse(ctx, r.id, answer); oid4vp.CodeOf(err) != oid4vp.CodeInvalidRequest {
 		t.Errorf("a response after the result: %v, want %s (already answered)", err, oid4vp.CodeInvalidRequest)
 	}
+}
+
+// TestResponseRefusesQueryOutsideSets: with credential sets, a
+// presentation for a credential query that no option names is refused,
+// though the query is in the request.
+func TestResponseRefusesQueryOutsideSets(t *testing.T) {
+	e := newEnv(t)
+	holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	cred := e.issue(t, holder)
+	q := strings.Replace(twoQueries, `[["pid"],["alt"]]`, `[["pid"]]`, 1)
+	r := e.open(t, "shop-1", q, oid4vp.ModeDirectPost)
+	pres := e.present(t, cred.Token, holder, r.clientID, r.nonce, "age_over_18")
+	tok := map[string]any{"pid": []string{pres}, "alt": []string{pres}}
+	_, err := e.verifier.HandleResponse(context.Background(), r.id, form(t, r, map[string]any{"vp_token": tok, "state": r.state}))
+	wantCode(t, err, oid4vp.CodeInvalidRequest, "did not ask")
 }

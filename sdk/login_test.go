@@ -120,6 +120,11 @@ func TestLoginStart(t *testing.T) {
 	if _, err := l.Finish(context.Background(), s, url.Values{"state": {"other"}, "code": {"c"}}); !errors.Is(err, sdk.ErrState) {
 		t.Errorf("callback with another state: %v", err)
 	}
+	// A start lost (a session gone) has no state; a callback without one
+	// does not match it.
+	if _, err := l.Finish(context.Background(), &sdk.LoginStart{}, url.Values{"code": {"c"}}); !errors.Is(err, sdk.ErrState) {
+		t.Errorf("empty state on both sides: %v", err)
+	}
 	if _, err := l.Finish(context.Background(), s, url.Values{"state": {s.State}, "error": {"access_denied"}}); !errors.Is(err, sdk.ErrLogin) {
 		t.Errorf("error callback: %v", err)
 	}
@@ -156,6 +161,14 @@ func TestIDTokenChecks(t *testing.T) {
 		if _, err := l.VerifyIDToken(ctx, tok, "n-1"); !errors.Is(err, sdk.ErrIDToken) {
 			t.Errorf("%s: %v, want ErrIDToken", name, err)
 		}
+	}
+	// iat may be MaxAge (10 minutes) plus the leeway (30 s) old.
+	if _, err := l.VerifyIDToken(ctx, p.idToken(t, p.sm2, func(c jwt.MapClaims) { c["iat"] = time.Now().Add(-10*time.Minute - 15*time.Second).Unix() }), "n-1"); err != nil {
+		t.Errorf("iat within MaxAge and the leeway: %v", err)
+	}
+	// A login without a nonce is refused, even for a token without one.
+	if _, err := l.VerifyIDToken(ctx, p.idToken(t, p.sm2, func(c jwt.MapClaims) { delete(c, "nonce") }), ""); !errors.Is(err, sdk.ErrIDToken) {
+		t.Errorf("no nonce on either side: %v, want ErrIDToken", err)
 	}
 	// Members golang-jwt's encoding/json would read as the last given, or
 	// fold by case, are refused as the node's strict decoder refuses them.

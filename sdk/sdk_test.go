@@ -136,16 +136,18 @@ func TestAccessTokenRefusals(t *testing.T) {
 	}
 	esKid := func() string { k, _ := node.keys.Active(gm.AlgES256); return k.Kid }()
 	for name, tok := range map[string]string{
-		"alg not allowed":  sign(gm.AlgES256, nil),
-		"expired":          sign(gm.AlgSM2, func(_ map[string]any, c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() }),
-		"wrong aud":        sign(gm.AlgSM2, func(_ map[string]any, c jwt.MapClaims) { c["aud"] = "https://other.example" }),
-		"wrong iss":        sign(gm.AlgSM2, func(_ map[string]any, c jwt.MapClaims) { c["iss"] = "https://other.example" }),
-		"typ":              sign(gm.AlgSM2, func(h map[string]any, _ jwt.MapClaims) { h["typ"] = "JWT" }),
-		"no client_id":     sign(gm.AlgSM2, func(_ map[string]any, c jwt.MapClaims) { delete(c, "client_id") }),
-		"unknown kid":      sign(gm.AlgSM2, func(h map[string]any, _ jwt.MapClaims) { h["kid"] = "nope" }),
-		"kid of ES256 key": sign(gm.AlgSM2, func(h map[string]any, _ jwt.MapClaims) { h["kid"] = esKid }),
-		"crit":             sign(gm.AlgSM2, func(h map[string]any, _ jwt.MapClaims) { h["crit"] = []string{"x"} }),
-		"empty":            "",
+		"alg not allowed":   sign(gm.AlgES256, nil),
+		"expired":           sign(gm.AlgSM2, func(_ map[string]any, c jwt.MapClaims) { c["exp"] = time.Now().Add(-time.Minute).Unix() }),
+		"wrong aud":         sign(gm.AlgSM2, func(_ map[string]any, c jwt.MapClaims) { c["aud"] = "https://other.example" }),
+		"wrong iss":         sign(gm.AlgSM2, func(_ map[string]any, c jwt.MapClaims) { c["iss"] = "https://other.example" }),
+		"typ":               sign(gm.AlgSM2, func(h map[string]any, _ jwt.MapClaims) { h["typ"] = "JWT" }),
+		"no client_id":      sign(gm.AlgSM2, func(_ map[string]any, c jwt.MapClaims) { delete(c, "client_id") }),
+		"sub not client_id": sign(gm.AlgSM2, func(_ map[string]any, c jwt.MapClaims) { c["sub"] = "other" }),
+		"no jti":            sign(gm.AlgSM2, func(_ map[string]any, c jwt.MapClaims) { delete(c, "jti") }),
+		"unknown kid":       sign(gm.AlgSM2, func(h map[string]any, _ jwt.MapClaims) { h["kid"] = "nope" }),
+		"kid of ES256 key":  sign(gm.AlgSM2, func(h map[string]any, _ jwt.MapClaims) { h["kid"] = esKid }),
+		"crit":              sign(gm.AlgSM2, func(h map[string]any, _ jwt.MapClaims) { h["crit"] = []string{"x"} }),
+		"empty":             "",
 	} {
 		if _, err := v.Verify(ctx, tok); !errors.Is(err, sdk.ErrInvalidToken) {
 			t.Errorf("%s: %v, want ErrInvalidToken", name, err)

@@ -115,6 +115,23 @@ func TestPresentation(t *testing.T) {
 			t.Fatalf("kid of another DID: %v", err)
 		}
 	}
+	// A verifier without a challenge and domain verifies nothing, even a
+	// presentation made for none.
+	blank := map[string]any{"nonce": "", "aud": "", "iat": opts.IssuedAt.Unix()}
+	for k, x := range vp {
+		blank[k] = x
+	}
+	if data, err := Sign(blank, MediaTypeVP, holder.kid, holder.key); err != nil {
+		t.Fatal(err)
+	} else if _, err := f.v.VerifyPresentation(ctx, data, "", ""); !errors.Is(err, credentials.ErrChallenge) {
+		t.Fatalf("no challenge nor domain: %v", err)
+	}
+	// Signed under the holder's kid by another key.
+	if data, err := SignPresentation(vp, holder.kid, opts, newKey(t, "ES256")); err != nil {
+		t.Fatal(err)
+	} else if _, err := f.v.VerifyPresentation(ctx, data, opts.Challenge, opts.Domain); !errors.Is(err, ErrSignature) {
+		t.Fatalf("signature by another key: %v", err)
+	}
 	// Old presentation.
 	old := opts
 	old.IssuedAt = testNow.Add(-time.Hour)

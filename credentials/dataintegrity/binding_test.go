@@ -60,12 +60,17 @@ func TestDomainSet(t *testing.T) {
 		{"a set with another verifier", []any{"https://verifier.example", "https://other.example"}, di.ErrDomain},
 		{"another verifier first", []any{"https://other.example", "https://verifier.example"}, di.ErrDomain},
 		{"another verifier", "https://other.example", di.ErrDomain},
+		{"no domain", nil, di.ErrDomain},
 	} {
-		signed := signRaw(t, vp, holder, map[string]any{
+		proof := map[string]any{
 			"type": di.ProofType, "cryptosuite": di.EdDSARDFC2022, "proofPurpose": di.PurposeAuthentication,
 			"verificationMethod": holder.vm, "created": now.Add(-time.Minute).Format(time.RFC3339),
 			"challenge": "c-1f8e", "domain": c.domain,
-		})
+		}
+		if c.domain == nil {
+			delete(proof, "domain")
+		}
+		signed := signRaw(t, vp, holder, proof)
 		if _, err := v.VerifyPresentation(ctx, marshal(t, signed), "c-1f8e", "https://verifier.example"); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
@@ -161,6 +166,32 @@ func TestJSONLiteralSigned(t *testing.T) {
 		signed["credentialSubject"].(map[string]any)["https://schema.org/j"] = map[string]any{"@value": c.tampered, "@type": "@json"}
 		if _, err := v.VerifyCredential(context.Background(), marshal(t, signed)); !errors.Is(err, di.ErrSignature) {
 			t.Errorf("%v changed to %v: %v, want %v", c.signed, c.tampered, err, di.ErrSignature)
+		}
+	}
+}
+
+// TestProofContextPrefix: a proof's @context, when it has one, must begin
+// the document's (VC Data Integrity 1.0, verify proof): another context,
+// or more contexts than the document has, is a malformed proof.
+func TestProofContextPrefix(t *testing.T) {
+	v := verifier(t)
+	holder := newDIDKey(t, gm.AlgEdDSA)
+	vp := map[string]any{
+		"@context": []any{"https://www.w3.org/ns/credentials/v2"},
+		"type":     []any{"VerifiablePresentation"},
+		"holder":   holder.did,
+	}
+	for name, pc := range map[string]any{
+		"another context": []any{"https://www.w3.org/ns/credentials/examples/v2"},
+		"longer":          []any{"https://www.w3.org/ns/credentials/v2", "https://www.w3.org/ns/credentials/examples/v2"},
+	} {
+		signed := signRaw(t, vp, holder, map[string]any{
+			"@context": pc, "type": di.ProofType, "cryptosuite": di.EdDSARDFC2022, "proofPurpose": di.PurposeAuthentication,
+			"verificationMethod": holder.vm, "created": now.Add(-time.Minute).Format(time.RFC3339),
+			"challenge": "c-1f8e", "domain": "https://verifier.example",
+		})
+		if _, err := v.VerifyPresentation(context.Background(), marshal(t, signed), "c-1f8e", "https://verifier.example"); !errors.Is(err, di.ErrProof) {
+			t.Errorf("%s: %v, want ErrProof", name, err)
 		}
 	}
 }

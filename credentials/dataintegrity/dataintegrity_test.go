@@ -460,6 +460,23 @@ func TestVerificationRelationship(t *testing.T) {
 	if _, err := v.VerifyPresentation(ctx, present(assertKey, "assert"), "c-5", "d"); !errors.Is(err, di.ErrVerificationMethod) || !errors.Is(err, credentials.ErrUnknownKey) {
 		t.Errorf("assertionMethod key for a presentation: %v", err)
 	}
+	// A resolver that cannot check the relationship takes no did:web key
+	// for a presentation; nor does a presentation without a holder.
+	plain, err := di.NewVerifier(di.Config{Resolver: struct{ di.KeyResolver }{&credentials.Resolver{Client: client, Now: func() time.Time { return now }}},
+		Cryptosuites: di.Cryptosuites(), ProofOnly: true, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := plain.VerifyPresentation(ctx, present(assertKey, "assert"), "c-5", "d"); !errors.Is(err, di.ErrVerificationMethod) {
+		t.Errorf("assertionMethod key, resolver without relationships: %v", err)
+	}
+	anon, err := di.SignPresentation(di.EdDSARDFC2022, map[string]any{"@context": vp["@context"], "type": vp["type"]}, did+"#auth", authKey, "c-5", "d", now.Add(-time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := v.VerifyPresentation(ctx, []byte(anon), "c-5", "d"); !errors.Is(err, di.ErrVerificationMethod) {
+		t.Errorf("no holder, did:web authentication key: %v", err)
+	}
 	issue := func(k crypto.Signer, frag string) []byte {
 		return marshal(t, sign(t, credential(did), didKey{signer: k}, di.EdDSARDFC2022, di.Options{VerificationMethod: did + "#" + frag}))
 	}

@@ -185,3 +185,70 @@ func TestKeyBindingExpiry(t *testing.T) {
 		}
 	}
 }
+
+// TestIssuerKeyOfAnotherAlg: the issuer's key must be one of the header's
+// alg (RFC 8725 §3.1): an SM2-signed JWT whose Key returns an Ed25519 key
+// is refused as ErrAlgorithm, before any signature is tried.
+func TestIssuerKeyOfAnotherAlg(t *testing.T) {
+	issuerKey, _ := gm.GenerateKey(rand.Reader)
+	other, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	o := VerifyOptions{Algorithms: allAlgs,
+		Key: func(map[string]any, map[string]any) (crypto.PublicKey, error) { return other.Public(), nil }}
+	s := signed(t, issuerKey, map[string]any{"iss": "https://issuer.example"}, nil)
+	if _, err := Verify(s, o); !errors.Is(err, ErrAlgorithm) {
+		t.Fatalf("Ed25519 key for an SM2 JWT: %v, want ErrAlgorithm", err)
+	}
+}
+
+// TestKeyBindingClaimRefusals: a KB-JWT needs an iat no older than MaxAge
+// plus the leeway, a non-empty nonce and aud equal to the verifier's (an
+// empty one is refused even where the verifier gave none), and a signature
+// by a key of its alg.
+func TestKeyBindingClaimRefusals(t *testing.T) {
+	issuerKey, _ := gm.GenerateKey(rand.Reader)
+	holder, _ := gm.GenerateSigner(gm.AlgEdDSA, rand.Reader)
+	hj, _ := gm.NewJWK(holder.Public(), "")
+	sd, err := Split(signed(t, issuerKey, map[string]any{"iss": "https://issuer.example", "cnf": map[string]any{"jwk": hj}}, nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Unix(1_800_000_000, 0)
+	const leeway, maxAge = 30 * time.Second, 5 * time.Minute
+	opts := func(aud, nonce string) VerifyOptions {
+		return VerifyOptions{Algorithms: allAlgs, RequireKeyBinding: true,
+			Key:    func(map[string]any, map[string]any) (crypto.PublicKey, error) { return issuerKey.Public(), nil },
+			Now:    func() time.Time { return now },
+			Leeway: leeway, MaxAge: maxAge, Audience: aud, Nonce: nonce}
+	}
+	kb := func(signer crypto.Signer, edit func(map[string]any)) string {
+		pres := Serialize(sd.JWT, nil)
+		c := map[string]any{"iat": now.Unix(), "aud": "https://rp.example", "nonce": "n-1", "sd_hash": Digest(pres)}
+		edit(c)
+		tok, err := jose.Sign(c, map[string]any{"typ": TypKB}, signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pres + tok
+	}
+	o := opts("https://rp.example", "n-1")
+	oldest := now.Add(-maxAge - leeway).Unix()
+	if _, err := Verify(kb(holder, func(c map[string]any) { c["iat"] = oldest }), o); err != nil {
+		t.Fatalf("iat MaxAge + leeway ago: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		pres string
+		o    VerifyOptions
+		want error
+	}{
+		{"iat a second older", kb(holder, func(c map[string]any) { c["iat"] = oldest - 1 }), o, ErrStale},
+		{"no iat", kb(holder, func(c map[string]any) { delete(c, "iat") }), o, ErrKeyBinding},
+		{"empty nonce, none expected", kb(holder, func(c map[string]any) { c["nonce"] = "" }), opts("https://rp.example", ""), ErrNonce},
+		{"empty aud, none expected", kb(holder, func(c map[string]any) { c["aud"] = "" }), opts("", "n-1"), ErrAudience},
+		{"signed with an SM2 key", kb(issuerKey, func(map[string]any) {}), o, ErrAlgorithm},
+	} {
+		if _, err := Verify(c.pres, c.o); !errors.Is(err, ErrKeyBinding) || !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+}

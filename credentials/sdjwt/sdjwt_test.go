@@ -7,12 +7,14 @@ import (
 	"errors"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
 type rfcVectors struct {
@@ -249,6 +251,8 @@ func TestStrictProcessing(t *testing.T) {
 		{"sha-512", map[string]any{"_sd_alg": "sha-512", "_sd": []any{d1.Digest}}, []*Disclosure{d1}, nil, ErrHashAlgorithm},
 		{"_sd not an array", map[string]any{"_sd": "x"}, nil, nil, ErrMalformed},
 		{"digest not a string", map[string]any{"_sd": []any{1}}, nil, nil, ErrMalformed},
+		{"empty digest", map[string]any{"_sd": []any{""}}, nil, nil, ErrMalformed},
+		{"... outside an array", map[string]any{"a": map[string]any{"...": arrayD.Digest}}, nil, nil, ErrMalformed},
 		{"... with siblings", map[string]any{"a": []any{map[string]any{"...": arrayD.Digest, "b": 1}}}, []*Disclosure{arrayD}, nil, ErrMalformed},
 		{"unmatched", map[string]any{"_sd": []any{"AAAA"}}, []*Disclosure{d1}, nil, ErrUnmatched},
 	}
@@ -428,5 +432,27 @@ func TestConcealDisclosuresParse(t *testing.T) {
 	}
 	if _, _, err := (&Issuer{Rand: rand.Reader}).Conceal(map[string]any{"deep": deep}, &Frame{SD: []string{"deep"}}); !errors.Is(err, ErrDisclosure) {
 		t.Fatalf("a value nested 70 deep: %v, want ErrDisclosure", err)
+	}
+}
+
+// TestProcessingBounds: an SD-JWT with more than maxDisclosures
+// disclosures is refused before any is decoded, and recursive disclosures
+// nested past strictjson.MaxDepth are refused, though each is shallow.
+func TestProcessingBounds(t *testing.T) {
+	d, _ := encodeDisclosure([]any{"salt", "n", "v"})
+	if _, err := Split("a.b.c~" + strings.Repeat(d.Encoded+"~", maxDisclosures+1)); !errors.Is(err, ErrMalformed) {
+		t.Errorf("%d disclosures: %v", maxDisclosures+1, err)
+	}
+	key, _ := gm.GenerateKey(rand.Reader)
+	o := VerifyOptions{Algorithms: allAlgs, Key: func(map[string]any, map[string]any) (crypto.PublicKey, error) { return key.Public(), nil }}
+	var ds []*Disclosure
+	value := map[string]any{}
+	for i := range strictjson.MaxDepth + 2 {
+		d, _ := encodeDisclosure([]any{"salt" + strconv.Itoa(i), "n", value})
+		ds = append(ds, d)
+		value = map[string]any{"_sd": []any{d.Digest}}
+	}
+	if _, err := Verify(signed(t, key, value, ds), o); !errors.Is(err, ErrMalformed) {
+		t.Errorf("disclosures nested %d deep: %v", len(ds), err)
 	}
 }

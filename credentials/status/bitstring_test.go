@@ -51,6 +51,12 @@ func TestBitOrder(t *testing.T) {
 	if err := b.Set(MinEntries, true); !errors.Is(err, ErrIndex) {
 		t.Fatalf("set out of range: %v", err)
 	}
+	// A verifier calls Check before Get, which would panic out of range.
+	for _, i := range []int{-1, MinEntries} {
+		if err := d.Check(i); !errors.Is(err, ErrIndex) {
+			t.Fatalf("Check(%d): %v", i, err)
+		}
+	}
 }
 
 func gz(data []byte) string {
@@ -177,6 +183,15 @@ func TestTokenListRoundTrip(t *testing.T) {
 	}
 	if _, err := DecodeTokenList(3, "eNrbuRgAAhcBXQ", 0); !errors.Is(err, ErrEncoding) {
 		t.Fatal("bits 3 accepted")
+	}
+	l, _ := NewTokenList(2, 1024)
+	for _, i := range []int{-1, l.Len()} {
+		if _, err := l.Get(i); !errors.Is(err, ErrIndex) {
+			t.Fatalf("Get(%d) of %d: %v", i, l.Len(), err)
+		}
+	}
+	if _, err := DecodeTokenList(1, zl(nil), 0); !errors.Is(err, ErrEncoding) {
+		t.Fatalf("empty list: %v", err)
 	}
 }
 
