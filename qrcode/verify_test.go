@@ -377,3 +377,57 @@ func BenchmarkVerifyOffline(b *testing.B) {
 }
 
 var _ = gm.SignatureSize
+
+// TestVerifyOfflineBindingNotYetValid: a binding whose issuance lies in
+// the future beyond the window (an issuer clock far ahead, a binding made
+// to be used later) is refused; within the window it is taken.
+func TestVerifyOfflineBindingNotYetValid(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		ahead time.Duration
+		want  error
+	}{{2 * time.Minute, ErrBindingExpired}, {59 * time.Second, nil}} {
+		b, err := f.issuer.IssueBinding(Binding{Subject: f.subject, DeviceKey: f.device.PublicKey(), Assurance: AssurancePIN,
+			IssuedAt: testNow.Add(c.ahead), Expiry: testNow.AddDate(1, 0, 0), Status: StatusRef{List: 3, Index: 70001}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, err := NewOffline(constReader(0x5a), f.device, b, nil, Presentation{Time: f.now, Counter: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.verifier(t, nil).Verify(ctx, code, VerifyOptions{}); !errors.Is(err, c.want) {
+			t.Errorf("binding issued %v ahead: %v, want %v", c.ahead, err, c.want)
+		}
+	}
+}
+
+// TestVerifyRejectsForgedDelegation: a delegation not signed by a trusted
+// issuer key (a rogue key under the real kid, or an unknown kid) gives
+// the guardian nothing, in an offline code or checked alone.
+func TestVerifyRejectsForgedDelegation(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	v := f.verifier(t, nil)
+	for kid, want := range map[string]error{f.kid: ErrSignature, "rogue-key-id-0001": ErrUnknownKey} {
+		rogue := &Issuer{Signer: mustKey(t, 0x44), Kid: kid, Region: 310000, Rand: constReader(0x5a)}
+		forged, err := rogue.IssueDelegation(Delegation{
+			Actor: f.guardSubj, Principal: f.subject, Relationship: RelGuardian, Scope: []string{ActionPresent, ActionLogin},
+			NotBefore: testNow.Add(-time.Hour), Expiry: testNow.Add(time.Hour), Status: StatusRef{List: 4, Index: 14},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.VerifyDelegation(ctx, forged, f.guardSubj, ActionLogin, f.now); !errors.Is(err, want) {
+			t.Errorf("delegation signed under kid %q checked alone: %v, want %v", kid, err, want)
+		}
+		code, err := NewOffline(constReader(0x5b), f.guardian, f.guardBind, forged, Presentation{Time: f.now, Counter: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(ctx, code, VerifyOptions{}); !errors.Is(err, want) {
+			t.Errorf("delegation signed under kid %q presented offline: %v, want %v", kid, err, want)
+		}
+	}
+}
