@@ -431,3 +431,22 @@ func TestVerifyRejectsForgedDelegation(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyRejectsForgedStatic: a static code not signed by a trusted
+// issuer key (a rogue key under the real kid, or an unknown kid) is
+// refused.
+func TestVerifyRejectsForgedStatic(t *testing.T) {
+	f := newFixture(t)
+	v := f.verifier(t, nil)
+	for kid, want := range map[string]error{f.kid: ErrSignature, "rogue-key-id-0001": ErrUnknownKey} {
+		rogue := &Issuer{Signer: mustKey(t, 0x44), Kid: kid, Region: 310000, Rand: constReader(0x5a)}
+		forged, err := rogue.IssueStatic(Static{Subject: f.subject, MaskedName: "李**", MaskedNumber: "3101**********002X", DocType: 1,
+			Assurance: AssuranceBiometric, IssuedAt: testNow.Add(-time.Hour), Expiry: testNow.AddDate(5, 0, 0), Status: StatusRef{List: 5, Index: 11}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(context.Background(), forged, VerifyOptions{}); !errors.Is(err, want) {
+			t.Errorf("static code signed under kid %q: %v, want %v", kid, err, want)
+		}
+	}
+}
