@@ -450,3 +450,30 @@ func TestVerifyRejectsForgedStatic(t *testing.T) {
 		}
 	}
 }
+
+// TestVerifyStaticValidity: a static code is taken from its issuance
+// (less the window) until its expiry, and refused before and after.
+func TestVerifyStaticValidity(t *testing.T) {
+	f := newFixture(t)
+	code := func(issued, expiry time.Time) string {
+		s, err := f.issuer.IssueStatic(Static{Subject: f.subject, MaskedName: "李**", MaskedNumber: "3101**********002X", DocType: 1,
+			Assurance: AssuranceBiometric, IssuedAt: issued, Expiry: expiry, Status: StatusRef{List: 5, Index: 9}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name           string
+		issued, expiry time.Time
+		want           error
+	}{
+		{"issued 2 minutes ahead", testNow.Add(2 * time.Minute), testNow.AddDate(5, 0, 0), ErrBindingExpired},
+		{"issued 59 s ahead", testNow.Add(59 * time.Second), testNow.AddDate(5, 0, 0), nil},
+		{"expired", testNow.AddDate(-5, 0, 0), testNow, ErrBindingExpired},
+	} {
+		if _, err := f.verifier(t, nil).Verify(context.Background(), code(c.issued, c.expiry), VerifyOptions{}); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+}
