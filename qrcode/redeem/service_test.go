@@ -510,6 +510,15 @@ func TestHolderAuthentication(t *testing.T) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
 		}
 	}
+	// A request its device signed for another region's node is refused
+	// here ("other region" above is refused for its signature alone).
+	elsewhere := &qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: f.binding, Time: f.now.Unix(), Nonce: bytes.Repeat([]byte{10}, 16), Region: "440000"}
+	if err := qrcode.SignHolderRequest(nil, f.device, elsewhere); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AuthenticateHolder(ctx, elsewhere, qrcode.PurposeOnlineCode); !errors.Is(err, qrcode.ErrHolderAuth) {
+		t.Errorf("a request signed for another region: %v", err)
+	}
 	// A request signed for one purpose is refused for another, and its
 	// purpose cannot be changed under the signature.
 	approval := &qrcode.HolderRequest{Purpose: qrcode.PurposeLoginApprove, Binding: f.binding, Time: f.now.Unix(), Nonce: bytes.Repeat([]byte{9}, 16), Region: "310000"}
