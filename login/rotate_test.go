@@ -345,3 +345,29 @@ func TestRefreshByAnotherClient(t *testing.T) {
 		}
 	}
 }
+
+// TestOlderNodeRefreshTokenEnded: an older node's refresh token of a
+// login ended since (its family revoked: a logout, a replay) or whose
+// approver expired does not refresh, as this node's tokens do not.
+func TestOlderNodeRefreshTokenEnded(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.revokeFamily(ctx, "family-ended"); err != nil {
+		t.Fatal(err)
+	}
+	for tok, rec := range map[string]string{
+		"N2Lr0bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oB": `{"client_id":"shop","scope":"openid offline_access","family":"family-ended","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`,
+		"P3Ms1cHrRl2Ay0nU6dZ9xF4wV8bI5tE7gK1qL3jM2pC": `{"client_id":"shop","scope":"openid offline_access","family":"family-b","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"],"status":{"region":310000,"list":3,"index":1,"until":1}}}`,
+	} {
+		if err := p.cfg.Store.Put(ctx, refreshKey(tok), []byte(rec), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok}); !isCode(err, CodeInvalidGrant) {
+			t.Errorf("%.8s: %v, want invalid_grant", tok, err)
+		}
+	}
+}
