@@ -512,8 +512,9 @@ func TestHolderAuthentication(t *testing.T) {
 	}
 	// Requests the device signed as they are: for another region's node,
 	// out of the time window, over a binding a rogue key signed under the
-	// real kid, or over a binding not valid now. ("other region" and
-	// "stale" above are refused for their signature alone.)
+	// real kid, over a binding not valid now, with a short nonce. ("other
+	// region", "stale" and "short nonce" above are refused for their
+	// signature alone.)
 	issue := func(key *gm.PrivateKey, issued, expiry time.Time) []byte {
 		b, err := (&qrcode.Issuer{Signer: key, Kid: f.kid, Region: 310000}).IssueBinding(qrcode.Binding{Subject: f.subject, DeviceKey: f.device.PublicKey(),
 			Assurance: qrcode.AssurancePIN, IssuedAt: issued, Expiry: expiry, Status: qrcode.StatusRef{List: 3, Index: 70001}})
@@ -544,6 +545,13 @@ func TestHolderAuthentication(t *testing.T) {
 		if _, err := a.AuthenticateHolder(ctx, r, qrcode.PurposeOnlineCode); !errors.Is(err, c.want) {
 			t.Errorf("%s: %v, want %v", c.name, err, c.want)
 		}
+	}
+	short := &qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: f.binding, Time: f.now.Unix(), Nonce: bytes.Repeat([]byte{30}, 8), Region: "310000"}
+	if err := qrcode.SignHolderRequest(nil, f.device, short); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AuthenticateHolder(ctx, short, qrcode.PurposeOnlineCode); !errors.Is(err, qrcode.ErrHolderAuth) {
+		t.Errorf("a signed 8-byte nonce: %v", err)
 	}
 	// A request signed for one purpose is refused for another, and its
 	// purpose cannot be changed under the signature.
