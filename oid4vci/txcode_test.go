@@ -54,7 +54,8 @@ func TestTxCodeTriesOverItsLife(t *testing.T) {
 }
 
 // TestTxCodeMissingOrSpent: a token request without the transaction code
-// its offer asks for is invalid_request (OID4VCI §6.3), not a wrong code;
+// its offer asks for, or with one its offer does not ask for, is
+// invalid_request (OID4VCI §6.3), not a wrong code;
 // once the offer's tries are counted (guesses racing, the offer not yet
 // deleted), even the right code is refused.
 func TestTxCodeMissingOrSpent(t *testing.T) {
@@ -75,6 +76,13 @@ func TestTxCodeMissingOrSpent(t *testing.T) {
 	var e *Error
 	if _, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: code}); !errors.As(err, &e) || e.Code != CodeInvalidRequest {
 		t.Errorf("no tx_code: %v, want invalid_request", err)
+	}
+	plain, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, plain), TxCode: "1234"}); !errors.As(err, &e) || e.Code != CodeInvalidRequest {
+		t.Errorf("a tx_code for an offer without one: %v, want invalid_request", err)
 	}
 	for range s.cfg.TxCodeTries {
 		if _, err := m.Allow(ctx, "oid4vci:txtry:"+code, s.cfg.TxCodeTries, time.Duration(s.cfg.TxCodeTries)*s.cfg.OfferTTL); err != nil {
