@@ -318,6 +318,7 @@ func TestVerifierCharset(t *testing.T) {
 		strings.Repeat("a", 42) + "%",      // a percent sign
 		strings.Repeat("a", 41) + "\u00e9", // not ASCII (43 bytes)
 		strings.Repeat("a", 42) + "\x00",   // a control character
+		strings.Repeat("a", 129),           // too long (RFC 7636 §4.1: 43 to 128)
 	} {
 		if err := redeem(v); !isCode(err, CodeInvalidGrant) {
 			t.Errorf("verifier %q at the token endpoint: %v, want invalid_grant", v, err)

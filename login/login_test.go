@@ -477,3 +477,69 @@ func TestEssentialACRClaim(t *testing.T) {
 		}
 	}
 }
+
+// TestAuthorizeClientWithoutCodeGrant: a client not registered for the
+// authorization_code grant (a service with client credentials only) is
+// refused with unauthorized_client (RFC 6749 §4.1.2.1), at the
+// authorization endpoint and at the token endpoint.
+func TestAuthorizeClientWithoutCodeGrant(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	svc, _, err := auth.NewClient(auth.Registration{ID: "svc", Name: "Svc", Region: "310000", Scopes: []string{auth.ScopeQRRedeem},
+		GrantTypes: []string{auth.GrantClientCredentials}, RedirectURIs: []string{testRedirect}, AuthMethod: auth.AuthClientSecretBasic}, time.Now(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.cfg.Clients.(*auth.MemoryStore).Create(ctx, svc); err != nil {
+		t.Fatal(err)
+	}
+	q := goodQuery()
+	q.Set("client_id", "svc")
+	var ae *AuthorizeError
+	if _, err := p.Authorize(ctx, q); !errors.As(err, &ae) || ae.Err.Code != CodeUnauthorizedClient || ae.RedirectURI != testRedirect {
+		t.Errorf("authorize: %v", err)
+	}
+	if _, err := p.Token(ctx, svc, map[string]string{"grant_type": auth.GrantAuthorizationCode, "code": "x"}); !isCode(err, CodeUnauthorizedClient) {
+		t.Errorf("token: %v", err)
+	}
+}
+
+// sectorsHeld is a SectorRegistry in which other parties hold the
+// sectors named in taken; claims counts the claims made.
+type sectorsHeld struct {
+	taken  []string
+	claims int
+}
+
+func (s *sectorsHeld) ClaimSector(_ context.Context, _ string, sector identity.Sector) error {
+	s.claims++
+	if slices.Contains(s.taken, sector.Name) {
+		return errors.New("sector held by another party")
+	}
+	return nil
+}
+
+// TestAuthorizeSectorHeldByAnother: a client whose pairwise sector
+// another party holds in the registry gets no login (its pairwise IDs
+// would be that party's: docs/SECURITY.md, "Take another party's
+// sector"), and the error is not sent to its redirect URI; a sector it
+// holds is claimed once, then remembered.
+func TestAuthorizeSectorHeldByAnother(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	held := &sectorsHeld{taken: []string{"shop.example"}}
+	p.cfg.Sectors = held
+	var ae *AuthorizeError
+	if _, err := p.Authorize(ctx, goodQuery()); !errors.As(err, &ae) || ae.Err.Code != CodeInvalidClient || ae.RedirectURI != "" {
+		t.Errorf("held sector: %v", err)
+	}
+	held.taken = nil
+	for range 2 {
+		if _, err := p.Authorize(ctx, goodQuery()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if held.claims != 2 {
+		t.Errorf("%d claims, want 2 (the refused one, then one remembered)", held.claims)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -434,5 +435,41 @@ func testRevokedLoginRecordDeleted(t *testing.T, p *Provider) {
 		if b, err := p.cfg.Store.Get(ctx, familyKey(handle)); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s: the ended login's family record is still stored (%d bytes, %v)", ending, len(b), err)
 		}
+	}
+}
+
+// revokedUnreadable is a Store that cannot read revocation markers.
+type revokedUnreadable struct{ Store }
+
+func (s revokedUnreadable) Get(ctx context.Context, key string) ([]byte, error) {
+	if strings.HasPrefix(key, familyRevokedKey("")) {
+		return nil, errors.New("store down")
+	}
+	return s.Store.Get(ctx, key)
+}
+
+// TestRevocationUnreadableFailsClosed: while whether a login was revoked
+// cannot be read, its tokens do not work (familyRevoked fails closed).
+func TestRevocationUnreadableFailsClosed(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-a",
+		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.cfg.Store = revokedUnreadable{p.cfg.Store}
+	if _, err := p.UserInfo(ctx, resp.AccessToken); err == nil {
+		t.Error("userinfo answered")
+	}
+	if res, err := p.Introspect(ctx, shop, resp.AccessToken); err != nil || res.Active {
+		t.Errorf("introspection: %+v %v", res, err)
+	}
+	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": resp.RefreshToken}); err == nil {
+		t.Error("the refresh token refreshed")
 	}
 }

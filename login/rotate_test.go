@@ -311,3 +311,63 @@ func TestRefreshAfterStoreFailure(t *testing.T) {
 		t.Fatalf("its retry: %v, login ended %v", err, p.familyRevoked(ctx, "family-retry"))
 	}
 }
+
+// TestRefreshByAnotherClient: a refresh token is refused to any client
+// but the one it was issued to (RFC 6749 §6: the server MUST "validate
+// the refresh token" and that it "was issued to the authenticated
+// client"), this node's and an older node's alike, and the login it
+// leaked from ends (revokeAndRefuse).
+func TestRefreshByAnotherClient(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := shop
+	other.ID = "other"
+	resp, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-a",
+		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const old = "N2Lr0bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oB" // an older node's
+	rec := `{"client_id":"shop","scope":"openid offline_access","family":"family-older","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`
+	if err := p.cfg.Store.Put(ctx, refreshKey(old), []byte(rec), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	for tok, family := range map[string]string{resp.RefreshToken: "family-a", old: "family-older"} {
+		if _, err := p.Token(ctx, other, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok}); !isCode(err, CodeInvalidGrant) {
+			t.Errorf("%.8s refreshed by another client: %v", tok, err)
+		}
+		if !p.familyRevoked(ctx, family) {
+			t.Errorf("%.8s: the login goes on", tok)
+		}
+	}
+}
+
+// TestOlderNodeRefreshTokenEnded: an older node's refresh token of a
+// login ended since (its family revoked: a logout, a replay) or whose
+// approver expired does not refresh, as this node's tokens do not.
+func TestOlderNodeRefreshTokenEnded(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.revokeFamily(ctx, "family-ended"); err != nil {
+		t.Fatal(err)
+	}
+	for tok, rec := range map[string]string{
+		"N2Lr0bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oB": `{"client_id":"shop","scope":"openid offline_access","family":"family-ended","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`,
+		"P3Ms1cHrRl2Ay0nU6dZ9xF4wV8bI5tE7gK1qL3jM2pC": `{"client_id":"shop","scope":"openid offline_access","family":"family-b","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"],"status":{"region":310000,"list":3,"index":1,"until":1}}}`,
+	} {
+		if err := p.cfg.Store.Put(ctx, refreshKey(tok), []byte(rec), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok}); !isCode(err, CodeInvalidGrant) {
+			t.Errorf("%.8s: %v, want invalid_grant", tok, err)
+		}
+	}
+}

@@ -45,6 +45,18 @@ func TestCredentialRequestRefusals(t *testing.T) {
 	if _, err := s.Credential(ctx, access, twice); code(err) != CodeInvalidProof {
 		t.Errorf("a batch naming one key twice: %v, want invalid_proof", err)
 	}
+	other, _ := json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_jwt_vc_json", "proofs": map[string]any{"jwt": []string{proof(t, n1, time.Now())}}})
+	if _, err := s.Credential(ctx, access, other); code(err) != CodeInvalidCredentialRequest {
+		t.Errorf("a configuration the access token does not cover: %v, want invalid_credential_request", err)
+	}
+	many := make([]string, s.cfg.BatchSize+1)
+	for i := range many {
+		many[i] = proof(t, n1, time.Now())
+	}
+	over, _ := request(many...)
+	if _, err := s.Credential(ctx, access, over); code(err) != CodeInvalidCredentialRequest {
+		t.Errorf("a batch over batch_size: %v, want invalid_credential_request", err)
+	}
 	ok, _ := request(proof(t, n1, time.Now()), proof(t, n1, time.Now()))
 	if _, err := s.Credential(ctx, access, ok); err != nil {
 		t.Fatalf("a batch of two keys under one c_nonce: %v", err)

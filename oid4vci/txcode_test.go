@@ -52,3 +52,44 @@ func TestTxCodeTriesOverItsLife(t *testing.T) {
 		t.Errorf("the offer took %d wrong transaction codes, want at most %d", tries+1, s.cfg.TxCodeTries)
 	}
 }
+
+// TestTxCodeMissingOrSpent: a token request without the transaction code
+// its offer asks for, or with one its offer does not ask for, is
+// invalid_request (OID4VCI §6.3), not a wrong code;
+// once the offer's tries are counted (guesses racing, the offer not yet
+// deleted), even the right code is refused.
+func TestTxCodeMissingOrSpent(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	clock := func() time.Time { return now }
+	m, err := store.NewMemory(store.MemoryOptions{Now: clock, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	s := newService(t, m, clock)
+	ctx := context.Background()
+	o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence(), TxCode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := preAuthCode(t, o)
+	var e *Error
+	if _, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: code}); !errors.As(err, &e) || e.Code != CodeInvalidRequest {
+		t.Errorf("no tx_code: %v, want invalid_request", err)
+	}
+	plain, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, plain), TxCode: "1234"}); !errors.As(err, &e) || e.Code != CodeInvalidRequest {
+		t.Errorf("a tx_code for an offer without one: %v, want invalid_request", err)
+	}
+	for range s.cfg.TxCodeTries {
+		if _, err := m.Allow(ctx, "oid4vci:txtry:"+code, s.cfg.TxCodeTries, time.Duration(s.cfg.TxCodeTries)*s.cfg.OfferTTL); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: code, TxCode: o.TxCode}); !errors.As(err, &e) || e.Code != CodeInvalidGrant {
+		t.Errorf("the right code after the tries were spent: %v, want invalid_grant", err)
+	}
+}

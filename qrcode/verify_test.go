@@ -377,3 +377,103 @@ func BenchmarkVerifyOffline(b *testing.B) {
 }
 
 var _ = gm.SignatureSize
+
+// TestVerifyOfflineBindingNotYetValid: a binding whose issuance lies in
+// the future beyond the window (an issuer clock far ahead, a binding made
+// to be used later) is refused; within the window it is taken.
+func TestVerifyOfflineBindingNotYetValid(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	for _, c := range []struct {
+		ahead time.Duration
+		want  error
+	}{{2 * time.Minute, ErrBindingExpired}, {59 * time.Second, nil}} {
+		b, err := f.issuer.IssueBinding(Binding{Subject: f.subject, DeviceKey: f.device.PublicKey(), Assurance: AssurancePIN,
+			IssuedAt: testNow.Add(c.ahead), Expiry: testNow.AddDate(1, 0, 0), Status: StatusRef{List: 3, Index: 70001}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		code, err := NewOffline(constReader(0x5a), f.device, b, nil, Presentation{Time: f.now, Counter: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.verifier(t, nil).Verify(ctx, code, VerifyOptions{}); !errors.Is(err, c.want) {
+			t.Errorf("binding issued %v ahead: %v, want %v", c.ahead, err, c.want)
+		}
+	}
+}
+
+// TestVerifyRejectsForgedDelegation: a delegation not signed by a trusted
+// issuer key (a rogue key under the real kid, or an unknown kid) gives
+// the guardian nothing, in an offline code or checked alone.
+func TestVerifyRejectsForgedDelegation(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	v := f.verifier(t, nil)
+	for kid, want := range map[string]error{f.kid: ErrSignature, "rogue-key-id-0001": ErrUnknownKey} {
+		rogue := &Issuer{Signer: mustKey(t, 0x44), Kid: kid, Region: 310000, Rand: constReader(0x5a)}
+		forged, err := rogue.IssueDelegation(Delegation{
+			Actor: f.guardSubj, Principal: f.subject, Relationship: RelGuardian, Scope: []string{ActionPresent, ActionLogin},
+			NotBefore: testNow.Add(-time.Hour), Expiry: testNow.Add(time.Hour), Status: StatusRef{List: 4, Index: 14},
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.VerifyDelegation(ctx, forged, f.guardSubj, ActionLogin, f.now); !errors.Is(err, want) {
+			t.Errorf("delegation signed under kid %q checked alone: %v, want %v", kid, err, want)
+		}
+		code, err := NewOffline(constReader(0x5b), f.guardian, f.guardBind, forged, Presentation{Time: f.now, Counter: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(ctx, code, VerifyOptions{}); !errors.Is(err, want) {
+			t.Errorf("delegation signed under kid %q presented offline: %v, want %v", kid, err, want)
+		}
+	}
+}
+
+// TestVerifyRejectsForgedStatic: a static code not signed by a trusted
+// issuer key (a rogue key under the real kid, or an unknown kid) is
+// refused.
+func TestVerifyRejectsForgedStatic(t *testing.T) {
+	f := newFixture(t)
+	v := f.verifier(t, nil)
+	for kid, want := range map[string]error{f.kid: ErrSignature, "rogue-key-id-0001": ErrUnknownKey} {
+		rogue := &Issuer{Signer: mustKey(t, 0x44), Kid: kid, Region: 310000, Rand: constReader(0x5a)}
+		forged, err := rogue.IssueStatic(Static{Subject: f.subject, MaskedName: "李**", MaskedNumber: "3101**********002X", DocType: 1,
+			Assurance: AssuranceBiometric, IssuedAt: testNow.Add(-time.Hour), Expiry: testNow.AddDate(5, 0, 0), Status: StatusRef{List: 5, Index: 11}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := v.Verify(context.Background(), forged, VerifyOptions{}); !errors.Is(err, want) {
+			t.Errorf("static code signed under kid %q: %v, want %v", kid, err, want)
+		}
+	}
+}
+
+// TestVerifyStaticValidity: a static code is taken from its issuance
+// (less the window) until its expiry, and refused before and after.
+func TestVerifyStaticValidity(t *testing.T) {
+	f := newFixture(t)
+	code := func(issued, expiry time.Time) string {
+		s, err := f.issuer.IssueStatic(Static{Subject: f.subject, MaskedName: "李**", MaskedNumber: "3101**********002X", DocType: 1,
+			Assurance: AssuranceBiometric, IssuedAt: issued, Expiry: expiry, Status: StatusRef{List: 5, Index: 9}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for _, c := range []struct {
+		name           string
+		issued, expiry time.Time
+		want           error
+	}{
+		{"issued 2 minutes ahead", testNow.Add(2 * time.Minute), testNow.AddDate(5, 0, 0), ErrBindingExpired},
+		{"issued 59 s ahead", testNow.Add(59 * time.Second), testNow.AddDate(5, 0, 0), nil},
+		{"expired", testNow.AddDate(-5, 0, 0), testNow, ErrBindingExpired},
+	} {
+		if _, err := f.verifier(t, nil).Verify(context.Background(), code(c.issued, c.expiry), VerifyOptions{}); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+}

@@ -26,7 +26,9 @@ func TestPeerAssertionClaims(t *testing.T) {
 	now := time.Unix(1_750_000_000, 0)
 	key := mustKey(t, 0x62)
 	auth := &NodeAssertions{Region: "310000", Nonces: newMemStore(t, func() time.Time { return now }),
-		Keys: keyTable{"440000": {"kid-b": key.Public()}},
+		// This region's own key is in the registry too: "this region" is
+		// refused for its issuer, not for a key not found.
+		Keys: keyTable{"440000": {"kid-b": key.Public()}, "310000": {"kid-b": key.Public()}},
 		Now:  func() time.Time { return now }}
 	method, err := gm.SigningMethod(key)
 	if err != nil {
@@ -200,6 +202,8 @@ func TestPeerAnswerStrict(t *testing.T) {
 		// An online code is never delegated.
 		"an actor":  `{"pairwise_id":"p1","assurance_level":3,"region":"310000","act":{"pairwise_id":"p2","relationship":"guardian"}}`,
 		"an action": `{"pairwise_id":"p1","assurance_level":3,"region":"310000","action":"pickup"}`,
+		// The answer is for the region asked, not another.
+		"another region": `{"pairwise_id":"p1","assurance_level":3,"region":"440000"}`,
 	} {
 		if r, err := redeem(200, b); !errors.Is(err, qrcode.ErrPeer) {
 			t.Errorf("%s: %+v %v", name, r, err)

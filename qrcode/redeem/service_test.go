@@ -510,6 +510,49 @@ func TestHolderAuthentication(t *testing.T) {
 			t.Errorf("%s: %v, want %v", name, err, c.want)
 		}
 	}
+	// Requests the device signed as they are: for another region's node,
+	// out of the time window, over a binding a rogue key signed under the
+	// real kid, over a binding not valid now, with a short nonce. ("other
+	// region", "stale" and "short nonce" above are refused for their
+	// signature alone.)
+	issue := func(key *gm.PrivateKey, issued, expiry time.Time) []byte {
+		b, err := (&qrcode.Issuer{Signer: key, Kid: f.kid, Region: 310000}).IssueBinding(qrcode.Binding{Subject: f.subject, DeviceKey: f.device.PublicKey(),
+			Assurance: qrcode.AssurancePIN, IssuedAt: issued, Expiry: expiry, Status: qrcode.StatusRef{List: 3, Index: 70001}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	year := f.now.AddDate(1, 0, 0)
+	for i, c := range []struct {
+		name    string
+		binding []byte
+		time    time.Time
+		region  string
+		want    error
+	}{
+		{"another region", f.binding, f.now, "440000", qrcode.ErrHolderAuth},
+		{"signed 2 minutes ago", f.binding, f.now.Add(-2 * time.Minute), "310000", qrcode.ErrHolderAuth},
+		{"signed 2 minutes ahead", f.binding, f.now.Add(2 * time.Minute), "310000", qrcode.ErrHolderAuth},
+		{"rogue binding", issue(mustKey(t, 0x44), f.now.Add(-time.Hour), year), f.now, "310000", qrcode.ErrSignature},
+		{"expired binding", issue(f.issuerKey, f.now.AddDate(-1, 0, 0), f.now), f.now, "310000", qrcode.ErrBindingExpired},
+		{"binding issued ahead", issue(f.issuerKey, f.now.Add(2*time.Minute), year), f.now, "310000", qrcode.ErrBindingExpired},
+	} {
+		r := &qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: c.binding, Time: c.time.Unix(), Nonce: bytes.Repeat([]byte{byte(20 + i)}, 16), Region: c.region}
+		if err := qrcode.SignHolderRequest(nil, f.device, r); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := a.AuthenticateHolder(ctx, r, qrcode.PurposeOnlineCode); !errors.Is(err, c.want) {
+			t.Errorf("%s: %v, want %v", c.name, err, c.want)
+		}
+	}
+	short := &qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: f.binding, Time: f.now.Unix(), Nonce: bytes.Repeat([]byte{30}, 8), Region: "310000"}
+	if err := qrcode.SignHolderRequest(nil, f.device, short); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.AuthenticateHolder(ctx, short, qrcode.PurposeOnlineCode); !errors.Is(err, qrcode.ErrHolderAuth) {
+		t.Errorf("a signed 8-byte nonce: %v", err)
+	}
 	// A request signed for one purpose is refused for another, and its
 	// purpose cannot be changed under the signature.
 	approval := &qrcode.HolderRequest{Purpose: qrcode.PurposeLoginApprove, Binding: f.binding, Time: f.now.Unix(), Nonce: bytes.Repeat([]byte{9}, 16), Region: "310000"}
