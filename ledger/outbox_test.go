@@ -205,16 +205,7 @@ func TestOutboxLostAckAppliedOnce(t *testing.T) {
 	if la.fails.Load() != 4 || st.Replayed != 4 || st.Retries != 4 {
 		t.Errorf("lost acks %d, stats %+v", la.fails.Load(), st)
 	}
-	committed := map[string]uint64{}
-	if err := n.l.Blocks(0, func(b embedded.Block) error {
-		var batch chaincode.Batch
-		if b.Event == chaincode.EventStatusBatch && json.Unmarshal(b.Payload, &batch) == nil && batch.Region == ledgertest.RegionA {
-			committed[batch.ID] = b.Number
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	committed := committedBatches(t, n.l)
 	mu.Lock()
 	defer mu.Unlock()
 	if len(committed) != 4 || !maps.Equal(blocks, committed) {
@@ -267,16 +258,7 @@ func TestOutboxDeadBatch(t *testing.T) {
 	if !slices.Equal(reported, ledgertest.SeqChanges("D", 0, 150)) {
 		t.Errorf("done was told %d changes, want the 150 anchored", len(reported))
 	}
-	committed := map[string]uint64{}
-	if err := n.l.Blocks(0, func(b embedded.Block) error {
-		var batch chaincode.Batch
-		if b.Event == chaincode.EventStatusBatch && json.Unmarshal(b.Payload, &batch) == nil && batch.Region == ledgertest.RegionA {
-			committed[batch.ID] = b.Number
-		}
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
+	committed := committedBatches(t, n.l)
 	want := map[string]uint64{n.ob.NodeID() + "-1": 0, n.ob.NodeID() + "-2": committed[n.ob.NodeID()+"-2"]}
 	if want[n.ob.NodeID()+"-2"] == 0 || !maps.Equal(blocks, want) {
 		t.Errorf("done was told the batches' blocks %v, want %v (the chain's %v)", blocks, want, committed)
@@ -708,4 +690,19 @@ func TestAnchorBatchReplayBlockUnknown(t *testing.T) {
 	if _, err := down.AnchorBatch(ctx, in); !errors.Is(err, ledger.ErrUnavailable) {
 		t.Errorf("replay whose block cannot be read now: %v, want ledger.ErrUnavailable", err)
 	}
+}
+
+// committedBatches is the block of each status batch of region A on l.
+func committedBatches(t *testing.T, l *embedded.Ledger) map[string]uint64 {
+	committed := map[string]uint64{}
+	if err := l.Blocks(0, func(b embedded.Block) error {
+		var batch chaincode.Batch
+		if b.Event == chaincode.EventStatusBatch && json.Unmarshal(b.Payload, &batch) == nil && batch.Region == ledgertest.RegionA {
+			committed[batch.ID] = b.Number
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	return committed
 }

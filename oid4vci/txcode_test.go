@@ -18,18 +18,8 @@ import (
 // alive for 9 tries in its 10 minutes.
 func TestTxCodeTriesOverItsLife(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	clock := func() time.Time { return now }
-	m, err := store.NewMemory(store.MemoryOptions{Now: clock, SweepInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	s := newService(t, m, clock)
+	s, _, o := txCodeOffer(t, &now)
 	ctx := context.Background()
-	o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence(), TxCode: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	code, wrong := preAuthCode(t, o), strings.Repeat("0", len(o.TxCode))
 	if wrong == o.TxCode {
 		wrong = strings.Repeat("1", len(o.TxCode))
@@ -60,18 +50,8 @@ func TestTxCodeTriesOverItsLife(t *testing.T) {
 // deleted), even the right code is refused.
 func TestTxCodeMissingOrSpent(t *testing.T) {
 	now := time.Unix(1_800_000_000, 0)
-	clock := func() time.Time { return now }
-	m, err := store.NewMemory(store.MemoryOptions{Now: clock, SweepInterval: -1})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { m.Close() })
-	s := newService(t, m, clock)
+	s, m, o := txCodeOffer(t, &now)
 	ctx := context.Background()
-	o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence(), TxCode: true})
-	if err != nil {
-		t.Fatal(err)
-	}
 	code := preAuthCode(t, o)
 	var e *Error
 	if _, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: code}); !errors.As(err, &e) || e.Code != CodeInvalidRequest {
@@ -92,4 +72,21 @@ func TestTxCodeMissingOrSpent(t *testing.T) {
 	if _, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: code, TxCode: o.TxCode}); !errors.As(err, &e) || e.Code != CodeInvalidGrant {
 		t.Errorf("the right code after the tries were spent: %v, want invalid_grant", err)
 	}
+}
+
+// txCodeOffer is a service on a memory store whose clock reads *now, and
+// an offer of it with a transaction code.
+func txCodeOffer(t *testing.T, now *time.Time) (*Service, *store.Memory, *Offer) {
+	clock := func() time.Time { return *now }
+	m, err := store.NewMemory(store.MemoryOptions{Now: clock, SweepInterval: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	s := newService(t, m, clock)
+	o, err := s.CreateOffer(context.Background(), OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence(), TxCode: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, m, o
 }
