@@ -2,6 +2,7 @@ package auth
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"strings"
 	"testing"
@@ -50,5 +51,31 @@ func TestAssertionJTILength(t *testing.T) {
 		if ok && err != nil || !ok && (!errors.As(err, &ae) || !strings.Contains(ae.Description, "jti is longer")) {
 			t.Errorf("jti of %d bytes: %v, want taken %v", n, err, ok)
 		}
+	}
+}
+
+// TestAssertionRefusedForSecretClient: a client registered for
+// client_secret_basic does not authenticate with private_key_jwt (RFC
+// 7591 §2: token_endpoint_auth_method is the client's one method), even
+// when its record still lists keys (a client moved from private_key_jwt
+// to a secret, which Validate allows).
+func TestAssertionRefusedForSecretClient(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	c := e.register("svc-a", gm.AlgSM2)
+	_, hash, err := NewSecret(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.clients.Update(ctx, c.ID, func(cl *Client) error {
+		cl.AuthMethod, cl.SecretHash = AuthClientSecretBasic, hash
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = e.svc.AuthenticateClient(ctx, Credentials{AssertionType: AssertionType, Assertion: e.assertion(c, nil)})
+	var ae *Error
+	if !errors.As(err, &ae) || ae.Kind != ErrInvalidClient || ae.Description != clientAuthFailed {
+		t.Errorf("assertion of a client_secret_basic client: %v, want %q", err, clientAuthFailed)
 	}
 }
