@@ -1,7 +1,10 @@
 package keystore
 
 import (
+	"bytes"
+	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"path/filepath"
 	"testing"
 
@@ -52,5 +55,53 @@ func TestRetireDestroysPrivateKey(t *testing.T) {
 	}
 	if !found {
 		t.Error("the retired key is not in the file")
+	}
+}
+
+// TestDamagedKeysAndSecrets: a key or secret that Open could not have
+// written (a key under another algorithm than its own, a secret shorter
+// than 16 or longer than 64 bytes) is ErrCorrupted, also in a file
+// sealed with the right KEK; the key as written opens.
+func TestDamagedKeysAndSecrets(t *testing.T) {
+	signer, err := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := makeKey(signer.Public(), signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := gm.MarshalPublicKey(signer.Public())
+	priv, _ := gm.MarshalPrivateKey(signer)
+	key := func(alg string) diskKey {
+		return diskKey{Kid: k.Kid, Alg: alg, State: StateActive, Public: pub, Private: priv}
+	}
+	secret := func(n int) diskSecret {
+		return diskSecret{Name: "symbol", Version: 1, Value: bytes.Repeat([]byte{1}, n)}
+	}
+	for name, c := range map[string]struct {
+		doc inner
+		ok  bool
+	}{
+		"key as written":  {inner{Keys: []diskKey{key(gm.AlgSM2)}}, true},
+		"key under ES256": {inner{Keys: []diskKey{key(gm.AlgES256)}}, false},
+		"secret of 16":    {inner{Secrets: []diskSecret{secret(16)}}, true},
+		"secret of 64":    {inner{Secrets: []diskSecret{secret(64)}}, true},
+		"secret of 15":    {inner{Secrets: []diskSecret{secret(15)}}, false},
+		"empty secret":    {inner{Secrets: []diskSecret{secret(0)}}, false},
+		"secret of 65":    {inner{Secrets: []diskSecret{secret(65)}}, false},
+	} {
+		plain, err := json.Marshal(c.doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sealed, err := gm.Seal(rand.Reader, kek(1), plain, []byte(fileFormat))
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = unseal("keys.json", envelope{Format: fileFormat, KEKID: KEKID(kek(1)), Sealed: sealed}, kek(1))
+		if c.ok && err != nil || !c.ok && !errors.Is(err, ErrCorrupted) {
+			t.Errorf("%s: %v, want taken %v", name, err, c.ok)
+		}
 	}
 }
