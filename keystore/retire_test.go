@@ -3,9 +3,11 @@ package keystore
 import (
 	"bytes"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/trustid-cn/trustid/gm"
@@ -103,5 +105,22 @@ func TestDamagedKeysAndSecrets(t *testing.T) {
 		if c.ok && err != nil || !c.ok && !errors.Is(err, ErrCorrupted) {
 			t.Errorf("%s: %v, want taken %v", name, err, c.ok)
 		}
+	}
+}
+
+// TestParseKEKLength: hex of other than 16 bytes is no KEK (ErrBadKEK),
+// and a raw base64 KEK that happens to be all hex digits is read as the
+// base64 of 16 bytes, not as hex of 11.
+func TestParseKEKLength(t *testing.T) {
+	if _, err := ParseKEK(strings.Repeat("ab", 32)); !errors.Is(err, ErrBadKEK) {
+		t.Errorf("64 hex digits: %v, want ErrBadKEK", err)
+	}
+	raw := "0123456789abcdef012345" // 22 characters: raw base64 of 16 bytes
+	want, err := base64.RawStdEncoding.DecodeString(raw)
+	if err != nil || len(want) != 16 {
+		t.Fatalf("test vector: %v", err)
+	}
+	if got, err := ParseKEK(raw); err != nil || !bytes.Equal(got, want) {
+		t.Errorf("raw base64 of hex digits: %x, %v, want %x", got, err, want)
 	}
 }
