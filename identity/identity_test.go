@@ -415,6 +415,8 @@ func TestErrorCodes(t *testing.T) {
 		{name: "Feb 30", in: id18("11010519900230001"), code: CodeInvalidBirthDate, field: FieldBirthDate},
 		{name: "Feb 29 1900", in: id18("11010519000229001"), code: CodeInvalidBirthDate, field: FieldBirthDate},
 		{name: "month 00", in: id18("11010519900001001"), code: CodeInvalidBirthDate, field: FieldBirthDate},
+		{name: "day 00", in: id18("11010519900100001"), code: CodeInvalidBirthDate, field: FieldBirthDate},
+		{name: "month 13", in: id18("11010519901301001"), code: CodeInvalidBirthDate, field: FieldBirthDate},
 		{name: "future", in: id18("11010520260617001"), code: CodeFutureBirthDate, field: FieldBirthDate},
 		{name: "before 1900", in: id18("11010518991231001"), code: CodeBirthDateBefore1900, field: FieldBirthDate},
 		{name: "legacy bad date", in: "110105491331002", code: CodeInvalidBirthDate, field: FieldBirthDate},
