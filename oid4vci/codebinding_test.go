@@ -1,0 +1,129 @@
+package oid4vci
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"net/url"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/login"
+	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
+	"github.com/trustid-cn/trustid/store"
+)
+
+// alice authenticates every holder request as Alice at L2.
+type alice struct{}
+
+func (alice) AuthenticateHolder(context.Context, *qrcode.HolderRequest, string) (redeem.Holder, error) {
+	return redeem.Holder{Subject: []byte("alice"), Assurance: int(identity.L2)}, nil
+}
+
+// alicesSub gives Alice the pairwise sub authorizationRequest's offer is for.
+type alicesSub struct{}
+
+func (alicesSub) Pairwise([]byte, identity.Sector) (string, error) { return "pairwise-sub-of-alice", nil }
+
+// approvingLogin is newLogin whose holder approvals are Alice's, with the
+// offering client "bureau" registered too.
+func approvingLogin(t *testing.T, st login.Store) *login.Provider {
+	t.Helper()
+	clients := auth.NewMemoryStore(nil)
+	for _, r := range []auth.Registration{
+		{ID: "wallet", Name: "Wallet", Region: "310000", Scopes: []string{auth.ScopeQRRedeem}, GrantTypes: []string{auth.GrantAuthorizationCode},
+			RedirectURIs: []string{walletRedirect}, AuthMethod: auth.AuthClientSecretBasic},
+		{ID: "bureau", Name: "Bureau", Region: "310000", Scopes: []string{auth.ScopeQRRedeem}, GrantTypes: []string{auth.GrantAuthorizationCode},
+			RedirectURIs: []string{"https://bureau.example/cb"}, AuthMethod: auth.AuthClientSecretBasic},
+	} {
+		c, _, err := auth.NewClient(r, time.Now(), rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := clients.Create(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ks, err := keystore.Open(filepath.Join(t.TempDir(), "keys.json"), make([]byte, 16), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := login.New(login.Config{Issuer: issuerURL, Clients: clients, Holders: alice{}, Pairwise: alicesSub{}, Keys: ks, Store: st})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// approvedCode runs authorization request q on s through Alice's approval
+// on lp and returns the code the wallet is sent back with.
+func approvedCode(t *testing.T, s *Service, lp *login.Provider, q url.Values) string {
+	t.Helper()
+	ctx := context.Background()
+	st, err := s.Authorize(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req, err := lp.Describe(ctx, st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce, _ := base64.RawURLEncoding.DecodeString(req.Challenge)
+	if err := lp.Approve(ctx, st.ID, &login.Approval{Request: qrcode.HolderRequest{Nonce: nonce}}); err != nil {
+		t.Fatal(err)
+	}
+	out, err := lp.Wait(ctx, st.ID, st.Browser, 0)
+	if err != nil || out == nil {
+		t.Fatalf("wait: %v %v", out, err)
+	}
+	u, err := url.Parse(out.Redirect)
+	if err != nil || u.Query().Get("code") == "" {
+		t.Fatalf("redirect %q", out.Redirect)
+	}
+	return u.Query().Get("code")
+}
+
+// codeRequest is the wallet's token request for code, without DPoP.
+func codeRequest(code string) TokenRequest {
+	return TokenRequest{GrantType: GrantAuthorizationCode, Code: code, ClientID: "wallet", RedirectURI: walletRedirect,
+		CodeVerifier: "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"}
+}
+
+// TestAttestedKeyParameterIgnored: trustid_attested_jkt is the node's
+// own parameter, set inside a pushed request from the wallet attestation
+// checked at the push; one the wallet sends itself, in a plain or a
+// pushed request without an attestation, is dropped, so the code is
+// bound to no instance key and redeemed without an attestation.
+func TestAttestedKeyParameterIgnored(t *testing.T) {
+	m, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	ctx := context.Background()
+	lp := approvingLogin(t, m)
+	s := newServiceWith(t, Config{Store: m, Login: lp, NonceKey: bytes.Repeat([]byte{1}, 32)})
+	const made = "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
+	plain := authorizationRequest(t, s)
+	plain.Set(attestedKeyParam, made)
+	pushedQ := authorizationRequest(t, s)
+	pushedQ.Set(attestedKeyParam, made)
+	par, err := s.PushAuthorizationRequest(ctx, pushedQ, nil, ClientAttestation{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, q := range map[string]url.Values{
+		"plain":  plain,
+		"pushed": {"client_id": {"wallet"}, "request_uri": {par.RequestURI}},
+	} {
+		if _, err := s.Token(ctx, codeRequest(approvedCode(t, s, lp, q))); err != nil {
+			t.Errorf("%s request with its own %s: %v; want a token", name, attestedKeyParam, err)
+		}
+	}
+}
