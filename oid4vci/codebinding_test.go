@@ -29,7 +29,9 @@ func (alice) AuthenticateHolder(context.Context, *qrcode.HolderRequest, string) 
 // alicesSub gives Alice the pairwise sub authorizationRequest's offer is for.
 type alicesSub struct{}
 
-func (alicesSub) Pairwise([]byte, identity.Sector) (string, error) { return "pairwise-sub-of-alice", nil }
+func (alicesSub) Pairwise([]byte, identity.Sector) (string, error) {
+	return "pairwise-sub-of-alice", nil
+}
 
 // approvingLogin is newLogin whose holder approvals are Alice's, with the
 // offering client "bureau" registered too.
