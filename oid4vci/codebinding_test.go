@@ -3,6 +3,7 @@ package oid4vci
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"encoding/base64"
 	"net/url"
@@ -11,9 +12,11 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/login"
+	"github.com/trustid-cn/trustid/oid4vci/dpop"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 	"github.com/trustid-cn/trustid/store"
@@ -126,6 +129,49 @@ func TestAttestedKeyParameterIgnored(t *testing.T) {
 	} {
 		if _, err := s.Token(ctx, codeRequest(approvedCode(t, s, lp, q))); err != nil {
 			t.Errorf("%s request with its own %s: %v; want a token", name, attestedKeyParam, err)
+		}
+	}
+}
+
+// TestCodeBoundToDPoPKey: a code whose request named dpop_jkt is
+// redeemed only with a DPoP proof of that key (RFC 9449 §10: "the
+// authorization server MUST ... bind the issued authorization code to
+// the DPoP key"); a request without one, or with another key's, is
+// invalid_grant.
+func TestCodeBoundToDPoPKey(t *testing.T) {
+	m, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	ctx := context.Background()
+	now := time.Now()
+	lp := approvingLogin(t, m)
+	s := newServiceWith(t, Config{Store: m, Login: lp, Now: func() time.Time { return now }, NonceKey: bytes.Repeat([]byte{1}, 32)})
+	k, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	other, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	j, _ := gm.NewJWK(k.Public(), "")
+	jkt, err := j.Thumbprint()
+	if err != nil {
+		t.Fatal(err)
+	}
+	nonce, err := s.dpopNonce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, key := range map[string]crypto.Signer{"no": nil, "another key's": other} {
+		q := authorizationRequest(t, s)
+		q.Set("dpop_jkt", jkt)
+		req := codeRequest(approvedCode(t, s, lp, q))
+		if key != nil {
+			p, err := dpop.NewProof(key, "POST", issuerURL+PathToken, "", nonce, now, rand.Reader)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.DPoP = []string{p}
+		}
+		if _, err := s.Token(ctx, req); code(err) != CodeInvalidGrant {
+			t.Errorf("code bound to dpop_jkt, %s proof: %v; want invalid_grant", name, err)
 		}
 	}
 }
