@@ -16,6 +16,7 @@ import (
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/login"
+	"github.com/trustid-cn/trustid/oid4vci/attestation"
 	"github.com/trustid-cn/trustid/oid4vci/dpop"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
@@ -173,5 +174,44 @@ func TestCodeBoundToDPoPKey(t *testing.T) {
 		if _, err := s.Token(ctx, req); code(err) != CodeInvalidGrant {
 			t.Errorf("code bound to dpop_jkt, %s proof: %v; want invalid_grant", name, err)
 		}
+	}
+}
+
+// TestCodeBoundToAttestedInstance: a code whose push carried a wallet
+// attestation is redeemed only with an attestation of that instance's
+// key; a token request without one is invalid_grant.
+func TestCodeBoundToAttestedInstance(t *testing.T) {
+	m, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	ctx := context.Background()
+	now := time.Now()
+	provider, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	instance, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	pj, _ := gm.NewJWK(provider.Public(), "k1")
+	att, err := attestation.Sign(provider, "k1", attestation.Attestation{Issuer: "https://wp.example", ClientID: "wallet", InstanceKey: instance.Public(), IssuedAt: now, Expires: now.Add(time.Hour)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lp := approvingLogin(t, m)
+	s := newServiceWith(t, Config{Store: m, Login: lp, NonceKey: bytes.Repeat([]byte{7}, 32),
+		WalletProviders: []attestation.Provider{{Issuer: "https://wp.example", Keys: []gm.JWK{pj}, ClientIDs: []string{"wallet"}}}})
+	ch, err := s.Challenge()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pop, err := attestation.NewPoP(instance, issuerURL+PathAS, ch.AttestationChallenge, now, rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	par, err := s.PushAuthorizationRequest(ctx, authorizationRequest(t, s), nil, ClientAttestation{Attestation: []string{att}, PoP: []string{pop}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := approvedCode(t, s, lp, url.Values{"client_id": {"wallet"}, "request_uri": {par.RequestURI}})
+	if _, err := s.Token(ctx, codeRequest(c)); code(err) != CodeInvalidGrant {
+		t.Errorf("code of an attested push, redeemed without an attestation: %v; want invalid_grant", err)
 	}
 }
