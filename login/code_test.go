@@ -444,3 +444,41 @@ func TestCodeReplayMarkerUnreadable(t *testing.T) {
 		t.Errorf("its retry: %v, login ended %v", err, loginEnded(t, p, resp))
 	}
 }
+
+// TestCodeBoundToClientAndRedirect: a code is redeemed only by the
+// client it was issued to and with the authorization request's
+// redirect_uri (RFC 6749 §4.1.3: "ensure that the authorization code
+// was issued to the authenticated confidential client" and "ensure that
+// the redirect_uri parameter is present ... and that their values are
+// identical"); either mismatch is invalid_grant and spends the code.
+func TestCodeBoundToClientAndRedirect(t *testing.T) {
+	p, issue, redeem := newCodeFixture(t)
+	ctx := context.Background()
+	other, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	other.ID = "other"
+	for name, try := range map[string]func(code string) (*TokenResponse, error){
+		"another client": func(code string) (*TokenResponse, error) {
+			return p.Token(ctx, other, map[string]string{"grant_type": "authorization_code", "code": code,
+				"redirect_uri": testRedirect, "code_verifier": rfcVerifier})
+		},
+		"redirect_uri": func(code string) (*TokenResponse, error) {
+			shop, err := p.cfg.Clients.Get(ctx, "shop")
+			if err != nil {
+				t.Fatal(err)
+			}
+			return p.Token(ctx, shop, map[string]string{"grant_type": "authorization_code", "code": code,
+				"redirect_uri": testRedirect + "/other", "code_verifier": rfcVerifier})
+		},
+	} {
+		code := issue()
+		if resp, err := try(code); !isCode(err, CodeInvalidGrant) || !strings.Contains(err.Error(), name) {
+			t.Errorf("%s: %+v, %v; want invalid_grant naming %s", name, resp, err, name)
+		}
+		if resp, err := redeem(code); !isCode(err, CodeInvalidGrant) {
+			t.Errorf("%s: the code was not spent: %+v, %v", name, resp, err)
+		}
+	}
+}

@@ -2,6 +2,9 @@ package oid4vci
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"sync"
@@ -9,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/golang-jwt/jwt/v5"
+
 	vc "github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/store"
 )
 
@@ -225,5 +231,57 @@ func TestNotificationIdempotent(t *testing.T) {
 	other, _ := vciSession(t, s)
 	if _, err := s.Notify(ctx, other, note("credential_accepted")); code(err) != CodeInvalidNotificationID {
 		t.Errorf("the notification_id under another token: %v, want invalid_notification_id", err)
+	}
+}
+
+// TestProofHeaderRefusals: a key proof whose typ is not
+// openid4vci-proof+jwt, that has no iat, or that names a kid beside its
+// jwk is refused with invalid_proof (OID4VCI 1.0 Appendix F.1: typ
+// "MUST be openid4vci-proof+jwt", iat "REQUIRED", kid "MUST NOT be
+// present if jwk or x5c header parameter is present"); the c_nonce is
+// not spent, and the same request with a good proof is served.
+func TestProofHeaderRefusals(t *testing.T) {
+	m, _ := store.NewMemory(store.MemoryOptions{})
+	defer m.Close()
+	s := newService(t, m, nil)
+	ctx := context.Background()
+	o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{"ResidenceCredential_sd_jwt"}, Credential: residence()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := s.Nonce(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	signed := func(change func(*jwt.Token)) []byte {
+		k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		j, _ := gm.NewJWK(&k.PublicKey, "")
+		j.Use, j.Alg = "", ""
+		tok := jwt.NewWithClaims(jwt.SigningMethodES256, jwt.MapClaims{"aud": issuerURL, "iat": time.Now().Unix(), "nonce": n.CNonce})
+		tok.Header["typ"], tok.Header["jwk"] = ProofTyp, j
+		change(tok)
+		p, err := tok.SignedString(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := json.Marshal(map[string]any{"credential_configuration_id": "ResidenceCredential_sd_jwt", "proofs": map[string]any{"jwt": []string{p}}})
+		return b
+	}
+	for name, change := range map[string]func(*jwt.Token){
+		"typ JWT":     func(t *jwt.Token) { t.Header["typ"] = "JWT" },
+		"no typ":      func(t *jwt.Token) { delete(t.Header, "typ") },
+		"no iat":      func(t *jwt.Token) { delete(t.Claims.(jwt.MapClaims), "iat") },
+		"kid and jwk": func(t *jwt.Token) { t.Header["kid"] = "key-1" },
+	} {
+		if _, err := s.Credential(ctx, Access{Scheme: "Bearer", Token: tok.AccessToken}, signed(change)); code(err) != CodeInvalidProof {
+			t.Errorf("%s: %v; want invalid_proof", name, err)
+		}
+	}
+	if _, err := s.Credential(ctx, Access{Scheme: "Bearer", Token: tok.AccessToken}, signed(func(*jwt.Token) {})); err != nil {
+		t.Fatalf("a good proof after the refusals: %v", err)
 	}
 }

@@ -3,6 +3,7 @@ package oid4vci
 import (
 	"bytes"
 	"context"
+	"crypto"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
@@ -264,5 +265,55 @@ func TestDPoPProofsOfRefusedRequestsWriteNothing(t *testing.T) {
 	}
 	if _, err := s.PushAuthorizationRequest(ctx, authorizationRequest(t, s), pp, ClientAttestation{}); code(err) != CodeInvalidDPoPProof {
 		t.Errorf("a push's proof again: %v, want invalid_dpop_proof", err)
+	}
+}
+
+// TestPushedDPoPJKTOfAnotherKey: a push with a DPoP proof and a dpop_jkt
+// that is not the proof's key's thumbprint (or two dpop_jkt) is
+// invalid_dpop_proof and keeps nothing (RFC 9449 §10.1: "the
+// authorization server ... MUST check that the dpop_jkt parameter value
+// matches the JWK SHA-256 Thumbprint ... of the DPoP proof's key"); with
+// the proof's own thumbprint it is kept.
+func TestPushedDPoPJKTOfAnotherKey(t *testing.T) {
+	m, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	ctx := context.Background()
+	now := time.Now()
+	s := newServiceWith(t, Config{Store: m, Login: newLogin(t, m), Now: func() time.Time { return now }, NonceKey: bytes.Repeat([]byte{1}, 32)})
+	nonce, err := s.dpopNonce()
+	if err != nil {
+		t.Fatal(err)
+	}
+	thumb := func(k crypto.Signer) string {
+		j, err := gm.NewJWK(k.Public(), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		tp, err := j.Thumbprint()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return tp
+	}
+	k, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	other, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	for name, jkts := range map[string][]string{"another key's": {thumb(other)}, "two": {thumb(k), thumb(k)}, "its own": {thumb(k)}} {
+		p, err := dpop.NewProof(k, "POST", issuerURL+PathPAR, "", nonce, now, rand.Reader)
+		if err != nil {
+			t.Fatal(err)
+		}
+		q := authorizationRequest(t, s)
+		q["dpop_jkt"] = jkts
+		_, err = s.PushAuthorizationRequest(ctx, q, []string{p}, ClientAttestation{})
+		if want := CodeInvalidDPoPProof; name == "its own" {
+			if err != nil {
+				t.Errorf("dpop_jkt, its own key's: %v", err)
+			}
+		} else if code(err) != want {
+			t.Errorf("dpop_jkt, %s: %v; want %s", name, err, want)
+		}
 	}
 }

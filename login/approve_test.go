@@ -1,0 +1,187 @@
+package login
+
+import (
+	"context"
+	"errors"
+	"net/url"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/enrollment"
+	"github.com/trustid-cn/trustid/identity"
+	"github.com/trustid-cn/trustid/qrcode"
+	"github.com/trustid-cn/trustid/qrcode/redeem"
+)
+
+// holderWith authenticates every request as its holder.
+type holderWith redeem.Holder
+
+func (h holderWith) AuthenticateHolder(context.Context, *qrcode.HolderRequest, string) (redeem.Holder, error) {
+	return redeem.Holder(h), nil
+}
+
+// pinFor checks every PIN as right, for a binding at a level whose
+// subject handle is empty (another holder's than holderAt's).
+type pinFor int
+
+func (l pinFor) Check(context.Context, *enrollment.PINCheckRequest) (*enrollment.Binding, error) {
+	return &enrollment.Binding{ID: "b-1", Level: int(l)}, nil
+}
+
+// approved is session id's stored grant (nil when it is not approved).
+func approved(t *testing.T, p *Provider, id string) *grant {
+	t.Helper()
+	s, _, err := p.readSession(context.Background(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s.Approved
+}
+
+// refusedSaying reports whether err is CodeApprovalRefused saying says.
+func refusedSaying(err error, says string) bool {
+	var e *Error
+	return errors.As(err, &e) && e.Code == CodeApprovalRefused && strings.Contains(e.Description, says)
+}
+
+// TestApprovalWithoutPINAtMostL2: an approval without a PIN proves
+// possession of the bound device only, so the login's acr is L2 and
+// its amr hwk even when the holder's binding is at L3 or L4 (a login
+// without the PIN must not reach L3).
+func TestApprovalWithoutPINAtMostL2(t *testing.T) {
+	for _, l := range []identity.Level{identity.L3, identity.L4} {
+		a := newAnswering(t, newTestProvider(t))
+		a.cfg.Holders = holderAt(l)
+		st, err := a.Authorize(context.Background(), goodQuery())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := a.Approve(context.Background(), st.ID, a.holder(t, st.ID)); err != nil {
+			t.Fatal(err)
+		}
+		if g := approved(t, a.Provider, st.ID); g == nil || g.ACR != "L2" || !slices.Equal(g.AMR, []string{"hwk"}) {
+			t.Errorf("binding at %v approved without a PIN: %+v; want acr L2, amr [hwk]", l, g)
+		}
+	}
+}
+
+// TestApprovalPINOfAnotherBinding: at L3 the PIN must be checked for
+// the binding that approves; a right PIN of another binding is refused.
+func TestApprovalPINOfAnotherBinding(t *testing.T) {
+	a := newAnswering(t, newTestProvider(t))
+	a.cfg.Holders, a.cfg.PINs = holderAt(identity.L3), pinFor(identity.L3)
+	q := goodQuery()
+	q.Set("acr_values", "L3")
+	st, err := a.Authorize(context.Background(), q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := a.holder(t, st.ID)
+	ap.PINCheck = &enrollment.PINCheckRequest{PIN: "135792"}
+	if err := a.Approve(context.Background(), st.ID, ap); !refusedSaying(err, "another binding") {
+		t.Errorf("approval with another binding's PIN: %v; want refused", err)
+	}
+	if g := approved(t, a.Provider, st.ID); g != nil {
+		t.Errorf("session approved: %+v", g)
+	}
+}
+
+// TestApprovalAtL3AsksForPIN: a login at L3 without pin_check is refused
+// for the PIN before the holder's request is checked, leaving the
+// challenge unspent; with the PIN of the same binding (here both
+// subject handles empty) it is approved at L3 with amr hwk and pin.
+func TestApprovalAtL3AsksForPIN(t *testing.T) {
+	a := newAnswering(t, newTestProvider(t))
+	a.cfg.Holders, a.cfg.PINs = holderWith{Assurance: int(identity.L3)}, pinFor(identity.L3)
+	q := goodQuery()
+	q.Set("acr_values", "L3")
+	ctx := context.Background()
+	st, err := a.Authorize(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := a.holder(t, st.ID)
+	if err := a.Approve(ctx, st.ID, ap); !refusedSaying(err, "pin_check") {
+		t.Errorf("approval at L3 without a PIN: %v; want refused for pin_check", err)
+	}
+	ap.PINCheck = &enrollment.PINCheckRequest{PIN: "135792"}
+	if err := a.Approve(ctx, st.ID, ap); err != nil {
+		t.Fatalf("approval with the PIN on the same challenge: %v", err)
+	}
+	if g := approved(t, a.Provider, st.ID); g == nil || g.ACR != "L3" || !slices.Equal(g.AMR, []string{"hwk", "pin"}) {
+		t.Errorf("approved %+v; want acr L3, amr [hwk pin]", g)
+	}
+}
+
+// TestGuardianRefusedForExtension: a guardian cannot approve another
+// protocol's login (a credential issued to the principal's wallet).
+func TestGuardianRefusedForExtension(t *testing.T) {
+	a := newAnswering(t, newTestProvider(t))
+	a.cfg.Delegations = acceptedDelegation{[]byte("principal")}
+	ctx := context.Background()
+	q := url.Values{}
+	for _, k := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method"} {
+		q.Set(k, goodQuery().Get(k))
+	}
+	st, err := a.AuthorizeFor(ctx, q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
+		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) { return &ExtensionGrant{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := a.holder(t, st.ID)
+	ap.Delegation = []byte("delegation")
+	if err := a.Approve(ctx, st.ID, ap); !refusedSaying(err, "guardian cannot approve") {
+		t.Errorf("guardian's approval of an extension login: %v; want refused", err)
+	}
+	if g := approved(t, a.Provider, st.ID); g != nil {
+		t.Errorf("session approved: %+v", g)
+	}
+}
+
+// TestGuardianReleasesNoClaim: a guardian's approval that consents to a
+// claim is refused (the principal's claims are not the guardian's to
+// release).
+func TestGuardianReleasesNoClaim(t *testing.T) {
+	a := newAnswering(t, newTestProvider(t))
+	a.cfg.Holders = holderWith{Subject: []byte("guardian"), Assurance: int(identity.L2), Claims: map[string]string{"age_over_18": "true"}}
+	a.cfg.Delegations = acceptedDelegation{[]byte("principal")}
+	ctx := context.Background()
+	st, err := a.Authorize(ctx, goodQuery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap := a.holder(t, st.ID)
+	ap.Delegation, ap.Request.Consent = []byte("delegation"), []string{"age_over_18"}
+	if err := a.Approve(ctx, st.ID, ap); !refusedSaying(err, "releases no claim") {
+		t.Errorf("guardian's approval with consent: %v; want refused", err)
+	}
+	if g := approved(t, a.Provider, st.ID); g != nil {
+		t.Errorf("session approved: %+v", g)
+	}
+}
+
+// TestReleasedClaimsRegisteredNow: the claims an approval releases are
+// those the client is registered for when the holder approves: a claim
+// removed from its registration after the login started is not released.
+func TestReleasedClaimsRegisteredNow(t *testing.T) {
+	a := newAnswering(t, newTestProvider(t))
+	a.cfg.Holders = holderWith{Subject: []byte("holder"), Assurance: int(identity.L2), Claims: map[string]string{"age_over_18": "true"}}
+	ctx := context.Background()
+	st, err := a.Authorize(ctx, goodQuery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.cfg.Clients.(*auth.MemoryStore).Update(ctx, "shop", func(c *auth.Client) error { c.Claims = nil; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	ap := a.holder(t, st.ID)
+	ap.Request.Consent = []string{"age_over_18"}
+	if err := a.Approve(ctx, st.ID, ap); err != nil {
+		t.Fatal(err)
+	}
+	if g := approved(t, a.Provider, st.ID); g == nil || len(g.Claims) != 0 {
+		t.Errorf("approved %+v; want no claim released", g)
+	}
+}
