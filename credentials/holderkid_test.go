@@ -17,7 +17,9 @@ import (
 // verifier, not the resolver, must tie the kid to the holder.
 type anyKid struct{ pub crypto.PublicKey }
 
-func (r anyKid) ResolveKey(context.Context, string, string) (crypto.PublicKey, error) { return r.pub, nil }
+func (r anyKid) ResolveKey(context.Context, string, string) (crypto.PublicKey, error) {
+	return r.pub, nil
+}
 
 func (r anyKid) ResolveKeyFor(context.Context, string, string, string) (crypto.PublicKey, error) {
 	return r.pub, nil
