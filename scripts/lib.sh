@@ -10,6 +10,8 @@
 #   step NAME [LOG]                    name what the next commands do, for
 #                                      the ERR trap's report
 #   fail MESSAGE                       report a failure found by the script
+#   step_took NAME T0                  print (and, with STEP_TIMES set,
+#                                      record) a step's seconds since T0
 #   wait_for WHAT TIMEOUT_S CMD...     poll CMD until it succeeds
 #   retry_on REGEX TRIES CMD...        rerun CMD with backoff while it fails
 #                                      with output matching REGEX
@@ -74,8 +76,9 @@ run_step() {
   shift 2
   [ "${1:-}" = -- ] && shift
   mkdir -p "$(dirname "$STEP_LOG")"
-  local rc=0 offset
+  local rc=0 offset t0
   offset=$(stat -c %s "$STEP_LOG" 2>/dev/null || echo 0)
+  t0=$(now)
   if [ -n "$show" ]; then
     { "$@" 2>&1 | tee -a "$STEP_LOG"; rc=${PIPESTATUS[0]}; } || true
   else
@@ -85,6 +88,16 @@ run_step() {
     fail_report "$rc" "${BASH_SOURCE[1]:-$0}:${BASH_LINENO[0]}" "$(printf '%q ' "$@")" "$offset"
     exit "$rc"
   fi
+  step_took "$STEP" "$t0"
+}
+
+# step_took NAME T0: prints how long the step NAME took since T0 (now's
+# form) and, when STEP_TIMES names a file, appends "NAME<TAB>SECONDS" to it.
+step_took() {
+  local secs
+  secs=$(elapsed "$2")
+  printf '(%s: %ss)\n' "$1" "$secs"
+  if [ -n "${STEP_TIMES:-}" ]; then printf '%s\t%s\n' "$1" "$secs" >>"$STEP_TIMES"; fi
 }
 
 # wait_for WHAT TIMEOUT_S CMD...: polls CMD (every 0.1 s, backing off to

@@ -13,6 +13,15 @@ source "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.."
 LOGS=$(mktemp -d "${TMPDIR:-/tmp}/trustid-test.XXXXXX")
 echo "logs in $LOGS"
+# Each step's seconds, printed as a table at the end (where CI's time goes).
+STEP_TIMES=$LOGS/step-times.tsv
+: >"$STEP_TIMES"
+RUN_T0=$(now)
+print_times() {
+  log "step times (seconds)"
+  awk -F '\t' '{ printf "%-16s %8s\n", $1, $2 }' "$STEP_TIMES"
+  printf 'total %ss\n' "$(elapsed "$RUN_T0")"
+}
 # The Fabric integration tests (^TestFabric in ./ledger/fabric, ./cmd/trustid and ./cmd/trustid-bench)
 # need the network: scripts/fabric/test.sh runs them, not the plain go test
 # runs below.
@@ -89,16 +98,22 @@ if [ -z "${TRUSTID_TEST_SHORT:-}" ]; then
   log "Fabric: build the binaries (cached after the first run), bring up the native network, run the Fabric tests, tear down"
   need_pkg curl curl
   step "Fabric binaries"
+  t0=$(now)
   ./scripts/fabric/build.sh
+  step_took "Fabric binaries" "$t0"
   # The 60 s load test of issue 5 runs too: 12,000 status changes/s asked
   # of the 310000 node, each anchored exactly once, no MVCC retries; it logs
   # the FIGURES lines (throughput, cross-region revocation latency).
   step "Fabric tests"
+  t0=$(now)
   TRUSTID_FABRIC_LOAD=1 TRUSTID_FABRIC_LOAD_RATE=12000 ./scripts/fabric/test.sh
+  step_took "Fabric tests" "$t0"
+  print_times
   log "all tests passed"
 else
   step "list what TRUSTID_TEST_SHORT leaves out"
   listed=$(go test -list "$FABRIC_TESTS" ./ledger/fabric/ ./cmd/trustid/ ./cmd/trustid-bench/)
   log "LEFT OUT (TRUSTID_TEST_SHORT=1): the Fabric network and its tests:" $(grep -E '^Test' <<<"$listed" || true)
+  print_times
   log "all other tests passed; the run is NOT complete"
 fi
