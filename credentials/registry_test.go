@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/internal/jose"
 	"github.com/trustid-cn/trustid/credentials/sdjwt"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
 )
 
@@ -630,4 +632,39 @@ func revokeIssuerKeyOnChain(t *testing.T, n *registryNode, rec chaincode.Issuer)
 		}
 	}
 	return key.Kid
+}
+
+// TestIssueAtInstanceWithoutIssuerKeys: an instance whose keystore copy
+// predates a client's accreditation (another instance made the keys)
+// refuses the client's issue requests as not accredited, naming the
+// keystore copy: accrediting again there makes no keys (Accredit keeps
+// the record's), so "accredit it again" would send the operator round
+// in a loop (docs/credentials.md, "Several instances of a region").
+func TestIssueAtInstanceWithoutIssuerKeys(t *testing.T) {
+	n := newRegistryNode(t)
+	ctx := context.Background()
+	if _, err := n.issuer.Accredit(ctx, issuer.AccreditRequest{Client: "rp-1", Name: "RP one", Types: []string{"ResidenceCredential"}}); err != nil {
+		t.Fatal(err)
+	}
+	copyBefore, err := keystore.Open(filepath.Join(t.TempDir(), "keystore.json"), make([]byte, 16), keystore.Options{Now: n.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := issuer.New(issuer.Config{BaseURL: testBase, Keys: n.keys, Status: n.status, Now: n.clock.Now,
+		Registry: n.ch.view, Registrar: n.ch.c, IssuerKeys: copyBefore, Region: anchorRegion})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 { // before and after accrediting again there
+		_, err = other.IssueAsClient(ctx, residence(holderDID), issuer.IssueOptions{Client: "rp-1"})
+		if !errors.Is(err, ErrNotAccredited) || !strings.Contains(err.Error(), "keystore copy") || strings.Contains(err.Error(), "accredit it again") {
+			t.Errorf("issue at the instance without the issuer's keys: %v, want ErrNotAccredited naming the keystore copy only", err)
+		}
+		if _, err := other.Accredit(ctx, issuer.AccreditRequest{Client: "rp-1", Name: "RP one", Types: []string{"ResidenceCredential"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := n.issuer.IssueAsClient(ctx, residence(holderDID), issuer.IssueOptions{Client: "rp-1"}); err != nil {
+		t.Errorf("issue at the instance that holds the keys: %v", err)
+	}
 }

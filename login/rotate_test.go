@@ -371,3 +371,36 @@ func TestOlderNodeRefreshTokenEnded(t *testing.T) {
 		}
 	}
 }
+
+// TestOlderRefreshMarkerUnreadable: the reuse of a refresh token an
+// older node rotated (consumed, its family kept under refreshSpentKey) is
+// caught by that marker alone; one whose marker cannot be read is
+// temporarily_unavailable, not an invalid_grant that leaves the login it
+// should end going (OAuth 2.0 Security BCP §4.14.2), and its retry ends
+// the login, as for a code (TestCodeReplayMarkerUnreadable).
+func TestOlderRefreshMarkerUnreadable(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refreshWith := func(tok string) (*TokenResponse, error) {
+		return p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok})
+	}
+	if err := p.cfg.Store.Set(ctx, refreshSpentKey("rotated-by-an-older-node"), []byte("family-old"), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	healthy := p.cfg.Store
+	p.cfg.Store = failingGet{healthy, "login-rt-spent:"}
+	if _, err := refreshWith("rotated-by-an-older-node"); !isCode(err, CodeTemporarilyUnavailable) {
+		t.Errorf("a reuse whose marker cannot be read: %v, want %s", err, CodeTemporarilyUnavailable)
+	}
+	p.cfg.Store = healthy
+	if p.familyRevoked(ctx, "family-old") {
+		t.Fatal("revoked before the marker was read")
+	}
+	if _, err := refreshWith("rotated-by-an-older-node"); !isCode(err, CodeInvalidGrant) || !p.familyRevoked(ctx, "family-old") {
+		t.Errorf("its retry: %v, login ended %v", err, p.familyRevoked(ctx, "family-old"))
+	}
+}

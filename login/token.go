@@ -312,9 +312,15 @@ func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok string) 
 		return nil, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
 	case errors.Is(err, store.ErrNotFound):
 		// Nodes before Spend consumed the token and kept its family
-		// apart; read until those markers expire (RefreshTokenTTL).
-		if fam, err := p.cfg.Store.Get(ctx, refreshSpentKey(tok)); err == nil {
+		// apart; read until those markers expire (RefreshTokenTTL). The
+		// marker is then the only sign of the reuse: one that cannot be
+		// read is no verdict, and the retry revokes.
+		fam, err := p.cfg.Store.Get(ctx, refreshSpentKey(tok))
+		switch {
+		case err == nil:
 			return nil, p.revokeAndRefuse(ctx, string(fam), fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used"))
+		case !errors.Is(err, store.ErrNotFound):
+			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 		}
 		return nil, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
 	case err != nil:

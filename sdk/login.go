@@ -344,8 +344,8 @@ type RegistryKeys interface {
 // crit (the SDK understands no extension, RFC 7515 §4.1.11), an
 // allowed algorithm and a signature by a key of the
 // provider's JWKS (or, with Registry, of its region in the registry) of
-// that algorithm, iss, aud containing the client ID
-// (and azp equal to it when there are several), exp, an iat no older than
+// that algorithm, iss, aud naming the client ID and no other audience
+// (the SDK trusts none), azp, when present, equal to it, exp, an iat no older than
 // MaxAge, a sub, and the nonce of the login. Errors match ErrIDToken.
 func (l *Login) VerifyIDToken(ctx context.Context, token, nonce string) (*Identity, error) {
 	var keys *KeySet
@@ -393,6 +393,13 @@ func (l *Login) VerifyIDToken(ctx context.Context, token, nonce string) (*Identi
 		return nil, fmt.Errorf("%w: %w", ErrIDToken, err)
 	}
 	aud, _ := claims.GetAudience()
+	for _, a := range aud {
+		// OIDC Core §3.1.3.7 (3): "The ID Token MUST be rejected if ...
+		// it contains additional audiences not trusted by the Client."
+		if a != l.cfg.ClientID {
+			return nil, fmt.Errorf("%w: aud names another audience than this client", ErrIDToken)
+		}
+	}
 	azpClaim, hasAZP := claims["azp"]
 	azp, _ := azpClaim.(string)
 	if (len(aud) > 1 || hasAZP) && azp != l.cfg.ClientID {

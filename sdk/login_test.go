@@ -534,3 +534,22 @@ func TestIDTokenAZPPresentMustBeTheClient(t *testing.T) {
 		t.Errorf("no azp, one audience: %v", err)
 	}
 }
+
+// TestIDTokenOtherAudienceRefused: an ID token whose aud names another
+// party beside the client is refused, azp the client's or not (OIDC Core
+// §3.1.3.7 (3): "The ID Token MUST be rejected if ... it contains
+// additional audiences not trusted by the Client"; the SDK trusts none).
+func TestIDTokenOtherAudienceRefused(t *testing.T) {
+	p := newProvider(t)
+	ctx := context.Background()
+	l := newLogin(t, p.URL, gm.AlgSM2)
+	for name, aud := range map[string][]string{"after": {"rp", "other"}, "before": {"other", "rp"}} {
+		tok := p.idToken(t, p.sm2, func(c jwt.MapClaims) { c["aud"] = aud; c["azp"] = "rp" })
+		if _, err := l.VerifyIDToken(ctx, tok, "n-1"); !errors.Is(err, sdk.ErrIDToken) {
+			t.Errorf("another audience %s the client, azp the client: %v, want ErrIDToken", name, err)
+		}
+	}
+	if _, err := l.VerifyIDToken(ctx, p.idToken(t, p.sm2, func(c jwt.MapClaims) { c["aud"] = []string{"rp"} }), "n-1"); err != nil {
+		t.Errorf("aud the client alone, as an array: %v", err)
+	}
+}

@@ -662,6 +662,11 @@ func (is *Issuer) client(clientID string) (signingAs, error) {
 	rec, _ := is.cfg.Registry.Issuer(did)
 	key := func(alg string) (keystore.Key, error) {
 		k, err := is.cfg.IssuerKeys.OwnerActive(did, alg)
+		if err != nil && len(rec.Keys) > 0 && len(is.cfg.IssuerKeys.OwnerKeys(did)) == 0 {
+			// Another instance accredited it: accrediting again here
+			// makes no keys (Accredit), its keystore copy brings them.
+			return k, fmt.Errorf("%w: this instance's keystore holds no key of it (another instance of the region accredited it: give this one that instance's keystore copy, then SIGHUP)", credentials.ErrNotAccredited)
+		}
 		if err != nil {
 			return k, fmt.Errorf("%w: this node holds no %s key for it (accredit it again, or give this instance the keystore copy that has its keys)", credentials.ErrNotAccredited, alg)
 		}
