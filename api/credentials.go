@@ -1105,11 +1105,17 @@ func (h *credentialHandlers) issuerMetadata(w http.ResponseWriter, r *http.Reque
 // application/vc+cose), or secured with a Data Integrity proof when asked
 // (Accept: application/vc, the VC data model's media type, with the
 // node's default cryptosuite; or ?cryptosuite=<name>); a Token Status
-// List always as statuslist+jwt.
+// List always as statuslist+jwt. The representation depends on Accept,
+// so the answer says so (Vary: Accept, RFC 9110 §12.5.5): a shared cache
+// keeping one list for 60 s must not serve its JSON to a client that
+// asked for the vc+jwt.
 func (h *credentialHandlers) statusList(w http.ResponseWriter, r *http.Request) error {
 	doc, token, err := h.cfg.Issuer.StatusList(r.Context(), r.PathValue("listID"))
 	if err != nil {
 		return err
+	}
+	if doc != nil {
+		w.Header().Add("Vary", "Accept")
 	}
 	accept := r.Header.Get("Accept")
 	suite, wantSuite := r.URL.Query()["cryptosuite"]
