@@ -3,8 +3,11 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/trustid-cn/trustid/oid4vci"
 )
 
 // TestStatusListVaryAccept: a Bitstring Status List is served as JSON,
@@ -50,4 +53,36 @@ func varies(h http.Header, field string) bool {
 		}
 	}
 	return false
+}
+
+// TestOID4VCITokenErrorsUncached: the OID4VCI token endpoint's errors
+// (RFC 6749 §5.2, as OID4VCI 1.0 §6.3 says) carry Cache-Control: no-store
+// and Pragma: no-cache, as its tokens do (§5.1) and as /oauth2/token's
+// errors do.
+func TestOID4VCITokenErrorsUncached(t *testing.T) {
+	svc, srv := vciServer(t, &stubSigner{})
+	for name, form := range map[string]url.Values{
+		"issued":         {"grant_type": {oid4vci.GrantPreAuthorized}, "pre-authorized_code": {vciOffer(t, svc, "ResidenceCredential_sd_jwt")}},
+		"unknown code":   {"grant_type": {oid4vci.GrantPreAuthorized}, "pre-authorized_code": {"not-a-code"}},
+		"no grant":       {"pre-authorized_code": {"not-a-code"}},
+		"bad grant type": {"grant_type": {"password"}},
+	} {
+		resp, err := http.PostForm(srv.URL+oid4vci.PathToken, form)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.Header.Get("Cache-Control") != "no-store" || resp.Header.Get("Pragma") != "no-cache" {
+			t.Errorf("%s: %d, Cache-Control %q, Pragma %q", name, resp.StatusCode, resp.Header.Get("Cache-Control"), resp.Header.Get("Pragma"))
+		}
+	}
+	// An unreadable form is refused before the grant is read.
+	resp, err := http.Post(srv.URL+oid4vci.PathToken, "application/json", strings.NewReader("{}"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 400 || resp.Header.Get("Pragma") != "no-cache" {
+		t.Errorf("JSON body: %d, Pragma %q", resp.StatusCode, resp.Header.Get("Pragma"))
+	}
 }
