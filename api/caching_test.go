@@ -3,10 +3,14 @@ package api
 import (
 	"encoding/json"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 
+	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/oid4vci"
 )
 
@@ -85,4 +89,59 @@ func TestOID4VCITokenErrorsUncached(t *testing.T) {
 	if resp.StatusCode != 400 || resp.Header.Get("Pragma") != "no-cache" {
 		t.Errorf("JSON body: %d, Pragma %q", resp.StatusCode, resp.Header.Get("Pragma"))
 	}
+}
+
+// TestKeyDocumentsRevalidated: a key rotated in signs at once
+// (docs/operations.md), so the documents that list the node's keys (the
+// JWKS, the node's DID document, its SD-JWT VC issuer metadata) may be
+// kept by a cache only if it asks the node before each use
+// (Cache-Control: no-cache, RFC 9111 §5.2.2.4): a cache allowed to answer
+// from a copy for minutes would give a verifier that goes back for the
+// new kid (OpenID Connect Core §10.1.1) the set without it. Asking is
+// cheap: the copy's strong ETag gets 304 until the keys change, then the
+// new set.
+func TestKeyDocumentsRevalidated(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	v := newVCEnv(t)
+	check := func(name, base, path string, rotate func()) {
+		get := func(etag string) *http.Response {
+			req, _ := http.NewRequest("GET", base+path, nil)
+			if etag != "" {
+				req.Header.Set("If-None-Match", etag)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			return resp
+		}
+		first := get("")
+		cc, etag := first.Header.Get("Cache-Control"), first.Header.Get("ETag")
+		if first.StatusCode != 200 || !strings.Contains(cc, "no-cache") || strings.Contains(cc, "max-age") {
+			t.Errorf("%s: %d, Cache-Control %q: a cache may answer with it after a key is rotated in", name, first.StatusCode, cc)
+		}
+		if !strings.HasPrefix(etag, `"`) {
+			t.Fatalf("%s: ETag %q, want a strong one", name, etag)
+		}
+		if again := get(etag); again.StatusCode != http.StatusNotModified || again.Header.Get("ETag") != etag || again.Header.Get("Cache-Control") != cc {
+			t.Errorf("%s: revalidated: %d, ETag %q, Cache-Control %q", name, again.StatusCode, again.Header.Get("ETag"), again.Header.Get("Cache-Control"))
+		}
+		rotate()
+		if after := get(etag); after.StatusCode != 200 || after.Header.Get("ETag") == etag {
+			t.Errorf("%s after a rotation: %d, ETag %q (was %q)", name, after.StatusCode, after.Header.Get("ETag"), etag)
+		}
+	}
+	rotate := func(ks *keystore.Store) func() {
+		return func() {
+			if _, err := ks.Rotate(gm.AlgSM2); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	check("JWKS", srv.URL, auth.JWKSPath, rotate(e.keys))
+	check("DID document", v.srv.URL, "/.well-known/did.json", rotate(v.keys))
+	check("jwt-vc-issuer", v.srv.URL, "/.well-known/jwt-vc-issuer", rotate(v.keys))
 }
