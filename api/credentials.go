@@ -1073,7 +1073,7 @@ func writePublic(w http.ResponseWriter, contentType string, body []byte) {
 
 // writeKeysDoc sends a public document that lists signing keys (the
 // JWKS, DID documents, SD-JWT VC issuer metadata). A key rotated in signs
-// at once (docs/operations.md, "Rotating node keys"), so no cache may
+// at once (docs/operations.md, "Rotating a region's keys"), so no cache may
 // answer with a copy without asking the node (Cache-Control: no-cache,
 // RFC 9111 §5.2.2.4): a verifier that goes back for an unknown kid (OpenID
 // Connect Core §10.1.1) gets the new key. The strong ETag, a digest of the
