@@ -2,6 +2,7 @@ package api
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -1070,12 +1071,41 @@ func writePublic(w http.ResponseWriter, contentType string, body []byte) {
 	w.Write(body)
 }
 
+// writeKeysDoc sends a public document that lists signing keys (the
+// JWKS, DID documents, SD-JWT VC issuer metadata). A key rotated in signs
+// at once (docs/operations.md, "Rotating a region's keys"), so no cache may
+// answer with a copy without asking the node (Cache-Control: no-cache,
+// RFC 9111 §5.2.2.4): a verifier that goes back for an unknown kid (OpenID
+// Connect Core §10.1.1) gets the new key. The strong ETag, a digest of the
+// bytes, makes asking cheap: 304 while the keys are the same
+// (ServeContent answers If-None-Match).
+func writeKeysDoc(w http.ResponseWriter, r *http.Request, contentType string, body []byte) {
+	sum := sha256.Sum256(body)
+	h := w.Header()
+	h.Set("Content-Type", contentType)
+	h.Set("Cache-Control", "public, no-cache")
+	h.Set("ETag", `"`+base64.RawURLEncoding.EncodeToString(sum[:16])+`"`)
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+}
+
+// writeKeysDocOf marshals v and serves it with writeKeysDoc, to any
+// origin.
+func writeKeysDocOf(w http.ResponseWriter, r *http.Request, contentType string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Access-Control-Allow-Origin", "*")
+	writeKeysDoc(w, r, contentType, b)
+	return nil
+}
+
 func (h *credentialHandlers) didDocument(w http.ResponseWriter, r *http.Request) error {
 	doc, err := h.cfg.Issuer.DIDDocument()
 	if err != nil {
 		return err
 	}
-	return writePublicDoc(w, "application/did+json", doc)
+	return writeKeysDocOf(w, r, "application/did+json", doc)
 }
 
 // clientIssuerDocument serves the DID document of an accredited client's
@@ -1089,7 +1119,7 @@ func (h *credentialHandlers) clientIssuerDocument(w http.ResponseWriter, r *http
 	if err != nil {
 		return err
 	}
-	return writePublicDoc(w, "application/did+json", doc)
+	return writeKeysDocOf(w, r, "application/did+json", doc)
 }
 
 func (h *credentialHandlers) issuerMetadata(w http.ResponseWriter, r *http.Request) error {
@@ -1097,7 +1127,7 @@ func (h *credentialHandlers) issuerMetadata(w http.ResponseWriter, r *http.Reque
 	if err != nil {
 		return err
 	}
-	return writePublicDoc(w, "application/json", md)
+	return writeKeysDocOf(w, r, "application/json", md)
 }
 
 // statusList serves a list: a Bitstring Status List credential as JSON,
@@ -1105,11 +1135,17 @@ func (h *credentialHandlers) issuerMetadata(w http.ResponseWriter, r *http.Reque
 // application/vc+cose), or secured with a Data Integrity proof when asked
 // (Accept: application/vc, the VC data model's media type, with the
 // node's default cryptosuite; or ?cryptosuite=<name>); a Token Status
-// List always as statuslist+jwt.
+// List always as statuslist+jwt. The representation depends on Accept,
+// so the answer says so (Vary: Accept, RFC 9110 §12.5.5): a shared cache
+// keeping one list for 60 s must not serve its JSON to a client that
+// asked for the vc+jwt.
 func (h *credentialHandlers) statusList(w http.ResponseWriter, r *http.Request) error {
 	doc, token, err := h.cfg.Issuer.StatusList(r.Context(), r.PathValue("listID"))
 	if err != nil {
 		return err
+	}
+	if doc != nil {
+		w.Header().Add("Vary", "Accept")
 	}
 	accept := r.Header.Get("Accept")
 	suite, wantSuite := r.URL.Query()["cryptosuite"]

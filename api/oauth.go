@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -574,14 +575,18 @@ func (o *oauth) jwks(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	w.Header().Set("Content-Type", "application/jwk-set+json")
-	writePublicJSON(w, set)
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(set); err != nil {
+		return err
+	}
+	writeKeysDoc(w, r, "application/jwk-set+json", b.Bytes())
 	return nil
 }
 
-// writePublicJSON sends a public, cacheable document (metadata, keys).
-// Retiring keys stay published, so five minutes of caching never hides a
-// key that signs.
+// writePublicJSON sends a public document that may be cached five
+// minutes (metadata).
 func writePublicJSON(w http.ResponseWriter, v any) {
 	if w.Header().Get("Content-Type") == "" {
 		w.Header().Set("Content-Type", "application/json")

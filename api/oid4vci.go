@@ -195,7 +195,11 @@ func (h *vciHandlers) challenge(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// token is the token endpoint. Its answers, errors too, carry Pragma:
+// no-cache beside Cache-Control: no-store, as the node's other token
+// endpoint's (RFC 6749 §5.1, §5.2; OID4VCI 1.0 §6.2, §6.3).
 func (h *vciHandlers) token(w http.ResponseWriter, r *http.Request) error {
+	w.Header().Set("Pragma", "no-cache")
 	form, err := readForm(r, 16<<10)
 	if err != nil {
 		return err
@@ -210,7 +214,6 @@ func (h *vciHandlers) token(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	setNext(w, resp.DPoPNonce, resp.AttestationChallenge)
-	w.Header().Set("Pragma", "no-cache")
 	writeJSON(w, resp)
 	return nil
 }
