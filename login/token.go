@@ -53,12 +53,15 @@ type refresh struct {
 // family of the tokens it gave; past that, the family is kept alone
 // under codeSpentKey (as older nodes, which consumed codes, kept it).
 // A login's refresh tokens are one record (familyKey, under the token's
-// handle) that each rotation replaces (CompareAndSwap). refreshKey is an
+// handle) that each rotation replaces (CompareAndSwap); familyHandleKey
+// names the handle from the login's family (the ID token's sid), so that
+// ending a login by its sid alone deletes the record. refreshKey is an
 // older node's refresh token, a single-use record like a code's;
 // refreshSpentKey is where older nodes kept the family of a used one.
 func codeKey(c string) string          { return "login-code:" + c }
 func codeSpentKey(c string) string     { return "login-code-spent:" + c }
 func familyKey(h string) string        { return "login-rtf:" + h }
+func familyHandleKey(f string) string  { return "login-rtf-handle:" + f }
 func refreshKey(t string) string       { return "login-rt:" + t }
 func refreshSpentKey(t string) string  { return "login-rt-spent:" + t }
 func accessKey(t string) string        { return "login-at:" + t }
@@ -354,9 +357,19 @@ func (p *Provider) family(ctx context.Context, handle string) (refresh, []byte, 
 	return rt, b, nil
 }
 
-// revokeFamily revokes every refresh and access token of a login.
+// revokeFamily revokes every refresh and access token of a login and
+// deletes its family record, which no token of the revoked login reads
+// again (PIPL Art. 47): only the revocation marker is kept. A failed
+// deletion leaves the record to expire.
 func (p *Provider) revokeFamily(ctx context.Context, family string) error {
-	return p.cfg.Store.Set(ctx, familyRevokedKey(family), []byte{1}, p.cfg.RefreshTokenTTL)
+	if err := p.cfg.Store.Set(ctx, familyRevokedKey(family), []byte{1}, p.cfg.RefreshTokenTTL); err != nil {
+		return err
+	}
+	if handle, err := p.cfg.Store.Get(ctx, familyHandleKey(family)); err == nil {
+		_ = p.cfg.Store.Delete(ctx, familyKey(string(handle)))
+		_ = p.cfg.Store.Delete(ctx, familyHandleKey(family))
+	}
+	return nil
 }
 
 // revokeAndRefuse ends a login whose code or refresh token came back
@@ -453,6 +466,11 @@ func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, 
 		resp.RefreshToken = handle + secret
 		rt.Current = tokenDigest(resp.RefreshToken)
 		b, ttl := record(p.cfg.RefreshTokenTTL), p.cfg.RefreshTokenTTL
+		// The handle is named from the family for as long as the record
+		// lives, before the record is written: revokeFamily finds it.
+		if err := p.cfg.Store.Set(ctx, familyHandleKey(rt.Family), []byte(handle), ttl); err != nil {
+			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+		}
 		swapped := true
 		if old == nil {
 			err = p.cfg.Store.Set(ctx, familyKey(handle), b, ttl)
