@@ -444,7 +444,8 @@ func testRevokedLoginRecordDeleted(t *testing.T, p *Provider) {
 // RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2, with
 // the ID token of a refresh) or a replay of its code (RFC 6749 §4.1.2),
 // deletes the login's family record (the pairwise sub, the released
-// claims) and what names it, keeping only the revocation marker; the
+// claims) and what names it (the record's handle, kept masked: no part
+// of a token in clear), keeping only the revocation marker; the
 // login stays ended. (The record was kept until its own expiry, up to
 // 30 days after the last refresh: the sid did not lead to it.) On the
 // memory store and Redis.
@@ -478,6 +479,9 @@ func testEndedBySidLoginRecordDeleted(t *testing.T, ending string, redis bool) {
 	family := codeFamily(code)
 	if _, err := p.cfg.Store.Get(ctx, familyKey(handle)); err != nil {
 		t.Fatalf("the login's family record before it ends: %v", err)
+	}
+	if b, err := p.cfg.Store.Get(ctx, familyHandleKey(family)); err != nil || strings.Contains(string(b), handle) || len(b) != len(handle) {
+		t.Fatalf("the handle named from the sid: %q %v, want it masked", b, err)
 	}
 	switch ending {
 	case "logout":

@@ -95,6 +95,18 @@ func tokenDigest(tok string) string {
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
+// maskHandle masks (and, applied again, unmasks) a family record's
+// handle as familyHandleKey keeps it: XOR with a digest of the family,
+// so that the store holds no part of a token in clear.
+func maskHandle(family string, handle []byte) []byte {
+	pad := sha256.Sum256([]byte("trustid refresh handle\x00" + family))
+	out := make([]byte, len(handle))
+	for i := range out {
+		out[i] = handle[i] ^ pad[i%len(pad)]
+	}
+	return out
+}
+
 // spentTTL is how long a spent code's family is remembered: a replay
 // within it revokes the tokens the code gave.
 const spentTTL = time.Hour
@@ -365,8 +377,8 @@ func (p *Provider) revokeFamily(ctx context.Context, family string) error {
 	if err := p.cfg.Store.Set(ctx, familyRevokedKey(family), []byte{1}, p.cfg.RefreshTokenTTL); err != nil {
 		return err
 	}
-	if handle, err := p.cfg.Store.Get(ctx, familyHandleKey(family)); err == nil {
-		_ = p.cfg.Store.Delete(ctx, familyKey(string(handle)))
+	if masked, err := p.cfg.Store.Get(ctx, familyHandleKey(family)); err == nil {
+		_ = p.cfg.Store.Delete(ctx, familyKey(string(maskHandle(family, masked))))
 		_ = p.cfg.Store.Delete(ctx, familyHandleKey(family))
 	}
 	return nil
@@ -468,7 +480,7 @@ func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, 
 		b, ttl := record(p.cfg.RefreshTokenTTL), p.cfg.RefreshTokenTTL
 		// The handle is named from the family for as long as the record
 		// lives, before the record is written: revokeFamily finds it.
-		if err := p.cfg.Store.Set(ctx, familyHandleKey(rt.Family), []byte(handle), ttl); err != nil {
+		if err := p.cfg.Store.Set(ctx, familyHandleKey(rt.Family), maskHandle(rt.Family, []byte(handle)), ttl); err != nil {
 			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 		}
 		swapped := true
