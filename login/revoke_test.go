@@ -503,6 +503,37 @@ func testEndedBySidLoginRecordDeleted(t *testing.T, ending string, redis bool) {
 	}
 }
 
+// TestFailedFamilyLeavesNoHandle: a login's first refresh token whose
+// family record cannot be written is temporarily_unavailable, and the
+// handle written before it under the login's sid is deleted: it names no
+// record, and was kept 30 days for nothing. On the memory store and
+// Redis.
+func TestFailedFamilyLeavesNoHandle(t *testing.T) {
+	for _, redis := range []bool{false, true} {
+		t.Run(map[bool]string{false: "memory", true: "redis"}[redis], func(t *testing.T) {
+			p := newTestProvider(t)
+			if redis {
+				useRedis(t, p)
+			}
+			ctx := context.Background()
+			shop, err := p.cfg.Clients.Get(ctx, "shop")
+			if err != nil {
+				t.Fatal(err)
+			}
+			healthy := p.cfg.Store
+			p.cfg.Store = &failOnce{Store: healthy, prefix: "login-rtf:"}
+			_, err = p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-failed",
+				Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+			if !isCode(err, CodeTemporarilyUnavailable) {
+				t.Fatalf("a family record the store cannot write: %v, want %s", err, CodeTemporarilyUnavailable)
+			}
+			if b, err := healthy.Get(ctx, familyHandleKey("family-failed")); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("the handle of a family never written is kept (%d bytes, %v)", len(b), err)
+			}
+		})
+	}
+}
+
 // revokedUnreadable is a Store that cannot read revocation markers.
 type revokedUnreadable struct{ Store }
 

@@ -490,6 +490,9 @@ func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, 
 			swapped, err = p.cfg.Store.CompareAndSwap(ctx, familyKey(handle), old, b, ttl)
 		}
 		if err != nil {
+			if old == nil {
+				_ = p.cfg.Store.Delete(ctx, familyHandleKey(rt.Family)) // it names no record
+			}
 			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 		}
 		if !swapped {
