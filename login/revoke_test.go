@@ -142,9 +142,11 @@ func TestRevokeAndIntrospect(t *testing.T) {
 }
 
 // TestRefreshTokenStoredOnce: a refresh token is one store entry, its
-// single-use record, which introspection and revocation read without
-// spending it; so are refresh tokens stored by older nodes, which kept
-// the record alone (no iat, exp) or with a readable copy beside it.
+// login's family record, which introspection and revocation read without
+// spending it (beside it, the record's handle named from the login's sid,
+// for a logout to find it); so are refresh tokens stored by older nodes,
+// which kept the record alone (no iat, exp) or with a readable copy
+// beside it.
 func TestRefreshTokenStoredOnce(t *testing.T) {
 	p := newTestProvider(t)
 	ctx := context.Background()
@@ -159,8 +161,8 @@ func TestRefreshTokenStoredOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := mem.Len() - before; n != 2 {
-		t.Errorf("an access and a refresh token took %d store entries, want 2", n)
+	if n := mem.Len() - before; n != 3 {
+		t.Errorf("an access and a refresh token took %d store entries, want 3 (the access token, the family record, its handle)", n)
 	}
 	if res, err := p.Introspect(ctx, shop, resp.RefreshToken); err != nil || !res.Active {
 		t.Fatalf("introspection of a new refresh token: %+v %v", res, err)
@@ -435,6 +437,100 @@ func testRevokedLoginRecordDeleted(t *testing.T, p *Provider) {
 		if b, err := p.cfg.Store.Get(ctx, familyKey(handle)); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("%s: the ended login's family record is still stored (%d bytes, %v)", ending, len(b), err)
 		}
+	}
+}
+
+// TestEndedBySidLoginRecordDeleted: a login ended by its sid alone, an
+// RP-initiated logout (OpenID Connect RP-Initiated Logout 1.0 §2, with
+// the ID token of a refresh) or a replay of its code (RFC 6749 §4.1.2),
+// deletes the login's family record (the pairwise sub, the released
+// claims) and what names it (the record's handle, kept masked: no part
+// of a token in clear), keeping only the revocation marker; the
+// login stays ended. (The record was kept until its own expiry, up to
+// 30 days after the last refresh: the sid did not lead to it.) On the
+// memory store and Redis.
+func TestEndedBySidLoginRecordDeleted(t *testing.T) {
+	for _, ending := range []string{"logout", "code replay"} {
+		t.Run(ending+"/memory", func(t *testing.T) { testEndedBySidLoginRecordDeleted(t, ending, false) })
+		t.Run(ending+"/redis", func(t *testing.T) { testEndedBySidLoginRecordDeleted(t, ending, true) })
+	}
+}
+
+func testEndedBySidLoginRecordDeleted(t *testing.T, ending string, redis bool) {
+	p, issue, redeem := newCodeFixture(t)
+	if redis {
+		useRedis(t, p)
+	}
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := issue()
+	first, err := redeem(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": first.RefreshToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	handle, _ := refreshHandle(resp.RefreshToken)
+	family := codeFamily(code)
+	if _, err := p.cfg.Store.Get(ctx, familyKey(handle)); err != nil {
+		t.Fatalf("the login's family record before it ends: %v", err)
+	}
+	if b, err := p.cfg.Store.Get(ctx, familyHandleKey(family)); err != nil || strings.Contains(string(b), handle) || len(b) != len(handle) {
+		t.Fatalf("the handle named from the sid: %q %v, want it masked", b, err)
+	}
+	switch ending {
+	case "logout":
+		if _, err := p.Logout(ctx, url.Values{"id_token_hint": {resp.IDToken}}); err != nil {
+			t.Fatal(err)
+		}
+	case "code replay":
+		if _, err := redeem(code); !isCode(err, CodeInvalidGrant) {
+			t.Fatalf("replay: %v, want %s", err, CodeInvalidGrant)
+		}
+	}
+	for _, key := range []string{familyKey(handle), familyHandleKey(family)} {
+		if b, err := p.cfg.Store.Get(ctx, key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("%s is still stored after the login ended (%d bytes, %v)", strings.SplitN(key, ":", 2)[0], len(b), err)
+		}
+	}
+	if !p.familyRevoked(ctx, family) || !loginEnded(t, p, resp) {
+		t.Error("the login is not ended")
+	}
+}
+
+// TestFailedFamilyLeavesNoHandle: a login's first refresh token whose
+// family record cannot be written is temporarily_unavailable, and the
+// handle written before it under the login's sid is deleted: it names no
+// record, and was kept 30 days for nothing. On the memory store and
+// Redis.
+func TestFailedFamilyLeavesNoHandle(t *testing.T) {
+	for _, redis := range []bool{false, true} {
+		t.Run(map[bool]string{false: "memory", true: "redis"}[redis], func(t *testing.T) {
+			p := newTestProvider(t)
+			if redis {
+				useRedis(t, p)
+			}
+			ctx := context.Background()
+			shop, err := p.cfg.Clients.Get(ctx, "shop")
+			if err != nil {
+				t.Fatal(err)
+			}
+			healthy := p.cfg.Store
+			p.cfg.Store = &failOnce{Store: healthy, prefix: "login-rtf:"}
+			_, err = p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-failed",
+				Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+			if !isCode(err, CodeTemporarilyUnavailable) {
+				t.Fatalf("a family record the store cannot write: %v, want %s", err, CodeTemporarilyUnavailable)
+			}
+			if b, err := healthy.Get(ctx, familyHandleKey("family-failed")); !errors.Is(err, store.ErrNotFound) {
+				t.Errorf("the handle of a family never written is kept (%d bytes, %v)", len(b), err)
+			}
+		})
 	}
 }
 

@@ -53,12 +53,15 @@ type refresh struct {
 // family of the tokens it gave; past that, the family is kept alone
 // under codeSpentKey (as older nodes, which consumed codes, kept it).
 // A login's refresh tokens are one record (familyKey, under the token's
-// handle) that each rotation replaces (CompareAndSwap). refreshKey is an
+// handle) that each rotation replaces (CompareAndSwap); familyHandleKey
+// names the handle from the login's family (the ID token's sid), so that
+// ending a login by its sid alone deletes the record. refreshKey is an
 // older node's refresh token, a single-use record like a code's;
 // refreshSpentKey is where older nodes kept the family of a used one.
 func codeKey(c string) string          { return "login-code:" + c }
 func codeSpentKey(c string) string     { return "login-code-spent:" + c }
 func familyKey(h string) string        { return "login-rtf:" + h }
+func familyHandleKey(f string) string  { return "login-rtf-handle:" + f }
 func refreshKey(t string) string       { return "login-rt:" + t }
 func refreshSpentKey(t string) string  { return "login-rt-spent:" + t }
 func accessKey(t string) string        { return "login-at:" + t }
@@ -90,6 +93,18 @@ func refreshHandle(tok string) (string, bool) {
 func tokenDigest(tok string) string {
 	sum := sha256.Sum256([]byte("trustid refresh token\x00" + tok))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
+}
+
+// maskHandle masks (and, applied again, unmasks) a family record's
+// handle as familyHandleKey keeps it: XOR with a digest of the family,
+// so that the store holds no part of a token in clear.
+func maskHandle(family string, handle []byte) []byte {
+	pad := sha256.Sum256([]byte("trustid refresh handle\x00" + family))
+	out := make([]byte, len(handle))
+	for i := range out {
+		out[i] = handle[i] ^ pad[i%len(pad)]
+	}
+	return out
 }
 
 // spentTTL is how long a spent code's family is remembered: a replay
@@ -360,9 +375,19 @@ func (p *Provider) family(ctx context.Context, handle string) (refresh, []byte, 
 	return rt, b, nil
 }
 
-// revokeFamily revokes every refresh and access token of a login.
+// revokeFamily revokes every refresh and access token of a login and
+// deletes its family record, which no token of the revoked login reads
+// again (PIPL Art. 47): only the revocation marker is kept. A failed
+// deletion leaves the record to expire.
 func (p *Provider) revokeFamily(ctx context.Context, family string) error {
-	return p.cfg.Store.Set(ctx, familyRevokedKey(family), []byte{1}, p.cfg.RefreshTokenTTL)
+	if err := p.cfg.Store.Set(ctx, familyRevokedKey(family), []byte{1}, p.cfg.RefreshTokenTTL); err != nil {
+		return err
+	}
+	if masked, err := p.cfg.Store.Get(ctx, familyHandleKey(family)); err == nil {
+		_ = p.cfg.Store.Delete(ctx, familyKey(string(maskHandle(family, masked))))
+		_ = p.cfg.Store.Delete(ctx, familyHandleKey(family))
+	}
+	return nil
 }
 
 // revokeAndRefuse ends a login whose code or refresh token came back
@@ -459,6 +484,11 @@ func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, 
 		resp.RefreshToken = handle + secret
 		rt.Current = tokenDigest(resp.RefreshToken)
 		b, ttl := record(p.cfg.RefreshTokenTTL), p.cfg.RefreshTokenTTL
+		// The handle is named from the family for as long as the record
+		// lives, before the record is written: revokeFamily finds it.
+		if err := p.cfg.Store.Set(ctx, familyHandleKey(rt.Family), maskHandle(rt.Family, []byte(handle)), ttl); err != nil {
+			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+		}
 		swapped := true
 		if old == nil {
 			err = p.cfg.Store.Set(ctx, familyKey(handle), b, ttl)
@@ -466,6 +496,9 @@ func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, 
 			swapped, err = p.cfg.Store.CompareAndSwap(ctx, familyKey(handle), old, b, ttl)
 		}
 		if err != nil {
+			if old == nil {
+				_ = p.cfg.Store.Delete(ctx, familyHandleKey(rt.Family)) // it names no record
+			}
 			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 		}
 		if !swapped {

@@ -331,6 +331,7 @@ func (s *Service) push(ctx context.Context, form url.Values) (*PARResponse, erro
 		return nil, err
 	}
 	if err := s.cfg.Store.Put(ctx, "oid4vci:par-once:"+id, []byte{1}, PARTTL); err != nil {
+		s.drop(ctx, "par", id)
 		return nil, unavailable(err)
 	}
 	return &PARResponse{RequestURI: RequestURIPrefix + id, ExpiresIn: int(PARTTL / time.Second)}, nil

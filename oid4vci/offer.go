@@ -230,6 +230,7 @@ func (s *Service) CreateOffer(ctx context.Context, req OfferRequest) (*Offer, er
 	// The single-use half: Token consumes it, so exactly one redemption
 	// wins however many race.
 	if err := s.cfg.Store.Put(ctx, "oid4vci:redeem:"+code, []byte{1}, s.cfg.OfferTTL); err != nil {
+		s.drop(ctx, "code", code)
 		return nil, unavailable(err)
 	}
 	doc, err := json.Marshal(map[string]any{
@@ -237,10 +238,15 @@ func (s *Service) CreateOffer(ctx context.Context, req OfferRequest) (*Offer, er
 		"credential_configuration_ids": req.ConfigurationIDs,
 		"grants":                       map[string]any{GrantPreAuthorized: preAuth},
 	})
+	var o *Offer
+	if err == nil {
+		o, err = s.link(ctx, doc, tx, req.ByReference)
+	}
 	if err != nil {
+		s.drop(ctx, "code", code)
 		return nil, err
 	}
-	return s.link(ctx, doc, tx, req.ByReference)
+	return o, nil
 }
 
 // createAuthorizationOffer makes an offer of the authorization code grant
@@ -256,6 +262,7 @@ func (s *Service) createAuthorizationOffer(ctx context.Context, req OfferRequest
 		return nil, err
 	}
 	if err := s.cfg.Store.Put(ctx, "oid4vci:state-once:"+state, []byte{1}, s.cfg.OfferTTL); err != nil {
+		s.drop(ctx, "state", state)
 		return nil, unavailable(err)
 	}
 	doc, err := json.Marshal(map[string]any{
@@ -263,10 +270,15 @@ func (s *Service) createAuthorizationOffer(ctx context.Context, req OfferRequest
 		"credential_configuration_ids": req.ConfigurationIDs,
 		"grants":                       map[string]any{GrantAuthorizationCode: map[string]any{"issuer_state": state}},
 	})
+	var o *Offer
+	if err == nil {
+		o, err = s.link(ctx, doc, "", req.ByReference)
+	}
 	if err != nil {
+		s.drop(ctx, "state", state)
 		return nil, err
 	}
-	return s.link(ctx, doc, "", req.ByReference)
+	return o, nil
 }
 
 // validSubject accepts a pairwise subject: 8 to 255 printable ASCII
@@ -612,6 +624,7 @@ func (s *Service) issueToken(ctx context.Context, g grant) (*TokenResponse, erro
 	// endpoint consumes its entry.
 	for _, c := range g.Configs {
 		if err := s.cfg.Store.Put(ctx, issueKey(c, tok), []byte{1}, s.cfg.TokenTTL); err != nil {
+			s.drop(ctx, "token", tok)
 			return nil, unavailable(err)
 		}
 	}

@@ -605,6 +605,14 @@ func (s *Service) put(ctx context.Context, purpose, secret string, v any, ttl ti
 	return nil
 }
 
+// drop deletes what put stored under secret when what was to go with it
+// could not be stored: no one was given the secret, and the record (the
+// credential's claims, a pushed request) is not kept to its expiry for
+// nothing. A failed deletion leaves it to expire.
+func (s *Service) drop(ctx context.Context, purpose, secret string) {
+	_ = s.cfg.Store.Delete(context.WithoutCancel(ctx), "oid4vci:"+purpose+":"+secret)
+}
+
 // get reads and opens what put stored; store.ErrNotFound when missing.
 func (s *Service) get(ctx context.Context, purpose, secret string, v any) error {
 	sealed, err := s.cfg.Store.Get(ctx, "oid4vci:"+purpose+":"+secret)

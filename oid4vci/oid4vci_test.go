@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -26,6 +27,7 @@ import (
 	"github.com/trustid-cn/trustid/internal/leakcheck"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/store"
 	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
@@ -480,6 +482,89 @@ func TestRedeemedCodeDeleted(t *testing.T) {
 		}
 		if b, err := st.Get(ctx, "oid4vci:code:"+c); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("the redeemed code's record is kept (%d bytes, %v)", len(b), err)
+		}
+	})
+}
+
+// failingWrites is a real store whose writes (Set, Put) of keys
+// starting with fail fail, as a store unavailable for them (the memory
+// store full, Redis failing over); it records the keys its Sets wrote.
+type failingWrites struct {
+	Store
+	fail string
+	set  []string
+}
+
+func (f *failingWrites) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	if strings.HasPrefix(key, f.fail) {
+		return store.ErrUnavailable
+	}
+	err := f.Store.Set(ctx, key, v, ttl)
+	if err == nil {
+		f.set = append(f.set, key)
+	}
+	return err
+}
+
+func (f *failingWrites) Put(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	if strings.HasPrefix(key, f.fail) {
+		return store.ErrUnavailable
+	}
+	return f.Store.Put(ctx, key, v, ttl)
+}
+
+// TestFailedWriteLeavesNoRecord: an offer, a pushed request or an access
+// token whose second write fails is an error, and the sealed record
+// written before it (the credential's claims, or the pushed request) is
+// deleted: no one was given its secret, so it served nothing until it
+// expired, up to 10 minutes (PIPL Art. 19: the minimum period necessary).
+// On the memory store and Redis.
+func TestFailedWriteLeavesNoRecord(t *testing.T) {
+	stores(t, func(t *testing.T, st Store) {
+		ctx := context.Background()
+		cfg := []string{"ResidenceCredential_sd_jwt"}
+		cases := []struct {
+			name, fail string
+			run        func(s *Service) error
+		}{
+			{"pre-authorized offer", "oid4vci:redeem:", func(s *Service) error {
+				_, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: cfg, Credential: residence()})
+				return err
+			}},
+			{"pre-authorized offer by reference", "oid4vci:offer:", func(s *Service) error {
+				_, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: cfg, Credential: residence(), ByReference: true})
+				return err
+			}},
+			{"authorization offer", "oid4vci:state-once:", func(s *Service) error {
+				_, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: cfg, Credential: residence(), AuthorizationCode: true, Subject: "pairwise-subject-1", Level: 2})
+				return err
+			}},
+			{"authorization offer by reference", "oid4vci:offer:", func(s *Service) error {
+				_, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: cfg, Credential: residence(), AuthorizationCode: true, Subject: "pairwise-subject-1", Level: 2, ByReference: true})
+				return err
+			}},
+			{"pushed request", "oid4vci:par-once:", func(s *Service) error {
+				_, err := s.push(ctx, url.Values{"client_id": {"wallet"}, "response_type": {"code"}})
+				return err
+			}},
+			{"access token", "oid4vci:issue:", func(s *Service) error {
+				_, err := s.issueToken(ctx, grant{Client: "rp", Configs: cfg, Credential: residence()})
+				return err
+			}},
+		}
+		for _, c := range cases {
+			f := &failingWrites{Store: st, fail: c.fail}
+			if err := c.run(newServiceWith(t, Config{Store: f, Login: newLogin(t, st.(login.Store))})); err == nil {
+				t.Fatalf("%s: a failed write succeeded", c.name)
+			}
+			if len(f.set) == 0 {
+				t.Fatalf("%s: no sealed record was written", c.name)
+			}
+			for _, key := range f.set {
+				if b, err := st.Get(ctx, key); !errors.Is(err, store.ErrNotFound) {
+					t.Errorf("%s: %s is kept after the failure (%d bytes, %v)", c.name, key[:strings.LastIndex(key, ":")], len(b), err)
+				}
+			}
 		}
 	})
 }

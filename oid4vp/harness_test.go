@@ -41,6 +41,7 @@ type env struct {
 	store    *store.Memory
 	faults   *faultStore // the verifier's store: store, with writes that fail on demand
 	verifier *oid4vp.Verifier
+	config   oid4vp.Config // verifier's, for one over another store
 	signKey  keystore.Key
 }
 
@@ -88,13 +89,14 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	faults := &faultStore{Memory: mem}
-	v, err := oid4vp.New(oid4vp.Config{BaseURL: base, Key: func() (crypto.Signer, string, error) { return key.Signer, key.Kid, nil }, Secret: make([]byte, 32),
+	cfg := oid4vp.Config{BaseURL: base, Key: func() (crypto.Signer, string, error) { return key.Signer, key.Kid, nil }, Secret: make([]byte, 32),
 		Store: faults, NotFound: func(err error) bool { return errors.Is(err, store.ErrNotFound) },
-		Clients: oid4vp.RegistryClients{Store: clients}, Verifier: cv, Now: clk.Now})
+		Clients: oid4vp.RegistryClients{Store: clients}, Verifier: cv, Now: clk.Now}
+	v, err := oid4vp.New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &env{clock: clk, keys: ks, issuer: is, clients: clients, store: mem, faults: faults, verifier: v, signKey: key}
+	return &env{clock: clk, keys: ks, issuer: is, clients: clients, store: mem, faults: faults, verifier: v, config: cfg, signKey: key}
 }
 
 // faultStore is the verifier's store: Set of a key starting with failSet

@@ -69,6 +69,8 @@ type Store interface {
 	Consume(ctx context.Context, key string) ([]byte, error)
 	Get(ctx context.Context, key string) ([]byte, error)
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
+	Delete(ctx context.Context, key string) error
+	CompareAndDelete(ctx context.Context, old []byte, keys ...string) (int, error)
 }
 
 // IsNotFound reports a Store's "missing" error.
@@ -117,8 +119,8 @@ type Config struct {
 	// KBAlgorithms are the algorithms advertised for issuer JWTs and
 	// KB-JWTs (default gm.JWTAlgorithms).
 	Algorithms []string
-	// TTL is how long a transaction and its result live (default 5
-	// minutes).
+	// TTL is how long a transaction and its result live at most
+	// (default 5 minutes); a result read is deleted (FetchResult).
 	TTL  time.Duration
 	Now  func() time.Time
 	Rand io.Reader
@@ -861,7 +863,8 @@ func merge(dst map[string]any, src any) {
 
 // FetchResult returns the result of transaction id to the relying party
 // that opened it. With a same-device redirect, responseCode must be the
-// one the redirect carried.
+// one the redirect carried. A result is returned once: reading it
+// deletes it and its transaction, and a later fetch is CodeNotFound.
 func (v *Verifier) FetchResult(ctx context.Context, rpID, id, responseCode string) (*Result, error) {
 	notFound := fail(CodeNotFound, nil, "no such transaction for this relying party, or it expired")
 	if id == "" || len(id) > 64 {
@@ -900,6 +903,19 @@ func (v *Verifier) FetchResult(ctx context.Context, rpID, id, responseCode strin
 		if subtle.ConstantTimeCompare([]byte(hex.EncodeToString(sum[:])), []byte(st.CodeHash)) != 1 {
 			return nil, fail(CodeInvalidRequest, nil, "response_code is missing or does not match")
 		}
+	}
+	// The relying party has what the transaction was for: nothing of it is
+	// kept (the reference design of OpenID4VP's direct_post, "consumes
+	// the VP Token and invalidates the transaction-id"). The transaction
+	// goes first, so that no fetch finds it pending without its result;
+	// of concurrent fetches one gets the result.
+	if err := v.cfg.Store.Delete(ctx, txKey(id)); err != nil {
+		return nil, err
+	}
+	if n, err := v.cfg.Store.CompareAndDelete(ctx, raw, resultKey(id)); err != nil {
+		return nil, err
+	} else if n == 0 {
+		return nil, notFound
 	}
 	return &st.Result, nil
 }

@@ -6,12 +6,15 @@ import (
 	"encoding/json"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/credentials/issuer"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/oid4vp"
+	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
 
 // TestFlow runs a transaction in both response modes: the relying party
@@ -113,6 +116,113 @@ func TestResponseCode(t *testing.T) {
 	// A redirect URI the relying party is not registered for is refused.
 	_, err = e.verifier.Create(ctx, "shop-1", oid4vp.CreateRequest{Query: json.RawMessage(ageQuery), RedirectURI: "https://evil.example/"})
 	wantCode(t, err, oid4vp.CodeInvalidClient, "redirect_uri")
+}
+
+// TestResultDeletedOnceRead: a result is the relying party's once, as
+// OpenID4VP's reference design for direct_post has the Verifier consume
+// the VP Token and invalidate the transaction (Implementation
+// Considerations, "Response Mode direct_post", step 10: "The Verifier
+// then consumes the VP Token and invalidates the transaction-id,
+// request-id and nonce"): the fetch that returns it deletes it and its
+// transaction, so that the disclosed claims are not kept for the rest
+// of the transaction's 5 minutes, and a later fetch is not_found (not
+// pending). Polling before the answer sees pending; a fetch with a
+// wrong response_code or by another relying party deletes nothing; of
+// concurrent fetches one gets the result. Nothing of the transaction is
+// left in the store. (The result stayed readable for 5 minutes.) On the
+// memory store and Redis.
+func TestResultDeletedOnceRead(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		e := newEnv(t)
+		testResultDeletedOnceRead(t, e, func() int {
+			keys, err := e.store.StoredKeys(t.Context())
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(keys)
+		})
+	})
+	t.Run("redis", func(t *testing.T) {
+		e := newEnv(t)
+		c := testredis.StartClient(t)
+		r, err := redisstore.New(c, redisstore.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { r.Close() })
+		cfg := e.config
+		cfg.Store = r
+		if e.verifier, err = oid4vp.New(cfg); err != nil {
+			t.Fatal(err)
+		}
+		testResultDeletedOnceRead(t, e, func() int {
+			keys, err := c.Keys(t.Context(), "*").Result() // live keys only
+			if err != nil {
+				t.Fatal(err)
+			}
+			return len(keys)
+		})
+	})
+}
+
+func testResultDeletedOnceRead(t *testing.T, e *env, entries func() int) {
+	ctx := context.Background()
+	holder, _ := gm.GenerateSigner(gm.AlgES256, rand.Reader)
+	cred := e.issue(t, holder)
+	before := entries()
+	for _, redirect := range []string{"", "https://shop.example/done"} {
+		c, err := e.verifier.Create(ctx, "shop-1", oid4vp.CreateRequest{Query: json.RawMessage(ageQuery), ResponseMode: oid4vp.ModeDirectPost, RedirectURI: redirect})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.openExisting(t, c.TransactionID)
+		for range 2 {
+			if res, err := e.verifier.FetchResult(ctx, "shop-1", r.id, ""); err != nil || res.Status != oid4vp.StatusPending {
+				t.Fatalf("%q: a poll before the answer: %+v %v", redirect, res, err)
+			}
+		}
+		out, err := e.verifier.HandleResponse(ctx, r.id, form(t, r, map[string]any{"vp_token": token("pid", e.present(t, cred.Token, holder, r.clientID, r.nonce, "age_over_18")), "state": r.state}))
+		if err != nil {
+			t.Fatal(err)
+		}
+		code := ""
+		if redirect != "" {
+			u, _ := url.Parse(out.RedirectURI)
+			frag, _ := url.ParseQuery(u.Fragment)
+			code = frag.Get("response_code")
+			if _, err := e.verifier.FetchResult(ctx, "shop-1", r.id, code+"x"); oid4vp.CodeOf(err) != oid4vp.CodeInvalidRequest {
+				t.Fatalf("a wrong response_code: %v", err)
+			}
+		}
+		if _, err := e.verifier.FetchResult(ctx, "shop-2", r.id, code); oid4vp.CodeOf(err) != oid4vp.CodeNotFound {
+			t.Fatalf("%q: another relying party: %v", redirect, err)
+		}
+		var wg sync.WaitGroup
+		got := make([]*oid4vp.Result, 4)
+		errs := make([]error, len(got))
+		for i := range got {
+			wg.Go(func() { got[i], errs[i] = e.verifier.FetchResult(ctx, "shop-1", r.id, code) })
+		}
+		wg.Wait()
+		read := 0
+		for i, res := range got {
+			switch {
+			case errs[i] == nil && res.Status == oid4vp.StatusVerified && res.Credentials["pid"] != nil:
+				read++
+			case oid4vp.CodeOf(errs[i]) != oid4vp.CodeNotFound:
+				t.Errorf("%q: a concurrent fetch: %+v %v, want the result or %s", redirect, res, errs[i], oid4vp.CodeNotFound)
+			}
+		}
+		if read != 1 {
+			t.Errorf("%q: %d of %d concurrent fetches got the result, want 1", redirect, read, len(got))
+		}
+		if res, err := e.verifier.FetchResult(ctx, "shop-1", r.id, code); oid4vp.CodeOf(err) != oid4vp.CodeNotFound {
+			t.Errorf("%q: a fetch after the result was read: %+v %v, want %s", redirect, res, err, oid4vp.CodeNotFound)
+		}
+		if n := entries() - before; n != 0 {
+			t.Errorf("%q: the read transaction left %d store entries", redirect, n)
+		}
+	}
 }
 
 // TestCreateRefuses: DCQL over-asking and malformed queries.
