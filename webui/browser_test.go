@@ -1,8 +1,13 @@
 package webui_test
 
 import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -359,5 +364,62 @@ func TestBrowserWalletForgotten(t *testing.T) {
 			}
 		}
 		testbrowser.CheckA11y(t, ctx, "wallet "+c.lang+" after the node forgot it")
+	}
+}
+
+// TestBrowserOperatorListsInPageLanguage: the operator view words each
+// status list's purpose in the page's language (docs/ui.md: every string
+// is in i18n.json in both languages), not in English on the Chinese page
+// (WCAG 2.2 SC 3.1.2 Language of Parts): a token status list with its
+// bits an entry, a W3C list's statusPurpose. The node's lists are played
+// by the test.
+func TestBrowserOperatorListsInPageLanguage(t *testing.T) {
+	compress := func(w io.WriteCloser, buf *bytes.Buffer) string {
+		w.Write(make([]byte, 16))
+		w.Close()
+		return base64.RawURLEncoding.EncodeToString(buf.Bytes())
+	}
+	var zbuf, gbuf bytes.Buffer
+	lst := compress(zlib.NewWriter(&zbuf), &zbuf)
+	encoded := "u" + compress(gzip.NewWriter(&gbuf), &gbuf)
+	base := servePages(t, func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"lists":["t1","w1"]}`))
+		})
+		mux.HandleFunc("GET /status/t1", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/statuslist+jwt")
+			payload := base64.RawURLEncoding.EncodeToString([]byte(`{"status_list":{"bits":2,"lst":"` + lst + `"}}`))
+			w.Write([]byte("eyJhbGciOiJTTTIifQ." + payload + ".c2ln"))
+		})
+		mux.HandleFunc("GET /status/w1", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/vc+ld+json")
+			w.Write([]byte(`{"credentialSubject":{"statusPurpose":"revocation","encodedList":"` + encoded + `"}}`))
+		})
+	})
+	browser := testbrowser.New(t)
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	for _, c := range []struct {
+		lang string
+		want []string
+	}{
+		{"zh-CN", []string{"令牌状态列表（每条 2 位）", "注销"}},
+		{"en", []string{"token status list (2 bits)", "revocation"}},
+	} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/operator?lang="+c.lang)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := chromedp.Run(ctx, chromedp.PollFunction[[]string](`(lang) => {
+  const rows = document.querySelectorAll("#op-statuslists tr");
+  if (document.documentElement.lang !== lang || rows.length !== 2) return null;
+  return [...rows].map(r => r.children[1].textContent);
+}`, chromedp.WithPollingArgs(c.lang), chromedp.WithPollingTimeout(15*time.Second)))
+		if err != nil {
+			t.Fatalf("%s: %v", c.lang, err)
+		}
+		if strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("%s: the lists' purposes read %q, want %q", c.lang, got, c.want)
+		}
 	}
 }
