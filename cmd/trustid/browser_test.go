@@ -371,6 +371,7 @@ func TestBrowserScanToLogin(t *testing.T) {
 	if err := chromedp.Do(noJS, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("qr-png"))); err != nil {
 		t.Fatal(err)
 	}
+	testbrowser.CheckA11yNoScript(t, noJS, "login page without JavaScript")
 	png, err := chromedp.Run(noJS, chromedp.Screenshot(chromedp.ID("qr-png")))
 	if err != nil {
 		t.Fatal(err)
