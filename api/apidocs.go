@@ -275,12 +275,14 @@ func schemaHTML(raw json.RawMessage) template.HTML {
 	return template.HTML(out.String())
 }
 
-// apiDocsStyle is the page's one stylesheet, allowed by its hash.
+// apiDocsStyle is the page's one stylesheet, allowed by its hash. A
+// schema's long lines wrap: a scrolling <pre> is out of reach of the
+// keyboard (WCAG 2.1.1).
 const apiDocsStyle = `body{font-family:system-ui,sans-serif;max-width:64rem;margin:1rem auto;padding:0 1rem;line-height:1.45;color:#111}` +
 	`nav ul{columns:2;font-size:.9rem}h2{border-bottom:2px solid #ccc;margin-top:2.5rem}` +
 	`section.op{border:1px solid #ddd;border-radius:6px;padding:.5rem 1rem;margin:1rem 0}` +
 	`.m{display:inline-block;min-width:4.5rem;font-weight:bold;font-family:monospace}.p{font-family:monospace;font-size:1.05rem}` +
-	`pre{background:#f6f6f6;padding:.5rem;overflow-x:auto;font-size:.85rem}table{border-collapse:collapse}` +
+	`pre{background:#f6f6f6;padding:.5rem;white-space:pre-wrap;overflow-wrap:anywhere;font-size:.85rem}table{border-collapse:collapse}` +
 	`td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;vertical-align:top}.sec{color:#555;font-size:.9rem}`
 
 var apiDocsStyleHash = func() string {

@@ -1,12 +1,19 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"net/http/httptest"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+
+	"github.com/trustid-cn/trustid/internal/testbrowser"
 )
 
 // TestAPIDocsShowEveryPath: the rendered reference shows every path and
@@ -81,5 +88,26 @@ func TestAPIDocsEscape(t *testing.T) {
 	}
 	if _, err := RenderAPIDocs([]byte(`{"paths": 1}`)); err == nil {
 		t.Error("a document that is not one rendered")
+	}
+}
+
+// TestBrowserAPIDocsAccessible: the reference passes the pages'
+// accessibility checks (testbrowser.CheckA11y, axe-core's WCAG 2.1 AA
+// rules) in Chromium, at the width of a phone too.
+func TestBrowserAPIDocsAccessible(t *testing.T) {
+	s, _ := newTestServer(t, nil)
+	if err := s.MountAPIDocs(); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s.Handler())
+	t.Cleanup(srv.Close)
+	browser := testbrowser.New(t)
+	ctx, cancel := context.WithTimeout(browser, 120*time.Second)
+	defer cancel()
+	for _, width := range []int64{1280, 320} {
+		if err := chromedp.Do(ctx, chromedp.EmulateViewport(width, 900), chromedp.Navigate(srv.URL+APIDocsPath)); err != nil {
+			t.Fatal(err)
+		}
+		testbrowser.CheckA11y(t, ctx, fmt.Sprintf("API reference at %d px", width))
 	}
 }

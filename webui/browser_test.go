@@ -1,8 +1,13 @@
 package webui_test
 
 import (
+	"bytes"
+	"compress/gzip"
+	"compress/zlib"
 	"context"
+	"encoding/base64"
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -37,7 +42,8 @@ func servePages(t *testing.T, routes ...func(*http.ServeMux)) string {
 
 // TestBrowserReflow: every page, in both languages, fits a viewport 320
 // CSS pixels wide without horizontal scrolling (WCAG 2.2 SC 1.4.10
-// Reflow: a person who zooms to 400% sees a 320 px wide page).
+// Reflow: a person who zooms to 400% sees a 320 px wide page), and
+// passes the pages' accessibility checks there.
 func TestBrowserReflow(t *testing.T) {
 	base := servePages(t)
 	browser := testbrowser.New(t)
@@ -71,6 +77,7 @@ func TestBrowserReflow(t *testing.T) {
 			if len(over) > 0 {
 				t.Errorf("%s in %s at 320 px scrolls sideways: %v", page, lang, over)
 			}
+			testbrowser.CheckA11y(t, ctx, page+" "+lang+" at 320 px")
 		}
 	}
 }
@@ -128,6 +135,7 @@ func TestBrowserCounterRefusalsExplained(t *testing.T) {
 				t.Errorf("%s: %s is shown as %q", lang, code, reason)
 			}
 		}
+		testbrowser.CheckA11y(t, ctx, "counter "+lang+" with a refusal")
 	}
 }
 
@@ -300,4 +308,118 @@ func TestBrowserFieldErrorsTied(t *testing.T) {
 func jsonArray(strs ...string) string {
 	b, _ := json.Marshal(strs)
 	return string(b)
+}
+
+// TestBrowserWalletForgotten: when the node no longer has the demo
+// wallet (kept an hour, forgotten on a restart: 404 not_found from its
+// routes), the wallet page says so in words and asks to enroll again, as
+// docs/ui.md says, in both languages, not "not_found" (WCAG 2.2 SC
+// 3.3.1, 3.3.3); it forgets the wallet (its buttons are off) and focus
+// goes to the enroll button. The node's answers are played by the test.
+func TestBrowserWalletForgotten(t *testing.T) {
+	base := servePages(t, func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /ui/config.json", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"region":"310000","issuer":"https://id.example","demo":true}`))
+		})
+		mux.HandleFunc("POST /ui/demo/wallets", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte(`{"wallet":"w1","name":"张*","document":"3101**********0011","assurance_level":"L3","region":"310000","consent":["age_over_18"],"disclosable":["age_over_18"],"expires_at":"2026-01-01T01:00:00Z"}`))
+		})
+		gone := func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusNotFound)
+			w.Write([]byte(`{"error":"not_found","error_description":"no such demo wallet (it expired, or the node restarted): enroll again"}`))
+		}
+		mux.HandleFunc("POST /ui/demo/wallets/{id}/code-request", gone)
+		mux.HandleFunc("POST /ui/demo/wallets/{id}/presentation", gone)
+	})
+	browser := testbrowser.New(t)
+	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
+	defer cancel()
+	for _, c := range []struct{ lang, want string }{
+		{"zh-CN", "请按“登记测试身份”重新登记"},
+		{"en", "Press “Enroll a test identity” to enroll again"},
+	} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/wallet?lang="+c.lang),
+			chromedp.Poll[chromedp.Void](`window.TID && document.documentElement.lang === "`+c.lang+`"`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+			t.Fatal(err)
+		}
+		for _, step := range []struct{ button, status string }{{"show-code", "code-status"}, {"present", "present-result"}} {
+			got, err := chromedp.Run(ctx, chromedp.PollFunction[[]string](`(button, status) => {
+  if (window.step !== button) { window.step = button; document.getElementById(status).textContent = ""; document.getElementById("enroll").click(); return null; }
+  const b = document.getElementById(button), s = document.getElementById(status);
+  if (b.disabled && !window.pressed) return null;
+  if (!window.pressed) { window.pressed = true; b.click(); return null; }
+  if (!s.textContent) return null;
+  window.pressed = false;
+  return [s.textContent, String(document.getElementById("identity").hidden && b.disabled), document.activeElement.id];
+}`, chromedp.WithPollingArgs(step.button, step.status), chromedp.WithPollingTimeout(20*time.Second)))
+			if err != nil {
+				t.Fatalf("%s %s: %v", c.lang, step.button, err)
+			}
+			if !strings.Contains(got[0], c.want) || strings.Contains(got[0], "not_found") || got[1] != "true" || got[2] != "enroll" {
+				t.Errorf("%s, %s on a forgotten wallet: says %q, identity hidden and button off %s, focus on #%s; want %q, true, #enroll", c.lang, step.button, got[0], got[1], got[2], c.want)
+			}
+		}
+		testbrowser.CheckA11y(t, ctx, "wallet "+c.lang+" after the node forgot it")
+	}
+}
+
+// TestBrowserOperatorListsInPageLanguage: the operator view words each
+// status list's purpose in the page's language (docs/ui.md: every string
+// is in i18n.json in both languages), not in English on the Chinese page
+// (WCAG 2.2 SC 3.1.2 Language of Parts): a token status list with its
+// bits an entry, a W3C list's statusPurpose. The node's lists are played
+// by the test.
+func TestBrowserOperatorListsInPageLanguage(t *testing.T) {
+	compress := func(w io.WriteCloser, buf *bytes.Buffer) string {
+		w.Write(make([]byte, 16))
+		w.Close()
+		return base64.RawURLEncoding.EncodeToString(buf.Bytes())
+	}
+	var zbuf, gbuf bytes.Buffer
+	lst := compress(zlib.NewWriter(&zbuf), &zbuf)
+	encoded := "u" + compress(gzip.NewWriter(&gbuf), &gbuf)
+	base := servePages(t, func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"lists":["t1","w1"]}`))
+		})
+		mux.HandleFunc("GET /status/t1", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/statuslist+jwt")
+			payload := base64.RawURLEncoding.EncodeToString([]byte(`{"status_list":{"bits":2,"lst":"` + lst + `"}}`))
+			w.Write([]byte("eyJhbGciOiJTTTIifQ." + payload + ".c2ln"))
+		})
+		mux.HandleFunc("GET /status/w1", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/vc+ld+json")
+			w.Write([]byte(`{"credentialSubject":{"statusPurpose":"revocation","encodedList":"` + encoded + `"}}`))
+		})
+	})
+	browser := testbrowser.New(t)
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	for _, c := range []struct {
+		lang string
+		want []string
+	}{
+		{"zh-CN", []string{"令牌状态列表（每条 2 位）", "注销"}},
+		{"en", []string{"token status list (2 bits)", "revocation"}},
+	} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/operator?lang="+c.lang)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := chromedp.Run(ctx, chromedp.PollFunction[[]string](`(lang) => {
+  const rows = document.querySelectorAll("#op-statuslists tr");
+  if (document.documentElement.lang !== lang || rows.length !== 2) return null;
+  return [...rows].map(r => r.children[1].textContent);
+}`, chromedp.WithPollingArgs(c.lang), chromedp.WithPollingTimeout(15*time.Second)))
+		if err != nil {
+			t.Fatalf("%s: %v", c.lang, err)
+		}
+		if strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("%s: the lists' purposes read %q, want %q", c.lang, got, c.want)
+		}
+	}
 }

@@ -371,6 +371,7 @@ func TestBrowserScanToLogin(t *testing.T) {
 	if err := chromedp.Do(noJS, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("qr-png"))); err != nil {
 		t.Fatal(err)
 	}
+	testbrowser.CheckA11yNoScript(t, noJS, "login page without JavaScript")
 	png, err := chromedp.Run(noJS, chromedp.Screenshot(chromedp.ID("qr-png")))
 	if err != nil {
 		t.Fatal(err)
@@ -420,7 +421,7 @@ func TestBrowserScanToLogin(t *testing.T) {
 	if ended, err := chromedp.Run(noJS, chromedp.Text(chromedp.ID("ended"))); err != nil || ended != "This login has ended" {
 		t.Fatalf("the finished session's continue page says %q (%v)", ended, err)
 	}
-	testbrowser.CheckA11y(t, noJS, "login ended page")
+	testbrowser.CheckA11yNoScript(t, noJS, "login ended page")
 	shot(noJS, "login-ended-noscript.png")
 
 	// Continuing before the approval shows the waiting page (the QR and
@@ -446,7 +447,7 @@ func TestBrowserScanToLogin(t *testing.T) {
 	if scanned, err := scanImage(pngFile); err != nil || scanned != session4 {
 		t.Fatalf("the waiting page shows a QR of %q (%v), want %s", scanned, err, session4)
 	}
-	testbrowser.CheckA11y(t, noJS, "login waiting page")
+	testbrowser.CheckA11yNoScript(t, noJS, "login waiting page")
 	shot(noJS, "waiting-noscript.png")
 	approveWallet(session4)
 	time.Sleep(500 * time.Millisecond)
@@ -836,5 +837,5 @@ func TestBrowserLoginMoreTime(t *testing.T) {
 	if now := expires(session2); !now.After(before) {
 		t.Errorf("the form left the session's end at %v (was %v)", now, before)
 	}
-	testbrowser.CheckA11y(t, noJS, "waiting page after more time")
+	testbrowser.CheckA11yNoScript(t, noJS, "waiting page after more time")
 }

@@ -366,6 +366,7 @@ func TestBrowserUI(t *testing.T) {
 	// Present the identity credential disclosing only age_over_18 (the
 	// default choice): the node verifies it and shows nothing else.
 	do(ctx, "present", chromedp.Click(chromedp.ID("present")), chromedp.WaitVisible(chromedp.ID("present-verdict")))
+	a11y(ctx, "wallet after presenting")
 	disclosed := text(ctx, "disclosed")
 	if !strings.Contains(disclosed, "已满 18 周岁") || strings.Contains(disclosed, "姓名") || strings.Contains(disclosed, "出生") {
 		t.Errorf("disclosed: %q", disclosed)

@@ -5,12 +5,19 @@
 package testbrowser
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"runtime"
 	"testing"
 
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/trustid-cn/trustid/internal/testenv"
@@ -89,8 +96,8 @@ const A11yCheck = `(() => {
   return problems;
 })()`
 
-// CheckA11y runs A11yCheck on the page ctx shows and reports each problem
-// as an error of t, named by page.
+// CheckA11y runs A11yCheck and then axe-core (Axe) on the page ctx shows
+// and reports each problem as an error of t, named by page.
 func CheckA11y(t testing.TB, ctx context.Context, page string) {
 	t.Helper()
 	problems, err := chromedp.Run(ctx, chromedp.Evaluate[[]string](A11yCheck))
@@ -99,5 +106,95 @@ func CheckA11y(t testing.TB, ctx context.Context, page string) {
 	}
 	for _, p := range problems {
 		t.Errorf("%s: %s", page, p)
+	}
+	Axe(t, ctx, page)
+}
+
+// AxeTags are the axe-core rule tags Axe runs: WCAG 2.0 and 2.1, levels A
+// and AA (GB/T 37668-2019 follows WCAG 2.0 AA).
+var AxeTags = []string{"wcag2a", "wcag2aa", "wcag21a", "wcag21aa"}
+
+// axeScript is axe-core's axe.min.js from testdata/axe/node_modules: the
+// exact version pinned in testdata/axe/package-lock.json, which
+// scripts/interop.sh installs with npm ci.
+func axeScript() (string, error) {
+	_, file, _, ok := runtime.Caller(0)
+	if !ok {
+		return "", errors.New("no source path for testbrowser")
+	}
+	dir := filepath.Join(filepath.Dir(file), "testdata", "axe")
+	lock, err := os.ReadFile(filepath.Join(dir, "package-lock.json"))
+	if err != nil {
+		return "", err
+	}
+	stamp, err := os.ReadFile(filepath.Join(dir, "node_modules", ".trustid-lock.sha256"))
+	if err != nil || string(bytes.TrimSpace(stamp)) != fmt.Sprintf("%x", sha256.Sum256(lock)) {
+		return "", fmt.Errorf("axe-core is not installed from %s/package-lock.json (run scripts/interop.sh)", dir)
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "node_modules", "axe-core", "axe.min.js"))
+	return string(b), err
+}
+
+// axeViolation is one rule axe-core found broken, with the elements.
+type axeViolation struct {
+	ID    string `json:"id"`
+	Help  string `json:"help"`
+	Nodes []struct {
+		Target  []any  `json:"target"`
+		Summary string `json:"failureSummary"`
+	} `json:"nodes"`
+}
+
+// AxeViolations runs axe-core (the AxeTags rules) on the page ctx shows,
+// as it is now, and returns one line for each element of each violation.
+func AxeViolations(ctx context.Context) ([]string, error) {
+	src, err := axeScript()
+	if err != nil {
+		return nil, err
+	}
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](src+";true")); err != nil {
+		return nil, fmt.Errorf("loading axe-core: %w", err)
+	}
+	tags, _ := json.Marshal(AxeTags)
+	violations, err := chromedp.Run(ctx, chromedp.Evaluate[[]axeViolation](fmt.Sprintf(
+		`axe.run(document, {runOnly: {type: "tag", values: %s}, resultTypes: ["violations"]}).then(r => r.violations)`, tags), chromedp.EvalAwaitPromise))
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for _, v := range violations {
+		for _, n := range v.Nodes {
+			out = append(out, fmt.Sprintf("axe %s (%s) at %v: %s", v.ID, v.Help, n.Target, n.Summary))
+		}
+	}
+	return out, nil
+}
+
+// Axe runs AxeViolations and reports each as an error of t, named by
+// page. An engine not installed is a failure, never a skip: the browser
+// that runs the page is there.
+func Axe(t testing.TB, ctx context.Context, page string) {
+	t.Helper()
+	problems, err := AxeViolations(ctx)
+	if err != nil {
+		t.Fatalf("%s: axe-core: %v", page, err)
+	}
+	for _, p := range problems {
+		t.Errorf("%s: %s", page, p)
+	}
+}
+
+// CheckA11yNoScript is CheckA11y for a page ctx loaded with script
+// execution disabled (emulation.SetScriptExecutionDisabled): axe-core
+// needs timers, so scripts are on for the check (the page's own, which
+// did not run when it loaded, do not run now) and off again after it.
+func CheckA11yNoScript(t testing.TB, ctx context.Context, page string) {
+	t.Helper()
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: false}); err != nil {
+		t.Fatalf("%s: %v", page, err)
+	}
+	CheckA11y(t, ctx, page)
+	if _, err := chromedp.Call(ctx, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatalf("%s: %v", page, err)
 	}
 }

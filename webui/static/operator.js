@@ -44,7 +44,7 @@
           var sl = payload.status_list;
           return inflate(b64urlBytes(sl.lst), "deflate").then(function (bytes) {
             var c = countSet(bytes, sl.bits);
-            return {id: id, purpose: "token status list (" + sl.bits + " bits)", size: c.size, set: c.set};
+            return {id: id, bits: sl.bits, size: c.size, set: c.set};
           });
         });
       }
@@ -99,6 +99,15 @@
 
   function okText(v) { return v === "ok" || v === "ready" ? t("common.ok") : (v ? t("common.down") + " (" + v + ")" : "…"); }
 
+  // purposeText words a status list's purpose in the page's language: a
+  // token status list with its bits per entry, or a W3C list's
+  // statusPurpose (shown as the code it is when the page has no words).
+  function purposeText(l) {
+    if (l.bits) { return t("operator.tokenList", {bits: l.bits}); }
+    var k = "operator.purpose." + l.purpose;
+    return t(k) === k ? el("code", {}, l.purpose) : t(k);
+  }
+
   function render() {
     if (state.cfg) {
       $("op-region").textContent = TID.regionName(state.cfg.region);
@@ -128,7 +137,7 @@
       sb.textContent = "";
       state.lists.forEach(function (l) {
         total += l.set;
-        sb.appendChild(el("tr", {}, [el("td", {}, el("code", {}, l.id)), el("td", {}, l.purpose),
+        sb.appendChild(el("tr", {}, [el("td", {}, el("code", {}, l.id)), el("td", {}, purposeText(l)),
           el("td", {"class": "num"}, l.size), el("td", {"class": "num"}, l.set)]));
       });
       $("op-lists").textContent = state.lists.length;

@@ -78,7 +78,7 @@
     if (!wallet) { $("code-status").textContent = t("wallet.needEnroll"); return; }
     var consent = checked($("consent"));
     TID.call("POST", "/ui/demo/wallets/" + encodeURIComponent(wallet.wallet) + "/code-request", {consent: consent}).then(function (res) {
-      if (res.status !== 200) { throw res; }
+      if (res.status !== 200) { throw walletRefused(res); }
       return TID.call("POST", "/v1/qr", res.body);
     }).then(function (res) {
       if (res.status !== 201) { throw res; }
@@ -93,8 +93,26 @@
       tick();
     }).catch(function (res) {
       stop(true);
-      $("code-status").textContent = res && res.status ? errText(res) : t("err.network");
+      $("code-status").textContent = res && res.gone ? t("wallet.gone") : res && res.status ? errText(res) : t("err.network");
     });
+  }
+
+  // walletRefused returns a demo wallet route's refusal; a 404 means the
+  // node no longer has the wallet (kept an hour, forgotten on a restart):
+  // the page forgets it too, marks the refusal gone, and its message asks
+  // to enroll again (docs/ui.md) rather than showing the code; focus goes
+  // to the enroll button, the way on, from the button now disabled.
+  function walletRefused(res) {
+    if (res.status === 404) {
+      stop(true);
+      wallet = null;
+      $("identity").hidden = true;
+      $("enroll-status").textContent = "";
+      ["consent-set", "disclose-set", "show-code", "present"].forEach(function (id) { $(id).disabled = true; });
+      $("enroll").focus();
+      res.gone = true;
+    }
+    return res;
   }
 
   function draw(text) {
@@ -139,7 +157,7 @@
     box.textContent = "";
     TID.call("POST", "/ui/demo/wallets/" + encodeURIComponent(wallet.wallet) + "/presentation",
       {disclose: disclose, audience: audience, nonce: nonce}).then(function (res) {
-      if (res.status !== 200) { throw res; }
+      if (res.status !== 200) { throw walletRefused(res); }
       return TID.call("POST", "/presentations/verify",
         {verifiablePresentation: res.body.presentation, options: {challenge: nonce, domain: audience}});
     }).then(function (res) {
@@ -157,6 +175,11 @@
     box.textContent = "";
     if (!lastPresent) { return; }
     var p = lastPresent;
+    if (!p.ok && p.res && p.res.gone) {
+      box.className = "result bad";
+      box.appendChild(el("p", {}, t("wallet.gone")));
+      return;
+    }
     if (!p.ok) {
       var code = p.res && p.res.body && p.res.body.errors && p.res.body.errors[0] ? p.res.body.errors[0].code : (p.res && p.res.status ? errText(p.res) : t("err.network"));
       box.className = "result bad";
