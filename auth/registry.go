@@ -150,12 +150,9 @@ type clientsFile struct {
 // parseClientsFile decodes clients.json strictly: known format, no unknown
 // or repeated keys, no trailing data, every client valid, unique IDs.
 func parseClientsFile(data []byte) (map[string]*Client, error) {
-	var doc clientsFile
-	if err := strictjson.Decode(data, &doc, maxClientsFile); err != nil {
+	doc, err := decodeClientsFile(data)
+	if err != nil {
 		return nil, err
-	}
-	if doc.Format != clientsFormat {
-		return nil, fmt.Errorf("format %q is not %q", truncate(doc.Format), clientsFormat)
 	}
 	clients := make(map[string]*Client, len(doc.Clients))
 	for i := range doc.Clients {
@@ -169,6 +166,20 @@ func parseClientsFile(data []byte) (map[string]*Client, error) {
 		clients[c.ID] = &c
 	}
 	return clients, nil
+}
+
+// decodeClientsFile decodes clients.json strictly (known format, no
+// unknown or repeated keys, no trailing data) without checking its
+// clients.
+func decodeClientsFile(data []byte) (clientsFile, error) {
+	var doc clientsFile
+	if err := strictjson.Decode(data, &doc, maxClientsFile); err != nil {
+		return doc, err
+	}
+	if doc.Format != clientsFormat {
+		return doc, fmt.Errorf("format %q is not %q", truncate(doc.Format), clientsFormat)
+	}
+	return doc, nil
 }
 
 func marshalClients(clients map[string]*Client) ([]byte, error) {
@@ -246,8 +257,8 @@ func ParseKeyChange(data []byte) (KeyChange, error) {
 }
 
 // ParseClientsFile decodes a clients.json document (format
-// trustid-clients/1, the import/export format of the registry) as strictly
-// strictly, and returns its clients sorted by ID.
+// trustid-clients/1, the import/export format of the registry) strictly,
+// and returns its clients sorted by ID.
 func ParseClientsFile(data []byte) ([]Client, error) {
 	if len(data) > maxClientsFile {
 		return nil, fmt.Errorf("auth: clients file over %d bytes", maxClientsFile)
@@ -262,6 +273,36 @@ func ParseClientsFile(data []byte) ([]Client, error) {
 	}
 	slices.SortFunc(out, func(a, b Client) int { return strings.Compare(a.ID, b.ID) })
 	return out, nil
+}
+
+// ParseClientsFileEach is ParseClientsFile for an import that goes on
+// past a client that is not valid (a file an older version wrote, under
+// wider limits): it returns the valid clients sorted by ID and one error
+// for each other client, naming its client_id, matching
+// ErrInvalidClientMetadata. A document that is no clients file, or that
+// repeats a client_id, is an error as in ParseClientsFile.
+func ParseClientsFileEach(data []byte) (valid []Client, refused []error, err error) {
+	if len(data) > maxClientsFile {
+		return nil, nil, fmt.Errorf("auth: clients file over %d bytes", maxClientsFile)
+	}
+	doc, err := decodeClientsFile(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("auth: clients file: %w", err)
+	}
+	seen := make(map[string]bool, len(doc.Clients))
+	for i, c := range doc.Clients {
+		if seen[c.ID] {
+			return nil, nil, fmt.Errorf("auth: clients file: client %d: client_id %q is repeated", i, truncate(c.ID))
+		}
+		seen[c.ID] = true
+		if err := c.Validate(); err != nil {
+			refused = append(refused, fmt.Errorf("client %d (client_id %q): %w", i, truncate(c.ID), err))
+			continue
+		}
+		valid = append(valid, c.clone())
+	}
+	slices.SortFunc(valid, func(a, b Client) int { return strings.Compare(a.ID, b.ID) })
+	return valid, refused, nil
 }
 
 // MarshalClientsFile encodes clients as a clients.json document.

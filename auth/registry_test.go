@@ -37,6 +37,16 @@ func TestClientsFileIsStrict(t *testing.T) {
 		if _, err := auth.ParseClientsFile([]byte(content)); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+		// ParseClientsFileEach refuses the same documents, and takes an
+		// invalid client's file as one refusal.
+		valid, refused, err := auth.ParseClientsFileEach([]byte(content))
+		if name == "invalid client" {
+			if err != nil || len(valid) != 0 || len(refused) != 1 || !strings.Contains(refused[0].Error(), `"svc-a"`) {
+				t.Errorf("%s, each: %v %v %v, want svc-a refused by its client_id", name, valid, refused, err)
+			}
+		} else if err == nil {
+			t.Errorf("%s, each: accepted", name)
+		}
 	}
 	if strings.Contains(body, "secret") {
 		t.Error("a private_key_jwt client has a secret field")

@@ -125,25 +125,32 @@ func openClients(cmd *cobra.Command) (cliClients, error) {
 }
 
 // importClients registers every client of a clients.json file that the
-// registry does not hold yet, and counts those added and those kept. When
-// done is not nil, it holds how many clients of the file's total have
-// been handled, for a progress line.
+// registry does not hold yet, and counts those added and those kept. A
+// client the registry refuses for good (one a file of an older version
+// holds under wider limits) does not stop the others: they are
+// registered, and the error (errImportRefused) names each one refused.
+// When done is not nil, it holds how many clients of the file's total
+// have been handled, for a progress line.
 func importClients(ctx context.Context, store auth.ClientStore, path string, done *importProgress) (added, kept int, err error) {
 	data, err := readLimitedFile(path, 16<<20)
 	if err != nil {
 		return 0, 0, err
 	}
-	cs, err := auth.ParseClientsFile(data)
+	cs, refused, err := auth.ParseClientsFileEach(data)
 	if err != nil {
 		return 0, 0, fmt.Errorf("%s: %w", path, err)
 	}
+	total := len(cs) + len(refused)
 	if done != nil {
-		done.total.Store(int64(len(cs)))
+		done.total.Store(int64(total))
+		done.done.Add(int64(len(refused)))
 	}
 	for _, c := range cs {
 		switch err := store.Create(ctx, c); {
 		case errors.Is(err, auth.ErrClientExists):
 			kept++
+		case errors.Is(err, auth.ErrInvalidClientMetadata):
+			refused = append(refused, fmt.Errorf("client_id %q: %w", c.ID, err))
 		case err != nil:
 			return added, kept, fmt.Errorf("%s: client %s: %w", path, c.ID, err)
 		default:
@@ -153,8 +160,17 @@ func importClients(ctx context.Context, store auth.ClientStore, path string, don
 			done.done.Add(1)
 		}
 	}
+	if len(refused) > 0 {
+		return added, kept, fmt.Errorf("%w: %d of the %d clients of %s (the others are registered); correct them in the file and import it again: %w",
+			errImportRefused, len(refused), total, path, errors.Join(refused...))
+	}
 	return added, kept, nil
 }
+
+// errImportRefused is a registry file's import that registered what it
+// could and was refused the rest for good: retrying changes nothing
+// until the file is corrected.
+var errImportRefused = errors.New("the registry refused")
 
 // importProgress counts an import's clients handled and its total.
 type importProgress struct{ done, total atomic.Int64 }
@@ -177,7 +193,11 @@ func (p *importProgress) start(w io.Writer, o progress.Options) *progress.Line {
 // as the view shows the region active (retrying every 5 s after a
 // failure), then renames the file
 // to FILE.imported so it is not read again. Nothing is lost if the node
-// stops midway: the import skips what is registered.
+// stops midway: the import skips what is registered. An import the
+// registry refused in part for good (errImportRefused) is logged once as
+// an error naming what it refused, and the file is left as it is, to be
+// corrected and imported again (at the next start, or `trustid clients
+// import`).
 func migrate(ctx context.Context, n *node, nl *nodeLedger, path, what string, imp func(context.Context, string) (int, int, error)) {
 	if _, err := os.Stat(path); err != nil {
 		return
@@ -193,6 +213,11 @@ func migrate(ctx context.Context, n *node, nl *nodeLedger, path, what string, im
 				}
 				n.log.Info("imported the "+what+" registry file into the ledger; it is now only an export", slog.String("file", path),
 					slog.Int("added", added), slog.Int("already_registered", kept), slog.String("renamed_to", path+".imported"))
+				return
+			}
+			if errors.Is(err, errImportRefused) {
+				n.log.Error("the "+what+" registry file was imported in part; it is not renamed", slog.String("file", path),
+					slog.Int("added", added), slog.Int("already_registered", kept), slog.Any("error", err))
 				return
 			}
 			n.log.Warn("importing the "+what+" registry file failed; retrying in 5s", slog.String("file", path), slog.Any("error", err))

@@ -752,6 +752,49 @@ func TestMigratesRegistryFiles(t *testing.T) {
 	}
 }
 
+// TestMigratesOlderClientsFileInPart: testdata/clients-9087416.json is
+// the clients.json `trustid clients add` wrote at commit 9087416 (before
+// clients moved to the ledger): rp-long's name, 144 characters, was
+// within that version's 200 bytes but is over the 128 characters the
+// contract takes. The node registers rp-ok, which then gets a token,
+// logs one error naming rp-long, and leaves the file in place to be
+// corrected (it refused the whole file, and every client with it, and
+// retried every 5 s).
+func TestMigratesOlderClientsFileInPart(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	dir := t.TempDir()
+	file, err := os.ReadFile(filepath.Join("testdata", "clients-9087416.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(dir, clientsFile), file, 0o600)
+	addr := freeAddr(t)
+	node := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr)
+	waitFor(t, func() bool { return strings.Contains(node.Logs.String(), "imported in part") }, "the import's error")
+	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"qr:redeem"}}
+	req, _ := http.NewRequest("POST", node.Base+"/oauth2/token", strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.SetBasicAuth("rp-ok", "Cu4BtPCYrlx63IaRZBrplhwIZ0ziIiI3sKNDWjAhqNQ") // printed by that version's clients add
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Errorf("rp-ok of the older file: token %d, want 200", resp.StatusCode)
+	}
+	logs := node.Logs.String()
+	if !strings.Contains(logs, `client_id \"rp-long\"`) || !strings.Contains(logs, "at most 128 characters") {
+		t.Errorf("the error does not name rp-long and why:\n%s", logs)
+	}
+	if strings.Count(logs, "imported in part") != 1 || strings.Contains(logs, "retrying in 5s") {
+		t.Errorf("a refusal for good logged more than once, or retried:\n%s", logs)
+	}
+	if _, err := os.Stat(filepath.Join(dir, clientsFile)); err != nil {
+		t.Errorf("clients.json not left in place: %v", err)
+	}
+}
+
 // revokeFails is the terminal registry on the ledger whose Revoke fails
 // while fail is set, as a ledger that stopped answering would; it counts
 // the calls of Revoke.

@@ -1160,20 +1160,39 @@ func (s *Shared) read(ctx context.Context, credentialID string) ([]status.Ref, [
 }
 
 // Refs returns the entries the credential ID carries or, for an ID a
-// request chose, the entries bound to it on the chain.
+// request chose, the entries bound to it on the chain, or else in Own's
+// index (an older version's, see older).
 func (s *Shared) Refs(ctx context.Context, credentialID string) ([]status.Ref, error) {
 	refs, _, err := s.read(ctx, credentialID)
+	if s.older(err, credentialID) {
+		return s.opts.Own.Refs(ctx, credentialID)
+	}
 	return refs, err
 }
 
 // OwnedBy reports whether the credential ID (or, for an ID a request
-// chose, its binding on the chain) names owner.
+// chose, its binding on the chain, or else Own's index) names owner.
 func (s *Shared) OwnedBy(ctx context.Context, credentialID, owner string) (bool, error) {
 	_, tag, err := s.read(ctx, credentialID)
+	if s.older(err, credentialID) {
+		return s.opts.Own.OwnedBy(ctx, credentialID, owner)
+	}
 	if err != nil {
 		return false, err
 	}
 	return s.opts.IDs.Owned(tag, owner), nil
+}
+
+// older reports whether a credential ID that read found no binding of
+// (err) is in Own's index: a version before status was shared kept each
+// credential's ID there (data/status/index.log, under a hash of the ID
+// that no chain binding can be made from), and only there.
+func (s *Shared) older(err error, credentialID string) bool {
+	if !errors.Is(err, status.ErrNotFound) {
+		return false
+	}
+	_, oerr := s.opts.Own.Refs(context.Background(), credentialID)
+	return oerr == nil
 }
 
 // ApplyEvent applies one ledger event of block, in the ledger's commit
