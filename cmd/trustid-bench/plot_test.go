@@ -79,11 +79,17 @@ func TestPlots(t *testing.T) {
 }
 
 // TestPlotOneConcurrency: a run at a single concurrency still plots (a
-// log axis over one value).
+// log axis over one value), that of 1 too, and a p99 under 1 ms (the
+// one value of a log axis under 1: `-concurrency 1` panicked).
 func TestPlotOneConcurrency(t *testing.T) {
-	r := &report{CPUs: 2, GoVersion: "go1.x", Results: []result{{Route: "POST /oauth2/token", Concurrency: 16, PerSecond: 2000, P99: 30}}}
-	if _, err := r.plots(t.TempDir()); err != nil {
-		t.Fatal(err)
+	for _, x := range []result{
+		{Route: "POST /oauth2/token", Concurrency: 16, PerSecond: 2000, P99: 30},
+		{Route: "GET /healthz", Concurrency: 1, PerSecond: 9000, P99: 0.4},
+	} {
+		r := &report{CPUs: 2, GoVersion: "go1.x", Results: []result{x}}
+		if _, err := r.plots(t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
