@@ -346,7 +346,7 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 					return
 				case errors.Is(err, errRegionPending):
 					if !pending {
-						n.log.Info("region is pending admission on the ledger; its keys and endpoint are published once admitted", slog.String("region", n.region))
+						n.log.Info("region is pending admission on the ledger; its keys and endpoint are published once admitted")
 					}
 					pending = true
 				default:
@@ -711,7 +711,7 @@ func ensureRegion(ctx context.Context, c ledger.Client, n *node) error {
 		// The keys are published even when the record cannot be pointed
 		// at this node (they are what other regions verify with).
 		if err := syncRegionEndpoint(ctx, c, n, r); err != nil {
-			n.log.Warn("region record not pointed at this node", slog.String("region", n.region), slog.String("error", err.Error()))
+			n.log.Warn("region record not pointed at this node", slog.String("error", err.Error()))
 		}
 		return syncRegionKeys(ctx, c, n)
 	}
@@ -784,7 +784,7 @@ func syncRegionEndpoint(ctx context.Context, c ledger.Client, n *node, r chainco
 	if _, err := c.UpdateRegion(ctx, chaincode.RegionInput{Code: n.region, DID: did, Name: r.Name, Endpoints: eps}); err != nil {
 		return fmt.Errorf("point region %s's record at this node: %w", n.region, err)
 	}
-	n.log.Warn("region record moved to this node", slog.String("region", n.region), slog.String("old_did", r.DID), slog.String("did", did),
+	n.log.Warn("region record moved to this node", slog.String("old_did", r.DID), slog.String("did", did),
 		slog.String("old_api", r.API()), slog.String("api", n.issuer))
 	return nil
 }

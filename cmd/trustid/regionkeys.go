@@ -42,7 +42,7 @@ func syncRegionKeys(ctx context.Context, c ledger.Client, n *node) error {
 	if r.Status != chaincode.RegionActive {
 		// The contract refuses the writes of a region not active; a
 		// suspended region's keys are refused everywhere anyway.
-		n.log.Warn("region is not active on the ledger; node keys not published", slog.String("region", n.region), slog.String("status", r.Status))
+		n.log.Warn("region is not active on the ledger; node keys not published", slog.String("status", r.Status))
 		return nil
 	}
 	onRecord := make(map[string]string, len(r.Keys))

@@ -7,12 +7,16 @@ package testnode
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
+	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/trustid-cn/trustid/internal/strictjson"
 )
 
 // Main runs the trustid command line with args until ctx is cancelled,
@@ -106,9 +110,28 @@ func (n *Node) Stop() {
 		if err != nil {
 			n.t.Errorf("serve: %v", err)
 		}
+		if err := CheckLogLines(n.Logs.String()); err != nil {
+			n.t.Error(err)
+		}
 	case <-time.After(startTimeout):
 		n.t.Error("serve did not shut down")
 	}
+}
+
+// CheckLogLines reports the first JSON log line (a line starting with
+// "{") that is not one strict JSON object: a key given twice (a logger
+// whose attributes repeat one of its With's) is read differently by
+// different log processors.
+func CheckLogLines(logs string) error {
+	for line := range strings.Lines(logs) {
+		if !strings.HasPrefix(line, "{") {
+			continue
+		}
+		if err := strictjson.Check([]byte(line), len(line)); err != nil {
+			return fmt.Errorf("log line %.300s: %w", line, err)
+		}
+	}
+	return nil
 }
 
 // Buffer is an io.Writer that collects output and is safe for concurrent

@@ -1,6 +1,7 @@
 package testnode
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -9,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"runtime"
+	"strings"
 	"testing"
 	"time"
 )
@@ -108,3 +110,20 @@ type fatalRecorder struct {
 func (f *fatalRecorder) Fatalf(string, ...any) { *f.failed = true; runtime.Goexit() }
 func (f *fatalRecorder) Helper()               {}
 func (f *fatalRecorder) Cleanup(func())        {}
+
+// TestCheckLogLines: a JSON log line with a key given twice (a log
+// call repeating an attribute its logger's With already has) is
+// reported; text lines and strict lines are not.
+func TestCheckLogLines(t *testing.T) {
+	var b bytes.Buffer
+	log := slog.New(slog.NewJSONHandler(&b, nil)).With(slog.String("region", "310000"))
+	log.Info("fine", slog.String("did", "did:web:x"))
+	b.WriteString("panic: a text line\n")
+	if err := CheckLogLines(b.String()); err != nil {
+		t.Fatalf("strict lines reported: %v", err)
+	}
+	log.Warn("moved", slog.String("region", "310000"))
+	if err := CheckLogLines(b.String()); err == nil || !strings.Contains(err.Error(), "moved") {
+		t.Fatalf("a repeated key: %v, want the line reported", err)
+	}
+}
