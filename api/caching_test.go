@@ -145,3 +145,33 @@ func TestKeyDocumentsRevalidated(t *testing.T) {
 	check("DID document", v.srv.URL, "/.well-known/did.json", rotate(v.keys))
 	check("jwt-vc-issuer", v.srv.URL, "/.well-known/jwt-vc-issuer", rotate(v.keys))
 }
+
+// TestKeyDocumentsIgnoreRange: the documents listing keys are served
+// whole whatever Range asks (RFC 9110 §14.2, "A server MAY ignore the
+// Range header field"), and say Accept-Ranges: none: a Range past the
+// end is no 416 in text/plain (docs/api.md: every error body is
+// {"error", "error_description"}), and no client gets a piece of a JWKS.
+func TestKeyDocumentsIgnoreRange(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	v := newVCEnv(t)
+	for name, u := range map[string]string{"JWKS": srv.URL + auth.JWKSPath, "DID document": v.srv.URL + "/.well-known/did.json",
+		"jwt-vc-issuer": v.srv.URL + "/.well-known/jwt-vc-issuer"} {
+		for _, rg := range []string{"bytes=0-9", "bytes=999999-", "bytes=0-1,4-5"} {
+			req, _ := http.NewRequest("GET", u, nil)
+			req.Header.Set("Range", rg)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var doc map[string]any
+			err = json.NewDecoder(resp.Body).Decode(&doc)
+			resp.Body.Close()
+			if resp.StatusCode != 200 || err != nil || resp.Header.Get("Accept-Ranges") != "none" {
+				t.Errorf("%s, Range %s: %d, Content-Type %q, Accept-Ranges %q, %v", name, rg, resp.StatusCode,
+					resp.Header.Get("Content-Type"), resp.Header.Get("Accept-Ranges"), err)
+			}
+		}
+	}
+}

@@ -1078,14 +1078,28 @@ func writePublic(w http.ResponseWriter, contentType string, body []byte) {
 // RFC 9111 §5.2.2.4): a verifier that goes back for an unknown kid (OpenID
 // Connect Core §10.1.1) gets the new key. The strong ETag, a digest of the
 // bytes, makes asking cheap: 304 while the keys are the same
-// (ServeContent answers If-None-Match).
+// (ServeContent answers If-None-Match). Range is ignored (RFC 9110
+// §14.2: "A server MAY ignore the Range header field"): the document is
+// whole, and no Range gets a 416 in text/plain in place of an error body.
 func writeKeysDoc(w http.ResponseWriter, r *http.Request, contentType string, body []byte) {
 	sum := sha256.Sum256(body)
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "public, no-cache")
 	h.Set("ETag", `"`+base64.RawURLEncoding.EncodeToString(sum[:16])+`"`)
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(body))
+	whole := *r
+	whole.Header = r.Header.Clone()
+	whole.Header.Del("Range")
+	http.ServeContent(noRanges{w}, &whole, "", time.Time{}, bytes.NewReader(body))
+}
+
+// noRanges is a ResponseWriter whose answer says it takes no Range
+// (Accept-Ranges: none, RFC 9110 §14.3), over ServeContent's "bytes".
+type noRanges struct{ http.ResponseWriter }
+
+func (w noRanges) WriteHeader(code int) {
+	w.Header().Set("Accept-Ranges", "none")
+	w.ResponseWriter.WriteHeader(code)
 }
 
 // writeKeysDocOf marshals v and serves it with writeKeysDoc, to any

@@ -93,6 +93,12 @@ func (s *Server) MountOID4VP(cfg OID4VPConfig) error {
 		return nil
 	})))
 	s.handle("GET /v1/oid4vp/requests/{id}", s.protect(auth.ScopePresentationRequest, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
+		if r.Method == http.MethodHead {
+			// The fetch that returns a result deletes it: a HEAD, which
+			// carries none (RFC 9110 §9.3.2), must not be that fetch.
+			w.Header().Set("Allow", http.MethodGet)
+			return &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethod, Message: "a result is read once, with GET"}
+		}
 		p, _ := PrincipalFrom(r.Context())
 		res, err := v.FetchResult(r.Context(), p.ClientID, r.PathValue("id"), r.URL.Query().Get("response_code"))
 		if err != nil {

@@ -11,6 +11,7 @@ import (
 	goredis "github.com/redis/go-redis/v9"
 
 	"github.com/trustid-cn/trustid/internal/testredis"
+	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/store"
 	redisstore "github.com/trustid-cn/trustid/store/redis"
 )
@@ -408,5 +409,49 @@ func TestOlderRefreshMarkerUnreadable(t *testing.T) {
 	}
 	if _, err := refreshWith("rotated-by-an-older-node"); !isCode(err, CodeInvalidGrant) || !p.familyRevoked(ctx, "family-old") {
 		t.Errorf("its retry: %v, login ended %v", err, p.familyRevoked(ctx, "family-old"))
+	}
+}
+
+// keysDown is Keys whose Active fails while down is set (a signer, an
+// HSM, that cannot sign now).
+type keysDown struct {
+	Keys
+	down *bool
+}
+
+func (k keysDown) Active(alg string) (keystore.Key, error) {
+	if *k.down {
+		return keystore.Key{}, errors.New("signer unavailable")
+	}
+	return k.Keys.Active(alg)
+}
+
+// TestRefreshSigningFailureKeepsLogin: a refresh whose ID token cannot
+// be signed now is temporarily_unavailable, which asks the client to
+// retry (RFC 6749 §5.2, OpenID Connect Core §3.1.2.6); the family record
+// must not have been rotated then, or the retry with the refresh token
+// the client still holds is a reuse that ends the login (OAuth 2.0
+// Security BCP §4.14.2). The ID token is signed before the rotation.
+func TestRefreshSigningFailureKeepsLogin(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-sign",
+		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	down := true
+	p.cfg.Keys = keysDown{p.cfg.Keys, &down}
+	form := map[string]string{"grant_type": GrantRefreshToken, "refresh_token": resp.RefreshToken}
+	if _, err := p.Token(ctx, shop, form); !isCode(err, CodeTemporarilyUnavailable) {
+		t.Fatalf("a refresh that cannot be signed: %v, want %s", err, CodeTemporarilyUnavailable)
+	}
+	down = false
+	if next, err := p.Token(ctx, shop, form); err != nil || next.IDToken == "" || p.familyRevoked(ctx, "family-sign") {
+		t.Errorf("its retry: %v, login ended %v", err, p.familyRevoked(ctx, "family-sign"))
 	}
 }

@@ -471,6 +471,11 @@ func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, 
 		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
 	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(p.cfg.AccessTokenTTL / time.Second), Scope: rt.Scope}
+	// Signed before the rotation: an ID token that cannot be signed now
+	// leaves the refresh token the client holds current, for its retry.
+	if resp.IDToken, err = p.idToken(c, rt, nonce, at); err != nil {
+		return nil, err
+	}
 	if slices.Contains(strings.Fields(rt.Scope), ScopeOfflineAccess) {
 		secret, err := p.random(rtSecret)
 		if err != nil {
@@ -504,10 +509,6 @@ func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, 
 		if !swapped {
 			return nil, p.endLogin(ctx, handle, rt.Family, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used"))
 		}
-		rt.Current = ""
-	}
-	if resp.IDToken, err = p.idToken(c, rt, nonce, at); err != nil {
-		return nil, err
 	}
 	return resp, nil
 }

@@ -327,3 +327,31 @@ func TestOID4VPKeysFollowReload(t *testing.T) {
 		t.Errorf("result: %d %v", code, res)
 	}
 }
+
+// TestOID4VPResultHeadKeepsIt: a result is read once, deleted by the
+// fetch that returns it (docs/oid4vp.md); HEAD, which carries no content
+// (RFC 9110 §9.3.2) and is safe (§9.2.1: no state change requested),
+// must not be that fetch: it is refused (405, Allow: GET) and the GET
+// after it gets the result.
+func TestOID4VPResultHeadKeepsIt(t *testing.T) {
+	s := newOID4VPSetup(t)
+	n := s.n
+	code, created, _ := n.do("POST", "/v1/oid4vp/requests", s.rp, "application/json", `{"dcql_query": `+ageDCQL(s.n.base)+`}`)
+	if code != 201 {
+		t.Fatalf("create: %d %v", code, created)
+	}
+	req, err := s.holder.ResolvePresentationRequest(created["authorization_request"].(string), n.base, s.jwks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := req.Decline(); err != nil {
+		t.Fatal(err)
+	}
+	path := "/v1/oid4vp/requests/" + created["transaction_id"].(string)
+	if code, _, h := n.do("HEAD", path, s.rp, "", ""); code != http.StatusMethodNotAllowed || h.Get("Allow") != "GET" {
+		t.Errorf("HEAD: %d, Allow %q", code, h.Get("Allow"))
+	}
+	if code, res, _ := n.do("GET", path, s.rp, "", ""); code != 200 || res["status"] != "refused" {
+		t.Fatalf("GET after a HEAD: %d %v: the HEAD took the result", code, res)
+	}
+}

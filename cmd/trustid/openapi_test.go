@@ -42,6 +42,9 @@ func (t *specTransport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if pattern == "" {
 		return t.next.RoundTrip(req) // not a node's documented route; TestOpenAPIMatchesRouter covers the router
 	}
+	if req.Method == http.MethodHead {
+		return t.next.RoundTrip(req) // no content to check (RFC 9110 §9.3.2)
+	}
 	var sent []byte
 	if req.Body != nil {
 		var err error
