@@ -136,3 +136,29 @@ func TestClientIPHopBound(t *testing.T) {
 		t.Errorf("%d entries: %s, want the last hop read", maxForwardedHops+1, got)
 	}
 }
+
+// TestBodyOverServerLimitIs413: a body over the server's MaxBody is 413
+// request_too_large even on a route that would decode more, not a 400
+// (the client must send less, not fix its JSON).
+func TestBodyOverServerLimitIs413(t *testing.T) {
+	s, _ := newTestServer(t, nil) // MaxBody 1024
+	s.handle("POST /v1/big", errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
+		var v struct {
+			A string `json:"a"`
+		}
+		if err := decodeBody(r, 1<<20, &v, invalidRequest, "{a}"); err != nil {
+			return err
+		}
+		w.WriteHeader(http.StatusNoContent)
+		return nil
+	}))
+	body := `{"a":"` + strings.Repeat("x", 2000) + `"}`
+	resp, m := do(t, s.Handler(), "POST", "/v1/big", strings.NewReader(body))
+	if resp.StatusCode != http.StatusRequestEntityTooLarge || m["error"] != CodeTooLarge {
+		t.Errorf("%d %v, want 413 %s", resp.StatusCode, m, CodeTooLarge)
+	}
+	resp, _ = do(t, s.Handler(), "POST", "/v1/big", strings.NewReader(`{"a":"x"}`))
+	if resp.StatusCode != http.StatusNoContent {
+		t.Errorf("a small body: %d", resp.StatusCode)
+	}
+}
