@@ -448,6 +448,25 @@ func TestAuditAnchors(t *testing.T) {
 	}
 }
 
+// TestAuditAnchorNodeNames: a node ID the audit log would refuse (empty,
+// with a space or a NUL, over 128 bytes) is ErrInvalid and anchors
+// nothing.
+func TestAuditAnchorNodeNames(t *testing.T) {
+	l := consortium(t)
+	head := strings.Repeat("11", 32)
+	for _, node := range []string{"", "node a", "node\x00a", strings.Repeat("n", 129), "-node"} {
+		if _, err := l.call(msp31, "AnchorAudit", js(t, AuditInput{Node: node, Seq: 1, Head: head})); !errors.Is(err, ErrInvalid) {
+			t.Errorf("node %q: %v, want ErrInvalid", node, err)
+		}
+	}
+	var anchors []AuditAnchor
+	json.Unmarshal(l.must(t, "", "ListAuditAnchors", "310000"), &anchors)
+	if len(anchors) != 0 {
+		t.Errorf("anchors: %+v", anchors)
+	}
+	l.must(t, msp31, "AnchorAudit", js(t, AuditInput{Node: strings.Repeat("n", 128), Seq: 1, Head: head}))
+}
+
 // TestReadOnlyNeedsNoCaller: queries run without a caller identity, writes
 // need one that names a region.
 func TestReadOnlyNeedsNoCaller(t *testing.T) {

@@ -371,6 +371,9 @@ func TestJWKRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if _, err := ParseJWKS(append(b, " \r\n\t"...)); err != nil {
+		t.Errorf("JSON whitespace after the set: %v", err)
+	}
 	for _, j := range got.Keys {
 		if _, err := j.PublicKey(); err != nil {
 			t.Error(err)
@@ -380,15 +383,17 @@ func TestJWKRoundTrip(t *testing.T) {
 		}
 	}
 	bad := map[string]string{
-		"private":   `{"keys":[{"kty":"EC","crv":"SM2","x":"` + set.Keys[0].X + `","y":"` + set.Keys[0].Y + `","d":"AA","kid":"a"}]}`,
-		"off curve": `{"keys":[{"kty":"EC","crv":"SM2","x":"` + set.Keys[0].X + `","y":"` + set.Keys[0].X + `","kid":"a"}]}`,
-		"wrong crv": `{"keys":[{"kty":"EC","crv":"P-256","x":"` + set.Keys[0].X + `","y":"` + set.Keys[0].Y + `","kid":"a"}]}`,
-		"alg lie":   `{"keys":[{"kty":"EC","crv":"SM2","alg":"ES256","x":"` + set.Keys[0].X + `","y":"` + set.Keys[0].Y + `","kid":"a"}]}`,
-		"dup kid":   `{"keys":[` + string(mustJSON(set.Keys[0])) + `,` + string(mustJSON(set.Keys[0])) + `]}`,
-		"no kid":    `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"` + set.Keys[2].X + `"}]}`,
-		"trailing":  string(b) + `{}`,
-		"rsa":       `{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB","kid":"r"}]}`,
-		"padding":   `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"` + set.Keys[2].X + `=","kid":"e"}]}`,
+		"private":    `{"keys":[{"kty":"EC","crv":"SM2","x":"` + set.Keys[0].X + `","y":"` + set.Keys[0].Y + `","d":"AA","kid":"a"}]}`,
+		"off curve":  `{"keys":[{"kty":"EC","crv":"SM2","x":"` + set.Keys[0].X + `","y":"` + set.Keys[0].X + `","kid":"a"}]}`,
+		"wrong crv":  `{"keys":[{"kty":"EC","crv":"P-256","x":"` + set.Keys[0].X + `","y":"` + set.Keys[0].Y + `","kid":"a"}]}`,
+		"alg lie":    `{"keys":[{"kty":"EC","crv":"SM2","alg":"ES256","x":"` + set.Keys[0].X + `","y":"` + set.Keys[0].Y + `","kid":"a"}]}`,
+		"dup kid":    `{"keys":[` + string(mustJSON(set.Keys[0])) + `,` + string(mustJSON(set.Keys[0])) + `]}`,
+		"no kid":     `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"` + set.Keys[2].X + `"}]}`,
+		"trailing":   string(b) + `{}`,
+		"trailing }": string(b) + ` }`,
+		"trailing ]": string(b) + `]`,
+		"rsa":        `{"keys":[{"kty":"RSA","n":"AQAB","e":"AQAB","kid":"r"}]}`,
+		"padding":    `{"keys":[{"kty":"OKP","crv":"Ed25519","x":"` + set.Keys[2].X + `=","kid":"e"}]}`,
 	}
 	for name, doc := range bad {
 		if _, err := ParseJWKS([]byte(doc)); err == nil {

@@ -186,7 +186,9 @@ func ParseJWKS(data []byte) (JWKS, error) {
 	if err := dec.Decode(&raw); err != nil {
 		return JWKS{}, fmt.Errorf("%w: %v", ErrJWK, err)
 	}
-	if dec.More() {
+	// Only JSON whitespace may follow (dec.More would pass a stray '}' or
+	// ']').
+	if len(bytes.TrimLeft(data[dec.InputOffset():], " \t\r\n")) != 0 {
 		return JWKS{}, fmt.Errorf("%w: trailing data", ErrJWK)
 	}
 	var set JWKS

@@ -66,12 +66,13 @@ var (
 
 var (
 	reAuditToken     = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
-	reAuditNode      = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,128}$`)
+	reAuditNode      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$`) // the chaincode's rule
 	auditGenesisPrev = strings.Repeat("0", 64)
 )
 
 // ValidAuditNode reports whether id can name a node in AnchorAudit
-// (letters, digits and ._:/-, at most 128).
+// (letters, digits and ._:/-, beginning with a letter or digit, at most
+// 128).
 func ValidAuditNode(id string) bool { return reAuditNode.MatchString(id) }
 
 // AuditEntry is one line of the audit log. It carries no personal data:
@@ -150,7 +151,7 @@ type AuditLog struct {
 // off; Truncated reports how many bytes.
 func OpenAuditLog(path string, opts AuditOptions) (*AuditLog, error) {
 	if opts.Node != "" && !ValidAuditNode(opts.Node) {
-		return nil, fmt.Errorf("%w: node ID %q: want letters, digits and ._:/- (at most 128)", ErrAuditEntry, opts.Node)
+		return nil, fmt.Errorf("%w: node ID %q: want letters, digits and ._:/-, beginning with a letter or digit (at most 128)", ErrAuditEntry, opts.Node)
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

@@ -564,3 +564,25 @@ func TestAuditLogRestoredCopyNotAnchored(t *testing.T) {
 		t.Errorf("reopened log: %v %v", sent, err)
 	}
 }
+
+// TestAuditNodeIDsTheChainAccepts: ValidAuditNode accepts exactly the node
+// IDs AnchorAudit does, so that a node never creates a log it cannot
+// anchor (before, "-node" or ".node" opened a log the chain refused to
+// anchor every time).
+func TestAuditNodeIDsTheChainAccepts(t *testing.T) {
+	ctx := context.Background()
+	l, lb := embeddedtest.Open(t, filepath.Join(t.TempDir(), "ledger.db"))
+	ledgertest.EnsureConsortium(ctx, t, l, lb)
+	c := ledger.Client{L: l}
+	head := strings.Repeat("ab", 32)
+	for _, id := range []string{"node-a", "a", "0", "a-", "a.b:c/d_e", strings.Repeat("n", 128),
+		"-node", ".node", "/node", ":node", "_node", "", "node a", strings.Repeat("n", 129)} {
+		_, err := c.AnchorAudit(ctx, id, 1, head)
+		if valid := ledger.ValidAuditNode(id); valid != (err == nil) {
+			t.Errorf("%q: ValidAuditNode %v, AnchorAudit %v", id, valid, err)
+		}
+	}
+	if _, err := ledger.OpenAuditLog(filepath.Join(t.TempDir(), "audit.log"), ledger.AuditOptions{Node: "-node"}); !errors.Is(err, ledger.ErrAuditEntry) {
+		t.Errorf("a log for node -node: %v", err)
+	}
+}

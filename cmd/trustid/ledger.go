@@ -80,7 +80,7 @@ func addLedgerNodeFlags(f *pflag.FlagSet) {
 	addDurationFlag(f, "anchor-window", 200*time.Millisecond, time.Millisecond, forever, "at least 1ms", "how long a status change waits for more before a smaller batch is sent")
 	addCheckedFlag(f, "node-id", "", "ID the audit log is anchored under on the ledger (default: the ID of the data directory's outbox; a new audit log records it, an existing one must match)", func(s string) error {
 		if s != "" && !ledger.ValidAuditNode(s) {
-			return errors.New("want letters, digits and ._:/- (at most 128)")
+			return errors.New("want letters, digits and ._:/-, beginning with a letter or digit (at most 128)")
 		}
 		return nil
 	})
@@ -617,7 +617,7 @@ func openAuditLog(f *pflag.FlagSet, n *node, outboxID string) (*ledger.AuditLog,
 		id = outboxID
 	}
 	if !ledger.ValidAuditNode(id) {
-		return nil, 0, fmt.Errorf("--node-id %q: want letters, digits and ._:/- (at most 128)", id)
+		return nil, 0, fmt.Errorf("--node-id %q: want letters, digits and ._:/-, beginning with a letter or digit (at most 128)", id)
 	}
 	every, _ := f.GetDuration("audit-anchor-interval")
 	path := filepath.Join(n.dataDir, auditFile)

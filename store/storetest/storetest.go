@@ -68,6 +68,7 @@ func Run(t *testing.T, newStore func(t *testing.T) store.Store) {
 		{"KVClaim", testKVClaim},
 		{"KVClaimFree", testKVClaimFree},
 		{"KVCompareAndDelete", testKVCompareAndDelete},
+		{"KVCompareExpired", testKVCompareExpired},
 		{"NamespacesAreSeparate", testNamespacesAreSeparate},
 		{"RateLimitExact", testRateLimitExact},
 		{"RateLimitWindow", testRateLimitWindow},
@@ -601,6 +602,31 @@ func testKVCompareAndDelete(t *testing.T, s store.Store) {
 	wantErr(t, "CompareAndDelete with an empty key", err, store.ErrInvalidKey)
 	v, err = s.Get(ctx, k)
 	wantValue(t, "Get after a refused call", v, err, []byte("a"))
+}
+
+// testKVCompareExpired: an expired value, not read since it expired,
+// matches no compare: CompareAndSwap and CompareAndReplace neither
+// change it nor bring it back.
+func testKVCompareExpired(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	swapped, replaced := secret("expired-swap"), secret("expired-replace")
+	noErr(t, "Set", s.Set(ctx, swapped, []byte("a"), shortTTL))
+	noErr(t, "Set", s.Set(ctx, replaced, []byte("a"), shortTTL))
+	time.Sleep(settle)
+	ok, err := s.CompareAndSwap(ctx, swapped, []byte("a"), []byte("b"), longTTL)
+	noErr(t, "CompareAndSwap expired", err)
+	if ok {
+		t.Error("CompareAndSwap swapped an expired value")
+	}
+	n, err := s.CompareAndReplace(ctx, []byte("a"), []byte("b"), longTTL, replaced)
+	noErr(t, "CompareAndReplace expired", err)
+	if n != 0 {
+		t.Errorf("CompareAndReplace replaced %d expired values", n)
+	}
+	for _, k := range []string{swapped, replaced} {
+		_, err := s.Get(ctx, k)
+		wantErr(t, "Get after a compare of an expired value", err, store.ErrNotFound)
+	}
 }
 
 func testNamespacesAreSeparate(t *testing.T, s store.Store) {
