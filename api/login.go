@@ -86,14 +86,14 @@ func (s *Server) MountLogin(cfg LoginConfig) error {
 	s.handle("POST "+login.SessionPath+"/approve", limited(l.approve))
 	s.handle("POST "+login.SessionPath+"/counter-approve", limited(l.counterApprove))
 	s.handle("POST "+login.SessionPath+"/deny", limited(l.deny))
-	s.handle("GET "+login.SessionPath+"/wait", limited(l.wait))
+	s.handle("GET "+login.SessionPath+"/wait", limited(noHead(l.wait, http.MethodGet)))
 	s.handle("POST "+login.SessionPath+"/extend", page(l.extend))
 	s.handle("GET "+login.SessionPath+"/qr.png", limited(l.qrPNG))
-	s.handle("GET "+login.SessionPath+"/continue", page(l.continueNoJS))
+	s.handle("GET "+login.SessionPath+"/continue", page(noHead(l.continueNoJS, http.MethodGet)))
 	s.handle("GET "+login.SessionPath+"/page", page(l.resume))
 	s.handle("GET "+login.UserInfoPath, limited(l.userinfo))
 	s.handle("POST "+login.UserInfoPath, limited(l.userinfo))
-	s.handle("GET "+login.LogoutPath, page(l.logout))
+	s.handle("GET "+login.LogoutPath, page(noHead(l.logout, http.MethodGet, http.MethodPost)))
 	s.handle("POST "+login.LogoutPath, page(l.logout))
 	return nil
 }
@@ -365,6 +365,22 @@ func writePageStatus(w http.ResponseWriter, status int, csp string, t *template.
 	w.WriteHeader(status)
 	_, err := w.Write(page.Bytes())
 	return err
+}
+
+// noHead refuses HEAD (405, Allow: allow) on a GET route that changes
+// state: wait and continue end an answered session and give its code,
+// logout ends a login. The router sends HEAD to GET routes, but HEAD is
+// safe (RFC 9110 §9.2.1) and carries no content (§9.3.2), so it must not
+// be that GET: a link checker's HEAD ended the login the browser's GET
+// then found ended, its code never seen.
+func noHead(h func(http.ResponseWriter, *http.Request) error, allow ...string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		if r.Method == http.MethodHead {
+			w.Header().Set("Allow", strings.Join(allow, ", "))
+			return &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethod, Message: "this request changes state: use " + strings.Join(allow, " or ")}
+		}
+		return h(w, r)
+	}
 }
 
 // continueNoJS is the login page's way on without JavaScript: for the

@@ -310,3 +310,28 @@ func TestLoginInvalidClientNoChallenge(t *testing.T) {
 		check("the session, "+answer, req, false)
 	}
 }
+
+// TestLogoutHeadEndsNothing: the router sends HEAD to the GET logout
+// route, but HEAD is safe (RFC 9110 §9.2.1): a HEAD with an
+// id_token_hint ended its login. It is 405 (Allow: GET, POST); the GET
+// ends it.
+func TestLogoutHeadEndsNothing(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	p := shopLogin(t, e, nil, "https://shop.example/cb", "")
+	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
+		t.Fatal(err)
+	}
+	e.h = e.srv.Handler()
+	path := login.LogoutPath + "?" + url.Values{"id_token_hint": {idTokenHint(t, e, "shop")}}.Encode()
+	ended := func() bool {
+		_, err := e.store.Get(context.Background(), "login-family-revoked:family-1")
+		return err == nil
+	}
+	resp, _ := e.send(httptest.NewRequest("HEAD", path, nil))
+	if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, POST" || ended() {
+		t.Errorf("HEAD logout: %d Allow %q, login ended %v", resp.StatusCode, resp.Header.Get("Allow"), ended())
+	}
+	if resp, _ := e.send(httptest.NewRequest("GET", path, nil)); resp.StatusCode != 200 || !ended() {
+		t.Errorf("GET logout: %d, login ended %v", resp.StatusCode, ended())
+	}
+}

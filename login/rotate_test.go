@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -453,5 +454,181 @@ func TestRefreshSigningFailureKeepsLogin(t *testing.T) {
 	down = false
 	if next, err := p.Token(ctx, shop, form); err != nil || next.IDToken == "" || p.familyRevoked(ctx, "family-sign") {
 		t.Errorf("its retry: %v, login ended %v", err, p.familyRevoked(ctx, "family-sign"))
+	}
+}
+
+// TestOlderRefreshRotatedKeepsFamilyOnly: once an older node's refresh
+// token has refreshed here, only its family is kept for the refresh
+// token's lifetime (refreshSpentKey, as older nodes kept it), its record,
+// which holds the pairwise sub and the released claims (PIPL Art. 19,
+// 47), no longer than olderSpentTTL; it was kept whole for
+// RefreshTokenTTL (30 days). A replay, one after another or racing,
+// still ends the login.
+func TestOlderRefreshRotatedKeepsFamilyOnly(t *testing.T) {
+	t.Run("memory", func(t *testing.T) {
+		p := newTestProvider(t)
+		now := time.Now()
+		var mu sync.Mutex
+		mem, err := store.NewMemory(store.MemoryOptions{Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return now }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		p.cfg.Store = mem
+		testOlderRefreshRotatedKeepsFamilyOnly(t, p, func() {
+			mu.Lock()
+			now = now.Add(olderSpentTTL + time.Second)
+			mu.Unlock()
+		})
+	})
+	t.Run("redis", func(t *testing.T) {
+		p := newTestProvider(t)
+		c := useRedis(t, p)
+		testOlderRefreshRotatedKeepsFamilyOnly(t, p, func() {
+			// Spent records are hashes (store/redis spendScript): each
+			// expires within olderSpentTTL; expire them now.
+			ctx := context.Background()
+			keys, err := c.Keys(ctx, "*").Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, k := range keys {
+				if c.Type(ctx, k).Val() != "hash" {
+					continue
+				}
+				if ttl := c.PTTL(ctx, k).Val(); ttl <= 0 || ttl > olderSpentTTL {
+					t.Errorf("a spent record is kept for %v, want at most %v", ttl, olderSpentTTL)
+				}
+				c.Del(ctx, k)
+			}
+		})
+	})
+}
+
+// testOlderRefreshRotatedKeepsFamilyOnly runs the test on p, whose
+// store's spent records past olderSpentTTL expire() ends.
+func testOlderRefreshRotatedKeepsFamilyOnly(t *testing.T, p *Provider, expire func()) {
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	refreshWith := func(tok string) (*TokenResponse, error) {
+		return p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": tok})
+	}
+	const old = "N2Lr0bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oB"
+	rec := `{"client_id":"shop","scope":"openid offline_access","family":"family-older","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`
+	if err := p.cfg.Store.Put(ctx, refreshKey(old), []byte(rec), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := refreshWith(old); err != nil {
+		t.Fatal(err)
+	}
+	expire()
+	// Spend reads a spent record (store.ErrReplayed) and changes nothing.
+	if b, err := p.cfg.Store.Spend(ctx, refreshKey(old), time.Hour); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the rotated token's record is kept past %v: %s %v", olderSpentTTL, b, err)
+	}
+	if fam, err := p.cfg.Store.Get(ctx, refreshSpentKey(old)); err != nil || string(fam) != "family-older" {
+		t.Errorf("the rotated token's family: %q %v", fam, err)
+	}
+	if _, err := refreshWith(old); !isCode(err, CodeInvalidGrant) || !p.familyRevoked(ctx, "family-older") {
+		t.Errorf("a replay: %v, login ended %v", err, p.familyRevoked(ctx, "family-older"))
+	}
+
+	// Racing uses: at most one refreshes (none when a replay revoked
+	// the login first), every other is a replay that ends the login.
+	const racing = "P3Ms1cHrRl2Ay0nU6dZ9xF4wV8bI5tE7gK1qL3jM2pC"
+	if err := p.cfg.Store.Put(ctx, refreshKey(racing), []byte(strings.Replace(rec, "family-older", "family-racing", 1)), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	var ok atomic.Int32
+	for range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if _, err := refreshWith(racing); err == nil {
+				ok.Add(1)
+			} else if !isCode(err, CodeInvalidGrant) {
+				t.Errorf("a racing use: %v", err)
+			}
+		}()
+	}
+	wg.Wait()
+	if ok.Load() > 1 || !p.familyRevoked(ctx, "family-racing") {
+		t.Errorf("racing uses: %d refreshed, login ended %v", ok.Load(), p.familyRevoked(ctx, "family-racing"))
+	}
+}
+
+// TestRevokeOlderRotatedRefreshToken: RFC 7009 §2.1 ("If the particular
+// token is a refresh token ... the authorization server SHOULD also
+// invalidate all access tokens based on the same authorization grant"):
+// revoking a refresh token an older node rotated (only its family kept,
+// under refreshSpentKey) ends that login, as revoking one rotated here
+// does; it was taken for an unknown token and the login went on.
+func TestRevokeOlderRotatedRefreshToken(t *testing.T) {
+	for _, redis := range []bool{false, true} {
+		t.Run(map[bool]string{false: "memory", true: "redis"}[redis], func(t *testing.T) {
+			p := newTestProvider(t)
+			if redis {
+				useRedis(t, p)
+			}
+			ctx := context.Background()
+			shop, err := p.cfg.Clients.Get(ctx, "shop")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := p.cfg.Store.Set(ctx, refreshSpentKey("rotated-by-an-older-node"), []byte("family-old"), time.Hour); err != nil {
+				t.Fatal(err)
+			}
+			if err := p.Revoke(ctx, shop, "rotated-by-an-older-node"); err != nil || !p.familyRevoked(ctx, "family-old") {
+				t.Errorf("revoking a token an older node rotated: %v, login ended %v", err, p.familyRevoked(ctx, "family-old"))
+			}
+			healthy := p.cfg.Store
+			p.cfg.Store = failingGet{healthy, "login-rt-spent:"}
+			if err := p.Revoke(ctx, shop, "rotated-by-another-older-node"); !isCode(err, CodeTemporarilyUnavailable) {
+				t.Errorf("a revocation whose marker cannot be read: %v, want %s", err, CodeTemporarilyUnavailable)
+			}
+		})
+	}
+}
+
+// failingSpentMarker is a Store whose write of a spent refresh token's
+// family (refreshSpentKey) fails.
+type failingSpentMarker struct{ Store }
+
+func (f failingSpentMarker) Set(ctx context.Context, key string, v []byte, ttl time.Duration) error {
+	if strings.HasPrefix(key, "login-rt-spent:") {
+		return store.ErrUnavailable
+	}
+	return f.Store.Set(ctx, key, v, ttl)
+}
+
+// TestOlderRefreshMarkerUnwritable: an older node's refresh token whose
+// family cannot be kept (its spent record lasts olderSpentTTL only) gives
+// no tokens, temporarily_unavailable: tokens given then would leave a
+// reuse past olderSpentTTL undetected. The retry, a reuse, ends the
+// login, as for a code.
+func TestOlderRefreshMarkerUnwritable(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const old = "N2Lr0bGqQk1Zx9mT5cY8wE3vU7aH4sD6fJ0pK2iL1oB"
+	rec := `{"client_id":"shop","scope":"openid offline_access","family":"family-older","grant":{"sub":"pairwise-1","acr":"L2","amr":["hwk"]}}`
+	if err := p.cfg.Store.Put(ctx, refreshKey(old), []byte(rec), time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	form := map[string]string{"grant_type": GrantRefreshToken, "refresh_token": old}
+	healthy := p.cfg.Store
+	p.cfg.Store = failingSpentMarker{healthy}
+	if res, err := p.Token(ctx, shop, form); !isCode(err, CodeTemporarilyUnavailable) {
+		t.Fatalf("a refresh whose family cannot be kept: %+v %v", res, err)
+	}
+	p.cfg.Store = healthy
+	if _, err := p.Token(ctx, shop, form); !isCode(err, CodeInvalidGrant) || !p.familyRevoked(ctx, "family-older") {
+		t.Errorf("its retry: %v, login ended %v", err, p.familyRevoked(ctx, "family-older"))
 	}
 }

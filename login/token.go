@@ -57,7 +57,7 @@ type refresh struct {
 // names the handle from the login's family (the ID token's sid), so that
 // ending a login by its sid alone deletes the record. refreshKey is an
 // older node's refresh token, a single-use record like a code's;
-// refreshSpentKey is where older nodes kept the family of a used one.
+// refreshSpentKey keeps the family of a used one (as older nodes did).
 func codeKey(c string) string          { return "login-code:" + c }
 func codeSpentKey(c string) string     { return "login-code-spent:" + c }
 func familyKey(h string) string        { return "login-rtf:" + h }
@@ -313,11 +313,21 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 	return p.issue(ctx, c, rt, "", handle, b)
 }
 
+// olderSpentTTL is how long the spent record of an older node's refresh
+// token is kept: until its family is under refreshSpentKey, written
+// right after the spending.
+const olderSpentTTL = time.Minute
+
 // refreshOlder rotates a refresh token an older node issued: its record
-// is spent (kept, so that a reuse finds its family) and the login goes
-// on as a family of this node's form.
+// is spent and the login goes on as a family of this node's form. A
+// reuse needs only the family (PIPL Art. 19, 47): it is kept under
+// refreshSpentKey for RefreshTokenTTL, as older nodes kept it, and the
+// spent record (pairwise sub, released claims) only until then
+// (olderSpentTTL), so that a reuse at any moment finds one or the
+// other. A family that cannot be written is temporarily_unavailable,
+// and the retry, a reuse, revokes the login (as for a code).
 func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok string) (*TokenResponse, error) {
-	b, err := p.cfg.Store.Spend(ctx, refreshKey(tok), p.cfg.RefreshTokenTTL)
+	b, err := p.cfg.Store.Spend(ctx, refreshKey(tok), olderSpentTTL)
 	switch {
 	case errors.Is(err, store.ErrReplayed):
 		var spent refresh
@@ -326,10 +336,10 @@ func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok string) 
 		}
 		return nil, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
 	case errors.Is(err, store.ErrNotFound):
-		// Nodes before Spend consumed the token and kept its family
-		// apart; read until those markers expire (RefreshTokenTTL). The
-		// marker is then the only sign of the reuse: one that cannot be
-		// read is no verdict, and the retry revokes.
+		// The spent record is gone (olderSpentTTL; nodes before Spend
+		// consumed the token): its family is kept apart. The marker is
+		// then the only sign of the reuse: one that cannot be read is
+		// no verdict, and the retry revokes.
 		fam, err := p.cfg.Store.Get(ctx, refreshSpentKey(tok))
 		switch {
 		case err == nil:
@@ -344,6 +354,9 @@ func (p *Provider) refreshOlder(ctx context.Context, c auth.Client, tok string) 
 	var rt refresh
 	if err := json.Unmarshal(b, &rt); err != nil {
 		return nil, failWith(CodeServerError, "internal error", err)
+	}
+	if err := p.cfg.Store.Set(ctx, refreshSpentKey(tok), []byte(rt.Family), p.cfg.RefreshTokenTTL); err != nil {
+		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
 	if rt.ClientID != c.ID {
 		return nil, p.revokeAndRefuse(ctx, rt.Family, fail(CodeInvalidGrant, "the refresh token was issued to another client"))
@@ -600,7 +613,8 @@ func (p *Provider) lookup(ctx context.Context, token string) (rt refresh, access
 // rotated reads the login of a refresh token rotated already: its
 // family's record, which outlives the token, or the spent record an
 // older node's token left (Spend of a spent token changes nothing and
-// returns its record with store.ErrReplayed); anything else is
+// returns its record with store.ErrReplayed), or the family alone its
+// refreshSpentKey marker keeps (no ClientID); anything else is
 // errNoToken.
 func (p *Provider) rotated(ctx context.Context, token string) (refresh, error) {
 	if token == "" || len(token) > 64 {
@@ -613,7 +627,16 @@ func (p *Provider) rotated(ctx context.Context, token string) (refresh, error) {
 	b, err := p.cfg.Store.Spend(ctx, refreshKey(token), p.cfg.RefreshTokenTTL)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
-		return refresh{}, errNoToken
+		// Rotated by an older node, or here past olderSpentTTL: the
+		// family is all that is kept (refreshSpentKey).
+		fam, err := p.cfg.Store.Get(ctx, refreshSpentKey(token))
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			return refresh{}, errNoToken
+		case err != nil:
+			return refresh{}, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+		}
+		return refresh{Family: string(fam)}, nil
 	case err != nil && !errors.Is(err, store.ErrReplayed):
 		return refresh{}, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
@@ -672,8 +695,11 @@ func (p *Provider) Introspect(ctx context.Context, caller auth.Client, token str
 // (every refresh and access token of its family, §2.1), an access token
 // itself. A refresh token rotated already (a refresh racing the
 // logout, or someone else's use of the token) revokes its login too, so
-// the rotation's new tokens end with it. A token that is no login token
-// (unknown, expired) is not an error (§2.2); one of another client is
+// the rotation's new tokens end with it; of an older node's token only
+// the family is then kept (refreshSpentKey), its client unknown, and
+// the token alone revokes it, as its reuse at the token endpoint does.
+// A token that is no login token (unknown, expired) is not an error
+// (§2.2); one of another client is
 // refused and left alone (§2.1: "the request is refused and the client
 // is informed of the error"), as the node's JWT access tokens are.
 // Errors: CodeUnauthorizedClient, CodeTemporarilyUnavailable,
@@ -686,7 +712,7 @@ func (p *Provider) Revoke(ctx context.Context, c auth.Client, token string) erro
 	if errors.Is(err, errNoToken) {
 		return nil
 	}
-	if err == nil && rt.ClientID != c.ID {
+	if err == nil && rt.ClientID != c.ID && rt.ClientID != "" {
 		return fail(CodeUnauthorizedClient, "the token was issued to another client")
 	}
 	if err != nil {

@@ -238,6 +238,47 @@ func TestLoginPageQRPNG(t *testing.T) {
 	ended("once the code is out", a.browser)
 }
 
+// TestLoginHeadEndsNothing: the router sends HEAD to the GET routes
+// wait and continue, but HEAD is safe (RFC 9110 §9.2.1) and carries no
+// content (§9.3.2): a HEAD (a link checker's, a prefetch) of an
+// approved session's continue or wait ended the session, its code sent
+// nowhere the browser would follow, and the browser's GET then found the
+// login ended. Both are 405 (Allow: GET); the GET after them redirects
+// with the code.
+func TestLoginHeadEndsNothing(t *testing.T) {
+	f := newEnrollFixture(t)
+	alice := newPerson(t, "11010519900307123", "张三")
+	code, ra, m := f.enroll(f.enrollBody(alice, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	a := shop.start(t)
+	if status, m := approve(t, a.sessionURL, f.app(alice, ra), ""); status != 204 {
+		t.Fatalf("approve: %d %v", status, m)
+	}
+	for _, u := range []string{a.sessionURL + "/continue", a.waitURL} {
+		resp, err := a.browser.Head(u)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET" {
+			t.Errorf("HEAD %s: %d Allow %q", u, resp.StatusCode, resp.Header.Get("Allow"))
+		}
+	}
+	resp, err := a.browser.Get(a.sessionURL + "/continue")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	loc, _ := url.Parse(resp.Header.Get("Location"))
+	if resp.StatusCode != 303 || loc == nil || loc.Query().Get("code") == "" {
+		t.Fatalf("continue after the HEADs: %d %v", resp.StatusCode, resp.Header)
+	}
+	shop.exchange(t, a, loc.Query().Get("code"))
+}
+
 // holderApp is what a holder's phone keeps after enrollment.
 type holderApp struct {
 	device     *gm.PrivateKey
