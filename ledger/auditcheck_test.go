@@ -120,3 +120,29 @@ func TestCheckAnchorNamesWhatDiffers(t *testing.T) {
 		t.Errorf("the anchored head: %v", err)
 	}
 }
+
+// TestOlderNodeIDLogIsNotCorrupt: a log an older version created under a
+// node ID that began with '.', '_', ':', '/' or '-' (its --node-id took
+// them; the chain never did) is intact: VerifyAuditLog reads it, and
+// OpenAuditLog refuses it as ErrAuditNode naming the ID and what to do,
+// not as a corrupt log (ErrAuditCorrupt: rewritten).
+func TestOlderNodeIDLogIsNotCorrupt(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "audit.log")
+	log := forgedLog(t, auditBody{Kind: AuditLogCreated, Details: map[string]string{"node": "_edge1"}},
+		auditBody{Kind: AuditEnrollment, Symbol: "1K3M001…", Details: map[string]string{"level": "L3"}})
+	if err := os.WriteFile(path, log, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if sum, err := VerifyAuditLog(path, 0); err != nil || sum.Node != "_edge1" || sum.Seq != 2 {
+		t.Errorf("VerifyAuditLog = %+v, %v", sum, err)
+	}
+	for _, node := range []string{"", "0a1b2c3d4e5f"} {
+		_, err := OpenAuditLog(path, AuditOptions{Node: node})
+		if !errors.Is(err, ErrAuditNode) || errors.Is(err, ErrAuditCorrupt) || !strings.Contains(err.Error(), `"_edge1"`) || !strings.Contains(err.Error(), "move it aside") {
+			t.Errorf("OpenAuditLog(%q) = %v, want ErrAuditNode naming the node", node, err)
+		}
+	}
+	if got, _ := os.ReadFile(path); !bytes.Equal(got, log) {
+		t.Error("the log changed")
+	}
+}

@@ -67,6 +67,7 @@ var (
 var (
 	reAuditToken     = regexp.MustCompile(`^[a-z][a-z0-9_]{0,63}$`)
 	reAuditNode      = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/-]{0,127}$`) // the chaincode's rule
+	reAuditNodeOlder = regexp.MustCompile(`^[A-Za-z0-9._:/-]{1,128}$`)            // what logs before took
 	auditGenesisPrev = strings.Repeat("0", 64)
 )
 
@@ -193,6 +194,9 @@ func OpenAuditLog(path string, opts AuditOptions) (*AuditLog, error) {
 			f.Close()
 			return nil, err
 		}
+	case !ValidAuditNode(sum.Node):
+		f.Close()
+		return nil, fmt.Errorf("%w: %s was created for node %q, which the ledger refuses to anchor (a node ID must begin with a letter or digit; versions before took it): its entries are intact (trustid ledger audit-verify), but move it aside to start a new log under another --node-id", ErrAuditNode, path, sum.Node)
 	case opts.Node != "" && sum.Node != opts.Node:
 		f.Close()
 		return nil, fmt.Errorf("%w: %s was created for node %q, not %q", ErrAuditNode, path, sum.Node, opts.Node)
@@ -542,7 +546,7 @@ func scanAuditLog(r io.Reader, at uint64) (AuditSummary, int64, error) {
 			return sum, good, fmt.Errorf("%w: line %d: hash does not match the entry", ErrAuditCorrupt, lineNo)
 		}
 		if e.Seq == 1 {
-			if e.Kind != AuditLogCreated || !ValidAuditNode(e.Details["node"]) {
+			if e.Kind != AuditLogCreated || !reAuditNodeOlder.MatchString(e.Details["node"]) {
 				return sum, good, fmt.Errorf("%w: line 1: want a %s entry naming the node", ErrAuditCorrupt, AuditLogCreated)
 			}
 			sum.Node = e.Details["node"]

@@ -1102,7 +1102,8 @@ func (s *Shared) EnrollmentCredentials(id string) ([][]string, error) {
 // refs: the ID is the binding, nothing is stored. An ID a request chose
 // is bound on the chain (Chosen) with refs and owner, and BindOwner
 // returns once the binding is committed: status.ErrBound if the ID is
-// bound already (the first binding wins, on any instance),
+// bound already (the first binding wins, on any instance) or names an
+// older version's credential in Own's index (see older),
 // status.ErrUnconfirmed if the commit could not be confirmed (the
 // binding may still commit).
 func (s *Shared) BindOwner(ctx context.Context, credentialID, owner string, refs []status.Ref) error {
@@ -1112,6 +1113,9 @@ func (s *Shared) BindOwner(ctx context.Context, credentialID, owner string, refs
 		}
 		if !s.opts.Own.Allocated(refs) {
 			return fmt.Errorf("%w: ref to an entry this instance did not allocate", status.ErrIndex)
+		}
+		if _, err := s.opts.Own.Refs(ctx, credentialID); err == nil {
+			return fmt.Errorf("%w: an older version's credential has this ID", status.ErrBound)
 		}
 		v, err := s.opts.IDs.BindingValue(owner, refs)
 		if err != nil {

@@ -49,3 +49,36 @@ func TestSharedOlderIndex(t *testing.T) {
 		t.Errorf("OwnedBy of an ID never issued: %v, want ErrNotFound", err)
 	}
 }
+
+// An ID a request chooses cannot be an older credential's: binding it
+// on the chain would hide the older one (read finds the chain's binding
+// first), so its issuer could no longer revoke it and the request's
+// client would answer for its ID.
+func TestSharedOlderIndexIDNotChosenAgain(t *testing.T) {
+	dir := t.TempDir()
+	index, err := os.ReadFile(filepath.Join("testdata", "index-9087416.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "status"), 0o700)
+	if err := os.WriteFile(filepath.Join(dir, "status", "index.log"), index, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	in := startInstance(t, openLedger(t), dir, "i1")
+	ctx := context.Background()
+	const id = "urn:uuid:20888952-4b62-48b9-b246-d0d8453f1683"
+	lid, idx, err := in.shared.Allocate(ctx, status.PurposeRevocation)
+	if err != nil {
+		t.Fatal(err)
+	}
+	refs := []status.Ref{{ListID: lid, Index: idx, Purpose: status.PurposeRevocation}}
+	if err := in.shared.BindOwner(ctx, id, issuer.OwnerTag("rp-other"), refs); !errors.Is(err, status.ErrBound) {
+		t.Errorf("BindOwner of an older credential's ID: %v, want ErrBound", err)
+	}
+	if owned, err := in.shared.OwnedBy(ctx, id, issuer.OwnerTag("rp-zwfw")); err != nil || !owned {
+		t.Errorf("OwnedBy its issuer after another client chose its ID: %v %v", owned, err)
+	}
+	if owned, err := in.shared.OwnedBy(ctx, id, issuer.OwnerTag("rp-other")); err != nil || owned {
+		t.Errorf("OwnedBy the client that chose its ID: %v %v", owned, err)
+	}
+}
