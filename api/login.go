@@ -80,7 +80,7 @@ func (s *Server) MountLogin(cfg LoginConfig) error {
 			}
 		}), func(w http.ResponseWriter, r *http.Request, err error) { refusePage(w, r, s, err) })
 	}
-	s.handle("GET "+login.AuthorizePath, page(l.authorize))
+	s.handle("GET "+login.AuthorizePath, page(noHead(l.authorize, http.MethodGet, http.MethodPost)))
 	s.handle("POST "+login.AuthorizePath, page(l.authorize))
 	s.handle("GET "+login.SessionPath, limited(l.describe))
 	s.handle("POST "+login.SessionPath+"/approve", limited(l.approve))
@@ -368,8 +368,10 @@ func writePageStatus(w http.ResponseWriter, status int, csp string, t *template.
 }
 
 // noHead refuses HEAD (405, Allow: allow) on a GET route that changes
-// state: wait and continue end an answered session and give its code,
-// logout ends a login. The router sends HEAD to GET routes, but HEAD is
+// state: the authorization endpoints start a login session (OID4VCI's
+// spends a pushed request_uri, RFC 9126 §4, and the offer's
+// issuer_state), wait and continue end an answered session and give its
+// code, logout ends a login. The router sends HEAD to GET routes, but HEAD is
 // safe (RFC 9110 §9.2.1) and carries no content (§9.3.2), so it must not
 // be that GET: a link checker's HEAD ended the login the browser's GET
 // then found ended, its code never seen.

@@ -311,6 +311,35 @@ func TestLoginInvalidClientNoChallenge(t *testing.T) {
 	}
 }
 
+// TestAuthorizeHeadStartsNothing: the router sends HEAD to the GET
+// authorization endpoint, but HEAD is safe (RFC 9110 §9.2.1): a HEAD of a
+// login link (a link checker's, a preview's) started a login session, a
+// record in the store and a cookie for a page nobody sees. It is 405
+// (Allow: GET, POST); the GET starts the login.
+func TestAuthorizeHeadStartsNothing(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	const cb = "https://shop.example/cb"
+	p := shopLogin(t, e, nil, cb, "")
+	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
+		t.Fatal(err)
+	}
+	e.h = e.srv.Handler()
+	path := login.AuthorizePath + "?" + url.Values{"client_id": {"shop"}, "redirect_uri": {cb}, "response_type": {"code"}, "scope": {"openid"},
+		"state": {"s"}, "nonce": {"n"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}.Encode()
+	before := e.store.Len()
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, httptest.NewRequest("HEAD", path, nil))
+	if rec.Code != 405 || rec.Header().Get("Allow") != "GET, POST" || rec.Header().Get("Set-Cookie") != "" || e.store.Len() != before {
+		t.Errorf("HEAD authorize: %d Allow %q, Set-Cookie %q, stored %d entries, had %d", rec.Code, rec.Header().Get("Allow"),
+			rec.Header().Get("Set-Cookie"), e.store.Len(), before)
+	}
+	rec = httptest.NewRecorder()
+	e.h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	if rec.Code != 200 || rec.Header().Get("Set-Cookie") == "" || e.store.Len() == before {
+		t.Errorf("GET authorize: %d, Set-Cookie %q, stored %d entries, had %d", rec.Code, rec.Header().Get("Set-Cookie"), e.store.Len(), before)
+	}
+}
+
 // TestLogoutHeadEndsNothing: the router sends HEAD to the GET logout
 // route, but HEAD is safe (RFC 9110 §9.2.1): a HEAD with an
 // id_token_hint ended its login. It is 405 (Allow: GET, POST); the GET
