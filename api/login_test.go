@@ -340,6 +340,32 @@ func TestAuthorizeHeadStartsNothing(t *testing.T) {
 	}
 }
 
+// TestAllowLeavesOutRefusedHead: a 405 lists the methods the resource
+// supports (RFC 9110 §15.5.6, §10.2.1); the routes that refuse HEAD
+// (noHead) listed it to another method (ServeMux adds HEAD to a GET
+// route), so a client following Allow got a second 405. Their Allow is
+// the one their HEAD's 405 gives.
+func TestAllowLeavesOutRefusedHead(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	p := shopLogin(t, e, nil, "https://shop.example/cb", "")
+	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
+		t.Fatal(err)
+	}
+	e.h = e.srv.Handler()
+	session := strings.Replace(login.SessionPath, "{id}", "x", 1)
+	for path, want := range map[string]string{
+		login.AuthorizePath: "GET, POST", login.LogoutPath: "GET, POST",
+		session + "/wait": "GET", session + "/continue": "GET",
+		// A route that serves HEAD still lists it.
+		session + "/page": "GET, HEAD",
+	} {
+		resp, _ := e.send(httptest.NewRequest("PUT", path, nil))
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != want {
+			t.Errorf("PUT %s: %d Allow %q, want %q", path, resp.StatusCode, resp.Header.Get("Allow"), want)
+		}
+	}
+}
+
 // TestLogoutHeadEndsNothing: the router sends HEAD to the GET logout
 // route, but HEAD is safe (RFC 9110 §9.2.1): a HEAD with an
 // id_token_hint ended its login. It is 405 (Allow: GET, POST); the GET

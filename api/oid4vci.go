@@ -87,7 +87,7 @@ func (s *Server) MountOID4VCI(cfg OID4VCIConfig) error {
 		s.handle("POST "+oid4vci.PathPAR, public(h.par))
 		refuse := func(w http.ResponseWriter, r *http.Request, err error) { refusePage(w, r, s, err) }
 		authorize := noHead(func(w http.ResponseWriter, r *http.Request) error { return h.authorize(w, r, lp) }, http.MethodGet)
-		s.handle("GET "+oid4vci.PathAuthorize, s.rateLimitPage(cfg.Limiter, limit, ClientAddress, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.handleNoHead("GET "+oid4vci.PathAuthorize, s.rateLimitPage(cfg.Limiter, limit, ClientAddress, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			if err := authorize(w, r); err != nil {
 				refuse(w, r, err)
 			}
