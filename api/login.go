@@ -80,20 +80,20 @@ func (s *Server) MountLogin(cfg LoginConfig) error {
 			}
 		}), func(w http.ResponseWriter, r *http.Request, err error) { refusePage(w, r, s, err) })
 	}
-	s.handle("GET "+login.AuthorizePath, page(l.authorize))
+	s.handleNoHead("GET "+login.AuthorizePath, page(noHead(l.authorize, http.MethodGet, http.MethodPost)))
 	s.handle("POST "+login.AuthorizePath, page(l.authorize))
 	s.handle("GET "+login.SessionPath, limited(l.describe))
 	s.handle("POST "+login.SessionPath+"/approve", limited(l.approve))
 	s.handle("POST "+login.SessionPath+"/counter-approve", limited(l.counterApprove))
 	s.handle("POST "+login.SessionPath+"/deny", limited(l.deny))
-	s.handle("GET "+login.SessionPath+"/wait", limited(noHead(l.wait, http.MethodGet)))
+	s.handleNoHead("GET "+login.SessionPath+"/wait", limited(noHead(l.wait, http.MethodGet)))
 	s.handle("POST "+login.SessionPath+"/extend", page(l.extend))
 	s.handle("GET "+login.SessionPath+"/qr.png", limited(l.qrPNG))
-	s.handle("GET "+login.SessionPath+"/continue", page(noHead(l.continueNoJS, http.MethodGet)))
+	s.handleNoHead("GET "+login.SessionPath+"/continue", page(noHead(l.continueNoJS, http.MethodGet)))
 	s.handle("GET "+login.SessionPath+"/page", page(l.resume))
 	s.handle("GET "+login.UserInfoPath, limited(l.userinfo))
 	s.handle("POST "+login.UserInfoPath, limited(l.userinfo))
-	s.handle("GET "+login.LogoutPath, page(noHead(l.logout, http.MethodGet, http.MethodPost)))
+	s.handleNoHead("GET "+login.LogoutPath, page(noHead(l.logout, http.MethodGet, http.MethodPost)))
 	s.handle("POST "+login.LogoutPath, page(l.logout))
 	return nil
 }
@@ -368,11 +368,14 @@ func writePageStatus(w http.ResponseWriter, status int, csp string, t *template.
 }
 
 // noHead refuses HEAD (405, Allow: allow) on a GET route that changes
-// state: wait and continue end an answered session and give its code,
-// logout ends a login. The router sends HEAD to GET routes, but HEAD is
-// safe (RFC 9110 §9.2.1) and carries no content (§9.3.2), so it must not
-// be that GET: a link checker's HEAD ended the login the browser's GET
-// then found ended, its code never seen.
+// state, registered with handleNoHead: the authorization endpoints start
+// a login session (OID4VCI's spends a pushed request_uri, RFC 9126 §4,
+// and the offer's issuer_state), wait and continue end an answered
+// session and give its code, logout ends a login. The router sends HEAD
+// to GET routes, but HEAD is safe (RFC 9110 §9.2.1) and carries no
+// content (§9.3.2), so it must not be that GET: a link checker's HEAD
+// ended the login the browser's GET then found ended, its code never
+// seen.
 func noHead(h func(http.ResponseWriter, *http.Request) error, allow ...string) func(http.ResponseWriter, *http.Request) error {
 	return func(w http.ResponseWriter, r *http.Request) error {
 		if r.Method == http.MethodHead {

@@ -311,6 +311,61 @@ func TestLoginInvalidClientNoChallenge(t *testing.T) {
 	}
 }
 
+// TestAuthorizeHeadStartsNothing: the router sends HEAD to the GET
+// authorization endpoint, but HEAD is safe (RFC 9110 §9.2.1): a HEAD of a
+// login link (a link checker's, a preview's) started a login session, a
+// record in the store and a cookie for a page nobody sees. It is 405
+// (Allow: GET, POST); the GET starts the login.
+func TestAuthorizeHeadStartsNothing(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	const cb = "https://shop.example/cb"
+	p := shopLogin(t, e, nil, cb, "")
+	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
+		t.Fatal(err)
+	}
+	e.h = e.srv.Handler()
+	path := login.AuthorizePath + "?" + url.Values{"client_id": {"shop"}, "redirect_uri": {cb}, "response_type": {"code"}, "scope": {"openid"},
+		"state": {"s"}, "nonce": {"n"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}.Encode()
+	before := e.store.Len()
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, httptest.NewRequest("HEAD", path, nil))
+	if rec.Code != 405 || rec.Header().Get("Allow") != "GET, POST" || rec.Header().Get("Set-Cookie") != "" || e.store.Len() != before {
+		t.Errorf("HEAD authorize: %d Allow %q, Set-Cookie %q, stored %d entries, had %d", rec.Code, rec.Header().Get("Allow"),
+			rec.Header().Get("Set-Cookie"), e.store.Len(), before)
+	}
+	rec = httptest.NewRecorder()
+	e.h.ServeHTTP(rec, httptest.NewRequest("GET", path, nil))
+	if rec.Code != 200 || rec.Header().Get("Set-Cookie") == "" || e.store.Len() == before {
+		t.Errorf("GET authorize: %d, Set-Cookie %q, stored %d entries, had %d", rec.Code, rec.Header().Get("Set-Cookie"), e.store.Len(), before)
+	}
+}
+
+// TestAllowLeavesOutRefusedHead: a 405 lists the methods the resource
+// supports (RFC 9110 §15.5.6, §10.2.1); the routes that refuse HEAD
+// (noHead) listed it to another method (ServeMux adds HEAD to a GET
+// route), so a client following Allow got a second 405. Their Allow is
+// the one their HEAD's 405 gives.
+func TestAllowLeavesOutRefusedHead(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	p := shopLogin(t, e, nil, "https://shop.example/cb", "")
+	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
+		t.Fatal(err)
+	}
+	e.h = e.srv.Handler()
+	session := strings.Replace(login.SessionPath, "{id}", "x", 1)
+	for path, want := range map[string]string{
+		login.AuthorizePath: "GET, POST", login.LogoutPath: "GET, POST",
+		session + "/wait": "GET", session + "/continue": "GET",
+		// A route that serves HEAD still lists it.
+		session + "/page": "GET, HEAD",
+	} {
+		resp, _ := e.send(httptest.NewRequest("PUT", path, nil))
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != want {
+			t.Errorf("PUT %s: %d Allow %q, want %q", path, resp.StatusCode, resp.Header.Get("Allow"), want)
+		}
+	}
+}
+
 // TestLogoutHeadEndsNothing: the router sends HEAD to the GET logout
 // route, but HEAD is safe (RFC 9110 §9.2.1): a HEAD with an
 // id_token_hint ended its login. It is 405 (Allow: GET, POST); the GET

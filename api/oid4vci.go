@@ -86,8 +86,9 @@ func (s *Server) MountOID4VCI(cfg OID4VCIConfig) error {
 		lp := s.login
 		s.handle("POST "+oid4vci.PathPAR, public(h.par))
 		refuse := func(w http.ResponseWriter, r *http.Request, err error) { refusePage(w, r, s, err) }
-		s.handle("GET "+oid4vci.PathAuthorize, s.rateLimitPage(cfg.Limiter, limit, ClientAddress, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			if err := h.authorize(w, r, lp); err != nil {
+		authorize := noHead(func(w http.ResponseWriter, r *http.Request) error { return h.authorize(w, r, lp) }, http.MethodGet)
+		s.handleNoHead("GET "+oid4vci.PathAuthorize, s.rateLimitPage(cfg.Limiter, limit, ClientAddress, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := authorize(w, r); err != nil {
 				refuse(w, r, err)
 			}
 		}), refuse))

@@ -92,7 +92,7 @@ func (s *Server) MountOID4VP(cfg OID4VPConfig) error {
 			QRCode: "data:image/svg+xml;base64," + base64.StdEncoding.EncodeToString(svg)})
 		return nil
 	})))
-	s.handle("GET /v1/oid4vp/requests/{id}", s.protect(auth.ScopePresentationRequest, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
+	s.handleNoHead("GET /v1/oid4vp/requests/{id}", s.protect(auth.ScopePresentationRequest, errorHandler(s, func(w http.ResponseWriter, r *http.Request) error {
 		if r.Method == http.MethodHead {
 			// The fetch that returns a result deletes it: a HEAD, which
 			// carries none (RFC 9110 §9.3.2), must not be that fetch.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -72,6 +73,9 @@ type Server struct {
 	// ui: MountUI ran, so unrouted answers under UIPrefix carry the
 	// pages' headers (uiHeaders) as every /ui/ response does.
 	ui bool
+	// noHead holds the GET patterns whose handlers refuse HEAD
+	// (handleNoHead): another method's 405 leaves HEAD out of their Allow.
+	noHead map[string]bool
 	// login serves user login's grants at the token endpoint and completes
 	// the OpenID configuration; set by MountLogin.
 	login *login.Provider
@@ -162,7 +166,14 @@ func (s *Server) notRouted(w http.ResponseWriter, r *http.Request) {
 	h, _ := s.router.mux.Handler(r)
 	h.ServeHTTP(probe, r)
 	if probe.status == http.StatusMethodNotAllowed {
-		w.Header().Set("Allow", probe.header.Get("Allow"))
+		allow := probe.header.Get("Allow")
+		get := r.Clone(r.Context())
+		get.Method = http.MethodGet
+		if _, pattern := s.router.mux.Handler(get); s.noHead[pattern] {
+			methods := strings.Split(allow, ", ")
+			allow = strings.Join(slices.DeleteFunc(methods, func(m string) bool { return m == http.MethodHead }), ", ")
+		}
+		w.Header().Set("Allow", allow)
 		writeError(w, r, s.log, &Error{Status: http.StatusMethodNotAllowed, Code: CodeMethod, Message: "method not allowed"})
 		return
 	}
@@ -221,6 +232,17 @@ func (s *Server) Registerer() prometheus.Registerer { return s.reg }
 // handle registers an instrumented route.
 func (s *Server) handle(pattern string, h http.Handler) {
 	s.router.handle(pattern, s.instrument(pattern, h))
+}
+
+// handleNoHead registers a GET route whose handler refuses HEAD
+// (noHead), so that the Allow of a 405 to another method does not list
+// HEAD (RFC 9110 §15.5.6: the methods the resource supports).
+func (s *Server) handleNoHead(pattern string, h http.Handler) {
+	if s.noHead == nil {
+		s.noHead = map[string]bool{}
+	}
+	s.noHead[pattern] = true
+	s.handle(pattern, h)
 }
 
 // handleFunc registers a handler that returns an error, rendered by

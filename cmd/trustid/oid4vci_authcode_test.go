@@ -599,6 +599,14 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	if resp := openAuthorize(url.Values{"client_id": {"other-wallet"}, "request_uri": {ru}}); resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
 		t.Errorf("request_uri of another client: %d %s", resp.StatusCode, resp.Header.Get("Location"))
 	}
+	// A HEAD of the authorization URL (a link checker's, a preview's)
+	// spends nothing: HEAD is safe (RFC 9110 §9.2.1), so it is 405
+	// (Allow: GET), and the request_uri stays for the browser's GET.
+	if resp, err := newBrowser().Head(f.base + "/oid4vci/authorize?" + url.Values{"client_id": {"wallet-app"}, "request_uri": {ru}}.Encode()); err != nil {
+		t.Fatal(err)
+	} else if resp.Body.Close(); resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET" {
+		t.Errorf("HEAD of a pushed request: %d Allow %q", resp.StatusCode, resp.Header.Get("Allow"))
+	}
 	// The pushing client opens the login page once; the issuer_state is
 	// spent then.
 	if resp := openAuthorize(url.Values{"client_id": {"wallet-app"}, "request_uri": {ru}}); resp.StatusCode != 200 {

@@ -351,6 +351,11 @@ func TestOID4VPResultHeadKeepsIt(t *testing.T) {
 	if code, _, h := n.do("HEAD", path, s.rp, "", ""); code != http.StatusMethodNotAllowed || h.Get("Allow") != "GET" {
 		t.Errorf("HEAD: %d, Allow %q", code, h.Get("Allow"))
 	}
+	// Another method's 405 lists what the route supports: not HEAD (RFC
+	// 9110 §15.5.6).
+	if code, _, h := n.do("PUT", path, s.rp, "", ""); code != http.StatusMethodNotAllowed || h.Get("Allow") != "GET" {
+		t.Errorf("PUT: %d, Allow %q", code, h.Get("Allow"))
+	}
 	if code, res, _ := n.do("GET", path, s.rp, "", ""); code != 200 || res["status"] != "refused" {
 		t.Fatalf("GET after a HEAD: %d %v: the HEAD took the result", code, res)
 	}
