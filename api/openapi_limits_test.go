@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/trustid-cn/trustid/auth"
+	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
@@ -34,5 +35,33 @@ func TestPeerIntrospectTokenFitsTheBody(t *testing.T) {
 	}
 	if body(n) > redeem.MaxPeerBody || body(n+1) <= redeem.MaxPeerBody {
 		t.Errorf("token maxLength %d: bodies of %d and %d bytes, want the limit %d between them", n, body(n), body(n+1), redeem.MaxPeerBody)
+	}
+}
+
+// TestStaticImageSizeDocumented: the size bounds and default api/openapi.json
+// gives POST /v1/qr/static are the renderer's.
+func TestStaticImageSizeDocumented(t *testing.T) {
+	var doc struct {
+		Paths map[string]map[string]struct {
+			RequestBody struct {
+				Content map[string]struct {
+					Schema struct {
+						Properties map[string]struct {
+							Minimum, Maximum int
+							Default          any
+						}
+					}
+				}
+			} `json:"requestBody"`
+		}
+	}
+	if err := json.Unmarshal(openAPIDoc, &doc); err != nil {
+		t.Fatal(err)
+	}
+	props := doc.Paths["/v1/qr/static"]["post"].RequestBody.Content["application/x-www-form-urlencoded"].Schema.Properties
+	size := props["size"]
+	if size.Minimum != qrcode.MinImageSize || size.Maximum != qrcode.MaxImageSize || size.Default != float64(qrcode.DefaultImageSize) || props["format"].Default != "png" {
+		t.Errorf("documented size %d to %d (default %v), format default %v; the renderer's %d to %d (default %d), png",
+			size.Minimum, size.Maximum, size.Default, props["format"].Default, qrcode.MinImageSize, qrcode.MaxImageSize, qrcode.DefaultImageSize)
 	}
 }
