@@ -659,9 +659,14 @@ func (l *loginHandlers) deny(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// maxCounterBody bounds a counter approval's body: a static code of up
+// to 4096 bytes and an attestation of up to 8192 (login.CounterApproval's
+// bounds, as api/openapi.json documents them), and a PIN.
+const maxCounterBody = 16 << 10
+
 func (l *loginHandlers) counterApprove(w http.ResponseWriter, r *http.Request) error {
 	var req login.CounterApproval
-	if err := decodeQRBody(r, &req); err != nil {
+	if err := decodeBody(r, maxCounterBody, &req, invalidRequest, "with the documented fields"); err != nil {
 		return err
 	}
 	if err := l.p.ApproveAtCounter(r.Context(), r.PathValue("id"), &req); err != nil {

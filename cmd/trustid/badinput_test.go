@@ -437,13 +437,19 @@ func badRequestsFor(method, path, ctype string, props map[string]string) []badRe
 	return cs
 }
 
+// headOf is a request head of n bytes: start, its last header field
+// padded, and the blank line.
+func headOf(n int, start string) string {
+	return start + strings.Repeat("a", n-len(start)-4) + "\r\n\r\n"
+}
+
 // TestRefusedBeforeRouting: what net/http refuses before any route sees
 // it (a head over the node's 64 KiB, a Transfer-Encoding it cannot read,
 // a header name or value, a request target or a Host it cannot parse)
 // is answered as docs/api.md says: net/http's status, a text/plain body
 // of its reason only, the connection closed; nothing the client sent
 // (here an ID number and a bearer token) comes back, and the node serves
-// on.
+// on. A head of 64 KiB is served, one byte more is 431.
 func TestRefusedBeforeRouting(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", "")
 	base, logs := startServe(t, "--data", t.TempDir())
@@ -453,7 +459,7 @@ func TestRefusedBeforeRouting(t *testing.T) {
 		name, head string
 		status     int
 	}{
-		{"head over 64 KiB", "GET /healthz HTTP/1.1\r\nHost: n\r\nAuthorization: Bearer " + secret + strings.Repeat("a", 70<<10) + "\r\n\r\n", 431},
+		{"head over 64 KiB", headOf(maxRequestHead+1, "GET /healthz HTTP/1.1\r\nHost: n\r\nAuthorization: Bearer "+secret), 431},
 		{"transfer coding", "POST /v1/qr HTTP/1.1\r\nHost: n\r\nTransfer-Encoding: " + secret + "\r\n\r\n", 501},
 		{"header name", "GET /healthz HTTP/1.1\r\nHost: n\r\nX (" + secret + "): 1\r\n\r\n", 400},
 		{"header value", "GET /healthz HTTP/1.1\r\nHost: n\r\nX-Id: " + secret + "\x01\r\n\r\n", 400},
@@ -495,6 +501,18 @@ func TestRefusedBeforeRouting(t *testing.T) {
 	}
 	if code, _ := get(t, base+"/healthz"); code != 200 {
 		t.Errorf("the node after the refusals: healthz %d", code)
+	}
+	// A head of 64 KiB exactly is served.
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn.SetDeadline(time.Now().Add(10 * time.Second))
+	io.WriteString(conn, headOf(maxRequestHead, "GET /healthz HTTP/1.1\r\nHost: n\r\nConnection: close\r\nX-Pad: "))
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	conn.Close()
+	if err != nil || resp.StatusCode != 200 {
+		t.Errorf("a head of 64 KiB: %v %v, want 200", resp, err)
 	}
 	if strings.Contains(logs.String(), badInputIDNumber) || strings.Contains(logs.String(), badInputToken) {
 		t.Error("the node's log holds what a refused request sent")

@@ -79,6 +79,12 @@ func newServeCmd() *cobra.Command {
 	return cmd
 }
 
+// maxRequestHead bounds a request's head (request line and header
+// fields): a longer one is refused 431 (docs/api.md). net/http reads 4 KiB
+// past MaxHeaderBytes ("bufio slop"), so MaxHeaderBytes is set that much
+// below it.
+const maxRequestHead = 64 << 10
+
 func runServe(cmd *cobra.Command, _ []string) error {
 	// SIGHUP's default action ends the process: catch it before start-up
 	// begins (a reload sent while the node starts is done once it serves).
@@ -184,7 +190,7 @@ func runServe(cmd *cobra.Command, _ []string) error {
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		MaxHeaderBytes:    64 << 10,
+		MaxHeaderBytes:    maxRequestHead - 4096,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
 	// The login page's long poll (25 s) would hold the drain to its end.
