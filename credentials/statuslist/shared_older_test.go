@@ -18,16 +18,7 @@ import (
 // directory holds it finds their entries and owner, so they can still be
 // revoked, suspended and reinstated (they were 404 no such credential).
 func TestSharedOlderIndex(t *testing.T) {
-	dir := t.TempDir()
-	index, err := os.ReadFile(filepath.Join("testdata", "index-9087416.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.MkdirAll(filepath.Join(dir, "status"), 0o700)
-	if err := os.WriteFile(filepath.Join(dir, "status", "index.log"), index, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	in := startInstance(t, openLedger(t), dir, "i1")
+	in := olderInstance(t)
 	ctx := context.Background()
 	const id = "urn:uuid:20888952-4b62-48b9-b246-d0d8453f1683"
 	refs, err := in.shared.Refs(ctx, id)
@@ -55,16 +46,7 @@ func TestSharedOlderIndex(t *testing.T) {
 // first), so its issuer could no longer revoke it and the request's
 // client would answer for its ID.
 func TestSharedOlderIndexIDNotChosenAgain(t *testing.T) {
-	dir := t.TempDir()
-	index, err := os.ReadFile(filepath.Join("testdata", "index-9087416.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	os.MkdirAll(filepath.Join(dir, "status"), 0o700)
-	if err := os.WriteFile(filepath.Join(dir, "status", "index.log"), index, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	in := startInstance(t, openLedger(t), dir, "i1")
+	in := olderInstance(t)
 	ctx := context.Background()
 	const id = "urn:uuid:20888952-4b62-48b9-b246-d0d8453f1683"
 	lid, idx, err := in.shared.Allocate(ctx, status.PurposeRevocation)
@@ -81,4 +63,20 @@ func TestSharedOlderIndexIDNotChosenAgain(t *testing.T) {
 	if owned, err := in.shared.OwnedBy(ctx, id, issuer.OwnerTag("rp-other")); err != nil || owned {
 		t.Errorf("OwnedBy the client that chose its ID: %v %v", owned, err)
 	}
+}
+
+// olderInstance starts an instance on a data directory holding the
+// index-9087416.log fixture as its status/index.log.
+func olderInstance(t *testing.T) *instance {
+	t.Helper()
+	dir := t.TempDir()
+	index, err := os.ReadFile(filepath.Join("testdata", "index-9087416.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "status"), 0o700)
+	if err := os.WriteFile(filepath.Join(dir, "status", "index.log"), index, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return startInstance(t, openLedger(t), dir, "i1")
 }
