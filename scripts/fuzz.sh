@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
 # Runs every fuzz target of the repository briefly, as
-# `go test -run '^$' -fuzz '^Name$' -fuzztime $FUZZTIME` would, one target
-# at a time (-fuzz takes one), but each package's test binary is built
-# once, with the fuzzing instrumentation (`go test -c -fuzz`), and run
-# once per target with its corpus cache where go test keeps it (a go test
-# per target spent about 3 s of each target's 5 s linking and starting;
-# 117 targets at 2s: 455 s instead of 573 s). Targets are found by
-# name (func FuzzX in *_test.go), so a new one is run without editing this
-# file.
+# `go test -run '^$' -fuzz '^Name$' -fuzztime $FUZZTIME` would, but each
+# package's test binary is built once, with the fuzzing instrumentation
+# (`go test -c -fuzz`), and run once per target with its corpus cache where
+# go test keeps it (a go test per target spent about 3 s of each target's
+# 5 s linking and starting), and FUZZJOBS targets run at once (default: one
+# per core), each with one fuzzing worker: a target's start (its workers,
+# the run of its corpus) no longer leaves a core idle; the fuzzing CPU time
+# is the same. Targets are found by name (func FuzzX in *_test.go), so a
+# new one is run without editing this file.
 #
 #   ./scripts/fuzz.sh                 # every target, 3s each
 #   FUZZTIME=30s ./scripts/fuzz.sh    # longer
 #   FUZZTIME=500x ./scripts/fuzz.sh   # a number of executions instead
+#   FUZZJOBS=1 ./scripts/fuzz.sh      # one target at a time
 #   ./scripts/fuzz.sh 'qrcode|strictjson' # only targets whose "dir Name" matches
 #
 # A target that fails (a crasher, or a property it checks), or that the
@@ -41,51 +43,80 @@ fi
 count=$(printf '%s\n' "$targets" | wc -l)
 echo "fuzz: $count targets, $fuzztime each"
 
-failed=()
-log=$(mktemp)
-
 bins=$(mktemp -d)
-trap 'rm -f "$log"; rm -rf "$bins"' EXIT
-built= bin= cache=
-while read -r dir name; do
-  printf 'fuzz: %-40s %s ... ' "$dir" "$name"
-  start=$SECONDS
-  result=
-  if [ "$dir" != "$built" ]; then
-    # cd into the package: it may belong to another module (tools/).
-    built=$dir bin="$bins/$(echo "$dir" | tr / _).test"
-    if ! (cd "$dir" && go test -c -o "$bin" -fuzz "^${name}\$" . &&
-      echo "$(go env GOCACHE)/fuzz/$(go list -f '{{.ImportPath}}' .)" >"$bin.cache") >"$log" 2>&1; then
-      rm -f "$bin"
-    fi
-    cache=$(cat "$bin.cache" 2>/dev/null || true)
+trap 'rm -rf "$bins"' EXIT
+
+# Build each package's instrumented test binary once, one package at a
+# time (the compiler uses every core).
+declare -A bin=() cache=()
+for dir in $(printf '%s\n' "$targets" | cut -d' ' -f1 | uniq); do
+  name=$(printf '%s\n' "$targets" | awk -v d="$dir" '$1 == d { print $2; exit }')
+  b="$bins/$(echo "$dir" | tr / _).test"
+  # cd into the package: it may belong to another module (tools/).
+  if (cd "$dir" && go test -c -o "$b" -fuzz "^${name}\$" . &&
+    echo "$(go env GOCACHE)/fuzz/$(go list -f '{{.ImportPath}}' .)" >"$b.cache") >"$b.log" 2>&1; then
+    bin[$dir]=$b cache[$dir]=$(cat "$b.cache")
+  else
+    bin[$dir]= cache[$dir]=
+  fi
+done
+
+# fuzz_one DIR NAME LOG: one target, one fuzzing worker; exits 0 if it passed.
+fuzz_one() {
+  local dir=$1 name=$2 log=$3 b=${bin[$1]}
+  # Without a binary, the package's test binary did not build: its log says why.
+  if [ -z "$b" ]; then
+    cat "$bins/$(echo "$dir" | tr / _).test.log" >"$log"
+    return 1
   fi
   # A -fuzz that matches nothing passes (a target in a file a build
   # constraint leaves out): the target must be in the binary.
-  if [ -x "$bin" ] && [ "$(cd "$dir" && "$bin" -test.list "^${name}\$" 2>&1)" != "$name" ]; then
+  if [ "$(cd "$dir" && "$b" -test.list "^${name}\$" 2>&1)" != "$name" ]; then
     echo "fuzz: $name is not in $dir's test binary (a build constraint?): it cannot run" >"$log"
-    result=FAIL
+    return 1
   fi
-  # Without a binary, the package's test binary did not build: $log says why.
-  if [ -z "$result" ] && [ -x "$bin" ] && (cd "$dir" && "$bin" -test.run '^$' -test.fuzz "^${name}\$" -test.fuzztime "$fuzztime" \
-    -test.fuzzcachedir "$cache" -test.timeout 10m -test.paniconexit0) >"$log" 2>&1; then
-    result=ok
-  fi
-  case $result in
-  ok)
-    echo "ok ($((SECONDS - start))s)"
-    ;;
-  *)
-    echo "FAIL"
-    failed+=("$dir $name")
+  (cd "$dir" && "$b" -test.run '^$' -test.fuzz "^${name}\$" -test.fuzztime "$fuzztime" \
+    -test.parallel 1 -test.fuzzcachedir "${cache[$dir]}" -test.timeout 10m -test.paniconexit0) >"$log" 2>&1
+}
+
+# Run FUZZJOBS targets at once (default: one per core), each with one
+# worker, and report each as it ends.
+jobs_max=${FUZZJOBS:-$(nproc)}
+declare -A running=()
+i=0
+report() {
+  local pid=$1 rc=$2 entry=${running[$1]}
+  unset "running[$1]"
+  local n=${entry%% *} rest=${entry#* }
+  local dir=${rest%% *} name=${rest#* }
+  local log="$bins/$n.log"
+  if [ "$rc" = 0 ]; then
+    printf 'fuzz: %-40s %s ... ok (%ss)\n' "$dir" "$name" "$(($(date +%s) - $(cat "$bins/$n.start")))"
+  else
+    printf 'fuzz: %-40s %s ... FAIL\n' "$dir" "$name"
+    echo "$dir $name" >>"$bins/failed"
     echo "---- $dir $name output ----"
     cat "$log"
     grep -h 'Failing input written to' "$log" | sed "s#^.*Failing input written to #    crasher: $dir/#" || true
     echo "---- end of $dir $name ----"
-    ;;
-  esac
+  fi
+}
+wait_one() {
+  local pid rc=0
+  wait -n -p pid "${!running[@]}" || rc=$?
+  report "$pid" "$rc"
+}
+while read -r dir name; do
+  while [ ${#running[@]} -ge "$jobs_max" ]; do wait_one; done
+  i=$((i + 1))
+  date +%s >"$bins/$i.start"
+  fuzz_one "$dir" "$name" "$bins/$i.log" &
+  running[$!]="$i $dir $name"
 done <<<"$targets"
+while [ ${#running[@]} -gt 0 ]; do wait_one; done
 
+failed=()
+if [ -f "$bins/failed" ]; then mapfile -t failed <"$bins/failed"; fi
 if [ ${#failed[@]} -gt 0 ]; then
   echo
   echo "fuzz: ${#failed[@]} of $count targets FAILED:"
