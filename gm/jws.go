@@ -75,14 +75,13 @@ var ErrAlgorithms = errors.New("gm: verifiers must allow at least one known algo
 
 // JWTParser is golang-jwt's parser for a verifier: only the algorithms
 // it was made with, no line break in the token and no "crit" header
-// parameter. golang-jwt decodes the
-// parts with encoding/base64, which skips '\r' and '\n', so a token with
-// one inside its signature would verify as the token without (a second
-// string for one token); RFC 7515 §2's base64url has none. golang-jwt
-// also ignores "crit", which RFC 7515 §4.1.11 makes fatal when a listed
-// extension is not understood, and TrustID understands none (a JWS with
-// crit ["b64"] and "b64": false signs a payload golang-jwt would read as
-// another one, RFC 7797 §3).
+// parameter. golang-jwt decodes the parts with encoding/base64, which
+// skips '\r' and '\n', so a token with one inside its signature would
+// verify as the token without (a second string for one token); RFC 7515
+// §2's base64url has none. golang-jwt also ignores "crit", which RFC 7515
+// §4.1.11 makes fatal when a listed extension is not understood, and
+// TrustID understands none (a JWS with crit ["b64"] and "b64": false
+// signs a payload golang-jwt would read as another one, RFC 7797 §3).
 type JWTParser struct{ p *jwt.Parser }
 
 // ErrCritical is a JWS with a "crit" header parameter: RFC 7515 §4.1.11,
