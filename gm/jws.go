@@ -74,19 +74,43 @@ var JWTVerifyAlgorithms = []string{AlgSM2, AlgES256, AlgES384, AlgES512, AlgEdDS
 var ErrAlgorithms = errors.New("gm: verifiers must allow at least one known algorithm and never \"none\"")
 
 // JWTParser is golang-jwt's parser for a verifier: only the algorithms
-// it was made with, and no line break in the token. golang-jwt decodes the
-// parts with encoding/base64, which skips '\r' and '\n', so a token with
-// one inside its signature would verify as the token without (a second
-// string for one token); RFC 7515 §2's base64url has none.
+// it was made with, no line break in the token and no "crit" header
+// parameter. golang-jwt decodes the parts with encoding/base64, which
+// skips '\r' and '\n', so a token with one inside its signature would
+// verify as the token without (a second string for one token); RFC 7515
+// §2's base64url has none. golang-jwt also ignores "crit", which RFC 7515
+// §4.1.11 makes fatal when a listed extension is not understood, and
+// TrustID understands none (a JWS with crit ["b64"] and "b64": false
+// signs a payload golang-jwt would read as another one, RFC 7797 §3).
 type JWTParser struct{ p *jwt.Parser }
 
+// ErrCritical is a JWS with a "crit" header parameter: RFC 7515 §4.1.11,
+// "If any of the listed extension Header Parameters are not understood
+// and supported by the recipient, then the JWS is invalid."
+var ErrCritical = errors.New("gm: crit header parameter: no JWS extension is understood (RFC 7515 §4.1.11)")
+
 // ParseWithClaims is jwt.Parser.ParseWithClaims for a token without a
-// line break; one with is refused as jwt.ErrTokenMalformed.
+// line break (one with is refused as jwt.ErrTokenMalformed) and without
+// crit: keyFunc runs first, so a verifier's own refusal keeps its words;
+// then a crit header, in any form, is refused with an error matching
+// ErrCritical and jwt.ErrTokenUnverifiable.
 func (p *JWTParser) ParseWithClaims(token string, claims jwt.Claims, keyFunc jwt.Keyfunc) (*jwt.Token, error) {
 	if strings.ContainsAny(token, "\r\n") {
 		return nil, fmt.Errorf("%w: a line break in the compact JWS", jwt.ErrTokenMalformed)
 	}
-	return p.p.ParseWithClaims(token, claims, keyFunc)
+	return p.p.ParseWithClaims(token, claims, func(t *jwt.Token) (any, error) {
+		if keyFunc == nil {
+			return nil, errors.New("no keyfunc")
+		}
+		key, err := keyFunc(t)
+		if err != nil {
+			return nil, err
+		}
+		if _, ok := t.Header["crit"]; ok {
+			return nil, ErrCritical
+		}
+		return key, nil
+	})
 }
 
 // NewJWTParser returns a JWTParser that accepts only the algorithms in

@@ -186,3 +186,54 @@ func mustGen(t *testing.T, alg string) crypto.Signer {
 	}
 	return k
 }
+
+// TestJWTParserRefusesCrit: RFC 7515 §4.1.11, "If any of the listed
+// extension Header Parameters are not understood and supported by the
+// recipient, then the JWS is invalid." golang-jwt ignores crit; the
+// parser every TrustID verifier uses refuses it, after the keyfunc, so
+// that a verifier's own refusal keeps its words. The RFC 7797 case: a
+// signer that meant crit ["b64"] with "b64": false signed the payload
+// segment as raw text, which golang-jwt would read as base64url claims.
+func TestJWTParserRefusesCrit(t *testing.T) {
+	k, _ := GenerateKey(rand.Reader)
+	parser, err := NewJWTParser([]string{AlgSM2})
+	if err != nil {
+		t.Fatal(err)
+	}
+	keyfunc := func(*jwt.Token) (any, error) { return k.PublicKey(), nil }
+	sign := func(h map[string]any) string {
+		tok := jwt.NewWithClaims(SigningMethodSM2, jwt.MapClaims{"sub": "x", "exp": time.Now().Add(time.Minute).Unix()})
+		for n, v := range h {
+			tok.Header[n] = v
+		}
+		s, err := tok.SignedString(k)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return s
+	}
+	for name, h := range map[string]map[string]any{
+		"an extension":     {"crit": []string{"urn:example:must-check"}, "urn:example:must-check": true},
+		"b64 false":        {"crit": []string{"b64"}, "b64": false},
+		"empty":            {"crit": []string{}},
+		"null":             {"crit": nil},
+		"a registered one": {"crit": []string{"exp"}},
+	} {
+		s := sign(h)
+		if _, err := jwt.NewParser().ParseWithClaims(s, jwt.MapClaims{}, keyfunc); err != nil {
+			t.Fatalf("%s: golang-jwt now refuses crit itself (%v): JWTParser's check may be unneeded", name, err)
+		}
+		_, err := parser.ParseWithClaims(s, jwt.MapClaims{}, keyfunc)
+		if !errors.Is(err, ErrCritical) || !errors.Is(err, jwt.ErrTokenUnverifiable) {
+			t.Errorf("crit %s: %v, want ErrCritical", name, err)
+		}
+	}
+	// The keyfunc's own refusal comes first.
+	own := errors.New("unknown kid")
+	if _, err := parser.ParseWithClaims(sign(map[string]any{"crit": []string{"x"}, "x": 1}), jwt.MapClaims{}, func(*jwt.Token) (any, error) { return nil, own }); !errors.Is(err, own) || errors.Is(err, ErrCritical) {
+		t.Errorf("keyfunc refusal: %v, want it alone", err)
+	}
+	if _, err := parser.ParseWithClaims(sign(nil), jwt.MapClaims{}, keyfunc); err != nil {
+		t.Errorf("without crit: %v", err)
+	}
+}

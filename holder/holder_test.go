@@ -16,7 +16,8 @@ import (
 const node = "https://node.example:8443"
 
 // TestDeviceProof: a proof made by NewDeviceProof checks for its key, its
-// node and within its life; every other proof fails with ErrDeviceProof.
+// node and within its life; every other proof (one with crit too) fails
+// with ErrDeviceProof.
 func TestDeviceProof(t *testing.T) {
 	now := time.Now().Truncate(time.Second)
 	for _, alg := range []string{gm.AlgSM2, gm.AlgES256} {
@@ -34,10 +35,13 @@ func TestDeviceProof(t *testing.T) {
 		if err != nil || p.ID != jti || !p.Expires.Equal(now.Add(deviceProofLife)) {
 			t.Fatalf("%s: %+v %v", alg, p, err)
 		}
-		sign := func(c jwt.RegisteredClaims, typ string) string {
+		sign := func(c jwt.RegisteredClaims, typ string, header ...any) string {
 			m, _ := gm.SigningMethod(dev)
 			tok := jwt.NewWithClaims(m, c)
 			tok.Header["typ"] = typ
+			for i := 0; i+1 < len(header); i += 2 {
+				tok.Header[header[i].(string)] = header[i+1]
+			}
 			s, err := tok.SignedString(dev)
 			if err != nil {
 				t.Fatal(err)
@@ -62,6 +66,8 @@ func TestDeviceProof(t *testing.T) {
 			"long life":    {sign(claims(MaxDeviceProofLife+time.Second, jti), DeviceProofType), dev.Public(), now},
 			"short jti":    {sign(claims(time.Minute, "short"), DeviceProofType), dev.Public(), now},
 			"no signature": {proof[:strings.LastIndexByte(proof, '.')+1], dev.Public(), now},
+			// RFC 7515 §4.1.11: the node understands no JWS extension.
+			"crit": {sign(claims(time.Minute, jti), DeviceProofType, "crit", []string{"urn:example:x"}, "urn:example:x", true), dev.Public(), now},
 		} {
 			aud := node
 			if name == "other node" {

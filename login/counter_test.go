@@ -217,3 +217,39 @@ func TestGuardianLoginNoRefreshToken(t *testing.T) {
 		t.Errorf("no ID or access token: %+v", resp)
 	}
 }
+
+// TestCounterAttestationCrit: RFC 7515 §4.1.11, "If any of the listed
+// extension Header Parameters are not understood and supported by the
+// recipient, then the JWS is invalid." A counter terminal's attestation
+// with crit is refused and leaves the session unanswered: the same
+// approval without crit is then taken.
+func TestCounterAttestationCrit(t *testing.T) {
+	a := newAnswering(t, newTestProvider(t))
+	st, err := a.Authorize(context.Background(), goodQuery())
+	if err != nil {
+		t.Fatal(err)
+	}
+	const static = "TIDST1:printed"
+	attest := func(header map[string]any) *CounterApproval {
+		now := time.Now().Unix()
+		tok := jwt.NewWithClaims(gm.SigningMethodSM2, jwt.MapClaims{"iss": "t-1", "aud": "https://node.example", "iat": now, "exp": now + 60,
+			"jti": rand.Text(), "login_session": st.ID, "code_hash": CodeHash(static), "method": MethodFace})
+		tok.Header["typ"] = CounterAttestationType
+		for n, v := range header {
+			tok.Header[n] = v
+		}
+		s, err := tok.SignedString(a.term)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &CounterApproval{StaticCode: static, Attestation: s}
+	}
+	err = a.ApproveAtCounter(context.Background(), st.ID, attest(map[string]any{"crit": []string{"urn:example:x"}, "urn:example:x": true}))
+	var e *Error
+	if !errors.As(err, &e) || e.Code != CodeApprovalRefused {
+		t.Fatalf("an attestation with crit: %v, want %s", err, CodeApprovalRefused)
+	}
+	if err := a.ApproveAtCounter(context.Background(), st.ID, attest(nil)); err != nil {
+		t.Fatalf("the same approval without crit: %v", err)
+	}
+}

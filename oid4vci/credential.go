@@ -391,6 +391,8 @@ func proofReason(err error) string {
 	switch {
 	case errors.Is(err, jwt.ErrTokenMalformed):
 		return "not a compact JWS"
+	case errors.Is(err, gm.ErrCritical):
+		return "the header has crit: no JWS extension is understood (RFC 7515 §4.1.11)"
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		return "the signature does not verify with the jwk, or its algorithm is not accepted"
 	case errors.Is(err, jwt.ErrTokenInvalidAudience):

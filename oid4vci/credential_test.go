@@ -236,9 +236,10 @@ func TestNotificationIdempotent(t *testing.T) {
 
 // TestProofHeaderRefusals: a key proof whose typ is not
 // openid4vci-proof+jwt, that has no iat, or that names a kid beside its
-// jwk is refused with invalid_proof (OID4VCI 1.0 Appendix F.1: typ
-// "MUST be openid4vci-proof+jwt", iat "REQUIRED", kid "MUST NOT be
-// present if jwk or x5c header parameter is present"); the c_nonce is
+// jwk, or that has crit (RFC 7515 §4.1.11) is refused with invalid_proof
+// (OID4VCI 1.0 Appendix F.1: typ "MUST be openid4vci-proof+jwt", iat
+// "REQUIRED", kid "MUST NOT be present if jwk or x5c header parameter is
+// present"); the c_nonce is
 // not spent, and the same request with a good proof is served.
 func TestProofHeaderRefusals(t *testing.T) {
 	m, _ := store.NewMemory(store.MemoryOptions{})
@@ -276,6 +277,8 @@ func TestProofHeaderRefusals(t *testing.T) {
 		"no typ":      func(t *jwt.Token) { delete(t.Header, "typ") },
 		"no iat":      func(t *jwt.Token) { delete(t.Claims.(jwt.MapClaims), "iat") },
 		"kid and jwk": func(t *jwt.Token) { t.Header["kid"] = "key-1" },
+		// RFC 7515 §4.1.11: the issuer understands no JWS extension.
+		"crit": func(t *jwt.Token) { t.Header["crit"], t.Header["urn:example:x"] = []string{"urn:example:x"}, true },
 	} {
 		if _, err := s.Credential(ctx, Access{Scheme: "Bearer", Token: tok.AccessToken}, signed(change)); code(err) != CodeInvalidProof {
 			t.Errorf("%s: %v; want invalid_proof", name, err)

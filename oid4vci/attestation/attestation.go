@@ -537,6 +537,8 @@ func jwtError(what string, err error) error {
 		return err
 	}
 	switch {
+	case errors.Is(err, gm.ErrCritical):
+		return invalid("the %s's header has crit: no extension is understood (RFC 7515 §4.1.11)", what)
 	case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 		return invalid("the %s's signature does not verify", what)
 	case errors.Is(err, jwt.ErrTokenUnverifiable), errors.Is(err, jwt.ErrTokenMalformed):

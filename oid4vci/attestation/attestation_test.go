@@ -198,6 +198,8 @@ func TestVerifyRefuses(t *testing.T) {
 		"private cnf.jwk":            {[]string{att(set("cnf", map[string]any{"jwk": map[string]any{"kty": "EC", "crv": "P-256", "x": ij.X, "y": ij.Y, "d": "AAAA"}}), nil)}, []string{goodPoP}, "", ErrInvalid, "private"},
 		"cnf.jwk of another alg":     {[]string{att(set("cnf", map[string]any{"jwk": sm2JWK}), nil)}, []string{goodPoP}, "", ErrInvalid, "alg does not match"},
 		"PoP typ":                    {[]string{goodAtt}, []string{pop(nil, map[string]any{"typ": "JWT"})}, "", ErrInvalid, "typ must be " + TypPoP},
+		"attestation crit":           {[]string{att(nil, map[string]any{"crit": []string{"urn:example:x"}, "urn:example:x": true})}, []string{goodPoP}, "", ErrInvalid, "crit"},
+		"PoP crit":                   {[]string{goodAtt}, []string{pop(nil, map[string]any{"crit": []string{"urn:example:x"}, "urn:example:x": true})}, "", ErrInvalid, "crit"},
 		"PoP by another key":         {[]string{goodAtt}, []string{signed(t, f.stranger, map[string]any{"typ": TypPoP}, popClaimsOf(nil))}, "", ErrInvalid, "PoP's signature"},
 		"PoP not a JWS":              {[]string{goodAtt}, []string{"x.y"}, "", ErrInvalid, "compact JWS"},
 		"no aud":                     {[]string{goodAtt}, []string{pop(set("aud", nil), nil)}, "", ErrInvalid, "aud"},

@@ -182,6 +182,8 @@ func (v *Verifier) Verify(proof string, o Options) (*Proof, error) {
 			return nil, err
 		}
 		switch {
+		case errors.Is(err, gm.ErrCritical):
+			return nil, invalid("the header has crit: no extension is understood (RFC 7515 §4.1.11)")
 		case errors.Is(err, jwt.ErrTokenSignatureInvalid):
 			return nil, invalid("the signature does not verify with the jwk")
 		case errors.Is(err, jwt.ErrTokenUnverifiable), errors.Is(err, jwt.ErrTokenMalformed):

@@ -127,6 +127,8 @@ func TestVerifyRefuses(t *testing.T) {
 			return s
 		}(), "", "alg"},
 		"duplicate member": {"eyJhbGciOiJFUzI1NiJ9.eyJqdGkiOiJhIiwianRpIjoiYiJ9.AAAA", "", "JSON object"},
+		// RFC 7515 §4.1.11: no extension is understood.
+		"crit": {sign(t, k, map[string]any{"crit": []string{"urn:example:x"}, "urn:example:x": true}, good()), "", "crit"},
 	} {
 		o := opts(now)
 		o.AccessToken = c.token

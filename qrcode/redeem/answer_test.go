@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
@@ -194,4 +195,67 @@ func BenchmarkPeerAnswer(b *testing.B) {
 			}
 		}
 	})
+}
+
+// TestPeerJWSCrit: RFC 7515 §4.1.11, "If any of the listed extension
+// Header Parameters are not understood and supported by the recipient,
+// then the JWS is invalid." A node assertion or a signed answer with
+// crit, otherwise good and signed by the registered key, is refused; the
+// node understands no extension.
+func TestPeerJWSCrit(t *testing.T) {
+	ctx := context.Background()
+	caller, callee := answerPair(t)
+	// The callee knows the caller's key (kid-b of 440000).
+	keyB, _, _ := caller.SigningKey()
+	callee.Keys = keyTable{"440000": {"kid-b": keyB.Public()}}
+	callee.Nonces = newMemStore(t, time.Now)
+	crit := map[string]any{"crit": []string{"urn:example:x"}, "urn:example:x": true}
+
+	// The assertion: caller's Authorize, re-signed with crit.
+	req := asserted(t, caller, `{"code":"x"}`)
+	tok, _, err := jwt.NewParser().ParseUnverified(strings.TrimPrefix(req.Header.Get("Authorization"), "Bearer "), jwt.MapClaims{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, _ := gm.SigningMethod(keyB)
+	withCrit := jwt.NewWithClaims(m, tok.Claims)
+	withCrit.Header["kid"] = "kid-b"
+	for n, v := range crit {
+		withCrit.Header[n] = v
+	}
+	s, err := withCrit.SignedString(keyB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	critReq, _ := http.NewRequest("POST", "https://a.example"+PeerRedeemPath, strings.NewReader(`{"code":"x"}`))
+	critReq.Header.Set("Authorization", "Bearer "+s)
+	if _, err := callee.AuthenticatePeer(critReq); !errors.Is(err, qrcode.ErrPeerAuth) {
+		t.Errorf("an assertion with crit: %v, want ErrPeerAuth", err)
+	}
+	if region, err := callee.AuthenticatePeer(req); err != nil || region != "440000" {
+		t.Fatalf("the assertion without crit: %q %v", region, err)
+	}
+
+	// The answer: signed by the callee's key for this request, with crit.
+	body := []byte(`{"pairwise_id":"p1"}`)
+	jti, _ := assertionID(req)
+	keyA, _, _ := callee.SigningKey()
+	ma, _ := gm.SigningMethod(keyA)
+	ans := jwt.NewWithClaims(ma, answerClaims{RegisteredClaims: jwt.RegisteredClaims{Issuer: "trustid-node:310000", Audience: jwt.ClaimStrings{"trustid-node:440000"}},
+		InReplyTo: jti, Status: 200, BodySM3: bodyDigest(body)})
+	ans.Header["kid"], ans.Header["typ"] = "kid-a", PeerAnswerType
+	for n, v := range crit {
+		ans.Header[n] = v
+	}
+	sig, err := ans.SignedString(keyA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := caller.VerifyAnswer(ctx, req, "310000", 200, body, sig); !errors.Is(err, ErrAnswerInvalid) {
+		t.Errorf("an answer with crit: %v, want ErrAnswerInvalid", err)
+	}
+	good, _ := callee.SignAnswer(req, "440000", 200, body)
+	if err := caller.VerifyAnswer(ctx, req, "310000", 200, body, good); err != nil {
+		t.Errorf("the answer without crit: %v", err)
+	}
 }
