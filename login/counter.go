@@ -185,7 +185,10 @@ func (p *Provider) ApproveAtCounter(ctx context.Context, id string, a *CounterAp
 	if !level.AtLeast(identity.Level(s.Level)) {
 		return fail(CodeApprovalRefused, "the static code's level (at most L3 with a PIN) is below the assurance level the relying party asked for")
 	}
-	err = p.cfg.Store.MarkUsed(ctx, "login-counter:"+c.ID, 2*maxCounterLife)
+	// The jti is spent for its terminal (RFC 7519 §4.1.7: collisions
+	// among issuers are the application's to prevent), as enrollment
+	// spends a terminal attestation's under its key.
+	err = p.cfg.Store.MarkUsed(ctx, "login-counter:"+term.ID+":"+c.ID, 2*maxCounterLife)
 	if errors.Is(err, store.ErrReplayed) {
 		return fail(CodeApprovalRefused, "the attestation was already used")
 	}

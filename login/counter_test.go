@@ -253,3 +253,76 @@ func TestCounterAttestationCrit(t *testing.T) {
 		t.Fatalf("the same approval without crit: %v", err)
 	}
 }
+
+// terminals is a terminal directory of several terminals.
+type terminals []identity.Terminal
+
+func (ts terminals) Terminal(_ context.Context, id string) (identity.Terminal, error) {
+	for _, t := range ts {
+		if t.ID == id {
+			return t, nil
+		}
+	}
+	return identity.Terminal{}, identity.ErrUnknownTerminal
+}
+
+// TestCounterJTIPerTerminal: an attestation's jti is spent for its
+// terminal, as enrollment spends a terminal attestation's under its key:
+// RFC 7519 §4.1.7 leaves uniqueness to each issuer ("if the application
+// uses multiple issuers, collisions MUST be prevented among values
+// produced by different issuers as well"). One terminal's jti, the same
+// as another's, no longer refuses the other's approval (nor can a
+// terminal spend another's predictable jti first); a terminal's own jti
+// is still refused the second time.
+func TestCounterJTIPerTerminal(t *testing.T) {
+	a := newAnswering(t, newTestProvider(t))
+	k2, err := gm.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t1, err := identity.NewTerminal("t-1", "counter 1", "310104", a.term.Public(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t2, err := identity.NewTerminal("t-2", "counter 2", "310104", k2.Public(), time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a.cfg.Terminals = terminals{t1, t2}
+	const static, jti = "TIDST1:printed", "counter-0000000001"
+	approval := func(iss string, key *gm.PrivateKey, id string) *CounterApproval {
+		now := time.Now().Unix()
+		tok := jwt.NewWithClaims(gm.SigningMethodSM2, jwt.MapClaims{"iss": iss, "aud": "https://node.example", "iat": now, "exp": now + 60,
+			"jti": jti, "login_session": id, "code_hash": CodeHash(static), "method": MethodFace})
+		tok.Header["typ"] = CounterAttestationType
+		s, err := tok.SignedString(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return &CounterApproval{StaticCode: static, Attestation: s}
+	}
+	ctx := context.Background()
+	start := func() string {
+		st, err := a.Authorize(ctx, goodQuery())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st.ID
+	}
+	if err := a.ApproveAtCounter(ctx, start(), approval("t-1", a.term, "")); err == nil {
+		t.Fatal("an attestation for another session was taken")
+	}
+	s1 := start()
+	if err := a.ApproveAtCounter(ctx, s1, approval("t-1", a.term, s1)); err != nil {
+		t.Fatalf("terminal t-1: %v", err)
+	}
+	s2 := start()
+	if err := a.ApproveAtCounter(ctx, s2, approval("t-2", k2, s2)); err != nil {
+		t.Errorf("terminal t-2, with the jti t-1 used: %v", err)
+	}
+	s3 := start()
+	var e *Error
+	if err := a.ApproveAtCounter(ctx, s3, approval("t-1", a.term, s3)); !errors.As(err, &e) || !strings.Contains(e.Description, "already used") {
+		t.Errorf("terminal t-1's jti again: %v", err)
+	}
+}

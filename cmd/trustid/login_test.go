@@ -1243,6 +1243,60 @@ func TestRefusedAnswerLeavesSessionOpen(t *testing.T) {
 	}
 }
 
+// TestLoginChallengeNotSpentByAnOnlineCode: a bystander who reads the
+// session URL from the person's screen (the QR) reads its challenge too,
+// and signs an online code request over it with their own device
+// (POST /v1/qr, 201: a code of their own). The person's approval of the
+// session is still taken, and the browser gets its code: the nonce the
+// bystander spent is their binding's, for online codes. Before, nonces
+// were spent for any binding and purpose, and every approval of the
+// session was refused as a reused nonce while it lived.
+func TestLoginChallengeNotSpentByAnOnlineCode(t *testing.T) {
+	f := newEnrollFixture(t)
+	alice := newPerson(t, "11010519900307123", "张三")
+	code, ra, m := f.enroll(f.enrollBody(alice, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll alice: %d %v", code, m)
+	}
+	carol := newPerson(t, "11010519850101002", "李四")
+	code, rc, m := f.enroll(f.enrollBody(carol, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll carol: %d %v", code, m)
+	}
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	a := shop.start(t)
+	resp, err := http.Get(a.sessionURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var desc struct {
+		Challenge string `json:"challenge"`
+	}
+	json.NewDecoder(resp.Body).Decode(&desc)
+	resp.Body.Close()
+	nonce, err := base64.RawURLEncoding.DecodeString(desc.Challenge)
+	if err != nil || len(nonce) == 0 {
+		t.Fatalf("challenge %q: %v", desc.Challenge, err)
+	}
+	hr := qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: rc.QRBinding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000"}
+	if err := qrcode.SignHolderRequest(rand.Reader, carol.device, &hr); err != nil {
+		t.Fatal(err)
+	}
+	b, _ := json.Marshal(hr)
+	resp, err = http.Post(f.base+"/v1/qr", "application/json", bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("the bystander's online code over the challenge: %d", resp.StatusCode)
+	}
+	if st, m := approve(t, a.sessionURL, f.app(alice, ra), ""); st != 204 {
+		t.Fatalf("the person's approval after the bystander's request: %d %v", st, m)
+	}
+	shop.exchange(t, a, a.code(t, shop, f.base))
+}
+
 // TestLoginAnswerPurposes: the holder request of an approval, of a
 // refusal and of an online code each name their purpose under the
 // device's signature, and each endpoint takes only its own: a login

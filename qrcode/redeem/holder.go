@@ -28,6 +28,16 @@ type NonceStore interface {
 	MarkUsed(ctx context.Context, key string, ttl time.Duration) error
 }
 
+// holderNonceKey is the store key that spends nonce for the binding whose
+// subject handle is subject, for purpose: a replay (the same signed
+// request) is that key again, while no other holder's request, nor one
+// for another route, spends it. A login's challenge is a nonce anyone
+// who reads its session URL knows; spent for any request, a bystander's
+// online code request over it blocked the person's approval.
+func holderNonceKey(purpose string, subject, nonce []byte) string {
+	return fmt.Sprintf("qr-holder:%s:%x:%x", purpose, subject, nonce)
+}
+
 // BindingAuthenticator is the HolderAuthenticator for devices holding a
 // binding of package qrcode: it checks the issuer's signature (with the
 // verifier's keys), the binding's validity and status, the request's
@@ -64,7 +74,7 @@ func (a *BindingAuthenticator) AuthenticateHolder(ctx context.Context, r *qrcode
 	if err != nil {
 		return Holder{}, err
 	}
-	err = a.Nonces.MarkUsed(ctx, "qr-holder:"+string(r.Nonce), 2*window)
+	err = a.Nonces.MarkUsed(ctx, holderNonceKey(purpose, b.Subject, r.Nonce), 2*window)
 	if errors.Is(err, store.ErrReplayed) {
 		return Holder{}, fmt.Errorf("%w: nonce reused", qrcode.ErrHolderAuth)
 	}

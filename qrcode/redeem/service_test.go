@@ -583,6 +583,51 @@ func TestHolderAuthentication(t *testing.T) {
 	}
 }
 
+// TestHolderNonceSpentForItsRequestOnly: a nonce is spent for the
+// binding and purpose that signed it, so no other holder's request,
+// through another route, spends it first. A login's challenge is public
+// (GET /login/sessions/{id}, for whoever reads the QR): a bystander's
+// online code request signed over it burnt the challenge, and every
+// approval of the person at the browser was refused as a reused nonce
+// until the session ended. A replay of the one request is still refused.
+func TestHolderNonceSpentForItsRequestOnly(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a := &BindingAuthenticator{Verifier: f.verifier(t, nil), Nonces: newMemStore(t, nil), Region: "310000", Now: func() time.Time { return f.now }}
+	other := mustKey(t, 0x33)
+	otherBinding, err := (&qrcode.Issuer{Signer: f.issuerKey, Kid: f.kid, Region: 310000}).IssueBinding(qrcode.Binding{
+		Subject: bytes.Repeat([]byte{0xb2}, 33), DeviceKey: other.PublicKey(), Assurance: qrcode.AssurancePIN,
+		IssuedAt: f.now.Add(-time.Hour), Expiry: f.now.AddDate(1, 0, 0), Status: qrcode.StatusRef{List: 3, Index: 70002}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	challenge := bytes.Repeat([]byte{0x5c}, 32)
+	sign := func(key *gm.PrivateKey, binding []byte, purpose string) *qrcode.HolderRequest {
+		r := &qrcode.HolderRequest{Purpose: purpose, Binding: binding, Time: f.now.Unix(), Nonce: challenge, Region: "310000"}
+		if err := qrcode.SignHolderRequest(nil, key, r); err != nil {
+			t.Fatal(err)
+		}
+		return r
+	}
+	// The bystander's online code request and refusal over the challenge.
+	for _, purpose := range []string{qrcode.PurposeOnlineCode, qrcode.PurposeLoginDeny} {
+		if _, err := a.AuthenticateHolder(ctx, sign(other, otherBinding, purpose), purpose); err != nil {
+			t.Fatalf("the bystander's %s: %v", purpose, err)
+		}
+	}
+	approval := sign(f.device, f.binding, qrcode.PurposeLoginApprove)
+	if _, err := a.AuthenticateHolder(ctx, approval, qrcode.PurposeLoginApprove); err != nil {
+		t.Errorf("the holder's approval after a bystander's requests over its nonce: %v", err)
+	}
+	if _, err := a.AuthenticateHolder(ctx, approval, qrcode.PurposeLoginApprove); !errors.Is(err, qrcode.ErrHolderAuth) {
+		t.Errorf("the approval replayed: %v", err)
+	}
+	again := sign(f.device, f.binding, qrcode.PurposeLoginApprove)
+	if _, err := a.AuthenticateHolder(ctx, again, qrcode.PurposeLoginApprove); !errors.Is(err, qrcode.ErrHolderAuth) {
+		t.Errorf("the same nonce signed again by the same device for the same purpose: %v", err)
+	}
+}
+
 // TestPeerRedemptionChecksTheParty: a peer request naming an invalid
 // sector (the internal binding sector, a NUL, over 255 bytes) or no
 // client ID is refused before the code is consumed, so the holder's code
