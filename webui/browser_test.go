@@ -348,7 +348,8 @@ func TestBrowserWalletForgotten(t *testing.T) {
 		}
 		for _, step := range []struct{ button, status string }{{"show-code", "code-status"}, {"present", "present-result"}} {
 			got, err := chromedp.Run(ctx, chromedp.PollFunction[[]string](`(button, status) => {
-  if (window.step !== button) { window.step = button; document.getElementById(status).textContent = ""; document.getElementById("enroll").click(); return null; }
+  const enroll = document.getElementById("enroll");
+  if (window.step !== button) { if (enroll.disabled) return null; window.step = button; document.getElementById(status).textContent = ""; enroll.click(); return null; }
   const b = document.getElementById(button), s = document.getElementById(status);
   if (b.disabled && !window.pressed) return null;
   if (!window.pressed) { window.pressed = true; b.click(); return null; }
@@ -364,6 +365,61 @@ func TestBrowserWalletForgotten(t *testing.T) {
 			}
 		}
 		testbrowser.CheckA11y(t, ctx, "wallet "+c.lang+" after the node forgot it")
+	}
+}
+
+// TestBrowserWalletEnrollWaitsForConfig: the wallet attaches its
+// buttons' listeners once the node's config has come (is the demo on?),
+// so until then "Enroll a test identity" is disabled, not a button whose
+// press does nothing (a slow network, a loaded machine); it is enabled,
+// and enrolls, once the config has come.
+func TestBrowserWalletEnrollWaitsForConfig(t *testing.T) {
+	release := make(chan struct{})
+	enrolled := make(chan struct{}, 1)
+	base := servePages(t, func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /ui/config.json", func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-release:
+			case <-r.Context().Done():
+				return
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"region":"310000","issuer":"https://id.example","demo":true}`))
+		})
+		mux.HandleFunc("POST /ui/demo/wallets", func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case enrolled <- struct{}{}:
+			default:
+			}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte(`{"wallet":"w1","name":"张*","document":"3101**********0011","assurance_level":"L3","region":"310000","consent":["age_over_18"],"disclosable":["age_over_18"],"expires_at":"2026-01-01T01:00:00Z"}`))
+		})
+	})
+	browser := testbrowser.New(t)
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/wallet?lang=en"),
+		chromedp.Poll[chromedp.Void](`window.TID && document.documentElement.lang === "en"`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatal(err)
+	}
+	disabled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("enroll").disabled`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !disabled {
+		t.Error("the enroll button is enabled before the page has its config (a press does nothing)")
+	}
+	close(release)
+	if err := chromedp.Do(ctx,
+		chromedp.Poll[chromedp.Void](`document.getElementById("enroll").disabled === false`, chromedp.WithPollingTimeout(20*time.Second)),
+		chromedp.Click(chromedp.ID("enroll"))); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-enrolled:
+	case <-ctx.Done():
+		t.Fatal("the enabled button did not enroll")
 	}
 }
 

@@ -219,5 +219,8 @@
     $("show-code").addEventListener("click", function () { code(false); });
     $("stop-code").addEventListener("click", function () { stop(false); });
     $("present").addEventListener("click", present);
+    // The button starts disabled: a press before its listener was
+    // attached did nothing.
+    $("enroll").disabled = false;
   });
 })();
