@@ -368,14 +368,14 @@ func TestBrowserWalletForgotten(t *testing.T) {
 	}
 }
 
-// TestBrowserWalletEnrollWaitsForConfig: the wallet attaches its
-// buttons' listeners once the node's config has come (is the demo on?),
-// so until then "Enroll a test identity" is disabled, not a button whose
-// press does nothing (a slow network, a loaded machine); it is enabled,
-// and enrolls, once the config has come.
-func TestBrowserWalletEnrollWaitsForConfig(t *testing.T) {
-	release := make(chan struct{})
-	enrolled := make(chan struct{}, 1)
+// TestBrowserButtonsWaitForConfig: the wallet and the operator view
+// attach their buttons' listeners once the node's config has come, so
+// until then those buttons are disabled, not buttons whose press does
+// nothing (a slow network, a loaded machine); they are enabled, and act,
+// once it has come.
+func TestBrowserButtonsWaitForConfig(t *testing.T) {
+	var release chan struct{}
+	pressed := make(chan string, 1)
 	base := servePages(t, func(mux *http.ServeMux) {
 		mux.HandleFunc("GET /ui/config.json", func(w http.ResponseWriter, r *http.Request) {
 			select {
@@ -387,39 +387,56 @@ func TestBrowserWalletEnrollWaitsForConfig(t *testing.T) {
 			w.Write([]byte(`{"region":"310000","issuer":"https://id.example","demo":true}`))
 		})
 		mux.HandleFunc("POST /ui/demo/wallets", func(w http.ResponseWriter, r *http.Request) {
-			select {
-			case enrolled <- struct{}{}:
-			default:
-			}
+			pressed <- "enroll"
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusCreated)
 			w.Write([]byte(`{"wallet":"w1","name":"张*","document":"3101**********0011","assurance_level":"L3","region":"310000","consent":["age_over_18"],"disclosable":["age_over_18"],"expires_at":"2026-01-01T01:00:00Z"}`))
 		})
 	})
 	browser := testbrowser.New(t)
-	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
 	defer cancel()
-	if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/wallet?lang=en"),
-		chromedp.Poll[chromedp.Void](`window.TID && document.documentElement.lang === "en"`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
-		t.Fatal(err)
-	}
-	disabled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById("enroll").disabled`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !disabled {
-		t.Error("the enroll button is enabled before the page has its config (a press does nothing)")
-	}
-	close(release)
-	if err := chromedp.Do(ctx,
-		chromedp.Poll[chromedp.Void](`document.getElementById("enroll").disabled === false`, chromedp.WithPollingTimeout(20*time.Second)),
-		chromedp.Click(chromedp.ID("enroll"))); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case <-enrolled:
-	case <-ctx.Done():
-		t.Fatal("the enabled button did not enroll")
+	for _, c := range []struct{ page, button, press string }{
+		{"/ui/wallet", "enroll", "enroll"},
+		{"/ui/operator", "refresh", ""},
+		{"/ui/operator", "load-registry", ""}, // pressed below
+	} {
+		release = make(chan struct{})
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+c.page+"?lang=en"),
+			chromedp.Poll[chromedp.Void](`window.TID && document.documentElement.lang === "en"`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+			t.Fatal(err)
+		}
+		disabled, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.getElementById(`+strconv.Quote(c.button)+`).disabled`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !disabled {
+			t.Errorf("%s: #%s is enabled before the page has its config (a press does nothing)", c.page, c.button)
+		}
+		close(release)
+		if err := chromedp.Do(ctx,
+			chromedp.Poll[chromedp.Void](`document.getElementById(`+strconv.Quote(c.button)+`).disabled === false`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+			t.Fatalf("%s: #%s: %v", c.page, c.button, err)
+		}
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID(c.button))); err != nil {
+			t.Fatal(err)
+		}
+		if c.button == "load-registry" { // with no token: the field says so
+			if err := chromedp.Do(ctx, chromedp.Poll[chromedp.Void](`!!document.getElementById("admin-token-error")`, chromedp.WithPollingTimeout(20*time.Second))); err != nil {
+				t.Errorf("%s: the enabled #%s did nothing: %v", c.page, c.button, err)
+			}
+		}
+		if c.press == "" {
+			continue
+		}
+		select {
+		case got := <-pressed:
+			if got != c.press {
+				t.Errorf("%s: #%s did %s", c.page, c.button, got)
+			}
+		case <-ctx.Done():
+			t.Fatalf("%s: the enabled #%s did nothing", c.page, c.button)
+		}
 	}
 }
 

@@ -176,6 +176,10 @@
     state.cfg = r[1];
     $("refresh").addEventListener("click", load);
     $("load-registry").addEventListener("click", loadRegistry);
+    // The buttons start disabled: a press before their listeners were
+    // attached did nothing.
+    $("refresh").disabled = false;
+    $("load-registry").disabled = false;
     load();
     render();
   });
