@@ -10,6 +10,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
+	"net/url"
+	"path"
 	"slices"
 	"sort"
 	"strconv"
@@ -24,6 +27,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/keystore"
+	"golang.org/x/net/idna"
 )
 
 // Formats an issuer produces.
@@ -98,8 +102,9 @@ type Config struct {
 // through it (IssueAsClient). It keeps no copy of what it signs: only
 // status entries bound to credential IDs. It is safe for concurrent use.
 type Issuer struct {
-	cfg Config
-	did string
+	cfg  Config
+	did  string
+	base *url.URL // cfg.BaseURL parsed
 
 	mu    sync.Mutex
 	lists map[string]encodedList // status list encodings by list ID
@@ -161,7 +166,11 @@ func New(cfg Config) (*Issuer, error) {
 	if cfg.StatusTTL <= 0 {
 		cfg.StatusTTL = 5 * time.Minute
 	}
-	is := &Issuer{cfg: cfg, did: did, lists: map[string]encodedList{}}
+	base, err := url.Parse(cfg.BaseURL)
+	if err != nil {
+		return nil, fmt.Errorf("credentials: base URL: %w", err)
+	}
+	is := &Issuer{cfg: cfg, did: did, base: base, lists: map[string]encodedList{}}
 	return is, nil
 }
 
@@ -414,7 +423,7 @@ func (is *Issuer) prepare(in map[string]any, as signingAs) (map[string]any, *cre
 	// may point into the node's lists: the node allocates those (an entry
 	// chosen by the request could be another credential's).
 	for _, e := range cred.Status {
-		if strings.HasPrefix(e.ListCredential, is.cfg.BaseURL+"/") || strings.HasPrefix(e.ID, is.cfg.BaseURL+"/") {
+		if is.onNode(e.ListCredential) || is.onNode(e.ID) {
 			return nil, nil, fmt.Errorf("%w: credentialStatus entries in this node's status lists are allocated by the node (options.credentialStatus)", credentials.ErrInvalid)
 		}
 	}
@@ -422,6 +431,56 @@ func (is *Issuer) prepare(in map[string]any, as signingAs) (map[string]any, *cre
 		return nil, nil, fmt.Errorf("%w: id is required", credentials.ErrInvalid)
 	}
 	return c, cred, nil
+}
+
+// onNode reports whether raw is a URL under the node's base URL however
+// it is spelt: the host's case, a trailing dot, userinfo, IDNA mapping
+// and a default or zero-padded port make no other host, and the path is
+// compared decoded and cleaned. A verifier fetching such a URL gets the
+// node's own list.
+func (is *Issuer) onNode(raw string) bool {
+	if strings.HasPrefix(raw, is.cfg.BaseURL+"/") {
+		return true
+	}
+	u, err := url.Parse(raw)
+	if err != nil {
+		return false
+	}
+	host, port, ok := urlHostPort(u)
+	bhost, bport, _ := urlHostPort(is.base)
+	if !ok || host != bhost || port != bport {
+		return false
+	}
+	p, bp := path.Clean("/"+u.Path), strings.TrimSuffix(is.base.Path, "/")
+	return p == bp || strings.HasPrefix(p, bp+"/")
+}
+
+// urlHostPort returns an http(s) URL's host, normalized as a client
+// dials it, and its port as a number; ok is false for other URLs.
+func urlHostPort(u *url.URL) (host string, port int, ok bool) {
+	switch strings.ToLower(u.Scheme) {
+	case "https":
+		port = 443
+	case "http":
+		port = 80
+	default:
+		return "", 0, false
+	}
+	if p := u.Port(); p != "" {
+		n, err := strconv.Atoi(p)
+		if err != nil {
+			return "", 0, false
+		}
+		port = n
+	}
+	host = strings.TrimSuffix(strings.ToLower(u.Hostname()), ".")
+	if a, err := idna.Lookup.ToASCII(host); err == nil {
+		host = strings.TrimSuffix(a, ".")
+	}
+	if a, err := netip.ParseAddr(host); err == nil {
+		host = a.Unmap().String()
+	}
+	return host, port, host != ""
 }
 
 // statusURL is the stable URL of a list.
