@@ -9,9 +9,11 @@ import (
 	"html/template"
 	"io"
 	"log/slog"
+	"maps"
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -181,7 +183,32 @@ func (l *loginHandlers) authorize(w http.ResponseWriter, r *http.Request) error 
 		}
 		return nil
 	}
-	return renderLoginPage(w, r, l.p, st)
+	return renderLoginPage(w, r, l.p, st, restartOf(r.Method, q))
+}
+
+// restartForm is the login page's form that sends its authorization
+// request again once the session has expired: a new session, a fresh QR,
+// with one press (WCAG 2.2.1), where "go back to the site" is many.
+type restartForm struct {
+	Method, Action string
+	Params         []restartParam
+}
+
+type restartParam struct{ Name, Value string }
+
+// restartOf is the restart form of an authorization request to
+// login.AuthorizePath sent with method and parameters q, the same way.
+func restartOf(method string, q url.Values) *restartForm {
+	f := &restartForm{Method: "get", Action: login.AuthorizePath}
+	if method == http.MethodPost {
+		f.Method = "post"
+	}
+	for _, name := range slices.Sorted(maps.Keys(q)) {
+		for _, v := range q[name] {
+			f.Params = append(f.Params, restartParam{name, v})
+		}
+	}
+	return f
 }
 
 // maxPostedParams bounds the body of a POST to the authorization or
@@ -273,14 +300,14 @@ func redirectAuthorizeError(w http.ResponseWriter, r *http.Request, s *Server, e
 // renderLoginPage serves the login page of a login session just started,
 // in the language of its request's ui_locales (for a pushed request, the
 // pushed one's) or the browser's, and sets the session's browser cookie.
-func renderLoginPage(w http.ResponseWriter, r *http.Request, p *login.Provider, st *login.Started) error {
+func renderLoginPage(w http.ResponseWriter, r *http.Request, p *login.Provider, st *login.Started, restart *restartForm) error {
 	// The cookie lasts as long as the session may be extended to.
 	http.SetCookie(w, &http.Cookie{
 		Name: loginCookie, Value: st.Browser, Path: sessionPath(st.ID),
 		MaxAge: int((1 + login.SessionExtensions) * p.SessionTTL() / time.Second), HttpOnly: true, SameSite: http.SameSiteLaxMode,
 		Secure: httpsURL(p.Issuer()),
 	})
-	return writeLoginPage(w, p, st, pageTextFor(w, r, st.UILocales))
+	return writeLoginPage(w, p, st, pageTextFor(w, r, st.UILocales), restart)
 }
 
 // httpsURL reports whether s is an https URL, its scheme in any case
@@ -295,7 +322,7 @@ func httpsURL(s string) bool {
 // browser without JavaScript), the app link, the long poll, and the
 // links on (without JavaScript, and to the page in the other language),
 // which carry the page's language in ui_locales. No QR is encoded here.
-func writeLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started, t *loginText) error {
+func writeLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started, t *loginText, restart *restartForm) error {
 	path := sessionPath(st.ID)
 	sessionURL := p.Issuer() + path
 	nonce := pageNonce()
@@ -309,6 +336,7 @@ func writeLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started,
 		ExtendPath:   path + "/extend?ui_locales=" + t.Lang,
 		Lifetime:     st.Left.Milliseconds(),
 		WarnBefore:   warnBefore.Milliseconds(),
+		Restart:      restart,
 	})
 }
 
@@ -329,7 +357,7 @@ func (l *loginHandlers) resume(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return l.endedPage(w, r, err)
 	}
-	return writeLoginPage(w, l.p, st, pageText(w, r))
+	return writeLoginPage(w, l.p, st, pageText(w, r), nil)
 }
 
 // pageNonce is a fresh CSP nonce for one page.
@@ -805,6 +833,10 @@ type loginPageData struct {
 	// polls the node refused for a while: what is left of the session's
 	// lifetime. WarnBefore is how long before its end the page warns.
 	Lifetime, WarnBefore int64
+	// Restart sends the authorization request again once the session
+	// has expired; nil where it cannot be (a pushed request is spent,
+	// the page in the other language no longer has it).
+	Restart *restartForm
 }
 
 // loginPage is the server-rendered login page: the QR to scan (drawn by
@@ -830,6 +862,7 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
 <p id="status" role="status">{{.T.Waiting}}</p>
 <p id="warning" role="alert"></p>
 <p><button id="extend" class="button" type="button" hidden>{{.T.MoreTime}}</button></p>
+{{with .Restart}}<form id="restart" method="{{.Method}}" action="{{.Action}}" hidden>{{range .Params}}<input type="hidden" name="{{.Name}}" value="{{.Value}}">{{end}}<p><button id="new-code" class="button" type="submit">{{$.T.NewCode}}</button></p></form>{{end}}
 <script nonce="{{.Nonce}}" src="{{.QRScript}}"></script>
 <script nonce="{{.Nonce}}">
 (function () {
@@ -847,7 +880,8 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
   var warning = document.getElementById("warning"), more = document.getElementById("extend");
   var extendable = true, timer = 0, over = false;
   // An ended session's QR and app link would only lead to an error on
-  // the phone: they go, and the page says what works from any way here.
+  // the phone: they go, and the page says what works from any way here:
+  // where it can, one button, given focus, that starts the login again.
   function expired() {
     over = true;
     clearTimeout(timer);
@@ -855,7 +889,9 @@ var loginPage = template.Must(template.New("login").Parse(`<!doctype html>
     more.hidden = true;
     warning.textContent = "";
     document.getElementById("app").parentNode.hidden = true;
-    document.getElementById("status").textContent = {{.T.Expired}};
+    var restart = document.getElementById("restart");
+    document.getElementById("status").textContent = restart ? {{.T.ExpiredNew}} : {{.T.Expired}};
+    if (restart) { restart.hidden = false; document.getElementById("new-code").focus(); }
   }
   // WarnBefore the session ends, the page says so in its alert region
   // and offers more time (WCAG 2.2 SC 2.2.1): one button, given focus,

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/json"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -134,6 +135,66 @@ func TestLoginPageLifetimeLeft(t *testing.T) {
 	req.AddCookie(cookie)
 	if ms, _ := lifetime(req); ms > 20000 {
 		t.Errorf("the page in the other language, 20 s before the session ends: lifetime %d ms", ms)
+	}
+}
+
+// TestLoginPageRestartForm: the login page carries its authorization
+// request in a form, sent the way the request came (GET or POST), which
+// its script shows once the session has expired (WCAG 2.2.1: a new code
+// with one press; TestBrowserLoginNewCode): sent, it starts a new
+// session. The page in the other language, which no longer has the
+// request, carries none.
+func TestLoginPageRestartForm(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	const cb = "https://shop.example/cb"
+	p := shopLogin(t, e, nil, cb, "")
+	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
+		t.Fatal(err)
+	}
+	h := e.srv.Handler()
+	q := url.Values{"client_id": {"shop"}, "redirect_uri": {cb}, "response_type": {"code"}, "scope": {"openid"}, "state": {`s 1&"<x>`},
+		"nonce": {"n"}, "code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
+	formRE := regexp.MustCompile(`<form id="restart" method="([a-z]+)" action="([^"]+)" hidden>(.*?)</form>`)
+	inputRE := regexp.MustCompile(`<input type="hidden" name="([^"]*)" value="([^"]*)">`)
+	send := func(method string, params url.Values) *httptest.ResponseRecorder {
+		t.Helper()
+		req := httptest.NewRequest(strings.ToUpper(method), login.AuthorizePath+"?"+params.Encode(), nil)
+		if method == "post" {
+			req = httptest.NewRequest("POST", login.AuthorizePath, strings.NewReader(params.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		}
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		if rec.Code != 200 || len(rec.Result().Cookies()) != 1 {
+			t.Fatalf("%s authorize: %d %s", method, rec.Code, rec.Body)
+		}
+		return rec
+	}
+	for _, method := range []string{"get", "post"} {
+		rec := send(method, q)
+		f := formRE.FindStringSubmatch(rec.Body.String())
+		if f == nil {
+			t.Fatalf("%s: no restart form on the login page", method)
+		}
+		got := url.Values{}
+		for _, in := range inputRE.FindAllStringSubmatch(f[3], -1) {
+			got.Add(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
+		}
+		if f[1] != method || f[2] != login.AuthorizePath || got.Encode() != q.Encode() {
+			t.Errorf("%s: the restart form is %s %s with %v, want %s %s with %v", method, f[1], f[2], got, method, login.AuthorizePath, q)
+		}
+		again := send(f[1], got)
+		if first, second := rec.Result().Cookies()[0].Path, again.Result().Cookies()[0].Path; first == second {
+			t.Errorf("%s: the restart form gave the same session %s", method, first)
+		}
+		switchPath := regexp.MustCompile(`id="language" [^>]*href="([^"]+)"`).FindStringSubmatch(rec.Body.String())
+		req := httptest.NewRequest("GET", strings.ReplaceAll(switchPath[1], "&amp;", "&"), nil)
+		req.AddCookie(rec.Result().Cookies()[0])
+		other := httptest.NewRecorder()
+		h.ServeHTTP(other, req)
+		if other.Code != 200 || strings.Contains(other.Body.String(), `id="restart"`) {
+			t.Errorf("%s: the page in the other language: %d, a restart form %v", method, other.Code, strings.Contains(other.Body.String(), `id="restart"`))
+		}
 	}
 }
 

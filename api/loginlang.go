@@ -39,8 +39,11 @@ type loginText struct {
 	// and, on the waiting page, that the phone has answered already.
 	MoreTime, Warning, LastWarning               string
 	Extended, NoMoreTime, ExtendFailed, Answered string
-	Ended, EndedMessage                          string
-	LoggedOut, LoggedOutMessage                  string
+	// NewCode is the button that starts the same login again once it has
+	// expired, and ExpiredNew the login page's message then.
+	NewCode, ExpiredNew         string
+	Ended, EndedMessage         string
+	LoggedOut, LoggedOutMessage string
 	// LoggedOutNoReturn words a logout whose way back to the site
 	// (post_logout_redirect_uri) is not registered: the login is ended.
 	LoggedOutNoReturn string
@@ -78,6 +81,8 @@ var loginTexts = map[string]*loginText{
 		NoMoreTime:          "This login cannot be extended again. Approve it before it ends, or go back to the site and start again.",
 		ExtendFailed:        "The time could not be extended. Press “More time” to try again.",
 		Answered:            "Your phone has already answered this login. Press “I have approved — check again” to go on.",
+		NewCode:             "Get a new code",
+		ExpiredNew:          "This login expired. Press “Get a new code” to start it again here.",
 		Ended:               "This login has ended",
 		EndedMessage:        "It was completed, refused, or it expired. Go back to the site you were logging in to and start again.",
 		LoggedOut:           "You are logged out",
@@ -118,6 +123,8 @@ var loginTexts = map[string]*loginText{
 		NoMoreTime:          "本次登录不能再延长。请在过期前确认，或回到网站重新开始。",
 		ExtendFailed:        "未能延长时间。请按“延长时间”重试。",
 		Answered:            "您已在手机上作出答复。请按“我已确认，再次检查”继续。",
+		NewCode:             "获取新的二维码",
+		ExpiredNew:          "本次登录已过期。请按“获取新的二维码”在此重新开始。",
 		Ended:               "本次登录已结束",
 		EndedMessage:        "登录已完成、被拒绝或已过期。请回到您要登录的网站重新开始。",
 		LoggedOut:           "您已退出登录",

@@ -265,7 +265,9 @@ func (h *vciHandlers) authorize(w http.ResponseWriter, r *http.Request, lp *logi
 		}
 		return redirectAuthorizeError(w, r, h.s, err, h.svc.Issuer()+oid4vci.PathAS)
 	}
-	return renderLoginPage(w, r, lp, st)
+	// Its request is spent (RFC 9126 §4; an offer's issuer_state): the
+	// page cannot send it again.
+	return renderLoginPage(w, r, lp, st, nil)
 }
 
 func (h *vciHandlers) nonce(w http.ResponseWriter, r *http.Request) error {

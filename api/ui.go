@@ -77,6 +77,10 @@ type DemoWallets interface {
 	// credential disclosing only the named claims, with a key binding for
 	// audience and nonce. Errors as for CodeRequest.
 	Present(ctx context.Context, id string, disclose []string, audience, nonce string) (string, error)
+	// Extend keeps wallet id for its whole lifetime again from now (the
+	// page's "keep it", WCAG 2.2.1 Extend) and returns how long that is.
+	// ErrDemoWallet when the wallet is unknown or expired.
+	Extend(ctx context.Context, id string) (time.Duration, error)
 }
 
 // Errors of DemoWallets.
@@ -101,8 +105,11 @@ type DemoWallet struct {
 	// the claims of the identity credential a presentation may disclose.
 	Consent     []string `json:"consent"`
 	Disclosable []string `json:"disclosable"`
-	// ExpiresAt is when the node forgets the wallet.
+	// ExpiresAt is when the node forgets the wallet, ExpiresIn how many
+	// seconds from now that is (the page times its warning by it, not by
+	// its own clock against ExpiresAt).
 	ExpiresAt time.Time `json:"expires_at"`
+	ExpiresIn int64     `json:"expires_in"`
 }
 
 // MountUI serves the web pages (GET /ui/, /ui/wallet, /ui/counter,
@@ -113,6 +120,7 @@ type DemoWallet struct {
 //	POST /ui/demo/wallets                     enroll a made-up identity
 //	POST /ui/demo/wallets/{id}/code-request   a device-signed POST /v1/qr body
 //	POST /ui/demo/wallets/{id}/presentation   an SD-JWT presentation
+//	POST /ui/demo/wallets/{id}/extend         keep the wallet another lifetime
 func (s *Server) MountUI(cfg UIConfig) error {
 	if cfg.Files == nil {
 		return errors.New("api: UIConfig.Files is required")
@@ -171,6 +179,7 @@ func (s *Server) MountUI(cfg UIConfig) error {
 		s.handle("POST /ui/demo/wallets", limited(u.demoEnroll))
 		s.handle("POST /ui/demo/wallets/{id}/code-request", limited(u.demoCodeRequest))
 		s.handle("POST /ui/demo/wallets/{id}/presentation", limited(u.demoPresent))
+		s.handle("POST /ui/demo/wallets/{id}/extend", limited(u.demoExtend))
 	}
 	return nil
 }
@@ -314,5 +323,16 @@ func (u *uiHandlers) demoPresent(w http.ResponseWriter, r *http.Request) error {
 		return demoError(err)
 	}
 	writeJSON(w, map[string]string{"presentation": p})
+	return nil
+}
+
+// demoExtend keeps a demo wallet for another lifetime, as its page asks
+// before the node would forget it: {"expires_in": seconds}.
+func (u *uiHandlers) demoExtend(w http.ResponseWriter, r *http.Request) error {
+	left, err := u.cfg.Demo.Extend(r.Context(), r.PathValue("id"))
+	if err != nil {
+		return demoError(err)
+	}
+	writeJSON(w, map[string]int64{"expires_in": int64(left / time.Second)})
 	return nil
 }

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
+	"time"
 )
 
 // countingDemo is a DemoWallets that counts its enrollments.
@@ -24,6 +25,10 @@ func (d *countingDemo) CodeRequest(context.Context, string, []string) (json.RawM
 
 func (d *countingDemo) Present(context.Context, string, []string, string, string) (string, error) {
 	return "", nil
+}
+
+func (d *countingDemo) Extend(context.Context, string) (time.Duration, error) {
+	return time.Hour, nil
 }
 
 // TestUIDemoRefusesCrossOrigin: another site's page cannot make its

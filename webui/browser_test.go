@@ -7,11 +7,13 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -310,6 +312,16 @@ func jsonArray(strs ...string) string {
 	return string(b)
 }
 
+// waitPageReady waits until the page (wallet, operator) has its strings
+// and the node's config, when its buttons start to work: a click before
+// then does nothing.
+func waitPageReady(t *testing.T, ctx context.Context) {
+	t.Helper()
+	if _, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`Promise.all([TID.ready, TID.config]).then(() => new Promise(r => setTimeout(() => r(true), 0)))`, chromedp.EvalAwaitPromise)); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // TestBrowserWalletForgotten: when the node no longer has the demo
 // wallet (kept an hour, forgotten on a restart: 404 not_found from its
 // routes), the wallet page says so in words and asks to enroll again, as
@@ -325,7 +337,7 @@ func TestBrowserWalletForgotten(t *testing.T) {
 		mux.HandleFunc("POST /ui/demo/wallets", func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusCreated)
-			w.Write([]byte(`{"wallet":"w1","name":"张*","document":"3101**********0011","assurance_level":"L3","region":"310000","consent":["age_over_18"],"disclosable":["age_over_18"],"expires_at":"2026-01-01T01:00:00Z"}`))
+			w.Write([]byte(`{"wallet":"w1","name":"张*","document":"3101**********0011","assurance_level":"L3","region":"310000","consent":["age_over_18"],"disclosable":["age_over_18"],"expires_at":"2026-01-01T01:00:00Z","expires_in":3600}`))
 		})
 		gone := func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "application/json")
@@ -346,10 +358,10 @@ func TestBrowserWalletForgotten(t *testing.T) {
 			chromedp.Poll[chromedp.Void](`window.TID && document.documentElement.lang === "`+c.lang+`"`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
 			t.Fatal(err)
 		}
+		waitPageReady(t, ctx)
 		for _, step := range []struct{ button, status string }{{"show-code", "code-status"}, {"present", "present-result"}} {
 			got, err := chromedp.Run(ctx, chromedp.PollFunction[[]string](`(button, status) => {
-  const enroll = document.getElementById("enroll");
-  if (window.step !== button) { if (enroll.disabled) return null; window.step = button; document.getElementById(status).textContent = ""; enroll.click(); return null; }
+  if (window.step !== button) { window.step = button; document.getElementById(status).textContent = ""; document.getElementById("enroll").click(); return null; }
   const b = document.getElementById(button), s = document.getElementById(status);
   if (b.disabled && !window.pressed) return null;
   if (!window.pressed) { window.pressed = true; b.click(); return null; }
@@ -365,6 +377,229 @@ func TestBrowserWalletForgotten(t *testing.T) {
 			}
 		}
 		testbrowser.CheckA11y(t, ctx, "wallet "+c.lang+" after the node forgot it")
+	}
+}
+
+// TestBrowserTokenExpiredExplained: the token the counter or the
+// operator pastes has its own lifetime (a security limit the page cannot
+// extend; docs/ui.md "Time limits"): a token that outlived it is
+// refused, and the page says so in words, with what to do, in both
+// languages, not as the bare code "invalid_token" (the operator view
+// did); what was entered stays in its field, so a new token is all it
+// takes. The node's refusals are played by the test.
+func TestBrowserTokenExpiredExplained(t *testing.T) {
+	base := servePages(t, func(mux *http.ServeMux) {
+		expired := func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Header().Set("WWW-Authenticate", `Bearer error="invalid_token"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			w.Write([]byte(`{"error":"invalid_token","error_description":"token expired"}`))
+		}
+		mux.HandleFunc("GET /v1/admin/clients", expired)
+		mux.HandleFunc("GET /v1/admin/registry", expired)
+		mux.HandleFunc("POST /v1/qr/verify", expired)
+	})
+	browser := testbrowser.New(t)
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	for _, c := range []struct{ lang, want, counter string }{
+		{"zh-CN", "读取失败：访问令牌无效或已过期，请重新取得。", "访问令牌无效或已过期，请重新取得。"},
+		{"en", "Could not load: The access token is invalid or expired: get a new one.", "The access token is invalid or expired: get a new one."},
+	} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/operator?lang="+c.lang),
+			chromedp.Poll[chromedp.Void](`window.TID && document.documentElement.lang === "`+c.lang+`"`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+			t.Fatal(err)
+		}
+		waitPageReady(t, ctx)
+		if err := chromedp.Do(ctx, chromedp.SendKeys(chromedp.ID("admin-token"), "eyJ.expired.token"), chromedp.Click(chromedp.ID("load-registry"))); err != nil {
+			t.Fatal(err)
+		}
+		got, err := chromedp.Run(ctx, chromedp.PollFunction[[]string](`() => {
+  const s = document.getElementById("registry-status").textContent;
+  return s && s.indexOf("…") < 0 ? [s, document.getElementById("admin-token").value] : null;
+}`, chromedp.WithPollingTimeout(20*time.Second)))
+		if err != nil {
+			t.Fatalf("%s: %v", c.lang, err)
+		}
+		if got[0] != c.want || got[1] != "eyJ.expired.token" {
+			t.Errorf("%s, an expired admin token: says %q, token field %q; want %q and the token kept", c.lang, got[0], got[1], c.want)
+		}
+		testbrowser.CheckA11y(t, ctx, "operator "+c.lang+" with an expired token")
+
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/counter?lang="+c.lang),
+			chromedp.Poll[chromedp.Void](`window.TID && document.documentElement.lang === "`+c.lang+`"`, chromedp.WithPollingTimeout(10*time.Second)),
+			chromedp.SendKeys(chromedp.ID("token"), "eyJ.expired.token"), chromedp.SendKeys(chromedp.ID("code"), "TIDON1:ABC"),
+			chromedp.Click(chromedp.ID("verify"))); err != nil {
+			t.Fatal(err)
+		}
+		got, err = chromedp.Run(ctx, chromedp.PollFunction[[]string](`() => {
+  const r = document.getElementById("reason");
+  return r ? [r.textContent, document.getElementById("code").value, document.getElementById("token").value] : null;
+}`, chromedp.WithPollingTimeout(20*time.Second)))
+		if err != nil {
+			t.Fatalf("counter %s: %v", c.lang, err)
+		}
+		if got[0] != c.counter || got[1] != "TIDON1:ABC" || got[2] != "eyJ.expired.token" {
+			t.Errorf("counter %s, an expired token: says %q, code %q, token %q; want %q and both kept", c.lang, got[0], got[1], got[2], c.counter)
+		}
+		testbrowser.CheckA11y(t, ctx, "counter "+c.lang+" with an expired token")
+	}
+}
+
+// TestBrowserWalletTimeLimit: the node keeps a demo wallet an hour
+// (docs/ui.md), a time limit on the person (WCAG 2.2.1 Timing
+// Adjustable). A minute before it ends (here the played node gives 30 s
+// at once) the page says so in its alert region and gives focus to one
+// "Keep it" button, which the space bar presses: the node keeps the
+// wallet another hour and the page says so; a wallet left to its end
+// (2 s here) is forgotten with a plain message, focus on the enroll
+// button, and enrolled again keeps the person's choices. In both
+// languages. Before, the page said nothing until a later request was
+// refused. The node's answers are played by the test.
+func TestBrowserWalletTimeLimit(t *testing.T) {
+	var life, extended atomic.Int64
+	base := servePages(t, func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /ui/config.json", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"region":"310000","issuer":"https://id.example","demo":true}`))
+		})
+		mux.HandleFunc("POST /ui/demo/wallets", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusCreated)
+			w.Write([]byte(`{"wallet":"w1","name":"张*","document":"3101**********0011","assurance_level":"L3","region":"310000","consent":["age_over_18","region"],"disclosable":["age_over_18"],"expires_at":"2026-01-01T01:00:00Z","expires_in":` + strconv.FormatInt(life.Load(), 10) + `}`))
+		})
+		mux.HandleFunc("POST /ui/demo/wallets/w1/extend", func(w http.ResponseWriter, r *http.Request) {
+			extended.Add(1)
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"expires_in":3600}`))
+		})
+	})
+	browser := testbrowser.New(t)
+	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
+	defer cancel()
+	// state is what the page shows of the wallet's time: the alert
+	// region's text and role, the keep button shown, the focused element,
+	// the identity shown, the first consent ticked.
+	const state = `[document.getElementById("wallet-time").textContent, document.getElementById("wallet-time").getAttribute("role"),
+  String(!document.getElementById("keep").hidden), document.activeElement.id, String(!document.getElementById("identity").hidden),
+  String(!!document.getElementById("consent-0") && document.getElementById("consent-0").checked)]`
+	waitFor := func(what, cond string) []string {
+		t.Helper()
+		got, err := chromedp.Run(ctx, chromedp.PollFunction[[]string](`() => { const s = `+state+`; return (`+cond+`) ? s : null; }`,
+			chromedp.WithPollingTimeout(20*time.Second)))
+		if err != nil {
+			st, _ := chromedp.Run(ctx, chromedp.Evaluate[[]string](state))
+			t.Fatalf("%s: %v (the page shows %q)", what, err, st)
+		}
+		return got
+	}
+	enroll := func(seconds int64) {
+		t.Helper()
+		life.Store(seconds)
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("enroll"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, c := range []struct{ lang, warn, kept, ended string }{
+		{"zh-CN", "节点将在", "已保留：节点将再保存这个测试身份约 60 分钟。", "这个测试身份已到期"},
+		{"en", "The node deletes this test identity in", "Kept: the node keeps this test identity about 60 more minutes.", "This test identity has ended"},
+	} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/wallet?lang="+c.lang),
+			chromedp.Poll[chromedp.Void](`window.TID && document.documentElement.lang === "`+c.lang+`"`, chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+			t.Fatal(err)
+		}
+		waitPageReady(t, ctx)
+		enroll(30)
+		got := waitFor(c.lang+": the warning", `s[2] === "true"`)
+		if !strings.HasPrefix(got[0], c.warn) || got[1] != "alert" || got[3] != "keep" {
+			t.Errorf("%s, 30 s before the end: says %q (role %s), focus on #%s; want %q…, alert, #keep", c.lang, got[0], got[1], got[3], c.warn)
+		}
+		var left int
+		if _, err := fmt.Sscanf(strings.TrimPrefix(strings.TrimPrefix(got[0], c.warn), " "), "%d", &left); err != nil || left < 20 || left > 30 {
+			t.Errorf("%s: the warning %q gives %d s (%v), want 20 to 30", c.lang, got[0], left, err)
+		}
+		testbrowser.CheckA11y(t, ctx, "wallet "+c.lang+" warning")
+		before := extended.Load()
+		if err := chromedp.Do(ctx, chromedp.KeyEvent(" ")); err != nil {
+			t.Fatal(err)
+		}
+		got = waitFor(c.lang+": kept", `s[2] === "false" && s[0] !== "" && s[0].indexOf("`+c.warn+`") !== 0`)
+		if got[0] != c.kept || got[3] == "keep" || got[4] != "true" || extended.Load() != before+1 {
+			t.Errorf("%s, after the space bar: says %q, focus on #%s, identity shown %s, extensions %d; want %q, the identity kept, one extension",
+				c.lang, got[0], got[3], got[4], extended.Load()-before, c.kept)
+		}
+		// The person's choice, then a wallet left to its end.
+		if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("consent-0"))); err != nil {
+			t.Fatal(err)
+		}
+		enroll(2)
+		got = waitFor(c.lang+": the end", `s[4] === "false"`)
+		if !strings.HasPrefix(got[0], c.ended) || got[2] != "false" || got[3] != "enroll" {
+			t.Errorf("%s, at the end: says %q, keep shown %s, focus on #%s; want %q…, focus on #enroll", c.lang, got[0], got[2], got[3], c.ended)
+		}
+		testbrowser.CheckA11y(t, ctx, "wallet "+c.lang+" ended")
+		enroll(3600)
+		got = waitFor(c.lang+": enrolled again", `s[4] === "true"`)
+		if got[0] != "" || got[2] != "false" || got[5] != "false" {
+			t.Errorf("%s, enrolled again: says %q, keep shown %s, first consent ticked %s; want nothing, hidden, the choice kept (false)", c.lang, got[0], got[2], got[5])
+		}
+	}
+}
+
+// TestBrowserOperatorListsInPageLanguage: the operator view words each
+// status list's purpose in the page's language (docs/ui.md: every string
+// is in i18n.json in both languages), not in English on the Chinese page
+// (WCAG 2.2 SC 3.1.2 Language of Parts): a token status list with its
+// bits an entry, a W3C list's statusPurpose. The node's lists are played
+// by the test.
+func TestBrowserOperatorListsInPageLanguage(t *testing.T) {
+	compress := func(w io.WriteCloser, buf *bytes.Buffer) string {
+		w.Write(make([]byte, 16))
+		w.Close()
+		return base64.RawURLEncoding.EncodeToString(buf.Bytes())
+	}
+	var zbuf, gbuf bytes.Buffer
+	lst := compress(zlib.NewWriter(&zbuf), &zbuf)
+	encoded := "u" + compress(gzip.NewWriter(&gbuf), &gbuf)
+	base := servePages(t, func(mux *http.ServeMux) {
+		mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.Write([]byte(`{"lists":["t1","w1"]}`))
+		})
+		mux.HandleFunc("GET /status/t1", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/statuslist+jwt")
+			payload := base64.RawURLEncoding.EncodeToString([]byte(`{"status_list":{"bits":2,"lst":"` + lst + `"}}`))
+			w.Write([]byte("eyJhbGciOiJTTTIifQ." + payload + ".c2ln"))
+		})
+		mux.HandleFunc("GET /status/w1", func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/vc+ld+json")
+			w.Write([]byte(`{"credentialSubject":{"statusPurpose":"revocation","encodedList":"` + encoded + `"}}`))
+		})
+	})
+	browser := testbrowser.New(t)
+	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
+	defer cancel()
+	for _, c := range []struct {
+		lang string
+		want []string
+	}{
+		{"zh-CN", []string{"令牌状态列表（每条 2 位）", "注销"}},
+		{"en", []string{"token status list (2 bits)", "revocation"}},
+	} {
+		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/operator?lang="+c.lang)); err != nil {
+			t.Fatal(err)
+		}
+		got, err := chromedp.Run(ctx, chromedp.PollFunction[[]string](`(lang) => {
+  const rows = document.querySelectorAll("#op-statuslists tr");
+  if (document.documentElement.lang !== lang || rows.length !== 2) return null;
+  return [...rows].map(r => r.children[1].textContent);
+}`, chromedp.WithPollingArgs(c.lang), chromedp.WithPollingTimeout(15*time.Second)))
+		if err != nil {
+			t.Fatalf("%s: %v", c.lang, err)
+		}
+		if strings.Join(got, "|") != strings.Join(c.want, "|") {
+			t.Errorf("%s: the lists' purposes read %q, want %q", c.lang, got, c.want)
+		}
 	}
 }
 
@@ -436,63 +671,6 @@ func TestBrowserButtonsWaitForConfig(t *testing.T) {
 			}
 		case <-ctx.Done():
 			t.Fatalf("%s: the enabled #%s did nothing", c.page, c.button)
-		}
-	}
-}
-
-// TestBrowserOperatorListsInPageLanguage: the operator view words each
-// status list's purpose in the page's language (docs/ui.md: every string
-// is in i18n.json in both languages), not in English on the Chinese page
-// (WCAG 2.2 SC 3.1.2 Language of Parts): a token status list with its
-// bits an entry, a W3C list's statusPurpose. The node's lists are played
-// by the test.
-func TestBrowserOperatorListsInPageLanguage(t *testing.T) {
-	compress := func(w io.WriteCloser, buf *bytes.Buffer) string {
-		w.Write(make([]byte, 16))
-		w.Close()
-		return base64.RawURLEncoding.EncodeToString(buf.Bytes())
-	}
-	var zbuf, gbuf bytes.Buffer
-	lst := compress(zlib.NewWriter(&zbuf), &zbuf)
-	encoded := "u" + compress(gzip.NewWriter(&gbuf), &gbuf)
-	base := servePages(t, func(mux *http.ServeMux) {
-		mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/json")
-			w.Write([]byte(`{"lists":["t1","w1"]}`))
-		})
-		mux.HandleFunc("GET /status/t1", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/statuslist+jwt")
-			payload := base64.RawURLEncoding.EncodeToString([]byte(`{"status_list":{"bits":2,"lst":"` + lst + `"}}`))
-			w.Write([]byte("eyJhbGciOiJTTTIifQ." + payload + ".c2ln"))
-		})
-		mux.HandleFunc("GET /status/w1", func(w http.ResponseWriter, r *http.Request) {
-			w.Header().Set("Content-Type", "application/vc+ld+json")
-			w.Write([]byte(`{"credentialSubject":{"statusPurpose":"revocation","encodedList":"` + encoded + `"}}`))
-		})
-	})
-	browser := testbrowser.New(t)
-	ctx, cancel := context.WithTimeout(browser, 60*time.Second)
-	defer cancel()
-	for _, c := range []struct {
-		lang string
-		want []string
-	}{
-		{"zh-CN", []string{"令牌状态列表（每条 2 位）", "注销"}},
-		{"en", []string{"token status list (2 bits)", "revocation"}},
-	} {
-		if err := chromedp.Do(ctx, chromedp.Navigate(base+"/ui/operator?lang="+c.lang)); err != nil {
-			t.Fatal(err)
-		}
-		got, err := chromedp.Run(ctx, chromedp.PollFunction[[]string](`(lang) => {
-  const rows = document.querySelectorAll("#op-statuslists tr");
-  if (document.documentElement.lang !== lang || rows.length !== 2) return null;
-  return [...rows].map(r => r.children[1].textContent);
-}`, chromedp.WithPollingArgs(c.lang), chromedp.WithPollingTimeout(15*time.Second)))
-		if err != nil {
-			t.Fatalf("%s: %v", c.lang, err)
-		}
-		if strings.Join(got, "|") != strings.Join(c.want, "|") {
-			t.Errorf("%s: the lists' purposes read %q, want %q", c.lang, got, c.want)
 		}
 	}
 }

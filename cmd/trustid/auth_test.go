@@ -158,6 +158,7 @@ var publicRoutes = []string{
 	"POST /ui/demo/wallets",
 	"POST /ui/demo/wallets/{id}/code-request",
 	"POST /ui/demo/wallets/{id}/presentation",
+	"POST /ui/demo/wallets/{id}/extend",
 }
 
 // freeAddr returns a loopback address with a port free right now, so the

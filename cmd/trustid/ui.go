@@ -188,6 +188,7 @@ func (d *demoWallets) Enroll(ctx context.Context) (*api.DemoWallet, error) {
 		ID: id, Name: identity.MaskName(name), Document: identity.MaskNumber(number),
 		AssuranceLevel: resp.AssuranceLevel, Region: fmt.Sprintf("%06d", b.Region),
 		Consent: nonNil(w.consent), Disclosable: nonNil(w.disclosable), ExpiresAt: w.expires.UTC().Truncate(time.Second),
+		ExpiresIn: int64(demoWalletTTL / time.Second),
 	}, nil
 }
 
@@ -273,4 +274,19 @@ func (d *demoWallets) Present(_ context.Context, id string, disclose []string, a
 		}
 	}
 	return w.holder.Present(strings.Join(disclose, ","), audience, nonce)
+}
+
+// Extend keeps wallet id another demoWalletTTL from now, as often as the
+// page asks (WCAG 2.2.1: at least ten times; the node keeps at most
+// maxDemoWallets wallets either way).
+func (d *demoWallets) Extend(_ context.Context, id string) (time.Duration, error) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	w, ok := d.wallets[id]
+	now := d.now()
+	if !ok || now.After(w.expires) {
+		return 0, api.ErrDemoWallet
+	}
+	w.expires = now.Add(demoWalletTTL)
+	return demoWalletTTL, nil
 }

@@ -148,7 +148,10 @@
       if (res.status === 200 && state.registry && state.registry.status !== 200) { res = state.registry; }
       if (res.status !== 200) {
         $("registry").hidden = true;
-        $("registry-status").textContent = t("operator.loadFailed", {code: res.body && res.body.error ? res.body.error : res.status});
+        // A refusal the pages explain (an expired token: get a new one)
+        // in words, any other by its code.
+        var code = res.body && res.body.error ? res.body.error : res.status, key = "err." + code;
+        $("registry-status").textContent = t("operator.loadFailed", {code: t(key) === key ? code : t(key)});
         return;
       }
       var clients = res.body.clients || [];

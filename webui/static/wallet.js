@@ -2,7 +2,9 @@
 // demo route (--demo), show the online code the node issues (POST /v1/qr,
 // with a body the demo wallet signs with its device key) and refresh it
 // before it expires, and present the identity credential with the chosen
-// disclosures, verified by the node (POST /presentations/verify).
+// disclosures, verified by the node (POST /presentations/verify). The
+// node keeps a wallet an hour: a minute before, the page warns and offers
+// to keep it another hour (WCAG 2.2.1 Extend; docs/ui.md).
 "use strict";
 (function () {
   var TID = window.TID, t = TID.t, el = TID.el;
@@ -12,6 +14,13 @@
   var expiresAt = 0;    // ms since the epoch
   var refreshAt = 0;
   var lastPresent = null;
+  // WARN_BEFORE is how long before the node forgets the wallet the page
+  // warns (WCAG 2.2.1: at least 20 s to extend).
+  var WARN_BEFORE = 60000;
+  var walletEnd = 0;      // ms since the epoch, by the page's clock
+  var walletTimer = null; // the warning or the end
+  var timeMsg = null;     // what #wallet-time says: {key, vars}
+  var focusBefore = null; // where focus was when the warning took it
 
   function errText(res) {
     var code = res && res.body && res.body.error ? res.body.error : String(res && res.status);
@@ -19,12 +28,17 @@
     return t(key) === key ? t("err.other", {code: code}) : t(key);
   }
 
+  // checkboxes lists items to tick in box, ticked as the person left
+  // them for the wallet before (a wallet enrolled again after the node
+  // forgot one keeps the choices), else by default.
   function checkboxes(box, name, items) {
+    var was = {};
+    box.querySelectorAll("input").forEach(function (i) { was[i.value] = i.checked; });
     box.textContent = "";
     items.forEach(function (c, i) {
       var id = name + "-" + i;
       var input = el("input", {type: "checkbox", id: id, value: c});
-      if (name === "consent" || c === "age_over_18") { input.checked = true; }
+      input.checked = c in was ? was[c] : (name === "consent" || c === "age_over_18");
       var label = el("label", {"for": id}, [input, el("span", {"data-claim": c}, claimName(c))]);
       box.appendChild(label);
     });
@@ -51,6 +65,9 @@
 
   function enroll() {
     stop(true);
+    clearTimeout(walletTimer);
+    say(null);
+    $("keep").hidden = true;
     $("enroll").disabled = true;
     $("enroll-status").textContent = t("wallet.enrolling");
     TID.call("POST", "/ui/demo/wallets").then(function (res) {
@@ -66,6 +83,7 @@
       ["consent-set", "disclose-set", "show-code", "present"].forEach(function (id) { $(id).disabled = false; });
       $("present-result").textContent = "";
       showIdentity();
+      keepFor(wallet.expires_in);
     }, function () {
       $("enroll").disabled = false;
       $("enroll-status").textContent = t("err.network");
@@ -104,15 +122,77 @@
   // to the enroll button, the way on, from the button now disabled.
   function walletRefused(res) {
     if (res.status === 404) {
-      stop(true);
-      wallet = null;
-      $("identity").hidden = true;
-      $("enroll-status").textContent = "";
-      ["consent-set", "disclose-set", "show-code", "present"].forEach(function (id) { $(id).disabled = true; });
-      $("enroll").focus();
+      forget();
+      say(null);
       res.gone = true;
     }
     return res;
+  }
+
+  // forget drops the wallet the node no longer keeps: its code stops, its
+  // buttons are off, and focus goes to the enroll button.
+  function forget() {
+    stop(true);
+    clearTimeout(walletTimer);
+    wallet = null;
+    $("identity").hidden = true;
+    $("keep").hidden = true;
+    $("enroll-status").textContent = "";
+    ["consent-set", "disclose-set", "show-code", "present"].forEach(function (id) { $(id).disabled = true; });
+    $("enroll").focus();
+  }
+
+  // say puts the string key in the wallet's alert region (null empties
+  // it), kept in the page's language.
+  function say(key, vars) {
+    timeMsg = key ? {key: key, vars: vars} : null;
+    $("wallet-time").textContent = key ? t(key, vars) : "";
+  }
+
+  // keepFor times the wallet the node keeps s seconds from now: the
+  // warning WARN_BEFORE its end (at once when less is left).
+  function keepFor(s) {
+    if (typeof s !== "number") { return; }
+    walletEnd = Date.now() + s * 1000;
+    clearTimeout(walletTimer);
+    walletTimer = setTimeout(warnEnd, Math.max(0, walletEnd - WARN_BEFORE - Date.now()));
+  }
+
+  // warnEnd says in the alert region when the node will forget the
+  // wallet and offers one button, given focus, that keeps it another
+  // hour: a press of the space bar or Enter. At the end the page says
+  // the identity ended, and how to get a new one.
+  function warnEnd() {
+    var left = walletEnd - Date.now();
+    if (left <= 0) { forget(); say("wallet.ended"); return; }
+    say("wallet.endsIn", {s: Math.round(left / 1000)});
+    if ($("keep").hidden) {
+      focusBefore = document.activeElement;
+      $("keep").hidden = false;
+      $("keep").focus();
+    }
+    walletTimer = setTimeout(warnEnd, left);
+  }
+
+  // keep asks the node to keep the wallet another lifetime; focus goes
+  // back where it was before the warning.
+  function keep() {
+    if (!wallet) { return; }
+    $("keep").disabled = true;
+    TID.call("POST", "/ui/demo/wallets/" + encodeURIComponent(wallet.wallet) + "/extend").then(function (res) {
+      $("keep").disabled = false;
+      if (res.status === 404) { walletRefused(res); say("wallet.gone"); return; }
+      if (res.status !== 200) { say("wallet.keepFailed"); return; }
+      keepFor(res.body.expires_in);
+      $("keep").hidden = true;
+      say("wallet.kept", {m: Math.max(1, Math.round(res.body.expires_in / 60))});
+      var b = focusBefore;
+      var back = b && b !== document.body && document.body.contains(b) && !b.disabled && !b.closest("[hidden]") ? b : $("main");
+      back.focus();
+    }, function () {
+      $("keep").disabled = false;
+      say("wallet.keepFailed");
+    });
   }
 
   function draw(text) {
@@ -204,6 +284,7 @@
   }
 
   TID.onLang(function () {
+    if (timeMsg) { say(timeMsg.key, timeMsg.vars); }
     showIdentity();
     showPresent();
     if (timer) { tick(); }
@@ -219,6 +300,7 @@
     $("show-code").addEventListener("click", function () { code(false); });
     $("stop-code").addEventListener("click", function () { stop(false); });
     $("present").addEventListener("click", present);
+    $("keep").addEventListener("click", keep);
     // The button starts disabled: a press before its listener was
     // attached did nothing.
     $("enroll").disabled = false;
