@@ -240,9 +240,8 @@ func changeAfterRevocation(t *testing.T, ks *keystore.Store, shared statuslist.M
 // (RunMarkers' refresh): then the change waits for it again.
 func TestSharedMarkerCalls(t *testing.T) {
 	markers := &countingMarkers{Markers: sharedStores()["memory"](t)}
-	// The first batch must commit before a refresh (ttl/3) claims its
-	// markers again: at 300 ms it did not once, under -race on a loaded
-	// machine.
+	// A refresh (every ttl/3) whose tick falls within a change is
+	// counted apart (countingMarkers.refreshes).
 	const ttl = 1500 * time.Millisecond
 	l := openLedger(t)
 	sl := &slowBatch{Ledger: l, held: make(chan struct{}), release: make(chan struct{})}
