@@ -1039,7 +1039,7 @@ func TestDelegatedOfflineCodes(t *testing.T) {
 		if c, m := verify(v, offline(guardian, rg.QRBinding, valid), ""); c != 403 || m["error"] != "qr_delegation_scope" {
 			t.Errorf("%s: a delegated code with no action named: %d %v", v.name, c, m)
 		}
-		if _, err := (&sdk.Client{Node: v.node.base, Tokens: sdkTokens(t, v.node.base, v.id, v.key, 0)}).RedeemQR(context.Background(), offline(guardian, rg.QRBinding, valid)); !errors.Is(err, qrcode.ErrDelegationScope) {
+		if _, err := (&sdk.Client{Node: v.node.base, Tokens: sdkTokens(t, v.node.base, v.id, v.key, 0, nil)}).RedeemQR(context.Background(), offline(guardian, rg.QRBinding, valid)); !errors.Is(err, qrcode.ErrDelegationScope) {
 			t.Errorf("%s: SDK RedeemQR of a delegated code: %v", v.name, err)
 		}
 		if c, m := verify(v, offline(guardian, rg.QRBinding, expired), ""); c != 403 || m["error"] != "qr_delegation_expired" {
@@ -1053,7 +1053,7 @@ func TestDelegatedOfflineCodes(t *testing.T) {
 		}
 		// The relying-party SDK: who came for whom, and the refusals as
 		// qrcode sentinels.
-		rpc := &sdk.Client{Node: v.node.base, Tokens: sdkTokens(t, v.node.base, v.id, v.key, 0)}
+		rpc := &sdk.Client{Node: v.node.base, Tokens: sdkTokens(t, v.node.base, v.id, v.key, 0, nil)}
 		ctx := context.Background()
 		if red, err := rpc.RedeemQRFor(ctx, offline(guardian, rg.QRBinding, valid), qrcode.ActionPickup); err != nil || red.PairwiseID != mine["pairwise_id"] ||
 			red.Act == nil || red.Act.PairwiseID != own["pairwise_id"] || red.Act.Relationship != "guardian" || red.Action != qrcode.ActionPickup {

@@ -356,14 +356,24 @@ func holderAnswer(t *testing.T, sessionURL, target string, h holderApp, consent 
 // wait is the login page's long poll.
 func (a *loginAttempt) wait(t *testing.T) (int, map[string]string) {
 	t.Helper()
-	resp, err := a.browser.Get(a.waitURL)
+	status, m, err := a.poll()
 	if err != nil {
 		t.Fatal(err)
+	}
+	return status, m
+}
+
+// poll is wait for a goroutine other than the test's, where t.Fatal
+// would end only that goroutine: it returns the request's error.
+func (a *loginAttempt) poll() (int, map[string]string, error) {
+	resp, err := a.browser.Get(a.waitURL)
+	if err != nil {
+		return 0, nil, err
 	}
 	defer resp.Body.Close()
 	var m map[string]string
 	json.NewDecoder(resp.Body).Decode(&m)
-	return resp.StatusCode, m
+	return resp.StatusCode, m, nil
 }
 
 // code waits for the approval and returns the code the browser lands
@@ -506,19 +516,22 @@ func testOIDCLogin(t *testing.T, rdb *redis.Client, extra ...string) {
 	type waited struct {
 		status int
 		m      map[string]string
+		err    error
 	}
+	// The poll's goroutine reports its error: a t.Fatal there would leave
+	// this test waiting for it until the package's timeout.
 	waitCh := make(chan waited, 1)
 	go func() {
-		status, m := a.wait(t)
-		waitCh <- waited{status, m}
+		status, m, err := a.poll()
+		waitCh <- waited{status, m, err}
 	}()
 	time.Sleep(300 * time.Millisecond)
 	if status, m := approve(t, a.sessionURL, aliceApp, "135790", "age_over_18"); status != 204 {
 		t.Fatalf("approve: %d %v", status, m)
 	}
 	w := <-waitCh
-	if w.status != 200 || w.m["status"] != "approved" {
-		t.Fatalf("the waiting page: %d %v", w.status, w.m)
+	if w.err != nil || w.status != 200 || w.m["status"] != "approved" {
+		t.Fatalf("the waiting page: %d %v (%v)", w.status, w.m, w.err)
 	}
 	landed, _ := url.Parse(w.m["redirect"])
 	if landed.Query().Get("state") != a.state {

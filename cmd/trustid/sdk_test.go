@@ -25,7 +25,7 @@ import (
 )
 
 // sdkTokens returns a token source for a registered client's key file.
-func sdkTokens(t *testing.T, base, id, keyFile string, refreshBefore time.Duration) *sdk.TokenSource {
+func sdkTokens(t *testing.T, base, id, keyFile string, refreshBefore time.Duration, now func() time.Time) *sdk.TokenSource {
 	t.Helper()
 	pemBytes, err := os.ReadFile(keyFile)
 	if err != nil {
@@ -35,7 +35,7 @@ func sdkTokens(t *testing.T, base, id, keyFile string, refreshBefore time.Durati
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts, err := sdk.NewTokenSource(sdk.ClientConfig{Node: base, ClientID: id, Key: key, RefreshBefore: refreshBefore})
+	ts, err := sdk.NewTokenSource(sdk.ClientConfig{Node: base, ClientID: id, Key: key, RefreshBefore: refreshBefore, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,13 @@ func TestSDKEndToEnd(t *testing.T) {
 	// expiry.
 	hotelKey := f.addClientArgs("hotel-sdk", auth.ScopeQRRedeem, "--claims", "age_over_18", "--sector", "hotel-sdk.example")
 	f.tokenFor("hotel-sdk", hotelKey) // waits until the node has re-read its clients
-	hotel := sdkTokens(t, base, "hotel-sdk", hotelKey, 58*time.Second)
+	// The token source's clock stands still until moved: on a loaded
+	// machine the two seconds a 60 s token is reused for (58 s before its
+	// expiry) could pass in the first request's round trip.
+	start := time.Now()
+	var elapsed atomic.Int64
+	clock := func() time.Time { return start.Add(time.Duration(elapsed.Load())) }
+	hotel := sdkTokens(t, base, "hotel-sdk", hotelKey, 58*time.Second, clock)
 	t1, err := hotel.Token(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -67,14 +73,14 @@ func TestSDKEndToEnd(t *testing.T) {
 	if t2, _ := hotel.Token(ctx); t2 != t1 {
 		t.Error("a fresh token was not reused")
 	}
-	time.Sleep(2100 * time.Millisecond) // now within 58 s of the 60 s expiry
+	elapsed.Store(int64(2100 * time.Millisecond)) // now within 58 s of the 60 s expiry
 	t3, err := hotel.Token(ctx)
 	if err != nil || t3 == t1 {
 		t.Errorf("token due for refresh was not replaced (err %v)", err)
 	}
 	esKey := f.addClient("es-sdk", "ES256", auth.ScopeQRRedeem)
 	f.tokenFor("es-sdk", esKey)
-	esTok, err := sdkTokens(t, base, "es-sdk", esKey, 0).Token(ctx)
+	esTok, err := sdkTokens(t, base, "es-sdk", esKey, 0, nil).Token(ctx)
 	if err != nil {
 		t.Fatalf("ES256 client: %v", err)
 	}
