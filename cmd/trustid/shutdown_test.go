@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/http/httptrace"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -31,9 +32,22 @@ func TestShutdownEndsLoginLongPoll(t *testing.T) {
 		body   map[string]string
 		err    error
 	}
-	polled := make(chan answer, 1)
+	polled, wrote := make(chan answer, 1), make(chan struct{})
+	// The poll is waiting half a second after its request was written on
+	// a connection of its own (a kept-alive one the node has not read
+	// from yet is idle to its shutdown, and closed; one the node has not
+	// accepted yet is dropped with its listener).
+	tr := &http.Transport{}
+	defer tr.CloseIdleConnections()
+	browser := &http.Client{Jar: a.browser.Jar, Transport: tr}
+	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(context.Background(), &httptrace.ClientTrace{
+		WroteRequest: func(httptrace.WroteRequestInfo) { close(wrote) },
+	}), "GET", a.waitURL, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
 	go func() {
-		resp, err := a.browser.Get(a.waitURL)
+		resp, err := browser.Do(req)
 		if err != nil {
 			polled <- answer{err: err}
 			return
@@ -43,7 +57,12 @@ func TestShutdownEndsLoginLongPoll(t *testing.T) {
 		err = json.NewDecoder(resp.Body).Decode(&m)
 		polled <- answer{status: resp.StatusCode, body: m, err: err}
 	}()
-	time.Sleep(500 * time.Millisecond) // the poll is waiting
+	select {
+	case <-wrote:
+		time.Sleep(500 * time.Millisecond)
+	case got := <-polled:
+		t.Fatalf("the long poll answered before the node stopped: %+v", got)
+	}
 	start := time.Now()
 	f.node.Stop()
 	took := time.Since(start)
