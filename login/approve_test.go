@@ -22,7 +22,9 @@ func (h holderWith) CheckHolder(context.Context, *qrcode.HolderRequest, string) 
 	return redeem.Holder(h), nil
 }
 
-func (holderWith) SpendHolder(context.Context, *qrcode.HolderRequest, string, redeem.Holder) error { return nil }
+func (holderWith) SpendHolder(context.Context, *qrcode.HolderRequest, string, redeem.Holder) error {
+	return nil
+}
 
 // pinFor checks every PIN as right, for a binding at a level whose
 // subject handle is empty (another holder's than holderAt's).

@@ -24,7 +24,9 @@ func (h holderAt) CheckHolder(context.Context, *qrcode.HolderRequest, string) (r
 	return redeem.Holder{Subject: []byte("holder"), Assurance: int(h)}, nil
 }
 
-func (holderAt) SpendHolder(context.Context, *qrcode.HolderRequest, string, redeem.Holder) error { return nil }
+func (holderAt) SpendHolder(context.Context, *qrcode.HolderRequest, string, redeem.Holder) error {
+	return nil
+}
 
 // staticCodeAt verifies every static code as a holder's at an assurance
 // level.

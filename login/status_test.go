@@ -279,7 +279,9 @@ func (h holderUntil) CheckHolder(context.Context, *qrcode.HolderRequest, string)
 	return redeem.Holder{Subject: []byte("holder"), Assurance: 2, Expiry: time.Time(h)}, nil
 }
 
-func (holderUntil) SpendHolder(context.Context, *qrcode.HolderRequest, string, redeem.Holder) error { return nil }
+func (holderUntil) SpendHolder(context.Context, *qrcode.HolderRequest, string, redeem.Holder) error {
+	return nil
+}
 
 // TestApprovalKeepsBindingExpiry: a holder's approval keeps its binding's
 // expiry with its status entry, for grantLive.

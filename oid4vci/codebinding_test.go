@@ -30,7 +30,9 @@ func (alice) CheckHolder(context.Context, *qrcode.HolderRequest, string) (redeem
 	return redeem.Holder{Subject: []byte("alice"), Assurance: int(identity.L2)}, nil
 }
 
-func (alice) SpendHolder(context.Context, *qrcode.HolderRequest, string, redeem.Holder) error { return nil }
+func (alice) SpendHolder(context.Context, *qrcode.HolderRequest, string, redeem.Holder) error {
+	return nil
+}
 
 // alicesSub gives Alice the pairwise sub authorizationRequest's offer is for.
 type alicesSub struct{}
