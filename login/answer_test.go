@@ -176,10 +176,12 @@ func testAnswersRace(t *testing.T, p *Provider) {
 	}
 }
 
-// TestCounterApprovalAfterRenewal: a counter approval whose session was
-// renewed (a refused approval's new challenge) between its read and its
-// write is stored on the renewed session, not refused as answered.
-func TestCounterApprovalAfterRenewal(t *testing.T) {
+// TestCounterApprovalAfterExtension: a counter approval whose session
+// was extended (the login page's "More time") between its read and its
+// write is stored on the extended session, not refused as answered.
+// (A refused approval's new challenge changed the session so before;
+// a refused approval writes nothing now: TestRefusedAnswerWritesNothing.)
+func TestCounterApprovalAfterExtension(t *testing.T) {
 	p := newTestProvider(t)
 	a := newAnswering(t, p)
 	ctx := context.Background()
@@ -187,21 +189,25 @@ func TestCounterApprovalAfterRenewal(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	refused := a.holder(t, st.ID)
-	var renewed error
+	before, err := a.getSession(ctx, st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var extended error
 	hooked, ran := beforeFirstSessionWrite(p.cfg.Store, func() {
-		p.cfg.Holders = holderAt(identity.L1) // below the login's L2: refused, and renewed
-		renewed = a.Approve(ctx, st.ID, refused)
+		later := time.Now().Add(5 * time.Second)
+		p.cfg.Now = func() time.Time { return later }
+		_, extended = a.Extend(ctx, st.ID, st.Browser)
 	})
 	p.cfg.Store = hooked
 	if err := a.ApproveAtCounter(ctx, st.ID, a.counter(t, st.ID)); err != nil {
-		t.Fatalf("the counter approval after a renewal: %v", err)
+		t.Fatalf("the counter approval after an extension: %v", err)
 	}
-	if !*ran || !isCode(renewed, CodeApprovalRefused) {
-		t.Fatalf("the refused approval during the counter approval: ran %v, %v", *ran, renewed)
+	if !*ran || extended != nil {
+		t.Fatalf("the extension during the counter approval: ran %v, %v", *ran, extended)
 	}
 	s, err := a.getSession(ctx, st.ID)
-	if err != nil || s.Approved == nil || s.Approved.Act != "terminal:t-1" || s.Challenge == base64.RawURLEncoding.EncodeToString(refused.Request.Nonce) {
+	if err != nil || s.Approved == nil || s.Approved.Act != "terminal:t-1" || s.Expires <= before.Expires {
 		t.Fatalf("the session after both: %+v %v", s, err)
 	}
 }

@@ -15,11 +15,15 @@ import (
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
 
-// holderWith authenticates every request as its holder.
+// holderWith checks every request as its holder's, spending no nonce.
 type holderWith redeem.Holder
 
-func (h holderWith) AuthenticateHolder(context.Context, *qrcode.HolderRequest, string) (redeem.Holder, error) {
+func (h holderWith) CheckHolder(context.Context, *qrcode.HolderRequest, string) (redeem.Holder, error) {
 	return redeem.Holder(h), nil
+}
+
+func (holderWith) SpendHolder(context.Context, *qrcode.HolderRequest, string, redeem.Holder) error {
+	return nil
 }
 
 // pinFor checks every PIN as right, for a binding at a level whose

@@ -207,8 +207,8 @@ func (p *Provider) subjectOf(ctx context.Context, s *session, requester auth.Cli
 // approve the session: one whose binding is at the level asked (the PIN
 // is not asked to refuse) and, for a login for one person (an OID4VCI
 // offer's holder), that person. So refusing gives no one a power that
-// approving does not (an approval ends the session too); a refused
-// refusal renews the challenge and leaves the session open. The browser
+// approving does not (an approval ends the session too); a refusal
+// not taken spends and changes nothing, as a refused approval. The browser
 // is then sent back with error access_denied (RFC 6749 §4.1.2.1).
 func (p *Provider) Deny(ctx context.Context, id string, a *Approval) error {
 	s, read, err := p.readSession(ctx, id)
@@ -226,17 +226,20 @@ func (p *Provider) Deny(ctx context.Context, id string, a *Approval) error {
 	if err != nil {
 		return err
 	}
-	h, err := p.cfg.Holders.AuthenticateHolder(ctx, &a.Request, qrcode.PurposeLoginDeny)
+	h, err := p.cfg.Holders.CheckHolder(ctx, &a.Request, qrcode.PurposeLoginDeny)
 	if err != nil {
 		return holderError(err)
 	}
 	if !identity.Level(h.Assurance).AtLeast(identity.Level(s.Level)) {
-		return p.renew(ctx, id, s, fail(CodeApprovalRefused, "the holder's binding is below the assurance level of this login: only a holder who could approve it may refuse it"))
+		return fail(CodeApprovalRefused, "the holder's binding is below the assurance level of this login: only a holder who could approve it may refuse it")
 	}
 	if s.RequiredSub != "" {
 		if _, err := p.subjectOf(ctx, s, c, h.Subject); err != nil {
-			return p.renew(ctx, id, s, err)
+			return err
 		}
+	}
+	if err := p.cfg.Holders.SpendHolder(ctx, &a.Request, qrcode.PurposeLoginDeny, h); err != nil {
+		return holderError(err)
 	}
 	s.Denied = true
 	return p.answer(ctx, id, read, s)

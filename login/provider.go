@@ -49,12 +49,17 @@ type Clients interface {
 	Get(ctx context.Context, id string) (auth.Client, error)
 }
 
-// Holders authenticates a holder's signed request for purpose (its
-// device key over the request, which names the purpose, its binding
-// checked for signature, validity and status, the nonce spent);
-// redeem.BindingAuthenticator satisfies it.
+// Holders checks a holder's signed request for purpose (its device key
+// over the request, which names the purpose, its binding checked for
+// signature, validity and status) without spending its nonce, and
+// SpendHolder spends the nonce of a request checked, for its binding and
+// purpose (an error matching qrcode.ErrHolderAuth when spent already);
+// redeem.BindingAuthenticator satisfies it. A login answer is spent only
+// once it is taken: a refused one leaves the challenge to every other
+// holder, and to its own holder's next answer.
 type Holders interface {
-	AuthenticateHolder(ctx context.Context, r *qrcode.HolderRequest, purpose string) (redeem.Holder, error)
+	CheckHolder(ctx context.Context, r *qrcode.HolderRequest, purpose string) (redeem.Holder, error)
+	SpendHolder(ctx context.Context, r *qrcode.HolderRequest, purpose string, h redeem.Holder) error
 }
 
 // Pairwise derives a relying party's pairwise subject from a holder's

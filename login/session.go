@@ -143,9 +143,10 @@ func (p *Provider) putSession(ctx context.Context, id string, s *session) error 
 // in place of read, the record its checks read, and only that (the
 // store's CompareAndSwap): of answers racing on one session exactly one
 // is stored, and the others are refused as already answered. A record
-// changed meanwhile without an answer (a refused answer renewed its
-// challenge) is read again and the answer stored on it: that ends, as
-// each renewal spends a challenge.
+// changed meanwhile without an answer (extended, or given a new
+// challenge by an older node's refused answer) is read again and the
+// answer stored on it: that ends, as a session is extended a bounded
+// number of times and each such renewal spends a challenge.
 func (p *Provider) answer(ctx context.Context, id string, read []byte, s *session) error {
 	for {
 		b, ttl, err := p.record(s)
@@ -262,9 +263,10 @@ type Approval struct {
 // Approve approves session id as the holder. The level the approval
 // proves is the binding's when its PIN was checked, else at most L2
 // (possession of the device); it must meet the level asked for.
-// Approving spends the challenge, so a session is approved at most once;
-// an approval refused after that gives the session a new challenge
-// (renew), so a refused approval leaves the session open.
+// An approval taken spends its request's nonce (the challenge, for the
+// approving binding), and the session is answered once (answer); a
+// refused approval spends and changes nothing, so it leaves the session,
+// and the challenge every holder's app read, as they were.
 func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 	r := &a.Request
 	s, read, err := p.readSession(ctx, id)
@@ -293,8 +295,6 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 	if err != nil {
 		return err
 	}
-	// The PIN is checked first: a wrong PIN leaves the challenge unspent,
-	// so the holder can try again on the same session.
 	var pinned *enrollment.Binding
 	if identity.Level(s.Level) >= identity.L3 {
 		if a.PINCheck == nil {
@@ -307,29 +307,28 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 			return pinError(err)
 		}
 	}
-	h, err := p.cfg.Holders.AuthenticateHolder(ctx, r, qrcode.PurposeLoginApprove)
+	h, err := p.cfg.Holders.CheckHolder(ctx, r, qrcode.PurposeLoginApprove)
 	if err != nil {
 		return holderError(err)
 	}
-	// The challenge is spent: every refusal from here renews it.
 	level, amr := min(identity.Level(h.Assurance), identity.L2), []string{"hwk"}
 	if pinned != nil {
 		if subtle.ConstantTimeCompare(pinned.Subject(), h.Subject) != 1 {
-			return p.renew(ctx, id, s, fail(CodeApprovalRefused, "the PIN was checked for another binding"))
+			return fail(CodeApprovalRefused, "the PIN was checked for another binding")
 		}
 		level, amr = identity.Level(min(pinned.Level, h.Assurance)), []string{"hwk", "pin"}
 	}
 	if !level.AtLeast(identity.Level(s.Level)) {
-		return p.renew(ctx, id, s, fail(CodeApprovalRefused, "the holder's binding is below the assurance level the relying party asked for"))
+		return fail(CodeApprovalRefused, "the holder's binding is below the assurance level the relying party asked for")
 	}
 	subject, act := h.Subject, ""
 	if a.Delegation != nil {
 		d, err := p.cfg.Delegations.VerifyDelegation(ctx, a.Delegation, h.Subject, qrcode.ActionLogin, p.cfg.Now())
 		if err != nil {
-			return p.renew(ctx, id, s, delegationError(err))
+			return delegationError(err)
 		}
 		if act, err = p.cfg.Pairwise.Pairwise(h.Subject, sectorOf(c)); err != nil {
-			return p.renew(ctx, id, s, failWith(CodeApprovalRefused, "the guardian's subject is not this region's", err))
+			return failWith(CodeApprovalRefused, "the guardian's subject is not this region's", err)
 		}
 		subject = d.Principal
 		// The login is as good as the delegation checked now: no refresh
@@ -338,7 +337,7 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 	}
 	sub, err := p.subjectOf(ctx, s, c, subject)
 	if err != nil {
-		return p.renew(ctx, id, s, err)
+		return err
 	}
 	g := &grant{Sub: sub, ACR: s.acr(level), AMR: amr, AuthTime: p.cfg.Now().Unix(), Act: act, Status: entryOf(h.Status, h.Expiry)}
 	for _, name := range r.Consent {
@@ -348,6 +347,9 @@ func (p *Provider) Approve(ctx context.Context, id string, a *Approval) error {
 			}
 			g.Claims[name] = v
 		}
+	}
+	if err := p.cfg.Holders.SpendHolder(ctx, r, qrcode.PurposeLoginApprove, h); err != nil {
+		return holderError(err)
 	}
 	s.Approved = g
 	return p.answer(ctx, id, read, s)
@@ -369,30 +371,6 @@ func (s *session) acr(l identity.Level) string {
 		}
 	}
 	return out.String()
-}
-
-// renew gives session id a new challenge after an answer that spent its
-// challenge (that of spent, the session as read) was refused (err), so
-// that the person the login is for can still answer it: a refused answer
-// changes nothing but the challenge. The session is read again, and
-// left alone when it was answered meanwhile (a counter terminal's
-// approval does not spend the challenge): the new challenge replaces
-// the record read, and only it (the store's CompareAndSwap), so an
-// answer stored after the read stays.
-func (p *Provider) renew(ctx context.Context, id string, spent *session, err error) error {
-	s, read, gerr := p.readSession(ctx, id)
-	if gerr != nil || s.Approved != nil || s.Denied || s.Challenge != spent.Challenge {
-		return err
-	}
-	next, rerr := p.random(32)
-	if rerr != nil {
-		return err
-	}
-	s.Challenge = next
-	if b, ttl, rerr := p.record(s); rerr == nil {
-		_, _ = p.cfg.Store.CompareAndSwap(ctx, sessionKey(id), read, b, ttl)
-	}
-	return err
 }
 
 // holderError maps the holder authenticator's errors.

@@ -275,8 +275,12 @@ func TestLoginEndsWithItsBindingExpiry(t *testing.T) {
 // expires at its time.
 type holderUntil time.Time
 
-func (h holderUntil) AuthenticateHolder(context.Context, *qrcode.HolderRequest, string) (redeem.Holder, error) {
+func (h holderUntil) CheckHolder(context.Context, *qrcode.HolderRequest, string) (redeem.Holder, error) {
 	return redeem.Holder{Subject: []byte("holder"), Assurance: 2, Expiry: time.Time(h)}, nil
+}
+
+func (holderUntil) SpendHolder(context.Context, *qrcode.HolderRequest, string, redeem.Holder) error {
+	return nil
 }
 
 // TestApprovalKeepsBindingExpiry: a holder's approval keeps its binding's

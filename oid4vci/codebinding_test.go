@@ -26,8 +26,12 @@ import (
 // alice authenticates every holder request as Alice at L2.
 type alice struct{}
 
-func (alice) AuthenticateHolder(context.Context, *qrcode.HolderRequest, string) (redeem.Holder, error) {
+func (alice) CheckHolder(context.Context, *qrcode.HolderRequest, string) (redeem.Holder, error) {
 	return redeem.Holder{Subject: []byte("alice"), Assurance: int(identity.L2)}, nil
+}
+
+func (alice) SpendHolder(context.Context, *qrcode.HolderRequest, string, redeem.Holder) error {
+	return nil
 }
 
 // alicesSub gives Alice the pairwise sub authorizationRequest's offer is for.

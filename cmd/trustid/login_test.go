@@ -298,13 +298,20 @@ func approve(t *testing.T, sessionURL string, h holderApp, pin string, consent .
 	t.Helper()
 	extra := map[string]any{}
 	if pin != "" {
-		proof, err := holder.NewDeviceProof(h.device, h.node, time.Now(), rand.Text())
-		if err != nil {
-			t.Fatal(err)
-		}
-		extra["pin_check"] = map[string]string{"binding_credential": h.credential, "device_proof": proof, "pin": pin}
+		extra["pin_check"] = pinCheck(t, h, pin)
 	}
 	return holderAnswer(t, sessionURL, sessionURL+"/approve", h, consent, extra)
+}
+
+// pinCheck is the holder app's pin_check with pin: its binding
+// credential and a fresh device proof.
+func pinCheck(t *testing.T, h holderApp, pin string) map[string]string {
+	t.Helper()
+	proof, err := holder.NewDeviceProof(h.device, h.node, time.Now(), rand.Text())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return map[string]string{"binding_credential": h.credential, "device_proof": proof, "pin": pin}
 }
 
 // holderAnswer is the holder's app answering a login session: it reads
@@ -330,6 +337,14 @@ func holderAnswer(t *testing.T, sessionURL, target string, h holderApp, consent 
 	if err != nil {
 		t.Fatalf("challenge %q: %v", req.Challenge, err)
 	}
+	return postAnswer(t, target, holderAnswerBody(t, target, h, nonce, consent, extra))
+}
+
+// holderAnswerBody is the body of the holder app's answer to target (a
+// session's approve or deny) over the challenge nonce: the signed
+// request with consent, and the members of extra.
+func holderAnswerBody(t *testing.T, target string, h holderApp, nonce []byte, consent []string, extra map[string]any) []byte {
+	t.Helper()
 	purpose := qrcode.PurposeLoginApprove
 	if strings.HasSuffix(target, "/deny") {
 		purpose = qrcode.PurposeLoginDeny
@@ -343,7 +358,13 @@ func holderAnswer(t *testing.T, sessionURL, target string, h holderApp, consent 
 		body[k] = v
 	}
 	b, _ := json.Marshal(body)
-	resp, err = http.Post(target, "application/json", strings.NewReader(string(b)))
+	return b
+}
+
+// postAnswer posts body, a holder app's answer, to target.
+func postAnswer(t *testing.T, target string, body []byte) (int, map[string]any) {
+	t.Helper()
+	resp, err := http.Post(target, "application/json", bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1306,6 +1327,74 @@ func TestLoginChallengeNotSpentByAnOnlineCode(t *testing.T) {
 	}
 	if st, m := approve(t, a.sessionURL, f.app(alice, ra), ""); st != 204 {
 		t.Fatalf("the person's approval after the bystander's request: %d %v", st, m)
+	}
+	shop.exchange(t, a, a.code(t, shop, f.base))
+}
+
+// TestRefusedAnswersKeepTheChallenge: a bystander who reads the session
+// URL from the person's screen (the QR) and answers it with their own
+// binding, below the L4 asked, again and again, before and between the
+// person's answers, is refused each time and changes nothing: the
+// person's app reads the challenge once, its approval with a mistyped
+// PIN is refused, and its approval over the same challenge with the
+// right PIN is taken; the browser gets its code. Before, each refused
+// answer gave the session a new challenge, and the person's approval was
+// refused as not signing it for as long as the bystander kept answering.
+func TestRefusedAnswersKeepTheChallenge(t *testing.T) {
+	f := newEnrollFixture(t)
+	alice := newPerson(t, "11010519900307123", "张三")
+	att, err := f.terminal.Attest(alice.doc, alice.name, alice.device.Public(), identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.93}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	code, ra, m := f.enroll(f.enrollBody(alice, att, "135790", nil))
+	if code != 201 || ra.AssuranceLevel != "L4" {
+		t.Fatalf("enroll alice: %d %v", code, m)
+	}
+	carol := newPerson(t, "11010519850101002", "李四")
+	code, rc, m := f.enroll(f.enrollBody(carol, "", "246810", nil))
+	if code != 201 || rc.AssuranceLevel == "L4" {
+		t.Fatalf("enroll carol: %d %s %v", code, rc.AssuranceLevel, m)
+	}
+	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	a := shop.start(t, oauth2.SetAuthURLParam("acr_values", "L4"))
+	resp, err := http.Get(a.sessionURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var desc struct {
+		Challenge string `json:"challenge"`
+	}
+	json.NewDecoder(resp.Body).Decode(&desc)
+	resp.Body.Close()
+	read, err := base64.RawURLEncoding.DecodeString(desc.Challenge)
+	if err != nil || len(read) == 0 {
+		t.Fatalf("challenge %q: %v", desc.Challenge, err)
+	}
+	bystander := func() {
+		t.Helper()
+		for range 3 {
+			if st, m := approve(t, a.sessionURL, f.app(carol, rc), "246810"); st != 403 || m["error"] != "approval_refused" {
+				t.Fatalf("the bystander's approval: %d %v", st, m)
+			}
+			if st, m := holderAnswer(t, a.sessionURL, a.sessionURL+"/deny", f.app(carol, rc), nil, nil); st != 403 || m["error"] != "approval_refused" {
+				t.Fatalf("the bystander's refusal: %d %v", st, m)
+			}
+		}
+	}
+	bystander()
+	app := f.app(alice, ra)
+	wrongPIN := holderAnswerBody(t, a.sessionURL+"/approve", app, read, nil, map[string]any{"pin_check": pinCheck(t, app, "135791")})
+	if st, m := postAnswer(t, a.sessionURL+"/approve", wrongPIN); st != 403 || m["error"] != "approval_refused" || !strings.Contains(m["error_description"].(string), "wrong PIN") {
+		t.Fatalf("the person's approval with a mistyped PIN: %d %v", st, m)
+	}
+	bystander()
+	approval := holderAnswerBody(t, a.sessionURL+"/approve", app, read, nil, map[string]any{"pin_check": pinCheck(t, app, "135790")})
+	if st, m := postAnswer(t, a.sessionURL+"/approve", approval); st != 204 {
+		t.Fatalf("the person's approval over the challenge read before the bystander's answers: %d %v", st, m)
+	}
+	if st, m := postAnswer(t, a.sessionURL+"/approve", approval); st != 404 || m["error"] != "login_session_not_found" {
+		t.Errorf("the approval replayed: %d %v", st, m)
 	}
 	shop.exchange(t, a, a.code(t, shop, f.base))
 }

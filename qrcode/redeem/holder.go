@@ -58,11 +58,55 @@ type BindingAuthenticator struct {
 
 var _ HolderAuthenticator = (*BindingAuthenticator)(nil)
 
-// AuthenticateHolder implements HolderAuthenticator.
+// AuthenticateHolder implements HolderAuthenticator: CheckHolder, then
+// SpendHolder.
 func (a *BindingAuthenticator) AuthenticateHolder(ctx context.Context, r *qrcode.HolderRequest, purpose string) (Holder, error) {
+	h, err := a.CheckHolder(ctx, r, purpose)
+	if err != nil {
+		return Holder{}, err
+	}
+	if err := a.SpendHolder(ctx, r, purpose, h); err != nil {
+		return Holder{}, err
+	}
+	return h, nil
+}
+
+// CheckHolder is AuthenticateHolder without spending the nonce, for a
+// request its caller may still refuse (a login answer): the caller spends
+// it (SpendHolder) once it takes the request, so that a refusal spends
+// nothing.
+func (a *BindingAuthenticator) CheckHolder(ctx context.Context, r *qrcode.HolderRequest, purpose string) (Holder, error) {
 	if a.Verifier == nil || a.Nonces == nil {
 		return Holder{}, fmt.Errorf("%w: authenticator not configured", qrcode.ErrUnavailable)
 	}
+	now, window := a.clock()
+	b, err := a.Verifier.VerifyHolderRequest(ctx, r, purpose, a.Region, now, window)
+	if err != nil {
+		return Holder{}, err
+	}
+	return Holder{Subject: b.Subject, Assurance: b.Assurance, Region: b.Region, Status: b.Status, Claims: b.Claims, Expiry: b.Expiry}, nil
+}
+
+// SpendHolder spends the nonce of r, a request CheckHolder returned h
+// for, for h's binding and purpose: ErrHolderAuth when it was spent
+// already (a replay), ErrUnavailable when the store fails.
+func (a *BindingAuthenticator) SpendHolder(ctx context.Context, r *qrcode.HolderRequest, purpose string, h Holder) error {
+	if a.Nonces == nil {
+		return fmt.Errorf("%w: authenticator not configured", qrcode.ErrUnavailable)
+	}
+	_, window := a.clock()
+	err := a.Nonces.MarkUsed(ctx, holderNonceKey(purpose, h.Subject, r.Nonce), 2*window)
+	if errors.Is(err, store.ErrReplayed) {
+		return fmt.Errorf("%w: nonce reused", qrcode.ErrHolderAuth)
+	}
+	if err != nil {
+		return fmt.Errorf("%w: nonce store: %w", qrcode.ErrUnavailable, err)
+	}
+	return nil
+}
+
+// clock is the time now and the accepted clock distance.
+func (a *BindingAuthenticator) clock() (time.Time, time.Duration) {
 	now, window := time.Now(), a.Window
 	if a.Now != nil {
 		now = a.Now()
@@ -70,16 +114,5 @@ func (a *BindingAuthenticator) AuthenticateHolder(ctx context.Context, r *qrcode
 	if window <= 0 {
 		window = qrcode.DefaultWindow
 	}
-	b, err := a.Verifier.VerifyHolderRequest(ctx, r, purpose, a.Region, now, window)
-	if err != nil {
-		return Holder{}, err
-	}
-	err = a.Nonces.MarkUsed(ctx, holderNonceKey(purpose, b.Subject, r.Nonce), 2*window)
-	if errors.Is(err, store.ErrReplayed) {
-		return Holder{}, fmt.Errorf("%w: nonce reused", qrcode.ErrHolderAuth)
-	}
-	if err != nil {
-		return Holder{}, fmt.Errorf("%w: nonce store: %w", qrcode.ErrUnavailable, err)
-	}
-	return Holder{Subject: b.Subject, Assurance: b.Assurance, Region: b.Region, Status: b.Status, Claims: b.Claims, Expiry: b.Expiry}, nil
+	return now, window
 }

@@ -628,6 +628,36 @@ func TestHolderNonceSpentForItsRequestOnly(t *testing.T) {
 	}
 }
 
+// TestCheckHolderSpendsNothing: CheckHolder checks a request without
+// spending its nonce, as often as asked (a login answer refused after it
+// leaves the challenge as it was); SpendHolder spends it once, and the
+// request is then refused as a replay.
+func TestCheckHolderSpendsNothing(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	a := &BindingAuthenticator{Verifier: f.verifier(t, nil), Nonces: newMemStore(t, nil), Region: "310000", Now: func() time.Time { return f.now }}
+	r := &qrcode.HolderRequest{Purpose: qrcode.PurposeLoginApprove, Binding: f.binding, Time: f.now.Unix(), Nonce: bytes.Repeat([]byte{0x5d}, 32), Region: "310000"}
+	if err := qrcode.SignHolderRequest(nil, f.device, r); err != nil {
+		t.Fatal(err)
+	}
+	var h Holder
+	for i := range 2 {
+		var err error
+		if h, err = a.CheckHolder(ctx, r, qrcode.PurposeLoginApprove); err != nil || !bytes.Equal(h.Subject, f.subject) {
+			t.Fatalf("check %d: %+v %v", i, h, err)
+		}
+	}
+	if err := a.SpendHolder(ctx, r, qrcode.PurposeLoginApprove, h); err != nil {
+		t.Fatalf("spend after checks: %v", err)
+	}
+	if err := a.SpendHolder(ctx, r, qrcode.PurposeLoginApprove, h); !errors.Is(err, qrcode.ErrHolderAuth) {
+		t.Errorf("spent twice: %v", err)
+	}
+	if _, err := a.AuthenticateHolder(ctx, r, qrcode.PurposeLoginApprove); !errors.Is(err, qrcode.ErrHolderAuth) {
+		t.Errorf("authenticated after it was spent: %v", err)
+	}
+}
+
 // TestPeerRedemptionChecksTheParty: a peer request naming an invalid
 // sector (the internal binding sector, a NUL, over 255 bytes) or no
 // client ID is refused before the code is consumed, so the holder's code
