@@ -293,6 +293,11 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			l.Close()
 			return err
 		}
+		if err := checkKeysNotRetired(ctx, c, n); err != nil {
+			ob.Close()
+			l.Close()
+			return err
+		}
 		logDeadBatches(n.log, ob)
 		audit, every, err := openAuditLog(f, n, ob.NodeID())
 		if err != nil {
