@@ -178,7 +178,14 @@ func openLedger(cmd *cobra.Command, dataDir, region string) (ledger.Ledger, stri
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, "", fmt.Errorf("data directory: %w", err)
 		}
-		l, err := embedded.OpenShared(embeddedPath(f, dataDir), embedded.Options{MSPID: chaincode.RegionMSP(region)})
+		path := embeddedPath(f, dataDir)
+		if path == filepath.Join(dataDir, ledgerFile) {
+			// The region's ledger itself: a new one would hold nothing.
+			if err := missingFromServed(dataDir, path, "the whole copy"); err != nil {
+				return nil, "", err
+			}
+		}
+		l, err := embedded.OpenShared(path, embedded.Options{MSPID: chaincode.RegionMSP(region)})
 		return l, mode, err
 	case "fabric":
 		cfg, err := fabricSettings(f, region)
@@ -283,6 +290,14 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		maxBatch, _ := f.GetInt("anchor-max-batch")
 		window, _ := f.GetDuration("anchor-window")
 		limit, _ := f.GetDuration("ledger-stall-limit")
+		instead := "start on a new, empty data directory with a copy of the region's " + keystoreFile
+		if mode == "embedded" && embeddedPath(f, n.dataDir) == filepath.Join(n.dataDir, ledgerFile) {
+			instead = "the whole copy" // the region's ledger is in it
+		}
+		if err := missingFromServed(n.dataDir, filepath.Join(n.dataDir, outboxFile), instead); err != nil {
+			l.Close()
+			return err
+		}
 		ob, err := ledger.OpenOutbox(filepath.Join(n.dataDir, outboxFile), c, ledger.OutboxOptions{MaxBatch: maxBatch, Window: window, Logger: n.log})
 		if err != nil {
 			l.Close()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -274,7 +275,9 @@ func TestRestoredKeystoreOlderThanRetirement(t *testing.T) {
 	defer cancel()
 	var logs syncBuffer
 	done := make(chan error, 1)
-	go func() { done <- serveMain(ctx, append([]string{"serve", "--log-format", "json"}, args(fresh)...), &logs) }()
+	go func() {
+		done <- serveMain(ctx, append([]string{"serve", "--log-format", "json"}, args(fresh)...), &logs)
+	}()
 	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(logs.String(), `"msg":"serving"`); time.Sleep(20 * time.Millisecond) {
 		select {
 		case err := <-done:
@@ -301,4 +304,86 @@ func TestRestoredKeystoreOlderThanRetirement(t *testing.T) {
 		`"credentialSubject":{"id":"did:example:resident-7c01","region":"310000","since":"2020-01-01"}}}`
 	code, resp, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body)
 	t.Fatalf("a keystore whose active key %s the region retired served; the token it issued (kid %s) at the region's other instance: %d %v", old.Kid, kidOf(tok), code, resp)
+}
+
+// TestPartialCopyRefused: a data directory backed up whole with the node
+// stopped and restored, as docs/operations.md ("Backups") says for the
+// embedded ledger, but with one file left out or cut short, is refused
+// at start with an error naming the file and saying to put back a
+// complete copy. Before, a missing keystore.json or ledger.db was made
+// anew (new keys and secrets; an empty ledger: the region's registry
+// gone) and the node served, and a ledger.db cut short panicked.
+func TestPartialCopyRefused(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	dir, addr := filepath.Join(t.TempDir(), "data"), freeAddr(t)
+	args := []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr}
+	node := testnode.Start(t, serveMain, args...)
+	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
+	n.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue)
+	n.accredit("civil-affairs", "ResidenceCredential")
+	node.Stop()
+	backup := filepath.Join(t.TempDir(), "backup")
+	if err := os.CopyFS(backup, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	cut := func(file string, keep float64) func() error {
+		return func() error {
+			fi, err := os.Stat(filepath.Join(dir, file))
+			if err != nil {
+				return err
+			}
+			return os.Truncate(filepath.Join(dir, file), int64(float64(fi.Size())*keep))
+		}
+	}
+	for _, c := range []struct {
+		name, file string
+		damage     func() error
+		want       string
+	}{
+		{"keystore.json missing", keystoreFile, func() error { return os.Remove(filepath.Join(dir, keystoreFile)) }, "partial copy"},
+		{"ledger.db missing", ledgerFile, func() error { return os.Remove(filepath.Join(dir, ledgerFile)) }, "partial copy"},
+		{"ledger.db empty", ledgerFile, cut(ledgerFile, 0), "partial copy"},
+		{"ledger.db cut short", ledgerFile, cut(ledgerFile, 0.5), "complete copy"},
+		{"outbox.db missing", outboxFile, func() error { return os.Remove(filepath.Join(dir, outboxFile)) }, "partial copy"},
+		{"outbox.db cut short", outboxFile, cut(outboxFile, 0.5), "complete copy"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			restoreCopy(t, dir, backup)
+			if err := c.damage(); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var logs syncBuffer
+			done := make(chan error, 1)
+			go func() {
+				defer func() {
+					if r := recover(); r != nil {
+						done <- fmt.Errorf("panic: %v", r)
+					}
+				}()
+				done <- serveMain(ctx, append([]string{"serve", "--log-format", "json"}, args...), &logs)
+			}()
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				select {
+				case err := <-done:
+					for _, want := range []string{filepath.Join(dir, c.file), c.want} {
+						if err == nil || !strings.Contains(err.Error(), want) {
+							t.Errorf("start: want an error naming %q, got %v", want, err)
+						}
+					}
+					return
+				default:
+				}
+				if strings.Contains(logs.String(), `"msg":"serving"`) {
+					cancel()
+					<-done
+					t.Fatalf("the node served a data directory with %s", c.name)
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("serve neither started nor refused:\n%s", logs.String())
+				}
+			}
+		})
+	}
 }
