@@ -28,6 +28,7 @@ import (
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/trustid-cn/trustid/internal/filelock"
 )
@@ -163,6 +164,9 @@ func checkWhole(path string, wait time.Duration) (err error) {
 		}
 	}()
 	db, err := bolt.Open(path, 0, &bolt.Options{ReadOnly: true, Timeout: wait})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil // locked by a process that opened it without Open: open says so
+	}
 	if err != nil {
 		return fmt.Errorf("%w: %s: %w; put back a complete copy, taken with its process stopped", ErrDamaged, path, err)
 	}
