@@ -346,6 +346,7 @@ func TestPartialCopyRefused(t *testing.T) {
 		{"ledger.db cut short", ledgerFile, cut(ledgerFile, 0.5), "complete copy"},
 		{"outbox.db missing", outboxFile, func() error { return os.Remove(filepath.Join(dir, outboxFile)) }, "partial copy"},
 		{"outbox.db cut short", outboxFile, cut(outboxFile, 0.5), "complete copy"},
+		{"audit.log cut short", auditFile, cut(auditFile, 0.5), "one copy of the whole data directory"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			restoreCopy(t, dir, backup)
