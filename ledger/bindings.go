@@ -54,7 +54,7 @@ func OpenBindingIndex(path, region string, chain BindingReader, timeout time.Dur
 	// Bindings are only added: the file is reopened at intervals so that
 	// bbolt's record of the pages it allocated does not grow with them
 	// (package boltfile). Only the first opening may replace it.
-	db, err := boltfile.Open(path, func() (*bolt.DB, error) {
+	open := func() (*bolt.DB, error) {
 		if !first {
 			return openBindingFile(path, false)
 		}
@@ -67,7 +67,14 @@ func OpenBindingIndex(path, region string, chain BindingReader, timeout time.Dur
 			}
 		}
 		return db, err
-	}, boltfile.Options{ReopenAfter: reopenAfter})
+	}
+	db, err := boltfile.Open(path, open, boltfile.Options{ReopenAfter: reopenAfter})
+	if errors.Is(err, boltfile.ErrDamaged) {
+		// Cut short (a partial copy): start empty as well.
+		if rerr := os.Remove(path); rerr == nil {
+			db, err = boltfile.Open(path, open, boltfile.Options{ReopenAfter: reopenAfter})
+		}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("ledger: binding index %s: %w", path, err)
 	}

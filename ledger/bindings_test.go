@@ -212,6 +212,30 @@ func TestBindingIndex(t *testing.T) {
 	if v, err := y.Lookup(ctx, mine.Key); err != nil || v != mine.Value || y.Len() != 1 {
 		t.Fatalf("after replacing the file: %q %v", v, err)
 	}
+
+	// A file cut short (a partial copy of the data directory) likewise,
+	// where bbolt would fault reading a page past its end.
+	short := filepath.Join(t.TempDir(), "bindings.db")
+	z, err := ledger.OpenBindingIndex(short, ledgertest.RegionA, ca, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	z.Lookup(ctx, mine.Key)
+	z.Close()
+	fi, err := os.Stat(short)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(short, fi.Size()/2); err != nil {
+		t.Fatal(err)
+	}
+	if z, err = ledger.OpenBindingIndex(short, ledgertest.RegionA, ca, 0); err != nil {
+		t.Fatalf("an index file cut short: %v", err)
+	}
+	defer z.Close()
+	if v, err := z.Lookup(ctx, mine.Key); err != nil || v != mine.Value {
+		t.Fatalf("after replacing the file cut short: %q %v", v, err)
+	}
 }
 
 // failingReader is a chain that cannot be reached.

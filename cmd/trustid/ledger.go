@@ -178,7 +178,14 @@ func openLedger(cmd *cobra.Command, dataDir, region string) (ledger.Ledger, stri
 		if err := os.MkdirAll(dataDir, 0o700); err != nil {
 			return nil, "", fmt.Errorf("data directory: %w", err)
 		}
-		l, err := embedded.OpenShared(embeddedPath(f, dataDir), embedded.Options{MSPID: chaincode.RegionMSP(region)})
+		path := embeddedPath(f, dataDir)
+		if path == filepath.Join(dataDir, ledgerFile) {
+			// The region's ledger itself: a new one would hold nothing.
+			if err := missingFromServed(dataDir, path, "the whole copy"); err != nil {
+				return nil, "", err
+			}
+		}
+		l, err := embedded.OpenShared(path, embedded.Options{MSPID: chaincode.RegionMSP(region)})
 		return l, mode, err
 	case "fabric":
 		cfg, err := fabricSettings(f, region)
@@ -283,12 +290,28 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		maxBatch, _ := f.GetInt("anchor-max-batch")
 		window, _ := f.GetDuration("anchor-window")
 		limit, _ := f.GetDuration("ledger-stall-limit")
+		instead, fix := "start on a new, empty data directory with a copy of the region's "+keystoreFile, ""
+		if mode == "embedded" && embeddedPath(f, n.dataDir) == filepath.Join(n.dataDir, ledgerFile) {
+			// The region's ledger is in the data directory: a new one
+			// would start a new, empty ledger.
+			instead = "the whole copy"
+			fix = "Put back " + ledgerFile + ", " + outboxFile + " and " + auditFile + " from one copy of the whole data directory, taken with the node stopped: the region's ledger is in it, and a new data directory would start a new, empty ledger"
+		}
+		if err := missingFromServed(n.dataDir, filepath.Join(n.dataDir, outboxFile), instead); err != nil {
+			l.Close()
+			return err
+		}
 		ob, err := ledger.OpenOutbox(filepath.Join(n.dataDir, outboxFile), c, ledger.OutboxOptions{MaxBatch: maxBatch, Window: window, Logger: n.log})
 		if err != nil {
 			l.Close()
 			return fmt.Errorf("ledger outbox: %w", err)
 		}
-		if err := checkOutboxAhead(ctx, c, n.region, ob, filepath.Join(n.dataDir, outboxFile)); err != nil {
+		if err := checkOutboxAhead(ctx, c, n.region, ob, filepath.Join(n.dataDir, outboxFile), fix); err != nil {
+			ob.Close()
+			l.Close()
+			return err
+		}
+		if err := checkKeysNotRetired(ctx, c, n); err != nil {
 			ob.Close()
 			l.Close()
 			return err
@@ -300,7 +323,7 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			l.Close()
 			return err
 		}
-		err = checkAuditAhead(ctx, c, n.region, audit, filepath.Join(n.dataDir, auditFile))
+		err = checkAuditAhead(ctx, c, n.region, audit, filepath.Join(n.dataDir, auditFile), fix)
 		if err == nil {
 			if _, err = audit.Append(ledger.AuditNodeStarted, "", nil); err != nil {
 				err = fmt.Errorf("audit log: %w", err)
@@ -425,8 +448,8 @@ func warnUnsent(log *slog.Logger, ob *ledger.Outbox, err error) {
 // the chain holds a batch under the ID its next batch would get, and
 // would refuse that batch for good, losing changes the node acknowledged.
 // A ledger that cannot answer now is not waited for: the outbox keeps
-// changes while it is down.
-func checkOutboxAhead(ctx context.Context, c ledger.Client, region string, ob *ledger.Outbox, path string) error {
+// changes while it is down. fix says what to do (aheadFix).
+func checkOutboxAhead(ctx context.Context, c ledger.Client, region string, ob *ledger.Outbox, path, fix string) error {
 	id, err := ob.NextBatchID()
 	if err != nil {
 		return fmt.Errorf("ledger outbox: %w", err)
@@ -436,7 +459,7 @@ func checkOutboxAhead(ctx context.Context, c ledger.Client, region string, ob *l
 	if _, err := c.Batch(ctx, region, id); err != nil {
 		return nil
 	}
-	return fmt.Errorf("ledger outbox %s is behind the ledger: the ledger holds batch %s, the ID its next batch would get, so this data directory was restored from a copy or copied from another instance's, and the status changes it accepts would be refused by the ledger and lost. Start this instance on a new, empty data directory with a copy of the region's %s (docs/operations.md, \"Backups\")", path, id, keystoreFile)
+	return fmt.Errorf("ledger outbox %s is behind the ledger: the ledger holds batch %s, the ID its next batch would get, so this data directory was restored from a copy or copied from another instance's, and the status changes it accepts would be refused by the ledger and lost. %s (docs/operations.md, \"Backups\")", path, id, aheadFix(fix))
 }
 
 // checkAuditAhead refuses an audit log the ledger has anchored past (a
@@ -444,7 +467,8 @@ func checkOutboxAhead(ctx context.Context, c ledger.Client, region string, ob *l
 // or copied from another instance's): every start is anchored at once
 // (anchorStart), so the copy would hand out again the status entries
 // handed out since. A ledger that cannot answer now is not waited for.
-func checkAuditAhead(ctx context.Context, c ledger.Client, region string, a *ledger.AuditLog, path string) error {
+// fix says what to do (aheadFix).
+func checkAuditAhead(ctx context.Context, c ledger.Client, region string, a *ledger.AuditLog, path, fix string) error {
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	an, err := c.AuditAnchor(ctx, region, a.Node())
@@ -455,7 +479,16 @@ func checkAuditAhead(ctx context.Context, c ledger.Client, region string, a *led
 	if an.Seq < seq || an.Seq == seq && an.Head == head {
 		return nil
 	}
-	return fmt.Errorf("audit log %s is behind the ledger: the ledger anchored its entry %d, which the log (at entry %d) does not hold, so this data directory was restored from a copy or copied from another instance's, and it would hand out again the status entries of credentials issued since. Start this instance on a new, empty data directory with a copy of the region's %s (docs/operations.md, \"Backups\")", path, an.Seq, seq, keystoreFile)
+	return fmt.Errorf("audit log %s is behind the ledger: the ledger anchored its entry %d, which the log (at entry %d) does not hold, so this data directory was restored from a copy or copied from another instance's, and it would hand out again the status entries of credentials issued since. %s (docs/operations.md, \"Backups\")", path, an.Seq, seq, aheadFix(fix))
+}
+
+// aheadFix is what checkOutboxAhead and checkAuditAhead tell to do: fix,
+// else to start on a new data directory.
+func aheadFix(fix string) string {
+	if fix != "" {
+		return fix
+	}
+	return "Start this instance on a new, empty data directory with a copy of the region's " + keystoreFile
 }
 
 // anchorStart anchors the audit log past the node's start entry at once,

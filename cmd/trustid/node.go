@@ -86,6 +86,9 @@ func openKeystore(cmd *cobra.Command, log *slog.Logger) (*keystore.Store, error)
 	path, devPath := filepath.Join(dir, keystoreFile), filepath.Join(dir, devKEKFile)
 	env := os.Getenv("TRUSTID_KEK")
 	_, statErr := os.Stat(path)
+	if err := missingFromServed(dir, path, "the region's "+keystoreFile+" from another instance (starting would make new keys and secrets: the PIN verifiers, symbols and credential IDs made under the old ones would not open or match)"); err != nil {
+		return nil, err
+	}
 	if _, devErr := os.Stat(devPath); env == "" && statErr == nil && errors.Is(devErr, os.ErrNotExist) {
 		// A keystore without a development KEK beside it was sealed under
 		// TRUSTID_KEK: making a development KEK could not open it.
@@ -110,6 +113,21 @@ func openKeystore(cmd *cobra.Command, log *slog.Logger) (*keystore.Store, error)
 		log.Info("generated node keys", slog.String("keystore", path), slog.Int("keys", len(ks.Keys())))
 	}
 	return ks, nil
+}
+
+// missingFromServed refuses to make path anew in the data directory dir
+// when dir has served (its audit log is there) but path is missing or
+// empty: a partial copy or restore left it out. instead says what to
+// put back besides the same file from the same copy.
+func missingFromServed(dir, path, instead string) error {
+	if _, err := os.Stat(filepath.Join(dir, auditFile)); err != nil {
+		return nil
+	}
+	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 || err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	return fmt.Errorf("%s is missing or empty, but the data directory %s has served (its %s is there): it is a partial copy. Put back %s from the same copy of the data directory, taken with the node stopped, or %s (docs/operations.md, \"Backups\")",
+		path, dir, auditFile, filepath.Base(path), instead)
 }
 
 // wrongKEKError explains a keystore that the KEK at hand (env, the value

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"path/filepath"
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
@@ -75,6 +76,33 @@ func syncRegionKeys(ctx context.Context, c ledger.Client, n *node) error {
 			return fmt.Errorf("mark key %s %s on region %s: %w", k.Kid, want, n.region, err)
 		}
 		n.log.Info("node key state published on the ledger", slog.String("kid", k.Kid), slog.String("state", want))
+	}
+	return nil
+}
+
+// checkKeysNotRetired refuses a keystore whose active key the region's
+// record on the ledger holds retired or revoked: a copy older than the
+// region's (restored from a backup taken before a rotation and the
+// retirement of the old key) would sign what the region's other
+// instances and other regions refuse. A ledger that cannot answer now
+// is not waited for.
+func checkKeysNotRetired(ctx context.Context, c ledger.Client, n *node) error {
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	r, err := c.Region(ctx, n.region)
+	if err != nil {
+		return nil
+	}
+	onRecord := make(map[string]string, len(r.Keys))
+	for _, k := range r.Keys {
+		onRecord[k.Kid] = k.State
+	}
+	path := filepath.Join(n.dataDir, keystoreFile)
+	for _, k := range n.keys.Keys() {
+		if state := onRecord[k.Kid]; k.State == keystore.StateActive && keyRank[state] >= keyRank[chaincode.KeyRetired] {
+			return fmt.Errorf("keystore %s signs with %s key %s, which region %s's record on the ledger holds %s: this keystore is older than the region's (restored from a copy taken before the key was rotated and retired?), and what it signed would be refused. Copy the region's current %s from another instance into %s, or restore the latest copy of it (docs/operations.md, \"Backups\")",
+				path, k.Alg, k.Kid, n.region, state, keystoreFile, n.dataDir)
+		}
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"os"
@@ -16,7 +17,9 @@ import (
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/credentials/statuslist"
+	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/testnode"
+	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
 )
 
@@ -218,4 +221,170 @@ func serveRestored(t *testing.T, dir, backup, file string, args []string) (stop 
 		}
 	}
 	return func() { cancel(); <-done }
+}
+
+// TestRestoredKeystoreOlderThanRetirement: a lost instance replaced as
+// docs/operations.md ("Backups") says, on a new data directory with a
+// copy of keystore.json, but a copy taken before the region rotated and
+// retired its SM2 key, is refused at start, naming the keystore, the key
+// and what to copy. Served, it signed with a key the region's record on
+// the ledger holds retired: what it issued verified nowhere, its own
+// POST /credentials/verify included.
+func TestRestoredKeystoreOlderThanRetirement(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	dir, addr := filepath.Join(t.TempDir(), "data"), freeAddr(t)
+	ledgerFile := filepath.Join(t.TempDir(), "ledger.db")
+	args := func(dir string) []string {
+		return []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr, "--ledger-file", ledgerFile}
+	}
+	node := testnode.Start(t, serveMain, args(dir)...)
+	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
+	secret := n.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue)
+	n.accredit("civil-affairs", "ResidenceCredential")
+	node.Stop()
+	backup, err := os.ReadFile(filepath.Join(dir, keystoreFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ks, err := keystore.Open(filepath.Join(dir, keystoreFile), mustKEK(t), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := ks.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The region rotates and, once every instance has the new key,
+	// retires the old one (docs/operations.md, "Rotating a region's keys").
+	n.cli("keys", "rotate", "SM2")
+	n.node = testnode.Start(t, serveMain, args(dir)...)
+	n.node.Stop()
+	n.cli("keys", "retire", old.Kid)
+	n.node = testnode.Start(t, serveMain, args(dir)...)
+	n.node.Stop()
+
+	// The instance is lost; its replacement gets the old copy.
+	fresh := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(fresh, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(fresh, keystoreFile), backup, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	var logs syncBuffer
+	done := make(chan error, 1)
+	go func() {
+		done <- serveMain(ctx, append([]string{"serve", "--log-format", "json"}, args(fresh)...), &logs)
+	}()
+	for deadline := time.Now().Add(20 * time.Second); !strings.Contains(logs.String(), `"msg":"serving"`); time.Sleep(20 * time.Millisecond) {
+		select {
+		case err := <-done:
+			for _, want := range []string{keystoreFile, old.Kid, "retired", "docs/operations.md"} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("start on a keystore older than the retirement of its key: want an error naming %q, got %v", want, err)
+				}
+			}
+			return
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("serve neither started nor refused:\n%s", logs.String())
+		}
+	}
+	// Served, it signs the tokens it issues with the retired key; the
+	// region's other instance (the old data directory, holding the
+	// rotated keystore) refuses them.
+	n.dir, n.base = fresh, "http://"+addr
+	tok := n.token("civil-affairs", secret)
+	other := testnode.Start(t, serveMain, "--data", dir, "--addr", freeAddr(t), "--issuer", "http://"+addr, "--ledger-file", ledgerFile)
+	n.base = other.Base
+	body := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
+		`"credentialSubject":{"id":"did:example:resident-7c01","region":"310000","since":"2020-01-01"}}}`
+	code, resp, _ := n.do(http.MethodPost, "/credentials/issue", tok, "application/json", body)
+	t.Fatalf("a keystore whose active key %s the region retired served; the token it issued (kid %s) at the region's other instance: %d %v", old.Kid, kidOf(tok), code, resp)
+}
+
+// TestPartialCopyRefused: a data directory backed up whole with the node
+// stopped and restored, as docs/operations.md ("Backups") says for the
+// embedded ledger, but with one file left out or cut short, is refused
+// at start with an error naming the file and saying to put back a
+// complete copy. Before, a missing keystore.json or ledger.db was made
+// anew (new keys and secrets; an empty ledger: the region's registry
+// gone) and the node served, and a ledger.db cut short panicked.
+func TestPartialCopyRefused(t *testing.T) {
+	t.Setenv("TRUSTID_KEK", testKEK)
+	dir, addr := filepath.Join(t.TempDir(), "data"), freeAddr(t)
+	args := []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr}
+	node := testnode.Start(t, serveMain, args...)
+	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
+	n.addClient("civil-affairs", "SM2", auth.ScopeCredentialsIssue)
+	n.accredit("civil-affairs", "ResidenceCredential")
+	node.Stop()
+	backup := filepath.Join(t.TempDir(), "backup")
+	if err := os.CopyFS(backup, os.DirFS(dir)); err != nil {
+		t.Fatal(err)
+	}
+	cut := func(file string, keep float64) func() error {
+		return func() error {
+			fi, err := os.Stat(filepath.Join(dir, file))
+			if err != nil {
+				return err
+			}
+			return os.Truncate(filepath.Join(dir, file), int64(float64(fi.Size())*keep))
+		}
+	}
+	for _, c := range []struct {
+		name, file string
+		damage     func() error
+		want       string
+	}{
+		{"keystore.json missing", keystoreFile, func() error { return os.Remove(filepath.Join(dir, keystoreFile)) }, "partial copy"},
+		{"ledger.db missing", ledgerFile, func() error { return os.Remove(filepath.Join(dir, ledgerFile)) }, "partial copy"},
+		{"ledger.db empty", ledgerFile, cut(ledgerFile, 0), "partial copy"},
+		{"ledger.db cut short", ledgerFile, cut(ledgerFile, 0.5), "complete copy"},
+		{"outbox.db missing", outboxFile, func() error { return os.Remove(filepath.Join(dir, outboxFile)) }, "partial copy"},
+		{"outbox.db cut short", outboxFile, cut(outboxFile, 0.5), "complete copy"},
+		{"audit.log cut short", auditFile, cut(auditFile, 0.5), "one copy of the whole data directory"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			restoreCopy(t, dir, backup)
+			if err := c.damage(); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			var logs syncBuffer
+			done := make(chan error, 1)
+			go func() {
+				defer func() {
+					if r := recover(); r != nil {
+						done <- fmt.Errorf("panic: %v", r)
+					}
+				}()
+				done <- serveMain(ctx, append([]string{"serve", "--log-format", "json"}, args...), &logs)
+			}()
+			for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+				select {
+				case err := <-done:
+					for _, want := range []string{filepath.Join(dir, c.file), c.want} {
+						if err == nil || !strings.Contains(err.Error(), want) {
+							t.Errorf("start: want an error naming %q, got %v", want, err)
+						}
+					}
+					return
+				default:
+				}
+				if strings.Contains(logs.String(), `"msg":"serving"`) {
+					cancel()
+					<-done
+					t.Fatalf("the node served a data directory with %s", c.name)
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("serve neither started nor refused:\n%s", logs.String())
+				}
+			}
+		})
+	}
 }

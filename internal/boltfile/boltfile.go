@@ -21,11 +21,14 @@ package boltfile
 import (
 	"errors"
 	"fmt"
+	"os"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
 
 	"github.com/trustid-cn/trustid/internal/filelock"
 )
@@ -45,6 +48,11 @@ const DefaultLockWait = time.Second
 // or another DB of the same file in this one) kept the file's companion
 // lock for the whole wait.
 var ErrLocked = errors.New("boltfile: file in use by another process")
+
+// ErrDamaged is returned by Open for a file shorter than its own pages
+// say, or one bbolt cannot read: a copy cut short (a partial backup or
+// restore), or not a bbolt file.
+var ErrDamaged = errors.New("boltfile: file is damaged")
 
 // ErrClosed is returned by a transaction started after Close.
 var ErrClosed = errors.New("boltfile: file closed")
@@ -121,6 +129,10 @@ func Open(path string, open func() (*bolt.DB, error), opts Options) (*DB, error)
 	if err != nil {
 		return nil, fmt.Errorf("boltfile: lock %s: %w", path, err)
 	}
+	if err := checkWhole(path, opts.LockWait); err != nil {
+		unlock()
+		return nil, err
+	}
 	db, err := open()
 	if err != nil {
 		unlock()
@@ -129,6 +141,42 @@ func Open(path string, open func() (*bolt.DB, error), opts Options) (*DB, error)
 	d := &DB{open: open, unlock: unlock, after: int64(opts.ReopenAfter)}
 	d.install(db)
 	return d, nil
+}
+
+// checkWhole opens the bbolt file at path read-only and refuses it
+// (ErrDamaged) when its pages end past its size or bbolt cannot read it
+// (bbolt panics on a damaged free list, and a page past the end of the
+// file faults): a copy cut short would otherwise panic at open or at a
+// later read. A missing or empty file is new, and passes. A read that
+// faulted leaves bbolt's handle of the file open: the caller is to stop.
+func checkWhole(path string, wait time.Duration) (err error) {
+	fi, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) || err == nil && fi.Size() == 0 {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("boltfile: %w", err)
+	}
+	defer debug.SetPanicOnFault(debug.SetPanicOnFault(true))
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: %s cannot be read (%v): it is cut short or not a bbolt file; put back a complete copy, taken with its process stopped", ErrDamaged, path, r)
+		}
+	}()
+	db, err := bolt.Open(path, 0, &bolt.Options{ReadOnly: true, Timeout: wait})
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil // locked by a process that opened it without Open: open says so
+	}
+	if err != nil {
+		return fmt.Errorf("%w: %s: %w; put back a complete copy, taken with its process stopped", ErrDamaged, path, err)
+	}
+	defer db.Close()
+	var size int64
+	db.View(func(tx *bolt.Tx) error { size = tx.Size(); return nil })
+	if fi.Size() < size {
+		return fmt.Errorf("%w: %s has %d bytes, its pages end at byte %d: it was cut short (a partial copy); put back a complete copy, taken with its process stopped", ErrDamaged, path, fi.Size(), size)
+	}
+	return nil
 }
 
 // install makes db the open file; d.mu must be held exclusively (or d

@@ -662,3 +662,59 @@ func TestLockReleasedOnEveryExit(t *testing.T) {
 		t.Fatalf("Open while another DB holds the file, after a second Close of the first = %v, want ErrLocked", err)
 	}
 }
+
+// TestOpenRefusesCutShort: a file cut short (a partial copy) or not a
+// bbolt file is refused by Open with ErrDamaged naming it, not a panic.
+func TestOpenRefusesCutShort(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "f.db")
+	db, err := boltfile.Open(path, opener(path, false, nil), boltfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 200 {
+		if err := db.Update(func(tx *bolt.Tx) error { return appendEntry(tx, make([]byte, 1000)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	whole, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		data []byte
+	}{
+		{"half", whole[:len(whole)/2]},
+		{"a quarter", whole[:len(whole)/4]},
+		{"the first page", whole[:4096]},
+		{"not a bbolt file", []byte(strings.Repeat("not a bbolt file\n", 1000))},
+	} {
+		p := filepath.Join(dir, strings.ReplaceAll(c.name, " ", "-")+".db")
+		if err := os.WriteFile(p, c.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		func() {
+			defer func() {
+				if r := recover(); r != nil {
+					t.Errorf("%s: Open panicked: %v", c.name, r)
+				}
+			}()
+			db, err := boltfile.Open(p, opener(p, false, nil), boltfile.Options{})
+			if err == nil {
+				db.Close()
+			}
+			if !errors.Is(err, boltfile.ErrDamaged) || !strings.Contains(err.Error(), p) {
+				t.Errorf("%s: Open: %v, want ErrDamaged naming %s", c.name, err, p)
+			}
+		}()
+	}
+	db, err = boltfile.Open(path, opener(path, false, nil), boltfile.Options{})
+	if err != nil {
+		t.Fatalf("the whole file: %v", err)
+	}
+	db.Close()
+}
