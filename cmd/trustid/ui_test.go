@@ -388,12 +388,25 @@ func TestBrowserUI(t *testing.T) {
 	until(counter, "the page's strings", `window.TID && document.documentElement.lang === "zh-CN"`, 10*time.Second)
 	a11y(counter, "counter")
 	do(counter, "token", chromedp.SendKeys(chromedp.ID("token"), f.hotelTok))
-	// The wallet's QR as a picture, uploaded at the counter.
-	qrPNG, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("qr")))
-	if err != nil {
-		t.Fatal(err)
+	// The wallet's QR as a picture, uploaded at the counter: one taken
+	// while the same code was shown before and after (the page refreshes
+	// its code every 9 s).
+	var qrPNG []byte
+	var shown string
+	for range 3 {
+		before := text(ctx, "code-text")
+		png, err := chromedp.Run(ctx, chromedp.Screenshot(chromedp.ID("qr")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if shown = text(ctx, "code-text"); shown == before {
+			qrPNG = png
+			break
+		}
 	}
-	shown := text(ctx, "code-text")
+	if qrPNG == nil {
+		t.Fatal("the wallet's code changed during each of 3 screenshots")
+	}
 	pic := filepath.Join(t.TempDir(), "code.png")
 	if err := os.WriteFile(pic, qrPNG, 0o644); err != nil {
 		t.Fatal(err)
