@@ -30,3 +30,14 @@ func TestMessageSizeBound(t *testing.T) {
 		t.Fatalf("MaxMessage+1 bytes: %v, want ErrMalformed", err)
 	}
 }
+
+// TestKidNotUTF8: a kid byte string that is not UTF-8 is malformed.
+func TestKidNotUTF8(t *testing.T) {
+	f := newFixture(t)
+	es := f.parties["ES256"]
+	payload, _ := json.Marshal(credentialDoc(es.did))
+	data := handSign1(t, vcHeaders(AlgES256, "\xff\xfe"), nil, payload, es.key, AlgES256)
+	if _, err := f.v.VerifyCredential(context.Background(), data); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("kid not UTF-8: %v, want ErrMalformed", err)
+	}
+}

@@ -32,3 +32,12 @@ func TestNumericDateBound(t *testing.T) {
 		t.Fatalf("1e11+1: %v, want ErrMalformed", err)
 	}
 }
+
+// TestParseFourParts: a token of four dot-separated parts is malformed,
+// refused before its header is read (not reported as a bad algorithm).
+func TestParseFourParts(t *testing.T) {
+	h := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"HS256"}`))
+	if _, err := Parse(h+".e30.c2ln.c2ln", []string{"ES256"}, 1024); !errors.Is(err, ErrMalformed) || errors.Is(err, ErrAlgorithm) {
+		t.Fatalf("four parts: %v, want ErrMalformed", err)
+	}
+}
