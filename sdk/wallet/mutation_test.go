@@ -47,7 +47,7 @@ func TestRequestObjectTyp(t *testing.T) {
 // attestation's sub (OpenID4VP 1.0 §5.9.3), the attestation has no sub,
 // response_type is not vp_token, or it has no nonce (§5.2: REQUIRED).
 func TestRequestObjectClaims(t *testing.T) {
-	if _, err := resolveEdited(t, nil, nil); err != nil {
+	if _, err := resolveEdited(t, nil, nil, ""); err != nil {
 		t.Fatalf("unchanged: %v", err)
 	}
 	for name, c := range map[string]struct{ att, ro func(jwt.MapClaims) }{
@@ -56,16 +56,26 @@ func TestRequestObjectClaims(t *testing.T) {
 		"response_type code":       {ro: func(c jwt.MapClaims) { c["response_type"] = "code" }},
 		"no nonce":                 {ro: func(c jwt.MapClaims) { delete(c, "nonce") }},
 	} {
-		if _, err := resolveEdited(t, c.att, c.ro); !errors.Is(err, ErrPresentationRequest) {
+		if _, err := resolveEdited(t, c.att, c.ro, ""); !errors.Is(err, ErrPresentationRequest) {
 			t.Errorf("%s: %v, want ErrPresentationRequest", name, err)
 		}
 	}
 }
 
+// TestRequestObjectClientIDIsTheLinks: a request object whose client_id
+// is not the one of the link that pointed to it is refused, as
+// ResolvePresentationRequest checks ("the link's client_id is not the
+// request object's").
+func TestRequestObjectClientIDIsTheLinks(t *testing.T) {
+	if _, err := resolveEdited(t, nil, nil, "verifier_attestation:other"); !errors.Is(err, ErrPresentationRequest) {
+		t.Errorf("link of another client: %v, want ErrPresentationRequest", err)
+	}
+}
+
 // resolveEdited is resolveAttested with the attestation's and the
 // request object's claims changed by att and ro; the link names the
-// request object's client_id.
-func resolveEdited(t *testing.T, attEdit, roEdit func(jwt.MapClaims)) (*PresentationRequest, error) {
+// request object's client_id unless linkClient is given.
+func resolveEdited(t *testing.T, attEdit, roEdit func(jwt.MapClaims), linkClient string) (*PresentationRequest, error) {
 	t.Helper()
 	attesterKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	rpKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -107,6 +117,9 @@ func resolveEdited(t *testing.T, attEdit, roEdit func(jwt.MapClaims)) (*Presenta
 		t.Fatal(err)
 	}
 	client, _ := rc["client_id"].(string)
+	if linkClient != "" {
+		client = linkClient
+	}
 	link := "openid4vp://?" + url.Values{"client_id": {client}, "request_uri": {srv.URL + "/request"}}.Encode()
 	return h.ResolvePresentationRequest(link, attester, string(jwks))
 }
