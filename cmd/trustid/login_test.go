@@ -1230,14 +1230,13 @@ func TestWaitingPageNoTimedRefresh(t *testing.T) {
 	}
 }
 
-// TestRefusedAnswerLeavesSessionOpen: an approval or refusal refused
-// after it spent the session's challenge (a bystander's binding below the
-// level asked, a refusal by a holder who could not approve) renews the
-// challenge, so the person at the browser still approves; a refusal by a
-// holder at the level asked ends the login with access_denied.
-func TestRefusedAnswerLeavesSessionOpen(t *testing.T) {
-	f := newEnrollFixture(t)
-	alice := newPerson(t, "11010519900307123", "张三")
+// startL4WithBystander enrolls alice at L4 (PIN 135790) and carol, the
+// bystander, below it (PIN 246810), and starts a login of shop-web asking
+// L4, the session on alice's screen.
+func startL4WithBystander(t *testing.T) (f *enrollFixture, alice *person, ra enrollResult, carol *person, rc enrollResult, shop *loginRP, a *loginAttempt) {
+	t.Helper()
+	f = newEnrollFixture(t)
+	alice = newPerson(t, "11010519900307123", "张三")
 	att, err := f.terminal.Attest(alice.doc, alice.name, alice.device.Public(), identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.93}, true)
 	if err != nil {
 		t.Fatal(err)
@@ -1246,13 +1245,23 @@ func TestRefusedAnswerLeavesSessionOpen(t *testing.T) {
 	if code != 201 || ra.AssuranceLevel != "L4" {
 		t.Fatalf("enroll alice: %d %v", code, m)
 	}
-	carol := newPerson(t, "11010519850101002", "李四")
-	code, rc, m := f.enroll(f.enrollBody(carol, "", "246810", nil))
+	carol = newPerson(t, "11010519850101002", "李四")
+	code, rc, m = f.enroll(f.enrollBody(carol, "", "246810", nil))
 	if code != 201 || rc.AssuranceLevel == "L4" {
 		t.Fatalf("enroll carol: %d %s %v", code, rc.AssuranceLevel, m)
 	}
-	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
-	a := shop.start(t, oauth2.SetAuthURLParam("acr_values", "L4"))
+	shop = f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
+	a = shop.start(t, oauth2.SetAuthURLParam("acr_values", "L4"))
+	return f, alice, ra, carol, rc, shop, a
+}
+
+// TestRefusedAnswerLeavesSessionOpen: an approval or refusal refused (a
+// bystander's binding below the level asked, a refusal by a holder who
+// could not approve) changes nothing, so the person at the browser still
+// approves; a refusal by a holder at the level asked ends the login with
+// access_denied.
+func TestRefusedAnswerLeavesSessionOpen(t *testing.T) {
+	f, alice, ra, carol, rc, shop, a := startL4WithBystander(t)
 	// A bystander (carol, below L4) approves, then refuses, the session
 	// on alice's screen: both refused.
 	if st, m := approve(t, a.sessionURL, f.app(carol, rc), "246810"); st != 403 || m["error"] != "approval_refused" {
@@ -1341,23 +1350,7 @@ func TestLoginChallengeNotSpentByAnOnlineCode(t *testing.T) {
 // answer gave the session a new challenge, and the person's approval was
 // refused as not signing it for as long as the bystander kept answering.
 func TestRefusedAnswersKeepTheChallenge(t *testing.T) {
-	f := newEnrollFixture(t)
-	alice := newPerson(t, "11010519900307123", "张三")
-	att, err := f.terminal.Attest(alice.doc, alice.name, alice.device.Public(), identity.Liveness{Method: identity.LivenessFaceMatch, Passed: true, Score: 0.93}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	code, ra, m := f.enroll(f.enrollBody(alice, att, "135790", nil))
-	if code != 201 || ra.AssuranceLevel != "L4" {
-		t.Fatalf("enroll alice: %d %v", code, m)
-	}
-	carol := newPerson(t, "11010519850101002", "李四")
-	code, rc, m := f.enroll(f.enrollBody(carol, "", "246810", nil))
-	if code != 201 || rc.AssuranceLevel == "L4" {
-		t.Fatalf("enroll carol: %d %s %v", code, rc.AssuranceLevel, m)
-	}
-	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
-	a := shop.start(t, oauth2.SetAuthURLParam("acr_values", "L4"))
+	f, alice, ra, carol, rc, shop, a := startL4WithBystander(t)
 	resp, err := http.Get(a.sessionURL)
 	if err != nil {
 		t.Fatal(err)
