@@ -321,6 +321,17 @@ func pinCheck(t *testing.T, h holderApp, pin string) map[string]string {
 // that cannot be read gives its status and no body.
 func holderAnswer(t *testing.T, sessionURL, target string, h holderApp, consent []string, extra map[string]any) (int, map[string]any) {
 	t.Helper()
+	status, nonce := sessionChallenge(t, sessionURL)
+	if status != 200 {
+		return status, nil
+	}
+	return postAnswer(t, target, holderAnswerBody(t, target, h, nonce, consent, extra))
+}
+
+// sessionChallenge reads a login session as the holder's app does: its
+// status and, when 200, its challenge (never empty).
+func sessionChallenge(t *testing.T, sessionURL string) (int, []byte) {
+	t.Helper()
 	resp, err := http.Get(sessionURL)
 	if err != nil {
 		t.Fatal(err)
@@ -334,10 +345,10 @@ func holderAnswer(t *testing.T, sessionURL, target string, h holderApp, consent 
 		return resp.StatusCode, nil
 	}
 	nonce, err := base64.RawURLEncoding.DecodeString(req.Challenge)
-	if err != nil {
+	if err != nil || len(nonce) == 0 {
 		t.Fatalf("challenge %q: %v", req.Challenge, err)
 	}
-	return postAnswer(t, target, holderAnswerBody(t, target, h, nonce, consent, extra))
+	return resp.StatusCode, nonce
 }
 
 // holderAnswerBody is the body of the holder app's answer to target (a
@@ -1308,25 +1319,16 @@ func TestLoginChallengeNotSpentByAnOnlineCode(t *testing.T) {
 	}
 	shop := f.addLoginRP("shop-web", "shopweb.example", "--id-token-alg", "ES256")
 	a := shop.start(t)
-	resp, err := http.Get(a.sessionURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var desc struct {
-		Challenge string `json:"challenge"`
-	}
-	json.NewDecoder(resp.Body).Decode(&desc)
-	resp.Body.Close()
-	nonce, err := base64.RawURLEncoding.DecodeString(desc.Challenge)
-	if err != nil || len(nonce) == 0 {
-		t.Fatalf("challenge %q: %v", desc.Challenge, err)
+	st, nonce := sessionChallenge(t, a.sessionURL)
+	if st != 200 {
+		t.Fatalf("the login session: %d", st)
 	}
 	hr := qrcode.HolderRequest{Purpose: qrcode.PurposeOnlineCode, Binding: rc.QRBinding, Time: time.Now().Unix(), Nonce: nonce, Region: "310000"}
 	if err := qrcode.SignHolderRequest(rand.Reader, carol.device, &hr); err != nil {
 		t.Fatal(err)
 	}
 	b, _ := json.Marshal(hr)
-	resp, err = http.Post(f.base+"/v1/qr", "application/json", bytes.NewReader(b))
+	resp, err := http.Post(f.base+"/v1/qr", "application/json", bytes.NewReader(b))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -1351,18 +1353,9 @@ func TestLoginChallengeNotSpentByAnOnlineCode(t *testing.T) {
 // refused as not signing it for as long as the bystander kept answering.
 func TestRefusedAnswersKeepTheChallenge(t *testing.T) {
 	f, alice, ra, carol, rc, shop, a := startL4WithBystander(t)
-	resp, err := http.Get(a.sessionURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var desc struct {
-		Challenge string `json:"challenge"`
-	}
-	json.NewDecoder(resp.Body).Decode(&desc)
-	resp.Body.Close()
-	read, err := base64.RawURLEncoding.DecodeString(desc.Challenge)
-	if err != nil || len(read) == 0 {
-		t.Fatalf("challenge %q: %v", desc.Challenge, err)
+	st, read := sessionChallenge(t, a.sessionURL)
+	if st != 200 {
+		t.Fatalf("the login session: %d", st)
 	}
 	bystander := func() {
 		t.Helper()
