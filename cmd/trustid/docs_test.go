@@ -1,11 +1,15 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -400,4 +404,72 @@ func TestDocsLinks(t *testing.T) {
 	if n < 50 {
 		t.Errorf("only %d relative links found", n)
 	}
+}
+
+// TestDocsQuickStartAnswers: each `curl -s http://127.0.0.1:8080/…` of the
+// README's quick start answers, on a node started on embedded defaults,
+// the JSON its comment shows: the same members, each with the value
+// shown ({...} stands for any object).
+func TestDocsQuickStartAnswers(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, start, _ := strings.Cut(string(readme), "## Quick start\n")
+	start, _, _ = strings.Cut(start, "\n## ")
+	lines := regexp.MustCompile(`(?m)^\s+curl -s http://127\.0\.0\.1:8080(/\S*)\s+# (\{.*\})$`).FindAllStringSubmatch(start, -1)
+	if len(lines) < 2 {
+		t.Fatalf("README.md's quick start shows %d curl answers, want /healthz and /readyz at least", len(lines))
+	}
+	n := startAuthNode(t)
+	for _, l := range lines {
+		path, shown := l[1], strings.ReplaceAll(l[2], "{...}", "{}")
+		var want map[string]any
+		if err := json.Unmarshal([]byte(shown), &want); err != nil {
+			t.Errorf("README.md: the answer shown for %s is no JSON object: %v", path, err)
+			continue
+		}
+		resp, err := http.Get(n.base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got map[string]any
+		if err := json.Unmarshal(body, &got); err != nil {
+			t.Errorf("GET %s: %d %s: not a JSON object", path, resp.StatusCode, body)
+			continue
+		}
+		if !sameShape(want, got) {
+			t.Errorf("GET %s answers %s; README.md shows %s", path, strings.TrimSpace(string(body)), l[2])
+		}
+	}
+}
+
+// sameShape reports whether got has exactly want's members with want's
+// values, an empty object in want matching any object.
+func sameShape(want, got any) bool {
+	w, ok := want.(map[string]any)
+	if !ok {
+		return reflect.DeepEqual(want, got)
+	}
+	g, ok := got.(map[string]any)
+	if !ok {
+		return false
+	}
+	if len(w) == 0 {
+		return true
+	}
+	if len(w) != len(g) {
+		return false
+	}
+	for k, v := range w {
+		if gv, ok := g[k]; !ok || !sameShape(v, gv) {
+			return false
+		}
+	}
+	return true
 }
