@@ -26,9 +26,25 @@ func finishCLI(root *cobra.Command) {
 		if c.Example == "" {
 			c.Example = commandExamples[commandKey(c)]
 		}
+		if c.Args != nil {
+			c.Args = usageArgs(c.Args)
+		}
 	})
 	addCompletions(root)
 	root.SetUsageFunc(groupedUsage)
+}
+
+// usageArgs is rule, a command's positional arguments, with its refusal
+// a usageError, as a refused flag's is: -o json says "usage" for both.
+func usageArgs(rule cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		err := rule(cmd, args)
+		var ue usageError
+		if err == nil || errors.As(err, &ue) {
+			return err
+		}
+		return usageError{err}
+	}
 }
 
 // commandExamples are the examples of each command's help, by command

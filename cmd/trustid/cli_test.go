@@ -379,7 +379,8 @@ func TestCLIOutputErrors(t *testing.T) {
 	}{
 		{[]string{"id", "validate", "110105194912310020", "-o", "json"}, exitInvalid, "check_digit_mismatch", ""},
 		{[]string{"keys", "list", "--bogus", "-o", "json"}, 1, "usage", "bogus"},
-		{[]string{"keys", "list", "--output=json", "extra"}, 1, "error", "extra"},
+		{[]string{"keys", "list", "--output=json", "extra"}, 1, "usage", "extra"},
+		{[]string{"ledger", "head", "-o", "json"}, 1, "usage", "accepts 2 arg(s)"},
 		{[]string{"qr", "verify", "TIDSTA1:nonsense", "--no-status", "--data", dir, "-o", "json"}, 1, "not_valid", "NOT VALID"},
 		{[]string{"id", "derive-batch", "--in", os.DevNull, "-o", "json", "--data", dir}, 1, "usage", "--out FILE"},
 		{[]string{"clients", "add", "--name", "x", "--secret", "--scopes", "qr:read", "-o", "json", "--data", dir}, 1, "usage", "qr:read"},
