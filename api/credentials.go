@@ -1078,15 +1078,23 @@ func writePublic(w http.ResponseWriter, contentType string, body []byte) {
 // RFC 9111 §5.2.2.4): a verifier that goes back for an unknown kid (OpenID
 // Connect Core §10.1.1) gets the new key. The strong ETag, a digest of the
 // bytes, makes asking cheap: 304 while the keys are the same
-// (ServeContent answers If-None-Match). Range is ignored (RFC 9110
-// §14.2: "A server MAY ignore the Range header field"): the document is
-// whole, and no Range gets a 416 in text/plain in place of an error body.
+// (ServeContent answers If-None-Match); it is sent whole (serveWhole).
 func writeKeysDoc(w http.ResponseWriter, r *http.Request, contentType string, body []byte) {
 	sum := sha256.Sum256(body)
 	h := w.Header()
 	h.Set("Content-Type", contentType)
 	h.Set("Cache-Control", "public, no-cache")
 	h.Set("ETag", `"`+base64.RawURLEncoding.EncodeToString(sum[:16])+`"`)
+	serveWhole(w, r, body)
+}
+
+// serveWhole serves body with the Content-Type and ETag w already has,
+// answering If-None-Match with 304 (ServeContent), and ignores Range
+// (RFC 9110 §14.2: "A server MAY ignore the Range header field"): the
+// documents and page assets so served are small, and a Range no longer
+// gets a 206 piece, a multipart/byteranges or a 416 in text/plain in
+// place of an error body.
+func serveWhole(w http.ResponseWriter, r *http.Request, body []byte) {
 	whole := *r
 	whole.Header = r.Header.Clone()
 	whole.Header.Del("Range")

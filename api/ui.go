@@ -1,7 +1,6 @@
 package api
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/base64"
@@ -243,8 +242,7 @@ func (u *uiHandlers) asset(w http.ResponseWriter, r *http.Request) error {
 	if etag, ok := u.etags[name]; ok {
 		h.Set("ETag", etag)
 	}
-	// ServeContent answers If-None-Match with 304.
-	http.ServeContent(w, r, name, time.Time{}, bytes.NewReader(b))
+	serveWhole(w, r, b)
 	return nil
 }
 
