@@ -2,6 +2,7 @@ package api
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -171,6 +172,46 @@ func TestKeyDocumentsIgnoreRange(t *testing.T) {
 			if resp.StatusCode != 200 || err != nil || resp.Header.Get("Accept-Ranges") != "none" {
 				t.Errorf("%s, Range %s: %d, Content-Type %q, Accept-Ranges %q, %v", name, rg, resp.StatusCode,
 					resp.Header.Get("Content-Type"), resp.Header.Get("Accept-Ranges"), err)
+			}
+		}
+	}
+}
+
+// TestKeyDocumentsIfMatch: an If-Match naming no version of a document
+// listing keys is 412 precondition_failed as a JSON error (RFC 9110
+// §13.1.1; api/openapi.json), not an empty body labelled with the
+// document's media type; one naming its ETag, or *, gets the document.
+func TestKeyDocumentsIfMatch(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	srv := httptest.NewServer(e.h)
+	t.Cleanup(srv.Close)
+	v := newVCEnv(t)
+	for name, u := range map[string]string{"JWKS": srv.URL + auth.JWKSPath, "DID document": v.srv.URL + "/.well-known/did.json",
+		"jwt-vc-issuer": v.srv.URL + "/.well-known/jwt-vc-issuer"} {
+		get := func(ifMatch string) (*http.Response, []byte) {
+			req, _ := http.NewRequest("GET", u, nil)
+			req.Header.Set("If-Match", ifMatch)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			body, err := io.ReadAll(resp.Body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return resp, body
+		}
+		resp, body := get(`"another-version"`)
+		var eb errorBody
+		if resp.StatusCode != http.StatusPreconditionFailed || resp.Header.Get("Content-Type") != "application/json" ||
+			json.Unmarshal(body, &eb) != nil || eb.Error != CodePreconditionFailed {
+			t.Errorf("%s, If-Match another version: %d %q %q, want 412 precondition_failed as JSON", name, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+		etag := resp.Header.Get("ETag")
+		for _, m := range []string{etag, "*"} {
+			if resp, body := get(m); resp.StatusCode != 200 || !json.Valid(body) {
+				t.Errorf("%s, If-Match %s: %d %q, want the document", name, m, resp.StatusCode, body)
 			}
 		}
 	}

@@ -1098,15 +1098,22 @@ func serveWhole(w http.ResponseWriter, r *http.Request, body []byte) {
 	whole := *r
 	whole.Header = r.Header.Clone()
 	whole.Header.Del("Range")
-	http.ServeContent(noRanges{w}, &whole, "", time.Time{}, bytes.NewReader(body))
+	http.ServeContent(wholeWriter{w}, &whole, "", time.Time{}, bytes.NewReader(body))
 }
 
-// noRanges is a ResponseWriter whose answer says it takes no Range
-// (Accept-Ranges: none, RFC 9110 §14.3), over ServeContent's "bytes".
-type noRanges struct{ http.ResponseWriter }
+// wholeWriter is serveWhole's ResponseWriter: its answer says it takes
+// no Range (Accept-Ranges: none, RFC 9110 §14.3), over ServeContent's
+// "bytes", and the 412 ServeContent sends when If-Match names no
+// version of the document (RFC 9110 §13.1.1) is a JSON error, not an
+// empty body labelled with the document's media type.
+type wholeWriter struct{ http.ResponseWriter }
 
-func (w noRanges) WriteHeader(code int) {
+func (w wholeWriter) WriteHeader(code int) {
 	w.Header().Set("Accept-Ranges", "none")
+	if code == http.StatusPreconditionFailed {
+		writeJSONStatus(w.ResponseWriter, code, errorBody{Error: CodePreconditionFailed, Description: "If-Match names no version of this document"})
+		return
+	}
 	w.ResponseWriter.WriteHeader(code)
 }
 

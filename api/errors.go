@@ -21,8 +21,11 @@ const (
 	CodeTooLarge       = "request_too_large"
 	CodeUnavailable    = "temporarily_unavailable"
 	CodeServerError    = "server_error"
-	CodeRateLimited    = "rate_limited"
-	CodeStorageFull    = "insufficient_storage"
+	// CodePreconditionFailed: If-Match names no version of the document
+	// (412, RFC 9110 §13.1.1).
+	CodePreconditionFailed = "precondition_failed"
+	CodeRateLimited        = "rate_limited"
+	CodeStorageFull        = "insufficient_storage"
 	// CodeBindingUnconfirmed: the ledger did not confirm (or could not be
 	// asked about) the binding of a credential ID a request chose in
 	// time; sent with Retry-After.

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"testing/fstest"
@@ -113,5 +114,14 @@ func TestUIAssetsIgnoreRange(t *testing.T) {
 		if rec.Code != http.StatusNotModified {
 			t.Errorf("Range %q, If-None-Match: %d, want 304", rg, rec.Code)
 		}
+	}
+	// An If-Match naming another version is 412 as a JSON error.
+	req := httptest.NewRequest("GET", "/ui/assets/ui.css", nil)
+	req.Header.Set("If-Match", `"another-version"`)
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	if rec.Code != http.StatusPreconditionFailed || rec.Header().Get("Content-Type") != "application/json" ||
+		!strings.Contains(rec.Body.String(), `"error":"precondition_failed"`) {
+		t.Errorf("If-Match another version: %d %q %q, want 412 precondition_failed as JSON", rec.Code, rec.Header().Get("Content-Type"), rec.Body)
 	}
 }
