@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"html/template"
 	"io"
 	"log/slog"
@@ -722,7 +721,7 @@ func counterPINError(w http.ResponseWriter, r *http.Request, s *Server, err erro
 	s.log.LogAttrs(r.Context(), slog.LevelInfo, "request failed", slog.String("request_id", requestID(r.Context())),
 		slog.String("code", login.CodePINMismatch), slog.Int("status", http.StatusForbidden), slog.Int("attempts_remaining", mm.Remaining))
 	writeJSONStatus(w, http.StatusForbidden, pinMismatchBody{Error: login.CodePINMismatch,
-		Description: fmt.Sprintf("wrong PIN; %d attempts left before the code is locked", mm.Remaining), AttemptsRemaining: mm.Remaining})
+		Description: "wrong PIN; " + mm.AttemptsLeft() + " before the code is locked", AttemptsRemaining: mm.Remaining})
 	return nil
 }
 

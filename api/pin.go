@@ -124,7 +124,7 @@ func (p *pinChecker) serve(w http.ResponseWriter, r *http.Request) {
 			slog.String("code", string(identity.CodePINMismatch)), slog.Int("status", http.StatusForbidden),
 			slog.String("binding_id", b.ID), slog.Int("attempts_remaining", mm.Remaining))
 		writeJSONStatus(w, http.StatusForbidden, pinMismatchBody{Error: string(identity.CodePINMismatch),
-			Description: fmt.Sprintf("wrong PIN; %d attempts left before the binding is locked", mm.Remaining), AttemptsRemaining: mm.Remaining})
+			Description: "wrong PIN; " + mm.AttemptsLeft() + " before the binding is locked", AttemptsRemaining: mm.Remaining})
 		return
 	}
 	writeError(w, r, p.s.log, err)

@@ -224,8 +224,18 @@ func TestPINCheck(t *testing.T) {
 		t.Fatalf("right PIN after a wrong one: %d %v", c, m)
 	}
 	for i := 4; i >= 0; i-- {
-		if c, _, m := e.try(t, h, wrong); c != 403 || m["error"] != "pin_mismatch" || m["attempts_remaining"] != float64(i) {
+		c, _, m := e.try(t, h, wrong)
+		if c != 403 || m["error"] != "pin_mismatch" || m["attempts_remaining"] != float64(i) {
 			t.Fatalf("wrong PIN, %d left: %d %v", i, c, m)
+		}
+		// "1 attempt left", not "1 attempts left".
+		if want := fmt.Sprintf("wrong PIN; %d attempts left before the binding is locked", i); i == 1 {
+			want = "wrong PIN; 1 attempt left before the binding is locked"
+			if m["error_description"] != want {
+				t.Errorf("wrong PIN, 1 left: %q, want %q", m["error_description"], want)
+			}
+		} else if m["error_description"] != want {
+			t.Errorf("wrong PIN, %d left: %q, want %q", i, m["error_description"], want)
 		}
 	}
 	c, hdr, m := e.try(t, h, pin)

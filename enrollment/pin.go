@@ -58,6 +58,15 @@ type PINMismatchError struct{ Remaining int }
 func (e *PINMismatchError) Error() string { return identity.ErrPINMismatch.Error() }
 func (e *PINMismatchError) Unwrap() error { return identity.ErrPINMismatch }
 
+// AttemptsLeft words Remaining for a message: "1 attempt left",
+// "4 attempts left".
+func (e *PINMismatchError) AttemptsLeft() string {
+	if e.Remaining == 1 {
+		return "1 attempt left"
+	}
+	return fmt.Sprintf("%d attempts left", e.Remaining)
+}
+
 // BindingVerifier verifies a vc+jwt (*credentials.Verifier): signature by
 // a key of its issuer, validity period and status (a revoked or suspended
 // credential is an error matching credentials.ErrRevoked or

@@ -189,3 +189,26 @@ func TestReleasedClaimsRegisteredNow(t *testing.T) {
 		t.Errorf("approved %+v; want no claim released", g)
 	}
 }
+
+// TestPINErrorsCountAttempts: a wrong PIN at an approval or at a counter
+// tells the attempts left in words that fit the count ("1 attempt left",
+// not "1 attempts left").
+func TestPINErrorsCountAttempts(t *testing.T) {
+	for _, c := range []struct {
+		remaining      int
+		approve, count string
+	}{
+		{4, "wrong PIN; 4 attempts left", "wrong PIN; 4 attempts left before the code is locked"},
+		{1, "wrong PIN; 1 attempt left", "wrong PIN; 1 attempt left before the code is locked"},
+		{0, "wrong PIN; 0 attempts left", "wrong PIN; 0 attempts left before the code is locked"},
+	} {
+		mismatch := &enrollment.PINMismatchError{Remaining: c.remaining}
+		var e *Error
+		if err := pinError(mismatch); !errors.As(err, &e) || e.Description != c.approve {
+			t.Errorf("approval, %d left: %v, want %q", c.remaining, err, c.approve)
+		}
+		if err := staticPINError(mismatch); !errors.As(err, &e) || e.Description != c.count {
+			t.Errorf("counter, %d left: %v, want %q", c.remaining, err, c.count)
+		}
+	}
+}

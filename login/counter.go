@@ -6,7 +6,6 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -238,7 +237,7 @@ func staticPINError(err error) error {
 	var mismatch *enrollment.PINMismatchError
 	switch {
 	case errors.As(err, &mismatch):
-		return failWith(CodePINMismatch, fmt.Sprintf("wrong PIN; %d attempts left before the code is locked", mismatch.Remaining), err)
+		return failWith(CodePINMismatch, "wrong PIN; "+mismatch.AttemptsLeft()+" before the code is locked", err)
 	case errors.Is(err, identity.ErrPINLocked):
 		return failWith(CodePINLocked, "too many wrong PINs: the static code is locked for now; use method face, or retry later", err)
 	case errors.Is(err, enrollment.ErrPINNotSet):

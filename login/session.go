@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"slices"
 	"strings"
 	"time"
@@ -412,7 +411,7 @@ func pinError(err error) error {
 	var mismatch *enrollment.PINMismatchError
 	switch {
 	case errors.As(err, &mismatch):
-		return failWith(CodeApprovalRefused, fmt.Sprintf("wrong PIN; %d attempts left", mismatch.Remaining), err)
+		return failWith(CodeApprovalRefused, "wrong PIN; "+mismatch.AttemptsLeft(), err)
 	case errors.Is(err, identity.ErrPINLocked):
 		return failWith(CodeApprovalRefused, "too many wrong PINs; the binding is locked for now", err)
 	case errors.Is(err, enrollment.ErrPINNotSet):

@@ -540,7 +540,7 @@ func (s *Service) tokenPreAuthorized(ctx context.Context, req TokenRequest, jkt 
 				}
 				return nil, fail(CodeInvalidGrant, "wrong transaction code; too many tries, so this offer is void: ask the issuer for a new offer")
 			}
-			return nil, fail(CodeInvalidGrant, fmt.Sprintf("wrong transaction code (%d tries left)", d.Remaining))
+			return nil, fail(CodeInvalidGrant, txCodeTriesLeft(d.Remaining))
 		}
 	}
 	// Exactly one redemption wins, however many race.
@@ -644,3 +644,12 @@ func (s *Service) issueToken(ctx context.Context, g grant) (*TokenResponse, erro
 // issueKey names the single-use entry of one configuration under one
 // access token.
 func issueKey(config, token string) string { return "oid4vci:issue:" + config + ":" + token }
+
+// txCodeTriesLeft is the refusal of a wrong transaction code with the
+// tries the offer has left: "(1 try left)", "(4 tries left)".
+func txCodeTriesLeft(n int) string {
+	if n == 1 {
+		return "wrong transaction code (1 try left)"
+	}
+	return fmt.Sprintf("wrong transaction code (%d tries left)", n)
+}

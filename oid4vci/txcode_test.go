@@ -34,7 +34,10 @@ func TestTxCodeTriesOverItsLife(t *testing.T) {
 		if !errors.As(err, &e) || e.Code != CodeInvalidGrant {
 			t.Fatalf("try %d: %v, want invalid_grant", tries+1, err)
 		}
-		if !strings.Contains(e.Description, "tries left") {
+		if left := s.cfg.TxCodeTries - tries - 1; left == 1 && e.Description != "wrong transaction code (1 try left)" {
+			t.Errorf("try %d: %q, want \"wrong transaction code (1 try left)\"", tries+1, e.Description)
+		}
+		if !strings.Contains(e.Description, "left)") {
 			break // voided, or expired
 		}
 	}
