@@ -279,6 +279,9 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 	return func(srv *api.Server, n *node) error {
 		f := cmd.Flags()
 		l, mode, err := openLedger(cmd, n.dataDir, n.region)
+		if errors.Is(err, ledger.ErrUnavailable) {
+			return err // "ledger: unavailable: …" already
+		}
 		if err != nil {
 			return fmt.Errorf("ledger: %w", err)
 		}

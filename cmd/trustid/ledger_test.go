@@ -247,6 +247,12 @@ func TestLedgerCommandsLocked(t *testing.T) {
 			t.Errorf("ledger %v: %v, want %q", args, err, want)
 		}
 	}
+	// A second node on the data directory says so once ("ledger:
+	// ledger: unavailable: ..." before).
+	_, _, err = run(t, context.Background(), "serve", "--data", dir, "--addr", "127.0.0.1:0")
+	if want := "ledger: unavailable: " + filepath.Join(dir, ledgerFile) + " is locked by another process"; err == nil || !strings.HasPrefix(err.Error(), want) {
+		t.Errorf("serve: %v, want %q", err, want)
+	}
 	// dead-batches reads the outbox file, locked by a serving node.
 	ob, err := ledger.OpenOutbox(filepath.Join(dir, outboxFile), nil, ledger.OutboxOptions{})
 	if err != nil {
