@@ -31,10 +31,10 @@ import (
 	"github.com/trustid-cn/trustid/internal/leakcheck"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/keystore"
-	"github.com/trustid-cn/trustid/store"
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/qrcode"
 	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
+	"github.com/trustid-cn/trustid/store"
 )
 
 // walletHolder enrolls a wallet SDK holder (software keys, alias
