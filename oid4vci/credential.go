@@ -91,6 +91,10 @@ func (s *Service) Credential(ctx context.Context, acc Access, body []byte) (*Cre
 	if err != nil {
 		return nil, err
 	}
+	if g.Issued {
+		// RFC 6750 §3.1: the token no longer authorizes a credential.
+		return nil, withNonce(fail(CodeInvalidToken, "every credential this access token allows was issued; it is good only for notifications now"), dpopNonce)
+	}
 	resp, err := s.credential(ctx, g, acc.Token, body)
 	if err != nil {
 		return nil, withNonce(err, dpopNonce)
@@ -220,7 +224,7 @@ func (s *Service) tokenLeft(g *grant) time.Duration {
 // refused), by one that keeps only what the notification endpoint checks
 // (the login the token came from, its DPoP key): the credential and its
 // claims are not kept to the token's expiry (PIPL Art. 19). The credential
-// endpoint then refuses the token (invalid_token: Service.session). A
+// endpoint then refuses the token (invalid_token: Service.Credential). A
 // store that cannot tell, or a failed write, leaves the record to expire.
 func (s *Service) retire(ctx context.Context, g *grant, token string) {
 	for _, c := range g.Configs {

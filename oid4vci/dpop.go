@@ -190,9 +190,6 @@ func (s *Service) session(ctx context.Context, acc Access, path string) (*grant,
 			return nil, "", &Error{Code: CodeTemporarilyUnavailable, Description: "the status of the device binding that approved this access token cannot be checked now; try again", Err: err}
 		}
 	}
-	if g.Issued && path == PathCredential {
-		return nil, "", fail(CodeInvalidToken, "every credential this access token allows was issued; it is good only for notifications now")
-	}
 	if g.JKT == "" {
 		if dpopScheme {
 			return nil, "", fail(CodeInvalidToken, "the access token is not DPoP-bound: send it with the Bearer scheme")
