@@ -652,3 +652,21 @@ func testEndedLoginAccessTokensDeleted(t *testing.T, ending string, redis bool) 
 		}
 	}
 }
+
+// TestAccessTokenOfNoLoginNotIndexed: an access token issued from a
+// record that names no login (an older node's, without a family) is not
+// put in an index shared by every such token.
+func TestAccessTokenOfNoLoginNotIndexed(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid", Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := p.cfg.Store.Get(ctx, accessIndexKey("")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an index of tokens of no login: %d bytes, %v", len(b), err)
+	}
+}

@@ -442,12 +442,15 @@ func (p *Provider) accessIndex(ctx context.Context, family string) []indexedAcce
 }
 
 // indexAccess adds the access token of handle, expiring at exp (Unix
-// milliseconds), to the
-// index of its login's access tokens, kept as long as the newest of
-// them. Of a login's issues only one at a time goes on (a code is
+// milliseconds), to the index of its login's access tokens, kept as long
+// as the newest of them; a token of no login (family empty) is not
+// indexed, as tokens of unrelated records would share one index. Of a login's issues only one at a time goes on (a code is
 // redeemed once, and of concurrent refreshes all but one end the
 // login), so the read and the write need no swap.
 func (p *Provider) indexAccess(ctx context.Context, family, handle string, exp int64) error {
+	if family == "" {
+		return nil // no login to end (a record of an older node without one)
+	}
 	index := append(p.accessIndex(ctx, family), indexedAccess{Handle: maskHandle(family, []byte(handle)), Expires: exp})
 	b, _ := json.Marshal(index)
 	return p.cfg.Store.Set(ctx, accessIndexKey(family), b, p.cfg.AccessTokenTTL)
