@@ -149,10 +149,13 @@ func (p *Provider) keepRestart(ctx context.Context, id string, s *session, by in
 // (WCAG 2.2.1) where the request cannot be sent again (a pushed
 // request_uri, an offer's issuer_state are spent). A session may be
 // started again until the first one's longest life (1+SessionExtensions
-// lifetimes) is over, and not after it was answered on the phone (its
-// record is then deleted); one unknown, another browser's, restarted
-// already or past that time is CodeSessionNotFound, and changes nothing.
-// The session, if still open, ends.
+// lifetimes) is over, and not once it was answered on the phone (its
+// page collects the answer: CodeSessionNotFound wrapping ErrAnswered);
+// one unknown, another browser's, restarted already or past that time
+// is CodeSessionNotFound, and changes nothing. The session, if still
+// open, ends. A store failure after the copy was taken (the new session
+// not written) ends the login: its page then says to go back to the
+// site.
 func (p *Provider) Restart(ctx context.Context, id, browser string) (*Started, error) {
 	if id == "" || len(id) > 64 {
 		return nil, fail(CodeSessionNotFound, "no such login session")
