@@ -53,6 +53,7 @@ type LoginConfig struct {
 //	GET  /login/sessions/{id}/qr.png        the session's QR as a PNG, for a page without JavaScript (its cookie)
 //	GET  /login/sessions/{id}/continue      the page without JavaScript: the code once approved, else the waiting page (its cookie)
 //	GET  /login/sessions/{id}/page          the login page again, in the language ui_locales names (its cookie)
+//	POST /login/sessions/{id}/restart       another protocol's expired login started again: a new session's page (its cookie)
 //	GET, POST /oauth2/userinfo              claims for a login access token
 //	GET, POST /oauth2/logout                RP-initiated logout
 func (s *Server) MountLogin(cfg LoginConfig) error {
@@ -92,6 +93,7 @@ func (s *Server) MountLogin(cfg LoginConfig) error {
 	s.handle("GET "+login.SessionPath+"/qr.png", limited(l.qrPNG))
 	s.handleNoHead("GET "+login.SessionPath+"/continue", page(noHead(l.continueNoJS, http.MethodGet)))
 	s.handle("GET "+login.SessionPath+"/page", page(l.resume))
+	s.handle("POST "+login.SessionPath+"/restart", page(l.restart))
 	s.handle("GET "+login.UserInfoPath, limited(l.userinfo))
 	s.handle("POST "+login.UserInfoPath, limited(l.userinfo))
 	s.handleNoHead("GET "+login.LogoutPath, page(noHead(l.logout, http.MethodGet, http.MethodPost)))
@@ -320,11 +322,17 @@ func httpsURL(s string) bool {
 // for the page's script to draw as a QR (with the PNG endpoint for a
 // browser without JavaScript), the app link, the long poll, and the
 // links on (without JavaScript, and to the page in the other language),
-// which carry the page's language in ui_locales. No QR is encoded here.
+// which carry the page's language in ui_locales, and restart, the form
+// its script shows once the session has expired; for another protocol's
+// login (st.Restartable) without one, the form that starts the session
+// again (POST .../restart). No QR is encoded here.
 func writeLoginPage(w http.ResponseWriter, p *login.Provider, st *login.Started, t *loginText, restart *restartForm) error {
 	path := sessionPath(st.ID)
 	sessionURL := p.Issuer() + path
 	nonce := pageNonce()
+	if restart == nil && st.Restartable {
+		restart = &restartForm{Method: "post", Action: path + "/restart?ui_locales=" + t.Lang}
+	}
 	return writePage(w, loginCSP(nonce), loginPage, loginPageData{
 		T: t, Nonce: nonce, ClientName: st.ClientName, Claims: t.claimLabels(st.Claims), Level: st.Level.String(), Purpose: t.purpose(st.Purpose),
 		SessionURL: sessionURL, QRScript: LoginQRScript, PNGPath: path + "/qr.png",
@@ -346,7 +354,11 @@ func sessionPath(id string) string {
 
 // resume shows the login page of a session again to the browser that
 // started it (its cookie), in the language its ui_locales names: the
-// page's language switch. Its refusals are HTML pages (endedPage).
+// page's language switch. Its restart form sends the session's
+// authorization request (login.Started.Request) again in that language,
+// by POST whichever way it first came (the endpoint takes both alike,
+// and what was posted does not go into a URL). Its refusals are HTML
+// pages (endedPage).
 func (l *loginHandlers) resume(w http.ResponseWriter, r *http.Request) error {
 	c, err := r.Cookie(loginCookie)
 	if err != nil {
@@ -356,7 +368,31 @@ func (l *loginHandlers) resume(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return l.endedPage(w, r, err)
 	}
-	return writeLoginPage(w, l.p, st, pageText(w, r), nil)
+	t := pageText(w, r)
+	var restart *restartForm
+	if st.Request != nil {
+		q := maps.Clone(st.Request)
+		q.Set("ui_locales", t.Lang)
+		restart = restartOf(http.MethodPost, q)
+	}
+	return writeLoginPage(w, l.p, st, t, restart)
+}
+
+// restart is the "Get a new code" form of another protocol's login
+// (login.Provider.Restart), whose request is spent: the page of a new
+// session for the same request, in the language ui_locales names, with
+// its own cookie. Its refusals are HTML pages (endedPage).
+func (l *loginHandlers) restart(w http.ResponseWriter, r *http.Request) error {
+	c, err := r.Cookie(loginCookie)
+	if err != nil {
+		return l.endedPage(w, r, &login.Error{Code: login.CodeSessionNotFound, Description: "no login session for this browser"})
+	}
+	st, err := l.p.Restart(r.Context(), r.PathValue("id"), c.Value)
+	if err != nil {
+		return l.endedPage(w, r, err)
+	}
+	st.UILocales = r.URL.Query().Get("ui_locales")
+	return renderLoginPage(w, r, l.p, st, nil)
 }
 
 // pageNonce is a fresh CSP nonce for one page.

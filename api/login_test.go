@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"html"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -142,8 +143,10 @@ func TestLoginPageLifetimeLeft(t *testing.T) {
 // request in a form, sent the way the request came (GET or POST), which
 // its script shows once the session has expired (WCAG 2.2.1: a new code
 // with one press; TestBrowserLoginNewCode): sent, it starts a new
-// session. The page in the other language, which no longer has the
-// request, carries none.
+// session. The page in the other language carries the session's request
+// (the parameters the endpoint reads, kept with the session) in that
+// language, by POST; before, it carried none, and an expired login
+// there said to go back to the site and start again.
 func TestLoginPageRestartForm(t *testing.T) {
 	e := newOAuthEnv(t, OAuthConfig{}, nil)
 	const cb = "https://shop.example/cb"
@@ -187,13 +190,31 @@ func TestLoginPageRestartForm(t *testing.T) {
 		if first, second := rec.Result().Cookies()[0].Path, again.Result().Cookies()[0].Path; first == second {
 			t.Errorf("%s: the restart form gave the same session %s", method, first)
 		}
+		// The page in the other language has one too: the request
+		// again in that language, by POST (nothing posted goes into a
+		// URL), which gives a new session in that language.
 		switchPath := regexp.MustCompile(`id="language" [^>]*href="([^"]+)"`).FindStringSubmatch(rec.Body.String())
 		req := httptest.NewRequest("GET", strings.ReplaceAll(switchPath[1], "&amp;", "&"), nil)
 		req.AddCookie(rec.Result().Cookies()[0])
 		other := httptest.NewRecorder()
 		h.ServeHTTP(other, req)
-		if other.Code != 200 || strings.Contains(other.Body.String(), `id="restart"`) {
-			t.Errorf("%s: the page in the other language: %d, a restart form %v", method, other.Code, strings.Contains(other.Body.String(), `id="restart"`))
+		f = formRE.FindStringSubmatch(other.Body.String())
+		if other.Code != 200 || f == nil {
+			t.Fatalf("%s: the page in the other language: %d, no restart form", method, other.Code)
+		}
+		got = url.Values{}
+		for _, in := range inputRE.FindAllStringSubmatch(f[3], -1) {
+			got.Add(html.UnescapeString(in[1]), html.UnescapeString(in[2]))
+		}
+		want := maps.Clone(q)
+		want.Set("ui_locales", "zh-CN")
+		if f[1] != "post" || f[2] != login.AuthorizePath || got.Encode() != want.Encode() {
+			t.Errorf("%s: the other language's restart form is %s %s with %v, want post %s with %v", method, f[1], f[2], got, login.AuthorizePath, want)
+		}
+		again = send(f[1], got)
+		if again.Header().Get("Content-Language") != "zh-CN" || again.Result().Cookies()[0].Path == rec.Result().Cookies()[0].Path {
+			t.Errorf("%s: the other language's restart gave a page in %q, session %s (first %s)", method, again.Header().Get("Content-Language"),
+				again.Result().Cookies()[0].Path, rec.Result().Cookies()[0].Path)
 		}
 	}
 }

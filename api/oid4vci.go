@@ -266,7 +266,8 @@ func (h *vciHandlers) authorize(w http.ResponseWriter, r *http.Request, lp *logi
 		return redirectAuthorizeError(w, r, h.s, err, h.svc.Issuer()+oid4vci.PathAS)
 	}
 	// Its request is spent (RFC 9126 §4; an offer's issuer_state): the
-	// page cannot send it again.
+	// page cannot send it again, and its expired page starts the session
+	// again instead (loginHandlers.restart).
 	return renderLoginPage(w, r, lp, st, nil)
 }
 

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/enrollment"
@@ -210,5 +211,75 @@ func TestPINErrorsCountAttempts(t *testing.T) {
 		if err := staticPINError(mismatch); !errors.As(err, &e) || e.Description != c.count {
 			t.Errorf("counter, %d left: %v, want %q", c.remaining, err, c.count)
 		}
+	}
+}
+
+// TestRestartExtensionLogin: another protocol's login (an OID4VCI
+// authorization, whose pushed request or issuer_state is spent) is
+// started again by Restart for the browser that started it, once per
+// session: a new session (ID, browser secret) with the same request and
+// data, itself restartable, the old one ended; another browser's
+// restart changes nothing; none after the first session's longest life
+// (1+SessionExtensions lifetimes), nor once answered on the phone.
+// Before, such a login, expired, could only be started again from the
+// wallet (WCAG 2.2.1).
+func TestRestartExtensionLogin(t *testing.T) {
+	a := newAnswering(t, newTestProvider(t))
+	p := a.Provider
+	now := time.Now()
+	p.cfg.Now = func() time.Time { return now }
+	ctx := context.Background()
+	q := url.Values{}
+	for _, k := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method"} {
+		q.Set(k, goodQuery().Get(k))
+	}
+	st, err := p.AuthorizeFor(ctx, q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
+		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) {
+			return &ExtensionGrant{Data: []byte("offer data"), RequiredSub: "pairwise-1"}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !st.Restartable {
+		t.Fatal("an extension's login is not restartable")
+	}
+	if _, err := p.Restart(ctx, st.ID, "another browser"); !isCode(err, CodeSessionNotFound) {
+		t.Fatalf("another browser's restart: %v, want %s", err, CodeSessionNotFound)
+	}
+	again, err := p.Restart(ctx, st.ID, st.Browser)
+	if err != nil {
+		t.Fatalf("the browser's restart (after another's was refused): %v", err)
+	}
+	if again.ID == st.ID || again.Browser == st.Browser || !again.Restartable {
+		t.Errorf("the restart gave session %s browser %s restartable %v; want new ones, restartable", again.ID, again.Browser, again.Restartable)
+	}
+	if _, _, err := p.readSession(ctx, st.ID); err == nil {
+		t.Error("the restarted session is still open")
+	}
+	s, _, err := p.readSession(ctx, again.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := p.open("session", again.ID, s.Data)
+	if err != nil || string(data) != "offer data" || s.RequiredSub != "pairwise-1" || s.Audience != "oid4vci" || s.State != q.Get("state") {
+		t.Errorf("the new session: data %q (%v), %+v", data, err, s)
+	}
+	if _, err := p.Restart(ctx, st.ID, st.Browser); !isCode(err, CodeSessionNotFound) {
+		t.Errorf("a second restart of one session: %v, want %s", err, CodeSessionNotFound)
+	}
+	answered, err := p.AuthorizeFor(ctx, q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
+		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) { return &ExtensionGrant{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Approve(ctx, answered.ID, a.holder(t, answered.ID)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.Restart(ctx, answered.ID, answered.Browser); !isCode(err, CodeSessionNotFound) || approved(t, p, answered.ID) == nil {
+		t.Errorf("a restart of an approved session: %v, want %s and the approval kept", err, CodeSessionNotFound)
+	}
+	now = now.Add((1 + SessionExtensions) * p.cfg.SessionTTL)
+	if _, err := p.Restart(ctx, again.ID, again.Browser); !isCode(err, CodeSessionNotFound) {
+		t.Errorf("a restart past the first session's longest life: %v, want %s", err, CodeSessionNotFound)
 	}
 }

@@ -58,6 +58,15 @@ type Started struct {
 	// Left is what is left of the session's lifetime: all of it from
 	// Authorize, the rest from Resume.
 	Left time.Duration
+	// Request, from Resume, is the session's authorization request (the
+	// parameters Authorize reads), which its login page may send again
+	// once the session has expired (a new session, WCAG 2.2.1); nil for
+	// another protocol's login, whose request is spent, and from
+	// Authorize (the caller has the request).
+	Request url.Values
+	// Restartable: another protocol's login, which Restart starts again
+	// once it has expired, for the browser that started it.
+	Restartable bool
 }
 
 // Authorize checks an authorization request (the query of GET
@@ -127,9 +136,15 @@ func (p *Provider) Authorize(ctx context.Context, q url.Values) (*Started, error
 	if len(acrs) > 0 {
 		level = max(level, acrs[0], minLevel)
 	}
+	request := url.Values{}
+	for _, name := range authorizeParams {
+		if v, ok := q[name]; ok {
+			request[name] = v
+		}
+	}
 	st, err := p.start(ctx, c, &session{
 		ClientID: c.ID, RedirectURI: redirect, State: state, Nonce: nonce, CodeChallenge: challenge,
-		Scope: grantedScope(scopes, claims), Claims: claims, Level: int(level), ACRValues: acrs,
+		Scope: grantedScope(scopes, claims), Claims: claims, Level: int(level), ACRValues: acrs, Request: request,
 	}, nil)
 	if err != nil {
 		return nil, err

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"net/url"
 	"slices"
+	"time"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/gm"
@@ -94,10 +95,11 @@ func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) 
 	if len(g.Data) > maxExtensionData || len(g.Purpose.String()) > 200 || g.Level > identity.L4 {
 		return nil, failWith(CodeServerError, "internal error", errors.New("login: extension data or purpose too large"))
 	}
-	st, err := p.start(ctx, r.client, &session{
+	s := &session{
 		ClientID: r.client.ID, RedirectURI: r.redirect, State: r.state, CodeChallenge: r.challenge, Level: int(max(g.Level, minLevel)),
 		Audience: x.Audience, Iss: x.Issuer, SubjectClient: g.SubjectClient, RequiredSub: g.RequiredSub, Purpose: g.Purpose,
-	}, g.Data)
+	}
+	st, err := p.start(ctx, r.client, s, g.Data)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +111,101 @@ func (p *Provider) AuthorizeFor(ctx context.Context, q url.Values, x Extension) 
 			return nil, extensionError(err, r)
 		}
 	}
+	st.Restartable = p.keepRestart(ctx, st.ID, s, s.Until)
 	st.UILocales = q.Get("ui_locales")
+	return st, nil
+}
+
+// restartKey keeps another protocol's login session, as started, past
+// its expiry, for Restart: its request is spent, so the page cannot send
+// it again as an OpenID Connect login's does.
+func restartKey(id string) string { return "login-session-restart:" + id }
+
+// restart is a login session as restartKey keeps it: the session as
+// started (its data sealed under its ID) and the time (Unix seconds)
+// until which it, and the sessions Restart starts from it, may be
+// started again: the first session's longest life.
+type restart struct {
+	Session session `json:"s"`
+	By      int64   `json:"by"`
+}
+
+// keepRestart keeps session id, just started, for Restart until by, and
+// reports whether it did (a store failure leaves the login not
+// restartable: its page says to go back to the site).
+func (p *Provider) keepRestart(ctx context.Context, id string, s *session, by int64) bool {
+	ttl := time.Unix(by, 0).Sub(p.cfg.Now())
+	if ttl <= 0 {
+		return false
+	}
+	b, err := json.Marshal(restart{Session: *s, By: by})
+	return err == nil && p.cfg.Store.Put(ctx, restartKey(id), b, ttl) == nil
+}
+
+// Restart starts another protocol's login session id again, once, for
+// the browser whose secret is browser (the login page's cookie): a new
+// session (ID, QR challenge, browser secret) for the same request, kept
+// for Restart in its turn. It is the expired page's "Get a new code"
+// (WCAG 2.2.1) where the request cannot be sent again (a pushed
+// request_uri, an offer's issuer_state are spent). A session may be
+// started again until the first one's longest life (1+SessionExtensions
+// lifetimes) is over, and not once it was answered on the phone (its
+// page collects the answer: CodeSessionNotFound wrapping ErrAnswered);
+// one unknown, another browser's, restarted already or past that time
+// is CodeSessionNotFound, and changes nothing. The session, if still
+// open, ends. A store failure after the copy was taken (the new session
+// not written) ends the login: its page then says to go back to the
+// site.
+func (p *Provider) Restart(ctx context.Context, id, browser string) (*Started, error) {
+	if id == "" || len(id) > 64 {
+		return nil, fail(CodeSessionNotFound, "no such login session")
+	}
+	b, err := p.cfg.Store.Peek(ctx, restartKey(id))
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, fail(CodeSessionNotFound, "the login can no longer be started again here")
+	}
+	if err != nil {
+		return nil, failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
+	}
+	var r restart
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, failWith(CodeServerError, "internal error", err)
+	}
+	if p.cfg.Now().Unix() >= r.By {
+		return nil, fail(CodeSessionNotFound, "the login can no longer be started again here")
+	}
+	if subtle.ConstantTimeCompare([]byte(digest(browser)), []byte(r.Session.Browser)) != 1 {
+		return nil, fail(CodeSessionNotFound, "no login session for this browser")
+	}
+	data, err := p.open("session", id, r.Session.Data)
+	if err != nil {
+		return nil, err
+	}
+	c, err := p.client(ctx, r.Session.ClientID)
+	if err != nil {
+		return nil, err
+	}
+	if b, err := p.cfg.Store.Get(ctx, sessionKey(id)); err == nil {
+		var open session
+		if json.Unmarshal(b, &open) != nil || open.Approved != nil || open.Denied {
+			// Answered on the phone: the page collects the answer.
+			return nil, failWith(CodeSessionNotFound, "the login session was already answered", ErrAnswered)
+		}
+	}
+	if _, err := p.cfg.Store.Consume(ctx, restartKey(id)); errors.Is(err, store.ErrNotFound) {
+		return nil, fail(CodeSessionNotFound, "the login was started again already")
+	} else if err != nil {
+		return nil, failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
+	}
+	_ = p.cfg.Store.Delete(ctx, sessionKey(id))
+	old := r.Session
+	s := &session{ClientID: old.ClientID, RedirectURI: old.RedirectURI, State: old.State, CodeChallenge: old.CodeChallenge, Level: old.Level,
+		Audience: old.Audience, Iss: old.Iss, SubjectClient: old.SubjectClient, RequiredSub: old.RequiredSub, Purpose: old.Purpose}
+	st, err := p.start(ctx, c, s, data)
+	if err != nil {
+		return nil, err
+	}
+	st.Restartable = p.keepRestart(ctx, st.ID, s, r.By)
 	return st, nil
 }
 

@@ -35,8 +35,8 @@ func (r *ttlRecorder) Put(ctx context.Context, key string, v []byte, ttl time.Du
 // TestTokenLifetimes pins the lifetimes docs/login.md and the table of
 // docs/operations.md ("What the node keeps, and for how long") give a
 // login's records: its code 60 s, the access token 10 minutes (the
-// record and expires_in), the refresh token's record and its handle
-// under the sid 30 days.
+// record, the login's index of its access tokens and expires_in), the
+// refresh token's record and its handle under the sid 30 days.
 func TestTokenLifetimes(t *testing.T) {
 	p, issue, redeem := newCodeFixture(t)
 	rec := &ttlRecorder{Store: p.cfg.Store, ttls: map[string]time.Duration{}}
@@ -51,6 +51,7 @@ func TestTokenLifetimes(t *testing.T) {
 	for key, want := range map[string]time.Duration{
 		"login-code:":       60 * time.Second,
 		"login-at:":         10 * time.Minute,
+		"login-at-index:":   10 * time.Minute,
 		"login-rtf:":        30 * 24 * time.Hour,
 		"login-rtf-handle:": 30 * 24 * time.Hour,
 	} {

@@ -144,7 +144,8 @@ func TestRevokeAndIntrospect(t *testing.T) {
 // TestRefreshTokenStoredOnce: a refresh token is one store entry, its
 // login's family record, which introspection and revocation read without
 // spending it (beside it, the record's handle named from the login's sid,
-// for a logout to find it); so are refresh tokens stored by older nodes,
+// for a logout to find it, as the login's index of its access tokens
+// is); so are refresh tokens stored by older nodes,
 // which kept the record alone (no iat, exp) or with a readable copy
 // beside it.
 func TestRefreshTokenStoredOnce(t *testing.T) {
@@ -161,8 +162,8 @@ func TestRefreshTokenStoredOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if n := mem.Len() - before; n != 3 {
-		t.Errorf("an access and a refresh token took %d store entries, want 3 (the access token, the family record, its handle)", n)
+	if n := mem.Len() - before; n != 4 {
+		t.Errorf("an access and a refresh token took %d store entries, want 4 (the access token and the login's index of them, the family record, its handle)", n)
 	}
 	if res, err := p.Introspect(ctx, shop, resp.RefreshToken); err != nil || !res.Active {
 		t.Fatalf("introspection of a new refresh token: %+v %v", res, err)
@@ -388,7 +389,7 @@ func testRevokedLoginRecordDeleted(t *testing.T, p *Provider) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	handle, _ := refreshHandle(tok.RefreshToken)
+	handle, _ := tokenHandle(tok.RefreshToken)
 	if err := p.Revoke(ctx, shop, tok.RefreshToken); err != nil {
 		t.Fatal(err)
 	}
@@ -419,7 +420,7 @@ func testRevokedLoginRecordDeleted(t *testing.T, p *Provider) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		handle, _ := refreshHandle(first.RefreshToken)
+		handle, _ := tokenHandle(first.RefreshToken)
 		next, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": first.RefreshToken})
 		if err != nil {
 			t.Fatal(err)
@@ -475,7 +476,7 @@ func testEndedBySidLoginRecordDeleted(t *testing.T, ending string, redis bool) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	handle, _ := refreshHandle(resp.RefreshToken)
+	handle, _ := tokenHandle(resp.RefreshToken)
 	family := codeFamily(code)
 	if _, err := p.cfg.Store.Get(ctx, familyKey(handle)); err != nil {
 		t.Fatalf("the login's family record before it ends: %v", err)
@@ -567,5 +568,105 @@ func TestRevocationUnreadableFailsClosed(t *testing.T) {
 	}
 	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": resp.RefreshToken}); err == nil {
 		t.Error("the refresh token refreshed")
+	}
+}
+
+// TestEndedLoginAccessTokensDeleted: a login ended as a whole (an
+// RP-initiated logout, a replay of its code, its refresh token revoked
+// or reused) deletes the records of all its live access tokens (the
+// pairwise sub, the released claims), here the code's and the refresh's,
+// and the index that names them, as well as refusing them: the records
+// were kept to their expiry (10 minutes), refused by the login's
+// revocation marker alone, since nothing led from the login to them. The
+// index keeps the tokens' handles masked (no part of a token in clear).
+// On the memory store and Redis.
+func TestEndedLoginAccessTokensDeleted(t *testing.T) {
+	for _, ending := range []string{"logout", "code replay", "refresh token revoked", "refresh token reused"} {
+		t.Run(ending+"/memory", func(t *testing.T) { testEndedLoginAccessTokensDeleted(t, ending, false) })
+		t.Run(ending+"/redis", func(t *testing.T) { testEndedLoginAccessTokensDeleted(t, ending, true) })
+	}
+}
+
+func testEndedLoginAccessTokensDeleted(t *testing.T, ending string, redis bool) {
+	p, issue, redeem := newCodeFixture(t)
+	if redis {
+		useRedis(t, p)
+	}
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := issue()
+	first, err := redeem(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": first.RefreshToken})
+	if err != nil {
+		t.Fatal(err)
+	}
+	family := codeFamily(code)
+	var keys []string
+	for _, resp := range []*TokenResponse{first, second} {
+		handle, ok := tokenHandle(resp.AccessToken)
+		if !ok {
+			t.Fatalf("access token %d characters, want a handle and a secret", len(resp.AccessToken))
+		}
+		if b, err := p.cfg.Store.Get(ctx, accessKey(handle)); err != nil || strings.Contains(string(b), resp.AccessToken) {
+			t.Fatalf("the access token's record before the login ends: %v (token in clear: %v)", err, strings.Contains(string(b), resp.AccessToken))
+		}
+		if b, err := p.cfg.Store.Get(ctx, accessIndexKey(family)); err != nil || strings.Contains(string(b), handle) {
+			t.Fatalf("the login's index of access tokens: %v (handle in clear: %v)", err, strings.Contains(string(b), handle))
+		}
+		keys = append(keys, accessKey(handle))
+	}
+	switch ending {
+	case "logout":
+		_, err = p.Logout(ctx, url.Values{"id_token_hint": {second.IDToken}})
+	case "code replay":
+		if _, err = redeem(code); isCode(err, CodeInvalidGrant) {
+			err = nil
+		}
+	case "refresh token revoked":
+		err = p.Revoke(ctx, shop, second.RefreshToken)
+	case "refresh token reused":
+		if _, err = p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": first.RefreshToken}); isCode(err, CodeInvalidGrant) {
+			err = nil
+		}
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", ending, err)
+	}
+	for i, key := range append(keys, accessIndexKey(family)) {
+		if b, err := p.cfg.Store.Get(ctx, key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("record %d (%s) is still stored after the login ended (%d bytes, %v)", i, strings.SplitN(key, ":", 2)[0], len(b), err)
+		}
+	}
+	for _, resp := range []*TokenResponse{first, second} {
+		if _, err := p.UserInfo(ctx, resp.AccessToken); !isCode(err, CodeInvalidToken) {
+			t.Errorf("userinfo after the login ended: %v, want %s", err, CodeInvalidToken)
+		}
+		if in, err := p.Introspect(ctx, shop, resp.AccessToken); err != nil || in.Active {
+			t.Errorf("introspection after the login ended: %+v %v, want inactive", in, err)
+		}
+	}
+}
+
+// TestAccessTokenOfNoLoginNotIndexed: an access token issued from a
+// record that names no login (an older node's, without a family) is not
+// put in an index shared by every such token.
+func TestAccessTokenOfNoLoginNotIndexed(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid", Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, ""); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := p.cfg.Store.Get(ctx, accessIndexKey("")); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("an index of tokens of no login: %d bytes, %v", len(b), err)
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"net/url"
 	"slices"
 	"strings"
 	"time"
@@ -38,6 +39,12 @@ type session struct {
 	// Until is the latest Expires may become (Extend); 0 for a session
 	// an older node started or wrote back, which is not extended.
 	Until int64 `json:"until,omitempty"`
+
+	// Request is a login's authorization request as Authorize read it
+	// (the parameters it reads), for Resume; nil for another protocol's
+	// login (AuthorizeFor), whose request is spent, and in sessions of
+	// older nodes.
+	Request url.Values `json:"request,omitempty"`
 
 	Approved *grant `json:"approved,omitempty"`
 	// Denied: the holder refused; the browser goes back with access_denied.
@@ -461,7 +468,8 @@ func (p *Provider) Resume(ctx context.Context, id, browser string) (*Started, er
 		return nil, err
 	}
 	left := max(time.Unix(s.Expires, 0).Sub(p.cfg.Now()), 0)
-	return &Started{ID: id, ClientName: c.Name, Claims: s.Claims, Level: identity.Level(s.Level), Purpose: s.Purpose, Left: left}, nil
+	return &Started{ID: id, ClientName: c.Name, Claims: s.Claims, Level: identity.Level(s.Level), Purpose: s.Purpose, Left: left, Request: s.Request,
+		Restartable: s.Audience != ""}, nil
 }
 
 // SessionExtensions is how many whole lifetimes (Config.SessionTTL) a
@@ -584,6 +592,9 @@ func (p *Provider) complete(ctx context.Context, id string, s *session) (*Outcom
 	if s.Iss != "" {
 		iss = s.Iss
 	}
+	// An answered login is not started again: its page collects the
+	// answer.
+	_, _ = p.cfg.Store.Consume(ctx, restartKey(id))
 	if s.Denied {
 		_ = p.cfg.Store.Delete(ctx, sessionKey(id))
 		return &Outcome{Redirect: redirectWith(s.RedirectURI, map[string]string{"error": CodeAccessDenied,

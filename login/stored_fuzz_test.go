@@ -157,7 +157,7 @@ func FuzzStoredTokens(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	handle, ok := refreshHandle(resp.RefreshToken)
+	handle, ok := tokenHandle(resp.RefreshToken)
 	if !ok {
 		f.Fatalf("refresh token %q of no handle", resp.RefreshToken)
 	}
@@ -202,7 +202,7 @@ func FuzzStoredTokens(f *testing.F) {
 		if err != nil {
 			f.Fatal(err)
 		}
-		handle, _ := refreshHandle(resp.RefreshToken)
+		handle, _ := tokenHandle(resp.RefreshToken)
 		if rec, err = p.cfg.Store.Get(ctx, familyKey(handle)); err != nil {
 			f.Fatal(err)
 		}
@@ -243,7 +243,7 @@ func FuzzStoredTokens(f *testing.F) {
 		isError(t, "userinfo", err)
 		// A refresh token of this node's form: its family record.
 		rt := fmt.Sprintf("%016d", next()) + strings.Repeat("A", 32)
-		h, _ := refreshHandle(rt)
+		h, _ := tokenHandle(rt)
 		if err := p.cfg.Store.Set(ctx, familyKey(h), data, time.Minute); err != nil {
 			t.Fatal(err)
 		}

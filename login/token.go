@@ -58,6 +58,10 @@ type refresh struct {
 // ending a login by its sid alone deletes the record. refreshKey is an
 // older node's refresh token, a single-use record like a code's;
 // refreshSpentKey keeps the family of a used one (as older nodes did).
+// An access token's record is under accessKey of its handle (of an older
+// node's token, of the token); accessIndexKey names the handles of a
+// login's access tokens from its family, so that ending the login
+// deletes their records too.
 func codeKey(c string) string          { return "login-code:" + c }
 func codeSpentKey(c string) string     { return "login-code-spent:" + c }
 func familyKey(h string) string        { return "login-rtf:" + h }
@@ -66,19 +70,22 @@ func refreshKey(t string) string       { return "login-rt:" + t }
 func refreshSpentKey(t string) string  { return "login-rt-spent:" + t }
 func accessKey(t string) string        { return "login-at:" + t }
 func familyRevokedKey(f string) string { return "login-family-revoked:" + f }
+func accessIndexKey(f string) string   { return "login-at-index:" + f }
 
 // A refresh token is rtHandle random bytes, the same for every token of
 // a login (its family record's key), then rtSecret random bytes, new at
 // each rotation, in base64url (48 characters; an older node's are 43).
+// An access token has the same form, its handle its own (its record's
+// key); an older node's are 43 characters, the token its record's key.
 const (
 	rtHandle    = 12
 	rtSecret    = 24
 	rtHandleLen = rtHandle * 4 / 3
 )
 
-// refreshHandle is the handle of a refresh token of this node's form;
-// false for anything else (an older node's token, garbage).
-func refreshHandle(tok string) (string, bool) {
+// tokenHandle is the handle of a refresh or access token of this node's
+// form; false for anything else (an older node's token, garbage).
+func tokenHandle(tok string) (string, bool) {
 	if len(tok) != base64.RawURLEncoding.EncodedLen(rtHandle+rtSecret) {
 		return "", false
 	}
@@ -89,15 +96,17 @@ func refreshHandle(tok string) (string, bool) {
 }
 
 // tokenDigest is what a family record keeps of its current refresh
-// token: a digest, so that the store holds no token.
+// token, and an access token's record of the token: a digest, so that
+// the store holds no token.
 func tokenDigest(tok string) string {
 	sum := sha256.Sum256([]byte("trustid refresh token\x00" + tok))
 	return base64.RawURLEncoding.EncodeToString(sum[:])
 }
 
 // maskHandle masks (and, applied again, unmasks) a family record's
-// handle as familyHandleKey keeps it: XOR with a digest of the family,
-// so that the store holds no part of a token in clear.
+// handle as familyHandleKey keeps it, and an access token's handle as
+// accessIndexKey does: XOR with a digest of the family, so that the
+// store holds no part of a token in clear.
 func maskHandle(family string, handle []byte) []byte {
 	pad := sha256.Sum256([]byte("trustid refresh handle\x00" + family))
 	out := make([]byte, len(handle))
@@ -288,7 +297,7 @@ func (p *Provider) refresh(ctx context.Context, c auth.Client, tok string) (*Tok
 		return nil, fail(CodeInvalidRequest, "refresh_token is missing")
 	}
 	invalid := fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used")
-	handle, ok := refreshHandle(tok)
+	handle, ok := tokenHandle(tok)
 	if !ok {
 		return p.refreshOlder(ctx, c, tok)
 	}
@@ -389,9 +398,11 @@ func (p *Provider) family(ctx context.Context, handle string) (refresh, []byte, 
 }
 
 // revokeFamily revokes every refresh and access token of a login and
-// deletes its family record, which no token of the revoked login reads
-// again (PIPL Art. 47): only the revocation marker is kept. A failed
-// deletion leaves the record to expire.
+// deletes its family record and its access tokens' records, which no
+// token of the revoked login reads again (PIPL Art. 47): only the
+// revocation marker is kept. A failed deletion leaves the record to
+// expire (the marker refuses its token meanwhile), and so does one an
+// issue racing the revocation writes after it read the index.
 func (p *Provider) revokeFamily(ctx context.Context, family string) error {
 	if err := p.cfg.Store.Set(ctx, familyRevokedKey(family), []byte{1}, p.cfg.RefreshTokenTTL); err != nil {
 		return err
@@ -400,7 +411,49 @@ func (p *Provider) revokeFamily(ctx context.Context, family string) error {
 		_ = p.cfg.Store.Delete(ctx, familyKey(string(maskHandle(family, masked))))
 		_ = p.cfg.Store.Delete(ctx, familyHandleKey(family))
 	}
+	for _, a := range p.accessIndex(ctx, family) {
+		_ = p.cfg.Store.Delete(ctx, accessKey(string(maskHandle(family, a.Handle))))
+	}
+	_ = p.cfg.Store.Delete(ctx, accessIndexKey(family))
 	return nil
+}
+
+// indexedAccess is an access token of a login as accessIndexKey names
+// it: its handle, masked (maskHandle), and its expiry (Unix
+// milliseconds).
+type indexedAccess struct {
+	Handle  []byte `json:"h"`
+	Expires int64  `json:"exp_ms"`
+}
+
+// accessIndex reads the access tokens a login's index names, those
+// unexpired; none when it cannot be read.
+func (p *Provider) accessIndex(ctx context.Context, family string) []indexedAccess {
+	b, err := p.cfg.Store.Get(ctx, accessIndexKey(family))
+	if err != nil {
+		return nil
+	}
+	var index []indexedAccess
+	if json.Unmarshal(b, &index) != nil {
+		return nil
+	}
+	now := p.cfg.Now().UnixMilli()
+	return slices.DeleteFunc(index, func(a indexedAccess) bool { return a.Expires <= now })
+}
+
+// indexAccess adds the access token of handle, expiring at exp (Unix
+// milliseconds), to the index of its login's access tokens, kept as long
+// as the newest of them; a token of no login (family empty) is not
+// indexed, as tokens of unrelated records would share one index. Of a login's issues only one at a time goes on (a code is
+// redeemed once, and of concurrent refreshes all but one end the
+// login), so the read and the write need no swap.
+func (p *Provider) indexAccess(ctx context.Context, family, handle string, exp int64) error {
+	if family == "" {
+		return nil // no login to end (a record of an older node without one)
+	}
+	index := append(p.accessIndex(ctx, family), indexedAccess{Handle: maskHandle(family, []byte(handle)), Expires: exp})
+	b, _ := json.Marshal(index)
+	return p.cfg.Store.Set(ctx, accessIndexKey(family), b, p.cfg.AccessTokenTTL)
 }
 
 // revokeAndRefuse ends a login whose code or refresh token came back
@@ -469,20 +522,30 @@ func (p *Provider) tokens(ctx context.Context, c auth.Client, rt refresh, nonce 
 // if no other rotation did first; one that did makes this one a reuse,
 // which ends the login.
 func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, handle string, old []byte) (*TokenResponse, error) {
-	at, err := p.random(32)
+	atHandle, err := p.random(rtHandle)
 	if err != nil {
 		return nil, err
 	}
+	atSecret, err := p.random(rtSecret)
+	if err != nil {
+		return nil, err
+	}
+	at := atHandle + atSecret
 	now := p.cfg.Now()
-	rt.Current = ""
 	record := func(ttl time.Duration) []byte {
 		rt.IssuedAt, rt.Expires = now.Unix(), now.Add(ttl).Unix()
 		b, _ := json.Marshal(rt)
 		return b
 	}
-	if err := p.cfg.Store.Set(ctx, accessKey(at), record(p.cfg.AccessTokenTTL), p.cfg.AccessTokenTTL); err != nil {
+	// Indexed before its record is written: revokeFamily finds it.
+	if err := p.indexAccess(ctx, rt.Family, atHandle, now.Add(p.cfg.AccessTokenTTL).UnixMilli()); err != nil {
 		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
+	rt.Current = tokenDigest(at)
+	if err := p.cfg.Store.Set(ctx, accessKey(atHandle), record(p.cfg.AccessTokenTTL), p.cfg.AccessTokenTTL); err != nil {
+		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	rt.Current = ""
 	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(p.cfg.AccessTokenTTL / time.Second), Scope: rt.Scope}
 	// Signed before the rotation: an ID token that cannot be signed now
 	// leaves the refresh token the client holds current, for its retry.
@@ -520,6 +583,7 @@ func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, 
 			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 		}
 		if !swapped {
+			_ = p.cfg.Store.Delete(ctx, accessKey(atHandle)) // never given
 			return nil, p.endLogin(ctx, handle, rt.Family, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used"))
 		}
 	}
@@ -585,19 +649,20 @@ func (p *Provider) lookup(ctx context.Context, token string) (rt refresh, access
 	if token == "" || len(token) > 64 {
 		return refresh{}, false, errNoToken
 	}
-	b, err := p.cfg.Store.Get(ctx, accessKey(token))
-	access = err == nil
-	if errors.Is(err, store.ErrNotFound) {
-		if handle, ok := refreshHandle(token); ok {
-			rt, _, err := p.family(ctx, handle)
-			if err == nil && subtle.ConstantTimeCompare([]byte(tokenDigest(token)), []byte(rt.Current)) != 1 {
-				err = errNoToken
-			}
-			rt.Current = ""
-			return rt, false, err
-		}
-		b, err = p.cfg.Store.Peek(ctx, refreshKey(token))
+	rt, err = p.access(ctx, token)
+	if !errors.Is(err, errNoToken) {
+		return rt, err == nil, err
 	}
+	handle, ok := tokenHandle(token)
+	if ok {
+		rt, _, err := p.family(ctx, handle)
+		if err == nil && subtle.ConstantTimeCompare([]byte(tokenDigest(token)), []byte(rt.Current)) != 1 {
+			err = errNoToken
+		}
+		rt.Current = ""
+		return rt, false, err
+	}
+	b, err := p.cfg.Store.Peek(ctx, refreshKey(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return refresh{}, false, errNoToken
 	}
@@ -607,7 +672,34 @@ func (p *Provider) lookup(ctx context.Context, token string) (rt refresh, access
 	if err := json.Unmarshal(b, &rt); err != nil {
 		return refresh{}, false, failWith(CodeServerError, "internal error", err)
 	}
-	return rt, access, nil
+	return rt, false, nil
+}
+
+// access reads a live access token's record: of this node's form under
+// its handle, its digest checked, else an older node's under the token;
+// errNoToken when there is none.
+func (p *Provider) access(ctx context.Context, token string) (refresh, error) {
+	key := accessKey(token)
+	handle, ours := tokenHandle(token)
+	if ours {
+		key = accessKey(handle)
+	}
+	b, err := p.cfg.Store.Get(ctx, key)
+	if errors.Is(err, store.ErrNotFound) {
+		return refresh{}, errNoToken
+	}
+	if err != nil {
+		return refresh{}, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
+	}
+	var rt refresh
+	if err := json.Unmarshal(b, &rt); err != nil {
+		return refresh{}, failWith(CodeServerError, "internal error", err)
+	}
+	if ours && subtle.ConstantTimeCompare([]byte(tokenDigest(token)), []byte(rt.Current)) != 1 {
+		return refresh{}, errNoToken
+	}
+	rt.Current = ""
+	return rt, nil
 }
 
 // rotated reads the login of a refresh token rotated already: its
@@ -620,7 +712,7 @@ func (p *Provider) rotated(ctx context.Context, token string) (refresh, error) {
 	if token == "" || len(token) > 64 {
 		return refresh{}, errNoToken
 	}
-	if handle, ok := refreshHandle(token); ok {
+	if handle, ok := tokenHandle(token); ok {
 		rt, _, err := p.family(ctx, handle)
 		return rt, err
 	}
@@ -719,14 +811,18 @@ func (p *Provider) Revoke(ctx context.Context, c auth.Client, token string) erro
 		return err
 	}
 	if access {
-		err = p.cfg.Store.Delete(ctx, accessKey(token))
+		key := accessKey(token)
+		if handle, ok := tokenHandle(token); ok {
+			key = accessKey(handle)
+		}
+		err = p.cfg.Store.Delete(ctx, key)
 	} else {
 		err = p.revokeFamily(ctx, rt.Family)
 	}
 	if err != nil {
 		return failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
-	if handle, ok := refreshHandle(token); ok && !access {
+	if handle, ok := tokenHandle(token); ok && !access {
 		// No token of the revoked login reads its family record again.
 		_ = p.cfg.Store.Delete(ctx, familyKey(handle))
 	}
@@ -741,16 +837,12 @@ func (p *Provider) UserInfo(ctx context.Context, accessToken string) (map[string
 	if accessToken == "" || len(accessToken) > 64 {
 		return nil, fail(CodeInvalidToken, "an access token is required")
 	}
-	b, err := p.cfg.Store.Get(ctx, accessKey(accessToken))
-	if errors.Is(err, store.ErrNotFound) {
+	rt, err := p.access(ctx, accessToken)
+	if errors.Is(err, errNoToken) {
 		return nil, fail(CodeInvalidToken, "the access token is invalid or expired")
 	}
 	if err != nil {
-		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
-	}
-	var rt refresh
-	if err := json.Unmarshal(b, &rt); err != nil {
-		return nil, failWith(CodeServerError, "internal error", err)
+		return nil, err
 	}
 	if p.familyRevoked(ctx, rt.Family) {
 		return nil, fail(CodeInvalidToken, "the access token was revoked")

@@ -62,8 +62,8 @@ func TestCredentialRequestRefusals(t *testing.T) {
 		t.Fatalf("a batch of two keys under one c_nonce: %v", err)
 	}
 	again, _ := request(proof(t, n2, time.Now()))
-	if _, err := s.Credential(ctx, access, again); code(err) != CodeInvalidCredentialRequest {
-		t.Errorf("the configuration a second time under one access token: %v, want invalid_credential_request", err)
+	if _, err := s.Credential(ctx, access, again); code(err) != CodeInvalidToken {
+		t.Errorf("the configuration a second time under one access token (its only one): %v, want invalid_token", err)
 	}
 }
 

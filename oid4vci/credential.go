@@ -91,6 +91,10 @@ func (s *Service) Credential(ctx context.Context, acc Access, body []byte) (*Cre
 	if err != nil {
 		return nil, err
 	}
+	if g.Issued {
+		// RFC 6750 §3.1: the token no longer authorizes a credential.
+		return nil, withNonce(fail(CodeInvalidToken, "every credential this access token allows was issued; it is good only for notifications now"), dpopNonce)
+	}
 	resp, err := s.credential(ctx, g, acc.Token, body)
 	if err != nil {
 		return nil, withNonce(err, dpopNonce)
@@ -189,17 +193,51 @@ func (s *Service) credential(ctx context.Context, g *grant, token string, body [
 		return nil, unavailable(err)
 	}
 	out, err := s.issue(ctx, g, cfg, token, holders)
-	if err != nil {
-		if e, ok := errors.AsType[*Error](err); ok && e.Code == CodeTemporarilyUnavailable {
-			// Nothing was delivered: the entry goes back, so the wallet
-			// may ask again under this token (with a fresh c_nonce: this
-			// one stays spent). If the store fails now too, the
-			// configuration stays spent for this token.
-			_ = s.cfg.Store.Put(context.WithoutCancel(ctx), issueKey(cfg.id, token), []byte{1}, s.cfg.TokenTTL)
+	if e, ok := errors.AsType[*Error](err); ok && e.Code == CodeTemporarilyUnavailable {
+		// Nothing was delivered: the entry goes back, so the wallet
+		// may ask again under this token (with a fresh c_nonce: this
+		// one stays spent), and so does the whole grant, which a
+		// concurrent request for the token's last other configuration
+		// may have retired meanwhile. If the store fails now too, the
+		// configuration stays spent for this token.
+		ctx := context.WithoutCancel(ctx)
+		if s.cfg.Store.Put(ctx, issueKey(cfg.id, token), []byte{1}, s.cfg.TokenTTL) == nil {
+			_ = s.put(ctx, "token", token, *g, s.tokenLeft(g))
 		}
 		return nil, err
 	}
-	return out, nil
+	s.retire(ctx, g, token)
+	return out, err
+}
+
+// tokenLeft is what is left of the life of the access token of grant g
+// (all of TokenTTL for a grant of an older node, which did not say).
+func (s *Service) tokenLeft(g *grant) time.Duration {
+	if g.Expires == 0 {
+		return s.cfg.TokenTTL
+	}
+	return time.Unix(g.Expires, 0).Sub(s.cfg.Now())
+}
+
+// retire replaces the record of access token token, once no
+// configuration of its grant g is left to issue under it (each issued or
+// refused), by one that keeps only what the notification endpoint checks
+// (the login the token came from, its DPoP key): the credential and its
+// claims are not kept to the token's expiry (PIPL Art. 19). The credential
+// endpoint then refuses the token (invalid_token: Service.Credential). A
+// store that cannot tell, or a failed write, leaves the record to expire.
+func (s *Service) retire(ctx context.Context, g *grant, token string) {
+	for _, c := range g.Configs {
+		if _, err := s.cfg.Store.Peek(ctx, issueKey(c, token)); !errors.Is(err, store.ErrNotFound) {
+			return
+		}
+	}
+	left := s.tokenLeft(g)
+	if left <= 0 {
+		s.drop(ctx, "token", token)
+		return
+	}
+	_ = s.put(context.WithoutCancel(ctx), "token", token, grant{Client: g.Client, Family: g.Family, Approver: g.Approver, JKT: g.JKT, Expires: g.Expires, Issued: true}, left)
 }
 
 // holder is the key one credential of a batch is bound to, and for a

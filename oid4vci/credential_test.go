@@ -102,8 +102,8 @@ func TestTransientSignFailureLeavesTheConfiguration(t *testing.T) {
 				if len(resp.Credentials) != c.batch {
 					t.Errorf("%d credentials, want %d", len(resp.Credentials), c.batch)
 				}
-				if _, err := s.Credential(ctx, access, request(1)); code(err) != CodeInvalidCredentialRequest {
-					t.Errorf("after the issue, the configuration again: %v, want invalid_credential_request", err)
+				if _, err := s.Credential(ctx, access, request(1)); code(err) != CodeInvalidToken {
+					t.Errorf("after the issue, the configuration again (the token's only one): %v, want invalid_token", err)
 				}
 			})
 		})
@@ -112,7 +112,8 @@ func TestTransientSignFailureLeavesTheConfiguration(t *testing.T) {
 
 // TestSignRefusalSpendsTheConfiguration: a refusal of the signer (the
 // client lost its accreditation) stays credential_request_denied and
-// spends the configuration under the token.
+// spends the configuration under the token (its only one: the token is
+// then invalid_token at the credential endpoint).
 func TestSignRefusalSpendsTheConfiguration(t *testing.T) {
 	m, _ := store.NewMemory(store.MemoryOptions{})
 	defer m.Close()
@@ -123,8 +124,8 @@ func TestSignRefusalSpendsTheConfiguration(t *testing.T) {
 	if _, err := s.Credential(ctx, access, request(1)); code(err) != CodeCredentialRequestDenied {
 		t.Fatalf("a refusal: %v, want credential_request_denied", err)
 	}
-	if _, err := s.Credential(ctx, access, request(1)); code(err) != CodeInvalidCredentialRequest {
-		t.Errorf("after a refusal, the configuration again: %v, want invalid_credential_request", err)
+	if _, err := s.Credential(ctx, access, request(1)); code(err) != CodeInvalidToken {
+		t.Errorf("after a refusal, the configuration again (the token's only one): %v, want invalid_token", err)
 	}
 }
 
@@ -150,7 +151,7 @@ func TestRetriesIssueOnce(t *testing.T) {
 					switch code(err) {
 					case "":
 						served.Add(1)
-					case CodeTemporarilyUnavailable, CodeInvalidCredentialRequest:
+					case CodeTemporarilyUnavailable, CodeInvalidCredentialRequest, CodeInvalidToken:
 					default:
 						t.Error(err)
 					}
@@ -162,8 +163,8 @@ func TestRetriesIssueOnce(t *testing.T) {
 			t.Fatalf("%d requests served, want exactly 1", served.Load())
 		}
 		for range 3 {
-			if _, err := s.Credential(ctx, access, request(1)); code(err) != CodeInvalidCredentialRequest {
-				t.Fatalf("after the issue: %v, want invalid_credential_request", err)
+			if _, err := s.Credential(ctx, access, request(1)); code(err) != CodeInvalidToken {
+				t.Fatalf("after the issue: %v, want invalid_token", err)
 			}
 		}
 	})
@@ -287,4 +288,64 @@ func TestProofHeaderRefusals(t *testing.T) {
 	if _, err := s.Credential(ctx, Access{Scheme: "Bearer", Token: tok.AccessToken}, signed(func(*jwt.Token) {})); err != nil {
 		t.Fatalf("a good proof after the refusals: %v", err)
 	}
+}
+
+// TestIssuedTokenKeepsNoGrant: once every configuration of an access
+// token is issued, its record keeps no credential and no claims (it kept
+// its whole sealed grant to the token's expiry, 5 minutes, though nothing
+// was left to issue: PIPL Art. 19); the credential endpoint then refuses
+// the token as invalid_token (RFC 6750 §3.1: the token no longer
+// authorizes a credential), and the notification endpoint still takes
+// it (OID4VCI 1.0 §11: notifications follow the issuance). While a
+// configuration is left, the grant stays whole. On the memory store and
+// Redis.
+func TestIssuedTokenKeepsNoGrant(t *testing.T) {
+	stores(t, func(t *testing.T, st Store) {
+		s := newService(t, st, nil)
+		ctx := context.Background()
+		o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{sdJWT, jwtVC}, Credential: residence()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		access := Access{Scheme: "Bearer", Token: tok.AccessToken}
+		stored := func() grant {
+			t.Helper()
+			var g grant
+			if err := s.get(ctx, "token", tok.AccessToken, &g); err != nil {
+				t.Fatalf("the token's record: %v", err)
+			}
+			return g
+		}
+		var ids []string
+		for i, id := range []string{sdJWT, jwtVC} {
+			n, err := s.Nonce(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := json.Marshal(map[string]any{"credential_configuration_id": id, "proofs": map[string]any{"jwt": []string{proof(t, n.CNonce, time.Now())}}})
+			resp, err := s.Credential(ctx, access, b)
+			if err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			ids = append(ids, resp.NotificationID)
+			if g := stored(); i == 0 && (g.Credential == nil || g.Issued) {
+				t.Fatalf("with %s left to issue the grant is not whole: %+v", jwtVC, g)
+			}
+		}
+		if g := stored(); g.Credential != nil || g.Claims != nil || len(g.Configs) != 0 || !g.Issued || g.Client != "rp" {
+			t.Errorf("after the last credential the token's record keeps %+v, want its client and nothing of the credential", g)
+		}
+		if err := credentialAs(t, s, access, "credential_configuration_id", sdJWT); code(err) != CodeInvalidToken {
+			t.Errorf("a credential request after the last credential: %v, want %s", err, CodeInvalidToken)
+		}
+		for _, id := range ids {
+			if _, err := s.Notify(ctx, access, []byte(`{"notification_id":"`+id+`","event":"credential_accepted"}`)); err != nil {
+				t.Errorf("a notification after the last credential: %v", err)
+			}
+		}
+	})
 }

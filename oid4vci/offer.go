@@ -109,6 +109,13 @@ type grant struct {
 	// authorization_details (none: the whole credential); the issued
 	// credential keeps only those (see ClaimDescription).
 	Claims map[string][]ClaimDescription `json:"cl,omitempty"`
+	// Expires is when an access token's grant ends (Unix seconds; 0 in
+	// tokens of older nodes).
+	Expires int64 `json:"exp,omitempty"`
+	// Issued: every configuration of the access token was issued (or
+	// refused), and the grant kept only what the notification endpoint
+	// checks (Service.retire).
+	Issued bool `json:"issued,omitempty"`
 }
 
 // maxOfferConfigs bounds the configurations of one offer.
@@ -617,6 +624,7 @@ func (s *Service) issueToken(ctx context.Context, g grant) (*TokenResponse, erro
 	if err != nil {
 		return nil, err
 	}
+	g.Expires = s.cfg.Now().Add(s.cfg.TokenTTL).Unix()
 	if err := s.put(ctx, "token", tok, g, s.cfg.TokenTTL); err != nil {
 		return nil, err
 	}

@@ -94,8 +94,8 @@ func TestPreAuthorizedAuthorizationDetails(t *testing.T) {
 	if err := credentialAs(t, s, access, "credential_identifier", jwtVC); err != nil {
 		t.Fatalf("the granted identifier: %v", err)
 	}
-	if err := credentialAs(t, s, access, "credential_identifier", jwtVC); code(err) != CodeInvalidCredentialRequest {
-		t.Errorf("the identifier again: %v, want invalid_credential_request", err)
+	if err := credentialAs(t, s, access, "credential_identifier", jwtVC); code(err) != CodeInvalidToken {
+		t.Errorf("the identifier again (the token's only one): %v, want invalid_token", err)
 	}
 	// Without authorization_details: no identifiers, the whole offer.
 	plain, _ := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{sdJWT, jwtVC}, Credential: residence()})

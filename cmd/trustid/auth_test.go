@@ -82,7 +82,7 @@ var publicRoutes = []string{
 	"GET /.well-known/openid-configuration",
 	"GET /.well-known/jwks.json",
 	// User login (OpenID Connect): the browser's authorization request,
-	// long poll, more time, PNG QR and pages (its cookie), the holder's app reading and approving a
+	// long poll, more time, PNG QR, pages and restart (its cookie), the holder's app reading and approving a
 	// session (its device signature), userinfo and logout (a login access
 	// token or ID token, checked by package login).
 	"GET /oauth2/authorize",
@@ -96,6 +96,7 @@ var publicRoutes = []string{
 	"GET /login/sessions/{id}/qr.png",
 	"GET /login/sessions/{id}/continue",
 	"GET /login/sessions/{id}/page",
+	"POST /login/sessions/{id}/restart",
 	"GET /oauth2/userinfo",
 	"POST /oauth2/userinfo",
 	"GET /oauth2/logout",

@@ -638,10 +638,10 @@ func TestBrowserLoginPollRetries(t *testing.T) {
 // scanning it would only meet an error on the phone) and says what works
 // from the way the page was reached (WCAG 2.2 SC 3.3.3 Error
 // Suggestion): the authorization endpoint's page offers a new code (its
-// form sends the request again, TestBrowserLoginNewCode); the page in
-// the other language (GET /login/sessions/{id}/page, which no longer has
-// the request) says to go back to the site and start again, as the ended
-// page does. "Reload the page" did not work from the page in the other
+// form sends the request again, TestBrowserLoginNewCode), and so does the
+// page in the other language (GET /login/sessions/{id}/page, from the
+// request its session keeps), which said to go back to the site and
+// start again. "Reload the page" did not work from the page in the other
 // language (the ended page), nor from a POSTed or pushed request.
 func TestBrowserLoginExpiredSaysWhatWorks(t *testing.T) {
 	browser := testbrowser.New(t)
@@ -655,7 +655,7 @@ func TestBrowserLoginExpiredSaysWhatWorks(t *testing.T) {
 		switched         bool
 	}{
 		{"English page", "en", "Press “Get a new code” to start it again here.", false},
-		{"Chinese page after the switch", "zh-CN", "请回到您要登录的网站重新开始。", true},
+		{"Chinese page after the switch", "zh-CN", "请按“获取新的二维码”在此重新开始。", true},
 	} {
 		if err := chromedp.Do(ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("qr"))); err != nil {
 			t.Fatal(err)
@@ -746,8 +746,10 @@ func TestBrowserLoginLanguageSwitch(t *testing.T) {
 // space bar on it gives a new session and a fresh QR here, which logs in
 // to the party (WCAG 2.2.1: the person gets a new code with one simple
 // action rather than going back to the site to start again). In Chinese
-// too, for a browser that asks for it. Before, the page only said to go
-// back to the site.
+// too, for a browser that asks for it, and on the page switched to
+// Chinese from the English one, whose new code comes in Chinese. Before,
+// the page only said to go back to the site, and the switched page did
+// still.
 func TestBrowserLoginNewCode(t *testing.T) {
 	browser := testbrowser.New(t)
 	f := newEnrollFixture(t, "--login-session-ttl", "8s")
@@ -760,15 +762,34 @@ func TestBrowserLoginNewCode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(browser, 90*time.Second)
 	defer cancel()
 	watchNetwork(t, ctx)
-	for _, c := range []struct{ lang, expired, button string }{
-		{"en", "This login expired. Press “Get a new code” to start it again here.", "Get a new code"},
-		{"zh-CN", "本次登录已过期。请按“获取新的二维码”在此重新开始。", "获取新的二维码"},
+	for _, c := range []struct {
+		lang, expired, button string
+		switched              bool
+	}{
+		{"en", "This login expired. Press “Get a new code” to start it again here.", "Get a new code", false},
+		{"zh-CN", "本次登录已过期。请按“获取新的二维码”在此重新开始。", "获取新的二维码", false},
+		{"zh-CN", "本次登录已过期。请按“获取新的二维码”在此重新开始。", "获取新的二维码", true},
 	} {
-		if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": c.lang}}); err != nil {
+		browserLang := c.lang
+		if c.switched {
+			browserLang = "en"
+		}
+		if _, err := chromedp.Call(ctx, network.SetExtraHTTPHeaders, network.SetExtraHTTPHeadersParams{Headers: network.Headers{"Accept-Language": browserLang}}); err != nil {
 			t.Fatal(err)
 		}
 		if err := chromedp.Do(ctx, chromedp.Navigate(rp.srv.URL+"/login"), chromedp.WaitVisible(chromedp.ID("qr"))); err != nil {
 			t.Fatal(err)
+		}
+		if c.switched {
+			// The page in the other language (its link at the top),
+			// which has the session's request again.
+			if err := chromedp.Do(ctx, chromedp.Click(chromedp.ID("language")), chromedp.WaitVisible(chromedp.ID("qr"))); err != nil {
+				t.Fatal(err)
+			}
+			waitFor(t, func() bool {
+				l, _ := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`))
+				return l == c.lang
+			}, "the page in the other language")
 		}
 		first := loginPageSession(t, ctx)
 		got, err := chromedp.Run(ctx, chromedp.PollFunction[[]string](`() => {
@@ -801,6 +822,9 @@ func TestBrowserLoginNewCode(t *testing.T) {
 		second := loginPageSession(t, ctx)
 		if second == first {
 			t.Fatalf("%s: the new code is the expired session's %s", c.lang, first)
+		}
+		if l, err := chromedp.Run(ctx, chromedp.Evaluate[string](`document.documentElement.lang`)); err != nil || l != c.lang {
+			t.Errorf("%s (switched %v): the new code's page is in %q (%v)", c.lang, c.switched, l, err)
 		}
 		if c.lang != "en" {
 			continue

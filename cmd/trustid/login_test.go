@@ -34,6 +34,7 @@ import (
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/qrcode"
 	sdkwallet "github.com/trustid-cn/trustid/sdk/wallet"
+	"github.com/trustid-cn/trustid/store"
 )
 
 // walletHolder enrolls a wallet SDK holder (software keys, alias
@@ -868,6 +869,21 @@ func testOIDCLogin(t *testing.T, rdb *redis.Client, extra ...string) {
 	a8 := shop.start(t)
 	approve(t, a8.sessionURL, aliceApp, "")
 	tok8, _ := shop.exchange(t, a8, a8.code(t, shop, f.base))
+	// With Redis, the access token's record (the pairwise sub, the
+	// released claims) is there until the logout, and gone after it: it
+	// was kept to the token's expiry, refused by the login's revocation
+	// marker alone.
+	atRecord := func() int64 {
+		t.Helper()
+		n, err := rdb.Exists(ctx, storeKey(t, f.dir, "login-at:"+tok8.AccessToken[:16])).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	if rdb != nil && atRecord() != 1 {
+		t.Fatal("the access token's record is not where the test looks for it")
+	}
 	q := url.Values{"id_token_hint": {tok8.Extra("id_token").(string)}, "post_logout_redirect_uri": {"https://evil.example/"}}
 	if resp := get(disco.EndSession + "?" + q.Encode()); resp.StatusCode != 400 || resp.Header.Get("Location") != "" {
 		t.Errorf("logout to an unregistered URI: %d, Location %q", resp.StatusCode, resp.Header.Get("Location"))
@@ -879,6 +895,9 @@ func testOIDCLogin(t *testing.T, rdb *redis.Client, extra ...string) {
 	}
 	if _, err := shop.provider.UserInfo(ctx, oauth2.StaticTokenSource(tok8)); err == nil {
 		t.Error("tokens work after logout")
+	}
+	if rdb != nil && atRecord() != 0 {
+		t.Error("the access token's record is still in Redis after the logout")
 	}
 
 	// Nothing secret or personal where the node writes. Stopped first:
@@ -1784,4 +1803,24 @@ func TestLoginEndsWithBindingRevocation(t *testing.T) {
 	if _, err := shop.conf.Exchange(ctx, pendingCode, oauth2.VerifierOption(pending.pkce)); err == nil {
 		t.Error("a code the revoked binding's approval gave still redeems")
 	}
+}
+
+// storeKey is the key under which the node whose data directory is dir
+// (region 310000) keeps key in its Redis store: the digest of key under
+// the node's store-key secret.
+func storeKey(t *testing.T, dir, key string) string {
+	t.Helper()
+	ks, err := keystore.Open(filepath.Join(dir, keystoreFile), mustKEK(t), keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret, err := nodeSecret(ks, storeKeySecret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := store.NewKeyer("trustid:310000:", secret.Value())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.Key(store.NamespaceKV, key)
 }

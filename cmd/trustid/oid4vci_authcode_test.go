@@ -319,6 +319,50 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 			t.Errorf("%s, then the right request: %d %v", c.name, status, m)
 		}
 	}
+	// The login page's "Get a new code" (WCAG 2.2.1): its issuer_state
+	// is spent, so the form starts the session again for this browser
+	// (POST .../restart with its cookie), once: a new session and QR,
+	// whose approval gives a code for the same request; another
+	// browser's press, and a second one, start nothing.
+	r = newReq(issuerState())
+	nb := newBrowser()
+	nsess := loginPage(t, nb, f.base+"/oid4vci/authorize?"+r.q.Encode())
+	restart := func(b *http.Client, sess string) (int, string) {
+		t.Helper()
+		resp, err := b.Post(sess+"/restart?ui_locales=en", "application/x-www-form-urlencoded", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		return resp.StatusCode, string(body)
+	}
+	if status, _ := restart(newBrowser(), nsess); status != 404 {
+		t.Errorf("another browser's new code: %d, want 404", status)
+	}
+	status, page := restart(nb, nsess)
+	link := appLinkRE.FindStringSubmatch(page)
+	if status != 200 || link == nil || !strings.Contains(page, `id="restart" method="post" action="/login/sessions/`) {
+		t.Fatalf("new code: %d, app link %v, restart form %v", status, link != nil, strings.Contains(page, `id="restart"`))
+	}
+	sess2, _ := url.QueryUnescape(strings.ReplaceAll(link[1], "&amp;", "&"))
+	if sess2 == nsess {
+		t.Fatalf("the new code is the old session's %s", nsess)
+	}
+	if status, _ := restart(nb, nsess); status != 404 {
+		t.Errorf("a second new code from the same page: %d, want 404", status)
+	}
+	if status, m := approve(t, sess2, aliceApp, ""); status != 204 {
+		t.Fatalf("approve the new code: %d %v", status, m)
+	}
+	nu, _ := url.Parse(waitRedirect(t, nb, sess2))
+	if nu.Query().Get("state") != r.q.Get("state") || nu.Query().Get("code") == "" {
+		t.Fatalf("the new code's redirect: %v", nu)
+	}
+	if status, tok := token(redeem(r, nu.Query().Get("code"))); status != 200 || tok["access_token"] == nil {
+		t.Errorf("the new code's redemption: %d %v", status, tok)
+	}
+
 	// Replay: the second redemption is refused and revokes the first's
 	// access token.
 	r = newReq(issuerState())
