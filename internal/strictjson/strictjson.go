@@ -95,7 +95,7 @@ func decode(data []byte, v any, max int, open bool) error {
 	if t == nil || t.Kind() != reflect.Pointer || reflect.ValueOf(v).IsNil() {
 		return fmt.Errorf("strictjson: Decode needs a non-nil pointer, not %v", t)
 	}
-	if rv, d := reflect.ValueOf(v), directOf(t.Elem()); d.ok && rv.Elem().IsZero() {
+	if rv, d := reflect.ValueOf(v), directOf(t.Elem()); d.ok && zeroValue(rv.Elem()) {
 		if err := precheck(data, max); err != nil {
 			return err
 		}
@@ -103,6 +103,24 @@ func decode(data []byte, v any, max int, open bool) error {
 	}
 	return decodeTwice(data, v, t, max, open)
 }
+
+// zeroValue reports whether v is its type's zero value: its memory
+// compared with zeros at once when it is small (~40 instructions for a
+// request body's struct, where reflect's IsZero walks its fields for
+// ~1,000). Memory all zeros is the zero value of every type; any other
+// memory (a zero value's too: an empty string that points somewhere) is
+// left to reflect's IsZero.
+func zeroValue(v reflect.Value) bool {
+	if n := v.Type().Size(); n <= uintptr(len(zeros)) && v.CanAddr() {
+		if string(unsafe.Slice((*byte)(v.Addr().UnsafePointer()), n)) == string(zeros[:n]) {
+			return true
+		}
+	}
+	return v.IsZero()
+}
+
+// zeros is zeroValue's memory of zeros.
+var zeros [512]byte
 
 // decodeTwice is Decode's general path: parse checks data and builds the
 // tree checkFields walks, then encoding/json decodes data again.
