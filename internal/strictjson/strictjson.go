@@ -175,8 +175,9 @@ func fieldOf(te *json.UnmarshalTypeError) string {
 // Object checks and decodes data, which must be a JSON object, in one
 // pass into map[string]any, []any, string, json.Number, bool and nil —
 // the values encoding/json produces with UseNumber. Its strings are
-// substrings of one copy of data: one kept alone holds all of it, so a
-// cache that keeps a few of them must copy them (strings.Clone).
+// substrings of one copy of data: one kept alone holds all of it (and,
+// as an any, the slab its box is in), so a cache that keeps a few of
+// them must copy them (strings.Clone).
 func Object(data []byte, max int) (map[string]any, error) {
 	v, err := parse(data, max, true)
 	if err != nil {
