@@ -45,7 +45,9 @@ func jsonMediaType(r *http.Request) error {
 		return &Error{Status: http.StatusUnsupportedMediaType, Code: CodeUnsupportedContentType, Message: "the body must be sent without Content-Encoding"}
 	}
 	ct := headerValue(r.Header, "Content-Type")
-	if ct == "" || strings.EqualFold(ct, "application/json") {
+	// The usual spelling first: strings.EqualFold takes ~200 instructions
+	// for it.
+	if ct == "" || ct == "application/json" || strings.EqualFold(ct, "application/json") {
 		return nil
 	}
 	if mt, _, err := mime.ParseMediaType(ct); err == nil && mt == "application/json" {

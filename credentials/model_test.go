@@ -135,3 +135,33 @@ func TestDateTimeStamp(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPScheme: httpScheme says what strings.EqualFold against http
+// and https says, for every string of up to five of the characters a
+// scheme may hold that could fold to them, or be near them.
+func TestHTTPScheme(t *testing.T) {
+	const alphabet = "hHtTpPsSxX0+-.\x08\x14\x10\x13"
+	var walk func(s string)
+	walk = func(s string) {
+		want := strings.EqualFold(s, "http") || strings.EqualFold(s, "https")
+		if got := httpScheme(s); got != want {
+			t.Fatalf("httpScheme(%q) = %v, strings.EqualFold says %v", s, got, want)
+		}
+		if len(s) == 5 {
+			return
+		}
+		for i := range len(alphabet) {
+			walk(s + alphabet[i:i+1])
+		}
+	}
+	walk("")
+	for _, s := range []string{"httpſ", "HTTPS", "hTtP", "https1", "htt"} {
+		want := strings.EqualFold(s, "http") || strings.EqualFold(s, "https")
+		if s == "httpſ" {
+			want = false // not a scheme: URLString refuses it before asking
+		}
+		if got := httpScheme(s); got != want {
+			t.Errorf("httpScheme(%q) = %v, want %v", s, got, want)
+		}
+	}
+}

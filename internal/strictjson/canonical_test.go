@@ -30,6 +30,13 @@ func TestCanonical(t *testing.T) {
 		{`{"a":1,"ab":2}`, true},           // a prefix first
 		{`{"a":1.50,"b":1E2}`, true},       // numbers as written
 		{"{\"a\":\"\xe2\x80\xa7\"}", true}, // U+2027 is not escaped
+		// U+2028 and U+2029 are found wherever they are (lineSeparator
+		// searches the document once, not each string).
+		{"{\"x\u2028\":1}", false},                           // in a key
+		{"{\"a\":[{\"b\":[\"\u2029\"]}]}", false},            // deep in a value
+		{"{\"a\":\"\u20ac\u2030\",\"b\":\"\u2028\"}", false}, // after other E2 bytes
+		{"{\"a\":\"\u20ac\u2027\u2030\u20ac\"}", true},       // E2 80 without A8/A9
+		{"{\"a\":\"\\u0041\u2028\"}", false},                 // with an escape too
 	} {
 		_, got, err := ObjectCanonical([]byte(c.doc), 1<<10)
 		if err != nil {
@@ -50,7 +57,8 @@ func TestCanonical(t *testing.T) {
 // without escapes that Marshal writes again as it is, it reports
 // canonical.
 func FuzzCanonical(f *testing.F) {
-	for _, s := range []string{`{"a":[1,{"b":"c"}],"c":null}`, `{"b":1,"a":2}`, `{"a": 1}`, "{\"a\":\"\u2028\"}", `{"a":"\n"}`, `{"a":[[],{}],"b":-0.0e+1}`} {
+	for _, s := range []string{`{"a":[1,{"b":"c"}],"c":null}`, `{"b":1,"a":2}`, `{"a": 1}`, "{\"a\":\"\u2028\"}", `{"a":"\n"}`, `{"a":[[],{}],"b":-0.0e+1}`,
+		"{\"\u2029\":{\"b\":\"\u20ac\"}}", "{\"a\":\"\u20ac\",\"b\":[\"x\u2028\"]}", "{\"a\":\"\u20ac\u2027\"}"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

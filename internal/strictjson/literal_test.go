@@ -11,7 +11,8 @@ import (
 // where the byte-by-byte loop stops (a quote, a backslash, a control
 // character).
 func FuzzLiteralRun(f *testing.F) {
-	for _, s := range []string{"", "abc", "0123456789abcdef\"", "é\u2028\xff\x7f\x80 ~", "abcdefg\\h", "abcdefgh\x1f", "\x00", "abcdefghijklmnopqrstuvwxyz\x20\x21\x22", "ab\"cdefghijklmnopqrstuvwxyz", "abcdefghijk\\lmnopqrstuvwxyz", "\xc3\xa9\xff\x80\x1fxxxxxxxxxxxxxxxxxx\"", strings.Repeat("abcdefgh", 9) + "\\" + strings.Repeat("x", 40), strings.Repeat("y", 70) + "\x01"} {
+	for _, s := range []string{"", "abc", "0123456789abcdef\"", "é\u2028\xff\x7f\x80 ~", "abcdefg\\h", "abcdefgh\x1f", "\x00", "abcdefghijklmnopqrstuvwxyz\x20\x21\x22", "ab\"cdefghijklmnopqrstuvwxyz", "abcdefghijk\\lmnopqrstuvwxyz", "\xc3\xa9\xff\x80\x1fxxxxxxxxxxxxxxxxxx\"", strings.Repeat("abcdefgh", 9) + "\\" + strings.Repeat("x", 40), strings.Repeat("y", 70) + "\x01",
+		"0123456789abcdef", "0123456789abcde\"", "01234567\x1f", "0123456\\89abcdefghijklmnopqrstuvwxyz"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
