@@ -175,9 +175,8 @@ func fieldOf(te *json.UnmarshalTypeError) string {
 // Object checks and decodes data, which must be a JSON object, in one
 // pass into map[string]any, []any, string, json.Number, bool and nil —
 // the values encoding/json produces with UseNumber. Its strings are
-// substrings of one copy of data: one kept alone holds all of it (and,
-// as an any, the slab its box is in), so a cache that keeps a few of
-// them must copy them (strings.Clone).
+// substrings of one copy of data: one kept alone holds all of it, so a
+// cache that keeps a few of them must copy them (strings.Clone).
 func Object(data []byte, max int) (map[string]any, error) {
 	v, err := parse(data, max, true)
 	if err != nil {
@@ -284,11 +283,6 @@ type scanner struct {
 	shared bool
 	// elems holds the elements of the arrays built (cut).
 	elems []any
-	// The strings, numbers and arrays built, which their interfaces
-	// point into (box).
-	strs    slab[string]
-	numbers slab[json.Number]
-	arrays  slab[[]any]
 }
 
 func (s *scanner) errorf(msg string) error {
@@ -329,9 +323,7 @@ func (s *scanner) value(depth int) error {
 			if v, ok := common(raw); ok {
 				s.out = v // boxed already: no allocation
 			} else {
-				var str string
-				str, err = s.newString(raw, start)
-				s.out = s.strs.box(str)
+				s.out, err = s.newString(raw, start)
 			}
 		}
 		return err
@@ -340,7 +332,7 @@ func (s *scanner) value(depth int) error {
 		err := s.number()
 		if s.build {
 			if s.text != "" {
-				s.out = s.numbers.box(json.Number(s.text[start:s.pos]))
+				s.out = json.Number(s.text[start:s.pos])
 			} else {
 				s.out = json.Number(s.data[start:s.pos])
 			}
@@ -726,7 +718,7 @@ func (s *scanner) array(depth int) error {
 		}
 		if done {
 			if s.build {
-				s.out = s.arrays.box(s.cut(arr))
+				s.out = s.cut(arr)
 			}
 			return nil
 		}
@@ -743,32 +735,6 @@ func (s *scanner) cut(arr []any) []any {
 	n := len(s.elems)
 	s.elems = append(s.elems, arr...)
 	return s.elems[n:len(s.elems):len(s.elems)]
-}
-
-// slab keeps values of one type that a document builds, for interfaces
-// that point into it: one allocation for several of them, where
-// converting each to any would allocate its own copy (convTstring,
-// convTslice: ~150 instructions each; a credential has a dozen).
-type slab[T string | json.Number | []any] []T
-
-// box returns v as an any whose value is kept in b.
-func (b *slab[T]) box(v T) any {
-	if len(*b) == cap(*b) {
-		*b = make([]T, 0, min(max(4, 2*cap(*b)), 64))
-	}
-	*b = append(*b, v)
-	return boxAt(&(*b)[len(*b)-1])
-}
-
-// boxAt returns *p as an any without copying it: the interface's data
-// word (the runtime's eface: a type word, then a pointer to the value
-// for every type of slab's) is p itself. *p must not change afterwards,
-// as the value of an interface never does.
-func boxAt[T string | json.Number | []any](p *T) any {
-	var zero T
-	v := any(zero) // T's type word; the box of a zero string or nil slice is static
-	(*[2]unsafe.Pointer)(unsafe.Pointer(&v))[1] = unsafe.Pointer(p)
-	return v
 }
 
 // separator reads what follows a member or an element: a ',' or the
