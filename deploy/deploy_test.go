@@ -28,6 +28,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/trustid-cn/trustid/internal/testenv"
+	"github.com/trustid-cn/trustid/internal/testport"
 )
 
 // root is the repository root, where the Dockerfile and
@@ -473,12 +474,7 @@ func TestFabricChecksNeedNoHTTPClient(t *testing.T) {
 				t.Errorf("%s: healthcheck against /healthz answering %d: %v, want healthy %v", name, x.code, err, x.ok)
 			}
 		}
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		closed := strconv.Itoa(ln.Addr().(*net.TCPAddr).Port)
-		ln.Close()
+		_, closed, _ := net.SplitHostPort(testport.Reserve(t)) // nothing listens there
 		if err := exec.Command("bash", "-c", strings.Replace(h[3], addr, "/dev/tcp/127.0.0.1/"+closed, 1)).Run(); err == nil {
 			t.Errorf("%s: healthcheck passed with nothing listening", name)
 		}

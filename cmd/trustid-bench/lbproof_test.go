@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -28,6 +27,7 @@ import (
 	"github.com/trustid-cn/trustid/chaincode"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/testenv"
+	"github.com/trustid-cn/trustid/internal/testport"
 	"github.com/trustid-cn/trustid/ledger/fabric"
 	"github.com/trustid-cn/trustid/ledger/ledgertest"
 )
@@ -94,17 +94,6 @@ backend region310000
 		fmt.Fprintf(&b, "    server i%d %s check\n", i+1, be)
 	}
 	return b.String()
-}
-
-// freeAddr returns a free loopback address.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 // servesFlag reports whether `trustid serve` has the flag.
@@ -249,7 +238,7 @@ func TestFabricLBProof(t *testing.T) {
 	rport, _ := strconv.Atoi(raddr[strings.LastIndexByte(raddr, ':')+1:])
 
 	// The public address (HAProxy) and the instances' own addresses.
-	front := freeAddr(t)
+	front := testport.Reserve(t)
 	lbBase := "http://" + front
 	env := append(childEnv(), "TRUSTID_FABRIC_PROFILE="+profile)
 	config := serveConfig + "redis-url: redis://" + raddr + "/0\n"
@@ -297,7 +286,7 @@ func TestFabricLBProof(t *testing.T) {
 	// (token signing, pairwise and symbol secrets) in its keystore.
 	// The relying party is accredited as an issuer through it, on the
 	// ledger, before the instances load their views.
-	seed.addr = freeAddr(t)
+	seed.addr = testport.Reserve(t)
 	seed.args = []string{"--issuer", lbBase}
 	if err := seed.start(ctx); err != nil {
 		t.Fatal(err)
@@ -330,7 +319,7 @@ func TestFabricLBProof(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		n.addr = freeAddr(t)
+		n.addr = testport.Reserve(t)
 		n.terminal = nil // the load's terminal is the load balancer's
 		n.args = []string{"--issuer", lbBase, "--ledger-stall-limit", "3s"}
 		if withInstance {

@@ -3,13 +3,16 @@ package main
 import (
 	"net"
 	"testing"
+
+	"github.com/trustid-cn/trustid/internal/testport"
 )
 
 // TestHealthcheck: the healthcheck passes while the server's port accepts
 // (0.0.0.0 and an empty host mean loopback), and fails once it is closed
 // or when the address is not host:port.
 func TestHealthcheck(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	// The port stays reserved once closed, so nothing else listens there.
+	l, err := net.Listen("tcp", testport.Reserve(t))
 	if err != nil {
 		t.Fatal(err)
 	}

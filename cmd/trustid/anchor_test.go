@@ -28,6 +28,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/distatus"
 	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/internal/testport"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded"
@@ -55,7 +56,7 @@ import (
 func TestServeAnchorsStatus(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
 	dir := t.TempDir()
-	nodeAddr := freeAddr(t)
+	nodeAddr := testport.Reserve(t)
 	proxy := httputil.NewSingleHostReverseProxy(&url.URL{Scheme: "http", Host: nodeAddr})
 	var tampered atomic.Pointer[string] // a status list the front serves instead of the node's
 	var listID string

@@ -16,6 +16,7 @@ import (
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/leakcheck"
 	"github.com/trustid-cn/trustid/internal/testnode"
+	"github.com/trustid-cn/trustid/internal/testport"
 	"github.com/trustid-cn/trustid/ledger"
 )
 
@@ -51,7 +52,7 @@ func TestAuditLogOfEnrollments(t *testing.T) {
 			t.Fatalf("import-key %s: %v %s %s", v, err, out, errOut)
 		}
 	}
-	addr := freeAddr(t)
+	addr := testport.Reserve(t)
 	serveArgs := []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr, "--log-level", "debug",
 		"--audit-anchor-interval", "1s", "--node-id", "sh-node-1"}
 	node := testnode.Start(t, serveMain, serveArgs...)

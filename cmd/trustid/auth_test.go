@@ -9,7 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
@@ -30,6 +29,7 @@ import (
 	"github.com/trustid-cn/trustid/internal/leakcheck"
 	"github.com/trustid-cn/trustid/internal/progress"
 	"github.com/trustid-cn/trustid/internal/testnode"
+	"github.com/trustid-cn/trustid/internal/testport"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/ledger/embedded/embeddedtest"
@@ -162,18 +162,6 @@ var publicRoutes = []string{
 	"POST /ui/demo/wallets/{id}/extend",
 }
 
-// freeAddr returns a loopback address with a port free right now, so the
-// node's issuer URL can name it.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // authNode is a running `trustid serve` with its data directory.
 type authNode struct {
 	t    *testing.T
@@ -193,7 +181,7 @@ func startAuthNode(t *testing.T, extra ...string) *authNode {
 	t.Helper()
 	t.Setenv("TRUSTID_KEK", testKEK)
 	dir := t.TempDir()
-	addr := freeAddr(t)
+	addr := testport.Reserve(t)
 	args := append([]string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr}, extra...)
 	node := testnode.Start(t, serveMain, args...)
 	return &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
@@ -734,7 +722,7 @@ func TestMigratesRegistryFiles(t *testing.T) {
 	}
 	os.WriteFile(filepath.Join(dir, terminalsFile), tfile, 0o600)
 
-	addr := freeAddr(t)
+	addr := testport.Reserve(t)
 	node := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr)
 	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
 	waitFor(t, func() bool {
@@ -770,7 +758,7 @@ func TestMigratesOlderClientsFileInPart(t *testing.T) {
 		t.Fatal(err)
 	}
 	os.WriteFile(filepath.Join(dir, clientsFile), file, 0o600)
-	addr := freeAddr(t)
+	addr := testport.Reserve(t)
 	node := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr)
 	waitFor(t, func() bool { return strings.Contains(node.Logs.String(), "imported in part") }, "the import's error")
 	form := url.Values{"grant_type": {"client_credentials"}, "scope": {"qr:redeem"}}

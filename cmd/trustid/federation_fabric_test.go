@@ -21,6 +21,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/testenv"
 	"github.com/trustid-cn/trustid/internal/testnode"
+	"github.com/trustid-cn/trustid/internal/testport"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
@@ -109,7 +110,7 @@ func TestFabricThreeRegions(t *testing.T) {
 	}
 	a, b, c := regions["310000"], regions["320000"], regions["330000"]
 	for _, r := range []*fabricRegion{a, b, c} {
-		addr := freeAddr(t)
+		addr := testport.Reserve(t)
 		r.authNode = &authNode{t: t, dir: t.TempDir(), base: "http://" + addr}
 		r.node = r.start(t, addr)
 		r.logs = r.node.Logs

@@ -32,6 +32,7 @@ import (
 	"github.com/trustid-cn/trustid/holder"
 	"github.com/trustid-cn/trustid/internal/qrtest"
 	"github.com/trustid-cn/trustid/internal/testnode"
+	"github.com/trustid-cn/trustid/internal/testport"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
@@ -57,7 +58,7 @@ func TestTwoRegionNodes(t *testing.T) {
 	shared := filepath.Join(t.TempDir(), "consortium.db")
 	start := func(region string, extra ...string) *authNode {
 		t.Helper()
-		dir, addr := t.TempDir(), freeAddr(t)
+		dir, addr := t.TempDir(), testport.Reserve(t)
 		args := append([]string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr, "--region", region, "--ledger-file", shared}, extra...)
 		n := testnode.Start(t, serveMain, args...)
 		return &authNode{t: t, dir: dir, base: n.Base, logs: n.Logs, node: n}
@@ -270,7 +271,7 @@ func TestNodePointsRegionAtItself(t *testing.T) {
 	ctx := context.Background()
 	shared, dir := filepath.Join(t.TempDir(), "consortium.db"), t.TempDir()
 	start := func() (*testnode.Node, string) {
-		addr := freeAddr(t)
+		addr := testport.Reserve(t)
 		return testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr, "--region", "310000", "--ledger-file", shared), "http://" + addr
 	}
 	n, base := start()
@@ -682,7 +683,7 @@ func TestRegistryEndpointsRefusedInProduction(t *testing.T) {
 	shared := filepath.Join(t.TempDir(), "consortium.db")
 	start := func(region, issuer string) *authNode {
 		t.Helper()
-		dir, addr := t.TempDir(), freeAddr(t)
+		dir, addr := t.TempDir(), testport.Reserve(t)
 		if issuer == "" {
 			issuer = "http://" + addr
 		}
@@ -920,7 +921,7 @@ func twoRegionNodes(t *testing.T) (a, b *authNode, la *embedded.Ledger) {
 	shared := filepath.Join(t.TempDir(), "consortium.db")
 	start := func(region string) *authNode {
 		t.Helper()
-		dir, addr := t.TempDir(), freeAddr(t)
+		dir, addr := t.TempDir(), testport.Reserve(t)
 		n := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr, "--region", region, "--ledger-file", shared)
 		return &authNode{t: t, dir: dir, base: n.Base, logs: n.Logs, node: n}
 	}
@@ -1337,7 +1338,7 @@ func startRegionInstances(t *testing.T) *regionInstances {
 	if _, stderr, err := run(t, context.Background(), "keys", "list", "--data", dirA); err != nil {
 		t.Fatalf("keys list: %v\n%s", err, stderr)
 	}
-	r.addr = freeAddr(t)
+	r.addr = testport.Reserve(t)
 	r.issuer = "http://" + r.addr
 	r.i1 = &authNode{t: t, dir: dirA}
 	r.i2 = &authNode{t: t, dir: dirB}
@@ -1350,7 +1351,7 @@ func startRegionInstances(t *testing.T) *regionInstances {
 	t.Cleanup(func() { la.Close() })
 	r.ca = ledger.Client{L: la}
 	waitUntil(t, "the region's key on the ledger", func() bool { return r.sm2Kid(chaincode.KeyActive) != "" })
-	r.start(r.i2, freeAddr(t), "i2")
+	r.start(r.i2, testport.Reserve(t), "i2")
 	return r
 }
 

@@ -2,10 +2,10 @@ package main
 
 import (
 	"context"
-	"net"
 	"strings"
 	"testing"
 
+	"github.com/trustid-cn/trustid/internal/testport"
 	"github.com/trustid-cn/trustid/internal/testredis"
 )
 
@@ -18,12 +18,7 @@ func TestHealthcheck(t *testing.T) {
 		t.Fatalf("healthcheck of a ready node: %v", err)
 	}
 
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := l.Addr().String()
-	l.Close()
+	closed := testport.Reserve(t) // nothing listens there
 
 	// A node whose Redis went away is not ready: /readyz is 503.
 	rs := testredis.StartServer(t)
@@ -34,7 +29,7 @@ func TestHealthcheck(t *testing.T) {
 	rs.Kill()
 	// /readyz reuses its checks' outcome for a second.
 	waitUntil(t, "healthcheck fails with 503", func() bool {
-		_, _, err = run(t, ctx, "healthcheck", "--url", unready+"/readyz")
+		_, _, err := run(t, ctx, "healthcheck", "--url", unready+"/readyz")
 		return err != nil && strings.Contains(err.Error(), "503")
 	})
 	if _, _, err := run(t, ctx, "healthcheck", "--url", "http://"+closed+"/readyz", "--timeout", "1s"); err == nil {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/internal/testnode"
+	"github.com/trustid-cn/trustid/internal/testport"
 )
 
 // serveProcessArgs is the environment variable that makes
@@ -169,7 +170,7 @@ func TestSIGHUPDuringStartup(t *testing.T) {
 // and say that the requests, not the ledger, took the time.
 func TestDrainRunOutSaysWhatIsLeft(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
-	dir, addr := t.TempDir(), freeAddr(t)
+	dir, addr := t.TempDir(), testport.Reserve(t)
 	p := startProcess(t, "--data", dir, "--addr", addr, "--issuer", "http://"+addr, "--anchor-window", "1h", "--shutdown-timeout", "1s")
 	for deadline := time.Now().Add(30 * time.Second); !servingAddr.MatchString(p.logs.String()); time.Sleep(20 * time.Millisecond) {
 		select {

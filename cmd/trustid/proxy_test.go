@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/internal/testenv"
+	"github.com/trustid-cn/trustid/internal/testport"
 )
 
 // lbConfig is the committed deploy/haproxy/haproxy.cfg made to run here:
@@ -121,7 +122,7 @@ func TestTrustedProxyThroughHAProxy(t *testing.T) {
 	base, _ := startServe(t, "--data", t.TempDir(), "--trusted-proxies", "127.0.0.1/32", "--token-rate-addr", "2/1h")
 	node := strings.TrimPrefix(base, "http://")
 
-	front := freeAddr(t)
+	front := testport.Reserve(t)
 	hlog := runHAProxy(t, haproxy, lbConfig(t, front, node))
 
 	token := func(src, via, forged string) int {
@@ -208,7 +209,7 @@ func TestLBCheckWaitsForReadiness(t *testing.T) {
 		io.WriteString(w, `{"status":"ready"}`)
 	}))
 	defer backend.Close()
-	front := freeAddr(t)
+	front := testport.Reserve(t)
 	hlog := runHAProxy(t, haproxy, lbConfig(t, front, strings.TrimPrefix(backend.URL, "http://")))
 	// Several check intervals: two timed-out checks would have taken the
 	// instance out.
@@ -238,7 +239,7 @@ func TestSlowHeadersThroughHAProxy(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", "")
 	base, _ := startServe(t, "--data", t.TempDir())
 	node := strings.TrimPrefix(base, "http://")
-	front := freeAddr(t)
+	front := testport.Reserve(t)
 	hlog := runHAProxy(t, haproxy, lbConfig(t, front, node))
 	waitServing(t, front, hlog)
 
@@ -286,7 +287,7 @@ func TestNoSmugglingThroughHAProxy(t *testing.T) {
 	testenv.Require(t, "haproxy", err)
 	t.Setenv("TRUSTID_KEK", "")
 	base, logs := startServe(t, "--data", t.TempDir(), "--access-log-flush", "0")
-	front := freeAddr(t)
+	front := testport.Reserve(t)
 	hlog := runHAProxy(t, haproxy, lbConfig(t, front, strings.TrimPrefix(base, "http://")))
 	waitServing(t, front, hlog)
 	const smuggled = "GET /metrics HTTP/1.1\r\nHost: n\r\n\r\n"

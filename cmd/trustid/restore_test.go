@@ -19,6 +19,7 @@ import (
 	"github.com/trustid-cn/trustid/credentials/statuslist"
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/internal/testnode"
+	"github.com/trustid-cn/trustid/internal/testport"
 	"github.com/trustid-cn/trustid/keystore"
 	"github.com/trustid-cn/trustid/ledger"
 )
@@ -31,7 +32,7 @@ import (
 // and a revocation the node had acknowledged was lost.
 func TestRestoredDataDirectoryRefused(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
-	dir, addr := filepath.Join(t.TempDir(), "data"), freeAddr(t)
+	dir, addr := filepath.Join(t.TempDir(), "data"), testport.Reserve(t)
 	args := []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr, "--ledger-file", filepath.Join(t.TempDir(), "ledger.db")}
 	node := testnode.Start(t, serveMain, args...)
 	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
@@ -90,7 +91,7 @@ func TestRestoredDataDirectoryRefused(t *testing.T) {
 // credentials on one entry, revoking one revokes the other.
 func TestRestoredCopyReusesNoStatusEntry(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
-	dir, addr := filepath.Join(t.TempDir(), "data"), freeAddr(t)
+	dir, addr := filepath.Join(t.TempDir(), "data"), testport.Reserve(t)
 	args := []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr, "--ledger-file", filepath.Join(t.TempDir(), "ledger.db")}
 	node := testnode.Start(t, serveMain, args...)
 	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
@@ -149,7 +150,7 @@ func TestRestoredCopyReusesNoStatusEntry(t *testing.T) {
 // starts and issues (docs/operations.md, "Backups").
 func TestRestoredWholeDataDirectoryServes(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
-	dir, addr := filepath.Join(t.TempDir(), "data"), freeAddr(t)
+	dir, addr := filepath.Join(t.TempDir(), "data"), testport.Reserve(t)
 	args := []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr}
 	node := testnode.Start(t, serveMain, args...)
 	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
@@ -232,7 +233,7 @@ func serveRestored(t *testing.T, dir, backup, file string, args []string) (stop 
 // POST /credentials/verify included.
 func TestRestoredKeystoreOlderThanRetirement(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
-	dir, addr := filepath.Join(t.TempDir(), "data"), freeAddr(t)
+	dir, addr := filepath.Join(t.TempDir(), "data"), testport.Reserve(t)
 	ledgerFile := filepath.Join(t.TempDir(), "ledger.db")
 	args := func(dir string) []string {
 		return []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr, "--ledger-file", ledgerFile}
@@ -298,7 +299,7 @@ func TestRestoredKeystoreOlderThanRetirement(t *testing.T) {
 	// rotated keystore) refuses them.
 	n.dir, n.base = fresh, "http://"+addr
 	tok := n.token("civil-affairs", secret)
-	other := testnode.Start(t, serveMain, "--data", dir, "--addr", freeAddr(t), "--issuer", "http://"+addr, "--ledger-file", ledgerFile)
+	other := testnode.Start(t, serveMain, "--data", dir, "--addr", testport.Reserve(t), "--issuer", "http://"+addr, "--ledger-file", ledgerFile)
 	n.base = other.Base
 	body := `{"credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],` +
 		`"credentialSubject":{"id":"did:example:resident-7c01","region":"310000","since":"2020-01-01"}}}`
@@ -315,7 +316,7 @@ func TestRestoredKeystoreOlderThanRetirement(t *testing.T) {
 // gone) and the node served, and a ledger.db cut short panicked.
 func TestPartialCopyRefused(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
-	dir, addr := filepath.Join(t.TempDir(), "data"), freeAddr(t)
+	dir, addr := filepath.Join(t.TempDir(), "data"), testport.Reserve(t)
 	args := []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr}
 	node := testnode.Start(t, serveMain, args...)
 	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}

@@ -15,6 +15,7 @@ import (
 	"github.com/trustid-cn/trustid/chaincode"
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/internal/testnode"
+	"github.com/trustid-cn/trustid/internal/testport"
 	"github.com/trustid-cn/trustid/ledger"
 )
 
@@ -89,7 +90,7 @@ func TestShutdownEndsLoginLongPoll(t *testing.T) {
 // (--anchor-window 1h) until then.
 func TestShutdownSendsOutbox(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
-	dir, addr := t.TempDir(), freeAddr(t)
+	dir, addr := t.TempDir(), testport.Reserve(t)
 	node := testnode.Start(t, serveMain, "--data", dir, "--addr", addr, "--issuer", "http://"+addr, "--anchor-window", "1h")
 	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}
 	n.issueAndRevoke()
@@ -114,7 +115,7 @@ func TestShutdownSendsOutbox(t *testing.T) {
 // region serves.
 func TestShutdownAnchorsHeads(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
-	dir, addr := t.TempDir(), freeAddr(t)
+	dir, addr := t.TempDir(), testport.Reserve(t)
 	args := []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr, "--anchor-window", "1h"}
 	node := testnode.Start(t, serveMain, args...)
 	n := &authNode{t: t, dir: dir, base: node.Base, logs: node.Logs, node: node}

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/cookiejar"
 	"net/http/httptest"
@@ -25,6 +24,7 @@ import (
 	"github.com/trustid-cn/trustid/gm"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/internal/testnode"
+	"github.com/trustid-cn/trustid/internal/testport"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/sdk"
 	"github.com/trustid-cn/trustid/sdk/wallet"
@@ -60,12 +60,7 @@ func startNode(t *testing.T) *node {
 		}
 	}
 	n := &node{t: t, bin: bin, data: filepath.Join(dir, "data"), env: append(env, "TRUSTID_KEK="+hex.EncodeToString(kek))}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := testport.Reserve(t)
 	tn := testnode.Start(t, n.serve, "--data", n.data, "--addr", addr, "--issuer", "http://"+addr)
 	n.base = tn.Base
 	return n

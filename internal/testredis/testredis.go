@@ -1,7 +1,8 @@
 // Package testredis starts a throwaway redis-server for tests: Debian's
-// redis-server binary on a free loopback port, in a temporary directory,
-// with persistence off, stopped when the test ends. Nothing depends on a
-// system-wide Redis.
+// redis-server binary on a loopback port reserved for the test
+// (testport.Reserve: no other process takes it before the server binds
+// it or between restarts), in a temporary directory, with persistence
+// off, stopped when the test ends. Nothing depends on a system-wide Redis.
 //
 // A missing redis-server is reported with testenv.Require: the test fails
 // when the environment variable CI is set, and is skipped (saying how to
@@ -28,6 +29,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/trustid-cn/trustid/internal/testenv"
+	"github.com/trustid-cn/trustid/internal/testport"
 )
 
 // Binary is the name of the server executable looked up on PATH.
@@ -50,18 +52,11 @@ func Start(tb testing.TB, args ...string) string {
 		err = fmt.Errorf("%w: run scripts/test.sh (it installs Debian's redis-server) or apt-get install redis-server", err)
 	}
 	testenv.Require(tb, Binary, err)
-	// Another process may take the free port between our probe and the
-	// server's bind; retry a few times.
-	var lastErr error
-	for range 3 {
-		addr, err := start(tb, bin, args)
-		if err == nil {
-			return addr
-		}
-		lastErr = err
+	addr, _, err := startOn(tb, bin, reservePort(tb), tb.TempDir(), args)
+	if err != nil {
+		tb.Fatalf("testredis: %v", err)
 	}
-	tb.Fatalf("testredis: %v", lastErr)
-	return ""
+	return addr
 }
 
 // Client returns a go-redis client for addr, closed by tb.Cleanup.
@@ -78,19 +73,10 @@ func StartClient(tb testing.TB) *redis.Client {
 	return Client(tb, Start(tb))
 }
 
-// start launches one server; it returns an error (and cleans up) if the
-// server exits or does not answer in time.
-func start(tb testing.TB, bin string, args []string) (string, error) {
-	port, err := freePort()
-	if err != nil {
-		return "", err
-	}
-	addr, _, err := startOn(tb, bin, port, tb.TempDir(), args)
-	return addr, err
-}
-
 // startOn launches one server on port with its files in dir and returns
-// its address and a function that kills it (also run by tb.Cleanup).
+// its address and a function that kills it (also run by tb.Cleanup); it
+// returns an error (and cleans up) if the server exits or does not answer
+// in time.
 func startOn(tb testing.TB, bin string, port int, dir string, args []string) (string, func(), error) {
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
 	cmd := exec.Command(bin, append([]string{
@@ -166,19 +152,11 @@ func StartServer(tb testing.TB, args ...string) *Server {
 		err = fmt.Errorf("%w: run scripts/test.sh (it installs Debian's redis-server) or apt-get install redis-server", err)
 	}
 	testenv.Require(tb, Binary, err)
-	s := &Server{tb: tb, bin: bin, dir: tb.TempDir(), args: args}
-	var lastErr error
-	for range 3 {
-		if s.port, err = freePort(); err != nil {
-			tb.Fatalf("testredis: %v", err)
-		}
-		if s.Addr, s.stop, err = startOn(tb, bin, s.port, s.dir, args); err == nil {
-			return s
-		}
-		lastErr = err
+	s := &Server{tb: tb, bin: bin, port: reservePort(tb), dir: tb.TempDir(), args: args}
+	if s.Addr, s.stop, err = startOn(tb, bin, s.port, s.dir, args); err != nil {
+		tb.Fatalf("testredis: %v", err)
 	}
-	tb.Fatalf("testredis: %v", lastErr)
-	return nil
+	return s
 }
 
 // Kill kills the server (SIGKILL: nothing is saved on the way down).
@@ -206,18 +184,21 @@ const clusterSlots = 16384
 // StartCluster starts a Redis Cluster of masters nodes, no replicas, for
 // the calling test: each node a StartServer in cluster mode (its
 // nodes.conf in its directory, so a Restart keeps its identity and slots
-// and loses only its data), the 16384 slots split into masters ranges in
-// order (CLUSTER ADDSLOTSRANGE), the nodes joined (CLUSTER MEET). It
-// returns when every node reports cluster_state:ok; the nodes' Addr are
-// the Cluster's seed addresses.
+// and loses only its data) with its cluster bus on a reserved port of its
+// own (--cluster-port; by default the bus takes PORT+10000, which nothing
+// reserves), the 16384 slots split into masters ranges in order (CLUSTER
+// ADDSLOTSRANGE), the nodes joined (CLUSTER MEET, naming the bus port).
+// It returns when every node reports cluster_state:ok; the nodes' Addr
+// are the Cluster's seed addresses.
 func StartCluster(tb testing.TB, masters int) []*Server {
 	tb.Helper()
 	if masters < 1 || masters > 64 {
 		tb.Fatalf("testredis: StartCluster(%d): want 1 to 64 masters", masters)
 	}
-	nodes := make([]*Server, masters)
+	nodes, buses := make([]*Server, masters), make([]string, masters)
 	for i := range nodes {
-		nodes[i] = StartServer(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+		buses[i] = strconv.Itoa(reservePort(tb))
+		nodes[i] = StartServer(tb, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf", "--cluster-port", buses[i])
 		nodes[i].cluster = true
 	}
 	ctx := context.Background()
@@ -230,7 +211,7 @@ func StartCluster(tb testing.TB, masters int) []*Server {
 		}
 		if i > 0 {
 			host, port, _ := net.SplitHostPort(n.Addr)
-			if err := first.Do(ctx, "CLUSTER", "MEET", host, port).Err(); err != nil {
+			if err := first.Do(ctx, "CLUSTER", "MEET", host, port, buses[i]).Err(); err != nil {
 				tb.Fatalf("testredis: CLUSTER MEET %s: %v", n.Addr, err)
 			}
 		}
@@ -260,14 +241,11 @@ func waitClusterOK(addr string) error {
 // clusterTimeout bounds how long a Cluster takes to agree it is ok.
 const clusterTimeout = 30 * time.Second
 
-// freePort asks the kernel for a free loopback TCP port.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, fmt.Errorf("find free port: %w", err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+// reservePort reserves a loopback TCP port for the test (testport.Reserve).
+func reservePort(tb testing.TB) int {
+	_, port, _ := net.SplitHostPort(testport.Reserve(tb))
+	n, _ := strconv.Atoi(port)
+	return n
 }
 
 // ping sends an inline PING and expects +PONG.

@@ -159,18 +159,20 @@ func TestEmbeddedConcurrentSubmits(t *testing.T) {
 }
 
 // TestOpenShared: a file opened with OpenShared in this process is shared
-// (a handle acting as the second MSP, at once), writes of one handle are
-// seen by the other, and the file opens again once every handle closed.
+// (a handle acting as the second MSP), writes of one handle are seen by
+// the other, and the file opens again once every handle closed. A second
+// opening of the file, not shared, would wait for the file's lock and
+// fail (ErrUnavailable), whatever the machine's speed: the error is the
+// test, not the time the call took.
 func TestOpenShared(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "ledger.db")
 	a, err := embedded.OpenShared(path, embedded.Options{MSPID: chaincode.RegionMSP(ledgertest.RegionA)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := time.Now()
 	b, err := embedded.OpenShared(filepath.Join(filepath.Dir(path), ".", "ledger.db"), embedded.Options{MSPID: chaincode.RegionMSP(ledgertest.RegionB)})
-	if err != nil || time.Since(start) > 500*time.Millisecond {
-		t.Fatalf("second OpenShared: %v after %v", err, time.Since(start))
+	if err != nil {
+		t.Fatalf("second OpenShared: %v", err)
 	}
 	if b.MSPID() != chaincode.RegionMSP(ledgertest.RegionB) {
 		t.Errorf("second handle acts as %s", b.MSPID())

@@ -3,7 +3,6 @@ package redisstore_test
 import (
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/trustid-cn/trustid/internal/testport"
 	"github.com/trustid-cn/trustid/internal/testredis"
 	"github.com/trustid-cn/trustid/store"
 	redisstore "github.com/trustid-cn/trustid/store/redis"
@@ -143,12 +143,7 @@ func TestRedisTTLRoundsUp(t *testing.T) {
 
 func TestRedisErrorsAreWrappedWithoutKeys(t *testing.T) {
 	// A client for a loopback port nothing listens on.
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := testport.Reserve(t)
 	c := redis.NewClient(&redis.Options{Addr: addr, MaxRetries: -1, DialerRetries: 1, DialerRetryTimeout: time.Millisecond, DialTimeout: 200 * time.Millisecond})
 	defer c.Close()
 	r, err := redisstore.New(c, redisstore.Options{Prefix: "p:"})

@@ -1,0 +1,55 @@
+// Package testport hands tests loopback TCP ports that no other socket
+// can take while the test runs, for a server the test starts (and
+// restarts) at an address it must know beforehand: an issuer URL naming
+// the node's own port, a load balancer's front, a peer's address.
+//
+// Asking the kernel for a free port with a listener and closing it
+// before the server binds leaves a window in which another process (a
+// parallel test package binding port 0, an outgoing connection's
+// ephemeral port) takes the port and the test fails without a defect;
+// the same window opens at every restart. Instead, Reserve keeps a socket
+// bound to the port, with SO_REUSEADDR, that never listens. On Linux the
+// kernel then hands the port to no bind to port 0 and to no connect (both
+// skip a port in use), while a server that binds the address itself with
+// SO_REUSEADDR (Go's net.Listen, redis-server and HAProxy set it) may,
+// since the reserving socket does not listen. Nothing listening on the
+// port, a connection to it is refused, as to any closed port.
+package testport
+
+import (
+	"net"
+	"strconv"
+	"syscall"
+	"testing"
+)
+
+// Reserve returns "127.0.0.1:PORT" with PORT held for the test until it
+// ends (see the package comment). A server can listen there, stop and
+// listen there again.
+func Reserve(t testing.TB) string {
+	t.Helper()
+	// The socket is made close-on-exec under the fork lock, as the net
+	// package makes its own, so a child process started meanwhile does
+	// not inherit it.
+	syscall.ForkLock.RLock()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM, 0)
+	if err == nil {
+		syscall.CloseOnExec(fd)
+	}
+	syscall.ForkLock.RUnlock()
+	if err != nil {
+		t.Fatalf("testport: socket: %v", err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.SetsockoptInt(fd, syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1); err != nil {
+		t.Fatalf("testport: SO_REUSEADDR: %v", err)
+	}
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatalf("testport: bind: %v", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatalf("testport: getsockname: %v", err)
+	}
+	return net.JoinHostPort("127.0.0.1", strconv.Itoa(sa.(*syscall.SockaddrInet4).Port))
+}
