@@ -676,7 +676,8 @@ func (p *Provider) lookup(ctx context.Context, token string) (rt refresh, access
 }
 
 // access reads a live access token's record: of this node's form under
-// its handle, its digest checked, else an older node's under the token;
+// its handle, its digest checked, else an older node's under the token
+// (a record with a digest is none: the token sent was its handle);
 // errNoToken when there is none.
 func (p *Provider) access(ctx context.Context, token string) (refresh, error) {
 	key := accessKey(token)
@@ -695,7 +696,10 @@ func (p *Provider) access(ctx context.Context, token string) (refresh, error) {
 	if err := json.Unmarshal(b, &rt); err != nil {
 		return refresh{}, failWith(CodeServerError, "internal error", err)
 	}
-	if ours && subtle.ConstantTimeCompare([]byte(tokenDigest(token)), []byte(rt.Current)) != 1 {
+	// A record of this node's form holds its token's digest, whatever was
+	// sent: its handle alone (an older node's key, by its length) is no
+	// token.
+	if (ours || rt.Current != "") && subtle.ConstantTimeCompare([]byte(tokenDigest(token)), []byte(rt.Current)) != 1 {
 		return refresh{}, errNoToken
 	}
 	rt.Current = ""
