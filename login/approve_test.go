@@ -283,3 +283,43 @@ func TestRestartExtensionLogin(t *testing.T) {
 		t.Errorf("a restart past the first session's longest life: %v, want %s", err, CodeSessionNotFound)
 	}
 }
+
+// TestRestartKeepsFirstLife: a session Restart starts lives no longer
+// than the first session of its login could have (1+SessionExtensions
+// lifetimes from its start), however late it is started, and is not
+// extended past that: a restart does not outlive the authorization.
+func TestRestartKeepsFirstLife(t *testing.T) {
+	p := newTestProvider(t)
+	now := time.Now()
+	p.cfg.Now = func() time.Time { return now }
+	ctx := context.Background()
+	q := url.Values{}
+	for _, k := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method"} {
+		q.Set(k, goodQuery().Get(k))
+	}
+	st, err := p.AuthorizeFor(ctx, q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
+		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) { return &ExtensionGrant{Data: []byte("offer data")}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, err := p.readSession(ctx, st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add((1+SessionExtensions)*p.cfg.SessionTTL - time.Minute)
+	again, err := p.Restart(ctx, st.ID, st.Browser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := p.readSession(ctx, again.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Expires > first.Until || s.Until > first.Until || again.Left > time.Minute {
+		t.Errorf("restarted a minute before the first session's longest life: expires %+ds, until %+ds past it, %v left; want neither past it, 1m0s left",
+			s.Expires-first.Until, s.Until-first.Until, again.Left)
+	}
+	if ext, err := p.Extend(ctx, again.ID, again.Browser); err == nil && ext.Extendable {
+		t.Errorf("the restarted session extends past the first's longest life: %+v", ext)
+	}
+}

@@ -200,7 +200,8 @@ func (p *Provider) Restart(ctx context.Context, id, browser string) (*Started, e
 	_ = p.cfg.Store.Delete(ctx, sessionKey(id))
 	old := r.Session
 	s := &session{ClientID: old.ClientID, RedirectURI: old.RedirectURI, State: old.State, CodeChallenge: old.CodeChallenge, Level: old.Level,
-		Audience: old.Audience, Iss: old.Iss, SubjectClient: old.SubjectClient, RequiredSub: old.RequiredSub, Purpose: old.Purpose}
+		Audience: old.Audience, Iss: old.Iss, SubjectClient: old.SubjectClient, RequiredSub: old.RequiredSub, Purpose: old.Purpose,
+		Until: r.By}
 	st, err := p.start(ctx, c, s, data)
 	if err != nil {
 		return nil, err
