@@ -298,7 +298,9 @@ func TestRestartKeepsFirstLife(t *testing.T) {
 		q.Set(k, goodQuery().Get(k))
 	}
 	st, err := p.AuthorizeFor(ctx, q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
-		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) { return &ExtensionGrant{Data: []byte("offer data")}, nil }})
+		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) {
+			return &ExtensionGrant{Data: []byte("offer data")}, nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
