@@ -325,3 +325,51 @@ func TestRestartKeepsFirstLife(t *testing.T) {
 		t.Errorf("the restarted session extends past the first's longest life: %+v", ext)
 	}
 }
+
+// approveOnRestart is a Store on which the phone's approval of a login
+// lands while Restart is between its checks and ending the session: as
+// Restart takes the session's kept copy.
+type approveOnRestart struct {
+	Store
+	approve func()
+}
+
+func (s *approveOnRestart) Consume(ctx context.Context, key string) ([]byte, error) {
+	if approve := s.approve; approve != nil && strings.HasPrefix(key, "login-session-restart:") {
+		s.approve = nil
+		approve()
+	}
+	return s.Store.Consume(ctx, key)
+}
+
+// TestRestartRacingApproval: an approval stored while Restart runs is
+// kept, and the restart refused as of an answered session (the page
+// collects the answer); Restart did not delete a session it had not
+// read.
+func TestRestartRacingApproval(t *testing.T) {
+	a := newAnswering(t, newTestProvider(t))
+	p := a.Provider
+	ctx := context.Background()
+	q := url.Values{}
+	for _, k := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method"} {
+		q.Set(k, goodQuery().Get(k))
+	}
+	st, err := p.AuthorizeFor(ctx, q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
+		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) { return &ExtensionGrant{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	racing := &approveOnRestart{Store: p.cfg.Store}
+	racing.approve = func() {
+		if err := a.Approve(ctx, st.ID, a.holder(t, st.ID)); err != nil {
+			t.Errorf("the racing approval: %v", err)
+		}
+	}
+	p.cfg.Store = racing
+	if _, err := p.Restart(ctx, st.ID, st.Browser); !errors.Is(err, ErrAnswered) {
+		t.Errorf("a restart racing the approval: %v, want %v", err, ErrAnswered)
+	}
+	if s, _, err := p.readSession(ctx, st.ID); err != nil || s.Approved == nil {
+		t.Errorf("the session approved during the restart: %v (approved %v), want its approval kept", err, s != nil && s.Approved != nil)
+	}
+}
