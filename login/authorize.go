@@ -136,9 +136,11 @@ func (p *Provider) Authorize(ctx context.Context, q url.Values) (*Started, error
 	if len(acrs) > 0 {
 		level = max(level, acrs[0], minLevel)
 	}
+	// Kept for the page's "Get a new code": the request but login_hint,
+	// which the node reads past and which names the person.
 	request := url.Values{}
 	for _, name := range authorizeParams {
-		if v, ok := q[name]; ok {
+		if v, ok := q[name]; ok && name != "login_hint" {
 			request[name] = v
 		}
 	}

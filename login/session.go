@@ -41,7 +41,8 @@ type session struct {
 	Until int64 `json:"until,omitempty"`
 
 	// Request is a login's authorization request as Authorize read it
-	// (the parameters it reads), for Resume; nil for another protocol's
+	// (the parameters it reads, but login_hint, which it reads past and
+	// which names the person), for Resume; nil for another protocol's
 	// login (AuthorizeFor), whose request is spent, and in sessions of
 	// older nodes.
 	Request url.Values `json:"request,omitempty"`
