@@ -517,7 +517,9 @@ func TestLoginRestartCrossOrigin(t *testing.T) {
 	q := url.Values{"client_id": {"shop"}, "redirect_uri": {cb}, "response_type": {"code"}, "state": {"s"},
 		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
 	st, err := p.AuthorizeFor(context.Background(), q, login.Extension{Audience: "oid4vci", Issuer: oauthIssuer + "/oid4vci",
-		Check: func(context.Context, auth.Client, url.Values) (*login.ExtensionGrant, error) { return &login.ExtensionGrant{}, nil }})
+		Check: func(context.Context, auth.Client, url.Values) (*login.ExtensionGrant, error) {
+			return &login.ExtensionGrant{}, nil
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
