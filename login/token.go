@@ -520,7 +520,8 @@ func (p *Provider) tokens(ctx context.Context, c auth.Client, rt refresh, nonce 
 // refresh token: the first of a new family, or (old being its record as
 // read, handle its key) the next of the family, which replaces old only
 // if no other rotation did first; one that did makes this one a reuse,
-// which ends the login.
+// which ends the login. An issue that fails deletes the access token's
+// record it wrote: the token was given to no one.
 func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, handle string, old []byte) (*TokenResponse, error) {
 	atHandle, err := p.random(rtHandle)
 	if err != nil {
@@ -545,6 +546,14 @@ func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, 
 	if err := p.cfg.Store.Set(ctx, accessKey(atHandle), record(p.cfg.AccessTokenTTL), p.cfg.AccessTokenTTL); err != nil {
 		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
+	// An issue that fails from here on gives the token to no one: its
+	// record (the pairwise sub, the released claims) is not kept.
+	given := false
+	defer func() {
+		if !given {
+			_ = p.cfg.Store.Delete(context.WithoutCancel(ctx), accessKey(atHandle))
+		}
+	}()
 	rt.Current = ""
 	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(p.cfg.AccessTokenTTL / time.Second), Scope: rt.Scope}
 	// Signed before the rotation: an ID token that cannot be signed now
@@ -583,10 +592,10 @@ func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, 
 			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 		}
 		if !swapped {
-			_ = p.cfg.Store.Delete(ctx, accessKey(atHandle)) // never given
 			return nil, p.endLogin(ctx, handle, rt.Family, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used"))
 		}
 	}
+	given = true
 	return resp, nil
 }
 
