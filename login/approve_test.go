@@ -373,3 +373,40 @@ func TestRestartRacingApproval(t *testing.T) {
 		t.Errorf("the session approved during the restart: %v (approved %v), want its approval kept", err, s != nil && s.Approved != nil)
 	}
 }
+
+// noRestartCopy is a Store that cannot write a session's copy for
+// Restart.
+type noRestartCopy struct{ Store }
+
+func (s noRestartCopy) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if strings.HasPrefix(key, "login-session-restart:") {
+		return errors.New("store down")
+	}
+	return s.Store.Put(ctx, key, value, ttl)
+}
+
+// TestResumeRestartableAsStarted: the page shown again (in the other
+// language) offers "Get a new code" only where the page it replaces did:
+// a login whose copy for Restart could not be written is not restartable
+// there either (its page says to go back to the site).
+func TestResumeRestartableAsStarted(t *testing.T) {
+	p := newTestProvider(t)
+	p.cfg.Store = noRestartCopy{p.cfg.Store}
+	ctx := context.Background()
+	q := url.Values{}
+	for _, k := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method"} {
+		q.Set(k, goodQuery().Get(k))
+	}
+	st, err := p.AuthorizeFor(ctx, q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
+		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) { return &ExtensionGrant{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := p.Resume(ctx, st.ID, st.Browser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Restartable || again.Restartable {
+		t.Errorf("a login without its copy for Restart: restartable %v, shown again %v; want neither", st.Restartable, again.Restartable)
+	}
+}
