@@ -345,10 +345,18 @@ func (s *approveOnRestart) Consume(ctx context.Context, key string) ([]byte, err
 // TestRestartRacingApproval: an approval stored while Restart runs is
 // kept, and the restart refused as of an answered session (the page
 // collects the answer); Restart did not delete a session it had not
-// read.
+// read. On the memory store and Redis.
 func TestRestartRacingApproval(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testRestartRacingApproval(t, false) })
+	t.Run("redis", func(t *testing.T) { testRestartRacingApproval(t, true) })
+}
+
+func testRestartRacingApproval(t *testing.T, redis bool) {
 	a := newAnswering(t, newTestProvider(t))
 	p := a.Provider
+	if redis {
+		useRedis(t, p)
+	}
 	ctx := context.Background()
 	q := url.Values{}
 	for _, k := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method"} {
