@@ -154,9 +154,9 @@ func (p *Provider) keepRestart(ctx context.Context, id string, s *session, by in
 // one unknown, another browser's, restarted already or past that time
 // is CodeSessionNotFound, and changes nothing. The session, if still
 // open, ends (endUnanswered: one approved meanwhile is kept, and the
-// restart refused as answered). A store failure after the copy was taken (the new session
-// not written) ends the login: its page then says to go back to the
-// site.
+// restart refused as answered). A store failure after the copy was
+// taken (the new session not written) ends the login: its page then
+// says to go back to the site.
 func (p *Provider) Restart(ctx context.Context, id, browser string) (*Started, error) {
 	if id == "" || len(id) > 64 {
 		return nil, fail(CodeSessionNotFound, "no such login session")
