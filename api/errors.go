@@ -34,6 +34,9 @@ const (
 	// change of the credential's status not committed yet; nothing was
 	// changed; sent with Retry-After.
 	CodeStatusChangePending = "status_change_pending"
+	// CodeCrossSiteRequest: a browser's request from another origin's
+	// page to a route only the node's own pages use (crossOrigin).
+	CodeCrossSiteRequest = "cross_site_request"
 )
 
 // Error is an error with its HTTP status, code and a message safe to show.

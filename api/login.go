@@ -381,8 +381,14 @@ func (l *loginHandlers) resume(w http.ResponseWriter, r *http.Request) error {
 // restart is the "Get a new code" form of another protocol's login
 // (login.Provider.Restart), whose request is spent: the page of a new
 // session for the same request, in the language ui_locales names, with
-// its own cookie. Its refusals are HTML pages (endedPage).
+// its own cookie. Only the node's own page sends it (crossOrigin): a
+// page of another origin, even of the same site, whose requests carry
+// the cookie, cannot end the session and spend its restart. Its
+// refusals are HTML pages (endedPage).
 func (l *loginHandlers) restart(w http.ResponseWriter, r *http.Request) error {
+	if crossOrigin.Check(r) != nil {
+		return l.endedPage(w, r, &Error{Status: http.StatusForbidden, Code: CodeCrossSiteRequest, Message: "only the login page may start its login again"})
+	}
 	c, err := r.Cookie(loginCookie)
 	if err != nil {
 		return l.endedPage(w, r, &login.Error{Code: login.CodeSessionNotFound, Description: "no login session for this browser"})

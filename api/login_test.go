@@ -501,3 +501,44 @@ func TestCounterApprovalBodyFitsItsFields(t *testing.T) {
 		t.Errorf("a body over %d bytes: %d, want 413", maxCounterBody, code)
 	}
 }
+
+// TestLoginRestartCrossOrigin: POST /login/sessions/{id}/restart from a
+// page of another origin, even of the node's own site (its SameSite=Lax
+// cookie sent along), is refused (403 cross_site_request, an HTML page)
+// and changes nothing: the node's own page then starts the login again.
+func TestLoginRestartCrossOrigin(t *testing.T) {
+	e := newOAuthEnv(t, OAuthConfig{}, nil)
+	const cb = "https://shop.example/cb"
+	p := shopLogin(t, e, nil, cb, "")
+	if err := e.srv.MountLogin(LoginConfig{Provider: p}); err != nil {
+		t.Fatal(err)
+	}
+	h := e.srv.Handler()
+	q := url.Values{"client_id": {"shop"}, "redirect_uri": {cb}, "response_type": {"code"}, "state": {"s"},
+		"code_challenge": {"E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"}, "code_challenge_method": {"S256"}}
+	st, err := p.AuthorizeFor(context.Background(), q, login.Extension{Audience: "oid4vci", Issuer: oauthIssuer + "/oid4vci",
+		Check: func(context.Context, auth.Client, url.Values) (*login.ExtensionGrant, error) {
+			return &login.ExtensionGrant{}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	restart := func(site string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest("POST", login.SessionPath[:strings.Index(login.SessionPath, "{")]+st.ID+"/restart", nil)
+		req.Header.Set("Sec-Fetch-Site", site)
+		req.AddCookie(&http.Cookie{Name: loginCookie, Value: st.Browser})
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	for _, site := range []string{"same-site", "cross-site"} {
+		if rec := restart(site); rec.Code != http.StatusForbidden || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") ||
+			!strings.Contains(rec.Body.String(), CodeCrossSiteRequest) || len(rec.Result().Cookies()) != 0 {
+			t.Errorf("a restart from a %s page: %d %q, cookies %v; want 403 %s as a page, no new session", site, rec.Code,
+				rec.Header().Get("Content-Type"), rec.Result().Cookies(), CodeCrossSiteRequest)
+		}
+	}
+	if rec := restart("same-origin"); rec.Code != 200 || len(rec.Result().Cookies()) != 1 {
+		t.Errorf("the login page's own restart after the refused ones: %d, want the new session's page", rec.Code)
+	}
+}

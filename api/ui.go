@@ -164,8 +164,8 @@ func (s *Server) MountUI(cfg UIConfig) error {
 				// Another site's page must not make its visitors' browsers
 				// enroll demo identities (a body-less POST needs no CORS
 				// preflight): browsers say where a request comes from.
-				if demoOrigin.Check(r) != nil {
-					return &Error{Status: http.StatusForbidden, Code: "cross_site_request", Message: "the wallet demo answers only its own pages"}
+				if crossOrigin.Check(r) != nil {
+					return &Error{Status: http.StatusForbidden, Code: CodeCrossSiteRequest, Message: "the wallet demo answers only its own pages"}
 				}
 				return h(w, r)
 			}))
@@ -183,11 +183,12 @@ func (s *Server) MountUI(cfg UIConfig) error {
 	return nil
 }
 
-// demoOrigin refuses the demo routes to other origins' pages: by
-// Sec-Fetch-Site, or, from a browser that sends no Fetch Metadata, by an
-// Origin other than the node's host. A client that is no browser sends
-// neither and is served.
-var demoOrigin = http.NewCrossOriginProtection()
+// crossOrigin refuses the demo routes and a login's restart to other
+// origins' pages (a sibling host of the same site too, whose requests
+// carry the node's SameSite=Lax cookies): by Sec-Fetch-Site, or, from a
+// browser that sends no Fetch Metadata, by an Origin other than the
+// node's host. A client that is no browser sends neither and is served.
+var crossOrigin = http.NewCrossOriginProtection()
 
 type uiHandlers struct {
 	s     *Server

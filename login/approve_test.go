@@ -283,3 +283,138 @@ func TestRestartExtensionLogin(t *testing.T) {
 		t.Errorf("a restart past the first session's longest life: %v, want %s", err, CodeSessionNotFound)
 	}
 }
+
+// TestRestartKeepsFirstLife: a session Restart starts lives no longer
+// than the first session of its login could have (1+SessionExtensions
+// lifetimes from its start), however late it is started, and is not
+// extended past that: a restart does not outlive the authorization.
+func TestRestartKeepsFirstLife(t *testing.T) {
+	p := newTestProvider(t)
+	now := time.Now()
+	p.cfg.Now = func() time.Time { return now }
+	ctx := context.Background()
+	q := url.Values{}
+	for _, k := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method"} {
+		q.Set(k, goodQuery().Get(k))
+	}
+	st, err := p.AuthorizeFor(ctx, q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
+		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) {
+			return &ExtensionGrant{Data: []byte("offer data")}, nil
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _, err := p.readSession(ctx, st.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = now.Add((1+SessionExtensions)*p.cfg.SessionTTL - time.Minute)
+	again, err := p.Restart(ctx, st.ID, st.Browser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _, err := p.readSession(ctx, again.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Expires > first.Until || s.Until > first.Until || again.Left > time.Minute {
+		t.Errorf("restarted a minute before the first session's longest life: expires %+ds, until %+ds past it, %v left; want neither past it, 1m0s left",
+			s.Expires-first.Until, s.Until-first.Until, again.Left)
+	}
+	if ext, err := p.Extend(ctx, again.ID, again.Browser); err == nil && ext.Extendable {
+		t.Errorf("the restarted session extends past the first's longest life: %+v", ext)
+	}
+}
+
+// approveOnRestart is a Store on which the phone's approval of a login
+// lands while Restart is between its checks and ending the session: as
+// Restart takes the session's kept copy.
+type approveOnRestart struct {
+	Store
+	approve func()
+}
+
+func (s *approveOnRestart) Consume(ctx context.Context, key string) ([]byte, error) {
+	if approve := s.approve; approve != nil && strings.HasPrefix(key, "login-session-restart:") {
+		s.approve = nil
+		approve()
+	}
+	return s.Store.Consume(ctx, key)
+}
+
+// TestRestartRacingApproval: an approval stored while Restart runs is
+// kept, and the restart refused as of an answered session (the page
+// collects the answer); Restart did not delete a session it had not
+// read. On the memory store and Redis.
+func TestRestartRacingApproval(t *testing.T) {
+	t.Run("memory", func(t *testing.T) { testRestartRacingApproval(t, false) })
+	t.Run("redis", func(t *testing.T) { testRestartRacingApproval(t, true) })
+}
+
+func testRestartRacingApproval(t *testing.T, redis bool) {
+	a := newAnswering(t, newTestProvider(t))
+	p := a.Provider
+	if redis {
+		useRedis(t, p)
+	}
+	ctx := context.Background()
+	q := url.Values{}
+	for _, k := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method"} {
+		q.Set(k, goodQuery().Get(k))
+	}
+	st, err := p.AuthorizeFor(ctx, q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
+		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) { return &ExtensionGrant{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	racing := &approveOnRestart{Store: p.cfg.Store}
+	racing.approve = func() {
+		if err := a.Approve(ctx, st.ID, a.holder(t, st.ID)); err != nil {
+			t.Errorf("the racing approval: %v", err)
+		}
+	}
+	p.cfg.Store = racing
+	if _, err := p.Restart(ctx, st.ID, st.Browser); !errors.Is(err, ErrAnswered) {
+		t.Errorf("a restart racing the approval: %v, want %v", err, ErrAnswered)
+	}
+	if s, _, err := p.readSession(ctx, st.ID); err != nil || s.Approved == nil {
+		t.Errorf("the session approved during the restart: %v (approved %v), want its approval kept", err, s != nil && s.Approved != nil)
+	}
+}
+
+// noRestartCopy is a Store that cannot write a session's copy for
+// Restart.
+type noRestartCopy struct{ Store }
+
+func (s noRestartCopy) Put(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if strings.HasPrefix(key, "login-session-restart:") {
+		return errors.New("store down")
+	}
+	return s.Store.Put(ctx, key, value, ttl)
+}
+
+// TestResumeRestartableAsStarted: the page shown again (in the other
+// language) offers "Get a new code" only where the page it replaces did:
+// a login whose copy for Restart could not be written is not restartable
+// there either (its page says to go back to the site).
+func TestResumeRestartableAsStarted(t *testing.T) {
+	p := newTestProvider(t)
+	p.cfg.Store = noRestartCopy{p.cfg.Store}
+	ctx := context.Background()
+	q := url.Values{}
+	for _, k := range []string{"client_id", "redirect_uri", "response_type", "state", "code_challenge", "code_challenge_method"} {
+		q.Set(k, goodQuery().Get(k))
+	}
+	st, err := p.AuthorizeFor(ctx, q, Extension{Audience: "oid4vci", Issuer: "https://node.example/oid4vci",
+		Check: func(context.Context, auth.Client, url.Values) (*ExtensionGrant, error) { return &ExtensionGrant{}, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := p.Resume(ctx, st.ID, st.Browser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Restartable || again.Restartable {
+		t.Errorf("a login without its copy for Restart: restartable %v, shown again %v; want neither", st.Restartable, again.Restartable)
+	}
+}

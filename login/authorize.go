@@ -136,9 +136,11 @@ func (p *Provider) Authorize(ctx context.Context, q url.Values) (*Started, error
 	if len(acrs) > 0 {
 		level = max(level, acrs[0], minLevel)
 	}
+	// Kept for the page's "Get a new code": the request but login_hint,
+	// which the node reads past and which names the person.
 	request := url.Values{}
 	for _, name := range authorizeParams {
-		if v, ok := q[name]; ok {
+		if v, ok := q[name]; ok && name != "login_hint" {
 			request[name] = v
 		}
 	}
@@ -206,7 +208,9 @@ func essentialACR(raw string) ([]identity.Level, error) {
 // start stores session s for client c, freshly made: its ID, the
 // browser secret (stored as its digest), the challenge the holder signs
 // and its expiry; data, when set, is sealed under the session ID. Both
-// Authorize and AuthorizeFor start their sessions here.
+// Authorize and AuthorizeFor start their sessions here, and Restart,
+// which sets s.Until to the first session's: a session then lives and
+// extends no later than that.
 func (p *Provider) start(ctx context.Context, c auth.Client, s *session, data []byte) (*Started, error) {
 	id, err := p.random(32)
 	if err != nil {
@@ -224,12 +228,16 @@ func (p *Provider) start(ctx context.Context, c auth.Client, s *session, data []
 	}
 	s.Browser = digest(browser)
 	now := p.cfg.Now()
-	s.Expires = now.Add(p.cfg.SessionTTL).Unix()
-	s.Until = now.Add((1 + SessionExtensions) * p.cfg.SessionTTL).Unix()
+	until := now.Add((1 + SessionExtensions) * p.cfg.SessionTTL).Unix()
+	if s.Until != 0 {
+		until = min(until, s.Until)
+	}
+	s.Expires, s.Until = min(now.Add(p.cfg.SessionTTL).Unix(), until), until
 	if err := p.putSession(ctx, id, s); err != nil {
 		return nil, err
 	}
-	return &Started{ID: id, Browser: browser, ClientName: c.Name, Claims: s.Claims, Level: identity.Level(s.Level), Purpose: s.Purpose, Left: p.cfg.SessionTTL}, nil
+	left := min(p.cfg.SessionTTL, time.Unix(until, 0).Sub(now))
+	return &Started{ID: id, Browser: browser, ClientName: c.Name, Claims: s.Claims, Level: identity.Level(s.Level), Purpose: s.Purpose, Left: left}, nil
 }
 
 // checked is an authorization request whose client, redirect URI, state,

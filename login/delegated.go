@@ -153,9 +153,10 @@ func (p *Provider) keepRestart(ctx context.Context, id string, s *session, by in
 // page collects the answer: CodeSessionNotFound wrapping ErrAnswered);
 // one unknown, another browser's, restarted already or past that time
 // is CodeSessionNotFound, and changes nothing. The session, if still
-// open, ends. A store failure after the copy was taken (the new session
-// not written) ends the login: its page then says to go back to the
-// site.
+// open, ends (endUnanswered: one approved meanwhile is kept, and the
+// restart refused as answered). A store failure after the copy was
+// taken (the new session not written) ends the login: its page then
+// says to go back to the site.
 func (p *Provider) Restart(ctx context.Context, id, browser string) (*Started, error) {
 	if id == "" || len(id) > 64 {
 		return nil, fail(CodeSessionNotFound, "no such login session")
@@ -185,28 +186,59 @@ func (p *Provider) Restart(ctx context.Context, id, browser string) (*Started, e
 	if err != nil {
 		return nil, err
 	}
-	if b, err := p.cfg.Store.Get(ctx, sessionKey(id)); err == nil {
-		var open session
-		if json.Unmarshal(b, &open) != nil || open.Approved != nil || open.Denied {
-			// Answered on the phone: the page collects the answer.
-			return nil, failWith(CodeSessionNotFound, "the login session was already answered", ErrAnswered)
-		}
+	if err := p.endUnanswered(ctx, id, false); err != nil {
+		return nil, err
 	}
 	if _, err := p.cfg.Store.Consume(ctx, restartKey(id)); errors.Is(err, store.ErrNotFound) {
 		return nil, fail(CodeSessionNotFound, "the login was started again already")
 	} else if err != nil {
 		return nil, failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
 	}
-	_ = p.cfg.Store.Delete(ctx, sessionKey(id))
+	if err := p.endUnanswered(ctx, id, true); err != nil {
+		return nil, err
+	}
 	old := r.Session
 	s := &session{ClientID: old.ClientID, RedirectURI: old.RedirectURI, State: old.State, CodeChallenge: old.CodeChallenge, Level: old.Level,
-		Audience: old.Audience, Iss: old.Iss, SubjectClient: old.SubjectClient, RequiredSub: old.RequiredSub, Purpose: old.Purpose}
+		Audience: old.Audience, Iss: old.Iss, SubjectClient: old.SubjectClient, RequiredSub: old.RequiredSub, Purpose: old.Purpose,
+		Until: r.By}
 	st, err := p.start(ctx, c, s, data)
 	if err != nil {
 		return nil, err
 	}
 	st.Restartable = p.keepRestart(ctx, st.ID, s, r.By)
 	return st, nil
+}
+
+// endUnanswered refuses, as ErrAnswered, to restart session id once it
+// was answered on the phone (its page collects the answer), and, with
+// end, ends it otherwise: it deletes the record only as it read it (the
+// store's CompareAndDelete), so that an approval stored meanwhile is
+// kept, and the restart refused, not the approval lost. A store failure
+// while ending is CodeTemporarilyUnavailable.
+func (p *Provider) endUnanswered(ctx context.Context, id string, end bool) error {
+	for {
+		b, err := p.cfg.Store.Get(ctx, sessionKey(id))
+		if errors.Is(err, store.ErrNotFound) || (err != nil && !end) {
+			return nil
+		}
+		if err != nil {
+			return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
+		}
+		var open session
+		if json.Unmarshal(b, &open) != nil || open.Approved != nil || open.Denied {
+			return failWith(CodeSessionNotFound, "the login session was already answered", ErrAnswered)
+		}
+		if !end {
+			return nil
+		}
+		n, err := p.cfg.Store.CompareAndDelete(ctx, b, sessionKey(id))
+		if err != nil {
+			return failWith(CodeTemporarilyUnavailable, "the session store is unavailable", err)
+		}
+		if n == 1 {
+			return nil
+		}
+	}
 }
 
 // CheckFor checks an authorization request of another protocol as

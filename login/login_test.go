@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -541,5 +542,32 @@ func TestAuthorizeSectorHeldByAnother(t *testing.T) {
 	}
 	if held.claims != 2 {
 		t.Errorf("%d claims, want 2 (the refused one, then one remembered)", held.claims)
+	}
+}
+
+// TestKeptRequestHoldsNoLoginHint: the authorization request a session
+// keeps for its page's "Get a new code" leaves out login_hint, which the
+// node reads past and which names the person (a phone number, an e-mail
+// address): the store holds no such value, and the page does not send
+// it again.
+func TestKeptRequestHoldsNoLoginHint(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	q := goodQuery()
+	const hint = "13800138000"
+	q.Set("login_hint", hint)
+	st, err := p.Authorize(ctx, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, err := p.cfg.Store.Get(ctx, sessionKey(st.ID)); err != nil || strings.Contains(string(b), hint) {
+		t.Errorf("the session's record: %v, login_hint in it: %v", err, strings.Contains(string(b), hint))
+	}
+	again, err := p.Resume(ctx, st.ID, st.Browser)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if again.Request.Has("login_hint") || again.Request.Get("state") != q.Get("state") {
+		t.Errorf("the request kept for the page: %v; want its state, no login_hint", again.Request)
 	}
 }

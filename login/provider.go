@@ -110,8 +110,9 @@ type Keys interface {
 // Peek and Spend keep values apart from Set, Get, CompareAndSwap and
 // Delete: Get does not read what Put stored. CompareAndSwap replaces what
 // Set stored only if it is still the value given, atomically (false when
-// it is not). Delete removes what Set stored (a missing key is no error).
-// Keys are hashed by the store, so the secrets used in them never reach
+// it is not). Delete removes what Set stored (a missing key is no error);
+// CompareAndDelete only if it is still the value given, atomically, and
+// returns how many keys it deleted. Keys are hashed by the store, so the secrets used in them never reach
 // it in clear.
 type Store interface {
 	Put(ctx context.Context, key string, value []byte, ttl time.Duration) error
@@ -122,6 +123,7 @@ type Store interface {
 	Set(ctx context.Context, key string, value []byte, ttl time.Duration) error
 	Delete(ctx context.Context, key string) error
 	CompareAndSwap(ctx context.Context, key string, old, value []byte, ttl time.Duration) (bool, error)
+	CompareAndDelete(ctx context.Context, old []byte, keys ...string) (int, error)
 	MarkUsed(ctx context.Context, key string, ttl time.Duration) error
 }
 

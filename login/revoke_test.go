@@ -670,3 +670,40 @@ func TestAccessTokenOfNoLoginNotIndexed(t *testing.T) {
 		t.Errorf("an index of tokens of no login: %d bytes, %v", len(b), err)
 	}
 }
+
+// TestAccessTokenHandleAloneRefused: an access token's handle (its first
+// 16 characters, which the login's index keeps masked only with a digest
+// of the ID token's sid) is not an access token: userinfo, introspection
+// and revocation take it for no token, as they do the handle with
+// another secret, and the token itself stays live.
+func TestAccessTokenHandleAloneRefused(t *testing.T) {
+	p, issue, redeem := newCodeFixture(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := redeem(issue())
+	if err != nil {
+		t.Fatal(err)
+	}
+	handle, ok := tokenHandle(resp.AccessToken)
+	if !ok {
+		t.Fatalf("access token %d characters, want a handle and a secret", len(resp.AccessToken))
+	}
+	otherSecret := handle + strings.Repeat("A", len(resp.AccessToken)-len(handle))
+	for _, forged := range []string{handle, otherSecret} {
+		if _, err := p.UserInfo(ctx, forged); !isCode(err, CodeInvalidToken) {
+			t.Errorf("userinfo with %d characters of the token: %v, want invalid_token", len(forged), err)
+		}
+		if in, err := p.Introspect(ctx, shop, forged); err != nil || in.Active {
+			t.Errorf("introspection of %d characters of the token: %+v, %v, want inactive", len(forged), in, err)
+		}
+		if err := p.Revoke(ctx, shop, forged); err != nil {
+			t.Errorf("revocation of %d characters of the token: %v", len(forged), err)
+		}
+	}
+	if _, err := p.UserInfo(ctx, resp.AccessToken); err != nil {
+		t.Errorf("the access token after the forged revocations: %v", err)
+	}
+}

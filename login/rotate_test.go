@@ -632,3 +632,50 @@ func TestOlderRefreshMarkerUnwritable(t *testing.T) {
 		t.Errorf("its retry: %v, login ended %v", err, p.familyRevoked(ctx, "family-older"))
 	}
 }
+
+// accessWrites is a Store that remembers the keys of the access-token
+// records written through it.
+type accessWrites struct {
+	Store
+	keys []string
+}
+
+func (s *accessWrites) Set(ctx context.Context, key string, value []byte, ttl time.Duration) error {
+	if strings.HasPrefix(key, "login-at:") {
+		s.keys = append(s.keys, key)
+	}
+	return s.Store.Set(ctx, key, value, ttl)
+}
+
+// TestFailedIssueKeepsNoAccessToken: an issue that fails after it wrote
+// its access token's record (here its ID token cannot be signed) gives
+// the token to no one, and so does not keep its record, which holds the
+// pairwise sub and the released claims, to its expiry (PIPL Art. 19).
+func TestFailedIssueKeepsNoAccessToken(t *testing.T) {
+	p := newTestProvider(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := p.tokens(ctx, shop, refresh{ClientID: "shop", Scope: "openid offline_access", Family: "family-sign",
+		Grant: grant{Sub: "pairwise-1", ACR: "L2", AMR: []string{"hwk"}}}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	writes := &accessWrites{Store: p.cfg.Store}
+	p.cfg.Store = writes
+	down := true
+	p.cfg.Keys = keysDown{p.cfg.Keys, &down}
+	if _, err := p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": resp.RefreshToken}); !isCode(err, CodeTemporarilyUnavailable) {
+		t.Fatalf("a refresh that cannot be signed: %v, want %s", err, CodeTemporarilyUnavailable)
+	}
+	if len(writes.keys) == 0 {
+		t.Fatal("the failed refresh wrote no access token's record")
+	}
+	for _, key := range writes.keys {
+		if b, err := p.cfg.Store.Get(ctx, key); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("the record of an access token never given is kept: %d bytes, %v", len(b), err)
+		}
+	}
+}

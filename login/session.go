@@ -41,7 +41,8 @@ type session struct {
 	Until int64 `json:"until,omitempty"`
 
 	// Request is a login's authorization request as Authorize read it
-	// (the parameters it reads), for Resume; nil for another protocol's
+	// (the parameters it reads, but login_hint, which it reads past and
+	// which names the person), for Resume; nil for another protocol's
 	// login (AuthorizeFor), whose request is spent, and in sessions of
 	// older nodes.
 	Request url.Values `json:"request,omitempty"`
@@ -457,7 +458,8 @@ func (p *Provider) pending(ctx context.Context, id, browser string) (*session, e
 // it again (in another language) to the browser that started it:
 // browser is its secret, as for Pending, whose errors Resume returns,
 // and the client must still be enabled. Browser is empty: the browser
-// has its secret already.
+// has its secret already. Restartable is what it was for the page
+// AuthorizeFor or Restart gave.
 func (p *Provider) Resume(ctx context.Context, id, browser string) (*Started, error) {
 	s, err := p.pending(ctx, id, browser)
 	if err != nil {
@@ -469,7 +471,14 @@ func (p *Provider) Resume(ctx context.Context, id, browser string) (*Started, er
 	}
 	left := max(time.Unix(s.Expires, 0).Sub(p.cfg.Now()), 0)
 	return &Started{ID: id, ClientName: c.Name, Claims: s.Claims, Level: identity.Level(s.Level), Purpose: s.Purpose, Left: left, Request: s.Request,
-		Restartable: s.Audience != ""}, nil
+		Restartable: s.Audience != "" && p.restartable(ctx, id)}, nil
+}
+
+// restartable reports whether Restart keeps session id (keepRestart):
+// false when its copy could not be written, and when it cannot be told.
+func (p *Provider) restartable(ctx context.Context, id string) bool {
+	_, err := p.cfg.Store.Peek(ctx, restartKey(id))
+	return err == nil
 }
 
 // SessionExtensions is how many whole lifetimes (Config.SessionTTL) a

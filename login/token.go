@@ -520,7 +520,8 @@ func (p *Provider) tokens(ctx context.Context, c auth.Client, rt refresh, nonce 
 // refresh token: the first of a new family, or (old being its record as
 // read, handle its key) the next of the family, which replaces old only
 // if no other rotation did first; one that did makes this one a reuse,
-// which ends the login.
+// which ends the login. An issue that fails deletes the access token's
+// record it wrote: the token was given to no one.
 func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, handle string, old []byte) (*TokenResponse, error) {
 	atHandle, err := p.random(rtHandle)
 	if err != nil {
@@ -545,6 +546,14 @@ func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, 
 	if err := p.cfg.Store.Set(ctx, accessKey(atHandle), record(p.cfg.AccessTokenTTL), p.cfg.AccessTokenTTL); err != nil {
 		return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 	}
+	// An issue that fails from here on gives the token to no one: its
+	// record (the pairwise sub, the released claims) is not kept.
+	given := false
+	defer func() {
+		if !given {
+			_ = p.cfg.Store.Delete(context.WithoutCancel(ctx), accessKey(atHandle))
+		}
+	}()
 	rt.Current = ""
 	resp := &TokenResponse{AccessToken: at, TokenType: "Bearer", ExpiresIn: int64(p.cfg.AccessTokenTTL / time.Second), Scope: rt.Scope}
 	// Signed before the rotation: an ID token that cannot be signed now
@@ -583,10 +592,10 @@ func (p *Provider) issue(ctx context.Context, c auth.Client, rt refresh, nonce, 
 			return nil, failWith(CodeTemporarilyUnavailable, "the token store is unavailable", err)
 		}
 		if !swapped {
-			_ = p.cfg.Store.Delete(ctx, accessKey(atHandle)) // never given
 			return nil, p.endLogin(ctx, handle, rt.Family, fail(CodeInvalidGrant, "the refresh token is invalid, expired or already used"))
 		}
 	}
+	given = true
 	return resp, nil
 }
 
@@ -676,7 +685,8 @@ func (p *Provider) lookup(ctx context.Context, token string) (rt refresh, access
 }
 
 // access reads a live access token's record: of this node's form under
-// its handle, its digest checked, else an older node's under the token;
+// its handle, its digest checked, else an older node's under the token
+// (a record with a digest is none: the token sent was its handle);
 // errNoToken when there is none.
 func (p *Provider) access(ctx context.Context, token string) (refresh, error) {
 	key := accessKey(token)
@@ -695,7 +705,10 @@ func (p *Provider) access(ctx context.Context, token string) (refresh, error) {
 	if err := json.Unmarshal(b, &rt); err != nil {
 		return refresh{}, failWith(CodeServerError, "internal error", err)
 	}
-	if ours && subtle.ConstantTimeCompare([]byte(tokenDigest(token)), []byte(rt.Current)) != 1 {
+	// A record of this node's form holds its token's digest, whatever was
+	// sent: its handle alone (an older node's key, by its length) is no
+	// token.
+	if (ours || rt.Current != "") && subtle.ConstantTimeCompare([]byte(tokenDigest(token)), []byte(rt.Current)) != 1 {
 		return refresh{}, errNoToken
 	}
 	rt.Current = ""

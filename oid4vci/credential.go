@@ -226,18 +226,30 @@ func (s *Service) tokenLeft(g *grant) time.Duration {
 // claims are not kept to the token's expiry (PIPL Art. 19). The credential
 // endpoint then refuses the token (invalid_token: Service.Credential). A
 // store that cannot tell, or a failed write, leaves the record to expire.
+// A configuration put back meanwhile (a transient failure of its issue,
+// which puts back the whole grant too, maybe before this write) is looked
+// for again after it: the whole grant is then put back once more.
 func (s *Service) retire(ctx context.Context, g *grant, token string) {
-	for _, c := range g.Configs {
-		if _, err := s.cfg.Store.Peek(ctx, issueKey(c, token)); !errors.Is(err, store.ErrNotFound) {
-			return
+	ctx = context.WithoutCancel(ctx)
+	spent := func() bool {
+		for _, c := range g.Configs {
+			if _, err := s.cfg.Store.Peek(ctx, issueKey(c, token)); !errors.Is(err, store.ErrNotFound) {
+				return false
+			}
 		}
+		return true
+	}
+	if !spent() {
+		return
 	}
 	left := s.tokenLeft(g)
 	if left <= 0 {
 		s.drop(ctx, "token", token)
 		return
 	}
-	_ = s.put(context.WithoutCancel(ctx), "token", token, grant{Client: g.Client, Family: g.Family, Approver: g.Approver, JKT: g.JKT, Expires: g.Expires, Issued: true}, left)
+	if s.put(ctx, "token", token, grant{Client: g.Client, Family: g.Family, Approver: g.Approver, JKT: g.JKT, Expires: g.Expires, Issued: true}, left) == nil && !spent() {
+		_ = s.put(ctx, "token", token, *g, s.tokenLeft(g))
+	}
 }
 
 // holder is the key one credential of a batch is bound to, and for a

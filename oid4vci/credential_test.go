@@ -349,3 +349,69 @@ func TestIssuedTokenKeepsNoGrant(t *testing.T) {
 		}
 	})
 }
+
+// restoreOnPeek is a Store on which a request whose issue failed
+// transiently puts its configuration and the whole grant back (as
+// Service.credential does) just after retire found that configuration
+// spent.
+type restoreOnPeek struct {
+	Store
+	key     string
+	restore func()
+}
+
+func (s *restoreOnPeek) Peek(ctx context.Context, key string) ([]byte, error) {
+	b, err := s.Store.Peek(ctx, key)
+	if restore := s.restore; restore != nil && key == s.key {
+		s.restore = nil
+		restore()
+	}
+	return b, err
+}
+
+// TestRetireRacingRestore: a grant retired while a transient failure
+// puts its configuration back is whole again: the configuration put
+// back is issued under the token, not refused as invalid_token.
+func TestRetireRacingRestore(t *testing.T) {
+	m, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { m.Close() })
+	s := newService(t, m, nil)
+	ctx := context.Background()
+	o, err := s.CreateOffer(ctx, OfferRequest{Client: "rp", ConfigurationIDs: []string{sdJWT, jwtVC}, Credential: residence()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok, err := s.Token(ctx, TokenRequest{GrantType: GrantPreAuthorized, PreAuthorizedCode: preAuthCode(t, o)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	access := Access{Scheme: "Bearer", Token: tok.AccessToken}
+	if err := credentialAs(t, s, access, "credential_configuration_id", sdJWT); err != nil {
+		t.Fatal(err)
+	}
+	var g grant
+	if err := s.get(ctx, "token", tok.AccessToken, &g); err != nil {
+		t.Fatal(err)
+	}
+	// A request for jwtVC takes its entry; its issue will fail.
+	if _, err := s.cfg.Store.Consume(ctx, issueKey(jwtVC, tok.AccessToken)); err != nil {
+		t.Fatal(err)
+	}
+	plain := s.cfg.Store
+	s.cfg.Store = &restoreOnPeek{Store: plain, key: issueKey(jwtVC, tok.AccessToken), restore: func() {
+		if err := plain.Put(ctx, issueKey(jwtVC, tok.AccessToken), []byte{1}, s.cfg.TokenTTL); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.put(ctx, "token", tok.AccessToken, g, s.tokenLeft(&g)); err != nil {
+			t.Fatal(err)
+		}
+	}}
+	s.retire(ctx, &g, tok.AccessToken) // the request for sdJWT, finishing
+	s.cfg.Store = plain
+	if err := credentialAs(t, s, access, "credential_configuration_id", jwtVC); err != nil {
+		t.Errorf("the configuration put back, asked for again: %v, want its credential", err)
+	}
+}
