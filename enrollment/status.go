@@ -2,7 +2,9 @@ package enrollment
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"time"
 
 	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/credentials/status"
@@ -37,6 +39,20 @@ type ListStatus struct {
 
 var _ qrcode.StatusChecker = (*ListStatus)(nil)
 
+// followedLists is StatusLists that learn the lists of the region's other
+// instances from the chain (statuslist.Shared): a list another instance
+// started a moment ago may not be in Lists yet. ViewMoved returns a
+// channel closed when the view applies its next ledger event.
+type followedLists interface {
+	ViewMoved() <-chan struct{}
+}
+
+// newListWait bounds how long Status waits for the view to bring a list
+// of this region it does not hold yet (started at another instance,
+// whose code can reach this one before the chain's event does), before
+// it says the region has no such list.
+const newListWait = 2 * time.Second
+
 // listNumber is the QR list number of a list ID (qrcode.ListNumber).
 func listNumber(id string) (uint32, bool) { return qrcode.ListNumber(id) }
 
@@ -55,6 +71,36 @@ func (l *ListStatus) resolve(n uint32) (string, error) {
 		return "", fmt.Errorf("%w: no status list number %d", qrcode.ErrUnknownStatusList, n)
 	}
 	return found, nil
+}
+
+// resolveFollowing is resolve, waiting up to newListWait (or ctx's end)
+// while the view of followed lists moves, when this region has no list
+// number n yet.
+func (l *ListStatus) resolveFollowing(ctx context.Context, n uint32) (string, error) {
+	f, ok := l.Lists.(followedLists)
+	if !ok {
+		return l.resolve(n)
+	}
+	var deadline <-chan time.Time
+	for {
+		moved := f.ViewMoved() // before resolve: no event is missed between the two
+		id, err := l.resolve(n)
+		if !errors.Is(err, qrcode.ErrUnknownStatusList) {
+			return id, err
+		}
+		if deadline == nil {
+			t := time.NewTimer(newListWait)
+			defer t.Stop()
+			deadline = t.C
+		}
+		select {
+		case <-moved:
+		case <-deadline:
+			return id, err
+		case <-ctx.Done():
+			return id, err
+		}
+	}
 }
 
 // Ref returns the QR status reference of entry index of list listID.
@@ -80,7 +126,7 @@ func (l *ListStatus) Status(ctx context.Context, ref qrcode.StatusRef) (qrcode.S
 	if ref.Region != l.Region {
 		return 0, fmt.Errorf("%w: region %d's lists are not held here", qrcode.ErrStatusUnavailable, ref.Region)
 	}
-	id, err := l.resolve(ref.List)
+	id, err := l.resolveFollowing(ctx, ref.List)
 	if err != nil {
 		return 0, err
 	}

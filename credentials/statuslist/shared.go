@@ -667,6 +667,19 @@ func (s *Shared) awaitView(ctx context.Context, records []commitRecord, guards [
 	return nil
 }
 
+// ViewMoved returns a channel closed when the view applies its next
+// ledger event (ApplyEvent): a reader that did not find what it looked
+// for (a list another instance started) takes it before looking, and
+// looks again when it is closed.
+func (s *Shared) ViewMoved() <-chan struct{} {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.viewMoved == nil {
+		s.viewMoved = make(chan struct{})
+	}
+	return s.viewMoved
+}
+
 // ViewBlock returns the block of the last ledger event this instance's
 // view of the chain applied (ApplyEvent).
 func (s *Shared) ViewBlock() uint64 {
