@@ -69,6 +69,18 @@ func compareUint(x, y uint64) int {
 	return 0
 }
 
+// AuditLogExists reports whether a log is at path: the file, or the next
+// segment of a rotation a crash cut short, which OpenAuditLog puts in
+// its place.
+func AuditLogExists(path string) bool {
+	for _, p := range []string{path, path + nextSuffix} {
+		if _, err := os.Lstat(p); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 // finishRotation completes a rotation a crash interrupted (AuditLog.rotate):
 // a next segment written while the active one is still in place is
 // dropped (the rotation had not sealed it); one written after the active
