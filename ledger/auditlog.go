@@ -171,6 +171,12 @@ func OpenAuditLog(path string, opts AuditOptions) (*AuditLog, error) {
 	if err := finishRotation(path); err != nil {
 		return nil, err
 	}
+	if !AuditLogExists(path) {
+		// Only a new log is created: not one lost beside its segments.
+		if err := checkSegmentLink(path, 0, ""); err != nil {
+			return nil, err
+		}
+	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("%w: audit log: %v", ErrUnavailable, err)

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -109,8 +110,12 @@ func finishRotation(path string) error {
 	return nil
 }
 
-// syncDir makes the renames and removals in dir durable.
+// syncDir makes the renames and removals in dir durable (Windows cannot
+// sync a directory handle; there they are left to the file system).
 func syncDir(dir string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
 	d, err := os.Open(dir)
 	if err != nil {
 		return err

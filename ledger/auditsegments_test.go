@@ -336,6 +336,9 @@ func TestAuditLogVerifyNamesBrokenSegments(t *testing.T) {
 			if tc.open != (err != nil) || tc.open && (!errors.Is(err, ledger.ErrAuditCorrupt) || !strings.Contains(err.Error(), opened)) {
 				t.Errorf("open: %v, want %q", err, opened)
 			}
+			if name == "active removed" && ledger.AuditLogExists(filepath.Join(dir, "audit.log")) {
+				t.Error("open refused, but made an empty audit.log")
+			}
 		})
 	}
 }
