@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"strconv"
@@ -550,24 +551,55 @@ type AuditSummary struct {
 // ErrAuditCorrupt. A log without a complete first entry (emptied, or cut
 // inside it) is ErrAuditCorrupt: it names no node, so no anchor would be
 // compared.
+//
+// A node may rotate or prune the log meanwhile: a segment pruned before
+// it is read is skipped as if pruned before, and when the active segment
+// no longer follows the sealed ones read (it was sealed meanwhile), the
+// segments sealed since are read and the active one again, up to ten
+// times.
 func VerifyAuditLog(path string, at uint64) (AuditSummary, error) {
-	segs, err := auditSegments(path)
-	if err != nil {
-		return AuditSummary{}, err
-	}
 	var all AuditSummary
-	for _, s := range segs {
-		sum, err := verifySegment(s, at)
+	for try := 1; ; try++ {
+		segs, err := auditSegments(path)
 		if err != nil {
 			return all, err
 		}
-		if err := all.join(sum, s.path); err != nil {
+		for _, s := range segs {
+			if all.Segments > 0 && s.first <= all.Seq {
+				continue // read in an earlier pass
+			}
+			sum, err := verifySegment(s, at)
+			if all.Segments == 0 && errors.Is(err, fs.ErrNotExist) {
+				continue // pruned since listed
+			}
+			if err != nil {
+				return all, err
+			}
+			if err := all.join(sum, s.path); err != nil {
+				return all, err
+			}
+		}
+		sum, err := verifyActive(path, at)
+		rotated := errors.Is(err, fs.ErrNotExist) || err == nil && all.Segments > 0 && sum.First > all.Seq+1
+		if rotated && try < 10 {
+			continue
+		}
+		if err != nil {
 			return all, err
 		}
+		if err := all.join(sum, path); err != nil {
+			return all, err
+		}
+		all.TornBytes = sum.TornBytes
+		return all, nil
 	}
+}
+
+// verifyActive verifies the active segment at path.
+func verifyActive(path string, at uint64) (AuditSummary, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return all, fmt.Errorf("%w: audit log: %v", ErrUnavailable, err)
+		return AuditSummary{}, fmt.Errorf("%w: audit log: %w", ErrUnavailable, err)
 	}
 	defer f.Close()
 	sum, _, err := scanAuditLog(f, at)
@@ -575,13 +607,9 @@ func VerifyAuditLog(path string, at uint64) (AuditSummary, error) {
 		err = fmt.Errorf("%w: line 1: no complete entry (want a %s or %s entry naming the node)", ErrAuditCorrupt, AuditLogCreated, AuditLogContinued)
 	}
 	if err != nil {
-		return all, fmt.Errorf("%s: %w", path, err)
+		return sum, fmt.Errorf("%s: %w", path, err)
 	}
-	if err := all.join(sum, path); err != nil {
-		return all, err
-	}
-	all.TornBytes = sum.TornBytes
-	return all, nil
+	return sum, nil
 }
 
 // verifySegment verifies the sealed segment s: its whole chain, entries
@@ -589,7 +617,7 @@ func VerifyAuditLog(path string, at uint64) (AuditSummary, error) {
 func verifySegment(s auditSegment, at uint64) (AuditSummary, error) {
 	f, err := os.Open(s.path)
 	if err != nil {
-		return AuditSummary{}, fmt.Errorf("%w: audit log: %v", ErrUnavailable, err)
+		return AuditSummary{}, fmt.Errorf("%w: audit log: %w", ErrUnavailable, err)
 	}
 	defer f.Close()
 	sum, _, err := scanAuditLog(f, at)

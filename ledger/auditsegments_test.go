@@ -151,11 +151,12 @@ func TestAuditLogRotatesAtSize(t *testing.T) {
 
 // TestAuditLogRotationUnderAppends: rotations while appends run lose,
 // duplicate and fork nothing: every acknowledged entry is in exactly one
-// segment, and the segments chain.
+// segment, and the segments chain. VerifyAuditLog meanwhile (as
+// audit-verify beside a running node) finds the log sound each time.
 func TestAuditLogRotationUnderAppends(t *testing.T) {
 	ctx := context.Background()
 	dir, a, c, _, _ := segmentedLog(t)
-	const writers, each = 4, 50
+	const writers, each = 4, 100
 	var wg sync.WaitGroup
 	for w := 0; w < writers; w++ {
 		wg.Add(1)
@@ -171,6 +172,23 @@ func TestAuditLogRotationUnderAppends(t *testing.T) {
 	}
 	done := make(chan struct{})
 	go func() { wg.Wait(); close(done) }()
+	verified := make(chan int)
+	go func() {
+		n := 0
+		defer func() { verified <- n }()
+		for {
+			select {
+			case <-done:
+				return
+			default:
+			}
+			if _, err := ledger.VerifyAuditLog(filepath.Join(dir, "audit.log"), 0); err != nil {
+				t.Errorf("verify while rotating: %v", err)
+				return
+			}
+			n++
+		}
+	}()
 	rotations := 0
 	for running := true; running; {
 		select {
@@ -183,6 +201,7 @@ func TestAuditLogRotationUnderAppends(t *testing.T) {
 		}
 		rotations = len(files(t, dir)) - 1
 	}
+	t.Logf("%d verifications meanwhile", <-verified)
 	sum, err := ledger.VerifyAuditLog(filepath.Join(dir, "audit.log"), 0)
 	if err != nil {
 		t.Fatal(err)

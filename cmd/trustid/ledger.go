@@ -309,7 +309,7 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			// The region's ledger is in the data directory: a new one
 			// would start a new, empty ledger.
 			instead = "the whole copy"
-			fix = "Put back " + ledgerFile + ", " + outboxFile + " and " + auditFile + " from one copy of the whole data directory, taken with the node stopped: the region's ledger is in it, and a new data directory would start a new, empty ledger"
+			fix = "Put back " + ledgerFile + ", " + outboxFile + " and " + auditFile + " (with its sealed segments, " + auditFile + ".FIRST-LAST) from one copy of the whole data directory, taken with the node stopped: the region's ledger is in it, and a new data directory would start a new, empty ledger"
 		}
 		if err := missingFromServed(n.dataDir, filepath.Join(n.dataDir, outboxFile), instead); err != nil {
 			l.Close()
