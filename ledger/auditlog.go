@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"regexp"
 	"strconv"
@@ -117,6 +118,10 @@ type AuditOptions struct {
 	Node string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// SegmentSize is the size in bytes past which Anchor, once it has
+	// anchored the head, seals the file as path.<first>-<last> and starts
+	// a new one (0: never).
+	SegmentSize int64
 }
 
 // AuditLog is the node's append-only, SM3 hash-chained audit log: one
@@ -129,11 +134,15 @@ type AuditOptions struct {
 // log (a data directory belongs to one node); within it, an AuditLog is
 // safe for concurrent use.
 type AuditLog struct {
-	group *groupcommit.Committer[*auditItem]
+	group       *groupcommit.Committer[*auditItem]
+	path        string
+	segmentSize int64
+	anchorMu    sync.Mutex // one Anchor or Prune at a time
 
 	mu        sync.Mutex
 	f         *os.File
-	size      int64 // the file's length: its complete lines
+	size      int64  // the file's length: its complete lines
+	first     uint64 // the sequence number of the file's first entry
 	now       func() time.Time
 	node      string
 	seq       uint64
@@ -146,9 +155,12 @@ type AuditLog struct {
 }
 
 // OpenAuditLog opens the log at path, creating it (with its log_created
-// entry) if it does not exist, after verifying the whole chain. A broken
-// chain is refused with ErrAuditCorrupt naming the line. A torn last line
-// (no final newline: a crash during an append that never returned) is cut
+// entry) if it does not exist, after verifying the chain of its active
+// segment (path; the sealed ones, path.<first>-<last>, are verified by
+// VerifyAuditLog) and that it continues the newest sealed segment. A
+// rotation a crash interrupted is finished first. A broken chain is
+// refused with ErrAuditCorrupt naming the line. A torn last line (no
+// final newline: a crash during an append that never returned) is cut
 // off; Truncated reports how many bytes.
 func OpenAuditLog(path string, opts AuditOptions) (*AuditLog, error) {
 	if opts.Node != "" && !ValidAuditNode(opts.Node) {
@@ -156,6 +168,15 @@ func OpenAuditLog(path string, opts AuditOptions) (*AuditLog, error) {
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
+	}
+	if err := finishRotation(path); err != nil {
+		return nil, err
+	}
+	if !AuditLogExists(path) {
+		// Only a new log is created: not one lost beside its segments.
+		if err := checkSegmentLink(path, 0, ""); err != nil {
+			return nil, err
+		}
 	}
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
@@ -166,7 +187,11 @@ func OpenAuditLog(path string, opts AuditOptions) (*AuditLog, error) {
 		f.Close()
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	a := &AuditLog{f: f, size: good, now: opts.Now, node: sum.Node, seq: sum.Seq, head: sum.Head}
+	if err := checkSegmentLink(path, sum.First, sum.from); err != nil {
+		f.Close()
+		return nil, err
+	}
+	a := &AuditLog{path: path, segmentSize: opts.SegmentSize, f: f, size: good, first: max(sum.First, 1), now: opts.Now, node: sum.Node, seq: sum.Seq, head: sum.Head}
 	a.group = groupcommit.New(a.commit)
 	if sum.TornBytes > 0 {
 		if err := f.Truncate(good); err != nil {
@@ -230,19 +255,33 @@ func (a *AuditLog) Append(kind, symbol string, details map[string]string) (uint6
 	}
 	// The entry's own members are encoded here, concurrently with other
 	// Appends; commit adds what chains it (seq, time, prev, hash).
-	it := &auditItem{}
+	body, err := auditBodyOf(kind, symbol, details)
+	if err != nil {
+		return 0, err
+	}
+	it := &auditItem{body: body}
+	if err := a.group.Do(it); err != nil {
+		return 0, err
+	}
+	return it.seq, it.err
+}
+
+// auditBodyOf returns the members kind, symbol and details of an entry
+// as AuditEntry encodes them, without the braces.
+func auditBodyOf(kind, symbol string, details map[string]string) ([]byte, error) {
 	if len(details) == 0 {
 		details = nil
 	}
 	body, err := json.Marshal(auditBody{Kind: kind, Symbol: symbol, Details: details})
 	if err != nil {
-		return 0, fmt.Errorf("%w: %v", ErrAuditEntry, err)
+		return nil, fmt.Errorf("%w: %v", ErrAuditEntry, err)
 	}
-	it.body = body[1 : len(body)-1] // without the braces
-	if err := a.group.Do(it); err != nil {
-		return 0, err
-	}
-	return it.seq, it.err
+	return body[1 : len(body)-1], nil
+}
+
+// jsonTime returns t as an entry's time: UTC, to the microsecond, JSON.
+func jsonTime(t time.Time) ([]byte, error) {
+	return json.Marshal(t.UTC().Truncate(time.Microsecond))
 }
 
 // auditItem is one Append waiting for its group: the entry's members
@@ -282,7 +321,7 @@ func (a *AuditLog) commit(items []*auditItem) error {
 	if head == "" {
 		head = auditGenesisPrev
 	}
-	now, err := json.Marshal(a.now().UTC().Truncate(time.Microsecond))
+	now, err := jsonTime(a.now())
 	if err != nil {
 		return err
 	}
@@ -379,16 +418,23 @@ func checkAuditInput(kind, symbol string, details map[string]string) error {
 // head past the anchored one is anchored only once the log is found to
 // hold the anchored head (ErrAuditAnchor if not: a replaced log grown
 // longer, which the chaincode cannot tell from an extension).
+//
+// Once the head is anchored, a log over AuditOptions.SegmentSize is
+// rotated: its file sealed as path.<first>-<last> and a new one begun
+// with a log_continued entry (an error then says the rotation failed,
+// the anchor stands).
 func (a *AuditLog) Anchor(ctx context.Context, c Client) (chaincode.AuditAnchor, bool, error) {
+	a.anchorMu.Lock()
+	defer a.anchorMu.Unlock()
 	seq, head := a.Head()
 	a.mu.Lock()
-	done, checked, f, size := a.anchored >= seq, a.checked, a.f, a.size
+	done, checked, f, size, first := a.anchored >= seq, a.checked, a.f, a.size, a.first
 	a.mu.Unlock()
 	if done {
-		return chaincode.AuditAnchor{Node: a.node, Seq: seq, Head: head}, false, nil
+		return chaincode.AuditAnchor{Node: a.node, Seq: seq, Head: head}, false, a.rotateLocked()
 	}
 	if !checked {
-		if err := a.checkAnchor(ctx, c, seq, f, size); err != nil {
+		if err := a.checkAnchor(ctx, c, seq, io.NewSectionReader(f, 0, size), first); err != nil {
 			return chaincode.AuditAnchor{}, false, err
 		}
 	}
@@ -399,14 +445,22 @@ func (a *AuditLog) Anchor(ctx context.Context, c Client) (chaincode.AuditAnchor,
 	a.mu.Lock()
 	a.anchored = max(a.anchored, seq)
 	a.mu.Unlock()
-	return an, true, nil
+	return an, true, a.rotateLocked()
 }
 
-// checkAnchor compares the first size bytes of the log's file f
-// (entries up to seq) with the node's anchor on the chain, if seq is past it: the log must
-// hold the anchored head. Once it does, later heads of this AuditLog
-// extend it.
-func (a *AuditLog) checkAnchor(ctx context.Context, c Client, seq uint64, f *os.File, size int64) error {
+// rotateLocked is rotate under a.mu.
+func (a *AuditLog) rotateLocked() error {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return a.rotate()
+}
+
+// checkAnchor compares the log (active, its complete lines up to seq,
+// beginning at entry first) with the node's anchor on the chain, if seq
+// is past it: the log must hold the anchored head, in active or in the
+// sealed segment holding it. Once it does, later heads of this AuditLog
+// extend it. a.anchorMu is held (no rotation meanwhile).
+func (a *AuditLog) checkAnchor(ctx context.Context, c Client, seq uint64, active io.Reader, first uint64) error {
 	region, err := chaincode.RegionOfMSP(c.L.MSPID())
 	if err != nil {
 		return err
@@ -421,7 +475,7 @@ func (a *AuditLog) checkAnchor(ctx context.Context, c Client, seq uint64, f *os.
 	default:
 		// Complete lines before size are never rewritten: read them
 		// without holding up Appends.
-		sum, _, err := scanAuditLog(io.NewSectionReader(f, 0, size), an.Seq)
+		sum, err := segmentAt(a.path, an.Seq, active, first)
 		if err == nil {
 			err = CheckAnchor(sum, an)
 		}
@@ -433,6 +487,26 @@ func (a *AuditLog) checkAnchor(ctx context.Context, c Client, seq uint64, f *os.
 	a.checked = true
 	a.mu.Unlock()
 	return nil
+}
+
+// segmentAt verifies the segment holding entry at (or whose first entry
+// follows it): active, which begins at entry first, or a sealed segment
+// of the log at path.
+func segmentAt(path string, at uint64, active io.Reader, first uint64) (AuditSummary, error) {
+	if at+1 >= first {
+		sum, _, err := scanAuditLog(active, at)
+		return sum, err
+	}
+	segs, err := auditSegments(path)
+	if err != nil {
+		return AuditSummary{}, err
+	}
+	for _, s := range segs {
+		if s.first <= at+1 && at <= s.last {
+			return verifySegment(s, at)
+		}
+	}
+	return AuditSummary{}, fmt.Errorf("%w: entry %d is in no segment of %s (pruned or lost)", ErrAuditAnchor, at, path)
 }
 
 // Close closes the file; later Appends fail with ErrClosed.
@@ -451,6 +525,11 @@ func (a *AuditLog) Close() error {
 // AuditSummary is what VerifyAuditLog found.
 type AuditSummary struct {
 	Node string `json:"node"`
+	// First is the sequence number of the first entry held: 1, or past
+	// 1 when older segments were pruned (AuditLog.Prune).
+	First uint64 `json:"first"`
+	// Segments counts the files: the sealed segments and audit.log.
+	Segments int `json:"segments"`
 	// Seq and Head are the last complete entry's.
 	Seq  uint64 `json:"seq"`
 	Head string `json:"head"`
@@ -460,26 +539,122 @@ type AuditSummary struct {
 	// TornBytes counts a torn last line (left in place by
 	// VerifyAuditLog; cut off by the next OpenAuditLog).
 	TornBytes int64 `json:"torn_bytes,omitempty"`
+
+	from string // the prev of entry First: the entry before's hash
 }
 
-// VerifyAuditLog checks the chain of the log at path without changing it,
-// and returns its summary, with HeadAt the hash of entry at (0: none). A
-// log without a complete entry 1 (emptied, or cut inside it) is
-// ErrAuditCorrupt: it names no node, so no anchor would be compared.
+// VerifyAuditLog checks the chain of the log at path without changing it
+// — each sealed segment (path.<first>-<last>), the active one (path), and
+// that each continues the one before — and returns its summary, with
+// HeadAt the hash of entry at (0: none). Segments pruned before the
+// oldest remaining one are not missed; a gap between remaining ones is
+// ErrAuditCorrupt. A log without a complete first entry (emptied, or cut
+// inside it) is ErrAuditCorrupt: it names no node, so no anchor would be
+// compared.
+//
+// A node may rotate or prune the log meanwhile: a segment pruned before
+// it is read is skipped as if pruned before, and when the active segment
+// no longer follows the sealed ones read (it was sealed meanwhile), the
+// segments sealed since are read and the active one again, up to ten
+// times.
 func VerifyAuditLog(path string, at uint64) (AuditSummary, error) {
+	var all AuditSummary
+	for try := 1; ; try++ {
+		segs, err := auditSegments(path)
+		if err != nil {
+			return all, err
+		}
+		for _, s := range segs {
+			if all.Segments > 0 && s.first <= all.Seq {
+				continue // read in an earlier pass
+			}
+			sum, err := verifySegment(s, at)
+			if all.Segments == 0 && errors.Is(err, fs.ErrNotExist) {
+				continue // pruned since listed
+			}
+			if err != nil {
+				return all, err
+			}
+			if err := all.join(sum, s.path); err != nil {
+				return all, err
+			}
+		}
+		sum, err := verifyActive(path, at)
+		rotated := errors.Is(err, fs.ErrNotExist) || err == nil && all.Segments > 0 && sum.First > all.Seq+1
+		if rotated && try < 10 {
+			continue
+		}
+		if err != nil {
+			return all, err
+		}
+		if err := all.join(sum, path); err != nil {
+			return all, err
+		}
+		all.TornBytes = sum.TornBytes
+		return all, nil
+	}
+}
+
+// verifyActive verifies the active segment at path.
+func verifyActive(path string, at uint64) (AuditSummary, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return AuditSummary{}, fmt.Errorf("%w: audit log: %v", ErrUnavailable, err)
+		return AuditSummary{}, fmt.Errorf("%w: audit log: %w", ErrUnavailable, err)
 	}
 	defer f.Close()
 	sum, _, err := scanAuditLog(f, at)
 	if err == nil && sum.Seq == 0 {
-		err = fmt.Errorf("%w: line 1: no complete entry (want a %s entry naming the node)", ErrAuditCorrupt, AuditLogCreated)
+		err = fmt.Errorf("%w: line 1: no complete entry (want a %s or %s entry naming the node)", ErrAuditCorrupt, AuditLogCreated, AuditLogContinued)
 	}
 	if err != nil {
 		return sum, fmt.Errorf("%s: %w", path, err)
 	}
 	return sum, nil
+}
+
+// verifySegment verifies the sealed segment s: its whole chain, entries
+// s.first to s.last as its name says, its last line complete.
+func verifySegment(s auditSegment, at uint64) (AuditSummary, error) {
+	f, err := os.Open(s.path)
+	if err != nil {
+		return AuditSummary{}, fmt.Errorf("%w: audit log: %w", ErrUnavailable, err)
+	}
+	defer f.Close()
+	sum, _, err := scanAuditLog(f, at)
+	switch {
+	case err != nil:
+	case sum.TornBytes > 0:
+		err = fmt.Errorf("%w: %d bytes after the last complete line", ErrAuditCorrupt, sum.TornBytes)
+	case sum.First != s.first || sum.Seq != s.last:
+		err = fmt.Errorf("%w: holds entries %d to %d, not what its name says", ErrAuditCorrupt, sum.First, sum.Seq)
+	}
+	if err != nil {
+		return sum, fmt.Errorf("%s: %w", s.path, err)
+	}
+	sum.Segments = 1
+	return sum, nil
+}
+
+// join adds the summary of the next segment, at path, to all: it must
+// continue the segment before (one entry on, chained to its head).
+func (all *AuditSummary) join(next AuditSummary, path string) error {
+	if all.Segments > 0 {
+		switch {
+		case next.First != all.Seq+1:
+			return fmt.Errorf("%w: %s begins at entry %d, the segment before ends at %d (entries missing)", ErrAuditCorrupt, path, next.First, all.Seq)
+		case next.from != all.Head:
+			return fmt.Errorf("%w: %s does not continue the segment before (its first entry's prev is not the hash of entry %d)", ErrAuditCorrupt, path, all.Seq)
+		case next.Node != all.Node:
+			return fmt.Errorf("%w: %s names node %q, the segment before %q", ErrAuditCorrupt, path, next.Node, all.Node)
+		}
+	} else {
+		all.Node, all.First, all.from = next.Node, next.First, next.from
+	}
+	all.Seq, all.Head, all.Segments = next.Seq, next.Head, all.Segments+1
+	if next.HeadAt != "" {
+		all.HeadAt = next.HeadAt
+	}
+	return nil
 }
 
 // CheckAnchor compares a verified log with its anchor on the chain: the
@@ -491,6 +666,8 @@ func CheckAnchor(sum AuditSummary, an chaincode.AuditAnchor) error {
 		return fmt.Errorf("%w: the anchor is of node %q, the log of %q", ErrAuditAnchor, an.Node, sum.Node)
 	case an.Seq > sum.Seq:
 		return fmt.Errorf("%w: anchored at entry %d, the log ends at %d (entries lost)", ErrAuditAnchor, an.Seq, sum.Seq)
+	case an.Seq+1 < sum.First:
+		return fmt.Errorf("%w: anchored at entry %d, the log begins at %d (the segment holding it was removed)", ErrAuditAnchor, an.Seq, sum.First)
 	case sum.HeadAt != an.Head:
 		return fmt.Errorf("%w: entry %d differs from the anchored head (log rewritten)", ErrAuditAnchor, an.Seq)
 	}
@@ -536,6 +713,21 @@ func scanAuditLog(r io.Reader, at uint64) (AuditSummary, int64, error) {
 		if err != nil {
 			return sum, good, fmt.Errorf("%w: line %d: %v", ErrAuditCorrupt, lineNo, err)
 		}
+		if lineNo == 1 {
+			node := e.Details["node"]
+			switch {
+			case e.Kind == AuditLogCreated && e.Seq == 1 && reAuditNodeOlder.MatchString(node):
+			case e.Kind == AuditLogContinued && e.Seq > 1 && reAuditNodeOlder.MatchString(node) &&
+				e.Details["from_seq"] == strconv.FormatUint(e.Seq-1, 10) && e.Details["from_hash"] == e.Prev:
+				sum.Seq, prev = e.Seq-1, e.Prev
+				if at == sum.Seq {
+					sum.HeadAt = e.Prev
+				}
+			default:
+				return sum, good, fmt.Errorf("%w: line 1: want a %s entry (entry 1) or %s entry naming the node", ErrAuditCorrupt, AuditLogCreated, AuditLogContinued)
+			}
+			sum.Node, sum.First, sum.from = node, e.Seq, e.Prev
+		}
 		switch {
 		case e.Seq != sum.Seq+1:
 			return sum, good, fmt.Errorf("%w: line %d: seq %d, want %d", ErrAuditCorrupt, lineNo, e.Seq, sum.Seq+1)
@@ -544,12 +736,6 @@ func scanAuditLog(r io.Reader, at uint64) (AuditSummary, int64, error) {
 		}
 		if d, err := e.digest(); err != nil || d != e.Hash {
 			return sum, good, fmt.Errorf("%w: line %d: hash does not match the entry", ErrAuditCorrupt, lineNo)
-		}
-		if e.Seq == 1 {
-			if e.Kind != AuditLogCreated || !reAuditNodeOlder.MatchString(e.Details["node"]) {
-				return sum, good, fmt.Errorf("%w: line 1: want a %s entry naming the node", ErrAuditCorrupt, AuditLogCreated)
-			}
-			sum.Node = e.Details["node"]
 		}
 		sum.Seq, sum.Head, prev = e.Seq, e.Hash, e.Hash
 		if e.Seq == at {

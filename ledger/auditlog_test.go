@@ -188,7 +188,7 @@ func TestAuditLogTamperNamesTheLine(t *testing.T) {
 		}, "line 2: malformed entry"},
 		"first entry": {func(l [][]byte) [][]byte {
 			return l[1:]
-		}, "line 1: seq 2, want 1"},
+		}, "line 1: want a log_created entry (entry 1) or log_continued entry"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(name, " ", "_")+".log")

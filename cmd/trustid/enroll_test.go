@@ -564,13 +564,35 @@ func TestEnrollmentRefusals(t *testing.T) {
 	}
 }
 
+// sealedEnrollments reports whether a sealed segment of the audit log in
+// dir (audit.log.FIRST-LAST) holds an enrollment entry.
+func sealedEnrollments(t *testing.T, dir string) bool {
+	t.Helper()
+	segs, err := filepath.Glob(filepath.Join(dir, auditFile+".*-*"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range segs {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), `"kind":"enrollment"`) {
+			return true
+		}
+	}
+	return false
+}
+
 // TestEnrollmentLeavesNoPersonalData enrolls several people on a node
 // backed by Redis, then scans the data directory, the logs and every
-// Redis key and value for their numbers and names.
+// Redis key and value for their numbers and names. The audit log is
+// rotated at every anchor (--audit-segment-size 1), so the enrollments'
+// entries are scanned in a sealed segment.
 func TestEnrollmentLeavesNoPersonalData(t *testing.T) {
 	addr := testredis.Start(t)
 	rc := testredis.Client(t, addr)
-	f := newEnrollFixture(t, "--redis-url", "redis://"+addr)
+	f := newEnrollFixture(t, "--redis-url", "redis://"+addr, "--audit-segment-size", "1")
 	people := []*person{
 		newPerson(t, "11010519900307123", "张三"),
 		newPerson(t, "31010419851111002", "李四"),
@@ -604,6 +626,9 @@ func TestEnrollmentLeavesNoPersonalData(t *testing.T) {
 	// Stopped first: the access log is buffered and written out at shutdown,
 	// so the scan reads every line the node wrote.
 	f.stop()
+	if !sealedEnrollments(t, f.dir) {
+		t.Fatal("no sealed audit-log segment holds the enrollments: the scan below would not show it covers them")
+	}
 	scan := leakcheck.New(t, secrets...)
 	scan.PlantDir(f.dir)
 	scan.PlantLog(f.logs)

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -85,8 +86,18 @@ func addLedgerNodeFlags(f *pflag.FlagSet) {
 		return nil
 	})
 	addDurationFlag(f, "audit-anchor-interval", 30*time.Second, time.Second, forever, "at least 1s", "how often the audit log's head is anchored on the ledger")
+	addIntFlag(f, "audit-segment-size", defaultAuditSegmentSize, 1, math.MaxInt, "a positive number of bytes", "size in bytes past which audit.log, once its head is anchored, is sealed as audit.log.FIRST-LAST and a new audit.log begun")
+	addDurationFlag(f, "audit-retention", 0, 0, forever, "0 or a positive duration", "delete sealed audit-log segments whose last entry is older than this, once the ledger's anchor is past them (0: keep every segment; China's Cybersecurity Law, Art. 21, asks network logs be kept at least six months: 4392h)")
 	addDurationFlag(f, "ledger-stall-limit", time.Minute, 1, forever, "a positive duration", "/readyz answers 503 when the outbox's oldest status change (or head) has waited longer, or the ledger view has failed and not refreshed for longer")
 }
+
+// defaultAuditSegmentSize is --audit-segment-size's default: 64 MiB,
+// some 100,000 enrollments (an enrollment entry is 600 to 700 bytes).
+const defaultAuditSegmentSize = 64 << 20
+
+// sixMonths is the shortest --audit-retention China's Cybersecurity Law
+// (Art. 21) allows network logs: 183 days.
+const sixMonths = 183 * 24 * time.Hour
 
 // nodeLedger is the ledger a node runs with, for the features mounted
 // after mountLedger (n.ledger, or ledgerOf).
@@ -298,7 +309,7 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			// The region's ledger is in the data directory: a new one
 			// would start a new, empty ledger.
 			instead = "the whole copy"
-			fix = "Put back " + ledgerFile + ", " + outboxFile + " and " + auditFile + " from one copy of the whole data directory, taken with the node stopped: the region's ledger is in it, and a new data directory would start a new, empty ledger"
+			fix = "Put back " + ledgerFile + ", " + outboxFile + " and " + auditFile + " (with its sealed segments, " + auditFile + ".FIRST-LAST) from one copy of the whole data directory, taken with the node stopped: the region's ledger is in it, and a new data directory would start a new, empty ledger"
 		}
 		if err := missingFromServed(n.dataDir, filepath.Join(n.dataDir, outboxFile), instead); err != nil {
 			l.Close()
@@ -320,7 +331,7 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 			return err
 		}
 		logDeadBatches(n.log, ob)
-		audit, every, err := openAuditLog(f, n, ob.NodeID())
+		audit, sched, err := openAuditLog(f, n, ob.NodeID())
 		if err != nil {
 			ob.Close()
 			l.Close()
@@ -389,7 +400,7 @@ func mountLedger(cmd *cobra.Command) func(*api.Server, *node) error {
 		obCtx, stopOutbox := context.WithCancel(context.WithoutCancel(ctx))
 		go func() { defer wg.Done(); runOutbox(obCtx, n.log, ob, time.Second, time.Minute) }()
 		go func() { defer wg.Done(); view.Run(ctx) }()
-		go func() { defer wg.Done(); runAuditAnchor(ctx, n, c, audit, every) }()
+		go func() { defer wg.Done(); runAuditAnchor(ctx, n, c, audit, sched) }()
 		n.background.Add(1)
 		go func() {
 			defer n.background.Done()
@@ -644,22 +655,37 @@ func addLedgerReadiness(srv *api.Server, l ledger.Ledger, ob *ledger.Outbox, vie
 	}
 }
 
+// auditSchedule is how often the audit log is anchored
+// (--audit-anchor-interval) and how long its sealed segments are kept
+// (--audit-retention; 0: for good).
+type auditSchedule struct {
+	every, retention time.Duration
+}
+
 // openAuditLog opens the node's audit log in the data directory under
 // --node-id, or by default the outbox's node ID (stable for the data
-// directory), and returns it with the anchoring interval.
-func openAuditLog(f *pflag.FlagSet, n *node, outboxID string) (*ledger.AuditLog, time.Duration, error) {
+// directory), rotated past --audit-segment-size, and returns it with its
+// schedule.
+func openAuditLog(f *pflag.FlagSet, n *node, outboxID string) (*ledger.AuditLog, auditSchedule, error) {
 	id, _ := f.GetString("node-id")
 	if id == "" {
 		id = outboxID
 	}
 	if !ledger.ValidAuditNode(id) {
-		return nil, 0, fmt.Errorf("--node-id %q: want letters, digits and ._:/-, beginning with a letter or digit (at most 128)", id)
+		return nil, auditSchedule{}, fmt.Errorf("--node-id %q: want letters, digits and ._:/-, beginning with a letter or digit (at most 128)", id)
 	}
-	every, _ := f.GetDuration("audit-anchor-interval")
+	var sched auditSchedule
+	sched.every, _ = f.GetDuration("audit-anchor-interval")
+	sched.retention, _ = f.GetDuration("audit-retention")
+	size, _ := f.GetInt("audit-segment-size")
 	path := filepath.Join(n.dataDir, auditFile)
-	a, err := ledger.OpenAuditLog(path, ledger.AuditOptions{Node: id})
+	a, err := ledger.OpenAuditLog(path, ledger.AuditOptions{Node: id, SegmentSize: int64(size)})
 	if err != nil {
-		return nil, 0, fmt.Errorf("audit log: %w", err)
+		return nil, auditSchedule{}, fmt.Errorf("audit log: %w", err)
+	}
+	if sched.retention > 0 && sched.retention < sixMonths {
+		n.log.Warn("--audit-retention is under six months, the least China's Cybersecurity Law (Art. 21) asks network logs be kept",
+			slog.Duration("audit_retention", sched.retention))
 	}
 	if t := a.Truncated(); t > 0 {
 		n.log.Warn("audit log: cut off a torn last line left by a crash (an append that never completed)",
@@ -667,15 +693,17 @@ func openAuditLog(f *pflag.FlagSet, n *node, outboxID string) (*ledger.AuditLog,
 	}
 	seq, head := a.Head()
 	n.log.Info("audit log open", slog.String("file", path), slog.String("node_id", id), slog.Uint64("seq", seq), slog.String("head", head))
-	return a, every, nil
+	return a, sched, nil
 }
 
 // runAuditAnchor anchors the audit log's head every interval until ctx
-// ends, then once more (best effort, 10 s). A refusal by the chain — the
-// head forks or is older than the anchored one — or a log that does not
-// hold the anchored head means the log was rewritten or replaced: it is
-// logged as an error each time.
-func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditLog, every time.Duration) {
+// ends, then once more (best effort, 10 s); anchoring rotates the log
+// past its segment size. A refusal by the chain — the head forks or is
+// older than the anchored one — or a log that does not hold the anchored
+// head means the log was rewritten or replaced: it is logged as an error
+// each time. With a retention, each interval then prunes the sealed
+// segments past it (ledger.AuditLog.Prune).
+func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.AuditLog, sched auditSchedule) {
 	anchor := func(ctx context.Context) {
 		an, sent, err := a.Anchor(ctx, c)
 		switch {
@@ -684,12 +712,21 @@ func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.Aud
 			n.log.Error("AUDIT LOG REFUSED BY THE LEDGER: the local log does not extend the anchored one (rewritten, replaced or restored from an old copy); run `trustid ledger audit-verify`",
 				slog.String("node_id", a.Node()), slog.Uint64("seq", seq), slog.String("head", head), slog.Any("error", err))
 		case err != nil:
-			n.log.Warn("audit log anchoring failed; retrying at the next interval", slog.Any("error", err))
+			n.log.Warn("audit log anchoring (or its rotation) failed; retrying at the next interval", slog.Any("error", err))
 		case sent:
 			n.log.Debug("audit log anchored", slog.Uint64("seq", an.Seq), slog.String("head", an.Head), slog.String("tx", an.Tx))
 		}
 	}
-	t := time.NewTicker(every)
+	prune := func(ctx context.Context) {
+		gone, err := a.Prune(ctx, c, sched.retention)
+		for _, p := range gone {
+			n.log.Info("audit log: deleted a sealed segment past --audit-retention", slog.String("file", p))
+		}
+		if err != nil {
+			n.log.Warn("audit log pruning failed; retrying at the next interval", slog.Any("error", err))
+		}
+	}
+	t := time.NewTicker(sched.every)
 	defer t.Stop()
 	for {
 		select {
@@ -699,8 +736,9 @@ func runAuditAnchor(ctx context.Context, n *node, c ledger.Client, a *ledger.Aud
 			cancel()
 			return
 		case <-t.C:
-			actx, cancel := context.WithTimeout(ctx, every)
+			actx, cancel := context.WithTimeout(ctx, sched.every)
 			anchor(actx)
+			prune(actx)
 			cancel()
 		}
 	}
@@ -928,7 +966,7 @@ func newLedgerCmd() *cobra.Command {
 		},
 	}, &cobra.Command{
 		Use:   "audit-verify",
-		Short: "Check the node's audit log chain (DATA/audit.log) and compare it with its anchor on the ledger",
+		Short: "Check the node's audit log chain (DATA/audit.log and its sealed segments) and compare it with its anchor on the ledger",
 		Args:  cobra.NoArgs,
 		RunE: func(sub *cobra.Command, args []string) error {
 			return withLedger(func(ctx context.Context, c ledger.Client, _ ledger.Ledger, _ []string) (any, error) {
@@ -980,8 +1018,9 @@ func deadBatches(path string) ([]ledger.DeadBatch, error) {
 	return dead, err
 }
 
-// auditVerify checks the data directory's audit log and its anchor, under
-// --node-id or the node the log names.
+// auditVerify checks the data directory's audit log — every segment left
+// and the links between them — and its anchor, under --node-id or the
+// node the log names.
 func auditVerify(ctx context.Context, c ledger.Client, cmd *cobra.Command) (any, error) {
 	path := filepath.Join(dataDir(cmd), auditFile)
 	region, _ := cmd.Flags().GetString("region")
@@ -996,7 +1035,7 @@ func auditVerify(ctx context.Context, c ledger.Client, cmd *cobra.Command) (any,
 	if node != sum.Node {
 		return nil, fmt.Errorf("%w: %s was created for node %q, not %q", ledger.ErrAuditNode, path, sum.Node, node)
 	}
-	out := map[string]any{"file": path, "node_id": node, "seq": sum.Seq, "head": sum.Head, "chain_verified": true}
+	out := map[string]any{"file": path, "node_id": node, "first": sum.First, "segments": sum.Segments, "seq": sum.Seq, "head": sum.Head, "chain_verified": true}
 	if sum.TornBytes > 0 {
 		out["torn_bytes"] = sum.TornBytes
 	}

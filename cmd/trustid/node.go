@@ -23,6 +23,7 @@ import (
 	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/keystore"
+	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/login"
 	"github.com/trustid-cn/trustid/store"
 	redisstore "github.com/trustid-cn/trustid/store/redis"
@@ -116,11 +117,12 @@ func openKeystore(cmd *cobra.Command, log *slog.Logger) (*keystore.Store, error)
 }
 
 // missingFromServed refuses to make path anew in the data directory dir
-// when dir has served (its audit log is there) but path is missing or
-// empty: a partial copy or restore left it out. instead says what to
-// put back besides the same file from the same copy.
+// when dir has served (its audit log is there, if only as the next
+// segment of a rotation a crash cut short) but path is missing or empty:
+// a partial copy or restore left it out. instead says what to put back
+// besides the same file from the same copy.
 func missingFromServed(dir, path, instead string) error {
-	if _, err := os.Stat(filepath.Join(dir, auditFile)); err != nil {
+	if !ledger.AuditLogExists(filepath.Join(dir, auditFile)) {
 		return nil
 	}
 	if fi, err := os.Stat(path); err == nil && fi.Size() > 0 || err != nil && !errors.Is(err, os.ErrNotExist) {

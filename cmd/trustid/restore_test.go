@@ -342,6 +342,14 @@ func TestPartialCopyRefused(t *testing.T) {
 		want       string
 	}{
 		{"keystore.json missing", keystoreFile, func() error { return os.Remove(filepath.Join(dir, keystoreFile)) }, "partial copy"},
+		// Taken as a rotation of the audit log was cut short: audit.log
+		// is audit.log.next, which the start puts back.
+		{"keystore.json missing, mid-rotation", keystoreFile, func() error {
+			if err := os.Rename(filepath.Join(dir, auditFile), filepath.Join(dir, auditFile+".next")); err != nil {
+				return err
+			}
+			return os.Remove(filepath.Join(dir, keystoreFile))
+		}, "partial copy"},
 		{"ledger.db missing", ledgerFile, func() error { return os.Remove(filepath.Join(dir, ledgerFile)) }, "partial copy"},
 		{"ledger.db empty", ledgerFile, cut(ledgerFile, 0), "partial copy"},
 		{"ledger.db cut short", ledgerFile, cut(ledgerFile, 0.5), "complete copy"},
