@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/internal/testnode"
+	"github.com/trustid-cn/trustid/internal/testport"
 )
 
 // TestAuditLogSegmentsServe: a node rotates its audit log after each
@@ -22,7 +23,7 @@ import (
 func TestAuditLogSegmentsServe(t *testing.T) {
 	t.Setenv("TRUSTID_KEK", testKEK)
 	ctx := context.Background()
-	dir, addr := filepath.Join(t.TempDir(), "data"), freeAddr(t)
+	dir, addr := filepath.Join(t.TempDir(), "data"), testport.Reserve(t)
 	ledgerPath := filepath.Join(t.TempDir(), "ledger.db")
 	args := []string{"--data", dir, "--addr", addr, "--issuer", "http://" + addr, "--ledger-file", ledgerPath,
 		"--audit-segment-size", "1", "--audit-anchor-interval", "1s", "--audit-retention", "1s"}
