@@ -47,6 +47,7 @@ type pinEnv struct {
 	verifier *vc.Verifier
 	clock    *fakeclock.Clock
 	iss      *issuer.Issuer
+	keys     *keystore.Store
 	sealer   *identity.PINSealer
 	logs     *syncBuffer
 }
@@ -123,7 +124,7 @@ func newPINEnvAt(t testing.TB, base string, attempts store.Store, configure ...f
 	}
 	srv := httptest.NewServer(s.Handler())
 	t.Cleanup(srv.Close)
-	return &pinEnv{base: base, verifier: v, srv: srv, clock: clk, iss: is, sealer: sealer, logs: logs}
+	return &pinEnv{base: base, verifier: v, srv: srv, clock: clk, iss: is, keys: ks, sealer: sealer, logs: logs}
 }
 
 // boundDevice is an enrolled device and its binding credential.
@@ -330,6 +331,7 @@ func TestPINCheckRefusals(t *testing.T) {
 		{"issuer not accepted", pinBody(strangerBinding.token, e.proof(t, strangerBinding.device), pin), 422, "binding_invalid"},
 		{"bad signature", pinBody(tampered, e.proof(t, h.device), pin), 422, "binding_invalid"},
 		{"garbage binding", pinBody("x.y.z", e.proof(t, h.device), pin), 422, "binding_invalid"},
+		{"binding of one part", pinBody("xyz", e.proof(t, h.device), pin), 422, "binding_invalid"},
 		{"PIN too short", pinBody(h.token, e.proof(t, h.device), "48291"), 400, "invalid_request"},
 		{"PIN not digits", pinBody(h.token, e.proof(t, h.device), "48291a"), 400, "invalid_request"},
 		{"no proof", pinBody(h.token, "", pin), 400, "invalid_request"},
@@ -513,6 +515,94 @@ func BenchmarkPINCheck(b *testing.B) {
 	for i := range b.N {
 		if c, _, m, _ := e.check(b, bodies[i]); c != 200 {
 			b.Fatalf("%d %v", c, m)
+		}
+	}
+}
+
+// handBuilt signs the payload of tok, changed by edit (cs is its
+// credentialSubject), with the node key and kid that signed tok, as the
+// issuer signs a vc+jwt but past its checks: a binding credential the
+// node's issuer never makes, which the PIN check must still refuse.
+func (e *pinEnv) handBuilt(t *testing.T, tok string, edit func(m, cs map[string]any)) string {
+	t.Helper()
+	var hdr struct{ Alg, Kid string }
+	raw, err := base64.RawURLEncoding.DecodeString(strings.Split(tok, ".")[0])
+	if err != nil || json.Unmarshal(raw, &hdr) != nil {
+		t.Fatalf("header of %s: %v", tok, err)
+	}
+	k, err := e.keys.Active(hdr.Alg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := jwtClaim(t, tok)
+	edit(m, m["credentialSubject"].(map[string]any))
+	out, err := vc.SignJWT(m, vc.TypVCJWT, hdr.Kid, k.Signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestPINCheckHandBuiltBindings: binding credentials signed by the node's
+// key but not as enrollment makes them are binding_invalid, each with the
+// right PIN sealed for its subject and device: no id, two subjects, the
+// type IdentityCredential, a subject handle of another size or spelt in upper case,
+// a cnf or jwk with another member, a level that is not an integer level
+// (also one that is a level modulo 256), a pinVerifier that is not a
+// string. The same token unchanged is accepted.
+func TestPINCheckHandBuiltBindings(t *testing.T) {
+	e := newPINEnv(t, nil)
+	const pin = "482916"
+	h := e.bind(t, 1, gm.AlgSM2, pin, e.sealer, identity.L3)
+	jwk, _ := gm.NewJWK(h.device.Public(), "")
+	jwk.Use, jwk.Alg = "", ""
+	thumb, _ := jwk.Thumbprint()
+	// subject makes cs the binding of the handle s, with the PIN sealed
+	// for it.
+	subject := func(cs map[string]any, s []byte, id string) {
+		sealed, err := e.sealer.SealPIN(pin, holder.PINAAD(s, thumb))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cs["id"], cs["pinVerifier"] = id, string(sealed)
+	}
+	short := bytes.Repeat([]byte{9}, identity.BindingHandleSize/2)
+	lettered := bytes.Repeat([]byte{0xab}, identity.BindingHandleSize)
+	cases := map[string]func(m, cs map[string]any){
+		"no id": func(m, _ map[string]any) { delete(m, "id") },
+		"two subjects": func(m, cs map[string]any) {
+			m["credentialSubject"] = []any{cs, map[string]any{"id": holder.SubjectURI(short)}}
+		},
+		// The other type the node issues at enrollment: one of another
+		// type is refused by the verifier (the node is accredited for
+		// these two only).
+		"an identity credential": func(m, _ map[string]any) {
+			m["type"] = []any{vc.TypeCredential, vc.TypeIdentityCredential}
+		},
+		"a handle of half the size": func(_, cs map[string]any) { subject(cs, short, holder.SubjectURI(short)) },
+		"a handle in upper case": func(_, cs map[string]any) {
+			subject(cs, lettered, "urn:trustid:subject:"+strings.ToUpper(hex.EncodeToString(lettered)))
+		},
+		"cnf with a kid":   func(_, cs map[string]any) { cs["cnf"].(map[string]any)["kid"] = "k" },
+		"jwk with alg":     func(_, cs map[string]any) { cs["cnf"].(map[string]any)["jwk"].(map[string]any)["alg"] = "SM2" },
+		"level 2.5":        func(_, cs map[string]any) { cs["assuranceLevel"] = 2.5 },
+		"level 5":          func(_, cs map[string]any) { cs["assuranceLevel"] = 5 },
+		"level 259":        func(_, cs map[string]any) { cs["assuranceLevel"] = 259 },
+		"level -253":       func(_, cs map[string]any) { cs["assuranceLevel"] = -253 },
+		"level as text":    func(_, cs map[string]any) { cs["assuranceLevel"] = "3" },
+		"pinVerifier true": func(_, cs map[string]any) { cs["pinVerifier"] = true },
+	}
+	for name, edit := range map[string]func(m, cs map[string]any){
+		"unchanged":      func(_, _ map[string]any) {},
+		"another handle": func(_, cs map[string]any) { subject(cs, lettered, holder.SubjectURI(lettered)) },
+	} {
+		if c, _, m, _ := e.check(t, pinBody(e.handBuilt(t, h.token, edit), e.proof(t, h.device), pin)); c != 200 {
+			t.Fatalf("%s: %d %v, want 200", name, c, m)
+		}
+	}
+	for name, edit := range cases {
+		if c, _, m, _ := e.check(t, pinBody(e.handBuilt(t, h.token, edit), e.proof(t, h.device), pin)); c != 422 || m["error"] != "binding_invalid" {
+			t.Errorf("%s: %d %v, want 422 binding_invalid", name, c, m)
 		}
 	}
 }

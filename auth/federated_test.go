@@ -56,7 +56,8 @@ func TestIntrospectForPeerAudience(t *testing.T) {
 type fakeRegistry struct {
 	regions map[string]string // issuer URL -> region
 	key     crypto.PublicKey
-	homes   map[string]string // client -> home region
+	homes   map[string]string   // client -> home region
+	scopes  map[string][]string // client -> scopes, when not Scopes
 }
 
 func (f *fakeRegistry) TokenRegion(iss string) (string, bool) { r, ok := f.regions[iss]; return r, ok }
@@ -66,6 +67,9 @@ func (f *fakeRegistry) RegionKey(context.Context, string, string) (crypto.Public
 func (f *fakeRegistry) RegionKeyValid(string, string) error { return nil }
 func (f *fakeRegistry) RegionClient(id string) (string, []string, bool, bool) {
 	home, ok := f.homes[id]
+	if sc, set := f.scopes[id]; set {
+		return home, sc, true, ok
+	}
 	return home, Scopes, true, ok
 }
 func (f *fakeRegistry) RegistryGeneration() uint64 { return 0 }
@@ -204,5 +208,53 @@ func TestRegionKeyFromRegistry(t *testing.T) {
 	noInstances := e.service(e.store, func(c *Config) { c.Federation = rec })
 	if _, err := noInstances.Authorize(ctx, tok, ScopeCredentialsIssue); !errors.Is(err, ErrInvalidToken) {
 		t.Errorf("a node without Instances: %v, want invalid_token", err)
+	}
+}
+
+// TestForeignTokenIDNamespace: another region chooses its tokens' jti
+// values, so its tokens' revocations are kept apart from this node's: a
+// token of this node revoked here leaves another region's token with the
+// same jti valid (and so no region can name, by its jti, a revocation of
+// this node's tokens).
+func TestForeignTokenIDNamespace(t *testing.T) {
+	const bj = "https://bj.trustid.example"
+	other, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	fed := &fakeRegistry{regions: map[string]string{bj: "110000"}, key: other.Public(), homes: map[string]string{"svc-bj": "110000"}}
+	e := newEnv(t, func(c *Config) { c.Federation = fed })
+	ctx := context.Background()
+	e.register("svc-a", gm.AlgSM2)
+	const jti = "one-jti"
+	own := e.nodeToken(nil, "", func(_ map[string]any, cl *testAccessClaims) { cl.ID = jti })
+	foreign := e.nodeToken(other, "k-1", func(_ map[string]any, cl *testAccessClaims) {
+		cl.Issuer, cl.ClientID, cl.Subject, cl.Scope, cl.ID = bj, "svc-bj", "svc-bj", ScopeQRRedeem, jti
+	})
+	if err := e.svc.Revoke(ctx, Client{ID: "svc-a"}, own); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.svc.Authorize(ctx, own, ScopeCredentialsIssue); !errors.Is(err, ErrInvalidToken) {
+		t.Fatalf("this node's token after its revocation: %v, want invalid_token", err)
+	}
+	if _, err := e.svc.Authorize(ctx, foreign, ScopeQRRedeem); err != nil {
+		t.Errorf("bj's token with the jti of a token revoked here: %v", err)
+	}
+}
+
+// TestForeignTokenScopesOfTheRegistry: another region's token grants here
+// only the federated scopes its client's record in the registry still
+// holds: a token carrying qr:redeem for a client registered without it is
+// refused that scope.
+func TestForeignTokenScopesOfTheRegistry(t *testing.T) {
+	const bj = "https://bj.trustid.example"
+	other, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	fed := &fakeRegistry{regions: map[string]string{bj: "110000"}, key: other.Public(),
+		homes: map[string]string{"svc-bj": "110000", "svc-bj-2": "110000"}, scopes: map[string][]string{"svc-bj-2": {ScopeCredentialsIssue}}}
+	e := newEnv(t, func(c *Config) { c.Federation = fed })
+	for client, ok := range map[string]bool{"svc-bj": true, "svc-bj-2": false} {
+		tok := e.nodeToken(other, "k-1", func(_ map[string]any, cl *testAccessClaims) {
+			cl.Issuer, cl.ClientID, cl.Subject, cl.Scope = bj, client, client, ScopeQRRedeem
+		})
+		if _, err := e.svc.Authorize(context.Background(), tok, ScopeQRRedeem); ok != (err == nil) || !ok && !errors.Is(err, ErrInsufficientScope) {
+			t.Errorf("%s: %v, want accepted %v", client, err, ok)
+		}
 	}
 }

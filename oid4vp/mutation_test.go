@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"strings"
 	"testing"
 
 	"github.com/trustid-cn/trustid/oid4vp"
@@ -40,5 +41,30 @@ func TestWalletErrorChecks(t *testing.T) {
 	}
 	if res, err := e.verifier.FetchResult(ctx, "shop-1", r.id, ""); err != nil || res.Status != oid4vp.StatusRefused {
 		t.Fatalf("refused result without a response_code: %+v %v", res, err)
+	}
+}
+
+// TestMalformedTransactionIDAsksNoStore: an empty transaction id, or one
+// longer than any the verifier makes (64 bytes), is an unknown
+// transaction without a store lookup: with the store down it is still
+// invalid_request_uri (and FetchResult's not_found), while a well-formed
+// id gets the store's failure.
+func TestMalformedTransactionIDAsksNoStore(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.store.Close()
+	if _, err := e.verifier.RequestObject(ctx, strings.Repeat("a", 64)); err == nil || oid4vp.CodeOf(err) != "" {
+		t.Fatalf("a well-formed id with the store down: %v, want the store's failure", err)
+	}
+	for _, id := range []string{"", strings.Repeat("a", 65)} {
+		if _, err := e.verifier.RequestObject(ctx, id); oid4vp.CodeOf(err) != oid4vp.CodeInvalidRequestURI {
+			t.Errorf("request object of id %q: %v, want invalid_request_uri", id, err)
+		}
+		if _, err := e.verifier.HandleResponse(ctx, id, url.Values{}); oid4vp.CodeOf(err) != oid4vp.CodeInvalidRequest {
+			t.Errorf("response to id %q: %v, want invalid_request", id, err)
+		}
+		if _, err := e.verifier.FetchResult(ctx, "shop-1", id, ""); oid4vp.CodeOf(err) != oid4vp.CodeNotFound {
+			t.Errorf("result of id %q: %v, want not_found", id, err)
+		}
 	}
 }

@@ -57,14 +57,29 @@ func TestTokenRefreshBeforeExpiry(t *testing.T) {
 	}
 }
 
+// countingTransport counts the requests it passes to
+// http.DefaultTransport.
+type countingTransport struct{ n atomic.Int32 }
+
+func (c *countingTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	c.n.Add(1)
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+// TestTokenSourceRefusals: an Ed25519 client key (the node takes SM2 and
+// ES256 client keys) is ErrToken naming the keys it needs, before any
+// request reaches the node; a config without ClientID is refused.
 func TestTokenSourceRefusals(t *testing.T) {
+	node := startExampleNode()
+	defer node.Close()
 	_, edKey, _ := ed25519.GenerateKey(rand.Reader)
-	ts, err := sdk.NewTokenSource(sdk.ClientConfig{Node: "http://127.0.0.1:1", ClientID: "x", Key: edKey})
+	sent := &countingTransport{}
+	ts, err := sdk.NewTokenSource(sdk.ClientConfig{Node: node.URL, ClientID: "x", Key: edKey, HTTPClient: &http.Client{Transport: sent}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := ts.Token(context.Background()); !errors.Is(err, sdk.ErrToken) {
-		t.Errorf("Ed25519 client key: %v, want ErrToken", err)
+	if _, err := ts.Token(context.Background()); !errors.Is(err, sdk.ErrToken) || !strings.Contains(err.Error(), "SM2 or ES256") || sent.n.Load() != 0 {
+		t.Errorf("Ed25519 client key: %v after %d requests, want ErrToken naming SM2 or ES256 and none", err, sent.n.Load())
 	}
 	if _, err := sdk.NewTokenSource(sdk.ClientConfig{Node: "http://x", Key: edKey}); err == nil {
 		t.Error("a config without ClientID was accepted")

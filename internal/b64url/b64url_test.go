@@ -79,3 +79,20 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// TestLineBreakOffset: the error's offset is that of the first line
+// break, '\n' or '\r', as the standard library's is that of the first
+// byte it refuses.
+func TestLineBreakOffset(t *testing.T) {
+	for in, want := range map[string]base64.CorruptInputError{"aGVs\nbG8\r": 4, "aGVs\rbG8\n": 4, "aG\r\nVs": 2, "aGVsbG8\n": 7} {
+		if _, err := DecodeString(in); err != want {
+			t.Errorf("DecodeString(%q) = %v, want %v", in, err, want)
+		}
+		if _, err := Decode(make([]byte, 16), []byte(in)); err != want {
+			t.Errorf("Decode(%q) = %v, want %v", in, err, want)
+		}
+		if _, err := AppendDecode(nil, []byte(in)); err != want {
+			t.Errorf("AppendDecode(%q) = %v, want %v", in, err, want)
+		}
+	}
+}

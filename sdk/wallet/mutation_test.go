@@ -10,12 +10,14 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/oid4vp/dcql"
 )
 
 // TestRequestObjectTyp: the request object's typ must be
@@ -72,10 +74,31 @@ func TestRequestObjectClientIDIsTheLinks(t *testing.T) {
 	}
 }
 
+// TestRequestObjectSizeBound: a request object answer of more than
+// maxRequestObject bytes is refused, though what is past the bound is
+// only white space the wallet would trim; one of exactly the bound is
+// read.
+func TestRequestObjectSizeBound(t *testing.T) {
+	for n, ok := range map[int]bool{maxRequestObject: true, maxRequestObject + 1: false} {
+		pad := func(ro string) string { return ro + strings.Repeat("\n", n-len(ro)) }
+		_, err := resolveServed(t, nil, nil, "", pad)
+		if ok && err != nil || !ok && (!errors.Is(err, ErrPresentationRequest) || !strings.Contains(err.Error(), "over")) {
+			t.Errorf("answer of %d bytes: %v, want accepted %v", n, err, ok)
+		}
+	}
+}
+
 // resolveEdited is resolveAttested with the attestation's and the
 // request object's claims changed by att and ro; the link names the
 // request object's client_id unless linkClient is given.
 func resolveEdited(t *testing.T, attEdit, roEdit func(jwt.MapClaims), linkClient string) (*PresentationRequest, error) {
+	t.Helper()
+	return resolveServed(t, attEdit, roEdit, linkClient, nil)
+}
+
+// resolveServed is resolveEdited whose verifier answers serve(request
+// object) when serve is not nil.
+func resolveServed(t *testing.T, attEdit, roEdit func(jwt.MapClaims), linkClient string, serve func(ro string) string) (*PresentationRequest, error) {
 	t.Helper()
 	attesterKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	rpKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
@@ -107,6 +130,9 @@ func resolveEdited(t *testing.T, attEdit, roEdit func(jwt.MapClaims), linkClient
 	if err != nil {
 		t.Fatal(err)
 	}
+	if serve != nil {
+		ro = serve(ro)
+	}
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/oauth-authz-req+jwt")
 		io.WriteString(w, ro)
@@ -122,4 +148,48 @@ func resolveEdited(t *testing.T, attEdit, roEdit func(jwt.MapClaims), linkClient
 	}
 	link := "openid4vp://?" + url.Values{"client_id": {client}, "request_uri": {srv.URL + "/request"}}.Encode()
 	return h.ResolvePresentationRequest(link, attester, string(jwks))
+}
+
+// TestRespondAnswersEveryRequiredQuery: a choice that leaves out a
+// credential query the request requires (without credential_sets, every
+// query; with them, a required set's option) is refused before anything
+// is sent (OpenID4VP 1.0 §6.4.2); the full choice is posted.
+func TestRespondAnswersEveryRequiredQuery(t *testing.T) {
+	h, err := NewHolder("https://node.example", NewSoftwareKeys(), "device")
+	if err != nil {
+		t.Fatal(err)
+	}
+	jwkJSON, err := h.CreateDeviceKey()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var jwk map[string]any
+	json.Unmarshal([]byte(jwkJSON), &jwk)
+	store := NewMemoryCredentials()
+	store.Add("c1", fakeSDJWT(jwk))
+	store.Add("c2", fakeSDJWT(jwk))
+	posted := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		posted++
+		w.Header().Set("Content-Type", "application/json")
+		io.WriteString(w, "{}")
+	}))
+	defer srv.Close()
+	const queries = `"credentials":[{"id":"pid","format":"dc+sd-jwt","meta":{"vct_values":["urn:x"]}},
+		{"id":"addr","format":"dc+sd-jwt","meta":{"vct_values":["urn:x"]}}]`
+	for _, query := range []string{`{` + queries + `}`, `{` + queries + `,"credential_sets":[{"options":[["pid","addr"]]}]}`} {
+		q, err := dcql.Parse([]byte(query))
+		if err != nil {
+			t.Fatal(err)
+		}
+		pr := &PresentationRequest{ClientID: "verifier_attestation:rp", ResponseURI: srv.URL, ResponseMode: "direct_post",
+			nonce: "n", state: "s", query: q, holder: h}
+		posted = 0
+		if _, err := pr.Respond(store, "pid=c1"); !errors.Is(err, ErrInvalidArgument) || posted != 0 {
+			t.Errorf("%s: pid alone: %v, %d posted; want ErrInvalidArgument and nothing sent", query, err, posted)
+		}
+		if _, err := pr.Respond(store, "pid=c1,addr=c2"); err != nil || posted != 1 {
+			t.Errorf("%s: both: %v, %d posted", query, err, posted)
+		}
+	}
 }
