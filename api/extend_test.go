@@ -179,3 +179,40 @@ func TestLoginExtendRateLimited(t *testing.T) {
 		t.Errorf("the form over the limit: %d %v\n%s", resp.StatusCode, resp.Header, body)
 	}
 }
+
+// TestLoginExtendCrossOrigin: POST /login/sessions/{id}/extend from a
+// page of another origin, even of the node's own site (its SameSite=Lax
+// cookie sent along; Sec-Fetch-Site, or Origin where a browser sends no
+// Fetch Metadata), is refused (403 cross_site_request, JSON to a script,
+// a page to a form) and changes nothing: the session's expiry and its
+// extensions stay; the node's own page then extends it.
+func TestLoginExtendCrossOrigin(t *testing.T) {
+	x := newExtendEnv(t, RateLimit{})
+	x.start()
+	first := x.expires()
+	x.clock.Advance(time.Minute)
+	extend := func(accept string, header ...string) (*http.Response, string) {
+		req := httptest.NewRequest("POST", x.cookie.Path+"/extend?ui_locales=en", nil)
+		req.Header.Set("Accept", accept)
+		req.Header.Set(header[0], header[1])
+		req.AddCookie(x.cookie)
+		rec := httptest.NewRecorder()
+		x.h.ServeHTTP(rec, req)
+		return rec.Result(), rec.Body.String()
+	}
+	for _, h := range [][]string{{"Sec-Fetch-Site", "same-site"}, {"Sec-Fetch-Site", "cross-site"}, {"Origin", "https://other.example.com"}} {
+		resp, body := extend("application/json", h...)
+		if resp.StatusCode != 403 || !strings.Contains(body, `"error":"`+CodeCrossSiteRequest+`"`) || !x.expires().Equal(first) {
+			t.Errorf("the script of a page with %s: %s: %d %s, expiry %v (was %v)", h[0], h[1], resp.StatusCode, body, x.expires(), first)
+		}
+		resp, body = extend("text/html", h...)
+		if resp.StatusCode != 403 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/html") ||
+			!strings.Contains(body, "<code>"+CodeCrossSiteRequest+"</code>") || !x.expires().Equal(first) {
+			t.Errorf("the form of a page with %s: %s: %d\n%s\nexpiry %v (was %v)", h[0], h[1], resp.StatusCode, body, x.expires(), first)
+		}
+	}
+	resp, body := extend("application/json", "Sec-Fetch-Site", "same-origin")
+	if resp.StatusCode != 200 || !x.expires().Equal(x.clock.Now().Add(x.p.SessionTTL()).Truncate(time.Second)) {
+		t.Errorf("the login page's own script after the refused ones: %d %s, expiry %v", resp.StatusCode, body, x.expires())
+	}
+}

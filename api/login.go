@@ -507,15 +507,21 @@ const warnBefore = 60 * time.Second
 // cannot be extended again (409) or was answered on the phone (404: its
 // link on collects the answer). Other refusals are as continue's. The
 // answer is never a redirect: a browser checks a form's redirects
-// against the page's form-action.
+// against the page's form-action. Only the node's own page asks
+// (crossOrigin): a page of another origin, even of the same site, whose
+// requests carry the cookie, cannot spend the session's extensions (403
+// cross_site_request, nothing changed).
 func (l *loginHandlers) extend(w http.ResponseWriter, r *http.Request) error {
 	w.Header().Add("Vary", "Accept")
 	html := prefersHTML(r)
 	var out *login.Extended
 	c, err := r.Cookie(loginCookie)
-	if err != nil {
+	switch {
+	case crossOrigin.Check(r) != nil:
+		err = &Error{Status: http.StatusForbidden, Code: CodeCrossSiteRequest, Message: "only the login page may ask for more time"}
+	case err != nil:
 		err = &login.Error{Code: login.CodeSessionNotFound, Description: "no login session for this browser"}
-	} else {
+	default:
 		out, err = l.p.Extend(r.Context(), r.PathValue("id"), c.Value)
 	}
 	if !html {

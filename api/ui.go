@@ -183,11 +183,12 @@ func (s *Server) MountUI(cfg UIConfig) error {
 	return nil
 }
 
-// crossOrigin refuses the demo routes and a login's restart to other
-// origins' pages (a sibling host of the same site too, whose requests
-// carry the node's SameSite=Lax cookies): by Sec-Fetch-Site, or, from a
-// browser that sends no Fetch Metadata, by an Origin other than the
-// node's host. A client that is no browser sends neither and is served.
+// crossOrigin refuses the demo routes and a login page's restart and
+// "More time" to other origins' pages (a sibling host of the same site
+// too, whose requests carry the node's SameSite=Lax cookies): by
+// Sec-Fetch-Site, or, from a browser that sends no Fetch Metadata, by an
+// Origin other than the node's host. A client that is no browser sends
+// neither and is served.
 var crossOrigin = http.NewCrossOriginProtection()
 
 type uiHandlers struct {
