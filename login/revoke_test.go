@@ -653,6 +653,60 @@ func testEndedLoginAccessTokensDeleted(t *testing.T, ending string, redis bool) 
 	}
 }
 
+// TestAccessTokensOfALoginBounded: a login's live access tokens, and its
+// index of them, which every issue reads and writes whole, are at most
+// maxLiveAccess: a client refreshing faster than its tokens expire has
+// its oldest ended (refused, their records deleted), the newest working;
+// ending the login then leaves no record behind.
+func TestAccessTokensOfALoginBounded(t *testing.T) {
+	p, issue, redeem := newCodeFixture(t)
+	ctx := context.Background()
+	shop, err := p.cfg.Clients.Get(ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	code := issue()
+	resp, err := redeem(code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	given := []*TokenResponse{resp}
+	for range 2 * maxLiveAccess {
+		if resp, err = p.Token(ctx, shop, map[string]string{"grant_type": GrantRefreshToken, "refresh_token": resp.RefreshToken}); err != nil {
+			t.Fatal(err)
+		}
+		given = append(given, resp)
+	}
+	family := codeFamily(code)
+	b, err := p.cfg.Store.Get(ctx, accessIndexKey(family))
+	var index []indexedAccess
+	if err != nil || json.Unmarshal(b, &index) != nil || len(index) != maxLiveAccess {
+		t.Fatalf("the index after %d issues: %d entries (%d bytes, %v), want %d", len(given), len(index), len(b), err, maxLiveAccess)
+	}
+	t.Logf("the index of %d access tokens: %d bytes", len(index), len(b))
+	cut := len(given) - maxLiveAccess
+	for i, r := range given {
+		handle, _ := tokenHandle(r.AccessToken)
+		_, stored := p.cfg.Store.Get(ctx, accessKey(handle))
+		_, err := p.UserInfo(ctx, r.AccessToken)
+		switch {
+		case i < cut && (!isCode(err, CodeInvalidToken) || !errors.Is(stored, store.ErrNotFound)):
+			t.Errorf("access token %d, past the bound: userinfo %v, its record %v; want invalid_token and no record", i, err, stored)
+		case i >= cut && (err != nil || stored != nil):
+			t.Errorf("access token %d, of the newest %d: userinfo %v, its record %v", i, maxLiveAccess, err, stored)
+		}
+	}
+	if _, err := p.Logout(ctx, url.Values{"id_token_hint": {resp.IDToken}}); err != nil {
+		t.Fatal(err)
+	}
+	for i, r := range given {
+		handle, _ := tokenHandle(r.AccessToken)
+		if _, err := p.cfg.Store.Get(ctx, accessKey(handle)); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("access token %d's record after the logout: %v", i, err)
+		}
+	}
+}
+
 // TestAccessTokenOfNoLoginNotIndexed: an access token issued from a
 // record that names no login (an older node's, without a family) is not
 // put in an index shared by every such token.

@@ -441,17 +441,38 @@ func (p *Provider) accessIndex(ctx context.Context, family string) []indexedAcce
 	return slices.DeleteFunc(index, func(a indexedAccess) bool { return a.Expires <= now })
 }
 
+// maxLiveAccess bounds the live access tokens of one login, and so its
+// index, which every issue reads and writes whole (56 bytes an entry:
+// 897 at the bound). A client refreshing as a token nears its expiry
+// holds one or two; one refreshing more often than every
+// AccessTokenTTL/16 (37 s by default) has its oldest tokens ended.
+const maxLiveAccess = 16
+
 // indexAccess adds the access token of handle, expiring at exp (Unix
 // milliseconds), to the index of its login's access tokens, kept as long
 // as the newest of them; a token of no login (family empty) is not
-// indexed, as tokens of unrelated records would share one index. Of a login's issues only one at a time goes on (a code is
-// redeemed once, and of concurrent refreshes all but one end the
-// login), so the read and the write need no swap.
+// indexed, as tokens of unrelated records would share one index. A login
+// holding maxLiveAccess live access tokens already has its oldest ended
+// (its record deleted, as revoking it would) to make room: a client that
+// refreshed since holds newer ones; a record that cannot be deleted
+// fails the issue, so that the index names every live record. Of a
+// login's issues only one at a time goes on (a code is redeemed once,
+// and of concurrent refreshes all but one end the login), so the read
+// and the write need no swap.
 func (p *Provider) indexAccess(ctx context.Context, family, handle string, exp int64) error {
 	if family == "" {
 		return nil // no login to end (a record of an older node without one)
 	}
-	index := append(p.accessIndex(ctx, family), indexedAccess{Handle: maskHandle(family, []byte(handle)), Expires: exp})
+	index := p.accessIndex(ctx, family)
+	if over := len(index) - (maxLiveAccess - 1); over > 0 {
+		for _, a := range index[:over] {
+			if err := p.cfg.Store.Delete(ctx, accessKey(string(maskHandle(family, a.Handle)))); err != nil {
+				return err
+			}
+		}
+		index = index[over:]
+	}
+	index = append(index, indexedAccess{Handle: maskHandle(family, []byte(handle)), Expires: exp})
 	b, _ := json.Marshal(index)
 	return p.cfg.Store.Set(ctx, accessIndexKey(family), b, p.cfg.AccessTokenTTL)
 }
