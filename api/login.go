@@ -383,8 +383,11 @@ func (l *loginHandlers) resume(w http.ResponseWriter, r *http.Request) error {
 // session for the same request, in the language ui_locales names, with
 // its own cookie. Only the node's own page sends it (crossOrigin): a
 // page of another origin, even of the same site, whose requests carry
-// the cookie, cannot end the session and spend its restart. Its
-// refusals are HTML pages (endedPage).
+// the cookie, cannot end the session and spend its restart. A session
+// the phone has answered meanwhile (its page's poll gave up first) is
+// not started again: the answer is collected, as the poll would, by the
+// waiting page moving on to continue at once (writeWaitingPage). Its
+// other refusals are HTML pages (endedPage).
 func (l *loginHandlers) restart(w http.ResponseWriter, r *http.Request) error {
 	if crossOrigin.Check(r) != nil {
 		return l.endedPage(w, r, &Error{Status: http.StatusForbidden, Code: CodeCrossSiteRequest, Message: "only the login page may start its login again"})
@@ -394,6 +397,10 @@ func (l *loginHandlers) restart(w http.ResponseWriter, r *http.Request) error {
 		return l.endedPage(w, r, &login.Error{Code: login.CodeSessionNotFound, Description: "no login session for this browser"})
 	}
 	st, err := l.p.Restart(r.Context(), r.PathValue("id"), c.Value)
+	if errors.Is(err, login.ErrAnswered) {
+		t := pageText(w, r)
+		return writeWaitingPage(w, r, t, http.StatusOK, t.Answered, true)
+	}
 	if err != nil {
 		return l.endedPage(w, r, err)
 	}
@@ -480,16 +487,22 @@ func (l *loginHandlers) continueNoJS(w http.ResponseWriter, r *http.Request) err
 		http.Redirect(w, r, out.Redirect, http.StatusSeeOther)
 		return nil
 	}
-	return writeWaitingPage(w, r, pageText(w, r), http.StatusOK, "")
+	return writeWaitingPage(w, r, pageText(w, r), http.StatusOK, "", false)
 }
 
 // writeWaitingPage writes the waiting page of the request's session in
-// t, with a notice ("" for none) and status.
-func writeWaitingPage(w http.ResponseWriter, r *http.Request, t *loginText, status int, notice string) error {
+// t, with a notice ("" for none) and status; with moveOn, a page that
+// goes on to its link (continue) at once, to collect an answer. It moves
+// on by an instant refresh (WCAG technique H76), not a redirect: as the
+// answer of a form (restart's), continue's redirect to the client would
+// be part of the form's submission, whose every redirect a browser
+// checks against the form's page's form-action ('self'): Chromium stops
+// the chain before the client.
+func writeWaitingPage(w http.ResponseWriter, r *http.Request, t *loginText, status int, notice string, moveOn bool) error {
 	nonce := pageNonce()
 	path := sessionPath(r.PathValue("id"))
 	return writePageStatus(w, status, waitingCSP(nonce), waitingPage, waitingPageData{
-		T: t, Nonce: nonce, PNGPath: path + "/qr.png", Notice: notice,
+		T: t, Nonce: nonce, PNGPath: path + "/qr.png", Notice: notice, MoveOn: moveOn,
 		ContinuePath: path + "/continue?ui_locales=" + t.Lang, SwitchPath: path + "/continue?ui_locales=" + t.Other,
 		ExtendPath: path + "/extend?ui_locales=" + t.Lang,
 	})
@@ -536,11 +549,11 @@ func (l *loginHandlers) extend(w http.ResponseWriter, r *http.Request) error {
 	var e *login.Error
 	switch {
 	case err == nil:
-		return writeWaitingPage(w, r, t, http.StatusOK, strings.Replace(t.Extended, "{m}", strconv.Itoa(max(1, int((out.Left+30*time.Second)/time.Minute))), 1))
+		return writeWaitingPage(w, r, t, http.StatusOK, strings.Replace(t.Extended, "{m}", strconv.Itoa(max(1, int((out.Left+30*time.Second)/time.Minute))), 1), false)
 	case errors.As(err, &e) && e.Code == login.CodeSessionLimit:
-		return writeWaitingPage(w, r, t, http.StatusConflict, t.NoMoreTime)
+		return writeWaitingPage(w, r, t, http.StatusConflict, t.NoMoreTime, false)
 	case errors.Is(err, login.ErrAnswered):
-		return writeWaitingPage(w, r, t, http.StatusNotFound, t.Answered)
+		return writeWaitingPage(w, r, t, http.StatusNotFound, t.Answered, false)
 	}
 	return l.endedPage(w, r, err)
 }
@@ -638,6 +651,8 @@ type waitingPageData struct {
 	SwitchPath, ExtendPath string
 	// Notice says what the form did ("" for none).
 	Notice string
+	// MoveOn makes the page go on to ContinuePath at once.
+	MoveOn bool
 }
 
 // waitingPage is the page a browser without JavaScript waits on, until
@@ -645,7 +660,8 @@ type waitingPageData struct {
 var waitingPage = template.Must(template.New("waiting").Parse(`<!doctype html>
 <html lang="{{.T.Lang}}"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>{{.T.Title}}</title>
-<style nonce="{{.Nonce}}">` + pageStyle + `</style>
+{{if .MoveOn}}<meta http-equiv="refresh" content="0; url={{.ContinuePath}}">
+{{end}}<style nonce="{{.Nonce}}">` + pageStyle + `</style>
 </head><body>
 <p><a id="language" lang="{{.T.Other}}" hreflang="{{.T.Other}}" href="{{.SwitchPath}}">{{.T.Switch}}</a></p>
 <h1 id="waiting">{{.T.WaitingH1}}</h1>

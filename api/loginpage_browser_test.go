@@ -39,11 +39,11 @@ func TestBrowserLoginEndPagesAccessible(t *testing.T) {
 			return l.endedPage(w, r, &login.Error{Code: login.CodeTemporarilyUnavailable})
 		},
 		"waiting": func(w http.ResponseWriter, r *http.Request) error {
-			return writeWaitingPage(w, r, pageText(w, r), http.StatusOK, "")
+			return writeWaitingPage(w, r, pageText(w, r), http.StatusOK, "", false)
 		},
 		"no more time": func(w http.ResponseWriter, r *http.Request) error {
 			t := pageText(w, r)
-			return writeWaitingPage(w, r, t, http.StatusConflict, t.NoMoreTime)
+			return writeWaitingPage(w, r, t, http.StatusConflict, t.NoMoreTime, false)
 		},
 		"logged out": func(w http.ResponseWriter, r *http.Request) error {
 			t, nonce := pageText(w, r), pageNonce()
