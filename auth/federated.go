@@ -64,7 +64,7 @@ func (s *Service) parseForeign(j *accessJWS, v *validToken) error {
 	if err != nil {
 		return failWith(ErrInvalidToken, err, "access token key is not a valid key of region %s in the trust registry", region)
 	}
-	if alg != "" && alg != j.method.Alg() {
+	if alg != j.method.Alg() {
 		return fail(ErrInvalidToken, "access token alg does not match the registry key")
 	}
 	if err := j.verify(pub, s.foreignClaims); err != nil {
