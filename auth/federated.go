@@ -16,8 +16,9 @@ type Federation interface {
 	// iss (its registered endpoint URL or DID), false when none does.
 	TokenRegion(iss string) (region string, ok bool)
 	// RegionKey returns region's verifying key kid and its JWS algorithm
-	// when the region is active and the key active or retiring; the error
-	// says why not.
+	// (the registry's, which chaincode derives from the key: a token
+	// whose alg differs is refused) when the region is active and the
+	// key active or retiring; the error says why not.
 	RegionKey(ctx context.Context, region, kid string) (crypto.PublicKey, string, error)
 	// RegionKeyValid reports, as RegionKey does but without the key, why
 	// region's key kid no longer verifies (nil: it does): the check of a
@@ -64,7 +65,7 @@ func (s *Service) parseForeign(j *accessJWS, v *validToken) error {
 	if err != nil {
 		return failWith(ErrInvalidToken, err, "access token key is not a valid key of region %s in the trust registry", region)
 	}
-	if alg != "" && alg != j.method.Alg() {
+	if alg != j.method.Alg() {
 		return fail(ErrInvalidToken, "access token alg does not match the registry key")
 	}
 	if err := j.verify(pub, s.foreignClaims); err != nil {

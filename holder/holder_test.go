@@ -57,14 +57,26 @@ func TestDeviceProof(t *testing.T) {
 			pub   any
 			at    time.Time
 		}{
-			"empty":        {"", dev.Public(), now},
-			"too long":     {strings.Repeat("a", maxDeviceProof+1), dev.Public(), now},
-			"other key":    {proof, other.Public(), now},
-			"other node":   {proof, dev.Public(), now},
-			"stale":        {proof, dev.Public(), now.Add(time.Hour)},
-			"typ":          {sign(claims(time.Minute, jti), "JWT"), dev.Public(), now},
-			"long life":    {sign(claims(MaxDeviceProofLife+time.Second, jti), DeviceProofType), dev.Public(), now},
-			"short jti":    {sign(claims(time.Minute, "short"), DeviceProofType), dev.Public(), now},
+			"empty":      {"", dev.Public(), now},
+			"too long":   {strings.Repeat("a", maxDeviceProof+1), dev.Public(), now},
+			"other key":  {proof, other.Public(), now},
+			"other node": {proof, dev.Public(), now},
+			"stale":      {proof, dev.Public(), now.Add(time.Hour)},
+			"typ":        {sign(claims(time.Minute, jti), "JWT"), dev.Public(), now},
+			"long life":  {sign(claims(MaxDeviceProofLife+time.Second, jti), DeviceProofType), dev.Public(), now},
+			"short jti":  {sign(claims(time.Minute, "short"), DeviceProofType), dev.Public(), now},
+			"long jti":   {sign(claims(time.Minute, strings.Repeat("j", 129)), DeviceProofType), dev.Public(), now},
+			// Signed and otherwise good, but larger than the node reads.
+			"too large": {sign(claims(time.Minute, jti), DeviceProofType, "pad", strings.Repeat("p", maxDeviceProof)), dev.Public(), now},
+			// Past its exp by a minute: beyond the 30 s leeway.
+			"expired": {proof, dev.Public(), now.Add(deviceProofLife + time.Minute)},
+			"no exp":  {sign(jwt.RegisteredClaims{Audience: jwt.ClaimStrings{node}, IssuedAt: jwt.NewNumericDate(now), ID: jti}, DeviceProofType), dev.Public(), now},
+			"no iat":  {sign(jwt.RegisteredClaims{Audience: jwt.ClaimStrings{node}, ExpiresAt: jwt.NewNumericDate(now.Add(time.Minute)), ID: jti}, DeviceProofType), dev.Public(), now},
+			"iat in the future": {sign(jwt.RegisteredClaims{Audience: jwt.ClaimStrings{node}, IssuedAt: jwt.NewNumericDate(now.Add(10 * time.Minute)),
+				ExpiresAt: jwt.NewNumericDate(now.Add(11 * time.Minute)), ID: jti}, DeviceProofType), dev.Public(), now},
+			// Both within the leeway of now, exp before iat.
+			"exp before iat": {sign(jwt.RegisteredClaims{Audience: jwt.ClaimStrings{node}, IssuedAt: jwt.NewNumericDate(now.Add(20 * time.Second)),
+				ExpiresAt: jwt.NewNumericDate(now.Add(10 * time.Second)), ID: jti}, DeviceProofType), dev.Public(), now},
 			"no signature": {proof[:strings.LastIndexByte(proof, '.')+1], dev.Public(), now},
 			// RFC 7515 §4.1.11: the node understands no JWS extension.
 			"crit": {sign(claims(time.Minute, jti), DeviceProofType, "crit", []string{"urn:example:x"}, "urn:example:x", true), dev.Public(), now},

@@ -159,10 +159,15 @@ func TestRotateTwiceOldTokensVerify(t *testing.T) {
 	sign()
 	for range 2 {
 		now = now.Add(24 * time.Hour)
-		if _, err := s.Rotate(gm.AlgSM2); err != nil {
+		rotated, err := s.Rotate(gm.AlgSM2)
+		if err != nil {
 			t.Fatal(err)
 		}
 		sign()
+		// The new key signs from now on, not the one it retires.
+		if kid := tokens[len(tokens)-1].kid; kid != rotated.Kid {
+			t.Errorf("Active after Rotate is %s, want the new key %s", kid, rotated.Kid)
+		}
 	}
 	reopened := open(t, path, kek(1))
 	parser, _ := gm.NewJWTParser([]string{gm.AlgSM2})
@@ -782,5 +787,47 @@ func TestReloadKeepsConcurrentChange(t *testing.T) {
 				t.Fatalf("%s has %d keys in memory after EnsureOwnerKeys returned, want %d: a reload put back the file read before the change", owner, got, len(Algorithms))
 			}
 		}
+	}
+}
+
+// TestSecretSizeBounds: Secret makes secrets of 16 to 64 bytes only, as
+// ImportSecret takes and a file holds them: a shorter one (a symbol key
+// of 8 bytes) is ErrBadSecret and writes nothing.
+func TestSecretSizeBounds(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keystore.json")
+	s := open(t, path, kek(1))
+	for _, size := range []int{0, 15, 65} {
+		if _, err := s.Secret("symbol", size); !errors.Is(err, ErrBadSecret) {
+			t.Errorf("a secret of %d bytes: %v, want ErrBadSecret", size, err)
+		}
+	}
+	if _, err := s.SecretVersion("symbol", 1); !errors.Is(err, ErrNotFound) {
+		t.Errorf("after the refusals: %v, want no secret", err)
+	}
+}
+
+// TestOversizedFileNotRead: a keystore file larger than maxFile is
+// refused as ErrCorrupted for its size, before it is decoded; and a
+// sealed body changed under the right KEK ID fails authentication.
+func TestOversizedFileNotRead(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "keystore.json")
+	open(t, path, kek(1))
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func(was int) { maxFile = was }(maxFile)
+	maxFile = len(raw) - 1
+	if _, err := Open(path, kek(1), Options{}); !errors.Is(err, ErrCorrupted) || !strings.Contains(err.Error(), "larger than") {
+		t.Errorf("a file over maxFile: %v, want ErrCorrupted for its size", err)
+	}
+	maxFile = len(raw)
+	env, err := parseEnvelope(path, raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env.Sealed[len(env.Sealed)/2] ^= 1
+	if _, err := unseal(path, env, kek(1)); !errors.Is(err, ErrCorrupted) || !strings.Contains(err.Error(), "authentication failed") {
+		t.Errorf("a sealed body changed: %v, want ErrCorrupted, authentication failed", err)
 	}
 }

@@ -61,8 +61,10 @@ func TestRetireDestroysPrivateKey(t *testing.T) {
 }
 
 // TestDamagedKeysAndSecrets: a key or secret that Open could not have
-// written (a key under another algorithm than its own, a secret shorter
-// than 16 or longer than 64 bytes) is ErrCorrupted, also in a file
+// written (a key under another algorithm than its own, with another
+// key's private half or in a state keys do not have, a secret shorter
+// than 16 or longer than 64 bytes, or one version of a secret twice) is
+// ErrCorrupted, also in a file
 // sealed with the right KEK; the key as written opens.
 func TestDamagedKeysAndSecrets(t *testing.T) {
 	signer, err := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
@@ -81,17 +83,24 @@ func TestDamagedKeysAndSecrets(t *testing.T) {
 	secret := func(n int) diskSecret {
 		return diskSecret{Name: "symbol", Version: 1, Value: bytes.Repeat([]byte{1}, n)}
 	}
+	other, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
+	otherPriv, _ := gm.MarshalPrivateKey(other)
+	mismatched, suspended := key(gm.AlgSM2), key(gm.AlgSM2)
+	mismatched.Private, suspended.State = otherPriv, "suspended"
 	for name, c := range map[string]struct {
 		doc inner
 		ok  bool
 	}{
-		"key as written":  {inner{Keys: []diskKey{key(gm.AlgSM2)}}, true},
-		"key under ES256": {inner{Keys: []diskKey{key(gm.AlgES256)}}, false},
-		"secret of 16":    {inner{Secrets: []diskSecret{secret(16)}}, true},
-		"secret of 64":    {inner{Secrets: []diskSecret{secret(64)}}, true},
-		"secret of 15":    {inner{Secrets: []diskSecret{secret(15)}}, false},
-		"empty secret":    {inner{Secrets: []diskSecret{secret(0)}}, false},
-		"secret of 65":    {inner{Secrets: []diskSecret{secret(65)}}, false},
+		"key as written":             {inner{Keys: []diskKey{key(gm.AlgSM2)}}, true},
+		"key under ES256":            {inner{Keys: []diskKey{key(gm.AlgES256)}}, false},
+		"secret of 16":               {inner{Secrets: []diskSecret{secret(16)}}, true},
+		"secret of 64":               {inner{Secrets: []diskSecret{secret(64)}}, true},
+		"secret of 15":               {inner{Secrets: []diskSecret{secret(15)}}, false},
+		"empty secret":               {inner{Secrets: []diskSecret{secret(0)}}, false},
+		"secret of 65":               {inner{Secrets: []diskSecret{secret(65)}}, false},
+		"another key's private half": {inner{Keys: []diskKey{mismatched}}, false},
+		"a state of no key":          {inner{Keys: []diskKey{suspended}}, false},
+		"a secret version twice":     {inner{Secrets: []diskSecret{secret(16), secret(32)}}, false},
 	} {
 		plain, err := json.Marshal(c.doc)
 		if err != nil {

@@ -45,6 +45,13 @@ func (alicesSub) Pairwise([]byte, identity.Sector) (string, error) {
 // offering client "bureau" registered too.
 func approvingLogin(t *testing.T, st login.Store) *login.Provider {
 	t.Helper()
+	return approvingLoginWith(t, st, alice{}, nil)
+}
+
+// approvingLoginWith is approvingLogin with holders' approvals and the
+// clock now (nil: the time).
+func approvingLoginWith(t *testing.T, st login.Store, holders login.Holders, now func() time.Time) *login.Provider {
+	t.Helper()
 	clients := auth.NewMemoryStore(nil)
 	for _, r := range []auth.Registration{
 		{ID: "wallet", Name: "Wallet", Region: "310000", Scopes: []string{auth.ScopeQRRedeem}, GrantTypes: []string{auth.GrantAuthorizationCode},
@@ -64,7 +71,7 @@ func approvingLogin(t *testing.T, st login.Store) *login.Provider {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p, err := login.New(login.Config{Issuer: issuerURL, Clients: clients, Holders: alice{}, Pairwise: alicesSub{}, Keys: ks, Store: st})
+	p, err := login.New(login.Config{Issuer: issuerURL, Clients: clients, Holders: holders, Pairwise: alicesSub{}, Keys: ks, Store: st, Now: now})
 	if err != nil {
 		t.Fatal(err)
 	}
