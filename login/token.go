@@ -705,17 +705,23 @@ func (p *Provider) lookup(ctx context.Context, token string) (rt refresh, access
 	return rt, false, nil
 }
 
+// accessRecordKey is the key of access token token's record: under its
+// handle for a token of this node's form, under the token for an older
+// node's.
+func accessRecordKey(token string) string {
+	if handle, ok := tokenHandle(token); ok {
+		return accessKey(handle)
+	}
+	return accessKey(token)
+}
+
 // access reads a live access token's record: of this node's form under
 // its handle, its digest checked, else an older node's under the token
 // (a record with a digest is none: the token sent was its handle);
 // errNoToken when there is none.
 func (p *Provider) access(ctx context.Context, token string) (refresh, error) {
-	key := accessKey(token)
-	handle, ours := tokenHandle(token)
-	if ours {
-		key = accessKey(handle)
-	}
-	b, err := p.cfg.Store.Get(ctx, key)
+	_, ours := tokenHandle(token)
+	b, err := p.cfg.Store.Get(ctx, accessRecordKey(token))
 	if errors.Is(err, store.ErrNotFound) {
 		return refresh{}, errNoToken
 	}
@@ -845,11 +851,7 @@ func (p *Provider) Revoke(ctx context.Context, c auth.Client, token string) erro
 		return err
 	}
 	if access {
-		key := accessKey(token)
-		if handle, ok := tokenHandle(token); ok {
-			key = accessKey(handle)
-		}
-		err = p.cfg.Store.Delete(ctx, key)
+		err = p.cfg.Store.Delete(ctx, accessRecordKey(token))
 	} else {
 		err = p.revokeFamily(ctx, rt.Family)
 	}
