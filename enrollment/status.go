@@ -77,14 +77,15 @@ func (l *ListStatus) resolve(n uint32) (string, error) {
 // while the view of followed lists moves, when this region has no list
 // number n yet.
 func (l *ListStatus) resolveFollowing(ctx context.Context, n uint32) (string, error) {
+	id, err := l.resolve(n)
 	f, ok := l.Lists.(followedLists)
-	if !ok {
-		return l.resolve(n)
+	if !ok || !errors.Is(err, qrcode.ErrUnknownStatusList) {
+		return id, err // the usual case: no wait, no lock of the view's
 	}
 	var deadline <-chan time.Time
 	for {
 		moved := f.ViewMoved() // before resolve: no event is missed between the two
-		id, err := l.resolve(n)
+		id, err = l.resolve(n)
 		if !errors.Is(err, qrcode.ErrUnknownStatusList) {
 			return id, err
 		}
