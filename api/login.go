@@ -494,10 +494,10 @@ func (l *loginHandlers) continueNoJS(w http.ResponseWriter, r *http.Request) err
 // t, with a notice ("" for none) and status; with moveOn, a page that
 // goes on to its link (continue) at once, to collect an answer. It moves
 // on by an instant refresh (WCAG technique H76), not a redirect: as the
-// answer of a form (restart's), continue's redirect to the client would
-// be part of the form's submission, whose every redirect a browser
-// checks against the form's page's form-action ('self'): Chromium stops
-// the chain before the client.
+// answer of a form (restart's, extend's), continue's redirect to the
+// client would be part of the form's submission, whose every redirect a
+// browser checks against the form's page's form-action ('self'):
+// Chromium stops the chain before the client.
 func writeWaitingPage(w http.ResponseWriter, r *http.Request, t *loginText, status int, notice string, moveOn bool) error {
 	nonce := pageNonce()
 	path := sessionPath(r.PathValue("id"))
@@ -517,10 +517,12 @@ const warnBefore = 60 * time.Second
 // ({"expires_in": seconds, "extendable": bool}); a page without
 // JavaScript posts its form (Accept prefers text/html) and gets the
 // waiting page again, saying how long the login now waits, or that it
-// cannot be extended again (409) or was answered on the phone (404: its
-// link on collects the answer). Other refusals are as continue's. The
-// answer is never a redirect: a browser checks a form's redirects
-// against the page's form-action. Only the node's own page asks
+// cannot be extended again (409); a session the phone has answered
+// meanwhile gets the waiting page saying so, which goes on at once to
+// continue to collect the answer, as restart's does. Other refusals are
+// as continue's. The answer is never a redirect: a browser checks a
+// form's redirects against the page's form-action. Only the node's own
+// page asks
 // (crossOrigin): a page of another origin, even of the same site, whose
 // requests carry the cookie, cannot spend the session's extensions (403
 // cross_site_request, nothing changed).
@@ -553,7 +555,7 @@ func (l *loginHandlers) extend(w http.ResponseWriter, r *http.Request) error {
 	case errors.As(err, &e) && e.Code == login.CodeSessionLimit:
 		return writeWaitingPage(w, r, t, http.StatusConflict, t.NoMoreTime, false)
 	case errors.Is(err, login.ErrAnswered):
-		return writeWaitingPage(w, r, t, http.StatusNotFound, t.Answered, false)
+		return writeWaitingPage(w, r, t, http.StatusOK, t.Answered, true)
 	}
 	return l.endedPage(w, r, err)
 }

@@ -852,8 +852,10 @@ func TestBrowserLoginNewCode(t *testing.T) {
 // example, 'press the space bar')"), under the page's CSP; the session
 // so extended logs in. Without JavaScript the waiting page's "More time"
 // form, sent with the Enter key, does the same (its CSP lets the form
-// post to the node) and the page says how long the login now waits.
-// Before, the page only said, at the end, that the login had expired.
+// post to the node) and the page says how long the login now waits;
+// sent again once the phone has approved, it takes the tab to the party.
+// Before, the page only said, at the end, that the login had expired,
+// and the form pressed after the approval left the tab on a 404 page.
 func TestBrowserLoginMoreTime(t *testing.T) {
 	browser := testbrowser.New(t)
 	f := newEnrollFixture(t, "--login-session-ttl", "64s")
@@ -943,4 +945,23 @@ func TestBrowserLoginMoreTime(t *testing.T) {
 		t.Errorf("the form left the session's end at %v (was %v)", now, before)
 	}
 	testbrowser.CheckA11yNoScript(t, noJS, "waiting page after more time")
+	// Pressed once the phone has approved, the form collects the answer:
+	// the tab goes on to the party.
+	if status, m := approve(t, session2, f.app(alice, ra), "", "age_over_18"); status != 204 {
+		t.Fatalf("approve the waiting page's login: %d %v", status, m)
+	}
+	if err := chromedp.Do(noJS, chromedp.Focus(chromedp.ID("extend")), chromedp.KeyEvent("\r")); err != nil {
+		t.Fatal(err)
+	}
+	land, cancelLand := context.WithTimeout(noJS, 8*time.Second)
+	defer cancelLand()
+	if err := chromedp.Do(land, chromedp.WaitVisible(chromedp.ID("who"))); err != nil {
+		loc, _ := chromedp.Run(noJS, chromedp.Location())
+		t.Fatalf("More time pressed after the approval did not land at the party: %v, at %s", err, loc)
+	}
+	rp.mu.Lock()
+	defer rp.mu.Unlock()
+	if len(rp.subs) != 2 || len(rp.errs) != 0 {
+		t.Errorf("party: subs %v, errors %v", rp.subs, rp.errs)
+	}
 }

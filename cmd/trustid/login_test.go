@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"html"
 	"io"
 	"net/http"
 	"net/http/cookiejar"
@@ -122,6 +123,10 @@ type loginAttempt struct {
 }
 
 var appLinkRE = regexp.MustCompile(`href="trustid://login\?session=([^"]+)"`)
+
+// moveOnRE finds where a waiting page goes on at once (its instant
+// refresh), to collect an answered login.
+var moveOnRE = regexp.MustCompile(`<meta http-equiv="refresh" content="0; url=([^"]+)">`)
 
 // start opens the authorization URL in a browser and reads the login
 // page.
@@ -1706,7 +1711,8 @@ func sessionExpiry(t *testing.T, sessionURL string) time.Time {
 // ({"expires_in", "extendable"}), and nothing to another browser (404);
 // once the phone has approved, it extends nothing (404), and the form of
 // a page without JavaScript gets the waiting page saying the phone has
-// answered, whose link collects the code.
+// answered, which goes on at once to continue and so collects the code.
+// Before, that page was a 404 that stayed, its link to be found.
 func TestLoginExtend(t *testing.T) {
 	f := newEnrollFixture(t)
 	alice := newPerson(t, "11010519900307123", "张三")
@@ -1750,12 +1756,15 @@ func TestLoginExtend(t *testing.T) {
 	if status, body := extend(a.browser, "application/json"); status != 404 || !strings.Contains(body, "login_session_not_found") {
 		t.Errorf("an approved session: %d %s", status, body)
 	}
+	// The form pressed after the approval collects it, as the poll
+	// would: the page goes on to continue at once.
 	status, body = extend(a.browser, "text/html")
-	if status != 404 || !strings.Contains(body, `<p id="notice" role="status">Your phone has already answered this login.`) ||
-		!strings.Contains(body, `<a id="continue" class="button" href="`) {
-		t.Fatalf("the form of an approved session: %d\n%s", status, body)
+	moveOn := moveOnRE.FindStringSubmatch(body)
+	if status != 200 || moveOn == nil || html.UnescapeString(moveOn[1]) != strings.TrimPrefix(a.sessionURL, f.base)+"/continue?ui_locales=en" ||
+		!strings.Contains(body, `<p id="notice" role="status">Your phone has already answered this login.`) {
+		t.Fatalf("the form of an approved session: %d, moving on to %v, want %s/continue\n%s", status, moveOn, a.sessionURL, body)
 	}
-	resp, err := a.browser.Get(a.sessionURL + "/continue?ui_locales=en")
+	resp, err := a.browser.Get(f.base + html.UnescapeString(moveOn[1]))
 	if err != nil {
 		t.Fatal(err)
 	}

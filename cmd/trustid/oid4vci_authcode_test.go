@@ -12,7 +12,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -363,7 +362,7 @@ func TestOID4VCIAuthorizationCode(t *testing.T) {
 	// instant refresh: a redirect of the form's submission to the wallet
 	// would be stopped by the page's form-action 'self').
 	status, page = restart(nb, sess2)
-	moveOn := regexp.MustCompile(`<meta http-equiv="refresh" content="0; url=([^"]+)">`).FindStringSubmatch(page)
+	moveOn := moveOnRE.FindStringSubmatch(page)
 	if status != 200 || moveOn == nil || html.UnescapeString(moveOn[1]) != strings.TrimPrefix(sess2, f.base)+"/continue?ui_locales=en" ||
 		!strings.Contains(page, "Your phone has already answered this login.") {
 		t.Fatalf("new code once the phone answered: %d, moving on to %v, want %s/continue\n%s", status, moveOn, sess2, page)
