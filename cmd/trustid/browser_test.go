@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"fmt"
 	"html"
 	"io/fs"
@@ -25,6 +26,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/internal/testbrowser"
 	"github.com/trustid-cn/trustid/webui"
 )
@@ -840,6 +842,154 @@ func TestBrowserLoginNewCode(t *testing.T) {
 	defer rp.mu.Unlock()
 	if len(rp.subs) != 1 || len(rp.errs) != 0 {
 		t.Errorf("party: subs %v, errors %v", rp.subs, rp.errs)
+	}
+}
+
+// TestBrowserLoginAnsweredNewCode: an OID4VCI login (its issuer_state is
+// spent, so its expired page's "Get a new code" posts to the session's
+// restart route) whose page's poll gave up while the session still
+// waited (here the browser's own 404 to the poll, by DevTools Fetch
+// interception, standing in for a network lost until the page's time
+// ran out), and which the phone then approved: the space bar on "Get a
+// new code" takes the browser to the wallet's redirect URI with a code
+// for its request and state, which redeems, not to a page saying the
+// login has ended, nor to a new QR with the approval lost.
+func TestBrowserLoginAnsweredNewCode(t *testing.T) {
+	browser := testbrowser.New(t)
+	f := newEnrollFixture(t)
+	alice := newPerson(t, "11010519900307123", "张三")
+	code, ra, m := f.enroll(f.enrollBody(alice, "", "", nil))
+	if code != 201 {
+		t.Fatalf("enroll: %d %v", code, m)
+	}
+	phone := f.app(alice, ra)
+
+	// The relying party logs Alice in (her pairwise sub) and offers her
+	// a credential.
+	bureauRedirect := "http://127.0.0.1:9/bureau/callback"
+	out := f.cli("clients", "add", "--id", "bureau", "--name", "Residence bureau", "--region", "310000",
+		"--scopes", auth.ScopeCredentialsIssue, "--grant-types", "client_credentials,authorization_code",
+		"--redirect-uri", bureauRedirect, "--sector", "bureau.example", "--id-token-alg", "ES256", "--secret")
+	secret := clientSecretRE.FindStringSubmatch(out)
+	if secret == nil {
+		t.Fatalf("no client_secret in %s", out)
+	}
+	f.accredit("bureau", "ResidenceCredential")
+	provider, err := oidc.NewProvider(context.Background(), f.base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bureau := &loginRP{id: "bureau", provider: provider, verifier: provider.Verifier(&oidc.Config{ClientID: "bureau"}),
+		conf: oauth2.Config{ClientID: "bureau", ClientSecret: secret[1], Endpoint: provider.Endpoint(), RedirectURL: bureauRedirect, Scopes: []string{oidc.ScopeOpenID}}}
+	a := bureau.start(t)
+	if status, m := approve(t, a.sessionURL, phone, ""); status != 204 {
+		t.Fatalf("alice logs in to the bureau: %d %v", status, m)
+	}
+	_, idt := bureau.exchange(t, a, a.code(t, bureau, f.base))
+	status, tok := bureau.post(t, f.base, "/oauth2/token", url.Values{"grant_type": {"client_credentials"}, "scope": {auth.ScopeCredentialsIssue}})
+	at, _ := tok["access_token"].(string)
+	if status != 200 || at == "" {
+		t.Fatalf("the bureau's token: %d %v", status, tok)
+	}
+	status, o, _ := f.do("POST", "/oid4vci/offers", at, "application/json", `{"grant":"authorization_code","subject":"`+idt.Subject+`",
+	  "credential_configuration_ids":["ResidenceCredential_sd_jwt"],
+	  "credential":{"@context":["https://www.w3.org/ns/credentials/v2"],"type":["VerifiableCredential","ResidenceCredential"],"credentialSubject":{"region":"310000"}}}`)
+	var offer struct {
+		Grants struct {
+			Code struct {
+				IssuerState string `json:"issuer_state"`
+			} `json:"authorization_code"`
+		} `json:"grants"`
+	}
+	b, _ := json.Marshal(o["credential_offer"])
+	if err := json.Unmarshal(b, &offer); status != 201 || err != nil || offer.Grants.Code.IssuerState == "" {
+		t.Fatalf("offer: %d %v", status, o)
+	}
+
+	// The wallet: its redirect URI is the test's page, where the browser
+	// lands.
+	var (
+		mu     sync.Mutex
+		landed []url.Values
+	)
+	wallet := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/cb" {
+			http.NotFound(w, r)
+			return
+		}
+		mu.Lock()
+		landed = append(landed, r.URL.Query())
+		mu.Unlock()
+		fmt.Fprint(w, `<!doctype html><title>Wallet</title><p id="landed">Back in the wallet</p>`)
+	}))
+	t.Cleanup(wallet.Close)
+	f.cli("clients", "add", "--id", "wallet-app", "--name", "Wallet app", "--region", "310000", "--scopes", auth.ScopeQRRedeem,
+		"--grant-types", "authorization_code", "--redirect-uri", wallet.URL+"/cb", "--secret")
+	verifier, state := oauth2.GenerateVerifier(), rand.Text()
+	authorize := url.Values{"response_type": {"code"}, "client_id": {"wallet-app"}, "redirect_uri": {wallet.URL + "/cb"}, "state": {state},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}, "issuer_state": {offer.Grants.Code.IssuerState},
+		"authorization_details": {`[{"type":"openid_credential","credential_configuration_id":"ResidenceCredential_sd_jwt"}]`}}
+
+	ctx, cancel := context.WithTimeout(browser, 40*time.Second)
+	defer cancel()
+	watchNetwork(t, ctx)
+	// The page's poll is answered 404 by the browser: the page gives up
+	// at once; the node's session still waits.
+	err = chromedp.Listen(ctx, func(ev any) {
+		if p, ok := ev.(*fetch.EventRequestPaused); ok {
+			go chromedp.Call(ctx, fetch.FulfillRequest, fetch.FulfillRequestParams{RequestID: p.RequestID, ResponseCode: 404,
+				ResponseHeaders: []*fetch.HeaderEntry{{Name: "Content-Type", Value: "application/json"}},
+				Body:            []byte(`{"error":"login_session_not_found","error_description":"test"}`)})
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := chromedp.Call(ctx, fetch.Enable, fetch.EnableParams{Patterns: []*fetch.RequestPattern{{URLPattern: f.base + "/login/sessions/*/wait"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(ctx, chromedp.Navigate(f.base+"/oid4vci/authorize?"+authorize.Encode()), chromedp.WaitReady(chromedp.ID("status"))); err != nil {
+		t.Fatal(err)
+	}
+	href, err := chromedp.Run(ctx, chromedp.AttributeValue(chromedp.ID("app"), "href"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	link, _ := url.Parse(href.Value)
+	sessionURL := link.Query().Get("session")
+	got, err := chromedp.Run(ctx, chromedp.PollFunction[[]string](`() => {
+  const r = document.getElementById("restart");
+  if (!r || r.hidden) return null;
+  return [document.getElementById("status").textContent, document.activeElement.id];
+}`, chromedp.WithPollingTimeout(20*time.Second)))
+	if err != nil {
+		t.Fatalf("the page whose poll gave up offers no new code: %v", err)
+	}
+	if got[0] != "This login expired. Press “Get a new code” to start it again here." || got[1] != "new-code" {
+		t.Errorf("the page whose poll gave up says %q, focus on #%s", got[0], got[1])
+	}
+	if status, m := approve(t, sessionURL, phone, ""); status != 204 {
+		t.Fatalf("the phone approves after the page gave up: %d %v", status, m)
+	}
+	if err := chromedp.Do(ctx, chromedp.KeyEvent(" ")); err != nil {
+		t.Fatal(err)
+	}
+	land, cancelLand := context.WithTimeout(ctx, 15*time.Second)
+	defer cancelLand()
+	if err := chromedp.Do(land, chromedp.WaitVisible(chromedp.ID("landed"))); err != nil {
+		loc, _ := chromedp.Run(ctx, chromedp.Location())
+		text, _ := chromedp.Run(ctx, chromedp.Text(chromedp.CSS("body")))
+		t.Fatalf("\"Get a new code\" after the approval did not land at the wallet: %v, at %s saying %q", err, loc, text)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if len(landed) != 1 || landed[0].Get("code") == "" || landed[0].Get("state") != state || landed[0].Get("iss") != f.base+"/oid4vci" || landed[0].Has("error") {
+		t.Fatalf("the wallet's redirects: %v", landed)
+	}
+	form := url.Values{"grant_type": {"authorization_code"}, "code": {landed[0].Get("code")}, "code_verifier": {verifier},
+		"redirect_uri": {wallet.URL + "/cb"}, "client_id": {"wallet-app"}}
+	if status, tok, _ := f.do("POST", "/oid4vci/token", "", "application/x-www-form-urlencoded", form.Encode()); status != 200 || tok["access_token"] == nil {
+		t.Errorf("the code's redemption: %d %v", status, tok)
 	}
 }
 
