@@ -3,6 +3,7 @@ package login
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/url"
 	"slices"
 	"strings"
@@ -10,10 +11,12 @@ import (
 	"time"
 
 	"github.com/trustid-cn/trustid/auth"
+	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
+	"github.com/trustid-cn/trustid/store"
 )
 
 // holderWith checks every request as its holder's, spending no nonce.
@@ -210,6 +213,36 @@ func TestPINErrorsCountAttempts(t *testing.T) {
 		}
 		if err := staticPINError(mismatch); !errors.As(err, &e) || e.Description != c.count {
 			t.Errorf("counter, %d left: %v, want %q", c.remaining, err, c.count)
+		}
+	}
+}
+
+// TestPINErrorsSayWhat: each error of the PIN check of an approval is
+// answered with what was refused, and a failure of the store or of the
+// binding's status or issuer keys as temporarily unavailable, which the
+// app retries. Before, a replayed or invalid device proof (an answer
+// sent again after a refusal, an expired proof), a binding credential
+// that did not verify and a store that did not answer (Redis down, its
+// replay history lost) were all approval_refused "the PIN check failed".
+func TestPINErrorsSayWhat(t *testing.T) {
+	for _, c := range []struct {
+		err        error
+		code, says string
+	}{
+		{enrollment.ErrDeviceReplay, CodeApprovalRefused, "the PIN check's device proof was already used: each answer takes a fresh one (no PIN attempt was counted)"},
+		{fmt.Errorf("%w: exp before now", enrollment.ErrDeviceProof), CodeApprovalRefused, "the PIN check's device proof is invalid (malformed, expired, for another node or not signed by the binding's device key)"},
+		{identity.ErrPINVerifier, CodeApprovalRefused, "the binding's PIN verifier cannot be opened by this node"},
+		{&enrollment.BindingVerifyError{Err: vc.ErrRevoked}, CodeApprovalRefused, "the PIN check's binding credential does not verify (revoked, suspended, expired or not its issuer's)"},
+		{&enrollment.BindingVerifyError{Err: vc.ErrStatusUnavailable}, CodeTemporarilyUnavailable, "the PIN check is unavailable; retry"},
+		{&enrollment.BindingVerifyError{Err: fmt.Errorf("%w: issuer DID", vc.ErrResolve)}, CodeTemporarilyUnavailable, "the PIN check is unavailable; retry"},
+		{fmt.Errorf("device proof marker: %w", store.ErrUnavailable), CodeTemporarilyUnavailable, "the PIN check is unavailable; retry"},
+		{fmt.Errorf("device proof marker: %w", store.ErrHistoryLost), CodeTemporarilyUnavailable, "the PIN check is unavailable; retry"},
+		{fmt.Errorf("identity: PIN attempt limit: %w", store.ErrUnavailable), CodeTemporarilyUnavailable, "the PIN check is unavailable; retry"},
+		{&identity.LockedError{RetryAfter: time.Minute}, CodeApprovalRefused, "too many wrong PINs; the binding is locked for now"},
+	} {
+		var e *Error
+		if err := pinError(c.err); !errors.As(err, &e) || e.Code != c.code || e.Description != c.says || !errors.Is(err, c.err) {
+			t.Errorf("%v: %v, want %s %q", c.err, err, c.code, c.says)
 		}
 	}
 }

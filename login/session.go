@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	vc "github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/enrollment"
 	"github.com/trustid-cn/trustid/identity"
 	"github.com/trustid-cn/trustid/qrcode"
@@ -414,9 +415,16 @@ func delegationError(err error) error {
 	return failWith(CodeApprovalRefused, "the delegation does not let this holder log in for its principal", err)
 }
 
-// pinError maps the PIN checker's errors.
+// pinError maps the PIN checker's errors (enrollment.PINChecker.Check's),
+// each refusal by what was refused. A device proof already used is an
+// answer sent again after a refusal: the checker spends the proof before
+// it looks at the PIN, so the replay counts no attempt, and the app
+// answers again with a fresh proof. What is left is a failure of the
+// store or of the binding's issuer keys or status: temporarily
+// unavailable, as staticPINError's.
 func pinError(err error) error {
 	var mismatch *enrollment.PINMismatchError
+	var binding *enrollment.BindingVerifyError
 	switch {
 	case errors.As(err, &mismatch):
 		return failWith(CodeApprovalRefused, "wrong PIN; "+mismatch.AttemptsLeft(), err)
@@ -426,10 +434,16 @@ func pinError(err error) error {
 		return failWith(CodeApprovalRefused, "the binding has no PIN", err)
 	case errors.Is(err, enrollment.ErrPINRequest), errors.Is(err, enrollment.ErrBindingCredential):
 		return failWith(CodeApprovalRefused, "the PIN check is malformed or its binding credential invalid", err)
-	case errors.Is(err, store.ErrFull) || errors.Is(err, store.ErrClosed):
-		return failWith(CodeTemporarilyUnavailable, "the PIN check is unavailable; retry", err)
+	case errors.Is(err, enrollment.ErrDeviceReplay):
+		return failWith(CodeApprovalRefused, "the PIN check's device proof was already used: each answer takes a fresh one (no PIN attempt was counted)", err)
+	case errors.Is(err, enrollment.ErrDeviceProof):
+		return failWith(CodeApprovalRefused, "the PIN check's device proof is invalid (malformed, expired, for another node or not signed by the binding's device key)", err)
+	case errors.Is(err, identity.ErrPINVerifier):
+		return failWith(CodeApprovalRefused, "the binding's PIN verifier cannot be opened by this node", err)
+	case errors.As(err, &binding) && !errors.Is(err, vc.ErrStatusUnavailable) && !errors.Is(err, vc.ErrResolve):
+		return failWith(CodeApprovalRefused, "the PIN check's binding credential does not verify (revoked, suspended, expired or not its issuer's)", err)
 	}
-	return failWith(CodeApprovalRefused, "the PIN check failed", err)
+	return failWith(CodeTemporarilyUnavailable, "the PIN check is unavailable; retry", err)
 }
 
 // Pending checks that session id is waiting for the holder's answer and

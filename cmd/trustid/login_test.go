@@ -1453,6 +1453,44 @@ func TestRefusedAnswersKeepTheChallenge(t *testing.T) {
 	shop.exchange(t, a, a.code(t, shop, f.base))
 }
 
+// TestRefusedPINAnswerSentAgain: an approval refused for its mistyped
+// PIN, sent again byte for byte (an app's retry, or a copy someone
+// captured), is refused as a device proof already used, and counts no
+// PIN attempt: the proof was spent before the PIN was looked at, so
+// replaying a refused answer cannot lock the holder out faster than
+// their own guesses. The holder's next answer, with a fresh proof, is
+// checked as any other: the attempts left are one fewer than after the
+// first, and the right PIN approves. Before, the replay was refused as
+// "the PIN check failed", which told the app nothing of what to do.
+func TestRefusedPINAnswerSentAgain(t *testing.T) {
+	f, alice, ra, _, _, shop, a := startL4WithBystander(t)
+	app := f.app(alice, ra)
+	st, read := sessionChallenge(t, a.sessionURL)
+	if st != 200 {
+		t.Fatalf("the login session: %d", st)
+	}
+	wrongPIN := holderAnswerBody(t, a.sessionURL+"/approve", app, read, nil, map[string]any{"pin_check": pinCheck(t, app, "135791")})
+	if st, m := postAnswer(t, a.sessionURL+"/approve", wrongPIN); st != 403 || m["error_description"] != "wrong PIN; 4 attempts left" {
+		t.Fatalf("a mistyped PIN: %d %v", st, m)
+	}
+	// As many times as the binding has PIN attempts: counted, they would
+	// lock it.
+	for range 5 {
+		st, m := postAnswer(t, a.sessionURL+"/approve", wrongPIN)
+		if desc, _ := m["error_description"].(string); st != 403 || m["error"] != "approval_refused" || !strings.HasPrefix(desc, "the PIN check's device proof was already used") {
+			t.Fatalf("the refused answer sent again: %d %v", st, m)
+		}
+	}
+	again := holderAnswerBody(t, a.sessionURL+"/approve", app, read, nil, map[string]any{"pin_check": pinCheck(t, app, "135792")})
+	if st, m := postAnswer(t, a.sessionURL+"/approve", again); st != 403 || m["error_description"] != "wrong PIN; 3 attempts left" {
+		t.Fatalf("a second mistyped PIN, after the replays: %d %v", st, m)
+	}
+	if st, m := approve(t, a.sessionURL, app, "135790"); st != 204 {
+		t.Fatalf("the right PIN: %d %v", st, m)
+	}
+	shop.exchange(t, a, a.code(t, shop, f.base))
+}
+
 // TestLoginAnswerPurposes: the holder request of an approval, of a
 // refusal and of an online code each name their purpose under the
 // device's signature, and each endpoint takes only its own: a login
