@@ -316,7 +316,10 @@ func TestOwnRegionTokenUnderAnotherIssuer(t *testing.T) {
 	if _, err := s.c.a.AddRegionKey(ctx, j); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, "A's key on its record", func() bool { _, _, err := (&federation.Keys{Registry: s.c.view}).RegionKey(ctx, regionA, old.Kid); return err == nil })
+	waitFor(t, "A's key on its record", func() bool {
+		_, _, err := (&federation.Keys{Registry: s.c.view}).RegionKey(ctx, regionA, old.Kid)
+		return err == nil
+	})
 	if _, err := ks.Rotate(gm.AlgSM2); err != nil {
 		t.Fatal(err)
 	}
