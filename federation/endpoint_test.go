@@ -23,7 +23,8 @@ import (
 )
 
 // TestCheckEndpoint: https in both modes; plain http only to loopback in
-// development mode; anything but a base URL never.
+// development mode; anything but a base URL (a host name, no query,
+// fragment or credentials, even empty) never.
 func TestCheckEndpoint(t *testing.T) {
 	for _, c := range []struct {
 		url       string
@@ -42,6 +43,12 @@ func TestCheckEndpoint(t *testing.T) {
 		{"https://user:pw@js.trustid.example", false, false},
 		{"https://js.trustid.example?x=1", false, false},
 		{"https://js.trustid.example#f", false, false},
+		// An empty query or fragment: the path a call appends would be
+		// the query, or never sent, so the call would go to the
+		// endpoint's own path on its host.
+		{"https://js.trustid.example/admin?", false, false},
+		{"https://js.trustid.example/admin#", false, false},
+		{"https://:8443", false, false}, // no host name: the dial would go to this machine
 		{"https:opaque", false, false},
 		{"//js.trustid.example", false, false},
 		{"", false, false},
