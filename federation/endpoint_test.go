@@ -95,8 +95,8 @@ func TestDevelopmentMode(t *testing.T) {
 // address (an IP literal, or a name resolved at the dial) is loopback is
 // refused at the dial; no request reaches the servers, nor a path the
 // endpoint's empty query would have named. Each refusal has its own error
-// and metrics reason. A node in loopback development mode
-// does call a loopback endpoint, and refuses plain http elsewhere.
+// and metrics reason. A node in loopback development mode does call a
+// loopback endpoint, and refuses plain http elsewhere.
 func TestHostileEndpoints(t *testing.T) {
 	ctx := context.Background()
 	c := newConsortium(t)
