@@ -5,6 +5,8 @@ import (
 	"crypto"
 	"crypto/rand"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -242,7 +244,10 @@ func TestForeignTokenIDNamespace(t *testing.T) {
 // TestForeignTokenScopesOfTheRegistry: another region's token grants here
 // only the federated scopes its client's record in the registry still
 // holds: a token carrying qr:redeem for a client registered without it is
-// refused that scope.
+// refused that scope, and one carrying scopes its client is registered
+// for that do not cross regions (from a node that grants them, as nodes
+// did before they granted such tokens FederatedScopes alone) is refused
+// those.
 func TestForeignTokenScopesOfTheRegistry(t *testing.T) {
 	const bj = "https://bj.trustid.example"
 	other, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
@@ -255,6 +260,15 @@ func TestForeignTokenScopesOfTheRegistry(t *testing.T) {
 		})
 		if _, err := e.svc.Authorize(context.Background(), tok, ScopeQRRedeem); ok != (err == nil) || !ok && !errors.Is(err, ErrInsufficientScope) {
 			t.Errorf("%s: %v, want accepted %v", client, err, ok)
+		}
+	}
+	every := e.nodeToken(other, "k-1", func(_ map[string]any, cl *testAccessClaims) {
+		cl.Issuer, cl.ClientID, cl.Subject, cl.Scope = bj, "svc-bj", "svc-bj", strings.Join(Scopes, " ")
+	})
+	for _, sc := range Scopes {
+		_, err := e.svc.Authorize(context.Background(), every, sc)
+		if ok := slices.Contains(FederatedScopes, sc); ok != (err == nil) || !ok && !errors.Is(err, ErrInsufficientScope) {
+			t.Errorf("%s of a token carrying every scope: %v, want accepted %v", sc, err, ok)
 		}
 	}
 }

@@ -122,8 +122,10 @@ func TestTokensAcrossRegions(t *testing.T) {
 	if _, err := s.b.Authorize(ctx, tok, auth.ScopeEnroll); !errors.Is(err, auth.ErrInsufficientScope) {
 		t.Errorf("scope not granted: %v", err)
 	}
-	// A scope A registered and granted, but that acts on a region's own
-	// people: never honoured at B.
+	// A scope A registered, but that acts on a region's own people: A
+	// does not grant it in a token for B (auth.TestTokenForAnotherRegion
+	// CarriesOnlyFederatedScopes), nor would B honour it
+	// (auth.TestForeignTokenScopesOfTheRegistry).
 	enroll := issue(auth.TokenRequest{GrantType: auth.GrantClientCredentials, Scope: auth.ScopeEnroll + " " + auth.ScopeQRRedeem, Resources: []string{issuerB}})
 	if _, err := s.b.Authorize(ctx, enroll, auth.ScopeEnroll); !errors.Is(err, auth.ErrInsufficientScope) {
 		t.Errorf("identity:enroll of another region: %v", err)
