@@ -45,10 +45,11 @@ var FederatedScopes = []string{ScopeQRRedeem}
 var errForeignKey = errors.New("auth: access token key is not this node's")
 
 // parseForeign verifies an access token issued by another region's node:
-// a JWS with alg SM2 or ES256 and typ at+jwt, iss a region of the trust registry
-// other than this node, signed by one of that region's keys in the
-// registry (active or retiring), this node among its audiences (RFC 8707
-// resource indicators), exp and iat within the leeway.
+// a JWS with alg SM2 or ES256 and typ at+jwt, iss a region of the trust
+// registry other than this node's (the region that names this node's
+// issuer), signed by one of that region's keys in the registry (active or
+// retiring), this node among its audiences (RFC 8707 resource
+// indicators), exp and iat within the leeway.
 func (s *Service) parseForeign(j *accessJWS, v *validToken) error {
 	if err := j.checkHeader(); err != nil {
 		return err
@@ -60,6 +61,13 @@ func (s *Service) parseForeign(j *accessJWS, v *validToken) error {
 	region, ok := s.fed.TokenRegion(iss)
 	if !ok || iss == s.issuer {
 		return fail(ErrInvalidToken, "access token issuer is neither this node nor an active region of the trust registry")
+	}
+	// The node's own region issues only the node's own tokens (parse,
+	// parseRegion, which leave the keystore's keys to the keystore): one
+	// naming the region by another name (its DID, another endpoint) is
+	// not another region's.
+	if own, ok := s.fed.TokenRegion(s.issuer); ok && own == region {
+		return fail(ErrInvalidToken, "access token issuer names this node's own region but is not this node")
 	}
 	pub, alg, err := s.fed.RegionKey(context.Background(), region, j.kid)
 	if err != nil {

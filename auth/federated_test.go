@@ -5,6 +5,8 @@ import (
 	"crypto"
 	"crypto/rand"
 	"errors"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -242,7 +244,10 @@ func TestForeignTokenIDNamespace(t *testing.T) {
 // TestForeignTokenScopesOfTheRegistry: another region's token grants here
 // only the federated scopes its client's record in the registry still
 // holds: a token carrying qr:redeem for a client registered without it is
-// refused that scope.
+// refused that scope, and one carrying scopes its client is registered
+// for that do not cross regions (from a node that grants them, as nodes
+// did before they granted such tokens FederatedScopes alone) is refused
+// those.
 func TestForeignTokenScopesOfTheRegistry(t *testing.T) {
 	const bj = "https://bj.trustid.example"
 	other, _ := gm.GenerateSigner(gm.AlgSM2, rand.Reader)
@@ -255,6 +260,59 @@ func TestForeignTokenScopesOfTheRegistry(t *testing.T) {
 		})
 		if _, err := e.svc.Authorize(context.Background(), tok, ScopeQRRedeem); ok != (err == nil) || !ok && !errors.Is(err, ErrInsufficientScope) {
 			t.Errorf("%s: %v, want accepted %v", client, err, ok)
+		}
+	}
+	every := e.nodeToken(other, "k-1", func(_ map[string]any, cl *testAccessClaims) {
+		cl.Issuer, cl.ClientID, cl.Subject, cl.Scope = bj, "svc-bj", "svc-bj", strings.Join(Scopes, " ")
+	})
+	for _, sc := range Scopes {
+		_, err := e.svc.Authorize(context.Background(), every, sc)
+		if ok := slices.Contains(FederatedScopes, sc); ok != (err == nil) || !ok && !errors.Is(err, ErrInsufficientScope) {
+			t.Errorf("%s of a token carrying every scope: %v, want accepted %v", sc, err, ok)
+		}
+	}
+}
+
+// TestTokenForAnotherRegionCarriesOnlyFederatedScopes: a token this node
+// issues for another region's node too (RFC 8707 resource) names this
+// node among its audiences, so the other node, which sees it, could
+// present it here: it is granted only FederatedScopes, whether the client
+// asked for every scope it is allowed or named others beside them, and is
+// refused when it asked for none of them. A token for this node alone
+// keeps every scope.
+func TestTokenForAnotherRegionCarriesOnlyFederatedScopes(t *testing.T) {
+	const bj = "https://bj.trustid.example"
+	e := newEnv(t, func(c *Config) { c.Federation = regionsFed{testIssuer: "310000", bj: "110000"} })
+	ctx := context.Background()
+	c := e.register("svc-a", gm.AlgSM2)
+	cl, err := e.svc.AuthenticateClient(ctx, Credentials{AssertionType: AssertionType, Assertion: e.assertion(c, nil)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, scope := range []string{"", ScopeEnroll + " " + ScopeQRRedeem} {
+		for _, res := range [][]string{{bj}, {testIssuer, bj}} {
+			resp, err := e.svc.Token(ctx, cl, TokenRequest{GrantType: GrantClientCredentials, Scope: scope, Resources: res})
+			if err != nil || resp.Scope != ScopeQRRedeem {
+				t.Fatalf("scope %q, resources %v: scope %q %v, want %s", scope, res, resp.Scope, err, ScopeQRRedeem)
+			}
+			if _, err := e.svc.Authorize(ctx, resp.AccessToken, ScopeEnroll); !errors.Is(err, ErrInsufficientScope) {
+				t.Errorf("scope %q, resources %v: %s here: %v, want insufficient_scope", scope, res, ScopeEnroll, err)
+			}
+			if _, err := e.svc.Authorize(ctx, resp.AccessToken, ScopeQRRedeem); err != nil {
+				t.Errorf("scope %q, resources %v: %s here: %v", scope, res, ScopeQRRedeem, err)
+			}
+		}
+	}
+	if _, err := e.svc.Token(ctx, cl, TokenRequest{GrantType: GrantClientCredentials, Scope: ScopeEnroll, Resources: []string{bj}}); !errors.Is(err, ErrInvalidScope) {
+		t.Errorf("only %s for another region: %v, want invalid_scope", ScopeEnroll, err)
+	}
+	for _, res := range [][]string{nil, {testIssuer}} {
+		resp, err := e.svc.Token(ctx, cl, TokenRequest{GrantType: GrantClientCredentials, Resources: res})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.svc.Authorize(ctx, resp.AccessToken, ScopeEnroll); err != nil {
+			t.Errorf("resources %v: %s: %v", res, ScopeEnroll, err)
 		}
 	}
 }

@@ -313,7 +313,8 @@ type TokenRequest struct {
 	// Resources (RFC 8707 resource, which may be repeated) are the issuer
 	// URLs of the nodes the token is for besides this one: each joins the
 	// token's audiences. Each must be this node or an active region of the
-	// trust registry (Config.Federation).
+	// trust registry (Config.Federation); a token for another node is
+	// granted only FederatedScopes.
 	Resources []string
 }
 
@@ -341,8 +342,10 @@ func CheckGrantType(grantType string, others ...string) error {
 
 // Token issues an access token to an authenticated client: an at+jwt
 // (RFC 9068) signed with the node's active key of the client's
-// AccessTokenAlg (SM2 by default), for the requested
-// scopes (all allowed ones when none are requested). Errors match
+// AccessTokenAlg (SM2 by default), for the requested scopes (all allowed
+// ones when none are requested); a token for another region's node too
+// (Resources) is granted only those among FederatedScopes (RFC 6749
+// §3.3: the response's scope says which). Errors match
 // ErrUnsupportedGrantType, ErrUnauthorizedClient, ErrInvalidScope or
 // ErrUnavailable.
 func (s *Service) Token(ctx context.Context, c Client, req TokenRequest) (TokenResponse, error) {
@@ -358,6 +361,14 @@ func (s *Service) Token(ctx context.Context, c Client, req TokenRequest) (TokenR
 	}
 	for _, r := range req.Resources {
 		if err := s.checkResource(r); err != nil {
+			return TokenResponse{}, err
+		}
+	}
+	// A token for another node stays a token of this one (its audiences
+	// name this node), so whoever that node lets see it could use it
+	// here: it carries only the scopes that cross regions.
+	if slices.ContainsFunc(req.Resources, func(r string) bool { return r != s.issuer }) {
+		if scopes, err = federatedOnly(scopes); err != nil {
 			return TokenResponse{}, err
 		}
 	}
@@ -398,6 +409,18 @@ func grantScopes(requested string, allowed []string) (string, error) {
 		return "", fail(ErrInvalidScope, "no scope to grant")
 	}
 	return strings.Join(out, " "), nil
+}
+
+// federatedOnly returns the scopes among granted (space-separated) that
+// another region's node honours (FederatedScopes), or ErrInvalidScope
+// when there are none.
+func federatedOnly(granted string) (string, error) {
+	scopes := strings.Split(granted, " ")
+	scopes = slices.DeleteFunc(scopes, func(sc string) bool { return !slices.Contains(FederatedScopes, sc) })
+	if len(scopes) == 0 {
+		return "", fail(ErrInvalidScope, "a token for another region's node carries only %s", strings.Join(FederatedScopes, ", "))
+	}
+	return strings.Join(scopes, " "), nil
 }
 
 // issue signs an access token for this node and resources, with the

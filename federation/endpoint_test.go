@@ -23,7 +23,8 @@ import (
 )
 
 // TestCheckEndpoint: https in both modes; plain http only to loopback in
-// development mode; anything but a base URL never.
+// development mode; anything but a base URL (a host name, no query,
+// fragment or credentials, even empty) never.
 func TestCheckEndpoint(t *testing.T) {
 	for _, c := range []struct {
 		url       string
@@ -42,6 +43,12 @@ func TestCheckEndpoint(t *testing.T) {
 		{"https://user:pw@js.trustid.example", false, false},
 		{"https://js.trustid.example?x=1", false, false},
 		{"https://js.trustid.example#f", false, false},
+		// An empty query or fragment: the path a call appends would be
+		// the query, or never sent, so the call would go to the
+		// endpoint's own path on its host.
+		{"https://js.trustid.example/admin?", false, false},
+		{"https://js.trustid.example/admin#", false, false},
+		{"https://:8443", false, false}, // no host name: the dial would go to this machine
 		{"https:opaque", false, false},
 		{"//js.trustid.example", false, false},
 		{"", false, false},
@@ -86,9 +93,10 @@ func TestDevelopmentMode(t *testing.T) {
 // calling node's own network. A production node (A) calls none of them:
 // plain http is refused before any request, and an https endpoint whose
 // address (an IP literal, or a name resolved at the dial) is loopback is
-// refused at the dial; no request reaches the servers. Each refusal has
-// its own error and metrics reason. A node in loopback development mode
-// does call a loopback endpoint, and refuses plain http elsewhere.
+// refused at the dial; no request reaches the servers, nor a path the
+// endpoint's empty query would have named. Each refusal has its own error
+// and metrics reason. A node in loopback development mode does call a
+// loopback endpoint, and refuses plain http elsewhere.
 func TestHostileEndpoints(t *testing.T) {
 	ctx := context.Background()
 	c := newConsortium(t)
@@ -143,6 +151,8 @@ func TestHostileEndpoints(t *testing.T) {
 		{"https to a private literal, production", "https://10.255.255.1:" + port, false, credentials.ErrAddressNotAllowed},
 		{"https to link-local, production", "https://169.254.169.254", false, credentials.ErrAddressNotAllowed},
 		{"http off loopback, development", "http://10.255.255.1:" + port, true, federation.ErrEndpointRefused},
+		// The call's path would be the query: a POST to /admin.
+		{"an empty query, development", plain.URL + "/admin?", true, federation.ErrEndpointRefused},
 	} {
 		register(x.url)
 		in := prod
@@ -158,7 +168,7 @@ func TestHostileEndpoints(t *testing.T) {
 		}
 	}
 	mu.Lock()
-	if refused["endpoint_refused"] != 2 || refused["address_not_allowed"] != 4 {
+	if refused["endpoint_refused"] != 3 || refused["address_not_allowed"] != 4 {
 		t.Errorf("refusals %v", refused)
 	}
 	mu.Unlock()

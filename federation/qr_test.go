@@ -4,13 +4,18 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/trustid-cn/trustid/chaincode"
+	"github.com/trustid-cn/trustid/credentials"
 	"github.com/trustid-cn/trustid/federation"
 	"github.com/trustid-cn/trustid/gm"
+	"github.com/trustid-cn/trustid/ledger"
 	"github.com/trustid-cn/trustid/qrcode"
 )
 
@@ -148,5 +153,76 @@ func BenchmarkQRVerify(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// TestQRStatusListIDsOfTheRegistry: another region's QR status list is
+// fetched only as <endpoint>/status/<list ID> with a list ID as nodes
+// make them (credentials/status.ValidListID), as a credential's is. A
+// list ID B anchors on the ledger with a path, a query or a fragment
+// after its number (the contract takes any printable ASCII) is no list:
+// A's node sends no request for it, to B's host (which may be an
+// operator-named private one) or any path on it; a list of B's with a
+// valid ID is fetched.
+func TestQRStatusListIDsOfTheRegistry(t *testing.T) {
+	ctx := context.Background()
+	c := newConsortium(t)
+	var (
+		mu    sync.Mutex
+		paths []string
+	)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		paths = append(paths, r.URL.RequestURI())
+		mu.Unlock()
+		http.NotFound(w, r)
+	}))
+	defer srv.Close()
+	r, err := c.b.Region(ctx, regionB)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.b.UpdateRegion(ctx, chaincode.RegionInput{Code: regionB, DID: r.DID, Name: r.Name, Endpoints: []chaincode.Endpoint{{Type: "api", URL: srv.URL}}}); err != nil {
+		t.Fatal(err)
+	}
+	hostile := []string{"00000001/../../x", "00000002?admin=1", "00000003#fragmen", "00000004%2f..%2f", "00000005AAAAAAAA"}
+	var heads []ledger.StatusHeadInput
+	for _, id := range append(hostile, "00000006aaaaaaaa") {
+		heads = append(heads, ledger.StatusHeadInput{List: id, Version: 1, Digest: chaincode.ListDigest([]byte(id))})
+	}
+	if _, err := c.b.PutStatusHeads(ctx, heads); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "B's endpoint and lists in A's view", func() bool {
+		r, _ := c.view.Region(regionB)
+		return r.API() == srv.URL && len(c.view.StatusLists(regionB)) == len(heads)
+	})
+	client, err := federation.PeerClient(federation.PeerClientOptions{Development: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	lists := credentials.NewStatusCheckerWith(&credentials.HTTPStatusSource{Client: client, Resolver: &credentials.RegistryResolver{Registry: c.view},
+		Algorithms: gm.JWTVerifyAlgorithms, Anchors: c.view}, credentials.StatusCheckerOptions{KeepAnchored: true})
+	q := &federation.QRStatus{Directory: federation.Directory{Registry: c.view, Development: true}, Heads: c.view, Lists: lists}
+	region, _ := qrcode.ParseRegion(regionB)
+	for i, id := range hostile {
+		_, err := q.Status(ctx, qrcode.StatusRef{Region: region, List: uint32(i + 1), Index: 1})
+		if !errors.Is(err, qrcode.ErrStatusUnavailable) || !errors.Is(err, federation.ErrNoStatusList) {
+			t.Errorf("list %q: %v, want %v", id, err, federation.ErrNoStatusList)
+		}
+	}
+	mu.Lock()
+	if len(paths) != 0 {
+		t.Errorf("requests for hostile list IDs: %q", paths)
+	}
+	mu.Unlock()
+	// A list with a valid ID is fetched (and, not served, unavailable).
+	if _, err := q.Status(ctx, qrcode.StatusRef{Region: region, List: 6, Index: 1}); !errors.Is(err, qrcode.ErrStatusUnavailable) || errors.Is(err, federation.ErrNoStatusList) {
+		t.Errorf("a valid list ID: %v", err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !slices.Equal(paths, []string{"/status/00000006aaaaaaaa"}) {
+		t.Errorf("requests for a valid list ID: %q", paths)
 	}
 }

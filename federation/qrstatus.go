@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 
 	"github.com/trustid-cn/trustid/credentials"
+	"github.com/trustid-cn/trustid/credentials/status"
 	"github.com/trustid-cn/trustid/qrcode"
 	"github.com/trustid-cn/trustid/qrcode/redeem"
 )
@@ -102,7 +103,12 @@ func (q *QRStatus) status(ctx context.Context, ref qrcode.StatusRef) (qrcode.Sta
 
 // listID resolves region's list number n among the lists it anchored: the
 // one list whose ID starts with n (qrcode.ListNumber); a second one fails
-// closed. A resolution is kept: list IDs are never reused.
+// closed. Only a list ID as nodes make them counts (status.ValidListID,
+// the one a credential's list URL under a region's endpoint must have):
+// the contract takes any printable ASCII, and the ID becomes the last
+// segment of the URL fetched from the region's host, which a path, query
+// or fragment in it would leave. A resolution is kept: list IDs are never
+// reused.
 func (q *QRStatus) listID(region string, n uint32) (string, error) {
 	key := fmt.Sprintf("%s/%d", region, n)
 	if id, ok := q.resolved.Load(key); ok {
@@ -110,7 +116,7 @@ func (q *QRStatus) listID(region string, n uint32) (string, error) {
 	}
 	found := ""
 	for _, id := range q.Heads.StatusLists(region) {
-		if m, ok := qrcode.ListNumber(id); ok && m == n {
+		if m, ok := qrcode.ListNumber(id); ok && m == n && status.ValidListID(id) {
 			if found != "" {
 				return "", fmt.Errorf("%w: two lists of %s share number %d", ErrNoStatusList, region, n)
 			}

@@ -4,8 +4,11 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/golang-jwt/jwt/v5"
 
 	"github.com/trustid-cn/trustid/auth"
 	"github.com/trustid-cn/trustid/chaincode"
@@ -119,8 +122,10 @@ func TestTokensAcrossRegions(t *testing.T) {
 	if _, err := s.b.Authorize(ctx, tok, auth.ScopeEnroll); !errors.Is(err, auth.ErrInsufficientScope) {
 		t.Errorf("scope not granted: %v", err)
 	}
-	// A scope A registered and granted, but that acts on a region's own
-	// people: never honoured at B.
+	// A scope A registered, but that acts on a region's own people: A
+	// does not grant it in a token for B (auth.TestTokenForAnotherRegion
+	// CarriesOnlyFederatedScopes), nor would B honour it
+	// (auth.TestForeignTokenScopesOfTheRegistry).
 	enroll := issue(auth.TokenRequest{GrantType: auth.GrantClientCredentials, Scope: auth.ScopeEnroll + " " + auth.ScopeQRRedeem, Resources: []string{issuerB}})
 	if _, err := s.b.Authorize(ctx, enroll, auth.ScopeEnroll); !errors.Is(err, auth.ErrInsufficientScope) {
 		t.Errorf("identity:enroll of another region: %v", err)
@@ -285,4 +290,74 @@ func ownClientToken(b *testing.B, key *gm.PrivateKey, cacheSize int) (*auth.Serv
 		b.Fatal(err)
 	}
 	return s, r.AccessToken
+}
+
+// TestOwnRegionTokenUnderAnotherIssuer: a token signed with a key of the
+// node's own region is the node's own token, whatever issuer it names
+// that the registry places in that region (its DID, another endpoint).
+// Region A's node has retired a key in its keystore that A's record still
+// lists active (the record lags): a token of A's issuer signed with it
+// is refused (federation.ErrKeyHeld: the keystore judges its own keys),
+// and so is the same token naming A's DID as its issuer, which was taken
+// for another region's token, verified with the record's key, and
+// granted qr:redeem.
+func TestOwnRegionTokenUnderAnotherIssuer(t *testing.T) {
+	ctx := context.Background()
+	s := newTokenSetup(t, 0)
+	kek := make([]byte, 16)
+	rand.Read(kek)
+	ks, err := keystore.Open(filepath.Join(t.TempDir(), "keystore.json"), kek, keystore.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := ks.Active(gm.AlgSM2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	j, _ := gm.NewJWK(old.Public, old.Kid)
+	if _, err := s.c.a.AddRegionKey(ctx, j); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "A's key on its record", func() bool {
+		_, _, err := (&federation.Keys{Registry: s.c.view}).RegionKey(ctx, regionA, old.Kid)
+		return err == nil
+	})
+	if _, err := ks.Rotate(gm.AlgSM2); err != nil {
+		t.Fatal(err)
+	}
+	if err := ks.Retire(old.Kid); err != nil {
+		t.Fatal(err)
+	}
+	mem, err := store.NewMemory(store.MemoryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { mem.Close() })
+	keys := &federation.Keys{Registry: s.c.view}
+	a, err := auth.New(auth.Config{Issuer: issuerA, Keys: ks, Clients: auth.NewMemoryStore(nil), Store: mem,
+		Federation: federation.Tokens{Keys: keys}, Instances: &federation.Instances{Keys: keys, Region: regionA, Keystore: ks}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	token := func(iss string) string {
+		t.Helper()
+		now := time.Now()
+		tok := jwt.NewWithClaims(gm.SigningMethodSM2, jwt.MapClaims{"iss": iss, "sub": "svc-a", "client_id": "svc-a", "aud": issuerA,
+			"scope": auth.ScopeQRRedeem, "jti": "j-" + iss, "iat": now.Unix(), "exp": now.Add(time.Minute).Unix()})
+		tok.Header["typ"], tok.Header["kid"] = auth.AccessTokenType, old.Kid
+		str, err := tok.SignedString(old.Signer)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return str
+	}
+	for _, iss := range []string{issuerA, "did:web:" + regionA + ".trustid.local"} {
+		if region, ok := (federation.Tokens{Keys: keys}).TokenRegion(iss); !ok || region != regionA {
+			t.Fatalf("%s: the registry places it in %q %v, want %s", iss, region, ok, regionA)
+		}
+		tok := token(iss)
+		if p, err := a.Authorize(ctx, tok, auth.ScopeQRRedeem); !errors.Is(err, auth.ErrInvalidToken) {
+			t.Errorf("iss %s, a key A's keystore retired: %+v %v, want invalid_token", iss, p, err)
+		}
+	}
 }

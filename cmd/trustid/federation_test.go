@@ -1602,8 +1602,9 @@ func TestRegionInstancesVerifyNewKeyFromRecord(t *testing.T) {
 // TestEveryProtectedRouteAcrossRegions runs every protected route of
 // region B's node with tokens of a client of region A registered with
 // every scope (docs/SECURITY.md: "only auth.FederatedScopes (qr:redeem)
-// cross regions"): A's token for B (RFC 8707 resource) gets past
-// authorization on the qr:redeem route only, and is 403
+// cross regions"): A's token for B (RFC 8707 resource, asked for every
+// scope; A grants it qr:redeem alone) gets past authorization on the
+// qr:redeem route only, and is 403
 // insufficient_scope naming the route's scope on every other; A's token
 // for A alone is 401 invalid_token; none of it changes B's registry. Once
 // A disables its client, B refuses the client's token for B.

@@ -95,7 +95,7 @@ func mountOID4VCI(cmd *cobra.Command) func(*api.Server, *node) error {
 		// Wallet attestations with a status claim are checked against
 		// their provider's Token Status List: fetched over HTTPS with the
 		// node's guarded peer client (no redirect, no private address
-		// unless --peer-internal-host names it), signed by the provider's
+		// unless --peer-internal-host or --peer names it), signed by the provider's
 		// keys, cached for its ttl (5 minutes at most, never past its exp).
 		var attStatus oid4vci.AttestationStatus
 		if len(providers) > 0 {

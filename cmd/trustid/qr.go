@@ -761,20 +761,8 @@ func mountQR(cmd *cobra.Command) func(*api.Server, *node) error {
 				return fmt.Errorf("qr: %w", err)
 			}
 		}
-		// The configured peers are the operator's: their hosts may resolve
-		// to private addresses.
-		internal, _ := f.GetStringArray("peer-internal-host")
-		for _, base := range peers {
-			if u, err := url.Parse(base); err == nil {
-				internal = append(internal, u.Hostname())
-			}
-		}
-		client, err := federation.PeerClient(federation.PeerClientOptions{Development: n.peerDev, InternalHost: vc.AllowHosts(internal...), Timeout: peerFetchTimeout})
-		if err != nil {
-			return fmt.Errorf("qr: %w", err)
-		}
 		for r, base := range peers {
-			w.Peers[r] = redeem.Peer{BaseURL: base, Client: client}
+			w.Peers[r] = redeem.Peer{BaseURL: base, Client: w.PeerClient}
 		}
 		return mountQRWith(w)(s, n)
 	}
@@ -819,12 +807,24 @@ func refusalsOf(n *node, s *api.Server) func(error) {
 // list fetch, an introspection).
 const peerFetchTimeout = 5 * time.Second
 
-// peerClientOf returns the client of n's calls to the endpoints other
-// regions registered (federation.PeerClient in n's mode; the hosts of
-// --peer-internal-host may resolve to private addresses), one per node.
+// peerClientOf returns the client of n's calls to other regions' nodes,
+// at the endpoints they registered and at --peer (federation.PeerClient
+// in n's mode), one per node. The hosts the operator names, those of
+// --peer-internal-host and of --peer, may resolve to private addresses.
 func peerClientOf(n *node, cmd *cobra.Command) (*http.Client, error) {
 	if n.peerClient == nil {
-		internal, _ := cmd.Flags().GetStringArray("peer-internal-host")
+		f := cmd.Flags()
+		internal, _ := f.GetStringArray("peer-internal-host")
+		specs, _ := f.GetStringArray("peer")
+		peers, err := parsePeers(specs, n.region, n.peerDev)
+		if err != nil {
+			return nil, err
+		}
+		for _, base := range peers {
+			if u, err := url.Parse(base); err == nil {
+				internal = append(internal, u.Hostname())
+			}
+		}
 		c, err := federation.PeerClient(federation.PeerClientOptions{Development: n.peerDev, InternalHost: vc.AllowHosts(internal...), Timeout: peerFetchTimeout})
 		if err != nil {
 			return nil, err
