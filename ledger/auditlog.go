@@ -556,8 +556,8 @@ type AuditSummary struct {
 // it is read is skipped as if pruned before, and when the active segment
 // no longer follows the sealed ones read (it was sealed meanwhile), the
 // segments sealed since are read and the active one again, up to ten
-// times; a log still rotating then (audit.log gone, audit.log.next there,
-// or sealed again) is ErrUnavailable, to retry.
+// times over about a second; a log still rotating then (audit.log gone,
+// audit.log.next there, or sealed again) is ErrUnavailable, to retry.
 func VerifyAuditLog(path string, at uint64) (AuditSummary, error) {
 	var all AuditSummary
 	for try := 1; ; try++ {
@@ -590,6 +590,9 @@ func VerifyAuditLog(path string, at uint64) (AuditSummary, error) {
 			return all, fmt.Errorf("%w: audit log: a rotation of %s is in progress (or was cut short: the node's next start finishes it): retry", ErrUnavailable, path)
 		}
 		if rotated {
+			// The node may be stopped between a rotation's two renames:
+			// wait for it, longer each time (about a second in all).
+			time.Sleep(time.Millisecond << try)
 			continue
 		}
 		if err != nil {
