@@ -72,8 +72,9 @@ type node struct {
 	exited   chan error
 	logPath  string
 	base     string // http://127.0.0.1:PORT
-	// addr is where start listens; empty: a free loopback port. A restart
-	// reuses the first start's address (credentials name the node's URL).
+	// addr is where start listens; empty: a loopback port the node binds
+	// and logs (port 0). A restart reuses the first start's address
+	// (credentials name the node's URL).
 	addr string
 	// pprofAddr is where the node's pprof listener bound (a trustid built
 	// with -tags benchpprof, given TRUSTID_PPROF_ADDR): from its log.
@@ -237,7 +238,8 @@ func (n *node) waitRegion(ctx context.Context) error {
 	}
 }
 
-// start runs `trustid serve` on a free loopback port with the config file
+// start runs `trustid serve` on addr (or a loopback port it picks and
+// logs: the address is read from its log) with the config file
 // and waits until it answers /readyz. Its log (the access log included)
 // goes to serve.log in the run directory.
 func (n *node) start(ctx context.Context) error {
